@@ -1,0 +1,64 @@
+"""Typed errors shared by the core, the CLI and the GUI.
+
+Every error a user can cause carries the offending file or value and says what
+to do. The CLI prints ``str(error)`` on one line and exits non-zero; the GUI
+shows it in a dialog with the details one click away.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class EnhanceError(Exception):
+    """Base class for errors caused by input, settings or the environment."""
+
+
+class ImageReadError(EnhanceError):
+    """A file could not be read as an image.
+
+    Parameters
+    ----------
+    path : Path or str
+        The file.
+    reason : str
+        What is wrong and, where possible, what to do about it.
+    """
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class UnsupportedFormat(ImageReadError):
+    """The file is not in a format this program reads or writes."""
+
+
+class DecompressionBomb(ImageReadError):
+    """The image has more pixels than the configured limit allows."""
+
+
+class MissingDecoder(ImageReadError):
+    """The file needs a decoder package that is not installed; the message names it."""
+
+
+class ImageWriteError(EnhanceError):
+    """A file could not be written; nothing was left half-written."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class ParameterError(EnhanceError, ValueError):
+    """A filter, parameter or recipe entry is unknown, missing or out of range."""
+
+
+class ModelError(EnhanceError):
+    """Model weights are missing, corrupt (hash mismatch) or do not match their architecture."""
+
+
+class Cancelled(EnhanceError):
+    """A long job stopped because ``should_stop()`` returned true."""

@@ -1,0 +1,238 @@
+"""The filter contract: a parameters dataclass plus a pure function on pixels.
+
+A filter's parameters are a frozen dataclass whose fields are declared with
+:func:`param`; each field carries what a GUI needs to build its control (kind,
+range, default, label, unit). The function has the signature
+``apply(pixels, params, ctx) -> pixels``: it takes float32 (rows, cols, C)
+pixels under the contract of :mod:`enhance_core.image`, never changes its
+input in place, does no I/O, and returns a new array of the same shape.
+
+Filters are registered explicitly in :mod:`enhance_core.filters.registry`
+(no folder scanning).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from enhance_core.errors import ParameterError
+
+ProgressFn = Callable[[float, str], None]
+StopFn = Callable[[], bool]
+
+
+def _no_progress(fraction: float, message: str) -> None:
+    """Ignore progress reports."""
+
+
+def _never_stop() -> bool:
+    """Never ask a job to stop."""
+    return False
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """What a GUI needs to build the control for one parameter.
+
+    ``kind`` is ``"float"``, ``"int"``, ``"bool"`` or ``"choice"``; ``minimum``
+    and ``maximum`` bound numbers, ``choices`` lists the allowed strings.
+    ``log`` asks for a logarithmic slider (sigma, clip limit...).
+    """
+
+    name: str
+    kind: str
+    default: Any
+    label: str
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    choices: tuple[str, ...] = ()
+    log: bool = False
+    help: str = ""
+
+
+def param(
+    default: Any,
+    *,
+    label: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    unit: str = "",
+    step: float | None = None,
+    choices: tuple[str, ...] = (),
+    log: bool = False,
+    help: str = "",
+) -> Any:
+    """Declare a filter parameter as a dataclass field with its GUI metadata."""
+    meta = dict(label=label, minimum=minimum, maximum=maximum, unit=unit, step=step,
+                choices=tuple(choices), log=log, help=help)
+    return field(default=default, metadata={"param": meta})
+
+
+def param_specs(params_type: type) -> list[ParamSpec]:
+    """Return the :class:`ParamSpec` of every field of a parameters dataclass, in order."""
+    specs = []
+    for f in dataclasses.fields(params_type):
+        meta = f.metadata.get("param")
+        if meta is None:
+            raise TypeError(f"{params_type.__name__}.{f.name} must be declared with param()")
+        if meta["choices"]:
+            kind = "choice"
+        elif isinstance(f.default, bool):
+            kind = "bool"
+        elif isinstance(f.default, int):
+            kind = "int"
+        else:
+            kind = "float"
+        specs.append(ParamSpec(name=f.name, kind=kind, default=f.default, **meta))
+    return specs
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """How and where a filter is being rendered.
+
+    Attributes
+    ----------
+    scale : float
+        Rendered pixels per source pixel: 1 at full resolution, 0.25 for a
+        quarter-size preview. Spatial filters express sizes in *source* pixels
+        and multiply by ``scale``, so a preview matches the export.
+    bit_depth : int
+        Bits per sample of the source (bit-plane slicing, level counts).
+    value_offset, value_scale, unit
+        Affine map from normalized pixels to physical units (see
+        :class:`enhance_core.image.ImageMeta`); window/level takes its
+        center and width in those units.
+    mask : ndarray or None
+        Float (rows, cols) mask of the stack step being rendered, or None.
+        The stack blends by it anyway; learned filters use it to compute only
+        the tiles it touches.
+    progress, should_stop
+        Progress callback ``progress(fraction, message)`` and cooperative stop
+        check; long filters call ``should_stop()`` often and raise
+        :class:`enhance_core.errors.Cancelled` when it returns true.
+    device : str or None
+        Compute device for learned filters (``"cpu"``, ``"cuda"``, ``"mps"``), or None for automatic.
+    """
+
+    scale: float = 1.0
+    bit_depth: int = 8
+    value_offset: float = 0.0
+    value_scale: float = 1.0
+    unit: str = ""
+    mask: np.ndarray | None = None
+    progress: ProgressFn = _no_progress
+    should_stop: StopFn = _never_stop
+    device: str | None = None
+
+    def with_(self, **changes: Any) -> RenderContext:
+        """Return a copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+ApplyFn = Callable[[np.ndarray, Any, RenderContext], np.ndarray]
+
+
+@dataclass(frozen=True)
+class FilterDef:
+    """A registered filter.
+
+    Attributes
+    ----------
+    name : str
+        Stable identifier used in recipes and on the command line (``gaussian_blur``).
+    label : str
+        Name shown to users (``Gaussian blur``).
+    category : str
+        Menu group: ``Tone``, ``Color``, ``Blur & denoise``, ``Sharpen & edges``,
+        ``Frequency``, ``Learned``, ``Medical``.
+    params_type : type
+        The frozen parameters dataclass.
+    apply : callable
+        ``apply(pixels, params, ctx) -> pixels``.
+    margin : callable
+        ``margin(params, ctx) -> int``: rows/cols of context a region render
+        needs around the region (0 for point operations).
+    learned : bool
+        True for CNN filters (run through the inference engine, may be slow).
+    description : str
+        One sentence for tooltips and ``--help``.
+    """
+
+    name: str
+    label: str
+    category: str
+    params_type: type
+    apply: ApplyFn
+    margin: Callable[[Any, RenderContext], int] = lambda params, ctx: 0
+    learned: bool = False
+    description: str = ""
+
+    @property
+    def specs(self) -> list[ParamSpec]:
+        """Parameter specs in declaration order."""
+        return param_specs(self.params_type)
+
+    def default_params(self) -> Any:
+        """Return the parameters dataclass with every default."""
+        return self.params_type()
+
+    def make_params(self, values: dict[str, Any], *, partial: bool = True) -> Any:
+        """Validate ``values`` and build the parameters dataclass.
+
+        Unknown names, wrong types and out-of-range numbers raise
+        :class:`ParameterError` naming the filter, the parameter and the allowed
+        range. With ``partial=False`` every parameter must be given (recipes).
+        """
+        specs = {s.name: s for s in self.specs}
+        unknown = sorted(set(values) - set(specs))
+        if unknown:
+            raise ParameterError(
+                f"filter {self.name!r} has no parameter {unknown[0]!r}; its parameters are: {', '.join(specs)}"
+            )
+        if not partial:
+            missing = [n for n in specs if n not in values]
+            if missing:
+                raise ParameterError(f"filter {self.name!r}: parameter {missing[0]!r} is missing")
+        clean = {name: coerce_param(self.name, specs[name], value) for name, value in values.items()}
+        return dataclasses.replace(self.default_params(), **clean)
+
+
+def coerce_param(filter_name: str, spec: ParamSpec, value: Any) -> Any:
+    """Convert ``value`` (from JSON or the command line) to the spec's type and check its range."""
+    where = f"filter {filter_name!r}, parameter {spec.name!r}"
+    if spec.kind == "choice":
+        if str(value) not in spec.choices:
+            raise ParameterError(f"{where}: {value!r} is not one of {', '.join(spec.choices)}")
+        return str(value)
+    if spec.kind == "bool":
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ParameterError(f"{where}: {value!r} is not a boolean; use true or false")
+        if isinstance(value, (bool, int)):
+            return bool(value)
+        raise ParameterError(f"{where}: {value!r} is not a boolean; use true or false")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{where}: {value!r} is not a number") from None
+    if not np.isfinite(number):
+        raise ParameterError(f"{where}: {value!r} is not a finite number")
+    if spec.kind == "int":
+        if number != int(number):
+            raise ParameterError(f"{where}: {value!r} must be a whole number")
+        number = int(number)
+    lo, hi = spec.minimum, spec.maximum
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        raise ParameterError(f"{where}: {value!r} is outside the allowed range {lo} to {hi}")
+    return number

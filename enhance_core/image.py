@@ -1,0 +1,143 @@
+"""The image model: pixels plus everything that came with the file.
+
+Pixel contract
+--------------
+``Image.pixels`` is a C-contiguous float32 array of shape (rows, cols, C) with
+C = 1 (gray) or C = 3 (RGB). Alpha is never part of ``pixels``; it travels in
+``Image.alpha`` (float32, (rows, cols), 0 transparent .. 1 opaque), so filters
+see color only and alpha survives every edit.
+
+Values are *display-referred and normalized*: 0 is black and 1 is white.
+Integer sources map their full integer range onto [0, 1] (an 8-bit 255 and a
+16-bit 65535 are both 1.0). Float TIFFs keep their stored values, which may
+lie outside [0, 1]. Filters keep the range [0, 1] unless they document
+otherwise; writers clip.
+
+Physical units (DICOM) are an affine map of the normalized values:
+``physical = meta.value_offset + meta.value_scale * pixel``. For MONOCHROME1
+images the pixels are inverted for display, which makes ``value_scale``
+negative, so the map stays exact. Use :meth:`Image.to_physical` and
+:meth:`Image.from_physical` instead of doing the arithmetic by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Window:
+    """A display window in physical units (DICOM VOI): ``center`` and ``width``."""
+
+    center: float
+    width: float
+    name: str = ""
+
+
+@dataclass
+class ImageMeta:
+    """What came with the file besides the pixels.
+
+    Attributes
+    ----------
+    format : str
+        Container format in upper case: ``PNG``, ``JPEG``, ``TIFF``, ``BMP``, ``WEBP``, ``DICOM``.
+    bit_depth : int
+        Bits per sample in the source: 1, 8, 16 or 32 (32 means float for TIFF),
+        and for DICOM the stored bits (for example 12).
+    float_source : bool
+        True when the source samples were floating point.
+    exif : bytes or None
+        Raw EXIF block; the orientation tag is reset to 1 because pixels are stored upright.
+    orientation : int
+        The EXIF orientation found in the file (1..8), already applied to ``pixels``.
+    icc_profile : bytes or None
+        The embedded ICC profile; pixels stay in that color space and writers embed it again.
+    source : Path or None
+        The file the image was read from.
+    page, page_count : int
+        Page (TIFF) or frame (DICOM) read, and how many the file holds.
+    unit : str
+        Physical unit of ``value_offset + value_scale * pixel``: ``""`` for photographs, ``"HU"`` for CT.
+    value_offset, value_scale : float
+        Affine map from normalized pixels to physical values.
+    windows : list of Window
+        Display windows from the file header, in physical units.
+    modality : str
+        DICOM modality (``CT``, ``MR``, ``CR``...) or ``""``.
+    dicom : Any
+        The pydicom ``Dataset`` (header only; pixel data dropped) for DICOM sources.
+    extra : dict
+        Format-specific details worth keeping (JPEG quality estimate, TIFF compression...).
+    """
+
+    format: str = ""
+    bit_depth: int = 8
+    float_source: bool = False
+    exif: bytes | None = None
+    orientation: int = 1
+    icc_profile: bytes | None = None
+    source: Path | None = None
+    page: int = 0
+    page_count: int = 1
+    unit: str = ""
+    value_offset: float = 0.0
+    value_scale: float = 1.0
+    windows: list[Window] = field(default_factory=list)
+    modality: str = ""
+    dicom: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def integer_max(self) -> int:
+        """Largest integer sample of the source depth (255 for 8 bit, 65535 for 16 bit)."""
+        return (1 << min(self.bit_depth, 16)) - 1 if not self.float_source else 1
+
+
+@dataclass
+class Image:
+    """Pixels (float32, (rows, cols, C), C in {1, 3}), optional alpha, and :class:`ImageMeta`."""
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    meta: ImageMeta = field(default_factory=ImageMeta)
+
+    def __post_init__(self) -> None:
+        px = self.pixels
+        if px.ndim != 3 or px.shape[2] not in (1, 3):
+            raise ValueError(f"pixels must have shape (rows, cols, 1 or 3), got {px.shape}")
+        if px.dtype != np.float32:
+            raise ValueError(f"pixels must be float32, got {px.dtype}; convert with astype(np.float32)")
+        if self.alpha is not None and self.alpha.shape != px.shape[:2]:
+            raise ValueError(f"alpha must have shape {px.shape[:2]}, got {self.alpha.shape}")
+
+    @property
+    def rows(self) -> int:
+        """Image height in pixels."""
+        return self.pixels.shape[0]
+
+    @property
+    def cols(self) -> int:
+        """Image width in pixels."""
+        return self.pixels.shape[1]
+
+    @property
+    def channels(self) -> int:
+        """Color channels in ``pixels`` (1 or 3; alpha not counted)."""
+        return self.pixels.shape[2]
+
+    def to_physical(self, values: np.ndarray | float) -> np.ndarray | float:
+        """Map normalized pixel values to physical units (identity map for photographs)."""
+        return self.meta.value_offset + self.meta.value_scale * values
+
+    def from_physical(self, values: np.ndarray | float) -> np.ndarray | float:
+        """Map physical values (for example Hounsfield units) to normalized pixel values."""
+        return (values - self.meta.value_offset) / self.meta.value_scale
+
+    def with_pixels(self, pixels: np.ndarray) -> Image:
+        """Return a new image with ``pixels`` replaced; alpha and metadata are shared."""
+        return replace(self, pixels=pixels)

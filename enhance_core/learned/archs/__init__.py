@@ -1,0 +1,1 @@
+"""Pure ``nn.Module`` network definitions, one small file per network."""

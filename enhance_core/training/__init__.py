@@ -1,0 +1,1 @@
+"""Training scripts for the learned filters; each reads top to bottom."""
