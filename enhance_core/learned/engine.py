@@ -1,0 +1,289 @@
+"""Inference engine for the learned filters: device choice and tiled, cancellable runs.
+
+Qt-free, and ``torch`` is imported inside the functions, so importing this
+module costs nothing at GUI start-up.
+
+Device: :func:`select_device` picks CUDA, then Apple MPS, then the CPU; the
+``preference`` argument (a GUI setting) wins, then the ``ENHANCE_DEVICE``
+environment variable, then the automatic choice. :func:`describe_device` gives
+the words for a status bar.
+
+Tiling: :func:`run_tiled` runs a network over an image of any size in tiles
+that overlap and blend with raised-cosine weights (see
+:mod:`enhance_core.learned.tiling`), chooses the tile size from a memory
+budget, retries at half the tile size when memory runs out, reports progress
+per tile, checks ``should_stop()`` before every tile, runs in fp16 autocast on
+CUDA, and with a ``mask`` computes only the tiles the mask touches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from enhance_core.errors import Cancelled, ModelError, ParameterError
+from enhance_core.learned.tiling import extract_tile, plan_tiles
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str], None]
+StopFn = Callable[[], bool]
+
+DEVICE_ENV = "ENHANCE_DEVICE"
+CPU_MAX_TILE = 512
+MIN_TILE = 64
+DEFAULT_BUDGET = {"cpu": 512 * 2**20, "mps": 1024 * 2**20}
+_OOM_MESSAGES = ("out of memory", "not enough memory", "can't allocate memory", "failed to allocate")
+
+
+def select_device(preference: str | None = None) -> str:
+    """Return the device the learned filters run on: ``"cuda"``, ``"mps"`` or ``"cpu"``.
+
+    Parameters
+    ----------
+    preference : str, optional
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``"auto"``/None. When
+        None or ``"auto"``, the ``ENHANCE_DEVICE`` environment variable is used
+        if set, else CUDA, then MPS, then the CPU.
+
+    Raises
+    ------
+    ParameterError
+        The requested device is unknown or not available on this machine.
+    """
+    import torch
+
+    source = "preference"
+    if preference in (None, "", "auto"):
+        preference, source = os.environ.get(DEVICE_ENV, "auto").strip().lower(), DEVICE_ENV
+    if preference in ("", "auto"):
+        if torch.cuda.is_available():
+            return "cuda"
+        if torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    kind, _, index = preference.partition(":")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if kind not in available or (index and (kind != "cuda" or not index.isdigit())):
+        raise ParameterError(f"{source}: unknown device {preference!r}; use auto, cpu, cuda, cuda:N or mps")
+    if not available[kind]:
+        raise ParameterError(f"{source}: device {preference!r} is not available on this machine; use auto or cpu")
+    if index and int(index) >= torch.cuda.device_count():
+        raise ParameterError(f"{source}: {preference!r} does not exist; this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    return preference
+
+
+def describe_device(device: str | None = None) -> str:
+    """Return a short description of ``device`` (default: the selected one) for the status bar."""
+    import torch
+
+    device = device or select_device()
+    if device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(torch.device(device))
+        return f"GPU: {props.name} ({props.total_memory / 2**30:.0f} GB, fp16)"
+    if device == "mps":
+        return "GPU: Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Return True when ``error`` says that a device or the host ran out of memory."""
+    if isinstance(error, MemoryError):
+        return True
+    if not isinstance(error, RuntimeError):
+        return False
+    text = str(error).lower()
+    return type(error).__name__ == "OutOfMemoryError" or any(m in text for m in _OOM_MESSAGES)
+
+
+def choose_tile(device: str, *, memory_budget: int | None, bytes_per_pixel: float, multiple: int) -> int:
+    """Return a tile side whose working memory fits ``memory_budget`` bytes on ``device``.
+
+    The default budget is half the free memory on CUDA, 1 GiB on MPS and
+    512 MiB on the CPU, where tiles are also capped at :data:`CPU_MAX_TILE`
+    so that progress moves and ``should_stop`` is checked often.
+    """
+    if memory_budget is None:
+        if device.startswith("cuda"):
+            import torch
+
+            memory_budget = torch.cuda.mem_get_info(torch.device(device))[0] // 2
+        else:
+            memory_budget = DEFAULT_BUDGET.get(device, DEFAULT_BUDGET["cpu"])
+    side = int((memory_budget / bytes_per_pixel) ** 0.5)
+    if device == "cpu":
+        side = min(side, CPU_MAX_TILE)
+    return max(side // multiple * multiple, MIN_TILE)
+
+
+@contextlib.contextmanager
+def inference_mode(device: str) -> Iterator[None]:
+    """Run without autograd, deterministically, with fp16 autocast on CUDA; restore settings after."""
+    import torch
+
+    cuda = device.startswith("cuda")
+    saved = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+             torch.backends.cudnn.benchmark)
+    autocast = torch.autocast("cuda", dtype=torch.float16) if cuda else contextlib.nullcontext()
+    try:
+        if cuda:
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+            torch.use_deterministic_algorithms(True)
+        with torch.inference_mode(), autocast:
+            yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[1], saved[2]
+
+
+@contextlib.contextmanager
+def stop_checks(module: Any, should_stop: StopFn) -> Iterator[None]:
+    """Check ``should_stop()`` before every direct child of every submodule of ``module`` runs.
+
+    A network's forward pass then raises :class:`Cancelled` within one layer,
+    which keeps cancel prompt on a slow CPU even inside a large tile.
+    """
+
+    def check(_module: Any, _inputs: Any) -> None:
+        if should_stop():
+            raise Cancelled("stopped by request")
+
+    handles = [child.register_forward_pre_hook(check) for child in module.modules() if child is not module]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def run_tiled(
+    fn: Callable[[Any], Any],
+    pixels: np.ndarray,
+    *,
+    tile: int | None = None,
+    overlap: int = 32,
+    multiple: int = 1,
+    device: str | None = None,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    mask: np.ndarray | None = None,
+    memory_budget: int | None = None,
+    bytes_per_pixel: float = 1024.0,
+    out_channels: int | None = None,
+) -> np.ndarray:
+    """Apply a network to ``pixels`` tile by tile and blend the tiles seamlessly.
+
+    Parameters
+    ----------
+    fn : callable
+        Maps a float32 tensor (1, C, rows, cols) on ``device`` (rows and cols
+        multiples of ``multiple``) to a tensor (1, out_channels, rows, cols).
+        It runs under ``torch.inference_mode`` and, on CUDA, fp16 autocast.
+    pixels : ndarray
+        Float32 (rows, cols, C). The first ``out_channels`` channels are the
+        image; any further channels are conditioning inputs for ``fn``.
+    tile : int, optional
+        Tile side; by default chosen from ``memory_budget`` and ``bytes_per_pixel``.
+    overlap : int
+        Pixels shared by neighbouring tiles, blended with raised-cosine weights;
+        use at least the distance over which the network's tile edges differ.
+    multiple : int
+        The network's size step; the image is reflect-padded up to it.
+    device : str, optional
+        Torch device; None selects one with :func:`select_device`.
+    progress, should_stop : callable, optional
+        ``progress(fraction, message)`` after each tile; ``should_stop()``
+        is checked before each tile.
+    mask : ndarray, optional
+        Float (rows, cols); only tiles holding a mask value > 0 are computed.
+        Pixels outside those tiles keep their input values; pixels in them
+        blend toward the input where an uncomputed tile also covers them.
+    memory_budget : int, optional
+        Bytes a tile may use; default per device (see :func:`choose_tile`).
+    bytes_per_pixel : float
+        Working memory ``fn`` needs per tile pixel.
+    out_channels : int, optional
+        Channels ``fn`` returns; default all of ``pixels``'s channels.
+
+    Returns
+    -------
+    ndarray
+        Float32 (rows, cols, out_channels).
+
+    Raises
+    ------
+    Cancelled
+        ``should_stop()`` returned true.
+    ModelError
+        Memory ran out even at the smallest tile, or ``fn`` returned the wrong shape.
+    ParameterError
+        ``pixels`` or ``mask`` has the wrong type or shape.
+    """
+    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.dtype != np.float32:
+        raise ParameterError(f"pixels must be a float32 (rows, cols, C) array, got "
+                             f"{getattr(pixels, 'dtype', type(pixels))} {getattr(pixels, 'shape', '')}")
+    out_channels = out_channels or pixels.shape[2]
+    if mask is not None and mask.shape != pixels.shape[:2]:
+        raise ParameterError(f"mask must have the image's {pixels.shape[0]}x{pixels.shape[1]} shape, got "
+                             f"{'x'.join(map(str, mask.shape))}; resize it or paint a new one")
+    device = device or select_device()
+    side = tile or choose_tile(device, memory_budget=memory_budget, bytes_per_pixel=bytes_per_pixel,
+                               multiple=multiple)
+    smallest = max(MIN_TILE, 2 * overlap + multiple)
+    while True:
+        try:
+            return _run_tiles(fn, pixels, side=side, overlap=overlap, multiple=multiple, device=device,
+                              progress=progress, should_stop=should_stop, mask=mask, out_channels=out_channels)
+        except (RuntimeError, MemoryError) as error:
+            if not is_out_of_memory(error):
+                raise
+            _release_memory(device)
+            if side <= smallest:
+                raise ModelError(f"out of memory on {device} even with {side}x{side} tiles; close other "
+                                 f"programs, or choose the CPU (ENHANCE_DEVICE=cpu)") from error
+            side = max(side // 2, smallest)
+            log.warning("out of memory on %s; retrying with %dx%d tiles", device, side, side)
+
+
+def _run_tiles(fn, pixels, *, side, overlap, multiple, device, progress, should_stop, mask, out_channels):
+    """Run one tiling pass at tile size ``side``; see :func:`run_tiled`."""
+    import torch
+
+    rows, cols = pixels.shape[:2]
+    tiles = plan_tiles(rows, cols, tile=side, overlap=overlap, multiple=multiple)
+    if mask is not None:
+        tiles = [t for t in tiles if np.any(mask[t.out_rows, t.out_cols] > 0)]
+    output = np.array(pixels[..., :out_channels], dtype=np.float32, order="C")
+    with inference_mode(device):
+        for index, tile in enumerate(tiles):
+            if should_stop is not None and should_stop():
+                raise Cancelled("stopped by request")
+            patch = extract_tile(pixels, tile)
+            inputs = torch.from_numpy(patch.transpose(2, 0, 1)[None]).to(device)
+            result = fn(inputs)
+            expected = (1, out_channels, *patch.shape[:2])
+            if tuple(result.shape) != expected:
+                raise ModelError(f"the network returned shape {tuple(result.shape)} for a tile of shape "
+                                 f"{tuple(inputs.shape)}; expected {expected}")
+            values = result.float().cpu().numpy()[0].transpose(1, 2, 0)
+            inside = values[: tile.out_rows.stop - tile.out_rows.start, : tile.out_cols.stop - tile.out_cols.start]
+            base = pixels[tile.out_rows, tile.out_cols, :out_channels]
+            output[tile.out_rows, tile.out_cols] += tile.weight * (inside - base)
+            if progress is not None:
+                progress((index + 1) / len(tiles), f"tile {index + 1} of {len(tiles)}")
+    if progress is not None and not tiles:
+        progress(1.0, "nothing to compute")
+    return output
+
+
+def _release_memory(device: str) -> None:
+    """Return cached blocks to the device after an out-of-memory error."""
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()
