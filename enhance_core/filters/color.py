@@ -1,0 +1,91 @@
+"""Color operations: color balance (gray world, temperature and tint) and saturation.
+
+Gray images have no color to balance or saturate: these filters return them
+unchanged (a one-channel image cannot hold a color cast), so a recipe made on
+color photographs still runs on gray scans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from enhance_core.filters.base import FilterDef, RenderContext, param
+from enhance_core.filters.common import WHOLE_IMAGE, clip_unit, luminance
+
+_ENCODING_GAMMA = 2.2
+
+
+@dataclass(frozen=True)
+class ColorBalanceParams:
+    """Automatic gray-world balance plus manual temperature and tint."""
+
+    gray_world: bool = param(False, label="Gray world",
+                             help="Scale channels so the image averages to gray.")
+    temperature: float = param(0.0, label="Temperature", minimum=-1.0, maximum=1.0, step=0.01,
+                               help="Positive warms (more red, less blue); ±1 is one stop in linear light.")
+    tint: float = param(0.0, label="Tint", minimum=-1.0, maximum=1.0, step=0.01,
+                        help="Positive adds magenta (less green), negative adds green.")
+
+
+def gray_world_gains(pixels: np.ndarray) -> np.ndarray:
+    """Per-channel gains that make the channel means equal to their average (float32, 3)."""
+    means = np.asarray(cv2.mean(pixels)[:3], dtype=np.float64)
+    target = means.mean()
+    gains = np.where(means > 1e-6, target / np.maximum(means, 1e-6), 1.0)
+    return gains.astype(np.float32)
+
+
+def balance_color(pixels: np.ndarray, params: ColorBalanceParams, ctx: RenderContext) -> np.ndarray:
+    """Scale the R, G, B channels by gray-world, temperature and tint gains, clipped to [0, 1].
+
+    Temperature and tint are gains in linear light applied to the encoded
+    (gamma-2.2) values, so ``temperature=1`` multiplies red light by 2 and
+    blue light by 1/2. Gray images are returned unchanged.
+    """
+    if pixels.shape[2] == 1:
+        return pixels.copy()
+    gains = gray_world_gains(pixels) if params.gray_world else np.ones(3, np.float32)
+    linear = np.array([2.0 ** params.temperature, 2.0 ** -params.tint, 2.0 ** -params.temperature])
+    gains = gains * (linear ** (1.0 / _ENCODING_GAMMA)).astype(np.float32)
+    if np.allclose(gains, 1.0, rtol=0, atol=1e-7):
+        return pixels.copy()
+    out = np.multiply(pixels, gains.reshape(1, 1, 3))
+    return clip_unit(out)
+
+
+def _balance_margin(params: ColorBalanceParams, ctx: RenderContext) -> int:
+    """Gray world reads the whole image's means; manual gains need no context."""
+    return WHOLE_IMAGE if params.gray_world else 0
+
+
+@dataclass(frozen=True)
+class SaturationParams:
+    """Saturation factor."""
+
+    saturation: float = param(1.0, label="Saturation", minimum=0.0, maximum=4.0, step=0.01, unit="×",
+                              help="0 gives gray, 1 leaves colors, 2 doubles their distance from gray.")
+
+
+def adjust_saturation(pixels: np.ndarray, params: SaturationParams, ctx: RenderContext) -> np.ndarray:
+    """Scale every pixel's distance from its luma: ``luma + s (rgb - luma)``, clipped to [0, 1].
+
+    Luma is kept; gray images are returned unchanged.
+    """
+    if pixels.shape[2] == 1 or params.saturation == 1.0:
+        return pixels.copy()
+    luma = luminance(pixels)
+    gray = cv2.merge([luma, luma, luma])
+    out = cv2.addWeighted(pixels, params.saturation, gray, 1.0 - params.saturation, 0.0)
+    return clip_unit(out)
+
+
+FILTERS: tuple[FilterDef, ...] = (
+    FilterDef(name="color_balance", label="Color balance", category="Color",
+              params_type=ColorBalanceParams, apply=balance_color, margin=_balance_margin,
+              description="Remove a color cast (gray world) or set temperature and tint."),
+    FilterDef(name="saturation", label="Saturation", category="Color", params_type=SaturationParams,
+              apply=adjust_saturation, description="Make colors more or less vivid, keeping luma."),
+)

@@ -1,0 +1,119 @@
+"""Helpers shared by the classic filters: luminance, shapes, clipping, margins.
+
+Color policy: operations defined on intensity work on the Rec. 601 luma
+``Y = 0.299 R + 0.587 G + 0.114 B`` and keep chroma by adding the change of
+luma to every channel (the YCbCr "replace Y, keep Cb and Cr" rule), so a gray
+pixel stays gray and hue is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+from enhance_core.filters.base import RenderContext
+
+WHOLE_IMAGE = 1 << 30
+"""Margin returned by filters that need the whole image (global statistics, FFT).
+
+A region render expands such a step's input to the whole image at the render
+scale, so a viewport shows exactly what the export will compute.
+"""
+
+PHYSICAL_UNIT = "physical"
+"""``ParamSpec.unit`` of parameters given in the image's physical unit.
+
+The GUI shows ``ImageMeta.unit`` (``HU`` for CT) for such parameters; the
+filter maps them through ``ctx.value_offset`` and ``ctx.value_scale``.
+"""
+
+
+def no_margin(params: Any, ctx: RenderContext) -> int:
+    """Margin of point operations: no context needed."""
+    return 0
+
+
+def whole_image_margin(params: Any, ctx: RenderContext) -> int:
+    """Margin of filters with global statistics: the whole image."""
+    return WHOLE_IMAGE
+
+
+def scaled_length(length: float, ctx: RenderContext, *, minimum: float = 0.0) -> float:
+    """Convert a length in source pixels to render pixels (``length * ctx.scale``)."""
+    return max(minimum, float(length) * ctx.scale)
+
+
+def odd_kernel(size: float, ctx: RenderContext) -> int:
+    """Odd kernel size in render pixels for a size given in source pixels (at least 1)."""
+    k = int(round(size * ctx.scale))
+    return max(1, k | 1)
+
+
+def gaussian_margin(sigma: float, ctx: RenderContext) -> int:
+    """Rows/cols a Gaussian of ``sigma`` source pixels reaches at the render scale."""
+    return int(math.ceil(4.0 * sigma * ctx.scale)) + 1
+
+
+def as_planes(pixels: np.ndarray) -> np.ndarray:
+    """View (rows, cols, C) pixels as cv2 expects: (rows, cols) for gray, unchanged for color."""
+    return pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
+
+
+def from_planes(result: np.ndarray, channels: int) -> np.ndarray:
+    """Return cv2 output as C-contiguous float32 (rows, cols, channels)."""
+    if result.ndim == 2:
+        result = result[:, :, None]
+    if result.shape[2] != channels:
+        result = np.repeat(result, channels, axis=2)
+    return np.ascontiguousarray(result, dtype=np.float32)
+
+
+def luminance(pixels: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma of (rows, cols, C) pixels as float32 (rows, cols); gray pixels are returned as a copy."""
+    if pixels.shape[2] == 1:
+        return pixels[:, :, 0].copy()
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+
+
+def replace_luminance(pixels: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Return ``pixels`` whose luma ``old`` becomes ``new``, keeping chroma (a new array)."""
+    if pixels.shape[2] == 1:
+        return np.ascontiguousarray(new[:, :, None], dtype=np.float32)
+    delta = new - old
+    return cv2.add(pixels, cv2.merge([delta, delta, delta]))
+
+
+def map_intensity(pixels: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Apply an intensity map ``fn`` to gray pixels directly and to the luma of color pixels."""
+    if pixels.shape[2] == 1:
+        return np.ascontiguousarray(fn(pixels[:, :, 0].copy())[:, :, None], dtype=np.float32)
+    luma = luminance(pixels)
+    return replace_luminance(pixels, luma, fn(luma.copy()))
+
+
+def clip_unit(array: np.ndarray) -> np.ndarray:
+    """Clip ``array`` to [0, 1] in place and return it."""
+    return np.clip(array, 0.0, 1.0, out=array)
+
+
+def blend_channels(pixels: np.ndarray, result: np.ndarray, amount: float) -> np.ndarray:
+    """Return ``pixels + amount * (result - pixels)`` as a new float32 array."""
+    if amount == 1.0:
+        return result
+    return cv2.addWeighted(result, amount, pixels, 1.0 - amount, 0.0).reshape(pixels.shape)
+
+
+def quantize(values: np.ndarray, levels: int) -> np.ndarray:
+    """Map [0, 1] values to integer indices 0 .. levels-1 (uint16), clipping outside values."""
+    scaled = np.multiply(values, levels - 1, dtype=np.float32)
+    np.clip(scaled, 0, levels - 1, out=scaled)
+    scaled += 0.5
+    return scaled.astype(np.uint16)
+
+
+def histogram_levels(ctx: RenderContext) -> int:
+    """Number of histogram bins that is exact for the source depth (256 or 65536)."""
+    return 256 if ctx.bit_depth <= 8 else 65536

@@ -1,0 +1,127 @@
+"""Classic denoisers: non-local means, wavelet (BayesShrink) and total variation.
+
+These are slow on large images (seconds per megapixel, see
+``benchmarks/bench_filters.py``); they check ``ctx.should_stop`` before the
+expensive call and report progress around it. Strengths are given for the
+full-resolution image; a preview has its noise averaged down by the
+downscale, so strengths that depend on the noise level are multiplied by
+``ctx.scale`` there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from skimage.restoration import denoise_tv_chambolle, denoise_wavelet
+
+from enhance_core.errors import Cancelled
+from enhance_core.filters.base import FilterDef, RenderContext, param
+from enhance_core.filters.common import as_planes, clip_unit, from_planes, whole_image_margin
+
+BLUR = "Blur & denoise"
+_NLM_TEMPLATE = 7
+_NLM_SEARCH = 21
+_NLM_L1_GAIN = 1.2
+
+
+def _check_stop(ctx: RenderContext, name: str) -> None:
+    """Raise :class:`Cancelled` when the render was asked to stop."""
+    if ctx.should_stop():
+        raise Cancelled(f"{name} cancelled")
+
+
+@dataclass(frozen=True)
+class NonLocalMeansParams:
+    """Expected noise level of the non-local means denoiser."""
+
+    strength: float = param(0.05, label="Noise level", minimum=0.0, maximum=0.5, step=0.001, log=True,
+                            help="Standard deviation of the noise (0..1 scale); larger smooths more.")
+
+
+def denoise_non_local_means(pixels: np.ndarray, params: NonLocalMeansParams, ctx: RenderContext) -> np.ndarray:
+    """Non-local means (OpenCV, 16-bit codes, L1 patch distance, 7 px patches, 21 px search)."""
+    h = params.strength * min(ctx.scale, 1.0) * _NLM_L1_GAIN * 65535.0
+    if h < 1.0:
+        return pixels.copy()
+    _check_stop(ctx, "non-local means")
+    ctx.progress(0.0, "non-local means")
+    planes = as_planes(pixels)
+    codes = np.clip(planes * np.float32(65535.0) + np.float32(0.5), 0, 65535).astype(np.uint16)
+    out = cv2.fastNlMeansDenoising(codes, h=[h], templateWindowSize=_NLM_TEMPLATE,
+                                   searchWindowSize=_NLM_SEARCH, normType=cv2.NORM_L1)
+    ctx.progress(1.0, "non-local means")
+    return from_planes(np.multiply(out, np.float32(1.0 / 65535.0), dtype=np.float32), pixels.shape[2])
+
+
+@dataclass(frozen=True)
+class WaveletParams:
+    """Wavelet family and shrinkage mode of the BayesShrink denoiser."""
+
+    wavelet: str = param("db2", label="Wavelet", choices=("haar", "db2", "db4", "sym4", "coif1"))
+    mode: str = param("soft", label="Thresholding", choices=("soft", "hard"))
+    sigma: float = param(0.0, label="Noise level", minimum=0.0, maximum=0.5, step=0.001,
+                         help="0 estimates the noise from the image.")
+
+
+def denoise_wavelet_bayes(pixels: np.ndarray, params: WaveletParams, ctx: RenderContext) -> np.ndarray:
+    """Wavelet denoising with BayesShrink thresholds (scikit-image); color in YCbCr.
+
+    The noise level is estimated on the whole image unless given, so the
+    filter needs the whole image for a region render.
+    """
+    _check_stop(ctx, "wavelet denoise")
+    ctx.progress(0.0, "wavelet denoise")
+    color = pixels.shape[2] == 3
+    source = np.clip(pixels, 0.0, 1.0) if color else pixels[:, :, 0]
+    sigma = params.sigma * min(ctx.scale, 1.0) if params.sigma > 0 else None
+    out = denoise_wavelet(source, sigma=sigma, wavelet=params.wavelet, mode=params.mode,
+                          method="BayesShrink", rescale_sigma=True, convert2ycbcr=color,
+                          channel_axis=-1 if color else None)
+    ctx.progress(1.0, "wavelet denoise")
+    return clip_unit(from_planes(out.astype(np.float32, copy=False), pixels.shape[2]))
+
+
+@dataclass(frozen=True)
+class TotalVariationParams:
+    """Weight of the total-variation term."""
+
+    weight: float = param(0.1, label="Strength", minimum=0.0, maximum=2.0, step=0.001, log=True,
+                          help="Larger values give flatter regions (a cartoon look).")
+
+
+_TV_MARGIN = 24
+
+
+def denoise_total_variation(pixels: np.ndarray, params: TotalVariationParams, ctx: RenderContext) -> np.ndarray:
+    """Total-variation denoising (Chambolle's algorithm, scikit-image), all channels together.
+
+    Its influence fades within a few dozen pixels, so region renders use a
+    24-pixel margin and match a full render to well under one 8-bit level.
+    """
+    weight = params.weight * min(ctx.scale, 1.0)
+    if weight <= 0.0:
+        return pixels.copy()
+    _check_stop(ctx, "total-variation denoise")
+    ctx.progress(0.0, "total-variation denoise")
+    color = pixels.shape[2] == 3
+    out = denoise_tv_chambolle(pixels if color else pixels[:, :, 0], weight=weight,
+                               channel_axis=-1 if color else None)
+    ctx.progress(1.0, "total-variation denoise")
+    return clip_unit(from_planes(out.astype(np.float32, copy=False), pixels.shape[2]))
+
+
+FILTERS: tuple[FilterDef, ...] = (
+    FilterDef(name="non_local_means", label="Non-local means", category=BLUR,
+              params_type=NonLocalMeansParams, apply=denoise_non_local_means,
+              margin=lambda p, ctx: _NLM_TEMPLATE // 2 + _NLM_SEARCH // 2 + 1,
+              description="Average similar patches; strong on fine noise, keeps texture."),
+    FilterDef(name="wavelet_denoise", label="Wavelet denoise", category=BLUR, params_type=WaveletParams,
+              apply=denoise_wavelet_bayes, margin=whole_image_margin,
+              description="Shrink wavelet coefficients with BayesShrink thresholds."),
+    FilterDef(name="tv_denoise", label="Total-variation denoise", category=BLUR,
+              params_type=TotalVariationParams, apply=denoise_total_variation,
+              margin=lambda p, ctx: _TV_MARGIN,
+              description="Flatten noise while keeping sharp edges (Chambolle)."),
+)

@@ -1,0 +1,285 @@
+"""Point (tone) operations: each output pixel depends only on the same input pixel.
+
+All work on gray and color (every channel gets the same curve unless the
+docstring says luma), keep the shape, and return float32 in [0, 1] for input in
+[0, 1]. Curves that are undefined below 0 (gamma, log) clip their input to
+[0, 1] first; linear ones (negative, brightness/contrast, exposure) clip only
+their output. Each is a handful of in-place numpy/cv2 passes over a copy, fast
+enough for a live preview (see ``benchmarks/bench_filters.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from enhance_core.filters.base import FilterDef, RenderContext, param
+from enhance_core.filters.common import PHYSICAL_UNIT, WHOLE_IMAGE, clip_unit, map_intensity, quantize
+
+TONE = "Tone"
+
+
+@dataclass(frozen=True)
+class NegativeParams:
+    """The negative has no parameters."""
+
+
+def invert_image(pixels: np.ndarray, params: NegativeParams, ctx: RenderContext) -> np.ndarray:
+    """Return the photographic negative ``1 - pixels``."""
+    return np.subtract(np.float32(1.0), pixels)
+
+
+@dataclass(frozen=True)
+class BrightnessContrastParams:
+    """Brightness offset and contrast factor around mid-gray."""
+
+    brightness: float = param(0.0, label="Brightness", minimum=-1.0, maximum=1.0, step=0.01)
+    contrast: float = param(1.0, label="Contrast", minimum=0.0, maximum=5.0, step=0.01, unit="×")
+
+
+def adjust_brightness_contrast(pixels: np.ndarray, params: BrightnessContrastParams,
+                               ctx: RenderContext) -> np.ndarray:
+    """Return ``(pixels - 0.5) * contrast + 0.5 + brightness``, clipped to [0, 1]."""
+    gain = params.contrast
+    offset = 0.5 - 0.5 * gain + params.brightness
+    out = cv2.addWeighted(pixels, gain, pixels, 0.0, offset).reshape(pixels.shape)
+    return clip_unit(out)
+
+
+@dataclass(frozen=True)
+class ExposureParams:
+    """Exposure change in EV stops."""
+
+    stops: float = param(0.0, label="Exposure", minimum=-6.0, maximum=6.0, step=0.05, unit="EV")
+
+
+def adjust_exposure(pixels: np.ndarray, params: ExposureParams, ctx: RenderContext) -> np.ndarray:
+    """Multiply linear light by ``2 ** stops``.
+
+    Pixels are treated as gamma-2.2 encoded, so scaling linear light by
+    ``2 ** stops`` is scaling the encoded values by ``2 ** (stops / 2.2)``.
+    """
+    gain = 2.0 ** (params.stops / 2.2)
+    out = np.multiply(pixels, np.float32(gain))
+    return clip_unit(out)
+
+
+@dataclass(frozen=True)
+class GammaParams:
+    """Exponent of the power law."""
+
+    gamma: float = param(1.0, label="Gamma", minimum=0.05, maximum=10.0, step=0.01, log=True,
+                         help="Output = input ** gamma; below 1 brightens, above 1 darkens.")
+
+
+def apply_gamma(pixels: np.ndarray, params: GammaParams, ctx: RenderContext) -> np.ndarray:
+    """Return ``pixels ** gamma`` (power-law transform) on input clipped to [0, 1]."""
+    out = np.clip(pixels, 0.0, 1.0)
+    if params.gamma != 1.0:
+        np.power(out, np.float32(params.gamma), out=out)
+    return out
+
+
+@dataclass(frozen=True)
+class LogParams:
+    """Strength of the log transform."""
+
+    strength: float = param(10.0, label="Strength", minimum=0.0, maximum=1000.0, step=0.1,
+                            help="0 leaves the image unchanged; larger values lift shadows more.")
+
+
+def apply_log_transform(pixels: np.ndarray, params: LogParams, ctx: RenderContext) -> np.ndarray:
+    """Return ``log(1 + k x) / log(1 + k)``, the log transform normalized to keep 0 and 1."""
+    out = np.clip(pixels, 0.0, 1.0)
+    k = params.strength
+    if k == 0.0:
+        return out
+    out *= np.float32(k)
+    np.log1p(out, out=out)
+    out *= np.float32(1.0 / math.log1p(k))
+    return out
+
+
+@dataclass(frozen=True)
+class LevelsParams:
+    """Input black point, white point and midtone gamma."""
+
+    black: float = param(0.0, label="Black point", minimum=0.0, maximum=1.0, step=0.001)
+    white: float = param(1.0, label="White point", minimum=0.0, maximum=1.0, step=0.001)
+    midtones: float = param(1.0, label="Midtones", minimum=0.1, maximum=10.0, step=0.01, log=True,
+                            help="Above 1 brightens the midtones, below 1 darkens them.")
+
+
+def adjust_levels(pixels: np.ndarray, params: LevelsParams, ctx: RenderContext) -> np.ndarray:
+    """Map [black, white] to [0, 1], then apply ``x ** (1 / midtones)``.
+
+    A white point at or below the black point makes a hard threshold at ``black``.
+    """
+    span = max(params.white - params.black, 1e-6)
+    out = cv2.addWeighted(pixels, 1.0 / span, pixels, 0.0, -params.black / span).reshape(pixels.shape)
+    clip_unit(out)
+    if params.midtones != 1.0:
+        np.power(out, np.float32(1.0 / params.midtones), out=out)
+    return out
+
+
+@dataclass(frozen=True)
+class IntensitySliceParams:
+    """The intensity range to highlight and what happens outside it."""
+
+    low: float = param(0.4, label="From", minimum=0.0, maximum=1.0, step=0.001)
+    high: float = param(0.6, label="To", minimum=0.0, maximum=1.0, step=0.001)
+    highlight: float = param(1.0, label="Highlight level", minimum=0.0, maximum=1.0, step=0.01)
+    keep_background: bool = param(True, label="Keep background",
+                                  help="Off: pixels outside the range become the background level.")
+    background: float = param(0.0, label="Background level", minimum=0.0, maximum=1.0, step=0.01)
+
+
+def slice_intensity(pixels: np.ndarray, params: IntensitySliceParams, ctx: RenderContext) -> np.ndarray:
+    """Set pixels whose luma lies in [low, high] to the highlight level.
+
+    Outside the range pixels are kept or set to the background level. Color
+    pixels are tested on luma and set to gray levels.
+    """
+    luma = pixels[:, :, 0] if pixels.shape[2] == 1 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+    inside = (luma >= params.low) & (luma <= params.high)
+    if params.keep_background:
+        out = pixels.copy()
+    else:
+        out = np.full_like(pixels, params.background)
+    out[inside] = params.highlight
+    return out
+
+
+@dataclass(frozen=True)
+class BitPlaneParams:
+    """The contiguous run of bit planes to keep (0 is the least significant)."""
+
+    lowest: int = param(7, label="Lowest plane", minimum=0, maximum=15,
+                        help="Planes above the source bit depth are ignored.")
+    highest: int = param(7, label="Highest plane", minimum=0, maximum=15)
+    stretch: bool = param(True, label="Stretch to full range",
+                          help="On: the kept planes fill 0..1 (a single plane shows black/white).")
+
+
+def slice_bit_planes(pixels: np.ndarray, params: BitPlaneParams, ctx: RenderContext) -> np.ndarray:
+    """Keep only bit planes ``lowest..highest`` of the source's integer samples.
+
+    Pixels are quantized to ``ctx.bit_depth`` bits (at most 16; float sources
+    use 16), masked, and mapped back to [0, 1], either in place value or
+    stretched so the kept planes span the full range.
+    """
+    depth = min(ctx.bit_depth, 16) if ctx.bit_depth < 32 else 16
+    top = min(params.highest, depth - 1)
+    bottom = min(params.lowest, top)
+    levels = 1 << depth
+    codes = quantize(pixels, levels)
+    plane_mask = ((1 << (top + 1)) - 1) ^ ((1 << bottom) - 1)
+    np.bitwise_and(codes, np.uint16(plane_mask), out=codes)
+    if params.stretch:
+        codes >>= bottom
+        return np.multiply(codes, np.float32(1.0 / ((1 << (top - bottom + 1)) - 1)), dtype=np.float32)
+    return np.multiply(codes, np.float32(1.0 / (levels - 1)), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class ThresholdParams:
+    """Threshold level or automatic (Otsu) choice."""
+
+    method: str = param("fixed", label="Method", choices=("fixed", "otsu"))
+    level: float = param(0.5, label="Level", minimum=0.0, maximum=1.0, step=0.001,
+                         help="Used by the fixed method.")
+
+
+def otsu_level(luma: np.ndarray, levels: int = 256) -> float:
+    """Return Otsu's threshold of [0, 1] values computed on a ``levels``-bin histogram."""
+    hist = np.bincount(quantize(luma, levels).ravel(), minlength=levels).astype(np.float64)
+    centers = np.arange(levels) / (levels - 1)
+    weight0 = np.cumsum(hist)
+    weight1 = weight0[-1] - weight0
+    mean0 = np.cumsum(hist * centers)
+    total = mean0[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (total * weight0 / weight0[-1] - mean0) ** 2 / (weight0 * weight1)
+    between = np.nan_to_num(between[:-1], nan=-1.0)
+    best = int(np.argmax(between))
+    return float((centers[best] + centers[best + 1]) / 2)
+
+
+def threshold_image(pixels: np.ndarray, params: ThresholdParams, ctx: RenderContext) -> np.ndarray:
+    """Return 1 where luma is above the level, else 0 (gray levels for color too)."""
+    luma = pixels[:, :, 0] if pixels.shape[2] == 1 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+    level = otsu_level(luma) if params.method == "otsu" else params.level
+    binary = (luma > level).astype(np.float32)
+    return np.ascontiguousarray(np.repeat(binary[:, :, None], pixels.shape[2], axis=2))
+
+
+def _threshold_margin(params: ThresholdParams, ctx: RenderContext) -> int:
+    """Otsu needs the whole image's histogram; a fixed level needs nothing."""
+    return WHOLE_IMAGE if params.method == "otsu" else 0
+
+
+@dataclass(frozen=True)
+class WindowLevelParams:
+    """Display window in physical units (HU for CT, normalized 0..1 for photographs)."""
+
+    center: float = param(0.5, label="Level (center)", minimum=-100000.0, maximum=100000.0,
+                          step=1.0, unit=PHYSICAL_UNIT)
+    width: float = param(1.0, label="Window (width)", minimum=1e-6, maximum=200000.0,
+                         step=1.0, unit=PHYSICAL_UNIT, log=True)
+
+
+def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: RenderContext) -> np.ndarray:
+    """Map physical values in ``center ± width / 2`` linearly to [0, 1], clipping outside.
+
+    Physical values are ``ctx.value_offset + ctx.value_scale * pixel``. When
+    ``value_scale`` is negative (MONOCHROME1) high values are shown dark, as
+    the file asks. Color images are windowed on luma and keep chroma.
+    """
+    low = params.center - params.width / 2.0
+    gain = ctx.value_scale / params.width
+    offset = (ctx.value_offset - low) / params.width
+    if ctx.value_scale < 0:
+        gain, offset = -gain, 1.0 - offset
+
+    def window(values: np.ndarray) -> np.ndarray:
+        values *= np.float32(gain)
+        values += np.float32(offset)
+        return clip_unit(values)
+
+    out = map_intensity(pixels, window)
+    return clip_unit(out) if pixels.shape[2] == 3 else out
+
+
+def _point(name: str, label: str, params_type: type, apply, description: str,
+           category: str = TONE, margin=None) -> FilterDef:
+    """Build the FilterDef of a point operation (margin 0 unless given)."""
+    extra = {"margin": margin} if margin is not None else {}
+    return FilterDef(name=name, label=label, category=category, params_type=params_type,
+                     apply=apply, description=description, **extra)
+
+
+FILTERS: tuple[FilterDef, ...] = (
+    _point("negative", "Negative", NegativeParams, invert_image, "Invert tones: 1 - value."),
+    _point("brightness_contrast", "Brightness and contrast", BrightnessContrastParams,
+           adjust_brightness_contrast, "Shift brightness and scale contrast around mid-gray."),
+    _point("exposure", "Exposure", ExposureParams, adjust_exposure,
+           "Brighten or darken by EV stops (linear light)."),
+    _point("gamma", "Gamma", GammaParams, apply_gamma, "Power-law transform: value ** gamma."),
+    _point("log", "Log transform", LogParams, apply_log_transform,
+           "Compress highlights and lift shadows: log(1 + k value) / log(1 + k)."),
+    _point("levels", "Levels", LevelsParams, adjust_levels,
+           "Set black point, white point and midtone gamma."),
+    _point("intensity_slice", "Intensity-level slicing", IntensitySliceParams, slice_intensity,
+           "Highlight an intensity range, keeping or flattening the background."),
+    _point("bit_plane", "Bit-plane slicing", BitPlaneParams, slice_bit_planes,
+           "Keep chosen bit planes of the 8- or 16-bit samples."),
+    _point("threshold", "Threshold", ThresholdParams, threshold_image,
+           "Binary image: white above the level (fixed or Otsu).", margin=_threshold_margin),
+    _point("window_level", "Window/level", WindowLevelParams, apply_window_level,
+           "Display window given by center and width in physical units (HU for CT).",
+           category="Medical"),
+)
