@@ -1,0 +1,292 @@
+"""Render a stack snapshot on an image: full resolution, preview scale, or a region, with caching.
+
+How a render works
+------------------
+1. The source is taken at the render scale (downscaled once with area
+   averaging and cached per scale).
+2. Walking back from the last enabled step, each step's *output* region is
+   grown by its filter's margin to give its *input* region; a filter whose
+   margin is :data:`~enhance_core.filters.common.WHOLE_IMAGE` (global
+   statistics: histogram equalization, CLAHE, percentile stretch, gray world,
+   Otsu, FFT filters, Canny) asks for the whole image at the render scale.
+   So a viewport render computes global statistics on the whole image at the
+   render scale, never on the viewport, and shows what a full render shows.
+3. Each step's result is cached under (source, scale, context, the render
+   keys of all steps up to it) with the region it covers. A new render starts
+   after the last step whose cached region covers what it needs, so changing
+   step k recomputes from k on, and panning inside a cached region is free.
+4. A step's result is blended over its input by ``opacity * mask`` (the mask
+   rendered for the same scale and region).
+
+Previews and exports agree because spatial parameters are in source pixels
+(multiplied by ``ctx.scale``) and masks are vectors; filters with global
+statistics see a downscaled image's statistics, which differ from the full
+resolution ones only by the smoothing of the downscale.
+
+Returned pixels are cached and read-only: copy before changing them.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Sequence
+
+import cv2
+import numpy as np
+
+from enhance_core.errors import Cancelled, ParameterError
+from enhance_core.filters.base import ProgressFn, RenderContext, StopFn
+from enhance_core.filters.common import WHOLE_IMAGE
+from enhance_core.filters.registry import get_filter
+from enhance_core.image import Image
+from enhance_core.masks import Region, check_region, full_region, scaled_shape
+
+if TYPE_CHECKING:
+    from enhance_core.stack import StackItem
+
+DEFAULT_CACHE_BYTES = 1 << 30
+
+
+def _no_progress(fraction: float, message: str) -> None:
+    """Ignore progress."""
+
+
+def _never_stop() -> bool:
+    """Never stop."""
+    return False
+
+
+class _StepCache:
+    """LRU of step results keyed by prefix key, each entry a (region, read-only pixels) list."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple, list[tuple[Region, np.ndarray]]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def find(self, key: tuple, region: Region) -> tuple[Region, np.ndarray] | None:
+        """A cached (region, pixels) under ``key`` covering ``region``, or None."""
+        with self._lock:
+            entries = self._entries.get(key)
+            if not entries:
+                return None
+            self._entries.move_to_end(key)
+            for cached_region, pixels in entries:
+                if cached_region.contains(region):
+                    return cached_region, pixels
+        return None
+
+    def store(self, key: tuple, region: Region, pixels: np.ndarray) -> None:
+        """Keep ``pixels`` for ``region`` under ``key``, evicting least recently used entries."""
+        if pixels.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            entries = self._entries.setdefault(key, [])
+            entries.append((region, pixels))
+            self._entries.move_to_end(key)
+            self._bytes += pixels.nbytes
+            while self._bytes > self.max_bytes and self._entries:
+                old_key, old_entries = next(iter(self._entries.items()))
+                _, dropped = old_entries.pop(0)
+                self._bytes -= dropped.nbytes
+                if not old_entries:
+                    del self._entries[old_key]
+
+    def clear(self) -> None:
+        """Drop everything."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+class Renderer:
+    """Renders stack snapshots on one source image at a time, caching every step.
+
+    Thread-safe: a worker thread may render while another thread renders or
+    clears. Giving a different source image clears the cache.
+
+    Parameters
+    ----------
+    cache_bytes : int
+        Memory budget for cached step results (0 disables caching, as batch
+        processing does).
+    """
+
+    def __init__(self, *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self._cache = _StepCache(cache_bytes)
+        self._sources: dict[float, np.ndarray] = {}
+        self._source_ref: weakref.ref | None = None
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        """Forget every cached result."""
+        with self._lock:
+            self._cache.clear()
+            self._sources.clear()
+
+    def render(self, image: Image, steps: Sequence[StackItem], *, scale: float = 1.0,
+               region: Region | None = None, progress: ProgressFn | None = None,
+               should_stop: StopFn | None = None, device: str | None = None) -> np.ndarray:
+        """Render ``steps`` on ``image`` and return float32 (rows, cols, C) pixels (read-only).
+
+        Parameters
+        ----------
+        image : Image
+            The source.
+        steps : sequence of StackItem
+            Usually ``FilterStack.snapshot()``; disabled steps are skipped.
+        scale : float
+            Rendered pixels per source pixel, in (0, 1].
+        region : Region, optional
+            Part of the render at ``scale`` to compute (the viewport); default all.
+        progress, should_stop
+            Callbacks; ``should_stop()`` true raises :class:`Cancelled` between and inside steps.
+        device : str, optional
+            Device for learned filters.
+        """
+        if not (isinstance(scale, (int, float)) and 0.0 < scale <= 1.0):
+            raise ParameterError(f"render scale must be in (0, 1], got {scale!r}")
+        progress = progress or _no_progress
+        should_stop = should_stop or _never_stop
+        rows, cols = scaled_shape(image.rows, image.cols, scale)
+        region = region or full_region(rows, cols)
+        check_region(region, rows, cols)
+        meta = image.meta
+        base_ctx = RenderContext(scale=float(scale), bit_depth=meta.bit_depth, value_offset=meta.value_offset,
+                                 value_scale=meta.value_scale, unit=meta.unit, should_stop=should_stop,
+                                 device=device)
+        active = [item for item in steps if item.enabled]
+        for index, item in enumerate(active):
+            _check_mask_size(item, image, index)
+        outputs, inputs = self._plan(active, base_ctx, region, rows, cols)
+        keys = self._prefix_keys(active, base_ctx)
+        self._bind_source(image)
+
+        start, current_region, current = 0, inputs[0] if active else region, None
+        for k in reversed(range(len(active))):
+            hit = self._cache.find(keys[k], outputs[k])
+            if hit is not None:
+                start, (current_region, current) = k + 1, hit
+                break
+        if current is None:
+            current = self._source_at(image, scale)[current_region.slices]
+        count = len(active) - start
+        for step, k in enumerate(range(start, len(active))):
+            if should_stop():
+                raise Cancelled("render cancelled")
+            step_progress = _sub_progress(progress, step, count, active[k].filter)
+            step_input = current[inputs[k].relative_to(current_region).slices]
+            result = self._run_step(active[k], step_input, inputs[k], outputs[k], image, base_ctx, step_progress)
+            if self._cache.max_bytes > 0:
+                result.flags.writeable = False
+            self._cache.store(keys[k], outputs[k], result)
+            current, current_region = result, outputs[k]
+        progress(1.0, "done")
+        out = current if current_region == region else current[region.relative_to(current_region).slices]
+        if out.flags.writeable and (self._cache.max_bytes > 0 or np.may_share_memory(out, image.pixels)):
+            out = out.view()
+            out.flags.writeable = False
+        return out
+
+    def _plan(self, active: list[StackItem], ctx: RenderContext, region: Region, rows: int,
+              cols: int) -> tuple[list[Region], list[Region]]:
+        """Output and input region of every step, walking back from the requested region."""
+        outputs: list[Region] = [region] * len(active)
+        inputs: list[Region] = [region] * len(active)
+        need = region
+        for k in reversed(range(len(active))):
+            outputs[k] = need
+            margin = int(get_filter(active[k].filter).margin(active[k].params, ctx))
+            need = full_region(rows, cols) if margin >= WHOLE_IMAGE else need.expanded(margin, rows, cols)
+            inputs[k] = need
+        return outputs, inputs
+
+    @staticmethod
+    def _prefix_keys(active: list[StackItem], ctx: RenderContext) -> list[tuple]:
+        """Cache key of each step: the render context and every step up to it."""
+        base = (ctx.scale, ctx.bit_depth, ctx.value_offset, ctx.value_scale, ctx.unit, ctx.device)
+        keys, prefix = [], (base,)
+        for item in active:
+            prefix = prefix + (item.render_key,)
+            keys.append(prefix)
+        return keys
+
+    def _bind_source(self, image: Image) -> None:
+        """Clear the caches when the source pixels change identity."""
+        with self._lock:
+            if self._source_ref is None or self._source_ref() is not image.pixels:
+                self._cache.clear()
+                self._sources.clear()
+                self._source_ref = weakref.ref(image.pixels)
+
+    def _source_at(self, image: Image, scale: float) -> np.ndarray:
+        """The source pixels at ``scale`` (area-averaged downscale, cached per scale)."""
+        if scale == 1.0:
+            return image.pixels
+        with self._lock:
+            cached = self._sources.get(scale)
+        if cached is not None:
+            return cached
+        rows, cols = scaled_shape(image.rows, image.cols, scale)
+        small = cv2.resize(image.pixels, (cols, rows), interpolation=cv2.INTER_AREA)
+        small = np.ascontiguousarray(small.reshape(rows, cols, image.channels), dtype=np.float32)
+        small.flags.writeable = False
+        with self._lock:
+            self._sources = {scale: small}
+        return small
+
+    @staticmethod
+    def _run_step(item: StackItem, pixels: np.ndarray, in_region: Region, out_region: Region,
+                  image: Image, ctx: RenderContext, progress: ProgressFn) -> np.ndarray:
+        """Apply one step to its input region and blend the output region by opacity and mask."""
+        definition = get_filter(item.filter)
+        mask = None
+        if item.mask is not None:
+            mask = item.mask.render(scale=ctx.scale, region=in_region)
+        result = definition.apply(pixels, item.params, ctx.with_(mask=mask, progress=progress))
+        if not (isinstance(result, np.ndarray) and result.shape == pixels.shape and result.dtype == np.float32):
+            got = getattr(result, "shape", type(result).__name__), getattr(result, "dtype", "")
+            raise TypeError(f"filter {item.filter!r} returned {got}, expected float32 {pixels.shape}")
+        inner = out_region.relative_to(in_region).slices
+        result, before = result[inner], pixels[inner]
+        if mask is None and item.opacity >= 1.0:
+            return np.ascontiguousarray(result)
+        blended = result - before
+        if mask is None:
+            blended *= np.float32(item.opacity)
+        else:
+            blended *= (mask[inner] * np.float32(item.opacity))[:, :, None]
+        blended += before
+        return blended
+
+
+def _check_mask_size(item: StackItem, image: Image, index: int) -> None:
+    """A step's mask must be made for the image's size."""
+    mask = item.mask
+    if mask is not None and (mask.rows, mask.cols) != (image.rows, image.cols):
+        raise ParameterError(f"step {index + 1} ({item.filter}) has a mask for a {mask.cols}x{mask.rows} "
+                             f"image, but the image is {image.cols}x{image.rows}; repaint or resize the mask")
+
+
+def _sub_progress(progress: ProgressFn, step: int, count: int, name: str) -> ProgressFn:
+    """Map a step's own 0..1 progress into its share of the whole render."""
+
+    def report(fraction: float, message: str = "") -> None:
+        progress((step + min(max(fraction, 0.0), 1.0)) / count, message or name)
+
+    progress(step / count, name)
+    return report
+
+
+def render_image(image: Image, steps: Sequence[StackItem], *, progress: ProgressFn | None = None,
+                 should_stop: StopFn | None = None, device: str | None = None) -> Image:
+    """Render ``steps`` on ``image`` at full resolution without caching; return a new :class:`Image`.
+
+    Alpha and metadata are kept. This is what export and batch processing use.
+    """
+    pixels = Renderer(cache_bytes=0).render(image, steps, progress=progress, should_stop=should_stop,
+                                            device=device)
+    return image.with_pixels(pixels if pixels.flags.writeable else pixels.copy())
