@@ -1,0 +1,192 @@
+"""Run Qt-free core functions on a QThread: progress, cancel, latest request wins.
+
+A job is a plain callable ``fn(progress, should_stop) -> result`` (the
+Orange3/napari pattern): it reports ``progress(fraction, message)``, checks
+``should_stop()`` often and raises :class:`enhance_core.errors.Cancelled`
+when asked to stop. :class:`JobRunner` owns one *lane* of work (the preview,
+the histogram, the metrics...): submitting a job cancels the running one, and
+the newest submission waits until the old thread has returned, so at most one
+thread per lane computes and stale results never reach the GUI. Results,
+errors and progress are delivered on the GUI thread through queued signals.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from enhance_core.errors import Cancelled
+
+JobFn = Callable[[Callable[[float, str], None], Callable[[], bool]], Any]
+
+_THREADS: weakref.WeakSet = weakref.WeakSet()
+
+
+def running_workers() -> list[QThread]:
+    """Worker threads of every :class:`JobRunner` that have not returned yet."""
+    return [thread for thread in list(_THREADS) if thread.isRunning()]
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    """An exception raised by a job, with its formatted traceback for the "Details" pane."""
+
+    error: BaseException
+    details: str
+
+
+class _WorkerThread(QThread):
+    """One job on its own thread; emits exactly one of done / failed / stopped."""
+
+    progressed = Signal(int, float, str)
+    done = Signal(int, object)
+    failed = Signal(int, object)
+    stopped = Signal(int)
+
+    def __init__(self, ticket: int, fn: JobFn, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ticket = ticket
+        self._fn = fn
+        self._stop = threading.Event()
+        _THREADS.add(self)
+
+    def request_stop(self) -> None:
+        """Ask the job to stop at its next ``should_stop()`` check."""
+        self._stop.set()
+
+    def run(self) -> None:
+        """Call the job and report how it ended (runs on the worker thread)."""
+        try:
+            result = self._fn(self._report, self._stop.is_set)
+        except Cancelled:
+            self.stopped.emit(self.ticket)
+        except Exception as error:  # every failure must reach the GUI as a dialog, never kill the thread
+            self.failed.emit(self.ticket, JobFailure(error, traceback.format_exc()))
+        else:
+            if self._stop.is_set():
+                self.stopped.emit(self.ticket)
+            else:
+                self.done.emit(self.ticket, result)
+
+    def _report(self, fraction: float, message: str) -> None:
+        self.progressed.emit(self.ticket, float(fraction), str(message))
+
+
+class JobRunner(QObject):
+    """One lane of background work where the latest request wins.
+
+    Signals
+    -------
+    started(label)
+        A job began computing.
+    progressed(fraction, message)
+        Progress of the current job.
+    finished(result)
+        The current job returned ``result`` (never emitted for a superseded job).
+    failed(failure)
+        The current job raised; ``failure`` is a :class:`JobFailure`.
+    cancelled()
+        The current job stopped because :meth:`cancel` was called.
+    idle()
+        Nothing is running or waiting any more.
+    """
+
+    started = Signal(str)
+    progressed = Signal(float, str)
+    finished = Signal(object)
+    failed = Signal(object)
+    cancelled = Signal()
+    idle = Signal()
+
+    def __init__(self, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._ticket = 0
+        self._current: _WorkerThread | None = None
+        self._pending: tuple[int, JobFn, str] | None = None
+        self._label = ""
+        self._stopping: set[_WorkerThread] = set()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a job is running or waiting to start."""
+        return self._current is not None or self._pending is not None
+
+    @property
+    def label(self) -> str:
+        """The label of the running or waiting job ("" when idle)."""
+        return self._label if self.busy else ""
+
+    def submit(self, fn: JobFn, *, label: str = "") -> int:
+        """Run ``fn`` in the background, cancelling whatever this lane is doing; returns its ticket."""
+        self._ticket += 1
+        self._pending = (self._ticket, fn, label or self.name)
+        self._label = label or self.name
+        if self._current is not None:
+            self._current.request_stop()
+        else:
+            self._start_pending()
+        return self._ticket
+
+    def cancel(self) -> None:
+        """Stop the running job and drop the waiting one; emits ``cancelled`` once the job has stopped."""
+        self._pending = None
+        if self._current is not None:
+            self._current.request_stop()
+
+    def wait(self, timeout_ms: int = 10000) -> bool:
+        """Cancel everything and block until every thread of this lane has returned (shutdown, tests)."""
+        self.cancel()
+        threads = list(self._stopping) + ([self._current] if self._current is not None else [])
+        return all(thread.wait(timeout_ms) for thread in threads)
+
+    def _start_pending(self) -> None:
+        ticket, fn, label = self._pending
+        self._pending = None
+        thread = _WorkerThread(ticket, fn, self)
+        thread.progressed.connect(self._on_progress)
+        thread.done.connect(self._on_done)
+        thread.failed.connect(self._on_failed)
+        thread.stopped.connect(self._on_stopped)
+        thread.finished.connect(self._sweep_finished)
+        self._current = thread
+        self._stopping.add(thread)
+        self.started.emit(label)
+        thread.start()
+
+    def _is_live(self, ticket: int) -> bool:
+        return self._current is not None and self._current.ticket == ticket and self._pending is None
+
+    def _on_progress(self, ticket: int, fraction: float, message: str) -> None:
+        if self._is_live(ticket):
+            self.progressed.emit(fraction, message)
+
+    def _on_done(self, ticket: int, result: object) -> None:
+        if self._is_live(ticket):
+            self.finished.emit(result)
+
+    def _on_failed(self, ticket: int, failure: JobFailure) -> None:
+        if self._is_live(ticket):
+            self.failed.emit(failure)
+
+    def _on_stopped(self, ticket: int) -> None:
+        if self._is_live(ticket):
+            self.cancelled.emit()
+
+    def _sweep_finished(self) -> None:
+        """Forget threads that have returned; start the waiting job once the current one is gone."""
+        for thread in [t for t in self._stopping if t.isFinished()]:
+            self._stopping.discard(thread)
+            thread.deleteLater()
+        if self._current is None or not self._current.isFinished():
+            return
+        self._current = None
+        if self._pending is not None:
+            self._start_pending()
+        else:
+            self.idle.emit()
