@@ -5,9 +5,10 @@ cutoff frequency): a low-pass with cutoff 8 px removes detail finer than
 about 8 source pixels. At a render scale ``s`` the cutoff frequency is
 ``1 / (period * s)`` cycles per rendered pixel, so previews match exports.
 
-Each channel is padded by reflection (so the FFT's wrap-around does not bleed
-one edge into the other), transformed with ``scipy.fft.rfft2`` in float32,
-multiplied by the transfer function and transformed back. The transform is
+Each channel is padded by reflection to a fast FFT size (so the FFT's
+wrap-around does not bleed one edge into the other), transformed with
+``scipy.fft.rfft2`` in float32, multiplied by the transfer function and
+transformed back. The transform is
 global, so these filters declare the whole-image margin.
 """
 
@@ -51,9 +52,13 @@ def filter_in_frequency(plane: np.ndarray, transfer: Callable[[np.ndarray], np.n
     """Multiply the spectrum of a (rows, cols) plane by ``transfer(freq)`` and return the result."""
     rows, cols = plane.shape
     pad_r, pad_c = min(pad, rows - 1), min(pad, cols - 1)
-    padded = np.pad(plane, ((pad_r, pad_r), (pad_c, pad_c)), mode="reflect") if pad > 0 else plane
-    shape = (scipy.fft.next_fast_len(padded.shape[0], real=True),
-             scipy.fft.next_fast_len(padded.shape[1], real=True))
+    shape = (scipy.fft.next_fast_len(rows + 2 * pad_r, real=True),
+             scipy.fft.next_fast_len(cols + 2 * pad_c, real=True))
+    extra_r = min(shape[0] - rows - pad_r, rows - 1)
+    extra_c = min(shape[1] - cols - pad_c, cols - 1)
+    padded = np.pad(plane, ((pad_r, extra_r), (pad_c, extra_c)), mode="reflect")
+    if padded.shape != shape:
+        padded = np.pad(padded, ((0, shape[0] - padded.shape[0]), (0, shape[1] - padded.shape[1])), mode="wrap")
     workers = os.cpu_count() or 1
     spectrum = scipy.fft.rfft2(padded, s=shape, workers=workers)
     if ctx.should_stop():
@@ -117,14 +122,15 @@ class BandPassParams:
 
 
 def filter_lowpass(pixels: np.ndarray, params: PassParams, ctx: RenderContext) -> np.ndarray:
-    """Keep wavelengths longer than ``cutoff`` (ideal, Butterworth or Gaussian response)."""
+    """Keep wavelengths longer than ``cutoff`` (ideal, Butterworth or Gaussian response); clipped to [0, 1]."""
     f0 = _cutoff_frequency(params.cutoff, ctx)
 
     def transfer(freq: np.ndarray) -> np.ndarray:
         return lowpass_response(freq, f0, params.shape, params.order)
 
     pad = _pad_for(params.cutoff, ctx)
-    return _per_channel(pixels, lambda p: filter_in_frequency(p, transfer, pad=pad, ctx=ctx), ctx, "low-pass")
+    out = _per_channel(pixels, lambda p: filter_in_frequency(p, transfer, pad=pad, ctx=ctx), ctx, "low-pass")
+    return clip_unit(out)
 
 
 def _keep_dc(response: np.ndarray, keep: bool) -> np.ndarray:

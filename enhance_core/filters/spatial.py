@@ -88,6 +88,8 @@ def blur_median(pixels: np.ndarray, params: MedianBlurParams, ctx: RenderContext
         return from_planes(cv2.medianBlur(planes, size), pixels.shape[2])
     codes = quantize(planes, 256).astype(np.uint8)
     median = cv2.medianBlur(codes, size).astype(np.float32)
+    if ctx.bit_depth <= 8:
+        return from_planes(median * np.float32(1.0 / 255.0), pixels.shape[2])
     low = np.maximum(median - 0.5, 0.0) * np.float32(1.0 / 255.0)
     high = np.minimum(median + 0.5, 255.0) * np.float32(1.0 / 255.0)
     return from_planes(np.clip(planes, low, high), pixels.shape[2])

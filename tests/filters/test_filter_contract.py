@@ -1,0 +1,84 @@
+"""Every classic filter keeps the pixel contract on gray and color, 8-bit, 16-bit and float sources."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from enhance_core.filters.base import RenderContext
+from enhance_core.filters.registry import FILTERS
+
+from .synthetic import DEPTHS, source_pixels
+
+CLASSIC = sorted(name for name, f in FILTERS.items() if not f.learned)
+
+IDENTITY: dict[str, dict] = {
+    "brightness_contrast": {"brightness": 0.0, "contrast": 1.0},
+    "exposure": {"stops": 0.0},
+    "gamma": {"gamma": 1.0},
+    "log": {"strength": 0.0},
+    "levels": {"black": 0.0, "white": 1.0, "midtones": 1.0},
+    "intensity_slice": {"low": 1.0, "high": 1.0, "highlight": 1.0, "keep_background": True},
+    "bit_plane": {"lowest": 0, "highest": 15, "stretch": False},
+    "window_level": {"center": 0.5, "width": 1.0},
+    "contrast_stretch": {"method": "minmax"},
+    "color_balance": {"gray_world": False, "temperature": 0.0, "tint": 0.0},
+    "saturation": {"saturation": 1.0},
+    "gaussian_blur": {"sigma": 0.0},
+    "box_blur": {"size": 1},
+    "median_blur": {"size": 1},
+    "unsharp_mask": {"amount": 0.0},
+    "laplacian_sharpen": {"amount": 0.0},
+    "non_local_means": {"strength": 0.0},
+    "tv_denoise": {"weight": 0.0},
+    "fft_lowpass": {"cutoff": 1.0, "shape": "ideal"},
+    "fft_bandpass": {"shortest": 1.0, "longest": 10000.0, "shape": "ideal", "keep_mean": True},
+    "homomorphic": {"low_gain": 1.0, "high_gain": 1.0},
+}
+"""Parameters that must give the input back (where a filter has such parameters)."""
+
+NO_IDENTITY = {"negative", "threshold", "histogram_equalize", "clahe", "bilateral", "sobel", "canny",
+               "wavelet_denoise", "fft_highpass"}
+
+
+def test_every_classic_filter_is_classified_for_identity() -> None:
+    assert set(CLASSIC) == set(IDENTITY) | NO_IDENTITY
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize("channels", (1, 3))
+@pytest.mark.parametrize("name", CLASSIC)
+def test_filter_keeps_pixel_contract(name: str, channels: int, depth: int) -> None:
+    pixels = source_pixels(40, 56, channels, depth)
+    before = pixels.copy()
+    definition = FILTERS[name]
+    for scale in (1.0, 0.5):
+        out = definition.apply(pixels, definition.default_params(), RenderContext(scale=scale, bit_depth=depth))
+        assert out.shape == pixels.shape and out.dtype == np.float32 and out.flags.c_contiguous
+        assert np.isfinite(out).all()
+        assert out.min() >= 0.0 and out.max() <= 1.0, (name, float(out.min()), float(out.max()))
+        assert not np.shares_memory(out, pixels)
+    np.testing.assert_array_equal(pixels, before)
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize("channels", (1, 3))
+@pytest.mark.parametrize("name", sorted(IDENTITY))
+def test_identity_parameters_give_input_back(name: str, channels: int, depth: int) -> None:
+    pixels = source_pixels(40, 56, channels, depth)
+    definition = FILTERS[name]
+    out = definition.apply(pixels, definition.make_params(IDENTITY[name]), RenderContext(bit_depth=depth))
+    tolerance = 1e-5 if depth < 32 else 1.0 / 65535
+    np.testing.assert_allclose(out, pixels, rtol=0, atol=tolerance)
+
+
+@pytest.mark.parametrize("name", CLASSIC)
+def test_every_parameter_has_gui_metadata(name: str) -> None:
+    definition = FILTERS[name]
+    for spec in definition.specs:
+        assert spec.label
+        if spec.kind in ("int", "float"):
+            assert spec.minimum is not None and spec.maximum is not None
+            assert spec.minimum <= spec.default <= spec.maximum
+    assert definition.margin(definition.default_params(), RenderContext()) >= 0
+    assert definition.description

@@ -1,0 +1,64 @@
+"""Known answers of the FFT filters and homomorphic filtering."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from enhance_core.filters.base import RenderContext
+
+from .test_point_filters import run
+
+
+def stripes(period: float, size: int = 128, amplitude: float = 0.2) -> np.ndarray:
+    cols = np.arange(size, dtype=np.float32)
+    row = 0.5 + amplitude * np.sin(2 * np.pi * cols / period)
+    return np.ascontiguousarray(np.tile(row, (size, 1))[:, :, None], dtype=np.float32)
+
+
+def amplitude(pixels: np.ndarray) -> float:
+    inner = pixels[32:-32, 32:-32, 0]
+    return float((inner.max() - inner.min()) / 2)
+
+
+@pytest.mark.parametrize("shape", ("ideal", "butterworth", "gaussian"))
+def test_lowpass_removes_short_and_keeps_long_wavelengths(shape: str) -> None:
+    params = {"cutoff": 16.0, "shape": shape, "order": 4}
+    assert amplitude(run("fft_lowpass", stripes(4), **params)) < 0.02
+    assert amplitude(run("fft_lowpass", stripes(64), **params)) > 0.18
+
+
+@pytest.mark.parametrize("shape", ("ideal", "butterworth", "gaussian"))
+def test_highpass_keeps_short_wavelengths_and_the_mean(shape: str) -> None:
+    params = {"cutoff": 16.0, "shape": shape, "order": 4}
+    short = run("fft_highpass", stripes(4), **params)
+    assert amplitude(short) > 0.18 and short.mean() == pytest.approx(0.5, abs=0.01)
+    assert amplitude(run("fft_highpass", stripes(64), **params)) < 0.03
+    dark = run("fft_highpass", stripes(64), **params, keep_mean=False)
+    assert dark.mean() < 0.05
+
+
+def test_bandpass_keeps_only_the_band() -> None:
+    params = {"shortest": 8.0, "longest": 32.0, "shape": "butterworth", "order": 4}
+    assert amplitude(run("fft_bandpass", stripes(16), **params)) > 0.17
+    assert amplitude(run("fft_bandpass", stripes(4), **params)) < 0.02
+    assert amplitude(run("fft_bandpass", stripes(128, size=256), **params)) < 0.03
+
+
+def test_cutoff_follows_render_scale() -> None:
+    full = run("fft_lowpass", stripes(8, 256), cutoff=16.0, shape="gaussian")
+    half = run("fft_lowpass", stripes(4, 128), RenderContext(scale=0.5), cutoff=16.0, shape="gaussian")
+    assert amplitude(half) == pytest.approx(amplitude(full), abs=0.01)
+
+
+def test_homomorphic_filter_evens_out_illumination() -> None:
+    rng = np.random.default_rng(7)
+    reflectance = 0.5 + 0.3 * (rng.random((128, 128)) > 0.5)
+    light = np.linspace(0.2, 1.0, 128)[None, :]
+    pixels = (reflectance * light).astype(np.float32)[:, :, None]
+    out = run("homomorphic", pixels, cutoff=64.0, low_gain=0.2, high_gain=1.2)
+    before = pixels[:, -32:].mean() / pixels[:, :32].mean()
+    after = out[:, -32:].mean() / out[:, :32].mean()
+    assert after < 0.6 * before
+    color = run("homomorphic", np.repeat(pixels, 3, axis=2), cutoff=64.0, low_gain=0.2, high_gain=1.2)
+    np.testing.assert_allclose(color[..., 0], out[..., 0], atol=1e-5)

@@ -1,0 +1,101 @@
+"""Known answers of contrast stretch, equalization, CLAHE, color balance and saturation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from enhance_core.filters.base import RenderContext
+from enhance_core.filters.histogram import percentile_range
+
+from .test_point_filters import run
+
+
+def ramp(low: float, high: float, channels: int = 1) -> np.ndarray:
+    values = np.linspace(low, high, 64 * 64, dtype=np.float32).reshape(64, 64, 1)
+    return np.repeat(values, channels, axis=2)
+
+
+def test_contrast_stretch_minmax_maps_range_to_full_scale() -> None:
+    out = run("contrast_stretch", ramp(0.2, 0.6), method="minmax")
+    assert out.min() == pytest.approx(0.0, abs=1e-6) and out.max() == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(out, (ramp(0.2, 0.6) - 0.2) / 0.4, atol=1e-5)
+
+
+def test_contrast_stretch_percentiles_ignore_outliers() -> None:
+    pixels = ramp(0.3, 0.5)
+    pixels[0, :5] = 0.0
+    pixels[-1, -5:] = 1.0
+    out = run("contrast_stretch", pixels, method="percentile", low_percentile=1.0, high_percentile=99.0)
+    low, high = np.percentile(pixels, [1, 99])
+    np.testing.assert_allclose(out[20:40], np.clip((pixels[20:40] - low) / (high - low), 0, 1), atol=2e-3)
+
+
+def test_percentile_range_matches_numpy() -> None:
+    values = np.random.default_rng(3).random((200, 300)).astype(np.float32) * 7 - 2
+    low, high = percentile_range(values, 5.0, 95.0)
+    np.testing.assert_allclose([low, high], np.percentile(values, [5, 95]), atol=1e-3)
+
+
+def test_contrast_stretch_brings_float_sources_into_range() -> None:
+    out = run("contrast_stretch", ramp(-2.0, 6.0), RenderContext(bit_depth=32), method="minmax")
+    assert out.min() == pytest.approx(0.0, abs=1e-6) and out.max() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_histogram_equalization_spreads_a_narrow_histogram_evenly() -> None:
+    out = run("histogram_equalize", ramp(0.4, 0.6), RenderContext(bit_depth=16))
+    assert out.min() == 0.0 and out.max() == pytest.approx(1.0)
+    counts, _ = np.histogram(out, bins=8, range=(0, 1))
+    assert counts.min() > 0.8 * counts.mean()
+    assert np.all(np.diff(out.ravel()) >= 0)
+
+
+def test_equalization_of_color_keeps_gray_gray() -> None:
+    out = run("histogram_equalize", ramp(0.4, 0.6, channels=3))
+    np.testing.assert_allclose(out[..., 0], out[..., 2], atol=1e-6)
+
+
+@pytest.mark.parametrize("depth", (8, 16))
+def test_clahe_raises_local_contrast(depth: int) -> None:
+    rng = np.random.default_rng(2)
+    pixels = (0.5 + 0.03 * rng.standard_normal((96, 96, 3))).astype(np.float32).clip(0, 1)
+    pixels[..., 1] = pixels[..., 0]
+    pixels[..., 2] = pixels[..., 0]
+    out = run("clahe", pixels, RenderContext(bit_depth=depth), clip_limit=4.0, tiles=4)
+    assert out.std() > 2 * pixels.std()
+    np.testing.assert_allclose(out[..., 0], out[..., 1], atol=1e-6)
+
+
+def test_gray_world_equalizes_channel_means() -> None:
+    rng = np.random.default_rng(4)
+    pixels = rng.random((32, 32, 3)).astype(np.float32) * 0.5
+    pixels[..., 0] *= 1.4
+    out = run("color_balance", pixels, gray_world=True)
+    means = out.reshape(-1, 3).mean(axis=0)
+    assert means.max() - means.min() < 1e-3
+
+
+def test_temperature_warms_and_tint_adds_magenta() -> None:
+    gray = np.full((4, 4, 3), 0.5, np.float32)
+    warm = run("color_balance", gray, temperature=1.0)[0, 0]
+    assert warm[0] == pytest.approx(0.5 * 2 ** (1 / 2.2), abs=1e-5)
+    assert warm[2] == pytest.approx(0.5 * 2 ** (-1 / 2.2), abs=1e-5)
+    magenta = run("color_balance", gray, tint=0.5)[0, 0]
+    assert magenta[1] < magenta[0] == magenta[2]
+
+
+def test_color_filters_leave_gray_images_alone() -> None:
+    gray = ramp(0.1, 0.9)
+    np.testing.assert_array_equal(run("color_balance", gray, temperature=0.7), gray)
+    np.testing.assert_array_equal(run("saturation", gray, saturation=3.0), gray)
+
+
+def test_zero_saturation_gives_luma_and_keeps_it() -> None:
+    pixels = np.array([[[0.8, 0.2, 0.1], [0.1, 0.5, 0.9]]], np.float32)
+    out = run("saturation", pixels, saturation=0.0)
+    luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+    np.testing.assert_allclose(out, np.repeat(luma[..., None], 3, axis=2), atol=1e-4)
+    doubled = run("saturation", np.array([[[0.6, 0.5, 0.4]]], np.float32), saturation=2.0)
+    luma = 0.299 * 0.6 + 0.587 * 0.5 + 0.114 * 0.4
+    np.testing.assert_allclose(doubled.ravel(), [luma + 2 * (0.6 - luma), luma + 2 * (0.5 - luma),
+                                                 luma + 2 * (0.4 - luma)], atol=1e-4)

@@ -1,0 +1,112 @@
+"""Known answers of the point (tone) operations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from enhance_core.filters.base import RenderContext
+from enhance_core.filters.registry import get_filter
+
+CTX = RenderContext()
+
+
+def run(name: str, pixels: np.ndarray, ctx: RenderContext = CTX, **params) -> np.ndarray:
+    definition = get_filter(name)
+    return definition.apply(np.asarray(pixels, np.float32), definition.make_params(params), ctx)
+
+
+def column(*values: float) -> np.ndarray:
+    """A 1-row gray image holding ``values``."""
+    return np.array(values, np.float32).reshape(1, -1, 1)
+
+
+def test_negative_inverts() -> None:
+    np.testing.assert_allclose(run("negative", column(0.0, 0.25, 1.0)).ravel(), [1.0, 0.75, 0.0])
+
+
+def test_brightness_and_contrast_pivot_on_mid_gray() -> None:
+    np.testing.assert_allclose(run("brightness_contrast", column(0.5), brightness=0.1).ravel(), [0.6], atol=1e-6)
+    out = run("brightness_contrast", column(0.5, 0.6, 0.75, 0.9), contrast=2.0).ravel()
+    np.testing.assert_allclose(out, [0.5, 0.7, 1.0, 1.0], atol=1e-6)
+
+
+def test_exposure_stops_act_on_linear_light() -> None:
+    out = run("exposure", column(0.25), stops=2.2).ravel()
+    np.testing.assert_allclose(out, [0.5], atol=1e-6)
+    assert run("exposure", column(0.9), stops=3).ravel()[0] == 1.0
+
+
+def test_gamma_is_a_power_law() -> None:
+    np.testing.assert_allclose(run("gamma", column(0.5, 0.0, 1.0), gamma=2.0).ravel(), [0.25, 0.0, 1.0])
+
+
+def test_log_transform_keeps_ends_and_lifts_shadows() -> None:
+    out = run("log", column(0.0, 0.5, 1.0), strength=9.0).ravel()
+    np.testing.assert_allclose(out, [0.0, np.log(5.5) / np.log(10.0), 1.0], atol=1e-6)
+
+
+def test_levels_black_white_and_midtones() -> None:
+    out = run("levels", column(0.1, 0.4, 0.7), black=0.2, white=0.6).ravel()
+    np.testing.assert_allclose(out, [0.0, 0.5, 1.0], atol=1e-6)
+    np.testing.assert_allclose(run("levels", column(0.25), midtones=2.0).ravel(), [0.5], atol=1e-6)
+
+
+def test_intensity_slice_with_and_without_background() -> None:
+    pixels = column(0.1, 0.5, 0.9)
+    kept = run("intensity_slice", pixels, low=0.4, high=0.6, highlight=1.0, keep_background=True)
+    np.testing.assert_allclose(kept.ravel(), [0.1, 1.0, 0.9])
+    flat = run("intensity_slice", pixels, low=0.4, high=0.6, keep_background=False, background=0.2)
+    np.testing.assert_allclose(flat.ravel(), [0.2, 1.0, 0.2])
+
+
+def test_bit_planes_of_8_bit_samples() -> None:
+    pixels = column(200 / 255)  # 0b11001000
+    bits = [run("bit_plane", pixels, lowest=k, highest=k).ravel()[0] for k in range(8)]
+    assert bits == [0, 0, 0, 1, 0, 0, 1, 1]
+    upper = run("bit_plane", pixels, lowest=4, highest=7, stretch=False).ravel()[0]
+    assert upper == pytest.approx(192 / 255)
+    assert run("bit_plane", pixels, lowest=4, highest=7, stretch=True).ravel()[0] == pytest.approx(12 / 15)
+
+
+def test_bit_planes_of_16_bit_samples() -> None:
+    ctx = RenderContext(bit_depth=16)
+    pixels = column(0x8001 / 65535)
+    assert run("bit_plane", pixels, ctx, lowest=15, highest=15).ravel()[0] == 1.0
+    assert run("bit_plane", pixels, ctx, lowest=0, highest=0).ravel()[0] == 1.0
+    assert run("bit_plane", pixels, ctx, lowest=1, highest=14).ravel()[0] == 0.0
+    # An 8-bit context has no plane 15: the top plane is clamped to 7.
+    assert run("bit_plane", column(128 / 255), RenderContext(bit_depth=8), lowest=15, highest=15).ravel()[0] == 1.0
+
+
+def test_threshold_fixed_and_otsu() -> None:
+    np.testing.assert_array_equal(run("threshold", column(0.2, 0.5, 0.8), level=0.5).ravel(), [0, 0, 1])
+    rng = np.random.default_rng(1)
+    bimodal = np.concatenate([rng.normal(0.25, 0.03, 500), rng.normal(0.7, 0.03, 500)]).clip(0, 1)
+    out = run("threshold", bimodal.reshape(20, 50, 1), method="otsu").ravel()
+    np.testing.assert_array_equal(out, (bimodal > 0.475).astype(np.float32))
+
+
+def test_threshold_on_color_uses_luma_in_every_channel() -> None:
+    pixels = np.array([[[1.0, 1.0, 1.0], [0.0, 0.0, 1.0]]], np.float32)
+    out = run("threshold", pixels, level=0.5)
+    np.testing.assert_array_equal(out, [[[1, 1, 1], [0, 0, 0]]])
+
+
+def test_window_level_in_hounsfield_units() -> None:
+    ct = RenderContext(bit_depth=12, value_offset=-1024.0, value_scale=4095.0, unit="HU")
+    hu = np.array([-1000.0, -160.0, 40.0, 240.0, 1000.0])
+    out = run("window_level", column(*((hu + 1024) / 4095)), ct, center=40.0, width=400.0).ravel()
+    np.testing.assert_allclose(out, [0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-5)
+
+
+def test_window_level_monochrome1_shows_high_values_dark() -> None:
+    inverted = RenderContext(bit_depth=16, value_offset=1000.0, value_scale=-1000.0)
+    out = run("window_level", column(0.0, 0.5, 1.0), inverted, center=500.0, width=1000.0).ravel()
+    np.testing.assert_allclose(out, [0.0, 0.5, 1.0], atol=1e-6)
+
+
+def test_window_level_on_color_keeps_gray_gray() -> None:
+    pixels = np.full((2, 2, 3), 0.6, np.float32)
+    out = run("window_level", pixels, center=0.5, width=0.4)
+    np.testing.assert_allclose(out, 0.75, atol=1e-6)

@@ -1,0 +1,59 @@
+"""The explicit filter registry."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import pytest
+
+from enhance_core.errors import ParameterError
+from enhance_core.filters.base import FilterDef, param
+from enhance_core.filters.registry import CATEGORIES, FILTERS, get_filter, register
+
+ISSUE_FILTERS = {
+    "negative", "brightness_contrast", "exposure", "gamma", "log", "contrast_stretch", "intensity_slice",
+    "bit_plane", "threshold", "histogram_equalize", "clahe", "window_level", "levels", "color_balance",
+    "saturation", "gaussian_blur", "box_blur", "median_blur", "bilateral", "non_local_means",
+    "wavelet_denoise", "tv_denoise", "unsharp_mask", "laplacian_sharpen", "sobel", "canny",
+    "fft_lowpass", "fft_highpass", "fft_bandpass", "homomorphic",
+}
+
+
+def test_every_classic_operation_is_registered() -> None:
+    assert ISSUE_FILTERS <= set(FILTERS)
+    assert all(f.category in CATEGORIES for f in FILTERS.values())
+
+
+def test_unknown_filter_names_close_matches() -> None:
+    with pytest.raises(ParameterError, match="gaussian_blur"):
+        get_filter("gausian_blur")
+    with pytest.raises(ParameterError, match="unknown filter 'zzz'"):
+        get_filter("zzz")
+
+
+def test_out_of_range_and_unknown_parameters_are_named() -> None:
+    blur = get_filter("gaussian_blur")
+    with pytest.raises(ParameterError, match="'sigma'.*outside"):
+        blur.make_params({"sigma": -1})
+    with pytest.raises(ParameterError, match="no parameter 'radius'"):
+        blur.make_params({"radius": 2})
+
+
+def test_register_rejects_a_second_filter_under_a_taken_name() -> None:
+    @dataclass(frozen=True)
+    class Nothing:
+        amount: float = param(1.0, label="Amount", minimum=0.0, maximum=2.0)
+
+    clash = FilterDef("negative", "Other", "Tone", Nothing, lambda p, params, ctx: p.copy())
+    with pytest.raises(ValueError, match="already registered"):
+        register(clash)
+    register(FILTERS["negative"])  # the same definition again is fine
+
+
+def test_registry_import_does_not_start_torch() -> None:
+    import subprocess
+
+    code = "import sys, enhance_core.filters.registry; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,138 @@
+"""Known answers of blurs, sharpening, edges and the classic denoisers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from enhance_core.filters.base import RenderContext
+
+from .synthetic import constant, psnr
+from .test_point_filters import run
+
+
+def impulse(size: int = 41, value: float = 1.0) -> np.ndarray:
+    pixels = np.zeros((size, size, 1), np.float32)
+    pixels[size // 2, size // 2] = value
+    return pixels
+
+
+def step_edge(rows: int = 32, cols: int = 32, channels: int = 1) -> np.ndarray:
+    pixels = np.zeros((rows, cols, channels), np.float32)
+    pixels[:, cols // 2:] = 1.0
+    return pixels
+
+
+@pytest.mark.parametrize("name", ["gaussian_blur", "box_blur", "median_blur", "bilateral", "unsharp_mask",
+                                  "laplacian_sharpen", "non_local_means", "tv_denoise", "wavelet_denoise"])
+def test_flat_image_stays_flat(name: str) -> None:
+    out = run(name, constant(0.3, 3))
+    np.testing.assert_allclose(out, 0.3, atol=2e-3)
+
+
+def test_gaussian_blur_has_unit_gain_and_its_sigma() -> None:
+    out = run("gaussian_blur", impulse(), sigma=3.0)[:, :, 0]
+    assert out.sum() == pytest.approx(1.0, abs=1e-4)
+    rows = np.arange(out.shape[0]) - out.shape[0] // 2
+    variance = float((out.sum(axis=1) * rows ** 2).sum())
+    assert np.sqrt(variance) == pytest.approx(3.0, rel=0.03)
+
+
+def test_gaussian_blur_sizes_follow_render_scale() -> None:
+    pixels = impulse(81)
+    full = run("gaussian_blur", pixels, sigma=2.0)
+    same = run("gaussian_blur", pixels, RenderContext(scale=0.5), sigma=4.0)
+    np.testing.assert_allclose(full, same, atol=1e-6)
+
+
+def test_box_blur_spreads_an_impulse_evenly() -> None:
+    out = run("box_blur", impulse(21), size=5)[:, :, 0]
+    np.testing.assert_allclose(out[8:13, 8:13], 1 / 25, atol=1e-6)
+    assert out.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def salt_and_pepper(value: float) -> np.ndarray:
+    pixels = constant(value, 1, (40, 40))
+    pixels[5, 5] = pixels[20, 30] = 1.0
+    pixels[12, 7] = 0.0
+    return pixels
+
+
+def test_small_median_is_exact_at_16_bit_precision() -> None:
+    out = run("median_blur", salt_and_pepper(0.30001), RenderContext(bit_depth=16), size=5)
+    np.testing.assert_allclose(out, 0.30001, atol=1e-7)
+
+
+def test_large_median_is_exact_on_8_bit_sources_and_within_half_a_level_otherwise() -> None:
+    out = run("median_blur", salt_and_pepper(77 / 255), RenderContext(bit_depth=8), size=9)
+    np.testing.assert_allclose(out, 77 / 255, atol=1e-7)
+    deep = run("median_blur", salt_and_pepper(0.30001), RenderContext(bit_depth=16), size=9)
+    np.testing.assert_allclose(deep, 0.30001, atol=0.5 / 255)
+    assert np.mean(deep == np.float32(0.30001)) > 0.99
+
+
+def test_bilateral_keeps_edges_while_smoothing_noise() -> None:
+    rng = np.random.default_rng(5)
+    noisy = (step_edge(48, 48) * 0.8 + 0.1 + rng.normal(0, 0.03, (48, 48, 1))).astype(np.float32)
+    out = run("bilateral", noisy, sigma_space=3.0, sigma_color=0.1)
+    assert out[:, :20].std() < 0.5 * noisy[:, :20].std()
+    assert out[:, 30:].mean() - out[:, :18].mean() > 0.75
+
+
+def test_unsharp_mask_overshoots_at_an_edge() -> None:
+    pixels = step_edge() * 0.5 + 0.25
+    out = run("unsharp_mask", pixels, sigma=2.0, amount=1.0)
+    assert out[:, 16].mean() > 0.75 + 0.05 and out[:, 15].mean() < 0.25 - 0.05
+    assert run("unsharp_mask", pixels, sigma=2.0, amount=1.0, threshold=0.5)[:, 16].mean() == pytest.approx(0.75)
+
+
+def test_laplacian_sharpening_known_values() -> None:
+    ramp = np.tile(np.linspace(0.2, 0.8, 32, dtype=np.float32), (32, 1))[:, :, None]
+    np.testing.assert_allclose(run("laplacian_sharpen", ramp)[4:-4, 4:-4], ramp[4:-4, 4:-4], atol=1e-5)
+    dot = constant(0.5, 1, (9, 9))
+    dot[4, 4] = 0.6
+    out = run("laplacian_sharpen", dot, amount=1.0)[:, :, 0]
+    assert out[4, 4] == pytest.approx(0.6 + 4 * 0.1, abs=1e-5)
+    assert out[4, 5] == pytest.approx(0.5 - 0.1, abs=1e-5)
+
+
+def test_sobel_of_a_unit_step() -> None:
+    edge = step_edge()
+    magnitude = run("sobel", edge)[:, :, 0]
+    np.testing.assert_allclose(magnitude[:, 15:17], 1.0, atol=1e-6)
+    assert magnitude[:, :14].max() == 0.0
+    np.testing.assert_allclose(run("sobel", edge, direction="horizontal")[:, 16], 1.0, atol=1e-6)
+    np.testing.assert_allclose(run("sobel", edge, direction="vertical"), 0.5, atol=1e-6)
+
+
+def test_canny_draws_the_outline_of_a_square() -> None:
+    pixels = np.zeros((64, 64, 3), np.float32)
+    pixels[16:48, 16:48] = 0.8
+    edges = run("canny", pixels, sigma=1.0, low=0.1, high=0.2)
+    assert set(np.unique(edges)) == {0.0, 1.0}
+    np.testing.assert_array_equal(edges[..., 0], edges[..., 2])
+    rows, cols = np.nonzero(edges[..., 0])
+    assert rows.min() >= 14 and rows.max() <= 49 and cols.min() >= 14 and cols.max() <= 49
+    assert edges[20:44, 20:44].sum() == 0
+    assert 100 < edges[..., 0].sum() < 160
+
+
+def test_canny_finds_16_bit_edges_finer_than_an_8_bit_level() -> None:
+    pixels = constant(0.5, 1, (48, 48))
+    pixels[:, 24:] += 0.6 / 255
+    edges = run("canny", pixels, RenderContext(bit_depth=16), sigma=1.0, low=0.0005, high=0.001)
+    assert edges[:, 22:26].sum() >= 40
+
+
+@pytest.mark.parametrize("name, params", [
+    ("non_local_means", {"strength": 0.05}),
+    ("wavelet_denoise", {}),
+    ("tv_denoise", {"weight": 0.1}),
+])
+@pytest.mark.parametrize("channels", (1, 3))
+def test_denoisers_raise_psnr(name: str, params: dict, channels: int) -> None:
+    yy, xx = np.mgrid[0:64, 0:64] / 64.0
+    clean = np.repeat((0.3 + 0.4 * (xx > 0.5) + 0.1 * yy)[:, :, None], channels, axis=2).astype(np.float32)
+    noisy = (clean + np.random.default_rng(6).normal(0, 0.05, clean.shape)).astype(np.float32)
+    out = run(name, noisy, **params)
+    assert psnr(out, clean) > psnr(noisy, clean) + 3.0
