@@ -74,10 +74,10 @@ class MedianBlurParams:
 def blur_median(pixels: np.ndarray, params: MedianBlurParams, ctx: RenderContext) -> np.ndarray:
     """Median over a square window, exact for windows up to 5 render pixels.
 
-    Larger windows rank 8-bit codes (OpenCV's fast path); the output keeps
-    the input pixel where it lies within that median code's interval and is
-    clamped into it otherwise, so 8-bit sources are exact and deeper sources
-    are within half an 8-bit level of the exact median while smooth
+    Larger windows rank 8-bit codes (OpenCV's fast path). 8-bit sources get
+    the exact median; deeper sources keep the input pixel where it lies
+    within the median code's interval and get the interval's center
+    otherwise: within half an 8-bit level of the exact median, while smooth
     16-bit gradients keep their precision.
     """
     size = odd_kernel(params.size, ctx)
@@ -90,9 +90,9 @@ def blur_median(pixels: np.ndarray, params: MedianBlurParams, ctx: RenderContext
     median = cv2.medianBlur(codes, size).astype(np.float32)
     if ctx.bit_depth <= 8:
         return from_planes(median * np.float32(1.0 / 255.0), pixels.shape[2])
-    low = np.maximum(median - 0.5, 0.0) * np.float32(1.0 / 255.0)
-    high = np.minimum(median + 0.5, 255.0) * np.float32(1.0 / 255.0)
-    return from_planes(np.clip(planes, low, high), pixels.shape[2])
+    center = median * np.float32(1.0 / 255.0)
+    inside = np.abs(planes - center) <= np.float32(0.5 / 255.0)
+    return from_planes(np.where(inside, planes, center), pixels.shape[2])
 
 
 @dataclass(frozen=True)
