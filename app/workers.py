@@ -53,6 +53,7 @@ class _WorkerThread(QThread):
         self.ticket = ticket
         self._fn = fn
         self._stop = threading.Event()
+        self.superseded = False
         _THREADS.add(self)
 
     def request_stop(self) -> None:
@@ -122,15 +123,22 @@ class JobRunner(QObject):
         """The label of the running or waiting job ("" when idle)."""
         return self._label if self.busy else ""
 
-    def submit(self, fn: JobFn, *, label: str = "") -> int:
-        """Run ``fn`` in the background, cancelling whatever this lane is doing; returns its ticket."""
+    def submit(self, fn: JobFn, *, label: str = "", cancel_running: bool = True) -> int:
+        """Run ``fn`` in the background and return its ticket.
+
+        With ``cancel_running`` (the default) the running job is stopped and
+        its result dropped. Without it the running job finishes and delivers
+        its result first (live previews stay fluid while a slider moves);
+        either way ``fn`` replaces any job still waiting to start.
+        """
         self._ticket += 1
         self._pending = (self._ticket, fn, label or self.name)
         self._label = label or self.name
-        if self._current is not None:
-            self._current.request_stop()
-        else:
+        if self._current is None:
             self._start_pending()
+        elif cancel_running:
+            self._current.superseded = True
+            self._current.request_stop()
         return self._ticket
 
     def cancel(self) -> None:
@@ -159,23 +167,27 @@ class JobRunner(QObject):
         self.started.emit(label)
         thread.start()
 
-    def _is_live(self, ticket: int) -> bool:
-        return self._current is not None and self._current.ticket == ticket and self._pending is None
+    def _owner(self, ticket: int) -> _WorkerThread | None:
+        """The current thread if it runs job ``ticket`` and has not been superseded."""
+        thread = self._current
+        if thread is None or thread.ticket != ticket or thread.superseded:
+            return None
+        return thread
 
     def _on_progress(self, ticket: int, fraction: float, message: str) -> None:
-        if self._is_live(ticket):
+        if self._owner(ticket) is not None:
             self.progressed.emit(fraction, message)
 
     def _on_done(self, ticket: int, result: object) -> None:
-        if self._is_live(ticket):
+        if self._owner(ticket) is not None:
             self.finished.emit(result)
 
     def _on_failed(self, ticket: int, failure: JobFailure) -> None:
-        if self._is_live(ticket):
+        if self._owner(ticket) is not None:
             self.failed.emit(failure)
 
     def _on_stopped(self, ticket: int) -> None:
-        if self._is_live(ticket):
+        if self._owner(ticket) is not None:
             self.cancelled.emit()
 
     def _sweep_finished(self) -> None:

@@ -93,3 +93,18 @@ def test_wait_joins_every_thread(qtbot, jobs):
         runner.submit(blocking_job(gate, None))
     assert runner.wait(5000)
     assert not any(t.isRunning() for t in runner.findChildren(QThread))
+
+
+def test_coalescing_keeps_running_job_and_runs_latest(qtbot):
+    runner = JobRunner("test")
+    results = []
+    runner.finished.connect(results.append)
+    gate = threading.Event()
+    with qtbot.waitSignal(runner.progressed, timeout=5000):
+        runner.submit(blocking_job(gate, "running"))
+    runner.submit(lambda progress, should_stop: "dropped", cancel_running=False)
+    runner.submit(lambda progress, should_stop: "latest", cancel_running=False)
+    gate.set()
+    with qtbot.waitSignal(runner.idle, timeout=5000):
+        pass
+    assert results == ["running", "latest"]

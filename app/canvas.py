@@ -1,0 +1,348 @@
+"""The compare canvas: before/after split with a draggable divider, side by side, before, after.
+
+The canvas only paints 8-bit images that workers prepared
+(:class:`~app.display.DisplayImage`): a whole-image preview for each side and,
+when zoomed in past the preview's resolution, a sharper *detail* patch of the
+visible region painted on top. Zoom follows the cursor (wheel, pinch), drag
+pans, and holding backslash flashes the original. An optional tool (the
+brush) receives mouse events in source coordinates and paints its overlay.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from typing import Protocol
+
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QNativeGestureEvent, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from app.display import DisplayImage
+from app.viewport import Viewport
+
+BACKGROUND = QColor(38, 38, 40)
+DIVIDER_GRAB = 6
+PANE_GAP = 4
+FLASH_KEY = Qt.Key.Key_Backslash
+
+
+class CompareMode(str, Enum):
+    """How the canvas shows the original and the result."""
+
+    SPLIT = "split"
+    SIDE_BY_SIDE = "side_by_side"
+    BEFORE = "before"
+    AFTER = "after"
+
+
+class CanvasTool(Protocol):
+    """A tool driven by the canvas (the brush): mouse events in source pixels, plus its own overlay."""
+
+    def press(self, x: float, y: float) -> None: ...
+
+    def move(self, x: float, y: float) -> None: ...
+
+    def release(self, x: float, y: float) -> None: ...
+
+    def paint(self, painter: QPainter, viewport: Viewport, cursor: tuple[float, float] | None) -> None: ...
+
+
+class _Layer:
+    """A display image and the QImage that shares its memory."""
+
+    def __init__(self, image: DisplayImage) -> None:
+        self.image = image
+        self.qimage: QImage = image.to_qimage()
+
+
+class CompareCanvas(QWidget):
+    """Paints the original and the result in one of the :class:`CompareMode` layouts."""
+
+    view_changed = Signal()
+    cursor_moved = Signal(float, float)
+    cursor_left = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewport = Viewport()
+        self.mode = CompareMode.SPLIT
+        self.divider = 0.5
+        self.flashing = False
+        self.tool: CanvasTool | None = None
+        self._layers: dict[str, _Layer | None] = {"before": None, "after": None,
+                                                  "detail_before": None, "detail_after": None}
+        self._drag: str | None = None
+        self._last_pos = QPointF()
+        self._cursor: tuple[float, float] | None = None
+        self._space_held = False
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(200, 150)
+        self.setAttribute(Qt.WidgetAttribute.WA_AcceptTouchEvents, False)
+
+    # --- content ---------------------------------------------------------------------------
+    @property
+    def has_image(self) -> bool:
+        """Whether a preview is shown."""
+        return self._layers["after"] is not None or self._layers["before"] is not None
+
+    def set_image_size(self, cols: int, rows: int) -> None:
+        """Prepare for a new source image of ``cols`` x ``rows`` pixels (fit to the window, drop old layers)."""
+        for key in self._layers:
+            self._layers[key] = None
+        self.viewport.set_image(cols, rows)
+        self._update_pane_size()
+        self.update()
+        self.view_changed.emit()
+
+    def set_layer(self, name: str, image: DisplayImage | None) -> None:
+        """Show ``image`` as ``before``, ``after``, ``detail_before`` or ``detail_after`` (None hides it)."""
+        if name not in self._layers:
+            raise ValueError(f"unknown canvas layer {name!r}; use one of {', '.join(self._layers)}")
+        self._layers[name] = _Layer(image) if image is not None else None
+        self.update()
+
+    def layer(self, name: str) -> DisplayImage | None:
+        """The display image shown as layer ``name``, or None."""
+        layer = self._layers[name]
+        return layer.image if layer is not None else None
+
+    def set_mode(self, mode: CompareMode) -> None:
+        """Switch the compare layout."""
+        self.mode = CompareMode(mode)
+        self._update_pane_size()
+        self.update()
+        self.view_changed.emit()
+
+    def set_flashing(self, flashing: bool) -> None:
+        """Show the original everywhere while ``flashing`` is true."""
+        if flashing != self.flashing:
+            self.flashing = flashing
+            self.update()
+
+    # --- view ------------------------------------------------------------------------------
+    def fit(self) -> None:
+        """Zoom so the whole image fits."""
+        self.viewport.fit()
+        self._view_moved()
+
+    def set_zoom(self, zoom: float) -> None:
+        """Zoom about the pane center (1.0 is one screen pixel per source pixel)."""
+        self.viewport.set_zoom(zoom)
+        self._view_moved()
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom by ``factor`` around a widget point (default: the center)."""
+        local = None if anchor is None else self._pane_point(anchor)[1]
+        self.viewport.zoom_by(factor, anchor=local)
+        self._view_moved()
+
+    def visible_source_rect(self) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom) source pixels visible in a pane."""
+        return self.viewport.visible_source_rect()
+
+    def source_point(self, pos: QPointF) -> tuple[float, float]:
+        """Source coordinates under widget point ``pos``."""
+        return self.viewport.to_source(*self._pane_point(pos)[1])
+
+    def _view_moved(self) -> None:
+        self.update()
+        self.view_changed.emit()
+
+    def _panes(self) -> list[tuple[float, float]]:
+        """(x offset, width) of each pane."""
+        if self.mode is CompareMode.SIDE_BY_SIDE:
+            half = (self.width() - PANE_GAP) / 2.0
+            return [(0.0, half), (half + PANE_GAP, half)]
+        return [(0.0, float(self.width()))]
+
+    def _pane_point(self, pos: QPointF) -> tuple[int, tuple[float, float]]:
+        """Pane index and pane-local coordinates of a widget point."""
+        panes = self._panes()
+        index = 1 if len(panes) == 2 and pos.x() >= panes[1][0] else 0
+        return index, (pos.x() - panes[index][0], pos.y())
+
+    def _update_pane_size(self) -> None:
+        width = self._panes()[0][1]
+        self.viewport.resize(width, max(1, self.height()))
+
+    # --- painting --------------------------------------------------------------------------
+    def paintEvent(self, event: QEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), BACKGROUND)
+        if not self.has_image:
+            painter.setPen(QColor(170, 170, 175))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                             "Open an image (Ctrl+O) or drop one here")
+            return
+        height = float(self.height())
+        if self.flashing or self.mode is CompareMode.BEFORE:
+            for offset, width in self._panes():
+                self._paint_pane(painter, QRectF(offset, 0, width, height), offset, "before")
+                self._paint_label(painter, QPointF(offset + 10, 10), "Original" if self.flashing else "Before")
+        elif self.mode is CompareMode.AFTER:
+            self._paint_pane(painter, QRectF(0, 0, self.width(), height), 0.0, "after")
+        elif self.mode is CompareMode.SIDE_BY_SIDE:
+            (x0, w0), (x1, w1) = self._panes()
+            self._paint_pane(painter, QRectF(x0, 0, w0, height), x0, "before")
+            self._paint_pane(painter, QRectF(x1, 0, w1, height), x1, "after")
+            self._paint_label(painter, QPointF(x0 + 10, 10), "Before")
+            self._paint_label(painter, QPointF(x1 + 10, 10), "After")
+        else:
+            split = self.divider * self.width()
+            self._paint_pane(painter, QRectF(0, 0, split, height), 0.0, "before")
+            self._paint_pane(painter, QRectF(split, 0, self.width() - split, height), 0.0, "after")
+            self._paint_divider(painter, split)
+        if self.tool is not None and not self.flashing:
+            for offset, width in self._panes()[-1:]:
+                painter.save()
+                painter.setClipRect(QRectF(offset, 0, width, height))
+                painter.translate(offset, 0)
+                self.tool.paint(painter, self.viewport, self._cursor)
+                painter.restore()
+
+    def _paint_pane(self, painter: QPainter, clip: QRectF, offset: float, side: str) -> None:
+        """Paint one side (preview, then the detail patch on top) inside ``clip``."""
+        if clip.width() <= 0:
+            return
+        painter.save()
+        painter.setClipRect(clip)
+        painter.translate(offset, 0)
+        for name in (side, f"detail_{side}"):
+            layer = self._layers[name]
+            if layer is not None:
+                self._paint_layer(painter, layer)
+        painter.restore()
+
+    def _paint_layer(self, painter: QPainter, layer: _Layer) -> None:
+        """Draw the visible part of a layer; smooth when shrinking, sharp pixels when magnifying."""
+        vp, image = self.viewport, layer.image
+        x0, y0 = vp.to_source(0.0, 0.0)
+        x1, y1 = vp.to_source(vp.width, vp.height)
+        left, top = max(x0, image.left), max(y0, image.top)
+        right, bottom = min(x1, image.left + image.width), min(y1, image.top + image.height)
+        if right <= left or bottom <= top:
+            return
+        scale = image.scale
+        source = QRectF((left - image.left) * scale, (top - image.top) * scale,
+                        (right - left) * scale, (bottom - top) * scale)
+        sx0, sy0 = vp.to_screen(left, top)
+        sx1, sy1 = vp.to_screen(right, bottom)
+        magnifying = vp.zoom / scale > 1.5
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, not magnifying)
+        painter.drawImage(QRectF(sx0, sy0, sx1 - sx0, sy1 - sy0), layer.qimage, source)
+
+    def _paint_divider(self, painter: QPainter, x: float) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(QColor(255, 255, 255, 220), 2))
+        painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        painter.setBrush(QColor(255, 255, 255, 230))
+        painter.setPen(QPen(QColor(0, 0, 0, 120), 1))
+        painter.drawEllipse(QPointF(x, self.height() / 2.0), 9, 9)
+        self._paint_label(painter, QPointF(max(10, x - 70), 10), "Before")
+        self._paint_label(painter, QPointF(min(self.width() - 60, x + 10), 10), "After")
+
+    @staticmethod
+    def _paint_label(painter: QPainter, at: QPointF, text: str) -> None:
+        metrics = painter.fontMetrics()
+        box = QRectF(at.x(), at.y(), metrics.horizontalAdvance(text) + 12, metrics.height() + 6)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 140))
+        painter.drawRoundedRect(box, 4, 4)
+        painter.setPen(QColor(240, 240, 240))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+    # --- events ----------------------------------------------------------------------------
+    def resizeEvent(self, event: QEvent) -> None:
+        self._update_pane_size()
+        self.view_changed.emit()
+
+    def _near_divider(self, pos: QPointF) -> bool:
+        return (self.mode is CompareMode.SPLIT and self.has_image and not self.flashing
+                and abs(pos.x() - self.divider * self.width()) <= DIVIDER_GRAB)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        pos, button = event.position(), event.button()
+        self._last_pos = pos
+        if button == Qt.MouseButton.LeftButton and self._near_divider(pos):
+            self._drag = "divider"
+        elif button == Qt.MouseButton.LeftButton and self.tool is not None and not self._space_held:
+            self._drag = "tool"
+            self.tool.press(*self.source_point(pos))
+        elif button in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
+            self._drag = "pan"
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        x, y = self.source_point(pos)
+        self._cursor = (x, y) if self.has_image else None
+        if self.has_image:
+            self.cursor_moved.emit(x, y)
+        if self._drag == "divider":
+            self.divider = min(max(pos.x() / max(1, self.width()), 0.0), 1.0)
+            self.update()
+        elif self._drag == "pan":
+            self.viewport.pan_by(pos.x() - self._last_pos.x(), pos.y() - self._last_pos.y())
+            self._view_moved()
+        elif self._drag == "tool":
+            self.tool.move(x, y)
+            self.update()
+        else:
+            near = self._near_divider(pos)
+            self.setCursor(Qt.CursorShape.SplitHCursor if near else
+                           Qt.CursorShape.CrossCursor if self.tool is not None else Qt.CursorShape.ArrowCursor)
+            if self.tool is not None:
+                self.update()
+        self._last_pos = pos
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._drag == "tool":
+            self.tool.release(*self.source_point(event.position()))
+            self.update()
+        self._drag = None
+        self.unsetCursor()
+
+    def leaveEvent(self, event: QEvent) -> None:
+        self._cursor = None
+        self.cursor_left.emit()
+        self.update()
+
+    def wheelEvent(self, event: QEvent) -> None:
+        if not self.has_image:
+            return
+        pixels = event.pixelDelta()
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if not pixels.isNull() and not ctrl:
+            self.viewport.pan_by(pixels.x(), pixels.y())
+            self._view_moved()
+        else:
+            steps = event.angleDelta().y() / 120.0 if not event.angleDelta().isNull() else pixels.y() / 50.0
+            self.zoom_by(math.pow(2.0, steps / 2.0), event.position())
+        event.accept()
+
+    def event(self, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.NativeGesture and self.has_image
+                and event.gestureType() == Qt.NativeGestureType.ZoomNativeGesture):
+            native: QNativeGestureEvent = event
+            self.zoom_by(1.0 + native.value(), native.position())
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QEvent) -> None:
+        if event.key() == FLASH_KEY and not event.isAutoRepeat():
+            self.set_flashing(True)
+        elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = True
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QEvent) -> None:
+        if event.key() == FLASH_KEY and not event.isAutoRepeat():
+            self.set_flashing(False)
+        elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = False
+        else:
+            super().keyReleaseEvent(event)

@@ -1,0 +1,149 @@
+"""Undoable edits of the filter stack, one labelled :class:`QUndoCommand` per user action.
+
+Each command holds the :class:`~enhance_core.stack.FilterStack`, the uid of
+the step it edits and the values before and after, so undo and redo replay
+exactly (a removed step comes back with its uid, parameters and mask). Live
+edits (a slider being dragged, a brush stroke being drawn) change the stack
+directly; the command pushed when the gesture ends finds the stack already in
+its "after" state, and its first ``redo`` changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from PySide6.QtGui import QUndoCommand
+
+from enhance_core.filters.registry import get_filter
+from enhance_core.masks import Mask, Stroke
+from enhance_core.stack import FilterStack, StackItem, make_item
+
+
+def step_label(item: StackItem) -> str:
+    """The filter's display name for command labels."""
+    return get_filter(item.filter).label
+
+
+class AddStepCommand(QUndoCommand):
+    """Add a step (at the end, or at ``index``)."""
+
+    def __init__(self, stack: FilterStack, filter_name: str, params: Any = None, *,
+                 index: int | None = None) -> None:
+        self.item = make_item(filter_name, params)
+        super().__init__(f"Add {step_label(self.item)}")
+        self.stack = stack
+        self.index = len(stack) if index is None else index
+
+    def redo(self) -> None:
+        self.stack.insert(self.index, self.item)
+
+    def undo(self) -> None:
+        self.stack.remove(self.item.uid)
+
+
+class RemoveStepCommand(QUndoCommand):
+    """Remove a step; undo puts it back where it was, unchanged."""
+
+    def __init__(self, stack: FilterStack, uid: str) -> None:
+        self.stack, self.uid = stack, uid
+        self.index = stack.index_of(uid)
+        self.item = stack.item(uid)
+        super().__init__(f"Remove {step_label(self.item)}")
+
+    def redo(self) -> None:
+        self.index, self.item = self.stack.remove(self.uid)
+
+    def undo(self) -> None:
+        self.stack.insert(self.index, self.item)
+
+
+class MoveStepCommand(QUndoCommand):
+    """Move a step to another position."""
+
+    def __init__(self, stack: FilterStack, uid: str, index: int) -> None:
+        self.stack, self.uid, self.index = stack, uid, index
+        self.old_index = stack.index_of(uid)
+        super().__init__(f"Move {step_label(stack.item(uid))}")
+
+    def redo(self) -> None:
+        self.old_index = self.stack.move(self.uid, self.index)
+
+    def undo(self) -> None:
+        self.stack.move(self.uid, self.old_index)
+
+
+class ReplaceStepCommand(QUndoCommand):
+    """Replace a step by an edited copy (parameters, enabled, opacity or mask): the generic edit."""
+
+    def __init__(self, stack: FilterStack, before: StackItem, after: StackItem, label: str) -> None:
+        if before.uid != after.uid:
+            raise ValueError("a step edit must keep the step's uid")
+        super().__init__(label)
+        self.stack, self.before, self.after = stack, before, after
+
+    def redo(self) -> None:
+        self._show(self.after)
+
+    def undo(self) -> None:
+        self._show(self.before)
+
+    def _show(self, item: StackItem) -> None:
+        if self.stack.item(item.uid) != item:
+            self.stack.replace_item(item)
+
+
+def change_params_command(stack: FilterStack, before: StackItem, params: Any) -> ReplaceStepCommand:
+    """Command for a parameter change of step ``before`` to ``params``; the label names what changed."""
+    after = make_item(before.filter, params, enabled=before.enabled, opacity=before.opacity,
+                      mask=before.mask, uid=before.uid)
+    definition = get_filter(before.filter)
+    changed = [spec.label for spec in definition.specs
+               if getattr(before.params, spec.name) != getattr(after.params, spec.name)]
+    what = ", ".join(changed) if changed else "parameters"
+    return ReplaceStepCommand(stack, before, after, f"Change {definition.label}: {what}")
+
+
+def set_enabled_command(stack: FilterStack, before: StackItem, enabled: bool) -> ReplaceStepCommand:
+    """Command to enable or disable a step."""
+    after = make_item(before.filter, before.params, enabled=enabled, opacity=before.opacity,
+                      mask=before.mask, uid=before.uid)
+    verb = "Enable" if enabled else "Disable"
+    return ReplaceStepCommand(stack, before, after, f"{verb} {step_label(before)}")
+
+
+def set_opacity_command(stack: FilterStack, before: StackItem, opacity: float) -> ReplaceStepCommand:
+    """Command to set a step's opacity (0..1)."""
+    after = make_item(before.filter, before.params, enabled=before.enabled, opacity=opacity,
+                      mask=before.mask, uid=before.uid)
+    return ReplaceStepCommand(stack, before, after,
+                              f"Set opacity of {step_label(before)} to {round(opacity * 100)}%")
+
+
+def set_mask_command(stack: FilterStack, before: StackItem, mask: Mask | None, label: str) -> ReplaceStepCommand:
+    """Command to give a step another mask (a detector's proposal, a cleared mask)."""
+    after = make_item(before.filter, before.params, enabled=before.enabled, opacity=before.opacity,
+                      mask=mask, uid=before.uid)
+    return ReplaceStepCommand(stack, before, after, label)
+
+
+def paint_stroke_command(stack: FilterStack, before: StackItem, stroke: Stroke, *,
+                         rows: int, cols: int) -> ReplaceStepCommand:
+    """Command that adds one brush stroke to a step's mask (creating the mask on the first stroke)."""
+    mask = before.mask if before.mask is not None else Mask(rows, cols)
+    verb = "Erase on" if stroke.erase else "Paint on"
+    return set_mask_command(stack, before, mask.with_stroke(stroke), f"{verb} {step_label(before)}")
+
+
+class ResetStackCommand(QUndoCommand):
+    """Replace the whole stack (loading a recipe or project); undo restores the previous steps."""
+
+    def __init__(self, stack: FilterStack, items: Sequence[StackItem], label: str) -> None:
+        super().__init__(label)
+        self.stack, self.items = stack, tuple(items)
+        self.previous = stack.snapshot()
+
+    def redo(self) -> None:
+        self.previous = self.stack.reset(self.items)
+
+    def undo(self) -> None:
+        self.stack.reset(self.previous)

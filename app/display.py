@@ -1,0 +1,94 @@
+"""Turning rendered pixels into what the screen shows, and pixel values into words.
+
+The array work (:func:`to_display_array`) runs in workers; the GUI thread only
+wraps finished 8-bit buffers in :class:`~PySide6.QtGui.QImage` objects, which
+costs nothing. :func:`describe_value` writes a pixel value in the source's own
+units for the status bar: 0-255 for 8-bit files, 0-65535 for 16-bit, the
+stored value for float TIFFs, and physical units (Hounsfield) for DICOM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+from enhance_core.image import ImageMeta
+
+
+def to_display_array(pixels: np.ndarray) -> np.ndarray:
+    """8-bit display copy of float (rows, cols, C) pixels: (rows, cols, 3) for color, (rows, cols) for gray.
+
+    Values are clipped to [0, 1] (black to white) and rounded.
+    """
+    scaled = np.clip(pixels, 0.0, 1.0) * np.float32(255.0) + np.float32(0.5)
+    array = scaled.astype(np.uint8)
+    if array.shape[2] == 1:
+        array = array[:, :, 0]
+    return np.ascontiguousarray(array)
+
+
+@dataclass(frozen=True, eq=False)
+class DisplayImage:
+    """An 8-bit image ready to paint, placed in source coordinates.
+
+    Attributes
+    ----------
+    array : ndarray
+        uint8 (rows, cols, 3) or (rows, cols), C-contiguous.
+    left, top, width, height : float
+        The source-pixel rectangle the array covers.
+    """
+
+    array: np.ndarray
+    left: float
+    top: float
+    width: float
+    height: float
+
+    @classmethod
+    def from_pixels(cls, pixels: np.ndarray, *, left: float = 0.0, top: float = 0.0,
+                    width: float | None = None, height: float | None = None) -> DisplayImage:
+        """Convert float pixels covering the given source rectangle (default: one source pixel each)."""
+        rows, cols = pixels.shape[:2]
+        return cls(to_display_array(pixels), float(left), float(top),
+                   float(cols if width is None else width), float(rows if height is None else height))
+
+    @property
+    def scale(self) -> float:
+        """Array pixels per source pixel."""
+        return self.array.shape[1] / self.width
+
+    def to_qimage(self) -> QImage:
+        """A QImage sharing the array's memory (keep this object alive while the QImage is used)."""
+        array = self.array
+        rows, cols = array.shape[:2]
+        fmt = QImage.Format.Format_RGB888 if array.ndim == 3 else QImage.Format.Format_Grayscale8
+        return QImage(array.data, cols, rows, array.strides[0], fmt)
+
+
+def describe_value(meta: ImageMeta, values: np.ndarray) -> str:
+    """A pixel's normalized channel values written in the source's units.
+
+    Examples: ``"R 255  G 128  B 0"`` (8-bit), ``"1024"`` (16-bit gray),
+    ``"-998 HU"`` (CT), ``"0.731"`` (float TIFF).
+    """
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    if meta.unit or meta.value_scale != 1.0 or meta.value_offset != 0.0:
+        physical = meta.value_offset + meta.value_scale * values
+        texts = [_format_number(v) for v in physical]
+        unit = f" {meta.unit}" if meta.unit else ""
+    elif meta.float_source:
+        texts, unit = [f"{v:.4g}" for v in values], ""
+    else:
+        top = meta.integer_max
+        texts, unit = [str(int(round(min(max(v, 0.0), 1.0) * top))) for v in values], ""
+    if len(texts) == 3:
+        return "  ".join(f"{name} {text}" for name, text in zip("RGB", texts)) + unit
+    return " ".join(texts) + unit
+
+
+def _format_number(value: float) -> str:
+    """Whole numbers without decimals, others with up to four significant digits."""
+    return str(int(round(value))) if abs(value - round(value)) < 1e-3 or abs(value) >= 1000 else f"{value:.4g}"

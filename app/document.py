@@ -1,0 +1,107 @@
+"""The edited document: source image, reference image, filter stack, selection and undo history.
+
+A thin Qt layer over Qt-free core objects: the :class:`FilterStack` stays the
+single source of truth and this class relays its change events as a Qt
+signal, so widgets are views that rebuild from ``stack.snapshot()``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from enhance_core.image import Image
+from enhance_core.stack import FilterStack, StackChange, StackItem
+
+UNDO_LIMIT = 200
+
+
+class Document(QObject):
+    """What the editor window shows and edits.
+
+    Signals
+    -------
+    image_changed()
+        A new source image was set (the stack and history were reset).
+    reference_changed()
+        The reference image was set or cleared.
+    stack_changed(change)
+        The stack was edited (a :class:`~enhance_core.stack.StackChange`).
+    selection_changed(uid)
+        Another step was selected ("" for none).
+    """
+
+    image_changed = Signal()
+    reference_changed = Signal()
+    stack_changed = Signal(object)
+    selection_changed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.stack = FilterStack()
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(UNDO_LIMIT)
+        self.source: Image | None = None
+        self.source_path: Path | None = None
+        self.reference: Image | None = None
+        self.reference_path: Path | None = None
+        self.project_path: Path | None = None
+        self.selected_uid = ""
+        self.stack.subscribe(self._relay)
+
+    @property
+    def modified(self) -> bool:
+        """Whether there are edits since the image was opened or the project saved."""
+        return not self.undo_stack.isClean()
+
+    def set_source(self, image: Image, path: Path | None) -> None:
+        """Show a new source image with an empty stack and history."""
+        self.source, self.source_path, self.project_path = image, path, None
+        self.undo_stack.clear()
+        self.stack.reset(())
+        self.select("")
+        self.image_changed.emit()
+
+    def set_reference(self, image: Image | None, path: Path | None) -> None:
+        """Set (or clear, with None) the reference image the metrics compare against."""
+        self.reference, self.reference_path = image, path if image is not None else None
+        self.reference_changed.emit()
+
+    def reference_size_problem(self) -> str:
+        """Why the reference cannot be compared with the image ("" when it can)."""
+        if self.reference is None or self.source is None:
+            return ""
+        ref, src = self.reference, self.source
+        if (ref.rows, ref.cols) != (src.rows, src.cols):
+            return (f"The reference is {ref.cols}×{ref.rows} pixels but the image is {src.cols}×{src.rows}; "
+                    "metrics need images of the same size. Load a reference of the same size.")
+        return ""
+
+    def push(self, command: QUndoCommand) -> None:
+        """Do ``command`` and record it for undo."""
+        self.undo_stack.push(command)
+
+    def select(self, uid: str) -> None:
+        """Select the step ``uid`` ("" for none)."""
+        if uid != self.selected_uid:
+            self.selected_uid = uid
+            self.selection_changed.emit(uid)
+
+    def selected_item(self) -> StackItem | None:
+        """The selected step, or None."""
+        if not self.selected_uid:
+            return None
+        for item in self.stack.snapshot():
+            if item.uid == self.selected_uid:
+                return item
+        return None
+
+    def _relay(self, change: StackChange) -> None:
+        gone = change.kind == "removed" and change.uid == self.selected_uid
+        if gone or (change.kind == "reset" and self.selected_item() is None):
+            self.select("")
+        self.stack_changed.emit(change)
+        if change.kind == "added" and change.uid:
+            self.select(change.uid)

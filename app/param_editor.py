@@ -1,0 +1,227 @@
+"""Controls built from a filter's :class:`~enhance_core.filters.base.ParamSpec` list.
+
+Numbers get a slider and a numeric entry side by side (logarithmic slider for
+specs marked ``log``), with the unit after them; booleans a check box;
+choices a combo box. The editor emits ``edited`` with every live change (a
+slider being dragged) and ``committed`` when a gesture ends (slider released,
+entry confirmed, box toggled), which is where undo commands are made.
+Parameters in physical units (``unit="physical"``, window/level) show the
+image's unit (HU) and slide over the image's physical value range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSlider,
+                               QSpinBox, QWidget)
+
+from enhance_core.filters.base import FilterDef, ParamSpec
+
+SLIDER_STEPS = 1000
+LOG_DECADES_FROM_ZERO = 3.0
+
+
+class SliderScale:
+    """Maps slider positions 0..SLIDER_STEPS to values in [low, high], linearly or logarithmically."""
+
+    def __init__(self, low: float, high: float, *, log: bool = False) -> None:
+        self.low, self.high, self.log = float(low), float(high), bool(log) and high > low
+
+    def value(self, position: int) -> float:
+        """The value at slider ``position``."""
+        t = min(max(position / SLIDER_STEPS, 0.0), 1.0)
+        if not self.log:
+            return self.low + (self.high - self.low) * t
+        if self.low > 0:
+            return self.low * (self.high / self.low) ** t
+        span = 10.0 ** LOG_DECADES_FROM_ZERO - 1.0
+        return self.low + (self.high - self.low) * (10.0 ** (t * LOG_DECADES_FROM_ZERO) - 1.0) / span
+
+    def position(self, value: float) -> int:
+        """The slider position closest to ``value`` (clamped to the ends)."""
+        value = min(max(float(value), self.low), self.high)
+        if self.high <= self.low:
+            return 0
+        if not self.log:
+            t = (value - self.low) / (self.high - self.low)
+        elif self.low > 0:
+            t = math.log(value / self.low) / math.log(self.high / self.low)
+        else:
+            span = 10.0 ** LOG_DECADES_FROM_ZERO - 1.0
+            t = math.log10(1.0 + span * (value - self.low) / (self.high - self.low)) / LOG_DECADES_FROM_ZERO
+        return int(round(t * SLIDER_STEPS))
+
+
+def decimals_for(spec: ParamSpec, low: float, high: float) -> int:
+    """Decimals shown for a float parameter, from its step or its range."""
+    if spec.step:
+        return max(0, min(6, -int(math.floor(math.log10(spec.step)))))
+    span = high - low
+    smallest = low if spec.log and low > 0 else 0.0
+    if smallest and smallest < 0.01:
+        return 4
+    return 3 if span <= 2 else 2 if span <= 50 else 1
+
+
+class NumberControl(QWidget):
+    """Slider + numeric entry + unit for one int or float parameter."""
+
+    edited = Signal(object)
+    committed = Signal()
+
+    def __init__(self, spec: ParamSpec, *, unit: str, slider_range: tuple[float, float] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.spec = spec
+        low = spec.minimum if spec.minimum is not None else -1e9
+        high = spec.maximum if spec.maximum is not None else 1e9
+        slide_low, slide_high = slider_range or (low, high)
+        self.scale = SliderScale(max(low, slide_low), min(high, slide_high), log=spec.log)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        if spec.kind == "int":
+            self.entry = QSpinBox()
+            self.entry.setRange(int(low), int(high))
+        else:
+            self.entry = QDoubleSpinBox()
+            self.entry.setDecimals(decimals_for(spec, self.scale.low, self.scale.high))
+            self.entry.setRange(low, high)
+            self.entry.setSingleStep(spec.step or _nice_step(self.scale.high - self.scale.low))
+        self.entry.setKeyboardTracking(False)
+        self.entry.setMinimumWidth(84)
+        self.entry.setAlignment(Qt.AlignmentFlag.AlignRight)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.entry)
+        if unit:
+            self.entry.setSuffix(f" {unit}")
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.slider.sliderReleased.connect(self.committed)
+        self.entry.valueChanged.connect(self._entry_changed)
+
+    def value(self) -> Any:
+        """The current value (int or float)."""
+        return int(self.entry.value()) if self.spec.kind == "int" else float(self.entry.value())
+
+    def set_value(self, value: Any) -> None:
+        """Show ``value`` without emitting anything."""
+        for widget in (self.slider, self.entry):
+            widget.blockSignals(True)
+        self.entry.setValue(value)
+        self.slider.setValue(self.scale.position(value))
+        for widget in (self.slider, self.entry):
+            widget.blockSignals(False)
+
+    def _slider_moved(self, position: int) -> None:
+        value = self.scale.value(position)
+        value = int(round(value)) if self.spec.kind == "int" else round(value, self.entry.decimals())
+        self.entry.blockSignals(True)
+        self.entry.setValue(value)
+        self.entry.blockSignals(False)
+        self.edited.emit(self.value())
+        if not self.slider.isSliderDown():
+            self.committed.emit()
+
+    def _entry_changed(self, value: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(self.scale.position(value))
+        self.slider.blockSignals(False)
+        self.edited.emit(self.value())
+        self.committed.emit()
+
+
+class ParamEditor(QWidget):
+    """A form of controls for one filter's parameters.
+
+    Signals
+    -------
+    edited(name, value)
+        A live change (may come many times per second while a slider moves).
+    committed()
+        The user finished a change; the owner records it for undo.
+    """
+
+    edited = Signal(str, object)
+    committed = Signal()
+
+    def __init__(self, definition: FilterDef, params: Any, *, physical_unit: str = "",
+                 physical_range: tuple[float, float] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.definition = definition
+        self.controls: dict[str, QWidget] = {}
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for spec in definition.specs:
+            control = self._make_control(spec, physical_unit, physical_range)
+            tip = _tooltip(spec)
+            control.setToolTip(tip)
+            label = QLabel(spec.label)
+            label.setToolTip(tip)
+            form.addRow(label, control)
+            self.controls[spec.name] = control
+        if not self.controls:
+            form.addRow(QLabel("This filter has no parameters."))
+        self.set_params(params)
+
+    def set_params(self, params: Any) -> None:
+        """Show ``params`` (a parameters dataclass) without emitting anything."""
+        for name, value in dataclasses.asdict(params).items():
+            control = self.controls[name]
+            control.blockSignals(True)
+            if isinstance(control, NumberControl):
+                control.set_value(value)
+            elif isinstance(control, QCheckBox):
+                control.setChecked(bool(value))
+            elif isinstance(control, QComboBox):
+                control.setCurrentText(str(value))
+            control.blockSignals(False)
+
+    def _make_control(self, spec: ParamSpec, physical_unit: str,
+                      physical_range: tuple[float, float] | None) -> QWidget:
+        name = spec.name
+        if spec.kind == "bool":
+            box = QCheckBox()
+            box.toggled.connect(lambda checked: self._emit(name, bool(checked)))
+            return box
+        if spec.kind == "choice":
+            combo = QComboBox()
+            combo.addItems(list(spec.choices))
+            combo.currentTextChanged.connect(lambda text: self._emit(name, text))
+            return combo
+        unit, slider_range = spec.unit, None
+        if spec.unit == "physical":
+            unit = physical_unit or "value"
+            if physical_range is not None:
+                span = physical_range[1] - physical_range[0]
+                slider_range = physical_range if spec.name != "width" else (max(1.0, span / 1000.0), span * 2.0)
+        control = NumberControl(spec, unit=unit, slider_range=slider_range)
+        control.edited.connect(lambda value: self.edited.emit(name, value))
+        control.committed.connect(self.committed)
+        return control
+
+    def _emit(self, name: str, value: Any) -> None:
+        self.edited.emit(name, value)
+        self.committed.emit()
+
+
+def _tooltip(spec: ParamSpec) -> str:
+    """Help text plus the allowed range."""
+    parts = [spec.help] if spec.help else []
+    if spec.kind in ("int", "float") and spec.minimum is not None and spec.maximum is not None:
+        unit = "" if spec.unit in ("", "physical") else f" {spec.unit}"
+        parts.append(f"Range {spec.minimum:g} to {spec.maximum:g}{unit}; default {spec.default:g}.")
+    elif spec.kind == "choice":
+        parts.append(f"One of: {', '.join(spec.choices)}.")
+    return "\n".join(parts)
+
+
+def _nice_step(span: float) -> float:
+    """A round single step of about one hundredth of ``span``."""
+    if span <= 0:
+        return 1.0
+    return 10.0 ** math.floor(math.log10(span / 100.0))

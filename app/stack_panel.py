@@ -1,0 +1,291 @@
+"""The filter stack panel: the list of steps and the selected step's settings.
+
+The list is a view of ``document.stack`` rebuilt on every change: add from a
+categorized menu or the searchable palette, remove, reorder by dragging (or
+the arrow buttons), enable with the check box. Below it the selected step's
+opacity, mask and parameters. Live edits go straight into the stack (the
+preview follows); when a gesture ends one labelled undo command is pushed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
+                               QScrollArea, QSlider, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from app.commands import (AddStepCommand, MoveStepCommand, RemoveStepCommand, change_params_command,
+                          set_enabled_command, set_mask_command, set_opacity_command)
+from app.document import Document
+from app.filter_menu import FilterPalette, build_filter_menu
+from app.param_editor import ParamEditor
+from enhance_core.errors import EnhanceError
+from enhance_core.filters.registry import get_filter
+from enhance_core.stack import StackChange, StackItem
+
+UID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def item_text(item: StackItem) -> str:
+    """List text of a step: its label, then opacity and mask when they matter."""
+    parts = [get_filter(item.filter).label]
+    if item.opacity < 1.0:
+        parts.append(f"{round(item.opacity * 100)}%")
+    if item.mask is not None:
+        parts.append("masked")
+    return "  ·  ".join(parts)
+
+
+class StackPanel(QWidget):
+    """Steps list plus the settings of the selected step; emits ``problem`` for bad live values."""
+
+    problem = Signal(str)
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.editor: ParamEditor | None = None
+        self._gesture_start: StackItem | None = None
+        self.add_button = QToolButton(text="Add filter")
+        self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.add_button.setMenu(build_filter_menu(self, self.add_filter))
+        self.search_button = QToolButton(text="Search…")
+        self.search_button.setToolTip("Find a filter by name (Ctrl+K)")
+        self.search_button.clicked.connect(self.open_palette)
+        self.remove_button = QToolButton(text="Remove")
+        self.up_button = QToolButton(text="▲")
+        self.down_button = QToolButton(text="▼")
+        self.up_button.setToolTip("Move the step earlier")
+        self.down_button.setToolTip("Move the step later")
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.up_button.clicked.connect(lambda: self.move_selected(-1))
+        self.down_button.clicked.connect(lambda: self.move_selected(+1))
+        self.list = QListWidget()
+        self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.list.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.list.setMinimumHeight(110)
+        self.list.currentItemChanged.connect(self._on_current_changed)
+        self.list.itemChanged.connect(self._on_item_changed)
+        self.list.model().rowsMoved.connect(self._on_rows_moved)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity_entry = QSpinBox(suffix=" %")
+        self.opacity_entry.setRange(0, 100)
+        self.opacity_entry.setKeyboardTracking(False)
+        self.opacity.valueChanged.connect(self._on_opacity_slider)
+        self.opacity.sliderReleased.connect(self._commit)
+        self.opacity_entry.valueChanged.connect(self._on_opacity_entry)
+        self.mask_label = QLabel()
+        self.clear_mask_button = QPushButton("Clear mask")
+        self.clear_mask_button.clicked.connect(self.clear_mask)
+        self.reset_button = QPushButton("Reset to defaults")
+        self.reset_button.clicked.connect(self.reset_params)
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.editor_area = QScrollArea()
+        self.editor_area.setWidgetResizable(True)
+        self.editor_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self._layout_widgets()
+        document.stack_changed.connect(self._on_stack_changed)
+        document.selection_changed.connect(self._on_selection_changed)
+        self.rebuild()
+
+    def _layout_widgets(self) -> None:
+        buttons = QHBoxLayout()
+        for button in (self.add_button, self.search_button, self.remove_button, self.up_button, self.down_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        opacity_row = QHBoxLayout()
+        opacity_row.addWidget(QLabel("Opacity"))
+        opacity_row.addWidget(self.opacity, 1)
+        opacity_row.addWidget(self.opacity_entry)
+        mask_row = QHBoxLayout()
+        mask_row.addWidget(self.mask_label, 1)
+        mask_row.addWidget(self.clear_mask_button)
+        self.settings = QWidget()
+        settings = QVBoxLayout(self.settings)
+        settings.setContentsMargins(0, 0, 0, 0)
+        settings.addWidget(self.title)
+        settings.addLayout(opacity_row)
+        settings.addLayout(mask_row)
+        settings.addWidget(self.editor_area, 1)
+        settings.addWidget(self.reset_button, 0, Qt.AlignmentFlag.AlignRight)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.settings, 2)
+
+    # --- actions ---------------------------------------------------------------------------
+    def add_filter(self, name: str) -> None:
+        """Add a step for filter ``name`` (undoable) and select it."""
+        self.document.push(AddStepCommand(self.document.stack, name))
+
+    def open_palette(self) -> None:
+        """Show the searchable filter palette."""
+        palette = FilterPalette(self)
+        palette.chosen.connect(self.add_filter)
+        palette.open()
+
+    def remove_selected(self) -> None:
+        """Remove the selected step (undoable)."""
+        if self.document.selected_item() is not None:
+            self.document.push(RemoveStepCommand(self.document.stack, self.document.selected_uid))
+
+    def move_selected(self, delta: int) -> None:
+        """Move the selected step ``delta`` places (undoable)."""
+        item = self.document.selected_item()
+        if item is None:
+            return
+        index = self.document.stack.index_of(item.uid) + delta
+        if 0 <= index < len(self.document.stack):
+            self.document.push(MoveStepCommand(self.document.stack, item.uid, index))
+
+    def clear_mask(self) -> None:
+        """Remove the selected step's mask so it applies everywhere again (undoable)."""
+        item = self.document.selected_item()
+        if item is not None and item.mask is not None:
+            label = f"Clear mask of {get_filter(item.filter).label}"
+            self.document.push(set_mask_command(self.document.stack, item, None, label))
+
+    def reset_params(self) -> None:
+        """Set the selected step's parameters to their defaults (undoable)."""
+        item = self.document.selected_item()
+        if item is not None:
+            defaults = get_filter(item.filter).default_params()
+            if defaults != item.params:
+                self.document.push(change_params_command(self.document.stack, item, defaults))
+
+    # --- live edits ------------------------------------------------------------------------
+    def _live_edit(self, **changes: object) -> None:
+        """Apply a live change to the selected step, remembering the state the gesture started from."""
+        item = self.document.selected_item()
+        if item is None:
+            return
+        if self._gesture_start is None or self._gesture_start.uid != item.uid:
+            self._gesture_start = item
+        try:
+            if "opacity" in changes:
+                self.document.stack.set_opacity(item.uid, changes["opacity"])
+            else:
+                self.document.stack.set_params(item.uid, changes)
+        except EnhanceError as error:
+            self.problem.emit(str(error))
+
+    def _commit(self) -> None:
+        """End a gesture: push one undo command for everything it changed."""
+        start, self._gesture_start = self._gesture_start, None
+        current = self.document.selected_item()
+        if start is None or current is None or current.uid != start.uid:
+            return
+        stack = self.document.stack
+        if current.params != start.params:
+            self.document.push(change_params_command(stack, start, current.params))
+        elif current.opacity != start.opacity:
+            self.document.push(set_opacity_command(stack, start, current.opacity))
+
+    def _on_param_edited(self, name: str, value: object) -> None:
+        self._live_edit(**{name: value})
+
+    def _on_opacity_slider(self, value: int) -> None:
+        self.opacity_entry.blockSignals(True)
+        self.opacity_entry.setValue(value)
+        self.opacity_entry.blockSignals(False)
+        self._live_edit(opacity=value / 100.0)
+        if not self.opacity.isSliderDown():
+            self._commit()
+
+    def _on_opacity_entry(self, value: int) -> None:
+        self.opacity.blockSignals(True)
+        self.opacity.setValue(value)
+        self.opacity.blockSignals(False)
+        self._live_edit(opacity=value / 100.0)
+        self._commit()
+
+    # --- views of the stack ----------------------------------------------------------------
+    def rebuild(self) -> None:
+        """Refill the list from the stack and refresh the selected step's settings."""
+        self.list.blockSignals(True)
+        self.list.clear()
+        for item in self.document.stack.snapshot():
+            row = QListWidgetItem(item_text(item))
+            row.setData(UID_ROLE, item.uid)
+            row.setFlags(row.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsDragEnabled)
+            row.setCheckState(Qt.CheckState.Checked if item.enabled else Qt.CheckState.Unchecked)
+            row.setToolTip(get_filter(item.filter).description)
+            self.list.addItem(row)
+            if item.uid == self.document.selected_uid:
+                self.list.setCurrentItem(row)
+        self.list.blockSignals(False)
+        self._show_settings(rebuild_editor=True)
+
+    def _show_settings(self, *, rebuild_editor: bool) -> None:
+        item = self.document.selected_item()
+        self.settings.setEnabled(item is not None)
+        self.remove_button.setEnabled(item is not None)
+        self.up_button.setEnabled(item is not None)
+        self.down_button.setEnabled(item is not None)
+        if item is None:
+            self.title.setText("Select a step to edit its settings.")
+            self.mask_label.setText("")
+            self.editor_area.takeWidget()
+            self.editor = None
+            return
+        definition = get_filter(item.filter)
+        self.title.setText(f"<b>{definition.label}</b><br><small>{definition.description}</small>")
+        for widget in (self.opacity, self.opacity_entry):
+            widget.blockSignals(True)
+            widget.setValue(round(item.opacity * 100))
+            widget.blockSignals(False)
+        strokes = len(item.mask.strokes) if item.mask is not None else 0
+        self.mask_label.setText("Mask: none (applies everywhere)" if item.mask is None else
+                                f"Mask: {strokes} stroke{'s' if strokes != 1 else ''}"
+                                + (" over a detected mask" if item.mask.raster is not None else ""))
+        self.clear_mask_button.setEnabled(item.mask is not None)
+        if rebuild_editor or self.editor is None or self.editor.definition.name != item.filter:
+            self.editor = self._make_editor(item)
+            self.editor_area.setWidget(self.editor)
+        elif self._gesture_start is None:
+            self.editor.set_params(item.params)
+
+    def _make_editor(self, item: StackItem) -> ParamEditor:
+        source = self.document.source
+        unit, span = "", None
+        if source is not None:
+            unit = source.meta.unit
+            ends = sorted((float(source.to_physical(0.0)), float(source.to_physical(1.0))))
+            span = (ends[0], ends[1])
+        editor = ParamEditor(get_filter(item.filter), item.params, physical_unit=unit, physical_range=span)
+        editor.edited.connect(self._on_param_edited)
+        editor.committed.connect(self._commit)
+        return editor
+
+    def _on_stack_changed(self, change: StackChange) -> None:
+        if change.kind in ("params", "opacity") and change.uid == self.document.selected_uid:
+            current = self.list.currentItem()
+            if current is not None:
+                current.setText(item_text(self.document.selected_item()))
+            self._show_settings(rebuild_editor=False)
+        else:
+            self.rebuild()
+
+    def _on_selection_changed(self, uid: str) -> None:
+        self._gesture_start = None
+        self.rebuild()
+
+    def _on_current_changed(self, current: QListWidgetItem | None, previous: QListWidgetItem | None) -> None:
+        self.document.select(current.data(UID_ROLE) if current is not None else "")
+
+    def _on_item_changed(self, row: QListWidgetItem) -> None:
+        uid = row.data(UID_ROLE)
+        enabled = row.checkState() == Qt.CheckState.Checked
+        item = self.document.stack.item(uid)
+        if item.enabled != enabled:
+            self.document.push(set_enabled_command(self.document.stack, item, enabled))
+
+    def _on_rows_moved(self, parent: QModelIndex, start: int, end: int, destination: QModelIndex,
+                       row: int) -> None:
+        order = [self.list.item(i).data(UID_ROLE) for i in range(self.list.count())]
+        stack_order = [item.uid for item in self.document.stack.snapshot()]
+        if order == stack_order or start >= len(stack_order):
+            return
+        uid, index = stack_order[start], order.index(stack_order[start])
+        QTimer.singleShot(0, lambda: self.document.push(MoveStepCommand(self.document.stack, uid, index)))

@@ -1,0 +1,85 @@
+"""The stack panel edits the stack through labelled undo commands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from app.document import Document
+from app.param_editor import NumberControl, SliderScale
+from app.stack_panel import StackPanel
+from enhance_core.image import Image
+
+
+@pytest.fixture
+def panel(qtbot):
+    document = Document()
+    document.set_source(Image(np.zeros((32, 48, 3), np.float32)), None)
+    widget = StackPanel(document)
+    qtbot.addWidget(widget)
+    return widget
+
+
+def test_add_edit_undo_redo(panel):
+    document = panel.document
+    panel.add_filter("gaussian_blur")
+    item = document.selected_item()
+    assert item is not None and item.filter == "gaussian_blur"
+    control = panel.editor.controls["sigma"]
+    assert isinstance(control, NumberControl)
+    control.entry.setValue(7.5)
+    assert document.stack.item(item.uid).params.sigma == pytest.approx(7.5)
+    assert document.undo_stack.undoText() == "Change Gaussian blur: Radius (sigma)"
+    document.undo_stack.undo()
+    assert document.stack.item(item.uid).params.sigma == item.params.sigma
+    assert panel.editor.controls["sigma"].value() == pytest.approx(item.params.sigma)
+    document.undo_stack.undo()
+    assert len(document.stack) == 0 and panel.list.count() == 0
+    document.undo_stack.redo()
+    assert [i.uid for i in document.stack] == [item.uid]
+
+
+def test_slider_drag_is_one_command(panel):
+    document = panel.document
+    panel.add_filter("exposure")
+    control = panel.editor.controls["stops"]
+    control.slider.setSliderDown(True)
+    for position in (550, 600, 700):
+        control.slider.setValue(position)
+    assert document.undo_stack.count() == 1
+    control.slider.setSliderDown(False)
+    control.slider.sliderReleased.emit()
+    assert document.undo_stack.count() == 2
+    assert document.selected_item().params.stops == pytest.approx(control.scale.value(700), abs=1e-3)
+
+
+def test_toggle_opacity_remove_and_move(panel):
+    document = panel.document
+    panel.add_filter("exposure")
+    panel.add_filter("saturation")
+    first, second = document.stack.snapshot()
+    panel.list.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert not document.stack.item(first.uid).enabled
+    assert document.undo_stack.undoText() == "Disable Exposure"
+    document.select(second.uid)
+    panel.opacity_entry.setValue(40)
+    assert document.stack.item(second.uid).opacity == pytest.approx(0.4)
+    assert document.undo_stack.undoText() == "Set opacity of Saturation to 40%"
+    panel.move_selected(-1)
+    assert [i.uid for i in document.stack] == [second.uid, first.uid]
+    panel.remove_selected()
+    assert [i.uid for i in document.stack] == [first.uid]
+    for _ in range(3):
+        document.undo_stack.undo()
+    assert [i.uid for i in document.stack] == [first.uid, second.uid]
+    assert document.stack.item(second.uid).opacity == 1.0
+
+
+def test_log_slider_scale_round_trips():
+    for low, high in ((0.0, 200.0), (0.1, 40.0), (-1.0, 1.0)):
+        scale = SliderScale(low, high, log=True)
+        assert scale.value(0) == pytest.approx(low)
+        assert scale.value(1000) == pytest.approx(high)
+        for position in (1, 250, 999):
+            assert scale.position(scale.value(position)) == position
