@@ -137,7 +137,8 @@ class Stroke:
 class Mask:
     """A stack step's mask: strokes over an optional raster, feathered, for a ``rows`` x ``cols`` source.
 
-    ``raster`` (float32 (rows, cols) in 0..1, copied and made read-only) is the
+    ``raster`` (float32 (rows, cols) in 0..1; copied, clipped and made read-only
+    unless it already is a read-only float32 array, as a mask's own is) is the
     base the strokes paint on; without it the base is 0. ``feather`` is the
     sigma in source pixels of a Gaussian softening of the result.
     """
@@ -160,23 +161,35 @@ class Mask:
             if raster.shape != (self.rows, self.cols):
                 raise ParameterError(f"mask raster must have the mask's {self.cols}x{self.rows} shape, "
                                      f"got {raster.shape}; resize it to the image")
-            raster = np.clip(raster.astype(np.float32), 0.0, 1.0)
-            raster.flags.writeable = False
+            if raster.flags.writeable or raster.dtype != np.float32:
+                raster = np.clip(raster.astype(np.float32), 0.0, 1.0)
+                raster.flags.writeable = False
             object.__setattr__(self, "raster", raster)
 
     def with_stroke(self, stroke: Stroke) -> Mask:
         """A new mask with ``stroke`` painted on top (shares the raster and earlier strokes)."""
-        return Mask(self.rows, self.cols, self.strokes + (stroke,), self.raster, self.feather)
+        return self._derive(Mask(self.rows, self.cols, self.strokes + (stroke,), self.raster, self.feather))
 
     def with_feather(self, feather: float) -> Mask:
         """A new mask with another feather radius."""
-        return Mask(self.rows, self.cols, self.strokes, self.raster, feather)
+        return self._derive(Mask(self.rows, self.cols, self.strokes, self.raster, feather))
+
+    def _derive(self, new: Mask) -> Mask:
+        """Hand the raster's digest (and scaled copies) on to a mask that shares the raster."""
+        if "_raster_digest" in self.__dict__:
+            new.__dict__["_raster_digest"] = self.__dict__["_raster_digest"]
+        new._scaled_raster.update(self._scaled_raster)
+        return new
+
+    @cached_property
+    def _raster_digest(self) -> int | None:
+        """Hash of the raster's bytes (computed once per raster)."""
+        return None if self.raster is None else hash(self.raster.tobytes())
 
     @cached_property
     def key(self) -> tuple:
         """A hashable value equal for masks that render the same (used by render caches)."""
-        digest = None if self.raster is None else hash(self.raster.tobytes())
-        return (self.rows, self.cols, self.strokes, float(self.feather), digest)
+        return (self.rows, self.cols, self.strokes, float(self.feather), self._raster_digest)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Mask) and self.key == other.key

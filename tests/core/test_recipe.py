@@ -1,0 +1,87 @@
+"""Recipes: readable JSON with a schema version, masks inside and beside, strict errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from enhance_core.errors import ParameterError
+from enhance_core.masks import Mask, Stroke
+from enhance_core.recipe import SCHEMA, load_recipe, recipe_from_dict, save_recipe
+from enhance_core.stack import make_item
+
+
+def sample_steps() -> tuple:
+    raster = np.zeros((20, 30), np.float32)
+    raster[5:15, 10:20] = 0.5
+    painted = Mask(20, 30, raster=raster, feather=2.0).with_stroke(
+        Stroke(points=((1.5, 2.25), (20.0, 10.0)), radius=3.0, hardness=0.4, opacity=0.8))
+    return (
+        make_item("gaussian_blur", {"sigma": 2.5}),
+        make_item("levels", {"black": 0.05, "white": 0.9}, enabled=False, opacity=0.5),
+        make_item("unsharp_mask", mask=Mask(20, 30).with_stroke(Stroke(((4, 4),), radius=2))),
+        make_item("negative", mask=painted),
+    )
+
+
+def test_round_trip_keeps_every_step(tmp_path) -> None:
+    steps = sample_steps()
+    path = save_recipe(steps, tmp_path / "look.json")
+    loaded = load_recipe(path)
+    assert [(i.filter, i.params, i.enabled, i.opacity) for i in loaded] == \
+        [(i.filter, i.params, i.enabled, i.opacity) for i in steps]
+    assert loaded[2].mask == steps[2].mask
+    assert loaded[3].mask.strokes == steps[3].mask.strokes
+    np.testing.assert_allclose(loaded[3].mask.render(), steps[3].mask.render(), atol=1e-4)
+    assert (tmp_path / "look.step4.mask.png").exists()
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_file_is_readable_json_with_schema_and_named_params(tmp_path) -> None:
+    data = json.loads(save_recipe(sample_steps(), tmp_path / "r.json").read_text())
+    assert data["schema"] == SCHEMA and data["version"] == 1
+    assert data["steps"][0] == {"filter": "gaussian_blur", "params": {"sigma": 2.5}, "enabled": True,
+                                "opacity": 1.0, "mask": None}
+    assert data["steps"][3]["mask"]["raster"] == "r.step4.mask.png"
+    assert data["steps"][2]["mask"]["strokes"][0]["points"] == [[4.0, 4.0]]
+
+
+def recipe(*steps: dict) -> dict:
+    return {"schema": SCHEMA, "version": 1, "steps": list(steps)}
+
+
+@pytest.mark.parametrize("step, message", [
+    ({"filter": "gausian_blur", "params": {"sigma": 1}}, r"step 2: unknown filter 'gausian_blur'; did you mean gaussian_blur"),
+    ({"filter": "gaussian_blur", "params": {}}, r"step 2: filter 'gaussian_blur': parameter 'sigma' is missing"),
+    ({"filter": "gaussian_blur", "params": {"sigma": 900}}, r"step 2: .*'sigma'.*900.*outside"),
+    ({"filter": "gaussian_blur", "params": {"sigma": 1, "size": 3}}, r"step 2: .*no parameter 'size'"),
+    ({"filter": "gamma", "params": {"gamma": 1}, "opacity": 2}, r"step 2: opacity"),
+    ({"filter": "gamma", "params": {"gamma": 1}, "blend": "x"}, r"step 2: unknown key 'blend'"),
+    ({"params": {}}, r"step 2: \"filter\" is missing"),
+])
+def test_errors_name_the_step_and_the_problem(step: dict, message: str) -> None:
+    good = {"filter": "negative", "params": {}}
+    with pytest.raises(ParameterError, match=message):
+        recipe_from_dict(recipe(good, step))
+
+
+def test_schema_version_and_file_errors(tmp_path) -> None:
+    with pytest.raises(ParameterError, match="not an Enhance Studio recipe"):
+        recipe_from_dict({"steps": []})
+    with pytest.raises(ParameterError, match="version 7, newer"):
+        recipe_from_dict({"schema": SCHEMA, "version": 7, "steps": []})
+    with pytest.raises(ParameterError, match="does not exist"):
+        load_recipe(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{\"schema\": ")
+    with pytest.raises(ParameterError, match="broken.json is not valid JSON.*line 1"):
+        load_recipe(broken)
+
+
+def test_missing_mask_raster_is_reported_with_the_step(tmp_path) -> None:
+    path = save_recipe(sample_steps(), tmp_path / "r.json")
+    (tmp_path / "r.step4.mask.png").unlink()
+    with pytest.raises(ParameterError, match="step 4: .*r.step4.mask.png"):
+        load_recipe(path)

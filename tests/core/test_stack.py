@@ -1,0 +1,218 @@
+"""The filter stack (edits, events, snapshots) and the caching renderer (preview, region, masks)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from enhance_core.errors import Cancelled, ParameterError
+from enhance_core.filters.base import FilterDef, param
+from enhance_core.filters.registry import FILTERS
+from enhance_core.image import Image, ImageMeta
+from enhance_core.masks import Mask, Region, Stroke
+from enhance_core.stack import FilterStack, Renderer, make_item, render_image
+
+
+def textured(rows: int = 96, cols: int = 128, channels: int = 3) -> Image:
+    yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    planes = [0.5 + 0.3 * np.sin(xx / (4 + c)) * np.cos(yy / 9) for c in range(channels)]
+    return Image(np.ascontiguousarray(np.stack(planes, -1), dtype=np.float32), meta=ImageMeta(bit_depth=16))
+
+
+@dataclass(frozen=True)
+class AddParams:
+    amount: float = param(0.1, label="Amount", minimum=-1.0, maximum=1.0)
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    """Register test filters ``add_a``, ``add_b``, ``add_c`` that count their calls and record ctx."""
+    calls: list[str] = []
+    contexts: list = []
+
+    def make(name: str) -> FilterDef:
+        def apply(pixels, params, ctx):
+            calls.append(name)
+            contexts.append(ctx)
+            return pixels + np.float32(params.amount)
+
+        return FilterDef(name, name, "Tone", AddParams, apply)
+
+    for name in ("add_a", "add_b", "add_c"):
+        monkeypatch.setitem(FILTERS, name, make(name))
+    return calls, contexts
+
+
+def test_edits_notify_and_snapshots_stay_frozen() -> None:
+    stack = FilterStack()
+    events = []
+    unsubscribe = stack.subscribe(events.append)
+    blur = stack.add("gaussian_blur", {"sigma": 3.0})
+    gamma = stack.add("gamma")
+    before = stack.snapshot()
+    stack.move(gamma.uid, 0)
+    stack.set_params(blur.uid, {"sigma": 5.0})
+    stack.set_enabled(gamma.uid, False)
+    stack.set_opacity(blur.uid, 0.25)
+    stack.set_mask(blur.uid, Mask(10, 10))
+    assert [e.kind for e in events] == ["added", "added", "moved", "params", "enabled", "opacity", "mask"]
+    assert before[0].params.sigma == 3.0 and before[1].filter == "gamma"
+    now = stack.snapshot()
+    assert [i.filter for i in now] == ["gamma", "gaussian_blur"]
+    assert now[1].params.sigma == 5.0 and now[1].opacity == 0.25 and not now[0].enabled
+    unsubscribe()
+    stack.remove(gamma.uid)
+    assert len(events) == 7 and len(stack) == 1
+
+
+def test_remove_and_insert_undo_each_other() -> None:
+    stack = FilterStack()
+    items = [stack.add(name) for name in ("negative", "gamma", "levels")]
+    index, removed = stack.remove(items[1].uid)
+    assert index == 1 and [i.filter for i in stack] == ["negative", "levels"]
+    stack.insert(index, removed)
+    assert stack.snapshot() == tuple(items)
+    old = stack.set_params(items[2].uid, {"black": 0.1})
+    stack.replace_item(old)
+    assert stack.snapshot() == tuple(items)
+
+
+def test_bad_edits_raise_and_leave_the_stack_unchanged() -> None:
+    stack = FilterStack()
+    item = stack.add("gamma")
+    with pytest.raises(ParameterError, match="'gamma'.*outside"):
+        stack.set_params(item.uid, {"gamma": 100.0})
+    with pytest.raises(ParameterError, match="opacity"):
+        stack.set_opacity(item.uid, 1.5)
+    with pytest.raises(ParameterError, match="unknown filter"):
+        stack.add("no_such_filter")
+    with pytest.raises(ParameterError, match="no stack item"):
+        stack.set_enabled("nope", False)
+    assert stack.snapshot() == (item,)
+
+
+def test_changing_step_k_recomputes_from_k_on(counting) -> None:
+    calls, _ = counting
+    image = textured()
+    stack = FilterStack()
+    a, b, c = (stack.add(name) for name in ("add_a", "add_b", "add_c"))
+    renderer = Renderer()
+    first = renderer.render(image, stack.snapshot())
+    assert calls == ["add_a", "add_b", "add_c"]
+    np.testing.assert_allclose(first, image.pixels + 0.3, atol=1e-6)
+    calls.clear()
+    stack.set_params(c.uid, {"amount": 0.2})
+    renderer.render(image, stack.snapshot())
+    assert calls == ["add_c"]
+    calls.clear()
+    stack.set_params(b.uid, {"amount": 0.0})
+    renderer.render(image, stack.snapshot())
+    assert calls == ["add_b", "add_c"]
+    calls.clear()
+    stack.set_enabled(a.uid, False)
+    renderer.render(image, stack.snapshot())
+    stack.set_enabled(a.uid, True)
+    again = renderer.render(image, stack.snapshot())
+    assert calls == ["add_b", "add_c"]
+    np.testing.assert_allclose(again, image.pixels + 0.3, atol=1e-6)
+    calls.clear()
+    renderer.render(image, stack.snapshot(), region=Region(10, 10, 20, 20))
+    assert calls == []
+
+
+def test_region_render_matches_the_full_render_with_spatial_and_global_steps() -> None:
+    image = textured()
+    stack = FilterStack()
+    stack.add("gaussian_blur", {"sigma": 2.0})
+    stack.add("clahe", {"tiles": 4})
+    stack.add("unsharp_mask", {"sigma": 3.0}, opacity=0.6)
+    stack.add("median_blur", {"size": 5}, mask=Mask(96, 128).with_stroke(Stroke(((60, 40),), radius=20)))
+    stack.add("fft_lowpass", {"cutoff": 6.0})
+    for scale in (1.0, 0.5):
+        full = Renderer().render(image, stack.snapshot(), scale=scale)
+        for region in (Region(5, 7, 20, 30), Region(0, 0, 10, 10)):
+            part = Renderer().render(image, stack.snapshot(), scale=scale, region=region)
+            np.testing.assert_allclose(part, full[region.slices], atol=1e-5)
+
+
+def test_preview_matches_a_downscaled_export() -> None:
+    image = textured(128, 160)
+    stack = FilterStack()
+    stack.add("gaussian_blur", {"sigma": 4.0})
+    stack.add("levels", {"black": 0.1, "white": 0.9})
+    stack.add("histogram_equalize")
+    export = Renderer().render(image, stack.snapshot())
+    preview = Renderer().render(image, stack.snapshot(), scale=0.5)
+    assert preview.shape == (64, 80, 3)
+    down = export.reshape(64, 2, 80, 2, 3).mean(axis=(1, 3))
+    assert np.abs(down - preview).mean() < 0.02
+
+
+def test_opacity_and_mask_blend_the_step_result() -> None:
+    image = textured(40, 50, 1)
+    half = make_item("negative", opacity=0.5)
+    out = Renderer().render(image, (half,))
+    np.testing.assert_allclose(out, 0.5 * image.pixels + 0.5 * (1 - image.pixels), atol=1e-6)
+    raster = np.zeros((40, 50), np.float32)
+    raster[:, 25:] = 1.0
+    masked = make_item("negative", mask=Mask(40, 50, raster=raster))
+    out = Renderer().render(image, (masked,))
+    np.testing.assert_allclose(out[:, :25], image.pixels[:, :25])
+    np.testing.assert_allclose(out[:, 25:], 1 - image.pixels[:, 25:], atol=1e-6)
+
+
+def test_filters_see_the_mask_progress_runs_and_stop_cancels(counting) -> None:
+    _, contexts = counting
+    image = textured(40, 50)
+    mask = Mask(40, 50).with_stroke(Stroke(((25, 20),), radius=5))
+    steps = (make_item("add_a", mask=mask), make_item("add_b"))
+    reports = []
+    Renderer().render(image, steps, scale=0.5, progress=lambda f, m: reports.append(f))
+    assert contexts[0].mask.shape == (20, 25) and contexts[0].scale == 0.5 and contexts[1].mask is None
+    assert contexts[0].bit_depth == 16
+    assert reports == sorted(reports) and reports[-1] == 1.0
+    with pytest.raises(Cancelled):
+        Renderer().render(image, steps, should_stop=lambda: True)
+
+
+def test_mask_for_another_image_size_is_reported_with_its_step() -> None:
+    image = textured(40, 50)
+    steps = (make_item("gamma"), make_item("negative", mask=Mask(20, 20)))
+    with pytest.raises(ParameterError, match="step 2 .*20x20"):
+        Renderer().render(image, steps)
+
+
+def test_results_are_read_only_and_the_source_is_untouched() -> None:
+    image = textured(30, 40)
+    source = image.pixels.copy()
+    out = Renderer().render(image, (make_item("negative"),))
+    with pytest.raises(ValueError):
+        out[0, 0, 0] = 1.0
+    untouched = Renderer().render(image, ())
+    with pytest.raises(ValueError):
+        untouched[0, 0, 0] = 1.0
+    np.testing.assert_array_equal(image.pixels, source)
+    exported = render_image(image, (make_item("negative"),))
+    exported.pixels[0, 0, 0] = 0.0  # export results belong to the caller
+    assert exported.meta is image.meta
+
+
+def test_worker_renders_a_snapshot_while_the_stack_is_edited() -> None:
+    image = textured()
+    stack = FilterStack()
+    blur = stack.add("gaussian_blur", {"sigma": 2.0})
+    stack.add("clahe")
+    snapshot = stack.snapshot()
+    expected = Renderer().render(image, snapshot)
+    renderer, results = Renderer(), []
+    worker = threading.Thread(target=lambda: results.append(renderer.render(image, snapshot)))
+    worker.start()
+    for k in range(50):
+        stack.set_params(blur.uid, {"sigma": 1.0 + k / 10})
+        stack.add("gamma")
+    worker.join()
+    np.testing.assert_array_equal(results[0], expected)
+    assert len(stack) == 52
