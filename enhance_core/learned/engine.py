@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -143,14 +144,16 @@ def inference_mode(device: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def stop_checks(module: Any, should_stop: StopFn) -> Iterator[None]:
-    """Check ``should_stop()`` before every direct child of every submodule of ``module`` runs.
+    """Check ``should_stop()`` before every submodule of ``module`` runs in this thread.
 
     A network's forward pass then raises :class:`Cancelled` within one layer,
-    which keeps cancel prompt on a slow CPU even inside a large tile.
+    which keeps cancel prompt on a slow CPU even inside a large tile. Other
+    threads sharing the (cached) module are not affected.
     """
+    owner = threading.get_ident()
 
     def check(_module: Any, _inputs: Any) -> None:
-        if should_stop():
+        if threading.get_ident() == owner and should_stop():
             raise Cancelled("stopped by request")
 
     handles = [child.register_forward_pre_hook(check) for child in module.modules() if child is not module]
@@ -159,7 +162,6 @@ def stop_checks(module: Any, should_stop: StopFn) -> Iterator[None]:
     finally:
         for handle in handles:
             handle.remove()
-
 
 def run_tiled(
     fn: Callable[[Any], Any],

@@ -1,0 +1,133 @@
+"""The explicit table of shipped models and their safe, cached loading.
+
+This module imports ``torch``; the learned filters import it inside their
+functions, so the GUI starts without loading torch.
+
+Adding a model takes three lines: import its ``nn.Module`` class, add it to
+:data:`ARCHS`, and add a :class:`ModelSpec` to :data:`MODELS` naming the file
+that ``python -m enhance_core.training.export`` wrote (the exporter prints the
+line). The weights live in ``models/<name>/`` next to their ``.sha256`` file
+and ``MODEL_CARD.md``; hashes are never typed into code. Set
+``ENHANCE_MODELS_DIR`` to load from another models folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from enhance_core.errors import ModelError
+from enhance_core.learned.archs.denoise_unet import DenoiseUNet
+from enhance_core.learned.weights import read_expected_sha256, read_weights
+
+MODELS_ENV = "ENHANCE_MODELS_DIR"
+
+ARCHS: dict[str, type[nn.Module]] = {
+    "DenoiseUNet": DenoiseUNet,
+}
+"""Architecture name (as stored in the weights' metadata) -> ``nn.Module`` class."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One shipped model.
+
+    Attributes
+    ----------
+    arch : str
+        Key of :data:`ARCHS`.
+    args : dict
+        Constructor arguments; the weights' metadata must hold the same.
+    weights : str
+        Weights file relative to the models folder (``denoise/denoise-1a2b3c4d.safetensors``);
+        its SHA-256 is read from the ``.sha256`` file beside it.
+    """
+
+    arch: str
+    args: dict[str, Any] = field(default_factory=dict)
+    weights: str = ""
+
+
+MODELS: dict[str, ModelSpec] = {
+    "denoise": ModelSpec(
+        arch="DenoiseUNet",
+        args={"channels": 3, "widths": [64, 128, 256], "blocks": [1, 2, 2]},
+        weights="denoise/denoise-00000000.safetensors",
+    ),
+}
+"""Model name -> :class:`ModelSpec`."""
+
+_CACHE: dict[tuple[str, str, str], nn.Module] = {}
+_LOCK = threading.Lock()
+
+
+def models_dir() -> Path:
+    """Return the models folder: ``$ENHANCE_MODELS_DIR`` or ``models/`` at the repository root."""
+    override = os.environ.get(MODELS_ENV)
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "models"
+
+
+def weights_path(name: str) -> Path:
+    """Return the weights file of model ``name``; raises :class:`ModelError` for unknown names."""
+    return models_dir() / get_spec(name).weights
+
+
+def get_spec(name: str) -> ModelSpec:
+    """Return the :class:`ModelSpec` of model ``name``."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}") from None
+
+
+def load_model(name: str, *, device: str = "cpu") -> nn.Module:
+    """Return model ``name`` in eval mode on ``device``, loading it once per device.
+
+    The weights' SHA-256 must match the ``.sha256`` file beside them, the
+    metadata must name the same architecture and arguments as :data:`MODELS`,
+    and every tensor must match a parameter of the network (strict keys). The
+    file is safetensors, so loading never executes code. Tensors stored as fp16
+    load as fp32.
+
+    Raises
+    ------
+    ModelError
+        Unknown name, missing or corrupt file, or weights that do not fit the network.
+    """
+    path = weights_path(name)
+    key = (name, device, str(path))
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = _build(get_spec(name), path).to(device)
+        return _CACHE[key]
+
+
+def clear_cache() -> None:
+    """Forget every loaded model (after the models folder changed, and in tests)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _build(spec: ModelSpec, path: Path) -> nn.Module:
+    """Check and load ``path`` into a new network described by ``spec``."""
+    tensors, metadata = read_weights(path, sha256=read_expected_sha256(path))
+    stored_args = json.loads(metadata["args"])
+    if metadata["arch"] != spec.arch or stored_args != spec.args:
+        raise ModelError(f"{path}: holds {metadata['arch']}({stored_args}) but the registry expects "
+                         f"{spec.arch}({spec.args}); export the weights again or fix MODELS")
+    if spec.arch not in ARCHS:
+        raise ModelError(f"{path}: architecture {spec.arch!r} is not in ARCHS; known: {', '.join(ARCHS)}")
+    model = ARCHS[spec.arch](**spec.args)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as error:
+        raise ModelError(f"{path}: weights do not fit {spec.arch}: {error}; export them again") from None
+    model.eval().requires_grad_(False)
+    return model.to(memory_format=torch.channels_last)

@@ -1,0 +1,133 @@
+"""Turn a training checkpoint into shipped weights: ``models/<name>/<name>-<hash8>.safetensors``.
+
+Usage::
+
+    python -m enhance_core.training.export runs/denoise/ckpt.pt --name denoise \\
+        [--metrics runs/denoise/eval.json] [--raw] [--fp32] [--models-dir models]
+
+The EMA weights (``params_ema``) are exported unless ``--raw`` asks for the
+raw ones; tensors are stored as fp16 (about half the size; they load as fp32)
+unless ``--fp32``. The constructor arguments are the architecture's parameters
+found in the checkpoint's config (the config keys equal the argument names).
+The exporter writes the weights and their ``.sha256`` file atomically, prints
+the hash and the :data:`enhance_core.learned.registry.MODELS` entry that points at
+the file, and says whether the table already points there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from enhance_core.errors import EnhanceError, ModelError
+from enhance_core.learned.registry import ARCHS, MODELS, ModelSpec, models_dir
+from enhance_core.learned.weights import FORMAT, FORMAT_VERSION, encode_weights, write_weights
+
+FP16_MAX = 65504.0
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a training checkpoint without executing pickled code (``weights_only=True``)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ModelError(f"{path}: checkpoint not found; train first or pass the right path") from None
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError... for bad files
+        raise ModelError(f"{path}: not a readable training checkpoint ({error})") from None
+    missing = [key for key in ("params", "params_ema", "config", "step") if key not in checkpoint]
+    if missing:
+        raise ModelError(f"{path}: checkpoint lacks {', '.join(missing)}; is it from a training script here?")
+    return checkpoint
+
+
+def constructor_args(arch: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Return every constructor argument of ``ARCHS[arch]``: from ``config`` where present, else its default."""
+    args = {}
+    for name, parameter in inspect.signature(ARCHS[arch].__init__).parameters.items():
+        if name == "self":
+            continue
+        value = config.get(name, parameter.default)
+        if value is inspect.Parameter.empty:
+            raise ModelError(f"the training config has no {name!r}, which {arch} needs")
+        args[name] = list(value) if isinstance(value, tuple) else value
+    return args
+
+
+def export_checkpoint(
+    checkpoint_path: Path,
+    *,
+    name: str,
+    arch: str,
+    folder: Path,
+    metrics: dict[str, Any] | None = None,
+    raw: bool = False,
+    fp16: bool = True,
+) -> tuple[Path, str, ModelSpec]:
+    """Export a checkpoint's weights to ``folder/<name>/``; return the path, SHA-256 and registry entry."""
+    if arch not in ARCHS:
+        raise ModelError(f"unknown architecture {arch!r}; add it to ARCHS first (known: {', '.join(ARCHS)})")
+    checkpoint = load_checkpoint(checkpoint_path)
+    config = checkpoint["config"]
+    args = constructor_args(arch, config)
+    state = checkpoint["params" if raw else "params_ema"]
+    try:
+        ARCHS[arch](**args).load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise ModelError(f"{checkpoint_path}: weights do not fit {arch}({args}): {error}") from None
+    tensors = {}
+    for key, value in state.items():
+        small = fp16 and value.is_floating_point() and float(value.abs().max()) < FP16_MAX
+        tensors[key] = value.half() if small else value
+    which = "params" if raw else "params_ema"
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "arch": arch,
+        "args": json.dumps(args),
+        "training_config": json.dumps(config, sort_keys=True),
+        "metrics": json.dumps(metrics or {}, sort_keys=True),
+        "source": f"{checkpoint_path.name} {which} step {checkpoint['step']}",
+    }
+    path, digest = write_weights(folder / name, name, encode_weights(tensors, metadata))
+    return path, digest, ModelSpec(arch=arch, args=args, weights=f"{name}/{path.name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path, help="training checkpoint (ckpt.pt)")
+    parser.add_argument("--name", required=True, help="model name, the key in MODELS (e.g. denoise)")
+    parser.add_argument("--arch", help="architecture in ARCHS (default: the one MODELS lists for --name)")
+    parser.add_argument("--metrics", type=Path, help="JSON file of measured metrics to store in the weights")
+    parser.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA")
+    parser.add_argument("--fp32", action="store_true", help="store fp32 tensors instead of fp16")
+    parser.add_argument("--models-dir", type=Path, default=None, help="models folder (default: the registry's)")
+    args = parser.parse_args(argv)
+    try:
+        arch = args.arch or (MODELS[args.name].arch if args.name in MODELS else None)
+        if arch is None:
+            raise ModelError(f"model {args.name!r} is not in MODELS; pass --arch (one of {', '.join(ARCHS)})")
+        metrics = json.loads(args.metrics.read_text()) if args.metrics else None
+        path, digest, spec = export_checkpoint(args.checkpoint, name=args.name, arch=arch,
+                                               folder=args.models_dir or models_dir(), metrics=metrics,
+                                               raw=args.raw, fp16=not args.fp32)
+    except (EnhanceError, OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    print(f"sha256 {digest}")
+    print(f"MODELS entry: {args.name!r}: ModelSpec(arch={spec.arch!r}, args={spec.args!r}, weights={spec.weights!r})")
+    current = MODELS.get(args.name)
+    if current != spec:
+        print("enhance_core/learned/registry.py does not point at this file yet; set the entry above in MODELS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Model registry and weight files: the tiny training run end to end, hash checks, no pickle."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image as PILImage
+
+from enhance_core.errors import ModelError
+from enhance_core.learned import registry
+from enhance_core.learned.denoise import denoise_image
+from enhance_core.learned.registry import ModelSpec, load_model
+from enhance_core.learned.weights import sha256_path
+from enhance_core.training import export, train_denoise
+from tests.learned.conftest import synthetic_rgb
+
+TINY_CONFIG = Path(train_denoise.__file__).parent / "configs" / "denoise_tiny.json"
+
+
+def write_synthetic_dataset(root: Path) -> None:
+    """Write small random PNGs where the training script expects Train400, CBSD432, Set12 and Set5."""
+    rng = np.random.default_rng(0)
+    for folder, mode, count in (("Train400", "L", 4), ("CBSD432", "RGB", 4), ("Set12", "L", 2), ("Set5", "RGB", 2)):
+        (root / folder).mkdir(parents=True)
+        for index in range(count):
+            array = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
+            PILImage.fromarray(array).convert(mode).save(root / folder / f"{index}.png")
+
+
+@pytest.fixture(scope="module")
+def tiny_export(tmp_path_factory) -> tuple[Path, ModelSpec, Path]:
+    """Train the tiny config on synthetic data and export it; return the models folder, entry and checkpoint."""
+    root = tmp_path_factory.mktemp("tiny")
+    write_synthetic_dataset(root / "data")
+    run_dir = root / "run"
+    train_denoise.main(["--config", str(TINY_CONFIG), "--data", str(root / "data"),
+                        "--set", f"out_dir={json.dumps(str(run_dir))}"])
+    _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="denoise_tiny", arch="DenoiseUNet",
+                                          folder=root / "models")
+    return root / "models", spec, run_dir / "ckpt.pt"
+
+
+@pytest.fixture
+def tiny_model(tiny_export, monkeypatch, tmp_path) -> Path:
+    """Register a fresh copy of the tiny model; return its weights file (safe to tamper with)."""
+    source, spec, _ = tiny_export
+    shutil.copytree(source, tmp_path / "models")
+    monkeypatch.setenv(registry.MODELS_ENV, str(tmp_path / "models"))
+    monkeypatch.setitem(registry.MODELS, "denoise_tiny", spec)
+    registry.clear_cache()
+    yield tmp_path / "models" / spec.weights
+    registry.clear_cache()
+
+
+def test_tiny_training_exports_loads_and_denoises(tiny_model):
+    assert tiny_model.name.startswith("denoise_tiny-") and sha256_path(tiny_model).exists()
+    model = load_model("denoise_tiny", device="cpu")
+    assert not model.training and load_model("denoise_tiny", device="cpu") is model
+    noisy = synthetic_rgb(64, 80) + np.random.default_rng(0).normal(0, 0.1, (64, 80, 3)).astype(np.float32)
+    out = denoise_image(noisy, sigma=25, device="cpu", model="denoise_tiny")
+    assert out.shape == noisy.shape and out.dtype == np.float32 and np.isfinite(out).all()
+    gray = denoise_image(noisy[..., :1], device="cpu", model="denoise_tiny")
+    assert gray.shape == (64, 80, 1)
+
+
+def test_tampered_weights_raise_model_error(tiny_model):
+    data = bytearray(tiny_model.read_bytes())
+    data[-10] ^= 0xFF
+    tiny_model.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"SHA-256 is [0-9a-f]{64}, expected [0-9a-f]{64}.*Restore it"):
+        load_model("denoise_tiny", device="cpu")
+
+
+def test_missing_hash_file_raises_model_error(tiny_model):
+    sha256_path(tiny_model).unlink()
+    with pytest.raises(ModelError, match=r"\.sha256: cannot read"):
+        load_model("denoise_tiny", device="cpu")
+
+
+def test_pickle_is_never_executed(tiny_model, tmp_path):
+    marker = tmp_path / "ran"
+
+    class Exploit:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    tiny_model.write_bytes(pickle.dumps({"weights": Exploit()}))
+    digest = hashlib.sha256(tiny_model.read_bytes()).hexdigest()
+    sha256_path(tiny_model).write_text(f"{digest}  {tiny_model.name}\n")
+    with pytest.raises(ModelError, match="not a safetensors file"):
+        load_model("denoise_tiny", device="cpu")
+    assert not marker.exists()
+
+
+def test_weights_that_do_not_fit_raise_model_error(tiny_model, monkeypatch):
+    spec = registry.MODELS["denoise_tiny"]
+    monkeypatch.setitem(registry.MODELS, "denoise_tiny", ModelSpec(spec.arch, {**spec.args, "widths": [8, 32]},
+                                                                  spec.weights))
+    with pytest.raises(ModelError, match="registry expects"):
+        load_model("denoise_tiny", device="cpu")
+
+
+def test_unknown_model_lists_known_ones():
+    with pytest.raises(ModelError, match="unknown model 'nope'; known models: .*denoise"):
+        load_model("nope")
+
+
+def test_export_command_prints_hash_and_entry(tiny_export, tmp_path, capsys):
+    _, spec, tiny_checkpoint = tiny_export
+    assert export.main([str(tiny_checkpoint), "--name", "denoise_tiny", "--arch", "DenoiseUNet",
+                        "--models-dir", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    digest = (tmp_path / spec.weights).with_suffix(".safetensors.sha256").read_text().split()[0]
+    assert f"sha256 {digest}" in printed and repr(spec.weights) in printed
+    checkpoint = tmp_path / "ckpt.pt"
+    torch.save({"params": {}, "params_ema": {}, "config": {}, "step": 0}, checkpoint)
+    assert export.main([str(checkpoint), "--name", "x", "--arch", "DenoiseUNet", "--models-dir", str(tmp_path)]) == 2
+    assert "do not fit" in capsys.readouterr().err
+    assert export.main([str(tmp_path / "missing.pt"), "--name", "denoise"]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
