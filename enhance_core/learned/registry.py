@@ -25,12 +25,14 @@ from torch import nn
 
 from enhance_core.errors import ModelError
 from enhance_core.learned.archs.denoise_unet import DenoiseUNet
+from enhance_core.learned.archs.inpaint_unet import InpaintUNet
 from enhance_core.learned.weights import read_expected_sha256, read_weights
 
 MODELS_ENV = "ENHANCE_MODELS_DIR"
 
 ARCHS: dict[str, type[nn.Module]] = {
     "DenoiseUNet": DenoiseUNet,
+    "InpaintUNet": InpaintUNet,
 }
 """Architecture name (as stored in the weights' metadata) -> ``nn.Module`` class."""
 

@@ -1,0 +1,57 @@
+"""Smooth pre-fill of holes by push-pull (normalized convolution on a Gaussian pyramid).
+
+The hole-fill network refines this pre-fill rather than inventing content
+from zeros, which makes it converge faster and keeps large holes free of
+flat gray patches. Push-pull is resolution independent and costs a few
+milliseconds per megapixel, so it runs on the whole crop before tiling: a
+tile in the middle of a large hole still gets a sensible starting point.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def _as_3d(array: np.ndarray, channels: int) -> np.ndarray:
+    """Restore the channel axis that OpenCV drops for single-channel images."""
+    return array.reshape(array.shape[0], array.shape[1], channels)
+
+
+def push_pull_fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Return ``pixels`` with the ``hole`` pixels replaced by a smooth interpolation.
+
+    Parameters
+    ----------
+    pixels : ndarray
+        float32 (rows, cols, C).
+    hole : ndarray
+        bool (rows, cols), True where the pixel is missing.
+
+    Returns
+    -------
+    ndarray
+        float32 (rows, cols, C); known pixels are returned unchanged. If no
+        pixel is known the result is mid-gray.
+    """
+    pixels = np.asarray(pixels, np.float32)
+    channels = pixels.shape[2]
+    known = (~hole).astype(np.float32)
+    if not hole.any():
+        return pixels.copy()
+    if not known.any():
+        return np.full_like(pixels, 0.5)
+    values = [pixels * known[..., None]]
+    weights = [known]
+    while min(weights[-1].shape) > 1 and weights[-1].min() <= 0:
+        values.append(_as_3d(cv2.pyrDown(values[-1]), channels))
+        weights.append(cv2.pyrDown(weights[-1]))
+    filled = values[-1] / np.maximum(weights[-1], 1e-8)[..., None]
+    for level in range(len(values) - 2, -1, -1):
+        v, w = values[level], weights[level]
+        size = (w.shape[1], w.shape[0])
+        coarse = _as_3d(cv2.pyrUp(filled, dstsize=size), channels)
+        density = np.clip(w * 4.0, 0.0, 1.0) if level else w
+        own = v / np.maximum(w, 1e-8)[..., None]
+        filled = density[..., None] * own + (1.0 - density[..., None]) * coarse
+    return np.where(hole[..., None], filled, pixels).astype(np.float32)
