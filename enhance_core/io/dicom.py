@@ -1,0 +1,221 @@
+"""DICOM through pydicom: physical units, windows, MONOCHROME1, frames, compressed pixel data.
+
+Grayscale frames go through the modality LUT exactly as pydicom's
+``apply_modality_lut`` defines it (Rescale Slope/Intercept, fractional too, or
+a Modality LUT Sequence; for enhanced multi-frame objects the per-frame or
+shared functional groups supply them). The physical values are then mapped
+onto [0, 1] over the whole range the stored bits can reach, so
+``physical = meta.value_offset + meta.value_scale * pixel`` holds exactly (to
+float32 precision). MONOCHROME1 frames are inverted for display and carry a
+negative ``value_scale``. VOI windows from the header become ``meta.windows``
+in physical units; ``meta.extra["value_range"]`` holds the frame's physical
+minimum and maximum.
+
+Compressed transfer syntaxes decode through pydicom's plugins. JPEG Lossless,
+JPEG-LS and 12-bit JPEG need ``pylibjpeg`` + ``pylibjpeg-libjpeg``; JPEG 2000
+decodes through Pillow or ``pylibjpeg-openjpeg``; RLE and Deflate need nothing
+extra. When a plugin is missing, :class:`MissingDecoder` names the exact
+``pip install`` command (all of them: ``pip install "enhance-studio[dicom]"``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
+
+from enhance_core.errors import ImageReadError, MissingDecoder, UnsupportedFormat
+from enhance_core.image import Image, ImageMeta, Window
+from enhance_core.io.limits import check_pixel_count
+from enhance_core.io.samples import to_unit_pixels
+
+_LIBJPEG = "pip install pylibjpeg pylibjpeg-libjpeg"
+_OPENJPEG = "pip install pylibjpeg pylibjpeg-openjpeg"
+_FRAME_KEYWORDS = (
+    "RescaleSlope", "RescaleIntercept", "RescaleType", "ModalityLUTSequence",
+    "WindowCenter", "WindowWidth", "WindowCenterWidthExplanation",
+    "BitsStored", "PixelRepresentation",
+)
+_FRAME_SEQUENCES = ("PixelValueTransformationSequence", "FrameVOILUTSequence")
+
+
+def install_hint(transfer_syntax: pydicom.uid.UID) -> str:
+    """Return the ``pip install`` command that adds a decoder for ``transfer_syntax``."""
+    if transfer_syntax.name.startswith(("JPEG 2000", "High-Throughput JPEG 2000")):
+        return _OPENJPEG
+    return _LIBJPEG
+
+
+def _read_header(path: Path, messages: list[str]) -> Dataset:
+    """Read the dataset without pixel data, recording pydicom's warnings in ``messages``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+        except InvalidDicomError:
+            header = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    messages.extend(str(item.message) for item in caught)
+    if "Rows" not in header or "Columns" not in header:
+        kind = header.get("SOPClassUID")
+        raise UnsupportedFormat(path, f"this DICOM object holds no image ({getattr(kind, 'name', 'unknown SOP class')})")
+    return header
+
+
+def _check_decoder(path: Path, header: Dataset) -> None:
+    """Raise when no installed plugin can decode the file's transfer syntax."""
+    file_meta = getattr(header, "file_meta", None)
+    transfer_syntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    if transfer_syntax is None or not transfer_syntax.is_compressed:
+        return
+    try:
+        decoder = get_decoder(transfer_syntax)
+    except NotImplementedError:
+        raise UnsupportedFormat(
+            path, f"pixel data is stored as {transfer_syntax.name}, which no DICOM decoder supports; export the series uncompressed"
+        ) from None
+    if not decoder.is_available:
+        raise MissingDecoder(
+            path,
+            f"pixel data is compressed as {transfer_syntax.name} and no decoder is installed; "
+            f'run: {install_hint(transfer_syntax)}   (or pip install "enhance-studio[dicom]")',
+        )
+
+
+def frame_attributes(header: Dataset, frame: int) -> Dataset:
+    """Return the modality LUT and VOI attributes that apply to ``frame``.
+
+    Top-level attributes first, then the shared functional groups, then the
+    frame's own functional groups (enhanced multi-frame objects).
+    """
+    view = Dataset()
+    for keyword in _FRAME_KEYWORDS:
+        if keyword in header:
+            view[keyword] = header[keyword]
+    groups = []
+    for keyword, index in (("SharedFunctionalGroupsSequence", 0), ("PerFrameFunctionalGroupsSequence", frame)):
+        sequence = header.get(keyword)
+        if sequence and index < len(sequence):
+            groups.append(sequence[index])
+    for group in groups:
+        for keyword in _FRAME_SEQUENCES:
+            if group.get(keyword):
+                for element in group[keyword][0]:
+                    view[element.tag] = element
+    if hasattr(header, "file_meta"):
+        view.file_meta = header.file_meta
+    return view
+
+
+def _windows(view: Dataset) -> list[Window]:
+    """Return the VOI windows (center, width, explanation) stated for the frame."""
+    def as_list(value: object) -> list:
+        if value is None:
+            return []
+        return list(value) if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
+
+    centers, widths = as_list(view.get("WindowCenter")), as_list(view.get("WindowWidth"))
+    names = as_list(view.get("WindowCenterWidthExplanation"))
+    return [
+        Window(float(center), float(width), str(names[index]) if index < len(names) else "")
+        for index, (center, width) in enumerate(zip(centers, widths))
+        if float(width) > 0
+    ]
+
+
+def _unit(header: Dataset, view: Dataset) -> str:
+    """Return the physical unit of the modality LUT output ("HU" for CT, Gy for dose...)."""
+    if "DoseUnits" in header:
+        return str(header.DoseUnits)
+    rescale_type = str(view.get("RescaleType", "") or "")
+    if rescale_type and rescale_type != "US":
+        return rescale_type
+    if header.get("Modality") == "CT" and "RescaleIntercept" in view:
+        return "HU"
+    if header.get("Modality") == "PT":
+        return str(header.get("Units", ""))
+    return ""
+
+
+def _physical_range(view: Dataset, dtype: np.dtype, data: np.ndarray) -> tuple[float, float]:
+    """Return the lowest and highest physical value the stored bits can map to."""
+    if dtype.kind == "f":
+        return float(np.nanmin(data)), float(np.nanmax(data))
+    bits = int(view.get("BitsStored", dtype.itemsize * 8))
+    signed = int(view.get("PixelRepresentation", 0)) == 1
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if view.get("ModalityLUTSequence"):
+        mapped = apply_modality_lut(np.arange(low, high + 1, dtype=np.int64), view)
+    else:
+        mapped = apply_modality_lut(np.array([low, high], dtype=np.float64), view)
+    return float(np.min(mapped)), float(np.max(mapped))
+
+
+def _grayscale(stored: np.ndarray, header: Dataset, view: Dataset, meta: ImageMeta) -> np.ndarray:
+    """Map a grayscale frame to physical units and then to display pixels; fill the physical map in ``meta``."""
+    physical = np.asarray(apply_modality_lut(stored, view), dtype=np.float64)
+    low, high = _physical_range(view, stored.dtype, stored)
+    scaling = float(header.get("DoseGridScaling", 1.0) or 1.0)
+    physical, low, high = physical * scaling, low * scaling, high * scaling
+    span = (high - low) or 1.0
+    pixels = ((physical - low) / span).astype(np.float32)
+    meta.value_offset, meta.value_scale = low, span
+    if header.get("PhotometricInterpretation") == "MONOCHROME1":
+        pixels = 1.0 - pixels
+        meta.value_offset, meta.value_scale = high, -span
+    meta.unit = _unit(header, view)
+    meta.windows = _windows(view)
+    meta.extra["value_range"] = (float(np.nanmin(physical)), float(np.nanmax(physical)))
+    return pixels[:, :, None]
+
+
+def _decode_frame(path: Path, index: int | None) -> np.ndarray:
+    """Decode one frame, reading only its pixel data from the file where the file allows.
+
+    Files whose encoding is inconsistent (explicit VR announced, implicit VR
+    used) defeat the frame-wise reader; those are parsed whole by ``dcmread``,
+    which recovers from such mistakes.
+    """
+    try:
+        return pixel_array(path, index=index)
+    except (ValueError, TypeError, KeyError, AttributeError) as first_error:
+        try:
+            return pixel_array(pydicom.dcmread(path, force=True), index=index)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise first_error from None
+
+
+def read_dicom(path: Path, *, page: int, limit: int | None) -> Image:
+    """Read frame ``page`` of a DICOM file into contract pixels with its physical map and windows."""
+    messages: list[str] = []
+    header = _read_header(path, messages)
+    frames = int(header.get("NumberOfFrames", 1) or 1)
+    if page >= frames:
+        raise ImageReadError(path, f"frame {page} does not exist; the file has {frames} frame(s), numbered 0 to {frames - 1}")
+    check_pixel_count(path, header.Rows, header.Columns, limit)
+    _check_decoder(path, header)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stored = _decode_frame(path, page if frames > 1 else None)
+    messages.extend(str(item.message) for item in caught)
+    photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2"))
+    meta = ImageMeta(format="DICOM", bit_depth=int(header.get("BitsStored", stored.dtype.itemsize * 8)))
+    meta.float_source = stored.dtype.kind == "f"
+    meta.page, meta.page_count = page, frames
+    meta.modality = str(header.get("Modality", ""))
+    meta.dicom = header
+    meta.extra.update(photometric=photometric, transfer_syntax=getattr(header.file_meta.get("TransferSyntaxUID"), "name", ""))
+    if messages:
+        meta.extra["warnings"] = list(dict.fromkeys(messages))
+    if photometric == "PALETTE COLOR":
+        pixels, _ = to_unit_pixels(apply_color_lut(stored, header), has_alpha=False)
+    elif stored.ndim == 3:
+        maximum = None if meta.float_source else float((1 << min(meta.bit_depth, 32)) - 1)
+        pixels, _ = to_unit_pixels(stored, has_alpha=False, maximum=maximum)
+    else:
+        pixels = _grayscale(stored, header, frame_attributes(header, page), meta)
+    return Image(np.ascontiguousarray(pixels), None, meta)

@@ -1,0 +1,162 @@
+"""PNG at the chunk level: integrity check, metadata, 16-bit pixels, and writing.
+
+Pillow reduces 16-bit RGB PNGs to 8 bits, so 16-bit pixels come from OpenCV
+and the metadata (ICC profile, EXIF, resolution) from our own chunk walk. The
+walk also checks every chunk's CRC and the closing IEND before any decoder
+runs, so truncated or damaged files give a clear error instead of a decoder's
+noise. Writing encodes with OpenCV (or Pillow for gray with alpha) and inserts
+iCCP, eXIf and pHYs chunks after IHDR.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image as PILImage
+
+from enhance_core.errors import ImageReadError
+from enhance_core.io.exif import EXIF_PREFIX, normalize_exif
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_METERS_PER_INCH = 0.0254
+_GRAY_ALPHA = 4
+
+
+@dataclass
+class PngInfo:
+    """What the chunk walk found: IHDR fields and the metadata chunks."""
+
+    cols: int
+    rows: int
+    bit_depth: int
+    color_type: int
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+    dpi: tuple[float, float] | None = None
+    chunk_names: list[str] = field(default_factory=list)
+
+
+def _iter_chunks(data: bytes, path: Path):
+    """Yield (name, payload) of each chunk, raising on truncation or a CRC mismatch."""
+    position = len(PNG_SIGNATURE)
+    while position < len(data):
+        if position + 12 > len(data):
+            raise ImageReadError(path, "PNG file is truncated (a chunk header is cut off); re-copy or re-export it")
+        length, name = struct.unpack_from(">I4s", data, position)
+        end = position + 12 + length
+        if end > len(data):
+            raise ImageReadError(path, f"PNG file is truncated inside the {name!r} chunk; re-copy or re-export it")
+        payload = data[position + 8:end - 4]
+        (crc,) = struct.unpack_from(">I", data, end - 4)
+        if zlib.crc32(name + payload) != crc:
+            raise ImageReadError(path, f"PNG chunk {name.decode('latin-1')!r} is damaged (CRC mismatch)")
+        yield name, payload
+        if name == b"IEND":
+            return
+        position = end
+    raise ImageReadError(path, "PNG file is truncated (no IEND chunk); re-copy or re-export it")
+
+
+def inspect_png(data: bytes, path: Path) -> PngInfo:
+    """Walk and verify all chunks of a PNG held in ``data``; return its header and metadata."""
+    info: PngInfo | None = None
+    for name, payload in _iter_chunks(data, path):
+        if name == b"IHDR":
+            cols, rows, depth, color_type = struct.unpack_from(">IIBB", payload)
+            info = PngInfo(cols=cols, rows=rows, bit_depth=depth, color_type=color_type)
+            continue
+        if info is None:
+            raise ImageReadError(path, "PNG file does not start with an IHDR chunk; it is damaged")
+        info.chunk_names.append(name.decode("latin-1"))
+        if name == b"iCCP":
+            profile_name_end = payload.index(b"\x00")
+            try:
+                info.icc_profile = zlib.decompress(payload[profile_name_end + 2:])
+            except zlib.error:
+                info.icc_profile = None
+        elif name == b"eXIf":
+            info.exif = normalize_exif(payload)
+        elif name == b"pHYs":
+            x_ppu, y_ppu, unit = struct.unpack_from(">IIB", payload)
+            if unit == 1:
+                info.dpi = (x_ppu * _METERS_PER_INCH, y_ppu * _METERS_PER_INCH)
+    if info is None:
+        raise ImageReadError(path, "PNG file has no IHDR chunk; it is damaged")
+    return info
+
+
+def decode_png_16bit(data: bytes, info: PngInfo, path: Path) -> np.ndarray:
+    """Decode a 16-bit PNG with OpenCV: (rows, cols) gray or (rows, cols, 2 | 3 | 4) in RGB(A) order."""
+    decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise ImageReadError(path, "OpenCV could not decode this 16-bit PNG; the file may be damaged")
+    if decoded.ndim == 2:
+        return decoded
+    if info.color_type == _GRAY_ALPHA:
+        return np.stack([decoded[:, :, 0], decoded[:, :, 3]], axis=2)
+    code = cv2.COLOR_BGRA2RGBA if decoded.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    return cv2.cvtColor(decoded, code)
+
+
+def _chunk(name: bytes, payload: bytes) -> bytes:
+    """Serialize one PNG chunk with its length and CRC."""
+    return struct.pack(">I", len(payload)) + name + payload + struct.pack(">I", zlib.crc32(name + payload))
+
+
+def encode_png(
+    array: np.ndarray,
+    *,
+    icc_profile: bytes | None = None,
+    exif: bytes | None = None,
+    dpi: tuple[float, float] | None = None,
+) -> bytes:
+    """Encode (rows, cols[, 2 | 3 | 4]) uint8 or uint16 samples (RGB order) as PNG bytes with metadata.
+
+    PNG has 16-bit gray+alpha but OpenCV cannot write it, so such images are
+    written as 16-bit RGBA with equal color samples (values stay exact).
+
+    Parameters
+    ----------
+    array : ndarray
+        Gray, gray+alpha, RGB or RGBA samples.
+    icc_profile, exif : bytes, optional
+        Written as iCCP and eXIf chunks (EXIF without its ``Exif\\0\\0`` prefix, as PNG requires).
+    dpi : (float, float), optional
+        Written as a pHYs chunk in pixels per meter.
+    """
+    if array.ndim == 3 and array.shape[2] == 2 and array.dtype == np.uint8:
+        buffer = _encode_with_pillow(array)
+    else:
+        if array.ndim == 3 and array.shape[2] == 2:
+            gray, alpha = array[:, :, 0], array[:, :, 1]
+            array = np.stack([gray, gray, gray, alpha], axis=2)
+        if array.ndim == 3:
+            code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
+            array = cv2.cvtColor(array, code)
+        ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+        if not ok:
+            raise ValueError(f"OpenCV could not encode a PNG from an array of shape {array.shape}")
+        buffer = encoded.tobytes()
+    extra = b""
+    if icc_profile:
+        extra += _chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile))
+    if exif:
+        extra += _chunk(b"eXIf", exif[len(EXIF_PREFIX):] if exif.startswith(EXIF_PREFIX) else exif)
+    if dpi:
+        x_ppm, y_ppm = (round(value / _METERS_PER_INCH) for value in dpi)
+        extra += _chunk(b"pHYs", struct.pack(">IIB", x_ppm, y_ppm, 1))
+    ihdr_end = len(PNG_SIGNATURE) + 8 + 13 + 4
+    return buffer[:ihdr_end] + extra + buffer[ihdr_end:]
+
+
+def _encode_with_pillow(array: np.ndarray) -> bytes:
+    """Encode 8-bit gray+alpha, which OpenCV cannot write, with Pillow."""
+    out = io.BytesIO()
+    PILImage.fromarray(array).save(out, format="PNG", compress_level=6)
+    return out.getvalue()

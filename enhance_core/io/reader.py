@@ -1,0 +1,131 @@
+"""``read_image``: one entry point for every supported format.
+
+It checks the path (exists, is a file, readable, not empty), recognizes the
+format from the content (:mod:`enhance_core.io.detect`), applies the pixel
+limit (:mod:`enhance_core.io.limits`) and hands over to the format's reader.
+Whatever a decoder raises on bad data becomes an :class:`ImageReadError`
+naming the file and the reason, so callers handle one error family.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from functools import partial
+from os import PathLike
+from pathlib import Path
+from typing import Callable
+
+from enhance_core.errors import ImageReadError, ParameterError, UnsupportedFormat
+from enhance_core.image import Image
+from enhance_core.io.detect import HEADER_BYTES, READ_FORMATS, SUFFIX_FORMATS, describe_unsupported, detect_format
+from enhance_core.io.dicom import read_dicom
+from enhance_core.io.limits import resolve_max_pixels
+from enhance_core.io.raster import read_pillow_format, read_png
+from enhance_core.io.tiff import read_tiff
+
+Reader = Callable[..., Image]
+
+READERS: dict[str, Reader] = {
+    "PNG": read_png,
+    "JPEG": partial(read_pillow_format, format_name="JPEG"),
+    "BMP": partial(read_pillow_format, format_name="BMP"),
+    "WEBP": partial(read_pillow_format, format_name="WEBP"),
+    "TIFF": read_tiff,
+    "DICOM": read_dicom,
+}
+MULTI_PAGE_FORMATS = ("TIFF", "DICOM")
+
+DECODE_ERRORS = (
+    OSError, ValueError, SyntaxError, RuntimeError, EOFError, IndexError, KeyError,
+    TypeError, AttributeError, NotImplementedError, struct.error, zlib.error,
+)
+
+
+def _read_header(path: Path) -> bytes:
+    """Return the first bytes of ``path``, turning file-system problems into clear errors."""
+    if not path.exists():
+        raise ImageReadError(path, "no such file; check the path and spelling")
+    if path.is_dir():
+        raise ImageReadError(path, "is a folder, not an image file; pick a file inside it")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(HEADER_BYTES)
+    except PermissionError:
+        raise ImageReadError(path, "permission denied; check the file's permissions or copy it somewhere readable") from None
+    except OSError as error:
+        raise ImageReadError(path, f"cannot be opened ({error.strerror or error})") from None
+    if not header:
+        raise ImageReadError(path, "file is empty (0 bytes); it was probably not copied or saved completely")
+    return header
+
+
+def _format_of(path: Path, header: bytes) -> str:
+    """Return the format to read ``path`` as, from its content (a ``.dcm`` name allows headerless DICOM)."""
+    detected = detect_format(header)
+    if detected:
+        return detected
+    if SUFFIX_FORMATS.get(path.suffix.lower()) == "DICOM":
+        return "DICOM"
+    known = describe_unsupported(header)
+    supported = ", ".join(READ_FORMATS)
+    if known:
+        raise UnsupportedFormat(path, f"{known} files are not supported; convert it to one of {supported}")
+    claimed = SUFFIX_FORMATS.get(path.suffix.lower())
+    prefix = f"the name says {claimed} but the content is not" if claimed else "the content is not an image in a supported format"
+    raise UnsupportedFormat(path, f"{prefix} ({supported}); first bytes: {header[:8].hex(' ')}")
+
+
+def read_image(path: str | PathLike[str], *, page: int | None = None, max_pixels: int | None = None) -> Image:
+    """Read an image file into the pixel contract of :mod:`enhance_core.image`.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        JPEG, PNG, TIFF, BMP, WebP or DICOM file; the content decides the format.
+    page : int, optional
+        TIFF page or DICOM frame to read, counting from 0; the first by default.
+    max_pixels : int, optional
+        Refuse images with more pixels (rows x cols) than this; ``0`` disables
+        the check. Defaults to ``ENHANCE_MAX_PIXELS`` or 500 megapixels.
+
+    Returns
+    -------
+    Image
+        Upright float32 pixels, alpha, and metadata (``meta.source`` is ``path``).
+
+    Raises
+    ------
+    ImageReadError
+        Missing, unreadable, empty, truncated or damaged file, or a page that does not exist.
+    UnsupportedFormat
+        Content in no supported format.
+    DecompressionBomb
+        More pixels than the limit.
+    MissingDecoder
+        Compressed DICOM without the decoder package (the message names it).
+    """
+    path = Path(path)
+    if page is not None and (not isinstance(page, int) or page < 0):
+        raise ParameterError(f"page must be a page/frame number >= 0, got {page!r}")
+    limit = resolve_max_pixels(max_pixels)
+    header = _read_header(path)
+    format_name = _format_of(path, header)
+    if page and format_name not in MULTI_PAGE_FORMATS:
+        raise ImageReadError(path, f"{format_name} files have a single page; page {page} does not exist (use page 0)")
+    try:
+        image = READERS[format_name](path, page=page or 0, limit=limit)
+    except ImageReadError:
+        raise
+    except MemoryError:
+        raise ImageReadError(path, "not enough memory to decode this image; close other programs or use a smaller copy") from None
+    except DECODE_ERRORS as error:
+        detail = " ".join(str(error).split())[:300]
+        raise ImageReadError(
+            path, f"cannot decode this {format_name} file ({type(error).__name__}: {detail}); it may be truncated or damaged"
+        ) from error
+    image.meta.source = path
+    claimed = SUFFIX_FORMATS.get(path.suffix.lower())
+    if claimed and claimed != format_name:
+        image.meta.extra["suffix_mismatch"] = path.suffix
+    return image

@@ -1,0 +1,141 @@
+"""TIFF through tifffile: 8/16-bit integer and 32-bit float, multi-page, large scans.
+
+Reading picks one page (the first unless asked), memory-maps uncompressed
+pages so a large scan is converted to float32 without an intermediate copy,
+and handles gray, RGB, palette and min-is-white data with associated or
+unassociated alpha. Writing uses lossless Deflate with a predictor and keeps
+the ICC profile (tag 34675), resolution and EXIF (see :mod:`enhance_core.io.tiff_exif`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from enhance_core.errors import ImageReadError, UnsupportedFormat
+from enhance_core.image import Image, ImageMeta
+from enhance_core.io.exif import apply_orientation
+from enhance_core.io.limits import check_pixel_count
+from enhance_core.io.samples import dtype_bit_depth, quantize, stack_alpha, to_unit_pixels
+from enhance_core.io.tiff_exif import append_sub_ifds, exif_from_tiff, tiff_tags_from_exif
+
+_ASSOCIATED_ALPHA = 1
+_UNASSOCIATED_ALPHA = 2
+_CM_PER_INCH = 2.54
+
+
+def _page_samples(path: Path, page: tifffile.TiffPage, index: int) -> np.ndarray:
+    """Return the page's samples as (rows, cols[, samples]), memory-mapped when the layout allows."""
+    if page.is_memmappable:
+        array = np.asarray(tifffile.memmap(path, page=index, mode="r"))
+    else:
+        array = page.asarray()
+    if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
+        array = np.moveaxis(array, 0, -1)
+    if array.ndim not in (2, 3):
+        raise UnsupportedFormat(path, f"page {index} has {array.ndim} dimensions {array.shape}; only 2-D images are supported")
+    return array
+
+
+def _color_and_alpha(path: Path, page: tifffile.TiffPage, array: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+    """Return (samples in gray/RGB[+alpha] layout, has alpha, alpha is premultiplied)."""
+    photometric = page.photometric
+    if photometric == tifffile.PHOTOMETRIC.PALETTE:
+        return np.moveaxis(page.colormap[:, array], 0, -1), False, False
+    if photometric == tifffile.PHOTOMETRIC.MINISWHITE:
+        array = np.iinfo(array.dtype).max - array if array.dtype.kind in "ui" else 1.0 - array
+    elif photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.YCBCR):
+        raise UnsupportedFormat(
+            path,
+            f"TIFF photometric interpretation {photometric.name} is not supported; "
+            "convert the file to RGB or grayscale (camera raw and CMYK files need a raw or prepress converter)",
+        )
+    gray = photometric in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.MINISWHITE)
+    color_samples = 1 if gray else 3
+    extras = tuple(page.extrasamples or ())
+    alpha_kind = extras[0] if extras else None
+    has_alpha = alpha_kind in (_ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA)
+    if array.ndim == 3:
+        array = array[:, :, : color_samples + (1 if has_alpha else 0)]
+    return array, has_alpha, alpha_kind == _ASSOCIATED_ALPHA
+
+
+def _dpi(page: tifffile.TiffPage) -> tuple[float, float] | None:
+    """Return (x, y) resolution in dots per inch, or None when the file states none."""
+    unit = page.resolutionunit
+    if unit not in (tifffile.RESUNIT.INCH, tifffile.RESUNIT.CENTIMETER):
+        return None
+    x_res, y_res = page.get_resolution()
+    if x_res <= 0 or y_res <= 0:
+        return None
+    factor = _CM_PER_INCH if unit == tifffile.RESUNIT.CENTIMETER else 1.0
+    return (float(x_res) * factor, float(y_res) * factor)
+
+
+def read_tiff(path: Path, *, page: int, limit: int | None) -> Image:
+    """Read one page of a TIFF (first by default) into contract pixels, with ICC, EXIF and resolution."""
+    with tifffile.TiffFile(path) as tif:
+        page_count = len(tif.pages)
+        if page >= page_count:
+            raise ImageReadError(path, f"page {page} does not exist; the file has {page_count} page(s), numbered 0 to {page_count - 1}")
+        tiff_page = tif.pages[page]
+        check_pixel_count(path, tiff_page.imagelength, tiff_page.imagewidth, limit)
+        samples = _page_samples(path, tiff_page, page)
+        samples, has_alpha, premultiplied = _color_and_alpha(path, tiff_page, samples)
+        bits, is_float = dtype_bit_depth(samples.dtype)
+        stored_bits = tiff_page.bitspersample
+        meta = ImageMeta(format="TIFF", bit_depth=32 if is_float and bits == 64 else bits, float_source=is_float)
+        meta.page, meta.page_count = page, page_count
+        meta.icc_profile = tiff_page.iccprofile or None
+        meta.orientation = int(tiff_page.tags.valueof(274, 1))
+        meta.extra["compression"] = tiff_page.compression.name
+        dpi = _dpi(tiff_page)
+        if dpi:
+            meta.extra["dpi"] = dpi
+    meta.exif = exif_from_tiff(path)
+    maximum = None
+    if not is_float and samples.dtype != np.bool_ and stored_bits not in (8, 16, 32) and tiff_page.photometric != tifffile.PHOTOMETRIC.PALETTE:
+        maximum = float((1 << stored_bits) - 1)
+        meta.bit_depth = stored_bits
+    upright = apply_orientation(samples, meta.orientation if 1 <= meta.orientation <= 8 else 1)
+    pixels, alpha = to_unit_pixels(upright, has_alpha=has_alpha, maximum=maximum, premultiplied=premultiplied)
+    return Image(pixels, alpha, meta)
+
+
+def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None) -> None:
+    """Write ``image`` as a Deflate-compressed TIFF at 8, 16 or 32 (float) bits per sample.
+
+    Keeps the ICC profile, resolution and EXIF (IFD0 text tags, the EXIF and
+    GPS sub-IFDs); the orientation tag is written as 1 because pixels are upright.
+    """
+    if bit_depth == 32:
+        color = np.ascontiguousarray(image.pixels, dtype=np.float32)
+        alpha = image.alpha
+    else:
+        color = quantize(image.pixels, bit_depth)
+        alpha = None if image.alpha is None else quantize(image.alpha, bit_depth)
+    samples = stack_alpha(color, alpha)
+    tags = tiff_tags_from_exif(exif)
+    dpi = image.meta.extra.get("dpi")
+    tifffile.imwrite(
+        path,
+        samples,
+        photometric="rgb" if image.channels == 3 else "minisblack",
+        planarconfig="contig",
+        extrasamples=(_UNASSOCIATED_ALPHA,) if alpha is not None else None,
+        compression="zlib",
+        compressionargs={"level": 6},
+        predictor=True,
+        iccprofile=image.meta.icc_profile,
+        resolution=tuple(dpi) if dpi else None,
+        resolutionunit="INCH" if dpi else None,
+        metadata=None,
+        description=tags.description,
+        software=tags.software or "Enhance Studio",
+        datetime=tags.datetime,
+        extratags=tags.extratags,
+    )
+    if tags.sub_ifds:
+        append_sub_ifds(path, tags.sub_ifds)

@@ -1,0 +1,156 @@
+"""``write_image``: atomic, metadata-keeping export that never overwrites its own source by accident.
+
+The file name's suffix picks the format. The default bit depth is the
+source's, as far as the format allows: a 16-bit source becomes a 16-bit PNG
+or TIFF, a float TIFF stays float32, and JPEG/BMP/WebP hold 8 bits. EXIF (with
+orientation reset to 1, since pixels are stored upright) and the ICC profile
+go into JPEG, PNG, TIFF and WebP; alpha into PNG, TIFF and WebP (JPEG and BMP
+composite transparent pixels over white).
+
+Writes go to a temporary file in the target folder that replaces the target
+with ``os.replace`` only when complete, so a crash or a full disk never leaves
+a half-written file where a good one was.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import zlib
+from os import PathLike
+from pathlib import Path
+
+from enhance_core.errors import ImageWriteError, ParameterError
+from enhance_core.image import Image, ImageMeta
+from enhance_core.io.exif import reset_orientation
+from enhance_core.io.raster import encode_pillow_image, encode_png_image
+from enhance_core.io.tiff import write_tiff
+
+WRITE_FORMATS: dict[str, str] = {
+    ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP", ".webp": "WEBP",
+}
+BIT_DEPTHS: dict[str, tuple[int, ...]] = {"PNG": (8, 16), "TIFF": (8, 16, 32), "JPEG": (8,), "BMP": (8,), "WEBP": (8,)}
+ENCODE_ERRORS = (ValueError, TypeError, KeyError, struct.error, zlib.error, RuntimeError)
+
+
+def _read_umask() -> int:
+    """Return the process umask (set and restored once, at import)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def default_bit_depth(meta: ImageMeta, format_name: str) -> int:
+    """Return the bit depth an export uses by default: the source's, capped by what ``format_name`` holds."""
+    allowed = BIT_DEPTHS[format_name]
+    wanted = 32 if meta.float_source and meta.bit_depth >= 32 else 16 if meta.bit_depth > 8 or meta.float_source else 8
+    return max(depth for depth in allowed if depth <= wanted)
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    """Return whether two paths name the same file (existing or not)."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return first.resolve() == second.resolve()
+
+
+def _check_target(image: Image, path: Path, format_name: str | None, bit_depth: int | None, overwrite_source: bool) -> None:
+    """Validate the target path and options before anything is written."""
+    if format_name is None:
+        suffixes = ", ".join(sorted(WRITE_FORMATS))
+        raise ImageWriteError(path, f"cannot write {path.suffix or 'files without a suffix'!r}; end the name with one of {suffixes}")
+    allowed = BIT_DEPTHS[format_name]
+    if bit_depth is not None and bit_depth not in allowed:
+        raise ImageWriteError(
+            path, f"{format_name} holds {', '.join(map(str, allowed))}-bit samples, not {bit_depth}; choose one of those or write TIFF (8, 16 or 32-bit float)"
+        )
+    source = image.meta.source
+    if source is not None and not overwrite_source and _same_file(Path(source), path):
+        raise ImageWriteError(
+            path, "is the image's own source file; refusing to overwrite it. Save under another name, or pass overwrite_source=True to replace the original"
+        )
+    if path.is_dir():
+        raise ImageWriteError(path, "is a folder; give a file name inside it")
+    if not path.parent.is_dir():
+        raise ImageWriteError(path, f"the folder {path.parent} does not exist; create it first")
+
+
+def _encode(image: Image, temp: Path, format_name: str, bit_depth: int, quality: int, exif: bytes | None) -> None:
+    """Write ``image`` in ``format_name`` to the temporary file ``temp``."""
+    if format_name == "TIFF":
+        write_tiff(image, temp, bit_depth=bit_depth, exif=exif)
+        return
+    if format_name == "PNG":
+        data = encode_png_image(image, bit_depth=bit_depth, exif=exif)
+    else:
+        data = encode_pillow_image(image, format_name=format_name, quality=quality, exif=exif)
+    with open(temp, "wb") as handle:
+        handle.write(data)
+
+
+def write_image(
+    image: Image,
+    path: str | PathLike[str],
+    *,
+    bit_depth: int | None = None,
+    quality: int = 95,
+    overwrite_source: bool = False,
+) -> Path:
+    """Write ``image`` to ``path`` atomically, keeping bit depth, EXIF, ICC profile and alpha.
+
+    Parameters
+    ----------
+    image : Image
+        Pixels under the contract of :mod:`enhance_core.image`; values are clipped to [0, 1]
+        except for 32-bit float TIFF, which stores them as they are.
+    path : str or PathLike
+        Target; the suffix (.png, .jpg/.jpeg, .tif/.tiff, .bmp, .webp) picks the format.
+    bit_depth : int, optional
+        8 or 16 (PNG, TIFF), 32 for float TIFF; default: the source's, capped by the format.
+    quality : int
+        JPEG/WebP quality 1..100 (WebP 100 is lossless). JPEG and BMP composite alpha over white.
+    overwrite_source : bool
+        Must be True to replace ``image.meta.source``; otherwise that is refused.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    ImageWriteError
+        Unknown suffix, unsupported bit depth, the source without ``overwrite_source``,
+        a missing folder, or an OS error; the target is left untouched.
+    """
+    path = Path(path)
+    if not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise ParameterError(f"quality must be an integer from 1 to 100, got {quality!r}")
+    format_name = WRITE_FORMATS.get(path.suffix.lower())
+    _check_target(image, path, format_name, bit_depth, overwrite_source)
+    depth = bit_depth or default_bit_depth(image.meta, format_name)
+    exif = reset_orientation(image.meta.exif)
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as error:
+        raise ImageWriteError(path, f"cannot create a file in {path.parent} ({error.strerror}); check the folder's permissions") from None
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        _encode(image, temp, format_name, depth, quality, exif)
+        with open(temp, "rb+") as written:
+            os.fsync(written.fileno())
+        os.chmod(temp, (path.stat().st_mode & 0o7777) if path.exists() else 0o666 & ~_UMASK)
+        os.replace(temp, path)
+    except OSError as error:
+        raise ImageWriteError(path, f"could not be written ({error.strerror or error}); the target was left unchanged") from None
+    except ENCODE_ERRORS as error:
+        raise ImageWriteError(path, f"the {format_name} encoder failed ({error}); the target was left unchanged") from error
+    finally:
+        temp.unlink(missing_ok=True)
+    return path

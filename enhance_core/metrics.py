@@ -1,0 +1,203 @@
+"""Full-reference image quality: MSE, PSNR, SSIM, and how much an edit changed an image.
+
+Conventions (the same as scikit-image's ``skimage.metrics`` where both exist):
+
+* Arguments are ``(result, reference)`` arrays of equal shape and dtype,
+  (rows, cols) or (rows, cols, C); the pixel contract's float32 [0, 1] values
+  go with the default ``data_range=1.0``. Integer arrays need
+  ``data_range=255`` (8 bit) or ``65535`` (16 bit).
+* PSNR of identical images is ``inf``.
+* SSIM uses a Gaussian window (sigma 1.5, truncated at 3.5 sigma: 11 x 11),
+  population covariances and K1 = 0.01, K2 = 0.03, averaged over the image
+  without a 5-pixel border, exactly as ``skimage.metrics.structural_similarity(
+  ..., gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``.
+  Color: ``channels="per_channel"`` (default) computes SSIM per channel and
+  averages, like skimage with ``channel_axis=-1``; ``channels="luminance"``
+  compares the Rec. 709 luma ``0.2126 R + 0.7152 G + 0.0722 B`` of the stored
+  (gamma-encoded) values.
+
+SSIM filters with OpenCV's separable Gaussian blur in float32, so a 2 MP
+preview scores in tens of milliseconds (``benchmarks/bench_metrics.py``);
+it agrees with scikit-image to 1e-4.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+"""Rec. 709 luma weights for R, G, B."""
+
+SSIM_SIGMA = 1.5
+SSIM_WINDOW = 11
+_SSIM_CROP = (SSIM_WINDOW - 1) // 2
+_K1, _K2 = 0.01, 0.03
+_SSIM_CHANNELS = ("per_channel", "luminance")
+
+
+def compute_luma(pixels: np.ndarray) -> np.ndarray:
+    """Return Rec. 709 luma (rows, cols) of RGB pixels (rows, cols, 3); gray (rows, cols[, 1]) is returned as is.
+
+    Parameters
+    ----------
+    pixels : ndarray
+        (rows, cols), (rows, cols, 1) or (rows, cols, 3) values.
+    """
+    if pixels.ndim == 2:
+        return pixels
+    if pixels.shape[2] == 1:
+        return pixels[:, :, 0]
+    if pixels.shape[2] != 3:
+        raise ValueError(f"luma needs 1 or 3 channels, got an array of shape {pixels.shape}")
+    return pixels.astype(np.float32, copy=False) @ LUMA_WEIGHTS
+
+
+def _check_pair(result: np.ndarray, reference: np.ndarray) -> None:
+    """Raise ValueError unless both arrays have one shape and one dtype."""
+    if result.shape != reference.shape:
+        raise ValueError(
+            f"result and reference must have the same shape, got result {result.shape} and reference {reference.shape}; "
+            "resize or crop one to match the other"
+        )
+    if result.dtype != reference.dtype:
+        raise ValueError(
+            f"result and reference must have the same dtype, got result {result.dtype} and reference {reference.dtype} "
+            f"(shapes {result.shape}); convert both to the pixel contract's float32 first"
+        )
+
+
+def mean_squared_error(result: np.ndarray, reference: np.ndarray) -> float:
+    """Return the mean of the squared differences over all pixels and channels.
+
+    Parameters
+    ----------
+    result, reference : ndarray
+        Arrays of one shape and dtype.
+    """
+    _check_pair(result, reference)
+    difference = result.astype(np.float64) - reference.astype(np.float64)
+    return float(np.mean(np.square(difference)))
+
+
+def peak_signal_noise_ratio(result: np.ndarray, reference: np.ndarray, *, data_range: float = 1.0) -> float:
+    """Return PSNR in dB: ``10 log10(data_range**2 / MSE)``; ``inf`` for identical images.
+
+    Parameters
+    ----------
+    result, reference : ndarray
+        Arrays of one shape and dtype.
+    data_range : float
+        Distance between the smallest and largest possible value (1.0 for contract pixels).
+    """
+    if data_range <= 0:
+        raise ValueError(f"data_range must be positive, got {data_range}")
+    error = mean_squared_error(result, reference)
+    if error == 0.0:
+        return float("inf")
+    return float(10.0 * np.log10(data_range**2 / error))
+
+
+def _gaussian(values: np.ndarray) -> np.ndarray:
+    """Blur (rows, cols[, C]) float32 values with the SSIM window."""
+    return cv2.GaussianBlur(values, (SSIM_WINDOW, SSIM_WINDOW), SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
+
+
+def _ssim_planes(first: np.ndarray, second: np.ndarray, data_range: float) -> np.ndarray:
+    """Return the mean SSIM per channel of two float32 (rows, cols[, C]) arrays (C <= 4 for OpenCV)."""
+    c1, c2 = (_K1 * data_range) ** 2, (_K2 * data_range) ** 2
+    crop = (slice(_SSIM_CROP, -_SSIM_CROP), slice(_SSIM_CROP, -_SSIM_CROP))
+    mean_x, mean_y = _gaussian(first)[crop], _gaussian(second)[crop]
+    blurred_xy = _gaussian(first * second)[crop]
+    blurred_squares = _gaussian(first * first + second * second)[crop]
+    mean_xy = mean_x * mean_y
+    squares = np.multiply(mean_x, mean_x, out=mean_x)
+    squares += np.multiply(mean_y, mean_y, out=mean_y)
+    numerator = (2 * mean_xy + c1) * (2 * (blurred_xy - mean_xy) + c2)
+    blurred_squares -= squares
+    blurred_squares += c2
+    squares += c1
+    crop = numerator / (squares * blurred_squares)
+    return crop.reshape(-1, 1 if crop.ndim == 2 else crop.shape[2]).mean(axis=0, dtype=np.float64)
+
+
+def structural_similarity(
+    result: np.ndarray, reference: np.ndarray, *, data_range: float = 1.0, channels: str = "per_channel"
+) -> float:
+    """Return the mean structural similarity (SSIM) of ``result`` to ``reference``.
+
+    Parameters
+    ----------
+    result, reference : ndarray
+        Arrays of one shape and dtype, (rows, cols) or (rows, cols, C), at least 11 x 11 pixels.
+    data_range : float
+        Distance between the smallest and largest possible value (1.0 for contract pixels).
+    channels : {"per_channel", "luminance"}
+        Average SSIM over channels, or compare Rec. 709 luma only (see the module notes).
+    """
+    _check_pair(result, reference)
+    if channels not in _SSIM_CHANNELS:
+        raise ValueError(f"channels must be one of {_SSIM_CHANNELS}, got {channels!r}")
+    if data_range <= 0:
+        raise ValueError(f"data_range must be positive, got {data_range}")
+    if min(result.shape[:2]) < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got shape {result.shape}")
+    first = np.asarray(result, dtype=np.float32)
+    second = np.asarray(reference, dtype=np.float32)
+    if channels == "luminance" and first.ndim == 3:
+        first, second = compute_luma(first), compute_luma(second)
+    if first.ndim == 3 and first.shape[2] == 1:
+        first, second = first[:, :, 0], second[:, :, 0]
+    if first.ndim == 3 and first.shape[2] > 4:
+        scores = np.concatenate([_ssim_planes(first[:, :, c], second[:, :, c], data_range) for c in range(first.shape[2])])
+    else:
+        scores = _ssim_planes(first, second, data_range)
+    return float(scores.mean())
+
+
+def compare_images(result: np.ndarray, reference: np.ndarray, *, data_range: float = 1.0) -> dict[str, float]:
+    """Return ``{"mse", "psnr", "ssim"}`` of ``result`` against ``reference`` (SSIM per channel).
+
+    This is what the reference layer and ``enhance-studio metrics`` report.
+    """
+    error = mean_squared_error(result, reference)
+    psnr = float("inf") if error == 0 else float(10.0 * np.log10(data_range**2 / error))
+    return {
+        "mse": error,
+        "psnr": psnr,
+        "ssim": structural_similarity(result, reference, data_range=data_range),
+    }
+
+
+def change_from_original(
+    result: np.ndarray, original: np.ndarray, *, data_range: float = 1.0, threshold: float = 0.5 / 255
+) -> dict[str, float]:
+    """Describe how much an edit changed an image.
+
+    Parameters
+    ----------
+    result, original : ndarray
+        The edited and the unedited pixels, one shape and dtype.
+    data_range : float
+        Value range (1.0 for contract pixels).
+    threshold : float
+        A pixel counts as changed when any channel moved by more than this
+        (default: half an 8-bit step, so a change visible in an 8-bit export).
+
+    Returns
+    -------
+    dict
+        ``psnr`` and ``ssim`` against the original (``inf`` and 1.0 when untouched),
+        ``changed_fraction`` (share of pixels changed, 0..1), ``mean_abs_change``
+        and ``max_abs_change`` (in the units of ``data_range``).
+    """
+    scores = compare_images(result, original, data_range=data_range)
+    difference = np.abs(result.astype(np.float32) - original.astype(np.float32))
+    per_pixel = difference if difference.ndim == 2 else difference.max(axis=2)
+    return {
+        "psnr": scores["psnr"],
+        "ssim": scores["ssim"],
+        "changed_fraction": float(np.count_nonzero(per_pixel > threshold) / per_pixel.size),
+        "mean_abs_change": float(difference.mean(dtype=np.float64)),
+        "max_abs_change": float(difference.max(initial=0.0)),
+    }
