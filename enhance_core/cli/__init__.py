@@ -11,14 +11,21 @@ import argparse
 import importlib
 import sys
 
+from enhance_core import __version__
 from enhance_core.errors import EnhanceError
 
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "info": "enhance_core.cli.info",
+    "metrics": "enhance_core.cli.metrics",
+    "convert": "enhance_core.cli.convert",
+    "jpeg-table": "enhance_core.cli.jpeg_table",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="enhance-studio", description="Enhance Studio command line.")
+    parser.add_argument("--version", action="version", version=f"enhance-studio {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in SUBCOMMANDS.values():
         importlib.import_module(module_name).add_parser(subparsers)
@@ -31,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except EnhanceError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print("error: " + " ".join(str(error).split()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,0 +1,55 @@
+"""The ``enhance-studio`` entry point: headless subcommands or the editor.
+
+``enhance-studio info|metrics|convert|jpeg-table|... ARGS`` (any key of
+:data:`enhance_core.cli.SUBCOMMANDS`), ``-h``/``--help`` and ``--version`` run
+the Qt-free command line. Anything else (nothing, or image paths) opens the
+editor, on the bundled sample image when no path is given. Qt is imported
+only on that second path, so the headless commands work without PySide6.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from enhance_core.cli import SUBCOMMANDS
+from enhance_core.cli import main as cli_main
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+SAMPLE_IMAGE = RESOURCES / "sample_astronaut.png"
+_CLI_FLAGS = ("-h", "--help", "--version")
+
+
+def _open_editor(paths: list[Path]) -> int:
+    """Import the GUI lazily and run it on ``paths``; a missing PySide6 is one clear line."""
+    try:
+        from app.editor import run_editor
+    except ModuleNotFoundError as error:
+        if not (error.name or "").startswith("PySide6"):
+            raise
+        print('error: the editor needs PySide6; install it with: pip install "PySide6-Essentials>=6.6" '
+              "(the headless subcommands work without it: enhance-studio --help)", file=sys.stderr)
+        return 2
+    return int(run_editor(paths) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand or open the editor; return the exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` by default.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and (args[0] in SUBCOMMANDS or args[0] in _CLI_FLAGS):
+        try:
+            return cli_main(args)
+        except SystemExit as done:
+            return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+    return _open_editor([Path(arg) for arg in args] or [SAMPLE_IMAGE])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Set up Enhance Studio on a fresh machine and run it.
+#
+#   bash dev.sh editor [IMAGE...]   open the editor (on the bundled sample image by default)
+#   bash dev.sh test [PYTEST ARGS]  run the test suite (offscreen Qt)
+#
+# The first run creates .venv and installs the project with its test and eval
+# extras; later runs reinstall only when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+usage() {
+    echo "usage: bash dev.sh editor [IMAGE...] | bash dev.sh test [PYTEST ARGS...]" >&2
+    exit 2
+}
+
+[ $# -ge 1 ] || usage
+command="$1"
+shift
+
+VENV=.venv
+STAMP="$VENV/.enhance-studio-installed"
+
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+
+if ! cmp -s pyproject.toml "$STAMP" 2>/dev/null; then
+    # PyTorch: on a machine without an NVIDIA GPU we install torch 2.13.0 first,
+    # pinned exactly. Here that version's CPU build lies on the local disk (pip's
+    # find-links), a ~200 MB install, whereas an unpinned "torch" from the
+    # package index would pull a CUDA build of several GB that such a machine
+    # cannot use. Installing it first satisfies the project's "torch>=2.2,<3"
+    # without a second download. With an NVIDIA GPU, torch is left to the
+    # project install (the index's default Linux build bundles CUDA); to choose a
+    # specific CUDA or CPU build yourself, install torch into .venv before
+    # running this script; an already installed torch is always kept.
+    if ! python -c "import torch" >/dev/null 2>&1; then
+        if ! { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }; then
+            python -m pip install "torch==2.13.0"
+        fi
+    fi
+    python -m pip install -e ".[test,eval]"
+    cp pyproject.toml "$STAMP"
+fi
+
+case "$command" in
+    editor)
+        exec enhance-studio "$@"
+        ;;
+    test)
+        export QT_QPA_PLATFORM=offscreen
+        exec python -m pytest -q "$@"
+        ;;
+    *)
+        usage
+        ;;
+esac

@@ -1,0 +1,47 @@
+"""``enhance-studio convert IN OUT``: change format, keeping bit depth and metadata.
+
+The output suffix picks the format. Bit depth stays the source's where the
+format holds it (16-bit TIFF to 16-bit PNG; JPEG, BMP and WebP hold 8 bits);
+EXIF (orientation reset, pixels upright), ICC profile, resolution and alpha go
+along where the format can hold them. The input is never overwritten, and an
+existing OUT only with ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from enhance_core.errors import ImageWriteError
+from enhance_core.io import read_image, write_image
+from enhance_core.io.writer import WRITE_FORMATS, default_bit_depth
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``convert`` subcommand."""
+    parser = subparsers.add_parser(
+        "convert", help="convert an image to another format, keeping bit depth and metadata",
+        description="Read IN and write OUT in the format its suffix names (.png .tif .jpg .webp .bmp), keeping bit depth, "
+        "EXIF, ICC profile and alpha where the format allows.",
+    )
+    parser.add_argument("source", type=Path, metavar="IN", help="image to convert")
+    parser.add_argument("target", type=Path, metavar="OUT", help="file to write; its suffix picks the format")
+    parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), default=None, help="bits per sample (default: the source's)")
+    parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
+    parser.add_argument("--page", type=int, default=None, help="TIFF page or DICOM frame to convert (default: the first)")
+    parser.add_argument("--force", action="store_true", help="replace OUT if it exists (never IN)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert IN to OUT and print what was written."""
+    if args.target.exists() and args.source.exists() and args.target.samefile(args.source):
+        raise ImageWriteError(args.target, "is the input file; convert never overwrites its input, choose another OUT")
+    if args.target.exists() and not args.force:
+        raise ImageWriteError(args.target, "already exists; choose another name or pass --force to replace it")
+    image = read_image(args.source, page=args.page)
+    written = write_image(image, args.target, bit_depth=args.bit_depth, quality=args.quality)
+    format_name = WRITE_FORMATS[written.suffix.lower()]
+    depth = args.bit_depth or default_bit_depth(image.meta, format_name)
+    print(f"wrote {written} ({format_name}, {depth}-bit{' float' if depth == 32 else ''})")
+    return 0

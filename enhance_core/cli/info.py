@@ -1,0 +1,75 @@
+"""``enhance-studio info FILE...``: one JSON object per file with what the image is.
+
+Keys: ``file``, ``width``, ``height``, ``channels``, ``bit_depth``, ``float``,
+``format``, ``orientation`` (EXIF value found in the file; pixels are read
+upright), ``icc`` (profile present), ``alpha``, ``page``, ``page_count``, and
+for DICOM also ``modality``, ``windows`` (``center``, ``width``, ``name`` in
+physical units), ``unit`` and ``value_range`` (physical minimum and maximum).
+Files that fail print an ``error:`` line on stderr; the run goes on and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from enhance_core.cli.progress import report_failure, report_progress
+from enhance_core.errors import EnhanceError
+from enhance_core.image import Image
+from enhance_core.io import read_image
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``info`` subcommand."""
+    parser = subparsers.add_parser(
+        "info", help="print JSON facts (size, depth, metadata, DICOM units) per image file",
+        description="Print one JSON object per file: size, channels, bit depth, format, orientation, ICC, and for DICOM "
+        "the modality, windows, unit and value range.",
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files (JPEG, PNG, TIFF, BMP, WebP, DICOM)")
+    parser.add_argument("--page", type=int, default=None, help="TIFF page or DICOM frame to describe (default: the first)")
+    parser.set_defaults(run=run)
+
+
+def describe_image(image: Image) -> dict[str, Any]:
+    """Return the JSON-ready facts ``info`` prints for one image."""
+    meta = image.meta
+    facts: dict[str, Any] = {
+        "width": image.cols,
+        "height": image.rows,
+        "channels": image.channels,
+        "bit_depth": meta.bit_depth,
+        "float": meta.float_source,
+        "format": meta.format,
+        "orientation": meta.orientation,
+        "icc": meta.icc_profile is not None,
+        "alpha": image.alpha is not None,
+        "page": meta.page,
+        "page_count": meta.page_count,
+    }
+    if meta.format == "DICOM":
+        facts["modality"] = meta.modality
+        facts["windows"] = [{"center": w.center, "width": w.width, "name": w.name} for w in meta.windows]
+        facts["unit"] = meta.unit
+        value_range = meta.extra.get("value_range")
+        facts["value_range"] = list(value_range) if value_range else None
+    return facts
+
+
+def run(args: argparse.Namespace) -> int:
+    """Describe each file; return 0, or 1 when some files of several failed."""
+    failures = 0
+    for number, path in enumerate(args.files, start=1):
+        report_progress(number, len(args.files), path)
+        try:
+            image = read_image(path, page=args.page)
+        except EnhanceError as error:
+            if len(args.files) == 1:
+                raise
+            report_failure(path, error)
+            failures += 1
+            continue
+        print(json.dumps({"file": str(path), **describe_image(image)}), flush=True)
+    return 1 if failures else 0

@@ -1,0 +1,57 @@
+"""``enhance-studio metrics RESULT REFERENCE``: JSON with ``psnr``, ``ssim`` and ``mse``.
+
+Both images are compared as contract pixels (values 0..1, whatever their bit
+depth), so ``data_range`` is 1; alpha is ignored. SSIM is per channel with a
+Gaussian window (see :mod:`enhance_core.metrics`). Identical images print
+``"psnr": null`` and ``"identical": true`` (JSON has no infinity).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from enhance_core.errors import ParameterError
+from enhance_core.io import read_image
+from enhance_core.metrics import SSIM_WINDOW, compare_images
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``metrics`` subcommand."""
+    parser = subparsers.add_parser(
+        "metrics", help="print JSON PSNR, SSIM and MSE of a result against a reference image",
+        description="Compare RESULT with REFERENCE (same size and channels) and print JSON with psnr (dB), ssim and mse.",
+    )
+    parser.add_argument("result", type=Path, metavar="RESULT", help="the processed image")
+    parser.add_argument("reference", type=Path, metavar="REFERENCE", help="the ground truth it is compared with")
+    parser.add_argument("--data-range", type=float, default=1.0, help="value range of the pixels (default 1.0)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the scores of RESULT against REFERENCE as one JSON object."""
+    result = read_image(args.result)
+    reference = read_image(args.reference)
+    if result.pixels.shape != reference.pixels.shape:
+        raise ParameterError(
+            f"{args.result} is {result.cols}x{result.rows} with {result.channels} channel(s) but {args.reference} is "
+            f"{reference.cols}x{reference.rows} with {reference.channels}; compare images of the same size and channels"
+        )
+    if min(result.rows, result.cols) < SSIM_WINDOW:
+        raise ParameterError(f"{args.result}: SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {result.cols}x{result.rows}")
+    if args.data_range <= 0:
+        raise ParameterError(f"--data-range must be positive, got {args.data_range}")
+    scores = compare_images(result.pixels, reference.pixels, data_range=args.data_range)
+    identical = math.isinf(scores["psnr"])
+    report = {
+        "result": str(args.result),
+        "reference": str(args.reference),
+        "psnr": None if identical else scores["psnr"],
+        "ssim": scores["ssim"],
+        "mse": scores["mse"],
+        "identical": identical,
+    }
+    print(json.dumps(report))
+    return 0
