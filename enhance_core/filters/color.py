@@ -52,7 +52,7 @@ def balance_color(pixels: np.ndarray, params: ColorBalanceParams, ctx: RenderCon
     gains = gains * (linear ** (1.0 / _ENCODING_GAMMA)).astype(np.float32)
     if np.allclose(gains, 1.0, rtol=0, atol=1e-7):
         return pixels.copy()
-    out = np.multiply(pixels, gains.reshape(1, 1, 3))
+    out = cv2.multiply(pixels, (float(gains[0]), float(gains[1]), float(gains[2]), 0.0))
     return clip_unit(out)
 
 
@@ -76,8 +76,7 @@ def adjust_saturation(pixels: np.ndarray, params: SaturationParams, ctx: RenderC
     """
     if pixels.shape[2] == 1 or params.saturation == 1.0:
         return pixels.copy()
-    luma = luminance(pixels)
-    gray = cv2.merge([luma, luma, luma])
+    gray = cv2.cvtColor(luminance(pixels), cv2.COLOR_GRAY2RGB)
     out = cv2.addWeighted(pixels, params.saturation, gray, 1.0 - params.saturation, 0.0)
     return clip_unit(out)
 

@@ -79,11 +79,12 @@ def luminance(pixels: np.ndarray) -> np.ndarray:
 
 
 def replace_luminance(pixels: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """Return ``pixels`` whose luma ``old`` becomes ``new``, keeping chroma (a new array)."""
+    """Return ``pixels`` whose luma ``old`` becomes ``new``, keeping chroma (a new array; ``new`` is consumed)."""
     if pixels.shape[2] == 1:
         return np.ascontiguousarray(new[:, :, None], dtype=np.float32)
-    delta = new - old
-    return cv2.add(pixels, cv2.merge([delta, delta, delta]))
+    delta = np.subtract(new, old, out=new) if new.dtype == np.float32 else new - old
+    out = cv2.cvtColor(delta, cv2.COLOR_GRAY2RGB)
+    return cv2.add(pixels, out, dst=out)
 
 
 def map_intensity(pixels: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -117,3 +118,23 @@ def quantize(values: np.ndarray, levels: int) -> np.ndarray:
 def histogram_levels(ctx: RenderContext) -> int:
     """Number of histogram bins that is exact for the source depth (256 or 65536)."""
     return 256 if ctx.bit_depth <= 8 else 65536
+
+
+def integer_codes(values: np.ndarray, levels: int) -> np.ndarray:
+    """Integer codes of [0, 1] values: uint8 for 256 levels (OpenCV, fast), else uint16; clips outside."""
+    if levels == 256:
+        return cv2.convertScaleAbs(np.clip(values, 0.0, 1.0), alpha=255.0)
+    return quantize(values, levels)
+
+
+def code_histogram(codes: np.ndarray, levels: int) -> np.ndarray:
+    """Histogram (float64, ``levels`` bins) of uint8/uint16 codes, computed by OpenCV."""
+    flat = codes.reshape(codes.shape[0], -1)
+    return cv2.calcHist([np.ascontiguousarray(flat)], [0], None, [levels], [0, levels]).ravel().astype(np.float64)
+
+
+def apply_curve(codes: np.ndarray, curve: np.ndarray) -> np.ndarray:
+    """Look up float32 ``curve`` at integer ``codes`` (OpenCV LUT for uint8, numpy take for uint16)."""
+    if codes.dtype == np.uint8:
+        return cv2.LUT(codes, curve.astype(np.float32))
+    return np.take(curve.astype(np.float32), codes)

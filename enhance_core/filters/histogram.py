@@ -20,14 +20,14 @@ import numpy as np
 
 from enhance_core.filters.base import FilterDef, RenderContext, param
 from enhance_core.filters.common import (
+    apply_curve,
     clip_unit,
+    code_histogram,
     histogram_levels,
+    integer_codes,
     map_intensity,
-    quantize,
     whole_image_margin,
 )
-
-_STRETCH_BINS = 65536
 
 
 @dataclass(frozen=True)
@@ -43,38 +43,44 @@ class ContrastStretchParams:
                               help="On: every color channel is stretched by its own range (changes color balance).")
 
 
-def percentile_range(values: np.ndarray, low: float, high: float) -> tuple[float, float]:
+def percentile_range(values: np.ndarray, low: float, high: float, *, levels: int = 65536) -> tuple[float, float]:
     """Return the ``low`` and ``high`` percentiles of ``values`` (any shape).
 
-    Computed from a 65536-bin histogram between the minimum and the maximum,
-    so the error is at most 1/65536 of the value range.
+    Read from a ``levels``-bin histogram between the minimum and the maximum
+    (interpolated within the bin), so the error is at most one bin: exact
+    levels for 8-bit sources with 256 bins, 1/65536 of the range otherwise.
     """
     flat = values.reshape(values.shape[0], -1)
     vmin, vmax, _, _ = cv2.minMaxLoc(flat)
     if vmax <= vmin:
         return float(vmin), float(vmax)
-    edge = vmax + (vmax - vmin) * 1e-6
-    hist = cv2.calcHist([np.ascontiguousarray(flat)], [0], None, [_STRETCH_BINS], [vmin, edge]).ravel()
-    cdf = np.cumsum(hist, dtype=np.float64)
+    if levels == 256 and vmin >= 0.0 and vmax <= 1.0:
+        first, width = 0.0, 1.0 / 255.0
+        codes = integer_codes(flat, 256)
+    else:
+        levels = 65536
+        first, width = vmin, (vmax - vmin) / (levels - 1)
+        codes = integer_codes((flat - np.float32(vmin)) * np.float32(1.0 / (vmax - vmin)), levels)
+    cdf = np.cumsum(code_histogram(codes, levels))
     cdf /= cdf[-1]
-    width = (edge - vmin) / _STRETCH_BINS
 
     def at(fraction: float) -> float:
-        index = int(np.searchsorted(cdf, fraction, side="left"))
-        index = min(index, _STRETCH_BINS - 1)
+        index = min(int(np.searchsorted(cdf, fraction, side="left")), levels - 1)
         below = cdf[index - 1] if index > 0 else 0.0
         inside = (fraction - below) / max(cdf[index] - below, 1e-12)
-        return float(vmin + (index + min(max(inside, 0.0), 1.0)) * width)
+        return float(first + (index - 0.5 + min(max(inside, 0.0), 1.0)) * width)
 
-    return (float(vmin) if low <= 0 else at(low / 100.0)), (float(vmax) if high >= 100 else at(high / 100.0))
+    low_value = float(vmin) if low <= 0 else max(at(low / 100.0), float(vmin))
+    high_value = float(vmax) if high >= 100 else min(at(high / 100.0), float(vmax))
+    return low_value, high_value
 
 
-def _stretch_range(values: np.ndarray, params: ContrastStretchParams) -> tuple[float, float]:
+def _stretch_range(values: np.ndarray, params: ContrastStretchParams, levels: int) -> tuple[float, float]:
     """Input range that maps to [0, 1]."""
     if params.method == "minmax":
         vmin, vmax, _, _ = cv2.minMaxLoc(values.reshape(values.shape[0], -1))
         return float(vmin), float(vmax)
-    return percentile_range(values, params.low_percentile, params.high_percentile)
+    return percentile_range(values, params.low_percentile, params.high_percentile, levels=levels)
 
 
 def stretch_contrast(pixels: np.ndarray, params: ContrastStretchParams, ctx: RenderContext) -> np.ndarray:
@@ -83,18 +89,22 @@ def stretch_contrast(pixels: np.ndarray, params: ContrastStretchParams, ctx: Ren
     A flat image (no range) is returned unchanged. The stretch reads the
     whole range, so it also brings float sources outside [0, 1] into range.
     """
-    planes = [pixels[:, :, c] for c in range(pixels.shape[2])] if params.per_channel else [pixels]
+    levels = histogram_levels(ctx)
+    if not params.per_channel:
+        return _stretch_plane(pixels, params, levels)
     out = np.empty_like(pixels)
-    for index, plane in enumerate(planes):
-        low, high = _stretch_range(plane, params)
-        target = out[:, :, index] if params.per_channel else out
-        if high <= low:
-            target[...] = plane
-            continue
-        scale = 1.0 / (high - low)
-        np.multiply(plane, np.float32(scale), out=target)
-        target -= np.float32(low * scale)
-    return clip_unit(out)
+    for channel in range(pixels.shape[2]):
+        out[:, :, channel] = _stretch_plane(np.ascontiguousarray(pixels[:, :, channel]), params, levels)
+    return out
+
+
+def _stretch_plane(values: np.ndarray, params: ContrastStretchParams, levels: int) -> np.ndarray:
+    """Stretch one array (all its channels alike) and clip to [0, 1]."""
+    low, high = _stretch_range(values, params, levels)
+    if high <= low:
+        return values.copy()
+    scale = 1.0 / (high - low)
+    return clip_unit(cv2.addWeighted(values, scale, values, 0.0, -low * scale).reshape(values.shape))
 
 
 @dataclass(frozen=True)
@@ -102,9 +112,9 @@ class EqualizeParams:
     """Global histogram equalization has no parameters."""
 
 
-def equalization_curve(codes: np.ndarray, levels: int) -> np.ndarray:
-    """Return the equalizing curve (float32, ``levels`` entries in [0, 1]) of integer codes."""
-    hist = np.bincount(codes.ravel(), minlength=levels)
+def equalization_curve(hist: np.ndarray) -> np.ndarray:
+    """Return the equalizing curve (float32 in [0, 1], one entry per bin) of a histogram."""
+    levels = hist.size
     cdf = np.cumsum(hist, dtype=np.float64)
     first = cdf[np.flatnonzero(hist)[0]]
     span = cdf[-1] - first
@@ -122,9 +132,8 @@ def equalize_histogram(pixels: np.ndarray, params: EqualizeParams, ctx: RenderCo
     levels = histogram_levels(ctx)
 
     def equalize(values: np.ndarray) -> np.ndarray:
-        codes = quantize(values, levels)
-        curve = equalization_curve(codes, levels)
-        return np.take(curve, codes)
+        codes = integer_codes(values, levels)
+        return apply_curve(codes, equalization_curve(code_histogram(codes, levels)))
 
     return clip_unit(map_intensity(pixels, equalize))
 
@@ -148,11 +157,10 @@ def equalize_adaptive(pixels: np.ndarray, params: ClaheParams, ctx: RenderContex
     grid = (max(1, min(params.tiles, pixels.shape[1] // 2)), max(1, min(params.tiles, pixels.shape[0] // 2)))
     clahe = cv2.createCLAHE(clipLimit=params.clip_limit, tileGridSize=grid)
 
+    ramp = np.linspace(0.0, 1.0, levels, dtype=np.float32)
+
     def equalize(values: np.ndarray) -> np.ndarray:
-        codes = quantize(values, levels)
-        if levels == 256:
-            codes = codes.astype(np.uint8)
-        return np.multiply(clahe.apply(codes), np.float32(1.0 / (levels - 1)), dtype=np.float32)
+        return apply_curve(clahe.apply(integer_codes(values, levels)), ramp)
 
     return clip_unit(map_intensity(pixels, equalize))
 

@@ -17,7 +17,17 @@ import cv2
 import numpy as np
 
 from enhance_core.filters.base import FilterDef, RenderContext, param
-from enhance_core.filters.common import PHYSICAL_UNIT, WHOLE_IMAGE, clip_unit, map_intensity, quantize
+from enhance_core.filters.common import (
+    PHYSICAL_UNIT,
+    WHOLE_IMAGE,
+    apply_curve,
+    clip_unit,
+    code_histogram,
+    from_planes,
+    integer_codes,
+    map_intensity,
+    quantize,
+)
 
 TONE = "Tone"
 
@@ -97,10 +107,10 @@ def apply_log_transform(pixels: np.ndarray, params: LogParams, ctx: RenderContex
     k = params.strength
     if k == 0.0:
         return out
-    out *= np.float32(k)
-    np.log1p(out, out=out)
+    out = cv2.addWeighted(out, k, out, 0.0, 1.0).reshape(pixels.shape)
+    cv2.log(out, dst=out)
     out *= np.float32(1.0 / math.log1p(k))
-    return out
+    return clip_unit(out)
 
 
 @dataclass(frozen=True)
@@ -145,12 +155,9 @@ def slice_intensity(pixels: np.ndarray, params: IntensitySliceParams, ctx: Rende
     pixels are tested on luma and set to gray levels.
     """
     luma = pixels[:, :, 0] if pixels.shape[2] == 1 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    inside = (luma >= params.low) & (luma <= params.high)
-    if params.keep_background:
-        out = pixels.copy()
-    else:
-        out = np.full_like(pixels, params.background)
-    out[inside] = params.highlight
+    inside = cv2.inRange(luma, params.low, params.high)
+    out = pixels.copy() if params.keep_background else np.full_like(pixels, params.background)
+    cv2.copyTo(np.full_like(pixels, params.highlight), inside, out)
     return out
 
 
@@ -176,13 +183,20 @@ def slice_bit_planes(pixels: np.ndarray, params: BitPlaneParams, ctx: RenderCont
     top = min(params.highest, depth - 1)
     bottom = min(params.lowest, top)
     levels = 1 << depth
-    codes = quantize(pixels, levels)
     plane_mask = ((1 << (top + 1)) - 1) ^ ((1 << bottom) - 1)
-    np.bitwise_and(codes, np.uint16(plane_mask), out=codes)
     if params.stretch:
-        codes >>= bottom
-        return np.multiply(codes, np.float32(1.0 / ((1 << (top - bottom + 1)) - 1)), dtype=np.float32)
-    return np.multiply(codes, np.float32(1.0 / (levels - 1)), dtype=np.float32)
+        shift, gain = bottom, 1.0 / ((1 << (top - bottom + 1)) - 1)
+    else:
+        shift, gain = 0, 1.0 / (levels - 1)
+    if depth <= 8:
+        codes = np.arange(256) if depth == 8 else np.minimum(np.arange(256), levels - 1)
+        table = (((codes & plane_mask) >> shift) * gain).astype(np.float32)
+        return apply_curve(integer_codes(pixels, 256) if depth == 8 else quantize(pixels, levels).astype(np.uint8),
+                           table).reshape(pixels.shape)
+    codes = quantize(pixels, levels)
+    np.bitwise_and(codes, np.uint16(plane_mask), out=codes)
+    codes >>= shift
+    return np.multiply(codes, np.float32(gain), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -196,7 +210,7 @@ class ThresholdParams:
 
 def otsu_level(luma: np.ndarray, levels: int = 256) -> float:
     """Return Otsu's threshold of [0, 1] values computed on a ``levels``-bin histogram."""
-    hist = np.bincount(quantize(luma, levels).ravel(), minlength=levels).astype(np.float64)
+    hist = code_histogram(integer_codes(luma, levels), levels)
     centers = np.arange(levels) / (levels - 1)
     weight0 = np.cumsum(hist)
     weight1 = weight0[-1] - weight0
@@ -213,8 +227,8 @@ def threshold_image(pixels: np.ndarray, params: ThresholdParams, ctx: RenderCont
     """Return 1 where luma is above the level, else 0 (gray levels for color too)."""
     luma = pixels[:, :, 0] if pixels.shape[2] == 1 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
     level = otsu_level(luma) if params.method == "otsu" else params.level
-    binary = (luma > level).astype(np.float32)
-    return np.ascontiguousarray(np.repeat(binary[:, :, None], pixels.shape[2], axis=2))
+    _, binary = cv2.threshold(luma, level, 1.0, cv2.THRESH_BINARY)
+    return from_planes(binary, pixels.shape[2])
 
 
 def _threshold_margin(params: ThresholdParams, ctx: RenderContext) -> int:
@@ -246,9 +260,7 @@ def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: Rende
         gain, offset = -gain, 1.0 - offset
 
     def window(values: np.ndarray) -> np.ndarray:
-        values *= np.float32(gain)
-        values += np.float32(offset)
-        return clip_unit(values)
+        return clip_unit(cv2.addWeighted(values, gain, values, 0.0, offset))
 
     out = map_intensity(pixels, window)
     return clip_unit(out) if pixels.shape[2] == 3 else out
