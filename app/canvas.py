@@ -37,7 +37,12 @@ class CompareMode(str, Enum):
 
 
 class CanvasTool(Protocol):
-    """A tool driven by the canvas (the brush): mouse events in source pixels, plus its own overlay."""
+    """A tool driven by the canvas (the brush): mouse events in source pixels, plus its own overlay.
+
+    It has a ``repaint`` signal carrying the pane rectangle to repaint (an empty rectangle: everything).
+    """
+
+    def outline_rect(self, viewport: Viewport, x: float, y: float) -> QRectF: ...
 
     def press(self, x: float, y: float) -> None: ...
 
@@ -115,6 +120,24 @@ class CompareCanvas(QWidget):
         self._update_pane_size()
         self.update()
         self.view_changed.emit()
+
+    def set_tool(self, tool: CanvasTool | None) -> None:
+        """Route left-button drags to ``tool`` (None: drags pan)."""
+        if self.tool is not None:
+            self.tool.repaint.disconnect(self._repaint_tool_area)
+        self.tool = tool
+        if tool is not None:
+            tool.repaint.connect(self._repaint_tool_area)
+        self.unsetCursor()
+        self.update()
+
+    def _repaint_tool_area(self, rect: QRectF) -> None:
+        """Repaint a pane rectangle the tool changed (everything for an empty rectangle)."""
+        if rect.isEmpty():
+            self.update()
+        else:
+            offset = self._panes()[-1][0]
+            self.update(rect.translated(offset, 0).toAlignedRect())
 
     def set_flashing(self, flashing: bool) -> None:
         """Show the original everywhere while ``flashing`` is true."""
@@ -278,7 +301,7 @@ class CompareCanvas(QWidget):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
         x, y = self.source_point(pos)
-        self._cursor = (x, y) if self.has_image else None
+        previous, self._cursor = self._cursor, (x, y) if self.has_image else None
         if self.has_image:
             self.cursor_moved.emit(x, y)
         if self._drag == "divider":
@@ -289,19 +312,23 @@ class CompareCanvas(QWidget):
             self._view_moved()
         elif self._drag == "tool":
             self.tool.move(x, y)
-            self.update()
         else:
             near = self._near_divider(pos)
             self.setCursor(Qt.CursorShape.SplitHCursor if near else
                            Qt.CursorShape.CrossCursor if self.tool is not None else Qt.CursorShape.ArrowCursor)
-            if self.tool is not None:
-                self.update()
+        if self.tool is not None and self._drag != "pan":
+            self._repaint_outline(previous, self._cursor)
         self._last_pos = pos
+
+    def _repaint_outline(self, old: tuple[float, float] | None, new: tuple[float, float] | None) -> None:
+        """Repaint where the tool's outline was and is."""
+        for point in (old, new):
+            if point is not None:
+                self._repaint_tool_area(self.tool.outline_rect(self.viewport, *point))
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._drag == "tool":
             self.tool.release(*self.source_point(event.position()))
-            self.update()
         self._drag = None
         self.unsetCursor()
 

@@ -28,9 +28,9 @@ class AddStepCommand(QUndoCommand):
     """Add a step (at the end, or at ``index``)."""
 
     def __init__(self, stack: FilterStack, filter_name: str, params: Any = None, *,
-                 index: int | None = None) -> None:
-        self.item = make_item(filter_name, params)
-        super().__init__(f"Add {step_label(self.item)}")
+                 index: int | None = None, mask: Mask | None = None, label: str = "") -> None:
+        self.item = make_item(filter_name, params, mask=mask)
+        super().__init__(label or f"Add {step_label(self.item)}")
         self.stack = stack
         self.index = len(stack) if index is None else index
 

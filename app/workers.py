@@ -54,6 +54,7 @@ class _WorkerThread(QThread):
         self._fn = fn
         self._stop = threading.Event()
         self.superseded = False
+        self.cancelled = False
         _THREADS.add(self)
 
     def request_stop(self) -> None:
@@ -145,6 +146,7 @@ class JobRunner(QObject):
         """Stop the running job and drop the waiting one; emits ``cancelled`` once the job has stopped."""
         self._pending = None
         if self._current is not None:
+            self._current.cancelled = True
             self._current.request_stop()
 
     def wait(self, timeout_ms: int = 10000) -> bool:
@@ -175,15 +177,22 @@ class JobRunner(QObject):
         return thread
 
     def _on_progress(self, ticket: int, fraction: float, message: str) -> None:
-        if self._owner(ticket) is not None:
+        thread = self._owner(ticket)
+        if thread is not None and not thread.cancelled:
             self.progressed.emit(fraction, message)
 
     def _on_done(self, ticket: int, result: object) -> None:
-        if self._owner(ticket) is not None:
+        thread = self._owner(ticket)
+        if thread is not None and thread.cancelled:
+            self.cancelled.emit()
+        elif thread is not None:
             self.finished.emit(result)
 
     def _on_failed(self, ticket: int, failure: JobFailure) -> None:
-        if self._owner(ticket) is not None:
+        thread = self._owner(ticket)
+        if thread is not None and thread.cancelled:
+            self.cancelled.emit()
+        elif thread is not None:
             self.failed.emit(failure)
 
     def _on_stopped(self, ticket: int) -> None:

@@ -1,0 +1,228 @@
+"""The brush: paint or erase the selected step's mask on the canvas.
+
+While the mouse moves, only the new segment is drawn, into a stroke layer at
+the preview's resolution, and only the screen area it touches is repainted,
+so painting stays fluid on a 24-megapixel image. When the button is released
+the points become one :class:`~enhance_core.masks.Stroke` (source-pixel
+vectors, resolution independent) pushed as one undoable command; the mask
+overlay is then re-rendered from the vectors in a worker and replaces the
+stroke layer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
+
+from app.commands import paint_stroke_command
+from app.document import Document
+from app.viewport import Viewport
+from app.workers import JobRunner
+from enhance_core.errors import EnhanceError
+from enhance_core.masks import Mask, Stroke, scaled_shape
+
+OVERLAY_COLOR = (230, 40, 60)
+OVERLAY_ALPHA = 0.45
+MIN_SPACING = 0.15
+
+
+@dataclass
+class BrushSettings:
+    """Brush radius in source pixels, hardness and opacity (0..1), and whether it erases."""
+
+    radius: float = 40.0
+    hardness: float = 0.5
+    opacity: float = 1.0
+    erase: bool = False
+
+
+def overlay_array(mask: Mask | None, *, scale: float, rows: int, cols: int) -> np.ndarray:
+    """Premultiplied ARGB32 pixels (rows, cols, 4 as B, G, R, A) showing ``mask`` in the overlay color."""
+    out_rows, out_cols = scaled_shape(rows, cols, scale)
+    out = np.zeros((out_rows, out_cols, 4), np.uint8)
+    if mask is None:
+        return out
+    alpha = mask.render(scale=scale) * np.float32(OVERLAY_ALPHA)
+    for channel, value in zip((2, 1, 0), OVERLAY_COLOR):
+        out[:, :, channel] = (alpha * value + 0.5).astype(np.uint8)
+    out[:, :, 3] = (alpha * 255.0 + 0.5).astype(np.uint8)
+    return out
+
+
+class BrushTool(QObject):
+    """A :class:`~app.canvas.CanvasTool` that paints strokes on the selected step's mask.
+
+    Signals
+    -------
+    message(text)
+        Something the user should know (no step selected...).
+    repaint(rect)
+        Screen area (canvas coordinates of the pane) that needs repainting.
+    """
+
+    message = Signal(str)
+    repaint = Signal(QRectF)
+
+    def __init__(self, document: Document, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.settings = BrushSettings()
+        self.scale = 1.0
+        self.lane = JobRunner("Drawing mask overlay", self)
+        self.lane.finished.connect(self._on_overlay)
+        self._overlay: tuple[np.ndarray, QImage] | None = None
+        self._stroke_layer: QImage | None = None
+        self._points: list[tuple[float, float]] = []
+        self._target = ""
+        self._viewport: Viewport | None = None
+        document.selection_changed.connect(self._on_selection_changed)
+        document.stack_changed.connect(self._on_stack_changed)
+        document.image_changed.connect(self.refresh_overlay)
+
+    @property
+    def painting(self) -> bool:
+        """Whether a stroke is being drawn."""
+        return bool(self._points)
+
+    def set_scale(self, scale: float) -> None:
+        """Use overlays at ``scale`` (the preview's render scale)."""
+        if scale != self.scale:
+            self.scale = scale
+            self.refresh_overlay()
+
+    def refresh_overlay(self) -> None:
+        """Re-render the overlay of the selected step's mask in the background."""
+        source, item = self.document.source, self.document.selected_item()
+        if source is None:
+            self._overlay = None
+            return
+        mask = item.mask if item is not None else None
+        self.lane.submit(partial(_overlay_job, mask, self.scale, source.rows, source.cols))
+
+    def _on_selection_changed(self, uid: str) -> None:
+        self.refresh_overlay()
+
+    def _on_stack_changed(self, change: object) -> None:
+        if getattr(change, "uid", None) in (None, self.document.selected_uid) and not self.painting:
+            self.refresh_overlay()
+
+    def _on_overlay(self, array: np.ndarray) -> None:
+        rows, cols = array.shape[:2]
+        image = QImage(array.data, cols, rows, array.strides[0], QImage.Format.Format_ARGB32_Premultiplied)
+        self._overlay = (array, image)
+        self._stroke_layer = None
+        self.repaint.emit(QRectF())
+
+    # --- CanvasTool ------------------------------------------------------------------------
+    def press(self, x: float, y: float) -> None:
+        """Start a stroke at source point (x, y) on the selected step."""
+        item = self.document.selected_item()
+        if item is None or self.document.source is None:
+            self.message.emit("Select a step in the filter stack to paint its mask.")
+            return
+        self._target = item.uid
+        self._points = [(x, y)]
+        self._ensure_stroke_layer()
+        self._draw_segment((x, y), (x, y))
+
+    def move(self, x: float, y: float) -> None:
+        """Extend the stroke to (x, y), drawing only the new segment."""
+        if not self._points:
+            return
+        last = self._points[-1]
+        if math.hypot(x - last[0], y - last[1]) < max(0.5, self.settings.radius * MIN_SPACING):
+            return
+        self._points.append((x, y))
+        self._draw_segment(last, (x, y))
+
+    def release(self, x: float, y: float) -> None:
+        """Finish the stroke: one undoable command holding it as vectors."""
+        points, self._points = self._points, []
+        if not points:
+            return
+        source = self.document.source
+        s = self.settings
+        try:
+            stroke = Stroke(tuple(points), s.radius, s.hardness, s.opacity, s.erase)
+            item = self.document.stack.item(self._target)
+        except EnhanceError as error:
+            self.message.emit(str(error))
+            self._stroke_layer = None
+            return
+        self.document.push(paint_stroke_command(self.document.stack, item, stroke,
+                                                rows=source.rows, cols=source.cols))
+
+    def paint(self, painter: QPainter, viewport: Viewport, cursor: tuple[float, float] | None) -> None:
+        """Draw the mask overlay, the stroke being painted and the brush outline."""
+        self._viewport = viewport
+        source = self.document.source
+        if source is None:
+            return
+        x0, y0 = viewport.to_screen(0.0, 0.0)
+        x1, y1 = viewport.to_screen(source.cols, source.rows)
+        target = QRectF(x0, y0, x1 - x0, y1 - y0)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        if self._overlay is not None:
+            painter.drawImage(target, self._overlay[1])
+        if self._stroke_layer is not None:
+            painter.save()
+            if self.settings.erase:
+                painter.setOpacity(0.6)
+            else:
+                painter.setOpacity(OVERLAY_ALPHA * self.settings.opacity)
+            painter.drawImage(target, self._stroke_layer)
+            painter.restore()
+        if cursor is not None:
+            self._paint_outline(painter, viewport, cursor)
+
+    def _paint_outline(self, painter: QPainter, viewport: Viewport, cursor: tuple[float, float]) -> None:
+        cx, cy = viewport.to_screen(*cursor)
+        radius = self.settings.radius * viewport.zoom
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for color, width in ((QColor(0, 0, 0, 160), 3), (QColor(255, 255, 255, 230), 1)):
+            painter.setPen(QPen(color, width))
+            painter.drawEllipse(QPointF(cx, cy), radius, radius)
+        inner = radius * self.settings.hardness
+        if 2 < inner < radius - 2:
+            painter.setPen(QPen(QColor(255, 255, 255, 150), 1, Qt.PenStyle.DashLine))
+            painter.drawEllipse(QPointF(cx, cy), inner, inner)
+
+    def outline_rect(self, viewport: Viewport, x: float, y: float) -> QRectF:
+        """Screen rectangle covered by the brush outline at source point (x, y)."""
+        cx, cy = viewport.to_screen(x, y)
+        r = self.settings.radius * viewport.zoom + 4
+        return QRectF(cx - r, cy - r, 2 * r, 2 * r)
+
+    # --- stroke layer ----------------------------------------------------------------------
+    def _ensure_stroke_layer(self) -> None:
+        source = self.document.source
+        rows, cols = scaled_shape(source.rows, source.cols, self.scale)
+        self._stroke_layer = QImage(cols, rows, QImage.Format.Format_ARGB32_Premultiplied)
+        self._stroke_layer.fill(Qt.GlobalColor.transparent)
+
+    def _draw_segment(self, a: tuple[float, float], b: tuple[float, float]) -> None:
+        """Draw segment a-b (source pixels) into the stroke layer and ask to repaint its area."""
+        layer = self._stroke_layer
+        source = self.document.source
+        sx, sy = layer.width() / source.cols, layer.height() / source.rows
+        painter = QPainter(layer)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        color = QColor(235, 235, 240) if self.settings.erase else QColor(*OVERLAY_COLOR)
+        pen = QPen(color, max(1.0, 2.0 * self.settings.radius * sx))
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        painter.setPen(pen)
+        painter.drawLine(QPointF((a[0] + 0.5) * sx, (a[1] + 0.5) * sy), QPointF((b[0] + 0.5) * sx, (b[1] + 0.5) * sy))
+        painter.end()
+        if self._viewport is not None:
+            self.repaint.emit(self.outline_rect(self._viewport, *a).united(self.outline_rect(self._viewport, *b)))
+
+
+def _overlay_job(mask: Mask | None, scale: float, rows: int, cols: int, progress, should_stop) -> np.ndarray:
+    """Worker job: the overlay pixels of ``mask``."""
+    return overlay_array(mask, scale=scale, rows=rows, cols=cols)

@@ -1,0 +1,86 @@
+"""The brush toolbar: paint / erase toggles and the brush's size, hardness and opacity."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QSpinBox, QToolBar, QWidget
+
+from app.brush import BrushTool
+from app.canvas import CompareCanvas
+from app.settings import EditorSettings
+
+MAX_RADIUS = 2000
+
+
+class BrushToolbar(QToolBar):
+    """Turns the brush on (paint or erase) and edits its settings; remembers them in QSettings."""
+
+    def __init__(self, tool: BrushTool, canvas: CompareCanvas, settings: EditorSettings,
+                 parent: QWidget | None = None) -> None:
+        super().__init__("Brush", parent)
+        self.setObjectName("brush_toolbar")
+        self.tool, self.canvas, self.store = tool, canvas, settings
+        self.paint_action = QAction("Brush", self, checkable=True, shortcut=QKeySequence("B"))
+        self.paint_action.setToolTip("Paint the selected step's mask (B); hold Space to pan")
+        self.erase_action = QAction("Eraser", self, checkable=True, shortcut=QKeySequence("E"))
+        self.erase_action.setToolTip("Erase the selected step's mask (E)")
+        self.paint_action.toggled.connect(lambda on: self._set_mode("paint" if on else None))
+        self.erase_action.toggled.connect(lambda on: self._set_mode("erase" if on else None))
+        self.size = self._spin("Size", 1, MAX_RADIUS, " px", "Brush radius in image pixels ([ and ] change it)")
+        self.hardness = self._spin("Hardness", 0, 100, " %", "Share of the radius painted at full strength")
+        self.opacity = self._spin("Opacity", 1, 100, " %", "Strength of each stroke")
+        self.addAction(self.paint_action)
+        self.addAction(self.erase_action)
+        self.addSeparator()
+        for label, spin in (("Size", self.size), ("Hardness", self.hardness), ("Opacity", self.opacity)):
+            self.addWidget(QLabel(f" {label} "))
+            self.addWidget(spin)
+        self.smaller_action = QAction("Smaller brush", self, shortcut=QKeySequence("["))
+        self.larger_action = QAction("Larger brush", self, shortcut=QKeySequence("]"))
+        self.smaller_action.triggered.connect(lambda: self.size.setValue(max(1, round(self.size.value() / 1.25))))
+        self.larger_action.triggered.connect(lambda: self.size.setValue(round(self.size.value() * 1.25) + 1))
+        self._load()
+        self.size.valueChanged.connect(self._apply)
+        self.hardness.valueChanged.connect(self._apply)
+        self.opacity.valueChanged.connect(self._apply)
+        self._apply()
+
+    def _spin(self, name: str, low: int, high: int, suffix: str, tip: str) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setSuffix(suffix)
+        spin.setToolTip(tip)
+        spin.setObjectName(f"brush_{name.lower()}")
+        spin.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        return spin
+
+    def _load(self) -> None:
+        self.size.setValue(self.store.value("brush/radius", 40, int))
+        self.hardness.setValue(self.store.value("brush/hardness", 50, int))
+        self.opacity.setValue(self.store.value("brush/opacity", 100, int))
+
+    def _apply(self) -> None:
+        settings = self.tool.settings
+        settings.radius = float(self.size.value())
+        settings.hardness = self.hardness.value() / 100.0
+        settings.opacity = self.opacity.value() / 100.0
+        self.store.set_value("brush/radius", self.size.value())
+        self.store.set_value("brush/hardness", self.hardness.value())
+        self.store.set_value("brush/opacity", self.opacity.value())
+        self.canvas.update()
+
+    def _set_mode(self, mode: str | None) -> None:
+        """Turn the brush on in ``mode`` ("paint" or "erase") or off (None)."""
+        other = self.erase_action if mode == "paint" else self.paint_action if mode == "erase" else None
+        if other is not None and other.isChecked():
+            other.blockSignals(True)
+            other.setChecked(False)
+            other.blockSignals(False)
+        if mode is None and (self.paint_action.isChecked() or self.erase_action.isChecked()):
+            return
+        self.tool.settings.erase = mode == "erase"
+        self.canvas.set_tool(self.tool if mode else None)
+        if mode:
+            self.tool.refresh_overlay()
+            self.canvas.setFocus()

@@ -1,0 +1,64 @@
+"""One channel for errors and questions to the user, replaceable in tests.
+
+Typed core errors (:class:`~enhance_core.errors.EnhanceError`) already say
+what went wrong and what to do, so their message is shown as is; anything
+else is an unexpected failure and says so. The traceback is always one click
+away under "Show Details...". Tests swap in a reporter that records instead
+of opening modal dialogs.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from enhance_core.errors import EnhanceError
+
+
+class ErrorReporter:
+    """Shows errors and asks questions with message boxes."""
+
+    def show_error(self, parent: QWidget | None, title: str, message: str, details: str = "") -> None:
+        """Show ``message`` in an error dialog, with ``details`` (a traceback) one click away."""
+        box = QMessageBox(QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok, parent)
+        if details:
+            box.setDetailedText(details)
+        box.exec()
+
+    def confirm(self, parent: QWidget | None, title: str, question: str) -> bool:
+        """Ask a yes/no question; True for yes."""
+        answer = QMessageBox.question(parent, title, question,
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def report(self, parent: QWidget | None, title: str, error: BaseException, details: str = "") -> None:
+        """Show an exception: its own message for typed errors, a plain "unexpected error" otherwise."""
+        details = details or "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        if isinstance(error, EnhanceError):
+            message = str(error)
+        elif isinstance(error, MemoryError):
+            message = "There was not enough memory for this operation. Close other programs or use a smaller image."
+        else:
+            message = (f"An unexpected error occurred ({type(error).__name__}: {error}). "
+                       "Your work is unchanged; the details below help to report the problem.")
+        self.show_error(parent, title, message, details)
+
+
+class RecordingReporter(ErrorReporter):
+    """Records errors and answers questions from a preset list (for tests and headless runs)."""
+
+    def __init__(self, answers: list[bool] | None = None) -> None:
+        self.errors: list[tuple[str, str, str]] = []
+        self.questions: list[str] = []
+        self.answers = list(answers or [])
+
+    def show_error(self, parent: QWidget | None, title: str, message: str, details: str = "") -> None:
+        """Keep ``(title, message, details)`` in :attr:`errors`."""
+        self.errors.append((title, message, details))
+
+    def confirm(self, parent: QWidget | None, title: str, question: str) -> bool:
+        """Record the question and return the next preset answer (True when none are left)."""
+        self.questions.append(question)
+        return self.answers.pop(0) if self.answers else True

@@ -1,0 +1,199 @@
+"""The export dialog: file, format, bit depth, quality, and for JPEG a live size/PSNR/SSIM estimate.
+
+Opening the dialog starts the full-resolution render (progress in the status
+bar); the estimate runs on that render whenever the quality changes, latest
+request wins; Export writes the same render, so what was estimated is what
+gets written.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
+
+from app.document import Document
+from app.error_reporter import ErrorReporter
+from app.export_jobs import JpegEstimate, estimate_jpeg, render_full, write_result
+from app.settings import EditorSettings
+from app.workers import JobFailure, JobRunner
+from enhance_core.image import Image
+from enhance_core.io import BIT_DEPTHS, default_bit_depth
+
+FORMATS = (("JPEG", ".jpg"), ("PNG", ".png"), ("TIFF", ".tif"), ("WEBP", ".webp"), ("BMP", ".bmp"))
+LOSSY = ("JPEG", "WEBP")
+
+
+def format_bytes(count: float) -> str:
+    """A file size in B, kB or MB."""
+    if count < 1000:
+        return f"{count:.0f} B"
+    if count < 1_000_000:
+        return f"{count / 1000:.0f} kB"
+    return f"{count / 1_000_000:.1f} MB"
+
+
+class ExportDialog(QDialog):
+    """Exports the document's result; the lanes belong to the window so status and shutdown see them."""
+
+    def __init__(self, document: Document, settings: EditorSettings, reporter: ErrorReporter,
+                 render_lane: JobRunner, estimate_lane: JobRunner, parent: QWidget | None = None, *,
+                 device: str | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.document, self.settings, self.reporter = document, settings, reporter
+        self.render_lane, self.estimate_lane = render_lane, estimate_lane
+        self.rendered: Image | None = None
+        self.written: Path | None = None
+        self._write_when_ready = False
+        self.path = QLineEdit(str(self._default_path()))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        self.format = QComboBox()
+        for name, suffix in FORMATS:
+            self.format.addItem(name, suffix)
+        self.bit_depth = QComboBox()
+        self.quality = QSlider(Qt.Orientation.Horizontal)
+        self.quality.setRange(1, 100)
+        self.quality_entry = QSpinBox()
+        self.quality_entry.setRange(1, 100)
+        self.quality.setValue(self.settings.value("export/quality", 92, int))
+        self.quality_entry.setValue(self.quality.value())
+        self.estimate = QLabel("Rendering the full-resolution result…")
+        self.estimate.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self._layout(browse)
+        self.format.currentIndexChanged.connect(self._on_format)
+        self.path.editingFinished.connect(self._sync_format_to_path)
+        self.quality.valueChanged.connect(self.quality_entry.setValue)
+        self.quality_entry.valueChanged.connect(self.quality.setValue)
+        self.quality.valueChanged.connect(self._request_estimate)
+        self.buttons.accepted.connect(self.export)
+        self.buttons.rejected.connect(self.reject)
+        render_lane.finished.connect(self._on_render_lane_finished)
+        render_lane.failed.connect(self._on_failed)
+        estimate_lane.finished.connect(self._on_estimate)
+        estimate_lane.failed.connect(self._on_failed)
+        self._sync_format_to_path()
+        source, steps = document.source, document.stack.snapshot()
+        render_lane.submit(partial(render_full, source, steps, device), label="Rendering for export")
+
+    def _layout(self, browse: QPushButton) -> None:
+        file_row = QHBoxLayout()
+        file_row.addWidget(self.path, 1)
+        file_row.addWidget(browse)
+        quality_row = QHBoxLayout()
+        quality_row.addWidget(self.quality, 1)
+        quality_row.addWidget(self.quality_entry)
+        form = QFormLayout()
+        form.addRow("File", file_row)
+        form.addRow("Format", self.format)
+        form.addRow("Bit depth", self.bit_depth)
+        form.addRow("Quality", quality_row)
+        form.addRow("Estimate", self.estimate)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+        self.resize(560, 240)
+
+    def _default_path(self) -> Path:
+        source = self.document.source_path or Path.home() / "image.png"
+        folder = self.settings.last_folder("export") or str(source.parent)
+        return Path(folder) / f"{source.stem}_edited.jpg"
+
+    def _browse(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export as", self.path.text(),
+                                              "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp)")
+        if name:
+            self.path.setText(name)
+            self._sync_format_to_path()
+
+    def _sync_format_to_path(self) -> None:
+        suffix = Path(self.path.text()).suffix.lower()
+        names = {s: name for name, s in FORMATS} | {".jpeg": "JPEG", ".tiff": "TIFF"}
+        if suffix in names:
+            self.format.setCurrentText(names[suffix])
+        self._on_format()
+
+    def _on_format(self) -> None:
+        name, suffix = self.format.currentText(), self.format.currentData()
+        path = Path(self.path.text())
+        if path.suffix.lower() not in ((suffix, ".jpeg") if name == "JPEG" else (suffix, ".tiff")):
+            self.path.setText(str(path.with_suffix(suffix)))
+        self.bit_depth.clear()
+        for depth in BIT_DEPTHS[name]:
+            self.bit_depth.addItem("32-bit float" if depth == 32 else f"{depth}-bit", depth)
+        meta = self.document.source.meta
+        self.bit_depth.setCurrentIndex(BIT_DEPTHS[name].index(default_bit_depth(meta, name)))
+        lossy = name in LOSSY
+        self.quality.setEnabled(lossy)
+        self.quality_entry.setEnabled(lossy)
+        self._request_estimate()
+
+    def _request_estimate(self) -> None:
+        if self.format.currentText() != "JPEG":
+            self.estimate_lane.cancel()
+            self.estimate.setText("Lossless: the file keeps every value of the chosen bit depth."
+                                  if self.format.currentText() != "WEBP" else "")
+            return
+        if self.rendered is None:
+            return
+        quality = self.quality.value()
+        self.estimate.setText(f"Estimating JPEG at quality {quality}…")
+        self.estimate_lane.submit(partial(estimate_jpeg, self.rendered, quality), label="Estimating JPEG")
+
+    def _on_render_lane_finished(self, result: object) -> None:
+        if isinstance(result, Image):
+            self._on_rendered(result)
+        else:
+            self._on_written(result)
+
+    def _on_rendered(self, image: Image) -> None:
+        self.rendered = image
+        self._request_estimate()
+        if self._write_when_ready:
+            self.export()
+
+    def _on_estimate(self, estimate: JpegEstimate) -> None:
+        if estimate.quality != self.quality.value():
+            return
+        sample = " (estimated from a sample of the image)" if estimate.sampled else ""
+        self.estimate.setText(f"≈ {format_bytes(estimate.bytes)} · PSNR {estimate.psnr:.2f} dB · "
+                              f"SSIM {estimate.ssim:.4f} against the unencoded result{sample}")
+
+    def _on_failed(self, failure: JobFailure) -> None:
+        self._write_when_ready = False
+        self.export_button.setEnabled(True)
+        self.reporter.report(self, "Export failed", failure.error, failure.details)
+
+    def export(self) -> None:
+        """Write the rendered result (waiting for the render if it is still running)."""
+        self.export_button.setEnabled(False)
+        if self.rendered is None:
+            self._write_when_ready = True
+            self.estimate.setText("The export starts as soon as the full-resolution render is done…")
+            return
+        self._write_when_ready = False
+        path = Path(self.path.text()).expanduser()
+        self.settings.set_last_folder("export", path)
+        self.settings.set_value("export/quality", self.quality.value())
+        job = partial(write_result, self.rendered, path, self.bit_depth.currentData(), self.quality.value())
+        self.render_lane.submit(job, label=f"Writing {path.name}")
+
+    def _on_written(self, path: Path) -> None:
+        self.written = Path(path)
+        parent = self.parent()
+        if parent is not None and hasattr(parent, "statusBar"):
+            parent.statusBar().showMessage(f"Exported {self.written}", 6000)
+        self.accept()
+
+    def reject(self) -> None:
+        """Close without exporting; stops the render and the estimate."""
+        self.render_lane.cancel()
+        self.estimate_lane.cancel()
+        super().reject()

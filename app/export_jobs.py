@@ -1,0 +1,82 @@
+"""Export work run on worker threads (no Qt): the full-resolution render, the JPEG estimate, the write.
+
+The JPEG estimate encodes the rendered result at the chosen quality in memory
+and decodes it again to measure PSNR and SSIM against the unencoded result.
+Images above ``SAMPLE_PIXELS`` are estimated from a mosaic of tiles taken on
+a regular grid (aligned to the 16-pixel JPEG blocks); the size is scaled by
+the area ratio.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+
+from enhance_core.errors import Cancelled
+from enhance_core.image import Image
+from enhance_core.io import write_image
+from enhance_core.io.raster import encode_pillow_image
+from enhance_core.metrics import compare_images
+from enhance_core.render import render_image
+
+SAMPLE_PIXELS = 2_000_000
+TILE = 384
+
+
+@dataclass(frozen=True)
+class JpegEstimate:
+    """Expected JPEG file size and quality loss at one quality setting."""
+
+    quality: int
+    bytes: int
+    psnr: float
+    ssim: float
+    sampled: bool
+    seconds: float
+
+
+def render_full(source: Image, steps: tuple, device: str | None, progress, should_stop) -> Image:
+    """Render the stack on the source at full resolution."""
+    return render_image(source, steps, progress=progress, should_stop=should_stop, device=device)
+
+
+def sample_mosaic(pixels: np.ndarray, *, budget: int = SAMPLE_PIXELS, tile: int = TILE) -> np.ndarray:
+    """The whole image if small, else tiles from a regular grid assembled into one image."""
+    rows, cols = pixels.shape[:2]
+    if rows * cols <= budget or rows < tile or cols < tile:
+        return pixels
+    per_side = max(1, int(math.sqrt(budget / (tile * tile))))
+    tops = np.linspace(0, rows - tile, per_side).astype(int) // 16 * 16
+    lefts = np.linspace(0, cols - tile, per_side).astype(int) // 16 * 16
+    strips = [np.concatenate([pixels[t:t + tile, l:l + tile] for l in lefts], axis=1) for t in tops]
+    return np.ascontiguousarray(np.concatenate(strips, axis=0))
+
+
+def estimate_jpeg(result: Image, quality: int, progress, should_stop) -> JpegEstimate:
+    """Encode (a sample of) ``result`` as JPEG at ``quality``; measure its size, PSNR and SSIM."""
+    started = time.perf_counter()
+    sample = sample_mosaic(result.pixels)
+    sampled = sample is not result.pixels
+    piece = Image(np.clip(sample, 0.0, 1.0).astype(np.float32), None, result.meta)
+    if should_stop():
+        raise Cancelled("estimate cancelled")
+    data = encode_pillow_image(piece, format_name="JPEG", quality=quality, exif=None)
+    progress(0.5, "measuring")
+    decoded = np.asarray(PILImage.open(io.BytesIO(data)).convert("RGB" if sample.shape[2] == 3 else "L"))
+    decoded = decoded.reshape(sample.shape).astype(np.float32) / np.float32(255.0)
+    reference = np.round(piece.pixels * 255.0) / np.float32(255.0)
+    scores = compare_images(decoded, reference.astype(np.float32))
+    size = len(data) * (result.rows * result.cols) / float(sample.shape[0] * sample.shape[1])
+    return JpegEstimate(quality, int(size), scores["psnr"], scores["ssim"], sampled, time.perf_counter() - started)
+
+
+def write_result(result: Image, path: Path, bit_depth: int | None, quality: int, progress, should_stop) -> Path:
+    """Write the rendered result (atomically; never over its own source)."""
+    progress(0.0, f"writing {path.name}")
+    return write_image(result, path, bit_depth=bit_depth, quality=quality)

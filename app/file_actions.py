@@ -1,0 +1,206 @@
+"""Opening and saving: images, the reference, projects and recipes; the recent-files list.
+
+Files are read on the "Opening" worker lane (a 24-megapixel TIFF takes a
+while to decode), so the window never freezes; the result lands on the GUI
+thread and replaces the document's image only once it was read completely.
+Every failure is shown through the window's :class:`~app.error_reporter.ErrorReporter`
+and leaves the current work as it was.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from app.commands import ResetStackCommand
+from app.document import Document
+from app.error_reporter import ErrorReporter
+from app.project import SUFFIX as PROJECT_SUFFIX
+from app.project import load_project, save_project
+from app.settings import EditorSettings
+from app.workers import JobFailure, JobRunner
+from enhance_core.errors import EnhanceError
+from enhance_core.recipe import load_recipe, save_recipe
+
+RECIPE_FILTER = "Recipes (*.json)"
+PROJECT_FILTER = f"Enhance Studio projects (*{PROJECT_SUFFIX})"
+
+
+def image_file_filter() -> str:
+    """The file dialog filter listing every readable image suffix."""
+    from enhance_core.io import SUPPORTED_SUFFIXES
+
+    patterns = " ".join(f"*{suffix}" for suffix in sorted(SUPPORTED_SUFFIXES))
+    return f"Images ({patterns});;All files (*)"
+
+
+def _read_job(path: Path, progress, should_stop):
+    """Worker job: read one image."""
+    from enhance_core.io import read_image
+
+    progress(0.0, f"reading {path.name}")
+    return read_image(path)
+
+
+class FileActions(QObject):
+    """File operations of one editor window.
+
+    Signals
+    -------
+    recent_changed(paths)
+        The recent-files list changed.
+    opened(path)
+        An image or project finished opening.
+    """
+
+    recent_changed = Signal(list)
+    opened = Signal(Path)
+
+    def __init__(self, window: QWidget, document: Document, reporter: ErrorReporter,
+                 settings: EditorSettings) -> None:
+        super().__init__(window)
+        self.window, self.document, self.reporter, self.settings = window, document, reporter, settings
+        self.lane = JobRunner("Opening", self)
+        self.lane.finished.connect(self._on_read)
+        self.lane.failed.connect(self._on_read_failed)
+        self._after_read = None
+
+    # --- opening ---------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        """Ask for an image or project and open it."""
+        filters = f"{image_file_filter()};;{PROJECT_FILTER}"
+        name, _ = QFileDialog.getOpenFileName(self.window, "Open image or project",
+                                              self.settings.last_folder("open"), filters)
+        if name:
+            self.open_path(Path(name))
+
+    def open_path(self, path: Path) -> None:
+        """Open an image, or a project (by its suffix), after confirming unsaved edits may be dropped."""
+        path = Path(path)
+        if not self._may_discard():
+            return
+        if path.suffix.lower() == PROJECT_SUFFIX:
+            self.open_project(path)
+        else:
+            self._read(path, partial(self._show_image, path))
+
+    def open_reference_dialog(self) -> None:
+        """Ask for a reference image (ground truth or an earlier version) and load it."""
+        name, _ = QFileDialog.getOpenFileName(self.window, "Open reference image",
+                                              self.settings.last_folder("reference"), image_file_filter())
+        if name:
+            self.settings.set_last_folder("reference", Path(name))
+            self.open_reference(Path(name))
+
+    def open_reference(self, path: Path) -> None:
+        """Load ``path`` as the reference layer."""
+        self._read(path, lambda image: self.document.set_reference(image, path))
+
+    def open_project(self, path: Path) -> None:
+        """Open a project: its image, its reference and its stack."""
+        try:
+            project = load_project(path)
+        except EnhanceError as error:
+            self.reporter.report(self.window, "Cannot open the project", error)
+            return
+
+        def show(image) -> None:
+            self._show_image(project.image, image, recent=False)
+            self.document.stack.reset(project.steps)
+            self.document.project_path = path
+            self._remember(path)
+            if project.reference is not None:
+                self.open_reference(project.reference)
+
+        self._read(project.image, show)
+
+    def _read(self, path: Path, then) -> None:
+        self._after_read = then
+        self.lane.submit(partial(_read_job, Path(path)), label=f"Opening {Path(path).name}")
+
+    def _on_read(self, image) -> None:
+        then, self._after_read = self._after_read, None
+        if then is not None:
+            then(image)
+
+    def _on_read_failed(self, failure: JobFailure) -> None:
+        self._after_read = None
+        self.reporter.report(self.window, "Cannot open the file", failure.error, failure.details)
+
+    def _show_image(self, path: Path, image, *, recent: bool = True) -> None:
+        self.document.set_source(image, path)
+        self.settings.set_last_folder("open", path)
+        if recent:
+            self._remember(path)
+        self.opened.emit(path)
+
+    def _remember(self, path: Path) -> None:
+        self.recent_changed.emit(self.settings.add_recent_file(path))
+
+    def _may_discard(self) -> bool:
+        if not self.document.modified or self.document.source is None:
+            return True
+        return self.reporter.confirm(self.window, "Discard edits?",
+                                     "The current image has edits that are not saved in a project. "
+                                     "Open another file and discard them?")
+
+    # --- saving ----------------------------------------------------------------------------
+    def save_project(self, *, ask: bool = False) -> bool:
+        """Save the project (asking for a file name the first time or with ``ask``); True when saved."""
+        document = self.document
+        if document.source is None or document.source_path is None:
+            self.reporter.show_error(self.window, "Nothing to save", "Open an image first.")
+            return False
+        path = document.project_path
+        if ask or path is None:
+            start = str(document.source_path.with_suffix(PROJECT_SUFFIX))
+            name, _ = QFileDialog.getSaveFileName(self.window, "Save project", start, PROJECT_FILTER)
+            if not name:
+                return False
+            path = Path(name) if name.endswith(PROJECT_SUFFIX) else Path(name + PROJECT_SUFFIX)
+        return self.save_project_to(path)
+
+    def save_project_to(self, path: Path) -> bool:
+        """Write the project to ``path``; True when it worked."""
+        document = self.document
+        try:
+            save_project(path, image=document.source_path, reference=document.reference_path,
+                         steps=document.stack.snapshot())
+        except EnhanceError as error:
+            self.reporter.report(self.window, "Cannot save the project", error)
+            return False
+        document.project_path = path
+        document.undo_stack.setClean()
+        self._remember(path)
+        return True
+
+    def save_recipe_dialog(self) -> None:
+        """Save the stack alone as a recipe (for the command line's batch mode)."""
+        name, _ = QFileDialog.getSaveFileName(self.window, "Save recipe", self.settings.last_folder("recipe"),
+                                              RECIPE_FILTER)
+        if name:
+            try:
+                save_recipe(self.document.stack.snapshot(), Path(name))
+                self.settings.set_last_folder("recipe", Path(name))
+            except EnhanceError as error:
+                self.reporter.report(self.window, "Cannot save the recipe", error)
+
+    def load_recipe_dialog(self) -> None:
+        """Replace the stack by a recipe's steps (undoable)."""
+        name, _ = QFileDialog.getOpenFileName(self.window, "Load recipe", self.settings.last_folder("recipe"),
+                                              RECIPE_FILTER)
+        if name:
+            self.load_recipe(Path(name))
+
+    def load_recipe(self, path: Path) -> None:
+        """Replace the stack by the steps of recipe ``path`` as one undoable command."""
+        try:
+            steps = load_recipe(path)
+        except EnhanceError as error:
+            self.reporter.report(self.window, "Cannot load the recipe", error)
+            return
+        self.settings.set_last_folder("recipe", path)
+        self.document.push(ResetStackCommand(self.document.stack, steps, f"Load recipe {path.name}"))

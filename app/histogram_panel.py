@@ -1,0 +1,215 @@
+"""The histogram panel: R, G, B and luminance of the result (and the original), linear or log.
+
+Each new preview frame starts a histogram job
+(:func:`enhance_core.histogram.compute_histogram` on the preview pixels, on
+the source's level grid so 16-bit sources are binned correctly) on its own
+lane; the view only draws the finished counts. The axis is labelled in the
+source's units (0-255, 0-65535, or Hounsfield for CT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
+
+from app.render_controller import RenderController
+from app.render_jobs import ViewFrame
+from app.workers import JobRunner
+from enhance_core.histogram import Histogram, compute_histogram
+from enhance_core.image import ImageMeta
+
+CHANNEL_COLORS = {"red": QColor(230, 60, 60), "green": QColor(60, 200, 80), "blue": QColor(70, 120, 240),
+                  "luminance": QColor(235, 235, 235)}
+
+
+@dataclass(frozen=True)
+class HistogramPair:
+    """Histograms of the result and of the original preview, with the source's metadata for the axis."""
+
+    result: Histogram
+    original: Histogram | None
+    meta: ImageMeta
+    generation: int
+
+
+def histogram_job(result: np.ndarray, original: np.ndarray | None, meta: ImageMeta, generation: int,
+                  progress, should_stop) -> HistogramPair:
+    """Worker job: histograms of the preview (and of the original's preview)."""
+    depth = min(max(meta.bit_depth, 1), 16)
+
+    def count(pixels: np.ndarray) -> Histogram:
+        return compute_histogram(pixels, bit_depth=depth, bins=min(256, 1 << depth),
+                                 float_source=meta.float_source)
+
+    return HistogramPair(count(result), count(original) if original is not None else None, meta, generation)
+
+
+class HistogramController(QObject):
+    """Computes histograms of each new preview on its own lane; ``ready`` carries a :class:`HistogramPair`."""
+
+    ready = Signal(object)
+    failed = Signal(object)
+
+    def __init__(self, renders: RenderController, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.renders = renders
+        self.lane = JobRunner("Histogram", self)
+        self.with_original = False
+        self.latest: HistogramPair | None = None
+        self.lane.finished.connect(self._on_ready)
+        self.lane.failed.connect(self.failed)
+        renders.frame_ready.connect(self.update_from)
+
+    def set_with_original(self, on: bool) -> None:
+        """Also count the original (recomputes now)."""
+        self.with_original = on
+        if self.renders.latest is not None:
+            self.update_from(self.renders.latest)
+
+    def update_from(self, frame: ViewFrame) -> None:
+        """Start the histogram of ``frame``'s preview."""
+        source = self.renders.document.source
+        if frame.preview_pixels is None or source is None:
+            return
+        original = frame.before_pixels if self.with_original else None
+        job = partial(histogram_job, frame.preview_pixels, original, source.meta, frame.request.generation)
+        self.lane.submit(job, label="Histogram", cancel_running=False)
+
+    def _on_ready(self, pair: HistogramPair) -> None:
+        self.latest = pair
+        self.ready.emit(pair)
+
+
+def axis_labels(meta: ImageMeta, edges: np.ndarray) -> tuple[str, str]:
+    """Texts for the left and right ends of the value axis, in the source's units."""
+    low, high = float(edges[0]), float(edges[-1])
+    if meta.unit or meta.value_scale != 1.0 or meta.value_offset != 0.0:
+        ends = sorted(meta.value_offset + meta.value_scale * v for v in (max(low, 0.0), min(high, 1.0)))
+        unit = f" {meta.unit}" if meta.unit else ""
+        return f"{ends[0]:.0f}{unit}", f"{ends[1]:.0f}{unit}"
+    if meta.float_source:
+        return f"{low:.3g}", f"{high:.3g}"
+    return "0", str(meta.integer_max)
+
+
+class HistogramView(QWidget):
+    """Draws the curves of a :class:`HistogramPair`."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.pair: HistogramPair | None = None
+        self.channels = {"red": True, "green": True, "blue": True, "luminance": True}
+        self.log_scale = False
+        self.setMinimumHeight(110)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_pair(self, pair: HistogramPair | None) -> None:
+        """Show new counts."""
+        self.pair = pair
+        self.update()
+
+    def heights(self, counts: np.ndarray, peak: float) -> np.ndarray:
+        """Curve heights 0..1 of ``counts`` on the current scale."""
+        counts = counts.astype(np.float64)
+        if self.log_scale:
+            return np.log1p(counts) / np.log1p(max(peak, 1.0))
+        return np.minimum(counts / max(peak, 1.0), 1.0)
+
+    def paintEvent(self, event: object) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(30, 30, 32))
+        if self.pair is None:
+            painter.setPen(QColor(150, 150, 150))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No image")
+            return
+        plot = QRectF(6, 6, self.width() - 12, self.height() - 26)
+        shown = [name for name in self.pair.result.channels if self.channels.get(name, False)]
+        peak = self._peak(shown)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Plus)
+        for name in shown:
+            fill = QColor(CHANNEL_COLORS[name])
+            fill.setAlpha(70 if name == "luminance" else 120)
+            path = self._path(self.heights(self.pair.result.counts[name], peak), plot)
+            painter.fillPath(path, fill)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
+        if self.pair.original is not None:
+            for name in shown:
+                pen = QPen(CHANNEL_COLORS[name].lighter(130), 1, Qt.PenStyle.DashLine)
+                painter.strokePath(self._path(self.heights(self.pair.original.counts[name], peak), plot, closed=False),
+                                   pen)
+        left, right = axis_labels(self.pair.meta, self.pair.result.edges)
+        painter.setPen(QColor(180, 180, 180))
+        text_box = QRectF(plot.left(), plot.bottom() + 3, plot.width(), 16)
+        painter.drawText(text_box, Qt.AlignmentFlag.AlignLeft, left)
+        painter.drawText(text_box, Qt.AlignmentFlag.AlignRight, right)
+        painter.drawText(text_box, Qt.AlignmentFlag.AlignHCenter, "log" if self.log_scale else "linear")
+
+    def _peak(self, shown: list[str]) -> float:
+        """Scale reference: the tallest bin, ignoring the end bins (clipping spikes) in linear mode."""
+        histograms = [self.pair.result] + ([self.pair.original] if self.pair.original is not None else [])
+        peaks = []
+        for histogram in histograms:
+            for name in shown:
+                counts = histogram.counts[name]
+                inner = counts[1:-1] if len(counts) > 2 and not self.log_scale else counts
+                peaks.append(float(inner.max(initial=0)))
+        return max(peaks, default=1.0)
+
+    @staticmethod
+    def _path(heights: np.ndarray, plot: QRectF, *, closed: bool = True) -> QPainterPath:
+        path = QPainterPath()
+        step = plot.width() / max(len(heights), 1)
+        bottom = plot.bottom()
+        path.moveTo(QPointF(plot.left(), bottom if closed else bottom - heights[0] * plot.height()))
+        for index, value in enumerate(heights):
+            y = bottom - float(value) * plot.height()
+            path.lineTo(QPointF(plot.left() + index * step, y))
+            path.lineTo(QPointF(plot.left() + (index + 1) * step, y))
+        if closed:
+            path.lineTo(QPointF(plot.right(), bottom))
+            path.closeSubpath()
+        return path
+
+
+class HistogramPanel(QWidget):
+    """The view plus channel toggles, the log switch and "original"."""
+
+    def __init__(self, controller: HistogramController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.view = HistogramView()
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        self.toggles: dict[str, QCheckBox] = {}
+        for name, text in (("red", "R"), ("green", "G"), ("blue", "B"), ("luminance", "L")):
+            box = QCheckBox(text, checked=True)
+            box.toggled.connect(lambda on, n=name: self._toggle_channel(n, on))
+            self.toggles[name] = box
+            row.addWidget(box)
+        row.addStretch(1)
+        self.log_box = QCheckBox("Log")
+        self.log_box.setToolTip("Logarithmic counts: shows small populations next to large ones")
+        self.log_box.toggled.connect(self._toggle_log)
+        self.original_box = QCheckBox("Original")
+        self.original_box.setToolTip("Also draw the original's histogram (dashed)")
+        self.original_box.toggled.connect(controller.set_with_original)
+        row.addWidget(self.log_box)
+        row.addWidget(self.original_box)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(row)
+        controller.ready.connect(self.view.set_pair)
+
+    def _toggle_channel(self, name: str, on: bool) -> None:
+        self.view.channels[name] = on
+        self.view.update()
+
+    def _toggle_log(self, on: bool) -> None:
+        self.view.log_scale = on
+        self.view.update()

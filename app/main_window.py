@@ -1,0 +1,281 @@
+"""The editor window: canvas in the middle, docks for the stack, histogram, metrics and history.
+
+The window wires views to the document and to the background lanes; it holds
+no image logic itself. Closing it cancels every job and waits for the worker
+threads, and remembers the layout (QSettings).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QUndoView, QWidget
+
+from app.brush import BrushTool
+from app.brush_toolbar import BrushToolbar
+from app.canvas import FLASH_KEY, CompareCanvas, CompareMode
+from app.device_probe import DeviceProbe
+from app.display import describe_value
+from app.document import Document
+from app.error_reporter import ErrorReporter
+from app.file_actions import FileActions
+from app.histogram_panel import HistogramController, HistogramPanel
+from app.menus import build_menus, shortcut_rows
+from app.metrics_controller import MetricsController
+from app.metrics_panel import MetricsPanel
+from app.render_controller import RenderController
+from app.restoration_actions import RestorationActions
+from app.settings import APPLICATION, EditorSettings
+from app.stack_panel import StackPanel
+from app.status_bar import EditorStatusBar
+from app.workers import JobFailure, JobRunner
+
+
+class MainWindow(QMainWindow):
+    """Enhance Studio's editor window.
+
+    Parameters
+    ----------
+    reporter : ErrorReporter, optional
+        Where errors and questions go (tests pass a recording one).
+    settings : EditorSettings, optional
+        Remembered settings (default: the user's QSettings).
+    """
+
+    def __init__(self, *, reporter: ErrorReporter | None = None, settings: EditorSettings | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("enhance_studio_main")
+        self.reporter = reporter or ErrorReporter()
+        self.settings = settings or EditorSettings()
+        self.document = Document()
+        self.canvas = CompareCanvas()
+        self.setCentralWidget(self.canvas)
+        self.status = EditorStatusBar(self)
+        self.setStatusBar(self.status)
+        self.renders = RenderController(self.document, self.canvas, self)
+        self.metrics = MetricsController(self.document, self.renders, self)
+        self.histogram = HistogramController(self.renders, self)
+        self.files = FileActions(self, self.document, self.reporter, self.settings)
+        self.restoration = RestorationActions(self, self.document, self.reporter)
+        self.device = DeviceProbe(self.document, self)
+        self.brush = BrushTool(self.document, self)
+        self.export_lane = JobRunner("Exporting", self)
+        self.estimate_lane = JobRunner("Estimating JPEG", self)
+        self.stack_panel = StackPanel(self.document)
+        self.metrics_panel = MetricsPanel()
+        self.histogram_panel = HistogramPanel(self.histogram)
+        self.brush_toolbar = BrushToolbar(self.brush, self.canvas, self.settings, self)
+        self._add_docks()
+        self.actions_by_name = build_menus(self)
+        self.addToolBar(self.brush_toolbar)
+        for action in (self.brush_toolbar.smaller_action, self.brush_toolbar.larger_action):
+            self.addAction(action)
+        for lane in self.lanes():
+            self.status.watch(lane)
+        self._connect()
+        self._update_title()
+        self.refresh_recent_menu(self.settings.recent_files())
+        self.setAcceptDrops(True)
+        self._restore_layout()
+
+    def lanes(self) -> list[JobRunner]:
+        """Every background lane of this window."""
+        return [self.renders.lane, self.metrics.live_lane, self.metrics.exact_lane, self.histogram.lane,
+                self.files.lane, self.restoration.lane, self.brush.lane, self.device.lane, self.export_lane,
+                self.estimate_lane]
+
+    def _add_docks(self) -> None:
+        history = QUndoView(self.document.undo_stack)
+        history.setEmptyLabel("Opened image")
+        self.docks: dict[str, QDockWidget] = {}
+        for name, title, widget, area in (
+                ("histogram", "Histogram", self.histogram_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+                ("stack", "Filter stack", self.stack_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+                ("metrics", "Metrics", self.metrics_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+                ("history", "History", history, Qt.DockWidgetArea.LeftDockWidgetArea)):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"dock_{name}")
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+            self.docks[name] = dock
+        self.resizeDocks([self.docks["histogram"], self.docks["stack"]], [220, 520], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["stack"], self.docks["metrics"]], [360, 300], Qt.Orientation.Horizontal)
+
+    def _connect(self) -> None:
+        doc, status = self.document, self.status
+        for dock in self.docks.values():
+            self.panels_menu.addAction(dock.toggleViewAction())
+        self.canvas.cursor_moved.connect(self._show_value)
+        self.canvas.cursor_left.connect(lambda: status.value_label.setText(""))
+        self.canvas.view_changed.connect(self._show_zoom)
+        doc.image_changed.connect(self._on_image_changed)
+        doc.reference_changed.connect(self._update_title)
+        doc.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self.renders.problem.connect(status.set_problem)
+        self.renders.crashed.connect(lambda failure: self._report_failure("Rendering failed", failure))
+        self.renders.frame_ready.connect(lambda frame: self.brush.set_scale(frame.request.preview_scale))
+        self.metrics.report.connect(self.metrics_panel.show_report)
+        self.metrics.problem.connect(self.metrics_panel.set_problem)
+        self.metrics.failed.connect(lambda failure: self._report_failure("Measuring failed", failure))
+        self.metrics_panel.exact_button.clicked.connect(self.metrics.compute_exact)
+        self.histogram.failed.connect(lambda failure: self._report_failure("Histogram failed", failure))
+        self.stack_panel.problem.connect(status.set_problem)
+        self.brush.message.connect(lambda text: status.showMessage(text, 4000))
+        self.files.recent_changed.connect(self.refresh_recent_menu)
+        self.device.described.connect(status.device_label.setText)
+
+    # --- views -----------------------------------------------------------------------------
+    def _on_image_changed(self) -> None:
+        source = self.document.source
+        self._update_title()
+        self.metrics_panel.levels = source.meta.integer_max if source is not None else 255
+        self._show_zoom()
+        if source is not None:
+            self.status.size_label.setText(f"{source.cols} × {source.rows} px · {source.meta.format} "
+                                           f"{source.meta.bit_depth}-bit{' · ' + source.meta.unit if source.meta.unit else ''}")
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self._update_title()
+
+    def _update_title(self) -> None:
+        doc = self.document
+        name = doc.source_path.name if doc.source_path else "no image"
+        reference = f" — reference: {doc.reference_path.name}" if doc.reference_path else ""
+        self.setWindowTitle(f"{name}[*]{reference} — {APPLICATION}")
+        self.setWindowModified(doc.modified)
+
+    def _show_zoom(self) -> None:
+        if self.document.source is not None:
+            self.status.zoom_label.setText(f"Zoom {self.canvas.viewport.zoom:.0%}")
+
+    def _show_value(self, x: float, y: float) -> None:
+        source = self.document.source
+        col, row = int(np.floor(x)), int(np.floor(y))
+        if source is None or not (0 <= col < source.cols and 0 <= row < source.rows):
+            self.status.value_label.setText("")
+            return
+        text = f"x {col}, y {row}   original {describe_value(source.meta, source.pixels[row, col])}"
+        frame = self.renders.latest
+        if frame is not None and frame.preview_pixels is not None:
+            pixels = frame.preview_pixels
+            pr = min(pixels.shape[0] - 1, int(row * pixels.shape[0] / source.rows))
+            pc = min(pixels.shape[1] - 1, int(col * pixels.shape[1] / source.cols))
+            text += f"   result {describe_value(source.meta, pixels[pr, pc])}"
+        self.status.value_label.setText(text)
+
+    def set_compare_mode(self, mode: CompareMode) -> None:
+        """Switch the canvas layout and remember it."""
+        self.canvas.set_mode(mode)
+        self.actions_by_name[f"mode_{mode.value}"].setChecked(True)
+        self.settings.set_value("view/compare_mode", mode.value)
+
+    def refresh_recent_menu(self, paths: list[Path]) -> None:
+        """Rebuild File ▸ Open Recent from ``paths``."""
+        menu = self.recent_menu
+        menu.clear()
+        for path in paths:
+            action = menu.addAction(path.name)
+            action.setToolTip(str(path))
+            action.triggered.connect(lambda checked=False, p=path: self.files.open_path(p))
+        menu.addSeparator()
+        clear = menu.addAction("Clear Recent Files")
+        clear.triggered.connect(lambda: (self.settings.clear_recent_files(), self.refresh_recent_menu([])))
+        menu.setEnabled(True)
+
+    # --- commands --------------------------------------------------------------------------
+    def open_paths(self, paths: list[str]) -> None:
+        """Open the first path (image or project); a second one becomes the reference."""
+        if paths:
+            self.files.open_path(Path(paths[0]))
+        if len(paths) > 1:
+            first = paths[1]
+            self.files.opened.connect(lambda path: self.files.open_reference(Path(first)),
+                                      Qt.ConnectionType.SingleShotConnection)
+
+    def export_image(self) -> None:
+        """Open the export dialog for the current result."""
+        from app.export_dialog import ExportDialog
+
+        if self.document.source is None:
+            self.reporter.show_error(self, "Nothing to export", "Open an image first (File ▸ Open…).")
+            return
+        dialog = ExportDialog(self.document, self.settings, self.reporter, self.export_lane, self.estimate_lane,
+                              self, device=self.renders.device)
+        dialog.open()
+
+    def detect_dust(self) -> None:
+        """Propose a mask over dust and scratches (see :class:`~app.restoration_actions.RestorationActions`)."""
+        self.restoration.detect_dust()
+
+    def show_shortcuts(self) -> None:
+        """List the keyboard shortcuts."""
+        rows = "".join(f"<tr><td>{name}</td><td><b>{keys}</b></td></tr>"
+                       for name, keys in shortcut_rows(self.actions_by_name))
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellspacing='6'>{rows}</table>")
+
+    def show_about(self) -> None:
+        """A short About box."""
+        QMessageBox.about(self, f"About {APPLICATION}",
+                          f"<b>{APPLICATION}</b><br>Non-destructive image editing with classic and learned "
+                          "filters, live PSNR/SSIM against a reference, and batch recipes.")
+
+    def _report_failure(self, title: str, failure: JobFailure) -> None:
+        self.reporter.report(self, title, failure.error, failure.details)
+
+    # --- window events ---------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == FLASH_KEY and not event.isAutoRepeat():
+            self.canvas.set_flashing(True)
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == FLASH_KEY and not event.isAutoRepeat():
+            self.canvas.set_flashing(False)
+        else:
+            super().keyReleaseEvent(event)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.open_paths(paths))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow():
+            self.canvas.set_flashing(False)
+        super().changeEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.document.modified and self.document.source is not None and not self.reporter.confirm(
+                self, "Quit?", "The edits are not saved in a project. Close the window and discard them?"):
+            event.ignore()
+            return
+        self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Cancel every background job and wait for the worker threads to return."""
+        for lane in self.lanes():
+            lane.wait()
+
+    def _restore_layout(self) -> None:
+        geometry, state = self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        if state is not None:
+            self.restoreState(state)
+        mode = self.settings.value("view/compare_mode", CompareMode.SPLIT.value, str)
+        if mode in {m.value for m in CompareMode}:
+            self.set_compare_mode(CompareMode(mode))

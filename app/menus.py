@@ -1,0 +1,156 @@
+"""Menus, the main toolbar and their keyboard shortcuts for the editor window.
+
+Standard shortcuts come from :class:`QKeySequence.StandardKey` so each
+platform gets its own (Ctrl+O / Cmd+O, Ctrl+Shift+Z or Ctrl+Y for redo...).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMenu, QToolBar
+
+from app.canvas import CompareMode
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+Std = QKeySequence.StandardKey
+COMPARE_MODES = ((CompareMode.SPLIT, "Split", "1"), (CompareMode.SIDE_BY_SIDE, "Side by side", "2"),
+                 (CompareMode.BEFORE, "Before", "3"), (CompareMode.AFTER, "After", "4"))
+
+
+def _action(window: MainWindow, text: str, slot: Callable, shortcut: object = None, tip: str = "") -> QAction:
+    action = QAction(text, window)
+    if shortcut is not None:
+        action.setShortcuts(QKeySequence.keyBindings(shortcut) if isinstance(shortcut, Std)
+                            else [QKeySequence(shortcut)])
+    if tip:
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+    action.triggered.connect(lambda checked=False: slot())
+    return action
+
+
+class HistoryAction(QAction):
+    """Undo or redo with a short text; the tooltip names the command it would undo or redo."""
+
+    def __init__(self, text: str, parent: MainWindow) -> None:
+        super().__init__(text, parent)
+        self.verb = text.replace("&", "")
+
+    def show_command(self, command: str) -> None:
+        """Name ``command`` in the tooltip."""
+        self.setToolTip(f"{self.verb} {command}" if command else self.verb)
+
+
+def _history_action(window: MainWindow, text: str, slot: Callable, shortcut: Std, enabled_signal: object,
+                    text_signal: object) -> QAction:
+    action = HistoryAction(text, window)
+    action.setShortcuts(QKeySequence.keyBindings(shortcut))
+    action.triggered.connect(slot)
+    action.setEnabled(False)
+    enabled_signal.connect(action.setEnabled)
+    text_signal.connect(action.show_command)
+    return action
+
+
+def build_menus(window: MainWindow) -> dict[str, QAction]:
+    """Create the menu bar and main toolbar of ``window``; return the actions by name."""
+    files, canvas, doc = window.files, window.canvas, window.document
+    a: dict[str, QAction] = {
+        "open": _action(window, "&Open…", files.open_dialog, Std.Open, "Open an image or a project"),
+        "open_reference": _action(window, "Open &Reference…", files.open_reference_dialog, "Ctrl+Shift+R",
+                                  "Load a reference image to compare the result with (PSNR, SSIM, MSE)"),
+        "clear_reference": _action(window, "Clear Reference", lambda: doc.set_reference(None, None)),
+        "save": _action(window, "&Save Project", files.save_project, Std.Save,
+                        "Save the image paths, the filter stack and the masks"),
+        "save_as": _action(window, "Save Project &As…", lambda: files.save_project(ask=True), Std.SaveAs),
+        "load_recipe": _action(window, "Load Recipe…", files.load_recipe_dialog),
+        "save_recipe": _action(window, "Save Recipe…", files.save_recipe_dialog),
+        "export": _action(window, "&Export…", window.export_image, "Ctrl+E",
+                          "Render at full resolution and save as JPEG, PNG or TIFF"),
+        "quit": _action(window, "&Quit", window.close, Std.Quit),
+        "palette": _action(window, "Add &Filter…", window.stack_panel.open_palette, "Ctrl+K",
+                           "Search the filters and add one"),
+        "remove": _action(window, "&Remove Step", window.stack_panel.remove_selected, Std.Delete),
+        "dust": _action(window, "Detect &Dust and Scratches…", window.detect_dust,
+                        tip="Propose a hole-fill mask over dust and scratches, to edit with the brush"),
+        "cancel": _action(window, "&Cancel Running Job", window.status.cancel_jobs, "Esc"),
+        "zoom_in": _action(window, "Zoom &In", lambda: canvas.zoom_by(2.0 ** 0.5), Std.ZoomIn),
+        "zoom_out": _action(window, "Zoom &Out", lambda: canvas.zoom_by(2.0 ** -0.5), Std.ZoomOut),
+        "fit": _action(window, "&Fit in Window", canvas.fit, "Ctrl+0"),
+        "actual": _action(window, "&Actual Pixels (1:1)", lambda: canvas.set_zoom(1.0), "Ctrl+1"),
+        "exact_metrics": _action(window, "&Metrics at Full Resolution", window.metrics.compute_exact, "Ctrl+M",
+                                 "Render the full-resolution result and measure it against the reference"),
+        "shortcuts": _action(window, "&Keyboard Shortcuts", window.show_shortcuts, Std.HelpContents),
+        "about": _action(window, "&About Enhance Studio", window.show_about),
+    }
+    a["undo"] = _history_action(window, "&Undo", doc.undo_stack.undo, Std.Undo, doc.undo_stack.canUndoChanged,
+                                doc.undo_stack.undoTextChanged)
+    a["redo"] = _history_action(window, "&Redo", doc.undo_stack.redo, Std.Redo, doc.undo_stack.canRedoChanged,
+                                doc.undo_stack.redoTextChanged)
+    a["redo"].setShortcuts(a["redo"].shortcuts() + [QKeySequence("Ctrl+Y")])
+    modes = QActionGroup(window)
+    for mode, text, key in COMPARE_MODES:
+        action = QAction(text, window, checkable=True, shortcut=QKeySequence(key))
+        action.setToolTip(f"{text} ({key}); hold \\ to flash the original")
+        action.setChecked(mode is canvas.mode)
+        action.triggered.connect(lambda checked=False, m=mode: window.set_compare_mode(m))
+        modes.addAction(action)
+        a[f"mode_{mode.value}"] = action
+    _fill_menus(window, a)
+    _fill_toolbar(window, a)
+    return a
+
+
+def _fill_menus(window: MainWindow, a: dict[str, QAction]) -> None:
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.addAction(a["open"])
+    window.recent_menu = QMenu("Open &Recent", window)
+    file_menu.addMenu(window.recent_menu)
+    file_menu.addSeparator()
+    for name in ("open_reference", "clear_reference", None, "save", "save_as", None, "load_recipe",
+                 "save_recipe", None, "export", None, "quit"):
+        file_menu.addSeparator() if name is None else file_menu.addAction(a[name])
+    edit = bar.addMenu("&Edit")
+    for name in ("undo", "redo", None, "palette", "remove", None, "dust", None, "cancel"):
+        edit.addSeparator() if name is None else edit.addAction(a[name])
+    view = bar.addMenu("&View")
+    for mode, _, _ in COMPARE_MODES:
+        view.addAction(a[f"mode_{mode.value}"])
+    view.addSeparator()
+    for name in ("zoom_in", "zoom_out", "fit", "actual"):
+        view.addAction(a[name])
+    view.addSeparator()
+    window.panels_menu = view.addMenu("&Panels")
+    image = bar.addMenu("&Image")
+    image.addAction(a["exact_metrics"])
+    tools = bar.addMenu("&Tools")
+    brush = window.brush_toolbar
+    for action in (brush.paint_action, brush.erase_action, brush.smaller_action, brush.larger_action):
+        tools.addAction(action)
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction(a["shortcuts"])
+    help_menu.addAction(a["about"])
+
+
+def _fill_toolbar(window: MainWindow, a: dict[str, QAction]) -> None:
+    toolbar = QToolBar("Main", window)
+    toolbar.setObjectName("main_toolbar")
+    for name in ("open", "export", None, "undo", "redo", None, "mode_split", "mode_side_by_side", "mode_before",
+                 "mode_after", None, "fit", "actual"):
+        toolbar.addSeparator() if name is None else toolbar.addAction(a[name])
+    window.addToolBar(toolbar)
+    window.main_toolbar = toolbar
+
+
+def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str]]:
+    """(action, shortcut) rows for the shortcuts help, plus the keys handled by the canvas."""
+    rows = [(action.text().replace("&", "").rstrip("…"), action.shortcut().toString(QKeySequence.NativeText))
+            for action in actions.values() if not action.shortcut().isEmpty()]
+    rows += [("Flash the original (hold)", "\\"), ("Pan while the brush is on (hold)", "Space"),
+             ("Zoom around the cursor", "Wheel / pinch"), ("Pan", "Drag / trackpad scroll")]
+    return rows

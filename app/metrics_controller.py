@@ -1,0 +1,129 @@
+"""Schedules the metrics: live on every new preview, exact at full resolution on demand or when idle.
+
+Live jobs measure the preview frame (result and original at the preview
+scale, the reference downscaled the same way and cached). The exact job
+renders the stack at full resolution (:func:`enhance_core.render.render_image`)
+and measures it; it starts by itself after ``IDLE_MS`` without edits for
+images up to ``AUTO_EXACT_PIXELS``, and any edit cancels it.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.document import Document
+from app.quality import MetricsReport, measure, resize_like
+from app.render_controller import RenderController
+from app.render_jobs import ViewFrame
+from app.workers import JobFailure, JobRunner
+from enhance_core.render import render_image
+
+IDLE_MS = 1500
+AUTO_EXACT_PIXELS = 12_000_000
+
+
+class MetricsController(QObject):
+    """Owns the live and exact metrics lanes of one window.
+
+    Signals
+    -------
+    report(report)
+        A new :class:`~app.quality.MetricsReport`.
+    problem(message)
+        Why metrics cannot be computed ("" when they can).
+    """
+
+    report = Signal(object)
+    problem = Signal(str)
+    failed = Signal(object)
+
+    def __init__(self, document: Document, renders: RenderController, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document, self.renders = document, renders
+        self.live_lane = JobRunner("Measuring", self)
+        self.exact_lane = JobRunner("Measuring at full resolution", self)
+        self.latest: MetricsReport | None = None
+        self._small_reference: dict[tuple, np.ndarray] = {}
+        self._idle = QTimer(self)
+        self._idle.setSingleShot(True)
+        self._idle.setInterval(IDLE_MS)
+        self._idle.timeout.connect(self._on_idle)
+        self.live_lane.finished.connect(self._on_report)
+        self.exact_lane.finished.connect(self._on_report)
+        self.live_lane.failed.connect(self.failed)
+        self.exact_lane.failed.connect(self.failed)
+        renders.frame_ready.connect(self._on_frame)
+        document.reference_changed.connect(self._on_reference_changed)
+        document.stack_changed.connect(self._on_edit)
+        document.image_changed.connect(self._on_reference_changed)
+
+    def compute_exact(self) -> None:
+        """Measure the full-resolution result now (Ctrl+M)."""
+        source = self.document.source
+        if source is None or self.document.reference_size_problem():
+            return
+        self._idle.stop()
+        job = partial(_exact_job, source, self.document.stack.snapshot(), self.document.reference,
+                      self.renders.generation, self.renders.device)
+        self.exact_lane.submit(job, label="Measuring at full resolution")
+
+    def _usable_reference(self) -> np.ndarray | None:
+        reference = self.document.reference
+        return reference.pixels if reference is not None and not self.document.reference_size_problem() else None
+
+    def _on_reference_changed(self) -> None:
+        self._small_reference.clear()
+        self.exact_lane.cancel()
+        self.problem.emit(self.document.reference_size_problem())
+        if self.renders.latest is not None:
+            self._on_frame(self.renders.latest)
+
+    def _on_edit(self, change: object) -> None:
+        self.exact_lane.cancel()
+        self._idle.stop()
+
+    def _on_frame(self, frame: ViewFrame) -> None:
+        if frame.preview_pixels is None or frame.before_pixels is None:
+            return
+        if self.document.reference is not None and self.document.reference_size_problem():
+            return
+        job = partial(_live_job, frame.preview_pixels, frame.before_pixels, self._usable_reference(),
+                      self._small_reference, frame.request.preview_scale, frame.request.generation)
+        self.live_lane.submit(job, label="Measuring")
+        source = self.document.source
+        if frame.request.preview_scale < 1.0 and source is not None and source.rows * source.cols <= AUTO_EXACT_PIXELS:
+            self._idle.start()
+
+    def _on_idle(self) -> None:
+        if self.document.reference is not None:
+            self.compute_exact()
+
+    def _on_report(self, report: MetricsReport) -> None:
+        self.latest = report
+        self.report.emit(report)
+
+
+def _live_job(result: np.ndarray, original: np.ndarray, reference: np.ndarray | None, cache: dict,
+              scale: float, generation: int, progress, should_stop) -> MetricsReport:
+    """Worker job: metrics of a preview (the downscaled reference is cached in ``cache``)."""
+    if reference is not None:
+        key = (id(reference), result.shape[:2])
+        small = cache.get(key)
+        if small is None:
+            small = resize_like(reference, *result.shape[:2])
+            cache.clear()
+            cache[key] = small
+        reference = small
+    return measure(result, original, reference, scale=scale, generation=generation)
+
+
+def _exact_job(source, steps, reference, generation: int, device, progress, should_stop) -> MetricsReport:
+    """Worker job: render at full resolution, then measure against the full-resolution reference."""
+    rendered = render_image(source, steps, progress=lambda f, m: progress(0.9 * f, m),
+                            should_stop=should_stop, device=device)
+    progress(0.9, "measuring")
+    ref = reference.pixels if reference is not None else None
+    return measure(rendered.pixels, source.pixels, ref, scale=1.0, generation=generation)

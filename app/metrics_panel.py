@@ -1,0 +1,141 @@
+"""The metrics panel: PSNR / SSIM / MSE against the reference, or no-reference indicators.
+
+With a reference the table shows the result and the original against it and
+the gain between them; without one, the estimated noise, sharpness and
+clipped shares of both. A line below says whether the numbers are live
+(preview scale) or exact (full resolution); the conventions are in tooltips.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from app.quality import CONVENTIONS, MetricsReport
+
+REFERENCE_ROWS = (("psnr", "PSNR"), ("ssim", "SSIM"), ("mse", "MSE"))
+NO_REFERENCE_ROWS = (("noise", "Noise σ"), ("sharpness", "Sharpness"), ("shadows", "Clipped shadows"),
+                     ("highlights", "Clipped highlights"))
+NO_REFERENCE_TIPS = {
+    "noise": "Estimated standard deviation of noise on luma (Immerkær), in the source's levels.",
+    "sharpness": "Variance of the Laplacian of luma ×1000: higher is sharper; compare result with original.",
+    "shadows": "Share of pixels black in every channel.",
+    "highlights": "Share of pixels white in at least one channel.",
+}
+
+
+def format_score(key: str, value: float, *, levels: int = 255) -> str:
+    """A metric value as text (PSNR in dB, shares in percent, noise in source levels)."""
+    if key == "psnr":
+        return "∞ (identical)" if math.isinf(value) else f"{value:.2f} dB"
+    if key == "ssim":
+        return f"{value:.4f}"
+    if key == "mse":
+        return f"{value:.3g}"
+    if key == "noise":
+        return f"{value * levels:.2f}"
+    if key == "sharpness":
+        return f"{value * 1000:.3g}"
+    return f"{value * 100:.2f} %"
+
+
+def format_gain(key: str, result: float, original: float) -> str:
+    """The change from original to result ("" where it means nothing)."""
+    if key == "psnr":
+        if math.isinf(result) or math.isinf(original):
+            return ""
+        return f"{result - original:+.2f} dB"
+    if key == "ssim":
+        return f"{result - original:+.4f}"
+    return ""
+
+
+class MetricsPanel(QWidget):
+    """Shows :class:`~app.quality.MetricsReport` values; the button asks for exact metrics."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.heading = QLabel()
+        self.heading.setWordWrap(True)
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #d9534f;")
+        self.problem.hide()
+        self.table = QTableWidget(0, 3)
+        self.table.verticalHeader().setVisible(True)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.state = QLabel()
+        self.state.setWordWrap(True)
+        self.exact_button = QPushButton("Full resolution")
+        self.exact_button.setToolTip("Render the full-resolution result and measure it (Ctrl+M)")
+        row = QHBoxLayout()
+        row.addWidget(self.state, 1)
+        row.addWidget(self.exact_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.problem)
+        layout.addWidget(self.table)
+        layout.addLayout(row)
+        layout.addStretch(1)
+        self.levels = 255
+        self.show_empty()
+
+    def show_empty(self) -> None:
+        """The state before any measurement."""
+        self.heading.setText("Open an image to see its quality indicators.")
+        self.table.setRowCount(0)
+        self.state.setText("")
+        self.exact_button.setEnabled(False)
+
+    def set_problem(self, message: str) -> None:
+        """Show why metrics cannot be computed (size mismatch); empty hides it."""
+        self.problem.setText(message)
+        self.problem.setVisible(bool(message))
+        if message:
+            self.table.setRowCount(0)
+            self.exact_button.setEnabled(False)
+
+    def show_report(self, report: MetricsReport) -> None:
+        """Fill the table from ``report``."""
+        result, original = report.scores["result"], report.scores["original"]
+        if report.with_reference:
+            rows, headers = REFERENCE_ROWS, ["Result", "Original", "Gain"]
+            self.heading.setText("Against the reference")
+            self.setToolTip(CONVENTIONS)
+        else:
+            rows, headers = NO_REFERENCE_ROWS, ["Result", "Original", ""]
+            self.heading.setText("No reference loaded (File ▸ Open Reference…): no-reference indicators")
+            self.setToolTip("Load a reference image to see PSNR, SSIM and MSE.")
+        self.table.setRowCount(len(rows))
+        self.table.setHorizontalHeaderLabels(headers)
+        self.table.setVerticalHeaderLabels([label for _, label in rows])
+        for index, (key, label) in enumerate(rows):
+            cells = (format_score(key, result[key], levels=self.levels),
+                     format_score(key, original[key], levels=self.levels),
+                     format_gain(key, result[key], original[key]))
+            tip = CONVENTIONS if report.with_reference else NO_REFERENCE_TIPS[key]
+            for column, text in enumerate(cells):
+                cell = QTableWidgetItem(text)
+                cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                cell.setToolTip(tip)
+                self.table.setItem(index, column, cell)
+        self.table.resizeColumnsToContents()
+        header = self.table.horizontalHeader().height()
+        self.table.setFixedHeight(header + sum(self.table.rowHeight(r) for r in range(len(rows))) + 4)
+        where = "exact, full resolution" if report.exact else f"live, on the preview ({report.scale:.0%} scale)"
+        self.state.setText(f"{where} · {report.seconds * 1000:.0f} ms")
+        self.exact_button.setEnabled(report.with_reference and not report.exact)
+
+    def value(self, row_key: str, column: int) -> str:
+        """The text shown for metric ``row_key`` in ``column`` (0 result, 1 original, 2 gain)."""
+        keys = [key for key, _ in (REFERENCE_ROWS if self.table.rowCount() == 3 else NO_REFERENCE_ROWS)]
+        item = self.table.item(keys.index(row_key), column)
+        return item.text() if item is not None else ""

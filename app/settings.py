@@ -1,0 +1,67 @@
+"""Remembered settings (QSettings): window layout, recent files, last folders, brush and compare mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANIZATION = "EnhanceStudio"
+APPLICATION = "Enhance Studio"
+MAX_RECENT = 10
+
+
+class EditorSettings:
+    """Typed access to the editor's QSettings."""
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self.qsettings = settings or QSettings()
+
+    def recent_files(self) -> list[Path]:
+        """Recently opened images and projects, newest first (missing files dropped)."""
+        stored = self.qsettings.value("recent/files", [], type=list) or []
+        return [Path(p) for p in stored if isinstance(p, str) and Path(p).exists()]
+
+    def add_recent_file(self, path: Path) -> list[Path]:
+        """Put ``path`` at the top of the recent list; return the new list."""
+        path = Path(path).resolve()
+        files = [path] + [p for p in self.recent_files() if p.resolve() != path]
+        files = files[:MAX_RECENT]
+        self.qsettings.setValue("recent/files", [str(p) for p in files])
+        return files
+
+    def clear_recent_files(self) -> None:
+        """Forget the recent files."""
+        self.qsettings.setValue("recent/files", [])
+
+    def last_folder(self, kind: str) -> str:
+        """The folder last used for ``kind`` (open, export, project, reference), or ""."""
+        return str(self.qsettings.value(f"folders/{kind}", "", type=str) or "")
+
+    def set_last_folder(self, kind: str, path: Path) -> None:
+        """Remember the folder of ``path`` for ``kind``."""
+        self.qsettings.setValue(f"folders/{kind}", str(Path(path).parent))
+
+    def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
+        """Saved (geometry, dock state) of the main window."""
+        geometry = self.qsettings.value("window/geometry")
+        state = self.qsettings.value("window/state")
+        return (geometry if isinstance(geometry, QByteArray) else None,
+                state if isinstance(state, QByteArray) else None)
+
+    def save_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
+        """Remember the main window's geometry and dock layout."""
+        self.qsettings.setValue("window/geometry", geometry)
+        self.qsettings.setValue("window/state", state)
+
+    def value(self, key: str, default: Any, kind: type) -> Any:
+        """A stored value of type ``kind`` (``default`` when missing or unreadable)."""
+        try:
+            return self.qsettings.value(key, default, type=kind)
+        except (TypeError, ValueError):
+            return default
+
+    def set_value(self, key: str, value: Any) -> None:
+        """Store one value."""
+        self.qsettings.setValue(key, value)

@@ -1,0 +1,100 @@
+"""The status bar: value under the cursor, image size, zoom, compute device, and background jobs.
+
+Jobs from every registered :class:`~app.workers.JobRunner` show their label
+and progress with a Cancel button; the progress appears only when a job runs
+longer than ``SHOW_AFTER_MS``, so quick previews do not flicker.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
+
+from app.workers import JobRunner
+
+SHOW_AFTER_MS = 300
+
+
+class EditorStatusBar(QStatusBar):
+    """Status fields plus a progress area for background jobs."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.value_label = QLabel()
+        self.size_label = QLabel()
+        self.zoom_label = QLabel()
+        self.device_label = QLabel("Learned filters: CPU or GPU, chosen on first use")
+        self.problem_label = QLabel()
+        self.problem_label.setStyleSheet("color: #d9534f;")
+        self.job_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running job (Esc)")
+        self.cancel_button.clicked.connect(self.cancel_jobs)
+        self.addWidget(self.value_label, 1)
+        self.addWidget(self.problem_label)
+        for widget in (self.job_label, self.progress, self.cancel_button, self.size_label, self.zoom_label,
+                       self.device_label):
+            self.addPermanentWidget(widget)
+        self._runners: list[JobRunner] = []
+        self._since: dict[JobRunner, float] = {}
+        self._reveal = QTimer(self)
+        self._reveal.setSingleShot(True)
+        self._reveal.timeout.connect(self._refresh_jobs)
+        self._refresh_jobs()
+
+    def watch(self, runner: JobRunner) -> None:
+        """Show ``runner``'s jobs and let Cancel stop them."""
+        self._runners.append(runner)
+        runner.started.connect(lambda label, r=runner: self._on_started(r))
+        runner.progressed.connect(lambda fraction, message, r=runner: self._on_progress(r, fraction, message))
+        runner.idle.connect(lambda r=runner: self._on_idle(r))
+        runner.cancelled.connect(lambda: self.showMessage("Cancelled", 3000))
+
+    def busy_runners(self) -> list[JobRunner]:
+        """Watched lanes with a job running or waiting."""
+        return [runner for runner in self._runners if runner.busy]
+
+    def cancel_jobs(self) -> None:
+        """Cancel every running job."""
+        for runner in self.busy_runners():
+            runner.cancel()
+
+    def set_problem(self, message: str) -> None:
+        """Show a problem with the current edit (empty clears it)."""
+        self.problem_label.setText(message)
+        self.problem_label.setToolTip(message)
+        self.problem_label.setVisible(bool(message))
+
+    def _on_started(self, runner: JobRunner) -> None:
+        self._since.setdefault(runner, time.monotonic())
+        self._reveal.start(SHOW_AFTER_MS)
+
+    def _on_progress(self, runner: JobRunner, fraction: float, message: str) -> None:
+        if self.progress.isVisible() and self._shown_runner() is runner:
+            self.progress.setValue(int(fraction * 1000))
+            self.job_label.setText(f"{runner.label}: {message}" if message else runner.label)
+
+    def _on_idle(self, runner: JobRunner) -> None:
+        self._since.pop(runner, None)
+        self._refresh_jobs()
+
+    def _shown_runner(self) -> JobRunner | None:
+        """The longest-running busy lane."""
+        busy = [r for r in self.busy_runners() if r in self._since]
+        return min(busy, key=lambda r: self._since[r]) if busy else None
+
+    def _refresh_jobs(self) -> None:
+        runner = self._shown_runner()
+        old_enough = runner is not None and (time.monotonic() - self._since[runner]) * 1000 >= SHOW_AFTER_MS - 5
+        for widget in (self.job_label, self.progress, self.cancel_button):
+            widget.setVisible(old_enough)
+        if old_enough:
+            self.job_label.setText(runner.label)
+        elif runner is not None:
+            self._reveal.start(SHOW_AFTER_MS)

@@ -1,0 +1,33 @@
+"""A dark Fusion palette, as photo editors use, so the image is judged against neutral gray."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+_ROLES = {
+    QPalette.ColorRole.Window: (45, 45, 48),
+    QPalette.ColorRole.WindowText: (225, 225, 225),
+    QPalette.ColorRole.Base: (33, 33, 35),
+    QPalette.ColorRole.AlternateBase: (50, 50, 53),
+    QPalette.ColorRole.ToolTipBase: (60, 60, 64),
+    QPalette.ColorRole.ToolTipText: (235, 235, 235),
+    QPalette.ColorRole.Text: (225, 225, 225),
+    QPalette.ColorRole.Button: (55, 55, 58),
+    QPalette.ColorRole.ButtonText: (225, 225, 225),
+    QPalette.ColorRole.BrightText: (255, 90, 90),
+    QPalette.ColorRole.Link: (90, 160, 240),
+    QPalette.ColorRole.Highlight: (60, 120, 200),
+    QPalette.ColorRole.HighlightedText: (255, 255, 255),
+    QPalette.ColorRole.PlaceholderText: (140, 140, 140),
+}
+
+
+def apply_dark_theme(app: QApplication) -> None:
+    """Give ``app`` the dark palette (disabled widgets dimmed)."""
+    palette = QPalette()
+    for role, rgb in _ROLES.items():
+        palette.setColor(role, QColor(*rgb))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 120, 120))
+    app.setPalette(palette)
