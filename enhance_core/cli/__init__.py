@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "metrics": "enhance_core.cli.metrics",
     "convert": "enhance_core.cli.convert",
     "jpeg-table": "enhance_core.cli.jpeg_table",
+    "apply": "enhance_core.cli.apply",
 }
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from skimage.restoration import denoise_tv_chambolle, denoise_wavelet
 
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, RenderContext, param
@@ -71,6 +70,8 @@ def denoise_wavelet_bayes(pixels: np.ndarray, params: WaveletParams, ctx: Render
     The noise level is estimated on the whole image unless given, so the
     filter needs the whole image for a region render.
     """
+    from skimage.restoration import denoise_wavelet  # heavy (scipy.stats): imported on first use
+
     _check_stop(ctx, "wavelet denoise")
     ctx.progress(0.0, "wavelet denoise")
     color = pixels.shape[2] == 3
@@ -103,6 +104,8 @@ def denoise_total_variation(pixels: np.ndarray, params: TotalVariationParams, ct
     weight = params.weight * min(ctx.scale, 1.0)
     if weight <= 0.0:
         return pixels.copy()
+    from skimage.restoration import denoise_tv_chambolle  # heavy (scipy.stats): imported on first use
+
     _check_stop(ctx, "total-variation denoise")
     ctx.progress(0.0, "total-variation denoise")
     color = pixels.shape[2] == 3

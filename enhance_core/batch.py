@@ -1,0 +1,309 @@
+"""Apply a stack (a recipe or one filter) to many files, in parallel processes.
+
+:func:`collect_inputs` expands files, folders and globs; :func:`plan_batch`
+decides every output path (same name in the output folder, same format unless
+another is asked for), pairs masks and references by file stem, and refuses a
+plan that would write over an input. :func:`run_batch` processes the tasks,
+one file per worker process, and reports each file as it finishes; a file that
+fails is reported and skipped, the others go on.
+
+Each worker reads the file, renders the steps at full resolution
+(:func:`enhance_core.render.render_image`), writes the result with the
+source's bit depth, EXIF and ICC profile (:func:`enhance_core.io.write_image`,
+atomic), and with a reference computes PSNR, SSIM and MSE and small
+thumbnails for the report (:mod:`enhance_core.batch_report`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from enhance_core.errors import EnhanceError, ParameterError
+from enhance_core.image import Image
+from enhance_core.io import SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, read_image, write_image
+from enhance_core.masks import Mask
+from enhance_core.metrics import SSIM_WINDOW, compare_images
+from enhance_core.render import render_image
+from enhance_core.stack import StackItem
+
+THUMBNAIL_SIZE = 160
+FALLBACK_SUFFIX = ".png"
+"""Output suffix for inputs whose format cannot be written (DICOM): 16-bit PNG keeps their depth."""
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One file to process: where it comes from and goes, with its mask and reference."""
+
+    source: Path
+    output: Path
+    steps: tuple[StackItem, ...]
+    mask: Path | None = None
+    reference: Path | None = None
+    bit_depth: int | None = None
+    quality: int = 95
+    overwrite: bool = False
+    device: str | None = None
+
+
+@dataclass
+class FileResult:
+    """What happened to one file; ``error`` is None on success."""
+
+    source: Path
+    output: Path | None
+    error: str | None = None
+    seconds: float = 0.0
+    reference: Path | None = None
+    metrics: dict[str, float] | None = None
+    note: str = ""
+    thumbnails: tuple[np.ndarray, ...] = ()
+
+
+def collect_inputs(specs: Sequence[str | Path]) -> list[Path]:
+    """Expand files, folders (their images, not recursive) and glob patterns into sorted unique files.
+
+    Raises :class:`ParameterError` naming a spec that matches nothing.
+    """
+    found: list[Path] = []
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir():
+            matches = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+        elif path.is_file():
+            matches = [path]
+        else:
+            matches = sorted(Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).is_file())
+        if not matches:
+            raise ParameterError(f"input {str(spec)!r} matches no image file; check the path or pattern")
+        found.extend(matches)
+    unique: dict[Path, Path] = {}
+    for path in found:
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
+
+
+def index_by_stem(folder: Path, *, what: str) -> dict[str, list[Path]]:
+    """Image files of ``folder`` grouped by stem (``what`` names the folder in errors)."""
+    if not folder.is_dir():
+        raise ParameterError(f"{what} folder {folder} does not exist or is not a folder")
+    index: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
+            index.setdefault(path.stem, []).append(path)
+    return index
+
+
+def output_suffix(source: Path, format_suffix: str | None) -> str:
+    """The output suffix: the requested one, else the source's when writable, else PNG."""
+    if format_suffix:
+        suffix = format_suffix if format_suffix.startswith(".") else f".{format_suffix}"
+        if suffix.lower() not in WRITABLE_SUFFIXES:
+            raise ParameterError(f"cannot write {suffix!r} files; choose one of {', '.join(WRITABLE_SUFFIXES)}")
+        return suffix.lower()
+    return source.suffix if source.suffix.lower() in WRITABLE_SUFFIXES else FALLBACK_SUFFIX
+
+
+def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: Path, *,
+               format_suffix: str | None = None, mask_file: Path | None = None, mask_dir: Path | None = None,
+               reference_dir: Path | None = None, bit_depth: int | None = None, quality: int = 95,
+               overwrite: bool = False, device: str | None = None) -> list[FileTask]:
+    """Build one :class:`FileTask` per input.
+
+    Outputs keep the input's name in ``output_dir`` (``-2``, ``-3``... added
+    when two inputs share a name). Raises :class:`ParameterError` when an
+    output would be an input, or when both ``mask_file`` and ``mask_dir`` are given.
+    """
+    if mask_file is not None and mask_dir is not None:
+        raise ParameterError("give --mask or --mask-dir, not both")
+    if mask_file is not None and not mask_file.is_file():
+        raise ParameterError(f"mask file {mask_file} does not exist")
+    masks = index_by_stem(mask_dir, what="mask") if mask_dir is not None else {}
+    references = index_by_stem(reference_dir, what="reference") if reference_dir is not None else {}
+    sources = {path.resolve() for path in inputs}
+    taken: set[str] = set()
+    tasks = []
+    for source in inputs:
+        suffix = output_suffix(source, format_suffix)
+        name, count = f"{source.stem}{suffix}", 1
+        while name.lower() in taken:
+            count += 1
+            name = f"{source.stem}-{count}{suffix}"
+        taken.add(name.lower())
+        output = output_dir / name
+        if output.resolve() in sources:
+            raise ParameterError(f"the output {output} would overwrite the input {source}; choose another -o folder")
+        mask = mask_file if mask_file is not None else _single(masks.get(source.stem))
+        tasks.append(FileTask(source, output, tuple(steps), mask, _single(references.get(source.stem)),
+                              bit_depth, quality, overwrite, device))
+    return tasks
+
+
+def _single(paths: list[Path] | None) -> Path | None:
+    """The one match of a stem (the first when several share it)."""
+    return paths[0] if paths else None
+
+
+def default_jobs(tasks: Sequence[FileTask]) -> int:
+    """Worker processes by default: one per core (one when a step is learned: it uses every core itself)."""
+    learned = any(item.definition.learned for item in (tasks[0].steps if tasks else ()))
+    return 1 if learned else max(1, min(os.cpu_count() or 1, len(tasks)))
+
+
+def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_required: bool = False,
+              on_result: Callable[[FileResult, int, int], None] | None = None) -> list[FileResult]:
+    """Process ``tasks`` with ``jobs`` worker processes (1: in this process) and return results in task order.
+
+    ``on_result(result, done, total)`` is called as each file finishes.
+    With ``mask_required`` a task without a mask fails (``--mask-dir`` with no
+    mask of that stem). A crashed worker fails its file and the pool restarts.
+    """
+    jobs = default_jobs(tasks) if jobs is None else jobs
+    if jobs < 1:
+        raise ParameterError(f"--jobs must be at least 1, got {jobs}")
+    results: dict[int, FileResult] = {}
+
+    def finish(index: int, result: FileResult) -> None:
+        results[index] = result
+        if on_result is not None:
+            on_result(result, len(results), len(tasks))
+
+    pending = []
+    for index, task in enumerate(tasks):
+        if mask_required and task.mask is None:
+            finish(index, FileResult(task.source, None, f"{task.source}: no mask with the stem "
+                                     f"{task.source.stem!r} in the mask folder"))
+        else:
+            pending.append(index)
+    if jobs == 1 or len(pending) <= 1:
+        for index in pending:
+            finish(index, process_file(tasks[index]))
+    else:
+        _run_in_pool(tasks, pending, min(jobs, len(pending)), finish)
+    return [results[i] for i in range(len(tasks))]
+
+
+def _run_in_pool(tasks: Sequence[FileTask], pending: list[int], jobs: int,
+                 finish: Callable[[int, FileResult], None]) -> None:
+    """Run pending tasks in a spawn-started process pool; if a worker dies, fail its files and go on."""
+    queue = list(pending)
+    while queue:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                                 initializer=_limit_threads) as pool:
+            running: dict[Future, int] = {}
+            while queue or running:
+                while queue and len(running) < 2 * jobs:
+                    index = queue.pop(0)
+                    running[pool.submit(process_file, tasks[index])] = index
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                broken = False
+                for future in done:
+                    index = running.pop(future)
+                    try:
+                        finish(index, future.result())
+                    except BrokenProcessPool:
+                        broken = True
+                        finish(index, _died(tasks[index]))
+                if broken:
+                    for index in running.values():
+                        finish(index, _died(tasks[index]))
+                    break
+
+
+def _died(task: FileTask) -> FileResult:
+    """The result of a file whose worker process died."""
+    return FileResult(task.source, None, f"{task.source}: the worker process died while this file was being "
+                      "processed (out of memory?); try fewer --jobs")
+
+
+def _limit_threads() -> None:
+    """Worker start-up: one OpenCV thread per process (the processes share the cores)."""
+    cv2.setNumThreads(1)
+
+
+def process_file(task: FileTask) -> FileResult:
+    """Read, render, write and score one file; any failure becomes ``FileResult.error``."""
+    start = time.perf_counter()
+    try:
+        if task.output.exists() and not task.overwrite:
+            raise ParameterError(f"{task.output} already exists; remove it or pass --overwrite")
+        image = read_image(task.source)
+        steps = _with_mask(task.steps, image, task.mask)
+        result = render_image(image, steps, device=task.device)
+        written = write_image(result, task.output, bit_depth=task.bit_depth, quality=task.quality)
+        outcome = FileResult(task.source, written, reference=task.reference)
+        if task.reference is not None:
+            _score(outcome, image, result, task.reference)
+    except EnhanceError as error:
+        outcome = FileResult(task.source, None, _with_file(task.source, error))
+    except Exception as error:  # noqa: BLE001 - one bad file must not stop the batch
+        outcome = FileResult(task.source, None, f"{task.source}: unexpected {type(error).__name__}: {error}")
+    outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def _with_file(source: Path, error: Exception) -> str:
+    """The error message, prefixed with the file unless it already names it."""
+    message = " ".join(str(error).split())
+    return message if str(source) in message else f"{source}: {message}"
+
+
+def _with_mask(steps: tuple[StackItem, ...], image: Image, mask_path: Path | None) -> tuple[StackItem, ...]:
+    """Give every step that has no mask of its own the mask file's mask (resized to the image)."""
+    if mask_path is None:
+        return steps
+    raster = load_mask_file(mask_path, rows=image.rows, cols=image.cols)
+    mask = Mask(image.rows, image.cols, raster=raster)
+    return tuple(item if item.mask is not None else dataclasses.replace(item, mask=mask) for item in steps)
+
+
+def load_mask_file(path: Path, *, rows: int, cols: int) -> np.ndarray:
+    """Read any image as a mask (its luma, 0..1; white applies), resized to ``rows`` x ``cols``.
+
+    The aspect ratio must match the image's within 1 %.
+    """
+    mask = read_image(path)
+    luma = mask.pixels[:, :, 0] if mask.channels == 1 else cv2.cvtColor(mask.pixels, cv2.COLOR_RGB2GRAY)
+    if (mask.rows, mask.cols) == (rows, cols):
+        return np.clip(luma, 0.0, 1.0)
+    if abs(mask.cols / mask.rows - cols / rows) > 0.01 * cols / rows:
+        raise ParameterError(f"mask {path} is {mask.cols}x{mask.rows} but the image is {cols}x{rows}; "
+                             "use a mask of the image's shape")
+    return np.clip(cv2.resize(luma, (cols, rows), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+
+
+def _score(outcome: FileResult, image: Image, result: Image, reference_path: Path) -> None:
+    """Fill metrics and thumbnails of ``outcome`` against the reference (a note says why not)."""
+    reference = read_image(reference_path)
+    outcome.thumbnails = tuple(make_thumbnail(p) for p in (image.pixels, result.pixels, reference.pixels))
+    if reference.pixels.shape != result.pixels.shape:
+        outcome.note = (f"reference is {reference.cols}x{reference.rows}x{reference.channels}, result is "
+                        f"{result.cols}x{result.rows}x{result.channels}: not scored")
+    elif min(result.rows, result.cols) < SSIM_WINDOW:
+        outcome.note = f"smaller than {SSIM_WINDOW}x{SSIM_WINDOW}: not scored"
+    else:
+        outcome.metrics = compare_images(result.pixels, reference.pixels)
+
+
+def make_thumbnail(pixels: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:
+    """An 8-bit RGB thumbnail whose longer side is ``size`` pixels."""
+    rows, cols = pixels.shape[:2]
+    factor = size / max(rows, cols)
+    shape = (max(1, round(cols * factor)), max(1, round(rows * factor)))
+    small = cv2.resize(np.clip(pixels, 0.0, 1.0), shape, interpolation=cv2.INTER_AREA)
+    small = small.reshape(shape[1], shape[0], -1)
+    if small.shape[2] == 1:
+        small = np.repeat(small, 3, axis=2)
+    return np.round(small * 255).astype(np.uint8)

@@ -1,0 +1,158 @@
+"""The batch report against references: CSV, metric histograms, best/worst sheets, flags.
+
+Written into one folder by :func:`write_report`:
+
+* ``report.csv``: per input file the output, the reference, PSNR (dB), SSIM,
+  MSE, whether it is flagged, and any note or error;
+* ``metric_histograms.png``: one histogram panel per metric (drawn with
+  OpenCV, no plotting library needed);
+* ``best.png`` and ``worst.png``: rows of input | result | reference
+  thumbnails of the images with the highest and lowest SSIM;
+* ``flagged.txt``: the images under the PSNR or SSIM threshold, one per line.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from enhance_core.batch import THUMBNAIL_SIZE, FileResult
+from enhance_core.errors import ImageWriteError
+
+METRICS = (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("mse", "MSE"))
+_PANEL = (300, 420)
+_BINS = 20
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+_INK = (40, 40, 40)
+_BAR = (180, 110, 40)
+
+
+@dataclass
+class ReportSummary:
+    """What the report holds: scored and flagged files and the files written."""
+
+    scored: int
+    flagged: list[Path]
+    files: list[Path]
+
+
+def is_flagged(result: FileResult, *, min_psnr: float, min_ssim: float) -> bool:
+    """Whether a scored result is under either threshold."""
+    metrics = result.metrics
+    return metrics is not None and (metrics["psnr"] < min_psnr or metrics["ssim"] < min_ssim)
+
+
+def write_report(results: Sequence[FileResult], folder: Path, *, min_psnr: float = 30.0,
+                 min_ssim: float = 0.9, count: int = 6) -> ReportSummary:
+    """Write the report files into ``folder`` (created if needed) and return a summary."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ImageWriteError(folder, f"cannot create the report folder ({error.strerror or error})") from None
+    scored = [r for r in results if r.metrics is not None]
+    flagged = [r.source for r in scored if is_flagged(r, min_psnr=min_psnr, min_ssim=min_ssim)]
+    files = [_write_csv(results, folder / "report.csv", min_psnr=min_psnr, min_ssim=min_ssim),
+             _write_png(draw_histograms(scored), folder / "metric_histograms.png")]
+    ranked = sorted(scored, key=lambda r: (r.metrics["ssim"], r.metrics["psnr"]))
+    if ranked:
+        files.append(_write_png(draw_sheet(ranked[::-1][:count], "best (highest SSIM)"), folder / "best.png"))
+        files.append(_write_png(draw_sheet(ranked[:count], "worst (lowest SSIM)"), folder / "worst.png"))
+    flag_file = folder / "flagged.txt"
+    flag_file.write_text("".join(f"{path}\n" for path in flagged), encoding="utf-8")
+    files.append(flag_file)
+    return ReportSummary(len(scored), flagged, files)
+
+
+def _write_csv(results: Sequence[FileResult], path: Path, *, min_psnr: float, min_ssim: float) -> Path:
+    """One row per input file."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "output", "reference", "psnr_db", "ssim", "mse", "flagged", "note", "error"])
+        for r in results:
+            m = r.metrics or {}
+            writer.writerow([r.source, r.output or "", r.reference or "",
+                             _number(m.get("psnr")), _number(m.get("ssim")), _number(m.get("mse")),
+                             "yes" if is_flagged(r, min_psnr=min_psnr, min_ssim=min_ssim) else "",
+                             r.note, r.error or ""])
+    return path
+
+
+def _number(value: float | None) -> str:
+    """CSV text of a metric ('' when missing, 'inf' for identical images)."""
+    if value is None:
+        return ""
+    return "inf" if math.isinf(value) else f"{value:.6g}"
+
+
+def _write_png(canvas: np.ndarray, path: Path) -> Path:
+    """Write an RGB uint8 canvas as PNG."""
+    ok, data = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ImageWriteError(path, "could not encode the report image")
+    path.write_bytes(data.tobytes())
+    return path
+
+
+def draw_histograms(scored: Sequence[FileResult]) -> np.ndarray:
+    """One histogram panel per metric, side by side (RGB uint8)."""
+    panels = []
+    for key, label in METRICS:
+        values = np.array([r.metrics[key] for r in scored], dtype=np.float64) if scored else np.zeros(0)
+        finite = values[np.isfinite(values)]
+        extra = f", {values.size - finite.size} identical" if values.size > finite.size else ""
+        panels.append(draw_histogram(finite, f"{label}  (n={finite.size}{extra})"))
+    return np.concatenate(panels, axis=1)
+
+
+def draw_histogram(values: np.ndarray, title: str) -> np.ndarray:
+    """A histogram panel with a title, bars, and min/max ticks (RGB uint8)."""
+    height, width = _PANEL
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    cv2.putText(canvas, title, (12, 24), _FONT, 0.5, _INK, 1, cv2.LINE_AA)
+    left, right, top, bottom = 40, width - 15, 40, height - 40
+    cv2.line(canvas, (left, bottom), (right, bottom), _INK, 1)
+    cv2.line(canvas, (left, top), (left, bottom), _INK, 1)
+    if values.size == 0:
+        cv2.putText(canvas, "no scored images", (left + 20, (top + bottom) // 2), _FONT, 0.5, _INK, 1, cv2.LINE_AA)
+        return canvas
+    low, high = float(values.min()), float(values.max())
+    if high <= low:
+        low, high = low - 0.5 * max(abs(low), 1e-3), high + 0.5 * max(abs(high), 1e-3)
+    counts, _ = np.histogram(values, bins=_BINS, range=(low, high))
+    bar = (right - left) / _BINS
+    for i, n in enumerate(counts):
+        x0, x1 = int(left + i * bar) + 1, int(left + (i + 1) * bar) - 1
+        y = int(bottom - (bottom - top) * n / counts.max())
+        if n:
+            cv2.rectangle(canvas, (x0, y), (x1, bottom - 1), _BAR, -1)
+    cv2.putText(canvas, str(int(counts.max())), (6, top + 10), _FONT, 0.4, _INK, 1, cv2.LINE_AA)
+    cv2.putText(canvas, f"{low:.4g}", (left - 10, bottom + 18), _FONT, 0.4, _INK, 1, cv2.LINE_AA)
+    cv2.putText(canvas, f"{high:.4g}", (right - 50, bottom + 18), _FONT, 0.4, _INK, 1, cv2.LINE_AA)
+    return canvas
+
+
+def draw_sheet(results: Sequence[FileResult], title: str) -> np.ndarray:
+    """Rows of input | result | reference thumbnails, each labelled with file and scores (RGB uint8)."""
+    cell, label_height, pad = THUMBNAIL_SIZE, 22, 8
+    width = 3 * cell + 4 * pad
+    header = np.full((48, width, 3), 255, np.uint8)
+    cv2.putText(header, title, (pad, 20), _FONT, 0.55, _INK, 1, cv2.LINE_AA)
+    for column, name in enumerate(("input", "result", "reference")):
+        cv2.putText(header, name, (pad + column * (cell + pad), 42), _FONT, 0.45, _INK, 1, cv2.LINE_AA)
+    rows = [header]
+    for r in results:
+        row = np.full((label_height + cell + pad, width, 3), 255, np.uint8)
+        m = r.metrics
+        text = f"{r.source.name[:40]}  PSNR {m['psnr']:.2f} dB  SSIM {m['ssim']:.4f}"
+        cv2.putText(row, text, (pad, 16), _FONT, 0.42, _INK, 1, cv2.LINE_AA)
+        for column, thumb in enumerate(r.thumbnails[:3]):
+            x = pad + column * (cell + pad)
+            row[label_height:label_height + thumb.shape[0], x:x + thumb.shape[1]] = thumb
+        rows.append(row)
+    return np.concatenate(rows, axis=0)

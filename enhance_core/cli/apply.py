@@ -1,0 +1,150 @@
+"""``enhance-studio apply``: run a recipe or one filter over many images in parallel.
+
+::
+
+    enhance-studio apply (--recipe R.json | --filter NAME [--set PARAM=VALUE]...)
+                         [--mask FILE | --mask-dir DIR] -o OUTDIR INPUT...
+
+INPUTs are files, folders (their images) or glob patterns. Each result goes to
+OUTDIR under the input's name, in the input's format and bit depth with its
+metadata, unless ``--format`` or ``--bit-depth`` say otherwise; an input is
+never written over, an existing output only with ``--overwrite``. A mask
+(white applies) goes to every step that has none of its own: ``--mask`` for
+all inputs (resized to each), ``--mask-dir`` paired by file stem. Progress and
+per-file errors go to stderr; a bad file is skipped and the exit status is 1
+when any file failed. ``--reference-dir`` adds a report (CSV, histograms,
+best/worst thumbnails, flagged files) against the same-stem references.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from enhance_core.batch import FileResult, collect_inputs, default_jobs, plan_batch, run_batch
+from enhance_core.batch_report import write_report
+from enhance_core.errors import ParameterError
+from enhance_core.filters.registry import CATEGORIES, filters_in_category
+from enhance_core.recipe import load_recipe
+from enhance_core.stack import StackItem, make_item
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``apply`` subcommand."""
+    parser = subparsers.add_parser(
+        "apply", help="apply a recipe or a filter to many images (batch, in parallel)",
+        description="Apply a recipe (--recipe) or one filter (--filter with --set PARAM=VALUE) to INPUT files, "
+        "folders or globs and write the results to OUTDIR, keeping format, bit depth and metadata.",
+    )
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--recipe", type=Path, help="recipe JSON saved by the editor")
+    what.add_argument("--filter", metavar="NAME", help="one filter by name (see --list)")
+    what.add_argument("--list", action="store_true", help="list the filters and their parameters, then exit")
+    parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                        help="a parameter of --filter (repeatable); others keep their defaults")
+    masks = parser.add_mutually_exclusive_group()
+    masks.add_argument("--mask", type=Path, metavar="FILE", help="mask image for every input (white applies)")
+    masks.add_argument("--mask-dir", type=Path, metavar="DIR", help="masks paired with inputs by file stem")
+    parser.add_argument("-o", "--output", type=Path, metavar="OUTDIR", help="folder for the results (created)")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="worker processes (default: one per core; 1 when a step is a learned filter)")
+    parser.add_argument("--format", metavar="EXT", help="write this format instead of the input's (png, tif, jpg...)")
+    parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), help="bits per sample (default: the input's)")
+    parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing files in OUTDIR (never inputs)")
+    parser.add_argument("--device", help="device for learned filters (cpu, cuda, mps; default automatic)")
+    parser.add_argument("--reference-dir", type=Path, metavar="DIR",
+                        help="score each result against the same-stem reference and write a report")
+    parser.add_argument("--report-dir", type=Path, metavar="DIR", help="where the report goes (default OUTDIR/report)")
+    parser.add_argument("--min-psnr", type=float, default=30.0, help="flag results under this PSNR in dB (default 30)")
+    parser.add_argument("--min-ssim", type=float, default=0.9, help="flag results under this SSIM (default 0.9)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Process the inputs; return 0 when every file succeeded, 1 when some failed."""
+    if args.list:
+        print_filter_list()
+        return 0
+    steps = build_steps(args)
+    if args.output is None or not args.inputs:
+        raise ParameterError("give -o OUTDIR and at least one INPUT (file, folder or glob)")
+    inputs = collect_inputs(args.inputs)
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ParameterError(f"cannot create the output folder {args.output} ({error.strerror or error})") from None
+    tasks = plan_batch(inputs, steps, args.output, format_suffix=args.format, mask_file=args.mask,
+                       mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
+                       quality=args.quality, overwrite=args.overwrite, device=args.device)
+    jobs = args.jobs if args.jobs is not None else default_jobs(tasks)
+    print(f"applying {len(steps)} step(s) to {len(tasks)} file(s) with {min(jobs, len(tasks))} process(es)",
+          file=sys.stderr, flush=True)
+    results = run_batch(tasks, jobs=jobs, mask_required=args.mask_dir is not None, on_result=report_result)
+    failed = [r for r in results if r.error]
+    print(f"done: {len(results) - len(failed)} of {len(results)} file(s) written to {args.output}"
+          + (f", {len(failed)} failed" if failed else ""))
+    if args.reference_dir is not None:
+        write_batch_report(results, args)
+    return 1 if failed else 0
+
+
+def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
+    """The steps from ``--recipe`` or from ``--filter`` and its ``--set`` values."""
+    if args.recipe is not None:
+        if args.set:
+            raise ParameterError("--set goes with --filter; edit the recipe to change its parameters")
+        steps = load_recipe(args.recipe)
+        if not steps:
+            raise ParameterError(f"recipe {args.recipe} has no steps")
+        return steps
+    if args.filter is None:
+        raise ParameterError("give --recipe R.json or --filter NAME (see --list)")
+    values = {}
+    for setting in args.set:
+        name, sep, value = setting.partition("=")
+        if not sep or not name.strip():
+            raise ParameterError(f"--set {setting!r} must look like PARAM=VALUE")
+        values[name.strip()] = value.strip()
+    return (make_item(args.filter, values),)
+
+
+def report_result(result: FileResult, done: int, total: int) -> None:
+    """One progress line per finished file on stderr."""
+    if result.error:
+        print(f"[{done}/{total}] failed: {result.error}", file=sys.stderr, flush=True)
+    else:
+        print(f"[{done}/{total}] ok {result.source} -> {result.output} ({result.seconds:.1f} s)",
+              file=sys.stderr, flush=True)
+
+
+def write_batch_report(results: list[FileResult], args: argparse.Namespace) -> None:
+    """Write the reference report and print where it is and what it flagged."""
+    folder = args.report_dir or args.output / "report"
+    summary = write_report(results, folder, min_psnr=args.min_psnr, min_ssim=args.min_ssim)
+    print(f"report: {folder} ({summary.scored} scored, {len(summary.flagged)} flagged under "
+          f"PSNR {args.min_psnr:g} dB or SSIM {args.min_ssim:g})")
+    for path in summary.flagged:
+        print(f"flagged: {path}")
+
+
+def print_filter_list() -> None:
+    """Print every filter by category with its parameters, ranges and defaults."""
+    for category in CATEGORIES:
+        filters = filters_in_category(category)
+        if not filters:
+            continue
+        print(f"{category}:")
+        for definition in filters:
+            print(f"  {definition.name:20s} {definition.description}")
+            for spec in definition.specs:
+                if spec.kind == "choice":
+                    allowed = "|".join(spec.choices)
+                elif spec.kind == "bool":
+                    allowed = "true|false"
+                else:
+                    allowed = f"{spec.minimum:g}..{spec.maximum:g}"
+                unit = f" {spec.unit}" if spec.unit else ""
+                print(f"      {spec.name}={spec.default!s:10s} {allowed}{unit}  ({spec.label})")

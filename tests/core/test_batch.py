@@ -1,0 +1,133 @@
+"""Batch processing: inputs, output planning, masks, failures, parallel workers and the report."""
+
+from __future__ import annotations
+
+import csv
+
+import cv2
+import numpy as np
+import pytest
+
+from enhance_core.batch import collect_inputs, output_suffix, plan_batch, run_batch
+from enhance_core.batch_report import write_report
+from enhance_core.errors import ParameterError
+from enhance_core.image import Image, ImageMeta
+from enhance_core.io import read_image, write_image
+from enhance_core.stack import make_item
+
+
+def photo(seed: int, rows: int = 48, cols: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:rows, 0:cols] / 16.0
+    base = 0.5 + 0.3 * np.sin(xx + seed) * np.cos(yy)
+    return np.clip(base[:, :, None] + rng.normal(0, 0.02, (rows, cols, 3)), 0, 1).astype(np.float32)
+
+
+def save(path, pixels: np.ndarray, bit_depth: int = 8):
+    return write_image(Image(pixels, meta=ImageMeta(bit_depth=bit_depth)), path)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    save(inputs / "a.png", photo(0), bit_depth=16)
+    save(inputs / "b.jpg", photo(1))
+    save(inputs / "c.tif", photo(2), bit_depth=16)
+    return inputs
+
+
+def test_collect_inputs_from_files_folders_and_globs(folder) -> None:
+    assert [p.name for p in collect_inputs([folder])] == ["a.png", "b.jpg", "c.tif"]
+    assert [p.name for p in collect_inputs([str(folder / "*.png"), folder / "a.png"])] == ["a.png"]
+    with pytest.raises(ParameterError, match="nothing.png.*matches no image"):
+        collect_inputs([folder / "nothing.png"])
+
+
+def test_outputs_keep_names_and_never_replace_inputs(folder, tmp_path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    save(other / "a.png", photo(3))
+    steps = (make_item("negative"),)
+    tasks = plan_batch([folder / "a.png", other / "a.png", folder / "b.jpg"], steps, tmp_path / "out")
+    assert [t.output.name for t in tasks] == ["a.png", "a-2.png", "b.jpg"]
+    with pytest.raises(ParameterError, match="would overwrite the input"):
+        plan_batch([folder / "a.png"], steps, folder)
+    assert output_suffix(folder / "scan.dcm", None) == ".png"
+    assert output_suffix(folder / "a.png", "tif") == ".tif"
+    with pytest.raises(ParameterError, match="cannot write '.gif'"):
+        output_suffix(folder / "a.png", "gif")
+
+
+def test_batch_keeps_format_and_depth_and_skips_bad_files(folder, tmp_path) -> None:
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out = tmp_path / "out"
+    out.mkdir()
+    tasks = plan_batch(collect_inputs([folder]), (make_item("negative"),), out)
+    seen = []
+    results = run_batch(tasks, jobs=1, on_result=lambda r, done, total: seen.append((done, total)))
+    assert seen[-1] == (4, 4)
+    failed = [r for r in results if r.error]
+    assert len(failed) == 1 and "broken.png" in failed[0].error
+    a = read_image(out / "a.png")
+    assert a.meta.bit_depth == 16 and read_image(out / "c.tif").meta.bit_depth == 16
+    assert read_image(out / "b.jpg").meta.format == "JPEG"
+    np.testing.assert_allclose(a.pixels, 1 - read_image(folder / "a.png").pixels, atol=1 / 65535)
+    again = run_batch(plan_batch([folder / "a.png"], (make_item("gamma"),), out), jobs=1)
+    assert "already exists" in again[0].error and "--overwrite" in again[0].error
+    replaced = run_batch(plan_batch([folder / "a.png"], (make_item("gamma"),), out, overwrite=True), jobs=1)
+    assert replaced[0].error is None
+
+
+def test_mask_file_and_mask_dir(folder, tmp_path) -> None:
+    mask = np.zeros((48, 64, 1), np.float32)
+    mask[:, 32:] = 1.0
+    save(tmp_path / "half.png", mask)
+    steps = (make_item("negative"),)
+    out = tmp_path / "out"
+    out.mkdir()
+    run_batch(plan_batch([folder / "a.png"], steps, out, mask_file=tmp_path / "half.png"), jobs=1)
+    source, result = read_image(folder / "a.png").pixels, read_image(out / "a.png").pixels
+    np.testing.assert_allclose(result[:, :32], source[:, :32], atol=1 / 65535)
+    np.testing.assert_allclose(result[:, 33:], 1 - source[:, 33:], atol=1 / 65535)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    save(masks / "b.png", mask)
+    (tmp_path / "paired").mkdir()
+    paired = run_batch(plan_batch(collect_inputs([folder]), steps, tmp_path / "paired", mask_dir=masks),
+                       jobs=1, mask_required=True)
+    assert [r.error is None for r in paired] == [False, True, False]
+    assert "no mask with the stem 'a'" in paired[0].error
+
+
+def test_parallel_workers_give_the_same_files(folder, tmp_path) -> None:
+    steps = (make_item("gaussian_blur", {"sigma": 1.5}),)
+    for jobs, name in ((1, "serial"), (2, "parallel")):
+        (tmp_path / name).mkdir()
+        results = run_batch(plan_batch(collect_inputs([folder]), steps, tmp_path / name), jobs=jobs)
+        assert all(r.error is None for r in results)
+    for file in ("a.png", "b.jpg", "c.tif"):
+        np.testing.assert_array_equal(read_image(tmp_path / "serial" / file).pixels,
+                                      read_image(tmp_path / "parallel" / file).pixels)
+
+
+def test_reference_report(folder, tmp_path) -> None:
+    references = tmp_path / "ref"
+    references.mkdir()
+    save(references / "a.png", photo(0), bit_depth=16)
+    save(references / "b.png", photo(9))
+    out = tmp_path / "out"
+    out.mkdir()
+    tasks = plan_batch(collect_inputs([folder]), (make_item("gaussian_blur", {"sigma": 0.5}),), out,
+                       reference_dir=references)
+    results = run_batch(tasks, jobs=1)
+    assert results[0].metrics["psnr"] > 35 and results[1].metrics["psnr"] < 25 and results[2].metrics is None
+    summary = write_report(results, out / "report", min_psnr=30.0, min_ssim=0.5)
+    assert summary.scored == 2 and [p.name for p in summary.flagged] == ["b.jpg"]
+    rows = list(csv.DictReader((out / "report" / "report.csv").read_text(encoding="utf-8").splitlines()))
+    assert [r["flagged"] for r in rows] == ["", "yes", ""]
+    assert float(rows[0]["ssim"]) > 0.9 and rows[2]["psnr_db"] == ""
+    for name in ("metric_histograms.png", "best.png", "worst.png"):
+        picture = cv2.imread(str(out / "report" / name))
+        assert picture is not None and picture.shape[0] > 100 and picture.std() > 10
+    assert (out / "report" / "flagged.txt").read_text().strip().endswith("b.jpg")
