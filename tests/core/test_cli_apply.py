@@ -1,0 +1,86 @@
+"""``enhance-studio apply``: recipe or filter, exit codes, one-line errors, --list."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from enhance_core.cli import main
+from enhance_core.image import Image, ImageMeta
+from enhance_core.io import read_image, write_image
+from enhance_core.recipe import save_recipe
+from enhance_core.stack import Renderer, make_item
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("one.png", "two.png"):
+        pixels = rng.random((40, 50, 3)).astype(np.float32)
+        write_image(Image(pixels, meta=ImageMeta(bit_depth=16)), folder / name)
+    return folder
+
+
+def test_filter_with_settings(inputs, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    code = main(["apply", "--filter", "levels", "--set", "black=0.2", "--set", "white=0.8",
+                 "--jobs", "1", "-o", str(out), str(inputs)])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "[2/2] ok" in captured.err and "2 of 2 file(s) written" in captured.out
+    source, result = read_image(inputs / "one.png").pixels, read_image(out / "one.png").pixels
+    np.testing.assert_allclose(result, np.clip((source - 0.2) / 0.6, 0, 1), atol=2 / 65535)
+
+
+def test_recipe_gives_what_the_editor_renders(inputs, tmp_path) -> None:
+    steps = (make_item("gaussian_blur", {"sigma": 1.0}), make_item("saturation", {"saturation": 1.5}, opacity=0.5))
+    recipe = save_recipe(steps, tmp_path / "look.json")
+    assert main(["apply", "--recipe", str(recipe), "--jobs", "1", "-o", str(tmp_path / "out"),
+                 str(inputs / "two.png")]) == 0
+    image = read_image(inputs / "two.png")
+    expected = Renderer().render(image, steps)
+    np.testing.assert_allclose(read_image(tmp_path / "out" / "two.png").pixels, expected, atol=1 / 65535)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--filter", "gausian_blur"], "unknown filter 'gausian_blur'; did you mean gaussian_blur"),
+    (["--filter", "gamma", "--set", "gamma=99"], "'gamma'.*outside the allowed range"),
+    (["--filter", "gamma", "--set", "gamma"], "must look like PARAM=VALUE"),
+    ([], "give --recipe R.json or --filter NAME"),
+])
+def test_bad_arguments_exit_2_with_one_line(inputs, tmp_path, capsys, argv, message) -> None:
+    code = main(["apply", *argv, "-o", str(tmp_path / "out"), str(inputs)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ")
+    assert re.search(message, err[0])
+
+
+def test_output_folder_holding_the_inputs_is_refused(inputs, capsys) -> None:
+    assert main(["apply", "--filter", "negative", "-o", str(inputs), str(inputs)]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+
+
+def test_a_bad_file_is_skipped_and_the_exit_status_is_1(inputs, tmp_path, capsys) -> None:
+    (inputs / "bad.png").write_bytes(b"garbage")
+    code = main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(tmp_path / "out"), str(inputs)])
+    captured = capsys.readouterr()
+    assert code == 1 and "failed: " in captured.err and "bad.png" in captured.err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["one.png", "two.png"]
+
+
+def test_reference_dir_writes_the_report(inputs, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(["apply", "--filter", "gamma", "--set", "gamma=1.2", "--jobs", "1", "--reference-dir", str(inputs),
+                 "--min-psnr", "99", "-o", str(out), str(inputs)]) == 0
+    captured = capsys.readouterr().out
+    assert "2 scored, 2 flagged" in captured and (out / "report" / "report.csv").exists()
+
+
+def test_list_shows_every_filter_with_parameters(capsys) -> None:
+    assert main(["apply", "--list"]) == 0
+    text = capsys.readouterr().out
+    assert "Tone:" in text and "clahe" in text and "clip_limit=2.0" in text and "fft_bandpass" in text
