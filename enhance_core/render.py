@@ -11,8 +11,8 @@ How a render works
    Otsu, FFT filters, Canny) asks for the whole image at the render scale.
    So a viewport render computes global statistics on the whole image at the
    render scale, never on the viewport, and shows what a full render shows.
-3. Each step's result is cached under (source, scale, context, the render
-   keys of all steps up to it) with the region it covers. A new render starts
+3. Each step's result is cached under (source identity, scale, context, the
+   render keys of all steps up to it) with the region it covers. A new render starts
    after the last step whose cached region covers what it needs, so changing
    step k recomputes from k on, and panning inside a cached region is free.
 4. A step's result is blended over its input by ``opacity * mask`` (the mask
@@ -162,7 +162,7 @@ class Renderer:
         for index, item in enumerate(active):
             _check_mask_size(item, image, index)
         outputs, inputs = self._plan(active, base_ctx, region, rows, cols)
-        keys = self._prefix_keys(active, base_ctx)
+        keys = self._prefix_keys(active, base_ctx, id(image.pixels))
         self._bind_source(image)
 
         start, current_region, current = 0, inputs[0] if active else region, None
@@ -205,9 +205,9 @@ class Renderer:
         return outputs, inputs
 
     @staticmethod
-    def _prefix_keys(active: list[StackItem], ctx: RenderContext) -> list[tuple]:
-        """Cache key of each step: the render context and every step up to it."""
-        base = (ctx.scale, ctx.bit_depth, ctx.value_offset, ctx.value_scale, ctx.unit, ctx.device)
+    def _prefix_keys(active: list[StackItem], ctx: RenderContext, source: int) -> list[tuple]:
+        """Cache key of each step: the source, the render context and every step up to it."""
+        base = (source, ctx.scale, ctx.bit_depth, ctx.value_offset, ctx.value_scale, ctx.unit, ctx.device)
         keys, prefix = [], (base,)
         for item in active:
             prefix = prefix + (item.render_key,)

@@ -131,3 +131,17 @@ def test_reference_report(folder, tmp_path) -> None:
         picture = cv2.imread(str(out / "report" / name))
         assert picture is not None and picture.shape[0] > 100 and picture.std() > 10
     assert (out / "report" / "flagged.txt").read_text().strip().endswith("b.jpg")
+
+
+def test_batch_keeps_exif(tmp_path) -> None:
+    from PIL import Image as PILImage
+
+    exif = PILImage.Exif()
+    exif[0x010F] = "TestCam"
+    source = tmp_path / "cam.jpg"
+    write_image(Image(photo(4), meta=ImageMeta(bit_depth=8, exif=exif.tobytes())), source)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run_batch(plan_batch([source], (make_item("exposure", {"stops": 0.5}),), out), jobs=1)[0].error is None
+    with PILImage.open(out / "cam.jpg") as written:
+        assert written.getexif().get(0x010F) == "TestCam"
