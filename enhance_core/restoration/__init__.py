@@ -1,0 +1,1 @@
+"""Classical restoration helpers for scanned photographs (dust and scratch detection)."""
