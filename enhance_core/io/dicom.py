@@ -12,9 +12,10 @@ in physical units; ``meta.extra["value_range"]`` holds the frame's physical
 minimum and maximum.
 
 Compressed transfer syntaxes decode through pydicom's plugins. JPEG Lossless,
-JPEG-LS and 12-bit JPEG need ``pylibjpeg`` + ``pylibjpeg-libjpeg``; JPEG 2000
-decodes through Pillow or ``pylibjpeg-openjpeg``; RLE and Deflate need nothing
-extra. When a plugin is missing, :class:`MissingDecoder` names the exact
+JPEG-LS and 12-bit JPEG need ``pylibjpeg`` + ``pylibjpeg-libjpeg``; 8-bit JPEG
+and most JPEG 2000 decode through Pillow, all JPEG 2000 through
+``pylibjpeg-openjpeg``; RLE and Deflate need nothing extra. When no installed
+plugin can decode a file, :class:`MissingDecoder` names the exact
 ``pip install`` command (all of them: ``pip install "enhance-studio[dicom]"``).
 """
 
@@ -66,10 +67,30 @@ def _read_header(path: Path, messages: list[str]) -> Dataset:
     return header
 
 
+def _transfer_syntax(header: Dataset) -> pydicom.uid.UID | None:
+    """Return the file's transfer syntax, or None when the file meta lacks it."""
+    file_meta = getattr(header, "file_meta", None)
+    return file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+
+
+def _missing_decoder(path: Path, transfer_syntax: pydicom.uid.UID, detail: str = "") -> MissingDecoder:
+    """Return the error that names the package to install for ``transfer_syntax``."""
+    found = f" ({detail})" if detail else ""
+    return MissingDecoder(
+        path,
+        f"pixel data is compressed as {transfer_syntax.name} and no installed decoder handles it{found}; "
+        f'run: {install_hint(transfer_syntax)}   (or pip install "enhance-studio[dicom]")',
+    )
+
+
+def _has_full_decoder(transfer_syntax: pydicom.uid.UID) -> bool:
+    """Return whether a plugin that covers every variant of ``transfer_syntax`` (pylibjpeg, gdcm) is installed."""
+    return bool({"pylibjpeg", "gdcm"} & set(get_decoder(transfer_syntax).available_plugins))
+
+
 def _check_decoder(path: Path, header: Dataset) -> None:
     """Raise when no installed plugin can decode the file's transfer syntax."""
-    file_meta = getattr(header, "file_meta", None)
-    transfer_syntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    transfer_syntax = _transfer_syntax(header)
     if transfer_syntax is None or not transfer_syntax.is_compressed:
         return
     try:
@@ -79,11 +100,7 @@ def _check_decoder(path: Path, header: Dataset) -> None:
             path, f"pixel data is stored as {transfer_syntax.name}, which no DICOM decoder supports; export the series uncompressed"
         ) from None
     if not decoder.is_available:
-        raise MissingDecoder(
-            path,
-            f"pixel data is compressed as {transfer_syntax.name} and no decoder is installed; "
-            f'run: {install_hint(transfer_syntax)}   (or pip install "enhance-studio[dicom]")',
-        )
+        raise _missing_decoder(path, transfer_syntax)
 
 
 def frame_attributes(header: Dataset, frame: int) -> Dataset:
@@ -200,7 +217,13 @@ def read_dicom(path: Path, *, page: int, limit: int | None) -> Image:
     _check_decoder(path, header)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        stored = _decode_frame(path, page if frames > 1 else None)
+        try:
+            stored = _decode_frame(path, page if frames > 1 else None)
+        except RuntimeError as error:
+            transfer_syntax = _transfer_syntax(header)
+            if transfer_syntax is not None and transfer_syntax.is_compressed and not _has_full_decoder(transfer_syntax):
+                raise _missing_decoder(path, transfer_syntax, " ".join(str(error).split())) from None
+            raise
     messages.extend(str(item.message) for item in caught)
     photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2"))
     meta = ImageMeta(format="DICOM", bit_depth=int(header.get("BitsStored", stored.dtype.itemsize * 8)))

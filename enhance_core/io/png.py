@@ -1,31 +1,28 @@
 """PNG at the chunk level: integrity check, metadata, 16-bit pixels, and writing.
 
-Pillow reduces 16-bit RGB PNGs to 8 bits, so 16-bit pixels come from OpenCV
-and the metadata (ICC profile, EXIF, resolution) from our own chunk walk. The
+Pillow reduces 16-bit RGB PNGs to 8 bits, so 16-bit pixels come from
+imagecodecs (libpng) and the metadata (ICC profile, EXIF, resolution) from our own chunk walk. The
 walk also checks every chunk's CRC and the closing IEND before any decoder
 runs, so truncated or damaged files give a clear error instead of a decoder's
-noise. Writing encodes with OpenCV (or Pillow for gray with alpha) and inserts
-iCCP, eXIf and pHYs chunks after IHDR.
+noise. Writing encodes with imagecodecs (every layout at 8 and 16 bits,
+gray+alpha included) and inserts iCCP, eXIf and pHYs chunks after IHDR.
 """
 
 from __future__ import annotations
 
-import io
 import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
+import imagecodecs
 import numpy as np
-from PIL import Image as PILImage
 
 from enhance_core.errors import ImageReadError
 from enhance_core.io.exif import EXIF_PREFIX, normalize_exif
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _METERS_PER_INCH = 0.0254
-_GRAY_ALPHA = 4
 
 
 @dataclass
@@ -51,7 +48,7 @@ def _iter_chunks(data: bytes, path: Path):
         length, name = struct.unpack_from(">I4s", data, position)
         end = position + 12 + length
         if end > len(data):
-            raise ImageReadError(path, f"PNG file is truncated inside the {name!r} chunk; re-copy or re-export it")
+            raise ImageReadError(path, f"PNG file is truncated inside the {name.decode('latin-1')!r} chunk; re-copy or re-export it")
         payload = data[position + 8:end - 4]
         (crc,) = struct.unpack_from(">I", data, end - 4)
         if zlib.crc32(name + payload) != crc:
@@ -91,17 +88,12 @@ def inspect_png(data: bytes, path: Path) -> PngInfo:
     return info
 
 
-def decode_png_16bit(data: bytes, info: PngInfo, path: Path) -> np.ndarray:
-    """Decode a 16-bit PNG with OpenCV: (rows, cols) gray or (rows, cols, 2 | 3 | 4) in RGB(A) order."""
-    decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if decoded is None:
-        raise ImageReadError(path, "OpenCV could not decode this 16-bit PNG; the file may be damaged")
-    if decoded.ndim == 2:
-        return decoded
-    if info.color_type == _GRAY_ALPHA:
-        return np.stack([decoded[:, :, 0], decoded[:, :, 3]], axis=2)
-    code = cv2.COLOR_BGRA2RGBA if decoded.shape[2] == 4 else cv2.COLOR_BGR2RGB
-    return cv2.cvtColor(decoded, code)
+def decode_png_16bit(data: bytes, path: Path) -> np.ndarray:
+    """Decode a 16-bit PNG: (rows, cols) gray or (rows, cols, 2 | 3 | 4) gray+alpha, RGB or RGBA."""
+    try:
+        return imagecodecs.png_decode(data)
+    except imagecodecs.PngError as error:
+        raise ImageReadError(path, f"this 16-bit PNG cannot be decoded ({error}); the file may be damaged") from None
 
 
 def _chunk(name: bytes, payload: bytes) -> bytes:
@@ -118,9 +110,6 @@ def encode_png(
 ) -> bytes:
     """Encode (rows, cols[, 2 | 3 | 4]) uint8 or uint16 samples (RGB order) as PNG bytes with metadata.
 
-    PNG has 16-bit gray+alpha but OpenCV cannot write it, so such images are
-    written as 16-bit RGBA with equal color samples (values stay exact).
-
     Parameters
     ----------
     array : ndarray
@@ -130,19 +119,7 @@ def encode_png(
     dpi : (float, float), optional
         Written as a pHYs chunk in pixels per meter.
     """
-    if array.ndim == 3 and array.shape[2] == 2 and array.dtype == np.uint8:
-        buffer = _encode_with_pillow(array)
-    else:
-        if array.ndim == 3 and array.shape[2] == 2:
-            gray, alpha = array[:, :, 0], array[:, :, 1]
-            array = np.stack([gray, gray, gray, alpha], axis=2)
-        if array.ndim == 3:
-            code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
-            array = cv2.cvtColor(array, code)
-        ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 3])
-        if not ok:
-            raise ValueError(f"OpenCV could not encode a PNG from an array of shape {array.shape}")
-        buffer = encoded.tobytes()
+    buffer = bytes(imagecodecs.png_encode(np.ascontiguousarray(array), level=6))
     extra = b""
     if icc_profile:
         extra += _chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile))
@@ -154,9 +131,3 @@ def encode_png(
     ihdr_end = len(PNG_SIGNATURE) + 8 + 13 + 4
     return buffer[:ihdr_end] + extra + buffer[ihdr_end:]
 
-
-def _encode_with_pillow(array: np.ndarray) -> bytes:
-    """Encode 8-bit gray+alpha, which OpenCV cannot write, with Pillow."""
-    out = io.BytesIO()
-    PILImage.fromarray(array).save(out, format="PNG", compress_level=6)
-    return out.getvalue()

@@ -1,7 +1,7 @@
 """Photographic formats: JPEG, PNG, BMP and WebP.
 
 Pillow decodes 8-bit data and reads JPEG/WebP metadata; 16-bit PNG pixels come
-from OpenCV (see :mod:`enhance_core.io.png`). Pillow's own decompression-bomb
+from imagecodecs (see :mod:`enhance_core.io.png`). Pillow's own decompression-bomb
 check is switched off because :mod:`enhance_core.io.limits` applies the
 project's configurable limit to every format before decoding.
 """
@@ -61,7 +61,7 @@ def read_png(path: Path, *, page: int, limit: int | None) -> Image:
     if info.dpi:
         meta.extra["dpi"] = info.dpi
     if info.bit_depth == 16:
-        array = decode_png_16bit(data, info, path)
+        array = decode_png_16bit(data, path)
         has_alpha = array.ndim == 3 and array.shape[2] in (2, 4)
     else:
         with PILImage.open(io.BytesIO(data)) as picture:

@@ -19,12 +19,19 @@ from typing import Callable
 from enhance_core.errors import ImageReadError, ParameterError, UnsupportedFormat
 from enhance_core.image import Image
 from enhance_core.io.detect import HEADER_BYTES, READ_FORMATS, SUFFIX_FORMATS, describe_unsupported, detect_format
-from enhance_core.io.dicom import read_dicom
 from enhance_core.io.limits import resolve_max_pixels
 from enhance_core.io.raster import read_pillow_format, read_png
 from enhance_core.io.tiff import read_tiff
 
 Reader = Callable[..., Image]
+
+
+def _read_dicom(path: Path, *, page: int, limit: int | None) -> Image:
+    """Read DICOM, importing pydicom (and its codec plugins, slow to import) only when needed."""
+    from enhance_core.io.dicom import read_dicom
+
+    return read_dicom(path, page=page, limit=limit)
+
 
 READERS: dict[str, Reader] = {
     "PNG": read_png,
@@ -32,7 +39,7 @@ READERS: dict[str, Reader] = {
     "BMP": partial(read_pillow_format, format_name="BMP"),
     "WEBP": partial(read_pillow_format, format_name="WEBP"),
     "TIFF": read_tiff,
-    "DICOM": read_dicom,
+    "DICOM": _read_dicom,
 }
 MULTI_PAGE_FORMATS = ("TIFF", "DICOM")
 

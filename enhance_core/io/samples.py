@@ -19,29 +19,29 @@ def dtype_bit_depth(dtype: np.dtype) -> tuple[int, bool]:
     return dtype.itemsize * 8, dtype.kind == "f"
 
 
-def _unit_scale(dtype: np.dtype) -> tuple[float, float]:
-    """Return (offset, scale) mapping the full integer range of ``dtype`` onto [0, 1]."""
+def _unit_span(dtype: np.dtype) -> tuple[float, float]:
+    """Return (offset, span) mapping the full integer range of ``dtype`` onto [0, 1]."""
     if dtype == np.bool_:
         return 0.0, 1.0
-    if dtype.kind == "f":
-        return 0.0, 1.0
     info = np.iinfo(dtype)
-    return float(info.min), 1.0 / (float(info.max) - float(info.min))
+    return float(info.min), float(info.max) - float(info.min)
 
 
 def _plane_to_float(plane: np.ndarray, *, maximum: float | None) -> np.ndarray:
-    """Convert one stored plane (rows, cols[, samples]) to contiguous float32 in one pass."""
+    """Convert one stored plane (rows, cols[, samples]) to contiguous float32 in one pass.
+
+    Integers are divided (not multiplied by a reciprocal), so level ``k`` of an
+    8-bit source becomes exactly ``float32(k / 255)``.
+    """
     if plane.dtype.kind == "f":
         return np.ascontiguousarray(plane, dtype=np.float32)
-    offset, scale = _unit_scale(plane.dtype)
-    if maximum is not None:
-        offset, scale = 0.0, 1.0 / maximum
+    offset, span = (0.0, maximum) if maximum is not None else _unit_span(plane.dtype)
     out = np.empty(plane.shape, dtype=np.float32)
     if offset:
         np.subtract(plane, offset, out=out, dtype=np.float32)
-        np.multiply(out, np.float32(scale), out=out)
+        np.divide(out, np.float32(span), out=out)
     else:
-        np.multiply(plane, np.float32(scale), out=out, dtype=np.float32)
+        np.divide(plane, np.float32(span), out=out, dtype=np.float32)
     return out
 
 

@@ -7,7 +7,8 @@ live in sub-IFDs that tag 34665 (ExifIFD) and 34853 (GPSInfo) point to.
 Reading collects those tags into a standard ``Exif\\0\\0`` block (Pillow's
 EXIF serializer), so every format shares one representation. Writing passes
 the text tags to tifffile and appends the two sub-IFDs after tifffile has
-written the file, patching the placeholder pointers it left in IFD0.
+written the file, turning the placeholder entries it left in IFD0 into the
+pointer tags.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from enhance_core.io.exif import ORIENTATION_TAG
 EXIF_IFD_TAG = 0x8769
 GPS_IFD_TAG = 0x8825
 _SUB_IFD_TAGS = (EXIF_IFD_TAG, GPS_IFD_TAG)
+# tifffile refuses to write the sub-IFD pointer tags itself, so it writes these
+# unused neighbours instead (same sort position in IFD0), renamed when patched.
+_PLACEHOLDERS = {EXIF_IFD_TAG: EXIF_IFD_TAG - 1, GPS_IFD_TAG: GPS_IFD_TAG - 1}
 _DESCRIPTION, _SOFTWARE, _DATETIME = 270, 305, 306
 _TEXT_TAGS = (_DESCRIPTION, 271, 272, _SOFTWARE, _DATETIME, 315, 33432)
 _IFD0_EXIF_TAGS = (*_TEXT_TAGS, ORIENTATION_TAG, *_SUB_IFD_TAGS)
@@ -99,12 +103,12 @@ def tiff_tags_from_exif(exif: bytes | None) -> TiffTags:
         contents = parsed.get_ifd(tag) if tag in parsed else {}
         if contents:
             tags.sub_ifds[tag] = dict(contents)
-            tags.extratags.append((tag, "I", 1, 0, True))
+            tags.extratags.append((_PLACEHOLDERS[tag], "I", 1, 0, True))
     return tags
 
 
 def append_sub_ifds(path: Path, sub_ifds: dict[int, dict[int, Any]]) -> None:
-    """Append EXIF/GPS sub-IFDs to a classic TIFF written with zero placeholders, then point IFD0 at them.
+    """Append EXIF/GPS sub-IFDs to a classic TIFF written with placeholder entries, then point IFD0 at them.
 
     BigTIFF files (over 4 GB) keep their text tags but not the sub-IFDs.
     """
@@ -117,12 +121,13 @@ def append_sub_ifds(path: Path, sub_ifds: dict[int, dict[int, Any]]) -> None:
         handle.seek(ifd0)
         (count,) = struct.unpack(order + "H", handle.read(2))
         entries = handle.read(12 * count)
+        placeholders = {_PLACEHOLDERS[tag]: tag for tag in sub_ifds}
         pointers = {}
         for index in range(count):
-            tag = struct.unpack_from(order + "H", entries, 12 * index)[0]
-            if tag in sub_ifds:
-                pointers[tag] = ifd0 + 2 + 12 * index + 8
-        for tag, value_position in pointers.items():
+            code = struct.unpack_from(order + "H", entries, 12 * index)[0]
+            if code in placeholders:
+                pointers[placeholders[code]] = ifd0 + 2 + 12 * index
+        for tag, entry_position in pointers.items():
             end = handle.seek(0, 2)
             if end % 2:
                 handle.write(b"\x00")
@@ -131,5 +136,5 @@ def append_sub_ifds(path: Path, sub_ifds: dict[int, dict[int, Any]]) -> None:
             for key, value in sub_ifds[tag].items():
                 directory[key] = value
             handle.write(directory.tobytes(end))
-            handle.seek(value_position)
-            handle.write(struct.pack(order + "I", end))
+            handle.seek(entry_position)
+            handle.write(struct.pack(order + "HHII", tag, 4, 1, end))

@@ -1,0 +1,55 @@
+"""Synthetic images, ICC profiles and EXIF blocks for the I/O tests (nothing read from data folders)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image as PILImage
+from PIL import ImageCms
+
+from enhance_core.image import Image, ImageMeta
+
+
+def srgb_profile() -> bytes:
+    """Return a real sRGB ICC profile built by LittleCMS."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def camera_exif(orientation: int = 1) -> bytes:
+    """Return an EXIF block with IFD0 text tags, an EXIF sub-IFD, GPS and the given orientation."""
+    exif = PILImage.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "TestCam"
+    exif[0x0110] = "Model 7"
+    exif[0x013B] = "A. Photographer"
+    exif_ifd = exif.get_ifd(0x8769)
+    exif_ifd[0x9003] = "2024:05:06 07:08:09"
+    exif_ifd[0x8827] = 400
+    gps = exif.get_ifd(0x8825)
+    gps[1] = "N"
+    gps[2] = (52.0, 22.0, 12.5)
+    return exif.tobytes()
+
+
+def gradient_pixels(rows: int, cols: int, channels: int, *, seed: int = 0) -> np.ndarray:
+    """Return float32 pixels with thousands of distinct 16-bit levels plus a little noise."""
+    r, c = np.mgrid[0:rows, 0:cols]
+    base = (r * cols + c) / float(rows * cols - 1)
+    noise = np.random.default_rng(seed).random((rows, cols, channels)) * 0.01
+    planes = np.stack([(base + 0.3 * k) % 1.0 for k in range(channels)], axis=2)
+    return np.clip(planes * 0.99 + noise, 0.0, 1.0).astype(np.float32)
+
+
+def levels(values: np.ndarray, bits: int) -> np.ndarray:
+    """Return the integer levels a writer at ``bits`` bits stores for ``values``."""
+    return np.rint(np.clip(values, 0, 1) * ((1 << bits) - 1)).astype(np.int64)
+
+
+def make_image(
+    rows: int = 48, cols: int = 64, channels: int = 3, *, bit_depth: int = 16, alpha: bool = False, float_source: bool = False
+) -> Image:
+    """Return a synthetic image with an sRGB profile and camera EXIF (orientation 1)."""
+    pixels = gradient_pixels(rows, cols, channels)
+    alpha_plane = gradient_pixels(rows, cols, 1, seed=1)[:, :, 0] if alpha else None
+    meta = ImageMeta(format="TEST", bit_depth=bit_depth, float_source=float_source,
+                     exif=camera_exif(), icc_profile=srgb_profile())
+    return Image(pixels, alpha_plane, meta)

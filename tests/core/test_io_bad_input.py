@@ -1,0 +1,161 @@
+"""The bad-input corpus: every broken file gets a typed error naming the file and the reason."""
+
+from __future__ import annotations
+
+import builtins
+import io
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image as PILImage
+
+from enhance_core.errors import DecompressionBomb, ImageReadError, ParameterError, UnsupportedFormat
+from enhance_core.io import read_image, write_image
+from enhance_core.io import reader as reader_module
+from enhance_core.io.limits import DEFAULT_MAX_PIXELS, resolve_max_pixels
+
+from .io_fixtures import make_image
+
+
+def encoded(format_name: str, size=(40, 30), mode="RGB") -> bytes:
+    """Return a small image encoded by Pillow."""
+    out = io.BytesIO()
+    PILImage.new(mode, size, (200, 100, 50)).save(out, format=format_name)
+    return out.getvalue()
+
+
+def png16_bytes(tmp_path) -> bytes:
+    """Return a 16-bit RGB PNG written by our writer."""
+    return write_image(make_image(bit_depth=16), tmp_path / "deep.png").read_bytes()
+
+
+def tiff_bytes(tmp_path) -> bytes:
+    """Return a small uncompressed TIFF."""
+    tifffile.imwrite(tmp_path / "t.tif", np.zeros((64, 64, 3), np.uint8), photometric="rgb")
+    return (tmp_path / "t.tif").read_bytes()
+
+
+def expect_error(path, error_type, *words):
+    """Read ``path`` and check the error type, that it names the file, and the words of the reason."""
+    with pytest.raises(error_type) as caught:
+        read_image(path)
+    message = str(caught.value)
+    assert str(path) in message and "\n" not in message
+    for word in words:
+        assert word in message, message
+    return message
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    expect_error(tmp_path / "empty.png", ImageReadError, "empty (0 bytes)")
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "png8", "png16", "tiff", "webp"])
+def test_truncated_files(tmp_path, kind):
+    data = {
+        "jpeg": lambda: encoded("JPEG"),
+        "png8": lambda: encoded("PNG"),
+        "png16": lambda: png16_bytes(tmp_path),
+        "tiff": lambda: tiff_bytes(tmp_path),
+        "webp": lambda: encoded("WEBP"),
+    }[kind]()
+    path = tmp_path / f"cut.{kind}"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    expect_error(path, ImageReadError, "truncated")
+
+
+def test_damaged_png_chunk_is_reported(tmp_path):
+    data = bytearray(encoded("PNG"))
+    data[60] ^= 0xFF
+    (tmp_path / "bitflip.png").write_bytes(bytes(data))
+    expect_error(tmp_path / "bitflip.png", ImageReadError, "damaged (CRC mismatch)")
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif", ".dat"])
+def test_random_bytes(tmp_path, suffix):
+    path = tmp_path / f"noise{suffix}"
+    path.write_bytes(np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    expect_error(path, UnsupportedFormat, "first bytes")
+
+
+def test_misleading_extension_loads_by_content(tmp_path):
+    path = tmp_path / "actually_png.jpg"
+    path.write_bytes(encoded("PNG"))
+    image = read_image(path)
+    assert image.meta.format == "PNG" and image.meta.extra["suffix_mismatch"] == ".jpg"
+
+
+@pytest.mark.parametrize(("format_name", "named"), [("GIF", "GIF"), ("PDF", "PDF")])
+def test_unsupported_formats_are_named(tmp_path, format_name, named):
+    path = tmp_path / "file.png"
+    path.write_bytes(encoded(format_name, mode="RGB"))
+    expect_error(path, UnsupportedFormat, f"{named} files are not supported")
+
+
+def test_text_file_with_image_name(tmp_path):
+    path = tmp_path / "notes.tif"
+    path.write_text("shopping list\n")
+    expect_error(path, UnsupportedFormat, "the name says TIFF but the content is not")
+
+
+def test_decompression_bomb_header_refused_before_decoding(tmp_path, monkeypatch):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(encoded("PNG", size=(400, 300)))
+    expect_error_limit = pytest.raises(DecompressionBomb, match="400 x 300 = 120,000 pixels, more than the limit of 100,000")
+    with expect_error_limit:
+        read_image(path, max_pixels=100_000)
+    monkeypatch.setenv("ENHANCE_MAX_PIXELS", "100000")
+    with pytest.raises(DecompressionBomb, match="ENHANCE_MAX_PIXELS"):
+        read_image(path)
+    assert read_image(path, max_pixels=0).cols == 400
+    monkeypatch.setenv("ENHANCE_MAX_PIXELS", "0")
+    assert read_image(path).rows == 300
+
+
+@pytest.mark.parametrize("make", ["tiff", "jpeg"])
+def test_bomb_limit_applies_to_every_format(tmp_path, make):
+    path = tmp_path / f"big.{make}"
+    if make == "tiff":
+        path.write_bytes(tiff_bytes(tmp_path))
+    else:
+        path.write_bytes(encoded("JPEG", size=(64, 64)))
+    with pytest.raises(DecompressionBomb):
+        read_image(path, max_pixels=1000)
+
+
+def test_pixel_limit_settings(monkeypatch):
+    monkeypatch.delenv("ENHANCE_MAX_PIXELS", raising=False)
+    assert resolve_max_pixels(None) == DEFAULT_MAX_PIXELS == 500_000_000
+    monkeypatch.setenv("ENHANCE_MAX_PIXELS", "lots")
+    with pytest.raises(ParameterError, match="ENHANCE_MAX_PIXELS='lots' is not an integer"):
+        resolve_max_pixels(None)
+    with pytest.raises(ParameterError, match="max_pixels must be >= 0"):
+        resolve_max_pixels(-5)
+
+
+def test_missing_file_and_directory(tmp_path):
+    expect_error(tmp_path / "nowhere.png", ImageReadError, "no such file")
+    expect_error(tmp_path, ImageReadError, "is a folder")
+
+
+def test_unreadable_file(tmp_path, monkeypatch):
+    path = tmp_path / "locked.png"
+    path.write_bytes(encoded("PNG"))
+
+    def deny(file, mode="r", *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(file))
+
+    monkeypatch.setattr(reader_module, "open", deny, raising=False)
+    expect_error(path, ImageReadError, "permission denied")
+    monkeypatch.setattr(reader_module, "open", builtins.open, raising=False)
+
+
+def test_single_page_format_rejects_other_pages(tmp_path):
+    path = tmp_path / "one.png"
+    path.write_bytes(encoded("PNG"))
+    with pytest.raises(ImageReadError, match="single page; page 2 does not exist"):
+        read_image(path, page=2)
+    with pytest.raises(ParameterError, match="page must be"):
+        read_image(path, page=-1)

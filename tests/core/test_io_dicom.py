@@ -1,0 +1,142 @@
+"""DICOM: physical values checked against pydicom's own modality LUT, windows, MONOCHROME1, frames, codecs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.encaps import encapsulate
+from pydicom.pixels import apply_modality_lut
+
+from enhance_core.errors import ImageReadError, UnsupportedFormat
+from enhance_core.io import read_image
+
+REPO = Path(__file__).resolve().parents[2]
+
+# (file, frame): pydicom's own test files, then files of the pydicom-data package (found by the same function).
+HU_CASES = [
+    ("CT_small.dcm", 0),                    # CT, signed 16-bit, slope 1 / intercept -1024
+    ("MR_small.dcm", 0),                    # signed, no rescale
+    ("MR_small_RLE.dcm", 0),                # RLE Lossless (decoded by pydicom itself)
+    ("MR_small_jpeg_ls_lossless.dcm", 0),   # JPEG-LS (pylibjpeg-libjpeg)
+    ("JPEG2000.dcm", 0),                    # JPEG 2000, signed (pylibjpeg-openjpeg / Pillow)
+    ("MR2_UNCI.dcm", 0),                    # pydicom-data: fractional slope 3.774114
+    ("693_J2KR.dcm", 0),                    # pydicom-data: CT, JPEG 2000 lossless, signed
+    ("bad_sequence.dcm", 0),                # pydicom-data: CT, JPEG Lossless, two windows
+    ("emri_small.dcm", 7),                  # pydicom-data: 10-frame MR
+]
+
+
+def dataset_and_expected(name: str, frame: int) -> tuple[pydicom.Dataset, np.ndarray]:
+    """Return pydicom's dataset and its own modality-LUT output for ``frame``."""
+    dataset = pydicom.dcmread(get_testdata_file(name))
+    stored = dataset.pixel_array
+    if int(dataset.get("NumberOfFrames", 1) or 1) > 1:
+        stored = stored[frame]
+    return dataset, np.asarray(apply_modality_lut(stored, dataset), dtype=np.float64)
+
+
+@pytest.mark.parametrize(("name", "frame"), HU_CASES)
+def test_physical_values_match_pydicom_modality_lut(name, frame):
+    dataset, expected = dataset_and_expected(name, frame)
+    image = read_image(get_testdata_file(name), page=frame)
+    physical = image.to_physical(image.pixels[:, :, 0].astype(np.float64))
+    tolerance = abs(image.meta.value_scale) * 2.0**-22
+    np.testing.assert_allclose(physical, expected, rtol=0, atol=tolerance)
+    if float(dataset.get("RescaleSlope", 1)) == 1:
+        np.testing.assert_array_equal(np.rint(physical), expected)
+    assert image.meta.extra["value_range"] == pytest.approx((expected.min(), expected.max()))
+
+
+def test_ct_unit_is_hounsfield_and_windows_are_listed():
+    image = read_image(get_testdata_file("bad_sequence.dcm"))
+    assert image.meta.unit == "HU" and image.meta.modality == "CT"
+    assert [(w.center, w.width, w.name) for w in image.meta.windows] == [(40, 350, "WINDOW1"), (450, 1500, "WINDOW2")]
+    assert image.meta.dicom is not None and "PixelData" not in image.meta.dicom
+
+
+def test_monochrome1_is_shown_inverted_with_negative_scale(tmp_path):
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.PhotometricInterpretation = "MONOCHROME1"
+    dataset.save_as(tmp_path / "mono1.dcm")
+    expected = np.asarray(apply_modality_lut(dataset.pixel_array, dataset), dtype=np.float64)
+    inverted, upright = read_image(tmp_path / "mono1.dcm"), read_image(get_testdata_file("CT_small.dcm"))
+    assert inverted.meta.value_scale < 0 < upright.meta.value_scale
+    np.testing.assert_allclose(inverted.pixels, 1.0 - upright.pixels, atol=1e-7)
+    display = inverted.pixels[:, :, 0]
+    assert display.flat[np.argmin(expected)] == display.max()
+    np.testing.assert_array_equal(np.rint(inverted.to_physical(display.astype(np.float64))), expected)
+
+
+def test_frame_choice_and_missing_frame():
+    frames = pydicom.dcmread(get_testdata_file("emri_small.dcm")).pixel_array
+    first, fourth = read_image(get_testdata_file("emri_small.dcm")), read_image(get_testdata_file("emri_small.dcm"), page=3)
+    assert first.meta.page_count == 10 and fourth.meta.page == 3
+    np.testing.assert_allclose(np.rint(fourth.to_physical(fourth.pixels[:, :, 0].astype(np.float64))), frames[3])
+    with pytest.raises(ImageReadError, match="frame 10 does not exist; the file has 10 frame"):
+        read_image(get_testdata_file("emri_small.dcm"), page=10)
+
+
+@pytest.mark.parametrize("compressed", ["emri_small_RLE.dcm", "emri_small_jpeg_ls_lossless.dcm", "emri_small_jpeg_2k_lossless.dcm"])
+def test_lossless_compressed_frames_equal_the_uncompressed_file(compressed):
+    plain = read_image(get_testdata_file("emri_small.dcm"), page=5)
+    packed = read_image(get_testdata_file(compressed), page=5)
+    np.testing.assert_array_equal(packed.pixels, plain.pixels)
+
+
+def test_enhanced_ct_takes_rescale_from_functional_groups():
+    dataset = pydicom.dcmread(get_testdata_file("eCT_Supplemental.dcm"))
+    transform = dataset.SharedFunctionalGroupsSequence[0].PixelValueTransformationSequence[0]
+    expected = dataset.pixel_array[1] * float(transform.RescaleSlope) + float(transform.RescaleIntercept)
+    image = read_image(get_testdata_file("eCT_Supplemental.dcm"), page=1)
+    np.testing.assert_array_equal(np.rint(image.to_physical(image.pixels[:, :, 0].astype(np.float64))), expected)
+    assert image.meta.unit == "HU" and image.meta.windows
+
+
+@pytest.mark.parametrize("name", ["SC_rgb_jpeg_gdcm.dcm", "SC_rgb_rle_16bit.dcm", "OBXXXX1A.dcm"])
+def test_color_dicom_becomes_rgb(name):
+    image = read_image(get_testdata_file(name))
+    assert image.channels == 3 and image.meta.unit == "" and 0.0 <= image.pixels.min() and image.pixels.max() <= 1.0
+
+
+def test_dicom_without_image_and_unknown_codec_are_unsupported(tmp_path):
+    with pytest.raises(UnsupportedFormat, match="holds no image"):
+        read_image(get_testdata_file("rtplan.dcm"))
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.file_meta.TransferSyntaxUID = pydicom.uid.MPEG2MPML
+    dataset.PixelData = encapsulate([dataset.PixelData])
+    dataset.save_as(tmp_path / "video.dcm", enforce_file_format=True)
+    with pytest.raises(UnsupportedFormat, match="MPEG2 Main Profile"):
+        read_image(tmp_path / "video.dcm")
+
+
+def test_truncated_dicom_is_a_read_error():
+    with pytest.raises(ImageReadError, match="truncated or damaged"):
+        read_image(get_testdata_file("MR_truncated.dcm"))
+
+
+BLOCK_DECODERS = (
+    "import sys\n"
+    "for name in ('pylibjpeg', 'libjpeg', 'openjpeg', 'rle', 'gdcm'):\n"
+    "    sys.modules[name] = None\n"
+    "from enhance_core.cli import main\n"
+    "sys.exit(main(['info', *sys.argv[1:]]))\n"
+)
+
+
+def test_missing_decoder_names_the_package_to_install():
+    files = [get_testdata_file("JPEG-LL.dcm"), get_testdata_file("JPGExtended.dcm")]
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", BLOCK_DECODERS, *files],
+                          capture_output=True, text=True, timeout=120, env=environment)
+    assert done.returncode == 1 and done.stdout == ""
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2, done.stderr
+    for path, line in zip(files, errors):
+        assert path in line and "pip install pylibjpeg pylibjpeg-libjpeg" in line

@@ -1,0 +1,120 @@
+"""Round trips per format: exact 16-bit levels, float TIFF, alpha, ICC bytes and EXIF tags kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from enhance_core.image import Image
+from enhance_core.io import read_image, write_image
+from enhance_core.io.exif import read_orientation
+from enhance_core.metrics import peak_signal_noise_ratio
+
+from .io_fixtures import camera_exif, levels, make_image
+
+LOSSLESS = [
+    ("png", 16, 1, False), ("png", 16, 3, False), ("png", 16, 3, True), ("png", 16, 1, True),
+    ("png", 8, 1, False), ("png", 8, 3, True), ("png", 8, 1, True),
+    ("tif", 16, 1, False), ("tif", 16, 3, True), ("tif", 8, 3, False), ("tif", 8, 1, True),
+    ("bmp", 8, 3, False), ("bmp", 8, 1, False),
+]
+
+
+@pytest.mark.parametrize(("suffix", "bits", "channels", "alpha"), LOSSLESS)
+def test_lossless_round_trip_keeps_every_level(tmp_path, suffix, bits, channels, alpha):
+    image = make_image(channels=channels, bit_depth=bits, alpha=alpha)
+    written = write_image(image, tmp_path / f"out.{suffix}")
+    back = read_image(written)
+    assert back.meta.bit_depth == bits
+    np.testing.assert_array_equal(levels(back.pixels, bits), levels(image.pixels, bits))
+    if alpha:
+        np.testing.assert_array_equal(levels(back.alpha, bits), levels(image.alpha, bits))
+    else:
+        assert back.alpha is None
+    if suffix != "png" or not (alpha and channels == 1 and bits == 16):
+        assert back.channels == channels
+
+
+def test_sixteen_bit_png_and_tiff_keep_more_than_256_levels(tmp_path):
+    image = make_image(channels=3, bit_depth=16)
+    for suffix in ("png", "tif"):
+        back = read_image(write_image(image, tmp_path / f"deep.{suffix}"))
+        distinct = np.unique(levels(back.pixels[:, :, 0], 16)).size
+        assert distinct > 256, f"{suffix}: only {distinct} levels survived"
+
+
+def test_default_export_depth_follows_the_source(tmp_path):
+    deep = read_image(write_image(make_image(bit_depth=16), tmp_path / "a.png"))
+    assert read_image(write_image(deep, tmp_path / "b.tif")).meta.bit_depth == 16
+    shallow = read_image(write_image(make_image(bit_depth=8), tmp_path / "c.png"))
+    assert read_image(write_image(shallow, tmp_path / "d.png")).meta.bit_depth == 8
+    assert read_image(write_image(deep, tmp_path / "e.png", bit_depth=8)).meta.bit_depth == 8
+
+
+def test_float_tiff_keeps_values_outside_unit_range(tmp_path):
+    image = make_image(channels=3, bit_depth=32, float_source=True)
+    image.pixels[0, 0] = (-0.25, 1.75, 1e-7)
+    back = read_image(write_image(image, tmp_path / "hdr.tif"))
+    assert back.meta.float_source and back.meta.bit_depth == 32
+    np.testing.assert_array_equal(back.pixels, image.pixels)
+
+
+@pytest.mark.parametrize("suffix", ["png", "tif", "jpg", "webp"])
+def test_icc_profile_bytes_identical_after_round_trip(tmp_path, suffix):
+    image = make_image(channels=3, bit_depth=8)
+    back = read_image(write_image(image, tmp_path / f"icc.{suffix}"))
+    assert back.meta.icc_profile == image.meta.icc_profile
+
+
+@pytest.mark.parametrize("suffix", ["png", "tif", "jpg", "webp"])
+def test_exif_tags_survive_with_orientation_one(tmp_path, suffix):
+    image = make_image(channels=3, bit_depth=8)
+    image.meta.exif = camera_exif(orientation=6)
+    back = read_image(write_image(image, tmp_path / f"exif.{suffix}"))
+    assert read_orientation(back.meta.exif) == 1
+    exif = PILImage.Exif()
+    exif.load(back.meta.exif)
+    assert exif[0x010F] == "TestCam" and exif[0x0110] == "Model 7" and exif[0x013B] == "A. Photographer"
+    assert exif.get_ifd(0x8769)[0x9003] == "2024:05:06 07:08:09"
+    assert exif.get_ifd(0x8769)[0x8827] == 400
+    assert exif.get_ifd(0x8825)[1] == "N"
+
+
+def test_jpeg_round_trip_is_close_and_flattens_alpha_over_white(tmp_path):
+    image = make_image(channels=3, bit_depth=8)
+    back = read_image(write_image(image, tmp_path / "q.jpg", quality=95))
+    assert back.meta.format == "JPEG" and back.alpha is None
+    assert peak_signal_noise_ratio(back.pixels, image.pixels) > 35
+    transparent = Image(np.zeros((32, 32, 3), np.float32), np.zeros((32, 32), np.float32), image.meta)
+    flat = read_image(write_image(transparent, tmp_path / "t.jpg"))
+    assert flat.pixels.min() > 0.98
+
+
+def test_webp_keeps_alpha_and_lossless_at_quality_100(tmp_path):
+    image = make_image(channels=3, bit_depth=8, alpha=True)
+    back = read_image(write_image(image, tmp_path / "a.webp", quality=100))
+    np.testing.assert_array_equal(levels(back.pixels, 8), levels(image.pixels, 8))
+    np.testing.assert_array_equal(levels(back.alpha, 8), levels(image.alpha, 8))
+
+
+def test_alpha_survives_an_edit_and_an_export(tmp_path):
+    image = read_image(write_image(make_image(channels=3, bit_depth=16, alpha=True), tmp_path / "src.png"))
+    edited = image.with_pixels(1.0 - image.pixels)
+    back = read_image(write_image(edited, tmp_path / "edited.tif"))
+    np.testing.assert_array_equal(levels(back.alpha, 16), levels(image.alpha, 16))
+    np.testing.assert_array_equal(levels(back.pixels, 16), levels(edited.pixels, 16))
+
+
+@pytest.mark.parametrize("suffix", ["png", "tif", "jpg"])
+def test_resolution_is_kept(tmp_path, suffix):
+    image = make_image(channels=3, bit_depth=8)
+    image.meta.extra["dpi"] = (300.0, 300.0)
+    back = read_image(write_image(image, tmp_path / f"dpi.{suffix}"))
+    assert back.meta.extra["dpi"] == pytest.approx((300.0, 300.0), abs=0.01)
+
+
+def test_written_file_gets_normal_permissions_and_no_temp_files_remain(tmp_path):
+    target = write_image(make_image(), tmp_path / "perm.png")
+    assert target.stat().st_mode & 0o644 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["perm.png"]

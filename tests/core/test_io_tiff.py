@@ -1,0 +1,124 @@
+"""TIFF specifics: pages, memory mapping, layouts, compression, EXIF structure, unsupported color models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from enhance_core.errors import ImageReadError, UnsupportedFormat
+from enhance_core.io import read_image, write_image
+from enhance_core.io import tiff as tiff_module
+
+from .io_fixtures import camera_exif, make_image
+
+
+def write_pages(path, count=3):
+    """Write ``count`` 16-bit gray pages whose values equal 1000 * page number."""
+    with tifffile.TiffWriter(path) as writer:
+        for page in range(count):
+            writer.write(np.full((20, 30), 1000 * page, np.uint16), photometric="minisblack")
+
+
+def test_first_page_by_default_and_chosen_page_on_request(tmp_path):
+    path = tmp_path / "pages.tif"
+    write_pages(path)
+    first, third = read_image(path), read_image(path, page=2)
+    assert first.meta.page == 0 and first.meta.page_count == 3
+    assert np.all(np.rint(first.pixels * 65535) == 0)
+    assert third.meta.page == 2 and np.all(np.rint(third.pixels * 65535) == 2000)
+
+
+def test_missing_page_names_the_page_count(tmp_path):
+    path = tmp_path / "pages.tif"
+    write_pages(path)
+    with pytest.raises(ImageReadError, match="page 5 does not exist; the file has 3 page"):
+        read_image(path, page=5)
+
+
+def test_uncompressed_page_is_memory_mapped_not_read_twice(tmp_path, monkeypatch):
+    path = tmp_path / "scan.tif"
+    samples = np.arange(64 * 48 * 3, dtype=np.uint16).reshape(64, 48, 3)
+    tifffile.imwrite(path, samples, photometric="rgb")
+    mapped = []
+    real_memmap = tifffile.memmap
+
+    def spy(*args, **kwargs):
+        mapped.append(args)
+        return real_memmap(*args, **kwargs)
+
+    monkeypatch.setattr(tiff_module.tifffile, "memmap", spy)
+    image = read_image(path)
+    assert mapped, "uncompressed TIFF was not memory-mapped"
+    np.testing.assert_array_equal(np.rint(image.pixels * 65535).astype(np.uint16), samples)
+
+
+@pytest.mark.parametrize("compression", ["lzw", "zlib", "packbits", "jpeg"])
+def test_compressed_tiffs_decode(tmp_path, compression):
+    path = tmp_path / f"{compression}.tif"
+    samples = np.tile(np.arange(64, dtype=np.uint8)[None, :, None] * 4, (32, 1, 3))
+    tifffile.imwrite(path, samples, photometric="rgb", compression=compression)
+    image = read_image(path)
+    tolerance = 3 if compression == "jpeg" else 0
+    assert np.abs(np.rint(image.pixels * 255) - samples).max() <= tolerance
+
+
+def test_planar_separate_layout(tmp_path):
+    path = tmp_path / "planar.tif"
+    samples = np.stack([np.full((10, 12), v, np.uint8) for v in (10, 20, 30)])
+    tifffile.imwrite(path, samples, photometric="rgb", planarconfig="separate")
+    image = read_image(path)
+    assert image.pixels.shape == (10, 12, 3)
+    np.testing.assert_array_equal(np.rint(image.pixels[0, 0] * 255), [10, 20, 30])
+
+
+def test_min_is_white_is_inverted(tmp_path):
+    path = tmp_path / "miniswhite.tif"
+    tifffile.imwrite(path, np.array([[0, 255]], np.uint8), photometric="miniswhite")
+    np.testing.assert_array_equal(read_image(path).pixels[0, :, 0], [1.0, 0.0])
+
+
+def test_palette_tiff_becomes_rgb(tmp_path):
+    path = tmp_path / "palette.tif"
+    colormap = np.zeros((3, 256), np.uint16)
+    colormap[:, 1] = (65535, 0, 32896)
+    tifffile.imwrite(path, np.array([[0, 1]], np.uint8), photometric="palette", colormap=colormap)
+    image = read_image(path)
+    np.testing.assert_allclose(image.pixels[0, 1], [1.0, 0.0, 32896 / 65535])
+
+
+def test_associated_alpha_is_unpremultiplied(tmp_path):
+    path = tmp_path / "premultiplied.tif"
+    samples = np.array([[[100, 50, 0, 128]]], np.uint8)
+    tifffile.imwrite(path, samples, photometric="rgb", extrasamples=[1])
+    image = read_image(path)
+    np.testing.assert_allclose(image.pixels[0, 0], [100 / 128, 50 / 128, 0], atol=1e-6)
+    assert image.alpha[0, 0] == pytest.approx(128 / 255)
+
+
+def test_twelve_bit_samples_map_their_range_to_one(tmp_path):
+    path = tmp_path / "twelve.tif"
+    tifffile.imwrite(path, np.array([[0, 4095]], np.uint16), bitspersample=12, photometric="minisblack")
+    image = read_image(path)
+    assert image.meta.bit_depth == 12
+    np.testing.assert_allclose(image.pixels[0, :, 0], [0.0, 1.0])
+
+
+def test_cmyk_tiff_is_refused_with_advice(tmp_path):
+    path = tmp_path / "cmyk.tif"
+    tifffile.imwrite(path, np.zeros((4, 4, 4), np.uint8), photometric="separated")
+    with pytest.raises(UnsupportedFormat, match="SEPARATED is not supported; convert the file to RGB"):
+        read_image(path)
+
+
+def test_written_exif_is_standard_tiff_structure(tmp_path):
+    image = make_image(bit_depth=16)
+    image.meta.exif = camera_exif(orientation=8)
+    path = write_image(image, tmp_path / "exif.tif")
+    with tifffile.TiffFile(path) as tif:
+        tags = tif.pages[0].tags
+        assert tags["Make"].value == "TestCam" and tags["Orientation"].value == 1
+        assert tags["ExifTag"].value["DateTimeOriginal"] == "2024:05:06 07:08:09"
+        assert tags["GPSTag"].value["GPSLatitudeRef"] == "N"
+        assert tags["InterColorProfile"].value == image.meta.icc_profile
+        assert tif.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE

@@ -1,0 +1,58 @@
+"""Writing is atomic, refuses to overwrite its own source, and rejects what a format cannot hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from enhance_core.errors import ImageWriteError, ParameterError
+from enhance_core.io import read_image, write_image
+from enhance_core.io import writer as writer_module
+
+from .io_fixtures import make_image
+
+
+def test_refuses_to_overwrite_its_source_unless_asked(tmp_path):
+    source = write_image(make_image(), tmp_path / "photo.png")
+    before = source.read_bytes()
+    image = read_image(source)
+    with pytest.raises(ImageWriteError, match="own source file; refusing to overwrite it.*overwrite_source=True") as caught:
+        write_image(image.with_pixels(1.0 - image.pixels), source)
+    assert str(source) in str(caught.value)
+    assert source.read_bytes() == before
+    write_image(image.with_pixels(1.0 - image.pixels), tmp_path / "." / "photo.png", overwrite_source=True)
+    assert source.read_bytes() != before
+
+
+def test_failed_encode_leaves_the_target_untouched_and_no_temp_file(tmp_path, monkeypatch):
+    target = write_image(make_image(), tmp_path / "keep.png")
+    before = target.read_bytes()
+
+    def explode(*args, **kwargs):
+        raise ValueError("encoder blew up")
+
+    monkeypatch.setattr(writer_module, "encode_png_image", explode)
+    with pytest.raises(ImageWriteError, match="encoder failed .*encoder blew up.*left unchanged"):
+        write_image(make_image(), target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.png"]
+
+
+def test_unknown_suffix_and_unsupported_depth(tmp_path):
+    with pytest.raises(ImageWriteError, match="cannot write '.gif'; end the name with one of"):
+        write_image(make_image(), tmp_path / "out.gif")
+    with pytest.raises(ImageWriteError, match="JPEG holds 8-bit samples, not 16"):
+        write_image(make_image(), tmp_path / "out.jpg", bit_depth=16)
+    with pytest.raises(ParameterError, match="quality must be an integer from 1 to 100"):
+        write_image(make_image(), tmp_path / "out.jpg", quality=0)
+
+
+def test_missing_folder_and_folder_target(tmp_path):
+    with pytest.raises(ImageWriteError, match="does not exist; create it first"):
+        write_image(make_image(), tmp_path / "missing" / "out.png")
+    (tmp_path / "dir.png").mkdir()
+    with pytest.raises(ImageWriteError, match="is a folder"):
+        write_image(make_image(), tmp_path / "dir.png")
+
+
+def test_returns_the_written_path(tmp_path):
+    assert write_image(make_image(), str(tmp_path / "a.tif")) == tmp_path / "a.tif"

@@ -1,0 +1,95 @@
+"""Metrics agree with scikit-image under the same conventions and reject mismatched inputs clearly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage import metrics as skm
+
+from enhance_core.metrics import (
+    change_from_original,
+    compare_images,
+    compute_luma,
+    mean_squared_error,
+    peak_signal_noise_ratio,
+    structural_similarity,
+)
+
+SKIMAGE_SSIM = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
+
+
+def pair(shape=(64, 80, 3), *, noise=0.08, seed=0):
+    """Return (result, reference) float32 images in [0, 1] that differ by clipped noise."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
+    base = 0.5 + 0.4 * np.sin(rows / 7.0)[..., None] * np.cos(cols / 5.0)[..., None] * np.ones(shape[2:] or (1,))
+    reference = base.reshape(shape).astype(np.float32)
+    result = np.clip(reference + rng.normal(0, noise, shape), 0, 1).astype(np.float32)
+    return result, reference
+
+
+def test_mse_and_psnr_match_skimage():
+    result, reference = pair()
+    assert mean_squared_error(result, reference) == pytest.approx(skm.mean_squared_error(reference, result), rel=1e-6)
+    assert peak_signal_noise_ratio(result, reference) == pytest.approx(
+        skm.peak_signal_noise_ratio(reference, result, data_range=1.0), rel=1e-6)
+    eight = (np.rint(result * 255)).astype(np.uint8), (np.rint(reference * 255)).astype(np.uint8)
+    assert peak_signal_noise_ratio(*eight, data_range=255) == pytest.approx(
+        skm.peak_signal_noise_ratio(eight[1], eight[0], data_range=255), rel=1e-6)
+
+
+def test_identical_images_have_infinite_psnr_and_ssim_one():
+    _, reference = pair()
+    assert peak_signal_noise_ratio(reference, reference.copy()) == float("inf")
+    assert structural_similarity(reference, reference.copy()) == pytest.approx(1.0, abs=1e-6)
+    assert compare_images(reference, reference.copy())["mse"] == 0.0
+
+
+@pytest.mark.parametrize("shape", [(64, 80, 3), (48, 50), (33, 47, 1)])
+def test_ssim_per_channel_matches_skimage(shape):
+    result, reference = pair(shape)
+    channel_axis = -1 if len(shape) == 3 else None
+    expected = skm.structural_similarity(result, reference, data_range=1.0, channel_axis=channel_axis, **SKIMAGE_SSIM)
+    assert structural_similarity(result, reference) == pytest.approx(expected, abs=1e-4)
+
+
+def test_ssim_luminance_matches_skimage_on_rec709_luma():
+    result, reference = pair()
+    expected = skm.structural_similarity(compute_luma(result), compute_luma(reference), data_range=1.0, **SKIMAGE_SSIM)
+    assert structural_similarity(result, reference, channels="luminance") == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.parametrize(("dtype", "data_range"), [(np.uint8, 255), (np.uint16, 65535)])
+def test_ssim_on_integer_data_with_explicit_range(dtype, data_range):
+    result, reference = (np.rint(a * data_range).astype(dtype) for a in pair())
+    expected = skm.structural_similarity(result, reference, data_range=data_range, channel_axis=-1, **SKIMAGE_SSIM)
+    assert structural_similarity(result, reference, data_range=data_range) == pytest.approx(expected, abs=1e-4)
+
+
+def test_mismatched_shapes_and_dtypes_name_both():
+    result, reference = pair()
+    with pytest.raises(ValueError, match=r"result \(64, 80, 3\) and reference \(64, 79, 3\)"):
+        mean_squared_error(result, reference[:, :79])
+    with pytest.raises(ValueError, match="result float64 and reference float32"):
+        structural_similarity(result.astype(np.float64), reference)
+    with pytest.raises(ValueError, match="at least 11x11"):
+        structural_similarity(result[:8, :8], reference[:8, :8])
+    with pytest.raises(ValueError, match="channels must be one of"):
+        structural_similarity(result, reference, channels="lab")
+    with pytest.raises(ValueError, match="data_range must be positive"):
+        peak_signal_noise_ratio(result, reference, data_range=0)
+
+
+def test_change_from_original_reports_share_and_size_of_changes():
+    _, original = pair()
+    edited = original.copy()
+    edited[:16] = np.clip(edited[:16] + 0.2, 0, 1)
+    change = change_from_original(edited, original)
+    touched = np.abs(edited - original).max(axis=2) > 0.5 / 255
+    assert change["changed_fraction"] == pytest.approx(touched.mean())
+    assert change["max_abs_change"] == pytest.approx(0.2, abs=1e-6)
+    assert change["mean_abs_change"] == pytest.approx(np.abs(edited - original).mean(), rel=1e-6)
+    assert change["psnr"] == pytest.approx(peak_signal_noise_ratio(edited, original))
+    assert change["ssim"] < 1.0
+    untouched = change_from_original(original, original.copy())
+    assert untouched["changed_fraction"] == 0.0 and untouched["psnr"] == float("inf")
