@@ -31,18 +31,22 @@ class Document(QObject):
         The stack was edited (a :class:`~enhance_core.stack.StackChange`).
     selection_changed(uid)
         Another step was selected ("" for none).
+    modified_changed(modified)
+        Edits appeared or were saved (relayed from the undo stack's clean state).
     """
 
     image_changed = Signal()
     reference_changed = Signal()
     stack_changed = Signal(object)
     selection_changed = Signal(str)
+    modified_changed = Signal(bool)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.stack = FilterStack()
         self.undo_stack = QUndoStack(self)
         self.undo_stack.setUndoLimit(UNDO_LIMIT)
+        self.undo_stack.cleanChanged.connect(self._relay_clean)
         self.source: Image | None = None
         self.source_path: Path | None = None
         self.reference: Image | None = None
@@ -97,6 +101,9 @@ class Document(QObject):
             if item.uid == self.selected_uid:
                 return item
         return None
+
+    def _relay_clean(self, clean: bool) -> None:
+        self.modified_changed.emit(not clean)
 
     def _relay(self, change: StackChange) -> None:
         gone = change.kind == "removed" and change.uid == self.selected_uid

@@ -114,7 +114,7 @@ class MainWindow(QMainWindow):
         self.canvas.view_changed.connect(self._show_zoom)
         doc.image_changed.connect(self._on_image_changed)
         doc.reference_changed.connect(self._update_title)
-        doc.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        doc.modified_changed.connect(self._on_modified_changed)
         self.renders.problem.connect(status.set_problem)
         self.renders.crashed.connect(lambda failure: self._report_failure("Rendering failed", failure))
         self.renders.frame_ready.connect(lambda frame: self.brush.set_scale(frame.request.preview_scale))
@@ -138,7 +138,7 @@ class MainWindow(QMainWindow):
             self.status.size_label.setText(f"{source.cols} × {source.rows} px · {source.meta.format} "
                                            f"{source.meta.bit_depth}-bit{' · ' + source.meta.unit if source.meta.unit else ''}")
 
-    def _on_clean_changed(self, clean: bool) -> None:
+    def _on_modified_changed(self, modified: bool) -> None:
         self._update_title()
 
     def _update_title(self) -> None:

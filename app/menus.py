@@ -80,6 +80,8 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
         "cancel": _action(window, "&Cancel Running Job", window.status.cancel_jobs, "Esc"),
         "zoom_in": _action(window, "Zoom &In", lambda: canvas.zoom_by(2.0 ** 0.5), Std.ZoomIn),
         "zoom_out": _action(window, "Zoom &Out", lambda: canvas.zoom_by(2.0 ** -0.5), Std.ZoomOut),
+        "refresh": _action(window, "&Render Preview Again", window.renders.refresh, Std.Refresh,
+                           "Render the preview again after a cancel or an error"),
         "fit": _action(window, "&Fit in Window", canvas.fit, "Ctrl+0"),
         "actual": _action(window, "&Actual Pixels (1:1)", lambda: canvas.set_zoom(1.0), "Ctrl+1"),
         "exact_metrics": _action(window, "&Metrics at Full Resolution", window.metrics.compute_exact, "Ctrl+M",
@@ -122,8 +124,8 @@ def _fill_menus(window: MainWindow, a: dict[str, QAction]) -> None:
     for mode, _, _ in COMPARE_MODES:
         view.addAction(a[f"mode_{mode.value}"])
     view.addSeparator()
-    for name in ("zoom_in", "zoom_out", "fit", "actual"):
-        view.addAction(a[name])
+    for name in ("zoom_in", "zoom_out", "fit", "actual", None, "refresh"):
+        view.addSeparator() if name is None else view.addAction(a[name])
     view.addSeparator()
     window.panels_menu = view.addMenu("&Panels")
     image = bar.addMenu("&Image")

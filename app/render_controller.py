@@ -55,7 +55,7 @@ class RenderController(QObject):
         self.generation = 0
         self.latest: ViewFrame | None = None
         self._shown_generation = -1
-        self._failed_generation = -1
+        self._stopped_generation = -1
         self._need_before = False
         self._detail: tuple[int, tuple[int, int, int, int], float] | None = None
         self._last_seconds = 0.0
@@ -65,6 +65,7 @@ class RenderController(QObject):
         self._timer.timeout.connect(self._submit)
         self.lane.finished.connect(self._on_frame)
         self.lane.failed.connect(self._on_failed)
+        self.lane.cancelled.connect(self._on_cancelled)
         document.image_changed.connect(self._on_image_changed)
         document.stack_changed.connect(self._on_stack_changed)
         canvas.view_changed.connect(self.schedule)
@@ -75,9 +76,14 @@ class RenderController(QObject):
             self._timer.start()
 
     def cancel(self) -> None:
-        """Stop the running preview job."""
+        """Stop the running preview job (it is not restarted until the stack changes or :meth:`refresh`)."""
         self._timer.stop()
         self.lane.cancel()
+
+    def refresh(self) -> None:
+        """Render again after a cancel or a failure."""
+        self._stopped_generation = -1
+        self._submit(cancel_running=True)
 
     def _on_image_changed(self) -> None:
         image = self.document.source
@@ -114,7 +120,7 @@ class RenderController(QObject):
 
     def _submit(self, *, cancel_running: bool = False) -> None:
         image = self.document.source
-        if image is None or self.generation == self._failed_generation:
+        if image is None or self.generation == self._stopped_generation:
             return
         need_preview = self._shown_generation != self.generation
         wanted = self._wanted_detail()
@@ -150,13 +156,17 @@ class RenderController(QObject):
                 frame = _with_before(frame, self.latest)
             self.latest = frame
             self.frame_ready.emit(frame)
-        if self._failed_generation >= 0:
-            self._failed_generation = -1
+        if self._stopped_generation >= 0:
+            self._stopped_generation = -1
             self.problem.emit("")
         self.schedule()
 
+    def _on_cancelled(self) -> None:
+        self._stopped_generation = self.generation
+        self.problem.emit("Preview cancelled: edit the stack or press F5 to render it again.")
+
     def _on_failed(self, failure: JobFailure) -> None:
-        self._failed_generation = self.generation
+        self._stopped_generation = self.generation
         if isinstance(failure.error, EnhanceError):
             self.problem.emit(str(failure.error))
         else:

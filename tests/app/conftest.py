@@ -6,6 +6,9 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
 
@@ -31,3 +34,64 @@ def no_thread_left_running(qapp):
     for thread in left:
         thread.wait(5000)
     assert not left, f"{len(left)} worker thread(s) still running after the test"
+
+
+def synthetic_photo(rows: int = 96, cols: int = 128, *, seed: int = 0) -> np.ndarray:
+    """A smooth color test image with some texture, float32 in [0.1, 0.9]."""
+    r, c = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    base = [0.5 + 0.3 * np.sin(r / 9.0 + c / 13.0), 0.5 + 0.3 * np.cos(c / 7.0), 0.4 + 0.3 * np.sin(r / 5.0)]
+    texture = np.random.default_rng(seed).uniform(-0.05, 0.05, (rows, cols, 3))
+    return np.clip(np.stack(base, axis=-1) + texture, 0.1, 0.9).astype(np.float32)
+
+
+def save_png(pixels: np.ndarray, path: Path) -> Path:
+    """Write float pixels as an 8-bit PNG through the project's writer."""
+    from enhance_core.image import Image
+    from enhance_core.io import write_image
+
+    return write_image(Image(np.ascontiguousarray(pixels, dtype=np.float32)), path)
+
+
+@pytest.fixture
+def photo_path(tmp_path) -> Path:
+    """A synthetic 128x96 color PNG."""
+    return save_png(synthetic_photo(), tmp_path / "photo.png")
+
+
+@pytest.fixture
+def window(qtbot):
+    """A shown editor window that records errors instead of opening dialogs."""
+    from app.error_reporter import RecordingReporter
+    from app.main_window import MainWindow
+
+    win = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(win)
+    win.resize(900, 620)
+    win.show()
+    yield win
+    win.shutdown()
+
+
+def wait_rendered(qtbot, window) -> None:
+    """Wait until the preview and its histogram show the current state of the stack."""
+    renders = window.renders
+
+    def current() -> bool:
+        frame, histogram = renders.latest, window.histogram.latest
+        return (frame is not None and frame.request.generation == renders.generation
+                and histogram is not None and histogram.generation == renders.generation)
+
+    qtbot.waitUntil(current, timeout=20000)
+
+
+def open_image(qtbot, window, path: Path) -> None:
+    """Open ``path`` in ``window`` and wait until its first preview and histogram are shown."""
+    with qtbot.waitSignal(window.document.image_changed, timeout=20000):
+        window.files.open_path(path)
+    wait_rendered(qtbot, window)
+
+
+def add_filter(qtbot, window, name: str) -> None:
+    """Add filter ``name`` and wait for the preview that shows it."""
+    window.stack_panel.add_filter(name)
+    wait_rendered(qtbot, window)

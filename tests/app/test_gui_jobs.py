@@ -1,0 +1,112 @@
+"""Background work seen from the window: cancel a long job, detail renders when zoomed in, export."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from conftest import add_filter, open_image, wait_rendered
+
+from enhance_core.errors import Cancelled
+from enhance_core.filters.base import FilterDef, param
+from enhance_core.filters.registry import FILTERS, register
+
+
+@dataclass(frozen=True)
+class _SlowParams:
+    strength: float = param(0.5, label="Strength", minimum=0.0, maximum=1.0)
+
+
+@pytest.fixture
+def slow_filter():
+    """A registered filter that runs until it is asked to stop (stands in for a long inference)."""
+    started = threading.Event()
+
+    def run_until_stopped(pixels, params, ctx):
+        started.set()
+        for _ in range(20000):
+            if ctx.should_stop():
+                raise Cancelled("slow filter stopped")
+            ctx.progress(0.5, "thinking")
+            threading.Event().wait(0.001)
+        return pixels.copy()
+
+    register(FilterDef("test_slow", "Slow test filter", "Blur & denoise", _SlowParams, run_until_stopped,
+                       description="Runs until cancelled."))
+    yield started
+    FILTERS.pop("test_slow")
+
+
+def test_cancel_button_stops_a_long_job(qtbot, window, photo_path, slow_filter):
+    open_image(qtbot, window, photo_path)
+    lane = window.renders.lane
+    window.stack_panel.add_filter("test_slow")
+    qtbot.waitUntil(slow_filter.is_set, timeout=10000)
+    qtbot.waitUntil(window.status.cancel_button.isVisible, timeout=10000)
+    assert "Rendering preview" in window.status.job_label.text()
+    with qtbot.waitSignals([lane.cancelled, lane.idle], timeout=3000):
+        window.status.cancel_button.click()
+    assert not window.status.cancel_button.isVisible()
+    assert not lane.busy
+    assert "cancelled" in window.status.problem_label.text()
+
+
+def test_zooming_in_renders_the_viewport_at_full_resolution(qtbot, window, photo_path, monkeypatch):
+    monkeypatch.setattr("app.render_controller.preview_scale_for", lambda rows, cols: 0.25)
+    open_image(qtbot, window, photo_path)
+    assert window.canvas.layer("after").array.shape[:2] == (24, 32)
+    add_filter(qtbot, window, "negative")
+    window.canvas.set_zoom(4.0)
+    qtbot.waitUntil(lambda: window.canvas.layer("detail_after") is not None, timeout=10000)
+    detail, before = window.canvas.layer("detail_after"), window.canvas.layer("detail_before")
+    assert detail.scale == 1.0
+    top, left = int(detail.top), int(detail.left)
+    rows, cols = detail.array.shape[:2]
+    source = window.document.source.pixels[top:top + rows, left:left + cols]
+    expected = np.round((1.0 - source) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(detail.array, expected)
+    np.testing.assert_array_equal(before.array, np.round(source * 255).astype(np.uint8))
+    window.canvas.set_zoom(0.25)
+    qtbot.waitUntil(lambda: window.canvas.layer("detail_after") is None, timeout=10000)
+
+
+def test_export_writes_the_full_resolution_result(qtbot, window, photo_path, tmp_path):
+    from app.export_dialog import ExportDialog
+    from enhance_core.io import read_image
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    with qtbot.waitSignal(window.export_lane.finished, timeout=20000):
+        window.export_image()
+    dialog = window.findChild(ExportDialog)
+    target = tmp_path / "out.jpg"
+    dialog.path.setText(str(target))
+    dialog.path.editingFinished.emit()
+    assert dialog.format.currentText() == "JPEG"
+    qtbot.waitUntil(lambda: dialog.estimate.text().startswith("≈"), timeout=20000)
+    assert "PSNR" in dialog.estimate.text() and "SSIM" in dialog.estimate.text()
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.buttons.accepted.emit()
+    written = read_image(target)
+    expected = 1.0 - window.document.source.pixels
+    assert written.pixels.shape == expected.shape
+    assert np.abs(written.pixels - expected).mean() < 0.02
+
+
+def test_export_refuses_to_overwrite_the_source(qtbot, window, photo_path):
+    from app.export_dialog import ExportDialog
+
+    open_image(qtbot, window, photo_path)
+    original = photo_path.read_bytes()
+    with qtbot.waitSignal(window.export_lane.finished, timeout=20000):
+        window.export_image()
+    dialog = window.findChild(ExportDialog)
+    dialog.path.setText(str(photo_path))
+    dialog.path.editingFinished.emit()
+    with qtbot.waitSignal(window.export_lane.failed, timeout=20000):
+        dialog.export()
+    assert "refusing to overwrite" in window.reporter.errors[-1][1]
+    assert photo_path.read_bytes() == original
+    dialog.reject()

@@ -1,0 +1,116 @@
+"""The editor window end to end: open, edit, see the result, histogram and metrics, undo, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import add_filter, open_image, save_png, synthetic_photo, wait_rendered
+
+from enhance_core.metrics import compare_images
+
+
+def test_open_add_filter_change_parameter(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    assert window.document.source.cols == 128
+    assert window.canvas.layer("before") is not None
+    first_hist = window.histogram.latest.result.counts["luminance"].copy()
+    add_filter(qtbot, window, "exposure")
+    unchanged = window.renders.latest.preview_pixels.copy()
+    np.testing.assert_allclose(unchanged, window.renders.latest.before_pixels, atol=1e-6)
+    control = window.stack_panel.editor.controls["stops"]
+    control.entry.setValue(1.0)
+    wait_rendered(qtbot, window)
+    brighter = window.renders.latest.preview_pixels
+    assert brighter.mean() > unchanged.mean() + 0.1
+    assert window.canvas.layer("after").array.mean() > window.canvas.layer("before").array.mean() + 20
+    counts = window.histogram.latest.result.counts["luminance"]
+    assert counts.sum() == first_hist.sum() == 128 * 96
+    assert np.argmax(np.cumsum(counts) >= counts.sum() / 2) > np.argmax(np.cumsum(first_hist) >= first_hist.sum() / 2)
+    assert window.document.undo_stack.undoText() == "Change Exposure: Exposure"
+
+
+def test_undo_and_redo_restore_the_preview(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    inverted = window.renders.latest.preview_pixels.copy()
+    np.testing.assert_allclose(inverted, 1.0 - window.renders.latest.before_pixels, atol=1e-6)
+    window.actions_by_name["undo"].trigger()
+    wait_rendered(qtbot, window)
+    assert len(window.document.stack) == 0
+    np.testing.assert_allclose(window.renders.latest.preview_pixels, window.renders.latest.before_pixels)
+    window.actions_by_name["redo"].trigger()
+    wait_rendered(qtbot, window)
+    np.testing.assert_allclose(window.renders.latest.preview_pixels, inverted)
+
+
+def test_reference_metrics_show_the_gain(qtbot, window, tmp_path, photo_path):
+    open_image(qtbot, window, photo_path)
+    clean = synthetic_photo()
+    noisy_reference = save_png(clean + np.float32(0.08), tmp_path / "reference.png")
+    window.files.open_reference(noisy_reference)
+    qtbot.waitUntil(lambda: window.metrics.latest is not None and window.metrics.latest.with_reference,
+                    timeout=20000)
+    report = window.metrics.latest
+    assert report.exact
+    original = window.renders.latest.before_pixels
+    reference = window.document.reference.pixels
+    expected = compare_images(original, reference)
+    assert report.scores["original"]["psnr"] == pytest.approx(expected["psnr"], abs=1e-6)
+    assert window.metrics_panel.value("psnr", 1) == f"{expected['psnr']:.2f} dB"
+    assert "data range 1.0" in window.metrics_panel.toolTip()
+    add_filter(qtbot, window, "brightness_contrast")
+    window.stack_panel.editor.controls["brightness"].entry.setValue(0.08)
+    qtbot.waitUntil(lambda: window.metrics.latest.scores["result"]["psnr"] > expected["psnr"] + 3, timeout=20000)
+    assert window.metrics_panel.value("psnr", 2).startswith("+")
+
+
+def test_reference_of_another_size_is_explained(qtbot, window, tmp_path, photo_path):
+    open_image(qtbot, window, photo_path)
+    other = save_png(synthetic_photo(64, 64), tmp_path / "small.png")
+    with qtbot.waitSignal(window.metrics.problem, timeout=20000) as blocker:
+        window.files.open_reference(other)
+    assert "64×64" in blocker.args[0] and "128×96" in blocker.args[0]
+    assert window.metrics_panel.problem.isVisibleTo(window.metrics_panel)
+    assert window.metrics_panel.table.rowCount() == 0
+
+
+def test_no_reference_indicators(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    qtbot.waitUntil(lambda: window.metrics.latest is not None, timeout=20000)
+    report = window.metrics.latest
+    assert not report.with_reference
+    assert report.scores["original"]["noise"] > 0.0
+    add_filter(qtbot, window, "gaussian_blur")
+    qtbot.waitUntil(lambda: window.metrics.latest.scores["result"]["noise"]
+                    < 0.8 * window.metrics.latest.scores["original"]["noise"], timeout=20000)
+    assert window.metrics_panel.value("noise", 0)
+
+
+def test_bad_file_shows_an_error_and_keeps_the_image(qtbot, window, tmp_path, photo_path):
+    open_image(qtbot, window, photo_path)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
+    with qtbot.waitSignal(window.files.lane.failed, timeout=20000):
+        window.files.open_path(bad)
+    title, message, details = window.reporter.errors[-1]
+    assert title == "Cannot open the file" and "broken.png" in message
+    assert "Traceback" in details
+    assert window.document.source_path == photo_path
+
+
+def test_flash_and_compare_modes(qtbot, window, photo_path):
+    from PySide6.QtCore import Qt
+
+    from app.canvas import CompareMode
+
+    open_image(qtbot, window, photo_path)
+    window.canvas.setFocus()
+    qtbot.keyPress(window.canvas, Qt.Key.Key_Backslash)
+    assert window.canvas.flashing
+    qtbot.keyRelease(window.canvas, Qt.Key.Key_Backslash)
+    assert not window.canvas.flashing
+    for mode in CompareMode:
+        window.actions_by_name[f"mode_{mode.value}"].trigger()
+        assert window.canvas.mode is mode
+        assert not window.canvas.grab().toImage().isNull()
+    assert window.settings.value("view/compare_mode", "", str) == CompareMode.AFTER.value
