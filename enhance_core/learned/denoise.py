@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -88,13 +89,34 @@ def denoise_image(
         raise ParameterError(f"sigma must be between 0 and {SIGMA_MAX:g} (0-255 scale), got {sigma}")
     if sigma == 0.0:
         return pixels.copy()
-    import torch
-
-    from enhance_core.learned.engine import run_tiled, select_device, stop_checks
+    from enhance_core.learned.engine import select_device
     from enhance_core.learned.registry import load_model
 
     device = select_device(device)
-    network = load_model(model, device=device)
+    return run_denoiser(load_model(model, device=device), pixels, sigma=sigma, device=device, progress=progress,
+                        should_stop=should_stop, mask=mask, tile=tile)
+
+
+def run_denoiser(
+    network: Any,
+    pixels: np.ndarray,
+    *,
+    sigma: float,
+    device: str,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    mask: np.ndarray | None = None,
+    tile: int | None = None,
+) -> np.ndarray:
+    """Run a loaded denoiser network (an ``nn.Module`` on ``device``) on checked ``pixels``.
+
+    This is :func:`denoise_image` after validation, sigma estimation and model
+    loading; evaluation uses it to score training checkpoints directly.
+    """
+    import torch
+
+    from enhance_core.learned.engine import run_tiled, stop_checks
+
     level = float(sigma) / 255.0
 
     def run_network(tensor: torch.Tensor) -> torch.Tensor:

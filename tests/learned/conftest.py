@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image as PILImage
+
+from enhance_core.learned import registry
+from enhance_core.learned.registry import ModelSpec
+from enhance_core.training import export, train_denoise
 
 
 def synthetic_rgb(rows: int = 200, cols: int = 168) -> np.ndarray:
@@ -35,3 +44,41 @@ def tiny_denoiser():
 
     torch.manual_seed(0)
     return DenoiseUNet(3, (8, 16, 32), (1, 1, 1)).eval()
+
+
+TINY_CONFIG = Path(train_denoise.__file__).parent / "configs" / "denoise_tiny.json"
+
+
+def write_synthetic_dataset(root: Path) -> None:
+    """Write small random PNGs where the training script expects Train400, CBSD432, Set12 and Set5."""
+    rng = np.random.default_rng(0)
+    for folder, mode, count in (("Train400", "L", 4), ("CBSD432", "RGB", 4), ("Set12", "L", 2), ("Set5", "RGB", 2)):
+        (root / folder).mkdir(parents=True)
+        for index in range(count):
+            array = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
+            PILImage.fromarray(array).convert(mode).save(root / folder / f"{index}.png")
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory) -> tuple[Path, ModelSpec, Path]:
+    """Train the tiny config on synthetic data and export it; return the models folder, entry and checkpoint."""
+    root = tmp_path_factory.mktemp("tiny")
+    write_synthetic_dataset(root / "data")
+    run_dir = root / "run"
+    train_denoise.main(["--config", str(TINY_CONFIG), "--data", str(root / "data"),
+                        "--set", f"out_dir={json.dumps(str(run_dir))}"])
+    _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="denoise_tiny", arch="DenoiseUNet",
+                                          folder=root / "models")
+    return root / "models", spec, run_dir / "ckpt.pt"
+
+
+@pytest.fixture
+def tiny_model(tiny_export, monkeypatch, tmp_path) -> Path:
+    """Register a fresh copy of the tiny model; return its weights file (safe to tamper with)."""
+    source, spec, _ = tiny_export
+    shutil.copytree(source, tmp_path / "models")
+    monkeypatch.setenv(registry.MODELS_ENV, str(tmp_path / "models"))
+    monkeypatch.setitem(registry.MODELS, "denoise_tiny", spec)
+    registry.clear_cache()
+    yield tmp_path / "models" / spec.weights
+    registry.clear_cache()

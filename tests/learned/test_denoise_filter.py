@@ -1,0 +1,80 @@
+"""The learned denoise filter: registration, parameters, masks through the stack, noise estimation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from enhance_core.errors import ParameterError
+from enhance_core.filters.base import RenderContext
+from enhance_core.filters.registry import get_filter
+from enhance_core.learned import registry
+from enhance_core.learned.denoise import FILTER_DEF, denoise_image
+from enhance_core.learned.noise_level import estimate_noise_sigma
+from tests.learned.conftest import synthetic_rgb
+
+
+@pytest.fixture
+def tiny_as_denoise(tiny_model, monkeypatch):
+    """Serve the tiny trained model under the shipped name, so the filter path runs quickly."""
+    monkeypatch.setitem(registry.MODELS, "denoise", registry.MODELS["denoise_tiny"])
+    return registry.load_model("denoise", device="cpu")
+
+
+def test_filter_is_registered_with_its_controls():
+    definition = get_filter("denoise")
+    assert definition is FILTER_DEF and definition.learned and definition.category == "Learned"
+    specs = {spec.name: spec for spec in definition.specs}
+    assert specs["mode"].choices == ("auto", "manual")
+    assert (specs["sigma"].minimum, specs["sigma"].maximum, specs["sigma"].unit) == (0.0, 75.0, "σ (0–255)")
+    assert definition.make_params({"sigma": "25"}).sigma == 25.0
+    with pytest.raises(ParameterError, match="sigma"):
+        definition.make_params({"sigma": 80})
+
+
+def test_mask_computes_only_the_tiles_it_touches(tiny_as_denoise):
+    calls = []
+    handle = tiny_as_denoise.register_forward_hook(lambda module, inputs, output: calls.append(1))
+    pixels = synthetic_rgb(640, 640)  # 2 x 2 tiles of 512 on the CPU
+    mask = np.zeros((640, 640), np.float32)
+    mask[600:610, 600:610] = 1.0
+    params = FILTER_DEF.make_params({"mode": "manual", "sigma": 20})
+    try:
+        whole = FILTER_DEF.apply(pixels, params, RenderContext(device="cpu"))
+        whole_calls = len(calls)
+        calls.clear()
+        masked = FILTER_DEF.apply(pixels, params, RenderContext(device="cpu", mask=mask))
+    finally:
+        handle.remove()
+    assert (len(calls), whole_calls) == (1, 4)
+    assert np.array_equal(masked[:100, :100], pixels[:100, :100])
+    np.testing.assert_allclose(masked[600:610, 600:610], whole[600:610, 600:610], atol=1e-5)
+
+
+def test_preview_scales_the_manual_level(tiny_as_denoise):
+    pixels = synthetic_rgb(64, 64)
+    params = FILTER_DEF.make_params({"mode": "manual", "sigma": 40})
+    preview = FILTER_DEF.apply(pixels, params, RenderContext(device="cpu", scale=0.5))
+    np.testing.assert_array_equal(preview, denoise_image(pixels, sigma=20, device="cpu"))
+
+
+def test_zero_level_returns_a_copy_and_bad_input_is_refused():
+    pixels = synthetic_rgb(32, 32)
+    out = denoise_image(pixels, sigma=0)
+    assert out is not pixels and np.array_equal(out, pixels)
+    with pytest.raises(ParameterError, match="between 0 and 75"):
+        denoise_image(pixels, sigma=90)
+    with pytest.raises(ParameterError, match="rows, cols, 1 or 3"):
+        denoise_image(pixels[..., :2], sigma=10)
+    with pytest.raises(ParameterError, match="at least 16 rows"):
+        denoise_image(pixels[:8, :8])
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("sigma", [10.0, 25.0, 50.0])
+def test_noise_level_estimate_is_close(channels, sigma):
+    clean = synthetic_rgb(192, 192)[..., :channels]
+    noise = np.random.default_rng(3).standard_normal(clean.shape) * sigma / 255
+    noisy = (np.round(np.clip(clean + noise, 0, 1) * 255) / 255).astype(np.float32)
+    assert abs(estimate_noise_sigma(noisy) - sigma) < 0.1 * sigma
+    assert estimate_noise_sigma(clean) < 2.0
