@@ -1,0 +1,44 @@
+"""``enhance-studio convert IN OUT``: keeps depth and metadata, never overwrites its input."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydicom.data import get_testdata_file
+
+from enhance_core.cli import main
+from enhance_core.io import read_image, write_image
+
+from .io_fixtures import camera_exif, levels, make_image
+
+
+def test_sixteen_bit_tiff_to_png_keeps_depth_icc_exif_and_alpha(tmp_path, capsys):
+    image = make_image(bit_depth=16, alpha=True)
+    image.meta.exif = camera_exif(orientation=3)
+    source = write_image(image, tmp_path / "scan.tif")
+    assert main(["convert", str(source), str(tmp_path / "scan.png")]) == 0
+    assert "(PNG, 16-bit)" in capsys.readouterr().out
+    converted, original = read_image(tmp_path / "scan.png"), read_image(source)
+    assert converted.meta.bit_depth == 16 and converted.meta.icc_profile == original.meta.icc_profile
+    np.testing.assert_array_equal(levels(converted.pixels, 16), levels(original.pixels, 16))
+    np.testing.assert_array_equal(levels(converted.alpha, 16), levels(original.alpha, 16))
+    assert b"TestCam" in converted.meta.exif
+
+
+def test_dicom_to_sixteen_bit_png_keeps_every_stored_value(tmp_path):
+    assert main(["convert", get_testdata_file("CT_small.dcm"), str(tmp_path / "ct.png")]) == 0
+    dicom, png = read_image(get_testdata_file("CT_small.dcm")), read_image(tmp_path / "ct.png")
+    assert png.meta.bit_depth == 16
+    np.testing.assert_array_equal(levels(png.pixels, 16), levels(dicom.pixels, 16))
+
+
+def test_refuses_to_overwrite_input_or_an_existing_file(tmp_path, capsys):
+    source = write_image(make_image(), tmp_path / "in.png")
+    before = source.read_bytes()
+    assert main(["convert", str(source), str(source)]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    assert main(["convert", str(source), str(tmp_path / "." / "in.png"), "--force"]) == 2
+    assert source.read_bytes() == before
+    other = write_image(make_image(), tmp_path / "taken.jpg")
+    assert main(["convert", str(source), str(other)]) == 2
+    assert "already exists; choose another name or pass --force" in capsys.readouterr().err
+    assert main(["convert", str(source), str(other), "--force"]) == 0

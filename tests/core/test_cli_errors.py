@@ -1,0 +1,45 @@
+"""The real entry point on bad input: one ``error:`` line, exit 2, no traceback, no hang."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ENTRY = "import sys; from app.launcher import main; sys.exit(main())"
+
+
+def run_entry(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``enhance-studio ARGS`` as a separate process with a timeout."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run([sys.executable, "-c", ENTRY, *args], capture_output=True, text=True,
+                          timeout=120, env=environment, stdin=subprocess.DEVNULL)
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess, *words: str) -> None:
+    """Check exit status 2, nothing on stdout, and a single ``error:`` line on stderr."""
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == "" and "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_bad_files_through_the_entry_point(tmp_path):
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
+    assert_one_line_error(run_entry("info", str(truncated)), str(truncated), "truncated")
+    assert_one_line_error(run_entry("convert", str(tmp_path / "missing.tif"), str(tmp_path / "out.png")),
+                          "missing.tif", "no such file")
+
+
+def test_decompression_bomb_limit_from_the_environment(tmp_path):
+    from PIL import Image as PILImage
+
+    path = tmp_path / "wide.png"
+    PILImage.new("L", (300, 200)).save(path)
+    done = run_entry("info", str(path), env={"ENHANCE_MAX_PIXELS": "1000"})
+    assert_one_line_error(done, "60,000 pixels, more than the limit of 1,000")

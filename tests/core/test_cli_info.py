@@ -1,0 +1,55 @@
+"""``enhance-studio info``: JSON per file, DICOM facts, progress and per-file errors on stderr."""
+
+from __future__ import annotations
+
+import json
+
+from pydicom.data import get_testdata_file
+
+from enhance_core.cli import main
+from enhance_core.io import write_image
+
+from .io_fixtures import camera_exif, make_image
+
+
+def test_info_prints_the_facts_of_a_photo(tmp_path, capsys):
+    image = make_image(rows=30, cols=40, bit_depth=16, alpha=True)
+    image.meta.exif = camera_exif(orientation=6)
+    path = write_image(image, tmp_path / "photo.png")
+    assert main(["info", str(path)]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts == {
+        "file": str(path), "width": 40, "height": 30, "channels": 3, "bit_depth": 16, "float": False,
+        "format": "PNG", "orientation": 1, "icc": True, "alpha": True, "page": 0, "page_count": 1,
+    }
+
+
+def test_info_reports_dicom_modality_windows_unit_and_physical_range(capsys):
+    assert main(["info", get_testdata_file("bad_sequence.dcm")]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["format"] == "DICOM" and facts["modality"] == "CT" and facts["unit"] == "HU"
+    assert facts["windows"] == [{"center": 40.0, "width": 350.0, "name": "WINDOW1"},
+                                {"center": 450.0, "width": 1500.0, "name": "WINDOW2"}]
+    assert facts["value_range"] == [-1011.0, 1243.0]
+    assert facts["bit_depth"] == 12 and facts["channels"] == 1
+
+
+def test_several_files_show_progress_and_go_on_after_a_failure(tmp_path, capsys):
+    good = write_image(make_image(), tmp_path / "good.tif")
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"")
+    assert main(["info", str(bad), str(good)]) == 1
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["format"] == "TIFF"
+    assert "[1/2] reading" in captured.err and "[2/2] reading" in captured.err
+    assert f"error: {bad}: file is empty" in captured.err
+
+
+def test_one_bad_file_exits_2_with_one_line(tmp_path, capfd):
+    bad = tmp_path / "noise.jpg"
+    bad.write_bytes(bytes(range(256)) * 4)
+    assert main(["info", str(bad)]) == 2
+    captured = capfd.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith(f"error: {bad}: ")

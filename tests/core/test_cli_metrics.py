@@ -1,0 +1,42 @@
+"""``enhance-studio metrics RESULT REFERENCE``: JSON psnr/ssim/mse equal to the library's."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from enhance_core.cli import main
+from enhance_core.image import Image, ImageMeta
+from enhance_core.io import read_image, write_image
+from enhance_core.metrics import compare_images
+
+from .io_fixtures import make_image
+
+
+def test_metrics_json_matches_compare_images(tmp_path, capsys):
+    reference = write_image(make_image(bit_depth=16), tmp_path / "ref.png")
+    noisy = make_image(bit_depth=16)
+    noisy = noisy.with_pixels(np.clip(noisy.pixels + np.float32(0.03), 0, 1))
+    result = write_image(noisy, tmp_path / "res.tif")
+    assert main(["metrics", str(result), str(reference)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    expected = compare_images(read_image(result).pixels, read_image(reference).pixels)
+    assert report["psnr"] == pytest.approx(expected["psnr"]) and report["ssim"] == pytest.approx(expected["ssim"])
+    assert report["mse"] == pytest.approx(expected["mse"]) and report["identical"] is False
+
+
+def test_identical_images_print_null_psnr(tmp_path, capsys):
+    path = write_image(make_image(), tmp_path / "same.png")
+    assert main(["metrics", str(path), str(path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["psnr"] is None and report["identical"] is True and report["ssim"] == pytest.approx(1.0)
+
+
+def test_size_mismatch_is_one_line_naming_both_files(tmp_path, capsys):
+    first = write_image(make_image(rows=40, cols=50), tmp_path / "a.png")
+    second = write_image(Image(np.zeros((40, 51, 3), np.float32), None, ImageMeta()), tmp_path / "b.png")
+    assert main(["metrics", str(first), str(second)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a.png is 50x40" in err and "b.png is 51x40" in err
