@@ -116,13 +116,41 @@ def test_opening_asks_before_discarding_edits(qtbot, window, photo_path, tmp_pat
     assert window.reporter.questions and len(window.document.stack) == 1
 
 
-def test_detected_dust_becomes_a_hole_fill_mask(qtbot, window, tmp_path):
+def test_detected_dust_masks_the_selected_step(qtbot, window, tmp_path, monkeypatch):
+    monkeypatch.setattr("app.restoration_actions.HOLE_FILL", "not_installed")
     pixels = np.full((96, 128, 3), 0.5, np.float32)
     pixels[40:43, 60:63] = 1.0
-    path = save_png(pixels, tmp_path / "scan.png")
-    open_image(qtbot, window, path)
+    open_image(qtbot, window, save_png(pixels, tmp_path / "scan.png"))
+    add_filter(qtbot, window, "median_blur")
     with qtbot.waitSignal(window.document.stack_changed, timeout=20000):
         window.restoration.detect_dust({"sensitivity": 0.5, "max_width": 7.0, "polarity": "both"})
-    item = window.document.stack.snapshot()[-1]
-    assert item.mask is not None and item.mask.raster[41, 61] > 0.5 and item.mask.raster[10, 10] == 0
+    item = window.document.selected_item()
+    assert item.filter == "median_blur"
+    assert item.mask.raster[41, 61] > 0.5 and item.mask.raster[10, 10] == 0
     assert window.document.undo_stack.undoText().startswith("Detect dust and scratches")
+    wait_rendered(qtbot, window)
+
+
+def test_detected_dust_adds_a_hole_fill_step(qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    from app.document import Document
+    from app.error_reporter import RecordingReporter
+    from app.restoration_actions import HOLE_FILL, RestorationActions
+    from enhance_core.filters.registry import FILTERS
+    from enhance_core.image import Image
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    document = Document()
+    document.set_source(Image(np.zeros((32, 48, 3), np.float32)), None)
+    actions = RestorationActions(parent, document, RecordingReporter())
+    raster = np.zeros((32, 48), np.float32)
+    raster[10:12, 20:30] = 1.0
+    actions.apply_mask(raster)
+    if HOLE_FILL in FILTERS:
+        (item,) = document.stack.snapshot()
+        assert item.filter == HOLE_FILL
+        np.testing.assert_array_equal(item.mask.raster, raster)
+    else:
+        assert actions.reporter.errors and len(document.stack) == 0

@@ -1,0 +1,88 @@
+"""Canvas geometry: zoom about the cursor, pan, fit, split divider drag, side-by-side panes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+
+from app.canvas import CompareCanvas, CompareMode
+from app.display import DisplayImage, describe_value
+from app.viewport import Viewport
+from enhance_core.image import ImageMeta
+
+
+def test_zoom_keeps_the_point_under_the_cursor():
+    view = Viewport()
+    view.resize(400, 300)
+    view.set_image(1000, 800)
+    anchor = (310.0, 40.0)
+    before = view.to_source(*anchor)
+    view.zoom_by(3.0, anchor=anchor)
+    assert view.to_source(*anchor) == pytest.approx(before)
+    assert not view.fitting
+
+
+def test_fit_and_visible_rect():
+    view = Viewport()
+    view.resize(400, 300)
+    view.set_image(800, 300)
+    assert view.zoom == pytest.approx(0.5)
+    assert view.visible_source_rect() == (0, 0, 800, 300)
+    view.set_zoom(1.0)
+    left, top, right, bottom = view.visible_source_rect()
+    assert (right - left, bottom - top) == (400, 300)
+    view.pan_by(-10000, 0)
+    assert view.center_x == 800
+
+
+@pytest.fixture
+def canvas(qtbot):
+    widget = CompareCanvas()
+    qtbot.addWidget(widget)
+    widget.resize(400, 300)
+    widget.show()
+    widget.set_image_size(200, 150)
+    pixels = np.zeros((150, 200, 3), np.float32)
+    widget.set_layer("before", DisplayImage.from_pixels(pixels))
+    widget.set_layer("after", DisplayImage.from_pixels(pixels + 1.0))
+    return widget
+
+
+def test_divider_drags_and_splits_the_view(qtbot, canvas):
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(200, 150))
+    qtbot.mouseMove(canvas, QPoint(100, 150))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(100, 150))
+    assert canvas.divider == pytest.approx(0.25)
+    image = canvas.grab().toImage()
+    assert image.pixelColor(60, 200).red() < 20 and image.pixelColor(300, 200).red() > 235
+
+
+def test_wheel_zooms_and_drag_pans(qtbot, canvas):
+    zoom = canvas.viewport.zoom
+    with qtbot.waitSignal(canvas.view_changed):
+        canvas.zoom_by(2.0, QPointF(300, 100))
+    assert canvas.viewport.zoom == pytest.approx(zoom * 2)
+    center = canvas.viewport.center_x
+    qtbot.mousePress(canvas, Qt.MouseButton.MiddleButton, pos=QPoint(300, 100))
+    qtbot.mouseMove(canvas, QPoint(340, 100))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.MiddleButton, pos=QPoint(340, 100))
+    assert canvas.viewport.center_x == pytest.approx(center - 40 / canvas.viewport.zoom)
+
+
+def test_side_by_side_shows_both_with_one_view(qtbot, canvas):
+    canvas.set_mode(CompareMode.SIDE_BY_SIDE)
+    assert canvas.viewport.width == pytest.approx((400 - 4) / 2)
+    image = canvas.grab().toImage()
+    assert image.pixelColor(100, 150).red() < 20 and image.pixelColor(300, 150).red() > 235
+    left = canvas.source_point(QPointF(100, 150))
+    right = canvas.source_point(QPointF(100 + 202, 150))
+    assert left == pytest.approx(right)
+
+
+def test_values_in_source_units():
+    assert describe_value(ImageMeta(bit_depth=8), np.array([1.0, 0.5, 0.0])) == "R 255  G 128  B 0"
+    assert describe_value(ImageMeta(bit_depth=16), np.array([0.5])) == "32768"
+    ct = ImageMeta(bit_depth=12, unit="HU", value_offset=-1024.0, value_scale=4095.0)
+    assert describe_value(ct, np.array([1000 / 4095])) == "-24 HU"
+    assert describe_value(ImageMeta(bit_depth=32, float_source=True), np.array([1.5])) == "1.5"
