@@ -61,11 +61,16 @@ class Histogram:
 
 
 def _integer_levels(plane: np.ndarray, levels: int) -> np.ndarray:
-    """Return the integer level of each normalized value of ``plane`` on a grid of ``levels`` levels."""
+    """Return the nearest integer level of each normalized value of ``plane`` (NaN counts as 0).
+
+    ``fmax``/``fmin`` clip and replace NaN in one pass each; adding 0.5 before
+    truncating rounds to the nearest level (values on the level grid are never ties).
+    """
     scaled = np.multiply(plane, np.float32(levels - 1), dtype=np.float32)
-    np.nan_to_num(scaled, copy=False, nan=0.0)
-    np.clip(scaled, 0, levels - 1, out=scaled)
-    return np.rint(scaled, out=scaled).astype(np.int32).ravel()
+    scaled += np.float32(0.5)
+    np.fmax(scaled, np.float32(0.0), out=scaled)
+    np.fmin(scaled, np.float32(levels - 0.5), out=scaled)
+    return scaled.astype(np.intp).ravel()
 
 
 def _channel_planes(pixels: np.ndarray, wanted: Sequence[str]) -> dict[str, np.ndarray]:

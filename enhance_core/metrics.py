@@ -104,21 +104,34 @@ def _gaussian(values: np.ndarray) -> np.ndarray:
 
 
 def _ssim_planes(first: np.ndarray, second: np.ndarray, data_range: float) -> np.ndarray:
-    """Return the mean SSIM per channel of two float32 (rows, cols[, C]) arrays (C <= 4 for OpenCV)."""
+    """Return the mean SSIM per channel of two float32 (rows, cols[, C]) arrays (C <= 4 for OpenCV).
+
+    Works in place on the blurred statistics to keep a 2 MP preview to a few
+    passes over memory; only the region without the 5-pixel border is computed.
+    """
     c1, c2 = (_K1 * data_range) ** 2, (_K2 * data_range) ** 2
     crop = (slice(_SSIM_CROP, -_SSIM_CROP), slice(_SSIM_CROP, -_SSIM_CROP))
+    squares = np.multiply(first, first)
+    squares += np.multiply(second, second)
+    sum_squares = _gaussian(squares)[crop]
+    cross = _gaussian(np.multiply(first, second))[crop]
     mean_x, mean_y = _gaussian(first)[crop], _gaussian(second)[crop]
-    blurred_xy = _gaussian(first * second)[crop]
-    blurred_squares = _gaussian(first * first + second * second)[crop]
     mean_xy = mean_x * mean_y
-    squares = np.multiply(mean_x, mean_x, out=mean_x)
-    squares += np.multiply(mean_y, mean_y, out=mean_y)
-    numerator = (2 * mean_xy + c1) * (2 * (blurred_xy - mean_xy) + c2)
-    blurred_squares -= squares
-    blurred_squares += c2
-    squares += c1
-    crop = numerator / (squares * blurred_squares)
-    return crop.reshape(-1, 1 if crop.ndim == 2 else crop.shape[2]).mean(axis=0, dtype=np.float64)
+    mean_squares = np.multiply(mean_x, mean_x, out=mean_x)
+    mean_squares += np.multiply(mean_y, mean_y, out=mean_y)
+    cross -= mean_xy
+    cross *= 2
+    cross += c2
+    mean_xy *= 2
+    mean_xy += c1
+    numerator = np.multiply(mean_xy, cross, out=mean_xy)
+    sum_squares -= mean_squares
+    sum_squares += c2
+    mean_squares += c1
+    denominator = np.multiply(mean_squares, sum_squares, out=mean_squares)
+    ssim_map = np.divide(numerator, denominator, out=numerator)
+    channels = 1 if ssim_map.ndim == 2 else ssim_map.shape[2]
+    return np.array(cv2.mean(ssim_map)[:channels], dtype=np.float64)
 
 
 def structural_similarity(
