@@ -34,6 +34,7 @@ SSIM_WINDOW = 11
 _SSIM_CROP = (SSIM_WINDOW - 1) // 2
 _K1, _K2 = 0.01, 0.03
 _SSIM_CHANNELS = ("per_channel", "luminance")
+_OPENCV_DTYPES = tuple(np.dtype(name) for name in ("uint8", "int8", "uint16", "int16", "int32", "float32", "float64"))
 
 
 def compute_luma(pixels: np.ndarray) -> np.ndarray:
@@ -76,6 +77,11 @@ def mean_squared_error(result: np.ndarray, reference: np.ndarray) -> float:
         Arrays of one shape and dtype.
     """
     _check_pair(result, reference)
+    if result.size == 0:
+        raise ValueError("result and reference are empty; MSE needs at least one pixel")
+    if result.dtype in _OPENCV_DTYPES:
+        first, second = np.ascontiguousarray(result), np.ascontiguousarray(reference)
+        return float(cv2.norm(first, second, cv2.NORM_L2SQR) / result.size)
     difference = result.astype(np.float64) - reference.astype(np.float64)
     return float(np.mean(np.square(difference)))
 
