@@ -115,7 +115,8 @@ class BrushTool(QObject):
         rows, cols = array.shape[:2]
         image = QImage(array.data, cols, rows, array.strides[0], QImage.Format.Format_ARGB32_Premultiplied)
         self._overlay = (array, image)
-        self._stroke_layer = None
+        if not self.painting:
+            self._stroke_layer = None
         self.repaint.emit(QRectF())
 
     # --- CanvasTool ------------------------------------------------------------------------
@@ -208,6 +209,8 @@ class BrushTool(QObject):
 
     def _draw_segment(self, a: tuple[float, float], b: tuple[float, float]) -> None:
         """Draw segment a-b (source pixels) into the stroke layer and ask to repaint its area."""
+        if self._stroke_layer is None:
+            self._ensure_stroke_layer()
         layer = self._stroke_layer
         source = self.document.source
         sx, sy = layer.width() / source.cols, layer.height() / source.rows

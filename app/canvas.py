@@ -76,6 +76,7 @@ class CompareCanvas(QWidget):
         self.flashing = False
         self.tool: CanvasTool | None = None
         self._layers: dict[str, _Layer | None] = {"before": None, "after": None,
+                                                  "screen_before": None, "screen_after": None,
                                                   "detail_before": None, "detail_after": None}
         self._drag: str | None = None
         self._last_pos = QPointF()
@@ -103,7 +104,8 @@ class CompareCanvas(QWidget):
         self.view_changed.emit()
 
     def set_layer(self, name: str, image: DisplayImage | None) -> None:
-        """Show ``image`` as ``before``, ``after``, ``detail_before`` or ``detail_after`` (None hides it)."""
+        """Show ``image`` as layer ``before``/``after`` (whole preview), ``screen_before``/``screen_after``
+        (the preview resampled to the current zoom) or ``detail_before``/``detail_after`` (None hides it)."""
         if name not in self._layers:
             raise ValueError(f"unknown canvas layer {name!r}; use one of {', '.join(self._layers)}")
         self._layers[name] = _Layer(image) if image is not None else None
@@ -233,7 +235,13 @@ class CompareCanvas(QWidget):
         painter.save()
         painter.setClipRect(clip)
         painter.translate(offset, 0)
-        for name in (side, f"detail_{side}"):
+        screen = self._layers[f"screen_{side}"]
+        zoom = self.viewport.zoom * self.devicePixelRatioF()
+        if screen is not None and abs(screen.image.scale / zoom - 1.0) < 0.01:
+            names = (f"screen_{side}", f"detail_{side}")
+        else:
+            names = (side, f"detail_{side}")
+        for name in names:
             layer = self._layers[name]
             if layer is not None:
                 self._paint_layer(painter, layer)
@@ -253,8 +261,15 @@ class CompareCanvas(QWidget):
                         (right - left) * scale, (bottom - top) * scale)
         sx0, sy0 = vp.to_screen(left, top)
         sx1, sy1 = vp.to_screen(right, bottom)
-        magnifying = vp.zoom / scale > 1.5
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, not magnifying)
+        ratio = vp.zoom / scale
+        dpr = self.devicePixelRatioF()
+        if abs(ratio * dpr - 1.0) < 0.02:
+            pixels = source.toAlignedRect()
+            target = QRectF(round(sx0), round(sy0), pixels.width() / dpr, pixels.height() / dpr)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            painter.drawImage(target, layer.qimage, QRectF(pixels))
+            return
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, ratio < 1.5)
         painter.drawImage(QRectF(sx0, sy0, sx1 - sx0, sy1 - sy0), layer.qimage, source)
 
     def _paint_divider(self, painter: QPainter, x: float) -> None:

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.canvas import CompareCanvas
 from app.document import Document
 from app.render_jobs import (ViewFrame, ViewRequest, detail_scale_for, padded_rect, preview_scale_for,
-                             render_view)
+                             render_view, screen_zoom_for)
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError
 from enhance_core.render import Renderer
@@ -58,6 +58,7 @@ class RenderController(QObject):
         self._stopped_generation = -1
         self._need_before = False
         self._detail: tuple[int, tuple[int, int, int, int], float] | None = None
+        self._screen_zoom: float | None = None
         self._last_seconds = 0.0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -89,7 +90,7 @@ class RenderController(QObject):
         image = self.document.source
         self.renderer.clear()
         self.generation += 1
-        self._need_before, self._detail, self.latest = True, None, None
+        self._need_before, self._detail, self._screen_zoom, self.latest = True, None, None, None
         if image is not None:
             self.preview_scale = preview_scale_for(image.rows, image.cols)
             self.canvas.set_image_size(image.cols, image.rows)
@@ -129,12 +130,14 @@ class RenderController(QObject):
             self.canvas.set_layer("detail_before", None)
             self.canvas.set_layer("detail_after", None)
         need_detail = wanted is not None and not self._detail_covers(*wanted)
-        if not (need_preview or need_detail or self._need_before):
+        zoom = screen_zoom_for(self.canvas.viewport.zoom * self.canvas.devicePixelRatioF(), self.preview_scale)
+        need_screen = zoom is not None and (need_preview or self._need_before or zoom != self._screen_zoom)
+        if not (need_preview or need_detail or self._need_before or need_screen):
             return
         rect = padded_rect(wanted[0], cols=image.cols, rows=image.rows) if wanted else None
         request = ViewRequest(self.generation, self.document.stack.snapshot(), self.preview_scale,
-                              preview=need_preview, before=self._need_before,
-                              detail_rect=rect, detail_scale=wanted[1] if wanted else 1.0)
+                              preview=need_preview, before=self._need_before, detail_rect=rect,
+                              detail_scale=wanted[1] if wanted else 1.0, screen_zoom=zoom if need_screen else None)
         job = partial(_run_view, self.renderer, image, request, self.device)
         cancel = cancel_running or self._last_seconds > SLOW_PREVIEW_S
         self.lane.submit(job, label="Rendering preview", cancel_running=cancel)
@@ -149,6 +152,10 @@ class RenderController(QObject):
             self._detail = (request.generation, request.detail_rect, request.detail_scale)
             self.canvas.set_layer("detail_before", frame.detail_before)
             self.canvas.set_layer("detail_after", frame.detail_after)
+        if request.screen_zoom is not None:
+            self._screen_zoom = request.screen_zoom
+            self.canvas.set_layer("screen_before", frame.screen_before)
+            self.canvas.set_layer("screen_after", frame.screen_after)
         if request.preview:
             self._shown_generation = request.generation
             self.canvas.set_layer("after", frame.preview)

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from app.display import DisplayImage
@@ -71,6 +72,7 @@ class ViewRequest:
     before: bool = False
     detail_rect: SourceRect | None = None
     detail_scale: float = 1.0
+    screen_zoom: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +86,8 @@ class ViewFrame:
     before: DisplayImage | None = None
     detail_after: DisplayImage | None = None
     detail_before: DisplayImage | None = None
+    screen_after: DisplayImage | None = None
+    screen_before: DisplayImage | None = None
     seconds: float = 0.0
 
 
@@ -105,6 +109,16 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
         pixels = renderer.render(image, request.steps, scale=request.preview_scale, device=device,
                                  progress=lambda f, m: progress(offset + f * share, m), should_stop=should_stop)
         parts.update(preview_pixels=pixels, preview=_whole(pixels, image))
+    if request.screen_zoom is not None:
+        after = parts.get("preview_pixels")
+        if after is None:
+            after = renderer.render(image, request.steps, scale=request.preview_scale, device=device,
+                                    should_stop=should_stop)
+        before = parts.get("before_pixels")
+        if before is None:
+            before = renderer.render(image, (), scale=request.preview_scale)
+        parts.update(screen_after=_on_screen(after, image, request.screen_zoom),
+                     screen_before=_on_screen(before, image, request.screen_zoom))
     if should_stop():
         raise Cancelled("preview cancelled")
     return ViewFrame(request, seconds=time.perf_counter() - started, **parts)
@@ -113,6 +127,22 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
 def _whole(pixels: np.ndarray, image: Image) -> DisplayImage:
     """Display image of a whole-image render, placed over the full source."""
     return DisplayImage.from_pixels(pixels, width=image.cols, height=image.rows)
+
+
+def _on_screen(pixels: np.ndarray, image: Image, zoom: float) -> DisplayImage:
+    """Display image of a whole-image render resampled (area average) to ``zoom`` screen pixels per source pixel.
+
+    The canvas then paints it without scaling, which keeps repaints cheap while the preview itself
+    stays at the larger preview scale for the histogram and the metrics.
+    """
+    rows, cols = scaled_shape(image.rows, image.cols, zoom)
+    small = cv2.resize(pixels, (cols, rows), interpolation=cv2.INTER_AREA).reshape(rows, cols, pixels.shape[2])
+    return DisplayImage.from_pixels(small, width=image.cols, height=image.rows)
+
+
+def screen_zoom_for(zoom: float, preview_scale: float) -> float | None:
+    """The zoom to prepare screen-sized layers for, or None when painting the preview directly is as cheap."""
+    return zoom if zoom < preview_scale * 0.9 else None
 
 
 def _render_detail(renderer: Renderer, image: Image, request: ViewRequest, device: str | None,
