@@ -26,6 +26,7 @@ from torch import nn
 from enhance_core.errors import ModelError
 from enhance_core.learned.archs.denoise_unet import DenoiseUNet
 from enhance_core.learned.archs.inpaint_unet import InpaintUNet
+from enhance_core.learned.archs.lowlight_net import LowLightNet
 from enhance_core.learned.weights import read_expected_sha256, read_weights
 
 MODELS_ENV = "ENHANCE_MODELS_DIR"
@@ -33,6 +34,7 @@ MODELS_ENV = "ENHANCE_MODELS_DIR"
 ARCHS: dict[str, type[nn.Module]] = {
     "DenoiseUNet": DenoiseUNet,
     "InpaintUNet": InpaintUNet,
+    "LowLightNet": LowLightNet,
 }
 """Architecture name (as stored in the weights' metadata) -> ``nn.Module`` class."""
 
@@ -61,7 +63,7 @@ MODELS: dict[str, ModelSpec] = {
     "denoise": ModelSpec(
         arch="DenoiseUNet",
         args={"channels": 3, "widths": [64, 128, 256], "blocks": [1, 2, 2]},
-        weights="denoise/denoise-00000000.safetensors",
+        weights="denoise/denoise-14ab8782.safetensors",
     ),
 }
 """Model name -> :class:`ModelSpec`."""

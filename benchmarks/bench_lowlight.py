@@ -1,0 +1,90 @@
+"""Benchmark the low-light filter: seconds per megapixel on a 24-megapixel photo, against a classical baseline.
+
+Usage::
+
+    python benchmarks/bench_lowlight.py                      # shipped weights
+    python benchmarks/bench_lowlight.py --checkpoint runs/lowlight/ckpt.pt --megapixels 24
+
+1. The whole filter (:func:`enhance_low_light`, what the stack runs) on a
+   synthetic dark photo of ``--megapixels`` megapixels: scikit-image's
+   ``coffee`` (CC0) resized up, darkened to -3 EV with the evaluation camera's
+   noise. Prints total seconds, seconds per megapixel (target: at most 0.5),
+   the share spent judging the exposure, and peak resident memory.
+2. On a 1-megapixel crop of the same image: ours against the classical
+   gain + non-local means baseline of the evaluation, as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from enhance_core.learned.lowlight import enhance_low_light  # noqa: E402
+from enhance_core.learned.lowlight_ops import estimate_gain  # noqa: E402
+from enhance_core.training.eval_lowlight import gain_then_nlm, load_network  # noqa: E402
+from enhance_core.training.synth_lowlight import EVAL_CAMERA, Darkening, darken_image  # noqa: E402
+
+TARGET_S_PER_MP = 0.5
+
+
+def dark_photo(megapixels: float) -> np.ndarray:
+    """Return a 3:2 float32 sRGB photo of ``megapixels`` megapixels darkened to -3 EV with camera noise."""
+    from skimage import data
+
+    rows = int((megapixels * 1e6 * 2 / 3) ** 0.5)
+    cols = int(megapixels * 1e6 / rows)
+    clean = cv2.resize(data.coffee(), (cols, rows), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0
+    return darken_image(clean, Darkening(ev=-3.0, **EVAL_CAMERA), np.random.default_rng(0))
+
+
+def timed(fn, *args, **kwargs) -> tuple[np.ndarray, float]:
+    """Return ``fn(*args, **kwargs)`` and its wall time in seconds."""
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def main() -> int:
+    """Run both measurements and print them; return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, help="use a training checkpoint's EMA weights")
+    parser.add_argument("--megapixels", type=float, default=24.0, help="size of the large photo")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args()
+    import torch
+
+    from enhance_core.learned.engine import describe_device, inference_mode
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_network(args.checkpoint)
+    photo = dark_photo(args.megapixels)
+    megapixels = photo.shape[0] * photo.shape[1] / 1e6
+    print(f"device: {describe_device('cpu')}; photo {photo.shape[1]}x{photo.shape[0]} ({megapixels:.1f} MP), -3 EV")
+    enhance_low_light(photo[:256, :256], model=model, device="cpu")
+    with inference_mode("cpu"):
+        _, judge = timed(estimate_gain, model, photo, "cpu")
+    _, total = timed(enhance_low_light, photo, model=model, device="cpu")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    verdict = "meets" if total / megapixels <= TARGET_S_PER_MP else "MISSES"
+    print(f"whole filter: {total:.2f} s = {total / megapixels:.3f} s/MP ({verdict} the {TARGET_S_PER_MP} s/MP target); "
+          f"judging the exposure {judge:.2f} s ({100 * judge / total:.0f}%); peak memory {peak:.0f} MB")
+
+    crop = np.ascontiguousarray(photo[:1000, :1000])
+    _, ours = timed(enhance_low_light, crop, model=model, device="cpu")
+    _, classic = timed(gain_then_nlm, crop)
+    print(f"1 MP crop: ours {ours:.2f} s, gain+NLM {classic:.2f} s, ours / gain+NLM = {ours / classic:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""The arithmetic around the low-light network, shared by the filter, training and evaluation.
+
+* :func:`make_small_copy` builds the exposure network's input: the image
+  shrunk (by area averaging in linear light) to about ``small_side`` pixels
+  across, rounded to multiples of 16, in log2 linear light;
+* :func:`srgb_to_linear_t` / :func:`linear_to_srgb_t` are the sRGB transfer
+  curves on tensors;
+* :func:`brighten_t` applies a per-pixel log2 gain and per-channel white
+  balance in linear light and encodes back to sRGB;
+* :func:`enhance_with_model` runs the whole filter on an array: exposure on the
+  small copy, gain field interpolated bicubically to full size, then gain and
+  denoiser tile by tile through :func:`enhance_core.learned.engine.run_tiled`.
+
+``torch`` is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+LOG_FLOOR = 2.0**-12
+TILE_OVERLAP = 32
+
+
+def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
+    """Map sRGB-encoded values in [0, 1] to linear light (IEC 61966-2-1)."""
+    srgb = np.asarray(srgb, dtype=np.float32)
+    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    """Map linear light in [0, 1] to sRGB-encoded values (IEC 61966-2-1); negatives map to 0."""
+    linear = np.clip(np.asarray(linear, dtype=np.float32), 0.0, None)
+    return np.where(
+        linear <= 0.0031308, linear * 12.92, 1.055 * np.power(linear, 1 / 2.4, dtype=np.float32) - 0.055
+    ).astype(np.float32)
+
+
+def small_shape(rows: int, cols: int, side: int) -> tuple[int, int]:
+    """Return the (rows, cols) of the small copy: long side ``side``, both multiples of 16."""
+    scale = side / max(rows, cols)
+    return max(16, round(rows * scale / 16) * 16), max(16, round(cols * scale / 16) * 16)
+
+
+def shrink_linear(srgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Return the linear-light (rows, cols, 3) float32 copy of sRGB ``srgb`` area-averaged to ``shape``.
+
+    Images more than four times larger than ``shape`` are first area-averaged in
+    sRGB to four times ``shape`` (a shortcut that keeps 24-megapixel images fast).
+    """
+    rows, cols = shape
+    if srgb.shape[0] > 4 * rows and srgb.shape[1] > 4 * cols:
+        srgb = cv2.resize(srgb, (4 * cols, 4 * rows), interpolation=cv2.INTER_AREA)
+    linear = srgb_to_linear(srgb)
+    return cv2.resize(linear, (cols, rows), interpolation=cv2.INTER_AREA).reshape(rows, cols, 3)
+
+
+def to_log_input(linear: np.ndarray) -> np.ndarray:
+    """Map linear light to the exposure network's input scale: ``log2(x + 2**-12) / 8 + 1``."""
+    return (np.log2(np.maximum(linear, 0.0) + LOG_FLOOR) / 8.0 + 1.0).astype(np.float32)
+
+
+def make_small_copy(srgb: np.ndarray, side: int) -> np.ndarray:
+    """Return the exposure network's input for sRGB ``srgb`` (rows, cols, 3): (3, r, c) float32."""
+    small = shrink_linear(srgb, small_shape(srgb.shape[0], srgb.shape[1], side))
+    return np.ascontiguousarray(to_log_input(small).transpose(2, 0, 1))
+
+
+def srgb_to_linear_t(x: Any) -> Any:
+    """sRGB-encoded tensor in [0, 1] to linear light."""
+    import torch
+
+    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb_t(x: Any) -> Any:
+    """Linear-light tensor to sRGB encoding, clipped to [0, 1]."""
+    import torch
+
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def brighten_linear_t(linear: Any, log_gain: Any, wb: Any) -> Any:
+    """Multiply linear ``linear`` (N, 3, H, W) by ``2 ** (log_gain + wb)``; return sRGB in [0, 1].
+
+    ``log_gain`` is (N, 1, H, W) and ``wb`` (N, 3) per-channel log2 gains.
+    """
+    import torch
+
+    return linear_to_srgb_t(linear * torch.exp2(log_gain + wb[:, :, None, None]))
+
+
+def brighten_t(dark: Any, log_gain: Any, wb: Any) -> Any:
+    """Like :func:`brighten_linear_t` for sRGB-encoded ``dark``."""
+    return brighten_linear_t(srgb_to_linear_t(dark), log_gain, wb)
+
+
+def estimate_gain(model: Any, srgb: np.ndarray, device: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return the coarse log2-gain field (rows/16, cols/16 of the small copy) and white-balance log2 gains (3,)."""
+    import torch
+
+    small = torch.from_numpy(make_small_copy(srgb, model.small_side))[None].to(device)
+    field, wb = model.exposure(small)
+    return field[0, 0].float().cpu().numpy(), wb[0].float().cpu().numpy()
+
+
+def gain_field(coarse: np.ndarray, box: tuple[slice, slice], window: tuple[slice, slice]) -> np.ndarray:
+    """Interpolate ``coarse`` bicubically over ``box`` and extend its edges to fill ``window`` (which holds ``box``).
+
+    Bicubic overshoot is clipped to the coarse values' range, so the field
+    never leaves the gains the network chose.
+    """
+    rows, cols = box[0].stop - box[0].start, box[1].stop - box[1].start
+    field = cv2.resize(coarse, (cols, rows), interpolation=cv2.INTER_CUBIC).reshape(rows, cols)
+    field = np.clip(field, coarse.min(), coarse.max())
+    top, left = box[0].start - window[0].start, box[1].start - window[1].start
+    bottom, right = window[0].stop - box[0].stop, window[1].stop - box[1].stop
+    if top or left or bottom or right:
+        field = cv2.copyMakeBorder(field, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    return field.astype(np.float32)
+
+
+def work_window(mask: np.ndarray | None, rows: int, cols: int) -> tuple[slice, slice]:
+    """Rows and columns to compute: the whole image, or the mask's extent grown by the tile overlap."""
+    if mask is None or not (mask > 0).any():
+        return slice(0, rows), slice(0, cols)
+    r, c = np.flatnonzero((mask > 0).any(axis=1)), np.flatnonzero((mask > 0).any(axis=0))
+    return (slice(max(0, int(r[0]) - TILE_OVERLAP), min(rows, int(r[-1]) + 1 + TILE_OVERLAP)),
+            slice(max(0, int(c[0]) - TILE_OVERLAP), min(cols, int(c[-1]) + 1 + TILE_OVERLAP)))
+
+
+def enhance_with_model(
+    model: Any,
+    pixels: np.ndarray,
+    *,
+    strength: float = 1.0,
+    denoise: float = 1.0,
+    mask: np.ndarray | None = None,
+    box: tuple[slice, slice] | None = None,
+    device: str = "cpu",
+    progress: Callable[[float, str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    tile: int | None = None,
+) -> np.ndarray:
+    """Brighten sRGB ``pixels`` (rows, cols, 3) in [0, 1] with a :class:`LowLightNet`.
+
+    ``strength`` scales the exposure change in stops (0 leaves the exposure
+    alone); the denoiser's correction is kept in proportion ``denoise *
+    min(strength, 1)``. The exposure is judged on ``pixels[box]`` (default:
+    all). With ``mask``, only the tiles the mask touches are computed and the
+    rest is returned unchanged. Returns float32 (rows, cols, 3).
+    """
+    import torch
+
+    from enhance_core.learned.engine import inference_mode, run_tiled
+
+    rows, cols = pixels.shape[:2]
+    box = box or (slice(0, rows), slice(0, cols))
+    window = work_window(mask, rows, cols)
+    with inference_mode(device):
+        coarse, wb = estimate_gain(model, pixels[box], device)
+    log_gain = gain_field(coarse, box, window) * np.float32(strength)
+    wb_t = torch.from_numpy(wb * np.float32(strength))[None].to(device)
+    amount = float(denoise * min(strength, 1.0))
+
+    def brighten_tile(x: Any) -> Any:
+        x = x.contiguous(memory_format=torch.channels_last)
+        gain = x[:, 3:4]
+        bright = brighten_t(x[:, :3], gain, wb_t)
+        if amount > 0:
+            bright = bright + amount * (model.denoiser(bright, gain) - bright)
+        return bright.clamp(0.0, 1.0)
+
+    stacked = np.concatenate([pixels[window], log_gain[..., None]], axis=2)
+    result = run_tiled(brighten_tile, stacked, tile=tile, overlap=TILE_OVERLAP, multiple=model.denoiser.multiple,
+                       device=device, progress=progress, should_stop=should_stop,
+                       mask=None if mask is None else mask[window], bytes_per_pixel=2048.0, out_channels=3)
+    if mask is None:
+        return result
+    out = pixels.copy()
+    out[window] = result
+    return out

@@ -1,0 +1,188 @@
+"""The low-light filter: the tiny training run end to end, the filter's contract, the brush through the
+stack, and the shipped weights' quality."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from enhance_core.errors import Cancelled, ParameterError
+from enhance_core.filters.base import RenderContext
+from enhance_core.filters.registry import get_filter
+from enhance_core.image import Image, ImageMeta
+from enhance_core.learned import registry
+from enhance_core.learned.lowlight import FILTER_DEF, enhance_low_light
+from enhance_core.learned.lowlight_ops import srgb_to_linear
+from enhance_core.learned.weights import sha256_path
+from enhance_core.masks import Mask, Stroke
+from enhance_core.stack import make_item, render_image
+from enhance_core.training import export, train_lowlight
+from enhance_core.training.synth_lowlight import EVAL_CAMERA, Darkening, darken_image
+from tests.learned.conftest import psnr, synthetic_rgb
+
+TINY_CONFIG = Path(train_lowlight.__file__).parent / "configs" / "lowlight_tiny.json"
+
+
+def write_pictures(folder: Path, count: int = 6) -> None:
+    """Write ``count`` smooth random color pictures (96 x 128, PNG) into ``folder``."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    r, c = np.mgrid[0:96, 0:128] / 20.0
+    for index in range(count):
+        phase = rng.uniform(0, 6, size=3)
+        picture = np.stack([0.5 + 0.45 * np.sin(r * (k + 1) * 0.7 + c * 0.5 + phase[k]) for k in range(3)], axis=-1)
+        PILImage.fromarray((picture * 255).astype(np.uint8)).save(folder / f"{index}.png")
+
+
+@pytest.fixture(scope="session")
+def tiny_lowlight_export(tmp_path_factory) -> tuple[Path, registry.ModelSpec, Path]:
+    """Train the tiny config on synthetic pictures and export it; return the models folder, entry and run folder."""
+    root = tmp_path_factory.mktemp("lowlight")
+    write_pictures(root / "data" / "CBSD432")
+    run_dir = root / "run"
+    train_lowlight.main(["--config", str(TINY_CONFIG), "--data", str(root / "data"),
+                         "--set", f"out_dir={json.dumps(str(run_dir))}"])
+    _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="lowlight_tiny", arch="LowLightNet",
+                                          folder=root / "models")
+    return root / "models", spec, run_dir
+
+
+@pytest.fixture
+def tiny_lowlight(tiny_lowlight_export, monkeypatch, tmp_path):
+    """Serve the tiny model under the shipped name ``lowlight``; return the loaded network."""
+    source, spec, _ = tiny_lowlight_export
+    shutil.copytree(source, tmp_path / "models")
+    monkeypatch.setenv(registry.MODELS_ENV, str(tmp_path / "models"))
+    monkeypatch.setitem(registry.MODELS, "lowlight", spec)
+    registry.clear_cache()
+    yield registry.load_model("lowlight", device="cpu")
+    registry.clear_cache()
+
+
+def dark_rgb(rows: int = 96, cols: int = 128, ev: float = -3.0) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic picture and its copy darkened by ``ev`` stops with the evaluation camera's noise."""
+    clean = synthetic_rgb(rows, cols)
+    return clean, darken_image(clean, Darkening(ev=ev, **EVAL_CAMERA), np.random.default_rng(0))
+
+
+def test_tiny_config_trains_exports_and_loads(tiny_lowlight_export):
+    models, spec, run_dir = tiny_lowlight_export
+    lines = [json.loads(line) for line in (run_dir / "val_log.jsonl").read_text().splitlines()]
+    assert lines[-1]["step"] == 20 and all(np.isfinite(v) for k, v in lines[-1].items() if k != "step")
+    assert json.loads((run_dir / "config.json").read_text())["exposure_width"] == 8
+    assert spec.arch == "LowLightNet" and spec.args["small_side"] == 64
+    assert sha256_path(models / spec.weights).exists()
+
+
+def test_registered_tiny_model_loads_strictly(tiny_lowlight):
+    model = registry.load_model("lowlight", device="cpu")
+    assert not model.training and model.small_side == 64
+
+
+def test_filter_is_registered_with_its_controls():
+    definition = get_filter("low_light")
+    assert definition is FILTER_DEF and definition.learned and definition.category == "Learned"
+    specs = {spec.name: spec for spec in definition.specs}
+    assert (specs["strength"].minimum, specs["strength"].maximum, specs["strength"].default) == (0.0, 2.0, 1.0)
+    assert (specs["denoise"].minimum, specs["denoise"].maximum) == (0.0, 1.0)
+    assert definition.make_params({"strength": "0.5"}).strength == 0.5
+    with pytest.raises(ParameterError, match="strength"):
+        definition.make_params({"strength": 3})
+
+
+def test_strength_zero_is_identity_without_loading_a_model():
+    pixels = dark_rgb()[1]
+    out = enhance_low_light(pixels, strength=0.0, model="no_such_model")
+    assert out is not pixels and np.array_equal(out, pixels)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("levels", [255, 65535])
+def test_output_keeps_shape_type_and_range(tiny_lowlight, channels, levels):
+    dark = dark_rgb(72, 90)[1][..., :channels]
+    dark = (np.round(dark * levels) / levels).astype(np.float32)
+    out = enhance_low_light(dark, device="cpu")
+    assert out.shape == dark.shape and out.dtype == np.float32
+    assert np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_strength_scales_the_exposure_change_in_stops(tiny_lowlight):
+    dark = dark_rgb()[1]
+    full = enhance_low_light(dark, strength=1.0, denoise=0.0, device="cpu")
+    half = enhance_low_light(dark, strength=0.5, denoise=0.0, device="cpu")
+    stops = lambda image: float(np.log2(srgb_to_linear(image).mean() / srgb_to_linear(dark).mean()))
+    assert stops(half) == pytest.approx(0.5 * stops(full), abs=0.05 + 0.1 * abs(stops(full)))
+
+
+def test_brush_changes_only_the_painted_area(tiny_lowlight):
+    dark = dark_rgb(160, 200)[1]
+    mask = Mask(160, 200, feather=3.0).with_stroke(Stroke(((100, 80), (130, 90)), radius=20))
+    image = Image(dark, meta=ImageMeta(bit_depth=8))
+    out = render_image(image, [make_item("low_light", {"strength": 1.0}, mask=mask)], device="cpu")
+    painted = mask.render()
+    assert np.array_equal(out.pixels[painted == 0], dark[painted == 0])
+    assert not np.array_equal(out.pixels[painted > 0.5], dark[painted > 0.5])
+
+
+def test_mask_computes_only_the_tiles_it_touches(tiny_lowlight):
+    calls = []
+    handle = tiny_lowlight.denoiser.register_forward_hook(lambda module, inputs, output: calls.append(1))
+    dark = dark_rgb(640, 640)[1]  # 2 x 2 tiles of 512 on the CPU
+    mask = np.zeros((640, 640), np.float32)
+    mask[600:610, 600:610] = 1.0
+    try:
+        enhance_low_light(dark, device="cpu")
+        whole = len(calls)
+        calls.clear()
+        masked = FILTER_DEF.apply(dark, FILTER_DEF.default_params(), RenderContext(device="cpu", mask=mask))
+    finally:
+        handle.remove()
+    assert (len(calls), whole) == (1, 4)
+    assert np.array_equal(masked[:400, :400], dark[:400, :400])
+
+
+def test_bad_input_is_refused_with_the_fix():
+    pixels = dark_rgb(32, 32)[1]
+    with pytest.raises(ParameterError, match="strength must be between 0 and 2"):
+        enhance_low_light(pixels, strength=2.5)
+    with pytest.raises(ParameterError, match="denoise must be between 0 and 1"):
+        enhance_low_light(pixels, denoise=-0.1)
+    with pytest.raises(ParameterError, match="rows, cols, 1 or 3"):
+        enhance_low_light(pixels[..., :2])
+    with pytest.raises(ParameterError, match="32x32 shape.*paint a new one"):
+        enhance_low_light(pixels, mask=np.ones((16, 32), np.float32))
+
+
+def test_stop_request_cancels(tiny_lowlight):
+    with pytest.raises(Cancelled):
+        enhance_low_light(dark_rgb()[1], device="cpu", should_stop=lambda: True)
+
+
+@pytest.fixture
+def shipped():
+    """The shipped low-light model (fails, not skips, when its weights are missing)."""
+    registry.clear_cache()
+    return registry.load_model("lowlight", device="cpu")
+
+
+@pytest.mark.parametrize("ev", [-2.0, -4.0])
+def test_shipped_model_brightens_and_cleans(shipped, ev):
+    clean, dark = dark_rgb(128, 160, ev)
+    out = enhance_low_light(dark, device="cpu")
+    gain_only = np.clip(srgb_to_linear(dark) * 2.0 ** -ev, 0, 1)
+    assert psnr(out, clean) > psnr(dark, clean) + 8.0
+    assert psnr(srgb_to_linear(out), srgb_to_linear(clean)) > psnr(gain_only, srgb_to_linear(clean)) - 3.0
+    assert np.abs(out.mean(axis=(0, 1)) - clean.mean(axis=(0, 1))).max() < 0.08
+
+
+def test_shipped_model_leaves_gray_gray_and_well_exposed_pictures_nearly_alone(shipped):
+    clean = synthetic_rgb(128, 160)
+    out = enhance_low_light(clean, device="cpu")
+    assert abs(float(np.log2(srgb_to_linear(out).mean() / srgb_to_linear(clean).mean()))) < 0.5
+    gray = dark_rgb(128, 160, -3.0)[1].mean(axis=2, keepdims=True)
+    assert enhance_low_light(gray, device="cpu").shape == gray.shape
