@@ -9,6 +9,7 @@ the ICC profile (tag 34675), resolution and EXIF (see :mod:`enhance_core.io.tiff
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,15 @@ import tifffile
 
 from enhance_core.errors import ImageReadError, UnsupportedFormat
 from enhance_core.image import Image, ImageMeta
-from enhance_core.io.exif import apply_orientation
+from enhance_core.io.exif import apply_orientation, reset_orientation
 from enhance_core.io.limits import check_pixel_count
 from enhance_core.io.samples import dtype_bit_depth, quantize, stack_alpha, to_unit_pixels
 from enhance_core.io.tiff_exif import append_sub_ifds, exif_from_tiff, tiff_tags_from_exif
+
+# tifffile reports damaged structures through logging; without a handler Python
+# would print them to stderr next to our one-line error. Applications that
+# configure logging still receive them.
+logging.getLogger("tifffile").addHandler(logging.NullHandler())
 
 _ASSOCIATED_ALPHA = 1
 _UNASSOCIATED_ALPHA = 2
@@ -78,6 +84,8 @@ def read_tiff(path: Path, *, page: int, limit: int | None) -> Image:
     """Read one page of a TIFF (first by default) into contract pixels, with ICC, EXIF and resolution."""
     with tifffile.TiffFile(path) as tif:
         page_count = len(tif.pages)
+        if page_count == 0:
+            raise ImageReadError(path, "TIFF file has no readable page; its header is damaged or the file is truncated")
         if page >= page_count:
             raise ImageReadError(path, f"page {page} does not exist; the file has {page_count} page(s), numbered 0 to {page_count - 1}")
         tiff_page = tif.pages[page]
@@ -94,7 +102,7 @@ def read_tiff(path: Path, *, page: int, limit: int | None) -> Image:
         dpi = _dpi(tiff_page)
         if dpi:
             meta.extra["dpi"] = dpi
-    meta.exif = exif_from_tiff(path)
+    meta.exif = reset_orientation(exif_from_tiff(path))
     maximum = None
     if not is_float and samples.dtype != np.bool_ and stored_bits not in (8, 16, 32) and tiff_page.photometric != tifffile.PHOTOMETRIC.PALETTE:
         maximum = float((1 << stored_bits) - 1)

@@ -53,3 +53,13 @@ def test_one_bad_file_exits_2_with_one_line(tmp_path, capfd):
     captured = capfd.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and captured.err.startswith(f"error: {bad}: ")
+
+
+def test_damaged_tiff_header_is_one_line_without_library_noise(tmp_path, capfd):
+    path = write_image(make_image(), tmp_path / "scan.tif")
+    data = bytearray(path.read_bytes())
+    data[4:8] = b"\xff\xff\x00\x00"
+    path.write_bytes(bytes(data))
+    assert main(["info", str(path)]) == 2
+    captured = capfd.readouterr()
+    assert captured.err == f"error: {path}: TIFF file has no readable page; its header is damaged or the file is truncated\n"
