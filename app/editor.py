@@ -52,6 +52,7 @@ def run_editor(paths: Sequence[str | os.PathLike[str]]) -> int:
     window = MainWindow()
     _install_exception_hook(window)
     window.show()
+    window.device.probe_in_background()
     files = [str(Path(p)) for p in paths]
     QTimer.singleShot(0, lambda: window.open_paths(files))
     return int(app.exec())

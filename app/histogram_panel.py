@@ -151,14 +151,19 @@ class HistogramView(QWidget):
         painter.drawText(text_box, Qt.AlignmentFlag.AlignHCenter, "log" if self.log_scale else "linear")
 
     def _peak(self, shown: list[str]) -> float:
-        """Scale reference: the tallest bin, ignoring the end bins (clipping spikes) in linear mode."""
+        """Scale reference: the tallest bin; in linear mode spikes (the end bins, a few bins far above
+        the rest) are clipped so the body of the histogram stays readable."""
         histograms = [self.pair.result] + ([self.pair.original] if self.pair.original is not None else [])
         peaks = []
         for histogram in histograms:
             for name in shown:
-                counts = histogram.counts[name]
-                inner = counts[1:-1] if len(counts) > 2 and not self.log_scale else counts
-                peaks.append(float(inner.max(initial=0)))
+                counts = histogram.counts[name].astype(np.float64)
+                if self.log_scale or len(counts) <= 2:
+                    peaks.append(float(counts.max(initial=0)))
+                    continue
+                inner = counts[1:-1]
+                typical = float(np.percentile(inner[inner > 0], 95)) if np.any(inner > 0) else 0.0
+                peaks.append(min(float(inner.max()), 2.0 * typical))
         return max(peaks, default=1.0)
 
     @staticmethod

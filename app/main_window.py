@@ -265,6 +265,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Cancel every background job and wait for the worker threads to return."""
+        self.device.stop()
         for lane in self.lanes():
             lane.wait()
 

@@ -25,7 +25,9 @@ class EditorStatusBar(QStatusBar):
         self.value_label = QLabel()
         self.size_label = QLabel()
         self.zoom_label = QLabel()
-        self.device_label = QLabel("Learned filters: CPU or GPU, chosen on first use")
+        self.device_label = QLabel("Device: …")
+        self.device_label.setToolTip("Where the learned filters run (GPU if present, else CPU); "
+                                     "set ENHANCE_DEVICE=cpu|cuda|mps to choose")
         self.problem_label = QLabel()
         self.problem_label.setStyleSheet("color: #d9534f;")
         self.job_label = QLabel()

@@ -86,3 +86,16 @@ def test_values_in_source_units():
     ct = ImageMeta(bit_depth=12, unit="HU", value_offset=-1024.0, value_scale=4095.0)
     assert describe_value(ct, np.array([1000 / 4095])) == "-24 HU"
     assert describe_value(ImageMeta(bit_depth=32, float_source=True), np.array([1.5])) == "1.5"
+
+
+def test_device_probe_reads_a_separate_process(qtbot):
+    import sys
+
+    from app.device_probe import DeviceProbe
+    from app.document import Document
+
+    probe = DeviceProbe(Document(), command=[sys.executable, "-c", "print('CPU (4 threads)')"])
+    with qtbot.waitSignal(probe.described, timeout=20000) as blocker:
+        probe.probe_in_background()
+    assert blocker.args == ["Device: CPU (4 threads)"]
+    probe.stop()
