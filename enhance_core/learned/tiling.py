@@ -1,8 +1,8 @@
 """Tile layout and blending weights for the inference engine (numpy only).
 
 The image is treated as if it were reflect-padded up to a multiple of the
-network's size step (the *canvas*). Tiles of one size cover the canvas with a
-fixed overlap; their starts are multiples of that step, so every tile sees the
+network's size step (the *canvas*). As few tiles as the largest allowed side
+permits cover each axis, evenly sized, with a fixed overlap; their starts are multiples of that step, so every tile sees the
 same pixel grid as a whole-image pass would. Each tile contributes through a
 separable weight that ignores the outer quarter of each overlap (where the
 network sees its zero padding) and ramps with a raised cosine over the middle
@@ -36,17 +36,20 @@ def reflect_indices(start: int, stop: int, length: int) -> np.ndarray:
     return np.where(folded < length, folded, period - folded)
 
 
-def tile_starts(canvas: int, tile: int, overlap: int) -> list[int]:
-    """Return the starts of tiles of size ``tile`` covering ``canvas`` with at least ``overlap``.
+def axis_layout(canvas: int, tile: int, overlap: int, multiple: int) -> tuple[int, list[int]]:
+    """Return the tile size and the tile starts along one axis of length ``canvas``.
 
-    The last tile ends exactly at the canvas end. ``tile`` must exceed
-    ``overlap`` and, like ``overlap``, be a multiple of the grid step.
+    Uses as few tiles as a side of at most ``tile`` allows, then shrinks the
+    side so that those tiles share the axis evenly (no tile nearly repeats its
+    neighbour). Sizes, starts and ``overlap`` are multiples of ``multiple``;
+    the last tile ends exactly at the canvas end.
     """
     if tile >= canvas:
-        return [0]
-    stride = tile - overlap
-    count = -(-(canvas - overlap) // stride)
-    return [min(i * stride, canvas - tile) for i in range(count)]
+        return canvas, [0]
+    count = -(-(canvas - overlap) // (tile - overlap))
+    size = round_up(-(-(canvas + (count - 1) * overlap) // count), multiple)
+    size = max(size, min(tile, 2 * overlap + multiple))
+    return size, [min(i * (size - overlap), canvas - size) for i in range(count)]
 
 
 def overlap_ramp(overlap: int) -> np.ndarray:
@@ -62,14 +65,13 @@ def overlap_ramp(overlap: int) -> np.ndarray:
     return np.concatenate([np.zeros(guard), rise, np.ones(guard)])
 
 
-def axis_weights(starts: list[int], tile: int, overlap: int, canvas: int) -> list[np.ndarray]:
+def axis_weights(starts: list[int], size: int, overlap: int, canvas: int) -> list[np.ndarray]:
     """Return per-tile 1-D blending weights that sum to one at every canvas position.
 
     Each tile uses :func:`overlap_ramp` on every side that touches another
     tile; the weights are then divided by their sum so that the wider overlap
     before the last tile blends as smoothly as the others.
     """
-    size = min(tile, canvas)
     ramp = overlap_ramp(overlap)
     raw = []
     for index, start in enumerate(starts):
@@ -109,7 +111,8 @@ def plan_tiles(rows: int, cols: int, *, tile: int, overlap: int, multiple: int) 
     rows, cols : int
         Image size.
     tile : int
-        Tile side in pixels (rounded down to ``multiple``, at least twice ``overlap``).
+        Largest tile side in pixels (rounded down to ``multiple``, at least
+        twice ``overlap``); tiles shrink to share each axis evenly.
     overlap : int
         Overlap between neighbouring tiles (rounded up to ``multiple``).
     multiple : int
@@ -118,11 +121,10 @@ def plan_tiles(rows: int, cols: int, *, tile: int, overlap: int, multiple: int) 
     overlap = round_up(max(overlap, 0), multiple)
     tile = max(tile // multiple * multiple, 2 * overlap + multiple, multiple)
     canvas_rows, canvas_cols = round_up(rows, multiple), round_up(cols, multiple)
-    row_starts = tile_starts(canvas_rows, tile, overlap)
-    col_starts = tile_starts(canvas_cols, tile, overlap)
-    row_weights = axis_weights(row_starts, tile, overlap, canvas_rows)
-    col_weights = axis_weights(col_starts, tile, overlap, canvas_cols)
-    height, width = min(tile, canvas_rows), min(tile, canvas_cols)
+    height, row_starts = axis_layout(canvas_rows, tile, overlap, multiple)
+    width, col_starts = axis_layout(canvas_cols, tile, overlap, multiple)
+    row_weights = axis_weights(row_starts, height, overlap, canvas_rows)
+    col_weights = axis_weights(col_starts, width, overlap, canvas_cols)
     tiles = []
     for r0, wr in zip(row_starts, row_weights):
         inside_rows = min(height, rows - r0)

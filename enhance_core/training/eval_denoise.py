@@ -88,25 +88,29 @@ def baseline_methods() -> dict[str, Denoiser]:
     return {"bm3d": run_bm3d, "nlm": run_nlm, "wavelet": run_wavelet, "bilateral": run_bilateral}
 
 
+def load_network(checkpoint: Path | None, model: str, device: str):
+    """Return the denoiser network (a checkpoint's EMA weights, or the registered model) and where it came from."""
+    if checkpoint is not None:
+        return load_checkpoint_network(checkpoint, device)
+    from enhance_core.learned.registry import load_model, weights_path
+
+    return load_model(model, device=device), str(weights_path(model))
+
+
 def learned_methods(checkpoint: Path | None, model: str, device: str | None) -> tuple[dict[str, Denoiser], str]:
     """Return our denoiser with the true and the estimated noise level, and a description of the weights."""
-    from enhance_core.learned.denoise import run_denoiser
+    from enhance_core.learned.denoise import SIGMA_MAX, run_denoiser
     from enhance_core.learned.engine import select_device
     from enhance_core.learned.noise_level import estimate_noise_sigma
 
     device = select_device(device)
-    if checkpoint is not None:
-        network, source = load_checkpoint_network(checkpoint, device)
-    else:
-        from enhance_core.learned.registry import load_model, weights_path
-
-        network, source = load_model(model, device=device), str(weights_path(model))
+    network, source = load_network(checkpoint, model, device)
 
     def ours(noisy: np.ndarray, sigma: float) -> np.ndarray:
         return run_denoiser(network, noisy, sigma=sigma, device=device)
 
     def ours_auto(noisy: np.ndarray, sigma: float) -> np.ndarray:
-        return run_denoiser(network, noisy, sigma=min(estimate_noise_sigma(noisy), 75.0), device=device)
+        return run_denoiser(network, noisy, sigma=min(estimate_noise_sigma(noisy), SIGMA_MAX), device=device)
 
     return {"ours": ours, "ours_auto": ours_auto}, f"{source} on {device}"
 

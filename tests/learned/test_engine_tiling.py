@@ -92,7 +92,7 @@ def test_out_of_memory_retries_at_smaller_tiles(error):
         return box_filter(t)
 
     out = run_tiled(picky, pixels, tile=256, overlap=16, multiple=8, device="cpu")
-    assert sizes[0] == 176 and max(sizes[-4:]) == 64
+    assert sizes[0] == 176 and 64 < sizes[1] < 176 and max(sizes[-4:]) <= 64
     np.testing.assert_allclose(out, run_tiled(box_filter, pixels, tile=512, multiple=8, device="cpu"), atol=1e-6)
 
 
