@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Sequence
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication, QSplashScreen, QWidget
 
 from app.settings import APPLICATION, ORGANIZATION
 
@@ -39,20 +40,50 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
-def run_editor(paths: Sequence[str | os.PathLike[str]]) -> int:
-    """Open the editor window on ``paths`` (first: image or project, second: reference) and run it.
+def show_splash() -> QSplashScreen:
+    """A small "loading" card shown while the filters and the window are imported."""
+    pixmap = QPixmap(460, 160)
+    pixmap.fill(QColor(38, 38, 40))
+    painter = QPainter(pixmap)
+    painter.setPen(QColor(235, 235, 235))
+    title = QFont(painter.font())
+    title.setPointSize(20)
+    painter.setFont(title)
+    painter.drawText(pixmap.rect().adjusted(24, 30, -24, -70), Qt.AlignmentFlag.AlignLeft, APPLICATION)
+    painter.end()
+    splash = QSplashScreen(pixmap)
+    splash.showMessage("Loading filters…", Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
+                       QColor(180, 180, 180))
+    splash.show()
+    QApplication.processEvents()
+    return splash
 
-    Returns the application's exit status.
+
+def start_editor(paths: Sequence[str | os.PathLike[str]]) -> QWidget:
+    """Show the editor window and start opening ``paths`` (first: image or project, second: reference).
+
+    Creates the application if needed; returns the window (the event loop is not started).
     """
-    from app.main_window import MainWindow
     from app.theme import apply_dark_theme
 
     app = create_application()
     apply_dark_theme(app)
+    splash = show_splash()
+    from app.main_window import MainWindow
+
     window = MainWindow()
     _install_exception_hook(window)
     window.show()
+    splash.finish(window)
     window.device.probe_in_background()
     files = [str(Path(p)) for p in paths]
     QTimer.singleShot(0, lambda: window.open_paths(files))
-    return int(app.exec())
+    return window
+
+
+def run_editor(paths: Sequence[str | os.PathLike[str]]) -> int:
+    """Open the editor on ``paths`` and run it until the window closes; return the exit status."""
+    window = start_editor(paths)
+    status = QApplication.instance().exec()
+    del window
+    return int(status)

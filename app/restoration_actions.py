@@ -20,9 +20,11 @@ from app.error_reporter import ErrorReporter
 from app.workers import JobFailure, JobRunner
 from enhance_core.filters.registry import FILTERS
 from enhance_core.masks import Mask
-from enhance_core.restoration.dust import POLARITIES, detect_dust_and_scratches
 
 HOLE_FILL = "hole_fill"
+POLARITIES = ("both", "bright", "dark")
+"""The detector's ``polarity`` choices (kept here so the window does not import the detector, and
+SciPy with it, at start-up; the detector validates them)."""
 
 
 class DustOptionsDialog(QDialog):
@@ -59,6 +61,8 @@ class DustOptionsDialog(QDialog):
 
 def detect_job(pixels: np.ndarray, options: dict, progress, should_stop) -> np.ndarray:
     """Worker job: the detector's mask."""
+    from enhance_core.restoration.dust import detect_dust_and_scratches
+
     progress(0.0, "looking for dust and scratches")
     return detect_dust_and_scratches(pixels, **options)
 

@@ -154,3 +154,10 @@ def test_detected_dust_adds_a_hole_fill_step(qtbot):
         np.testing.assert_array_equal(item.mask.raster, raster)
     else:
         assert actions.reporter.errors and len(document.stack) == 0
+
+
+def test_polarity_choices_match_the_detector():
+    from app.restoration_actions import POLARITIES
+    from enhance_core.restoration import dust
+
+    assert POLARITIES == dust.POLARITIES
