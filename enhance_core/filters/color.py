@@ -76,8 +76,8 @@ def adjust_saturation(pixels: np.ndarray, params: SaturationParams, ctx: RenderC
     """
     if pixels.shape[2] == 1 or params.saturation == 1.0:
         return pixels.copy()
-    gray = cv2.cvtColor(luminance(pixels), cv2.COLOR_GRAY2RGB)
-    out = cv2.addWeighted(pixels, params.saturation, gray, 1.0 - params.saturation, 0.0)
+    out = cv2.cvtColor(luminance(pixels), cv2.COLOR_GRAY2RGB)
+    cv2.addWeighted(pixels, params.saturation, out, 1.0 - params.saturation, 0.0, dst=out)
     return clip_unit(out)
 
 
