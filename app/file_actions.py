@@ -15,12 +15,13 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from app.commands import ResetStackCommand
+from app.commands import AddStepCommand, ResetStackCommand
 from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.project import SUFFIX as PROJECT_SUFFIX
 from app.project import load_project, save_project
 from app.settings import EditorSettings
+from app.stack_panel import WINDOW_LEVEL, default_window
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError
 from enhance_core.recipe import load_recipe, save_recipe
@@ -132,10 +133,18 @@ class FileActions(QObject):
 
     def _show_image(self, path: Path, image, *, recent: bool = True) -> None:
         self.document.set_source(image, path)
+        if recent and (image.meta.windows or image.meta.unit):
+            self._apply_header_window(image)
         self.settings.set_last_folder("open", path)
         if recent:
             self._remember(path)
         self.opened.emit(path)
+
+    def _apply_header_window(self, image) -> None:
+        """Medical images open through a window/level step on their own window (undoable, not an edit)."""
+        label = "Window from the file header" if image.meta.windows else "Window over the value range"
+        self.document.push(AddStepCommand(self.document.stack, WINDOW_LEVEL, default_window(image), label=label))
+        self.document.undo_stack.setClean()
 
     def _remember(self, path: Path) -> None:
         self.recent_changed.emit(self.settings.add_recent_file(path))

@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from app.render_controller import RenderController
-from app.render_jobs import ViewFrame
+from app.render_jobs import ViewFrame, window_steps
 from app.workers import JobRunner
 from enhance_core.histogram import Histogram, compute_histogram
 from enhance_core.image import ImageMeta
@@ -35,18 +35,24 @@ class HistogramPair:
     original: Histogram | None
     meta: ImageMeta
     generation: int
+    windowed: bool = False
 
 
 def histogram_job(result: np.ndarray, original: np.ndarray | None, meta: ImageMeta, generation: int,
-                  progress, should_stop) -> HistogramPair:
-    """Worker job: histograms of the preview (and of the original's preview)."""
+                  windowed: bool, progress, should_stop) -> HistogramPair:
+    """Worker job: histograms of the preview (and of the original's preview).
+
+    Photographs are binned on their level grid; float sources and images in physical units (CT,
+    whose stored range is far wider than the data) over the range their values cover.
+    """
     depth = min(max(meta.bit_depth, 1), 16)
+    over_data = meta.float_source or is_physical(meta)
 
     def count(pixels: np.ndarray) -> Histogram:
-        return compute_histogram(pixels, bit_depth=depth, bins=min(256, 1 << depth),
-                                 float_source=meta.float_source)
+        return compute_histogram(pixels, bit_depth=depth, bins=min(256, 1 << depth), float_source=over_data)
 
-    return HistogramPair(count(result), count(original) if original is not None else None, meta, generation)
+    return HistogramPair(count(result), count(original) if original is not None else None, meta, generation,
+                         windowed)
 
 
 class HistogramController(QObject):
@@ -77,7 +83,9 @@ class HistogramController(QObject):
         if frame.preview_pixels is None or source is None:
             return
         original = frame.before_pixels if self.with_original else None
-        job = partial(histogram_job, frame.preview_pixels, original, source.meta, frame.request.generation)
+        windowed = bool(window_steps(frame.request.steps))
+        job = partial(histogram_job, frame.preview_pixels, original, source.meta, frame.request.generation,
+                      windowed)
         self.lane.submit(job, label="Histogram", cancel_running=False)
 
     def _on_ready(self, pair: HistogramPair) -> None:
@@ -85,11 +93,18 @@ class HistogramController(QObject):
         self.ready.emit(pair)
 
 
-def axis_labels(meta: ImageMeta, edges: np.ndarray) -> tuple[str, str]:
-    """Texts for the left and right ends of the value axis, in the source's units."""
+def is_physical(meta: ImageMeta) -> bool:
+    """Whether pixel values map to physical units (DICOM)."""
+    return bool(meta.unit) or meta.value_scale != 1.0 or meta.value_offset != 0.0
+
+
+def axis_labels(meta: ImageMeta, edges: np.ndarray, *, windowed: bool = False) -> tuple[str, str]:
+    """Texts for the ends of the value axis: the source's units, or display levels after a window."""
     low, high = float(edges[0]), float(edges[-1])
-    if meta.unit or meta.value_scale != 1.0 or meta.value_offset != 0.0:
-        ends = sorted(meta.value_offset + meta.value_scale * v for v in (max(low, 0.0), min(high, 1.0)))
+    if windowed:
+        return f"{low * 255:.0f} display", f"{high * 255:.0f}"
+    if is_physical(meta):
+        ends = sorted(meta.value_offset + meta.value_scale * v for v in (low, high))
         unit = f" {meta.unit}" if meta.unit else ""
         return f"{ends[0]:.0f}{unit}", f"{ends[1]:.0f}{unit}"
     if meta.float_source:
@@ -143,7 +158,7 @@ class HistogramView(QWidget):
                 pen = QPen(CHANNEL_COLORS[name].lighter(130), 1, Qt.PenStyle.DashLine)
                 painter.strokePath(self._path(self.heights(self.pair.original.counts[name], peak), plot, closed=False),
                                    pen)
-        left, right = axis_labels(self.pair.meta, self.pair.result.edges)
+        left, right = axis_labels(self.pair.meta, self.pair.result.edges, windowed=self.pair.windowed)
         painter.setPen(QColor(180, 180, 180))
         text_box = QRectF(plot.left(), plot.bottom() + 3, plot.width(), 16)
         painter.drawText(text_box, Qt.AlignmentFlag.AlignLeft, left)

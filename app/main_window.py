@@ -22,7 +22,7 @@ from app.display import describe_value
 from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.file_actions import FileActions
-from app.histogram_panel import HistogramController, HistogramPanel
+from app.histogram_panel import HistogramController, HistogramPanel, is_physical
 from app.menus import build_menus, shortcut_rows
 from app.metrics_controller import MetricsController
 from app.metrics_panel import MetricsPanel
@@ -164,7 +164,11 @@ class MainWindow(QMainWindow):
             pixels = frame.preview_pixels
             pr = min(pixels.shape[0] - 1, int(row * pixels.shape[0] / source.rows))
             pc = min(pixels.shape[1] - 1, int(col * pixels.shape[1] / source.cols))
-            text += f"   result {describe_value(source.meta, pixels[pr, pc])}"
+            value = pixels[pr, pc]
+            if is_physical(source.meta):
+                text += "   display " + " ".join(str(int(round(min(max(v, 0.0), 1.0) * 255))) for v in value)
+            else:
+                text += f"   result {describe_value(source.meta, value)}"
         self.status.value_label.setText(text)
 
     def set_compare_mode(self, mode: CompareMode) -> None:

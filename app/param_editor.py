@@ -74,7 +74,7 @@ class NumberControl(QWidget):
     committed = Signal()
 
     def __init__(self, spec: ParamSpec, *, unit: str, slider_range: tuple[float, float] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 decimals: int | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.spec = spec
         low = spec.minimum if spec.minimum is not None else -1e9
@@ -88,9 +88,11 @@ class NumberControl(QWidget):
             self.entry.setRange(int(low), int(high))
         else:
             self.entry = QDoubleSpinBox()
-            self.entry.setDecimals(decimals_for(spec, self.scale.low, self.scale.high))
+            self.entry.setDecimals(decimals if decimals is not None else decimals_for(spec, self.scale.low,
+                                                                                      self.scale.high))
             self.entry.setRange(low, high)
-            self.entry.setSingleStep(spec.step or _nice_step(self.scale.high - self.scale.low))
+            step = spec.step if decimals is None and spec.step else _nice_step(self.scale.high - self.scale.low)
+            self.entry.setSingleStep(step)
         self.entry.setKeyboardTracking(False)
         self.entry.setMinimumWidth(84)
         self.entry.setAlignment(Qt.AlignmentFlag.AlignRight)
@@ -193,13 +195,14 @@ class ParamEditor(QWidget):
             combo.addItems(list(spec.choices))
             combo.currentTextChanged.connect(lambda text: self._emit(name, text))
             return combo
-        unit, slider_range = spec.unit, None
+        unit, slider_range, decimals = spec.unit, None, None
         if spec.unit == "physical":
-            unit = physical_unit or "value"
+            unit = physical_unit
             if physical_range is not None:
                 span = physical_range[1] - physical_range[0]
-                slider_range = physical_range if spec.name != "width" else (max(1.0, span / 1000.0), span * 2.0)
-        control = NumberControl(spec, unit=unit, slider_range=slider_range)
+                slider_range = physical_range if spec.name != "width" else (span / 1000.0, span * 2.0)
+                decimals = 3 if span <= 2 else 1 if span <= 100 else 0
+        control = NumberControl(spec, unit=unit, slider_range=slider_range, decimals=decimals)
         control.edited.connect(lambda value: self.edited.emit(name, value))
         control.committed.connect(self.committed)
         return control

@@ -12,6 +12,7 @@ thread and go to the canvas; ``frame_ready`` tells the histogram and metrics.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -19,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.canvas import CompareCanvas
 from app.document import Document
 from app.render_jobs import (ViewFrame, ViewRequest, detail_scale_for, padded_rect, preview_scale_for,
-                             render_view, screen_zoom_for)
+                             render_view, screen_zoom_for, window_steps)
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError
 from enhance_core.render import Renderer
@@ -59,6 +60,7 @@ class RenderController(QObject):
         self._need_before = False
         self._detail: tuple[int, tuple[int, int, int, int], float] | None = None
         self._screen_zoom: float | None = None
+        self._before_steps: tuple = ()
         self._last_seconds = 0.0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -91,6 +93,7 @@ class RenderController(QObject):
         self.renderer.clear()
         self.generation += 1
         self._need_before, self._detail, self._screen_zoom, self.latest = True, None, None, None
+        self._before_steps = ()
         if image is not None:
             self.preview_scale = preview_scale_for(image.rows, image.cols)
             self.canvas.set_image_size(image.cols, image.rows)
@@ -124,6 +127,10 @@ class RenderController(QObject):
         if image is None or self.generation == self._stopped_generation:
             return
         need_preview = self._shown_generation != self.generation
+        steps = self.document.stack.snapshot()
+        before_steps = window_steps(steps)
+        if before_steps != self._before_steps:
+            self._before_steps, self._need_before = before_steps, True
         wanted = self._wanted_detail()
         if wanted is None and self._detail is not None:
             self._detail = None
@@ -135,9 +142,9 @@ class RenderController(QObject):
         if not (need_preview or need_detail or self._need_before or need_screen):
             return
         rect = padded_rect(wanted[0], cols=image.cols, rows=image.rows) if wanted else None
-        request = ViewRequest(self.generation, self.document.stack.snapshot(), self.preview_scale,
-                              preview=need_preview, before=self._need_before, detail_rect=rect,
-                              detail_scale=wanted[1] if wanted else 1.0, screen_zoom=zoom if need_screen else None)
+        request = ViewRequest(self.generation, steps, self.preview_scale, preview=need_preview,
+                              before=self._need_before, detail_rect=rect, detail_scale=wanted[1] if wanted else 1.0,
+                              screen_zoom=zoom if need_screen else None, before_steps=before_steps)
         job = partial(_run_view, self.renderer, image, request, self.device)
         cancel = cancel_running or self._last_seconds > SLOW_PREVIEW_S
         self.lane.submit(job, label="Rendering preview", cancel_running=cancel)
@@ -186,6 +193,5 @@ def _run_view(renderer: Renderer, image, request: ViewRequest, device: str | Non
 
 
 def _with_before(frame: ViewFrame, previous: ViewFrame) -> ViewFrame:
-    """``frame`` carrying the original's preview from an earlier frame (it does not change with edits)."""
-    return ViewFrame(frame.request, frame.preview_pixels, frame.preview, previous.before_pixels,
-                     previous.before, frame.detail_after, frame.detail_before, frame.seconds)
+    """``frame`` carrying the original's preview from an earlier frame (it changes only with the window)."""
+    return dataclasses.replace(frame, before_pixels=previous.before_pixels, before=previous.before)

@@ -31,6 +31,22 @@ DETAIL_MARGIN = 0.25
 SourceRect = tuple[int, int, int, int]
 
 
+def window_steps(steps: tuple[StackItem, ...]) -> tuple[StackItem, ...]:
+    """The enabled window/level steps that open the stack: the display mapping of a medical image.
+
+    The "before" side is rendered through them too, so before and after compare the processing
+    under the same window instead of a raw, unwindowed original.
+    """
+    leading = []
+    for item in steps:
+        if not item.enabled:
+            continue
+        if item.filter != "window_level" or item.mask is not None:
+            break
+        leading.append(item)
+    return tuple(leading)
+
+
 def preview_scale_for(rows: int, cols: int, *, budget: int = PREVIEW_PIXELS) -> float:
     """Render scale giving a preview of at most ``budget`` pixels (1.0 for small images)."""
     return min(1.0, math.sqrt(budget / float(rows * cols)))
@@ -73,6 +89,7 @@ class ViewRequest:
     detail_rect: SourceRect | None = None
     detail_scale: float = 1.0
     screen_zoom: float | None = None
+    before_steps: tuple[StackItem, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,7 +116,7 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
     parts: dict[str, object] = {}
     share = 0.5 if request.preview and request.detail_rect else 1.0
     if request.before:
-        pixels = renderer.render(image, (), scale=request.preview_scale)
+        pixels = renderer.render(image, request.before_steps, scale=request.preview_scale)
         parts.update(before_pixels=pixels, before=_whole(pixels, image))
     if request.detail_rect is not None:
         parts.update(_render_detail(renderer, image, request, device,
@@ -116,7 +133,7 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
                                     should_stop=should_stop)
         before = parts.get("before_pixels")
         if before is None:
-            before = renderer.render(image, (), scale=request.preview_scale)
+            before = renderer.render(image, request.before_steps, scale=request.preview_scale)
         parts.update(screen_after=_on_screen(after, image, request.screen_zoom),
                      screen_before=_on_screen(before, image, request.screen_zoom))
     if should_stop():
@@ -151,7 +168,7 @@ def _render_detail(renderer: Renderer, image: Image, request: ViewRequest, devic
     region, covered = scaled_region(request.detail_rect, request.detail_scale, image.rows, image.cols)
     after = renderer.render(image, request.steps, scale=request.detail_scale, region=region, device=device,
                             progress=progress, should_stop=should_stop)
-    before = renderer.render(image, (), scale=request.detail_scale, region=region)
+    before = renderer.render(image, request.before_steps, scale=request.detail_scale, region=region)
     left, top, right, bottom = covered
     place = dict(left=left, top=top, width=right - left, height=bottom - top)
     return {"detail_after": DisplayImage.from_pixels(after, **place),

@@ -20,9 +20,22 @@ from app.filter_menu import FilterPalette, build_filter_menu
 from app.param_editor import ParamEditor
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.registry import get_filter
+from enhance_core.image import Image
 from enhance_core.stack import StackChange, StackItem
 
 UID_ROLE = Qt.ItemDataRole.UserRole
+WINDOW_LEVEL = "window_level"
+
+
+def default_window(image: Image) -> dict[str, float]:
+    """Window/level parameters that suit ``image``: the file's first window (DICOM VOI), else its
+    physical value range, else the whole display range."""
+    if image.meta.windows:
+        window = image.meta.windows[0]
+        return {"center": float(window.center), "width": max(float(window.width), 1e-6)}
+    low, high = image.meta.extra.get("value_range") or sorted((float(image.to_physical(0.0)),
+                                                               float(image.to_physical(1.0))))
+    return {"center": (float(low) + float(high)) / 2.0, "width": max(float(high) - float(low), 1e-6)}
 
 
 def item_text(item: StackItem) -> str:
@@ -116,8 +129,10 @@ class StackPanel(QWidget):
 
     # --- actions ---------------------------------------------------------------------------
     def add_filter(self, name: str) -> None:
-        """Add a step for filter ``name`` (undoable) and select it."""
-        self.document.push(AddStepCommand(self.document.stack, name))
+        """Add a step for filter ``name`` (undoable) and select it; window/level starts on the image's window."""
+        source = self.document.source
+        params = default_window(source) if name == WINDOW_LEVEL and source is not None else None
+        self.document.push(AddStepCommand(self.document.stack, name, params))
 
     def open_palette(self) -> None:
         """Show the searchable filter palette."""
