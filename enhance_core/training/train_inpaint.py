@@ -34,11 +34,11 @@ from enhance_core.training.data import default_data_dir, list_images, load_uint8
 from enhance_core.training.masks_synth import band_mask, random_mask
 
 DEFAULTS = {
-    "widths": [32, 64, 128, 192],
+    "widths": [16, 32, 64, 128],
     "blocks": [1, 1, 2, 2],
     "patch": 144,
     "batch": 8,
-    "steps": 5000,
+    "steps": 10000,
     "lr": 3e-4,
     "lr_min": 1e-6,
     "warmup": 300,
@@ -46,7 +46,7 @@ DEFAULTS = {
     "coverage": [0.02, 0.45],
     "gray_fraction": 0.25,
     "bf16": True,
-    "threads": 2,
+    "threads": 1,
     "seed": 0,
     "eval_every": 1000,
     "ckpt_every": 250,

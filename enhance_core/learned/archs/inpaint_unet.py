@@ -63,7 +63,7 @@ class InpaintUNet(nn.Module):
     def __init__(
         self,
         channels: int = 3,
-        widths: tuple[int, ...] = (32, 64, 128, 192),
+        widths: tuple[int, ...] = (16, 32, 64, 128),
         blocks: tuple[int, ...] = (1, 1, 2, 2),
     ) -> None:
         super().__init__()

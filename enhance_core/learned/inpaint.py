@@ -1,0 +1,233 @@
+"""The learned hole fill: fill masked pixels at full resolution, for gray and color images.
+
+The network (:class:`enhance_core.learned.archs.inpaint_unet.InpaintUNet`,
+weights ``models/inpaint/``) refines a smooth push-pull pre-fill
+(:func:`enhance_core.learned.prefill.push_pull_fill`) of the holes. It runs
+at the image's own resolution on a crop around the mask with ``CONTEXT``
+pixels of context on every side, in tiles through the inference engine, and
+only the tiles the mask touches are computed. Holes that reach farther than
+``COARSE_REACH`` pixels from any known pixel are first filled on a copy of the
+crop at half size (recursively), and that coarse fill replaces the pre-fill
+of the full-size pass, which then restores full-resolution detail: a large
+hole gets structure from far away without the whole result being computed at
+low resolution. Known pixels are returned exactly. Gray images are fed as
+three equal channels and the outputs averaged.
+
+``torch`` is imported only when a fill runs, so the filter registry and the
+GUI start without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from enhance_core.errors import ParameterError
+from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
+from enhance_core.filters.common import whole_image_margin
+from enhance_core.learned.prefill import push_pull_fill
+
+MODEL_NAME = "inpaint"
+CONTEXT = 96
+"""Pixels of known context kept around the mask's bounding box."""
+COARSE_REACH = 48
+"""Holes reaching farther than this from known pixels get a half-size pass first."""
+OVERLAP = 64
+BYTES_PER_PIXEL = 640.0
+"""Peak working memory of the network per tile pixel in fp32."""
+
+
+def _check_inputs(pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Validate the image and the mask; return the mask as bool (rows, cols), True = fill."""
+    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+        raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
+    if not isinstance(mask, np.ndarray):
+        raise ParameterError(f"mask must be a numpy array of the image's shape, got {type(mask).__name__}")
+    if mask.ndim == 3 and mask.shape[2] == 1:
+        mask = mask[..., 0]
+    rows, cols = pixels.shape[:2]
+    if mask.shape != (rows, cols):
+        got = "x".join(str(n) for n in mask.shape)
+        raise ParameterError(f"mask must have the image's {rows}x{cols} shape (rows x cols), got {got}; "
+                             f"resize it or paint a new one")
+    return np.asarray(mask) > 0
+
+
+def _crop_box(hole: np.ndarray, context: int) -> tuple[slice, slice]:
+    """The bounding box of ``hole`` grown by ``context`` pixels, clipped to the image."""
+    rows = np.flatnonzero(hole.any(axis=1))
+    cols = np.flatnonzero(hole.any(axis=0))
+    top, bottom = max(0, rows[0] - context), min(hole.shape[0], rows[-1] + 1 + context)
+    left, right = max(0, cols[0] - context), min(hole.shape[1], cols[-1] + 1 + context)
+    return slice(top, bottom), slice(left, right)
+
+
+def _cpu_has_fast_bf16() -> bool:
+    """True when this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 halves the time."""
+    import torch
+
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check is not None and check() for check in checks)
+
+
+def _sub_progress(progress: ProgressFn | None, start: float, stop: float) -> ProgressFn | None:
+    """Map a stage's progress 0..1 onto ``start``..``stop`` of the caller's."""
+    if progress is None:
+        return None
+    return lambda fraction, message: progress(start + (stop - start) * fraction, message)
+
+
+def _fill_crop(run_network, crop, hole, *, multiple, device, progress, should_stop, tile):
+    """Fill ``hole`` in the 3-channel ``crop``; coarse-to-fine when the hole reaches far."""
+    from enhance_core.learned.engine import run_tiled
+
+    rows, cols = hole.shape
+    reach = float(ndimage.distance_transform_edt(hole).max())
+    fine_start = 0.0
+    if reach > COARSE_REACH and min(rows, cols) >= 4 * multiple:
+        half = ((cols + 1) // 2, (rows + 1) // 2)
+        small = cv2.resize(crop, half, interpolation=cv2.INTER_AREA)
+        small_hole = cv2.resize(hole.astype(np.float32), half, interpolation=cv2.INTER_AREA) > 0
+        fine_start = 0.25
+        coarse = _fill_crop(run_network, small, small_hole, multiple=multiple, device=device,
+                            progress=_sub_progress(progress, 0.0, fine_start), should_stop=should_stop, tile=tile)
+        upsampled = cv2.resize(coarse, (cols, rows), interpolation=cv2.INTER_LINEAR)
+        prefilled = np.where(hole[..., None], upsampled, crop)
+    else:
+        prefilled = push_pull_fill(crop, hole)
+    stacked = np.concatenate([prefilled, hole[..., None].astype(np.float32)], axis=2)
+    result = run_tiled(run_network, stacked, tile=tile, overlap=OVERLAP, multiple=multiple, device=device,
+                       progress=_sub_progress(progress, fine_start, 1.0), should_stop=should_stop,
+                       mask=hole.astype(np.float32), bytes_per_pixel=BYTES_PER_PIXEL, out_channels=3)
+    return np.where(hole[..., None], result, crop).astype(np.float32)
+
+
+def inpaint_masked(
+    pixels: np.ndarray,
+    mask: np.ndarray,
+    *,
+    device: str | None = None,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    tile: int | None = None,
+    model: str = MODEL_NAME,
+) -> np.ndarray:
+    """Fill the pixels where ``mask`` is set with the learned hole-fill network.
+
+    Parameters
+    ----------
+    pixels : ndarray
+        Float32 (rows, cols, C), C = 1 (gray) or 3 (RGB), values in [0, 1].
+    mask : ndarray
+        (rows, cols) array; every pixel with a value above 0 is filled. A
+        feathered brush mask is filled over its whole extent, and the stack
+        then blends the fill in by the mask's values.
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, ``"mps"``; None picks one (see
+        :func:`enhance_core.learned.engine.select_device`).
+    progress, should_stop : callable, optional
+        Progress per tile and cooperative cancel (checked between layers).
+    tile : int, optional
+        Tile side; default from the device's memory budget.
+    model : str
+        Name of the model in :data:`enhance_core.learned.registry.MODELS`.
+
+    Returns
+    -------
+    ndarray
+        Float32 array of the input's shape; pixels outside the mask are
+        exactly the input's. An empty mask returns a copy of the input.
+
+    Raises
+    ------
+    ParameterError
+        Wrong image shape, or a mask whose shape differs from the image's.
+    ModelError
+        The weights are missing or corrupt.
+    Cancelled
+        ``should_stop()`` returned true.
+    """
+    hole = _check_inputs(pixels, mask)
+    pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+    if not hole.any():
+        return pixels.copy()
+    import torch
+
+    from enhance_core.learned.engine import select_device, stop_checks
+    from enhance_core.learned.registry import load_model
+
+    device = select_device(device)
+    network = load_model(model, device=device)
+    bf16 = device == "cpu" and _cpu_has_fast_bf16()
+
+    def run_network(tensor: torch.Tensor) -> torch.Tensor:
+        tensor = tensor.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return network(tensor[:, :3], tensor[:, 3:4]).float()
+
+    rows, cols = _crop_box(hole, CONTEXT)
+    crop = pixels[rows, cols]
+    crop_hole = hole[rows, cols]
+    source = np.repeat(crop, 3, axis=2) if crop.shape[2] == 1 else crop
+    with stop_checks(network, should_stop) if should_stop else contextlib.nullcontext():
+        filled = _fill_crop(run_network, source, crop_hole, multiple=network.multiple, device=device,
+                            progress=progress, should_stop=should_stop, tile=tile)
+    if crop.shape[2] == 1:
+        filled = filled.mean(axis=2, keepdims=True, dtype=np.float32)
+    low, high = min(0.0, float(pixels.min())), max(1.0, float(pixels.max()))
+    result = pixels.copy()
+    result[rows, cols] = np.where(crop_hole[..., None], np.clip(filled, low, high), crop)
+    return result
+
+
+@dataclass(frozen=True)
+class HoleFillParams:
+    """Parameters of the hole-fill filter."""
+
+    source: str = param("mask", label="Fill", choices=("mask", "detected"),
+                        help="mask fills the step's painted mask (or --mask file); detected fills the dust "
+                             "and scratches the automatic detector finds (inside the mask, if there is one)")
+    sensitivity: float = param(0.5, label="Detector sensitivity", minimum=0.0, maximum=1.0, step=0.05,
+                               help="detected mode: higher finds fainter specks and scratches (and more false alarms)")
+    max_width: float = param(7.0, label="Widest defect", minimum=3.0, maximum=51.0, step=1.0, unit="px",
+                             help="detected mode: widest speck or scratch to find, in image pixels")
+
+
+def apply_hole_fill(pixels: np.ndarray, params: HoleFillParams, ctx: RenderContext) -> np.ndarray:
+    """Filter-stack entry point: fill the step's mask, or the detected dust and scratches.
+
+    Raises
+    ------
+    ParameterError
+        ``source`` is ``"mask"`` but the step has no mask.
+    """
+    from enhance_core.restoration.dust import detect_dust_and_scratches
+
+    if params.source == "detected":
+        width = max(3.0, params.max_width * ctx.scale)
+        mask = detect_dust_and_scratches(pixels, sensitivity=params.sensitivity, max_width=width)
+        if ctx.mask is not None:
+            mask = mask * (ctx.mask > 0)
+    elif ctx.mask is None:
+        raise ParameterError("hole_fill fills the step's mask, but this step has none: paint over the damage, "
+                             "pass --mask FILE or --mask-dir DIR, or set source=detected")
+    else:
+        mask = ctx.mask
+    return inpaint_masked(pixels, mask, device=ctx.device, progress=ctx.progress, should_stop=ctx.should_stop,
+                          model=MODEL_NAME)
+
+
+FILTER_DEF = FilterDef(
+    name="hole_fill",
+    label="Hole fill (CNN)",
+    category="Learned",
+    params_type=HoleFillParams,
+    apply=apply_hole_fill,
+    margin=whole_image_margin,
+    learned=True,
+    description="Fill holes, tears, scratches and dust (painted or detected) with a neural network at full resolution.",
+)

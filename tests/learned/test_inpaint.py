@@ -1,0 +1,135 @@
+"""Hole fill: the tiny training run end to end, and the contract of ``inpaint_masked`` and ``hole_fill``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from enhance_core.errors import Cancelled, ParameterError
+from enhance_core.filters.base import RenderContext
+from enhance_core.filters.registry import get_filter
+from enhance_core.learned import registry
+from enhance_core.learned.inpaint import COARSE_REACH, inpaint_masked
+from enhance_core.training import export, train_inpaint
+from tests.learned.conftest import synthetic_rgb
+
+TINY_CONFIG = Path(train_inpaint.__file__).parent / "configs" / "inpaint_tiny.json"
+
+
+def write_synthetic_dataset(root: Path) -> None:
+    """Write small random PNGs where the training script expects CBSD432, Set5 and Set12."""
+    rng = np.random.default_rng(0)
+    for folder, mode, count in (("CBSD432", "RGB", 4), ("Set5", "RGB", 2), ("Set12", "L", 2)):
+        (root / folder).mkdir(parents=True)
+        for index in range(count):
+            array = (rng.random((64, 80, 3)) * 255).astype(np.uint8)
+            PILImage.fromarray(array).convert(mode).save(root / folder / f"{index}.png")
+
+
+@pytest.fixture(scope="module")
+def tiny_export(tmp_path_factory):
+    """Train the tiny config on synthetic data and export it; return the models folder and entry."""
+    root = tmp_path_factory.mktemp("tiny_inpaint")
+    write_synthetic_dataset(root / "data")
+    run_dir = root / "run"
+    train_inpaint.main(["--config", str(TINY_CONFIG), "--data", str(root / "data"),
+                        "--set", f"out_dir={json.dumps(str(run_dir))}"])
+    log = [json.loads(line) for line in (run_dir / "val_log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 30 and np.isfinite(log[-1]["psnr_hole_color"])
+    _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="inpaint_tiny", arch="InpaintUNet",
+                                          folder=root / "models")
+    return root / "models", spec
+
+
+@pytest.fixture
+def tiny_model(tiny_export, monkeypatch, tmp_path) -> str:
+    """Register the tiny model under ``inpaint_tiny`` and return that name."""
+    source, spec = tiny_export
+    shutil.copytree(source, tmp_path / "models")
+    monkeypatch.setenv(registry.MODELS_ENV, str(tmp_path / "models"))
+    monkeypatch.setitem(registry.MODELS, "inpaint_tiny", spec)
+    registry.clear_cache()
+    yield "inpaint_tiny"
+    registry.clear_cache()
+
+
+def blob_mask(rows: int, cols: int, radius: float) -> np.ndarray:
+    """A float mask holding one disk of ``radius`` in the middle and a thin scratch."""
+    r, c = np.mgrid[0:rows, 0:cols]
+    mask = ((r - rows / 2) ** 2 + (c - cols / 2) ** 2 <= radius**2).astype(np.float32)
+    mask[rows // 5, cols // 8 : cols - cols // 8] = 0.6
+    return mask
+
+
+def test_tiny_model_fills_color_and_keeps_known_pixels(tiny_model):
+    image = synthetic_rgb(96, 112)
+    mask = blob_mask(96, 112, 12)
+    out = inpaint_masked(image, mask, device="cpu", model=tiny_model)
+    assert out.shape == image.shape and out.dtype == np.float32
+    assert np.array_equal(out[mask == 0], image[mask == 0])
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert not np.array_equal(out[mask > 0], image[mask > 0])
+
+
+def test_gray_image_stays_gray_with_one_channel(tiny_model):
+    image = synthetic_rgb(80, 64)[..., 1:2]
+    mask = blob_mask(80, 64, 8)
+    out = inpaint_masked(image, mask[..., None], device="cpu", model=tiny_model)
+    assert out.shape == (80, 64, 1)
+    assert np.array_equal(out[mask == 0], image[mask == 0])
+
+
+def test_empty_mask_is_identity_and_needs_no_model():
+    image = synthetic_rgb(40, 48)
+    out = inpaint_masked(image, np.zeros((40, 48), np.float32), model="no_such_model")
+    assert out is not image and np.array_equal(out, image)
+
+
+def test_wrong_mask_shape_names_both_shapes():
+    image = synthetic_rgb(40, 48)
+    with pytest.raises(ValueError, match=r"image's 40x48 shape.*got 48x40"):
+        inpaint_masked(image, np.ones((48, 40), np.float32))
+    with pytest.raises(ParameterError, match=r"pixels must be"):
+        inpaint_masked(image[..., :2], np.ones((40, 48), np.float32))
+
+
+def test_large_hole_goes_coarse_to_fine_and_reports_progress(tiny_model):
+    image = synthetic_rgb(160, 176)
+    mask = blob_mask(160, 176, COARSE_REACH + 12)
+    reports = []
+    out = inpaint_masked(image, mask, device="cpu", model=tiny_model, tile=96,
+                         progress=lambda fraction, message: reports.append(fraction))
+    assert np.array_equal(out[mask == 0], image[mask == 0]) and np.isfinite(out).all()
+    assert reports == sorted(reports) and reports[-1] == pytest.approx(1.0)
+    assert len(reports) >= 2 and reports[0] <= 0.25
+
+
+def test_stop_request_cancels(tiny_model):
+    image = synthetic_rgb(64, 64)
+    with pytest.raises(Cancelled):
+        inpaint_masked(image, blob_mask(64, 64, 8), device="cpu", model=tiny_model, should_stop=lambda: True)
+
+
+def test_hole_fill_filter_needs_a_mask_or_detection(tiny_model, monkeypatch):
+    from enhance_core.learned import inpaint
+
+    monkeypatch.setattr(inpaint, "MODEL_NAME", tiny_model)
+    definition = get_filter("hole_fill")
+    assert definition.learned and definition.category == "Learned"
+    image = synthetic_rgb(64, 72)
+    with pytest.raises(ParameterError, match="--mask-dir"):
+        definition.apply(image, definition.default_params(), RenderContext(device="cpu"))
+    mask = blob_mask(64, 72, 6)
+    out = definition.apply(image, definition.default_params(), RenderContext(device="cpu", mask=mask))
+    assert np.array_equal(out[mask == 0], image[mask == 0])
+    specks = image.copy()
+    specks[20:23, 30:33] = 0.0
+    params = definition.make_params({"source": "detected", "sensitivity": 0.5})
+    out = definition.apply(specks, params, RenderContext(device="cpu"))
+    assert np.abs(out[21, 31] - image[21, 31]).max() < 0.25
+    assert np.array_equal(out[:10], specks[:10])
