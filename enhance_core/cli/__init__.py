@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "convert": "enhance_core.cli.convert",
     "jpeg-table": "enhance_core.cli.jpeg_table",
     "apply": "enhance_core.cli.apply",
+    "detect-dust": "enhance_core.cli.detect_dust",
 }
 
 

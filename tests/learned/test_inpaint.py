@@ -133,3 +133,27 @@ def test_hole_fill_filter_needs_a_mask_or_detection(tiny_model, monkeypatch):
     out = definition.apply(specks, params, RenderContext(device="cpu"))
     assert np.abs(out[21, 31] - image[21, 31]).max() < 0.25
     assert np.array_equal(out[:10], specks[:10])
+
+
+def test_batch_hole_fill_with_detected_masks_dir(tiny_model, monkeypatch, tmp_path):
+    from enhance_core.cli import main
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.io import read_image, write_image
+    from enhance_core.learned import inpaint
+
+    monkeypatch.setattr(inpaint, "MODEL_NAME", tiny_model)
+    scans, masks, out = tmp_path / "scans", tmp_path / "masks", tmp_path / "out"
+    scans.mkdir()
+    clean = synthetic_rgb(64, 72)
+    damaged = clean.copy()
+    damaged[30:33, 20:23] = 0.0
+    damaged[10, 5:60] = 1.0
+    write_image(Image(damaged, meta=ImageMeta(bit_depth=16)), scans / "scan.png")
+    assert main(["detect-dust", "-o", str(masks), str(scans)]) == 0
+    assert main(["apply", "--filter", "hole_fill", "--mask-dir", str(masks), "--jobs", "1", "--device", "cpu",
+                 "-o", str(out), str(scans)]) == 0
+    filled = read_image(out / "scan.png").pixels
+    mask = read_image(masks / "scan.png").pixels[..., 0] > 0.5
+    assert mask[31, 21] and mask[10, 30]
+    assert np.abs(filled[mask] - clean[mask]).mean() < np.abs(damaged[mask] - clean[mask]).mean() / 4
+    np.testing.assert_allclose(filled[~mask], damaged[~mask], atol=1 / 65535)
