@@ -23,6 +23,8 @@ from app.workers import JobRunner
 from enhance_core.histogram import Histogram, compute_histogram
 from enhance_core.image import ImageMeta
 
+SAMPLE_PIXELS = 500_000
+
 CHANNEL_COLORS = {"red": QColor(230, 60, 60), "green": QColor(60, 200, 80), "blue": QColor(70, 120, 240),
                   "luminance": QColor(235, 235, 235)}
 
@@ -49,10 +51,22 @@ def histogram_job(result: np.ndarray, original: np.ndarray | None, meta: ImageMe
     over_data = meta.float_source or is_physical(meta)
 
     def count(pixels: np.ndarray) -> Histogram:
-        return compute_histogram(pixels, bit_depth=depth, bins=min(256, 1 << depth), float_source=over_data)
+        return compute_histogram(sample_pixels(pixels), bit_depth=depth, bins=min(256, 1 << depth),
+                                 float_source=over_data)
 
     return HistogramPair(count(result), count(original) if original is not None else None, meta, generation,
                          windowed)
+
+
+def sample_pixels(pixels: np.ndarray, *, budget: int = SAMPLE_PIXELS) -> np.ndarray:
+    """Every k-th row and column so at most about ``budget`` pixels remain (the whole image when small).
+
+    The histogram's shape is what the panel shows; a regular sample of half a megapixel gives the
+    same shape as the full preview at a fraction of the time, so it lands within ~100 ms of an edit.
+    """
+    rows, cols = pixels.shape[:2]
+    stride = max(1, int(np.ceil(np.sqrt(rows * cols / budget))))
+    return pixels if stride == 1 else np.ascontiguousarray(pixels[::stride, ::stride])
 
 
 class HistogramController(QObject):

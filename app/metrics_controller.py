@@ -18,7 +18,7 @@ from app.document import Document
 from app.quality import MetricsReport, measure, resize_like
 from app.render_controller import RenderController
 from app.render_jobs import ViewFrame, window_steps
-from app.workers import JobFailure, JobRunner
+from app.workers import JobRunner
 from enhance_core.render import render_image
 
 IDLE_MS = 1500
@@ -27,6 +27,9 @@ AUTO_EXACT_PIXELS = 12_000_000
 
 class MetricsController(QObject):
     """Owns the live and exact metrics lanes of one window.
+
+    Live jobs start on each new preview frame, or on ``start_after`` (a signal) when given, so the
+    window can let the histogram land first on a machine with few cores.
 
     Signals
     -------
@@ -40,7 +43,8 @@ class MetricsController(QObject):
     problem = Signal(str)
     failed = Signal(object)
 
-    def __init__(self, document: Document, renders: RenderController, parent: QObject | None = None) -> None:
+    def __init__(self, document: Document, renders: RenderController, parent: QObject | None = None, *,
+                 start_after: object = None) -> None:
         super().__init__(parent)
         self.document, self.renders = document, renders
         self.live_lane = JobRunner("Measuring", self)
@@ -55,7 +59,10 @@ class MetricsController(QObject):
         self.exact_lane.finished.connect(self._on_report)
         self.live_lane.failed.connect(self.failed)
         self.exact_lane.failed.connect(self.failed)
-        renders.frame_ready.connect(self._on_frame)
+        if start_after is None:
+            renders.frame_ready.connect(self._on_frame)
+        else:
+            start_after.connect(self._on_settled)
         document.reference_changed.connect(self._on_reference_changed)
         document.stack_changed.connect(self._on_edit)
         document.image_changed.connect(self._on_reference_changed)
@@ -84,6 +91,11 @@ class MetricsController(QObject):
     def _on_edit(self, change: object) -> None:
         self.exact_lane.cancel()
         self._idle.stop()
+
+    def _on_settled(self, *args: object) -> None:
+        """Measure the latest frame once the work that should land first (the histogram) is done."""
+        if self.renders.latest is not None:
+            self._on_frame(self.renders.latest)
 
     def _on_frame(self, frame: ViewFrame) -> None:
         if frame.preview_pixels is None or frame.before_pixels is None:

@@ -19,6 +19,8 @@ import numpy as np
 from enhance_core.metrics import compare_images, compute_luma
 
 CLIP_TOLERANCE = 0.5 / 255.0
+CROP_SIDE = 768
+SAMPLE_STRIDE_PIXELS = 500_000
 CONVENTIONS = (
     "PSNR = 10·log10(1 / MSE) with data range 1.0: pixels are normalized so white is 1 "
     "(255 in 8-bit files, 65535 in 16-bit).\n"
@@ -82,10 +84,23 @@ def clipped_shares(pixels: np.ndarray) -> tuple[float, float]:
     return float(np.count_nonzero(low) / count), float(np.count_nonzero(high) / count)
 
 
+def central_crop(pixels: np.ndarray, side: int = CROP_SIDE) -> np.ndarray:
+    """The central ``side`` x ``side`` pixels (or all of a smaller image)."""
+    rows, cols = pixels.shape[:2]
+    top, left = max(0, (rows - side) // 2), max(0, (cols - side) // 2)
+    return pixels[top:top + side, left:left + side]
+
+
 def describe_without_reference(pixels: np.ndarray) -> dict[str, float]:
-    """No-reference indicators of one image: noise, sharpness, shadows and highlights shares."""
-    shadows, highlights = clipped_shares(pixels)
-    return {"noise": estimate_noise(pixels), "sharpness": estimate_sharpness(pixels),
+    """No-reference indicators of one image: noise, sharpness, shadows and highlights shares.
+
+    Noise and sharpness are local statistics, measured on the central crop (same pixels for
+    result and original, so they compare); the clipped shares on a regular sample of the whole image.
+    """
+    stride = max(1, int(np.ceil(np.sqrt(pixels.shape[0] * pixels.shape[1] / SAMPLE_STRIDE_PIXELS))))
+    shadows, highlights = clipped_shares(pixels[::stride, ::stride])
+    crop = central_crop(pixels)
+    return {"noise": estimate_noise(crop), "sharpness": estimate_sharpness(crop),
             "shadows": shadows, "highlights": highlights}
 
 

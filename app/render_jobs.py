@@ -48,8 +48,10 @@ def window_steps(steps: tuple[StackItem, ...]) -> tuple[StackItem, ...]:
 
 
 def preview_scale_for(rows: int, cols: int, *, budget: int = PREVIEW_PIXELS) -> float:
-    """Render scale giving a preview of at most ``budget`` pixels (1.0 for small images)."""
-    return min(1.0, math.sqrt(budget / float(rows * cols)))
+    """Render scale giving a preview of about ``budget`` pixels (1.0 for images up to 1.25 times that,
+    where a slight downscale would cost a resampling of the source for nothing)."""
+    scale = math.sqrt(budget / float(rows * cols))
+    return 1.0 if scale >= 0.9 else scale
 
 
 def detail_scale_for(zoom: float, preview_scale: float) -> float | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from conftest import add_filter, open_image, wait_rendered
+from conftest import add_filter, open_image
 
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, param
