@@ -161,3 +161,22 @@ def test_polarity_choices_match_the_detector():
     from enhance_core.restoration import dust
 
     assert POLARITIES == dust.POLARITIES
+
+
+def test_layout_is_remembered(qtbot):
+    from app.error_reporter import RecordingReporter
+
+    first = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(first)
+    first.show()
+    first.docks["history"].hide()
+    first.resize(700, 500)
+    first.close()
+    second = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(second)
+    second.show()
+    try:
+        assert not second.docks["history"].isVisible()
+        assert second.width() == 700
+    finally:
+        second.shutdown()
