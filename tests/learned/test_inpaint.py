@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image as PILImage
@@ -157,3 +158,25 @@ def test_batch_hole_fill_with_detected_masks_dir(tiny_model, monkeypatch, tmp_pa
     assert mask[31, 21] and mask[10, 30]
     assert np.abs(filled[mask] - clean[mask]).mean() < np.abs(damaged[mask] - clean[mask]).mean() / 4
     np.testing.assert_allclose(filled[~mask], damaged[~mask], atol=1 / 65535)
+
+
+def test_hole_fill_brush_preview_matches_export(tiny_model, monkeypatch):
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.learned import inpaint
+    from enhance_core.masks import Mask, Stroke
+    from enhance_core.stack import Renderer, make_item
+
+    monkeypatch.setattr(inpaint, "MODEL_NAME", tiny_model)
+    clean = synthetic_rgb(128, 160)
+    damaged = clean.copy()
+    damaged[60:64, 20:140] = 1.0
+    mask = Mask(128, 160).with_stroke(Stroke(((18, 62), (142, 62)), radius=6, hardness=0.8))
+    image = Image(damaged, meta=ImageMeta(bit_depth=8))
+    steps = [make_item("hole_fill", {}, mask=mask)]
+    export = Renderer().render(image, steps, device="cpu")
+    preview = Renderer().render(image, steps, scale=0.5, device="cpu")
+    painted = mask.render()
+    assert np.array_equal(export[painted == 0], damaged[painted == 0])
+    assert np.abs(export[61, 20:140] - clean[61, 20:140]).max() < 0.1
+    shrunk = cv2.resize(export, (preview.shape[1], preview.shape[0]), interpolation=cv2.INTER_AREA)
+    assert np.abs(preview - shrunk).mean() < 0.01
