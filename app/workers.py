@@ -20,6 +20,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal
 
 from enhance_core.errors import Cancelled
@@ -46,8 +47,8 @@ def lower_thread_priority() -> None:
 
 
 def running_workers() -> list[QThread]:
-    """Worker threads of every :class:`JobRunner` that have not returned yet."""
-    return [thread for thread in list(_THREADS) if thread.isRunning()]
+    """Worker threads of every :class:`JobRunner` that have not returned yet (deleted ones are skipped)."""
+    return [thread for thread in list(_THREADS) if shiboken6.isValid(thread) and thread.isRunning()]
 
 
 @dataclass(frozen=True)
