@@ -43,6 +43,10 @@ class MissingDecoder(ImageReadError):
     """The file needs a decoder package that is not installed; the message names it."""
 
 
+class DicomSeriesError(ImageReadError):
+    """A folder holds no DICOM image, or several series and none was chosen; the message lists them."""
+
+
 class ImageWriteError(EnhanceError):
     """A file could not be written; nothing was left half-written."""
 
@@ -54,6 +58,10 @@ class ImageWriteError(EnhanceError):
 
 class ParameterError(EnhanceError, ValueError):
     """A filter, parameter or recipe entry is unknown, missing or out of range."""
+
+
+class PresetError(EnhanceError):
+    """A window preset file is unreadable or malformed, or a preset is unknown or invalid."""
 
 
 class ModelError(EnhanceError):

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "jpeg-table": "enhance_core.cli.jpeg_table",
     "apply": "enhance_core.cli.apply",
     "detect-dust": "enhance_core.cli.detect_dust",
+    "dicom-export": "enhance_core.cli.dicom_export",
 }
 
 

@@ -107,6 +107,7 @@ def encode_png(
     icc_profile: bytes | None = None,
     exif: bytes | None = None,
     dpi: tuple[float, float] | None = None,
+    description: str | None = None,
 ) -> bytes:
     """Encode (rows, cols[, 2 | 3 | 4]) uint8 or uint16 samples (RGB order) as PNG bytes with metadata.
 
@@ -118,6 +119,8 @@ def encode_png(
         Written as iCCP and eXIf chunks (EXIF without its ``Exif\\0\\0`` prefix, as PNG requires).
     dpi : (float, float), optional
         Written as a pHYs chunk in pixels per meter.
+    description : str, optional
+        Written as an iTXt chunk with the keyword ``Description`` (UTF-8, uncompressed).
     """
     buffer = bytes(imagecodecs.png_encode(np.ascontiguousarray(array), level=6))
     extra = b""
@@ -128,6 +131,8 @@ def encode_png(
     if dpi:
         x_ppm, y_ppm = (round(value / _METERS_PER_INCH) for value in dpi)
         extra += _chunk(b"pHYs", struct.pack(">IIB", x_ppm, y_ppm, 1))
+    if description:
+        extra += _chunk(b"iTXt", b"Description\x00\x00\x00\x00\x00" + description.encode("utf-8"))
     ihdr_end = len(PNG_SIGNATURE) + 8 + 13 + 4
     return buffer[:ihdr_end] + extra + buffer[ihdr_end:]
 

@@ -86,10 +86,11 @@ def read_pillow_format(path: Path, *, page: int, limit: int | None, format_name:
     return _finish(array, has_alpha, meta)
 
 
-def encode_png_image(image: Image, *, bit_depth: int, exif: bytes | None) -> bytes:
-    """Return PNG bytes for ``image`` at 8 or 16 bits with its ICC profile, EXIF and resolution."""
+def encode_png_image(image: Image, *, bit_depth: int, exif: bytes | None, description: str | None = None) -> bytes:
+    """Return PNG bytes for ``image`` at 8 or 16 bits with its ICC profile, EXIF, resolution and description."""
     samples = stack_alpha(quantize(image.pixels, bit_depth), None if image.alpha is None else quantize(image.alpha, bit_depth))
-    return encode_png(samples, icc_profile=image.meta.icc_profile, exif=exif, dpi=image.meta.extra.get("dpi"))
+    return encode_png(samples, icc_profile=image.meta.icc_profile, exif=exif, dpi=image.meta.extra.get("dpi"),
+                      description=description)
 
 
 def _flatten_on_white(image: Image) -> np.ndarray:
@@ -100,8 +101,11 @@ def _flatten_on_white(image: Image) -> np.ndarray:
     return image.pixels * alpha + (1.0 - alpha)
 
 
-def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: bytes | None) -> bytes:
+def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: bytes | None,
+                        description: str | None = None) -> bytes:
     """Return JPEG, BMP or WebP bytes (8 bit) for ``image`` with EXIF and ICC where the format holds them.
+
+    ``description`` becomes the JPEG comment (COM segment); BMP and WebP hold none.
 
     JPEG and BMP hold no alpha: a transparent image is composited over white.
     JPEG at quality 90 and above keeps full chroma resolution (4:4:4), below that 4:2:0.
@@ -121,6 +125,8 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
         options["dpi"] = tuple(dpi)
     if format_name == "JPEG":
         options.update(quality=quality, subsampling=0 if quality >= 90 else 2, optimize=True)
+        if description:
+            options["comment"] = description.encode("utf-8")
     elif format_name == "WEBP":
         options.update(quality=quality, lossless=quality >= 100, method=4)
     out = io.BytesIO()

@@ -112,11 +112,12 @@ def read_tiff(path: Path, *, page: int, limit: int | None) -> Image:
     return Image(pixels, alpha, meta)
 
 
-def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None) -> None:
+def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None, description: str | None = None) -> None:
     """Write ``image`` as a Deflate-compressed TIFF at 8, 16 or 32 (float) bits per sample.
 
     Keeps the ICC profile, resolution and EXIF (IFD0 text tags, the EXIF and
     GPS sub-IFDs); the orientation tag is written as 1 because pixels are upright.
+    ``description`` replaces the EXIF image description in the ImageDescription tag.
     """
     if bit_depth == 32:
         color = np.ascontiguousarray(image.pixels, dtype=np.float32)
@@ -140,7 +141,7 @@ def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None) 
         resolution=tuple(dpi) if dpi else None,
         resolutionunit="INCH" if dpi else None,
         metadata=None,
-        description=tags.description,
+        description=description or tags.description,
         software=tags.software or "Enhance Studio",
         datetime=tags.datetime,
         extratags=tags.extratags,

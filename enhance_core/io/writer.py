@@ -7,6 +7,11 @@ orientation reset to 1, since pixels are stored upright) and the ICC profile
 go into JPEG, PNG, TIFF and WebP; alpha into PNG, TIFF and WebP (JPEG and BMP
 composite transparent pixels over white).
 
+DICOM sources carry their header in ``meta.dicom``; the writer never writes
+it (nor anything else from it), so exported images hold no patient-identifying
+fields. :mod:`enhance_core.medical.export` builds a ``description`` with the
+fields the user chooses.
+
 Writes go to a temporary file in the target folder that replaces the target
 with ``os.replace`` only when complete, so a crash or a full disk never leaves
 a half-written file where a good one was.
@@ -80,15 +85,16 @@ def _check_target(image: Image, path: Path, format_name: str | None, bit_depth: 
         raise ImageWriteError(path, f"the folder {path.parent} does not exist; create it first")
 
 
-def _encode(image: Image, temp: Path, format_name: str, bit_depth: int, quality: int, exif: bytes | None) -> None:
+def _encode(image: Image, temp: Path, format_name: str, bit_depth: int, quality: int, exif: bytes | None,
+            description: str | None) -> None:
     """Write ``image`` in ``format_name`` to the temporary file ``temp``."""
     if format_name == "TIFF":
-        write_tiff(image, temp, bit_depth=bit_depth, exif=exif)
+        write_tiff(image, temp, bit_depth=bit_depth, exif=exif, description=description)
         return
     if format_name == "PNG":
-        data = encode_png_image(image, bit_depth=bit_depth, exif=exif)
+        data = encode_png_image(image, bit_depth=bit_depth, exif=exif, description=description)
     else:
-        data = encode_pillow_image(image, format_name=format_name, quality=quality, exif=exif)
+        data = encode_pillow_image(image, format_name=format_name, quality=quality, exif=exif, description=description)
     with open(temp, "wb") as handle:
         handle.write(data)
 
@@ -100,6 +106,7 @@ def write_image(
     bit_depth: int | None = None,
     quality: int = 95,
     overwrite_source: bool = False,
+    description: str | None = None,
 ) -> Path:
     """Write ``image`` to ``path`` atomically, keeping bit depth, EXIF, ICC profile and alpha.
 
@@ -116,6 +123,8 @@ def write_image(
         JPEG/WebP quality 1..100 (WebP 100 is lossless). JPEG and BMP composite alpha over white.
     overwrite_source : bool
         Must be True to replace ``image.meta.source``; otherwise that is refused.
+    description : str, optional
+        Text stored as the PNG ``Description`` (iTXt), TIFF ImageDescription or JPEG comment.
 
     Returns
     -------
@@ -142,7 +151,7 @@ def write_image(
     os.close(handle)
     temp = Path(temp_name)
     try:
-        _encode(image, temp, format_name, depth, quality, exif)
+        _encode(image, temp, format_name, depth, quality, exif, description)
         with open(temp, "rb+") as written:
             os.fsync(written.fileno())
         os.chmod(temp, (path.stat().st_mode & 0o7777) if path.exists() else 0o666 & ~_UMASK)

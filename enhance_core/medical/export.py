@@ -1,0 +1,161 @@
+"""Export of medical images: windowed 8-bit pictures and full-range 16-bit values, de-identified.
+
+Exported files hold new pixels and a JSON description only; the DICOM header
+is never copied. The description (PNG ``Description`` iTXt chunk, TIFF
+ImageDescription, JPEG comment) lists the fields of :data:`SAFE_KEYWORDS`
+(modality, pixel spacing, slice geometry, acquisition settings) and how the
+values map to physical units. The fields of :data:`PATIENT_KEYWORDS`
+(patient, study, institution, staff, UIDs) are added only when asked
+(``include_patient_data=True``).
+
+Full-range mapping (16-bit PNG/TIFF), written into the description as
+``offset`` and ``scale`` with ``physical = offset + scale * value``:
+
+* Hounsfield units: ``value = HU + 32768`` (offset -32768, scale 1), rounded
+  to whole HU, so every CT value from -32768 to 32767 HU is kept exactly.
+* Other units: the range the stored bits can reach, spread over 0..65535
+  (offset = the lowest physical value, scale = range / 65535).
+
+Values grow with the physical value (MONOCHROME1 is not inverted here). The
+source DICOM file is never written: the writer refuses its path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from enhance_core.errors import ImageWriteError
+from enhance_core.image import Image, ImageMeta, Window
+from enhance_core.io import write_image
+from enhance_core.io.writer import WRITE_FORMATS
+from enhance_core.medical.windows import window_params
+from enhance_core.render import render_image
+from enhance_core.stack import StackItem, make_item
+
+SAFE_KEYWORDS = (
+    "Modality", "BodyPartExamined", "PixelSpacing", "SliceThickness", "SpacingBetweenSlices", "SliceLocation",
+    "ImagePositionPatient", "ImageOrientationPatient", "KVP", "ConvolutionKernel", "PhotometricInterpretation",
+    "BitsStored", "RescaleSlope", "RescaleIntercept", "RescaleType",
+)
+"""Header fields an export describes by default: geometry and acquisition, nothing about the person."""
+
+PATIENT_KEYWORDS = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge", "PatientWeight", "PatientSize",
+    "OtherPatientIDs", "OtherPatientNames", "PatientAddress", "PatientComments", "StudyDate", "StudyTime",
+    "SeriesDate", "AcquisitionDate", "ContentDate", "StudyDescription", "SeriesDescription", "AccessionNumber",
+    "StudyID", "InstitutionName", "InstitutionAddress", "ReferringPhysicianName", "PerformingPhysicianName",
+    "OperatorsName", "StationName", "DeviceSerialNumber", "StudyInstanceUID", "SeriesInstanceUID",
+    "SOPInstanceUID", "FrameOfReferenceUID",
+)
+"""Identifying fields (after DICOM PS3.15's basic profile) added only with ``include_patient_data=True``."""
+
+HU_OFFSET = -32768.0
+
+
+@dataclass(frozen=True)
+class ValueMap:
+    """Linear map of stored 16-bit values to physical units: ``physical = offset + scale * value``."""
+
+    offset: float
+    scale: float
+    unit: str
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready form of a pydicom element value."""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return [_plain(item) for item in value]
+    if isinstance(value, (int, float, str)):
+        return value
+    return str(value)
+
+
+def header_fields(meta: ImageMeta, *, include_patient_data: bool = False) -> dict[str, Any]:
+    """Return the header fields an export may describe: :data:`SAFE_KEYWORDS`, plus the patient's when asked."""
+    header = meta.dicom
+    if header is None:
+        return {}
+    keywords = SAFE_KEYWORDS + (PATIENT_KEYWORDS if include_patient_data else ())
+    return {keyword: _plain(header.get(keyword)) for keyword in keywords
+            if keyword in header and header.get(keyword) not in (None, "")}
+
+
+def export_description(meta: ImageMeta, *, window: Window | None = None, value_map: ValueMap | None = None,
+                       include_patient_data: bool = False) -> str:
+    """Return the JSON description an exported slice carries (see the module docstring)."""
+    data: dict[str, Any] = {"software": "Enhance Studio", "source": "DICOM", "unit": meta.unit,
+                            "deidentified": not include_patient_data}
+    if window is not None:
+        data["window"] = {"center": window.center, "width": window.width, "name": window.name}
+    if value_map is not None:
+        data["mapping"] = "physical = offset + scale * value"
+        data["offset"], data["scale"] = value_map.offset, value_map.scale
+    data["dicom"] = header_fields(meta, include_patient_data=include_patient_data)
+    return json.dumps(data, ensure_ascii=False)
+
+
+def full_range_map(image: Image) -> ValueMap:
+    """Return the 16-bit value map of ``image`` (HU + 32768 for CT, else its stored range)."""
+    if image.meta.unit == "HU":
+        return ValueMap(HU_OFFSET, 1.0, "HU")
+    low, high = sorted((float(image.to_physical(0.0)), float(image.to_physical(1.0))))
+    return ValueMap(low, (high - low) / 65535.0 or 1.0, image.meta.unit)
+
+
+def full_range_image(image: Image) -> tuple[Image, ValueMap]:
+    """Return gray pixels whose 16-bit codes hold the physical values by :func:`full_range_map`, and the map."""
+    value_map = full_range_map(image)
+    physical = image.to_physical(np.asarray(image.pixels[:, :, 0], dtype=np.float64))
+    codes = np.clip(np.rint((physical - value_map.offset) / value_map.scale), 0, 65535)
+    pixels = (codes / 65535.0).astype(np.float32)[:, :, None]
+    meta = ImageMeta(format="DICOM", bit_depth=16, source=image.meta.source, unit=value_map.unit)
+    return Image(np.ascontiguousarray(pixels), None, meta), value_map
+
+
+def windowed_image(image: Image, window: Window, steps: Sequence[StackItem] = ()) -> Image:
+    """Return ``image`` through a window/level step with ``window`` and then ``steps``, as 8-bit display pixels."""
+    result = render_image(image, (make_item("window_level", window_params(window)), *steps))
+    meta = ImageMeta(format="DICOM", bit_depth=8, source=image.meta.source)
+    return Image(result.pixels, None, meta)
+
+
+def export_slice(image: Image, path: str | PathLike[str], *, window: Window | None = None,
+                 steps: Sequence[StackItem] = (), include_patient_data: bool = False, quality: int = 95) -> Path:
+    """Write one slice de-identified: windowed 8-bit with ``window``, or full-range 16-bit without.
+
+    Parameters
+    ----------
+    image : Image
+        A slice read from DICOM (physical map and header in ``meta``).
+    path : str or PathLike
+        Target; ``.png``/``.jpg``/``.tif``. Full range (``window=None``) needs PNG or TIFF.
+    window : Window, optional
+        Display window; None writes the full-range 16-bit values.
+    steps : sequence of StackItem
+        Further steps applied after the window (CLAHE, denoise...); windowed export only.
+    include_patient_data : bool
+        Add the :data:`PATIENT_KEYWORDS` fields to the description.
+    quality : int
+        JPEG quality.
+    """
+    path = Path(path)
+    format_name = WRITE_FORMATS.get(path.suffix.lower())
+    if window is None:
+        if format_name not in ("PNG", "TIFF"):
+            raise ImageWriteError(path, "full-range values need 16 bits; write .png or .tif, or give a window "
+                                        "for an 8-bit picture")
+        if steps:
+            raise ImageWriteError(path, "full-range export writes the unedited values; drop the extra steps "
+                                        "or export a windowed picture")
+        pixels, value_map = full_range_image(image)
+        text = export_description(image.meta, value_map=value_map, include_patient_data=include_patient_data)
+        return write_image(pixels, path, bit_depth=16, description=text)
+    shown = windowed_image(image, window, steps)
+    text = export_description(image.meta, window=window, include_patient_data=include_patient_data)
+    return write_image(shown, path, bit_depth=8, quality=quality, description=text)

@@ -1,0 +1,222 @@
+"""DICOM series: the image files of one folder, grouped by series and put in anatomical order.
+
+:func:`list_series` reads only the headers (no pixel data) of every file in a
+folder, skips files that are not DICOM images (DICOMDIR, reports, text files),
+and groups the rest by ``SeriesInstanceUID``. :func:`open_series` returns one
+series as an ordered list of slices; each slice is a file and a frame, so a
+multi-frame file is a series of its frames (:func:`series_from_file`).
+
+Slice order, the first rule every slice satisfies:
+
+1. ``position``: ``ImagePositionPatient`` projected on the slice normal
+   (the cross product of the two ``ImageOrientationPatient`` direction
+   cosines), ascending; the projection is the slice location in mm.
+2. ``instance``: ``InstanceNumber``, ascending.
+3. ``file name``: natural order of the file names (``2.dcm`` before ``10.dcm``).
+
+Ties keep the next rule's order, so the result never depends on the order
+the file system lists the folder in.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from enhance_core.errors import DicomSeriesError, ImageReadError
+from enhance_core.image import Image
+from enhance_core.io import read_image
+
+_HEADER_TAGS = (
+    "SeriesInstanceUID", "SeriesDescription", "SeriesNumber", "Modality", "InstanceNumber",
+    "ImagePositionPatient", "ImageOrientationPatient", "NumberOfFrames", "Rows", "Columns",
+)
+
+
+@dataclass(frozen=True)
+class SeriesSlice:
+    """One slice of a series: ``frame`` of the DICOM file ``path``; ``location`` in mm along the normal, or None."""
+
+    path: Path
+    frame: int = 0
+    location: float | None = None
+
+
+@dataclass(frozen=True)
+class DicomSeries:
+    """An ordered series of slices.
+
+    Attributes
+    ----------
+    uid : str
+        ``SeriesInstanceUID`` ("" when the files lack it).
+    description : str
+        ``SeriesDescription`` with the series number, for menus and messages.
+    modality : str
+        ``CT``, ``MR``...
+    slices : tuple of SeriesSlice
+        In display order.
+    order : str
+        The rule that ordered them: ``"position"``, ``"instance"``, ``"file name"`` or ``"frame"``.
+    """
+
+    uid: str
+    description: str
+    modality: str
+    slices: tuple[SeriesSlice, ...]
+    order: str
+
+    def __len__(self) -> int:
+        return len(self.slices)
+
+    def read_slice(self, index: int) -> Image:
+        """Read slice ``index`` (0 is the first in display order) with its physical units and windows."""
+        if not 0 <= index < len(self.slices):
+            raise ImageReadError(self.slices[0].path.parent,
+                                 f"slice {index} does not exist; the series has {len(self.slices)} slices, "
+                                 f"numbered 0 to {len(self.slices) - 1}")
+        item = self.slices[index]
+        return read_image(item.path, page=item.frame)
+
+
+def _natural_key(name: str) -> tuple:
+    """Sort key that orders embedded numbers by value (``IM2`` before ``IM10``)."""
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
+
+
+def _read_header(path: Path) -> Dataset | None:
+    """Return the header of a DICOM image file, or None for anything else."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(_HEADER_TAGS))
+    except (InvalidDicomError, OSError, ValueError, TypeError, KeyError, AttributeError, EOFError):
+        return None
+    return header if "Rows" in header and "Columns" in header else None
+
+
+def _location(header: Dataset) -> float | None:
+    """Position of the slice along its normal in mm, or None when position or orientation is missing."""
+    try:
+        orientation = np.asarray([float(v) for v in header.ImageOrientationPatient], dtype=np.float64)
+        position = np.asarray([float(v) for v in header.ImagePositionPatient], dtype=np.float64)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if orientation.shape != (6,) or position.shape != (3,):
+        return None
+    normal = np.cross(orientation[:3], orientation[3:])
+    return float(position @ normal) if np.linalg.norm(normal) > 1e-6 else None
+
+
+def _instance(header: Dataset) -> int | None:
+    """``InstanceNumber`` as an int, or None."""
+    try:
+        return int(header.InstanceNumber)
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _order(entries: list[tuple[Path, Dataset]]) -> tuple[tuple[SeriesSlice, ...], str]:
+    """Return the slices of one series in display order and the rule used."""
+    entries = sorted(entries, key=lambda entry: _natural_key(entry[0].name))
+    locations = [_location(header) for _, header in entries]
+    instances = [_instance(header) for _, header in entries]
+    if len(entries) > 1 and all(value is not None for value in locations):
+        keyed = sorted(range(len(entries)), key=lambda i: (locations[i], instances[i] or 0))
+        order = "position"
+    elif all(value is not None for value in instances):
+        keyed = sorted(range(len(entries)), key=lambda i: instances[i])
+        order = "instance"
+    else:
+        keyed, order = list(range(len(entries))), "file name"
+    slices = []
+    for i in keyed:
+        path, header = entries[i]
+        frames = int(header.get("NumberOfFrames", 1) or 1)
+        slices.extend(SeriesSlice(path, frame, locations[i]) for frame in range(frames))
+    return tuple(slices), order
+
+
+def _describe(header: Dataset) -> str:
+    """Series number and description, for messages."""
+    number = header.get("SeriesNumber")
+    text = str(header.get("SeriesDescription", "") or "").strip()
+    return " ".join(part for part in (f"#{number}" if number not in (None, "") else "", text) if part)
+
+
+def list_series(folder: str | PathLike[str]) -> list[DicomSeries]:
+    """Return every DICOM image series in ``folder`` (not its subfolders), largest first.
+
+    Raises
+    ------
+    DicomSeriesError
+        The folder does not exist, is empty, or holds no DICOM image.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DicomSeriesError(folder, "is not a folder; choose the folder that holds the series' .dcm files")
+    files = [path for path in folder.iterdir() if path.is_file()]
+    if not files:
+        raise DicomSeriesError(folder, "the folder is empty; choose the folder that holds the series' .dcm files")
+    groups: dict[str, list[tuple[Path, Dataset]]] = {}
+    for path in files:
+        header = _read_header(path)
+        if header is not None:
+            groups.setdefault(str(header.get("SeriesInstanceUID", "") or ""), []).append((path, header))
+    if not groups:
+        raise DicomSeriesError(folder, f"none of its {len(files)} file(s) is a DICOM image; "
+                                       "choose the folder that holds the series' .dcm files")
+    result = []
+    for uid, entries in groups.items():
+        slices, order = _order(entries)
+        first = entries[0][1]
+        result.append(DicomSeries(uid, _describe(first), str(first.get("Modality", "") or ""), slices, order))
+    return sorted(result, key=lambda series: (-len(series), series.uid))
+
+
+def open_series(folder: str | PathLike[str], *, series_uid: str | None = None) -> DicomSeries:
+    """Return the ordered series in ``folder``; ``series_uid`` picks one when the folder holds several.
+
+    Raises
+    ------
+    DicomSeriesError
+        No DICOM image in the folder, several series and no ``series_uid``
+        (the message lists them), or no series with ``series_uid``.
+    """
+    found = list_series(folder)
+    if series_uid is not None:
+        for series in found:
+            if series.uid == series_uid:
+                return series
+        raise DicomSeriesError(Path(folder), f"holds no series with SeriesInstanceUID {series_uid}; "
+                                             f"it holds: {_listing(found)}")
+    if len(found) > 1:
+        raise DicomSeriesError(Path(folder), f"holds {len(found)} series; pick one by its SeriesInstanceUID: "
+                                             f"{_listing(found)}")
+    return found[0]
+
+
+def _listing(found: list[DicomSeries]) -> str:
+    """One line naming each series: UID, modality, slice count, description."""
+    return "; ".join(f"{s.uid or '(no UID)'} ({s.modality or '?'}, {len(s)} slices{', ' + s.description if s.description else ''})"
+                     for s in found)
+
+
+def series_from_file(path: str | PathLike[str]) -> DicomSeries:
+    """Return a single DICOM file as a series of its frames (one slice for a single-frame file)."""
+    path = Path(path)
+    header = _read_header(path)
+    if header is None:
+        raise DicomSeriesError(path, "is not a DICOM image file")
+    frames = int(header.get("NumberOfFrames", 1) or 1)
+    slices = tuple(SeriesSlice(path, frame) for frame in range(frames))
+    return DicomSeries(str(header.get("SeriesInstanceUID", "") or ""), _describe(header),
+                       str(header.get("Modality", "") or ""), slices, "frame")

@@ -1,0 +1,51 @@
+"""DICOM series built in a temporary folder from pydicom's CT_small.dcm (nothing read from data folders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+
+PATIENT_NAME = "CompressedSamples^CT1"
+"""CT_small.dcm's PatientName, which no default export may contain."""
+
+
+def write_series(folder: Path, locations: list[float], *, series_uid: str | None = None,
+                 names: list[str] | None = None, with_position: bool = True) -> list[Path]:
+    """Write one CT slice per entry of ``locations`` (mm along the normal) into ``folder``.
+
+    Slice ``i`` gets InstanceNumber ``i + 1``, ImagePositionPatient z = ``locations[i]``
+    (axial orientation), a fresh SOPInstanceUID and pixels offset by ``100 * i`` HU so
+    tests can tell slices apart. ``names`` gives the file names (default: shuffled numbers).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    series_uid = series_uid or generate_uid()
+    names = names or [f"{(7 * i + 3) % 97:03d}.dcm" for i in range(len(locations))]
+    paths = []
+    for index, (location, name) in enumerate(zip(locations, names)):
+        dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+        dataset.SeriesInstanceUID = series_uid
+        dataset.SOPInstanceUID = generate_uid()
+        dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+        dataset.InstanceNumber = index + 1
+        if with_position:
+            dataset.ImagePositionPatient = [-158.0, -179.0, float(location)]
+            dataset.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        else:
+            del dataset.ImagePositionPatient
+        stored = dataset.pixel_array.astype(np.int16) + np.int16(100 * index)
+        dataset.PixelData = stored.tobytes()
+        path = folder / name
+        dataset.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def slice_offset(image) -> int:
+    """Recover the ``100 * i`` HU offset ``write_series`` gave a slice (from its top-left pixel)."""
+    original = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    expected = float(original.pixel_array[0, 0]) * float(original.RescaleSlope) + float(original.RescaleIntercept)
+    return int(round((float(image.to_physical(image.pixels[0, 0, 0])) - expected) / 100.0))

@@ -1,0 +1,134 @@
+"""De-identified export (windowed 8-bit, full-range 16-bit) and the dicom-export command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pydicom
+import pytest
+import tifffile
+from PIL import Image as PILImage
+from pydicom.data import get_testdata_file
+
+from enhance_core.cli import main as cli_main
+from enhance_core.errors import ImageWriteError
+from enhance_core.io import read_image, write_image
+from enhance_core.medical import find_preset
+from enhance_core.medical.export import export_slice
+from enhance_core.render import render_image
+from enhance_core.stack import make_item
+from tests.core.dicom_fixtures import PATIENT_NAME, write_series
+
+
+@pytest.fixture
+def ct():
+    return read_image(get_testdata_file("CT_small.dcm"))
+
+
+def description_of(path) -> dict:
+    """The JSON description an exported PNG, TIFF or JPEG carries."""
+    if path.suffix == ".tif":
+        with tifffile.TiffFile(path) as tif:
+            return json.loads(tif.pages[0].description)
+    with PILImage.open(path) as picture:
+        text = picture.info.get("Description") or picture.info.get("comment")
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif"])
+def test_windowed_export_has_no_patient_fields_unless_asked(tmp_path, ct, suffix):
+    plain = export_slice(ct, tmp_path / f"plain{suffix}", window=find_preset("lung", "CT").window)
+    named = export_slice(ct, tmp_path / f"named{suffix}", window=find_preset("lung", "CT").window,
+                         include_patient_data=True)
+    assert PATIENT_NAME.encode() not in plain.read_bytes() and b"1CT1" not in plain.read_bytes()
+    assert PATIENT_NAME.encode() in named.read_bytes()
+    described = description_of(plain)
+    assert described["deidentified"] is True and "PatientName" not in described["dicom"]
+    assert described["window"] == {"center": -600.0, "width": 1500.0, "name": "Lung"}
+    assert described["dicom"]["Modality"] == "CT"
+    assert description_of(named)["dicom"]["PatientID"] == "1CT1"
+
+
+def test_windowed_png_is_8_bit_and_matches_the_window(tmp_path, ct):
+    path = export_slice(ct, tmp_path / "lung.png", window=find_preset("lung", "CT").window)
+    with PILImage.open(path) as picture:
+        assert picture.mode == "L"
+        written = np.asarray(picture).astype(np.float64)
+    hu = ct.to_physical(ct.pixels[:, :, 0].astype(np.float64))
+    expected = np.clip((hu + 1350.0) / 1500.0, 0, 1) * 255
+    assert np.abs(written - expected).max() <= 0.51
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_full_range_export_holds_hu_plus_32768(tmp_path, ct, suffix):
+    path = export_slice(ct, tmp_path / f"full{suffix}")
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    expected = pydicom.pixels.apply_modality_lut(dataset.pixel_array, dataset)
+    values = tifffile.imread(path) if suffix == ".tif" else np.asarray(read_image(path).pixels[:, :, 0] * 65535)
+    described = description_of(path)
+    assert (described["offset"], described["scale"], described["unit"]) == (-32768.0, 1.0, "HU")
+    np.testing.assert_array_equal(np.rint(values).astype(np.int64) - 32768, expected)
+    assert PATIENT_NAME.encode() not in path.read_bytes()
+
+
+def test_full_range_needs_16_bits_and_the_source_is_never_written(tmp_path, ct):
+    with pytest.raises(ImageWriteError, match="write .png or .tif"):
+        export_slice(ct, tmp_path / "full.jpg")
+    source = write_series(tmp_path / "series", [0.0])[0]
+    before = source.read_bytes()
+    image = read_image(source)
+    with pytest.raises(ImageWriteError, match="cannot write '.dcm'"):
+        write_image(image, source.with_suffix(".dcm"))
+    assert source.read_bytes() == before
+
+
+def test_editor_style_export_of_a_dicom_result_carries_no_header(tmp_path, ct):
+    result = render_image(ct, (make_item("window_level", {"center": 40.0, "width": 400.0}),))
+    for suffix in (".png", ".jpg", ".tif"):
+        data = write_image(result, tmp_path / f"edited{suffix}").read_bytes()
+        assert PATIENT_NAME.encode() not in data and b"1CT1" not in data
+
+
+def test_cli_exports_a_series_in_slice_order_with_one_preset(tmp_path, capsys):
+    write_series(tmp_path / "series", [20.0, 0.0, 10.0])
+    out = tmp_path / "out"
+    assert cli_main(["dicom-export", str(tmp_path / "series"), "-o", str(out), "--preset", "lung"]) == 0
+    names = sorted(path.name for path in out.iterdir())
+    assert names == ["slice_0001.png", "slice_0002.png", "slice_0003.png"]
+    means = [read_image(out / name).pixels.mean() for name in names]
+    assert means[2] < means[0] < means[1]  # slice i was written 100 * i HU brighter, at 20, 0 and 10 mm
+    assert all(PATIENT_NAME.encode() not in (out / name).read_bytes() for name in names)
+    assert description_of(out / names[0])["window"]["name"] == "Lung"
+    assert "wrote 3 of 3 slices" in capsys.readouterr().out
+    assert cli_main(["dicom-export", str(tmp_path / "series"), "-o", str(out), "--preset", "lung"]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_cli_full_range_tiff_and_patient_data_on_request(tmp_path):
+    write_series(tmp_path / "series", [0.0, 1.0])
+    out = tmp_path / "out"
+    assert cli_main(["dicom-export", str(tmp_path / "series"), "-o", str(out), "--full-range", "--format", "tif",
+                     "--include-patient-data"]) == 0
+    first = out / "slice_0001.tif"
+    assert tifffile.imread(first).dtype == np.uint16
+    assert description_of(first)["dicom"]["PatientName"] == PATIENT_NAME
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--preset", "lungz"], "no window preset 'lungz'"),
+    (["--window", "40"], "CENTER,WIDTH"),
+    (["--full-range", "--format", "jpg"], "needs 16 bits"),
+])
+def test_cli_bad_options_give_one_line_and_status_2(tmp_path, capsys, args, words):
+    write_series(tmp_path / "series", [0.0])
+    assert cli_main(["dicom-export", str(tmp_path / "series"), "-o", str(tmp_path / "out"), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and words in err[0]
+
+
+def test_cli_on_a_folder_without_dicom(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert cli_main(["dicom-export", str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == 2
+    assert "the folder is empty" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

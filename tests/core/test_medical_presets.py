@@ -1,0 +1,128 @@
+"""Window presets as documented, user presets on disk, automatic and header windows."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from pydicom.data import get_testdata_file
+
+from enhance_core.errors import ParameterError, PresetError
+from enhance_core.filters.base import RenderContext
+from enhance_core.filters.point import WindowLevelParams, apply_window_level
+from enhance_core.image import Image, ImageMeta
+from enhance_core.io import read_image
+from enhance_core.medical import auto_window, builtin_presets, find_preset, header_window, load_user_presets
+from enhance_core.medical.presets import WindowPreset, add_user_preset, save_user_presets
+
+DOCUMENTED_CT = {"brain": (40, 80), "subdural": (75, 215), "stroke": (40, 40), "temporal_bone": (600, 2800),
+                 "lung": (-600, 1500), "mediastinum": (50, 350), "soft_tissue": (50, 400), "liver": (30, 150),
+                 "bone": (400, 1800)}
+
+
+def hu_ramp() -> Image:
+    """A CT-like image whose columns run from -3000 to 5191 HU in steps of 1 HU."""
+    meta = ImageMeta(format="DICOM", bit_depth=13, unit="HU", value_offset=-3000.0, value_scale=8191.0, modality="CT")
+    pixels = np.tile(np.linspace(0.0, 1.0, 8192, dtype=np.float32), (2, 1))[:, :, None]
+    return Image(np.ascontiguousarray(pixels), None, meta)
+
+
+def shown_at(image: Image, preset: WindowPreset, hu: float) -> float:
+    """Display value (0..1) of the window/level step with ``preset`` at ``hu``."""
+    ctx = RenderContext(value_offset=image.meta.value_offset, value_scale=image.meta.value_scale)
+    out = apply_window_level(image.pixels, WindowLevelParams(center=preset.center, width=preset.width), ctx)
+    column = int(round(hu + 3000.0))
+    return float(out[0, column, 0])
+
+
+def test_ct_presets_are_the_documented_values():
+    presets = {preset.key: (preset.center, preset.width) for preset in builtin_presets("CT")}
+    assert presets == DOCUMENTED_CT
+    assert builtin_presets("MR") == ()
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_CT))
+def test_presets_map_their_window_edges_to_black_mid_gray_and_white(name):
+    image, preset = hu_ramp(), find_preset(name, "CT")
+    low, high = preset.center - preset.width / 2, preset.center + preset.width / 2
+    assert shown_at(image, preset, low) == pytest.approx(0.0, abs=1 / preset.width + 1e-6)
+    assert shown_at(image, preset, preset.center) == pytest.approx(0.5, abs=1 / preset.width + 1e-6)
+    assert shown_at(image, preset, high) == pytest.approx(1.0, abs=1 / preset.width + 1e-6)
+    assert shown_at(image, preset, low - 50) == 0.0 and shown_at(image, preset, high + 50) == 1.0
+
+
+def test_lung_window_on_real_ct_values():
+    image = read_image(get_testdata_file("CT_small.dcm"))
+    preset = find_preset("Lung", "CT")
+    ctx = RenderContext(value_offset=image.meta.value_offset, value_scale=image.meta.value_scale)
+    out = apply_window_level(image.pixels, WindowLevelParams(center=-600, width=1500), ctx)[:, :, 0]
+    hu = image.to_physical(image.pixels[:, :, 0].astype(np.float64))
+    expected = np.clip((hu - (preset.center - preset.width / 2)) / preset.width, 0, 1)
+    np.testing.assert_allclose(out, expected, atol=1e-4)
+
+
+def test_preset_names_ignore_case_and_punctuation_and_unknown_names_list_the_choices():
+    assert find_preset("SOFT TISSUE", "CT").key == "soft_tissue"
+    assert find_preset("abdomen", "ct").key == "soft_tissue"
+    with pytest.raises(PresetError, match="no window preset 'lungz'.*lung, mediastinum"):
+        find_preset("lungz", "CT")
+
+
+def test_user_presets_round_trip_and_win_over_builtins(tmp_path):
+    path = tmp_path / "config" / "window_presets.json"
+    assert load_user_presets(path) == []
+    add_user_preset(path, WindowPreset("My lung", -500, 1400, "CT"))
+    add_user_preset(path, WindowPreset("Lung", -650, 1600, "CT"))
+    add_user_preset(path, WindowPreset("My lung", -550, 1300, "CT"))
+    loaded = load_user_presets(path)
+    assert [(p.name, p.center, p.width) for p in loaded] == [("Lung", -650, 1600), ("My lung", -550, 1300)]
+    assert find_preset("lung", "CT", loaded).center == -650
+    assert find_preset("my_lung", "CT", loaded).width == 1300
+    with pytest.raises(PresetError):
+        find_preset("my lung", "MR", loaded)
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    ("{not json", "not valid JSON"),
+    (json.dumps({"schema": "something else", "presets": []}), "not a window presets file"),
+    (json.dumps({"schema": "enhance-studio.window-presets", "version": 9, "presets": []}), "version 9"),
+    (json.dumps({"schema": "enhance-studio.window-presets", "version": 1, "presets": [{"name": "x"}]}), "lacks"),
+    (json.dumps({"schema": "enhance-studio.window-presets", "version": 1,
+                 "presets": [{"name": "x", "center": 0, "width": -3}]}), "width above 0"),
+])
+def test_a_bad_presets_file_names_itself_and_the_problem(tmp_path, content, words):
+    path = tmp_path / "presets.json"
+    path.write_text(content)
+    with pytest.raises(PresetError) as caught:
+        load_user_presets(path)
+    assert str(path) in str(caught.value) and words in str(caught.value)
+
+
+def test_saving_never_leaves_a_half_written_file(tmp_path):
+    path = save_user_presets(tmp_path / "p.json", [WindowPreset("A", 1, 2)])
+    assert [item.name for item in tmp_path.iterdir()] == ["p.json"]
+    assert json.loads(path.read_text())["presets"] == [{"name": "A", "modality": "", "center": 1, "width": 2}]
+
+
+def test_auto_window_spans_the_percentiles_of_the_physical_values():
+    image = hu_ramp()
+    window = auto_window(image, low_percent=10, high_percent=90)
+    assert window.center - window.width / 2 == pytest.approx(-3000 + 0.1 * 8191, abs=1.0)
+    assert window.center + window.width / 2 == pytest.approx(-3000 + 0.9 * 8191, abs=1.0)
+    ct = read_image(get_testdata_file("CT_small.dcm"))
+    hu = ct.to_physical(ct.pixels[:, :, 0].astype(np.float64))
+    auto = auto_window(ct)
+    assert auto.center - auto.width / 2 == pytest.approx(np.percentile(hu, 0.5), abs=0.5)
+    assert auto.center + auto.width / 2 == pytest.approx(np.percentile(hu, 99.5), abs=0.5)
+    with pytest.raises(ParameterError, match="percentiles"):
+        auto_window(image, low_percent=60, high_percent=40)
+
+
+def test_header_window_is_the_files_first_window_else_the_value_range():
+    with_windows = read_image(get_testdata_file("bad_sequence.dcm"))
+    assert (header_window(with_windows).center, header_window(with_windows).width) == (40, 350)
+    assert header_window(with_windows, 1).width == 1500
+    ct = read_image(get_testdata_file("CT_small.dcm"))
+    low, high = ct.meta.extra["value_range"]
+    assert (header_window(ct).center, header_window(ct).width) == ((low + high) / 2, high - low)

@@ -1,0 +1,80 @@
+"""DICOM series folders: slice order by position, instance number or file name; clear errors; frames."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from pydicom.data import get_testdata_file
+
+from enhance_core.errors import DicomSeriesError
+from enhance_core.medical import list_series, open_series, series_from_file
+from tests.core.dicom_fixtures import slice_offset, write_series
+
+
+def test_slices_follow_the_position_along_the_normal_not_file_names(tmp_path):
+    write_series(tmp_path, [10.0, -5.0, 0.0, 30.0, 2.5])
+    (tmp_path / "notes.txt").write_text("not DICOM")
+    series = open_series(tmp_path)
+    assert series.order == "position" and series.modality == "CT"
+    assert [item.location for item in series.slices] == [-5.0, 0.0, 2.5, 10.0, 30.0]
+    assert [slice_offset(series.read_slice(i)) for i in range(len(series))] == [1, 2, 4, 0, 3]
+
+
+def test_without_positions_instance_numbers_decide(tmp_path):
+    write_series(tmp_path, [0.0, 0.0, 0.0], names=["c.dcm", "a.dcm", "b.dcm"], with_position=False)
+    series = open_series(tmp_path)
+    assert series.order == "instance"
+    assert [item.path.name for item in series.slices] == ["c.dcm", "a.dcm", "b.dcm"]
+
+
+def test_slice_values_are_hounsfield_units_of_the_right_file(tmp_path):
+    import numpy as np
+    import pydicom
+    from pydicom.pixels import apply_modality_lut
+
+    paths = write_series(tmp_path, [3.0, 1.0, 2.0])
+    series = open_series(tmp_path)
+    image = series.read_slice(0)
+    dataset = pydicom.dcmread(paths[1])
+    expected = apply_modality_lut(dataset.pixel_array, dataset)
+    np.testing.assert_array_equal(np.rint(image.to_physical(image.pixels[:, :, 0].astype(np.float64))), expected)
+    assert image.meta.unit == "HU"
+
+
+def test_empty_folder_and_folder_without_dicom_say_so(tmp_path):
+    with pytest.raises(DicomSeriesError, match="empty"):
+        open_series(tmp_path)
+    (tmp_path / "a.txt").write_text("hello")
+    with pytest.raises(DicomSeriesError, match="none of its 1 file"):
+        open_series(tmp_path)
+    with pytest.raises(DicomSeriesError, match="not a folder"):
+        open_series(tmp_path / "a.txt")
+
+
+def test_mixed_series_are_listed_and_chosen_by_uid(tmp_path):
+    write_series(tmp_path, [0.0, 1.0, 2.0], series_uid="1.2.3.4", names=["a1.dcm", "a2.dcm", "a3.dcm"])
+    write_series(tmp_path, [0.0, 1.0], series_uid="1.2.3.5", names=["b1.dcm", "b2.dcm"])
+    with pytest.raises(DicomSeriesError) as caught:
+        open_series(tmp_path)
+    assert "holds 2 series" in str(caught.value) and "1.2.3.4 (CT, 3 slices" in str(caught.value)
+    assert "1.2.3.5 (CT, 2 slices" in str(caught.value)
+    assert [len(series) for series in list_series(tmp_path)] == [3, 2]
+    chosen = open_series(tmp_path, series_uid="1.2.3.5")
+    assert {item.path.name for item in chosen.slices} == {"b1.dcm", "b2.dcm"}
+    with pytest.raises(DicomSeriesError, match="no series with SeriesInstanceUID 9.9"):
+        open_series(tmp_path, series_uid="9.9")
+
+
+def test_a_multi_frame_file_is_a_series_of_its_frames(tmp_path):
+    series = series_from_file(get_testdata_file("emri_small.dcm"))
+    assert len(series) == 10 and series.order == "frame"
+    assert series.read_slice(7).meta.page == 7
+    shutil.copy(get_testdata_file("emri_small.dcm"), tmp_path / "multi.dcm")
+    assert [item.frame for item in open_series(tmp_path).slices] == list(range(10))
+
+
+def test_a_slice_outside_the_series_is_refused(tmp_path):
+    write_series(tmp_path, [0.0, 1.0])
+    with pytest.raises(Exception, match="slice 2 does not exist; the series has 2 slices"):
+        open_series(tmp_path).read_slice(2)
