@@ -25,6 +25,8 @@ class Document(QObject):
     -------
     image_changed()
         A new source image was set (the stack and history were reset).
+    source_replaced()
+        Another slice or frame of the same series became the source; stack and history stayed.
     reference_changed()
         The reference image was set or cleared.
     stack_changed(change)
@@ -36,6 +38,7 @@ class Document(QObject):
     """
 
     image_changed = Signal()
+    source_replaced = Signal()
     reference_changed = Signal()
     stack_changed = Signal(object)
     selection_changed = Signal(str)
@@ -67,6 +70,11 @@ class Document(QObject):
         self.stack.reset(())
         self.select("")
         self.image_changed.emit()
+
+    def replace_source(self, image: Image, path: Path | None) -> None:
+        """Show another slice or frame of the same series, keeping the stack, selection and history."""
+        self.source, self.source_path = image, path
+        self.source_replaced.emit()
 
     def set_reference(self, image: Image | None, path: Path | None) -> None:
         """Set (or clear, with None) the reference image the metrics compare against."""

@@ -3,6 +3,10 @@
 Files are read on the "Opening" worker lane (a 24-megapixel TIFF takes a
 while to decode), so the window never freezes; the result lands on the GUI
 thread and replaces the document's image only once it was read completely.
+A folder opens as a DICOM series (:mod:`enhance_core.medical.series`): the
+headers are read on the same lane, the user picks a series when the folder
+holds several, and the first slice opens like a file; ``series_opened``
+hands the series to the slice browser.
 Every failure is shown through the window's :class:`~app.error_reporter.ErrorReporter`
 and leaves the current work as it was.
 """
@@ -13,7 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from app.commands import AddStepCommand, ResetStackCommand
 from app.document import Document
@@ -46,6 +50,18 @@ def _read_job(path: Path, progress, should_stop):
     return read_image(path)
 
 
+def _read_series_job(folder: Path, series_uid: str | None, progress, should_stop):
+    """Worker job: the series in ``folder`` and its first slice, or every series when it holds several."""
+    from enhance_core.medical.series import list_series
+
+    progress(0.0, f"reading the DICOM headers in {folder.name}")
+    found = list_series(folder)
+    chosen = [series for series in found if series_uid is None or series.uid == series_uid]
+    if len(chosen) != 1:
+        return found
+    return chosen[0], chosen[0].read_slice(0)
+
+
 class FileActions(QObject):
     """File operations of one editor window.
 
@@ -54,11 +70,14 @@ class FileActions(QObject):
     recent_changed(paths)
         The recent-files list changed.
     opened(path)
-        An image or project finished opening.
+        An image, project or series folder finished opening.
+    series_opened(series)
+        A DICOM series folder opened on its first slice (a :class:`~enhance_core.medical.series.DicomSeries`).
     """
 
     recent_changed = Signal(list)
     opened = Signal(Path)
+    series_opened = Signal(object)
 
     def __init__(self, window: QWidget, document: Document, reporter: ErrorReporter,
                  settings: EditorSettings) -> None:
@@ -85,8 +104,43 @@ class FileActions(QObject):
             return
         if path.suffix.lower() == PROJECT_SUFFIX:
             self.open_project(path)
+        elif path.is_dir():
+            self.open_series(path)
         else:
             self._read(path, partial(self._show_image, path))
+
+    def open_series_dialog(self) -> None:
+        """Ask for a folder holding a DICOM series and open it."""
+        folder = QFileDialog.getExistingDirectory(self.window, "Open DICOM series folder",
+                                                  self.settings.last_folder("open"))
+        if folder:
+            self.open_path(Path(folder))
+
+    def open_series(self, folder: Path, series_uid: str | None = None) -> None:
+        """Open the DICOM series in ``folder`` on its first slice (``series_uid`` picks one of several)."""
+        self._after_read = partial(self._show_series, Path(folder))
+        self.lane.submit(partial(_read_series_job, Path(folder), series_uid), label=f"Opening {Path(folder).name}")
+
+    def choose_series(self, found: list) -> str | None:
+        """Ask which of several series to open; return its SeriesInstanceUID, or None when cancelled."""
+        names = [f"{s.modality or 'DICOM'} · {len(s)} slices · {s.description or s.uid}" for s in found]
+        name, ok = QInputDialog.getItem(self.window, "Choose a series",
+                                        "The folder holds several series. Open:", names, 0, False)
+        return found[names.index(name)].uid if ok else None
+
+    def _show_series(self, folder: Path, result) -> None:
+        if isinstance(result, list):
+            uid = self.choose_series(result)
+            if uid is not None:
+                self.open_series(folder, uid)
+            return
+        series, image = result
+        self.document.set_source(image, series.slices[0].path)
+        self._apply_header_window(image)
+        self.settings.set_last_folder("open", folder)
+        self._remember(folder)
+        self.series_opened.emit(series)
+        self.opened.emit(folder)
 
     def open_reference_dialog(self) -> None:
         """Ask for a reference image (ground truth or an earlier version) and load it."""

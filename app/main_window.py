@@ -18,6 +18,7 @@ from app.brush import BrushTool
 from app.brush_toolbar import BrushToolbar
 from app.canvas import FLASH_KEY, CompareCanvas, CompareMode
 from app.device_probe import DeviceProbe
+from app.dicom_panel import DicomHeaderPanel
 from app.display import describe_value
 from app.document import Document
 from app.error_reporter import ErrorReporter
@@ -29,8 +30,10 @@ from app.metrics_panel import MetricsPanel
 from app.render_controller import RenderController
 from app.restoration_actions import RestorationActions
 from app.settings import APPLICATION, EditorSettings
+from app.slice_browser import SliceBrowser
 from app.stack_panel import StackPanel
 from app.status_bar import EditorStatusBar
+from app.window_level import WindowLevelControls
 from app.workers import JobFailure, JobRunner
 
 
@@ -69,10 +72,16 @@ class MainWindow(QMainWindow):
         self.metrics_panel = MetricsPanel()
         self.histogram_panel = HistogramPanel(self.histogram)
         self.brush_toolbar = BrushToolbar(self.brush, self.canvas, self.settings, self)
+        self.slices = SliceBrowser(self.document, self.reporter, self)
+        self.window_level = WindowLevelControls(self.document, self.reporter, self)
+        self.dicom_panel = DicomHeaderPanel(self.document)
         self._add_docks()
         self.actions_by_name = build_menus(self)
         self.addToolBar(self.brush_toolbar)
-        for action in (self.brush_toolbar.smaller_action, self.brush_toolbar.larger_action):
+        self.addToolBar(self.window_level.toolbar)
+        self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.slices)
+        for action in (self.brush_toolbar.smaller_action, self.brush_toolbar.larger_action,
+                       *self.slices.actions_by_name.values()):
             self.addAction(action)
         for lane in self.lanes():
             self.status.watch(lane)
@@ -86,7 +95,7 @@ class MainWindow(QMainWindow):
         """Every background lane of this window."""
         return [self.renders.lane, self.metrics.live_lane, self.metrics.exact_lane, self.histogram.lane,
                 self.files.lane, self.restoration.lane, self.brush.lane, self.device.lane, self.export_lane,
-                self.estimate_lane]
+                self.estimate_lane, self.slices.lane]
 
     def _add_docks(self) -> None:
         history = QUndoView(self.document.undo_stack)
@@ -96,7 +105,8 @@ class MainWindow(QMainWindow):
                 ("histogram", "Histogram", self.histogram_panel, Qt.DockWidgetArea.RightDockWidgetArea),
                 ("stack", "Filter stack", self.stack_panel, Qt.DockWidgetArea.RightDockWidgetArea),
                 ("metrics", "Metrics", self.metrics_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
-                ("history", "History", history, Qt.DockWidgetArea.LeftDockWidgetArea)):
+                ("history", "History", history, Qt.DockWidgetArea.LeftDockWidgetArea),
+                ("dicom", "DICOM Header", self.dicom_panel, Qt.DockWidgetArea.LeftDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{name}")
             dock.setWidget(widget)
@@ -126,7 +136,34 @@ class MainWindow(QMainWindow):
         self.stack_panel.problem.connect(status.set_problem)
         self.brush.message.connect(lambda text: status.showMessage(text, 4000))
         self.files.recent_changed.connect(self.refresh_recent_menu)
+        self.files.series_opened.connect(self.slices.set_series)
+        self.slices.install_keys(self.canvas)
+        doc.source_replaced.connect(self._on_image_changed)
+        self._connect_window_level_tool()
         self.device.described.connect(status.device_label.setText)
+
+    def _connect_window_level_tool(self) -> None:
+        """The brush and the window/level drag share the canvas: turning one on turns the other off."""
+        drag, brush = self.window_level.drag_action, self.brush_toolbar
+
+        def drag_toggled(on: bool) -> None:
+            if on:
+                for action in (brush.paint_action, brush.erase_action):
+                    action.setChecked(False)
+                self.canvas.set_tool(self.window_level.tool)
+                self.canvas.setFocus()
+            elif self.canvas.tool is self.window_level.tool:
+                self.canvas.set_tool(None)
+
+        def brush_toggled(on: bool) -> None:
+            if on and drag.isChecked():
+                drag.blockSignals(True)
+                drag.setChecked(False)
+                drag.blockSignals(False)
+
+        drag.toggled.connect(drag_toggled)
+        brush.paint_action.toggled.connect(brush_toggled)
+        brush.erase_action.toggled.connect(brush_toggled)
 
     # --- views -----------------------------------------------------------------------------
     def _on_image_changed(self) -> None:

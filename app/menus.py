@@ -61,6 +61,8 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
     files, canvas, doc = window.files, window.canvas, window.document
     a: dict[str, QAction] = {
         "open": _action(window, "&Open…", files.open_dialog, Std.Open, "Open an image or a project"),
+        "open_series": _action(window, "Open DICOM &Series…", files.open_series_dialog, "Ctrl+Shift+O",
+                               "Open a folder holding a DICOM series and browse its slices"),
         "open_reference": _action(window, "Open &Reference…", files.open_reference_dialog, "Ctrl+Shift+R",
                                   "Load a reference image to compare the result with (PSNR, SSIM, MSE)"),
         "clear_reference": _action(window, "Clear Reference", lambda: doc.set_reference(None, None)),
@@ -102,6 +104,9 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
         action.triggered.connect(lambda checked=False, m=mode: window.set_compare_mode(m))
         modes.addAction(action)
         a[f"mode_{mode.value}"] = action
+    a["window_drag"] = window.window_level.drag_action
+    a["save_window"] = window.window_level.save_action
+    a.update(window.slices.actions_by_name)
     _fill_menus(window, a)
     _fill_toolbar(window, a)
     return a
@@ -111,6 +116,7 @@ def _fill_menus(window: MainWindow, a: dict[str, QAction]) -> None:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(a["open"])
+    file_menu.addAction(a["open_series"])
     window.recent_menu = QMenu("Open &Recent", window)
     file_menu.addMenu(window.recent_menu)
     file_menu.addSeparator()
@@ -130,6 +136,9 @@ def _fill_menus(window: MainWindow, a: dict[str, QAction]) -> None:
     window.panels_menu = view.addMenu("&Panels")
     image = bar.addMenu("&Image")
     image.addAction(a["exact_metrics"])
+    image.addSeparator()
+    for name in ("window_drag", "save_window", None, "previous_slice", "next_slice", "first_slice", "last_slice"):
+        image.addSeparator() if name is None else image.addAction(a[name])
     tools = bar.addMenu("&Tools")
     brush = window.brush_toolbar
     for action in (brush.paint_action, brush.erase_action, brush.smaller_action, brush.larger_action):

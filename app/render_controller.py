@@ -70,6 +70,7 @@ class RenderController(QObject):
         self.lane.failed.connect(self._on_failed)
         self.lane.cancelled.connect(self._on_cancelled)
         document.image_changed.connect(self._on_image_changed)
+        document.source_replaced.connect(self._on_source_replaced)
         document.stack_changed.connect(self._on_stack_changed)
         canvas.view_changed.connect(self.schedule)
 
@@ -98,6 +99,17 @@ class RenderController(QObject):
             self.preview_scale = preview_scale_for(image.rows, image.cols)
             self.canvas.set_image_size(image.cols, image.rows)
         self._timer.stop()
+        self._submit(cancel_running=True)
+
+    def _on_source_replaced(self) -> None:
+        """Another slice of a series: render it through the same stack, keeping zoom and position."""
+        image, viewport = self.document.source, self.canvas.viewport
+        if image is None or (image.cols, image.rows) != (viewport.image_cols, viewport.image_rows):
+            self._on_image_changed()
+            return
+        self.renderer.clear()
+        self.generation += 1
+        self._need_before, self._detail, self._screen_zoom, self._before_steps = True, None, None, ()
         self._submit(cancel_running=True)
 
     def _on_stack_changed(self, change: object) -> None:

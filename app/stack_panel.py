@@ -21,6 +21,7 @@ from app.param_editor import ParamEditor
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image
+from enhance_core.medical.windows import header_window, window_params
 from enhance_core.stack import StackChange, StackItem
 
 UID_ROLE = Qt.ItemDataRole.UserRole
@@ -29,13 +30,8 @@ WINDOW_LEVEL = "window_level"
 
 def default_window(image: Image) -> dict[str, float]:
     """Window/level parameters that suit ``image``: the file's first window (DICOM VOI), else its
-    physical value range, else the whole display range."""
-    if image.meta.windows:
-        window = image.meta.windows[0]
-        return {"center": float(window.center), "width": max(float(window.width), 1e-6)}
-    low, high = image.meta.extra.get("value_range") or sorted((float(image.to_physical(0.0)),
-                                                               float(image.to_physical(1.0))))
-    return {"center": (float(low) + float(high)) / 2.0, "width": max(float(high) - float(low), 1e-6)}
+    physical value range, else the whole display range (see :func:`enhance_core.medical.windows.header_window`)."""
+    return window_params(header_window(image))
 
 
 def item_text(item: StackItem) -> str:

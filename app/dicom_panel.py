@@ -1,0 +1,97 @@
+"""A read-only view of the DICOM header of the shown slice: tag, name and value, filterable.
+
+Sequences are branches of the tree, their items numbered. The filter keeps
+rows whose tag, name or value contains the text (case ignored) and the
+branches above them. The header shown is the one pydicom read with the pixel
+data left out (``ImageMeta.dicom``); nothing here can change it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from app.document import Document
+
+MAX_VALUE_CHARS = 200
+
+
+def _value_text(element) -> str:
+    """A short, one-line text of an element's value."""
+    if element.VR in ("OB", "OW", "OF", "OD", "OL", "OV", "UN"):
+        length = len(element.value) if element.value is not None else 0
+        return f"<{length} bytes>"
+    text = " ".join(str(element.value).split())
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "…"
+
+
+class DicomHeaderPanel(QWidget):
+    """Tree of the current image's DICOM header with a filter box; empty for other images."""
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setObjectName("dicom_filter")
+        self.filter_edit.setPlaceholderText("Filter by tag, name or value")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self.apply_filter)
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("dicom_tree")
+        self.tree.setHeaderLabels(["Tag", "Name", "Value"])
+        self.tree.setUniformRowHeights(True)
+        self.tree.setColumnWidth(0, 96)
+        self.tree.setColumnWidth(1, 170)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.tree)
+        document.image_changed.connect(self.refresh)
+        document.source_replaced.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Show the header of the document's current source."""
+        source = self.document.source
+        header = source.meta.dicom if source is not None else None
+        self.tree.clear()
+        if header is not None:
+            file_meta = getattr(header, "file_meta", None)
+            if file_meta is not None:
+                self._add_elements(self.tree.invisibleRootItem(), file_meta)
+            self._add_elements(self.tree.invisibleRootItem(), header)
+        self.apply_filter(self.filter_edit.text())
+
+    def _add_elements(self, parent: QTreeWidgetItem, dataset) -> None:
+        for element in dataset:
+            tag = f"({element.tag.group:04X},{element.tag.element:04X})"
+            if element.VR == "SQ":
+                row = QTreeWidgetItem(parent, [tag, element.name, f"{len(element.value)} item(s)"])
+                for number, item in enumerate(element.value, start=1):
+                    branch = QTreeWidgetItem(row, ["", f"Item {number}", ""])
+                    self._add_elements(branch, item)
+            else:
+                QTreeWidgetItem(parent, [tag, element.name, _value_text(element)])
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """The visible top-level rows as (tag, name, value) (for tests)."""
+        root = self.tree.invisibleRootItem()
+        return [tuple(root.child(i).text(c) for c in range(3)) for i in range(root.childCount())
+                if not root.child(i).isHidden()]
+
+    def apply_filter(self, text: str) -> None:
+        """Hide rows that do not contain ``text`` (case ignored) unless a row below them does."""
+        needle = text.strip().lower()
+
+        def visit(item: QTreeWidgetItem) -> bool:
+            own = not needle or any(needle in item.text(column).lower() for column in range(3))
+            below = [visit(item.child(i)) for i in range(item.childCount())]
+            shown = own or any(below)
+            if own and needle:
+                for i in range(item.childCount()):
+                    item.child(i).setHidden(False)
+            item.setHidden(not shown)
+            return shown
+
+        root = self.tree.invisibleRootItem()
+        for index in range(root.childCount()):
+            visit(root.child(index))

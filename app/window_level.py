@@ -1,0 +1,245 @@
+"""Window/level controls: presets, automatic and header windows, saved presets and the mouse drag.
+
+Every choice edits the document's window/level step (the selected one, else
+the first in the stack; one is added when there is none) as one undoable
+command, so it shows in the History panel and lands in recipes and projects.
+
+Mouse drag (the W tool): dragging right raises the level by the image's
+value range per image width; dragging down widens the window, doubling it
+per quarter of the image height (up narrows it). The whole drag is one
+undoable command.
+
+User presets live in ``window_presets.json`` in the user's config folder
+(:func:`user_presets_path`); the file format is documented in
+:mod:`enhance_core.medical.presets`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRectF, QStandardPaths, Signal
+from PySide6.QtGui import QAction, QKeySequence, QPainter
+from PySide6.QtWidgets import QComboBox, QInputDialog, QLabel, QToolBar, QWidget
+
+from app.commands import AddStepCommand, ReplaceStepCommand
+from app.document import Document
+from app.error_reporter import ErrorReporter
+from app.stack_panel import WINDOW_LEVEL
+from app.viewport import Viewport
+from enhance_core.errors import EnhanceError
+from enhance_core.image import Image, Window
+from enhance_core.medical.presets import WindowPreset, add_user_preset, load_user_presets, presets_for
+from enhance_core.medical.windows import MIN_WIDTH, auto_window, header_window, window_params
+from enhance_core.stack import StackItem, make_item
+
+PRESETS_FILE = "window_presets.json"
+
+
+def user_presets_path() -> Path:
+    """``window_presets.json`` in the application's config folder (QStandardPaths.AppConfigLocation)."""
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
+    return Path(folder) / PRESETS_FILE
+
+
+def window_step(document: Document) -> StackItem | None:
+    """The window/level step edits go to: the selected one, else the first in the stack, else None."""
+    selected = document.selected_item()
+    if selected is not None and selected.filter == WINDOW_LEVEL:
+        return selected
+    return next((item for item in document.stack.snapshot() if item.filter == WINDOW_LEVEL), None)
+
+
+def ensure_window_step(document: Document) -> StackItem | None:
+    """The window/level step to edit, adding one on the header window when the stack has none."""
+    item = window_step(document)
+    if item is None and document.source is not None:
+        document.push(AddStepCommand(document.stack, WINDOW_LEVEL, window_params(header_window(document.source)),
+                                     index=0))
+        item = window_step(document)
+    return item
+
+
+def with_window(item: StackItem, center: float, width: float) -> StackItem:
+    """A copy of window/level step ``item`` (same uid) showing ``center`` and ``width``."""
+    params = window_params(Window(center, width))
+    return make_item(item.filter, params, enabled=item.enabled, opacity=item.opacity, mask=item.mask, uid=item.uid)
+
+
+def dragged_window(center: float, width: float, dx: float, dy: float, *, span: float, cols: int,
+                   rows: int) -> tuple[float, float]:
+    """Window after a drag of (``dx``, ``dy``) source pixels from (``center``, ``width``).
+
+    ``span`` is the image's physical value range: a drag across the image width
+    moves the level by it; a drag down by a quarter of the height doubles the width.
+    """
+    level = center + dx * span / max(cols, 1)
+    new_width = width * 2.0 ** (dy / max(rows / 4.0, 1.0))
+    return level, min(max(new_width, MIN_WIDTH), 200000.0)
+
+
+class WindowLevelTool(QObject):
+    """A :class:`~app.canvas.CanvasTool` whose drags edit the window/level step (one command per drag)."""
+
+    repaint = Signal(QRectF)
+    message = Signal(str)
+
+    def __init__(self, document: Document, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self._start: tuple[float, float, StackItem] | None = None
+
+    def press(self, x: float, y: float) -> None:
+        """Start a drag on the window/level step (adding one when the stack has none)."""
+        item = ensure_window_step(self.document)
+        self._start = (x, y, item) if item is not None else None
+
+    def move(self, x: float, y: float) -> None:
+        """Show the window for the drag so far (a live edit; the command comes on release)."""
+        if self._start is None:
+            return
+        self.document.stack.replace_item(self._dragged(x, y))
+
+    def release(self, x: float, y: float) -> None:
+        """End the drag: one undoable command from the window at the press to the one now."""
+        if self._start is None:
+            return
+        before, after = self._start[2], self._dragged(x, y)
+        self._start = None
+        if after != before:
+            self.document.stack.replace_item(after)
+            self.document.push(ReplaceStepCommand(self.document.stack, before, after, "Drag window/level"))
+
+    def _dragged(self, x: float, y: float) -> StackItem:
+        x0, y0, item = self._start
+        source = self.document.source
+        low, high = source.meta.extra.get("value_range") or (0.0, abs(source.meta.value_scale))
+        center, width = dragged_window(item.params.center, item.params.width, x - x0, y - y0,
+                                       span=max(float(high) - float(low), 1.0), cols=source.cols, rows=source.rows)
+        return with_window(item, center, width)
+
+    def outline_rect(self, viewport: Viewport, x: float, y: float) -> QRectF:
+        """The tool draws no outline; a one-pixel area keeps the canvas from repainting everything."""
+        return QRectF(0.0, 0.0, 1.0, 1.0)
+
+    def paint(self, painter: QPainter, viewport: Viewport, cursor: tuple[float, float] | None) -> None:
+        """Nothing to draw: the preview itself shows the window."""
+
+
+class WindowLevelControls(QObject):
+    """The Window/level toolbar: preset box (header, auto, modality and user presets), drag tool, save preset."""
+
+    def __init__(self, document: Document, reporter: ErrorReporter, parent: QWidget,
+                 presets_path: Path | None = None) -> None:
+        super().__init__(parent)
+        self.document, self.reporter, self.parent_widget = document, reporter, parent
+        self.presets_path = presets_path or user_presets_path()
+        self.tool = WindowLevelTool(document, self)
+        self.combo = QComboBox()
+        self.combo.setObjectName("window_preset_box")
+        self.combo.setToolTip("Window/level preset: the file's header window, an automatic window "
+                              "(0.5-99.5 % of the values), the modality's presets and your own")
+        self.combo.activated.connect(self._on_chosen)
+        self.drag_action = QAction("Window/Level Drag", self, checkable=True, shortcut=QKeySequence("W"))
+        self.drag_action.setToolTip("Drag on the image: right/left moves the level, down/up widens/narrows "
+                                    "the window (W)")
+        self.save_action = QAction("Save Window as Preset…", self)
+        self.save_action.setToolTip("Keep the current window/level as a preset of your own")
+        self.save_action.triggered.connect(self.save_dialog)
+        self.toolbar = QToolBar("Window/level", parent)
+        self.toolbar.setObjectName("window_level_toolbar")
+        self.toolbar.addWidget(QLabel(" Window "))
+        self.toolbar.addWidget(self.combo)
+        self.toolbar.addAction(self.drag_action)
+        self.toolbar.addAction(self.save_action)
+        document.image_changed.connect(self.refresh)
+        self.refresh()
+
+    @property
+    def modality(self) -> str:
+        """The current image's DICOM modality ("" for other images)."""
+        source = self.document.source
+        return source.meta.modality if source is not None else ""
+
+    def user_presets(self) -> list[WindowPreset]:
+        """The saved presets; a broken file is reported and treated as empty."""
+        try:
+            return load_user_presets(self.presets_path)
+        except EnhanceError as error:
+            self.reporter.report(self.parent_widget, "Cannot read the window presets", error)
+            return []
+
+    def refresh(self) -> None:
+        """Rebuild the preset box for the current image's modality."""
+        source = self.document.source
+        medical = source is not None and bool(source.meta.unit or source.meta.windows or source.meta.format == "DICOM")
+        self.combo.clear()
+        self.combo.addItem("Preset…", None)
+        self.combo.addItem("Header", "header")
+        self.combo.addItem("Auto (0.5-99.5 %)", "auto")
+        if medical:
+            presets = presets_for(self.modality, self.user_presets())
+            if presets:
+                self.combo.insertSeparator(self.combo.count())
+            for preset in presets:
+                self.combo.addItem(f"{preset.name}  ({preset.center:g} / {preset.width:g})", preset)
+        for widget in (self.combo, self.drag_action, self.save_action):
+            widget.setEnabled(source is not None)
+
+    def preset_names(self) -> list[str]:
+        """Texts of the preset box entries (for tests and menus)."""
+        return [self.combo.itemText(i) for i in range(self.combo.count())]
+
+    def choose(self, text: str) -> None:
+        """Apply the entry whose text starts with ``text`` ("Header", "Auto", "Lung"...)."""
+        for index in range(self.combo.count()):
+            if self.combo.itemText(index).startswith(text):
+                self._on_chosen(index)
+                return
+        raise ValueError(f"no window preset entry {text!r}; entries: {', '.join(self.preset_names())}")
+
+    def _on_chosen(self, index: int) -> None:
+        data = self.combo.itemData(index)
+        source: Image | None = self.document.source
+        self.combo.setCurrentIndex(0)
+        if data is None or source is None:
+            return
+        if data == "header":
+            self.apply_window(header_window(source), "Reset window/level to the header")
+        elif data == "auto":
+            self.apply_window(auto_window(source), "Automatic window/level")
+        else:
+            self.apply_window(data.window, f"Window preset {data.name}")
+
+    def apply_window(self, window: Window, label: str) -> None:
+        """Set the window/level step to ``window`` as one undoable command labelled ``label``."""
+        item = window_step(self.document)
+        if item is None:
+            self.document.push(AddStepCommand(self.document.stack, WINDOW_LEVEL, window_params(window),
+                                              index=0, label=label))
+            return
+        after = with_window(item, window.center, window.width)
+        if after != item:
+            self.document.push(ReplaceStepCommand(self.document.stack, item, after, label))
+
+    def save_dialog(self) -> None:
+        """Ask for a name and save the current window as a preset."""
+        name, ok = QInputDialog.getText(self.parent_widget, "Save window preset", "Preset name:")
+        if ok and name.strip():
+            self.save_current_as(name.strip())
+
+    def save_current_as(self, name: str) -> WindowPreset | None:
+        """Save the window/level step's window as user preset ``name`` for this modality."""
+        item = window_step(self.document)
+        if item is None:
+            self.reporter.show_error(self.parent_widget, "No window to save",
+                                     "Add a Window/level step (or choose a preset) first.")
+            return None
+        try:
+            preset = WindowPreset(name, float(item.params.center), float(item.params.width), self.modality)
+            add_user_preset(self.presets_path, preset)
+        except EnhanceError as error:
+            self.reporter.report(self.parent_widget, "Cannot save the window preset", error)
+            return None
+        self.refresh()
+        return preset

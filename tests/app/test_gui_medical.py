@@ -1,0 +1,165 @@
+"""GUI: DICOM series folders, slice browsing, window presets, mouse-drag window/level, header panel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydicom.data import get_testdata_file
+from PySide6.QtCore import QPoint, Qt
+
+from enhance_core.image import Window
+from tests.app.conftest import open_image, wait_rendered
+from tests.core.dicom_fixtures import PATIENT_NAME, slice_offset, write_series
+
+
+def open_folder(qtbot, window, folder) -> None:
+    """Open a series folder and wait for its first slice's preview."""
+    with qtbot.waitSignal(window.files.series_opened, timeout=20000):
+        window.files.open_path(folder)
+    wait_rendered(qtbot, window)
+
+
+def next_slice(qtbot, window, trigger) -> None:
+    """Run ``trigger`` and wait until the slice it asks for is shown and rendered."""
+    with qtbot.waitSignal(window.document.source_replaced, timeout=20000):
+        trigger()
+    wait_rendered(qtbot, window)
+
+
+def window_item(window):
+    return next(item for item in window.document.stack.snapshot() if item.filter == "window_level")
+
+
+@pytest.fixture
+def series_folder(tmp_path):
+    write_series(tmp_path / "series", [20.0, 0.0, 10.0, 30.0])
+    return tmp_path / "series"
+
+
+def test_series_opens_in_slice_order_and_keys_browse_it_keeping_the_stack(qtbot, window, series_folder):
+    open_folder(qtbot, window, series_folder)
+    slices = window.slices
+    assert slices.isVisible() and slices.slider.maximum() == 3 and "1 / 4 · 0.0 mm" in slices.label.text()
+    assert slice_offset(window.document.source) == 1
+    window.stack_panel.add_filter("gaussian_blur")
+    wait_rendered(qtbot, window)
+    steps, history = window.document.stack.snapshot(), window.document.undo_stack.count()
+    zoom = window.canvas.viewport.zoom
+    next_slice(qtbot, window, lambda: slices.next_action.trigger())
+    assert slice_offset(window.document.source) == 2 and slices.slider.value() == 1
+    window.canvas.setFocus()
+    next_slice(qtbot, window, lambda: qtbot.keyClick(window.canvas, Qt.Key.Key_Down))
+    assert slice_offset(window.document.source) == 0 and "3 / 4 · 20.0 mm" in slices.label.text()
+    next_slice(qtbot, window, lambda: slices.slider.setValue(3))
+    assert slice_offset(window.document.source) == 3
+    next_slice(qtbot, window, lambda: slices.previous_action.trigger())
+    assert slice_offset(window.document.source) == 0
+    assert window.document.stack.snapshot() == steps and window.document.undo_stack.count() == history
+    assert window.canvas.viewport.zoom == zoom
+    assert window.reporter.errors == []
+
+
+def test_value_under_the_cursor_is_in_hounsfield_units_for_a_slice(qtbot, window, series_folder):
+    open_folder(qtbot, window, series_folder)
+    next_slice(qtbot, window, lambda: window.slices.step(2))
+    source = window.document.source
+    expected = int(round(float(source.to_physical(source.pixels[5, 7, 0]))))
+    window._show_value(7.5, 5.5)
+    assert f"original {expected} HU" in window.status.value_label.text()
+
+
+def test_presets_auto_and_header_are_undoable_stack_edits(qtbot, window, series_folder):
+    open_folder(qtbot, window, series_folder)
+    controls, document = window.window_level, window.document
+    header = (window_item(window).params.center, window_item(window).params.width)
+    assert any(text.startswith("Lung") for text in controls.preset_names())
+    controls.choose("Lung")
+    assert (window_item(window).params.center, window_item(window).params.width) == (-600.0, 1500.0)
+    assert document.undo_stack.undoText() == "Window preset Lung"
+    wait_rendered(qtbot, window)
+    source = document.source
+    hu = source.to_physical(source.pixels[:, :, 0].astype(np.float64))
+    shown = window.renders.latest.preview_pixels[:, :, 0]
+    assert shown.shape == hu.shape
+    np.testing.assert_allclose(shown, np.clip((hu + 1350) / 1500, 0, 1), atol=2e-3)
+    controls.choose("Auto")
+    assert document.undo_stack.undoText() == "Automatic window/level"
+    controls.choose("Header")
+    assert (window_item(window).params.center, window_item(window).params.width) == header
+    document.undo_stack.undo()
+    document.undo_stack.undo()
+    assert window_item(window).params.center == -600.0
+
+
+def test_mouse_drag_moves_level_and_width_as_one_undoable_command(qtbot, window, series_folder):
+    open_folder(qtbot, window, series_folder)
+    document, canvas = window.document, window.canvas
+    before = window_item(window)
+    count = document.undo_stack.count()
+    window.window_level.drag_action.trigger()
+    assert canvas.tool is window.window_level.tool
+    start = QPoint(canvas.width() // 4, canvas.height() // 3)  # away from the split divider
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 6):
+        qtbot.mouseMove(canvas, start + QPoint(12 * step, 10 * step))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=start + QPoint(60, 50))
+    after = window_item(window)
+    assert after.params.center > before.params.center and after.params.width > before.params.width
+    assert document.undo_stack.count() == count + 1 and document.undo_stack.undoText() == "Drag window/level"
+    document.undo_stack.undo()
+    assert window_item(window) == before
+    window.brush_toolbar.paint_action.trigger()
+    assert canvas.tool is window.brush and not window.window_level.drag_action.isChecked()
+
+
+def test_saved_presets_come_back_and_a_broken_file_is_reported(qtbot, window, series_folder, tmp_path):
+    controls = window.window_level
+    controls.presets_path = tmp_path / "config" / "window_presets.json"
+    open_folder(qtbot, window, series_folder)
+    controls.apply_window(Window(-500, 1200), "Set window")
+    assert controls.save_current_as("My chest") is not None
+    assert controls.presets_path.exists() and any(text.startswith("My chest") for text in controls.preset_names())
+    controls.choose("Header")
+    controls.choose("My chest")
+    assert (window_item(window).params.center, window_item(window).params.width) == (-500.0, 1200.0)
+    controls.presets_path.write_text("{broken")
+    controls.refresh()
+    title, message, _ = window.reporter.errors[-1]
+    assert title == "Cannot read the window presets" and "not valid JSON" in message
+
+
+def test_header_panel_lists_and_filters_the_slice_header(qtbot, window, series_folder):
+    open_folder(qtbot, window, series_folder)
+    panel = window.dicom_panel
+    rows = panel.rows()
+    assert ("(0010,0010)", "Patient's Name", PATIENT_NAME) in rows
+    assert any(row[1] == "Instance Number" and row[2] == "2" for row in rows)
+    panel.filter_edit.setText("instance number")
+    assert [row[1] for row in panel.rows()] == ["Instance Number"]
+    next_slice(qtbot, window, lambda: window.slices.step(1))
+    assert [row[2] for row in panel.rows()] == ["3"]
+
+
+def test_a_folder_with_two_series_asks_which_one(qtbot, window, tmp_path, monkeypatch):
+    write_series(tmp_path / "mixed", [0.0, 1.0, 2.0], series_uid="1.2.3.4", names=["a1", "a2", "a3"])
+    write_series(tmp_path / "mixed", [0.0, 1.0], series_uid="1.2.3.5", names=["b1", "b2"])
+    asked = []
+    monkeypatch.setattr(window.files, "choose_series",
+                        lambda found: asked.append([s.uid for s in found]) or "1.2.3.5")
+    open_folder(qtbot, window, tmp_path / "mixed")
+    assert asked == [["1.2.3.4", "1.2.3.5"]] and len(window.slices.series) == 2
+
+
+def test_an_empty_folder_is_reported(qtbot, window, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with qtbot.waitSignal(window.files.lane.idle, timeout=20000):
+        window.files.open_path(tmp_path / "empty")
+    title, message, _ = window.reporter.errors[-1]
+    assert title == "Cannot open the file" and "the folder is empty" in message
+
+
+def test_multi_frame_file_browses_its_frames(qtbot, window):
+    open_image(qtbot, window, get_testdata_file("emri_small.dcm"))
+    assert window.slices.isVisible() and len(window.slices.series) == 10
+    next_slice(qtbot, window, lambda: window.slices.next_action.trigger())
+    assert window.document.source.meta.page == 1
