@@ -39,7 +39,7 @@ class DicomHeaderPanel(QWidget):
         self.tree.setObjectName("dicom_tree")
         self.tree.setHeaderLabels(["Tag", "Name", "Value"])
         self.tree.setUniformRowHeights(True)
-        self.tree.setColumnWidth(0, 96)
+        self.tree.setColumnWidth(0, 124)
         self.tree.setColumnWidth(1, 170)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)

@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self._add_docks()
         self.actions_by_name = build_menus(self)
         self.addToolBar(self.brush_toolbar)
-        self.addToolBar(self.window_level.toolbar)
+        self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.window_level.toolbar)
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.slices)
         for action in (self.brush_toolbar.smaller_action, self.brush_toolbar.larger_action,
                        *self.slices.actions_by_name.values()):
