@@ -82,13 +82,16 @@ class DicomHeaderPanel(QWidget):
         """Hide rows that do not contain ``text`` (case ignored) unless a row below them does."""
         needle = text.strip().lower()
 
+        def show_all(item: QTreeWidgetItem) -> None:
+            item.setHidden(False)
+            for i in range(item.childCount()):
+                show_all(item.child(i))
+
         def visit(item: QTreeWidgetItem) -> bool:
-            own = not needle or any(needle in item.text(column).lower() for column in range(3))
-            below = [visit(item.child(i)) for i in range(item.childCount())]
-            shown = own or any(below)
-            if own and needle:
-                for i in range(item.childCount()):
-                    item.child(i).setHidden(False)
+            if not needle or any(needle in item.text(column).lower() for column in range(3)):
+                show_all(item)
+                return True
+            shown = any([visit(item.child(i)) for i in range(item.childCount())])
             item.setHidden(not shown)
             return shown
 

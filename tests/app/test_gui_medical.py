@@ -163,3 +163,17 @@ def test_multi_frame_file_browses_its_frames(qtbot, window):
     assert window.slices.isVisible() and len(window.slices.series) == 10
     next_slice(qtbot, window, lambda: window.slices.next_action.trigger())
     assert window.document.source.meta.page == 1
+
+
+def test_header_filter_finds_fields_inside_sequences(qtbot, window, series_folder):
+    open_folder(qtbot, window, series_folder)
+    panel = window.dicom_panel
+    panel.filter_edit.setText("type of patient id")
+    assert [name for _, name, _ in panel.rows()] == ["Other Patient IDs Sequence"]
+    sequence = next(panel.tree.topLevelItem(i) for i in range(panel.tree.topLevelItemCount())
+                    if not panel.tree.topLevelItem(i).isHidden())
+    first_item = sequence.child(0)
+    visible = [first_item.child(i).text(1) for i in range(first_item.childCount()) if not first_item.child(i).isHidden()]
+    assert visible == ["Type of Patient ID"]
+    panel.filter_edit.setText("")
+    assert len(panel.rows()) > 50
