@@ -132,3 +132,23 @@ def test_cli_on_a_folder_without_dicom(tmp_path, capsys):
     assert cli_main(["dicom-export", str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == 2
     assert "the folder is empty" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_window_auto_and_recipe_choices(tmp_path):
+    from enhance_core.recipe import save_recipe
+
+    write_series(tmp_path / "series", [0.0, 1.0, 2.0])
+    series = str(tmp_path / "series")
+    assert cli_main(["dicom-export", series, "-o", str(tmp_path / "preset"), "--preset", "lung"]) == 0
+    assert cli_main(["dicom-export", series, "-o", str(tmp_path / "typed"), "--window=-600,1500"]) == 0
+    for name in ("slice_0001.png", "slice_0003.png"):
+        np.testing.assert_array_equal(read_image(tmp_path / "preset" / name).pixels,
+                                      read_image(tmp_path / "typed" / name).pixels)
+    assert cli_main(["dicom-export", series, "-o", str(tmp_path / "auto"), "--auto"]) == 0
+    auto = description_of(tmp_path / "auto" / "slice_0001.png")["window"]
+    assert auto["name"] == "Auto" and auto == description_of(tmp_path / "auto" / "slice_0003.png")["window"]
+    recipe = save_recipe((make_item("negative"),), tmp_path / "negative.json")
+    assert cli_main(["dicom-export", series, "-o", str(tmp_path / "neg"), "--preset", "lung",
+                     "--recipe", str(recipe)]) == 0
+    np.testing.assert_allclose(read_image(tmp_path / "neg" / "slice_0002.png").pixels,
+                               1.0 - read_image(tmp_path / "preset" / "slice_0002.png").pixels, atol=1 / 255 + 1e-6)
