@@ -9,6 +9,24 @@ trained on additive Gaussian noise of levels 0-75 (0-255 scale), clipped and
 quantized to 8 bits. Gray images are fed as three equal channels and the
 three outputs are averaged.
 
+Medical images (DICOM) are not rescaled for the network: it sees the pixels
+the stack hands it, and its output keeps their scale, so the image's map to
+physical units (``meta.value_offset``/``value_scale``, HU under the cursor)
+stays valid.
+
+* Before the window/level step the pixels are the source's normalized
+  values, [0, 1] = the whole stored range (for a 16-bit CT slice 65536 HU,
+  so one sigma unit is about 257 HU); sigma is the noise standard deviation
+  in 1/255 of that range. Typical CT noise (5-30 HU) is far below one unit
+  there, so this placement only removes very strong noise.
+* After the window/level step the pixels are the windowed picture, [0, 1] =
+  the window width (values outside it already clipped); sigma is in 1/255 of
+  the width (lung window, 1500 HU: one unit is about 5.9 HU). This is where
+  the denoiser belongs for ordinary CT noise.
+
+In automatic mode the level is estimated on those same pixels, so it is in
+the same unit as the manual strength.
+
 ``torch`` is imported only when a filter runs, so the filter registry and the
 GUI start without it.
 """
