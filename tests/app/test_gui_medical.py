@@ -177,3 +177,22 @@ def test_header_filter_finds_fields_inside_sequences(qtbot, window, series_folde
     assert visible == ["Type of Patient ID"]
     panel.filter_edit.setText("")
     assert len(panel.rows()) > 50
+
+
+def test_clahe_added_after_the_lung_window_enhances_the_windowed_slice(qtbot, window):
+    open_image(qtbot, window, get_testdata_file("CT_small.dcm"))
+    window.window_level.choose("Lung")
+    wait_rendered(qtbot, window)
+    shown = np.array(window.renders.latest.preview_pixels[:, :, 0])
+    window.stack_panel.add_filter("clahe")
+    wait_rendered(qtbot, window)
+    assert [item.filter for item in window.document.stack.snapshot()] == ["window_level", "clahe"]
+    assert window.document.undo_stack.undoText().startswith("Add")
+    enhanced = window.renders.latest.preview_pixels[:, :, 0]
+    assert enhanced.shape == shown.shape and 0.0 <= enhanced.min() and enhanced.max() <= 1.0
+    assert np.abs(np.diff(enhanced, axis=1)).mean() > 2.0 * np.abs(np.diff(shown, axis=1)).mean()
+    source = window.document.source
+    expected = int(round(float(source.to_physical(source.pixels[5, 7, 0]))))
+    window._show_value(7.5, 5.5)
+    assert f"original {expected} HU" in window.status.value_label.text()
+    assert window.reporter.errors == []
