@@ -4,6 +4,12 @@ Opening the dialog starts the full-resolution render (progress in the status
 bar); the estimate runs on that render whenever the quality changes, latest
 request wins; Export writes the same render, so what was estimated is what
 gets written.
+
+For a DICOM source two more options show: *Include patient data* (off by
+default: the file's description then carries no patient, study or
+institution fields) and, for PNG and TIFF, *Full-range 16-bit values*, which
+writes the slice's unedited values (``HU + 32768`` for CT) instead of the
+rendered stack.
 """
 
 from __future__ import annotations
@@ -12,17 +18,19 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from app.document import Document
 from app.error_reporter import ErrorReporter
-from app.export_jobs import JpegEstimate, estimate_jpeg, render_full, write_result
+from app.export_jobs import (JpegEstimate, estimate_jpeg, render_full, window_of, write_dicom_result,
+                             write_full_range, write_result)
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
 from enhance_core.image import Image
 from enhance_core.io import BIT_DEPTHS, default_bit_depth
 
+FULL_RANGE_FORMATS = ("PNG", "TIFF")
 FORMATS = (("JPEG", ".jpg"), ("PNG", ".png"), ("TIFF", ".tif"), ("WEBP", ".webp"), ("BMP", ".bmp"))
 LOSSY = ("JPEG", "WEBP")
 
@@ -63,6 +71,15 @@ class ExportDialog(QDialog):
         self.quality_entry.setRange(1, 100)
         self.quality.setValue(self.settings.value("export/quality", 92, int))
         self.quality_entry.setValue(self.quality.value())
+        self.is_dicom = document.source.meta.dicom is not None
+        self.steps = document.stack.snapshot()
+        self.patient_data = QCheckBox("Include patient data")
+        self.patient_data.setToolTip("Add the patient, study, institution and UID fields of the DICOM header to "
+                                     "the file's description; off, the exported file is de-identified")
+        hu = document.source.meta.unit == "HU"
+        self.full_range = QCheckBox("Full-range 16-bit values" + (" (HU + 32768)" if hu else ""))
+        self.full_range.setToolTip("Write the slice's unedited values in 16 bits instead of the edited picture "
+                                   "(PNG and TIFF); the mapping to physical units is in the file's description")
         self.estimate = QLabel("Rendering the full-resolution result…")
         self.estimate.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
@@ -73,6 +90,7 @@ class ExportDialog(QDialog):
         self.quality.valueChanged.connect(self.quality_entry.setValue)
         self.quality_entry.valueChanged.connect(self.quality.setValue)
         self.quality.valueChanged.connect(self._request_estimate)
+        self.full_range.toggled.connect(self._on_format)
         self.buttons.accepted.connect(self.export)
         self.buttons.rejected.connect(self.reject)
         render_lane.finished.connect(self._on_render_lane_finished)
@@ -80,8 +98,7 @@ class ExportDialog(QDialog):
         estimate_lane.finished.connect(self._on_estimate)
         estimate_lane.failed.connect(self._on_failed)
         self._sync_format_to_path()
-        source, steps = document.source, document.stack.snapshot()
-        render_lane.submit(partial(render_full, source, steps, device), label="Rendering for export")
+        render_lane.submit(partial(render_full, document.source, self.steps, device), label="Rendering for export")
 
     def _layout(self, browse: QPushButton) -> None:
         file_row = QHBoxLayout()
@@ -95,6 +112,13 @@ class ExportDialog(QDialog):
         form.addRow("Format", self.format)
         form.addRow("Bit depth", self.bit_depth)
         form.addRow("Quality", quality_row)
+        dicom_box = QWidget()
+        dicom_row = QVBoxLayout(dicom_box)
+        dicom_row.setContentsMargins(0, 0, 0, 0)
+        dicom_row.addWidget(self.patient_data)
+        dicom_row.addWidget(self.full_range)
+        dicom_box.setVisible(self.is_dicom)
+        form.addRow("DICOM" if self.is_dicom else "", dicom_box)
         form.addRow("Estimate", self.estimate)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -133,9 +157,22 @@ class ExportDialog(QDialog):
         lossy = name in LOSSY
         self.quality.setEnabled(lossy)
         self.quality_entry.setEnabled(lossy)
+        self.full_range.setEnabled(self.is_dicom and name in FULL_RANGE_FORMATS)
+        if self.writes_full_range():
+            self.bit_depth.setCurrentIndex(BIT_DEPTHS[name].index(16))
+        self.bit_depth.setEnabled(not self.writes_full_range())
         self._request_estimate()
 
+    def writes_full_range(self) -> bool:
+        """Whether Export writes the DICOM slice's unedited 16-bit values rather than the rendered result."""
+        return self.full_range.isEnabled() and self.full_range.isChecked()
+
     def _request_estimate(self) -> None:
+        if self.writes_full_range():
+            self.estimate_lane.cancel()
+            self.estimate.setText("Full range: the slice's unedited values in 16 bits, without the filter stack; "
+                                  "the file's description gives physical = offset + scale × value.")
+            return
         if self.format.currentText() != "JPEG":
             self.estimate_lane.cancel()
             self.estimate.setText("Lossless: the file keeps every value of the chosen bit depth."
@@ -174,7 +211,7 @@ class ExportDialog(QDialog):
     def export(self) -> None:
         """Write the rendered result (waiting for the render if it is still running)."""
         self.export_button.setEnabled(False)
-        if self.rendered is None:
+        if self.rendered is None and not self.writes_full_range():
             self._write_when_ready = True
             self.estimate.setText("The export starts as soon as the full-resolution render is done…")
             return
@@ -182,8 +219,17 @@ class ExportDialog(QDialog):
         path = Path(self.path.text()).expanduser()
         self.settings.set_last_folder("export", path)
         self.settings.set_value("export/quality", self.quality.value())
-        job = partial(write_result, self.rendered, path, self.bit_depth.currentData(), self.quality.value())
-        self.render_lane.submit(job, label=f"Writing {path.name}")
+        self.render_lane.submit(self._write_job(path), label=f"Writing {path.name}")
+
+    def _write_job(self, path: Path) -> partial:
+        """The write for the chosen options: plain result, described DICOM result, or full-range values."""
+        include = self.patient_data.isChecked()
+        if self.writes_full_range():
+            return partial(write_full_range, self.document.source, path, include)
+        if self.is_dicom:
+            return partial(write_dicom_result, self.rendered, path, self.bit_depth.currentData(),
+                           self.quality.value(), window_of(self.steps), include)
+        return partial(write_result, self.rendered, path, self.bit_depth.currentData(), self.quality.value())
 
     def _on_written(self, path: Path) -> None:
         self.written = Path(path)

@@ -5,6 +5,11 @@ and decodes it again to measure PSNR and SSIM against the unencoded result.
 Images above ``SAMPLE_PIXELS`` are estimated from a mosaic of tiles taken on
 a regular grid (aligned to the 16-pixel JPEG blocks); the size is scaled by
 the area ratio.
+
+Results of a DICOM source are written with the de-identified JSON
+description of :mod:`enhance_core.medical.export` (patient fields only when
+asked); the full-range export writes the slice's unedited values as 16 bits
+(``HU + 32768`` for CT) with the mapping in that description.
 """
 
 from __future__ import annotations
@@ -14,16 +19,19 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from PIL import Image as PILImage
 
 from enhance_core.errors import Cancelled
-from enhance_core.image import Image
+from enhance_core.image import Image, Window
 from enhance_core.io import write_image
 from enhance_core.io.raster import encode_pillow_image
+from enhance_core.medical.export import export_description, export_slice
 from enhance_core.metrics import compare_images
 from enhance_core.render import render_image
+from enhance_core.stack import StackItem
 
 SAMPLE_PIXELS = 2_000_000
 TILE = 384
@@ -80,3 +88,23 @@ def write_result(result: Image, path: Path, bit_depth: int | None, quality: int,
     """Write the rendered result (atomically; never over its own source)."""
     progress(0.0, f"writing {path.name}")
     return write_image(result, path, bit_depth=bit_depth, quality=quality)
+
+
+def window_of(steps: Sequence[StackItem]) -> Window | None:
+    """The window of the first enabled window/level step in ``steps`` (for the export description), or None."""
+    item = next((step for step in steps if step.enabled and step.filter == "window_level"), None)
+    return Window(float(item.params.center), float(item.params.width), "Window/level") if item else None
+
+
+def write_dicom_result(result: Image, path: Path, bit_depth: int | None, quality: int, window: Window | None,
+                       include_patient_data: bool, progress, should_stop) -> Path:
+    """Write the rendered result of a DICOM source with its de-identified description (patient data if asked)."""
+    progress(0.0, f"writing {path.name}")
+    text = export_description(result.meta, window=window, include_patient_data=include_patient_data)
+    return write_image(result, path, bit_depth=bit_depth, quality=quality, description=text)
+
+
+def write_full_range(source: Image, path: Path, include_patient_data: bool, progress, should_stop) -> Path:
+    """Write the DICOM slice's unedited values as 16-bit PNG or TIFF (HU + 32768 for CT), described."""
+    progress(0.0, f"writing {path.name}")
+    return export_slice(source, path, include_patient_data=include_patient_data)

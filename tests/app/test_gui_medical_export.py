@@ -1,0 +1,110 @@
+"""GUI export of a DICOM slice: de-identified by default, patient data on request, full-range 16-bit values."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pydicom
+import pytest
+import tifffile
+from PIL import Image as PILImage
+from pydicom.data import get_testdata_file
+from pydicom.pixels import apply_modality_lut
+
+from app.export_dialog import ExportDialog
+from tests.app.conftest import open_image
+from tests.core.dicom_fixtures import PATIENT_NAME
+
+
+def open_dialog(qtbot, window) -> ExportDialog:
+    """Open the export dialog and wait for its full-resolution render."""
+    with qtbot.waitSignal(window.export_lane.finished, timeout=20000):
+        window.export_image()
+    return window.findChild(ExportDialog)
+
+
+def export_to(qtbot, dialog: ExportDialog, target) -> None:
+    dialog.path.setText(str(target))
+    dialog.path.editingFinished.emit()
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.buttons.accepted.emit()
+
+
+def description_of(path) -> dict:
+    if path.suffix == ".tif":
+        with tifffile.TiffFile(path) as tif:
+            return json.loads(tif.pages[0].description)
+    with PILImage.open(path) as picture:
+        return json.loads(picture.info["Description"])
+
+
+@pytest.fixture
+def ct_path(tmp_path):
+    """A copy of pydicom's CT_small.dcm (the export must leave it untouched)."""
+    path = tmp_path / "ct.dcm"
+    shutil.copyfile(get_testdata_file("CT_small.dcm"), path)
+    return path
+
+
+def test_dicom_options_are_hidden_for_a_photo(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    dialog = open_dialog(qtbot, window)
+    assert not dialog.patient_data.isVisibleTo(dialog) and not dialog.full_range.isVisibleTo(dialog)
+    assert not dialog.writes_full_range()
+    dialog.reject()
+
+
+def test_windowed_export_is_deidentified_unless_patient_data_is_checked(qtbot, window, ct_path, tmp_path):
+    original = ct_path.read_bytes()
+    open_image(qtbot, window, ct_path)
+    window.window_level.choose("Lung")
+    dialog = open_dialog(qtbot, window)
+    assert dialog.patient_data.isVisibleTo(dialog) and not dialog.patient_data.isChecked()
+    plain = tmp_path / "plain.png"
+    export_to(qtbot, dialog, plain)
+    described = description_of(plain)
+    assert described["deidentified"] is True and described["window"]["center"] == -600.0
+    assert "PatientName" not in described["dicom"] and described["dicom"]["Modality"] == "CT"
+    assert PATIENT_NAME.encode() not in plain.read_bytes()
+
+    dialog = open_dialog(qtbot, window)
+    dialog.patient_data.setChecked(True)
+    named = tmp_path / "named.jpg"
+    export_to(qtbot, dialog, named)
+    with PILImage.open(named) as picture:
+        described = json.loads(picture.info["comment"])
+    assert described["deidentified"] is False and described["dicom"]["PatientName"] == PATIENT_NAME
+    assert ct_path.read_bytes() == original
+    assert window.reporter.errors == []
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_full_range_export_holds_hounsfield_units_plus_32768(qtbot, window, ct_path, tmp_path, suffix):
+    open_image(qtbot, window, ct_path)
+    window.window_level.choose("Lung")
+    dialog = open_dialog(qtbot, window)
+    dialog.path.setText(str(tmp_path / "slice.jpg"))
+    dialog.path.editingFinished.emit()
+    assert not dialog.full_range.isEnabled()
+    dialog.full_range.setChecked(True)
+    assert not dialog.writes_full_range()
+    target = tmp_path / f"slice{suffix}"
+    dialog.path.setText(str(target))
+    dialog.path.editingFinished.emit()
+    assert dialog.writes_full_range() and dialog.bit_depth.currentData() == 16 and not dialog.bit_depth.isEnabled()
+    export_to(qtbot, dialog, target)
+    if suffix == ".tif":
+        values = tifffile.imread(target)
+    else:
+        with PILImage.open(target) as picture:
+            values = np.asarray(picture)
+    dataset = pydicom.dcmread(ct_path)
+    hounsfield = apply_modality_lut(dataset.pixel_array, dataset)
+    assert values.shape == hounsfield.shape and values.dtype in (np.uint16, np.int32)
+    np.testing.assert_array_equal(values.astype(np.int64) - 32768, np.round(hounsfield).astype(np.int64))
+    described = description_of(target)
+    assert (described["offset"], described["scale"], described["unit"]) == (-32768.0, 1.0, "HU")
+    assert "PatientName" not in described["dicom"] and "window" not in described
+    assert window.reporter.errors == []
