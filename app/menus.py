@@ -106,6 +106,7 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
         a[f"mode_{mode.value}"] = action
     a["window_drag"] = window.window_level.drag_action
     a["save_window"] = window.window_level.save_action
+    a["delete_window_preset"] = window.window_level.delete_action
     a.update(window.slices.actions_by_name)
     _fill_menus(window, a)
     _fill_toolbar(window, a)
@@ -137,7 +138,8 @@ def _fill_menus(window: MainWindow, a: dict[str, QAction]) -> None:
     image = bar.addMenu("&Image")
     image.addAction(a["exact_metrics"])
     image.addSeparator()
-    for name in ("window_drag", "save_window", None, "previous_slice", "next_slice", "first_slice", "last_slice"):
+    for name in ("window_drag", "save_window", "delete_window_preset", None, "previous_slice", "next_slice",
+                 "first_slice", "last_slice"):
         image.addSeparator() if name is None else image.addAction(a[name])
     tools = bar.addMenu("&Tools")
     brush = window.brush_toolbar

@@ -11,7 +11,8 @@ undoable command.
 
 User presets live in ``window_presets.json`` in the user's config folder
 (:func:`user_presets_path`); the file format is documented in
-:mod:`enhance_core.medical.presets`.
+:mod:`enhance_core.medical.presets`. *Delete Window Preset…* removes one of
+them (built-in presets stay).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from app.stack_panel import WINDOW_LEVEL
 from app.viewport import Viewport
 from enhance_core.errors import EnhanceError
 from enhance_core.image import Image, Window
-from enhance_core.medical.presets import WindowPreset, add_user_preset, load_user_presets, presets_for
+from enhance_core.medical.presets import (WindowPreset, add_user_preset, load_user_presets, presets_for,
+                                          remove_user_preset)
 from enhance_core.medical.windows import MIN_WIDTH, auto_window, header_window, window_params
 from enhance_core.stack import StackItem, make_item
 
@@ -146,12 +148,16 @@ class WindowLevelControls(QObject):
         self.save_action = QAction("Save Window as Preset…", self)
         self.save_action.setToolTip("Keep the current window/level as a preset of your own")
         self.save_action.triggered.connect(self.save_dialog)
+        self.delete_action = QAction("Delete Window Preset…", self)
+        self.delete_action.setToolTip("Delete one of your saved window presets for this modality")
+        self.delete_action.triggered.connect(self.delete_dialog)
         self.toolbar = QToolBar("Window/level", parent)
         self.toolbar.setObjectName("window_level_toolbar")
         self.toolbar.addWidget(QLabel(" Window "))
         self.toolbar.addWidget(self.combo)
         self.toolbar.addAction(self.drag_action)
         self.toolbar.addAction(self.save_action)
+        self.toolbar.addAction(self.delete_action)
         document.image_changed.connect(self.refresh)
         self.refresh()
 
@@ -177,14 +183,21 @@ class WindowLevelControls(QObject):
         self.combo.addItem("Preset…", None)
         self.combo.addItem("Header", "header")
         self.combo.addItem("Auto (0.5-99.5 %)", "auto")
+        saved = self.saved_presets() if medical else []
         if medical:
-            presets = presets_for(self.modality, self.user_presets())
+            presets = presets_for(self.modality, saved)
             if presets:
                 self.combo.insertSeparator(self.combo.count())
             for preset in presets:
                 self.combo.addItem(f"{preset.name}  ({preset.center:g} / {preset.width:g})", preset)
         for widget in (self.combo, self.drag_action, self.save_action):
             widget.setEnabled(source is not None)
+        self.delete_action.setEnabled(bool(saved))
+
+    def saved_presets(self) -> list[WindowPreset]:
+        """The user presets offered for the current modality (saved for it or for any)."""
+        modality = self.modality.upper()
+        return [preset for preset in self.user_presets() if preset.modality in ("", modality)]
 
     def preset_names(self) -> list[str]:
         """Texts of the preset box entries (for tests and menus)."""
@@ -243,3 +256,27 @@ class WindowLevelControls(QObject):
             return None
         self.refresh()
         return preset
+
+    def delete_dialog(self) -> None:
+        """Ask which saved preset of this modality to delete, and delete it."""
+        names = [preset.name for preset in self.saved_presets()]
+        if not names:
+            self.reporter.show_error(self.parent_widget, "No saved window presets",
+                                     "Save a window as a preset first (Save Window as Preset…).")
+            return
+        name, ok = QInputDialog.getItem(self.parent_widget, "Delete window preset",
+                                        "Saved preset to delete (built-in presets stay):", names, 0, False)
+        if ok and name:
+            self.delete_preset(name)
+
+    def delete_preset(self, name: str) -> bool:
+        """Delete saved preset ``name`` of this modality (else the one saved for any); True when deleted."""
+        named = [preset for preset in self.saved_presets() if preset.name == name]
+        preset = next((p for p in named if p.modality), named[0] if named else None)
+        try:
+            remove_user_preset(self.presets_path, name, preset.modality if preset else self.modality)
+        except EnhanceError as error:
+            self.reporter.report(self.parent_widget, "Cannot delete the window preset", error)
+            return False
+        self.refresh()
+        return True

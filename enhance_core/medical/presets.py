@@ -192,3 +192,27 @@ def add_user_preset(path: str | PathLike[str], preset: WindowPreset) -> list[Win
     kept.append(preset)
     save_user_presets(path, kept)
     return kept
+
+
+def remove_user_preset(path: str | PathLike[str], name: str, modality: str = "") -> list[WindowPreset]:
+    """Delete the user preset called ``name`` for ``modality`` from the file at ``path``; return those left.
+
+    Names match as in :func:`find_preset` (case and punctuation ignored);
+    built-in presets cannot be deleted.
+
+    Raises
+    ------
+    PresetError
+        The file holds no such preset (the message lists the saved names), or
+        it cannot be read or written.
+    """
+    saved = load_user_presets(path)
+    key, modality = preset_key(name), modality.upper()
+    kept = [p for p in saved if not (p.key == key and p.modality == modality)]
+    if len(kept) == len(saved):
+        names = ", ".join(repr(p.name) for p in saved if p.modality == modality) or "none"
+        builtin = any(p.key == key for p in builtin_presets(modality))
+        reason = "built-in presets cannot be deleted" if builtin else f"saved presets for this modality: {names}"
+        raise PresetError(f"{Path(path)}: no saved window preset {name!r} for modality {modality or 'any'}; {reason}")
+    save_user_presets(path, kept)
+    return kept

@@ -196,3 +196,27 @@ def test_clahe_added_after_the_lung_window_enhances_the_windowed_slice(qtbot, wi
     window._show_value(7.5, 5.5)
     assert f"original {expected} HU" in window.status.value_label.text()
     assert window.reporter.errors == []
+
+
+def test_a_saved_preset_can_be_deleted_from_the_menu(qtbot, window, series_folder, tmp_path, monkeypatch):
+    controls = window.window_level
+    controls.presets_path = tmp_path / "config" / "window_presets.json"
+    open_folder(qtbot, window, series_folder)
+    assert not controls.delete_action.isEnabled()
+    controls.apply_window(Window(-500, 1200), "Set window")
+    controls.save_current_as("My chest")
+    controls.apply_window(Window(100, 300), "Set window")
+    controls.save_current_as("Narrow")
+    assert controls.delete_action.isEnabled() and window.actions_by_name["delete_window_preset"] is controls.delete_action
+    offered = []
+    monkeypatch.setattr("app.window_level.QInputDialog.getItem",
+                        lambda parent, title, label, items, *args: offered.append(list(items)) or ("My chest", True))
+    controls.delete_action.trigger()
+    assert offered == [["My chest", "Narrow"]]
+    names = controls.preset_names()
+    assert not any(text.startswith("My chest") for text in names)
+    assert any(text.startswith("Narrow") for text in names) and any(text.startswith("Lung") for text in names)
+    assert [preset.name for preset in controls.saved_presets()] == ["Narrow"]
+    assert not controls.delete_preset("Lung")
+    title, message, _ = window.reporter.errors[-1]
+    assert title == "Cannot delete the window preset" and "built-in presets cannot be deleted" in message

@@ -14,7 +14,7 @@ from enhance_core.filters.point import WindowLevelParams, apply_window_level
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io import read_image
 from enhance_core.medical import auto_window, builtin_presets, find_preset, header_window, load_user_presets
-from enhance_core.medical.presets import WindowPreset, add_user_preset, save_user_presets
+from enhance_core.medical.presets import WindowPreset, add_user_preset, remove_user_preset, save_user_presets
 
 DOCUMENTED_CT = {"brain": (40, 80), "subdural": (75, 215), "stroke": (40, 40), "temporal_bone": (600, 2800),
                  "lung": (-600, 1500), "mediastinum": (50, 350), "soft_tissue": (50, 400), "liver": (30, 150),
@@ -126,3 +126,19 @@ def test_header_window_is_the_files_first_window_else_the_value_range():
     ct = read_image(get_testdata_file("CT_small.dcm"))
     low, high = ct.meta.extra["value_range"]
     assert (header_window(ct).center, header_window(ct).width) == ((low + high) / 2, high - low)
+
+
+def test_deleting_a_user_preset_keeps_the_others_and_unknown_names_are_refused(tmp_path):
+    path = tmp_path / "config" / "window_presets.json"
+    add_user_preset(path, WindowPreset("My lung", -500, 1400, "CT"))
+    add_user_preset(path, WindowPreset("My lung", 300, 900, "MR"))
+    add_user_preset(path, WindowPreset("Wide", 0, 4000, "CT"))
+    left = remove_user_preset(path, "my LUNG", "ct")
+    assert [(p.name, p.modality) for p in left] == [("My lung", "MR"), ("Wide", "CT")]
+    assert load_user_presets(path) == left
+    assert find_preset("lung", "CT", left).center == -600.0
+    with pytest.raises(PresetError, match="no saved window preset 'My lung' for modality CT.*'Wide'"):
+        remove_user_preset(path, "My lung", "CT")
+    with pytest.raises(PresetError, match="built-in presets cannot be deleted"):
+        remove_user_preset(path, "Bone", "CT")
+    assert load_user_presets(path) == left
