@@ -207,7 +207,8 @@ def test_a_saved_preset_can_be_deleted_from_the_menu(qtbot, window, series_folde
     controls.save_current_as("My chest")
     controls.apply_window(Window(100, 300), "Set window")
     controls.save_current_as("Narrow")
-    assert controls.delete_action.isEnabled() and window.actions_by_name["delete_window_preset"] is controls.delete_action
+    assert controls.delete_action.isEnabled()
+    assert window.actions_by_name["delete_window_preset"] is controls.delete_action
     offered = []
     monkeypatch.setattr("app.window_level.QInputDialog.getItem",
                         lambda parent, title, label, items, *args: offered.append(list(items)) or ("My chest", True))
