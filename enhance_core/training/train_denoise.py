@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from enhance_core.learned.archs.denoise_unet import DenoiseUNet
+from enhance_core.learned.weights import read_expected_sha256, read_weights
 from enhance_core.training.data import default_data_dir, list_images, load_uint8, random_crop
 
 DEFAULTS = {
@@ -47,6 +48,7 @@ DEFAULTS = {
     "ckpt_every": 500,
     "val_sigma": 25.0,
     "max_train_images": 0,
+    "init": "",
     "out_dir": "runs/denoise",
 }
 
@@ -115,6 +117,14 @@ def validate(model, val_sets, sigma255, seed=123):
     return results
 
 
+def init_from_weights(model: DenoiseUNet, ema: DenoiseUNet, path: Path) -> None:
+    """Start ``model`` and ``ema`` from shipped weights (fine-tuning); the hash comes from the ``.sha256`` file."""
+    tensors, _ = read_weights(path, sha256=read_expected_sha256(path))
+    state = {name: tensor.float() for name, tensor in tensors.items()}
+    model.load_state_dict(state)
+    ema.load_state_dict(state)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="JSON config file (keys as in DEFAULTS)")
@@ -153,6 +163,9 @@ def main(argv=None):
         rng.bit_generator.state = ckpt["rng"]
         step = ckpt["step"]
         print(f"resumed at step {step}", flush=True)
+    elif cfg["init"]:
+        init_from_weights(model, ema, Path(cfg["init"]))
+        print(f"initialized from {cfg['init']}", flush=True)
     model.train()
     model.to(memory_format=torch.channels_last)
 
@@ -174,9 +187,10 @@ def main(argv=None):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        decay = min(cfg["ema"], (1 + step) / (10 + step))
         with torch.no_grad():
             for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - cfg["ema"])
+                pe.lerp_(pm, 1 - decay)
         step += 1
         running += loss.item()
         if step % 100 == 0:
