@@ -186,3 +186,15 @@ def test_shipped_model_leaves_gray_gray_and_well_exposed_pictures_nearly_alone(s
     assert abs(float(np.log2(srgb_to_linear(out).mean() / srgb_to_linear(clean).mean()))) < 0.5
     gray = dark_rgb(128, 160, -3.0)[1].mean(axis=2, keepdims=True)
     assert enhance_low_light(gray, device="cpu").shape == gray.shape
+
+
+def test_cli_applies_the_filter_by_name(tiny_lowlight, tmp_path):
+    from enhance_core.cli import main
+
+    dark = dark_rgb(64, 80)[1]
+    PILImage.fromarray(np.round(dark * 255).astype(np.uint8)).save(tmp_path / "dark.png")
+    code = main(["apply", "--filter", "low_light", "--set", "strength=0.5", "--jobs", "1", "--device", "cpu",
+                 "-o", str(tmp_path / "out"), str(tmp_path / "dark.png")])
+    assert code == 0
+    with PILImage.open(tmp_path / "out" / "dark.png") as result:
+        assert result.size == (80, 64) and result.mode == "RGB"
