@@ -4,6 +4,7 @@ Usage::
 
     python -m enhance_core.training.train_inpaint --config enhance_core/training/configs/inpaint.json
     python -m enhance_core.training.train_inpaint --config enhance_core/training/configs/inpaint_tiny.json
+    python -m enhance_core.training.train_inpaint --config enhance_core/training/configs/inpaint.json --until 3500
 
 Clean crops come from CBSD432 (color; a ``gray_fraction`` of them is turned
 gray and fed as three equal channels, so one network serves gray and color).
@@ -129,6 +130,8 @@ def main(argv=None):
     parser.add_argument("--config", help="JSON config file (keys as in DEFAULTS)")
     parser.add_argument("--data", type=Path, default=default_data_dir(), help="folder holding CBSD432, Set5, Set12")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=JSON")
+    parser.add_argument("--until", type=int, default=None, metavar="STEP",
+                        help="stop after this step (with a checkpoint), keeping the learning-rate schedule of 'steps'")
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.overrides)
     torch.manual_seed(cfg["seed"])
@@ -172,7 +175,8 @@ def main(argv=None):
         return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
 
     t0, running = time.time(), 0.0
-    while step < cfg["steps"]:
+    last = min(cfg["steps"], args.until or cfg["steps"])
+    while step < last:
         clean, prefilled, hole = make_batch(train, cfg, rng)
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
@@ -190,14 +194,14 @@ def main(argv=None):
         if step % 50 == 0:
             print(f"step {step} loss {running / 50:.5f} lr {lr_at(step):.2e} {(time.time() - t0) / 50:.2f}s/step", flush=True)
             t0, running = time.time(), 0.0
-        if step % cfg["ckpt_every"] == 0 or step == cfg["steps"]:
+        if step % cfg["ckpt_every"] == 0 or step == last:
             torch.save(
                 {"params": model.state_dict(), "params_ema": ema.state_dict(), "optimizer": opt.state_dict(),
                  "rng": rng.bit_generator.state, "step": step, "config": cfg},
                 out_dir / "ckpt.tmp",
             )
             (out_dir / "ckpt.tmp").replace(ckpt_path)
-        if step % cfg["eval_every"] == 0 or step == cfg["steps"]:
+        if step % cfg["eval_every"] == 0 or step == last:
             scores = validate(ema, val_sets, tuple(cfg["val_band"]))
             line = {"step": step, "band": cfg["val_band"]}
             for name, (ours, base) in scores.items():
