@@ -65,6 +65,11 @@ MODELS: dict[str, ModelSpec] = {
         args={"channels": 3, "widths": [64, 128, 256], "blocks": [1, 2, 2]},
         weights="denoise/denoise-14ab8782.safetensors",
     ),
+    "inpaint": ModelSpec(
+        arch="InpaintUNet",
+        args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
+        weights="inpaint/inpaint-c896c864.safetensors",
+    ),
 }
 """Model name -> :class:`ModelSpec`."""
 
