@@ -70,6 +70,11 @@ MODELS: dict[str, ModelSpec] = {
         args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
         weights="inpaint/inpaint-c896c864.safetensors",
     ),
+    "lowlight": ModelSpec(
+        arch="LowLightNet",
+        args={"exposure_width": 24, "denoise_widths": [32, 64], "denoise_blocks": [1, 2], "small_side": 128},
+        weights="lowlight/lowlight-568fefa8.safetensors",
+    ),
 }
 """Model name -> :class:`ModelSpec`."""
 
