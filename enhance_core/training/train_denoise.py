@@ -5,6 +5,13 @@ Usage::
     python -m enhance_core.training.train_denoise --config enhance_core/training/configs/denoise.json
     python -m enhance_core.training.train_denoise --config enhance_core/training/configs/denoise_tiny.json
 
+The shipped weights come from two stages: 2 000 steps of ``denoise.json``'s
+20 000-step schedule, then ``denoise_finetune.json`` starting from them::
+
+    python -m enhance_core.training.train_denoise --config enhance_core/training/configs/denoise.json \
+        --set steps=20000 --until 2000
+    python -m enhance_core.training.train_denoise --config enhance_core/training/configs/denoise_finetune.json
+
 Clean crops come from Train400 (gray) and CBSD432 (color, also used as gray).
 Each crop gets additive Gaussian noise with a level drawn uniformly from
 ``sigma_range`` (on the 0-255 scale), then is clipped and quantized to 8 bits
@@ -118,9 +125,16 @@ def validate(model, val_sets, sigma255, seed=123):
 
 
 def init_from_weights(model: DenoiseUNet, ema: DenoiseUNet, path: Path) -> None:
-    """Start ``model`` and ``ema`` from shipped weights (fine-tuning); the hash comes from the ``.sha256`` file."""
-    tensors, _ = read_weights(path, sha256=read_expected_sha256(path))
-    state = {name: tensor.float() for name, tensor in tensors.items()}
+    """Start ``model`` and ``ema`` from earlier weights (fine-tuning).
+
+    ``path`` is a training checkpoint (``ckpt.pt``; its EMA weights are used) or
+    exported ``.safetensors`` weights with their ``.sha256`` file beside them.
+    """
+    if path.suffix == ".pt":
+        state = torch.load(path, map_location="cpu", weights_only=True)["params_ema"]
+    else:
+        tensors, _ = read_weights(path, sha256=read_expected_sha256(path))
+        state = {name: tensor.float() for name, tensor in tensors.items()}
     model.load_state_dict(state)
     ema.load_state_dict(state)
 
@@ -130,6 +144,8 @@ def main(argv=None):
     parser.add_argument("--config", help="JSON config file (keys as in DEFAULTS)")
     parser.add_argument("--data", type=Path, default=default_data_dir(), help="folder holding Train400, CBSD432, Set12, Set5")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=JSON")
+    parser.add_argument("--until", type=int, default=None, metavar="STEP",
+                        help="stop after this step (with a checkpoint), keeping the learning-rate schedule of 'steps'")
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.overrides)
     torch.manual_seed(cfg["seed"])
@@ -176,7 +192,8 @@ def main(argv=None):
         return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
 
     t0, running = time.time(), 0.0
-    while step < cfg["steps"]:
+    last = min(cfg["steps"], args.until or cfg["steps"])
+    while step < last:
         clean, noisy, sigma = make_batch(train, cfg, rng)
         sigma_map = sigma.expand(-1, 1, *noisy.shape[2:])
         for group in opt.param_groups:
@@ -196,14 +213,14 @@ def main(argv=None):
         if step % 100 == 0:
             print(f"step {step} loss {running / 100:.5f} lr {lr_at(step):.2e} {(time.time() - t0) / 100:.2f}s/step", flush=True)
             t0, running = time.time(), 0.0
-        if step % cfg["ckpt_every"] == 0 or step == cfg["steps"]:
+        if step % cfg["ckpt_every"] == 0 or step == last:
             torch.save(
                 {"params": model.state_dict(), "params_ema": ema.state_dict(), "optimizer": opt.state_dict(),
                  "rng": rng.bit_generator.state, "step": step, "config": cfg},
                 out_dir / "ckpt.tmp",
             )
             (out_dir / "ckpt.tmp").replace(ckpt_path)
-        if step % cfg["eval_every"] == 0 or step == cfg["steps"]:
+        if step % cfg["eval_every"] == 0 or step == last:
             scores = validate(ema, val_sets, cfg["val_sigma"])
             line = {"step": step, "sigma": cfg["val_sigma"], **{f"psnr_{k}": round(v, 3) for k, v in scores.items()}}
             print("val", json.dumps(line), flush=True)
