@@ -12,6 +12,7 @@ import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.image import Image, Window
+from enhance_core.metrics import compute_luma
 
 MIN_WIDTH = 1e-6
 """Narrowest window width accepted by the ``window_level`` filter."""
@@ -57,8 +58,7 @@ def auto_window(image: Image, *, low_percent: float = 0.5, high_percent: float =
     """
     if not 0.0 <= low_percent < high_percent <= 100.0:
         raise ParameterError(f"percentiles must satisfy 0 <= low < high <= 100, got {low_percent} and {high_percent}")
-    pixels = image.pixels
-    values = pixels[:, :, 0] if pixels.shape[2] == 1 else pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+    values = compute_luma(image.pixels)
     step = max(1, int(np.sqrt(values.size / 1_000_000)))
     sample = np.asarray(values[::step, ::step], dtype=np.float64)
     low, high = np.percentile(image.to_physical(sample), (low_percent, high_percent))
