@@ -63,7 +63,7 @@ MODELS: dict[str, ModelSpec] = {
     "denoise": ModelSpec(
         arch="DenoiseUNet",
         args={"channels": 3, "widths": [64, 128, 256], "blocks": [1, 2, 2]},
-        weights="denoise/denoise-d9c2cc48.safetensors",
+        weights="denoise/denoise-fabe047b.safetensors",
     ),
     "inpaint": ModelSpec(
         arch="InpaintUNet",
