@@ -68,7 +68,7 @@ MODELS: dict[str, ModelSpec] = {
     "inpaint": ModelSpec(
         arch="InpaintUNet",
         args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
-        weights="inpaint/inpaint-c896c864.safetensors",
+        weights="inpaint/inpaint-49bcdda4.safetensors",
     ),
     "lowlight": ModelSpec(
         arch="LowLightNet",
