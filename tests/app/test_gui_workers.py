@@ -75,14 +75,13 @@ def test_failure_carries_error_and_traceback(qtbot):
     def broken(progress, should_stop):
         raise ValueError("bad value 7")
 
-    with qtbot.waitSignal(runner.failed, timeout=5000) as blocker:
-        runner.submit(broken)
+    with qtbot.waitSignal(runner.idle, timeout=5000):  # listening before submit: idle may follow failed at once
+        with qtbot.waitSignal(runner.failed, timeout=5000) as blocker:
+            runner.submit(broken)
     failure = blocker.args[0]
     assert isinstance(failure, JobFailure)
     assert str(failure.error) == "bad value 7"
     assert "ValueError" in failure.details
-    with qtbot.waitSignal(runner.idle, timeout=5000):
-        pass
 
 
 @pytest.mark.parametrize("jobs", [3])
