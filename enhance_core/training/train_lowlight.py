@@ -21,6 +21,10 @@ name) are held out for validation. Every step trains both halves of
   random exposure error of ``gain_error`` stops (what the estimator gets wrong),
   with an L1 loss against the noise-free crop brightened the same way.
 
+With ``init`` set to an earlier run's ``ckpt.pt``, the tensors whose names and
+shapes match start from that run's EMA weights (the exposure estimator when
+only the denoiser was resized); the rest start fresh.
+
 The run keeps an EMA of the weights, checkpoints to ``out_dir`` (resumable) and
 logs validation PSNR of the whole filter at -1 to -4 EV with the evaluation
 camera.
@@ -74,6 +78,7 @@ DEFAULTS = {
     "val_images": 16,
     "val_evs": [-1, -2, -3, -4],
     "max_train_images": 0,
+    "init": "",
     "out_dir": "runs/lowlight",
 }
 
@@ -191,6 +196,20 @@ def exposure_loss(model: LowLightNet, small_log, dark_lin, clean_lin):
     return torch.log(mse + 1e-5).mean()
 
 
+def init_matching(model: LowLightNet, ema: LowLightNet, path: Path) -> list[str]:
+    """Copy into ``model`` and ``ema`` the EMA tensors of checkpoint ``path`` whose names and shapes match.
+
+    Lets a run with a resized denoiser start from an earlier run's exposure
+    estimator. Returns the names of the tensors left at their fresh values.
+    """
+    earlier = torch.load(path, map_location="cpu", weights_only=True)["params_ema"]
+    own = model.state_dict()
+    kept = {name: tensor for name, tensor in earlier.items() if name in own and own[name].shape == tensor.shape}
+    model.load_state_dict(kept, strict=False)
+    ema.load_state_dict(kept, strict=False)
+    return [name for name in own if name not in kept]
+
+
 def psnr(result: np.ndarray, reference: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB for images in [0, 1]."""
     mse = float(np.mean((np.clip(result, 0, 1) - reference) ** 2))
@@ -255,6 +274,9 @@ def main(argv=None):
         rng.bit_generator.state = ckpt["rng"]
         step = ckpt["step"]
         print(f"resumed at step {step}", flush=True)
+    elif cfg["init"]:
+        fresh = init_matching(model, ema, Path(cfg["init"]))
+        print(f"initialized from {cfg['init']}; {len(fresh)} tensors start fresh", flush=True)
     model.train()
 
     def lr_at(s):

@@ -79,6 +79,21 @@ def test_tiny_config_trains_exports_and_loads(tiny_lowlight_export):
     assert sha256_path(models / spec.weights).exists()
 
 
+def test_init_carries_the_exposure_half_into_a_wider_denoiser(tiny_lowlight_export):
+    import torch
+
+    from enhance_core.learned.archs.lowlight_net import LowLightNet
+
+    _, _, run_dir = tiny_lowlight_export
+    earlier = torch.load(run_dir / "ckpt.pt", map_location="cpu", weights_only=True)["params_ema"]
+    wider = LowLightNet(exposure_width=8, denoise_widths=(12, 24), denoise_blocks=(1, 1), small_side=64)
+    ema = LowLightNet(exposure_width=8, denoise_widths=(12, 24), denoise_blocks=(1, 1), small_side=64)
+    fresh = train_lowlight.init_matching(wider, ema, run_dir / "ckpt.pt")
+    state = ema.state_dict()
+    assert fresh and all(name.startswith("denoiser.") for name in fresh)
+    assert all(torch.equal(state[name], earlier[name]) for name in state if name.startswith("exposure."))
+
+
 def test_registered_tiny_model_loads_strictly(tiny_lowlight):
     model = registry.load_model("lowlight", device="cpu")
     assert not model.training and model.small_side == 64
