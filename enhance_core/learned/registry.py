@@ -72,8 +72,8 @@ MODELS: dict[str, ModelSpec] = {
     ),
     "lowlight": ModelSpec(
         arch="LowLightNet",
-        args={"exposure_width": 24, "denoise_widths": [32, 64], "denoise_blocks": [1, 2], "small_side": 128},
-        weights="lowlight/lowlight-568fefa8.safetensors",
+        args={"exposure_width": 24, "denoise_widths": [48, 96, 192], "denoise_blocks": [1, 2, 2], "small_side": 128},
+        weights="lowlight/lowlight-c9fac43f.safetensors",
     ),
 }
 """Model name -> :class:`ModelSpec`."""
