@@ -63,12 +63,12 @@ MODELS: dict[str, ModelSpec] = {
     "denoise": ModelSpec(
         arch="DenoiseUNet",
         args={"channels": 3, "widths": [64, 128, 256], "blocks": [1, 2, 2]},
-        weights="denoise/denoise-fabe047b.safetensors",
+        weights="denoise/denoise-fc8ec60b.safetensors",
     ),
     "inpaint": ModelSpec(
         arch="InpaintUNet",
         args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
-        weights="inpaint/inpaint-49bcdda4.safetensors",
+        weights="inpaint/inpaint-02e3b360.safetensors",
     ),
     "lowlight": ModelSpec(
         arch="LowLightNet",
