@@ -68,7 +68,7 @@ MODELS: dict[str, ModelSpec] = {
     "inpaint": ModelSpec(
         arch="InpaintUNet",
         args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
-        weights="inpaint/inpaint-02e3b360.safetensors",
+        weights="inpaint/inpaint-46c62221.safetensors",
     ),
     "lowlight": ModelSpec(
         arch="LowLightNet",
