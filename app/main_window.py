@@ -112,6 +112,8 @@ class MainWindow(QMainWindow):
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[name] = dock
+        self.tabifyDockWidget(self.docks["history"], self.docks["dicom"])
+        self.docks["history"].raise_()
         self.resizeDocks([self.docks["histogram"], self.docks["stack"]], [220, 520], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["stack"], self.docks["metrics"]], [360, 300], Qt.Orientation.Horizontal)
 
@@ -123,6 +125,7 @@ class MainWindow(QMainWindow):
         self.canvas.cursor_left.connect(lambda: status.value_label.setText(""))
         self.canvas.view_changed.connect(self._show_zoom)
         doc.image_changed.connect(self._on_image_changed)
+        doc.image_changed.connect(self._bring_dicom_header_forward)
         doc.reference_changed.connect(self._update_title)
         doc.modified_changed.connect(self._on_modified_changed)
         self.renders.problem.connect(status.set_problem)
@@ -174,6 +177,12 @@ class MainWindow(QMainWindow):
         if source is not None:
             self.status.size_label.setText(f"{source.cols} × {source.rows} px · {source.meta.format} "
                                            f"{source.meta.bit_depth}-bit{' · ' + source.meta.unit if source.meta.unit else ''}")
+
+    def _bring_dicom_header_forward(self) -> None:
+        """Show the DICOM header tab when a DICOM file opens (not on every slice change)."""
+        source = self.document.source
+        if source is not None and source.meta.dicom is not None:
+            self.docks["dicom"].raise_()
 
     def _on_modified_changed(self, modified: bool) -> None:
         self._update_title()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image as PILImage
 from pydicom.data import get_testdata_file
 from PySide6.QtCore import QPoint, Qt
 
@@ -138,6 +139,26 @@ def test_header_panel_lists_and_filters_the_slice_header(qtbot, window, series_f
     assert [row[1] for row in panel.rows()] == ["Instance Number"]
     next_slice(qtbot, window, lambda: window.slices.step(1))
     assert [row[2] for row in panel.rows()] == ["3"]
+
+
+def test_header_dock_shares_a_tab_with_history_and_comes_forward_for_dicom(qtbot, window, series_folder, tmp_path):
+    from PySide6.QtWidgets import QTabBar
+
+    def front_tab() -> str:
+        bars = [bar for bar in window.findChildren(QTabBar) if bar.count() == 2]
+        assert len(bars) == 1
+        return bars[0].tabText(bars[0].currentIndex())
+
+    assert window.tabifiedDockWidgets(window.docks["history"]) == [window.docks["dicom"]]
+    photo = tmp_path / "photo.png"
+    PILImage.fromarray(np.zeros((16, 16, 3), np.uint8)).save(photo)
+    open_image(qtbot, window, photo)
+    assert front_tab() == "History"
+    open_folder(qtbot, window, series_folder)
+    assert front_tab() == "DICOM Header"
+    window.docks["history"].raise_()
+    next_slice(qtbot, window, lambda: window.slices.step(1))
+    assert front_tab() == "History"
 
 
 def test_a_folder_with_two_series_asks_which_one(qtbot, window, tmp_path, monkeypatch):
