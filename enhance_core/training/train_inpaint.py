@@ -16,6 +16,12 @@ loss over the hole only (known pixels are kept exactly at inference). The run
 keeps an exponential moving average (EMA) of the weights, checkpoints to
 ``out_dir`` (resumable) and logs the PSNR inside the hole on Set5 (color) and
 Set12 (gray) with fixed masks, never trained on, next to the pre-fill's.
+
+With ``init`` set to an earlier run's ``ckpt.pt`` whose network is narrower
+(same number of levels and blocks), the run starts from that network widened
+without changing its output (:func:`widen_into`): the earlier channels keep
+their weights, the new channels start from fresh weights that nothing reads
+yet, so training picks up from the earlier fill instead of from scratch.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ DEFAULTS = {
     "max_train_images": 0,
     "max_val_images": 0,
     "out_dir": "runs/inpaint",
+    "init": "",
 }
 
 
@@ -69,6 +76,57 @@ def load_config(path: str | None, overrides: list[str]) -> dict:
             raise SystemExit(f"unknown config key {key!r}; known keys: {', '.join(DEFAULTS)}")
         config[key] = json.loads(value)
     return config
+
+
+def _gated(name: str) -> bool:
+    """Whether parameter ``name`` is the convolution of a :class:`GatedConv` (features and gate stacked)."""
+    return name.startswith(("head.1.conv.", "downs."))
+
+
+def _out_slots(name: str, old_out: int, new_out: int) -> list[tuple[slice, slice]]:
+    """(old, new) slices along the output axis where the earlier channels go."""
+    if not _gated(name):
+        return [(slice(0, old_out), slice(0, old_out))]
+    half_old, half_new = old_out // 2, new_out // 2
+    return [(slice(0, half_old), slice(0, half_old)), (slice(half_old, old_out), slice(half_new, half_new + half_old))]
+
+
+def widen_into(model: InpaintUNet, earlier: dict[str, torch.Tensor]) -> None:
+    """Load the narrower state ``earlier`` into the wider ``model`` so that it computes the same fill.
+
+    Each earlier tensor goes into the leading channels of its wider
+    counterpart (for gated convolutions, into the leading channels of both
+    the feature and the gate half). Weights that read the new channels are
+    zeroed, so the new channels change nothing until training moves them;
+    the weights that compute them keep their fresh values.
+
+    Raises
+    ------
+    ValueError
+        If a tensor is missing or cannot be widened into its counterpart.
+    """
+    own = model.state_dict()
+    if set(own) != set(earlier):
+        raise ValueError("the earlier network has other layers; widening needs the same levels and blocks")
+    for name, new in own.items():
+        old = earlier[name]
+        if old.ndim != new.ndim or any(o > n for o, n in zip(old.shape, new.shape)):
+            raise ValueError(f"cannot widen {name} from {tuple(old.shape)} to {tuple(new.shape)}")
+        out_axis, in_axis = (1, 0) if name.startswith("ups.") and new.ndim == 4 else (0, 1)
+        if new.ndim == 4:
+            reads_new = [slice(None)] * 4
+            reads_new[in_axis] = slice(old.shape[in_axis], None)
+            new[tuple(reads_new)] = 0
+        for old_slot, new_slot in _out_slots(name, old.shape[out_axis], new.shape[out_axis]):
+            if new.ndim == 1:
+                new[new_slot] = old[old_slot]
+                continue
+            src = [slice(None)] * 4
+            dst = [slice(None)] * 4
+            src[out_axis], dst[out_axis] = old_slot, new_slot
+            dst[in_axis] = slice(0, old.shape[in_axis])
+            new[tuple(dst)] = old[tuple(src)]
+    model.load_state_dict(own)
 
 
 def to_tensor(batch: np.ndarray) -> torch.Tensor:
@@ -165,6 +223,10 @@ def main(argv=None):
         rng.bit_generator.state = ckpt["rng"]
         step = ckpt["step"]
         print(f"resumed at step {step}", flush=True)
+    elif cfg["init"]:
+        widen_into(model, torch.load(cfg["init"], map_location="cpu", weights_only=True)["params_ema"])
+        ema.load_state_dict(model.state_dict())
+        print(f"initialized from {cfg['init']} (widened to {cfg['widths']})", flush=True)
     model.train()
     model.to(memory_format=torch.channels_last)
 

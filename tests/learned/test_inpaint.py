@@ -34,7 +34,7 @@ def write_synthetic_dataset(root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_export(tmp_path_factory):
-    """Train the tiny config on synthetic data and export it; return the models folder and entry."""
+    """Train the tiny config on synthetic data and export it; return the models folder, entry and checkpoint."""
     root = tmp_path_factory.mktemp("tiny_inpaint")
     write_synthetic_dataset(root / "data")
     run_dir = root / "run"
@@ -44,19 +44,53 @@ def tiny_export(tmp_path_factory):
     assert log[-1]["step"] == 30 and np.isfinite(log[-1]["psnr_hole_color"])
     _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="inpaint_tiny", arch="InpaintUNet",
                                           folder=root / "models")
-    return root / "models", spec
+    return root / "models", spec, run_dir / "ckpt.pt"
 
 
 @pytest.fixture
 def tiny_model(tiny_export, monkeypatch, tmp_path) -> str:
     """Register the tiny model under ``inpaint_tiny`` and return that name."""
-    source, spec = tiny_export
+    source, spec, _ = tiny_export
     shutil.copytree(source, tmp_path / "models")
     monkeypatch.setenv(registry.MODELS_ENV, str(tmp_path / "models"))
     monkeypatch.setitem(registry.MODELS, "inpaint_tiny", spec)
     registry.clear_cache()
     yield "inpaint_tiny"
     registry.clear_cache()
+
+
+def test_widened_network_fills_exactly_as_the_narrow_one_did():
+    torch = pytest.importorskip("torch")
+    from enhance_core.learned.archs.inpaint_unet import InpaintUNet
+
+    torch.manual_seed(0)
+    narrow = InpaintUNet(3, (8, 16, 32), (1, 1, 2))
+    for parameter in narrow.parameters():
+        parameter.data.normal_(0, 0.1)
+    wide = InpaintUNet(3, (12, 24, 48), (1, 1, 2))
+    train_inpaint.widen_into(wide, narrow.state_dict())
+    prefilled = torch.rand(1, 3, 32, 40)
+    hole = (torch.rand(1, 1, 32, 40) > 0.6).float()
+    with torch.no_grad():
+        expected = narrow(prefilled, hole)
+        assert (expected - prefilled).abs().max() > 0.01
+        assert torch.allclose(wide(prefilled, hole), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="same levels and blocks"):
+        train_inpaint.widen_into(InpaintUNet(3, (12, 24), (1, 1)), narrow.state_dict())
+    with pytest.raises(ValueError, match="cannot widen"):
+        train_inpaint.widen_into(InpaintUNet(3, (4, 16, 32), (1, 1, 2)), narrow.state_dict())
+
+
+def test_wide_run_starts_from_the_tiny_run(tiny_export, tmp_path, capsys):
+    _, _, checkpoint = tiny_export
+    write_synthetic_dataset(tmp_path / "data")
+    train_inpaint.main(["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"),
+                        "--set", f"out_dir={json.dumps(str(tmp_path / 'wide'))}",
+                        "--set", "widths=[12, 24]", "--set", "steps=5", "--set", "eval_every=5",
+                        "--set", f"init={json.dumps(str(checkpoint))}"])
+    assert "widened to [12, 24]" in capsys.readouterr().out
+    log = [json.loads(line) for line in (tmp_path / "wide" / "val_log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 5 and np.isfinite(log[-1]["psnr_hole_color"])
 
 
 def blob_mask(rows: int, cols: int, radius: float) -> np.ndarray:
