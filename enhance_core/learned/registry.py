@@ -67,8 +67,8 @@ MODELS: dict[str, ModelSpec] = {
     ),
     "inpaint": ModelSpec(
         arch="InpaintUNet",
-        args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
-        weights="inpaint/inpaint-46c62221.safetensors",
+        args={"channels": 3, "widths": [32, 64, 128, 256], "blocks": [1, 1, 2, 2]},
+        weights="inpaint/inpaint-dddc9d05.safetensors",
     ),
     "lowlight": ModelSpec(
         arch="LowLightNet",
