@@ -35,7 +35,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from enhance_core.learned.archs.inpaint_unet import InpaintUNet
+from torch import nn
+
+from enhance_core.learned.archs.inpaint_unet import GatedConv, InpaintUNet
 from enhance_core.learned.prefill import push_pull_fill
 from enhance_core.training.data import default_data_dir, list_images, load_uint8, random_crop
 from enhance_core.training.masks_synth import band_mask, random_mask
@@ -78,14 +80,9 @@ def load_config(path: str | None, overrides: list[str]) -> dict:
     return config
 
 
-def _gated(name: str) -> bool:
-    """Whether parameter ``name`` is the convolution of a :class:`GatedConv` (features and gate stacked)."""
-    return name.startswith(("head.1.conv.", "downs."))
-
-
-def _out_slots(name: str, old_out: int, new_out: int) -> list[tuple[slice, slice]]:
+def _out_slots(gated: bool, old_out: int, new_out: int) -> list[tuple[slice, slice]]:
     """(old, new) slices along the output axis where the earlier channels go."""
-    if not _gated(name):
+    if not gated:
         return [(slice(0, old_out), slice(0, old_out))]
     half_old, half_new = old_out // 2, new_out // 2
     return [(slice(0, half_old), slice(0, half_old)), (slice(half_old, old_out), slice(half_new, half_new + half_old))]
@@ -106,18 +103,21 @@ def widen_into(model: InpaintUNet, earlier: dict[str, torch.Tensor]) -> None:
         If a tensor is missing or cannot be widened into its counterpart.
     """
     own = model.state_dict()
+    gated = {f"{name}.conv.{kind}" for name, module in model.named_modules() if isinstance(module, GatedConv)
+             for kind in ("weight", "bias")}
+    transposed = {f"{name}.weight" for name, module in model.named_modules() if isinstance(module, nn.ConvTranspose2d)}
     if set(own) != set(earlier):
         raise ValueError("the earlier network has other layers; widening needs the same levels and blocks")
     for name, new in own.items():
         old = earlier[name]
         if old.ndim != new.ndim or any(o > n for o, n in zip(old.shape, new.shape)):
             raise ValueError(f"cannot widen {name} from {tuple(old.shape)} to {tuple(new.shape)}")
-        out_axis, in_axis = (1, 0) if name.startswith("ups.") and new.ndim == 4 else (0, 1)
+        out_axis, in_axis = (1, 0) if name in transposed else (0, 1)
         if new.ndim == 4:
             reads_new = [slice(None)] * 4
             reads_new[in_axis] = slice(old.shape[in_axis], None)
             new[tuple(reads_new)] = 0
-        for old_slot, new_slot in _out_slots(name, old.shape[out_axis], new.shape[out_axis]):
+        for old_slot, new_slot in _out_slots(name in gated, old.shape[out_axis], new.shape[out_axis]):
             if new.ndim == 1:
                 new[new_slot] = old[old_slot]
                 continue
