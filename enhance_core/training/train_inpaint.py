@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from torch import nn
 
 from enhance_core.learned.archs.inpaint_unet import GatedConv, InpaintUNet
@@ -224,7 +223,12 @@ def main(argv=None):
         step = ckpt["step"]
         print(f"resumed at step {step}", flush=True)
     elif cfg["init"]:
-        widen_into(model, torch.load(cfg["init"], map_location="cpu", weights_only=True)["params_ema"])
+        if not Path(cfg["init"]).is_file():
+            raise SystemExit(f"init checkpoint {cfg['init']} not found; give the ckpt.pt of an earlier run")
+        try:
+            widen_into(model, torch.load(cfg["init"], map_location="cpu", weights_only=True)["params_ema"])
+        except ValueError as error:
+            raise SystemExit(f"cannot start from {cfg['init']}: {error}") from None
         ema.load_state_dict(model.state_dict())
         print(f"initialized from {cfg['init']} (widened to {cfg['widths']})", flush=True)
     model.train()

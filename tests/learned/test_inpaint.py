@@ -93,6 +93,18 @@ def test_wide_run_starts_from_the_tiny_run(tiny_export, tmp_path, capsys):
     assert log[-1]["step"] == 5 and np.isfinite(log[-1]["psnr_hole_color"])
 
 
+def test_wide_run_names_a_missing_or_unfit_init_checkpoint(tiny_export, tmp_path):
+    _, _, checkpoint = tiny_export
+    write_synthetic_dataset(tmp_path / "data")
+    base = ["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"),
+            "--set", f"out_dir={json.dumps(str(tmp_path / 'wide'))}"]
+    with pytest.raises(SystemExit, match="nope.pt not found"):
+        train_inpaint.main([*base, "--set", f"init={json.dumps(str(tmp_path / 'nope.pt'))}"])
+    with pytest.raises(SystemExit, match="same levels and blocks"):
+        train_inpaint.main([*base, "--set", "widths=[12, 24, 48]", "--set", "blocks=[1, 1, 1]",
+                            "--set", f"init={json.dumps(str(checkpoint))}"])
+
+
 def blob_mask(rows: int, cols: int, radius: float) -> np.ndarray:
     """A float mask holding one disk of ``radius`` in the middle and a thin scratch."""
     r, c = np.mgrid[0:rows, 0:cols]
