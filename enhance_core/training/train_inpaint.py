@@ -38,6 +38,7 @@ from torch import nn
 
 from enhance_core.learned.archs.inpaint_unet import GatedConv, InpaintUNet
 from enhance_core.learned.prefill import push_pull_fill
+from enhance_core.training.config import load_config
 from enhance_core.training.data import default_data_dir, list_images, load_uint8, random_crop
 from enhance_core.training.masks_synth import band_mask, random_mask
 
@@ -64,19 +65,6 @@ DEFAULTS = {
     "out_dir": "runs/inpaint",
     "init": "",
 }
-
-
-def load_config(path: str | None, overrides: list[str]) -> dict:
-    """Merge the defaults, a JSON config file and ``key=value`` overrides."""
-    config = dict(DEFAULTS)
-    if path:
-        config.update(json.loads(Path(path).read_text()))
-    for item in overrides:
-        key, _, value = item.partition("=")
-        if key not in DEFAULTS:
-            raise SystemExit(f"unknown config key {key!r}; known keys: {', '.join(DEFAULTS)}")
-        config[key] = json.loads(value)
-    return config
 
 
 def _out_slots(gated: bool, old_out: int, new_out: int) -> list[tuple[slice, slice]]:
@@ -186,11 +174,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="JSON config file (keys as in DEFAULTS)")
     parser.add_argument("--data", type=Path, default=default_data_dir(), help="folder holding CBSD432, Set5, Set12")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=JSON")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config key; the value is JSON (steps=4000, widths=[32,64]) or a plain path")
     parser.add_argument("--until", type=int, default=None, metavar="STEP",
                         help="stop after this step (with a checkpoint), keeping the learning-rate schedule of 'steps'")
     args = parser.parse_args(argv)
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_config(DEFAULTS, args.config, args.overrides)
     torch.manual_seed(cfg["seed"])
     torch.set_num_threads(cfg["threads"])
     rng = np.random.default_rng(cfg["seed"])

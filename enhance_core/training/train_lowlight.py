@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from enhance_core.learned.archs.lowlight_net import LowLightNet
 from enhance_core.learned.lowlight_ops import (brighten_linear_t, brighten_t, enhance_with_model, linear_to_srgb,
                                                linear_to_srgb_t, shrink_linear, to_log_input)
+from enhance_core.training.config import load_config
 from enhance_core.training.data import default_data_dir, list_images, load_uint8, random_crop
 from enhance_core.training.synth_lowlight import (EVAL_CAMERA, Darkening, darken_image, exposed_linear,
                                                   random_illumination, sample_darkening)
@@ -81,19 +82,6 @@ DEFAULTS = {
     "init": "",
     "out_dir": "runs/lowlight",
 }
-
-
-def load_config(path: str | None, overrides: list[str]) -> dict:
-    """Merge the defaults, a JSON config file and ``key=value`` overrides."""
-    config = dict(DEFAULTS)
-    if path:
-        config.update(json.loads(Path(path).read_text()))
-    for item in overrides:
-        key, _, value = item.partition("=")
-        if key not in DEFAULTS:
-            raise SystemExit(f"unknown config key {key!r}; known keys: {', '.join(DEFAULTS)}")
-        config[key] = json.loads(value)
-    return config
 
 
 def draw_darkening(cfg: dict, rng: np.random.Generator) -> Darkening:
@@ -243,9 +231,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="JSON config file (keys as in DEFAULTS)")
     parser.add_argument("--data", type=Path, default=default_data_dir(), help="folder holding CBSD432")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=JSON")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config key; the value is JSON (steps=4000, widths=[32,64]) or a plain path")
     args = parser.parse_args(argv)
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_config(DEFAULTS, args.config, args.overrides)
     torch.manual_seed(cfg["seed"])
     torch.set_num_threads(cfg["threads"])
     rng = np.random.default_rng(cfg["seed"])

@@ -1,0 +1,47 @@
+"""Training configurations: the JSON file and ``--set`` overrides, and the messages for bad ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from enhance_core.training import train_denoise, train_inpaint, train_lowlight
+from enhance_core.training.config import load_config
+
+DEFAULTS = {"steps": 100, "widths": [8, 16], "out_dir": "runs/x", "lr": 1e-3}
+
+
+def test_overrides_are_json_and_plain_text_is_kept_for_string_keys(tmp_path):
+    config_file = tmp_path / "c.json"
+    config_file.write_text('{"steps": 200, "lr": 0.01}')
+    config = load_config(DEFAULTS, str(config_file), ["widths=[4, 8, 16]", "out_dir=runs/my run", "steps=300"])
+    assert config == {"steps": 300, "widths": [4, 8, 16], "out_dir": "runs/my run", "lr": 0.01}
+    assert load_config(DEFAULTS, None, ['out_dir="runs/quoted"'])["out_dir"] == "runs/quoted"
+    assert DEFAULTS["steps"] == 100
+
+
+@pytest.mark.parametrize(("file_text", "overrides", "message"), [
+    (None, ["steps=many"], r"steps=many: 'many' is not a JSON value; write it as JSON, like the default 100"),
+    (None, ["steps"], r"--set 'steps' must look like KEY=VALUE"),
+    (None, ["stpes=3"], r"unknown config key 'stpes'; known keys: steps, widths"),
+    ('{"steps": 3,}', [], r"c\.json is not valid JSON"),
+    ('[1, 2]', [], r"c\.json must hold a JSON object"),
+    ('{"step": 3}', [], r"c\.json has unknown keys step; known keys"),
+])
+def test_bad_configs_name_the_key_value_or_file(tmp_path, file_text, overrides, message):
+    path = None
+    if file_text is not None:
+        path = tmp_path / "c.json"
+        path.write_text(file_text)
+    with pytest.raises(SystemExit, match=message):
+        load_config(DEFAULTS, str(path) if path else None, overrides)
+
+
+def test_missing_config_file_is_named(tmp_path):
+    with pytest.raises(SystemExit, match=r"cannot read config file .*nope\.json"):
+        load_config(DEFAULTS, str(tmp_path / "nope.json"), [])
+
+
+@pytest.mark.parametrize("trainer", [train_denoise, train_inpaint, train_lowlight])
+def test_every_trainer_stops_on_a_bad_override_before_touching_data(trainer, tmp_path):
+    with pytest.raises(SystemExit, match=r"'fast' is not a JSON value"):
+        trainer.main(["--data", str(tmp_path / "no_data"), "--set", "steps=fast"])
