@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from enhance_core.learned.archs.denoise_unet import DenoiseUNet
-from enhance_core.learned.weights import read_expected_sha256, read_weights
+from enhance_core.training.checkpoints import load_init_state
 from enhance_core.training.config import load_config
 from enhance_core.training.data import default_data_dir, list_images, load_uint8, random_crop
 
@@ -118,12 +118,11 @@ def init_from_weights(model: DenoiseUNet, ema: DenoiseUNet, path: Path) -> None:
     ``path`` is a training checkpoint (``ckpt.pt``; its EMA weights are used) or
     exported ``.safetensors`` weights with their ``.sha256`` file beside them.
     """
-    if path.suffix == ".pt":
-        state = torch.load(path, map_location="cpu", weights_only=True)["params_ema"]
-    else:
-        tensors, _ = read_weights(path, sha256=read_expected_sha256(path))
-        state = {name: tensor.float() for name, tensor in tensors.items()}
-    model.load_state_dict(state)
+    state = load_init_state(path)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise SystemExit(f"cannot start from {path}: its network differs from the config's ({error})") from None
     ema.load_state_dict(state)
 
 

@@ -17,7 +17,8 @@ keeps an exponential moving average (EMA) of the weights, checkpoints to
 ``out_dir`` (resumable) and logs the PSNR inside the hole on Set5 (color) and
 Set12 (gray) with fixed masks, never trained on, next to the pre-fill's.
 
-With ``init`` set to an earlier run's ``ckpt.pt`` whose network is narrower
+With ``init`` set to an earlier run's ``ckpt.pt`` (or exported ``.safetensors``
+weights, such as the shipped model) whose network is as wide or narrower
 (same number of levels and blocks), the run starts from that network widened
 without changing its output (:func:`widen_into`): the earlier channels keep
 their weights, the new channels start from fresh weights that nothing reads
@@ -38,6 +39,7 @@ from torch import nn
 
 from enhance_core.learned.archs.inpaint_unet import GatedConv, InpaintUNet
 from enhance_core.learned.prefill import push_pull_fill
+from enhance_core.training.checkpoints import load_init_state
 from enhance_core.training.config import load_config
 from enhance_core.training.data import default_data_dir, list_images, load_uint8, random_crop
 from enhance_core.training.masks_synth import band_mask, random_mask
@@ -212,10 +214,8 @@ def main(argv=None):
         step = ckpt["step"]
         print(f"resumed at step {step}", flush=True)
     elif cfg["init"]:
-        if not Path(cfg["init"]).is_file():
-            raise SystemExit(f"init checkpoint {cfg['init']} not found; give the ckpt.pt of an earlier run")
         try:
-            widen_into(model, torch.load(cfg["init"], map_location="cpu", weights_only=True)["params_ema"])
+            widen_into(model, load_init_state(Path(cfg["init"])))
         except ValueError as error:
             raise SystemExit(f"cannot start from {cfg['init']}: {error}") from None
         ema.load_state_dict(model.state_dict())

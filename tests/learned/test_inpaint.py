@@ -17,6 +17,7 @@ from enhance_core.filters.registry import get_filter
 from enhance_core.learned import registry
 from enhance_core.learned.inpaint import COARSE_REACH, inpaint_masked
 from enhance_core.training import export, train_inpaint
+from enhance_core.training.checkpoints import load_init_state
 from tests.learned.conftest import synthetic_rgb
 
 TINY_CONFIG = Path(train_inpaint.__file__).parent / "configs" / "inpaint_tiny.json"
@@ -103,6 +104,26 @@ def test_wide_run_names_a_missing_or_unfit_init_checkpoint(tiny_export, tmp_path
     with pytest.raises(SystemExit, match="same levels and blocks"):
         train_inpaint.main([*base, "--set", "widths=[12, 24, 48]", "--set", "blocks=[1, 1, 1]",
                             "--set", f"init={json.dumps(str(checkpoint))}"])
+
+
+def test_run_fine_tunes_exported_weights_and_checks_their_hash(tiny_export, tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    folder, spec, checkpoint = tiny_export
+    exported = folder / spec.weights
+    state = load_init_state(exported)
+    earlier = torch.load(checkpoint, map_location="cpu", weights_only=True)["params_ema"]
+    assert set(state) == set(earlier)
+    assert all(torch.allclose(state[name], earlier[name].half().float()) for name in state)
+    write_synthetic_dataset(tmp_path / "data")
+    base = ["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"), "--set", "steps=5", "--set", "eval_every=5"]
+    train_inpaint.main([*base, "--set", f"out_dir={json.dumps(str(tmp_path / 'ft'))}", "--set", f"init={exported}"])
+    assert f"initialized from {exported}" in capsys.readouterr().out
+    tampered = tmp_path / exported.name
+    tampered.write_bytes(exported.read_bytes()[:-4] + b"\0\0\0\0")
+    shutil.copy(exported.with_name(exported.name + ".sha256"), tmp_path)
+    with pytest.raises(SystemExit, match=f"cannot start from {tampered}.*SHA-256"):
+        train_inpaint.main([*base, "--set", f"out_dir={tmp_path / 'bad'}", "--set", f"init={tampered}"])
+    assert not (tmp_path / "bad" / "ckpt.pt").exists()
 
 
 def blob_mask(rows: int, cols: int, radius: float) -> np.ndarray:

@@ -15,8 +15,8 @@ from enhance_core.learned import registry
 from enhance_core.learned.denoise import denoise_image
 from enhance_core.learned.registry import ModelSpec, load_model
 from enhance_core.learned.weights import sha256_path
-from enhance_core.training import export
-from tests.learned.conftest import synthetic_rgb
+from enhance_core.training import export, train_denoise
+from tests.learned.conftest import TINY_CONFIG, synthetic_rgb, write_synthetic_dataset
 
 
 def test_tiny_training_exports_loads_and_denoises(tiny_model):
@@ -85,3 +85,18 @@ def test_export_command_prints_hash_and_entry(tiny_export, tmp_path, capsys):
     assert "do not fit" in capsys.readouterr().err
     assert export.main([str(tmp_path / "missing.pt"), "--name", "denoise"]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_denoise_run_fine_tunes_exported_weights_and_names_unfit_ones(tiny_export, tmp_path, capsys):
+    folder, spec, _ = tiny_export
+    exported = folder / spec.weights
+    write_synthetic_dataset(tmp_path / "data")
+    base = ["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"), "--set", "steps=3",
+            "--set", "eval_every=3", "--set", f"init={exported}"]
+    train_denoise.main([*base, "--set", f"out_dir={tmp_path / 'ft'}"])
+    assert f"initialized from {exported}" in capsys.readouterr().out
+    assert (tmp_path / "ft" / "ckpt.pt").is_file()
+    with pytest.raises(SystemExit, match=f"cannot start from {exported}: its network differs"):
+        train_denoise.main([*base, "--set", "widths=[8, 24]", "--set", f"out_dir={tmp_path / 'wide'}"])
+    with pytest.raises(SystemExit, match="init checkpoint .*nope.safetensors not found"):
+        train_denoise.main([*base, "--set", f"init={tmp_path / 'nope.safetensors'}", "--set", f"out_dir={tmp_path / 'x'}"])
