@@ -317,7 +317,7 @@ class MainWindow(QMainWindow):
         """Cancel every background job and wait for the worker threads to return."""
         self.device.stop()
         for lane in self.lanes():
-            lane.wait()
+            lane.close()
 
     def _restore_layout(self) -> None:
         geometry, state = self.settings.window_state()

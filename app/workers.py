@@ -133,6 +133,7 @@ class JobRunner(QObject):
         self._pending: tuple[int, JobFn, str] | None = None
         self._label = ""
         self._stopping: set[_WorkerThread] = set()
+        self._closed = False
 
     @property
     def busy(self) -> bool:
@@ -150,9 +151,12 @@ class JobRunner(QObject):
         With ``cancel_running`` (the default) the running job is stopped and
         its result dropped. Without it the running job finishes and delivers
         its result first (live previews stay fluid while a slider moves);
-        either way ``fn`` replaces any job still waiting to start.
+        either way ``fn`` replaces any job still waiting to start. After
+        :meth:`close` nothing starts any more.
         """
         self._ticket += 1
+        if self._closed:
+            return self._ticket
         self._pending = (self._ticket, fn, label or self.name)
         self._label = label or self.name
         if self._current is None:
@@ -174,6 +178,16 @@ class JobRunner(QObject):
         self.cancel()
         threads = list(self._stopping) + ([self._current] if self._current is not None else [])
         return all(thread.wait(timeout_ms) for thread in threads)
+
+    def close(self, timeout_ms: int = 10000) -> bool:
+        """Like :meth:`wait`, and refuse every later submission (window shutdown).
+
+        A job submitted after the window has shut down, by a signal still queued
+        or a timer, would otherwise run on a thread that Qt destroys with the
+        window while it still runs, which aborts the process.
+        """
+        self._closed = True
+        return self.wait(timeout_ms)
 
     def _start_pending(self) -> None:
         ticket, fn, label = self._pending

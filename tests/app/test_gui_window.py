@@ -133,3 +133,22 @@ def test_ct_opens_through_a_window_in_hounsfield_units(qtbot, window):
     assert window.stack_panel.editor.controls["center"].entry.suffix() == " HU"
     window.canvas.cursor_moved.emit(10.0, 10.0)
     assert " HU" in window.status.value_label.text() and "display" in window.status.value_label.text()
+
+
+def test_a_frame_arriving_after_shutdown_starts_no_work(qtbot, photo_path):
+    from app.error_reporter import RecordingReporter
+    from app.main_window import MainWindow
+    from app.workers import running_workers
+
+    win = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(win)
+    open_image(qtbot, win, photo_path)
+    win.shutdown()
+    started = []
+    for lane in win.lanes():
+        lane.started.connect(started.append)
+    win.renders.frame_ready.emit(win.renders.latest)
+    win.metrics.compute_exact()
+    qtbot.wait(100)
+    assert started == []
+    assert not [thread for thread in running_workers() if thread.parent() in win.lanes()]

@@ -107,3 +107,16 @@ def test_coalescing_keeps_running_job_and_runs_latest(qtbot):
     with qtbot.waitSignal(runner.idle, timeout=5000):
         pass
     assert results == ["running", "latest"]
+
+
+def test_closed_runner_starts_nothing_more(qtbot):
+    runner = JobRunner("test")
+    gate = threading.Event()
+    runner.submit(blocking_job(gate, None))
+    assert runner.close(5000)
+    started = []
+    runner.started.connect(started.append)
+    runner.submit(blocking_job(gate, "late"))
+    qtbot.wait(50)
+    assert started == [] and not runner.busy
+    assert not any(t.isRunning() for t in runner.findChildren(QThread))
