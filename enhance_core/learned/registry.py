@@ -63,12 +63,12 @@ MODELS: dict[str, ModelSpec] = {
     "denoise": ModelSpec(
         arch="DenoiseUNet",
         args={"channels": 3, "widths": [64, 128, 256], "blocks": [1, 2, 2]},
-        weights="denoise/denoise-70f8e1af.safetensors",
+        weights="denoise/denoise-6c2bebcc.safetensors",
     ),
     "inpaint": ModelSpec(
         arch="InpaintUNet",
         args={"channels": 3, "widths": [32, 64, 128, 256], "blocks": [1, 1, 2, 2]},
-        weights="inpaint/inpaint-dddc9d05.safetensors",
+        weights="inpaint/inpaint-80ea0457.safetensors",
     ),
     "lowlight": ModelSpec(
         arch="LowLightNet",
