@@ -26,7 +26,6 @@ def load_init_state(path: Path) -> dict[str, torch.Tensor]:
         The file is missing, unreadable or fails its hash check; the message
         names it and says what to give instead.
     """
-    path = Path(path)
     if not path.is_file():
         raise SystemExit(f"init checkpoint {path} not found; give the ckpt.pt of an earlier run "
                          f"or exported .safetensors weights")
@@ -35,7 +34,7 @@ def load_init_state(path: Path) -> dict[str, torch.Tensor]:
             tensors, _ = read_weights(path, sha256=read_expected_sha256(path))
         except ModelError as error:
             raise SystemExit(f"cannot start from {path}: {error}") from None
-        return {name: tensor.float() for name, tensor in tensors.items()}
+        return tensors
     try:
         return torch.load(path, map_location="cpu", weights_only=True)["params_ema"]
     except (OSError, RuntimeError, KeyError, TypeError) as error:
