@@ -13,10 +13,12 @@ The shipped weights come from two stages: 2 000 steps of ``denoise.json``'s
     python -m enhance_core.training.train_denoise --config enhance_core/training/configs/denoise_finetune.json
 
 Clean crops come from Train400 (gray) and CBSD432 (color, also used as gray).
-Each crop gets additive Gaussian noise with a level drawn uniformly from
-``sigma_range`` (on the 0-255 scale), then is clipped and quantized to 8 bits
-as real files are. Gray crops are fed as three equal channels, so one network
-serves gray and color. The run keeps an exponential moving average (EMA) of the
+Each crop gets additive Gaussian noise with a level drawn from ``sigma_range``
+(on the 0-255 scale), then is clipped and quantized to 8 bits as real files
+are. The level is ``lo + (hi - lo) * u ** sigma_power`` for ``u`` uniform in
+[0, 1): ``sigma_power`` 1 draws uniformly, above 1 draws low levels more
+often. Gray crops are fed as three equal channels, so one network serves gray
+and color. The run keeps an exponential moving average (EMA) of the
 weights, checkpoints to ``out_dir`` (resumable) and logs validation PSNR on
 Set12 (gray) and Set5 (color), which it never trains on.
 """
@@ -48,13 +50,14 @@ DEFAULTS = {
     "warmup": 500,
     "ema": 0.999,
     "sigma_range": [0.0, 75.0],
+    "sigma_power": 1.0,
     "gray_fraction": 0.4,
     "bf16": True,
     "threads": 2,
     "seed": 0,
     "eval_every": 2000,
     "ckpt_every": 500,
-    "val_sigma": 25.0,
+    "val_sigma": [25.0],
     "max_train_images": 0,
     "init": "",
     "out_dir": "runs/denoise",
@@ -72,7 +75,8 @@ def make_batch(images, cfg, rng):
             crop = np.round(crop)
         clean[i] = crop / 255.0
     lo, hi = cfg["sigma_range"]
-    sigma = rng.uniform(lo, hi, size=(n, 1, 1, 1)).astype(np.float32) / 255.0
+    draws = rng.random(size=(n, 1, 1, 1)) ** cfg["sigma_power"]
+    sigma = (lo + (hi - lo) * draws).astype(np.float32) / 255.0
     noise = rng.standard_normal(clean.shape, dtype=np.float32) * sigma
     gray = np.all(clean[..., :1] == clean, axis=3, keepdims=True)
     noise = np.where(gray, noise[..., :1], noise)
@@ -136,6 +140,8 @@ def main(argv=None):
                         help="stop after this step (with a checkpoint), keeping the learning-rate schedule of 'steps'")
     args = parser.parse_args(argv)
     cfg = load_config(DEFAULTS, args.config, args.overrides)
+    if not isinstance(cfg["sigma_power"], (int, float)) or cfg["sigma_power"] <= 0:
+        raise SystemExit(f"sigma_power={cfg['sigma_power']!r}: use a number above 0 (1 draws noise levels uniformly)")
     torch.manual_seed(cfg["seed"])
     torch.set_num_threads(cfg["threads"])
     rng = np.random.default_rng(cfg["seed"])
@@ -179,6 +185,7 @@ def main(argv=None):
         t = (s - cfg["warmup"]) / max(1, cfg["steps"] - cfg["warmup"])
         return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
 
+    val_sigmas = cfg["val_sigma"] if isinstance(cfg["val_sigma"], list) else [cfg["val_sigma"]]
     t0, running = time.time(), 0.0
     last = min(cfg["steps"], args.until or cfg["steps"])
     while step < last:
@@ -209,11 +216,12 @@ def main(argv=None):
             )
             (out_dir / "ckpt.tmp").replace(ckpt_path)
         if step % cfg["eval_every"] == 0 or step == last:
-            scores = validate(ema, val_sets, cfg["val_sigma"])
-            line = {"step": step, "sigma": cfg["val_sigma"], **{f"psnr_{k}": round(v, 3) for k, v in scores.items()}}
-            print("val", json.dumps(line), flush=True)
-            with open(out_dir / "val_log.jsonl", "a") as log:
-                log.write(json.dumps(line) + "\n")
+            for val_sigma in val_sigmas:
+                scores = validate(ema, val_sets, val_sigma)
+                line = {"step": step, "sigma": val_sigma, **{f"psnr_{k}": round(v, 3) for k, v in scores.items()}}
+                print("val", json.dumps(line), flush=True)
+                with open(out_dir / "val_log.jsonl", "a") as log:
+                    log.write(json.dumps(line) + "\n")
     print(f"done: {out_dir / 'ckpt.pt'}", flush=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from enhance_core.training import train_denoise, train_inpaint, train_lowlight
@@ -45,3 +46,22 @@ def test_missing_config_file_is_named(tmp_path):
 def test_every_trainer_stops_on_a_bad_override_before_touching_data(trainer, tmp_path):
     with pytest.raises(SystemExit, match=r"'fast' is not a JSON value"):
         trainer.main(["--data", str(tmp_path / "no_data"), "--set", "steps=fast"])
+
+
+def test_sigma_power_draws_low_noise_levels_more_often():
+    images = [np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)]
+    means = {}
+    for power in (1.0, 3.0):
+        cfg = dict(train_denoise.DEFAULTS, patch=8, batch=4000, sigma_range=[5.0, 65.0], sigma_power=power)
+        _, _, sigma = train_denoise.make_batch(images, cfg, np.random.default_rng(1))
+        levels = sigma.numpy().ravel() * 255
+        assert levels.min() >= 5.0 and levels.max() <= 65.0
+        means[power] = levels.mean()
+    assert means[1.0] == pytest.approx(35.0, abs=1.0)
+    assert means[3.0] == pytest.approx(5.0 + 60.0 / 4, abs=1.0)
+
+
+@pytest.mark.parametrize("power", ["0", "-1", '"high"'])
+def test_a_sigma_power_that_is_not_above_zero_is_refused(power, tmp_path):
+    with pytest.raises(SystemExit, match="sigma_power=.*use a number above 0"):
+        train_denoise.main(["--data", str(tmp_path / "no_data"), "--set", f"sigma_power={power}"])
