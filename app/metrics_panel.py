@@ -111,11 +111,12 @@ class MetricsPanel(QWidget):
             self.heading.setText("Against the reference")
             self.setToolTip(CONVENTIONS)
         else:
-            rows, headers = NO_REFERENCE_ROWS, ["Result", "Original", ""]
+            rows, headers = NO_REFERENCE_ROWS, ["Result", "Original", "Gain"]
             self.heading.setText("No reference loaded (File ▸ Open Reference…): no-reference indicators")
             self.setToolTip("Load a reference image to see PSNR, SSIM and MSE.")
         self.table.setRowCount(len(rows))
         self.table.setHorizontalHeaderLabels(headers)
+        self.table.setColumnHidden(2, not report.with_reference)
         self.table.setVerticalHeaderLabels([label for _, label in rows])
         for index, (key, label) in enumerate(rows):
             cells = (format_score(key, result[key], levels=self.levels),

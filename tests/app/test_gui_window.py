@@ -62,6 +62,7 @@ def test_reference_metrics_show_the_gain(qtbot, window, tmp_path, photo_path):
     window.stack_panel.editor.controls["brightness"].entry.setValue(0.08)
     qtbot.waitUntil(lambda: window.metrics.latest.scores["result"]["psnr"] > expected["psnr"] + 3, timeout=20000)
     assert window.metrics_panel.value("psnr", 2).startswith("+")
+    assert not window.metrics_panel.table.isColumnHidden(2)
 
 
 def test_reference_of_another_size_is_explained(qtbot, window, tmp_path, photo_path):
@@ -84,6 +85,7 @@ def test_no_reference_indicators(qtbot, window, photo_path):
     qtbot.waitUntil(lambda: window.metrics.latest.scores["result"]["noise"]
                     < 0.8 * window.metrics.latest.scores["original"]["noise"], timeout=20000)
     assert window.metrics_panel.value("noise", 0)
+    assert window.metrics_panel.table.isColumnHidden(2), "no gain column without a reference"
 
 
 def test_bad_file_shows_an_error_and_keeps_the_image(qtbot, window, tmp_path, photo_path):
