@@ -156,6 +156,7 @@ class ParamEditor(QWidget):
         super().__init__(parent)
         self.definition = definition
         self.controls: dict[str, QWidget] = {}
+        self.labels: dict[str, QLabel] = {}
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for spec in definition.specs:
@@ -166,6 +167,7 @@ class ParamEditor(QWidget):
             label.setToolTip(tip)
             form.addRow(label, control)
             self.controls[spec.name] = control
+            self.labels[spec.name] = label
         if not self.controls:
             form.addRow(QLabel("This filter has no parameters."))
         self.set_params(params)
@@ -182,6 +184,16 @@ class ParamEditor(QWidget):
             elif isinstance(control, QComboBox):
                 control.setCurrentText(str(value))
             control.blockSignals(False)
+        self._grey_out_unused()
+
+    def _grey_out_unused(self) -> None:
+        """Enable each control whose ``used_when`` choice is made; grey out the others."""
+        for spec in self.definition.specs:
+            if spec.used_when:
+                choice, wanted = spec.used_when
+                used = self.controls[choice].currentText() == wanted
+                self.controls[spec.name].setEnabled(used)
+                self.labels[spec.name].setEnabled(used)
 
     def _make_control(self, spec: ParamSpec, physical_unit: str,
                       physical_range: tuple[float, float] | None) -> QWidget:
@@ -193,7 +205,7 @@ class ParamEditor(QWidget):
         if spec.kind == "choice":
             combo = QComboBox()
             combo.addItems(list(spec.choices))
-            combo.currentTextChanged.connect(lambda text: self._emit(name, text))
+            combo.currentTextChanged.connect(lambda text: self._choice_changed(name, text))
             return combo
         unit, slider_range, decimals = spec.unit, None, None
         if spec.unit == "physical":
@@ -206,6 +218,10 @@ class ParamEditor(QWidget):
         control.edited.connect(lambda value: self.edited.emit(name, value))
         control.committed.connect(self.committed)
         return control
+
+    def _choice_changed(self, name: str, text: str) -> None:
+        self._grey_out_unused()
+        self._emit(name, text)
 
     def _emit(self, name: str, value: Any) -> None:
         self.edited.emit(name, value)

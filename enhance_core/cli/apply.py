@@ -147,4 +147,5 @@ def print_filter_list() -> None:
                 else:
                     allowed = f"{spec.minimum:g}..{spec.maximum:g}"
                 unit = f" {spec.unit}" if spec.unit else ""
-                print(f"      {spec.name}={spec.default!s:10s} {allowed}{unit}  ({spec.label})")
+                used = f"; used when {spec.used_when[0]}={spec.used_when[1]}" if spec.used_when else ""
+                print(f"      {spec.name}={spec.default!s:10s} {allowed}{unit}  ({spec.label}{used})")

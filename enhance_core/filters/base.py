@@ -41,6 +41,8 @@ class ParamSpec:
     ``kind`` is ``"float"``, ``"int"``, ``"bool"`` or ``"choice"``; ``minimum``
     and ``maximum`` bound numbers, ``choices`` lists the allowed strings.
     ``log`` asks for a logarithmic slider (sigma, clip limit...).
+    ``used_when`` is ``(choice_parameter, choice)`` for a parameter that only
+    matters when that choice is made (a GUI greys it out otherwise), or empty.
     """
 
     name: str
@@ -54,6 +56,7 @@ class ParamSpec:
     choices: tuple[str, ...] = ()
     log: bool = False
     help: str = ""
+    used_when: tuple[str, str] | tuple[()] = ()
 
 
 def param(
@@ -67,10 +70,11 @@ def param(
     choices: tuple[str, ...] = (),
     log: bool = False,
     help: str = "",
+    used_when: tuple[str, str] | tuple[()] = (),
 ) -> Any:
     """Declare a filter parameter as a dataclass field with its GUI metadata."""
     meta = dict(label=label, minimum=minimum, maximum=maximum, unit=unit, step=step,
-                choices=tuple(choices), log=log, help=help)
+                choices=tuple(choices), log=log, help=help, used_when=tuple(used_when))
     return field(default=default, metadata={"param": meta})
 
 
@@ -90,6 +94,11 @@ def param_specs(params_type: type) -> list[ParamSpec]:
         else:
             kind = "float"
         specs.append(ParamSpec(name=f.name, kind=kind, default=f.default, **meta))
+    choices = {spec.name: spec.choices for spec in specs}
+    for spec in specs:
+        if spec.used_when and spec.used_when[1] not in choices.get(spec.used_when[0], ()):
+            raise TypeError(f"{params_type.__name__}.{spec.name}: used_when={spec.used_when!r} names no choice "
+                            f"of a choice parameter")
     return specs
 
 

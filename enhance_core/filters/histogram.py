@@ -36,9 +36,9 @@ class ContrastStretchParams:
 
     method: str = param("percentile", label="Method", choices=("minmax", "percentile"))
     low_percentile: float = param(1.0, label="Low percentile", minimum=0.0, maximum=50.0,
-                                  step=0.1, unit="%")
+                                  step=0.1, unit="%", used_when=("method", "percentile"))
     high_percentile: float = param(99.0, label="High percentile", minimum=50.0, maximum=100.0,
-                                   step=0.1, unit="%")
+                                   step=0.1, unit="%", used_when=("method", "percentile"))
     per_channel: bool = param(False, label="Each channel apart",
                               help="On: every color channel is stretched by its own range (changes color balance).")
 

@@ -205,7 +205,7 @@ class ThresholdParams:
 
     method: str = param("fixed", label="Method", choices=("fixed", "otsu"))
     level: float = param(0.5, label="Level", minimum=0.0, maximum=1.0, step=0.001,
-                         help="Used by the fixed method.")
+                         help="Used by the fixed method.", used_when=("method", "fixed"))
 
 
 def otsu_level(luma: np.ndarray, levels: int = 256) -> float:

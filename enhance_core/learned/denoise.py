@@ -160,7 +160,8 @@ class DenoiseParams:
     mode: str = param("auto", label="Noise level", choices=("auto", "manual"),
                       help="auto estimates the noise level from the image; manual uses Strength")
     sigma: float = param(25.0, label="Strength", minimum=0.0, maximum=SIGMA_MAX, step=0.5, unit="σ (0–255)",
-                         help="noise standard deviation to remove, in 8-bit steps (manual mode)")
+                         help="noise standard deviation to remove, in 8-bit steps (manual mode)",
+                         used_when=("mode", "manual"))
 
 
 def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext) -> np.ndarray:

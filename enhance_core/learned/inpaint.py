@@ -192,9 +192,11 @@ class HoleFillParams:
                         help="mask fills the step's painted mask (or --mask file); detected fills the dust "
                              "and scratches the automatic detector finds (inside the mask, if there is one)")
     sensitivity: float = param(0.5, label="Detector sensitivity", minimum=0.0, maximum=1.0, step=0.05,
-                               help="detected mode: higher finds fainter specks and scratches (and more false alarms)")
+                               help="detected mode: higher finds fainter specks and scratches (and more false alarms)",
+                               used_when=("source", "detected"))
     max_width: float = param(7.0, label="Widest defect", minimum=3.0, maximum=51.0, step=1.0, unit="px",
-                             help="detected mode: widest speck or scratch to find, in image pixels")
+                             help="detected mode: widest speck or scratch to find, in image pixels",
+                             used_when=("source", "detected"))
 
 
 def apply_hole_fill(pixels: np.ndarray, params: HoleFillParams, ctx: RenderContext) -> np.ndarray:

@@ -40,6 +40,19 @@ def test_add_edit_undo_redo(panel):
     assert [i.uid for i in document.stack] == [item.uid]
 
 
+def test_settings_of_an_unchosen_mode_are_greyed_out(panel):
+    panel.add_filter("denoise")
+    editor = panel.editor
+    assert editor.controls["mode"].currentText() == "auto"
+    assert not editor.controls["sigma"].isEnabled() and not editor.labels["sigma"].isEnabled()
+    editor.controls["mode"].setCurrentText("manual")
+    assert editor.controls["sigma"].isEnabled() and editor.labels["sigma"].isEnabled()
+    assert panel.document.selected_item().params.mode == "manual"
+    panel.document.undo_stack.undo()
+    assert panel.editor.controls["mode"].currentText() == "auto"
+    assert not panel.editor.controls["sigma"].isEnabled()
+
+
 def test_slider_drag_is_one_command(panel):
     document = panel.document
     panel.add_filter("exposure")

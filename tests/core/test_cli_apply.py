@@ -84,3 +84,4 @@ def test_list_shows_every_filter_with_parameters(capsys) -> None:
     assert main(["apply", "--list"]) == 0
     text = capsys.readouterr().out
     assert "Tone:" in text and "clahe" in text and "clip_limit=2.0" in text and "fft_bandpass" in text
+    assert "(Level; used when method=fixed)" in text

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from enhance_core.errors import ParameterError
-from enhance_core.filters.base import FilterDef, param
+from enhance_core.filters.base import FilterDef, param, param_specs
 from enhance_core.filters.registry import CATEGORIES, FILTERS, get_filter, register
 
 ISSUE_FILTERS = {
@@ -49,6 +49,23 @@ def test_register_rejects_a_second_filter_under_a_taken_name() -> None:
     with pytest.raises(ValueError, match="already registered"):
         register(clash)
     register(FILTERS["negative"])  # the same definition again is fine
+
+
+def test_used_when_must_name_a_choice_of_a_choice_parameter() -> None:
+    @dataclass(frozen=True)
+    class Modes:
+        mode: str = param("auto", label="Mode", choices=("auto", "manual"))
+        level: float = param(1.0, label="Level", minimum=0.0, maximum=2.0, used_when=("mode", "manual"))
+
+    assert param_specs(Modes)[1].used_when == ("mode", "manual")
+
+    @dataclass(frozen=True)
+    class Typo:
+        mode: str = param("auto", label="Mode", choices=("auto", "manual"))
+        level: float = param(1.0, label="Level", minimum=0.0, maximum=2.0, used_when=("mode", "manaul"))
+
+    with pytest.raises(TypeError, match=r"Typo.level: used_when=\('mode', 'manaul'\) names no choice"):
+        param_specs(Typo)
 
 
 def test_registry_import_does_not_start_torch() -> None:
