@@ -5,7 +5,7 @@ Usage::
     python -m enhance_core.training.train_denoise --config enhance_core/training/configs/denoise.json
     python -m enhance_core.training.train_denoise --config enhance_core/training/configs/denoise_tiny.json
 
-The shipped weights come from six stages, all listed with their exact commands
+The shipped weights come from seven stages, all listed with their exact commands
 in ``models/denoise/MODEL_CARD.md``. The first two are 2 000 steps of
 ``denoise.json``'s 20 000-step schedule, then ``denoise_finetune.json`` starting
 from them::
