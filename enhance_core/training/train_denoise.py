@@ -142,8 +142,9 @@ def main(argv=None):
                         help="stop after this step (with a checkpoint), keeping the learning-rate schedule of 'steps'")
     args = parser.parse_args(argv)
     cfg = load_config(DEFAULTS, args.config, args.overrides)
-    if not isinstance(cfg["sigma_power"], (int, float)) or cfg["sigma_power"] <= 0:
-        raise SystemExit(f"sigma_power={cfg['sigma_power']!r}: use a number above 0 (1 draws noise levels uniformly)")
+    power = cfg["sigma_power"]
+    if isinstance(power, bool) or not isinstance(power, (int, float)) or power <= 0:
+        raise SystemExit(f"sigma_power={power!r}: use a number above 0 (1 draws noise levels uniformly)")
     torch.manual_seed(cfg["seed"])
     torch.set_num_threads(cfg["threads"])
     rng = np.random.default_rng(cfg["seed"])

@@ -61,7 +61,7 @@ def test_sigma_power_draws_low_noise_levels_more_often():
     assert means[3.0] == pytest.approx(5.0 + 60.0 / 4, abs=1.0)
 
 
-@pytest.mark.parametrize("power", ["0", "-1", '"high"'])
+@pytest.mark.parametrize("power", ["0", "-1", '"high"', "true"])
 def test_a_sigma_power_that_is_not_above_zero_is_refused(power, tmp_path):
     with pytest.raises(SystemExit, match="sigma_power=.*use a number above 0"):
         train_denoise.main(["--data", str(tmp_path / "no_data"), "--set", f"sigma_power={power}"])
