@@ -83,6 +83,7 @@ class MetricsController(QObject):
 
     def _on_reference_changed(self) -> None:
         self._small_reference.clear()
+        self.live_lane.cancel()
         self.exact_lane.cancel()
         self.problem.emit(self.document.reference_size_problem())
         if self.renders.latest is not None:
@@ -114,6 +115,8 @@ class MetricsController(QObject):
             self.compute_exact()
 
     def _on_report(self, report: MetricsReport) -> None:
+        if self.document.reference_size_problem() or report.with_reference != (self.document.reference is not None):
+            return
         self.latest = report
         self.report.emit(report)
 

@@ -75,6 +75,17 @@ def test_reference_of_another_size_is_explained(qtbot, window, tmp_path, photo_p
     assert window.metrics_panel.table.rowCount() == 0
 
 
+def test_a_measurement_started_before_the_reference_changed_is_not_shown(qtbot, window, tmp_path, photo_path):
+    open_image(qtbot, window, photo_path)
+    qtbot.waitUntil(lambda: window.metrics.latest is not None, timeout=20000)
+    without_reference = window.metrics.latest
+    with qtbot.waitSignal(window.metrics.problem, timeout=20000):
+        window.files.open_reference(save_png(synthetic_photo(64, 64), tmp_path / "small.png"))
+    window.metrics.live_lane.finished.emit(without_reference)
+    assert window.metrics_panel.table.rowCount() == 0
+    assert window.metrics_panel.problem.isVisibleTo(window.metrics_panel)
+
+
 def test_no_reference_indicators(qtbot, window, photo_path):
     open_image(qtbot, window, photo_path)
     qtbot.waitUntil(lambda: window.metrics.latest is not None, timeout=20000)
