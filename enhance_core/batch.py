@@ -32,7 +32,9 @@ import numpy as np
 
 from enhance_core.errors import EnhanceError, ParameterError
 from enhance_core.image import Image
-from enhance_core.io import SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, read_image, write_image
+from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality,
+                             read_image, write_image)
+from enhance_core.learned.engine import select_device
 from enhance_core.masks import Mask
 from enhance_core.metrics import SSIM_WINDOW, compare_images
 from enhance_core.render import render_image
@@ -123,9 +125,15 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     """Build one :class:`FileTask` per input.
 
     Outputs keep the input's name in ``output_dir`` (``-2``, ``-3``... added
-    when two inputs share a name). Raises :class:`ParameterError` when an
-    output would be an input, or when both ``mask_file`` and ``mask_dir`` are given.
+    when two inputs share a name). Raises :class:`ParameterError` before any
+    file is processed when an output would be an input, when both
+    ``mask_file`` and ``mask_dir`` are given, when ``quality`` is not 1-100,
+    when an output format cannot hold ``bit_depth``, or when ``device`` is not
+    available and a step is a learned filter.
     """
+    check_quality(quality)
+    if device not in (None, "", "auto") and any(item.definition.learned for item in steps):
+        select_device(device)
     if mask_file is not None and mask_dir is not None:
         raise ParameterError("give --mask or --mask-dir, not both")
     if mask_file is not None and not mask_file.is_file():
@@ -137,6 +145,11 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     tasks = []
     for source in inputs:
         suffix = output_suffix(source, format_suffix)
+        refusal = bit_depth_refusal(WRITE_FORMATS[suffix.lower()], bit_depth)
+        if refusal is not None and format_suffix:
+            raise ParameterError(f"--bit-depth {bit_depth} does not go with --format {format_suffix}: {refusal}")
+        if refusal is not None:
+            raise ParameterError(f"{source} keeps its format in the output: {refusal} with --format tif")
         name, count = f"{source.stem}{suffix}", 1
         while name.lower() in taken:
             count += 1

@@ -48,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     masks.add_argument("--mask-dir", type=Path, metavar="DIR", help="masks paired with inputs by file stem")
     parser.add_argument("-o", "--output", type=Path, metavar="OUTDIR", help="folder for the results (created)")
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--jobs", type=positive_int, default=None,
                         help="worker processes (default: one per core; 1 when a step is a learned filter)")
     parser.add_argument("--format", metavar="EXT", help="write this format instead of the input's (png, tif, jpg...)")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), help="bits per sample (default: the input's)")
@@ -63,6 +63,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def positive_int(text: str) -> int:
+    """Argument type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     """Process the inputs; return 0 when every file succeeded, 1 when some failed."""
     if args.list:
@@ -72,13 +83,13 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None or not args.inputs:
         raise ParameterError("give -o OUTDIR and at least one INPUT (file, folder or glob)")
     inputs = collect_inputs(args.inputs)
+    tasks = plan_batch(inputs, steps, args.output, format_suffix=args.format, mask_file=args.mask,
+                       mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
+                       quality=args.quality, overwrite=args.overwrite, device=args.device)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ParameterError(f"cannot create the output folder {args.output} ({error.strerror or error})") from None
-    tasks = plan_batch(inputs, steps, args.output, format_suffix=args.format, mask_file=args.mask,
-                       mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
-                       quality=args.quality, overwrite=args.overwrite, device=args.device)
     jobs = args.jobs if args.jobs is not None else default_jobs(tasks)
     print(f"applying {len(steps)} step(s) to {len(tasks)} file(s) with {min(jobs, len(tasks))} process(es)",
           file=sys.stderr, flush=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 from enhance_core.cli.progress import report_failure, report_progress
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.image import Window
+from enhance_core.io import check_quality
 from enhance_core.medical.export import export_slice
 from enhance_core.medical.presets import find_preset, load_user_presets
 from enhance_core.medical.series import DicomSeries, open_series, series_from_file
@@ -98,6 +99,7 @@ def _fixed_window(args: argparse.Namespace, series: DicomSeries) -> Window | Non
 def run(args: argparse.Namespace) -> int:
     """Export every slice; return 0, or 1 when some slices failed."""
     suffix = FORMATS[args.format]
+    check_quality(args.quality)
     if args.full_range and suffix == ".jpg":
         raise ParameterError("--full-range needs 16 bits; use --format png or tif")
     if args.output.exists() and not args.output.is_dir():

@@ -64,16 +64,29 @@ def _same_file(first: Path, second: Path) -> bool:
         return first.resolve() == second.resolve()
 
 
+def check_quality(quality: object) -> None:
+    """Raise :class:`ParameterError` unless ``quality`` is an integer from 1 to 100 (JPEG/WebP quality)."""
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise ParameterError(f"quality must be an integer from 1 to 100, got {quality!r}")
+
+
+def bit_depth_refusal(format_name: str, bit_depth: int | None) -> str | None:
+    """Why ``format_name`` (a value of :data:`WRITE_FORMATS`) cannot hold ``bit_depth``-bit samples, or None when it can."""
+    allowed = BIT_DEPTHS[format_name]
+    if bit_depth is None or bit_depth in allowed:
+        return None
+    return (f"{format_name} holds {', '.join(map(str, allowed))}-bit samples, not {bit_depth}; "
+            "choose one of those or write TIFF (8, 16 or 32-bit float)")
+
+
 def _check_target(image: Image, path: Path, format_name: str | None, bit_depth: int | None, overwrite_source: bool) -> None:
     """Validate the target path and options before anything is written."""
     if format_name is None:
         suffixes = ", ".join(sorted(WRITE_FORMATS))
         raise ImageWriteError(path, f"cannot write {path.suffix or 'files without a suffix'!r}; end the name with one of {suffixes}")
-    allowed = BIT_DEPTHS[format_name]
-    if bit_depth is not None and bit_depth not in allowed:
-        raise ImageWriteError(
-            path, f"{format_name} holds {', '.join(map(str, allowed))}-bit samples, not {bit_depth}; choose one of those or write TIFF (8, 16 or 32-bit float)"
-        )
+    refusal = bit_depth_refusal(format_name, bit_depth)
+    if refusal is not None:
+        raise ImageWriteError(path, refusal)
     source = image.meta.source
     if source is not None and not overwrite_source and _same_file(Path(source), path):
         raise ImageWriteError(
@@ -138,8 +151,7 @@ def write_image(
         a missing folder, or an OS error; the target is left untouched.
     """
     path = Path(path)
-    if not isinstance(quality, int) or not 1 <= quality <= 100:
-        raise ParameterError(f"quality must be an integer from 1 to 100, got {quality!r}")
+    check_quality(quality)
     format_name = WRITE_FORMATS.get(path.suffix.lower())
     _check_target(image, path, format_name, bit_depth, overwrite_source)
     depth = bit_depth or default_bit_depth(image.meta, format_name)

@@ -58,9 +58,9 @@ def select_device(preference: str | None = None) -> str:
     """
     import torch
 
-    source = "preference"
+    origin = ""
     if preference in (None, "", "auto"):
-        preference, source = os.environ.get(DEVICE_ENV, "auto").strip().lower(), DEVICE_ENV
+        preference, origin = os.environ.get(DEVICE_ENV, "auto").strip().lower(), f" (set by {DEVICE_ENV})"
     if preference in ("", "auto"):
         if torch.cuda.is_available():
             return "cuda"
@@ -70,11 +70,11 @@ def select_device(preference: str | None = None) -> str:
     kind, _, index = preference.partition(":")
     available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
     if kind not in available or (index and (kind != "cuda" or not index.isdigit())):
-        raise ParameterError(f"{source}: unknown device {preference!r}; use auto, cpu, cuda, cuda:N or mps")
+        raise ParameterError(f"unknown device {preference!r}{origin}; use auto, cpu, cuda, cuda:N or mps")
     if not available[kind]:
-        raise ParameterError(f"{source}: device {preference!r} is not available on this machine; use auto or cpu")
+        raise ParameterError(f"device {preference!r}{origin} is not available on this machine; use auto or cpu")
     if index and int(index) >= torch.cuda.device_count():
-        raise ParameterError(f"{source}: {preference!r} does not exist; this machine has "
+        raise ParameterError(f"device {preference!r}{origin} does not exist; this machine has "
                              f"{torch.cuda.device_count()} CUDA device(s)")
     return preference
 

@@ -59,6 +59,32 @@ def test_bad_arguments_exit_2_with_one_line(inputs, tmp_path, capsys, argv, mess
     assert re.search(message, err[0])
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--filter", "gamma", "--quality", "300"], "quality must be an integer from 1 to 100, got 300"),
+    (["--filter", "gamma", "--format", "jpg", "--bit-depth", "16"],
+     "--bit-depth 16 does not go with --format jpg: JPEG holds 8-bit samples"),
+    (["--filter", "gamma", "--bit-depth", "32"],
+     r"one\.png keeps its format in the output: PNG holds 8, 16-bit.*with --format tif$"),
+    (["--filter", "denoise", "--device", "cuda"], "device 'cuda' is not available on this machine; use auto or cpu"),
+])
+def test_options_that_would_fail_every_file_are_refused_before_the_first(inputs, tmp_path, capsys, monkeypatch,
+                                                                          argv, message) -> None:
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    out = tmp_path / "out"
+    assert main(["apply", *argv, "-o", str(out), str(inputs)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(message, err[0])
+    assert not out.exists()
+
+
+def test_jobs_below_one_is_an_argument_error(inputs, tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["apply", "--filter", "gamma", "--jobs", "0", "-o", str(tmp_path / "out"), str(inputs)])
+    assert exit_info.value.code == 2
+    assert "argument --jobs: must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_output_folder_holding_the_inputs_is_refused(inputs, capsys) -> None:
     assert main(["apply", "--filter", "negative", "-o", str(inputs), str(inputs)]) == 2
     assert "would overwrite the input" in capsys.readouterr().err

@@ -119,6 +119,7 @@ def test_cli_full_range_tiff_and_patient_data_on_request(tmp_path):
     (["--preset", "lungz"], "no window preset 'lungz'"),
     (["--window", "40"], "CENTER,WIDTH"),
     (["--full-range", "--format", "jpg"], "needs 16 bits"),
+    (["--format", "jpg", "--quality", "0"], "quality must be an integer from 1 to 100, got 0"),
 ])
 def test_cli_bad_options_give_one_line_and_status_2(tmp_path, capsys, args, words):
     write_series(tmp_path / "series", [0.0])

@@ -25,7 +25,7 @@ def test_environment_variable_overrides_automatic_choice(monkeypatch):
 def test_preference_wins_over_environment(monkeypatch):
     monkeypatch.setenv("ENHANCE_DEVICE", "nonsense")
     assert select_device("cpu") == "cpu"
-    with pytest.raises(ParameterError, match="ENHANCE_DEVICE: unknown device 'nonsense'"):
+    with pytest.raises(ParameterError, match=r"unknown device 'nonsense' \(set by ENHANCE_DEVICE\)"):
         select_device()
 
 
@@ -34,6 +34,8 @@ def test_unavailable_device_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("ENHANCE_DEVICE", "cuda")
     with pytest.raises(ParameterError, match="not available on this machine; use auto or cpu"):
         select_device()
+    with pytest.raises(ParameterError, match="^device 'cuda' is not available"):
+        select_device("cuda")
 
 
 def test_automatic_choice_prefers_cuda_then_mps(monkeypatch):
