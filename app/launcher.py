@@ -9,6 +9,7 @@ only on that second path, so the headless commands work without PySide6.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,8 +22,23 @@ SAMPLE_IMAGE = RESOURCES / "sample_astronaut.png"
 _CLI_FLAGS = ("-h", "--help", "--version")
 
 
+def _display_problem() -> str:
+    """Why no window can open on this Linux machine ("" when one can, or when Qt chooses elsewhere)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return ""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return ""
+    return ("error: no display to open the editor on (DISPLAY and WAYLAND_DISPLAY are unset); run it in a desktop "
+            "session, over ssh -X, or under xvfb-run (see the README); the headless commands need none: "
+            "enhance-studio --help")
+
+
 def _open_editor(paths: list[Path]) -> int:
-    """Import the GUI lazily and run it on ``paths``; a missing PySide6 is one clear line."""
+    """Import the GUI lazily and run it on ``paths``; a missing display or PySide6 is one clear line."""
+    problem = _display_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     try:
         from app.editor import run_editor
     except ModuleNotFoundError as error:

@@ -53,3 +53,16 @@ def test_missing_pyside_is_one_clear_line(monkeypatch, capsys):
     assert launcher.main([]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install" in err and "PySide6" in err
+
+
+def test_no_display_on_linux_is_one_clear_line(fake_editor, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "platform", "linux")
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    assert launcher.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no display" in err and "xvfb-run" in err
+    assert fake_editor == []
+    monkeypatch.setenv("DISPLAY", ":99")
+    assert launcher.main([]) == 0
+    assert fake_editor == [[launcher.SAMPLE_IMAGE]]
