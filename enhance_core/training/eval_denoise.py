@@ -33,6 +33,7 @@ from typing import Callable
 
 import numpy as np
 
+from enhance_core.errors import EnhanceError
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
 
 SETS = {"gray": (("Set12", "L"),), "color": (("Set5", "RGB"), ("Set14", "RGB")), "live1": (("LIVE1", "RGB"),)}
@@ -120,8 +121,9 @@ def load_checkpoint_network(path: Path, device: str):
     import torch
 
     from enhance_core.learned.archs.denoise_unet import DenoiseUNet
+    from enhance_core.training.export import load_checkpoint
 
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = load_checkpoint(path)
     config = checkpoint["config"]
     network = DenoiseUNet(3, tuple(config["widths"]), tuple(config["blocks"]))
     network.load_state_dict(checkpoint["params_ema"], strict=True)
@@ -200,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     methods: dict[str, Denoiser] = {}
     source = "not evaluated"
     if {"ours", "ours_auto"} & set(args.methods):
-        learned, source = learned_methods(args.checkpoint, args.model, args.device)
+        try:
+            learned, source = learned_methods(args.checkpoint, args.model, args.device)
+        except EnhanceError as error:
+            raise SystemExit(f"error: {error}") from None
         methods.update({k: v for k, v in learned.items() if k in args.methods})
     methods.update({k: v for k, v in baseline_methods().items() if k in args.methods})
     print(f"weights: {source}\n{'set':6} {'sigma':>5} {'method':10} {'PSNR':>7} {'SSIM':>7} {'s/MP':>9}", flush=True)

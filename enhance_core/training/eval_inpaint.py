@@ -35,6 +35,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 from skimage.restoration import inpaint_biharmonic
 
+from enhance_core.errors import EnhanceError
 from enhance_core.learned.inpaint import MODEL_NAME, inpaint_masked
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
 from enhance_core.training.masks_synth import band_mask
@@ -163,7 +164,10 @@ def main(argv: list[str] | None = None) -> None:
     from enhance_core.training.inpaint_sheets import write_contact_sheets
 
     torch.set_num_threads(args.threads)
-    model = use_checkpoint(args.checkpoint) if args.checkpoint else MODEL_NAME
+    try:
+        model = use_checkpoint(args.checkpoint) if args.checkpoint else MODEL_NAME
+    except EnhanceError as error:
+        raise SystemExit(f"error: {error}") from None
     images = load_eval_images(args.data, args.sets.split(","), args.max_images)
     print(f"evaluating {'checkpoint ' + str(args.checkpoint) if args.checkpoint else 'model ' + model} on "
           f"{len(images)} images ({args.sets}); masks seeded from {EVAL_SEED}", flush=True)

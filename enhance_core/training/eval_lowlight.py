@@ -42,6 +42,7 @@ from skimage import color, exposure
 from skimage.metrics import structural_similarity
 from skimage.restoration import denoise_nl_means, estimate_sigma
 
+from enhance_core.errors import EnhanceError
 from enhance_core.learned.lowlight import enhance_low_light
 from enhance_core.learned.lowlight_ops import linear_to_srgb, srgb_to_linear
 from enhance_core.training.contact_sheet import write_contact_sheet
@@ -129,11 +130,10 @@ def load_network(checkpoint: Path | None):
         from enhance_core.learned.registry import load_model
 
         return load_model("lowlight", device="cpu")
-    import torch
-
     from enhance_core.learned.archs.lowlight_net import LowLightNet
+    from enhance_core.training.export import load_checkpoint
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = load_checkpoint(checkpoint)
     model = LowLightNet(**state["arch_args"])
     model.load_state_dict(state["params_ema"], strict=True)
     return model.eval().requires_grad_(False)
@@ -153,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    model = load_network(args.checkpoint)
+    try:
+        model = load_network(args.checkpoint)
+    except EnhanceError as error:
+        raise SystemExit(f"error: {error}") from None
     images = evaluation_images(args.data, args.limit or None)
     print(f"camera: shot {EVAL_CAMERA['shot']:g}, read {EVAL_CAMERA['read']:.2e}; PSNR dB / SSIM", flush=True)
     results, s_per_mp = evaluate(model, images, args.evs)

@@ -39,7 +39,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ModelError(f"{path}: checkpoint not found; train first or pass the right path") from None
     except Exception as error:  # torch raises UnpicklingError, RuntimeError... for bad files
-        raise ModelError(f"{path}: not a readable training checkpoint ({error})") from None
+        raise ModelError(f"{path}: not a readable training checkpoint ({type(error).__name__}); "
+                         "give the ckpt.pt a training command wrote") from None
     missing = [key for key in ("params", "params_ema", "config", "step") if key not in checkpoint]
     if missing:
         raise ModelError(f"{path}: checkpoint lacks {', '.join(missing)}; is it from a training script here?")

@@ -15,7 +15,7 @@ from enhance_core.learned import registry
 from enhance_core.learned.denoise import denoise_image
 from enhance_core.learned.registry import ModelSpec, load_model
 from enhance_core.learned.weights import sha256_path
-from enhance_core.training import export, train_denoise
+from enhance_core.training import eval_denoise, eval_inpaint, eval_lowlight, export, train_denoise
 from tests.learned.conftest import TINY_CONFIG, synthetic_rgb, write_synthetic_dataset
 
 
@@ -85,6 +85,17 @@ def test_export_command_prints_hash_and_entry(tiny_export, tmp_path, capsys):
     assert "do not fit" in capsys.readouterr().err
     assert export.main([str(tmp_path / "missing.pt"), "--name", "denoise"]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    assert export.main([str(tmp_path / "garbage.pt"), "--name", "denoise"]) == 2
+    assert "not a readable training checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", [eval_denoise, eval_lowlight, eval_inpaint])
+def test_evaluation_commands_name_a_missing_checkpoint(module, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--checkpoint", str(tmp_path / "missing.pt")])
+    assert str(exit_info.value.code) == f"error: {tmp_path / 'missing.pt'}: checkpoint not found; " \
+                                        "train first or pass the right path"
 
 
 def test_denoise_run_fine_tunes_exported_weights_and_names_unfit_ones(tiny_export, tmp_path, capsys):
