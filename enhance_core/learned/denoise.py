@@ -158,7 +158,8 @@ class DenoiseParams:
     """Parameters of the learned denoise filter."""
 
     mode: str = param("auto", label="Noise level", choices=("auto", "manual"),
-                      help="auto estimates the noise level from the image; manual uses Strength")
+                      help="auto estimates the level of fine-grained noise from the image; for blotchy camera "
+                           "or JPEG noise, which it reads as low, choose manual and raise Strength")
     sigma: float = param(25.0, label="Strength", minimum=0.0, maximum=SIGMA_MAX, step=0.5, unit="σ (0–255)",
                          help="noise standard deviation to remove, in 8-bit steps (manual mode)",
                          used_when=("mode", "manual"))
