@@ -31,7 +31,7 @@ from enhance_core.image import Image  # noqa: E402
 from enhance_core.io import read_image, write_image  # noqa: E402
 
 SAMPLE = ROOT / "resources" / "sample_astronaut.png"
-STEPS = (("non_local_means", {"strength": 0.08}), ("unsharp_mask", {"sigma": 1.5, "amount": 0.4}),
+STEPS = (("denoise", {"mode": "auto"}), ("unsharp_mask", {"sigma": 1.0, "amount": 0.2}),
          ("saturation", {"saturation": 1.1}))
 
 
