@@ -25,7 +25,7 @@ from pathlib import Path
 from enhance_core.batch import FileResult, collect_inputs, default_jobs, plan_batch, run_batch
 from enhance_core.batch_report import write_report
 from enhance_core.errors import ParameterError
-from enhance_core.filters.registry import CATEGORIES, filters_in_category
+from enhance_core.filters.registry import CATEGORIES, filters_in_category, get_filter
 from enhance_core.recipe import load_recipe
 from enhance_core.stack import StackItem, make_item
 
@@ -42,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--filter", metavar="NAME", help="one filter by name (see --list)")
     what.add_argument("--list", action="store_true", help="list the filters and their parameters, then exit")
     parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
-                        help="a parameter of --filter (repeatable); others keep their defaults")
+                        help="a parameter of --filter (repeatable); others keep their defaults; one that a mode "
+                        "uses chooses that mode (sigma=25 of denoise means mode=manual)")
     masks = parser.add_mutually_exclusive_group()
     masks.add_argument("--mask", type=Path, metavar="FILE", help="mask image for every input (white applies)")
     masks.add_argument("--mask-dir", type=Path, metavar="DIR", help="masks paired with inputs by file stem")
@@ -119,7 +120,25 @@ def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
         if not sep or not name.strip():
             raise ParameterError(f"--set {setting!r} must look like PARAM=VALUE")
         values[name.strip()] = value.strip()
-    return (make_item(args.filter, values),)
+    return (make_item(args.filter, with_implied_modes(args.filter, values)),)
+
+
+def with_implied_modes(filter_name: str, values: dict[str, str]) -> dict[str, str]:
+    """Add the mode a set parameter needs: ``sigma=25`` alone means ``mode=manual``.
+
+    Raises :class:`ParameterError` when the values also set that mode to
+    another choice, which would ignore the parameter.
+    """
+    values = dict(values)
+    for spec in get_filter(filter_name).specs:
+        if spec.name not in values or not spec.used_when:
+            continue
+        choice_name, needed = spec.used_when
+        chosen = values.setdefault(choice_name, needed)
+        if chosen != needed:
+            raise ParameterError(f"filter {filter_name!r}: {spec.name} is used only when {choice_name}={needed}, "
+                                 f"not {choice_name}={chosen}; drop one of the two")
+    return values
 
 
 def report_result(result: FileResult, done: int, total: int) -> None:

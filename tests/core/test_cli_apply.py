@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 
 import numpy as np
 import pytest
 
 from enhance_core.cli import main
+from enhance_core.cli.apply import build_steps
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io import read_image, write_image
 from enhance_core.recipe import save_recipe
@@ -36,6 +38,15 @@ def test_filter_with_settings(inputs, tmp_path, capsys) -> None:
     np.testing.assert_allclose(result, np.clip((source - 0.2) / 0.6, 0, 1), atol=2 / 65535)
 
 
+def test_a_setting_of_one_mode_chooses_that_mode() -> None:
+    (denoise,) = build_steps(argparse.Namespace(recipe=None, filter="denoise", set=["sigma=25"]))
+    assert (denoise.params.mode, denoise.params.sigma) == ("manual", 25.0)
+    (stretch,) = build_steps(argparse.Namespace(recipe=None, filter="contrast_stretch", set=["low_percentile=2"]))
+    assert (stretch.params.method, stretch.params.low_percentile) == ("percentile", 2.0)
+    (default,) = build_steps(argparse.Namespace(recipe=None, filter="denoise", set=[]))
+    assert default.params.mode == "auto"
+
+
 def test_recipe_gives_what_the_editor_renders(inputs, tmp_path) -> None:
     steps = (make_item("gaussian_blur", {"sigma": 1.0}), make_item("saturation", {"saturation": 1.5}, opacity=0.5))
     recipe = save_recipe(steps, tmp_path / "look.json")
@@ -51,6 +62,8 @@ def test_recipe_gives_what_the_editor_renders(inputs, tmp_path) -> None:
     (["--filter", "gamma", "--set", "gamma=99"], "'gamma'.*outside the allowed range"),
     (["--filter", "gamma", "--set", "gamma"], "must look like PARAM=VALUE"),
     ([], "give --recipe R.json or --filter NAME"),
+    (["--filter", "denoise", "--set", "mode=auto", "--set", "sigma=25"],
+     "sigma is used only when mode=manual, not mode=auto; drop one of the two"),
 ])
 def test_bad_arguments_exit_2_with_one_line(inputs, tmp_path, capsys, argv, message) -> None:
     code = main(["apply", *argv, "-o", str(tmp_path / "out"), str(inputs)])
