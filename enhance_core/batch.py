@@ -128,6 +128,7 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     when two inputs share a name). Raises :class:`ParameterError` before any
     file is processed when an output would be an input, when both
     ``mask_file`` and ``mask_dir`` are given, when ``quality`` is not 1-100,
+    when ``mask_file`` is not a readable image,
     when an output format cannot hold ``bit_depth``, or when ``device`` is not
     available and a step is a learned filter.
     """
@@ -138,6 +139,8 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         raise ParameterError("give --mask or --mask-dir, not both")
     if mask_file is not None and not mask_file.is_file():
         raise ParameterError(f"mask file {mask_file} does not exist")
+    if mask_file is not None:
+        read_image(mask_file)
     masks = index_by_stem(mask_dir, what="mask") if mask_dir is not None else {}
     references = index_by_stem(reference_dir, what="reference") if reference_dir is not None else {}
     sources = {path.resolve() for path in inputs}

@@ -79,11 +79,14 @@ def test_bad_arguments_exit_2_with_one_line(inputs, tmp_path, capsys, argv, mess
     (["--filter", "gamma", "--bit-depth", "32"],
      r"one\.png keeps its format in the output: PNG holds 8, 16-bit.*with --format tif$"),
     (["--filter", "denoise", "--device", "cuda"], "device 'cuda' is not available on this machine; use auto or cpu"),
+    (["--filter", "gamma", "--mask", "MASK"], "mask.png: the name says PNG but the content is not"),
 ])
 def test_options_that_would_fail_every_file_are_refused_before_the_first(inputs, tmp_path, capsys, monkeypatch,
                                                                           argv, message) -> None:
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     out = tmp_path / "out"
+    (tmp_path / "mask.png").write_text("not an image")
+    argv = [str(tmp_path / "mask.png") if arg == "MASK" else arg for arg in argv]
     assert main(["apply", *argv, "-o", str(out), str(inputs)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and re.search(message, err[0])
