@@ -63,7 +63,7 @@ MODELS: dict[str, ModelSpec] = {
     "denoise": ModelSpec(
         arch="DenoiseUNet",
         args={"channels": 3, "widths": [64, 128, 256], "blocks": [1, 2, 2]},
-        weights="denoise/denoise-20b02f8e.safetensors",
+        weights="denoise/denoise-aac92861.safetensors",
     ),
     "inpaint": ModelSpec(
         arch="InpaintUNet",
