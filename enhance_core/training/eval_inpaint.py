@@ -26,6 +26,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -87,7 +88,11 @@ def use_checkpoint(path: Path) -> str:
     from enhance_core.training.export import export_checkpoint
 
     folder = Path(tempfile.mkdtemp(prefix="inpaint_eval_"))
-    _, _, spec = export_checkpoint(path, name="inpaint_eval", arch="InpaintUNet", folder=folder)
+    try:
+        _, _, spec = export_checkpoint(path, name="inpaint_eval", arch="InpaintUNet", folder=folder)
+    except EnhanceError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     os.environ[registry.MODELS_ENV] = str(folder)
     registry.MODELS["inpaint_eval"] = spec
     registry.clear_cache()

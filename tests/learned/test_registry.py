@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -91,11 +92,13 @@ def test_export_command_prints_hash_and_entry(tiny_export, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("module", [eval_denoise, eval_lowlight, eval_inpaint])
-def test_evaluation_commands_name_a_missing_checkpoint(module, tmp_path):
+def test_evaluation_commands_name_a_missing_checkpoint(module, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(SystemExit) as exit_info:
         module.main(["--checkpoint", str(tmp_path / "missing.pt")])
     assert str(exit_info.value.code) == f"error: {tmp_path / 'missing.pt'}: checkpoint not found; " \
                                         "train first or pass the right path"
+    assert list(tmp_path.iterdir()) == [], "nothing is left behind"
 
 
 def test_denoise_run_fine_tunes_exported_weights_and_names_unfit_ones(tiny_export, tmp_path, capsys):
