@@ -120,25 +120,23 @@ def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
         if not sep or not name.strip():
             raise ParameterError(f"--set {setting!r} must look like PARAM=VALUE")
         values[name.strip()] = value.strip()
-    return (make_item(args.filter, with_implied_modes(args.filter, values)),)
+    check_no_ignored_settings(args.filter, values)
+    return (make_item(args.filter, values),)
 
 
-def with_implied_modes(filter_name: str, values: dict[str, str]) -> dict[str, str]:
-    """Add the mode a set parameter needs: ``sigma=25`` alone means ``mode=manual``.
+def check_no_ignored_settings(filter_name: str, values: dict[str, str]) -> None:
+    """Refuse ``--set`` values that set a mode and a parameter that mode ignores (``mode=auto sigma=25``).
 
-    Raises :class:`ParameterError` when the values also set that mode to
-    another choice, which would ignore the parameter.
+    A parameter set without its mode chooses the mode (see ``FilterDef.make_params``).
     """
-    values = dict(values)
     for spec in get_filter(filter_name).specs:
         if spec.name not in values or not spec.used_when:
             continue
         choice_name, needed = spec.used_when
-        chosen = values.setdefault(choice_name, needed)
+        chosen = values.get(choice_name, needed)
         if chosen != needed:
             raise ParameterError(f"filter {filter_name!r}: {spec.name} is used only when {choice_name}={needed}, "
                                  f"not {choice_name}={chosen}; drop one of the two")
-    return values
 
 
 def report_result(result: FileResult, done: int, total: int) -> None:

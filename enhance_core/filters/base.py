@@ -198,6 +198,9 @@ class FilterDef:
         Unknown names, wrong types and out-of-range numbers raise
         :class:`ParameterError` naming the filter, the parameter and the allowed
         range. With ``partial=False`` every parameter must be given (recipes).
+        Partial values that set a parameter of one choice only (``used_when``)
+        but not the choice itself select that choice: ``{"sigma": 25}`` is
+        manual denoising.
         """
         specs = {s.name: s for s in self.specs}
         unknown = sorted(set(values) - set(specs))
@@ -210,6 +213,10 @@ class FilterDef:
             if missing:
                 raise ParameterError(f"filter {self.name!r}: parameter {missing[0]!r} is missing")
         clean = {name: coerce_param(self.name, specs[name], value) for name, value in values.items()}
+        for name in values:
+            choice = specs[name].used_when
+            if choice and choice[0] not in values:
+                clean[choice[0]] = choice[1]
         return dataclasses.replace(self.default_params(), **clean)
 
 

@@ -68,6 +68,14 @@ def test_used_when_must_name_a_choice_of_a_choice_parameter() -> None:
         param_specs(Typo)
 
 
+def test_a_parameter_of_one_choice_selects_that_choice_unless_the_choice_is_given() -> None:
+    denoise = get_filter("denoise")
+    assert denoise.make_params({"sigma": 25}).mode == "manual"
+    assert denoise.make_params({}).mode == "auto"
+    kept = denoise.make_params({"mode": "auto", "sigma": 30})
+    assert (kept.mode, kept.sigma) == ("auto", 30.0), "stored values of an unchosen mode are kept, not applied"
+
+
 def test_registry_import_does_not_start_torch() -> None:
     import subprocess
 
