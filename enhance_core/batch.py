@@ -125,12 +125,11 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     """Build one :class:`FileTask` per input.
 
     Outputs keep the input's name in ``output_dir`` (``-2``, ``-3``... added
-    when two inputs share a name). Raises :class:`ParameterError` before any
-    file is processed when an output would be an input, when both
-    ``mask_file`` and ``mask_dir`` are given, when ``quality`` is not 1-100,
-    when ``mask_file`` is not a readable image,
-    when an output format cannot hold ``bit_depth``, or when ``device`` is not
-    available and a step is a learned filter.
+    when two inputs share a name). Raises before any file is processed when
+    an output would be an input, when both ``mask_file`` and ``mask_dir`` are
+    given, when ``mask_file`` is not a readable image, when ``quality`` is not
+    1-100, when an output format cannot hold ``bit_depth``, or when ``device``
+    is not available and a step is a learned filter.
     """
     check_quality(quality)
     if device not in (None, "", "auto") and any(item.definition.learned for item in steps):
