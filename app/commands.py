@@ -6,11 +6,20 @@ exactly (a removed step comes back with its uid, parameters and mask). Live
 edits (a slider being dragged, a brush stroke being drawn) change the stack
 directly; the command pushed when the gesture ends finds the stack already in
 its "after" state, and its first ``redo`` changes nothing.
+
+Each command also reads as an :class:`EditRecord` (its kind, label and the
+values named in its ``FIELDS``), from which :func:`command_from_record`
+builds an equal command again: crash recovery saves the history this way and
+the memory budget rebuilds a shortened one. A new command class joins them
+with a ``KIND``, its ``FIELDS`` (names listed in
+:data:`app.recovery_format.FIELD_TYPES`) and an entry in :data:`COMMANDS`;
+until then a history holding it is saved as its current steps only.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 from PySide6.QtGui import QUndoCommand
 
@@ -26,6 +35,8 @@ def step_label(item: StackItem) -> str:
 
 class AddStepCommand(QUndoCommand):
     """Add a step (at the end, or at ``index``)."""
+
+    KIND, FIELDS = "add", ("index", "item")
 
     def __init__(self, stack: FilterStack, filter_name: str, params: Any = None, *,
                  index: int | None = None, mask: Mask | None = None, label: str = "") -> None:
@@ -44,6 +55,8 @@ class AddStepCommand(QUndoCommand):
 class RemoveStepCommand(QUndoCommand):
     """Remove a step; undo puts it back where it was, unchanged."""
 
+    KIND, FIELDS = "remove", ("uid", "index", "item")
+
     def __init__(self, stack: FilterStack, uid: str) -> None:
         self.stack, self.uid = stack, uid
         self.index = stack.index_of(uid)
@@ -60,6 +73,8 @@ class RemoveStepCommand(QUndoCommand):
 class MoveStepCommand(QUndoCommand):
     """Move a step to another position."""
 
+    KIND, FIELDS = "move", ("uid", "index", "old_index")
+
     def __init__(self, stack: FilterStack, uid: str, index: int) -> None:
         self.stack, self.uid, self.index = stack, uid, index
         self.old_index = stack.index_of(uid)
@@ -74,6 +89,8 @@ class MoveStepCommand(QUndoCommand):
 
 class ReplaceStepCommand(QUndoCommand):
     """Replace a step by an edited copy (parameters, enabled, opacity or mask): the generic edit."""
+
+    KIND, FIELDS = "replace", ("before", "after")
 
     def __init__(self, stack: FilterStack, before: StackItem, after: StackItem, label: str) -> None:
         if before.uid != after.uid:
@@ -137,6 +154,8 @@ def paint_stroke_command(stack: FilterStack, before: StackItem, stroke: Stroke, 
 class ResetStackCommand(QUndoCommand):
     """Replace the whole stack (loading a recipe or project); undo restores the previous steps."""
 
+    KIND, FIELDS = "reset", ("items", "previous")
+
     def __init__(self, stack: FilterStack, items: Sequence[StackItem], label: str) -> None:
         super().__init__(label)
         self.stack, self.items = stack, tuple(items)
@@ -147,3 +166,54 @@ class ResetStackCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.stack.reset(self.previous)
+
+
+COMMANDS: dict[str, type[QUndoCommand]] = {cls.KIND: cls for cls in (
+    AddStepCommand, RemoveStepCommand, MoveStepCommand, ReplaceStepCommand, ResetStackCommand)}
+"""Every command class by its ``KIND``."""
+
+
+@dataclass(frozen=True)
+class EditRecord:
+    """One history entry as plain values: the command's ``kind``, its ``label`` and its ``values``.
+
+    ``values`` maps each name in the command class's ``FIELDS`` to an int, a
+    uid, a :class:`StackItem` or a tuple of them (items are immutable, so a
+    record shares them with the command and costs next to nothing).
+    """
+
+    kind: str
+    label: str
+    values: Mapping[str, Any]
+
+
+def edit_record(command: QUndoCommand) -> EditRecord:
+    """The :class:`EditRecord` of one of this module's commands (TypeError for any other command)."""
+    kind = getattr(command, "KIND", None)
+    if kind not in COMMANDS:
+        raise TypeError(f"{type(command).__name__} is not a stack command of app.commands; it cannot be recorded")
+    return EditRecord(kind, command.text(), {name: getattr(command, name) for name in command.FIELDS})
+
+
+def command_from_record(stack: FilterStack, record: EditRecord) -> QUndoCommand:
+    """A command equal to the one ``record`` was read from, acting on ``stack`` (not yet done)."""
+    cls = COMMANDS.get(record.kind)
+    if cls is None:
+        raise ValueError(f"unknown edit kind {record.kind!r}; expected one of {', '.join(COMMANDS)}")
+    missing = [name for name in cls.FIELDS if name not in record.values]
+    if missing:
+        raise ValueError(f"a {record.kind!r} edit needs {', '.join(cls.FIELDS)}; {', '.join(missing)} missing")
+    command = cls.__new__(cls)
+    QUndoCommand.__init__(command, record.label)
+    command.stack = stack
+    for name in cls.FIELDS:
+        setattr(command, name, record.values[name])
+    return command
+
+
+def undo_records(items: Sequence[StackItem], records: Sequence[EditRecord]) -> tuple[StackItem, ...]:
+    """The steps before ``records`` were done, from ``items``, the steps after them (undoes newest first)."""
+    scratch = FilterStack(items)
+    for record in reversed(records):
+        command_from_record(scratch, record).undo()
+    return scratch.snapshot()

@@ -2,7 +2,9 @@
 
 A thin Qt layer over Qt-free core objects: the :class:`FilterStack` stays the
 single source of truth and this class relays its change events as a Qt
-signal, so widgets are views that rebuild from ``stack.snapshot()``.
+signal, so widgets are views that rebuild from ``stack.snapshot()``. The
+undo history has no step limit of its own: :class:`~app.history.HistoryKeeper`
+keeps it within the user's step limit and memory budget.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from enhance_core.image import Image
 from enhance_core.stack import FilterStack, StackChange, StackItem
-
-UNDO_LIMIT = 200
 
 
 class Document(QObject):
@@ -48,7 +48,6 @@ class Document(QObject):
         super().__init__(parent)
         self.stack = FilterStack()
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.setUndoLimit(UNDO_LIMIT)
         self.undo_stack.cleanChanged.connect(self._relay_clean)
         self.source: Image | None = None
         self.source_path: Path | None = None

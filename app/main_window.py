@@ -24,6 +24,7 @@ from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.file_actions import FileActions
 from app.histogram_panel import HistogramController, HistogramPanel, is_physical
+from app.history import HistoryKeeper, HistorySettingsDialog
 from app.menus import build_menus, shortcut_rows
 from app.metrics_controller import MetricsController
 from app.metrics_panel import MetricsPanel
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.window_level = WindowLevelControls(self.document, self.reporter, self)
         self.dicom_panel = DicomHeaderPanel(self.document)
         self._add_docks()
+        self.history = HistoryKeeper(self.document, self.settings, self.history_view, self)
         self.actions_by_name = build_menus(self)
         self.addToolBar(self.brush_toolbar)
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.window_level.toolbar)
@@ -98,8 +100,7 @@ class MainWindow(QMainWindow):
                 self.estimate_lane, self.slices.lane]
 
     def _add_docks(self) -> None:
-        history = QUndoView(self.document.undo_stack)
-        history.setEmptyLabel("Opened image")
+        self.history_view = history = QUndoView(self.document.undo_stack)
         self.docks: dict[str, QDockWidget] = {}
         for name, title, widget, area in (
                 ("histogram", "Histogram", self.histogram_panel, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
         self.histogram.failed.connect(lambda failure: self._report_failure("Histogram failed", failure))
         self.stack_panel.problem.connect(status.set_problem)
         self.brush.message.connect(lambda text: status.showMessage(text, 4000))
+        self.history.trimmed.connect(lambda text: status.showMessage(text, 10000))
         self.files.recent_changed.connect(self.refresh_recent_menu)
         self.files.series_opened.connect(self.slices.set_series)
         self.slices.install_keys(self.canvas)
@@ -260,6 +262,10 @@ class MainWindow(QMainWindow):
     def detect_dust(self) -> None:
         """Propose a mask over dust and scratches (see :class:`~app.restoration_actions.RestorationActions`)."""
         self.restoration.detect_dust()
+
+    def edit_history_settings(self) -> None:
+        """Edit the undo depth and the history's memory budget."""
+        HistorySettingsDialog(self.history, self).open()
 
     def show_shortcuts(self) -> None:
         """List the keyboard shortcuts."""

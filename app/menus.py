@@ -80,6 +80,8 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
         "dust": _action(window, "Detect &Dust and Scratches…", window.detect_dust,
                         tip="Propose a hole-fill mask over dust and scratches, to edit with the brush"),
         "cancel": _action(window, "&Cancel Running Job", window.status.cancel_jobs, "Esc"),
+        "history_settings": _action(window, "Undo &History Settings…", window.edit_history_settings,
+                                    tip="How many undo steps to keep and how much memory they may use"),
         "zoom_in": _action(window, "Zoom &In", lambda: canvas.zoom_by(2.0 ** 0.5), Std.ZoomIn),
         "zoom_out": _action(window, "Zoom &Out", lambda: canvas.zoom_by(2.0 ** -0.5), Std.ZoomOut),
         "refresh": _action(window, "&Render Preview Again", window.renders.refresh, Std.Refresh,
@@ -125,7 +127,7 @@ def _fill_menus(window: MainWindow, a: dict[str, QAction]) -> None:
                  "save_recipe", None, "export", None, "quit"):
         file_menu.addSeparator() if name is None else file_menu.addAction(a[name])
     edit = bar.addMenu("&Edit")
-    for name in ("undo", "redo", None, "palette", "remove", None, "dust", None, "cancel"):
+    for name in ("undo", "redo", "history_settings", None, "palette", "remove", None, "dust", None, "cancel"):
         edit.addSeparator() if name is None else edit.addAction(a[name])
     view = bar.addMenu("&View")
     for mode, _, _ in COMPARE_MODES:

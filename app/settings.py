@@ -1,4 +1,4 @@
-"""Remembered settings (QSettings): window layout, recent files, last folders, brush and compare mode."""
+"""Remembered settings (QSettings): window layout, recent files, last folders, brush and compare mode, undo depth."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from PySide6.QtCore import QByteArray, QSettings
 ORGANIZATION = "EnhanceStudio"
 APPLICATION = "Enhance Studio"
 MAX_RECENT = 10
+DEFAULT_UNDO_MEMORY_MB = 1024
+"""Default memory budget of the undo history (a 24-megapixel detected-dust mask holds 96 MB)."""
 
 
 class EditorSettings:
@@ -65,3 +67,18 @@ class EditorSettings:
     def set_value(self, key: str, value: Any) -> None:
         """Store one value."""
         self.qsettings.setValue(key, value)
+
+    def undo_limits(self) -> tuple[int, int]:
+        """(most undo steps, 0 for unlimited; undo memory budget in MB), as stored or the defaults."""
+        steps = self.value("history/max_steps", 0, int)
+        budget = self.value("history/memory_mb", DEFAULT_UNDO_MEMORY_MB, int)
+        steps = steps if isinstance(steps, int) and steps >= 0 else 0
+        budget = budget if isinstance(budget, int) and budget > 0 else DEFAULT_UNDO_MEMORY_MB
+        return steps, budget
+
+    def set_undo_limits(self, max_steps: int, memory_mb: int) -> None:
+        """Remember the undo depth (0: unlimited) and the history's memory budget in MB (> 0)."""
+        if max_steps < 0 or memory_mb <= 0:
+            raise ValueError(f"undo limits must be steps >= 0 and a budget > 0 MB, got {max_steps} and {memory_mb}")
+        self.qsettings.setValue("history/max_steps", int(max_steps))
+        self.qsettings.setValue("history/memory_mb", int(memory_mb))

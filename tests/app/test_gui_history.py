@@ -1,0 +1,109 @@
+"""Undo depth: unlimited by default, the oldest steps dropped beyond the memory budget or the step limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from app.commands import AddStepCommand, change_params_command, edit_record, set_mask_command
+from app.history import MB, EntryCost, HistorySettingsDialog, entry_cost, first_kept
+from app.main_window import MainWindow
+from app.settings import DEFAULT_UNDO_MEMORY_MB, EditorSettings
+from enhance_core.image import Image
+from enhance_core.masks import Mask, Stroke
+from enhance_core.stack import FilterStack
+
+SIDE = 1024
+"""A 1024 x 1024 mask raster holds 4 MB."""
+
+
+def show_blank(window: MainWindow, side: int = 64) -> None:
+    window.document.set_source(Image(np.full((side, side, 3), 0.5, np.float32)), Path("blank.png"))
+
+
+def detect(window: MainWindow, seed: int) -> None:
+    """A detector-like edit: a new 4 MB raster on the first step's mask."""
+    doc = window.document
+    raster = (np.random.default_rng(seed).random((SIDE, SIDE)) > 0.99).astype(np.float32)
+    doc.push(set_mask_command(doc.stack, doc.stack.snapshot()[0], Mask(SIDE, SIDE, raster=raster),
+                              f"Detect dust {seed}"))
+
+
+def test_defaults_are_unlimited_steps_within_a_budget(window):
+    assert EditorSettings().undo_limits() == (0, DEFAULT_UNDO_MEMORY_MB)
+    show_blank(window)
+    doc = window.document
+    doc.push(AddStepCommand(doc.stack, "gaussian_blur"))
+    for step in range(250):
+        doc.push(change_params_command(doc.stack, doc.stack.snapshot()[0], {"sigma": 1.0 + step / 100}))
+    window.history._check()
+    assert doc.undo_stack.count() == 251, "more than Qt's old 200-step limit"
+
+
+def test_a_raster_counts_once_and_not_while_the_stack_holds_it():
+    stack = FilterStack()
+    add = AddStepCommand(stack, "gaussian_blur")
+    add.redo()
+    mask = Mask(SIDE, SIDE, raster=np.zeros((SIDE, SIDE), np.float32))
+    raster = mask.raster
+    detect_command = set_mask_command(stack, stack.snapshot()[0], mask, "Detect")
+    detect_command.redo()
+    painted = stack.snapshot()[0].mask.with_stroke(Stroke(((1.0, 2.0), (3.0, 4.0)), 5.0))
+    paint = set_mask_command(stack, stack.snapshot()[0], painted, "Paint")
+    costs = [entry_cost(edit_record(command)) for command in (add, detect_command, paint)]
+    assert costs[2].own == costs[0].own + 200 + 2 * 112, "a stroke costs its points"
+    assert costs[1].rasters == costs[2].rasters == {id(raster): 4 * MB}
+    live = {id(raster)}
+    assert first_kept(costs, live, index=3, max_steps=0, budget=1 * MB) == 0
+    assert first_kept(costs, set(), index=3, max_steps=0, budget=4 * MB) == 2
+    assert first_kept(costs, set(), index=3, max_steps=0, budget=5 * MB) == 0
+    assert first_kept(costs, set(), index=1, max_steps=0, budget=4 * MB) == 1, "redo steps are never dropped"
+    assert first_kept(costs, set(), index=3, max_steps=1, budget=100 * MB) == 2
+
+
+def test_first_kept_always_keeps_the_newest_step():
+    costs = [EntryCost(10, {}), EntryCost(100 * MB, {})]
+    assert first_kept(costs, set(), index=2, max_steps=0, budget=MB) == 1
+
+
+def test_the_oldest_steps_go_beyond_the_memory_budget_and_the_panel_says_so(qtbot, window):
+    show_blank(window, SIDE)
+    doc = window.document
+    window.history.set_limits(0, 10)
+    doc.push(AddStepCommand(doc.stack, "gaussian_blur"))
+    for seed in range(4):
+        detect(window, seed)
+    with qtbot.waitSignal(window.history.trimmed, timeout=5000) as trimmed:
+        detect(window, 4)
+    assert "dropped the 4 oldest steps to stay within the 10 MB undo memory budget" in trimmed.args[0]
+    assert [doc.undo_stack.text(i) for i in range(doc.undo_stack.count())] == ["Detect dust 3", "Detect dust 4"]
+    assert window.history_view.emptyLabel() == "4 older steps dropped (undo limit)"
+    used, entries = window.history.memory()
+    assert entries == 2 and 8 * MB <= used < 9 * MB
+    live = doc.stack.snapshot()[0].mask
+    doc.undo_stack.undo()
+    doc.undo_stack.undo()
+    assert not doc.undo_stack.canUndo() and doc.stack.snapshot()[0].mask is not live
+    assert doc.modified, "the opened state is gone, so the document cannot be clean again"
+    doc.undo_stack.setIndex(2)
+    assert doc.stack.snapshot()[0].mask is live
+
+
+def test_a_step_limit_from_the_dialog_applies_and_is_remembered(qtbot, window):
+    show_blank(window)
+    doc = window.document
+    doc.push(AddStepCommand(doc.stack, "gaussian_blur"))
+    for step in range(5):
+        doc.push(change_params_command(doc.stack, doc.stack.snapshot()[0], {"sigma": 2.0 + step}))
+    dialog = HistorySettingsDialog(window.history, window)
+    assert dialog.usage.text().startswith("The history holds 6 steps, about 0.0 MB")
+    dialog.steps.setValue(3)
+    dialog.memory.setValue(512)
+    with qtbot.waitSignal(window.history.trimmed, timeout=5000) as trimmed:
+        dialog.accept()
+    assert "dropped the 3 oldest steps to stay within the limit of 3 steps" in trimmed.args[0]
+    assert doc.undo_stack.count() == 3 and doc.stack.snapshot()[0].params.sigma == 6.0
+    assert EditorSettings().undo_limits() == (3, 512)
+    show_blank(window)
+    assert window.history_view.emptyLabel() == "Opened image"
