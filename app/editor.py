@@ -62,6 +62,8 @@ def show_splash() -> QSplashScreen:
 def start_editor(paths: Sequence[str | os.PathLike[str]]) -> QWidget:
     """Show the editor window and start opening ``paths`` (first: image or project, second: reference).
 
+    When an earlier editor crashed, its session is offered first; restoring it opens that instead of ``paths``.
+
     Creates the application if needed; returns the window (the event loop is not started).
     """
     from app.theme import apply_dark_theme
@@ -77,7 +79,8 @@ def start_editor(paths: Sequence[str | os.PathLike[str]]) -> QWidget:
     splash.finish(window)
     window.device.probe_in_background()
     files = [str(Path(p)) for p in paths]
-    QTimer.singleShot(0, lambda: window.open_paths(files))
+    if not window.recovery.offer_restore():
+        QTimer.singleShot(0, lambda: window.open_paths(files))
     return window
 
 

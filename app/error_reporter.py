@@ -10,8 +10,9 @@ of opening modal dialogs.
 from __future__ import annotations
 
 import traceback
+from typing import Sequence
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
 
 from enhance_core.errors import EnhanceError
 
@@ -33,6 +34,12 @@ class ErrorReporter:
                                       QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
+    def choose(self, parent: QWidget | None, title: str, message: str, choices: Sequence[str]) -> str:
+        """Ask with one button per choice (the first is the default, Escape picks the last); return its text."""
+        box, buttons = question_box(parent, title, message, choices)
+        box.exec()
+        return buttons.get(box.clickedButton(), choices[-1])
+
     def report(self, parent: QWidget | None, title: str, error: BaseException, details: str = "") -> None:
         """Show an exception: its own message for typed errors, a plain "unexpected error" otherwise."""
         details = details or "".join(traceback.format_exception(type(error), error, error.__traceback__))
@@ -46,13 +53,30 @@ class ErrorReporter:
         self.show_error(parent, title, message, details)
 
 
-class RecordingReporter(ErrorReporter):
-    """Records errors and answers questions from a preset list (for tests and headless runs)."""
+def question_box(parent: QWidget | None, title: str, message: str,
+                 choices: Sequence[str]) -> tuple[QMessageBox, dict[QAbstractButton, str]]:
+    """A question box with one button per choice (first: default, last: Escape) and the buttons' choices."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, message, QMessageBox.StandardButton.NoButton, parent)
+    buttons = {}
+    for index, choice in enumerate(choices):
+        role = QMessageBox.ButtonRole.AcceptRole if index == 0 else QMessageBox.ButtonRole.ActionRole
+        button = box.addButton(choice, role)
+        buttons[button] = choice
+        if index == 0:
+            box.setDefaultButton(button)
+        if index == len(choices) - 1:
+            box.setEscapeButton(button)
+    return box, buttons
 
-    def __init__(self, answers: list[bool] | None = None) -> None:
+
+class RecordingReporter(ErrorReporter):
+    """Records errors and answers questions from preset lists (for tests and headless runs)."""
+
+    def __init__(self, answers: list[bool] | None = None, choices: list[str] | None = None) -> None:
         self.errors: list[tuple[str, str, str]] = []
         self.questions: list[str] = []
         self.answers = list(answers or [])
+        self.choices = list(choices or [])
 
     def show_error(self, parent: QWidget | None, title: str, message: str, details: str = "") -> None:
         """Keep ``(title, message, details)`` in :attr:`errors`."""
@@ -62,3 +86,11 @@ class RecordingReporter(ErrorReporter):
         """Record the question and return the next preset answer (True when none are left)."""
         self.questions.append(question)
         return self.answers.pop(0) if self.answers else True
+
+    def choose(self, parent: QWidget | None, title: str, message: str, choices: Sequence[str]) -> str:
+        """Record the question and return the next preset choice (the first offered when none are left)."""
+        self.questions.append(message)
+        answer = self.choices.pop(0) if self.choices else choices[0]
+        if answer not in choices:
+            raise ValueError(f"preset answer {answer!r} is not one of the choices {list(choices)}")
+        return answer

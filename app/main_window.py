@@ -28,6 +28,7 @@ from app.history import HistoryKeeper, HistorySettingsDialog
 from app.menus import build_menus, shortcut_rows
 from app.metrics_controller import MetricsController
 from app.metrics_panel import MetricsPanel
+from app.recovery import RecoveryController
 from app.render_controller import RenderController
 from app.restoration_actions import RestorationActions
 from app.settings import APPLICATION, EditorSettings
@@ -47,10 +48,12 @@ class MainWindow(QMainWindow):
         Where errors and questions go (tests pass a recording one).
     settings : EditorSettings, optional
         Remembered settings (default: the user's QSettings).
+    recovery_root : Path, optional
+        Where crash recovery keeps sessions (default: ``recovery`` in the user's local data folder).
     """
 
     def __init__(self, *, reporter: ErrorReporter | None = None, settings: EditorSettings | None = None,
-                 parent: QWidget | None = None) -> None:
+                 recovery_root: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("enhance_studio_main")
         self.reporter = reporter or ErrorReporter()
@@ -78,6 +81,8 @@ class MainWindow(QMainWindow):
         self.dicom_panel = DicomHeaderPanel(self.document)
         self._add_docks()
         self.history = HistoryKeeper(self.document, self.settings, self.history_view, self)
+        self.recovery = RecoveryController(self, self.document, self.history, self.canvas, self.reporter,
+                                           root=recovery_root)
         self.actions_by_name = build_menus(self)
         self.addToolBar(self.brush_toolbar)
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.window_level.toolbar)
@@ -97,7 +102,7 @@ class MainWindow(QMainWindow):
         """Every background lane of this window."""
         return [self.renders.lane, self.metrics.live_lane, self.metrics.exact_lane, self.histogram.lane,
                 self.files.lane, self.restoration.lane, self.brush.lane, self.device.lane, self.export_lane,
-                self.estimate_lane, self.slices.lane]
+                self.estimate_lane, self.slices.lane, self.recovery.lane]
 
     def _add_docks(self) -> None:
         self.history_view = history = QUndoView(self.document.undo_stack)
@@ -140,6 +145,7 @@ class MainWindow(QMainWindow):
         self.stack_panel.problem.connect(status.set_problem)
         self.brush.message.connect(lambda text: status.showMessage(text, 4000))
         self.history.trimmed.connect(lambda text: status.showMessage(text, 10000))
+        self.recovery.message.connect(lambda text: status.showMessage(text, 15000))
         self.files.recent_changed.connect(self.refresh_recent_menu)
         self.files.series_opened.connect(self.slices.set_series)
         self.slices.install_keys(self.canvas)
@@ -316,11 +322,13 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.recovery.close(discard=True)
         self.shutdown()
         event.accept()
 
     def shutdown(self) -> None:
-        """Cancel every background job and wait for the worker threads to return."""
+        """Cancel every background job and wait for the worker threads to return (recovery files stay)."""
+        self.recovery.close(discard=False)
         self.device.stop()
         for lane in self.lanes():
             lane.close()

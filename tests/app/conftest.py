@@ -16,9 +16,10 @@ from app.workers import running_workers  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def isolated_settings(tmp_path_factory):
-    """Point QSettings at a fresh folder so tests never read or write the user's settings."""
+def isolated_settings(tmp_path_factory, monkeypatch):
+    """Point QSettings and crash recovery at fresh folders, away from the user's."""
     folder = tmp_path_factory.mktemp("settings")
+    monkeypatch.setenv("ENHANCE_RECOVERY_DIR", str(tmp_path_factory.mktemp("recovery")))
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     QCoreApplication.setOrganizationName("EnhanceStudioTests")

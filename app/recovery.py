@@ -1,0 +1,278 @@
+"""Crash recovery: every edit is kept in a recovery folder, and offered back after a crash.
+
+While its document has unsaved changes, each window writes it
+(:mod:`app.recovery_format`) after every edit into its own locked session
+folder (:mod:`app.recovery_sessions`, under ``QStandardPaths.AppLocalDataLocation``)
+on a background thread (:mod:`app.recovery_writer`). At the next start
+:meth:`RecoveryController.offer_restore` offers the folders of editors that
+ended without quitting: Restore, Discard or Later. Quitting (or discarding
+the edits) removes the folder.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from app.canvas import CompareCanvas
+from app.document import Document
+from app.error_reporter import ErrorReporter
+from app.history import HistoryKeeper, HistoryState
+from app.recovery_format import RecoveredSession, SessionEncoder, SessionState, read_session
+from app.recovery_sessions import (CrashedSession, find_crashed_sessions, new_session_folder, recovery_root,
+                                   remove_session_folder)
+from app.recovery_writer import RecoveryWriter
+from app.workers import JobFailure, JobRunner
+from enhance_core.errors import EnhanceError
+
+
+def _restore_job(folder: Path, image: Path, reference: Path | None, progress, should_stop):
+    """Worker job: the recovered session, its image and (when it can be read) its reference."""
+    from enhance_core.io import read_image
+
+    progress(0.0, "reading the recovery file")
+    recovered = read_session(folder)
+    progress(0.3, f"reading {image.name}")
+    source = read_image(image)
+    reference_image, note = None, ""
+    if reference is not None:
+        try:
+            reference_image = read_image(reference)
+        except EnhanceError as error:
+            note = f"The reference could not be opened ({error}); load it again with File ▸ Open Reference."
+    return recovered, image, source, reference_image, note
+
+
+class RecoveryController(QObject):
+    """Writes the window's document to its recovery folder after each edit, and restores crashed sessions.
+
+    Signals
+    -------
+    message(text)
+        Something for the status bar (a restore, a recovery folder that cannot be written).
+    written(report)
+        A write finished (a :class:`~app.recovery_format.WriteReport`, None after clearing), on the GUI thread.
+    restored()
+        A crashed session was restored into the document.
+    """
+
+    message = Signal(str)
+    written = Signal(object)
+    restored = Signal()
+    _write_failed = Signal(str, str)
+
+    def __init__(self, window: QWidget, document: Document, history: HistoryKeeper, canvas: CompareCanvas,
+                 reporter: ErrorReporter, *, root: Path | None = None) -> None:
+        super().__init__(window)
+        self.window, self.document, self.history, self.canvas, self.reporter = (
+            window, document, history, canvas, reporter)
+        self.root = root or recovery_root()
+        self.lane = JobRunner("Restoring the session", self)
+        self.lane.finished.connect(self._on_restored)
+        self.lane.failed.connect(self._on_restore_failed)
+        self.folder: Path | None = None
+        self._lock: QLockFile | None = None
+        self._writer: RecoveryWriter | None = None
+        self._restoring: CrashedSession | None = None
+        self._missing_reference = False
+        self._scheduled = self._closed = self._failing = False
+        self._write_failed.connect(self._on_write_failed)
+        self.written.connect(self._on_written)
+        stack = document.undo_stack
+        for signal in (stack.indexChanged, stack.cleanChanged, document.image_changed, document.source_replaced,
+                       document.reference_changed, document.selection_changed):
+            signal.connect(self.schedule)
+
+    # --- writing ---------------------------------------------------------------------------
+    def schedule(self) -> None:
+        """Write the document soon (once per turn of the event loop, however many changes came)."""
+        if not self._scheduled and not self._closed:
+            self._scheduled = True
+            QTimer.singleShot(0, self._submit)
+
+    def wait_written(self, timeout: float = 10.0) -> bool:
+        """Block until every submitted state is on disk (for tests and benchmarks)."""
+        return self._writer is None or self._writer.wait_idle(timeout)
+
+    def _submit(self) -> None:
+        self._scheduled = False
+        doc = self.document
+        if self._closed or self._restoring is not None:
+            return
+        if doc.source is None or doc.source_path is None or not doc.modified:
+            if self._writer is not None:
+                self._writer.submit(None)
+            return
+        if self._writer is None and not self._start_session():
+            return
+        viewport = self.canvas.viewport
+        view = None if viewport.fitting else {"zoom": viewport.zoom, "center_x": viewport.center_x,
+                                              "center_y": viewport.center_y}
+        reference, project = (None if path is None else Path(path).absolute()
+                              for path in (doc.reference_path, doc.project_path))
+        self._writer.submit(SessionState(Path(doc.source_path).absolute(), doc.source.rows, doc.source.cols,
+                                         reference, project, doc.stack.snapshot(), self.history.state(),
+                                         doc.selected_uid, view))
+
+    def _start_session(self) -> bool:
+        """Create and lock this window's session folder; False (said once) when that fails."""
+        try:
+            folder, lock = new_session_folder(self.root)
+        except OSError as error:
+            self._closed = True
+            where = f" {error.filename}" if error.filename else ""
+            self.message.emit(f"Crash recovery is off: cannot create a session folder in {self.root}: "
+                              f"{error.strerror or error}{where}")
+            return False
+        self._use_folder(folder, lock, SessionEncoder(folder))
+        return True
+
+    def _use_folder(self, folder: Path, lock: QLockFile, encoder: SessionEncoder) -> None:
+        self.folder, self._lock = folder, lock
+        self._writer = RecoveryWriter(encoder, written=self.written.emit, failed=self._write_failed.emit)
+
+    def _on_write_failed(self, message: str, details: str) -> None:
+        """Say so once per run of failures (the next edit tries again)."""
+        if not self._failing:
+            self._failing = True
+            self.message.emit(f"Crash recovery could not save the latest edit: {message}")
+
+    def _on_written(self, report: object) -> None:
+        self._failing = False
+
+    def close(self, *, discard: bool) -> None:
+        """Stop writing; ``discard`` (a normal quit) deletes this session's recovery folder."""
+        self._closed = True
+        self.lane.close()
+        if self._restoring is not None:
+            self._restoring.release()
+            self._restoring = None
+        if self._writer is not None:
+            self._writer.close(discard=discard)
+            self._writer = None
+            if discard:
+                remove_session_folder(self.folder, self._lock)
+            else:
+                self._lock.unlock()
+
+    # --- restoring -------------------------------------------------------------------------
+    def offer_restore(self) -> bool:
+        """Ask about each crashed session, newest first; True when one is being restored."""
+        sessions = find_crashed_sessions(self.root)
+        for position, session in enumerate(sessions):
+            choices = ["Restore", "Discard", "Later"] if session.manifest is not None else ["Discard", "Later"]
+            choice = self.reporter.choose(self.window, "Recover unsaved edits?", session.describe(), choices)
+            if choice == "Discard":
+                session.remove()
+                continue
+            for other in sessions[position + 1:]:
+                other.release()
+            if choice == "Restore":
+                return self.restore(session)
+            session.release()
+            return False
+        return False
+
+    def restore(self, session: CrashedSession) -> bool:
+        """Start restoring ``session`` (its image is read on a worker); False when the user keeps it for later."""
+        data = session.manifest
+        image = Path(data["image"])
+        if not image.is_file():
+            image = self._locate(session, image)
+            if image is None:
+                return False
+        reference = Path(data["reference"]) if data.get("reference") else None
+        self._restoring = session
+        self._missing_reference = reference is not None and not reference.is_file()
+        self.lane.submit(partial(_restore_job, session.folder, image,
+                                 None if self._missing_reference else reference), label="Restoring the session")
+        return True
+
+    def _locate(self, session: CrashedSession, image: Path) -> Path | None:
+        """Ask where a moved image went; None when the session is kept for later (or discarded)."""
+        choice = self.reporter.choose(
+            self.window, "Image not found",
+            f"The image the crashed session edited is no longer at {image} (moved, renamed or deleted). "
+            f"Locate it to restore the edits, or keep the recovery file for later.", ["Locate…", "Later", "Discard"])
+        name = ""
+        if choice == "Locate…":
+            name, _ = QFileDialog.getOpenFileName(self.window, f"Where is {image.name}?", str(image.parent))
+        if choice == "Discard":
+            session.remove()
+        elif not name:
+            session.release()
+        return Path(name) if name else None
+
+    def _on_restored(self, result: tuple) -> None:
+        recovered, image, source, reference, note = result
+        session, self._restoring = self._restoring, None
+        state: SessionState = recovered.state
+        if (source.rows, source.cols) != (state.rows, state.cols):
+            session.release()
+            self.reporter.show_error(
+                self.window, "Cannot restore the session",
+                f"{image} is {source.cols}×{source.rows} pixels, but the crashed session "
+                f"edited a {state.cols}×{state.rows} image, so its masks do not fit. The recovery file is kept "
+                f"in {session.folder} and offered again at the next start.")
+            return
+        if self._writer is not None:
+            self._drop_own_session()
+        encoder = SessionEncoder(session.folder)
+        encoder.adopt_rasters(recovered.rasters)
+        self._use_folder(session.folder, session.lock, encoder)
+        notes = self._apply(recovered, image, source, reference)
+        moved = [f"The image was opened from its new place, {image}."] if image != state.image else []
+        if self._missing_reference:
+            notes.append(f"The reference {state.reference} is no longer there; load it again with "
+                         "File ▸ Open Reference.")
+        if note:
+            notes.append(note)
+        edits = state.history.index
+        self.message.emit(" ".join([f"Restored {edits} edit{'s' if edits != 1 else ''} to {state.image.name} "
+                                    "from the session that ended unexpectedly.", *moved, *notes]))
+        if notes:
+            self.reporter.show_error(self.window, "Session restored with changes", "\n\n".join(notes))
+        self.restored.emit()
+        self.schedule()
+
+    def _drop_own_session(self) -> None:
+        """Drop this window's own session before taking over a restored one."""
+        self._writer.close(discard=True)
+        remove_session_folder(self.folder, self._lock)
+        self._writer = None
+
+    def _apply(self, recovered: RecoveredSession, image: Path, source, reference) -> list[str]:
+        """Put the recovered state into the document; return notes for the user."""
+        doc, state, notes = self.document, recovered.state, []
+        doc.set_source(source, image)
+        final = self.history.restore(recovered.base, state.history)
+        if len(final) != len(state.items) or any(a is not b for a, b in zip(final, state.items)):
+            self.history.restore(state.items, HistoryState((), 0, -1))
+            notes.append("The undo history did not match the filter stack and was left out; the stack is as it was.")
+        doc.stack.reset(state.items)
+        doc.project_path = state.project
+        if reference is not None:
+            doc.set_reference(reference, state.reference)
+        if any(item.uid == state.selected for item in state.items):
+            doc.select(state.selected)
+        if state.view is not None:
+            self.canvas.set_zoom(state.view["zoom"])
+            viewport = self.canvas.viewport
+            viewport.pan_by((viewport.center_x - state.view["center_x"]) * viewport.zoom,
+                            (viewport.center_y - state.view["center_y"]) * viewport.zoom)
+            self.canvas.set_zoom(viewport.zoom)
+        return notes
+
+    def _on_restore_failed(self, failure: JobFailure) -> None:
+        session, self._restoring = self._restoring, None
+        self.reporter.report(self.window, "Cannot restore the session", failure.error, failure.details)
+        choice = self.reporter.choose(self.window, "Keep the recovery file?",
+                                      f"The recovery file in {session.folder} could not be restored. Keep it for "
+                                      "the next start, or discard it?", ["Later", "Discard"])
+        if choice == "Discard":
+            session.remove()
+        else:
+            session.release()

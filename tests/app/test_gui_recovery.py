@@ -1,0 +1,219 @@
+"""Crash recovery in the window: written after edits, removed on quit, offered only for editors that are gone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import add_filter, open_image, save_png, synthetic_photo
+
+from app.commands import change_params_command
+from app.error_reporter import RecordingReporter
+from app.main_window import MainWindow
+from app.recovery_format import MANIFEST
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    return tmp_path / "recovery"
+
+
+def editor(qtbot, root: Path, *choices: str) -> MainWindow:
+    window = MainWindow(reporter=RecordingReporter(choices=list(choices)), recovery_root=root)
+    qtbot.addWidget(window)
+    window.resize(900, 620)
+    window.show()
+    return window
+
+
+def written(qtbot, window: MainWindow) -> None:
+    """Wait until the latest state is on disk."""
+    qtbot.waitUntil(lambda: not window.recovery._scheduled, timeout=5000)
+    assert window.recovery.wait_written(10.0)
+
+
+def edited_session(qtbot, root: Path, photo_path: Path) -> MainWindow:
+    """A window with two edits on ``photo_path``, written; the caller shuts it down (as a crash would)."""
+    window = editor(qtbot, root)
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "gaussian_blur")
+    doc = window.document
+    doc.push(change_params_command(doc.stack, doc.stack.snapshot()[0], {"sigma": 4.0}))
+    written(qtbot, window)
+    return window
+
+
+def test_edits_are_written_and_a_quit_removes_them(qtbot, root, photo_path):
+    window = editor(qtbot, root)
+    open_image(qtbot, window, photo_path)
+    written(qtbot, window)
+    assert not root.exists() or not list(root.glob(f"*/{MANIFEST}")), "nothing to recover before an edit"
+    add_filter(qtbot, window, "negative")
+    written(qtbot, window)
+    folder = window.recovery.folder
+    assert (folder / MANIFEST).is_file()
+    window.document.undo_stack.undo()
+    written(qtbot, window)
+    assert not (folder / MANIFEST).exists(), "back where it was opened: nothing unsaved"
+    window.document.undo_stack.redo()
+    written(qtbot, window)
+    assert (folder / MANIFEST).is_file()
+    window.close()
+    assert not folder.exists()
+
+
+def test_saving_or_opening_another_image_leaves_nothing_to_recover(qtbot, root, photo_path, tmp_path):
+    window = edited_session(qtbot, root, photo_path)
+    assert window.files.save_project_to(tmp_path / "work.esproj")
+    written(qtbot, window)
+    assert not (window.recovery.folder / MANIFEST).exists()
+    window.document.undo_stack.undo()
+    written(qtbot, window)
+    assert (window.recovery.folder / MANIFEST).exists()
+    other = save_png(synthetic_photo(seed=4), tmp_path / "other.png")
+    open_image(qtbot, window, other)
+    written(qtbot, window)
+    assert not (window.recovery.folder / MANIFEST).exists()
+    window.shutdown()
+
+
+def test_a_running_editor_is_not_offered_and_a_crashed_one_is(qtbot, root, photo_path):
+    first = edited_session(qtbot, root, photo_path)
+    second = editor(qtbot, root)
+    assert not second.recovery.offer_restore()
+    assert second.reporter.questions == []
+    first.shutdown()
+    third = editor(qtbot, root, "Later")
+    assert not third.recovery.offer_restore()
+    assert "while you were editing photo.png" in third.reporter.questions[0]
+    assert "holds the unsaved changes and 2 undo steps" in third.reporter.questions[0]
+    fourth = editor(qtbot, root, "Discard")
+    assert not fourth.recovery.offer_restore()
+    assert not first.recovery.folder.exists()
+    for window in (second, third, fourth):
+        window.shutdown()
+
+
+def test_restore_brings_back_reference_project_selection_and_view(qtbot, root, photo_path, tmp_path):
+    window = editor(qtbot, root)
+    open_image(qtbot, window, photo_path)
+    reference = save_png(synthetic_photo(seed=3), tmp_path / "ref.png")
+    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
+        window.files.open_reference(reference)
+    add_filter(qtbot, window, "gaussian_blur")
+    add_filter(qtbot, window, "negative")
+    assert window.files.save_project_to(tmp_path / "work.esproj")
+    doc = window.document
+    doc.push(change_params_command(doc.stack, doc.stack.snapshot()[0], {"sigma": 5.0}))
+    doc.select(doc.stack.snapshot()[0].uid)
+    window.canvas.set_zoom(2.0)
+    written(qtbot, window)
+    window.shutdown()
+
+    restored = editor(qtbot, root, "Restore")
+    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
+        assert restored.recovery.offer_restore()
+    rdoc = restored.document
+    assert rdoc.reference_path == reference and rdoc.project_path == tmp_path / "work.esproj"
+    assert [item.filter for item in rdoc.stack.snapshot()] == ["gaussian_blur", "negative"]
+    assert rdoc.selected_uid == rdoc.stack.snapshot()[0].uid and rdoc.modified
+    assert restored.canvas.viewport.zoom == 2.0
+    rdoc.undo_stack.undo()
+    assert not rdoc.modified and rdoc.stack.snapshot()[0].params.sigma != 5.0
+    assert "Restored 3 edits to photo.png" in restored.status.currentMessage()
+    restored.close()
+    assert not window.recovery.folder.exists(), "the restored session's folder went with the quit"
+
+
+def test_a_moved_image_is_named_and_can_be_located(qtbot, root, photo_path, tmp_path, monkeypatch):
+    edited_session(qtbot, root, photo_path).shutdown()
+    moved = tmp_path / "moved" / "photo.png"
+    moved.parent.mkdir()
+    photo_path.rename(moved)
+    later = editor(qtbot, root, "Restore", "Later")
+    assert not later.recovery.offer_restore()
+    assert f"no longer at {photo_path}" in later.reporter.questions[1]
+    later.shutdown()
+
+    monkeypatch.setattr("app.recovery.QFileDialog.getOpenFileName", lambda *args: (str(moved), ""))
+    window = editor(qtbot, root, "Restore", "Locate…")
+    with qtbot.waitSignal(window.recovery.restored, timeout=20000):
+        assert window.recovery.offer_restore()
+    assert window.document.source_path == moved and window.document.undo_stack.count() == 2
+    assert f"The image was opened from its new place, {moved}." in window.status.currentMessage()
+    assert window.reporter.errors == []
+    window.shutdown()
+
+
+def test_a_missing_reference_is_reported(qtbot, root, photo_path, tmp_path):
+    window = editor(qtbot, root)
+    open_image(qtbot, window, photo_path)
+    reference = save_png(synthetic_photo(seed=3), tmp_path / "ref.png")
+    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
+        window.files.open_reference(reference)
+    add_filter(qtbot, window, "negative")
+    written(qtbot, window)
+    window.shutdown()
+    reference.unlink()
+    restored = editor(qtbot, root, "Restore")
+    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
+        restored.recovery.offer_restore()
+    assert restored.document.reference_path is None and len(restored.document.stack) == 1
+    assert f"The reference {reference} is no longer there" in restored.reporter.errors[0][1]
+    restored.shutdown()
+
+
+def test_a_damaged_recovery_file_can_be_discarded(qtbot, root, photo_path):
+    window = edited_session(qtbot, root, photo_path)
+    window.shutdown()
+    manifest = window.recovery.folder / MANIFEST
+    manifest.write_text(manifest.read_text()[:100])
+    other = editor(qtbot, root, "Discard")
+    assert not other.recovery.offer_restore()
+    assert f"recovery file {manifest} is damaged" in other.reporter.questions[0]
+    assert not manifest.parent.exists()
+    other.shutdown()
+
+
+def test_an_image_of_another_size_is_refused_and_kept(qtbot, root, photo_path):
+    window = edited_session(qtbot, root, photo_path)
+    window.shutdown()
+    save_png(synthetic_photo(rows=40, cols=50), photo_path)
+    other = editor(qtbot, root, "Restore")
+    assert other.recovery.offer_restore()
+    qtbot.waitUntil(lambda: bool(other.reporter.errors), timeout=20000)
+    assert "is 50×40 pixels, but the crashed session edited a 128×96 image" in other.reporter.errors[0][1]
+    assert (window.recovery.folder / MANIFEST).exists() and other.document.source is None
+    other.shutdown()
+
+
+def test_a_shortened_history_comes_back_shortened(qtbot, root, photo_path):
+    window = edited_session(qtbot, root, photo_path)
+    doc = window.document
+    window.history.set_limits(2, 1024)
+    doc.push(change_params_command(doc.stack, doc.stack.snapshot()[0], {"sigma": 6.0}))
+    written(qtbot, window)
+    assert doc.undo_stack.count() == 2 and window.history.dropped == 1
+    window.shutdown()
+    restored = editor(qtbot, root, "Restore")
+    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
+        restored.recovery.offer_restore()
+    assert restored.document.undo_stack.count() == 2 and restored.document.modified
+    assert restored.history_view.emptyLabel() == "1 older step dropped (undo limit)"
+    restored.shutdown()
+
+
+def test_a_foreign_command_keeps_the_stack_without_its_history(qtbot, root, photo_path):
+    from PySide6.QtGui import QUndoCommand
+
+    window = edited_session(qtbot, root, photo_path)
+    window.document.push(QUndoCommand("A command from elsewhere"))
+    written(qtbot, window)
+    window.shutdown()
+    restored = editor(qtbot, root, "Restore")
+    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
+        restored.recovery.offer_restore()
+    rdoc = restored.document
+    assert rdoc.undo_stack.count() == 0 and rdoc.modified
+    assert rdoc.stack.snapshot()[0].params.sigma == 4.0
+    restored.shutdown()
