@@ -327,7 +327,10 @@ def _decode(data: dict[str, Any], folder: Path) -> RecoveredSession:
                 loaded.flags.writeable = False
                 rasters[name] = loaded
             raster = rasters[name]
-        chosen = tuple(strokes[str(n)] for first, last in entry["strokes"] for n in range(int(first), int(last) + 1))
+        runs = [(int(first), int(last)) for first, last in entry["strokes"]]
+        if any(not 0 <= last - first < len(strokes) for first, last in runs):
+            raise ValueError(f"mask {key} lists more strokes than the file holds")
+        chosen = tuple(strokes[str(n)] for first, last in runs for n in range(first, last + 1))
         masks[key] = Mask(int(entry["rows"]), int(entry["cols"]), chosen, raster, float(entry["feather"]))
     items: dict[str, StackItem] = {}
     for key, entry in data["items"].items():

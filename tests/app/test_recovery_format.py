@@ -111,6 +111,11 @@ def test_a_damaged_file_names_itself(tmp_path):
     (tmp_path / MANIFEST).write_text(json.dumps(data))
     with pytest.raises(ParameterError, match=r"recovery file .*session.json is damaged \(KeyError"):
         read_session(tmp_path)
+    data["history"][0]["item"] = next(iter(data["items"]))
+    data["masks"] = {"7": {"rows": ROWS, "cols": COLS, "feather": 0.0, "raster": None, "strokes": [[0, 10**12]]}}
+    (tmp_path / MANIFEST).write_text(json.dumps(data))
+    with pytest.raises(ParameterError, match="mask 7 lists more strokes than the file holds"):
+        read_session(tmp_path)
     (tmp_path / MANIFEST).write_text('{"schema": "enhance-studio.recovery", "version": 1, "image"')
     with pytest.raises(ParameterError, match="is damaged"):
         read_session(tmp_path)
