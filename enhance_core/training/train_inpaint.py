@@ -1,21 +1,27 @@
-"""Train the hole-fill network from scratch.
+"""Train the hole-fill network (from scratch, or from earlier weights, widened if need be).
 
 Usage::
 
     python -m enhance_core.training.train_inpaint --config enhance_core/training/configs/inpaint.json
     python -m enhance_core.training.train_inpaint --config enhance_core/training/configs/inpaint_tiny.json
-    python -m enhance_core.training.train_inpaint --config enhance_core/training/configs/inpaint.json --until 3500
+    python -m enhance_core.training.train_inpaint --config enhance_core/training/configs/inpaint_damage.json
 
 Clean crops come from CBSD432 (color; a ``gray_fraction`` of them is turned
 gray and fed as three equal channels, so one network serves gray and color).
-Each crop gets a synthetic damage mask (:mod:`enhance_core.training.masks_synth`:
-brush strokes, scratches, blotches, dust specks) covering a fraction drawn
-uniformly from ``coverage``; the holes are pre-filled by push-pull and the
-network learns to turn that smooth pre-fill into the true pixels, with an L1
-loss over the hole only (known pixels are kept exactly at inference). The run
-keeps an exponential moving average (EMA) of the weights, checkpoints to
-``out_dir`` (resumable) and logs the PSNR inside the hole on Set5 (color) and
-Set12 (gray) with fixed masks, never trained on, next to the pre-fill's.
+A ``damage_fraction`` of the crops are aged and damaged as old scans are
+(:func:`enhance_core.training.damage_synth.damage_photo`: cracks, scratches,
+dust, hairs, tears, stains, under grain, blur and JPEG); their hole is every
+pixel the damage touched, grown by 0-2 pixels as the detector's mask is, and
+the target is the same scan without the damage (grain included). The other
+crops get a synthetic mask (:mod:`enhance_core.training.masks_synth`: brush
+strokes, scratches, blotches, dust specks) covering a fraction drawn uniformly
+from ``coverage``. The holes are pre-filled by push-pull and the network
+learns to turn that smooth pre-fill into the true pixels, with an L1 loss over
+the hole only (known pixels are kept exactly at inference). The loop
+(schedule, EMA, checkpoints, resume) is :mod:`enhance_core.training.loop`;
+validation logs the PSNR inside the hole on Set5 (color) and Set12 (gray)
+with fixed masks, next to the pre-fill's, and inside drawn damage on Set5
+next to OpenCV Telea's: images never trained on.
 
 With ``init`` set to an earlier run's ``ckpt.pt`` (or exported ``.safetensors``
 weights, such as the shipped model) whose network is as wide or narrower
@@ -27,21 +33,18 @@ yet, so training picks up from the earlier fill instead of from scratch.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import time
-from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
 
 from enhance_core.learned.archs.inpaint_unet import GatedConv, InpaintUNet
 from enhance_core.learned.prefill import push_pull_fill
-from enhance_core.training.checkpoints import load_init_state
-from enhance_core.training.config import load_config
-from enhance_core.training.data import default_data_dir, list_images, load_uint8, random_crop
+from enhance_core.training import loop
+from enhance_core.training.damage_synth import damage_photo
+from enhance_core.training.data import list_images, load_uint8, random_crop
 from enhance_core.training.masks_synth import band_mask, random_mask
 
 DEFAULTS = {
@@ -51,21 +54,18 @@ DEFAULTS = {
     "batch": 8,
     "steps": 10000,
     "lr": 3e-4,
-    "lr_min": 1e-6,
     "warmup": 300,
-    "ema": 0.999,
     "coverage": [0.02, 0.45],
     "gray_fraction": 0.25,
+    "damage_fraction": 0.0,
     "bf16": True,
     "threads": 1,
-    "seed": 0,
     "eval_every": 1000,
     "ckpt_every": 250,
     "val_band": [0.1, 0.2],
     "max_train_images": 0,
     "max_val_images": 0,
     "out_dir": "runs/inpaint",
-    "init": "",
 }
 
 
@@ -123,7 +123,22 @@ def to_tensor(batch: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
 
 
-def make_batch(images, cfg, rng):
+def grow(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """``mask`` (bool) grown by ``pixels`` (0 returns it unchanged)."""
+    if pixels <= 0:
+        return mask
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
+    return cv2.dilate(mask.astype(np.uint8), disk) > 0
+
+
+def damaged_sample(clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(damaged input, clean target, hole) of a drawn-damage sample, the hole grown as the detector's is."""
+    sample = damage_photo(clean, rng, damaged_fraction=1.0)
+    hole = grow(sample.label | sample.ignore, int(rng.integers(0, 3)))
+    return sample.damaged, sample.clean, hole
+
+
+def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
     """Return (clean, prefilled, hole) tensors for one batch, in [0, 1] units."""
     size, n = cfg["patch"], cfg["batch"]
     clean = np.empty((n, size, size, 3), np.float32)
@@ -134,9 +149,13 @@ def make_batch(images, cfg, rng):
         crop = random_crop(images[rng.integers(len(images))], size, rng).astype(np.float32)
         if rng.random() < cfg["gray_fraction"]:
             crop = np.repeat(np.round(crop.mean(axis=2, keepdims=True)), 3, axis=2)
-        clean[i] = crop / 255.0
-        mask = random_mask(size, size, rng, coverage=rng.uniform(lo, hi))
-        prefilled[i] = push_pull_fill(clean[i], mask)
+        crop /= 255.0
+        if rng.random() < cfg["damage_fraction"]:
+            damaged, clean[i], mask = damaged_sample(crop, rng)
+        else:
+            damaged, clean[i] = crop, crop
+            mask = random_mask(size, size, rng, coverage=rng.uniform(lo, hi))
+        prefilled[i] = push_pull_fill(damaged, mask)
         hole[i, ..., 0] = mask
     return to_tensor(clean), to_tensor(prefilled), to_tensor(hole)
 
@@ -146,49 +165,56 @@ def hole_l1(out: torch.Tensor, clean: torch.Tensor, hole: torch.Tensor) -> torch
     return ((out - clean).abs() * hole).sum() / (hole.sum() * out.shape[1]).clamp(min=1.0)
 
 
-@torch.no_grad()
-def validate(model, val_sets, band, seed=5000):
-    """Return mean PSNR inside the hole per validation set, for the model and for the pre-fill."""
-    model.eval()
-    results = {}
+def _fill(model: InpaintUNet, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(network fill, pre-fill) of a whole (rows, cols, 3) image, padded to the network's multiple."""
+    rows, cols = image.shape[:2]
+    pre = push_pull_fill(image, mask)
+    m = model.multiple
+    pad = ((0, (-rows) % m), (0, (-cols) % m), (0, 0))
+    x = to_tensor(np.pad(pre, pad, mode="reflect")[None])
+    h = to_tensor(np.pad(mask[..., None].astype(np.float32), pad, mode="reflect")[None])
+    return np.clip(model(x, h)[0].numpy().transpose(1, 2, 0)[:rows, :cols], 0.0, 1.0), pre
+
+
+def _psnr_in(result: np.ndarray, clean: np.ndarray, mask: np.ndarray) -> float:
+    mse = float(np.mean((result[mask] - clean[mask]) ** 2))
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+def validate(model: InpaintUNet, val_sets: dict, band: tuple[float, float], seed: int = 5000) -> dict:
+    """PSNR inside the hole per validation set (model and pre-fill), and inside drawn damage (model and Telea)."""
+    line = {"band": list(band)}
     for name, images in val_sets.items():
         ours, base = [], []
         for index, img in enumerate(images):
             clean = np.repeat(img, 3 // img.shape[2], axis=2).astype(np.float32) / 255.0
-            rows, cols = clean.shape[:2]
-            mask = band_mask(rows, cols, band, seed + index)
-            pre = push_pull_fill(clean, mask)
-            m = model.multiple
-            pad = ((0, (-rows) % m), (0, (-cols) % m), (0, 0))
-            x = to_tensor(np.pad(pre, pad, mode="reflect")[None])
-            h = to_tensor(np.pad(mask[..., None].astype(np.float32), pad, mode="reflect")[None])
-            out = model(x, h)[0].numpy().transpose(1, 2, 0)[:rows, :cols]
-            out = np.clip(out, 0.0, 1.0)
-            for scores, result in ((ours, out), (base, pre)):
-                mse = float(np.mean((result[mask] - clean[mask]) ** 2))
-                scores.append(10 * math.log10(1.0 / max(mse, 1e-12)))
-        results[name] = (float(np.mean(ours)), float(np.mean(base)))
-    model.train()
-    return results
+            mask = band_mask(*clean.shape[:2], band, seed + index)
+            out, pre = _fill(model, clean, mask)
+            ours.append(_psnr_in(out, clean, mask))
+            base.append(_psnr_in(pre, clean, mask))
+        line[f"psnr_hole_{name}"] = round(float(np.mean(ours)), 3)
+        line[f"psnr_hole_{name}_prefill"] = round(float(np.mean(base)), 3)
+    ours, telea = [], []
+    for index, img in enumerate(val_sets["color"]):
+        damaged, clean, mask = damaged_sample(img.astype(np.float32) / 255.0, np.random.default_rng(seed + index))
+        out = np.where(mask[..., None], _fill(model, damaged, mask)[0], damaged)
+        codes = cv2.inpaint(np.round(damaged * 255).astype(np.uint8), mask.astype(np.uint8), 7, cv2.INPAINT_TELEA)
+        ours.append(_psnr_in(out, clean, mask))
+        telea.append(_psnr_in(codes.astype(np.float32) / 255.0, clean, mask))
+    line["psnr_damage_color"] = round(float(np.mean(ours)), 3)
+    line["psnr_damage_color_telea"] = round(float(np.mean(telea)), 3)
+    return line
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="JSON config file (keys as in DEFAULTS)")
-    parser.add_argument("--data", type=Path, default=default_data_dir(), help="folder holding CBSD432, Set5, Set12")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config key; the value is JSON (steps=4000, widths=[32,64]) or a plain path")
-    parser.add_argument("--until", type=int, default=None, metavar="STEP",
-                        help="stop after this step (with a checkpoint), keeping the learning-rate schedule of 'steps'")
-    args = parser.parse_args(argv)
-    cfg = load_config(DEFAULTS, args.config, args.overrides)
-    torch.manual_seed(cfg["seed"])
-    torch.set_num_threads(cfg["threads"])
-    rng = np.random.default_rng(cfg["seed"])
-    out_dir = Path(cfg["out_dir"])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.json").write_text(json.dumps(cfg, indent=2))
+def _load_init(model: InpaintUNet, state: dict) -> None:
+    widen_into(model, state)
+    widths = [model.head[1].out_channels] + [down.out_channels for down in model.downs]
+    print(f"widened to {widths}", flush=True)
 
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    cfg, args = loop.parse_config(__doc__, DEFAULTS, argv)
     limit = cfg["max_train_images"] or None
     train = load_uint8(list_images(args.data / "CBSD432")[:limit], mode="RGB")
     val_limit = cfg["max_val_images"] or None
@@ -196,76 +222,22 @@ def main(argv=None):
         "color": load_uint8(list_images(args.data / "Set5")[:val_limit], mode="RGB"),
         "gray": load_uint8(list_images(args.data / "Set12")[:val_limit], mode="L"),
     }
-    print(f"{len(train)} training images; validation: Set5 {len(val_sets['color'])}, Set12 {len(val_sets['gray'])}", flush=True)
+    print(f"{len(train)} training images; validation: Set5 {len(val_sets['color'])}, "
+          f"Set12 {len(val_sets['gray'])}", flush=True)
 
-    model = InpaintUNet(3, tuple(cfg["widths"]), tuple(cfg["blocks"]))
-    ema = InpaintUNet(3, tuple(cfg["widths"]), tuple(cfg["blocks"]))
-    ema.load_state_dict(model.state_dict())
-    ema.requires_grad_(False)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    step = 0
-    ckpt_path = out_dir / "ckpt.pt"
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(ckpt["params"])
-        ema.load_state_dict(ckpt["params_ema"])
-        opt.load_state_dict(ckpt["optimizer"])
-        rng.bit_generator.state = ckpt["rng"]
-        step = ckpt["step"]
-        print(f"resumed at step {step}", flush=True)
-    elif cfg["init"]:
-        try:
-            widen_into(model, load_init_state(Path(cfg["init"])))
-        except ValueError as error:
-            raise SystemExit(f"cannot start from {cfg['init']}: {error}") from None
-        ema.load_state_dict(model.state_dict())
-        print(f"initialized from {cfg['init']} (widened to {cfg['widths']})", flush=True)
-    model.train()
-    model.to(memory_format=torch.channels_last)
+    def loss(model: InpaintUNet, batch: tuple) -> torch.Tensor:
+        clean, prefilled, hole = batch
+        out = model(prefilled.contiguous(memory_format=torch.channels_last), hole)
+        return hole_l1(out.float(), clean, hole)
 
-    def lr_at(s):
-        if s < cfg["warmup"]:
-            return cfg["lr"] * (s + 1) / cfg["warmup"]
-        t = min(1.0, (s - cfg["warmup"]) / max(1, cfg["steps"] - cfg["warmup"]))
-        return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
-
-    t0, running = time.time(), 0.0
-    last = min(cfg["steps"], args.until or cfg["steps"])
-    while step < last:
-        clean, prefilled, hole = make_batch(train, cfg, rng)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["bf16"]):
-            out = model(prefilled.contiguous(memory_format=torch.channels_last), hole)
-        loss = hole_l1(out.float(), clean, hole)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - cfg["ema"])
-        step += 1
-        running += loss.item()
-        if step % 50 == 0:
-            print(f"step {step} loss {running / 50:.5f} lr {lr_at(step):.2e} {(time.time() - t0) / 50:.2f}s/step", flush=True)
-            t0, running = time.time(), 0.0
-        if step % cfg["ckpt_every"] == 0 or step == last:
-            torch.save(
-                {"params": model.state_dict(), "params_ema": ema.state_dict(), "optimizer": opt.state_dict(),
-                 "rng": rng.bit_generator.state, "step": step, "config": cfg},
-                out_dir / "ckpt.tmp",
-            )
-            (out_dir / "ckpt.tmp").replace(ckpt_path)
-        if step % cfg["eval_every"] == 0 or step == last:
-            scores = validate(ema, val_sets, tuple(cfg["val_band"]))
-            line = {"step": step, "band": cfg["val_band"]}
-            for name, (ours, base) in scores.items():
-                line[f"psnr_hole_{name}"] = round(ours, 3)
-                line[f"psnr_hole_{name}_prefill"] = round(base, 3)
-            print("val", json.dumps(line), flush=True)
-            with open(out_dir / "val_log.jsonl", "a") as log:
-                log.write(json.dumps(line) + "\n")
-    print(f"done: {out_dir / 'ckpt.pt'}", flush=True)
+    task = loop.Task(
+        build=lambda c: InpaintUNet(3, tuple(c["widths"]), tuple(c["blocks"])).to(memory_format=torch.channels_last),
+        make_batch=lambda rng: make_batch(train, cfg, rng),
+        loss=loss,
+        validate=lambda model: validate(model, val_sets, tuple(cfg["val_band"])),
+        load_init=_load_init,
+    )
+    loop.run(cfg, task, until=args.until)
 
 
 if __name__ == "__main__":
