@@ -24,17 +24,21 @@ import torch
 from torch import nn
 
 from enhance_core.errors import ModelError
+from enhance_core.learned.archs.damage_unet import DamageUNet
 from enhance_core.learned.archs.denoise_unet import DenoiseUNet
 from enhance_core.learned.archs.inpaint_unet import InpaintUNet
 from enhance_core.learned.archs.lowlight_net import LowLightNet
+from enhance_core.learned.archs.noise_level_net import NoiseLevelNet
 from enhance_core.learned.weights import read_expected_sha256, read_weights
 
 MODELS_ENV = "ENHANCE_MODELS_DIR"
 
 ARCHS: dict[str, type[nn.Module]] = {
+    "DamageUNet": DamageUNet,
     "DenoiseUNet": DenoiseUNet,
     "InpaintUNet": InpaintUNet,
     "LowLightNet": LowLightNet,
+    "NoiseLevelNet": NoiseLevelNet,
 }
 """Architecture name (as stored in the weights' metadata) -> ``nn.Module`` class."""
 
