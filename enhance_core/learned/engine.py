@@ -92,6 +92,14 @@ def describe_device(device: str | None = None) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def cpu_has_fast_bf16() -> bool:
+    """True when this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 halves the time."""
+    import torch
+
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check is not None and check() for check in checks)
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """Return True when ``error`` says that a device or the host ran out of memory."""
     if isinstance(error, MemoryError):
@@ -124,7 +132,12 @@ def choose_tile(device: str, *, memory_budget: int | None, bytes_per_pixel: floa
 
 @contextlib.contextmanager
 def inference_mode(device: str) -> Iterator[None]:
-    """Run without autograd, deterministically, with fp16 autocast on CUDA; restore settings after."""
+    """Run without autograd, deterministically, with fp16 autocast on CUDA; restore settings after.
+
+    The deterministic settings are touched only on CUDA: setting them imports
+    ``torch._inductor`` and SymPy, seconds that a CPU run would spend before its
+    first stop check.
+    """
     import torch
 
     cuda = device.startswith("cuda")
@@ -138,8 +151,9 @@ def inference_mode(device: str) -> Iterator[None]:
         with torch.inference_mode(), autocast:
             yield
     finally:
-        torch.use_deterministic_algorithms(saved[0])
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[1], saved[2]
+        if cuda:
+            torch.use_deterministic_algorithms(saved[0])
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[1], saved[2]
 
 
 @contextlib.contextmanager
