@@ -28,17 +28,20 @@ fi
 . "$VENV/bin/activate"
 
 if ! cmp -s pyproject.toml "$STAMP" 2>/dev/null; then
-    # PyTorch: on a machine without an NVIDIA GPU we install torch 2.13.0 first,
-    # pinned exactly. Here that version's CPU build lies on the local disk (pip's
-    # find-links), a ~200 MB install, whereas an unpinned "torch" from the
-    # package index would pull a CUDA build of several GB that such a machine
-    # cannot use. Installing it first satisfies the project's "torch>=2.2,<3"
-    # without a second download. With an NVIDIA GPU, torch is left to the
-    # project install (the index's default Linux build bundles CUDA); to choose a
-    # specific CUDA or CPU build yourself, install torch into .venv before
+    # PyTorch. PyPI's Linux wheel of torch bundles CUDA (several GB). On a
+    # machine without an NVIDIA GPU, opt in to PyTorch's CPU-only build (about
+    # 200 MB) from its CPU wheel index:
+    #     ENHANCE_TORCH_CPU=1 bash dev.sh test
+    # Without the variable, a machine without an NVIDIA GPU gets torch 2.13.0,
+    # pinned exactly (the version CI tests), from the configured package index;
+    # with an NVIDIA GPU, torch is left to the project install. Either way the
+    # project's "torch>=2.2,<3" is then met without a second download. To choose
+    # a specific CUDA or CPU build yourself, install torch into .venv before
     # running this script; an already installed torch is always kept.
     if ! python -c "import torch" >/dev/null 2>&1; then
-        if ! { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }; then
+        if [ "${ENHANCE_TORCH_CPU:-0}" = "1" ]; then
+            python -m pip install torch --index-url https://download.pytorch.org/whl/cpu
+        elif ! { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }; then
             python -m pip install "torch==2.13.0"
         fi
     fi
