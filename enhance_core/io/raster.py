@@ -7,6 +7,7 @@ project's configurable limits to every format before decoding: the size from
 the PNG chunk walk, from our own parse of the WebP header (Pillow's WebP
 decoder allocates its canvas on opening) and from Pillow's header parse for
 JPEG and BMP, whose scans are counted first (:mod:`enhance_core.io.jpeg`).
+JPEG is written through :func:`enhance_core.io.jpeg.encode_jpeg`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from PIL import Image as PILImage
 from enhance_core.errors import ImageReadError
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import apply_orientation, normalize_exif, read_orientation, reset_orientation
-from enhance_core.io.jpeg import count_scans
+from enhance_core.io.jpeg import count_scans, encode_jpeg
 from enhance_core.io.limits import Limits
 from enhance_core.io.png import decode_png_16bit, encode_png, inspect_png
 from enhance_core.io.samples import quantize, stack_alpha, to_unit_pixels
@@ -154,6 +155,10 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
     color = image.pixels if keeps_alpha else _flatten_on_white(image)
     alpha = quantize(image.alpha, 8) if keeps_alpha else None
     samples = stack_alpha(quantize(color, 8), alpha)
+    if format_name == "JPEG":
+        comment = description.encode("utf-8") if description else None
+        return encode_jpeg(samples, quality=quality, exif=exif, icc_profile=image.meta.icc_profile, comment=comment,
+                           dpi=image.meta.extra.get("dpi"))
     picture = PILImage.fromarray(samples)
     options: dict[str, object] = {}
     if image.meta.icc_profile and format_name != "BMP":
@@ -163,11 +168,7 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
     dpi = image.meta.extra.get("dpi")
     if dpi and format_name != "WEBP":
         options["dpi"] = tuple(dpi)
-    if format_name == "JPEG":
-        options.update(quality=quality, subsampling=0 if quality >= 90 else 2, optimize=True)
-        if description:
-            options["comment"] = description.encode("utf-8")
-    elif format_name == "WEBP":
+    if format_name == "WEBP":
         options.update(quality=quality, lossless=quality >= 100, method=4)
     out = io.BytesIO()
     picture.save(out, format=format_name, **options)
