@@ -5,7 +5,9 @@ it, before any decoder runs: native data must hold every byte the header
 promises, and encapsulated (compressed) data must be a complete sequence of
 fragments ending with its delimiter; a file cut short inside a fragment is
 refused (a JPEG-LS decoder would otherwise fill the missing part with
-garbage). :func:`check_geometry`, :func:`header_number` and
+garbage), and a codestream must declare the header's size (a JPEG 2000
+decoder trusts its own header: a 256-pixel-wide frame whose codestream claims
+16 711 936 columns took 21 GB). :func:`check_geometry`, :func:`header_number` and
 :func:`check_rescale` turn damaged numbers (``NaN``, ``inf``, text, a zero
 slope, values that overflow) into errors that name the attribute, and
 :func:`check_frame_shape` refuses a decoded frame of the wrong size.
@@ -35,6 +37,9 @@ _PIXEL_ELEMENTS = (0x0010, 0x0008, 0x0009)
 _PIXEL_VRS = (b"OB", b"OW", b"OF", b"OD", b"UN")
 """Value representations of pixel data; all have a 4-byte length in explicit VR (a file that announces explicit
 VR and writes implicit has none of them there)."""
+_FRAME_MARKERS = {*range(0xC0, 0xD0), 0xF7} - {0xC4, 0xC8, 0xCC}
+"""JPEG start-of-frame markers (SOF0-SOF15 but DHT, JPG and DAC) and JPEG-LS SOF55."""
+_CODESTREAM_PEEK = 8192
 _ENDS_WITH_EOI = ("JPEG Baseline", "JPEG Extended", "JPEG Lossless", "JPEG-LS", "JPEG 2000", "High-Throughput JPEG 2000")
 """Transfer syntaxes whose codestreams end with the marker FF D9 (EOI, or EOC for JPEG 2000)."""
 
@@ -118,8 +123,31 @@ def _native_bytes(header: Dataset) -> int:
     return pixels * samples * (bits // 8)
 
 
-def _walk_fragments(path: Path, handle: BinaryIO, order: str, size: int) -> int:
-    """Follow the items of encapsulated pixel data to the sequence delimiter; return where the last item ends."""
+def codestream_size(head: bytes) -> tuple[int, int] | None:
+    """Return (cols, rows) that a JPEG, JPEG-LS or JPEG 2000 codestream starting ``head`` declares, or None."""
+    if head[:4] == b"\xff\x4f\xff\x51" and len(head) >= 24:
+        x_size, y_size, x_offset, y_offset = struct.unpack_from(">IIII", head, 8)
+        return x_size - x_offset, y_size - y_offset
+    if head[:2] != b"\xff\xd8":
+        return None
+    position = 2
+    while position + 9 <= len(head) and head[position] == 0xFF:
+        marker = head[position + 1]
+        if marker in _FRAME_MARKERS:
+            rows, cols = struct.unpack_from(">HH", head, position + 5)
+            return cols, rows
+        if marker in (0xDA, 0xD9):
+            return None
+        position += 1 if marker == 0xFF else 2 if 0xD0 <= marker <= 0xD7 else 2 + struct.unpack_from(">H", head, position + 2)[0]
+    return None
+
+
+def _walk_fragments(path: Path, handle: BinaryIO, order: str, size: int, frame_size: tuple[int, int]) -> int:
+    """Follow the items of encapsulated pixel data to the sequence delimiter; return where the last item ends.
+
+    A fragment that starts a codestream must declare the header's ``(cols, rows)``: a decoder trusts the
+    codestream and would allocate whatever size it claims.
+    """
     items, last_end = 0, handle.tell()
     while True:
         tag = handle.read(8)
@@ -133,10 +161,15 @@ def _walk_fragments(path: Path, handle: BinaryIO, order: str, size: int) -> int:
             raise ImageReadError(path, f"the compressed pixel data is damaged: fragment {items + 1} starts with "
                                  f"({group:04X},{element:04X}) instead of an item tag")
         items += 1
-        if handle.tell() + length > size:
+        start = handle.tell()
+        if start + length > size:
             raise ImageReadError(path, f"the compressed pixel data is cut short inside fragment {items} ({length:,} bytes "
                                  "announced); the file is truncated, re-copy or re-export it")
-        last_end = handle.seek(length, 1)
+        declared = codestream_size(handle.read(min(length, _CODESTREAM_PEEK)))
+        if declared is not None and declared != frame_size and not (declared[1] == 0 and declared[0] == frame_size[0]):
+            raise ImageReadError(path, f"fragment {items} holds a codestream of {declared[0]} x {declared[1]} pixels but "
+                                 f"the header says {frame_size[0]} x {frame_size[1]}; the pixel data is damaged")
+        last_end = handle.seek(start + length)
 
 
 def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.UID | None,
@@ -190,7 +223,7 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
                 raise ImageReadError(path, f"the pixel data holds {held:,} bytes but the header's size needs {expected:,}; "
                                      "the file is truncated or its header is damaged")
             return
-        last_end = _walk_fragments(path, handle, order, size)
+        last_end = _walk_fragments(path, handle, order, size, (int(header.Columns), int(header.Rows)))
         if transfer_syntax.name.startswith(_ENDS_WITH_EOI) and last_end >= offset + 2:
             handle.seek(max(offset, last_end - 8))
             if b"\xff\xd9" not in handle.read(last_end - handle.tell()):

@@ -35,6 +35,8 @@ _LOG.addHandler(logging.NullHandler())
 _ASSOCIATED_ALPHA = 1
 _UNASSOCIATED_ALPHA = 2
 _CM_PER_INCH = 2.54
+_MAX_TILE_FACTOR = 4
+_SMALL_TILE_PIXELS = 256 * 256
 
 
 class _Collector(logging.Handler):
@@ -59,19 +61,32 @@ def _logged_warnings() -> Iterator[list[str]]:
         _LOG.removeHandler(collector)
 
 
-def _check_layout(path: Path, page: tifffile.TiffPage, index: int, limits: Limits) -> None:
-    """Refuse a page that is volumetric, has a damaged tile layout or would decode beyond the limits."""
+def _check_layout(path: Path, page: tifffile.TiffPage, index: int, limits: Limits, file_size: int) -> None:
+    """Refuse a page that is volumetric, has a damaged tile or strip layout, or would decode beyond the limits.
+
+    Every strip or tile must lie inside the file (a byte count of 4 GB would
+    make the reader allocate 4 GB before finding the file shorter), and a
+    tile may cover at most four times the image (at least 256 x 256 pixels).
+    """
     depth = int(page.imagedepth)
     if depth > 1:
         raise UnsupportedFormat(
             path, f"page {index} is a volumetric TIFF ({depth} slices of {page.imagewidth} x {page.imagelength}, "
             "SGI ImageDepth); only 2-D images are supported; save the slices as the pages of a multi-page TIFF",
         )
-    if page.is_tiled and min(page.tilewidth, page.tilelength) < 1:
-        raise ImageReadError(path, f"TIFF tiles of {page.tilewidth} x {page.tilelength} pixels; a tile side of 0 means "
-                             "the header is damaged")
     limits.check_size(path, page.imagelength, page.imagewidth, samples=page.samplesperpixel,
                       bytes_per_sample=max(1, (int(page.bitspersample) + 7) // 8))
+    if page.is_tiled:
+        tile_pixels = int(page.tilewidth) * int(page.tilelength)
+        if min(page.tilewidth, page.tilelength) < 1 or tile_pixels > _MAX_TILE_FACTOR * max(
+                int(page.imagewidth) * int(page.imagelength), _SMALL_TILE_PIXELS):
+            raise ImageReadError(path, f"TIFF tiles of {page.tilewidth} x {page.tilelength} pixels for a "
+                                 f"{page.imagewidth} x {page.imagelength} image; the tile size in the header is damaged")
+    ends = np.asarray(page.dataoffsets, dtype=np.float64) + np.asarray(page.databytecounts, dtype=np.float64)
+    if ends.size and int(ends.max()) > file_size:
+        kind = "tile" if page.is_tiled else "strip"
+        raise ImageReadError(path, f"TIFF {kind} {int(ends.argmax())} ends at byte {int(ends.max()):,}, past the end of "
+                             f"the file ({file_size:,} bytes); the file is truncated or its header is damaged")
 
 
 def _page_samples(path: Path, page: tifffile.TiffPage, index: int) -> np.ndarray:
@@ -131,7 +146,7 @@ def read_tiff(path: Path, *, page: int, limits: Limits) -> Image:
         if page >= page_count:
             raise ImageReadError(path, f"page {page} does not exist; the file has {page_count} page(s), numbered 0 to {page_count - 1}")
         tiff_page = tif.pages[page]
-        _check_layout(path, tiff_page, page, limits)
+        _check_layout(path, tiff_page, page, limits, tif.filehandle.size)
         samples = _page_samples(path, tiff_page, page)
         samples, has_alpha, premultiplied = _color_and_alpha(path, tiff_page, samples)
         bits, is_float = dtype_bit_depth(samples.dtype)

@@ -123,3 +123,16 @@ def test_warnings_of_a_non_conformant_file_reach_info(capfd):
     assert main(["info", path]) == 0
     facts = json.loads(capfd.readouterr().out)
     assert facts["warnings"] == ["Expected explicit VR, but found implicit VR - using implicit VR for reading"]
+
+
+@pytest.mark.parametrize(("name", "marker", "offset"), [("JPEG2000.dcm", b"\xff\x4f\xff\x51", 8),
+                                                        ("SC_rgb_jpeg_dcmtk.dcm", b"\xff\xc0", 7)])
+def test_codestream_claiming_another_size_than_the_header_is_refused_before_decoding(tmp_path, name, marker, offset):
+    """A JPEG 2000 decoder trusts its codestream: 16 711 936 columns in a 256-column frame took 21 GB."""
+    data = bytearray(Path(get_testdata_file(name)).read_bytes())
+    start = data.index(marker, pixel_data_offset(get_testdata_file(name)))
+    data[start + offset:start + offset + 2] = b"\x7f\xff"
+    path = tmp_path / "forged.dcm"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match=r"fragment 2 holds a codestream of \d+ x \d+ pixels but the header says"):
+        read_image(path)

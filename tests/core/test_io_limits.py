@@ -11,6 +11,7 @@ import zlib
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image as PILImage
 
 from enhance_core.cli import main
@@ -18,7 +19,7 @@ from enhance_core.errors import DecompressionBomb, ImageReadError, ParameterErro
 from enhance_core.io import read_image
 from enhance_core.io.limits import Limits, resolve_limits
 
-from .hostile_files import (flat_lossless_webp, many_samples_tiff, repeated_scan_jpeg, volumetric_tiff,
+from .hostile_files import (flat_lossless_webp, many_samples_tiff, repeated_scan_jpeg, set_tiff_tag, volumetric_tiff,
                             wide_lut_dicom)
 
 
@@ -177,3 +178,23 @@ def test_a_small_legitimate_image_is_not_affected_by_the_ratio(tmp_path):
     path = tmp_path / "flat.png"
     PILImage.fromarray(np.full((1200, 1200, 3), 200, np.uint8)).save(path)
     assert read_image(path).rows == 1200
+
+
+def test_tiff_strip_claiming_gigabytes_past_the_end_is_refused_before_reading(tmp_path):
+    """Found by the fuzzer: a StripByteCounts of 4 GB made the reader allocate 4 GB for a 1.6 kB file."""
+    path = tmp_path / "strip.tif"
+    tifffile.imwrite(path, np.zeros((40, 48), np.float32), compression="zlib")
+    set_tiff_tag(path, 279, 0xFFFF0000)
+    error, peak = peak_bytes(lambda: read_image(path))
+    assert isinstance(error, ImageReadError), error
+    assert "TIFF strip 0 ends at byte 4,294,90" in str(error) and "the file is truncated or its header is damaged" in str(error)
+    assert peak < 20 * 2**20
+
+
+def test_tiff_tile_far_larger_than_the_image_is_refused(tmp_path):
+    """Found by the fuzzer: a TileLength of 4294967294 made the deflate decoder allocate its output."""
+    path = tmp_path / "tiles.tif"
+    tifffile.imwrite(path, np.zeros((48, 64, 3), np.uint8), photometric="rgb", tile=(16, 16), compression="zlib")
+    set_tiff_tag(path, 323, 0xFFFFFFFE)
+    with pytest.raises(ImageReadError, match="TIFF tiles of 16 x 4294967294 pixels for a 64 x 48 image; the tile size"):
+        read_image(path)
