@@ -123,3 +123,13 @@ def test_apply_finishes_with_a_summary_whatever_one_file_does(tmp_path, capfd, j
     assert "failed: " in captured.err and "panic.dcm: an RLE segment decodes to 4,177 bytes" in captured.err
     assert "done: 2 of 3 file(s) written" in captured.out
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "z.png"]
+
+
+def test_boolean_samples_backed_by_other_bytes_still_map_to_0_and_1():
+    """Found by the fuzzer: a TIFF with a damaged BitsPerSample decoded to a bool array holding 253."""
+    import numpy as np
+
+    from enhance_core.io.samples import to_unit_pixels
+
+    pixels, _ = to_unit_pixels(np.array([[0, 1, 253]], dtype=np.uint8).view(np.bool_), has_alpha=False)
+    assert pixels[0, :, 0].tolist() == [0.0, 1.0, 1.0]
