@@ -179,13 +179,3 @@ def repeated_scan_jpeg(folder: Path, repeats: int = 20_000, size: int = 2048) ->
     path = folder / "scans.jpg"
     path.write_bytes(data[:last_scan[1]] + scan * (repeats - 1) + data[last_scan[1]:])
     return path
-
-
-def icc_png(folder: Path, rows: int = 200, cols: int = 300, *, name: str = "icc.png") -> Path:
-    """An 8-bit RGB PNG with an sRGB ICC profile (Pillow's built-in sRGB)."""
-    from PIL import ImageCms
-
-    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    path = folder / name
-    PILImage.fromarray(gradient_pixels_u8(rows, cols)).save(path, icc_profile=profile)
-    return path
