@@ -124,7 +124,7 @@ def _decode(path: Path, format_name: str, page: int, limits: Limits) -> tuple[Im
         detail = " ".join(str(error).split())[:300]
         raise ImageReadError(
             path, f"cannot decode this {format_name} file ({type(error).__name__}: {detail}); it may be truncated or damaged"
-        ) from None
+        ) from error
     return image, [" ".join(str(item.message).split()) for item in caught]
 
 
