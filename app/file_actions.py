@@ -8,7 +8,9 @@ headers are read on the same lane, the user picks a series when the folder
 holds several, and the first slice opens like a file; ``series_opened``
 hands the series to the slice browser.
 Every failure is shown through the window's :class:`~app.error_reporter.ErrorReporter`
-and leaves the current work as it was.
+and leaves the current work as it was; what the reader warned about (a
+non-conformant DICOM header, a codestream without its end marker) stays in
+the status bar while the image is open.
 """
 
 from __future__ import annotations
@@ -136,6 +138,7 @@ class FileActions(QObject):
             return
         series, image = result
         self.document.set_source(image, series.slices[0].path)
+        self._show_read_warnings(series.slices[0].path, image)
         self._apply_header_window(image)
         self.settings.set_last_folder("open", folder)
         self._remember(folder)
@@ -185,8 +188,13 @@ class FileActions(QObject):
         self._after_read = None
         self.reporter.report(self.window, "Cannot open the file", failure.error, failure.details)
 
+    def _show_read_warnings(self, path: Path, image) -> None:
+        """Show the reader's warnings about the opened ``image`` in the status bar (cleared when there are none)."""
+        self.window.statusBar().set_read_warnings(path.name, list(image.meta.extra.get("warnings") or []))
+
     def _show_image(self, path: Path, image, *, recent: bool = True) -> None:
         self.document.set_source(image, path)
+        self._show_read_warnings(path, image)
         if recent and (image.meta.windows or image.meta.unit):
             self._apply_header_window(image)
         self.settings.set_last_folder("open", path)

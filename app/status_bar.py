@@ -1,5 +1,8 @@
 """The status bar: value under the cursor, image size, zoom, compute device, and background jobs.
 
+Warnings the reader gave about the open image (a damaged or non-conformant
+file) stay visible, in amber, until another image opens.
+
 Jobs from every registered :class:`~app.workers.JobRunner` show their label
 and progress with a Cancel button; the progress appears only when a job runs
 longer than ``SHOW_AFTER_MS``, so quick previews do not flicker.
@@ -30,6 +33,9 @@ class EditorStatusBar(QStatusBar):
                                      "set ENHANCE_DEVICE=cpu|cuda|mps to choose")
         self.problem_label = QLabel()
         self.problem_label.setStyleSheet("color: #d9534f;")
+        self.read_warning_label = QLabel()
+        self.read_warning_label.setStyleSheet("color: #c77c00;")
+        self.read_warning_label.setVisible(False)
         self.job_label = QLabel()
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -40,6 +46,7 @@ class EditorStatusBar(QStatusBar):
         self.cancel_button.clicked.connect(self.cancel_jobs)
         self.addWidget(self.value_label, 1)
         self.addWidget(self.problem_label)
+        self.addWidget(self.read_warning_label)
         for widget in (self.job_label, self.progress, self.cancel_button, self.size_label, self.zoom_label,
                        self.device_label):
             self.addPermanentWidget(widget)
@@ -72,6 +79,13 @@ class EditorStatusBar(QStatusBar):
         self.problem_label.setText(message)
         self.problem_label.setToolTip(message)
         self.problem_label.setVisible(bool(message))
+
+    def set_read_warnings(self, name: str, warnings: list[str]) -> None:
+        """Show what the reader warned about when opening ``name`` (the first, all in the tooltip); [] clears it."""
+        more = f" (+{len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        self.read_warning_label.setText(f"⚠ {name}: {warnings[0]}{more}" if warnings else "")
+        self.read_warning_label.setToolTip("\n".join(f"• {warning}" for warning in warnings))
+        self.read_warning_label.setVisible(bool(warnings))
 
     def _on_started(self, runner: JobRunner) -> None:
         self._since.setdefault(runner, time.monotonic())

@@ -263,7 +263,9 @@ def process_file(task: FileTask) -> FileResult:
             _score(outcome, image, result, task.reference)
     except EnhanceError as error:
         outcome = FileResult(task.source, None, _with_file(task.source, error))
-    except Exception as error:  # noqa: BLE001 - one bad file must not stop the batch
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # noqa: BLE001 - one bad file (a native library's panic too) must not stop the batch
         outcome = FileResult(task.source, None, f"{task.source}: unexpected {type(error).__name__}: {error}")
     outcome.seconds = time.perf_counter() - start
     return outcome

@@ -30,13 +30,20 @@ class ImageReadError(EnhanceError):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self) -> tuple[type, tuple[Path, str]]:
+        """Pickle as ``(path, reason)`` so the error crosses from a worker process intact."""
+        return type(self), (self.path, self.reason)
+
 
 class UnsupportedFormat(ImageReadError):
     """The file is not in a format this program reads or writes."""
 
 
 class DecompressionBomb(ImageReadError):
-    """The image has more pixels than the configured limit allows."""
+    """Decoding the file would cost more than a configured limit allows (pixels, samples, compression ratio, scans).
+
+    The message names the limit's setting (an ``ENHANCE_MAX_...`` environment variable).
+    """
 
 
 class MissingDecoder(ImageReadError):
@@ -54,6 +61,10 @@ class ImageWriteError(EnhanceError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[Path, str]]:
+        """Pickle as ``(path, reason)`` so the error crosses from a worker process intact."""
+        return type(self), (self.path, self.reason)
 
 
 class ParameterError(EnhanceError, ValueError):

@@ -5,6 +5,10 @@ Keys: ``file``, ``width``, ``height``, ``channels``, ``bit_depth``, ``float``,
 upright), ``icc`` (profile present), ``alpha``, ``page``, ``page_count``, and
 for DICOM also ``modality``, ``windows`` (``center``, ``width``, ``name`` in
 physical units), ``unit`` and ``value_range`` (physical minimum and maximum).
+``warnings`` lists what the decoders noticed (a non-conformant DICOM header,
+a codestream without its end marker...) when there is anything; each also
+goes to stderr as a ``warning:`` line. Output is strict JSON: a value that is
+not a finite number prints as ``null``, never ``NaN``.
 Files that fail print an ``error:`` line on stderr; the run goes on and exits 1.
 """
 
@@ -12,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +61,20 @@ def describe_image(image: Image) -> dict[str, Any]:
         facts["unit"] = meta.unit
         value_range = meta.extra.get("value_range")
         facts["value_range"] = list(value_range) if value_range else None
+    if meta.extra.get("warnings"):
+        facts["warnings"] = list(meta.extra["warnings"])
     return facts
+
+
+def strict_json(value: Any) -> Any:
+    """Return ``value`` with every float that is not finite replaced by None (JSON has no NaN or Infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,5 +90,8 @@ def run(args: argparse.Namespace) -> int:
             report_failure(path, error)
             failures += 1
             continue
-        print(json.dumps({"file": str(path), **describe_image(image)}), flush=True)
+        facts = strict_json({"file": str(path), **describe_image(image)})
+        for warning in facts.get("warnings", ()):
+            print(f"warning: {path}: {warning}", file=sys.stderr, flush=True)
+        print(json.dumps(facts, allow_nan=False), flush=True)
     return 1 if failures else 0

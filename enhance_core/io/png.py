@@ -23,6 +23,8 @@ from enhance_core.io.exif import EXIF_PREFIX, normalize_exif
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _METERS_PER_INCH = 0.0254
+MAX_ICC_BYTES = 16 * 2**20
+"""Most bytes an iCCP chunk may inflate to (ICC profiles run from 0.5 kB to a few MB; more is a zlib bomb)."""
 
 
 @dataclass
@@ -60,6 +62,19 @@ def _iter_chunks(data: bytes, path: Path):
     raise ImageReadError(path, "PNG file is truncated (no IEND chunk); re-copy or re-export it")
 
 
+def _inflate_icc(payload: bytes, path: Path) -> bytes | None:
+    """Return the ICC profile of an iCCP chunk (None when it does not inflate), refusing more than :data:`MAX_ICC_BYTES`."""
+    inflater = zlib.decompressobj()
+    try:
+        profile = inflater.decompress(payload[payload.find(b"\x00") + 2:], MAX_ICC_BYTES)
+    except zlib.error:
+        return None
+    if inflater.unconsumed_tail:
+        raise ImageReadError(path, f"the PNG's ICC profile (iCCP chunk) inflates to more than {MAX_ICC_BYTES // 2**20} MiB; "
+                             "the file is damaged or a decompression bomb")
+    return profile or None
+
+
 def inspect_png(data: bytes, path: Path) -> PngInfo:
     """Walk and verify all chunks of a PNG held in ``data``; return its header and metadata."""
     info: PngInfo | None = None
@@ -72,11 +87,7 @@ def inspect_png(data: bytes, path: Path) -> PngInfo:
             raise ImageReadError(path, "PNG file does not start with an IHDR chunk; it is damaged")
         info.chunk_names.append(name.decode("latin-1"))
         if name == b"iCCP":
-            profile_name_end = payload.index(b"\x00")
-            try:
-                info.icc_profile = zlib.decompress(payload[profile_name_end + 2:])
-            except zlib.error:
-                info.icc_profile = None
+            info.icc_profile = _inflate_icc(payload, path)
         elif name == b"eXIf":
             info.exif = normalize_exif(payload)
         elif name == b"pHYs":

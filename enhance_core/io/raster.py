@@ -3,26 +3,60 @@
 Pillow decodes 8-bit data and reads JPEG/WebP metadata; 16-bit PNG pixels come
 from imagecodecs (see :mod:`enhance_core.io.png`). Pillow's own decompression-bomb
 check is switched off because :mod:`enhance_core.io.limits` applies the
-project's configurable limit to every format before decoding.
+project's configurable limits to every format before decoding: the size from
+the PNG chunk walk, from our own parse of the WebP header (Pillow's WebP
+decoder allocates its canvas on opening) and from Pillow's header parse for
+JPEG and BMP, whose scans are counted first (:mod:`enhance_core.io.jpeg`).
+JPEG is written through :func:`enhance_core.io.jpeg.encode_jpeg`.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 
 import numpy as np
 from PIL import Image as PILImage
 
+from enhance_core.errors import ImageReadError
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import apply_orientation, normalize_exif, read_orientation, reset_orientation
-from enhance_core.io.limits import check_pixel_count
+from enhance_core.io.jpeg import count_scans, encode_jpeg
+from enhance_core.io.limits import Limits
 from enhance_core.io.png import decode_png_16bit, encode_png, inspect_png
 from enhance_core.io.samples import quantize, stack_alpha, to_unit_pixels
 
 PILImage.MAX_IMAGE_PIXELS = None
 
 _PILLOW_FORMATS = {"JPEG": "JPEG", "BMP": "BMP", "WEBP": "WEBP"}
+_PNG_SAMPLES = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}
+"""Samples per pixel the decoder produces for each PNG color type (palette images become RGB or RGBA)."""
+_VP8_START_CODE = b"\x9d\x01\x2a"
+
+
+def webp_size(data: bytes, path: Path) -> tuple[int, int, bool]:
+    """Return (cols, rows, has alpha) from a WebP's first chunk (VP8X canvas, VP8L or VP8 frame header).
+
+    Raises :class:`ImageReadError` when the header is cut short or is none of the three.
+    """
+    chunk, body = data[12:16], data[20:]
+    if chunk == b"VP8X" and len(body) >= 10:
+        cols = int.from_bytes(body[4:7], "little") + 1
+        rows = int.from_bytes(body[7:10], "little") + 1
+        return cols, rows, bool(body[0] & 0x10)
+    if chunk == b"VP8L" and len(body) >= 5 and body[0] == 0x2F:
+        (bits,) = struct.unpack_from("<I", body, 1)
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, bool((bits >> 28) & 1)
+    if chunk == b"VP8 " and len(body) >= 10 and body[3:6] == _VP8_START_CODE:
+        cols, rows = struct.unpack_from("<HH", body, 6)
+        return cols & 0x3FFF, rows & 0x3FFF, False
+    raise ImageReadError(path, "WebP header is damaged or cut short (no VP8X, VP8L or VP8 image header); re-copy or re-export it")
+
+
+def _decoded_samples(picture: PILImage.Image) -> int:
+    """Samples per pixel after decoding and conversion to gray/RGB(A) (palettes expand to four)."""
+    return 4 if picture.mode in ("P", "PA") else len(picture.getbands())
 
 
 def _pillow_array(picture: PILImage.Image, meta: ImageMeta) -> tuple[np.ndarray, bool]:
@@ -51,11 +85,12 @@ def _finish(array: np.ndarray, has_alpha: bool, meta: ImageMeta) -> Image:
     return Image(pixels, alpha, meta)
 
 
-def read_png(path: Path, *, page: int, limit: int | None) -> Image:
+def read_png(path: Path, *, page: int, limits: Limits) -> Image:
     """Read an 8- or 16-bit PNG (gray, gray+alpha, palette, RGB, RGBA) with ICC, EXIF and resolution."""
     data = path.read_bytes()
     info = inspect_png(data, path)
-    check_pixel_count(path, info.rows, info.cols, limit)
+    limits.check_size(path, info.rows, info.cols, samples=_PNG_SAMPLES.get(info.color_type, 4),
+                      bytes_per_sample=2 if info.bit_depth == 16 else 1)
     meta = ImageMeta(format="PNG", bit_depth=16 if info.bit_depth == 16 else 8, exif=info.exif)
     meta.icc_profile = info.icc_profile
     if info.dpi:
@@ -70,11 +105,17 @@ def read_png(path: Path, *, page: int, limit: int | None) -> Image:
     return _finish(array, has_alpha, meta)
 
 
-def read_pillow_format(path: Path, *, page: int, limit: int | None, format_name: str) -> Image:
+def read_pillow_format(path: Path, *, page: int, limits: Limits, format_name: str) -> Image:
     """Read JPEG, BMP or WebP through Pillow, keeping EXIF, ICC and resolution."""
-    with PILImage.open(path, formats=[_PILLOW_FORMATS[format_name]]) as picture:
+    data = path.read_bytes()
+    if format_name == "WEBP":
+        cols, rows, has_alpha = webp_size(data, path)
+        limits.check_size(path, rows, cols, samples=4 if has_alpha else 3)
+    elif format_name == "JPEG":
+        limits.check_jpeg_scans(path, count_scans(data))
+    with PILImage.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[format_name]]) as picture:
         cols, rows = picture.size
-        check_pixel_count(path, rows, cols, limit)
+        limits.check_size(path, rows, cols, samples=_decoded_samples(picture))
         picture.load()
         meta = ImageMeta(format=format_name, bit_depth=8)
         meta.exif = normalize_exif(picture.info.get("exif"))
@@ -114,6 +155,10 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
     color = image.pixels if keeps_alpha else _flatten_on_white(image)
     alpha = quantize(image.alpha, 8) if keeps_alpha else None
     samples = stack_alpha(quantize(color, 8), alpha)
+    if format_name == "JPEG":
+        comment = description.encode("utf-8") if description else None
+        return encode_jpeg(samples, quality=quality, exif=exif, icc_profile=image.meta.icc_profile, comment=comment,
+                           dpi=image.meta.extra.get("dpi"))
     picture = PILImage.fromarray(samples)
     options: dict[str, object] = {}
     if image.meta.icc_profile and format_name != "BMP":
@@ -123,11 +168,7 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
     dpi = image.meta.extra.get("dpi")
     if dpi and format_name != "WEBP":
         options["dpi"] = tuple(dpi)
-    if format_name == "JPEG":
-        options.update(quality=quality, subsampling=0 if quality >= 90 else 2, optimize=True)
-        if description:
-            options["comment"] = description.encode("utf-8")
-    elif format_name == "WEBP":
+    if format_name == "WEBP":
         options.update(quality=quality, lossless=quality >= 100, method=4)
     out = io.BytesIO()
     picture.save(out, format=format_name, **options)

@@ -1,16 +1,20 @@
 """``read_image``: one entry point for every supported format.
 
-It checks the path (exists, is a file, readable, not empty), recognizes the
-format from the content (:mod:`enhance_core.io.detect`), applies the pixel
-limit (:mod:`enhance_core.io.limits`) and hands over to the format's reader.
-Whatever a decoder raises on bad data becomes an :class:`ImageReadError`
-naming the file and the reason, so callers handle one error family.
+It checks the path (exists, is a regular file, readable, not empty),
+recognizes the format from the content (:mod:`enhance_core.io.detect`),
+resolves the decompression-bomb limits (:mod:`enhance_core.io.limits`) and
+hands over to the format's reader. Whatever a decoder raises on bad data,
+a native decoder's panic included, becomes an :class:`ImageReadError` naming
+the file and the reason, so callers handle one error family; only
+``KeyboardInterrupt``, ``SystemExit`` and ``GeneratorExit`` pass through.
+Warnings a decoder gives while reading are kept in ``meta.extra["warnings"]``.
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
+import os
+import stat
+import warnings
 from functools import partial
 from os import PathLike
 from pathlib import Path
@@ -19,18 +23,18 @@ from typing import Callable
 from enhance_core.errors import ImageReadError, ParameterError, UnsupportedFormat
 from enhance_core.image import Image
 from enhance_core.io.detect import HEADER_BYTES, READ_FORMATS, SUFFIX_FORMATS, describe_unsupported, detect_format
-from enhance_core.io.limits import resolve_max_pixels
+from enhance_core.io.limits import Limits, resolve_limits
 from enhance_core.io.raster import read_pillow_format, read_png
 from enhance_core.io.tiff import read_tiff
 
 Reader = Callable[..., Image]
 
 
-def _read_dicom(path: Path, *, page: int, limit: int | None) -> Image:
+def _read_dicom(path: Path, *, page: int, limits: Limits) -> Image:
     """Read DICOM, importing pydicom (and its codec plugins, slow to import) only when needed."""
     from enhance_core.io.dicom import read_dicom
 
-    return read_dicom(path, page=page, limit=limit)
+    return read_dicom(path, page=page, limits=limits)
 
 
 READERS: dict[str, Reader] = {
@@ -43,22 +47,40 @@ READERS: dict[str, Reader] = {
 }
 MULTI_PAGE_FORMATS = ("TIFF", "DICOM")
 
-DECODE_ERRORS = (
-    OSError, ValueError, SyntaxError, RuntimeError, EOFError, IndexError, KeyError,
-    TypeError, AttributeError, NotImplementedError, struct.error, zlib.error,
-)
+PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
+"""What a reader lets escape: the user or the interpreter stopping the program, never a file's content."""
+
+_FILE_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _open_nonblocking(name: str, flags: int) -> int:
+    """``open`` opener that never waits: opening a named pipe must not block until a writer comes."""
+    return os.open(name, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 def _read_header(path: Path) -> bytes:
-    """Return the first bytes of ``path``, turning file-system problems into clear errors."""
-    if not path.exists():
-        raise ImageReadError(path, "no such file; check the path and spelling")
-    if path.is_dir():
-        raise ImageReadError(path, "is a folder, not an image file; pick a file inside it")
+    """Return the first bytes of ``path``, turning file-system problems into clear errors.
+
+    Anything but a regular file (a named pipe, a device, a socket) is refused
+    before a byte is read, so reading never blocks.
+    """
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb", opener=_open_nonblocking) as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(path)
+            if not stat.S_ISREG(mode):
+                kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+                raise ImageReadError(path, f"is {kind}, not an image file; save the image to a regular file and open that")
             header = handle.read(HEADER_BYTES)
+    except FileNotFoundError:
+        raise ImageReadError(path, "no such file; check the path and spelling") from None
+    except IsADirectoryError:
+        raise ImageReadError(path, "is a folder, not an image file; pick a file inside it") from None
     except PermissionError:
+        if path.is_dir():
+            raise ImageReadError(path, "is a folder, not an image file; pick a file inside it") from None
         raise ImageReadError(path, "permission denied; check the file's permissions or copy it somewhere readable") from None
     except OSError as error:
         raise ImageReadError(path, f"cannot be opened ({error.strerror or error})") from None
@@ -83,6 +105,29 @@ def _format_of(path: Path, header: bytes) -> str:
     raise UnsupportedFormat(path, f"{prefix} ({supported}); first bytes: {header[:8].hex(' ')}")
 
 
+def _decode(path: Path, format_name: str, page: int, limits: Limits) -> tuple[Image, list[str]]:
+    """Run the format's reader; return the image and the warnings it gave, or raise :class:`ImageReadError`.
+
+    Native decoders (libjpeg, libtiff, Rust plugins) may raise anything on
+    hostile data, a ``pyo3_runtime.PanicException`` (a ``BaseException``)
+    included: everything but :data:`PASS_THROUGH` becomes the typed error.
+    """
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            image = READERS[format_name](path, page=page, limits=limits)
+    except (ImageReadError, *PASS_THROUGH):
+        raise
+    except MemoryError:
+        raise ImageReadError(path, "not enough memory to decode this image; close other programs or use a smaller copy") from None
+    except BaseException as error:  # noqa: BLE001 - the reader boundary: no decoder failure may escape untyped
+        detail = " ".join(str(error).split())[:300]
+        raise ImageReadError(
+            path, f"cannot decode this {format_name} file ({type(error).__name__}: {detail}); it may be truncated or damaged"
+        ) from error
+    return image, [" ".join(str(item.message).split()) for item in caught]
+
+
 def read_image(path: str | PathLike[str], *, page: int | None = None, max_pixels: int | None = None) -> Image:
     """Read an image file into the pixel contract of :mod:`enhance_core.image`.
 
@@ -94,7 +139,8 @@ def read_image(path: str | PathLike[str], *, page: int | None = None, max_pixels
         TIFF page or DICOM frame to read, counting from 0; the first by default.
     max_pixels : int, optional
         Refuse images with more pixels (rows x cols) than this; ``0`` disables
-        the check. Defaults to ``ENHANCE_MAX_PIXELS`` or 500 megapixels.
+        the check. Defaults to ``ENHANCE_MAX_PIXELS`` or 500 megapixels. The
+        other limits come from the environment (:mod:`enhance_core.io.limits`).
 
     Returns
     -------
@@ -108,29 +154,21 @@ def read_image(path: str | PathLike[str], *, page: int | None = None, max_pixels
     UnsupportedFormat
         Content in no supported format.
     DecompressionBomb
-        More pixels than the limit.
+        More pixels, samples, compression or JPEG scans than the limits allow.
     MissingDecoder
         Compressed DICOM without the decoder package (the message names it).
     """
     path = Path(path)
     if page is not None and (not isinstance(page, int) or page < 0):
         raise ParameterError(f"page must be a page/frame number >= 0, got {page!r}")
-    limit = resolve_max_pixels(max_pixels)
+    limits = resolve_limits(max_pixels)
     header = _read_header(path)
     format_name = _format_of(path, header)
     if page and format_name not in MULTI_PAGE_FORMATS:
         raise ImageReadError(path, f"{format_name} files have a single page; page {page} does not exist (use page 0)")
-    try:
-        image = READERS[format_name](path, page=page or 0, limit=limit)
-    except ImageReadError:
-        raise
-    except MemoryError:
-        raise ImageReadError(path, "not enough memory to decode this image; close other programs or use a smaller copy") from None
-    except DECODE_ERRORS as error:
-        detail = " ".join(str(error).split())[:300]
-        raise ImageReadError(
-            path, f"cannot decode this {format_name} file ({type(error).__name__}: {detail}); it may be truncated or damaged"
-        ) from error
+    image, messages = _decode(path, format_name, page or 0, limits)
+    if messages:
+        image.meta.extra["warnings"] = list(dict.fromkeys([*image.meta.extra.get("warnings", ()), *messages]))
     image.meta.source = path
     claimed = SUFFIX_FORMATS.get(path.suffix.lower())
     if claimed and claimed != format_name:

@@ -59,7 +59,9 @@ def to_unit_pixels(
         Whether the last sample is alpha.
     maximum : float, optional
         Value that maps to 1.0 instead of the dtype's maximum (for example
-        4095 for 12-bit data stored in 16-bit words).
+        4095 for 12-bit data stored in 16-bit words). Boolean samples map to
+        0 and 1 whatever bytes back them (a damaged TIFF can yield bool arrays
+        holding 253).
     premultiplied : bool
         Whether color was stored multiplied by alpha (TIFF associated alpha).
 
@@ -77,7 +79,7 @@ def to_unit_pixels(
     if color_samples not in (1, 3):
         raise ValueError(f"expected 1 or 3 color samples, got {color_samples} (array shape {array.shape})")
     if array.dtype == np.bool_:
-        array = array.view(np.uint8)
+        array = (array.view(np.uint8) != 0).view(np.uint8)
         maximum = 1.0
     pixels = _plane_to_float(array[:, :, :color_samples], maximum=maximum)
     alpha = _plane_to_float(array[:, :, color_samples], maximum=maximum) if has_alpha else None

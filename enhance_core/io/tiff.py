@@ -1,16 +1,20 @@
 """TIFF through tifffile: 8/16-bit integer and 32-bit float, multi-page, large scans.
 
-Reading picks one page (the first unless asked), memory-maps uncompressed
-pages so a large scan is converted to float32 without an intermediate copy,
-and handles gray, RGB, palette and min-is-white data with associated or
-unassociated alpha. Writing uses lossless Deflate with a predictor and keeps
+Reading picks one page (the first unless asked), checks its layout (size,
+samples, tiles, no volumetric ImageDepth) against the limits before decoding,
+memory-maps uncompressed pages so a large scan is converted to float32
+without an intermediate copy, and handles gray, RGB, palette and min-is-white
+data with associated or unassociated alpha. What tifffile logs about damaged
+structures while reading goes to ``meta.extra["warnings"]``. Writing uses lossless Deflate with a predictor and keeps
 the ICC profile (tag 34675), resolution and EXIF (see :mod:`enhance_core.io.tiff_exif`).
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import tifffile
@@ -18,18 +22,71 @@ import tifffile
 from enhance_core.errors import ImageReadError, UnsupportedFormat
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import apply_orientation, reset_orientation
-from enhance_core.io.limits import check_pixel_count
+from enhance_core.io.limits import Limits
 from enhance_core.io.samples import dtype_bit_depth, quantize, stack_alpha, to_unit_pixels
 from enhance_core.io.tiff_exif import append_sub_ifds, exif_from_tiff, tiff_tags_from_exif
 
 # tifffile reports damaged structures through logging; without a handler Python
 # would print them to stderr next to our one-line error. Applications that
 # configure logging still receive them.
-logging.getLogger("tifffile").addHandler(logging.NullHandler())
+_LOG = logging.getLogger("tifffile")
+_LOG.addHandler(logging.NullHandler())
 
 _ASSOCIATED_ALPHA = 1
 _UNASSOCIATED_ALPHA = 2
 _CM_PER_INCH = 2.54
+_MAX_TILE_FACTOR = 4
+_SMALL_TILE_PIXELS = 256 * 256
+
+
+class _Collector(logging.Handler):
+    """Keeps the messages tifffile logs while one file is read."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(" ".join(record.getMessage().split()))
+
+
+@contextmanager
+def _logged_warnings() -> Iterator[list[str]]:
+    """Collect tifffile's warnings (damaged tags, odd offsets) during the block."""
+    collector = _Collector()
+    _LOG.addHandler(collector)
+    try:
+        yield collector.messages
+    finally:
+        _LOG.removeHandler(collector)
+
+
+def _check_layout(path: Path, page: tifffile.TiffPage, index: int, limits: Limits, file_size: int) -> None:
+    """Refuse a page that is volumetric, has a damaged tile or strip layout, or would decode beyond the limits.
+
+    Every strip or tile must lie inside the file (a byte count of 4 GB would
+    make the reader allocate 4 GB before finding the file shorter), and a
+    tile may cover at most four times the image (at least 256 x 256 pixels).
+    """
+    depth = int(page.imagedepth)
+    if depth > 1:
+        raise UnsupportedFormat(
+            path, f"page {index} is a volumetric TIFF ({depth} slices of {page.imagewidth} x {page.imagelength}, "
+            "SGI ImageDepth); only 2-D images are supported; save the slices as the pages of a multi-page TIFF",
+        )
+    limits.check_size(path, page.imagelength, page.imagewidth, samples=page.samplesperpixel,
+                      bytes_per_sample=max(1, (int(page.bitspersample) + 7) // 8))
+    if page.is_tiled:
+        tile_pixels = int(page.tilewidth) * int(page.tilelength)
+        if min(page.tilewidth, page.tilelength) < 1 or tile_pixels > _MAX_TILE_FACTOR * max(
+                int(page.imagewidth) * int(page.imagelength), _SMALL_TILE_PIXELS):
+            raise ImageReadError(path, f"TIFF tiles of {page.tilewidth} x {page.tilelength} pixels for a "
+                                 f"{page.imagewidth} x {page.imagelength} image; the tile size in the header is damaged")
+    ends = np.asarray(page.dataoffsets, dtype=np.float64) + np.asarray(page.databytecounts, dtype=np.float64)
+    if ends.size and int(ends.max()) > file_size:
+        kind = "tile" if page.is_tiled else "strip"
+        raise ImageReadError(path, f"TIFF {kind} {int(ends.argmax())} ends at byte {int(ends.max()):,}, past the end of "
+                             f"the file ({file_size:,} bytes); the file is truncated or its header is damaged")
 
 
 def _page_samples(path: Path, page: tifffile.TiffPage, index: int) -> np.ndarray:
@@ -80,16 +137,16 @@ def _dpi(page: tifffile.TiffPage) -> tuple[float, float] | None:
     return (float(x_res) * factor, float(y_res) * factor)
 
 
-def read_tiff(path: Path, *, page: int, limit: int | None) -> Image:
+def read_tiff(path: Path, *, page: int, limits: Limits) -> Image:
     """Read one page of a TIFF (first by default) into contract pixels, with ICC, EXIF and resolution."""
-    with tifffile.TiffFile(path) as tif:
+    with _logged_warnings() as messages, tifffile.TiffFile(path) as tif:
         page_count = len(tif.pages)
         if page_count == 0:
             raise ImageReadError(path, "TIFF file has no readable page; its header is damaged or the file is truncated")
         if page >= page_count:
             raise ImageReadError(path, f"page {page} does not exist; the file has {page_count} page(s), numbered 0 to {page_count - 1}")
         tiff_page = tif.pages[page]
-        check_pixel_count(path, tiff_page.imagelength, tiff_page.imagewidth, limit)
+        _check_layout(path, tiff_page, page, limits, tif.filehandle.size)
         samples = _page_samples(path, tiff_page, page)
         samples, has_alpha, premultiplied = _color_and_alpha(path, tiff_page, samples)
         bits, is_float = dtype_bit_depth(samples.dtype)
@@ -102,6 +159,8 @@ def read_tiff(path: Path, *, page: int, limit: int | None) -> Image:
         dpi = _dpi(tiff_page)
         if dpi:
             meta.extra["dpi"] = dpi
+    if messages:
+        meta.extra["warnings"] = list(dict.fromkeys(messages))
     meta.exif = reset_orientation(exif_from_tiff(path))
     maximum = None
     if not is_float and samples.dtype != np.bool_ and stored_bits not in (8, 16, 32) and tiff_page.photometric != tifffile.PHOTOMETRIC.PALETTE:

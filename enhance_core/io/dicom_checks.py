@@ -1,0 +1,231 @@
+"""DICOM integrity checks: a damaged file must fail with a clear error, never show wrong pixels.
+
+:func:`check_pixel_data` looks at the Pixel Data element where the file holds
+it, before any decoder runs: native data must hold every byte the header
+promises, and encapsulated (compressed) data must be a complete sequence of
+fragments ending with its delimiter; a file cut short inside a fragment is
+refused (a JPEG-LS decoder would otherwise fill the missing part with
+garbage), and a codestream must declare the header's size (a JPEG 2000
+decoder trusts its own header: a 256-pixel-wide frame whose codestream claims
+16 711 936 columns took 21 GB). :func:`check_geometry`, :func:`header_number` and
+:func:`check_rescale` turn damaged numbers (``NaN``, ``inf``, text, a zero
+slope, values that overflow) into errors that name the attribute, and
+:func:`check_frame_shape` refuses a decoded frame of the wrong size.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import BytesLengthException
+
+from enhance_core.errors import ImageReadError
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_ITEM = (0xFFFE, 0xE000)
+_SEQUENCE_END = (0xFFFE, 0xE0DD)
+_UNDEFINED = 0xFFFFFFFF
+_PIXEL_ELEMENTS = (0x0010, 0x0008, 0x0009)
+"""Pixel Data, Float Pixel Data, Double Float Pixel Data (group 7FE0)."""
+_PIXEL_VRS = (b"OB", b"OW", b"OF", b"OD", b"UN")
+"""Value representations of pixel data; all have a 4-byte length in explicit VR (a file that announces explicit
+VR and writes implicit has none of them there)."""
+_FRAME_MARKERS = {*range(0xC0, 0xD0), 0xF7} - {0xC4, 0xC8, 0xCC}
+"""JPEG start-of-frame markers (SOF0-SOF15 but DHT, JPG and DAC) and JPEG-LS SOF55."""
+_CODESTREAM_PEEK = 8192
+_ENDS_WITH_EOI = ("JPEG Baseline", "JPEG Extended", "JPEG Lossless", "JPEG-LS", "JPEG 2000", "High-Throughput JPEG 2000")
+"""Transfer syntaxes whose codestreams end with the marker FF D9 (EOI, or EOC for JPEG 2000)."""
+
+
+def header_number(path: Path, view: Dataset, keyword: str, default: float) -> float:
+    """Return the numeric attribute ``keyword`` of ``view`` (``default`` when absent), refusing text, NaN and inf."""
+    if keyword not in view or view[keyword].value in (None, ""):
+        return default
+    try:
+        raw = view[keyword].value
+        value = float(raw[0] if isinstance(raw, (list, tuple, pydicom.multival.MultiValue)) else raw)
+    except (TypeError, ValueError, IndexError):
+        raise ImageReadError(path, f"{keyword} {view[keyword].value!r} is not a number; the header is damaged") from None
+    if not math.isfinite(value):
+        raise ImageReadError(path, f"{keyword} is {value}, not a finite number; the header is damaged and the pixel "
+                             "values cannot be mapped to physical units")
+    return value
+
+
+def check_geometry(path: Path, header: Dataset) -> tuple[int, int, int, int, int]:
+    """Return (rows, cols, samples per pixel, bits allocated, frames), refusing values that are not whole numbers."""
+    numbers = []
+    for keyword, default in (("Rows", None), ("Columns", None), ("SamplesPerPixel", 1), ("BitsAllocated", 16),
+                             ("NumberOfFrames", 1)):
+        value = header_number(path, header, keyword, default if default is not None else 0.0)
+        if value != int(value):
+            raise ImageReadError(path, f"{keyword} is {value}, not a whole number; the header is damaged")
+        numbers.append(int(value))
+    rows, cols, samples, bits, frames = numbers
+    stored_bits = header_number(path, header, "BitsStored", bits)
+    if frames < 1 or not 1 <= bits <= 64 or not 1 <= stored_bits <= bits:
+        raise ImageReadError(path, f"the header claims {frames} frame(s) of {stored_bits:g} bits stored in {bits}-bit "
+                             "samples; the header is damaged")
+    return rows, cols, samples, bits, frames
+
+
+def damaged_element_reason(error: BytesLengthException) -> str:
+    """The reason for a header element whose length does not fit its value representation."""
+    found = re.search(r"\(([0-9A-Fa-f]{4}),([0-9A-Fa-f]{4})\)", str(error))
+    where = f"element ({found.group(1)},{found.group(2)})" if found else "an element"
+    return (f"the DICOM header is damaged: {where} has a length that does not fit its value type; "
+            "re-copy or re-export the file")
+
+
+def check_frame_shape(path: Path, stored: np.ndarray, rows: int, cols: int, samples: int) -> None:
+    """Refuse a decoded frame whose shape is not the header's (a decoder that returned too few or too many bytes)."""
+    expected = (rows, cols) if samples == 1 else (rows, cols, samples)
+    if stored.shape != expected:
+        raise ImageReadError(path, f"the decoded frame has the shape {stored.shape}, the header says {expected}; "
+                             "the pixel data is damaged")
+
+
+def check_rescale(path: Path, view: Dataset) -> None:
+    """Refuse a RescaleSlope or RescaleIntercept that is not a finite number, or a slope of zero."""
+    slope = header_number(path, view, "RescaleSlope", 1.0)
+    header_number(path, view, "RescaleIntercept", 0.0)
+    if slope == 0:
+        raise ImageReadError(path, "RescaleSlope is 0, which maps every pixel to the same value; the header is damaged")
+
+
+def check_physical_range(path: Path, low: float, high: float) -> None:
+    """Refuse a physical value range beyond float32, the precision every filter computes in (slope 1e308: infinity)."""
+    if not all(math.isfinite(value) and abs(value) <= _FLOAT32_MAX for value in (low, high, high - low)):
+        raise ImageReadError(path, f"the rescale values map the stored pixels to [{low:g}, {high:g}], beyond the range "
+                             f"of the editor's numbers (±{_FLOAT32_MAX:.1e}); RescaleSlope, RescaleIntercept or "
+                             "DoseGridScaling is damaged")
+
+
+def _native_bytes(header: Dataset) -> int:
+    """Bytes the header promises for all frames of native (uncompressed) pixel data.
+
+    YBR_FULL_422 stores two chroma samples per pair of pixels: two thirds of three samples each.
+    """
+    samples = int(header.get("SamplesPerPixel", 1) or 1)
+    pixels = int(header.Rows) * int(header.Columns) * int(header.get("NumberOfFrames", 1) or 1)
+    bits = int(header.get("BitsAllocated", 16) or 16)
+    if bits == 1:
+        return (pixels * samples + 7) // 8
+    if header.get("PhotometricInterpretation") == "YBR_FULL_422" and samples == 3:
+        return pixels * 2 * (bits // 8)
+    return pixels * samples * (bits // 8)
+
+
+def codestream_size(head: bytes) -> tuple[int, int] | None:
+    """Return (cols, rows) that a JPEG, JPEG-LS or JPEG 2000 codestream starting ``head`` declares, or None."""
+    if head[:4] == b"\xff\x4f\xff\x51" and len(head) >= 24:
+        x_size, y_size, x_offset, y_offset = struct.unpack_from(">IIII", head, 8)
+        return x_size - x_offset, y_size - y_offset
+    if head[:2] != b"\xff\xd8":
+        return None
+    position = 2
+    while position + 9 <= len(head) and head[position] == 0xFF:
+        marker = head[position + 1]
+        if marker in _FRAME_MARKERS:
+            rows, cols = struct.unpack_from(">HH", head, position + 5)
+            return cols, rows
+        if marker in (0xDA, 0xD9):
+            return None
+        position += 1 if marker == 0xFF else 2 if 0xD0 <= marker <= 0xD7 else 2 + struct.unpack_from(">H", head, position + 2)[0]
+    return None
+
+
+def _walk_fragments(path: Path, handle: BinaryIO, order: str, size: int, frame_size: tuple[int, int]) -> int:
+    """Follow the items of encapsulated pixel data to the sequence delimiter; return where the last item ends.
+
+    A fragment that starts a codestream must declare the header's ``(cols, rows)``: a decoder trusts the
+    codestream and would allocate whatever size it claims.
+    """
+    items, last_end = 0, handle.tell()
+    while True:
+        tag = handle.read(8)
+        if len(tag) < 8:
+            raise ImageReadError(path, f"the compressed pixel data is cut short after {items} fragment(s) (no sequence "
+                                 "delimiter before the end of the file); the file is truncated, re-copy or re-export it")
+        group, element, length = struct.unpack(order + "HHI", tag)
+        if (group, element) == _SEQUENCE_END:
+            return last_end
+        if (group, element) != _ITEM or length == _UNDEFINED:
+            raise ImageReadError(path, f"the compressed pixel data is damaged: fragment {items + 1} starts with "
+                                 f"({group:04X},{element:04X}) instead of an item tag")
+        items += 1
+        start = handle.tell()
+        if start + length > size:
+            raise ImageReadError(path, f"the compressed pixel data is cut short inside fragment {items} ({length:,} bytes "
+                                 "announced); the file is truncated, re-copy or re-export it")
+        declared = codestream_size(handle.read(min(length, _CODESTREAM_PEEK)))
+        if declared is not None and declared != frame_size and not (declared[1] == 0 and declared[0] == frame_size[0]):
+            raise ImageReadError(path, f"fragment {items} holds a codestream of {declared[0]} x {declared[1]} pixels but "
+                                 f"the header says {frame_size[0]} x {frame_size[1]}; the pixel data is damaged")
+        last_end = handle.seek(start + length)
+
+
+def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.UID | None,
+                     offset: int, messages: list[str]) -> None:
+    """Check the Pixel Data element at byte ``offset`` of the file against the header.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    header : Dataset
+        Its dataset without pixel data.
+    transfer_syntax : UID or None
+        The file's transfer syntax; without one (or for a deflated dataset) nothing is checked.
+    offset : int
+        Where the Pixel Data element starts (where ``dcmread(stop_before_pixels=True)`` stopped).
+    messages : list of str
+        Receives a warning when a codestream lacks its end marker.
+
+    Raises
+    ------
+    ImageReadError
+        Pixel data missing, shorter than the header promises, or cut short inside its fragments.
+        Compressed data of a defined length is left to the decoder.
+    """
+    if transfer_syntax is None or transfer_syntax.is_deflated:
+        return
+    order = "<" if transfer_syntax.is_little_endian else ">"
+    with open(path, "rb") as handle:
+        size = handle.seek(0, 2)
+        handle.seek(offset)
+        head = handle.read(8)
+        if len(head) < 8:
+            raise ImageReadError(path, "the file ends before its pixel data; it is truncated, re-copy or re-export it")
+        group, element = struct.unpack(order + "HH", head[:4])
+        if group != 0x7FE0 or element not in _PIXEL_ELEMENTS:
+            raise ImageReadError(path, "this DICOM file holds no pixel data")
+        if transfer_syntax.is_implicit_VR or head[4:6] not in _PIXEL_VRS:
+            (length,) = struct.unpack(order + "I", head[4:8])
+        else:
+            extra = handle.read(4)
+            if len(extra) < 4:
+                raise ImageReadError(path, "the file ends inside the pixel data header; it is truncated")
+            (length,) = struct.unpack(order + "I", extra)
+        if length != _UNDEFINED and transfer_syntax.is_compressed:
+            return
+        if length != _UNDEFINED:
+            expected = _native_bytes(header)
+            held = min(length, size - handle.tell())
+            if held < expected:
+                raise ImageReadError(path, f"the pixel data holds {held:,} bytes but the header's size needs {expected:,}; "
+                                     "the file is truncated or its header is damaged")
+            return
+        last_end = _walk_fragments(path, handle, order, size, (int(header.Columns), int(header.Rows)))
+        if transfer_syntax.name.startswith(_ENDS_WITH_EOI) and last_end >= offset + 2:
+            handle.seek(max(offset, last_end - 8))
+            if b"\xff\xd9" not in handle.read(last_end - handle.tell()):
+                messages.append("the last compressed frame does not end with its end-of-image marker; "
+                                "its pixels may be incomplete")

@@ -1,0 +1,124 @@
+"""JPEG at the marker level: the scan count a decoder faces, and encoding with metadata.
+
+Reading: :func:`count_scans` walks the marker segments up to the first scan
+and counts the scans after it, so a progressive file with thousands of scans
+(each a decoding pass over the whole image) is refused before decoding.
+
+Writing: :func:`encode_jpeg` encodes with libjpeg-turbo through imagecodecs
+(optimized Huffman tables; the output buffer grows as needed, where Pillow's
+fixed one fails on noisy images with "Suspension not allowed here") and
+inserts the JFIF density, EXIF (APP1), ICC profile (APP2, split into chunks)
+and comment (COM) after the start of image. The bytes equal Pillow's
+``save(..., optimize=True)`` for the same pixels and options.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import imagecodecs
+import numpy as np
+
+SOI = b"\xff\xd8"
+_SOS = 0xDA
+_EOI = 0xD9
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}
+_MAX_SEGMENT = 65533
+"""Most payload bytes a marker segment holds (its length field counts itself)."""
+_ICC_HEADER = b"ICC_PROFILE\x00"
+_ICC_CHUNK = _MAX_SEGMENT - len(_ICC_HEADER) - 2
+
+
+def count_scans(data: bytes) -> int:
+    """Return the number of scans (SOS markers) in a JPEG held in ``data``; 0 when it holds none.
+
+    The segments before the first scan are skipped by their lengths (an EXIF
+    thumbnail holds markers of its own); after it, entropy-coded data can hold
+    ``FF DA`` only as a marker (a data byte ``FF`` is followed by ``00``).
+    """
+    position = len(SOI)
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return 0
+        marker = data[position + 1]
+        if marker == 0xFF:
+            position += 1
+            continue
+        if marker in _STANDALONE:
+            position += 2
+            continue
+        if marker == _EOI:
+            return 0
+        if marker == _SOS:
+            return 1 + data.count(b"\xff\xda", position + 2)
+        (length,) = struct.unpack_from(">H", data, position + 2)
+        position += 2 + length
+    return 0
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    """Serialize one marker segment."""
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def metadata_segments(*, exif: bytes | None, icc_profile: bytes | None, comment: bytes | None) -> bytes:
+    """Return the APP1 (EXIF), APP2 (ICC profile, in numbered chunks) and COM segments.
+
+    Raises
+    ------
+    ValueError
+        EXIF or the comment is longer than one segment holds (65 533 bytes).
+    """
+    out = b""
+    if exif:
+        if len(exif) > _MAX_SEGMENT:
+            raise ValueError(f"the EXIF block is {len(exif):,} bytes; a JPEG holds at most {_MAX_SEGMENT:,} "
+                             "(write PNG or TIFF to keep it)")
+        out += _segment(0xE1, exif)
+    if icc_profile:
+        chunks = [icc_profile[start:start + _ICC_CHUNK] for start in range(0, len(icc_profile), _ICC_CHUNK)]
+        if len(chunks) > 255:
+            raise ValueError(f"the ICC profile is {len(icc_profile):,} bytes, more than a JPEG holds")
+        for number, chunk in enumerate(chunks, start=1):
+            out += _segment(0xE2, _ICC_HEADER + bytes((number, len(chunks))) + chunk)
+    if comment:
+        if len(comment) > _MAX_SEGMENT:
+            raise ValueError(f"the comment is {len(comment):,} bytes; a JPEG comment holds at most {_MAX_SEGMENT:,}")
+        out += _segment(0xFE, comment)
+    return out
+
+
+def _set_density(data: bytearray, dpi: tuple[float, float]) -> None:
+    """Write ``dpi`` (dots per inch) into the JFIF APP0 segment libjpeg put right after SOI."""
+    if data[2:4] != b"\xff\xe0" or data[6:11] != b"JFIF\x00":
+        return
+    x_dpi, y_dpi = (min(65535, max(1, round(value))) for value in dpi)
+    struct.pack_into(">BHH", data, 13, 1, x_dpi, y_dpi)
+
+
+def encode_jpeg(samples: np.ndarray, *, quality: int, exif: bytes | None = None, icc_profile: bytes | None = None,
+                comment: bytes | None = None, dpi: tuple[float, float] | None = None) -> bytes:
+    """Encode 8-bit gray (rows, cols) or RGB (rows, cols, 3) samples as a baseline JPEG with optimized tables.
+
+    Parameters
+    ----------
+    samples : ndarray
+        uint8 gray or RGB samples.
+    quality : int
+        1-100 (libjpeg's scale); 90 and above keep full chroma resolution (4:4:4), below that 4:2:0.
+    exif : bytes, optional
+        APP1 payload, ``Exif\\0\\0`` and a TIFF structure.
+    icc_profile, comment : bytes, optional
+        The ICC profile (APP2) and the comment (COM).
+    dpi : (float, float), optional
+        Resolution written into the JFIF header.
+    """
+    subsampling = "444" if quality >= 90 else "420"
+    encoded = imagecodecs.jpeg8_encode(np.ascontiguousarray(samples), level=quality, subsampling=subsampling,
+                                       optimize=True)
+    data = bytearray(encoded)
+    if dpi and all(value > 0 for value in dpi):
+        _set_density(data, dpi)
+    after_app0 = 4 + struct.unpack_from(">H", data, 4)[0] if data[2:4] == b"\xff\xe0" else 2
+    inserted = metadata_segments(exif=exif, icc_profile=icc_profile, comment=comment)
+    return bytes(data[:after_app0]) + inserted + bytes(data[after_app0:])

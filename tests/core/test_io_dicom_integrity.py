@@ -1,0 +1,138 @@
+"""Damaged DICOM is refused or opens with a visible warning, never as a silently wrong image (issue #21)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.encaps import encapsulate, generate_fragments
+
+from enhance_core.cli import main
+from enhance_core.cli.info import strict_json
+from enhance_core.errors import ImageReadError
+from enhance_core.io import read_image
+
+from .hostile_files import rescaled_dicom, truncated_jpeg_ls_dicom
+
+COMPRESSED = ["MR_small_jpeg_ls_lossless.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "SC_rgb_jpeg_dcmtk.dcm",
+              "MR_small_jp2klossless.dcm", "JPEG-LL.dcm"]
+
+
+def pixel_data_offset(path: str) -> int:
+    """Where the Pixel Data element starts in ``path``."""
+    with open(path, "rb") as handle:
+        pydicom.dcmread(handle, stop_before_pixels=True)
+        return handle.tell()
+
+
+def test_head_c_1608_of_a_jpeg_ls_file_is_refused(tmp_path, capfd):
+    path = truncated_jpeg_ls_dicom(tmp_path)
+    with pytest.raises(ImageReadError, match="cut short inside fragment 2 .4,430 bytes announced.; the file is truncated"):
+        read_image(path)
+    assert main(["info", str(path)]) == 2
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", COMPRESSED)
+def test_compressed_dicom_cut_anywhere_in_its_pixel_data_is_refused(tmp_path, name):
+    source = get_testdata_file(name)
+    data = Path(source).read_bytes()
+    start = pixel_data_offset(source)
+    assert read_image(source).rows > 0
+    for part in range(1, 8):
+        cut = tmp_path / f"cut{part}.dcm"
+        cut.write_bytes(data[:start + (len(data) - start) * part // 8])
+        with pytest.raises(ImageReadError, match="truncated|cut short"):
+            read_image(cut)
+
+
+def test_native_pixel_data_shorter_than_the_header_says_is_refused(tmp_path):
+    data = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+    path = tmp_path / "short.dcm"
+    path.write_bytes(data[:-200])
+    with pytest.raises(ImageReadError, match="holds 32,706 bytes but the header's size needs 32,768"):
+        read_image(path)
+
+
+def test_codestream_without_its_end_marker_opens_with_a_visible_warning(tmp_path, capfd):
+    dataset = pydicom.dcmread(get_testdata_file("MR_small_jpeg_ls_lossless.dcm"))
+    codestream = b"".join(generate_fragments(dataset.PixelData)).rstrip(b"\x00")
+    assert codestream.endswith(b"\xff\xd9")
+    dataset.PixelData = encapsulate([codestream[:-2]])
+    path = tmp_path / "no_eoi.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    warning = "the last compressed frame does not end with its end-of-image marker; its pixels may be incomplete"
+    assert read_image(path).meta.extra["warnings"] == [warning]
+    assert main(["info", str(path)]) == 0
+    captured = capfd.readouterr()
+    assert json.loads(captured.out)["warnings"] == [warning]
+    assert captured.err == f"warning: {path}: {warning}\n"
+
+
+@pytest.mark.parametrize(("slope", "intercept", "reason"), [
+    ("NaN", "0", "RescaleSlope is nan, not a finite number"),
+    ("inf", "0", "RescaleSlope is inf, not a finite number"),
+    ("-inf", "0", "RescaleSlope is -inf, not a finite number"),
+    ("1", "NaN", "RescaleIntercept is nan, not a finite number"),
+    ("0", "0", "RescaleSlope is 0, which maps every pixel to the same value"),
+    ("1e308", "0", "the rescale values map the stored pixels to [-inf, inf]"),
+    ("1", "1e308", "map the stored pixels to [1e+308, 1e+308]"),
+    ("1e36", "0", "map the stored pixels to [-3.2768e+40, 3.2767e+40]"),
+])
+def test_absurd_rescale_values_are_refused_with_one_line(tmp_path, capfd, slope, intercept, reason):
+    path = rescaled_dicom(tmp_path, slope, intercept)
+    with pytest.raises(ImageReadError, match=reason.replace("[", r"\[").replace("+", r"\+")):
+        read_image(path)
+    assert main(["info", str(path)]) == 2
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and reason in captured.err
+
+
+def test_large_but_representable_rescale_values_still_map_exactly(tmp_path):
+    image = read_image(rescaled_dicom(tmp_path, "1e30", "0"))
+    low, high = image.meta.extra["value_range"]
+    assert math.isfinite(low) and math.isfinite(high) and high > low
+    stored = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array[0, 0]
+    assert image.to_physical(image.pixels[0, 0, 0]) == pytest.approx(1e30 * float(stored), rel=1e-5)
+
+
+def test_non_finite_windows_are_dropped_and_info_stays_json(tmp_path, capfd):
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    with pydicom.config.disable_value_validation():
+        dataset.WindowCenter = ["NaN", "40"]
+        dataset.WindowWidth = ["400", "inf"]
+    path = tmp_path / "windows.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    assert read_image(path).meta.windows == []
+    assert main(["info", str(path)]) == 0
+    assert json.loads(capfd.readouterr().out)["windows"] == []
+
+
+def test_info_json_never_holds_nan():
+    assert strict_json({"value_range": [float("nan"), 1.5], "windows": [{"center": float("inf")}]}) == {
+        "value_range": [None, 1.5], "windows": [{"center": None}]}
+
+
+def test_warnings_of_a_non_conformant_file_reach_info(capfd):
+    path = get_testdata_file("SC_rgb_jpeg.dcm")
+    assert main(["info", path]) == 0
+    facts = json.loads(capfd.readouterr().out)
+    assert facts["warnings"] == ["Expected explicit VR, but found implicit VR - using implicit VR for reading"]
+
+
+@pytest.mark.parametrize(("name", "marker", "offset"), [("JPEG2000.dcm", b"\xff\x4f\xff\x51", 8),
+                                                        ("SC_rgb_jpeg_dcmtk.dcm", b"\xff\xc0", 7)])
+def test_codestream_claiming_another_size_than_the_header_is_refused_before_decoding(tmp_path, name, marker, offset):
+    """A JPEG 2000 decoder trusts its codestream: 16 711 936 columns in a 256-column frame took 21 GB."""
+    data = bytearray(Path(get_testdata_file(name)).read_bytes())
+    start = data.index(marker, pixel_data_offset(get_testdata_file(name)))
+    data[start + offset:start + offset + 2] = b"\x7f\xff"
+    path = tmp_path / "forged.dcm"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match=r"fragment 2 holds a codestream of \d+ x \d+ pixels but the header says"):
+        read_image(path)
