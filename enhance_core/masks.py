@@ -15,9 +15,14 @@ Rendering turns the exact distance from each pixel center to a stroke's
 centerline into a smooth falloff: full strength within ``hardness * radius``,
 zero at ``radius`` (at least one render pixel of ramp, for antialiasing).
 Strokes are composited in order: paint is "over" (``m + a (1 - m)``), erase
-multiplies by ``1 - a``. Each segment is evaluated only within its own
-bounding box, so cost follows the painted area, not the image size, and a
-region render equals the same part of a full render.
+multiplies by ``1 - a`` (see :mod:`enhance_core.stroke_render`: cost follows
+the painted part of the render area, and a region render equals the same
+part of a full render).
+
+Limits keep a hostile recipe from exhausting time or memory: at most
+:data:`MAX_STROKE_POINTS` points per stroke, radius up to :data:`MAX_RADIUS`,
+feather up to :data:`MAX_FEATHER`, coordinates within :data:`MAX_COORDINATE`.
+Values read from JSON are checked strictly (:func:`mask_from_dict`).
 """
 
 from __future__ import annotations
@@ -26,14 +31,29 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable
 
 import cv2
 import numpy as np
 
 from enhance_core.errors import ImageReadError, ImageWriteError, ParameterError
+from enhance_core.stroke_render import paint_stroke
+from enhance_core.validation import check_bool, check_list, check_number, check_object, check_whole
 
-_MIN_STEP = 0.25
+MAX_STROKE_POINTS = 100_000
+"""Points in one stroke; the editor's brush keeps points at least half a pixel apart, so this is a
+50 000-pixel drag. Longer strokes are refused: split them into several."""
+MAX_RADIUS = 100_000.0
+"""Largest brush radius, in source pixels."""
+MAX_FEATHER = 1_000.0
+"""Largest feather (Gaussian sigma), in source pixels."""
+MAX_COORDINATE = 1e9
+"""Largest magnitude of a stroke point's x or y, in source pixels."""
+MAX_SIDE = 2**31 - 1
+"""Largest mask rows or columns."""
+StopFn = Callable[[], bool]
+_STROKE_KEYS = ("points", "radius", "hardness", "opacity", "erase")
+_MASK_KEYS = ("rows", "cols", "feather", "strokes", "raster")
 
 
 def scaled_shape(rows: int, cols: int, scale: float) -> tuple[int, int]:
@@ -118,19 +138,44 @@ class Stroke:
     erase: bool = False
 
     def __post_init__(self) -> None:
-        try:
-            points = tuple((float(x), float(y)) for x, y in self.points)
-        except (TypeError, ValueError):
-            raise ParameterError(f"stroke points must be (x, y) pairs, got {self.points!r:.80}") from None
-        if not points or not all(math.isfinite(v) for p in points for v in p):
-            raise ParameterError("a stroke needs at least one point with finite x and y")
-        object.__setattr__(self, "points", points)
-        checks = (("radius", self.radius, 1e-6, math.inf), ("hardness", self.hardness, 0.0, 1.0),
-                  ("opacity", self.opacity, 0.0, 1.0))
-        for name, value, low, high in checks:
-            if not (isinstance(value, (int, float)) and low <= value <= high):
-                raise ParameterError(f"stroke {name} must be a number from {low} to {high}, got {value!r}")
-        object.__setattr__(self, "erase", bool(self.erase))
+        array = _point_array(self.points)
+        array.flags.writeable = False
+        self.__dict__["array"] = array
+        object.__setattr__(self, "points", tuple(map(tuple, array.tolist())))
+        for name, high in (("radius", MAX_RADIUS), ("hardness", 1.0), ("opacity", 1.0)):
+            low = 1e-6 if name == "radius" else 0.0
+            object.__setattr__(self, name, check_number(getattr(self, name), f"stroke {name}", minimum=low,
+                                                        maximum=high))
+        object.__setattr__(self, "erase", check_bool(self.erase, "stroke erase"))
+
+    @property
+    def array(self) -> np.ndarray:
+        """The points as a read-only float64 (n, 2) array of (x, y)."""
+        return self.__dict__["array"]
+
+
+def check_point_count(count: int) -> None:
+    """Raise :class:`ParameterError` when a stroke of ``count`` points exceeds :data:`MAX_STROKE_POINTS`."""
+    if count > MAX_STROKE_POINTS:
+        raise ParameterError(f"a stroke has {count:,} points, more than the limit of {MAX_STROKE_POINTS:,}; "
+                             "split it into several strokes")
+
+
+def _point_array(points: Any) -> np.ndarray:
+    """Check stroke points (a sequence of (x, y) numbers) and return them as float64 (n, 2)."""
+    try:
+        raw = np.asarray(points)
+    except (TypeError, ValueError):
+        raw = np.asarray(None)
+    if raw.ndim >= 1 and raw.size == 0:
+        raise ParameterError("a stroke needs at least one point")
+    if raw.dtype.kind not in "iuf" or raw.ndim != 2 or raw.shape[1] != 2:
+        raise ParameterError(f"stroke points must be (x, y) pairs of numbers, got {str(points)[:60]}")
+    check_point_count(len(raw))
+    array = raw.astype(np.float64)
+    if not np.all(np.abs(array) <= MAX_COORDINATE):
+        raise ParameterError(f"stroke points must be finite with x and y within +-{MAX_COORDINATE:g} pixels")
+    return array
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,11 +196,13 @@ class Mask:
     _scaled_raster: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if int(self.rows) < 1 or int(self.cols) < 1:
-            raise ParameterError(f"mask size must be positive, got {self.cols}x{self.rows}")
-        if not (isinstance(self.feather, (int, float)) and 0.0 <= self.feather < math.inf):
-            raise ParameterError(f"mask feather must be a number >= 0, got {self.feather!r}")
+        object.__setattr__(self, "rows", check_whole(self.rows, "mask rows", minimum=1, maximum=MAX_SIDE))
+        object.__setattr__(self, "cols", check_whole(self.cols, "mask cols", minimum=1, maximum=MAX_SIDE))
+        object.__setattr__(self, "feather", check_number(self.feather, "mask feather", minimum=0.0,
+                                                         maximum=MAX_FEATHER))
         object.__setattr__(self, "strokes", tuple(self.strokes))
+        if not all(isinstance(stroke, Stroke) for stroke in self.strokes):
+            raise ParameterError("mask strokes must be Stroke objects")
         if self.raster is not None:
             raster = np.asarray(self.raster)
             if raster.shape != (self.rows, self.cols):
@@ -191,14 +238,23 @@ class Mask:
         """A hashable value equal for masks that render the same (used by render caches)."""
         return (self.rows, self.cols, self.strokes, float(self.feather), self._raster_digest)
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mask) and self.key == other.key
-
-    def __hash__(self) -> int:
+    @cached_property
+    def _hash(self) -> int:
+        """Hash of :attr:`key` (computed once: strokes may hold many points)."""
         return hash(self.key)
 
-    def render(self, *, scale: float = 1.0, region: Region | None = None) -> np.ndarray:
-        """Render to float32 (rows, cols) in 0..1 at ``scale``, for ``region`` of that render or all of it."""
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, Mask) and self._hash == other._hash and self.key == other.key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def render(self, *, scale: float = 1.0, region: Region | None = None,
+               should_stop: StopFn | None = None) -> np.ndarray:
+        """Render to float32 (rows, cols) in 0..1 at ``scale``, for ``region`` of that render or all of it.
+
+        ``should_stop()`` true raises :class:`~enhance_core.errors.Cancelled` between strokes and inside long ones.
+        """
         rows, cols = scaled_shape(self.rows, self.cols, scale)
         region = region or full_region(rows, cols)
         check_region(region, rows, cols)
@@ -206,7 +262,9 @@ class Mask:
         work = region.expanded(int(math.ceil(3.0 * feather)) + 1 if feather > 0 else 0, rows, cols)
         canvas = self._base(scale, rows, cols, work)
         for stroke in self.strokes:
-            _paint_stroke(canvas, stroke, scale=scale, origin=(work.top, work.left))
+            paint_stroke(canvas, stroke.array, radius=stroke.radius, hardness=stroke.hardness,
+                         opacity=stroke.opacity, erase=stroke.erase, scale=scale, origin=(work.top, work.left),
+                         should_stop=should_stop)
         if feather > 0:
             canvas = cv2.GaussianBlur(canvas, (0, 0), feather, borderType=cv2.BORDER_REPLICATE)
         inner = region.relative_to(work)
@@ -227,91 +285,39 @@ class Mask:
         return scaled[work.slices].copy()
 
 
-def _paint_stroke(canvas: np.ndarray, stroke: Stroke, *, scale: float, origin: tuple[int, int]) -> None:
-    """Composite one stroke onto ``canvas`` (render pixels whose [0, 0] is ``origin``), in place."""
-    top, left = origin
-    pts = np.asarray(stroke.points, np.float64)
-    xs = (pts[:, 0] + 0.5) * scale - 0.5 - left
-    ys = (pts[:, 1] + 0.5) * scale - 0.5 - top
-    xs, ys = _thin_points(xs, ys)
-    radius = max(stroke.radius * scale, 0.5)
-    ramp = max(radius * (1.0 - stroke.hardness), 1.0)
-    reach = int(math.ceil(radius)) + 1
-    box = _clipped_box(xs, ys, reach, (0, 0) + canvas.shape)
-    if box is None:
-        return
-    r0, c0, r1, c1 = box
-    coverage = np.zeros((r1 - r0, c1 - c0), np.float32)
-    ends = range(1, len(xs)) if len(xs) > 1 else [0]
-    for end in ends:
-        start = max(end - 1, 0)
-        _cover_segment(coverage, (xs[start] - c0, ys[start] - r0), (xs[end] - c0, ys[end] - r0),
-                       radius, ramp, reach)
-    coverage *= np.float32(stroke.opacity)
-    target = canvas[r0:r1, c0:c1]
-    if stroke.erase:
-        target *= 1.0 - coverage
-    else:
-        target += coverage * (1.0 - target)
-
-
-def _thin_points(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Drop points closer than a quarter render pixel to the last kept one (same result, fewer segments)."""
-    keep = [0]
-    for i in range(1, len(xs)):
-        if (xs[i] - xs[keep[-1]]) ** 2 + (ys[i] - ys[keep[-1]]) ** 2 >= _MIN_STEP ** 2 or i == len(xs) - 1:
-            keep.append(i)
-    return xs[keep], ys[keep]
-
-
-def _clipped_box(xs: np.ndarray, ys: np.ndarray, reach: int,
-                 bounds: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
-    """Bounding box (r0, c0, r1, c1) of points grown by ``reach``, clipped to ``bounds``; None if empty."""
-    r0 = max(bounds[0], int(math.floor(min(ys))) - reach)
-    c0 = max(bounds[1], int(math.floor(min(xs))) - reach)
-    r1 = min(bounds[2], int(math.ceil(max(ys))) + reach + 1)
-    c1 = min(bounds[3], int(math.ceil(max(xs))) + reach + 1)
-    return (r0, c0, r1, c1) if r0 < r1 and c0 < c1 else None
-
-
-def _cover_segment(coverage: np.ndarray, a: tuple[float, float], b: tuple[float, float],
-                   radius: float, ramp: float, reach: int) -> None:
-    """Max the brush coverage of segment a-b (x, y in ``coverage`` pixels) into ``coverage``, in place.
-
-    Uses the exact distance from each pixel center to the segment, so the
-    result does not depend on where a render region starts.
-    """
-    box = _clipped_box((a[0], b[0]), (a[1], b[1]), reach, (0, 0) + coverage.shape)
-    if box is None:
-        return
-    r0, c0, r1, c1 = box
-    dx, dy = b[0] - a[0], b[1] - a[1]
-    px = np.arange(c0, c1, dtype=np.float32)[None, :] - np.float32(a[0])
-    py = np.arange(r0, r1, dtype=np.float32)[:, None] - np.float32(a[1])
-    length2 = dx * dx + dy * dy
-    if length2 > 0:
-        t = np.clip((px * np.float32(dx) + py * np.float32(dy)) / np.float32(length2), 0.0, 1.0)
-        px = px - t * np.float32(dx)
-        py = py - t * np.float32(dy)
-    distance = np.sqrt(px * px + py * py)
-    strength = np.clip((radius - distance) / np.float32(ramp), 0.0, 1.0)
-    strength = strength * strength * (3.0 - 2.0 * strength)
-    region = coverage[r0:r1, c0:c1]
-    np.maximum(region, strength, out=region)
-
-
 def stroke_to_dict(stroke: Stroke) -> dict[str, Any]:
     """JSON-ready dict of a stroke (exact floats, so a recipe replays exactly)."""
     return {"points": [list(p) for p in stroke.points], "radius": stroke.radius,
             "hardness": stroke.hardness, "opacity": stroke.opacity, "erase": stroke.erase}
 
 
-def stroke_from_dict(data: dict[str, Any]) -> Stroke:
-    """Build a :class:`Stroke` from :func:`stroke_to_dict` output; bad entries raise :class:`ParameterError`."""
-    if not isinstance(data, dict) or "points" not in data or "radius" not in data:
-        raise ParameterError("a stroke needs 'points' and 'radius'")
-    return Stroke(points=data["points"], radius=data["radius"], hardness=data.get("hardness", 0.5),
-                  opacity=data.get("opacity", 1.0), erase=data.get("erase", False))
+def stroke_from_dict(data: Any, where: str = "stroke") -> Stroke:
+    """Build a :class:`Stroke` from :func:`stroke_to_dict` output, checking JSON types strictly.
+
+    ``where`` locates the stroke in error messages. Raises :class:`ParameterError`
+    for a missing or unknown key, a wrong type or a value out of range.
+    """
+    check_object(data, where, _STROKE_KEYS)
+    for key in ("points", "radius"):
+        if key not in data:
+            raise ParameterError(f"{where}: \"{key}\" is missing")
+    points = check_list(data["points"], f"{where}, points")
+    try:
+        check_point_count(len(points))
+    except ParameterError as error:
+        raise ParameterError(f"{where}: {error}") from None
+    for index, point in enumerate(points):
+        if not (isinstance(point, list) and len(point) == 2
+                and all(type(value) in (int, float) for value in point)):
+            raise ParameterError(f"{where}, points: point {index + 1} must be [x, y] numbers, got {point!r:.60}")
+    values = {key: check_number(data.get(key, default), f"{where}, {key}", minimum=low, maximum=high)
+              for key, default, low, high in (("radius", None, 1e-6, MAX_RADIUS), ("hardness", 0.5, 0.0, 1.0),
+                                              ("opacity", 1.0, 0.0, 1.0))}
+    erase = check_bool(data.get("erase", False), f"{where}, erase")
+    try:
+        return Stroke(points=points, erase=erase, **values)
+    except ParameterError as error:
+        raise ParameterError(f"{where}: {error}") from None
 
 
 def mask_to_dict(mask: Mask, *, raster_file: str | None = None) -> dict[str, Any]:
@@ -322,15 +328,23 @@ def mask_to_dict(mask: Mask, *, raster_file: str | None = None) -> dict[str, Any
             "strokes": [stroke_to_dict(s) for s in mask.strokes], "raster": raster_file}
 
 
-def mask_from_dict(data: dict[str, Any], *, raster: np.ndarray | None = None) -> Mask:
-    """Build a :class:`Mask` from :func:`mask_to_dict` output and its loaded raster."""
-    try:
-        rows, cols = int(data["rows"]), int(data["cols"])
-        strokes: Sequence[dict] = data.get("strokes", [])
-        feather = float(data.get("feather", 0.0))
-    except (KeyError, TypeError, ValueError) as error:
-        raise ParameterError(f"mask entry is malformed ({error}); it needs rows, cols, strokes") from None
-    return Mask(rows, cols, tuple(stroke_from_dict(s) for s in strokes), raster, feather)
+def check_mask_dict(data: Any, where: str = "mask") -> tuple[int, int]:
+    """Check the keys, rows and cols of a :func:`mask_to_dict` entry; return (rows, cols)."""
+    check_object(data, where, _MASK_KEYS)
+    for key in ("rows", "cols"):
+        if key not in data:
+            raise ParameterError(f"{where}: \"{key}\" is missing")
+    return (check_whole(data["rows"], f"{where}, rows", minimum=1, maximum=MAX_SIDE),
+            check_whole(data["cols"], f"{where}, cols", minimum=1, maximum=MAX_SIDE))
+
+
+def mask_from_dict(data: Any, *, raster: np.ndarray | None = None, where: str = "mask") -> Mask:
+    """Build a :class:`Mask` from :func:`mask_to_dict` output and its loaded raster, checking JSON types strictly."""
+    rows, cols = check_mask_dict(data, where)
+    feather = check_number(data.get("feather", 0.0), f"{where}, feather", minimum=0.0, maximum=MAX_FEATHER)
+    strokes = check_list(data.get("strokes", []), f"{where}, strokes")
+    return Mask(rows, cols, tuple(stroke_from_dict(s, f"{where}, stroke {i + 1}") for i, s in enumerate(strokes)),
+                raster, feather)
 
 
 def save_mask_raster(mask: Mask, path: str | Path) -> Path:
