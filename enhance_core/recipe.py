@@ -9,26 +9,46 @@ Format (version 1)::
 ``params`` lists every parameter of the filter by name. A mask is stored
 inside the step as its strokes (source-pixel vectors, exact floats, so it
 replays exactly); a raster base goes beside the recipe as a 16-bit PNG named
-``<recipe stem>.step<N>.mask.png`` and the step names that file. Loading
-reports an unknown filter, a missing, unknown or out-of-range parameter, or a
-malformed entry as :class:`ParameterError` naming the file and the step.
+``<recipe stem>.step<N>.mask.png`` and the step names that file.
+
+Loading is strict, because a recipe may come from anywhere: an unknown
+filter or key, a missing or out-of-range parameter, a value of the wrong JSON
+type (``"erase": "no"`` is refused, not read as true; ``true`` is not a
+number), NaN, infinity or a giant number each give one
+:class:`ParameterError` line naming the file, the step and the field. A
+recipe larger than :data:`MAX_RECIPE_BYTES` or with more than
+:data:`MAX_RECIPE_STEPS` steps is refused before it can exhaust memory; the
+environment variables ``ENHANCE_MAX_RECIPE_BYTES`` and
+``ENHANCE_MAX_RECIPE_STEPS`` raise the limits.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
+from enhance_core.filters.base import FilterDef
 from enhance_core.filters.registry import get_filter
-from enhance_core.masks import load_mask_raster, mask_from_dict, mask_to_dict, save_mask_raster
+from enhance_core.jsonfile import read_json_file
+from enhance_core.masks import check_mask_dict, load_mask_raster, mask_from_dict, mask_to_dict, save_mask_raster
 from enhance_core.stack import StackItem, make_item
+from enhance_core.validation import (check_bool, check_list, check_number, check_object, check_whole, env_limit,
+                                     shown)
 
 SCHEMA = "enhance-studio.recipe"
 VERSION = 1
-_STEP_KEYS = {"filter", "params", "enabled", "opacity", "mask"}
+MAX_RECIPE_BYTES = 32 * 2**20
+"""Largest recipe file read (32 MiB: hundreds of painted masks); ``ENHANCE_MAX_RECIPE_BYTES`` raises it."""
+MAX_RECIPE_STEPS = 1000
+"""Most steps in a recipe; ``ENHANCE_MAX_RECIPE_STEPS`` raises it."""
+MAX_BYTES_ENV = "ENHANCE_MAX_RECIPE_BYTES"
+MAX_STEPS_ENV = "ENHANCE_MAX_RECIPE_STEPS"
+_RECIPE_KEYS = ("schema", "version", "steps")
+_STEP_KEYS = ("filter", "params", "enabled", "opacity", "mask")
 
 
 def raster_file_name(recipe_path: Path, index: int) -> str:
@@ -76,20 +96,18 @@ def save_recipe(steps: Sequence[StackItem], path: str | Path) -> Path:
 
 
 def load_recipe(path: str | Path) -> tuple[StackItem, ...]:
-    """Read a recipe file and return its validated steps (mask rasters read from beside it)."""
+    """Read a recipe file and return its validated steps (mask rasters read from beside it).
+
+    Raises
+    ------
+    ParameterError
+        The file is missing, unreadable, too large, not JSON, or not a valid
+        recipe; the message names the file, the step and the field.
+    """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ParameterError(f"recipe {path} does not exist; check the path") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ParameterError(f"recipe {path} could not be read: {error}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ParameterError(f"recipe {path} is not valid JSON (line {error.lineno}, "
-                             f"column {error.colno}: {error.msg})") from None
-    return recipe_from_dict(data, base_dir=path.parent, source=str(path))
+    data = read_json_file(path, what="recipe", max_bytes=env_limit(MAX_BYTES_ENV, MAX_RECIPE_BYTES),
+                          limit_env=MAX_BYTES_ENV)
+    return recipe_from_dict(data, base_dir=path.parent, source=f"recipe {path}")
 
 
 def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None,
@@ -97,59 +115,75 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None,
     """Validate a recipe dict and build its steps; ``source`` names it in error messages."""
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ParameterError(f"{source} is not an Enhance Studio recipe (expected \"schema\": \"{SCHEMA}\")")
-    version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ParameterError(f"{source}: \"version\" must be a whole number, got {version!r}")
-    if version > VERSION:
-        raise ParameterError(f"{source} has version {version}, newer than this program reads ({VERSION}); "
+    check_object(data, source, _RECIPE_KEYS)
+    if "version" not in data:
+        raise ParameterError(f"{source}: \"version\" is missing")
+    version = data["version"]
+    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
+        raise ParameterError(f"{source} has version {shown(version)}, newer than this program reads ({VERSION}); "
                              "update Enhance Studio")
-    steps = data.get("steps")
-    if not isinstance(steps, list):
-        raise ParameterError(f"{source}: \"steps\" must be a list")
+    check_whole(version, f"{source}: version", minimum=1, maximum=VERSION)
+    limit = env_limit(MAX_STEPS_ENV, MAX_RECIPE_STEPS)
+    steps = check_list(data.get("steps"), f"{source}: steps")
+    if len(steps) > limit:
+        raise ParameterError(f"{source} has {len(steps):,} steps, more than the limit of {limit:,}; if you trust "
+                             f"it, raise the limit with the environment variable {MAX_STEPS_ENV}")
     items = []
     for index, step in enumerate(steps):
         try:
-            items.append(_step_from_dict(step, base_dir=Path(base_dir) if base_dir else None, index=index))
+            items.append(_step_from_dict(step, base_dir=Path(base_dir) if base_dir else None))
         except EnhanceError as error:
             raise ParameterError(f"{source}, step {index + 1}: {error}") from None
     return tuple(items)
 
 
-def _step_from_dict(step: Any, *, base_dir: Path | None, index: int) -> StackItem:
+def _step_from_dict(step: Any, *, base_dir: Path | None) -> StackItem:
     """Build one validated step."""
-    if not isinstance(step, dict):
-        raise ParameterError("each step must be an object with \"filter\" and \"params\"")
-    unknown = sorted(set(step) - _STEP_KEYS)
-    if unknown:
-        raise ParameterError(f"unknown key {unknown[0]!r}; a step has {', '.join(sorted(_STEP_KEYS))}")
+    check_object(step, "", _STEP_KEYS)
     if "filter" not in step:
         raise ParameterError("\"filter\" is missing")
+    if not isinstance(step["filter"], str):
+        raise ParameterError(f"\"filter\" must be a filter name (a string), got {shown(step['filter'])}")
     definition = get_filter(step["filter"])
     params = step.get("params")
     if not isinstance(params, dict):
         raise ParameterError(f"filter {definition.name!r}: \"params\" must be an object of parameter values")
-    enabled = step.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ParameterError(f"\"enabled\" must be true or false, got {enabled!r}")
+    _check_param_types(definition, params)
+    enabled = check_bool(step.get("enabled", True), "enabled")
+    opacity = check_number(step.get("opacity", 1.0), "opacity", minimum=0.0, maximum=1.0)
     mask = None
     if step.get("mask") is not None:
         mask = _mask_from_step(step["mask"], base_dir=base_dir)
     return make_item(definition.name, definition.make_params(params, partial=False), enabled=enabled,
-                     opacity=step.get("opacity", 1.0), mask=mask)
+                     opacity=opacity, mask=mask)
+
+
+def _check_param_types(definition: FilterDef, params: dict) -> None:
+    """Each parameter value must have its JSON type: booleans true/false, numbers finite numbers, choices strings."""
+    specs = {spec.name: spec for spec in definition.specs}
+    for name, value in params.items():
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        where = f"filter {definition.name!r}, parameter {name!r}"
+        if spec.kind == "bool":
+            check_bool(value, where)
+        elif spec.kind == "choice":
+            if not isinstance(value, str):
+                raise ParameterError(f"{where} must be one of {', '.join(spec.choices)} (a string), got {shown(value)}")
+        else:
+            low = -math.inf if spec.minimum is None else spec.minimum
+            high = math.inf if spec.maximum is None else spec.maximum
+            check_number(value, where, minimum=low, maximum=high)
 
 
 def _mask_from_step(entry: Any, *, base_dir: Path | None) -> Any:
     """Build a step's mask, reading its raster file relative to the recipe."""
-    if not isinstance(entry, dict):
-        raise ParameterError("\"mask\" must be an object with rows, cols and strokes, or null")
+    rows, cols = check_mask_dict(entry)
     raster = None
     name = entry.get("raster")
     if name is not None:
-        if not isinstance(name, str) or Path(name).name != name:
-            raise ParameterError(f"mask raster must be a file name beside the recipe, got {name!r}")
-        try:
-            rows, cols = int(entry["rows"]), int(entry["cols"])
-        except (KeyError, TypeError, ValueError):
-            raise ParameterError("mask needs whole-number \"rows\" and \"cols\"") from None
+        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+            raise ParameterError(f"mask raster must be a file name beside the recipe, got {shown(name)}")
         raster = load_mask_raster((base_dir or Path.cwd()) / name, rows=rows, cols=cols)
     return mask_from_dict(entry, raster=raster)

@@ -1,0 +1,143 @@
+"""Hostile recipes (issue 21): limits, strict JSON types, giant numbers and deep nesting give one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from enhance_core.errors import ParameterError
+from enhance_core.masks import MAX_STROKE_POINTS, Mask, Stroke
+from enhance_core.recipe import MAX_BYTES_ENV, MAX_RECIPE_STEPS, MAX_STEPS_ENV, SCHEMA, load_recipe
+
+GAMMA = {"filter": "gamma", "params": {"gamma": 1.0}, "enabled": True, "opacity": 1.0, "mask": None}
+
+
+def masked(mask: dict) -> dict:
+    """A gamma step with ``mask``."""
+    return {**GAMMA, "mask": {"rows": 32, "cols": 40, "feather": 0, "strokes": [], "raster": None, **mask}}
+
+
+def write(tmp_path, text: str, name: str = "r.json"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def write_recipe(tmp_path, *steps: dict, **top):
+    return write(tmp_path, json.dumps({"schema": SCHEMA, "version": 1, "steps": list(steps), **top}))
+
+
+def refused(path, pattern: str) -> str:
+    """Load ``path``, expect a one-line ParameterError naming the file and matching ``pattern``."""
+    with pytest.raises(ParameterError, match=pattern) as caught:
+        load_recipe(path)
+    message = str(caught.value)
+    assert str(path) in message and "\n" not in message
+    return message
+
+
+def test_40000_steps_are_refused_naming_the_limit_and_its_variable(tmp_path, monkeypatch) -> None:
+    path = write_recipe(tmp_path, *[GAMMA] * 40_000)
+    assert path.stat().st_size > 3_000_000
+    refused(path, f"40,000 steps, more than the limit of {MAX_RECIPE_STEPS:,}.*{MAX_STEPS_ENV}")
+    monkeypatch.setenv(MAX_STEPS_ENV, "50000")
+    assert len(load_recipe(write_recipe(tmp_path, *[GAMMA] * (MAX_RECIPE_STEPS + 1)))) == MAX_RECIPE_STEPS + 1
+
+
+def test_a_66_mb_recipe_is_refused_before_it_is_read(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "big.json"
+    with open(path, "wb") as handle:
+        handle.truncate(66 * 2**20)
+    refused(path, f"69,206,016 bytes, more than the limit of 33,554,432 bytes.*{MAX_BYTES_ENV}")
+    small = write_recipe(tmp_path, GAMMA)
+    monkeypatch.setenv(MAX_BYTES_ENV, "50")
+    refused(small, "more than the limit of 50 bytes")
+    monkeypatch.setenv(MAX_BYTES_ENV, "lots")
+    with pytest.raises(ParameterError, match="ENHANCE_MAX_RECIPE_BYTES='lots' is not a positive whole number"):
+        load_recipe(small)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are a POSIX thing")
+def test_a_fifo_is_refused_instead_of_blocking(tmp_path) -> None:
+    os.mkfifo(tmp_path / "f.json")
+    refused(tmp_path / "f.json", "not a regular file")
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ('{"schema": "%s", "version": 1, "steps": [{"filter": "gamma", "params": {"gamma": %s}}]}' % (SCHEMA, "9" * 400),
+     "whole number of 400 digits"),
+    ('{"schema": "%s", "version": 1, "steps": [{"filter": "gamma", "params": {"gamma": %s.5}}]}' % (SCHEMA, "9" * 400),
+     "too large to be finite"),
+    ('{"schema": "%s", "version": %s, "steps": []}' % (SCHEMA, "1" * 5000), "whole number of 5000 digits"),
+    ('{"schema": "%s", "version": 1, "steps": %s%s}' % (SCHEMA, "[" * 100_000, "]" * 100_000), "too deeply"),
+    ('{"schema": "%s", "version": 1, "steps": [{"filter": "gamma", "params": {"gamma": NaN}}]}' % SCHEMA,
+     "holds NaN, which is not a JSON number"),
+    ('{"schema": "%s", "version": 1, "steps": [{"filter": "gamma", "params": {"gamma": 1e400}}]}' % SCHEMA,
+     "1e400, too large to be finite"),
+    ('{"schema": "%s", "version": 1, "steps": [' % SCHEMA, "not valid JSON"),
+])
+def test_numbers_and_nesting_json_cannot_hold_are_refused(tmp_path, text: str, pattern: str) -> None:
+    refused(write(tmp_path, text), pattern)
+
+
+@pytest.mark.parametrize("step, pattern", [
+    ({"filter": ["gamma"], "params": {"gamma": 1.0}}, r"step 1: \"filter\" must be a filter name \(a string\)"),
+    ({"filter": "gamma", "params": {"gamma": 10**40}}, r"whole number of 41 digits"),
+    ({"filter": "gamma", "params": {"gamma": "2"}}, r"'gamma': '2' is not a number"),
+    ({"filter": "gamma", "params": {"gamma": True}}, r"'gamma': True is not a number"),
+    ({"filter": "denoise", "params": {"mode": 1, "sigma": 25}}, r"'mode' must be one of auto, manual"),
+    ({**GAMMA, "enabled": "no"}, r"enabled: 'no' is not a boolean; use true or false"),
+    ({**GAMMA, "opacity": True}, r"opacity: True is not a number"),
+    (masked({"strokes": 5}), r"mask, strokes: expected a list, got int 5"),
+    (masked({"feather": 1e300}), r"mask, feather: 1e\+300 is outside the allowed range 0 to 1000"),
+    (masked({"strokes": [{"points": [[5, 5], [20, 20]], "radius": 3, "erase": "no"}]}),
+     r"mask, stroke 1, erase: 'no' is not a boolean"),
+    (masked({"strokes": [{"points": [[5, 5]], "radius": 3, "size": 2}]}), r"stroke 1: unknown key 'size'"),
+    (masked({"strokes": [{"points": [[5, "5"]], "radius": 3}]}), r"stroke 1, points: point 1 must be \[x, y\]"),
+    (masked({"strokes": [{"points": [[5, 5]], "radius": 1e300}]}), r"stroke 1, radius: 1e\+300 is outside"),
+    (masked({"strokes": [{"points": [[5, 5]], "radius": 3, "hardness": None}]}), r"hardness: None is not a number"),
+    (masked({"rows": 32.5}), r"mask, rows: 32.5 is not a whole number"),
+    (masked({"rows": 10**25}), r"mask, rows: .* is outside the allowed range"),
+    (masked({"blur": 1}), r"mask: unknown key 'blur'"),
+    (masked({"raster": "../secret.png"}), r"mask raster must be a file name beside the recipe"),
+    ({**GAMMA, "mask": [1, 2]}, r"mask: expected an object"),
+    (7, r"step 1: expected an object with filter, params"),
+])
+def test_wrong_types_and_ranges_give_one_line_naming_the_step_and_field(tmp_path, step, pattern: str) -> None:
+    refused(write_recipe(tmp_path, step), pattern)
+
+
+def test_top_level_keys_and_version_are_checked(tmp_path) -> None:
+    refused(write_recipe(tmp_path, GAMMA, extra=1), "unknown key 'extra'")
+    refused(write(tmp_path, json.dumps({"schema": SCHEMA, "version": "1", "steps": []})), "version: '1' is not a whole")
+    refused(write(tmp_path, json.dumps({"schema": SCHEMA, "version": 10**20, "steps": []})), "newer than this program")
+
+
+def test_a_stroke_of_200000_points_is_refused_with_the_fix(tmp_path) -> None:
+    points = np.random.default_rng(0).random((200_000, 2)) * 30
+    step = masked({"strokes": [{"points": points.round(2).tolist(), "radius": 3}]})
+    refused(write_recipe(tmp_path, step), f"200,000 points, more than the limit of {MAX_STROKE_POINTS:,}; split it")
+    with pytest.raises(ParameterError, match="split it into several strokes"):
+        Stroke(points, 3.0)
+
+
+def test_the_python_api_is_as_strict_as_the_json() -> None:
+    with pytest.raises(ParameterError, match="stroke erase: 'no' is not a boolean"):
+        Stroke(((1, 2),), 3.0, erase="no")
+    with pytest.raises(ParameterError, match="mask feather: 1e\\+300 is outside"):
+        Mask(10, 10, feather=1e300)
+    with pytest.raises(ParameterError, match="pairs of numbers"):
+        Stroke((("1", "2"),), 3.0)
+    with pytest.raises(ParameterError, match="finite"):
+        Stroke(((1.0, float("nan")),), 3.0)
+    assert Stroke(np.array([[1, 2]], np.int32), np.float32(3), erase=np.bool_(True)).erase is True
+
+
+def test_a_valid_recipe_still_loads_and_booleans_read_correctly(tmp_path) -> None:
+    step = masked({"strokes": [{"points": [[5, 5], [20, 20]], "radius": 3, "erase": False},
+                               {"points": [[8, 8]], "radius": 2, "erase": True}]})
+    (item,) = load_recipe(write_recipe(tmp_path, step))
+    assert [s.erase for s in item.mask.strokes] == [False, True]
