@@ -12,7 +12,9 @@ How a render works
    So a viewport render computes global statistics on the whole image at the
    render scale, never on the viewport, and shows what a full render shows.
 3. Each step's result is cached under (source identity, scale, context, the
-   render keys of all steps up to it) with the region it covers. A new render starts
+   render keys of all steps up to it) with the region it covers; that key is
+   a :class:`PrefixKey` chained to the previous step's key, so the keys of
+   ``n`` steps take memory linear in ``n``. A new render starts
    after the last step whose cached region covers what it needs, so changing
    step k recomputes from k on, and panning inside a cached region is free.
 4. A step's result is blended over its input by ``opacity * mask`` (the mask
@@ -31,7 +33,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Hashable, Sequence
 
 import cv2
 import numpy as np
@@ -58,16 +60,46 @@ def _never_stop() -> bool:
     return False
 
 
+class PrefixKey:
+    """Cache key of a step: its render key chained to the key of the step before it.
+
+    Equal keys mean the same source, context and steps up to this one. Each
+    key holds one step's render key and a reference to its parent, so the
+    keys of a whole stack take memory linear in its length (a tuple of all
+    earlier steps per step would be quadratic); the hash is computed once
+    and equality walks the chain without recursion.
+    """
+
+    __slots__ = ("parent", "step", "_hash")
+
+    def __init__(self, parent: PrefixKey | None, step: Hashable) -> None:
+        self.parent, self.step = parent, step
+        self._hash = hash((None if parent is None else parent._hash, step))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        mine: PrefixKey | None = self
+        theirs: object = other
+        while mine is not theirs:
+            if (mine is None or not isinstance(theirs, PrefixKey) or mine._hash != theirs._hash
+                    or mine.step != theirs.step):
+                return False
+            mine, theirs = mine.parent, theirs.parent
+        return True
+
+
 class _StepCache:
     """LRU of step results keyed by prefix key, each entry a (region, read-only pixels) list."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple, list[tuple[Region, np.ndarray]]] = OrderedDict()
+        self._entries: OrderedDict[PrefixKey, list[tuple[Region, np.ndarray]]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def find(self, key: tuple, region: Region) -> tuple[Region, np.ndarray] | None:
+    def find(self, key: PrefixKey, region: Region) -> tuple[Region, np.ndarray] | None:
         """A cached (region, pixels) under ``key`` covering ``region``, or None."""
         with self._lock:
             entries = self._entries.get(key)
@@ -79,7 +111,7 @@ class _StepCache:
                     return cached_region, pixels
         return None
 
-    def store(self, key: tuple, region: Region, pixels: np.ndarray) -> None:
+    def store(self, key: PrefixKey, region: Region, pixels: np.ndarray) -> None:
         """Keep ``pixels`` for ``region`` under ``key``, evicting least recently used entries."""
         if pixels.nbytes > self.max_bytes:
             return
@@ -205,13 +237,14 @@ class Renderer:
         return outputs, inputs
 
     @staticmethod
-    def _prefix_keys(active: list[StackItem], ctx: RenderContext, source: int) -> list[tuple]:
+    def _prefix_keys(active: list[StackItem], ctx: RenderContext, source: int) -> list[PrefixKey]:
         """Cache key of each step: the source, the render context and every step up to it."""
-        base = (source, ctx.scale, ctx.bit_depth, ctx.value_offset, ctx.value_scale, ctx.unit, ctx.device)
-        keys, prefix = [], (base,)
+        key = PrefixKey(None, (source, ctx.scale, ctx.bit_depth, ctx.value_offset, ctx.value_scale, ctx.unit,
+                               ctx.device))
+        keys = []
         for item in active:
-            prefix = prefix + (item.render_key,)
-            keys.append(prefix)
+            key = PrefixKey(key, item.render_key)
+            keys.append(key)
         return keys
 
     def _bind_source(self, image: Image) -> None:
@@ -245,7 +278,7 @@ class Renderer:
         definition = get_filter(item.filter)
         mask = None
         if item.mask is not None:
-            mask = item.mask.render(scale=ctx.scale, region=in_region)
+            mask = item.mask.render(scale=ctx.scale, region=in_region, should_stop=ctx.should_stop)
         result = definition.apply(pixels, item.params, ctx.with_(mask=mask, progress=progress))
         if not (isinstance(result, np.ndarray) and result.shape == pixels.shape and result.dtype == np.float32):
             got = getattr(result, "shape", type(result).__name__), getattr(result, "dtype", "")

@@ -70,7 +70,7 @@ class StackItem:
     @property
     def render_key(self) -> tuple:
         """What the rendered result of this step depends on (uid and enabled excluded)."""
-        return (self.filter, self.params, self.opacity, None if self.mask is None else self.mask.key)
+        return (self.filter, self.params, self.opacity, self.mask)
 
 
 def make_item(filter_name: str, params: Any = None, *, enabled: bool = True, opacity: float = 1.0,

@@ -1,0 +1,86 @@
+"""Render cache keys (issue 21): memory linear in the number of steps, exact equality, no recursion."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import tracemalloc
+
+import numpy as np
+
+from enhance_core.filters.base import RenderContext
+from enhance_core.filters.registry import FILTERS
+from enhance_core.image import Image
+from enhance_core.render import PrefixKey, Renderer
+from enhance_core.stack import make_item
+
+
+def gamma_steps(count: int, *, offset: float = 0.0) -> list:
+    return [make_item("gamma", {"gamma": 1.0 + offset + index / 1e5}) for index in range(count)]
+
+
+def keys_for(steps: list) -> list[PrefixKey]:
+    return Renderer._prefix_keys(steps, RenderContext(), source=1)
+
+
+def test_each_key_holds_one_step_and_shares_the_rest() -> None:
+    steps = gamma_steps(500)
+    keys = keys_for(steps)
+    assert all(key.parent is before for key, before in zip(keys[1:], keys))
+    held = {len(gc.get_referents(key)) for key in keys}
+    assert held == {4}  # its type, parent, step and hash: the same for the last key as for the first
+
+
+def test_key_memory_grows_linearly_with_the_steps() -> None:
+    sizes = []
+    for count in (1000, 4000):
+        steps = gamma_steps(count)
+        tracemalloc.start()
+        keys = keys_for(steps)
+        sizes.append(tracemalloc.get_traced_memory()[0])
+        tracemalloc.stop()
+        del keys
+    assert sizes[1] < 8 * sizes[0]  # 4 times the steps: about 4 times the memory (quadratic keys: 16)
+
+
+def chain(steps) -> list[PrefixKey]:
+    keys, key = [], PrefixKey(None, "base")
+    for step in steps:
+        key = PrefixKey(key, step)
+        keys.append(key)
+    return keys
+
+
+def test_equal_chains_match_and_a_changed_step_does_not() -> None:
+    steps = list(range(100_000))
+    mine, theirs = chain(steps), chain(list(steps))
+    assert mine[-1] == theirs[-1] and hash(mine[-1]) == hash(theirs[-1])
+    steps[40_000] = -1
+    changed = chain(steps)
+    assert changed[39_999] == mine[39_999]
+    assert changed[40_000] != mine[40_000] and changed[-1] != mine[-1]
+    assert mine[-1] != mine[-2] and mine[5] != (5,)
+    items = gamma_steps(3)
+    assert keys_for(items)[-1] == keys_for([make_item(i.filter, i.params) for i in items])[-1]
+
+
+def test_a_long_stack_recomputes_only_its_changed_last_step(monkeypatch) -> None:
+    calls = []
+    gamma = FILTERS["gamma"]
+
+    def counted(pixels, params, ctx):
+        calls.append(1)
+        return gamma.apply(pixels, params, ctx)
+
+    monkeypatch.setitem(FILTERS, "gamma", dataclasses.replace(gamma, apply=counted))
+    image = Image(np.full((4, 5, 3), 0.5, np.float32))
+    steps = [make_item("gamma", {"gamma": 1.0})] * 3000
+    renderer = Renderer()
+    renderer.render(image, steps)
+    calls.clear()
+    tracemalloc.start()
+    second = renderer.render(image, steps[:-1] + [make_item("gamma", {"gamma": 2.0})])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(calls) == 1 and np.allclose(second, 0.25)
+    assert peak < 2_000_000  # keys holding every earlier step would take 36 MB here
