@@ -4,19 +4,29 @@ This module imports ``torch``; the learned filters import it inside their
 functions, so the GUI starts without loading torch.
 
 Adding a model takes three lines: import its ``nn.Module`` class, add it to
-:data:`ARCHS`, and add a :class:`ModelSpec` to :data:`MODELS` naming the file
-that ``python -m enhance_core.training.export`` wrote (the exporter prints the
-line). The weights live in ``models/<name>/`` next to their ``.sha256`` file
-and ``MODEL_CARD.md``; hashes are never typed into code. Set
-``ENHANCE_MODELS_DIR`` to load from another models folder.
+:data:`ARCHS`, and add a :class:`ModelSpec` to :data:`MODELS`. The weights
+live in ``models/<name>/`` next to their ``.sha256`` file and ``MODEL_CARD.md``.
+Set ``ENHANCE_MODELS_DIR`` to load from another models folder.
+
+The expected SHA-256 of every file is pinned here, in :data:`MODELS`, and
+nothing else is trusted: the ``.sha256`` file beside the weights is for users
+(``sha256sum -c``) and is never read when loading, so weights replaced along
+with a regenerated ``.sha256`` file do not load.
+
+Updating a model after a new export::
+
+    python -m enhance_core.training.export runs/denoise/ckpt.pt --name denoise
+
+prints the ``MODELS entry:`` line, with the new file name and ``sha256=``;
+paste it over the model's entry below (and update its model card). A test
+checks that every entry's file is present and has the pinned hash.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +39,7 @@ from enhance_core.learned.archs.denoise_unet import DenoiseUNet
 from enhance_core.learned.archs.inpaint_unet import InpaintUNet
 from enhance_core.learned.archs.lowlight_net import LowLightNet
 from enhance_core.learned.archs.noise_level_net import NoiseLevelNet
-from enhance_core.learned.weights import read_expected_sha256, read_weights
+from enhance_core.learned.weights import metadata_args, read_weights
 
 MODELS_ENV = "ENHANCE_MODELS_DIR"
 
@@ -54,13 +64,20 @@ class ModelSpec:
     args : dict
         Constructor arguments; the weights' metadata must hold the same.
     weights : str
-        Weights file relative to the models folder (``denoise/denoise-1a2b3c4d.safetensors``);
-        its SHA-256 is read from the ``.sha256`` file beside it.
+        Weights file relative to the models folder (``denoise/denoise-1a2b3c4d.safetensors``).
+    sha256 : str
+        The file's SHA-256 (64 lowercase hex digits), as the exporter printed it.
     """
 
     arch: str
-    args: dict[str, Any] = field(default_factory=dict)
-    weights: str = ""
+    args: dict[str, Any]
+    weights: str
+    sha256: str
+
+    def __post_init__(self) -> None:
+        if len(self.sha256) != 64 or any(ch not in "0123456789abcdef" for ch in self.sha256):
+            raise ValueError(f"ModelSpec for {self.weights!r}: sha256 must be 64 lowercase hex digits, got "
+                             f"{self.sha256!r}; paste the line the exporter printed")
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -68,16 +85,19 @@ MODELS: dict[str, ModelSpec] = {
         arch="DenoiseUNet",
         args={"channels": 3, "widths": [64, 128, 256], "blocks": [1, 2, 2]},
         weights="denoise/denoise-aac92861.safetensors",
+        sha256="aac92861d26b5549c3c9c73f75b45c5c9ec28e2b9972c3192ad68a520cd8ef1f",
     ),
     "inpaint": ModelSpec(
         arch="InpaintUNet",
         args={"channels": 3, "widths": [32, 64, 128, 256], "blocks": [1, 1, 2, 2]},
         weights="inpaint/inpaint-80ea0457.safetensors",
+        sha256="80ea0457a0f5ada37fed8a6ee0e2e15267a76c15ac9cb30963292ce5f1af9341",
     ),
     "lowlight": ModelSpec(
         arch="LowLightNet",
         args={"exposure_width": 24, "denoise_widths": [48, 96, 192], "denoise_blocks": [1, 2, 2], "small_side": 128},
         weights="lowlight/lowlight-c9fac43f.safetensors",
+        sha256="c9fac43fface6128423f43b2ff4d598ca9f52d1a1a55414b57b2def9ac476f68",
     ),
 }
 """Model name -> :class:`ModelSpec`."""
@@ -108,8 +128,8 @@ def get_spec(name: str) -> ModelSpec:
 def load_model(name: str, *, device: str = "cpu") -> nn.Module:
     """Return model ``name`` in eval mode on ``device``, loading it once per device.
 
-    The weights' SHA-256 must match the ``.sha256`` file beside them, the
-    metadata must name the same architecture and arguments as :data:`MODELS`,
+    The weights' SHA-256 must match the one pinned in :data:`MODELS`, the
+    metadata must name the same architecture and arguments,
     and every tensor must match a parameter of the network (strict keys). The
     file is safetensors, so loading never executes code. Tensors stored as fp16
     load as fp32.
@@ -135,8 +155,8 @@ def clear_cache() -> None:
 
 def _build(spec: ModelSpec, path: Path) -> nn.Module:
     """Check and load ``path`` into a new network described by ``spec``."""
-    tensors, metadata = read_weights(path, sha256=read_expected_sha256(path))
-    stored_args = json.loads(metadata["args"])
+    tensors, metadata = read_weights(path, sha256=spec.sha256)
+    stored_args = metadata_args(metadata, path)
     if metadata["arch"] != spec.arch or stored_args != spec.args:
         raise ModelError(f"{path}: holds {metadata['arch']}({stored_args}) but the registry expects "
                          f"{spec.arch}({spec.args}); export the weights again or fix MODELS")

@@ -12,9 +12,11 @@ executed) whose string metadata holds:
 ``source``          where the tensors came from (checkpoint and step)
 
 Beside it, ``<file>.sha256`` holds the file's SHA-256 in ``sha256sum``
-format, and the file name ends in the hash's first 8 hex digits
-(``denoise-1a2b3c4d.safetensors``). :func:`read_weights` hashes the bytes it
-parses, so what is checked is exactly what is loaded.
+format for users (``sha256sum -c``), and the file name ends in the hash's
+first 8 hex digits (``denoise-1a2b3c4d.safetensors``). Shipped models are
+checked against the hash pinned in :data:`enhance_core.learned.registry.MODELS`,
+never against that file. :func:`read_weights` hashes the bytes it parses, so
+what is checked is exactly what is loaded.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def sha256_path(weights: Path) -> Path:
 
 
 def read_expected_sha256(weights: Path) -> str:
-    """Return the hash recorded in ``weights``'s sidecar file.
+    """Return the hash recorded in ``weights``'s sidecar file (for weights a user gives, not shipped ones).
 
     Raises
     ------
@@ -108,14 +110,32 @@ def parse_metadata(data: bytes, path: Path) -> dict[str, str]:
     try:
         (length,) = struct.unpack("<Q", data[:8])
         header = json.loads(data[8 : 8 + length])
-    except (struct.error, ValueError) as error:
+    except (struct.error, ValueError, RecursionError) as error:
         raise ModelError(f"{path}: not a safetensors file ({error}); re-export the weights") from None
     metadata = header.get("__metadata__", {}) if isinstance(header, dict) else {}
+    if not isinstance(metadata, dict):
+        metadata = {}
     if metadata.get("format") != FORMAT or metadata.get("format_version") != FORMAT_VERSION:
         raise ModelError(f"{path}: not Enhance Studio weights of format version {FORMAT_VERSION} "
                          f"(found {metadata.get('format')!r} version {metadata.get('format_version')!r}); "
                          f"re-export it with python -m enhance_core.training.export")
+    missing = [key for key in REQUIRED_METADATA if not isinstance(metadata.get(key), str)]
+    if missing:
+        raise ModelError(f"{path}: the weights' metadata lacks {', '.join(missing)}; re-export them with "
+                         f"python -m enhance_core.training.export")
     return metadata
+
+
+def metadata_args(metadata: dict[str, str], path: Path) -> dict[str, Any]:
+    """Return the constructor arguments stored in the metadata of ``path`` (a JSON object)."""
+    try:
+        args = json.loads(metadata["args"])
+    except (KeyError, TypeError, ValueError, RecursionError):
+        args = None
+    if not isinstance(args, dict):
+        raise ModelError(f"{path}: the weights' metadata holds no constructor arguments (\"args\" must be a JSON "
+                         f"object); re-export them with python -m enhance_core.training.export")
+    return args
 
 
 def read_weights(path: Path, *, sha256: str) -> tuple[dict[str, Any], dict[str, str]]:

@@ -10,8 +10,8 @@ raw ones; tensors are stored as fp16 (about half the size; they load as fp32)
 unless ``--fp32``. The constructor arguments are the architecture's parameters
 found in the checkpoint's config (the config keys equal the argument names).
 The exporter writes the weights and their ``.sha256`` file atomically, prints
-the hash and the :data:`enhance_core.learned.registry.MODELS` entry that points at
-the file, and says whether the table already points there.
+the hash and the :data:`enhance_core.learned.registry.MODELS` entry (with the
+hash) that pins the file, and says whether the table already pins it.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def export_checkpoint(
         "source": f"{checkpoint_path.name} {which} step {checkpoint['step']}",
     }
     path, digest = write_weights(folder / name, name, encode_weights(tensors, metadata))
-    return path, digest, ModelSpec(arch=arch, args=args, weights=f"{name}/{path.name}")
+    return path, digest, ModelSpec(arch=arch, args=args, weights=f"{name}/{path.name}", sha256=digest)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,10 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
     print(f"sha256 {digest}")
-    print(f"MODELS entry: {args.name!r}: ModelSpec(arch={spec.arch!r}, args={spec.args!r}, weights={spec.weights!r})")
+    print(f"MODELS entry: {args.name!r}: ModelSpec(arch={spec.arch!r}, args={spec.args!r}, weights={spec.weights!r}, "
+          f"sha256={spec.sha256!r}),")
     current = MODELS.get(args.name)
     if current != spec:
-        print("enhance_core/learned/registry.py does not point at this file yet; set the entry above in MODELS")
+        print("enhance_core/learned/registry.py does not pin this file yet; paste the entry above over the "
+              f"{args.name!r} entry of MODELS (the loader trusts only the hash there, not the .sha256 file)")
     return 0
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import pickle
+import struct
 import tempfile
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from enhance_core.errors import ModelError
 from enhance_core.learned import registry
 from enhance_core.learned.denoise import denoise_image
 from enhance_core.learned.registry import ModelSpec, load_model
-from enhance_core.learned.weights import sha256_path
+from enhance_core.learned.weights import encode_weights, parse_metadata, sha256_path
 from enhance_core.training import eval_denoise, eval_inpaint, eval_lowlight, export, train_denoise
 from tests.learned.conftest import TINY_CONFIG, synthetic_rgb, write_synthetic_dataset
 
@@ -39,22 +42,70 @@ def test_tampered_weights_raise_model_error(tiny_model):
         load_model("denoise_tiny", device="cpu")
 
 
-def test_missing_hash_file_raises_model_error(tiny_model):
-    sha256_path(tiny_model).unlink()
-    with pytest.raises(ModelError, match=r"\.sha256: cannot read"):
+def replace_weights(path: Path, data: bytes) -> str:
+    """Write ``data`` over the weights at ``path`` and a matching ``.sha256`` file, as an attacker would."""
+    path.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    sha256_path(path).write_text(f"{digest}  {path.name}\n")
+    return digest
+
+
+def pin(monkeypatch, digest: str) -> None:
+    """Pin ``digest`` for the tiny model in MODELS (as pasting the exporter's line would)."""
+    monkeypatch.setitem(registry.MODELS, "denoise_tiny", dataclasses.replace(registry.MODELS["denoise_tiny"],
+                                                                            sha256=digest))
+
+
+def test_replaced_weights_with_a_regenerated_hash_file_do_not_load(tiny_model):
+    state = load_model("denoise_tiny", device="cpu").state_dict()
+    registry.clear_cache()
+    metadata = parse_metadata(tiny_model.read_bytes(), tiny_model)
+    replace_weights(tiny_model, encode_weights({k: torch.zeros_like(v) for k, v in state.items()}, metadata))
+    with pytest.raises(ModelError, match=r"SHA-256 is [0-9a-f]{64}, expected [0-9a-f]{64}.*Restore it"):
         load_model("denoise_tiny", device="cpu")
 
 
-def test_pickle_is_never_executed(tiny_model, tmp_path):
+def test_the_hash_file_is_for_users_and_not_needed_to_load(tiny_model):
+    sha256_path(tiny_model).write_text("0" * 64 + "  tampered\n")
+    load_model("denoise_tiny", device="cpu")
+    registry.clear_cache()
+    sha256_path(tiny_model).unlink()
+    load_model("denoise_tiny", device="cpu")
+
+
+def test_every_shipped_model_is_pinned_in_the_table():
+    for name, spec in registry.MODELS.items():
+        path = registry.weights_path(name)
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == spec.sha256, name
+        assert sha256_path(path).read_text().split() == [spec.sha256, path.name], name
+    with pytest.raises(ValueError, match="sha256 must be 64 lowercase hex digits"):
+        ModelSpec("DenoiseUNet", {}, "denoise/x.safetensors", "aac92861")
+
+
+@pytest.mark.parametrize("args, message", [(None, "metadata lacks args"), ("[1, 2]", "no constructor arguments"),
+                                           ("{", "no constructor arguments")])
+def test_metadata_without_arguments_is_a_model_error(tiny_model, monkeypatch, args, message):
+    data = tiny_model.read_bytes()
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    if args is None:
+        del header["__metadata__"]["args"]
+    else:
+        header["__metadata__"]["args"] = args
+    text = json.dumps(header).encode()
+    pin(monkeypatch, replace_weights(tiny_model, struct.pack("<Q", len(text)) + text + data[8 + length:]))
+    with pytest.raises(ModelError, match=message):
+        load_model("denoise_tiny", device="cpu")
+
+
+def test_pickle_is_never_executed(tiny_model, tmp_path, monkeypatch):
     marker = tmp_path / "ran"
 
     class Exploit:
         def __reduce__(self):
             return (Path.touch, (marker,))
 
-    tiny_model.write_bytes(pickle.dumps({"weights": Exploit()}))
-    digest = hashlib.sha256(tiny_model.read_bytes()).hexdigest()
-    sha256_path(tiny_model).write_text(f"{digest}  {tiny_model.name}\n")
+    pin(monkeypatch, replace_weights(tiny_model, pickle.dumps({"weights": Exploit()})))
     with pytest.raises(ModelError, match="not a safetensors file"):
         load_model("denoise_tiny", device="cpu")
     assert not marker.exists()
@@ -62,8 +113,8 @@ def test_pickle_is_never_executed(tiny_model, tmp_path):
 
 def test_weights_that_do_not_fit_raise_model_error(tiny_model, monkeypatch):
     spec = registry.MODELS["denoise_tiny"]
-    monkeypatch.setitem(registry.MODELS, "denoise_tiny", ModelSpec(spec.arch, {**spec.args, "widths": [8, 32]},
-                                                                  spec.weights))
+    monkeypatch.setitem(registry.MODELS, "denoise_tiny", dataclasses.replace(spec, args={**spec.args,
+                                                                                          "widths": [8, 32]}))
     with pytest.raises(ModelError, match="registry expects"):
         load_model("denoise_tiny", device="cpu")
 
@@ -80,6 +131,7 @@ def test_export_command_prints_hash_and_entry(tiny_export, tmp_path, capsys):
     printed = capsys.readouterr().out
     digest = (tmp_path / spec.weights).with_suffix(".safetensors.sha256").read_text().split()[0]
     assert f"sha256 {digest}" in printed and repr(spec.weights) in printed
+    assert f"sha256={digest!r})," in printed and "paste the entry above" in printed
     checkpoint = tmp_path / "ckpt.pt"
     torch.save({"params": {}, "params_ema": {}, "config": {}, "step": 0}, checkpoint)
     assert export.main([str(checkpoint), "--name", "x", "--arch", "DenoiseUNet", "--models-dir", str(tmp_path)]) == 2
@@ -114,3 +166,4 @@ def test_denoise_run_fine_tunes_exported_weights_and_names_unfit_ones(tiny_expor
         train_denoise.main([*base, "--set", "widths=[8, 24]", "--set", f"out_dir={tmp_path / 'wide'}"])
     with pytest.raises(SystemExit, match="init checkpoint .*nope.safetensors not found"):
         train_denoise.main([*base, "--set", f"init={tmp_path / 'nope.safetensors'}", "--set", f"out_dir={tmp_path / 'x'}"])
+
