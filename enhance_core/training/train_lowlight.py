@@ -256,11 +256,11 @@ def main(argv=None):
     step = 0
     ckpt_path = out_dir / "ckpt.pt"
     if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         model.load_state_dict(ckpt["params"])
         ema.load_state_dict(ckpt["params_ema"])
         opt.load_state_dict(ckpt["optimizer"])
-        rng.bit_generator.state = ckpt["rng"]
+        rng.bit_generator.state = json.loads(ckpt["rng"]) if isinstance(ckpt["rng"], str) else ckpt["rng"]
         step = ckpt["step"]
         print(f"resumed at step {step}", flush=True)
     elif cfg["init"]:
@@ -302,8 +302,8 @@ def main(argv=None):
             t0, running = time.time(), np.zeros(2)
         if step % cfg["ckpt_every"] == 0 or step == cfg["steps"]:
             torch.save({"params": model.state_dict(), "params_ema": ema.state_dict(), "optimizer": opt.state_dict(),
-                        "rng": rng.bit_generator.state, "step": step, "config": cfg, "arch_args": arch_args},
-                       out_dir / "ckpt.tmp")
+                        "rng": json.dumps(rng.bit_generator.state), "step": step, "config": cfg,
+                        "arch_args": arch_args}, out_dir / "ckpt.tmp")
             (out_dir / "ckpt.tmp").replace(ckpt_path)
         if step % cfg["eval_every"] == 0 or step == cfg["steps"]:
             scores = validate(ema, val_pairs)

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from PIL import Image as PILImage
 
 from enhance_core.errors import Cancelled, ParameterError
@@ -247,3 +248,12 @@ def test_hole_fill_brush_preview_matches_export(tiny_model, monkeypatch):
     assert np.abs(export[61, 20:140] - clean[61, 20:140]).max() < 0.1
     shrunk = cv2.resize(export, (preview.shape[1], preview.shape[0]), interpolation=cv2.INTER_AREA)
     assert np.abs(preview - shrunk).mean() < 0.01
+
+
+def test_training_resumes_from_a_checkpoint_loaded_without_pickle(tiny_export, tmp_path, capsys):
+    _, _, checkpoint = tiny_export
+    shutil.copytree(checkpoint.parent, tmp_path / "run")
+    assert isinstance(torch.load(tmp_path / "run" / "ckpt.pt", weights_only=True)["rng"], str)
+    train_inpaint.main(["--config", str(TINY_CONFIG), "--data", str(checkpoint.parent.parent / "data"),
+                        "--set", f"out_dir={json.dumps(str(tmp_path / 'run'))}"])
+    assert "resumed at step 30" in capsys.readouterr().out

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image as PILImage
 
 from enhance_core.errors import Cancelled, ParameterError
@@ -213,3 +214,13 @@ def test_cli_applies_the_filter_by_name(tiny_lowlight, tmp_path):
     assert code == 0
     with PILImage.open(tmp_path / "out" / "dark.png") as result:
         assert result.size == (80, 64) and result.mode == "RGB"
+
+
+def test_training_resumes_from_a_checkpoint_loaded_without_pickle(tiny_lowlight_export, tmp_path, capsys):
+    _, _, run_dir = tiny_lowlight_export
+    shutil.copytree(run_dir, tmp_path / "run")
+    assert isinstance(torch.load(tmp_path / "run" / "ckpt.pt", weights_only=True)["rng"], str)
+    train_lowlight.main(["--config", str(TINY_CONFIG), "--data", str(run_dir.parent / "data"),
+                         "--set", f"out_dir={json.dumps(str(tmp_path / 'run'))}"])
+    steps = json.loads(TINY_CONFIG.read_text())["steps"]
+    assert f"resumed at step {steps}" in capsys.readouterr().out

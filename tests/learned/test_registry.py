@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import pickle
+import shutil
 import struct
 import tempfile
 from pathlib import Path
@@ -167,3 +168,26 @@ def test_denoise_run_fine_tunes_exported_weights_and_names_unfit_ones(tiny_expor
     with pytest.raises(SystemExit, match="init checkpoint .*nope.safetensors not found"):
         train_denoise.main([*base, "--set", f"init={tmp_path / 'nope.safetensors'}", "--set", f"out_dir={tmp_path / 'x'}"])
 
+
+def test_denoise_training_resumes_without_unpickling_code(tiny_export, tmp_path, capsys):
+    _, _, checkpoint = tiny_export
+    run = tmp_path / "run"
+    shutil.copytree(checkpoint.parent, run)
+    assert isinstance(torch.load(run / "ckpt.pt", weights_only=True)["rng"], str)
+    base = ["--config", str(TINY_CONFIG), "--data", str(checkpoint.parent.parent / "data"),
+            "--set", "steps=31", "--set", "eval_every=31", "--set", "ckpt_every=31"]
+    train_denoise.main([*base, "--set", f"out_dir={json.dumps(str(run))}"])
+    assert "resumed at step 30" in capsys.readouterr().out
+    assert torch.load(run / "ckpt.pt", weights_only=True)["step"] == 31
+    marker = tmp_path / "ran"
+
+    class Exploit:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    hostile = tmp_path / "hostile"
+    hostile.mkdir()
+    torch.save({"params": Exploit()}, hostile / "ckpt.pt")
+    with pytest.raises(SystemExit, match="cannot resume from .*UnpicklingError"):
+        train_denoise.main([*base, "--set", f"out_dir={json.dumps(str(hostile))}"])
+    assert not marker.exists()
