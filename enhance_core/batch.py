@@ -5,7 +5,11 @@ decides every output path (same name in the output folder, same format unless
 another is asked for), pairs masks and references by file stem, and refuses a
 plan that would write over an input. :func:`run_batch` processes the tasks,
 one file per worker process, and reports each file as it finishes; a file that
-fails is reported and skipped, the others go on.
+fails is reported and skipped, the others go on. Workers die with the
+process that started them and Ctrl+C stops them all, leaving no partial
+file (:mod:`enhance_core.batch_workers`); with ``skip_existing`` a re-run
+keeps the outputs an interrupted run finished (they are written atomically,
+so an existing output is always whole) and does the rest.
 
 Each worker reads the file, renders the steps at full resolution
 (:func:`enhance_core.render.render_image`), writes the result with the
@@ -20,16 +24,14 @@ import dataclasses
 import glob
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
+from enhance_core.batch_workers import BatchInterrupted, remove_partial_files, run_pool
 from enhance_core.errors import EnhanceError, ParameterError
 from enhance_core.image import Image
 from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality,
@@ -62,7 +64,7 @@ class FileTask:
 
 @dataclass
 class FileResult:
-    """What happened to one file; ``error`` is None on success."""
+    """What happened to one file; ``error`` is None on success (``skipped``: its output already existed)."""
 
     source: Path
     output: Path | None
@@ -72,6 +74,7 @@ class FileResult:
     metrics: dict[str, float] | None = None
     note: str = ""
     thumbnails: tuple[np.ndarray, ...] = ()
+    skipped: bool = False
 
 
 def collect_inputs(specs: Sequence[str | Path]) -> list[Path]:
@@ -178,12 +181,23 @@ def default_jobs(tasks: Sequence[FileTask]) -> int:
 
 
 def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_required: bool = False,
+              skip_existing: bool = False,
               on_result: Callable[[FileResult, int, int], None] | None = None) -> list[FileResult]:
     """Process ``tasks`` with ``jobs`` worker processes (1: in this process) and return results in task order.
 
     ``on_result(result, done, total)`` is called as each file finishes.
     With ``mask_required`` a task without a mask fails (``--mask-dir`` with no
-    mask of that stem). A crashed worker fails its file and the pool restarts.
+    mask of that stem). With ``skip_existing`` a task whose output exists is
+    not run and its result has ``skipped`` set. A crashed worker fails its
+    file and the pool restarts.
+
+    Raises
+    ------
+    BatchInterrupted
+        Ctrl+C: the files being processed were stopped (nothing of them is
+        left), ``results`` holds the finished ones (in task order, None for the
+        others; a file whose output was renamed into place just as Ctrl+C came
+        counts as finished), ``running`` and ``not_started`` the indices of the rest.
     """
     jobs = default_jobs(tasks) if jobs is None else jobs
     if jobs < 1:
@@ -200,41 +214,45 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
         if mask_required and task.mask is None:
             finish(index, FileResult(task.source, None, f"{task.source}: no mask with the stem "
                                      f"{task.source.stem!r} in the mask folder"))
+        elif skip_existing and task.output.exists():
+            finish(index, FileResult(task.source, task.output, note="already there: kept, not scored", skipped=True))
         else:
             pending.append(index)
-    if jobs == 1 or len(pending) <= 1:
-        for index in pending:
-            finish(index, process_file(tasks[index]))
-    else:
-        _run_in_pool(tasks, pending, min(jobs, len(pending)), finish)
+    started = time.time()
+    try:
+        if jobs == 1 or len(pending) <= 1:
+            _run_here(tasks, pending, finish)
+        else:
+            run_pool(process_file, tasks, pending, min(jobs, len(pending)), finish=finish, died=_died,
+                     target=lambda task: task.output)
+    except BatchInterrupted as interrupted:
+        for index in list(interrupted.running):
+            if _written_since(tasks[index].output, started):
+                interrupted.running.remove(index)
+                results[index] = FileResult(tasks[index].source, tasks[index].output, note="written as the batch "
+                                            "was interrupted; not scored")
+        interrupted.results = [results.get(i) for i in range(len(tasks))]
+        raise
     return [results[i] for i in range(len(tasks))]
 
 
-def _run_in_pool(tasks: Sequence[FileTask], pending: list[int], jobs: int,
-                 finish: Callable[[int, FileResult], None]) -> None:
-    """Run pending tasks in a spawn-started process pool; if a worker dies, fail its files and go on."""
-    queue = list(pending)
-    while queue:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
-                                 initializer=_limit_threads) as pool:
-            running: dict[Future, int] = {}
-            while queue or running:
-                while queue and len(running) < 2 * jobs:
-                    index = queue.pop(0)
-                    running[pool.submit(process_file, tasks[index])] = index
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                broken = False
-                for future in done:
-                    index = running.pop(future)
-                    try:
-                        finish(index, future.result())
-                    except BrokenProcessPool:
-                        broken = True
-                        finish(index, _died(tasks[index]))
-                if broken:
-                    for index in running.values():
-                        finish(index, _died(tasks[index]))
-                    break
+def _written_since(path: Path, since: float) -> bool:
+    """Whether ``path`` exists and was written after ``since`` (outputs are renamed into place whole)."""
+    try:
+        return path.stat().st_mtime >= since
+    except OSError:
+        return False
+
+
+def _run_here(tasks: Sequence[FileTask], pending: list[int], finish: Callable[[int, FileResult], None]) -> None:
+    """Process the pending tasks one after the other in this process; Ctrl+C raises :class:`BatchInterrupted`."""
+    for position, index in enumerate(pending):
+        try:
+            result = process_file(tasks[index])
+        except KeyboardInterrupt:
+            remove_partial_files([tasks[index].output])
+            raise BatchInterrupted([index], pending[position + 1:]) from None
+        finish(index, result)
 
 
 def _died(task: FileTask) -> FileResult:
@@ -243,17 +261,13 @@ def _died(task: FileTask) -> FileResult:
                       "processed (out of memory?); try fewer --jobs")
 
 
-def _limit_threads() -> None:
-    """Worker start-up: one OpenCV thread per process (the processes share the cores)."""
-    cv2.setNumThreads(1)
-
-
 def process_file(task: FileTask) -> FileResult:
     """Read, render, write and score one file; any failure becomes ``FileResult.error``."""
     start = time.perf_counter()
     try:
         if task.output.exists() and not task.overwrite:
-            raise ParameterError(f"{task.output} already exists; remove it or pass --overwrite")
+            raise ParameterError(f"{task.output} already exists; pass --skip-existing to keep it (finishing an "
+                                 "interrupted run) or --overwrite to replace it")
         image = read_image(task.source)
         steps = _with_mask(task.steps, image, task.mask)
         result = render_image(image, steps, device=task.device)

@@ -8,7 +8,11 @@
 INPUTs are files, folders (their images) or glob patterns. Each result goes to
 OUTDIR under the input's name, in the input's format and bit depth with its
 metadata, unless ``--format`` or ``--bit-depth`` say otherwise; an input is
-never written over, an existing output only with ``--overwrite``. A mask
+never written over, an existing output only with ``--overwrite``, and
+``--skip-existing`` keeps existing outputs (to finish an interrupted run).
+Ctrl+C stops the batch with a summary of what was written, failed and not
+started; worker processes never outlive the command, even when it is
+killed, and hidden partial files an interrupted run left are removed. A mask
 (white applies) goes to every step that has none of its own: ``--mask`` for
 all inputs (resized to each), ``--mask-dir`` paired by file stem. Progress and
 per-file errors go to stderr; a bad file is skipped and the exit status is 1
@@ -23,6 +27,7 @@ import sys
 from pathlib import Path
 
 from enhance_core.batch import FileResult, collect_inputs, default_jobs, plan_batch, run_batch
+from enhance_core.batch_workers import BatchInterrupted, remove_partial_files
 from enhance_core.batch_report import write_report
 from enhance_core.errors import ParameterError
 from enhance_core.filters.registry import CATEGORIES, filters_in_category, get_filter
@@ -54,7 +59,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", metavar="EXT", help="write this format instead of the input's (png, tif, jpg...)")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), help="bits per sample (default: the input's)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing files in OUTDIR (never inputs)")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing files in OUTDIR (never inputs)")
+    existing.add_argument("--skip-existing", action="store_true",
+                          help="keep files already in OUTDIR and process only the others (finish an interrupted run)")
     parser.add_argument("--device", help="device for learned filters (cpu, cuda, mps; default automatic)")
     parser.add_argument("--reference-dir", type=Path, metavar="DIR",
                         help="score each result against the same-stem reference and write a report")
@@ -91,16 +99,37 @@ def run(args: argparse.Namespace) -> int:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ParameterError(f"cannot create the output folder {args.output} ({error.strerror or error})") from None
+    removed = remove_partial_files(task.output for task in tasks)
+    if removed:
+        print(f"removed {removed} partial file(s) an interrupted run left in {args.output}", file=sys.stderr)
     jobs = args.jobs if args.jobs is not None else default_jobs(tasks)
     print(f"applying {len(steps)} step(s) to {len(tasks)} file(s) with {min(jobs, len(tasks))} process(es)",
           file=sys.stderr, flush=True)
-    results = run_batch(tasks, jobs=jobs, mask_required=args.mask_dir is not None, on_result=report_result)
+    try:
+        results = run_batch(tasks, jobs=jobs, mask_required=args.mask_dir is not None,
+                            skip_existing=args.skip_existing, on_result=report_result)
+    except BatchInterrupted as interrupted:
+        print(interrupted_summary(interrupted, args.output), file=sys.stderr)
+        return 130
     failed = [r for r in results if r.error]
-    print(f"done: {len(results) - len(failed)} of {len(results)} file(s) written to {args.output}"
-          + (f", {len(failed)} failed" if failed else ""))
+    skipped = sum(r.skipped for r in results)
+    written = len(results) - len(failed) - skipped
+    print(f"done: {written} of {len(results)} file(s) written to {args.output}"
+          + (f", {skipped} kept (already there)" if skipped else "") + (f", {len(failed)} failed" if failed else ""))
     if args.reference_dir is not None:
         write_batch_report(results, args)
     return 1 if failed else 0
+
+
+def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:
+    """The line printed when Ctrl+C stopped a batch: what was written, failed, stopped and not started."""
+    finished = [result for result in interrupted.results if result is not None]
+    failed = sum(result.error is not None for result in finished)
+    kept = sum(result.skipped for result in finished)
+    written = len(finished) - failed - kept
+    return (f"interrupted: {written} file(s) written to {output}, {kept} kept, {failed} failed, "
+            f"{len(interrupted.running)} stopped before writing, {len(interrupted.not_started)} not started; "
+            "run the same command with --skip-existing to finish")
 
 
 def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
@@ -143,6 +172,8 @@ def report_result(result: FileResult, done: int, total: int) -> None:
     """One progress line per finished file on stderr."""
     if result.error:
         print(f"[{done}/{total}] failed: {result.error}", file=sys.stderr, flush=True)
+    elif result.skipped:
+        print(f"[{done}/{total}] kept {result.output} (already there)", file=sys.stderr, flush=True)
     else:
         print(f"[{done}/{total}] ok {result.source} -> {result.output} ({result.seconds:.1f} s)",
               file=sys.stderr, flush=True)

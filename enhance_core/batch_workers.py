@@ -1,0 +1,254 @@
+"""Worker processes for batch runs: they die with their parent, stop on Ctrl+C and leave no partial file.
+
+:func:`run_pool` runs tasks in spawn-started worker processes.
+
+Parent killed (``kill -9`` included): on Linux each worker asks the kernel
+(``prctl(PR_SET_PDEATHSIG, SIGKILL)``) to be killed the moment its parent
+exits, so not one more file is written, and a small *janitor* process started
+beside the workers then removes the partial files they were writing. The
+signal is tied to the thread that started the worker: :func:`run_pool`'s
+caller, which waits for the pool, so it outlives every worker. Elsewhere, and
+as a second line on Linux, each worker watches a pipe whose only writing end
+the parent holds: when it reads end-of-file the worker removes its partial
+file and exits (a few milliseconds later, up to tens under heavy load, which
+is why Linux uses the kernel's signal first).
+
+Ctrl+C: workers ignore SIGINT (a terminal sends it to the whole process
+group); the parent catches it, closes the pipe so every worker stops,
+removes what they were writing, and raises :class:`BatchInterrupted` naming
+the tasks that were running and those never started.
+
+Partial files are ``write_image``'s hidden temporary files,
+``.<output name>.<8 random characters>.part`` beside the output;
+:func:`remove_partial_files` removes those of given outputs (and nothing
+else), which also clears what a killed earlier run left.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import select
+import signal
+import sys
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import cv2
+
+_PARTIAL = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.part")
+"""``tempfile.mkstemp(prefix=".<name>.", suffix=".part")``, as :func:`enhance_core.io.write_image` names them."""
+PR_SET_PDEATHSIG = 1
+"""``prctl`` option: the signal this process gets when its parent exits (Linux)."""
+DONE = b"done"
+"""Told to the janitor when the pool ended normally or was stopped: nothing to clean."""
+_current_target: Path | None = None
+"""In a worker: the output of the task it is running."""
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl+C stopped a batch; ``running`` and ``not_started`` are task indices, ``results`` what finished.
+
+    A :class:`KeyboardInterrupt`, so a caller that does not handle it still
+    stops as on Ctrl+C.
+    """
+
+    def __init__(self, running: Sequence[int], not_started: Sequence[int], results: Sequence[Any] = ()) -> None:
+        super().__init__("batch interrupted")
+        self.running, self.not_started, self.results = list(running), list(not_started), list(results)
+
+
+def partial_files(output: Path) -> list[Path]:
+    """The hidden partial files ``write_image`` leaves beside ``output`` when it is stopped mid-write."""
+    try:
+        with os.scandir(output.parent) as entries:
+            names = [entry.name for entry in entries if entry.is_file(follow_symlinks=False)]
+    except OSError:
+        return []
+    return [output.parent / name for name in names
+            if (match := _PARTIAL.fullmatch(name)) is not None and match["name"] == output.name]
+
+
+def remove_partial_files(outputs: Iterable[Path]) -> int:
+    """Remove the partial files of ``outputs`` (only files named as ``write_image`` names them); return how many."""
+    removed = 0
+    for output in outputs:
+        for path in partial_files(output):
+            try:
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed
+
+
+def _watch_parent(pipe: Connection) -> None:
+    """Worker thread: wait until the parent closes the pipe (it exited or was interrupted), then exit now."""
+    try:
+        pipe.recv_bytes()
+    except (EOFError, OSError):
+        pass
+    if _current_target is not None:
+        remove_partial_files([_current_target])
+    os._exit(1)
+
+
+def _die_with_parent(parent: int) -> bool:
+    """Ask the kernel to SIGKILL this process when ``parent`` exits (Linux); return whether that is in force."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent:
+        os._exit(1)
+    return True
+
+
+def _start_worker(pipe: Connection, parent: int) -> None:
+    """Worker start-up: ignore Ctrl+C (the parent handles it), one OpenCV thread, die with the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cv2.setNumThreads(1)
+    _die_with_parent(parent)
+    threading.Thread(target=_watch_parent, args=(pipe,), name="watch-parent", daemon=True).start()
+
+
+def _janitor(pipe: Connection, parent: int, outputs: list[Path]) -> None:
+    """Process beside the workers: unless told :data:`DONE`, wait for the parent to exit, then remove partials.
+
+    The kernel kills the workers as the parent exits; what they were writing
+    is removed once the parent is gone (``pidfd``), so no worker can create
+    another partial file afterwards. It inherits an ignored SIGINT (see
+    :func:`_start_janitor`).
+    """
+    try:
+        if pipe.recv_bytes() == DONE:
+            return
+    except (EOFError, OSError):
+        pass
+    try:
+        handle = os.pidfd_open(parent)
+    except (AttributeError, OSError):
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [], 10.0)
+        os.close(handle)
+    remove_partial_files(outputs)
+
+
+def _run_one(fn: Callable[[Any], Any], task: Any, target: Path | None) -> Any:
+    """Worker: run ``fn(task)``, remembering ``target`` so a stop can remove its partial file."""
+    global _current_target
+    _current_target = target
+    try:
+        return fn(task)
+    finally:
+        _current_target = None
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while workers are started, so they inherit the setting before they run any code."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int], jobs: int, *,
+             finish: Callable[[int, Any], None], died: Callable[[Any], Any],
+             target: Callable[[Any], Path | None]) -> None:
+    """Run ``fn(tasks[i])`` for each ``i`` in ``pending`` in ``jobs`` worker processes.
+
+    ``finish(i, result)`` is called as each task ends; a task whose worker
+    died gets ``died(task)`` as its result and the pool restarts for the rest.
+    ``target(task)`` is the file the task writes (its partial file is removed
+    if the task is stopped).
+
+    Raises
+    ------
+    BatchInterrupted
+        Ctrl+C; every worker has stopped and their partial files are removed.
+    """
+    queue = list(pending)
+    context = get_context("spawn")
+    janitor = _start_janitor(context, [path for path in (target(tasks[i]) for i in pending) if path is not None])
+    try:
+        while queue:
+            _run_pool_once(fn, tasks, queue, jobs, context, finish=finish, died=died, target=target)
+    finally:
+        if janitor is not None:
+            janitor[1].send_bytes(DONE)
+            janitor[1].close()
+            janitor[0].join()
+
+
+def _start_janitor(context: Any, outputs: list[Path]) -> tuple[Any, Connection] | None:
+    """Start the janitor process (Linux, where workers die by the kernel's signal); return it and its pipe."""
+    if not sys.platform.startswith("linux"):
+        return None
+    reader, writer = context.Pipe(duplex=False)
+    process = context.Process(target=_janitor, args=(reader, os.getpid(), outputs), name="batch-janitor",
+                              daemon=True)
+    with _sigint_ignored():
+        process.start()
+    reader.close()
+    return process, writer
+
+
+def _run_pool_once(fn: Callable[[Any], Any], tasks: Sequence[Any], queue: list[int], jobs: int, context: Any, *,
+                   finish: Callable[[int, Any], None], died: Callable[[Any], Any],
+                   target: Callable[[Any], Path | None]) -> None:
+    """Run queued tasks in one pool until they are done or a worker dies (the caller starts a new pool)."""
+    reader, writer = context.Pipe(duplex=False)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,
+                               initargs=(reader, os.getpid()))
+    running: dict[Future, int] = {}
+    try:
+        while queue or running:
+            with _sigint_ignored():
+                while queue and len(running) < jobs:
+                    index = queue.pop(0)
+                    running[pool.submit(_run_one, fn, tasks[index], target(tasks[index]))] = index
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            if _finish_done(done, running, tasks, finish, died):
+                for index in running.values():
+                    finish(index, died(tasks[index]))
+                return
+    except KeyboardInterrupt:
+        writer.close()
+        pool.shutdown(wait=True, cancel_futures=True)
+        stopped = sorted(running.values())
+        remove_partial_files(path for path in (target(tasks[i]) for i in stopped) if path is not None)
+        raise BatchInterrupted(stopped, list(queue)) from None
+    finally:
+        pool.shutdown(wait=True)
+        writer.close()
+        reader.close()
+
+
+def _finish_done(done: set[Future], running: dict[Future, int], tasks: Sequence[Any],
+                 finish: Callable[[int, Any], None], died: Callable[[Any], Any]) -> bool:
+    """Report finished futures; return True when a worker died (the pool is broken)."""
+    broken = False
+    for future in done:
+        index = running.pop(future)
+        try:
+            finish(index, future.result())
+        except BrokenProcessPool:
+            broken = True
+            finish(index, died(tasks[index]))
+    return broken

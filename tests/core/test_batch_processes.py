@@ -1,0 +1,225 @@
+"""Batch process hygiene (issue 21): kill -9 leaves no worker and no file, Ctrl+C summarizes, re-runs finish.
+
+Linux: workers die by the kernel's parent-death signal and a janitor removes their partial files; the pipe
+they watch (the portable way) is tested on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from multiprocessing import Pipe
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from enhance_core import batch as batch_module
+from enhance_core import batch_workers
+from enhance_core.batch import plan_batch, run_batch
+from enhance_core.batch_workers import BatchInterrupted, partial_files, remove_partial_files
+from enhance_core.cli import main
+from enhance_core.image import Image
+from enhance_core.io import write_image
+from enhance_core.recipe import save_recipe
+from enhance_core.stack import make_item
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc and uses pidfd")
+COMMAND = [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+           "from enhance_core.cli import main; sys.exit(main(sys.argv[1:]))"]
+"""``enhance-studio`` with Ctrl+C handled even when the test runner was started with SIGINT ignored (a
+background job), which its children would inherit."""
+SLOW_STEPS = 2
+"""tv_denoise steps per file: a few tenths of a second per file, so the kill lands while both workers are busy."""
+
+
+@pytest.fixture
+def batch(tmp_path) -> tuple[Path, Path, Path]:
+    """Five inputs, a slow recipe and an output folder."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(5):
+        write_image(Image(rng.random((160, 160, 3), dtype=np.float32)), inputs / f"img{index}.png")
+    recipe = save_recipe([make_item("tv_denoise", {"weight": 0.5})] * SLOW_STEPS, tmp_path / "slow.json")
+    return inputs, recipe, tmp_path / "out"
+
+
+def start(batch, *extra: str) -> subprocess.Popen:
+    """Start ``apply`` with two workers in its own process group; return once the first file is written."""
+    inputs, recipe, out = batch
+    process = subprocess.Popen([*COMMAND, "apply", "--recipe", str(recipe), "-o", str(out), "--jobs", "2",
+                                *extra, str(inputs)], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    for line in process.stderr:
+        if "] ok " in line:
+            return process
+    pytest.fail(f"apply ended before writing a file (status {process.wait()})")
+
+
+def children(pid: int) -> list[int]:
+    """Process ids of the children of ``pid`` (Linux)."""
+    tasks = Path(f"/proc/{pid}/task")
+    return [int(child) for task in tasks.iterdir() for child in (task / "children").read_text().split()]
+
+
+def wait_gone(pids: list[int], timeout: float = 10.0) -> None:
+    """Block until every process in ``pids`` has exited (pidfd: no polling)."""
+    for pid in pids:
+        try:
+            handle = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            assert select.select([handle], [], [], timeout)[0], f"process {pid} still runs {timeout} s later"
+        finally:
+            os.close(handle)
+
+
+def test_kill_9_of_apply_stops_its_workers_and_a_rerun_finishes(batch, capsys) -> None:
+    inputs, _, out = batch
+    process = start(batch)
+    workers = children(process.pid)
+    assert len(workers) >= 2
+    process.kill()
+    process.wait()
+    process.stderr.close()
+    written = sorted(os.listdir(out))
+    wait_gone(workers)
+    assert sorted(os.listdir(out)) == written, "a worker wrote after its parent was killed"
+    assert not [name for name in written if name.endswith(".part")]
+    assert len(written) < 5
+    stale = out / ".img4.png.a1b2c3d4.part"
+    stale.write_bytes(b"left by a killed run")
+    (out / ".notes.txt.a1b2c3d4.part").write_bytes(b"not ours")
+    finish = ["apply", "--filter", "negative", "-o", str(out), "--jobs", "1", str(inputs)]
+    assert main([*finish, "--skip-existing"]) == 0
+    printed = capsys.readouterr()
+    assert "removed 1 partial file(s) an interrupted run left" in printed.err
+    assert f"{5 - len(written)} of 5 file(s) written to {out}, {len(written)} kept" in printed.out
+    assert sorted(os.listdir(out)) == [".notes.txt.a1b2c3d4.part"] + [f"img{i}.png" for i in range(5)]
+    assert main(finish) == 1
+    assert "already exists; pass --skip-existing to keep it" in capsys.readouterr().err
+
+
+def test_ctrl_c_ends_the_batch_with_a_summary_and_no_worker_left(batch) -> None:
+    process = start(batch)
+    workers = children(process.pid)
+    os.killpg(process.pid, signal.SIGINT)
+    rest = process.stderr.read()
+    process.stderr.close()
+    assert process.wait() == 130
+    wait_gone(workers)
+    assert "Traceback" not in rest
+    summary = rest.strip().splitlines()[-1]
+    assert summary.startswith("interrupted: ") and "not started; run the same command with --skip-existing" in summary
+    written = [name for name in os.listdir(batch[2]) if not name.endswith(".part")]
+    assert f"interrupted: {len(written)} file(s) written" in summary
+    assert not list(batch[2].glob(".*.part"))
+
+
+def test_a_worker_removes_its_partial_file_and_exits_when_the_parent_goes(tmp_path) -> None:
+    target = tmp_path / "result.png"
+    script = textwrap.dedent(f"""
+        import os
+        import threading
+        from multiprocessing import Pipe
+        from pathlib import Path
+        from enhance_core import batch_workers
+        reader, writer = Pipe(duplex=False)
+        target = Path({str(target)!r})
+        started = threading.Event()
+
+        def task(_):
+            Path({str(tmp_path / '.result.png.x_y_z_12.part')!r}).write_bytes(b"half")
+            started.set()
+            threading.Event().wait()
+
+        threading.Thread(target=batch_workers._run_one, args=(task, None, target), daemon=True).start()
+        started.wait()
+        batch_workers._start_worker(reader, os.getppid())
+        writer.close()
+        threading.Event().wait()
+    """)
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 1, finished.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_janitor_removes_partial_files_once_the_parent_is_gone(tmp_path) -> None:
+    outputs = [tmp_path / "a.png", tmp_path / "b.png"]
+    partial = tmp_path / ".a.png.k1ll3d_x.part"
+    parent = subprocess.Popen(["cat"], stdin=subprocess.PIPE)
+    reader, writer = Pipe(duplex=False)
+    janitor = threading.Thread(target=batch_workers._janitor, args=(reader, parent.pid, outputs))
+    janitor.start()
+    partial.write_bytes(b"half")
+    writer.close()
+    assert janitor.is_alive() and partial.exists(), "it waits for the parent to exit"
+    parent.kill()
+    parent.wait()
+    parent.stdin.close()
+    janitor.join(30)
+    assert not janitor.is_alive() and not partial.exists()
+    partial.write_bytes(b"a later run's")
+    reader, writer = Pipe(duplex=False)
+    writer.send_bytes(batch_workers.DONE)
+    batch_workers._janitor(reader, os.getpid(), outputs)
+    assert partial.exists(), "a pool that ended normally leaves the folder alone"
+
+
+def test_only_our_partial_files_are_removed(tmp_path) -> None:
+    ours = [tmp_path / ".a.png.abcd_123.part", tmp_path / ".a.png.zzzzzzzz.part"]
+    theirs = [tmp_path / ".a.png.part", tmp_path / ".b.png.abcd1234.part", tmp_path / "a.png.abcd1234.part",
+              tmp_path / ".a.png.ABCD1234.part", tmp_path / "a.png"]
+    for path in ours + theirs:
+        path.write_bytes(b"x")
+    assert sorted(partial_files(tmp_path / "a.png")) == sorted(ours)
+    assert remove_partial_files([tmp_path / "a.png", tmp_path / "missing" / "c.png"]) == 2
+    assert sorted(tmp_path.iterdir()) == sorted(theirs)
+
+
+def test_ctrl_c_in_a_one_process_batch_reports_what_finished(tmp_path, monkeypatch) -> None:
+    rng = np.random.default_rng(1)
+    for index in range(3):
+        write_image(Image(rng.random((16, 16, 3), dtype=np.float32)), tmp_path / f"p{index}.png")
+    tasks = plan_batch(sorted(tmp_path.glob("p*.png")), (make_item("negative"),), tmp_path / "out")
+    (tmp_path / "out").mkdir()
+    real = batch_module.process_file
+    calls = []
+
+    def interrupt_second(task):
+        calls.append(task)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(batch_module, "process_file", interrupt_second)
+    with pytest.raises(BatchInterrupted) as caught:
+        run_batch(tasks, jobs=1)
+    assert (caught.value.running, caught.value.not_started) == ([1], [2])
+    assert caught.value.results[0].output == tasks[0].output and caught.value.results[1:] == [None, None]
+    monkeypatch.undo()
+    assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), "--skip-existing", "--jobs", "1",
+                 *map(str, sorted(tmp_path.glob("p*.png")))]) == 0
+
+
+def test_an_output_renamed_into_place_as_ctrl_c_comes_counts_as_written(tmp_path, monkeypatch) -> None:
+    for index in range(3):
+        write_image(Image(np.full((8, 8, 3), 0.5, np.float32)), tmp_path / f"q{index}.png")
+    tasks = plan_batch(sorted(tmp_path.glob("q*.png")), (make_item("negative"),), tmp_path / "out")
+    (tmp_path / "out").mkdir()
+
+    def interrupted_pool(fn, pool_tasks, pending, jobs, **options):
+        write_image(Image(np.zeros((8, 8, 3), np.float32)), pool_tasks[0].output)
+        raise BatchInterrupted([0, 1], [2])
+
+    monkeypatch.setattr(batch_module, "run_pool", interrupted_pool)
+    with pytest.raises(BatchInterrupted) as caught:
+        run_batch(tasks, jobs=2)
+    assert caught.value.running == [1] and caught.value.not_started == [2]
+    assert caught.value.results[0].output == tasks[0].output and caught.value.results[1:] == [None, None]
