@@ -102,17 +102,18 @@ def denoise_image(
         raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
     pixels = np.ascontiguousarray(pixels, dtype=np.float32)
     if sigma is None:
-        sigma = min(estimate_noise_sigma(pixels), SIGMA_MAX)
+        from enhance_core.learned.engine import call_interruptibly
+
+        sigma = min(call_interruptibly(lambda: estimate_noise_sigma(pixels), should_stop), SIGMA_MAX)
     if not 0.0 <= sigma <= SIGMA_MAX:
         raise ParameterError(f"sigma must be between 0 and {SIGMA_MAX:g} (0-255 scale), got {sigma}")
     if sigma == 0.0:
         return pixels.copy()
-    from enhance_core.learned.engine import select_device
-    from enhance_core.learned.registry import load_model
+    from enhance_core.learned.engine import load_network
 
-    device = select_device(device)
-    return run_denoiser(load_model(model, device=device), pixels, sigma=sigma, device=device, progress=progress,
-                        should_stop=should_stop, mask=mask, tile=tile)
+    network, device = load_network(model, device=device, should_stop=should_stop)
+    return run_denoiser(network, pixels, sigma=sigma, device=device, progress=progress, should_stop=should_stop,
+                        mask=mask, tile=tile)
 
 
 def run_denoiser(

@@ -37,6 +37,8 @@ StopFn = Callable[[], bool]
 DEVICE_ENV = "ENHANCE_DEVICE"
 CPU_MAX_TILE = 512
 MIN_TILE = 64
+COPY_ROWS = 256
+"""Rows copied between stop checks when a run starts (a 24-megapixel copy takes seconds on a slow CPU)."""
 DEFAULT_BUDGET = {"cpu": 512 * 2**20, "mps": 1024 * 2**20}
 _OOM_MESSAGES = ("out of memory", "not enough memory", "can't allocate memory", "failed to allocate")
 
@@ -156,6 +158,70 @@ def inference_mode(device: str) -> Iterator[None]:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[1], saved[2]
 
 
+def call_interruptibly(work: Callable[[], Any], should_stop: StopFn | None, *, poll: float = 0.02) -> Any:
+    """Return ``work()``, run in a helper thread while ``should_stop()`` is checked every ``poll`` seconds.
+
+    For start-up work that cannot check a stop flag itself: importing torch,
+    reading and hashing weights, building a network. On a stop request this
+    raises :class:`Cancelled` at once and lets ``work`` finish in the
+    background, so it must be safe to abandon and worth keeping (it fills a
+    cache: the next run finds torch imported and the model loaded).
+    Exceptions of ``work`` are raised here. The helper thread is not a daemon:
+    a process that exits while abandoned work runs waits for it, since
+    killing a thread inside OpenBLAS or OpenCV can hang their shutdown.
+    """
+    if should_stop is None:
+        return work()
+    if should_stop():
+        raise Cancelled("stopped by request")
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="enhance-learned-start").start()
+    while not done.wait(poll):
+        if should_stop():
+            raise Cancelled("stopped by request")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def load_network(name: str, *, device: str | None = None, should_stop: StopFn | None = None) -> tuple[Any, str]:
+    """Choose the device and load model ``name`` on it; return ``(network, device)``.
+
+    The first call in a process imports torch and reads, checks and builds the
+    network (seconds on a slow machine); this runs through
+    :func:`call_interruptibly`, so a stop request is honoured within
+    ``poll`` seconds even then.
+
+    Raises
+    ------
+    Cancelled
+        ``should_stop()`` returned true.
+    ModelError, ParameterError
+        As :func:`enhance_core.learned.registry.load_model` and :func:`select_device`.
+    """
+
+    def load() -> tuple[Any, str]:
+        chosen = select_device(device)
+        from enhance_core.learned.registry import load_model
+
+        if chosen.startswith("cuda"):
+            import torch._inductor.config  # noqa: F401 - what use_deterministic_algorithms imports, once
+
+        return load_model(name, device=chosen), chosen
+
+    return call_interruptibly(load, should_stop)
+
+
 @contextlib.contextmanager
 def stop_checks(module: Any, should_stop: StopFn) -> Iterator[None]:
     """Check ``should_stop()`` before every submodule of ``module`` runs in this thread.
@@ -176,6 +242,7 @@ def stop_checks(module: Any, should_stop: StopFn) -> Iterator[None]:
     finally:
         for handle in handles:
             handle.remove()
+
 
 def run_tiled(
     fn: Callable[[Any], Any],
@@ -274,7 +341,11 @@ def _run_tiles(fn, pixels, *, side, overlap, multiple, device, progress, should_
     tiles = plan_tiles(rows, cols, tile=side, overlap=overlap, multiple=multiple)
     if mask is not None:
         tiles = [t for t in tiles if np.any(mask[t.out_rows, t.out_cols] > 0)]
-    output = np.array(pixels[..., :out_channels], dtype=np.float32, order="C")
+    output = np.empty(pixels.shape[:2] + (out_channels,), np.float32)
+    for start in range(0, rows, COPY_ROWS):
+        if should_stop is not None and should_stop():
+            raise Cancelled("stopped by request")
+        output[start:start + COPY_ROWS] = pixels[start:start + COPY_ROWS, :, :out_channels]
     with inference_mode(device):
         for index, tile in enumerate(tiles):
             if should_stop is not None and should_stop():

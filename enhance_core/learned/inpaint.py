@@ -155,13 +155,11 @@ def inpaint_masked(
     pixels = np.ascontiguousarray(pixels, dtype=np.float32)
     if not hole.any():
         return pixels.copy()
+    from enhance_core.learned.engine import load_network, stop_checks
+
+    network, device = load_network(model, device=device, should_stop=should_stop)
     import torch
 
-    from enhance_core.learned.engine import select_device, stop_checks
-    from enhance_core.learned.registry import load_model
-
-    device = select_device(device)
-    network = load_model(model, device=device)
     bf16 = device == "cpu" and _cpu_has_fast_bf16()
 
     def run_network(tensor: torch.Tensor) -> torch.Tensor:

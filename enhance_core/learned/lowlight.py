@@ -107,20 +107,17 @@ def enhance_low_light(
     if strength == 0.0 or box is None:
         return pixels.copy()
 
-    from enhance_core.learned.engine import select_device, stop_checks
+    from enhance_core.learned.engine import load_network, select_device, stop_checks
     from enhance_core.learned.lowlight_ops import enhance_with_model
 
-    device = select_device(device)
     if isinstance(model, str):
-        from enhance_core.learned.registry import load_model
-
-        model = load_model(model, device=device)
-    gray = pixels.shape[2] == 1
-    source = np.clip(np.repeat(pixels, 3, axis=2) if gray else pixels, 0.0, 1.0)
+        model, device = load_network(model, device=device, should_stop=should_stop)
+    else:
+        device = select_device(device)
     with stop_checks(model, should_stop) if should_stop else contextlib.nullcontext():
-        result = enhance_with_model(model, source, strength=strength, denoise=denoise, mask=mask, box=box,
+        result = enhance_with_model(model, pixels, strength=strength, denoise=denoise, mask=mask, box=box,
                                     device=device, progress=progress, should_stop=should_stop, tile=tile)
-    if gray:
+    if pixels.shape[2] == 1:
         result = result.mean(axis=2, keepdims=True, dtype=np.float32)
     return result
 

@@ -8,21 +8,29 @@
 * :func:`brighten_t` applies a per-pixel log2 gain and per-channel white
   balance in linear light and encodes back to sRGB;
 * :func:`enhance_with_model` runs the whole filter on an array: exposure on the
-  small copy, gain field interpolated bicubically to full size, then gain and
-  denoiser tile by tile through :func:`enhance_core.learned.engine.run_tiled`.
+  small copy, gain field interpolated bicubically to full size
+  (:class:`GainField`), then gain and denoiser tile by tile through
+  :func:`enhance_core.learned.engine.run_tiled`.
 
-``torch`` is imported inside the functions.
+Every full-resolution step (clipping, the gain field, the network's input)
+works in bands of :data:`BAND_ROWS` rows with a stop check between bands, so a
+cancel is honoured within a fraction of a second even on a 24-megapixel image
+on a slow CPU. ``torch`` is imported inside the functions.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
 
+from enhance_core.errors import Cancelled
+
 LOG_FLOOR = 2.0**-12
 TILE_OVERLAP = 32
+BAND_ROWS = 256
+"""Rows per band of full-resolution work between stop checks."""
 
 
 def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
@@ -99,29 +107,81 @@ def brighten_t(dark: Any, log_gain: Any, wb: Any) -> Any:
     return brighten_linear_t(srgb_to_linear_t(dark), log_gain, wb)
 
 
-def estimate_gain(model: Any, srgb: np.ndarray, device: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return the coarse log2-gain field (rows/16, cols/16 of the small copy) and white-balance log2 gains (3,)."""
+def estimate_gain(model: Any, srgb: np.ndarray, device: str,
+                  should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the coarse log2-gain field (rows/16, cols/16 of the small copy) and white-balance log2 gains (3,).
+
+    The small copy is made while ``should_stop()`` is polled (shrinking a
+    24-megapixel image takes seconds on a slow CPU; a stop abandons it).
+    """
     import torch
 
-    small = torch.from_numpy(make_small_copy(srgb, model.small_side))[None].to(device)
+    from enhance_core.learned.engine import call_interruptibly
+
+    copy = call_interruptibly(lambda: make_small_copy(srgb, model.small_side), should_stop)
+    small = torch.from_numpy(copy)[None].to(device)
     field, wb = model.exposure(small)
     return field[0, 0].float().cpu().numpy(), wb[0].float().cpu().numpy()
 
 
-def gain_field(coarse: np.ndarray, box: tuple[slice, slice], window: tuple[slice, slice]) -> np.ndarray:
-    """Interpolate ``coarse`` bicubically over ``box`` and extend its edges to fill ``window`` (which holds ``box``).
+def cubic_weights(size: int, source: int) -> np.ndarray:
+    """The (size, source) matrix of OpenCV's bicubic resize from ``source`` to ``size`` samples.
 
-    Bicubic overshoot is clipped to the coarse values' range, so the field
-    never leaves the gains the network chose.
+    Same kernel (a = -0.75), sample positions (``(i + 0.5) * source / size - 0.5``)
+    and replicated edges as ``cv2.resize(..., interpolation=cv2.INTER_CUBIC)``.
     """
-    rows, cols = box[0].stop - box[0].start, box[1].stop - box[1].start
-    field = cv2.resize(coarse, (cols, rows), interpolation=cv2.INTER_CUBIC).reshape(rows, cols)
-    field = np.clip(field, coarse.min(), coarse.max())
-    top, left = box[0].start - window[0].start, box[1].start - window[1].start
-    bottom, right = window[0].stop - box[0].stop, window[1].stop - box[1].stop
-    if top or left or bottom or right:
-        field = cv2.copyMakeBorder(field, top, bottom, left, right, cv2.BORDER_REPLICATE)
-    return field.astype(np.float32)
+    position = (np.arange(size) + 0.5) * (source / size) - 0.5
+    left = np.floor(position)
+    offset = position - left
+    weights = np.zeros((size, source))
+    a = -0.75
+    for k in (-1, 0, 1, 2):
+        d = np.abs(offset - k)
+        w = np.where(d <= 1, ((a + 2) * d - (a + 3)) * d * d + 1, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a)
+        np.add.at(weights, (np.arange(size), np.clip(left + k, 0, source - 1).astype(np.intp)), w)
+    return weights
+
+
+class GainField:
+    """The full-size log2-gain field, computed a band of rows at a time.
+
+    ``coarse`` is interpolated bicubically over ``box``, its overshoot clipped to
+    the coarse values' range (the field never leaves the gains the network
+    chose), and its edges extended to fill ``window`` (which holds ``box``);
+    rows and columns are relative to ``window``. Separable: a band costs one
+    small matrix product.
+    """
+
+    def __init__(self, coarse: np.ndarray, box: tuple[slice, slice], window: tuple[slice, slice]) -> None:
+        axes = []
+        for axis in (0, 1):
+            inner = cubic_weights(box[axis].stop - box[axis].start, coarse.shape[axis])
+            place = np.arange(window[axis].start, window[axis].stop) - box[axis].start
+            axes.append(inner[np.clip(place, 0, len(inner) - 1)])
+        self._rows = axes[0]
+        self._right = coarse.astype(np.float64) @ axes[1].T
+        self._range = float(coarse.min()), float(coarse.max())
+
+    def rows(self, band: slice) -> np.ndarray:
+        """Float32 field of rows ``band`` of the window, all its columns."""
+        field = self._rows[band] @ self._right
+        return np.clip(field, *self._range).astype(np.float32)
+
+
+def _bands(rows: int, should_stop: Callable[[], bool] | None) -> Iterator[slice]:
+    """Row bands of :data:`BAND_ROWS`, checking ``should_stop()`` before each."""
+    for start in range(0, rows, BAND_ROWS):
+        if should_stop is not None and should_stop():
+            raise Cancelled("stopped by request")
+        yield slice(start, min(start + BAND_ROWS, rows))
+
+
+def clipped_rgb(pixels: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+    """``pixels`` (rows, cols, 1 or 3) clipped to [0, 1] as a new float32 RGB array (gray repeated), band by band."""
+    out = np.empty(pixels.shape[:2] + (3,), np.float32)
+    for band in _bands(pixels.shape[0], should_stop):
+        out[band] = np.clip(pixels[band], 0.0, 1.0)
+    return out
 
 
 def work_window(mask: np.ndarray | None, rows: int, cols: int) -> tuple[slice, slice]:
@@ -146,13 +206,15 @@ def enhance_with_model(
     should_stop: Callable[[], bool] | None = None,
     tile: int | None = None,
 ) -> np.ndarray:
-    """Brighten sRGB ``pixels`` (rows, cols, 3) in [0, 1] with a :class:`LowLightNet`.
+    """Brighten sRGB ``pixels`` (rows, cols, 1 or 3; clipped to [0, 1], gray as three equal channels).
 
     ``strength`` scales the exposure change in stops (0 leaves the exposure
     alone); the denoiser's correction is kept in proportion ``denoise *
     min(strength, 1)``. The exposure is judged on ``pixels[box]`` (default:
     all). With ``mask``, only the tiles the mask touches are computed and the
-    rest is returned unchanged. Returns float32 (rows, cols, 3).
+    rest is returned unchanged (clipped). Returns float32 (rows, cols, 3).
+    ``should_stop()`` is checked between bands of full-resolution work and
+    between tiles; true raises :class:`Cancelled`.
     """
     import torch
 
@@ -161,9 +223,17 @@ def enhance_with_model(
     rows, cols = pixels.shape[:2]
     box = box or (slice(0, rows), slice(0, cols))
     window = work_window(mask, rows, cols)
+    height, width = window[0].stop - window[0].start, window[1].stop - window[1].start
+    stacked = np.empty((height, width, 4), np.float32)
+    source = pixels[window]
+    for band in _bands(height, should_stop):
+        stacked[band, :, :3] = np.clip(source[band], 0.0, 1.0)
+    judged = tuple(slice(b.start - w.start, b.stop - w.start) for b, w in zip(box, window))
     with inference_mode(device):
-        coarse, wb = estimate_gain(model, pixels[box], device)
-    log_gain = gain_field(coarse, box, window) * np.float32(strength)
+        coarse, wb = estimate_gain(model, stacked[judged][..., :3], device, should_stop)
+    field = GainField(coarse, box, window)
+    for band in _bands(height, should_stop):
+        stacked[band, :, 3] = field.rows(band) * np.float32(strength)
     wb_t = torch.from_numpy(wb * np.float32(strength))[None].to(device)
     amount = float(denoise * min(strength, 1.0))
 
@@ -175,12 +245,11 @@ def enhance_with_model(
             bright = bright + amount * (model.denoiser(bright, gain) - bright)
         return bright.clamp(0.0, 1.0)
 
-    stacked = np.concatenate([pixels[window], log_gain[..., None]], axis=2)
     result = run_tiled(brighten_tile, stacked, tile=tile, overlap=TILE_OVERLAP, multiple=model.denoiser.multiple,
                        device=device, progress=progress, should_stop=should_stop,
                        mask=None if mask is None else mask[window], bytes_per_pixel=2048.0, out_channels=3)
     if mask is None:
         return result
-    out = pixels.copy()
+    out = clipped_rgb(pixels, should_stop)
     out[window] = result
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from enhance_core.errors import Cancelled, ParameterError
 from enhance_core.filters.base import RenderContext
 from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image, ImageMeta
-from enhance_core.learned import registry
+from enhance_core.learned import lowlight_ops, registry
 from enhance_core.learned.lowlight import FILTER_DEF, enhance_low_light
 from enhance_core.learned.lowlight_ops import srgb_to_linear
 from enhance_core.learned.weights import sha256_path
@@ -224,3 +225,38 @@ def test_training_resumes_from_a_checkpoint_loaded_without_pickle(tiny_lowlight_
                          "--set", f"out_dir={json.dumps(str(tmp_path / 'run'))}"])
     steps = json.loads(TINY_CONFIG.read_text())["steps"]
     assert f"resumed at step {steps}" in capsys.readouterr().out
+
+
+def checking_sites(run) -> list[str]:
+    """Run ``run(should_stop)`` to the end; return the function that called ``should_stop`` at each check."""
+    sites = []
+
+    def should_stop() -> bool:
+        frame = traceback.extract_stack(limit=2)[0]
+        sites.append(frame.name)
+        return False
+
+    run(should_stop)
+    return sites
+
+
+def test_low_light_checks_between_bands_of_every_full_size_pass(tiny_lowlight) -> None:
+    rows = 4 * lowlight_ops.BAND_ROWS
+    pixels = np.random.default_rng(0).random((rows, 96, 3), dtype=np.float32) * 0.2
+    sites = checking_sites(lambda stop: enhance_low_light(pixels, device="cpu", should_stop=stop, tile=512))
+    stages = [site for index, site in enumerate(sites) if index == 0 or sites[index - 1] != site]
+    # model load, clip pass, small copy, exposure network layers, gain field pass, copy and tiles, denoiser layers
+    assert stages[:7] == ["call_interruptibly", "_bands", "call_interruptibly", "check", "_bands", "_run_tiles",
+                          "check"]
+    assert sites.count("_bands") == 2 * 4, "a check per band of the clip and gain field passes"
+
+
+@pytest.mark.parametrize("stop_at", range(1, 12))
+def test_low_light_stops_at_each_early_check(tiny_lowlight, monkeypatch, stop_at: int) -> None:
+    calls = []
+    forward = tiny_lowlight.denoiser.forward
+    monkeypatch.setattr(tiny_lowlight.denoiser, "forward", lambda *a: calls.append("net") or forward(*a))
+    pixels = np.random.default_rng(1).random((3 * lowlight_ops.BAND_ROWS, 64, 3), dtype=np.float32)
+    with pytest.raises(Cancelled):
+        enhance_low_light(pixels, device="cpu", tile=512, should_stop=lambda: calls.append(1) or len(calls) >= stop_at)
+    assert "net" not in calls
