@@ -3,11 +3,12 @@
 The network (:class:`enhance_core.learned.archs.denoise_unet.DenoiseUNet`,
 weights ``models/denoise/``) takes the noisy image and a map of the noise
 standard deviation, so the strength the user sets *is* the noise level; in
-automatic mode the level is estimated from the image
-(:func:`enhance_core.learned.noise_level.estimate_noise_sigma`). It was
-trained on additive Gaussian noise of levels 0-75 (0-255 scale), clipped and
-quantized to 8 bits. Gray images are fed as three equal channels and the
-three outputs are averaged.
+automatic mode a learned estimator maps the level of every part of the image
+(:func:`enhance_core.learned.noise_map.estimate_noise_map`), camera noise
+included. It was trained on additive Gaussian noise of levels 0-75 (0-255
+scale), clipped and quantized to 8 bits, and on realistic camera noise
+(:mod:`enhance_core.training.camera_noise`) told its measured level. Gray
+images are fed as three equal channels and the three outputs are averaged.
 
 Medical images (DICOM) are not rescaled for the network: it sees the pixels
 the stack hands it, and its output keeps their scale, so the image's map to
@@ -41,7 +42,7 @@ import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
-from enhance_core.learned.noise_level import estimate_noise_sigma
+from enhance_core.learned.noise_map import estimate_noise_map
 
 MODEL_NAME = "denoise"
 SIGMA_MAX = 75.0
@@ -68,8 +69,9 @@ def denoise_image(
     pixels : ndarray
         Float32 (rows, cols, C), C = 1 (gray) or 3 (RGB), values in [0, 1].
     sigma : float, optional
-        Noise standard deviation on the 0-255 scale (0-75); None estimates it
-        from the image. 0 returns the image unchanged.
+        Noise standard deviation on the 0-255 scale (0-75); None estimates a
+        map of it from the image (:func:`enhance_core.learned.noise_map.estimate_noise_map`).
+        0 returns the image unchanged.
     device : str, optional
         ``"cpu"``, ``"cuda"``, ``"mps"``; None picks one (see
         :func:`enhance_core.learned.engine.select_device`).
@@ -101,18 +103,16 @@ def denoise_image(
     if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
         raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
     pixels = np.ascontiguousarray(pixels, dtype=np.float32)
-    if sigma is None:
-        from enhance_core.learned.engine import call_interruptibly
-
-        sigma = min(call_interruptibly(lambda: estimate_noise_sigma(pixels), should_stop), SIGMA_MAX)
-    if not 0.0 <= sigma <= SIGMA_MAX:
+    if sigma is not None and not 0.0 <= sigma <= SIGMA_MAX:
         raise ParameterError(f"sigma must be between 0 and {SIGMA_MAX:g} (0-255 scale), got {sigma}")
     if sigma == 0.0:
         return pixels.copy()
     from enhance_core.learned.engine import load_network
 
     network, device = load_network(model, device=device, should_stop=should_stop)
-    return run_denoiser(network, pixels, sigma=sigma, device=device, progress=progress, should_stop=should_stop,
+    level: float | np.ndarray = sigma if sigma is not None else np.minimum(
+        estimate_noise_map(pixels, device=device, should_stop=should_stop), SIGMA_MAX)
+    return run_denoiser(network, pixels, sigma=level, device=device, progress=progress, should_stop=should_stop,
                         mask=mask, tile=tile)
 
 
@@ -120,7 +120,7 @@ def run_denoiser(
     network: Any,
     pixels: np.ndarray,
     *,
-    sigma: float,
+    sigma: float | np.ndarray,
     device: str,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
@@ -129,25 +129,32 @@ def run_denoiser(
 ) -> np.ndarray:
     """Run a loaded denoiser network (an ``nn.Module`` on ``device``) on checked ``pixels``.
 
-    This is :func:`denoise_image` after validation, sigma estimation and model
-    loading; evaluation uses it to score training checkpoints directly.
+    This is :func:`denoise_image` after validation, noise estimation and
+    model loading; evaluation uses it to score training checkpoints directly.
+    ``sigma`` is one level for the whole image or a (rows, cols) map of
+    levels, both on the 0-255 scale.
     """
     import torch
 
     from enhance_core.learned.engine import run_tiled, stop_checks
 
-    level = float(sigma) / 255.0
-
-    def run_network(tensor: torch.Tensor) -> torch.Tensor:
-        tensor = tensor.contiguous(memory_format=torch.channels_last)
-        return network(tensor, torch.full_like(tensor[:, :1], level))
-
     gray = pixels.shape[2] == 1
     source = np.repeat(pixels, 3, axis=2) if gray else pixels
+    if np.ndim(sigma) == 0:
+        level = float(sigma) / 255.0
+
+        def run_network(tensor: torch.Tensor) -> torch.Tensor:
+            tensor = tensor.contiguous(memory_format=torch.channels_last)
+            return network(tensor, torch.full_like(tensor[:, :1], level))
+    else:
+        source = np.concatenate([source, np.asarray(sigma, np.float32)[..., None] / np.float32(255.0)], axis=2)
+
+        def run_network(tensor: torch.Tensor) -> torch.Tensor:
+            return network(tensor[:, :3].contiguous(memory_format=torch.channels_last), tensor[:, 3:4])
     with stop_checks(network, should_stop) if should_stop else contextlib.nullcontext():
         result = run_tiled(run_network, source, tile=tile, overlap=OVERLAP, multiple=network.multiple,
                            device=device, progress=progress, should_stop=should_stop, mask=mask,
-                           bytes_per_pixel=BYTES_PER_PIXEL)
+                           bytes_per_pixel=BYTES_PER_PIXEL, out_channels=3)
     if gray:
         result = result.mean(axis=2, keepdims=True, dtype=np.float32)
     low, high = min(0.0, float(pixels.min())), max(1.0, float(pixels.max()))
@@ -159,8 +166,8 @@ class DenoiseParams:
     """Parameters of the learned denoise filter."""
 
     mode: str = param("auto", label="Noise level", choices=("auto", "manual"),
-                      help="auto estimates the level of fine-grained noise from the image; for blotchy camera "
-                           "or JPEG noise, which it reads as low, choose manual and raise Strength")
+                      help="auto estimates the noise level of every part of the image (camera and JPEG noise "
+                           "included); manual removes the same level everywhere")
     sigma: float = param(25.0, label="Strength", minimum=0.0, maximum=SIGMA_MAX, step=0.5, unit="σ (0–255)",
                          help="noise standard deviation to remove, in 8-bit steps (manual mode)",
                          used_when=("mode", "manual"))

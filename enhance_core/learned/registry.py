@@ -93,6 +93,12 @@ MODELS: dict[str, ModelSpec] = {
         weights="inpaint/inpaint-80ea0457.safetensors",
         sha256="80ea0457a0f5ada37fed8a6ee0e2e15267a76c15ac9cb30963292ce5f1af9341",
     ),
+    "noise_level": ModelSpec(
+        arch="NoiseLevelNet",
+        args={"channels": 3, "width": 16, "depth": 5},
+        weights="noise_level/noise_level-1c1faf36.safetensors",
+        sha256="1c1faf36fc0a3fedefd259bfdf5de060d4e343d7c08820ed41fd8d9d0dfdd544",
+    ),
     "lowlight": ModelSpec(
         arch="LowLightNet",
         args={"exposure_width": 24, "denoise_widths": [48, 96, 192], "denoise_blocks": [1, 2, 2], "small_side": 128},

@@ -66,8 +66,9 @@ def test_zero_level_returns_a_copy_and_bad_input_is_refused():
         denoise_image(pixels, sigma=90)
     with pytest.raises(ParameterError, match="rows, cols, 1 or 3"):
         denoise_image(pixels[..., :2], sigma=10)
-    with pytest.raises(ParameterError, match="at least 16 rows"):
-        denoise_image(pixels[:8, :8])
+    with pytest.raises(ParameterError, match="rows, cols, 1 or 3"):
+        denoise_image(pixels[..., :2])
+    assert denoise_image(pixels[:5, :7], device="cpu").shape == (5, 7, 3), "auto mode works on tiny images too"
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -78,3 +79,16 @@ def test_noise_level_estimate_is_close(channels, sigma):
     noisy = (np.round(np.clip(clean + noise, 0, 1) * 255) / 255).astype(np.float32)
     assert abs(estimate_noise_sigma(noisy) - sigma) < 0.1 * sigma
     assert estimate_noise_sigma(clean) < 2.0
+
+
+def test_learned_noise_map_reads_gaussian_noise_and_more_in_the_noisier_half():
+    from enhance_core.learned.noise_map import estimate_noise_map, typical_level
+
+    clean = synthetic_rgb(96, 128)
+    rng = np.random.default_rng(4)
+    levels = np.where(np.arange(128) < 64, 5.0, 30.0)[None, :, None] / 255.0
+    noisy = np.clip(clean + rng.standard_normal(clean.shape).astype(np.float32) * levels, 0, 1).astype(np.float32)
+    level_map = estimate_noise_map(noisy, device="cpu")
+    assert level_map.shape == (96, 128)
+    assert 3.0 < np.median(level_map[:, 8:56]) < 9.0 and 15.0 < np.median(level_map[:, 72:120]) < 40.0
+    assert typical_level(level_map) == float(np.median(level_map))

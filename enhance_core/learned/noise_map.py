@@ -1,0 +1,81 @@
+"""The learned noise-level estimator: how much noise each part of a photo carries.
+
+The network (:class:`enhance_core.learned.archs.noise_level_net.NoiseLevelNet`,
+weights ``models/noise_level/``) was trained on Gaussian noise and on
+realistic camera noise (signal-dependent, demosaiced, colour-correlated,
+noise-reduced in camera, JPEG-compressed), so it reads the blotchy noise of
+real photos that a white-noise estimator reads as almost none. It returns a
+per-pixel map of the noise standard deviation on the 0-255 scale, which the
+denoiser's automatic mode uses as its noise map: shadows and highlights get
+the level they carry. :func:`typical_level` summarises a map in one number
+for the user (the median over the image).
+
+``torch`` is imported only when the estimator runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+
+from enhance_core.errors import ParameterError
+from enhance_core.filters.base import ProgressFn, StopFn
+
+MODEL_NAME = "noise_level"
+OVERLAP = 16
+BYTES_PER_PIXEL = 160.0
+"""Peak working memory of the network per tile pixel in fp32."""
+
+
+def estimate_noise_map(
+    pixels: np.ndarray,
+    *,
+    device: str | None = None,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    network: Any = None,
+) -> np.ndarray:
+    """Return the noise standard deviation of every pixel, float32 (rows, cols), on the 0-255 scale.
+
+    Parameters
+    ----------
+    pixels : ndarray
+        Float32 (rows, cols, C), C = 1 or 3, display values in [0, 1].
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, ``"mps"``; None picks one.
+    progress, should_stop : callable, optional
+        Progress per tile and cooperative cancel.
+    network : nn.Module, optional
+        A loaded estimator (evaluation of a training checkpoint); default the shipped one.
+
+    Raises
+    ------
+    ParameterError
+        Wrong image shape.
+    ModelError
+        The weights are missing or corrupt.
+    Cancelled
+        ``should_stop()`` returned true.
+    """
+    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+        raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
+    from enhance_core.learned.engine import load_network, run_tiled, select_device, stop_checks
+
+    if network is None:
+        network, device = load_network(MODEL_NAME, device=device, should_stop=should_stop)
+    else:
+        device = select_device(device)
+    source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
+    if source.shape[2] == 1:
+        source = np.repeat(source, 3, axis=2)
+    with stop_checks(network, should_stop) if should_stop else contextlib.nullcontext():
+        level = run_tiled(network, source, overlap=OVERLAP, multiple=network.multiple, device=device,
+                          progress=progress, should_stop=should_stop, bytes_per_pixel=BYTES_PER_PIXEL, out_channels=1)
+    return np.maximum(level[..., 0], 0.0) * np.float32(255.0)
+
+
+def typical_level(level_map: np.ndarray) -> float:
+    """The level a user is told: the median of a noise map (0-255 scale)."""
+    return float(np.median(level_map))

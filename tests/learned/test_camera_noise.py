@@ -1,0 +1,62 @@
+"""The camera-noise model, the noise-level estimator's training and the real-noise evaluation helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from enhance_core.training import export, train_noise_level
+from enhance_core.training.camera_noise import camera_noise_pair, draw_settings, noise_level_map
+from enhance_core.training.eval_denoise import tone_shift
+
+from .conftest import synthetic_rgb, write_synthetic_dataset
+
+TINY_CONFIG = Path(train_noise_level.__file__).parent / "configs" / "noise_level_tiny.json"
+
+
+def test_camera_noise_is_colour_correlated_grows_with_the_gain_and_is_measured_by_its_map():
+    clean = synthetic_rgb(64, 96)
+    rng = np.random.default_rng(0)
+    quiet, loud = (draw_settings(np.random.default_rng(1), shot_range=(level, level)) for level in (1e-4, 4e-3))
+    levels = []
+    for settings in (quiet, loud):
+        noisy, target, level = camera_noise_pair(clean, rng, settings)
+        assert noisy.shape == target.shape == clean.shape and level.shape == clean.shape[:2]
+        assert noisy.dtype == np.float32 and 0.0 <= noisy.min() and noisy.max() <= 1.0
+        rms = float(np.sqrt(np.mean((noisy - target) ** 2)))
+        assert 0.7 * rms < float(np.sqrt(np.mean(level ** 2))) < 1.3 * rms
+        levels.append(float(np.median(level)))
+    assert levels[1] > 3 * levels[0]
+    smoothed = dataclasses.replace(loud, chroma_blur=4.0, luma_blur=1.0, sharpen=0.0, jpeg_quality=None)
+    noisy, target, _ = camera_noise_pair(clean, rng, smoothed)
+    residual = noisy - target
+    assert np.corrcoef(residual[..., 0].ravel(), residual[..., 1].ravel())[0, 1] > 0.3, "camera noise reduction " \
+        "leaves noise that the channels share"
+    assert np.corrcoef(residual[:, :-1, 1].ravel(), residual[:, 1:, 1].ravel())[0, 1] > 0.3, "and blotches"
+
+
+def test_noise_map_is_the_local_rms_of_the_difference():
+    target = np.zeros((40, 40, 3), np.float32)
+    noisy = target + np.random.default_rng(2).normal(0, 0.05, target.shape).astype(np.float32)
+    assert abs(float(np.median(noise_level_map(noisy, target))) - 0.05) < 0.01
+
+
+def test_tone_shift_reads_brightness_and_shadows_in_levels():
+    reference = synthetic_rgb(32, 32)
+    mean, dark = tone_shift(reference + 2 / 255, reference)
+    assert abs(mean - 2.0) < 1e-3 and abs(dark - 2.0) < 1e-3
+
+
+def test_tiny_noise_level_run_trains_exports_and_reads(tmp_path):
+    write_synthetic_dataset(tmp_path / "data")
+    run_dir = tmp_path / "run"
+    train_noise_level.main(["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"),
+                            "--set", f"out_dir={json.dumps(str(run_dir))}"])
+    line = json.loads((run_dir / "val_log.jsonl").read_text().splitlines()[-1])
+    assert line["step"] == 4 and np.isfinite(line["read_gray_25"])
+    path, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="noise_level", arch="NoiseLevelNet",
+                                             folder=tmp_path / "models")
+    assert spec.args == {"channels": 3, "width": 8, "depth": 1} and path.stat().st_size < 50_000
