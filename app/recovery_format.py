@@ -39,6 +39,7 @@ import numpy as np
 
 from app.commands import COMMANDS, EditRecord, undo_records
 from app.history import HistoryState
+from enhance_core.atomic import write_bytes_atomic
 from enhance_core.errors import EnhanceError, ParameterError
 from enhance_core.filters.registry import get_filter
 from enhance_core.masks import Mask, Stroke, load_mask_raster, stroke_from_dict, stroke_to_dict
@@ -102,20 +103,6 @@ def encode_raster(raster: np.ndarray) -> bytes:
     return encoded.tobytes()
 
 
-def replace_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename (never a torn file)."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with open(partial, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, path)
-    except OSError:
-        partial.unlink(missing_ok=True)
-        raise
-
-
 def _runs(numbers: Sequence[int]) -> list[list[int]]:
     """``[3, 4, 5, 9]`` -> ``[[3, 5], [9, 9]]``."""
     runs: list[list[int]] = []
@@ -175,7 +162,7 @@ class SessionEncoder:
             f', "{name}": {{' + ", ".join(f'"{n}": {fragment}' for n, fragment in rows) + "}"
             for name, rows in tables.items()) + "}\n"
         data = text.encode("utf-8")
-        replace_file(self.folder / MANIFEST, data)
+        write_bytes_atomic(self.folder / MANIFEST, data)
         for array_id, (_, name) in self._rasters.items():
             if array_id not in self._used_rasters:
                 (self.folder / name).unlink(missing_ok=True)
@@ -245,7 +232,7 @@ class SessionEncoder:
             self._counter += 1
             entry = (array, f"raster-{self._counter}.png")
             data = encode_raster(array)
-            replace_file(self.folder / entry[1], data)
+            write_bytes_atomic(self.folder / entry[1], data)
             self._rasters[id(array)] = entry
             self._written = [self._written[0] + 1, self._written[1] + len(data)]
         self._used_rasters[id(array)] = entry

@@ -12,20 +12,20 @@ it (nor anything else from it), so exported images hold no patient-identifying
 fields. :mod:`enhance_core.medical.export` builds a ``description`` with the
 fields the user chooses.
 
-Writes go to a temporary file in the target folder that replaces the target
-with ``os.replace`` only when complete, so a crash or a full disk never leaves
-a half-written file where a good one was.
+Writes go through :func:`enhance_core.atomic.atomic_write` (a temporary file
+in the target folder, fsync'ed, that replaces the target only when complete),
+so a crash or a full disk never leaves a half-written file where a good one was.
 """
 
 from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import zlib
 from os import PathLike
 from pathlib import Path
 
+from enhance_core.atomic import atomic_write
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import reset_orientation
@@ -37,16 +37,6 @@ WRITE_FORMATS: dict[str, str] = {
 }
 BIT_DEPTHS: dict[str, tuple[int, ...]] = {"PNG": (8, 16), "TIFF": (8, 16, 32), "JPEG": (8,), "BMP": (8,), "WEBP": (8,)}
 ENCODE_ERRORS = (ValueError, TypeError, KeyError, struct.error, zlib.error, RuntimeError)
-
-
-def _read_umask() -> int:
-    """Return the process umask (set and restored once, at import)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
 
 
 def default_bit_depth(meta: ImageMeta, format_name: str) -> int:
@@ -157,21 +147,11 @@ def write_image(
     depth = bit_depth or default_bit_depth(image.meta, format_name)
     exif = reset_orientation(image.meta.exif)
     try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        with atomic_write(path) as temp:
+            _encode(image, temp, format_name, depth, quality, exif, description)
     except OSError as error:
-        raise ImageWriteError(path, f"cannot create a file in {path.parent} ({error.strerror}); check the folder's permissions") from None
-    os.close(handle)
-    temp = Path(temp_name)
-    try:
-        _encode(image, temp, format_name, depth, quality, exif, description)
-        with open(temp, "rb+") as written:
-            os.fsync(written.fileno())
-        os.chmod(temp, (path.stat().st_mode & 0o7777) if path.exists() else 0o666 & ~_UMASK)
-        os.replace(temp, path)
-    except OSError as error:
-        raise ImageWriteError(path, f"could not be written ({error.strerror or error}); the target was left unchanged") from None
+        raise ImageWriteError(path, f"could not be written ({error.strerror or error}); check that {path.parent} is "
+                                    "writable and has room. The target was left unchanged") from None
     except ENCODE_ERRORS as error:
         raise ImageWriteError(path, f"the {format_name} encoder failed ({error}); the target was left unchanged") from error
-    finally:
-        temp.unlink(missing_ok=True)
     return path

@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Iterable
 
+from enhance_core.atomic import write_text_atomic
 from enhance_core.errors import PresetError
 from enhance_core.image import Window
 
@@ -176,10 +175,7 @@ def save_user_presets(path: str | PathLike[str], presets: Iterable[WindowPreset]
                         for p in presets]}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2)
-        os.replace(temp_name, path)
+        write_text_atomic(path, json.dumps(data, indent=2))
     except OSError as error:
         raise PresetError(f"{path}: cannot save the window presets ({error.strerror or error})") from None
     return path

@@ -92,11 +92,11 @@ def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
     def broken_replace(source, target):
         raise OSError(28, "No space left on device", str(target))
 
-    monkeypatch.setattr("app.recovery_format.os.replace", broken_replace)
+    monkeypatch.setattr("enhance_core.atomic.os.replace", broken_replace)
     with pytest.raises(OSError):
         encoder.write(session(stack, commands))
     assert (tmp_path / MANIFEST).read_bytes() == before
-    assert not list(tmp_path.glob("*.partial"))
+    assert not list(tmp_path.glob(".*.part"))
     monkeypatch.undo()
     encoder.write(session(stack, commands))
     assert len(read_session(tmp_path).state.items) == 2

@@ -1,0 +1,70 @@
+"""Atomic file writes: a temporary file in the target's folder, flushed to disk, then renamed over the target.
+
+Every writer of the project (images, recipes, projects, window presets, the
+crash-recovery files) goes through :func:`atomic_write`, so a crash, a full
+disk or a failing encoder never leaves a half-written file where a good one
+was: the target is replaced by :func:`os.replace` only once the new content is
+complete and on disk (``fsync``). The temporary file is hidden and named
+``.<name>.<8 random characters>.part``; batch runs find and remove the ones a
+killed worker left by that name. A replaced file keeps its permission bits; a
+new one gets ``0o666`` less the process umask, as :func:`open` would give it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from os import PathLike
+from pathlib import Path
+from typing import Iterator
+
+
+def _read_umask() -> int:
+    """Return the process umask (set and restored once, at import)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+@contextmanager
+def atomic_write(path: str | PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` whose content replaces ``path`` when the block ends cleanly.
+
+    Write the new content to the yielded path (by name, so encoders that open
+    the file themselves work). When the block raises, the temporary file is
+    removed and ``path`` is left as it was.
+
+    Raises
+    ------
+    OSError
+        The folder does not exist or is not writable, the disk is full, or the
+        rename failed; the caller turns it into its own typed error.
+    """
+    path = Path(path)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        yield temp
+        with open(temp, "rb+") as written:
+            os.fsync(written.fileno())
+        os.chmod(temp, (path.stat().st_mode & 0o7777) if path.exists() else 0o666 & ~_UMASK)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: str | PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` through :func:`atomic_write`; return the path (``OSError`` as there)."""
+    with atomic_write(path) as temp:
+        temp.write_bytes(data)
+    return Path(path)
+
+
+def write_text_atomic(path: str | PathLike[str], text: str) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` through :func:`atomic_write`; return the path (``OSError`` as there)."""
+    return write_bytes_atomic(path, text.encode("utf-8"))

@@ -1,0 +1,67 @@
+"""atomic_write: the target is replaced whole, on disk, or left as it was; modes are kept or made from the umask."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from enhance_core import atomic
+from enhance_core.atomic import atomic_write, write_bytes_atomic, write_text_atomic
+
+
+def test_new_file_gets_the_content_and_the_umask_mode(tmp_path):
+    path = write_text_atomic(tmp_path / "notes.json", "{\"a\": 1}\n")
+    assert path.read_text(encoding="utf-8") == "{\"a\": 1}\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~atomic._UMASK
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.json"]
+
+
+def test_replacing_keeps_the_targets_mode(tmp_path):
+    target = tmp_path / "weights.bin"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o640)
+    write_bytes_atomic(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_an_error_in_the_block_leaves_the_target_and_no_temporary_file(tmp_path):
+    target = tmp_path / "recipe.json"
+    target.write_text("good")
+    with pytest.raises(RuntimeError, match="encoder failed"):
+        with atomic_write(target) as temp:
+            assert temp.parent == tmp_path and temp.name.startswith(".recipe.json.") and temp.suffix == ".part"
+            temp.write_text("half")
+            raise RuntimeError("encoder failed")
+    assert target.read_text() == "good"
+    assert [p.name for p in tmp_path.iterdir()] == ["recipe.json"]
+
+
+def test_content_is_flushed_before_the_rename(tmp_path, monkeypatch):
+    order = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: (order.append("fsync"), real_fsync(fd)))
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: (order.append("replace"), real_replace(a, b)))
+    write_bytes_atomic(tmp_path / "a.png", b"data")
+    assert order == ["fsync", "replace"]
+
+
+def test_a_failed_rename_keeps_the_target_and_raises_oserror(tmp_path, monkeypatch):
+    target = tmp_path / "project.esproj"
+    target.write_text("before")
+
+    def full_disk(source, destination):
+        raise OSError(28, "No space left on device", str(destination))
+
+    monkeypatch.setattr(atomic.os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_text_atomic(target, "after")
+    assert target.read_text() == "before"
+    assert [p.name for p in tmp_path.iterdir()] == ["project.esproj"]
+
+
+def test_a_missing_folder_raises_oserror(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        write_text_atomic(tmp_path / "missing" / "a.json", "x")
