@@ -24,12 +24,12 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 from app.commands import AddStepCommand, ResetStackCommand
 from app.document import Document
 from app.error_reporter import ErrorReporter
-from app.project import SUFFIX as PROJECT_SUFFIX
-from app.project import load_project, save_project
 from app.settings import EditorSettings
 from app.stack_panel import WINDOW_LEVEL, default_window
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError
+from enhance_core.project import SUFFIX as PROJECT_SUFFIX
+from enhance_core.project import load_project, save_project
 from enhance_core.recipe import load_recipe, save_recipe
 
 RECIPE_FILTER = "Recipes (*.json)"

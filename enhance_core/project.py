@@ -8,7 +8,8 @@ Format (version 1)::
 
 Image paths are stored relative to the project file when they share a drive
 (so a folder can be moved as a whole) and absolute otherwise. Mask rasters go
-beside the project as 16-bit PNGs, like a recipe's. Qt-free.
+beside the project as 16-bit PNGs, like a recipe's. The editor saves and
+opens these; nothing here needs the GUI.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from enhance_core.atomic import write_text_atomic
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.masks import save_mask_raster
 from enhance_core.recipe import raster_file_name, recipe_from_dict, recipe_to_dict
@@ -53,12 +55,9 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
     data = {"schema": SCHEMA, "version": VERSION, "image": _stored_path(image, path.parent),
             "reference": _stored_path(reference, path.parent) if reference is not None else None,
             "recipe": recipe_to_dict(steps, raster_names=names)}
-    partial = path.with_name(path.name + ".partial")
     try:
-        partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        partial.replace(path)
+        write_text_atomic(path, json.dumps(data, indent=2) + "\n")
     except OSError as error:
-        partial.unlink(missing_ok=True)
         raise ImageWriteError(path, f"could not write the project: {error.strerror or error}") from None
     return path
 
