@@ -23,12 +23,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from app.document import Document
 from app.error_reporter import ErrorReporter
-from app.export_jobs import (JpegEstimate, estimate_jpeg, render_full, window_of, write_dicom_result,
-                             write_full_range, write_result)
+from app.export_jobs import (JpegEstimate, estimate_jpeg, render_full, write_dicom_result, write_full_range,
+                             write_result)
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
 from enhance_core.image import Image
 from enhance_core.io import BIT_DEPTHS, default_bit_depth
+from enhance_core.medical.windows import stack_window
 
 FULL_RANGE_FORMATS = ("PNG", "TIFF")
 FORMATS = (("JPEG", ".jpg"), ("PNG", ".png"), ("TIFF", ".tif"), ("WEBP", ".webp"), ("BMP", ".bmp"))
@@ -228,7 +229,7 @@ class ExportDialog(QDialog):
             return partial(write_full_range, self.document.source, path, include)
         if self.is_dicom:
             return partial(write_dicom_result, self.rendered, path, self.bit_depth.currentData(),
-                           self.quality.value(), window_of(self.steps), include)
+                           self.quality.value(), stack_window(self.steps), include)
         return partial(write_result, self.rendered, path, self.bit_depth.currentData(), self.quality.value())
 
     def _on_written(self, path: Path) -> None:

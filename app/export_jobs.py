@@ -19,7 +19,6 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image as PILImage
@@ -31,7 +30,6 @@ from enhance_core.io.raster import encode_pillow_image
 from enhance_core.medical.export import export_description, export_slice
 from enhance_core.metrics import compare_images
 from enhance_core.render import render_image
-from enhance_core.stack import StackItem
 
 SAMPLE_PIXELS = 2_000_000
 TILE = 384
@@ -88,12 +86,6 @@ def write_result(result: Image, path: Path, bit_depth: int | None, quality: int,
     """Write the rendered result (atomically; never over its own source)."""
     progress(0.0, f"writing {path.name}")
     return write_image(result, path, bit_depth=bit_depth, quality=quality)
-
-
-def window_of(steps: Sequence[StackItem]) -> Window | None:
-    """The window of the first enabled window/level step in ``steps`` (for the export description), or None."""
-    item = next((step for step in steps if step.enabled and step.filter == "window_level"), None)
-    return Window(float(item.params.center), float(item.params.width), "Window/level") if item else None
 
 
 def write_dicom_result(result: Image, path: Path, bit_depth: int | None, quality: int, window: Window | None,

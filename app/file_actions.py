@@ -25,9 +25,9 @@ from app.commands import AddStepCommand, ResetStackCommand
 from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.settings import EditorSettings
-from app.stack_panel import WINDOW_LEVEL, default_window
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError
+from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
 from enhance_core.project import SUFFIX as PROJECT_SUFFIX
 from enhance_core.project import load_project, save_project
 from enhance_core.recipe import load_recipe, save_recipe
@@ -205,7 +205,7 @@ class FileActions(QObject):
     def _apply_header_window(self, image) -> None:
         """Medical images open through a window/level step on their own window (undoable, not an edit)."""
         label = "Window from the file header" if image.meta.windows else "Window over the value range"
-        self.document.push(AddStepCommand(self.document.stack, WINDOW_LEVEL, default_window(image), label=label))
+        self.document.push(AddStepCommand(self.document.stack, WINDOW_LEVEL, default_window_params(image), label=label))
         self.document.undo_stack.setClean()
 
     def _remember(self, path: Path) -> None:

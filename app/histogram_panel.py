@@ -18,10 +18,11 @@ from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from app.render_controller import RenderController
-from app.render_jobs import ViewFrame, window_steps
+from app.render_jobs import ViewFrame
 from app.workers import JobRunner
 from enhance_core.histogram import Histogram, compute_histogram
 from enhance_core.image import ImageMeta
+from enhance_core.medical.windows import display_steps
 
 SAMPLE_PIXELS = 500_000
 
@@ -97,7 +98,7 @@ class HistogramController(QObject):
         if frame.preview_pixels is None or source is None:
             return
         original = frame.before_pixels if self.with_original else None
-        windowed = bool(window_steps(frame.request.steps))
+        windowed = bool(display_steps(frame.request.steps))
         job = partial(histogram_job, frame.preview_pixels, original, source.meta, frame.request.generation,
                       windowed)
         self.lane.submit(job, label="Histogram", cancel_running=False)

@@ -17,8 +17,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.document import Document
 from app.quality import MetricsReport, measure, resize_like
 from app.render_controller import RenderController
-from app.render_jobs import ViewFrame, window_steps
+from app.render_jobs import ViewFrame
 from app.workers import JobRunner
+from enhance_core.medical.windows import display_steps
 from enhance_core.render import render_image
 
 IDLE_MS = 1500
@@ -139,7 +140,7 @@ def _exact_job(source, steps, reference, generation: int, device, progress, shou
     """Worker job: render at full resolution, then measure against the full-resolution reference."""
     rendered = render_image(source, steps, progress=lambda f, m: progress(0.9 * f, m),
                             should_stop=should_stop, device=device)
-    original = render_image(source, window_steps(steps), should_stop=should_stop)
+    original = render_image(source, display_steps(steps), should_stop=should_stop)
     progress(0.9, "measuring")
     ref = reference.pixels if reference is not None else None
     return measure(rendered.pixels, original.pixels, ref, scale=1.0, generation=generation)

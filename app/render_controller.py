@@ -20,9 +20,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.canvas import CompareCanvas
 from app.document import Document
 from app.render_jobs import (ViewFrame, ViewRequest, detail_scale_for, padded_rect, preview_scale_for,
-                             render_view, screen_zoom_for, window_steps)
+                             render_view, screen_zoom_for)
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError
+from enhance_core.medical.windows import display_steps
 from enhance_core.render import Renderer
 
 THROTTLE_MS = 16
@@ -140,7 +141,7 @@ class RenderController(QObject):
             return
         need_preview = self._shown_generation != self.generation
         steps = self.document.stack.snapshot()
-        before_steps = window_steps(steps)
+        before_steps = display_steps(steps)
         if before_steps != self._before_steps:
             self._before_steps, self._need_before = before_steps, True
         wanted = self._wanted_detail()

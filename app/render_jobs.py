@@ -31,22 +31,6 @@ DETAIL_MARGIN = 0.25
 SourceRect = tuple[int, int, int, int]
 
 
-def window_steps(steps: tuple[StackItem, ...]) -> tuple[StackItem, ...]:
-    """The enabled window/level steps that open the stack: the display mapping of a medical image.
-
-    The "before" side is rendered through them too, so before and after compare the processing
-    under the same window instead of a raw, unwindowed original.
-    """
-    leading = []
-    for item in steps:
-        if not item.enabled:
-            continue
-        if item.filter != "window_level" or item.mask is not None:
-            break
-        leading.append(item)
-    return tuple(leading)
-
-
 def preview_scale_for(rows: int, cols: int, *, budget: int = PREVIEW_PIXELS) -> float:
     """Render scale giving a preview of about ``budget`` pixels (1.0 for images up to 1.25 times that,
     where a slight downscale would cost a resampling of the source for nothing)."""

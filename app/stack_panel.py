@@ -20,18 +20,10 @@ from app.filter_menu import FilterPalette, build_filter_menu
 from app.param_editor import ParamEditor
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.registry import get_filter
-from enhance_core.image import Image
-from enhance_core.medical.windows import header_window, window_params
+from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
 from enhance_core.stack import StackChange, StackItem
 
 UID_ROLE = Qt.ItemDataRole.UserRole
-WINDOW_LEVEL = "window_level"
-
-
-def default_window(image: Image) -> dict[str, float]:
-    """Window/level parameters that suit ``image``: the file's first window (DICOM VOI), else its
-    physical value range, else the whole display range (see :func:`enhance_core.medical.windows.header_window`)."""
-    return window_params(header_window(image))
 
 
 def item_text(item: StackItem) -> str:
@@ -127,7 +119,7 @@ class StackPanel(QWidget):
     def add_filter(self, name: str) -> None:
         """Add a step for filter ``name`` (undoable) and select it; window/level starts on the image's window."""
         source = self.document.source
-        params = default_window(source) if name == WINDOW_LEVEL and source is not None else None
+        params = default_window_params(source) if name == WINDOW_LEVEL and source is not None else None
         self.document.push(AddStepCommand(self.document.stack, name, params))
 
     def open_palette(self) -> None:

@@ -26,14 +26,15 @@ from PySide6.QtWidgets import QComboBox, QInputDialog, QLabel, QToolBar, QWidget
 from app.commands import AddStepCommand, ReplaceStepCommand
 from app.document import Document
 from app.error_reporter import ErrorReporter
-from app.stack_panel import WINDOW_LEVEL
 from app.viewport import Viewport
 from enhance_core.errors import EnhanceError
 from enhance_core.image import Image, Window
 from enhance_core.medical.presets import (WindowPreset, add_user_preset, load_user_presets, presets_for,
                                           remove_user_preset)
-from enhance_core.medical.windows import MIN_WIDTH, auto_window, header_window, window_params
-from enhance_core.stack import StackItem, make_item
+from enhance_core.medical.windows import (WINDOW_LEVEL, auto_window, default_window_params, drag_span,
+                                          dragged_window, header_window, window_params, window_step_to_edit,
+                                          with_window)
+from enhance_core.stack import StackItem
 
 PRESETS_FILE = "window_presets.json"
 
@@ -45,39 +46,17 @@ def user_presets_path() -> Path:
 
 
 def window_step(document: Document) -> StackItem | None:
-    """The window/level step edits go to: the selected one, else the first in the stack, else None."""
-    selected = document.selected_item()
-    if selected is not None and selected.filter == WINDOW_LEVEL:
-        return selected
-    return next((item for item in document.stack.snapshot() if item.filter == WINDOW_LEVEL), None)
+    """The window/level step edits go to (:func:`~enhance_core.medical.windows.window_step_to_edit`), or None."""
+    return window_step_to_edit(document.stack.snapshot(), document.selected_item())
 
 
 def ensure_window_step(document: Document) -> StackItem | None:
     """The window/level step to edit, adding one on the header window when the stack has none."""
     item = window_step(document)
     if item is None and document.source is not None:
-        document.push(AddStepCommand(document.stack, WINDOW_LEVEL, window_params(header_window(document.source)),
-                                     index=0))
+        document.push(AddStepCommand(document.stack, WINDOW_LEVEL, default_window_params(document.source), index=0))
         item = window_step(document)
     return item
-
-
-def with_window(item: StackItem, center: float, width: float) -> StackItem:
-    """A copy of window/level step ``item`` (same uid) showing ``center`` and ``width``."""
-    params = window_params(Window(center, width))
-    return make_item(item.filter, params, enabled=item.enabled, opacity=item.opacity, mask=item.mask, uid=item.uid)
-
-
-def dragged_window(center: float, width: float, dx: float, dy: float, *, span: float, cols: int,
-                   rows: int) -> tuple[float, float]:
-    """Window after a drag of (``dx``, ``dy``) source pixels from (``center``, ``width``).
-
-    ``span`` is the image's physical value range: a drag across the image width
-    moves the level by it; a drag down by a quarter of the height doubles the width.
-    """
-    level = center + dx * span / max(cols, 1)
-    new_width = width * 2.0 ** (dy / max(rows / 4.0, 1.0))
-    return level, min(max(new_width, MIN_WIDTH), 200000.0)
 
 
 class WindowLevelTool(QObject):
@@ -115,9 +94,8 @@ class WindowLevelTool(QObject):
     def _dragged(self, x: float, y: float) -> StackItem:
         x0, y0, item = self._start
         source = self.document.source
-        low, high = source.meta.extra.get("value_range") or (0.0, abs(source.meta.value_scale))
         center, width = dragged_window(item.params.center, item.params.width, x - x0, y - y0,
-                                       span=max(float(high) - float(low), 1.0), cols=source.cols, rows=source.rows)
+                                       span=drag_span(source), cols=source.cols, rows=source.rows)
         return with_window(item, center, width)
 
     def outline_rect(self, viewport: Viewport, x: float, y: float) -> QRectF:

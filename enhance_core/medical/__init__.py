@@ -3,7 +3,7 @@
 Modules: :mod:`~enhance_core.medical.series` (a folder of slices in anatomical
 order), :mod:`~enhance_core.medical.presets` (built-in and user window
 presets), :mod:`~enhance_core.medical.windows` (header, automatic and
-value-range windows as ``window_level`` parameters) and
+value-range windows as ``window_level`` parameters, and the rules of that step) and
 :mod:`~enhance_core.medical.export` (windowed 8-bit and full-range 16-bit
 export without patient-identifying fields).
 """

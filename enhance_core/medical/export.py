@@ -34,9 +34,9 @@ from enhance_core.errors import ImageWriteError
 from enhance_core.image import Image, ImageMeta, Window
 from enhance_core.io import write_image
 from enhance_core.io.writer import WRITE_FORMATS
-from enhance_core.medical.windows import window_params
+from enhance_core.medical.windows import window_item
 from enhance_core.render import render_image
-from enhance_core.stack import StackItem, make_item
+from enhance_core.stack import StackItem
 
 SAFE_KEYWORDS = (
     "Modality", "BodyPartExamined", "PixelSpacing", "SliceThickness", "SpacingBetweenSlices", "SliceLocation",
@@ -120,7 +120,7 @@ def full_range_image(image: Image) -> tuple[Image, ValueMap]:
 
 def windowed_image(image: Image, window: Window, steps: Sequence[StackItem] = ()) -> Image:
     """Return ``image`` through a window/level step with ``window`` and then ``steps``, as 8-bit display pixels."""
-    result = render_image(image, (make_item("window_level", window_params(window)), *steps))
+    result = render_image(image, (window_item(window), *steps))
     meta = ImageMeta(format="DICOM", bit_depth=8, source=image.meta.source)
     return Image(result.pixels, None, meta)
 

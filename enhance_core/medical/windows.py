@@ -1,21 +1,43 @@
-"""Display windows of a medical image: the header's, an automatic one, and a window as step parameters.
+"""Display windows of a medical image, and the rules of the window/level step that shows one.
 
 A window is a :class:`~enhance_core.image.Window` (center and width in the
-image's physical unit, HU for CT). The ``window_level`` filter turns it into
-display values; :func:`window_params` gives the parameters of that step, so
-every window choice (header, preset, automatic, mouse drag) is a stack edit.
+image's physical unit, HU for CT). The :data:`WINDOW_LEVEL` filter turns it
+into display values; :func:`window_params` gives the parameters of that step,
+so every window choice (header, preset, automatic, mouse drag) is a stack edit.
+
+The step rules every part of the program follows (editor, export, CLI):
+
+* an image opens, and a new window/level step starts, on :func:`default_window_params`
+  (the header's first window, else the value range);
+* window edits go to :func:`window_step_to_edit`: the selected window/level
+  step, else the first in the stack;
+* the enabled, unmasked window/level steps that open the stack are the
+  display mapping (:func:`display_steps`): the "before" side and the
+  original's metrics go through them too, so before and after compare under
+  the same window;
+* an export describes the window of the first enabled window/level step
+  (:func:`stack_window`);
+* a drag (:func:`dragged_window`) moves the level by the image's value range
+  per image width and doubles the width per quarter of the image height.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.image import Image, Window
 from enhance_core.metrics import compute_luma
+from enhance_core.stack import StackItem, make_item
 
+WINDOW_LEVEL = "window_level"
+"""Name of the window/level filter, the step that maps physical values to display values."""
 MIN_WIDTH = 1e-6
 """Narrowest window width accepted by the ``window_level`` filter."""
+MAX_DRAG_WIDTH = 200000.0
+"""Widest window a drag reaches."""
 
 
 def value_range_window(image: Image) -> Window:
@@ -68,3 +90,68 @@ def auto_window(image: Image, *, low_percent: float = 0.5, high_percent: float =
 def window_params(window: Window) -> dict[str, float]:
     """Return the ``window_level`` step parameters for ``window``."""
     return {"center": float(window.center), "width": max(float(window.width), MIN_WIDTH)}
+
+
+def default_window_params(image: Image) -> dict[str, float]:
+    """Window/level parameters that suit ``image``: the file's first window (DICOM VOI), else its physical
+    value range, else the whole display range (see :func:`header_window`)."""
+    return window_params(header_window(image))
+
+
+def window_item(window: Window) -> StackItem:
+    """A new window/level step showing ``window``."""
+    return make_item(WINDOW_LEVEL, window_params(window))
+
+
+def with_window(item: StackItem, center: float, width: float) -> StackItem:
+    """A copy of window/level step ``item`` (same uid, opacity, mask) showing ``center`` and ``width``."""
+    params = window_params(Window(center, width))
+    return make_item(item.filter, params, enabled=item.enabled, opacity=item.opacity, mask=item.mask, uid=item.uid)
+
+
+def window_step_to_edit(steps: Sequence[StackItem], selected: StackItem | None = None) -> StackItem | None:
+    """The window/level step a window edit changes: ``selected`` when it is one, else the first in ``steps``."""
+    if selected is not None and selected.filter == WINDOW_LEVEL:
+        return selected
+    return next((item for item in steps if item.filter == WINDOW_LEVEL), None)
+
+
+def display_steps(steps: Sequence[StackItem]) -> tuple[StackItem, ...]:
+    """The enabled, unmasked window/level steps that open ``steps``: the display mapping of a medical image.
+
+    The original (the "before" side, its histogram and metrics) is rendered through them, so before and
+    after compare the processing under the same window instead of a raw, unwindowed original. Disabled
+    steps are skipped; the first other step (or a masked window step) ends the mapping.
+    """
+    leading = []
+    for item in steps:
+        if not item.enabled:
+            continue
+        if item.filter != WINDOW_LEVEL or item.mask is not None:
+            break
+        leading.append(item)
+    return tuple(leading)
+
+
+def stack_window(steps: Sequence[StackItem]) -> Window | None:
+    """The window of the first enabled window/level step of ``steps`` (what an export describes), or None."""
+    item = next((step for step in steps if step.enabled and step.filter == WINDOW_LEVEL), None)
+    return Window(float(item.params.center), float(item.params.width), "Window/level") if item else None
+
+
+def drag_span(image: Image) -> float:
+    """The physical value range a drag across the whole image width moves the level by (at least 1)."""
+    low, high = image.meta.extra.get("value_range") or (0.0, abs(image.meta.value_scale))
+    return max(float(high) - float(low), 1.0)
+
+
+def dragged_window(center: float, width: float, dx: float, dy: float, *, span: float, cols: int,
+                   rows: int) -> tuple[float, float]:
+    """Window after a drag of (``dx``, ``dy``) source pixels from (``center``, ``width``).
+
+    ``span`` is the image's physical value range (:func:`drag_span`): a drag across the image width
+    moves the level by it; a drag down by a quarter of the height doubles the width.
+    """
+    level = center + dx * span / max(cols, 1)
+    new_width = width * 2.0 ** (dy / max(rows / 4.0, 1.0))
+    return level, min(max(new_width, MIN_WIDTH), MAX_DRAG_WIDTH)

@@ -132,7 +132,7 @@ def test_flash_and_compare_modes(qtbot, window, photo_path):
 def test_ct_opens_through_a_window_in_hounsfield_units(qtbot, window):
     import pydicom.data
 
-    from app.render_jobs import window_steps
+    from enhance_core.medical.windows import display_steps
 
     path = pydicom.data.get_testdata_file("CT_small.dcm")
     open_image(qtbot, window, __import__("pathlib").Path(path))
@@ -140,7 +140,7 @@ def test_ct_opens_through_a_window_in_hounsfield_units(qtbot, window):
     assert step.filter == "window_level" and not window.document.modified
     low, high = window.document.source.meta.extra["value_range"]
     assert step.params.center == pytest.approx((low + high) / 2) and step.params.width == pytest.approx(high - low)
-    assert window_steps(window.document.stack.snapshot()) == (step,)
+    assert display_steps(window.document.stack.snapshot()) == (step,)
     frame = window.renders.latest
     np.testing.assert_allclose(frame.before_pixels, frame.preview_pixels)
     assert window.stack_panel.editor.controls["center"].entry.suffix() == " HU"

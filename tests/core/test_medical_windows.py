@@ -1,0 +1,72 @@
+"""The window/level step rules, headless: which step is edited, which steps are the display mapping, drags."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from enhance_core.image import Image, ImageMeta, Window
+from enhance_core.masks import Mask
+from enhance_core.medical.windows import (MAX_DRAG_WIDTH, MIN_WIDTH, WINDOW_LEVEL, default_window_params,
+                                          display_steps, drag_span, dragged_window, stack_window, window_item,
+                                          window_step_to_edit, with_window)
+from enhance_core.stack import make_item
+
+
+def ct_image(windows: tuple[Window, ...] = ()) -> Image:
+    meta = ImageMeta(format="DICOM", bit_depth=12, unit="HU", value_offset=-1024.0, value_scale=4095.0,
+                     modality="CT", windows=windows, extra={"value_range": (-1000.0, 1500.0)})
+    return Image(np.zeros((8, 10, 1), np.float32), None, meta)
+
+
+def test_new_steps_start_on_the_header_window_else_the_value_range():
+    assert default_window_params(ct_image((Window(40, 80, "Brain"), Window(-600, 1500)))) == \
+        {"center": 40.0, "width": 80.0}
+    assert default_window_params(ct_image()) == {"center": 250.0, "width": 2500.0}
+    item = window_item(Window(-600, 1500))
+    assert (item.filter, item.params.center, item.params.width) == (WINDOW_LEVEL, -600.0, 1500.0)
+
+
+def test_edits_go_to_the_selected_window_step_else_the_first():
+    blur, first, second = make_item("gaussian_blur"), window_item(Window(0, 10)), window_item(Window(5, 20))
+    steps = (blur, first, second)
+    assert window_step_to_edit(steps, second) is second
+    assert window_step_to_edit(steps, blur) is first
+    assert window_step_to_edit(steps) is first
+    assert window_step_to_edit((blur,), blur) is None
+
+
+def test_only_the_leading_enabled_unmasked_window_steps_map_the_display():
+    lung, bone = window_item(Window(-600, 1500)), window_item(Window(400, 1800))
+    off = make_item(WINDOW_LEVEL, enabled=False)
+    masked = make_item(WINDOW_LEVEL, mask=Mask(8, 10))
+    blur = make_item("gaussian_blur")
+    assert display_steps((off, lung, bone, blur, window_item(Window(0, 1)))) == (lung, bone)
+    assert display_steps((lung, masked, bone)) == (lung,)
+    assert display_steps((blur, lung)) == ()
+
+
+def test_an_export_describes_the_first_enabled_window():
+    off = make_item(WINDOW_LEVEL, {"center": 1.0, "width": 2.0}, enabled=False)
+    window = stack_window((make_item("gaussian_blur"), off, window_item(Window(50, 350))))
+    assert (window.center, window.width, window.name) == (50.0, 350.0, "Window/level")
+    assert stack_window((off,)) is None
+
+
+def test_a_drag_moves_the_level_by_the_value_range_per_width_and_doubles_per_quarter_height():
+    image = ct_image()
+    span = drag_span(image)
+    assert span == 2500.0
+    assert dragged_window(40, 80, 10, 0, span=span, cols=10, rows=8) == (2540.0, 80.0)
+    assert dragged_window(40, 80, 0, 2, span=span, cols=10, rows=8) == (40.0, 160.0)
+    assert dragged_window(40, 80, 0, -400, span=span, cols=10, rows=8)[1] == MIN_WIDTH
+    assert dragged_window(40, 80, 0, 400, span=span, cols=10, rows=8)[1] == MAX_DRAG_WIDTH
+    flat = Image(np.zeros((4, 4, 1), np.float32), None, ImageMeta(value_scale=0.0))
+    assert drag_span(flat) == 1.0
+
+
+def test_with_window_keeps_the_step_identity():
+    item = make_item(WINDOW_LEVEL, {"center": 0.0, "width": 1.0}, opacity=0.5, enabled=False)
+    moved = with_window(item, 30.0, 0.0)
+    assert (moved.uid, moved.opacity, moved.enabled) == (item.uid, 0.5, False)
+    assert (moved.params.center, moved.params.width) == (30.0, pytest.approx(MIN_WIDTH))
