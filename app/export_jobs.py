@@ -1,7 +1,8 @@
 """Export work run on worker threads (no Qt): the full-resolution render, the JPEG estimate, the write.
 
 The JPEG estimate encodes the rendered result at the chosen quality in memory
-and decodes it again to measure PSNR and SSIM against the unencoded result.
+and decodes it again to measure PSNR and SSIM against the 8-bit result the
+writer encodes (:func:`enhance_core.io.jpeg_cost.jpeg_cost`, as ``jpeg-table``).
 Images above ``SAMPLE_PIXELS`` are estimated from a mosaic of tiles taken on
 a regular grid (aligned to the 16-pixel JPEG blocks); the size is scaled by
 the area ratio.
@@ -14,21 +15,18 @@ asked); the full-range export writes the slice's unedited values as 16 bits
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image as PILImage
 
 from enhance_core.errors import Cancelled
 from enhance_core.image import Image, Window
 from enhance_core.io import write_image
-from enhance_core.io.raster import encode_pillow_image
+from enhance_core.io.jpeg_cost import jpeg_cost
 from enhance_core.medical.export import export_description, export_slice
-from enhance_core.metrics import compare_images
 from enhance_core.render import render_image
 
 SAMPLE_PIXELS = 2_000_000
@@ -65,21 +63,16 @@ def sample_mosaic(pixels: np.ndarray, *, budget: int = SAMPLE_PIXELS, tile: int 
 
 
 def estimate_jpeg(result: Image, quality: int, progress, should_stop) -> JpegEstimate:
-    """Encode (a sample of) ``result`` as JPEG at ``quality``; measure its size, PSNR and SSIM."""
+    """Encode (a sample of) ``result`` as JPEG at ``quality``; measure its size, PSNR and SSIM (:func:`jpeg_cost`)."""
     started = time.perf_counter()
     sample = sample_mosaic(result.pixels)
     sampled = sample is not result.pixels
-    piece = Image(np.clip(sample, 0.0, 1.0).astype(np.float32), None, result.meta)
+    alpha = None if result.alpha is None else sample_mosaic(result.alpha)
     if should_stop():
         raise Cancelled("estimate cancelled")
-    data = encode_pillow_image(piece, format_name="JPEG", quality=quality, exif=None)
-    progress(0.5, "measuring")
-    decoded = np.asarray(PILImage.open(io.BytesIO(data)).convert("RGB" if sample.shape[2] == 3 else "L"))
-    decoded = decoded.reshape(sample.shape).astype(np.float32) / np.float32(255.0)
-    reference = np.round(piece.pixels * 255.0) / np.float32(255.0)
-    scores = compare_images(decoded, reference.astype(np.float32))
-    size = len(data) * (result.rows * result.cols) / float(sample.shape[0] * sample.shape[1])
-    return JpegEstimate(quality, int(size), scores["psnr"], scores["ssim"], sampled, time.perf_counter() - started)
+    cost = jpeg_cost(Image(sample, alpha, result.meta), quality)
+    size = cost.bytes * (result.rows * result.cols) / float(sample.shape[0] * sample.shape[1])
+    return JpegEstimate(quality, int(size), cost.psnr, cost.ssim, sampled, time.perf_counter() - started)
 
 
 def write_result(result: Image, path: Path, bit_depth: int | None, quality: int, progress, should_stop) -> Path:

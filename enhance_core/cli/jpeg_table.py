@@ -1,6 +1,7 @@
 """``enhance-studio jpeg-table IMAGE``: what each JPEG quality costs.
 
-Re-encodes IMAGE with this program's JPEG writer at quality 95, 90, ... 5 and
+Re-encodes IMAGE with this program's JPEG writer at quality 95, 90, ... 5
+(:func:`enhance_core.io.jpeg_cost.jpeg_cost`, as the editor's export estimate) and
 prints, per quality, the PSNR (dB) and SSIM of the decoded result against the
 image, and the file size in bytes (and bits per pixel). At 90 and above the
 writer keeps full chroma resolution (4:4:4), below 90 it subsamples (4:2:0),
@@ -11,20 +12,18 @@ compositing over white, as the JPEG export does.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image as PILImage
 
 from enhance_core.errors import ParameterError
 from enhance_core.image import Image
 from enhance_core.io import read_image
-from enhance_core.io.raster import encode_pillow_image
-from enhance_core.metrics import SSIM_WINDOW, compare_images
+from enhance_core.io.jpeg_cost import jpeg_cost
+from enhance_core.metrics import SSIM_WINDOW
 
 QUALITIES = tuple(range(95, 0, -5))
 
@@ -42,22 +41,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def jpeg_rows(image: Image, qualities: tuple[int, ...] = QUALITIES) -> list[dict[str, Any]]:
     """Return ``quality``, ``psnr``, ``ssim``, ``bytes``, ``bits_per_pixel`` for each JPEG quality."""
-    flat = image.pixels if image.alpha is None else image.pixels * image.alpha[:, :, None] + (1.0 - image.alpha[:, :, None])
-    reference = np.rint(np.clip(flat, 0.0, 1.0) * 255.0).astype(np.float32) / 255.0
-    opaque = Image(reference, None, image.meta)
     rows = []
     for number, quality in enumerate(qualities, start=1):
         print(f"[{number}/{len(qualities)}] quality {quality}", file=sys.stderr, flush=True)
-        data = encode_pillow_image(opaque, format_name="JPEG", quality=quality, exif=None)
-        with PILImage.open(io.BytesIO(data)) as decoded:
-            samples = np.asarray(decoded, dtype=np.float32) / 255.0
-        scores = compare_images(samples.reshape(reference.shape), reference)
+        cost = jpeg_cost(image, quality)
         rows.append({
             "quality": quality,
-            "psnr": None if np.isinf(scores["psnr"]) else round(scores["psnr"], 3),
-            "ssim": round(scores["ssim"], 5),
-            "bytes": len(data),
-            "bits_per_pixel": round(8 * len(data) / (image.rows * image.cols), 3),
+            "psnr": None if np.isinf(cost.psnr) else round(cost.psnr, 3),
+            "ssim": round(cost.ssim, 5),
+            "bytes": cost.bytes,
+            "bits_per_pixel": round(8 * cost.bytes / (image.rows * image.cols), 3),
         })
     return rows
 

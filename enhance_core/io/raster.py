@@ -134,7 +134,7 @@ def encode_png_image(image: Image, *, bit_depth: int, exif: bytes | None, descri
                       description=description)
 
 
-def _flatten_on_white(image: Image) -> np.ndarray:
+def flatten_on_white(image: Image) -> np.ndarray:
     """Composite color over white using alpha (for formats without alpha)."""
     if image.alpha is None:
         return image.pixels
@@ -152,7 +152,7 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
     JPEG at quality 90 and above keeps full chroma resolution (4:4:4), below that 4:2:0.
     """
     keeps_alpha = format_name == "WEBP" and image.alpha is not None
-    color = image.pixels if keeps_alpha else _flatten_on_white(image)
+    color = image.pixels if keeps_alpha else flatten_on_white(image)
     alpha = quantize(image.alpha, 8) if keeps_alpha else None
     samples = stack_alpha(quantize(color, 8), alpha)
     if format_name == "JPEG":
