@@ -2,25 +2,21 @@
 
 With a reference: PSNR, SSIM and MSE (:func:`enhance_core.metrics.compare_images`)
 of the result and of the original against it, so the gain shows. Without
-one: no-reference indicators of the result and the original: estimated noise
-level (Immerkær's fast estimator on luma), sharpness (variance of the
-Laplacian of luma) and the share of clipped shadows and highlights.
+one: the no-reference indicators of the result and the original
+(:func:`enhance_core.metrics.describe_without_reference`: noise level,
+sharpness, clipped shadows and highlights).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from enhance_core.metrics import compare_images, compute_luma
+from enhance_core.metrics import compare_images, compute_luma, describe_without_reference
 
-CLIP_TOLERANCE = 0.5 / 255.0
-CROP_SIDE = 768
-SAMPLE_STRIDE_PIXELS = 500_000
 CONVENTIONS = (
     "PSNR = 10·log10(1 / MSE) with data range 1.0: pixels are normalized so white is 1 "
     "(255 in 8-bit files, 65535 in 16-bit).\n"
@@ -52,56 +48,6 @@ class MetricsReport:
     def exact(self) -> bool:
         """Whether the values are for the full-resolution images."""
         return self.scale >= 1.0
-
-
-def estimate_noise(pixels: np.ndarray) -> float:
-    """Standard deviation of Gaussian noise in ``pixels`` (normalized units), Immerkær's method on luma.
-
-    J. Immerkær, "Fast Noise Variance Estimation", CVIU 64(2), 1996: the image is
-    filtered with a kernel that cancels smooth structure (the difference of two
-    Laplacians) and the mean absolute response gives sigma.
-    """
-    luma = compute_luma(pixels).astype(np.float32)
-    rows, cols = luma.shape[:2]
-    if rows < 3 or cols < 3:
-        return 0.0
-    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-    response = cv2.filter2D(luma, cv2.CV_32F, kernel)[1:-1, 1:-1]
-    return float(math.sqrt(math.pi / 2.0) * np.abs(response).mean(dtype=np.float64) / 6.0)
-
-
-def estimate_sharpness(pixels: np.ndarray) -> float:
-    """Variance of the Laplacian of luma (higher is sharper; compare like with like)."""
-    luma = compute_luma(pixels).astype(np.float32)
-    return float(cv2.Laplacian(luma, cv2.CV_32F).var(dtype=np.float64))
-
-
-def clipped_shares(pixels: np.ndarray) -> tuple[float, float]:
-    """Share of pixels (0..1) with every channel at black, and with any channel at white."""
-    low = np.all(pixels <= CLIP_TOLERANCE, axis=2)
-    high = np.any(pixels >= 1.0 - CLIP_TOLERANCE, axis=2)
-    count = float(low.size)
-    return float(np.count_nonzero(low) / count), float(np.count_nonzero(high) / count)
-
-
-def central_crop(pixels: np.ndarray, side: int = CROP_SIDE) -> np.ndarray:
-    """The central ``side`` x ``side`` pixels (or all of a smaller image)."""
-    rows, cols = pixels.shape[:2]
-    top, left = max(0, (rows - side) // 2), max(0, (cols - side) // 2)
-    return pixels[top:top + side, left:left + side]
-
-
-def describe_without_reference(pixels: np.ndarray) -> dict[str, float]:
-    """No-reference indicators of one image: noise, sharpness, shadows and highlights shares.
-
-    Noise and sharpness are local statistics, measured on the central crop (same pixels for
-    result and original, so they compare); the clipped shares on a regular sample of the whole image.
-    """
-    stride = max(1, int(np.ceil(np.sqrt(pixels.shape[0] * pixels.shape[1] / SAMPLE_STRIDE_PIXELS))))
-    shadows, highlights = clipped_shares(pixels[::stride, ::stride])
-    crop = central_crop(pixels)
-    return {"noise": estimate_noise(crop), "sharpness": estimate_sharpness(crop),
-            "shadows": shadows, "highlights": highlights}
 
 
 def comparable(pixels: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,5 @@
-"""Full-reference image quality: MSE, PSNR, SSIM, and how much an edit changed an image.
+"""Image quality: MSE, PSNR, SSIM against a reference, how much an edit changed an image, and
+no-reference indicators (noise level, sharpness, clipped shadows and highlights).
 
 Conventions (the same as scikit-image's ``skimage.metrics`` where both exist):
 
@@ -16,12 +17,19 @@ Conventions (the same as scikit-image's ``skimage.metrics`` where both exist):
   compares the Rec. 709 luma ``0.2126 R + 0.7152 G + 0.0722 B`` of the stored
   (gamma-encoded) values.
 
+Without a reference, :func:`describe_without_reference` gives the noise level
+(Immerkær's estimator, :func:`estimate_noise`), the sharpness (variance of the
+Laplacian, :func:`estimate_sharpness`), both on Rec. 709 luma of a central
+crop, and the shares of clipped shadows and highlights (:func:`clipped_shares`).
+
 SSIM filters with OpenCV's separable Gaussian blur in float32, so a 2 MP
 preview scores in tens of milliseconds (``benchmarks/bench_metrics.py``);
 it agrees with scikit-image to 1e-4.
 """
 
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
@@ -34,6 +42,12 @@ SSIM_WINDOW = 11
 _SSIM_CROP = (SSIM_WINDOW - 1) // 2
 _K1, _K2 = 0.01, 0.03
 _SSIM_CHANNELS = ("per_channel", "luminance")
+CLIP_TOLERANCE = 0.5 / 255.0
+"""A value this close to 0 or 1 counts as clipped (half an 8-bit step)."""
+CROP_SIDE = 768
+"""Side of the central crop noise and sharpness are measured on."""
+SAMPLE_STRIDE_PIXELS = 500_000
+"""About how many pixels the clipped shares sample."""
 _OPENCV_DTYPES = tuple(np.dtype(name) for name in ("uint8", "int8", "uint16", "int16", "int32", "float32", "float64"))
 
 
@@ -220,3 +234,53 @@ def change_from_original(
         "mean_abs_change": float(difference.mean(dtype=np.float64)),
         "max_abs_change": float(difference.max(initial=0.0)),
     }
+
+
+def estimate_noise(pixels: np.ndarray) -> float:
+    """Standard deviation of Gaussian noise in ``pixels`` (normalized units), Immerkær's method on luma.
+
+    J. Immerkær, "Fast Noise Variance Estimation", CVIU 64(2), 1996: the image is
+    filtered with a kernel that cancels smooth structure (the difference of two
+    Laplacians) and the mean absolute response gives sigma.
+    """
+    luma = compute_luma(pixels).astype(np.float32)
+    rows, cols = luma.shape[:2]
+    if rows < 3 or cols < 3:
+        return 0.0
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    response = cv2.filter2D(luma, cv2.CV_32F, kernel)[1:-1, 1:-1]
+    return float(math.sqrt(math.pi / 2.0) * np.abs(response).mean(dtype=np.float64) / 6.0)
+
+
+def estimate_sharpness(pixels: np.ndarray) -> float:
+    """Variance of the Laplacian of luma (higher is sharper; compare like with like)."""
+    luma = compute_luma(pixels).astype(np.float32)
+    return float(cv2.Laplacian(luma, cv2.CV_32F).var(dtype=np.float64))
+
+
+def clipped_shares(pixels: np.ndarray) -> tuple[float, float]:
+    """Share of pixels (0..1) with every channel at black, and with any channel at white."""
+    low = np.all(pixels <= CLIP_TOLERANCE, axis=2)
+    high = np.any(pixels >= 1.0 - CLIP_TOLERANCE, axis=2)
+    count = float(low.size)
+    return float(np.count_nonzero(low) / count), float(np.count_nonzero(high) / count)
+
+
+def central_crop(pixels: np.ndarray, side: int = CROP_SIDE) -> np.ndarray:
+    """The central ``side`` x ``side`` pixels (or all of a smaller image)."""
+    rows, cols = pixels.shape[:2]
+    top, left = max(0, (rows - side) // 2), max(0, (cols - side) // 2)
+    return pixels[top:top + side, left:left + side]
+
+
+def describe_without_reference(pixels: np.ndarray) -> dict[str, float]:
+    """No-reference indicators of one image: noise, sharpness, shadows and highlights shares.
+
+    Noise and sharpness are local statistics, measured on the central crop (same pixels for
+    result and original, so they compare); the clipped shares on a regular sample of the whole image.
+    """
+    stride = max(1, int(np.ceil(np.sqrt(pixels.shape[0] * pixels.shape[1] / SAMPLE_STRIDE_PIXELS))))
+    shadows, highlights = clipped_shares(pixels[::stride, ::stride])
+    crop = central_crop(pixels)
+    return {"noise": estimate_noise(crop), "sharpness": estimate_sharpness(crop),
+            "shadows": shadows, "highlights": highlights}
