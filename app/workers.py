@@ -6,8 +6,14 @@ Orange3/napari pattern): it reports ``progress(fraction, message)``, checks
 when asked to stop. :class:`JobRunner` owns one *lane* of work (the preview,
 the histogram, the metrics...): submitting a job cancels the running one, and
 the newest submission waits until the old thread has returned, so at most one
-thread per lane computes and stale results never reach the GUI. Results,
-errors and progress are delivered on the GUI thread through queued signals.
+thread per lane computes.
+
+The follow-up travels with the job: ``submit(fn, on_done=..., on_failed=...)``
+binds the callbacks to that submission's ticket, so a controller never routes
+a lane's results by hand. A superseded or cancelled job's callbacks are never
+called: a stale result never lands. Results, errors and progress are
+delivered on the GUI thread through queued signals; a callback whose owner (a
+closed dialog) has been deleted is skipped.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import threading
 import traceback
 import weakref
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable
 
 import shiboken6
@@ -26,6 +33,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from enhance_core.errors import Cancelled
 
 JobFn = Callable[[Callable[[float, str], None], Callable[[], bool]], Any]
+DoneFn = Callable[[Any], None]
 
 _THREADS: weakref.WeakSet = weakref.WeakSet()
 WORKER_NICENESS = 5
@@ -59,6 +67,28 @@ class JobFailure:
     details: str
 
 
+FailedFn = Callable[[JobFailure], None]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One submission: its ticket, the work, and the follow-ups bound to it."""
+
+    ticket: int
+    fn: JobFn
+    label: str
+    on_done: DoneFn | None = None
+    on_failed: FailedFn | None = None
+
+
+def _still_there(callback: Callable[..., None]) -> bool:
+    """Whether the QObject a callback is a method of (directly or through ``partial``) still exists."""
+    while isinstance(callback, partial):
+        callback = callback.func
+    owner = getattr(callback, "__self__", None)
+    return not isinstance(owner, QObject) or shiboken6.isValid(owner)
+
+
 class _WorkerThread(QThread):
     """One job on its own thread; emits exactly one of done / failed / stopped."""
 
@@ -67,10 +97,11 @@ class _WorkerThread(QThread):
     failed = Signal(int, object)
     stopped = Signal(int)
 
-    def __init__(self, ticket: int, fn: JobFn, parent: QObject | None = None) -> None:
+    def __init__(self, job: _Job, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.ticket = ticket
-        self._fn = fn
+        self.job = job
+        self.ticket = job.ticket
+        self._fn = job.fn
         self._stop = threading.Event()
         self.superseded = False
         self.cancelled = False
@@ -109,9 +140,9 @@ class JobRunner(QObject):
     progressed(fraction, message)
         Progress of the current job.
     finished(result)
-        The current job returned ``result`` (never emitted for a superseded job).
+        The current job returned ``result`` (after its ``on_done``; never for a superseded job).
     failed(failure)
-        The current job raised; ``failure`` is a :class:`JobFailure`.
+        The current job raised; ``failure`` is a :class:`JobFailure` (after its ``on_failed``).
     cancelled()
         The current job stopped because :meth:`cancel` was called.
     idle()
@@ -130,7 +161,7 @@ class JobRunner(QObject):
         self.name = name
         self._ticket = 0
         self._current: _WorkerThread | None = None
-        self._pending: tuple[int, JobFn, str] | None = None
+        self._pending: _Job | None = None
         self._label = ""
         self._stopping: set[_WorkerThread] = set()
         self._closed = False
@@ -145,20 +176,23 @@ class JobRunner(QObject):
         """The label of the running or waiting job ("" when idle)."""
         return self._label if self.busy else ""
 
-    def submit(self, fn: JobFn, *, label: str = "", cancel_running: bool = True) -> int:
+    def submit(self, fn: JobFn, *, on_done: DoneFn | None = None, on_failed: FailedFn | None = None,
+               label: str = "", cancel_running: bool = True) -> int:
         """Run ``fn`` in the background and return its ticket.
 
-        With ``cancel_running`` (the default) the running job is stopped and
-        its result dropped. Without it the running job finishes and delivers
-        its result first (live previews stay fluid while a slider moves);
-        either way ``fn`` replaces any job still waiting to start. After
-        :meth:`close` nothing starts any more.
+        ``on_done(result)`` or ``on_failed(failure)`` is called on the GUI
+        thread when this very job ends, never when it was superseded or
+        cancelled (then neither is). With ``cancel_running`` (the default) the
+        running job is stopped and its result dropped. Without it the running
+        job finishes and delivers its result to its own ``on_done`` first (live
+        previews stay fluid while a slider moves); either way ``fn`` replaces
+        any job still waiting to start. After :meth:`close` nothing starts any more.
         """
         self._ticket += 1
         if self._closed:
             return self._ticket
-        self._pending = (self._ticket, fn, label or self.name)
         self._label = label or self.name
+        self._pending = _Job(self._ticket, fn, self._label, on_done, on_failed)
         if self._current is None:
             self._start_pending()
         elif cancel_running:
@@ -190,9 +224,8 @@ class JobRunner(QObject):
         return self.wait(timeout_ms)
 
     def _start_pending(self) -> None:
-        ticket, fn, label = self._pending
-        self._pending = None
-        thread = _WorkerThread(ticket, fn, self)
+        job, self._pending = self._pending, None
+        thread = _WorkerThread(job, self)
         thread.progressed.connect(self._on_progress)
         thread.done.connect(self._on_done)
         thread.failed.connect(self._on_failed)
@@ -200,7 +233,7 @@ class JobRunner(QObject):
         thread.finished.connect(self._sweep_finished)
         self._current = thread
         self._stopping.add(thread)
-        self.started.emit(label)
+        self.started.emit(job.label)
         thread.start(QThread.Priority.LowPriority)
 
     def _owner(self, ticket: int) -> _WorkerThread | None:
@@ -220,6 +253,9 @@ class JobRunner(QObject):
         if thread is not None and thread.cancelled:
             self.cancelled.emit()
         elif thread is not None:
+            callback = thread.job.on_done
+            if callback is not None and _still_there(callback):
+                callback(result)
             self.finished.emit(result)
 
     def _on_failed(self, ticket: int, failure: JobFailure) -> None:
@@ -227,6 +263,9 @@ class JobRunner(QObject):
         if thread is not None and thread.cancelled:
             self.cancelled.emit()
         elif thread is not None:
+            callback = thread.job.on_failed
+            if callback is not None and _still_there(callback):
+                callback(failure)
             self.failed.emit(failure)
 
     def _on_stopped(self, ticket: int) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 import pytest
-from PySide6.QtCore import QThread
+import shiboken6
+from PySide6.QtCore import QObject, QThread
 
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import Cancelled
@@ -120,3 +122,108 @@ def test_closed_runner_starts_nothing_more(qtbot):
     qtbot.wait(50)
     assert started == [] and not runner.busy
     assert not any(t.isRunning() for t in runner.findChildren(QThread))
+
+
+def failing_job(gate: threading.Event, message: str):
+    """A job that waits for ``gate`` and then raises, ignoring stop requests (a slow failure)."""
+    def job(progress, should_stop):
+        gate.wait(5)
+        raise ValueError(message)
+    return job
+
+
+def test_each_result_goes_to_its_own_submissions_callback(qtbot):
+    runner = JobRunner("test")
+    landed = []
+    gate = threading.Event()
+    runner.submit(blocking_job(gate, "old"), on_done=lambda r: landed.append(("first", r)))
+    runner.submit(lambda progress, should_stop: "new", on_done=lambda r: landed.append(("second", r)))
+    gate.set()
+    with qtbot.waitSignal(runner.idle, timeout=5000):
+        pass
+    assert landed == [("second", "new")]
+
+
+def test_a_superseded_job_that_finishes_anyway_never_lands(qtbot):
+    runner = JobRunner("test")
+    landed, failures = [], []
+    gate = threading.Event()
+
+    def ignores_stop(progress, should_stop):
+        gate.wait(5)
+        return "stale"
+
+    runner.submit(ignores_stop, on_done=landed.append, on_failed=failures.append)
+    runner.submit(lambda progress, should_stop: "fresh", on_done=landed.append, on_failed=failures.append)
+    gate.set()
+    with qtbot.waitSignal(runner.idle, timeout=5000):
+        pass
+    assert landed == ["fresh"] and failures == []
+
+
+def test_a_superseded_failure_never_lands(qtbot):
+    runner = JobRunner("test")
+    failures, landed = [], []
+    gate = threading.Event()
+    runner.submit(failing_job(gate, "stale failure"), on_failed=failures.append)
+    runner.submit(lambda progress, should_stop: 7, on_done=landed.append, on_failed=failures.append)
+    gate.set()
+    with qtbot.waitSignal(runner.idle, timeout=5000):
+        pass
+    assert failures == [] and landed == [7]
+
+
+def test_failure_goes_to_its_on_failed_and_the_lane_signal(qtbot):
+    runner = JobRunner("test")
+    failures = []
+    gate = threading.Event()
+    gate.set()
+    with qtbot.waitSignal(runner.idle, timeout=5000):
+        with qtbot.waitSignal(runner.failed, timeout=5000) as blocker:
+            runner.submit(failing_job(gate, "bad value 8"), on_done=lambda r: pytest.fail("no result"),
+                          on_failed=failures.append)
+    assert [str(f.error) for f in failures] == ["bad value 8"] and blocker.args[0] is failures[0]
+
+
+def test_coalesced_jobs_keep_their_own_callbacks(qtbot):
+    runner = JobRunner("test")
+    landed = []
+    gate = threading.Event()
+    with qtbot.waitSignal(runner.progressed, timeout=5000):
+        runner.submit(blocking_job(gate, "running"), on_done=lambda r: landed.append(("running", r)))
+    runner.submit(lambda progress, should_stop: "dropped", on_done=lambda r: landed.append(("dropped", r)),
+                  cancel_running=False)
+    runner.submit(lambda progress, should_stop: "latest", on_done=lambda r: landed.append(("latest", r)),
+                  cancel_running=False)
+    gate.set()
+    with qtbot.waitSignal(runner.idle, timeout=5000):
+        pass
+    assert landed == [("running", "running"), ("latest", "latest")]
+
+
+def test_cancelled_job_calls_neither_callback(qtbot):
+    runner = JobRunner("test")
+    called = []
+    gate = threading.Event()
+    with qtbot.waitSignal(runner.progressed, timeout=5000):
+        runner.submit(blocking_job(gate, "never"), on_done=called.append, on_failed=called.append)
+    with qtbot.waitSignals([runner.cancelled, runner.idle], timeout=5000):
+        runner.cancel()
+    assert called == []
+
+
+def test_callback_of_a_deleted_owner_is_skipped(qtbot):
+    got = []
+
+    class Owner(QObject):
+        def take(self, result):
+            got.append(result)
+
+    runner, owner = JobRunner("test"), Owner()
+    gate = threading.Event()
+    runner.submit(blocking_job(gate, "late"), on_done=partial(owner.take))
+    shiboken6.delete(owner)
+    with qtbot.waitSignal(runner.idle, timeout=5000):
+        with qtbot.waitSignal(runner.finished, timeout=5000) as blocker:
+            gate.set()
+    assert blocker.args == ["late"] and got == []
