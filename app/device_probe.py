@@ -39,8 +39,6 @@ class DeviceProbe(QObject):
         self.command = command or [sys.executable, "-c", PROBE_CODE]
         self.text = ""
         self.lane = JobRunner("Checking the compute device", self)
-        self.lane.finished.connect(self._on_described)
-        self.lane.failed.connect(self._on_failed)
         self.process: QProcess | None = None
         document.stack_changed.connect(self._on_stack_changed)
 
@@ -68,7 +66,8 @@ class DeviceProbe(QObject):
         if self.text or self.lane.busy:
             return
         if any(FILTERS[item.filter].learned for item in self.document.stack.snapshot() if item.filter in FILTERS):
-            self.lane.submit(describe_job, label="Checking the compute device")
+            self.lane.submit(describe_job, on_done=self._on_described, on_failed=self._on_failed,
+                             label="Checking the compute device")
 
     def _on_described(self, text: str) -> None:
         self.text = f"Device: {text}"

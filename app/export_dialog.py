@@ -94,12 +94,9 @@ class ExportDialog(QDialog):
         self.full_range.toggled.connect(self._on_format)
         self.buttons.accepted.connect(self.export)
         self.buttons.rejected.connect(self.reject)
-        render_lane.finished.connect(self._on_render_lane_finished)
-        render_lane.failed.connect(self._on_failed)
-        estimate_lane.finished.connect(self._on_estimate)
-        estimate_lane.failed.connect(self._on_failed)
         self._sync_format_to_path()
-        render_lane.submit(partial(render_full, document.source, self.steps, device), label="Rendering for export")
+        render_lane.submit(partial(render_full, document.source, self.steps, device), on_done=self._on_rendered,
+                           on_failed=self._on_failed, label="Rendering for export")
 
     def _layout(self, browse: QPushButton) -> None:
         file_row = QHBoxLayout()
@@ -183,13 +180,8 @@ class ExportDialog(QDialog):
             return
         quality = self.quality.value()
         self.estimate.setText(f"Estimating JPEG at quality {quality}…")
-        self.estimate_lane.submit(partial(estimate_jpeg, self.rendered, quality), label="Estimating JPEG")
-
-    def _on_render_lane_finished(self, result: object) -> None:
-        if isinstance(result, Image):
-            self._on_rendered(result)
-        else:
-            self._on_written(result)
+        self.estimate_lane.submit(partial(estimate_jpeg, self.rendered, quality), on_done=self._on_estimate,
+                                  on_failed=self._on_failed, label="Estimating JPEG")
 
     def _on_rendered(self, image: Image) -> None:
         self.rendered = image
@@ -220,7 +212,8 @@ class ExportDialog(QDialog):
         path = Path(self.path.text()).expanduser()
         self.settings.set_last_folder("export", path)
         self.settings.set_value("export/quality", self.quality.value())
-        self.render_lane.submit(self._write_job(path), label=f"Writing {path.name}")
+        self.render_lane.submit(self._write_job(path), on_done=self._on_written, on_failed=self._on_failed,
+                                label=f"Writing {path.name}")
 
     def _write_job(self, path: Path) -> partial:
         """The write for the chosen options: plain result, described DICOM result, or full-range values."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
@@ -27,6 +28,7 @@ from app.error_reporter import ErrorReporter
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError
+from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
 from enhance_core.project import SUFFIX as PROJECT_SUFFIX
 from enhance_core.project import load_project, save_project
@@ -86,9 +88,6 @@ class FileActions(QObject):
         super().__init__(window)
         self.window, self.document, self.reporter, self.settings = window, document, reporter, settings
         self.lane = JobRunner("Opening", self)
-        self.lane.finished.connect(self._on_read)
-        self.lane.failed.connect(self._on_read_failed)
-        self._after_read = None
 
     # --- opening ---------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -120,8 +119,9 @@ class FileActions(QObject):
 
     def open_series(self, folder: Path, series_uid: str | None = None) -> None:
         """Open the DICOM series in ``folder`` on its first slice (``series_uid`` picks one of several)."""
-        self._after_read = partial(self._show_series, Path(folder))
-        self.lane.submit(partial(_read_series_job, Path(folder), series_uid), label=f"Opening {Path(folder).name}")
+        folder = Path(folder)
+        self.lane.submit(partial(_read_series_job, folder, series_uid), on_done=partial(self._show_series, folder),
+                         on_failed=self._on_read_failed, label=f"Opening {folder.name}")
 
     def choose_series(self, found: list) -> str | None:
         """Ask which of several series to open; return its SeriesInstanceUID, or None when cancelled."""
@@ -175,17 +175,12 @@ class FileActions(QObject):
 
         self._read(project.image, show)
 
-    def _read(self, path: Path, then) -> None:
-        self._after_read = then
-        self.lane.submit(partial(_read_job, Path(path)), label=f"Opening {Path(path).name}")
-
-    def _on_read(self, image) -> None:
-        then, self._after_read = self._after_read, None
-        if then is not None:
-            then(image)
+    def _read(self, path: Path, then: Callable[[Image], None]) -> None:
+        """Read ``path`` on the Opening lane; ``then(image)`` runs once it is read (a newer read replaces it)."""
+        self.lane.submit(partial(_read_job, Path(path)), on_done=then, on_failed=self._on_read_failed,
+                         label=f"Opening {Path(path).name}")
 
     def _on_read_failed(self, failure: JobFailure) -> None:
-        self._after_read = None
         self.reporter.report(self.window, "Cannot open the file", failure.error, failure.details)
 
     def _show_read_warnings(self, path: Path, image) -> None:

@@ -82,8 +82,6 @@ class HistogramController(QObject):
         self.lane = JobRunner("Histogram", self)
         self.with_original = False
         self.latest: HistogramPair | None = None
-        self.lane.finished.connect(self._on_ready)
-        self.lane.failed.connect(self.failed)
         renders.frame_ready.connect(self.update_from)
 
     def set_with_original(self, on: bool) -> None:
@@ -101,7 +99,8 @@ class HistogramController(QObject):
         windowed = bool(display_steps(frame.request.steps))
         job = partial(histogram_job, frame.preview_pixels, original, source.meta, frame.request.generation,
                       windowed)
-        self.lane.submit(job, label="Histogram", cancel_running=False)
+        self.lane.submit(job, on_done=self._on_ready, on_failed=self.failed.emit, label="Histogram",
+                         cancel_running=False)
 
     def _on_ready(self, pair: HistogramPair) -> None:
         self.latest = pair

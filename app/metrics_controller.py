@@ -56,10 +56,6 @@ class MetricsController(QObject):
         self._idle.setSingleShot(True)
         self._idle.setInterval(IDLE_MS)
         self._idle.timeout.connect(self._on_idle)
-        self.live_lane.finished.connect(self._on_report)
-        self.exact_lane.finished.connect(self._on_report)
-        self.live_lane.failed.connect(self.failed)
-        self.exact_lane.failed.connect(self.failed)
         if start_after is None:
             renders.frame_ready.connect(self._on_frame)
         else:
@@ -76,7 +72,8 @@ class MetricsController(QObject):
         self._idle.stop()
         job = partial(_exact_job, source, self.document.stack.snapshot(), self.document.reference,
                       self.renders.generation, self.renders.device)
-        self.exact_lane.submit(job, label="Measuring at full resolution")
+        self.exact_lane.submit(job, on_done=self._on_report, on_failed=self.failed.emit,
+                               label="Measuring at full resolution")
 
     def _usable_reference(self) -> np.ndarray | None:
         reference = self.document.reference
@@ -106,7 +103,7 @@ class MetricsController(QObject):
             return
         job = partial(_live_job, frame.preview_pixels, frame.before_pixels, self._usable_reference(),
                       self._small_reference, frame.request.preview_scale, frame.request.generation)
-        self.live_lane.submit(job, label="Measuring")
+        self.live_lane.submit(job, on_done=self._on_report, on_failed=self.failed.emit, label="Measuring")
         source = self.document.source
         if frame.request.preview_scale < 1.0 and source is not None and source.rows * source.cols <= AUTO_EXACT_PIXELS:
             self._idle.start()

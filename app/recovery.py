@@ -71,8 +71,6 @@ class RecoveryController(QObject):
             window, document, history, canvas, reporter)
         self.root = root or recovery_root()
         self.lane = JobRunner("Restoring the session", self)
-        self.lane.finished.connect(self._on_restored)
-        self.lane.failed.connect(self._on_restore_failed)
         self.folder: Path | None = None
         self._lock: QLockFile | None = None
         self._writer: RecoveryWriter | None = None
@@ -188,7 +186,8 @@ class RecoveryController(QObject):
         self._restoring = session
         self._missing_reference = reference is not None and not reference.is_file()
         self.lane.submit(partial(_restore_job, session.folder, image,
-                                 None if self._missing_reference else reference), label="Restoring the session")
+                                 None if self._missing_reference else reference),
+                         on_done=self._on_restored, on_failed=self._on_restore_failed, label="Restoring the session")
         return True
 
     def _locate(self, session: CrashedSession, image: Path) -> Path | None:

@@ -39,8 +39,6 @@ class SliceBrowser(QToolBar):
         self.series: DicomSeries | None = None
         self.index = 0
         self.lane = JobRunner("Reading slice", self)
-        self.lane.finished.connect(self._on_slice)
-        self.lane.failed.connect(self._on_failed)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName("slice_slider")
         self.slider.setMinimumWidth(240)
@@ -87,7 +85,8 @@ class SliceBrowser(QToolBar):
             return
         self.index = index
         self._update_view()
-        self.lane.submit(partial(_read_slice_job, self.series, index), label=f"Reading slice {index + 1}")
+        self.lane.submit(partial(_read_slice_job, self.series, index), on_done=self._on_slice,
+                         on_failed=self._on_failed, label=f"Reading slice {index + 1}")
 
     def install_keys(self, widget: QWidget) -> None:
         """Let the Up and Down arrow keys on ``widget`` (the canvas) step through the slices."""

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from conftest import add_filter, open_image
+from conftest import add_filter, open_image, save_png, synthetic_photo
 
+from app import file_actions
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, param
 from enhance_core.filters.registry import FILTERS, register
@@ -110,3 +111,22 @@ def test_export_refuses_to_overwrite_the_source(qtbot, window, photo_path):
     assert "refusing to overwrite" in window.reporter.errors[-1][1]
     assert photo_path.read_bytes() == original
     dialog.reject()
+
+
+def test_an_image_whose_read_was_superseded_never_opens(qtbot, window, photo_path, tmp_path, monkeypatch):
+    slow_path = save_png(synthetic_photo(seed=5), tmp_path / "slow.png")
+    gate, real_read = threading.Event(), file_actions._read_job
+
+    def read(path, progress, should_stop):
+        if path == slow_path:
+            gate.wait(10)  # a decoder that does not check should_stop: its result comes after all
+        return real_read(path, progress, should_stop)
+
+    monkeypatch.setattr(file_actions, "_read_job", read)
+    opened = []
+    window.document.image_changed.connect(lambda: opened.append(window.document.source_path))
+    window.files.open_path(slow_path)
+    window.files.open_path(photo_path)
+    gate.set()
+    qtbot.waitUntil(lambda: not window.files.lane.busy, timeout=10000)
+    assert opened == [photo_path]
