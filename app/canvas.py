@@ -1,9 +1,10 @@
 """The compare canvas: before/after split with a draggable divider, side by side, before, after.
 
-The canvas only paints 8-bit images that workers prepared
-(:class:`~app.display.DisplayImage`): a whole-image preview for each side and,
-when zoomed in past the preview's resolution, a sharper *detail* patch of the
-visible region painted on top. Zoom follows the cursor (wheel, pinch), drag
+The canvas only paints 8-bit images that workers prepared, handed over as one
+:class:`~app.display.CanvasLayers`: for each side a whole-image preview (or
+that preview resampled to the screen zoom) and, when zoomed in past the
+preview's resolution, a sharper *detail* patch of the visible region painted
+on top. Zoom follows the cursor (wheel, pinch), drag
 pans, and holding backslash flashes the original. An optional tool (the
 brush) receives mouse events in source coordinates and paints its overlay.
 """
@@ -18,7 +19,7 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QNativeGestureEvent, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from app.display import DisplayImage
+from app.display import CanvasLayers, DisplayImage, SideLayers
 from app.viewport import Viewport
 
 BACKGROUND = QColor(38, 38, 40)
@@ -53,14 +54,6 @@ class CanvasTool(Protocol):
     def paint(self, painter: QPainter, viewport: Viewport, cursor: tuple[float, float] | None) -> None: ...
 
 
-class _Layer:
-    """A display image and the QImage that shares its memory."""
-
-    def __init__(self, image: DisplayImage) -> None:
-        self.image = image
-        self.qimage: QImage = image.to_qimage()
-
-
 class CompareCanvas(QWidget):
     """Paints the original and the result in one of the :class:`CompareMode` layouts."""
 
@@ -75,9 +68,8 @@ class CompareCanvas(QWidget):
         self.divider = 0.5
         self.flashing = False
         self.tool: CanvasTool | None = None
-        self._layers: dict[str, _Layer | None] = {"before": None, "after": None,
-                                                  "screen_before": None, "screen_after": None,
-                                                  "detail_before": None, "detail_after": None}
+        self._layers = CanvasLayers()
+        self._qimages: dict[int, tuple[DisplayImage, QImage]] = {}
         self._drag: str | None = None
         self._last_pos = QPointF()
         self._cursor: tuple[float, float] | None = None
@@ -92,29 +84,31 @@ class CompareCanvas(QWidget):
     @property
     def has_image(self) -> bool:
         """Whether a preview is shown."""
-        return self._layers["after"] is not None or self._layers["before"] is not None
+        return self._layers.after.whole is not None or self._layers.before.whole is not None
+
+    @property
+    def layers(self) -> CanvasLayers:
+        """What the canvas paints now."""
+        return self._layers
 
     def set_image_size(self, cols: int, rows: int) -> None:
         """Prepare for a new source image of ``cols`` x ``rows`` pixels (fit to the window, drop old layers)."""
-        for key in self._layers:
-            self._layers[key] = None
+        self.set_layers(CanvasLayers())
         self.viewport.set_image(cols, rows)
         self._update_pane_size()
         self.update()
         self.view_changed.emit()
 
-    def set_layer(self, name: str, image: DisplayImage | None) -> None:
-        """Show ``image`` as layer ``before``/``after`` (whole preview), ``screen_before``/``screen_after``
-        (the preview resampled to the current zoom) or ``detail_before``/``detail_after`` (None hides it)."""
-        if name not in self._layers:
-            raise ValueError(f"unknown canvas layer {name!r}; use one of {', '.join(self._layers)}")
-        self._layers[name] = _Layer(image) if image is not None else None
+    def set_layers(self, layers: CanvasLayers) -> None:
+        """Paint ``layers`` from now on (a missing layer is not painted)."""
+        known = self._qimages
+        self._qimages = {}
+        for side in (layers.before, layers.after):
+            for image in (side.whole, side.screen, side.detail):
+                if image is not None:
+                    self._qimages[id(image)] = known.get(id(image)) or (image, image.to_qimage())
+        self._layers = layers
         self.update()
-
-    def layer(self, name: str) -> DisplayImage | None:
-        """The display image shown as layer ``name``, or None."""
-        layer = self._layers[name]
-        return layer.image if layer is not None else None
 
     def set_mode(self, mode: CompareMode) -> None:
         """Switch the compare layout."""
@@ -205,20 +199,20 @@ class CompareCanvas(QWidget):
         height = float(self.height())
         if self.flashing or self.mode is CompareMode.BEFORE:
             for offset, width in self._panes():
-                self._paint_pane(painter, QRectF(offset, 0, width, height), offset, "before")
+                self._paint_pane(painter, QRectF(offset, 0, width, height), offset, self._layers.before)
                 self._paint_label(painter, QPointF(offset + 10, 10), "Original" if self.flashing else "Before")
         elif self.mode is CompareMode.AFTER:
-            self._paint_pane(painter, QRectF(0, 0, self.width(), height), 0.0, "after")
+            self._paint_pane(painter, QRectF(0, 0, self.width(), height), 0.0, self._layers.after)
         elif self.mode is CompareMode.SIDE_BY_SIDE:
             (x0, w0), (x1, w1) = self._panes()
-            self._paint_pane(painter, QRectF(x0, 0, w0, height), x0, "before")
-            self._paint_pane(painter, QRectF(x1, 0, w1, height), x1, "after")
+            self._paint_pane(painter, QRectF(x0, 0, w0, height), x0, self._layers.before)
+            self._paint_pane(painter, QRectF(x1, 0, w1, height), x1, self._layers.after)
             self._paint_label(painter, QPointF(x0 + 10, 10), "Before")
             self._paint_label(painter, QPointF(x1 + 10, 10), "After")
         else:
             split = self.divider * self.width()
-            self._paint_pane(painter, QRectF(0, 0, split, height), 0.0, "before")
-            self._paint_pane(painter, QRectF(split, 0, self.width() - split, height), 0.0, "after")
+            self._paint_pane(painter, QRectF(0, 0, split, height), 0.0, self._layers.before)
+            self._paint_pane(painter, QRectF(split, 0, self.width() - split, height), 0.0, self._layers.after)
             self._paint_divider(painter, split)
         if self.tool is not None and not self.flashing:
             for offset, width in self._panes()[-1:]:
@@ -228,28 +222,23 @@ class CompareCanvas(QWidget):
                 self.tool.paint(painter, self.viewport, self._cursor)
                 painter.restore()
 
-    def _paint_pane(self, painter: QPainter, clip: QRectF, offset: float, side: str) -> None:
+    def _paint_pane(self, painter: QPainter, clip: QRectF, offset: float, side: SideLayers) -> None:
         """Paint one side (preview, then the detail patch on top) inside ``clip``."""
         if clip.width() <= 0:
             return
         painter.save()
         painter.setClipRect(clip)
         painter.translate(offset, 0)
-        screen = self._layers[f"screen_{side}"]
         zoom = self.viewport.zoom * self.devicePixelRatioF()
-        if screen is not None and abs(screen.image.scale / zoom - 1.0) < 0.01:
-            names = (f"screen_{side}", f"detail_{side}")
-        else:
-            names = (side, f"detail_{side}")
-        for name in names:
-            layer = self._layers[name]
-            if layer is not None:
-                self._paint_layer(painter, layer)
+        at_zoom = side.screen is not None and abs(side.screen.scale / zoom - 1.0) < 0.01
+        for image in (side.screen if at_zoom else side.whole, side.detail):
+            if image is not None:
+                self._paint_layer(painter, image)
         painter.restore()
 
-    def _paint_layer(self, painter: QPainter, layer: _Layer) -> None:
+    def _paint_layer(self, painter: QPainter, image: DisplayImage) -> None:
         """Draw the visible part of a layer; smooth when shrinking, sharp pixels when magnifying."""
-        vp, image = self.viewport, layer.image
+        vp, qimage = self.viewport, self._qimages[id(image)][1]
         x0, y0 = vp.to_source(0.0, 0.0)
         x1, y1 = vp.to_source(vp.width, vp.height)
         left, top = max(x0, image.left), max(y0, image.top)
@@ -267,10 +256,10 @@ class CompareCanvas(QWidget):
             pixels = source.toAlignedRect()
             target = QRectF(round(sx0), round(sy0), pixels.width() / dpr, pixels.height() / dpr)
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-            painter.drawImage(target, layer.qimage, QRectF(pixels))
+            painter.drawImage(target, qimage, QRectF(pixels))
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, ratio < 1.5)
-        painter.drawImage(QRectF(sx0, sy0, sx1 - sx0, sy1 - sy0), layer.qimage, source)
+        painter.drawImage(QRectF(sx0, sy0, sx1 - sx0, sy1 - sy0), qimage, source)
 
     def _paint_divider(self, painter: QPainter, x: float) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)

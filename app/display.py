@@ -9,7 +9,7 @@ stored value for float TIFFs, and physical units (Hounsfield) for DICOM.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PySide6.QtGui import QImage
@@ -66,6 +66,32 @@ class DisplayImage:
         rows, cols = array.shape[:2]
         fmt = QImage.Format.Format_RGB888 if array.ndim == 3 else QImage.Format.Format_Grayscale8
         return QImage(array.data, cols, rows, array.strides[0], fmt)
+
+
+@dataclass(frozen=True)
+class SideLayers:
+    """What one side of the canvas (the original or the result) paints, bottom to top.
+
+    ``whole`` is the preview over the whole image; ``screen`` the same preview resampled to the
+    screen zoom (painted instead of ``whole`` at that zoom, cheaper to repaint); ``detail`` a sharp
+    patch of the visible area, painted on top when zoomed in past the preview's resolution.
+    """
+
+    whole: DisplayImage | None = None
+    screen: DisplayImage | None = None
+    detail: DisplayImage | None = None
+
+
+@dataclass(frozen=True)
+class CanvasLayers:
+    """Everything the canvas paints: the layers of the ``before`` side and of the ``after`` side."""
+
+    before: SideLayers = field(default_factory=SideLayers)
+    after: SideLayers = field(default_factory=SideLayers)
+
+    def without_detail(self) -> CanvasLayers:
+        """These layers with both viewport patches removed."""
+        return CanvasLayers(replace(self.before, detail=None), replace(self.after, detail=None))
 
 
 def describe_value(meta: ImageMeta, values: np.ndarray) -> str:

@@ -2,57 +2,34 @@
 
 :func:`render_view` is a plain function taking ``progress`` and
 ``should_stop`` (run on a worker thread by :class:`app.workers.JobRunner`):
-it renders the stack snapshot at the preview scale and, when the view is
-zoomed past that resolution, the visible source rectangle at a finer scale,
-and turns both (and the original's matching pixels) into 8-bit display
-images, so the GUI thread only paints.
+it renders what a :class:`~enhance_core.view_plan.ViewRequest` asks for (the stack
+snapshot at the preview scale, the original through its display steps, the
+visible source rectangle at a finer scale when zoomed in, both sides
+resampled to the screen zoom when zoomed out) and turns them into 8-bit
+:class:`~app.display.CanvasLayers`, so the GUI thread only paints.
+:func:`landed_layers` puts the parts a frame rendered into what the canvas shows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import cv2
 import numpy as np
 
-from app.display import DisplayImage
+from app.display import CanvasLayers, DisplayImage, SideLayers
 from enhance_core.errors import Cancelled
 from enhance_core.image import Image
 from enhance_core.masks import Region, scaled_shape
 from enhance_core.render import Renderer
-from enhance_core.stack import StackItem
-
-PREVIEW_PIXELS = 2_000_000
-DETAIL_MARGIN = 0.25
-
-SourceRect = tuple[int, int, int, int]
+from enhance_core.view_plan import SourceRect, ViewRequest
 
 
-def preview_scale_for(rows: int, cols: int, *, budget: int = PREVIEW_PIXELS) -> float:
-    """Render scale giving a preview of about ``budget`` pixels (1.0 for images up to 1.25 times that,
-    where a slight downscale would cost a resampling of the source for nothing)."""
-    scale = math.sqrt(budget / float(rows * cols))
-    return 1.0 if scale >= 0.9 else scale
-
-
-def detail_scale_for(zoom: float, preview_scale: float) -> float | None:
-    """Scale for the viewport patch at ``zoom`` (a power of two up to 1), or None when the preview suffices."""
-    if zoom <= preview_scale * 1.2:
-        return None
-    return min(1.0, 2.0 ** math.ceil(math.log2(zoom)))
-
-
-def padded_rect(rect: SourceRect, *, cols: int, rows: int, margin: float = DETAIL_MARGIN) -> SourceRect:
-    """``rect`` grown by ``margin`` of its size on each side (small pans stay inside), clipped to the image."""
-    left, top, right, bottom = rect
-    pad_x, pad_y = int((right - left) * margin), int((bottom - top) * margin)
-    return max(0, left - pad_x), max(0, top - pad_y), min(cols, right + pad_x), min(rows, bottom + pad_y)
-
-
-def scaled_region(rect: SourceRect, scale: float, rows: int, cols: int) -> tuple[Region, SourceRect]:
+def scaled_region(rect: SourceRect, scale: float, rows: int, cols: int) -> tuple[Region, tuple[float, ...]]:
     """The render region covering source ``rect`` at ``scale``, and the source rectangle it covers exactly."""
     out_rows, out_cols = scaled_shape(rows, cols, scale)
     sy, sx = out_rows / rows, out_cols / cols
@@ -63,35 +40,35 @@ def scaled_region(rect: SourceRect, scale: float, rows: int, cols: int) -> tuple
     return region, (left / sx, top / sy, right / sx, bottom / sy)
 
 
-@dataclass(frozen=True)
-class ViewRequest:
-    """What one preview job renders."""
-
-    generation: int
-    steps: tuple[StackItem, ...]
-    preview_scale: float
-    preview: bool = True
-    before: bool = False
-    detail_rect: SourceRect | None = None
-    detail_scale: float = 1.0
-    screen_zoom: float | None = None
-    before_steps: tuple[StackItem, ...] = ()
-
-
 @dataclass(frozen=True, eq=False)
 class ViewFrame:
-    """What one preview job produced (any part may be None when it was not asked for)."""
+    """What one preview job produced: the float previews (None when not asked for) and the display layers.
+
+    ``layers`` holds only the parts the request asked for; :func:`landed_layers` merges them.
+    """
 
     request: ViewRequest
     preview_pixels: np.ndarray | None = None
-    preview: DisplayImage | None = None
     before_pixels: np.ndarray | None = None
-    before: DisplayImage | None = None
-    detail_after: DisplayImage | None = None
-    detail_before: DisplayImage | None = None
-    screen_after: DisplayImage | None = None
-    screen_before: DisplayImage | None = None
+    layers: CanvasLayers = field(default_factory=CanvasLayers)
     seconds: float = 0.0
+
+
+def landed_layers(shown: CanvasLayers, frame: ViewFrame) -> CanvasLayers:
+    """The canvas layers once ``frame`` landed: the parts its request rendered replace those in ``shown``."""
+    request, new = frame.request, frame.layers
+    before, after = shown.before, shown.after
+    if request.before:
+        before = dataclasses.replace(before, whole=new.before.whole)
+    if request.preview:
+        after = dataclasses.replace(after, whole=new.after.whole)
+    if request.detail_rect is not None:
+        before = dataclasses.replace(before, detail=new.before.detail)
+        after = dataclasses.replace(after, detail=new.after.detail)
+    if request.screen_zoom is not None:
+        before = dataclasses.replace(before, screen=new.before.screen)
+        after = dataclasses.replace(after, screen=new.after.screen)
+    return CanvasLayers(before, after)
 
 
 def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
@@ -99,32 +76,37 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
                 device: str | None = None) -> ViewFrame:
     """Render what ``request`` asks for; raises :class:`Cancelled` when ``should_stop()`` turns true."""
     started = time.perf_counter()
-    parts: dict[str, object] = {}
+    before, after = SideLayers(), SideLayers()
+    preview_pixels = before_pixels = None
     share = 0.5 if request.preview and request.detail_rect else 1.0
     if request.before:
-        pixels = renderer.render(image, request.before_steps, scale=request.preview_scale)
-        parts.update(before_pixels=pixels, before=_whole(pixels, image))
+        before_pixels = renderer.render(image, request.before_steps, scale=request.preview_scale)
+        before = dataclasses.replace(before, whole=_whole(before_pixels, image))
     if request.detail_rect is not None:
-        parts.update(_render_detail(renderer, image, request, device,
-                                    lambda f, m: progress(f * share, m), should_stop))
+        detail_before, detail_after = _render_detail(renderer, image, request, device,
+                                                     lambda f, m: progress(f * share, m), should_stop)
+        before, after = (dataclasses.replace(before, detail=detail_before),
+                         dataclasses.replace(after, detail=detail_after))
     if request.preview:
         offset = 1.0 - share
-        pixels = renderer.render(image, request.steps, scale=request.preview_scale, device=device,
-                                 progress=lambda f, m: progress(offset + f * share, m), should_stop=should_stop)
-        parts.update(preview_pixels=pixels, preview=_whole(pixels, image))
+        preview_pixels = renderer.render(image, request.steps, scale=request.preview_scale, device=device,
+                                         progress=lambda f, m: progress(offset + f * share, m),
+                                         should_stop=should_stop)
+        after = dataclasses.replace(after, whole=_whole(preview_pixels, image))
     if request.screen_zoom is not None:
-        after = parts.get("preview_pixels")
-        if after is None:
-            after = renderer.render(image, request.steps, scale=request.preview_scale, device=device,
-                                    should_stop=should_stop)
-        before = parts.get("before_pixels")
-        if before is None:
-            before = renderer.render(image, request.before_steps, scale=request.preview_scale)
-        parts.update(screen_after=_on_screen(after, image, request.screen_zoom),
-                     screen_before=_on_screen(before, image, request.screen_zoom))
+        result = preview_pixels
+        if result is None:
+            result = renderer.render(image, request.steps, scale=request.preview_scale, device=device,
+                                     should_stop=should_stop)
+        original = before_pixels
+        if original is None:
+            original = renderer.render(image, request.before_steps, scale=request.preview_scale)
+        after = dataclasses.replace(after, screen=_on_screen(result, image, request.screen_zoom))
+        before = dataclasses.replace(before, screen=_on_screen(original, image, request.screen_zoom))
     if should_stop():
         raise Cancelled("preview cancelled")
-    return ViewFrame(request, seconds=time.perf_counter() - started, **parts)
+    return ViewFrame(request, preview_pixels, before_pixels, CanvasLayers(before, after),
+                     time.perf_counter() - started)
 
 
 def _whole(pixels: np.ndarray, image: Image) -> DisplayImage:
@@ -143,19 +125,14 @@ def _on_screen(pixels: np.ndarray, image: Image, zoom: float) -> DisplayImage:
     return DisplayImage.from_pixels(small, width=image.cols, height=image.rows)
 
 
-def screen_zoom_for(zoom: float, preview_scale: float) -> float | None:
-    """The zoom to prepare screen-sized layers for, or None when painting the preview directly is as cheap."""
-    return zoom if zoom < preview_scale * 0.9 else None
-
-
 def _render_detail(renderer: Renderer, image: Image, request: ViewRequest, device: str | None,
-                   progress: Callable[[float, str], None], should_stop: Callable[[], bool]) -> dict:
-    """The viewport patch of the result and of the original at the detail scale."""
+                   progress: Callable[[float, str], None],
+                   should_stop: Callable[[], bool]) -> tuple[DisplayImage, DisplayImage]:
+    """The viewport patch of the original and of the result at the detail scale."""
     region, covered = scaled_region(request.detail_rect, request.detail_scale, image.rows, image.cols)
     after = renderer.render(image, request.steps, scale=request.detail_scale, region=region, device=device,
                             progress=progress, should_stop=should_stop)
     before = renderer.render(image, request.before_steps, scale=request.detail_scale, region=region)
     left, top, right, bottom = covered
     place = dict(left=left, top=top, width=right - left, height=bottom - top)
-    return {"detail_after": DisplayImage.from_pixels(after, **place),
-            "detail_before": DisplayImage.from_pixels(before, **place)}
+    return DisplayImage.from_pixels(before, **place), DisplayImage.from_pixels(after, **place)

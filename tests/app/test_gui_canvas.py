@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
 from app.canvas import CompareCanvas, CompareMode
-from app.display import DisplayImage, describe_value
+from app.display import CanvasLayers, DisplayImage, SideLayers, describe_value
 from app.viewport import Viewport
 from enhance_core.image import ImageMeta
 
@@ -44,8 +44,8 @@ def canvas(qtbot):
     widget.show()
     widget.set_image_size(200, 150)
     pixels = np.zeros((150, 200, 3), np.float32)
-    widget.set_layer("before", DisplayImage.from_pixels(pixels))
-    widget.set_layer("after", DisplayImage.from_pixels(pixels + 1.0))
+    widget.set_layers(CanvasLayers(SideLayers(whole=DisplayImage.from_pixels(pixels)),
+                                   SideLayers(whole=DisplayImage.from_pixels(pixels + 1.0))))
     return widget
 
 

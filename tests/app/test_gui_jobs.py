@@ -57,11 +57,11 @@ def test_cancel_button_stops_a_long_job(qtbot, window, photo_path, slow_filter):
 def test_zooming_in_renders_the_viewport_at_full_resolution(qtbot, window, photo_path, monkeypatch):
     monkeypatch.setattr("app.render_controller.preview_scale_for", lambda rows, cols: 0.25)
     open_image(qtbot, window, photo_path)
-    assert window.canvas.layer("after").array.shape[:2] == (24, 32)
+    assert window.canvas.layers.after.whole.array.shape[:2] == (24, 32)
     add_filter(qtbot, window, "negative")
     window.canvas.set_zoom(4.0)
-    qtbot.waitUntil(lambda: window.canvas.layer("detail_after") is not None, timeout=10000)
-    detail, before = window.canvas.layer("detail_after"), window.canvas.layer("detail_before")
+    qtbot.waitUntil(lambda: window.canvas.layers.after.detail is not None, timeout=10000)
+    detail, before = window.canvas.layers.after.detail, window.canvas.layers.before.detail
     assert detail.scale == 1.0
     top, left = int(detail.top), int(detail.left)
     rows, cols = detail.array.shape[:2]
@@ -70,7 +70,7 @@ def test_zooming_in_renders_the_viewport_at_full_resolution(qtbot, window, photo
     np.testing.assert_array_equal(detail.array, expected)
     np.testing.assert_array_equal(before.array, np.round(source * 255).astype(np.uint8))
     window.canvas.set_zoom(0.25)
-    qtbot.waitUntil(lambda: window.canvas.layer("detail_after") is None, timeout=10000)
+    qtbot.waitUntil(lambda: window.canvas.layers.after.detail is None, timeout=10000)
 
 
 def test_export_writes_the_full_resolution_result(qtbot, window, photo_path, tmp_path):

@@ -12,7 +12,7 @@ from enhance_core.metrics import compare_images
 def test_open_add_filter_change_parameter(qtbot, window, photo_path):
     open_image(qtbot, window, photo_path)
     assert window.document.source.cols == 128
-    assert window.canvas.layer("before") is not None
+    assert window.canvas.layers.before.whole is not None
     first_hist = window.histogram.latest.result.counts["luminance"].copy()
     add_filter(qtbot, window, "exposure")
     unchanged = window.renders.latest.preview_pixels.copy()
@@ -22,7 +22,8 @@ def test_open_add_filter_change_parameter(qtbot, window, photo_path):
     wait_rendered(qtbot, window)
     brighter = window.renders.latest.preview_pixels
     assert brighter.mean() > unchanged.mean() + 0.1
-    assert window.canvas.layer("after").array.mean() > window.canvas.layer("before").array.mean() + 20
+    layers = window.canvas.layers
+    assert layers.after.whole.array.mean() > layers.before.whole.array.mean() + 20
     counts = window.histogram.latest.result.counts["luminance"]
     assert counts.sum() == first_hist.sum() == 128 * 96
     assert np.argmax(np.cumsum(counts) >= counts.sum() / 2) > np.argmax(np.cumsum(first_hist) >= first_hist.sum() / 2)

@@ -1,0 +1,182 @@
+"""What the editor's preview needs next, as a pure function of what the canvas shows and what the view wants.
+
+:func:`plan_view` compares a :class:`ViewState` (what landed on the canvas:
+the preview's stack generation, the "before" side's display steps, the sharp
+viewport patch, the zoom the screen-sized layers were made for) with a
+:class:`ViewWish` (the stack, the image size, the zoom and the visible source
+rectangle now) and returns a :class:`ViewPlan`: the :class:`ViewRequest` to
+render, if any, and whether the viewport patch must go. :func:`after_frame`
+is the state once a rendered request landed. The editor's render controller
+(``app/render_controller.py``) only holds a state, asks for a plan and
+submits it, after the napari pattern of asking a layer what a slice needs and
+running a pure function on it; this module is the Qt-free model of the view.
+
+The rules:
+
+* the whole-image preview is rendered when the stack changed since it landed;
+* the "before" side when its display steps (the leading window/level steps,
+  :func:`enhance_core.medical.windows.display_steps`) differ from what it shows;
+* zoomed in past the preview's resolution, the visible rectangle (grown by
+  :data:`DETAIL_MARGIN` so small pans stay inside) at a power-of-two scale up
+  to 1, unless the patch that landed covers it for this stack and scale;
+  zoomed out again, the patch is dropped;
+* zoomed out below the preview scale, both sides resampled to the screen
+  zoom, whenever the zoom or either side changed;
+* nothing while the current stack generation is stopped (cancelled or failed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from enhance_core.medical.windows import display_steps
+from enhance_core.stack import StackItem
+
+PREVIEW_PIXELS = 2_000_000
+DETAIL_MARGIN = 0.25
+
+SourceRect = tuple[int, int, int, int]
+"""(left, top, right, bottom) in source pixels."""
+
+
+def preview_scale_for(rows: int, cols: int, *, budget: int = PREVIEW_PIXELS) -> float:
+    """Render scale giving a preview of about ``budget`` pixels (1.0 for images up to 1.25 times that,
+    where a slight downscale would cost a resampling of the source for nothing)."""
+    scale = math.sqrt(budget / float(rows * cols))
+    return 1.0 if scale >= 0.9 else scale
+
+
+def detail_scale_for(zoom: float, preview_scale: float) -> float | None:
+    """Scale for the viewport patch at ``zoom`` (a power of two up to 1), or None when the preview suffices."""
+    if zoom <= preview_scale * 1.2:
+        return None
+    return min(1.0, 2.0 ** math.ceil(math.log2(zoom)))
+
+
+def screen_zoom_for(zoom: float, preview_scale: float) -> float | None:
+    """The zoom to prepare screen-sized layers for, or None when painting the preview directly is as cheap."""
+    return zoom if zoom < preview_scale * 0.9 else None
+
+
+def padded_rect(rect: SourceRect, *, cols: int, rows: int, margin: float = DETAIL_MARGIN) -> SourceRect:
+    """``rect`` grown by ``margin`` of its size on each side (small pans stay inside), clipped to the image."""
+    left, top, right, bottom = rect
+    pad_x, pad_y = int((right - left) * margin), int((bottom - top) * margin)
+    return max(0, left - pad_x), max(0, top - pad_y), min(cols, right + pad_x), min(rows, bottom + pad_y)
+
+
+@dataclass(frozen=True)
+class ViewRequest:
+    """What one preview job renders."""
+
+    generation: int
+    steps: tuple[StackItem, ...]
+    preview_scale: float
+    preview: bool = True
+    before: bool = False
+    detail_rect: SourceRect | None = None
+    detail_scale: float = 1.0
+    screen_zoom: float | None = None
+    before_steps: tuple[StackItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Detail:
+    """The sharp viewport patch on the canvas: the stack generation, source rectangle and scale it shows."""
+
+    generation: int
+    rect: SourceRect
+    scale: float
+
+    def covers(self, generation: int, rect: SourceRect, scale: float) -> bool:
+        """Whether this patch shows ``rect`` at ``scale`` for stack ``generation``."""
+        return (self.generation == generation and self.scale == scale and self.rect[0] <= rect[0]
+                and self.rect[1] <= rect[1] and self.rect[2] >= rect[2] and self.rect[3] >= rect[3])
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What the canvas shows of the current image (a new image starts from ``ViewState()``: nothing).
+
+    ``before_steps`` is None until the "before" side landed; ``stopped_generation`` is the stack
+    generation whose render was cancelled or failed (-1: none), which is not rendered again by itself.
+    """
+
+    preview_generation: int = -1
+    before_steps: tuple[StackItem, ...] | None = None
+    detail: Detail | None = None
+    screen_zoom: float | None = None
+    stopped_generation: int = -1
+
+
+@dataclass(frozen=True)
+class ViewWish:
+    """What the view asks for now: the stack, the image size, the zoom and the visible source rectangle.
+
+    ``zoom`` is screen pixels per source pixel in device-independent pixels; ``pixel_ratio`` is the
+    screen's device pixel ratio (the screen-sized layers are made in device pixels).
+    """
+
+    generation: int
+    steps: tuple[StackItem, ...]
+    rows: int
+    cols: int
+    preview_scale: float
+    zoom: float
+    visible: SourceRect
+    pixel_ratio: float = 1.0
+
+
+@dataclass(frozen=True)
+class ViewPlan:
+    """The request to render (None: the canvas is up to date) and whether to drop the viewport patch."""
+
+    request: ViewRequest | None
+    drop_detail: bool = False
+
+
+def plan_view(state: ViewState, wish: ViewWish) -> ViewPlan:
+    """Decide what to render for ``wish`` given what ``state`` says the canvas shows (see the module rules)."""
+    if wish.generation == state.stopped_generation:
+        return ViewPlan(None)
+    need_preview = state.preview_generation != wish.generation
+    before_steps = display_steps(wish.steps)
+    need_before = state.before_steps != before_steps
+    wanted = _wanted_detail(wish)
+    drop_detail = wanted is None and state.detail is not None
+    need_detail = wanted is not None and (state.detail is None or not state.detail.covers(wish.generation, *wanted))
+    zoom = screen_zoom_for(wish.zoom * wish.pixel_ratio, wish.preview_scale)
+    need_screen = zoom is not None and (need_preview or need_before or zoom != state.screen_zoom)
+    if not (need_preview or need_detail or need_before or need_screen):
+        return ViewPlan(None, drop_detail)
+    request = ViewRequest(
+        wish.generation, wish.steps, wish.preview_scale, preview=need_preview, before=need_before,
+        detail_rect=padded_rect(wanted[0], cols=wish.cols, rows=wish.rows) if wanted else None,
+        detail_scale=wanted[1] if wanted else 1.0, screen_zoom=zoom if need_screen else None,
+        before_steps=before_steps)
+    return ViewPlan(request, drop_detail)
+
+
+def after_frame(state: ViewState, request: ViewRequest) -> ViewState:
+    """The state once the frame rendered for ``request`` landed on the canvas (a stop is over)."""
+    changes: dict[str, object] = {"stopped_generation": -1}
+    if request.before:
+        changes["before_steps"] = request.before_steps
+    if request.detail_rect is not None:
+        changes["detail"] = Detail(request.generation, request.detail_rect, request.detail_scale)
+    if request.screen_zoom is not None:
+        changes["screen_zoom"] = request.screen_zoom
+    if request.preview:
+        changes["preview_generation"] = request.generation
+    return dataclasses.replace(state, **changes)
+
+
+def _wanted_detail(wish: ViewWish) -> tuple[SourceRect, float] | None:
+    """Source rectangle and scale of the viewport patch the view needs, or None."""
+    scale = detail_scale_for(wish.zoom, wish.preview_scale)
+    left, top, right, bottom = wish.visible
+    if scale is None or right <= left or bottom <= top:
+        return None
+    return wish.visible, scale

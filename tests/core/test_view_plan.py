@@ -1,0 +1,107 @@
+"""plan_view without Qt: what the preview renders for each change of stack, window step, zoom and pan."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from enhance_core.image import Window
+from enhance_core.medical.windows import window_item
+from enhance_core.stack import make_item
+from enhance_core.view_plan import (Detail, ViewRequest, ViewState, ViewWish, after_frame, detail_scale_for,
+                                    padded_rect, plan_view, preview_scale_for, screen_zoom_for)
+
+ROWS, COLS = 2000, 3000
+SCALE = preview_scale_for(ROWS, COLS)
+BLUR = make_item("gaussian_blur")
+LUNG = window_item(Window(-600, 1500))
+
+
+def wish(generation: int = 1, steps: tuple = (BLUR,), *, zoom: float | None = None,
+         visible: tuple[int, int, int, int] = (0, 0, COLS, ROWS), pixel_ratio: float = 1.0) -> ViewWish:
+    return ViewWish(generation, steps, ROWS, COLS, SCALE, SCALE if zoom is None else zoom, visible, pixel_ratio)
+
+
+def landed(state: ViewState, view: ViewWish) -> ViewState:
+    """The state after the planned request for ``view`` rendered and landed."""
+    request = plan_view(state, view).request
+    assert request is not None
+    return after_frame(state, request)
+
+
+def test_scales_follow_the_preview_budget():
+    assert preview_scale_for(1000, 1000) == 1.0
+    assert SCALE == pytest.approx((2_000_000 / 6_000_000) ** 0.5)
+    assert detail_scale_for(SCALE, SCALE) is None
+    assert detail_scale_for(0.7, SCALE) == 1.0 and detail_scale_for(3.0, SCALE) == 1.0
+    assert detail_scale_for(0.3 * 1.2 * 4, 0.3) == 1.0 and detail_scale_for(0.45, 0.3) == 0.5
+    assert screen_zoom_for(0.1, SCALE) == 0.1 and screen_zoom_for(SCALE, SCALE) is None
+    assert padded_rect((100, 100, 200, 300), cols=250, rows=1000) == (75, 50, 225, 350)
+
+
+def test_a_new_image_renders_preview_and_before_then_nothing():
+    plan = plan_view(ViewState(), wish())
+    assert plan.request == ViewRequest(1, (BLUR,), SCALE, preview=True, before=True, before_steps=())
+    assert not plan.drop_detail
+    assert plan_view(landed(ViewState(), wish()), wish()).request is None
+
+
+def test_a_stack_edit_renders_the_preview_alone():
+    state = landed(ViewState(), wish())
+    request = plan_view(state, wish(2, (BLUR, make_item("negative")))).request
+    assert (request.generation, request.preview, request.before, request.detail_rect) == (2, True, False, None)
+
+
+def test_a_new_window_step_renders_the_before_side_through_it():
+    state = landed(ViewState(), wish())
+    request = plan_view(state, wish(2, (LUNG, BLUR))).request
+    assert request.before and request.before_steps == (LUNG,)
+    state = after_frame(state, request)
+    assert plan_view(state, wish(3, (LUNG, BLUR, make_item("negative")))).request.before is False
+
+
+def test_zooming_in_asks_for_the_padded_visible_patch_until_it_covers_the_view():
+    state = landed(ViewState(), wish())
+    zoomed = wish(zoom=2.0, visible=(1000, 800, 1400, 1100))
+    request = plan_view(state, zoomed).request
+    assert (request.preview, request.detail_rect, request.detail_scale) == (False, (900, 725, 1500, 1175), 1.0)
+    state = after_frame(state, request)
+    assert state.detail == Detail(1, (900, 725, 1500, 1175), 1.0)
+    assert plan_view(state, dataclasses.replace(zoomed, visible=(1050, 800, 1450, 1100))).request is None
+    assert plan_view(state, dataclasses.replace(zoomed, visible=(1200, 800, 1600, 1100))).request is not None
+    edited = plan_view(state, dataclasses.replace(zoomed, generation=2)).request
+    assert edited.preview and edited.detail_rect is not None
+
+
+def test_zooming_out_again_drops_the_patch_without_rendering():
+    state = landed(landed(ViewState(), wish()), wish(zoom=2.0, visible=(1000, 800, 1400, 1100)))
+    plan = plan_view(state, wish())
+    assert plan.drop_detail and plan.request is None
+
+
+def test_zoomed_out_views_get_screen_sized_layers_once_per_zoom():
+    state = landed(ViewState(), wish())
+    request = plan_view(state, wish(zoom=0.1)).request
+    assert (request.preview, request.screen_zoom) == (False, 0.1)
+    state = after_frame(state, request)
+    assert plan_view(state, wish(zoom=0.1)).request is None
+    assert plan_view(state, wish(zoom=0.1, pixel_ratio=2.0)).request.screen_zoom == 0.2
+    assert plan_view(state, wish(2, zoom=0.1)).request.screen_zoom == 0.1
+
+
+def test_a_stopped_generation_is_not_rendered_again_until_the_stack_changes():
+    state = ViewState(stopped_generation=1)
+    assert plan_view(state, wish(1)).request is None
+    assert plan_view(state, wish(2)).request is not None
+    assert after_frame(state, plan_view(state, wish(2)).request).stopped_generation == -1
+
+
+def test_a_late_frame_for_the_old_window_leaves_the_new_window_to_render():
+    brain = (window_item(Window(40, 80)),)
+    lung_request = plan_view(ViewState(), wish(1, (LUNG,))).request
+    state = ViewState()
+    assert plan_view(state, wish(2, brain)).request.before_steps == brain
+    state = after_frame(state, lung_request)  # the running job for the lung window finishes first
+    request = plan_view(state, wish(2, brain)).request
+    assert request.before and request.before_steps == brain
