@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QUndoView, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToolBar, QUndoView, QWidget
 
 from app.brush import BrushTool
 from app.brush_toolbar import BrushToolbar
@@ -83,7 +83,11 @@ class MainWindow(QMainWindow):
         self.history = HistoryKeeper(self.document, self.settings, self.history_view, self)
         self.recovery = RecoveryController(self, self.document, self.history, self.canvas, self.reporter,
                                            root=recovery_root)
-        self.actions_by_name = build_menus(self)
+        menus = build_menus(self)
+        self.actions_by_name: dict[str, QAction] = menus.actions
+        self.recent_menu: QMenu = menus.recent
+        self.panels_menu: QMenu = menus.panels
+        self.main_toolbar: QToolBar = menus.toolbar
         self.addToolBar(self.brush_toolbar)
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.window_level.toolbar)
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.slices)

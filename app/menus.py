@@ -2,26 +2,73 @@
 
 Standard shortcuts come from :class:`QKeySequence.StandardKey` so each
 platform gets its own (Ctrl+O / Cmd+O, Ctrl+Shift+Z or Ctrl+Y for redo...).
+:func:`build_menus` returns what it made as a :class:`Menus`; the window keeps
+the parts it needs in attributes it declares itself. :class:`EditorWindow`
+lists what the menus use of the window, so this module does not import it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from dataclasses import dataclass
+from typing import Callable, Protocol, cast
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMenu, QToolBar
+from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
-from app.canvas import CompareMode
-
-if TYPE_CHECKING:
-    from app.main_window import MainWindow
+from app.brush_toolbar import BrushToolbar
+from app.canvas import CompareCanvas, CompareMode
+from app.document import Document
+from app.file_actions import FileActions
+from app.metrics_controller import MetricsController
+from app.render_controller import RenderController
+from app.slice_browser import SliceBrowser
+from app.stack_panel import StackPanel
+from app.status_bar import EditorStatusBar
+from app.window_level import WindowLevelControls
 
 Std = QKeySequence.StandardKey
 COMPARE_MODES = ((CompareMode.SPLIT, "Split", "1"), (CompareMode.SIDE_BY_SIDE, "Side by side", "2"),
                  (CompareMode.BEFORE, "Before", "3"), (CompareMode.AFTER, "After", "4"))
 
 
-def _action(window: MainWindow, text: str, slot: Callable, shortcut: object = None, tip: str = "") -> QAction:
+class EditorWindow(Protocol):
+    """What the menus use of the editor window (:class:`app.main_window.MainWindow`)."""
+
+    files: FileActions
+    canvas: CompareCanvas
+    document: Document
+    stack_panel: StackPanel
+    status: EditorStatusBar
+    renders: RenderController
+    metrics: MetricsController
+    window_level: WindowLevelControls
+    slices: SliceBrowser
+    brush_toolbar: BrushToolbar
+
+    def export_image(self) -> None: ...
+
+    def detect_dust(self) -> None: ...
+
+    def edit_history_settings(self) -> None: ...
+
+    def set_compare_mode(self, mode: CompareMode) -> None: ...
+
+    def show_shortcuts(self) -> None: ...
+
+    def show_about(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Menus:
+    """What :func:`build_menus` made: the actions by name, the menus filled later, the main toolbar."""
+
+    actions: dict[str, QAction]
+    recent: QMenu
+    panels: QMenu
+    toolbar: QToolBar
+
+
+def _action(window: QMainWindow, text: str, slot: Callable, shortcut: object = None, tip: str = "") -> QAction:
     action = QAction(text, window)
     if shortcut is not None:
         action.setShortcuts(QKeySequence.keyBindings(shortcut) if isinstance(shortcut, Std)
@@ -36,7 +83,7 @@ def _action(window: MainWindow, text: str, slot: Callable, shortcut: object = No
 class HistoryAction(QAction):
     """Undo or redo with a short text; the tooltip names the command it would undo or redo."""
 
-    def __init__(self, text: str, parent: MainWindow) -> None:
+    def __init__(self, text: str, parent: QMainWindow) -> None:
         super().__init__(text, parent)
         self.verb = text.replace("&", "")
 
@@ -45,7 +92,7 @@ class HistoryAction(QAction):
         self.setToolTip(f"{self.verb} {command}" if command else self.verb)
 
 
-def _history_action(window: MainWindow, text: str, slot: Callable, shortcut: Std, enabled_signal: object,
+def _history_action(window: QMainWindow, text: str, slot: Callable, shortcut: Std, enabled_signal: object,
                     text_signal: object) -> QAction:
     action = HistoryAction(text, window)
     action.setShortcuts(QKeySequence.keyBindings(shortcut))
@@ -56,51 +103,52 @@ def _history_action(window: MainWindow, text: str, slot: Callable, shortcut: Std
     return action
 
 
-def build_menus(window: MainWindow) -> dict[str, QAction]:
-    """Create the menu bar and main toolbar of ``window``; return the actions by name."""
+def build_menus(window: EditorWindow) -> Menus:
+    """Create the menu bar and main toolbar of ``window`` (a :class:`QMainWindow`); return what was made."""
+    main = cast(QMainWindow, window)  # the editor window is a QMainWindow with the parts EditorWindow lists
     files, canvas, doc = window.files, window.canvas, window.document
     a: dict[str, QAction] = {
-        "open": _action(window, "&Open…", files.open_dialog, Std.Open, "Open an image or a project"),
-        "open_series": _action(window, "Open DICOM &Series…", files.open_series_dialog, "Ctrl+Shift+O",
+        "open": _action(main, "&Open…", files.open_dialog, Std.Open, "Open an image or a project"),
+        "open_series": _action(main, "Open DICOM &Series…", files.open_series_dialog, "Ctrl+Shift+O",
                                "Open a folder holding a DICOM series and browse its slices"),
-        "open_reference": _action(window, "Open &Reference…", files.open_reference_dialog, "Ctrl+Shift+R",
+        "open_reference": _action(main, "Open &Reference…", files.open_reference_dialog, "Ctrl+Shift+R",
                                   "Load a reference image to compare the result with (PSNR, SSIM, MSE)"),
-        "clear_reference": _action(window, "Clear Reference", lambda: doc.set_reference(None, None)),
-        "save": _action(window, "&Save Project", files.save_project, Std.Save,
+        "clear_reference": _action(main, "Clear Reference", lambda: doc.set_reference(None, None)),
+        "save": _action(main, "&Save Project", files.save_project, Std.Save,
                         "Save the image paths, the filter stack and the masks"),
-        "save_as": _action(window, "Save Project &As…", lambda: files.save_project(ask=True), Std.SaveAs),
-        "load_recipe": _action(window, "Load Recipe…", files.load_recipe_dialog),
-        "save_recipe": _action(window, "Save Recipe…", files.save_recipe_dialog),
-        "export": _action(window, "&Export…", window.export_image, "Ctrl+E",
+        "save_as": _action(main, "Save Project &As…", lambda: files.save_project(ask=True), Std.SaveAs),
+        "load_recipe": _action(main, "Load Recipe…", files.load_recipe_dialog),
+        "save_recipe": _action(main, "Save Recipe…", files.save_recipe_dialog),
+        "export": _action(main, "&Export…", window.export_image, "Ctrl+E",
                           "Render at full resolution and save as JPEG, PNG or TIFF"),
-        "quit": _action(window, "&Quit", window.close, Std.Quit),
-        "palette": _action(window, "Add &Filter…", window.stack_panel.open_palette, "Ctrl+K",
+        "quit": _action(main, "&Quit", main.close, Std.Quit),
+        "palette": _action(main, "Add &Filter…", window.stack_panel.open_palette, "Ctrl+K",
                            "Search the filters and add one"),
-        "remove": _action(window, "&Remove Step", window.stack_panel.remove_selected, Std.Delete),
-        "dust": _action(window, "Detect &Dust and Scratches…", window.detect_dust,
+        "remove": _action(main, "&Remove Step", window.stack_panel.remove_selected, Std.Delete),
+        "dust": _action(main, "Detect &Dust and Scratches…", window.detect_dust,
                         tip="Propose a hole-fill mask over dust and scratches, to edit with the brush"),
-        "cancel": _action(window, "&Cancel Running Job", window.status.cancel_jobs, "Esc"),
-        "history_settings": _action(window, "Undo &History Settings…", window.edit_history_settings,
+        "cancel": _action(main, "&Cancel Running Job", window.status.cancel_jobs, "Esc"),
+        "history_settings": _action(main, "Undo &History Settings…", window.edit_history_settings,
                                     tip="How many undo steps to keep and how much memory they may use"),
-        "zoom_in": _action(window, "Zoom &In", lambda: canvas.zoom_by(2.0 ** 0.5), Std.ZoomIn),
-        "zoom_out": _action(window, "Zoom &Out", lambda: canvas.zoom_by(2.0 ** -0.5), Std.ZoomOut),
-        "refresh": _action(window, "&Render Preview Again", window.renders.refresh, Std.Refresh,
+        "zoom_in": _action(main, "Zoom &In", lambda: canvas.zoom_by(2.0 ** 0.5), Std.ZoomIn),
+        "zoom_out": _action(main, "Zoom &Out", lambda: canvas.zoom_by(2.0 ** -0.5), Std.ZoomOut),
+        "refresh": _action(main, "&Render Preview Again", window.renders.refresh, Std.Refresh,
                            "Render the preview again after a cancel or an error"),
-        "fit": _action(window, "&Fit in Window", canvas.fit, "Ctrl+0"),
-        "actual": _action(window, "&Actual Pixels (1:1)", lambda: canvas.set_zoom(1.0), "Ctrl+1"),
-        "exact_metrics": _action(window, "&Metrics at Full Resolution", window.metrics.compute_exact, "Ctrl+M",
+        "fit": _action(main, "&Fit in Window", canvas.fit, "Ctrl+0"),
+        "actual": _action(main, "&Actual Pixels (1:1)", lambda: canvas.set_zoom(1.0), "Ctrl+1"),
+        "exact_metrics": _action(main, "&Metrics at Full Resolution", window.metrics.compute_exact, "Ctrl+M",
                                  "Render the full-resolution result and measure it against the reference"),
-        "shortcuts": _action(window, "&Keyboard Shortcuts", window.show_shortcuts, Std.HelpContents),
-        "about": _action(window, "&About Enhance Studio", window.show_about),
+        "shortcuts": _action(main, "&Keyboard Shortcuts", window.show_shortcuts, Std.HelpContents),
+        "about": _action(main, "&About Enhance Studio", window.show_about),
     }
-    a["undo"] = _history_action(window, "&Undo", doc.undo_stack.undo, Std.Undo, doc.undo_stack.canUndoChanged,
+    a["undo"] = _history_action(main, "&Undo", doc.undo_stack.undo, Std.Undo, doc.undo_stack.canUndoChanged,
                                 doc.undo_stack.undoTextChanged)
-    a["redo"] = _history_action(window, "&Redo", doc.undo_stack.redo, Std.Redo, doc.undo_stack.canRedoChanged,
+    a["redo"] = _history_action(main, "&Redo", doc.undo_stack.redo, Std.Redo, doc.undo_stack.canRedoChanged,
                                 doc.undo_stack.redoTextChanged)
     a["redo"].setShortcuts(a["redo"].shortcuts() + [QKeySequence("Ctrl+Y")])
-    modes = QActionGroup(window)
+    modes = QActionGroup(main)
     for mode, text, key in COMPARE_MODES:
-        action = QAction(text, window, checkable=True, shortcut=QKeySequence(key))
+        action = QAction(text, main, checkable=True, shortcut=QKeySequence(key))
         action.setToolTip(f"{text} ({key}); hold \\ to flash the original")
         action.setChecked(mode is canvas.mode)
         action.triggered.connect(lambda checked=False, m=mode: window.set_compare_mode(m))
@@ -110,18 +158,18 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
     a["save_window"] = window.window_level.save_action
     a["delete_window_preset"] = window.window_level.delete_action
     a.update(window.slices.actions_by_name)
-    _fill_menus(window, a)
-    _fill_toolbar(window, a)
-    return a
+    recent, panels = _fill_menus(main, window.brush_toolbar, a)
+    return Menus(a, recent, panels, _fill_toolbar(main, a))
 
 
-def _fill_menus(window: MainWindow, a: dict[str, QAction]) -> None:
+def _fill_menus(window: QMainWindow, brush: BrushToolbar, a: dict[str, QAction]) -> tuple[QMenu, QMenu]:
+    """Fill the menu bar; return the Open Recent and the Panels menus (filled by the window)."""
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(a["open"])
     file_menu.addAction(a["open_series"])
-    window.recent_menu = QMenu("Open &Recent", window)
-    file_menu.addMenu(window.recent_menu)
+    recent = QMenu("Open &Recent", window)
+    file_menu.addMenu(recent)
     file_menu.addSeparator()
     for name in ("open_reference", "clear_reference", None, "save", "save_as", None, "load_recipe",
                  "save_recipe", None, "export", None, "quit"):
@@ -136,7 +184,7 @@ def _fill_menus(window: MainWindow, a: dict[str, QAction]) -> None:
     for name in ("zoom_in", "zoom_out", "fit", "actual", None, "refresh"):
         view.addSeparator() if name is None else view.addAction(a[name])
     view.addSeparator()
-    window.panels_menu = view.addMenu("&Panels")
+    panels = view.addMenu("&Panels")
     image = bar.addMenu("&Image")
     image.addAction(a["exact_metrics"])
     image.addSeparator()
@@ -144,22 +192,22 @@ def _fill_menus(window: MainWindow, a: dict[str, QAction]) -> None:
                  "first_slice", "last_slice"):
         image.addSeparator() if name is None else image.addAction(a[name])
     tools = bar.addMenu("&Tools")
-    brush = window.brush_toolbar
     for action in (brush.paint_action, brush.erase_action, brush.smaller_action, brush.larger_action):
         tools.addAction(action)
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(a["shortcuts"])
     help_menu.addAction(a["about"])
+    return recent, panels
 
 
-def _fill_toolbar(window: MainWindow, a: dict[str, QAction]) -> None:
+def _fill_toolbar(window: QMainWindow, a: dict[str, QAction]) -> QToolBar:
     toolbar = QToolBar("Main", window)
     toolbar.setObjectName("main_toolbar")
     for name in ("open", "export", None, "undo", "redo", None, "mode_split", "mode_side_by_side", "mode_before",
                  "mode_after", None, "fit", "actual"):
         toolbar.addSeparator() if name is None else toolbar.addAction(a[name])
     window.addToolBar(toolbar)
-    window.main_toolbar = toolbar
+    return toolbar
 
 
 def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str]]:
