@@ -14,6 +14,7 @@ Written into one folder by :func:`write_report`:
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from enhance_core.atomic import write_bytes_atomic
 from enhance_core.batch import THUMBNAIL_SIZE, FileResult
 from enhance_core.errors import ImageWriteError
 
@@ -63,24 +65,22 @@ def write_report(results: Sequence[FileResult], folder: Path, *, min_psnr: float
     if ranked:
         files.append(_write_png(draw_sheet(ranked[::-1][:count], "best (highest SSIM)"), folder / "best.png"))
         files.append(_write_png(draw_sheet(ranked[:count], "worst (lowest SSIM)"), folder / "worst.png"))
-    flag_file = folder / "flagged.txt"
-    flag_file.write_text("".join(f"{path}\n" for path in flagged), encoding="utf-8")
-    files.append(flag_file)
+    files.append(_write(folder / "flagged.txt", "".join(f"{path}\n" for path in flagged).encode("utf-8")))
     return ReportSummary(len(scored), flagged, files)
 
 
 def _write_csv(results: Sequence[FileResult], path: Path, *, min_psnr: float, min_ssim: float) -> Path:
     """One row per input file."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "output", "reference", "psnr_db", "ssim", "mse", "flagged", "note", "error"])
-        for r in results:
-            m = r.metrics or {}
-            writer.writerow([r.source, r.output or "", r.reference or "",
-                             _number(m.get("psnr")), _number(m.get("ssim")), _number(m.get("mse")),
-                             "yes" if is_flagged(r, min_psnr=min_psnr, min_ssim=min_ssim) else "",
-                             r.note, r.error or ""])
-    return path
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["file", "output", "reference", "psnr_db", "ssim", "mse", "flagged", "note", "error"])
+    for r in results:
+        m = r.metrics or {}
+        writer.writerow([r.source, r.output or "", r.reference or "",
+                         _number(m.get("psnr")), _number(m.get("ssim")), _number(m.get("mse")),
+                         "yes" if is_flagged(r, min_psnr=min_psnr, min_ssim=min_ssim) else "",
+                         r.note, r.error or ""])
+    return _write(path, text.getvalue().encode("utf-8"))
 
 
 def _number(value: float | None) -> str:
@@ -95,8 +95,15 @@ def _write_png(canvas: np.ndarray, path: Path) -> Path:
     ok, data = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ImageWriteError(path, "could not encode the report image")
-    path.write_bytes(data.tobytes())
-    return path
+    return _write(path, data.tobytes())
+
+
+def _write(path: Path, data: bytes) -> Path:
+    """Write one report file atomically; an OS error becomes an :class:`ImageWriteError` naming it."""
+    try:
+        return write_bytes_atomic(path, data)
+    except OSError as error:
+        raise ImageWriteError(path, f"could not write the report file ({error.strerror or error})") from None
 
 
 def draw_histograms(scored: Sequence[FileResult]) -> np.ndarray:

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from enhance_core.batch import collect_inputs, output_suffix, plan_batch, run_batch
+from enhance_core.batch import FileResult, collect_inputs, output_suffix, plan_batch, run_batch
 from enhance_core.batch_report import write_report
-from enhance_core.errors import ParameterError
+from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io import read_image, write_image
 from enhance_core.stack import make_item
@@ -145,3 +145,12 @@ def test_batch_keeps_exif(tmp_path) -> None:
     assert run_batch(plan_batch([source], (make_item("exposure", {"stops": 0.5}),), out), jobs=1)[0].error is None
     with PILImage.open(out / "cam.jpg") as written:
         assert written.getexif().get(0x010F) == "TestCam"
+
+
+def test_a_report_file_that_cannot_be_written_is_named(tmp_path) -> None:
+    report = tmp_path / "report"
+    (report / "report.csv").mkdir(parents=True)
+    results = [FileResult(tmp_path / "a.png", tmp_path / "out" / "a.png")]
+    with pytest.raises(ImageWriteError, match="report.csv.*could not write the report file"):
+        write_report(results, report)
+    assert sorted(p.name for p in report.iterdir()) == ["report.csv"]
