@@ -101,7 +101,6 @@ class _WorkerThread(QThread):
         super().__init__(parent)
         self.job = job
         self.ticket = job.ticket
-        self._fn = job.fn
         self._stop = threading.Event()
         self.superseded = False
         self.cancelled = False
@@ -115,7 +114,7 @@ class _WorkerThread(QThread):
         """Call the job and report how it ended (runs on the worker thread)."""
         lower_thread_priority()
         try:
-            result = self._fn(self._report, self._stop.is_set)
+            result = self.job.fn(self._report, self._stop.is_set)
         except Cancelled:
             self.stopped.emit(self.ticket)
         except Exception as error:  # every failure must reach the GUI as a dialog, never kill the thread
