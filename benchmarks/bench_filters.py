@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from enhance_core.filters.base import RenderContext  # noqa: E402
 from enhance_core.filters.registry import FILTERS  # noqa: E402
 from enhance_core.image import Image, ImageMeta  # noqa: E402
-from enhance_core.stack import Renderer, make_item, render_image  # noqa: E402
+from enhance_core.render import Renderer, render_image  # noqa: E402
+from enhance_core.stack import make_item  # noqa: E402
 
 FULL_SHAPE = (4000, 6000)
 PREVIEW_PIXELS = 2_000_000

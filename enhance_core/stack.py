@@ -5,8 +5,8 @@ dataclass, whether it is enabled, its opacity and an optional
 :class:`~enhance_core.masks.Mask`. Items are immutable; :class:`FilterStack`
 replaces them on every edit, notifies subscribers, and hands out
 :meth:`FilterStack.snapshot` tuples that a worker thread renders with
-:class:`Renderer` (defined in :mod:`enhance_core.render`, re-exported here)
-while the GUI keeps editing.
+:class:`enhance_core.render.Renderer` while the GUI keeps editing (the
+renderer depends on the stack, never the reverse).
 
 Every edit method names the item by its ``uid`` (stable across moves) and
 returns what an undo command needs to revert it.
@@ -24,10 +24,9 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import FilterDef
 from enhance_core.filters.registry import get_filter
-from enhance_core.masks import Mask, Region
-from enhance_core.render import Renderer, render_image
+from enhance_core.masks import Mask
 
-__all__ = ["FilterStack", "Region", "Renderer", "StackChange", "StackItem", "make_item", "render_image"]
+__all__ = ["FilterStack", "StackChange", "StackItem", "make_item"]
 
 
 def new_uid() -> str:

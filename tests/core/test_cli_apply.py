@@ -13,7 +13,8 @@ from enhance_core.cli.apply import build_steps
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io import read_image, write_image
 from enhance_core.recipe import save_recipe
-from enhance_core.stack import Renderer, make_item
+from enhance_core.render import Renderer
+from enhance_core.stack import make_item
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from enhance_core.filters.base import FilterDef, param
 from enhance_core.filters.registry import FILTERS
 from enhance_core.image import Image, ImageMeta
 from enhance_core.masks import Mask, Region, Stroke
-from enhance_core.stack import FilterStack, Renderer, make_item, render_image
+from enhance_core.render import Renderer, render_image
+from enhance_core.stack import FilterStack, make_item
 
 
 def textured(rows: int = 96, cols: int = 128, channels: int = 3) -> Image:

@@ -232,7 +232,8 @@ def test_hole_fill_brush_preview_matches_export(tiny_model, monkeypatch):
     from enhance_core.image import Image, ImageMeta
     from enhance_core.learned import inpaint
     from enhance_core.masks import Mask, Stroke
-    from enhance_core.stack import Renderer, make_item
+    from enhance_core.render import Renderer
+    from enhance_core.stack import make_item
 
     monkeypatch.setattr(inpaint, "MODEL_NAME", tiny_model)
     clean = synthetic_rgb(128, 160)

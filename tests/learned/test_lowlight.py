@@ -22,7 +22,8 @@ from enhance_core.learned.lowlight import FILTER_DEF, enhance_low_light
 from enhance_core.learned.lowlight_ops import srgb_to_linear
 from enhance_core.learned.weights import sha256_path
 from enhance_core.masks import Mask, Stroke
-from enhance_core.stack import make_item, render_image
+from enhance_core.render import render_image
+from enhance_core.stack import make_item
 from enhance_core.training import export, train_lowlight
 from enhance_core.training.synth_lowlight import EVAL_CAMERA, Darkening, darken_image
 from tests.learned.conftest import psnr, synthetic_rgb
