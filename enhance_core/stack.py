@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import FilterDef
+from enhance_core.filters.conflicts import check_param_conflicts
 from enhance_core.filters.registry import get_filter
 from enhance_core.masks import Mask
 
@@ -77,12 +78,15 @@ def make_item(filter_name: str, params: Any = None, *, enabled: bool = True, opa
     """Build a validated :class:`StackItem`.
 
     ``params`` is None (defaults), a dict of values (validated and completed
-    with defaults) or the filter's parameters dataclass.
+    with defaults; a parameter given with a choice that ignores it is refused,
+    see :func:`~enhance_core.filters.conflicts.check_param_conflicts`) or the
+    filter's parameters dataclass.
     """
     definition = get_filter(filter_name)
     if params is None:
         params = definition.default_params()
     elif isinstance(params, Mapping):
+        check_param_conflicts(definition, params)
         params = definition.make_params(dict(params))
     elif type(params) is not definition.params_type:
         raise ParameterError(f"filter {filter_name!r} takes {definition.params_type.__name__}, "
@@ -196,6 +200,7 @@ class FilterStack:
         with self._lock:
             old = self.item(uid)
             if isinstance(params, Mapping):
+                check_param_conflicts(old.definition, params)
                 params = old.definition.make_params({**dataclasses.asdict(old.params), **params})
             new = make_item(old.filter, params, enabled=old.enabled, opacity=old.opacity,
                             mask=old.mask, uid=old.uid)

@@ -30,7 +30,7 @@ from enhance_core.batch import FileResult, collect_inputs, default_jobs, plan_ba
 from enhance_core.batch_workers import BatchInterrupted, remove_partial_files
 from enhance_core.batch_report import write_report
 from enhance_core.errors import ParameterError
-from enhance_core.filters.registry import CATEGORIES, filters_in_category, get_filter
+from enhance_core.filters.registry import CATEGORIES, filters_in_category
 from enhance_core.recipe import load_recipe
 from enhance_core.stack import StackItem, make_item
 
@@ -149,23 +149,7 @@ def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
         if not sep or not name.strip():
             raise ParameterError(f"--set {setting!r} must look like PARAM=VALUE")
         values[name.strip()] = value.strip()
-    check_no_ignored_settings(args.filter, values)
     return (make_item(args.filter, values),)
-
-
-def check_no_ignored_settings(filter_name: str, values: dict[str, str]) -> None:
-    """Refuse ``--set`` values that set a mode and a parameter that mode ignores (``mode=auto sigma=25``).
-
-    A parameter set without its mode chooses the mode (see ``FilterDef.make_params``).
-    """
-    for spec in get_filter(filter_name).specs:
-        if spec.name not in values or not spec.used_when:
-            continue
-        choice_name, needed = spec.used_when
-        chosen = values.get(choice_name, needed)
-        if chosen != needed:
-            raise ParameterError(f"filter {filter_name!r}: {spec.name} is used only when {choice_name}={needed}, "
-                                 f"not {choice_name}={chosen}; drop one of the two")
 
 
 def report_result(result: FileResult, done: int, total: int) -> None:

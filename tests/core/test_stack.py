@@ -95,6 +95,18 @@ def test_bad_edits_raise_and_leave_the_stack_unchanged() -> None:
     assert stack.snapshot() == (item,)
 
 
+def test_a_parameter_with_a_choice_that_ignores_it_is_refused_not_dropped() -> None:
+    with pytest.raises(ParameterError, match="sigma is used only when mode=manual, not mode=auto"):
+        make_item("denoise", {"mode": "auto", "sigma": 25})
+    assert make_item("denoise", {"sigma": 25}).params.mode == "manual"
+    stack = FilterStack()
+    item = stack.add("denoise", {"sigma": 30})
+    with pytest.raises(ParameterError, match="sigma is used only when mode=manual"):
+        stack.set_params(item.uid, {"mode": "auto", "sigma": 10})
+    stack.set_params(item.uid, {"mode": "auto"})
+    assert (stack.item(item.uid).params.mode, stack.item(item.uid).params.sigma) == ("auto", 30.0)
+
+
 def test_changing_step_k_recomputes_from_k_on(counting) -> None:
     calls, _ = counting
     image = textured()
