@@ -22,8 +22,7 @@ from typing import Any, Sequence
 
 from enhance_core.atomic import write_text_atomic
 from enhance_core.errors import ImageWriteError, ParameterError
-from enhance_core.masks import save_mask_raster
-from enhance_core.recipe import raster_file_name, recipe_from_dict, recipe_to_dict
+from enhance_core.recipe import recipe_from_dict, recipe_with_rasters
 from enhance_core.stack import StackItem
 
 SCHEMA = "enhance-studio.project"
@@ -44,17 +43,9 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
                  steps: Sequence[StackItem]) -> Path:
     """Write a project file at ``path`` (mask rasters beside it); written whole or not at all."""
     path = Path(path)
-    names: list[str | None] = []
-    for index, item in enumerate(steps):
-        if item.mask is not None and item.mask.raster is not None:
-            name = raster_file_name(path, index)
-            save_mask_raster(item.mask, path.with_name(name))
-            names.append(name)
-        else:
-            names.append(None)
     data = {"schema": SCHEMA, "version": VERSION, "image": _stored_path(image, path.parent),
             "reference": _stored_path(reference, path.parent) if reference is not None else None,
-            "recipe": recipe_to_dict(steps, raster_names=names)}
+            "recipe": recipe_with_rasters(steps, path)}
     try:
         write_text_atomic(path, json.dumps(data, indent=2) + "\n")
     except OSError as error:

@@ -30,6 +30,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+from enhance_core.atomic import write_text_atomic
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.filters.base import FilterDef
 from enhance_core.filters.registry import get_filter
@@ -69,13 +70,12 @@ def recipe_to_dict(steps: Sequence[StackItem], *, raster_names: Sequence[str | N
     return {"schema": SCHEMA, "version": VERSION, "steps": out}
 
 
-def save_recipe(steps: Sequence[StackItem], path: str | Path) -> Path:
-    """Write ``steps`` as a recipe at ``path`` (and mask rasters beside it); return the path.
+def recipe_with_rasters(steps: Sequence[StackItem], path: Path) -> dict:
+    """The recipe dict of ``steps`` for a file at ``path``, writing each mask raster beside it first.
 
-    The JSON is written to a temporary file first and moved into place, so a
-    failed save never leaves a half-written recipe.
+    Step i's raster goes to :func:`raster_file_name` ``(path, i)``; recipes and
+    projects (:mod:`enhance_core.project`) store their steps this way.
     """
-    path = Path(path)
     names: list[str | None] = []
     for index, item in enumerate(steps):
         if item.mask is not None and item.mask.raster is not None:
@@ -84,13 +84,20 @@ def save_recipe(steps: Sequence[StackItem], path: str | Path) -> Path:
             names.append(name)
         else:
             names.append(None)
-    text = json.dumps(recipe_to_dict(steps, raster_names=names), indent=2) + "\n"
-    partial = path.with_name(path.name + ".partial")
+    return recipe_to_dict(steps, raster_names=names)
+
+
+def save_recipe(steps: Sequence[StackItem], path: str | Path) -> Path:
+    """Write ``steps`` as a recipe at ``path`` (and mask rasters beside it); return the path.
+
+    The JSON goes through :func:`enhance_core.atomic.atomic_write`, so a
+    failed save never leaves a half-written recipe.
+    """
+    path = Path(path)
+    text = json.dumps(recipe_with_rasters(steps, path), indent=2) + "\n"
     try:
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)
+        write_text_atomic(path, text)
     except OSError as error:
-        partial.unlink(missing_ok=True)
         raise ImageWriteError(path, f"could not write the recipe: {error.strerror or error}") from None
     return path
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from enhance_core.errors import ParameterError
+from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.masks import Mask, Stroke
 from enhance_core.recipe import SCHEMA, load_recipe, recipe_from_dict, save_recipe
 from enhance_core.stack import make_item
@@ -36,7 +36,7 @@ def test_round_trip_keeps_every_step(tmp_path) -> None:
     assert loaded[3].mask.strokes == steps[3].mask.strokes
     np.testing.assert_allclose(loaded[3].mask.render(), steps[3].mask.render(), atol=1e-4)
     assert (tmp_path / "look.step4.mask.png").exists()
-    assert not list(tmp_path.glob("*.partial"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["look.json", "look.step4.mask.png"]
 
 
 def test_file_is_readable_json_with_schema_and_named_params(tmp_path) -> None:
@@ -85,3 +85,17 @@ def test_missing_mask_raster_is_reported_with_the_step(tmp_path) -> None:
     (tmp_path / "r.step4.mask.png").unlink()
     with pytest.raises(ParameterError, match="step 4: .*r.step4.mask.png"):
         load_recipe(path)
+
+
+def test_a_failed_save_keeps_the_previous_recipe(tmp_path, monkeypatch) -> None:
+    path = save_recipe(sample_steps()[:1], tmp_path / "look.json")
+    before = path.read_bytes()
+
+    def full_disk(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("enhance_core.atomic.os.replace", full_disk)
+    with pytest.raises(ImageWriteError, match="could not write the recipe: No space left"):
+        save_recipe(sample_steps()[1:2], path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["look.json"]
