@@ -22,8 +22,10 @@ from typing import Any, Sequence
 
 from enhance_core.atomic import write_text_atomic
 from enhance_core.errors import ImageWriteError, ParameterError
-from enhance_core.recipe import recipe_from_dict, recipe_with_rasters
+from enhance_core.jsonfile import read_json_file
+from enhance_core.recipe import MAX_BYTES_ENV, MAX_RECIPE_BYTES, recipe_from_dict, recipe_with_rasters
 from enhance_core.stack import StackItem
+from enhance_core.validation import env_limit
 
 SCHEMA = "enhance-studio.project"
 VERSION = 1
@@ -54,16 +56,14 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
 
 
 def load_project(path: str | Path) -> Project:
-    """Read and validate a project file; problems raise :class:`ParameterError` naming the file."""
+    """Read and validate a project file; problems raise :class:`ParameterError` naming the file.
+
+    The file is read as strictly as a recipe (:func:`enhance_core.jsonfile.read_json_file`: the
+    recipe's size limit, ``ENHANCE_MAX_RECIPE_BYTES``, no NaN, giant numbers or deep nesting).
+    """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ParameterError(f"project {path} does not exist; check the path") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ParameterError(f"project {path} could not be read: {error}") from None
-    except json.JSONDecodeError as error:
-        raise ParameterError(f"project {path} is not valid JSON (line {error.lineno}: {error.msg})") from None
+    data = read_json_file(path, what="project", max_bytes=env_limit(MAX_BYTES_ENV, MAX_RECIPE_BYTES),
+                          limit_env=MAX_BYTES_ENV)
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ParameterError(f"{path} is not an Enhance Studio project (expected \"schema\": \"{SCHEMA}\")")
     if not isinstance(data.get("version"), int) or data["version"] > VERSION:

@@ -43,6 +43,9 @@ def test_round_trip_after_moving_the_folder(tmp_path):
     (json.dumps({"schema": "enhance-studio.recipe", "version": 1}), "is not an Enhance Studio project"),
     (json.dumps({"schema": SCHEMA, "version": 9, "image": "a.png"}), "version 9.*update Enhance Studio"),
     (json.dumps({"schema": SCHEMA, "version": 1, "image": 3}), "\"image\" must be a file path"),
+    ('{"schema": "enhance-studio.project", "version": 1, "image": "a.png", "recipe": ' + "[" * 100_000 + "]" * 100_000
+     + "}", "nests lists or objects too deeply"),
+    ('{"schema": "enhance-studio.project", "version": NaN}', "holds NaN"),
 ])
 def test_bad_files_name_themselves(tmp_path, text, message):
     path = tmp_path / "bad.esproj"
