@@ -52,6 +52,8 @@ class ViewFrame:
     before_pixels: np.ndarray | None = None
     layers: CanvasLayers = field(default_factory=CanvasLayers)
     seconds: float = 0.0
+    notes: dict[str, str] | None = None
+    """What the steps said while rendering the preview (``ctx.note``), by step uid."""
 
 
 def landed_layers(shown: CanvasLayers, frame: ViewFrame) -> CanvasLayers:
@@ -78,6 +80,7 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
     started = time.perf_counter()
     before, after = SideLayers(), SideLayers()
     preview_pixels = before_pixels = None
+    notes: dict[str, str] | None = None
     share = 0.5 if request.preview and request.detail_rect else 1.0
     if request.before:
         before_pixels = renderer.render(image, request.before_steps, scale=request.preview_scale)
@@ -89,9 +92,10 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
                          dataclasses.replace(after, detail=detail_after))
     if request.preview:
         offset = 1.0 - share
+        notes = {}
         preview_pixels = renderer.render(image, request.steps, scale=request.preview_scale, device=device,
                                          progress=lambda f, m: progress(offset + f * share, m),
-                                         should_stop=should_stop)
+                                         should_stop=should_stop, notes=notes)
         after = dataclasses.replace(after, whole=_whole(preview_pixels, image))
     if request.screen_zoom is not None:
         result = preview_pixels
@@ -106,7 +110,7 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
     if should_stop():
         raise Cancelled("preview cancelled")
     return ViewFrame(request, preview_pixels, before_pixels, CanvasLayers(before, after),
-                     time.perf_counter() - started)
+                     time.perf_counter() - started, notes)
 
 
 def _whole(pixels: np.ndarray, image: Image) -> DisplayImage:

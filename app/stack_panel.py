@@ -82,6 +82,10 @@ class StackPanel(QWidget):
         self.reset_button.clicked.connect(self.reset_params)
         self.title = QLabel()
         self.title.setWordWrap(True)
+        self.note_label = QLabel()
+        self.note_label.setWordWrap(True)
+        self.note_label.setToolTip("What the step decided by itself in the latest preview")
+        self._notes: dict[str, str] = {}
         self.editor_area = QScrollArea()
         self.editor_area.setWidgetResizable(True)
         self.editor_area.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -106,6 +110,7 @@ class StackPanel(QWidget):
         settings = QVBoxLayout(self.settings)
         settings.setContentsMargins(0, 0, 0, 0)
         settings.addWidget(self.title)
+        settings.addWidget(self.note_label)
         settings.addLayout(opacity_row)
         settings.addLayout(mask_row)
         settings.addWidget(self.editor_area, 1)
@@ -239,15 +244,31 @@ class StackPanel(QWidget):
             widget.setValue(round(item.opacity * 100))
             widget.blockSignals(False)
         strokes = len(item.mask.strokes) if item.mask is not None else 0
-        self.mask_label.setText("Mask: none (applies everywhere)" if item.mask is None else
-                                f"Mask: {strokes} stroke{'s' if strokes != 1 else ''}"
-                                + (" over a detected mask" if item.mask.raster is not None else ""))
+        painted = f"{strokes} stroke{'s' if strokes != 1 else ''}"
+        if definition.mask_edits(item.params):
+            self.mask_label.setText("Mask: the detected damage" if item.mask is None else
+                                    f"Mask: the detected damage, corrected by {painted}")
+        else:
+            self.mask_label.setText("Mask: none (applies everywhere)" if item.mask is None else
+                                    f"Mask: {painted}" + (" over a detected mask" if item.mask.raster is not None
+                                                          else ""))
+        self._show_note(item.uid)
         self.clear_mask_button.setEnabled(item.mask is not None)
         if rebuild_editor or self.editor is None or self.editor.definition.name != item.filter:
             self.editor = self._make_editor(item)
             self.editor_area.setWidget(self.editor)
         elif self._gesture_start is None:
             self.editor.set_params(item.params)
+
+    def show_notes(self, notes: dict[str, str]) -> None:
+        """Show what the steps said in the latest preview (by step uid), for the selected step."""
+        self._notes = dict(notes)
+        self._show_note(self.document.selected_uid)
+
+    def _show_note(self, uid: str | None) -> None:
+        text = self._notes.get(uid or "", "")
+        self.note_label.setText(f"<i>{text[:1].upper()}{text[1:]}</i>" if text else "")
+        self.note_label.setVisible(bool(text))
 
     def _make_editor(self, item: StackItem) -> ParamEditor:
         source = self.document.source

@@ -75,6 +75,7 @@ class FileResult:
     note: str = ""
     thumbnails: tuple[np.ndarray, ...] = ()
     skipped: bool = False
+    step_notes: tuple[str, ...] = ()
 
 
 def collect_inputs(specs: Sequence[str | Path]) -> list[Path]:
@@ -270,9 +271,12 @@ def process_file(task: FileTask) -> FileResult:
                                  "interrupted run) or --overwrite to replace it")
         image = read_image(task.source)
         steps = _with_mask(task.steps, image, task.mask)
-        result = render_image(image, steps, device=task.device)
+        notes: dict[str, str] = {}
+        result = render_image(image, steps, device=task.device, notes=notes)
         written = write_image(result, task.output, bit_depth=task.bit_depth, quality=task.quality)
-        outcome = FileResult(task.source, written, reference=task.reference)
+        outcome = FileResult(task.source, written, reference=task.reference,
+                             step_notes=tuple(f"{item.definition.label}: {notes[item.uid]}" for item in steps
+                                              if item.uid in notes))
         if task.reference is not None:
             _score(outcome, image, result, task.reference)
     except EnhanceError as error:

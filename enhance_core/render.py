@@ -18,7 +18,10 @@ How a render works
    after the last step whose cached region covers what it needs, so changing
    step k recomputes from k on, and panning inside a cached region is free.
 4. A step's result is blended over its input by ``opacity * mask`` (the mask
-   rendered for the same scale and region).
+   rendered for the same scale and region), except for filters whose painted
+   mask edits a mask they find themselves (``FilterDef.mask_edits``: the
+   detected damage of the restoration filters); those get the step's mask as
+   ``ctx.mask_layer`` and blend by their own result, then by opacity.
 
 Previews and exports agree because spatial parameters are in source pixels
 (multiplied by ``ctx.scale``) and masks are vectors; filters with global
@@ -33,6 +36,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
+from functools import partial
 from typing import TYPE_CHECKING, Hashable, Sequence
 
 import cv2
@@ -49,6 +53,8 @@ if TYPE_CHECKING:
     from enhance_core.stack import StackItem
 
 DEFAULT_CACHE_BYTES = 1 << 30
+MAX_NOTES = 256
+"""Notes of this many most recently run steps are kept for cache hits."""
 
 
 def _no_progress(fraction: float, message: str) -> None:
@@ -149,6 +155,7 @@ class Renderer:
 
     def __init__(self, *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self._cache = _StepCache(cache_bytes)
+        self._notes: OrderedDict[PrefixKey, str] = OrderedDict()
         self._sources: dict[float, np.ndarray] = {}
         self._source_ref: weakref.ref | None = None
         self._lock = threading.Lock()
@@ -157,11 +164,13 @@ class Renderer:
         """Forget every cached result."""
         with self._lock:
             self._cache.clear()
+            self._notes.clear()
             self._sources.clear()
 
     def render(self, image: Image, steps: Sequence[StackItem], *, scale: float = 1.0,
                region: Region | None = None, progress: ProgressFn | None = None,
-               should_stop: StopFn | None = None, device: str | None = None) -> np.ndarray:
+               should_stop: StopFn | None = None, device: str | None = None,
+               notes: dict[str, str] | None = None) -> np.ndarray:
         """Render ``steps`` on ``image`` and return float32 (rows, cols, C) pixels (read-only).
 
         Parameters
@@ -178,6 +187,10 @@ class Renderer:
             Callbacks; ``should_stop()`` true raises :class:`Cancelled` between and inside steps.
         device : str, optional
             Device for learned filters.
+        notes : dict, optional
+            Filled with what steps said about their work (``ctx.note``: the
+            noise level the denoiser estimated...), by step uid; steps served
+            from the cache repeat what they said when they ran.
         """
         if not (isinstance(scale, (int, float)) and 0.0 < scale <= 1.0):
             raise ParameterError(f"render scale must be in (0, 1], got {scale!r}")
@@ -189,7 +202,7 @@ class Renderer:
         meta = image.meta
         base_ctx = RenderContext(scale=float(scale), bit_depth=meta.bit_depth, value_offset=meta.value_offset,
                                  value_scale=meta.value_scale, unit=meta.unit, should_stop=should_stop,
-                                 device=device)
+                                 device=device, source=image.pixels)
         active = [item for item in steps if item.enabled]
         for index, item in enumerate(active):
             _check_mask_size(item, image, index)
@@ -211,17 +224,29 @@ class Renderer:
                 raise Cancelled("render cancelled")
             step_progress = _sub_progress(progress, step, count, active[k].filter)
             step_input = current[inputs[k].relative_to(current_region).slices]
-            result = self._run_step(active[k], step_input, inputs[k], outputs[k], image, base_ctx, step_progress)
+            step_ctx = base_ctx.with_(note=partial(self._remember_note, keys[k]))
+            result = self._run_step(active[k], step_input, inputs[k], outputs[k], image, step_ctx, step_progress)
             if self._cache.max_bytes > 0:
                 result.flags.writeable = False
             self._cache.store(keys[k], outputs[k], result)
             current, current_region = result, outputs[k]
         progress(1.0, "done")
+        if notes is not None:
+            with self._lock:
+                notes.update({item.uid: self._notes[key] for item, key in zip(active, keys) if key in self._notes})
         out = current if current_region == region else current[region.relative_to(current_region).slices]
         if out.flags.writeable and (self._cache.max_bytes > 0 or np.may_share_memory(out, image.pixels)):
             out = out.view()
             out.flags.writeable = False
         return out
+
+    def _remember_note(self, key: PrefixKey, text: str) -> None:
+        """Keep what the step under ``key`` said (the most recent :data:`MAX_NOTES` steps)."""
+        with self._lock:
+            self._notes[key] = str(text)
+            self._notes.move_to_end(key)
+            while len(self._notes) > MAX_NOTES:
+                self._notes.popitem(last=False)
 
     def _plan(self, active: list[StackItem], ctx: RenderContext, region: Region, rows: int,
               cols: int) -> tuple[list[Region], list[Region]]:
@@ -252,6 +277,7 @@ class Renderer:
         with self._lock:
             if self._source_ref is None or self._source_ref() is not image.pixels:
                 self._cache.clear()
+                self._notes.clear()
                 self._sources.clear()
                 self._source_ref = weakref.ref(image.pixels)
 
@@ -276,10 +302,13 @@ class Renderer:
                   image: Image, ctx: RenderContext, progress: ProgressFn) -> np.ndarray:
         """Apply one step to its input region and blend the output region by opacity and mask."""
         definition = get_filter(item.filter)
-        mask = None
-        if item.mask is not None:
+        mask = layer = None
+        if item.mask is not None and definition.mask_edits(item.params):
+            layer = item.mask
+        elif item.mask is not None:
             mask = item.mask.render(scale=ctx.scale, region=in_region, should_stop=ctx.should_stop)
-        result = definition.apply(pixels, item.params, ctx.with_(mask=mask, progress=progress))
+        step_ctx = ctx.with_(mask=mask, mask_layer=layer, origin=(in_region.top, in_region.left), progress=progress)
+        result = definition.apply(pixels, item.params, step_ctx)
         if not (isinstance(result, np.ndarray) and result.shape == pixels.shape and result.dtype == np.float32):
             got = getattr(result, "shape", type(result).__name__), getattr(result, "dtype", "")
             raise TypeError(f"filter {item.filter!r} returned {got}, expected float32 {pixels.shape}")
@@ -315,11 +344,12 @@ def _sub_progress(progress: ProgressFn, step: int, count: int, name: str) -> Pro
 
 
 def render_image(image: Image, steps: Sequence[StackItem], *, progress: ProgressFn | None = None,
-                 should_stop: StopFn | None = None, device: str | None = None) -> Image:
+                 should_stop: StopFn | None = None, device: str | None = None,
+                 notes: dict[str, str] | None = None) -> Image:
     """Render ``steps`` on ``image`` at full resolution without caching; return a new :class:`Image`.
 
     Alpha and metadata are kept. This is what export and batch processing use.
     """
     pixels = Renderer(cache_bytes=0).render(image, steps, progress=progress, should_stop=should_stop,
-                                            device=device)
+                                            device=device, notes=notes)
     return image.with_pixels(pixels if pixels.flags.writeable else pixels.copy())

@@ -159,7 +159,8 @@ def report_result(result: FileResult, done: int, total: int) -> None:
     elif result.skipped:
         print(f"[{done}/{total}] kept {result.output} (already there)", file=sys.stderr, flush=True)
     else:
-        print(f"[{done}/{total}] ok {result.source} -> {result.output} ({result.seconds:.1f} s)",
+        said = "".join(f"; {note}" for note in result.step_notes)
+        print(f"[{done}/{total}] ok {result.source} -> {result.output} ({result.seconds:.1f} s{said})",
               file=sys.stderr, flush=True)
 
 

@@ -34,6 +34,10 @@ def _never_stop() -> bool:
     return False
 
 
+def _no_note(text: str) -> None:
+    """Ignore what a filter says about its work."""
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """What a GUI needs to build the control for one parameter.
@@ -122,6 +126,21 @@ class RenderContext:
         Float (rows, cols) mask of the stack step being rendered, or None.
         The stack blends by it anyway; learned filters use it to compute only
         the tiles it touches.
+    mask_layer : Mask or None
+        For filters whose painted mask edits what they compute (see
+        :attr:`FilterDef.mask_edits`): the step's :class:`enhance_core.masks.Mask`,
+        to be composited over the filter's own mask with ``Mask.render_over``;
+        ``mask`` is then None and the stack does not blend by it.
+    source : ndarray or None
+        The source image's full-resolution pixels, for filters whose analysis
+        must see the whole original at full resolution (the damage detector)
+        whatever the preview scale or region.
+    origin : (int, int)
+        Row and column, in the render at ``scale``, of the first pixel handed to the filter.
+    note : callable
+        ``note(text)`` tells the user what the filter decided by itself (the
+        noise level it estimated); the editor shows it with the step, the
+        command line prints it per file.
     progress, should_stop
         Progress callback ``progress(fraction, message)`` and cooperative stop
         check; long filters call ``should_stop()`` often and raise
@@ -136,6 +155,10 @@ class RenderContext:
     value_scale: float = 1.0
     unit: str = ""
     mask: np.ndarray | None = None
+    mask_layer: Any = None
+    source: np.ndarray | None = None
+    origin: tuple[int, int] = (0, 0)
+    note: Callable[[str], None] = _no_note
     progress: ProgressFn = _no_progress
     should_stop: StopFn = _never_stop
     device: str | None = None
@@ -172,6 +195,10 @@ class FilterDef:
         True for CNN filters (run through the inference engine, may be slow).
     description : str
         One sentence for tooltips and ``--help``.
+    mask_edits : callable
+        ``mask_edits(params) -> bool``: True when, with these parameters, the
+        step's painted mask edits a mask the filter finds itself (paint adds,
+        erase removes) instead of limiting where its result applies.
     """
 
     name: str
@@ -182,6 +209,7 @@ class FilterDef:
     margin: Callable[[Any, RenderContext], int] = lambda params, ctx: 0
     learned: bool = False
     description: str = ""
+    mask_edits: Callable[[Any], bool] = lambda params: False
 
     @property
     def specs(self) -> list[ParamSpec]:

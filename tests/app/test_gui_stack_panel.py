@@ -96,3 +96,18 @@ def test_log_slider_scale_round_trips():
         assert scale.value(1000) == pytest.approx(high)
         for position in (1, 250, 999):
             assert scale.position(scale.value(position)) == position
+
+
+def test_what_the_selected_step_said_is_shown_and_detection_masks_are_named(panel):
+    document = panel.document
+    panel.add_filter("denoise")
+    uid = document.selected_item().uid
+    panel.show_notes({uid: "estimated noise σ 4.2"})
+    assert not panel.note_label.isHidden() and "Estimated noise σ 4.2" in panel.note_label.text()
+    panel.add_filter("hole_fill")
+    assert panel.note_label.isHidden(), "another step said nothing"
+    assert panel.mask_label.text() == "Mask: none (applies everywhere)"
+    document.select(uid)
+    assert "4.2" in panel.note_label.text()
+    panel.add_filter("restore")
+    assert panel.mask_label.text() == "Mask: the detected damage"
