@@ -29,7 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from enhance_core.training.eval_denoise import add_noise, baseline_methods, load_network  # noqa: E402
+from enhance_core.training.baselines import baseline_methods  # noqa: E402
+from enhance_core.training.eval_denoise import add_noise, load_network  # noqa: E402
 
 MEMORY_CHILD = """
 import resource, sys, numpy as np

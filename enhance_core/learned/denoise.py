@@ -42,7 +42,7 @@ import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
-from enhance_core.learned.noise_map import estimate_noise_map
+from enhance_core.learned.noise_map import estimate_noise_map, typical_level
 
 MODEL_NAME = "denoise"
 SIGMA_MAX = 75.0
@@ -54,7 +54,7 @@ BYTES_PER_PIXEL = 768.0
 def denoise_image(
     pixels: np.ndarray,
     *,
-    sigma: float | None = None,
+    sigma: float | np.ndarray | None = None,
     device: str | None = None,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
@@ -68,10 +68,11 @@ def denoise_image(
     ----------
     pixels : ndarray
         Float32 (rows, cols, C), C = 1 (gray) or 3 (RGB), values in [0, 1].
-    sigma : float, optional
-        Noise standard deviation on the 0-255 scale (0-75); None estimates a
-        map of it from the image (:func:`enhance_core.learned.noise_map.estimate_noise_map`).
-        0 returns the image unchanged.
+    sigma : float or ndarray, optional
+        Noise standard deviation on the 0-255 scale (0-75), one level or a
+        (rows, cols) map of levels; None estimates the map from the image
+        (:func:`enhance_core.learned.noise_map.estimate_noise_map`). 0 returns
+        the image unchanged.
     device : str, optional
         ``"cpu"``, ``"cuda"``, ``"mps"``; None picks one (see
         :func:`enhance_core.learned.engine.select_device`).
@@ -103,9 +104,14 @@ def denoise_image(
     if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
         raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
     pixels = np.ascontiguousarray(pixels, dtype=np.float32)
-    if sigma is not None and not 0.0 <= sigma <= SIGMA_MAX:
+    if isinstance(sigma, np.ndarray):
+        if sigma.shape != pixels.shape[:2]:
+            raise ParameterError(f"a noise map must have the image's {pixels.shape[0]}x{pixels.shape[1]} shape "
+                                 f"(rows x cols), got {'x'.join(map(str, sigma.shape))}")
+        sigma = np.clip(np.nan_to_num(sigma.astype(np.float32)), 0.0, SIGMA_MAX)
+    elif sigma is not None and not 0.0 <= sigma <= SIGMA_MAX:
         raise ParameterError(f"sigma must be between 0 and {SIGMA_MAX:g} (0-255 scale), got {sigma}")
-    if sigma == 0.0:
+    elif sigma == 0.0:
         return pixels.copy()
     from enhance_core.learned.engine import load_network
 
@@ -178,10 +184,16 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
 
     A manual level is given for the full-resolution image; a downscaled preview
     has its noise averaged down, so the level is multiplied by ``ctx.scale``
-    there. The automatic level is estimated on the pixels being rendered.
+    there. The automatic level is estimated on the pixels being rendered, and
+    its median is told to the user (``ctx.note``).
     """
-    sigma = None if params.mode == "auto" else params.sigma * min(ctx.scale, 1.0)
-    return denoise_image(pixels, sigma=sigma, device=ctx.device, progress=ctx.progress,
+    if params.mode == "manual":
+        return denoise_image(pixels, sigma=params.sigma * min(ctx.scale, 1.0), device=ctx.device,
+                             progress=ctx.progress, should_stop=ctx.should_stop, mask=ctx.mask)
+    level_map = estimate_noise_map(pixels, device=ctx.device, should_stop=ctx.should_stop)
+    where = "" if ctx.scale >= 1.0 else f" in the {ctx.scale:.0%} preview"
+    ctx.note(f"estimated noise σ {typical_level(level_map):.1f}{where}")
+    return denoise_image(pixels, sigma=level_map, device=ctx.device, progress=ctx.progress,
                          should_stop=ctx.should_stop, mask=ctx.mask)
 
 

@@ -96,8 +96,8 @@ MODELS: dict[str, ModelSpec] = {
     "noise_level": ModelSpec(
         arch="NoiseLevelNet",
         args={"channels": 3, "width": 16, "depth": 5},
-        weights="noise_level/noise_level-1c1faf36.safetensors",
-        sha256="1c1faf36fc0a3fedefd259bfdf5de060d4e343d7c08820ed41fd8d9d0dfdd544",
+        weights="noise_level/noise_level-0a035ac3.safetensors",
+        sha256="0a035ac38600c2d709d31b1c4b9ff91439215265047d8fec37f861841bc38517",
     ),
     "lowlight": ModelSpec(
         arch="LowLightNet",

@@ -9,7 +9,7 @@ Usage::
 For each noise level (0-255 scale) and set, every clean image gets additive
 Gaussian noise from a fixed seed, clipped to [0, 1] and quantized to 8 bits,
 the way real files are stored. Every method sees the same noisy image and the
-true noise level: ours (and ours with the level estimated from the image),
+true noise level: ours (and ours with the noise map its learned estimator reads),
 BM3D (``bm3d.bm3d`` gray, ``bm3d.bm3d_rgb`` color), non-local means
 (scikit-image, fast mode, h = 0.8 sigma), wavelet BayesShrink (scikit-image,
 YCbCr for color) and a bilateral filter (OpenCV, range sigma 2 sigma, spatial
@@ -45,11 +45,11 @@ from typing import Callable
 import numpy as np
 
 from enhance_core.errors import EnhanceError
+from enhance_core.training.baselines import Denoiser, baseline_methods
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
 
 SETS = {"gray": (("Set12", "L"),), "color": (("Set5", "RGB"), ("Set14", "RGB")), "live1": (("LIVE1", "RGB"),)}
 METHODS = ("ours", "ours_auto", "bm3d", "nlm", "wavelet", "bilateral")
-Denoiser = Callable[[np.ndarray, float], np.ndarray]
 
 
 def load_set(data: Path, name: str, max_images: int | None) -> list[tuple[str, np.ndarray]]:
@@ -70,36 +70,6 @@ def add_noise(clean: np.ndarray, sigma: float, seed: tuple[int, ...]) -> np.ndar
     return (np.round(np.clip(clean + noise, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)
 
 
-def baseline_methods() -> dict[str, Denoiser]:
-    """Return the classic denoisers, each called as ``fn(noisy, sigma255)``."""
-    import bm3d
-    import cv2
-    from skimage.restoration import denoise_nl_means, denoise_wavelet
-
-    def run_bm3d(noisy: np.ndarray, sigma: float) -> np.ndarray:
-        if noisy.shape[2] == 1:
-            return np.asarray(bm3d.bm3d(noisy[..., 0], sigma_psd=sigma / 255.0))[..., None]
-        return np.asarray(bm3d.bm3d_rgb(noisy, sigma / 255.0))
-
-    def run_nlm(noisy: np.ndarray, sigma: float) -> np.ndarray:
-        s = sigma / 255.0
-        out = denoise_nl_means(noisy, h=0.8 * s, sigma=s, patch_size=5, patch_distance=6, fast_mode=True,
-                               channel_axis=-1)
-        return out.reshape(noisy.shape)
-
-    def run_wavelet(noisy: np.ndarray, sigma: float) -> np.ndarray:
-        color = noisy.shape[2] == 3
-        out = denoise_wavelet(noisy, sigma=sigma / 255.0, method="BayesShrink", mode="soft", rescale_sigma=True,
-                              channel_axis=-1, convert2ycbcr=color)
-        return out.reshape(noisy.shape)
-
-    def run_bilateral(noisy: np.ndarray, sigma: float) -> np.ndarray:
-        out = cv2.bilateralFilter(noisy, d=-1, sigmaColor=2.0 * sigma / 255.0, sigmaSpace=3.0)
-        return out.reshape(noisy.shape)
-
-    return {"bm3d": run_bm3d, "nlm": run_nlm, "wavelet": run_wavelet, "bilateral": run_bilateral}
-
-
 def load_network(checkpoint: Path | None, model: str, device: str):
     """Return the denoiser network (a checkpoint's EMA weights, or the registered model) and where it came from."""
     if checkpoint is not None:
@@ -113,7 +83,7 @@ def learned_methods(checkpoint: Path | None, model: str, device: str | None) -> 
     """Return our denoiser with the true and the estimated noise level, and a description of the weights."""
     from enhance_core.learned.denoise import SIGMA_MAX, run_denoiser
     from enhance_core.learned.engine import select_device
-    from enhance_core.learned.noise_level import estimate_noise_sigma
+    from enhance_core.learned.noise_map import estimate_noise_map
 
     device = select_device(device)
     network, source = load_network(checkpoint, model, device)
@@ -122,7 +92,8 @@ def learned_methods(checkpoint: Path | None, model: str, device: str | None) -> 
         return run_denoiser(network, noisy, sigma=sigma, device=device)
 
     def ours_auto(noisy: np.ndarray, sigma: float) -> np.ndarray:
-        return run_denoiser(network, noisy, sigma=min(estimate_noise_sigma(noisy), SIGMA_MAX), device=device)
+        level_map = np.minimum(estimate_noise_map(noisy, device=device), SIGMA_MAX)
+        return run_denoiser(network, noisy, sigma=level_map, device=device)
 
     return {"ours": ours, "ours_auto": ours_auto}, f"{source} on {device}"
 
@@ -131,15 +102,10 @@ def load_checkpoint_network(path: Path, device: str):
     """Build the denoiser from a training checkpoint's config and EMA weights (``weights_only`` loading)."""
     import torch
 
-    from enhance_core.learned.archs.denoise_unet import DenoiseUNet
-    from enhance_core.training.export import load_checkpoint
+    from enhance_core.training.export import load_checkpoint, network_from_checkpoint
 
-    checkpoint = load_checkpoint(path)
-    config = checkpoint["config"]
-    network = DenoiseUNet(3, tuple(config["widths"]), tuple(config["blocks"]))
-    network.load_state_dict(checkpoint["params_ema"], strict=True)
-    network = network.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
-    return network, f"{path} params_ema step {checkpoint['step']}"
+    network = network_from_checkpoint(path, "DenoiseUNet").to(device, memory_format=torch.channels_last)
+    return network, f"{path} params_ema step {load_checkpoint(path)['step']}"
 
 
 def score(clean: np.ndarray, output: np.ndarray) -> tuple[float, float]:
@@ -318,13 +284,9 @@ def run_real(args: argparse.Namespace) -> int:
         network, source = load_network(args.checkpoint, args.model, device)
         noise_network = None
         if args.noise_checkpoint is not None:
-            from enhance_core.learned.archs.noise_level_net import NoiseLevelNet
-            from enhance_core.training.export import load_checkpoint
+            from enhance_core.training.export import network_from_checkpoint
 
-            checkpoint = load_checkpoint(args.noise_checkpoint)
-            noise_network = NoiseLevelNet(3, checkpoint["config"]["width"], checkpoint["config"]["depth"])
-            noise_network.load_state_dict(checkpoint["params_ema"], strict=True)
-            noise_network.eval()
+            noise_network = network_from_checkpoint(args.noise_checkpoint, "NoiseLevelNet")
     except EnhanceError as error:
         raise SystemExit(f"error: {error}") from None
     print(f"weights: {source}", flush=True)

@@ -60,6 +60,24 @@ def constructor_args(arch: str, config: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+def network_from_checkpoint(path: Path, arch: str) -> torch.nn.Module:
+    """Build ``ARCHS[arch]`` from a training checkpoint's config and load its EMA weights (strict, no pickle).
+
+    Evaluation commands score a checkpoint this way without exporting it or
+    touching the model table.
+    """
+    if arch not in ARCHS:
+        raise ModelError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+    checkpoint = load_checkpoint(path)
+    args = constructor_args(arch, checkpoint["config"])
+    network = ARCHS[arch](**args)
+    try:
+        network.load_state_dict(checkpoint["params_ema"], strict=True)
+    except RuntimeError as error:
+        raise ModelError(f"{path}: weights do not fit {arch}({args}): {error}") from None
+    return network.eval().requires_grad_(False)
+
+
 def export_checkpoint(
     checkpoint_path: Path,
     *,

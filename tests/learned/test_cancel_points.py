@@ -83,7 +83,14 @@ except Cancelled:
 
 def test_automatic_noise_estimation_is_cancellable(monkeypatch) -> None:
     release = threading.Event()
-    monkeypatch.setattr(denoise, "estimate_noise_sigma", lambda pixels: release.wait() and 10.0)
+    real_load = registry.load_model
+
+    def slow_estimator(name, device):
+        if name == "noise_level":
+            release.wait()
+        return real_load(name, device=device)
+
+    monkeypatch.setattr(registry, "load_model", slow_estimator)
     calls = []
     try:
         with pytest.raises(Cancelled):

@@ -92,3 +92,33 @@ def test_learned_noise_map_reads_gaussian_noise_and_more_in_the_noisier_half():
     assert level_map.shape == (96, 128)
     assert 3.0 < np.median(level_map[:, 8:56]) < 9.0 and 15.0 < np.median(level_map[:, 72:120]) < 40.0
     assert typical_level(level_map) == float(np.median(level_map))
+
+
+def test_automatic_level_is_told_by_the_render_the_cache_and_the_command_line(tmp_path, capsys):
+    from enhance_core.cli import main
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.io import write_image
+    from enhance_core.render import Renderer
+    from enhance_core.stack import make_item
+
+    clean = synthetic_rgb(64, 80)
+    noisy = np.clip(clean + np.random.default_rng(1).normal(0, 20 / 255, clean.shape), 0, 1).astype(np.float32)
+    image = Image(noisy, meta=ImageMeta())
+    step = make_item("denoise", {})
+    renderer, notes = Renderer(), {}
+    renderer.render(image, [step], device="cpu", notes=notes)
+    level = float(notes[step.uid].split("σ")[1])
+    assert notes[step.uid].startswith("estimated noise σ") and 12.0 < level < 30.0
+    again: dict[str, str] = {}
+    renderer.render(image, [step], device="cpu", notes=again)
+    assert again == notes, "a cached step repeats what it said"
+    preview: dict[str, str] = {}
+    renderer.render(image, [step], scale=0.5, device="cpu", notes=preview)
+    assert preview[step.uid].endswith("in the 50% preview")
+    manual: dict[str, str] = {}
+    renderer.render(image, [make_item("denoise", {"sigma": 20})], device="cpu", notes=manual)
+    assert manual == {}
+    write_image(Image(noisy, meta=ImageMeta(bit_depth=8)), tmp_path / "in.png")
+    assert main(["apply", "--filter", "denoise", "--jobs", "1", "--device", "cpu", "-o", str(tmp_path / "out"),
+                 str(tmp_path / "in.png")]) == 0
+    assert "Denoise (CNN): estimated noise σ" in capsys.readouterr().err

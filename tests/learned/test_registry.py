@@ -31,7 +31,7 @@ def test_tiny_training_exports_loads_and_denoises(tiny_model):
     noisy = synthetic_rgb(64, 80) + np.random.default_rng(0).normal(0, 0.1, (64, 80, 3)).astype(np.float32)
     out = denoise_image(noisy, sigma=25, device="cpu", model="denoise_tiny")
     assert out.shape == noisy.shape and out.dtype == np.float32 and np.isfinite(out).all()
-    gray = denoise_image(noisy[..., :1], device="cpu", model="denoise_tiny")
+    gray = denoise_image(noisy[..., :1], sigma=25, device="cpu", model="denoise_tiny")
     assert gray.shape == (64, 80, 1)
 
 
