@@ -94,6 +94,24 @@ def test_init_carries_the_exposure_half_into_a_wider_denoiser(tiny_lowlight_expo
     assert all(torch.equal(state[name], earlier[name]) for name in state if name.startswith("exposure."))
 
 
+def test_exposure_fine_tune_with_lamps_starts_from_exported_weights_and_keeps_the_denoiser(tiny_lowlight_export,
+                                                                                            tmp_path):
+    import torch
+
+    from enhance_core.training.checkpoints import load_init_state
+
+    models, spec, _ = tiny_lowlight_export
+    exported = models / spec.weights
+    write_pictures(tmp_path / "data" / "CBSD432")
+    train_lowlight.main(["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"), "--set", "steps=3",
+                         "--set", "eval_every=3", "--set", "train_denoiser=false", "--set", "lamp_fraction=1.0",
+                         "--set", f"init={exported}", "--set", f"out_dir={json.dumps(str(tmp_path / 'ft'))}"])
+    start = load_init_state(exported)
+    trained = torch.load(tmp_path / "ft" / "ckpt.pt", map_location="cpu", weights_only=True)["params"]
+    assert all(torch.equal(trained[name], start[name]) for name in trained if name.startswith("denoiser."))
+    assert not all(torch.equal(trained[name], start[name]) for name in trained if name.startswith("exposure."))
+
+
 def test_registered_tiny_model_loads_strictly(tiny_lowlight):
     model = registry.load_model("lowlight", device="cpu")
     assert not model.training and model.small_side == 64
