@@ -8,8 +8,10 @@
 * :func:`brighten_t` applies a per-pixel log2 gain and per-channel white
   balance in linear light and encodes back to sRGB;
 * :func:`enhance_with_model` runs the whole filter on an array: exposure on the
-  small copy, gain field interpolated bicubically to full size, then gain and
-  denoiser tile by tile through :func:`enhance_core.learned.engine.run_tiled`.
+  small copy, gain field interpolated bicubically to full size, then tile by
+  tile through :func:`enhance_core.learned.engine.run_tiled`: gain,
+  denoiser, chroma noise reduced, chroma near black neutralized
+  (:mod:`enhance_core.learned.lowlight_color`).
 
 ``torch`` is imported inside the functions.
 """
@@ -20,6 +22,9 @@ from typing import Any, Callable
 
 import cv2
 import numpy as np
+
+from enhance_core.learned.lowlight_color import (gained_noise_t, near_black_keep_t, neutralize_near_black_t,
+                                                 reduce_chroma_noise_t)
 
 LOG_FLOOR = 2.0**-12
 TILE_OVERLAP = 32
@@ -169,11 +174,12 @@ def enhance_with_model(
 
     def brighten_tile(x: Any) -> Any:
         x = x.contiguous(memory_format=torch.channels_last)
-        gain = x[:, 3:4]
-        bright = brighten_t(x[:, :3], gain, wb_t)
+        gain, linear = x[:, 3:4], srgb_to_linear_t(x[:, :3])
+        bright = brighten_linear_t(linear, gain, wb_t)
         if amount > 0:
-            bright = bright + amount * (model.denoiser(bright, gain) - bright)
-        return bright.clamp(0.0, 1.0)
+            denoised = reduce_chroma_noise_t(model.denoiser(bright, gain), gained_noise_t(linear, gain))
+            bright = bright + amount * (denoised - bright)
+        return neutralize_near_black_t(bright, near_black_keep_t(linear)).clamp(0.0, 1.0)
 
     stacked = np.concatenate([pixels[window], log_gain[..., None]], axis=2)
     result = run_tiled(brighten_tile, stacked, tile=tile, overlap=TILE_OVERLAP, multiple=model.denoiser.multiple,

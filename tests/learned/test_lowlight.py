@@ -213,6 +213,19 @@ def test_shipped_model_brightens_and_cleans(shipped, ev):
     assert np.abs(out.mean(axis=(0, 1)) - clean.mean(axis=(0, 1))).max() < 0.08
 
 
+@pytest.mark.parametrize("strength", [1.0, 2.0])
+def test_shipped_model_keeps_a_camera_black_neutral(shipped, strength):
+    # a dark photo's black as phone JPEGs hold it: about one level in R and G, less in B, with noise
+    rng = np.random.default_rng(0)
+    dark = np.clip(np.round(rng.normal((1.0, 1.0, 0.2), 0.8, (160, 200, 3))), 0, 255) / 255.0
+    dark[40:120, 60:140] = dark_rgb(80, 80, -3.0)[1]  # a dimly lit object for the exposure to judge
+    out = enhance_low_light(dark.astype(np.float32), strength=strength, device="cpu")
+    black = out[:, :40].reshape(-1, 3) * 255.0
+    assert black.mean() > 2.0, "the black is lifted with the rest (the exposure is not crushed)"
+    assert np.ptp(black.mean(axis=0)) < 0.1 * black.mean() + 0.5, f"black turned {black.mean(axis=0)}"
+    assert np.abs(black - black.mean(axis=1, keepdims=True)).mean() < 1.0, "no coloured speckle"
+
+
 def test_shipped_model_leaves_gray_gray_and_well_exposed_pictures_nearly_alone(shipped):
     clean = synthetic_rgb(128, 160)
     out = enhance_low_light(clean, device="cpu")
