@@ -10,7 +10,13 @@ Usage::
    ``coffee`` (CC0) resized up, darkened to -3 EV with the evaluation camera's
    noise. Prints total seconds, seconds per megapixel (target: at most 0.5),
    the share spent judging the exposure, and peak resident memory.
-2. On a 1-megapixel crop of the same image: ours against the classical
+2. Side by side on the same photo, alternating ``--repeats`` times (the
+   machine is shared, so only runs close together compare): the filter as it
+   is, and the filter without its colour steps (the functions of
+   :mod:`enhance_core.learned.lowlight_color` that ``lowlight_ops`` calls,
+   replaced by identities), i.e. the behaviour before they were added; the
+   best time of each and their cost.
+3. On a 1-megapixel crop of the same image: ours against the classical
    gain + non-local means baseline of the evaluation, as a ratio.
 """
 
@@ -21,6 +27,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -28,6 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from enhance_core.learned import lowlight_ops  # noqa: E402
 from enhance_core.learned.lowlight import enhance_low_light  # noqa: E402
 from enhance_core.learned.lowlight_ops import estimate_gain  # noqa: E402
 from enhance_core.training.eval_lowlight import gain_then_nlm, load_network  # noqa: E402
@@ -59,6 +67,7 @@ def main() -> int:
     parser.add_argument("--checkpoint", type=Path, help="use a training checkpoint's EMA weights")
     parser.add_argument("--megapixels", type=float, default=24.0, help="size of the large photo")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--repeats", type=int, default=2, help="alternating runs with and without the colour steps")
     args = parser.parse_args()
     import torch
 
@@ -78,6 +87,18 @@ def main() -> int:
     verdict = "meets" if total / megapixels <= TARGET_S_PER_MP else "MISSES"
     print(f"whole filter: {total:.2f} s = {total / megapixels:.3f} s/MP ({verdict} the {TARGET_S_PER_MP} s/MP target); "
           f"judging the exposure {judge:.2f} s ({100 * judge / total:.0f}%); peak memory {peak:.0f} MB")
+
+    with_colour, without_colour = [], []
+    for _ in range(args.repeats):
+        with_colour.append(timed(enhance_low_light, photo, model=model, device="cpu")[1])
+        with mock.patch.multiple(lowlight_ops, near_black_keep_t=lambda linear: None,
+                                 neutralize_near_black_t=lambda srgb, keep: srgb,
+                                 reduce_chroma_noise_t=lambda srgb, noise: srgb):
+            without_colour.append(timed(enhance_low_light, photo, model=model, device="cpu")[1])
+    best, before = min(with_colour), min(without_colour)
+    print(f"side by side (best of {args.repeats}): with the colour steps {best:.2f} s = {best / megapixels:.3f} s/MP, "
+          f"without (the old behaviour) {before:.2f} s = {before / megapixels:.3f} s/MP; "
+          f"colour steps cost {100 * (best - before) / before:+.0f}%")
 
     crop = np.ascontiguousarray(photo[:1000, :1000])
     _, ours = timed(enhance_low_light, crop, model=model, device="cpu")

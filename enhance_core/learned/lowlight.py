@@ -6,8 +6,13 @@ judges the exposure on a copy about 128 pixels across: a smooth field of gains
 in linear light (so lamps and windows get less gain than the dark room around
 them) plus a slight white-balance correction. The field is interpolated
 bicubically to full size, applied in linear light, and a small denoiser
-cleans the result tile by tile. Cost is dominated by the denoiser: about
-0.3 s per megapixel on a 2-core CPU (see ``benchmarks/bench_lowlight.py``).
+cleans the result tile by tile. The chroma noise that the gain reveals is
+then smoothed in proportion to the gain, and near black, where a dark
+file's channels disagree for the camera's reasons (black levels, clipping,
+8-bit steps), the chroma is scaled down to what the input can hold, so
+black stays neutral (:mod:`enhance_core.learned.lowlight_color`). Cost is
+dominated by the denoiser: about 0.4 s per megapixel on a 2-core CPU (see
+``benchmarks/bench_lowlight.py``).
 
 ``strength`` scales the exposure change in stops (0 leaves the image as it
 is, 0.5 goes half way, up to 2 for twice the estimated lift); ``denoise``

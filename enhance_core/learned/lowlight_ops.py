@@ -9,8 +9,9 @@
   balance in linear light and encodes back to sRGB;
 * :func:`enhance_with_model` runs the whole filter on an array: exposure on the
   small copy, gain field interpolated bicubically to full size
-  (:class:`GainField`), then gain and denoiser tile by tile through
-  :func:`enhance_core.learned.engine.run_tiled`.
+  (:class:`GainField`), then tile by tile through
+  :func:`enhance_core.learned.engine.run_tiled`: gain, denoiser, chroma noise
+  reduced, chroma near black neutralized (:mod:`enhance_core.learned.lowlight_color`).
 
 Every full-resolution step (clipping, the gain field, the network's input)
 works in bands of :data:`BAND_ROWS` rows with a stop check between bands, so a
@@ -26,6 +27,8 @@ import cv2
 import numpy as np
 
 from enhance_core.errors import Cancelled
+from enhance_core.learned.lowlight_color import (gained_noise_t, near_black_keep_t, neutralize_near_black_t,
+                                                 reduce_chroma_noise_t)
 
 LOG_FLOOR = 2.0**-12
 TILE_OVERLAP = 32
@@ -239,11 +242,12 @@ def enhance_with_model(
 
     def brighten_tile(x: Any) -> Any:
         x = x.contiguous(memory_format=torch.channels_last)
-        gain = x[:, 3:4]
-        bright = brighten_t(x[:, :3], gain, wb_t)
+        gain, linear = x[:, 3:4], srgb_to_linear_t(x[:, :3])
+        bright = brighten_linear_t(linear, gain, wb_t)
         if amount > 0:
-            bright = bright + amount * (model.denoiser(bright, gain) - bright)
-        return bright.clamp(0.0, 1.0)
+            denoised = reduce_chroma_noise_t(model.denoiser(bright, gain), gained_noise_t(linear, gain))
+            bright = bright + amount * (denoised - bright)
+        return neutralize_near_black_t(bright, near_black_keep_t(linear)).clamp(0.0, 1.0)
 
     result = run_tiled(brighten_tile, stacked, tile=tile, overlap=TILE_OVERLAP, multiple=model.denoiser.multiple,
                        device=device, progress=progress, should_stop=should_stop,

@@ -10,7 +10,11 @@ Held-out pairs: the color photographs of LIVE1, Set5 and Set14 (none of them
 in the training set; Set14's gray images, its copy of LIVE1's monarch and the
 ``ppt3`` screenshot are left out), darkened by
 :func:`enhance_core.training.synth_lowlight.darken_image` at each exposure
-with the fixed evaluation camera (:data:`EVAL_CAMERA`) and fixed seeds.
+with the fixed evaluation camera (:data:`EVAL_CAMERA`) and fixed seeds. At
+the ``--lamp-evs`` exposures the same pictures also hold one to three light
+sources (:func:`enhance_core.training.synth_lowlight.random_lamps`, fixed
+seeds) that clip in the dark photo, as lamps in a night scene do; their
+reference has them too.
 
 Scored, in the same run, on the same pairs:
 
@@ -24,10 +28,15 @@ Scored, in the same run, on the same pairs:
   defaults, i.e. exactly what the ``low_light`` filter gives a user.
 
 It prints PSNR and SSIM per exposure, our margin over the best baseline and
-our seconds per megapixel, optionally writes the figures as JSON, and writes a
-contact sheet (input | output) of real low-light photos (LIME, DICM,
-LOL eval15) to the path it prints. The sheet holds research images: keep it
-out of the repository.
+our seconds per megapixel; then the near-black neutrality of every method
+(:func:`enhance_core.training.lowlight_measures.near_black_chroma`: mean
+chroma and tint, 0-255, of the pixels dark and neutral in the reference);
+then, on the real low-light photos (LIME, DICM, LOL eval15; no reference),
+per folder the mean RGB of the darkest 10 % before and after, their chroma
+and tint, and where the mean luminance lands. It optionally writes the
+figures as JSON, and writes a contact sheet of the darkest real photos, whole
+and at 1:1 (:mod:`enhance_core.training.contact_sheet`), to the path it
+prints. The sheet holds research images: keep it out of the repository.
 """
 
 from __future__ import annotations
@@ -47,7 +56,8 @@ from enhance_core.learned.lowlight import enhance_low_light
 from enhance_core.learned.lowlight_ops import linear_to_srgb, srgb_to_linear
 from enhance_core.training.contact_sheet import write_contact_sheet
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
-from enhance_core.training.synth_lowlight import EVAL_CAMERA, Darkening, darken_image
+from enhance_core.training.lowlight_measures import near_black_chroma, real_photo_figures, summarize_real
+from enhance_core.training.synth_lowlight import EVAL_CAMERA, Darkening, darken_image, lit_reference, random_lamps
 
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 MID_GREY = 0.18
@@ -95,33 +105,94 @@ def score(result: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
     return 10.0 * np.log10(1.0 / max(mse, 1e-10)), float(ssim)
 
 
-def evaluate(model, images: list, evs: list[float], seed: int = 6) -> tuple[dict, float]:
-    """Score every method at every exposure; return ({ev: {method: (psnr, ssim)}}, our seconds per megapixel)."""
-    results, seconds, megapixels = {}, 0.0, 0.0
-    for ev in evs:
+def held_out_pair(clean: np.ndarray, ev: float, lamps: bool, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Return (dark input, reference) for one held-out picture at ``ev``, with light sources in it when ``lamps``."""
+    darkening = Darkening(ev=float(ev), **EVAL_CAMERA)
+    if not lamps:
+        return darken_image(clean, darkening, rng), clean
+    light = random_lamps(clean.shape[:2], rng)
+    return darken_image(clean, darkening, rng, lamps=light), lit_reference(clean, darkening, light)
+
+
+def condition_label(ev: float, lamps: bool) -> str:
+    """Row label of one test condition: ``-3 EV`` or ``-3 EV lamps``."""
+    return f"{ev:+.0f} EV" + (" lamps" if lamps else "")
+
+
+def evaluate(model, images: list, conditions: list[tuple[float, bool]], seed: int = 6) -> tuple[dict, dict, float]:
+    """Score every method in every (exposure, lamps) condition.
+
+    Returns ({label: {method: (psnr, ssim)}}, {label: {method: (chroma, tint, pixels)}}, our seconds per megapixel);
+    the second pools :func:`near_black_chroma` over the pictures, ``"reference"`` included.
+    """
+    results, neutrality, seconds, megapixels = {}, {}, 0.0, 0.0
+    for ev, lamps in conditions:
+        label = condition_label(ev, lamps)
         scores: dict[str, list] = {m: [] for m in METHODS}
+        chroma: dict[str, list] = {m: [] for m in ("reference", *METHODS)}
         for index, (_, image) in enumerate(images):
             clean = image.astype(np.float32) / 255.0
-            rng = np.random.default_rng([seed, index, int(round(-ev * 10))])
-            dark = darken_image(clean, Darkening(ev=float(ev), **EVAL_CAMERA), rng)
+            rng = np.random.default_rng([seed, index, int(round(-ev * 10)), *([1] if lamps else [])])
+            dark, reference = held_out_pair(clean, ev, lamps, rng)
             start = time.perf_counter()
             ours = enhance_low_light(dark, model=model, device="cpu")
             seconds += time.perf_counter() - start
             megapixels += dark.shape[0] * dark.shape[1] / 1e6
             outputs = {"HE": equalize_lightness(dark, False), "CLAHE": equalize_lightness(dark, True),
                        "gain": auto_gain(dark), "gain+NLM": gain_then_nlm(dark), "ours": ours}
+            for method, output in {"reference": reference, **outputs}.items():
+                chroma[method].append(near_black_chroma(output, reference))
             for method, output in outputs.items():
-                scores[method].append(score(output, clean))
-        results[ev] = {m: tuple(float(x) for x in np.mean(v, axis=0)) for m, v in scores.items()}
-        print_row(ev, results[ev], len(images))
-    return results, seconds / max(megapixels, 1e-9)
+                scores[method].append(score(output, reference))
+        results[label] = {m: tuple(float(x) for x in np.mean(v, axis=0)) for m, v in scores.items()}
+        neutrality[label] = {m: pooled_chroma(v) for m, v in chroma.items()}
+        print_row(label, results[label], len(images))
+    return results, neutrality, seconds / max(megapixels, 1e-9)
 
 
-def print_row(ev: float, row: dict, count: int) -> None:
-    """Print one exposure's PSNR/SSIM per method and our margin over the best baseline."""
+def pooled_chroma(per_picture: list[tuple[float, float, int]]) -> tuple[float, float, int]:
+    """Pool (chroma, tint, count) over pictures, weighting each by its count of dark neutral pixels."""
+    counts = np.array([n for _, _, n in per_picture], np.float64)
+    if counts.sum() == 0:
+        return float("nan"), float("nan"), 0
+    weights = counts / counts.sum()
+    pick = lambda k: float(sum(w * v[k] for w, v in zip(weights, per_picture) if v[2]))
+    return pick(0), pick(1), int(counts.sum())
+
+
+def print_row(label: str, row: dict, count: int) -> None:
+    """Print one condition's PSNR/SSIM per method and our margin over the best baseline."""
     best = max(row[m][0] for m in METHODS if m != "ours")
     cells = "  ".join(f"{m} {row[m][0]:6.2f}/{row[m][1]:.3f}" for m in METHODS)
-    print(f"EV {ev:+.0f} ({count} images)  {cells}  margin {row['ours'][0] - best:+.2f} dB", flush=True)
+    print(f"{label:12s} ({count} images)  {cells}  margin {row['ours'][0] - best:+.2f} dB", flush=True)
+
+
+def print_neutrality(neutrality: dict) -> None:
+    """Print the near-black chroma / tint of every method per condition."""
+    print("near black: chroma / tint (0-255) of the pixels dark and neutral in the reference", flush=True)
+    for label, row in neutrality.items():
+        cells = "  ".join(f"{m} {c:5.2f}/{t:4.2f}" for m, (c, t, _) in row.items())
+        print(f"{label:12s} ({row['ours'][2]} px)  {cells}", flush=True)
+
+
+def print_real(summary: dict) -> None:
+    """Print the real-photo figures per folder."""
+    rgb = lambda v: "/".join(f"{x:.1f}" for x in v) if isinstance(v, list) else "-"
+    print("real photos (strength 1), 0-255: darkest 10 % mean RGB in -> out, chroma/tint in -> out", flush=True)
+    for folder, f in summary.items():
+        print(f"  {folder:15s} ({f['photos']:2d})  {rgb(f['darkest_in'])} -> {rgb(f['darkest_out'])}  "
+              f"{f['chroma_in']:.2f}/{f['tint_in']:.2f} -> {f['chroma_out']:.2f}/{f['tint_out']:.2f}", flush=True)
+    print("black (region mean <= 4 levels in every channel): mean RGB in -> out, tint in -> out, chroma out",
+          flush=True)
+    for folder, f in summary.items():
+        print(f"  {folder:15s} ({f['black_photos']:2d})  {rgb(f['black_in'])} -> {rgb(f['black_out'])}  "
+              f"tint {f['black_tint_in']:.2f} -> {f['black_tint_out']:.2f}  chroma {f['black_chroma_out']:.2f}",
+              flush=True)
+    print("exposure: mean luma in -> out (range); output median in stops from 18 % grey (range)", flush=True)
+    for folder, f in summary.items():
+        print(f"  {folder:15s}  {f['mean_luma_in']:.1f} -> {f['mean_luma_out']:.1f} "
+              f"({f['mean_luma_out_range'][0]:.0f}..{f['mean_luma_out_range'][1]:.0f})  "
+              f"key {f['key_out']:+.2f} ({f['key_out_range'][0]:+.1f}..{f['key_out_range'][1]:+.1f})", flush=True)
 
 
 def load_network(checkpoint: Path | None):
@@ -145,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, help="training checkpoint to score instead of the shipped weights")
     parser.add_argument("--data", type=Path, default=default_data_dir(), help="folder holding LIVE1, Set5, Set14, lowlight_real")
     parser.add_argument("--evs", type=float, nargs="+", default=[-1, -2, -3, -4], help="exposures in stops")
+    parser.add_argument("--lamp-evs", type=float, nargs="*", default=[-3],
+                        help="exposures at which the pictures also hold clipped light sources (none: skip)")
     parser.add_argument("--limit", type=int, default=0, help="score only the first N images (0: all)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--sheet", type=Path, default=Path("runs/lowlight/contact_sheet.png"),
@@ -159,12 +232,20 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: {error}") from None
     images = evaluation_images(args.data, args.limit or None)
     print(f"camera: shot {EVAL_CAMERA['shot']:g}, read {EVAL_CAMERA['read']:.2e}; PSNR dB / SSIM", flush=True)
-    results, s_per_mp = evaluate(model, images, args.evs)
+    conditions = [(ev, False) for ev in args.evs] + [(ev, True) for ev in args.lamp_evs]
+    results, neutrality, s_per_mp = evaluate(model, images, conditions)
     print(f"ours: {s_per_mp:.3f} s/MP on these images (whole filter, CPU)", flush=True)
+    print_neutrality(neutrality)
+    real = {folder: summarize_real(figures)
+            for folder, figures in real_photo_figures(model, args.data / "lowlight_real").items()}
+    print_real(real)
     if args.json:
         payload = {"camera": EVAL_CAMERA, "images": [n for n, _ in images], "s_per_mp": s_per_mp,
-                   "results": {str(ev): {m: {"psnr": p, "ssim": s} for m, (p, s) in row.items()}
-                               for ev, row in results.items()}}
+                   "results": {label: {m: {"psnr": p, "ssim": s} for m, (p, s) in row.items()}
+                               for label, row in results.items()},
+                   "near_black": {label: {m: {"chroma": c, "tint": t, "pixels": n} for m, (c, t, n) in row.items()}
+                                  for label, row in neutrality.items()},
+                   "real_photos": real}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=2))
     sheet = write_contact_sheet(model, args.data / "lowlight_real", args.sheet)

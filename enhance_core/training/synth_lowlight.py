@@ -3,8 +3,11 @@
 The pipeline follows what a camera does when the scene gets darker:
 
 1. sRGB -> linear light (the inverse sRGB transfer curve);
-2. an optional slight white-balance error (per-channel gains in linear light);
-3. exposure scaled by ``2 ** ev`` (``ev`` negative: -1 EV halves the light);
+2. exposure scaled by ``2 ** ev`` (``ev`` negative: -1 EV halves the light),
+   optionally unevenly (:func:`random_illumination`), plus optional light
+   sources seen in the frame (:func:`random_lamps`: lamps, street lights,
+   lit windows) that stay bright, usually clipped, however dark the room;
+3. an optional slight white-balance error (per-channel gains in linear light);
 4. shot noise (Poisson: ``shot * Poisson(x / shot)``, variance ``shot * x``)
    plus Gaussian read noise of standard deviation ``read``, both in linear units
    of the full-scale signal;
@@ -74,11 +77,49 @@ def sample_darkening(
     return Darkening(ev=ev, shot=shot, read=read, wb=(float(wb[0]), float(wb[1]), float(wb[2])))
 
 
-def exposed_linear(clean: np.ndarray, darkening: Darkening, illumination: np.ndarray | None = None) -> np.ndarray:
+def exposed_linear(
+    clean: np.ndarray,
+    darkening: Darkening,
+    illumination: np.ndarray | None = None,
+    lamps: np.ndarray | None = None,
+) -> np.ndarray:
     """Return the noise-free underexposed image in linear light (see :func:`darken_image`)."""
     stops = np.float32(darkening.ev) if illumination is None else darkening.ev + illumination[..., None]
-    linear = srgb_to_linear(clean) * np.asarray(darkening.wb, np.float32) * np.exp2(stops, dtype=np.float32)
+    wb = np.asarray(darkening.wb, np.float32)
+    linear = srgb_to_linear(clean) * wb * np.exp2(stops, dtype=np.float32)
+    if lamps is not None:
+        linear = linear + lamps * wb
     return np.clip(linear, 0.0, 1.0)
+
+
+def random_lamps(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Return (rows, cols, 3) linear light of one to three light sources seen in the frame, at the dark exposure.
+
+    Each source is a bright core with a glow, ``peak / (1 + (d / radius)**2)**2``
+    at distance ``d`` from its centre (a quarter of the peak at one radius,
+    1/25 at two), radius 0.5 to 5 % of the long side, peak 1 to 16 times full
+    scale (so the core clips, as lamps do in a dark photo), in a tungsten,
+    neutral or cool colour. The light is added to the scene after the
+    exposure change: a lamp does not get darker with the room around it.
+    """
+    rows, cols = shape
+    yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    light = np.zeros((rows, cols, 3), np.float32)
+    tints = np.array([[1.0, 0.72, 0.42], [1.0, 1.0, 1.0], [0.78, 0.9, 1.0]], np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        cy, cx = rng.uniform(0, rows), rng.uniform(0, cols)
+        radius = rng.uniform(0.005, 0.05) * max(rows, cols)
+        peak = float(np.exp2(rng.uniform(0.0, 4.0)))
+        tint = tints[rng.integers(len(tints))] * np.exp(rng.normal(0.0, 0.05, size=3)).astype(np.float32)
+        glow = peak / (1.0 + ((yy - cy) ** 2 + (xx - cx) ** 2) / radius**2) ** 2
+        light += glow[..., None] * (tint / tint.max())
+    return light
+
+
+def lit_reference(clean: np.ndarray, darkening: Darkening, lamps: np.ndarray) -> np.ndarray:
+    """Return the well-exposed sRGB picture with ``lamps`` (at the dark exposure) in it, clipped as a camera would."""
+    linear = srgb_to_linear(clean) + lamps * np.float32(2.0 ** -darkening.ev)
+    return linear_to_srgb(np.clip(linear, 0.0, 1.0))
 
 
 def random_illumination(shape: tuple[int, int], rng: np.random.Generator, *, depth: float) -> np.ndarray:
@@ -113,6 +154,7 @@ def darken_image(
     rng: np.random.Generator,
     *,
     illumination: np.ndarray | None = None,
+    lamps: np.ndarray | None = None,
 ) -> np.ndarray:
     """Underexpose a well-exposed sRGB image and add camera noise.
 
@@ -127,13 +169,16 @@ def darken_image(
     illumination : ndarray, optional
         (rows, cols) stops added to ``darkening.ev`` per pixel (uneven light, see
         :func:`random_illumination`).
+    lamps : ndarray, optional
+        (rows, cols, 3) linear light of sources in the frame, at the dark exposure
+        (see :func:`random_lamps`); the matching reference is :func:`lit_reference`.
 
     Returns
     -------
     ndarray
         float32 sRGB values quantized to multiples of 1/255, same shape as ``clean``.
     """
-    linear = exposed_linear(clean, darkening, illumination)
+    linear = exposed_linear(clean, darkening, illumination, lamps)
     noisy = shot_noise(linear, darkening.shot, rng)
     noisy += rng.standard_normal(linear.shape, dtype=np.float32) * np.float32(darkening.read)
     srgb = linear_to_srgb(np.clip(noisy, 0.0, 1.0))

@@ -13,17 +13,22 @@ name) are held out for validation. Every step trains both halves of
 * the exposure estimator on whole (or mostly whole) pictures shrunk to the
   small copy, darkened by a random exposure, camera, slight white-balance
   error and, for ``local_fraction`` of them, uneven light (pools of brighter
-  light in a darker room); its loss is the mean over pictures of log(MSE) of
-  the brightened small copy against the clean one, i.e. what PSNR measures.
+  light in a darker room), for ``lamp_fraction`` light sources in the frame
+  that stay bright and clip (the reference has them too); its loss is the
+  mean over pictures of log(MSE) of the brightened small copy against the
+  clean one, i.e. what PSNR measures.
   Darkening whole pictures is the slow part, so samples live in a pool of
   ``exposure_pool`` of which ``exposure_refresh`` are replaced every step;
 * the denoiser on ``patch``-sized crops brightened by the true gain times a
   random exposure error of ``gain_error`` stops (what the estimator gets wrong),
   with an L1 loss against the noise-free crop brightened the same way.
+  With ``train_denoiser`` false the denoiser is frozen and skipped (a
+  fine-tune of the exposure estimator alone, several times faster).
 
-With ``init`` set to an earlier run's ``ckpt.pt``, the tensors whose names and
-shapes match start from that run's EMA weights (the exposure estimator when
-only the denoiser was resized); the rest start fresh.
+With ``init`` set to an earlier run's ``ckpt.pt`` or to exported
+``.safetensors`` weights, the tensors whose names and shapes match start from
+those (EMA) weights (the exposure estimator when only the denoiser was
+resized); the rest start fresh.
 
 The run keeps an EMA of the weights, checkpoints to ``out_dir`` (resumable) and
 logs validation PSNR of the whole filter at -1 to -4 EV with the evaluation
@@ -46,10 +51,11 @@ import torch.nn.functional as F
 from enhance_core.learned.archs.lowlight_net import LowLightNet
 from enhance_core.learned.lowlight_ops import (brighten_linear_t, brighten_t, enhance_with_model, linear_to_srgb,
                                                linear_to_srgb_t, shrink_linear, to_log_input)
+from enhance_core.training.checkpoints import load_init_state
 from enhance_core.training.config import load_config
 from enhance_core.training.data import default_data_dir, list_images, load_uint8, random_crop
 from enhance_core.training.synth_lowlight import (EVAL_CAMERA, Darkening, darken_image, exposed_linear,
-                                                  random_illumination, sample_darkening)
+                                                  lit_reference, random_illumination, random_lamps, sample_darkening)
 
 DEFAULTS = {
     "exposure_width": 24,
@@ -70,7 +76,9 @@ DEFAULTS = {
     "shot_range": [1e-4, 5e-3],
     "wb_jitter": 0.03,
     "local_fraction": 0.3,
+    "lamp_fraction": 0.0,
     "gain_error": 0.3,
+    "train_denoiser": True,
     "bf16": True,
     "threads": 1,
     "seed": 0,
@@ -108,8 +116,10 @@ def exposure_sample(image: np.ndarray, shape: tuple[int, int], cfg: dict, rng: n
     if rng.random() < cfg["local_fraction"]:
         depth = rng.uniform(0.0, min(3.0, -darkening.ev))
         light = random_illumination(clean.shape[:2], rng, depth=depth)
-    dark = shrink_linear(darken_image(clean, darkening, rng, illumination=light), shape)
-    return to_log_input(dark), dark, shrink_linear(clean, shape)
+    lamps = random_lamps(clean.shape[:2], rng) if rng.random() < cfg["lamp_fraction"] else None
+    dark = shrink_linear(darken_image(clean, darkening, rng, illumination=light, lamps=lamps), shape)
+    reference = clean if lamps is None else lit_reference(clean, darkening, lamps)
+    return to_log_input(dark), dark, shrink_linear(reference, shape)
 
 
 class ExposurePool:
@@ -168,6 +178,14 @@ def denoise_batch(images: list, cfg: dict, rng: np.random.Generator):
     return to_t(dark), gain_map, torch.from_numpy(wbs), to_t(target)
 
 
+def denoise_loss(model: LowLightNet, images: list, cfg: dict, rng: np.random.Generator):
+    """L1 loss of the denoiser on one :func:`denoise_batch` of crops."""
+    dark, gain, wb, target = denoise_batch(images, cfg, rng)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["bf16"]):
+        out = model.denoiser(brighten_t(dark, gain, wb), gain)
+    return F.l1_loss(out.float(), target)
+
+
 def exposure_loss(model: LowLightNet, small_log, dark_lin, clean_lin):
     """Mean over pictures of log(MSE) of the brightened small copy (scored at half its size, in sRGB).
 
@@ -190,7 +208,7 @@ def init_matching(model: LowLightNet, ema: LowLightNet, path: Path) -> list[str]
     Lets a run with a resized denoiser start from an earlier run's exposure
     estimator. Returns the names of the tensors left at their fresh values.
     """
-    earlier = torch.load(path, map_location="cpu", weights_only=True)["params_ema"]
+    earlier = load_init_state(path)
     own = model.state_dict()
     kept = {name: tensor for name, tensor in earlier.items() if name in own and own[name].shape == tensor.shape}
     model.load_state_dict(kept, strict=False)
@@ -252,7 +270,8 @@ def main(argv=None):
     model, ema = LowLightNet(**arch_args), LowLightNet(**arch_args)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    model.denoiser.requires_grad_(cfg["train_denoiser"])
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg["lr"])
     step = 0
     ckpt_path = out_dir / "ckpt.pt"
     if ckpt_path.exists():
@@ -279,14 +298,11 @@ def main(argv=None):
     while step < cfg["steps"]:
         pool.refresh(cfg["exposure_refresh"])
         small_log, dark_lin, small_target = pool.batch(cfg["exposure_batch"])
-        dark, gain, wb, target = denoise_batch(train, cfg, rng)
+        loss_denoise = denoise_loss(model, train, cfg, rng) if cfg["train_denoiser"] else torch.zeros(())
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["bf16"]):
             loss_exposure = exposure_loss(model, small_log, dark_lin, small_target)
-            bright = brighten_t(dark, gain, wb)
-            out = model.denoiser(bright, gain)
-        loss_denoise = F.l1_loss(out.float(), target)
         opt.zero_grad(set_to_none=True)
         (loss_exposure + loss_denoise).backward()
         opt.step()

@@ -97,6 +97,24 @@ def test_init_carries_the_exposure_half_into_a_wider_denoiser(tiny_lowlight_expo
     assert all(torch.equal(state[name], earlier[name]) for name in state if name.startswith("exposure."))
 
 
+def test_exposure_fine_tune_with_lamps_starts_from_exported_weights_and_keeps_the_denoiser(tiny_lowlight_export,
+                                                                                            tmp_path):
+    import torch
+
+    from enhance_core.training.checkpoints import load_init_state
+
+    models, spec, _ = tiny_lowlight_export
+    exported = models / spec.weights
+    write_pictures(tmp_path / "data" / "CBSD432")
+    train_lowlight.main(["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"), "--set", "steps=3",
+                         "--set", "eval_every=3", "--set", "train_denoiser=false", "--set", "lamp_fraction=1.0",
+                         "--set", f"init={exported}", "--set", f"out_dir={json.dumps(str(tmp_path / 'ft'))}"])
+    start = load_init_state(exported)
+    trained = torch.load(tmp_path / "ft" / "ckpt.pt", map_location="cpu", weights_only=True)["params"]
+    assert all(torch.equal(trained[name], start[name]) for name in trained if name.startswith("denoiser."))
+    assert not all(torch.equal(trained[name], start[name]) for name in trained if name.startswith("exposure."))
+
+
 def test_registered_tiny_model_loads_strictly(tiny_lowlight):
     model = registry.load_model("lowlight", device="cpu")
     assert not model.training and model.small_side == 64
@@ -196,6 +214,19 @@ def test_shipped_model_brightens_and_cleans(shipped, ev):
     assert psnr(out, clean) > psnr(dark, clean) + 8.0
     assert psnr(srgb_to_linear(out), srgb_to_linear(clean)) > psnr(gain_only, srgb_to_linear(clean)) - 3.0
     assert np.abs(out.mean(axis=(0, 1)) - clean.mean(axis=(0, 1))).max() < 0.08
+
+
+@pytest.mark.parametrize("strength", [1.0, 2.0])
+def test_shipped_model_keeps_a_camera_black_neutral(shipped, strength):
+    # a dark photo's black as phone JPEGs hold it: about one level in R and G, less in B, with noise
+    rng = np.random.default_rng(0)
+    dark = np.clip(np.round(rng.normal((1.0, 1.0, 0.2), 0.8, (160, 200, 3))), 0, 255) / 255.0
+    dark[40:120, 60:140] = dark_rgb(80, 80, -3.0)[1]  # a dimly lit object for the exposure to judge
+    out = enhance_low_light(dark.astype(np.float32), strength=strength, device="cpu")
+    black = out[:, :40].reshape(-1, 3) * 255.0
+    assert black.mean() > 2.0, "the black is lifted with the rest (the exposure is not crushed)"
+    assert np.ptp(black.mean(axis=0)) < 0.1 * black.mean() + 0.5, f"black turned {black.mean(axis=0)}"
+    assert np.abs(black - black.mean(axis=1, keepdims=True)).mean() < 1.0, "no coloured speckle"
 
 
 def test_shipped_model_leaves_gray_gray_and_well_exposed_pictures_nearly_alone(shipped):

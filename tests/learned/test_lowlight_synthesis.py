@@ -1,4 +1,4 @@
-"""Low-light data synthesis: darkening is physical, reproducible and within the configured ranges."""
+"""Low-light data synthesis: darkening is physical, reproducible and within the configured ranges; lamps clip."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from enhance_core.learned.lowlight_ops import linear_to_srgb, srgb_to_linear
-from enhance_core.training.synth_lowlight import (EVAL_CAMERA, Darkening, darken_image, random_illumination,
-                                                  sample_darkening)
+from enhance_core.training.synth_lowlight import (EVAL_CAMERA, Darkening, darken_image, lit_reference,
+                                                  random_illumination, random_lamps, sample_darkening)
 from tests.learned.conftest import synthetic_rgb
 
 
@@ -49,3 +49,26 @@ def test_sampled_darkenings_stay_in_range_and_light_pools_are_bounded():
         assert -5.0 <= d.ev <= -1.0 and 1e-4 <= d.shot <= 5e-3 and d.read > 0 and d.wb[1] == 1.0
     light = random_illumination((40, 60), rng, depth=2.5)
     assert light.shape == (40, 60) and light.min() >= 0 and light.max() == pytest.approx(2.5)
+
+
+def test_lamps_clip_in_the_dark_photo_and_stay_in_the_reference():
+    rng = np.random.default_rng(3)
+    clean = synthetic_rgb(96, 128) * 0.5
+    lamps = random_lamps(clean.shape[:2], rng)
+    assert lamps.shape == (96, 128, 3) and lamps.min() >= 0 and lamps.max() >= 1.0
+    darkening = Darkening(ev=-4.0, shot=1e-7, read=0.0)
+    dark = darken_image(clean, darkening, rng, lamps=lamps)
+    core = lamps.max(axis=2) >= 1.0
+    assert (dark.max(axis=2)[core] == 1.0).all(), "a lamp's core clips however dark the room"
+    assert dark[lamps.max(axis=2) < 1e-4].max() < 0.25, "the room is still 4 stops down"
+    reference = lit_reference(clean, darkening, lamps)
+    assert (reference.max(axis=2)[core] > 0.9999).all() and (reference >= clean - 1e-6).all()
+
+
+def test_no_lamps_leaves_the_darkening_as_it_was():
+    clean = synthetic_rgb(64, 64)
+    darkening = Darkening(ev=-3.0, **EVAL_CAMERA, wb=(1.05, 1.0, 0.95))
+    plain = darken_image(clean, darkening, np.random.default_rng(4))
+    expected = np.clip(srgb_to_linear(clean) * np.float32([1.05, 1.0, 0.95]) * np.float32(0.125), 0, 1)
+    np.testing.assert_array_equal(plain, darken_image(clean, darkening, np.random.default_rng(4), lamps=None))
+    assert abs(float(srgb_to_linear(plain).mean() - expected.mean())) < 0.002

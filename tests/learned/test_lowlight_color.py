@@ -1,0 +1,89 @@
+"""Colour handling of the low-light filter: near black stays neutral, chroma noise goes, colour edges stay."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from enhance_core.learned.lowlight_color import (BLACK_FLOOR, gained_noise_t, near_black_keep_t,
+                                                 neutralize_near_black_t, reduce_chroma_noise_t)
+from enhance_core.learned.lowlight_ops import linear_to_srgb
+from enhance_core.learned.lowlight_ops import srgb_to_linear
+
+torch = pytest.importorskip("torch")
+
+
+def as_tensor(pixels: np.ndarray):
+    """(rows, cols, 3) float array to a (1, 3, rows, cols) float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32))[None]
+
+
+def spread(t) -> float:
+    """Largest difference between channels, averaged over the pixels."""
+    return float((t.amax(dim=1) - t.amin(dim=1)).mean())
+
+
+def rec601(t):
+    """Rec. 601 luma (N, H, W) of sRGB ``t`` (N, 3, H, W)."""
+    return 0.299 * t[:, 0] + 0.587 * t[:, 1] + 0.114 * t[:, 2]
+
+
+def test_a_black_level_offset_is_made_neutral_and_the_luma_kept():
+    levels = np.zeros((32, 32, 3), np.float32)
+    levels[...] = (1.0, 1.0, 0.0)  # a phone JPEG's black: one level in R and G, none in B
+    linear = as_tensor(srgb_to_linear(levels / 255.0))
+    gained = as_tensor(linear_to_srgb(srgb_to_linear(levels / 255.0) * 32.0))  # five stops brighter
+    out = neutralize_near_black_t(gained, near_black_keep_t(linear))
+    assert spread(out) == pytest.approx(0.1 * spread(gained), rel=1e-3)  # 1 level against a floor of 3: 1 / (1 + 9)
+    torch.testing.assert_close(rec601(out), rec601(gained))
+
+
+@pytest.mark.parametrize("colour", [(0.6, 0.3, 0.2), (40 / 255, 2 / 255, 2 / 255)])
+def test_colours_well_above_black_keep_their_chroma(colour):
+    pixels = np.broadcast_to(np.float32(colour), (16, 16, 3))
+    out = neutralize_near_black_t(as_tensor(pixels), near_black_keep_t(as_tensor(srgb_to_linear(pixels))))
+    assert spread(out) > 0.95 * spread(as_tensor(pixels))
+
+
+def test_half_the_chroma_is_kept_where_the_brightest_channel_sits_on_the_floor():
+    linear = torch.zeros(1, 3, 8, 8)
+    linear[:, 0] = BLACK_FLOOR
+    assert float(near_black_keep_t(linear).mean()) == pytest.approx(0.5, rel=1e-4)
+
+
+def test_gained_noise_is_the_gain_in_the_toe_and_unchanged_without_gain():
+    dark = torch.full((1, 3, 4, 4), 1e-4)
+    torch.testing.assert_close(gained_noise_t(dark, torch.full((1, 1, 4, 4), 3.0), 0.01),
+                               torch.full((1, 1, 2, 2), 0.08))
+    mid = torch.full((1, 3, 4, 4), 0.2)
+    torch.testing.assert_close(gained_noise_t(mid, torch.zeros(1, 1, 4, 4), 0.01), torch.full((1, 1, 2, 2), 0.01))
+
+
+def chroma_noise_picture(rows: int = 64, cols: int = 64, sigma: float = 0.03):
+    """A grey left half and a darker saturated red right half, plus blotchy chroma noise (3 pixels wide; luma kept)."""
+    rng = np.random.default_rng(0)
+    clean = np.empty((rows, cols, 3), np.float32)
+    clean[:, : cols // 2] = 0.4
+    clean[:, cols // 2:] = (0.5, 0.1, 0.1)
+    blotches = cv2.GaussianBlur(rng.normal(0.0, 1.0, (rows, cols, 3)).astype(np.float32), (0, 0), 1.5)
+    blotches *= sigma / blotches.std()
+    blotches -= (blotches @ np.float32([0.299, 0.587, 0.114]))[..., None]
+    return clean, clean + blotches
+
+
+def test_chroma_noise_is_removed_the_colour_edge_and_the_luma_kept():
+    clean, noisy = chroma_noise_picture()
+    out = reduce_chroma_noise_t(as_tensor(noisy), torch.full((1, 1, 32, 32), 0.03))[0].numpy().transpose(1, 2, 0)
+    luma = lambda image: image @ np.float32([0.299, 0.587, 0.114])
+    np.testing.assert_allclose(luma(out), luma(noisy), atol=1e-5)
+    inner = (slice(4, 60), np.r_[4:26, 38:60])
+    assert np.abs(out - clean)[inner].mean() < 0.5 * np.abs(noisy - clean)[inner].mean()
+    assert out[:, 40:, 0].mean() - out[:, 40:, 1].mean() > 0.38  # the red half is still red
+
+
+def test_chroma_detail_stronger_than_the_noise_is_kept():
+    _, noisy = chroma_noise_picture()
+    picture = as_tensor(noisy)
+    kept = reduce_chroma_noise_t(picture, torch.full((1, 1, 32, 32), 0.001))
+    assert float((kept - picture).abs().mean()) < 0.002
