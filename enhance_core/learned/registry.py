@@ -102,8 +102,8 @@ MODELS: dict[str, ModelSpec] = {
     "lowlight": ModelSpec(
         arch="LowLightNet",
         args={"exposure_width": 24, "denoise_widths": [48, 96, 192], "denoise_blocks": [1, 2, 2], "small_side": 128},
-        weights="lowlight/lowlight-c9fac43f.safetensors",
-        sha256="c9fac43fface6128423f43b2ff4d598ca9f52d1a1a55414b57b2def9ac476f68",
+        weights="lowlight/lowlight-bbda3683.safetensors",
+        sha256="bbda3683a7eca060b263e49cb25b1f8035d48880df91ee33b53fd1348e3e7df1",
     ),
 }
 """Model name -> :class:`ModelSpec`."""
