@@ -90,8 +90,8 @@ MODELS: dict[str, ModelSpec] = {
     "inpaint": ModelSpec(
         arch="InpaintUNet",
         args={"channels": 3, "widths": [32, 64, 128, 256], "blocks": [1, 1, 2, 2]},
-        weights="inpaint/inpaint-80ea0457.safetensors",
-        sha256="80ea0457a0f5ada37fed8a6ee0e2e15267a76c15ac9cb30963292ce5f1af9341",
+        weights="inpaint/inpaint-fef6b120.safetensors",
+        sha256="fef6b1206441eaee7c46ae75eca0060ff05595c1eb20209c492bf0f93081021b",
     ),
     "noise_level": ModelSpec(
         arch="NoiseLevelNet",
