@@ -24,7 +24,8 @@ from app.document import Document
 from app.viewport import Viewport
 from app.workers import JobRunner
 from enhance_core.errors import EnhanceError
-from enhance_core.masks import Mask, Stroke, scaled_shape
+from enhance_core.filters.registry import get_filter
+from enhance_core.masks import Mask, Stroke, full_region, scaled_shape
 
 OVERLAY_COLOR = (230, 40, 60)
 OVERLAY_ALPHA = 0.45
@@ -41,13 +42,22 @@ class BrushSettings:
     erase: bool = False
 
 
-def overlay_array(mask: Mask | None, *, scale: float, rows: int, cols: int) -> np.ndarray:
-    """Premultiplied ARGB32 pixels (rows, cols, 4 as B, G, R, A) showing ``mask`` in the overlay color."""
+def overlay_array(mask: Mask | None, *, scale: float, rows: int, cols: int,
+                  base: np.ndarray | None = None) -> np.ndarray:
+    """Premultiplied ARGB32 pixels (rows, cols, 4 as B, G, R, A) showing ``mask`` in the overlay color.
+
+    ``base`` (the step's own detected mask at ``scale``) is shown under the
+    strokes, which edit it, for steps whose painted mask edits a detection.
+    """
     out_rows, out_cols = scaled_shape(rows, cols, scale)
     out = np.zeros((out_rows, out_cols, 4), np.uint8)
-    if mask is None:
+    if base is not None:
+        shown = base if mask is None else mask.render_over(base, scale=scale)
+    elif mask is None:
         return out
-    alpha = mask.render(scale=scale) * np.float32(OVERLAY_ALPHA)
+    else:
+        shown = mask.render(scale=scale)
+    alpha = shown * np.float32(OVERLAY_ALPHA)
     for channel, value in zip((2, 1, 0), OVERLAY_COLOR):
         out[:, :, channel] = (alpha * value + 0.5).astype(np.uint8)
     out[:, :, 3] = (alpha * 255.0 + 0.5).astype(np.uint8)
@@ -102,7 +112,10 @@ class BrushTool(QObject):
             self._overlay = None
             return
         mask = item.mask if item is not None else None
-        self.lane.submit(partial(_overlay_job, mask, self.scale, source.rows, source.cols))
+        detection = None
+        if item is not None and get_filter(item.filter).mask_edits(item.params):
+            detection = (source.pixels, item.params.sensitivity, item.params.grow)
+        self.lane.submit(partial(_overlay_job, mask, self.scale, source.rows, source.cols, detection))
 
     def _on_selection_changed(self, uid: str) -> None:
         self.refresh_overlay()
@@ -226,6 +239,16 @@ class BrushTool(QObject):
             self.repaint.emit(self.outline_rect(self._viewport, *a).united(self.outline_rect(self._viewport, *b)))
 
 
-def _overlay_job(mask: Mask | None, scale: float, rows: int, cols: int, progress, should_stop) -> np.ndarray:
-    """Worker job: the overlay pixels of ``mask``."""
-    return overlay_array(mask, scale=scale, rows=rows, cols=cols)
+def _overlay_job(mask: Mask | None, scale: float, rows: int, cols: int, detection: tuple | None,
+                 progress, should_stop) -> np.ndarray:
+    """Worker job: the overlay pixels of ``mask``, over the step's detected damage when ``detection`` is given
+    (source pixels, sensitivity, grow)."""
+    base = None
+    if detection is not None:
+        from enhance_core.learned.restore import detected_damage
+
+        source, sensitivity, grow = detection
+        region = full_region(*scaled_shape(rows, cols, scale))
+        base = detected_damage(source, scale=scale, region=region, sensitivity=sensitivity, grow=grow,
+                               progress=progress, should_stop=should_stop)
+    return overlay_array(mask, scale=scale, rows=rows, cols=cols, base=base)

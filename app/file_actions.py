@@ -15,6 +15,7 @@ the status bar while the image is open.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -28,11 +29,13 @@ from app.error_reporter import ErrorReporter
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError
+from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
 from enhance_core.project import SUFFIX as PROJECT_SUFFIX
 from enhance_core.project import load_project, save_project
 from enhance_core.recipe import load_recipe, save_recipe
+from enhance_core.stack import StackItem
 
 RECIPE_FILTER = "Recipes (*.json)"
 PROJECT_FILTER = f"Enhance Studio projects (*{PROJECT_SUFFIX})"
@@ -248,11 +251,41 @@ class FileActions(QObject):
         name, _ = QFileDialog.getSaveFileName(self.window, "Save recipe", self.settings.last_folder("recipe"),
                                               RECIPE_FILTER)
         if name:
-            try:
-                save_recipe(self.document.stack.snapshot(), Path(name))
-                self.settings.set_last_folder("recipe", Path(name))
-            except EnhanceError as error:
-                self.reporter.report(self.window, "Cannot save the recipe", error)
+            self.save_recipe(Path(name))
+
+    def save_recipe(self, path: Path) -> bool:
+        """Save the stack as recipe ``path``, first warning when steps hold masks that fit only this image.
+
+        Painted corrections of a detected mask can be left out (the detection
+        setting replays on any image); other brush masks keep the recipe to
+        images of this size. Returns whether the recipe was written.
+        """
+        steps = self.document.stack.snapshot()
+        corrections = [i for i, item in enumerate(steps) if item.mask is not None and _mask_edits(item)]
+        brushed = [i for i, item in enumerate(steps) if item.mask is not None and not _mask_edits(item)]
+        if corrections or brushed:
+            source = self.document.source
+            size = f"{source.cols}x{source.rows}" if source is not None else "this image's size"
+            lines = [f"step {i + 1} ({get_filter(steps[i].filter).label}) holds painted corrections of its "
+                     f"detected damage" for i in corrections]
+            lines += [f"step {i + 1} ({get_filter(steps[i].filter).label}) applies only where it was painted"
+                      for i in brushed]
+            message = (f"{'; '.join(lines).capitalize()}. Painted strokes fit only images of {size}: applying "
+                       f"the recipe to other images fails on them.")
+            choices = (["Save Without Painted Corrections"] if corrections else []) + ["Save Anyway", "Cancel"]
+            answer = self.reporter.choose(self.window, "Painted masks in the recipe", message, choices)
+            if answer == "Cancel":
+                return False
+            if answer == "Save Without Painted Corrections":
+                steps = tuple(dataclasses.replace(item, mask=None) if i in corrections else item
+                              for i, item in enumerate(steps))
+        try:
+            save_recipe(steps, path)
+        except EnhanceError as error:
+            self.reporter.report(self.window, "Cannot save the recipe", error)
+            return False
+        self.settings.set_last_folder("recipe", path)
+        return True
 
     def load_recipe_dialog(self) -> None:
         """Replace the stack by a recipe's steps (undoable)."""
@@ -270,3 +303,8 @@ class FileActions(QObject):
             return
         self.settings.set_last_folder("recipe", path)
         self.document.push(ResetStackCommand(self.document.stack, steps, f"Load recipe {path.name}"))
+
+
+def _mask_edits(item: StackItem) -> bool:
+    """Whether the step's painted mask edits a mask its filter detects (so the recipe replays without it)."""
+    return get_filter(item.filter).mask_edits(item.params)

@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
     def lanes(self) -> list[JobRunner]:
         """Every background lane of this window."""
         return [self.renders.lane, self.metrics.live_lane, self.metrics.exact_lane, self.histogram.lane,
-                self.files.lane, self.restoration.lane, self.brush.lane, self.device.lane, self.export_lane,
+                self.files.lane, self.brush.lane, self.device.lane, self.export_lane,
                 self.estimate_lane, self.slices.lane, self.recovery.lane]
 
     def _add_docks(self) -> None:
@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
         self.renders.problem.connect(status.set_problem)
         self.renders.crashed.connect(lambda failure: self._report_failure("Rendering failed", failure))
         self.renders.frame_ready.connect(lambda frame: self.brush.set_scale(frame.request.preview_scale))
+        self.renders.frame_ready.connect(lambda frame: frame.notes is None or self.stack_panel.show_notes(frame.notes))
         self.metrics.report.connect(self.metrics_panel.show_report)
         self.metrics.problem.connect(self.metrics_panel.set_problem)
         self.metrics.failed.connect(lambda failure: self._report_failure("Measuring failed", failure))
@@ -270,8 +271,12 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def detect_dust(self) -> None:
-        """Propose a mask over dust and scratches (see :class:`~app.restoration_actions.RestorationActions`)."""
+        """Fill detected damage with a hole-fill step (see :class:`~app.restoration_actions.RestorationActions`)."""
         self.restoration.detect_dust()
+
+    def restore_old_photo(self) -> None:
+        """Add the one-step restoration of old photographs."""
+        self.restoration.restore_old_photo()
 
     def edit_history_settings(self) -> None:
         """Edit the undo depth and the history's memory budget."""

@@ -49,6 +49,8 @@ class EditorWindow(Protocol):
 
     def detect_dust(self) -> None: ...
 
+    def restore_old_photo(self) -> None: ...
+
     def edit_history_settings(self) -> None: ...
 
     def set_compare_mode(self, mode: CompareMode) -> None: ...
@@ -126,7 +128,9 @@ def build_menus(window: EditorWindow) -> Menus:
                            "Search the filters and add one"),
         "remove": _action(main, "&Remove Step", window.stack_panel.remove_selected, Std.Delete),
         "dust": _action(main, "Detect &Dust and Scratches…", window.detect_dust,
-                        tip="Propose a hole-fill mask over dust and scratches, to edit with the brush"),
+                        tip="Fill the cracks, scratches and dust a neural network finds; paint or erase to correct it"),
+        "restore": _action(main, "Restore &Old Photo", window.restore_old_photo,
+                           tip="Add one step that finds and fills damage (and can remove grain and fading)"),
         "cancel": _action(main, "&Cancel Running Job", window.status.cancel_jobs, "Esc"),
         "history_settings": _action(main, "Undo &History Settings…", window.edit_history_settings,
                                     tip="How many undo steps to keep and how much memory they may use"),
@@ -186,6 +190,7 @@ def _fill_menus(window: QMainWindow, brush: BrushToolbar, a: dict[str, QAction])
     view.addSeparator()
     panels = view.addMenu("&Panels")
     image = bar.addMenu("&Image")
+    image.addAction(a["restore"])
     image.addAction(a["exact_metrics"])
     image.addSeparator()
     for name in ("window_drag", "save_window", "delete_window_preset", None, "previous_slice", "next_slice",

@@ -1,111 +1,98 @@
-"""Assistance for archivists: detect dust and scratches and propose a hole-fill mask.
+"""Assistance for archivists: detect damage as a hole-fill setting, and the one-step restoration.
 
-The detector (:func:`enhance_core.restoration.dust.detect_dust_and_scratches`)
-runs on a worker. Its mask becomes the raster base of the selected hole-fill
-step, or of a new hole-fill step, in one undoable command; the user then
-corrects it with the brush and eraser (strokes over the detected raster).
+Edit ▸ Detect Dust and Scratches turns the selected hole-fill step, or a new
+one, to its ``detected`` mode with the sensitivity and grow chosen in a small
+dialog: one undoable command that stores the *setting*, so a recipe saved
+afterwards replays on any scan. The learned detector runs in the render
+worker (once per source image, cached); the brush's overlay shows what it
+marked, and painting or erasing on the step edits that. Image ▸ Restore Old
+Photo adds the ``restore`` step (detect, fill, optionally denoise and
+rebalance).
 """
 
 from __future__ import annotations
 
-from functools import partial
-
-import numpy as np
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QSlider, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QSlider, QWidget
 
-from app.commands import AddStepCommand, set_mask_command
+from app.commands import AddStepCommand, change_params_command
 from app.document import Document
 from app.error_reporter import ErrorReporter
-from app.workers import JobFailure, JobRunner
 from enhance_core.filters.registry import FILTERS
-from enhance_core.masks import Mask
 
 HOLE_FILL = "hole_fill"
-POLARITIES = ("both", "bright", "dark")
-"""The detector's ``polarity`` choices (kept here so the window does not import the detector, and
-SciPy with it, at start-up; the detector validates them)."""
+RESTORE = "restore"
 
 
-class DustOptionsDialog(QDialog):
-    """Sensitivity, widest defect and polarity for the detector."""
+class DetectOptionsDialog(QDialog):
+    """Sensitivity and grow for the learned damage detector."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, sensitivity: float = 0.5, grow: float = 1.5) -> None:
         super().__init__(parent)
         self.setWindowTitle("Detect dust and scratches")
         self.sensitivity = QSlider(Qt.Orientation.Horizontal)
         self.sensitivity.setRange(0, 100)
-        self.sensitivity.setValue(50)
-        self.sensitivity.setToolTip("Higher finds fainter defects (and more false alarms)")
-        self.max_width = QDoubleSpinBox(suffix=" px", decimals=1)
-        self.max_width.setRange(3.0, 100.0)
-        self.max_width.setValue(7.0)
-        self.max_width.setToolTip("Widest speck or scratch to find")
-        self.polarity = QComboBox()
-        self.polarity.addItems(list(POLARITIES))
-        self.polarity.setToolTip("bright: white dust (scans of negatives); dark: dark specks")
+        self.sensitivity.setValue(round(sensitivity * 100))
+        self.sensitivity.setToolTip("Higher finds fainter cracks, scratches and dust (and marks more)")
+        self.grow = QDoubleSpinBox(suffix=" px", decimals=1)
+        self.grow.setRange(0.0, 10.0)
+        self.grow.setSingleStep(0.5)
+        self.grow.setValue(grow)
+        self.grow.setToolTip("Widen each defect so the fill covers its soft rim")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
         form.addRow("Sensitivity", self.sensitivity)
-        form.addRow("Widest defect", self.max_width)
-        form.addRow("Polarity", self.polarity)
+        form.addRow("Grow mask", self.grow)
         form.addRow(buttons)
 
     def options(self) -> dict:
-        """Keyword arguments for the detector."""
-        return {"sensitivity": self.sensitivity.value() / 100.0, "max_width": self.max_width.value(),
-                "polarity": self.polarity.currentText()}
-
-
-def detect_job(pixels: np.ndarray, options: dict, progress, should_stop) -> np.ndarray:
-    """Worker job: the detector's mask."""
-    from enhance_core.restoration.dust import detect_dust_and_scratches
-
-    progress(0.0, "looking for dust and scratches")
-    return detect_dust_and_scratches(pixels, **options)
+        """Hole-fill parameters for detected mode."""
+        return {"source": "detected", "sensitivity": self.sensitivity.value() / 100.0, "grow": self.grow.value()}
 
 
 class RestorationActions(QObject):
-    """Runs the detector and applies its mask as an undoable edit."""
+    """Turns detection on for a hole-fill step, and adds the one-step restoration."""
 
     def __init__(self, window: QWidget, document: Document, reporter: ErrorReporter) -> None:
         super().__init__(window)
         self.window, self.document, self.reporter = window, document, reporter
-        self.lane = JobRunner("Detecting dust and scratches", self)
-        self.lane.finished.connect(self.apply_mask)
-        self.lane.failed.connect(self._on_failed)
 
     def detect_dust(self, options: dict | None = None) -> None:
-        """Ask for the detector's options (unless given) and run it on the original."""
-        if self.document.source is None:
-            self.reporter.show_error(self.window, "No image", "Open a scan first (File ▸ Open…).")
+        """Ask for the detector's options (unless given) and set them on a hole-fill step."""
+        if not self._has_image():
             return
+        if HOLE_FILL not in FILTERS:
+            self.reporter.show_error(self.window, "Hole fill unavailable", "The hole-fill filter is not installed.")
+            return
+        item = self.document.selected_item()
+        target = item if item is not None and item.filter == HOLE_FILL else None
         if options is None:
-            dialog = DustOptionsDialog(self.window)
+            current = target.params if target is not None and target.params.source == "detected" else None
+            dialog = DetectOptionsDialog(self.window, sensitivity=getattr(current, "sensitivity", 0.5),
+                                         grow=getattr(current, "grow", 1.5))
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return
             options = dialog.options()
-        self.lane.submit(partial(detect_job, self.document.source.pixels, options), label="Detecting dust")
+        stack = self.document.stack
+        if target is None:
+            self.document.push(AddStepCommand(stack, HOLE_FILL, options, label="Detect dust and scratches"))
+            return
+        params = FILTERS[HOLE_FILL].make_params({**_as_dict(target.params), **options}, partial=False)
+        self.document.push(change_params_command(stack, target, params))
 
-    def apply_mask(self, raster: np.ndarray) -> None:
-        """Put the detected mask on the selected hole-fill step, or on a new one."""
-        source, stack = self.document.source, self.document.stack
-        mask = Mask(source.rows, source.cols, raster=raster)
-        share = float(np.count_nonzero(raster > 0.5)) / raster.size
-        item = self.document.selected_item()
-        label = f"Detect dust and scratches ({share:.2%} of the image)"
-        if item is not None and item.filter == HOLE_FILL:
-            strokes = item.mask.strokes if item.mask is not None else ()
-            self.document.push(set_mask_command(stack, item, Mask(source.rows, source.cols, strokes, raster), label))
-        elif HOLE_FILL in FILTERS:
-            self.document.push(AddStepCommand(stack, HOLE_FILL, mask=mask, label=label))
-        elif item is not None:
-            self.document.push(set_mask_command(stack, item, mask, label))
-        else:
-            self.reporter.show_error(self.window, "No step for the mask",
-                                     "The hole-fill filter is not installed; select a step to receive the mask.")
+    def restore_old_photo(self) -> None:
+        """Add the one-step restoration (detect and fill damage) at the end of the stack."""
+        if self._has_image() and RESTORE in FILTERS:
+            self.document.push(AddStepCommand(self.document.stack, RESTORE))
 
-    def _on_failed(self, failure: JobFailure) -> None:
-        self.reporter.report(self.window, "Detection failed", failure.error, failure.details)
+    def _has_image(self) -> bool:
+        if self.document.source is None:
+            self.reporter.show_error(self.window, "No image", "Open a scan first (File ▸ Open…).")
+            return False
+        return True
+
+
+def _as_dict(params: object) -> dict:
+    return {spec.name: getattr(params, spec.name) for spec in FILTERS[HOLE_FILL].specs}

@@ -34,10 +34,10 @@ from skimage import data
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from enhance_core.learned.inpaint import MODEL_NAME, inpaint_masked  # noqa: E402
-from enhance_core.training.eval_inpaint import (  # noqa: E402
-    BANDS, fill_biharmonic, fill_navier_stokes, fill_telea, use_checkpoint,
-)
+from enhance_core.learned.inpaint import inpaint_masked  # noqa: E402
+from enhance_core.training.baselines import fill_biharmonic, fill_navier_stokes, fill_telea  # noqa: E402
+from enhance_core.training.eval_inpaint import BANDS  # noqa: E402
+from enhance_core.training.export import network_from_checkpoint  # noqa: E402
 from enhance_core.training.masks_synth import band_mask, draw_scratch, draw_specks  # noqa: E402
 
 
@@ -51,13 +51,13 @@ def best_time(fn, repeats: int) -> float:
     return min(times)
 
 
-def bench_512(model: str, repeats: int) -> None:
+def bench_512(network, repeats: int) -> None:
     """Time every method on 512 x 512 color and gray images in every mask band."""
     images = {
         "astronaut (color)": data.astronaut().astype(np.float32) / 255.0,
         "camera (gray)": data.camera().astype(np.float32)[..., None] / 255.0,
     }
-    methods = {"ours": lambda img, hole: inpaint_masked(img, hole, model=model), "telea": fill_telea,
+    methods = {"ours": lambda img, hole: inpaint_masked(img, hole, network=network), "telea": fill_telea,
                "navier_stokes": fill_navier_stokes, "biharmonic": fill_biharmonic}
     print(f"\n512 x 512 hole fill, best of {repeats} (seconds); load average {os.getloadavg()[0]:.1f}")
     print(f"  {'image':<19}{'band':<8}" + "".join(f"{m:>14}" for m in methods) + f"{'ours/telea':>12}")
@@ -71,7 +71,7 @@ def bench_512(model: str, repeats: int) -> None:
     print("  target: ours <= 1 s per 512 x 512 fill")
 
 
-def bench_large(model: str, megapixels: float) -> None:
+def bench_large(network, megapixels: float) -> None:
     """Fill specks and scratches on a large synthetic image; count the computed tiles."""
     rows = int((megapixels * 1e6 * 2 / 3) ** 0.5)
     cols = int(megapixels * 1e6 / rows)
@@ -87,7 +87,7 @@ def bench_large(model: str, megapixels: float) -> None:
     hole = canvas > 0
     reports = []
     start = time.perf_counter()
-    inpaint_masked(image, hole, model=model, progress=lambda f, message: reports.append(message))
+    inpaint_masked(image, hole, network=network, progress=lambda f, message: reports.append(message))
     seconds = time.perf_counter() - start
     tiles = reports[-1] if reports else "none"
     print(f"\n{rows} x {cols} ({rows * cols / 1e6:.1f} MP), {hole.mean():.3%} masked (specks, 2 scratches): "
@@ -105,11 +105,11 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
-    model = use_checkpoint(args.checkpoint) if args.checkpoint else MODEL_NAME
-    inpaint_masked(np.zeros((64, 64, 3), np.float32), np.eye(64, dtype=np.float32), model=model)
-    bench_512(model, args.repeats)
+    network = network_from_checkpoint(args.checkpoint, "InpaintUNet") if args.checkpoint else None
+    inpaint_masked(np.zeros((64, 64, 3), np.float32), np.eye(64, dtype=np.float32), network=network)
+    bench_512(network, args.repeats)
     if args.megapixels > 0:
-        bench_large(model, args.megapixels)
+        bench_large(network, args.megapixels)
 
 
 if __name__ == "__main__":

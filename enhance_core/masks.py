@@ -270,6 +270,30 @@ class Mask:
         inner = region.relative_to(work)
         return np.ascontiguousarray(np.clip(canvas[inner.slices], 0.0, 1.0))
 
+    def render_over(self, base: np.ndarray, *, scale: float = 1.0, region: Region | None = None) -> np.ndarray:
+        """Composite this mask's strokes over ``base`` instead of its raster; return float32 in 0..1.
+
+        ``base`` (float (rows, cols)) is a mask the caller computed for
+        ``region`` of the render at ``scale`` (a detected damage mask): paint
+        strokes add to it and erase strokes remove from it, exactly as they
+        would over a raster, and the feather softens the result. Pixels
+        outside ``region`` count as 0 for the feather.
+        """
+        rows, cols = scaled_shape(self.rows, self.cols, scale)
+        region = region or full_region(rows, cols)
+        check_region(region, rows, cols)
+        if base.shape != (region.rows, region.cols):
+            raise ParameterError(f"base mask is {base.shape[1]}x{base.shape[0]}, but the region is "
+                                 f"{region.cols}x{region.rows}")
+        canvas = np.clip(np.array(base, dtype=np.float32), 0.0, 1.0)
+        for stroke in self.strokes:
+            paint_stroke(canvas, stroke.array, radius=stroke.radius, hardness=stroke.hardness,
+                         opacity=stroke.opacity, erase=stroke.erase, scale=scale, origin=(region.top, region.left))
+        feather = self.feather * scale
+        if feather > 0:
+            canvas = cv2.GaussianBlur(canvas, (0, 0), feather, borderType=cv2.BORDER_REPLICATE)
+        return np.clip(canvas, 0.0, 1.0)
+
     def _base(self, scale: float, rows: int, cols: int, work: Region) -> np.ndarray:
         """The raster base of the work region at the render scale (zeros without a raster)."""
         if self.raster is None:

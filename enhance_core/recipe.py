@@ -6,7 +6,9 @@ Format (version 1)::
      "steps": [{"filter": "gaussian_blur", "params": {"sigma": 2.0},
                 "enabled": true, "opacity": 1.0, "mask": null}, ...]}
 
-``params`` lists every parameter of the filter by name. A mask is stored
+``params`` lists every parameter of the filter by name (a parameter an
+earlier version wrote and a later one retired loads as its successor, see
+:data:`RETIRED_PARAMS`). A mask is stored
 inside the step as its strokes (source-pixel vectors, exact floats, so it
 replays exactly); a raster base goes beside the recipe as a 16-bit PNG named
 ``<recipe stem>.step<N>.mask.png`` and the step names that file.
@@ -155,6 +157,7 @@ def _step_from_dict(step: Any, *, base_dir: Path | None) -> StackItem:
     params = step.get("params")
     if not isinstance(params, dict):
         raise ParameterError(f"filter {definition.name!r}: \"params\" must be an object of parameter values")
+    params = _upgrade_params(definition.name, params)
     _check_param_types(definition, params)
     enabled = check_bool(step.get("enabled", True), "enabled")
     opacity = check_number(step.get("opacity", 1.0), "opacity", minimum=0.0, maximum=1.0)
@@ -163,6 +166,26 @@ def _step_from_dict(step: Any, *, base_dir: Path | None) -> StackItem:
         mask = _mask_from_step(step["mask"], base_dir=base_dir)
     return make_item(definition.name, definition.make_params(params, partial=False), enabled=enabled,
                      opacity=opacity, mask=mask)
+
+
+RETIRED_PARAMS: dict[tuple[str, str], tuple[str, Any]] = {
+    ("hole_fill", "max_width"): ("grow", 1.5),
+}
+"""(filter, parameter) of earlier recipes -> (the parameter that replaced it, the value it takes).
+
+``hole_fill``'s ``max_width`` sized the classical dust detector; the learned
+detector finds damage of any width, and ``grow`` widens what it marks.
+"""
+
+
+def _upgrade_params(filter_name: str, params: dict) -> dict:
+    """``params`` with parameters that earlier versions wrote replaced by their successors."""
+    upgraded = dict(params)
+    for (name, old), (new, value) in RETIRED_PARAMS.items():
+        if name == filter_name and old in upgraded:
+            del upgraded[old]
+            upgraded.setdefault(new, value)
+    return upgraded
 
 
 def _check_param_types(definition: FilterDef, params: dict) -> None:

@@ -1,11 +1,15 @@
-"""``enhance-studio detect-dust``: write a dust-and-scratch mask for each scan, for batch hole filling.
+"""``enhance-studio detect-dust``: write a damage mask for each scan, for batch hole filling.
 
 ::
 
-    enhance-studio detect-dust [--sensitivity S] [--max-width PX] [--polarity P] -o MASKDIR INPUT...
+    enhance-studio detect-dust [--sensitivity S] [--grow PX] [--device D] -o MASKDIR INPUT...
     enhance-studio apply --filter hole_fill --mask-dir MASKDIR -o OUTDIR INPUT...
 
-Each mask is an 8-bit gray PNG named after its input's stem (white = fill),
+The learned damage detector (:mod:`enhance_core.learned.damage`) marks cracks,
+scratches, dust, hairs and tears. For one step without editing the masks,
+``apply --filter restore`` (or ``--filter hole_fill --set source=detected``)
+detects and fills in one go. Each mask is an 8-bit gray PNG named after its
+input's stem (white = fill),
 so ``apply --mask-dir`` pairs it with its scan; edit any of them in an image
 editor (or in Enhance Studio with the brush) before filling. Existing masks are
 kept unless ``--overwrite`` is given. A bad file is reported and skipped; the
@@ -24,23 +28,23 @@ from enhance_core.batch import collect_inputs
 from enhance_core.errors import EnhanceError, ParameterError
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io import read_image, write_image
-from enhance_core.restoration.dust import POLARITIES, detect_dust_and_scratches
+from enhance_core.learned.damage import detect_damage
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``detect-dust`` subcommand."""
     parser = subparsers.add_parser(
-        "detect-dust", help="write dust-and-scratch masks for scans (then: apply --filter hole_fill --mask-dir)",
-        description="Detect dust specks and scratches in each INPUT and write MASKDIR/<stem>.png "
-        "(white = damage), ready for 'enhance-studio apply --filter hole_fill --mask-dir MASKDIR'.",
+        "detect-dust", help="write damage masks for scans (then: apply --filter hole_fill --mask-dir)",
+        description="Detect cracks, scratches, dust and tears in each INPUT with the learned detector and write "
+        "MASKDIR/<stem>.png (white = damage), ready for 'enhance-studio apply --filter hole_fill --mask-dir MASKDIR'.",
     )
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
     parser.add_argument("-o", "--output", type=Path, metavar="MASKDIR", help="folder for the masks (created)")
     parser.add_argument("--sensitivity", type=float, default=0.5,
-                        help="0-1: higher finds fainter defects and more false alarms (default 0.5)")
-    parser.add_argument("--max-width", type=float, default=7.0, help="widest speck or scratch in pixels (default 7)")
-    parser.add_argument("--polarity", choices=POLARITIES, default="both",
-                        help="bright (white dust, scans of negatives), dark, or both (default)")
+                        help="0-1: higher finds fainter damage and marks more (default 0.5)")
+    parser.add_argument("--grow", type=float, default=1.5,
+                        help="widen each defect by this many pixels so the fill covers its rim (default 1.5)")
+    parser.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
     parser.add_argument("--overwrite", action="store_true", help="replace existing masks in MASKDIR")
     parser.set_defaults(run=run)
 
@@ -51,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("give -o MASKDIR and at least one INPUT (file, folder or glob)")
     if not 0.0 <= args.sensitivity <= 1.0:
         raise ParameterError(f"--sensitivity must lie between 0 and 1, got {args.sensitivity}")
-    if not 3.0 <= args.max_width <= 101.0:
-        raise ParameterError(f"--max-width must lie between 3 and 101 pixels, got {args.max_width}")
+    if not 0.0 <= args.grow <= 10.0:
+        raise ParameterError(f"--grow must lie between 0 and 10 pixels, got {args.grow}")
     inputs = collect_inputs(args.inputs)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
@@ -65,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
             if target.exists() and not args.overwrite:
                 raise ParameterError(f"{target} already exists; pass --overwrite to replace it")
             image = read_image(source)
-            mask = detect_dust_and_scratches(image.pixels, sensitivity=args.sensitivity,
-                                             max_width=args.max_width, polarity=args.polarity)
+            mask = detect_damage(image.pixels, sensitivity=args.sensitivity, grow=args.grow, device=args.device)
             write_image(Image(mask[..., None], meta=ImageMeta(format="PNG", bit_depth=8)), target)
         except EnhanceError as error:
             failed += 1

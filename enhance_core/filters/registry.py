@@ -25,7 +25,8 @@ CATEGORIES: tuple[str, ...] = (
 LEARNED_MODULES: tuple[str, ...] = (
     "enhance_core.learned.denoise",
     "enhance_core.learned.lowlight",
-    "enhance_core.learned.inpaint",
+    "enhance_core.learned.hole_fill",
+    "enhance_core.learned.restore",
 )
 """Modules whose ``FILTER_DEF`` is registered after the classic filters."""
 

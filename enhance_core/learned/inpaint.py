@@ -20,15 +20,14 @@ GUI start without it.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 from scipy import ndimage
 
 from enhance_core.errors import ParameterError
-from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
-from enhance_core.filters.common import whole_image_margin
+from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.learned.prefill import push_pull_fill
 
 MODEL_NAME = "inpaint"
@@ -64,14 +63,6 @@ def _crop_box(hole: np.ndarray, context: int) -> tuple[slice, slice]:
     top, bottom = max(0, rows[0] - context), min(hole.shape[0], rows[-1] + 1 + context)
     left, right = max(0, cols[0] - context), min(hole.shape[1], cols[-1] + 1 + context)
     return slice(top, bottom), slice(left, right)
-
-
-def _cpu_has_fast_bf16() -> bool:
-    """True when this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 halves the time."""
-    import torch
-
-    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    return any(check is not None and check() for check in checks)
 
 
 def _sub_progress(progress: ProgressFn | None, start: float, stop: float) -> ProgressFn | None:
@@ -115,6 +106,7 @@ def inpaint_masked(
     should_stop: StopFn | None = None,
     tile: int | None = None,
     model: str = MODEL_NAME,
+    network: Any = None,
 ) -> np.ndarray:
     """Fill the pixels where ``mask`` is set with the learned hole-fill network.
 
@@ -135,6 +127,8 @@ def inpaint_masked(
         Tile side; default from the device's memory budget.
     model : str
         Name of the model in :data:`enhance_core.learned.registry.MODELS`.
+    network : nn.Module, optional
+        A loaded hole-fill network to use instead of ``model`` (evaluation of a training checkpoint).
 
     Returns
     -------
@@ -155,12 +149,15 @@ def inpaint_masked(
     pixels = np.ascontiguousarray(pixels, dtype=np.float32)
     if not hole.any():
         return pixels.copy()
-    from enhance_core.learned.engine import load_network, stop_checks
+    from enhance_core.learned.engine import cpu_has_fast_bf16, load_network, select_device, stop_checks
 
-    network, device = load_network(model, device=device, should_stop=should_stop)
+    if network is None:
+        network, device = load_network(model, device=device, should_stop=should_stop)
+    else:
+        device = select_device(device)
     import torch
 
-    bf16 = device == "cpu" and _cpu_has_fast_bf16()
+    bf16 = device == "cpu" and cpu_has_fast_bf16()
 
     def run_network(tensor: torch.Tensor) -> torch.Tensor:
         tensor = tensor.contiguous(memory_format=torch.channels_last)
@@ -180,54 +177,3 @@ def inpaint_masked(
     result = pixels.copy()
     result[rows, cols] = np.where(crop_hole[..., None], np.clip(filled, low, high), crop)
     return result
-
-
-@dataclass(frozen=True)
-class HoleFillParams:
-    """Parameters of the hole-fill filter."""
-
-    source: str = param("mask", label="Fill", choices=("mask", "detected"),
-                        help="mask fills the step's painted mask (or --mask file); detected fills the dust "
-                             "and scratches the automatic detector finds (inside the mask, if there is one)")
-    sensitivity: float = param(0.5, label="Detector sensitivity", minimum=0.0, maximum=1.0, step=0.05,
-                               help="detected mode: higher finds fainter specks and scratches (and more false alarms)",
-                               used_when=("source", "detected"))
-    max_width: float = param(7.0, label="Widest defect", minimum=3.0, maximum=51.0, step=1.0, unit="px",
-                             help="detected mode: widest speck or scratch to find, in image pixels",
-                             used_when=("source", "detected"))
-
-
-def apply_hole_fill(pixels: np.ndarray, params: HoleFillParams, ctx: RenderContext) -> np.ndarray:
-    """Filter-stack entry point: fill the step's mask, or the detected dust and scratches.
-
-    Raises
-    ------
-    ParameterError
-        ``source`` is ``"mask"`` but the step has no mask.
-    """
-    from enhance_core.restoration.dust import detect_dust_and_scratches
-
-    if params.source == "detected":
-        width = max(3.0, params.max_width * ctx.scale)
-        mask = detect_dust_and_scratches(pixels, sensitivity=params.sensitivity, max_width=width)
-        if ctx.mask is not None:
-            mask = mask * (ctx.mask > 0)
-    elif ctx.mask is None:
-        raise ParameterError("hole_fill fills the step's mask, but this step has none: paint over the damage, "
-                             "pass --mask FILE or --mask-dir DIR, or set source=detected")
-    else:
-        mask = ctx.mask
-    return inpaint_masked(pixels, mask, device=ctx.device, progress=ctx.progress, should_stop=ctx.should_stop,
-                          model=MODEL_NAME)
-
-
-FILTER_DEF = FilterDef(
-    name="hole_fill",
-    label="Hole fill (CNN)",
-    category="Learned",
-    params_type=HoleFillParams,
-    apply=apply_hole_fill,
-    margin=whole_image_margin,
-    learned=True,
-    description="Fill holes, tears, scratches and dust (painted or detected) with a neural network at full resolution.",
-)

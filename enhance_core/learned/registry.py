@@ -105,6 +105,12 @@ MODELS: dict[str, ModelSpec] = {
         weights="lowlight/lowlight-bbda3683.safetensors",
         sha256="bbda3683a7eca060b263e49cb25b1f8035d48880df91ee33b53fd1348e3e7df1",
     ),
+    "detect": ModelSpec(
+        arch="DamageUNet",
+        args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
+        weights="detect/detect-a03d3e7e.safetensors",
+        sha256="a03d3e7e559365c63db7fc8da1ba301a79c2c248aead53f4e98da5e239cc5ea4",
+    ),
 }
 """Model name -> :class:`ModelSpec`."""
 

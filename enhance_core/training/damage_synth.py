@@ -6,8 +6,8 @@ scanner sees it, and returns the damage's true extent:
 1. **Ageing** (:func:`age_photo`): monochrome or sepia toning, fading toward
    a paper tone, a colour cast.
 2. **Hard negatives** drawn *into the picture* (part of the clean target, never
-   marked): lettering, eyes with catchlights, small specular highlights. They
-   teach the detector what must not be filled.
+   marked): lettering and eyes with catchlights. They teach the detector what
+   must not be filled.
 3. **Damage** composited over the picture, each element as a soft alpha map and
    a tone: branching cracks 1-6 px wide (paper white, dark emulsion, yellowed),
    long film scratches (faint or strong, sometimes broken), folds, dust specks,
@@ -234,7 +234,11 @@ def age_photo(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Draw content that resembles damage but is picture: lettering, eyes with catchlights, highlights."""
+    """Draw content that resembles damage but is picture: lettering and eyes with catchlights.
+
+    (Isolated bright dots are not drawn: on their own they are indistinguishable
+    from white dust, which must be marked.)
+    """
     rows, cols = image.shape[:2]
     result = image.copy()
     for _ in range(int(rng.poisson(0.6))):
@@ -258,12 +262,6 @@ def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator) -> np.ndarr
         cv2.circle(result, centre, int(iris), dark, -1, cv2.LINE_AA)
         glint = (int(x + rng.uniform(-0.5, 0.5) * iris), int(y - rng.uniform(0, 0.5) * iris))
         cv2.circle(result, glint, max(1, int(iris * rng.uniform(0.15, 0.35))), (1.0, 1.0, 1.0), -1, cv2.LINE_AA)
-    for _ in range(int(rng.poisson(0.5))):
-        count = int(rng.integers(3, 15))
-        xs, ys = rng.uniform(0, cols, count), rng.uniform(0, rows, count)
-        for px, py in zip(xs, ys):
-            cv2.circle(result, (int(px), int(py)), 1, tuple(float(v) for v in np.full(3, rng.uniform(0.85, 1.0))),
-                       -1, cv2.LINE_AA)
     return np.clip(cv2.GaussianBlur(result, (0, 0), 0.5) * 0.5 + result * 0.5, 0.0, 1.0)
 
 

@@ -24,90 +24,36 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
-from skimage.metrics import structural_similarity
-from skimage.restoration import inpaint_biharmonic
 
 from enhance_core.errors import EnhanceError
 from enhance_core.learned.inpaint import MODEL_NAME, inpaint_masked
+from enhance_core.training.baselines import (
+    CLASSICAL_RADIUS, fill_biharmonic, fill_navier_stokes, fill_telea, psnr_in_hole, ssim_image,
+)
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
+from enhance_core.training.export import network_from_checkpoint
 from enhance_core.training.masks_synth import band_mask
 
 SETS = {"Set5": "RGB", "Set14": "RGB", "LIVE1": "RGB", "Set12": "L"}
 BANDS = ((0.05, 0.10), (0.10, 0.20), (0.20, 0.30))
 EVAL_SEED = 20_000
-CLASSICAL_RADIUS = 7
-"""Inpainting radius of Telea and Navier-Stokes (7 scored higher than 3 and 5 on these masks)."""
+def evaluate(images: list[tuple[str, np.ndarray]], network: Any = None) -> dict:
+    """Fill every image in every band with every method; return the per-band means.
 
-
-def fill_telea(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """OpenCV Telea (fast marching) on the 8-bit image."""
-    out = cv2.inpaint(np.round(image * 255).astype(np.uint8), hole.astype(np.uint8), CLASSICAL_RADIUS,
-                      cv2.INPAINT_TELEA)
-    return out.reshape(image.shape).astype(np.float32) / 255.0
-
-
-def fill_navier_stokes(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """OpenCV Navier-Stokes on the 8-bit image."""
-    out = cv2.inpaint(np.round(image * 255).astype(np.uint8), hole.astype(np.uint8), CLASSICAL_RADIUS,
-                      cv2.INPAINT_NS)
-    return out.reshape(image.shape).astype(np.float32) / 255.0
-
-
-def fill_biharmonic(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """scikit-image biharmonic inpainting."""
-    if image.shape[2] == 1:
-        return inpaint_biharmonic(image[..., 0], hole)[..., None].astype(np.float32)
-    return inpaint_biharmonic(image, hole, channel_axis=-1).astype(np.float32)
-
-
-def psnr_in_hole(result: np.ndarray, reference: np.ndarray, hole: np.ndarray) -> float:
-    """PSNR (peak 1) over the hole pixels, all channels."""
-    mse = float(np.mean((result[hole].astype(np.float64) - reference[hole]) ** 2))
-    return 10.0 * math.log10(1.0 / max(mse, 1e-12))
-
-
-def ssim_image(result: np.ndarray, reference: np.ndarray) -> float:
-    """SSIM over the whole image (mean over channels for color)."""
-    if reference.shape[2] == 1:
-        return float(structural_similarity(reference[..., 0], result[..., 0], data_range=1.0))
-    return float(structural_similarity(reference, result, data_range=1.0, channel_axis=2))
-
-
-def use_checkpoint(path: Path) -> str:
-    """Export a training checkpoint to a temporary models folder, register it, and return its name."""
-    from enhance_core.learned import registry
-    from enhance_core.training.export import export_checkpoint
-
-    folder = Path(tempfile.mkdtemp(prefix="inpaint_eval_"))
-    try:
-        _, _, spec = export_checkpoint(path, name="inpaint_eval", arch="InpaintUNet", folder=folder)
-    except EnhanceError:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    os.environ[registry.MODELS_ENV] = str(folder)
-    registry.MODELS["inpaint_eval"] = spec
-    registry.clear_cache()
-    return "inpaint_eval"
-
-
-def evaluate(images: list[tuple[str, np.ndarray]], model: str) -> dict:
-    """Fill every image in every band with every method; return the per-band means."""
+    ``network`` is a loaded hole-fill network (a training checkpoint's); None uses the shipped model.
+    """
     methods = {
-        "ours": lambda img, hole: inpaint_masked(img, hole, model=model),
+        "ours": lambda img, hole: inpaint_masked(img, hole, network=network),
         "telea": fill_telea,
         "navier_stokes": fill_navier_stokes,
         "biharmonic": fill_biharmonic,
     }
-    inpaint_masked(np.zeros((64, 64, 3), np.float32), np.eye(64, dtype=np.float32), model=model)  # load once
+    inpaint_masked(np.zeros((64, 64, 3), np.float32), np.eye(64, dtype=np.float32), network=network)  # load once
     bands = {}
     for band_index, band in enumerate(BANDS):
         scores = {name: {"psnr_hole": [], "ssim": [], "seconds": []} for name in methods}
@@ -170,19 +116,19 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(args.threads)
     try:
-        model = use_checkpoint(args.checkpoint) if args.checkpoint else MODEL_NAME
+        network = network_from_checkpoint(args.checkpoint, "InpaintUNet") if args.checkpoint else None
     except EnhanceError as error:
         raise SystemExit(f"error: {error}") from None
     images = load_eval_images(args.data, args.sets.split(","), args.max_images)
-    print(f"evaluating {'checkpoint ' + str(args.checkpoint) if args.checkpoint else 'model ' + model} on "
+    print(f"evaluating {'checkpoint ' + str(args.checkpoint) if args.checkpoint else 'model ' + MODEL_NAME} on "
           f"{len(images)} images ({args.sets}); masks seeded from {EVAL_SEED}", flush=True)
-    bands = evaluate(images, model)
+    bands = evaluate(images, network)
     args.out.mkdir(parents=True, exist_ok=True)
     metrics = {"eval_sets": args.sets, "eval_seed": EVAL_SEED, "classical_radius": CLASSICAL_RADIUS, "bands": bands}
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"\nmetrics: {args.out / 'metrics.json'}")
     if not args.no_sheet:
-        for path in write_contact_sheets(args.data / "old_photos", args.out, model):
+        for path in write_contact_sheets(args.data / "old_photos", args.out, network):
             print(f"contact sheet: {path}")
 
 

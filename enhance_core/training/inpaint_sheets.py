@@ -13,6 +13,7 @@ out of git: the photos are research data):
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,6 +21,7 @@ from PIL import Image as PILImage
 
 from enhance_core.learned.inpaint import inpaint_masked
 from enhance_core.restoration.dust import detect_dust_and_scratches
+from enhance_core.training.baselines import fill_telea
 from enhance_core.training.data import list_images, load_uint8
 from enhance_core.training.masks_synth import band_mask
 
@@ -63,10 +65,11 @@ def _zoom_box(hole: np.ndarray, size: int) -> tuple[slice, slice]:
     return slice(top, top + size), slice(left, left + size)
 
 
-def write_contact_sheets(folder: Path, out_dir: Path, model: str, *, sensitivity: float = 0.5) -> list[Path]:
-    """Fill the photos in ``folder`` with detected and painted masks; return the sheet paths."""
-    from enhance_core.training.eval_inpaint import fill_telea
+def write_contact_sheets(folder: Path, out_dir: Path, network: Any = None, *, sensitivity: float = 0.5) -> list[Path]:
+    """Fill the photos in ``folder`` with detected and painted masks; return the sheet paths.
 
+    ``network`` is a loaded hole-fill network; None uses the shipped model.
+    """
     paths = list_images(folder)
     detected_rows, painted_rows, zoom_rows = [], [], []
     for index, photo in enumerate(load_uint8(paths, mode="RGB")):
@@ -74,11 +77,11 @@ def write_contact_sheets(folder: Path, out_dir: Path, model: str, *, sensitivity
         detected = detect_dust_and_scratches(image, sensitivity=sensitivity) > 0
         overlay = image.copy()
         overlay[detected] = (1.0, 0.0, 0.0)
-        detected_rows.append(_row([image, overlay, inpaint_masked(image, detected, model=model),
+        detected_rows.append(_row([image, overlay, inpaint_masked(image, detected, network=network),
                                    fill_telea(image, detected)], ROW_HEIGHT))
         painted = band_mask(*image.shape[:2], (0.05, 0.10), SHEET_SEED + index)
         shown = np.where(painted[..., None], 1.0, image)
-        ours = inpaint_masked(image, painted, model=model)
+        ours = inpaint_masked(image, painted, network=network)
         telea = fill_telea(image, painted)
         painted_rows.append(_row([shown, ours, telea], ROW_HEIGHT))
         box = _zoom_box(painted, ZOOM)

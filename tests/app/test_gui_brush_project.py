@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import add_filter, open_image, save_png, synthetic_photo, wait_rendered
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
@@ -116,51 +117,62 @@ def test_opening_asks_before_discarding_edits(qtbot, window, photo_path, tmp_pat
     assert window.reporter.questions and len(window.document.stack) == 1
 
 
-def test_detected_dust_masks_the_selected_step(qtbot, window, tmp_path, monkeypatch):
-    monkeypatch.setattr("app.restoration_actions.HOLE_FILL", "not_installed")
+def detector_finds_row_40(monkeypatch) -> None:
+    """Replace the learned detector by a fixed probability: damage on row 40, columns 20-100.
+
+    Imports torch first, on this thread: the fill then starts at once in the worker.
+    """
+    pytest.importorskip("torch")
+    from enhance_core.learned import damage
+
+    def fake(source, **kwargs):
+        probability = np.zeros(source.shape[:2], np.float32)
+        probability[40, 20:100] = 0.9
+        return probability
+
+    monkeypatch.setattr(damage, "source_damage_probability", fake)
+
+
+def test_detect_dust_adds_a_detected_hole_fill_step_whose_overlay_shows_the_damage(qtbot, window, tmp_path,
+                                                                                   monkeypatch):
+    detector_finds_row_40(monkeypatch)
     pixels = np.full((96, 128, 3), 0.5, np.float32)
-    pixels[40:43, 60:63] = 1.0
+    pixels[40, 20:100] = 1.0
     open_image(qtbot, window, save_png(pixels, tmp_path / "scan.png"))
     add_filter(qtbot, window, "median_blur")
     with qtbot.waitSignal(window.document.stack_changed, timeout=20000):
-        window.restoration.detect_dust({"sensitivity": 0.5, "max_width": 7.0, "polarity": "both"})
+        window.restoration.detect_dust({"source": "detected", "sensitivity": 0.6, "grow": 1.0})
     item = window.document.selected_item()
-    assert item.filter == "median_blur"
-    assert item.mask.raster[41, 61] > 0.5 and item.mask.raster[10, 10] == 0
-    assert window.document.undo_stack.undoText().startswith("Detect dust and scratches")
+    assert item.filter == "hole_fill" and item.mask is None
+    assert (item.params.source, item.params.sensitivity, item.params.grow) == ("detected", 0.6, 1.0)
+    assert window.document.undo_stack.undoText() == "Detect dust and scratches"
+    with qtbot.waitSignal(window.brush.lane.finished, timeout=20000):
+        window.brush.refresh_overlay()
+    overlay = window.brush._overlay[0]
+    scale = overlay.shape[0] / 96
+    assert overlay[round(40 * scale), round(60 * scale), 3] > 0 and overlay[round(10 * scale), round(10 * scale), 3] == 0
     wait_rendered(qtbot, window)
 
 
-def test_detected_dust_adds_a_hole_fill_step(qtbot):
-    from PySide6.QtWidgets import QWidget
+def test_detect_dust_on_a_selected_hole_fill_step_changes_its_setting(qtbot, window, tmp_path):
+    from app.commands import AddStepCommand
 
-    from app.document import Document
-    from app.error_reporter import RecordingReporter
-    from app.restoration_actions import HOLE_FILL, RestorationActions
-    from enhance_core.filters.registry import FILTERS
-    from enhance_core.image import Image
-
-    parent = QWidget()
-    qtbot.addWidget(parent)
-    document = Document()
-    document.set_source(Image(np.zeros((32, 48, 3), np.float32)), None)
-    actions = RestorationActions(parent, document, RecordingReporter())
-    raster = np.zeros((32, 48), np.float32)
-    raster[10:12, 20:30] = 1.0
-    actions.apply_mask(raster)
-    if HOLE_FILL in FILTERS:
-        (item,) = document.stack.snapshot()
-        assert item.filter == HOLE_FILL
-        np.testing.assert_array_equal(item.mask.raster, raster)
-    else:
-        assert actions.reporter.errors and len(document.stack) == 0
+    open_image(qtbot, window, save_png(np.full((32, 48, 3), 0.5, np.float32), tmp_path / "scan.png"))
+    window.document.push(AddStepCommand(window.document.stack, "hole_fill"))
+    window.document.select(window.document.stack.snapshot()[0].uid)
+    window.restoration.detect_dust({"source": "detected", "sensitivity": 0.3, "grow": 2.0})
+    (item,) = window.document.stack.snapshot()
+    assert (item.params.source, item.params.sensitivity, item.params.grow) == ("detected", 0.3, 2.0)
+    window.document.undo_stack.undo()
+    assert window.document.stack.snapshot()[0].params.source == "mask"
 
 
-def test_polarity_choices_match_the_detector():
-    from app.restoration_actions import POLARITIES
-    from enhance_core.restoration import dust
-
-    assert POLARITIES == dust.POLARITIES
+def test_restore_old_photo_adds_the_restore_step(qtbot, window, tmp_path):
+    window.restoration.restore_old_photo()
+    assert window.reporter.errors and len(window.document.stack) == 0, "no image: a clear message"
+    open_image(qtbot, window, save_png(np.full((32, 48, 3), 0.5, np.float32), tmp_path / "scan.png"))
+    window.restoration.restore_old_photo()
+    assert [item.filter for item in window.document.stack.snapshot()] == ["restore"]
 
 
 def test_layout_is_remembered(qtbot):
@@ -180,3 +192,24 @@ def test_layout_is_remembered(qtbot):
         assert second.width() == 700
     finally:
         second.shutdown()
+
+
+def test_save_recipe_offers_to_leave_out_painted_corrections_of_a_detection(qtbot, window, tmp_path):
+    from app.commands import AddStepCommand
+    from enhance_core.masks import Mask, Stroke
+    from enhance_core.recipe import load_recipe
+
+    open_image(qtbot, window, save_png(np.full((32, 48, 3), 0.5, np.float32), tmp_path / "scan.png"))
+    strokes = Mask(32, 48).with_stroke(Stroke(((5, 5), (20, 5)), radius=2))
+    document = window.document
+    document.push(AddStepCommand(document.stack, "hole_fill", {"source": "detected"}, mask=strokes))
+    window.reporter.choices = ["Cancel", "Save Without Painted Corrections", "Save Anyway"]
+    assert not window.files.save_recipe(tmp_path / "cancelled.json")
+    assert not (tmp_path / "cancelled.json").exists()
+    assert "fit only images of 48x32" in window.reporter.questions[-1]
+    assert window.files.save_recipe(tmp_path / "portable.json")
+    (step,) = load_recipe(tmp_path / "portable.json")
+    assert step.params.source == "detected" and step.mask is None
+    assert window.files.save_recipe(tmp_path / "exact.json")
+    assert load_recipe(tmp_path / "exact.json")[0].mask == strokes
+    assert document.stack.snapshot()[0].mask == strokes, "the document keeps its corrections"

@@ -16,12 +16,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("enhance_core", "app")
-KNOWN_CYCLES = [
-    ["enhance_core.training.eval_inpaint", "enhance_core.training.inpaint_sheets",
-     "enhance_core.training.eval_inpaint"],
-]
-"""Cycles being removed elsewhere (issue 22, part 1: the baseline methods move into one module); each entry
-must still exist, so the list empties as they go."""
 
 
 def module_files(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
@@ -120,11 +114,8 @@ def _cycle_through(component: list[str], graph: dict[str, set[str]]) -> list[str
 
 def test_enhance_core_and_app_have_no_import_cycles():
     found = cycles(import_graph(module_files(REPO, PACKAGES)))
-    new = [cycle for cycle in found if cycle not in KNOWN_CYCLES]
-    assert new == [], "import cycles (break each by moving the shared part into a module both import):\n" + \
-        "\n".join(" -> ".join(cycle) for cycle in new)
-    gone = [cycle for cycle in KNOWN_CYCLES if cycle not in found]
-    assert gone == [], f"these cycles are gone; remove them from KNOWN_CYCLES: {gone}"
+    assert found == [], "import cycles (break each by moving the shared part into a module both import):\n" + \
+        "\n".join(" -> ".join(cycle) for cycle in found)
 
 
 def test_the_checker_finds_cycles_through_lazy_relative_and_type_checking_imports(tmp_path):

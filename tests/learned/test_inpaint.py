@@ -198,6 +198,10 @@ def test_hole_fill_filter_needs_a_mask_or_detection(tiny_model, monkeypatch):
     assert np.array_equal(out[mask == 0], image[mask == 0])
     specks = image.copy()
     specks[20:23, 30:33] = 0.0
+    from enhance_core.learned import damage
+
+    monkeypatch.setattr(damage, "damage_probability",
+                        lambda pixels, **kwargs: (pixels.max(axis=2) < 0.05).astype(np.float32))
     params = definition.make_params({"source": "detected", "sensitivity": 0.5})
     out = definition.apply(specks, params, RenderContext(device="cpu"))
     assert np.abs(out[21, 31] - image[21, 31]).max() < 0.25
@@ -210,7 +214,11 @@ def test_batch_hole_fill_with_detected_masks_dir(tiny_model, monkeypatch, tmp_pa
     from enhance_core.io import read_image, write_image
     from enhance_core.learned import inpaint
 
+    from enhance_core.learned import damage
+
     monkeypatch.setattr(inpaint, "MODEL_NAME", tiny_model)
+    monkeypatch.setattr(damage, "damage_probability", lambda pixels, **kwargs: (
+        (pixels.max(axis=2) > 0.99) | (pixels.max(axis=2) < 0.01)).astype(np.float32))
     scans, masks, out = tmp_path / "scans", tmp_path / "masks", tmp_path / "out"
     scans.mkdir()
     clean = synthetic_rgb(64, 72)

@@ -1,0 +1,184 @@
+"""The learned damage detector: where a scan has cracks, scratches, dust, hairs, tears and stains.
+
+The network (:class:`enhance_core.learned.archs.damage_unet.DamageUNet`,
+weights ``models/detect/``) returns a damage probability for every pixel of the
+scan at its own resolution, in tiles through the inference engine. The
+editable mask is that probability above a threshold set by the *sensitivity*
+(0.5 is the network's own decision boundary; higher finds fainter damage and
+marks more), grown by a pixel or two so the fill also covers the soft rim of
+each defect. Gray scans run as three equal channels.
+
+:func:`source_damage_probability` keeps the probability of the most recent
+source images, so a preview, a 1:1 view and the export of the same scan run
+the network once.
+
+``torch`` is imported only when the detector runs, so the filter registry and
+the GUI start without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from typing import Any
+
+import cv2
+import numpy as np
+
+from enhance_core.errors import ParameterError
+from enhance_core.filters.base import ProgressFn, StopFn
+
+MODEL_NAME = "detect"
+OVERLAP = 48
+BYTES_PER_PIXEL = 420.0
+"""Peak working memory of the network per tile pixel in fp32."""
+
+
+def threshold_for(sensitivity: float) -> float:
+    """Probability above which a pixel is marked, for a sensitivity in [0, 1] (0.5 -> 0.5)."""
+    if not 0.0 <= sensitivity <= 1.0:
+        raise ParameterError(f"sensitivity must lie between 0 and 1, got {sensitivity}")
+    return 0.9 - 0.8 * sensitivity
+
+
+def damage_probability(
+    pixels: np.ndarray,
+    *,
+    device: str | None = None,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    tile: int | None = None,
+    network: Any = None,
+) -> np.ndarray:
+    """Return the damage probability, float32 (rows, cols) in [0, 1], of a scan.
+
+    Parameters
+    ----------
+    pixels : ndarray
+        Float32 (rows, cols, C), C = 1 or 3, display values in [0, 1].
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, ``"mps"``; None picks one.
+    progress, should_stop : callable, optional
+        Progress per tile and cooperative cancel (checked between layers).
+    tile : int, optional
+        Tile side; default from the device's memory budget.
+    network : nn.Module, optional
+        A loaded detector (evaluation of a training checkpoint); default the shipped one.
+
+    Raises
+    ------
+    ParameterError
+        Wrong image shape.
+    ModelError
+        The weights are missing or corrupt.
+    Cancelled
+        ``should_stop()`` returned true.
+    """
+    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+        raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
+    import torch
+
+    from enhance_core.learned.engine import cpu_has_fast_bf16, load_network, run_tiled, select_device, stop_checks
+
+    if network is None:
+        network, device = load_network(MODEL_NAME, device=device, should_stop=should_stop)
+    else:
+        device = select_device(device)
+    bf16 = device == "cpu" and cpu_has_fast_bf16()
+
+    def run_network(tensor: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = network(tensor.contiguous(memory_format=torch.channels_last))
+        return torch.sigmoid(logits.float())
+
+    source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
+    if source.shape[2] == 1:
+        source = np.repeat(source, 3, axis=2)
+    with stop_checks(network, should_stop) if should_stop else contextlib.nullcontext():
+        probability = run_tiled(run_network, source, tile=tile, overlap=OVERLAP, multiple=network.multiple,
+                                device=device, progress=progress, should_stop=should_stop,
+                                bytes_per_pixel=BYTES_PER_PIXEL, out_channels=1)
+    return np.clip(probability[..., 0], 0.0, 1.0)
+
+
+def damage_mask(probability: np.ndarray, *, sensitivity: float = 0.5, grow: float = 1.5) -> np.ndarray:
+    """Threshold a damage probability and grow it by ``grow`` pixels; return float32 (rows, cols) of 0 and 1.
+
+    Parameters
+    ----------
+    probability : ndarray
+        Float (rows, cols) in [0, 1], from :func:`damage_probability`.
+    sensitivity : float
+        0..1; see :func:`threshold_for`.
+    grow : float
+        Radius in pixels by which the marked area grows (0 keeps it as thresholded).
+    """
+    if not 0.0 <= grow <= 50.0:
+        raise ParameterError(f"grow must lie between 0 and 50 pixels, got {grow}")
+    marked = (probability > threshold_for(sensitivity)).astype(np.uint8)
+    if grow >= 0.5 and marked.any():
+        side = 2 * int(np.ceil(grow)) + 1
+        centre = side // 2
+        yy, xx = np.mgrid[:side, :side] - centre
+        disk = ((xx * xx + yy * yy) <= grow * grow + 0.25).astype(np.uint8)
+        marked = cv2.dilate(marked, disk)
+    return marked.astype(np.float32)
+
+
+def detect_damage(
+    pixels: np.ndarray,
+    *,
+    sensitivity: float = 0.5,
+    grow: float = 1.5,
+    device: str | None = None,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> np.ndarray:
+    """Return the damage mask (float32 (rows, cols), 1 = damaged) of a scan; see :func:`damage_mask`."""
+    probability = damage_probability(pixels, device=device, progress=progress, should_stop=should_stop)
+    return damage_mask(probability, sensitivity=sensitivity, grow=grow)
+
+
+class _ProbabilityCache:
+    """The damage probability of the last few source images, keyed by the array's identity."""
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._entries: list[tuple[weakref.ref, np.ndarray]] = []
+        self._lock = threading.Lock()
+
+    def get(self, source: np.ndarray) -> np.ndarray | None:
+        with self._lock:
+            self._entries = [e for e in self._entries if e[0]() is not None]
+            for ref, probability in self._entries:
+                if ref() is source:
+                    return probability
+        return None
+
+    def put(self, source: np.ndarray, probability: np.ndarray) -> None:
+        with self._lock:
+            self._entries = [e for e in self._entries if e[0]() is not None and e[0]() is not source]
+            self._entries.append((weakref.ref(source), probability))
+            del self._entries[:-self.size]
+
+
+_CACHE = _ProbabilityCache()
+
+
+def source_damage_probability(source: np.ndarray, *, device: str | None = None, progress: ProgressFn | None = None,
+                              should_stop: StopFn | None = None) -> np.ndarray:
+    """:func:`damage_probability` of a source image's full-resolution pixels, computed once per source.
+
+    The result is read-only and shared (whatever device computed it); the
+    source array must not change in place (image pixels in the core never do).
+    """
+    cached = _CACHE.get(source)
+    if cached is not None:
+        if progress is not None:
+            progress(1.0, "damage map ready")
+        return cached
+    probability = damage_probability(source, device=device, progress=progress, should_stop=should_stop)
+    probability.flags.writeable = False
+    _CACHE.put(source, probability)
+    return probability

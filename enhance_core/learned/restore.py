@@ -1,0 +1,184 @@
+"""One-step restoration of old photographs: detect the damage, fill it, optionally denoise and rebalance.
+
+The ``restore`` filter is the archivist's preset as one stack step, and the
+``detected`` mode of ``hole_fill`` is its first two stages:
+
+1. the learned damage detector (:mod:`enhance_core.learned.damage`) runs once
+   on the *source* scan at full resolution (cached, so previews, the 1:1 view
+   and the export share it) and its mask is taken at the sensitivity, grown by
+   ``grow`` pixels and scaled to the render (a thin crack stays marked in a
+   downscaled preview);
+2. the step's painted strokes edit that mask (paint adds damage the detector
+   missed, erase removes what it should not fill), so the recipe stores the
+   *setting*, not a mask of one image size, and replays on any scan;
+3. the learned hole fill (:func:`enhance_core.learned.inpaint.inpaint_masked`)
+   fills the mask, and the inside of large holes gets the grain of the
+   picture around them (:func:`add_matched_grain`);
+4. optionally the learned denoiser removes grain (automatic level) and the
+   faded contrast is rebalanced: each channel stretched between its 0.2 and
+   99.8 percentiles of the undamaged pixels, which also removes a colour cast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
+from enhance_core.filters.common import whole_image_margin
+from enhance_core.masks import Mask, Region, full_region, scaled_shape
+
+REBALANCE_PERCENTILES = (0.2, 99.8)
+PREVIEW_COVERAGE = 0.02
+"""A preview pixel is filled when more than this share of it is marked at full resolution."""
+
+
+def _sub(progress: ProgressFn, start: float, stop: float) -> ProgressFn:
+    return lambda fraction, message: progress(start + (stop - start) * fraction, message)
+
+
+def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensitivity: float, grow: float,
+                    layer: Mask | None = None, device: str | None = None, progress: ProgressFn | None = None,
+                    should_stop: StopFn | None = None) -> np.ndarray:
+    """The damage mask (float32 in 0..1) of ``region`` of ``source`` rendered at ``scale``, edited by ``layer``.
+
+    The detector sees ``source`` at full resolution (once per source, cached);
+    below full scale a pixel is marked when part of it is marked at full
+    resolution, so a thin crack stays marked in a preview. ``layer`` (the
+    step's painted mask) then adds and erases. ``grow`` is in source pixels.
+    """
+    from enhance_core.learned.damage import damage_mask, source_damage_probability
+
+    probability = source_damage_probability(source, device=device, progress=progress, should_stop=should_stop)
+    marked = damage_mask(probability, sensitivity=sensitivity, grow=grow)
+    if scale != 1.0:
+        rows, cols = scaled_shape(source.shape[0], source.shape[1], scale)
+        marked = (cv2.resize(marked, (cols, rows), interpolation=cv2.INTER_AREA) > PREVIEW_COVERAGE)
+    mask = np.ascontiguousarray(marked[region.slices], dtype=np.float32)
+    if layer is not None:
+        mask = layer.render_over(mask, scale=scale, region=region)
+    return mask
+
+
+def _detector_view(pixels: np.ndarray, ctx: RenderContext) -> tuple[np.ndarray, float, Region, Mask | None]:
+    """What the detector looks at for a step: the full-resolution source when the pixels are a render of it."""
+    rows, cols = pixels.shape[:2]
+    top, left = ctx.origin
+    if ctx.source is not None:
+        render_rows, render_cols = scaled_shape(ctx.source.shape[0], ctx.source.shape[1], ctx.scale)
+        if top + rows <= render_rows and left + cols <= render_cols:
+            return ctx.source, ctx.scale, Region(top, left, rows, cols), ctx.mask_layer
+    layer = ctx.mask_layer if ctx.mask_layer is not None and (ctx.mask_layer.rows, ctx.mask_layer.cols) == (rows, cols) \
+        else None
+    return pixels, 1.0, full_region(rows, cols), layer
+
+
+def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float, grow: float,
+                  progress: ProgressFn) -> tuple[np.ndarray, np.ndarray]:
+    """Detect and fill the damage; return the filled pixels and the mask used."""
+    from enhance_core.learned.inpaint import MODEL_NAME, inpaint_masked
+
+    source, scale, region, layer = _detector_view(pixels, ctx)
+    mask = detected_damage(source, scale=scale, region=region, sensitivity=sensitivity, grow=grow, layer=layer,
+                           device=ctx.device, progress=_sub(progress, 0.0, 0.5), should_stop=ctx.should_stop)
+    filled = inpaint_masked(pixels, mask, device=ctx.device, progress=_sub(progress, 0.5, 1.0),
+                            should_stop=ctx.should_stop, model=MODEL_NAME)
+    filled = add_matched_grain(filled, pixels, mask > 0, seed=hash((ctx.origin, pixels.shape)) & 0xFFFFFFFF)
+    return (pixels + mask[..., None] * (filled - pixels)).astype(np.float32), mask
+
+
+def _high_pass(image: np.ndarray) -> np.ndarray:
+    return image - cv2.GaussianBlur(image, (0, 0), 1.0)
+
+
+_WHITE_HIGH_PASS = float(np.std(_high_pass(np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32))))
+"""Standard deviation of the high pass of unit white noise (turns a measured high pass into a grain level)."""
+
+
+def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """Give the inside of filled holes the grain of the picture around them.
+
+    The network fills with the expected value, which is smooth: on a grainy
+    print a large filled tear reads as a grey smudge. This measures the grain
+    in a ring of known pixels around the holes (median absolute deviation of
+    a high pass of the luminance, so edges count little) and adds luminance
+    grain of that strength, slightly correlated as film grain is, to the
+    pixels more than two pixels inside a hole, fading in over the next three
+    (thin cracks, whose fill already carries its surroundings' texture, are
+    left as they are).
+    """
+    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+    weight = np.clip((depth - 2.0) / 3.0, 0.0, 1.0)
+    if not weight.any():
+        return filled
+    ring = cv2.dilate(hole.astype(np.uint8), np.ones((17, 17), np.uint8)).astype(bool) & ~hole
+    if ring.sum() < 64:
+        return filled
+    luma = original.mean(axis=2)
+    deviation = np.abs(_high_pass(luma)[ring])
+    level = 1.4826 * float(np.median(deviation)) / _WHITE_HIGH_PASS
+    grain = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal(hole.shape).astype(np.float32), (0, 0), 0.5)
+    grain *= np.float32(level / max(float(grain.std()), 1e-6))
+    return (filled + (weight * grain)[..., None]).astype(np.float32)
+
+
+def rebalance_faded(pixels: np.ndarray, *, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Stretch each channel between its 0.2 and 99.8 percentiles (of the pixels not in ``exclude``).
+
+    Restores the contrast of a faded print and neutralises an even colour
+    cast; a channel with no spread is left as it is.
+    """
+    keep = pixels.reshape(-1, pixels.shape[2])
+    if exclude is not None and (exclude < 0.5).any():
+        keep = keep[(exclude < 0.5).ravel()]
+    step = max(1, len(keep) // 500_000)
+    low, high = np.percentile(keep[::step], REBALANCE_PERCENTILES, axis=0)
+    spread = high - low
+    ok = spread > 1e-3
+    scale = np.where(ok, 1.0 / np.where(ok, spread, 1.0), 1.0).astype(np.float32)
+    offset = np.where(ok, low, 0.0).astype(np.float32)
+    return np.clip((pixels - offset) * scale, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class RestoreParams:
+    """Parameters of the one-step restoration."""
+
+    sensitivity: float = param(0.5, label="Detector sensitivity", minimum=0.0, maximum=1.0, step=0.05,
+                               help="higher finds fainter cracks, scratches and dust (and marks more)")
+    grow: float = param(1.5, label="Grow mask", minimum=0.0, maximum=10.0, step=0.5, unit="px",
+                        help="widen each detected defect by this much so the fill covers its soft rim")
+    denoise: bool = param(False, label="Remove grain", help="denoise the restored photo (automatic level)")
+    rebalance: bool = param(False, label="Rebalance faded contrast",
+                            help="stretch each channel to the full range: restores faded contrast, removes a cast")
+
+
+def apply_restore(pixels: np.ndarray, params: RestoreParams, ctx: RenderContext) -> np.ndarray:
+    """Filter-stack entry point: detect and fill damage, then optionally denoise and rebalance."""
+    stages = 1 + params.denoise
+    result, mask = fill_detected(pixels, ctx, sensitivity=params.sensitivity, grow=params.grow,
+                                 progress=_sub(ctx.progress, 0.0, 1.0 / stages))
+    if params.denoise:
+        from enhance_core.learned.denoise import denoise_image
+
+        result = denoise_image(result, device=ctx.device, progress=_sub(ctx.progress, 0.5, 1.0),
+                               should_stop=ctx.should_stop)
+    if params.rebalance:
+        result = rebalance_faded(result, exclude=mask)
+    return result
+
+
+FILTER_DEF = FilterDef(
+    name="restore",
+    label="Restore old photo (CNN)",
+    category="Learned",
+    params_type=RestoreParams,
+    apply=apply_restore,
+    margin=whole_image_margin,
+    learned=True,
+    description="Find cracks, scratches, dust and tears with a neural network and fill them; "
+                "optionally remove grain and rebalance faded contrast. Paint or erase to correct what it finds.",
+    mask_edits=lambda params: True,
+)

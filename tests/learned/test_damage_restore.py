@@ -1,0 +1,207 @@
+"""Damage synthesis, tolerant scoring, the learned detector and the one-step restoration."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from enhance_core.errors import ParameterError
+from enhance_core.filters.registry import get_filter
+from enhance_core.image import Image, ImageMeta
+from enhance_core.learned import damage, registry
+from enhance_core.learned.damage import damage_mask, threshold_for
+from enhance_core.masks import Mask, Stroke
+from enhance_core.restoration.scoring import count_detections
+from enhance_core.render import Renderer
+from enhance_core.stack import make_item
+from enhance_core.training import export, train_detect
+from enhance_core.training.damage_synth import damage_photo
+
+from .conftest import synthetic_rgb, write_synthetic_dataset
+
+TINY_CONFIG = train_detect.__file__.replace("train_detect.py", "configs/detect_tiny.json")
+
+
+def test_drawn_damage_is_labelled_where_it_changed_the_picture():
+    clean = synthetic_rgb(96, 128)
+    sample = damage_photo(clean, np.random.default_rng(3), damaged_fraction=1.0)
+    assert 0.002 < sample.label.mean() < 0.3
+    assert not (sample.label & sample.ignore).any()
+    change = np.abs(sample.damaged - sample.clean).max(axis=2)
+    assert change[sample.label].mean() > 5 * change[~(sample.label | sample.ignore)].mean()
+    again = damage_photo(clean, np.random.default_rng(3), damaged_fraction=1.0)
+    assert np.array_equal(again.damaged, sample.damaged), "a seed fixes the sample"
+
+
+def test_undamaged_sample_has_no_label_and_equals_its_clean_twin():
+    sample = damage_photo(synthetic_rgb(64, 64), np.random.default_rng(1), damaged_fraction=0.0)
+    assert not sample.label.any() and not sample.ignore.any()
+    assert np.array_equal(sample.damaged, sample.clean)
+
+
+def test_tolerant_scoring_forgives_a_one_pixel_offset_but_not_a_miss():
+    truth = np.zeros((40, 40), bool)
+    truth[20, 5:35] = True
+    shifted = np.roll(truth, 1, axis=0)
+    counts = count_detections(shifted, truth, tolerance=2)
+    assert counts.precision == 1.0 and counts.recall == 1.0 and counts.f1 == 1.0
+    assert count_detections(shifted, truth, tolerance=0).f1 == 0.0
+    far = np.roll(truth, 10, axis=0)
+    assert count_detections(far, truth).f1 == 0.0
+    nothing = np.zeros_like(truth)
+    assert count_detections(nothing, truth).recall == 0.0 and count_detections(nothing, truth).precision == 1.0
+
+
+def test_sensitivity_sets_the_threshold_and_grow_widens_the_mask():
+    assert threshold_for(0.5) == pytest.approx(0.5)
+    assert threshold_for(1.0) < threshold_for(0.0)
+    probability = np.zeros((21, 21), np.float32)
+    probability[10, 10] = 0.7
+    assert damage_mask(probability, sensitivity=0.5, grow=0).sum() == 1
+    assert damage_mask(probability, sensitivity=0.0, grow=0).sum() == 0
+    assert damage_mask(probability, sensitivity=0.5, grow=2).sum() == 13
+    with pytest.raises(ParameterError, match="sensitivity"):
+        threshold_for(1.5)
+    with pytest.raises(ParameterError, match="grow"):
+        damage_mask(probability, grow=-1)
+
+
+@pytest.fixture(scope="module")
+def tiny_detector(tmp_path_factory):
+    """A tiny detector trained for a few steps on synthetic data, exported to a models folder."""
+    root = tmp_path_factory.mktemp("tiny_detect")
+    write_synthetic_dataset(root / "data")
+    run_dir = root / "run"
+    train_detect.main(["--config", TINY_CONFIG, "--data", str(root / "data"), "--set",
+                       f"out_dir={json.dumps(str(run_dir))}"])
+    log = [json.loads(line) for line in (run_dir / "val_log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 4 and 0.0 <= log[-1]["f1"] <= 1.0
+    _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="detect", arch="DamageUNet",
+                                          folder=root / "models")
+    return root / "models", spec
+
+
+def test_tiny_detector_gives_a_probability_per_pixel(tiny_detector, monkeypatch, tmp_path):
+    folder, spec = tiny_detector
+    shutil.copytree(folder, tmp_path / "models")
+    monkeypatch.setenv(registry.MODELS_ENV, str(tmp_path / "models"))
+    monkeypatch.setitem(registry.MODELS, "detect", spec)
+    registry.clear_cache()
+    try:
+        gray = synthetic_rgb(50, 70)[..., :1]
+        probability = damage.damage_probability(gray, device="cpu")
+        assert probability.shape == (50, 70) and probability.dtype == np.float32
+        assert 0.0 <= probability.min() and probability.max() <= 1.0
+    finally:
+        registry.clear_cache()
+
+
+@pytest.fixture
+def known_damage(monkeypatch):
+    """Replace the detector by a fixed probability: a horizontal crack on row 30, columns 10-110."""
+    calls = []
+
+    def fake(source, **kwargs):
+        calls.append(source.shape)
+        probability = np.zeros(source.shape[:2], np.float32)
+        probability[30, 10:110] = 0.9
+        return probability
+
+    monkeypatch.setattr(damage, "source_damage_probability", fake)
+    return calls
+
+
+def cracked_scan() -> tuple[np.ndarray, np.ndarray]:
+    clean = synthetic_rgb(64, 128)
+    cracked = clean.copy()
+    cracked[30, 10:110] = 1.0
+    return clean, cracked
+
+
+def test_restore_fills_the_detected_crack_and_nothing_else(known_damage):
+    clean, cracked = cracked_scan()
+    out = Renderer().render(Image(cracked, meta=ImageMeta()), [make_item("restore", {"grow": 1.0})], device="cpu")
+    assert np.abs(out[30, 12:108] - clean[30, 12:108]).max() < 0.1
+    assert np.array_equal(out[:27], cracked[:27]) and np.array_equal(out[34:], cracked[34:])
+
+
+def test_painting_adds_damage_and_erasing_removes_it(known_damage):
+    clean, cracked = cracked_scan()
+    cracked[50, 20:60] = 0.0
+    image = Image(cracked, meta=ImageMeta())
+    mask = Mask(64, 128).with_stroke(Stroke(((18, 50), (62, 50)), radius=2, hardness=1.0))
+    mask = mask.with_stroke(Stroke(((5, 30), (60, 30)), radius=4, hardness=1.0, erase=True))
+    out = Renderer().render(image, [make_item("hole_fill", {"source": "detected", "grow": 1.0}, mask=mask)],
+                            device="cpu")
+    assert np.abs(out[50, 22:58] - clean[50, 22:58]).max() < 0.15, "painted damage is filled"
+    assert np.array_equal(out[30, 10:55], cracked[30, 10:55]), "erased detection is left alone"
+    assert np.abs(out[30, 70:108] - clean[30, 70:108]).max() < 0.1, "the rest of the detection is filled"
+
+
+def test_preview_keeps_a_one_pixel_crack_marked_and_detects_on_the_full_source(known_damage):
+    clean, cracked = cracked_scan()
+    image = Image(cracked, meta=ImageMeta())
+    preview = Renderer().render(image, [make_item("restore", {})], scale=0.5, device="cpu")
+    assert known_damage == [(64, 128, 3)], "the detector saw the full-resolution source"
+    small_clean = clean[::2, ::2]
+    assert np.abs(preview[15, 8:52] - small_clean[15, 8:52]).max() < 0.15
+
+
+def test_rebalance_stretches_a_faded_cast_print():
+    from enhance_core.learned.restore import rebalance_faded
+
+    picture = synthetic_rgb(40, 40)
+    faded = 0.3 + 0.4 * picture * np.array([1.0, 0.9, 0.7], np.float32)
+    result = rebalance_faded(faded.astype(np.float32))
+    for channel in range(3):
+        assert np.percentile(result[..., channel], 0.2) < 0.01 and np.percentile(result[..., channel], 99.8) > 0.99
+    flat = np.full((8, 8, 3), 0.5, np.float32)
+    assert np.array_equal(rebalance_faded(flat), flat)
+
+
+def test_restore_recipe_stores_the_setting_and_replays_on_another_size(known_damage, tmp_path):
+    from enhance_core.recipe import load_recipe, save_recipe
+
+    path = save_recipe([make_item("restore", {"sensitivity": 0.7, "rebalance": True})], tmp_path / "r.json")
+    steps = load_recipe(path)
+    assert steps[0].params.sensitivity == 0.7 and steps[0].mask is None
+    _, cracked = cracked_scan()
+    out = Renderer().render(Image(cracked[:, :120].copy(), meta=ImageMeta()), steps, device="cpu")
+    assert out.shape == (64, 120, 3)
+
+
+def test_only_detected_mode_lets_the_mask_edit():
+    hole_fill, restore = get_filter("hole_fill"), get_filter("restore")
+    assert restore.mask_edits(restore.default_params())
+    assert not hole_fill.mask_edits(hole_fill.default_params())
+    assert hole_fill.mask_edits(hole_fill.make_params({"source": "detected"}))
+
+
+def test_a_recipe_from_the_classical_detector_loads_with_the_learned_one(tmp_path):
+    from enhance_core.recipe import load_recipe
+
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"schema": "enhance-studio.recipe", "version": 1, "steps": [
+        {"filter": "hole_fill", "params": {"source": "detected", "sensitivity": 0.4, "max_width": 7.0},
+         "enabled": True, "opacity": 1.0, "mask": None}]}))
+    (step,) = load_recipe(path)
+    assert (step.params.source, step.params.sensitivity, step.params.grow) == ("detected", 0.4, 1.5)
+
+
+def test_large_fills_get_the_grain_of_their_surroundings_and_thin_ones_none():
+    from enhance_core.learned.restore import add_matched_grain
+
+    rng = np.random.default_rng(0)
+    grainy = np.repeat(0.5 + rng.normal(0, 0.03, (96, 96, 1)), 3, axis=2).astype(np.float32)
+    hole = np.zeros((96, 96), bool)
+    hole[30:70, 30:70] = True
+    hole[10, 5:90] = True
+    smooth = np.where(hole[..., None], np.float32(0.5), grainy)
+    out = add_matched_grain(smooth, grainy, hole, seed=1)
+    assert 0.02 < out[40:60, 40:60].std() < 0.04, "grain of about the surroundings' 0.03"
+    assert np.array_equal(out[10], smooth[10]) and np.array_equal(out[~hole], smooth[~hole])
+    flat = np.full((96, 96, 3), 0.5, np.float32)
+    assert np.abs(add_matched_grain(flat, flat, hole) - flat).max() < 1e-6, "no grain where there is none"
