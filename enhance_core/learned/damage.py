@@ -28,6 +28,7 @@ import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import ProgressFn, StopFn
+from enhance_core.learned.engine import check_pixels
 
 MODEL_NAME = "detect"
 OVERLAP = 48
@@ -75,16 +76,12 @@ def damage_probability(
     Cancelled
         ``should_stop()`` returned true.
     """
-    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
-        raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
+    check_pixels(pixels)
     import torch
 
-    from enhance_core.learned.engine import cpu_has_fast_bf16, load_network, run_tiled, select_device, stop_checks
+    from enhance_core.learned.engine import cpu_has_fast_bf16, load_network, run_tiled, stop_checks
 
-    if network is None:
-        network, device = load_network(MODEL_NAME, device=device, should_stop=should_stop)
-    else:
-        device = select_device(device)
+    network, device = load_network(MODEL_NAME, device=device, should_stop=should_stop, network=network)
     bf16 = device == "cpu" and cpu_has_fast_bf16()
 
     def run_network(tensor: torch.Tensor) -> torch.Tensor:

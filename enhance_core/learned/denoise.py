@@ -42,6 +42,7 @@ import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
+from enhance_core.learned.engine import check_pixels
 from enhance_core.learned.noise_map import estimate_noise_map, typical_level
 
 MODEL_NAME = "denoise"
@@ -101,8 +102,7 @@ def denoise_image(
     Cancelled
         ``should_stop()`` returned true.
     """
-    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
-        raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
+    check_pixels(pixels)
     pixels = np.ascontiguousarray(pixels, dtype=np.float32)
     if isinstance(sigma, np.ndarray):
         if sigma.shape != pixels.shape[:2]:

@@ -194,13 +194,21 @@ def call_interruptibly(work: Callable[[], Any], should_stop: StopFn | None, *, p
     return outcome["value"]
 
 
-def load_network(name: str, *, device: str | None = None, should_stop: StopFn | None = None) -> tuple[Any, str]:
+def check_pixels(pixels: Any) -> None:
+    """Raise :class:`ParameterError` unless ``pixels`` is a (rows, cols, 1 or 3) array, as every learned filter takes."""
+    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+        raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
+
+
+def load_network(name: str, *, device: str | None = None, should_stop: StopFn | None = None,
+                 network: Any = None) -> tuple[Any, str]:
     """Choose the device and load model ``name`` on it; return ``(network, device)``.
 
     The first call in a process imports torch and reads, checks and builds the
     network (seconds on a slow machine); this runs through
     :func:`call_interruptibly`, so a stop request is honoured within
-    ``poll`` seconds even then.
+    ``poll`` seconds even then. A ``network`` already loaded (a training
+    checkpoint under evaluation) is returned as it is, with the chosen device.
 
     Raises
     ------
@@ -209,6 +217,9 @@ def load_network(name: str, *, device: str | None = None, should_stop: StopFn | 
     ModelError, ParameterError
         As :func:`enhance_core.learned.registry.load_model` and :func:`select_device`.
     """
+
+    if network is not None:
+        return network, select_device(device)
 
     def load() -> tuple[Any, str]:
         chosen = select_device(device)

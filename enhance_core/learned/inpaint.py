@@ -28,6 +28,7 @@ from scipy import ndimage
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import ProgressFn, StopFn
+from enhance_core.learned.engine import check_pixels
 from enhance_core.learned.prefill import push_pull_fill
 
 MODEL_NAME = "inpaint"
@@ -42,8 +43,7 @@ BYTES_PER_PIXEL = 640.0
 
 def _check_inputs(pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Validate the image and the mask; return the mask as bool (rows, cols), True = fill."""
-    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
-        raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
+    check_pixels(pixels)
     if not isinstance(mask, np.ndarray):
         raise ParameterError(f"mask must be a numpy array of the image's shape, got {type(mask).__name__}")
     if mask.ndim == 3 and mask.shape[2] == 1:
@@ -149,12 +149,9 @@ def inpaint_masked(
     pixels = np.ascontiguousarray(pixels, dtype=np.float32)
     if not hole.any():
         return pixels.copy()
-    from enhance_core.learned.engine import cpu_has_fast_bf16, load_network, select_device, stop_checks
+    from enhance_core.learned.engine import cpu_has_fast_bf16, load_network, stop_checks
 
-    if network is None:
-        network, device = load_network(model, device=device, should_stop=should_stop)
-    else:
-        device = select_device(device)
+    network, device = load_network(model, device=device, should_stop=should_stop, network=network)
     import torch
 
     bf16 = device == "cpu" and cpu_has_fast_bf16()

@@ -36,6 +36,7 @@ import numpy as np
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
 from enhance_core.filters.common import whole_image_margin
+from enhance_core.learned.engine import check_pixels
 
 MODEL_NAME = "lowlight"
 MAX_STRENGTH = 2.0
@@ -98,8 +99,7 @@ def enhance_low_light(
     Cancelled
         ``should_stop()`` returned true.
     """
-    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
-        raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
+    check_pixels(pixels)
     if not 0.0 <= strength <= MAX_STRENGTH:
         raise ParameterError(f"strength must be between 0 and {MAX_STRENGTH:g}, got {strength}")
     if not 0.0 <= denoise <= 1.0:

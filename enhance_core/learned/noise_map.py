@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from enhance_core.errors import ParameterError
 from enhance_core.filters.base import ProgressFn, StopFn
+from enhance_core.learned.engine import check_pixels
 
 MODEL_NAME = "noise_level"
 OVERLAP = 16
@@ -59,14 +59,10 @@ def estimate_noise_map(
     Cancelled
         ``should_stop()`` returned true.
     """
-    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
-        raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
-    from enhance_core.learned.engine import load_network, run_tiled, select_device, stop_checks
+    check_pixels(pixels)
+    from enhance_core.learned.engine import load_network, run_tiled, stop_checks
 
-    if network is None:
-        network, device = load_network(MODEL_NAME, device=device, should_stop=should_stop)
-    else:
-        device = select_device(device)
+    network, device = load_network(MODEL_NAME, device=device, should_stop=should_stop, network=network)
     source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
     if source.shape[2] == 1:
         source = np.repeat(source, 3, axis=2)
