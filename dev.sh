@@ -55,6 +55,7 @@ case "$command" in
         ;;
     test)
         export QT_QPA_PLATFORM=offscreen
+        python -m ruff check --quiet .
         exec python -m pytest -q "$@"
         ;;
     *)

@@ -37,7 +37,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from skimage.metrics import structural_similarity

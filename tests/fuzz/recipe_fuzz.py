@@ -39,7 +39,7 @@ import numpy as np
 from enhance_core.errors import EnhanceError
 from enhance_core.image import Image
 from enhance_core.masks import Mask, Stroke, save_mask_raster
-from enhance_core.recipe import SCHEMA, load_recipe, recipe_to_dict
+from enhance_core.recipe import load_recipe, recipe_to_dict
 from enhance_core.render import render_image
 from enhance_core.stack import make_item
 
