@@ -44,9 +44,10 @@ def fill_biharmonic(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return inpaint_biharmonic(image, hole, channel_axis=-1).astype(np.float32)
 
 
-def psnr_in_hole(result: np.ndarray, reference: np.ndarray, hole: np.ndarray) -> float:
-    """PSNR (peak 1) over the hole pixels, all channels."""
-    mse = float(np.mean((result[hole].astype(np.float64) - reference[hole]) ** 2))
+def psnr(result: np.ndarray, reference: np.ndarray, where: np.ndarray | None = None) -> float:
+    """PSNR (peak 1) over every pixel, or over the pixels in ``where`` (a hole), all channels."""
+    difference = result.astype(np.float64) - reference
+    mse = float(np.mean(difference[where] ** 2 if where is not None else difference ** 2))
     return 10.0 * math.log10(1.0 / max(mse, 1e-12))
 
 

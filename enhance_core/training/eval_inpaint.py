@@ -33,7 +33,7 @@ import numpy as np
 from enhance_core.errors import EnhanceError
 from enhance_core.learned.inpaint import MODEL_NAME, inpaint_masked
 from enhance_core.training.baselines import (
-    CLASSICAL_RADIUS, fill_biharmonic, fill_navier_stokes, fill_telea, psnr_in_hole, ssim_image,
+    CLASSICAL_RADIUS, fill_biharmonic, fill_navier_stokes, fill_telea, psnr, ssim_image,
 )
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
 from enhance_core.training.export import network_from_checkpoint
@@ -65,7 +65,7 @@ def evaluate(images: list[tuple[str, np.ndarray]], network: Any = None) -> dict:
                 start = time.perf_counter()
                 result = np.clip(fill(image, hole), 0.0, 1.0)
                 scores[method]["seconds"].append(time.perf_counter() - start)
-                scores[method]["psnr_hole"].append(psnr_in_hole(result, image, hole))
+                scores[method]["psnr_hole"].append(psnr(result, image, hole))
                 scores[method]["ssim"].append(ssim_image(result, image))
         key = f"{round(band[0] * 100)}-{round(band[1] * 100)}%"
         bands[key] = {"images": len(images), "coverage": float(np.mean(coverage)),

@@ -32,14 +32,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 
 from enhance_core.errors import EnhanceError
 from enhance_core.learned.damage import damage_mask, damage_probability
@@ -48,24 +46,12 @@ from enhance_core.restoration.dust import detect_dust_and_scratches
 from enhance_core.restoration.scoring import DetectionCounts, count_detections
 from enhance_core.training.damage_synth import damage_photo
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
-from enhance_core.training.baselines import fill_navier_stokes, fill_telea
+from enhance_core.training.baselines import fill_navier_stokes, fill_telea, psnr, ssim_image
 from enhance_core.training.export import network_from_checkpoint
 
 SETS = {"LIVE1": "RGB", "Set12": "L"}
 EVAL_SEED = 31_000
 COVERAGE = (0.02, 0.06)
-
-
-def psnr(result: np.ndarray, reference: np.ndarray, where: np.ndarray | None = None) -> float:
-    """PSNR (peak 1) over all pixels or those in ``where``."""
-    difference = result.astype(np.float64) - reference
-    mse = float(np.mean(difference[where] ** 2 if where is not None else difference ** 2))
-    return 10.0 * math.log10(1.0 / max(mse, 1e-12))
-
-
-def ssim(result: np.ndarray, reference: np.ndarray) -> float:
-    """SSIM over the whole image (channels averaged)."""
-    return float(structural_similarity(result, reference, channel_axis=2, data_range=1.0))
 
 
 def as_shown(image: np.ndarray, gray: bool) -> np.ndarray:
@@ -105,7 +91,7 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
         add("marked_clean_classical", 100 * float(np.mean(detect_dust_and_scratches(as_shown(twin.damaged, gray)) > 0)))
 
         add("input_psnr", psnr(damaged, clean))
-        add("input_ssim", ssim(damaged, clean))
+        add("input_ssim", ssim_image(damaged, clean))
         add("input_psnr_damage", psnr(damaged, clean, footprint))
         start = time.perf_counter()
         filled = inpaint_masked(damaged, footprint.astype(np.float32), device="cpu", network=fill)
@@ -114,12 +100,12 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
                                ("fill_ns", fill_navier_stokes(damaged, footprint))):
             add(f"{method}_psnr_damage", psnr(result, clean, footprint))
             add(f"{method}_psnr", psnr(result, clean))
-            add(f"{method}_ssim", ssim(result, clean))
+            add(f"{method}_ssim", ssim_image(result, clean))
         for method, mask in (("detect_fill_ours", damage_mask(probability, sensitivity=0.5, grow=1.5)),
                              ("detect_fill_classical", classical_mask.astype(np.float32))):
             result = inpaint_masked(damaged, mask, device="cpu", network=fill)
             add(f"{method}_psnr", psnr(result, clean))
-            add(f"{method}_ssim", ssim(result, clean))
+            add(f"{method}_ssim", ssim_image(result, clean))
         print(f"{name}: F1 ours {count_detections(ours_mask, sample.label, ignore=sample.ignore).f1:.3f}, "
               f"damage {footprint.mean():.1%}, fill PSNR in damage ours {rows['fill_ours_psnr_damage'][-1]:.2f} "
               f"Telea {rows['fill_telea_psnr_damage'][-1]:.2f}", file=sys.stderr, flush=True)
