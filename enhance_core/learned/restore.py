@@ -14,13 +14,15 @@ The ``restore`` filter is the archivist's preset as one stack step, and the
 3. the learned hole fill (:func:`enhance_core.learned.inpaint.inpaint_masked`)
    fills the mask, and the inside of large holes gets the grain of the
    picture around them (:func:`add_matched_grain`);
-4. optionally the learned denoiser removes grain (automatic level) and the
+4. optionally the learned denoiser removes grain (automatic level, told to
+   the user as the ``denoise`` step tells it) and the
    faded contrast is rebalanced: each channel stretched between its 0.2 and
    99.8 percentiles of the undamaged pixels, which also removes a colour cast.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -93,8 +95,10 @@ def _high_pass(image: np.ndarray) -> np.ndarray:
     return image - cv2.GaussianBlur(image, (0, 0), 1.0)
 
 
-_WHITE_HIGH_PASS = float(np.std(_high_pass(np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32))))
-"""Standard deviation of the high pass of unit white noise (turns a measured high pass into a grain level)."""
+@functools.cache
+def _white_high_pass() -> float:
+    """Standard deviation of the high pass of unit white noise (turns a measured high pass into a grain level)."""
+    return float(np.std(_high_pass(np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32))))
 
 
 def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray, *, seed: int = 0) -> np.ndarray:
@@ -118,7 +122,7 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
         return filled
     luma = original.mean(axis=2)
     deviation = np.abs(_high_pass(luma)[ring])
-    level = 1.4826 * float(np.median(deviation)) / _WHITE_HIGH_PASS
+    level = 1.4826 * float(np.median(deviation)) / _white_high_pass()
     grain = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal(hole.shape).astype(np.float32), (0, 0), 0.5)
     grain *= np.float32(level / max(float(grain.std()), 1e-6))
     return (filled + (weight * grain)[..., None]).astype(np.float32)
@@ -161,10 +165,9 @@ def apply_restore(pixels: np.ndarray, params: RestoreParams, ctx: RenderContext)
     result, mask = fill_detected(pixels, ctx, sensitivity=params.sensitivity, grow=params.grow,
                                  progress=_sub(ctx.progress, 0.0, 1.0 / stages))
     if params.denoise:
-        from enhance_core.learned.denoise import denoise_image
+        from enhance_core.learned.denoise import DenoiseParams, apply_denoise
 
-        result = denoise_image(result, device=ctx.device, progress=_sub(ctx.progress, 0.5, 1.0),
-                               should_stop=ctx.should_stop)
+        result = apply_denoise(result, DenoiseParams(mode="auto"), ctx.with_(progress=_sub(ctx.progress, 0.5, 1.0)))
     if params.rebalance:
         result = rebalance_faded(result, exclude=mask)
     return result

@@ -128,6 +128,14 @@ def test_restore_fills_the_detected_crack_and_nothing_else(known_damage):
     assert np.array_equal(out[:27], cracked[:27]) and np.array_equal(out[34:], cracked[34:])
 
 
+def test_restore_with_grain_removal_says_the_noise_level_it_estimated(known_damage):
+    _, cracked = cracked_scan()
+    noisy = np.clip(cracked + np.random.default_rng(0).normal(0, 0.06, cracked.shape), 0, 1).astype(np.float32)
+    step, notes = make_item("restore", {"denoise": True}), {}
+    Renderer().render(Image(noisy, meta=ImageMeta()), [step], device="cpu", notes=notes)
+    assert notes[step.uid].startswith("estimated noise σ") and 8.0 < float(notes[step.uid].split("σ")[1]) < 25.0
+
+
 def test_painting_adds_damage_and_erasing_removes_it(known_damage):
     clean, cracked = cracked_scan()
     cracked[50, 20:60] = 0.0
