@@ -13,20 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-class ResBlock(nn.Module):
-    """Two 3x3 convolutions with a leaky ReLU between and an identity skip."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1),
-            nn.LeakyReLU(0.1, inplace=True),
-            nn.Conv2d(channels, channels, 3, padding=1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+from enhance_core.learned.archs.inpaint_unet import ResBlock
 
 
 class DamageUNet(nn.Module):
@@ -61,11 +48,11 @@ class DamageUNet(nn.Module):
         self.decoders = nn.ModuleList()
         for level in range(len(widths) - 1):
             w, w_next = widths[level], widths[level + 1]
-            self.encoders.append(nn.Sequential(*[ResBlock(w) for _ in range(blocks[level])]))
+            self.encoders.append(nn.Sequential(*[ResBlock(w, slope=0.1) for _ in range(blocks[level])]))
             self.downs.append(nn.Sequential(nn.Conv2d(w, w_next, 2, stride=2), nn.LeakyReLU(0.1, inplace=True)))
             self.ups.append(nn.ConvTranspose2d(w_next, w, 2, stride=2))
-            self.decoders.append(nn.Sequential(*[ResBlock(w) for _ in range(blocks[level])]))
-        self.bottleneck = nn.Sequential(*[ResBlock(widths[-1]) for _ in range(blocks[-1])])
+            self.decoders.append(nn.Sequential(*[ResBlock(w, slope=0.1) for _ in range(blocks[level])]))
+        self.bottleneck = nn.Sequential(*[ResBlock(widths[-1], slope=0.1) for _ in range(blocks[-1])])
         self.tail = nn.Sequential(nn.Conv2d(widths[0], 4, 3, padding=1), nn.PixelShuffle(2))
         self.multiple = 2 ** len(widths)
 

@@ -32,13 +32,13 @@ class GatedConv(nn.Module):
 
 
 class ResBlock(nn.Module):
-    """Two 3x3 convolutions with a leaky ReLU between and an identity skip."""
+    """Two 3x3 convolutions with a leaky ReLU (negative ``slope``) between and an identity skip."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, slope: float = 0.2) -> None:
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(channels, channels, 3, padding=1),
-            nn.LeakyReLU(0.2, inplace=True),
+            nn.LeakyReLU(slope, inplace=True),
             nn.Conv2d(channels, channels, 3, padding=1),
         )
 
