@@ -12,6 +12,8 @@ rebalance).
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QSlider, QWidget
 
@@ -79,7 +81,7 @@ class RestorationActions(QObject):
         if target is None:
             self.document.push(AddStepCommand(stack, HOLE_FILL, options, label="Detect dust and scratches"))
             return
-        params = FILTERS[HOLE_FILL].make_params({**_as_dict(target.params), **options}, partial=False)
+        params = FILTERS[HOLE_FILL].make_params({**dataclasses.asdict(target.params), **options}, partial=False)
         self.document.push(change_params_command(stack, target, params))
 
     def restore_old_photo(self) -> None:
@@ -92,7 +94,3 @@ class RestorationActions(QObject):
             self.reporter.show_error(self.window, "No image", "Open a scan first (File ▸ Open…).")
             return False
         return True
-
-
-def _as_dict(params: object) -> dict:
-    return {spec.name: getattr(params, spec.name) for spec in FILTERS[HOLE_FILL].specs}
