@@ -18,7 +18,6 @@ the GUI start without it.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import weakref
 from typing import Any
@@ -92,7 +91,7 @@ def damage_probability(
     source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
     if source.shape[2] == 1:
         source = np.repeat(source, 3, axis=2)
-    with stop_checks(network, should_stop) if should_stop else contextlib.nullcontext():
+    with stop_checks(network, should_stop):
         probability = run_tiled(run_network, source, tile=tile, overlap=OVERLAP, multiple=network.multiple,
                                 device=device, progress=progress, should_stop=should_stop,
                                 bytes_per_pixel=BYTES_PER_PIXEL, out_channels=1)

@@ -34,7 +34,6 @@ GUI start without it.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,7 +156,7 @@ def run_denoiser(
 
         def run_network(tensor: torch.Tensor) -> torch.Tensor:
             return network(tensor[:, :3].contiguous(memory_format=torch.channels_last), tensor[:, 3:4])
-    with stop_checks(network, should_stop) if should_stop else contextlib.nullcontext():
+    with stop_checks(network, should_stop):
         result = run_tiled(run_network, source, tile=tile, overlap=OVERLAP, multiple=network.multiple,
                            device=device, progress=progress, should_stop=should_stop, mask=mask,
                            bytes_per_pixel=BYTES_PER_PIXEL, out_channels=3)

@@ -234,13 +234,17 @@ def load_network(name: str, *, device: str | None = None, should_stop: StopFn | 
 
 
 @contextlib.contextmanager
-def stop_checks(module: Any, should_stop: StopFn) -> Iterator[None]:
+def stop_checks(module: Any, should_stop: StopFn | None) -> Iterator[None]:
     """Check ``should_stop()`` before every submodule of ``module`` runs in this thread.
 
     A network's forward pass then raises :class:`Cancelled` within one layer,
     which keeps cancel prompt on a slow CPU even inside a large tile. Other
-    threads sharing the (cached) module are not affected.
+    threads sharing the (cached) module are not affected. Without
+    ``should_stop`` nothing is hooked.
     """
+    if should_stop is None:
+        yield
+        return
     owner = threading.get_ident()
 
     def check(_module: Any, _inputs: Any) -> None:

@@ -19,7 +19,6 @@ GUI start without it.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import cv2
@@ -165,7 +164,7 @@ def inpaint_masked(
     crop = pixels[rows, cols]
     crop_hole = hole[rows, cols]
     source = np.repeat(crop, 3, axis=2) if crop.shape[2] == 1 else crop
-    with stop_checks(network, should_stop) if should_stop else contextlib.nullcontext():
+    with stop_checks(network, should_stop):
         filled = _fill_crop(run_network, source, crop_hole, multiple=network.multiple, device=device,
                             progress=progress, should_stop=should_stop, tile=tile)
     if crop.shape[2] == 1:

@@ -27,7 +27,6 @@ are clipped to [0, 1] first (float TIFFs beyond that range lose the excess).
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,7 +118,7 @@ def enhance_low_light(
         model, device = load_network(model, device=device, should_stop=should_stop)
     else:
         device = select_device(device)
-    with stop_checks(model, should_stop) if should_stop else contextlib.nullcontext():
+    with stop_checks(model, should_stop):
         result = enhance_with_model(model, pixels, strength=strength, denoise=denoise, mask=mask, box=box,
                                     device=device, progress=progress, should_stop=should_stop, tile=tile)
     if pixels.shape[2] == 1:

@@ -15,7 +15,6 @@ for the user (the median over the image).
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import numpy as np
@@ -66,7 +65,7 @@ def estimate_noise_map(
     source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
     if source.shape[2] == 1:
         source = np.repeat(source, 3, axis=2)
-    with stop_checks(network, should_stop) if should_stop else contextlib.nullcontext():
+    with stop_checks(network, should_stop):
         level = run_tiled(network, source, overlap=OVERLAP, multiple=network.multiple, device=device,
                           progress=progress, should_stop=should_stop, bytes_per_pixel=BYTES_PER_PIXEL, out_channels=1)
     return np.maximum(level[..., 0], 0.0) * np.float32(255.0)
