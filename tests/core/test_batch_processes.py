@@ -36,15 +36,18 @@ COMMAND = [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGIN
 background job), which its children would inherit."""
 SLOW_STEPS = 2
 """tv_denoise steps per file: a few tenths of a second per file, so the kill lands while both workers are busy."""
+FILES = 40
+"""Enough inputs that files remain unstarted when the signal lands, however fast the machine (with 5, a CI
+machine once finished the whole batch between the first file and the Ctrl+C)."""
 
 
 @pytest.fixture
 def batch(tmp_path) -> tuple[Path, Path, Path]:
-    """Five inputs, a slow recipe and an output folder."""
+    """``FILES`` inputs, a slow recipe and an output folder."""
     inputs = tmp_path / "in"
     inputs.mkdir()
     rng = np.random.default_rng(0)
-    for index in range(5):
+    for index in range(FILES):
         write_image(Image(rng.random((160, 160, 3), dtype=np.float32)), inputs / f"img{index}.png")
     recipe = save_recipe([make_item("tv_denoise", {"weight": 0.5})] * SLOW_STEPS, tmp_path / "slow.json")
     return inputs, recipe, tmp_path / "out"
@@ -92,7 +95,7 @@ def test_kill_9_of_apply_stops_its_workers_and_a_rerun_finishes(batch, capsys) -
     wait_gone(workers)
     assert sorted(os.listdir(out)) == written, "a worker wrote after its parent was killed"
     assert not [name for name in written if name.endswith(".part")]
-    assert len(written) < 5
+    assert len(written) < FILES
     stale = out / ".img4.png.a1b2c3d4.part"
     stale.write_bytes(b"left by a killed run")
     (out / ".notes.txt.a1b2c3d4.part").write_bytes(b"not ours")
@@ -100,8 +103,8 @@ def test_kill_9_of_apply_stops_its_workers_and_a_rerun_finishes(batch, capsys) -
     assert main([*finish, "--skip-existing"]) == 0
     printed = capsys.readouterr()
     assert "removed 1 partial file(s) an interrupted run left" in printed.err
-    assert f"{5 - len(written)} of 5 file(s) written to {out}, {len(written)} kept" in printed.out
-    assert sorted(os.listdir(out)) == [".notes.txt.a1b2c3d4.part"] + [f"img{i}.png" for i in range(5)]
+    assert f"{FILES - len(written)} of {FILES} file(s) written to {out}, {len(written)} kept" in printed.out
+    assert sorted(os.listdir(out)) == [".notes.txt.a1b2c3d4.part"] + sorted(f"img{i}.png" for i in range(FILES))
     assert main(finish) == 1
     assert "already exists; pass --skip-existing to keep it" in capsys.readouterr().err
 
