@@ -116,7 +116,7 @@ def _die_with_parent(parent: int) -> bool:
 
 def _start_worker(pipe: Connection, parent: int) -> None:
     """Worker start-up: ignore Ctrl+C (the parent handles it), one OpenCV thread, die with the parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _ignore_sigint()
     cv2.setNumThreads(1)
     _die_with_parent(parent)
     threading.Thread(target=_watch_parent, args=(pipe,), name="watch-parent", daemon=True).start()
@@ -127,9 +127,9 @@ def _janitor(pipe: Connection, parent: int, outputs: list[Path]) -> None:
 
     The kernel kills the workers as the parent exits; what they were writing
     is removed once the parent is gone (``pidfd``), so no worker can create
-    another partial file afterwards. It inherits an ignored SIGINT (see
-    :func:`_start_janitor`).
+    another partial file afterwards. It ignores Ctrl+C as the workers do.
     """
+    _ignore_sigint()
     try:
         if pipe.recv_bytes() == DONE:
             return
@@ -156,16 +156,41 @@ def _run_one(fn: Callable[[Any], Any], task: Any, target: Path | None) -> Any:
 
 
 @contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT while workers are started, so they inherit the setting before they run any code."""
+def _sigint_held() -> Iterator[None]:
+    """Hold Ctrl+C back while workers are started, so they start with it held and ignore it before running code.
+
+    POSIX: SIGINT is blocked in this thread (the pool's threads start inside
+    this window and inherit the mask), so a Ctrl+C pressed now waits and
+    raises :class:`KeyboardInterrupt` as the window closes instead of being
+    lost (ignoring it, as before, lost it: CI saw a batch finish all its files
+    after a Ctrl+C). The workers inherit the mask
+    through ``exec`` and ignore SIGINT in :func:`_ignore_sigint`. Elsewhere
+    SIGINT is ignored for the window.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
+        return
+    if hasattr(signal, "pthread_sigmask"):
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _ignore_sigint() -> None:
+    """In a worker or the janitor: ignore Ctrl+C (which drops one held since start-up), then stop holding it."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int], jobs: int, *,
@@ -203,7 +228,7 @@ def _start_janitor(context: Any, outputs: list[Path]) -> tuple[Any, Connection] 
     reader, writer = context.Pipe(duplex=False)
     process = context.Process(target=_janitor, args=(reader, os.getpid(), outputs), name="batch-janitor",
                               daemon=True)
-    with _sigint_ignored():
+    with _sigint_held():
         process.start()
     reader.close()
     return process, writer
@@ -219,7 +244,7 @@ def _run_pool_once(fn: Callable[[Any], Any], tasks: Sequence[Any], queue: list[i
     running: dict[Future, int] = {}
     try:
         while queue or running:
-            with _sigint_ignored():
+            with _sigint_held():
                 while queue and len(running) < jobs:
                     index = queue.pop(0)
                     running[pool.submit(_run_one, fn, tasks[index], target(tasks[index]))] = index

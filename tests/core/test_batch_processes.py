@@ -91,10 +91,11 @@ def test_kill_9_of_apply_stops_its_workers_and_a_rerun_finishes(batch, capsys) -
     process.kill()
     process.wait()
     process.stderr.close()
-    written = sorted(os.listdir(out))
+    written = sorted(name for name in os.listdir(out) if not name.endswith(".part"))
     wait_gone(workers)
-    assert sorted(os.listdir(out)) == written, "a worker wrote after its parent was killed"
-    assert not [name for name in written if name.endswith(".part")]
+    left = sorted(os.listdir(out))
+    assert not [name for name in left if name.endswith(".part")], "the janitor left a partial file"
+    assert left == written, "a worker wrote after its parent was killed"
     assert len(written) < FILES
     stale = out / ".img4.png.a1b2c3d4.part"
     stale.write_bytes(b"left by a killed run")
@@ -123,6 +124,20 @@ def test_ctrl_c_ends_the_batch_with_a_summary_and_no_worker_left(batch) -> None:
     written = [name for name in os.listdir(batch[2]) if not name.endswith(".part")]
     assert f"interrupted: {len(written)} file(s) written" in summary
     assert not list(batch[2].glob(".*.part"))
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_a_ctrl_c_while_workers_start_is_held_not_lost() -> None:
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with batch_workers._sigint_held():
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                reached_the_end_of_the_window = True
+        assert reached_the_end_of_the_window, "the Ctrl+C interrupted the start of a worker"
+        assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_a_worker_removes_its_partial_file_and_exits_when_the_parent_goes(tmp_path) -> None:
