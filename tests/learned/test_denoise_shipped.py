@@ -7,7 +7,7 @@ import pytest
 from skimage import data
 
 from enhance_core.learned import registry
-from enhance_core.learned.denoise import denoise_image
+from enhance_core.learned.denoise import denoise_image, keep_local_mean
 from tests.learned.conftest import psnr
 
 
@@ -44,3 +44,22 @@ def test_shipped_weights_tiled_equal_whole_within_005_db(samples):
     # 96 px tiles are a stress case (real tiles are sized from the memory budget): the largest
     # difference may reach one 8-bit level at a tile join, no more.
     assert np.abs(tiled - whole).max() < 1.5 / 255
+
+
+def test_a_manual_level_above_the_noise_does_not_shift_the_tone(samples):
+    clean = 0.25 + 0.7 * samples["color"]
+    noisy = noisy_copy(clean, 3.0)
+    strong = denoise_image(noisy, sigma=10.0, device="cpu")
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    shift = 255 * float(np.mean(strong @ luma) - np.mean(clean @ luma))
+    dark = 255 * float(np.percentile(strong @ luma, 5) - np.percentile(clean @ luma, 5))
+    assert abs(shift) < 1.0 and abs(dark) < 1.0, (shift, dark)
+
+
+def test_keep_local_mean_restores_the_input_mean_but_not_where_the_input_is_clipped():
+    noisy = np.full((64, 160, 3), 0.6, np.float32)
+    noisy[:, 80:] = 0.0
+    brighter = noisy + np.float32(0.02)
+    kept = keep_local_mean(noisy, brighter)
+    assert np.allclose(kept[:, :40], 0.6, atol=1e-4), "a mid-grey area keeps its mean"
+    assert np.allclose(kept[:, 104:], 0.02, atol=1e-4), "a clipped area keeps the network's change"
