@@ -47,6 +47,7 @@ import numpy as np
 from enhance_core.errors import EnhanceError
 from enhance_core.training.baselines import Denoiser, baseline_methods
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
+from enhance_core.training.real_noise import REAL_NOISE_DIR
 
 SETS = {"gray": (("Set12", "L"),), "color": (("Set5", "RGB"), ("Set14", "RGB")), "live1": (("LIVE1", "RGB"),)}
 METHODS = ("ours", "ours_auto", "bm3d", "nlm", "wavelet", "bilateral")
@@ -162,7 +163,6 @@ def summarize(rows: list[dict]) -> list[str]:
     return lines
 
 
-REAL_FOLDER = "real_noise_polyu_canon"
 REAL_LEVELS = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0)
 
 
@@ -180,12 +180,12 @@ def evaluate_real(network, device: str, *, data: Path, max_images: int | None, l
     from enhance_core.learned.denoise import SIGMA_MAX, run_denoiser
     from enhance_core.learned.noise_level import estimate_noise_sigma
     from enhance_core.learned.noise_map import estimate_noise_map, typical_level
-    from enhance_core.training.train_denoise import load_real_pairs
+    from enhance_core.training.real_noise import load_real_pairs
 
-    pairs = load_real_pairs(data / REAL_FOLDER, limit=None)
+    pairs = load_real_pairs(data / REAL_NOISE_DIR, split="validation")
     pairs = pairs[::max(1, len(pairs) // max_images)][:max_images] if max_images else pairs
     if not pairs:
-        raise SystemExit(f"error: no real noisy pairs in {data / REAL_FOLDER}")
+        raise SystemExit(f"error: no real noisy validation pairs in {data / REAL_NOISE_DIR}")
     others = baseline_methods() if baselines else {}
     scores: dict[str, list[tuple[float, float, float, float]]] = {}
     auto_levels = []
@@ -221,7 +221,8 @@ def evaluate_real(network, device: str, *, data: Path, max_images: int | None, l
 def print_real(result: dict) -> None:
     """The real-noise comparison as a table, with the targets of the issue."""
     figures = result["figures"]
-    print(f"\nreal camera noise ({REAL_FOLDER}, {result['images']} pairs; mean automatic level "
+    print(f"\nreal camera noise ({REAL_NOISE_DIR}, {result['images']} validation pairs from other cameras than "
+          f"the estimator trained on; mean automatic level "
           f"{result['auto_level_mean']})\n{'method':16} {'PSNR':>7} {'SSIM':>7} {'mean shift':>11} {'dark 5% shift':>14}")
     for name, row in figures.items():
         print(f"{name:16} {row['psnr']:7.2f} {row['ssim']:7.4f} {row['mean_shift']:+11.2f} {row['dark5_shift']:+14.2f}")

@@ -40,6 +40,7 @@ from enhance_core.learned.archs.denoise_unet import DenoiseUNet
 from enhance_core.training import loop
 from enhance_core.training.camera_noise import camera_noise_pair, noise_level_map, srgb_to_linear, linear_to_srgb
 from enhance_core.training.data import list_images, load_uint8, random_crop
+from enhance_core.training.real_noise import REAL_NOISE_DIR, load_real_pairs
 
 DEFAULTS = {
     "widths": [64, 128, 256],
@@ -64,7 +65,6 @@ DEFAULTS = {
     "max_train_images": 0,
     "out_dir": "runs/denoise",
 }
-REAL_NOISE_DIR = "real_noise_polyu_canon"
 
 
 def _darken(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -135,19 +135,6 @@ def validate(model: DenoiseUNet, val_sets: dict, sigmas: list[float], real_pairs
     return line
 
 
-def load_real_pairs(folder, limit: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(noisy, reference) float32 pairs of a real-noise folder (``*_real.*`` beside ``*_mean.*``)."""
-    if not folder.is_dir():
-        return []
-    noisy_files = [p for p in list_images(folder) if "_real" in p.stem][:limit]
-    pairs = []
-    for path in noisy_files:
-        reference = path.with_name(path.name.replace("_real", "_mean"))
-        noisy, clean = load_uint8([path, reference], mode="RGB")
-        pairs.append((noisy.astype(np.float32) / 255.0, clean.astype(np.float32) / 255.0))
-    return pairs
-
-
 def _load_init(model: DenoiseUNet, state: dict) -> None:
     try:
         model.load_state_dict(state, strict=True)
@@ -168,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         "gray": load_uint8(list_images(args.data / "Set12")[:limit], mode="L"),
         "color": load_uint8(list_images(args.data / "Set5")[:limit], mode="RGB"),
     }
-    real_pairs = load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit or 12) if cfg["camera_fraction"] else []
+    real_pairs = load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit or 12, split="validation") if cfg["camera_fraction"] else []
     print(f"{len(train)} training images; validation: Set12 {len(val_sets['gray'])}, Set5 {len(val_sets['color'])}, "
           f"real pairs {len(real_pairs)}", flush=True)
     sigmas = cfg["val_sigma"] if isinstance(cfg["val_sigma"], list) else [cfg["val_sigma"]]

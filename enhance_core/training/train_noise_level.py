@@ -8,17 +8,24 @@ Usage::
 Crops from Train400 and CBSD432 get the same two kinds of noise the denoiser
 trains on (:func:`enhance_core.training.train_denoise.make_batch`): Gaussian
 noise with a uniform level, and realistic camera noise with its measured
-local level. The network
+local level, and a ``real_fraction`` of crops come from the real noisy
+photos of the training cameras (:mod:`enhance_core.training.real_noise`),
+labelled with the level the shipped denoiser removes their noise best at
+(their measured RMS map times the pair's :func:`~enhance_core.training.real_noise.best_gain`:
+camera noise is correlated, and the denoiser wants more than its RMS). The network
 (:class:`~enhance_core.learned.archs.noise_level_net.NoiseLevelNet`) learns
 the level map with an L1 loss on the logarithm of the level (a relative
 error: reading 2 as 4 is as wrong as 20 as 40), weighted ``under_weight``
 times where it reads too low, since a denoiser told too little leaves noise.
 Validation reports the median level read on Set12 with Gaussian noise at
-several levels, and the mean relative error on the real noisy photos of
-``real_noise_polyu_canon`` against their measured level.
+several levels, and on the real noisy photos of the validation cameras the
+mean level read and the PSNR of the shipped denoiser at that level
+(``real_auto_psnr``: what automatic mode gives).
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 import torch
@@ -27,6 +34,7 @@ from enhance_core.learned.archs.noise_level_net import NoiseLevelNet
 from enhance_core.training import loop, train_denoise
 from enhance_core.training.camera_noise import noise_level_map
 from enhance_core.training.data import list_images, load_uint8
+from enhance_core.training.real_noise import REAL_NOISE_DIR, best_gain, load_real_pairs
 
 BATCH_KEYS = ("sigma_range", "sigma_power", "gray_fraction", "camera_fraction", "dark_fraction", "map_jitter")
 """The settings of the denoiser's batch maker, which draws this network's examples too."""
@@ -43,6 +51,7 @@ DEFAULTS = {
     "gray_fraction": 0.2,
     "camera_fraction": 1.0,
     "map_jitter": 0.0,
+    "real_fraction": 0.0,
     "under_weight": 2.0,
     "grad_clip": 1.0,
     "bf16": False,
@@ -69,8 +78,50 @@ def _read(model: NoiseLevelNet, image: np.ndarray) -> np.ndarray:
     return model(x)[0, 0, :rows, :cols].numpy()
 
 
-def validate(model: NoiseLevelNet, gray: list[np.ndarray], sigmas: list[float], real_pairs: list) -> dict:
-    """Median level read (0-255) per Gaussian level on ``gray``, and the mean relative error on real pairs."""
+Denoise = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``denoise(noisy, level_map)``: the shipped denoiser, a (rows, cols) level map in 0-1 units."""
+
+
+def shipped_denoiser() -> Denoise:
+    """The shipped denoiser on the CPU, as a function of the image and a level map in 0-1 units."""
+    from enhance_core.learned.denoise import SIGMA_MAX, run_denoiser
+    from enhance_core.learned.engine import load_network
+
+    network, device = load_network("denoise", device="cpu")
+    return lambda noisy, level: run_denoiser(network, noisy, sigma=np.minimum(level * 255.0, SIGMA_MAX),
+                                             device=device)
+
+
+def real_targets(pairs: list[tuple[np.ndarray, np.ndarray]], denoise: Denoise) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(noisy, level map) of real training pairs: the measured RMS map times the pair's best gain."""
+    targets = []
+    for noisy, clean in pairs:
+        level = noise_level_map(noisy, clean)
+        targets.append((noisy, (level * best_gain(denoise, noisy, clean, level)).astype(np.float32)))
+    return targets
+
+
+def make_batch(images: list[np.ndarray], real: list[tuple[np.ndarray, np.ndarray]], cfg: dict,
+               rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
+    """The denoiser's batch (:func:`train_denoise.make_batch`) with a ``real_fraction`` of real crops in it."""
+    clean, noisy, level = train_denoise.make_batch(images, cfg, rng)
+    size = cfg["patch"]
+    for i in range(len(noisy)):
+        if not real or rng.random() >= cfg["real_fraction"]:
+            continue
+        image, target = real[rng.integers(len(real))]
+        top, left = rng.integers(image.shape[0] - size + 1), rng.integers(image.shape[1] - size + 1)
+        turns, flip = int(rng.integers(4)), bool(rng.integers(2))
+        for out, source in ((noisy, image), (level, target[..., None])):
+            crop = np.rot90(source[top:top + size, left:left + size], turns)
+            out[i] = torch.from_numpy(np.ascontiguousarray((crop[:, ::-1] if flip else crop).transpose(2, 0, 1)))
+        clean[i] = noisy[i]
+    return clean, noisy, level
+
+
+def validate(model: NoiseLevelNet, gray: list[np.ndarray], sigmas: list[float], real_pairs: list,
+             denoise: Denoise | None) -> dict:
+    """Median level read (0-255) per Gaussian level on ``gray``; on real pairs the level read and auto's PSNR."""
     line = {}
     rng = np.random.default_rng(7)
     for sigma in sigmas:
@@ -82,14 +133,16 @@ def validate(model: NoiseLevelNet, gray: list[np.ndarray], sigmas: list[float], 
             reads.append(float(np.median(_read(model, noisy.astype(np.float32)))) * 255)
         line[f"read_gray_{sigma:g}"] = round(float(np.mean(reads)), 2)
     if real_pairs:
-        errors, reads = [], []
+        reads, scores = [], []
         for noisy, clean in real_pairs:
-            true = float(np.median(noise_level_map(noisy, clean)))
-            read = float(np.median(_read(model, noisy)))
-            errors.append(abs(read - true) / true)
-            reads.append(read * 255)
-        line["real_rel_error"] = round(float(np.mean(errors)), 3)
+            level = _read(model, noisy)
+            reads.append(float(np.median(level)) * 255)
+            if denoise is not None:
+                error = float(np.mean((np.clip(denoise(noisy, level), 0, 1) - clean) ** 2))
+                scores.append(10 * np.log10(1.0 / max(error, 1e-12)))
         line["real_read_mean"] = round(float(np.mean(reads)), 2)
+        if scores:
+            line["real_auto_psnr"] = round(float(np.mean(scores)), 3)
     return line
 
 
@@ -100,13 +153,17 @@ def main(argv: list[str] | None = None) -> None:
     train = load_uint8(list_images(args.data / "Train400")[:limit], mode="L")
     train += load_uint8(list_images(args.data / "CBSD432")[:limit], mode="RGB")
     gray = load_uint8(list_images(args.data / "Set12")[:limit], mode="L")
-    real_pairs = train_denoise.load_real_pairs(args.data / train_denoise.REAL_NOISE_DIR, limit=limit or 20)
-    print(f"{len(train)} training images; validation: Set12 {len(gray)}, real pairs {len(real_pairs)}", flush=True)
+    real_pairs = load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit or 23, split="validation")
+    denoise = shipped_denoiser() if cfg["real_fraction"] else None
+    real = real_targets(load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit, split="train"), denoise) \
+        if denoise is not None else []
+    print(f"{len(train)} training images, {len(real)} real training pairs; validation: Set12 {len(gray)}, "
+          f"real pairs {len(real_pairs)}", flush=True)
     task = loop.Task(
         build=lambda c: NoiseLevelNet(3, c["width"], c["depth"]),
-        make_batch=lambda rng: train_denoise.make_batch(train, cfg, rng),
+        make_batch=lambda rng: make_batch(train, real, cfg, rng),
         loss=lambda model, batch: level_loss(model(batch[1]), batch[2], cfg["under_weight"]),
-        validate=lambda model: validate(model, gray, cfg["val_sigma"], real_pairs),
+        validate=lambda model: validate(model, gray, cfg["val_sigma"], real_pairs, denoise),
     )
     loop.run(cfg, task, until=args.until)
 

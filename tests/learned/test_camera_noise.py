@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
+from PIL import Image as PILImage
 
 from enhance_core.training import export, train_noise_level
 from enhance_core.training.camera_noise import camera_noise_pair, draw_settings, noise_level_map
 from enhance_core.training.eval_denoise import tone_shift
+from enhance_core.training.real_noise import REAL_NOISE_DIR, SPLITS, best_gain, load_real_pairs, real_pair_files
 
 from .conftest import synthetic_rgb, write_synthetic_dataset
 
@@ -60,3 +63,50 @@ def test_tiny_noise_level_run_trains_exports_and_reads(tmp_path):
     path, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="noise_level", arch="NoiseLevelNet",
                                              folder=tmp_path / "models")
     assert spec.args == {"channels": 3, "width": 8, "depth": 1} and path.stat().st_size < 50_000
+
+
+def write_real_pairs(folder: Path, cameras: tuple[str, ...] = ("Canon5D2", "Canon80D")) -> None:
+    """One noisy/mean JPEG pair per camera body, named as the PolyU crops are."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    clean = (synthetic_rgb(64, 64) * 255).astype(np.uint8)
+    for camera in cameras:
+        noisy = np.clip(clean + rng.normal(0, 6, clean.shape), 0, 255).astype(np.uint8)
+        PILImage.fromarray(noisy).save(folder / f"{camera}_5_160_3200_chair_1_real.JPG", quality=90)
+        PILImage.fromarray(clean).save(folder / f"{camera}_5_160_3200_chair_1_mean.JPG", quality=95)
+
+
+def test_real_pairs_split_by_camera_body_so_validation_sees_other_cameras(tmp_path):
+    write_real_pairs(tmp_path / "real", ("Canon5D2", "Canon600D", "Canon80D"))
+    names = {split: [noisy.name.split("_")[0] for noisy, _ in real_pair_files(tmp_path / "real", split)]
+             for split in SPLITS}
+    assert names == {"train": ["Canon5D2"], "validation": ["Canon600D", "Canon80D"],
+                     "all": ["Canon5D2", "Canon600D", "Canon80D"]}
+    noisy, clean = load_real_pairs(tmp_path / "real", split="train")[0]
+    assert noisy.shape == clean.shape == (64, 64, 3) and noisy.dtype == np.float32
+    assert real_pair_files(tmp_path / "missing") == []
+    with pytest.raises(ValueError, match="split='test'"):
+        real_pair_files(tmp_path / "real", "test")
+
+
+def test_best_gain_is_the_factor_at_which_the_denoiser_comes_closest():
+    clean = synthetic_rgb(32, 32)
+    noisy = clean + np.random.default_rng(4).normal(0, 0.05, clean.shape).astype(np.float32)
+
+    def denoise(image, level):
+        """Removes noise in proportion to the level it is told, fully at twice the true level."""
+        strength = min(float(np.mean(level)) / 0.1, 1.0)
+        return image + strength * (clean - image) - max(strength - 1.0, 0.0) * 0.1
+
+    assert best_gain(denoise, noisy, clean, np.full((32, 32), 0.05, np.float32)) == pytest.approx(2.0)
+
+
+def test_tiny_noise_level_run_learns_from_real_training_pairs_and_scores_auto_on_the_others(tmp_path, capsys):
+    write_synthetic_dataset(tmp_path / "data")
+    write_real_pairs(tmp_path / "data" / REAL_NOISE_DIR)
+    run_dir = tmp_path / "run"
+    train_noise_level.main(["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"),
+                            "--set", f"out_dir={json.dumps(str(run_dir))}", "--set", "real_fraction=1.0"])
+    assert "1 real training pairs; validation: Set12 2, real pairs 1" in capsys.readouterr().out
+    line = json.loads((run_dir / "val_log.jsonl").read_text().splitlines()[-1])
+    assert np.isfinite(line["real_auto_psnr"]) and line["real_read_mean"] >= 0
