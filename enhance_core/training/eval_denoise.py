@@ -59,7 +59,8 @@ def load_set(data: Path, name: str, max_images: int | None) -> list[tuple[str, n
     for folder, mode in SETS[name]:
         paths = list_images(data / folder)
         for path, image in zip(paths, load_uint8(paths, mode=mode)):
-            if mode == "RGB" and np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]):
+            if mode == "RGB" and np.array_equal(image[..., 0], image[..., 1]) \
+                    and np.array_equal(image[..., 1], image[..., 2]):
                 continue
             pairs.append((f"{folder}/{path.name}", image.astype(np.float32) / 255.0))
     return pairs[:max_images] if max_images else pairs
@@ -80,8 +81,12 @@ def load_network(checkpoint: Path | None, model: str, device: str):
     return load_model(model, device=device), str(weights_path(model))
 
 
-def learned_methods(checkpoint: Path | None, model: str, device: str | None) -> tuple[dict[str, Denoiser], str]:
-    """Return our denoiser with the true and the estimated noise level, and a description of the weights."""
+def learned_methods(checkpoint: Path | None, model: str, device: str | None,
+                    noise_network=None) -> tuple[dict[str, Denoiser], str]:
+    """Return our denoiser with the true and the estimated noise level, and a description of the weights.
+
+    ``noise_network`` is a noise-level estimator to use instead of the shipped one.
+    """
     from enhance_core.learned.denoise import SIGMA_MAX, run_denoiser
     from enhance_core.learned.engine import select_device
     from enhance_core.learned.noise_map import estimate_noise_map
@@ -93,10 +98,19 @@ def learned_methods(checkpoint: Path | None, model: str, device: str | None) -> 
         return run_denoiser(network, noisy, sigma=sigma, device=device)
 
     def ours_auto(noisy: np.ndarray, sigma: float) -> np.ndarray:
-        level_map = np.minimum(estimate_noise_map(noisy, device=device), SIGMA_MAX)
+        level_map = np.minimum(estimate_noise_map(noisy, device=device, network=noise_network), SIGMA_MAX)
         return run_denoiser(network, noisy, sigma=level_map, device=device)
 
     return {"ours": ours, "ours_auto": ours_auto}, f"{source} on {device}"
+
+
+def load_noise_network(checkpoint: Path | None):
+    """The noise-level estimator of a training checkpoint (EMA weights), or None for the shipped one."""
+    if checkpoint is None:
+        return None
+    from enhance_core.training.export import network_from_checkpoint
+
+    return network_from_checkpoint(checkpoint, "NoiseLevelNet")
 
 
 def load_checkpoint_network(path: Path, device: str):
@@ -214,7 +228,8 @@ def evaluate_real(network, device: str, *, data: Path, max_images: int | None, l
     manual = [f"ours_{level:g}" for level in levels]
     best = max(manual, key=lambda name: figures[name]["psnr"])
     oracle = np.mean([max(scores[name][i][0] for name in manual) for i in range(len(pairs))])
-    return {"images": len(pairs), "figures": figures, "best_manual": best, "oracle_manual_psnr": round(float(oracle), 3),
+    return {"images": len(pairs), "figures": figures, "best_manual": best,
+            "oracle_manual_psnr": round(float(oracle), 3),
             "auto_level_mean": round(float(np.mean(auto_levels)), 2)}
 
 
@@ -223,7 +238,8 @@ def print_real(result: dict) -> None:
     figures = result["figures"]
     print(f"\nreal camera noise ({REAL_NOISE_DIR}, {result['images']} validation pairs from other cameras than "
           f"the estimator trained on; mean automatic level "
-          f"{result['auto_level_mean']})\n{'method':16} {'PSNR':>7} {'SSIM':>7} {'mean shift':>11} {'dark 5% shift':>14}")
+          f"{result['auto_level_mean']})\n"
+          f"{'method':16} {'PSNR':>7} {'SSIM':>7} {'mean shift':>11} {'dark 5% shift':>14}")
     for name, row in figures.items():
         print(f"{name:16} {row['psnr']:7.2f} {row['ssim']:7.4f} {row['mean_shift']:+11.2f} {row['dark5_shift']:+14.2f}")
     auto, best = figures["ours_auto"]["psnr"], figures[result["best_manual"]]["psnr"]
@@ -247,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="score a noise-level estimator training checkpoint instead of the shipped one")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--max-images", type=int, default=None, help="use only the first N images of each set")
-    parser.add_argument("--data", type=Path, default=default_data_dir(), help="folder holding Set12, Set5, Set14, LIVE1")
+    parser.add_argument("--data", type=Path, default=default_data_dir(),
+                        help="folder holding Set12, Set5, Set14, LIVE1")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: automatic)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the rows and the summary to this JSON file")
@@ -258,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     source = "not evaluated"
     if {"ours", "ours_auto"} & set(args.methods):
         try:
-            learned, source = learned_methods(args.checkpoint, args.model, args.device)
+            learned, source = learned_methods(args.checkpoint, args.model, args.device,
+                                              load_noise_network(args.noise_checkpoint))
         except EnhanceError as error:
             raise SystemExit(f"error: {error}") from None
         methods.update({k: v for k, v in learned.items() if k in args.methods})
@@ -283,11 +301,7 @@ def run_real(args: argparse.Namespace) -> int:
     try:
         device = select_device(args.device)
         network, source = load_network(args.checkpoint, args.model, device)
-        noise_network = None
-        if args.noise_checkpoint is not None:
-            from enhance_core.training.export import network_from_checkpoint
-
-            noise_network = network_from_checkpoint(args.noise_checkpoint, "NoiseLevelNet")
+        noise_network = load_noise_network(args.noise_checkpoint)
     except EnhanceError as error:
         raise SystemExit(f"error: {error}") from None
     print(f"weights: {source}", flush=True)
