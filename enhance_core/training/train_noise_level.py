@@ -12,7 +12,9 @@ local level, and a ``real_fraction`` of crops come from the real noisy
 photos of the training cameras (:mod:`enhance_core.training.real_noise`),
 labelled with the level the shipped denoiser removes their noise best at
 (their measured RMS map times the pair's :func:`~enhance_core.training.real_noise.best_gain`:
-camera noise is correlated, and the denoiser wants more than its RMS). The network
+camera noise is correlated, and the denoiser wants more than its RMS); with
+``real_clean`` their reference images (the mean of many shots) come too, labelled
+noise-free, so that a clean photo from the same cameras reads low. The network
 (:class:`~enhance_core.learned.archs.noise_level_net.NoiseLevelNet`) learns
 the level map with an L1 loss on the logarithm of the level (a relative
 error: reading 2 as 4 is as wrong as 20 as 40), weighted ``under_weight``
@@ -20,7 +22,9 @@ times where it reads too low, since a denoiser told too little leaves noise.
 Validation reports the median level read on Set12 with Gaussian noise at
 several levels, and on the real noisy photos of the validation cameras the
 mean level read and the PSNR of the shipped denoiser at that level
-(``real_auto_psnr``: what automatic mode gives).
+(``real_auto_psnr``: what automatic mode gives), and on their reference
+images the level read and how far automatic mode moves them
+(``clean_read_mean``, ``clean_auto_psnr``: high is little harm).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ DEFAULTS = {
     "camera_fraction": 1.0,
     "map_jitter": 0.0,
     "real_fraction": 0.0,
+    "real_clean": False,
     "under_weight": 2.0,
     "grad_clip": 1.0,
     "bf16": False,
@@ -92,12 +97,18 @@ def shipped_denoiser() -> Denoise:
                                              device=device)
 
 
-def real_targets(pairs: list[tuple[np.ndarray, np.ndarray]], denoise: Denoise) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(noisy, level map) of real training pairs: the measured RMS map times the pair's best gain."""
+def real_targets(pairs: list[tuple[np.ndarray, np.ndarray]], denoise: Denoise,
+                 clean_too: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(image, level map) of real training pairs: the noisy image with its RMS map times the pair's best gain.
+
+    ``clean_too`` adds each reference image with a zero map.
+    """
     targets = []
     for noisy, clean in pairs:
         level = noise_level_map(noisy, clean)
         targets.append((noisy, (level * best_gain(denoise, noisy, clean, level)).astype(np.float32)))
+        if clean_too:
+            targets.append((clean, np.zeros(clean.shape[:2], np.float32)))
     return targets
 
 
@@ -119,6 +130,19 @@ def make_batch(images: list[np.ndarray], real: list[tuple[np.ndarray, np.ndarray
     return clean, noisy, level
 
 
+def _read_and_score(model: NoiseLevelNet, pairs: list[tuple[np.ndarray, np.ndarray]],
+                    denoise: Denoise | None) -> tuple[float, float | None]:
+    """Mean of the median level read (0-255) on each pair's image, and of auto's PSNR against its reference."""
+    reads, scores = [], []
+    for image, reference in pairs:
+        level = _read(model, image)
+        reads.append(float(np.median(level)) * 255)
+        if denoise is not None:
+            error = float(np.mean((np.clip(denoise(image, level), 0, 1) - reference) ** 2))
+            scores.append(10 * np.log10(1.0 / max(error, 1e-12)))
+    return float(np.mean(reads)), (float(np.mean(scores)) if scores else None)
+
+
 def validate(model: NoiseLevelNet, gray: list[np.ndarray], sigmas: list[float], real_pairs: list,
              denoise: Denoise | None) -> dict:
     """Median level read (0-255) per Gaussian level on ``gray``; on real pairs the level read and auto's PSNR."""
@@ -133,16 +157,11 @@ def validate(model: NoiseLevelNet, gray: list[np.ndarray], sigmas: list[float], 
             reads.append(float(np.median(_read(model, noisy.astype(np.float32)))) * 255)
         line[f"read_gray_{sigma:g}"] = round(float(np.mean(reads)), 2)
     if real_pairs:
-        reads, scores = [], []
-        for noisy, clean in real_pairs:
-            level = _read(model, noisy)
-            reads.append(float(np.median(level)) * 255)
-            if denoise is not None:
-                error = float(np.mean((np.clip(denoise(noisy, level), 0, 1) - clean) ** 2))
-                scores.append(10 * np.log10(1.0 / max(error, 1e-12)))
-        line["real_read_mean"] = round(float(np.mean(reads)), 2)
-        if scores:
-            line["real_auto_psnr"] = round(float(np.mean(scores)), 3)
+        for key, pairs in (("real", real_pairs), ("clean", [(clean, clean) for _, clean in real_pairs])):
+            read, psnr = _read_and_score(model, pairs, denoise)
+            line[f"{key}_read_mean"] = round(read, 2)
+            if psnr is not None:
+                line[f"{key}_auto_psnr"] = round(psnr, 3)
     return line
 
 
@@ -155,9 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     gray = load_uint8(list_images(args.data / "Set12")[:limit], mode="L")
     real_pairs = load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit or 23, split="validation")
     denoise = shipped_denoiser() if cfg["real_fraction"] else None
-    real = real_targets(load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit, split="train"), denoise) \
-        if denoise is not None else []
-    print(f"{len(train)} training images, {len(real)} real training pairs; validation: Set12 {len(gray)}, "
+    real = real_targets(load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit, split="train"), denoise,
+                        cfg["real_clean"]) if denoise is not None else []
+    print(f"{len(train)} training images, {len(real)} real training images; validation: Set12 {len(gray)}, "
           f"real pairs {len(real_pairs)}", flush=True)
     task = loop.Task(
         build=lambda c: NoiseLevelNet(3, c["width"], c["depth"]),
