@@ -21,14 +21,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``convert`` subcommand."""
     parser = subparsers.add_parser(
         "convert", help="convert an image to another format, keeping bit depth and metadata",
-        description="Read IN and write OUT in the format its suffix names (.png .tif .jpg .webp .bmp), keeping bit depth, "
-        "EXIF, ICC profile and alpha where the format allows.",
+        description="Read IN and write OUT in the format its suffix names (.png .tif .jpg .webp .bmp), "
+        "keeping bit depth, EXIF, ICC profile and alpha where the format allows.",
     )
     parser.add_argument("source", type=Path, metavar="IN", help="image to convert")
     parser.add_argument("target", type=Path, metavar="OUT", help="file to write; its suffix picks the format")
-    parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), default=None, help="bits per sample (default: the source's)")
+    parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), default=None,
+                        help="bits per sample (default: the source's)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
-    parser.add_argument("--page", type=int, default=None, help="TIFF page or DICOM frame to convert (default: the first)")
+    parser.add_argument("--page", type=int, default=None,
+                        help="TIFF page or DICOM frame to convert (default: the first)")
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists (never IN)")
     parser.set_defaults(run=run)
 

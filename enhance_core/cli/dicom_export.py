@@ -51,7 +51,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     window.add_argument("--preset", help="window preset name (CT: brain, subdural, stroke, temporal_bone, lung, "
                                          "mediastinum, soft_tissue, liver, bone) or one of --presets-file")
     window.add_argument("--window", metavar="CENTER,WIDTH", help="window in physical units, e.g. -600,1500")
-    window.add_argument("--auto", action="store_true", help="window from the 0.5-99.5 %% percentiles of the middle slice")
+    window.add_argument("--auto", action="store_true",
+                        help="window from the 0.5-99.5 %% percentiles of the middle slice")
     window.add_argument("--full-range", action="store_true", help="16-bit PNG/TIFF of the values (HU + 32768 for CT)")
     parser.add_argument("--format", choices=sorted(FORMATS), default="png", help="output format (default png)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100 (default 95)")

@@ -31,11 +31,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``info`` subcommand."""
     parser = subparsers.add_parser(
         "info", help="print JSON facts (size, depth, metadata, DICOM units) per image file",
-        description="Print one JSON object per file: size, channels, bit depth, format, orientation, ICC, and for DICOM "
-        "the modality, windows, unit and value range.",
+        description="Print one JSON object per file: size, channels, bit depth, format, orientation, ICC, "
+        "and for DICOM the modality, windows, unit and value range.",
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files (JPEG, PNG, TIFF, BMP, WebP, DICOM)")
-    parser.add_argument("--page", type=int, default=None, help="TIFF page or DICOM frame to describe (default: the first)")
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                        help="image files (JPEG, PNG, TIFF, BMP, WebP, DICOM)")
+    parser.add_argument("--page", type=int, default=None,
+                        help="TIFF page or DICOM frame to describe (default: the first)")
     parser.set_defaults(run=run)
 
 

@@ -32,7 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``jpeg-table`` subcommand."""
     parser = subparsers.add_parser(
         "jpeg-table", help="print PSNR, SSIM and size of the image re-encoded at JPEG quality 95..5",
-        description="Re-encode IMAGE as JPEG at quality 95 down to 5 in steps of 5 and print PSNR, SSIM and bytes for each.",
+        description="Re-encode IMAGE as JPEG at quality 95 down to 5 in steps of 5 "
+        "and print PSNR, SSIM and bytes for each.",
     )
     parser.add_argument("image", type=Path, metavar="IMAGE", help="image to re-encode")
     parser.add_argument("--json", action="store_true", help="print one JSON object per quality instead of a table")
@@ -59,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
     """Print the quality table for IMAGE."""
     image = read_image(args.image)
     if min(image.rows, image.cols) < SSIM_WINDOW:
-        raise ParameterError(f"{args.image}: SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {image.cols}x{image.rows}")
+        raise ParameterError(
+            f"{args.image}: SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {image.cols}x{image.rows}"
+        )
     rows = jpeg_rows(image)
     if args.json:
         for row in rows:

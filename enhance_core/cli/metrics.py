@@ -22,7 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``metrics`` subcommand."""
     parser = subparsers.add_parser(
         "metrics", help="print JSON PSNR, SSIM and MSE of a result against a reference image",
-        description="Compare RESULT with REFERENCE (same size and channels) and print JSON with psnr (dB), ssim and mse.",
+        description="Compare RESULT with REFERENCE (same size and channels) "
+        "and print JSON with psnr (dB), ssim and mse.",
     )
     parser.add_argument("result", type=Path, metavar="RESULT", help="the processed image")
     parser.add_argument("reference", type=Path, metavar="REFERENCE", help="the ground truth it is compared with")
@@ -40,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
             f"{reference.cols}x{reference.rows} with {reference.channels}; compare images of the same size and channels"
         )
     if min(result.rows, result.cols) < SSIM_WINDOW:
-        raise ParameterError(f"{args.result}: SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {result.cols}x{result.rows}")
+        raise ParameterError(
+            f"{args.result}: SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {result.cols}x{result.rows}"
+        )
     if args.data_range <= 0:
         raise ParameterError(f"--data-range must be positive, got {args.data_range}")
     scores = compare_images(result.pixels, reference.pixels, data_range=args.data_range)

@@ -101,7 +101,9 @@ def _read_header(path: Path, messages: list[str]) -> tuple[Dataset, int]:
     messages.extend(str(item.message) for item in caught)
     if "Rows" not in header or "Columns" not in header:
         kind = header.get("SOPClassUID")
-        raise UnsupportedFormat(path, f"this DICOM object holds no image ({getattr(kind, 'name', 'unknown SOP class')})")
+        raise UnsupportedFormat(
+            path, f"this DICOM object holds no image ({getattr(kind, 'name', 'unknown SOP class')})"
+        )
     return header, offset
 
 
@@ -135,7 +137,8 @@ def _check_decoder(path: Path, header: Dataset) -> None:
         decoder = get_decoder(transfer_syntax)
     except NotImplementedError:
         raise UnsupportedFormat(
-            path, f"pixel data is stored as {transfer_syntax.name}, which no DICOM decoder supports; export the series uncompressed"
+            path, f"pixel data is stored as {transfer_syntax.name}, which no DICOM decoder supports; "
+            "export the series uncompressed"
         ) from None
     if not decoder.is_available:
         raise _missing_decoder(path, transfer_syntax)
@@ -183,7 +186,8 @@ def _windows(view: Dataset) -> list[Window]:
     names = as_list(view.get("WindowCenterWidthExplanation"))
     windows = [Window(number(center), number(width), str(names[index]) if index < len(names) else "")
                for index, (center, width) in enumerate(zip(centers, widths))]
-    return [window for window in windows if math.isfinite(window.center) and math.isfinite(window.width) and window.width > 0]
+    return [window for window in windows
+            if math.isfinite(window.center) and math.isfinite(window.width) and window.width > 0]
 
 
 def _unit(header: Dataset, view: Dataset) -> str:
@@ -204,7 +208,8 @@ def _finite_range(path: Path, data: np.ndarray) -> tuple[float, float]:
     """Return the lowest and highest finite value of float pixel data."""
     finite = data[np.isfinite(data)]
     if finite.size == 0:
-        raise ImageReadError(path, "the float pixel data holds no finite value (all NaN or infinite); the file is damaged")
+        raise ImageReadError(path, "the float pixel data holds no finite value (all NaN or infinite); "
+                             "the file is damaged")
     return float(finite.min()), float(finite.max())
 
 
@@ -218,7 +223,8 @@ def _physical_range(path: Path, view: Dataset, dtype: np.dtype, data: np.ndarray
         return _finite_range(path, data)
     bits = int(header_number(path, view, "BitsStored", dtype.itemsize * 8))
     if not 1 <= bits <= dtype.itemsize * 8:
-        raise ImageReadError(path, f"BitsStored is {bits} but the samples have {dtype.itemsize * 8} bits; the header is damaged")
+        raise ImageReadError(path, f"BitsStored is {bits} but the samples have {dtype.itemsize * 8} bits; "
+                             "the header is damaged")
     signed = int(view.get("PixelRepresentation", 0)) == 1
     low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
     if view.get("ModalityLUTSequence"):
@@ -241,7 +247,9 @@ def _grayscale(path: Path, stored: np.ndarray, header: Dataset, view: Dataset, m
     check_physical_range(path, low, high)
     if not np.isfinite(physical).all():
         bad = int(np.count_nonzero(~np.isfinite(physical)))
-        meta.extra.setdefault("warnings", []).append(f"{bad:,} pixel(s) hold NaN or infinite values; they show as the lowest value")
+        meta.extra.setdefault("warnings", []).append(
+            f"{bad:,} pixel(s) hold NaN or infinite values; they show as the lowest value"
+        )
         physical = np.where(np.isfinite(physical), physical, low)
     span = (high - low) or 1.0
     pixels = ((physical - low) / span).astype(np.float32)
@@ -299,7 +307,8 @@ def _read_frame(path: Path, page: int, limits: Limits) -> Image:
     header, offset = _read_header(path, messages)
     rows, cols, samples, bits, frames = check_geometry(path, header)
     if page >= frames:
-        raise ImageReadError(path, f"frame {page} does not exist; the file has {frames} frame(s), numbered 0 to {frames - 1}")
+        raise ImageReadError(path, f"frame {page} does not exist; the file has {frames} frame(s), "
+                             f"numbered 0 to {frames - 1}")
     limits.check_size(path, rows, cols, samples=samples, bytes_per_sample=max(1, bits // 8))
     _check_decoder(path, header)
     check_pixel_data(path, header, _transfer_syntax(header), offset, messages)
@@ -321,7 +330,8 @@ def _read_frame(path: Path, page: int, limits: Limits) -> Image:
     meta.page, meta.page_count = page, frames
     meta.modality = str(header.get("Modality", ""))
     meta.dicom = header
-    meta.extra.update(photometric=photometric, transfer_syntax=getattr(header.file_meta.get("TransferSyntaxUID"), "name", ""))
+    meta.extra.update(photometric=photometric,
+                      transfer_syntax=getattr(header.file_meta.get("TransferSyntaxUID"), "name", ""))
     if photometric == "PALETTE COLOR":
         pixels, _ = to_unit_pixels(apply_color_lut(stored, header), has_alpha=False)
     elif stored.ndim == 3:

@@ -40,7 +40,8 @@ VR and writes implicit has none of them there)."""
 _FRAME_MARKERS = {*range(0xC0, 0xD0), 0xF7} - {0xC4, 0xC8, 0xCC}
 """JPEG start-of-frame markers (SOF0-SOF15 but DHT, JPG and DAC) and JPEG-LS SOF55."""
 _CODESTREAM_PEEK = 8192
-_ENDS_WITH_EOI = ("JPEG Baseline", "JPEG Extended", "JPEG Lossless", "JPEG-LS", "JPEG 2000", "High-Throughput JPEG 2000")
+_ENDS_WITH_EOI = ("JPEG Baseline", "JPEG Extended", "JPEG Lossless", "JPEG-LS", "JPEG 2000",
+                  "High-Throughput JPEG 2000")
 """Transfer syntaxes whose codestreams end with the marker FF D9 (EOI, or EOC for JPEG 2000)."""
 
 
@@ -52,7 +53,8 @@ def header_number(path: Path, view: Dataset, keyword: str, default: float) -> fl
         raw = view[keyword].value
         value = float(raw[0] if isinstance(raw, (list, tuple, pydicom.multival.MultiValue)) else raw)
     except (TypeError, ValueError, IndexError):
-        raise ImageReadError(path, f"{keyword} {view[keyword].value!r} is not a number; the header is damaged") from None
+        raise ImageReadError(path, f"{keyword} {view[keyword].value!r} is not a number; "
+                             "the header is damaged") from None
     if not math.isfinite(value):
         raise ImageReadError(path, f"{keyword} is {value}, not a finite number; the header is damaged and the pixel "
                              "values cannot be mapped to physical units")
@@ -138,7 +140,8 @@ def codestream_size(head: bytes) -> tuple[int, int] | None:
             return cols, rows
         if marker in (0xDA, 0xD9):
             return None
-        position += 1 if marker == 0xFF else 2 if 0xD0 <= marker <= 0xD7 else 2 + struct.unpack_from(">H", head, position + 2)[0]
+        position += (1 if marker == 0xFF else 2 if 0xD0 <= marker <= 0xD7
+                     else 2 + struct.unpack_from(">H", head, position + 2)[0])
     return None
 
 
@@ -152,8 +155,9 @@ def _walk_fragments(path: Path, handle: BinaryIO, order: str, size: int, frame_s
     while True:
         tag = handle.read(8)
         if len(tag) < 8:
-            raise ImageReadError(path, f"the compressed pixel data is cut short after {items} fragment(s) (no sequence "
-                                 "delimiter before the end of the file); the file is truncated, re-copy or re-export it")
+            raise ImageReadError(path, f"the compressed pixel data is cut short after {items} fragment(s) "
+                                 "(no sequence delimiter before the end of the file); "
+                                 "the file is truncated, re-copy or re-export it")
         group, element, length = struct.unpack(order + "HHI", tag)
         if (group, element) == _SEQUENCE_END:
             return last_end
@@ -163,12 +167,13 @@ def _walk_fragments(path: Path, handle: BinaryIO, order: str, size: int, frame_s
         items += 1
         start = handle.tell()
         if start + length > size:
-            raise ImageReadError(path, f"the compressed pixel data is cut short inside fragment {items} ({length:,} bytes "
-                                 "announced); the file is truncated, re-copy or re-export it")
+            raise ImageReadError(path, f"the compressed pixel data is cut short inside fragment {items} "
+                                 f"({length:,} bytes announced); the file is truncated, re-copy or re-export it")
         declared = codestream_size(handle.read(min(length, _CODESTREAM_PEEK)))
         if declared is not None and declared != frame_size and not (declared[1] == 0 and declared[0] == frame_size[0]):
-            raise ImageReadError(path, f"fragment {items} holds a codestream of {declared[0]} x {declared[1]} pixels but "
-                                 f"the header says {frame_size[0]} x {frame_size[1]}; the pixel data is damaged")
+            raise ImageReadError(path, f"fragment {items} holds a codestream of {declared[0]} x {declared[1]} "
+                                 f"pixels but the header says {frame_size[0]} x {frame_size[1]}; "
+                                 "the pixel data is damaged")
         last_end = handle.seek(start + length)
 
 
@@ -220,8 +225,8 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
             expected = _native_bytes(header)
             held = min(length, size - handle.tell())
             if held < expected:
-                raise ImageReadError(path, f"the pixel data holds {held:,} bytes but the header's size needs {expected:,}; "
-                                     "the file is truncated or its header is damaged")
+                raise ImageReadError(path, f"the pixel data holds {held:,} bytes but the header's size needs "
+                                     f"{expected:,}; the file is truncated or its header is damaged")
             return
         last_end = _walk_fragments(path, handle, order, size, (int(header.Columns), int(header.Rows)))
         if transfer_syntax.name.startswith(_ENDS_WITH_EOI) and last_end >= offset + 2:

@@ -62,10 +62,13 @@ def _from_environment(variable: str, default: int, example: str) -> int | None:
         value = int(raw.replace("_", ""))
     except ValueError:
         raise ParameterError(
-            f"{variable}={raw!r} is not an integer; set it to a number such as {example}, or to 0 to switch the limit off"
+            f"{variable}={raw!r} is not an integer; set it to a number such as {example}, "
+            "or to 0 to switch the limit off"
         ) from None
     if value < 0:
-        raise ParameterError(f"{variable}={raw!r} is negative; set it to a number such as {example}, or to 0 to switch the limit off")
+        raise ParameterError(
+            f"{variable}={raw!r} is negative; set it to a number such as {example}, or to 0 to switch the limit off"
+        )
     return value or None
 
 
@@ -148,9 +151,10 @@ class Limits:
             )
         if self.pixels is not None and pixels * samples > self.pixels * SAMPLES_PER_PIXEL:
             raise DecompressionBomb(
-                path, f"the header claims {slices}{cols} x {rows} pixels of {samples} samples each = {pixels * samples:,} "
-                f"samples, more than {SAMPLES_PER_PIXEL} per pixel of the pixel limit ({self.pixels * SAMPLES_PER_PIXEL:,}); "
-                f"if you trust the file, raise the limit with max_pixels= or the environment variable {MAX_PIXELS_ENV}",
+                path, f"the header claims {slices}{cols} x {rows} pixels of {samples} samples each = "
+                f"{pixels * samples:,} samples, more than {SAMPLES_PER_PIXEL} per pixel of the pixel limit "
+                f"({self.pixels * SAMPLES_PER_PIXEL:,}); if you trust the file, raise the limit with max_pixels= "
+                f"or the environment variable {MAX_PIXELS_ENV}",
             )
         decoded = pixels * samples * max(1, int(bytes_per_sample))
         if self.compression_ratio is None or decoded < RATIO_CHECK_BYTES:

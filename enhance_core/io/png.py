@@ -50,7 +50,8 @@ def _iter_chunks(data: bytes, path: Path):
         length, name = struct.unpack_from(">I4s", data, position)
         end = position + 12 + length
         if end > len(data):
-            raise ImageReadError(path, f"PNG file is truncated inside the {name.decode('latin-1')!r} chunk; re-copy or re-export it")
+            raise ImageReadError(path, f"PNG file is truncated inside the {name.decode('latin-1')!r} chunk; "
+                                 "re-copy or re-export it")
         payload = data[position + 8:end - 4]
         (crc,) = struct.unpack_from(">I", data, end - 4)
         if zlib.crc32(name + payload) != crc:
@@ -63,15 +64,18 @@ def _iter_chunks(data: bytes, path: Path):
 
 
 def _inflate_icc(payload: bytes, path: Path) -> bytes | None:
-    """Return the ICC profile of an iCCP chunk (None when it does not inflate), refusing more than :data:`MAX_ICC_BYTES`."""
+    """Return the ICC profile of an iCCP chunk (None when it does not inflate).
+
+    Refuses a profile that inflates to more than :data:`MAX_ICC_BYTES`.
+    """
     inflater = zlib.decompressobj()
     try:
         profile = inflater.decompress(payload[payload.find(b"\x00") + 2:], MAX_ICC_BYTES)
     except zlib.error:
         return None
     if inflater.unconsumed_tail:
-        raise ImageReadError(path, f"the PNG's ICC profile (iCCP chunk) inflates to more than {MAX_ICC_BYTES // 2**20} MiB; "
-                             "the file is damaged or a decompression bomb")
+        raise ImageReadError(path, f"the PNG's ICC profile (iCCP chunk) inflates to more than "
+                             f"{MAX_ICC_BYTES // 2**20} MiB; the file is damaged or a decompression bomb")
     return profile or None
 
 

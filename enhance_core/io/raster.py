@@ -51,7 +51,8 @@ def webp_size(data: bytes, path: Path) -> tuple[int, int, bool]:
     if chunk == b"VP8 " and len(body) >= 10 and body[3:6] == _VP8_START_CODE:
         cols, rows = struct.unpack_from("<HH", body, 6)
         return cols & 0x3FFF, rows & 0x3FFF, False
-    raise ImageReadError(path, "WebP header is damaged or cut short (no VP8X, VP8L or VP8 image header); re-copy or re-export it")
+    raise ImageReadError(path, "WebP header is damaged or cut short (no VP8X, VP8L or VP8 image header); "
+                         "re-copy or re-export it")
 
 
 def _decoded_samples(picture: PILImage.Image) -> int:
@@ -129,7 +130,8 @@ def read_pillow_format(path: Path, *, page: int, limits: Limits, format_name: st
 
 def encode_png_image(image: Image, *, bit_depth: int, exif: bytes | None, description: str | None = None) -> bytes:
     """Return PNG bytes for ``image`` at 8 or 16 bits with its ICC profile, EXIF, resolution and description."""
-    samples = stack_alpha(quantize(image.pixels, bit_depth), None if image.alpha is None else quantize(image.alpha, bit_depth))
+    samples = stack_alpha(quantize(image.pixels, bit_depth),
+                          None if image.alpha is None else quantize(image.alpha, bit_depth))
     return encode_png(samples, icc_profile=image.meta.icc_profile, exif=exif, dpi=image.meta.extra.get("dpi"),
                       description=description)
 

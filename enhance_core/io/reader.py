@@ -72,7 +72,8 @@ def _read_header(path: Path) -> bytes:
                 raise IsADirectoryError(path)
             if not stat.S_ISREG(mode):
                 kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
-                raise ImageReadError(path, f"is {kind}, not an image file; save the image to a regular file and open that")
+                raise ImageReadError(path, f"is {kind}, not an image file; "
+                                     "save the image to a regular file and open that")
             header = handle.read(HEADER_BYTES)
     except FileNotFoundError:
         raise ImageReadError(path, "no such file; check the path and spelling") from None
@@ -81,7 +82,8 @@ def _read_header(path: Path) -> bytes:
     except PermissionError:
         if path.is_dir():
             raise ImageReadError(path, "is a folder, not an image file; pick a file inside it") from None
-        raise ImageReadError(path, "permission denied; check the file's permissions or copy it somewhere readable") from None
+        raise ImageReadError(path, "permission denied; check the file's permissions "
+                             "or copy it somewhere readable") from None
     except OSError as error:
         raise ImageReadError(path, f"cannot be opened ({error.strerror or error})") from None
     if not header:
@@ -101,7 +103,8 @@ def _format_of(path: Path, header: bytes) -> str:
     if known:
         raise UnsupportedFormat(path, f"{known} files are not supported; convert it to one of {supported}")
     claimed = SUFFIX_FORMATS.get(path.suffix.lower())
-    prefix = f"the name says {claimed} but the content is not" if claimed else "the content is not an image in a supported format"
+    prefix = (f"the name says {claimed} but the content is not" if claimed
+              else "the content is not an image in a supported format")
     raise UnsupportedFormat(path, f"{prefix} ({supported}); first bytes: {header[:8].hex(' ')}")
 
 
@@ -119,11 +122,13 @@ def _decode(path: Path, format_name: str, page: int, limits: Limits) -> tuple[Im
     except (ImageReadError, *PASS_THROUGH):
         raise
     except MemoryError:
-        raise ImageReadError(path, "not enough memory to decode this image; close other programs or use a smaller copy") from None
+        raise ImageReadError(path, "not enough memory to decode this image; "
+                             "close other programs or use a smaller copy") from None
     except BaseException as error:  # noqa: BLE001 - the reader boundary: no decoder failure may escape untyped
         detail = " ".join(str(error).split())[:300]
         raise ImageReadError(
-            path, f"cannot decode this {format_name} file ({type(error).__name__}: {detail}); it may be truncated or damaged"
+            path, f"cannot decode this {format_name} file ({type(error).__name__}: {detail}); "
+            "it may be truncated or damaged"
         ) from error
     return image, [" ".join(str(item.message).split()) for item in caught]
 

@@ -81,12 +81,14 @@ def _check_layout(path: Path, page: tifffile.TiffPage, index: int, limits: Limit
         if min(page.tilewidth, page.tilelength) < 1 or tile_pixels > _MAX_TILE_FACTOR * max(
                 int(page.imagewidth) * int(page.imagelength), _SMALL_TILE_PIXELS):
             raise ImageReadError(path, f"TIFF tiles of {page.tilewidth} x {page.tilelength} pixels for a "
-                                 f"{page.imagewidth} x {page.imagelength} image; the tile size in the header is damaged")
+                                 f"{page.imagewidth} x {page.imagelength} image; "
+                                 "the tile size in the header is damaged")
     ends = np.asarray(page.dataoffsets, dtype=np.float64) + np.asarray(page.databytecounts, dtype=np.float64)
     if ends.size and int(ends.max()) > file_size:
         kind = "tile" if page.is_tiled else "strip"
-        raise ImageReadError(path, f"TIFF {kind} {int(ends.argmax())} ends at byte {int(ends.max()):,}, past the end of "
-                             f"the file ({file_size:,} bytes); the file is truncated or its header is damaged")
+        raise ImageReadError(path, f"TIFF {kind} {int(ends.argmax())} ends at byte {int(ends.max()):,}, "
+                             f"past the end of the file ({file_size:,} bytes); "
+                             "the file is truncated or its header is damaged")
 
 
 def _page_samples(path: Path, page: tifffile.TiffPage, index: int) -> np.ndarray:
@@ -98,7 +100,8 @@ def _page_samples(path: Path, page: tifffile.TiffPage, index: int) -> np.ndarray
     if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
         array = np.moveaxis(array, 0, -1)
     if array.ndim not in (2, 3):
-        raise UnsupportedFormat(path, f"page {index} has {array.ndim} dimensions {array.shape}; only 2-D images are supported")
+        raise UnsupportedFormat(path, f"page {index} has {array.ndim} dimensions {array.shape}; "
+                                "only 2-D images are supported")
     return array
 
 
@@ -144,7 +147,8 @@ def read_tiff(path: Path, *, page: int, limits: Limits) -> Image:
         if page_count == 0:
             raise ImageReadError(path, "TIFF file has no readable page; its header is damaged or the file is truncated")
         if page >= page_count:
-            raise ImageReadError(path, f"page {page} does not exist; the file has {page_count} page(s), numbered 0 to {page_count - 1}")
+            raise ImageReadError(path, f"page {page} does not exist; the file has {page_count} page(s), "
+                                 f"numbered 0 to {page_count - 1}")
         tiff_page = tif.pages[page]
         _check_layout(path, tiff_page, page, limits, tif.filehandle.size)
         samples = _page_samples(path, tiff_page, page)
@@ -163,7 +167,8 @@ def read_tiff(path: Path, *, page: int, limits: Limits) -> Image:
         meta.extra["warnings"] = list(dict.fromkeys(messages))
     meta.exif = reset_orientation(exif_from_tiff(path))
     maximum = None
-    if not is_float and samples.dtype != np.bool_ and stored_bits not in (8, 16, 32) and tiff_page.photometric != tifffile.PHOTOMETRIC.PALETTE:
+    if (not is_float and samples.dtype != np.bool_ and stored_bits not in (8, 16, 32)
+            and tiff_page.photometric != tifffile.PHOTOMETRIC.PALETTE):
         maximum = float((1 << stored_bits) - 1)
         meta.bit_depth = stored_bits
     upright = apply_orientation(samples, meta.orientation if 1 <= meta.orientation <= 8 else 1)

@@ -61,7 +61,10 @@ def check_quality(quality: object) -> None:
 
 
 def bit_depth_refusal(format_name: str, bit_depth: int | None) -> str | None:
-    """Why ``format_name`` (a value of :data:`WRITE_FORMATS`) cannot hold ``bit_depth``-bit samples, or None when it can."""
+    """Why ``format_name`` cannot hold ``bit_depth``-bit samples, or None when it can.
+
+    ``format_name`` is a value of :data:`WRITE_FORMATS`.
+    """
     allowed = BIT_DEPTHS[format_name]
     if bit_depth is None or bit_depth in allowed:
         return None
@@ -69,18 +72,22 @@ def bit_depth_refusal(format_name: str, bit_depth: int | None) -> str | None:
             "choose one of those or write TIFF (8, 16 or 32-bit float)")
 
 
-def _check_target(image: Image, path: Path, format_name: str | None, bit_depth: int | None, overwrite_source: bool) -> None:
+def _check_target(
+    image: Image, path: Path, format_name: str | None, bit_depth: int | None, overwrite_source: bool
+) -> None:
     """Validate the target path and options before anything is written."""
     if format_name is None:
         suffixes = ", ".join(sorted(WRITE_FORMATS))
-        raise ImageWriteError(path, f"cannot write {path.suffix or 'files without a suffix'!r}; end the name with one of {suffixes}")
+        raise ImageWriteError(path, f"cannot write {path.suffix or 'files without a suffix'!r}; "
+                              f"end the name with one of {suffixes}")
     refusal = bit_depth_refusal(format_name, bit_depth)
     if refusal is not None:
         raise ImageWriteError(path, refusal)
     source = image.meta.source
     if source is not None and not overwrite_source and _same_file(Path(source), path):
         raise ImageWriteError(
-            path, "is the image's own source file; refusing to overwrite it. Save under another name, or pass overwrite_source=True to replace the original"
+            path, "is the image's own source file; refusing to overwrite it. Save under another name, "
+            "or pass overwrite_source=True to replace the original"
         )
     if path.is_dir():
         raise ImageWriteError(path, "is a folder; give a file name inside it")
@@ -153,5 +160,6 @@ def write_image(
         raise ImageWriteError(path, f"could not be written ({error.strerror or error}); check that {path.parent} is "
                                     "writable and has room. The target was left unchanged") from None
     except ENCODE_ERRORS as error:
-        raise ImageWriteError(path, f"the {format_name} encoder failed ({error}); the target was left unchanged") from error
+        raise ImageWriteError(path, f"the {format_name} encoder failed ({error}); "
+                                    "the target was left unchanged") from error
     return path
