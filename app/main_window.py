@@ -188,8 +188,10 @@ class MainWindow(QMainWindow):
         self.metrics_panel.levels = source.meta.integer_max if source is not None else 255
         self._show_zoom()
         if source is not None:
-            self.status.size_label.setText(f"{source.cols} × {source.rows} px · {source.meta.format} "
-                                           f"{source.meta.bit_depth}-bit{' · ' + source.meta.unit if source.meta.unit else ''}")
+            self.status.size_label.setText(
+                f"{source.cols} × {source.rows} px · {source.meta.format} "
+                f"{source.meta.bit_depth}-bit{' · ' + source.meta.unit if source.meta.unit else ''}"
+            )
 
     def _bring_dicom_header_forward(self) -> None:
         """Show the DICOM header tab when a DICOM file opens (not on every slice change)."""

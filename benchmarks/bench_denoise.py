@@ -96,7 +96,8 @@ def main() -> int:
     whole = run_denoiser(network, noisy, sigma=25.0, device="cpu", tile=4096)
     t_whole = time.perf_counter() - start
     print(f"tiled vs whole 1024x1024: tiled {psnr(tiled, clean):.3f} dB in {t_tiled:.1f} s, whole "
-          f"{psnr(whole, clean):.3f} dB in {t_whole:.1f} s, difference {psnr(tiled, clean) - psnr(whole, clean):+.4f} dB "
+          f"{psnr(whole, clean):.3f} dB in {t_whole:.1f} s, "
+          f"difference {psnr(tiled, clean) - psnr(whole, clean):+.4f} dB "
           f"(target within 0.05), max |tiled-whole| {np.abs(tiled - whole).max() * 255:.3f}/255")
 
     if args.megapixels > 0:

@@ -41,7 +41,8 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     rows, cols = np.mgrid[0:1200, 0:1700]
-    reference = (0.5 + 0.4 * np.sin(rows / 40.0)[..., None] * np.cos(cols / 30.0)[..., None] * np.ones(3)).astype(np.float32)
+    reference = (0.5 + 0.4 * np.sin(rows / 40.0)[..., None] * np.cos(cols / 30.0)[..., None]
+                 * np.ones(3)).astype(np.float32)
     result = np.clip(reference + rng.normal(0, 0.05, reference.shape), 0, 1).astype(np.float32)
     cases = {
         "ssim per channel (ours)": lambda: structural_similarity(result, reference),
@@ -51,7 +52,8 @@ def main() -> None:
         "histogram rgb+luma, 8-bit grid": lambda: compute_histogram(result, bit_depth=8),
         "histogram rgb+luma, 16-bit grid": lambda: compute_histogram(result, bit_depth=16),
         "ssim per channel (skimage)": lambda: skimage_ssim(result, reference, data_range=1.0, channel_axis=-1,
-                                                           gaussian_weights=True, sigma=1.5, use_sample_covariance=False),
+                                                           gaussian_weights=True, sigma=1.5,
+                                                           use_sample_covariance=False),
     }
     print(f"2 MP preview ({result.shape[1]}x{result.shape[0]} RGB float32), median of {args.repeat}")
     print(f"{'case':34s} {'wall ms':>9s} {'cpu ms':>9s}")

@@ -79,7 +79,8 @@ def _channel_planes(pixels: np.ndarray, wanted: Sequence[str]) -> dict[str, np.n
     color = pixels.ndim == 3 and pixels.shape[2] == 3
     for name in wanted:
         if name == "luminance":
-            planes[name] = compute_luma(pixels.astype(np.float32, copy=False)) if color else pixels.reshape(pixels.shape[:2])
+            planes[name] = (compute_luma(pixels.astype(np.float32, copy=False)) if color
+                            else pixels.reshape(pixels.shape[:2]))
         elif color and name in COLOR_CHANNELS:
             planes[name] = pixels[:, :, COLOR_CHANNELS.index(name)]
         else:
@@ -121,7 +122,9 @@ def compute_histogram(
     if float_source:
         return _float_histogram(_channel_planes(pixels, wanted), bins, bit_depth)
     if not 1 <= bit_depth <= 16:
-        raise ValueError(f"bit_depth must be 1..16 for integer sources, got {bit_depth}; pass float_source=True for float data")
+        raise ValueError(
+            f"bit_depth must be 1..16 for integer sources, got {bit_depth}; pass float_source=True for float data"
+        )
     levels = 1 << bit_depth
     if pixels.dtype.kind in "ui":
         pixels = np.multiply(pixels, np.float32(1.0 / (levels - 1)), dtype=np.float32)

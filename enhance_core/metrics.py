@@ -72,8 +72,8 @@ def _check_pair(result: np.ndarray, reference: np.ndarray) -> None:
     """Raise ValueError unless both arrays have one shape and one dtype."""
     if result.shape != reference.shape:
         raise ValueError(
-            f"result and reference must have the same shape, got result {result.shape} and reference {reference.shape}; "
-            "resize or crop one to match the other"
+            f"result and reference must have the same shape, got result {result.shape} "
+            f"and reference {reference.shape}; resize or crop one to match the other"
         )
     if result.dtype != reference.dtype:
         raise ValueError(
@@ -182,7 +182,8 @@ def structural_similarity(
     if first.ndim == 3 and first.shape[2] == 1:
         first, second = first[:, :, 0], second[:, :, 0]
     if first.ndim == 3 and first.shape[2] > 4:
-        scores = np.concatenate([_ssim_planes(first[:, :, c], second[:, :, c], data_range) for c in range(first.shape[2])])
+        scores = np.concatenate([_ssim_planes(first[:, :, c], second[:, :, c], data_range)
+                                 for c in range(first.shape[2])])
     else:
         scores = _ssim_planes(first, second, data_range)
     return float(scores.mean())

@@ -195,7 +195,10 @@ def call_interruptibly(work: Callable[[], Any], should_stop: StopFn | None, *, p
 
 
 def check_pixels(pixels: Any) -> None:
-    """Raise :class:`ParameterError` unless ``pixels`` is a (rows, cols, 1 or 3) array, as every learned filter takes."""
+    """Raise :class:`ParameterError` unless ``pixels`` is a (rows, cols, 1 or 3) array.
+
+    Every learned filter takes such an array.
+    """
     if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
         raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
 

@@ -72,8 +72,9 @@ def _detector_view(pixels: np.ndarray, ctx: RenderContext) -> tuple[np.ndarray, 
         render_rows, render_cols = scaled_shape(ctx.source.shape[0], ctx.source.shape[1], ctx.scale)
         if top + rows <= render_rows and left + cols <= render_cols:
             return ctx.source, ctx.scale, Region(top, left, rows, cols), ctx.mask_layer
-    layer = ctx.mask_layer if ctx.mask_layer is not None and (ctx.mask_layer.rows, ctx.mask_layer.cols) == (rows, cols) \
-        else None
+    layer = (ctx.mask_layer
+             if ctx.mask_layer is not None and (ctx.mask_layer.rows, ctx.mask_layer.cols) == (rows, cols)
+             else None)
     return pixels, 1.0, full_region(rows, cols), layer
 
 

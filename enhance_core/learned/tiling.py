@@ -2,8 +2,9 @@
 
 The image is treated as if it were reflect-padded up to a multiple of the
 network's size step (the *canvas*). As few tiles as the largest allowed side
-permits cover each axis, evenly sized, with a fixed overlap; their starts are multiples of that step, so every tile sees the
-same pixel grid as a whole-image pass would. Each tile contributes through a
+permits cover each axis, evenly sized, with a fixed overlap; their starts are
+multiples of that step, so every tile sees the same pixel grid as a whole-image
+pass would. Each tile contributes through a
 separable weight that ignores the outer quarter of each overlap (where the
 network sees its zero padding) and ramps with a raised cosine over the middle
 half; the 1-D weights are normalized to sum to one at every row and column, so the

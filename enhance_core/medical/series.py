@@ -206,7 +206,8 @@ def open_series(folder: str | PathLike[str], *, series_uid: str | None = None) -
 
 def _listing(found: list[DicomSeries]) -> str:
     """One line naming each series: UID, modality, slice count, description."""
-    return "; ".join(f"{s.uid or '(no UID)'} ({s.modality or '?'}, {len(s)} slices{', ' + s.description if s.description else ''})"
+    return "; ".join(f"{s.uid or '(no UID)'} ({s.modality or '?'}, {len(s)} slices"
+                     f"{', ' + s.description if s.description else ''})"
                      for s in found)
 
 

@@ -38,12 +38,14 @@ def load_config(defaults: dict, path: str | None, overrides: list[str]) -> dict:
         except OSError as error:
             raise SystemExit(f"cannot read config file {path}: {error.strerror or error}") from None
         except json.JSONDecodeError as error:
-            raise SystemExit(f"config file {path} is not valid JSON ({error}); fix it or pass another --config") from None
+            raise SystemExit(f"config file {path} is not valid JSON ({error}); "
+                             "fix it or pass another --config") from None
         if not isinstance(loaded, dict):
             raise SystemExit(f"config file {path} must hold a JSON object of settings")
         unknown = sorted(set(loaded) - set(defaults))
         if unknown:
-            raise SystemExit(f"config file {path} has unknown keys {', '.join(unknown)}; known keys: {', '.join(defaults)}")
+            raise SystemExit(f"config file {path} has unknown keys {', '.join(unknown)}; "
+                             f"known keys: {', '.join(defaults)}")
         config.update(loaded)
     for item in overrides:
         key, equals, value = item.partition("=")

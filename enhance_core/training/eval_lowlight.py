@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, help="training checkpoint to score instead of the shipped weights")
-    parser.add_argument("--data", type=Path, default=default_data_dir(), help="folder holding LIVE1, Set5, Set14, lowlight_real")
+    parser.add_argument("--data", type=Path, default=default_data_dir(),
+                        help="folder holding LIVE1, Set5, Set14, lowlight_real")
     parser.add_argument("--evs", type=float, nargs="+", default=[-1, -2, -3, -4], help="exposures in stops")
     parser.add_argument("--lamp-evs", type=float, nargs="*", default=[-3],
                         help="exposures at which the pictures also hold clipped light sources (none: skip)")

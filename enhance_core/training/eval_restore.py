@@ -128,7 +128,8 @@ def print_table(figures: dict) -> None:
         print(f"  {name:<28} {f[f'{name}_precision']:.3f}      {f[f'{name}_recall']:.3f}    {f[f'{name}_f1']:.3f}"
               f"  {f[f'marked_clean_{name}']:.3f} %")
     print("\nfill with the true mask        PSNR in damage  PSNR image  SSIM")
-    print(f"  {'damaged input':<28} {f['input_psnr_damage']:>8.2f}       {f['input_psnr']:>8.2f}   {f['input_ssim']:.4f}")
+    print(f"  {'damaged input':<28} {f['input_psnr_damage']:>8.2f}       "
+          f"{f['input_psnr']:>8.2f}   {f['input_ssim']:.4f}")
     for method, label in (("fill_ours", "ours (learned)"), ("fill_telea", "OpenCV Telea"),
                           ("fill_ns", "OpenCV Navier-Stokes")):
         print(f"  {label:<28} {f[f'{method}_psnr_damage']:>8.2f}       {f[f'{method}_psnr']:>8.2f}   "

@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> None:
         "gray": load_uint8(list_images(args.data / "Set12")[:limit], mode="L"),
         "color": load_uint8(list_images(args.data / "Set5")[:limit], mode="RGB"),
     }
-    real_pairs = load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit or 12, split="validation") if cfg["camera_fraction"] else []
+    real_pairs = (load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit or 12, split="validation")
+                  if cfg["camera_fraction"] else [])
     print(f"{len(train)} training images; validation: Set12 {len(val_sets['gray'])}, Set5 {len(val_sets['color'])}, "
           f"real pairs {len(real_pairs)}", flush=True)
     sigmas = cfg["val_sigma"] if isinstance(cfg["val_sigma"], list) else [cfg["val_sigma"]]

@@ -196,7 +196,8 @@ def exposure_loss(model: LowLightNet, small_log, dark_lin, clean_lin):
     field = field.float()
     dark_half, clean_half = F.avg_pool2d(dark_lin, 2), F.avg_pool2d(clean_lin, 2)
     full = F.interpolate(field, size=dark_half.shape[2:], mode="bicubic", align_corners=False)
-    full = torch.minimum(torch.maximum(full, field.amin(dim=(2, 3), keepdim=True)), field.amax(dim=(2, 3), keepdim=True))
+    full = torch.minimum(torch.maximum(full, field.amin(dim=(2, 3), keepdim=True)),
+                         field.amax(dim=(2, 3), keepdim=True))
     bright = brighten_linear_t(dark_half, full, wb.float())
     mse = ((bright - linear_to_srgb_t(clean_half)) ** 2).mean(dim=(1, 2, 3))
     return torch.log(mse + 1e-5).mean()
