@@ -194,7 +194,8 @@ def test_header_filter_finds_fields_inside_sequences(qtbot, window, series_folde
     sequence = next(panel.tree.topLevelItem(i) for i in range(panel.tree.topLevelItemCount())
                     if not panel.tree.topLevelItem(i).isHidden())
     first_item = sequence.child(0)
-    visible = [first_item.child(i).text(1) for i in range(first_item.childCount()) if not first_item.child(i).isHidden()]
+    visible = [first_item.child(i).text(1) for i in range(first_item.childCount())
+               if not first_item.child(i).isHidden()]
     assert visible == ["Type of Patient ID"]
     panel.filter_edit.setText("")
     assert len(panel.rows()) > 50

@@ -13,7 +13,8 @@ def test_dicom_warnings_show_in_the_status_bar_until_another_image_opens(qtbot, 
     open_image(qtbot, window, path)
     label = window.status.read_warning_label
     assert label.isVisible()
-    assert label.text() == "⚠ SC_rgb_jpeg.dcm: Expected explicit VR, but found implicit VR - using implicit VR for reading"
+    assert label.text() == ("⚠ SC_rgb_jpeg.dcm: Expected explicit VR, but found implicit VR - "
+                            "using implicit VR for reading")
     assert "Expected explicit VR" in label.toolTip()
     open_image(qtbot, window, photo_path)
     assert not label.isVisible() and label.text() == ""

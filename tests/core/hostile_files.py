@@ -77,7 +77,9 @@ def wide_lut_dicom(folder: Path, bits_stored: int = 28) -> Path:
     return path
 
 
-def volumetric_tiff(folder: Path, depth: int = 8, rows: int = 64, cols: int = 64, *, claim: tuple[int, int, int] | None = None) -> Path:
+def volumetric_tiff(
+    folder: Path, depth: int = 8, rows: int = 64, cols: int = 64, *, claim: tuple[int, int, int] | None = None
+) -> Path:
     """A tiled volumetric TIFF (SGI ImageDepth) of ``depth`` slices; ``claim`` rewrites depth, rows, cols in the IFD."""
     path = folder / "volume.tif"
     volume = (np.arange(depth * rows * cols) % 251).astype(np.uint8).reshape(depth, rows, cols)
@@ -169,7 +171,10 @@ def jpeg_segments(data: bytes) -> list[tuple[int, int]]:
 
 
 def repeated_scan_jpeg(folder: Path, repeats: int = 20_000, size: int = 2048) -> Path:
-    """A flat progressive JPEG whose last scan (a few bytes) appears ``repeats`` times; each costs a pass over every block."""
+    """A flat progressive JPEG whose last scan (a few bytes) appears ``repeats`` times.
+
+    Each repeat costs the decoder a pass over every block.
+    """
     out = io.BytesIO()
     PILImage.new("L", (size, size), 128).save(out, format="JPEG", progressive=True, quality=90)
     data = out.getvalue()

@@ -45,7 +45,8 @@ def levels(values: np.ndarray, bits: int) -> np.ndarray:
 
 
 def make_image(
-    rows: int = 48, cols: int = 64, channels: int = 3, *, bit_depth: int = 16, alpha: bool = False, float_source: bool = False
+    rows: int = 48, cols: int = 64, channels: int = 3, *, bit_depth: int = 16, alpha: bool = False,
+    float_source: bool = False,
 ) -> Image:
     """Return a synthetic image with an sRGB profile and camera EXIF (orientation 1)."""
     pixels = gradient_pixels(rows, cols, channels)

@@ -62,4 +62,5 @@ def test_damaged_tiff_header_is_one_line_without_library_noise(tmp_path, capfd):
     path.write_bytes(bytes(data))
     assert main(["info", str(path)]) == 2
     captured = capfd.readouterr()
-    assert captured.err == f"error: {path}: TIFF file has no readable page; its header is damaged or the file is truncated\n"
+    assert captured.err == (f"error: {path}: TIFF file has no readable page; "
+                            "its header is damaged or the file is truncated\n")

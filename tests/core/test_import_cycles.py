@@ -124,7 +124,9 @@ def test_the_checker_finds_cycles_through_lazy_relative_and_type_checking_import
     (package / "__init__.py").write_text("")
     (package / "sub" / "__init__.py").write_text("from pkg.sub.b import B\n")
     (package / "a.py").write_text("def f():\n    from .sub import b\n")
-    (package / "sub" / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..c import C\n")
+    (package / "sub" / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..c import C\n"
+    )
     (package / "c.py").write_text("import pkg.a\nfrom pkg import d\n")
     (package / "d.py").write_text("from pkg.sub import B\n")
     graph = import_graph(module_files(tmp_path, ("pkg",)))

@@ -76,14 +76,16 @@ def test_monochrome1_is_shown_inverted_with_negative_scale(tmp_path):
 
 def test_frame_choice_and_missing_frame():
     frames = pydicom.dcmread(get_testdata_file("emri_small.dcm")).pixel_array
-    first, fourth = read_image(get_testdata_file("emri_small.dcm")), read_image(get_testdata_file("emri_small.dcm"), page=3)
+    first = read_image(get_testdata_file("emri_small.dcm"))
+    fourth = read_image(get_testdata_file("emri_small.dcm"), page=3)
     assert first.meta.page_count == 10 and fourth.meta.page == 3
     np.testing.assert_allclose(np.rint(fourth.to_physical(fourth.pixels[:, :, 0].astype(np.float64))), frames[3])
     with pytest.raises(ImageReadError, match="frame 10 does not exist; the file has 10 frame"):
         read_image(get_testdata_file("emri_small.dcm"), page=10)
 
 
-@pytest.mark.parametrize("compressed", ["emri_small_RLE.dcm", "emri_small_jpeg_ls_lossless.dcm", "emri_small_jpeg_2k_lossless.dcm"])
+@pytest.mark.parametrize("compressed", ["emri_small_RLE.dcm", "emri_small_jpeg_ls_lossless.dcm",
+                                        "emri_small_jpeg_2k_lossless.dcm"])
 def test_lossless_compressed_frames_equal_the_uncompressed_file(compressed):
     plain = read_image(get_testdata_file("emri_small.dcm"), page=5)
     packed = read_image(get_testdata_file(compressed), page=5)
@@ -117,7 +119,8 @@ def test_dicom_without_image_and_unknown_codec_are_unsupported(tmp_path):
 
 
 def test_truncated_dicom_is_a_read_error():
-    with pytest.raises(ImageReadError, match="holds 8,130 bytes but the header's size needs 8,192; the file is truncated"):
+    with pytest.raises(ImageReadError,
+                       match="holds 8,130 bytes but the header's size needs 8,192; the file is truncated"):
         read_image(get_testdata_file("MR_truncated.dcm"))
 
 

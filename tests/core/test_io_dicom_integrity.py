@@ -31,7 +31,8 @@ def pixel_data_offset(path: str) -> int:
 
 def test_head_c_1608_of_a_jpeg_ls_file_is_refused(tmp_path, capfd):
     path = truncated_jpeg_ls_dicom(tmp_path)
-    with pytest.raises(ImageReadError, match="cut short inside fragment 2 .4,430 bytes announced.; the file is truncated"):
+    with pytest.raises(ImageReadError,
+                       match="cut short inside fragment 2 .4,430 bytes announced.; the file is truncated"):
         read_image(path)
     assert main(["info", str(path)]) == 2
     captured = capfd.readouterr()

@@ -122,7 +122,8 @@ def test_progressive_jpeg_with_20000_scans_is_refused_at_once(tmp_path):
     path = repeated_scan_jpeg(tmp_path)
     assert path.stat().st_size < 400_000
     start = time.perf_counter()
-    with pytest.raises(DecompressionBomb, match="holds 20,005 scans, more than the limit of 100.*ENHANCE_MAX_JPEG_SCANS"):
+    with pytest.raises(DecompressionBomb,
+                       match="holds 20,005 scans, more than the limit of 100.*ENHANCE_MAX_JPEG_SCANS"):
         read_image(path)
     assert time.perf_counter() - start < 5.0
 
@@ -171,7 +172,8 @@ def test_info_on_a_named_pipe_refuses_at_once(tmp_path, capfd):
     with pytest.raises(ImageReadError, match="is a named pipe .FIFO., not an image file"):
         read_image(fifo)
     assert main(["info", str(fifo)]) == 2
-    assert capfd.readouterr().err == f"error: {fifo}: is a named pipe (FIFO), not an image file; save the image to a regular file and open that\n"
+    assert capfd.readouterr().err == (f"error: {fifo}: is a named pipe (FIFO), not an image file; "
+                                      "save the image to a regular file and open that\n")
 
 
 def test_a_small_legitimate_image_is_not_affected_by_the_ratio(tmp_path):
@@ -187,7 +189,8 @@ def test_tiff_strip_claiming_gigabytes_past_the_end_is_refused_before_reading(tm
     set_tiff_tag(path, 279, 0xFFFF0000)
     error, peak = peak_bytes(lambda: read_image(path))
     assert isinstance(error, ImageReadError), error
-    assert "TIFF strip 0 ends at byte 4,294,90" in str(error) and "the file is truncated or its header is damaged" in str(error)
+    assert "TIFF strip 0 ends at byte 4,294,90" in str(error)
+    assert "the file is truncated or its header is damaged" in str(error)
     assert peak < 20 * 2**20
 
 

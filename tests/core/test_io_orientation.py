@@ -49,7 +49,8 @@ def test_jpeg_orientation_applied_and_reset_in_output(tmp_path, orientation):
 def test_tiff_orientation_tag_applied(tmp_path, orientation):
     path = tmp_path / f"o{orientation}.tif"
     samples = stored_samples()
-    tifffile.imwrite(path, samples, photometric="rgb", extratags=[(271, "s", 0, "Cam", True), (274, "H", 1, orientation, True)])
+    tifffile.imwrite(path, samples, photometric="rgb",
+                     extratags=[(271, "s", 0, "Cam", True), (274, "H", 1, orientation, True)])
     reference = tmp_path / "ref.png"
     PILImage.fromarray(samples).save(reference, exif=camera_exif(orientation))
     expected = np.asarray(ImageOps.exif_transpose(PILImage.open(reference)))

@@ -15,7 +15,8 @@ def test_refuses_to_overwrite_its_source_unless_asked(tmp_path):
     source = write_image(make_image(), tmp_path / "photo.png")
     before = source.read_bytes()
     image = read_image(source)
-    with pytest.raises(ImageWriteError, match="own source file; refusing to overwrite it.*overwrite_source=True") as caught:
+    with pytest.raises(ImageWriteError,
+                       match="own source file; refusing to overwrite it.*overwrite_source=True") as caught:
         write_image(image.with_pixels(1.0 - image.pixels), source)
     assert str(source) in str(caught.value)
     assert source.read_bytes() == before

@@ -53,7 +53,8 @@ def recipe(*steps: dict) -> dict:
 
 
 @pytest.mark.parametrize("step, message", [
-    ({"filter": "gausian_blur", "params": {"sigma": 1}}, r"step 2: unknown filter 'gausian_blur'; did you mean gaussian_blur"),
+    ({"filter": "gausian_blur", "params": {"sigma": 1}},
+     r"step 2: unknown filter 'gausian_blur'; did you mean gaussian_blur"),
     ({"filter": "gaussian_blur", "params": {}}, r"step 2: filter 'gaussian_blur': parameter 'sigma' is missing"),
     ({"filter": "gaussian_blur", "params": {"sigma": 900}}, r"step 2: .*'sigma'.*900.*outside"),
     ({"filter": "gaussian_blur", "params": {"sigma": 1, "size": 3}}, r"step 2: .*no parameter 'size'"),

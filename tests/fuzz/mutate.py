@@ -121,7 +121,10 @@ GENERIC = (_bit_flips, _byte_set, _truncate, _insert, _delete, _repeat, _tamper_
 
 
 def mutate(data: bytes, name: str, seed: int, case: int) -> tuple[bytes, str]:
-    """Return case ``case`` of ``seed`` mutated from ``data`` (the seed file ``name``) and a description of the steps."""
+    """Return case ``case`` of ``seed`` mutated from ``data`` and a description of the steps.
+
+    ``data`` is the content of the seed file ``name``.
+    """
     rng = random.Random(f"{seed}:{case}:{name}")
     out = bytearray(data)
     operations = list(GENERIC)

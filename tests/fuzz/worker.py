@@ -40,7 +40,8 @@ def contract_problem(image) -> str:
         return f"alpha is {alpha.dtype} {alpha.shape} for pixels {pixels.shape}"
     if not meta.float_source and not (np.isfinite(pixels).all() and pixels.min() >= 0.0 and pixels.max() <= 1.0):
         return f"integer-source pixels outside [0, 1]: {np.nanmin(pixels)} .. {np.nanmax(pixels)}"
-    numbers = [meta.value_offset, meta.value_scale, *(value for window in meta.windows for value in (window.center, window.width))]
+    numbers = [meta.value_offset, meta.value_scale,
+               *(value for window in meta.windows for value in (window.center, window.width))]
     if not all(np.isfinite(numbers)) or meta.value_scale == 0:
         return f"physical map or windows not finite: {numbers}"
     return ""

@@ -166,7 +166,8 @@ def test_denoise_run_fine_tunes_exported_weights_and_names_unfit_ones(tiny_expor
     with pytest.raises(SystemExit, match=f"cannot start from {exported}: its network differs"):
         train_denoise.main([*base, "--set", "widths=[8, 24]", "--set", f"out_dir={tmp_path / 'wide'}"])
     with pytest.raises(SystemExit, match="init checkpoint .*nope.safetensors not found"):
-        train_denoise.main([*base, "--set", f"init={tmp_path / 'nope.safetensors'}", "--set", f"out_dir={tmp_path / 'x'}"])
+        train_denoise.main([*base, "--set", f"init={tmp_path / 'nope.safetensors'}",
+                            "--set", f"out_dir={tmp_path / 'x'}"])
 
 
 def test_denoise_training_resumes_without_unpickling_code(tiny_export, tmp_path, capsys):
