@@ -58,7 +58,7 @@ def sample_mosaic(pixels: np.ndarray, *, budget: int = SAMPLE_PIXELS, tile: int 
     per_side = max(1, int(math.sqrt(budget / (tile * tile))))
     tops = np.linspace(0, rows - tile, per_side).astype(int) // 16 * 16
     lefts = np.linspace(0, cols - tile, per_side).astype(int) // 16 * 16
-    strips = [np.concatenate([pixels[t:t + tile, l:l + tile] for l in lefts], axis=1) for t in tops]
+    strips = [np.concatenate([pixels[t:t + tile, left:left + tile] for left in lefts], axis=1) for t in tops]
     return np.ascontiguousarray(np.concatenate(strips, axis=0))
 
 

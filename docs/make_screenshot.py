@@ -50,7 +50,7 @@ def settled(window: MainWindow) -> bool:
     """Whether preview, histogram and exact metrics show the current stack and nothing runs."""
     renders, metrics = window.renders, window.metrics.latest
     return (renders.latest is not None and renders.latest.request.generation == renders.generation
-            and metrics is not None and metrics.with_reference and not any(l.busy for l in window.lanes()))
+            and metrics is not None and metrics.with_reference and not any(lane.busy for lane in window.lanes()))
 
 
 def main() -> int:
