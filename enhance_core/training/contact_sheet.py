@@ -51,7 +51,10 @@ def pick_crops(photo: np.ndarray, side: int = CROP) -> list[tuple[int, int]]:
     edges = cv2.blur(np.hypot(cv2.Sobel(luma, cv2.CV_32F, 1, 0), cv2.Sobel(luma, cv2.CV_32F, 0, 1)),
                      (side_c, side_r), borderType=cv2.BORDER_REFLECT)
     corners = [(r, c) for r in range(0, rows - side_r + 1, STRIDE) for c in range(0, cols - side_c + 1, STRIDE)]
-    centre = lambda rc: (rc[0] + side_r // 2, rc[1] + side_c // 2)
+
+    def centre(rc: tuple[int, int]) -> tuple[int, int]:
+        return rc[0] + side_r // 2, rc[1] + side_c // 2
+
     means = np.array([mean[centre(rc)] for rc in corners])
     darkest = corners[int(np.argmin(means))]
     darker = [rc for rc, m in zip(corners, means) if m <= np.median(means)]

@@ -45,6 +45,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from skimage import color, exposure
@@ -156,7 +157,10 @@ def pooled_chroma(per_picture: list[tuple[float, float, int]]) -> tuple[float, f
     if counts.sum() == 0:
         return float("nan"), float("nan"), 0
     weights = counts / counts.sum()
-    pick = lambda k: float(sum(w * v[k] for w, v in zip(weights, per_picture) if v[2]))
+
+    def pick(k: int) -> float:
+        return float(sum(w * v[k] for w, v in zip(weights, per_picture) if v[2]))
+
     return pick(0), pick(1), int(counts.sum())
 
 
@@ -177,7 +181,9 @@ def print_neutrality(neutrality: dict) -> None:
 
 def print_real(summary: dict) -> None:
     """Print the real-photo figures per folder."""
-    rgb = lambda v: "/".join(f"{x:.1f}" for x in v) if isinstance(v, list) else "-"
+    def rgb(v: Any) -> str:
+        return "/".join(f"{x:.1f}" for x in v) if isinstance(v, list) else "-"
+
     print("real photos (strength 1), 0-255: darkest 10 % mean RGB in -> out, chroma/tint in -> out", flush=True)
     for folder, f in summary.items():
         print(f"  {folder:15s} ({f['photos']:2d})  {rgb(f['darkest_in'])} -> {rgb(f['darkest_out'])}  "

@@ -128,7 +128,10 @@ def photo_figures(name: str, photo: np.ndarray, output: np.ndarray) -> RealPhoto
     _, black_tint_in = chroma_and_tint(photo[black])
     black_chroma_out, black_tint_out = chroma_and_tint(output[black])
     linear = float(np.median(srgb_to_linear(output) @ LUMA_709))
-    rgb = lambda pixels: tuple(float(v) * 255.0 for v in pixels.mean(axis=0)) if pixels.size else (float("nan"),) * 3
+
+    def rgb(pixels: np.ndarray) -> tuple[float, ...]:
+        return tuple(float(v) * 255.0 for v in pixels.mean(axis=0)) if pixels.size else (float("nan"),) * 3
+
     return RealPhotoFigures(name, rgb(photo[darkest]), rgb(output[darkest]), chroma_in, chroma_out, tint_in, tint_out,
                             float(black.mean()), rgb(photo[black]), rgb(output[black]), black_chroma_out,
                             black_tint_in, black_tint_out, float(lum.mean()) * 255.0,
@@ -159,13 +162,20 @@ def summarize_real(figures: list[RealPhotoFigures]) -> dict[str, Any]:
     The ``black_*`` figures are averaged over the photos that have black
     (weighted by its share of each photo); ``black_photos`` counts them.
     """
-    mean = lambda field: np.mean([getattr(f, field) for f in figures], axis=0)
-    spread = lambda field: [float(min(getattr(f, field) for f in figures)),
-                            float(max(getattr(f, field) for f in figures))]
+    def mean(field: str) -> Any:
+        return np.mean([getattr(f, field) for f in figures], axis=0)
+
+    def spread(field: str) -> list[float]:
+        return [float(min(getattr(f, field) for f in figures)), float(max(getattr(f, field) for f in figures))]
+
     dark = [f for f in figures if f.black_share > 0]
     weights = np.array([f.black_share for f in dark])
-    black = lambda field: np.round(np.average([getattr(f, field) for f in dark], axis=0, weights=weights), 2).tolist() \
-        if dark else float("nan")
+
+    def black(field: str) -> Any:
+        if not dark:
+            return float("nan")
+        return np.round(np.average([getattr(f, field) for f in dark], axis=0, weights=weights), 2).tolist()
+
     return {
         "photos": len(figures),
         **{field: np.round(mean(field), 2).tolist() for field in

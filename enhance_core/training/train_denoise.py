@@ -96,7 +96,10 @@ def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator) ->
         noise = rng.standard_normal((size, size, 1 if gray else 3), dtype=np.float32) * sigma
         noisy[i] = np.round(np.clip(clean[i] + noise, 0.0, 1.0) * 255.0) / 255.0
         level[i] = sigma
-    to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+
+    def to_t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+
     return to_t(clean), to_t(noisy), to_t(level)
 
 

@@ -173,7 +173,10 @@ def denoise_batch(images: list, cfg: dict, rng: np.random.Generator):
         wbs[i] = wb - wb.mean()
         gains[i] = -darkening.ev + rng.normal(0.0, cfg["gain_error"])
         target[i] = linear_to_srgb(exposed_linear(clean, darkening) * np.exp2(gains[i] + wbs[i]))
-    to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+
+    def to_t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+
     gain_map = torch.from_numpy(gains)[:, :, None, None].expand(-1, 1, size, size)
     return to_t(dark), gain_map, torch.from_numpy(wbs), to_t(target)
 

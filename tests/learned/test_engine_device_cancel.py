@@ -70,7 +70,9 @@ def test_cancel_inside_a_large_tile_returns_within_half_a_second():
             flipped_at.append(time.perf_counter())
         return len(checks) >= 4
 
-    fn = lambda t: model(t, torch.full_like(t[:, :1], 0.1))
+    def fn(t: torch.Tensor) -> torch.Tensor:
+        return model(t, torch.full_like(t[:, :1], 0.1))
+
     with stop_checks(model, should_stop), pytest.raises(Cancelled):
         run_tiled(fn, pixels, tile=512, multiple=8, device="cpu", should_stop=should_stop)
     assert time.perf_counter() - flipped_at[0] < 0.5

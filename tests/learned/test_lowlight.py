@@ -151,7 +151,10 @@ def test_strength_scales_the_exposure_change_in_stops(tiny_lowlight):
     dark = dark_rgb()[1]
     full = enhance_low_light(dark, strength=1.0, denoise=0.0, device="cpu")
     half = enhance_low_light(dark, strength=0.5, denoise=0.0, device="cpu")
-    stops = lambda image: float(np.log2(srgb_to_linear(image).mean() / srgb_to_linear(dark).mean()))
+
+    def stops(image: np.ndarray) -> float:
+        return float(np.log2(srgb_to_linear(image).mean() / srgb_to_linear(dark).mean()))
+
     assert stops(half) == pytest.approx(0.5 * stops(full), abs=0.05 + 0.1 * abs(stops(full)))
 
 

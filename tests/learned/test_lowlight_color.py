@@ -75,7 +75,10 @@ def chroma_noise_picture(rows: int = 64, cols: int = 64, sigma: float = 0.03):
 def test_chroma_noise_is_removed_the_colour_edge_and_the_luma_kept():
     clean, noisy = chroma_noise_picture()
     out = reduce_chroma_noise_t(as_tensor(noisy), torch.full((1, 1, 32, 32), 0.03))[0].numpy().transpose(1, 2, 0)
-    luma = lambda image: image @ np.float32([0.299, 0.587, 0.114])
+
+    def luma(image: np.ndarray) -> np.ndarray:
+        return image @ np.float32([0.299, 0.587, 0.114])
+
     np.testing.assert_allclose(luma(out), luma(noisy), atol=1e-5)
     inner = (slice(4, 60), np.r_[4:26, 38:60])
     assert np.abs(out - clean)[inner].mean() < 0.5 * np.abs(noisy - clean)[inner].mean()
