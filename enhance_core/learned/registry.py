@@ -96,8 +96,8 @@ MODELS: dict[str, ModelSpec] = {
     "noise_level": ModelSpec(
         arch="NoiseLevelNet",
         args={"channels": 3, "width": 16, "depth": 5},
-        weights="noise_level/noise_level-0a035ac3.safetensors",
-        sha256="0a035ac38600c2d709d31b1c4b9ff91439215265047d8fec37f861841bc38517",
+        weights="noise_level/noise_level-bf9b8bb8.safetensors",
+        sha256="bf9b8bb8ae598e68a40663344f6d796113a3fe924f44ddb1493f35f99c669de4",
     ),
     "lowlight": ModelSpec(
         arch="LowLightNet",

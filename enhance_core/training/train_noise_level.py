@@ -12,9 +12,7 @@ local level, and a ``real_fraction`` of crops come from the real noisy
 photos of the training cameras (:mod:`enhance_core.training.real_noise`),
 labelled with the level the shipped denoiser removes their noise best at
 (their measured RMS map times the pair's :func:`~enhance_core.training.real_noise.best_gain`:
-camera noise is correlated, and the denoiser wants more than its RMS); with
-``real_clean`` their reference images (the mean of many shots) come too, labelled
-noise-free, so that a clean photo from the same cameras reads low. The network
+camera noise is correlated, and the denoiser wants more than its RMS). The network
 (:class:`~enhance_core.learned.archs.noise_level_net.NoiseLevelNet`) learns
 the level map with an L1 loss on the logarithm of the level (a relative
 error: reading 2 as 4 is as wrong as 20 as 40), weighted ``under_weight``
@@ -56,7 +54,6 @@ DEFAULTS = {
     "camera_fraction": 1.0,
     "map_jitter": 0.0,
     "real_fraction": 0.0,
-    "real_clean": False,
     "under_weight": 2.0,
     "grad_clip": 1.0,
     "bf16": False,
@@ -97,18 +94,12 @@ def shipped_denoiser() -> Denoise:
                                              device=device)
 
 
-def real_targets(pairs: list[tuple[np.ndarray, np.ndarray]], denoise: Denoise,
-                 clean_too: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(image, level map) of real training pairs: the noisy image with its RMS map times the pair's best gain.
-
-    ``clean_too`` adds each reference image with a zero map.
-    """
+def real_targets(pairs: list[tuple[np.ndarray, np.ndarray]], denoise: Denoise) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(noisy, level map) of real training pairs: the measured RMS map times the pair's best gain."""
     targets = []
     for noisy, clean in pairs:
         level = noise_level_map(noisy, clean)
         targets.append((noisy, (level * best_gain(denoise, noisy, clean, level)).astype(np.float32)))
-        if clean_too:
-            targets.append((clean, np.zeros(clean.shape[:2], np.float32)))
     return targets
 
 
@@ -174,9 +165,9 @@ def main(argv: list[str] | None = None) -> None:
     gray = load_uint8(list_images(args.data / "Set12")[:limit], mode="L")
     real_pairs = load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit or 23, split="validation")
     denoise = shipped_denoiser() if cfg["real_fraction"] else None
-    real = real_targets(load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit, split="train"), denoise,
-                        cfg["real_clean"]) if denoise is not None else []
-    print(f"{len(train)} training images, {len(real)} real training images; validation: Set12 {len(gray)}, "
+    real = real_targets(load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit, split="train"), denoise) \
+        if denoise is not None else []
+    print(f"{len(train)} training images, {len(real)} real training pairs; validation: Set12 {len(gray)}, "
           f"real pairs {len(real_pairs)}", flush=True)
     task = loop.Task(
         build=lambda c: NoiseLevelNet(3, c["width"], c["depth"]),

@@ -107,6 +107,6 @@ def test_tiny_noise_level_run_learns_from_real_training_pairs_and_scores_auto_on
     run_dir = tmp_path / "run"
     train_noise_level.main(["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"),
                             "--set", f"out_dir={json.dumps(str(run_dir))}", "--set", "real_fraction=1.0"])
-    assert "1 real training images; validation: Set12 2, real pairs 1" in capsys.readouterr().out
+    assert "1 real training pairs; validation: Set12 2, real pairs 1" in capsys.readouterr().out
     line = json.loads((run_dir / "val_log.jsonl").read_text().splitlines()[-1])
     assert np.isfinite(line["real_auto_psnr"]) and line["real_read_mean"] >= 0
