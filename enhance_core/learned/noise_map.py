@@ -3,10 +3,12 @@
 The network (:class:`enhance_core.learned.archs.noise_level_net.NoiseLevelNet`,
 weights ``models/noise_level/``) was trained on Gaussian noise and on
 realistic camera noise (signal-dependent, demosaiced, colour-correlated,
-noise-reduced in camera, JPEG-compressed), so it reads the blotchy noise of
-real photos that a white-noise estimator reads as almost none. It returns a
-per-pixel map of the noise standard deviation on the 0-255 scale, which the
-denoiser's automatic mode uses as its noise map: shadows and highlights get
+noise-reduced in camera, JPEG-compressed) and on real camera photos, so it
+reads the blotchy noise of real photos that a white-noise estimator reads as
+almost none. It returns a per-pixel map of the level on the 0-255 scale that
+the denoiser's automatic mode uses as its noise map: for white noise its
+standard deviation; for real camera noise, which is correlated, the level the
+denoiser removes it best at (1.5-3 times its RMS). Shadows and highlights get
 the level they carry. :func:`typical_level` summarises a map in one number
 for the user (the median over the image).
 
