@@ -170,12 +170,15 @@ def run_denoiser(
     return np.clip(result, low, high, out=result)
 
 
-def _local_mean(field: np.ndarray) -> np.ndarray:
-    """Gaussian mean over :data:`MEAN_SCALE` pixels, computed at a quarter of the size (the result is smooth)."""
+def _shrink(field: np.ndarray) -> np.ndarray:
+    """``field`` at a quarter of its size (area averaging)."""
     rows, cols = field.shape[:2]
-    small = cv2.resize(field, (max(1, cols // 4), max(1, rows // 4)), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), MEAN_SCALE / 4)
-    return cv2.resize(small, (cols, rows), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(field, (max(1, cols // 4), max(1, rows // 4)), interpolation=cv2.INTER_AREA)
+
+
+def _spread(small: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """A shrunk field blurred by :data:`MEAN_SCALE` full-size pixels and brought back to ``rows`` x ``cols``."""
+    return cv2.resize(cv2.GaussianBlur(small, (0, 0), MEAN_SCALE / 4), (cols, rows), interpolation=cv2.INTER_LINEAR)
 
 
 def keep_local_mean(noisy: np.ndarray, denoised: np.ndarray) -> np.ndarray:
@@ -188,17 +191,22 @@ def keep_local_mean(noisy: np.ndarray, denoised: np.ndarray) -> np.ndarray:
     both a tone shift and most of the PSNR lost at high manual levels. Where
     the input is clipped at black or white, noise does not average to zero and
     the network's change of the mean is right, so the correction fades out
-    with the share of clipped pixels around (none at a quarter).
+    with the share of clipped pixels around (none at a quarter). The means are
+    computed at a quarter of the size (they are smooth), which keeps the cost
+    and the memory small beside the network's.
 
     Parameters
     ----------
     noisy, denoised : ndarray
         Float32 (rows, cols, C) in [0, 1], the network's input and output.
     """
+    rows, cols = denoised.shape[:2]
     clipped = np.any((noisy <= 0.5 / 255.0) | (noisy >= 254.5 / 255.0), axis=2).astype(np.float32)
-    weight = np.clip(1.0 - 4.0 * _local_mean(clipped), 0.0, 1.0)
-    shift = _local_mean(noisy - denoised).reshape(denoised.shape)
-    return denoised + weight[..., None] * shift
+    weight = np.clip(1.0 - 4.0 * _spread(_shrink(clipped), rows, cols), 0.0, 1.0)
+    shift = _spread(_shrink(noisy) - _shrink(denoised), rows, cols).reshape(denoised.shape)
+    shift *= weight[..., None]
+    shift += denoised
+    return shift
 
 
 @dataclass(frozen=True)
