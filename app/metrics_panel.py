@@ -17,10 +17,12 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, Q
 from app.quality import CONVENTIONS, MetricsReport
 
 REFERENCE_ROWS = (("psnr", "PSNR"), ("ssim", "SSIM"), ("mse", "MSE"))
-NO_REFERENCE_ROWS = (("noise", "Noise σ"), ("sharpness", "Sharpness"), ("shadows", "Clipped shadows"),
+NO_REFERENCE_ROWS = (("noise", "Fine noise σ"), ("sharpness", "Sharpness"), ("shadows", "Clipped shadows"),
                      ("highlights", "Clipped highlights"))
 NO_REFERENCE_TIPS = {
-    "noise": "Estimated standard deviation of noise on luma (Immerkær), in the source's levels.",
+    "noise": "Estimated standard deviation of fine-grained noise on luma (Immerkær), in the source's levels. "
+             "Camera noise is blotchy and reads lower here than the level Denoise (CNN) estimates in auto mode, "
+             "which is the level it removes such noise best at.",
     "sharpness": "Variance of the Laplacian of luma ×1000: higher is sharper; compare result with original.",
     "shadows": "Share of pixels black in every channel.",
     "highlights": "Share of pixels white in at least one channel.",
