@@ -11,6 +11,7 @@ the ICC profile (tag 34675), resolution and EXIF (see :mod:`enhance_core.io.tiff
 
 from __future__ import annotations
 
+import enum
 import logging
 from contextlib import contextmanager
 from pathlib import Path
@@ -109,13 +110,16 @@ def _color_and_alpha(path: Path, page: tifffile.TiffPage, array: np.ndarray) -> 
     """Return (samples in gray/RGB[+alpha] layout, has alpha, alpha is premultiplied)."""
     photometric = page.photometric
     if photometric == tifffile.PHOTOMETRIC.PALETTE:
-        return np.moveaxis(page.colormap[:, array], 0, -1), False, False
+        colormap = page.colormap
+        if colormap is None:
+            raise ImageReadError(path, "palette TIFF without a color map (tag 320); the file is damaged")
+        return np.moveaxis(colormap[:, array], 0, -1), False, False
     if photometric == tifffile.PHOTOMETRIC.MINISWHITE:
         array = np.iinfo(array.dtype).max - array if array.dtype.kind in "ui" else 1.0 - array
     elif photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.YCBCR):
         raise UnsupportedFormat(
             path,
-            f"TIFF photometric interpretation {photometric.name} is not supported; "
+            f"TIFF photometric interpretation {_code_name(photometric)} is not supported; "
             "convert the file to RGB or grayscale (camera raw and CMYK files need a raw or prepress converter)",
         )
     gray = photometric in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.MINISWHITE)
@@ -126,6 +130,11 @@ def _color_and_alpha(path: Path, page: tifffile.TiffPage, array: np.ndarray) -> 
     if array.ndim == 3:
         array = array[:, :, : color_samples + (1 if has_alpha else 0)]
     return array, has_alpha, alpha_kind == _ASSOCIATED_ALPHA
+
+
+def _code_name(code: int) -> str:
+    """The name of a TIFF enumerated value (``RGB``, ``LZW``), or its number when tifffile does not know it."""
+    return code.name if isinstance(code, enum.Enum) else str(int(code))
 
 
 def _dpi(page: tifffile.TiffPage) -> tuple[float, float] | None:
@@ -150,6 +159,10 @@ def read_tiff(path: Path, *, page: int, limits: Limits) -> Image:
             raise ImageReadError(path, f"page {page} does not exist; the file has {page_count} page(s), "
                                  f"numbered 0 to {page_count - 1}")
         tiff_page = tif.pages[page]
+        if isinstance(tiff_page, tifffile.TiffFrame):
+            # Files tifffile reads as a series of frames (ScanImage, LSM, NDPI) give the pages after
+            # the first two as TiffFrames, which lack the tags read below; read the full page.
+            tiff_page = tiff_page.aspage()
         _check_layout(path, tiff_page, page, limits, tif.filehandle.size)
         samples = _page_samples(path, tiff_page, page)
         samples, has_alpha, premultiplied = _color_and_alpha(path, tiff_page, samples)
@@ -159,7 +172,7 @@ def read_tiff(path: Path, *, page: int, limits: Limits) -> Image:
         meta.page, meta.page_count = page, page_count
         meta.icc_profile = tiff_page.iccprofile or None
         meta.orientation = int(tiff_page.tags.valueof(274, 1))
-        meta.extra["compression"] = tiff_page.compression.name
+        meta.extra["compression"] = _code_name(tiff_page.compression)
         dpi = _dpi(tiff_page)
         if dpi:
             meta.extra["dpi"] = dpi

@@ -10,6 +10,7 @@ from enhance_core.errors import ImageReadError, UnsupportedFormat
 from enhance_core.io import read_image, write_image
 from enhance_core.io import tiff as tiff_module
 
+from .hostile_files import set_tiff_tag
 from .io_fixtures import camera_exif, make_image
 
 
@@ -109,6 +110,37 @@ def test_cmyk_tiff_is_refused_with_advice(tmp_path):
     tifffile.imwrite(path, np.zeros((4, 4, 4), np.uint8), photometric="separated")
     with pytest.raises(UnsupportedFormat, match="SEPARATED is not supported; convert the file to RGB"):
         read_image(path)
+
+
+def test_unknown_photometric_is_refused_by_number(tmp_path):
+    path = tmp_path / "photometric7.tif"
+    tifffile.imwrite(path, np.zeros((4, 4), np.uint8), photometric="minisblack")
+    set_tiff_tag(path, 262, 7)  # PhotometricInterpretation 7: no name in tifffile's PHOTOMETRIC
+    with pytest.raises(UnsupportedFormat, match="photometric interpretation 7 is not supported; convert"):
+        read_image(path)
+
+
+def test_palette_tiff_without_color_map_is_called_damaged(tmp_path):
+    path = tmp_path / "palette.tif"
+    tifffile.imwrite(path, np.array([[0, 1]], np.uint8), photometric="minisblack")
+    set_tiff_tag(path, 262, 3)  # palette, but no ColorMap tag (320)
+    with pytest.raises(ImageReadError, match="palette TIFF without a color map"):
+        read_image(path)
+
+
+def test_pages_tifffile_reads_as_frames_are_read_in_full(tmp_path):
+    # tifffile reads a ScanImage-looking file ("SI." software) as one page and then TiffFrames,
+    # which lack the tags the reader checks.
+    path = tmp_path / "frames.tif"
+    with tifffile.TiffWriter(path) as writer:
+        for page in range(6):
+            writer.write(np.full((8, 8), 10 * page, np.uint8), photometric="minisblack", software="SI.test",
+                         contiguous=False, metadata=None)
+    with tifffile.TiffFile(path) as tif:
+        assert isinstance(tif.pages[3], tifffile.TiffFrame)
+    image = read_image(path, page=3)
+    assert image.meta.page == 3
+    np.testing.assert_array_equal(np.rint(image.pixels * 255), 30)
 
 
 def test_written_exif_is_standard_tiff_structure(tmp_path):
