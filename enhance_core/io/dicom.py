@@ -35,6 +35,7 @@ import os
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -176,7 +177,7 @@ def _windows(view: Dataset) -> list[Window]:
             return []
         return list(value) if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
 
-    def number(value: object) -> float:
+    def number(value: Any) -> float:
         try:
             return float(value)
         except (TypeError, ValueError):

@@ -54,7 +54,7 @@ def read_orientation(exif: bytes | None) -> int:
     """Return the EXIF orientation (1..8) stored in ``exif``; 1 when absent or invalid."""
     exif = normalize_exif(exif)
     found = _orientation_entry(exif) if exif else None
-    if found is None:
+    if exif is None or found is None:
         return 1
     offset, order = found
     (value,) = struct.unpack_from(order + "H", exif, offset)
@@ -65,7 +65,7 @@ def reset_orientation(exif: bytes | None) -> bytes | None:
     """Return a copy of ``exif`` whose orientation tag says 1 (upright); other bytes unchanged."""
     exif = normalize_exif(exif)
     found = _orientation_entry(exif) if exif else None
-    if found is None:
+    if exif is None or found is None:
         return exif
     offset, order = found
     patched = bytearray(exif)

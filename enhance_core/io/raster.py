@@ -153,9 +153,9 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
     JPEG and BMP hold no alpha: a transparent image is composited over white.
     JPEG at quality 90 and above keeps full chroma resolution (4:4:4), below that 4:2:0.
     """
-    keeps_alpha = format_name == "WEBP" and image.alpha is not None
-    color = image.pixels if keeps_alpha else flatten_on_white(image)
-    alpha = quantize(image.alpha, 8) if keeps_alpha else None
+    kept_alpha = image.alpha if format_name == "WEBP" else None
+    color = image.pixels if kept_alpha is not None else flatten_on_white(image)
+    alpha = quantize(kept_alpha, 8) if kept_alpha is not None else None
     samples = stack_alpha(quantize(color, 8), alpha)
     if format_name == "JPEG":
         comment = description.encode("utf-8") if description else None

@@ -74,8 +74,8 @@ def bit_depth_refusal(format_name: str, bit_depth: int | None) -> str | None:
 
 def _check_target(
     image: Image, path: Path, format_name: str | None, bit_depth: int | None, overwrite_source: bool
-) -> None:
-    """Validate the target path and options before anything is written."""
+) -> str:
+    """Validate the target path and options before anything is written; return the (known) format name."""
     if format_name is None:
         suffixes = ", ".join(sorted(WRITE_FORMATS))
         raise ImageWriteError(path, f"cannot write {path.suffix or 'files without a suffix'!r}; "
@@ -93,6 +93,7 @@ def _check_target(
         raise ImageWriteError(path, "is a folder; give a file name inside it")
     if not path.parent.is_dir():
         raise ImageWriteError(path, f"the folder {path.parent} does not exist; create it first")
+    return format_name
 
 
 def _encode(image: Image, temp: Path, format_name: str, bit_depth: int, quality: int, exif: bytes | None,
@@ -149,8 +150,7 @@ def write_image(
     """
     path = Path(path)
     check_quality(quality)
-    format_name = WRITE_FORMATS.get(path.suffix.lower())
-    _check_target(image, path, format_name, bit_depth, overwrite_source)
+    format_name = _check_target(image, path, WRITE_FORMATS.get(path.suffix.lower()), bit_depth, overwrite_source)
     depth = bit_depth or default_bit_depth(image.meta, format_name)
     exif = reset_orientation(image.meta.exif)
     try:
