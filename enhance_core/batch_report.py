@@ -50,6 +50,13 @@ def is_flagged(result: FileResult, *, min_psnr: float, min_ssim: float) -> bool:
     return metrics is not None and (metrics["psnr"] < min_psnr or metrics["ssim"] < min_ssim)
 
 
+def _scores(result: FileResult) -> dict[str, float]:
+    """The metrics of a scored result (ranking, histograms and sheets take only scored results)."""
+    if result.metrics is None:
+        raise ValueError(f"{result.source} has no metrics; only scored results are ranked and drawn")
+    return result.metrics
+
+
 def write_report(results: Sequence[FileResult], folder: Path, *, min_psnr: float = 30.0,
                  min_ssim: float = 0.9, count: int = 6) -> ReportSummary:
     """Write the report files into ``folder`` (created if needed) and return a summary."""
@@ -61,7 +68,7 @@ def write_report(results: Sequence[FileResult], folder: Path, *, min_psnr: float
     flagged = [r.source for r in scored if is_flagged(r, min_psnr=min_psnr, min_ssim=min_ssim)]
     files = [_write_csv(results, folder / "report.csv", min_psnr=min_psnr, min_ssim=min_ssim),
              _write_png(draw_histograms(scored), folder / "metric_histograms.png")]
-    ranked = sorted(scored, key=lambda r: (r.metrics["ssim"], r.metrics["psnr"]))
+    ranked = sorted(scored, key=lambda r: (_scores(r)["ssim"], _scores(r)["psnr"]))
     if ranked:
         files.append(_write_png(draw_sheet(ranked[::-1][:count], "best (highest SSIM)"), folder / "best.png"))
         files.append(_write_png(draw_sheet(ranked[:count], "worst (lowest SSIM)"), folder / "worst.png"))
@@ -110,7 +117,7 @@ def draw_histograms(scored: Sequence[FileResult]) -> np.ndarray:
     """One histogram panel per metric, side by side (RGB uint8)."""
     panels = []
     for key, label in METRICS:
-        values = np.array([r.metrics[key] for r in scored], dtype=np.float64) if scored else np.zeros(0)
+        values = np.array([_scores(r)[key] for r in scored], dtype=np.float64) if scored else np.zeros(0)
         finite = values[np.isfinite(values)]
         extra = f", {values.size - finite.size} identical" if values.size > finite.size else ""
         panels.append(draw_histogram(finite, f"{label}  (n={finite.size}{extra})"))
@@ -155,7 +162,7 @@ def draw_sheet(results: Sequence[FileResult], title: str) -> np.ndarray:
     rows = [header]
     for r in results:
         row = np.full((label_height + cell + pad, width, 3), 255, np.uint8)
-        m = r.metrics
+        m = _scores(r)
         text = f"{r.source.name[:40]}  PSNR {m['psnr']:.2f} dB  SSIM {m['ssim']:.4f}"
         cv2.putText(row, text, (pad, 16), _FONT, 0.42, _INK, 1, cv2.LINE_AA)
         for column, thumb in enumerate(r.thumbnails[:3]):

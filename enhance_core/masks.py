@@ -285,7 +285,7 @@ class Mask:
         if base.shape != (region.rows, region.cols):
             raise ParameterError(f"base mask is {base.shape[1]}x{base.shape[0]}, but the region is "
                                  f"{region.cols}x{region.rows}")
-        canvas = np.clip(np.array(base, dtype=np.float32), 0.0, 1.0)
+        canvas: np.ndarray = np.clip(np.array(base, dtype=np.float32), 0.0, 1.0)
         for stroke in self.strokes:
             paint_stroke(canvas, stroke.array, radius=stroke.radius, hardness=stroke.hardness,
                          opacity=stroke.opacity, erase=stroke.erase, scale=scale, origin=(region.top, region.left))
@@ -339,7 +339,7 @@ def stroke_from_dict(data: Any, where: str = "stroke") -> Stroke:
                                               ("opacity", 1.0, 0.0, 1.0))}
     erase = check_bool(data.get("erase", False), f"{where}, erase")
     try:
-        return Stroke(points=points, erase=erase, **values)
+        return Stroke(points=tuple((x, y) for x, y in points), erase=erase, **values)
     except ParameterError as error:
         raise ParameterError(f"{where}: {error}") from None
 

@@ -80,7 +80,7 @@ class PrefixKey:
 
     def __init__(self, parent: PrefixKey | None, step: Hashable) -> None:
         self.parent, self.step = parent, step
-        self._hash = hash((None if parent is None else parent._hash, step))
+        self._hash: int = hash((None if parent is None else parent._hash, step))
 
     def __hash__(self) -> int:
         return self._hash

@@ -67,7 +67,7 @@ def check_number(value: Any, where: str, *, minimum: float, maximum: float) -> f
     try:
         number = float(value)
     except OverflowError:
-        number = math.inf if value > 0 else -math.inf
+        number = -math.inf if value < 0 else math.inf
     if math.isnan(number):
         raise ParameterError(f"{_at(where)}{shown(value)} is not a finite number")
     if not minimum <= number <= maximum:

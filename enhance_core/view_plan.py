@@ -161,16 +161,15 @@ def plan_view(state: ViewState, wish: ViewWish) -> ViewPlan:
 
 def after_frame(state: ViewState, request: ViewRequest) -> ViewState:
     """The state once the frame rendered for ``request`` landed on the canvas (a stop is over)."""
-    changes: dict[str, object] = {"stopped_generation": -1}
-    if request.before:
-        changes["before_steps"] = request.before_steps
-    if request.detail_rect is not None:
-        changes["detail"] = Detail(request.generation, request.detail_rect, request.detail_scale)
-    if request.screen_zoom is not None:
-        changes["screen_zoom"] = request.screen_zoom
-    if request.preview:
-        changes["preview_generation"] = request.generation
-    return dataclasses.replace(state, **changes)
+    return dataclasses.replace(
+        state,
+        stopped_generation=-1,
+        before_steps=request.before_steps if request.before else state.before_steps,
+        detail=(Detail(request.generation, request.detail_rect, request.detail_scale)
+                if request.detail_rect is not None else state.detail),
+        screen_zoom=request.screen_zoom if request.screen_zoom is not None else state.screen_zoom,
+        preview_generation=request.generation if request.preview else state.preview_generation,
+    )
 
 
 def _wanted_detail(wish: ViewWish) -> tuple[SourceRect, float] | None:

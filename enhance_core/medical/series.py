@@ -129,15 +129,17 @@ def _order(entries: list[tuple[Path, Dataset]]) -> tuple[tuple[SeriesSlice, ...]
     entries = sorted(entries, key=lambda entry: _natural_key(entry[0].name))
     locations = [_location(header) for _, header in entries]
     instances = [_instance(header) for _, header in entries]
-    if len(entries) > 1 and all(value is not None for value in locations):
-        keyed = sorted(range(len(entries)), key=lambda i: (locations[i], instances[i] or 0))
+    known_locations = [value for value in locations if value is not None]
+    known_instances = [value for value in instances if value is not None]
+    if len(entries) > 1 and len(known_locations) == len(entries):
+        keyed = sorted(range(len(entries)), key=lambda i: (known_locations[i], instances[i] or 0))
         order = "position"
-    elif all(value is not None for value in instances):
-        keyed = sorted(range(len(entries)), key=lambda i: instances[i])
+    elif len(known_instances) == len(entries):
+        keyed = sorted(range(len(entries)), key=lambda i: known_instances[i])
         order = "instance"
     else:
         keyed, order = list(range(len(entries))), "file name"
-    slices = []
+    slices: list[SeriesSlice] = []
     for i in keyed:
         path, header = entries[i]
         frames = int(header.get("NumberOfFrames", 1) or 1)
