@@ -52,7 +52,8 @@ def balance_color(pixels: np.ndarray, params: ColorBalanceParams, ctx: RenderCon
     gains = gains * (linear ** (1.0 / _ENCODING_GAMMA)).astype(np.float32)
     if np.allclose(gains, 1.0, rtol=0, atol=1e-7):
         return pixels.copy()
-    out = cv2.multiply(pixels, (float(gains[0]), float(gains[1]), float(gains[2]), 0.0))
+    # cv2 takes a Scalar (a 4-tuple) as the second factor; its stubs only list arrays.
+    out = cv2.multiply(pixels, (float(gains[0]), float(gains[1]), float(gains[2]), 0.0))  # type: ignore[call-overload]
     return clip_unit(out)
 
 

@@ -173,18 +173,16 @@ class SobelParams:
 def detect_edges_sobel(pixels: np.ndarray, params: SobelParams, ctx: RenderContext) -> np.ndarray:
     """Sobel gradient per channel: magnitude scaled so a black-to-white step gives 1, or signed around 0.5."""
     planes = as_planes(pixels)
-    if params.direction == "vertical":
-        out = cv2.Sobel(planes, cv2.CV_32F, 0, 1, ksize=3)
-    elif params.direction == "horizontal":
-        out = cv2.Sobel(planes, cv2.CV_32F, 1, 0, ksize=3)
-    else:
-        out = cv2.magnitude(cv2.Sobel(planes, cv2.CV_32F, 1, 0, ksize=3),
-                            cv2.Sobel(planes, cv2.CV_32F, 0, 1, ksize=3))
-        out *= np.float32(0.25)
-        return clip_unit(from_planes(out, pixels.shape[2]))
-    out *= np.float32(0.125)
-    out += np.float32(0.5)
-    return clip_unit(from_planes(out, pixels.shape[2]))
+    if params.direction in ("vertical", "horizontal"):
+        dx, dy = (0, 1) if params.direction == "vertical" else (1, 0)
+        signed: np.ndarray = cv2.Sobel(planes, cv2.CV_32F, dx, dy, ksize=3)
+        signed *= np.float32(0.125)
+        signed += np.float32(0.5)
+        return clip_unit(from_planes(signed, pixels.shape[2]))
+    magnitude: np.ndarray = cv2.magnitude(cv2.Sobel(planes, cv2.CV_32F, 1, 0, ksize=3),
+                                          cv2.Sobel(planes, cv2.CV_32F, 0, 1, ksize=3))
+    magnitude *= np.float32(0.25)
+    return clip_unit(from_planes(magnitude, pixels.shape[2]))
 
 
 @dataclass(frozen=True)

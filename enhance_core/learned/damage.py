@@ -112,7 +112,7 @@ def damage_mask(probability: np.ndarray, *, sensitivity: float = 0.5, grow: floa
     """
     if not 0.0 <= grow <= 50.0:
         raise ParameterError(f"grow must lie between 0 and 50 pixels, got {grow}")
-    marked = (probability > threshold_for(sensitivity)).astype(np.uint8)
+    marked: np.ndarray = (probability > threshold_for(sensitivity)).astype(np.uint8)
     if grow >= 0.5 and marked.any():
         side = 2 * int(np.ceil(grow)) + 1
         centre = side // 2

@@ -42,7 +42,7 @@ def push_pull_fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
     if not known.any():
         return np.full_like(pixels, 0.5)
     values = [pixels * known[..., None]]
-    weights = [known]
+    weights: list[np.ndarray] = [known]
     while min(weights[-1].shape) > 1 and weights[-1].min() <= 0:
         values.append(_as_3d(cv2.pyrDown(values[-1]), channels))
         weights.append(cv2.pyrDown(weights[-1]))

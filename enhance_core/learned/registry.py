@@ -180,4 +180,5 @@ def _build(spec: ModelSpec, path: Path) -> nn.Module:
     except RuntimeError as error:
         raise ModelError(f"{path}: weights do not fit {spec.arch}: {error}; export them again") from None
     model.eval().requires_grad_(False)
-    return model.to(memory_format=torch.channels_last)
+    # Module.to takes memory_format at run time; torch's stubs do not list it.
+    return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]

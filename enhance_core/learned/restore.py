@@ -124,7 +124,8 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
     luma = original.mean(axis=2)
     deviation = np.abs(_high_pass(luma)[ring])
     level = 1.4826 * float(np.median(deviation)) / _white_high_pass()
-    grain = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal(hole.shape).astype(np.float32), (0, 0), 0.5)
+    white = np.random.default_rng(seed).standard_normal(hole.shape).astype(np.float32)
+    grain: np.ndarray = cv2.GaussianBlur(white, (0, 0), 0.5)
     grain *= np.float32(level / max(float(grain.std()), 1e-6))
     return (filled + (weight * grain)[..., None]).astype(np.float32)
 

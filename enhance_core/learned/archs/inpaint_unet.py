@@ -82,9 +82,11 @@ class InpaintUNet(nn.Module):
             self.ups.append(nn.ConvTranspose2d(w_next, w, 2, stride=2))
             self.decoders.append(nn.Sequential(*[ResBlock(w) for _ in range(blocks[level])]))
         self.bottleneck = nn.Sequential(*[ResBlock(widths[-1]) for _ in range(blocks[-1])])
-        self.tail = nn.Sequential(nn.Conv2d(widths[0], 4 * channels, 3, padding=1), nn.PixelShuffle(2))
-        nn.init.zeros_(self.tail[0].weight)
-        nn.init.zeros_(self.tail[0].bias)
+        out = nn.Conv2d(widths[0], 4 * channels, 3, padding=1)
+        assert out.bias is not None  # bias=True (the default)
+        nn.init.zeros_(out.weight)
+        nn.init.zeros_(out.bias)
+        self.tail = nn.Sequential(out, nn.PixelShuffle(2))
         self.multiple = 2 ** len(widths)
 
     def forward(self, prefilled: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
