@@ -161,7 +161,10 @@ def _unprocess(clean: np.ndarray, settings: CameraSettings) -> np.ndarray:
 def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     codes = np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
     ok, data = cv2.imencode(".jpg", codes[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
+    decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise RuntimeError("OpenCV could not decode the JPEG it had just encoded")
+    return decoded[..., ::-1].astype(np.float32) / 255.0
 
 
 def noise_level_map(noisy: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypedDict
 
 import cv2
 import numpy as np
@@ -265,6 +266,15 @@ def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return np.clip(cv2.GaussianBlur(result, (0, 0), 0.5) * 0.5 + result * 0.5, 0.0, 1.0)
 
 
+class _ScanOptions(TypedDict):
+    """The keyword arguments of :func:`scan_degrade` that :func:`damage_photo` draws."""
+
+    blur: float
+    grain: float
+    grain_size: float
+    jpeg: int | None
+
+
 def scan_degrade(image: np.ndarray, seed: int, *, blur: float, grain: float, grain_size: float,
                  jpeg: int | None) -> np.ndarray:
     """Blur, grain and JPEG as a scanner would add them; the same ``seed`` gives the same grain."""
@@ -274,14 +284,18 @@ def scan_degrade(image: np.ndarray, seed: int, *, blur: float, grain: float, gra
         noise = rng.normal(0.0, 1.0, image.shape[:2] + (1,)).astype(np.float32)
         noise = noise + 0.3 * rng.normal(0.0, 1.0, image.shape).astype(np.float32)
         if grain_size > 0.3:
-            noise = cv2.GaussianBlur(noise, (0, 0), grain_size).reshape(image.shape)
-            noise /= max(float(noise.std()), 1e-6)
+            blurred: np.ndarray = cv2.GaussianBlur(noise, (0, 0), grain_size).reshape(image.shape)
+            blurred /= max(float(blurred.std()), 1e-6)
+            noise = blurred
         result = result + grain * noise
     result = np.clip(result, 0.0, 1.0)
     if jpeg is not None:
         ok, data = cv2.imencode(".jpg", np.round(result[..., ::-1] * 255).astype(np.uint8),
                                 [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
-        result = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
+        decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise RuntimeError("OpenCV could not decode the JPEG it had just encoded")
+        result = decoded[..., ::-1].astype(np.float32) / 255.0
     return np.ascontiguousarray(result, dtype=np.float32)
 
 
@@ -338,7 +352,7 @@ def damage_photo(
             if np.mean(strength >= LABEL_ALPHA) >= target:
                 break
     seed = int(rng.integers(2**31))
-    options = {"blur": float(rng.uniform(0.0, 1.0)) if rng.random() < 0.6 else 0.0,
+    options: _ScanOptions = {"blur": float(rng.uniform(0.0, 1.0)) if rng.random() < 0.6 else 0.0,
                "grain": float(rng.uniform(0.0, 0.05)) if rng.random() < 0.8 else 0.0,
                "grain_size": float(rng.uniform(0.0, 1.5)),
                "jpeg": int(rng.integers(55, 96)) if rng.random() < 0.5 else None}

@@ -119,7 +119,9 @@ def load_checkpoint_network(path: Path, device: str):
 
     from enhance_core.training.export import load_checkpoint, network_from_checkpoint
 
-    network = network_from_checkpoint(path, "DenoiseUNet").to(device, memory_format=torch.channels_last)
+    network = network_from_checkpoint(path, "DenoiseUNet")
+    # Module.to takes memory_format at run time; torch's stubs do not list it.
+    network = network.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     return network, f"{path} params_ema step {load_checkpoint(path)['step']}"
 
 

@@ -56,10 +56,12 @@ def evaluate(images: list[tuple[str, np.ndarray]], network: Any = None) -> dict:
     inpaint_masked(np.zeros((64, 64, 3), np.float32), np.eye(64, dtype=np.float32), network=network)  # load once
     bands = {}
     for band_index, band in enumerate(BANDS):
-        scores = {name: {"psnr_hole": [], "ssim": [], "seconds": []} for name in methods}
+        scores: dict[str, dict[str, list[float]]] = {
+            name: {"psnr_hole": [], "ssim": [], "seconds": []} for name in methods}
         coverage = []
         for image_index, (name, image) in enumerate(images):
-            hole = band_mask(*image.shape[:2], band, EVAL_SEED + 100 * band_index + image_index)
+            rows, cols = image.shape[:2]
+            hole = band_mask(rows, cols, band, EVAL_SEED + 100 * band_index + image_index)
             coverage.append(float(hole.mean()))
             for method, fill in methods.items():
                 start = time.perf_counter()

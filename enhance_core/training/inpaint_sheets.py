@@ -79,7 +79,8 @@ def write_contact_sheets(folder: Path, out_dir: Path, network: Any = None, *, se
         overlay[detected] = (1.0, 0.0, 0.0)
         detected_rows.append(_row([image, overlay, inpaint_masked(image, detected, network=network),
                                    fill_telea(image, detected)], ROW_HEIGHT))
-        painted = band_mask(*image.shape[:2], (0.05, 0.10), SHEET_SEED + index)
+        rows, cols = image.shape[:2]
+        painted = band_mask(rows, cols, (0.05, 0.10), SHEET_SEED + index)
         shown = np.where(painted[..., None], 1.0, image)
         ours = inpaint_masked(image, painted, network=network)
         telea = fill_telea(image, painted)

@@ -31,7 +31,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 import numpy as np
 import torch
@@ -60,9 +60,12 @@ LOOP_DEFAULTS: dict[str, Any] = {
 """Config keys the loop itself reads; a model's defaults add its own (and may change these)."""
 
 
+ModelT = TypeVar("ModelT", bound=nn.Module)
+
+
 @dataclass
-class Task:
-    """What one model adds to the shared loop.
+class Task(Generic[ModelT]):
+    """What one model adds to the shared loop (generic in the network's class, which every callable takes).
 
     Attributes
     ----------
@@ -80,11 +83,11 @@ class Task:
         default: strict ``load_state_dict``.
     """
 
-    build: Callable[[dict], nn.Module]
+    build: Callable[[dict], ModelT]
     make_batch: Callable[[np.random.Generator], tuple]
-    loss: Callable[[nn.Module, tuple], torch.Tensor]
-    validate: Callable[[nn.Module], dict]
-    load_init: Callable[[nn.Module, dict], None] | None = None
+    loss: Callable[[ModelT, tuple], torch.Tensor]
+    validate: Callable[[ModelT], dict]
+    load_init: Callable[[ModelT, dict], None] | None = None
 
 
 def parse_config(description: str, defaults: dict[str, Any], argv: list[str] | None = None
@@ -133,7 +136,7 @@ def _resume(path: Path, model: nn.Module, ema: nn.Module, opt: torch.optim.Optim
                          f"move it away to start afresh, or set another out_dir") from None
 
 
-def run(cfg: dict[str, Any], task: Task, *, until: int | None = None) -> Path:
+def run(cfg: dict[str, Any], task: Task[ModelT], *, until: int | None = None) -> Path:
     """Train ``task`` with config ``cfg`` (resuming from ``out_dir/ckpt.pt`` if there); return the checkpoint path."""
     torch.manual_seed(cfg["seed"])
     torch.set_num_threads(cfg["threads"])

@@ -129,8 +129,11 @@ def photo_figures(name: str, photo: np.ndarray, output: np.ndarray) -> RealPhoto
     black_chroma_out, black_tint_out = chroma_and_tint(output[black])
     linear = float(np.median(srgb_to_linear(output) @ LUMA_709))
 
-    def rgb(pixels: np.ndarray) -> tuple[float, ...]:
-        return tuple(float(v) * 255.0 for v in pixels.mean(axis=0)) if pixels.size else (float("nan"),) * 3
+    def rgb(pixels: np.ndarray) -> tuple[float, float, float]:
+        if not pixels.size:
+            return float("nan"), float("nan"), float("nan")
+        red, green, blue = pixels.mean(axis=0)
+        return float(red) * 255.0, float(green) * 255.0, float(blue) * 255.0
 
     return RealPhotoFigures(name, rgb(photo[darkest]), rgb(output[darkest]), chroma_in, chroma_out, tint_in, tint_out,
                             float(black.mean()), rgb(photo[black]), rgb(output[black]), black_chroma_out,

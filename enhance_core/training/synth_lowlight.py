@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -56,9 +57,16 @@ def read_noise_for(shot: float) -> float:
     return math.sqrt(math.exp(2.18 * math.log(shot) + 1.20))
 
 
+class CameraNoise(TypedDict):
+    """The noise of a camera, as the ``shot`` and ``read`` arguments of :class:`Darkening`."""
+
+    shot: float
+    read: float
+
+
 #: The camera of the evaluation: a mid-range sensor at a raised ISO (about 1000
 #: photo-electrons at full scale, read noise about 1 electron).
-EVAL_CAMERA = {"shot": 1e-3, "read": read_noise_for(1e-3)}
+EVAL_CAMERA: CameraNoise = {"shot": 1e-3, "read": read_noise_for(1e-3)}
 
 
 def sample_darkening(
@@ -86,7 +94,7 @@ def exposed_linear(
     """Return the noise-free underexposed image in linear light (see :func:`darken_image`)."""
     stops = np.float32(darkening.ev) if illumination is None else darkening.ev + illumination[..., None]
     wb = np.asarray(darkening.wb, np.float32)
-    linear = srgb_to_linear(clean) * wb * np.exp2(stops, dtype=np.float32)
+    linear: np.ndarray = srgb_to_linear(clean) * wb * np.exp2(stops, dtype=np.float32)
     if lamps is not None:
         linear = linear + lamps * wb
     return np.clip(linear, 0.0, 1.0)

@@ -183,12 +183,13 @@ def _psnr_in(result: np.ndarray, clean: np.ndarray, mask: np.ndarray) -> float:
 
 def validate(model: InpaintUNet, val_sets: dict, band: tuple[float, float], seed: int = 5000) -> dict:
     """PSNR inside the hole per validation set (model and pre-fill), and inside drawn damage (model and Telea)."""
-    line = {"band": list(band)}
+    line: dict[str, float | list[float]] = {"band": list(band)}
     for name, images in val_sets.items():
         ours, base = [], []
         for index, img in enumerate(images):
             clean = np.repeat(img, 3 // img.shape[2], axis=2).astype(np.float32) / 255.0
-            mask = band_mask(*clean.shape[:2], band, seed + index)
+            rows, cols = clean.shape[:2]
+            mask = band_mask(rows, cols, band, seed + index)
             out, pre = _fill(model, clean, mask)
             ours.append(_psnr_in(out, clean, mask))
             base.append(_psnr_in(pre, clean, mask))
@@ -230,8 +231,13 @@ def main(argv: list[str] | None = None) -> None:
         out = model(prefilled.contiguous(memory_format=torch.channels_last), hole)
         return hole_l1(out.float(), clean, hole)
 
+    def build(c: dict) -> InpaintUNet:
+        model = InpaintUNet(3, tuple(c["widths"]), tuple(c["blocks"]))
+        # Module.to takes memory_format at run time; torch's stubs do not list it.
+        return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
     task = loop.Task(
-        build=lambda c: InpaintUNet(3, tuple(c["widths"]), tuple(c["blocks"])).to(memory_format=torch.channels_last),
+        build=build,
         make_batch=lambda rng: make_batch(train, cfg, rng),
         loss=loss,
         validate=lambda model: validate(model, val_sets, tuple(cfg["val_band"])),
