@@ -2,7 +2,8 @@
 # Set up Enhance Studio on a fresh machine and run it.
 #
 #   bash dev.sh editor [IMAGE...]   open the editor (on the bundled sample image by default)
-#   bash dev.sh test [PYTEST ARGS]  run the test suite (offscreen Qt)
+#   bash dev.sh test [PYTEST ARGS]  lint (ruff), type-check enhance_core (mypy), then run the test suite
+#                                   (offscreen Qt); ruff and mypy print nothing when all is well
 #
 # The first run creates .venv and installs the project with its test and eval
 # extras; later runs reinstall only when pyproject.toml changed.
@@ -56,6 +57,7 @@ case "$command" in
     test)
         export QT_QPA_PLATFORM=offscreen
         python -m ruff check --quiet .
+        python -m mypy --no-error-summary  # settings and files: [tool.mypy] in pyproject.toml
         exec python -m pytest -q "$@"
         ;;
     *)
