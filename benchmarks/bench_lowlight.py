@@ -13,9 +13,10 @@ Usage::
 2. Side by side on the same photo, alternating ``--repeats`` times (the
    machine is shared, so only runs close together compare): the filter as it
    is, and the filter without its colour steps (the functions of
-   :mod:`enhance_core.learned.lowlight_color` that ``lowlight_ops`` calls,
-   replaced by identities), i.e. the behaviour before they were added; the
-   best time of each and their cost.
+   :mod:`enhance_core.learned.lowlight_color` that ``lowlight_ops`` calls, and
+   their OpenCV twins in :mod:`enhance_core.learned.lowlight_cpu` that the CPU
+   runs, replaced by identities), i.e. the behaviour before they were added;
+   the best time of each and their cost.
 3. On a 1-megapixel crop of the same image: ours against the classical
    gain + non-local means baseline of the evaluation, as a ratio.
 """
@@ -35,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from enhance_core.learned import lowlight_ops  # noqa: E402
+from enhance_core.learned import lowlight_cpu, lowlight_ops  # noqa: E402
 from enhance_core.learned.lowlight import enhance_low_light  # noqa: E402
 from enhance_core.learned.lowlight_ops import estimate_gain  # noqa: E402
 from enhance_core.training.eval_lowlight import gain_then_nlm, load_network  # noqa: E402
@@ -93,7 +94,10 @@ def main() -> int:
         with_colour.append(timed(enhance_low_light, photo, model=model, device="cpu")[1])
         with mock.patch.multiple(lowlight_ops, near_black_keep_t=lambda linear: None,
                                  neutralize_near_black_t=lambda srgb, keep: srgb,
-                                 reduce_chroma_noise_t=lambda srgb, noise: srgb):
+                                 reduce_chroma_noise_t=lambda srgb, noise: srgb), \
+                mock.patch.multiple(lowlight_cpu, near_black_keep_cv=lambda half, size: None,
+                                    neutralize_near_black_cv=lambda srgb, keep: srgb,
+                                    reduce_chroma_noise_cv=lambda srgb, noise: srgb):
             without_colour.append(timed(enhance_low_light, photo, model=model, device="cpu")[1])
     best, before = min(with_colour), min(without_colour)
     print(f"side by side (best of {args.repeats}): with the colour steps {best:.2f} s = {best / megapixels:.3f} s/MP, "

@@ -11,7 +11,9 @@
   small copy, gain field interpolated bicubically to full size
   (:class:`GainField`), then tile by tile through
   :func:`enhance_core.learned.engine.run_tiled`: gain, denoiser, chroma noise
-  reduced, chroma near black neutralized (:mod:`enhance_core.learned.lowlight_color`).
+  reduced, chroma near black neutralized (:mod:`enhance_core.learned.lowlight_color`;
+  on the CPU the same steps run on arrays with OpenCV,
+  :mod:`enhance_core.learned.lowlight_cpu`, several times faster than torch's kernels there).
 
 Every full-resolution step (clipping, the gain field, the network's input)
 works in bands of :data:`BAND_ROWS` rows with a stop check between bands, so a
@@ -27,6 +29,7 @@ import cv2
 import numpy as np
 
 from enhance_core.errors import Cancelled
+from enhance_core.learned import lowlight_cpu
 from enhance_core.learned.lowlight_color import (gained_noise_t, near_black_keep_t, neutralize_near_black_t,
                                                  reduce_chroma_noise_t)
 
@@ -187,6 +190,41 @@ def clipped_rgb(pixels: np.ndarray, should_stop: Callable[[], bool] | None = Non
     return out
 
 
+def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float) -> Any:
+    """The filter on one tile: ``x`` (1, 4, H, W) is sRGB plus the log2 gain; returns sRGB (1, 3, H, W) in [0, 1].
+
+    Gain and white balance ``wb`` (1, 3) in linear light, ``denoiser``, chroma
+    noise reduced, and ``amount`` of that correction kept; chroma near black
+    neutralized. H and W even.
+    """
+    import torch
+
+    x = x.contiguous(memory_format=torch.channels_last)
+    gain, linear = x[:, 3:4], srgb_to_linear_t(x[:, :3])
+    bright = brighten_linear_t(linear, gain, wb)
+    if amount > 0:
+        denoised = reduce_chroma_noise_t(denoiser(bright, gain), gained_noise_t(linear, gain))
+        bright = bright + amount * (denoised - bright)
+    return neutralize_near_black_t(bright, near_black_keep_t(linear)).clamp(0.0, 1.0)
+
+
+def enhance_tile_cpu(x: Any, denoiser: Any, wb: Any, amount: float) -> Any:
+    """:func:`enhance_tile_t` for CPU tensors, with everything but ``denoiser`` on arrays
+    (:func:`enhance_core.learned.lowlight_cpu.enhance_tile`, several times faster there)."""
+    import torch
+
+    x = x.contiguous(memory_format=torch.channels_last)
+    gain = x[:, 3:4]
+
+    def denoise(bright: np.ndarray) -> np.ndarray:
+        out = denoiser(torch.from_numpy(bright).permute(2, 0, 1)[None], gain)
+        return np.ascontiguousarray(out[0].permute(1, 2, 0).float().numpy())
+
+    pixels = x[0].permute(1, 2, 0).numpy()
+    out = lowlight_cpu.enhance_tile(pixels, wb[0].float().numpy(), amount, denoise)
+    return torch.from_numpy(out).permute(2, 0, 1)[None]
+
+
 def work_window(mask: np.ndarray | None, rows: int, cols: int) -> tuple[slice, slice]:
     """Rows and columns to compute: the whole image, or the mask's extent grown by the tile overlap."""
     if mask is None or not (mask > 0).any():
@@ -240,17 +278,14 @@ def enhance_with_model(
     wb_t = torch.from_numpy(wb * np.float32(strength))[None].to(device)
     amount = float(denoise * min(strength, 1.0))
 
-    def brighten_tile(x: Any) -> Any:
-        x = x.contiguous(memory_format=torch.channels_last)
-        gain, linear = x[:, 3:4], srgb_to_linear_t(x[:, :3])
-        bright = brighten_linear_t(linear, gain, wb_t)
-        if amount > 0:
-            denoised = reduce_chroma_noise_t(model.denoiser(bright, gain), gained_noise_t(linear, gain))
-            bright = bright + amount * (denoised - bright)
-        return neutralize_near_black_t(bright, near_black_keep_t(linear)).clamp(0.0, 1.0)
+    tile_fn = enhance_tile_cpu if device == "cpu" else enhance_tile_t
 
-    result = run_tiled(brighten_tile, stacked, tile=tile, overlap=TILE_OVERLAP, multiple=model.denoiser.multiple,
-                       device=device, progress=progress, should_stop=should_stop,
+    def brighten_tile(x: Any) -> Any:
+        return tile_fn(x, model.denoiser, wb_t, amount)
+
+    result = run_tiled(brighten_tile, stacked, tile=tile,
+                       overlap=TILE_OVERLAP, multiple=model.denoiser.multiple, device=device, progress=progress,
+                       should_stop=should_stop,
                        mask=None if mask is None else mask[window], bytes_per_pixel=2048.0, out_channels=3)
     if mask is None:
         return result

@@ -1,0 +1,99 @@
+"""The low-light filter's OpenCV tile path gives what its tensor functions give, to float rounding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from enhance_core.learned import lowlight_color as colour
+from enhance_core.learned import lowlight_cpu as cpu
+from enhance_core.learned import lowlight_ops as ops
+
+torch = pytest.importorskip("torch")
+
+TOLERANCE = 2e-5
+"""Largest difference allowed, in sRGB units (0.005 of an 8-bit level)."""
+
+
+def as_tensor(pixels: np.ndarray):
+    """(rows, cols[, C]) float array to a (1, C, rows, cols) float32 tensor."""
+    pixels = pixels[..., None] if pixels.ndim == 2 else pixels
+    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32))[None]
+
+
+def as_array(tensor) -> np.ndarray:
+    """(1, C, rows, cols) tensor to a (rows, cols, C) array, (rows, cols) for one channel."""
+    pixels = tensor[0].permute(1, 2, 0).numpy()
+    return pixels[..., 0] if pixels.shape[2] == 1 else pixels
+
+
+def dark_tile(rows: int = 64, cols: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    """A dark noisy sRGB tile (black corner, a clipped lamp, colour) and a log2-gain ramp from -1 to 5 stops."""
+    rng = np.random.default_rng(0)
+    srgb = np.zeros((rows, cols, 3), np.float32)
+    srgb[:, :, 0] = np.linspace(0.0, 0.3, cols)
+    srgb[:, :, 1] = np.linspace(0.0, 0.15, rows)[:, None]
+    srgb[:, :, 2] = 0.05
+    srgb[: rows // 4, : cols // 4] = 0.0
+    srgb[-8:, -8:] = 1.0
+    srgb = np.clip(srgb + rng.normal(0.0, 0.01, srgb.shape), 0.0, 1.0).astype(np.float32)
+    gain = np.broadcast_to(np.linspace(-1.0, 5.0, cols, dtype=np.float32), (rows, cols))
+    return srgb, np.ascontiguousarray(gain)
+
+
+def test_the_srgb_curves_match_on_both_sides_of_their_knees():
+    ramp = np.linspace(-0.1, 1.2, 30 * 40 * 3, dtype=np.float32).reshape(30, 40, 3)
+    np.testing.assert_allclose(cpu.srgb_to_linear_cv(ramp), as_array(ops.srgb_to_linear_t(as_tensor(ramp))),
+                               rtol=0, atol=1e-6)
+    cube = ramp**3
+    np.testing.assert_allclose(cpu.linear_to_srgb_cv(cube), as_array(ops.linear_to_srgb_t(as_tensor(cube))),
+                               rtol=0, atol=1e-6)
+    toe = np.linspace(0.0, 0.04045, 100, dtype=np.float32).reshape(4, 25)  # the line, to rounding, down to black
+    np.testing.assert_allclose(cpu.srgb_to_linear_cv(toe), toe / np.float32(12.92), rtol=2e-7, atol=1e-9)
+    toe = np.linspace(0.0, 0.0031308, 100, dtype=np.float32).reshape(4, 25)
+    np.testing.assert_allclose(cpu.linear_to_srgb_cv(toe), toe * np.float32(12.92), rtol=2e-7, atol=1e-7)
+
+
+def test_gain_noise_and_near_black_steps_match():
+    srgb, gain = dark_tile()
+    wb = np.float32([0.1, 0.0, -0.2])
+    linear = cpu.srgb_to_linear_cv(srgb)
+    linear_t = ops.srgb_to_linear_t(as_tensor(srgb))
+    np.testing.assert_allclose(linear, as_array(linear_t), rtol=0, atol=1e-6)
+    bright = cpu.brighten_linear_cv(linear, gain, wb)
+    np.testing.assert_allclose(bright, as_array(ops.brighten_linear_t(linear_t, as_tensor(gain),
+                                                                      torch.from_numpy(wb)[None])),
+                               rtol=0, atol=TOLERANCE)
+    half = cpu.half_size(linear)
+    np.testing.assert_allclose(cpu.gained_noise_cv(half, gain[::2, ::2]),
+                               as_array(colour.gained_noise_t(linear_t, as_tensor(gain))), rtol=1e-5, atol=0)
+    keep = cpu.near_black_keep_cv(half, srgb.shape[:2])
+    np.testing.assert_allclose(keep, as_array(colour.near_black_keep_t(linear_t)), rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(cpu.neutralize_near_black_cv(bright, keep),
+                               as_array(colour.neutralize_near_black_t(as_tensor(bright), as_tensor(keep))),
+                               rtol=0, atol=TOLERANCE)
+
+
+def test_chroma_noise_reduction_matches():
+    srgb, gain = dark_tile()
+    bright = cpu.brighten_linear_cv(cpu.srgb_to_linear_cv(srgb), gain, np.zeros(3, np.float32))
+    noise = cpu.gained_noise_cv(cpu.half_size(cpu.srgb_to_linear_cv(srgb)), gain[::2, ::2])
+    out = cpu.reduce_chroma_noise_cv(bright, noise)
+    assert np.abs(out - bright).max() > 0.01  # the test image has chroma noise to remove
+    np.testing.assert_allclose(out, as_array(colour.reduce_chroma_noise_t(as_tensor(bright), as_tensor(noise))),
+                               rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("amount", [0.0, 0.4, 1.0])
+def test_the_cpu_tile_is_the_tensor_tile(amount):
+    srgb, gain = dark_tile()
+    x = as_tensor(np.dstack([srgb, gain]))
+    wb = torch.tensor([[0.1, 0.0, -0.2]])
+
+    def denoiser(bright, log_gain):  # a stand-in that moves colours and depends on the gain
+        return bright.flip(3) * 0.9 + 0.01 * log_gain
+
+    expected = ops.enhance_tile_t(x, denoiser, wb, amount)
+    out = ops.enhance_tile_cpu(x, denoiser, wb, amount)
+    assert out.shape == expected.shape == (1, 3, *srgb.shape[:2]) and out.dtype == torch.float32
+    torch.testing.assert_close(out, expected, rtol=0, atol=TOLERANCE)
