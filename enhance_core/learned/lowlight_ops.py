@@ -64,11 +64,14 @@ def shrink_linear(srgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
     Images more than four times larger than ``shape`` are first area-averaged in
     sRGB to four times ``shape`` (a shortcut that keeps 24-megapixel images fast).
+    ``srgb`` may carry channels after the three colours (the filter's working
+    array holds the gain there, and slicing the colours out would copy it);
+    they are ignored.
     """
     rows, cols = shape
     if srgb.shape[0] > 4 * rows and srgb.shape[1] > 4 * cols:
         srgb = cv2.resize(srgb, (4 * cols, 4 * rows), interpolation=cv2.INTER_AREA)
-    linear = srgb_to_linear(srgb)
+    linear = srgb_to_linear(srgb[..., :3])
     return cv2.resize(linear, (cols, rows), interpolation=cv2.INTER_AREA).reshape(rows, cols, 3)
 
 
@@ -78,7 +81,7 @@ def to_log_input(linear: np.ndarray) -> np.ndarray:
 
 
 def make_small_copy(srgb: np.ndarray, side: int) -> np.ndarray:
-    """Return the exposure network's input for sRGB ``srgb`` (rows, cols, 3): (3, r, c) float32."""
+    """Return the exposure network's input for sRGB ``srgb`` (rows, cols, 3 or more): (3, r, c) float32."""
     small = shrink_linear(srgb, small_shape(srgb.shape[0], srgb.shape[1], side))
     return np.ascontiguousarray(to_log_input(small).transpose(2, 0, 1))
 
@@ -117,7 +120,8 @@ def estimate_gain(model: Any, srgb: np.ndarray, device: str,
                   should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return the coarse log2-gain field (rows/16, cols/16 of the small copy) and white-balance log2 gains (3,).
 
-    The small copy is made while ``should_stop()`` is polled (shrinking a
+    ``srgb`` is (rows, cols, 3), or more channels of which the first three are
+    the colours (see :func:`shrink_linear`). The small copy is made while ``should_stop()`` is polled (shrinking a
     24-megapixel image takes seconds on a slow CPU; a stop abandons it).
     """
     import torch
@@ -269,9 +273,10 @@ def enhance_with_model(
     source = pixels[window]
     for band in _bands(height, should_stop):
         stacked[band, :, :3] = np.clip(source[band], 0.0, 1.0)
+        stacked[band, :, 3] = 0.0  # the gain's place, filled below; the small copy shrinks it along and drops it
     judged = tuple(slice(b.start - w.start, b.stop - w.start) for b, w in zip(box, window))
     with inference_mode(device):
-        coarse, wb = estimate_gain(model, stacked[judged][..., :3], device, should_stop)
+        coarse, wb = estimate_gain(model, stacked[judged], device, should_stop)
     field = GainField(coarse, box, window)
     for band in _bands(height, should_stop):
         stacked[band, :, 3] = field.rows(band) * np.float32(strength)
