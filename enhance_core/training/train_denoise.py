@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from enhance_core.learned.archs.denoise_unet import DenoiseUNet
 from enhance_core.training import loop
+from enhance_core.training.baselines import psnr
 from enhance_core.training.camera_noise import camera_noise_pair, noise_level_map, srgb_to_linear, linear_to_srgb
 from enhance_core.training.data import list_images, load_uint8, random_crop
 from enhance_core.training.real_noise import REAL_NOISE_DIR, load_real_pairs
@@ -113,10 +114,6 @@ def _run_padded(model: DenoiseUNet, noisy: np.ndarray, level: np.ndarray) -> np.
     return np.clip(model(x.float(), s)[0].numpy().transpose(1, 2, 0)[:rows, :cols], 0.0, 1.0)
 
 
-def _psnr(result: np.ndarray, clean: np.ndarray) -> float:
-    return 10 * math.log10(1.0 / max(float(np.mean((result - clean) ** 2)), 1e-12))
-
-
 def validate(model: DenoiseUNet, val_sets: dict, sigmas: list[float], real_pairs: list, seed: int = 123) -> dict:
     """PSNR per validation set and Gaussian level, and on the real pairs with their measured noise map."""
     line = {}
@@ -129,11 +126,11 @@ def validate(model: DenoiseUNet, val_sets: dict, sigmas: list[float], real_pairs
                 noise = rng.standard_normal(clean.shape[:2] + (1 if name == "gray" else 3,), dtype=np.float32)
                 noisy = np.round(np.clip(clean + noise * sigma255 / 255.0, 0, 1) * 255) / 255
                 out = _run_padded(model, noisy.astype(np.float32), np.full(clean.shape[:2], sigma255 / 255.0))
-                scores.append(_psnr(out.mean(axis=2) if name == "gray" else out,
+                scores.append(psnr(out.mean(axis=2) if name == "gray" else out,
                                     clean[..., 0] if name == "gray" else clean))
             line[f"psnr_{name}_{sigma255:g}"] = round(float(np.mean(scores)), 3)
     if real_pairs:
-        scores = [_psnr(_run_padded(model, noisy, noise_level_map(noisy, clean)), clean) for noisy, clean in real_pairs]
+        scores = [psnr(_run_padded(model, noisy, noise_level_map(noisy, clean)), clean) for noisy, clean in real_pairs]
         line["psnr_real_oracle_map"] = round(float(np.mean(scores)), 3)
     return line
 

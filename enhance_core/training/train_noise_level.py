@@ -34,6 +34,7 @@ import torch
 
 from enhance_core.learned.archs.noise_level_net import NoiseLevelNet
 from enhance_core.training import loop, train_denoise
+from enhance_core.training.baselines import psnr
 from enhance_core.training.camera_noise import noise_level_map
 from enhance_core.training.data import list_images, load_uint8
 from enhance_core.training.real_noise import REAL_NOISE_DIR, best_gain, load_real_pairs
@@ -105,7 +106,10 @@ def real_targets(pairs: list[tuple[np.ndarray, np.ndarray]], denoise: Denoise) -
 
 def make_batch(images: list[np.ndarray], real: list[tuple[np.ndarray, np.ndarray]], cfg: dict,
                rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
-    """The denoiser's batch (:func:`train_denoise.make_batch`) with a ``real_fraction`` of real crops in it."""
+    """The denoiser's batch (:func:`train_denoise.make_batch`) with a ``real_fraction`` of real crops in it.
+
+    A real crop's clean slot holds the noisy crop: the level loss reads only the noisy image and the map.
+    """
     clean, noisy, level = train_denoise.make_batch(images, cfg, rng)
     size = cfg["patch"]
     for i in range(len(noisy)):
@@ -129,8 +133,7 @@ def _read_and_score(model: NoiseLevelNet, pairs: list[tuple[np.ndarray, np.ndarr
         level = _read(model, image)
         reads.append(float(np.median(level)) * 255)
         if denoise is not None:
-            error = float(np.mean((np.clip(denoise(image, level), 0, 1) - reference) ** 2))
-            scores.append(10 * np.log10(1.0 / max(error, 1e-12)))
+            scores.append(psnr(np.clip(denoise(image, level), 0.0, 1.0), reference))
     return float(np.mean(reads)), (float(np.mean(scores)) if scores else None)
 
 
