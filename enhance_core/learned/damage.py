@@ -2,7 +2,12 @@
 
 The network (:class:`enhance_core.learned.archs.damage_unet.DamageUNet`,
 weights ``models/detect/``) returns a damage probability for every pixel of the
-scan at its own resolution, in tiles through the inference engine. The
+scan at its own resolution, in tiles through the inference engine. Torn and
+missing corners and edges are often wider than the network's view (about
+150 px), so a second, coarse pass runs on the scan reduced to
+:data:`COARSE_SIDE` pixels, where a whole tear fits in view; of that pass only
+large regions that touch the print's edge are kept (:func:`torn_edges`), since
+at that scale fine picture detail can look like cracks. The
 editable mask is that probability above a threshold set by the *sensitivity*
 (0.5 is the network's own decision boundary; higher finds fainter damage and
 marks more), grown by a pixel or two so the fill also covers the soft rim of
@@ -33,6 +38,14 @@ MODEL_NAME = "detect"
 OVERLAP = 48
 BYTES_PER_PIXEL = 420.0
 """Peak working memory of the network per tile pixel in fp32."""
+COARSE_SIDE = 192
+"""Long side, in pixels, of the coarse pass that finds tears too large for the full-resolution view."""
+EDGE_AREA = 0.005
+"""Smallest share of the picture a coarse detection must cover, touching the edge, to be kept."""
+EDGE_PROBABILITY = 0.7
+"""Probability above which the coarse pass marks a pixel."""
+EDGE_DEPTH = 5.0
+"""Smallest half-width, in coarse pixels, of a kept region (a tear is a piece, not a line)."""
 
 
 def threshold_for(sensitivity: float) -> float:
@@ -91,11 +104,53 @@ def damage_probability(
     source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
     if source.shape[2] == 1:
         source = np.repeat(source, 3, axis=2)
+    rows, cols = source.shape[:2]
+    scale = COARSE_SIDE / max(rows, cols)
     with stop_checks(network, should_stop):
         probability = run_tiled(run_network, source, tile=tile, overlap=OVERLAP, multiple=network.multiple,
                                 device=device, progress=progress, should_stop=should_stop,
-                                bytes_per_pixel=BYTES_PER_PIXEL, out_channels=1)
-    return np.clip(probability[..., 0], 0.0, 1.0)
+                                bytes_per_pixel=BYTES_PER_PIXEL, out_channels=1)[..., 0]
+        if scale < 0.5:
+            small = cv2.resize(source, (max(1, round(cols * scale)), max(1, round(rows * scale))),
+                               interpolation=cv2.INTER_AREA)
+            coarse = run_tiled(run_network, small, tile=tile, overlap=OVERLAP, multiple=network.multiple,
+                               device=device, should_stop=should_stop, bytes_per_pixel=BYTES_PER_PIXEL,
+                               out_channels=1)[..., 0]
+            edges = torn_edges(coarse, (rows, cols))
+            if edges is not None:
+                np.maximum(probability, edges, out=probability)
+    return np.clip(probability, 0.0, 1.0)
+
+
+def torn_edges(coarse: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+    """The part of a coarse-pass probability that is a torn or missing edge, enlarged to ``shape``.
+
+    Parameters
+    ----------
+    coarse : ndarray
+        Float (r, c) damage probability of the reduced scan.
+    shape : (int, int)
+        Rows and columns of the full-resolution scan.
+
+    Returns
+    -------
+    ndarray or None
+        Float32 ``shape``: the coarse probability inside regions marked at 0.5
+        that touch the picture's edge, cover at least :data:`EDGE_AREA` of it
+        and are at least :data:`EDGE_DEPTH` deep, zero elsewhere; None when there is no such region.
+    """
+    marked = (coarse > EDGE_PROBABILITY).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(marked, connectivity=8)
+    r, c = marked.shape
+    x, y, w, h, area = (stats[1:, i] for i in range(5))
+    touches = (x == 0) | (y == 0) | (x + w == c) | (y + h == r)
+    depth = np.zeros(count, np.float32)
+    np.maximum.at(depth, labels.ravel(), cv2.distanceTransform(marked, cv2.DIST_L2, 3).ravel())
+    keep = 1 + np.flatnonzero(touches & (area >= EDGE_AREA * r * c) & (depth[1:] >= EDGE_DEPTH))
+    if keep.size == 0:
+        return None
+    kept = np.where(np.isin(labels, keep), coarse, 0.0).astype(np.float32)
+    return cv2.resize(kept, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def damage_mask(probability: np.ndarray, *, sensitivity: float = 0.5, grow: float = 1.5) -> np.ndarray:

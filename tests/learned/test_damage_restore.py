@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.registry import get_filter
@@ -67,6 +68,41 @@ def test_sensitivity_sets_the_threshold_and_grow_widens_the_mask():
         threshold_for(1.5)
     with pytest.raises(ParameterError, match="grow"):
         damage_mask(probability, grow=-1)
+
+
+def test_torn_edges_keeps_deep_regions_at_the_edge_and_drops_lines_and_inner_blobs():
+    coarse = np.zeros((100, 150), np.float32)
+    coarse[:30, :25] = 0.95
+    coarse[60:64, 100:] = 0.95
+    coarse[40:70, 40:70] = 0.95
+    coarse[95:, :3] = 0.95
+    edges = damage.torn_edges(coarse, (400, 600))
+    assert edges is not None and edges.shape == (400, 600)
+    assert edges[:100, :80].min() > 0.9, "the torn corner is kept, enlarged to the scan"
+    assert edges[240:256, 420:].max() == 0, "a thin line along the edge is picture, not a tear"
+    assert edges[180:260, 180:260].max() == 0, "an inner blob is left to the full-resolution pass"
+    assert edges[390:, :8].max() == 0, "a speck at the edge is too small"
+    assert damage.torn_edges(np.zeros((50, 50), np.float32), (200, 200)) is None
+
+
+class _GreyDetector(torch.nn.Module):
+    """Marks mid-grey pixels only: at full resolution a checkerboard is black and white, reduced it is grey."""
+
+    multiple = 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 60.0 * (0.05 - (x.mean(dim=1, keepdim=True) - 0.5).abs())
+
+
+def test_a_tear_wider_than_the_network_sees_is_found_by_the_coarse_pass():
+    scan = np.full((600, 900, 3), 0.2, np.float32)
+    checker = (np.indices((240, 300)).sum(axis=0) % 2).astype(np.float32)
+    scan[:240, :300] = checker[..., None]
+    probability = damage.damage_probability(scan, device="cpu", network=_GreyDetector())
+    assert probability[10:200, 10:260].min() > 0.5
+    assert probability[300:, 400:].max() < 0.1
+    small = damage.damage_probability(scan[:200, :200], device="cpu", network=_GreyDetector())
+    assert small.max() < 0.1, "a scan near the coarse size gets no coarse pass"
 
 
 @pytest.fixture(scope="module")
