@@ -145,7 +145,7 @@ def torn_edges(coarse: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
     x, y, w, h, area = (stats[1:, i] for i in range(5))
     touches = (x == 0) | (y == 0) | (x + w == c) | (y + h == r)
     depth = np.zeros(count, np.float32)
-    np.maximum.at(depth, labels.ravel(), cv2.distanceTransform(marked, cv2.DIST_L2, 3).ravel())
+    np.maximum.at(depth, labels.ravel().astype(np.intp), cv2.distanceTransform(marked, cv2.DIST_L2, 3).ravel())
     keep = 1 + np.flatnonzero(touches & (area >= EDGE_AREA * r * c) & (depth[1:] >= EDGE_DEPTH))
     if keep.size == 0:
         return None
