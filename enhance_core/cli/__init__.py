@@ -3,6 +3,10 @@
 Each subcommand is a module with ``add_parser(subparsers)`` and ``run(args) -> int``,
 listed explicitly in :data:`SUBCOMMANDS`. Errors a user can cause
 (:class:`enhance_core.errors.EnhanceError`) print one line and exit 2.
+Every subcommand module is imported to build the parser, so each imports the
+rest of the core (numpy, image I/O, filters...) inside the functions that use
+it: ``--help`` then starts in a fraction of a second (issue 20,
+``tests/core/test_cli_startup.py``).
 """
 
 from __future__ import annotations

@@ -25,14 +25,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from enhance_core.batch import FileResult, collect_inputs, default_jobs, plan_batch, run_batch
-from enhance_core.batch_workers import BatchInterrupted, remove_partial_files
-from enhance_core.batch_report import write_report
 from enhance_core.errors import ParameterError
-from enhance_core.filters.registry import CATEGORIES, filters_in_category
-from enhance_core.recipe import load_recipe
-from enhance_core.stack import StackItem, make_item
+
+if TYPE_CHECKING:
+    from enhance_core.batch import FileResult
+    from enhance_core.batch_workers import BatchInterrupted
+    from enhance_core.stack import StackItem
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -88,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print_filter_list()
         return 0
+    from enhance_core.batch import collect_inputs, default_jobs, plan_batch, run_batch
+    from enhance_core.batch_workers import BatchInterrupted, remove_partial_files
+
     steps = build_steps(args)
     if args.output is None or not args.inputs:
         raise ParameterError("give -o OUTDIR and at least one INPUT (file, folder or glob)")
@@ -134,6 +137,9 @@ def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:
 
 def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
     """The steps from ``--recipe`` or from ``--filter`` and its ``--set`` values."""
+    from enhance_core.recipe import load_recipe
+    from enhance_core.stack import make_item
+
     if args.recipe is not None:
         if args.set:
             raise ParameterError("--set goes with --filter; edit the recipe to change its parameters")
@@ -166,6 +172,8 @@ def report_result(result: FileResult, done: int, total: int) -> None:
 
 def write_batch_report(results: list[FileResult], args: argparse.Namespace) -> None:
     """Write the reference report and print where it is and what it flagged."""
+    from enhance_core.batch_report import write_report
+
     folder = args.report_dir or args.output / "report"
     summary = write_report(results, folder, min_psnr=args.min_psnr, min_ssim=args.min_ssim)
     print(f"report: {folder} ({summary.scored} scored, {len(summary.flagged)} flagged under "
@@ -176,6 +184,8 @@ def write_batch_report(results: list[FileResult], args: argparse.Namespace) -> N
 
 def print_filter_list() -> None:
     """Print every filter by category with its parameters, ranges and defaults."""
+    from enhance_core.filters.registry import CATEGORIES, filters_in_category
+
     for category in CATEGORIES:
         filters = filters_in_category(category)
         if not filters:

@@ -13,8 +13,6 @@ import argparse
 from pathlib import Path
 
 from enhance_core.errors import ImageWriteError
-from enhance_core.io import read_image, write_image
-from enhance_core.io.writer import WRITE_FORMATS, default_bit_depth
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Convert IN to OUT and print what was written."""
+    from enhance_core.io import read_image, write_image
+    from enhance_core.io.writer import WRITE_FORMATS, default_bit_depth
+
     if args.target.exists() and args.source.exists() and args.target.samefile(args.source):
         raise ImageWriteError(args.target, "is the input file; convert never overwrites its input, choose another OUT")
     if args.target.exists() and not args.force:

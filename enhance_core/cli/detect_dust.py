@@ -22,13 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from enhance_core.batch import collect_inputs
 from enhance_core.errors import EnhanceError, ParameterError
-from enhance_core.image import Image, ImageMeta
-from enhance_core.io import read_image, write_image
-from enhance_core.learned.damage import detect_damage
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -51,6 +45,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write one mask per input; return 0, or 1 when some file failed."""
+    import numpy as np
+
+    from enhance_core.batch import collect_inputs
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.io import read_image, write_image
+    from enhance_core.learned.damage import detect_damage
+
     if args.output is None or not args.inputs:
         raise ParameterError("give -o MASKDIR and at least one INPUT (file, folder or glob)")
     if not 0.0 <= args.sensitivity <= 1.0:

@@ -23,16 +23,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from enhance_core.cli.progress import report_failure, report_progress
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
-from enhance_core.image import Window
-from enhance_core.io import check_quality
-from enhance_core.medical.export import export_slice
-from enhance_core.medical.presets import find_preset, load_user_presets
-from enhance_core.medical.series import DicomSeries, open_series, series_from_file
-from enhance_core.medical.windows import auto_window, header_window
-from enhance_core.recipe import load_recipe
+
+if TYPE_CHECKING:
+    from enhance_core.image import Window
+    from enhance_core.medical.series import DicomSeries
 
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tif": ".tif", "tiff": ".tif"}
 
@@ -67,6 +65,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _parse_window(text: str) -> Window:
     """Parse ``CENTER,WIDTH``."""
+    from enhance_core.image import Window
+
     try:
         center, width = (float(part) for part in text.split(","))
     except ValueError:
@@ -78,6 +78,8 @@ def _parse_window(text: str) -> Window:
 
 def _series(args: argparse.Namespace) -> DicomSeries:
     """The series named on the command line (folder or file)."""
+    from enhance_core.medical.series import open_series, series_from_file
+
     if args.source.is_dir():
         return open_series(args.source, series_uid=args.series)
     if not args.source.exists():
@@ -87,6 +89,9 @@ def _series(args: argparse.Namespace) -> DicomSeries:
 
 def _fixed_window(args: argparse.Namespace, series: DicomSeries) -> Window | None:
     """The window used for every slice, or None for each slice's header window or full range."""
+    from enhance_core.medical.presets import find_preset, load_user_presets
+    from enhance_core.medical.windows import auto_window
+
     if args.window:
         return _parse_window(args.window)
     if args.preset:
@@ -99,6 +104,11 @@ def _fixed_window(args: argparse.Namespace, series: DicomSeries) -> Window | Non
 
 def run(args: argparse.Namespace) -> int:
     """Export every slice; return 0, or 1 when some slices failed."""
+    from enhance_core.io import check_quality
+    from enhance_core.medical.export import export_slice
+    from enhance_core.medical.windows import header_window
+    from enhance_core.recipe import load_recipe
+
     suffix = FORMATS[args.format]
     check_quality(args.quality)
     if args.full_range and suffix == ".jpg":

@@ -19,12 +19,13 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from enhance_core.cli.progress import report_failure, report_progress
 from enhance_core.errors import EnhanceError
-from enhance_core.image import Image
-from enhance_core.io import read_image
+
+if TYPE_CHECKING:
+    from enhance_core.image import Image
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -81,6 +82,8 @@ def strict_json(value: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Describe each file; return 0, or 1 when some files of several failed."""
+    from enhance_core.io import read_image
+
     failures = 0
     for number, path in enumerate(args.files, start=1):
         report_progress(number, len(args.files), path)

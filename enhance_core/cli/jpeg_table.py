@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from enhance_core.errors import ParameterError
-from enhance_core.image import Image
-from enhance_core.io import read_image
-from enhance_core.io.jpeg_cost import jpeg_cost
-from enhance_core.metrics import SSIM_WINDOW
+
+if TYPE_CHECKING:
+    from enhance_core.image import Image
 
 QUALITIES = tuple(range(95, 0, -5))
 
@@ -42,13 +40,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def jpeg_rows(image: Image, qualities: tuple[int, ...] = QUALITIES) -> list[dict[str, Any]]:
     """Return ``quality``, ``psnr``, ``ssim``, ``bytes``, ``bits_per_pixel`` for each JPEG quality."""
+    from enhance_core.io.jpeg_cost import jpeg_cost
+
     rows = []
     for number, quality in enumerate(qualities, start=1):
         print(f"[{number}/{len(qualities)}] quality {quality}", file=sys.stderr, flush=True)
         cost = jpeg_cost(image, quality)
         rows.append({
             "quality": quality,
-            "psnr": None if np.isinf(cost.psnr) else round(cost.psnr, 3),
+            "psnr": None if math.isinf(cost.psnr) else round(cost.psnr, 3),
             "ssim": round(cost.ssim, 5),
             "bytes": cost.bytes,
             "bits_per_pixel": round(8 * cost.bytes / (image.rows * image.cols), 3),
@@ -58,6 +58,9 @@ def jpeg_rows(image: Image, qualities: tuple[int, ...] = QUALITIES) -> list[dict
 
 def run(args: argparse.Namespace) -> int:
     """Print the quality table for IMAGE."""
+    from enhance_core.io import read_image
+    from enhance_core.metrics import SSIM_WINDOW
+
     image = read_image(args.image)
     if min(image.rows, image.cols) < SSIM_WINDOW:
         raise ParameterError(

@@ -14,8 +14,6 @@ import math
 from pathlib import Path
 
 from enhance_core.errors import ParameterError
-from enhance_core.io import read_image
-from enhance_core.metrics import SSIM_WINDOW, compare_images
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -33,6 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the scores of RESULT against REFERENCE as one JSON object."""
+    from enhance_core.io import read_image
+    from enhance_core.metrics import SSIM_WINDOW, compare_images
+
     result = read_image(args.result)
     reference = read_image(args.reference)
     if result.pixels.shape != reference.pixels.shape:
