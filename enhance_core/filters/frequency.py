@@ -9,7 +9,8 @@ Each channel is padded by reflection to a fast FFT size (so the FFT's
 wrap-around does not bleed one edge into the other), transformed with
 ``scipy.fft.rfft2`` in float32, multiplied by the transfer function and
 transformed back. The transform is
-global, so these filters declare the whole-image margin.
+global, so these filters declare the whole-image margin. SciPy is imported
+when a filter runs, so importing the filter registry stays cheap.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import scipy.fft
 
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, RenderContext, param
@@ -32,6 +32,8 @@ _LOG_EPSILON = 1.0 / 1024.0
 
 def radial_frequency(rows: int, cols: int) -> np.ndarray:
     """Distance from zero frequency, in cycles per pixel, on the ``rfft2`` grid (float32)."""
+    import scipy.fft
+
     fy = scipy.fft.fftfreq(rows).astype(np.float32)[:, None]
     fx = scipy.fft.rfftfreq(cols).astype(np.float32)[None, :]
     return np.sqrt(fy * fy + fx * fx)
@@ -50,6 +52,8 @@ def lowpass_response(freq: np.ndarray, cutoff: float, shape: str, order: int) ->
 def filter_in_frequency(plane: np.ndarray, transfer: Callable[[np.ndarray], np.ndarray],
                         *, pad: int, ctx: RenderContext) -> np.ndarray:
     """Multiply the spectrum of a (rows, cols) plane by ``transfer(freq)`` and return the result."""
+    import scipy.fft
+
     rows, cols = plane.shape
     pad_r, pad_c = min(pad, rows - 1), min(pad, cols - 1)
     shape = (scipy.fft.next_fast_len(rows + 2 * pad_r, real=True),

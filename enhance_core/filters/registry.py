@@ -6,6 +6,9 @@ exposes ``FILTER_DEF`` (a :class:`FilterDef` with ``learned=True``) and imports
 ``torch`` only inside its functions, so importing this registry stays cheap
 and never starts torch. Those modules must not import this registry (the
 registry imports them). :func:`register` adds any other filter explicitly.
+Classic filter modules likewise import SciPy and scikit-image only inside the
+functions that use them: ``enhance-studio apply --list`` imports this registry
+and must start quickly (``tests/core/test_cli_startup.py``).
 """
 
 from __future__ import annotations

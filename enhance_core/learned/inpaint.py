@@ -13,8 +13,8 @@ hole gets structure from far away without the whole result being computed at
 low resolution. Known pixels are returned exactly. Gray images are fed as
 three equal channels and the outputs averaged.
 
-``torch`` is imported only when a fill runs, so the filter registry and the
-GUI start without it.
+``torch`` and SciPy are imported only when a fill runs, so the filter
+registry and the GUI start without them.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import ProgressFn, StopFn
@@ -73,6 +72,8 @@ def _sub_progress(progress: ProgressFn | None, start: float, stop: float) -> Pro
 
 def _fill_crop(run_network, crop, hole, *, multiple, device, progress, should_stop, tile):
     """Fill ``hole`` in the 3-channel ``crop``; coarse-to-fine when the hole reaches far."""
+    from scipy import ndimage
+
     from enhance_core.learned.engine import run_tiled
 
     rows, cols = hole.shape
