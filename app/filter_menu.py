@@ -7,6 +7,7 @@ they run a network (and may take longer).
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
@@ -40,16 +41,35 @@ def build_filter_menu(parent: QWidget, on_chosen: Callable[[str], None]) -> QMen
     return menu
 
 
-def matching_filters(text: str) -> list[FilterDef]:
-    """Filters whose label, name, category or description contain every word of ``text``."""
+def match_rank(definition: FilterDef, text: str) -> int | None:
+    """How well ``definition`` matches the search ``text``: 0 is best, None is no match.
+
+    Its label or name (``hole_fill`` also as "hole fill") equal to the text
+    ranks 0, starting with it 1, having a word that starts with it 2,
+    containing every word of it 3; a filter whose label, name, category and
+    description together contain every word ranks last (4).
+    """
     words = text.lower().split()
-    found = []
-    for definition in FILTERS.values():
-        haystack = " ".join((definition.label, definition.name, definition.category,
-                             definition.description)).lower()
-        if all(word in haystack for word in words):
-            found.append(definition)
-    return found
+    query = " ".join(words)
+    names = {definition.label.lower(), definition.name.lower(), definition.name.replace("_", " ").lower()}
+    name_tests: tuple[Callable[[str], bool], ...] = (
+        lambda name: name == query,
+        lambda name: name.startswith(query),
+        lambda name: re.search(rf"\b{re.escape(query)}", name) is not None,
+        lambda name: all(word in name for word in words),
+    )
+    for rank, test in enumerate(name_tests):
+        if any(test(name) for name in names):
+            return rank
+    haystack = " ".join((*names, definition.category, definition.description)).lower()
+    return len(name_tests) if all(word in haystack for word in words) else None
+
+
+def matching_filters(text: str) -> list[FilterDef]:
+    """Filters matching ``text``, best first (:func:`match_rank`; ties in registry order)."""
+    ranked = [(rank, definition) for definition in FILTERS.values()
+              if (rank := match_rank(definition, text)) is not None]
+    return [definition for _, definition in sorted(ranked, key=lambda pair: pair[0])]
 
 
 class FilterPalette(QDialog):

@@ -130,6 +130,7 @@ class StackPanel(QWidget):
     def open_palette(self) -> None:
         """Show the searchable filter palette."""
         palette = FilterPalette(self)
+        palette.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         palette.chosen.connect(self.add_filter)
         palette.open()
 

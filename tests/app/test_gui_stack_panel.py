@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.document import Document
+from app.filter_menu import FilterPalette, match_rank, matching_filters
 from app.param_editor import NumberControl, SliderScale
 from app.stack_panel import StackPanel
 from enhance_core.image import Image
@@ -111,3 +112,33 @@ def test_what_the_selected_step_said_is_shown_and_detection_masks_are_named(pane
     assert "4.2" in panel.note_label.text()
     panel.add_filter("restore")
     assert panel.mask_label.text() == "Mask: the detected damage"
+
+
+def search_and_add(qtbot, panel, text: str) -> list[str]:
+    """Type ``text`` in the filter palette, press Enter; return the filters of the stack."""
+    panel.open_palette()
+    (palette,) = [palette for palette in panel.findChildren(FilterPalette) if palette.isVisible()]
+    qtbot.keyClicks(palette.search, text)
+    qtbot.keyClick(palette.search, Qt.Key.Key_Return)
+    assert not palette.isVisible()
+    qtbot.waitUntil(lambda: not panel.findChildren(FilterPalette), timeout=2000)
+    return [item.filter for item in panel.document.stack.snapshot()]
+
+
+def test_search_ranks_name_matches_above_category_matches(qtbot, panel):
+    assert search_and_add(qtbot, panel, "denoise") == ["denoise"]
+    assert search_and_add(qtbot, panel, "sharpen") == ["denoise", "laplacian_sharpen"]
+    assert search_and_add(qtbot, panel, "edges") == ["denoise", "laplacian_sharpen", "sobel"]
+
+
+def test_search_order_is_exact_prefix_word_substring_then_the_rest():
+    names = [definition.name for definition in matching_filters("denoise")]
+    assert names[:3] == ["denoise", "wavelet_denoise", "tv_denoise"]
+    assert {"gaussian_blur", "non_local_means"} <= set(names[3:]), "the category still finds the blurs, later"
+    ranked = [(definition.name, match_rank(definition, "Den")) for definition in matching_filters("Den")]
+    assert ranked[:3] == [("denoise", 1), ("wavelet_denoise", 2), ("tv_denoise", 2)]
+    ranked = [(definition.name, match_rank(definition, "sharp")) for definition in matching_filters("sharp")]
+    assert ranked[:3] == [("laplacian_sharpen", 2), ("unsharp_mask", 3), ("sobel", 4)]
+    assert [definition.name for definition in matching_filters("hole")] == ["hole_fill"]
+    assert [definition.name for definition in matching_filters("fill hole")] == ["hole_fill"]
+    assert matching_filters("")[0].name == "negative"
