@@ -23,6 +23,11 @@ def display_name(definition: FilterDef) -> str:
     return f"{definition.label} (learned)" if definition.learned else definition.label
 
 
+def menu_text(text: str) -> str:
+    """``text`` as a menu or action label shows it: ``&`` doubled so Qt does not read it as a mnemonic."""
+    return text.replace("&", "&&")
+
+
 def build_filter_menu(parent: QWidget, on_chosen: Callable[[str], None]) -> QMenu:
     """A menu with one submenu per category; choosing an entry calls ``on_chosen(name)``."""
     menu = QMenu("Add filter", parent)
@@ -30,9 +35,9 @@ def build_filter_menu(parent: QWidget, on_chosen: Callable[[str], None]) -> QMen
         definitions = filters_in_category(category)
         if not definitions:
             continue
-        submenu = menu.addMenu(category)
+        submenu = menu.addMenu(menu_text(category))
         for definition in definitions:
-            action = submenu.addAction(display_name(definition))
+            action = submenu.addAction(menu_text(display_name(definition)))
             action.setToolTip(definition.description)
             action.setStatusTip(definition.description)
             action.setData(definition.name)

@@ -23,6 +23,7 @@ from app.display import describe_value
 from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.file_actions import FileActions
+from app.filter_menu import menu_text
 from app.histogram_panel import HistogramController, HistogramPanel, is_physical
 from app.history import HistoryKeeper, HistorySettingsDialog
 from app.menus import build_menus, shortcut_rows
@@ -243,7 +244,7 @@ class MainWindow(QMainWindow):
         menu = self.recent_menu
         menu.clear()
         for path in paths:
-            action = menu.addAction(path.name)
+            action = menu.addAction(menu_text(path.name))
             action.setToolTip(str(path))
             action.triggered.connect(lambda checked=False, p=path: self.files.open_path(p))
         menu.addSeparator()

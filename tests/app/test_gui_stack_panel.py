@@ -142,3 +142,13 @@ def test_search_order_is_exact_prefix_word_substring_then_the_rest():
     assert [definition.name for definition in matching_filters("hole")] == ["hole_fill"]
     assert [definition.name for definition in matching_filters("fill hole")] == ["hole_fill"]
     assert matching_filters("")[0].name == "negative"
+
+
+def test_add_filter_menu_shows_ampersands_instead_of_mnemonics(panel):
+    menu = panel.add_button.menu()
+    categories = [action.text() for action in menu.actions()]
+    assert "Blur && denoise" in categories and "Sharpen && edges" in categories
+    assert "Blur & denoise" in [action.iconText() for action in menu.actions()], "what the menu shows"
+    for category in menu.actions():
+        for action in category.menu().actions():
+            assert action.text().replace("&&", "").count("&") == 0, action.text()

@@ -166,3 +166,9 @@ def test_a_frame_arriving_after_shutdown_starts_no_work(qtbot, photo_path):
     qtbot.wait(100)
     assert started == []
     assert not [thread for thread in running_workers() if thread.parent() in win.lanes()]
+
+
+def test_recent_file_names_show_ampersands_instead_of_mnemonics(window, tmp_path):
+    window.refresh_recent_menu([tmp_path / "R&D scan.png"])
+    action = window.recent_menu.actions()[0]
+    assert action.text() == "R&&D scan.png" and action.iconText() == "R&D scan.png"
