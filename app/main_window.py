@@ -33,6 +33,7 @@ from app.recovery import RecoveryController
 from app.render_controller import RenderController
 from app.restoration_actions import RestorationActions
 from app.settings import APPLICATION, EditorSettings
+from app.shortcut_keys import ShortcutKeys
 from app.slice_browser import SliceBrowser
 from app.stack_panel import StackPanel
 from app.status_bar import EditorStatusBar
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         for action in (self.brush_toolbar.smaller_action, self.brush_toolbar.larger_action,
                        *self.slices.actions_by_name.values()):
             self.addAction(action)
+        self.shortcut_keys = ShortcutKeys(self)
         for lane in self.lanes():
             self.status.watch(lane)
         self._connect()

@@ -1,0 +1,85 @@
+"""The window's shortcuts keep working while a text field of a panel has the keyboard focus.
+
+Qt first offers each key to the focused widget as a ``ShortcutOverride``
+event, and a key the widget claims never reaches a shortcut. Text fields
+claim every key they could type or edit with: a spin box even letters it
+refuses (so B, E, [ and ] did nothing while a parameter's entry had the
+focus), and under the X11 key scheme a line edit also claims Ctrl+E (end of
+line) and Ctrl+K (delete to the end of the line), the window's Export and
+Add Filter. :class:`ShortcutKeys` watches the focused text field of its
+window and lets the shortcut have the key unless the field needs it
+(:func:`yields_to_shortcuts`). Other widgets (sliders, buttons, lists) claim
+no shortcut's key and are left alone, as is the menu bar's keyboard mode.
+"""
+
+from __future__ import annotations
+
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockWidget, QLineEdit, QPlainTextEdit,
+                               QTextEdit, QWidget)
+
+Std = QKeySequence.StandardKey
+EDITING_KEYS = (Std.Copy, Std.Cut, Std.Paste, Std.Undo, Std.Redo, Std.SelectAll, Std.MoveToNextWord,
+                Std.MoveToPreviousWord, Std.SelectNextWord, Std.SelectPreviousWord, Std.DeleteStartOfWord,
+                Std.DeleteEndOfWord)
+COMMAND_MODIFIERS = (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                     | Qt.KeyboardModifier.MetaModifier)
+
+
+def is_text_field(widget: QWidget) -> bool:
+    """Whether ``widget`` takes typed text: a line edit, spin box, text edit or editable combo box."""
+    if isinstance(widget, QComboBox):
+        return widget.isEditable()
+    return isinstance(widget, (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit))
+
+
+def yields_to_shortcuts(widget: QWidget, event: QKeyEvent) -> bool:
+    """Whether the focused ``widget`` should leave the key of ``event`` to the window's shortcuts.
+
+    A text field keeps the keys it types and edits with; of the command keys
+    (Ctrl, Alt, Meta) only the standard editing ones (copy, paste, undo, select
+    all, word moves). A spin box keeps only the characters of a number. Other
+    widgets decide as Qt lets them (they claim no shortcut's key).
+    """
+    if not is_text_field(widget):
+        return False
+    if event.modifiers() & COMMAND_MODIFIERS:
+        return not any(event.matches(key) for key in EDITING_KEYS)
+    text = event.text()
+    if isinstance(widget, QAbstractSpinBox) and text and text.isprintable():
+        locale = widget.locale()
+        return not (text.isdigit() or text in ("+", "-", locale.decimalPoint(), locale.groupSeparator()))
+    return False
+
+
+class ShortcutKeys(QObject):
+    """Lets ``window``'s shortcuts have the keys its focused text field does not need (see the module)."""
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        self.owner = window
+        self._watched: QWidget | None = None
+        application = QApplication.instance()
+        application.focusChanged.connect(self._on_focus_changed)
+        self._on_focus_changed(None, application.focusWidget())
+
+    def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
+        if self._watched is not None and shiboken6.isValid(self._watched):
+            self._watched.removeEventFilter(self)
+        self._watched = new if new is not None and is_text_field(new) and self._in_window(new) else None
+        if self._watched is not None:
+            self._watched.installEventFilter(self)
+
+    def _in_window(self, widget: QWidget) -> bool:
+        """Whether ``widget`` is in the window or in one of its floating docks."""
+        top = widget.window()
+        return top is self.owner or (isinstance(top, QDockWidget) and top.parentWidget() is self.owner)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.ShortcutOverride and isinstance(watched, QWidget)
+                and yields_to_shortcuts(watched, event)):
+            event.ignore()
+            return True
+        return False

@@ -1,0 +1,120 @@
+"""Window shortcuts while a panel's widget has the keyboard focus: only a text field that needs the key keeps it."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication, QLineEdit, QSlider, QSpinBox
+
+from app.canvas import CompareMode
+from app.shortcut_keys import yields_to_shortcuts
+
+Key = Qt.Key
+CTRL = Qt.KeyboardModifier.ControlModifier
+
+
+@pytest.fixture
+def active(qtbot, window):
+    """The window, active, with an Exposure step (a slider and a spin box); Export only counts its triggers."""
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    window.stack_panel.add_filter("exposure")
+    export = window.actions_by_name["export"]
+    export.triggered.disconnect()
+    window.exported = []
+    export.triggered.connect(lambda: window.exported.append(True))
+    return window
+
+
+def focus(qtbot, widget) -> None:
+    widget.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is widget)
+
+
+def press(qtbot, widget, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+    """Focus ``widget`` and type ``key`` there (the way a user would)."""
+    focus(qtbot, widget)
+    qtbot.keyClick(widget, key, modifier)
+
+
+def brush_is_on(window) -> bool:
+    on = window.brush_toolbar.paint_action.isChecked()
+    window.brush_toolbar.paint_action.setChecked(False)
+    return on
+
+
+def test_single_keys_and_ctrl_e_work_while_a_slider_list_button_or_spin_box_has_the_focus(qtbot, active):
+    panel, brush = active.stack_panel, active.brush_toolbar
+    widgets = {"slider": panel.editor.controls["stops"].slider, "list": panel.list, "button": panel.reset_button,
+               "spin box": panel.editor.controls["stops"].entry}
+    for name, widget in widgets.items():
+        active.set_compare_mode(CompareMode.SPLIT)
+        if name != "spin box":
+            press(qtbot, widget, Key.Key_2)
+            assert active.canvas.mode is CompareMode.SIDE_BY_SIDE, name
+        press(qtbot, widget, Key.Key_B)
+        assert brush_is_on(active), name
+        size = brush.size.value()
+        press(qtbot, widget, Key.Key_BracketRight)
+        assert brush.size.value() > size, name
+        size = brush.size.value()
+        press(qtbot, widget, Key.Key_BracketLeft)
+        assert brush.size.value() < size, name
+        press(qtbot, widget, Key.Key_E, CTRL)
+        assert len(active.exported) == 1, name
+        active.exported.clear()
+
+
+def test_a_spin_box_keeps_the_digits_it_types(qtbot, active):
+    entry = active.stack_panel.editor.controls["stops"].entry
+    active.set_compare_mode(CompareMode.SPLIT)
+    focus(qtbot, entry)
+    entry.lineEdit().selectAll()
+    qtbot.keyClick(entry, Key.Key_2)
+    assert active.canvas.mode is CompareMode.SPLIT
+    assert entry.lineEdit().text().startswith("2")
+
+
+class ClaimsEveryKey(QObject):
+    """Claims every key offered to the field, as QLineEdit does with Ctrl+E and Ctrl+K under the X11 key scheme."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride:
+            event.accept()
+        return False
+
+
+def test_a_line_edit_keeps_letters_but_not_command_keys(qtbot, active):
+    field = QLineEdit()
+    active.status.addPermanentWidget(field)
+    focus(qtbot, field)
+    greedy = ClaimsEveryKey(field)
+    field.installEventFilter(greedy)
+    for key in (Key.Key_B, Key.Key_E, Key.Key_2):
+        qtbot.keyClick(field, key)
+    assert field.text() == "be2"
+    assert not active.brush_toolbar.paint_action.isChecked() and not active.brush_toolbar.erase_action.isChecked()
+    assert active.canvas.mode is CompareMode.SPLIT
+    qtbot.keyClick(field, Key.Key_E, CTRL)
+    assert active.exported == [True]
+    qtbot.keyClick(field, Key.Key_A, CTRL)
+    assert field.selectedText() == "be2", "select all stays with the field"
+
+
+def test_which_keys_a_focused_widget_leaves_to_the_shortcuts(qtbot):
+    def key(code: Qt.Key, text: str = "", modifiers=Qt.KeyboardModifier.NoModifier) -> QKeyEvent:
+        return QKeyEvent(QEvent.Type.ShortcutOverride, code, modifiers, text)
+
+    spin, line, slider = QSpinBox(), QLineEdit(), QSlider()
+    for widget in (spin, line, slider):
+        qtbot.addWidget(widget)
+    assert yields_to_shortcuts(spin, key(Key.Key_B, "b")) and yields_to_shortcuts(spin, key(Key.Key_BracketLeft, "["))
+    for digit_or_sign in (key(Key.Key_2, "2"), key(Key.Key_Minus, "-"), key(Key.Key_Delete)):
+        assert not yields_to_shortcuts(spin, digit_or_sign)
+    assert not yields_to_shortcuts(line, key(Key.Key_B, "b"))
+    assert yields_to_shortcuts(line, key(Key.Key_E, modifiers=CTRL))
+    assert yields_to_shortcuts(line, key(Key.Key_K, modifiers=CTRL))
+    assert not yields_to_shortcuts(line, key(Key.Key_C, modifiers=CTRL))
+    assert not yields_to_shortcuts(line, key(Key.Key_Z, modifiers=CTRL))
+    assert not yields_to_shortcuts(slider, key(Key.Key_B, "b")), "Qt decides for other widgets (they claim nothing)"
