@@ -76,6 +76,7 @@ class StackPanel(QWidget):
         self.opacity.sliderReleased.connect(self._commit)
         self.opacity_entry.valueChanged.connect(self._on_opacity_entry)
         self.mask_label = QLabel()
+        self.mask_label.setWordWrap(True)
         self.clear_mask_button = QPushButton("Clear mask")
         self.clear_mask_button.clicked.connect(self.clear_mask)
         self.reset_button = QPushButton("Reset to defaults")

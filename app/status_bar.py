@@ -3,6 +3,9 @@
 Warnings the reader gave about the open image (a damaged or non-conformant
 file) stay visible, in amber, until another image opens.
 
+Every text field is an :class:`ElidedLabel`: a long device name, job or
+warning is shortened with "…" instead of widening the window.
+
 Jobs from every registered :class:`~app.workers.JobRunner` show their label
 and progress with a Cancel button; the progress appears only when a job runs
 longer than ``SHOW_AFTER_MS``, so quick previews do not flicker.
@@ -12,7 +15,8 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
 from app.workers import JobRunner
@@ -20,23 +24,39 @@ from app.workers import JobRunner
 SHOW_AFTER_MS = 300
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that asks for its text's width but, when given less, ends the text with "…"."""
+
+    def minimumSizeHint(self) -> QSize:
+        margins = self.contentsMargins()
+        width = self.fontMetrics().horizontalAdvance("…") + margins.left() + margins.right()
+        return QSize(width, super().minimumSizeHint().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        rect = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter = QPainter(self)
+        self.style().drawItemText(painter, rect, self.alignment(), self.palette(), self.isEnabled(), text,
+                                  self.foregroundRole())
+
+
 class EditorStatusBar(QStatusBar):
     """Status fields plus a progress area for background jobs."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.value_label = QLabel()
-        self.size_label = QLabel()
-        self.zoom_label = QLabel()
-        self.device_label = QLabel("Device: …")
+        self.value_label = ElidedLabel()
+        self.size_label = ElidedLabel()
+        self.zoom_label = ElidedLabel()
+        self.device_label = ElidedLabel("Device: …")
         self.device_label.setToolTip("Where the learned filters run (GPU if present, else CPU); "
                                      "set ENHANCE_DEVICE=cpu|cuda|mps to choose")
-        self.problem_label = QLabel()
+        self.problem_label = ElidedLabel()
         self.problem_label.setStyleSheet("color: #d9534f;")
-        self.read_warning_label = QLabel()
+        self.read_warning_label = ElidedLabel()
         self.read_warning_label.setStyleSheet("color: #c77c00;")
         self.read_warning_label.setVisible(False)
-        self.job_label = QLabel()
+        self.job_label = ElidedLabel()
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(160)

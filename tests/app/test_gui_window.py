@@ -172,3 +172,30 @@ def test_recent_file_names_show_ampersands_instead_of_mnemonics(window, tmp_path
     window.refresh_recent_menu([tmp_path / "R&D scan.png"])
     action = window.recent_menu.actions()[0]
     assert action.text() == "R&&D scan.png" and action.iconText() == "R&D scan.png"
+
+
+def test_adding_any_filter_and_long_status_texts_never_widen_the_window(qtbot, window, monkeypatch):
+    from enhance_core.filters.registry import FILTERS
+
+    device = "GPU: NVIDIA GeForce RTX 4090 Laptop GPU (16 GB, fp16)"
+    monkeypatch.setattr("app.device_probe.describe_job", lambda progress, should_stop: device)
+    window.resize(window.minimumSizeHint().width(), 620)  # as narrow as it goes: a part that grows widens it
+    qtbot.wait(10)
+    width, status_width = window.width(), window.status.minimumSizeHint().width()
+    for name, definition in FILTERS.items():
+        window.stack_panel.add_filter(name)
+        if definition.learned:
+            qtbot.waitUntil(lambda: window.status.device_label.text() == f"Device: {device}", timeout=20000)
+        qtbot.wait(10)
+        assert window.width() == width, f"adding {name} widened the window"
+        assert window.status.minimumSizeHint().width() <= status_width, f"adding {name} widened the status bar"
+    long_text = "a status text long enough to fill the whole status bar twice over " * 4
+    status = window.status
+    status.set_problem(long_text)
+    status.set_read_warnings("photo.png", [long_text])
+    status.value_label.setText(long_text)
+    status.job_label.setText(long_text)
+    status.job_label.setVisible(True)
+    qtbot.wait(10)
+    assert window.width() == width
+    assert status.problem_label.isVisible() and status.problem_label.width() < status.problem_label.sizeHint().width()
