@@ -16,7 +16,8 @@ Usage::
    :mod:`enhance_core.learned.lowlight_color` that ``lowlight_ops`` calls, and
    their OpenCV twins in :mod:`enhance_core.learned.lowlight_cpu` that the CPU
    runs, replaced by identities), i.e. the behaviour before they were added;
-   the best time of each and their cost.
+   and, where the CPU computes bf16 natively, the filter with its denoiser in
+   fp32 (before it ran under bf16 autocast); the best time of each and their cost.
 3. On a 1-megapixel crop of the same image: ours against the classical
    gain + non-local means baseline of the evaluation, as a ratio.
 """
@@ -36,7 +37,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from enhance_core.learned import lowlight_cpu, lowlight_ops  # noqa: E402
+from enhance_core.learned import engine, lowlight_cpu, lowlight_ops  # noqa: E402
+from enhance_core.learned.engine import cpu_has_fast_bf16  # noqa: E402
 from enhance_core.learned.lowlight import enhance_low_light  # noqa: E402
 from enhance_core.learned.lowlight_ops import estimate_gain  # noqa: E402
 from enhance_core.training.eval_lowlight import gain_then_nlm, load_network  # noqa: E402
@@ -89,9 +91,12 @@ def main() -> int:
     print(f"whole filter: {total:.2f} s = {total / megapixels:.3f} s/MP ({verdict} the {TARGET_S_PER_MP} s/MP target); "
           f"judging the exposure {judge:.2f} s ({100 * judge / total:.0f}%); peak memory {peak:.0f} MB")
 
-    with_colour, without_colour = [], []
+    with_colour, without_colour, in_fp32 = [], [], []
     for _ in range(args.repeats):
         with_colour.append(timed(enhance_low_light, photo, model=model, device="cpu")[1])
+        if cpu_has_fast_bf16():
+            with mock.patch.object(engine, "cpu_has_fast_bf16", lambda: False):
+                in_fp32.append(timed(enhance_low_light, photo, model=model, device="cpu")[1])
         with mock.patch.multiple(lowlight_ops, near_black_keep_t=lambda linear: None,
                                  neutralize_near_black_t=lambda srgb, keep: srgb,
                                  reduce_chroma_noise_t=lambda srgb, noise: srgb), \
@@ -103,6 +108,10 @@ def main() -> int:
     print(f"side by side (best of {args.repeats}): with the colour steps {best:.2f} s = {best / megapixels:.3f} s/MP, "
           f"without (the old behaviour) {before:.2f} s = {before / megapixels:.3f} s/MP; "
           f"colour steps cost {100 * (best - before) / before:+.0f}%")
+    if in_fp32:
+        fp32 = min(in_fp32)
+        print(f"denoiser in fp32 instead of bf16: {fp32:.2f} s = {fp32 / megapixels:.3f} s/MP; "
+              f"bf16 / fp32 = {best / fp32:.2f}")
 
     crop = np.ascontiguousarray(photo[:1000, :1000])
     _, ours = timed(enhance_low_light, crop, model=model, device="cpu")

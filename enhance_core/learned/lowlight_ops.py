@@ -212,16 +212,18 @@ def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float) -> Any:
     return neutralize_near_black_t(bright, near_black_keep_t(linear)).clamp(0.0, 1.0)
 
 
-def enhance_tile_cpu(x: Any, denoiser: Any, wb: Any, amount: float) -> Any:
+def enhance_tile_cpu(x: Any, denoiser: Any, wb: Any, amount: float, bf16: bool = False) -> Any:
     """:func:`enhance_tile_t` for CPU tensors, with everything but ``denoiser`` on arrays
-    (:func:`enhance_core.learned.lowlight_cpu.enhance_tile`, several times faster there)."""
+    (:func:`enhance_core.learned.lowlight_cpu.enhance_tile`, several times faster there);
+    ``bf16`` runs the denoiser under bf16 autocast."""
     import torch
 
     x = x.contiguous(memory_format=torch.channels_last)
     gain = x[:, 3:4]
 
     def denoise(bright: np.ndarray) -> np.ndarray:
-        out = denoiser(torch.from_numpy(bright).permute(2, 0, 1)[None], gain)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = denoiser(torch.from_numpy(bright).permute(2, 0, 1)[None], gain)
         return np.ascontiguousarray(out[0].permute(1, 2, 0).float().numpy())
 
     pixels = x[0].permute(1, 2, 0).numpy()
@@ -263,7 +265,7 @@ def enhance_with_model(
     """
     import torch
 
-    from enhance_core.learned.engine import inference_mode, run_tiled
+    from enhance_core.learned.engine import cpu_has_fast_bf16, inference_mode, run_tiled
 
     rows, cols = pixels.shape[:2]
     box = box or (slice(0, rows), slice(0, cols))
@@ -286,10 +288,12 @@ def enhance_with_model(
     wb_t = torch.from_numpy(wb * np.float32(strength))[None].to(device)
     amount = float(denoise * min(strength, 1.0))
 
-    tile_fn = enhance_tile_cpu if device == "cpu" else enhance_tile_t
+    bf16 = device == "cpu" and cpu_has_fast_bf16()
 
     def brighten_tile(x: Any) -> Any:
-        return tile_fn(x, model.denoiser, wb_t, amount)
+        if device == "cpu":
+            return enhance_tile_cpu(x, model.denoiser, wb_t, amount, bf16)
+        return enhance_tile_t(x, model.denoiser, wb_t, amount)
 
     result = run_tiled(brighten_tile, stacked, tile=tile,
                        overlap=TILE_OVERLAP, multiple=model.denoiser.multiple, device=device, progress=progress,

@@ -17,7 +17,7 @@ from enhance_core.errors import Cancelled, ParameterError
 from enhance_core.filters.base import RenderContext
 from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image, ImageMeta
-from enhance_core.learned import lowlight_ops, registry
+from enhance_core.learned import engine, lowlight_ops, registry
 from enhance_core.learned.lowlight import FILTER_DEF, enhance_low_light
 from enhance_core.learned.lowlight_ops import srgb_to_linear
 from enhance_core.learned.weights import sha256_path
@@ -227,6 +227,18 @@ def test_shipped_model_brightens_and_cleans_a_photo(shipped, ev):
     out = enhance_low_light(dark, device="cpu")
     assert psnr(out, clean) > psnr(dark, clean) + 6.0
     assert abs(stops_off(out, clean)) < 1.0
+
+
+def test_bf16_denoiser_matches_fp32_on_a_photo(shipped, monkeypatch):
+    """Where the CPU computes bf16 natively the denoiser runs under bf16 autocast; the picture must not change."""
+    clean = bundled_photo()[:160, :200]
+    dark = darken_image(clean, Darkening(ev=-3.0, **EVAL_CAMERA), np.random.default_rng(0))
+    monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: False)
+    fp32 = enhance_low_light(dark, device="cpu")
+    monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: True)
+    bf16 = enhance_low_light(dark, device="cpu")
+    assert not np.array_equal(bf16, fp32), "the bf16 path ran"
+    assert np.abs(bf16 - fp32).max() < 4 / 255 and abs(psnr(bf16, clean) - psnr(fp32, clean)) < 0.05
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
