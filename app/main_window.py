@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self.refresh_recent_menu(self.settings.recent_files())
         self.setAcceptDrops(True)
         self._restore_layout()
+        self._show_dicom_tools()
 
     def lanes(self) -> list[JobRunner]:
         """Every background lane of this window."""
@@ -138,7 +139,7 @@ class MainWindow(QMainWindow):
         self.canvas.cursor_left.connect(lambda: status.value_label.setText(""))
         self.canvas.view_changed.connect(self._show_zoom)
         doc.image_changed.connect(self._on_image_changed)
-        doc.image_changed.connect(self._bring_dicom_header_forward)
+        doc.image_changed.connect(self._show_dicom_tools)
         doc.reference_changed.connect(self._update_title)
         doc.modified_changed.connect(self._on_modified_changed)
         self.renders.problem.connect(status.set_problem)
@@ -196,10 +197,17 @@ class MainWindow(QMainWindow):
                 f"{source.meta.bit_depth}-bit{' · ' + source.meta.unit if source.meta.unit else ''}"
             )
 
-    def _bring_dicom_header_forward(self) -> None:
-        """Show the DICOM header tab when a DICOM file opens (not on every slice change)."""
+    def _show_dicom_tools(self) -> None:
+        """Show the window/level toolbar and the DICOM header only while a DICOM image is open.
+
+        The header's tab comes to the front when a DICOM file opens (not on every slice change).
+        """
         source = self.document.source
-        if source is not None and source.meta.dicom is not None:
+        dicom = source is not None and source.meta.dicom is not None
+        for part in (self.window_level.toolbar, self.docks["dicom"]):
+            part.toggleViewAction().setVisible(dicom)
+            part.setVisible(dicom)
+        if dicom:
             self.docks["dicom"].raise_()
 
     def _on_modified_changed(self, modified: bool) -> None:
@@ -355,6 +363,7 @@ class MainWindow(QMainWindow):
             self.resize(1400, 900)
         if state is not None:
             self.restoreState(state)
+            self.slices.set_series(None)  # a slice bar saved while browsing a series is empty now
         mode = self.settings.value("view/compare_mode", CompareMode.SPLIT.value, str)
         if mode in {m.value for m in CompareMode}:
             self.set_compare_mode(CompareMode(mode))

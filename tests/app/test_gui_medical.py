@@ -149,16 +149,53 @@ def test_header_dock_shares_a_tab_with_history_and_comes_forward_for_dicom(qtbot
         assert len(bars) == 1
         return bars[0].tabText(bars[0].currentIndex())
 
-    assert window.tabifiedDockWidgets(window.docks["history"]) == [window.docks["dicom"]]
     photo = tmp_path / "photo.png"
     PILImage.fromarray(np.zeros((16, 16, 3), np.uint8)).save(photo)
     open_image(qtbot, window, photo)
-    assert front_tab() == "History"
     open_folder(qtbot, window, series_folder)
+    assert window.tabifiedDockWidgets(window.docks["history"]) == [window.docks["dicom"]]
     assert front_tab() == "DICOM Header"
     window.docks["history"].raise_()
     next_slice(qtbot, window, lambda: window.slices.step(1))
     assert front_tab() == "History"
+
+
+def test_dicom_tools_show_only_while_a_dicom_image_is_open(qtbot, window, tmp_path):
+    toolbar, dock = window.window_level.toolbar, window.docks["dicom"]
+    panels = window.panels_menu
+
+    def dicom_tools_shown() -> bool:
+        shown = toolbar.isVisible()
+        assert dock.isVisible() == shown and dock.toggleViewAction().isVisible() == shown
+        assert (dock.toggleViewAction() in [action for action in panels.actions() if action.isVisible()]) == shown
+        return shown
+
+    assert not dicom_tools_shown(), "no image"
+    photo = tmp_path / "photo.png"
+    PILImage.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(photo)
+    open_image(qtbot, window, photo)
+    assert not dicom_tools_shown()
+    open_image(qtbot, window, get_testdata_file("CT_small.dcm"))
+    assert dicom_tools_shown() and dock.widget().rows()
+    open_image(qtbot, window, photo)
+    assert not dicom_tools_shown()
+
+
+def test_dicom_tools_do_not_come_back_with_the_layout_at_the_next_start(qtbot, window, series_folder):
+    from app.error_reporter import RecordingReporter
+    from app.main_window import MainWindow
+
+    open_folder(qtbot, window, series_folder)
+    assert window.slices.isVisible() and window.window_level.toolbar.isVisible()
+    window.close()
+    later = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(later)
+    later.show()
+    try:
+        assert not later.slices.isVisible() and not later.window_level.toolbar.isVisible()
+        assert not later.docks["dicom"].isVisible()
+    finally:
+        later.shutdown()
 
 
 def test_a_folder_with_two_series_asks_which_one(qtbot, window, tmp_path, monkeypatch):
