@@ -16,6 +16,8 @@ from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
 
 from enhance_core.errors import EnhanceError
 
+SAVE_ANSWERS = ("save", "discard", "cancel")
+
 
 class ErrorReporter:
     """Shows errors and asks questions with message boxes."""
@@ -27,12 +29,12 @@ class ErrorReporter:
             box.setDetailedText(details)
         box.exec()
 
-    def confirm(self, parent: QWidget | None, title: str, question: str) -> bool:
-        """Ask a yes/no question; True for yes."""
-        answer = QMessageBox.question(parent, title, question,
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
+    def ask_to_save(self, parent: QWidget | None, title: str, question: str) -> str:
+        """Ask whether to save unsaved work first: "save", "discard" or "cancel" (default Save, Escape cancels)."""
+        button = QMessageBox.StandardButton
+        answer = QMessageBox.question(parent, title, question, button.Save | button.Discard | button.Cancel,
+                                      button.Save)
+        return {button.Save: "save", button.Discard: "discard"}.get(answer, "cancel")
 
     def choose(self, parent: QWidget | None, title: str, message: str, choices: Sequence[str]) -> str:
         """Ask with one button per choice (the first is the default, Escape picks the last); return its text."""
@@ -72,20 +74,23 @@ def question_box(parent: QWidget | None, title: str, message: str,
 class RecordingReporter(ErrorReporter):
     """Records errors and answers questions from preset lists (for tests and headless runs)."""
 
-    def __init__(self, answers: list[bool] | None = None, choices: list[str] | None = None) -> None:
+    def __init__(self, choices: list[str] | None = None, saves: list[str] | None = None) -> None:
         self.errors: list[tuple[str, str, str]] = []
         self.questions: list[str] = []
-        self.answers = list(answers or [])
         self.choices = list(choices or [])
+        self.saves = list(saves or [])
 
     def show_error(self, parent: QWidget | None, title: str, message: str, details: str = "") -> None:
         """Keep ``(title, message, details)`` in :attr:`errors`."""
         self.errors.append((title, message, details))
 
-    def confirm(self, parent: QWidget | None, title: str, question: str) -> bool:
-        """Record the question and return the next preset answer (True when none are left)."""
+    def ask_to_save(self, parent: QWidget | None, title: str, question: str) -> str:
+        """Record the question and return the next preset answer of :attr:`saves` ("discard" when none are left)."""
         self.questions.append(question)
-        return self.answers.pop(0) if self.answers else True
+        answer = self.saves.pop(0) if self.saves else "discard"
+        if answer not in SAVE_ANSWERS:
+            raise ValueError(f"preset answer {answer!r} is not one of {list(SAVE_ANSWERS)}")
+        return answer
 
     def choose(self, parent: QWidget | None, title: str, message: str, choices: Sequence[str]) -> str:
         """Record the question and return the next preset choice (the first offered when none are left)."""

@@ -102,9 +102,9 @@ class FileActions(QObject):
             self.open_path(Path(name))
 
     def open_path(self, path: Path) -> None:
-        """Open an image, or a project (by its suffix), after confirming unsaved edits may be dropped."""
+        """Open an image, or a project (by its suffix), after asking what to do with unsaved edits."""
         path = Path(path)
-        if not self._may_discard():
+        if not self.resolve_unsaved_edits("Save them before opening another file?"):
             return
         if path.suffix.lower() == PROJECT_SUFFIX:
             self.open_project(path)
@@ -209,12 +209,19 @@ class FileActions(QObject):
     def _remember(self, path: Path) -> None:
         self.recent_changed.emit(self.settings.add_recent_file(path))
 
-    def _may_discard(self) -> bool:
+    def resolve_unsaved_edits(self, question: str) -> bool:
+        """Whether the caller may drop the current edits, asking ``question`` first when they are not saved.
+
+        The answers are Save (the project, as File ▸ Save Project does), Discard
+        and Cancel; True after Discard or a save that worked, False otherwise.
+        """
         if not self.document.modified or self.document.source is None:
             return True
-        return self.reporter.confirm(self.window, "Discard edits?",
-                                     "The current image has edits that are not saved in a project. "
-                                     "Open another file and discard them?")
+        answer = self.reporter.ask_to_save(self.window, "Save edits?",
+                                           f"The current image has edits that are not saved in a project. {question}")
+        if answer == "save":
+            return self.save_project()
+        return answer == "discard"
 
     # --- saving ----------------------------------------------------------------------------
     def save_project(self, *, ask: bool = False) -> bool:

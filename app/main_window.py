@@ -339,8 +339,7 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.document.modified and self.document.source is not None and not self.reporter.confirm(
-                self, "Quit?", "The edits are not saved in a project. Close the window and discard them?"):
+        if not self.files.resolve_unsaved_edits("Save them before closing the window?"):
             event.ignore()
             return
         self.settings.save_window_state(self.saveGeometry(), self.saveState())

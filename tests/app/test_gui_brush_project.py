@@ -112,7 +112,7 @@ def test_dropping_a_file_opens_it(qtbot, window, photo_path):
 def test_opening_asks_before_discarding_edits(qtbot, window, photo_path, tmp_path):
     open_image(qtbot, window, photo_path)
     add_filter(qtbot, window, "negative")
-    window.reporter.answers = [False]
+    window.reporter.saves = ["cancel"]
     window.files.open_path(save_png(synthetic_photo(seed=1), tmp_path / "second.png"))
     assert window.reporter.questions and len(window.document.stack) == 1
 
