@@ -1,9 +1,11 @@
 """Apply a stack (a recipe or one filter) to many files, in parallel processes.
 
-:func:`collect_inputs` expands files, folders and globs; :func:`plan_batch`
-decides every output path (same name in the output folder, same format unless
-another is asked for), pairs masks and references by file stem, and refuses a
-plan that would write over an input. :func:`run_batch` processes the tasks,
+:func:`collect_tree` expands files, folders (recursively if asked, with
+include and exclude patterns) and globs; :func:`plan_batch` decides every
+output path (same name in the output folder, in the same subfolder for a
+collection walked recursively, same format unless another is asked for),
+pairs masks and references by file stem, and refuses a plan that would write
+over an input. :func:`run_batch` processes the tasks,
 one file per worker process, and reports each file as it finishes; a file that
 fails is reported and skipped, the others go on. Workers die with the
 process that started them and Ctrl+C stops them all, leaving no partial
@@ -25,14 +27,15 @@ import glob
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Sequence
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
+from typing import Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
 
 from enhance_core.batch_workers import BatchInterrupted, remove_partial_files, run_pool
-from enhance_core.errors import EnhanceError, ParameterError
+from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.image import Image
 from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality,
                              read_image, write_image)
@@ -78,27 +81,85 @@ class FileResult:
     step_notes: tuple[str, ...] = ()
 
 
-def collect_inputs(specs: Sequence[str | Path]) -> list[Path]:
-    """Expand files, folders (their images, not recursive) and glob patterns into sorted unique files.
+def collect_inputs(specs: Sequence[str | Path], *, recursive: bool = False, include: Sequence[str] = (),
+                   exclude: Sequence[str] = (), skip: Path | None = None) -> list[Path]:
+    """Expand files, folders and glob patterns into sorted unique files (see :func:`collect_tree`)."""
+    return list(collect_tree(specs, recursive=recursive, include=include, exclude=exclude, skip=skip))
 
-    Raises :class:`ParameterError` naming a spec that matches nothing.
+
+def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, include: Sequence[str] = (),
+                 exclude: Sequence[str] = (), skip: Path | None = None) -> dict[Path, PurePosixPath]:
+    """Expand files, folders and glob patterns; map each file to the subfolder its result goes to.
+
+    A folder gives its images (with ``recursive``, those of its subfolders too,
+    hidden folders and ``skip``, the output folder, left out); a glob gives its
+    matches. The subfolder is the file's folder relative to the folder named
+    (to a glob's fixed leading folders) with ``recursive``, else ``.``.
+    ``include`` and ``exclude`` are glob patterns matched, without regard to
+    case, against the file's name and its path relative to that folder; a file
+    is kept when it matches an include pattern (any, if none is given) and no
+    exclude pattern. A file reached twice keeps its first subfolder.
+
+    Raises :class:`ParameterError` naming a spec that matches nothing or
+    whose every file the patterns leave out.
     """
-    found: list[Path] = []
+    skipped = skip.resolve() if skip is not None else None
+    found: dict[Path, tuple[Path, PurePosixPath]] = {}
     for spec in specs:
         path = Path(spec)
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            matches = _folder_images(path, recursive=recursive, skip=skipped)
         elif path.is_file():
-            matches = [path]
+            matches = [(path, PurePosixPath(path.name))]
         else:
-            matches = sorted(Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).is_file())
+            root = _fixed_prefix(str(spec))
+            matches = sorted((Path(p), PurePosixPath(Path(p).relative_to(root).as_posix()))
+                             for p in glob.glob(str(spec), recursive=True) if Path(p).is_file())
         if not matches:
             raise ParameterError(f"input {str(spec)!r} matches no image file; check the path or pattern")
-        found.extend(matches)
-    unique: dict[Path, Path] = {}
-    for path in found:
-        unique.setdefault(path.resolve(), path)
-    return list(unique.values())
+        selected = [(file, relative) for file, relative in matches if _selected(relative, include, exclude)]
+        if not selected:
+            raise ParameterError(f"input {str(spec)!r} has no file that --include/--exclude select; "
+                                 "check the patterns")
+        for file, relative in selected:
+            found.setdefault(file.resolve(), (file, relative.parent if recursive else PurePosixPath(".")))
+    return dict(found.values())
+
+
+def _folder_images(folder: Path, *, recursive: bool, skip: Path | None) -> list[tuple[Path, PurePosixPath]]:
+    """The images of ``folder`` (and of its subfolders, but hidden ones and ``skip``) with their relative paths."""
+    if not recursive:
+        return sorted((p, PurePosixPath(p.name)) for p in folder.iterdir()
+                      if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+    images = []
+    for top, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders
+                      if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
+        for name in files:
+            file = Path(top, name)
+            if file.suffix.lower() in SUPPORTED_SUFFIXES and file.is_file():
+                images.append((file, PurePosixPath(file.relative_to(folder).as_posix())))
+    return sorted(images, key=lambda item: item[1].parts)
+
+
+def _fixed_prefix(pattern: str) -> Path:
+    """The leading folders of a glob pattern before its first wildcard."""
+    fixed = []
+    for part in Path(pattern).parent.parts:
+        if any(char in part for char in "*?["):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def _selected(relative: PurePosixPath, include: Sequence[str], exclude: Sequence[str]) -> bool:
+    """Whether a file (its path relative to the folder named) passes the include and exclude patterns."""
+    names = (relative.as_posix().lower(), relative.name.lower())
+
+    def hit(patterns: Sequence[str]) -> bool:
+        return any(fnmatchcase(name, pattern.lower()) for pattern in patterns for name in names)
+
+    return (not include or hit(include)) and not hit(exclude)
 
 
 def index_by_stem(folder: Path, *, what: str) -> dict[str, list[Path]]:
@@ -125,11 +186,14 @@ def output_suffix(source: Path, format_suffix: str | None) -> str:
 def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: Path, *,
                format_suffix: str | None = None, mask_file: Path | None = None, mask_dir: Path | None = None,
                reference_dir: Path | None = None, bit_depth: int | None = None, quality: int = 95,
-               overwrite: bool = False, device: str | None = None) -> list[FileTask]:
+               overwrite: bool = False, device: str | None = None,
+               subfolders: Mapping[Path, PurePosixPath] | None = None) -> list[FileTask]:
     """Build one :class:`FileTask` per input.
 
-    Outputs keep the input's name in ``output_dir`` (``-2``, ``-3``... added
-    when two inputs share a name). Raises before any file is processed when
+    Outputs keep the input's name in ``output_dir``, in the input's
+    ``subfolders`` entry when there is one (:func:`collect_tree`: the
+    collection's tree mirrored); ``-2``, ``-3``... are added when two inputs
+    would share an output name (or a file would take a subfolder's). Raises before any file is processed when
     an output would be an input, when both ``mask_file`` and ``mask_dir`` are
     given, when ``mask_file`` is not a readable image, when ``quality`` is not
     1-100, when an output format cannot hold ``bit_depth``, or when ``device``
@@ -147,9 +211,11 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     masks = index_by_stem(mask_dir, what="mask") if mask_dir is not None else {}
     references = index_by_stem(reference_dir, what="reference") if reference_dir is not None else {}
     sources = {path.resolve() for path in inputs}
-    taken: set[str] = set()
+    placed = {source: (subfolders or {}).get(source, PurePosixPath(".")) for source in inputs}
+    taken = {folder.as_posix().lower() for place in placed.values() for folder in (place, *place.parents)}
     tasks = []
     for source in inputs:
+        place = placed[source]
         suffix = output_suffix(source, format_suffix)
         refusal = bit_depth_refusal(WRITE_FORMATS[suffix.lower()], bit_depth)
         if refusal is not None and format_suffix:
@@ -157,11 +223,11 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         if refusal is not None:
             raise ParameterError(f"{source} keeps its format in the output: {refusal} with --format tif")
         name, count = f"{source.stem}{suffix}", 1
-        while name.lower() in taken:
+        while (place / name).as_posix().lower() in taken:
             count += 1
             name = f"{source.stem}-{count}{suffix}"
-        taken.add(name.lower())
-        output = output_dir / name
+        taken.add((place / name).as_posix().lower())
+        output = output_dir / place / name
         if output.resolve() in sources:
             raise ParameterError(f"the output {output} would overwrite the input {source}; choose another -o folder")
         mask = mask_file if mask_file is not None else _single(masks.get(source.stem))
@@ -273,6 +339,7 @@ def process_file(task: FileTask) -> FileResult:
         steps = _with_mask(task.steps, image, task.mask)
         notes: dict[str, str] = {}
         result = render_image(image, steps, device=task.device, notes=notes)
+        _make_folder(task.output.parent)
         written = write_image(result, task.output, bit_depth=task.bit_depth, quality=task.quality)
         outcome = FileResult(task.source, written, reference=task.reference,
                              step_notes=tuple(f"{item.definition.label}: {notes[item.uid]}" for item in steps
@@ -287,6 +354,14 @@ def process_file(task: FileTask) -> FileResult:
         outcome = FileResult(task.source, None, f"{task.source}: unexpected {type(error).__name__}: {error}")
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+def _make_folder(folder: Path) -> None:
+    """Create an output subfolder (a mirrored collection's); an OS error names it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ImageWriteError(folder, f"cannot create the output folder ({error.strerror or error})") from None
 
 
 def _with_file(source: Path, error: Exception) -> str:

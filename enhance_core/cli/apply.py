@@ -3,10 +3,13 @@
 ::
 
     enhance-studio apply (--recipe R.json | --filter NAME [--set PARAM=VALUE]...)
-                         [--mask FILE | --mask-dir DIR] -o OUTDIR INPUT...
+                         [--mask FILE | --mask-dir DIR] [-r] [--include GLOB] [--exclude GLOB]
+                         -o OUTDIR INPUT...
 
-INPUTs are files, folders (their images) or glob patterns. Each result goes to
-OUTDIR under the input's name, in the input's format and bit depth with its
+INPUTs are files, folders (their images; with ``--recursive`` those of every
+subfolder, the tree mirrored under OUTDIR) or glob patterns, narrowed by
+``--include`` and ``--exclude`` patterns. Each result goes to OUTDIR under
+the input's name, in the input's format and bit depth with its
 metadata, unless ``--format`` or ``--bit-depth`` say otherwise; an input is
 never written over, an existing output only with ``--overwrite``, and
 ``--skip-existing`` keeps existing outputs (to finish an interrupted run).
@@ -54,6 +57,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     masks.add_argument("--mask-dir", type=Path, metavar="DIR", help="masks paired with inputs by file stem")
     parser.add_argument("-o", "--output", type=Path, metavar="OUTDIR", help="folder for the results (created)")
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
+    parser.add_argument("-r", "--recursive", action="store_true",
+                        help="take the images of subfolders too (hidden ones and OUTDIR left out) and mirror "
+                        "the folder tree under OUTDIR")
+    parser.add_argument("--include", action="append", default=[], metavar="GLOB",
+                        help="only files whose name or path under the INPUT folder matches (repeatable; any case)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="leave out files whose name or path under the INPUT folder matches (repeatable)")
     parser.add_argument("--jobs", type=positive_int, default=None,
                         help="worker processes (default: one per core; 1 when a step is a learned filter)")
     parser.add_argument("--format", metavar="EXT", help="write this format instead of the input's (png, tif, jpg...)")
@@ -88,16 +98,17 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print_filter_list()
         return 0
-    from enhance_core.batch import collect_inputs, default_jobs, plan_batch, run_batch
+    from enhance_core.batch import collect_tree, default_jobs, plan_batch, run_batch
     from enhance_core.batch_workers import BatchInterrupted, remove_partial_files
 
     steps = build_steps(args)
     if args.output is None or not args.inputs:
         raise ParameterError("give -o OUTDIR and at least one INPUT (file, folder or glob)")
-    inputs = collect_inputs(args.inputs)
-    tasks = plan_batch(inputs, steps, args.output, format_suffix=args.format, mask_file=args.mask,
+    tree = collect_tree(args.inputs, recursive=args.recursive, include=args.include, exclude=args.exclude,
+                        skip=args.output)
+    tasks = plan_batch(list(tree), steps, args.output, format_suffix=args.format, mask_file=args.mask,
                        mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
-                       quality=args.quality, overwrite=args.overwrite, device=args.device)
+                       quality=args.quality, overwrite=args.overwrite, device=args.device, subfolders=tree)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from enhance_core.batch import FileResult, collect_inputs, output_suffix, plan_batch, run_batch
+from enhance_core.batch import FileResult, collect_inputs, collect_tree, output_suffix, plan_batch, run_batch
 from enhance_core.batch_report import write_report
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.image import Image, ImageMeta
@@ -154,3 +154,64 @@ def test_a_report_file_that_cannot_be_written_is_named(tmp_path) -> None:
     with pytest.raises(ImageWriteError, match="report.csv.*could not write the report file"):
         write_report(results, report)
     assert sorted(p.name for p in report.iterdir()) == ["report.csv"]
+
+
+@pytest.fixture
+def collection(tmp_path):
+    """A nested collection: the same names in several folders, a hidden folder and a file that is no image."""
+    root = tmp_path / "archive"
+    for folder in ("", "box1", "box1/sleeve", "box2", ".thumbs"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for index, name in enumerate(("a.png", "box1/a.png", "box1/sleeve/a.png", "box1/sleeve/b.jpg", "box2/A.TIF",
+                                  ".thumbs/a.png")):
+        save(root / name, photo(index, 16, 20))
+    (root / "box2" / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_a_recursive_collection_mirrors_its_tree(collection, tmp_path) -> None:
+    assert [p.name for p in collect_inputs([collection])] == ["a.png"]
+    tree = collect_tree([collection], recursive=True)
+    assert [p.relative_to(collection).as_posix() for p in tree] == [
+        "a.png", "box1/a.png", "box1/sleeve/a.png", "box1/sleeve/b.jpg", "box2/A.TIF"]
+    out = tmp_path / "out"
+    tasks = plan_batch(list(tree), (make_item("negative"),), out, subfolders=tree)
+    assert [t.output.relative_to(out).as_posix() for t in tasks] == [
+        "a.png", "box1/a.png", "box1/sleeve/a.png", "box1/sleeve/b.jpg", "box2/A.TIF"]
+    assert all(r.error is None for r in run_batch(tasks, jobs=1))
+    for task in tasks[:3]:
+        np.testing.assert_allclose(read_image(task.output).pixels, 1 - read_image(task.source).pixels, atol=1 / 255)
+
+
+def test_a_recursive_walk_leaves_out_the_output_folder_inside_it(collection) -> None:
+    out = collection / "restored"
+    (out / "box1").mkdir(parents=True)
+    save(out / "box1" / "a.png", photo(9, 16, 20))
+    tree = collect_tree([collection], recursive=True, skip=out)
+    assert not [p for p in tree if out in p.parents]
+    assert len(collect_tree([collection], recursive=True)) == 6
+
+
+def test_include_and_exclude_patterns(collection) -> None:
+    def names(**patterns) -> list[str]:
+        return [p.relative_to(collection).as_posix() for p in collect_tree([collection], recursive=True, **patterns)]
+
+    assert names(include=["*.png"]) == ["a.png", "box1/a.png", "box1/sleeve/a.png"]
+    assert names(include=["*.tif"]) == ["box2/A.TIF"], "patterns ignore case"
+    assert names(exclude=["box1/*"]) == ["a.png", "box2/A.TIF"]
+    assert names(include=["*.png", "*.jpg"], exclude=["sleeve/*", "box1/sleeve/*"]) == ["a.png", "box1/a.png"]
+    with pytest.raises(ParameterError, match="archive'? has no file that --include/--exclude select"):
+        collect_tree([collection], recursive=True, include=["*.dng"])
+    tree = collect_tree([str(collection / "box1" / "**" / "*.png")], recursive=True)
+    assert [str(folder) for folder in tree.values()] == [".", "sleeve"], "a glob mirrors from its fixed folders"
+
+
+def test_outputs_never_collide_in_a_mirrored_tree(tmp_path) -> None:
+    root = tmp_path / "in"
+    (root / "b.png").mkdir(parents=True)
+    for name in ("a.png", "a.tif", "b.tif", "b.png/c.png"):
+        save(root / name, photo(0, 8, 8))
+    tree = collect_tree([root], recursive=True)
+    tasks = plan_batch(list(tree), (make_item("negative"),), tmp_path / "out", format_suffix="png", subfolders=tree)
+    assert [t.output.relative_to(tmp_path / "out").as_posix() for t in tasks] == [
+        "a.png", "a-2.png", "b.png/c.png", "b-2.png"]

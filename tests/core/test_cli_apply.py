@@ -128,3 +128,19 @@ def test_list_shows_every_filter_with_parameters(capsys) -> None:
     text = capsys.readouterr().out
     assert "Tone:" in text and "clahe" in text and "clip_limit=2.0" in text and "fft_bandpass" in text
     assert "(Level; used when method=fixed)" in text
+
+
+def test_recursive_mirrors_the_tree_and_patterns_narrow_it(tmp_path, capsys) -> None:
+    root = tmp_path / "archive"
+    rng = np.random.default_rng(3)
+    for name in ("a.png", "box/a.png", "box/deep/a.png", "box/deep/skip.png"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        write_image(Image(rng.random((12, 12, 3)).astype(np.float32)), root / name)
+    out = root / "restored"
+    argv = ["apply", "--filter", "negative", "--jobs", "1", "-r", "--exclude", "skip*", "-o", str(out), str(root)]
+    assert main(argv) == 0
+    assert "3 of 3 file(s) written" in capsys.readouterr().out
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == [
+        "a.png", "box/a.png", "box/deep/a.png"]
+    assert main(["apply", "--filter", "negative", "-r", "--include", "*.tif", "-o", str(out), str(root)]) == 2
+    assert "has no file that --include/--exclude select" in capsys.readouterr().err
