@@ -89,6 +89,17 @@ def wait_rendered(qtbot, window) -> None:
     qtbot.waitUntil(current, timeout=20000)
 
 
+def wait_overlay(qtbot, window) -> None:
+    """Wait until the brush overlay shows the selected step's current mask.
+
+    Every change of the mask submits a new overlay job at once and a superseded
+    job never delivers, so the overlay is current once the brush's lane has
+    nothing running or waiting; an overlay already there may predate the change.
+    """
+    brush = window.brush
+    qtbot.waitUntil(lambda: not brush.lane.busy and brush._overlay is not None, timeout=20000)
+
+
 def open_image(qtbot, window, path: Path) -> None:
     """Open ``path`` in ``window`` and wait until its first preview and histogram are shown."""
     with qtbot.waitSignal(window.document.image_changed, timeout=20000):

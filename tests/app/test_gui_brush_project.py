@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import add_filter, open_image, save_png, synthetic_photo, wait_rendered
+from conftest import add_filter, open_image, save_png, synthetic_photo, wait_overlay, wait_rendered
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
@@ -39,7 +39,7 @@ def test_brush_stroke_masks_the_step_and_undoes(qtbot, window, photo_path):
     result, before = window.renders.latest.preview_pixels, window.renders.latest.before_pixels
     np.testing.assert_allclose(result[41, 50], 1.0 - before[41, 50], atol=1e-5)
     np.testing.assert_allclose(result[80, 50], before[80, 50], atol=1e-6)
-    qtbot.waitUntil(lambda: window.brush._overlay is not None, timeout=10000)
+    wait_overlay(qtbot, window)
     assert window.brush._overlay[0][41, 50, 3] > 0 and window.brush._overlay[0][80, 50, 3] == 0
     window.document.undo_stack.undo()
     wait_rendered(qtbot, window)
