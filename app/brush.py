@@ -23,6 +23,7 @@ from app.commands import paint_stroke_command
 from app.document import Document
 from app.viewport import Viewport
 from app.workers import JobRunner
+from enhance_core.image import Image
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.registry import get_filter
 from enhance_core.masks import Mask, Stroke, full_region, scaled_shape
@@ -135,13 +136,13 @@ class BrushTool(QObject):
     # --- CanvasTool ------------------------------------------------------------------------
     def press(self, x: float, y: float) -> None:
         """Start a stroke at source point (x, y) on the selected step."""
-        item = self.document.selected_item()
-        if item is None or self.document.source is None:
+        item, source = self.document.selected_item(), self.document.source
+        if item is None or source is None:
             self.message.emit("Select a step in the filter stack to paint its mask.")
             return
         self._target = item.uid
         self._points = [(x, y)]
-        self._ensure_stroke_layer()
+        self._new_stroke_layer(source)
         self._draw_segment((x, y), (x, y))
 
     def move(self, x: float, y: float) -> None:
@@ -157,9 +158,9 @@ class BrushTool(QObject):
     def release(self, x: float, y: float) -> None:
         """Finish the stroke: one undoable command holding it as vectors."""
         points, self._points = self._points, []
-        if not points:
-            return
         source = self.document.source
+        if not points or source is None:
+            return
         s = self.settings
         try:
             stroke = Stroke(tuple(points), s.radius, s.hardness, s.opacity, s.erase)
@@ -214,18 +215,18 @@ class BrushTool(QObject):
         return QRectF(cx - r, cy - r, 2 * r, 2 * r)
 
     # --- stroke layer ----------------------------------------------------------------------
-    def _ensure_stroke_layer(self) -> None:
-        source = self.document.source
+    def _new_stroke_layer(self, source: Image) -> QImage:
         rows, cols = scaled_shape(source.rows, source.cols, self.scale)
         self._stroke_layer = QImage(cols, rows, QImage.Format.Format_ARGB32_Premultiplied)
         self._stroke_layer.fill(Qt.GlobalColor.transparent)
+        return self._stroke_layer
 
     def _draw_segment(self, a: tuple[float, float], b: tuple[float, float]) -> None:
         """Draw segment a-b (source pixels) into the stroke layer and ask to repaint its area."""
-        if self._stroke_layer is None:
-            self._ensure_stroke_layer()
-        layer = self._stroke_layer
         source = self.document.source
+        if source is None:
+            return
+        layer = self._stroke_layer if self._stroke_layer is not None else self._new_stroke_layer(source)
         sx, sy = layer.width() / source.cols, layer.height() / source.rows
         painter = QPainter(layer)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)

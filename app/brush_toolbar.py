@@ -27,21 +27,21 @@ class BrushToolbar(QToolBar):
         self.erase_action.setToolTip("Erase the selected step's mask (E)")
         self.paint_action.toggled.connect(lambda on: self._set_mode("paint" if on else None))
         self.erase_action.toggled.connect(lambda on: self._set_mode("erase" if on else None))
-        self.size = self._spin("Size", 1, MAX_RADIUS, " px", "Brush radius in image pixels ([ and ] change it)")
+        self.radius = self._spin("Size", 1, MAX_RADIUS, " px", "Brush radius in image pixels ([ and ] change it)")
         self.hardness = self._spin("Hardness", 0, 100, " %", "Share of the radius painted at full strength")
         self.opacity = self._spin("Opacity", 1, 100, " %", "Strength of each stroke")
         self.addAction(self.paint_action)
         self.addAction(self.erase_action)
         self.addSeparator()
-        for label, spin in (("Size", self.size), ("Hardness", self.hardness), ("Opacity", self.opacity)):
+        for label, spin in (("Size", self.radius), ("Hardness", self.hardness), ("Opacity", self.opacity)):
             self.addWidget(QLabel(f" {label} "))
             self.addWidget(spin)
         self.smaller_action = QAction("Smaller brush", self, shortcut=QKeySequence("["))
         self.larger_action = QAction("Larger brush", self, shortcut=QKeySequence("]"))
-        self.smaller_action.triggered.connect(lambda: self.size.setValue(max(1, round(self.size.value() / 1.25))))
-        self.larger_action.triggered.connect(lambda: self.size.setValue(round(self.size.value() * 1.25) + 1))
+        self.smaller_action.triggered.connect(lambda: self.radius.setValue(max(1, round(self.radius.value() / 1.25))))
+        self.larger_action.triggered.connect(lambda: self.radius.setValue(round(self.radius.value() * 1.25) + 1))
         self._load()
-        self.size.valueChanged.connect(self._apply)
+        self.radius.valueChanged.connect(self._apply)
         self.hardness.valueChanged.connect(self._apply)
         self.opacity.valueChanged.connect(self._apply)
         self._apply()
@@ -56,16 +56,16 @@ class BrushToolbar(QToolBar):
         return spin
 
     def _load(self) -> None:
-        self.size.setValue(self.store.value("brush/radius", 40, int))
+        self.radius.setValue(self.store.value("brush/radius", 40, int))
         self.hardness.setValue(self.store.value("brush/hardness", 50, int))
         self.opacity.setValue(self.store.value("brush/opacity", 100, int))
 
     def _apply(self) -> None:
         settings = self.tool.settings
-        settings.radius = float(self.size.value())
+        settings.radius = float(self.radius.value())
         settings.hardness = self.hardness.value() / 100.0
         settings.opacity = self.opacity.value() / 100.0
-        self.store.set_value("brush/radius", self.size.value())
+        self.store.set_value("brush/radius", self.radius.value())
         self.store.set_value("brush/hardness", self.hardness.value())
         self.store.set_value("brush/opacity", self.opacity.value())
         self.canvas.update()

@@ -15,8 +15,8 @@ import math
 from enum import Enum
 from typing import Protocol
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QNativeGestureEvent, QPainter, QPen
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal, SignalInstance
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QNativeGestureEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.display import CanvasLayers, DisplayImage, SideLayers
@@ -42,6 +42,9 @@ class CanvasTool(Protocol):
 
     It has a ``repaint`` signal carrying the pane rectangle to repaint (an empty rectangle: everything).
     """
+
+    @property
+    def repaint(self) -> SignalInstance: ...
 
     def outline_rect(self, viewport: Viewport, x: float, y: float) -> QRectF: ...
 
@@ -118,7 +121,10 @@ class CompareCanvas(QWidget):
         self.view_changed.emit()
 
     def set_tool(self, tool: CanvasTool | None) -> None:
-        """Route left-button drags to ``tool`` (None: drags pan)."""
+        """Route left-button drags to ``tool`` (None: drags pan); a stroke of the old tool ends where the mouse is."""
+        if self._drag == "tool" and self.tool is not None:
+            self._drag = None
+            self.tool.release(*self.source_point(self._last_pos))
         if self.tool is not None:
             self.tool.repaint.disconnect(self._repaint_tool_area)
         self.tool = tool
@@ -314,7 +320,7 @@ class CompareCanvas(QWidget):
         elif self._drag == "pan":
             self.viewport.pan_by(pos.x() - self._last_pos.x(), pos.y() - self._last_pos.y())
             self._view_moved()
-        elif self._drag == "tool":
+        elif self._drag == "tool" and self.tool is not None:
             self.tool.move(x, y)
         else:
             near = self._near_divider(pos)
@@ -327,11 +333,11 @@ class CompareCanvas(QWidget):
     def _repaint_outline(self, old: tuple[float, float] | None, new: tuple[float, float] | None) -> None:
         """Repaint where the tool's outline was and is."""
         for point in (old, new):
-            if point is not None:
+            if point is not None and self.tool is not None:
                 self._repaint_tool_area(self.tool.outline_rect(self.viewport, *point))
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        if self._drag == "tool":
+        if self._drag == "tool" and self.tool is not None:
             self.tool.release(*self.source_point(event.position()))
         self._drag = None
         self.unsetCursor()
@@ -341,7 +347,7 @@ class CompareCanvas(QWidget):
         self.cursor_left.emit()
         self.update()
 
-    def wheelEvent(self, event: QEvent) -> None:
+    def wheelEvent(self, event: QWheelEvent) -> None:
         if not self.has_image:
             return
         pixels = event.pixelDelta()
@@ -356,13 +362,13 @@ class CompareCanvas(QWidget):
 
     def event(self, event: QEvent) -> bool:
         if (event.type() == QEvent.Type.NativeGesture and self.has_image
+                and isinstance(event, QNativeGestureEvent)
                 and event.gestureType() == Qt.NativeGestureType.ZoomNativeGesture):
-            native: QNativeGestureEvent = event
-            self.zoom_by(1.0 + native.value(), native.position())
+            self.zoom_by(1.0 + event.value(), event.position())
             return True
         return super().event(event)
 
-    def keyPressEvent(self, event: QEvent) -> None:
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == FLASH_KEY and not event.isAutoRepeat():
             self.set_flashing(True)
         elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
@@ -370,7 +376,7 @@ class CompareCanvas(QWidget):
         else:
             super().keyPressEvent(event)
 
-    def keyReleaseEvent(self, event: QEvent) -> None:
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == FLASH_KEY and not event.isAutoRepeat():
             self.set_flashing(False)
         elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():

@@ -27,7 +27,7 @@ def paint_stroke(qtbot, window: MainWindow, points: list[tuple[float, float]]) -
 def test_brush_stroke_masks_the_step_and_undoes(qtbot, window, photo_path):
     open_image(qtbot, window, photo_path)
     add_filter(qtbot, window, "negative")
-    window.brush_toolbar.size.setValue(6)
+    window.brush_toolbar.radius.setValue(6)
     window.brush_toolbar.paint_action.trigger()
     assert window.canvas.tool is window.brush
     paint_stroke(qtbot, window, [(20, 40), (50, 40), (90, 42)])
@@ -48,10 +48,32 @@ def test_brush_stroke_masks_the_step_and_undoes(qtbot, window, photo_path):
     assert window.canvas.tool is None
 
 
+def test_turning_the_brush_off_during_a_stroke_ends_the_stroke(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    window.brush_toolbar.paint_action.trigger()
+    canvas = window.canvas
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=screen_point(window, 20, 40))
+    qtbot.mouseMove(canvas, screen_point(window, 60, 40))
+    window.brush_toolbar.paint_action.trigger()
+    assert canvas.tool is None and window.document.undo_stack.undoText() == "Paint on Negative"
+    qtbot.mouseMove(canvas, screen_point(window, 90, 40))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=screen_point(window, 90, 40))
+    assert window.document.undo_stack.count() == 2 and not window.brush.painting
+    wait_rendered(qtbot, window)
+
+
+def test_brush_toolbar_keeps_the_size_of_a_widget(qtbot, window):
+    toolbar = window.brush_toolbar
+    assert toolbar.size() == toolbar.rect().size()
+    toolbar.radius.setValue(12)
+    assert window.brush.settings.radius == 12.0
+
+
 def test_eraser_removes_paint(qtbot, window, photo_path):
     open_image(qtbot, window, photo_path)
     add_filter(qtbot, window, "negative")
-    window.brush_toolbar.size.setValue(8)
+    window.brush_toolbar.radius.setValue(8)
     window.brush_toolbar.paint_action.trigger()
     paint_stroke(qtbot, window, [(20, 40), (100, 40)])
     wait_rendered(qtbot, window)
