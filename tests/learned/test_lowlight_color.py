@@ -35,7 +35,7 @@ def test_a_black_level_offset_is_made_neutral_and_the_luma_kept():
     linear = as_tensor(srgb_to_linear(levels / 255.0))
     gained = as_tensor(linear_to_srgb(srgb_to_linear(levels / 255.0) * 32.0))  # five stops brighter
     out = neutralize_near_black_t(gained, near_black_keep_t(linear))
-    assert spread(out) == pytest.approx(0.1 * spread(gained), rel=1e-3)  # 1 level against a floor of 3: 1 / (1 + 9)
+    assert spread(out) == pytest.approx(spread(gained) / 26, rel=1e-3)  # 1 level against a floor of 5: 1 / (1 + 25)
     torch.testing.assert_close(rec601(out), rec601(gained))
 
 
