@@ -55,12 +55,12 @@ def test_single_keys_and_ctrl_e_work_while_a_slider_list_button_or_spin_box_has_
             assert active.canvas.mode is CompareMode.SIDE_BY_SIDE, name
         press(qtbot, widget, Key.Key_B)
         assert brush_is_on(active), name
-        size = brush.size.value()
+        size = brush.radius.value()
         press(qtbot, widget, Key.Key_BracketRight)
-        assert brush.size.value() > size, name
-        size = brush.size.value()
+        assert brush.radius.value() > size, name
+        size = brush.radius.value()
         press(qtbot, widget, Key.Key_BracketLeft)
-        assert brush.size.value() < size, name
+        assert brush.radius.value() < size, name
         press(qtbot, widget, Key.Key_E, CTRL)
         assert len(active.exported) == 1, name
         active.exported.clear()
