@@ -80,11 +80,14 @@ class FileActions(QObject):
         An image, project or series folder finished opening.
     series_opened(series)
         A DICOM series folder opened on its first slice (a :class:`~enhance_core.medical.series.DicomSeries`).
+    read_warned(name, warnings)
+        What the reader warned about the image just opened from file ``name`` ([]: nothing).
     """
 
     recent_changed = Signal(list)
     opened = Signal(Path)
     series_opened = Signal(object)
+    read_warned = Signal(str, list)
 
     def __init__(self, window: QWidget, document: Document, reporter: ErrorReporter,
                  settings: EditorSettings) -> None:
@@ -187,8 +190,8 @@ class FileActions(QObject):
         self.reporter.report(self.window, "Cannot open the file", failure.error, failure.details)
 
     def _show_read_warnings(self, path: Path, image) -> None:
-        """Show the reader's warnings about the opened ``image`` in the status bar (cleared when there are none)."""
-        self.window.statusBar().set_read_warnings(path.name, list(image.meta.extra.get("warnings") or []))
+        """Report the reader's warnings about the opened ``image`` (an empty list when there are none)."""
+        self.read_warned.emit(path.name, list(image.meta.extra.get("warnings") or []))
 
     def _show_image(self, path: Path, image, *, recent: bool = True) -> None:
         self.document.set_source(image, path)
@@ -242,6 +245,9 @@ class FileActions(QObject):
     def save_project_to(self, path: Path) -> bool:
         """Write the project to ``path``; True when it worked."""
         document = self.document
+        if document.source_path is None:
+            self.reporter.show_error(self.window, "Nothing to save", "Open an image first.")
+            return False
         try:
             save_project(path, image=document.source_path, reference=document.reference_path,
                          steps=document.stack.snapshot())

@@ -31,6 +31,7 @@ from app.metrics_controller import MetricsController
 from app.metrics_panel import MetricsPanel
 from app.recovery import RecoveryController
 from app.render_controller import RenderController
+from app.render_jobs import ViewFrame
 from app.restoration_actions import RestorationActions
 from app.settings import APPLICATION, EditorSettings
 from app.shortcut_keys import ShortcutKeys
@@ -145,7 +146,7 @@ class MainWindow(QMainWindow):
         self.renders.problem.connect(status.set_problem)
         self.renders.crashed.connect(lambda failure: self._report_failure("Rendering failed", failure))
         self.renders.frame_ready.connect(lambda frame: self.brush.set_scale(frame.request.preview_scale))
-        self.renders.frame_ready.connect(lambda frame: frame.notes is None or self.stack_panel.show_notes(frame.notes))
+        self.renders.frame_ready.connect(self._show_notes)
         self.metrics.report.connect(self.metrics_panel.show_report)
         self.metrics.problem.connect(self.metrics_panel.set_problem)
         self.metrics.failed.connect(lambda failure: self._report_failure("Measuring failed", failure))
@@ -157,6 +158,7 @@ class MainWindow(QMainWindow):
         self.recovery.message.connect(lambda text: status.showMessage(text, 15000))
         self.files.recent_changed.connect(self.refresh_recent_menu)
         self.files.series_opened.connect(self.slices.set_series)
+        self.files.read_warned.connect(status.set_read_warnings)
         self.slices.install_keys(self.canvas)
         doc.source_replaced.connect(self._on_image_changed)
         self._connect_window_level_tool()
@@ -249,6 +251,14 @@ class MainWindow(QMainWindow):
         self.actions_by_name[f"mode_{mode.value}"].setChecked(True)
         self.settings.set_value("view/compare_mode", mode.value)
 
+    def _show_notes(self, frame: ViewFrame) -> None:
+        if frame.notes is not None:
+            self.stack_panel.show_notes(frame.notes)
+
+    def _clear_recent_files(self) -> None:
+        self.settings.clear_recent_files()
+        self.refresh_recent_menu([])
+
     def refresh_recent_menu(self, paths: list[Path]) -> None:
         """Rebuild File ▸ Open Recent from ``paths``."""
         menu = self.recent_menu
@@ -259,7 +269,7 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda checked=False, p=path: self.files.open_path(p))
         menu.addSeparator()
         clear = menu.addAction("Clear Recent Files")
-        clear.triggered.connect(lambda: (self.settings.clear_recent_files(), self.refresh_recent_menu([])))
+        clear.triggered.connect(self._clear_recent_files)
         menu.setEnabled(True)
 
     # --- commands --------------------------------------------------------------------------

@@ -119,6 +119,11 @@ def test_project_saves_and_reopens_stack_masks_and_reference(qtbot, window, phot
         other.shutdown()
 
 
+def test_saving_a_project_without_an_image_says_so(window, tmp_path):
+    assert not window.files.save_project_to(tmp_path / "empty.esproj")
+    assert window.reporter.errors and not (tmp_path / "empty.esproj").exists()
+
+
 def test_dropping_a_file_opens_it(qtbot, window, photo_path):
     data = QMimeData()
     data.setUrls([QUrl.fromLocalFile(str(photo_path))])
