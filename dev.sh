@@ -2,7 +2,7 @@
 # Set up Enhance Studio on a fresh machine and run it.
 #
 #   bash dev.sh editor [IMAGE...]   open the editor (on the bundled sample image by default)
-#   bash dev.sh test [PYTEST ARGS]  lint (ruff), type-check enhance_core (mypy), then run the test suite
+#   bash dev.sh test [PYTEST ARGS]  lint (ruff), type-check enhance_core and app (mypy), then run the test suite
 #                                   (offscreen Qt); ruff and mypy print nothing when all is well
 #
 # The first run creates .venv and installs the project with its test and eval

@@ -19,7 +19,7 @@ until then a history holding it is saved as its current steps only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from PySide6.QtGui import QUndoCommand
 
@@ -33,7 +33,15 @@ def step_label(item: StackItem) -> str:
     return get_filter(item.filter).label
 
 
-class AddStepCommand(QUndoCommand):
+class StackCommand(QUndoCommand):
+    """A command on a :class:`~enhance_core.stack.FilterStack`; its KIND and FIELDS make its :class:`EditRecord`."""
+
+    KIND: ClassVar[str] = ""
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+    stack: FilterStack
+
+
+class AddStepCommand(StackCommand):
     """Add a step (at the end, or at ``index``)."""
 
     KIND, FIELDS = "add", ("index", "item")
@@ -52,7 +60,7 @@ class AddStepCommand(QUndoCommand):
         self.stack.remove(self.item.uid)
 
 
-class RemoveStepCommand(QUndoCommand):
+class RemoveStepCommand(StackCommand):
     """Remove a step; undo puts it back where it was, unchanged."""
 
     KIND, FIELDS = "remove", ("uid", "index", "item")
@@ -70,7 +78,7 @@ class RemoveStepCommand(QUndoCommand):
         self.stack.insert(self.index, self.item)
 
 
-class MoveStepCommand(QUndoCommand):
+class MoveStepCommand(StackCommand):
     """Move a step to another position."""
 
     KIND, FIELDS = "move", ("uid", "index", "old_index")
@@ -87,7 +95,7 @@ class MoveStepCommand(QUndoCommand):
         self.stack.move(self.uid, self.old_index)
 
 
-class ReplaceStepCommand(QUndoCommand):
+class ReplaceStepCommand(StackCommand):
     """Replace a step by an edited copy (parameters, enabled, opacity or mask): the generic edit."""
 
     KIND, FIELDS = "replace", ("before", "after")
@@ -151,7 +159,7 @@ def paint_stroke_command(stack: FilterStack, before: StackItem, stroke: Stroke, 
     return set_mask_command(stack, before, mask.with_stroke(stroke), f"{verb} {step_label(before)}")
 
 
-class ResetStackCommand(QUndoCommand):
+class ResetStackCommand(StackCommand):
     """Replace the whole stack (loading a recipe or project); undo restores the previous steps."""
 
     KIND, FIELDS = "reset", ("items", "previous")
@@ -168,7 +176,7 @@ class ResetStackCommand(QUndoCommand):
         self.stack.reset(self.previous)
 
 
-COMMANDS: dict[str, type[QUndoCommand]] = {cls.KIND: cls for cls in (
+COMMANDS: dict[str, type[StackCommand]] = {cls.KIND: cls for cls in (
     AddStepCommand, RemoveStepCommand, MoveStepCommand, ReplaceStepCommand, ResetStackCommand)}
 """Every command class by its ``KIND``."""
 
@@ -189,13 +197,12 @@ class EditRecord:
 
 def edit_record(command: QUndoCommand) -> EditRecord:
     """The :class:`EditRecord` of one of this module's commands (TypeError for any other command)."""
-    kind = getattr(command, "KIND", None)
-    if kind not in COMMANDS:
+    if not isinstance(command, StackCommand) or command.KIND not in COMMANDS:
         raise TypeError(f"{type(command).__name__} is not a stack command of app.commands; it cannot be recorded")
-    return EditRecord(kind, command.text(), {name: getattr(command, name) for name in command.FIELDS})
+    return EditRecord(command.KIND, command.text(), {name: getattr(command, name) for name in command.FIELDS})
 
 
-def command_from_record(stack: FilterStack, record: EditRecord) -> QUndoCommand:
+def command_from_record(stack: FilterStack, record: EditRecord) -> StackCommand:
     """A command equal to the one ``record`` was read from, acting on ``stack`` (not yet done)."""
     cls = COMMANDS.get(record.kind)
     if cls is None:

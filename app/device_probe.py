@@ -57,7 +57,9 @@ class DeviceProbe(QObject):
             self.process.waitForFinished(2000)
 
     def _on_process_finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        output = bytes(self.process.readAllStandardOutput()).decode(errors="replace").strip().splitlines()
+        if self.process is None:
+            return
+        output = bytes(self.process.readAllStandardOutput().data()).decode(errors="replace").strip().splitlines()
         if code == 0 and status == QProcess.ExitStatus.NormalExit and output and not self.text:
             self._on_described(output[-1])
 

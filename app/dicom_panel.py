@@ -15,6 +15,11 @@ from app.document import Document
 MAX_VALUE_CHARS = 200
 
 
+def _children(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    children = (item.child(i) for i in range(item.childCount()))
+    return [child for child in children if child is not None]
+
+
 def _value_text(element) -> str:
     """A short, one-line text of an element's value."""
     if element.VR in ("OB", "OW", "OF", "OD", "OL", "OV", "UN"):
@@ -74,9 +79,8 @@ class DicomHeaderPanel(QWidget):
 
     def rows(self) -> list[tuple[str, str, str]]:
         """The visible top-level rows as (tag, name, value) (for tests)."""
-        root = self.tree.invisibleRootItem()
-        return [tuple(root.child(i).text(c) for c in range(3)) for i in range(root.childCount())
-                if not root.child(i).isHidden()]
+        return [(row.text(0), row.text(1), row.text(2)) for row in _children(self.tree.invisibleRootItem())
+                if not row.isHidden()]
 
     def apply_filter(self, text: str) -> None:
         """Hide rows that do not contain ``text`` (case ignored) unless a row below them does."""
@@ -84,17 +88,16 @@ class DicomHeaderPanel(QWidget):
 
         def show_all(item: QTreeWidgetItem) -> None:
             item.setHidden(False)
-            for i in range(item.childCount()):
-                show_all(item.child(i))
+            for child in _children(item):
+                show_all(child)
 
         def visit(item: QTreeWidgetItem) -> bool:
             if not needle or any(needle in item.text(column).lower() for column in range(3)):
                 show_all(item)
                 return True
-            shown = any([visit(item.child(i)) for i in range(item.childCount())])
+            shown = any([visit(child) for child in _children(item)])
             item.setHidden(not shown)
             return shown
 
-        root = self.tree.invisibleRootItem()
-        for index in range(root.childCount()):
-            visit(root.child(index))
+        for row in _children(self.tree.invisibleRootItem()):
+            visit(row)

@@ -6,6 +6,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from types import TracebackType
 from typing import Sequence
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer
@@ -18,7 +19,7 @@ from app.settings import APPLICATION, ORGANIZATION
 def _install_exception_hook(window: object) -> None:
     """Show any exception that escapes a slot as an error dialog instead of killing the editor."""
 
-    def hook(kind: type, error: BaseException, trace: object) -> None:
+    def hook(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
         details = "".join(traceback.format_exception(kind, error, trace))
         print(details, file=sys.stderr)
         reporter = getattr(window, "reporter", None)
@@ -34,6 +35,8 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     if app is None:
         QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
         app = QApplication(list(argv or [sys.argv[0] if sys.argv else "enhance-studio"]))
+    elif not isinstance(app, QApplication):
+        raise RuntimeError("a QCoreApplication is already running; the editor's widgets need a QApplication")
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
     app.setStyle("Fusion")
@@ -87,6 +90,6 @@ def start_editor(paths: Sequence[str | os.PathLike[str]]) -> QWidget:
 def run_editor(paths: Sequence[str | os.PathLike[str]]) -> int:
     """Open the editor on ``paths`` and run it until the window closes; return the exit status."""
     window = start_editor(paths)
-    status = QApplication.instance().exec()
+    status = QApplication.exec()
     del window
     return int(status)

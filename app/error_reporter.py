@@ -59,7 +59,7 @@ def question_box(parent: QWidget | None, title: str, message: str,
                  choices: Sequence[str]) -> tuple[QMessageBox, dict[QAbstractButton, str]]:
     """A question box with one button per choice (first: default, last: Escape) and the buttons' choices."""
     box = QMessageBox(QMessageBox.Icon.Question, title, message, QMessageBox.StandardButton.NoButton, parent)
-    buttons = {}
+    buttons: dict[QAbstractButton, str] = {}
     for index, choice in enumerate(choices):
         role = QMessageBox.ButtonRole.AcceptRole if index == 0 else QMessageBox.ButtonRole.ActionRole
         button = box.addButton(choice, role)

@@ -52,6 +52,9 @@ class ExportDialog(QDialog):
                  render_lane: JobRunner, estimate_lane: JobRunner, parent: QWidget | None = None, *,
                  device: str | None = None) -> None:
         super().__init__(parent)
+        if document.source is None:
+            raise ValueError("there is no image to export")
+        self.source: Image = document.source
         self.setWindowTitle("Export")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.document, self.settings, self.reporter = document, settings, reporter
@@ -72,12 +75,12 @@ class ExportDialog(QDialog):
         self.quality_entry.setRange(1, 100)
         self.quality.setValue(self.settings.value("export/quality", 92, int))
         self.quality_entry.setValue(self.quality.value())
-        self.is_dicom = document.source.meta.dicom is not None
+        self.is_dicom = self.source.meta.dicom is not None
         self.steps = document.stack.snapshot()
         self.patient_data = QCheckBox("Include patient data")
         self.patient_data.setToolTip("Add the patient, study, institution and UID fields of the DICOM header to "
                                      "the file's description; off, the exported file is de-identified")
-        hu = document.source.meta.unit == "HU"
+        hu = self.source.meta.unit == "HU"
         self.full_range = QCheckBox("Full-range 16-bit values" + (" (HU + 32768)" if hu else ""))
         self.full_range.setToolTip("Write the slice's unedited values in 16 bits instead of the edited picture "
                                    "(PNG and TIFF); the mapping to physical units is in the file's description")
@@ -95,7 +98,7 @@ class ExportDialog(QDialog):
         self.buttons.accepted.connect(self.export)
         self.buttons.rejected.connect(self.reject)
         self._sync_format_to_path()
-        render_lane.submit(partial(render_full, document.source, self.steps, device), on_done=self._on_rendered,
+        render_lane.submit(partial(render_full, self.source, self.steps, device), on_done=self._on_rendered,
                            on_failed=self._on_failed, label="Rendering for export")
 
     def _layout(self, browse: QPushButton) -> None:
@@ -150,7 +153,7 @@ class ExportDialog(QDialog):
         self.bit_depth.clear()
         for depth in BIT_DEPTHS[name]:
             self.bit_depth.addItem("32-bit float" if depth == 32 else f"{depth}-bit", depth)
-        meta = self.document.source.meta
+        meta = self.source.meta
         self.bit_depth.setCurrentIndex(BIT_DEPTHS[name].index(default_bit_depth(meta, name)))
         lossy = name in LOSSY
         self.quality.setEnabled(lossy)
@@ -219,7 +222,8 @@ class ExportDialog(QDialog):
         """The write for the chosen options: plain result, described DICOM result, or full-range values."""
         include = self.patient_data.isChecked()
         if self.writes_full_range():
-            return partial(write_full_range, self.document.source, path, include)
+            return partial(write_full_range, self.source, path, include)
+        assert self.rendered is not None  # export() waits for the render
         if self.is_dicom:
             return partial(write_dicom_result, self.rendered, path, self.bit_depth.currentData(),
                            self.quality.value(), stack_window(self.steps), include)

@@ -158,7 +158,7 @@ class HistogramView(QWidget):
             return
         plot = QRectF(6, 6, self.width() - 12, self.height() - 26)
         shown = [name for name in self.pair.result.channels if self.channels.get(name, False)]
-        peak = self._peak(shown)
+        peak = self._peak(self.pair, shown)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Plus)
         for name in shown:
@@ -179,10 +179,10 @@ class HistogramView(QWidget):
         painter.drawText(text_box, Qt.AlignmentFlag.AlignRight, right)
         painter.drawText(text_box, Qt.AlignmentFlag.AlignHCenter, "log" if self.log_scale else "linear")
 
-    def _peak(self, shown: list[str]) -> float:
+    def _peak(self, pair: HistogramPair, shown: list[str]) -> float:
         """Scale reference: the tallest bin; in linear mode spikes (the end bins, a few bins far above
         the rest) are clipped so the body of the histogram stays readable."""
-        histograms = [self.pair.result] + ([self.pair.original] if self.pair.original is not None else [])
+        histograms = [pair.result] + ([pair.original] if pair.original is not None else [])
         peaks = []
         for histogram in histograms:
             for name in shown:
@@ -222,7 +222,8 @@ class HistogramPanel(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         self.toggles: dict[str, QCheckBox] = {}
         for name, text in (("red", "R"), ("green", "G"), ("blue", "B"), ("luminance", "L")):
-            box = QCheckBox(text, checked=True)
+            box = QCheckBox(text)
+            box.setChecked(True)
             box.toggled.connect(lambda on, n=name: self._toggle_channel(n, on))
             self.toggles[name] = box
             row.addWidget(box)

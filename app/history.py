@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QSpinBox, QUndoView, QWidget
 
 from app.commands import COMMANDS, EditRecord, command_from_record, edit_record, undo_records
@@ -174,7 +175,7 @@ class HistoryKeeper(QObject):
         self.document, self.settings, self.view = document, settings, view
         self.max_steps, self.budget_mb = settings.undo_limits()
         self.dropped = 0
-        self._costs: dict[int, tuple[object, EntryCost]] = {}
+        self._costs: dict[int, tuple[QUndoCommand, EntryCost]] = {}
         self._scheduled = False
         document.undo_stack.indexChanged.connect(self._schedule)
         document.image_changed.connect(lambda: self._set_dropped(0))

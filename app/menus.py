@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Protocol, cast
 
+from PySide6.QtCore import SignalInstance
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
@@ -70,7 +71,8 @@ class Menus:
     toolbar: QToolBar
 
 
-def _action(window: QMainWindow, text: str, slot: Callable, shortcut: object = None, tip: str = "") -> QAction:
+def _action(window: QMainWindow, text: str, slot: Callable, shortcut: Std | str | None = None,
+            tip: str = "") -> QAction:
     action = QAction(text, window)
     if shortcut is not None:
         action.setShortcuts(QKeySequence.keyBindings(shortcut) if isinstance(shortcut, Std)
@@ -94,8 +96,8 @@ class HistoryAction(QAction):
         self.setToolTip(f"{self.verb} {command}" if command else self.verb)
 
 
-def _history_action(window: QMainWindow, text: str, slot: Callable, shortcut: Std, enabled_signal: object,
-                    text_signal: object) -> QAction:
+def _history_action(window: QMainWindow, text: str, slot: Callable, shortcut: Std, enabled_signal: SignalInstance,
+                    text_signal: SignalInstance) -> QAction:
     action = HistoryAction(text, window)
     action.setShortcuts(QKeySequence.keyBindings(shortcut))
     action.triggered.connect(slot)
@@ -217,7 +219,8 @@ def _fill_toolbar(window: QMainWindow, a: dict[str, QAction]) -> QToolBar:
 
 def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str]]:
     """(action, shortcut) rows for the shortcuts help, plus the keys handled by the canvas."""
-    rows = [(action.text().replace("&", "").rstrip("…"), action.shortcut().toString(QKeySequence.NativeText))
+    native = QKeySequence.SequenceFormat.NativeText
+    rows = [(action.text().replace("&", "").rstrip("…"), action.shortcut().toString(native))
             for action in actions.values() if not action.shortcut().isEmpty()]
     rows += [("Flash the original (hold)", "\\"), ("Pan while the brush is on (hold)", "Space"),
              ("Zoom around the cursor", "Wheel / pinch"), ("Pan", "Drag / trackpad scroll")]

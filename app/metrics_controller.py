@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
 
 from app.document import Document
 from app.quality import MetricsReport, measure, resize_like
@@ -45,7 +45,7 @@ class MetricsController(QObject):
     failed = Signal(object)
 
     def __init__(self, document: Document, renders: RenderController, parent: QObject | None = None, *,
-                 start_after: object = None) -> None:
+                 start_after: SignalInstance | None = None) -> None:
         super().__init__(parent)
         self.document, self.renders = document, renders
         self.live_lane = JobRunner("Measuring", self)

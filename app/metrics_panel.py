@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, Q
 
 from app.quality import CONVENTIONS, MetricsReport
 
-REFERENCE_ROWS = (("psnr", "PSNR"), ("ssim", "SSIM"), ("mse", "MSE"))
-NO_REFERENCE_ROWS = (("noise", "Fine noise σ"), ("sharpness", "Sharpness"), ("shadows", "Clipped shadows"),
-                     ("highlights", "Clipped highlights"))
+REFERENCE_ROWS: tuple[tuple[str, str], ...] = (("psnr", "PSNR"), ("ssim", "SSIM"), ("mse", "MSE"))
+NO_REFERENCE_ROWS: tuple[tuple[str, str], ...] = (("noise", "Fine noise σ"), ("sharpness", "Sharpness"),
+                                                  ("shadows", "Clipped shadows"), ("highlights", "Clipped highlights"))
 NO_REFERENCE_TIPS = {
     "noise": "Estimated standard deviation of fine-grained noise on luma (Immerkær), in the source's levels. "
              "Camera noise is blotchy and reads lower here than the level Denoise (CNN) estimates in auto mode, "

@@ -83,16 +83,17 @@ class NumberControl(QWidget):
         self.scale = SliderScale(max(low, slide_low), min(high, slide_high), log=spec.log)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
+        self.entry: QSpinBox | QDoubleSpinBox
         if spec.kind == "int":
             self.entry = QSpinBox()
             self.entry.setRange(int(low), int(high))
         else:
-            self.entry = QDoubleSpinBox()
-            self.entry.setDecimals(decimals if decimals is not None else decimals_for(spec, self.scale.low,
-                                                                                      self.scale.high))
-            self.entry.setRange(low, high)
+            entry = QDoubleSpinBox()
+            entry.setDecimals(decimals if decimals is not None else decimals_for(spec, self.scale.low, self.scale.high))
+            entry.setRange(low, high)
             step = spec.step if decimals is None and spec.step else _nice_step(self.scale.high - self.scale.low)
-            self.entry.setSingleStep(step)
+            entry.setSingleStep(step)
+            self.entry = entry
         self.entry.setKeyboardTracking(False)
         self.entry.setMinimumWidth(84)
         self.entry.setAlignment(Qt.AlignmentFlag.AlignRight)
@@ -120,11 +121,13 @@ class NumberControl(QWidget):
             widget.blockSignals(False)
 
     def _slider_moved(self, position: int) -> None:
-        value = self.scale.value(position)
-        value = int(round(value)) if self.spec.kind == "int" else round(value, self.entry.decimals())
-        self.entry.blockSignals(True)
-        self.entry.setValue(value)
-        self.entry.blockSignals(False)
+        value, entry = self.scale.value(position), self.entry
+        entry.blockSignals(True)
+        if isinstance(entry, QDoubleSpinBox):
+            entry.setValue(round(value, entry.decimals()))
+        else:
+            entry.setValue(int(round(value)))
+        entry.blockSignals(False)
         self.edited.emit(self.value())
         if not self.slider.isSliderDown():
             self.committed.emit()
@@ -191,7 +194,8 @@ class ParamEditor(QWidget):
         for spec in self.definition.specs:
             if spec.used_when:
                 choice, wanted = spec.used_when
-                used = self.controls[choice].currentText() == wanted
+                control = self.controls[choice]
+                used = isinstance(control, QComboBox) and control.currentText() == wanted
                 self.controls[spec.name].setEnabled(used)
                 self.labels[spec.name].setEnabled(used)
 

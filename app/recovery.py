@@ -104,19 +104,20 @@ class RecoveryController(QObject):
             if self._writer is not None:
                 self._writer.submit(None)
             return
-        if self._writer is None and not self._start_session():
+        writer = self._writer or self._start_session()
+        if writer is None:
             return
         viewport = self.canvas.viewport
         view = None if viewport.fitting else {"zoom": viewport.zoom, "center_x": viewport.center_x,
                                               "center_y": viewport.center_y}
         reference, project = (None if path is None else Path(path).absolute()
                               for path in (doc.reference_path, doc.project_path))
-        self._writer.submit(SessionState(Path(doc.source_path).absolute(), doc.source.rows, doc.source.cols,
-                                         reference, project, doc.stack.snapshot(), self.history.state(),
-                                         doc.selected_uid, view))
+        writer.submit(SessionState(Path(doc.source_path).absolute(), doc.source.rows, doc.source.cols,
+                                   reference, project, doc.stack.snapshot(), self.history.state(),
+                                   doc.selected_uid, view))
 
-    def _start_session(self) -> bool:
-        """Create and lock this window's session folder; False (said once) when that fails."""
+    def _start_session(self) -> RecoveryWriter | None:
+        """Create and lock this window's session folder and return its writer; None (said once) when that fails."""
         try:
             folder, lock = new_session_folder(self.root)
         except OSError as error:
@@ -124,13 +125,24 @@ class RecoveryController(QObject):
             where = f" {error.filename}" if error.filename else ""
             self.message.emit(f"Crash recovery is off: cannot create a session folder in {self.root}: "
                               f"{error.strerror or error}{where}")
-            return False
-        self._use_folder(folder, lock, SessionEncoder(folder))
-        return True
+            return None
+        return self._use_folder(folder, lock, SessionEncoder(folder))
 
-    def _use_folder(self, folder: Path, lock: QLockFile, encoder: SessionEncoder) -> None:
+    def _use_folder(self, folder: Path, lock: QLockFile, encoder: SessionEncoder) -> RecoveryWriter:
         self.folder, self._lock = folder, lock
         self._writer = RecoveryWriter(encoder, written=self.written.emit, failed=self._write_failed.emit)
+        return self._writer
+
+    def _end_session(self, *, discard: bool) -> None:
+        """Stop this window's writer; ``discard`` deletes its session folder, else the folder is unlocked and kept."""
+        writer, lock, self._writer = self._writer, self._lock, None
+        if writer is None or lock is None or self.folder is None:
+            return
+        writer.close(discard=discard)
+        if discard:
+            remove_session_folder(self.folder, lock)
+        else:
+            lock.unlock()
 
     def _on_write_failed(self, message: str, details: str) -> None:
         """Say so once per run of failures (the next edit tries again)."""
@@ -148,13 +160,7 @@ class RecoveryController(QObject):
         if self._restoring is not None:
             self._restoring.release()
             self._restoring = None
-        if self._writer is not None:
-            self._writer.close(discard=discard)
-            self._writer = None
-            if discard:
-                remove_session_folder(self.folder, self._lock)
-            else:
-                self._lock.unlock()
+        self._end_session(discard=discard)
 
     # --- restoring -------------------------------------------------------------------------
     def offer_restore(self) -> bool:
@@ -177,11 +183,14 @@ class RecoveryController(QObject):
     def restore(self, session: CrashedSession) -> bool:
         """Start restoring ``session`` (its image is read on a worker); False when the user keeps it for later."""
         data = session.manifest
+        if data is None:
+            raise ValueError(f"the recovery file in {session.folder} cannot be read, so it cannot be restored")
         image = Path(data["image"])
         if not image.is_file():
-            image = self._locate(session, image)
-            if image is None:
+            located = self._locate(session, image)
+            if located is None:
                 return False
+            image = located
         reference = Path(data["reference"]) if data.get("reference") else None
         self._restoring = session
         self._missing_reference = reference is not None and not reference.is_file()
@@ -208,6 +217,8 @@ class RecoveryController(QObject):
     def _on_restored(self, result: tuple) -> None:
         recovered, image, source, reference, note = result
         session, self._restoring = self._restoring, None
+        if session is None:
+            return
         state: SessionState = recovered.state
         if (source.rows, source.cols) != (state.rows, state.cols):
             session.release()
@@ -217,8 +228,7 @@ class RecoveryController(QObject):
                 f"edited a {state.cols}×{state.rows} image, so its masks do not fit. The recovery file is kept "
                 f"in {session.folder} and offered again at the next start.")
             return
-        if self._writer is not None:
-            self._drop_own_session()
+        self._end_session(discard=True)  # this window's own session, before taking over the restored one
         encoder = SessionEncoder(session.folder)
         encoder.adopt_rasters(recovered.rasters)
         self._use_folder(session.folder, session.lock, encoder)
@@ -236,12 +246,6 @@ class RecoveryController(QObject):
             self.reporter.show_error(self.window, "Session restored with changes", "\n\n".join(notes))
         self.restored.emit()
         self.schedule()
-
-    def _drop_own_session(self) -> None:
-        """Drop this window's own session before taking over a restored one."""
-        self._writer.close(discard=True)
-        remove_session_folder(self.folder, self._lock)
-        self._writer = None
 
     def _apply(self, recovered: RecoveredSession, image: Path, source, reference) -> list[str]:
         """Put the recovered state into the document; return notes for the user."""
@@ -267,6 +271,8 @@ class RecoveryController(QObject):
 
     def _on_restore_failed(self, failure: JobFailure) -> None:
         session, self._restoring = self._restoring, None
+        if session is None:
+            return
         self.reporter.report(self.window, "Cannot restore the session", failure.error, failure.details)
         choice = self.reporter.choose(self.window, "Keep the recovery file?",
                                       f"The recovery file in {session.folder} could not be restored. Keep it for "

@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import threading
 import traceback
+from enum import Enum
 from typing import Callable
 
 from app.recovery_format import SessionEncoder, SessionState, WriteReport
 
-_NOTHING = object()
+class _Slot(Enum):
+    """The writer's slot when no state waits to be written."""
+
+    EMPTY = "empty"
+
+
+_NOTHING = _Slot.EMPTY
 
 
 class RecoveryWriter:
@@ -37,7 +44,7 @@ class RecoveryWriter:
         self.encoder = encoder
         self._written, self._failed = written, failed
         self._condition = threading.Condition()
-        self._pending: object = _NOTHING
+        self._pending: SessionState | None | _Slot = _NOTHING
         self._busy = False
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="recovery-writer", daemon=True)

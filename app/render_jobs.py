@@ -86,7 +86,7 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
         before_pixels = renderer.render(image, request.before_steps, scale=request.preview_scale)
         before = dataclasses.replace(before, whole=_whole(before_pixels, image))
     if request.detail_rect is not None:
-        detail_before, detail_after = _render_detail(renderer, image, request, device,
+        detail_before, detail_after = _render_detail(renderer, image, request, request.detail_rect, device,
                                                      lambda f, m: progress(f * share, m), should_stop)
         before, after = (dataclasses.replace(before, detail=detail_before),
                          dataclasses.replace(after, detail=detail_after))
@@ -129,11 +129,11 @@ def _on_screen(pixels: np.ndarray, image: Image, zoom: float) -> DisplayImage:
     return DisplayImage.from_pixels(small, width=image.cols, height=image.rows)
 
 
-def _render_detail(renderer: Renderer, image: Image, request: ViewRequest, device: str | None,
+def _render_detail(renderer: Renderer, image: Image, request: ViewRequest, rect: SourceRect, device: str | None,
                    progress: Callable[[float, str], None],
                    should_stop: Callable[[], bool]) -> tuple[DisplayImage, DisplayImage]:
-    """The viewport patch of the original and of the result at the detail scale."""
-    region, covered = scaled_region(request.detail_rect, request.detail_scale, image.rows, image.cols)
+    """The patch ``rect`` (the request's viewport) of the original and of the result at the detail scale."""
+    region, covered = scaled_region(rect, request.detail_scale, image.rows, image.cols)
     after = renderer.render(image, request.steps, scale=request.detail_scale, region=region, device=device,
                             progress=progress, should_stop=should_stop)
     before = renderer.render(image, request.before_steps, scale=request.detail_scale, region=region)

@@ -22,8 +22,8 @@ class EditorSettings:
 
     def recent_files(self) -> list[Path]:
         """Recently opened images and projects, newest first (missing files dropped)."""
-        stored = self.qsettings.value("recent/files", [], type=list) or []
-        return [Path(p) for p in stored if isinstance(p, str) and Path(p).exists()]
+        stored = self.qsettings.value("recent/files", [], type=list)
+        return [Path(p) for p in stored if isinstance(p, str) and Path(p).exists()] if isinstance(stored, list) else []
 
     def add_recent_file(self, path: Path) -> list[Path]:
         """Put ``path`` at the top of the recent list; return the new list."""

@@ -14,6 +14,8 @@ no shortcut's key and are left alone, as is the menu bar's keyboard mode.
 
 from __future__ import annotations
 
+from typing import cast
+
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent, QKeySequence
@@ -61,9 +63,8 @@ class ShortcutKeys(QObject):
         super().__init__(window)
         self.owner = window
         self._watched: QWidget | None = None
-        application = QApplication.instance()
-        application.focusChanged.connect(self._on_focus_changed)
-        self._on_focus_changed(None, application.focusWidget())
+        cast(QApplication, QApplication.instance()).focusChanged.connect(self._on_focus_changed)
+        self._on_focus_changed(None, QApplication.focusWidget())
 
     def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
         if self._watched is not None and shiboken6.isValid(self._watched):
@@ -79,7 +80,7 @@ class ShortcutKeys(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (event.type() == QEvent.Type.ShortcutOverride and isinstance(watched, QWidget)
-                and yields_to_shortcuts(watched, event)):
+                and isinstance(event, QKeyEvent) and yields_to_shortcuts(watched, event)):
             event.ignore()
             return True
         return False

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QLabel, QSlider, QToolBar, QWidget
 
 from app.document import Document
@@ -20,7 +20,7 @@ from app.error_reporter import ErrorReporter
 from app.workers import JobFailure, JobRunner
 from enhance_core.medical.series import DicomSeries, series_from_file
 
-ARROW_STEPS = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1}
+ARROW_STEPS: dict[int, int] = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1}
 
 
 def _read_slice_job(series: DicomSeries, index: int, progress, should_stop):
@@ -93,8 +93,8 @@ class SliceBrowser(QToolBar):
         widget.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (event.type() == QEvent.Type.KeyPress and self.series is not None and len(self.series) > 1
-                and event.key() in ARROW_STEPS and not event.modifiers()):
+        if (isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress and self.series is not None
+                and len(self.series) > 1 and event.key() in ARROW_STEPS and not event.modifiers()):
             self.step(ARROW_STEPS[event.key()])
             return True
         return super().eventFilter(watched, event)
@@ -121,7 +121,7 @@ class SliceBrowser(QToolBar):
         self.setVisible(browsing)
         for action in self.actions_by_name.values():
             action.setEnabled(browsing)
-        if not browsing:
+        if series is None or not browsing:
             return
         self.slider.blockSignals(True)
         self.slider.setRange(0, len(series) - 1)

@@ -36,6 +36,12 @@ def item_text(item: StackItem) -> str:
     return "  ·  ".join(parts)
 
 
+def _tool_button(text: str) -> QToolButton:
+    button = QToolButton()
+    button.setText(text)
+    return button
+
+
 class StackPanel(QWidget):
     """Steps list plus the settings of the selected step; emits ``problem`` for bad live values."""
 
@@ -46,15 +52,15 @@ class StackPanel(QWidget):
         self.document = document
         self.editor: ParamEditor | None = None
         self._gesture_start: StackItem | None = None
-        self.add_button = QToolButton(text="Add filter")
+        self.add_button = _tool_button("Add filter")
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.add_button.setMenu(build_filter_menu(self, self.add_filter))
-        self.search_button = QToolButton(text="Search…")
+        self.search_button = _tool_button("Search…")
         self.search_button.setToolTip("Find a filter by name (Ctrl+K)")
         self.search_button.clicked.connect(self.open_palette)
-        self.remove_button = QToolButton(text="Remove")
-        self.up_button = QToolButton(text="▲")
-        self.down_button = QToolButton(text="▼")
+        self.remove_button = _tool_button("Remove")
+        self.up_button = _tool_button("▲")
+        self.down_button = _tool_button("▼")
         self.up_button.setToolTip("Move the step earlier")
         self.down_button.setToolTip("Move the step later")
         self.remove_button.clicked.connect(self.remove_selected)
@@ -165,18 +171,19 @@ class StackPanel(QWidget):
                 self.document.push(change_params_command(self.document.stack, item, defaults))
 
     # --- live edits ------------------------------------------------------------------------
-    def _live_edit(self, **changes: object) -> None:
-        """Apply a live change to the selected step, remembering the state the gesture started from."""
+    def _live_edit(self, *, params: dict[str, object] | None = None, opacity: float | None = None) -> None:
+        """Apply a live change of ``params`` or ``opacity`` to the selected step, remembering the state the gesture
+        started from."""
         item = self.document.selected_item()
         if item is None:
             return
         if self._gesture_start is None or self._gesture_start.uid != item.uid:
             self._gesture_start = item
         try:
-            if "opacity" in changes:
-                self.document.stack.set_opacity(item.uid, changes["opacity"])
+            if opacity is not None:
+                self.document.stack.set_opacity(item.uid, opacity)
             else:
-                self.document.stack.set_params(item.uid, changes)
+                self.document.stack.set_params(item.uid, params or {})
         except EnhanceError as error:
             self.problem.emit(str(error))
 
@@ -193,7 +200,7 @@ class StackPanel(QWidget):
             self.document.push(set_opacity_command(stack, start, current.opacity))
 
     def _on_param_edited(self, name: str, value: object) -> None:
-        self._live_edit(**{name: value})
+        self._live_edit(params={name: value})
 
     def _on_opacity_slider(self, value: int) -> None:
         self.opacity_entry.blockSignals(True)
@@ -286,9 +293,9 @@ class StackPanel(QWidget):
 
     def _on_stack_changed(self, change: StackChange) -> None:
         if change.kind in ("params", "opacity") and change.uid == self.document.selected_uid:
-            current = self.list.currentItem()
-            if current is not None:
-                current.setText(item_text(self.document.selected_item()))
+            current, item = self.list.currentItem(), self.document.selected_item()
+            if current is not None and item is not None:
+                current.setText(item_text(item))
             self._show_settings(rebuild_editor=False)
         else:
             self.rebuild()

@@ -130,7 +130,7 @@ class EditorStatusBar(QStatusBar):
         old_enough = runner is not None and (time.monotonic() - self._since[runner]) * 1000 >= SHOW_AFTER_MS - 5
         for widget in (self.job_label, self.progress, self.cancel_button):
             widget.setVisible(old_enough)
-        if old_enough:
+        if runner is not None and old_enough:
             self.job_label.setText(runner.label)
         elif runner is not None:
             self._reveal.start(SHOW_AFTER_MS)

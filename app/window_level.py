@@ -77,23 +77,23 @@ class WindowLevelTool(QObject):
 
     def move(self, x: float, y: float) -> None:
         """Show the window for the drag so far (a live edit; the command comes on release)."""
-        if self._start is None:
+        start, source = self._start, self.document.source
+        if start is None or source is None:
             return
-        self.document.stack.replace_item(self._dragged(x, y))
+        self.document.stack.replace_item(self._dragged(start, source, x, y))
 
     def release(self, x: float, y: float) -> None:
         """End the drag: one undoable command from the window at the press to the one now."""
-        if self._start is None:
+        start, source, self._start = self._start, self.document.source, None
+        if start is None or source is None:
             return
-        before, after = self._start[2], self._dragged(x, y)
-        self._start = None
+        before, after = start[2], self._dragged(start, source, x, y)
         if after != before:
             self.document.stack.replace_item(after)
             self.document.push(ReplaceStepCommand(self.document.stack, before, after, "Drag window/level"))
 
-    def _dragged(self, x: float, y: float) -> StackItem:
-        x0, y0, item = self._start
-        source = self.document.source
+    def _dragged(self, start: tuple[float, float, StackItem], source: Image, x: float, y: float) -> StackItem:
+        x0, y0, item = start
         center, width = dragged_window(item.params.center, item.params.width, x - x0, y - y0,
                                        span=drag_span(source), cols=source.cols, rows=source.rows)
         return with_window(item, center, width)

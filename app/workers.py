@@ -224,6 +224,8 @@ class JobRunner(QObject):
 
     def _start_pending(self) -> None:
         job, self._pending = self._pending, None
+        if job is None:
+            return
         thread = _WorkerThread(job, self)
         thread.progressed.connect(self._on_progress)
         thread.done.connect(self._on_done)
