@@ -30,19 +30,20 @@ from enhance_core.learned.lowlight_color import (BLACK_FLOOR, CHROMA_RADIUS, GRE
 
 #: Where the sRGB decoding leaves its linear toe, in sRGB units, and where the encoding does, in linear light.
 DECODE_KNEE, ENCODE_KNEE = 0.04045, 0.0031308
-_LUMA_ROW = np.float32([LUMA_WEIGHTS])
-_REC601_ROWS = np.float32([REC601] * 3)
-_TO_LUMA_CHROMA = np.float32(TO_LUMA_CHROMA)
+_LUMA_ROW = np.array([LUMA_WEIGHTS], np.float32)
+_REC601_ROWS = np.array([REC601] * 3, np.float32)
+_TO_LUMA_CHROMA = np.array(TO_LUMA_CHROMA, np.float32)
 
 
 def _at_least(x: np.ndarray, value: float) -> np.ndarray:
     """Elementwise ``max(x, value)`` (OpenCV's is several times faster than ``np.maximum``)."""
-    return cv2.max(x, (value,) * 4)
+    # cv2's stubs type src2 as an array only; OpenCV takes a Scalar there too
+    return cv2.max(x, (value,) * 4)  # type: ignore[call-overload]
 
 
 def _at_most(x: np.ndarray, value: float, dst: np.ndarray | None = None) -> np.ndarray:
     """Elementwise ``min(x, value)``, into ``dst`` if given."""
-    return cv2.min(x, (value,) * 4, dst)
+    return cv2.min(x, (value,) * 4, dst)  # type: ignore[call-overload]  # a Scalar src2, as in _at_least
 
 
 def _exp_affine(x: np.ndarray, scale: float, offset: float) -> np.ndarray:
@@ -158,7 +159,7 @@ def near_black_keep_cv(half_linear: np.ndarray, size: tuple[int, int],
     ``half_linear`` is :func:`half_size` of the linear input; the result is (rows, cols) = ``size``.
     """
     red, green, blue = cv2.split(box_mean(half_linear, NEIGHBOURHOOD // 4))
-    level = cv2.max(cv2.max(red, green), blue)
+    level: np.ndarray = cv2.max(cv2.max(red, green), blue)
     level *= level
     return double_size(level / (level + np.float32(floor * floor)), size)
 
