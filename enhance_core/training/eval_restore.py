@@ -22,7 +22,10 @@ In one run, on the same images:
   Telea and Navier-Stokes;
 * **detect + fill**: whole-image PSNR/SSIM of the learned fill of each
   detector's mask (grown as the filter grows it), next to the damaged input;
-* seconds per megapixel of detection and fill.
+* seconds per megapixel of detection and fill;
+* the learned detector's precision, recall, F1 and share marked on the
+  undamaged pictures at each ``--sensitivities`` (the same probabilities,
+  other thresholds), to choose the default.
 
 A contact sheet of ``old_photos`` (input, mask, result, and 1:1 crops) is
 written under ``--out`` unless ``--no-sheet``.
@@ -59,10 +62,12 @@ def as_shown(image: np.ndarray, gray: bool) -> np.ndarray:
     return image.mean(axis=2, keepdims=True).astype(np.float32) if gray else image
 
 
-def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, threads: int) -> dict:
+def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, threads: int,
+             sensitivities: tuple[float, ...] = ()) -> dict:
     """Run every method on every image; return the averaged figures."""
     torch.set_num_threads(threads)
     counts = {"ours": DetectionCounts(), "classical": DetectionCounts()}
+    sweep = {s: DetectionCounts() for s in sensitivities}
     rows: dict[str, list[float]] = {}
     seconds = {"detect": 0.0, "fill": 0.0, "megapixels": 0.0}
 
@@ -86,8 +91,13 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
         classical_mask = detect_dust_and_scratches(damaged) > 0
         counts["ours"] += count_detections(ours_mask, sample.label, ignore=sample.ignore)
         counts["classical"] += count_detections(classical_mask, sample.label, ignore=sample.ignore)
-        add("marked_clean_ours", 100 * float(np.mean(damage_probability(as_shown(twin.damaged, gray), device="cpu",
-                                                                      network=detector) > 0.5)))
+        twin_probability = damage_probability(as_shown(twin.damaged, gray), device="cpu", network=detector)
+        add("marked_clean_ours", 100 * float(np.mean(twin_probability > 0.5)))
+        for level in sensitivities:
+            sweep[level] += count_detections(damage_mask(probability, sensitivity=level, grow=0.0) > 0, sample.label,
+                                             ignore=sample.ignore)
+            add(f"marked_clean_at_{level:g}", 100 * float(np.mean(damage_mask(twin_probability, sensitivity=level,
+                                                                              grow=0.0))))
         add("marked_clean_classical", 100 * float(np.mean(detect_dust_and_scratches(as_shown(twin.damaged, gray)) > 0)))
 
         add("input_psnr", psnr(damaged, clean))
@@ -113,6 +123,9 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
     for name, count in counts.items():
         figures.update({f"{name}_precision": round(count.precision, 4), f"{name}_recall": round(count.recall, 4),
                         f"{name}_f1": round(count.f1, 4)})
+    for level, count in sweep.items():
+        figures.update({f"at_{level:g}_precision": round(count.precision, 4), f"at_{level:g}_recall":
+                        round(count.recall, 4), f"at_{level:g}_f1": round(count.f1, 4)})
     figures["detect_s_per_mp"] = round(seconds["detect"] / seconds["megapixels"], 3)
     figures["fill_s_per_mp"] = round(seconds["fill"] / seconds["megapixels"], 3)
     figures["images"] = len(images)
@@ -127,6 +140,11 @@ def print_table(figures: dict) -> None:
     for name in ("ours", "classical"):
         print(f"  {name:<28} {f[f'{name}_precision']:.3f}      {f[f'{name}_recall']:.3f}    {f[f'{name}_f1']:.3f}"
               f"  {f[f'marked_clean_{name}']:.3f} %")
+    for key in sorted(k for k in f if k.startswith("marked_clean_at_")):
+        level = key.removeprefix("marked_clean_at_")
+        label = f"ours, sensitivity {level}"
+        print(f"  {label:<28} {f[f'at_{level}_precision']:.3f}      {f[f'at_{level}_recall']:.3f}    "
+              f"{f[f'at_{level}_f1']:.3f}  {f[key]:.3f} %")
     print("\nfill with the true mask        PSNR in damage  PSNR image  SSIM")
     print(f"  {'damaged input':<28} {f['input_psnr_damage']:>8.2f}       "
           f"{f['input_psnr']:>8.2f}   {f['input_ssim']:.4f}")
@@ -151,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/eval_restore"), help="folder for the figures and sheet")
     parser.add_argument("--no-sheet", action="store_true", help="skip the old_photos contact sheet")
+    parser.add_argument("--sensitivities", type=float, nargs="*", default=[],
+                        help="also score the learned detector at these sensitivities (0..1)")
     args = parser.parse_args(argv)
     try:
         detector = network_from_checkpoint(args.detector, "DamageUNet") if args.detector else None
@@ -162,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             paths = list_images(args.data / name)[: args.max_images or None]
             images += [(f"{name}/{p.stem}", image, SETS[name] == "L")
                        for p, image in zip(paths, load_uint8(paths, mode=SETS[name]))]
-        figures = evaluate(images, detector, fill, threads=args.threads)
+        figures = evaluate(images, detector, fill, threads=args.threads, sensitivities=tuple(args.sensitivities))
     except (EnhanceError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
     print_table(figures)

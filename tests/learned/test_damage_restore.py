@@ -249,3 +249,15 @@ def test_large_fills_get_the_grain_of_their_surroundings_and_thin_ones_none():
     assert np.array_equal(out[10], smooth[10]) and np.array_equal(out[~hole], smooth[~hole])
     flat = np.full((96, 96, 3), 0.5, np.float32)
     assert np.abs(add_matched_grain(flat, flat, hole) - flat).max() < 1e-6, "no grain where there is none"
+
+
+def test_evaluation_scores_the_shipped_detector_at_each_sensitivity():
+    from enhance_core.training import eval_restore
+
+    image = (synthetic_rgb(96, 128) * 255).astype(np.uint8)
+    figures = eval_restore.evaluate([("synthetic", image, False)], None, None, threads=1,
+                                    sensitivities=(0.2, 0.5, 0.8))
+    assert figures["at_0.5_f1"] == figures["ours_f1"] and figures["marked_clean_at_0.5"] == figures["marked_clean_ours"]
+    assert figures["at_0.2_recall"] <= figures["at_0.5_recall"] <= figures["at_0.8_recall"]
+    assert figures["marked_clean_at_0.2"] <= figures["marked_clean_at_0.5"] <= figures["marked_clean_at_0.8"]
+    assert figures["fill_ours_psnr_damage"] > figures["input_psnr_damage"]
