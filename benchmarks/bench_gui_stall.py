@@ -175,7 +175,7 @@ def main() -> int:
     job = partial(render_full, image, window.document.stack.snapshot(), None)
     figures = measure("full-resolution render", heartbeat, lambda: window.export_lane.submit(job),
                       lambda: bool(results))
-    window.brush_toolbar.size.setValue(150)
+    window.brush_toolbar.radius.setValue(150)
     window.brush_toolbar.paint_action.trigger()
     wait_until(lambda: not any(lane.busy for lane in window.lanes()))
     costs = paint_stroke(window, 150)
