@@ -34,6 +34,7 @@ from typing import Callable, Mapping, Sequence
 import cv2
 import numpy as np
 
+from enhance_core.batch_manifest import DONE, FAILED, QUEUED, Manifest, steps_digest, work_hash
 from enhance_core.batch_workers import BatchInterrupted, remove_partial_files, run_pool
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.image import Image
@@ -67,7 +68,11 @@ class FileTask:
 
 @dataclass
 class FileResult:
-    """What happened to one file; ``error`` is None on success (``skipped``: its output already existed)."""
+    """What happened to one file; ``error`` is None on success.
+
+    ``skipped``: its output already existed; ``earlier``: the result is the
+    manifest's, from an earlier run.
+    """
 
     source: Path
     output: Path | None
@@ -79,6 +84,7 @@ class FileResult:
     thumbnails: tuple[np.ndarray, ...] = ()
     skipped: bool = False
     step_notes: tuple[str, ...] = ()
+    earlier: bool = False
 
 
 def collect_inputs(specs: Sequence[str | Path], *, recursive: bool = False, include: Sequence[str] = (),
@@ -248,7 +254,7 @@ def default_jobs(tasks: Sequence[FileTask]) -> int:
 
 
 def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_required: bool = False,
-              skip_existing: bool = False,
+              skip_existing: bool = False, manifest: Manifest | None = None, retry_failed: bool = False,
               on_result: Callable[[FileResult, int, int], None] | None = None) -> list[FileResult]:
     """Process ``tasks`` with ``jobs`` worker processes (1: in this process) and return results in task order.
 
@@ -257,6 +263,14 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
     mask of that stem). With ``skip_existing`` a task whose output exists is
     not run and its result has ``skipped`` set. A crashed worker fails its
     file and the pool restarts.
+
+    With a ``manifest`` (:mod:`enhance_core.batch_manifest`) every file run is
+    queued there first and recorded as it finishes. A file the manifest has
+    done with the same input content, recipe and output, whose output still
+    exists, is not run (``skipped`` and ``earlier``); one that failed so is not
+    run either (``earlier``, with the error of then) unless ``retry_failed``.
+    An output the manifest shows this batch wrote or was writing for the same
+    work may be replaced; any other existing output only with ``overwrite``.
 
     Raises
     ------
@@ -269,22 +283,55 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
     jobs = default_jobs(tasks) if jobs is None else jobs
     if jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, got {jobs}")
+    tasks = list(tasks)
     results: dict[int, FileResult] = {}
+    work: dict[int, str] = {}
 
     def finish(index: int, result: FileResult) -> None:
         results[index] = result
+        if manifest is not None and index in work:
+            entry = manifest.entry(result.source, tasks[index].output, work[index],
+                                   FAILED if result.error else DONE, seconds=result.seconds, error=result.error)
+            if entry is not None:
+                manifest.append([entry])
         if on_result is not None:
             on_result(result, len(results), len(tasks))
 
-    pending = []
+    digests: dict[int, str] = {}
+    pending, queued = [], []
     for index, task in enumerate(tasks):
+        earlier, now, recipe = None, None, ""
+        if manifest is not None:
+            if id(task.steps) not in digests:
+                digests[id(task.steps)] = steps_digest(task.steps)
+            steps = digests[id(task.steps)]
+            recipe = work_hash(steps, bit_depth=task.bit_depth, quality=task.quality, mask=task.mask)
+            now = manifest.entry(task.source, task.output, recipe, QUEUED)
+            earlier = manifest.latest(task.source)
+            if now is None or earlier is None or not earlier.same_work(now):
+                earlier = None
+            elif earlier.status in (QUEUED, DONE) and not task.overwrite:
+                tasks[index] = task = dataclasses.replace(task, overwrite=True)
         if mask_required and task.mask is None:
             finish(index, FileResult(task.source, None, f"{task.source}: no mask with the stem "
                                      f"{task.source.stem!r} in the mask folder"))
+        elif earlier is not None and earlier.status == DONE and task.output.exists():
+            finish(index, FileResult(task.source, task.output, note="done in an earlier run (manifest)",
+                                     seconds=earlier.seconds, skipped=True, earlier=True))
+        elif earlier is not None and earlier.status == FAILED and not retry_failed:
+            finish(index, FileResult(task.source, None, earlier.error or f"{task.source}: failed in an earlier run",
+                                     note="failed in an earlier run; --retry-failed tries it again", earlier=True))
         elif skip_existing and task.output.exists():
             finish(index, FileResult(task.source, task.output, note="already there: kept, not scored", skipped=True))
+        elif task.output.exists() and not task.overwrite:
+            finish(index, FileResult(task.source, None, _exists_message(task.output)))
         else:
             pending.append(index)
+            if now is not None:
+                work[index] = recipe
+                queued.append(now)
+    if manifest is not None:
+        manifest.append(queued)
     started = time.time()
     try:
         if jobs == 1 or len(pending) <= 1:
@@ -296,11 +343,17 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
         for index in list(interrupted.running):
             if _written_since(tasks[index].output, started):
                 interrupted.running.remove(index)
-                results[index] = FileResult(tasks[index].source, tasks[index].output, note="written as the batch "
-                                            "was interrupted; not scored")
+                finish(index, FileResult(tasks[index].source, tasks[index].output, note="written as the batch "
+                                         "was interrupted; not scored"))
         interrupted.results = [results.get(i) for i in range(len(tasks))]
         raise
     return [results[i] for i in range(len(tasks))]
+
+
+def _exists_message(output: Path) -> str:
+    """Why an existing output is not replaced, and what to pass."""
+    return (f"{output} already exists; pass --skip-existing to keep it (finishing an interrupted run) or "
+            "--overwrite to replace it")
 
 
 def _written_since(path: Path, since: float) -> bool:
@@ -333,8 +386,7 @@ def process_file(task: FileTask) -> FileResult:
     start = time.perf_counter()
     try:
         if task.output.exists() and not task.overwrite:
-            raise ParameterError(f"{task.output} already exists; pass --skip-existing to keep it (finishing an "
-                                 "interrupted run) or --overwrite to replace it")
+            raise ParameterError(_exists_message(task.output))
         image = read_image(task.source)
         steps = _with_mask(task.steps, image, task.mask)
         notes: dict[str, str] = {}

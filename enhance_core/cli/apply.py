@@ -73,6 +73,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     existing.add_argument("--overwrite", action="store_true", help="replace existing files in OUTDIR (never inputs)")
     existing.add_argument("--skip-existing", action="store_true",
                           help="keep files already in OUTDIR and process only the others (finish an interrupted run)")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="run again the files that failed in an earlier run into OUTDIR (its manifest "
+                        "says which); without it they are reported as failed and not tried")
     parser.add_argument("--device", help="device for learned filters (cpu, cuda, mps; default automatic)")
     parser.add_argument("--reference-dir", type=Path, metavar="DIR",
                         help="score each result against the same-stem reference and write a report")
@@ -99,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         print_filter_list()
         return 0
     from enhance_core.batch import collect_tree, default_jobs, plan_batch, run_batch
+    from enhance_core.batch_manifest import Manifest
     from enhance_core.batch_workers import BatchInterrupted, remove_partial_files
 
     steps = build_steps(args)
@@ -119,20 +123,37 @@ def run(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs is not None else default_jobs(tasks)
     print(f"applying {len(steps)} step(s) to {len(tasks)} file(s) with {min(jobs, len(tasks))} process(es)",
           file=sys.stderr, flush=True)
+    manifest = Manifest.open(args.output)
+    if manifest.unreadable:
+        print(f"{manifest.path}: {manifest.unreadable} unreadable line(s) skipped (a run killed while writing); "
+              "their files are done again", file=sys.stderr)
     try:
         results = run_batch(tasks, jobs=jobs, mask_required=args.mask_dir is not None,
-                            skip_existing=args.skip_existing, on_result=report_result)
+                            skip_existing=args.skip_existing, manifest=manifest, retry_failed=args.retry_failed,
+                            on_result=report_result)
     except BatchInterrupted as interrupted:
         print(interrupted_summary(interrupted, args.output), file=sys.stderr)
         return 130
+    finally:
+        manifest.close()
+    print(done_summary(results, args.output))
     failed = [r for r in results if r.error]
-    skipped = sum(r.skipped for r in results)
-    written = len(results) - len(failed) - skipped
-    print(f"done: {written} of {len(results)} file(s) written to {args.output}"
-          + (f", {skipped} kept (already there)" if skipped else "") + (f", {len(failed)} failed" if failed else ""))
     if args.reference_dir is not None:
         write_batch_report(results, args)
     return 1 if failed else 0
+
+
+def done_summary(results: list[FileResult], output: Path) -> str:
+    """The line printed at the end: files written, done earlier, kept and failed."""
+    failed = sum(r.error is not None for r in results)
+    failed_earlier = sum(r.error is not None and r.earlier for r in results)
+    done_earlier = sum(r.skipped and r.earlier for r in results)
+    kept = sum(r.skipped and not r.earlier for r in results)
+    written = len(results) - failed - done_earlier - kept
+    return (f"done: {written} of {len(results)} file(s) written to {output}"
+            + (f", {done_earlier} done in an earlier run" if done_earlier else "")
+            + (f", {kept} kept (already there)" if kept else "") + (f", {failed} failed" if failed else "")
+            + (f" ({failed_earlier} in an earlier run; --retry-failed tries them again)" if failed_earlier else ""))
 
 
 def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:
@@ -143,7 +164,7 @@ def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:
     written = len(finished) - failed - kept
     return (f"interrupted: {written} file(s) written to {output}, {kept} kept, {failed} failed, "
             f"{len(interrupted.running)} stopped before writing, {len(interrupted.not_started)} not started; "
-            "run the same command with --skip-existing to finish")
+            "run the same command again to finish (the manifest in the output folder says what is done)")
 
 
 def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
@@ -172,7 +193,10 @@ def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
 def report_result(result: FileResult, done: int, total: int) -> None:
     """One progress line per finished file on stderr."""
     if result.error:
-        print(f"[{done}/{total}] failed: {result.error}", file=sys.stderr, flush=True)
+        print(f"[{done}/{total}] failed{' earlier' if result.earlier else ''}: {result.error}", file=sys.stderr,
+              flush=True)
+    elif result.earlier:
+        print(f"[{done}/{total}] done earlier {result.output}", file=sys.stderr, flush=True)
     elif result.skipped:
         print(f"[{done}/{total}] kept {result.output} (already there)", file=sys.stderr, flush=True)
     else:

@@ -6,6 +6,7 @@ they watch (the portable way) is tested on its own.
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -22,6 +23,7 @@ import pytest
 from enhance_core import batch as batch_module
 from enhance_core import batch_workers
 from enhance_core.batch import plan_batch, run_batch
+from enhance_core.batch_manifest import MANIFEST_NAME
 from enhance_core.batch_workers import BatchInterrupted, partial_files, remove_partial_files
 from enhance_core.cli import main
 from enhance_core.image import Image
@@ -91,9 +93,9 @@ def test_kill_9_of_apply_stops_its_workers_and_a_rerun_finishes(batch, capsys) -
     process.kill()
     process.wait()
     process.stderr.close()
-    written = sorted(name for name in os.listdir(out) if not name.endswith(".part"))
+    written = sorted(name for name in os.listdir(out) if name.endswith(".png"))
     wait_gone(workers)
-    left = sorted(os.listdir(out))
+    left = sorted(name for name in os.listdir(out) if name != MANIFEST_NAME)
     assert not [name for name in left if name.endswith(".part")], "the janitor left a partial file"
     assert left == written, "a worker wrote after its parent was killed"
     assert len(written) < FILES
@@ -105,7 +107,8 @@ def test_kill_9_of_apply_stops_its_workers_and_a_rerun_finishes(batch, capsys) -
     printed = capsys.readouterr()
     assert "removed 1 partial file(s) an interrupted run left" in printed.err
     assert f"{FILES - len(written)} of {FILES} file(s) written to {out}, {len(written)} kept" in printed.out
-    assert sorted(os.listdir(out)) == [".notes.txt.a1b2c3d4.part"] + sorted(f"img{i}.png" for i in range(FILES))
+    assert sorted(os.listdir(out)) == [".notes.txt.a1b2c3d4.part", MANIFEST_NAME] + sorted(
+        f"img{i}.png" for i in range(FILES))
     assert main(finish) == 1
     assert "already exists; pass --skip-existing to keep it" in capsys.readouterr().err
 
@@ -120,8 +123,8 @@ def test_ctrl_c_ends_the_batch_with_a_summary_and_no_worker_left(batch) -> None:
     wait_gone(workers)
     assert "Traceback" not in rest
     summary = rest.strip().splitlines()[-1]
-    assert summary.startswith("interrupted: ") and "not started; run the same command with --skip-existing" in summary
-    written = [name for name in os.listdir(batch[2]) if not name.endswith(".part")]
+    assert summary.startswith("interrupted: ") and "not started; run the same command again to finish" in summary
+    written = [name for name in os.listdir(batch[2]) if name.endswith(".png")]
     assert f"interrupted: {len(written)} file(s) written" in summary
     assert not list(batch[2].glob(".*.part"))
 
@@ -241,3 +244,23 @@ def test_an_output_renamed_into_place_as_ctrl_c_comes_counts_as_written(tmp_path
         run_batch(tasks, jobs=2)
     assert caught.value.running == [1] and caught.value.not_started == [2]
     assert caught.value.results[0].output == tasks[0].output and caught.value.results[1:] == [None, None]
+
+
+def test_kill_9_then_the_same_command_finishes_only_the_rest(batch, capsys) -> None:
+    inputs, recipe, out = batch
+    process = start(batch)
+    for line in process.stderr:
+        if "] ok " in line:
+            break
+    process.kill()
+    process.wait()
+    process.stderr.close()
+    lines = (out / MANIFEST_NAME).read_text(encoding="utf-8").splitlines()
+    done = {json.loads(line)["output"] for line in lines if line.endswith("}") and '"status": "done"' in line}
+    assert len(done) >= 2 and len(done) < FILES
+    before = {name: (out / name).stat().st_mtime_ns for name in done}
+    assert main(["apply", "--recipe", str(recipe), "-o", str(out), "--jobs", "2", str(inputs)]) == 0
+    printed = capsys.readouterr()
+    assert f"{FILES - len(done)} of {FILES} file(s) written to {out}, {len(done)} done in an earlier run" in printed.out
+    assert {name: (out / name).stat().st_mtime_ns for name in done} == before, "a finished file was done again"
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST_NAME] + sorted(f"img{i}.png" for i in range(FILES))

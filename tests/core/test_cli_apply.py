@@ -112,7 +112,7 @@ def test_a_bad_file_is_skipped_and_the_exit_status_is_1(inputs, tmp_path, capsys
     code = main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(tmp_path / "out"), str(inputs)])
     captured = capsys.readouterr()
     assert code == 1 and "failed: " in captured.err and "bad.png" in captured.err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["one.png", "two.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["enhance-manifest.jsonl", "one.png", "two.png"]
 
 
 def test_reference_dir_writes_the_report(inputs, tmp_path, capsys) -> None:

@@ -1,0 +1,191 @@
+"""The resume manifest of a batch: one JSON line per file, in the output folder, on disk as each file finishes.
+
+``OUTDIR/enhance-manifest.jsonl`` holds :class:`Entry` lines: the input (its
+absolute path, size and modification time), a hash of what makes the output
+(:func:`steps_digest` and :func:`work_hash`: the steps, their mask rasters,
+bit depth, quality and the file's mask), the output (relative to the folder),
+the status, the seconds taken and the error. Before a run starts its files it
+appends one ``queued`` line per file, then a ``done`` or ``failed`` line as
+each finishes; every append is flushed and ``fsync``-ed, so a ``kill -9`` or a
+power cut loses at most the line being written. The last line for an input
+wins. A line that cannot be read (torn by a kill) is skipped, so its file is
+done again.
+
+``queued`` claims the output: :func:`enhance_core.batch.run_batch` queues a
+file only when its output does not exist yet (or may be replaced), so an
+output that exists beside a ``queued`` or ``done`` line of the same work was
+written by this batch and a re-run may replace it. One run at a time: the
+manifest is locked (``flock``, where the platform has it) while a run holds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any, Sequence
+
+from enhance_core.errors import ImageWriteError, ParameterError
+from enhance_core.stack import StackItem
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory lock, one run at a time is then the user's to keep
+    fcntl = None  # type: ignore[assignment]
+
+MANIFEST_NAME = "enhance-manifest.jsonl"
+QUEUED, DONE, FAILED = "queued", "done", "failed"
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "input": str, "size": int, "mtime_ns": int, "recipe": str, "output": str, "status": str,
+    "seconds": (int, float), "error": (str, type(None))}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One manifest line: a file of the batch, what made its output, and what happened."""
+
+    input: str
+    size: int
+    mtime_ns: int
+    recipe: str
+    output: str
+    status: str
+    seconds: float = 0.0
+    error: str | None = None
+
+    def same_work(self, other: Entry) -> bool:
+        """Whether both lines are about the same input content, recipe and output."""
+        return (self.input, self.size, self.mtime_ns, self.recipe, self.output) == (
+            other.input, other.size, other.mtime_ns, other.recipe, other.output)
+
+
+def steps_digest(steps: Sequence[StackItem]) -> str:
+    """SHA-256 of the steps as a recipe, each mask raster by its own digest."""
+    from enhance_core.recipe import recipe_to_dict
+
+    rasters = [None if item.mask is None or item.mask.raster is None
+               else hashlib.sha256(item.mask.raster.tobytes()).hexdigest() + str(item.mask.raster.shape)
+               for item in steps]
+    text = json.dumps(recipe_to_dict(steps, raster_names=rasters), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def work_hash(steps: str, *, bit_depth: int | None, quality: int, mask: Path | None) -> str:
+    """The manifest's recipe hash of one file: its steps' digest, output settings and mask file (by content date)."""
+    mask_identity: Any = None
+    if mask is not None:
+        mask_identity = [str(mask.resolve()), *(file_identity(mask) or (None, None))]
+    text = json.dumps([steps, bit_depth, quality, mask_identity])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """Size and modification time (ns) of a file; None when it cannot be read."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
+
+
+def _entry(data: Any) -> Entry | None:
+    """An entry from one parsed line; None when a field is missing or of the wrong type."""
+    if not isinstance(data, dict) or set(data) != set(_FIELDS):
+        return None
+    if any(not isinstance(data[name], kind) or isinstance(data[name], bool) for name, kind in _FIELDS.items()):
+        return None
+    return Entry(**data)
+
+
+class Manifest:
+    """The manifest of one output folder, open for appending (use :meth:`open`, then :meth:`close`)."""
+
+    def __init__(self, folder: Path, handle: IO[bytes], entries: dict[str, Entry], unreadable: int) -> None:
+        self.folder, self.path = folder, folder / MANIFEST_NAME
+        self._handle, self._entries, self.unreadable = handle, entries, unreadable
+
+    @classmethod
+    def open(cls, folder: Path) -> Manifest:
+        """Read the manifest of ``folder`` (created when missing) and lock it for this run.
+
+        Raises
+        ------
+        ParameterError
+            Another run holds the manifest.
+        ImageWriteError
+            The manifest cannot be read or written.
+        """
+        path = folder / MANIFEST_NAME
+        try:
+            handle = open(path, "a+b")
+        except OSError as error:
+            raise ImageWriteError(path, f"cannot open the batch manifest ({error.strerror or error})") from None
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise ParameterError(f"another apply run is writing to {folder} (its manifest {path} is "
+                                         "locked); wait for it to end or choose another -o folder") from None
+            handle.seek(0)
+            data = handle.read()
+            entries: dict[str, Entry] = {}
+            unreadable = 0
+            for line in data.splitlines():
+                if not line.strip():
+                    continue
+                try:
+                    entry = _entry(json.loads(line))
+                except ValueError:
+                    entry = None
+                if entry is None:
+                    unreadable += 1
+                else:
+                    entries[entry.input] = entry
+            manifest = cls(folder, handle, entries, unreadable)
+            if data and not data.endswith(b"\n"):
+                manifest._write(b"\n")
+            return manifest
+        except BaseException:
+            handle.close()
+            raise
+
+    def latest(self, source: Path) -> Entry | None:
+        """The last readable line about ``source``, if any."""
+        return self._entries.get(str(source.resolve()))
+
+    def entry(self, source: Path, output: Path, recipe: str, status: str, *, seconds: float = 0.0,
+              error: str | None = None) -> Entry | None:
+        """A line about ``source`` as it is now; None when it cannot be read (the run reports that file)."""
+        identity = file_identity(source)
+        if identity is None:
+            return None
+        try:
+            relative = output.relative_to(self.folder).as_posix()
+        except ValueError:
+            relative = str(output)
+        return Entry(str(source.resolve()), *identity, recipe, relative, status, round(seconds, 3), error)
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        """Append lines and put them on disk before returning."""
+        lines = [(json.dumps(asdict(entry), ensure_ascii=False) + "\n").encode("utf-8") for entry in entries]
+        if lines:
+            self._write(b"".join(lines))
+            for entry in entries:
+                self._entries[entry.input] = entry
+
+    def _write(self, data: bytes) -> None:
+        """Write, flush and ``fsync``; an OS error names the manifest."""
+        try:
+            self._handle.write(data)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as error:
+            raise ImageWriteError(self.path, f"cannot write the batch manifest ({error.strerror or error}); "
+                                  "free space or fix the folder and run the same command again") from None
+
+    def close(self) -> None:
+        """Release the lock and close the file."""
+        self._handle.close()

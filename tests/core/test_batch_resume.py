@@ -1,0 +1,104 @@
+"""Resumable batches (issue 23): the manifest in the output folder, re-runs, --retry-failed, torn lines, the lock."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from enhance_core.batch_manifest import MANIFEST_NAME, Manifest
+from enhance_core.cli import main
+from enhance_core.errors import ParameterError
+from enhance_core.image import Image
+from enhance_core.io import write_image
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Three small images and a broken one."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rng = np.random.default_rng(5)
+    for name in ("a.png", "b.png", "c.png"):
+        write_image(Image(rng.random((12, 16, 3)).astype(np.float32)), inputs / name)
+    (inputs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n torn off")
+    return inputs
+
+
+def apply(folder, out, *extra: str) -> int:
+    return main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(out), *extra, str(folder)])
+
+
+def entries(out) -> list[dict]:
+    """The manifest's complete lines (a torn one left out)."""
+    lines = (out / MANIFEST_NAME).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.endswith("}")]
+
+
+def test_the_manifest_records_each_file_and_a_rerun_does_nothing_twice(folder, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert apply(folder, out) == 1
+    lines = entries(out)
+    assert [(line["output"], line["status"]) for line in lines] == [
+        ("a.png", "queued"), ("b.png", "queued"), ("broken.png", "queued"), ("c.png", "queued"),
+        ("a.png", "done"), ("b.png", "done"), ("broken.png", "failed"), ("c.png", "done")]
+    failed = lines[6]
+    assert failed["input"] == str((folder / "broken.png").resolve()) and "broken.png" in failed["error"]
+    assert failed["size"] == (folder / "broken.png").stat().st_size and len(failed["recipe"]) == 32
+    capsys.readouterr()
+    assert apply(folder, out) == 1
+    assert ("done: 0 of 4 file(s) written to " + str(out) + ", 3 done in an earlier run, 1 failed (1 in an earlier "
+            "run; --retry-failed tries them again)") in capsys.readouterr().out
+    assert len(entries(out)) == 8, "nothing run, nothing recorded"
+    assert apply(folder, out, "--retry-failed") == 1
+    assert "0 of 4 file(s) written" in capsys.readouterr().out and entries(out)[-1]["status"] == "failed"
+    write_image(Image(np.zeros((4, 4, 3), np.float32)), folder / "broken.png")
+    (out / "b.png").unlink()
+    assert apply(folder, out) == 0, "a changed input and a removed output are done again"
+    assert "2 of 4 file(s) written" in capsys.readouterr().out
+
+
+def test_another_recipe_does_not_replace_outputs_without_overwrite(folder, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    (folder / "broken.png").unlink()
+    assert apply(folder, out) == 0
+    other = ["apply", "--filter", "gamma", "--jobs", "1", "-o", str(out), str(folder)]
+    assert main(other) == 1
+    assert "a.png already exists; pass --skip-existing to keep it" in capsys.readouterr().err
+    assert main([*other, "--overwrite"]) == 0
+    assert "3 of 3 file(s) written" in capsys.readouterr().out
+
+
+def test_a_torn_last_line_is_skipped_and_its_file_done_again(folder, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    (folder / "broken.png").unlink()
+    assert apply(folder, out) == 0
+    manifest = out / MANIFEST_NAME
+    text = manifest.read_bytes()
+    manifest.write_bytes(text[:-40])
+    capsys.readouterr()
+    assert apply(folder, out) == 0, "the output of a queued file is this batch's: replaced without --overwrite"
+    printed = capsys.readouterr()
+    assert "1 unreadable line(s) skipped" in printed.err
+    assert "1 of 3 file(s) written to " + str(out) + ", 2 done in an earlier run" in printed.out
+    assert [line["status"] for line in entries(out)[-2:]] == ["queued", "done"]
+
+
+def test_an_existing_output_not_in_the_manifest_is_kept(folder, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"the user's own file")
+    assert apply(folder, out) == 1
+    assert (out / "a.png").read_bytes() == b"the user's own file"
+    assert [line["output"] for line in entries(out) if line["status"] == "queued"] == ["b.png", "broken.png", "c.png"]
+
+
+def test_one_run_at_a_time_per_output_folder(tmp_path) -> None:
+    first = Manifest.open(tmp_path)
+    try:
+        with pytest.raises(ParameterError, match="another apply run is writing to .*choose another -o folder"):
+            Manifest.open(tmp_path)
+    finally:
+        first.close()
+    Manifest.open(tmp_path).close()
