@@ -71,7 +71,7 @@ class FileResult:
     """What happened to one file; ``error`` is None on success.
 
     ``skipped``: its output already existed; ``earlier``: the result is the
-    manifest's, from an earlier run.
+    manifest's, from an earlier run; ``megapixels``: the size of the image read.
     """
 
     source: Path
@@ -85,6 +85,7 @@ class FileResult:
     skipped: bool = False
     step_notes: tuple[str, ...] = ()
     earlier: bool = False
+    megapixels: float = 0.0
 
 
 def collect_inputs(specs: Sequence[str | Path], *, recursive: bool = False, include: Sequence[str] = (),
@@ -388,12 +389,13 @@ def process_file(task: FileTask) -> FileResult:
         if task.output.exists() and not task.overwrite:
             raise ParameterError(_exists_message(task.output))
         image = read_image(task.source)
+        megapixels = image.rows * image.cols / 1e6
         steps = _with_mask(task.steps, image, task.mask)
         notes: dict[str, str] = {}
         result = render_image(image, steps, device=task.device, notes=notes)
         _make_folder(task.output.parent)
         written = write_image(result, task.output, bit_depth=task.bit_depth, quality=task.quality)
-        outcome = FileResult(task.source, written, reference=task.reference,
+        outcome = FileResult(task.source, written, reference=task.reference, megapixels=megapixels,
                              step_notes=tuple(f"{item.definition.label}: {notes[item.uid]}" for item in steps
                                               if item.uid in notes))
         if task.reference is not None:

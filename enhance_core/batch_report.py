@@ -8,7 +8,8 @@ Written into one folder by :func:`write_report`:
   OpenCV, no plotting library needed);
 * ``best.png`` and ``worst.png``: rows of input | result | reference
   thumbnails of the images with the highest and lowest SSIM;
-* ``flagged.txt``: the images under the PSNR or SSIM threshold, one per line.
+* ``flagged.txt``: the images under the PSNR or SSIM threshold, one per line;
+* ``failures.txt``: the failed files grouped by cause (:func:`failure_causes`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -33,6 +35,8 @@ _BINS = 20
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _INK = (40, 40, 40)
 _BAR = (180, 110, 40)
+_PATH = re.compile(r"""(?:[A-Za-z]:)?[^\s'"]*[/\\][^\s'"]*""")
+"""A path in an error message (anything with a slash), replaced by ``<file>`` to group messages by cause."""
 
 
 @dataclass
@@ -73,7 +77,35 @@ def write_report(results: Sequence[FileResult], folder: Path, *, min_psnr: float
         files.append(_write_png(draw_sheet(ranked[::-1][:count], "best (highest SSIM)"), folder / "best.png"))
         files.append(_write_png(draw_sheet(ranked[:count], "worst (lowest SSIM)"), folder / "worst.png"))
     files.append(_write(folder / "flagged.txt", "".join(f"{path}\n" for path in flagged).encode("utf-8")))
+    files.append(_write(folder / "failures.txt", format_failures(results).encode("utf-8")))
     return ReportSummary(len(scored), flagged, files)
+
+
+def failure_causes(results: Sequence[FileResult]) -> list[tuple[str, list[Path]]]:
+    """The failed files grouped by cause, the most frequent first.
+
+    The cause is the error without the file's name and with any other path
+    written ``<file>``, so "a.png: not a PNG" and "b.png: not a PNG" group.
+    """
+    groups: dict[str, list[Path]] = {}
+    for result in results:
+        if result.error is None:
+            continue
+        message = result.error.replace(str(result.source), "<file>")
+        cause = _PATH.sub("<file>", message).removeprefix("<file>: ")
+        groups.setdefault(cause, []).append(result.source)
+    return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+
+
+def format_failures(results: Sequence[FileResult], *, examples: int = 3) -> str:
+    """Lines ``count  cause`` with a few of the files, one block per cause ('' when nothing failed)."""
+    lines = []
+    for cause, sources in failure_causes(results):
+        lines.append(f"{len(sources):6d}  {cause}")
+        lines.extend(f"        {source}" for source in sources[:examples])
+        if len(sources) > examples:
+            lines.append(f"        ... and {len(sources) - examples} more")
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _write_csv(results: Sequence[FileResult], path: Path, *, min_psnr: float, min_ssim: float) -> Path:

@@ -35,6 +35,7 @@ from enhance_core.errors import ParameterError
 if TYPE_CHECKING:
     from enhance_core.batch import FileResult
     from enhance_core.batch_workers import BatchInterrupted
+    from enhance_core.cli.progress import BatchProgress
     from enhance_core.stack import StackItem
 
 
@@ -104,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     from enhance_core.batch import collect_tree, default_jobs, plan_batch, run_batch
     from enhance_core.batch_manifest import Manifest
     from enhance_core.batch_workers import BatchInterrupted, remove_partial_files
+    from enhance_core.cli.progress import BatchProgress
 
     steps = build_steps(args)
     if args.output is None or not args.inputs:
@@ -123,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs is not None else default_jobs(tasks)
     print(f"applying {len(steps)} step(s) to {len(tasks)} file(s) with {min(jobs, len(tasks))} process(es)",
           file=sys.stderr, flush=True)
+    progress = BatchProgress(len(tasks))
     manifest = Manifest.open(args.output)
     if manifest.unreadable:
         print(f"{manifest.path}: {manifest.unreadable} unreadable line(s) skipped (a run killed while writing); "
@@ -130,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = run_batch(tasks, jobs=jobs, mask_required=args.mask_dir is not None,
                             skip_existing=args.skip_existing, manifest=manifest, retry_failed=args.retry_failed,
-                            on_result=report_result)
+                            on_result=lambda result, done, total: report_result(result, done, total, progress))
     except BatchInterrupted as interrupted:
         print(interrupted_summary(interrupted, args.output), file=sys.stderr)
         return 130
@@ -138,6 +141,10 @@ def run(args: argparse.Namespace) -> int:
         manifest.close()
     print(done_summary(results, args.output))
     failed = [r for r in results if r.error]
+    if failed:
+        from enhance_core.batch_report import format_failures
+
+        print("failures by cause:\n" + format_failures(results), end="")
     if args.reference_dir is not None:
         write_batch_report(results, args)
     return 1 if failed else 0
@@ -190,19 +197,23 @@ def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
     return (make_item(args.filter, values),)
 
 
-def report_result(result: FileResult, done: int, total: int) -> None:
-    """One progress line per finished file on stderr."""
+def report_result(result: FileResult, done: int, total: int, progress: BatchProgress) -> None:
+    """One progress line per finished file on stderr, with the batch's speed and time left.
+
+    Files done in an earlier run (manifest) print nothing; the summary counts them.
+    """
+    ran = not result.skipped and not result.earlier
+    rate = progress.update(ran=ran, megapixels=result.megapixels)
     if result.error:
-        print(f"[{done}/{total}] failed{' earlier' if result.earlier else ''}: {result.error}", file=sys.stderr,
-              flush=True)
+        line = f"failed{' earlier' if result.earlier else ''}: {result.error}"
     elif result.earlier:
-        print(f"[{done}/{total}] done earlier {result.output}", file=sys.stderr, flush=True)
+        return
     elif result.skipped:
-        print(f"[{done}/{total}] kept {result.output} (already there)", file=sys.stderr, flush=True)
+        line = f"kept {result.output} (already there)"
     else:
         said = "".join(f"; {note}" for note in result.step_notes)
-        print(f"[{done}/{total}] ok {result.source} -> {result.output} ({result.seconds:.1f} s{said})",
-              file=sys.stderr, flush=True)
+        line = f"ok {result.source} -> {result.output} ({result.seconds:.1f} s{said})"
+    print(f"[{done}/{total}] {line} | {rate}", file=sys.stderr, flush=True)
 
 
 def write_batch_report(results: list[FileResult], args: argparse.Namespace) -> None:

@@ -7,7 +7,9 @@ errors go to standard error, one line each.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
+from typing import Callable
 
 
 def report_progress(done: int, total: int, item: Path | str, *, verb: str = "reading") -> None:
@@ -20,3 +22,39 @@ def report_failure(item: Path | str, error: Exception) -> None:
     """Print one ``error: ...`` line for a failed item of a batch, which then goes on."""
     message = " ".join(str(error).split())
     print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+class BatchProgress:
+    """Files done, megapixels per second and time left of a batch, for its per-file lines.
+
+    Only files run by this process count towards the speed (files kept or
+    done in an earlier run do not); the time left is the files left times the
+    mean wall time per file run so far.
+    """
+
+    def __init__(self, total: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.total, self._clock = total, clock
+        self._start = clock()
+        self.done = self.ran = 0
+        self.megapixels = 0.0
+
+    def update(self, *, ran: bool, megapixels: float = 0.0) -> str:
+        """Count one finished file; return ``percent done, MP/s, ETA`` for its line."""
+        self.done += 1
+        if ran:
+            self.ran += 1
+            self.megapixels += megapixels
+        elapsed = max(self._clock() - self._start, 1e-9)
+        text = f"{100 * self.done / max(self.total, 1):.0f} %"
+        if self.ran:
+            left = (self.total - self.done) * elapsed / self.ran
+            text += f", {self.megapixels / elapsed:.2f} MP/s, ETA {format_duration(left)}"
+        return text
+
+
+def format_duration(seconds: float) -> str:
+    """``h:mm:ss`` (``m:ss`` under an hour)."""
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -215,3 +215,18 @@ def test_outputs_never_collide_in_a_mirrored_tree(tmp_path) -> None:
     tasks = plan_batch(list(tree), (make_item("negative"),), tmp_path / "out", format_suffix="png", subfolders=tree)
     assert [t.output.relative_to(tmp_path / "out").as_posix() for t in tasks] == [
         "a.png", "a-2.png", "b.png/c.png", "b-2.png"]
+
+
+def test_failures_are_grouped_by_cause(tmp_path) -> None:
+    from enhance_core.batch_report import failure_causes, format_failures
+
+    def failed(name: str, reason: str) -> FileResult:
+        return FileResult(tmp_path / name, None, f"{tmp_path / name}: {reason}")
+
+    results = [failed("a.png", "not a PNG"), FileResult(tmp_path / "ok.png", tmp_path / "out.png"),
+               failed("b.png", "not a PNG"), failed("c.tif", f"mask {tmp_path / 'm.png'} is 3x4 but ...")]
+    assert failure_causes(results) == [("not a PNG", [tmp_path / "a.png", tmp_path / "b.png"]),
+                                       ("mask <file> is 3x4 but ...", [tmp_path / "c.tif"])]
+    assert format_failures(results, examples=1).splitlines()[:3] == [
+        "     2  not a PNG", f"        {tmp_path / 'a.png'}", "        ... and 1 more"]
+    assert format_failures(results[1:2]) == ""

@@ -144,3 +144,25 @@ def test_recursive_mirrors_the_tree_and_patterns_narrow_it(tmp_path, capsys) -> 
         "a.png", "box/a.png", "box/deep/a.png"]
     assert main(["apply", "--filter", "negative", "-r", "--include", "*.tif", "-o", str(out), str(root)]) == 2
     assert "has no file that --include/--exclude select" in capsys.readouterr().err
+
+
+def test_progress_lines_give_speed_and_time_left_and_failures_are_grouped_by_cause(inputs, tmp_path, capsys) -> None:
+    (inputs / "bad.png").write_bytes(b"garbage")
+    (inputs / "worse.png").write_bytes(b"garbage")
+    assert main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(tmp_path / "out"), str(inputs)]) == 1
+    captured = capsys.readouterr()
+    ok = [line for line in captured.err.splitlines() if "] ok " in line]
+    assert len(ok) == 2 and all(re.search(r" \| \d+ %, \d+\.\d\d MP/s, ETA \d+:\d\d$", line) for line in ok)
+    causes = captured.out.split("failures by cause:\n")[1].splitlines()
+    assert re.fullmatch(r" +2  .+", causes[0]) and "bad.png" not in causes[0] and "bad.png" in causes[1]
+
+
+def test_batch_progress_counts_only_files_run_here() -> None:
+    from enhance_core.cli.progress import BatchProgress, format_duration
+
+    now = [0.0]
+    progress = BatchProgress(10, clock=lambda: now[0])
+    assert progress.update(ran=False) == "10 %"
+    now[0] = 4.0
+    assert progress.update(ran=True, megapixels=12.0) == "20 %, 3.00 MP/s, ETA 0:32"
+    assert format_duration(3725) == "1:02:05"
