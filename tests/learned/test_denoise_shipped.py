@@ -62,4 +62,18 @@ def test_keep_local_mean_restores_the_input_mean_but_not_where_the_input_is_clip
     brighter = noisy + np.float32(0.02)
     kept = keep_local_mean(noisy, brighter)
     assert np.allclose(kept[:, :40], 0.6, atol=1e-4), "a mid-grey area keeps its mean"
-    assert np.allclose(kept[:, 104:], 0.02, atol=1e-4), "a clipped area keeps the network's change"
+    assert np.allclose(kept[:, 120:], 0.0, atol=1e-4), "a noiseless clipped area: clipping explains no change"
+
+
+def test_clipped_noise_may_move_the_mean_only_as_far_as_the_noise_present_explains():
+    rng = np.random.default_rng(0)
+    heavy = np.clip(rng.normal(0.0, 50 / 255, (96, 96, 3)), 0, 1).astype(np.float32)
+    faint = (rng.random((96, 96, 3)) < 0.3).astype(np.float32) * rng.integers(1, 3, (96, 96, 3)) / np.float32(255)
+    noisy = np.concatenate([heavy, faint], axis=1)
+    crushed = np.full_like(noisy, -3 / 255)
+    crushed[:, :96] = 0.0
+    kept = keep_local_mean(noisy, crushed)
+    assert 255 * noisy[:, :96].mean() > 15, "clipped heavy noise reads far above its true black"
+    assert 255 * abs(kept[16:-16, 16:80].mean()) < 4, "there the network's move down to black is kept"
+    assert abs(255 * (kept[16:-16, 112:-16].mean() - noisy[16:-16, 112:-16].mean())) < 1.0, \
+        "a faint, flattened shadow keeps its tone (a manual level far above its noise crushed it)"
