@@ -49,6 +49,8 @@ PR_SET_PDEATHSIG = 1
 """``prctl`` option: the signal this process gets when its parent exits (Linux)."""
 DONE = b"done"
 """Told to the janitor when the pool ended normally or was stopped: nothing to clean."""
+POLL_SECONDS = 0.1
+"""Longest wait for a result with Ctrl+C held: a Ctrl+C stops the batch at most this much later."""
 _current_target: Path | None = None
 """In a worker: the output of the task it is running."""
 
@@ -157,7 +159,8 @@ def _run_one(fn: Callable[[Any], Any], task: Any, target: Path | None) -> Any:
 
 @contextmanager
 def _sigint_held() -> Iterator[None]:
-    """Hold Ctrl+C back while workers are started, so they start with it held and ignore it before running code.
+    """Hold Ctrl+C back while workers are started (they start with it held and ignore it before running code),
+    and while the pool is waited on (raised there, it could leave a future's lock taken).
 
     POSIX: SIGINT is blocked in this thread (the pool's threads start inside
     this window and inherit the mask), so a Ctrl+C pressed now waits and
@@ -244,15 +247,18 @@ def _run_pool_once(fn: Callable[[Any], Any], tasks: Sequence[Any], queue: list[i
     running: dict[Future, int] = {}
     try:
         while queue or running:
+            # Ctrl+C is held through each pass and raised between passes: raised inside wait() it could leave a
+            # future's lock taken, and shutdown() then hung for good (seen once in the Ctrl+C test).
             with _sigint_held():
                 while queue and len(running) < jobs:
                     index = queue.pop(0)
                     running[pool.submit(_run_one, fn, tasks[index], target(tasks[index]))] = index
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            if _finish_done(done, running, tasks, finish, died):
-                for index in running.values():
-                    finish(index, died(tasks[index]))
-                return
+                done, _ = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                if _finish_done(done, running, tasks, finish, died):
+                    for index in running.values():
+                        finish(index, died(tasks[index]))
+                    running.clear()
+                    return
     except KeyboardInterrupt:
         writer.close()
         pool.shutdown(wait=True, cancel_futures=True)
