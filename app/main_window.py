@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self.metrics_panel = MetricsPanel()
         self.histogram_panel = HistogramPanel(self.histogram)
         self.brush_toolbar = BrushToolbar(self.brush, self.canvas, self.settings, self)
-        self.slices = SliceBrowser(self.document, self.reporter, self)
+        self.slices = SliceBrowser(self.document, self.reporter, self.settings, self)
         self.window_level = WindowLevelControls(self.document, self.reporter, self)
         self.dicom_panel = DicomHeaderPanel(self.document)
         self._add_docks()
@@ -99,7 +99,8 @@ class MainWindow(QMainWindow):
             self.addAction(action)
         self.shortcut_keys = ShortcutKeys(self)
         for lane in self.lanes():
-            self.status.watch(lane)
+            if lane is not self.slices.ahead_lane:
+                self.status.watch(lane)
         self._connect()
         self._update_title()
         self.refresh_recent_menu(self.settings.recent_files())
@@ -111,7 +112,7 @@ class MainWindow(QMainWindow):
         """Every background lane of this window."""
         return [self.renders.lane, self.metrics.live_lane, self.metrics.exact_lane, self.histogram.lane,
                 self.files.lane, self.brush.lane, self.device.lane, self.export_lane,
-                self.estimate_lane, self.slices.lane, self.recovery.lane]
+                self.estimate_lane, self.slices.lane, self.slices.ahead_lane, self.recovery.lane]
 
     def _add_docks(self) -> None:
         self.history_view = history = QUndoView(self.document.undo_stack)

@@ -196,7 +196,7 @@ def _fill_menus(window: QMainWindow, brush: BrushToolbar, a: dict[str, QAction])
     image.addAction(a["exact_metrics"])
     image.addSeparator()
     for name in ("window_drag", "save_window", "delete_window_preset", None, "previous_slice", "next_slice",
-                 "first_slice", "last_slice"):
+                 "first_slice", "last_slice", "cine", "wheel_slices"):
         image.addSeparator() if name is None else image.addAction(a[name])
     tools = bar.addMenu("&Tools")
     for action in (brush.paint_action, brush.erase_action, brush.smaller_action, brush.larger_action):
@@ -223,5 +223,6 @@ def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str]]:
     rows = [(action.text().replace("&", "").rstrip("…"), action.shortcut().toString(native))
             for action in actions.values() if not action.shortcut().isEmpty()]
     rows += [("Flash the original (hold)", "\\"), ("Pan while the brush is on (hold)", "Space"),
-             ("Zoom around the cursor", "Wheel / pinch"), ("Pan", "Drag / trackpad scroll")]
+             ("Zoom around the cursor", "Wheel (Ctrl+wheel on a DICOM series) / pinch"),
+             ("Step slices of a DICOM series", "Wheel"), ("Pan", "Drag / trackpad scroll")]
     return rows

@@ -1,0 +1,131 @@
+"""GUI: the wheel steps slices of a DICOM series (Ctrl+wheel zooms), cine plays them, read-ahead saves the reads."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+import enhance_core.medical.series as series_module
+from app.slice_browser import READ_AHEAD, READ_BEHIND, read_ahead_plan
+from tests.app.test_gui_medical import next_slice, open_folder
+from tests.core.dicom_fixtures import slice_offset, write_series
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+NONE = Qt.KeyboardModifier.NoModifier
+
+
+def wheel(canvas, notches: int, modifiers: Qt.KeyboardModifier = NONE) -> None:
+    """Turn the mouse wheel over the canvas's center by ``notches`` (negative: towards the user)."""
+    center = QPointF(canvas.width() / 4, canvas.height() / 2)
+    event = QWheelEvent(center, canvas.mapToGlobal(center), QPoint(), QPoint(0, 120 * notches),
+                        Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(canvas, event)
+
+
+@pytest.fixture
+def series_folder(tmp_path):
+    write_series(tmp_path / "series", [float(z) for z in range(12)])
+    return tmp_path / "series"
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Count the files (path, frame) the series reader reads."""
+    counted: Counter = Counter()
+    real = series_module.read_image
+
+    def counting(path, *, page=None, **kwargs):
+        counted[(path.name, page)] += 1
+        return real(path, page=page, **kwargs)
+
+    monkeypatch.setattr(series_module, "read_image", counting)
+    return counted
+
+
+def read_ahead_done(qtbot, window) -> None:
+    slices = window.slices
+    qtbot.waitUntil(lambda: not slices.ahead_lane.busy and slices._ahead is None, timeout=20000)
+
+
+def test_wheel_steps_slices_and_ctrl_wheel_zooms_and_the_setting_swaps_them(qtbot, window, series_folder):
+    open_folder(qtbot, window, series_folder)
+    canvas, slices = window.canvas, window.slices
+    zoom = canvas.viewport.zoom
+    next_slice(qtbot, window, lambda: wheel(canvas, -1))
+    assert slices.index == 1 and slice_offset(window.document.source) == 1 and canvas.viewport.zoom == zoom
+    next_slice(qtbot, window, lambda: wheel(canvas, -2))
+    assert slices.index == 3 and slice_offset(window.document.source) == 3
+    next_slice(qtbot, window, lambda: wheel(canvas, 1))
+    assert slices.index == 2
+    wheel(canvas, 1, CTRL)
+    assert canvas.viewport.zoom > zoom and slices.index == 2
+    slices.wheel_action.trigger()
+    assert window.settings.value("view/wheel_steps_slices", True, bool) is False
+    zoom = canvas.viewport.zoom
+    wheel(canvas, -1)
+    assert canvas.viewport.zoom < zoom and slices.index == 2
+    next_slice(qtbot, window, lambda: wheel(canvas, -1, CTRL))
+    assert slices.index == 3 and slice_offset(window.document.source) == 3
+    assert window.reporter.errors == []
+
+
+def test_a_wheel_on_a_single_image_still_zooms(qtbot, window, tmp_path):
+    from pydicom.data import get_testdata_file
+
+    from tests.app.conftest import open_image
+
+    open_image(qtbot, window, get_testdata_file("CT_small.dcm"))
+    zoom = window.canvas.viewport.zoom
+    wheel(window.canvas, 1)
+    assert window.canvas.viewport.zoom > zoom
+
+
+def test_cine_plays_the_slices_in_a_loop_and_pauses(qtbot, window, tmp_path):
+    write_series(tmp_path / "four", [0.0, 1.0, 2.0, 3.0])
+    open_folder(qtbot, window, tmp_path / "four")
+    slices, shown = window.slices, []
+    window.document.source_replaced.connect(lambda: shown.append(slice_offset(window.document.source)))
+    slices.fps.setValue(30)
+    assert slices.timer.interval() == 33 and window.settings.value("view/cine_fps", 0, int) == 30
+    slices.play_action.trigger()
+    assert slices.timer.isActive()
+    qtbot.waitUntil(lambda: len(shown) >= 6, timeout=20000)
+    slices.play_action.trigger()
+    assert not slices.timer.isActive()
+    assert shown[:6] == [1, 2, 3, 0, 1, 2]
+    stopped = list(shown)
+    qtbot.wait(200)
+    assert shown == stopped
+    assert window.actions_by_name["cine"].shortcut().toString() == "C"
+    window.slices.set_series(None)
+    assert not slices.play_action.isChecked() and not slices.play_action.isEnabled()
+
+
+def test_read_ahead_means_a_step_to_a_neighbour_reads_no_file(qtbot, window, series_folder, reads):
+    open_folder(qtbot, window, series_folder)
+    read_ahead_done(qtbot, window)
+    slices = window.slices
+    names = [item.path.name for item in slices.series.slices]
+    assert set(slices.cache) == set(range(READ_AHEAD + 1))
+    assert all(reads[(names[i], 0)] == 1 for i in range(READ_AHEAD + 1))
+    for expected in (1, 2, 3):
+        before = reads[(names[expected], 0)]
+        with qtbot.waitSignal(window.document.source_replaced, timeout=1000):
+            wheel(window.canvas, -1)
+        assert slice_offset(window.document.source) == expected
+        assert reads[(names[expected], 0)] == before == 1
+        read_ahead_done(qtbot, window)
+    assert set(range(3 - READ_BEHIND, 3 + READ_AHEAD + 1)) <= set(slices.cache)
+    assert max(reads.values()) == 1 and not slices.lane.busy
+    assert window.reporter.errors == []
+
+
+def test_read_ahead_plan_follows_the_direction_and_wraps_for_cine():
+    assert read_ahead_plan(5, 20, 1) == [6, 7, 4, 3, 8, 9, 10, 11]
+    assert read_ahead_plan(5, 20, -1) == [4, 3, 6, 7, 2, 1, 0]
+    assert read_ahead_plan(0, 3, 1) == [1, 2]
+    assert read_ahead_plan(18, 20, 1, wrap=True)[:3] == [19, 0, 17]
