@@ -7,6 +7,7 @@ preview's resolution, a sharper *detail* patch of the visible region painted
 on top. Zoom follows the cursor (wheel, pinch), drag
 pans, and holding backslash flashes the original. An optional tool (the
 brush) receives mouse events in source coordinates and paints its overlay.
+Viewer text (W/L, slice, zoom, modality of a DICOM image) sits in the corners.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ BACKGROUND = QColor(38, 38, 40)
 DIVIDER_GRAB = 6
 PANE_GAP = 4
 FLASH_KEY = Qt.Key.Key_Backslash
+CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
+CORNER_MARGIN = 10
+CORNER_TOP = 36
+"""Top corners start below the Before/After labels."""
 
 
 class CompareMode(str, Enum):
@@ -77,6 +82,7 @@ class CompareCanvas(QWidget):
         self._last_pos = QPointF()
         self._cursor: tuple[float, float] | None = None
         self._space_held = False
+        self.corner_text: dict[str, list[str]] = {}
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -140,6 +146,12 @@ class CompareCanvas(QWidget):
         else:
             offset = self._panes()[-1][0]
             self.update(rect.translated(offset, 0).toAlignedRect())
+
+    def set_corner_text(self, corners: dict[str, list[str]]) -> None:
+        """Show lines of text in the corners (keys from :data:`CORNERS`); an empty dict shows none."""
+        if corners != self.corner_text:
+            self.corner_text = {corner: list(lines) for corner, lines in corners.items() if lines}
+            self.update()
 
     def set_flashing(self, flashing: bool) -> None:
         """Show the original everywhere while ``flashing`` is true."""
@@ -227,6 +239,26 @@ class CompareCanvas(QWidget):
                 painter.translate(offset, 0)
                 self.tool.paint(painter, self.viewport, self._cursor)
                 painter.restore()
+        self._paint_corners(painter)
+
+    def _paint_corners(self, painter: QPainter) -> None:
+        """Draw the corner text, light on a dark outline so it reads on any image."""
+        if not self.corner_text:
+            return
+        metrics = painter.fontMetrics()
+        line = metrics.height()
+        area = QRectF(CORNER_MARGIN, CORNER_TOP, self.width() - 2 * CORNER_MARGIN,
+                      self.height() - CORNER_TOP - CORNER_MARGIN)
+        for corner, lines in self.corner_text.items():
+            right, bottom = corner.endswith("right"), corner.startswith("bottom")
+            align = Qt.AlignmentFlag.AlignRight if right else Qt.AlignmentFlag.AlignLeft
+            top = area.bottom() - line * len(lines) if bottom else area.top()
+            for number, text in enumerate(lines):
+                box = QRectF(area.left(), top + number * line, area.width(), line)
+                painter.setPen(QColor(0, 0, 0, 200))
+                painter.drawText(box.translated(1, 1), align, text)
+                painter.setPen(QColor(235, 235, 140))
+                painter.drawText(box, align, text)
 
     def _paint_pane(self, painter: QPainter, clip: QRectF, offset: float, side: SideLayers) -> None:
         """Paint one side (preview, then the detail patch on top) inside ``clip``."""

@@ -39,6 +39,7 @@ from app.slice_browser import SliceBrowser
 from app.stack_panel import StackPanel
 from app.status_bar import EditorStatusBar
 from app.window_level import WindowLevelControls
+from app.viewer_overlay import ViewerOverlay
 from app.workers import JobFailure, JobRunner
 
 
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
         self.brush_toolbar = BrushToolbar(self.brush, self.canvas, self.settings, self)
         self.slices = SliceBrowser(self.document, self.reporter, self.settings, self)
         self.window_level = WindowLevelControls(self.document, self.reporter, self)
+        self.overlay = ViewerOverlay(self.document, self.canvas, self.slices, self.window_level, self)
         self.dicom_panel = DicomHeaderPanel(self.document)
         self._add_docks()
         self.history = HistoryKeeper(self.document, self.settings, self.history_view, self)
@@ -159,6 +161,7 @@ class MainWindow(QMainWindow):
         self.recovery.message.connect(lambda text: status.showMessage(text, 15000))
         self.files.recent_changed.connect(self.refresh_recent_menu)
         self.files.series_opened.connect(self.slices.set_series)
+        self.files.series_opened.connect(self.overlay.refresh)
         self.files.read_warned.connect(status.set_read_warnings)
         self.slices.install_keys(self.canvas)
         doc.source_replaced.connect(self._on_image_changed)

@@ -114,6 +114,7 @@ class WindowLevelControls(QObject):
         super().__init__(parent)
         self.document, self.reporter, self.parent_widget = document, reporter, parent
         self.presets_path = presets_path or user_presets_path()
+        self._chosen: tuple[object, tuple[float, float]] | None = None
         self.tool = WindowLevelTool(document, self)
         self.combo = QComboBox()
         self.combo.setObjectName("window_preset_box")
@@ -137,6 +138,8 @@ class WindowLevelControls(QObject):
         self.toolbar.addAction(self.save_action)
         self.toolbar.addAction(self.delete_action)
         document.image_changed.connect(self.refresh)
+        document.source_replaced.connect(self.show_active)
+        document.stack_changed.connect(self.show_active)
         self.refresh()
 
     @property
@@ -171,6 +174,34 @@ class WindowLevelControls(QObject):
         for widget in (self.combo, self.drag_action, self.save_action):
             widget.setEnabled(source is not None)
         self.delete_action.setEnabled(bool(saved))
+        self.show_active()
+
+    def active_index(self) -> int:
+        """The preset box entry whose window is the current one: the last chosen, else a preset, else the header.
+
+        0 ("Preset…") when there is no window/level step or a drag or an edit moved it off every entry.
+        """
+        item, source = window_step(self.document), self.document.source
+        if item is None or source is None:
+            return 0
+        current = (float(item.params.center), float(item.params.width))
+        entries = [self.combo.itemData(index) for index in range(self.combo.count())]
+        if self._chosen is not None and self._chosen[1] == current and self._chosen[0] in entries:
+            return entries.index(self._chosen[0])
+        for index, data in enumerate(entries):
+            if isinstance(data, WindowPreset) and (data.center, data.width) == current:
+                return index
+        header = header_window(source)
+        return entries.index("header") if (header.center, header.width) == current else 0
+
+    def active_name(self) -> str:
+        """The name of the active entry ("Lung", "Header", "Auto"...), or "" when none is active."""
+        data = self.combo.itemData(self.active_index())
+        return data.name if isinstance(data, WindowPreset) else {"header": "Header", "auto": "Auto"}.get(data, "")
+
+    def show_active(self, *args: object) -> None:
+        """Show the active entry in the preset box (see :meth:`active_index`)."""
+        self.combo.setCurrentIndex(self.active_index())
 
     def saved_presets(self) -> list[WindowPreset]:
         """The user presets offered for the current modality (saved for it or for any)."""
@@ -192,15 +223,18 @@ class WindowLevelControls(QObject):
     def _on_chosen(self, index: int) -> None:
         data = self.combo.itemData(index)
         source: Image | None = self.document.source
-        self.combo.setCurrentIndex(0)
         if data is None or source is None:
+            self.show_active()
             return
         if data == "header":
-            self.apply_window(header_window(source), "Reset window/level to the header")
+            window, label = header_window(source), "Reset window/level to the header"
         elif data == "auto":
-            self.apply_window(auto_window(source), "Automatic window/level")
+            window, label = auto_window(source), "Automatic window/level"
         else:
-            self.apply_window(data.window, f"Window preset {data.name}")
+            window, label = data.window, f"Window preset {data.name}"
+        self._chosen = (data, (float(window.center), float(window.width)))
+        self.apply_window(window, label)
+        self.show_active()
 
     def apply_window(self, window: Window, label: str) -> None:
         """Set the window/level step to ``window`` as one undoable command labelled ``label``."""

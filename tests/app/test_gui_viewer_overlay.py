@@ -1,0 +1,73 @@
+"""GUI: the DICOM viewer text in the canvas corners, and the preset box naming the active window."""
+
+from __future__ import annotations
+
+import pytest
+from pydicom.data import get_testdata_file
+
+from app.viewer_overlay import corner_text
+from enhance_core.image import Window
+from enhance_core.io import read_image
+from enhance_core.medical.windows import header_window
+from tests.app.conftest import open_image, wait_rendered
+from tests.app.test_gui_medical import next_slice, open_folder
+from tests.core.dicom_fixtures import write_series
+
+
+@pytest.fixture
+def series_folder(tmp_path):
+    write_series(tmp_path / "series", [20.0, 0.0, 10.0, 30.0])
+    return tmp_path / "series"
+
+
+def test_corners_show_modality_slice_window_and_zoom_and_follow_them(qtbot, window, series_folder):
+    open_folder(qtbot, window, series_folder)
+    canvas, controls = window.canvas, window.window_level
+    header = header_window(window.document.source)
+    corners = canvas.corner_text
+    assert corners["top_left"][0].startswith("CT") and corners["top_left"][1] == "128 × 128"
+    assert corners["top_right"] == ["Slice 1 / 4", "Pos 0.0 mm"]
+    assert corners["bottom_left"] == [f"W {header.width:.0f}  L {header.center:.0f}", "Header"]
+    assert corners["bottom_right"] == [f"Zoom {canvas.viewport.zoom:.0%}", "HU"]
+    assert controls.combo.currentText() == "Header"
+    controls.choose("Lung")
+    assert canvas.corner_text["bottom_left"] == ["W 1500  L -600", "Lung"]
+    assert controls.combo.currentText().startswith("Lung")
+    next_slice(qtbot, window, lambda: window.slices.step(2))
+    assert canvas.corner_text["top_right"] == ["Slice 3 / 4", "Pos 20.0 mm"]
+    assert controls.combo.currentText().startswith("Lung")
+    canvas.set_zoom(2.0)
+    assert canvas.corner_text["bottom_right"][0] == "Zoom 200%"
+    controls.apply_window(Window(-512.4, 1234.6), "Set window")
+    assert canvas.corner_text["bottom_left"] == ["W 1235  L -512"] and controls.combo.currentText() == "Preset…"
+    window.document.undo_stack.undo()
+    assert canvas.corner_text["bottom_left"][1] == "Lung" and controls.combo.currentText().startswith("Lung")
+    controls.choose("Auto")
+    assert controls.combo.currentText().startswith("Auto") and canvas.corner_text["bottom_left"][1] == "Auto"
+    assert window.reporter.errors == []
+
+
+def test_a_photo_has_no_corner_text(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    assert window.canvas.corner_text == {}
+    assert window.window_level.combo.currentText() == "Preset…"
+
+
+def test_the_corner_text_is_painted(qtbot, window):
+    open_image(qtbot, window, get_testdata_file("CT_small.dcm"))
+    wait_rendered(qtbot, window)
+    canvas = window.canvas
+    with_text = canvas.grab().toImage()
+    canvas.set_corner_text({})
+    without = canvas.grab().toImage()
+    corner = (12, canvas.height() - 20)
+    differs = any(with_text.pixel(x, y) != without.pixel(x, y)
+                  for x in range(corner[0], corner[0] + 60) for y in range(corner[1] - 6, corner[1] + 8))
+    assert differs
+
+
+def test_a_single_ct_file_has_no_slice_corner():
+    image = read_image(get_testdata_file("CT_small.dcm"))
+    corners = corner_text(image, None, "", None, 0, 0.5)
+    assert "top_right" not in corners and "bottom_left" not in corners
+    assert corners["bottom_right"] == ["Zoom 50%", "HU"]
