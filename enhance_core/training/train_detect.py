@@ -8,9 +8,10 @@ Usage::
 Clean crops come from CBSD432; each is aged, given hard negatives (lettering,
 eyes with catchlights, highlights) and damaged by
 :func:`enhance_core.training.damage_synth.damage_photo` (a share of crops stay
-undamaged). The network (:class:`~enhance_core.learned.archs.damage_unet.DamageUNet`)
-learns the damage mask with a class-weighted binary cross-entropy plus a soft
-Dice term, both blind to the ignored rim pixels. Validation draws fixed damage
+undamaged; ``damage_weights`` may change how often each kind is drawn). The
+network (:class:`~enhance_core.learned.archs.damage_unet.DamageUNet`) learns
+the damage mask with a class-weighted binary cross-entropy plus a soft Dice
+term, both blind to the ignored rim pixels. Validation draws fixed damage
 on ``val_sets`` (Set5 and Set14, never trained on) and reports the tolerant precision,
 recall and F1 at a probability of 0.5, and the share of pixels marked on the
 same pictures undamaged. The loop itself (schedule, EMA, checkpoints, resume)
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 from enhance_core.learned.archs.damage_unet import DamageUNet
 from enhance_core.restoration.scoring import DetectionCounts, count_detections
 from enhance_core.training import loop
-from enhance_core.training.damage_synth import damage_photo
+from enhance_core.training.damage_synth import DAMAGE_KINDS, damage_photo
 from enhance_core.training.data import list_images, load_uint8, random_crop
 
 DEFAULTS = {
@@ -40,6 +41,7 @@ DEFAULTS = {
     "warmup": 300,
     "coverage": [0.005, 0.08],
     "damaged_fraction": 0.85,
+    "damage_weights": {},
     "pos_weight": 2.0,
     "dice": 0.5,
     "max_train_images": 0,
@@ -64,7 +66,8 @@ def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator) ->
     weight = np.empty_like(label)
     for i in range(n):
         crop = random_crop(images[rng.integers(len(images))], size, rng).astype(np.float32) / 255.0
-        sample = damage_photo(crop, rng, coverage=tuple(cfg["coverage"]), damaged_fraction=cfg["damaged_fraction"])
+        sample = damage_photo(crop, rng, coverage=tuple(cfg["coverage"]), damaged_fraction=cfg["damaged_fraction"],
+                              weights=cfg["damage_weights"] or None)
         damaged[i] = sample.damaged
         label[i, ..., 0] = sample.label
         weight[i, ..., 0] = np.where(sample.ignore, 0.0, np.where(sample.label, cfg["pos_weight"], 1.0))
@@ -116,6 +119,9 @@ def validate(model: DamageUNet, samples: list) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     cfg, args = loop.parse_config(__doc__, DEFAULTS, argv)
+    unknown = sorted(set(cfg["damage_weights"]) - set(DAMAGE_KINDS))
+    if unknown:
+        raise SystemExit(f"damage_weights has unknown kinds {', '.join(unknown)}; known: {', '.join(DAMAGE_KINDS)}")
     limit = cfg["max_train_images"] or None
     train = load_uint8(list_images(args.data / "CBSD432")[:limit], mode="RGB")
     val_limit = cfg["max_val_images"] or None

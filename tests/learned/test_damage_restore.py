@@ -261,3 +261,8 @@ def test_evaluation_scores_the_shipped_detector_at_each_sensitivity():
     assert figures["at_0.2_recall"] <= figures["at_0.5_recall"] <= figures["at_0.8_recall"]
     assert figures["marked_clean_at_0.2"] <= figures["marked_clean_at_0.5"] <= figures["marked_clean_at_0.8"]
     assert figures["fill_ours_psnr_damage"] > figures["input_psnr_damage"]
+
+
+def test_detector_training_refuses_an_unknown_damage_kind(tmp_path):
+    with pytest.raises(SystemExit, match="unknown kinds smudge; known: crack"):
+        train_detect.main(["--config", TINY_CONFIG, "--data", str(tmp_path), "--set", 'damage_weights={"smudge": 1}'])
