@@ -9,7 +9,8 @@ For a DICOM source two more options show: *Include patient data* (off by
 default: the file's description then carries no patient, study or
 institution fields) and, for PNG and TIFF, *Full-range 16-bit values*, which
 writes the slice's unedited values (``HU + 32768`` for CT) instead of the
-rendered stack.
+rendered stack. A DICOM source exports to 16-bit PNG by default (lossless,
+where a JPEG would lose detail of a diagnostic image).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class ExportDialog(QDialog):
         self.rendered: Image | None = None
         self.written: Path | None = None
         self._write_when_ready = False
+        self.is_dicom = self.source.meta.dicom is not None
         self.path = QLineEdit(str(self._default_path()))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -75,7 +77,6 @@ class ExportDialog(QDialog):
         self.quality_entry.setRange(1, 100)
         self.quality.setValue(self.settings.value("export/quality", 92, int))
         self.quality_entry.setValue(self.quality.value())
-        self.is_dicom = self.source.meta.dicom is not None
         self.steps = document.stack.snapshot()
         self.patient_data = QCheckBox("Include patient data")
         self.patient_data.setToolTip("Add the patient, study, institution and UID fields of the DICOM header to "
@@ -127,9 +128,10 @@ class ExportDialog(QDialog):
         self.resize(560, 240)
 
     def _default_path(self) -> Path:
+        """``<name>_edited.jpg`` beside the source (or in the last export folder); ``.png`` for DICOM (lossless)."""
         source = self.document.source_path or Path.home() / "image.png"
         folder = self.settings.last_folder("export") or str(source.parent)
-        return Path(folder) / f"{source.stem}_edited.jpg"
+        return Path(folder) / f"{source.stem}_edited{'.png' if self.is_dicom else '.jpg'}"
 
     def _browse(self) -> None:
         name, _ = QFileDialog.getSaveFileName(self, "Export as", self.path.text(),
@@ -145,6 +147,11 @@ class ExportDialog(QDialog):
             self.format.setCurrentText(names[suffix])
         self._on_format()
 
+    def _default_depth(self, name: str) -> int:
+        """The source's bit depth capped by format ``name``; at least 16 bits for DICOM where the format holds them."""
+        depth = default_bit_depth(self.source.meta, name)
+        return max(depth, 16) if self.is_dicom and 16 in BIT_DEPTHS[name] else depth
+
     def _on_format(self) -> None:
         name, suffix = self.format.currentText(), self.format.currentData()
         path = Path(self.path.text())
@@ -153,8 +160,7 @@ class ExportDialog(QDialog):
         self.bit_depth.clear()
         for depth in BIT_DEPTHS[name]:
             self.bit_depth.addItem("32-bit float" if depth == 32 else f"{depth}-bit", depth)
-        meta = self.source.meta
-        self.bit_depth.setCurrentIndex(BIT_DEPTHS[name].index(default_bit_depth(meta, name)))
+        self.bit_depth.setCurrentIndex(BIT_DEPTHS[name].index(self._default_depth(name)))
         lossy = name in LOSSY
         self.quality.setEnabled(lossy)
         self.quality_entry.setEnabled(lossy)

@@ -28,7 +28,7 @@ from app.histogram_panel import HistogramController, HistogramPanel, is_physical
 from app.history import HistoryKeeper, HistorySettingsDialog
 from app.menus import build_menus, shortcut_rows
 from app.metrics_controller import MetricsController
-from app.metrics_panel import MetricsPanel
+from app.metrics_panel import MetricsPanel, noise_unit
 from app.recovery import RecoveryController
 from app.render_controller import RenderController
 from app.render_jobs import ViewFrame
@@ -41,6 +41,7 @@ from app.status_bar import EditorStatusBar
 from app.window_level import WindowLevelControls
 from app.viewer_overlay import ViewerOverlay
 from app.workers import JobFailure, JobRunner
+from enhance_core.medical.windows import stack_window
 
 
 class MainWindow(QMainWindow):
@@ -165,6 +166,7 @@ class MainWindow(QMainWindow):
         self.files.read_warned.connect(status.set_read_warnings)
         self.slices.install_keys(self.canvas)
         doc.source_replaced.connect(self._on_image_changed)
+        doc.stack_changed.connect(self._show_noise_unit)
         self._connect_window_level_tool()
         self.device.described.connect(status.device_label.setText)
 
@@ -195,13 +197,19 @@ class MainWindow(QMainWindow):
     def _on_image_changed(self) -> None:
         source = self.document.source
         self._update_title()
-        self.metrics_panel.levels = source.meta.integer_max if source is not None else 255
+        self._show_noise_unit()
         self._show_zoom()
         if source is not None:
             self.status.size_label.setText(
                 f"{source.cols} × {source.rows} px · {source.meta.format} "
                 f"{source.meta.bit_depth}-bit{' · ' + source.meta.unit if source.meta.unit else ''}"
             )
+
+    def _show_noise_unit(self, *args: object) -> None:
+        """Give the metrics panel the factor and unit of the noise σ for the current image and window."""
+        source = self.document.source
+        if source is not None:
+            self.metrics_panel.set_noise_unit(*noise_unit(source.meta, stack_window(self.document.stack.snapshot())))
 
     def _show_dicom_tools(self) -> None:
         """Show the window/level toolbar and the DICOM header only while a DICOM image is open.

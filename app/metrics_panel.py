@@ -4,6 +4,11 @@ With a reference the table shows the result and the original against it and
 the gain between them; without one, the estimated noise, sharpness and
 clipped shares of both. A line below says whether the numbers are live
 (preview scale) or exact (full resolution); the conventions are in tooltips.
+
+The noise σ is given in the source's levels for photographs and in the
+source's physical unit for DICOM (HU for CT): the indicators measure the
+display, so σ is multiplied by the window width of the window/level step
+(:func:`noise_unit`).
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, Q
                                QWidget)
 
 from app.quality import CONVENTIONS, MetricsReport
+from enhance_core.image import ImageMeta, Window
 
 REFERENCE_ROWS: tuple[tuple[str, str], ...] = (("psnr", "PSNR"), ("ssim", "SSIM"), ("mse", "MSE"))
 NO_REFERENCE_ROWS: tuple[tuple[str, str], ...] = (("noise", "Fine noise σ"), ("sharpness", "Sharpness"),
                                                   ("shadows", "Clipped shadows"), ("highlights", "Clipped highlights"))
 NO_REFERENCE_TIPS = {
-    "noise": "Estimated standard deviation of fine-grained noise on luma (Immerkær), in the source's levels. "
+    "noise": "Estimated standard deviation of fine-grained noise on luma (Immerkær), in the source's levels "
+             "(DICOM: in its unit, HU for CT, through the window's width; clipped by the window, noise reads lower). "
              "Camera noise is blotchy and reads lower here than the level Denoise (CNN) estimates in auto mode, "
              "which is the level it removes such noise best at.",
     "sharpness": "Variance of the Laplacian of luma ×1000: higher is sharper; compare result with original.",
@@ -29,8 +36,22 @@ NO_REFERENCE_TIPS = {
 }
 
 
-def format_score(key: str, value: float, *, levels: int = 255) -> str:
-    """A metric value as text (PSNR in dB, shares in percent, noise in source levels)."""
+def noise_unit(meta: ImageMeta, window: Window | None) -> tuple[float, str]:
+    """The factor from a noise σ measured on the display (0-1) to the unit shown, and that unit.
+
+    Photographs: the source's levels (255 for 8 bits), no unit. DICOM: one display step is the window's
+    width (without a window step, the value range the pixels map to), in ``meta.unit`` or, when the
+    modality has none (MR), ``"<modality> values"``.
+    """
+    physical = bool(meta.unit) or meta.value_scale != 1.0 or meta.value_offset != 0.0
+    if not physical:
+        return float(meta.integer_max), ""
+    scale = window.width if window is not None else abs(meta.value_scale)
+    return float(scale), meta.unit or f"{meta.modality or 'DICOM'} values"
+
+
+def format_score(key: str, value: float, *, levels: float = 255, unit: str = "") -> str:
+    """A metric value as text (PSNR in dB, shares in percent, noise in ``levels`` per unit, then ``unit``)."""
     if key == "psnr":
         return "∞ (identical)" if math.isinf(value) else f"{value:.2f} dB"
     if key == "ssim":
@@ -38,7 +59,7 @@ def format_score(key: str, value: float, *, levels: int = 255) -> str:
     if key == "mse":
         return f"{value:.3g}"
     if key == "noise":
-        return f"{value * levels:.2f}"
+        return f"{value * levels:.2f}" + (f" {unit}" if unit else "")
     if key == "sharpness":
         return f"{value * 1000:.3g}"
     return f"{value * 100:.2f} %"
@@ -87,8 +108,17 @@ class MetricsPanel(QWidget):
         layout.addWidget(self.table)
         layout.addLayout(row)
         layout.addStretch(1)
-        self.levels = 255
+        self.levels = 255.0
+        self.unit = ""
+        self._report: MetricsReport | None = None
         self.show_empty()
+
+    def set_noise_unit(self, levels: float, unit: str) -> None:
+        """Show the noise σ times ``levels`` in ``unit`` (see :func:`noise_unit`); the table follows at once."""
+        if (levels, unit) != (self.levels, self.unit):
+            self.levels, self.unit = levels, unit
+            if self._report is not None and not self._report.with_reference:
+                self.show_report(self._report)
 
     def show_empty(self) -> None:
         """The state before any measurement."""
@@ -107,6 +137,7 @@ class MetricsPanel(QWidget):
 
     def show_report(self, report: MetricsReport) -> None:
         """Fill the table from ``report``."""
+        self._report = report
         result, original = report.scores["result"], report.scores["original"]
         if report.with_reference:
             rows, headers = REFERENCE_ROWS, ["Result", "Original", "Gain"]
@@ -121,8 +152,8 @@ class MetricsPanel(QWidget):
         self.table.setColumnHidden(2, not report.with_reference)
         self.table.setVerticalHeaderLabels([label for _, label in rows])
         for index, (key, label) in enumerate(rows):
-            cells = (format_score(key, result[key], levels=self.levels),
-                     format_score(key, original[key], levels=self.levels),
+            cells = (format_score(key, result[key], levels=self.levels, unit=self.unit),
+                     format_score(key, original[key], levels=self.levels, unit=self.unit),
                      format_gain(key, result[key], original[key]))
             tip = CONVENTIONS if report.with_reference else NO_REFERENCE_TIPS[key]
             for column, text in enumerate(cells):

@@ -1,0 +1,66 @@
+"""GUI: DICOM sources export to 16-bit PNG by default, and the noise indicator says its unit (HU for CT)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from pydicom.data import get_testdata_file
+
+from app.metrics_panel import format_score, noise_unit
+from enhance_core.image import Window
+from enhance_core.io import read_image
+from tests.app.conftest import open_image, wait_rendered
+from tests.app.test_gui_medical_export import open_dialog
+
+
+@pytest.fixture
+def ct_path(tmp_path):
+    path = tmp_path / "ct.dcm"
+    shutil.copyfile(get_testdata_file("CT_small.dcm"), path)
+    return path
+
+
+def test_a_dicom_slice_exports_to_16_bit_png_by_default(qtbot, window, ct_path):
+    open_image(qtbot, window, ct_path)
+    dialog = open_dialog(qtbot, window)
+    assert dialog.path.text().endswith("ct_edited.png") and dialog.format.currentText() == "PNG"
+    assert dialog.bit_depth.currentData() == 16
+    dialog.format.setCurrentText("TIFF")
+    assert dialog.bit_depth.currentData() == 16
+    dialog.format.setCurrentText("JPEG")
+    assert dialog.bit_depth.currentData() == 8
+    dialog.reject()
+
+
+def test_a_photo_still_exports_to_jpeg_by_default(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    dialog = open_dialog(qtbot, window)
+    assert dialog.path.text().endswith("photo_edited.jpg") and dialog.bit_depth.currentData() == 8
+    dialog.reject()
+
+
+def test_noise_of_a_ct_slice_is_in_hounsfield_units_through_the_window(qtbot, window, ct_path):
+    open_image(qtbot, window, ct_path)
+    window.window_level.choose("Lung")
+    wait_rendered(qtbot, window)
+    qtbot.waitUntil(lambda: window.metrics.latest is not None
+                    and window.metrics.latest.generation == window.renders.generation, timeout=20000)
+    panel, sigma = window.metrics_panel, window.metrics.latest.scores["original"]["noise"]
+    assert (panel.levels, panel.unit) == (1500.0, "HU")
+    assert panel.value("noise", 1) == f"{sigma * 1500:.2f} HU"
+    window.window_level.apply_window(Window(40, 400), "Soft tissue")
+    assert panel.levels == 400.0 and panel.value("noise", 1) == f"{sigma * 400:.2f} HU"
+
+
+def test_noise_unit_for_photos_ct_and_mr():
+    ct = read_image(get_testdata_file("CT_small.dcm"))
+    assert noise_unit(ct.meta, Window(-600, 1500)) == (1500.0, "HU")
+    assert noise_unit(ct.meta, None) == (abs(ct.meta.value_scale), "HU")
+    mr = read_image(get_testdata_file("MR_small.dcm"))
+    assert noise_unit(mr.meta, Window(600, 1200)) == (1200.0, "MR values")
+    photo = read_image(get_testdata_file("CT_small.dcm"))
+    photo.meta.unit, photo.meta.value_scale, photo.meta.value_offset, photo.meta.bit_depth = "", 1.0, 0.0, 8
+    assert noise_unit(photo.meta, None) == (255.0, "")
+    assert format_score("noise", 0.01, levels=1500.0, unit="HU") == "15.00 HU"
+    assert format_score("noise", 0.01) == "2.55"
