@@ -255,8 +255,9 @@ class CompareCanvas(QWidget):
             top = area.bottom() - line * len(lines) if bottom else area.top()
             for number, text in enumerate(lines):
                 box = QRectF(area.left(), top + number * line, area.width(), line)
-                painter.setPen(QColor(0, 0, 0, 200))
-                painter.drawText(box.translated(1, 1), align, text)
+                painter.setPen(QColor(0, 0, 0, 220))
+                for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1), (1, 1)):
+                    painter.drawText(box.translated(dx, dy), align, text)
                 painter.setPen(QColor(235, 235, 140))
                 painter.drawText(box, align, text)
 
