@@ -1,0 +1,123 @@
+"""Region-of-interest measurements on the source values of a DICOM image (HU for CT).
+
+An ROI is a rectangle or an ellipse given by its bounding box in source pixel
+coordinates (pixel ``(row, col)`` covers ``[col, col + 1) x [row, row + 1)``);
+a pixel belongs to the ROI when its center lies inside. :func:`roi_stats`
+gives the pixel count, mean, standard deviation (``n - 1`` in the
+denominator, as ImageJ and Weasis report it), minimum and maximum of the
+values inside, and the area as the pixel count times the pixel area from
+``PixelSpacing``. :func:`distance_mm` measures a line in mm.
+
+The values are physical (:func:`source_values`), never the display: the
+window/level only changes how they look. :func:`stack_values` gives the same
+values after the filter stack (its window/level steps left out), so an ROI
+shows how denoising or CLAHE changed the tissue values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from enhance_core.errors import ParameterError
+from enhance_core.image import Image
+from enhance_core.medical.windows import WINDOW_LEVEL
+from enhance_core.render import render_image
+from enhance_core.stack import StackItem
+
+RoiShape = Literal["rectangle", "ellipse"]
+
+
+@dataclass(frozen=True)
+class Roi:
+    """A rectangle or an ellipse inscribed in the box ``left, top, right, bottom`` (source pixels)."""
+
+    shape: RoiShape
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    def normalized(self) -> Roi:
+        """The same ROI with ``left <= right`` and ``top <= bottom`` (a box dragged up or left)."""
+        return Roi(self.shape, min(self.left, self.right), min(self.top, self.bottom),
+                   max(self.left, self.right), max(self.top, self.bottom))
+
+
+@dataclass(frozen=True)
+class RoiStats:
+    """Statistics of the values inside an ROI; ``area_mm2`` is None without ``PixelSpacing``."""
+
+    count: int
+    mean: float
+    sd: float
+    minimum: float
+    maximum: float
+    area_mm2: float | None
+    unit: str = ""
+
+
+def roi_mask(roi: Roi, rows: int, cols: int) -> np.ndarray:
+    """Boolean ``(rows, cols)`` mask of the pixels whose centers lie inside ``roi``."""
+    if roi.shape not in ("rectangle", "ellipse"):
+        raise ParameterError(f"ROI shape must be 'rectangle' or 'ellipse', got {roi.shape!r}")
+    box = roi.normalized()
+    y = np.arange(rows, dtype=np.float64)[:, None] + 0.5
+    x = np.arange(cols, dtype=np.float64)[None, :] + 0.5
+    if box.shape == "rectangle":
+        return (x >= box.left) & (x <= box.right) & (y >= box.top) & (y <= box.bottom)
+    rx, ry = (box.right - box.left) / 2.0, (box.bottom - box.top) / 2.0
+    if rx <= 0 or ry <= 0:
+        return np.zeros((rows, cols), dtype=bool)
+    cx, cy = (box.left + box.right) / 2.0, (box.top + box.bottom) / 2.0
+    return ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1.0
+
+
+def pixel_spacing(header: Any) -> tuple[float, float] | None:
+    """``PixelSpacing`` (else ``ImagerPixelSpacing``) as (row spacing, column spacing) in mm, or None."""
+    if header is None:
+        return None
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        try:
+            row, col = (float(value) for value in header.get(keyword) or ())
+        except (TypeError, ValueError):
+            continue
+        if row > 0 and col > 0 and math.isfinite(row) and math.isfinite(col):
+            return row, col
+    return None
+
+
+def roi_stats(values: np.ndarray, roi: Roi, *, spacing: tuple[float, float] | None = None,
+              unit: str = "") -> RoiStats | None:
+    """Statistics of the 2-D ``values`` inside ``roi``, or None when no pixel center lies inside.
+
+    ``spacing`` is (row, column) spacing in mm (:func:`pixel_spacing`); ``unit`` labels the values.
+    """
+    if values.ndim != 2:
+        raise ParameterError(f"ROI statistics need a 2-D array of values, got shape {values.shape}")
+    inside = values[roi_mask(roi, *values.shape)].astype(np.float64)
+    if inside.size == 0:
+        return None
+    sd = float(inside.std(ddof=1)) if inside.size > 1 else 0.0
+    area = inside.size * spacing[0] * spacing[1] if spacing is not None else None
+    return RoiStats(int(inside.size), float(inside.mean()), sd, float(inside.min()), float(inside.max()), area, unit)
+
+
+def distance_mm(start: tuple[float, float], end: tuple[float, float], spacing: tuple[float, float]) -> float:
+    """Length in mm of the line from ``start`` to ``end`` (``(x, y)`` source pixels) with (row, col) ``spacing``."""
+    return math.hypot((end[0] - start[0]) * spacing[1], (end[1] - start[1]) * spacing[0])
+
+
+def source_values(image: Image) -> np.ndarray:
+    """The first channel of ``image`` in physical units (HU for CT), float64."""
+    return np.asarray(image.to_physical(image.pixels[:, :, 0].astype(np.float64)))
+
+
+def stack_values(image: Image, steps: Sequence[StackItem]) -> np.ndarray:
+    """Physical values after ``steps`` without their window/level steps (what the filters did to the values)."""
+    kept = [step for step in steps if step.filter != WINDOW_LEVEL]
+    return source_values(render_image(image, kept) if kept else image)

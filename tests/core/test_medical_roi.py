@@ -1,0 +1,83 @@
+"""ROI statistics in HU against numpy on pydicom's CT_small HU array; areas and distances from PixelSpacing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.pixels import apply_modality_lut
+
+from enhance_core.errors import ParameterError
+from enhance_core.io import read_image
+from enhance_core.medical.roi import (Roi, distance_mm, pixel_spacing, roi_mask, roi_stats, source_values,
+                                      stack_values)
+from enhance_core.image import Window
+from enhance_core.medical.windows import window_item
+from enhance_core.stack import make_item
+
+
+@pytest.fixture(scope="module")
+def ct():
+    path = get_testdata_file("CT_small.dcm")
+    dataset = pydicom.dcmread(path)
+    return read_image(path), apply_modality_lut(dataset.pixel_array, dataset).astype(np.float64), dataset
+
+
+def test_rectangle_statistics_match_numpy_on_the_hounsfield_array(ct):
+    image, hu, dataset = ct
+    stats = roi_stats(source_values(image), Roi("rectangle", 20, 30, 60, 50), spacing=pixel_spacing(image.meta.dicom),
+                      unit="HU")
+    inside = hu[30:50, 20:60]
+    assert stats.count == inside.size == 800 and stats.unit == "HU"
+    assert stats.mean == pytest.approx(inside.mean(), abs=0.01)
+    assert stats.sd == pytest.approx(inside.std(ddof=1), abs=0.01)
+    assert (stats.minimum, stats.maximum) == (pytest.approx(inside.min(), abs=0.01),
+                                              pytest.approx(inside.max(), abs=0.01))
+    row, col = (float(v) for v in dataset.PixelSpacing)
+    assert stats.area_mm2 == pytest.approx(800 * row * col)
+
+
+def test_ellipse_takes_the_pixels_whose_centers_are_inside(ct):
+    image, hu, _ = ct
+    roi = Roi("ellipse", 70, 60, 30, 20)  # dragged up and to the left
+    y, x = np.mgrid[0:128, 0:128] + 0.5
+    expected = ((x - 50) / 20) ** 2 + ((y - 40) / 20) ** 2 <= 1
+    np.testing.assert_array_equal(roi_mask(roi, 128, 128), expected)
+    stats = roi_stats(source_values(image), roi)
+    assert stats.count == expected.sum() and abs(stats.count - math.pi * 400) < 20
+    assert stats.mean == pytest.approx(hu[expected].mean(), abs=0.01) and stats.area_mm2 is None
+    assert stats.sd == pytest.approx(hu[expected].std(ddof=1), abs=0.01)
+
+
+def test_empty_and_bad_rois():
+    values = np.zeros((10, 10))
+    assert roi_stats(values, Roi("ellipse", 3, 3, 3, 8)) is None
+    assert roi_stats(values, Roi("rectangle", 20, 20, 30, 30)) is None
+    single = roi_stats(values + 5, Roi("rectangle", 2.2, 2.2, 2.8, 2.8))
+    assert (single.count, single.mean, single.sd) == (1, 5.0, 0.0)
+    with pytest.raises(ParameterError, match="shape"):
+        roi_mask(Roi("polygon", 0, 0, 1, 1), 4, 4)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="2-D"):
+        roi_stats(np.zeros((4, 4, 3)), Roi("rectangle", 0, 0, 2, 2))
+
+
+def test_distance_uses_row_and_column_spacing(ct):
+    image, _, dataset = ct
+    spacing = pixel_spacing(image.meta.dicom)
+    assert distance_mm((10, 10), (40, 50), spacing) == pytest.approx(50 * float(dataset.PixelSpacing[0]))
+    assert distance_mm((0, 0), (3, 4), (2.0, 0.5)) == pytest.approx(math.hypot(1.5, 8.0))
+    assert pixel_spacing(None) is None and pixel_spacing({"PixelSpacing": ["0", "1"]}) is None
+    assert pixel_spacing({"ImagerPixelSpacing": ["0.2", "0.3"]}) == (0.2, 0.3)
+
+
+def test_stack_values_leave_the_window_out_and_show_what_a_filter_changed(ct):
+    image, hu, _ = ct
+    windowed = [window_item(Window(-600, 1500))]
+    np.testing.assert_allclose(stack_values(image, windowed), hu, atol=0.01)
+    blurred = stack_values(image, windowed + [make_item("gaussian_blur", {"sigma": 3.0})])
+    roi = Roi("rectangle", 20, 30, 60, 50)
+    before, after = roi_stats(source_values(image), roi), roi_stats(blurred, roi)
+    assert after.count == before.count and after.sd < before.sd
