@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToolBar, QUndoView, QWidget
 
 from app.brush import BrushTool
@@ -25,6 +25,7 @@ from app.error_reporter import ErrorReporter
 from app.file_actions import FileActions
 from app.filter_menu import menu_text
 from app.histogram_panel import HistogramController, HistogramPanel, is_physical
+from app.measure import MeasureTool
 from app.history import HistoryKeeper, HistorySettingsDialog
 from app.menus import build_menus, shortcut_rows
 from app.metrics_controller import MetricsController
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.brush_toolbar = BrushToolbar(self.brush, self.canvas, self.settings, self)
         self.slices = SliceBrowser(self.document, self.reporter, self.settings, self)
         self.window_level = WindowLevelControls(self.document, self.reporter, self)
+        self.measure = MeasureTool(self.document, self)
         self.overlay = ViewerOverlay(self.document, self.canvas, self.slices, self.window_level, self)
         self.dicom_panel = DicomHeaderPanel(self.document)
         self._add_docks()
@@ -115,7 +117,8 @@ class MainWindow(QMainWindow):
         """Every background lane of this window."""
         return [self.renders.lane, self.metrics.live_lane, self.metrics.exact_lane, self.histogram.lane,
                 self.files.lane, self.brush.lane, self.device.lane, self.export_lane,
-                self.estimate_lane, self.slices.lane, self.slices.ahead_lane, self.recovery.lane]
+                self.estimate_lane, self.slices.lane, self.slices.ahead_lane, self.measure.lane,
+                self.recovery.lane]
 
     def _add_docks(self) -> None:
         self.history_view = history = QUndoView(self.document.undo_stack)
@@ -192,6 +195,50 @@ class MainWindow(QMainWindow):
         drag.toggled.connect(drag_toggled)
         brush.paint_action.toggled.connect(brush_toggled)
         brush.erase_action.toggled.connect(brush_toggled)
+        self._add_measure_actions()
+
+    def _add_measure_actions(self) -> None:
+        """Rectangle ROI (R), Ellipse ROI (O) and Distance (D) on the window/level toolbar; one canvas tool at once."""
+        others = (self.window_level.drag_action, self.brush_toolbar.paint_action, self.brush_toolbar.erase_action)
+        self.measure_actions: dict[str, QAction] = {}
+        for shape, text, key in (("rectangle", "Rectangle ROI", "R"), ("ellipse", "Ellipse ROI", "O"),
+                                 ("distance", "Distance", "D")):
+            action = QAction(text, self, checkable=True, shortcut=QKeySequence(key))
+            action.setToolTip(f"Drag on the image: {text.lower()} measured on the source values (mean ± SD, "
+                              f"min, max, area in mm²; a distance in mm), before and after the stack ({key})")
+            action.toggled.connect(lambda on, s=shape: self._measure_toggled(s, on))
+            self.window_level.toolbar.addAction(action)
+            self.addAction(action)
+            self.measure_actions[shape] = action
+        self.measure.measured.connect(self.status.showMessage)
+
+        def other_toggled(on: bool) -> None:
+            if on:
+                for action in self.measure_actions.values():
+                    action.blockSignals(True)
+                    action.setChecked(False)
+                    action.blockSignals(False)
+
+        for action in others:
+            action.toggled.connect(other_toggled)
+
+    def _measure_toggled(self, shape: str, on: bool) -> None:
+        """Turn the measuring tool on for ``shape`` (the other tools off), or off."""
+        if on:
+            for name, action in self.measure_actions.items():
+                if name != shape:
+                    action.blockSignals(True)
+                    action.setChecked(False)
+                    action.blockSignals(False)
+            for action in (self.window_level.drag_action, self.brush_toolbar.paint_action,
+                           self.brush_toolbar.erase_action):
+                action.setChecked(False)
+            self.measure.shape = shape
+            self.measure.clear()
+            self.canvas.set_tool(self.measure)
+            self.canvas.setFocus()
+        elif self.canvas.tool is self.measure:
+            self.canvas.set_tool(None)
 
     # --- views -----------------------------------------------------------------------------
     def _on_image_changed(self) -> None:

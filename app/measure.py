@@ -1,0 +1,161 @@
+"""Measurements on DICOM images: rectangle and ellipse ROIs and a distance, drawn on the canvas.
+
+A :class:`~app.canvas.CanvasTool`: dragging draws the ROI or the line, and its
+statistics (:mod:`enhance_core.medical.roi`) follow live on the source values
+(HU for CT, never the display). On release the same ROI is measured on the
+values after the filter stack (its window/level steps left out) on a
+background lane, so the line reads ``before → after`` for denoising or CLAHE.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+
+from app.document import Document
+from app.viewport import Viewport
+from app.workers import JobRunner
+from enhance_core.image import Image
+from enhance_core.medical.roi import Roi, RoiStats, distance_mm, pixel_spacing, roi_stats, source_values, stack_values
+from enhance_core.stack import StackItem
+
+MEASURE_SHAPES = ("rectangle", "ellipse", "distance")
+
+
+def describe_stats(stats: RoiStats | None) -> str:
+    """``mean ± SD unit (min … max), n px, area mm²`` for the status bar."""
+    if stats is None:
+        return "no pixel inside"
+    unit = f" {stats.unit}" if stats.unit else ""
+    area = f", {stats.area_mm2:.1f} mm²" if stats.area_mm2 is not None else ""
+    return (f"{stats.mean:.1f} ± {stats.sd:.1f}{unit} (min {stats.minimum:.0f}, max {stats.maximum:.0f}), "
+            f"{stats.count} px{area}")
+
+
+def _after_stack_job(image: Image, steps: tuple[StackItem, ...], roi: Roi, spacing, progress, should_stop):
+    """Worker job: the ROI's statistics on the values after the filter stack."""
+    progress(0.0, "measuring the ROI after the filter stack")
+    return roi_stats(stack_values(image, steps), roi, spacing=spacing, unit=image.meta.unit)
+
+
+class MeasureTool(QObject):
+    """Draws one ROI (rectangle, ellipse) or a distance line and measures it; ``text`` holds the result."""
+
+    repaint = Signal(QRectF)
+    measured = Signal(str)
+
+    def __init__(self, document: Document, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.shape = "rectangle"
+        self.start: tuple[float, float] | None = None
+        self.end: tuple[float, float] | None = None
+        self.before: RoiStats | None = None
+        self.after: RoiStats | None = None
+        self.text = ""
+        self.lane = JobRunner("Measuring the ROI", self)
+        self._values: tuple[int, np.ndarray] | None = None
+        document.source_replaced.connect(self._remeasure)
+        document.image_changed.connect(self.clear)
+        document.stack_changed.connect(self._remeasure)
+
+    def clear(self, *args: object) -> None:
+        """Forget the drawn ROI."""
+        self.lane.cancel()
+        self.start = self.end = None
+        self.before = self.after = None
+        self._values = None
+        self._set_text("")
+
+    def roi(self) -> Roi | None:
+        """The drawn ROI (None for a distance or before a drag)."""
+        if self.start is None or self.end is None or self.shape == "distance":
+            return None
+        return Roi("ellipse" if self.shape == "ellipse" else "rectangle", *self.start, *self.end).normalized()
+
+    def press(self, x: float, y: float) -> None:
+        """Start a new ROI or line at ``(x, y)``."""
+        self.lane.cancel()
+        self.start = self.end = (x, y)
+        self.after = None
+
+    def move(self, x: float, y: float) -> None:
+        """Stretch the ROI or line to ``(x, y)``; the source statistics follow."""
+        if self.start is not None:
+            self.end = (x, y)
+            self._measure(final=False)
+
+    def release(self, x: float, y: float) -> None:
+        """End the drag and measure after the filter stack too."""
+        if self.start is not None:
+            self.end = (x, y)
+            self._measure(final=True)
+
+    def _remeasure(self, *args: object) -> None:
+        if self.start is not None and self.end is not None:
+            self._measure(final=True)
+
+    def _measure(self, *, final: bool) -> None:
+        source = self.document.source
+        if source is None or self.start is None or self.end is None:
+            return
+        spacing = pixel_spacing(source.meta.dicom)
+        if self.shape == "distance":
+            length = distance_mm(self.start, self.end, spacing) if spacing is not None else None
+            pixels = float(np.hypot(self.end[0] - self.start[0], self.end[1] - self.start[1]))
+            self._set_text(f"Distance {length:.1f} mm" if length is not None else f"Distance {pixels:.1f} px "
+                           "(no PixelSpacing)")
+            return
+        roi = self.roi()
+        if roi is None:
+            return
+        if self._values is None or self._values[0] != id(source):
+            self._values = (id(source), source_values(source))
+        self.before = roi_stats(self._values[1], roi, spacing=spacing, unit=source.meta.unit)
+        if final:
+            self.after = None
+            steps = self.document.stack.snapshot()
+            self.lane.submit(partial(_after_stack_job, source, tuple(steps), roi, spacing),
+                             on_done=self._on_after, label="Measuring the ROI")
+        self._show()
+
+    def _on_after(self, stats: RoiStats | None) -> None:
+        self.after = stats
+        self._show()
+
+    def _show(self) -> None:
+        text = f"ROI {describe_stats(self.before)}"
+        if self.after is not None:
+            text += f"  →  after the stack {describe_stats(self.after)}"
+        self._set_text(text)
+
+    def _set_text(self, text: str) -> None:
+        self.text = text
+        self.repaint.emit(QRectF())
+        self.measured.emit(text)
+
+    def outline_rect(self, viewport: Viewport, x: float, y: float) -> QRectF:
+        """The cursor draws nothing; a one-pixel area keeps the canvas from repainting everything."""
+        return QRectF(0.0, 0.0, 1.0, 1.0)
+
+    def paint(self, painter: QPainter, viewport: Viewport, cursor: tuple[float, float] | None) -> None:
+        """Draw the ROI or the line."""
+        if self.start is None or self.end is None:
+            return
+        x0, y0 = viewport.to_screen(*self.start)
+        x1, y1 = viewport.to_screen(*self.end)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(QColor(80, 220, 255), 1.5))
+        box = QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized()
+        if self.shape == "distance":
+            painter.drawLine(QPointF(x0, y0), QPointF(x1, y1))
+        elif self.shape == "ellipse":
+            painter.drawEllipse(box)
+        else:
+            painter.drawRect(box)
+        painter.restore()

@@ -1,0 +1,65 @@
+"""GUI: rectangle/ellipse ROI and distance tools on a CT slice, in HU and mm, before and after the filter stack."""
+
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.pixels import apply_modality_lut
+from PySide6.QtCore import QPoint, Qt
+
+from tests.app.conftest import add_filter, open_image
+
+
+@pytest.fixture
+def ct(qtbot, window):
+    path = get_testdata_file("CT_small.dcm")
+    open_image(qtbot, window, path)
+    dataset = pydicom.dcmread(path)
+    window.set_compare_mode(window.canvas.mode.AFTER)
+    return dataset, apply_modality_lut(dataset.pixel_array, dataset).astype(np.float64)
+
+
+def drag(qtbot, canvas, start: QPoint, end: QPoint) -> None:
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(canvas, (start + end) / 2)
+    qtbot.mouseMove(canvas, end)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=end)
+
+
+def test_rectangle_roi_reads_hounsfield_units_before_and_after_a_blur(qtbot, window, ct):
+    dataset, hu = ct
+    canvas, measure = window.canvas, window.measure
+    add_filter(qtbot, window, "gaussian_blur")
+    window.measure_actions["rectangle"].trigger()
+    assert canvas.tool is measure and not window.window_level.drag_action.isChecked()
+    vp = canvas.viewport
+    start, end = QPoint(*map(round, vp.to_screen(20, 30))), QPoint(*map(round, vp.to_screen(60, 50)))
+    drag(qtbot, canvas, start, end)
+    roi = measure.roi()
+    assert roi is not None and measure.before is not None
+    y, x = np.mgrid[0:128, 0:128] + 0.5
+    inside = hu[(x >= roi.left) & (x <= roi.right) & (y >= roi.top) & (y <= roi.bottom)]
+    assert measure.before.count == inside.size and measure.before.unit == "HU"
+    assert measure.before.mean == pytest.approx(inside.mean(), abs=0.01)
+    assert measure.before.sd == pytest.approx(inside.std(ddof=1), abs=0.01)
+    qtbot.waitUntil(lambda: measure.after is not None, timeout=20000)
+    assert measure.after.sd < measure.before.sd and "after the stack" in window.status.currentMessage()
+    assert "HU" in measure.text and "mm²" in measure.text
+    window.brush_toolbar.paint_action.trigger()
+    assert canvas.tool is window.brush and not window.measure_actions["rectangle"].isChecked()
+    assert window.reporter.errors == []
+
+
+def test_distance_in_mm_from_pixel_spacing(qtbot, window, ct):
+    dataset, _ = ct
+    canvas, measure = window.canvas, window.measure
+    window.measure_actions["distance"].trigger()
+    window.measure.press(10.0, 10.0)
+    window.measure.release(10.0, 50.0)
+    assert measure.text == f"Distance {40 * float(dataset.PixelSpacing[0]):.1f} mm"
+    window.measure_actions["ellipse"].trigger()
+    assert not window.measure_actions["distance"].isChecked() and measure.shape == "ellipse" and measure.text == ""
+    window.measure_actions["ellipse"].trigger()
+    assert canvas.tool is None
