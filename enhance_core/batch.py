@@ -11,7 +11,9 @@ fails is reported and skipped, the others go on. Workers die with the
 process that started them and Ctrl+C stops them all, leaving no partial
 file (:mod:`enhance_core.batch_workers`); with ``skip_existing`` a re-run
 keeps the outputs an interrupted run finished (they are written atomically,
-so an existing output is always whole) and does the rest.
+so an existing output is always whole) and does the rest. With a Dask
+cluster the same per-file function runs on its workers instead
+(:mod:`enhance_core.batch_cluster`) and the results are handled here alike.
 
 Each worker reads the file, renders the steps at full resolution
 (:func:`enhance_core.render.render_image`), writes the result with the
@@ -25,11 +27,12 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -45,6 +48,9 @@ from enhance_core.masks import Mask
 from enhance_core.metrics import SSIM_WINDOW, compare_images
 from enhance_core.render import render_image
 from enhance_core.stack import StackItem
+
+if TYPE_CHECKING:
+    from enhance_core.batch_cluster import Cluster
 
 THUMBNAIL_SIZE = 160
 FALLBACK_SUFFIX = ".png"
@@ -256,8 +262,13 @@ def default_jobs(tasks: Sequence[FileTask]) -> int:
 
 def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_required: bool = False,
               skip_existing: bool = False, manifest: Manifest | None = None, retry_failed: bool = False,
-              on_result: Callable[[FileResult, int, int], None] | None = None) -> list[FileResult]:
+              on_result: Callable[[FileResult, int, int], None] | None = None,
+              cluster: Cluster | None = None) -> list[FileResult]:
     """Process ``tasks`` with ``jobs`` worker processes (1: in this process) and return results in task order.
+
+    With a ``cluster`` (:mod:`enhance_core.batch_cluster`) its workers run
+    the files instead (``jobs`` is then not used); results are handled here
+    the same way.
 
     ``on_result(result, done, total)`` is called as each file finishes.
     With ``mask_required`` a task without a mask fails (``--mask-dir`` with no
@@ -335,7 +346,11 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
         manifest.append(queued)
     started = time.time()
     try:
-        if jobs == 1 or len(pending) <= 1:
+        if cluster is not None and pending:
+            from enhance_core.batch_cluster import run_on_cluster
+
+            run_on_cluster(cluster, process_on_worker, tasks, pending, finish=finish, died=_lost)
+        elif jobs == 1 or len(pending) <= 1:
             _run_here(tasks, pending, finish)
         else:
             run_pool(process_file, tasks, pending, min(jobs, len(pending)), finish=finish, died=_died,
@@ -349,6 +364,21 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
         interrupted.results = [results.get(i) for i in range(len(tasks))]
         raise
     return [results[i] for i in range(len(tasks))]
+
+
+def storage_refusal(output: str, sample: str | None) -> str | None:
+    """Why this process (or a Dask worker) cannot write in the folder ``output`` or read ``sample``; None if it can."""
+    if not os.path.isdir(output):
+        return f"the output folder {output} does not exist or is not a folder"
+    try:
+        handle, name = tempfile.mkstemp(prefix=".enhance-probe.", dir=output)
+        os.close(handle)
+        os.unlink(name)
+    except OSError as error:
+        return f"cannot write in the output folder {output} ({error.strerror or error})"
+    if sample is not None and not os.access(sample, os.R_OK):
+        return f"cannot read the input {sample}"
+    return None
 
 
 def _exists_message(output: Path) -> str:
@@ -380,6 +410,20 @@ def _died(task: FileTask) -> FileResult:
     """The result of a file whose worker process died."""
     return FileResult(task.source, None, f"{task.source}: the worker process died while this file was being "
                       "processed (out of memory?); try fewer --jobs")
+
+
+def _lost(task: FileTask, cause: str) -> FileResult:
+    """The result of a file the Dask cluster could not run (``cause`` says why)."""
+    return FileResult(task.source, None, f"{task.source}: not processed on the Dask cluster: {cause}")
+
+
+def process_on_worker(task: FileTask, steps: tuple[StackItem, ...]) -> FileResult:
+    """:func:`process_file` on a Dask worker: the task came without its steps, which come once per worker.
+
+    One OpenCV thread per file, as in the process pool's workers.
+    """
+    cv2.setNumThreads(1)
+    return process_file(dataclasses.replace(task, steps=steps))
 
 
 def process_file(task: FileTask) -> FileResult:

@@ -4,7 +4,7 @@
 
     enhance-studio apply (--recipe R.json | --filter NAME [--set PARAM=VALUE]...)
                          [--mask FILE | --mask-dir DIR] [-r] [--include GLOB] [--exclude GLOB]
-                         -o OUTDIR INPUT...
+                         [--jobs N | --cluster local:N | --cluster tcp://HOST:PORT] -o OUTDIR INPUT...
 
 INPUTs are files, folders (their images; with ``--recursive`` those of every
 subfolder, the tree mirrored under OUTDIR) or glob patterns, narrowed by
@@ -15,7 +15,11 @@ never written over, an existing output only with ``--overwrite``, and
 ``--skip-existing`` keeps existing outputs (to finish an interrupted run).
 Ctrl+C stops the batch with a summary of what was written, failed and not
 started; worker processes never outlive the command, even when it is
-killed, and hidden partial files an interrupted run left are removed. A mask
+killed, and hidden partial files an interrupted run left are removed.
+``--cluster`` runs the files on Dask instead of the local process pool
+(:mod:`enhance_core.batch_cluster`): a ``LocalCluster`` of N workers, or a
+running scheduler whose workers share the inputs' and OUTDIR's storage
+(checked before any work starts), with the same outputs. A mask
 (white applies) goes to every step that has none of its own: ``--mask`` for
 all inputs (resized to each), ``--mask-dir`` paired by file stem. Progress and
 per-file errors go to stderr; a bad file is skipped and the exit status is 1
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,6 +72,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="leave out files whose name or path under the INPUT folder matches (repeatable)")
     parser.add_argument("--jobs", type=positive_int, default=None,
                         help="worker processes (default: one per core; 1 when a step is a learned filter)")
+    parser.add_argument("--cluster", metavar="SPEC",
+                        help="run the files on Dask: local:N starts N worker processes here for the run, "
+                        "tcp://HOST:PORT uses a running scheduler whose workers share the inputs' and OUTDIR's "
+                        "storage (needs the cluster extra: pip install 'enhance-studio[cluster]')")
     parser.add_argument("--format", metavar="EXT", help="write this format instead of the input's (png, tif, jpg...)")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), help="bits per sample (default: the input's)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
@@ -102,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print_filter_list()
         return 0
-    from enhance_core.batch import collect_tree, default_jobs, plan_batch, run_batch
+    from enhance_core.batch import collect_tree, default_jobs, plan_batch, run_batch, storage_refusal
+    from enhance_core.batch_cluster import check_cluster, open_cluster, parse_cluster
     from enhance_core.batch_manifest import Manifest
     from enhance_core.batch_workers import BatchInterrupted, remove_partial_files
     from enhance_core.cli.progress import BatchProgress
@@ -110,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
     steps = build_steps(args)
     if args.output is None or not args.inputs:
         raise ParameterError("give -o OUTDIR and at least one INPUT (file, folder or glob)")
+    cluster_spec = parse_cluster(args.cluster) if args.cluster is not None else None
+    if cluster_spec is not None and args.jobs is not None:
+        raise ParameterError("--jobs sizes the local process pool; with --cluster the cluster's workers run the "
+                             "files (local:N starts N of them)")
     tree = collect_tree(args.inputs, recursive=args.recursive, include=args.include, exclude=args.exclude,
                         skip=args.output)
     tasks = plan_batch(list(tree), steps, args.output, format_suffix=args.format, mask_file=args.mask,
@@ -119,21 +133,35 @@ def run(args: argparse.Namespace) -> int:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ParameterError(f"cannot create the output folder {args.output} ({error.strerror or error})") from None
+    refusal = storage_refusal(str(args.output), None)
+    if refusal is not None:
+        raise ParameterError(f"{refusal}; choose another -o folder")
     removed = remove_partial_files(task.output for task in tasks)
     if removed:
         print(f"removed {removed} partial file(s) an interrupted run left in {args.output}", file=sys.stderr)
-    jobs = args.jobs if args.jobs is not None else default_jobs(tasks)
-    print(f"applying {len(steps)} step(s) to {len(tasks)} file(s) with {min(jobs, len(tasks))} process(es)",
-          file=sys.stderr, flush=True)
-    progress = BatchProgress(len(tasks))
     manifest = Manifest.open(args.output)
     if manifest.unreadable:
         print(f"{manifest.path}: {manifest.unreadable} unreadable line(s) skipped (a run killed while writing); "
               "their files are done again", file=sys.stderr)
     try:
-        results = run_batch(tasks, jobs=jobs, mask_required=args.mask_dir is not None,
-                            skip_existing=args.skip_existing, manifest=manifest, retry_failed=args.retry_failed,
-                            on_result=lambda result, done, total: report_result(result, done, total, progress))
+        with ExitStack() as stack:
+            cluster = None
+            if cluster_spec is not None:
+                cluster = stack.enter_context(open_cluster(cluster_spec))
+                check_cluster(cluster, args.output, tasks[0].source if tasks else None)
+                dashboard = f"; dashboard {cluster.dashboard}" if cluster.dashboard else ""
+                print(f"applying {len(steps)} step(s) to {len(tasks)} file(s) on the Dask cluster {cluster_spec} "
+                      f"({cluster.workers} worker(s){dashboard})", file=sys.stderr, flush=True)
+                jobs = 1
+            else:
+                jobs = args.jobs if args.jobs is not None else default_jobs(tasks)
+                print(f"applying {len(steps)} step(s) to {len(tasks)} file(s) with {min(jobs, len(tasks))} "
+                      "process(es)", file=sys.stderr, flush=True)
+            progress = BatchProgress(len(tasks))
+            results = run_batch(tasks, jobs=jobs, mask_required=args.mask_dir is not None,
+                                skip_existing=args.skip_existing, manifest=manifest, retry_failed=args.retry_failed,
+                                on_result=lambda result, done, total: report_result(result, done, total, progress),
+                                cluster=cluster)
     except BatchInterrupted as interrupted:
         print(interrupted_summary(interrupted, args.output), file=sys.stderr)
         return 130

@@ -1,0 +1,167 @@
+"""``apply --cluster`` (issue 23 item 3): Dask gives the process pool's outputs, loses only a dead worker's file,
+stops on Ctrl+C and resumes; a missing extra or a bad value is a clear error.
+
+One 2-worker ``LocalCluster`` serves the module (it takes seconds to start); the command line reaches it as a
+remote scheduler, ``tcp://...``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from enhance_core.batch import plan_batch, process_on_worker, run_batch
+from enhance_core.batch_manifest import MANIFEST_NAME
+from enhance_core.cli import main
+from enhance_core.errors import ParameterError
+from enhance_core.image import Image
+from enhance_core.io import write_image
+from enhance_core.recipe import save_recipe
+from enhance_core.stack import make_item
+from tests.core.test_batch_processes import children, wait_gone
+
+distributed = pytest.importorskip("distributed")
+
+from enhance_core import batch_cluster  # noqa: E402 - after the skip: it needs the extra at run time
+from enhance_core.batch_cluster import ClusterSpec, check_cluster, open_cluster, parse_cluster  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+COMMAND = [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+           "from enhance_core.cli import main; sys.exit(main(sys.argv[1:]))"]
+"""``enhance-studio`` with Ctrl+C handled even when the test runner ignores SIGINT (a background job)."""
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A 2-worker local cluster for the module."""
+    with open_cluster(ClusterSpec(workers=2)) as opened:
+        yield opened
+
+
+@pytest.fixture
+def collection(tmp_path) -> Path:
+    """12 small PNGs in 3 subfolders and one broken file."""
+    root = tmp_path / "archive"
+    rng = np.random.default_rng(3)
+    for folder in ("a", "b", "b/deep"):
+        (root / folder).mkdir(parents=True)
+        for index in range(4):
+            write_image(Image(rng.random((24, 32, 3), dtype=np.float32)), root / folder / f"scan{index}.png")
+    (root / "b" / "broken.png").write_bytes(b"not an image")
+    return root
+
+
+def outputs(folder: Path) -> dict[str, bytes]:
+    """Every image under ``folder`` by relative path, with its bytes."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*.png"))}
+
+
+def test_the_cluster_writes_the_process_pools_bytes_and_reports_the_broken_file(collection, tmp_path, cluster,
+                                                                                  capsys) -> None:
+    apply = ["apply", "--filter", "gaussian_blur", "--set", "sigma=1.5", "-r"]
+    assert main([*apply, "--jobs", "2", "-o", str(tmp_path / "pool"), str(collection)]) == 1
+    pool = capsys.readouterr()
+    address = cluster.client.scheduler.address
+    assert main([*apply, "--cluster", address, "-o", str(tmp_path / "dask"), str(collection)]) == 1
+    dask = capsys.readouterr()
+    assert len(outputs(tmp_path / "pool")) == 12
+    assert outputs(tmp_path / "dask") == outputs(tmp_path / "pool")
+    assert f"on the Dask cluster {address} (2 worker(s)" in dask.err
+    assert dask.out.replace("dask", "pool") == pool.out
+    assert f"{collection / 'b' / 'broken.png'}:" in dask.err and "12 of 13 file(s) written" in dask.out
+    assert main([*apply, "--cluster", address, "-o", str(tmp_path / "dask"), str(collection)]) == 1
+    assert "0 of 13 file(s) written" in capsys.readouterr().out
+    assert (tmp_path / "dask" / MANIFEST_NAME).is_file()
+
+
+def test_a_worker_that_dies_loses_only_its_file(tmp_path, cluster) -> None:
+    for name in ("one", "dies", "two"):
+        write_image(Image(np.full((8, 8, 3), 0.25, np.float32)), tmp_path / f"{name}.png")
+    tasks = plan_batch(sorted(tmp_path.glob("*.png")), (make_item("negative"),), tmp_path / "out")
+    (tmp_path / "out").mkdir()
+
+    def die_on_one(task, steps):
+        if task.source.name == "dies.png":
+            os._exit(1)
+        return process_on_worker(task, steps)
+
+    results = run_batch(tasks, cluster=cluster)
+    assert all(result.error is None for result in results)
+    for task in tasks:
+        task.output.unlink()
+    finished: dict[int, object] = {}
+    batch_cluster.run_on_cluster(cluster, die_on_one, tasks, [0, 1, 2], finish=finished.__setitem__,
+                                 died=lambda task, cause: f"{task.source.name}: {cause}")
+    assert finished[0] == "dies.png: its worker died each time it was run (out of memory? the workers' logs say)"
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["one.png", "two.png"]
+    cluster.client.wait_for_workers(2, timeout=30)
+
+
+def test_ctrl_c_stops_the_cluster_and_the_same_command_finishes_the_rest(tmp_path, cluster) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(20):
+        write_image(Image(rng.random((128, 128, 3), dtype=np.float32)), inputs / f"img{index}.png")
+    recipe = save_recipe([make_item("tv_denoise", {"weight": 0.5})] * 2, tmp_path / "slow.json")
+    out = tmp_path / "out"
+    process = subprocess.Popen([*COMMAND, "apply", "--recipe", str(recipe), "-o", str(out), "--cluster", "local:2",
+                                str(inputs)], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    for line in process.stderr:
+        if "] ok " in line:
+            break
+    workers = children(process.pid)
+    os.killpg(process.pid, signal.SIGINT)
+    rest = process.stderr.read()
+    process.stderr.close()
+    assert process.wait() == 130, rest
+    assert "Traceback" not in rest
+    assert rest.strip().splitlines()[-1].startswith("interrupted: ")
+    wait_gone(workers)
+    assert not list(out.glob(".*.part"))
+    written = {path.name for path in out.glob("*.png")}
+    assert 1 <= len(written) < 20
+    address = cluster.client.scheduler.address
+    finished = subprocess.run([*COMMAND, "apply", "--recipe", str(recipe), "-o", str(out), "--cluster", address,
+                               str(inputs)], capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert f"{20 - len(written)} of 20 file(s) written to {out}, {len(written)} done in an earlier run" in (
+        finished.stdout)
+
+
+def test_storage_the_workers_cannot_write_is_refused_before_any_work(tmp_path, cluster) -> None:
+    with pytest.raises(ParameterError, match=r"2 of 2 Dask worker\(s\) cannot use .* output folder .*missing"):
+        check_cluster(cluster, tmp_path / "missing", None)
+    check_cluster(cluster, tmp_path, None)
+
+
+def test_without_the_extra_the_error_names_it(tmp_path, monkeypatch, capsys) -> None:
+    write_image(Image(np.zeros((8, 8, 3), np.float32)), tmp_path / "a.png")
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    assert main(["apply", "--filter", "negative", "--cluster", "local:2", "-o", str(tmp_path / "out"),
+                 str(tmp_path / "a.png")]) == 2
+    error = capsys.readouterr().err
+    assert "--cluster needs Dask distributed" in error and "pip install 'enhance-studio[cluster]'" in error
+    assert not (tmp_path / "out" / "a.png").exists()
+
+
+@pytest.mark.parametrize("value", ["local:0", "local:two", "local", "tcp://scheduler", "scheduler:8786",
+                                   "tcp://scheduler:99999", "http://scheduler:8786"])
+def test_a_bad_cluster_value_is_a_clear_error(value, tmp_path, capsys) -> None:
+    assert main(["apply", "--filter", "negative", "--cluster", value, "-o", str(tmp_path), "x.png"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: --cluster {value!r}") and "Traceback" not in error
+
+
+def test_cluster_values(capsys) -> None:
+    assert parse_cluster("local:3") == ClusterSpec(workers=3)
+    assert parse_cluster(" tcp://10.0.0.5:8786 ") == ClusterSpec(address="tcp://10.0.0.5:8786")
+    assert str(parse_cluster("tls://[::1]:8786")) == "tls://[::1]:8786"
+    assert main(["apply", "--filter", "negative", "--cluster", "local:2", "--jobs", "2", "-o", "out", "x.png"]) == 2
+    assert "--jobs sizes the local process pool" in capsys.readouterr().err
