@@ -242,11 +242,12 @@ def run_on_cluster(cluster: Cluster, fn: Callable[[FileTask, Any], FileResult], 
 
 
 def _started(client: Any, running: dict[Any, int]) -> set[str]:
-    """Keys of ``running`` that workers were processing (all of them when the scheduler cannot say)."""
+    """Keys of ``running`` that workers were processing or had finished (all when the scheduler cannot say)."""
     try:
-        return {key for keys in client.processing().values() for key in keys}
+        processing = {key for keys in client.processing().values() for key in keys}
     except Exception:  # noqa: BLE001 - a scheduler already gone: count every unfinished file as stopped
         return {future.key for future in running}
+    return processing | {future.key for future in running if future.status != "pending"}
 
 
 def _result(future: Any, task: FileTask, sent: FileTask, died: Callable[[FileTask, str], FileResult]) -> FileResult:
