@@ -27,9 +27,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
-import tempfile
 import time
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
@@ -38,6 +36,7 @@ import cv2
 import numpy as np
 
 from enhance_core.batch_manifest import DONE, FAILED, QUEUED, Manifest, steps_digest, work_hash
+from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, remove_partial_files, run_pool
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.image import Image
@@ -55,43 +54,6 @@ if TYPE_CHECKING:
 THUMBNAIL_SIZE = 160
 FALLBACK_SUFFIX = ".png"
 """Output suffix for inputs whose format cannot be written (DICOM): 16-bit PNG keeps their depth."""
-
-
-@dataclass(frozen=True)
-class FileTask:
-    """One file to process: where it comes from and goes, with its mask and reference."""
-
-    source: Path
-    output: Path
-    steps: tuple[StackItem, ...]
-    mask: Path | None = None
-    reference: Path | None = None
-    bit_depth: int | None = None
-    quality: int = 95
-    overwrite: bool = False
-    device: str | None = None
-
-
-@dataclass
-class FileResult:
-    """What happened to one file; ``error`` is None on success.
-
-    ``skipped``: its output already existed; ``earlier``: the result is the
-    manifest's, from an earlier run; ``megapixels``: the size of the image read.
-    """
-
-    source: Path
-    output: Path | None
-    error: str | None = None
-    seconds: float = 0.0
-    reference: Path | None = None
-    metrics: dict[str, float] | None = None
-    note: str = ""
-    thumbnails: tuple[np.ndarray, ...] = ()
-    skipped: bool = False
-    step_notes: tuple[str, ...] = ()
-    earlier: bool = False
-    megapixels: float = 0.0
 
 
 def collect_inputs(specs: Sequence[str | Path], *, recursive: bool = False, include: Sequence[str] = (),
@@ -364,21 +326,6 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
         interrupted.results = [results.get(i) for i in range(len(tasks))]
         raise
     return [results[i] for i in range(len(tasks))]
-
-
-def storage_refusal(output: str, sample: str | None) -> str | None:
-    """Why this process (or a Dask worker) cannot write in the folder ``output`` or read ``sample``; None if it can."""
-    if not os.path.isdir(output):
-        return f"the output folder {output} does not exist or is not a folder"
-    try:
-        handle, name = tempfile.mkstemp(prefix=".enhance-probe.", dir=output)
-        os.close(handle)
-        os.unlink(name)
-    except OSError as error:
-        return f"cannot write in the output folder {output} ({error.strerror or error})"
-    if sample is not None and not os.access(sample, os.R_OK):
-        return f"cannot read the input {sample}"
-    return None
 
 
 def _exists_message(output: Path) -> str:

@@ -50,7 +50,7 @@ from enhance_core.batch_workers import (POLL_SECONDS, BatchInterrupted, _ignore_
 from enhance_core.errors import ParameterError
 
 if TYPE_CHECKING:
-    from enhance_core.batch import FileResult, FileTask
+    from enhance_core.batch_tasks import FileResult, FileTask
 
 EXTRA = "pip install 'enhance-studio[cluster]'"
 """How to install what ``--cluster`` needs."""
@@ -176,7 +176,7 @@ def check_cluster(cluster: Cluster, output: Path, sample: Path | None) -> None:
     except TimeoutError:
         raise ParameterError(f"no Dask worker joined {cluster.spec} in {WORKER_WAIT_SECONDS} s; start workers "
                              f"with `dask worker {cluster.spec}`") from None
-    from enhance_core.batch import storage_refusal
+    from enhance_core.batch_tasks import storage_refusal
 
     answers = cluster.client.run(storage_refusal, str(output.absolute()),
                                  None if sample is None else str(sample.absolute()))

@@ -111,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print_filter_list()
         return 0
-    from enhance_core.batch import collect_tree, default_jobs, plan_batch, run_batch, storage_refusal
+    from enhance_core.batch import collect_tree, default_jobs, plan_batch, run_batch
+    from enhance_core.batch_tasks import storage_refusal
     from enhance_core.batch_cluster import check_cluster, open_cluster, parse_cluster
     from enhance_core.batch_manifest import Manifest
     from enhance_core.batch_workers import BatchInterrupted, remove_partial_files

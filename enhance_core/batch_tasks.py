@@ -1,0 +1,72 @@
+"""What one file of a batch is and what became of it, shared by the batch and its engines.
+
+:class:`FileTask` and :class:`FileResult` travel between the main process and
+the workers (a process pool, :mod:`enhance_core.batch_workers`, or Dask,
+:mod:`enhance_core.batch_cluster`); :func:`storage_refusal` is run on each
+worker to check that it can use the batch's files. Kept apart from
+:mod:`enhance_core.batch` so the engines need not import it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from enhance_core.stack import StackItem
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One file to process: where it comes from and goes, with its mask and reference."""
+
+    source: Path
+    output: Path
+    steps: tuple[StackItem, ...]
+    mask: Path | None = None
+    reference: Path | None = None
+    bit_depth: int | None = None
+    quality: int = 95
+    overwrite: bool = False
+    device: str | None = None
+
+
+@dataclass
+class FileResult:
+    """What happened to one file; ``error`` is None on success.
+
+    ``skipped``: its output already existed; ``earlier``: the result is the
+    manifest's, from an earlier run; ``megapixels``: the size of the image read.
+    """
+
+    source: Path
+    output: Path | None
+    error: str | None = None
+    seconds: float = 0.0
+    reference: Path | None = None
+    metrics: dict[str, float] | None = None
+    note: str = ""
+    thumbnails: tuple[np.ndarray, ...] = ()
+    skipped: bool = False
+    step_notes: tuple[str, ...] = ()
+    earlier: bool = False
+    megapixels: float = 0.0
+
+
+
+def storage_refusal(output: str, sample: str | None) -> str | None:
+    """Why this process (or a Dask worker) cannot write in the folder ``output`` or read ``sample``; None if it can."""
+    if not os.path.isdir(output):
+        return f"the output folder {output} does not exist or is not a folder"
+    try:
+        handle, name = tempfile.mkstemp(prefix=".enhance-probe.", dir=output)
+        os.close(handle)
+        os.unlink(name)
+    except OSError as error:
+        return f"cannot write in the output folder {output} ({error.strerror or error})"
+    if sample is not None and not os.access(sample, os.R_OK):
+        return f"cannot read the input {sample}"
+    return None
