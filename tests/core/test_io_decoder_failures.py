@@ -122,7 +122,7 @@ def test_apply_finishes_with_a_summary_whatever_one_file_does(tmp_path, capfd, j
     captured = capfd.readouterr()
     assert "failed: " in captured.err and "panic.dcm: an RLE segment decodes to 4,177 bytes" in captured.err
     assert "done: 2 of 3 file(s) written" in captured.out
-    assert sorted(p.name for p in out.iterdir()) == ["a.png", "z.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "enhance-manifest.jsonl", "z.png"]
 
 
 def test_boolean_samples_backed_by_other_bytes_still_map_to_0_and_1():
