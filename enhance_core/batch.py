@@ -68,7 +68,7 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
 
     A folder gives its images (with ``recursive``, those of its subfolders too,
     hidden folders and ``skip``, the output folder, left out); a glob gives its
-    matches. The subfolder is the file's folder relative to the folder named
+    matches (but those in ``skip``). The subfolder is the file's folder relative to the folder named
     (to a glob's fixed leading folders) with ``recursive``, else ``.``.
     ``include`` and ``exclude`` are glob patterns matched, without regard to
     case, against the file's name and its path relative to that folder; a file
@@ -89,7 +89,8 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
         else:
             root = _fixed_prefix(str(spec))
             matches = sorted((Path(p), PurePosixPath(Path(p).relative_to(root).as_posix()))
-                             for p in glob.glob(str(spec), recursive=True) if Path(p).is_file())
+                             for p in glob.glob(str(spec), recursive=True)
+                             if Path(p).is_file() and not _inside(Path(p), skipped))
         if not matches:
             raise ParameterError(f"input {str(spec)!r} matches no image file; check the path or pattern")
         selected = [(file, relative) for file, relative in matches if _selected(relative, include, exclude)]
@@ -115,6 +116,11 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None) -> list[
             if file.suffix.lower() in SUPPORTED_SUFFIXES and file.is_file():
                 images.append((file, PurePosixPath(file.relative_to(folder).as_posix())))
     return sorted(images, key=lambda item: item[1].parts)
+
+
+def _inside(path: Path, folder: Path | None) -> bool:
+    """Whether ``path`` lies in the resolved ``folder`` (never when it is None)."""
+    return folder is not None and path.resolve().is_relative_to(folder)
 
 
 def _fixed_prefix(pattern: str) -> Path:
@@ -185,7 +191,7 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         read_image(mask_file)
     masks = index_by_stem(mask_dir, what="mask") if mask_dir is not None else {}
     references = index_by_stem(reference_dir, what="reference") if reference_dir is not None else {}
-    sources = {path.resolve() for path in inputs}
+    sources = {path.resolve(): path for path in inputs}
     placed = {source: (subfolders or {}).get(source, PurePosixPath(".")) for source in inputs}
     taken = {folder.as_posix().lower() for place in placed.values() for folder in (place, *place.parents)}
     tasks = []
@@ -204,7 +210,8 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         taken.add((place / name).as_posix().lower())
         output = output_dir / place / name
         if output.resolve() in sources:
-            raise ParameterError(f"the output {output} would overwrite the input {source}; choose another -o folder")
+            raise ParameterError(f"the output {output} would overwrite the input {sources[output.resolve()]}; "
+                                 "choose another -o folder")
         mask = mask_file if mask_file is not None else _single(masks.get(source.stem))
         tasks.append(FileTask(source, output, tuple(steps), mask, _single(references.get(source.stem)),
                               bit_depth, quality, overwrite, device))
@@ -282,7 +289,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             recipe = work_hash(steps, bit_depth=task.bit_depth, quality=task.quality, mask=task.mask)
             now = manifest.entry(task.source, task.output, recipe, QUEUED)
             earlier = manifest.latest(task.source)
-            if now is None or earlier is None or not earlier.same_work(now):
+            if now is None or earlier is None or not earlier.same_work(now) or task.overwrite:
                 earlier = None
             elif earlier.status in (QUEUED, DONE) and not task.overwrite:
                 tasks[index] = task = dataclasses.replace(task, overwrite=True)

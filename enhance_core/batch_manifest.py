@@ -62,13 +62,23 @@ class Entry:
 
 
 def steps_digest(steps: Sequence[StackItem]) -> str:
-    """SHA-256 of the steps as a recipe, each mask raster by its own digest."""
+    """SHA-256 of the steps as a recipe, each mask raster by its own digest.
+
+    With a learned step, the shipped weights' digests count too, so outputs
+    made with earlier weights are done again after a model update.
+    """
+    from enhance_core.filters.registry import get_filter
     from enhance_core.recipe import recipe_to_dict
 
     rasters = [None if item.mask is None or item.mask.raster is None
                else hashlib.sha256(item.mask.raster.tobytes()).hexdigest() + str(item.mask.raster.shape)
                for item in steps]
-    text = json.dumps(recipe_to_dict(steps, raster_names=rasters), sort_keys=True, default=str)
+    weights: dict[str, str] = {}
+    if any(get_filter(item.filter).learned for item in steps):
+        from enhance_core.learned.registry import MODELS
+
+        weights = {name: spec.sha256 for name, spec in sorted(MODELS.items())}
+    text = json.dumps([recipe_to_dict(steps, raster_names=rasters), weights], sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -56,7 +56,6 @@ class FileResult:
     megapixels: float = 0.0
 
 
-
 def storage_refusal(output: str, sample: str | None) -> str | None:
     """Why this process (or a Dask worker) cannot write in the folder ``output`` or read ``sample``; None if it can."""
     if not os.path.isdir(output):

@@ -137,14 +137,15 @@ def run(args: argparse.Namespace) -> int:
     refusal = storage_refusal(str(args.output), None)
     if refusal is not None:
         raise ParameterError(f"{refusal}; choose another -o folder")
-    removed = remove_partial_files(task.output for task in tasks)
-    if removed:
-        print(f"removed {removed} partial file(s) an interrupted run left in {args.output}", file=sys.stderr)
     manifest = Manifest.open(args.output)
     if manifest.unreadable:
         print(f"{manifest.path}: {manifest.unreadable} unreadable line(s) skipped (a run killed while writing); "
               "their files are done again", file=sys.stderr)
     try:
+        # Only once the manifest's lock is ours: another run writing here still owns its partial files.
+        removed = remove_partial_files(task.output for task in tasks)
+        if removed:
+            print(f"removed {removed} partial file(s) an interrupted run left in {args.output}", file=sys.stderr)
         with ExitStack() as stack:
             cluster = None
             if cluster_spec is not None:

@@ -190,6 +190,8 @@ def test_a_recursive_walk_leaves_out_the_output_folder_inside_it(collection) -> 
     tree = collect_tree([collection], recursive=True, skip=out)
     assert not [p for p in tree if out in p.parents]
     assert len(collect_tree([collection], recursive=True)) == 6
+    globbed = collect_tree([str(collection / "**" / "*.png")], recursive=True, skip=out)
+    assert not [p for p in globbed if out in p.parents], "a glob leaves the output folder out too"
 
 
 def test_include_and_exclude_patterns(collection) -> None:

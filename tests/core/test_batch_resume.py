@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -102,3 +103,38 @@ def test_one_run_at_a_time_per_output_folder(tmp_path) -> None:
     finally:
         first.close()
     Manifest.open(tmp_path).close()
+
+
+def test_a_second_run_leaves_the_running_batchs_partial_files_alone(folder, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    partial = out / ".a.png.k3x9q2zw.part"
+    partial.write_bytes(b"being written by the first run")
+    first = Manifest.open(out)
+    try:
+        assert apply(folder, out) == 2
+    finally:
+        first.close()
+    assert "another apply run is writing" in capsys.readouterr().err
+    assert partial.exists(), "the running batch's partial file is its own"
+
+
+def test_overwrite_does_every_file_again_even_those_the_manifest_has_done(folder, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    (folder / "broken.png").unlink()
+    assert apply(folder, out) == 0
+    capsys.readouterr()
+    assert apply(folder, out, "--overwrite") == 0
+    assert "3 of 3 file(s) written" in capsys.readouterr().out
+
+
+def test_a_model_update_makes_learned_steps_count_as_other_work(monkeypatch) -> None:
+    from enhance_core.batch_manifest import steps_digest
+    from enhance_core.learned import registry
+    from enhance_core.stack import make_item
+
+    learned, classic = (make_item("denoise", {}),), (make_item("negative", {}),)
+    before = steps_digest(learned), steps_digest(classic)
+    spec = registry.MODELS["denoise"]
+    monkeypatch.setitem(registry.MODELS, "denoise", dataclasses.replace(spec, sha256="0" * 64))
+    assert steps_digest(learned) != before[0] and steps_digest(classic) == before[1]
