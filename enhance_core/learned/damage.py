@@ -135,9 +135,10 @@ def torn_edges(coarse: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
     Returns
     -------
     ndarray or None
-        Float32 ``shape``: the coarse probability inside regions marked at 0.5
-        that touch the picture's edge, cover at least :data:`EDGE_AREA` of it
-        and are at least :data:`EDGE_DEPTH` deep, zero elsewhere; None when there is no such region.
+        Float32 ``shape``: the coarse probability inside regions marked above
+        :data:`EDGE_PROBABILITY` that touch the picture's edge, cover at least
+        :data:`EDGE_AREA` of it and are at least :data:`EDGE_DEPTH` deep, zero
+        elsewhere; None when there is no such region.
     """
     marked = (coarse > EDGE_PROBABILITY).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(marked, connectivity=8)

@@ -194,10 +194,10 @@ def keep_local_mean(noisy: np.ndarray, denoised: np.ndarray) -> np.ndarray:
     the input is clipped at black or white, noise does not average to zero,
     so there the network may move the mean, but only as far as clipping can
     explain: noise of standard deviation s clipped at a level biases the mean
-    by at most 0.4 s, which is 0.56 times the RMS of what clipped noise leaves
-    (0.71 s). The bound is :data:`CLIP_BIAS` times the local RMS of what the
-    network removed, so a manual level far above the noise a dark photo
-    carries no longer crushes its shadows (at 25 on a LIME photo: 0 % pure
+    by at most 0.4 s, and leaves a fine-scale RMS (the input minus its 1 px
+    Gaussian blur) of about 0.5 s. The bound is :data:`CLIP_BIAS` times the
+    input's own local fine-scale RMS, the noise it carries, so a manual level
+    far above the noise a dark photo carries no longer crushes its shadows (at 25 on a LIME photo: 0 % pure
     black pixels became 50 %). The clipped share fades the bound in (none
     clipped around: the mean is kept; a quarter or more: the bound alone).
     The means are computed at a quarter of the size (they are smooth), which
