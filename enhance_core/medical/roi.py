@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from enhance_core.errors import ParameterError
+from enhance_core.filters.base import StopFn
 from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL
 from enhance_core.render import render_image
@@ -117,7 +118,16 @@ def source_values(image: Image) -> np.ndarray:
     return np.asarray(image.to_physical(image.pixels[:, :, 0].astype(np.float64)))
 
 
-def stack_values(image: Image, steps: Sequence[StackItem]) -> np.ndarray:
-    """Physical values after ``steps`` without their window/level steps (what the filters did to the values)."""
-    kept = [step for step in steps if step.filter != WINDOW_LEVEL]
-    return source_values(render_image(image, kept) if kept else image)
+def value_steps(steps: Sequence[StackItem]) -> tuple[StackItem, ...]:
+    """The steps that change the values: ``steps`` without their window/level steps."""
+    return tuple(step for step in steps if step.filter != WINDOW_LEVEL)
+
+
+def stack_values(image: Image, steps: Sequence[StackItem], *, should_stop: StopFn | None = None) -> np.ndarray:
+    """Physical values after ``steps`` without their window/level steps (what the filters did to the values).
+
+    ``should_stop()`` is checked between and inside the steps; once it is true
+    :class:`~enhance_core.errors.Cancelled` is raised.
+    """
+    kept = value_steps(steps)
+    return source_values(render_image(image, kept, should_stop=should_stop) if kept else image)

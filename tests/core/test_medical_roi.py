@@ -10,10 +10,10 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.pixels import apply_modality_lut
 
-from enhance_core.errors import ParameterError
+from enhance_core.errors import Cancelled, ParameterError
 from enhance_core.io import read_image
 from enhance_core.medical.roi import (Roi, distance_mm, pixel_spacing, roi_mask, roi_stats, source_values,
-                                      stack_values)
+                                      stack_values, value_steps)
 from enhance_core.image import Window
 from enhance_core.medical.windows import window_item
 from enhance_core.stack import make_item
@@ -81,3 +81,11 @@ def test_stack_values_leave_the_window_out_and_show_what_a_filter_changed(ct):
     roi = Roi("rectangle", 20, 30, 60, 50)
     before, after = roi_stats(source_values(image), roi), roi_stats(blurred, roi)
     assert after.count == before.count and after.sd < before.sd
+
+
+def test_stack_values_stop_when_asked(ct):
+    image, _, _ = ct
+    steps = [window_item(Window(-600, 1500)), make_item("gaussian_blur", {"sigma": 3.0})]
+    assert value_steps(steps) == (steps[1],)
+    with pytest.raises(Cancelled):
+        stack_values(image, steps, should_stop=lambda: True)
