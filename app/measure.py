@@ -57,7 +57,7 @@ class MeasureTool(QObject):
         self.after: RoiStats | None = None
         self.text = ""
         self.lane = JobRunner("Measuring the ROI", self)
-        self._values: tuple[int, np.ndarray] | None = None
+        self._values: tuple[Image, np.ndarray] | None = None
         document.source_replaced.connect(self._remeasure)
         document.image_changed.connect(self.clear)
         document.stack_changed.connect(self._remeasure)
@@ -112,8 +112,8 @@ class MeasureTool(QObject):
         roi = self.roi()
         if roi is None:
             return
-        if self._values is None or self._values[0] != id(source):
-            self._values = (id(source), source_values(source))
+        if self._values is None or self._values[0] is not source:
+            self._values = (source, source_values(source))
         self.before = roi_stats(self._values[1], roi, spacing=spacing, unit=source.meta.unit)
         if final:
             self.after = None

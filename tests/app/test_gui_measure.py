@@ -9,7 +9,10 @@ from pydicom.data import get_testdata_file
 from pydicom.pixels import apply_modality_lut
 from PySide6.QtCore import QPoint, Qt
 
+import app.measure
 from tests.app.conftest import add_filter, open_image
+from tests.app.test_gui_medical import next_slice, open_folder
+from tests.core.dicom_fixtures import slice_offset, write_series
 
 
 @pytest.fixture
@@ -63,3 +66,17 @@ def test_distance_in_mm_from_pixel_spacing(qtbot, window, ct):
     assert not window.measure_actions["distance"].isChecked() and measure.shape == "ellipse" and measure.text == ""
     window.measure_actions["ellipse"].trigger()
     assert canvas.tool is None
+
+
+def test_a_new_slice_is_measured_on_its_own_values_even_when_its_id_is_reused(qtbot, window, tmp_path, monkeypatch):
+    monkeypatch.setattr(app.measure, "id", lambda obj: 0, raising=False)  # every freed Image's id comes back
+    write_series(tmp_path / "series", [0.0, 1.0, 2.0])
+    open_folder(qtbot, window, tmp_path / "series")
+    measure = window.measure
+    window.measure_actions["rectangle"].trigger()
+    measure.press(20.0, 30.0)
+    measure.release(60.0, 50.0)
+    first = measure.before
+    next_slice(qtbot, window, lambda: window.slices.step(1))
+    assert slice_offset(window.document.source) == 1
+    assert measure.before.mean == pytest.approx(first.mean + 100, abs=0.01)
