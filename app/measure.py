@@ -5,6 +5,9 @@ statistics (:mod:`enhance_core.medical.roi`) follow live on the source values
 (HU for CT, never the display). On release the same ROI is measured on the
 values after the filter stack (its window/level steps left out) on a
 background lane, so the line reads ``before → after`` for denoising or CLAHE.
+A new slice or a changed filter measures it again; a window/level change does
+not (it leaves the values alone), and while cine plays only the source
+statistics follow the slices.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from app.document import Document
 from app.viewport import Viewport
 from app.workers import JobRunner
+from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
-from enhance_core.medical.roi import Roi, RoiStats, distance_mm, pixel_spacing, roi_stats, source_values, stack_values
+from enhance_core.medical.roi import (Roi, RoiStats, distance_mm, pixel_spacing, roi_stats, source_values, stack_values,
+                                      value_steps)
 from enhance_core.stack import StackItem
 
 MEASURE_SHAPES = ("rectangle", "ellipse", "distance")
@@ -35,10 +40,15 @@ def describe_stats(stats: RoiStats | None) -> str:
             f"{stats.count} px{area}")
 
 
-def _after_stack_job(image: Image, steps: tuple[StackItem, ...], roi: Roi, spacing, progress, should_stop):
-    """Worker job: the ROI's statistics on the values after the filter stack."""
+AfterKey = tuple[Image, tuple[StackItem, ...], Roi]
+"""What the statistics after the stack depend on: the source, the steps that change values, the ROI."""
+
+
+def _after_stack_job(image: Image, steps: tuple[StackItem, ...], roi: Roi, spacing: tuple[float, float] | None,
+                     progress: ProgressFn, should_stop: StopFn) -> RoiStats | None:
+    """Worker job: the ROI's statistics on the values after the filter stack (stops when asked)."""
     progress(0.0, "measuring the ROI after the filter stack")
-    return roi_stats(stack_values(image, steps), roi, spacing=spacing, unit=image.meta.unit)
+    return roi_stats(stack_values(image, steps, should_stop=should_stop), roi, spacing=spacing, unit=image.meta.unit)
 
 
 class MeasureTool(QObject):
@@ -56,19 +66,27 @@ class MeasureTool(QObject):
         self.before: RoiStats | None = None
         self.after: RoiStats | None = None
         self.text = ""
+        self.playing = False
         self.lane = JobRunner("Measuring the ROI", self)
         self._values: tuple[Image, np.ndarray] | None = None
+        self._after_key: AfterKey | None = None
         document.source_replaced.connect(self._remeasure)
         document.image_changed.connect(self.clear)
         document.stack_changed.connect(self._remeasure)
 
     def clear(self, *args: object) -> None:
         """Forget the drawn ROI."""
-        self.lane.cancel()
+        self._forget_after()
         self.start = self.end = None
-        self.before = self.after = None
+        self.before = None
         self._values = None
         self._set_text("")
+
+    def set_playing(self, playing: bool) -> None:
+        """Cine plays (True): the slices get their source statistics only; once it stops, the after-stack ones too."""
+        self.playing = playing
+        if not playing:
+            self._remeasure()
 
     def roi(self) -> Roi | None:
         """The drawn ROI (None for a distance or before a drag)."""
@@ -78,9 +96,8 @@ class MeasureTool(QObject):
 
     def press(self, x: float, y: float) -> None:
         """Start a new ROI or line at ``(x, y)``."""
-        self.lane.cancel()
+        self._forget_after()
         self.start = self.end = (x, y)
-        self.after = None
 
     def move(self, x: float, y: float) -> None:
         """Stretch the ROI or line to ``(x, y)``; the source statistics follow."""
@@ -95,8 +112,30 @@ class MeasureTool(QObject):
             self._measure(final=True)
 
     def _remeasure(self, *args: object) -> None:
-        if self.start is not None and self.end is not None:
+        """The source or the stack changed: measure again, unless only a window/level step did."""
+        if self.start is None or self.end is None:
+            return
+        if self.playing:
+            self._forget_after()
+            self._measure(final=False)
+        elif not self._measured_after():
             self._measure(final=True)
+
+    def _current_key(self) -> AfterKey | None:
+        source, roi = self.document.source, self.roi()
+        if source is None or roi is None:
+            return None
+        return source, value_steps(self.document.stack.snapshot()), roi
+
+    def _measured_after(self) -> bool:
+        """Whether the statistics after the stack are (being) measured for the current source, steps and ROI."""
+        key, last = self._current_key(), self._after_key
+        return key is not None and last is not None and key[0] is last[0] and key[1:] == last[1:]
+
+    def _forget_after(self) -> None:
+        self.lane.cancel()
+        self.after = None
+        self._after_key = None
 
     def _measure(self, *, final: bool) -> None:
         source = self.document.source
@@ -117,8 +156,9 @@ class MeasureTool(QObject):
         self.before = roi_stats(self._values[1], roi, spacing=spacing, unit=source.meta.unit)
         if final:
             self.after = None
-            steps = self.document.stack.snapshot()
-            self.lane.submit(partial(_after_stack_job, source, tuple(steps), roi, spacing),
+            steps = value_steps(self.document.stack.snapshot())
+            self._after_key = (source, steps, roi)
+            self.lane.submit(partial(_after_stack_job, source, steps, roi, spacing),
                              on_done=self._on_after, label="Measuring the ROI")
         self._show()
 

@@ -10,6 +10,12 @@ from pydicom.pixels import apply_modality_lut
 from PySide6.QtCore import QPoint, Qt
 
 import app.measure
+from app.measure import _after_stack_job
+from enhance_core.errors import Cancelled
+from enhance_core.image import Window
+from enhance_core.io import read_image
+from enhance_core.medical.roi import Roi, pixel_spacing, roi_stats, source_values
+from enhance_core.stack import make_item
 from tests.app.conftest import add_filter, open_image
 from tests.app.test_gui_medical import next_slice, open_folder
 from tests.core.dicom_fixtures import slice_offset, write_series
@@ -80,3 +86,58 @@ def test_a_new_slice_is_measured_on_its_own_values_even_when_its_id_is_reused(qt
     next_slice(qtbot, window, lambda: window.slices.step(1))
     assert slice_offset(window.document.source) == 1
     assert measure.before.mean == pytest.approx(first.mean + 100, abs=0.01)
+
+
+def draw_measured_roi(qtbot, window) -> None:
+    """Draw a rectangle ROI with the tool and wait for its statistics after the stack."""
+    measure = window.measure
+    window.measure_actions["rectangle"].trigger()
+    measure.press(20.0, 30.0)
+    measure.release(60.0, 50.0)
+    qtbot.waitUntil(lambda: measure.after is not None and not measure.lane.busy, timeout=20000)
+
+
+def test_a_window_change_keeps_the_measurement_after_the_stack_and_a_filter_change_redoes_it(qtbot, window, ct):
+    measure = window.measure
+    add_filter(qtbot, window, "gaussian_blur")
+    draw_measured_roi(qtbot, window)
+    after, started = measure.after, []
+    measure.lane.started.connect(started.append)
+    for center in (0.0, 40.0, 80.0):
+        window.window_level.apply_window(Window(center, 400.0), "Window")
+    qtbot.wait(100)
+    assert started == [] and measure.after is after and "after the stack" in measure.text
+    add_filter(qtbot, window, "median_blur")
+    qtbot.waitUntil(lambda: measure.after is not None and not measure.lane.busy, timeout=20000)
+    assert len(started) == 1 and measure.after != after
+    assert window.reporter.errors == []
+
+
+def test_cine_moves_the_source_statistics_only_and_measures_after_the_stack_once_it_stops(qtbot, window, tmp_path):
+    write_series(tmp_path / "four", [0.0, 1.0, 2.0, 3.0])
+    open_folder(qtbot, window, tmp_path / "four")
+    measure, slices, document = window.measure, window.slices, window.document
+    add_filter(qtbot, window, "gaussian_blur")
+    draw_measured_roi(qtbot, window)
+    started, shown = [], []
+    measure.lane.started.connect(started.append)
+    document.source_replaced.connect(lambda: shown.append(measure.before))
+    slices.fps.setValue(30)
+    slices.play_action.trigger()
+    qtbot.waitUntil(lambda: len(shown) >= 5, timeout=20000)
+    assert started == [] and measure.after is None and len({stats.mean for stats in shown}) == 4
+    slices.play_action.trigger()
+    qtbot.waitUntil(lambda: measure.after is not None and not measure.lane.busy and not slices.lane.busy,
+                    timeout=20000)
+    source = document.source
+    assert measure.before == roi_stats(source_values(source), measure.roi(), spacing=pixel_spacing(source.meta.dicom),
+                                       unit="HU")
+    assert started and measure.after.count == measure.before.count
+    assert window.reporter.errors == []
+
+
+def test_the_after_stack_job_stops_when_asked():
+    image = read_image(get_testdata_file("CT_small.dcm"))
+    with pytest.raises(Cancelled):
+        _after_stack_job(image, (make_item("gaussian_blur"),), Roi("rectangle", 0, 0, 8, 8), None,
+                         lambda fraction, message: None, lambda: True)
