@@ -262,13 +262,22 @@ class MainWindow(QMainWindow):
     def _show_dicom_tools(self) -> None:
         """Show the window/level toolbar and the DICOM header only while a DICOM image is open.
 
-        The header's tab comes to the front when a DICOM file opens (not on every slice change).
+        On other images the window/level drag and the measuring tools are turned off and disabled, their
+        keys with them. The header's tab comes to the front when a DICOM file opens (not on every slice change).
         """
         source = self.document.source
         dicom = source is not None and source.meta.dicom is not None
         for part in (self.window_level.toolbar, self.docks["dicom"]):
             part.toggleViewAction().setVisible(dicom)
             part.setVisible(dicom)
+        tools = (self.window_level.drag_action, *self.measure_actions.values())
+        if not dicom:
+            for action in tools:
+                action.setChecked(False)
+            if self.canvas.tool is self.window_level.tool or self.canvas.tool is self.measure:
+                self.canvas.set_tool(None)
+        for action in tools:
+            action.setEnabled(dicom)
         if dicom:
             self.docks["dicom"].raise_()
 

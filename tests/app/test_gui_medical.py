@@ -7,6 +7,7 @@ import pytest
 from PIL import Image as PILImage
 from pydicom.data import get_testdata_file
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
 
 from enhance_core.image import Window
 from tests.app.conftest import open_image, wait_rendered
@@ -179,6 +180,31 @@ def test_dicom_tools_show_only_while_a_dicom_image_is_open(qtbot, window, tmp_pa
     assert dicom_tools_shown() and dock.widget().rows()
     open_image(qtbot, window, photo)
     assert not dicom_tools_shown()
+
+
+def test_a_photo_after_a_ct_turns_the_measuring_and_window_drag_tools_off(qtbot, window, tmp_path):
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    open_image(qtbot, window, get_testdata_file("CT_small.dcm"))
+    canvas, measure = window.canvas, window.measure
+    tools = [window.window_level.drag_action, *window.measure_actions.values()]
+    assert all(action.isEnabled() for action in tools)
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_R)
+    assert canvas.tool is measure and window.measure_actions["rectangle"].isChecked()
+    photo = tmp_path / "photo.png"
+    PILImage.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(photo)
+    open_image(qtbot, window, photo)
+    assert canvas.tool is None and not any(action.isChecked() or action.isEnabled() for action in tools)
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_R)
+    start = QPoint(canvas.width() // 4, canvas.height() // 3)
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(canvas, start + QPoint(30, 20))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=start + QPoint(30, 20))
+    assert canvas.tool is None and measure.start is None and measure.text == ""
+    open_image(qtbot, window, get_testdata_file("CT_small.dcm"))
+    assert all(action.isEnabled() for action in tools)
 
 
 def test_dicom_tools_do_not_come_back_with_the_layout_at_the_next_start(qtbot, window, series_folder):
