@@ -169,6 +169,7 @@ class MainWindow(QMainWindow):
         self.files.read_warned.connect(status.set_read_warnings)
         self.slices.install_keys(self.canvas)
         self.slices.play_action.toggled.connect(self.measure.set_playing)
+        self.slices.message.connect(lambda text: status.showMessage(text, 10000))
         doc.source_replaced.connect(self._on_image_changed)
         doc.stack_changed.connect(self._show_noise_unit)
         self._connect_window_level_tool()

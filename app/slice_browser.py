@@ -11,14 +11,15 @@ document's source without touching the stack or the history, so the
 window/level and every other step apply to each slice alike. A second lane
 reads ahead: the next slices in the direction of travel and the previous ones,
 one file per job, into a cache of the slices near the current one, so a step
-to a neighbour shows a slice already read.
+to a neighbour shows a slice already read. A slice that cannot be read is
+reported and stops cine; asking for it again reads it again.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QWheelEvent
 from PySide6.QtWidgets import QLabel, QSlider, QSpinBox, QToolBar, QWidget
 
@@ -26,6 +27,7 @@ from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
+from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
 from enhance_core.medical.series import DicomSeries, series_from_file
 
@@ -45,7 +47,7 @@ WHEEL_SETTING = "view/wheel_steps_slices"
 FPS_SETTING = "view/cine_fps"
 
 
-def _read_slice_job(series: DicomSeries, index: int, progress, should_stop):
+def _read_slice_job(series: DicomSeries, index: int, progress: ProgressFn, should_stop: StopFn) -> tuple[int, Image]:
     """Worker job: read slice ``index``; return it with its index."""
     progress(0.0, f"reading slice {index + 1}")
     return index, series.read_slice(index)
@@ -68,7 +70,15 @@ def read_ahead_plan(index: int, count: int, direction: int, *, wrap: bool = Fals
 
 
 class SliceBrowser(QToolBar):
-    """Slider, keys, wheel and cine over the slices of the current series; hidden for single images."""
+    """Slider, keys, wheel and cine over the slices of the current series; hidden for single images.
+
+    Signals
+    -------
+    message(text)
+        A note for the status bar (a slice that cannot be read).
+    """
+
+    message = Signal(str)
 
     def __init__(self, document: Document, reporter: ErrorReporter, settings: EditorSettings,
                  parent: QWidget | None = None) -> None:
@@ -81,6 +91,7 @@ class SliceBrowser(QToolBar):
         self.direction = 1
         self.cache: dict[int, Image] = {}
         self._ahead: int | None = None
+        self._reading: int | None = None
         self._unreadable: set[int] = set()
         self._wheel_rest = 0.0
         self.lane = JobRunner("Reading slice", self)
@@ -144,7 +155,7 @@ class SliceBrowser(QToolBar):
         self.lane.cancel()
         self.ahead_lane.cancel()
         self.series, self.index, self.shown, self.direction = series, index, index, 1
-        self.cache, self._ahead, self._unreadable = {}, None, set()
+        self.cache, self._ahead, self._reading, self._unreadable = {}, None, None, set()
         source, path = self.document.source, self.document.source_path
         if series is not None and source is not None and 0 <= index < len(series) and path == series.slices[index].path:
             self.cache[index] = source
@@ -158,12 +169,17 @@ class SliceBrowser(QToolBar):
         self.show_slice(self.index + delta)
 
     def show_slice(self, index: int) -> None:
-        """Show slice ``index`` with the same stack: at once when read ahead, else once read in the background."""
+        """Show slice ``index`` with the same stack: at once when read ahead, else once read in the background.
+
+        The current slice is asked for again when it is not shown (its read failed).
+        """
         if self.series is None or self.document.source is None:
             return
         index = min(max(int(index), 0), len(self.series) - 1)
         if index != self.index:
             self._go(index, 1 if index > self.index else -1)
+        elif index != self.shown:
+            self._go(index, self.direction)
 
     def _go(self, index: int, direction: int) -> None:
         """Make ``index`` the current slice, travelling in ``direction`` (which the read-ahead follows)."""
@@ -174,9 +190,10 @@ class SliceBrowser(QToolBar):
         cached = self.cache.get(index)
         if cached is not None:
             self._show(index, cached)
-        elif index != self._ahead:
+        elif index != self._ahead and not (self.lane.busy and index == self._reading):
+            self._reading = index
             self.lane.submit(partial(_read_slice_job, self.series, index), on_done=self._on_slice,
-                             on_failed=self._on_failed, label=f"Reading slice {index + 1}")
+                             on_failed=partial(self._on_failed, index), label=f"Reading slice {index + 1}")
         self._read_ahead()
 
     def install_keys(self, widget: QWidget) -> None:
@@ -229,15 +246,20 @@ class SliceBrowser(QToolBar):
             self.shown = index
             self.document.replace_source(image, self.series.slices[index].path)
 
-    def _on_slice(self, result) -> None:
+    def _on_slice(self, result: tuple[int, Image]) -> None:
         index, image = result
         if self.series is None:
             return
+        self._unreadable.discard(index)
         self.cache[index] = image
         if index == self.index and self.shown != index:
             self._show(index, image)
 
-    def _on_failed(self, failure: JobFailure) -> None:
+    def _on_failed(self, index: int, failure: JobFailure) -> None:
+        """Slice ``index`` cannot be read: stop cine, say so in the status bar and report the error."""
+        playing = self.play_action.isChecked()
+        self.play_action.setChecked(False)
+        self.message.emit(f"Cannot read slice {index + 1}{'; cine stopped' if playing else ''}")
         self.reporter.report(self, "Cannot read the slice", failure.error, failure.details)
 
     def _read_ahead(self) -> None:
@@ -258,7 +280,7 @@ class SliceBrowser(QToolBar):
                                on_failed=partial(self._on_ahead_failed, series, target),
                                label=f"Reading ahead slice {target + 1}", cancel_running=False)
 
-    def _on_read_ahead(self, series: DicomSeries, result) -> None:
+    def _on_read_ahead(self, series: DicomSeries, result: tuple[int, Image]) -> None:
         index, image = result
         if series is not self.series:
             return
@@ -275,7 +297,7 @@ class SliceBrowser(QToolBar):
         self._ahead = None
         self._unreadable.add(index)
         if index == self.index and self.shown != index:
-            self._on_failed(failure)
+            self._on_failed(index, failure)
         self._read_ahead()
 
     def _on_image_changed(self) -> None:

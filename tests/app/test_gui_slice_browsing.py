@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 import enhance_core.medical.series as series_module
 from app.slice_browser import READ_AHEAD, READ_BEHIND, read_ahead_plan
+from enhance_core.errors import ImageReadError
 from tests.app.test_gui_medical import next_slice, open_folder
 from tests.core.dicom_fixtures import slice_offset, write_series
 
@@ -129,3 +130,29 @@ def test_read_ahead_plan_follows_the_direction_and_wraps_for_cine():
     assert read_ahead_plan(5, 20, -1) == [4, 3, 6, 7, 2, 1, 0]
     assert read_ahead_plan(0, 3, 1) == [1, 2]
     assert read_ahead_plan(18, 20, 1, wrap=True)[:3] == [19, 0, 17]
+
+
+def test_a_slice_that_cannot_be_read_stops_cine_and_says_so_and_can_be_read_again(qtbot, window, tmp_path,
+                                                                                  monkeypatch):
+    write_series(tmp_path / "series", [float(z) for z in range(6)], names=[f"{i:02d}.dcm" for i in range(6)])
+    broken = {"03.dcm"}
+    real = series_module.read_image
+
+    def failing(path, *, page=None, **kwargs):
+        if path.name in broken:
+            raise ImageReadError(path, "the file is damaged")
+        return real(path, page=page, **kwargs)
+
+    monkeypatch.setattr(series_module, "read_image", failing)
+    open_folder(qtbot, window, tmp_path / "series")
+    slices = window.slices
+    slices.fps.setValue(30)
+    slices.play_action.trigger()
+    qtbot.waitUntil(lambda: not slices.play_action.isChecked(), timeout=20000)
+    assert not slices.timer.isActive() and slices.index == 3 and slices.shown == 2
+    assert window.status.currentMessage() == "Cannot read slice 4; cine stopped"
+    assert [title for title, _, _ in window.reporter.errors] == ["Cannot read the slice"]
+    assert "damaged" in window.reporter.errors[0][1]
+    broken.clear()
+    next_slice(qtbot, window, lambda: slices.show_slice(3))
+    assert slices.shown == 3 and slice_offset(window.document.source) == 3
