@@ -108,8 +108,8 @@ MODELS: dict[str, ModelSpec] = {
     "detect": ModelSpec(
         arch="DamageUNet",
         args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
-        weights="detect/detect-a03d3e7e.safetensors",
-        sha256="a03d3e7e559365c63db7fc8da1ba301a79c2c248aead53f4e98da5e239cc5ea4",
+        weights="detect/detect-4d8de45b.safetensors",
+        sha256="4d8de45ba16e684e62260dd0fac4a15a4285b1bcceb12cb2d8d804e1964515b3",
     ),
 }
 """Model name -> :class:`ModelSpec`."""
