@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -61,6 +62,25 @@ def save_png(pixels: np.ndarray, path: Path) -> Path:
 def photo_path(tmp_path) -> Path:
     """A synthetic 128x96 color PNG."""
     return save_png(synthetic_photo(), tmp_path / "photo.png")
+
+
+@pytest.fixture
+def ct_path(tmp_path) -> Path:
+    """A copy of pydicom's CT_small.dcm (exports and edits must leave it untouched)."""
+    from pydicom.data import get_testdata_file
+
+    path = tmp_path / "ct.dcm"
+    shutil.copyfile(get_testdata_file("CT_small.dcm"), path)
+    return path
+
+
+@pytest.fixture
+def series_folder(tmp_path) -> Path:
+    """A 4-slice CT series written out of order (positions 20, 0, 10, 30 mm)."""
+    from tests.core.dicom_fixtures import write_series
+
+    write_series(tmp_path / "series", [20.0, 0.0, 10.0, 30.0])
+    return tmp_path / "series"
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
 from pydicom.data import get_testdata_file
 
 from app.metrics_panel import format_score, noise_unit
@@ -12,13 +9,6 @@ from enhance_core.image import Window
 from enhance_core.io import read_image
 from tests.app.conftest import open_image, wait_rendered
 from tests.app.test_gui_medical_export import open_dialog
-
-
-@pytest.fixture
-def ct_path(tmp_path):
-    path = tmp_path / "ct.dcm"
-    shutil.copyfile(get_testdata_file("CT_small.dcm"), path)
-    return path
 
 
 def test_a_dicom_slice_exports_to_16_bit_png_by_default(qtbot, window, ct_path):

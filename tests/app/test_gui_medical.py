@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PIL import Image as PILImage
 from pydicom.data import get_testdata_file
 from PySide6.QtCore import QPoint, Qt
@@ -30,12 +29,6 @@ def next_slice(qtbot, window, trigger) -> None:
 
 def window_item(window):
     return next(item for item in window.document.stack.snapshot() if item.filter == "window_level")
-
-
-@pytest.fixture
-def series_folder(tmp_path):
-    write_series(tmp_path / "series", [20.0, 0.0, 10.0, 30.0])
-    return tmp_path / "series"
 
 
 def test_series_opens_in_slice_order_and_keys_browse_it_keeping_the_stack(qtbot, window, series_folder):

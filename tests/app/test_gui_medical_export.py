@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pydicom
 import pytest
 import tifffile
 from PIL import Image as PILImage
-from pydicom.data import get_testdata_file
 from pydicom.pixels import apply_modality_lut
 
 from app.export_dialog import ExportDialog
@@ -38,14 +36,6 @@ def description_of(path) -> dict:
             return json.loads(tif.pages[0].description)
     with PILImage.open(path) as picture:
         return json.loads(picture.info["Description"])
-
-
-@pytest.fixture
-def ct_path(tmp_path):
-    """A copy of pydicom's CT_small.dcm (the export must leave it untouched)."""
-    path = tmp_path / "ct.dcm"
-    shutil.copyfile(get_testdata_file("CT_small.dcm"), path)
-    return path
 
 
 def test_dicom_options_are_hidden_for_a_photo(qtbot, window, photo_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from pydicom.data import get_testdata_file
 
 from app.viewer_overlay import corner_text
@@ -11,13 +10,6 @@ from enhance_core.io import read_image
 from enhance_core.medical.windows import header_window
 from tests.app.conftest import open_image, wait_rendered
 from tests.app.test_gui_medical import next_slice, open_folder
-from tests.core.dicom_fixtures import write_series
-
-
-@pytest.fixture
-def series_folder(tmp_path):
-    write_series(tmp_path / "series", [20.0, 0.0, 10.0, 30.0])
-    return tmp_path / "series"
 
 
 def test_corners_show_modality_slice_window_and_zoom_and_follow_them(qtbot, window, series_folder):
