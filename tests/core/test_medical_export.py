@@ -153,3 +153,14 @@ def test_cli_window_auto_and_recipe_choices(tmp_path):
                      "--recipe", str(recipe)]) == 0
     np.testing.assert_allclose(read_image(tmp_path / "neg" / "slice_0002.png").pixels,
                                1.0 - read_image(tmp_path / "preset" / "slice_0002.png").pixels, atol=1 / 255 + 1e-6)
+
+
+def test_a_folder_of_several_series_names_the_series_option_for_each(tmp_path, capsys):
+    write_series(tmp_path / "study", [0.0, 1.0], series_uid="1.2.3.4", names=["a1.dcm", "a2.dcm"])
+    write_series(tmp_path / "study", [0.0], series_uid="1.2.3.5", names=["b1.dcm"])
+    out = tmp_path / "out"
+    assert cli_main(["dicom-export", str(tmp_path / "study"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "holds 2 series" in err and "--series 1.2.3.4 (CT, 2 slices" in err and "--series 1.2.3.5 (CT, 1" in err
+    assert cli_main(["dicom-export", str(tmp_path / "study"), "-o", str(out), "--series", "1.2.3.5"]) == 0
+    assert len(list(out.iterdir())) == 1
