@@ -8,7 +8,7 @@ data left out (``ImageMeta.dicom``); nothing here can change it.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHeaderView, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from app.document import Document
 
@@ -44,8 +44,13 @@ class DicomHeaderPanel(QWidget):
         self.tree.setObjectName("dicom_tree")
         self.tree.setHeaderLabels(["Tag", "Name", "Value"])
         self.tree.setUniformRowHeights(True)
-        self.tree.setColumnWidth(0, 124)
-        self.tree.setColumnWidth(1, 170)
+        # Name and Value share what the tag leaves, so Value stays in view in a narrow dock (fixed widths of
+        # 124 and 170 px pushed it off the right edge); long texts are elided, with the whole text as tooltip.
+        columns = self.tree.header()
+        columns.setStretchLastSection(False)
+        columns.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        columns.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        columns.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.filter_edit)
@@ -75,7 +80,9 @@ class DicomHeaderPanel(QWidget):
                     branch = QTreeWidgetItem(row, ["", f"Item {number}", ""])
                     self._add_elements(branch, item)
             else:
-                QTreeWidgetItem(parent, [tag, element.name, _value_text(element)])
+                row = QTreeWidgetItem(parent, [tag, element.name, _value_text(element)])
+            row.setToolTip(1, row.text(1))
+            row.setToolTip(2, row.text(2))
 
     def rows(self) -> list[tuple[str, str, str]]:
         """The visible top-level rows as (tag, name, value) (for tests)."""

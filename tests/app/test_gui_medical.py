@@ -135,6 +135,19 @@ def test_header_panel_lists_and_filters_the_slice_header(qtbot, window, series_f
     assert [row[2] for row in panel.rows()] == ["3"]
 
 
+def test_header_value_column_stays_in_view_in_a_narrow_dock(qtbot, window, series_folder):
+    open_folder(qtbot, window, series_folder)
+    panel = window.dicom_panel
+    panel.resize(280, 400)
+    qtbot.wait(50)
+    tree, columns = panel.tree, panel.tree.header()
+    assert columns.sectionPosition(2) + 40 < tree.viewport().width(), "the Value column starts inside the view"
+    assert columns.sectionSize(2) >= 60
+    name = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+                if tree.topLevelItem(i).text(1) == "Patient's Name")
+    assert name.toolTip(2) == PATIENT_NAME, "the whole value is one hover away"
+
+
 def test_header_dock_shares_a_tab_with_history_and_comes_forward_for_dicom(qtbot, window, series_folder, tmp_path):
     from PySide6.QtWidgets import QTabBar
 
