@@ -42,6 +42,7 @@ from app.status_bar import EditorStatusBar
 from app.window_level import WindowLevelControls
 from app.viewer_overlay import ViewerOverlay
 from app.workers import JobFailure, JobRunner
+from enhance_core.medical.roi import pixel_spacing
 from enhance_core.medical.windows import stack_window
 
 
@@ -302,7 +303,9 @@ class MainWindow(QMainWindow):
         if source is None or not (0 <= col < source.cols and 0 <= row < source.rows):
             self.status.value_label.setText("")
             return
-        text = f"x {col}, y {row}   original {describe_value(source.meta, source.pixels[row, col])}"
+        spacing = pixel_spacing(source.meta.dicom)
+        place = "" if spacing is None else f" ({(col + 0.5) * spacing[1]:.1f}, {(row + 0.5) * spacing[0]:.1f} mm)"
+        text = f"x {col}, y {row}{place}   original {describe_value(source.meta, source.pixels[row, col])}"
         frame = self.renders.latest
         if frame is not None and frame.preview_pixels is not None:
             pixels = frame.preview_pixels

@@ -61,6 +61,9 @@ def test_value_under_the_cursor_is_in_hounsfield_units_for_a_slice(qtbot, window
     expected = int(round(float(source.to_physical(source.pixels[5, 7, 0]))))
     window._show_value(7.5, 5.5)
     assert f"original {expected} HU" in window.status.value_label.text()
+    row_mm, col_mm = (float(v) for v in source.meta.dicom.PixelSpacing)
+    assert f"x 7, y 5 ({7.5 * col_mm:.1f}, {5.5 * row_mm:.1f} mm)" in window.status.value_label.text(), \
+        "the pixel's centre in mm from the image's corner, from PixelSpacing"
 
 
 def test_presets_auto_and_header_are_undoable_stack_edits(qtbot, window, series_folder):
