@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "apply": "enhance_core.cli.apply",
     "detect-dust": "enhance_core.cli.detect_dust",
     "dicom-export": "enhance_core.cli.dicom_export",
+    "roi-stats": "enhance_core.cli.roi_stats",
 }
 
 

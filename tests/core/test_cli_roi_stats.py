@@ -1,0 +1,81 @@
+"""``enhance-studio roi-stats``: ROI statistics of DICOM series as CSV, before and after a recipe (issue 24)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from enhance_core.cli import main
+from enhance_core.image import Image
+from enhance_core.io import read_image, write_image
+from enhance_core.recipe import save_recipe
+from enhance_core.stack import make_item
+from tests.core.dicom_fixtures import write_series
+
+
+@pytest.fixture
+def series(tmp_path):
+    """Three CT slices with PixelSpacing."""
+    return write_series(tmp_path / "series", [0.0, 1.0, 2.0])
+
+
+def rows_of(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_a_rectangle_on_every_slice_matches_numpy_on_the_hu_values(series, capsys):
+    assert main(["roi-stats", str(series[0].parent), "--roi", "rect:10,20,50,40"]) == 0
+    rows = rows_of(capsys.readouterr().out)
+    assert len(rows) == 3 and {row["unit"] for row in rows} == {"HU"}
+    for row in rows:
+        image = read_image(row["file"])
+        values = image.to_physical(image.pixels[20:40, 10:50, 0].astype(np.float64))
+        assert int(row["count"]) == values.size == 800
+        assert float(row["mean"]) == pytest.approx(values.mean(), abs=1e-3)
+        assert float(row["sd"]) == pytest.approx(values.std(ddof=1), abs=1e-3)
+        assert float(row["min"]) == pytest.approx(values.min()) and float(row["max"]) == pytest.approx(values.max())
+        row_mm, col_mm = (float(v) for v in image.meta.dicom.PixelSpacing)
+        assert float(row["area_mm2"]) == pytest.approx(800 * row_mm * col_mm, abs=0.01)
+
+
+def test_after_a_recipe_the_same_roi_shows_what_it_did_to_the_values(series, tmp_path, capsys):
+    recipe = save_recipe([make_item("gaussian_blur", {"sigma": 3.0})], tmp_path / "blur.json")
+    out = tmp_path / "stats.csv"
+    assert main(["roi-stats", str(series[1]), "--roi", "ellipse:20,20,100,100", "--recipe", str(recipe),
+                 "-o", str(out)]) == 0
+    assert "wrote 1 row(s)" in capsys.readouterr().err
+    (row,) = rows_of(out.read_text())
+    assert float(row["sd_after"]) < 0.9 * float(row["sd"]), "a blur lowers the spread of tissue values"
+    assert float(row["mean_after"]) == pytest.approx(float(row["mean"]), abs=0.05 * float(row["sd"]) + 1)
+
+
+def test_an_existing_csv_is_kept_without_overwrite(series, tmp_path, capsys):
+    out = tmp_path / "stats.csv"
+    out.write_text("the user's own notes")
+    assert main(["roi-stats", str(series[0]), "--roi", "rect:0,0,8,8", "-o", str(out)]) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert out.read_text() == "the user's own notes"
+    assert main(["roi-stats", str(series[0]), "--roi", "rect:0,0,8,8", "-o", str(out), "--overwrite"]) == 0
+    assert out.read_text().startswith("file,roi,unit,count")
+
+
+@pytest.mark.parametrize("roi, words", [
+    ("circle:1,2,3,4", "the shape must be rect or ellipse"),
+    ("rect:1,2,3", "four numbers LEFT,TOP,RIGHT,BOTTOM"),
+    ("rect:5,5,5,9", "the box is empty"),
+    ("rect:5000,5000,6000,6000", "holds no pixel of"),
+])
+def test_a_bad_roi_gets_one_line_naming_it(series, capsys, roi, words):
+    assert main(["roi-stats", str(series[0]), "--roi", roi]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and words in err[0]
+
+
+def test_a_photograph_is_refused_with_the_reason(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    write_image(Image(np.zeros((16, 16, 3), np.float32)), photo)
+    assert main(["roi-stats", str(photo), "--roi", "rect:0,0,8,8"]) == 2
+    assert "is not a DICOM image" in capsys.readouterr().err
