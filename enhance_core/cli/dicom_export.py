@@ -78,13 +78,12 @@ def _parse_window(text: str) -> Window:
 
 def _series(args: argparse.Namespace) -> DicomSeries:
     """The series named on the command line (folder or file)."""
-    from enhance_core.medical.series import list_series, open_series, series_from_file
+    from enhance_core.medical.series import list_series, open_series, series_from_file, series_listing
 
     if args.source.is_dir():
         if args.series is None and len(found := list_series(args.source)) > 1:
-            listing = "; ".join(f"--series {series.uid} ({series.modality or '?'}, {len(series)} slices"
-                                f"{', ' + series.description if series.description else ''})" for series in found)
-            raise ParameterError(f"{args.source} holds {len(found)} series; export one at a time: {listing}")
+            raise ParameterError(f"{args.source} holds {len(found)} series; export one at a time: "
+                                 f"{series_listing(found, prefix='--series ')}")
         return open_series(args.source, series_uid=args.series)
     if not args.source.exists():
         raise ImageWriteError(args.source, "does not exist; give a series folder or a DICOM file")

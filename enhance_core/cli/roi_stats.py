@@ -65,20 +65,13 @@ def parse_roi(text: str) -> Roi:
 
 
 def _images(paths: list[Path]) -> Iterator[tuple[str, Image]]:
-    """Each DICOM file, or each slice of a series folder, with the name its rows carry."""
-    from enhance_core.io import read_image
-    from enhance_core.medical.series import open_series
+    """Each slice of each DICOM file or series folder, with the name its rows carry (``#frame`` past the first)."""
+    from enhance_core.medical.series import open_series, series_from_file
 
     for path in paths:
-        if path.is_dir():
-            for item in open_series(path).slices:
-                yield str(item.path), read_image(item.path)
-        else:
-            image = read_image(path)
-            if image.meta.dicom is None:
-                raise ParameterError(f"{path} is not a DICOM image; ROI statistics are in the modality's units, "
-                                     "give DICOM files or series folders")
-            yield str(path), image
+        series = open_series(path) if path.is_dir() else series_from_file(path)
+        for index, item in enumerate(series.slices):
+            yield str(item.path) + (f"#{item.frame}" if item.frame else ""), series.read_slice(index)
 
 
 def _row(name: str, roi_text: str, stats: RoiStats, after: RoiStats | None) -> list[object]:

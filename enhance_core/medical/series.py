@@ -199,16 +199,16 @@ def open_series(folder: str | PathLike[str], *, series_uid: str | None = None) -
             if series.uid == series_uid:
                 return series
         raise DicomSeriesError(Path(folder), f"holds no series with SeriesInstanceUID {series_uid}; "
-                                             f"it holds: {_listing(found)}")
+                                             f"it holds: {series_listing(found)}")
     if len(found) > 1:
         raise DicomSeriesError(Path(folder), f"holds {len(found)} series; pick one by its SeriesInstanceUID: "
-                                             f"{_listing(found)}")
+                                             f"{series_listing(found)}")
     return found[0]
 
 
-def _listing(found: list[DicomSeries]) -> str:
-    """One line naming each series: UID, modality, slice count, description."""
-    return "; ".join(f"{s.uid or '(no UID)'} ({s.modality or '?'}, {len(s)} slices"
+def series_listing(found: list[DicomSeries], *, prefix: str = "") -> str:
+    """One line naming each series: ``prefix`` and UID, modality, slice count, description."""
+    return "; ".join(f"{prefix}{s.uid or '(no UID)'} ({s.modality or '?'}, {len(s)} slices"
                      f"{', ' + s.description if s.description else ''})"
                      for s in found)
 
