@@ -45,7 +45,7 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from enhance_core.batch_workers import (POLL_SECONDS, BatchInterrupted, _ignore_sigint, _sigint_held,
+from enhance_core.batch_workers import (POLL_SECONDS, BatchInterrupted, ignore_sigint, sigint_held,
                                         remove_partial_files)
 from enhance_core.errors import ParameterError
 
@@ -132,7 +132,7 @@ def open_cluster(spec: ClusterSpec) -> Iterator[Cluster]:
     import dask
 
     with ExitStack() as stack:
-        with _sigint_held():
+        with sigint_held():
             if spec.address == "":
                 with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
                                       "distributed.scheduler.worker-saturation": 1.0}):
@@ -157,7 +157,7 @@ def _ignoring_ctrl_c(distributed: Any) -> Any:
 
     class IgnoreCtrlC(distributed.WorkerPlugin):
         def setup(self, worker: Any) -> None:
-            _ignore_sigint()
+            ignore_sigint()
 
     return IgnoreCtrlC()
 
@@ -208,7 +208,7 @@ def run_on_cluster(cluster: Cluster, fn: Callable[[FileTask, Any], FileResult], 
     sent = {index: _absolute(tasks[index]) for index in pending}
     arrived: SimpleQueue[Any] = SimpleQueue()
     try:
-        with _sigint_held():
+        with sigint_held():
             groups: dict[tuple[int, ...], list[int]] = {}
             for index in pending:
                 groups.setdefault(tuple(map(id, tasks[index].steps)), []).append(index)
@@ -222,7 +222,7 @@ def run_on_cluster(cluster: Cluster, fn: Callable[[FileTask, Any], FileResult], 
                     running[future] = index
                     future.add_done_callback(arrived.put)
         while running:
-            with _sigint_held():
+            with sigint_held():
                 try:
                     done = [arrived.get(timeout=POLL_SECONDS)]
                 except Empty:

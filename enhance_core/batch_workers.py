@@ -118,7 +118,7 @@ def _die_with_parent(parent: int) -> bool:
 
 def _start_worker(pipe: Connection, parent: int) -> None:
     """Worker start-up: ignore Ctrl+C (the parent handles it), one OpenCV thread, die with the parent."""
-    _ignore_sigint()
+    ignore_sigint()
     cv2.setNumThreads(1)
     _die_with_parent(parent)
     threading.Thread(target=_watch_parent, args=(pipe,), name="watch-parent", daemon=True).start()
@@ -131,7 +131,7 @@ def _janitor(pipe: Connection, parent: int, outputs: list[Path]) -> None:
     is removed once the parent is gone (``pidfd``), so no worker can create
     another partial file afterwards. It ignores Ctrl+C as the workers do.
     """
-    _ignore_sigint()
+    ignore_sigint()
     try:
         if pipe.recv_bytes() == DONE:
             return
@@ -158,7 +158,7 @@ def _run_one(fn: Callable[[Any], Any], task: Any, target: Path | None) -> Any:
 
 
 @contextmanager
-def _sigint_held() -> Iterator[None]:
+def sigint_held() -> Iterator[None]:
     """Hold Ctrl+C back while workers are started (they start with it held and ignore it before running code),
     and while the pool is waited on (raised there, it could leave a future's lock taken).
 
@@ -167,7 +167,7 @@ def _sigint_held() -> Iterator[None]:
     raises :class:`KeyboardInterrupt` as the window closes instead of being
     lost (ignoring it, as before, lost it: CI saw a batch finish all its files
     after a Ctrl+C). The workers inherit the mask
-    through ``exec`` and ignore SIGINT in :func:`_ignore_sigint`. Elsewhere
+    through ``exec`` and ignore SIGINT in :func:`ignore_sigint`. Elsewhere
     SIGINT is ignored for the window.
     """
     if threading.current_thread() is not threading.main_thread():
@@ -187,7 +187,7 @@ def _sigint_held() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _ignore_sigint() -> None:
+def ignore_sigint() -> None:
     """In a worker or the janitor: ignore Ctrl+C (which drops one held since start-up), then stop holding it."""
     if threading.current_thread() is not threading.main_thread():
         return
@@ -231,7 +231,7 @@ def _start_janitor(context: Any, outputs: list[Path]) -> tuple[Any, Connection] 
     reader, writer = context.Pipe(duplex=False)
     process = context.Process(target=_janitor, args=(reader, os.getpid(), outputs), name="batch-janitor",
                               daemon=True)
-    with _sigint_held():
+    with sigint_held():
         process.start()
     reader.close()
     return process, writer
@@ -249,7 +249,7 @@ def _run_pool_once(fn: Callable[[Any], Any], tasks: Sequence[Any], queue: list[i
         while queue or running:
             # Ctrl+C is held through each pass and raised between passes: raised inside wait() it could leave a
             # future's lock taken, and shutdown() then hung for good (seen once in the Ctrl+C test).
-            with _sigint_held():
+            with sigint_held():
                 while queue and len(running) < jobs:
                     index = queue.pop(0)
                     running[pool.submit(_run_one, fn, tasks[index], target(tasks[index]))] = index

@@ -134,7 +134,7 @@ def test_a_ctrl_c_while_workers_start_is_held_not_lost() -> None:
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
-            with batch_workers._sigint_held():
+            with batch_workers.sigint_held():
                 signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
                 reached_the_end_of_the_window = True
         assert reached_the_end_of_the_window, "the Ctrl+C interrupted the start of a worker"
