@@ -58,7 +58,8 @@ from enhance_core.learned.lowlight_ops import linear_to_srgb, srgb_to_linear
 from enhance_core.training.contact_sheet import write_contact_sheet
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
 from enhance_core.training.lowlight_measures import near_black_chroma, real_photo_figures, summarize_real
-from enhance_core.training.synth_lowlight import EVAL_CAMERA, Darkening, darken_image, lit_reference, random_lamps
+from enhance_core.training.synth_lowlight import (EVAL_CAMERA, Darkening, darken_image, darken_through_camera,
+                                                  lit_reference, random_lamps)
 
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 MID_GREY = 0.18
@@ -106,35 +107,47 @@ def score(result: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
     return 10.0 * np.log10(1.0 / max(mse, 1e-10)), float(ssim)
 
 
-def held_out_pair(clean: np.ndarray, ev: float, lamps: bool, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Return (dark input, reference) for one held-out picture at ``ev``, with light sources in it when ``lamps``."""
+KINDS = ("plain", "lamps", "camera")
+"""Test conditions besides the exposure: plain darkening, light sources in the frame, the whole camera pipeline."""
+
+
+def held_out_pair(clean: np.ndarray, ev: float, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Return (dark input, reference) for one held-out picture at ``ev``.
+
+    ``kind`` is ``"plain"`` (:func:`darken_image`), ``"lamps"`` (with light sources in the frame, in the
+    reference too) or ``"camera"`` (:func:`darken_through_camera`: demosaiced, colour-matrixed, JPEG noise).
+    """
     darkening = Darkening(ev=float(ev), **EVAL_CAMERA)
-    if not lamps:
+    if kind == "camera":
+        even = clean[: clean.shape[0] // 2 * 2, : clean.shape[1] // 2 * 2]
+        return darken_through_camera(even, darkening, rng), even
+    if kind == "plain":
         return darken_image(clean, darkening, rng), clean
     light = random_lamps(clean.shape[:2], rng)
     return darken_image(clean, darkening, rng, lamps=light), lit_reference(clean, darkening, light)
 
 
-def condition_label(ev: float, lamps: bool) -> str:
-    """Row label of one test condition: ``-3 EV`` or ``-3 EV lamps``."""
-    return f"{ev:+.0f} EV" + (" lamps" if lamps else "")
+def condition_label(ev: float, kind: str) -> str:
+    """Row label of one test condition: ``-3 EV``, ``-3 EV lamps`` or ``-3 EV camera``."""
+    return f"{ev:+.0f} EV" + ("" if kind == "plain" else f" {kind}")
 
 
-def evaluate(model, images: list, conditions: list[tuple[float, bool]], seed: int = 6) -> tuple[dict, dict, float]:
-    """Score every method in every (exposure, lamps) condition.
+def evaluate(model, images: list, conditions: list[tuple[float, str]], seed: int = 6) -> tuple[dict, dict, float]:
+    """Score every method in every (exposure, kind) condition (kinds: :data:`KINDS`).
 
     Returns ({label: {method: (psnr, ssim)}}, {label: {method: (chroma, tint, pixels)}}, our seconds per megapixel);
     the second pools :func:`near_black_chroma` over the pictures, ``"reference"`` included.
     """
     results, neutrality, seconds, megapixels = {}, {}, 0.0, 0.0
-    for ev, lamps in conditions:
-        label = condition_label(ev, lamps)
+    for ev, kind in conditions:
+        label = condition_label(ev, kind)
         scores: dict[str, list] = {m: [] for m in METHODS}
         chroma: dict[str, list] = {m: [] for m in ("reference", *METHODS)}
         for index, (_, image) in enumerate(images):
             clean = image.astype(np.float32) / 255.0
-            rng = np.random.default_rng([seed, index, int(round(-ev * 10)), *([1] if lamps else [])])
-            dark, reference = held_out_pair(clean, ev, lamps, rng)
+            extra = [KINDS.index(kind)] if kind != "plain" else []
+            rng = np.random.default_rng([seed, index, int(round(-ev * 10)), *extra])
+            dark, reference = held_out_pair(clean, ev, kind, rng)
             start = time.perf_counter()
             ours = enhance_low_light(dark, model=model, device="cpu")
             seconds += time.perf_counter() - start
@@ -225,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evs", type=float, nargs="+", default=[-1, -2, -3, -4], help="exposures in stops")
     parser.add_argument("--lamp-evs", type=float, nargs="*", default=[-3],
                         help="exposures at which the pictures also hold clipped light sources (none: skip)")
+    parser.add_argument("--camera-evs", type=float, nargs="*", default=[-3],
+                        help="exposures at which the noise comes from the whole camera pipeline (none: skip)")
     parser.add_argument("--limit", type=int, default=0, help="score only the first N images (0: all)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--sheet", type=Path, default=Path("runs/lowlight/contact_sheet.png"),
@@ -239,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: {error}") from None
     images = evaluation_images(args.data, args.limit or None)
     print(f"camera: shot {EVAL_CAMERA['shot']:g}, read {EVAL_CAMERA['read']:.2e}; PSNR dB / SSIM", flush=True)
-    conditions = [(ev, False) for ev in args.evs] + [(ev, True) for ev in args.lamp_evs]
+    conditions = ([(ev, "plain") for ev in args.evs] + [(ev, "lamps") for ev in args.lamp_evs]
+                  + [(ev, "camera") for ev in args.camera_evs])
     results, neutrality, s_per_mp = evaluate(model, images, conditions)
     print(f"ours: {s_per_mp:.3f} s/MP on these images (whole filter, CPU)", flush=True)
     print_neutrality(neutrality)

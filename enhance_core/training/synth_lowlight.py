@@ -21,6 +21,7 @@ noise. :data:`EVAL_CAMERA` is the fixed camera the evaluation uses.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TypedDict
@@ -28,6 +29,7 @@ from typing import TypedDict
 import numpy as np
 
 from enhance_core.learned.lowlight_ops import linear_to_srgb, srgb_to_linear
+from enhance_core.training.camera_noise import camera_noise_pair, draw_settings
 
 
 @dataclass(frozen=True)
@@ -191,3 +193,32 @@ def darken_image(
     noisy += rng.standard_normal(linear.shape, dtype=np.float32) * np.float32(darkening.read)
     srgb = linear_to_srgb(np.clip(noisy, 0.0, 1.0))
     return (np.round(srgb * 255.0) / 255.0).astype(np.float32)
+
+
+def darken_through_camera(clean: np.ndarray, darkening: Darkening, rng: np.random.Generator) -> np.ndarray:
+    """Underexpose like :func:`darken_image`, with the noise a whole camera pipeline leaves in a dark photo.
+
+    The noise-free dark picture goes through :func:`enhance_core.training.camera_noise.camera_noise_pair`
+    with random camera settings (Bayer mosaic and demosaic, white balance and colour matrix, tone curve,
+    in-camera noise reduction, JPEG) and the shot and read noise of ``darkening``, so the noise is
+    colour-correlated and blotchy, as in real dark phone and camera photos, rather than independent
+    per pixel and channel. No in-camera sharpening: the reference stays the brightened clean picture.
+
+    Parameters
+    ----------
+    clean : ndarray
+        float32 sRGB (rows, cols, 3) in [0, 1], rows and cols even.
+    darkening : Darkening
+        Exposure, noise (shot gain, read standard deviation) and white-balance error.
+    rng : numpy.random.Generator
+        Source of the camera settings and of the noise.
+
+    Returns
+    -------
+    ndarray
+        float32 sRGB (rows, cols, 3) quantized to multiples of 1/255 (JPEG-compressed when the draw says so).
+    """
+    dark = linear_to_srgb(exposed_linear(clean, darkening)).astype(np.float32)
+    settings = dataclasses.replace(draw_settings(rng), shot=darkening.shot, read=darkening.read**2, sharpen=0.0)
+    noisy, _, _ = camera_noise_pair(dark, rng, settings)
+    return noisy

@@ -23,7 +23,12 @@ name) are held out for validation. Every step trains both halves of
   random exposure error of ``gain_error`` stops (what the estimator gets wrong),
   with an L1 loss against the noise-free crop brightened the same way.
   With ``train_denoiser`` false the denoiser is frozen and skipped (a
-  fine-tune of the exposure estimator alone, several times faster).
+  fine-tune of the exposure estimator alone, several times faster); with
+  ``train_exposure`` false the estimator is. For ``camera_fraction`` of the
+  crops the noise comes from the whole camera pipeline of
+  :mod:`enhance_core.training.camera_noise` (mosaic, demosaic, colour matrix,
+  in-camera noise reduction, JPEG: colour-correlated, blotchy noise), the model
+  the denoise trainer uses, instead of independent per-pixel noise.
 
 With ``init`` set to an earlier run's ``ckpt.pt`` or to exported
 ``.safetensors`` weights, the tensors whose names and shapes match start from
@@ -54,8 +59,9 @@ from enhance_core.learned.lowlight_ops import (brighten_linear_t, brighten_t, en
 from enhance_core.training.checkpoints import load_init_state
 from enhance_core.training.config import load_config
 from enhance_core.training.data import default_data_dir, list_images, load_uint8, random_crop
-from enhance_core.training.synth_lowlight import (EVAL_CAMERA, Darkening, darken_image, exposed_linear,
-                                                  lit_reference, random_illumination, random_lamps, sample_darkening)
+from enhance_core.training.synth_lowlight import (EVAL_CAMERA, Darkening, darken_image, darken_through_camera,
+                                                  exposed_linear, lit_reference, random_illumination, random_lamps,
+                                                  sample_darkening)
 
 DEFAULTS = {
     "exposure_width": 24,
@@ -78,7 +84,9 @@ DEFAULTS = {
     "local_fraction": 0.3,
     "lamp_fraction": 0.0,
     "gain_error": 0.3,
+    "camera_fraction": 0.0,
     "train_denoiser": True,
+    "train_exposure": True,
     "bf16": True,
     "threads": 1,
     "seed": 0,
@@ -168,7 +176,8 @@ def denoise_batch(images: list, cfg: dict, rng: np.random.Generator):
     for i in range(n):
         clean = random_crop(images[rng.integers(len(images))], size, rng).astype(np.float32) / 255.0
         darkening = draw_darkening(cfg, rng)
-        dark[i] = darken_image(clean, darkening, rng)
+        through_camera = rng.random() < cfg["camera_fraction"]
+        dark[i] = (darken_through_camera if through_camera else darken_image)(clean, darkening, rng)
         wb = -np.log2(darkening.wb) + rng.normal(0.0, 0.02, size=3)
         wbs[i] = wb - wb.mean()
         gains[i] = -darkening.ev + rng.normal(0.0, cfg["gain_error"])
@@ -275,6 +284,7 @@ def main(argv=None):
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
     model.denoiser.requires_grad_(cfg["train_denoiser"])
+    model.exposure.requires_grad_(cfg["train_exposure"])
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg["lr"])
     step = 0
     ckpt_path = out_dir / "ckpt.pt"
@@ -297,16 +307,18 @@ def main(argv=None):
         t = (s - cfg["warmup"]) / max(1, cfg["steps"] - cfg["warmup"])
         return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
 
-    pool = ExposurePool(train, cfg, rng)
+    pool = ExposurePool(train, cfg, rng) if cfg["train_exposure"] else None
     t0, running = time.time(), np.zeros(2)
     while step < cfg["steps"]:
-        pool.refresh(cfg["exposure_refresh"])
-        small_log, dark_lin, small_target = pool.batch(cfg["exposure_batch"])
         loss_denoise = denoise_loss(model, train, cfg, rng) if cfg["train_denoiser"] else torch.zeros(())
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["bf16"]):
-            loss_exposure = exposure_loss(model, small_log, dark_lin, small_target)
+        loss_exposure = torch.zeros(())
+        if pool is not None:
+            pool.refresh(cfg["exposure_refresh"])
+            small_log, dark_lin, small_target = pool.batch(cfg["exposure_batch"])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["bf16"]):
+                loss_exposure = exposure_loss(model, small_log, dark_lin, small_target)
         opt.zero_grad(set_to_none=True)
         (loss_exposure + loss_denoise).backward()
         opt.step()
@@ -316,9 +328,10 @@ def main(argv=None):
         step += 1
         running += (loss_exposure.item(), loss_denoise.item())
         if step % 50 == 0:
-            exp_db = -10 * running[0] / 50 / math.log(10)
-            print(f"step {step} exposure {exp_db:.2f} dB denoise L1 {running[1] / 50:.5f} lr {lr_at(step):.2e} "
-                  f"{(time.time() - t0) / 50:.2f}s/step", flush=True)
+            exposure = f" exposure {-10 * running[0] / 50 / math.log(10):.2f} dB" if pool is not None else ""
+            denoise = f" denoise L1 {running[1] / 50:.5f}" if cfg["train_denoiser"] else ""
+            print(f"step {step}{exposure}{denoise} lr {lr_at(step):.2e} {(time.time() - t0) / 50:.2f}s/step",
+                  flush=True)
             t0, running = time.time(), np.zeros(2)
         if step % cfg["ckpt_every"] == 0 or step == cfg["steps"]:
             torch.save({"params": model.state_dict(), "params_ema": ema.state_dict(), "optimizer": opt.state_dict(),

@@ -115,6 +115,25 @@ def test_exposure_fine_tune_with_lamps_starts_from_exported_weights_and_keeps_th
     assert not all(torch.equal(trained[name], start[name]) for name in trained if name.startswith("exposure."))
 
 
+def test_denoiser_fine_tune_on_camera_noise_keeps_the_exposure_half(tiny_lowlight_export, tmp_path, capsys):
+    import torch
+
+    from enhance_core.training.checkpoints import load_init_state
+
+    models, spec, _ = tiny_lowlight_export
+    exported = models / spec.weights
+    write_pictures(tmp_path / "data" / "CBSD432")
+    train_lowlight.main(["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"), "--set", "steps=50",
+                         "--set", "eval_every=50", "--set", "train_exposure=false", "--set", "camera_fraction=1.0",
+                         "--set", f"init={exported}", "--set", f"out_dir={json.dumps(str(tmp_path / 'ft'))}"])
+    start = load_init_state(exported)
+    trained = torch.load(tmp_path / "ft" / "ckpt.pt", map_location="cpu", weights_only=True)["params"]
+    assert all(torch.equal(trained[name], start[name]) for name in trained if name.startswith("exposure."))
+    assert not all(torch.equal(trained[name], start[name]) for name in trained if name.startswith("denoiser."))
+    logged = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step 50 ")]
+    assert logged and "denoise L1" in logged[0] and "exposure" not in logged[0], "no exposure loss when frozen"
+
+
 def test_registered_tiny_model_loads_strictly(tiny_lowlight):
     model = registry.load_model("lowlight", device="cpu")
     assert not model.training and model.small_side == 64

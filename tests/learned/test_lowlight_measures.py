@@ -63,10 +63,13 @@ def test_crops_find_the_darkest_window_and_detail_in_the_shadows():
     assert 40 - 16 <= detail_r <= 200 - 96 + 16 and 380 - 16 <= detail_c <= 540 - 96 + 16
 
 
-def test_lamp_pairs_hold_the_lamps_in_both_and_pooling_weights_by_pixels():
+def test_lamp_and_camera_pairs_and_pooling_weights_by_pixels():
     clean = synthetic_rgb(48, 64) * 0.6
-    dark, reference = held_out_pair(clean, -3.0, True, np.random.default_rng(1))
-    plain_dark, plain_reference = held_out_pair(clean, -3.0, False, np.random.default_rng(1))
+    dark, reference = held_out_pair(clean, -3.0, "lamps", np.random.default_rng(1))
+    plain_dark, plain_reference = held_out_pair(clean, -3.0, "plain", np.random.default_rng(1))
     assert plain_reference is clean and reference.max() > clean.max() and dark.max() == 1.0
     assert dark.shape == plain_dark.shape == clean.shape
+    camera_dark, camera_reference = held_out_pair(clean[:47], -3.0, "camera", np.random.default_rng(1))
+    assert camera_dark.shape == camera_reference.shape == (46, 64, 3), "the camera pipeline's mosaic needs even sides"
+    np.testing.assert_array_equal(camera_reference, clean[:46])
     assert pooled_chroma([(1.0, 0.5, 10), (3.0, 1.5, 30), (float("nan"), float("nan"), 0)]) == (2.5, 1.25, 40)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from enhance_core.learned.lowlight_ops import linear_to_srgb, srgb_to_linear
-from enhance_core.training.synth_lowlight import (EVAL_CAMERA, Darkening, darken_image, lit_reference,
-                                                  random_illumination, random_lamps, sample_darkening)
+from enhance_core.training.synth_lowlight import (EVAL_CAMERA, Darkening, darken_image, darken_through_camera,
+                                                  lit_reference, random_illumination, random_lamps, sample_darkening)
 from tests.learned.conftest import synthetic_rgb
 
 
@@ -72,3 +72,23 @@ def test_no_lamps_leaves_the_darkening_as_it_was():
     expected = np.clip(srgb_to_linear(clean) * np.float32([1.05, 1.0, 0.95]) * np.float32(0.125), 0, 1)
     np.testing.assert_array_equal(plain, darken_image(clean, darkening, np.random.default_rng(4), lamps=None))
     assert abs(float(srgb_to_linear(plain).mean() - expected.mean())) < 0.002
+
+
+def test_darkening_through_the_camera_keeps_the_exposure_and_correlates_the_noise():
+    clean = np.full((96, 128, 3), 0.5, np.float32)
+    darkening = Darkening(ev=-3.0, **EVAL_CAMERA)
+    residuals = {}
+    for name, darken in (("plain", darken_image), ("camera", darken_through_camera)):
+        dark = darken(clean, darkening, np.random.default_rng(4))
+        assert dark.dtype == np.float32 and dark.shape == clean.shape
+        ratio = srgb_to_linear(dark).mean() / srgb_to_linear(clean).mean()
+        assert abs(ratio - 2.0**-3) < 0.01, name
+        residuals[name] = dark - dark.mean(axis=(0, 1))
+    np.testing.assert_array_equal(darken_through_camera(clean, darkening, np.random.default_rng(4)),
+                                  darken_through_camera(clean, darkening, np.random.default_rng(4)))
+
+    def neighbour_correlation(residual: np.ndarray) -> float:
+        return float(np.corrcoef(residual[:, :-1, 1].ravel(), residual[:, 1:, 1].ravel())[0, 1])
+
+    assert abs(neighbour_correlation(residuals["plain"])) < 0.1
+    assert neighbour_correlation(residuals["camera"]) > 0.3, "demosaicing spreads the noise over neighbours"
