@@ -8,6 +8,7 @@ color photographs still runs on gray scans.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -52,8 +53,9 @@ def balance_color(pixels: np.ndarray, params: ColorBalanceParams, ctx: RenderCon
     gains = gains * (linear ** (1.0 / _ENCODING_GAMMA)).astype(np.float32)
     if np.allclose(gains, 1.0, rtol=0, atol=1e-7):
         return pixels.copy()
-    # cv2 takes a Scalar (a 4-tuple) as the second factor; its stubs only list arrays.
-    out = cv2.multiply(pixels, (float(gains[0]), float(gains[1]), float(gains[2]), 0.0))  # type: ignore[call-overload]
+    # cv2 takes a Scalar (a 4-tuple) as the second factor; the stubs of OpenCV 4 list only arrays (5's list both)
+    scalar: Any = (float(gains[0]), float(gains[1]), float(gains[2]), 0.0)
+    out = cv2.multiply(pixels, scalar)
     return clip_unit(out)
 
 

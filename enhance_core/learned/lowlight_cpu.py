@@ -20,7 +20,7 @@ above it (where the two pieces of the standard part by that much); and
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -35,15 +35,22 @@ _REC601_ROWS = np.array([REC601] * 3, np.float32)
 _TO_LUMA_CHROMA = np.array(TO_LUMA_CHROMA, np.float32)
 
 
+def _scalar(value: float) -> Any:
+    """``value`` as an OpenCV Scalar for an arithmetic function's second operand.
+
+    OpenCV takes a Scalar there; the stubs of OpenCV 4 list only arrays (those of 5 list both).
+    """
+    return (value,) * 4
+
+
 def _at_least(x: np.ndarray, value: float) -> np.ndarray:
     """Elementwise ``max(x, value)`` (OpenCV's is several times faster than ``np.maximum``)."""
-    # cv2's stubs type src2 as an array only; OpenCV takes a Scalar there too
-    return cv2.max(x, (value,) * 4)  # type: ignore[call-overload]
+    return cv2.max(x, _scalar(value))
 
 
 def _at_most(x: np.ndarray, value: float, dst: np.ndarray | None = None) -> np.ndarray:
     """Elementwise ``min(x, value)``, into ``dst`` if given."""
-    return cv2.min(x, (value,) * 4, dst)  # type: ignore[call-overload]  # a Scalar src2, as in _at_least
+    return cv2.min(x, _scalar(value), dst)
 
 
 def _exp_affine(x: np.ndarray, scale: float, offset: float) -> np.ndarray:
