@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 DEFAULT_CACHE_BYTES = 1 << 30
 MAX_NOTES = 256
 """Notes of this many most recently run steps are kept for cache hits."""
+SOURCE_SCALES = 3
+"""Downscaled copies of the source kept (the editor's proxy, preview and a viewport scale)."""
 
 
 def _no_progress(fraction: float, message: str) -> None:
@@ -192,30 +194,18 @@ class Renderer:
             noise level the denoiser estimated...), by step uid; steps served
             from the cache repeat what they said when they ran.
         """
-        if not (isinstance(scale, (int, float)) and 0.0 < scale <= 1.0):
-            raise ParameterError(f"render scale must be in (0, 1], got {scale!r}")
         progress = progress or _no_progress
         should_stop = should_stop or _never_stop
-        rows, cols = scaled_shape(image.rows, image.cols, scale)
-        region = region or full_region(rows, cols)
-        check_region(region, rows, cols)
-        meta = image.meta
-        base_ctx = RenderContext(scale=float(scale), bit_depth=meta.bit_depth, value_offset=meta.value_offset,
-                                 value_scale=meta.value_scale, unit=meta.unit, should_stop=should_stop,
-                                 device=device, source=image.pixels)
-        active = [item for item in steps if item.enabled]
+        region, base_ctx, active, outputs, inputs, keys = self._prepare(image, steps, scale, region, device,
+                                                                        should_stop)
         for index, item in enumerate(active):
             _check_mask_size(item, image, index)
-        outputs, inputs = self._plan(active, base_ctx, region, rows, cols)
-        keys = self._prefix_keys(active, base_ctx, id(image.pixels))
         self._bind_source(image)
 
         start, current_region, current = 0, inputs[0] if active else region, None
-        for k in reversed(range(len(active))):
-            hit = self._cache.find(keys[k], outputs[k])
-            if hit is not None:
-                start, (current_region, current) = k + 1, hit
-                break
+        hit = self._cached_start(outputs, keys)
+        if hit is not None:
+            start, (current_region, current) = hit
         if current is None:
             current = self._source_at(image, scale)[current_region.slices]
         count = len(active) - start
@@ -239,6 +229,45 @@ class Renderer:
             out = out.view()
             out.flags.writeable = False
         return out
+
+    def uncached_steps(self, image: Image, steps: Sequence[StackItem], *, scale: float = 1.0,
+                       device: str | None = None) -> tuple[StackItem, ...]:
+        """The enabled steps a :meth:`render` of the whole image at ``scale`` would compute (the others are cached).
+
+        Cheap (no pixels are touched), so the editor asks it before planning each preview.
+        """
+        region, _, active, outputs, _, keys = self._prepare(image, steps, scale, None, device, _never_stop)
+        with self._lock:
+            bound = self._source_ref is not None and self._source_ref() is image.pixels
+        hit = self._cached_start(outputs, keys) if bound else None
+        return tuple(active[0 if hit is None else hit[0]:])
+
+    def _prepare(self, image: Image, steps: Sequence[StackItem], scale: float, region: Region | None,
+                 device: str | None, should_stop: StopFn
+                 ) -> tuple[Region, RenderContext, list[StackItem], list[Region], list[Region], list[PrefixKey]]:
+        """Check the scale and region; return them with the context, enabled steps, their regions and cache keys."""
+        if not (isinstance(scale, (int, float)) and 0.0 < scale <= 1.0):
+            raise ParameterError(f"render scale must be in (0, 1], got {scale!r}")
+        rows, cols = scaled_shape(image.rows, image.cols, scale)
+        region = region or full_region(rows, cols)
+        check_region(region, rows, cols)
+        meta = image.meta
+        base_ctx = RenderContext(scale=float(scale), bit_depth=meta.bit_depth, value_offset=meta.value_offset,
+                                 value_scale=meta.value_scale, unit=meta.unit, should_stop=should_stop,
+                                 device=device, source=image.pixels)
+        active = [item for item in steps if item.enabled]
+        outputs, inputs = self._plan(active, base_ctx, region, rows, cols)
+        keys = self._prefix_keys(active, base_ctx, id(image.pixels))
+        return region, base_ctx, active, outputs, inputs, keys
+
+    def _cached_start(self, outputs: list[Region], keys: list[PrefixKey]
+                      ) -> tuple[int, tuple[Region, np.ndarray]] | None:
+        """The index of the first step to compute after the last cached one, with that one's (region, pixels)."""
+        for k in reversed(range(len(keys))):
+            hit = self._cache.find(keys[k], outputs[k])
+            if hit is not None:
+                return k + 1, hit
+        return None
 
     def _remember_note(self, key: PrefixKey, text: str) -> None:
         """Keep what the step under ``key`` said (the most recent :data:`MAX_NOTES` steps)."""
@@ -282,11 +311,13 @@ class Renderer:
                 self._source_ref = weakref.ref(image.pixels)
 
     def _source_at(self, image: Image, scale: float) -> np.ndarray:
-        """The source pixels at ``scale`` (area-averaged downscale, cached per scale)."""
+        """The source pixels at ``scale`` (area-averaged downscale, the last :data:`SOURCE_SCALES` scales cached)."""
         if scale == 1.0:
             return image.pixels
         with self._lock:
             cached = self._sources.get(scale)
+            if cached is not None:
+                self._sources[scale] = self._sources.pop(scale)
         if cached is not None:
             return cached
         rows, cols = scaled_shape(image.rows, image.cols, scale)
@@ -294,7 +325,9 @@ class Renderer:
         small = np.ascontiguousarray(small.reshape(rows, cols, image.channels), dtype=np.float32)
         small.flags.writeable = False
         with self._lock:
-            self._sources = {scale: small}
+            self._sources[scale] = small
+            while len(self._sources) > SOURCE_SCALES:
+                del self._sources[next(iter(self._sources))]
         return small
 
     @staticmethod

@@ -84,3 +84,18 @@ def test_a_long_stack_recomputes_only_its_changed_last_step(monkeypatch) -> None
     tracemalloc.stop()
     assert len(calls) == 1 and np.allclose(second, 0.25)
     assert peak < 2_000_000  # keys holding every earlier step would take 36 MB here
+
+
+def test_uncached_steps_are_those_a_render_at_that_scale_would_compute() -> None:
+    image = Image(np.random.default_rng(1).random((40, 60, 3), dtype=np.float32))
+    blur, off, negative = make_item("gaussian_blur"), make_item("gamma", enabled=False), make_item("negative")
+    renderer = Renderer()
+    assert renderer.uncached_steps(image, [blur, off, negative], scale=0.5) == (blur, negative)
+    renderer.render(image, [blur, off, negative], scale=0.5)
+    assert renderer.uncached_steps(image, [blur, off, negative], scale=0.5) == ()
+    assert renderer.uncached_steps(image, [blur, negative], scale=0.25) == (blur, negative)
+    changed = make_item("exposure")
+    assert renderer.uncached_steps(image, [blur, changed], scale=0.5) == (changed,)
+    assert renderer.uncached_steps(image, [blur], scale=0.5) == ()
+    other = Image(image.pixels.copy())
+    assert renderer.uncached_steps(other, [blur], scale=0.5) == (blur,)
