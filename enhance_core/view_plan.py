@@ -22,7 +22,16 @@ The rules:
   zoomed out again, the patch is dropped;
 * zoomed out below the preview scale, both sides resampled to the screen
   zoom, whenever the zoom or either side changed;
-* nothing while the current stack generation is stopped (cancelled or failed).
+* nothing while the current stack generation is stopped (cancelled or failed);
+* proxy first: when the preview must be rendered, the view is fitted (no
+  viewport patch) and a slow step (a learned filter, :func:`is_slow`) still
+  has to run at the preview scale (``ViewWish.uncached_steps``), the result
+  side is first rendered at the coarse proxy scale (:func:`proxy_scale_for`,
+  about :data:`PROXY_PIXELS`), shown at once, and the full preview follows
+  once the stack stopped changing (``ViewWish.interactive`` false). While
+  the stack keeps changing (a slider drag) each new generation gets a proxy
+  and the full preview waits. Cached steps are not slow, so undo, redo and
+  toggling back to a rendered stack go straight to the full preview.
 """
 
 from __future__ import annotations
@@ -31,10 +40,17 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from enhance_core.filters.registry import get_filter
 from enhance_core.medical.windows import display_steps
 from enhance_core.stack import StackItem
 
 PREVIEW_PIXELS = 2_000_000
+PROXY_PIXELS = 250_000
+"""Pixels of the proxy preview: about 610 x 410 for a 3:2 photo, enough to judge a filter's effect in a fitted
+view, and few enough that the slowest learned filter (Denoise (CNN), about 3.3 s per megapixel on a 2-core
+CPU) renders them in about a second (``benchmarks/bench_first_preview.py``)."""
+PROXY_MAX_SHARE = 0.5
+"""A proxy is made only when it has at most this share of the preview's pixels (else the preview is as quick)."""
 DETAIL_MARGIN = 0.25
 
 SourceRect = tuple[int, int, int, int]
@@ -46,6 +62,21 @@ def preview_scale_for(rows: int, cols: int, *, budget: int = PREVIEW_PIXELS) -> 
     where a slight downscale would cost a resampling of the source for nothing)."""
     scale = math.sqrt(budget / float(rows * cols))
     return 1.0 if scale >= 0.9 else scale
+
+
+def proxy_scale_for(rows: int, cols: int, preview_scale: float, *, budget: int = PROXY_PIXELS) -> float | None:
+    """Render scale of the quick proxy preview (about ``budget`` pixels), or None when it would save too little.
+
+    None when the proxy would hold more than :data:`PROXY_MAX_SHARE` of the pixels of the preview at
+    ``preview_scale``: a slow filter would then take about as long on the proxy as on the preview.
+    """
+    scale = math.sqrt(budget / float(rows * cols))
+    return scale if scale * scale <= PROXY_MAX_SHARE * preview_scale * preview_scale else None
+
+
+def is_slow(item: StackItem) -> bool:
+    """Whether rendering ``item`` may take seconds on a preview (its filter is learned: a CNN)."""
+    return get_filter(item.filter).learned
 
 
 def detail_scale_for(zoom: float, preview_scale: float) -> float | None:
@@ -69,7 +100,12 @@ def padded_rect(rect: SourceRect, *, cols: int, rows: int, margin: float = DETAI
 
 @dataclass(frozen=True)
 class ViewRequest:
-    """What one preview job renders."""
+    """What one preview job renders.
+
+    ``proxy_scale`` (not None) renders the result side's whole preview and its screen-sized layer at
+    that coarse scale instead of ``preview_scale`` (the "before" side keeps ``preview_scale``);
+    ``slow`` says the job computes a slow step at the preview scale, so a newer request cancels it.
+    """
 
     generation: int
     steps: tuple[StackItem, ...]
@@ -80,6 +116,13 @@ class ViewRequest:
     detail_scale: float = 1.0
     screen_zoom: float | None = None
     before_steps: tuple[StackItem, ...] = ()
+    proxy_scale: float | None = None
+    slow: bool = False
+
+    @property
+    def result_scale(self) -> float:
+        """The scale the result side's whole preview is rendered at."""
+        return self.preview_scale if self.proxy_scale is None else self.proxy_scale
 
 
 @dataclass(frozen=True)
@@ -101,7 +144,8 @@ class ViewState:
     """What the canvas shows of the current image (a new image starts from ``ViewState()``: nothing).
 
     ``before_steps`` is None until the "before" side landed; ``stopped_generation`` is the stack
-    generation whose render was cancelled or failed (-1: none), which is not rendered again by itself.
+    generation whose render was cancelled or failed (-1: none), which is not rendered again by itself;
+    ``preview_proxy`` is true while the result side shows the coarse proxy of ``preview_generation``.
     """
 
     preview_generation: int = -1
@@ -109,6 +153,7 @@ class ViewState:
     detail: Detail | None = None
     screen_zoom: float | None = None
     stopped_generation: int = -1
+    preview_proxy: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,7 +161,10 @@ class ViewWish:
     """What the view asks for now: the stack, the image size, the zoom and the visible source rectangle.
 
     ``zoom`` is screen pixels per source pixel in device-independent pixels; ``pixel_ratio`` is the
-    screen's device pixel ratio (the screen-sized layers are made in device pixels).
+    screen's device pixel ratio (the screen-sized layers are made in device pixels). ``proxy_scale``
+    is the image's proxy scale (None: no proxy, :func:`proxy_scale_for`); ``uncached_steps`` the
+    enabled steps a render of the whole image at ``preview_scale`` would still compute (the rest is
+    cached); ``interactive`` is true while the stack keeps changing (a slider being dragged).
     """
 
     generation: int
@@ -127,6 +175,9 @@ class ViewWish:
     zoom: float
     visible: SourceRect
     pixel_ratio: float = 1.0
+    proxy_scale: float | None = None
+    uncached_steps: tuple[StackItem, ...] = ()
+    interactive: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,12 +192,19 @@ def plan_view(state: ViewState, wish: ViewWish) -> ViewPlan:
     """Decide what to render for ``wish`` given what ``state`` says the canvas shows (see the module rules)."""
     if wish.generation == state.stopped_generation:
         return ViewPlan(None)
-    need_preview = state.preview_generation != wish.generation
+    current = state.preview_generation == wish.generation
+    need_preview = not current or state.preview_proxy
     before_steps = display_steps(wish.steps)
     need_before = state.before_steps != before_steps
     wanted = _wanted_detail(wish)
     drop_detail = wanted is None and state.detail is not None
     need_detail = wanted is not None and (state.detail is None or not state.detail.covers(wish.generation, *wanted))
+    slow = any(is_slow(item) for item in wish.uncached_steps)
+    proxy = wish.proxy_scale if need_preview and slow and wanted is None else None
+    if proxy is not None and current and not wish.interactive:
+        proxy = None
+    elif proxy is not None and current:
+        need_preview = False
     zoom = screen_zoom_for(wish.zoom * wish.pixel_ratio, wish.preview_scale)
     need_screen = zoom is not None and (need_preview or need_before or zoom != state.screen_zoom)
     if not (need_preview or need_detail or need_before or need_screen):
@@ -155,7 +213,7 @@ def plan_view(state: ViewState, wish: ViewWish) -> ViewPlan:
         wish.generation, wish.steps, wish.preview_scale, preview=need_preview, before=need_before,
         detail_rect=padded_rect(wanted[0], cols=wish.cols, rows=wish.rows) if wanted else None,
         detail_scale=wanted[1] if wanted else 1.0, screen_zoom=zoom if need_screen else None,
-        before_steps=before_steps)
+        before_steps=before_steps, proxy_scale=proxy, slow=slow and proxy is None)
     return ViewPlan(request, drop_detail)
 
 
@@ -169,6 +227,7 @@ def after_frame(state: ViewState, request: ViewRequest) -> ViewState:
                 if request.detail_rect is not None else state.detail),
         screen_zoom=request.screen_zoom if request.screen_zoom is not None else state.screen_zoom,
         preview_generation=request.generation if request.preview else state.preview_generation,
+        preview_proxy=request.proxy_scale is not None if request.preview else state.preview_proxy,
     )
 
 
