@@ -3,13 +3,20 @@
 Stack edits and view changes are throttled (at most one submission per
 ``THROTTLE_MS``); each asks :func:`~enhance_core.view_plan.plan_view` what is missing
 from the canvas (the whole preview when the stack changed, the viewport patch
-when zoomed in past the preview's resolution...) and submits that
+when zoomed in past the preview's resolution, a coarse proxy first when a
+learned filter must run...) and submits that
 :class:`~enhance_core.view_plan.ViewRequest`. While a slider moves, a running preview
-that renders fast is allowed to finish (the user sees intermediate frames)
-and only the newest waiting request survives; a slow one (a learned filter)
-is cancelled at once. A finished frame lands on the GUI thread through the
-callback bound to its submission and goes to the canvas; ``frame_ready``
-tells the histogram and metrics.
+that renders fast, or a proxy, is allowed to finish (the user sees intermediate
+frames) and only the newest waiting request survives; a slow one (a learned
+filter at the preview scale) is cancelled at once. The stack counts as being
+edited (``ViewWish.interactive``) from a change until an undoable command
+lands (a drag's release pushes one) or ``SETTLE_MS`` passed without another
+change, so a slider drag shows proxies and the full preview follows when it
+ends or rests.
+A finished frame lands on the GUI thread through the callback bound to its
+submission and goes to the canvas; ``frame_ready`` tells the histogram and
+metrics of a full preview, ``proxy_ready`` of a proxy (whose pixels are too
+coarse to measure).
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ from app.render_jobs import ViewFrame, landed_layers, render_view
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError
 from enhance_core.render import Renderer
-from enhance_core.view_plan import ViewState, ViewWish, after_frame, plan_view, preview_scale_for
+from enhance_core.view_plan import (ViewRequest, ViewState, ViewWish, after_frame, plan_view, preview_scale_for,
+                                    proxy_scale_for)
 
 THROTTLE_MS = 16
 SLOW_PREVIEW_S = 0.25
+SETTLE_MS = 300
 
 
 class RenderController(QObject):
@@ -38,6 +47,8 @@ class RenderController(QObject):
     -------
     frame_ready(frame)
         A :class:`ViewFrame` with a new whole-image preview landed.
+    proxy_ready(frame)
+        A :class:`ViewFrame` with a coarse proxy of the result landed (the full preview follows).
     problem(message)
         Rendering failed for a reason the user can fix (shown in the status bar); "" once it works again.
     crashed(failure)
@@ -45,6 +56,7 @@ class RenderController(QObject):
     """
 
     frame_ready = Signal(object)
+    proxy_ready = Signal(object)
     problem = Signal(str)
     crashed = Signal(object)
 
@@ -55,18 +67,25 @@ class RenderController(QObject):
         self.lane = JobRunner("Rendering preview", self)
         self.device: str | None = None
         self.preview_scale = 1.0
+        self.proxy_scale: float | None = None
         self.generation = 0
         self.latest: ViewFrame | None = None
         self.state = ViewState()
         self._last_seconds = 0.0
+        self._running_slow = False
+        self._submitted: ViewRequest | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(THROTTLE_MS)
         self._timer.timeout.connect(self._submit)
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.timeout.connect(self.schedule)
         self.lane.cancelled.connect(self._on_cancelled)
         document.image_changed.connect(self._on_image_changed)
         document.source_replaced.connect(self._on_source_replaced)
         document.stack_changed.connect(self._on_stack_changed)
+        document.undo_stack.indexChanged.connect(self._on_edit_done)
         canvas.view_changed.connect(self.schedule)
 
     def schedule(self) -> None:
@@ -91,6 +110,7 @@ class RenderController(QObject):
         self.state, self.latest = ViewState(stopped_generation=self.state.stopped_generation), None
         if image is not None:
             self.preview_scale = preview_scale_for(image.rows, image.cols)
+            self.proxy_scale = proxy_scale_for(image.rows, image.cols, self.preview_scale)
             self.canvas.set_image_size(image.cols, image.rows)
         self._timer.stop()
         self._submit(cancel_running=True)
@@ -108,6 +128,12 @@ class RenderController(QObject):
 
     def _on_stack_changed(self, change: object) -> None:
         self.generation += 1
+        self._settle.start(SETTLE_MS)
+        self.schedule()
+
+    def _on_edit_done(self) -> None:
+        """An edit was pushed, undone or redone: the stack rests, so full previews may start."""
+        self._settle.stop()
         self.schedule()
 
     def wish(self) -> ViewWish | None:
@@ -115,10 +141,11 @@ class RenderController(QObject):
         image = self.document.source
         if image is None:
             return None
-        viewport = self.canvas.viewport
-        return ViewWish(self.generation, self.document.stack.snapshot(), image.rows, image.cols,
-                        self.preview_scale, viewport.zoom, self.canvas.visible_source_rect(),
-                        self.canvas.devicePixelRatioF())
+        viewport, steps = self.canvas.viewport, self.document.stack.snapshot()
+        uncached = self.renderer.uncached_steps(image, steps, scale=self.preview_scale, device=self.device)
+        return ViewWish(self.generation, steps, image.rows, image.cols, self.preview_scale, viewport.zoom,
+                        self.canvas.visible_source_rect(), self.canvas.devicePixelRatioF(),
+                        proxy_scale=self.proxy_scale, uncached_steps=uncached, interactive=self._settle.isActive())
 
     def _submit(self, *, cancel_running: bool = False) -> None:
         wish, image = self.wish(), self.document.source
@@ -128,18 +155,25 @@ class RenderController(QObject):
         if plan.drop_detail:
             self.state = dataclasses.replace(self.state, detail=None)
             self.canvas.set_layers(self.canvas.layers.without_detail())
-        if plan.request is None:
+        request = plan.request
+        if request is None or (request == self._submitted and self.lane.busy and not cancel_running):
             return
-        job = partial(_run_view, self.renderer, image, plan.request, self.device)
+        self._submitted = request
+        job = partial(_run_view, self.renderer, image, request, self.device)
         self.lane.submit(job, on_done=self._on_frame, on_failed=self._on_failed, label="Rendering preview",
-                         cancel_running=cancel_running or self._last_seconds > SLOW_PREVIEW_S)
+                         cancel_running=cancel_running or self._running_slow)
+        self._running_slow = request.slow or (request.proxy_scale is None and self._last_seconds > SLOW_PREVIEW_S)
 
     def _on_frame(self, frame: ViewFrame) -> None:
         was_stopped = self.state.stopped_generation >= 0
-        self._last_seconds = frame.seconds
         self.state = after_frame(self.state, frame.request)
         self.canvas.set_layers(landed_layers(self.canvas.layers, frame))
-        if frame.request.preview:
+        proxy = frame.request.proxy_scale is not None
+        if not proxy:
+            self._last_seconds = frame.seconds
+        if frame.request.preview and proxy:
+            self.proxy_ready.emit(frame)
+        elif frame.request.preview:
             if frame.before_pixels is None and self.latest is not None:
                 frame = dataclasses.replace(frame, before_pixels=self.latest.before_pixels)
             self.latest = frame

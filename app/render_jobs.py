@@ -3,9 +3,10 @@
 :func:`render_view` is a plain function taking ``progress`` and
 ``should_stop`` (run on a worker thread by :class:`app.workers.JobRunner`):
 it renders what a :class:`~enhance_core.view_plan.ViewRequest` asks for (the stack
-snapshot at the preview scale, the original through its display steps, the
-visible source rectangle at a finer scale when zoomed in, both sides
-resampled to the screen zoom when zoomed out) and turns them into 8-bit
+snapshot at the preview scale, or at the coarse proxy scale for a quick first
+frame, the original through its display steps, the visible source rectangle
+at a finer scale when zoomed in, both sides resampled to the screen zoom when
+zoomed out) and turns them into 8-bit
 :class:`~app.display.CanvasLayers`, so the GUI thread only paints.
 :func:`landed_layers` puts the parts a frame rendered into what the canvas shows.
 """
@@ -93,14 +94,14 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
     if request.preview:
         offset = 1.0 - share
         notes = {}
-        preview_pixels = renderer.render(image, request.steps, scale=request.preview_scale, device=device,
+        preview_pixels = renderer.render(image, request.steps, scale=request.result_scale, device=device,
                                          progress=lambda f, m: progress(offset + f * share, m),
                                          should_stop=should_stop, notes=notes)
         after = dataclasses.replace(after, whole=_whole(preview_pixels, image))
     if request.screen_zoom is not None:
         result = preview_pixels
         if result is None:
-            result = renderer.render(image, request.steps, scale=request.preview_scale, device=device,
+            result = renderer.render(image, request.steps, scale=request.result_scale, device=device,
                                      should_stop=should_stop)
         original = before_pixels
         if original is None:
@@ -122,10 +123,12 @@ def _on_screen(pixels: np.ndarray, image: Image, zoom: float) -> DisplayImage:
     """Display image of a whole-image render resampled (area average) to ``zoom`` screen pixels per source pixel.
 
     The canvas then paints it without scaling, which keeps repaints cheap while the preview itself
-    stays at the larger preview scale for the histogram and the metrics.
+    stays at the larger preview scale for the histogram and the metrics. A proxy render smaller than
+    the screen is enlarged bilinearly.
     """
     rows, cols = scaled_shape(image.rows, image.cols, zoom)
-    small = cv2.resize(pixels, (cols, rows), interpolation=cv2.INTER_AREA).reshape(rows, cols, pixels.shape[2])
+    method = cv2.INTER_AREA if cols <= pixels.shape[1] else cv2.INTER_LINEAR
+    small = cv2.resize(pixels, (cols, rows), interpolation=method).reshape(rows, cols, pixels.shape[2])
     return DisplayImage.from_pixels(small, width=image.cols, height=image.rows)
 
 

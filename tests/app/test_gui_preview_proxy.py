@@ -1,0 +1,85 @@
+"""Proxy-first previews of slow steps: a coarse frame at once, the full preview after, nothing computed twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from conftest import open_image, wait_rendered
+
+from app.commands import change_params_command
+from enhance_core.filters.base import FilterDef, param
+from enhance_core.filters.registry import FILTERS, register
+
+
+@dataclass(frozen=True)
+class _DimParams:
+    amount: float = param(0.5, label="Amount", minimum=0.0, maximum=1.0)
+
+
+@pytest.fixture
+def learned_dim(monkeypatch):
+    """A registered filter marked learned (so planned as slow) that records the scale of each run."""
+    scales: list[float] = []
+
+    def dim(pixels, params, ctx):
+        scales.append(ctx.scale)
+        return pixels * np.float32(1.0 - params.amount)
+
+    register(FilterDef("test_learned_dim", "Dim (test CNN)", "Learned", _DimParams, dim, learned=True))
+    monkeypatch.setattr("app.render_controller.proxy_scale_for", lambda rows, cols, preview_scale: 0.5)
+    yield scales
+    FILTERS.pop("test_learned_dim")
+
+
+def open_fitted(qtbot, window, path) -> None:
+    """Open ``path`` at zoom 1 (the 128x96 photo fits the window at about 5x, where the view asks for a 1:1 patch)."""
+    open_image(qtbot, window, path)
+    window.canvas.set_zoom(1.0)
+    qtbot.waitUntil(lambda: window.canvas.layers.after.detail is None, timeout=10000)
+
+
+def record_frames(window) -> list[tuple[str, tuple[int, ...]]]:
+    """Every frame landing from now on: ("proxy" or "full", the shape of the result side's whole layer)."""
+    landed: list[tuple[str, tuple[int, ...]]] = []
+    renders, canvas = window.renders, window.canvas
+    renders.proxy_ready.connect(lambda frame: landed.append(("proxy", canvas.layers.after.whole.array.shape[:2])))
+    renders.frame_ready.connect(lambda frame: landed.append(("full", canvas.layers.after.whole.array.shape[:2])))
+    return landed
+
+
+def test_adding_a_slow_step_shows_a_proxy_frame_before_the_full_preview(qtbot, window, photo_path, learned_dim):
+    open_fitted(qtbot, window, photo_path)
+    landed = record_frames(window)
+    with qtbot.waitSignals([window.renders.proxy_ready, window.renders.frame_ready], order="strict", timeout=20000):
+        window.stack_panel.add_filter("test_learned_dim")
+    assert landed == [("proxy", (48, 64)), ("full", (96, 128))]
+    assert learned_dim == [0.5, 1.0]
+    wait_rendered(qtbot, window)
+    source = window.document.source.pixels
+    np.testing.assert_allclose(window.renders.latest.preview_pixels, source * 0.5, atol=1e-6)
+
+    window.document.undo_stack.undo()
+    wait_rendered(qtbot, window)
+    window.document.undo_stack.redo()
+    wait_rendered(qtbot, window)
+    assert learned_dim == [0.5, 1.0]  # undo and redo came from the cache
+    assert landed[2:] == [("full", (96, 128))] * 2
+
+
+def test_a_drag_shows_proxies_and_the_full_preview_when_it_ends(qtbot, window, photo_path, learned_dim, monkeypatch):
+    monkeypatch.setattr("app.render_controller.SETTLE_MS", 600_000)  # the drag never rests by itself
+    open_fitted(qtbot, window, photo_path)
+    window.stack_panel.add_filter("test_learned_dim")
+    wait_rendered(qtbot, window)
+    stack, landed = window.document.stack, record_frames(window)
+    start = stack.snapshot()[0]
+    for amount in (0.4, 0.3, 0.2):
+        with qtbot.waitSignal(window.renders.proxy_ready, timeout=20000):
+            stack.set_params(start.uid, {"amount": amount})  # what a slider being dragged does
+    assert landed == [("proxy", (48, 64))] * 3
+    with qtbot.waitSignal(window.renders.frame_ready, timeout=20000):
+        window.document.push(change_params_command(stack, start, stack.snapshot()[0].params))  # the release
+    assert landed[3:] == [("full", (96, 128))]
+    assert learned_dim[2:] == [0.5, 0.5, 0.5, 1.0]
