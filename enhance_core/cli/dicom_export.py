@@ -3,19 +3,27 @@
 ::
 
     enhance-studio dicom-export SERIES_DIR -o OUT [--preset lung | --window C,W | --auto] [--format png|jpg|tif]
-                                [--full-range] [--recipe R.json] [--series UID] [--include-patient-data]
+                                [--full-range] [--recipe R.json] [--series UID | --all-series]
+                                [--include-patient-data]
 
 SOURCE is a folder holding a series (slices in anatomical order, see
-:mod:`enhance_core.medical.series`) or one DICOM file (its frames). Slice
+:mod:`enhance_core.medical.series`; its subfolders are searched too, so a
+study folder of series folders works) or one DICOM file (its frames). Slice
 ``i`` goes to ``OUT/slice_0001.png`` and on (names never carry the source's
-file names, which may identify the patient). The window: a preset by name
+file names, which may identify the patient). A folder of several series
+needs ``--series UID`` or ``--all-series``, which writes each series into
+its own subfolder ``OUT/series_NNN_MODALITY`` (``NNN`` the SeriesNumber;
+with ``--include-patient-data`` followed by the SeriesDescription, which
+may name a person; ``_2``, ``_3`` tell equal names apart, see
+:func:`~enhance_core.medical.study.export_folder_names`). The window: a preset by name
 (built-in or from ``--presets-file``), ``--window CENTER,WIDTH``, ``--auto``
 (percentiles 0.5-99.5 of the middle slice, used for all), or by default each
 slice's own header window. ``--full-range`` writes 16-bit PNG/TIFF values
 instead (``value = HU + 32768`` for CT). A recipe's steps run after the window.
 No DICOM is written; existing outputs are replaced only with ``--overwrite``.
-Bad input stops with one line and status 2; slices that fail are reported and
-the status is 1.
+Bad input (a DICOM image file whose header cannot be read included) stops
+with one line and status 2 before anything is written; slices that fail are
+reported and the status is 1.
 """
 
 from __future__ import annotations
@@ -26,11 +34,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from enhance_core.cli.progress import report_failure, report_progress
-from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
+from enhance_core.errors import EnhanceError, ImageReadError, ImageWriteError, ParameterError
 
 if TYPE_CHECKING:
     from enhance_core.image import Window
-    from enhance_core.medical.series import DicomSeries
+    from enhance_core.medical.series import DicomSeries, SeriesScan
+    from enhance_core.stack import StackItem
 
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tif": ".tif", "tiff": ".tif"}
 
@@ -55,7 +64,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=sorted(FORMATS), default="png", help="output format (default png)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100 (default 95)")
     parser.add_argument("--recipe", type=Path, help="recipe whose steps run after the window (CLAHE, denoise...)")
-    parser.add_argument("--series", metavar="UID", help="SeriesInstanceUID to export when the folder holds several")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--series", metavar="UID", help="SeriesInstanceUID to export when the folder holds several")
+    which.add_argument("--all-series", action="store_true",
+                       help="export every series of the folder and its subfolders, each into its own subfolder "
+                            "of OUTDIR (series_NNN_MODALITY)")
     parser.add_argument("--presets-file", type=Path, help="JSON file of user window presets")
     parser.add_argument("--include-patient-data", action="store_true",
                         help="also write patient, study and institution fields into the files' descriptions")
@@ -76,18 +89,46 @@ def _parse_window(text: str) -> Window:
     return Window(center, width, "Custom")
 
 
-def _series(args: argparse.Namespace) -> DicomSeries:
-    """The series named on the command line (folder or file)."""
-    from enhance_core.medical.series import list_series, open_series, series_from_file, series_listing
+def _scan(folder: Path) -> SeriesScan:
+    """Every series in ``folder`` and its subfolders; a DICOM image file that cannot be read stops the export."""
+    from enhance_core.medical.series import scan_series
 
-    if args.source.is_dir():
-        if args.series is None and len(found := list_series(args.source)) > 1:
-            raise ParameterError(f"{args.source} holds {len(found)} series; export one at a time: "
-                                 f"{series_listing(found, prefix='--series ')}")
-        return open_series(args.source, series_uid=args.series)
+    scan = scan_series(folder, recursive=True)
+    if scan.unreadable:
+        path, reason = scan.unreadable[0]
+        more = f" ({len(scan.unreadable) - 1} more file(s) too)" if len(scan.unreadable) > 1 else ""
+        raise ImageReadError(path, f"{reason}{more}; nothing was exported. Repair the file or move it out of "
+                                   f"{folder}, then export again")
+    return scan
+
+
+def _series(args: argparse.Namespace) -> list[tuple[DicomSeries, Path]]:
+    """The series named on the command line (folder or file), each with the folder its slices go to."""
+    from enhance_core.medical.series import series_from_file, series_listing, study_order
+    from enhance_core.medical.study import export_folder_names
+
     if not args.source.exists():
-        raise ImageWriteError(args.source, "does not exist; give a series folder or a DICOM file")
-    return series_from_file(args.source)
+        raise ImageReadError(args.source, "does not exist; give a series folder or a DICOM file")
+    if not args.source.is_dir():
+        if args.all_series:
+            raise ParameterError(f"--all-series exports the series of a folder; {args.source} is a file. "
+                                 "Give its folder, or drop --all-series")
+        return [(series_from_file(args.source), args.output)]
+    found = list(_scan(args.source).series)
+    if args.all_series:
+        ordered = study_order(found)
+        names = export_folder_names(ordered, with_titles=args.include_patient_data)
+        return [(series, args.output / name) for series, name in zip(ordered, names)]
+    if args.series is not None:
+        chosen = [series for series in found if series.uid == args.series]
+        if not chosen:
+            raise ParameterError(f"{args.source} holds no series with SeriesInstanceUID {args.series}; it holds: "
+                                 f"{series_listing(found, prefix='--series ')}")
+        return [(chosen[0], args.output)]
+    if len(found) > 1:
+        raise ParameterError(f"{args.source} holds {len(found)} series; export them all with --all-series or one "
+                             f"at a time: {series_listing(found, prefix='--series ')}")
+    return [(found[0], args.output)]
 
 
 def _fixed_window(args: argparse.Namespace, series: DicomSeries) -> Window | None:
@@ -106,10 +147,8 @@ def _fixed_window(args: argparse.Namespace, series: DicomSeries) -> Window | Non
 
 
 def run(args: argparse.Namespace) -> int:
-    """Export every slice; return 0, or 1 when some slices failed."""
+    """Export every slice of the chosen series; return 0, or 1 when some slices failed."""
     from enhance_core.io import check_quality
-    from enhance_core.medical.export import export_slice
-    from enhance_core.medical.windows import header_window
     from enhance_core.recipe import load_recipe
 
     suffix = FORMATS[args.format]
@@ -118,28 +157,41 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("--full-range needs 16 bits; use --format png or tif")
     if args.output.exists() and not args.output.is_dir():
         raise ImageWriteError(args.output, "is a file; give a folder for the slices")
-    series = _series(args)
+    chosen = _series(args)
     steps = load_recipe(args.recipe) if args.recipe else ()
     if steps and args.full_range:
         raise ParameterError("--recipe applies to windowed pictures; drop --full-range or --recipe")
-    window = _fixed_window(args, series)
-    targets = [args.output / f"slice_{index + 1:04d}{suffix}" for index in range(len(series))]
+    plans = [(series, folder, _fixed_window(args, series)) for series, folder in chosen]
+    targets = [folder / f"slice_{index + 1:04d}{suffix}" for series, folder, _ in plans for index in range(len(series))]
     existing = [target for target in targets if target.exists()]
     if existing and not args.overwrite:
         raise ImageWriteError(existing[0], f"already exists ({len(existing)} of the outputs do); "
                                            "choose another folder or pass --overwrite")
-    args.output.mkdir(parents=True, exist_ok=True)
     failed = 0
-    for index, target in enumerate(targets):
-        report_progress(index + 1, len(targets), target.name, verb="writing")
+    for series, folder, window in plans:
+        failed += _export_series(args, series, folder, window, steps, suffix)
+    return 1 if failed else 0
+
+
+def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, window: Window | None,
+                   steps: tuple[StackItem, ...], suffix: str) -> int:
+    """Write the slices of ``series`` into ``folder``; return how many failed (each reported)."""
+    from enhance_core.medical.export import export_slice
+    from enhance_core.medical.windows import header_window
+
+    folder.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for index in range(len(series)):
+        target = folder / f"slice_{index + 1:04d}{suffix}"
+        report_progress(index + 1, len(series), target.name, verb="writing")
         try:
             image = series.read_slice(index)
-            chosen = None if args.full_range else window or header_window(image)
-            export_slice(image, target, window=chosen, steps=steps, quality=args.quality,
+            shown = None if args.full_range else window or header_window(image)
+            export_slice(image, target, window=shown, steps=steps, quality=args.quality,
                          include_patient_data=args.include_patient_data)
         except EnhanceError as error:
             failed += 1
             report_failure(series.slices[index].path, error)
-    print(f"wrote {len(targets) - failed} of {len(targets)} slices to {args.output} "
+    print(f"wrote {len(series) - failed} of {len(series)} slices to {folder} "
           f"({series.modality or 'DICOM'}, ordered by {series.order})", file=sys.stdout)
-    return 1 if failed else 0
+    return failed

@@ -1,8 +1,11 @@
-"""DICOM series: the image files of one folder, grouped by series and put in anatomical order.
+"""DICOM series: the image files of a folder, grouped by series and put in anatomical order.
 
-:func:`list_series` reads only the headers (no pixel data) of every file in a
-folder, skips files that are not DICOM images (DICOMDIR, reports, text files),
-and groups the rest by ``SeriesInstanceUID``. :func:`open_series` returns one
+:func:`scan_series` reads only the headers (no pixel data) of every file in a
+folder (with ``recursive``, of its subfolders too: a study folder holding one
+folder per series), skips files that are not DICOM images (DICOMDIR, reports,
+text files), notes DICOM image files whose header cannot be read, and groups
+the rest by ``SeriesInstanceUID`` wherever they lie (files without one, by
+folder); :func:`list_series` returns the series alone. :func:`open_series` returns one
 series as an ordered list of slices; each slice is a file and a frame, so a
 multi-frame file is a series of its frames (:func:`series_from_file`).
 
@@ -12,7 +15,7 @@ Slice order, the first rule every slice satisfies:
    (the cross product of the two ``ImageOrientationPatient`` direction
    cosines), ascending; the projection is the slice location in mm.
 2. ``instance``: ``InstanceNumber``, ascending.
-3. ``file name``: natural order of the file names (``2.dcm`` before ``10.dcm``).
+3. ``file name``: natural order of the file paths (``2.dcm`` before ``10.dcm``).
 
 Ties keep the next rule's order, so the result never depends on the order
 the file system lists the folder in.
@@ -20,6 +23,7 @@ the file system lists the folder in.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -31,7 +35,8 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from enhance_core.errors import DicomSeriesError, ImageReadError
+from enhance_core.errors import Cancelled, DicomSeriesError, ImageReadError
+from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
 from enhance_core.io import read_image
 
@@ -66,6 +71,10 @@ class DicomSeries:
         In display order.
     order : str
         The rule that ordered them: ``"position"``, ``"instance"``, ``"file name"`` or ``"frame"``.
+    number : int or None
+        ``SeriesNumber``.
+    title : str
+        ``SeriesDescription`` alone ("" when the files lack it).
     """
 
     uid: str
@@ -73,6 +82,8 @@ class DicomSeries:
     modality: str
     slices: tuple[SeriesSlice, ...]
     order: str
+    number: int | None = None
+    title: str = ""
 
     def __len__(self) -> int:
         return len(self.slices)
@@ -94,13 +105,36 @@ def _natural_key(name: str) -> tuple:
 
 def _read_header(path: Path) -> Dataset | None:
     """Return the header of a DICOM image file, or None for anything else."""
+    header, _ = _try_header(path)
+    return header
+
+
+def _has_dicom_marker(path: Path) -> bool:
+    """Whether the file starts like a DICOM file (``DICM`` after the 128-byte preamble)."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
+
+
+def _try_header(path: Path) -> tuple[Dataset | None, str]:
+    """The header of a DICOM image file and "", or None and why a DICOM image file is unreadable ("": not one)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(_HEADER_TAGS))
-    except (InvalidDicomError, OSError, ValueError, TypeError, KeyError, AttributeError, EOFError):
-        return None
-    return header if "Rows" in header and "Columns" in header else None
+    except (InvalidDicomError, OSError, ValueError, TypeError, KeyError, AttributeError, EOFError) as error:
+        reason = f"its header cannot be read ({' '.join(str(error).split()) or type(error).__name__})"
+        return None, reason if _has_dicom_marker(path) else ""
+    if "Rows" in header and "Columns" in header:
+        return header, ""
+    file_meta = getattr(header, "file_meta", None)
+    storage = getattr(file_meta.get("MediaStorageSOPClassUID"), "name", "") if file_meta is not None else ""
+    if "Image Storage" in str(storage):
+        return None, f"it is a {storage} file but its header ends before the image size (Rows, Columns); " \
+                     "the file is truncated or damaged"
+    return None, ""
 
 
 def _location(header: Dataset) -> float | None:
@@ -126,7 +160,7 @@ def _instance(header: Dataset) -> int | None:
 
 def _order(entries: list[tuple[Path, Dataset]]) -> tuple[tuple[SeriesSlice, ...], str]:
     """Return the slices of one series in display order and the rule used."""
-    entries = sorted(entries, key=lambda entry: _natural_key(entry[0].name))
+    entries = sorted(entries, key=lambda entry: _natural_key(entry[0].as_posix()))
     locations = [_location(header) for _, header in entries]
     instances = [_instance(header) for _, header in entries]
     known_locations = [value for value in locations if value is not None]
@@ -154,38 +188,113 @@ def _describe(header: Dataset) -> str:
     return " ".join(part for part in (f"#{number}" if number not in (None, "") else "", text) if part)
 
 
-def list_series(folder: str | PathLike[str]) -> list[DicomSeries]:
-    """Return every DICOM image series in ``folder`` (not its subfolders), largest first.
+def _number(header: Dataset) -> int | None:
+    """``SeriesNumber`` as an int, or None."""
+    try:
+        return int(header.SeriesNumber)
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _files(folder: Path, recursive: bool) -> list[Path]:
+    """The files of ``folder`` (and of its subfolders, hidden ones left out, links not followed), sorted."""
+    if not recursive:
+        return sorted(path for path in folder.iterdir() if path.is_file())
+    found: list[Path] = []
+    for root, folders, names in os.walk(folder):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        found.extend(Path(root) / name for name in sorted(names) if not name.startswith("."))
+    return found
+
+
+@dataclass(frozen=True)
+class SeriesScan:
+    """What :func:`scan_series` found: the series, largest first, and the DICOM image files it could not read.
+
+    ``unreadable`` holds ``(path, reason)`` pairs; files that are not DICOM images are not listed.
+    """
+
+    folder: Path
+    series: tuple[DicomSeries, ...]
+    unreadable: tuple[tuple[Path, str], ...] = ()
+
+
+def scan_series(folder: str | PathLike[str], *, recursive: bool = False, progress: ProgressFn | None = None,
+                should_stop: StopFn | None = None) -> SeriesScan:
+    """Read the headers of every file in ``folder`` and group the DICOM images into series.
+
+    Parameters
+    ----------
+    folder : str or PathLike
+        A series folder, or with ``recursive`` a study folder of series folders at any depth.
+    recursive : bool
+        Also scan the subfolders; a series is its ``SeriesInstanceUID``, wherever its files lie.
+    progress : callable, optional
+        ``progress(fraction, message)`` after each file.
+    should_stop : callable, optional
+        Checked before each file; once true :class:`~enhance_core.errors.Cancelled` is raised.
+
+    Raises
+    ------
+    DicomSeriesError
+        The folder does not exist, is empty, or holds no readable DICOM image.
+    """
+    folder = Path(folder)
+    where = " (subfolders included)" if recursive else ""
+    if not folder.is_dir():
+        raise DicomSeriesError(folder, "is not a folder; choose the folder that holds the series' .dcm files")
+    files = _files(folder, recursive)
+    if not files:
+        raise DicomSeriesError(folder, f"the folder is empty{where}; choose the folder that holds the series' "
+                                       ".dcm files")
+    groups: dict[str, list[tuple[Path, Dataset]]] = {}
+    unreadable: list[tuple[Path, str]] = []
+    for number, path in enumerate(files):
+        if should_stop is not None and should_stop():
+            raise Cancelled("reading the DICOM headers stopped")
+        header, reason = _try_header(path)
+        if header is not None:
+            uid = str(header.get("SeriesInstanceUID", "") or "")
+            groups.setdefault(uid or f"folder:{path.parent}", []).append((path, header))
+        elif reason:
+            unreadable.append((path, reason))
+        if progress is not None:
+            progress((number + 1) / len(files), f"read {number + 1} of {len(files)} headers")
+    if not groups:
+        broken = f"; {unreadable[0][0]}: {unreadable[0][1]}" if unreadable else ""
+        raise DicomSeriesError(folder, f"none of its {len(files)} file(s){where} is a readable DICOM image"
+                                       f"{broken}; choose the folder that holds the series' .dcm files")
+    result = []
+    for entries in groups.values():
+        slices, order = _order(entries)
+        first = entries[0][1]
+        result.append(DicomSeries(str(first.get("SeriesInstanceUID", "") or ""), _describe(first),
+                                  str(first.get("Modality", "") or ""), slices, order, _number(first),
+                                  str(first.get("SeriesDescription", "") or "").strip()))
+    ordered = sorted(result, key=lambda series: (-len(series), series.uid, str(series.slices[0].path)))
+    return SeriesScan(folder, tuple(ordered), tuple(unreadable))
+
+
+def list_series(folder: str | PathLike[str], *, recursive: bool = False) -> list[DicomSeries]:
+    """Return every DICOM image series in ``folder`` (with ``recursive``, its subfolders' too), largest first.
 
     Raises
     ------
     DicomSeriesError
         The folder does not exist, is empty, or holds no DICOM image.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DicomSeriesError(folder, "is not a folder; choose the folder that holds the series' .dcm files")
-    files = [path for path in folder.iterdir() if path.is_file()]
-    if not files:
-        raise DicomSeriesError(folder, "the folder is empty; choose the folder that holds the series' .dcm files")
-    groups: dict[str, list[tuple[Path, Dataset]]] = {}
-    for path in files:
-        header = _read_header(path)
-        if header is not None:
-            groups.setdefault(str(header.get("SeriesInstanceUID", "") or ""), []).append((path, header))
-    if not groups:
-        raise DicomSeriesError(folder, f"none of its {len(files)} file(s) is a DICOM image; "
-                                       "choose the folder that holds the series' .dcm files")
-    result = []
-    for uid, entries in groups.items():
-        slices, order = _order(entries)
-        first = entries[0][1]
-        result.append(DicomSeries(uid, _describe(first), str(first.get("Modality", "") or ""), slices, order))
-    return sorted(result, key=lambda series: (-len(series), series.uid))
+    return list(scan_series(folder, recursive=recursive).series)
 
 
-def open_series(folder: str | PathLike[str], *, series_uid: str | None = None) -> DicomSeries:
+def study_order(found: list[DicomSeries] | tuple[DicomSeries, ...]) -> list[DicomSeries]:
+    """``found`` in the order viewers list a study: by ``SeriesNumber`` (series without one last), then title."""
+    return sorted(found, key=lambda s: (s.number is None, s.number or 0, s.title.lower(), s.uid))
+
+
+def open_series(folder: str | PathLike[str], *, series_uid: str | None = None, recursive: bool = False) -> DicomSeries:
     """Return the ordered series in ``folder``; ``series_uid`` picks one when the folder holds several.
+
+    ``recursive`` looks in the subfolders too (see :func:`scan_series`).
 
     Raises
     ------
@@ -193,7 +302,7 @@ def open_series(folder: str | PathLike[str], *, series_uid: str | None = None) -
         No DICOM image in the folder, several series and no ``series_uid``
         (the message lists them), or no series with ``series_uid``.
     """
-    found = list_series(folder)
+    found = list_series(folder, recursive=recursive)
     if series_uid is not None:
         for series in found:
             if series.uid == series_uid:
@@ -222,4 +331,5 @@ def series_from_file(path: str | PathLike[str]) -> DicomSeries:
     frames = int(header.get("NumberOfFrames", 1) or 1)
     slices = tuple(SeriesSlice(path, frame) for frame in range(frames))
     return DicomSeries(str(header.get("SeriesInstanceUID", "") or ""), _describe(header),
-                       str(header.get("Modality", "") or ""), slices, "frame")
+                       str(header.get("Modality", "") or ""), slices, "frame", _number(header),
+                       str(header.get("SeriesDescription", "") or "").strip())

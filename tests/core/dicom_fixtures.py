@@ -14,12 +14,14 @@ PATIENT_NAME = "CompressedSamples^CT1"
 
 
 def write_series(folder: Path, locations: list[float], *, series_uid: str | None = None,
-                 names: list[str] | None = None, with_position: bool = True) -> list[Path]:
+                 names: list[str] | None = None, with_position: bool = True, number: int | None = None,
+                 description: str | None = None) -> list[Path]:
     """Write one CT slice per entry of ``locations`` (mm along the normal) into ``folder``.
 
     Slice ``i`` gets InstanceNumber ``i + 1``, ImagePositionPatient z = ``locations[i]``
     (axial orientation), a fresh SOPInstanceUID and pixels offset by ``100 * i`` HU so
-    tests can tell slices apart. ``names`` gives the file names (default: shuffled numbers).
+    tests can tell slices apart. ``names`` gives the file names (default: shuffled numbers);
+    ``number`` and ``description`` the SeriesNumber and SeriesDescription (default: CT_small's).
     """
     folder.mkdir(parents=True, exist_ok=True)
     series_uid = series_uid or generate_uid()
@@ -31,6 +33,10 @@ def write_series(folder: Path, locations: list[float], *, series_uid: str | None
         dataset.SOPInstanceUID = generate_uid()
         dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
         dataset.InstanceNumber = index + 1
+        if number is not None:
+            dataset.SeriesNumber = number
+        if description is not None:
+            dataset.SeriesDescription = description
         if with_position:
             dataset.ImagePositionPatient = [-158.0, -179.0, float(location)]
             dataset.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
@@ -49,3 +55,33 @@ def slice_offset(image) -> int:
     original = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     expected = float(original.pixel_array[0, 0]) * float(original.RescaleSlope) + float(original.RescaleIntercept)
     return int(round((float(image.to_physical(image.pixels[0, 0, 0])) - expected) / 100.0))
+
+
+def write_mr_series(folder: Path, count: int, *, series_uid: str | None = None, number: int | None = None,
+                    description: str | None = None) -> list[Path]:
+    """Write ``count`` slices of pydicom's MR_small.dcm, 5 mm apart, as one MR series into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    series_uid = series_uid or generate_uid()
+    paths = []
+    for index in range(count):
+        dataset = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+        dataset.SeriesInstanceUID = series_uid
+        dataset.SOPInstanceUID = generate_uid()
+        dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+        dataset.InstanceNumber = index + 1
+        dataset.ImagePositionPatient = [-83.9, -91.2, 5.0 * index]
+        if number is not None:
+            dataset.SeriesNumber = number
+        if description is not None:
+            dataset.SeriesDescription = description
+        path = folder / f"mr{index + 1}.dcm"
+        dataset.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def truncate(path: Path, size: int) -> Path:
+    """Cut ``path`` to its first ``size`` bytes (a damaged copy); return it."""
+    data = path.read_bytes()
+    path.write_bytes(data[:size])
+    return path

@@ -1,0 +1,84 @@
+"""Study folders: a thumbnail of each series and safe, distinct folder names for exporting them all.
+
+A study folder holds one folder per series, sometimes deeper;
+:func:`~enhance_core.medical.series.scan_series` with ``recursive=True`` finds
+its series by ``SeriesInstanceUID``. :func:`series_thumbnail` reads one slice
+(the middle one) of a series and shows it through its header window, small,
+for a series picker. :func:`export_folder_names` names one output folder per
+series for ``dicom-export --all-series``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from enhance_core.medical.series import DicomSeries
+
+THUMBNAIL_SIZE = 96
+"""Longest side of a thumbnail in pixels."""
+MAX_NAME_CHARS = 60
+"""Longest folder name :func:`export_folder_names` makes (before a ``_2`` that tells equal names apart)."""
+
+
+def middle_index(series: DicomSeries) -> int:
+    """The slice a thumbnail shows: the middle one (the lower middle of an even count)."""
+    return (len(series) - 1) // 2
+
+
+def shrink(pixels: np.ndarray, size: int) -> np.ndarray:
+    """``pixels`` (rows, cols) averaged over square blocks so that the longest side is at most ``size``."""
+    factor = max(1, -(-max(pixels.shape[:2]) // size))
+    rows, cols = (pixels.shape[0] // factor) * factor, (pixels.shape[1] // factor) * factor
+    if factor == 1 or rows == 0 or cols == 0:
+        return pixels[::factor, ::factor]
+    blocks = pixels[:rows, :cols].reshape(rows // factor, factor, cols // factor, factor)
+    return blocks.mean(axis=(1, 3))
+
+
+def series_thumbnail(series: DicomSeries, *, size: int = THUMBNAIL_SIZE) -> np.ndarray:
+    """An 8-bit gray thumbnail of the middle slice of ``series`` through that slice's header window.
+
+    Only that one file is read. Returns a ``(rows, cols)`` uint8 array whose longest side is at most
+    ``size``. Raises what reading the slice raises (:class:`~enhance_core.errors.ImageReadError`).
+    """
+    from enhance_core.medical.export import windowed_image
+    from enhance_core.medical.windows import header_window
+
+    if size < 1:
+        raise ValueError(f"size must be at least 1 pixel, got {size}")
+    image = series.read_slice(middle_index(series))
+    shown = windowed_image(image, header_window(image)).pixels
+    gray = shown.mean(axis=2) if shown.shape[2] > 1 else shown[:, :, 0]
+    return np.clip(np.rint(shrink(gray, size) * 255.0), 0, 255).astype(np.uint8)
+
+
+def _safe(text: str) -> str:
+    """``text`` with only letters, digits, ``.``, ``-`` and ``_`` (runs of anything else become one ``_``)."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", text).strip("._-")
+
+
+def export_folder_names(found: Sequence[DicomSeries], *, with_titles: bool = False) -> list[str]:
+    """One output folder name per series of ``found``, in its order, that no two series share.
+
+    A name is ``series_NNN_MODALITY`` (``NNN`` the ``SeriesNumber``), with
+    ``with_titles`` followed by the ``SeriesDescription``; only ASCII letters,
+    digits, ``.``, ``-`` and ``_`` are kept, so the names are valid on every file
+    system. Names equal apart from case get ``_2``, ``_3``... in the order of ``found``.
+    """
+    names: list[str] = []
+    taken: set[str] = set()
+    for series in found:
+        parts = ["series", f"{series.number:03d}" if series.number is not None else "", series.modality]
+        if with_titles:
+            parts.append(series.title)
+        base = "_".join(part for part in (_safe(part) for part in parts) if part)[:MAX_NAME_CHARS].rstrip("._-")
+        name, count = base, 1
+        while name.lower() in taken:
+            count += 1
+            name = f"{base}_{count}"
+        taken.add(name.lower())
+        names.append(name)
+    return names

@@ -1,0 +1,159 @@
+"""Study folders: series found in nested subfolders by SeriesInstanceUID, thumbnails, and dicom-export --all-series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import enhance_core.medical.series as series_module
+from enhance_core.cli import main as cli_main
+from enhance_core.errors import Cancelled, DicomSeriesError
+from enhance_core.io import read_image
+from enhance_core.medical.series import list_series, scan_series, study_order
+from enhance_core.medical.study import export_folder_names, series_thumbnail
+from tests.core.dicom_fixtures import slice_offset, truncate, write_mr_series, write_series
+
+CT_UID, MR_UID, SPLIT_UID = "1.2.826.0.1.1", "1.2.826.0.1.2", "1.2.826.0.1.3"
+
+
+def make_study(root: Path) -> Path:
+    """A study folder: a CT series, an MR series two levels down, and a CT series split over two folders."""
+    study = root / "study"
+    write_series(study / "ct_lung", [20.0, 0.0, 10.0], series_uid=CT_UID, number=2, description="AX LUNG 1.25")
+    write_mr_series(study / "visit" / "mr" / "t1", 2, series_uid=MR_UID, number=5, description="T1 SE")
+    write_series(study / "split_a", [5.0], series_uid=SPLIT_UID, number=3, names=["x.dcm"])
+    write_series(study / "split_b", [2.0, 8.0], series_uid=SPLIT_UID, number=3, names=["x.dcm", "y.dcm"])
+    (study / "visit" / "notes.txt").write_text("not DICOM")
+    return study
+
+
+def test_a_nested_study_yields_every_series_by_uid_not_by_folder(tmp_path):
+    study = make_study(tmp_path)
+    scan = scan_series(study, recursive=True)
+    assert scan.unreadable == ()
+    by_uid = {series.uid: series for series in scan.series}
+    assert set(by_uid) == {CT_UID, MR_UID, SPLIT_UID}
+    assert (len(by_uid[CT_UID]), len(by_uid[MR_UID]), len(by_uid[SPLIT_UID])) == (3, 2, 3)
+    split = by_uid[SPLIT_UID]
+    assert [item.location for item in split.slices] == [2.0, 5.0, 8.0]
+    assert [item.path.parent.name for item in split.slices] == ["split_b", "split_a", "split_b"]
+    assert by_uid[MR_UID].modality == "MR" and by_uid[MR_UID].title == "T1 SE" and by_uid[MR_UID].number == 5
+    assert [s.uid for s in study_order(scan.series)] == [CT_UID, SPLIT_UID, MR_UID]
+    ct = by_uid[CT_UID]
+    assert [slice_offset(ct.read_slice(i)) for i in range(3)] == [1, 2, 0]
+    with pytest.raises(DicomSeriesError, match="the folder is empty"):
+        list_series(study)
+    assert [len(s) for s in list_series(study / "ct_lung")] == [3]
+
+
+def test_the_scan_reports_progress_and_stops_when_asked(tmp_path):
+    study = make_study(tmp_path)
+    seen: list[float] = []
+    scan_series(study, recursive=True, progress=lambda fraction, message: seen.append(fraction))
+    assert len(seen) == 9 and seen[-1] == 1.0 and seen == sorted(seen)
+    with pytest.raises(Cancelled):
+        scan_series(study, recursive=True, should_stop=lambda: len(seen) > 10,
+                    progress=lambda fraction, message: seen.append(fraction))
+
+
+def test_a_damaged_dicom_file_is_named_and_the_rest_still_found(tmp_path):
+    study = make_study(tmp_path)
+    broken = truncate(write_series(study / "broken", [0.0], names=["cut.dcm"])[0], 600)
+    scan = scan_series(study, recursive=True)
+    assert len(scan.series) == 3
+    assert [path for path, _ in scan.unreadable] == [broken]
+    assert "truncated" in scan.unreadable[0][1] and "CT Image Storage" in scan.unreadable[0][1]
+    with pytest.raises(DicomSeriesError, match="cut.dcm: it is a CT Image Storage file"):
+        scan_series(study / "broken")
+
+
+def test_a_thumbnail_reads_only_the_middle_slice(tmp_path, monkeypatch):
+    study = make_study(tmp_path)
+    ct = next(s for s in scan_series(study, recursive=True).series if s.uid == CT_UID)
+    read: list[Path] = []
+    original = series_module.read_image
+
+    def counting(path, **kwargs):
+        read.append(Path(path))
+        return original(path, **kwargs)
+
+    monkeypatch.setattr(series_module, "read_image", counting)
+    thumbnail = series_thumbnail(ct, size=64)
+    assert read == [ct.slices[1].path]
+    assert thumbnail.dtype == np.uint8 and thumbnail.shape == (64, 64)
+    assert 20 < thumbnail.mean() < 235 and thumbnail.std() > 10
+
+
+def test_export_folder_names_are_safe_and_distinct():
+    from enhance_core.medical.series import DicomSeries
+
+    def series(number, modality, title):
+        return DicomSeries("", "", modality, (), "instance", number, title)
+
+    found = [series(3, "CT", "AX/LUNG: 1.25*"), series(3, "CT", "ax lung 1.25"), series(None, "MR", ""),
+             series(3, "CT", "2"), series(3, "CT", ""), series(3, "CT", ""), series(7, "", "../..")]
+    assert export_folder_names(found) == ["series_003_CT", "series_003_CT_2", "series_MR", "series_003_CT_3",
+                                          "series_003_CT_4", "series_003_CT_5", "series_007"]
+    assert export_folder_names(found, with_titles=True) == [
+        "series_003_CT_AX_LUNG_1.25", "series_003_CT_ax_lung_1.25_2", "series_MR", "series_003_CT_2",
+        "series_003_CT", "series_003_CT_3", "series_007"]
+
+
+def test_cli_exports_all_series_of_a_nested_study_into_their_own_folders(tmp_path, capsys):
+    study = make_study(tmp_path)
+    out = tmp_path / "out"
+    assert cli_main(["dicom-export", str(study), "-o", str(out), "--all-series", "--full-range"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["series_002_CT", "series_003_CT", "series_005_MR"]
+    assert sorted(p.name for p in (out / "series_003_CT").iterdir()) == [f"slice_000{i}.png" for i in (1, 2, 3)]
+    assert len(list((out / "series_005_MR").iterdir())) == 2
+    alone = tmp_path / "alone"
+    assert cli_main(["dicom-export", str(study), "-o", str(alone), "--series", SPLIT_UID, "--full-range"]) == 0
+    for name in ("slice_0001.png", "slice_0003.png"):
+        np.testing.assert_array_equal(read_image(out / "series_003_CT" / name).pixels,
+                                      read_image(alone / name).pixels)
+    printed = capsys.readouterr().out
+    assert "wrote 2 of 2 slices" in printed and "T1 SE" not in printed + "".join(p.name for p in out.rglob("*"))
+    titled = tmp_path / "titled"
+    assert cli_main(["dicom-export", str(study), "-o", str(titled), "--all-series", "--include-patient-data"]) == 0
+    assert (titled / "series_002_CT_AX_LUNG_1.25").is_dir() and (titled / "series_005_MR_T1_SE").is_dir()
+
+
+def test_cli_names_the_all_series_option_and_keeps_equal_names_apart(tmp_path, capsys):
+    study = tmp_path / "study"
+    write_series(study / "a", [0.0, 1.0], series_uid="1.2.3.4", number=4)
+    write_series(study / "b" / "c", [0.0], series_uid="1.2.3.5", number=4)
+    out = tmp_path / "out"
+    assert cli_main(["dicom-export", str(study), "-o", str(out)]) == 2
+    assert "holds 2 series; export them all with --all-series" in capsys.readouterr().err and not out.exists()
+    assert cli_main(["dicom-export", str(study), "-o", str(out), "--all-series", "--preset", "lung"]) == 0
+    assert [len(list((out / name).iterdir())) for name in ("series_004_CT", "series_004_CT_2")] == [2, 1]
+    assert cli_main(["dicom-export", str(study / "a" / "x.dcm"), "-o", str(out), "--all-series"]) == 2
+
+
+def test_cli_all_series_with_a_damaged_file_names_it_and_writes_nothing(tmp_path, capsys):
+    study = make_study(tmp_path)
+    truncate(write_series(study / "zz", [0.0], names=["cut.dcm"])[0], 600)
+    out = tmp_path / "out"
+    assert cli_main(["dicom-export", str(study), "-o", str(out), "--all-series"]) == 2
+    err = capsys.readouterr().err
+    assert str(study / "zz" / "cut.dcm") in err and "nothing was exported" in err and "move it out of" in err
+    assert not out.exists()
+
+
+def test_cli_all_series_overwrites_nothing_and_reports_a_slice_it_cannot_read(tmp_path, capsys):
+    study = make_study(tmp_path)
+    out = tmp_path / "out"
+    (out / "series_005_MR").mkdir(parents=True)
+    kept = out / "series_005_MR" / "slice_0002.png"
+    kept.write_bytes(b"earlier export")
+    assert cli_main(["dicom-export", str(study), "-o", str(out), "--all-series"]) == 2
+    err = capsys.readouterr().err
+    assert "series_005_MR/slice_0002.png: already exists" in err and "--overwrite" in err
+    assert kept.read_bytes() == b"earlier export" and sorted(p.name for p in out.iterdir()) == ["series_005_MR"]
+    cut = truncate(sorted((study / "ct_lung").iterdir())[0], 30000)
+    assert cli_main(["dicom-export", str(study), "-o", str(tmp_path / "again"), "--all-series"]) == 1
+    err = capsys.readouterr().err
+    assert str(cut) in err and "truncated" in err
+    assert len(list((tmp_path / "again" / "series_002_CT").iterdir())) == 2
