@@ -3,10 +3,11 @@
 Files are read on the "Opening" worker lane (a 24-megapixel TIFF takes a
 while to decode), so the window never freezes; the result lands on the GUI
 thread and replaces the document's image only once it was read completely.
-A folder opens as a DICOM series (:mod:`enhance_core.medical.series`): the
-headers are read on the same lane, the user picks a series when the folder
-holds several, and the first slice opens like a file; ``series_opened``
-hands the series to the slice browser.
+A folder opens as a DICOM study (:mod:`enhance_core.medical.series`): the
+headers of its files and its subfolders' are read on the same lane, with
+progress; the largest series opens on its first slice like a file, and
+``study_scanned`` hands every series to the Series panel, where the user
+picks another; ``series_opened`` hands the open one to the slice browser.
 Every failure is shown through the window's :class:`~app.error_reporter.ErrorReporter`
 and leaves the current work as it was; what the reader warned about (a
 non-conformant DICOM header, a codestream without its end marker) stays in
@@ -18,10 +19,10 @@ from __future__ import annotations
 import dataclasses
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from app.commands import AddStepCommand, ResetStackCommand
 from app.document import Document
@@ -36,6 +37,9 @@ from enhance_core.project import SUFFIX as PROJECT_SUFFIX
 from enhance_core.project import load_project, save_project
 from enhance_core.recipe import load_recipe, save_recipe
 from enhance_core.stack import StackItem
+
+if TYPE_CHECKING:
+    from enhance_core.medical.series import DicomSeries, SeriesScan
 
 RECIPE_FILTER = "Recipes (*.json)"
 PROJECT_FILTER = f"Enhance Studio projects (*{PROJECT_SUFFIX})"
@@ -58,15 +62,26 @@ def _read_job(path: Path, progress, should_stop):
 
 
 def _read_series_job(folder: Path, series_uid: str | None, progress, should_stop):
-    """Worker job: the series in ``folder`` and its first slice, or every series when it holds several."""
-    from enhance_core.medical.series import list_series
+    """Worker job: the series in ``folder`` and its subfolders, the one to open and its first slice.
 
-    progress(0.0, f"reading the DICOM headers in {folder.name}")
-    found = list_series(folder)
-    chosen = [series for series in found if series_uid is None or series.uid == series_uid]
-    if len(chosen) != 1:
-        return found
-    return chosen[0], chosen[0].read_slice(0)
+    The one to open is ``series_uid``, else the largest (a study's main series rather than its localizer).
+    """
+    from enhance_core.errors import DicomSeriesError
+    from enhance_core.medical.series import scan_series, series_listing
+
+    scan = scan_series(folder, recursive=True, should_stop=should_stop,
+                       progress=lambda fraction, message: progress(0.95 * fraction, message))
+    chosen = [series for series in scan.series if series_uid is None or series.uid == series_uid]
+    if not chosen:
+        raise DicomSeriesError(folder, f"holds no series with SeriesInstanceUID {series_uid}; it holds: "
+                                       f"{series_listing(list(scan.series))}")
+    return _first_slice_job(scan, chosen[0], progress, should_stop)
+
+
+def _first_slice_job(scan: SeriesScan, series: DicomSeries, progress, should_stop):
+    """Worker job: ``(scan, series, first slice)`` for a series already found by ``scan``."""
+    progress(0.95, "reading the first slice")
+    return scan, series, series.read_slice(0)
 
 
 class FileActions(QObject):
@@ -80,6 +95,9 @@ class FileActions(QObject):
         An image, project or series folder finished opening.
     series_opened(series)
         A DICOM series folder opened on its first slice (a :class:`~enhance_core.medical.series.DicomSeries`).
+    study_scanned(scan)
+        The series found in the folder just opened and its subfolders (a
+        :class:`~enhance_core.medical.series.SeriesScan`), before ``series_opened``.
     read_warned(name, warnings)
         What the reader warned about the image just opened from file ``name`` ([]: nothing).
     """
@@ -87,6 +105,7 @@ class FileActions(QObject):
     recent_changed = Signal(list)
     opened = Signal(Path)
     series_opened = Signal(object)
+    study_scanned = Signal(object)
     read_warned = Signal(str, list)
 
     def __init__(self, window: QWidget, document: Document, reporter: ErrorReporter,
@@ -117,37 +136,39 @@ class FileActions(QObject):
             self._read(path, partial(self._show_image, path))
 
     def open_series_dialog(self) -> None:
-        """Ask for a folder holding a DICOM series and open it."""
-        folder = QFileDialog.getExistingDirectory(self.window, "Open DICOM series folder",
+        """Ask for a folder holding a DICOM series or a study (series in subfolders) and open it."""
+        folder = QFileDialog.getExistingDirectory(self.window, "Open DICOM series or study folder",
                                                   self.settings.last_folder("open"))
         if folder:
             self.open_path(Path(folder))
 
     def open_series(self, folder: Path, series_uid: str | None = None) -> None:
-        """Open the DICOM series in ``folder`` on its first slice (``series_uid`` picks one of several)."""
+        """Open the DICOM series in ``folder`` or its subfolders on its first slice.
+
+        ``series_uid`` picks one; by default the largest opens and the others are listed
+        (``study_scanned``) for the Series panel.
+        """
         folder = Path(folder)
         self.lane.submit(partial(_read_series_job, folder, series_uid), on_done=partial(self._show_series, folder),
                          on_failed=self._on_read_failed, label=f"Opening {folder.name}")
 
-    def choose_series(self, found: list) -> str | None:
-        """Ask which of several series to open; return its SeriesInstanceUID, or None when cancelled."""
-        names = [f"{s.modality or 'DICOM'} · {len(s)} slices · {s.description or s.uid}" for s in found]
-        name, ok = QInputDialog.getItem(self.window, "Choose a series",
-                                        "The folder holds several series. Open:", names, 0, False)
-        return found[names.index(name)].uid if ok else None
+    def open_study_series(self, scan: SeriesScan, series: DicomSeries) -> None:
+        """Open ``series`` of the study ``scan`` (from the Series panel) after asking about unsaved edits."""
+        if not self.resolve_unsaved_edits("Save them before opening another series?"):
+            return
+        self.lane.submit(partial(_first_slice_job, scan, series), on_done=partial(self._show_series, scan.folder),
+                         on_failed=self._on_read_failed, label=f"Opening {series.description or 'the series'}")
 
     def _show_series(self, folder: Path, result) -> None:
-        if isinstance(result, list):
-            uid = self.choose_series(result)
-            if uid is not None:
-                self.open_series(folder, uid)
-            return
-        series, image = result
-        self.document.set_source(image, series.slices[0].path)
-        self._show_read_warnings(series.slices[0].path, image)
+        scan, series, image = result
+        first = series.slices[0].path
+        self.document.set_source(image, first)
+        skipped = [f"{path.name} skipped: {reason}" for path, reason in scan.unreadable]
+        self.read_warned.emit(first.name, list(image.meta.extra.get("warnings") or []) + skipped)
         self._apply_header_window(image)
         self.settings.set_last_folder("open", folder)
         self._remember(folder)
+        self.study_scanned.emit(scan)
         self.series_opened.emit(series)
         self.opened.emit(folder)
 

@@ -34,6 +34,7 @@ from app.recovery import RecoveryController
 from app.render_controller import RenderController
 from app.render_jobs import ViewFrame
 from app.restoration_actions import RestorationActions
+from app.series_panel import SeriesPanel
 from app.settings import APPLICATION, EditorSettings
 from app.shortcut_keys import ShortcutKeys
 from app.slice_browser import SliceBrowser
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
         self.measure = MeasureTool(self.document, self)
         self.overlay = ViewerOverlay(self.document, self.canvas, self.slices, self.window_level, self)
         self.dicom_panel = DicomHeaderPanel(self.document)
+        self.series_panel = SeriesPanel()
         self._add_docks()
         self.history = HistoryKeeper(self.document, self.settings, self.history_view, self)
         self.recovery = RecoveryController(self, self.document, self.history, self.canvas, self.reporter,
@@ -105,7 +107,7 @@ class MainWindow(QMainWindow):
             self.addAction(action)
         self.shortcut_keys = ShortcutKeys(self)
         for lane in self.lanes():
-            if lane is not self.slices.ahead_lane:
+            if lane not in (self.slices.ahead_lane, self.series_panel.lane):
                 self.status.watch(lane)
         self._connect()
         self._update_title()
@@ -113,13 +115,14 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self._restore_layout()
         self._show_dicom_tools()
+        self._show_series_panel()
 
     def lanes(self) -> list[JobRunner]:
         """Every background lane of this window."""
         return [self.renders.lane, self.metrics.live_lane, self.metrics.exact_lane, self.histogram.lane,
                 self.files.lane, self.brush.lane, self.device.lane, self.export_lane,
                 self.estimate_lane, self.slices.lane, self.slices.ahead_lane, self.measure.lane,
-                self.recovery.lane]
+                self.series_panel.lane, self.recovery.lane]
 
     def _add_docks(self) -> None:
         self.history_view = history = QUndoView(self.document.undo_stack)
@@ -129,13 +132,16 @@ class MainWindow(QMainWindow):
                 ("stack", "Filter stack", self.stack_panel, Qt.DockWidgetArea.RightDockWidgetArea),
                 ("metrics", "Metrics", self.metrics_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
                 ("history", "History", history, Qt.DockWidgetArea.LeftDockWidgetArea),
-                ("dicom", "DICOM Header", self.dicom_panel, Qt.DockWidgetArea.LeftDockWidgetArea)):
+                ("dicom", "DICOM Header", self.dicom_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+                ("series", "Series", self.series_panel, Qt.DockWidgetArea.LeftDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{name}")
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[name] = dock
         self.tabifyDockWidget(self.docks["history"], self.docks["dicom"])
+        self.tabifyDockWidget(self.docks["metrics"], self.docks["series"])
+        self.docks["metrics"].raise_()
         self.docks["history"].raise_()
         self.resizeDocks([self.docks["histogram"], self.docks["stack"]], [220, 520], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["stack"], self.docks["metrics"]], [360, 300], Qt.Orientation.Horizontal)
@@ -168,6 +174,10 @@ class MainWindow(QMainWindow):
         self.files.recent_changed.connect(self.refresh_recent_menu)
         self.files.series_opened.connect(self.slices.set_series)
         self.files.series_opened.connect(self.overlay.refresh)
+        self.files.study_scanned.connect(self.series_panel.set_scan)
+        self.files.series_opened.connect(self.series_panel.mark_open)
+        self.files.opened.connect(self._on_opened)
+        self.series_panel.series_chosen.connect(self.files.open_study_series)
         self.files.read_warned.connect(status.set_read_warnings)
         self.slices.install_keys(self.canvas)
         self.slices.play_action.toggled.connect(self.measure.set_playing)
@@ -283,6 +293,20 @@ class MainWindow(QMainWindow):
             action.setEnabled(dicom)
         if dicom:
             self.docks["dicom"].raise_()
+
+    def _on_opened(self, path: Path) -> None:
+        """A file or a folder opened: the Series panel lists the study's series, or goes away for anything else."""
+        if path != self.series_panel.folder():
+            self.series_panel.clear()
+        self._show_series_panel()
+
+    def _show_series_panel(self) -> None:
+        """Show the Series panel, to the front, while a study of several series is open; else hide it."""
+        dock, study = self.docks["series"], self.series_panel.has_study
+        dock.toggleViewAction().setVisible(study)
+        dock.setVisible(study)
+        if study:
+            dock.raise_()
 
     def _on_modified_changed(self, modified: bool) -> None:
         self._update_title()

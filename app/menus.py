@@ -114,7 +114,8 @@ def build_menus(window: EditorWindow) -> Menus:
     a: dict[str, QAction] = {
         "open": _action(main, "&Open…", files.open_dialog, Std.Open, "Open an image or a project"),
         "open_series": _action(main, "Open DICOM &Series…", files.open_series_dialog, "Ctrl+Shift+O",
-                               "Open a folder holding a DICOM series and browse its slices"),
+                               "Open a folder holding a DICOM series, or a study of series folders, and browse its "
+                               "slices"),
         "open_reference": _action(main, "Open &Reference…", files.open_reference_dialog, "Ctrl+Shift+R",
                                   "Load a reference image to compare the result with (PSNR, SSIM, MSE)"),
         "clear_reference": _action(main, "Clear Reference", lambda: doc.set_reference(None, None)),

@@ -233,14 +233,12 @@ def test_dicom_tools_do_not_come_back_with_the_layout_at_the_next_start(qtbot, w
         later.shutdown()
 
 
-def test_a_folder_with_two_series_asks_which_one(qtbot, window, tmp_path, monkeypatch):
-    write_series(tmp_path / "mixed", [0.0, 1.0, 2.0], series_uid="1.2.3.4", names=["a1", "a2", "a3"])
+def test_a_folder_with_two_series_opens_the_larger_and_lists_both(qtbot, window, tmp_path):
     write_series(tmp_path / "mixed", [0.0, 1.0], series_uid="1.2.3.5", names=["b1", "b2"])
-    asked = []
-    monkeypatch.setattr(window.files, "choose_series",
-                        lambda found: asked.append([s.uid for s in found]) or "1.2.3.5")
+    write_series(tmp_path / "mixed", [0.0, 1.0, 2.0], series_uid="1.2.3.4", names=["a1", "a2", "a3"])
     open_folder(qtbot, window, tmp_path / "mixed")
-    assert asked == [["1.2.3.4", "1.2.3.5"]] and len(window.slices.series) == 2
+    assert window.slices.series.uid == "1.2.3.4" and len(window.slices.series) == 3
+    assert sorted(len(s) for s in window.series_panel.found) == [2, 3] and window.docks["series"].isVisible()
 
 
 def test_an_empty_folder_is_reported(qtbot, window, tmp_path):

@@ -1,0 +1,92 @@
+"""GUI: a study folder with series in nested subfolders opens with the Series panel, which opens the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from tests.app.conftest import open_image, wait_rendered
+from tests.app.test_gui_medical import next_slice, open_folder
+from tests.core.dicom_fixtures import slice_offset, write_mr_series, write_series
+from tests.core.test_medical_study import CT_UID, MR_UID, SPLIT_UID, make_study
+
+
+def wait_thumbnails(qtbot, window) -> None:
+    panel = window.series_panel
+    qtbot.waitUntil(lambda: len(panel.thumbnails) == len(panel.found) and not panel.lane.busy, timeout=20000)
+
+
+def pick(qtbot, window, row: int) -> None:
+    """Double-click the panel's ``row`` and wait until its series shows."""
+    panel = window.series_panel
+    rect = panel.list.visualItemRect(panel.list.item(row))
+    with qtbot.waitSignal(window.files.series_opened, timeout=20000):
+        qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # as a user's
+        qtbot.mouseDClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # double-click
+    wait_rendered(qtbot, window)
+
+
+def test_a_nested_study_lists_its_series_with_thumbnails_and_opens_the_one_picked(qtbot, window, tmp_path):
+    study = make_study(tmp_path)
+    open_folder(qtbot, window, study)
+    panel = window.series_panel
+    assert window.docks["series"].isVisible()
+    assert [s.uid for s in panel.found] == [CT_UID, SPLIT_UID, MR_UID]
+    assert [panel.list.item(row).text() for row in range(3)] == [
+        "AX LUNG 1.25\n#2 · CT · 3 slices", "(no description)\n#3 · CT · 3 slices", "T1 SE\n#5 · MR · 2 slices"]
+    assert window.slices.series.uid == CT_UID and panel.list.currentRow() == 0
+    wait_thumbnails(qtbot, window)
+    icons = [panel.list.item(row).icon().pixmap(96, 96).toImage() for row in range(3)]
+    assert all(not icon.isNull() for icon in icons) and icons[2] != icons[0]
+    pick(qtbot, window, 2)
+    assert window.slices.series.uid == MR_UID and window.document.source.meta.unit != "HU"
+    assert window.document.source_path == study / "visit" / "mr" / "t1" / "mr1.dcm"
+    next_slice(qtbot, window, lambda: window.slices.next_action.trigger())
+    assert window.document.source_path.name == "mr2.dcm" and panel.list.currentRow() == 2
+    pick(qtbot, window, 1)
+    assert window.slices.series.uid == SPLIT_UID and len(window.slices.series) == 3
+    shown = [window.document.source_path.relative_to(study).as_posix()]
+    for _ in range(2):
+        next_slice(qtbot, window, lambda: window.slices.next_action.trigger())
+        shown.append(window.document.source_path.relative_to(study).as_posix())
+    assert shown == ["split_b/x.dcm", "split_a/x.dcm", "split_b/y.dcm"]
+    assert slice_offset(window.document.source) == 1
+    assert [s.uid for s in panel.found] == [CT_UID, SPLIT_UID, MR_UID] and not window.reporter.errors
+
+
+def test_the_headers_are_read_in_the_background_and_damaged_files_are_named(qtbot, window, tmp_path):
+    study = make_study(tmp_path)
+    from tests.core.dicom_fixtures import truncate
+
+    truncate(write_series(study / "zz", [0.0], names=["cut.dcm"])[0], 600)
+    with qtbot.waitSignal(window.files.series_opened, timeout=20000):
+        window.files.open_path(study)
+        assert window.files.lane.busy and window.document.source is None
+    wait_rendered(qtbot, window)
+    note = window.series_panel.note
+    assert note.isVisible() and "1 DICOM file(s) could not be read" in note.text() and "cut.dcm" in note.toolTip()
+    assert "cut.dcm skipped" in window.status.read_warning_label.toolTip()
+
+
+def test_one_series_opens_directly_and_an_image_takes_the_panel_away(qtbot, window, tmp_path, photo_path):
+    write_mr_series(tmp_path / "only" / "deeper", 2)
+    open_folder(qtbot, window, tmp_path / "only")
+    assert len(window.slices.series) == 2 and not window.docks["series"].isVisible()
+    assert not window.docks["series"].toggleViewAction().isVisible()
+    open_folder(qtbot, window, make_study(tmp_path))
+    assert window.docks["series"].isVisible()
+    open_image(qtbot, window, photo_path)
+    assert not window.docks["series"].isVisible() and window.series_panel.found == []
+
+
+def test_picking_a_series_asks_about_unsaved_edits_first(qtbot, window, tmp_path):
+    from app.error_reporter import RecordingReporter
+
+    open_folder(qtbot, window, make_study(tmp_path))
+    window.reporter = window.files.reporter = RecordingReporter(saves=["cancel"])
+    window.stack_panel.add_filter("unsharp_mask")
+    wait_rendered(qtbot, window)
+    window.series_panel.choose(2)
+    assert window.reporter.questions and window.slices.series.uid == CT_UID
+    assert Path(window.document.source_path).parent.name == "ct_lung"
