@@ -25,7 +25,7 @@ from app.error_reporter import ErrorReporter
 from app.file_actions import FileActions
 from app.filter_menu import menu_text
 from app.histogram_panel import HistogramController, HistogramPanel, is_physical
-from app.measure import MeasureTool
+from app.measure import MeasureTool, export_roi_csv
 from app.history import HistoryKeeper, HistorySettingsDialog
 from app.menus import build_menus, shortcut_rows
 from app.metrics_controller import MetricsController
@@ -225,6 +225,15 @@ class MainWindow(QMainWindow):
             self.addAction(action)
             self.measure_actions[shape] = action
         self.measure.measured.connect(self.status.showMessage)
+        self.roi_csv_action = QAction("Export ROI Statistics…", self)
+        self.roi_csv_action.setToolTip("Save the ROI's statistics, before and after the stack, as CSV (the "
+                                       "columns of enhance-studio roi-stats)")
+        self.roi_csv_action.setEnabled(False)
+        self.roi_csv_action.triggered.connect(
+            lambda checked=False: export_roi_csv(self.measure, self, self.reporter, self.settings))
+        self.measure.measured.connect(lambda text: self.roi_csv_action.setEnabled(self.measure.roi() is not None
+                                                                                  and self.measure.before is not None))
+        self.window_level.toolbar.addAction(self.roi_csv_action)
 
         def other_toggled(on: bool) -> None:
             if on:

@@ -4,30 +4,39 @@ A :class:`~app.canvas.CanvasTool`: dragging draws the ROI or the line, and its
 statistics (:mod:`enhance_core.medical.roi`) follow live on the source values
 (HU for CT, never the display). On release the same ROI is measured on the
 values after the filter stack (its window/level steps left out) on a
-background lane, so the line reads ``before → after`` for denoising or CLAHE.
-A new slice or a changed filter measures it again; a window/level change does
-not (it leaves the values alone), and while cine plays only the source
-statistics follow the slices.
+background lane, so the line reads ``before → after`` for denoising or CLAHE;
+the same figures stand in a box beside the ROI on the canvas (the length
+beside a distance). A new slice or a changed filter measures it again; a
+window/level change does not (it leaves the values alone), and while cine
+plays only the source statistics follow the slices. :meth:`MeasureTool.csv_text`
+gives the statistics as the CSV of ``enhance-studio roi-stats``.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPen
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from app.document import Document
+from app.error_reporter import ErrorReporter
+from app.settings import EditorSettings
 from app.viewport import Viewport
 from app.workers import JobRunner
 from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
-from enhance_core.medical.roi import (Roi, RoiStats, distance_mm, pixel_spacing, roi_stats, source_values, stack_values,
-                                      value_steps)
+from enhance_core.medical.roi import (Roi, RoiRecord, RoiStats, distance_mm, pixel_spacing, roi_spec, roi_stats,
+                                      roi_stats_csv, source_values, stack_values, value_steps)
 from enhance_core.stack import StackItem
 
 MEASURE_SHAPES = ("rectangle", "ellipse", "distance")
+LABEL_GAP = 6.0
+"""Screen pixels between an ROI and its statistics box."""
+OUTLINE_COLOR = QColor(80, 220, 255)
 
 
 def describe_stats(stats: RoiStats | None) -> str:
@@ -66,6 +75,7 @@ class MeasureTool(QObject):
         self.before: RoiStats | None = None
         self.after: RoiStats | None = None
         self.text = ""
+        self.length = ""
         self.playing = False
         self.lane = JobRunner("Measuring the ROI", self)
         self._values: tuple[Image, np.ndarray] | None = None
@@ -79,6 +89,7 @@ class MeasureTool(QObject):
         self._forget_after()
         self.start = self.end = None
         self.before = None
+        self.length = ""
         self._values = None
         self._set_text("")
 
@@ -145,8 +156,8 @@ class MeasureTool(QObject):
         if self.shape == "distance":
             length = distance_mm(self.start, self.end, spacing) if spacing is not None else None
             pixels = float(np.hypot(self.end[0] - self.start[0], self.end[1] - self.start[1]))
-            self._set_text(f"Distance {length:.1f} mm" if length is not None else f"Distance {pixels:.1f} px "
-                           "(no PixelSpacing)")
+            self.length = f"{length:.1f} mm" if length is not None else f"{pixels:.1f} px"
+            self._set_text(f"Distance {self.length}" + ("" if length is not None else " (no PixelSpacing)"))
             return
         roi = self.roi()
         if roi is None:
@@ -177,12 +188,38 @@ class MeasureTool(QObject):
         self.repaint.emit(QRectF())
         self.measured.emit(text)
 
+    def label_lines(self) -> list[str]:
+        """The lines of the box beside the ROI (before, after the stack, range and area) or the line's length."""
+        if self.start is None or self.end is None:
+            return []
+        if self.shape == "distance":
+            return [self.length] if self.length else []
+        stats = self.before
+        if stats is None:
+            return ["no pixel inside"]
+        unit = f" {stats.unit}" if stats.unit else ""
+        after = self.after
+        lines = [f"Before {stats.mean:.1f} ± {stats.sd:.1f}{unit}",
+                 f"After  {after.mean:.1f} ± {after.sd:.1f}{unit}" if after is not None else "After  …"]
+        area = f" · {stats.area_mm2:.1f} mm²" if stats.area_mm2 is not None else f" · {stats.count} px"
+        lines.append(f"{stats.minimum:.0f} … {stats.maximum:.0f}{area}")
+        return lines
+
+    def csv_text(self) -> str | None:
+        """The ROI's statistics as ``roi-stats`` CSV (after-the-stack columns once measured); None without an ROI."""
+        source, path, roi, stats = self.document.source, self.document.source_path, self.roi(), self.before
+        if source is None or roi is None or stats is None:
+            return None
+        name = str(path) + (f"#{source.meta.page}" if source.meta.page else "") if path is not None else "image"
+        record = RoiRecord(name, roi_spec(roi), stats, self.after)
+        return roi_stats_csv([record], with_after=self.after is not None)
+
     def outline_rect(self, viewport: Viewport, x: float, y: float) -> QRectF:
         """The cursor draws nothing; a one-pixel area keeps the canvas from repainting everything."""
         return QRectF(0.0, 0.0, 1.0, 1.0)
 
     def paint(self, painter: QPainter, viewport: Viewport, cursor: tuple[float, float] | None) -> None:
-        """Draw the ROI or the line."""
+        """Draw the ROI or the line, and its figures in a box beside it."""
         if self.start is None or self.end is None:
             return
         x0, y0 = viewport.to_screen(*self.start)
@@ -190,7 +227,7 @@ class MeasureTool(QObject):
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.setPen(QPen(QColor(80, 220, 255), 1.5))
+        painter.setPen(QPen(OUTLINE_COLOR, 1.5))
         box = QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized()
         if self.shape == "distance":
             painter.drawLine(QPointF(x0, y0), QPointF(x1, y1))
@@ -198,4 +235,59 @@ class MeasureTool(QObject):
             painter.drawEllipse(box)
         else:
             painter.drawRect(box)
+        self._paint_label(painter, box)
         painter.restore()
+
+    def _paint_label(self, painter: QPainter, box: QRectF) -> None:
+        """The figures of :meth:`label_lines` in a dark box right of ``box`` (left of it near the right edge)."""
+        lines = self.label_lines()
+        if not lines:
+            return
+        metrics = QFontMetricsF(painter.font())
+        width = max(metrics.horizontalAdvance(line) for line in lines) + 8.0
+        height = metrics.height() * len(lines) + 6.0
+        device = painter.device()
+        limit = float(device.width()) if device is not None else box.right() + LABEL_GAP + width
+        left = box.right() + LABEL_GAP
+        if left + width > limit:
+            left = max(0.0, box.left() - LABEL_GAP - width)
+        label = QRectF(left, box.top(), width, height)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 170))
+        painter.drawRoundedRect(label, 3.0, 3.0)
+        painter.setPen(OUTLINE_COLOR)
+        for number, line in enumerate(lines):
+            baseline = label.top() + 3.0 + metrics.ascent() + number * metrics.height()
+            painter.drawText(QPointF(label.left() + 4.0, baseline), line)
+
+
+def export_roi_csv(measure: MeasureTool, parent: QWidget, reporter: ErrorReporter, settings: EditorSettings,
+                   path: Path | None = None) -> bool:
+    """Write the ROI's statistics as CSV to ``path`` (asked for when None); True when written.
+
+    The file has the columns of ``enhance-studio roi-stats`` (its ``roi`` cell is
+    that command's ``--roi``), with the after-the-stack columns once measured.
+    """
+    from enhance_core.atomic import write_text_atomic
+
+    text = measure.csv_text()
+    if text is None:
+        reporter.show_error(parent, "No ROI to export", "Draw a rectangle (R) or ellipse (O) ROI on a DICOM image "
+                                                        "first; its statistics are what the CSV holds.")
+        return False
+    if path is None:
+        source_path = measure.document.source_path
+        stem = f"{source_path.stem}_roi.csv" if source_path is not None else "roi.csv"
+        start = str(Path(settings.last_folder("roi")) / stem) if settings.last_folder("roi") else stem
+        name, _ = QFileDialog.getSaveFileName(parent, "Export ROI statistics", start, "CSV files (*.csv)")
+        if not name:
+            return False
+        path = Path(name)
+    try:
+        write_text_atomic(path, text)
+    except OSError as error:
+        reporter.show_error(parent, "Cannot export the ROI statistics",
+                            f"{path} could not be written ({error.strerror or error}); choose another file.")
+        return False
+    settings.set_last_folder("roi", path)
+    return True

@@ -12,8 +12,6 @@ source pixels, the box of a rectangle or of the ellipse inscribed in it.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -22,10 +20,7 @@ from enhance_core.errors import ParameterError
 
 if TYPE_CHECKING:
     from enhance_core.image import Image
-    from enhance_core.medical.roi import Roi, RoiShape, RoiStats
-
-COLUMNS = ("file", "roi", "unit", "count", "area_mm2", "mean", "sd", "min", "max")
-AFTER_COLUMNS = ("mean_after", "sd_after", "min_after", "max_after")
+    from enhance_core.medical.roi import Roi, RoiShape
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -74,25 +69,15 @@ def _images(paths: list[Path]) -> Iterator[tuple[str, Image]]:
             yield str(item.path) + (f"#{item.frame}" if item.frame else ""), series.read_slice(index)
 
 
-def _row(name: str, roi_text: str, stats: RoiStats, after: RoiStats | None) -> list[object]:
-    """One CSV row; numbers rounded to what the values carry."""
-    area = "" if stats.area_mm2 is None else f"{stats.area_mm2:.2f}"
-    row: list[object] = [name, roi_text, stats.unit, stats.count, area, f"{stats.mean:.3f}", f"{stats.sd:.3f}",
-                         f"{stats.minimum:.3f}", f"{stats.maximum:.3f}"]
-    if after is not None:
-        row += [f"{after.mean:.3f}", f"{after.sd:.3f}", f"{after.minimum:.3f}", f"{after.maximum:.3f}"]
-    return row
-
-
 def run(args: argparse.Namespace) -> int:
     """Measure every ROI on every image and write the CSV."""
     from enhance_core.atomic import write_text_atomic
-    from enhance_core.medical.roi import pixel_spacing, roi_stats, source_values, stack_values
+    from enhance_core.medical.roi import RoiRecord, pixel_spacing, roi_stats, roi_stats_csv, source_values, stack_values
     from enhance_core.recipe import load_recipe
 
     rois = [(text, parse_roi(text)) for text in args.roi]
     steps = load_recipe(args.recipe) if args.recipe is not None else None
-    rows: list[list[object]] = []
+    rows: list[RoiRecord] = []
     for name, image in _images(args.inputs):
         spacing = pixel_spacing(image.meta.dicom)
         values = source_values(image)
@@ -104,19 +89,15 @@ def run(args: argparse.Namespace) -> int:
                                      "give a box inside the image")
             after = None if after_values is None else roi_stats(after_values, roi, spacing=spacing,
                                                                 unit=image.meta.unit)
-            rows.append(_row(name, text, stats, after))
-    header = list(COLUMNS) + (list(AFTER_COLUMNS) if steps is not None else [])
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+            rows.append(RoiRecord(name, text, stats, after))
+    table = roi_stats_csv(rows, with_after=steps is not None)
     if args.output is None:
-        sys.stdout.write(text.getvalue())
+        sys.stdout.write(table)
         return 0
     if args.output.exists() and not args.overwrite:
         raise ParameterError(f"{args.output} already exists; pass --overwrite to replace it or choose another -o")
     try:
-        write_text_atomic(args.output, text.getvalue())
+        write_text_atomic(args.output, table)
     except OSError as error:
         raise ParameterError(f"cannot write {args.output} ({error.strerror or error}); choose another -o") from None
     print(f"wrote {len(rows)} row(s) to {args.output}", file=sys.stderr)

@@ -11,11 +11,16 @@ values inside, and the area as the pixel count times the pixel area from
 The values are physical (:func:`source_values`), never the display: the
 window/level only changes how they look. :func:`stack_values` gives the same
 values after the filter stack (its window/level steps left out), so an ROI
-shows how denoising or CLAHE changed the tissue values.
+shows how denoising or CLAHE changed the tissue values. :func:`roi_stats_csv`
+writes statistics as the CSV of ``enhance-studio roi-stats`` (the editor's
+*Export ROI Statistics* writes the same), and :func:`roi_spec` names an ROI
+the way that command's ``--roi`` takes it.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -131,3 +136,50 @@ def stack_values(image: Image, steps: Sequence[StackItem], *, should_stop: StopF
     """
     kept = value_steps(steps)
     return source_values(render_image(image, kept, should_stop=should_stop) if kept else image)
+
+
+CSV_COLUMNS = ("file", "roi", "unit", "count", "area_mm2", "mean", "sd", "min", "max")
+"""Columns of :func:`roi_stats_csv`."""
+CSV_AFTER_COLUMNS = ("mean_after", "sd_after", "min_after", "max_after")
+"""Columns added when the statistics after the filter stack are given."""
+
+
+@dataclass(frozen=True)
+class RoiRecord:
+    """One CSV row: the image ``name`` (file, ``#frame`` past the first), the ROI as ``--roi`` takes it, statistics."""
+
+    name: str
+    roi: str
+    before: RoiStats
+    after: RoiStats | None = None
+
+
+def roi_spec(roi: Roi) -> str:
+    """``roi`` as ``enhance-studio roi-stats --roi`` takes it: ``rect:L,T,R,B`` or ``ellipse:L,T,R,B``."""
+    box = roi.normalized()
+    shape = "rect" if box.shape == "rectangle" else box.shape
+    return f"{shape}:" + ",".join(f"{value:.6g}" for value in (box.left, box.top, box.right, box.bottom))
+
+
+def roi_stats_csv(records: Sequence[RoiRecord], *, with_after: bool) -> str:
+    """CSV text (header line included) of ``records``; ``with_after`` adds the after-the-stack columns.
+
+    Values are rounded to 3 decimals, the area to 2. Raises ``ValueError`` when
+    ``with_after`` is set and a record has no ``after`` statistics.
+    """
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(list(CSV_COLUMNS) + (list(CSV_AFTER_COLUMNS) if with_after else []))
+    for record in records:
+        stats = record.before
+        area = "" if stats.area_mm2 is None else f"{stats.area_mm2:.2f}"
+        row: list[object] = [record.name, record.roi, stats.unit, stats.count, area, f"{stats.mean:.3f}",
+                             f"{stats.sd:.3f}", f"{stats.minimum:.3f}", f"{stats.maximum:.3f}"]
+        if with_after:
+            after = record.after
+            if after is None:
+                raise ValueError(f"the ROI {record.roi} of {record.name} has no statistics after the stack; "
+                                 "measure it after the stack or leave those columns out")
+            row += [f"{after.mean:.3f}", f"{after.sd:.3f}", f"{after.minimum:.3f}", f"{after.maximum:.3f}"]
+        writer.writerow(row)
+    return text.getvalue()

@@ -141,3 +141,44 @@ def test_the_after_stack_job_stops_when_asked():
     with pytest.raises(Cancelled):
         _after_stack_job(image, (make_item("gaussian_blur"),), Roi("rectangle", 0, 0, 8, 8), None,
                          lambda fraction, message: None, lambda: True)
+
+
+def cyan_pixels(window, left: float, top: float) -> int:
+    """Pixels of the ROI colour in the 160x60 canvas area from screen point ``(left, top)``."""
+    image = window.canvas.grab().toImage()
+    count = 0
+    for x in range(int(left), min(int(left) + 160, image.width())):
+        for y in range(int(top), min(int(top) + 60, image.height())):
+            color = image.pixelColor(x, y)
+            count += color.blue() > 180 and color.green() > 150 and color.red() < 140
+    return count
+
+
+def test_the_roi_figures_stand_beside_it_and_export_as_roi_stats_csv(qtbot, window, ct, tmp_path):
+    import csv
+
+    from app.measure import LABEL_GAP, export_roi_csv
+    from enhance_core.cli.roi_stats import parse_roi
+
+    add_filter(qtbot, window, "gaussian_blur")
+    assert not window.roi_csv_action.isEnabled()
+    draw_measured_roi(qtbot, window)
+    measure = window.measure
+    before, after = measure.before, measure.after
+    assert measure.label_lines() == [f"Before {before.mean:.1f} ± {before.sd:.1f} HU",
+                                     f"After  {after.mean:.1f} ± {after.sd:.1f} HU",
+                                     f"{before.minimum:.0f} … {before.maximum:.0f} · {before.area_mm2:.1f} mm²"]
+    right, top = window.canvas.viewport.to_screen(60.0, 30.0)
+    assert cyan_pixels(window, right + LABEL_GAP + 2, top + 2) > 20
+    assert window.roi_csv_action.isEnabled()
+    target = tmp_path / "liver.csv"
+    assert export_roi_csv(measure, window, window.reporter, window.settings, target)
+    rows = list(csv.DictReader(target.read_text(encoding="utf-8").splitlines()))
+    assert len(rows) == 1 and rows[0]["file"] == str(window.document.source_path) and rows[0]["unit"] == "HU"
+    assert parse_roi(rows[0]["roi"]) == measure.roi() and int(rows[0]["count"]) == before.count
+    assert float(rows[0]["mean"]) == pytest.approx(before.mean, abs=1e-3)
+    assert float(rows[0]["sd_after"]) == pytest.approx(after.sd, abs=1e-3)
+    measure.clear()
+    assert cyan_pixels(window, right + LABEL_GAP + 2, top + 2) == 0 and not window.roi_csv_action.isEnabled()
+    assert not export_roi_csv(measure, window, window.reporter, window.settings, target)
+    assert window.reporter.errors[-1][0] == "No ROI to export"

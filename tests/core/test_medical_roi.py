@@ -89,3 +89,18 @@ def test_stack_values_stop_when_asked(ct):
     assert value_steps(steps) == (steps[1],)
     with pytest.raises(Cancelled):
         stack_values(image, steps, should_stop=lambda: True)
+
+
+def test_roi_spec_round_trips_through_the_cli_and_the_csv_needs_after_values_when_asked():
+    from enhance_core.cli.roi_stats import parse_roi
+    from enhance_core.medical.roi import RoiRecord, RoiStats, roi_spec, roi_stats_csv
+
+    roi = Roi("ellipse", 80.5, 90.0, 40.25, 50.0)
+    assert roi_spec(roi) == "ellipse:40.25,50,80.5,90" and parse_roi(roi_spec(roi)) == roi.normalized()
+    assert parse_roi(roi_spec(Roi("rectangle", 1, 2, 3, 4))) == Roi("rectangle", 1, 2, 3, 4)
+    stats = RoiStats(4, 10.0, 2.5, 7.0, 13.0, None, "HU")
+    record = RoiRecord("a.dcm", "rect:1,2,3,4", stats)
+    assert roi_stats_csv([record], with_after=False).splitlines() == [
+        "file,roi,unit,count,area_mm2,mean,sd,min,max", 'a.dcm,"rect:1,2,3,4",HU,4,,10.000,2.500,7.000,13.000']
+    with pytest.raises(ValueError, match="rect:1,2,3,4 of a.dcm has no statistics after the stack"):
+        roi_stats_csv([record], with_after=True)
