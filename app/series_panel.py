@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from app.workers import JobFailure, JobRunner
@@ -33,12 +33,21 @@ def _thumbnail_job(series: DicomSeries, progress: ProgressFn, should_stop: StopF
     return series_thumbnail(series)
 
 
-def gray_pixmap(pixels: np.ndarray) -> QPixmap:
-    """A pixmap of 8-bit gray ``pixels`` (rows, cols)."""
+def gray_pixmap(pixels: np.ndarray, size: int = THUMBNAIL_SIZE) -> QPixmap:
+    """A black ``size`` square pixmap with 8-bit gray ``pixels`` (rows, cols) fitted in its middle.
+
+    Every row's thumbnail has the same size, so the texts beside them line up.
+    """
     pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
     rows, cols = pixels.shape
-    image = QImage(pixels.data, cols, rows, cols, QImage.Format.Format_Grayscale8)
-    return QPixmap.fromImage(image.copy())
+    image = QImage(pixels.data, cols, rows, cols, QImage.Format.Format_Grayscale8).copy()
+    fitted = image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    square = QPixmap(size, size)
+    square.fill(Qt.GlobalColor.black)
+    painter = QPainter(square)
+    painter.drawImage((size - fitted.width()) // 2, (size - fitted.height()) // 2, fitted)
+    painter.end()
+    return square
 
 
 def row_text(series: DicomSeries) -> str:
