@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from conftest import open_image, wait_rendered
 
 from app.commands import change_params_command
+from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, param
 from enhance_core.filters.registry import FILTERS, register
 
@@ -31,6 +33,26 @@ def learned_dim(monkeypatch):
     monkeypatch.setattr("app.render_controller.proxy_scale_for", lambda rows, cols, preview_scale: 0.5)
     yield scales
     FILTERS.pop("test_learned_dim")
+
+
+@pytest.fixture
+def learned_stuck(monkeypatch):
+    """A learned filter that is quick at the proxy scale and runs until stopped at the preview scale."""
+    started = threading.Event()
+
+    def dim_until_stopped(pixels, params, ctx):
+        if ctx.scale < 1.0:
+            return pixels * np.float32(0.5)
+        started.set()
+        while not ctx.should_stop():
+            threading.Event().wait(0.001)
+        raise Cancelled("stopped")
+
+    register(FilterDef("test_learned_stuck", "Stuck (test CNN)", "Learned", _DimParams, dim_until_stopped,
+                       learned=True))
+    monkeypatch.setattr("app.render_controller.proxy_scale_for", lambda rows, cols, preview_scale: 0.5)
+    yield started
+    FILTERS.pop("test_learned_stuck")
 
 
 def open_fitted(qtbot, window, path) -> None:
@@ -83,3 +105,16 @@ def test_a_drag_shows_proxies_and_the_full_preview_when_it_ends(qtbot, window, p
         window.document.push(change_params_command(stack, start, stack.snapshot()[0].params))  # the release
     assert landed[3:] == [("full", (96, 128))]
     assert learned_dim[2:] == [0.5, 0.5, 0.5, 1.0]
+
+
+def test_cancel_stops_the_full_preview_and_keeps_the_proxy(qtbot, window, photo_path, learned_stuck):
+    open_fitted(qtbot, window, photo_path)
+    with qtbot.waitSignal(window.renders.proxy_ready, timeout=20000):
+        window.stack_panel.add_filter("test_learned_stuck")
+    qtbot.waitUntil(learned_stuck.is_set, timeout=10000)
+    lane = window.renders.lane
+    with qtbot.waitSignals([lane.cancelled, lane.idle], timeout=5000):
+        window.status.cancel_button.click()
+    assert "cancelled" in window.status.problem_label.text()
+    assert window.renders.state.preview_proxy
+    assert window.canvas.layers.after.whole.array.shape[:2] == (48, 64)
