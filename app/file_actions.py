@@ -61,21 +61,16 @@ def _read_job(path: Path, progress, should_stop):
     return read_image(path)
 
 
-def _read_series_job(folder: Path, series_uid: str | None, progress, should_stop):
-    """Worker job: the series in ``folder`` and its subfolders, the one to open and its first slice.
+def _read_series_job(folder: Path, progress, should_stop):
+    """Worker job: the series in ``folder`` and its subfolders, the largest of them and its first slice.
 
-    The one to open is ``series_uid``, else the largest (a study's main series rather than its localizer).
+    The largest is the one to open: a study's main series rather than its localizer.
     """
-    from enhance_core.errors import DicomSeriesError
-    from enhance_core.medical.series import scan_series, series_listing
+    from enhance_core.medical.series import scan_series
 
     scan = scan_series(folder, recursive=True, should_stop=should_stop,
                        progress=lambda fraction, message: progress(0.95 * fraction, message))
-    chosen = [series for series in scan.series if series_uid is None or series.uid == series_uid]
-    if not chosen:
-        raise DicomSeriesError(folder, f"holds no series with SeriesInstanceUID {series_uid}; it holds: "
-                                       f"{series_listing(list(scan.series))}")
-    return _first_slice_job(scan, chosen[0], progress, should_stop)
+    return _first_slice_job(scan, scan.series[0], progress, should_stop)
 
 
 def _first_slice_job(scan: SeriesScan, series: DicomSeries, progress, should_stop):
@@ -142,14 +137,13 @@ class FileActions(QObject):
         if folder:
             self.open_path(Path(folder))
 
-    def open_series(self, folder: Path, series_uid: str | None = None) -> None:
+    def open_series(self, folder: Path) -> None:
         """Open the DICOM series in ``folder`` or its subfolders on its first slice.
 
-        ``series_uid`` picks one; by default the largest opens and the others are listed
-        (``study_scanned``) for the Series panel.
+        Of several series the largest opens; all are listed (``study_scanned``) for the Series panel.
         """
         folder = Path(folder)
-        self.lane.submit(partial(_read_series_job, folder, series_uid), on_done=partial(self._show_series, folder),
+        self.lane.submit(partial(_read_series_job, folder), on_done=partial(self._show_series, folder),
                          on_failed=self._on_read_failed, label=f"Opening {folder.name}")
 
     def open_study_series(self, scan: SeriesScan, series: DicomSeries) -> None:
