@@ -157,3 +157,12 @@ def test_cli_all_series_overwrites_nothing_and_reports_a_slice_it_cannot_read(tm
     err = capsys.readouterr().err
     assert str(cut) in err and "truncated" in err
     assert len(list((tmp_path / "again" / "series_002_CT").iterdir())) == 2
+
+
+def test_a_large_slice_shrinks_to_the_thumbnail_size():
+    from pydicom.data import get_testdata_file
+
+    from enhance_core.medical.series import series_from_file
+
+    thumbnail = series_thumbnail(series_from_file(get_testdata_file("MR2_UNCI.dcm")))  # pydicom-data, 1024x1024
+    assert thumbnail.shape == (93, 93) and thumbnail.std() > 10
