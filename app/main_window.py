@@ -101,6 +101,8 @@ class MainWindow(QMainWindow):
         self.main_toolbar: QToolBar = menus.toolbar
         self.addToolBar(self.brush_toolbar)
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.window_level.toolbar)
+        # The slice bar gets its own row: beside the window/level bar, a 1500 px window pushed cine off the edge.
+        self.addToolBarBreak(Qt.ToolBarArea.BottomToolBarArea)
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.slices)
         for action in (self.brush_toolbar.smaller_action, self.brush_toolbar.larger_action,
                        *self.slices.actions_by_name.values()):

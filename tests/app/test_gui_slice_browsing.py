@@ -156,3 +156,14 @@ def test_a_slice_that_cannot_be_read_stops_cine_and_says_so_and_can_be_read_agai
     broken.clear()
     next_slice(qtbot, window, lambda: slices.show_slice(3))
     assert slices.shown == 3 and slice_offset(window.document.source) == 3
+
+
+def test_the_cine_controls_stay_in_a_1500_pixel_window_beside_the_window_level_bar(qtbot, window, series_folder):
+    window.resize(1500, 940)
+    open_folder(qtbot, window, series_folder)
+    slices = window.slices
+    play = slices.widgetForAction(slices.play_action)
+    qtbot.waitUntil(lambda: play.isVisible() and slices.fps.isVisible(), timeout=5000)
+    for widget in (play, slices.fps):
+        right = widget.mapTo(window, widget.rect().topRight()).x()
+        assert right <= window.width(), f"{widget} ends at {right} px, outside the {window.width()} px window"
