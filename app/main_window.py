@@ -187,7 +187,7 @@ class MainWindow(QMainWindow):
         doc.source_replaced.connect(self._on_image_changed)
         doc.stack_changed.connect(self._show_noise_unit)
         self._connect_window_level_tool()
-        self.device.described.connect(status.device_label.setText)
+        self.device.described.connect(status.set_device)
 
     def _connect_window_level_tool(self) -> None:
         """The brush and the window/level drag share the canvas: turning one on turns the other off."""

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWi
 from app.workers import JobRunner
 
 SHOW_AFTER_MS = 300
+DEVICE_ROOM = "Device: CPU"
+"""The device label always has room for this text; a GPU's longer name may elide (the tooltip holds it whole)."""
 
 
 class ElidedLabel(QLabel):
@@ -48,9 +50,9 @@ class EditorStatusBar(QStatusBar):
         self.value_label = ElidedLabel()
         self.size_label = ElidedLabel()
         self.zoom_label = ElidedLabel()
-        self.device_label = ElidedLabel("Device: …")
-        self.device_label.setToolTip("Where the learned filters run (GPU if present, else CPU); "
-                                     "set ENHANCE_DEVICE=cpu|cuda|mps to choose")
+        self.device_label = ElidedLabel()
+        self.device_label.setMinimumWidth(self.device_label.fontMetrics().horizontalAdvance(DEVICE_ROOM) + 8)
+        self.set_device("Device: …")
         self.problem_label = ElidedLabel()
         self.problem_label.setStyleSheet("color: #d9534f;")
         self.read_warning_label = ElidedLabel()
@@ -93,6 +95,12 @@ class EditorStatusBar(QStatusBar):
         """Cancel every running job."""
         for runner in self.busy_runners():
             runner.cancel()
+
+    def set_device(self, text: str) -> None:
+        """Show where the learned filters run (whole in the tooltip when the label is too narrow for it)."""
+        self.device_label.setText(text)
+        self.device_label.setToolTip(f"{text}\nWhere the learned filters run (GPU if present, else CPU); "
+                                     "set ENHANCE_DEVICE=cpu|cuda|mps to choose")
 
     def set_problem(self, message: str) -> None:
         """Show a problem with the current edit (empty clears it)."""

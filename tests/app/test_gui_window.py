@@ -199,3 +199,16 @@ def test_adding_any_filter_and_long_status_texts_never_widen_the_window(qtbot, w
     qtbot.wait(10)
     assert window.width() == width
     assert status.problem_label.isVisible() and status.problem_label.width() < status.problem_label.sizeHint().width()
+
+
+def test_the_device_label_has_room_for_the_cpu_and_holds_a_long_gpu_name_in_its_tooltip(qtbot, window):
+    status = window.status
+    status.value_label.setText("ROI 22.0 ± 9.4 HU (min 9, max 52), 1976 px, 452.5 mm² " * 4)
+    window.resize(window.minimumSizeHint().width(), 620)
+    status.set_device("Device: CPU")
+    qtbot.wait(10)
+    label = status.device_label
+    assert label.width() >= label.fontMetrics().horizontalAdvance("Device: CPU"), "the CPU case never elides"
+    gpu = "Device: GPU: NVIDIA GeForce RTX 4090 Laptop GPU (16 GB, fp16)"
+    status.set_device(gpu)
+    assert label.text() == gpu and label.toolTip().startswith(gpu + "\n")
