@@ -47,8 +47,9 @@ from enhance_core.stack import StackItem
 PREVIEW_PIXELS = 2_000_000
 PROXY_PIXELS = 250_000
 """Pixels of the proxy preview: about 610 x 410 for a 3:2 photo, enough to judge a filter's effect in a fitted
-view, and few enough that the slowest learned filter (Denoise (CNN), about 3.3 s per megapixel on a 2-core
-CPU) renders them in about a second (``benchmarks/bench_first_preview.py``)."""
+view, and few enough that the slowest learned filter (Denoise (CNN), 3.3 s per megapixel in-process on a quiet
+2-core CPU) needs about 0.8 s for them (2.4 s measured on a 2-core CPU shared with two training runs;
+``benchmarks/bench_first_preview.py``)."""
 PROXY_MAX_SHARE = 0.5
 """A proxy is made only when it has at most this share of the preview's pixels (else the preview is as quick)."""
 DETAIL_MARGIN = 0.25
