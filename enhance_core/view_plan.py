@@ -81,10 +81,15 @@ def is_slow(item: StackItem) -> bool:
 
 
 def detail_scale_for(zoom: float, preview_scale: float) -> float | None:
-    """Scale for the viewport patch at ``zoom`` (a power of two up to 1), or None when the preview suffices."""
+    """Scale for the viewport patch at ``zoom`` (a power of two up to 1), or None when the preview suffices.
+
+    The preview suffices up to 1.2 times its scale, and always when it is rendered at full scale (a patch
+    would render the same pixels again).
+    """
     if zoom <= preview_scale * 1.2:
         return None
-    return min(1.0, 2.0 ** math.ceil(math.log2(zoom)))
+    scale = min(1.0, 2.0 ** math.ceil(math.log2(zoom)))
+    return scale if scale > preview_scale else None
 
 
 def screen_zoom_for(zoom: float, preview_scale: float) -> float | None:

@@ -74,6 +74,15 @@ def test_zooming_in_asks_for_the_padded_visible_patch_until_it_covers_the_view()
     assert edited.preview and edited.detail_rect is not None
 
 
+def test_an_image_previewed_at_full_scale_gets_no_patch_when_zoomed_in():
+    """A 512 x 512 CT slice fitted at 1.7x: the patch would render the preview's pixels a second time."""
+    assert detail_scale_for(1.7, 1.0) is None and detail_scale_for(8.0, 1.0) is None
+    ct = ViewWish(1, (BLUR,), 512, 512, 1.0, 1.7, (0, 0, 512, 512))
+    request = plan_view(ViewState(), ct).request
+    assert request is not None and request.preview and request.detail_rect is None
+    assert plan_view(after_frame(ViewState(), request), ct).request is None
+
+
 def test_zooming_out_again_drops_the_patch_without_rendering():
     state = landed(landed(ViewState(), wish()), wish(zoom=2.0, visible=(1000, 800, 1400, 1100)))
     plan = plan_view(state, wish())
