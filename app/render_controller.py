@@ -69,6 +69,7 @@ class RenderController(QObject):
         self.preview_scale = 1.0
         self.proxy_scale: float | None = None
         self.generation = 0
+        self._source_generation = 0
         self.latest: ViewFrame | None = None
         self.state = ViewState()
         self._last_seconds = 0.0
@@ -116,15 +117,21 @@ class RenderController(QObject):
         self._submit(cancel_running=True)
 
     def _on_source_replaced(self) -> None:
-        """Another slice of a series: render it through the same stack, keeping zoom and position."""
+        """Another slice of a series: render it through the same stack, keeping zoom and position.
+
+        A running preview that renders fast finishes first, as while a slider moves: slices stepped
+        through faster than they render (a held key, cine) show every slice that lands. Such a frame of
+        an earlier slice goes to the canvas but leaves the plan wanting the current slice.
+        """
         image, viewport = self.document.source, self.canvas.viewport
         if image is None or (image.cols, image.rows) != (viewport.image_cols, viewport.image_rows):
             self._on_image_changed()
             return
         self.renderer.clear()
         self.generation += 1
+        self._source_generation = self.generation
         self.state = ViewState(stopped_generation=self.state.stopped_generation)
-        self._submit(cancel_running=True)
+        self._submit()
 
     def _on_stack_changed(self, change: object) -> None:
         self.generation += 1
@@ -166,7 +173,8 @@ class RenderController(QObject):
 
     def _on_frame(self, frame: ViewFrame) -> None:
         was_stopped = self.state.stopped_generation >= 0
-        self.state = after_frame(self.state, frame.request)
+        if frame.request.generation >= self._source_generation:
+            self.state = after_frame(self.state, frame.request)
         self.canvas.set_layers(landed_layers(self.canvas.layers, frame))
         proxy = frame.request.proxy_scale is not None
         if not proxy:

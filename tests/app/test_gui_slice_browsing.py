@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 
 import pytest
@@ -12,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 import enhance_core.medical.series as series_module
 from app.slice_browser import READ_AHEAD, READ_BEHIND, read_ahead_plan
 from enhance_core.errors import ImageReadError
+from tests.app.conftest import wait_rendered
 from tests.app.test_gui_medical import next_slice, open_folder
 from tests.core.dicom_fixtures import slice_offset, write_series
 
@@ -167,3 +170,33 @@ def test_the_cine_controls_stay_in_a_1500_pixel_window_beside_the_window_level_b
     for widget in (play, slices.fps):
         right = widget.mapTo(window, widget.rect().topRight()).x()
         assert right <= window.width(), f"{widget} ends at {right} px, outside the {window.width()} px window"
+
+
+def test_a_step_while_a_preview_renders_lets_it_land_then_renders_the_new_slice(qtbot, window, series_folder,
+                                                                                 monkeypatch):
+    """Stepping faster than slices render (a held key) shows the slices that land instead of none until it stops."""
+    import app.render_controller as render_controller
+
+    real = render_controller._run_view
+    started = threading.Event()
+
+    def slow_view(*args, **kwargs):
+        started.set()
+        time.sleep(0.15)
+        return real(*args, **kwargs)
+
+    open_folder(qtbot, window, series_folder)
+    read_ahead_done(qtbot, window)
+    renders, slices, landed = window.renders, window.slices, []
+    renders.frame_ready.connect(lambda frame: landed.append((frame.request.generation, frame.request.before)))
+    monkeypatch.setattr(render_controller, "_run_view", slow_view)
+    slices.step(1)
+    middle = renders.generation
+    assert started.wait(5)
+    slices.step(1)
+    wait_rendered(qtbot, window)
+    qtbot.waitUntil(lambda: not renders.lane.busy, timeout=5000)
+    qtbot.wait(100)
+    assert [generation for generation, _ in landed] == [middle, renders.generation], "one frame per slice"
+    assert all(before for _, before in landed), "each slice renders its own before side"
+    assert slice_offset(window.document.source) == 2 and slices.shown == 2
