@@ -135,7 +135,23 @@ def test_header_panel_lists_and_filters_the_slice_header(qtbot, window, series_f
     panel.filter_edit.setText("instance number")
     assert [row[1] for row in panel.rows()] == ["Instance Number"]
     next_slice(qtbot, window, lambda: window.slices.step(1))
-    assert [row[2] for row in panel.rows()] == ["3"]
+    qtbot.waitUntil(lambda: [row[2] for row in panel.rows()] == ["3"], timeout=5000)
+
+
+def test_header_panel_is_rebuilt_once_for_slices_stepped_through_quickly(qtbot, window, series_folder):
+    open_folder(qtbot, window, series_folder)
+    panel, rebuilds = window.dicom_panel, []
+    real_clear = panel.tree.clear
+    panel.tree.clear = lambda: (rebuilds.append(window.slices.shown), real_clear())
+    panel.filter_edit.setText("instance number")
+    slices = window.slices
+    qtbot.waitUntil(lambda: {1, 2, 3} <= set(slices.cache), timeout=10000)
+    for _ in range(3):
+        slices.step(1)
+    assert slices.shown == 3 and [row[2] for row in panel.rows()] == ["2"]
+    qtbot.waitUntil(lambda: bool(rebuilds), timeout=5000)
+    qtbot.wait(300)
+    assert rebuilds == [3] and [row[1:] for row in panel.rows()] == [("Instance Number", "4")]
 
 
 def test_header_value_column_stays_in_view_in_a_narrow_dock(qtbot, window, series_folder):
