@@ -4,7 +4,11 @@ Each new preview frame starts a histogram job
 (:func:`enhance_core.histogram.compute_histogram` on the preview pixels, on
 the source's level grid so 16-bit sources are binned correctly) on its own
 lane; the view only draws the finished counts. The axis is labelled in the
-source's units (0-255, 0-65535, or Hounsfield for CT).
+source's units (0-255, 0-65535, or Hounsfield for CT). While the slices of a
+series are stepped through (a held key, the wheel, cine), the histogram (and
+the metrics, which start after it) waits until no slice came for
+``SLICE_REST_MS`` and then counts the slice shown: counting every slice took
+as much CPU as reading and rendering it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
@@ -25,6 +29,7 @@ from enhance_core.image import ImageMeta
 from enhance_core.medical.windows import display_steps
 
 SAMPLE_PIXELS = 500_000
+SLICE_REST_MS = 150
 
 CHANNEL_COLORS = {"red": QColor(230, 60, 60), "green": QColor(60, 200, 80), "blue": QColor(70, 120, 240),
                   "luminance": QColor(235, 235, 235)}
@@ -82,13 +87,31 @@ class HistogramController(QObject):
         self.lane = JobRunner("Histogram", self)
         self.with_original = False
         self.latest: HistogramPair | None = None
-        renders.frame_ready.connect(self.update_from)
+        self._waiting: ViewFrame | None = None
+        self._slice_rest = QTimer(self)
+        self._slice_rest.setSingleShot(True)
+        self._slice_rest.setInterval(SLICE_REST_MS)
+        self._slice_rest.timeout.connect(self._on_slices_rest)
+        renders.frame_ready.connect(self._on_frame)
+        renders.document.source_replaced.connect(self._slice_rest.start)
 
     def set_with_original(self, on: bool) -> None:
         """Also count the original (recomputes now)."""
         self.with_original = on
         if self.renders.latest is not None:
             self.update_from(self.renders.latest)
+
+    def _on_frame(self, frame: ViewFrame) -> None:
+        """A new preview: count it now, or once the slices rest when they are being stepped through."""
+        if self._slice_rest.isActive():
+            self._waiting = frame
+        else:
+            self.update_from(frame)
+
+    def _on_slices_rest(self) -> None:
+        frame, self._waiting = self._waiting, None
+        if frame is not None:
+            self.update_from(frame)
 
     def update_from(self, frame: ViewFrame) -> None:
         """Start the histogram of ``frame``'s preview."""

@@ -200,3 +200,20 @@ def test_a_step_while_a_preview_renders_lets_it_land_then_renders_the_new_slice(
     assert [generation for generation, _ in landed] == [middle, renders.generation], "one frame per slice"
     assert all(before for _, before in landed), "each slice renders its own before side"
     assert slice_offset(window.document.source) == 2 and slices.shown == 2
+
+
+def test_the_histogram_counts_the_slice_shown_once_the_slices_rest(qtbot, window, series_folder):
+    """Counting every slice stepped through took as much CPU as reading and rendering it."""
+    open_folder(qtbot, window, series_folder)
+    read_ahead_done(qtbot, window)
+    histogram, renders, slices, counted, landed = window.histogram, window.renders, window.slices, [], []
+    histogram._slice_rest.setInterval(1500)
+    histogram.lane.started.connect(counted.append)
+    renders.frame_ready.connect(landed.append)
+    for _ in range(3):
+        slices.step(1)
+        qtbot.waitUntil(lambda: renders.latest.request.generation == renders.generation, timeout=1000)
+    assert len(landed) == 3 and counted == [] and histogram.latest.generation < renders.generation
+    wait_rendered(qtbot, window)
+    assert len(counted) == 1 and histogram.latest.generation == renders.generation
+    assert window.metrics.latest is None or window.metrics.latest.generation == renders.generation
