@@ -470,6 +470,7 @@ class MainWindow(QMainWindow):
         """Cancel every background job and wait for the worker threads to return (recovery files stay)."""
         self.recovery.close(discard=False)
         self.device.stop()
+        self.renders.close()
         for lane in self.lanes():
             lane.close()
 

@@ -75,6 +75,7 @@ class RenderController(QObject):
         self._last_seconds = 0.0
         self._running_slow = False
         self._submitted: ViewRequest | None = None
+        self._closed = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(THROTTLE_MS)
@@ -93,6 +94,13 @@ class RenderController(QObject):
         """Ask for a render soon (many calls within the throttle interval make one request)."""
         if not self._timer.isActive():
             self._timer.start()
+
+    def close(self) -> None:
+        """Stop for good (the window is shutting down): no timer or signal submits a render any more."""
+        self._closed = True
+        self._timer.stop()
+        self._settle.stop()
+        self.lane.cancel()
 
     def cancel(self) -> None:
         """Stop the running preview job (it is not restarted until the stack changes or :meth:`refresh`)."""
@@ -155,6 +163,8 @@ class RenderController(QObject):
                         proxy_scale=self.proxy_scale, uncached_steps=uncached, interactive=self._settle.isActive())
 
     def _submit(self, *, cancel_running: bool = False) -> None:
+        if self._closed:
+            return
         wish, image = self.wish(), self.document.source
         if wish is None:
             return

@@ -118,3 +118,15 @@ def test_cancel_stops_the_full_preview_and_keeps_the_proxy(qtbot, window, photo_
     assert "cancelled" in window.status.problem_label.text()
     assert window.renders.state.preview_proxy
     assert window.canvas.layers.after.whole.array.shape[:2] == (48, 64)
+
+
+def test_a_shut_down_window_submits_no_render_when_its_timers_or_signals_fire(qtbot, window, photo_path, learned_dim):
+    open_fitted(qtbot, window, photo_path)
+    window.stack_panel.add_filter("test_learned_dim")
+    window.shutdown()
+    submitted: list[object] = []
+    window.renders.lane.submit = lambda *args, **kwargs: submitted.append(args)
+    window.renders.schedule()
+    window.canvas.view_changed.emit()
+    qtbot.wait(500)
+    assert submitted == [], "the settle and throttle timers of a closed controller must not render"
