@@ -102,8 +102,8 @@ MODELS: dict[str, ModelSpec] = {
     "lowlight": ModelSpec(
         arch="LowLightNet",
         args={"exposure_width": 24, "denoise_widths": [48, 96, 192], "denoise_blocks": [1, 2, 2], "small_side": 128},
-        weights="lowlight/lowlight-bbda3683.safetensors",
-        sha256="bbda3683a7eca060b263e49cb25b1f8035d48880df91ee33b53fd1348e3e7df1",
+        weights="lowlight/lowlight-7c035617.safetensors",
+        sha256="7c0356175b7603c945ab45cfff2e24f5e2ca651c167dacfcb6e33209277a9f76",
     ),
     "detect": ModelSpec(
         arch="DamageUNet",
