@@ -4,9 +4,10 @@ A model's training script supplies a :class:`Task` (how to build the network,
 draw a batch, compute the loss and validate) and a dict of config defaults;
 :func:`run` does the rest, the same way for every model (after BasicSR):
 
-* Adam with a linear warm-up and a cosine decay to ``lr_min`` that stays at
-  ``lr_min`` past ``steps``, and the gradient norm clipped to ``grad_clip``
-  when that is above 0;
+* Adam over the parameters the task's network leaves trainable
+  (``requires_grad``; a task freezes a part by turning it off), with a linear
+  warm-up and a cosine decay to ``lr_min`` that stays at ``lr_min`` past
+  ``steps``, and the gradient norm clipped to ``grad_clip`` when that is above 0;
 * an exponential moving average (EMA) of the weights with a warm-up
   (``decay = min(ema, (1 + step) / (10 + step))``), which is what gets
   validated and exported;
@@ -16,8 +17,9 @@ draw a batch, compute the loss and validate) and a dict of config defaults;
   the resolved config; an interrupted run resumes from it;
 * ``init``: start from an earlier ``ckpt.pt`` or shipped ``.safetensors``
   weights (hash-checked), loaded strictly unless the task says otherwise;
-* a log line every ``log_every`` steps and a validation line (also appended to
-  ``out_dir/val_log.jsonl``) every ``eval_every`` steps and at the end.
+* a log line every ``log_every`` steps (the mean loss, or the mean of each
+  named part when the task's loss has several) and a validation line (also
+  appended to ``out_dir/val_log.jsonl``) every ``eval_every`` steps and at the end.
 
 :func:`parse_config` is the shared command line: ``--config FILE``,
 ``--set KEY=VALUE`` overrides, ``--data DIR`` and ``--until STEP``.
@@ -70,11 +72,15 @@ class Task(Generic[ModelT]):
     Attributes
     ----------
     build : callable
-        ``build(cfg) -> nn.Module``: the network, from the resolved config.
+        ``build(cfg) -> nn.Module``: the network, from the resolved config;
+        parameters it leaves with ``requires_grad`` off are frozen (not in the
+        optimizer).
     make_batch : callable
         ``make_batch(rng) -> tuple of tensors``: one training batch.
     loss : callable
-        ``loss(model, batch) -> scalar tensor``, run under autocast when ``bf16`` is set.
+        ``loss(model, batch) -> scalar tensor``, or a dict of named scalar parts
+        whose sum is the loss (each part is logged by its name); run under
+        autocast when ``bf16`` is set.
     validate : callable
         ``validate(model) -> dict`` of figures, called on the EMA network in eval
         mode without gradients.
@@ -85,7 +91,7 @@ class Task(Generic[ModelT]):
 
     build: Callable[[dict], ModelT]
     make_batch: Callable[[np.random.Generator], tuple]
-    loss: Callable[[ModelT, tuple], torch.Tensor]
+    loss: Callable[[ModelT, tuple], torch.Tensor | dict[str, torch.Tensor]]
     validate: Callable[[ModelT], dict]
     load_init: Callable[[ModelT, dict], None] | None = None
 
@@ -129,7 +135,8 @@ def _resume(path: Path, model: nn.Module, ema: nn.Module, opt: torch.optim.Optim
         ema.load_state_dict(ckpt["params_ema"])
         opt.load_state_dict(ckpt["optimizer"])
         rng.bit_generator.state = json.loads(ckpt["rng"])
-        torch.set_rng_state(ckpt["torch_rng"])
+        if "torch_rng" in ckpt:  # absent from checkpoints of the loops before this one (low-light's)
+            torch.set_rng_state(ckpt["torch_rng"])
         return int(ckpt["step"])
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, KeyError... for bad or foreign files
         raise SystemExit(f"cannot resume from {path}: {type(error).__name__}: {error}; "
@@ -146,7 +153,7 @@ def run(cfg: dict[str, Any], task: Task[ModelT], *, until: int | None = None) ->
     (out_dir / "config.json").write_text(json.dumps(cfg, indent=2))
     model, ema = task.build(cfg), task.build(cfg)
     ema.requires_grad_(False)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg["lr"])
     ckpt_path = out_dir / "ckpt.pt"
     step = 0
     if ckpt_path.exists():
@@ -163,15 +170,17 @@ def run(cfg: dict[str, Any], task: Task[ModelT], *, until: int | None = None) ->
         ema.load_state_dict(model.state_dict())
     model.train()
     last = min(cfg["steps"], until or cfg["steps"])
-    started, running = time.time(), 0.0
+    started = time.time()
+    running: dict[str, float] = {}
     while step < last:
         batch = task.make_batch(rng)
         for group in opt.param_groups:
             group["lr"] = learning_rate(cfg, step)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(cfg["bf16"])):
             loss = task.loss(model, batch)
+        parts = loss if isinstance(loss, dict) else {"loss": loss}
         opt.zero_grad(set_to_none=True)
-        loss.float().backward()
+        torch.stack([part.float() for part in parts.values()]).sum().backward()
         if cfg["grad_clip"] > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
         opt.step()
@@ -180,12 +189,13 @@ def run(cfg: dict[str, Any], task: Task[ModelT], *, until: int | None = None) ->
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - decay)
         step += 1
-        running += loss.item()
+        for name, part in parts.items():
+            running[name] = running.get(name, 0.0) + part.item()
         if step % cfg["log_every"] == 0:
             seconds = (time.time() - started) / cfg["log_every"]
-            print(f"step {step} loss {running / cfg['log_every']:.5f} lr {learning_rate(cfg, step):.2e} "
-                  f"{seconds:.2f}s/step", flush=True)
-            started, running = time.time(), 0.0
+            means = " ".join(f"{name} {total / cfg['log_every']:.5f}" for name, total in running.items())
+            print(f"step {step} {means} lr {learning_rate(cfg, step):.2e} {seconds:.2f}s/step", flush=True)
+            started, running = time.time(), {}
         if step % cfg["ckpt_every"] == 0 or step == last:
             _save(ckpt_path, model, ema, opt, rng, step, cfg)
         if step % cfg["eval_every"] == 0 or step == last:
