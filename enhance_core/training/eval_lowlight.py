@@ -220,13 +220,9 @@ def load_network(checkpoint: Path | None):
         from enhance_core.learned.registry import load_model
 
         return load_model("lowlight", device="cpu")
-    from enhance_core.learned.archs.lowlight_net import LowLightNet
-    from enhance_core.training.export import load_checkpoint
+    from enhance_core.training.export import network_from_checkpoint
 
-    state = load_checkpoint(checkpoint)
-    model = LowLightNet(**state["arch_args"])
-    model.load_state_dict(state["params_ema"], strict=True)
-    return model.eval().requires_grad_(False)
+    return network_from_checkpoint(checkpoint, "LowLightNet")
 
 
 def main(argv: list[str] | None = None) -> int:
