@@ -14,14 +14,16 @@ name) are held out for validation. Every step trains both halves of
   small copy, darkened by a random exposure, camera, slight white-balance
   error and, for ``local_fraction`` of them, uneven light (pools of brighter
   light in a darker room), for ``lamp_fraction`` light sources in the frame
-  that stay bright and clip (the reference has them too); its loss is the
-  mean over pictures of log(MSE) of the brightened small copy against the
-  clean one, i.e. what PSNR measures.
+  that stay bright and clip (the reference has them too); its loss
+  (``exposure_log_mse`` in the log) is the mean over pictures of log(MSE) of
+  the brightened small copy against the clean one, i.e. what PSNR measures
+  (about -4.34 times it in dB).
   Darkening whole pictures is the slow part, so samples live in a pool of
   ``exposure_pool`` of which ``exposure_refresh`` are replaced every step;
 * the denoiser on ``patch``-sized crops brightened by the true gain times a
   random exposure error of ``gain_error`` stops (what the estimator gets wrong),
-  with an L1 loss against the noise-free crop brightened the same way.
+  with an L1 loss (``denoise_l1``) against the noise-free crop brightened the
+  same way.
   With ``train_denoiser`` false the denoiser is frozen and skipped (a
   fine-tune of the exposure estimator alone, several times faster); with
   ``train_exposure`` false the estimator is. For ``camera_fraction`` of the
@@ -33,20 +35,16 @@ name) are held out for validation. Every step trains both halves of
 With ``init`` set to an earlier run's ``ckpt.pt`` or to exported
 ``.safetensors`` weights, the tensors whose names and shapes match start from
 those (EMA) weights (the exposure estimator when only the denoiser was
-resized); the rest start fresh.
+resized); the rest start fresh (:func:`init_matching`).
 
-The run keeps an EMA of the weights, checkpoints to ``out_dir`` (resumable) and
-logs validation PSNR of the whole filter at -1 to -4 EV with the evaluation
-camera.
+The loop (schedule, EMA, checkpoints, resume) is
+:mod:`enhance_core.training.loop`; validation logs the PSNR of the whole
+filter at -1 to -4 EV with the evaluation camera.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -56,9 +54,9 @@ import torch.nn.functional as F
 from enhance_core.learned.archs.lowlight_net import LowLightNet
 from enhance_core.learned.lowlight_ops import (brighten_linear_t, brighten_t, enhance_with_model, linear_to_srgb,
                                                linear_to_srgb_t, shrink_linear, to_log_input)
-from enhance_core.training.checkpoints import load_init_state
-from enhance_core.training.config import load_config
-from enhance_core.training.data import default_data_dir, list_images, load_uint8, random_crop
+from enhance_core.training import loop
+from enhance_core.training.baselines import psnr
+from enhance_core.training.data import list_images, load_uint8, random_crop
 from enhance_core.training.synth_lowlight import (EVAL_CAMERA, Darkening, darken_image, darken_through_camera,
                                                   exposed_linear, lit_reference, random_illumination, random_lamps,
                                                   sample_darkening)
@@ -75,9 +73,6 @@ DEFAULTS = {
     "exposure_refresh": 2,
     "steps": 5000,
     "lr": 5e-4,
-    "lr_min": 1e-6,
-    "warmup": 300,
-    "ema": 0.999,
     "ev_range": [-5.0, 0.0],
     "shot_range": [1e-4, 5e-3],
     "wb_jitter": 0.03,
@@ -88,14 +83,10 @@ DEFAULTS = {
     "train_denoiser": True,
     "train_exposure": True,
     "bf16": True,
-    "threads": 1,
-    "seed": 0,
     "eval_every": 500,
-    "ckpt_every": 250,
     "val_images": 16,
     "val_evs": [-1, -2, -3, -4],
     "max_train_images": 0,
-    "init": "",
     "out_dir": "runs/lowlight",
 }
 
@@ -106,7 +97,8 @@ def draw_darkening(cfg: dict, rng: np.random.Generator) -> Darkening:
                             wb_jitter=cfg["wb_jitter"])
 
 
-def exposure_sample(image: np.ndarray, shape: tuple[int, int], cfg: dict, rng: np.random.Generator):
+def exposure_sample(image: np.ndarray, shape: tuple[int, int], cfg: dict, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (log input, dark linear, clean linear) small copies, each (rows, cols, 3), of one picture."""
     rows, cols = shape
     image = np.rot90(image, k=int(rng.integers(4)))
@@ -154,7 +146,7 @@ class ExposurePool:
             self.samples[self.next] = self.draw()
             self.next = (self.next + 1) % len(self.samples)
 
-    def batch(self, size: int) -> list:
+    def batch(self, size: int) -> list[torch.Tensor]:
         """Return (log input, dark linear, clean linear) tensors (N, 3, rows, cols), one orientation per batch."""
         picks = self.rng.choice(len(self.samples), size=size, replace=False)
         turns, flip = int(self.rng.integers(4)), bool(self.rng.random() < 0.5)
@@ -166,7 +158,7 @@ class ExposurePool:
         return out
 
 
-def denoise_batch(images: list, cfg: dict, rng: np.random.Generator):
+def denoise_batch(images: list, cfg: dict, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
     """Return (dark sRGB, log2 gain, white-balance log2 gains, clean brightened sRGB) for the denoiser."""
     size, n = cfg["patch"], cfg["batch"]
     dark = np.empty((n, size, size, 3), np.float32)
@@ -190,15 +182,8 @@ def denoise_batch(images: list, cfg: dict, rng: np.random.Generator):
     return to_t(dark), gain_map, torch.from_numpy(wbs), to_t(target)
 
 
-def denoise_loss(model: LowLightNet, images: list, cfg: dict, rng: np.random.Generator):
-    """L1 loss of the denoiser on one :func:`denoise_batch` of crops."""
-    dark, gain, wb, target = denoise_batch(images, cfg, rng)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["bf16"]):
-        out = model.denoiser(brighten_t(dark, gain, wb), gain)
-    return F.l1_loss(out.float(), target)
-
-
-def exposure_loss(model: LowLightNet, small_log, dark_lin, clean_lin):
+def exposure_loss(model: LowLightNet, small_log: torch.Tensor, dark_lin: torch.Tensor, clean_lin: torch.Tensor
+                  ) -> torch.Tensor:
     """Mean over pictures of log(MSE) of the brightened small copy (scored at half its size, in sRGB).
 
     Minimizing it maximizes the mean PSNR; exposure errors are smooth, so half
@@ -215,24 +200,67 @@ def exposure_loss(model: LowLightNet, small_log, dark_lin, clean_lin):
     return torch.log(mse + 1e-5).mean()
 
 
-def init_matching(model: LowLightNet, ema: LowLightNet, path: Path) -> list[str]:
-    """Copy into ``model`` and ``ema`` the EMA tensors of checkpoint ``path`` whose names and shapes match.
+class Batches:
+    """Each step's data for the halves being trained: ``(denoiser crops or None, exposure samples or None)``.
+
+    The exposure pool is filled at the first call, from the loop's random
+    generator (after a resume, from its restored state).
+    """
+
+    def __init__(self, images: list[np.ndarray], cfg: dict) -> None:
+        self.images, self.cfg = images, cfg
+        self.pool: ExposurePool | None = None
+
+    def __call__(self, rng: np.random.Generator) -> tuple:
+        """Draw one step's batch with ``rng``."""
+        if self.cfg["train_exposure"] and self.pool is None:
+            self.pool = ExposurePool(self.images, self.cfg, rng)
+        crops = denoise_batch(self.images, self.cfg, rng) if self.cfg["train_denoiser"] else None
+        samples = None
+        if self.pool is not None:
+            self.pool.refresh(self.cfg["exposure_refresh"])
+            samples = self.pool.batch(self.cfg["exposure_batch"])
+        return crops, samples
+
+
+def loss_parts(model: LowLightNet, batch: tuple) -> dict[str, torch.Tensor]:
+    """The loss of each half trained on a :class:`Batches` batch: ``denoise_l1`` and ``exposure_log_mse``."""
+    crops, samples = batch
+    parts = {}
+    if crops is not None:
+        dark, gain, wb, target = crops
+        parts["denoise_l1"] = F.l1_loss(model.denoiser(brighten_t(dark, gain, wb), gain).float(), target)
+    if samples is not None:
+        parts["exposure_log_mse"] = exposure_loss(model, *samples)
+    return parts
+
+
+def build(cfg: dict) -> LowLightNet:
+    """The network of the config, with the halves not being trained frozen."""
+    model = LowLightNet(cfg["exposure_width"], tuple(cfg["denoise_widths"]), tuple(cfg["denoise_blocks"]),
+                        cfg["small_side"])
+    model.denoiser.requires_grad_(cfg["train_denoiser"])
+    model.exposure.requires_grad_(cfg["train_exposure"])
+    return model
+
+
+def init_matching(model: LowLightNet, state: dict[str, torch.Tensor]) -> None:
+    """Copy into ``model`` the tensors of ``state`` whose names and shapes match; the rest stay fresh.
 
     Lets a run with a resized denoiser start from an earlier run's exposure
-    estimator. Returns the names of the tensors left at their fresh values.
+    estimator.
+
+    Raises
+    ------
+    ValueError
+        No tensor matches (``state`` is another network's).
     """
-    earlier = load_init_state(path)
     own = model.state_dict()
-    kept = {name: tensor for name, tensor in earlier.items() if name in own and own[name].shape == tensor.shape}
+    kept = {name: tensor for name, tensor in state.items() if name in own and own[name].shape == tensor.shape}
+    if not kept:
+        raise ValueError("no tensor's name and shape match the config's network; is it a low-light model?")
     model.load_state_dict(kept, strict=False)
-    ema.load_state_dict(kept, strict=False)
-    return [name for name in own if name not in kept]
-
-
-def psnr(result: np.ndarray, reference: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB for images in [0, 1]."""
-    mse = float(np.mean((np.clip(result, 0, 1) - reference) ** 2))
-    return 10 * math.log10(1.0 / max(mse, 1e-10))
+    print(f"{len(own) - len(kept)} of {len(own)} tensors start fresh (their names or shapes differ)", flush=True)
 
 
 def validation_pairs(images: list, evs: list, seed: int = 2024) -> list:
@@ -246,105 +274,32 @@ def validation_pairs(images: list, evs: list, seed: int = 2024) -> list:
     return pairs
 
 
-@torch.no_grad()
-def validate(model: LowLightNet, pairs: list) -> dict:
-    """Return the mean PSNR per exposure of the whole filter (exposure, gain, denoiser) on ``pairs``."""
-    model.eval()
+def validate(model: LowLightNet, pairs: list) -> dict[str, float]:
+    """Mean PSNR per exposure (``psnr_ev<ev>``) of the whole filter (exposure, gain, denoiser) on ``pairs``."""
     scores: dict = {}
     for ev, dark, clean in pairs:
-        out = enhance_with_model(model, dark, device="cpu")
-        scores.setdefault(ev, []).append(psnr(out, clean))
-    model.train()
-    return {ev: float(np.mean(v)) for ev, v in scores.items()}
+        scores.setdefault(ev, []).append(psnr(np.clip(enhance_with_model(model, dark, device="cpu"), 0, 1), clean))
+    return {f"psnr_ev{ev}": round(float(np.mean(v)), 3) for ev, v in scores.items()}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="JSON config file (keys as in DEFAULTS)")
-    parser.add_argument("--data", type=Path, default=default_data_dir(), help="folder holding CBSD432")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config key; the value is JSON (steps=4000, widths=[32,64]) or a plain path")
-    args = parser.parse_args(argv)
-    cfg = load_config(DEFAULTS, args.config, args.overrides)
-    torch.manual_seed(cfg["seed"])
-    torch.set_num_threads(cfg["threads"])
-    rng = np.random.default_rng(cfg["seed"])
-    out_dir = Path(cfg["out_dir"])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.json").write_text(json.dumps(cfg, indent=2))
-
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    cfg, args = loop.parse_config(__doc__, DEFAULTS, argv)
+    if not (cfg["train_denoiser"] or cfg["train_exposure"]):
+        raise SystemExit("train_denoiser and train_exposure are both false: nothing to train; set one to true")
     files = list_images(args.data / "CBSD432")
     val_files, train_files = files[-cfg["val_images"]:], files[: -cfg["val_images"]]
     train = load_uint8(train_files[: cfg["max_train_images"] or None], mode="RGB")
     val_pairs = validation_pairs(load_uint8(val_files, mode="RGB"), cfg["val_evs"])
     print(f"{len(train)} training images, {len(val_files)} validation images (CBSD432)", flush=True)
-
-    arch_args = {k: cfg[k] for k in ("exposure_width", "denoise_widths", "denoise_blocks", "small_side")}
-    model, ema = LowLightNet(**arch_args), LowLightNet(**arch_args)
-    ema.load_state_dict(model.state_dict())
-    ema.requires_grad_(False)
-    model.denoiser.requires_grad_(cfg["train_denoiser"])
-    model.exposure.requires_grad_(cfg["train_exposure"])
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg["lr"])
-    step = 0
-    ckpt_path = out_dir / "ckpt.pt"
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["params"])
-        ema.load_state_dict(ckpt["params_ema"])
-        opt.load_state_dict(ckpt["optimizer"])
-        rng.bit_generator.state = json.loads(ckpt["rng"]) if isinstance(ckpt["rng"], str) else ckpt["rng"]
-        step = ckpt["step"]
-        print(f"resumed at step {step}", flush=True)
-    elif cfg["init"]:
-        fresh = init_matching(model, ema, Path(cfg["init"]))
-        print(f"initialized from {cfg['init']}; {len(fresh)} tensors start fresh", flush=True)
-    model.train()
-
-    def lr_at(s):
-        if s < cfg["warmup"]:
-            return cfg["lr"] * (s + 1) / cfg["warmup"]
-        t = (s - cfg["warmup"]) / max(1, cfg["steps"] - cfg["warmup"])
-        return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
-
-    pool = ExposurePool(train, cfg, rng) if cfg["train_exposure"] else None
-    t0, running = time.time(), np.zeros(2)
-    while step < cfg["steps"]:
-        loss_denoise = denoise_loss(model, train, cfg, rng) if cfg["train_denoiser"] else torch.zeros(())
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step)
-        loss_exposure = torch.zeros(())
-        if pool is not None:
-            pool.refresh(cfg["exposure_refresh"])
-            small_log, dark_lin, small_target = pool.batch(cfg["exposure_batch"])
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["bf16"]):
-                loss_exposure = exposure_loss(model, small_log, dark_lin, small_target)
-        opt.zero_grad(set_to_none=True)
-        (loss_exposure + loss_denoise).backward()
-        opt.step()
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - cfg["ema"])
-        step += 1
-        running += (loss_exposure.item(), loss_denoise.item())
-        if step % 50 == 0:
-            exposure = f" exposure {-10 * running[0] / 50 / math.log(10):.2f} dB" if pool is not None else ""
-            denoise = f" denoise L1 {running[1] / 50:.5f}" if cfg["train_denoiser"] else ""
-            print(f"step {step}{exposure}{denoise} lr {lr_at(step):.2e} {(time.time() - t0) / 50:.2f}s/step",
-                  flush=True)
-            t0, running = time.time(), np.zeros(2)
-        if step % cfg["ckpt_every"] == 0 or step == cfg["steps"]:
-            torch.save({"params": model.state_dict(), "params_ema": ema.state_dict(), "optimizer": opt.state_dict(),
-                        "rng": json.dumps(rng.bit_generator.state), "step": step, "config": cfg,
-                        "arch_args": arch_args}, out_dir / "ckpt.tmp")
-            (out_dir / "ckpt.tmp").replace(ckpt_path)
-        if step % cfg["eval_every"] == 0 or step == cfg["steps"]:
-            scores = validate(ema, val_pairs)
-            line = {"step": step, **{f"psnr_ev{ev}": round(v, 3) for ev, v in scores.items()}}
-            print("val", json.dumps(line), flush=True)
-            with open(out_dir / "val_log.jsonl", "a") as log:
-                log.write(json.dumps(line) + "\n")
-    print(f"done: {ckpt_path}", flush=True)
+    task = loop.Task(
+        build=build,
+        make_batch=Batches(train, cfg),
+        loss=loss_parts,
+        validate=lambda model: validate(model, val_pairs),
+        load_init=init_matching,
+    )
+    loop.run(cfg, task, until=args.until)
 
 
 if __name__ == "__main__":

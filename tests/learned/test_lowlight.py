@@ -86,15 +86,18 @@ def test_init_carries_the_exposure_half_into_a_wider_denoiser(tiny_lowlight_expo
     import torch
 
     from enhance_core.learned.archs.lowlight_net import LowLightNet
+    from enhance_core.training.checkpoints import load_init_state
 
     _, _, run_dir = tiny_lowlight_export
     earlier = torch.load(run_dir / "ckpt.pt", map_location="cpu", weights_only=True)["params_ema"]
     wider = LowLightNet(exposure_width=8, denoise_widths=(12, 24), denoise_blocks=(1, 1), small_side=64)
-    ema = LowLightNet(exposure_width=8, denoise_widths=(12, 24), denoise_blocks=(1, 1), small_side=64)
-    fresh = train_lowlight.init_matching(wider, ema, run_dir / "ckpt.pt")
-    state = ema.state_dict()
+    train_lowlight.init_matching(wider, load_init_state(run_dir / "ckpt.pt"))
+    state = wider.state_dict()
+    fresh = [name for name in state if state[name].shape != earlier[name].shape]
     assert fresh and all(name.startswith("denoiser.") for name in fresh)
     assert all(torch.equal(state[name], earlier[name]) for name in state if name.startswith("exposure."))
+    with pytest.raises(ValueError, match="no tensor's name and shape match"):
+        train_lowlight.init_matching(wider, {"head.weight": torch.zeros(3)})
 
 
 def test_exposure_fine_tune_with_lamps_starts_from_exported_weights_and_keeps_the_denoiser(tiny_lowlight_export,
@@ -131,7 +134,7 @@ def test_denoiser_fine_tune_on_camera_noise_keeps_the_exposure_half(tiny_lowligh
     assert all(torch.equal(trained[name], start[name]) for name in trained if name.startswith("exposure."))
     assert not all(torch.equal(trained[name], start[name]) for name in trained if name.startswith("denoiser."))
     logged = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step 50 ")]
-    assert logged and "denoise L1" in logged[0] and "exposure" not in logged[0], "no exposure loss when frozen"
+    assert logged and "denoise_l1" in logged[0] and "exposure" not in logged[0], "no exposure loss when frozen"
 
 
 def test_registered_tiny_model_loads_strictly(tiny_lowlight):
