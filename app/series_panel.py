@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
@@ -23,8 +24,10 @@ from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout,
 
 from app.workers import JobFailure, JobRunner
 from enhance_core.filters.base import ProgressFn, StopFn
-from enhance_core.medical.series import DicomSeries, SeriesScan, study_order
 from enhance_core.medical.study import THUMBNAIL_SIZE, series_thumbnail
+
+if TYPE_CHECKING:  # pydicom is imported with the first study, not with the window
+    from enhance_core.medical.series import DicomSeries, SeriesScan
 
 
 def _thumbnail_job(series: DicomSeries, progress: ProgressFn, should_stop: StopFn) -> np.ndarray:
@@ -101,6 +104,8 @@ class SeriesPanel(QWidget):
         """List the series of ``scan`` (a study of one series lists nothing); thumbnails follow in the background."""
         if scan is self.scan:
             return
+        from enhance_core.medical.series import study_order
+
         self.lane.cancel()
         self.scan = scan
         self.found = study_order(scan.series) if len(scan.series) > 1 else []

@@ -18,6 +18,7 @@ reported and stops cine; asking for it again reads it again.
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QWheelEvent
@@ -29,7 +30,9 @@ from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
 from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
-from enhance_core.medical.series import DicomSeries, series_from_file
+
+if TYPE_CHECKING:  # pydicom is imported with the first DICOM image, not with the window
+    from enhance_core.medical.series import DicomSeries
 
 ARROW_STEPS: dict[int, int] = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1}
 READ_AHEAD = 6
@@ -304,6 +307,8 @@ class SliceBrowser(QToolBar):
         """A new image: browse its frames when it is a multi-frame DICOM file, else nothing."""
         source, path = self.document.source, self.document.source_path
         if source is not None and path is not None and source.meta.format == "DICOM" and source.meta.page_count > 1:
+            from enhance_core.medical.series import series_from_file
+
             self.set_series(series_from_file(path), source.meta.page)
         else:
             self.set_series(None)

@@ -8,6 +8,8 @@ the values. Photographs get no corner text.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject
 
 from app.canvas import CompareCanvas
@@ -15,8 +17,10 @@ from app.document import Document
 from app.slice_browser import SliceBrowser
 from app.window_level import WindowLevelControls
 from enhance_core.image import Image, Window
-from enhance_core.medical.series import DicomSeries
 from enhance_core.medical.windows import stack_window
+
+if TYPE_CHECKING:  # pydicom is imported with the first DICOM image, not with the window
+    from enhance_core.medical.series import DicomSeries
 
 
 def corner_text(source: Image | None, window: Window | None, preset: str, series: DicomSeries | None, index: int,

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from enhance_core.medical.series import DicomSeries
+if TYPE_CHECKING:  # the editor imports this module at start-up; pydicom comes with the first series
+    from enhance_core.medical.series import DicomSeries
 
 THUMBNAIL_SIZE = 96
 """Longest side of a thumbnail in pixels."""
