@@ -164,6 +164,8 @@ class MainWindow(QMainWindow):
         self.renders.frame_ready.connect(lambda frame: self.brush.set_scale(frame.request.preview_scale))
         self.renders.frame_ready.connect(self._show_notes)
         self.renders.proxy_ready.connect(self._show_notes)
+        self.renders.frame_ready.connect(self.device.describe_if_loaded)
+        self.renders.proxy_ready.connect(self.device.describe_if_loaded)
         self.metrics.report.connect(self.metrics_panel.show_report)
         self.metrics.problem.connect(self.metrics_panel.set_problem)
         self.metrics.failed.connect(lambda failure: self._report_failure("Measuring failed", failure))

@@ -97,7 +97,7 @@ def test_device_probe_reads_a_separate_process(qtbot):
 
     probe = DeviceProbe(Document(), command=[sys.executable, "-c", "print('CPU (4 threads)')"])
     with qtbot.waitSignal(probe.described, timeout=20000) as blocker:
-        probe.probe_in_background()
+        probe.probe_in_background(delay_ms=0)
     assert blocker.args == ["Device: CPU (4 threads)"]
     probe.stop()
 
