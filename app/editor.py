@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Sequence
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen, QWidget
 
 from app.settings import APPLICATION, ORGANIZATION
@@ -43,8 +43,14 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
-def show_splash() -> QSplashScreen:
-    """A small "loading" card shown while the filters and the window are imported."""
+HEADLESS_PLATFORMS = ("offscreen", "minimal")
+"""Qt platforms without a screen: no splash is shown there (QSplashScreen would wait a second for it to be exposed)."""
+
+
+def show_splash() -> QSplashScreen | None:
+    """A small "loading" card shown while the filters and the window are imported (None on a headless platform)."""
+    if QGuiApplication.platformName() in HEADLESS_PLATFORMS:
+        return None
     pixmap = QPixmap(460, 160)
     pixmap.fill(QColor(38, 38, 40))
     painter = QPainter(pixmap)
@@ -79,7 +85,8 @@ def start_editor(paths: Sequence[str | os.PathLike[str]]) -> QWidget:
     window = MainWindow()
     _install_exception_hook(window)
     window.show()
-    splash.finish(window)
+    if splash is not None:
+        splash.finish(window)
     window.device.probe_in_background()
     files = [str(Path(p)) for p in paths]
     if not window.recovery.offer_restore():
