@@ -466,6 +466,7 @@ class MainWindow(QMainWindow):
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         self.recovery.close(discard=True)
         self.shutdown()
+        self.settings.sync()
         event.accept()
 
     def shutdown(self) -> None:

@@ -57,6 +57,10 @@ class EditorSettings:
         self.qsettings.setValue("window/geometry", geometry)
         self.qsettings.setValue("window/state", state)
 
+    def sync(self) -> None:
+        """Write every change to disk now (the window is closing; the process may end without a QSettings teardown)."""
+        self.qsettings.sync()
+
     def value(self, key: str, default: Any, kind: type) -> Any:
         """A stored value of type ``kind`` (``default`` when missing or unreadable)."""
         try:
