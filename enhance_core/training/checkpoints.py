@@ -28,7 +28,8 @@ def load_init_state(path: Path) -> dict[str, torch.Tensor]:
     """
     if not path.is_file():
         raise SystemExit(f"init checkpoint {path} not found; give the ckpt.pt of an earlier run "
-                         f"or exported .safetensors weights")
+                         f"or exported .safetensors weights (weights a later stage replaced are in git "
+                         f"history: the model card's Recipe names the commit to `git show` them from)")
     if path.suffix == ".safetensors":
         try:
             tensors, _ = read_weights(path, sha256=read_expected_sha256(path))

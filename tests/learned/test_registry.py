@@ -165,7 +165,7 @@ def test_denoise_run_fine_tunes_exported_weights_and_names_unfit_ones(tiny_expor
     assert (tmp_path / "ft" / "ckpt.pt").is_file()
     with pytest.raises(SystemExit, match=f"cannot start from {exported}: its network differs"):
         train_denoise.main([*base, "--set", "widths=[8, 24]", "--set", f"out_dir={tmp_path / 'wide'}"])
-    with pytest.raises(SystemExit, match="init checkpoint .*nope.safetensors not found"):
+    with pytest.raises(SystemExit, match="init checkpoint .*nope.safetensors not found.*git show"):
         train_denoise.main([*base, "--set", f"init={tmp_path / 'nope.safetensors'}",
                             "--set", f"out_dir={tmp_path / 'x'}"])
 
