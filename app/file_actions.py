@@ -5,9 +5,11 @@ while to decode), so the window never freezes; the result lands on the GUI
 thread and replaces the document's image only once it was read completely.
 A folder opens as a DICOM study (:mod:`enhance_core.medical.series`): the
 headers of its files and its subfolders' are read on the same lane, with
-progress; the largest series opens on its first slice like a file, and
-``study_scanned`` hands every series to the Series panel, where the user
-picks another; ``series_opened`` hands the open one to the slice browser.
+progress; the largest series opens on its first slice like a file (the next
+largest whose first slice reads when that slice is damaged, the damage
+named among the read warnings), and ``study_scanned`` hands every series to
+the Series panel, where the user picks another; ``series_opened`` hands the
+open one to the slice browser.
 Every failure is shown through the window's :class:`~app.error_reporter.ErrorReporter`
 and leaves the current work as it was; what the reader warned about (a
 non-conformant DICOM header, a codestream without its end marker) stays in
@@ -29,7 +31,7 @@ from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
-from enhance_core.errors import EnhanceError
+from enhance_core.errors import Cancelled, EnhanceError, ImageReadError
 from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
@@ -62,21 +64,38 @@ def _read_job(path: Path, progress, should_stop):
 
 
 def _read_series_job(folder: Path, progress, should_stop):
-    """Worker job: the series in ``folder`` and its subfolders, the largest of them and its first slice.
+    """Worker job: the series in ``folder`` and its subfolders, the one to open, its first slice and warnings.
 
-    The largest is the one to open: a study's main series rather than its localizer.
+    The largest opens: a study's main series rather than its localizer. When
+    its first slice cannot be read, the next largest whose first slice reads
+    opens instead and the warnings say which series did not open and why, so
+    one damaged file keeps no series of the study out of reach; when no
+    series' first slice reads, the largest one's error is raised.
     """
     from enhance_core.medical.series import scan_series
 
     scan = scan_series(folder, recursive=True, should_stop=should_stop,
                        progress=lambda fraction, message: progress(0.95 * fraction, message))
-    return _first_slice_job(scan, scan.series[0], progress, should_stop)
+    failures: list[ImageReadError] = []
+    for series in scan.series:
+        if should_stop():
+            raise Cancelled("opening the study stopped")
+        progress(0.95, "reading the first slice")
+        try:
+            image = series.read_slice(0)
+        except ImageReadError as error:
+            failures.append(error)
+            continue
+        not_opened = [f"series {failed.description or failed.uid or '(no UID)'} did not open: {failure}"
+                      for failed, failure in zip(scan.series, failures)]
+        return scan, series, image, not_opened
+    raise failures[0]
 
 
 def _first_slice_job(scan: SeriesScan, series: DicomSeries, progress, should_stop):
-    """Worker job: ``(scan, series, first slice)`` for a series already found by ``scan``."""
+    """Worker job: ``(scan, series, first slice, [])`` for a series already found by ``scan``."""
     progress(0.95, "reading the first slice")
-    return scan, series, series.read_slice(0)
+    return scan, series, series.read_slice(0), []
 
 
 class FileActions(QObject):
@@ -151,14 +170,22 @@ class FileActions(QObject):
         if not self.resolve_unsaved_edits("Save them before opening another series?"):
             return
         self.lane.submit(partial(_first_slice_job, scan, series), on_done=partial(self._show_series, scan.folder),
-                         on_failed=self._on_read_failed, label=f"Opening {series.description or 'the series'}")
+                         on_failed=self._on_series_failed, label=f"Opening {series.description or 'the series'}")
+
+    def _on_series_failed(self, failure: JobFailure) -> None:
+        """A series picked in the Series panel did not open: the error, and that the other series may."""
+        if isinstance(failure.error, ImageReadError):
+            self.reporter.show_error(self.window, "Cannot open the series",
+                                     f"{failure.error}; pick another series in the Series panel", failure.details)
+        else:
+            self._on_read_failed(failure)
 
     def _show_series(self, folder: Path, result) -> None:
-        scan, series, image = result
+        scan, series, image, not_opened = result
         first = series.slices[0].path
         self.document.set_source(image, first)
         skipped = [f"{path.name} skipped: {reason}" for path, reason in scan.unreadable]
-        self.read_warned.emit(first.name, list(image.meta.extra.get("warnings") or []) + skipped)
+        self.read_warned.emit(first.name, not_opened + list(image.meta.extra.get("warnings") or []) + skipped)
         self._apply_header_window(image)
         self.settings.set_last_folder("open", folder)
         self._remember(folder)

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 
 from tests.app.conftest import open_image, wait_rendered
 from tests.app.test_gui_medical import next_slice, open_folder
-from tests.core.dicom_fixtures import slice_offset, write_mr_series, write_series
+from tests.core.dicom_fixtures import slice_offset, truncate, write_mr_series, write_series
 from tests.core.test_medical_study import CT_UID, MR_UID, SPLIT_UID, make_study
 
 
@@ -90,3 +90,34 @@ def test_picking_a_series_asks_about_unsaved_edits_first(qtbot, window, tmp_path
     window.series_panel.choose(2)
     assert window.reporter.questions and window.slices.series.uid == CT_UID
     assert Path(window.document.source_path).parent.name == "ct_lung"
+
+
+def test_a_damaged_first_slice_of_the_largest_series_opens_the_next_series_and_names_the_file(qtbot, window,
+                                                                                                tmp_path):
+    study = make_study(tmp_path)
+    damaged = study / "ct_lung" / "010.dcm"
+    truncate(damaged, damaged.stat().st_size - 1000)
+    open_folder(qtbot, window, study)
+    panel = window.series_panel
+    assert window.docks["series"].isVisible() and [s.uid for s in panel.found] == [CT_UID, SPLIT_UID, MR_UID]
+    assert window.slices.series.uid == SPLIT_UID and panel.list.currentRow() == 1
+    assert window.document.source_path == study / "split_b" / "x.dcm" and not window.reporter.errors
+    warning = window.status.read_warning_label
+    assert warning.isVisible() and "AX LUNG 1.25" in warning.text()
+    assert str(damaged) in warning.toolTip() and "pixel data" in warning.toolTip()
+    panel.choose(0)
+    qtbot.waitUntil(lambda: bool(window.reporter.errors), timeout=20000)
+    title, message, _ = window.reporter.errors[0]
+    assert str(damaged) in message and "pick another series in the Series panel" in message
+    assert window.slices.series.uid == SPLIT_UID and panel.list.currentRow() == 1
+
+
+def test_a_study_whose_every_series_fails_to_open_reports_the_largest_ones_file(qtbot, window, tmp_path):
+    write_series(tmp_path / "study" / "a", [0.0, 1.0], names=["a1.dcm", "a2.dcm"])
+    write_series(tmp_path / "study" / "b", [0.0], names=["b1.dcm"])
+    for path in (tmp_path / "study" / "a" / "a1.dcm", tmp_path / "study" / "b" / "b1.dcm"):
+        truncate(path, path.stat().st_size - 1000)
+    window.files.open_path(tmp_path / "study")
+    qtbot.waitUntil(lambda: bool(window.reporter.errors), timeout=20000)
+    assert len(window.reporter.errors) == 1 and window.document.source is None
+    assert str(tmp_path / "study" / "a" / "a1.dcm") in window.reporter.errors[0][1]
