@@ -21,9 +21,10 @@ may name a person; ``_2``, ``_3`` tell equal names apart, see
 slice's own header window. ``--full-range`` writes 16-bit PNG/TIFF values
 instead (``value = HU + 32768`` for CT). A recipe's steps run after the window.
 No DICOM is written; existing outputs are replaced only with ``--overwrite``.
-Bad input (a DICOM image file whose header cannot be read included) stops
-with one line and status 2 before anything is written; slices that fail are
-reported and the status is 1.
+Bad input (a DICOM image file whose header cannot be read included) and
+output folders that are files or cannot be made stop with one line and
+status 2 before any slice is written; slices that fail are reported and the
+status is 1.
 """
 
 from __future__ import annotations
@@ -162,15 +163,35 @@ def run(args: argparse.Namespace) -> int:
     if steps and args.full_range:
         raise ParameterError("--recipe applies to windowed pictures; drop --full-range or --recipe")
     plans = [(series, folder, _fixed_window(args, series)) for series, folder in chosen]
+    blocked = [folder for _, folder, _ in plans if folder.exists() and not folder.is_dir()]
+    if blocked:
+        raise ImageWriteError(blocked[0], "is a file; move it or choose another -o")
     targets = [folder / f"slice_{index + 1:04d}{suffix}" for series, folder, _ in plans for index in range(len(series))]
     existing = [target for target in targets if target.exists()]
     if existing and not args.overwrite:
         raise ImageWriteError(existing[0], f"already exists ({len(existing)} of the outputs do); "
                                            "choose another folder or pass --overwrite")
+    _make_folders([folder for _, folder, _ in plans])
     failed = 0
     for series, folder, window in plans:
         failed += _export_series(args, series, folder, window, steps, suffix)
     return 1 if failed else 0
+
+
+def _make_folders(folders: list[Path]) -> None:
+    """Make every output folder before any slice is written.
+
+    Raises
+    ------
+    ImageWriteError
+        A folder cannot be made (no permission, a file in its path).
+    """
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ImageWriteError(folder, f"cannot be made ({error.strerror or error}); "
+                                          "choose another -o") from None
 
 
 def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, window: Window | None,
@@ -179,7 +200,6 @@ def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, 
     from enhance_core.medical.export import export_slice
     from enhance_core.medical.windows import header_window
 
-    folder.mkdir(parents=True, exist_ok=True)
     failed = 0
     for index in range(len(series)):
         target = folder / f"slice_{index + 1:04d}{suffix}"

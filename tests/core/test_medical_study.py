@@ -166,3 +166,19 @@ def test_a_large_slice_shrinks_to_the_thumbnail_size():
 
     thumbnail = series_thumbnail(series_from_file(get_testdata_file("MR2_UNCI.dcm")))  # pydicom-data, 1024x1024
     assert thumbnail.shape == (93, 93) and thumbnail.std() > 10
+
+
+def test_cli_all_series_refuses_a_series_folder_that_is_a_file_before_writing_anything(tmp_path, capsys):
+    study = make_study(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "series_003_CT").write_text("in the way")
+    assert cli_main(["dicom-export", str(study), "-o", str(out), "--all-series", "--full-range"]) == 2
+    error = capsys.readouterr().err
+    assert str(out / "series_003_CT") in error and "is a file; move it or choose another -o" in error
+    assert [p.name for p in out.iterdir()] == ["series_003_CT"]
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a folder")
+    assert cli_main(["dicom-export", str(study), "-o", str(blocked / "out"), "--all-series", "--full-range"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "series_002_CT" in error and "cannot be made" in error
