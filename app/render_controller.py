@@ -16,7 +16,9 @@ ends or rests.
 A finished frame lands on the GUI thread through the callback bound to its
 submission and goes to the canvas; ``frame_ready`` tells the histogram and
 metrics of a full preview, ``proxy_ready`` of a proxy (whose pixels are too
-coarse to measure).
+coarse to measure). A frame that did not render the "before" side gets the
+one that landed last for the current source, whichever frame (a proxy, say)
+brought it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 from functools import partial
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.canvas import CompareCanvas
@@ -71,6 +74,7 @@ class RenderController(QObject):
         self.generation = 0
         self._source_generation = 0
         self.latest: ViewFrame | None = None
+        self._before_pixels: np.ndarray | None = None
         self.state = ViewState()
         self._last_seconds = 0.0
         self._running_slow = False
@@ -116,7 +120,9 @@ class RenderController(QObject):
         image = self.document.source
         self.renderer.clear()
         self.generation += 1
+        self._source_generation = self.generation
         self.state, self.latest = ViewState(stopped_generation=self.state.stopped_generation), None
+        self._before_pixels = None
         if image is not None:
             self.preview_scale = preview_scale_for(image.rows, image.cols)
             self.proxy_scale = proxy_scale_for(image.rows, image.cols, self.preview_scale)
@@ -139,6 +145,7 @@ class RenderController(QObject):
         self.generation += 1
         self._source_generation = self.generation
         self.state = ViewState(stopped_generation=self.state.stopped_generation)
+        self._before_pixels = None
         self._submit()
 
     def _on_stack_changed(self, change: object) -> None:
@@ -183,8 +190,11 @@ class RenderController(QObject):
 
     def _on_frame(self, frame: ViewFrame) -> None:
         was_stopped = self.state.stopped_generation >= 0
-        if frame.request.generation >= self._source_generation:
+        current_source = frame.request.generation >= self._source_generation
+        if current_source:
             self.state = after_frame(self.state, frame.request)
+            if frame.before_pixels is not None:
+                self._before_pixels = frame.before_pixels
         self.canvas.set_layers(landed_layers(self.canvas.layers, frame))
         proxy = frame.request.proxy_scale is not None
         if not proxy:
@@ -192,8 +202,8 @@ class RenderController(QObject):
         if frame.request.preview and proxy:
             self.proxy_ready.emit(frame)
         elif frame.request.preview:
-            if frame.before_pixels is None and self.latest is not None:
-                frame = dataclasses.replace(frame, before_pixels=self.latest.before_pixels)
+            if frame.before_pixels is None and current_source:
+                frame = dataclasses.replace(frame, before_pixels=self._before_pixels)
             self.latest = frame
             self.frame_ready.emit(frame)
         if was_stopped:

@@ -130,3 +130,44 @@ def test_a_shut_down_window_submits_no_render_when_its_timers_or_signals_fire(qt
     window.canvas.view_changed.emit()
     qtbot.wait(500)
     assert submitted == [], "the settle and throttle timers of a closed controller must not render"
+
+
+def test_the_next_slice_is_measured_against_its_own_original_after_a_proxy(qtbot, window, series_folder,
+                                                                           learned_dim):
+    from tests.app.test_gui_medical import next_slice, open_folder
+
+    open_folder(qtbot, window, series_folder)
+    window.canvas.set_zoom(1.0)  # fitted: no viewport patch, so a slow step gets a proxy first
+    window.stack_panel.add_filter("test_learned_dim")
+    wait_rendered(qtbot, window)
+    renders, previous = window.renders, window.renders.latest.before_pixels
+    landed = record_frames(window)
+    next_slice(qtbot, window, lambda: window.slices.step(1))
+    assert [kind for kind, _ in landed] == ["proxy", "full"]
+    frame = renders.latest
+    assert not frame.request.before, "the before side landed with the proxy"
+    own = renders.renderer.render(window.document.source, frame.request.before_steps,
+                                  scale=frame.request.preview_scale)
+    assert frame.before_pixels is not None, "the full preview lost the before side the proxy landed"
+    assert not np.array_equal(frame.before_pixels, previous), "the before side is the previous slice's"
+    np.testing.assert_array_equal(frame.before_pixels, own)
+    qtbot.waitUntil(lambda: window.metrics.latest is not None
+                    and window.metrics.latest.generation == renders.generation, timeout=20000)
+
+
+def test_a_slice_of_another_size_whose_first_frame_is_a_proxy_gets_its_metrics(qtbot, window, photo_path,
+                                                                               learned_dim):
+    from conftest import synthetic_photo
+
+    from enhance_core.image import Image
+
+    open_fitted(qtbot, window, photo_path)
+    window.stack_panel.add_filter("test_learned_dim")
+    wait_rendered(qtbot, window)
+    landed = record_frames(window)
+    window.document.replace_source(Image(synthetic_photo(48, 64, seed=1)), None)  # a new image, the stack kept
+    wait_rendered(qtbot, window)
+    assert [kind for kind, _ in landed] == ["proxy", "full"]
+    assert window.renders.latest.before_pixels is not None, "the full preview lost the before side of the proxy"
+    qtbot.waitUntil(lambda: window.metrics.latest is not None
+                    and window.metrics.latest.generation == window.renders.generation, timeout=20000)
