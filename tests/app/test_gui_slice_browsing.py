@@ -216,4 +216,5 @@ def test_the_histogram_counts_the_slice_shown_once_the_slices_rest(qtbot, window
     assert len(landed) == 3 and counted == [] and histogram.latest.generation < renders.generation
     wait_rendered(qtbot, window)
     assert len(counted) == 1 and histogram.latest.generation == renders.generation
+    qtbot.waitUntil(lambda: not window.metrics.live_lane.busy, timeout=5000)  # measured after the histogram
     assert window.metrics.latest is None or window.metrics.latest.generation == renders.generation
