@@ -184,7 +184,7 @@ class FileActions(QObject):
         scan, series, image, not_opened = result
         first = series.slices[0].path
         self.document.set_source(image, first)
-        skipped = [f"{path.name} skipped: {reason}" for path, reason in scan.unreadable]
+        skipped = [f"{path.name} skipped: {reason}" for path, reason in scan.unreadable] + scan.duplicate_notes()
         self.read_warned.emit(first.name, not_opened + list(image.meta.extra.get("warnings") or []) + skipped)
         self._apply_header_window(image)
         self.settings.set_last_folder("open", folder)

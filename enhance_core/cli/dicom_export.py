@@ -8,9 +8,11 @@
 
 SOURCE is a folder holding a series (slices in anatomical order, see
 :mod:`enhance_core.medical.series`; its subfolders are searched too, so a
-study folder of series folders works) or one DICOM file (its frames). Slice
-``i`` goes to ``OUT/slice_0001.png`` and on (names never carry the source's
-file names, which may identify the patient). A folder of several series
+study folder of series folders works; a slice found twice, as in a copy of
+a series folder inside it, is written once and the copy named on stderr) or
+one DICOM file (its frames). Slice ``i`` goes to ``OUT/slice_0001.png``
+and on (names never carry the source's file names, which may identify the
+patient). A folder of several series
 needs ``--series UID`` or ``--all-series``, which writes each series into
 its own subfolder ``OUT/series_NNN_MODALITY`` (``NNN`` the SeriesNumber;
 with ``--include-patient-data`` followed by the SeriesDescription, which
@@ -91,7 +93,11 @@ def _parse_window(text: str) -> Window:
 
 
 def _scan(folder: Path) -> SeriesScan:
-    """Every series in ``folder`` and its subfolders; a DICOM image file that cannot be read stops the export."""
+    """Every series in ``folder`` and its subfolders; a DICOM image file that cannot be read stops the export.
+
+    Copies of a slice (same series, same ``SOPInstanceUID``) are exported once; each copy left out is named
+    on stderr with the file kept.
+    """
     from enhance_core.medical.series import scan_series
 
     scan = scan_series(folder, recursive=True)
@@ -100,6 +106,8 @@ def _scan(folder: Path) -> SeriesScan:
         more = f" ({len(scan.unreadable) - 1} more file(s) too)" if len(scan.unreadable) > 1 else ""
         raise ImageReadError(path, f"{reason}{more}; nothing was exported. Repair the file or move it out of "
                                    f"{folder}, then export again")
+    for note in scan.duplicate_notes():
+        print(f"warning: {note}", file=sys.stderr, flush=True)
     return scan
 
 

@@ -5,7 +5,10 @@ folder (with ``recursive``, of its subfolders too: a study folder holding one
 folder per series), skips files that are not DICOM images (DICOMDIR, reports,
 text files), notes DICOM image files whose header cannot be read, and groups
 the rest by ``SeriesInstanceUID`` wherever they lie (files without one, by
-folder); :func:`list_series` returns the series alone. :func:`open_series` returns one
+folder), and keeps each slice once: of the files of a series with the same
+``SOPInstanceUID`` (a series folder holding a copy of itself in a backup
+subfolder) the first found stays and the others are listed as duplicates.
+:func:`list_series` returns the series alone. :func:`open_series` returns one
 series as an ordered list of slices; each slice is a file and a frame, so a
 multi-frame file is a series of its frames (:func:`series_from_file`).
 
@@ -41,7 +44,7 @@ from enhance_core.image import Image
 from enhance_core.io import read_image
 
 _HEADER_TAGS = (
-    "SeriesInstanceUID", "SeriesDescription", "SeriesNumber", "Modality", "InstanceNumber",
+    "SeriesInstanceUID", "SOPInstanceUID", "SeriesDescription", "SeriesNumber", "Modality", "InstanceNumber",
     "ImagePositionPatient", "ImageOrientationPatient", "NumberOfFrames", "Rows", "Columns",
 )
 
@@ -209,19 +212,35 @@ def _files(folder: Path, recursive: bool) -> list[Path]:
 
 @dataclass(frozen=True)
 class SeriesScan:
-    """What :func:`scan_series` found: the series, largest first, and the DICOM image files it could not read.
+    """What :func:`scan_series` found: the series, largest first, the DICOM image files it could not read and copies.
 
-    ``unreadable`` holds ``(path, reason)`` pairs; files that are not DICOM images are not listed.
+    ``unreadable`` holds ``(path, reason)`` pairs; files that are not DICOM
+    images are not listed. ``duplicates`` holds ``(copy, kept)`` pairs: the
+    file left out and the file of the same series with the same
+    ``SOPInstanceUID`` that is in the series instead.
     """
 
     folder: Path
     series: tuple[DicomSeries, ...]
     unreadable: tuple[tuple[Path, str], ...] = ()
+    duplicates: tuple[tuple[Path, Path], ...] = ()
+
+    def duplicate_notes(self) -> list[str]:
+        """One line per copy left out, naming it and the file kept (relative to :attr:`folder`)."""
+        def name(path: Path) -> str:
+            return path.relative_to(self.folder).as_posix() if path.is_relative_to(self.folder) else str(path)
+
+        return [f"{name(copy)} skipped: the same slice (SOPInstanceUID) as {name(kept)}"
+                for copy, kept in self.duplicates]
 
 
 def scan_series(folder: str | PathLike[str], *, recursive: bool = False, progress: ProgressFn | None = None,
                 should_stop: StopFn | None = None) -> SeriesScan:
     """Read the headers of every file in ``folder`` and group the DICOM images into series.
+
+    Files are read in name order, a folder's own before its subfolders'; of
+    the files of one series with the same ``SOPInstanceUID`` the first read
+    is kept (``duplicates`` lists the others).
 
     Parameters
     ----------
@@ -249,13 +268,20 @@ def scan_series(folder: str | PathLike[str], *, recursive: bool = False, progres
                                        ".dcm files")
     groups: dict[str, list[tuple[Path, Dataset]]] = {}
     unreadable: list[tuple[Path, str]] = []
+    kept: dict[tuple[str, str], Path] = {}
+    duplicates: list[tuple[Path, Path]] = []
     for number, path in enumerate(files):
         if should_stop is not None and should_stop():
             raise Cancelled("reading the DICOM headers stopped")
         header, reason = _try_header(path)
         if header is not None:
             uid = str(header.get("SeriesInstanceUID", "") or "")
-            groups.setdefault(uid or f"folder:{path.parent}", []).append((path, header))
+            key, instance = uid or f"folder:{path.parent}", str(header.get("SOPInstanceUID", "") or "")
+            original = kept.setdefault((key, instance), path) if instance else path
+            if original == path:
+                groups.setdefault(key, []).append((path, header))
+            else:
+                duplicates.append((path, original))
         elif reason:
             unreadable.append((path, reason))
         if progress is not None:
@@ -272,7 +298,7 @@ def scan_series(folder: str | PathLike[str], *, recursive: bool = False, progres
                                   str(first.get("Modality", "") or ""), slices, order, _number(first),
                                   str(first.get("SeriesDescription", "") or "").strip()))
     ordered = sorted(result, key=lambda series: (-len(series), series.uid, str(series.slices[0].path)))
-    return SeriesScan(folder, tuple(ordered), tuple(unreadable))
+    return SeriesScan(folder, tuple(ordered), tuple(unreadable), tuple(duplicates))
 
 
 def list_series(folder: str | PathLike[str], *, recursive: bool = False) -> list[DicomSeries]:

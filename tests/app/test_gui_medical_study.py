@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from tests.app.conftest import open_image, wait_rendered
 from tests.app.test_gui_medical import next_slice, open_folder
 from tests.core.dicom_fixtures import slice_offset, truncate, write_mr_series, write_series
-from tests.core.test_medical_study import CT_UID, MR_UID, SPLIT_UID, make_study
+from tests.core.test_medical_study import CT_UID, MR_UID, SPLIT_UID, copy_into_backup, make_study
 
 
 def wait_thumbnails(qtbot, window) -> None:
@@ -121,3 +121,13 @@ def test_a_study_whose_every_series_fails_to_open_reports_the_largest_ones_file(
     qtbot.waitUntil(lambda: bool(window.reporter.errors), timeout=20000)
     assert len(window.reporter.errors) == 1 and window.document.source is None
     assert str(tmp_path / "study" / "a" / "a1.dcm") in window.reporter.errors[0][1]
+
+
+def test_a_series_folder_holding_a_copy_of_itself_shows_each_slice_once_and_names_the_copies(qtbot, window,
+                                                                                               tmp_path):
+    study = make_study(tmp_path)
+    copy_into_backup(study / "ct_lung")
+    open_folder(qtbot, window, study)
+    assert window.slices.series.uid == CT_UID and len(window.slices.series) == 3
+    assert "ct_lung/backup/010.dcm skipped: the same slice (SOPInstanceUID) as ct_lung/010.dcm" in \
+        window.status.read_warning_label.toolTip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -182,3 +183,33 @@ def test_cli_all_series_refuses_a_series_folder_that_is_a_file_before_writing_an
     assert cli_main(["dicom-export", str(study), "-o", str(blocked / "out"), "--all-series", "--full-range"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and "series_002_CT" in error and "cannot be made" in error
+
+
+def copy_into_backup(folder: Path) -> list[Path]:
+    """Copy the files of ``folder`` into its subfolder ``backup`` (a series folder holding a copy of itself)."""
+    backup = folder / "backup"
+    backup.mkdir()
+    return [Path(shutil.copy2(path, backup / path.name)) for path in sorted(folder.glob("*.dcm"))]
+
+
+def test_a_series_folder_holding_a_copy_of_itself_keeps_each_slice_once(tmp_path):
+    study = make_study(tmp_path)
+    copies = copy_into_backup(study / "ct_lung")
+    scan = scan_series(study, recursive=True)
+    ct = next(series for series in scan.series if series.uid == CT_UID)
+    assert len(ct) == 3 and {item.path.parent.name for item in ct.slices} == {"ct_lung"}
+    assert [slice_offset(ct.read_slice(i)) for i in range(3)] == [1, 2, 0]
+    assert scan.duplicates == tuple((copy, study / "ct_lung" / copy.name) for copy in copies)
+    assert scan.duplicate_notes() == [f"ct_lung/backup/{copy.name} skipped: the same slice (SOPInstanceUID) as "
+                                      f"ct_lung/{copy.name}" for copy in copies]
+    assert scan.unreadable == () and [len(s) for s in scan.series] == [3, 3, 2]
+
+
+def test_cli_exports_each_slice_once_and_names_the_copies_it_skipped(tmp_path, capsys):
+    study = make_study(tmp_path)
+    copy_into_backup(study / "ct_lung")
+    out = tmp_path / "out"
+    assert cli_main(["dicom-export", str(study / "ct_lung"), "-o", str(out), "--full-range"]) == 0
+    printed = capsys.readouterr()
+    assert "wrote 3 of 3 slices" in printed.out and len(list(out.iterdir())) == 3
+    assert "warning: backup/010.dcm skipped: the same slice (SOPInstanceUID) as 010.dcm" in printed.err
