@@ -6,7 +6,7 @@ while a learned filter renders.
 
 Run by hand::
 
-    python benchmarks/bench_editor_lifecycle.py [--repeat 3] [--filter denoise] [--megapixels 1.0]
+    python benchmarks/bench_editor_lifecycle.py [--repeat 3] [--filter denoise] [--megapixels 1.0] [--cases ...]
 
 Every case starts the editor as ``enhance-studio`` does (``app.launcher.main``,
 offscreen, with fresh settings and recovery folders) in a new Python process
@@ -177,6 +177,8 @@ def main() -> int:
     parser.add_argument("--filter", default="denoise", help="the project's learned filter (denoise, low_light...)")
     parser.add_argument("--megapixels", type=float, default=1.0, help="size of the project's photo")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds before a run counts as hung")
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES), metavar="CASE",
+                        help=f"cases to run (default all: {', '.join(CASES)})")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
@@ -191,7 +193,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         project = _make_project(Path(scratch), args.filter, args.megapixels)
         for repeat in range(args.repeat):
-            for mode in CASES:
+            for mode in args.cases:
                 paths = {"empty": [], "sample": [str(SAMPLE_IMAGE)], "quit idle": [str(SAMPLE_IMAGE)]}.get(
                     mode, [str(project)])
                 with tempfile.TemporaryDirectory(dir=scratch) as folder:
