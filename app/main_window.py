@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         self.metrics.failed.connect(lambda failure: self._report_failure("Measuring failed", failure))
         self.metrics_panel.exact_button.clicked.connect(self.metrics.compute_exact)
         self.histogram.failed.connect(lambda failure: self._report_failure("Histogram failed", failure))
+        self.measure.failed.connect(lambda failure: self._report_failure("Measuring the ROI failed", failure))
         self.stack_panel.problem.connect(status.set_problem)
         self.brush.message.connect(lambda text: status.showMessage(text, 4000))
         self.history.trimmed.connect(lambda text: status.showMessage(text, 10000))

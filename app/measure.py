@@ -8,7 +8,9 @@ background lane, so the line reads ``before → after`` for denoising or CLAHE;
 the same figures stand in a box beside the ROI on the canvas (the length
 beside a distance). A new slice or a changed filter measures it again; a
 window/level change does not (it leaves the values alone), and while cine
-plays only the source statistics follow the slices. :meth:`MeasureTool.csv_text`
+plays only the source statistics follow the slices. When measuring after the
+stack fails, the line and the box say so with the reason, and an unexpected
+error is reported like other failed jobs. :meth:`MeasureTool.csv_text`
 gives the statistics as the CSV of ``enhance-studio roi-stats``.
 """
 
@@ -26,17 +28,20 @@ from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.settings import EditorSettings
 from app.viewport import Viewport
-from app.workers import JobRunner
+from app.workers import JobFailure, JobRunner
+from enhance_core.errors import EnhanceError
 from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
-from enhance_core.medical.roi import (Roi, RoiRecord, RoiStats, distance_mm, pixel_spacing, roi_spec, roi_stats,
-                                      roi_stats_csv, source_values, stack_values, value_steps)
+from enhance_core.medical.roi import (CSV_AFTER_COLUMNS, Roi, RoiRecord, RoiStats, distance_mm, pixel_spacing,
+                                      roi_spec, roi_stats, roi_stats_csv, source_values, stack_values, value_steps)
 from enhance_core.stack import StackItem
 
 MEASURE_SHAPES = ("rectangle", "ellipse", "distance")
 LABEL_GAP = 6.0
 """Screen pixels between an ROI and its statistics box."""
 OUTLINE_COLOR = QColor(80, 220, 255)
+REASON_CHARS = 60
+"""Characters of a failure's reason shown in the box beside the ROI (the status bar has it all)."""
 
 
 def describe_stats(stats: RoiStats | None) -> str:
@@ -47,6 +52,12 @@ def describe_stats(stats: RoiStats | None) -> str:
     area = f", {stats.area_mm2:.1f} mm²" if stats.area_mm2 is not None else ""
     return (f"{stats.mean:.1f} ± {stats.sd:.1f}{unit} (min {stats.minimum:.0f}, max {stats.maximum:.0f}), "
             f"{stats.count} px{area}")
+
+
+def failure_reason(error: BaseException) -> str:
+    """A failure in a few words: the message of a typed error, ``Type: message`` of an unexpected one."""
+    message = str(error).strip() or type(error).__name__
+    return message if isinstance(error, EnhanceError) else f"{type(error).__name__}: {message}"
 
 
 AfterKey = tuple[Image, tuple[StackItem, ...], Roi]
@@ -61,10 +72,23 @@ def _after_stack_job(image: Image, steps: tuple[StackItem, ...], roi: Roi, spaci
 
 
 class MeasureTool(QObject):
-    """Draws one ROI (rectangle, ellipse) or a distance line and measures it; ``text`` holds the result."""
+    """Draws one ROI (rectangle, ellipse) or a distance line and measures it; ``text`` holds the result.
+
+    ``after_failed`` is why measuring after the stack failed ("" unless it did).
+
+    Signals
+    -------
+    repaint(rect)
+        The ROI or its figures changed.
+    measured(text)
+        The status line of the measurement.
+    failed(failure)
+        Measuring after the stack failed unexpectedly (a :class:`~app.workers.JobFailure`, for an error dialog).
+    """
 
     repaint = Signal(QRectF)
     measured = Signal(str)
+    failed = Signal(object)
 
     def __init__(self, document: Document, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -74,6 +98,7 @@ class MeasureTool(QObject):
         self.end: tuple[float, float] | None = None
         self.before: RoiStats | None = None
         self.after: RoiStats | None = None
+        self.after_failed = ""
         self.text = ""
         self.length = ""
         self.playing = False
@@ -146,6 +171,7 @@ class MeasureTool(QObject):
     def _forget_after(self) -> None:
         self.lane.cancel()
         self.after = None
+        self.after_failed = ""
         self._after_key = None
 
     def _measure(self, *, final: bool) -> None:
@@ -166,21 +192,30 @@ class MeasureTool(QObject):
             self._values = (source, source_values(source))
         self.before = roi_stats(self._values[1], roi, spacing=spacing, unit=source.meta.unit)
         if final:
-            self.after = None
+            self.after, self.after_failed = None, ""
             steps = value_steps(self.document.stack.snapshot())
             self._after_key = (source, steps, roi)
             self.lane.submit(partial(_after_stack_job, source, steps, roi, spacing),
-                             on_done=self._on_after, label="Measuring the ROI")
+                             on_done=self._on_after, on_failed=self._on_after_failed, label="Measuring the ROI")
         self._show()
 
     def _on_after(self, stats: RoiStats | None) -> None:
         self.after = stats
         self._show()
 
+    def _on_after_failed(self, failure: JobFailure) -> None:
+        """The box and the status line say why; an unexpected error is reported with its details too."""
+        self.after_failed = failure_reason(failure.error)
+        self._show()
+        if not isinstance(failure.error, EnhanceError):
+            self.failed.emit(failure)
+
     def _show(self) -> None:
         text = f"ROI {describe_stats(self.before)}"
         if self.after is not None:
             text += f"  →  after the stack {describe_stats(self.after)}"
+        elif self.after_failed:
+            text += f"  →  measuring after the stack failed: {self.after_failed}"
         self._set_text(text)
 
     def _set_text(self, text: str) -> None:
@@ -198,9 +233,15 @@ class MeasureTool(QObject):
         if stats is None:
             return ["no pixel inside"]
         unit = f" {stats.unit}" if stats.unit else ""
-        after = self.after
-        lines = [f"Before {stats.mean:.1f} ± {stats.sd:.1f}{unit}",
-                 f"After  {after.mean:.1f} ± {after.sd:.1f}{unit}" if after is not None else "After  …"]
+        after, reason = self.after, self.after_failed
+        if after is not None:
+            after_line = f"After  {after.mean:.1f} ± {after.sd:.1f}{unit}"
+        elif reason:
+            short = reason if len(reason) <= REASON_CHARS else reason[:REASON_CHARS - 1] + "…"
+            after_line = f"After  failed: {short}"
+        else:
+            after_line = "After  …"
+        lines = [f"Before {stats.mean:.1f} ± {stats.sd:.1f}{unit}", after_line]
         area = f" · {stats.area_mm2:.1f} mm²" if stats.area_mm2 is not None else f" · {stats.count} px"
         lines.append(f"{stats.minimum:.0f} … {stats.maximum:.0f}{area}")
         return lines
@@ -267,6 +308,8 @@ def export_roi_csv(measure: MeasureTool, parent: QWidget, reporter: ErrorReporte
 
     The file has the columns of ``enhance-studio roi-stats`` (its ``roi`` cell is
     that command's ``--roi``), with the after-the-stack columns once measured.
+    When measuring after the stack failed, the user is told why those columns
+    are left out and may cancel.
     """
     from enhance_core.atomic import write_text_atomic
 
@@ -275,6 +318,14 @@ def export_roi_csv(measure: MeasureTool, parent: QWidget, reporter: ErrorReporte
         reporter.show_error(parent, "No ROI to export", "Draw a rectangle (R) or ellipse (O) ROI on a DICOM image "
                                                         "first; its statistics are what the CSV holds.")
         return False
+    if measure.after_failed:
+        answer = reporter.choose(
+            parent, "ROI statistics after the stack missing",
+            f"Measuring the ROI after the filter stack failed ({measure.after_failed}), so the CSV would hold "
+            f"the source statistics only, without the {', '.join(CSV_AFTER_COLUMNS)} columns.",
+            ("Export without them", "Cancel"))
+        if answer != "Export without them":
+            return False
     if path is None:
         source_path = measure.document.source_path
         stem = f"{source_path.stem}_roi.csv" if source_path is not None else "roi.csv"

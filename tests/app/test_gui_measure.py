@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, Qt
 
 import app.measure
 from app.measure import _after_stack_job
-from enhance_core.errors import Cancelled
+from enhance_core.errors import Cancelled, ModelError
 from enhance_core.image import Window
 from enhance_core.io import read_image
 from enhance_core.medical.roi import Roi, pixel_spacing, roi_stats, source_values
@@ -182,3 +182,55 @@ def test_the_roi_figures_stand_beside_it_and_export_as_roi_stats_csv(qtbot, wind
     assert cyan_pixels(window, right + LABEL_GAP + 2, top + 2) == 0 and not window.roi_csv_action.isEnabled()
     assert not export_roi_csv(measure, window, window.reporter, window.settings, target)
     assert window.reporter.errors[-1][0] == "No ROI to export"
+
+
+@pytest.mark.parametrize("error, reason, dialog", [
+    (RuntimeError("kernel exploded"), "RuntimeError: kernel exploded", True),  # unexpected: a dialog with details
+    (ModelError("the model file is missing"), "the model file is missing", False),  # typed: the status bar says it
+])
+def test_a_failed_measurement_after_the_stack_is_shown_reported_and_left_out_of_the_csv(
+        qtbot, window, ct, tmp_path, monkeypatch, error, reason, dialog):
+    import csv
+    import dataclasses
+
+    from app.measure import export_roi_csv
+    from enhance_core.filters.registry import FILTERS
+
+    add_filter(qtbot, window, "gaussian_blur")  # the preview is rendered (and cached) before the filter breaks
+
+    def broken(pixels, params, ctx):
+        raise error
+
+    monkeypatch.setitem(FILTERS, "gaussian_blur", dataclasses.replace(FILTERS["gaussian_blur"], apply=broken))
+    measure = window.measure
+    window.measure_actions["rectangle"].trigger()
+    measure.press(20.0, 30.0)
+    measure.release(60.0, 50.0)
+    qtbot.waitUntil(lambda: not measure.lane.busy, timeout=20000)
+    assert measure.after is None and measure.label_lines()[1] == f"After  failed: {reason}"
+    assert f"measuring after the stack failed: {reason}" in window.status.currentMessage()
+    titles = [title for title, _, _ in window.reporter.errors]
+    assert titles == (["Measuring the ROI failed"] if dialog else [])
+    if dialog:
+        assert "kernel exploded" in window.reporter.errors[0][2]  # the traceback in the details
+
+    target = tmp_path / "roi.csv"
+    window.reporter.choices = ["Cancel"]
+    assert not export_roi_csv(measure, window, window.reporter, window.settings, target) and not target.exists()
+    assert reason in window.reporter.questions[-1] and "mean_after" in window.reporter.questions[-1]
+    assert export_roi_csv(measure, window, window.reporter, window.settings, target)  # "Export without them"
+    rows = list(csv.DictReader(target.read_text(encoding="utf-8").splitlines()))
+    assert len(rows) == 1 and "mean_after" not in rows[0]
+    assert float(rows[0]["mean"]) == pytest.approx(measure.before.mean, abs=1e-3)
+
+
+def test_a_long_failure_reason_is_shortened_in_the_box(qtbot, window, ct):
+    from app.measure import REASON_CHARS
+
+    measure = window.measure
+    measure.press(20.0, 30.0)
+    measure.release(60.0, 50.0)
+    qtbot.waitUntil(lambda: not measure.lane.busy, timeout=20000)
+    measure.after, measure.after_failed = None, "x" * 200
+    line = measure.label_lines()[1]
+    assert line == "After  failed: " + "x" * (REASON_CHARS - 1) + "…"
