@@ -243,7 +243,7 @@ class MeasureTool(QObject):
             after_line = "After  …"
         lines = [f"Before {stats.mean:.1f} ± {stats.sd:.1f}{unit}", after_line]
         area = f" · {stats.area_mm2:.1f} mm²" if stats.area_mm2 is not None else f" · {stats.count} px"
-        lines.append(f"{stats.minimum:.0f} … {stats.maximum:.0f}{area}")
+        lines.append(f"min {stats.minimum:.0f}, max {stats.maximum:.0f}{area}")
         return lines
 
     def csv_text(self) -> str | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 import pydicom  # noqa: E402
 from pydicom.data import get_testdata_file  # noqa: E402
 from pydicom.uid import generate_uid  # noqa: E402
-from PySide6.QtCore import QEventLoop, QPoint, QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QPoint, QSettings  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
 from app.canvas import CompareMode  # noqa: E402
@@ -29,21 +28,11 @@ from app.error_reporter import RecordingReporter  # noqa: E402
 from app.main_window import MainWindow  # noqa: E402
 from app.settings import EditorSettings  # noqa: E402
 from app.theme import apply_dark_theme  # noqa: E402
+from docs.make_screenshot import run_until  # noqa: E402
 
 SERIES = (("693_J2KR.dcm", "head_ct", 2, "HEAD 5mm", 6), ("bad_sequence.dcm", "neck/ct", 3, "NECK", 3),
           ("MR_small.dcm", "mr/t1", 5, "T1 AX", 4))
 """(test file, subfolder, SeriesNumber, SeriesDescription, slices) of the study."""
-
-
-def run_until(condition, timeout_s: float = 300.0) -> None:
-    """Spin the event loop until ``condition()`` holds."""
-    deadline = time.monotonic() + timeout_s
-    loop = QEventLoop()
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the editor did not settle in time")
-        QTimer.singleShot(20, loop.quit)
-        loop.exec()
 
 
 def write_study(folder: Path) -> Path:

@@ -167,7 +167,7 @@ def test_the_roi_figures_stand_beside_it_and_export_as_roi_stats_csv(qtbot, wind
     before, after = measure.before, measure.after
     assert measure.label_lines() == [f"Before {before.mean:.1f} ± {before.sd:.1f} HU",
                                      f"After  {after.mean:.1f} ± {after.sd:.1f} HU",
-                                     f"{before.minimum:.0f} … {before.maximum:.0f} · {before.area_mm2:.1f} mm²"]
+                                     f"min {before.minimum:.0f}, max {before.maximum:.0f} · {before.area_mm2:.1f} mm²"]
     right, top = window.canvas.viewport.to_screen(60.0, 30.0)
     assert cyan_pixels(window, right + LABEL_GAP + 2, top + 2) > 20
     assert window.roi_csv_action.isEnabled()
