@@ -41,7 +41,7 @@ from enhance_core.errors import EnhanceError, ImageReadError, ImageWriteError, P
 
 if TYPE_CHECKING:
     from enhance_core.image import Window
-    from enhance_core.medical.series import DicomSeries, SeriesScan
+    from enhance_core.medical.series import DicomSeries
     from enhance_core.stack import StackItem
 
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tif": ".tif", "tiff": ".tif"}
@@ -92,29 +92,14 @@ def _parse_window(text: str) -> Window:
     return Window(center, width, "Custom")
 
 
-def _scan(folder: Path) -> SeriesScan:
-    """Every series in ``folder`` and its subfolders; a DICOM image file that cannot be read stops the export.
-
-    Copies of a slice (same series, same ``SOPInstanceUID``) are exported once; each copy left out is named
-    on stderr with the file kept.
-    """
-    from enhance_core.medical.series import scan_series
-
-    scan = scan_series(folder, recursive=True)
-    if scan.unreadable:
-        path, reason = scan.unreadable[0]
-        more = f" ({len(scan.unreadable) - 1} more file(s) too)" if len(scan.unreadable) > 1 else ""
-        raise ImageReadError(path, f"{reason}{more}; nothing was exported. Repair the file or move it out of "
-                                   f"{folder}, then export again")
-    for note in scan.duplicate_notes():
-        print(f"warning: {note}", file=sys.stderr, flush=True)
-    return scan
-
-
 def _series(args: argparse.Namespace) -> list[tuple[DicomSeries, Path]]:
-    """The series named on the command line (folder or file), each with the folder its slices go to."""
-    from enhance_core.medical.series import series_from_file, series_listing, study_order
-    from enhance_core.medical.study import export_folder_names
+    """The series named on the command line (folder or file), each with the folder its slices go to.
+
+    A folder is searched with its subfolders; copies of a slice (same series, same ``SOPInstanceUID``) are
+    exported once, each copy left out named on stderr with the file kept.
+    """
+    from enhance_core.medical.series import scan_series, series_from_file
+    from enhance_core.medical.study import choose_series, export_folder_names
 
     if not args.source.exists():
         raise ImageReadError(args.source, "does not exist; give a series folder or a DICOM file")
@@ -123,21 +108,14 @@ def _series(args: argparse.Namespace) -> list[tuple[DicomSeries, Path]]:
             raise ParameterError(f"--all-series exports the series of a folder; {args.source} is a file. "
                                  "Give its folder, or drop --all-series")
         return [(series_from_file(args.source), args.output)]
-    found = list(_scan(args.source).series)
-    if args.all_series:
-        ordered = study_order(found)
-        names = export_folder_names(ordered, with_titles=args.include_patient_data)
-        return [(series, args.output / name) for series, name in zip(ordered, names)]
-    if args.series is not None:
-        chosen = [series for series in found if series.uid == args.series]
-        if not chosen:
-            raise ParameterError(f"{args.source} holds no series with SeriesInstanceUID {args.series}; it holds: "
-                                 f"{series_listing(found, prefix='--series ')}")
+    scan = scan_series(args.source, recursive=True)
+    chosen = choose_series(scan, series_uid=args.series, all_series=args.all_series)
+    for note in scan.duplicate_notes():
+        print(f"warning: {note}", file=sys.stderr, flush=True)
+    if not args.all_series:
         return [(chosen[0], args.output)]
-    if len(found) > 1:
-        raise ParameterError(f"{args.source} holds {len(found)} series; export them all with --all-series or one "
-                             f"at a time: {series_listing(found, prefix='--series ')}")
-    return [(found[0], args.output)]
+    names = export_folder_names(chosen, with_titles=args.include_patient_data)
+    return [(series, args.output / name) for series, name in zip(chosen, names)]
 
 
 def _fixed_window(args: argparse.Namespace, series: DicomSeries) -> Window | None:

@@ -5,7 +5,9 @@ A study folder holds one folder per series, sometimes deeper;
 its series by ``SeriesInstanceUID``. :func:`series_thumbnail` reads one slice
 (the middle one) of a series and shows it through its header window, small,
 for a series picker. :func:`export_folder_names` names one output folder per
-series for ``dicom-export --all-series``.
+series for ``dicom-export --all-series``. :func:`choose_series` picks the
+series a command line works on (``--series UID``, ``--all-series``), for
+``dicom-export`` and ``roi-stats`` alike.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from enhance_core.errors import ImageReadError, ParameterError
+
 if TYPE_CHECKING:  # the editor imports this module at start-up; pydicom comes with the first series
-    from enhance_core.medical.series import DicomSeries
+    from enhance_core.medical.series import DicomSeries, SeriesScan
 
 THUMBNAIL_SIZE = 96
 """Longest side of a thumbnail in pixels."""
@@ -84,3 +88,48 @@ def export_folder_names(found: Sequence[DicomSeries], *, with_titles: bool = Fal
         taken.add(name.lower())
         names.append(name)
     return names
+
+
+def choose_series(scan: SeriesScan, *, series_uid: str | None = None, all_series: bool = False,
+                  verb: str = "export", past: str = "exported") -> list[DicomSeries]:
+    """The series of ``scan`` a command works on: all in study order, the one ``series_uid`` names, or the only one.
+
+    Parameters
+    ----------
+    scan : SeriesScan
+        What :func:`~enhance_core.medical.series.scan_series` found in the folder given.
+    series_uid : str, optional
+        ``--series``: the SeriesInstanceUID of the series wanted.
+    all_series : bool
+        ``--all-series``: every series, ordered by :func:`~enhance_core.medical.series.study_order`.
+    verb, past : str
+        What the command does to a series, for its messages ("export" and "exported").
+
+    Raises
+    ------
+    ImageReadError
+        A DICOM image file of the folder cannot be read: the first is named, with how many more.
+    ParameterError
+        No series has ``series_uid``, or the folder holds several and neither option was given; the
+        message names ``--all-series`` and ``--series`` and lists the series.
+    """
+    from enhance_core.medical.series import series_listing, study_order
+
+    if scan.unreadable:
+        path, reason = scan.unreadable[0]
+        more = f" ({len(scan.unreadable) - 1} more file(s) too)" if len(scan.unreadable) > 1 else ""
+        raise ImageReadError(path, f"{reason}{more}; nothing was {past}. Repair the file or move it out of "
+                                   f"{scan.folder}, then {verb} again")
+    found = list(scan.series)
+    if all_series:
+        return study_order(found)
+    if series_uid is not None:
+        chosen = [series for series in found if series.uid == series_uid]
+        if not chosen:
+            raise ParameterError(f"{scan.folder} holds no series with SeriesInstanceUID {series_uid}; it holds: "
+                                 f"{series_listing(found, prefix='--series ')}")
+        return chosen[:1]
+    if len(found) > 1:
+        raise ParameterError(f"{scan.folder} holds {len(found)} series; {verb} them all with --all-series or one "
+                             f"at a time: {series_listing(found, prefix='--series ')}")
+    return found
