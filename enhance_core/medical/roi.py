@@ -142,16 +142,22 @@ CSV_COLUMNS = ("file", "roi", "unit", "count", "area_mm2", "mean", "sd", "min", 
 """Columns of :func:`roi_stats_csv`."""
 CSV_AFTER_COLUMNS = ("mean_after", "sd_after", "min_after", "max_after")
 """Columns added when the statistics after the filter stack are given."""
+CSV_SERIES_COLUMN = "series"
+"""Column put first when the rows come from several series (``roi-stats --all-series``)."""
 
 
 @dataclass(frozen=True)
 class RoiRecord:
-    """One CSV row: the image ``name`` (file, ``#frame`` past the first), the ROI as ``--roi`` takes it, statistics."""
+    """One CSV row: the image ``name`` (file, ``#frame`` past the first), the ROI as ``--roi`` takes it, statistics.
+
+    ``series`` names the series of the image for the ``series`` column (see :func:`roi_stats_csv`).
+    """
 
     name: str
     roi: str
     before: RoiStats
     after: RoiStats | None = None
+    series: str = ""
 
 
 def roi_spec(roi: Roi) -> str:
@@ -161,15 +167,18 @@ def roi_spec(roi: Roi) -> str:
     return f"{shape}:" + ",".join(f"{value:.6g}" for value in (box.left, box.top, box.right, box.bottom))
 
 
-def roi_stats_csv(records: Sequence[RoiRecord], *, with_after: bool) -> str:
+def roi_stats_csv(records: Sequence[RoiRecord], *, with_after: bool, with_series: bool = False) -> str:
     """CSV text (header line included) of ``records``; ``with_after`` adds the after-the-stack columns.
+
+    ``with_series`` puts each record's ``series`` in a first column, ``series``.
 
     Values are rounded to 3 decimals, the area to 2. Raises ``ValueError`` when
     ``with_after`` is set and a record has no ``after`` statistics.
     """
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(list(CSV_COLUMNS) + (list(CSV_AFTER_COLUMNS) if with_after else []))
+    writer.writerow(([CSV_SERIES_COLUMN] if with_series else []) + list(CSV_COLUMNS)
+                    + (list(CSV_AFTER_COLUMNS) if with_after else []))
     for record in records:
         stats = record.before
         area = "" if stats.area_mm2 is None else f"{stats.area_mm2:.2f}"
@@ -181,5 +190,5 @@ def roi_stats_csv(records: Sequence[RoiRecord], *, with_after: bool) -> str:
                 raise ValueError(f"the ROI {record.roi} of {record.name} has no statistics after the stack; "
                                  "measure it after the stack or leave those columns out")
             row += [f"{after.mean:.3f}", f"{after.sd:.3f}", f"{after.minimum:.3f}", f"{after.maximum:.3f}"]
-        writer.writerow(row)
+        writer.writerow(([record.series] if with_series else []) + row)
     return text.getvalue()

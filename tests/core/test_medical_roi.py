@@ -104,3 +104,7 @@ def test_roi_spec_round_trips_through_the_cli_and_the_csv_needs_after_values_whe
         "file,roi,unit,count,area_mm2,mean,sd,min,max", 'a.dcm,"rect:1,2,3,4",HU,4,,10.000,2.500,7.000,13.000']
     with pytest.raises(ValueError, match="rect:1,2,3,4 of a.dcm has no statistics after the stack"):
         roi_stats_csv([record], with_after=True)
+    named = RoiRecord("a.dcm", "rect:1,2,3,4", stats, series="series_002_CT")
+    assert roi_stats_csv([named], with_after=False, with_series=True).splitlines() == [
+        "series,file,roi,unit,count,area_mm2,mean,sd,min,max",
+        'series_002_CT,a.dcm,"rect:1,2,3,4",HU,4,,10.000,2.500,7.000,13.000']
