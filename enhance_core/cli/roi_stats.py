@@ -7,6 +7,16 @@ area in mm² from ``PixelSpacing``; with ``--recipe``, the same statistics
 after the recipe's steps (its window/level steps left out), so a batch shows
 what a denoise or contrast recipe did to tissue values. The ROI is given in
 source pixels, the box of a rectangle or of the ellipse inscribed in it.
+
+A folder is searched with its subfolders, as ``dicom-export`` does (see
+:func:`~enhance_core.medical.study.choose_series`): a slice found twice is
+measured once and the copy named on stderr, a DICOM image file whose header
+cannot be read stops with its name, and a study folder of several series
+needs ``--series UID`` or ``--all-series``. With ``--all-series`` a first
+column, ``series``, names each row's series as ``dicom-export --all-series``
+names its folders: ``series_NNN_MODALITY``, the SeriesDescription (which may
+name a person) added only with ``--include-patient-data``. Files given
+directly are measured whatever the series options say.
 """
 
 from __future__ import annotations
@@ -14,27 +24,37 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 from enhance_core.errors import ParameterError
 
 if TYPE_CHECKING:
     from enhance_core.image import Image
     from enhance_core.medical.roi import Roi, RoiShape
+    from enhance_core.medical.series import DicomSeries
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``roi-stats`` subcommand."""
     parser = subparsers.add_parser(
         "roi-stats", help="CSV of ROI mean, SD, min, max and area on DICOM files (before and after a recipe)",
-        description="Measure rectangle or ellipse ROIs on DICOM files or series folders and print CSV: count, "
+        description="Measure rectangle or ellipse ROIs on DICOM files, series or study folders and print CSV: count, "
                     "area in mm², mean, SD, min and max of the source values (HU for CT), and with --recipe the "
                     "same after the recipe.",
     )
-    parser.add_argument("inputs", nargs="+", type=Path, metavar="FILE", help="DICOM files or series folders")
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="FILE",
+                        help="DICOM files or series folders (subfolders searched, so a study folder works)")
     parser.add_argument("--roi", action="append", required=True, metavar="SHAPE:LEFT,TOP,RIGHT,BOTTOM",
                         help="rect or ellipse and its box in source pixels, e.g. ellipse:40,50,80,90 (repeatable)")
     parser.add_argument("--recipe", type=Path, help="also measure after this recipe's steps (window/level left out)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--series", metavar="UID", help="SeriesInstanceUID to measure when a folder holds several")
+    which.add_argument("--all-series", action="store_true",
+                       help="measure every series of each folder, named in a first column, series "
+                            "(series_NNN_MODALITY)")
+    parser.add_argument("--include-patient-data", action="store_true",
+                        help="with --all-series, add the SeriesDescription (which may name a person) to the "
+                             "series column")
     parser.add_argument("-o", "--output", type=Path, help="write the CSV here instead of printing it")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing -o file")
     parser.set_defaults(run=run)
@@ -59,14 +79,43 @@ def parse_roi(text: str) -> Roi:
     return roi
 
 
-def _images(paths: list[Path]) -> Iterator[tuple[str, Image]]:
-    """Each slice of each DICOM file or series folder, with the name its rows carry (``#frame`` past the first)."""
-    from enhance_core.medical.series import open_series, series_from_file
+class _Slice(NamedTuple):
+    """One image to measure: the name its rows carry (``#frame`` past the first), its series' name, the image."""
 
-    for path in paths:
-        series = open_series(path) if path.is_dir() else series_from_file(path)
-        for index, item in enumerate(series.slices):
-            yield str(item.path) + (f"#{item.frame}" if item.frame else ""), series.read_slice(index)
+    name: str
+    series: str
+    image: Image
+
+
+def _series(path: Path, args: argparse.Namespace) -> list[DicomSeries]:
+    """The series of one input: a file's frames, or the series of a folder and its subfolders that the options pick.
+
+    Copies of a slice are measured once, each copy left out named on stderr with the file kept.
+    """
+    from enhance_core.medical.series import scan_series, series_from_file
+    from enhance_core.medical.study import choose_series
+
+    if not path.is_dir():
+        return [series_from_file(path)]
+    scan = scan_series(path, recursive=True)
+    chosen = choose_series(scan, series_uid=args.series, all_series=args.all_series, verb="measure",
+                           past="measured")
+    for note in scan.duplicate_notes():
+        print(f"warning: {note}", file=sys.stderr, flush=True)
+    return chosen
+
+
+def _images(args: argparse.Namespace) -> Iterator[_Slice]:
+    """Each slice of each input, every input's series chosen (and its damaged files refused) before any is read."""
+    from enhance_core.medical.study import export_folder_names
+
+    inputs = [_series(path, args) for path in args.inputs]
+    for found in inputs:
+        names = export_folder_names(found, with_titles=args.include_patient_data)
+        for series, series_name in zip(found, names):
+            for index, item in enumerate(series.slices):
+                yield _Slice(str(item.path) + (f"#{item.frame}" if item.frame else ""), series_name,
+                             series.read_slice(index))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     rois = [(text, parse_roi(text)) for text in args.roi]
     steps = load_recipe(args.recipe) if args.recipe is not None else None
     rows: list[RoiRecord] = []
-    for name, image in _images(args.inputs):
+    for name, series, image in _images(args):
         spacing = pixel_spacing(image.meta.dicom)
         values = source_values(image)
         after_values = stack_values(image, steps) if steps is not None else None
@@ -89,8 +138,8 @@ def run(args: argparse.Namespace) -> int:
                                      "give a box inside the image")
             after = None if after_values is None else roi_stats(after_values, roi, spacing=spacing,
                                                                 unit=image.meta.unit)
-            rows.append(RoiRecord(name, text, stats, after))
-    table = roi_stats_csv(rows, with_after=steps is not None)
+            rows.append(RoiRecord(name, text, stats, after, series))
+    table = roi_stats_csv(rows, with_after=steps is not None, with_series=args.all_series)
     if args.output is None:
         sys.stdout.write(table)
         return 0

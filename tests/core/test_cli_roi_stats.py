@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,13 +15,25 @@ from enhance_core.image import Image
 from enhance_core.io import read_image, write_image
 from enhance_core.recipe import save_recipe
 from enhance_core.stack import make_item
-from tests.core.dicom_fixtures import write_series
+from tests.core.dicom_fixtures import truncate, write_series
 
 
 @pytest.fixture
 def series(tmp_path):
     """Three CT slices with PixelSpacing."""
     return write_series(tmp_path / "series", [0.0, 1.0, 2.0])
+
+
+LIVER_UID, CORONAL_UID = "1.2.826.0.2.1", "1.2.826.0.2.2"
+
+
+@pytest.fixture
+def study(tmp_path):
+    """A study folder: a 3-slice CT series #7 and, two levels down, a 2-slice CT series #2."""
+    root = tmp_path / "study"
+    write_series(root / "ct_coronal", [0.0, 1.0, 2.0], series_uid=CORONAL_UID, number=7, description="COR Doe")
+    write_series(root / "visit" / "ct" / "liver", [5.0, 0.0], series_uid=LIVER_UID, number=2, description="AX LIVER")
+    return root
 
 
 def rows_of(text: str) -> list[dict[str, str]]:
@@ -79,3 +93,58 @@ def test_a_photograph_is_refused_with_the_reason(tmp_path, capsys):
     write_image(Image(np.zeros((16, 16, 3), np.float32)), photo)
     assert main(["roi-stats", str(photo), "--roi", "rect:0,0,8,8"]) == 2
     assert "is not a DICOM image" in capsys.readouterr().err
+
+
+def test_a_study_of_several_series_names_both_options_and_lists_them(study, tmp_path, capsys):
+    out = tmp_path / "stats.csv"
+    assert main(["roi-stats", str(study), "--roi", "rect:0,0,8,8", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds 2 series; measure them all with --all-series or one at a time" in err[0]
+    assert f"--series {LIVER_UID} (CT, 2 slices" in err[0] and f"--series {CORONAL_UID} (CT, 3 slices" in err[0]
+    assert not out.exists()
+    assert main(["roi-stats", str(study), "--roi", "rect:0,0,8,8", "--series", "1.2.3"]) == 2
+    assert "holds no series with SeriesInstanceUID 1.2.3; it holds: --series" in capsys.readouterr().err
+
+
+def test_series_measures_the_one_named_in_a_subfolder(study, capsys):
+    assert main(["roi-stats", str(study), "--roi", "rect:0,0,8,8", "--series", LIVER_UID]) == 0
+    rows = rows_of(capsys.readouterr().out)
+    assert [Path(row["file"]).parent for row in rows] == [study / "visit" / "ct" / "liver"] * 2
+    assert "series" not in rows[0]
+
+
+def test_all_series_writes_one_csv_with_the_series_named_without_patient_data(study, tmp_path, capsys):
+    out = tmp_path / "stats.csv"
+    assert main(["roi-stats", str(study), "--roi", "rect:0,0,8,8", "--roi", "ellipse:2,2,30,30",
+                 "--all-series", "-o", str(out)]) == 0
+    assert "wrote 10 row(s)" in capsys.readouterr().err
+    text = out.read_text()
+    assert text.startswith("series,file,roi,unit,count") and "LIVER" not in text and "Doe" not in text
+    rows = rows_of(text)
+    assert [row["series"] for row in rows] == ["series_002_CT"] * 4 + ["series_007_CT"] * 6, "in study order"
+    assert {Path(row["file"]).parent.name for row in rows if row["series"] == "series_007_CT"} == {"ct_coronal"}
+    assert main(["roi-stats", str(study), "--roi", "rect:0,0,8,8", "--all-series", "--include-patient-data",
+                 "-o", str(out)]) == 2, "an existing -o is kept without --overwrite"
+    assert main(["roi-stats", str(study), "--roi", "rect:0,0,8,8", "--all-series", "--include-patient-data",
+                 "-o", str(out), "--overwrite"]) == 0
+    assert {row["series"] for row in rows_of(out.read_text())} == {"series_002_CT_AX_LIVER", "series_007_CT_COR_Doe"}
+
+
+def test_a_copy_of_a_series_inside_it_is_measured_once_and_named(study, capsys):
+    liver = study / "visit" / "ct" / "liver"
+    shutil.copytree(liver, liver / "backup")
+    assert main(["roi-stats", str(study), "--roi", "rect:0,0,8,8", "--series", LIVER_UID]) == 0
+    captured = capsys.readouterr()
+    assert len(rows_of(captured.out)) == 2
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2 and all("visit/ct/liver/backup/" in line and "skipped: the same slice" in line
+                                      for line in warnings)
+
+
+def test_a_damaged_file_is_named_and_nothing_is_written(study, tmp_path, capsys):
+    damaged = truncate(write_series(study / "zz", [0.0], names=["cut.dcm"])[0], 600)
+    out = tmp_path / "stats.csv"
+    assert main(["roi-stats", str(study), "--roi", "rect:0,0,8,8", "--all-series", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(damaged) in err[0] and "nothing was measured" in err[0]
+    assert "move it out of" in err[0] and not out.exists()
