@@ -1,26 +1,41 @@
 """Project files: the image, the reference and the filter stack (with masks), as JSON.
 
-Format (version 1)::
+Format (version 2)::
 
-    {"schema": "enhance-studio.project", "version": 1,
+    {"schema": "enhance-studio.project", "version": 2,
      "image": "photo.jpg", "reference": null,
-     "recipe": {<an enhance-studio.recipe dict>}}
+     "recipe": {<an enhance-studio.recipe dict>},
+     "preview": {"file": "edit.preview.png", "sha256": "...", "source_size": 123456,
+                 "source_mtime_ns": 1733140000000000000, "recipe_sha256": "..."}}
 
 Image paths are stored relative to the project file when they share a drive
 (so a folder can be moved as a whole) and absolute otherwise. Mask rasters go
 beside the project as 16-bit PNGs, like a recipe's. The editor saves and
 opens these; nothing here needs the GUI.
+
+``preview`` (new in version 2, optional; version 1 projects have none) is a
+cache, as Lightroom's previews are: an 8-bit PNG of the edited result of at
+most :data:`PREVIEW_PIXELS`, beside the project like the mask rasters (the
+JSON stays small, readable and under the recipe size limit, and the picture
+opens in any viewer), which the editor shows at once on reopening while the
+stack renders. It counts only while it is the file saved (``sha256``), the
+source has the size and modification time it had at saving and the recipe is
+the one saved (``recipe_sha256``); otherwise it is ignored, never an error.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from enhance_core.atomic import write_text_atomic
+import cv2
+import numpy as np
+
+from enhance_core.atomic import write_bytes_atomic, write_text_atomic
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.jsonfile import read_json_file
 from enhance_core.recipe import MAX_BYTES_ENV, MAX_RECIPE_BYTES, recipe_from_dict, recipe_with_rasters
@@ -28,31 +43,94 @@ from enhance_core.stack import StackItem
 from enhance_core.validation import env_limit
 
 SCHEMA = "enhance-studio.project"
-VERSION = 1
+VERSION = 2
 SUFFIX = ".esproj"
+PREVIEW_PIXELS = 400_000
+"""The most pixels a saved preview holds (about a fitted view of a large window)."""
+
+
+@dataclass(frozen=True)
+class SavedPreview:
+    """The saved preview a project names, and what it was made from (see the module docstring)."""
+
+    path: Path
+    sha256: str
+    source_size: int
+    source_mtime_ns: int
 
 
 @dataclass(frozen=True)
 class Project:
-    """A loaded project: absolute image paths and the validated steps."""
+    """A loaded project: absolute image paths, the validated steps and the saved preview, if it fits the recipe."""
 
     image: Path
     reference: Path | None
     steps: tuple[StackItem, ...]
+    preview: SavedPreview | None = None
+
+
+def preview_file_name(project_path: Path) -> str:
+    """File name of the saved preview beside ``project_path``."""
+    return f"{project_path.stem}.preview.png"
 
 
 def save_project(path: str | Path, *, image: Path, reference: Path | None,
-                 steps: Sequence[StackItem]) -> Path:
-    """Write a project file at ``path`` (mask rasters beside it); written whole or not at all."""
+                 steps: Sequence[StackItem], preview: np.ndarray | None = None) -> Path:
+    """Write a project file at ``path`` (mask rasters beside it); written whole or not at all.
+
+    Parameters
+    ----------
+    preview : ndarray, optional
+        The edited result as 8-bit (rows, cols, 3) RGB or (rows, cols) gray, any scale; saved
+        beside the project, shrunk to at most :data:`PREVIEW_PIXELS`. Left out (the project saved
+        without one) when the image cannot be found or the preview cannot be written.
+    """
     path = Path(path)
+    recipe = recipe_with_rasters(steps, path)
     data = {"schema": SCHEMA, "version": VERSION, "image": _stored_path(image, path.parent),
             "reference": _stored_path(reference, path.parent) if reference is not None else None,
-            "recipe": recipe_with_rasters(steps, path)}
+            "recipe": recipe}
+    if preview is not None:
+        entry = _write_preview(path, Path(image), preview)
+        if entry is not None:
+            data["preview"] = dict(entry, recipe_sha256=_recipe_hash(recipe))
     try:
         write_text_atomic(path, json.dumps(data, indent=2) + "\n")
     except OSError as error:
         raise ImageWriteError(path, f"could not write the project: {error.strerror or error}") from None
+    if "preview" not in data:
+        path.with_name(preview_file_name(path)).unlink(missing_ok=True)
     return path
+
+
+def read_saved_preview(project: Project) -> tuple[np.ndarray | None, str]:
+    """The project's saved preview as 8-bit pixels if it still shows its image, and a warning.
+
+    Returns ``(pixels, "")`` when it can be shown: RGB (rows, cols, 3) or gray (rows, cols) uint8.
+    ``(None, "")`` when there is none or it is stale (the image file changed since saving), and
+    ``(None, warning)`` when the file is missing or damaged; never raises for the preview.
+    """
+    preview = project.preview
+    if preview is None:
+        return None, ""
+    try:
+        stat = project.image.stat()
+    except OSError:
+        return None, ""
+    if (stat.st_size, stat.st_mtime_ns) != (preview.source_size, preview.source_mtime_ns):
+        return None, ""
+    try:
+        data = preview.path.read_bytes()
+    except OSError as error:
+        return None, f"the saved preview {preview.path.name} could not be read ({error.strerror or error}); ignored"
+    pixels = None
+    if hashlib.sha256(data).hexdigest() == preview.sha256:
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.dtype != np.uint8 or pixels.ndim not in (2, 3):
+        return None, f"the saved preview {preview.path.name} is damaged or not the one saved; ignored"
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB if pixels.shape[2] == 3 else cv2.COLOR_BGRA2RGB)
+    return pixels, ""
 
 
 def load_project(path: str | Path) -> Project:
@@ -72,7 +150,50 @@ def load_project(path: str | Path) -> Project:
     image = _resolved_path(data.get("image"), path, "image")
     reference = None if data.get("reference") is None else _resolved_path(data["reference"], path, "reference")
     steps = recipe_from_dict(data.get("recipe"), base_dir=path.parent, source=f"project {path}")
-    return Project(image, reference, steps)
+    return Project(image, reference, steps, _saved_preview(data, path))
+
+
+def _write_preview(path: Path, image: Path, preview: np.ndarray) -> dict[str, Any] | None:
+    """Write ``preview`` shrunk beside project ``path``; its JSON entry (no recipe hash), None when not written."""
+    try:
+        stat = image.stat()
+    except OSError:
+        return None
+    rows, cols = preview.shape[:2]
+    shrink = min(1.0, (PREVIEW_PIXELS / (rows * cols)) ** 0.5)
+    if shrink < 1.0:
+        size = (max(1, round(cols * shrink)), max(1, round(rows * shrink)))
+        preview = cv2.resize(preview, size, interpolation=cv2.INTER_AREA)
+    if preview.ndim == 3:
+        preview = cv2.cvtColor(preview, cv2.COLOR_RGB2BGR)
+    written, encoded = cv2.imencode(".png", np.ascontiguousarray(preview), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not written:
+        return None
+    data, name = encoded.tobytes(), preview_file_name(path)
+    try:
+        write_bytes_atomic(path.with_name(name), data)
+    except OSError:
+        return None
+    return {"file": name, "sha256": hashlib.sha256(data).hexdigest(), "source_size": stat.st_size,
+            "source_mtime_ns": stat.st_mtime_ns}
+
+
+def _saved_preview(data: dict, path: Path) -> SavedPreview | None:
+    """The ``preview`` entry of project ``data`` when well formed and made with the recipe it holds, else None."""
+    entry = data.get("preview")
+    if not isinstance(entry, dict) or entry.get("recipe_sha256") != _recipe_hash(data.get("recipe")):
+        return None
+    name, size, mtime = entry.get("file"), entry.get("source_size"), entry.get("source_mtime_ns")
+    if (not isinstance(name, str) or Path(name).name != name or not isinstance(entry.get("sha256"), str)
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in (size, mtime))):
+        return None
+    return SavedPreview(path.with_name(name), entry["sha256"], entry["source_size"], entry["source_mtime_ns"])
+
+
+def _recipe_hash(recipe: Any) -> str:
+    """A hash of a recipe dict as JSON (the same for the dict saved and the one read back)."""
+    text = json.dumps(recipe, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _stored_path(target: Path, folder: Path) -> str:
