@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
@@ -36,7 +37,7 @@ from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
 from enhance_core.project import SUFFIX as PROJECT_SUFFIX
-from enhance_core.project import load_project, save_project
+from enhance_core.project import load_project, read_saved_preview, save_project
 from enhance_core.recipe import load_recipe, save_recipe
 from enhance_core.stack import StackItem
 
@@ -114,6 +115,9 @@ class FileActions(QObject):
         :class:`~enhance_core.medical.series.SeriesScan`), before ``series_opened``.
     read_warned(name, warnings)
         What the reader warned about the image just opened from file ``name`` ([]: nothing).
+    saved_preview_loaded(pixels)
+        A project opened with a saved preview of its result that still fits its image (8-bit pixels), after
+        its image and stack are set.
     """
 
     recent_changed = Signal(list)
@@ -121,11 +125,14 @@ class FileActions(QObject):
     series_opened = Signal(object)
     study_scanned = Signal(object)
     read_warned = Signal(str, list)
+    saved_preview_loaded = Signal(object)
 
     def __init__(self, window: QWidget, document: Document, reporter: ErrorReporter,
-                 settings: EditorSettings) -> None:
+                 settings: EditorSettings, result: Callable[[], np.ndarray | None] = lambda: None) -> None:
+        """``result()`` gives the current result shown (8-bit) for saving with a project, or None."""
         super().__init__(window)
         self.window, self.document, self.reporter, self.settings = window, document, reporter, settings
+        self.result = result
         self.lane = JobRunner("Opening", self)
 
     # --- opening ---------------------------------------------------------------------------
@@ -206,18 +213,21 @@ class FileActions(QObject):
         self._read(path, lambda image: self.document.set_reference(image, path))
 
     def open_project(self, path: Path) -> None:
-        """Open a project: its image, its reference and its stack."""
+        """Open a project: its image, its reference and its stack; its saved preview, if it fits, until rendered."""
         try:
             project = load_project(path)
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot open the project", error)
             return
+        preview, warning = read_saved_preview(project)
 
         def show(image) -> None:
-            self._show_image(project.image, image, recent=False)
+            self._show_image(project.image, image, recent=False, warnings=[warning] if warning else [])
             self.document.stack.reset(project.steps)
             self.document.project_path = path
             self._remember(path)
+            if preview is not None:
+                self.saved_preview_loaded.emit(preview)
             if project.reference is not None:
                 self.open_reference(project.reference)
 
@@ -231,13 +241,13 @@ class FileActions(QObject):
     def _on_read_failed(self, failure: JobFailure) -> None:
         self.reporter.report(self.window, "Cannot open the file", failure.error, failure.details)
 
-    def _show_read_warnings(self, path: Path, image) -> None:
-        """Report the reader's warnings about the opened ``image`` (an empty list when there are none)."""
-        self.read_warned.emit(path.name, list(image.meta.extra.get("warnings") or []))
+    def _show_read_warnings(self, path: Path, image, more: list[str]) -> None:
+        """Report the reader's warnings about the opened ``image`` and ``more`` (an empty list when there are none)."""
+        self.read_warned.emit(path.name, list(image.meta.extra.get("warnings") or []) + more)
 
-    def _show_image(self, path: Path, image, *, recent: bool = True) -> None:
+    def _show_image(self, path: Path, image, *, recent: bool = True, warnings: list[str] | None = None) -> None:
         self.document.set_source(image, path)
-        self._show_read_warnings(path, image)
+        self._show_read_warnings(path, image, warnings or [])
         if recent and (image.meta.windows or image.meta.unit):
             self._apply_header_window(image)
         self.settings.set_last_folder("open", path)
@@ -292,7 +302,7 @@ class FileActions(QObject):
             return False
         try:
             save_project(path, image=document.source_path, reference=document.reference_path,
-                         steps=document.stack.snapshot())
+                         steps=document.stack.snapshot(), preview=self.result())
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot save the project", error)
             return False

@@ -46,6 +46,8 @@ from app.workers import JobFailure, JobRunner
 from enhance_core.medical.roi import pixel_spacing
 from enhance_core.medical.windows import stack_window
 
+SAVED_PREVIEW_MESSAGE = "Showing the preview saved with the project while the stack renders"
+
 
 class MainWindow(QMainWindow):
     """Enhance Studio's editor window.
@@ -74,7 +76,7 @@ class MainWindow(QMainWindow):
         self.renders = RenderController(self.document, self.canvas, self)
         self.histogram = HistogramController(self.renders, self)
         self.metrics = MetricsController(self.document, self.renders, self, start_after=self.histogram.ready)
-        self.files = FileActions(self, self.document, self.reporter, self.settings)
+        self.files = FileActions(self, self.document, self.reporter, self.settings, self.renders.current_result)
         self.restoration = RestorationActions(self, self.document, self.reporter)
         self.device = DeviceProbe(self.document, self)
         self.brush = BrushTool(self.document, self)
@@ -184,6 +186,8 @@ class MainWindow(QMainWindow):
         self.files.opened.connect(self._on_opened)
         self.series_panel.series_chosen.connect(self.files.open_study_series)
         self.files.read_warned.connect(status.set_read_warnings)
+        self.files.saved_preview_loaded.connect(self.renders.show_saved_preview)
+        self.renders.saved_preview_shown.connect(self._mark_saved_preview)
         self.slices.install_keys(self.canvas)
         self.slices.play_action.toggled.connect(self.measure.set_playing)
         self.slices.message.connect(lambda text: status.showMessage(text, 10000))
@@ -362,6 +366,13 @@ class MainWindow(QMainWindow):
         self.canvas.set_mode(mode)
         self.actions_by_name[f"mode_{mode.value}"].setChecked(True)
         self.settings.set_value("view/compare_mode", mode.value)
+
+    def _mark_saved_preview(self, shown: bool) -> None:
+        """Say in the status bar that the result shown is the project's saved preview, until it is rendered."""
+        if shown:
+            self.status.showMessage(SAVED_PREVIEW_MESSAGE)
+        elif self.status.currentMessage() == SAVED_PREVIEW_MESSAGE:
+            self.status.clearMessage()
 
     def _show_notes(self, frame: ViewFrame) -> None:
         if frame.notes is not None:

@@ -19,6 +19,9 @@ metrics of a full preview, ``proxy_ready`` of a proxy (whose pixels are too
 coarse to measure). A frame that did not render the "before" side gets the
 one that landed last for the current source, whichever frame (a proxy, say)
 brought it.
+A reopened project's saved preview (:func:`show_saved_preview`) stands on the
+result side until a frame of the reopened stack lands; it is only painted, never
+measured (no ``frame_ready`` or ``proxy_ready``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.canvas import CompareCanvas
+from app.display import DisplayImage, SideLayers
 from app.document import Document
 from app.render_jobs import ViewFrame, landed_layers, render_view
 from app.workers import JobFailure, JobRunner
@@ -52,6 +56,8 @@ class RenderController(QObject):
         A :class:`ViewFrame` with a new whole-image preview landed.
     proxy_ready(frame)
         A :class:`ViewFrame` with a coarse proxy of the result landed (the full preview follows).
+    saved_preview_shown(shown)
+        A saved preview went on the result side (True), or a rendered frame replaced it (False).
     problem(message)
         Rendering failed for a reason the user can fix (shown in the status bar); "" once it works again.
     crashed(failure)
@@ -60,6 +66,7 @@ class RenderController(QObject):
 
     frame_ready = Signal(object)
     proxy_ready = Signal(object)
+    saved_preview_shown = Signal(bool)
     problem = Signal(str)
     crashed = Signal(object)
 
@@ -75,6 +82,9 @@ class RenderController(QObject):
         self._source_generation = 0
         self.latest: ViewFrame | None = None
         self._before_pixels: np.ndarray | None = None
+        self._result: ViewFrame | None = None
+        self._saved: DisplayImage | None = None
+        self._saved_generation = 0
         self.state = ViewState()
         self._last_seconds = 0.0
         self._running_slow = False
@@ -111,6 +121,33 @@ class RenderController(QObject):
         self._timer.stop()
         self.lane.cancel()
 
+    def show_saved_preview(self, pixels: np.ndarray) -> None:
+        """Paint ``pixels`` (8-bit, any scale) as the current stack's result until a frame of this stack lands."""
+        image = self.document.source
+        if image is None:
+            return
+        self._saved = DisplayImage(np.ascontiguousarray(pixels), 0.0, 0.0, float(image.cols), float(image.rows))
+        self._saved_generation = self.generation
+        self.canvas.set_layers(dataclasses.replace(self.canvas.layers, after=SideLayers(whole=self._saved)))
+        self.saved_preview_shown.emit(True)
+
+    def current_result(self) -> np.ndarray | None:
+        """The 8-bit whole-image result of the current source and stack as shown (full preview, else proxy), or None.
+
+        Before a frame of a reopened project's stack lands, its saved preview.
+        """
+        if self._saved is not None and self._saved_generation == self.generation:
+            return self._saved.array
+        frame = self._result
+        if frame is None or frame.request.generation != self.generation or frame.layers.after.whole is None:
+            return None
+        return frame.layers.after.whole.array
+
+    def _drop_saved_preview(self) -> None:
+        if self._saved is not None:
+            self._saved = None
+            self.saved_preview_shown.emit(False)
+
     def refresh(self) -> None:
         """Render again after a cancel or a failure."""
         self.state = dataclasses.replace(self.state, stopped_generation=-1)
@@ -122,7 +159,8 @@ class RenderController(QObject):
         self.generation += 1
         self._source_generation = self.generation
         self.state, self.latest = ViewState(stopped_generation=self.state.stopped_generation), None
-        self._before_pixels = None
+        self._before_pixels = self._result = None
+        self._drop_saved_preview()
         if image is not None:
             self.preview_scale = preview_scale_for(image.rows, image.cols)
             self.proxy_scale = proxy_scale_for(image.rows, image.cols, self.preview_scale)
@@ -145,7 +183,8 @@ class RenderController(QObject):
         self.generation += 1
         self._source_generation = self.generation
         self.state = ViewState(stopped_generation=self.state.stopped_generation)
-        self._before_pixels = None
+        self._before_pixels = self._result = None
+        self._drop_saved_preview()
         self._submit()
 
     def _on_stack_changed(self, change: object) -> None:
@@ -195,8 +234,17 @@ class RenderController(QObject):
             self.state = after_frame(self.state, frame.request)
             if frame.before_pixels is not None:
                 self._before_pixels = frame.before_pixels
-        self.canvas.set_layers(landed_layers(self.canvas.layers, frame))
         proxy = frame.request.proxy_scale is not None
+        kept = self._result
+        if current_source and frame.request.preview and not (
+                proxy and kept is not None and kept.request.generation == frame.request.generation):
+            self._result = frame  # a full preview rather than a proxy of the same stack
+        layers = landed_layers(self.canvas.layers, frame)
+        if self._saved is not None and frame.request.preview and frame.request.generation >= self._saved_generation:
+            self._drop_saved_preview()
+        elif self._saved is not None:
+            layers = dataclasses.replace(layers, after=SideLayers(whole=self._saved))
+        self.canvas.set_layers(layers)
         if not proxy:
             self._last_seconds = frame.seconds
         if frame.request.preview and proxy:
