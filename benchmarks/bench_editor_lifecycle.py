@@ -15,8 +15,10 @@ and times, from the moment the process is spawned:
 * ``empty``: the window painted, then idle (nothing running on any lane);
 * ``sample``: the same with the bundled sample image, idle once its preview landed;
 * ``project``: a saved project (a photo of ``--megapixels``, a learned ``--filter`` step and an
-  exposure step painted with one brush stroke): the first picture on the canvas (whatever lands
-  first), the proxy of the result and the full preview;
+  exposure step painted with one brush stroke, and a saved preview as the editor saves one: an
+  8-bit copy of the photo, its content no matter to the timing): the first picture on the result
+  side (whatever lands first: the saved preview, or the unfiltered image while the stack is reset),
+  the first picture of the result (the saved preview, else the proxy), the proxy and the full preview;
 * ``quit idle``: the sample shown, the window closed: close request to process exit;
 * ``quit mid-render``: the project's proxy shown and its full preview half a second into the
   learned step, the window closed: close request to process exit.
@@ -85,6 +87,7 @@ def _watch(window, mode: str) -> None:  # type: ignore[no-untyped-def]
     spy = PaintSpy(window)
     window.canvas.installEventFilter(spy)
     window.renders.proxy_ready.connect(lambda frame: once("proxy"))
+    window.renders.saved_preview_shown.connect(lambda shown: once("saved preview") if shown else None)
     QApplication.instance().aboutToQuit.connect(lambda: _mark("about to quit"))
     timer = QTimer(window)
 
@@ -139,7 +142,8 @@ def _make_project(folder: Path, filter_name: str, megapixels: float) -> Path:
     stroke = Stroke(points=((cols * 0.2, rows * 0.5), (cols * 0.5, rows * 0.4), (cols * 0.8, rows * 0.6)),
                     radius=rows * 0.08)
     steps = [make_item(filter_name), make_item("exposure", {"stops": 0.5}, mask=Mask(rows, cols, (stroke,)))]
-    return save_project(folder / f"project{SUFFIX}", image=photo, reference=None, steps=steps)
+    preview = (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return save_project(folder / f"project{SUFFIX}", image=photo, reference=None, steps=steps, preview=preview)
 
 
 def _run_case(mode: str, paths: list[str], folder: Path, timeout_s: float) -> dict[str, float]:
@@ -165,8 +169,9 @@ def _figures(mode: str, marks: dict[str, float]) -> dict[str, float]:
     if mode in ("empty", "sample"):
         return {"painted": marks["painted"], "idle": marks["idle"]}
     if mode == "project":
-        return {"painted": marks["painted"], "first picture": marks["first picture"], "proxy": marks["proxy"],
-                "full preview": marks["idle"]}
+        return {"painted": marks["painted"], "first picture": marks["first picture"],
+                "first result": min(marks.get("saved preview", marks["proxy"]), marks["proxy"]),
+                "proxy": marks["proxy"], "full preview": marks["idle"]}
     return {"quit": marks["exit"] - marks["close"], "close -> loop ends": marks["about to quit"] - marks["close"]}
 
 
