@@ -100,8 +100,13 @@ def test_init_carries_the_exposure_half_into_a_wider_denoiser(tiny_lowlight_expo
         train_lowlight.init_matching(wider, {"head.weight": torch.zeros(3)})
 
 
-def test_exposure_fine_tune_with_lamps_starts_from_exported_weights_and_keeps_the_denoiser(tiny_lowlight_export,
-                                                                                            tmp_path):
+@pytest.mark.parametrize("settings, frozen, trained_half, logged_loss", [
+    (["train_denoiser=false", "lamp_fraction=1.0"], "denoiser.", "exposure.", "exposure_log_mse"),
+    (["train_exposure=false", "camera_fraction=1.0"], "exposure.", "denoiser.", "denoise_l1"),
+], ids=["exposure-only with lamps", "denoiser-only on camera noise"])
+def test_a_fine_tune_of_one_half_starts_from_exported_weights_and_keeps_the_other(tiny_lowlight_export, tmp_path,
+                                                                                  capsys, settings, frozen,
+                                                                                  trained_half, logged_loss):
     import torch
 
     from enhance_core.training.checkpoints import load_init_state
@@ -109,32 +114,16 @@ def test_exposure_fine_tune_with_lamps_starts_from_exported_weights_and_keeps_th
     models, spec, _ = tiny_lowlight_export
     exported = models / spec.weights
     write_pictures(tmp_path / "data" / "CBSD432")
-    train_lowlight.main(["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"), "--set", "steps=3",
-                         "--set", "eval_every=3", "--set", "train_denoiser=false", "--set", "lamp_fraction=1.0",
+    overrides = [item for key in ("steps=50", "eval_every=50", *settings) for item in ("--set", key)]
+    train_lowlight.main(["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"), *overrides,
                          "--set", f"init={exported}", "--set", f"out_dir={json.dumps(str(tmp_path / 'ft'))}"])
     start = load_init_state(exported)
     trained = torch.load(tmp_path / "ft" / "ckpt.pt", map_location="cpu", weights_only=True)["params"]
-    assert all(torch.equal(trained[name], start[name]) for name in trained if name.startswith("denoiser."))
-    assert not all(torch.equal(trained[name], start[name]) for name in trained if name.startswith("exposure."))
-
-
-def test_denoiser_fine_tune_on_camera_noise_keeps_the_exposure_half(tiny_lowlight_export, tmp_path, capsys):
-    import torch
-
-    from enhance_core.training.checkpoints import load_init_state
-
-    models, spec, _ = tiny_lowlight_export
-    exported = models / spec.weights
-    write_pictures(tmp_path / "data" / "CBSD432")
-    train_lowlight.main(["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"), "--set", "steps=50",
-                         "--set", "eval_every=50", "--set", "train_exposure=false", "--set", "camera_fraction=1.0",
-                         "--set", f"init={exported}", "--set", f"out_dir={json.dumps(str(tmp_path / 'ft'))}"])
-    start = load_init_state(exported)
-    trained = torch.load(tmp_path / "ft" / "ckpt.pt", map_location="cpu", weights_only=True)["params"]
-    assert all(torch.equal(trained[name], start[name]) for name in trained if name.startswith("exposure."))
-    assert not all(torch.equal(trained[name], start[name]) for name in trained if name.startswith("denoiser."))
+    assert all(torch.equal(trained[name], start[name]) for name in trained if name.startswith(frozen))
+    assert not all(torch.equal(trained[name], start[name]) for name in trained if name.startswith(trained_half))
     logged = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step 50 ")]
-    assert logged and "denoise_l1" in logged[0] and "exposure" not in logged[0], "no exposure loss when frozen"
+    assert logged and logged[0].count("_l1") + logged[0].count("_log_mse") == 1 and logged_loss in logged[0], (
+        "only the trained half's loss is logged")
 
 
 def test_registered_tiny_model_loads_strictly(tiny_lowlight):
