@@ -308,8 +308,8 @@ def export_roi_csv(measure: MeasureTool, parent: QWidget, reporter: ErrorReporte
 
     The file has the columns of ``enhance-studio roi-stats`` (its ``roi`` cell is
     that command's ``--roi``), with the after-the-stack columns once measured.
-    When measuring after the stack failed, the user is told why those columns
-    are left out and may cancel.
+    When measuring after the stack failed or is still running, the user is told
+    why those columns are left out and may cancel.
     """
     from enhance_core.atomic import write_text_atomic
 
@@ -318,12 +318,16 @@ def export_roi_csv(measure: MeasureTool, parent: QWidget, reporter: ErrorReporte
         reporter.show_error(parent, "No ROI to export", "Draw a rectangle (R) or ellipse (O) ROI on a DICOM image "
                                                         "first; its statistics are what the CSV holds.")
         return False
+    missing = ""
     if measure.after_failed:
+        missing = f"Measuring the ROI after the filter stack failed ({measure.after_failed})"
+    elif measure.lane.busy:
+        missing = "The ROI is still being measured after the filter stack (export again in a moment to have it)"
+    if missing:
         answer = reporter.choose(
             parent, "ROI statistics after the stack missing",
-            f"Measuring the ROI after the filter stack failed ({measure.after_failed}), so the CSV would hold "
-            f"the source statistics only, without the {', '.join(CSV_AFTER_COLUMNS)} columns.",
-            ("Export without them", "Cancel"))
+            f"{missing}, so the CSV would hold the source statistics only, without the "
+            f"{', '.join(CSV_AFTER_COLUMNS)} columns.", ("Export without them", "Cancel"))
         if answer != "Export without them":
             return False
     if path is None:

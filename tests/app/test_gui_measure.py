@@ -224,6 +224,36 @@ def test_a_failed_measurement_after_the_stack_is_shown_reported_and_left_out_of_
     assert float(rows[0]["mean"]) == pytest.approx(measure.before.mean, abs=1e-3)
 
 
+def test_exporting_while_the_after_measurement_runs_says_those_columns_are_not_ready(qtbot, window, ct, tmp_path,
+                                                                                     monkeypatch):
+    import threading
+
+    from app.measure import export_roi_csv
+
+    release = threading.Event()
+
+    def held(*args):
+        release.wait(20)
+        return _after_stack_job(*args)
+
+    monkeypatch.setattr(app.measure, "_after_stack_job", held)
+    add_filter(qtbot, window, "gaussian_blur")
+    measure = window.measure
+    window.measure_actions["rectangle"].trigger()
+    measure.press(20.0, 30.0)
+    measure.release(60.0, 50.0)
+    qtbot.waitUntil(lambda: measure.lane.busy, timeout=20000)
+    target = tmp_path / "roi.csv"
+    window.reporter.choices = ["Cancel"]
+    assert not export_roi_csv(measure, window, window.reporter, window.settings, target) and not target.exists()
+    assert "still being measured" in window.reporter.questions[-1] and "mean_after" in window.reporter.questions[-1]
+    release.set()
+    qtbot.waitUntil(lambda: measure.after is not None, timeout=20000)
+    questions = len(window.reporter.questions)
+    assert export_roi_csv(measure, window, window.reporter, window.settings, target)
+    assert len(window.reporter.questions) == questions and "mean_after" in target.read_text(encoding="utf-8")
+
+
 def test_a_long_failure_reason_is_shortened_in_the_box(qtbot, window, ct):
     from app.measure import REASON_CHARS
 
