@@ -119,9 +119,12 @@ class SeriesPanel(QWidget):
                             f"first file {series.slices[0].path}")
             self.list.addItem(item)
         names = [f"{path.name}: {reason}" for path, reason in scan.unreadable]
-        self.note.setText(f"⚠ {len(names)} DICOM file(s) could not be read" if names else "")
-        self.note.setToolTip("\n".join(names))
-        self.note.setVisible(bool(names) and self.has_study)
+        copies = scan.duplicate_notes()
+        said = ([f"{len(names)} DICOM file(s) could not be read"] if names else []) + (
+            [f"{len(copies)} copied slice(s) skipped"] if copies else [])
+        self.note.setText(f"⚠ {'; '.join(said)}" if said else "")
+        self.note.setToolTip("\n".join(names + copies))
+        self.note.setVisible(bool(said) and self.has_study)
         self.mark_open(None)
         self._next_thumbnail()
 

@@ -131,3 +131,6 @@ def test_a_series_folder_holding_a_copy_of_itself_shows_each_slice_once_and_name
     assert window.slices.series.uid == CT_UID and len(window.slices.series) == 3
     assert "ct_lung/backup/010.dcm skipped: the same slice (SOPInstanceUID) as ct_lung/010.dcm" in \
         window.status.read_warning_label.toolTip()
+    note = window.series_panel.note
+    assert note.isVisible() and "3 copied slice(s) skipped" in note.text(), "the panel counts the copies too"
+    assert "ct_lung/backup/010.dcm skipped" in note.toolTip()
