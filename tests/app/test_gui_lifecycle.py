@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 from conftest import open_image
 
-from app.error_reporter import RecordingReporter
-from app.main_window import MainWindow
 from app.workers import running_workers
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, param
@@ -44,40 +42,29 @@ def slow_learned(monkeypatch):
     FILTERS.pop("test_slow_learned")
 
 
-@pytest.fixture
-def closable(qtbot):
-    """A shown editor window the test closes itself (closeEvent, as the title bar's button)."""
-    window = MainWindow(reporter=RecordingReporter())
-    qtbot.addWidget(window)
-    window.resize(900, 620)
-    window.show()
-    yield window
-    window.shutdown()
-
-
-def test_closing_during_a_learned_render_stops_it_before_the_window_closes(qtbot, closable, photo_path,
+def test_closing_during_a_learned_render_stops_it_before_the_window_closes(qtbot, window, photo_path,
                                                                            slow_learned):
-    open_image(qtbot, closable, photo_path)
-    closable.document.undo_stack.setClean()
-    closable.stack_panel.add_filter("test_slow_learned")
+    open_image(qtbot, window, photo_path)
+    window.document.undo_stack.setClean()
+    window.stack_panel.add_filter("test_slow_learned")
     qtbot.waitUntil(slow_learned["started"].is_set, timeout=10000)
-    closable.document.undo_stack.setClean()  # no "save edits?" question
-    assert closable.close()
+    window.document.undo_stack.setClean()  # no "save edits?" question
+    assert window.close()
     assert slow_learned["stopped"].is_set()  # the job saw its stop flag before close() returned
-    assert not closable.isVisible() and running_workers() == []  # every worker thread has returned
+    assert not window.isVisible() and running_workers() == []  # every worker thread has returned
 
 
-def test_closing_does_not_wait_for_the_device_description(qtbot, closable, monkeypatch):
+def test_closing_does_not_wait_for_the_device_description(qtbot, window, monkeypatch):
     """Describing the device imports torch when a render has begun to; a stop request ends the wait at once."""
     release = threading.Event()
     monkeypatch.setattr("enhance_core.learned.engine.describe_device", lambda: release.wait(60) and "CPU")
     monkeypatch.setattr("app.device_probe.torch_loaded", lambda: True)
-    lane = closable.device.lane
+    lane = window.device.lane
     try:
-        closable.stack_panel.add_filter("denoise")
+        window.stack_panel.add_filter("denoise")
         qtbot.waitUntil(lambda: lane.busy, timeout=10000)
-        assert closable.close()
-        assert running_workers() == [] and closable.device.text == ""
+        assert window.close()
+        assert running_workers() == [] and window.device.text == ""
     finally:
         release.set()
 
@@ -116,12 +103,12 @@ def test_the_start_up_probe_waits_and_a_closed_window_starts_none(qtbot):
     quick.stop()
 
 
-def test_closing_writes_the_settings_after_the_workers_stopped(qtbot, closable, monkeypatch):
+def test_closing_writes_the_settings_after_the_workers_stopped(qtbot, window, monkeypatch):
     order: list[str] = []
-    shutdown = closable.shutdown
-    monkeypatch.setattr(closable, "shutdown", lambda: (shutdown(), order.append("shutdown")))
-    monkeypatch.setattr(closable.settings, "sync", lambda: order.append("sync"))
-    assert closable.close()
+    shutdown = window.shutdown
+    monkeypatch.setattr(window, "shutdown", lambda: (shutdown(), order.append("shutdown")))
+    monkeypatch.setattr(window.settings, "sync", lambda: order.append("sync"))
+    assert window.close()
     assert order == ["shutdown", "sync"]
 
 
