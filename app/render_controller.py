@@ -155,12 +155,8 @@ class RenderController(QObject):
 
     def _on_image_changed(self) -> None:
         image = self.document.source
-        self.renderer.clear()
-        self.generation += 1
-        self._source_generation = self.generation
-        self.state, self.latest = ViewState(stopped_generation=self.state.stopped_generation), None
-        self._before_pixels = self._result = None
-        self._drop_saved_preview()
+        self._new_source()
+        self.latest = None
         if image is not None:
             self.preview_scale = preview_scale_for(image.rows, image.cols)
             self.proxy_scale = proxy_scale_for(image.rows, image.cols, self.preview_scale)
@@ -179,13 +175,17 @@ class RenderController(QObject):
         if image is None or (image.cols, image.rows) != (viewport.image_cols, viewport.image_rows):
             self._on_image_changed()
             return
+        self._new_source()
+        self._submit()
+
+    def _new_source(self) -> None:
+        """Forget what was rendered of the previous source (image or slice); a new generation starts."""
         self.renderer.clear()
         self.generation += 1
         self._source_generation = self.generation
         self.state = ViewState(stopped_generation=self.state.stopped_generation)
         self._before_pixels = self._result = None
         self._drop_saved_preview()
-        self._submit()
 
     def _on_stack_changed(self, change: object) -> None:
         self.generation += 1
