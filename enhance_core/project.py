@@ -38,6 +38,7 @@ import numpy as np
 from enhance_core.atomic import write_bytes_atomic, write_text_atomic
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.jsonfile import read_json_file
+from enhance_core.masks import scaled_shape
 from enhance_core.recipe import MAX_BYTES_ENV, MAX_RECIPE_BYTES, recipe_from_dict, recipe_with_rasters
 from enhance_core.stack import StackItem
 from enhance_core.validation import env_limit
@@ -162,8 +163,8 @@ def _write_preview(path: Path, image: Path, preview: np.ndarray) -> dict[str, An
     rows, cols = preview.shape[:2]
     shrink = min(1.0, (PREVIEW_PIXELS / (rows * cols)) ** 0.5)
     if shrink < 1.0:
-        size = (max(1, round(cols * shrink)), max(1, round(rows * shrink)))
-        preview = cv2.resize(preview, size, interpolation=cv2.INTER_AREA)
+        small_rows, small_cols = scaled_shape(rows, cols, shrink)
+        preview = cv2.resize(preview, (small_cols, small_rows), interpolation=cv2.INTER_AREA)
     if preview.ndim == 3:
         preview = cv2.cvtColor(preview, cv2.COLOR_RGB2BGR)
     written, encoded = cv2.imencode(".png", np.ascontiguousarray(preview), [cv2.IMWRITE_PNG_COMPRESSION, 3])
