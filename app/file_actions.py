@@ -81,9 +81,8 @@ def _read_series_job(folder: Path, progress, should_stop):
     for series in scan.series:
         if should_stop():
             raise Cancelled("opening the study stopped")
-        progress(0.95, "reading the first slice")
         try:
-            image = series.read_slice(0)
+            _, _, image, _ = _first_slice_job(scan, series, progress, should_stop)
         except ImageReadError as error:
             failures.append(error)
             continue
