@@ -43,6 +43,7 @@ from enhance_core.stack import StackItem
 
 if TYPE_CHECKING:
     from enhance_core.medical.series import DicomSeries, SeriesScan
+    from enhance_core.project import Project
 
 RECIPE_FILTER = "Recipes (*.json)"
 PROJECT_FILTER = f"Enhance Studio projects (*{PROJECT_SUFFIX})"
@@ -62,6 +63,11 @@ def _read_job(path: Path, progress, should_stop):
 
     progress(0.0, f"reading {path.name}")
     return read_image(path)
+
+
+def _project_job(project: Project, progress, should_stop) -> tuple[Image, np.ndarray | None, str]:
+    """Worker job: a project's image, then its saved preview and warning (checked against the image just read)."""
+    return _read_job(project.image, progress, should_stop), *read_saved_preview(project)
 
 
 def _read_series_job(folder: Path, progress, should_stop):
@@ -218,9 +224,9 @@ class FileActions(QObject):
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot open the project", error)
             return
-        preview, warning = read_saved_preview(project)
 
-        def show(image) -> None:
+        def show(read: tuple[Image, np.ndarray | None, str]) -> None:
+            image, preview, warning = read
             self._show_image(project.image, image, recent=False, warnings=[warning] if warning else [])
             self.document.stack.reset(project.steps)
             self.document.project_path = path
@@ -230,7 +236,8 @@ class FileActions(QObject):
             if project.reference is not None:
                 self.open_reference(project.reference)
 
-        self._read(project.image, show)
+        self.lane.submit(partial(_project_job, project), on_done=show, on_failed=self._on_read_failed,
+                         label=f"Opening {project.image.name}")
 
     def _read(self, path: Path, then: Callable[[Image], None]) -> None:
         """Read ``path`` on the Opening lane; ``then(image)`` runs once it is read (a newer read replaces it)."""
