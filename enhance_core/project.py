@@ -1,12 +1,13 @@
 """Project files: the image, the reference and the filter stack (with masks), as JSON.
 
-Format (version 2)::
+Format (version 3)::
 
-    {"schema": "enhance-studio.project", "version": 2,
+    {"schema": "enhance-studio.project", "version": 3,
      "image": "photo.jpg", "reference": null,
      "recipe": {<an enhance-studio.recipe dict>},
      "preview": {"file": "edit.preview.png", "sha256": "...", "source_size": 123456,
-                 "source_mtime_ns": 1733140000000000000, "recipe_sha256": "..."}}
+                 "source_mtime_ns": 1733140000000000000, "recipe_sha256": "..."},
+     "states": {<the undo history and snapshots, see enhance_core.project_states>}}
 
 Image paths are stored relative to the project file when they share a drive
 (so a folder can be moved as a whole) and absolute otherwise. Mask rasters go
@@ -21,6 +22,13 @@ opens in any viewer), which the editor shows at once on reopening while the
 stack renders. It counts only while it is the file saved (``sha256``), the
 source has the size and modification time it had at saving and the recipe is
 the one saved (``recipe_sha256``); otherwise it is ignored, never an error.
+
+``states`` (new in version 3, optional) holds the undo history as the stack's
+states with each edit's label and the undo position, capped at
+:data:`~enhance_core.project_states.MAX_HISTORY` edits, and the named
+snapshots of the stack (:mod:`enhance_core.project_states`). A damaged
+``states`` section never keeps a project from opening: it opens with its
+current steps and :attr:`Project.warnings` says what was left out.
 """
 
 from __future__ import annotations
@@ -39,12 +47,13 @@ from enhance_core.atomic import write_bytes_atomic, write_text_atomic
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.jsonfile import read_json_file
 from enhance_core.masks import scaled_shape
+from enhance_core.project_states import SavedHistory, Snapshot, decode_states, encode_states
 from enhance_core.recipe import MAX_BYTES_ENV, MAX_RECIPE_BYTES, recipe_from_dict, recipe_with_rasters
 from enhance_core.stack import StackItem
 from enhance_core.validation import env_limit
 
 SCHEMA = "enhance-studio.project"
-VERSION = 2
+VERSION = 3
 SUFFIX = ".esproj"
 PREVIEW_PIXELS = 400_000
 """The most pixels a saved preview holds (about a fitted view of a large window)."""
@@ -62,12 +71,19 @@ class SavedPreview:
 
 @dataclass(frozen=True)
 class Project:
-    """A loaded project: absolute image paths, the validated steps and the saved preview, if it fits the recipe."""
+    """A loaded project: absolute image paths, the validated steps and the saved preview, if it fits the recipe.
+
+    ``history`` and ``snapshots`` come from the ``states`` section (None and () for projects before
+    version 3); ``warnings`` say what of that section was damaged and left out.
+    """
 
     image: Path
     reference: Path | None
     steps: tuple[StackItem, ...]
     preview: SavedPreview | None = None
+    history: SavedHistory | None = None
+    snapshots: tuple[Snapshot, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 def preview_file_name(project_path: Path) -> str:
@@ -76,7 +92,8 @@ def preview_file_name(project_path: Path) -> str:
 
 
 def save_project(path: str | Path, *, image: Path, reference: Path | None,
-                 steps: Sequence[StackItem], preview: np.ndarray | None = None) -> Path:
+                 steps: Sequence[StackItem], preview: np.ndarray | None = None,
+                 history: SavedHistory | None = None, snapshots: Sequence[Snapshot] = ()) -> Path:
     """Write a project file at ``path`` (mask rasters beside it); written whole or not at all.
 
     Parameters
@@ -85,12 +102,18 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
         The edited result as 8-bit (rows, cols, 3) RGB or (rows, cols) gray, any scale; saved
         beside the project, shrunk to at most :data:`PREVIEW_PIXELS`. Left out (the project saved
         without one) when the image cannot be found or the preview cannot be written.
+    history : SavedHistory, optional
+        The undo history; its undo position must show ``steps``. The newest
+        :data:`~enhance_core.project_states.MAX_HISTORY` edits are saved.
+    snapshots : sequence of Snapshot
+        The named states of the stack.
     """
     path = Path(path)
     recipe = recipe_with_rasters(steps, path)
     data = {"schema": SCHEMA, "version": VERSION, "image": _stored_path(image, path.parent),
             "reference": _stored_path(reference, path.parent) if reference is not None else None,
-            "recipe": recipe}
+            "recipe": recipe,
+            "states": encode_states(path, steps, None if history is None else history.capped(), snapshots)}
     if preview is not None:
         entry = _write_preview(path, Path(image), preview)
         if entry is not None:
@@ -151,7 +174,24 @@ def load_project(path: str | Path) -> Project:
     image = _resolved_path(data.get("image"), path, "image")
     reference = None if data.get("reference") is None else _resolved_path(data["reference"], path, "reference")
     steps = recipe_from_dict(data.get("recipe"), base_dir=path.parent, source=f"project {path}")
-    return Project(image, reference, steps, _saved_preview(data, path))
+    history: SavedHistory | None = None
+    snapshots: tuple[Snapshot, ...] = ()
+    warnings: list[str] = []
+    if data.get("states") is not None:
+        history, snapshots, warnings = decode_states(data["states"], path, steps, _raster_files(data, steps))
+        if history is not None:
+            steps = history.states[history.index]
+    return Project(image, reference, steps, _saved_preview(data, path), history, snapshots, tuple(warnings))
+
+
+def _raster_files(data: dict, steps: tuple[StackItem, ...]) -> dict[str, np.ndarray]:
+    """The current steps' mask rasters by the file names the recipe gives them."""
+    rasters = {}
+    for entry, item in zip(data["recipe"]["steps"], steps):
+        name = (entry.get("mask") or {}).get("raster")
+        if item.mask is not None and item.mask.raster is not None and isinstance(name, str):
+            rasters[name] = item.mask.raster
+    return rasters
 
 
 def _write_preview(path: Path, image: Path, preview: np.ndarray) -> dict[str, Any] | None:

@@ -36,7 +36,7 @@ def saved(tmp_path, photo, preview=None):
 def test_round_trip(tmp_path, photo):
     path = saved(tmp_path, photo)
     assert (tmp_path / preview_file_name(path)).is_file()
-    assert json.loads(path.read_text(encoding="utf-8"))["version"] == 2
+    assert json.loads(path.read_text(encoding="utf-8"))["version"] == 3
     pixels, warning = read_saved_preview(load_project(path))
     assert warning == ""
     np.testing.assert_array_equal(pixels, result_pixels())

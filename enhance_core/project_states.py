@@ -1,0 +1,258 @@
+"""Stack states saved in a project (version 3): the undo history and the snapshots.
+
+A project keeps, beside its current steps, the states its stack went through
+(the undo history: each state's steps, the label of the edit that led to it
+and the undo position) and the snapshots the user named. States share most of
+their steps, so the section holds each distinct step once and each state lists
+step numbers; a mask shared by several steps is held once too, and its raster
+goes beside the project as a 16-bit PNG (the current steps' raster files when
+they hold the same raster, else ``<project stem>.state<N>.mask.png``)::
+
+    "states": {
+      "masks": [{"rows", "cols", "feather", "strokes", "raster": "edit.step1.mask.png" or null}, ...],
+      "items": [{"uid": "3f2a...", "mask": 0 or null,
+                 "step": {"filter", "params", "enabled", "opacity", "mask": null}}, ...],
+      "history": {"labels": ["Add Gamma", ...], "states": [[], [0], ...], "index": 1, "dropped": 0},
+      "snapshots": [{"name": "14:02 Add Gamma", "created": "2026-12-02T14:02:11", "steps": [0]}, ...]}
+
+``history.states`` has one state more than ``labels`` (the first is the stack
+before the first edit kept); ``index`` is the state shown, the project's
+current steps. Each step is validated as strictly as a recipe's. Reading never
+fails for this section: a damaged history or snapshot is left out with a
+warning naming the file and the reason, and the project opens with its current
+steps (see :func:`decode_states`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from enhance_core.errors import EnhanceError, ParameterError
+from enhance_core.masks import Mask, check_mask_dict, load_mask_raster, mask_from_dict, mask_to_dict, save_mask_raster
+from enhance_core.recipe import SCHEMA as RECIPE_SCHEMA
+from enhance_core.recipe import VERSION as RECIPE_VERSION
+from enhance_core.recipe import raster_file_name, recipe_from_dict, recipe_to_dict
+from enhance_core.stack import StackItem
+from enhance_core.validation import check_list, check_object, check_whole, shown
+
+MAX_HISTORY = 100
+"""Most edits a project keeps in its history (the newest; the undo position always stays in)."""
+_SECTION_KEYS = ("masks", "items", "history", "snapshots")
+_ITEM_KEYS = ("uid", "mask", "step")
+_HISTORY_KEYS = ("labels", "states", "index", "dropped")
+_SNAPSHOT_KEYS = ("name", "created", "steps")
+
+Steps = tuple[StackItem, ...]
+
+
+@dataclass(frozen=True)
+class SavedHistory:
+    """An undo history as states: ``states[i + 1]`` is ``states[i]`` after the edit ``labels[i]``.
+
+    ``index`` is the state the stack shows (edits below it are done);
+    ``dropped`` counts older edits left out (the undo limit, or :data:`MAX_HISTORY`).
+    """
+
+    states: tuple[Steps, ...]
+    labels: tuple[str, ...]
+    index: int
+    dropped: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.states) != len(self.labels) + 1:
+            raise ValueError(f"a history of {len(self.labels)} edits needs {len(self.labels) + 1} states, "
+                             f"got {len(self.states)}")
+        if not 0 <= self.index < len(self.states):
+            raise ValueError(f"undo position {self.index} is outside the {len(self.states)} states")
+
+    def capped(self, limit: int = MAX_HISTORY) -> SavedHistory:
+        """The newest ``limit`` edits (fewer newer ones when the undo position is older than that)."""
+        edits = len(self.labels)
+        start = min(max(0, edits - limit), self.index)
+        end = min(edits, start + limit)
+        if (start, end) == (0, edits):
+            return self
+        return SavedHistory(self.states[start:end + 1], self.labels[start:end], self.index - start,
+                            self.dropped + start)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A named state of the stack: its ``name``, its ``steps`` and when it was taken (ISO time, local)."""
+
+    name: str
+    steps: Steps
+    created: str = ""
+
+
+def encode_states(path: Path, current: Sequence[StackItem], history: SavedHistory | None,
+                  snapshots: Sequence[Snapshot]) -> dict[str, Any]:
+    """The ``states`` section for a project at ``path``, writing the mask rasters it names beside it.
+
+    ``current`` are the steps saved as the project's recipe (their raster
+    files, :func:`~enhance_core.recipe.raster_file_name`, are reused for the
+    same rasters). Raster files of an earlier save that this one no longer
+    names are removed.
+    """
+    path = Path(path)
+    names: dict[int, str] = {}
+    for index, item in enumerate(current):
+        if item.mask is not None and item.mask.raster is not None:
+            names.setdefault(id(item.mask.raster), raster_file_name(path, index))
+    masks: list[dict[str, Any]] = []
+    mask_keys: dict[int, int] = {}
+    items: list[dict[str, Any]] = []
+    item_keys: dict[int, int] = {}
+    written: set[str] = set()
+
+    def mask_key(mask: Mask) -> int:
+        if id(mask) not in mask_keys:
+            raster = None
+            if mask.raster is not None:
+                raster = names.get(id(mask.raster))
+                if raster is None:
+                    raster = names[id(mask.raster)] = f"{path.stem}.state{len(written) + 1}.mask.png"
+                    save_mask_raster(mask, path.with_name(raster))
+                    written.add(raster)
+            mask_keys[id(mask)] = len(masks)
+            masks.append(mask_to_dict(mask, raster_file=raster))
+        return mask_keys[id(mask)]
+
+    def keys(steps: Sequence[StackItem]) -> list[int]:
+        out = []
+        for item in steps:
+            if id(item) not in item_keys:
+                item_keys[id(item)] = len(items)
+                step = recipe_to_dict([dataclasses.replace(item, mask=None)])["steps"][0]
+                items.append({"uid": item.uid, "mask": None if item.mask is None else mask_key(item.mask),
+                              "step": step})
+            out.append(item_keys[id(item)])
+        return out
+
+    section: dict[str, Any] = {"masks": masks, "items": items, "history": None, "snapshots": []}
+    if history is not None:
+        section["history"] = {"labels": list(history.labels), "states": [keys(state) for state in history.states],
+                              "index": history.index, "dropped": history.dropped}
+    section["snapshots"] = [{"name": shot.name, "created": shot.created, "steps": keys(shot.steps)}
+                            for shot in snapshots]
+    for stale in path.parent.glob(f"{path.stem}.state*.mask.png"):
+        if stale.name not in written:
+            stale.unlink(missing_ok=True)
+    return section
+
+
+def decode_states(data: Any, path: Path, current: Steps, current_rasters: dict[str, np.ndarray]
+                  ) -> tuple[SavedHistory | None, tuple[Snapshot, ...], list[str]]:
+    """The history and snapshots of a project's ``states`` section, and warnings about what was left out.
+
+    ``current`` are the project's current steps and ``current_rasters`` their
+    mask rasters by file name; rasters named by both are shared, not read
+    twice. A history whose undo position does not show ``current`` is damaged.
+    Never raises for this section.
+    """
+    source = f"project {path}"
+    try:
+        check_object(data, f"{source}: states", _SECTION_KEYS)
+        pool = _decode_pool(data, path, current_rasters)
+    except (EnhanceError, ValueError) as error:
+        return None, (), [f"the undo history and snapshots saved in {path.name} could not be read ({error}); "
+                          "the project opened with its current steps only"]
+    warnings: list[str] = []
+    history = None
+    if data.get("history") is not None:
+        try:
+            history = _decode_history(data["history"], pool, current, source)
+        except (EnhanceError, ValueError) as error:
+            warnings.append(f"the undo history saved in {path.name} could not be read ({error}); the project "
+                            "opened with its current steps and no undo history")
+    snapshots = []
+    entries = data.get("snapshots", [])
+    if not isinstance(entries, list):
+        warnings.append(f"the snapshots saved in {path.name} are not a list ({shown(entries)}); left out")
+        entries = []
+    for number, entry in enumerate(entries):
+        try:
+            snapshots.append(_decode_snapshot(entry, pool, f"snapshot {number + 1}"))
+        except (EnhanceError, ValueError) as error:
+            warnings.append(f"snapshot {number + 1} saved in {path.name} could not be read ({error}); left out")
+    return history, tuple(snapshots), warnings
+
+
+def _decode_pool(data: dict, path: Path, current_rasters: dict[str, np.ndarray]) -> list[StackItem]:
+    """Every step of the section, in order, with its mask (rasters read once per file)."""
+    source = f"project {path}"
+    rasters = dict(current_rasters)
+    masks = []
+    for number, entry in enumerate(check_list(data.get("masks", []), f"{source}: states, masks")):
+        where = f"states, mask {number + 1}"
+        rows, cols = check_mask_dict(entry, where)
+        name = entry.get("raster")
+        raster = None
+        if name is not None:
+            if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+                raise ParameterError(f"{where}: raster must be a file name beside the project, got {shown(name)}")
+            if name not in rasters:
+                rasters[name] = load_mask_raster(path.with_name(name), rows=rows, cols=cols)
+            raster = rasters[name]
+            if raster.shape != (rows, cols):
+                raise ParameterError(f"{where}: raster {name} is {raster.shape[1]}x{raster.shape[0]}, "
+                                     f"expected {cols}x{rows}")
+        masks.append(mask_from_dict(entry, raster=raster, where=where))
+    items = []
+    for number, entry in enumerate(check_list(data.get("items", []), f"{source}: states, items")):
+        where = f"states, step {number + 1}"
+        check_object(entry, where, _ITEM_KEYS)
+        uid = entry.get("uid")
+        if not isinstance(uid, str) or not uid:
+            raise ParameterError(f"{where}: \"uid\" must be text, got {shown(uid)}")
+        recipe = {"schema": RECIPE_SCHEMA, "version": RECIPE_VERSION, "steps": [entry.get("step")]}
+        (item,) = recipe_from_dict(recipe, source=where)
+        mask = None
+        if entry.get("mask") is not None:
+            mask = masks[check_whole(entry["mask"], f"{where}: mask", minimum=0, maximum=len(masks) - 1)]
+        items.append(dataclasses.replace(item, uid=uid, mask=mask))
+    return items
+
+
+def _decode_history(data: Any, pool: list[StackItem], current: Steps, source: str) -> SavedHistory:
+    check_object(data, f"{source}: history", _HISTORY_KEYS)
+    labels = check_list(data.get("labels"), "history, labels")
+    if not all(isinstance(label, str) for label in labels):
+        raise ParameterError("history, labels: every label must be text")
+    states = tuple(_state(state, pool, f"history, state {number + 1}")
+                   for number, state in enumerate(check_list(data.get("states"), "history, states")))
+    index = check_whole(data.get("index"), "history, index", minimum=0, maximum=max(0, len(states) - 1))
+    dropped = check_whole(data.get("dropped", 0), "history, dropped", minimum=0, maximum=2**31)
+    history = SavedHistory(states, tuple(labels), index, dropped)
+    shown_state = states[index]
+    if [_look(item) for item in shown_state] != [_look(item) for item in current]:
+        raise ParameterError(f"its undo position (state {index + 1}) does not hold the project's current steps")
+    return history
+
+
+def _decode_snapshot(entry: Any, pool: list[StackItem], where: str) -> Snapshot:
+    check_object(entry, where, _SNAPSHOT_KEYS)
+    name, created = entry.get("name"), entry.get("created", "")
+    if not isinstance(name, str) or not name.strip() or not isinstance(created, str):
+        raise ParameterError(f"{where}: \"name\" and \"created\" must be text, got {shown(name)} and {shown(created)}")
+    return Snapshot(name, _state(entry.get("steps"), pool, where), created)
+
+
+def _state(value: Any, pool: list[StackItem], where: str) -> Steps:
+    numbers = check_list(value, where)
+    if not pool and numbers:
+        raise ParameterError(f"{where} names steps, but the section holds none")
+    steps = tuple(pool[check_whole(n, where, minimum=0, maximum=len(pool) - 1)] for n in numbers)
+    if len({item.uid for item in steps}) != len(steps):
+        raise ParameterError(f"{where} holds one step twice")
+    return steps
+
+
+def _look(item: StackItem) -> tuple:
+    """What a step does, without its uid (a recipe's steps get new uids on every load)."""
+    return item.render_key + (item.enabled,)
