@@ -50,11 +50,13 @@ PROJECT_FILTER = f"Enhance Studio projects (*{PROJECT_SUFFIX})"
 
 
 def image_file_filter() -> str:
-    """The file dialog filter listing every readable image suffix."""
+    """The file dialog filter listing every readable image suffix, then the camera RAW ones alone."""
     from enhance_core.io import SUPPORTED_SUFFIXES
+    from enhance_core.io.raw import RAW_SUFFIXES
 
     patterns = " ".join(f"*{suffix}" for suffix in sorted(SUPPORTED_SUFFIXES))
-    return f"Images ({patterns});;All files (*)"
+    raw_patterns = " ".join(f"*{suffix}" for suffix in RAW_SUFFIXES)
+    return f"Images ({patterns});;Camera RAW ({raw_patterns});;All files (*)"
 
 
 def _read_job(path: Path, progress, should_stop):

@@ -1,4 +1,4 @@
-"""Image files in and out: JPEG, PNG, TIFF, BMP, WebP and DICOM.
+"""Image files in and out: JPEG, PNG, TIFF, BMP, WebP and DICOM; HEIF, AVIF and camera RAW are read only.
 
 :func:`read_image` turns any supported file into an :class:`enhance_core.image.Image`
 (upright float32 pixels, alpha, EXIF, ICC profile, DICOM physical units and

@@ -1,4 +1,4 @@
-"""Photographic formats: JPEG, PNG, BMP and WebP.
+"""Photographic formats: JPEG, PNG, BMP, WebP, and reading HEIF (``pillow-heif``) and AVIF (Pillow).
 
 Pillow decodes 8-bit data and reads JPEG/WebP metadata; 16-bit PNG pixels come
 from imagecodecs (see :mod:`enhance_core.io.png`). Pillow's own decompression-bomb
@@ -29,7 +29,7 @@ from enhance_core.io.samples import quantize, stack_alpha, to_unit_pixels
 
 PILImage.MAX_IMAGE_PIXELS = None
 
-_PILLOW_FORMATS = {"JPEG": "JPEG", "BMP": "BMP", "WEBP": "WEBP"}
+_PILLOW_FORMATS = {"JPEG": "JPEG", "BMP": "BMP", "WEBP": "WEBP", "HEIF": "HEIF", "AVIF": "AVIF"}
 _PNG_SAMPLES = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}
 """Samples per pixel the decoder produces for each PNG color type (palette images become RGB or RGBA)."""
 _VP8_START_CODE = b"\x9d\x01\x2a"
@@ -107,7 +107,7 @@ def read_png(path: Path, *, page: int, limits: Limits) -> Image:
 
 
 def read_pillow_format(path: Path, *, page: int, limits: Limits, format_name: str) -> Image:
-    """Read JPEG, BMP or WebP through Pillow, keeping EXIF, ICC and resolution."""
+    """Read JPEG, BMP, WebP, HEIF or AVIF (8 bit) through Pillow, keeping EXIF, ICC and resolution."""
     data = path.read_bytes()
     if format_name == "WEBP":
         cols, rows, has_alpha = webp_size(data, path)

@@ -20,11 +20,12 @@ from os import PathLike
 from pathlib import Path
 from typing import Callable
 
-from enhance_core.errors import ImageReadError, ParameterError, UnsupportedFormat
+from enhance_core.errors import ImageReadError, MissingDecoder, ParameterError, UnsupportedFormat
 from enhance_core.image import Image
 from enhance_core.io.detect import HEADER_BYTES, READ_FORMATS, SUFFIX_FORMATS, describe_unsupported, detect_format
 from enhance_core.io.limits import Limits, resolve_limits
 from enhance_core.io.raster import read_pillow_format, read_png
+from enhance_core.io.raw import read_raw
 from enhance_core.io.tiff import read_tiff
 
 Reader = Callable[..., Image]
@@ -37,6 +38,27 @@ def _read_dicom(path: Path, *, page: int, limits: Limits) -> Image:
     return read_dicom(path, page=page, limits=limits)
 
 
+def _read_heif(path: Path, *, page: int, limits: Limits) -> Image:
+    """Read HEIC/HEIF through Pillow once ``pillow-heif`` has registered its opener (imported only when needed)."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        raise MissingDecoder(path, "reading HEIC/HEIF needs the pillow-heif package; "
+                             "install it with `pip install pillow-heif`") from None
+    register_heif_opener()
+    return read_pillow_format(path, page=page, limits=limits, format_name="HEIF")
+
+
+def _read_avif(path: Path, *, page: int, limits: Limits) -> Image:
+    """Read AVIF through Pillow's own plugin (Pillow 11.3 and later, built with libavif)."""
+    from PIL import features
+
+    if not features.check("avif"):
+        raise MissingDecoder(path, "this Pillow cannot read AVIF; upgrade it with `pip install -U pillow` "
+                             "(11.3 or later)")
+    return read_pillow_format(path, page=page, limits=limits, format_name="AVIF")
+
+
 READERS: dict[str, Reader] = {
     "PNG": read_png,
     "JPEG": partial(read_pillow_format, format_name="JPEG"),
@@ -44,6 +66,9 @@ READERS: dict[str, Reader] = {
     "WEBP": partial(read_pillow_format, format_name="WEBP"),
     "TIFF": read_tiff,
     "DICOM": _read_dicom,
+    "RAW": read_raw,
+    "HEIF": _read_heif,
+    "AVIF": _read_avif,
 }
 MULTI_PAGE_FORMATS = ("TIFF", "DICOM")
 
@@ -93,7 +118,7 @@ def _read_header(path: Path) -> bytes:
 
 def _format_of(path: Path, header: bytes) -> str:
     """Return the format to read ``path`` as, from its content (a ``.dcm`` name allows headerless DICOM)."""
-    detected = detect_format(header)
+    detected = detect_format(header, path.suffix.lower())
     if detected:
         return detected
     if SUFFIX_FORMATS.get(path.suffix.lower()) == "DICOM":
@@ -139,7 +164,8 @@ def read_image(path: str | PathLike[str], *, page: int | None = None, max_pixels
     Parameters
     ----------
     path : str or PathLike
-        JPEG, PNG, TIFF, BMP, WebP or DICOM file; the content decides the format.
+        JPEG, PNG, TIFF, BMP, WebP, DICOM, HEIC/HEIF, AVIF or camera RAW (through LibRaw,
+        :mod:`enhance_core.io.raw`) file; the content decides the format.
     page : int, optional
         TIFF page or DICOM frame to read, counting from 0; the first by default.
     max_pixels : int, optional
