@@ -189,7 +189,8 @@ def _upgrade_params(filter_name: str, params: dict) -> dict:
 
 
 def _check_param_types(definition: FilterDef, params: dict) -> None:
-    """Each parameter value must have its JSON type: booleans true/false, numbers finite numbers, choices strings."""
+    """Each parameter value must have its JSON type: booleans true/false, numbers finite numbers, choices strings,
+    points lists of [x, y] number pairs."""
     specs = {spec.name: spec for spec in definition.specs}
     for name, value in params.items():
         spec = specs.get(name)
@@ -201,6 +202,12 @@ def _check_param_types(definition: FilterDef, params: dict) -> None:
         elif spec.kind == "choice":
             if not isinstance(value, str):
                 raise ParameterError(f"{where} must be one of {', '.join(spec.choices)} (a string), got {shown(value)}")
+        elif spec.kind == "points":
+            for point in check_list(value, where):
+                if not isinstance(point, list) or len(point) != 2:
+                    raise ParameterError(f"{where}: {shown(point)} is not a point [x, y]")
+                for number in point:
+                    check_number(number, where, minimum=0.0, maximum=1.0)
         else:
             low = -math.inf if spec.minimum is None else spec.minimum
             high = math.inf if spec.maximum is None else spec.maximum

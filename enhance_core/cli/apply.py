@@ -57,7 +57,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--list", action="store_true", help="list the filters and their parameters, then exit")
     parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
                         help="a parameter of --filter (repeatable); others keep their defaults; one that a mode "
-                        "uses chooses that mode (sigma=25 of denoise means mode=manual)")
+                        "uses chooses that mode (sigma=25 of denoise means mode=manual); curve points as "
+                        "'rgb=0,0;0.25,0.2;1,1' (x,y pairs, quoted for the shell)")
     masks = parser.add_mutually_exclusive_group()
     masks.add_argument("--mask", type=Path, metavar="FILE", help="mask image for every input (white applies)")
     masks.add_argument("--mask-dir", type=Path, metavar="DIR", help="masks paired with inputs by file stem")
@@ -260,6 +261,7 @@ def write_batch_report(results: list[FileResult], args: argparse.Namespace) -> N
 
 def print_filter_list() -> None:
     """Print every filter by category with its parameters, ranges and defaults."""
+    from enhance_core.filters.base import MAX_POINTS, MIN_POINTS, format_points
     from enhance_core.filters.registry import CATEGORIES, filters_in_category
 
     for category in CATEGORIES:
@@ -270,12 +272,15 @@ def print_filter_list() -> None:
         for definition in filters:
             print(f"  {definition.name:20s} {definition.description}")
             for spec in definition.specs:
+                default = format_points(spec.default) if spec.kind == "points" else spec.default
                 if spec.kind == "choice":
                     allowed = "|".join(spec.choices)
                 elif spec.kind == "bool":
                     allowed = "true|false"
+                elif spec.kind == "points":
+                    allowed = f"x,y;x,y;... ({MIN_POINTS}-{MAX_POINTS} points, quoted)"
                 else:
                     allowed = f"{spec.minimum:g}..{spec.maximum:g}"
                 unit = f" {spec.unit}" if spec.unit else ""
                 used = f"; used when {spec.used_when[0]}={spec.used_when[1]}" if spec.used_when else ""
-                print(f"      {spec.name}={spec.default!s:10s} {allowed}{unit}  ({spec.label}{used})")
+                print(f"      {spec.name}={default!s:10s} {allowed}{unit}  ({spec.label}{used})")

@@ -23,6 +23,10 @@ from enhance_core.errors import ParameterError
 
 ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
+Points = tuple[tuple[float, float], ...]
+"""A curve's control points: ``(x, y)`` pairs in [0, 1], x strictly increasing."""
+MIN_POINTS = 2
+MAX_POINTS = 16
 
 
 def _no_progress(fraction: float, message: str) -> None:
@@ -42,8 +46,11 @@ def _no_note(text: str) -> None:
 class ParamSpec:
     """What a GUI needs to build the control for one parameter.
 
-    ``kind`` is ``"float"``, ``"int"``, ``"bool"`` or ``"choice"``; ``minimum``
-    and ``maximum`` bound numbers, ``choices`` lists the allowed strings.
+    ``kind`` is ``"float"``, ``"int"``, ``"bool"``, ``"choice"`` or ``"points"``;
+    ``minimum`` and ``maximum`` bound numbers, ``choices`` lists the allowed
+    strings. A ``points`` parameter (declared with a tuple default) is a curve's
+    control points: a tuple of ``(x, y)`` pairs, x strictly increasing, both in
+    [0, 1], :data:`MIN_POINTS` to :data:`MAX_POINTS` of them (see :func:`coerce_points`).
     ``log`` asks for a logarithmic slider (sigma, clip limit...).
     ``used_when`` is ``(choice_parameter, choice)`` for a parameter that only
     matters when that choice is made (a GUI greys it out otherwise), or empty.
@@ -91,6 +98,8 @@ def param_specs(params_type: type) -> list[ParamSpec]:
             raise TypeError(f"{params_type.__name__}.{f.name} must be declared with param()")
         if meta["choices"]:
             kind = "choice"
+        elif isinstance(f.default, tuple):
+            kind = "points"
         elif isinstance(f.default, bool):
             kind = "bool"
         elif isinstance(f.default, int):
@@ -251,6 +260,8 @@ class FilterDef:
 def coerce_param(filter_name: str, spec: ParamSpec, value: Any) -> Any:
     """Convert ``value`` (from JSON or the command line) to the spec's type and check its range."""
     where = f"filter {filter_name!r}, parameter {spec.name!r}"
+    if spec.kind == "points":
+        return coerce_points(value, where=where, name=spec.name)
     if spec.kind == "choice":
         if str(value) not in spec.choices:
             raise ParameterError(f"{where}: {value!r} is not one of {', '.join(spec.choices)}")
@@ -280,3 +291,62 @@ def coerce_param(filter_name: str, spec: ParamSpec, value: Any) -> Any:
     if (lo is not None and number < lo) or (hi is not None and number > hi):
         raise ParameterError(f"{where}: {value!r} is outside the allowed range {lo} to {hi}")
     return number
+
+
+def format_points(points: Points) -> str:
+    """``points`` as the command line writes them: ``0,0;0.25,0.2;1,1``."""
+    return ";".join(f"{x:g},{y:g}" for x, y in points)
+
+
+def parse_points(text: str) -> list[list[float]]:
+    """Split ``"0,0;0.25,0.2;1,1"`` (points separated by ``;`` or spaces) into ``[[x, y], ...]``.
+
+    Raises :class:`ValueError` when a point is not two numbers.
+    """
+    out = []
+    for chunk in text.replace(";", " ").split():
+        parts = chunk.split(",")
+        if len(parts) != 2:
+            raise ValueError(f"{chunk!r} is not a point x,y")
+        out.append([float(parts[0]), float(parts[1])])
+    return out
+
+
+def coerce_points(value: Any, *, where: str, name: str) -> Points:
+    """Validate control points given as ``[[x, y], ...]`` (JSON, Python) or ``"x,y;x,y"`` (command line).
+
+    Returns a tuple of ``(x, y)`` float pairs. Raises :class:`ParameterError`
+    naming ``where`` and how to write the value unless there are
+    :data:`MIN_POINTS` to :data:`MAX_POINTS` points, each x and y a finite
+    number from 0 to 1 and the x strictly increasing.
+    """
+    fix = (f"give {MIN_POINTS} to {MAX_POINTS} points x,y from 0 to 1 with x increasing, like "
+           f"--set '{name}=0,0;0.25,0.2;1,1' (quoted) or [[0, 0], [0.25, 0.2], [1, 1]] in a recipe")
+    try:
+        raw = parse_points(value) if isinstance(value, str) else [list(point) for point in value]
+    except (TypeError, ValueError):
+        raise ParameterError(f"{where}: {_shown(value)} is not a list of points; {fix}") from None
+    if not MIN_POINTS <= len(raw) <= MAX_POINTS:
+        raise ParameterError(f"{where}: {len(raw)} point(s) given; {fix}")
+    points = []
+    for point in raw:
+        if len(point) != 2 or any(isinstance(v, (bool, np.bool_, str)) for v in point):
+            raise ParameterError(f"{where}: {_shown(point)} is not a point (x, y); {fix}")
+        try:
+            x, y = float(point[0]), float(point[1])
+        except (TypeError, ValueError, OverflowError):
+            raise ParameterError(f"{where}: {_shown(point)} is not a point of two numbers; {fix}") from None
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ParameterError(f"{where}: point {x:g},{y:g} is outside 0..1; {fix}")
+        points.append((x, y))
+    xs = [x for x, _ in points]
+    if any(b <= a for a, b in zip(xs, xs[1:])):
+        raise ParameterError(f"{where}: the x of the points must increase, one point per x, got "
+                             f"{format_points(tuple(points))}; {fix}")
+    return tuple(points)
+
+
+def _shown(value: Any) -> str:
+    """A short representation of ``value`` for a message."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

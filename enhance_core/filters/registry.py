@@ -17,7 +17,7 @@ import difflib
 import importlib
 
 from enhance_core.errors import ParameterError
-from enhance_core.filters import color, denoise, frequency, histogram, point, spatial
+from enhance_core.filters import color, curves, denoise, frequency, histogram, point, spatial
 from enhance_core.filters.base import FilterDef, param_specs
 
 CATEGORIES: tuple[str, ...] = (
@@ -86,7 +86,7 @@ def _register_learned() -> None:
         register(module.FILTER_DEF)
 
 
-for _module in (point, histogram, color, spatial, denoise, frequency):
+for _module in (point, histogram, curves, color, spatial, denoise, frequency):
     for _filter_def in _module.FILTERS:
         register(_filter_def)
 _register_learned()

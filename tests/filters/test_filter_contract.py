@@ -24,6 +24,7 @@ IDENTITY: dict[str, dict] = {
     "contrast_stretch": {"method": "minmax"},
     "color_balance": {"gray_world": False, "temperature": 0.0, "tint": 0.0},
     "saturation": {"saturation": 1.0},
+    "tone_curve": {},
     "gaussian_blur": {"sigma": 0.0},
     "box_blur": {"size": 1},
     "median_blur": {"size": 1},
