@@ -309,7 +309,9 @@ def run_tiled(
     bytes_per_pixel : float
         Working memory ``fn`` needs per tile pixel.
     out_channels : int, optional
-        Channels ``fn`` returns; default all of ``pixels``'s channels.
+        Channels ``fn`` returns; default all of ``pixels``'s channels. More
+        channels than ``pixels`` has (sub-pixel detail for an enlargement)
+        blend from zero: pixels no computed tile covers are 0.
 
     Returns
     -------
@@ -359,8 +361,10 @@ def _run_tiles(fn, pixels, *, side, overlap, multiple, device, progress, should_
     tiles = plan_tiles(rows, cols, tile=side, overlap=overlap, multiple=multiple)
     if mask is not None:
         tiles = [t for t in tiles if np.any(mask[t.out_rows, t.out_cols] > 0)]
-    output = np.empty(pixels.shape[:2] + (out_channels,), np.float32)
-    for start in range(0, rows, COPY_ROWS):
+    from_zero = out_channels > pixels.shape[2]
+    output = np.zeros(pixels.shape[:2] + (out_channels,), np.float32) if from_zero else np.empty(
+        pixels.shape[:2] + (out_channels,), np.float32)
+    for start in range(0, 0 if from_zero else rows, COPY_ROWS):
         if should_stop is not None and should_stop():
             raise Cancelled("stopped by request")
         output[start:start + COPY_ROWS] = pixels[start:start + COPY_ROWS, :, :out_channels]
@@ -378,7 +382,8 @@ def _run_tiles(fn, pixels, *, side, overlap, multiple, device, progress, should_
             values = result.float().cpu().numpy()[0].transpose(1, 2, 0)
             inside = values[: tile.out_rows.stop - tile.out_rows.start, : tile.out_cols.stop - tile.out_cols.start]
             # In place: the same arithmetic as ``+= weight * (inside - base)``, twice as fast without temporaries.
-            change = np.subtract(inside, pixels[tile.out_rows, tile.out_cols, :out_channels])
+            change = inside.copy() if from_zero else np.subtract(inside, pixels[tile.out_rows, tile.out_cols,
+                                                                                 :out_channels])
             np.multiply(change, tile.weight, out=change)
             target = output[tile.out_rows, tile.out_cols]
             np.add(target, change, out=target)
