@@ -249,12 +249,25 @@ class Mask:
     def __hash__(self) -> int:
         return self._hash
 
-    def render(self, *, scale: float = 1.0, region: Region | None = None,
-               should_stop: StopFn | None = None) -> np.ndarray:
+    def render(self, *, scale: float = 1.0, region: Region | None = None, should_stop: StopFn | None = None,
+               affine: Any = None, shape: tuple[int, int] | None = None) -> np.ndarray:
         """Render to float32 (rows, cols) in 0..1 at ``scale``, for ``region`` of that render or all of it.
 
         ``should_stop()`` true raises :class:`~enhance_core.errors.Cancelled` between strokes and inside long ones.
+
+        With ``affine`` (2x3, from the source's full-resolution continuous pixel
+        coordinates to the render's: see :mod:`enhance_core.geometry`) and
+        ``shape`` (rows, cols of that render) the mask is rendered through the
+        affine instead of plain scaling: the mask of a step after a crop or a
+        rotation. Stroke points are mapped, radii and the feather scaled by the
+        affine's magnification, and the raster warped (bilinear); ``scale``
+        is then unused.
         """
+        if affine is not None:
+            if shape is None:
+                raise ParameterError("Mask.render: an affine needs the shape (rows, cols) of the render")
+            return self._render_affine(np.asarray(affine, dtype=np.float64).reshape(2, 3), shape, region,
+                                       should_stop)
         rows, cols = scaled_shape(self.rows, self.cols, scale)
         region = region or full_region(rows, cols)
         check_region(region, rows, cols)
@@ -264,6 +277,33 @@ class Mask:
         for stroke in self.strokes:
             paint_stroke(canvas, stroke.array, radius=stroke.radius, hardness=stroke.hardness,
                          opacity=stroke.opacity, erase=stroke.erase, scale=scale, origin=(work.top, work.left),
+                         should_stop=should_stop)
+        if feather > 0:
+            canvas = cv2.GaussianBlur(canvas, (0, 0), feather, borderType=cv2.BORDER_REPLICATE)
+        inner = region.relative_to(work)
+        return np.ascontiguousarray(np.clip(canvas[inner.slices], 0.0, 1.0))
+
+    def _render_affine(self, affine: np.ndarray, shape: tuple[int, int], region: Region | None,
+                       should_stop: StopFn | None) -> np.ndarray:
+        """Render through ``affine`` to ``region`` of a ``shape`` render (see :meth:`render`)."""
+        rows, cols = int(shape[0]), int(shape[1])
+        region = region or full_region(rows, cols)
+        check_region(region, rows, cols)
+        gain = math.sqrt(abs(float(np.linalg.det(affine[:, :2]))))
+        feather = self.feather * gain
+        work = region.expanded(int(math.ceil(3.0 * feather)) + 1 if feather > 0 else 0, rows, cols)
+        canvas: np.ndarray
+        if self.raster is None:
+            canvas = np.zeros((work.rows, work.cols), np.float32)
+        else:
+            local = affine.copy()
+            local[:, 2] += affine[:, :2] @ np.array([0.5, 0.5]) - 0.5 - np.array([work.left, work.top])
+            canvas = cv2.warpAffine(self.raster, local, (work.cols, work.rows), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+        for stroke in self.strokes:
+            points = (stroke.array + 0.5) @ affine[:, :2].T + affine[:, 2] - 0.5
+            paint_stroke(canvas, points, radius=stroke.radius * gain, hardness=stroke.hardness,
+                         opacity=stroke.opacity, erase=stroke.erase, scale=1.0, origin=(work.top, work.left),
                          should_stop=should_stop)
         if feather > 0:
             canvas = cv2.GaussianBlur(canvas, (0, 0), feather, borderType=cv2.BORDER_REPLICATE)

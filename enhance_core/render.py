@@ -22,6 +22,16 @@ How a render works
    mask edits a mask they find themselves (``FilterDef.mask_edits``: the
    detected damage of the restoration filters); those get the step's mask as
    ``ctx.mask_layer`` and blend by their own result, then by opacity.
+5. Size-changing steps (``FilterDef.geometry``: crop, rotate, resize,
+   super-resolution) are planned with :func:`enhance_core.stack_geometry.stack_geometry`:
+   sizes propagate at the render scale, regions after such a step are in its
+   output coordinates, and walking back through it the input region is the
+   preimage of the output region (:meth:`enhance_core.geometry.StepGeometry.input_region`)
+   grown by the interpolation margin and the filter's margin. Masks stay in
+   source coordinates and are rendered through the affine from the source to
+   the step (:meth:`enhance_core.masks.Mask.render`); a size-changing step
+   with a mask or opacity blends its result over its input warped by the same
+   affine.
 
 Previews and exports agree because spatial parameters are in source pixels
 (multiplied by ``ctx.scale``) and masks are vectors; filters with global
@@ -46,8 +56,10 @@ from enhance_core.errors import Cancelled, ParameterError
 from enhance_core.filters.base import ProgressFn, RenderContext, StopFn
 from enhance_core.filters.common import WHOLE_IMAGE
 from enhance_core.filters.registry import get_filter
+from enhance_core.geometry import as_affine, is_scale_only, meta_after_geometry, warp_image, warp_region
 from enhance_core.image import Image
 from enhance_core.masks import Region, check_region, full_region, scaled_shape
+from enhance_core.stack_geometry import StepShape, stack_geometry
 
 if TYPE_CHECKING:
     from enhance_core.stack import StackItem
@@ -185,6 +197,8 @@ class Renderer:
             Rendered pixels per source pixel, in (0, 1].
         region : Region, optional
             Part of the render at ``scale`` to compute (the viewport); default all.
+            With size-changing steps the render has the last step's output size
+            (:func:`enhance_core.stack_geometry.output_shape`), and ``region`` is in it.
         progress, should_stop
             Callbacks; ``should_stop()`` true raises :class:`Cancelled` between and inside steps.
         device : str, optional
@@ -196,8 +210,9 @@ class Renderer:
         """
         progress = progress or _no_progress
         should_stop = should_stop or _never_stop
-        region, base_ctx, active, outputs, inputs, keys = self._prepare(image, steps, scale, region, device,
+        region, base_ctx, shapes, outputs, inputs, keys = self._prepare(image, steps, scale, region, device,
                                                                         should_stop)
+        active = [shape.item for shape in shapes]
         for index, item in enumerate(active):
             _check_mask_size(item, image, index)
         self._bind_source(image)
@@ -215,7 +230,7 @@ class Renderer:
             step_progress = _sub_progress(progress, step, count, active[k].filter)
             step_input = current[inputs[k].relative_to(current_region).slices]
             step_ctx = base_ctx.with_(note=partial(self._remember_note, keys[k]))
-            result = self._run_step(active[k], step_input, inputs[k], outputs[k], image, step_ctx, step_progress)
+            result = self._run_step(shapes[k], step_input, inputs[k], outputs[k], step_ctx, step_progress)
             if self._cache.max_bytes > 0:
                 result.flags.writeable = False
             self._cache.store(keys[k], outputs[k], result)
@@ -236,29 +251,30 @@ class Renderer:
 
         Cheap (no pixels are touched), so the editor asks it before planning each preview.
         """
-        region, _, active, outputs, _, keys = self._prepare(image, steps, scale, None, device, _never_stop)
+        region, _, shapes, outputs, _, keys = self._prepare(image, steps, scale, None, device, _never_stop)
         with self._lock:
             bound = self._source_ref is not None and self._source_ref() is image.pixels
         hit = self._cached_start(outputs, keys) if bound else None
-        return tuple(active[0 if hit is None else hit[0]:])
+        return tuple(shape.item for shape in shapes[0 if hit is None else hit[0]:])
 
     def _prepare(self, image: Image, steps: Sequence[StackItem], scale: float, region: Region | None,
                  device: str | None, should_stop: StopFn
-                 ) -> tuple[Region, RenderContext, list[StackItem], list[Region], list[Region], list[PrefixKey]]:
-        """Check the scale and region; return them with the context, enabled steps, their regions and cache keys."""
+                 ) -> tuple[Region, RenderContext, list[StepShape], list[Region], list[Region], list[PrefixKey]]:
+        """Check the scale and region; return them with the context, enabled steps' shapes, regions and cache keys."""
         if not (isinstance(scale, (int, float)) and 0.0 < scale <= 1.0):
             raise ParameterError(f"render scale must be in (0, 1], got {scale!r}")
-        rows, cols = scaled_shape(image.rows, image.cols, scale)
-        region = region or full_region(rows, cols)
-        check_region(region, rows, cols)
         meta = image.meta
         base_ctx = RenderContext(scale=float(scale), bit_depth=meta.bit_depth, value_offset=meta.value_offset,
                                  value_scale=meta.value_scale, unit=meta.unit, should_stop=should_stop,
                                  device=device, source=image.pixels)
-        active = [item for item in steps if item.enabled]
-        outputs, inputs = self._plan(active, base_ctx, region, rows, cols)
-        keys = self._prefix_keys(active, base_ctx, id(image.pixels))
-        return region, base_ctx, active, outputs, inputs, keys
+        shapes = stack_geometry(steps, image.rows, image.cols, scale, ctx=base_ctx)
+        rows, cols = (shapes[-1].out_rows, shapes[-1].out_cols) if shapes else scaled_shape(image.rows, image.cols,
+                                                                                          scale)
+        region = region or full_region(rows, cols)
+        check_region(region, rows, cols)
+        outputs, inputs = self._plan(shapes, base_ctx, region)
+        keys = self._prefix_keys([shape.item for shape in shapes], base_ctx, id(image.pixels))
+        return region, base_ctx, shapes, outputs, inputs, keys
 
     def _cached_start(self, outputs: list[Region], keys: list[PrefixKey]
                       ) -> tuple[int, tuple[Region, np.ndarray]] | None:
@@ -277,16 +293,24 @@ class Renderer:
             while len(self._notes) > MAX_NOTES:
                 self._notes.popitem(last=False)
 
-    def _plan(self, active: list[StackItem], ctx: RenderContext, region: Region, rows: int,
-              cols: int) -> tuple[list[Region], list[Region]]:
+    @staticmethod
+    def _plan(shapes: list[StepShape], ctx: RenderContext, region: Region) -> tuple[list[Region], list[Region]]:
         """Output and input region of every step, walking back from the requested region."""
-        outputs: list[Region] = [region] * len(active)
-        inputs: list[Region] = [region] * len(active)
+        outputs: list[Region] = [region] * len(shapes)
+        inputs: list[Region] = [region] * len(shapes)
         need = region
-        for k in reversed(range(len(active))):
+        for k in reversed(range(len(shapes))):
+            shape = shapes[k]
             outputs[k] = need
-            margin = int(get_filter(active[k].filter).margin(active[k].params, ctx))
-            need = full_region(rows, cols) if margin >= WHOLE_IMAGE else need.expanded(margin, rows, cols)
+            step_ctx = ctx.with_(in_shape=(shape.in_rows, shape.in_cols), in_affine=shape.to_input)
+            margin = int(get_filter(shape.item.filter).margin(shape.item.params, step_ctx))
+            if margin >= WHOLE_IMAGE:
+                need = full_region(shape.in_rows, shape.in_cols)
+            elif shape.geometry is not None:
+                need = shape.geometry.input_region(need, shape.in_rows, shape.in_cols,
+                                                   margin=shape.geometry.interpolation_margin + margin)
+            else:
+                need = need.expanded(margin, shape.in_rows, shape.in_cols)
             inputs[k] = need
         return outputs, inputs
 
@@ -331,31 +355,54 @@ class Renderer:
         return small
 
     @staticmethod
-    def _run_step(item: StackItem, pixels: np.ndarray, in_region: Region, out_region: Region,
-                  image: Image, ctx: RenderContext, progress: ProgressFn) -> np.ndarray:
+    def _run_step(shape: StepShape, pixels: np.ndarray, in_region: Region, out_region: Region,
+                  ctx: RenderContext, progress: ProgressFn) -> np.ndarray:
         """Apply one step to its input region and blend the output region by opacity and mask."""
+        item, geometry = shape.item, shape.geometry
         definition = get_filter(item.filter)
         mask = layer = None
         if item.mask is not None and definition.mask_edits(item.params):
             layer = item.mask
         elif item.mask is not None:
-            mask = item.mask.render(scale=ctx.scale, region=in_region, should_stop=ctx.should_stop)
-        step_ctx = ctx.with_(mask=mask, mask_layer=layer, origin=(in_region.top, in_region.left), progress=progress)
+            mask = _render_mask(shape, in_region if geometry is None else out_region, ctx, output=geometry is not None)
+        step_ctx = ctx.with_(mask=None if geometry is not None else mask, mask_layer=layer,
+                             origin=(in_region.top, in_region.left), progress=progress,
+                             in_shape=(shape.in_rows, shape.in_cols), in_affine=shape.to_input,
+                             out_region=None if geometry is None else out_region)
         result = definition.apply(pixels, item.params, step_ctx)
-        if not (isinstance(result, np.ndarray) and result.shape == pixels.shape and result.dtype == np.float32):
+        expected = pixels.shape if geometry is None else (out_region.rows, out_region.cols, pixels.shape[2])
+        if not (isinstance(result, np.ndarray) and result.shape == expected and result.dtype == np.float32):
             got = getattr(result, "shape", type(result).__name__), getattr(result, "dtype", "")
-            raise TypeError(f"filter {item.filter!r} returned {got}, expected float32 {pixels.shape}")
-        inner = out_region.relative_to(in_region).slices
-        result, before = result[inner], pixels[inner]
+            raise TypeError(f"filter {item.filter!r} returned {got}, expected float32 {expected}")
+        if geometry is None:
+            inner = out_region.relative_to(in_region).slices
+            result, before = result[inner], pixels[inner]
+            mask = None if mask is None else mask[inner]
+        elif mask is None and item.opacity >= 1.0:
+            return np.ascontiguousarray(result)
+        else:
+            before = warp_region(pixels, geometry.matrix, in_origin=(in_region.top, in_region.left),
+                                 in_shape=(shape.in_rows, shape.in_cols), out_region=out_region)
         if mask is None and item.opacity >= 1.0:
             return np.ascontiguousarray(result)
         blended = result - before
         if mask is None:
             blended *= np.float32(item.opacity)
         else:
-            blended *= (mask[inner] * np.float32(item.opacity))[:, :, None]
+            blended *= (mask * np.float32(item.opacity))[:, :, None]
         blended += before
         return blended
+
+
+def _render_mask(shape: StepShape, region: Region, ctx: RenderContext, *, output: bool) -> np.ndarray:
+    """The step's mask for ``region`` of its input (or, with ``output``, of its output) at the render scale."""
+    mask = shape.item.mask
+    affine = shape.to_output if output else as_affine(shape.to_input)
+    if is_scale_only(affine, ctx.scale):
+        return mask.render(scale=ctx.scale, region=region, should_stop=ctx.should_stop)
+    rows, cols = (shape.out_rows, shape.out_cols) if output else (shape.in_rows, shape.in_cols)
+    return mask.render(scale=ctx.scale, region=region, should_stop=ctx.should_stop, affine=affine,
+                       shape=(rows, cols))
 
 
 def _check_mask_size(item: StackItem, image: Image, index: int) -> None:
@@ -382,7 +429,18 @@ def render_image(image: Image, steps: Sequence[StackItem], *, progress: Progress
     """Render ``steps`` on ``image`` at full resolution without caching; return a new :class:`Image`.
 
     Alpha and metadata are kept. This is what export and batch processing use.
+    With size-changing steps the result has the last step's size: alpha goes
+    through the same affine, and a DICOM header's pixel spacing is rescaled
+    (:func:`enhance_core.geometry.meta_after_geometry`).
     """
     pixels = Renderer(cache_bytes=0).render(image, steps, progress=progress, should_stop=should_stop,
                                             device=device, notes=notes)
-    return image.with_pixels(pixels if pixels.flags.writeable else pixels.copy())
+    pixels = pixels if pixels.flags.writeable else pixels.copy()
+    shapes = stack_geometry(steps, image.rows, image.cols, ctx=RenderContext(source=image.pixels))
+    if not any(shape.geometry is not None for shape in shapes):
+        return image.with_pixels(pixels)
+    affine = shapes[-1].to_output
+    alpha = image.alpha
+    if alpha is not None:
+        alpha = np.clip(warp_image(alpha[:, :, None], affine, pixels.shape[:2])[:, :, 0], 0.0, 1.0)
+    return Image(pixels, alpha, meta_after_geometry(image.meta, affine))

@@ -5,7 +5,9 @@ A filter's parameters are a frozen dataclass whose fields are declared with
 range, default, label, unit). The function has the signature
 ``apply(pixels, params, ctx) -> pixels``: it takes float32 (rows, cols, C)
 pixels under the contract of :mod:`enhance_core.image`, never changes its
-input in place, does no I/O, and returns a new array of the same shape.
+input in place, does no I/O, and returns a new array of the same shape
+(size-changing filters, which set :attr:`FilterDef.geometry`, return
+``ctx.out_region`` of their output instead).
 
 Filters are registered explicitly in :mod:`enhance_core.filters.registry`
 (no folder scanning).
@@ -156,6 +158,19 @@ class RenderContext:
         :class:`enhance_core.errors.Cancelled` when it returns true.
     device : str or None
         Compute device for learned filters (``"cpu"``, ``"cuda"``, ``"mps"``), or None for automatic.
+    out_region : Region or None
+        For size-changing filters (:attr:`FilterDef.geometry`): the part of
+        the step's output to return, in output coordinates at ``scale``;
+        None for the others.
+    in_shape : (int, int) or None
+        (rows, cols) of the step's whole input at ``scale`` (``origin`` places
+        the pixels handed over in it); None outside a render.
+    in_affine : 2x3 tuple or None
+        Affine (see :mod:`enhance_core.geometry`) from the *source*'s
+        full-resolution continuous pixel coordinates to the step's input at
+        ``scale``: scaling by ``scale`` when no size-changing step comes
+        before, None outside a render. Filters that analyse ``source`` use
+        it to find their input in it.
     """
 
     scale: float = 1.0
@@ -171,6 +186,9 @@ class RenderContext:
     progress: ProgressFn = _no_progress
     should_stop: StopFn = _never_stop
     device: str | None = None
+    out_region: Any = None
+    in_shape: tuple[int, int] | None = None
+    in_affine: Any = None
 
     def with_(self, **changes: Any) -> RenderContext:
         """Return a copy with some fields changed."""
@@ -178,6 +196,7 @@ class RenderContext:
 
 
 ApplyFn = Callable[[np.ndarray, Any, RenderContext], np.ndarray]
+GeometryFn = Callable[[Any, int, int, RenderContext], Any]
 
 
 @dataclass(frozen=True)
@@ -208,6 +227,16 @@ class FilterDef:
         ``mask_edits(params) -> bool``: True when, with these parameters, the
         step's painted mask edits a mask the filter finds itself (paint adds,
         erase removes) instead of limiting where its result applies.
+    geometry : callable or None
+        For filters that change the image size (crop, rotate, resize,
+        super-resolution): ``geometry(params, rows, cols, ctx) ->
+        StepGeometry`` (:mod:`enhance_core.geometry`) gives the output size
+        and the affine from input to output for an input of ``rows`` x
+        ``cols`` at ``ctx.scale`` (``ctx.source`` and ``ctx.in_affine`` are
+        set, for filters that decide from the image). ``apply`` then returns
+        ``ctx.out_region`` of the output from the input region it gets, and
+        ``margin`` is counted in input pixels around the preimage of that
+        region. None (the default): the output has the input's shape.
     """
 
     name: str
@@ -219,6 +248,7 @@ class FilterDef:
     learned: bool = False
     description: str = ""
     mask_edits: Callable[[Any], bool] = lambda params: False
+    geometry: GeometryFn | None = None
 
     @property
     def specs(self) -> list[ParamSpec]:

@@ -18,10 +18,11 @@ import importlib
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters import color, curves, denoise, frequency, histogram, point, spatial
+from enhance_core.filters import geometry_ops
 from enhance_core.filters.base import FilterDef, param_specs
 
 CATEGORIES: tuple[str, ...] = (
-    "Tone", "Color", "Blur & denoise", "Sharpen & edges", "Frequency", "Learned", "Medical",
+    "Geometry", "Tone", "Color", "Blur & denoise", "Sharpen & edges", "Frequency", "Learned", "Medical",
 )
 """Menu groups in display order."""
 
@@ -86,7 +87,7 @@ def _register_learned() -> None:
         register(module.FILTER_DEF)
 
 
-for _module in (point, histogram, curves, color, spatial, denoise, frequency):
+for _module in (geometry_ops, point, histogram, curves, color, spatial, denoise, frequency):
     for _filter_def in _module.FILTERS:
         register(_filter_def)
 _register_learned()

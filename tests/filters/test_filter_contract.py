@@ -10,7 +10,8 @@ from enhance_core.filters.registry import FILTERS
 
 from .synthetic import DEPTHS, source_pixels
 
-CLASSIC = sorted(name for name, f in FILTERS.items() if not f.learned)
+CLASSIC = sorted(name for name, f in FILTERS.items() if not f.learned and f.geometry is None)
+"""Classic filters that keep the size (size-changing ones: tests/filters/test_geometry_ops.py)."""
 
 IDENTITY: dict[str, dict] = {
     "brightness_contrast": {"brightness": 0.0, "contrast": 1.0},
