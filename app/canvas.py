@@ -75,6 +75,7 @@ class CompareCanvas(QWidget):
         self.mode = CompareMode.SPLIT
         self.divider = 0.5
         self.flashing = False
+        self.before_label = "Before"
         self.tool: CanvasTool | None = None
         self._layers = CanvasLayers()
         self._qimages: dict[int, tuple[DisplayImage, QImage]] = {}
@@ -125,6 +126,11 @@ class CompareCanvas(QWidget):
         self._update_pane_size()
         self.update()
         self.view_changed.emit()
+
+    def set_before_label(self, text: str) -> None:
+        """Name the "before" side ``text`` (a compared snapshot's name; "Before" for the original)."""
+        self.before_label = text
+        self.update()
 
     def set_tool(self, tool: CanvasTool | None) -> None:
         """Route left-button drags to ``tool`` (None: drags pan); a stroke of the old tool ends where the mouse is."""
@@ -218,14 +224,15 @@ class CompareCanvas(QWidget):
         if self.flashing or self.mode is CompareMode.BEFORE:
             for offset, width in self._panes():
                 self._paint_pane(painter, QRectF(offset, 0, width, height), offset, self._layers.before)
-                self._paint_label(painter, QPointF(offset + 10, 10), "Original" if self.flashing else "Before")
+                original = self.flashing and self.before_label == "Before"
+                self._paint_label(painter, QPointF(offset + 10, 10), "Original" if original else self.before_label)
         elif self.mode is CompareMode.AFTER:
             self._paint_pane(painter, QRectF(0, 0, self.width(), height), 0.0, self._layers.after)
         elif self.mode is CompareMode.SIDE_BY_SIDE:
             (x0, w0), (x1, w1) = self._panes()
             self._paint_pane(painter, QRectF(x0, 0, w0, height), x0, self._layers.before)
             self._paint_pane(painter, QRectF(x1, 0, w1, height), x1, self._layers.after)
-            self._paint_label(painter, QPointF(x0 + 10, 10), "Before")
+            self._paint_label(painter, QPointF(x0 + 10, 10), self.before_label)
             self._paint_label(painter, QPointF(x1 + 10, 10), "After")
         else:
             split = self.divider * self.width()
@@ -307,7 +314,8 @@ class CompareCanvas(QWidget):
         painter.setBrush(QColor(255, 255, 255, 230))
         painter.setPen(QPen(QColor(0, 0, 0, 120), 1))
         painter.drawEllipse(QPointF(x, self.height() / 2.0), 9, 9)
-        self._paint_label(painter, QPointF(max(10, x - 70), 10), "Before")
+        label_width = max(70, painter.fontMetrics().horizontalAdvance(self.before_label) + 22)
+        self._paint_label(painter, QPointF(max(10, x - label_width), 10), self.before_label)
         self._paint_label(painter, QPointF(min(self.width() - 60, x + 10), 10), "After")
 
     @staticmethod

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -44,6 +44,7 @@ from enhance_core.stack import StackItem
 if TYPE_CHECKING:
     from enhance_core.medical.series import DicomSeries, SeriesScan
     from enhance_core.project import Project
+    from enhance_core.project_states import SavedHistory, Snapshot
 
 RECIPE_FILTER = "Recipes (*.json)"
 PROJECT_FILTER = f"Enhance Studio projects (*{PROJECT_SUFFIX})"
@@ -125,6 +126,15 @@ class FileActions(QObject):
     saved_preview_loaded(pixels)
         A project opened with a saved preview of its result that still fits its image (8-bit pixels), after
         its image and stack are set.
+    project_opened(project)
+        A project (:class:`~enhance_core.project.Project`) opened: its image and steps are set, and its
+        undo history and snapshots are to be taken over (:func:`app.project_history.connect_project_states`).
+
+    Attributes
+    ----------
+    states : callable
+        ``states()`` gives the undo history and the snapshots saved with a project
+        (``(SavedHistory or None, snapshots)``); none until connected.
     """
 
     recent_changed = Signal(list)
@@ -133,6 +143,7 @@ class FileActions(QObject):
     study_scanned = Signal(object)
     read_warned = Signal(str, list)
     saved_preview_loaded = Signal(object)
+    project_opened = Signal(object)
 
     def __init__(self, window: QWidget, document: Document, reporter: ErrorReporter,
                  settings: EditorSettings, result: Callable[[], np.ndarray | None] = lambda: None) -> None:
@@ -140,6 +151,7 @@ class FileActions(QObject):
         super().__init__(window)
         self.window, self.document, self.reporter, self.settings = window, document, reporter, settings
         self.result = result
+        self.states: Callable[[], tuple[SavedHistory | None, Sequence[Snapshot]]] = lambda: (None, ())
         self.lane = JobRunner("Opening", self)
 
     # --- opening ---------------------------------------------------------------------------
@@ -229,8 +241,10 @@ class FileActions(QObject):
 
         def show(read: tuple[Image, np.ndarray | None, str]) -> None:
             image, preview, warning = read
-            self._show_image(project.image, image, recent=False, warnings=[warning] if warning else [])
+            warnings = [warning] if warning else []
+            self._show_image(project.image, image, recent=False, warnings=warnings + list(project.warnings))
             self.document.stack.reset(project.steps)
+            self.project_opened.emit(project)
             self.document.project_path = path
             self._remember(path)
             if preview is not None:
@@ -308,9 +322,11 @@ class FileActions(QObject):
         if document.source_path is None:
             self.reporter.show_error(self.window, "Nothing to save", "Open an image first.")
             return False
+        history, snapshots = self.states()
         try:
             save_project(path, image=document.source_path, reference=document.reference_path,
-                         steps=document.stack.snapshot(), preview=self.result())
+                         steps=document.stack.snapshot(), preview=self.result(), history=history,
+                         snapshots=snapshots)
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot save the project", error)
             return False

@@ -30,6 +30,7 @@ from app.history import HistoryKeeper, HistorySettingsDialog
 from app.menus import build_menus, shortcut_rows
 from app.metrics_controller import MetricsController
 from app.metrics_panel import MetricsPanel, noise_unit
+from app.project_history import connect_project_states
 from app.recovery import RecoveryController
 from app.render_controller import RenderController
 from app.render_jobs import ViewFrame
@@ -38,6 +39,7 @@ from app.series_panel import SeriesPanel
 from app.settings import APPLICATION, EditorSettings
 from app.shortcut_keys import ShortcutKeys
 from app.slice_browser import SliceBrowser
+from app.snapshots_panel import SnapshotsPanel, SnapshotStore
 from app.stack_panel import StackPanel
 from app.status_bar import EditorStatusBar
 from app.window_level import WindowLevelControls
@@ -45,6 +47,7 @@ from app.viewer_overlay import ViewerOverlay
 from app.workers import JobFailure, JobRunner
 from enhance_core.medical.roi import pixel_spacing
 from enhance_core.medical.windows import stack_window
+from enhance_core.project_states import Snapshot
 
 SAVED_PREVIEW_MESSAGE = "Showing the preview saved with the project while the stack renders"
 
@@ -92,8 +95,11 @@ class MainWindow(QMainWindow):
         self.overlay = ViewerOverlay(self.document, self.canvas, self.slices, self.window_level, self)
         self.dicom_panel = DicomHeaderPanel(self.document)
         self.series_panel = SeriesPanel()
+        self.snapshots = SnapshotStore(self.document, self)
+        self.snapshots_panel = SnapshotsPanel(self.snapshots)
         self._add_docks()
         self.history = HistoryKeeper(self.document, self.settings, self.history_view, self)
+        connect_project_states(self.files, self.history, self.snapshots)
         self.recovery = RecoveryController(self, self.document, self.history, self.canvas, self.reporter,
                                            root=recovery_root)
         menus = build_menus(self)
@@ -136,6 +142,7 @@ class MainWindow(QMainWindow):
                 ("stack", "Filter stack", self.stack_panel, Qt.DockWidgetArea.RightDockWidgetArea),
                 ("metrics", "Metrics", self.metrics_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
                 ("history", "History", history, Qt.DockWidgetArea.LeftDockWidgetArea),
+                ("snapshots", "Snapshots", self.snapshots_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
                 ("dicom", "DICOM Header", self.dicom_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
                 ("series", "Series", self.series_panel, Qt.DockWidgetArea.LeftDockWidgetArea)):
             dock = QDockWidget(title, self)
@@ -143,6 +150,7 @@ class MainWindow(QMainWindow):
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[name] = dock
+        self.tabifyDockWidget(self.docks["history"], self.docks["snapshots"])
         self.tabifyDockWidget(self.docks["history"], self.docks["dicom"])
         self.tabifyDockWidget(self.docks["metrics"], self.docks["series"])
         self.docks["metrics"].raise_()
@@ -188,6 +196,7 @@ class MainWindow(QMainWindow):
         self.files.read_warned.connect(status.set_read_warnings)
         self.files.saved_preview_loaded.connect(self.renders.show_saved_preview)
         self.renders.saved_preview_shown.connect(self._mark_saved_preview)
+        self.snapshots.compare_changed.connect(self._compare_snapshot)
         self.slices.install_keys(self.canvas)
         self.slices.play_action.toggled.connect(self.measure.set_playing)
         self.slices.message.connect(lambda text: status.showMessage(text, 10000))
@@ -366,6 +375,13 @@ class MainWindow(QMainWindow):
         self.canvas.set_mode(mode)
         self.actions_by_name[f"mode_{mode.value}"].setChecked(True)
         self.settings.set_value("view/compare_mode", mode.value)
+
+    def _compare_snapshot(self, snapshot: Snapshot | None) -> None:
+        """Show ``snapshot`` (None: the original) on the before side of the split view."""
+        self.renders.set_before_steps(None if snapshot is None else snapshot.steps)
+        self.canvas.set_before_label("Before" if snapshot is None else f"Snapshot: {snapshot.name}")
+        if snapshot is not None and self.canvas.mode is CompareMode.AFTER:
+            self.set_compare_mode(CompareMode.SPLIT)
 
     def _mark_saved_preview(self, shown: bool) -> None:
         """Say in the status bar that the result shown is the project's saved preview, until it is rendered."""

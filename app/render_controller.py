@@ -19,6 +19,10 @@ metrics of a full preview, ``proxy_ready`` of a proxy (whose pixels are too
 coarse to measure). A frame that did not render the "before" side gets the
 one that landed last for the current source, whichever frame (a proxy, say)
 brought it.
+A snapshot being compared (:meth:`RenderController.set_before_steps`) takes
+the "before" side's place: its steps render there, on the same lane and
+through the same renderer as the original would, while the histogram and
+metrics keep measuring against the original.
 A reopened project's saved preview (:func:`show_saved_preview`) stands on the
 result side until a frame of the reopened stack lands; it is only painted, never
 measured (no ``frame_ready`` or ``proxy_ready``).
@@ -38,9 +42,11 @@ from app.document import Document
 from app.render_jobs import ViewFrame, landed_layers, render_view
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError
+from enhance_core.medical.windows import display_steps
 from enhance_core.render import Renderer
-from enhance_core.view_plan import (ViewRequest, ViewState, ViewWish, after_frame, plan_view, preview_scale_for,
-                                    proxy_scale_for)
+from enhance_core.stack import StackItem
+from enhance_core.view_plan import (ViewPlan, ViewRequest, ViewState, ViewWish, after_frame, plan_view,
+                                    preview_scale_for, proxy_scale_for)
 
 THROTTLE_MS = 16
 SLOW_PREVIEW_S = 0.25
@@ -85,6 +91,7 @@ class RenderController(QObject):
         self._result: ViewFrame | None = None
         self._saved: DisplayImage | None = None
         self._saved_generation = 0
+        self._compare: tuple[StackItem, ...] | None = None
         self.state = ViewState()
         self._last_seconds = 0.0
         self._running_slow = False
@@ -130,6 +137,23 @@ class RenderController(QObject):
         self._saved_generation = self.generation
         self.canvas.set_layers(dataclasses.replace(self.canvas.layers, after=SideLayers(whole=self._saved)))
         self.saved_preview_shown.emit(True)
+
+    def set_before_steps(self, steps: tuple[StackItem, ...] | None) -> None:
+        """Render ``steps`` (a snapshot's) on the "before" side instead of the original; None: the original again."""
+        if steps != self._compare:
+            self._compare = steps
+            self.schedule()
+
+    def _plan(self, wish: ViewWish) -> ViewPlan:
+        """What to render for ``wish``, with the compared snapshot's steps standing in for the original's."""
+        compare = self._compare
+        if compare is None:
+            return plan_view(self.state, wish)
+        shown = display_steps(wish.steps) if self.state.before_steps == compare else None
+        plan = plan_view(dataclasses.replace(self.state, before_steps=shown), wish)
+        if plan.request is None:
+            return plan
+        return dataclasses.replace(plan, request=dataclasses.replace(plan.request, before_steps=compare))
 
     def current_result(self) -> np.ndarray | None:
         """The 8-bit whole-image result of the current source and stack as shown (full preview, else proxy), or None.
@@ -214,7 +238,7 @@ class RenderController(QObject):
         wish, image = self.wish(), self.document.source
         if wish is None:
             return
-        plan = plan_view(self.state, wish)
+        plan = self._plan(wish)
         if plan.drop_detail:
             self.state = dataclasses.replace(self.state, detail=None)
             self.canvas.set_layers(self.canvas.layers.without_detail())
@@ -230,6 +254,8 @@ class RenderController(QObject):
     def _on_frame(self, frame: ViewFrame) -> None:
         was_stopped = self.state.stopped_generation >= 0
         current_source = frame.request.generation >= self._source_generation
+        if frame.before_pixels is not None and frame.request.before_steps != display_steps(frame.request.steps):
+            frame = dataclasses.replace(frame, before_pixels=None)  # a snapshot's: measure against the original
         if current_source:
             self.state = after_frame(self.state, frame.request)
             if frame.before_pixels is not None:
