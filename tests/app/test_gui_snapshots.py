@@ -150,3 +150,30 @@ def test_deleting_the_compared_snapshot_shows_the_original_again(qtbot, window, 
     assert not panel.compare_button.isChecked() and window.canvas.before_label == "Before"
     qtbot.waitUntil(lambda: window.renders.state.before_steps == (), timeout=20000)
     wait_rendered(qtbot, window)
+
+
+def test_reopened_edits_are_the_commands_they_were(qtbot, window, photo_path, tmp_path):
+    from app.commands import MoveStepCommand, RemoveStepCommand, edit_record, set_opacity_command
+
+    open_image(qtbot, window, photo_path)
+    for name in ("gamma", "negative", "saturation"):
+        add_filter(qtbot, window, name)
+    document = window.document
+    first, second, _ = document.stack.snapshot()
+    document.push(MoveStepCommand(document.stack, first.uid, 2))
+    document.push(set_opacity_command(document.stack, second, 0.5))
+    document.push(RemoveStepCommand(document.stack, first.uid))
+    undo_stack = document.undo_stack
+    undo_stack.undo()  # the removal stays to redo
+    kinds = [(edit_record(undo_stack.command(i)).kind, undo_stack.text(i)) for i in range(undo_stack.count())]
+    assert [kind for kind, _ in kinds] == ["add", "add", "add", "move", "replace", "remove"]
+    path = tmp_path / "edit.esproj"
+    assert window.files.save_project_to(path)
+    expected = stack_looks(document.stack)
+
+    reopen(qtbot, window, path)
+    assert [(edit_record(undo_stack.command(i)).kind, undo_stack.text(i)) for i in range(undo_stack.count())] == kinds
+    assert undo_stack.index() == 5 and stack_looks(document.stack) == expected
+    undo_stack.redo()
+    assert [item.filter for item in document.stack] == ["negative", "saturation"]
+    wait_rendered(qtbot, window)
