@@ -171,7 +171,7 @@ def test_header_dock_shares_a_tab_with_history_and_comes_forward_for_dicom(qtbot
     from PySide6.QtWidgets import QTabBar
 
     def front_tab() -> str:
-        bars = [bar for bar in window.findChildren(QTabBar) if bar.count() == 2]
+        bars = [bar for bar in window.findChildren(QTabBar) if bar.count() == 3]
         assert len(bars) == 1
         return bars[0].tabText(bars[0].currentIndex())
 
@@ -179,7 +179,7 @@ def test_header_dock_shares_a_tab_with_history_and_comes_forward_for_dicom(qtbot
     PILImage.fromarray(np.zeros((16, 16, 3), np.uint8)).save(photo)
     open_image(qtbot, window, photo)
     open_folder(qtbot, window, series_folder)
-    assert window.tabifiedDockWidgets(window.docks["history"]) == [window.docks["dicom"]]
+    assert window.tabifiedDockWidgets(window.docks["history"]) == [window.docks["snapshots"], window.docks["dicom"]]
     assert front_tab() == "DICOM Header"
     window.docks["history"].raise_()
     next_slice(qtbot, window, lambda: window.slices.step(1))
