@@ -30,9 +30,12 @@ it agrees with scikit-image to 1e-4.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import cv2
 import numpy as np
+
+from enhance_core.geometry import affine_scale, scale_affine, warp_image
 
 LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 """Rec. 709 luma weights for R, G, B."""
@@ -201,6 +204,52 @@ def compare_images(result: np.ndarray, reference: np.ndarray, *, data_range: flo
         "psnr": psnr,
         "ssim": structural_similarity(result, reference, data_range=data_range),
     }
+
+
+def reference_for_result(reference: np.ndarray, *, result_shape: tuple[int, int], source_shape: tuple[int, int],
+                         output_shape: tuple[int, int] | None = None, affine: Any = None) -> np.ndarray:
+    """The reference to compare a result with, following the stack's geometry (crop, rotate, resize...).
+
+    * A reference of the final output's full-resolution size (``output_shape``,
+      default ``result_shape``) is the result's own ground truth: returned as
+      is, or resized to ``result_shape`` for a preview (area averaging).
+    * A reference of the source's size, when the stack changes the geometry
+      (``affine`` given: from the source's full-resolution continuous pixel
+      coordinates to the result, :func:`enhance_core.stack_geometry.output_affine`
+      at the result's scale), is warped through that affine to the result
+      (Lanczos when enlarging, area averaging when shrinking).
+    * Otherwise :class:`ValueError` says why the metrics cannot be computed,
+      naming the sizes.
+
+    Parameters
+    ----------
+    reference : ndarray
+        float32 (rows, cols) or (rows, cols, C).
+    result_shape, source_shape, output_shape : (rows, cols)
+        The compared result, the source at full resolution, the final output at full resolution.
+    affine : 2x3 affine, optional
+        None when the stack keeps the source's geometry.
+    """
+    rows, cols = (int(v) for v in result_shape[:2])
+    final = (rows, cols) if output_shape is None else (int(output_shape[0]), int(output_shape[1]))
+    have = tuple(reference.shape[:2])
+    planes = reference if reference.ndim == 3 else reference[:, :, None]
+    if have == final:
+        if have == (rows, cols):
+            return reference
+        factor = affine_scale(scale_affine(cols / have[1], rows / have[0]))
+        resized = cv2.resize(np.ascontiguousarray(planes, dtype=np.float32), (cols, rows),
+                             interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LANCZOS4)
+        return resized.reshape((rows, cols) + reference.shape[2:])
+    if affine is not None and have == tuple(source_shape[:2]):
+        warped = warp_image(np.ascontiguousarray(planes, dtype=np.float32), affine, (rows, cols))
+        return warped.reshape((rows, cols) + reference.shape[2:])
+    sizes = f"the reference is {have[1]}x{have[0]}, the result {final[1]}x{final[0]}"
+    if affine is not None:
+        raise ValueError(f"{sizes} and the source {source_shape[1]}x{source_shape[0]}: metrics need a reference "
+                         "of the result's size, or of the source's size to follow the stack's crop, rotation "
+                         "and resizing")
+    raise ValueError(f"{sizes}: metrics need a reference of the result's size")
 
 
 def change_from_original(

@@ -39,10 +39,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
+from enhance_core.filters.base import RenderContext
 from enhance_core.filters.registry import get_filter
 from enhance_core.medical.windows import display_steps
 from enhance_core.stack import StackItem
+from enhance_core.stack_geometry import output_shape
 
 PREVIEW_PIXELS = 2_000_000
 PROXY_PIXELS = 250_000
@@ -73,6 +76,22 @@ def proxy_scale_for(rows: int, cols: int, preview_scale: float, *, budget: int =
     """
     scale = math.sqrt(budget / float(rows * cols))
     return scale if scale * scale <= PROXY_MAX_SHARE * preview_scale * preview_scale else None
+
+
+def stack_preview_scales(steps: Sequence[StackItem], rows: int, cols: int, *, ctx: RenderContext | None = None,
+                         budget: int = PREVIEW_PIXELS, proxy_budget: int = PROXY_PIXELS) -> tuple[float, float | None]:
+    """(preview scale, proxy scale or None) of a ``rows`` x ``cols`` source under ``steps``.
+
+    Chosen from the stack's *final output* at full resolution
+    (:func:`enhance_core.stack_geometry.output_shape`), so the preview's output
+    stays within ``budget`` pixels: an x4 enlargement of a 2 MP scan previews
+    at scale 0.25, a crop to a quarter at scale 1. ``ctx`` (with ``source``)
+    lets steps that measure the image (deskew) size their output.
+    """
+    out_rows, out_cols = output_shape(steps, rows, cols, ctx=ctx)
+    preview = min(1.0, preview_scale_for(out_rows, out_cols, budget=budget))
+    proxy = proxy_scale_for(out_rows, out_cols, preview, budget=proxy_budget)
+    return preview, None if proxy is None else min(1.0, proxy)
 
 
 def is_slow(item: StackItem) -> bool:

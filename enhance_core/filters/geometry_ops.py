@@ -7,7 +7,8 @@ any size and a preview at scale p is the full render shrunk by p. ``apply``
 produces ``ctx.out_region`` of the output with :func:`enhance_core.geometry.warp_region`:
 crop, flip and quarter turns copy pixels exactly, resizing averages areas when
 shrinking and uses Lanczos-4 when enlarging, straightening uses Lanczos-4 with
-reflected borders.
+reflected borders. Lanczos overshoot is clipped to 0..1 for integer sources;
+float sources keep it, as they keep values outside 0..1.
 
 Deskew measures the dominant text or line angle of the whole source (a
 projection profile of its dark strokes on a copy of at most
@@ -67,8 +68,11 @@ def _geometry_apply(geometry: GeometryFn, border: str = "replicate") -> Callable
             ctx = ctx.with_(in_affine=identity_affine(), source=pixels if ctx.source is None else ctx.source)
         step = geometry(params, in_shape[0], in_shape[1], ctx)
         out_region = ctx.out_region if ctx.out_region is not None else Region(0, 0, step.out_rows, step.out_cols)
-        return warp_region(pixels, step.matrix, in_origin=ctx.origin, in_shape=in_shape, out_region=out_region,
-                           border=border)
+        out = warp_region(pixels, step.matrix, in_origin=ctx.origin, in_shape=in_shape, out_region=out_region,
+                          border=border)
+        if ctx.bit_depth < 32:
+            np.clip(out, 0.0, 1.0, out=out)
+        return out
 
     return apply
 
