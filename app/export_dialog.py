@@ -1,4 +1,4 @@
-"""The export dialog: file, format, bit depth, quality, and for JPEG a live size/PSNR/SSIM estimate.
+"""The export dialog: file, format, bit depth, quality, output size, and for JPEG a live size/PSNR/SSIM estimate.
 
 Opening the dialog starts the full-resolution render (progress in the status
 bar); the estimate runs on that render whenever the quality changes, latest
@@ -11,6 +11,11 @@ institution fields) and, for PNG and TIFF, *Full-range 16-bit values*, which
 writes the slice's unedited values (``HU + 32768`` for CT) instead of the
 rendered stack. A DICOM source exports to 16-bit PNG by default (lossless,
 where a JPEG would lose detail of a diagnostic image).
+
+The *Size* group (:mod:`app.export_size_box`) resizes the result after the
+stack (long edge, percentage or megapixels) and sharpens it for output; the
+estimate and the write both use the resized result. The full-range export
+writes the slice's own values at their own size.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.export_jobs import (JpegEstimate, estimate_jpeg, render_full, write_dicom_result, write_full_range,
                              write_result)
+from app.export_size_box import OutputSizeBox
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
+from enhance_core.export_size import OutputSize
 from enhance_core.image import Image
 from enhance_core.io import BIT_DEPTHS, default_bit_depth
 from enhance_core.medical.windows import stack_window
@@ -85,6 +92,7 @@ class ExportDialog(QDialog):
         self.full_range = QCheckBox("Full-range 16-bit values" + (" (HU + 32768)" if hu else ""))
         self.full_range.setToolTip("Write the slice's unedited values in 16 bits instead of the edited picture "
                                    "(PNG and TIFF); the mapping to physical units is in the file's description")
+        self.size_box = OutputSizeBox(self.source.rows, self.source.cols)
         self.estimate = QLabel("Rendering the full-resolution result…")
         self.estimate.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
@@ -96,6 +104,7 @@ class ExportDialog(QDialog):
         self.quality_entry.valueChanged.connect(self.quality.setValue)
         self.quality.valueChanged.connect(self._request_estimate)
         self.full_range.toggled.connect(self._on_format)
+        self.size_box.changed.connect(self._request_estimate)
         self.buttons.accepted.connect(self.export)
         self.buttons.rejected.connect(self.reject)
         self._sync_format_to_path()
@@ -121,11 +130,12 @@ class ExportDialog(QDialog):
         dicom_row.addWidget(self.full_range)
         dicom_box.setVisible(self.is_dicom)
         form.addRow("DICOM" if self.is_dicom else "", dicom_box)
+        form.addRow(self.size_box)
         form.addRow("Estimate", self.estimate)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.buttons)
-        self.resize(560, 240)
+        self.resize(560, 360)
 
     def _default_path(self) -> Path:
         """``<name>_edited.jpg`` beside the source (or in the last export folder); ``.png`` for DICOM (lossless)."""
@@ -168,6 +178,7 @@ class ExportDialog(QDialog):
         if self.writes_full_range():
             self.bit_depth.setCurrentIndex(BIT_DEPTHS[name].index(16))
         self.bit_depth.setEnabled(not self.writes_full_range())
+        self.size_box.setEnabled(not self.writes_full_range())
         self._request_estimate()
 
     def writes_full_range(self) -> bool:
@@ -189,8 +200,14 @@ class ExportDialog(QDialog):
             return
         quality = self.quality.value()
         self.estimate.setText(f"Estimating JPEG at quality {quality}…")
-        self.estimate_lane.submit(partial(estimate_jpeg, self.rendered, quality), on_done=self._on_estimate,
+        self.estimate_lane.submit(partial(estimate_jpeg, self.rendered, quality, size=self.output_size()),
+                                  on_done=self._on_estimate,
                                   on_failed=self._on_failed, label="Estimating JPEG")
+
+    def output_size(self) -> OutputSize | None:
+        """The Size group's settings, or None when they leave the result as it is."""
+        size = self.size_box.output_size()
+        return None if size.is_identity else size
 
     def _on_rendered(self, image: Image) -> None:
         self.rendered = image
@@ -232,8 +249,9 @@ class ExportDialog(QDialog):
         assert self.rendered is not None  # export() waits for the render
         if self.is_dicom:
             return partial(write_dicom_result, self.rendered, path, self.bit_depth.currentData(),
-                           self.quality.value(), stack_window(self.steps), include)
-        return partial(write_result, self.rendered, path, self.bit_depth.currentData(), self.quality.value())
+                           self.quality.value(), stack_window(self.steps), include, size=self.output_size())
+        return partial(write_result, self.rendered, path, self.bit_depth.currentData(), self.quality.value(),
+                       size=self.output_size())
 
     def _on_written(self, path: Path) -> None:
         self.written = Path(path)

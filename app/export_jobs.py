@@ -5,7 +5,8 @@ and decodes it again to measure PSNR and SSIM against the 8-bit result the
 writer encodes (:func:`enhance_core.io.jpeg_cost.jpeg_cost`, as ``jpeg-table``).
 Images above ``SAMPLE_PIXELS`` are estimated from a mosaic of tiles taken on
 a regular grid (aligned to the 16-pixel JPEG blocks); the size is scaled by
-the area ratio.
+the area ratio. The estimate and the writes resize the result first when
+the export has an output size (:mod:`enhance_core.export_size`).
 
 Results of a DICOM source are written with the de-identified JSON
 description of :mod:`enhance_core.medical.export` (patient fields only when
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from enhance_core.errors import Cancelled
+from enhance_core.export_size import OutputSize, apply_output_size
 from enhance_core.image import Image, Window
 from enhance_core.io import write_image
 from enhance_core.io.jpeg_cost import jpeg_cost
@@ -62,29 +64,41 @@ def sample_mosaic(pixels: np.ndarray, *, budget: int = SAMPLE_PIXELS, tile: int 
     return np.ascontiguousarray(np.concatenate(strips, axis=0))
 
 
-def estimate_jpeg(result: Image, quality: int, progress, should_stop) -> JpegEstimate:
+def sized(result: Image, size: OutputSize | None) -> Image:
+    """``result`` at the export's output size (itself without one)."""
+    return result if size is None else apply_output_size(result, size)
+
+
+def estimate_jpeg(result: Image, quality: int, progress, should_stop, *,
+                  size: OutputSize | None = None) -> JpegEstimate:
     """Encode (a sample of) ``result`` as JPEG at ``quality``; measure its size, PSNR and SSIM (:func:`jpeg_cost`)."""
     started = time.perf_counter()
+    result = sized(result, size)
     sample = sample_mosaic(result.pixels)
     sampled = sample is not result.pixels
     alpha = None if result.alpha is None else sample_mosaic(result.alpha)
     if should_stop():
         raise Cancelled("estimate cancelled")
     cost = jpeg_cost(Image(sample, alpha, result.meta), quality)
-    size = cost.bytes * (result.rows * result.cols) / float(sample.shape[0] * sample.shape[1])
-    return JpegEstimate(quality, int(size), cost.psnr, cost.ssim, sampled, time.perf_counter() - started)
+    file_bytes = cost.bytes * (result.rows * result.cols) / float(sample.shape[0] * sample.shape[1])
+    return JpegEstimate(quality, int(file_bytes), cost.psnr, cost.ssim, sampled, time.perf_counter() - started)
 
 
-def write_result(result: Image, path: Path, bit_depth: int | None, quality: int, progress, should_stop) -> Path:
-    """Write the rendered result (atomically; never over its own source)."""
+def write_result(result: Image, path: Path, bit_depth: int | None, quality: int, progress, should_stop, *,
+                 size: OutputSize | None = None) -> Path:
+    """Write the rendered result at the output ``size`` (atomically; never over its own source)."""
     progress(0.0, f"writing {path.name}")
-    return write_image(result, path, bit_depth=bit_depth, quality=quality)
+    return write_image(sized(result, size), path, bit_depth=bit_depth, quality=quality)
 
 
 def write_dicom_result(result: Image, path: Path, bit_depth: int | None, quality: int, window: Window | None,
-                       include_patient_data: bool, progress, should_stop) -> Path:
-    """Write the rendered result of a DICOM source with its de-identified description (patient data if asked)."""
+                       include_patient_data: bool, progress, should_stop, *, size: OutputSize | None = None) -> Path:
+    """Write the rendered result of a DICOM source with its de-identified description (patient data if asked).
+
+    At an output ``size`` the description's pixel spacing is that of the resized pixels.
+    """
     progress(0.0, f"writing {path.name}")
+    result = sized(result, size)
     text = export_description(result.meta, window=window, include_patient_data=include_patient_data)
     return write_image(result, path, bit_depth=bit_depth, quality=quality, description=text)
 

@@ -39,6 +39,7 @@ from enhance_core.batch_manifest import DONE, FAILED, QUEUED, Manifest, steps_di
 from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, remove_partial_files, run_pool
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
+from enhance_core.export_size import OutputSize, apply_output_size
 from enhance_core.image import Image
 from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality,
                              read_image, write_image)
@@ -168,7 +169,8 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
                format_suffix: str | None = None, mask_file: Path | None = None, mask_dir: Path | None = None,
                reference_dir: Path | None = None, bit_depth: int | None = None, quality: int = 95,
                overwrite: bool = False, device: str | None = None,
-               subfolders: Mapping[Path, PurePosixPath] | None = None) -> list[FileTask]:
+               subfolders: Mapping[Path, PurePosixPath] | None = None,
+               size: OutputSize | None = None) -> list[FileTask]:
     """Build one :class:`FileTask` per input.
 
     Outputs keep the input's name in ``output_dir``, in the input's
@@ -178,7 +180,8 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     an output would be an input, when both ``mask_file`` and ``mask_dir`` are
     given, when ``mask_file`` is not a readable image, when ``quality`` is not
     1-100, when an output format cannot hold ``bit_depth``, or when ``device``
-    is not available and a step is a learned filter.
+    is not available and a step is a learned filter. ``size`` resizes and
+    sharpens each result for output (:mod:`enhance_core.export_size`).
     """
     check_quality(quality)
     if device not in (None, "", "auto") and any(item.definition.learned for item in steps):
@@ -214,7 +217,8 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
                                  "choose another -o folder")
         mask = mask_file if mask_file is not None else _single(masks.get(source.stem))
         tasks.append(FileTask(source, output, tuple(steps), mask, _single(references.get(source.stem)),
-                              bit_depth, quality, overwrite, device))
+                              bit_depth, quality, overwrite, device,
+                              None if size is None or size.is_identity else size))
     return tasks
 
 
@@ -286,7 +290,8 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             if id(task.steps) not in digests:
                 digests[id(task.steps)] = steps_digest(task.steps)
             steps = digests[id(task.steps)]
-            recipe = work_hash(steps, bit_depth=task.bit_depth, quality=task.quality, mask=task.mask)
+            recipe = work_hash(steps, bit_depth=task.bit_depth, quality=task.quality, mask=task.mask,
+                               size=task.size.describe() if task.size is not None else "")
             now = manifest.entry(task.source, task.output, recipe, QUEUED)
             earlier = manifest.latest(task.source)
             if now is None or earlier is None or not earlier.same_work(now) or task.overwrite:
@@ -392,7 +397,8 @@ def process_file(task: FileTask) -> FileResult:
         notes: dict[str, str] = {}
         result = render_image(image, steps, device=task.device, notes=notes)
         _make_folder(task.output.parent)
-        written = write_image(result, task.output, bit_depth=task.bit_depth, quality=task.quality)
+        output = apply_output_size(result, task.size) if task.size is not None else result
+        written = write_image(output, task.output, bit_depth=task.bit_depth, quality=task.quality)
         outcome = FileResult(task.source, written, reference=task.reference, megapixels=megapixels,
                              step_notes=tuple(f"{item.definition.label}: {notes[item.uid]}" for item in steps
                                               if item.uid in notes))

@@ -82,12 +82,16 @@ def steps_digest(steps: Sequence[StackItem]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def work_hash(steps: str, *, bit_depth: int | None, quality: int, mask: Path | None) -> str:
-    """The manifest's recipe hash of one file: its steps' digest, output settings and mask file (by content date)."""
+def work_hash(steps: str, *, bit_depth: int | None, quality: int, mask: Path | None, size: str = "") -> str:
+    """The manifest's recipe hash of one file: its steps' digest, output settings and mask file (by content date).
+
+    ``size`` describes the output size (:meth:`OutputSize.describe`); empty, the hash is what it was before
+    resizing existed, so earlier manifests stay valid.
+    """
     mask_identity: Any = None
     if mask is not None:
         mask_identity = [str(mask.resolve()), *(file_identity(mask) or (None, None))]
-    text = json.dumps([steps, bit_depth, quality, mask_identity])
+    text = json.dumps([steps, bit_depth, quality, mask_identity, *([size] if size else [])])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from enhance_core.export_size import OutputSize
 from enhance_core.stack import StackItem
 
 
 @dataclass(frozen=True)
 class FileTask:
-    """One file to process: where it comes from and goes, with its mask and reference."""
+    """One file to process: where it comes from and goes, with its mask, reference and output size."""
 
     source: Path
     output: Path
@@ -32,6 +33,7 @@ class FileTask:
     quality: int = 95
     overwrite: bool = False
     device: str | None = None
+    size: OutputSize | None = None
 
 
 @dataclass

@@ -4,6 +4,7 @@
 
     enhance-studio apply (--recipe R.json | --filter NAME [--set PARAM=VALUE]...)
                          [--mask FILE | --mask-dir DIR] [-r] [--include GLOB] [--exclude GLOB]
+                         [--resize SIZE [--only-shrink]] [--sharpen LEVEL]
                          [--jobs N | --cluster local:N | --cluster tcp://HOST:PORT] -o OUTDIR INPUT...
 
 INPUTs are files, folders (their images; with ``--recursive`` those of every
@@ -13,6 +14,9 @@ the input's name, in the input's format and bit depth with its
 metadata, unless ``--format`` or ``--bit-depth`` say otherwise; an input is
 never written over, an existing output only with ``--overwrite``, and
 ``--skip-existing`` keeps existing outputs (to finish an interrupted run).
+``--resize`` sets the output size after the recipe (``long=2000``, ``50%``
+or ``12mp``; area filter to shrink, Lanczos to enlarge) and ``--sharpen``
+adds output sharpening (:mod:`enhance_core.export_size`).
 Ctrl+C stops the batch with a summary of what was written, failed and not
 started; worker processes never outlive the command, even when it is
 killed, and hidden partial files an interrupted run left are removed.
@@ -39,6 +43,7 @@ from enhance_core.errors import ParameterError
 
 if TYPE_CHECKING:
     from enhance_core.batch import FileResult
+    from enhance_core.export_size import OutputSize
     from enhance_core.batch_workers import BatchInterrupted
     from enhance_core.cli.progress import BatchProgress
     from enhance_core.stack import StackItem
@@ -80,6 +85,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", metavar="EXT", help="write this format instead of the input's (png, tif, jpg...)")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), help="bits per sample (default: the input's)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
+    parser.add_argument("--resize", metavar="SIZE",
+                        help="resize each result after the recipe, keeping its aspect: long=2000 (or 2000px) for "
+                        "the long edge in pixels, 50%% for a percentage, 12mp for megapixels (area filter when "
+                        "shrinking, Lanczos when enlarging); EXIF dimensions and DICOM pixel spacing follow")
+    parser.add_argument("--only-shrink", action="store_true",
+                        help="with --resize, leave images already smaller than the size as they are")
+    parser.add_argument("--sharpen", choices=("none", "low", "standard", "high"), default="none",
+                        help="output sharpening after the resize: an unsharp mask scaled to it (default none)")
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace existing files in OUTDIR (never inputs)")
     existing.add_argument("--skip-existing", action="store_true",
@@ -94,6 +107,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--min-psnr", type=float, default=30.0, help="flag results under this PSNR in dB (default 30)")
     parser.add_argument("--min-ssim", type=float, default=0.9, help="flag results under this SSIM (default 0.9)")
     parser.set_defaults(run=run)
+
+
+def output_size(args: argparse.Namespace) -> OutputSize | None:
+    """The output size of ``--resize``, ``--only-shrink`` and ``--sharpen``; None when they leave files as they are."""
+    from enhance_core.export_size import OutputSize, parse_output_size
+
+    if args.resize is None:
+        if args.only_shrink:
+            raise ParameterError("--only-shrink goes with --resize SIZE; add the size or drop --only-shrink")
+        size = OutputSize(sharpen=args.sharpen)
+    else:
+        size = parse_output_size(args.resize, sharpen=args.sharpen, only_shrink=args.only_shrink)
+    return None if size.is_identity else size
 
 
 def positive_int(text: str) -> int:
@@ -120,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     from enhance_core.cli.progress import BatchProgress
 
     steps = build_steps(args)
+    size = output_size(args)
     if args.output is None or not args.inputs:
         raise ParameterError("give -o OUTDIR and at least one INPUT (file, folder or glob)")
     cluster_spec = parse_cluster(args.cluster) if args.cluster is not None else None
@@ -130,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
                         skip=args.output)
     tasks = plan_batch(list(tree), steps, args.output, format_suffix=args.format, mask_file=args.mask,
                        mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
-                       quality=args.quality, overwrite=args.overwrite, device=args.device, subfolders=tree)
+                       quality=args.quality, overwrite=args.overwrite, device=args.device, subfolders=tree,
+                       size=size)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:

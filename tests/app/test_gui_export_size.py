@@ -1,0 +1,66 @@
+"""The export dialog's Size group: the file gets the chosen size, the resulting size is shown."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image as PILImage
+from PySide6.QtWidgets import QWidget
+
+from app.document import Document
+from app.error_reporter import RecordingReporter
+from app.export_dialog import ExportDialog
+from app.settings import EditorSettings
+from app.workers import JobRunner, running_workers
+from enhance_core.io import read_image
+from tests.app.conftest import save_png, synthetic_photo
+
+
+@pytest.fixture
+def open_dialog(qtbot):
+    """Open the export dialog on an image file (in a host window, as the editor does) and wait for its render."""
+    host = QWidget()
+    qtbot.addWidget(host)
+    lanes: list[JobRunner] = []
+
+    def opened(path) -> ExportDialog:
+        document = Document(host)
+        document.set_source(read_image(path), path)
+        render_lane, estimate_lane = JobRunner("Exporting", host), JobRunner("Estimating", host)
+        with qtbot.waitSignal(render_lane.finished, timeout=20000):
+            dialog = ExportDialog(document, EditorSettings(), RecordingReporter(), render_lane, estimate_lane, host)
+        lanes.extend((render_lane, estimate_lane))
+        return dialog
+    yield opened
+    for lane in lanes:
+        lane.cancel()
+    for thread in running_workers():
+        thread.wait(5000)
+
+
+def test_long_edge_800_writes_a_file_800_on_its_long_edge(qtbot, open_dialog, tmp_path):
+    dialog = open_dialog(save_png(synthetic_photo(600, 1000), tmp_path / "wide.png"))
+    assert dialog.output_size() is None and dialog.size_box.result.text().startswith("1000 × 600 px")
+    dialog.size_box.set_long_edge(800)
+    dialog.size_box.sharpen.setCurrentIndex(dialog.size_box.sharpen.findData("low"))
+    assert dialog.size_box.result.text().startswith("800 × 480 px")
+    target = tmp_path / "small.jpg"
+    dialog.path.setText(str(target))
+    dialog.path.editingFinished.emit()
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.buttons.accepted.emit()
+    with PILImage.open(target) as written:
+        assert written.size == (800, 480)
+    assert dialog.reporter.errors == []
+
+
+def test_percentage_and_only_shrink_show_the_resulting_size(open_dialog, photo_path):
+    dialog = open_dialog(photo_path)
+    box = dialog.size_box
+    box.mode.setCurrentIndex(2)
+    box.value.setValue(200)
+    assert box.result.text().startswith("256 × 192 px")
+    box.mode.setCurrentIndex(1)
+    box.value.setValue(1000)
+    box.only_shrink.setChecked(True)
+    assert box.result.text().startswith("128 × 96 px") and dialog.output_size() is not None
+    dialog.reject()
