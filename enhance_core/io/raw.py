@@ -38,7 +38,7 @@ from PIL import Image as PILImage
 
 from enhance_core.errors import ImageReadError, ParameterError, UnsupportedFormat
 from enhance_core.image import Image, ImageMeta
-from enhance_core.io.exif import normalize_exif, reset_orientation
+from enhance_core.io.exif import normalize_exif, read_orientation, reset_orientation
 from enhance_core.io.limits import Limits
 from enhance_core.io.samples import to_unit_pixels
 from enhance_core.io.tiff_exif import exif_from_tiff
@@ -58,11 +58,12 @@ _STDERR_LOCK = threading.Lock()
 
 
 @contextmanager
-def _captured_stderr() -> Iterator[list[str]]:
-    """Collect what native code writes to file descriptor 2 during the block (LibRaw prints damage there).
+def _captured_stderr(prefix: str) -> Iterator[list[str]]:
+    """Collect the lines native code writes to file descriptor 2 during the block that start with ``prefix``.
 
-    The descriptor is process-wide: output another thread writes meanwhile is
-    caught too, and is written back to stderr after the block.
+    LibRaw prints damage as ``<file>: <problem>``. The descriptor is
+    process-wide: other lines written meanwhile (another thread's) go back
+    to stderr after the block.
     """
     lines: list[str] = []
     with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
@@ -75,12 +76,18 @@ def _captured_stderr() -> Iterator[list[str]]:
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)
-            text = sink.read().decode("utf-8", "replace")
-            lines.extend(" ".join(line.split()) for line in text.splitlines() if line.strip())
+            others = []
+            for line in sink.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if line.startswith(prefix):
+                    lines.append(" ".join(line.removeprefix(prefix).split()))
+                elif line.strip():
+                    others.append(line)
+            if others:
+                os.write(2, "".join(others).encode("utf-8", "replace"))
 
 
 def _exif_of(path: Path, raw: Any) -> bytes | None:
-    """Return the RAW's EXIF as an ``Exif\\0\\0`` block (orientation reset to 1), or None."""
+    """Return the RAW's EXIF as an ``Exif\\0\\0`` block, or None."""
     with open(path, "rb") as handle:
         magic = handle.read(4)
     exif = None
@@ -90,9 +97,7 @@ def _exif_of(path: Path, raw: Any) -> bytes | None:
         data = bytearray(path.read_bytes())
         data[:4] = b"II*\x00" if magic.startswith(b"II") else b"MM\x00*"
         exif = normalize_exif(_pillow_exif(bytes(data)))
-    if exif is None:
-        exif = _preview_exif(raw)
-    return reset_orientation(exif)
+    return exif if exif is not None else _preview_exif(raw)
 
 
 def _pillow_exif(tiff: bytes) -> bytes | None:
@@ -141,7 +146,7 @@ def _libraw_failure(path: Path, error: BaseException, printed: list[str]) -> Ima
     """Turn a LibRaw exception (and what LibRaw printed) into the project's read error."""
     import rawpy
 
-    said = "; ".join(dict.fromkeys(line.removeprefix(f"{path}: ") for line in printed))
+    said = "; ".join(dict.fromkeys(printed))
     detail = f" (LibRaw: {said})" if said else ""
     if isinstance(error, rawpy.LibRawFileUnsupportedError):
         return UnsupportedFormat(
@@ -196,7 +201,7 @@ def read_raw(path: Path, *, page: int = 0, limits: Limits | None = None, renderi
     failure: Exception | None = None
     rgb: Any = None
     try:
-        with _captured_stderr() as printed:
+        with _captured_stderr(f"{path}:") as printed:
             try:
                 raw.open_file(str(path))
                 sizes = raw.sizes
@@ -206,7 +211,8 @@ def read_raw(path: Path, *, page: int = 0, limits: Limits | None = None, renderi
                 failure = error
         if failure is not None:
             raise _libraw_failure(path, failure, printed) from failure
-        meta = ImageMeta(format="RAW", bit_depth=16, exif=_exif_of(path, raw))
+        exif = _exif_of(path, raw)
+        meta = ImageMeta(format="RAW", bit_depth=16, exif=reset_orientation(exif), orientation=read_orientation(exif))
         meta.extra["raw"] = {"rendering": rendering, "demosaic": "AHD", "white_balance": "camera",
                              "pattern": raw.color_desc.decode("ascii", "replace")}
         if printed:

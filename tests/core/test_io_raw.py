@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+import os
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +103,7 @@ def test_exif_is_kept_and_the_orientation_applied_and_reset(tmp_path) -> None:
     exif = PILImage.Exif()
     exif.load(image.meta.exif)
     assert (exif[271], exif[272]) == ("EnhanceCam", "Model One")
-    assert read_orientation(image.meta.exif) == 1
+    assert read_orientation(image.meta.exif) == 1 and image.meta.orientation == 6
 
 
 def test_the_size_limit_applies(dng) -> None:
@@ -160,3 +161,12 @@ def test_heif_and_avif_open_through_pillow(tmp_path, suffix) -> None:
     assert image.meta.format == {".heic": "HEIF", ".avif": "AVIF"}[suffix]
     assert (image.rows, image.cols, image.meta.bit_depth) == (40, 60, 8)
     np.testing.assert_allclose(image.pixels[20, 10] * 255, (200, 30, 20), atol=8)
+
+
+def test_only_what_libraw_says_about_the_file_is_captured_from_stderr(capfd) -> None:
+    from enhance_core.io.raw import _captured_stderr
+
+    with _captured_stderr("/photos/a.nef:") as printed:
+        os.write(2, b"/photos/a.nef: Unexpected end of file\nanother thread's message\n")
+    assert printed == ["Unexpected end of file"]
+    assert capfd.readouterr().err == "another thread's message\n"
