@@ -227,19 +227,30 @@ def _axis_taps(factor: float, shift: float, start: int, count: int, size: int,
 
 
 def _resample_axis(pixels: np.ndarray, axis: int, index: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Sum of ``weight[:, k]`` times the slices ``index[:, k]`` of ``pixels`` along ``axis`` (0 or 1)."""
-    limit = pixels.shape[axis] - 1
-    index = np.clip(index, 0, limit)
-    if index.shape[1] == 1:
-        return np.ascontiguousarray(np.take(pixels, index[:, 0], axis=axis))
-    shape = [1, 1, 1]
-    shape[axis] = -1
-    out = None
-    for k in range(index.shape[1]):
-        term = np.take(pixels, index[:, k], axis=axis) * weight[:, k].astype(np.float32).reshape(shape)
-        out = term if out is None else out + term
-    assert out is not None
-    return out
+    """Sum of ``weight[:, k]`` times the slices ``index[:, k]`` of ``pixels`` along ``axis`` (0 or 1).
+
+    One tap per output is a copy (a slice when the indices run by one); more are a
+    sparse matrix product, whose cost follows the taps.
+    """
+    size = pixels.shape[axis]
+    index = np.clip(index, 0, size - 1)
+    count, taps = index.shape
+    if taps == 1:
+        first, last = int(index[0, 0]), int(index[-1, 0])
+        run = np.arange(count) * (1 if last >= first else -1) + first
+        if np.array_equal(index[:, 0], run):
+            stop = first + count if last >= first else (first - count if first - count >= 0 else None)
+            picked = slice(first, stop, 1 if last >= first else -1)
+            return pixels[picked] if axis == 0 else pixels[:, picked]
+        return np.take(pixels, index[:, 0], axis=axis)
+    from scipy import sparse
+
+    matrix = sparse.csr_matrix((weight.ravel().astype(np.float32), index.ravel(), np.arange(0, count * taps + 1, taps)),
+                               shape=(count, size))
+    moved = np.moveaxis(pixels, axis, 0)
+    flat = np.ascontiguousarray(moved, dtype=np.float32).reshape(size, -1)
+    out = np.asarray(matrix @ flat).reshape((count,) + moved.shape[1:])
+    return np.moveaxis(out, 0, axis)
 
 
 def warp_region(pixels: np.ndarray, matrix: Any, *, in_origin: tuple[int, int], in_shape: tuple[int, int],
@@ -284,6 +295,8 @@ def warp_region(pixels: np.ndarray, matrix: Any, *, in_origin: tuple[int, int], 
                                            interpolation)
         out = _resample_axis(pixels, 0, row_index - top, row_weight)
         out = _resample_axis(out, 1, col_index - left, col_weight)
+        if np.may_share_memory(out, pixels):
+            return np.array(out, dtype=np.float32, order="C")
         return np.ascontiguousarray(out, dtype=np.float32)
     inverse = invert_affine(m)
     xs = np.arange(out_region.left, out_region.right, dtype=np.float64) + 0.5

@@ -301,8 +301,7 @@ class Mask:
             canvas = cv2.warpAffine(self.raster, local, (work.cols, work.rows), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         for stroke in self.strokes:
-            points = (stroke.array + 0.5) @ affine[:, :2].T + affine[:, 2] - 0.5
-            paint_stroke(canvas, points, radius=stroke.radius * gain, hardness=stroke.hardness,
+            paint_stroke(canvas, _map_stroke(stroke, affine), radius=stroke.radius * gain, hardness=stroke.hardness,
                          opacity=stroke.opacity, erase=stroke.erase, scale=1.0, origin=(work.top, work.left),
                          should_stop=should_stop)
         if feather > 0:
@@ -310,16 +309,27 @@ class Mask:
         inner = region.relative_to(work)
         return np.ascontiguousarray(np.clip(canvas[inner.slices], 0.0, 1.0))
 
-    def render_over(self, base: np.ndarray, *, scale: float = 1.0, region: Region | None = None) -> np.ndarray:
+    def render_over(self, base: np.ndarray, *, scale: float = 1.0, region: Region | None = None,
+                    affine: Any = None, shape: tuple[int, int] | None = None) -> np.ndarray:
         """Composite this mask's strokes over ``base`` instead of its raster; return float32 in 0..1.
 
         ``base`` (float (rows, cols)) is a mask the caller computed for
         ``region`` of the render at ``scale`` (a detected damage mask): paint
         strokes add to it and erase strokes remove from it, exactly as they
         would over a raster, and the feather softens the result. Pixels
-        outside ``region`` count as 0 for the feather.
+        outside ``region`` count as 0 for the feather. ``affine`` and
+        ``shape`` render through geometry as in :meth:`render` (a filter
+        passes ``ctx.in_affine`` and ``ctx.in_shape``).
         """
-        rows, cols = scaled_shape(self.rows, self.cols, scale)
+        if affine is not None:
+            if shape is None:
+                raise ParameterError("Mask.render_over: an affine needs the shape (rows, cols) of the render")
+            matrix = np.asarray(affine, dtype=np.float64).reshape(2, 3)
+            rows, cols = int(shape[0]), int(shape[1])
+            gain = math.sqrt(abs(float(np.linalg.det(matrix[:, :2]))))
+        else:
+            matrix = np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0]])
+            (rows, cols), gain = scaled_shape(self.rows, self.cols, scale), scale
         region = region or full_region(rows, cols)
         check_region(region, rows, cols)
         if base.shape != (region.rows, region.cols):
@@ -327,9 +337,13 @@ class Mask:
                                  f"{region.cols}x{region.rows}")
         canvas: np.ndarray = np.clip(np.array(base, dtype=np.float32), 0.0, 1.0)
         for stroke in self.strokes:
-            paint_stroke(canvas, stroke.array, radius=stroke.radius, hardness=stroke.hardness,
-                         opacity=stroke.opacity, erase=stroke.erase, scale=scale, origin=(region.top, region.left))
-        feather = self.feather * scale
+            if affine is None:
+                points, radius, stroke_scale = stroke.array, stroke.radius, scale
+            else:
+                points, radius, stroke_scale = _map_stroke(stroke, matrix), stroke.radius * gain, 1.0
+            paint_stroke(canvas, points, radius=radius, hardness=stroke.hardness, opacity=stroke.opacity,
+                         erase=stroke.erase, scale=stroke_scale, origin=(region.top, region.left))
+        feather = self.feather * gain
         if feather > 0:
             canvas = cv2.GaussianBlur(canvas, (0, 0), feather, borderType=cv2.BORDER_REPLICATE)
         return np.clip(canvas, 0.0, 1.0)
@@ -347,6 +361,11 @@ class Mask:
             self._scaled_raster.clear()
             self._scaled_raster[(rows, cols)] = scaled
         return scaled[work.slices].copy()
+
+
+def _map_stroke(stroke: Stroke, affine: np.ndarray) -> np.ndarray:
+    """The stroke's points (pixel centers at integers) mapped by ``affine`` (continuous coordinates)."""
+    return (stroke.array + 0.5) @ affine[:, :2].T + affine[:, 2] - 0.5
 
 
 def stroke_to_dict(stroke: Stroke) -> dict[str, Any]:

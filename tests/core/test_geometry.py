@@ -173,3 +173,11 @@ def test_output_affine_composes_the_steps() -> None:
     steps = [make_item("crop", {"left": 0.5}), make_item("resize", {"percent": 200.0})]
     np.testing.assert_allclose(output_affine(steps, 90, 120), [[2.0, 0.0, -120.0], [0.0, 2.0, 0.0]])
     np.testing.assert_allclose(output_affine(steps, 90, 120, 0.5), [[1.0, 0.0, -60.0], [0.0, 1.0, 0.0]])
+
+
+def test_render_over_through_an_affine_paints_where_render_does() -> None:
+    mask = Mask(40, 60).with_stroke(Stroke(((10.0, 12.0), (40.0, 30.0)), radius=3.0))
+    turn = [[0.0, -1.0, 40.0], [1.0, 0.0, 0.0]]
+    over = mask.render_over(np.zeros((60, 40), np.float32), affine=turn, shape=(60, 40))
+    np.testing.assert_allclose(over, mask.render(affine=turn, shape=(60, 40)), atol=1e-6)
+    np.testing.assert_allclose(mask.render(affine=turn, shape=(60, 40)), np.rot90(mask.render(), -1), atol=1e-6)
