@@ -6,9 +6,10 @@ Run by hand (it takes minutes; the slow denoisers dominate)::
     python benchmarks/bench_filters.py --preview-only  # just the 2 MP column
     python benchmarks/bench_filters.py --filters gamma,clahe --repeat 5
 
-Targets (issue 3): any point operation (categories Tone, Color, Medical) at
-the 2 MP preview in 30 ms or less; a stack of five point operations at full
-resolution (24 MP) in 2 s or less. Figures are the best wall-clock time of
+Targets (issue 3): any point operation (categories Tone, Color, Medical,
+less the local tone filters in ``LOCAL_TONE``) at the 2 MP preview in 30 ms
+or less; a stack of five point operations at full resolution (24 MP) in 2 s
+or less. Figures are the best wall-clock time of
 ``--repeat`` runs in one process, with the median beside it and the CPU time
 (all threads of this process). On a shared, loaded machine the CPU time is
 the steadier figure: it does not count waiting for a core, and since OpenCV
@@ -48,7 +49,18 @@ FIVE_POINT_OPS = (
     ("saturation", {"saturation": 1.3}),
     ("gamma", {"gamma": 0.9}),
 )
-SAMPLE_PARAMS = {"color_balance": {"gray_world": True, "temperature": 0.2}}
+SAMPLE_PARAMS = {
+    "color_balance": {"gray_world": True, "temperature": 0.2},
+    "hsl": {"red_hue": 10.0, "orange_saturation": -0.2, "blue_saturation": 0.3, "green_lightness": -0.3},
+    "vibrance": {"vibrance": 0.5},
+    "vignette": {"amount": -0.5, "roundness": -0.3},
+    "shadows_highlights": {"shadows": 0.5, "highlights": -0.5},
+    "clarity": {"amount": 0.5},
+    "dehaze": {"strength": 0.8},
+}
+"""Settings that make a filter work (the defaults of the tone and color tools change nothing and cost nothing)."""
+LOCAL_TONE = {"shadows_highlights", "clarity", "dehaze"}
+"""Tone filters that are not point operations (edge-aware base, dark channel): no 30 ms target."""
 
 
 def make_photo(rows: int, cols: int) -> np.ndarray:
@@ -112,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             big_text = f"{big * 1e3:8.0f} ({big_median * 1e3:7.0f}) [{big_cpu * 1e3:7.0f}]"
             ratio_text = f"{big / small:12.1f}x"
         flag = ""
-        if definition.category in POINT_CATEGORIES and small > PREVIEW_TARGET_S:
+        if definition.category in POINT_CATEGORIES and name not in LOCAL_TONE and small > PREVIEW_TARGET_S:
             flag = "  MISS (>30 ms)"
             misses.append((name, small, small_cpu))
         print(f"{name:22s} {definition.category:16s} {small * 1e3:7.1f} ({small_median * 1e3:7.1f}) "

@@ -17,7 +17,8 @@ import difflib
 import importlib
 
 from enhance_core.errors import ParameterError
-from enhance_core.filters import color, curves, denoise, frequency, histogram, point, spatial
+from enhance_core.filters import (color, curves, dehaze, denoise, frequency, histogram, hsl, point, spatial, tone_local,
+                                  vignette)
 from enhance_core.filters import geometry_ops
 from enhance_core.filters.base import FilterDef, param_specs
 
@@ -87,7 +88,8 @@ def _register_learned() -> None:
         register(module.FILTER_DEF)
 
 
-for _module in (geometry_ops, point, histogram, curves, color, spatial, denoise, frequency):
+for _module in (geometry_ops, point, histogram, curves, color, spatial, denoise, frequency, tone_local, dehaze,
+                vignette, hsl):
     for _filter_def in _module.FILTERS:
         register(_filter_def)
 _register_learned()

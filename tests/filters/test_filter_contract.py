@@ -36,6 +36,12 @@ IDENTITY: dict[str, dict] = {
     "fft_lowpass": {"cutoff": 1.0, "shape": "ideal"},
     "fft_bandpass": {"shortest": 1.0, "longest": 10000.0, "shape": "ideal", "keep_mean": True},
     "homomorphic": {"low_gain": 1.0, "high_gain": 1.0},
+    "hsl": {},
+    "vibrance": {"vibrance": 0.0},
+    "shadows_highlights": {"shadows": 0.0, "highlights": 0.0},
+    "clarity": {"amount": 0.0},
+    "dehaze": {"strength": 0.0},
+    "vignette": {"amount": 0.0},
 }
 """Parameters that must give the input back (where a filter has such parameters)."""
 
