@@ -124,8 +124,13 @@ def source_values(image: Image) -> np.ndarray:
 
 
 def value_steps(steps: Sequence[StackItem]) -> tuple[StackItem, ...]:
-    """The steps that change the values: ``steps`` without their window/level steps."""
-    return tuple(step for step in steps if step.filter != WINDOW_LEVEL)
+    """The steps that change the values: ``steps`` without their window/level and geometry steps.
+
+    Geometry steps (crop, rotate, resize: ``FilterDef.geometry``) move pixels
+    rather than change values, and ROIs are in source pixels, so the values
+    after the stack are measured in the source's geometry.
+    """
+    return tuple(step for step in steps if step.filter != WINDOW_LEVEL and step.definition.geometry is None)
 
 
 def stack_values(image: Image, steps: Sequence[StackItem], *, should_stop: StopFn | None = None) -> np.ndarray:

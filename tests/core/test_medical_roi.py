@@ -83,6 +83,14 @@ def test_stack_values_leave_the_window_out_and_show_what_a_filter_changed(ct):
     assert after.count == before.count and after.sd < before.sd
 
 
+def test_stack_values_are_measured_in_the_source_geometry(ct):
+    image, hu, _ = ct
+    steps = [make_item("crop", {"left": 0.5}), make_item("rotate", {"angle": "90"}),
+             make_item("gaussian_blur", {"sigma": 3.0})]
+    assert value_steps(steps) == (steps[2],)
+    assert stack_values(image, steps).shape == hu.shape
+
+
 def test_stack_values_stop_when_asked(ct):
     image, _, _ = ct
     steps = [window_item(Window(-600, 1500)), make_item("gaussian_blur", {"sigma": 3.0})]
