@@ -181,3 +181,23 @@ def test_render_over_through_an_affine_paints_where_render_does() -> None:
     over = mask.render_over(np.zeros((60, 40), np.float32), affine=turn, shape=(60, 40))
     np.testing.assert_allclose(over, mask.render(affine=turn, shape=(60, 40)), atol=1e-6)
     np.testing.assert_allclose(mask.render(affine=turn, shape=(60, 40)), np.rot90(mask.render(), -1), atol=1e-6)
+
+
+def test_masked_step_after_geometry_renders_regions_like_the_full_render() -> None:
+    mask = Mask(IMAGE.rows, IMAGE.cols, feather=2.0).with_stroke(Stroke(((20.0, 30.0), (100.0, 60.0)), radius=9.0))
+    steps = [make_item("straighten", {"angle": -8.0}), make_item("resize", {"percent": 70.0}),
+             make_item("gaussian_blur", {"sigma": 2.0}, mask=mask, opacity=0.8)]
+    full = Renderer().render(IMAGE, steps)
+    changed = np.any(full != Renderer().render(IMAGE, steps[:2]), axis=2)
+    assert 0.05 < changed.mean() < 0.6
+    region = Region(10, 12, 25, 30)
+    np.testing.assert_allclose(Renderer().render(IMAGE, steps, region=region), full[region.slices], atol=1e-6)
+    preview = Renderer().render(IMAGE, steps, scale=0.5)
+    assert abs(preview.shape[0] - full.shape[0] / 2) <= 1 and abs(preview.shape[1] - full.shape[1] / 2) <= 1
+
+
+def test_a_masked_geometry_step_blends_over_its_warped_input() -> None:
+    half = Mask(IMAGE.rows, IMAGE.cols, raster=np.pad(np.ones((90, 60), np.float32), ((0, 0), (0, 60))))
+    steps = [make_item("resize", {"percent": 50.0}, mask=half, opacity=0.5)]
+    np.testing.assert_allclose(Renderer().render(IMAGE, steps), Renderer().render(IMAGE, steps[:0] + [
+        make_item("resize", {"percent": 50.0})]), atol=1e-6)

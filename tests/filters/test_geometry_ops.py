@@ -230,3 +230,15 @@ def test_preview_scale_keeps_the_enlarged_output_within_the_budget() -> None:
     cropped = [make_item("crop", {"left": 0.75, "bottom": 0.75})]
     assert stack_preview_scales(cropped, 3000, 4000)[0] == 1.0
     assert stack_preview_scales([], 3000, 4000)[0] == pytest.approx(np.sqrt(2e6 / 12e6))
+
+
+def test_apply_command_turns_alpha_with_the_pixels(tmp_path) -> None:
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    alpha = np.zeros((30, 44), np.float32)
+    alpha[:, :10] = 1.0
+    write_image(Image(source_pixels(30, 44, 3, 16), alpha, ImageMeta(bit_depth=16)), folder / "a.png")
+    assert main(["apply", "--filter", "rotate", "--set", "angle=90", "--jobs", "1", "-o", str(out), str(folder)]) == 0
+    result = read_image(out / "a.png")
+    assert result.pixels.shape == (44, 30, 3) and result.alpha is not None
+    np.testing.assert_array_equal(result.alpha, np.rot90(alpha, -1))
