@@ -79,13 +79,12 @@ def vignette_gain(shape: tuple[int, int], params: VignetteParams, *, full: tuple
     xs = _axis_powers(origin[1], shape[1], cols, half_x, exponent)
     corner_power = float(_axis_powers(0, 1, rows, half_y, exponent)[0] + _axis_powers(0, 1, cols, half_x, exponent)[0])
     to_index = (WEIGHT_STEPS - 1) / max(corner_power, 1e-12)
-    powered = np.add.outer((ys * to_index).astype(np.float32), (xs * to_index).astype(np.float32))
-    index = powered.astype(np.int32)
+    index = np.add.outer((ys * to_index).astype(np.int32), (xs * to_index).astype(np.int32))  # within 1 entry
     distance = (np.arange(WEIGHT_STEPS) / (WEIGHT_STEPS - 1)) ** (1.0 / exponent)
     width = max(params.feather, 1e-3)
     weight = _smoothstep((distance - (params.midpoint - width / 2.0)) / width)
     table = (1.0 - abs(params.amount) * weight).astype(np.float32)
-    return np.take(table, index, out=powered, mode="clip")
+    return np.take(table, index, mode="clip")
 
 
 def apply_vignette(pixels: np.ndarray, params: VignetteParams, ctx: RenderContext) -> np.ndarray:
