@@ -59,8 +59,8 @@ def degrade_scan(image: np.ndarray, scale: int, rng: np.random.Generator) -> np.
         data = np.round(small * 255.0).astype(np.uint8)
         ok, encoded = cv2.imencode(".jpg", data if data.shape[2] == 3 else data[..., 0],
                                    [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:
-            decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED) if ok else None
+        if decoded is not None:
             small = decoded.reshape(small.shape).astype(np.float32) / 255.0
     return np.round(small * 255.0).astype(np.float32) / 255.0
 

@@ -52,10 +52,12 @@ class SuperResNet(nn.Module):
         self.head = nn.Conv2d(channels + 1, width, 3, padding=1)
         self.blocks = nn.Sequential(*[_ResBlock(width) for _ in range(blocks)])
         self.body = nn.Conv2d(width, width, 3, padding=1)
-        self.tails = nn.ModuleDict({str(s): nn.Conv2d(width, channels * s * s, 3, padding=1) for s in self.scales})
-        for tail in self.tails.values():
-            nn.init.zeros_(tail.weight)
-            nn.init.zeros_(tail.bias)
+        tails = {str(s): nn.Conv2d(width, channels * s * s, 3, padding=1) for s in self.scales}
+        with torch.no_grad():
+            for tail in tails.values():
+                for weight in tail.parameters():
+                    weight.zero_()
+        self.tails = nn.ModuleDict(tails)
         self.multiple = 1
         self.reach = blocks * 2 + 3
         """Input pixels of context each output pixel sees on every side."""
