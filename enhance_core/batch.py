@@ -45,7 +45,7 @@ from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMAT
                              read_image, write_image)
 from enhance_core.learned.engine import select_device
 from enhance_core.masks import Mask
-from enhance_core.metrics import SSIM_WINDOW, compare_images
+from enhance_core.metrics import SSIM_WINDOW, compare_images, reference_for_result
 from enhance_core.render import render_image
 from enhance_core.stack import StackItem
 
@@ -453,16 +453,28 @@ def load_mask_file(path: Path, *, rows: int, cols: int) -> np.ndarray:
 
 
 def _score(outcome: FileResult, image: Image, result: Image, reference_path: Path) -> None:
-    """Fill metrics and thumbnails of ``outcome`` against the reference (a note says why not)."""
+    """Fill metrics and thumbnails of ``outcome`` against the reference (a note says why not).
+
+    A reference of the source's size follows the stack's geometry (crop, rotate,
+    resize: :func:`enhance_core.metrics.reference_for_result` with the affine
+    :func:`render_image` keeps in ``meta.extra["geometry"]``).
+    """
     reference = read_image(reference_path)
     outcome.thumbnails = tuple(make_thumbnail(p) for p in (image.pixels, result.pixels, reference.pixels))
-    if reference.pixels.shape != result.pixels.shape:
+    try:
+        expected = reference_for_result(reference.pixels, result_shape=(result.rows, result.cols),
+                                        source_shape=(image.rows, image.cols),
+                                        affine=result.meta.extra.get("geometry"))
+    except ValueError as error:
+        outcome.note = f"{error}: not scored"
+        return
+    if expected.shape != result.pixels.shape:
         outcome.note = (f"reference is {reference.cols}x{reference.rows}x{reference.channels}, result is "
                         f"{result.cols}x{result.rows}x{result.channels}: not scored")
     elif min(result.rows, result.cols) < SSIM_WINDOW:
         outcome.note = f"smaller than {SSIM_WINDOW}x{SSIM_WINDOW}: not scored"
     else:
-        outcome.metrics = compare_images(result.pixels, reference.pixels)
+        outcome.metrics = compare_images(result.pixels, expected)
 
 
 def make_thumbnail(pixels: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:

@@ -242,3 +242,21 @@ def test_apply_command_turns_alpha_with_the_pixels(tmp_path) -> None:
     result = read_image(out / "a.png")
     assert result.pixels.shape == (44, 30, 3) and result.alpha is not None
     np.testing.assert_array_equal(result.alpha, np.rot90(alpha, -1))
+
+
+def test_batch_scores_a_source_size_reference_through_the_geometry(tmp_path) -> None:
+    from enhance_core.batch import collect_inputs, plan_batch, run_batch
+
+    folder, references, out = tmp_path / "in", tmp_path / "ref", tmp_path / "out"
+    for path in (folder, references, out):
+        path.mkdir()
+    pixels = source_pixels(48, 64, 3, 16)
+    write_image(Image(pixels, meta=ImageMeta(bit_depth=16)), folder / "a.png")
+    write_image(Image(pixels, meta=ImageMeta(bit_depth=16)), references / "a.png")
+    write_image(Image(pixels, meta=ImageMeta(bit_depth=16)), folder / "b.png")
+    write_image(Image(pixels[:20, :20], meta=ImageMeta(bit_depth=16)), references / "b.png")
+    steps = (make_item("crop", {"left": 0.25}), make_item("rotate", {"angle": "90"}))
+    results = run_batch(plan_batch(collect_inputs([folder]), steps, out, reference_dir=references), jobs=1)
+    assert results[0].metrics is not None and results[0].metrics["psnr"] == float("inf")
+    assert results[1].metrics is None and "reference is 20x20" in results[1].note
+    assert "source 64x48" in results[1].note
