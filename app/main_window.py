@@ -42,6 +42,7 @@ from app.slice_browser import SliceBrowser
 from app.snapshots_panel import SnapshotsPanel, SnapshotStore
 from app.stack_panel import StackPanel
 from app.status_bar import EditorStatusBar
+from app.white_balance_picker import WHITE_BALANCE_FILTER, WhiteBalancePicker
 from app.window_level import WindowLevelControls
 from app.viewer_overlay import ViewerOverlay
 from app.workers import JobFailure, JobRunner
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self.slices = SliceBrowser(self.document, self.reporter, self.settings, self)
         self.window_level = WindowLevelControls(self.document, self.reporter, self)
         self.measure = MeasureTool(self.document, self)
+        self.white_balance = WhiteBalancePicker(self.document, self)
         self.overlay = ViewerOverlay(self.document, self.canvas, self.slices, self.window_level, self)
         self.dicom_panel = DicomHeaderPanel(self.document)
         self.series_panel = SeriesPanel()
@@ -132,7 +134,7 @@ class MainWindow(QMainWindow):
         return [self.renders.lane, self.metrics.live_lane, self.metrics.exact_lane, self.histogram.lane,
                 self.files.lane, self.brush.lane, self.device.lane, self.export_lane,
                 self.estimate_lane, self.slices.lane, self.slices.ahead_lane, self.measure.lane,
-                self.series_panel.lane, self.recovery.lane]
+                self.series_panel.lane, self.recovery.lane, self.white_balance.lane]
 
     def _add_docks(self) -> None:
         self.history_view = history = QUndoView(self.document.undo_stack)
@@ -203,6 +205,7 @@ class MainWindow(QMainWindow):
         doc.source_replaced.connect(self._on_image_changed)
         doc.stack_changed.connect(self._show_noise_unit)
         self._connect_window_level_tool()
+        self._connect_step_tools()
         self.device.described.connect(status.set_device)
 
     def _connect_window_level_tool(self) -> None:
@@ -228,6 +231,29 @@ class MainWindow(QMainWindow):
         brush.paint_action.toggled.connect(brush_toggled)
         brush.erase_action.toggled.connect(brush_toggled)
         self._add_measure_actions()
+
+    def _connect_step_tools(self) -> None:
+        """Curves draw over the histogram; the white-balance picker shares the canvas: one tool at once."""
+        self.stack_panel.set_histogram(self.histogram)
+        picker = self.white_balance
+        self.stack_panel.add_step_tool(WHITE_BALANCE_FILTER, picker.action)
+        picker.message.connect(lambda text: self.status.showMessage(text, 10000))
+        picker.failed.connect(lambda failure: self._report_failure("Picking the white balance failed", failure))
+        others = (self.window_level.drag_action, self.brush_toolbar.paint_action, self.brush_toolbar.erase_action,
+                  *self.measure_actions.values())
+
+        def picker_toggled(on: bool) -> None:
+            if on:
+                for action in others:
+                    action.setChecked(False)
+                self.canvas.set_tool(picker)
+                self.status.showMessage("Click a point of the image that should be neutral gray", 10000)
+            elif self.canvas.tool is picker:
+                self.canvas.set_tool(None)
+
+        picker.action.toggled.connect(picker_toggled)
+        for action in others:
+            action.toggled.connect(lambda on: picker.action.setChecked(False) if on else None)
 
     def _add_measure_actions(self) -> None:
         """Rectangle ROI (R), Ellipse ROI (O) and Distance (D) on the window/level toolbar; one canvas tool at once."""

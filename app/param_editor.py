@@ -2,9 +2,11 @@
 
 Numbers get a slider and a numeric entry side by side (logarithmic slider for
 specs marked ``log``), with the unit after them; booleans a check box;
-choices a combo box. The editor emits ``edited`` with every live change (a
-slider being dragged) and ``committed`` when a gesture ends (slider released,
-entry confirmed, box toggled), which is where undo commands are made.
+choices a combo box; the ``points`` parameters of a filter (curves) share
+one :class:`~app.curve_editor.CurveEditor` drawn over the live histogram.
+The editor emits ``edited`` with every live change (a slider or a curve
+point being dragged) and ``committed`` when a gesture ends (slider or point
+released, entry confirmed, box toggled), which is where undo commands are made.
 Parameters in physical units (``unit="physical"``, window/level) show the
 image's unit (HU) and slide over the image's physical value range.
 """
@@ -13,13 +15,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSlider,
                                QSpinBox, QWidget)
 
+from app.curve_editor import CurveEditor
 from enhance_core.filters.base import FilterDef, ParamSpec
+
+if TYPE_CHECKING:
+    from app.histogram_panel import HistogramController
 
 SLIDER_STEPS = 1000
 LOG_DECADES_FROM_ZERO = 3.0
@@ -155,14 +161,25 @@ class ParamEditor(QWidget):
     committed = Signal()
 
     def __init__(self, definition: FilterDef, params: Any, *, physical_unit: str = "",
-                 physical_range: tuple[float, float] | None = None, parent: QWidget | None = None) -> None:
+                 physical_range: tuple[float, float] | None = None, histogram: HistogramController | None = None,
+                 color: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.definition = definition
         self.controls: dict[str, QWidget] = {}
         self.labels: dict[str, QLabel] = {}
+        self.curves: CurveEditor | None = None
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        curve_specs = [spec for spec in definition.specs if spec.kind == "points"]
+        if curve_specs:
+            curves = self.curves = CurveEditor(curve_specs, histogram=histogram, color=color)
+            curves.edited.connect(self.edited)
+            curves.committed.connect(self.committed)
+            form.addRow(curves)
+            self.controls.update({spec.name: curves for spec in curve_specs})
         for spec in definition.specs:
+            if spec.kind == "points":
+                continue
             control = self._make_control(spec, physical_unit, physical_range)
             tip = _tooltip(spec)
             control.setToolTip(tip)
@@ -186,6 +203,8 @@ class ParamEditor(QWidget):
                 control.setChecked(bool(value))
             elif isinstance(control, QComboBox):
                 control.setCurrentText(str(value))
+            elif isinstance(control, CurveEditor):
+                control.set_points(name, value)
             control.blockSignals(False)
         self._grey_out_unused()
 
@@ -197,7 +216,8 @@ class ParamEditor(QWidget):
                 control = self.controls[choice]
                 used = isinstance(control, QComboBox) and control.currentText() == wanted
                 self.controls[spec.name].setEnabled(used)
-                self.labels[spec.name].setEnabled(used)
+                if spec.name in self.labels:
+                    self.labels[spec.name].setEnabled(used)
 
     def _make_control(self, spec: ParamSpec, physical_unit: str,
                       physical_range: tuple[float, float] | None) -> QWidget:

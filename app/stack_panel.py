@@ -3,13 +3,17 @@
 The list is a view of ``document.stack`` rebuilt on every change: add from a
 categorized menu or the searchable palette, remove, reorder by dragging (or
 the arrow buttons), enable with the check box. Below it the selected step's
-opacity, mask and parameters. Live edits go straight into the stack (the
+opacity, mask, tools (the color balance step's white-balance picker) and
+parameters. Live edits go straight into the stack (the
 preview follows); when a gesture ends one labelled undo command is pushed.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QScrollArea, QSlider, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
@@ -22,6 +26,9 @@ from enhance_core.errors import EnhanceError
 from enhance_core.filters.registry import get_filter
 from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
 from enhance_core.stack import StackChange, StackItem
+
+if TYPE_CHECKING:
+    from app.histogram_panel import HistogramController
 
 UID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -51,6 +58,9 @@ class StackPanel(QWidget):
         super().__init__(parent)
         self.document = document
         self.editor: ParamEditor | None = None
+        self.histogram: HistogramController | None = None
+        self.step_tools: list[tuple[str, QToolButton]] = []
+        self.tools_row = QHBoxLayout()
         self._gesture_start: StackItem | None = None
         self.add_button = _tool_button("Add filter")
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -120,12 +130,30 @@ class StackPanel(QWidget):
         settings.addWidget(self.note_label)
         settings.addLayout(opacity_row)
         settings.addLayout(mask_row)
+        self.tools_row.addStretch(1)
+        settings.addLayout(self.tools_row)
         settings.addWidget(self.editor_area, 1)
         settings.addWidget(self.reset_button, 0, Qt.AlignmentFlag.AlignRight)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.settings, 2)
+
+    def set_histogram(self, histogram: HistogramController) -> None:
+        """Draw ``histogram``'s latest counts behind curves (the tone curve's editor)."""
+        self.histogram = histogram
+        self._show_settings(rebuild_editor=True)
+
+    def add_step_tool(self, filter_name: str, action: QAction) -> QToolButton:
+        """Show a button for ``action`` with the settings of ``filter_name`` steps (the white-balance picker)."""
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.tools_row.insertWidget(self.tools_row.count() - 1, button)
+        self.step_tools.append((filter_name, button))
+        item = self.document.selected_item()
+        button.setVisible(item is not None and item.filter == filter_name)
+        return button
 
     # --- actions ---------------------------------------------------------------------------
     def add_filter(self, name: str) -> None:
@@ -241,11 +269,15 @@ class StackPanel(QWidget):
         self.up_button.setEnabled(item is not None)
         self.down_button.setEnabled(item is not None)
         if item is None:
+            for _, button in self.step_tools:
+                button.setVisible(False)
             self.title.setText("Select a step to edit its settings.")
             self.mask_label.setText("")
             self.editor_area.takeWidget()
             self.editor = None
             return
+        for name, button in self.step_tools:
+            button.setVisible(name == item.filter)
         definition = get_filter(item.filter)
         self.title.setText(f"<b>{definition.label}</b><br><small>{definition.description}</small>")
         for widget in (self.opacity, self.opacity_entry):
@@ -286,7 +318,9 @@ class StackPanel(QWidget):
             unit = source.meta.unit
             ends = sorted((float(source.to_physical(0.0)), float(source.to_physical(1.0))))
             span = (ends[0], ends[1])
-        editor = ParamEditor(get_filter(item.filter), item.params, physical_unit=unit, physical_range=span)
+        color = source is None or source.pixels.shape[2] == 3
+        editor = ParamEditor(get_filter(item.filter), item.params, physical_unit=unit, physical_range=span,
+                             histogram=self.histogram, color=color)
         editor.edited.connect(self._on_param_edited)
         editor.committed.connect(self._commit)
         return editor

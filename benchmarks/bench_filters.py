@@ -51,6 +51,7 @@ FIVE_POINT_OPS = (
 )
 SAMPLE_PARAMS = {
     "color_balance": {"gray_world": True, "temperature": 0.2},
+    "tone_curve": {"rgb": "0,0.03;0.25,0.18;0.75,0.86;1,0.97", "blue": "0,0;0.5,0.45;1,1"},
     "hsl": {"red_hue": 10.0, "orange_saturation": -0.2, "blue_saturation": 0.3, "green_lightness": -0.3},
     "vibrance": {"vibrance": 0.5},
     "vignette": {"amount": -0.5, "roundness": -0.3},

@@ -59,6 +59,29 @@ def balance_color(pixels: np.ndarray, params: ColorBalanceParams, ctx: RenderCon
     return clip_unit(out)
 
 
+def neutral_temperature_tint(mean_rgb: np.ndarray) -> tuple[float, float]:
+    """The temperature and tint that make a patch of mean ``(R, G, B)`` neutral (gray world off).
+
+    :func:`balance_color` multiplies red by ``2 ** (t / 2.2)``, blue by
+    ``2 ** (-t / 2.2)`` and green by ``2 ** (-u / 2.2)``; red and blue meet at
+    ``sqrt(R B)`` when ``t = 1.1 log2(B / R)``, and green there when
+    ``u = 2.2 log2(G / sqrt(R B))``. The values are not clipped to the
+    parameters' range (the caller says when the cast is stronger than it).
+
+    Raises
+    ------
+    ValueError
+        If a channel's mean is not positive (a black or clipped-to-zero patch has no color to read).
+    """
+    red, green, blue = (float(v) for v in np.asarray(mean_rgb, np.float64)[:3])
+    if min(red, green, blue) <= 1e-6:
+        raise ValueError(f"the patch has no {('red', 'green', 'blue')[int(np.argmin([red, green, blue]))]} "
+                         "light to balance; pick a brighter neutral area")
+    temperature = 0.5 * _ENCODING_GAMMA * float(np.log2(blue / red))
+    tint = _ENCODING_GAMMA * float(np.log2(green / np.sqrt(red * blue)))
+    return temperature, tint
+
+
 def _balance_margin(params: ColorBalanceParams, ctx: RenderContext) -> int:
     """Gray world reads the whole image's means; manual gains need no context."""
     return WHOLE_IMAGE if params.gray_world else 0

@@ -12,8 +12,8 @@ The RGB curve is plain RGB, as in Lightroom's and darktable's RGB curves: it
 maps each channel's value, so a steep curve also changes saturation. The
 channel curves then map red, green and blue; a gray image gets the RGB curve
 only. Curves are applied as a look-up table of :data:`LUT_SIZE` samples per
-channel (one row each of a table image), evaluated exactly and interpolated
-linearly by ``cv2.remap``, so 16-bit and float data keep float precision
+channel, evaluated exactly and interpolated linearly, chunk by chunk so
+every pass stays in cache; 16-bit and float data keep float precision
 (within 1e-6 of the exact curve even for steep curves, see
 ``tests/filters/test_curves.py``); values outside [0, 1] take the ends'.
 """
@@ -22,17 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from enhance_core.filters.base import FilterDef, Points, RenderContext, param
 
 IDENTITY: Points = ((0.0, 0.0), (1.0, 1.0))
-LUT_SIZE = 32766
-"""Samples per channel's look-up table (the most ``cv2.remap`` takes in a row)."""
-_BLOCK_PIXELS = 1024
-_BLOCK_ROWS = 256
-"""Pixels are mapped in blocks of this many rows of ``_BLOCK_PIXELS`` (cv2.remap takes under 32767 columns)."""
+LUT_SIZE = 1 << 15
+"""Samples per channel's look-up table (linear interpolation between them errs by 1.2e-10 f'' at most)."""
+_CHUNK = 1 << 15
+"""Values looked up per pass."""
 
 
 @dataclass(frozen=True)
@@ -117,40 +115,49 @@ def apply_tone_curve(pixels: np.ndarray, params: ToneCurveParams, ctx: RenderCon
     if all(table is None for table in tables):
         return pixels.copy()
     identity = np.linspace(0.0, 1.0, LUT_SIZE)
-    table = np.stack([np.clip(t if t is not None else identity, 0.0, 1.0) for t in tables]).astype(np.float32)
-    lut = _ChannelLut(table)
+    values = [np.clip(t if t is not None else identity, 0.0, 1.0) for t in tables]
+    if all(t is tables[0] for t in tables):
+        values = values[:1]
+    lut = np.concatenate(values).astype(np.float32)
+    rises = np.concatenate([np.append(np.diff(v), 0.0) for v in values]).astype(np.float32)
     out = np.empty_like(pixels)
-    flat_in, flat_out = pixels.reshape(-1, channels), out.reshape(-1, channels)
-    step = _BLOCK_ROWS * _BLOCK_PIXELS
-    for start in range(0, len(flat_in), step):
-        count = min(step, len(flat_in) - start)
-        whole = count - count % _BLOCK_PIXELS
-        lut.map(flat_in[start:start + whole], flat_out[start:start + whole], _BLOCK_PIXELS)
-        lut.map(flat_in[start + whole:start + count], flat_out[start + whole:start + count], count - whole)
+    _look_up(pixels.reshape(-1), out.reshape(-1), lut, rises, len(values))
     for c, channel_table in enumerate(tables):
         if channel_table is None:
             out[:, :, c] = pixels[:, :, c]
     return out
 
 
-class _ChannelLut:
-    """Each channel's table as one row of an image, looked up by ``cv2.remap`` at (value, channel)."""
+def _look_up(values: np.ndarray, out: np.ndarray, lut: np.ndarray, rises: np.ndarray, channels: int) -> None:
+    """Write ``lut`` interpolated at interleaved ``values`` into ``out``, chunk by chunk (each pass stays in cache).
 
-    def __init__(self, table: np.ndarray) -> None:
-        self.table = table
-        channels = table.shape[0]
-        self.rows = np.tile(np.arange(channels, dtype=np.float32), (_BLOCK_ROWS, _BLOCK_PIXELS))
-
-    def map(self, values: np.ndarray, out: np.ndarray, width: int) -> None:
-        """Write the mapped ``values`` ((pixels, C), a whole number of ``width``-pixel rows) into ``out``."""
-        if len(values) == 0:
-            return
-        channels = values.shape[1]
-        block = values.reshape(-1, width * channels)
-        columns = np.multiply(block, np.float32(LUT_SIZE - 1))
-        rows = self.rows[:block.shape[0], :width * channels]
-        out.reshape(block.shape)[:] = cv2.remap(self.table, columns, rows, cv2.INTER_LINEAR,
-                                                borderMode=cv2.BORDER_REPLICATE)
+    ``lut`` holds each of ``channels`` tables of :data:`LUT_SIZE` samples one
+    after another (one table: every channel takes it) and ``rises`` the step
+    from each sample to the next (0 after the last). Indices are ``intp``:
+    ``np.take`` converts any other index type first.
+    """
+    chunk = _CHUNK - _CHUNK % channels
+    offsets = np.tile(np.arange(channels, dtype=np.intp) * LUT_SIZE, chunk // channels)
+    position, floor = np.empty(chunk, np.float32), np.empty(chunk, np.float32)
+    index = np.empty(chunk, np.intp)
+    step = np.empty(chunk, np.float32)
+    top = np.float32(LUT_SIZE - 1)
+    for start in range(0, len(values), chunk):
+        count = min(chunk, len(values) - start)
+        x, pos, whole, at, rise = (values[start:start + count], position[:count], floor[:count], index[:count],
+                                   step[:count])
+        result = out[start:start + count]
+        np.multiply(x, top, out=pos)
+        np.clip(pos, 0.0, top, out=pos)
+        np.floor(pos, out=whole)
+        at[:] = whole
+        pos -= whole
+        if channels > 1:
+            at += offsets[:count]
+        np.take(lut, at, out=result)
+        np.take(rises, at, out=rise)
+        rise *= pos
+        result += rise
 
 
 FILTERS: tuple[FilterDef, ...] = (

@@ -1,0 +1,100 @@
+"""The curve editor: a drag is one undoable parameter change; points are added, moved and removed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from conftest import synthetic_photo
+
+from app.curve_editor import CurveEditor, CurvePlot
+from app.document import Document
+from app.stack_panel import StackPanel
+from enhance_core.filters.curves import IDENTITY
+from enhance_core.image import Image
+
+
+@pytest.fixture
+def panel(qtbot):
+    document = Document()
+    document.set_source(Image(synthetic_photo(48, 64)), None)
+    widget = StackPanel(document)
+    widget.resize(360, 700)
+    qtbot.addWidget(widget)
+    widget.show()
+    widget.add_filter("tone_curve")
+    return widget
+
+
+def at(plot: CurvePlot, x: float, y: float) -> QPoint:
+    return plot.to_screen(x, y).toPoint()
+
+
+def drag(plot: CurvePlot, start: tuple[float, float], end: tuple[float, float]) -> None:
+    QTest.mousePress(plot, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(plot, *start))
+    for k in range(1, 6):
+        t = k / 5
+        QTest.mouseMove(plot, at(plot, start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1])))
+    QTest.mouseRelease(plot, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(plot, *end))
+
+
+def test_tone_curve_step_gets_a_curve_editor(panel):
+    editor = panel.editor
+    assert isinstance(editor.curves, CurveEditor)
+    assert all(editor.controls[name] is editor.curves for name in ("rgb", "red", "green", "blue"))
+    assert [b.isVisibleTo(editor) for b in editor.curves.channel_buttons.values()] == [True] * 4
+
+
+def test_dragging_a_new_point_is_one_command_and_undo_restores(panel):
+    document, plot = panel.document, panel.editor.curves.plot
+    uid = document.selected_uid
+    commands = document.undo_stack.count()
+    drag(plot, (0.5, 0.5), (0.5, 0.75))
+    points = document.stack.item(uid).params.rgb
+    assert len(points) == 3 and points[1][0] == pytest.approx(0.5, abs=0.01)
+    assert points[1][1] == pytest.approx(0.75, abs=0.01)
+    assert document.undo_stack.count() == commands + 1
+    assert document.undo_stack.undoText() == "Change Tone curve: RGB"
+    document.undo_stack.undo()
+    assert document.stack.item(uid).params.rgb == IDENTITY
+    assert panel.editor.curves.points("rgb") == IDENTITY
+    document.undo_stack.redo()
+    assert panel.editor.curves.points("rgb") == points
+
+
+def test_moving_an_end_point_and_removing_points(panel):
+    document, curves = panel.document, panel.editor.curves
+    uid = document.selected_uid
+    drag(curves.plot, (1.0, 1.0), (0.9, 0.95))
+    assert document.stack.item(uid).params.rgb[-1] == pytest.approx((0.9, 0.95), abs=0.01)
+    drag(curves.plot, (0.3, 0.3), (0.3, 0.2))
+    assert len(document.stack.item(uid).params.rgb) == 3
+    count = document.undo_stack.count()
+    QTest.mouseClick(curves.plot, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier,
+                     at(curves.plot, *document.stack.item(uid).params.rgb[1]))
+    assert len(document.stack.item(uid).params.rgb) == 2 and document.undo_stack.count() == count + 1
+    QTest.mouseDClick(curves.plot, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                      at(curves.plot, *document.stack.item(uid).params.rgb[0]))
+    assert len(document.stack.item(uid).params.rgb) == 2, "a curve keeps two points"
+
+
+def test_channel_selector_edits_that_channel(panel):
+    document, curves = panel.document, panel.editor.curves
+    uid = document.selected_uid
+    curves.channel_buttons["blue"].click()
+    drag(curves.plot, (0.5, 0.5), (0.5, 0.3))
+    params = document.stack.item(uid).params
+    assert params.rgb == IDENTITY and len(params.blue) == 3
+    assert document.undo_stack.undoText() == "Change Tone curve: Blue"
+
+
+def test_gray_images_offer_the_rgb_curve_only(qtbot):
+    document = Document()
+    document.set_source(Image(np.full((16, 16, 1), 0.5, np.float32)), None)
+    widget = StackPanel(document)
+    qtbot.addWidget(widget)
+    widget.add_filter("tone_curve")
+    buttons = widget.editor.curves.channel_buttons
+    assert not any(button.isVisibleTo(widget.editor) for button in buttons.values())
