@@ -23,7 +23,7 @@ source DICOM file is never written: the writer refuses its path.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any, Sequence
@@ -119,9 +119,15 @@ def full_range_image(image: Image) -> tuple[Image, ValueMap]:
 
 
 def windowed_image(image: Image, window: Window, steps: Sequence[StackItem] = ()) -> Image:
-    """Return ``image`` through a window/level step with ``window`` and then ``steps``, as 8-bit display pixels."""
+    """Return ``image`` through a window/level step with ``window`` and then ``steps``, as 8-bit display pixels.
+
+    ``meta.dicom`` is set only when ``steps`` change the geometry: the header with
+    its pixel spacing rescaled (:func:`enhance_core.geometry.meta_after_geometry`).
+    """
     result = render_image(image, (window_item(window), *steps))
-    meta = ImageMeta(format="DICOM", bit_depth=8, source=image.meta.source)
+    moved = "geometry" in result.meta.extra and result.meta.dicom is not image.meta.dicom
+    meta = ImageMeta(format="DICOM", bit_depth=8, source=image.meta.source,
+                     dicom=result.meta.dicom if moved else None)
     return Image(result.pixels, None, meta)
 
 
@@ -157,5 +163,6 @@ def export_slice(image: Image, path: str | PathLike[str], *, window: Window | No
         text = export_description(image.meta, value_map=value_map, include_patient_data=include_patient_data)
         return write_image(pixels, path, bit_depth=16, description=text)
     shown = windowed_image(image, window, steps)
-    text = export_description(image.meta, window=window, include_patient_data=include_patient_data)
+    described = image.meta if shown.meta.dicom is None else replace(image.meta, dicom=shown.meta.dicom)
+    text = export_description(described, window=window, include_patient_data=include_patient_data)
     return write_image(shown, path, bit_depth=8, quality=quality, description=text)

@@ -3,6 +3,8 @@ DICOM spacing, recipes on other sizes, the command line, reference metrics and d
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pydicom
@@ -260,3 +262,21 @@ def test_batch_scores_a_source_size_reference_through_the_geometry(tmp_path) -> 
     assert results[0].metrics is not None and results[0].metrics["psnr"] == float("inf")
     assert results[1].metrics is None and "reference is 20x20" in results[1].note
     assert "source 64x48" in results[1].note
+
+
+def test_dicom_export_describes_the_spacing_after_the_geometry(tmp_path) -> None:
+    from PIL import Image as PILImage
+    from pydicom.data import get_testdata_file
+
+    from enhance_core.image import Window
+    from enhance_core.medical.export import export_slice
+
+    ct = read_image(get_testdata_file("CT_small.dcm"))
+    spacing = [float(v) for v in ct.meta.dicom.PixelSpacing]
+    path = export_slice(ct, tmp_path / "slice.png", window=Window(40.0, 400.0),
+                        steps=(make_item("crop", {"left": 0.5}), make_item("resize", {"percent": 200.0})))
+    with PILImage.open(path) as picture:
+        described = json.loads(picture.info["Description"])
+        assert picture.size == (128, 256)
+    assert [float(v) for v in described["dicom"]["PixelSpacing"]] == pytest.approx([s / 2 for s in spacing])
+    assert [float(v) for v in ct.meta.dicom.PixelSpacing] == spacing
