@@ -118,46 +118,47 @@ def apply_tone_curve(pixels: np.ndarray, params: ToneCurveParams, ctx: RenderCon
     values = [np.clip(t if t is not None else identity, 0.0, 1.0) for t in tables]
     if all(t is tables[0] for t in tables):
         values = values[:1]
-    lut = np.concatenate(values).astype(np.float32)
-    rises = np.concatenate([np.append(np.diff(v), 0.0) for v in values]).astype(np.float32)
+    pairs = np.empty((len(values) * LUT_SIZE, 2), np.float32)
+    pairs[:, 0] = np.concatenate(values)
+    pairs[:, 1] = np.concatenate([np.append(np.diff(v), 0.0) for v in values])
     out = np.empty_like(pixels)
-    _look_up(pixels.reshape(-1), out.reshape(-1), lut, rises, len(values))
+    _look_up(pixels.reshape(-1), out.reshape(-1), pairs, len(values))
     for c, channel_table in enumerate(tables):
         if channel_table is None:
             out[:, :, c] = pixels[:, :, c]
     return out
 
 
-def _look_up(values: np.ndarray, out: np.ndarray, lut: np.ndarray, rises: np.ndarray, channels: int) -> None:
-    """Write ``lut`` interpolated at interleaved ``values`` into ``out``, chunk by chunk (each pass stays in cache).
+def _look_up(values: np.ndarray, out: np.ndarray, pairs: np.ndarray, channels: int) -> None:
+    """Write the table ``pairs`` interpolated at interleaved ``values`` into ``out``, chunk by chunk.
 
-    ``lut`` holds each of ``channels`` tables of :data:`LUT_SIZE` samples one
-    after another (one table: every channel takes it) and ``rises`` the step
-    from each sample to the next (0 after the last). Indices are ``intp``:
-    ``np.take`` converts any other index type first.
+    ``pairs`` holds, for each of ``channels`` tables of :data:`LUT_SIZE`
+    samples one after another (one table: every channel takes it), each
+    sample's value and its step to the next sample (0 after the last). Each
+    pair is gathered as one float64 (one ``np.take`` instead of two), indices
+    are ``intp`` (``np.take`` converts any other type first), and chunks of
+    :data:`_CHUNK` values keep every pass in cache.
     """
+    packed = pairs.view(np.float64).ravel()
     chunk = _CHUNK - _CHUNK % channels
     offsets = np.tile(np.arange(channels, dtype=np.intp) * LUT_SIZE, chunk // channels)
-    position, floor = np.empty(chunk, np.float32), np.empty(chunk, np.float32)
+    position, floor, rise = (np.empty(chunk, np.float32) for _ in range(3))
     index = np.empty(chunk, np.intp)
-    step = np.empty(chunk, np.float32)
+    gathered = np.empty(chunk, np.float64)
     top = np.float32(LUT_SIZE - 1)
     for start in range(0, len(values), chunk):
         count = min(chunk, len(values) - start)
-        x, pos, whole, at, rise = (values[start:start + count], position[:count], floor[:count], index[:count],
-                                   step[:count])
-        result = out[start:start + count]
-        np.multiply(x, top, out=pos)
+        pos, whole, at, step = position[:count], floor[:count], index[:count], rise[:count]
+        np.multiply(values[start:start + count], top, out=pos)
         np.clip(pos, 0.0, top, out=pos)
         np.floor(pos, out=whole)
         at[:] = whole
         pos -= whole
         if channels > 1:
             at += offsets[:count]
-        np.take(lut, at, out=result)
-        np.take(rises, at, out=rise)
-        rise *= pos
-        result += rise
+        got = np.take(packed, at, out=gathered[:count]).view(np.float32)
+        np.multiply(got[1::2], pos, out=step)
+        np.add(got[0::2], step, out=out[start:start + count])
 
 
 FILTERS: tuple[FilterDef, ...] = (

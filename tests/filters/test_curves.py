@@ -160,3 +160,13 @@ def test_cli_set_points_and_a_bad_value(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "parameter 'rgb'" in err[0] and "--set 'rgb=0,0;0.25,0.2;1,1'" in err[0]
+
+
+def test_project_round_trip_keeps_the_points(tmp_path) -> None:
+    from enhance_core.project import load_project, save_project
+
+    params = ToneCurveParams(rgb=S_CURVE, red=((0.0, 0.0), (0.4, 0.5), (1.0, 1.0)))
+    path = save_project(tmp_path / "edit.esproj", image=tmp_path / "a.png", reference=None,
+                        steps=(make_item("tone_curve", params), make_item("tone_curve")))
+    steps = load_project(path).steps
+    assert [step.params for step in steps] == [params, ToneCurveParams()]
