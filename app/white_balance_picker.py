@@ -3,7 +3,8 @@
 A :class:`~app.canvas.CanvasTool` turned on by a tool button shown with a
 ``color_balance`` step. A click (the release) takes the mean of the
 :data:`PATCH` x :data:`PATCH` source pixels around it as they reach the step
-(the steps before it rendered on that region, on a background lane) and sets
+(the steps before it rendered on that region of their output, on a
+background lane) and sets
 the step's temperature and tint so that mean becomes neutral gray
 (:func:`enhance_core.filters.color.neutral_temperature_tint`), with gray world
 off: one undoable command. A cast stronger than the parameters' range is
@@ -26,13 +27,15 @@ from app.commands import change_params_command
 from app.document import Document
 from app.viewport import Viewport
 from app.workers import JobFailure, JobRunner
-from enhance_core.filters.base import ProgressFn, StopFn
+from enhance_core.filters.base import ProgressFn, RenderContext, StopFn
 from enhance_core.filters.color import neutral_temperature_tint
 from enhance_core.filters.registry import get_filter
+from enhance_core.geometry import map_points
 from enhance_core.image import Image
 from enhance_core.masks import Region
 from enhance_core.render import Renderer
 from enhance_core.stack import StackItem
+from enhance_core.stack_geometry import output_affine, output_shape
 
 WHITE_BALANCE_FILTER = "color_balance"
 PATCH = 5
@@ -45,6 +48,18 @@ def patch_region(x: float, y: float, rows: int, cols: int, size: int = PATCH) ->
     top = min(max(int(math.floor(y)) - height // 2, 0), rows - height)
     left = min(max(int(math.floor(x)) - width // 2, 0), cols - width)
     return Region(top, left, height, width)
+
+
+def input_patch(source: Image, before: tuple[StackItem, ...], x: float, y: float) -> Region:
+    """The patch around source point (x, y) in the frame of the render of ``before`` (the picked step's input).
+
+    Steps that crop, rotate or resize (``FilterDef.geometry``) move the point
+    and size that frame; without them it is the source's.
+    """
+    ctx = RenderContext(source=source.pixels)
+    rows, cols = output_shape(before, source.rows, source.cols, ctx=ctx)
+    px, py = map_points(output_affine(before, source.rows, source.cols, ctx=ctx), [[x, y]])[0]
+    return patch_region(float(px), float(py), rows, cols)
 
 
 def patch_mean_job(image: Image, steps: tuple[StackItem, ...], region: Region, progress: ProgressFn,
@@ -112,7 +127,8 @@ class WhiteBalancePicker(QObject):
 
     # --- picking ---------------------------------------------------------------------------
     def pick(self, x: float, y: float) -> None:
-        """Read the patch around source point (x, y) as it reaches the selected step, then balance it."""
+        """Read the patch around source point (x, y) (continuous pixel coordinates) as it reaches the selected
+        step, then balance it."""
         source, item = self.document.source, self.document.selected_item()
         if source is None or item is None or item.filter != WHITE_BALANCE_FILTER:
             return
@@ -124,7 +140,7 @@ class WhiteBalancePicker(QObject):
             return
         steps = self.document.stack.snapshot()
         before = tuple(steps[:self.document.stack.index_of(item.uid)])
-        region = patch_region(x, y, source.rows, source.cols)
+        region = input_patch(source, before, x, y)
         self.lane.submit(partial(patch_mean_job, source, before, region),
                          on_done=partial(self._apply, item.uid), on_failed=self._on_failed, label="White balance")
 

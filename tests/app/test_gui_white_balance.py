@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from app.white_balance_picker import WHITE_BALANCE_FILTER, patch_region
+from app.white_balance_picker import WHITE_BALANCE_FILTER, input_patch, patch_region
+from enhance_core.image import Image
 from enhance_core.render import render_image
+from enhance_core.stack import make_item
 from tests.app.conftest import add_filter, open_image, save_png, synthetic_photo
 
 CAST = (0.56, 0.5, 0.42)
@@ -67,3 +69,16 @@ def test_picker_turns_off_with_another_step_and_for_other_tools(qtbot, window, c
     assert not picker.action.isChecked() and window.canvas.tool is None
     button = next(b for name, b in window.stack_panel.step_tools if name == WHITE_BALANCE_FILTER)
     assert not button.isVisible()
+
+
+@pytest.mark.parametrize("before", ((), (("rotate", {"angle": "90"}),), (("flip", {"direction": "vertical"}),
+                                                                         ("rotate", {"angle": "270"}))))
+def test_the_patch_follows_steps_that_move_the_pixels(before) -> None:
+    pixels = np.random.default_rng(0).random((40, 60, 3), np.float32)
+    source = Image(pixels)
+    steps = tuple(make_item(name, params) for name, params in before)
+    region = input_patch(source, steps, 12.5, 7.5)
+    assert (region.rows, region.cols) == (5, 5)
+    moved = render_image(source, steps).pixels[region.slices]
+    expected = pixels[patch_region(12.5, 7.5, 40, 60).slices]
+    np.testing.assert_allclose(moved.reshape(-1, 3).mean(axis=0), expected.reshape(-1, 3).mean(axis=0), atol=1e-6)
