@@ -58,6 +58,9 @@ SAMPLE_PARAMS = {
     "shadows_highlights": {"shadows": 0.5, "highlights": -0.5},
     "clarity": {"amount": 0.5},
     "dehaze": {"strength": 0.8},
+    "crop": {"left": 0.1, "top": 0.1, "right": 0.1, "bottom": 0.1, "aspect": "3:2"},
+    "straighten": {"angle": 3.0},
+    "resize": {"percent": 50.0},
 }
 """Settings that make a filter work (the defaults of the tone and color tools change nothing and cost nothing)."""
 LOCAL_TONE = {"shadows_highlights", "clarity", "dehaze"}

@@ -253,6 +253,25 @@ def _resample_axis(pixels: np.ndarray, axis: int, index: np.ndarray, weight: np.
     return np.moveaxis(out, 0, axis)
 
 
+def _transposed(pixels: np.ndarray) -> np.ndarray:
+    """(cols, rows, C) pixels: the transpose (OpenCV's, three times NumPy's speed, up to 4 channels)."""
+    rows, cols, channels = pixels.shape
+    if channels > 4 or pixels.dtype != np.float32:
+        return pixels.transpose(1, 0, 2)
+    return cv2.transpose(np.ascontiguousarray(pixels)).reshape(cols, rows, channels)
+
+
+def _fresh_copy(view: np.ndarray) -> np.ndarray:
+    """A C-contiguous float32 copy of a slice of an image (mirrored slices through OpenCV's flip)."""
+    flip_rows, flip_cols = view.strides[0] < 0, view.strides[1] < 0
+    if not (flip_rows or flip_cols) or view.shape[2] > 4 or view.dtype != np.float32 or view.strides[2] < 0:
+        return np.array(view, dtype=np.float32, order="C")
+    upright = view[::-1] if flip_rows else view
+    upright = upright[:, ::-1] if flip_cols else upright
+    code = -1 if flip_rows and flip_cols else (0 if flip_rows else 1)
+    return cv2.flip(upright, code).reshape(view.shape)
+
+
 def warp_region(pixels: np.ndarray, matrix: Any, *, in_origin: tuple[int, int], in_shape: tuple[int, int],
                 out_region: Region, interpolation: str = "auto", border: str = "replicate") -> np.ndarray:
     """Produce ``out_region`` of the warp of a whole input by ``matrix`` from a region of that input.
@@ -286,7 +305,7 @@ def warp_region(pixels: np.ndarray, matrix: Any, *, in_origin: tuple[int, int], 
     top, left = in_origin
     in_rows, in_cols = in_shape
     if abs(m[0, 0]) <= _EXACT and abs(m[1, 1]) <= _EXACT:
-        pixels = pixels.transpose(1, 0, 2)
+        pixels = _transposed(pixels)
         top, left, in_rows, in_cols = left, top, in_cols, in_rows
         m = np.array([[m[0, 1], 0.0, m[0, 2]], [0.0, m[1, 0], m[1, 2]]])
     if abs(m[0, 1]) <= _EXACT and abs(m[1, 0]) <= _EXACT:
@@ -295,9 +314,7 @@ def warp_region(pixels: np.ndarray, matrix: Any, *, in_origin: tuple[int, int], 
                                            interpolation)
         out = _resample_axis(pixels, 0, row_index - top, row_weight)
         out = _resample_axis(out, 1, col_index - left, col_weight)
-        if np.may_share_memory(out, pixels):
-            return np.array(out, dtype=np.float32, order="C")
-        return np.ascontiguousarray(out, dtype=np.float32)
+        return _fresh_copy(out) if np.may_share_memory(out, pixels) else np.ascontiguousarray(out, dtype=np.float32)
     inverse = invert_affine(m)
     xs = np.arange(out_region.left, out_region.right, dtype=np.float64) + 0.5
     ys = np.arange(out_region.top, out_region.bottom, dtype=np.float64)[:, None] + 0.5
