@@ -20,8 +20,11 @@ every pass stays in cache; 16-bit and float data keep float precision
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from enhance_core.filters.base import FilterDef, Points, RenderContext, param
@@ -31,6 +34,9 @@ LUT_SIZE = 1 << 15
 """Samples per channel's look-up table (linear interpolation between them errs by 1.2e-10 f'' at most)."""
 _CHUNK = 1 << 15
 """Values looked up per pass."""
+_MAX_THREADS = 4
+_MIN_PART = 1 << 18
+"""Fewest values worth a thread of their own."""
 
 
 @dataclass(frozen=True)
@@ -122,11 +128,33 @@ def apply_tone_curve(pixels: np.ndarray, params: ToneCurveParams, ctx: RenderCon
     pairs[:, 0] = np.concatenate(values)
     pairs[:, 1] = np.concatenate([np.append(np.diff(v), 0.0) for v in values])
     out = np.empty_like(pixels)
-    _look_up(pixels.reshape(-1), out.reshape(-1), pairs, len(values))
+    _look_up_in_parts(pixels.reshape(-1), out.reshape(-1), pairs, len(values))
     for c, channel_table in enumerate(tables):
         if channel_table is None:
             out[:, :, c] = pixels[:, :, c]
     return out
+
+
+def _look_up_in_parts(values: np.ndarray, out: np.ndarray, pairs: np.ndarray, channels: int) -> None:
+    """:func:`_look_up` on as many threads as OpenCV uses (NumPy releases the GIL in each pass).
+
+    Batch workers set OpenCV to one thread, so they look up on theirs alone.
+    """
+    parts = min(cv2.getNumThreads(), _MAX_THREADS, len(values) // _MIN_PART)
+    if parts <= 1:
+        _look_up(values, out, pairs, channels)
+        return
+    size = -(-len(values) // (parts * channels)) * channels
+    bounds = [(start, min(start + size, len(values))) for start in range(0, len(values), size)]
+    futures = [_executor().submit(_look_up, values[a:b], out[a:b], pairs, channels) for a, b in bounds]
+    for future in futures:
+        future.result()
+
+
+@functools.cache
+def _executor() -> ThreadPoolExecutor:
+    """The threads that look up the parts of large images."""
+    return ThreadPoolExecutor(max_workers=_MAX_THREADS, thread_name_prefix="tone-curve")
 
 
 def _look_up(values: np.ndarray, out: np.ndarray, pairs: np.ndarray, channels: int) -> None:
