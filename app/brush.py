@@ -7,6 +7,14 @@ the points become one :class:`~enhance_core.masks.Stroke` (source-pixel
 vectors, resolution independent) pushed as one undoable command; the mask
 overlay is then re-rendered from the vectors in a worker and replaces the
 stroke layer.
+
+The canvas shows the stack's output, which a crop, rotation or resize moves
+away from the source: points arrive in output pixels and are mapped back to
+the source (:meth:`app.view_geometry.ViewGeometry.to_source`), so a stroke
+stays on the content it was painted on whatever geometry changes later. The
+brush radius is in output pixels (what the cursor shows); the stroke keeps
+it in source pixels. Overlays stay in source pixels and are drawn through
+the same geometry.
 """
 
 from __future__ import annotations
@@ -17,15 +25,17 @@ from functools import partial
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QTransform
 
 from app.commands import paint_stroke_command
 from app.document import Document
+from app.view_geometry import ViewGeometry
 from app.viewport import Viewport
 from app.workers import JobRunner
 from enhance_core.image import Image
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.registry import get_filter
+from enhance_core.geometry import compose_affines, scale_affine, translate_affine
 from enhance_core.masks import Mask, Stroke, full_region, scaled_shape
 
 OVERLAY_COLOR = (230, 40, 60)
@@ -35,7 +45,7 @@ MIN_SPACING = 0.15
 
 @dataclass
 class BrushSettings:
-    """Brush radius in source pixels, hardness and opacity (0..1), and whether it erases."""
+    """Brush radius in shown (output) pixels, hardness and opacity (0..1), and whether it erases."""
 
     radius: float = 40.0
     hardness: float = 0.5
@@ -89,6 +99,7 @@ class BrushTool(QObject):
         self._overlay: tuple[np.ndarray, QImage] | None = None
         self._stroke_layer: QImage | None = None
         self._points: list[tuple[float, float]] = []
+        self._shown_points: list[tuple[float, float]] = []
         self._target = ""
         self._viewport: Viewport | None = None
         document.selection_changed.connect(self._on_selection_changed)
@@ -101,7 +112,9 @@ class BrushTool(QObject):
         return bool(self._points)
 
     def set_scale(self, scale: float) -> None:
-        """Use overlays at ``scale`` (the preview's render scale)."""
+        """Use overlays as sharp as the preview at render scale ``scale`` (source pixels times the output's scale)."""
+        geometry = self._geometry()
+        scale = min(1.0, scale * (geometry.scale if geometry is not None else 1.0))
         if scale != self.scale:
             self.scale = scale
             self.refresh_overlay()
@@ -133,37 +146,52 @@ class BrushTool(QObject):
             self._stroke_layer = None
         self.repaint.emit(QRectF())
 
+    def _geometry(self) -> ViewGeometry | None:
+        return self.document.view_geometry()
+
+    def _source_radius(self) -> float:
+        """The brush radius in source pixels."""
+        geometry = self._geometry()
+        return self.settings.radius / (geometry.scale if geometry is not None else 1.0)
+
+    def _to_source(self, x: float, y: float) -> tuple[float, float]:
+        geometry = self._geometry()
+        return (x, y) if geometry is None else geometry.to_source(x, y)
+
     # --- CanvasTool ------------------------------------------------------------------------
     def press(self, x: float, y: float) -> None:
-        """Start a stroke at source point (x, y) on the selected step."""
+        """Start a stroke at shown point (x, y) on the selected step."""
         item, source = self.document.selected_item(), self.document.source
         if item is None or source is None:
             self.message.emit("Select a step in the filter stack to paint its mask.")
             return
         self._target = item.uid
-        self._points = [(x, y)]
+        point = self._to_source(x, y)
+        self._points, self._shown_points = [point], [(x, y)]
         self._new_stroke_layer(source)
-        self._draw_segment((x, y), (x, y))
+        self._draw_segment(point, point, (x, y), (x, y))
 
     def move(self, x: float, y: float) -> None:
-        """Extend the stroke to (x, y), drawing only the new segment."""
+        """Extend the stroke to shown point (x, y), drawing only the new segment."""
         if not self._points:
             return
-        last = self._points[-1]
+        last = self._shown_points[-1]
         if math.hypot(x - last[0], y - last[1]) < max(0.5, self.settings.radius * MIN_SPACING):
             return
-        self._points.append((x, y))
-        self._draw_segment(last, (x, y))
+        point = self._to_source(x, y)
+        self._draw_segment(self._points[-1], point, last, (x, y))
+        self._points.append(point)
+        self._shown_points.append((x, y))
 
     def release(self, x: float, y: float) -> None:
-        """Finish the stroke: one undoable command holding it as vectors."""
-        points, self._points = self._points, []
+        """Finish the stroke: one undoable command holding it as vectors in source pixels."""
+        points, self._points, self._shown_points = self._points, [], []
         source = self.document.source
         if not points or source is None:
             return
         s = self.settings
         try:
-            stroke = Stroke(tuple(points), s.radius, s.hardness, s.opacity, s.erase)
+            stroke = Stroke(tuple(points), self._source_radius(), s.hardness, s.opacity, s.erase)
             item = self.document.stack.item(self._target)
         except EnhanceError as error:
             self.message.emit(str(error))
@@ -178,22 +206,34 @@ class BrushTool(QObject):
         source = self.document.source
         if source is None:
             return
-        x0, y0 = viewport.to_screen(0.0, 0.0)
-        x1, y1 = viewport.to_screen(source.cols, source.rows)
-        target = QRectF(x0, y0, x1 - x0, y1 - y0)
+        painter.save()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        x0, y0 = viewport.to_screen(0.0, 0.0)
+        x1, y1 = viewport.to_screen(viewport.image_cols, viewport.image_rows)
+        painter.setClipRect(QRectF(x0, y0, x1 - x0, y1 - y0), Qt.ClipOperation.IntersectClip)
+        painter.setTransform(self._source_transform(viewport), True)
+        target = QRectF(0.0, 0.0, float(source.cols), float(source.rows))
         if self._overlay is not None:
             painter.drawImage(target, self._overlay[1])
         if self._stroke_layer is not None:
-            painter.save()
             if self.settings.erase:
                 painter.setOpacity(0.6)
             else:
                 painter.setOpacity(OVERLAY_ALPHA * self.settings.opacity)
             painter.drawImage(target, self._stroke_layer)
-            painter.restore()
+        painter.restore()
         if cursor is not None:
             self._paint_outline(painter, viewport, cursor)
+
+    def _source_transform(self, viewport: Viewport) -> QTransform:
+        """Source pixels to pane pixels: through the stack's geometry to the shown output, then the viewport."""
+        geometry = self._geometry()
+        to_screen = compose_affines(scale_affine(viewport.zoom), translate_affine(
+            viewport.width / 2.0 - viewport.center_x * viewport.zoom,
+            viewport.height / 2.0 - viewport.center_y * viewport.zoom))
+        matrix = to_screen if geometry is None else compose_affines(geometry.affine, to_screen)
+        (a, b, tx), (c, d, ty) = matrix
+        return QTransform(a, c, b, d, tx, ty)
 
     def _paint_outline(self, painter: QPainter, viewport: Viewport, cursor: tuple[float, float]) -> None:
         cx, cy = viewport.to_screen(*cursor)
@@ -209,7 +249,7 @@ class BrushTool(QObject):
             painter.drawEllipse(QPointF(cx, cy), inner, inner)
 
     def outline_rect(self, viewport: Viewport, x: float, y: float) -> QRectF:
-        """Screen rectangle covered by the brush outline at source point (x, y)."""
+        """Screen rectangle covered by the brush outline at shown point (x, y)."""
         cx, cy = viewport.to_screen(x, y)
         r = self.settings.radius * viewport.zoom + 4
         return QRectF(cx - r, cy - r, 2 * r, 2 * r)
@@ -221,8 +261,9 @@ class BrushTool(QObject):
         self._stroke_layer.fill(Qt.GlobalColor.transparent)
         return self._stroke_layer
 
-    def _draw_segment(self, a: tuple[float, float], b: tuple[float, float]) -> None:
-        """Draw segment a-b (source pixels) into the stroke layer and ask to repaint its area."""
+    def _draw_segment(self, a: tuple[float, float], b: tuple[float, float],
+                      shown_a: tuple[float, float], shown_b: tuple[float, float]) -> None:
+        """Draw segment a-b (source pixels; shown at ``shown_a``-``shown_b``) into the stroke layer; repaint there."""
         source = self.document.source
         if source is None:
             return
@@ -231,13 +272,14 @@ class BrushTool(QObject):
         painter = QPainter(layer)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         color = QColor(235, 235, 240) if self.settings.erase else QColor(*OVERLAY_COLOR)
-        pen = QPen(color, max(1.0, 2.0 * self.settings.radius * sx))
+        pen = QPen(color, max(1.0, 2.0 * self._source_radius() * sx))
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         painter.setPen(pen)
         painter.drawLine(QPointF((a[0] + 0.5) * sx, (a[1] + 0.5) * sy), QPointF((b[0] + 0.5) * sx, (b[1] + 0.5) * sy))
         painter.end()
         if self._viewport is not None:
-            self.repaint.emit(self.outline_rect(self._viewport, *a).united(self.outline_rect(self._viewport, *b)))
+            self.repaint.emit(self.outline_rect(self._viewport, *shown_a).united(
+                self.outline_rect(self._viewport, *shown_b)))
 
 
 def _overlay_job(mask: Mask | None, scale: float, rows: int, cols: int, detection: tuple | None,

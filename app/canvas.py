@@ -5,8 +5,11 @@ The canvas only paints 8-bit images that workers prepared, handed over as one
 that preview resampled to the screen zoom) and, when zoomed in past the
 preview's resolution, a sharper *detail* patch of the visible region painted
 on top. Zoom follows the cursor (wheel, pinch), drag
-pans, and holding backslash flashes the original. An optional tool (the
-brush) receives mouse events in source coordinates and paints its overlay.
+pans, and holding backslash flashes the original. The canvas's image is the
+stack's *output* (its "source" coordinates are the output's full-resolution
+pixels, which a crop, rotation or resize makes differ from the opened
+file's); both sides are placed in that frame. An optional tool (the brush)
+receives mouse events in those coordinates and paints its overlay.
 Viewer text (W/L, slice, zoom, modality of a DICOM image) sits in the corners.
 """
 
@@ -104,6 +107,13 @@ class CompareCanvas(QWidget):
     def set_image_size(self, cols: int, rows: int) -> None:
         """Prepare for a new source image of ``cols`` x ``rows`` pixels (fit to the window, drop old layers)."""
         self.set_layers(CanvasLayers())
+        self.viewport.set_image(cols, rows)
+        self._update_pane_size()
+        self.update()
+        self.view_changed.emit()
+
+    def set_output_size(self, cols: int, rows: int) -> None:
+        """The shown output became ``cols`` x ``rows`` pixels (a crop, rotation or resize): fit it, keep the layers."""
         self.viewport.set_image(cols, rows)
         self._update_pane_size()
         self.update()

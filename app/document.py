@@ -14,8 +14,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from app.view_geometry import ViewGeometry, shown_steps, view_geometry
 from enhance_core.image import Image
+from enhance_core.metrics import reference_for_result
 from enhance_core.stack import FilterStack, StackChange, StackItem
+from enhance_core.stack_geometry import has_geometry, output_affine, output_shape
 
 
 class Document(QObject):
@@ -55,6 +58,7 @@ class Document(QObject):
         self.reference_path: Path | None = None
         self.project_path: Path | None = None
         self.selected_uid = ""
+        self._geometry: tuple[tuple, ViewGeometry] | None = None
         self.stack.subscribe(self._relay)
 
     @property
@@ -81,14 +85,43 @@ class Document(QObject):
         self.reference_changed.emit()
 
     def reference_size_problem(self) -> str:
-        """Why the reference cannot be compared with the image ("" when it can)."""
+        """Why the reference cannot be compared with the result ("" when it can).
+
+        A reference of the stack's output size, or of the source's size when the stack changes the
+        geometry (it is warped the same way), can; otherwise the message is the core's
+        (:func:`enhance_core.metrics.reference_for_result`), naming the sizes.
+        """
         if self.reference is None or self.source is None:
             return ""
-        ref, src = self.reference, self.source
-        if (ref.rows, ref.cols) != (src.rows, src.cols):
+        ref, src, steps = self.reference, self.source, self.stack.snapshot()
+        output = output_shape(steps, src.rows, src.cols)
+        moved = has_geometry(steps)
+        if (ref.rows, ref.cols) == output or (moved and (ref.rows, ref.cols) == (src.rows, src.cols)):
+            return ""
+        if not moved:
             return (f"The reference is {ref.cols}×{ref.rows} pixels but the image is {src.cols}×{src.rows}; "
                     "metrics need images of the same size. Load a reference of the same size.")
+        try:  # sizes match neither: the core only names them (it warps nothing)
+            reference_for_result(ref.pixels, result_shape=output, source_shape=(src.rows, src.cols),
+                                 output_shape=output, affine=output_affine(steps, src.rows, src.cols))
+        except ValueError as error:
+            return str(error)
         return ""
+
+    def shown_steps(self) -> tuple[StackItem, ...]:
+        """The steps whose output the canvas shows (a selected crop shown uncropped, see :func:`shown_steps`)."""
+        return shown_steps(self.stack.snapshot(), self.selected_uid)
+
+    def view_geometry(self) -> ViewGeometry | None:
+        """How the shown output relates to the source (None without an image); cached per source and steps."""
+        source = self.source
+        if source is None:
+            return None
+        steps = self.shown_steps()
+        key = (id(source), source.rows, source.cols, steps)
+        if self._geometry is None or self._geometry[0] != key:
+            self._geometry = (key, view_geometry(source, steps))
+        return self._geometry[1]
 
     def push(self, command: QUndoCommand) -> None:
         """Do ``command`` and record it for undo."""

@@ -24,6 +24,7 @@ from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.file_actions import FileActions
 from app.filter_menu import menu_text
+from app.geometry_tools import GeometryTools
 from app.histogram_panel import HistogramController, HistogramPanel, is_physical
 from app.measure import MeasureTool, export_roi_csv
 from app.history import HistoryKeeper, HistorySettingsDialog
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.slices = SliceBrowser(self.document, self.reporter, self.settings, self)
         self.window_level = WindowLevelControls(self.document, self.reporter, self)
         self.measure = MeasureTool(self.document, self)
+        self.geometry_tools = GeometryTools(self.document, self.canvas, self)
         self.white_balance = WhiteBalancePicker(self.document, self)
         self.overlay = ViewerOverlay(self.document, self.canvas, self.slices, self.window_level, self)
         self.dicom_panel = DicomHeaderPanel(self.document)
@@ -109,6 +111,9 @@ class MainWindow(QMainWindow):
         self.recent_menu: QMenu = menus.recent
         self.panels_menu: QMenu = menus.panels
         self.main_toolbar: QToolBar = menus.toolbar
+        self.geometry_tools.add_to(self)
+        self.actions_by_name.update(self.geometry_tools.actions)
+        self.geometry_tools.message.connect(lambda text: self.status.showMessage(text, 6000))
         self.addToolBar(self.brush_toolbar)
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.window_level.toolbar)
         # The slice bar gets its own row: beside the window/level bar, a 1500 px window pushed cine off the edge.
@@ -376,19 +381,24 @@ class MainWindow(QMainWindow):
             self.status.zoom_label.setText(f"Zoom {self.canvas.viewport.zoom:.0%}")
 
     def _show_value(self, x: float, y: float) -> None:
-        source = self.document.source
+        """The status line under the cursor: shown (output) pixel, physical place, original and result values."""
+        source, geometry = self.document.source, self.document.view_geometry()
         col, row = int(np.floor(x)), int(np.floor(y))
-        if source is None or not (0 <= col < source.cols and 0 <= row < source.rows):
+        if source is None or geometry is None or not (0 <= col < geometry.cols and 0 <= row < geometry.rows):
             self.status.value_label.setText("")
             return
-        spacing = pixel_spacing(source.meta.dicom)
+        spacing = geometry.spacing(pixel_spacing(source.meta.dicom))
         place = "" if spacing is None else f" ({(col + 0.5) * spacing[1]:.1f}, {(row + 0.5) * spacing[0]:.1f} mm)"
-        text = f"x {col}, y {row}{place}   original {describe_value(source.meta, source.pixels[row, col])}"
+        sx, sy = geometry.to_source(col, row)
+        src_col, src_row = int(round(sx)), int(round(sy))
+        text = f"x {col}, y {row}{place}"
+        if 0 <= src_col < source.cols and 0 <= src_row < source.rows:
+            text += f"   original {describe_value(source.meta, source.pixels[src_row, src_col])}"
         frame = self.renders.latest
         if frame is not None and frame.preview_pixels is not None:
             pixels = frame.preview_pixels
-            pr = min(pixels.shape[0] - 1, int(row * pixels.shape[0] / source.rows))
-            pc = min(pixels.shape[1] - 1, int(col * pixels.shape[1] / source.cols))
+            pr = min(pixels.shape[0] - 1, int(row * pixels.shape[0] / geometry.rows))
+            pc = min(pixels.shape[1] - 1, int(col * pixels.shape[1] / geometry.cols))
             value = pixels[pr, pc]
             if is_physical(source.meta):
                 text += "   display " + " ".join(str(int(round(min(max(v, 0.0), 1.0) * 255))) for v in value)

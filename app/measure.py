@@ -12,6 +12,11 @@ plays only the source statistics follow the slices. When measuring after the
 stack fails, the line and the box say so with the reason, and an unexpected
 error is reported like other failed jobs. :meth:`MeasureTool.csv_text`
 gives the statistics as the CSV of ``enhance-studio roi-stats``.
+The canvas shows the stack's output (a crop, rotation or resize moves it);
+the ROI and the line are kept in source pixels (mapped back from the canvas
+through :class:`~app.view_geometry.ViewGeometry`) and drawn through the same
+geometry, so lengths and areas use the source's pixel spacing and stay right
+after a resize.
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPen
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.settings import EditorSettings
+from app.view_geometry import ViewGeometry
 from app.viewport import Viewport
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError
@@ -130,21 +136,26 @@ class MeasureTool(QObject):
             return None
         return Roi("ellipse" if self.shape == "ellipse" else "rectangle", *self.start, *self.end).normalized()
 
+    def _to_source(self, x: float, y: float) -> tuple[float, float]:
+        """Source pixels of canvas (shown output) point ``(x, y)``."""
+        geometry = self.document.view_geometry()
+        return (x, y) if geometry is None else geometry.to_source(x, y, centres=False)
+
     def press(self, x: float, y: float) -> None:
-        """Start a new ROI or line at ``(x, y)``."""
+        """Start a new ROI or line at canvas point ``(x, y)``."""
         self._forget_after()
-        self.start = self.end = (x, y)
+        self.start = self.end = self._to_source(x, y)
 
     def move(self, x: float, y: float) -> None:
-        """Stretch the ROI or line to ``(x, y)``; the source statistics follow."""
+        """Stretch the ROI or line to canvas point ``(x, y)``; the source statistics follow."""
         if self.start is not None:
-            self.end = (x, y)
+            self.end = self._to_source(x, y)
             self._measure(final=False)
 
     def release(self, x: float, y: float) -> None:
         """End the drag and measure after the filter stack too."""
         if self.start is not None:
-            self.end = (x, y)
+            self.end = self._to_source(x, y)
             self._measure(final=True)
 
     def _remeasure(self, *args: object) -> None:
@@ -263,20 +274,23 @@ class MeasureTool(QObject):
         """Draw the ROI or the line, and its figures in a box beside it."""
         if self.start is None or self.end is None:
             return
-        x0, y0 = viewport.to_screen(*self.start)
-        x1, y1 = viewport.to_screen(*self.end)
+        transform = _source_to_pane(self.document.view_geometry(), viewport)
+        start, end = QPointF(*self.start), QPointF(*self.end)
+        path = QPainterPath()
+        if self.shape == "distance":
+            path.moveTo(start)
+            path.lineTo(end)
+        elif self.shape == "ellipse":
+            path.addEllipse(QRectF(start, end).normalized())
+        else:
+            path.addRect(QRectF(start, end).normalized())
+        shown = transform.map(path)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.setPen(QPen(OUTLINE_COLOR, 1.5))
-        box = QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized()
-        if self.shape == "distance":
-            painter.drawLine(QPointF(x0, y0), QPointF(x1, y1))
-        elif self.shape == "ellipse":
-            painter.drawEllipse(box)
-        else:
-            painter.drawRect(box)
-        self._paint_label(painter, box)
+        painter.drawPath(shown)
+        self._paint_label(painter, shown.boundingRect())
         painter.restore()
 
     def _paint_label(self, painter: QPainter, box: QRectF) -> None:
@@ -300,6 +314,16 @@ class MeasureTool(QObject):
         for number, line in enumerate(lines):
             baseline = label.top() + 3.0 + metrics.ascent() + number * metrics.height()
             painter.drawText(QPointF(label.left() + 4.0, baseline), line)
+
+
+def _source_to_pane(geometry: ViewGeometry | None, viewport: Viewport) -> QTransform:
+    """Source continuous pixel coordinates to pane pixels (through the stack's geometry, then the viewport)."""
+    a, b, tx, c, d, ty = 1.0, 0.0, 0.0, 0.0, 1.0, 0.0
+    if geometry is not None:
+        (a, b, tx), (c, d, ty) = geometry.affine
+    zoom = viewport.zoom
+    dx, dy = viewport.width / 2.0 - viewport.center_x * zoom, viewport.height / 2.0 - viewport.center_y * zoom
+    return QTransform(a * zoom, c * zoom, b * zoom, d * zoom, tx * zoom + dx, ty * zoom + dy)
 
 
 def export_roi_csv(measure: MeasureTool, parent: QWidget, reporter: ErrorReporter, settings: EditorSettings,

@@ -5,6 +5,12 @@ scale, the reference downscaled the same way and cached). The exact job
 renders the stack at full resolution (:func:`enhance_core.render.render_image`)
 and measures it; it starts by itself after ``IDLE_MS`` without edits for
 images up to ``AUTO_EXACT_PIXELS``, and any edit cancels it.
+
+The reference follows the stack's geometry
+(:func:`enhance_core.metrics.reference_for_result`): one of the output's size
+is compared as it is, one of the source's size is warped through the stack's
+affine (crop, rotation, resize); any other size shows the core's message
+(:meth:`Document.reference_size_problem`) instead of numbers.
 """
 
 from __future__ import annotations
@@ -19,8 +25,12 @@ from app.quality import MetricsReport, measure, resize_like
 from app.render_controller import RenderController
 from app.render_jobs import ViewFrame
 from app.workers import JobRunner
+from enhance_core.filters.base import RenderContext
+from enhance_core.geometry import warp_image
 from enhance_core.medical.windows import display_steps
+from enhance_core.metrics import reference_for_result
 from enhance_core.render import render_image
+from enhance_core.stack_geometry import has_geometry, output_affine, output_shape
 
 IDLE_MS = 1500
 AUTO_EXACT_PIXELS = 12_000_000
@@ -63,6 +73,8 @@ class MetricsController(QObject):
         document.reference_changed.connect(self._on_reference_changed)
         document.stack_changed.connect(self._on_edit)
         document.image_changed.connect(self._on_reference_changed)
+        document.stack_changed.connect(self._on_geometry_edit)
+        self._problem = ""
 
     def compute_exact(self) -> None:
         """Measure the full-resolution result now (Ctrl+M)."""
@@ -83,9 +95,17 @@ class MetricsController(QObject):
         self._small_reference.clear()
         self.live_lane.cancel()
         self.exact_lane.cancel()
-        self.problem.emit(self.document.reference_size_problem())
+        self._problem = self.document.reference_size_problem()
+        self.problem.emit(self._problem)
         if self.renders.latest is not None:
             self._on_frame(self.renders.latest)
+
+    def _on_geometry_edit(self, change: object) -> None:
+        """A crop, rotation or resize may make the reference comparable, or not: say so when that changes."""
+        problem = self.document.reference_size_problem()
+        if problem != self._problem:
+            self._problem = problem
+            self.problem.emit(problem)
 
     def _on_edit(self, change: object) -> None:
         self.exact_lane.cancel()
@@ -101,10 +121,16 @@ class MetricsController(QObject):
             return
         if self.document.reference is not None and self.document.reference_size_problem():
             return
-        job = partial(_live_job, frame.preview_pixels, frame.before_pixels, self._usable_reference(),
+        source = self.document.source
+        reference = self._usable_reference()
+        follow = None
+        if reference is not None and source is not None:
+            follow = _Follow.of(source, frame.request.steps, frame.request.preview_scale)
+            if tuple(reference.shape[:2]) not in follow.comparable:
+                return  # a crop being edited shows its input, which this reference does not fit
+        job = partial(_live_job, frame.preview_pixels, frame.before_pixels, reference, follow,
                       self._small_reference, frame.request.preview_scale, frame.request.generation)
         self.live_lane.submit(job, on_done=self._on_report, on_failed=self.failed.emit, label="Measuring")
-        source = self.document.source
         if frame.request.preview_scale < 1.0 and source is not None and source.rows * source.cols <= AUTO_EXACT_PIXELS:
             self._idle.start()
 
@@ -119,14 +145,41 @@ class MetricsController(QObject):
         self.report.emit(report)
 
 
-def _live_job(result: np.ndarray, original: np.ndarray, reference: np.ndarray | None, cache: dict,
-              scale: float, generation: int, progress, should_stop) -> MetricsReport:
-    """Worker job: metrics of a preview (the downscaled reference is cached in ``cache``)."""
+class _Follow:
+    """What a reference needs to follow a stack's geometry to a result at a render scale."""
+
+    def __init__(self, source_shape: tuple[int, int], output: tuple[int, int], affine: np.ndarray | None) -> None:
+        self.source_shape, self.output, self.affine = source_shape, output, affine
+
+    @classmethod
+    def of(cls, source, steps, scale: float) -> _Follow:
+        """For ``steps`` on ``source``, the result rendered at ``scale``."""
+        ctx = RenderContext(source=source.pixels)
+        output = output_shape(steps, source.rows, source.cols, ctx=ctx)
+        affine = output_affine(steps, source.rows, source.cols, scale, ctx=ctx) if has_geometry(steps) else None
+        return cls((source.rows, source.cols), output, affine)
+
+    @property
+    def comparable(self) -> tuple[tuple[int, int], ...]:
+        """Reference sizes that can be compared: the output's, and the source's when the geometry changes."""
+        return (self.output, self.source_shape) if self.affine is not None else (self.output,)
+
+    def reference(self, reference: np.ndarray, result_shape: tuple[int, int]) -> np.ndarray:
+        """``reference`` made comparable with a result of ``result_shape``."""
+        return reference_for_result(reference, result_shape=result_shape, source_shape=self.source_shape,
+                                    output_shape=self.output, affine=self.affine)
+
+
+def _live_job(result: np.ndarray, original: np.ndarray, reference: np.ndarray | None, follow: _Follow | None,
+              cache: dict, scale: float, generation: int, progress, should_stop) -> MetricsReport:
+    """Worker job: metrics of a preview (the reference, following the geometry and downscaled, is cached)."""
     if reference is not None:
-        key = (id(reference), result.shape[:2])
+        affine = None if follow is None or follow.affine is None else follow.affine.tobytes()
+        key = (id(reference), result.shape[:2], affine)
         small = cache.get(key)
         if small is None:
-            small = resize_like(reference, *result.shape[:2])
+            small = (follow.reference(reference, result.shape[:2]) if follow is not None
+                     else resize_like(reference, *result.shape[:2]))
             cache.clear()
             cache[key] = small
         reference = small
@@ -134,10 +187,17 @@ def _live_job(result: np.ndarray, original: np.ndarray, reference: np.ndarray | 
 
 
 def _exact_job(source, steps, reference, generation: int, device, progress, should_stop) -> MetricsReport:
-    """Worker job: render at full resolution, then measure against the full-resolution reference."""
+    """Worker job: render at full resolution, then measure against the full-resolution reference.
+
+    The original is warped through the stack's geometry, and the reference follows it (see :class:`_Follow`).
+    """
     rendered = render_image(source, steps, progress=lambda f, m: progress(0.9 * f, m),
                             should_stop=should_stop, device=device)
-    original = render_image(source, display_steps(steps), should_stop=should_stop)
+    original = render_image(source, display_steps(steps), should_stop=should_stop).pixels
+    follow = _Follow.of(source, steps, 1.0)
+    shape = rendered.pixels.shape[:2]
+    if follow.affine is not None:
+        original = warp_image(original, follow.affine, shape)
     progress(0.9, "measuring")
-    ref = reference.pixels if reference is not None else None
-    return measure(rendered.pixels, original.pixels, ref, scale=1.0, generation=generation)
+    ref = follow.reference(reference.pixels, shape) if reference is not None else None
+    return measure(rendered.pixels, original, ref, scale=1.0, generation=generation)

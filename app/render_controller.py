@@ -23,6 +23,11 @@ A snapshot being compared (:meth:`RenderController.set_before_steps`) takes
 the "before" side's place: its steps render there, on the same lane and
 through the same renderer as the original would, while the histogram and
 metrics keep measuring against the original.
+The canvas shows the stack's output at its own size (a crop, a rotation or
+a resize changes it, :meth:`Document.view_geometry`): the controller gives the
+canvas the output's size (refitting when it changes) and picks the preview and
+proxy scales for the output (:func:`~enhance_core.view_plan.stack_preview_scales`).
+While a crop step is selected, its input is shown uncropped (:meth:`Document.shown_steps`).
 A reopened project's saved preview (:func:`show_saved_preview`) stands on the
 result side until a frame of the reopened stack lands; it is only painted, never
 measured (no ``frame_ready`` or ``proxy_ready``).
@@ -92,6 +97,9 @@ class RenderController(QObject):
         self._saved: DisplayImage | None = None
         self._saved_generation = 0
         self._compare: tuple[StackItem, ...] | None = None
+        self._shown: tuple[StackItem, ...] = ()
+        self._before_frame: tuple | None = None
+        self._scales_for: tuple = ()
         self.state = ViewState()
         self._last_seconds = 0.0
         self._running_slow = False
@@ -108,6 +116,7 @@ class RenderController(QObject):
         document.image_changed.connect(self._on_image_changed)
         document.source_replaced.connect(self._on_source_replaced)
         document.stack_changed.connect(self._on_stack_changed)
+        document.selection_changed.connect(self._on_selection_changed)
         document.undo_stack.indexChanged.connect(self._on_edit_done)
         canvas.view_changed.connect(self.schedule)
 
@@ -133,7 +142,9 @@ class RenderController(QObject):
         image = self.document.source
         if image is None:
             return
-        self._saved = DisplayImage(np.ascontiguousarray(pixels), 0.0, 0.0, float(image.cols), float(image.rows))
+        geometry = self.document.view_geometry()
+        rows, cols = (geometry.rows, geometry.cols) if geometry is not None else (image.rows, image.cols)
+        self._saved = DisplayImage(np.ascontiguousarray(pixels), 0.0, 0.0, float(cols), float(rows))
         self._saved_generation = self.generation
         self.canvas.set_layers(dataclasses.replace(self.canvas.layers, after=SideLayers(whole=self._saved)))
         self.saved_preview_shown.emit(True)
@@ -144,13 +155,25 @@ class RenderController(QObject):
             self._compare = steps
             self.schedule()
 
+    def _frame_key(self) -> tuple | None:
+        """The shown output's size and placement (the "before" side is warped into it), or None without an image."""
+        geometry = self.document.view_geometry()
+        if geometry is None:
+            return None
+        return geometry.rows, geometry.cols, tuple(np.round(geometry.affine, 9).ravel())
+
     def _plan(self, wish: ViewWish) -> ViewPlan:
-        """What to render for ``wish``, with the compared snapshot's steps standing in for the original's."""
-        compare = self._compare
+        """What to render for ``wish``, with the compared snapshot's steps standing in for the original's.
+
+        The "before" side is rendered again when the output's frame moved (a crop, rotation or resize changed).
+        """
+        compare, state = self._compare, self.state
+        if state.before_steps is not None and self._before_frame != self._frame_key():
+            state = self.state = dataclasses.replace(state, before_steps=None)
         if compare is None:
-            return plan_view(self.state, wish)
-        shown = display_steps(wish.steps) if self.state.before_steps == compare else None
-        plan = plan_view(dataclasses.replace(self.state, before_steps=shown), wish)
+            return plan_view(state, wish)
+        shown = display_steps(wish.steps) if state.before_steps == compare else None
+        plan = plan_view(dataclasses.replace(state, before_steps=shown), wish)
         if plan.request is None:
             return plan
         return dataclasses.replace(plan, request=dataclasses.replace(plan.request, before_steps=compare))
@@ -182,9 +205,11 @@ class RenderController(QObject):
         self._new_source()
         self.latest = None
         if image is not None:
-            self.preview_scale = preview_scale_for(image.rows, image.cols)
-            self.proxy_scale = proxy_scale_for(image.rows, image.cols, self.preview_scale)
-            self.canvas.set_image_size(image.cols, image.rows)
+            self._shown = self.document.shown_steps()
+            geometry = self.document.view_geometry()
+            self._update_scales(force=True)
+            if geometry is not None:
+                self.canvas.set_image_size(geometry.cols, geometry.rows)
         self._timer.stop()
         self._submit(cancel_running=True)
 
@@ -195,8 +220,9 @@ class RenderController(QObject):
         through faster than they render (a held key, cine) show every slice that lands. Such a frame of
         an earlier slice goes to the canvas but leaves the plan wanting the current slice.
         """
-        image, viewport = self.document.source, self.canvas.viewport
-        if image is None or (image.cols, image.rows) != (viewport.image_cols, viewport.image_rows):
+        image, geometry, viewport = self.document.source, self.document.view_geometry(), self.canvas.viewport
+        if image is None or geometry is None or (geometry.cols, geometry.rows) != (viewport.image_cols,
+                                                                                    viewport.image_rows):
             self._on_image_changed()
             return
         self._new_source()
@@ -213,8 +239,45 @@ class RenderController(QObject):
 
     def _on_stack_changed(self, change: object) -> None:
         self.generation += 1
+        self._shown = self.document.shown_steps()
+        self._follow_geometry()
         self._settle.start(SETTLE_MS)
         self.schedule()
+
+    def _on_selection_changed(self, uid: str) -> None:
+        """Selecting or leaving a crop step shows its input uncropped, or the output again."""
+        shown = self.document.shown_steps()
+        if shown != self._shown:
+            self._shown = shown
+            self.generation += 1
+            self._follow_geometry()
+            self.schedule()
+
+    def _follow_geometry(self) -> None:
+        """Give the canvas the shown output's size (refitted when it changed) and the scales for it."""
+        geometry = self.document.view_geometry()
+        if geometry is None:
+            return
+        self._update_scales()
+        viewport = self.canvas.viewport
+        if (geometry.cols, geometry.rows) != (viewport.image_cols, viewport.image_rows):
+            self.canvas.set_output_size(geometry.cols, geometry.rows)
+
+    def _update_scales(self, *, force: bool = False) -> None:
+        """Preview and proxy scales for the shown output's full-resolution size (recomputed when that size changed).
+
+        As :func:`~enhance_core.view_plan.stack_preview_scales` chooses them, from the size the document
+        already knows (:meth:`Document.view_geometry`).
+        """
+        image, geometry = self.document.source, self.document.view_geometry()
+        if image is None or geometry is None:
+            return
+        key = (image.rows, image.cols, geometry.rows, geometry.cols)
+        if force or key != self._scales_for:
+            self._scales_for = key
+            self.preview_scale = min(1.0, preview_scale_for(geometry.rows, geometry.cols))
+            proxy = proxy_scale_for(geometry.rows, geometry.cols, self.preview_scale)
+            self.proxy_scale = None if proxy is None else min(1.0, proxy)
 
     def _on_edit_done(self) -> None:
         """An edit was pushed, undone or redone: the stack rests, so full previews may start."""
@@ -226,9 +289,10 @@ class RenderController(QObject):
         image = self.document.source
         if image is None:
             return None
-        viewport, steps = self.canvas.viewport, self.document.stack.snapshot()
+        viewport, steps, geometry = self.canvas.viewport, self.document.shown_steps(), self.document.view_geometry()
+        rows, cols = (geometry.rows, geometry.cols) if geometry is not None else (image.rows, image.cols)
         uncached = self.renderer.uncached_steps(image, steps, scale=self.preview_scale, device=self.device)
-        return ViewWish(self.generation, steps, image.rows, image.cols, self.preview_scale, viewport.zoom,
+        return ViewWish(self.generation, steps, rows, cols, self.preview_scale, viewport.zoom,
                         self.canvas.visible_source_rect(), self.canvas.devicePixelRatioF(),
                         proxy_scale=self.proxy_scale, uncached_steps=uncached, interactive=self._settle.isActive())
 
@@ -246,6 +310,8 @@ class RenderController(QObject):
         if request is None or (request == self._submitted and self.lane.busy and not cancel_running):
             return
         self._submitted = request
+        if request.before:
+            self._before_frame = self._frame_key()
         job = partial(_run_view, self.renderer, image, request, self.device)
         self.lane.submit(job, on_done=self._on_frame, on_failed=self._on_failed, label="Rendering preview",
                          cancel_running=cancel_running or self._running_slow)

@@ -8,6 +8,10 @@ frame, the original through its display steps, the visible source rectangle
 at a finer scale when zoomed in, both sides resampled to the screen zoom when
 zoomed out) and turns them into 8-bit
 :class:`~app.display.CanvasLayers`, so the GUI thread only paints.
+Layers are placed in the coordinates of the stack's *output* at full
+resolution (a crop, a rotation or a resize changes them); the "before" side
+(the original, or a compared snapshot) is warped through the stack's geometry
+into that frame, so the divider compares the same content.
 :func:`landed_layers` puts the parts a frame rendered into what the canvas shows.
 """
 
@@ -24,15 +28,25 @@ import numpy as np
 
 from app.display import CanvasLayers, DisplayImage, SideLayers
 from enhance_core.errors import Cancelled
+from enhance_core.filters.base import RenderContext
+from enhance_core.geometry import (INTERPOLATION_MARGIN, compose_affines, input_region, invert_affine,
+                                   warp_region)
 from enhance_core.image import Image
 from enhance_core.masks import Region, scaled_shape
 from enhance_core.render import Renderer
+from enhance_core.stack import StackItem
+from enhance_core.stack_geometry import output_affine, output_shape
 from enhance_core.view_plan import SourceRect, ViewRequest
 
 
-def scaled_region(rect: SourceRect, scale: float, rows: int, cols: int) -> tuple[Region, tuple[float, ...]]:
-    """The render region covering source ``rect`` at ``scale``, and the source rectangle it covers exactly."""
-    out_rows, out_cols = scaled_shape(rows, cols, scale)
+def scaled_region(rect: SourceRect, scale: float, rows: int, cols: int, *,
+                  shape: tuple[int, int] | None = None) -> tuple[Region, tuple[float, ...]]:
+    """The render region covering ``rect`` of a ``rows`` x ``cols`` image at ``scale``, and the rectangle it covers.
+
+    ``shape`` is the render's size at ``scale`` when it is not ``scaled_shape(rows, cols, scale)``
+    (a stack's output, whose sizes are rounded step by step).
+    """
+    out_rows, out_cols = shape if shape is not None else scaled_shape(rows, cols, scale)
     sy, sx = out_rows / rows, out_cols / cols
     left, top = int(math.floor(rect[0] * sx)), int(math.floor(rect[1] * sy))
     right, bottom = min(out_cols, int(math.ceil(rect[2] * sx))), min(out_rows, int(math.ceil(rect[3] * sy)))
@@ -79,15 +93,16 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
                 device: str | None = None) -> ViewFrame:
     """Render what ``request`` asks for; raises :class:`Cancelled` when ``should_stop()`` turns true."""
     started = time.perf_counter()
+    frame = _Frame(image, request.steps)
     before, after = SideLayers(), SideLayers()
     preview_pixels = before_pixels = None
     notes: dict[str, str] | None = None
     share = 0.5 if request.preview and request.detail_rect else 1.0
     if request.before:
-        before_pixels = renderer.render(image, request.before_steps, scale=request.preview_scale)
-        before = dataclasses.replace(before, whole=_whole(before_pixels, image))
+        before_pixels = frame.before(renderer, request.before_steps, request.preview_scale)
+        before = dataclasses.replace(before, whole=frame.whole(before_pixels))
     if request.detail_rect is not None:
-        detail_before, detail_after = _render_detail(renderer, image, request, request.detail_rect, device,
+        detail_before, detail_after = _render_detail(renderer, frame, request, request.detail_rect, device,
                                                      lambda f, m: progress(f * share, m), should_stop)
         before, after = (dataclasses.replace(before, detail=detail_before),
                          dataclasses.replace(after, detail=detail_after))
@@ -97,7 +112,7 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
         preview_pixels = renderer.render(image, request.steps, scale=request.result_scale, device=device,
                                          progress=lambda f, m: progress(offset + f * share, m),
                                          should_stop=should_stop, notes=notes)
-        after = dataclasses.replace(after, whole=_whole(preview_pixels, image))
+        after = dataclasses.replace(after, whole=frame.whole(preview_pixels))
     if request.screen_zoom is not None:
         result = preview_pixels
         if result is None:
@@ -105,41 +120,77 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
                                      should_stop=should_stop)
         original = before_pixels
         if original is None:
-            original = renderer.render(image, request.before_steps, scale=request.preview_scale)
-        after = dataclasses.replace(after, screen=_on_screen(result, image, request.screen_zoom))
-        before = dataclasses.replace(before, screen=_on_screen(original, image, request.screen_zoom))
+            original = frame.before(renderer, request.before_steps, request.preview_scale)
+        after = dataclasses.replace(after, screen=frame.on_screen(result, request.screen_zoom))
+        before = dataclasses.replace(before, screen=frame.on_screen(original, request.screen_zoom))
     if should_stop():
         raise Cancelled("preview cancelled")
     return ViewFrame(request, preview_pixels, before_pixels, CanvasLayers(before, after),
                      time.perf_counter() - started, notes)
 
 
-def _whole(pixels: np.ndarray, image: Image) -> DisplayImage:
-    """Display image of a whole-image render, placed over the full source."""
-    return DisplayImage.from_pixels(pixels, width=image.cols, height=image.rows)
+class _Frame:
+    """The output frame of ``steps`` on ``image``: sizes and affines at render scales, and placing layers in it."""
+
+    def __init__(self, image: Image, steps: tuple[StackItem, ...]) -> None:
+        self.image, self.steps = image, steps
+        self.ctx = RenderContext(source=image.pixels)
+        self.rows, self.cols = output_shape(steps, image.rows, image.cols, ctx=self.ctx)
+
+    def shape(self, steps: tuple[StackItem, ...], scale: float) -> tuple[int, int]:
+        """Size of the render of ``steps`` at ``scale``."""
+        return output_shape(steps, self.image.rows, self.image.cols, scale, ctx=self.ctx)
+
+    def to_frame(self, steps: tuple[StackItem, ...], scale: float) -> np.ndarray | None:
+        """Affine from the render of ``steps`` at ``scale`` to this frame's at ``scale`` (None: the same pixels)."""
+        rows, cols = self.image.rows, self.image.cols
+        theirs = output_affine(steps, rows, cols, scale, ctx=self.ctx)
+        ours = output_affine(self.steps, rows, cols, scale, ctx=self.ctx)
+        matrix = compose_affines(invert_affine(theirs), ours)
+        if np.allclose(matrix, np.eye(2, 3), atol=1e-9) and self.shape(steps, scale) == self.shape(self.steps, scale):
+            return None
+        return matrix
+
+    def before(self, renderer: Renderer, steps: tuple[StackItem, ...], scale: float,
+               region: Region | None = None) -> np.ndarray:
+        """Render ``steps`` (the original's or a snapshot's) at ``scale``, warped into this frame (``region`` of it)."""
+        matrix = self.to_frame(steps, scale)
+        if matrix is None:
+            return renderer.render(self.image, steps, scale=scale, region=region)
+        in_rows, in_cols = self.shape(steps, scale)
+        out_rows, out_cols = self.shape(self.steps, scale)
+        wanted = region if region is not None else Region(0, 0, out_rows, out_cols)
+        needed = input_region(matrix, wanted, in_rows, in_cols, margin=INTERPOLATION_MARGIN)
+        pixels = renderer.render(self.image, steps, scale=scale, region=needed)
+        return warp_region(pixels, matrix, in_origin=(needed.top, needed.left), in_shape=(in_rows, in_cols),
+                           out_region=wanted)
+
+    def whole(self, pixels: np.ndarray) -> DisplayImage:
+        """Display image of a whole render, placed over the full-resolution output."""
+        return DisplayImage.from_pixels(pixels, width=self.cols, height=self.rows)
+
+    def on_screen(self, pixels: np.ndarray, zoom: float) -> DisplayImage:
+        """Display image of a whole render resampled (area average) to ``zoom`` screen pixels per output pixel.
+
+        The canvas then paints it without scaling, which keeps repaints cheap while the preview itself
+        stays at the larger preview scale for the histogram and the metrics. A proxy render smaller than
+        the screen is enlarged bilinearly.
+        """
+        rows, cols = scaled_shape(self.rows, self.cols, zoom)
+        method = cv2.INTER_AREA if cols <= pixels.shape[1] else cv2.INTER_LINEAR
+        small = cv2.resize(pixels, (cols, rows), interpolation=method).reshape(rows, cols, pixels.shape[2])
+        return DisplayImage.from_pixels(small, width=self.cols, height=self.rows)
 
 
-def _on_screen(pixels: np.ndarray, image: Image, zoom: float) -> DisplayImage:
-    """Display image of a whole-image render resampled (area average) to ``zoom`` screen pixels per source pixel.
-
-    The canvas then paints it without scaling, which keeps repaints cheap while the preview itself
-    stays at the larger preview scale for the histogram and the metrics. A proxy render smaller than
-    the screen is enlarged bilinearly.
-    """
-    rows, cols = scaled_shape(image.rows, image.cols, zoom)
-    method = cv2.INTER_AREA if cols <= pixels.shape[1] else cv2.INTER_LINEAR
-    small = cv2.resize(pixels, (cols, rows), interpolation=method).reshape(rows, cols, pixels.shape[2])
-    return DisplayImage.from_pixels(small, width=image.cols, height=image.rows)
-
-
-def _render_detail(renderer: Renderer, image: Image, request: ViewRequest, rect: SourceRect, device: str | None,
+def _render_detail(renderer: Renderer, frame: _Frame, request: ViewRequest, rect: SourceRect, device: str | None,
                    progress: Callable[[float, str], None],
                    should_stop: Callable[[], bool]) -> tuple[DisplayImage, DisplayImage]:
-    """The patch ``rect`` (the request's viewport) of the original and of the result at the detail scale."""
-    region, covered = scaled_region(rect, request.detail_scale, image.rows, image.cols)
-    after = renderer.render(image, request.steps, scale=request.detail_scale, region=region, device=device,
+    """The patch ``rect`` (the request's viewport, in output pixels) of the original and of the result."""
+    scale = request.detail_scale
+    region, covered = scaled_region(rect, scale, frame.rows, frame.cols, shape=frame.shape(request.steps, scale))
+    after = renderer.render(frame.image, request.steps, scale=scale, region=region, device=device,
                             progress=progress, should_stop=should_stop)
-    before = renderer.render(image, request.before_steps, scale=request.detail_scale, region=region)
+    before = frame.before(renderer, request.before_steps, scale, region)
     left, top, right, bottom = covered
     place = dict(left=left, top=top, width=right - left, height=bottom - top)
     return DisplayImage.from_pixels(before, **place), DisplayImage.from_pixels(after, **place)

@@ -1,0 +1,206 @@
+"""The editor with size-changing steps: the canvas shows the output, tools map back to the source, crop/straighten."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import open_image, wait_rendered
+from PySide6.QtCore import QPoint, Qt
+
+from app.commands import AddStepCommand, change_params_command
+from app.display import to_display_array
+from app.main_window import MainWindow
+from enhance_core.filters.geometry_ops import turn_geometry
+from enhance_core.geometry import map_points
+from enhance_core.image import Image
+
+CROP = {"left": 0.25, "top": 0.125, "right": 0.25, "bottom": 0.125}
+"""On the 128 x 96 photo: columns 32..96, rows 12..84 (64 x 72)."""
+
+
+def add_step(qtbot, window: MainWindow, name: str, params: dict | None = None, *, keep_selected: bool = False) -> str:
+    """Add a ``name`` step; unless ``keep_selected``, select nothing (a selected crop shows its input)."""
+    command = AddStepCommand(window.document.stack, name, params)
+    window.document.push(command)
+    if not keep_selected:
+        window.document.select("")
+    wait_rendered(qtbot, window)
+    return command.item.uid
+
+
+def set_params(qtbot, window: MainWindow, uid: str, **values) -> None:
+    stack = window.document.stack
+    item = stack.item(uid)
+    params = type(item.params)(**{**item.params.__dict__, **values})
+    window.document.push(change_params_command(stack, item, params))
+    wait_rendered(qtbot, window)
+
+
+def screen_point(window: MainWindow, x: float, y: float) -> QPoint:
+    sx, sy = window.canvas.viewport.to_screen(x, y)
+    return QPoint(int(round(sx)), int(round(sy)))
+
+
+def drag(qtbot, window: MainWindow, points: list[tuple[float, float]]) -> None:
+    canvas = window.canvas
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=screen_point(window, *points[0]))
+    for point in points[1:]:
+        qtbot.mouseMove(canvas, screen_point(window, *point))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=screen_point(window, *points[-1]))
+
+
+def test_a_crop_shows_the_cropped_output_and_the_before_side_in_its_frame(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    source = window.document.source.pixels
+    add_step(qtbot, window, "crop", CROP)
+    frame, viewport = window.renders.latest, window.canvas.viewport
+    assert (viewport.image_cols, viewport.image_rows) == (64, 72)
+    assert frame.preview_pixels.shape[:2] == (72, 64)
+    np.testing.assert_array_equal(frame.before_pixels, source[12:84, 32:96])
+    whole = window.canvas.layers.before.whole
+    assert (whole.width, whole.height) == (64.0, 72.0)
+
+
+def test_split_view_after_a_quarter_turn_compares_the_same_content(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    source = window.document.source.pixels
+    add_step(qtbot, window, "negative")
+    window.geometry_tools.actions["rotate_right"].trigger()
+    wait_rendered(qtbot, window)
+    frame = window.renders.latest
+    assert (window.canvas.viewport.image_cols, window.canvas.viewport.image_rows) == (96, 128)
+    np.testing.assert_allclose(frame.before_pixels, np.rot90(source, -1), atol=1e-6)
+    np.testing.assert_allclose(frame.preview_pixels, 1.0 - frame.before_pixels, atol=1e-5)
+    window.geometry_tools.actions["rotate_left"].trigger()
+    wait_rendered(qtbot, window)
+    assert [item.filter for item in window.document.stack.snapshot()] == ["negative"]
+    assert window.renders.latest.before_pixels.shape[:2] == (96, 128)
+
+
+def test_one_to_one_region_after_a_crop_is_the_crop_of_the_full_render(qtbot, window, photo_path, monkeypatch):
+    monkeypatch.setattr("app.render_controller.preview_scale_for", lambda rows, cols: 0.5)
+    open_image(qtbot, window, photo_path)
+    add_step(qtbot, window, "crop", CROP)
+    add_step(qtbot, window, "negative")
+    window.canvas.set_zoom(4.0)
+    qtbot.waitUntil(lambda: window.canvas.layers.after.detail is not None
+                    and window.renders.state.detail is not None
+                    and window.renders.state.detail.generation == window.renders.generation, timeout=20000)
+    detail_after, detail_before = window.canvas.layers.after.detail, window.canvas.layers.before.detail
+    assert detail_after.scale == 1.0
+    image, steps = window.document.source, window.document.stack.snapshot()
+    full = window.renders.renderer.render(image, steps, scale=1.0)
+    left, top = int(detail_after.left), int(detail_after.top)
+    rows, cols = detail_after.array.shape[:2]
+    np.testing.assert_array_equal(detail_after.array, to_display_array(full[top:top + rows, left:left + cols]))
+    original = image.pixels[12:84, 32:96]
+    np.testing.assert_array_equal(detail_before.array,
+                                  to_display_array(original[top:top + rows, left:left + cols]))
+
+
+def test_a_stroke_painted_after_a_crop_stays_on_its_source_pixels(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    crop = add_step(qtbot, window, "crop", CROP)
+    add_step(qtbot, window, "negative", keep_selected=True)
+    window.brush_toolbar.radius.setValue(4)
+    window.brush_toolbar.paint_action.trigger()
+    drag(qtbot, window, [(10, 20), (25, 20), (40, 20)])
+    wait_rendered(qtbot, window)
+    stroke = window.document.selected_item().mask.strokes[0]
+    xs, ys = zip(*stroke.points)
+    assert abs(xs[0] - 42) <= 1 and abs(xs[-1] - 72) <= 1 and all(abs(y - 32) <= 1 for y in ys)
+    window.brush_toolbar.paint_action.trigger()
+    set_params(qtbot, window, crop, left=0.125)  # 16 columns more on the left: the stroke moves right by 16
+    window.document.select("")
+    wait_rendered(qtbot, window)
+    frame = window.renders.latest
+    result, before = frame.preview_pixels, frame.before_pixels
+    np.testing.assert_allclose(result[20, 40], 1.0 - before[20, 40], atol=1e-5)  # source column 56
+    np.testing.assert_allclose(result[20, 20], before[20, 20], atol=1e-6)  # source 36: left of the stroke
+    np.testing.assert_allclose(result[60, 40], before[60, 40], atol=1e-6)
+
+
+def test_dragging_the_crop_box_edits_the_step_once_and_undo_restores_it(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    uid = add_step(qtbot, window, "crop", CROP)
+    window.document.select(uid)
+    wait_rendered(qtbot, window)
+    assert window.canvas.tool is window.geometry_tools.crop
+    assert (window.canvas.viewport.image_cols, window.canvas.viewport.image_rows) == (128, 96)
+    assert window.geometry_tools.crop.box() == (32.0, 12.0, 96.0, 84.0)
+    count = window.document.undo_stack.count()
+    drag(qtbot, window, [(96, 48), (104, 48), (112, 48)])
+    assert window.document.undo_stack.count() == count + 1
+    params = window.document.stack.item(uid).params
+    assert params.right == pytest.approx(0.125, abs=0.01) and params.left == 0.25
+    drag(qtbot, window, [(60, 40), (50, 30)])  # inside: moves the box
+    moved = window.document.stack.item(uid).params
+    assert moved.left == pytest.approx(0.25 - 10 / 128, abs=0.01) and moved.top == pytest.approx(0.125 - 10 / 96,
+                                                                                                   abs=0.015)
+    window.document.undo_stack.undo()
+    window.document.undo_stack.undo()
+    assert window.document.stack.item(uid).params.right == 0.25
+    window.document.select("")
+    wait_rendered(qtbot, window)
+    assert (window.canvas.viewport.image_cols, window.canvas.viewport.image_rows) == (64, 72)
+    assert window.canvas.tool is None
+
+
+def test_the_crop_aspect_constrains_the_drag(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    uid = add_step(qtbot, window, "crop", {**CROP, "aspect": "1:1"}, keep_selected=True)
+    wait_rendered(qtbot, window)
+    left, top, right, bottom = window.geometry_tools.crop.box()
+    assert right - left == bottom - top
+    drag(qtbot, window, [(right, bottom), (right + 12, bottom + 4)])
+    item = window.document.stack.item(uid)
+    box = window.geometry_tools.crop.box()
+    assert abs((box[2] - box[0]) - (box[3] - box[1])) <= 1 and box[2] - box[0] > right - left
+    assert item.params.aspect == "1:1"
+
+
+def test_the_straighten_line_levels_the_drawn_horizon(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    uid = add_step(qtbot, window, "straighten", keep_selected=True)
+    assert window.canvas.tool is window.geometry_tools.straighten
+    drag(qtbot, window, [(10, 40), (60, 45), (110, 50)])
+    angle = window.document.stack.item(uid).params.angle
+    assert angle == pytest.approx(math.degrees(math.atan2(10, 100)), abs=0.6)
+    turn = turn_geometry(angle, True, 96, 128)
+    (ax, ay), (bx, by) = map_points(turn.affine, np.array([[10.0, 40.0], [110.0, 50.0]]))
+    assert abs(by - ay) < 1.2
+    window.document.undo_stack.undo()
+    assert window.document.stack.item(uid).params.angle == 0.0
+
+
+def test_a_source_size_reference_follows_the_crop_and_a_wrong_size_one_says_why(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    source = window.document.source
+    add_step(qtbot, window, "crop", CROP)
+    with qtbot.waitSignal(window.metrics.report, timeout=20000,
+                          check_params_cb=lambda report: report.with_reference):
+        window.document.set_reference(Image(source.pixels.copy()), None)
+    report = window.metrics.latest
+    assert report.scores["original"]["mse"] == pytest.approx(0.0, abs=1e-9)
+    assert window.metrics_panel.problem.isHidden()
+    window.document.set_reference(Image(np.zeros((40, 50, 3), np.float32)), None)
+    message = window.metrics_panel.problem.text()
+    assert "50x40" in message and not window.metrics_panel.problem.isHidden()
+
+
+def test_a_dicom_distance_keeps_its_length_in_mm_after_a_2x_resize(qtbot, window, ct_path):
+    open_image(qtbot, window, ct_path)
+    measure = window.measure
+    measure.shape = "distance"
+    measure.press(10.0, 20.0)
+    measure.release(70.0, 20.0)
+    before = measure.length
+    assert before.endswith("mm")
+    add_step(qtbot, window, "resize", {"mode": "percent", "percent": 200.0})
+    assert (window.canvas.viewport.image_cols, window.canvas.viewport.image_rows) == (256, 256)
+    measure.press(20.0, 40.0)
+    measure.release(140.0, 40.0)
+    assert measure.length == before
+    assert measure.start == pytest.approx((10.0, 20.0)) and measure.end == pytest.approx((70.0, 20.0))
