@@ -48,16 +48,22 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     if radius < 1:
         return src.copy()
     mean_i = box_mean(guide, radius)
+    scratch = np.multiply(guide, guide)
+    var = box_mean(scratch, radius)
+    np.multiply(mean_i, mean_i, out=scratch)
+    var -= scratch
     if src is guide:
-        mean_p = mean_i
-        cov = box_mean(guide * guide, radius) - mean_i * mean_i
-        var = cov
+        mean_p, cov = mean_i, var.copy()
     else:
         mean_p = box_mean(src, radius)
-        cov = box_mean(guide * src, radius) - mean_i * mean_p
-        var = box_mean(guide * guide, radius) - mean_i * mean_i
-    a = cov / (var + np.float32(eps))
-    b = mean_p - a * mean_i
+        np.multiply(guide, src, out=scratch)
+        cov = box_mean(scratch, radius)
+        np.multiply(mean_i, mean_p, out=scratch)
+        cov -= scratch
+    var += np.float32(eps)
+    a = np.divide(cov, var, out=cov)
+    b = np.multiply(a, mean_i, out=scratch)
+    np.subtract(mean_p, b, out=b)
     out = box_mean(a, radius)
     out *= guide
     out += box_mean(b, radius)
@@ -90,18 +96,17 @@ def apply_luma_change(pixels: np.ndarray, old: np.ndarray, new: np.ndarray) -> n
     np.maximum(lifted_old, np.float32(1e-6), out=lifted_old)
     gain = np.add(new, COLOR_PEDESTAL)
     gain /= lifted_old
-    cap = pixels.max(axis=2)
+    cap = np.maximum(pixels[:, :, 0], pixels[:, :, 1])
+    np.maximum(cap, pixels[:, :, 2], out=cap)
     cap += COLOR_PEDESTAL
     np.maximum(cap, np.float32(1e-6), out=cap)
     np.divide(np.float32(1.0) + COLOR_PEDESTAL, cap, out=cap)
     np.minimum(gain, cap, out=gain)
-    out = pixels + COLOR_PEDESTAL
-    out *= gain[:, :, None]
-    out -= COLOR_PEDESTAL
-    lifted_old *= gain
-    lifted_old -= COLOR_PEDESTAL
-    new -= lifted_old
-    out += new[:, :, None]
+    # out = (pixels + p) * gain - p + (new - luma of that) = pixels * gain + (new - old * gain)
+    offset = np.multiply(old, gain, out=cap)
+    np.subtract(new, offset, out=offset)
+    out = cv2.multiply(pixels, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB))
+    cv2.add(out, cv2.cvtColor(offset, cv2.COLOR_GRAY2RGB), dst=out)
     return clip_unit(out)
 
 

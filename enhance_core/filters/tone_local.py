@@ -32,6 +32,8 @@ SHADOW_EDGE_EPS = 0.001
 so what shows beside a hard edge stays under 0.01 for tone changes of 0.25 (a Gaussian base shows 0.1 to 0.2)."""
 CLARITY_EDGE_EPS = 0.02
 """Guided-filter regularization of clarity: texture and soft edges below about 0.14 count as detail."""
+TONE_STEPS = 1 << 16
+"""Entries of the table the base's tone change is looked up in (steps of 1.5e-5, a 16-bit level)."""
 _CURVE_GAIN = 2.0
 """Strength of the shadow curve at amount 1: a base of 0.1 lifts to about 0.34, 0.3 to 0.39, mid gray to 0.52."""
 
@@ -75,21 +77,31 @@ def recover_shadows_highlights(pixels: np.ndarray, params: ShadowsHighlightsPara
     The base is the self-guided filter of the luma (radius ``params.radius``
     source pixels, regularization :data:`SHADOW_EDGE_EPS`); its tones go
     through :func:`shadow_curve` for the shadows and the mirrored curve for
-    the highlights, and the detail (luma minus base) is added back. Gray
+    the highlights (looked up in a table of :data:`TONE_STEPS` entries), and
+    the detail (luma minus base) is added back. Gray
     images are changed directly; color keeps hue and saturation.
     """
     if params.shadows == 0.0 and params.highlights == 0.0:
         return pixels.copy()
     luma = np.clip(luminance(pixels), 0.0, 1.0)
-    base = np.clip(guided_filter(luma, luma, render_radius(params.radius, ctx), SHADOW_EDGE_EPS), 0.0, 1.0)
-    toned = base
-    if params.shadows != 0.0:
-        toned = shadow_curve(toned, params.shadows)
-    if params.highlights != 0.0:
-        toned = 1.0 - shadow_curve(1.0 - toned, -params.highlights)
-    new = toned - base
-    new += luma
-    return apply_luma_change(pixels, luma, new)
+    base = guided_filter(luma, luma, render_radius(params.radius, ctx), SHADOW_EDGE_EPS)
+    np.clip(base, 0.0, 1.0, out=base)
+    base *= np.float32(TONE_STEPS - 1)
+    base += np.float32(0.5)
+    change = np.take(_tone_change(params.shadows, params.highlights), base.astype(np.int32), mode="clip")
+    change += luma
+    return apply_luma_change(pixels, luma, change)
+
+
+def _tone_change(shadows: float, highlights: float) -> np.ndarray:
+    """``curve(b) - b`` for :data:`TONE_STEPS` bases ``b`` in [0, 1]: the shadow curve, then the mirrored one."""
+    base = np.linspace(0.0, 1.0, TONE_STEPS, dtype=np.float32)
+    toned: np.ndarray = base
+    if shadows != 0.0:
+        toned = shadow_curve(toned, shadows)
+    if highlights != 0.0:
+        toned = 1.0 - shadow_curve(1.0 - toned, -highlights)
+    return toned - base
 
 
 @dataclass(frozen=True)
