@@ -12,7 +12,8 @@ point removed), where the stack panel records one undo command.
 
 The histogram behind the curve is the histogram panel's (the image after
 the stack, the latest preview), the channel that the selected curve maps:
-luminance for the RGB curve, red, green or blue for the others.
+luminance for the RGB curve, red, green or blue for the others; its bins are
+placed by their edges, so they line up with the curve's 0..1 axis.
 """
 
 from __future__ import annotations
@@ -219,13 +220,13 @@ class CurvePlot(QWidget):
         if counts is None or len(counts) == 0 or counts.max() <= 0:
             return
         heights = np.sqrt(counts.astype(np.float64) / counts.max())
-        path = QPainterPath(QPointF(rect.left(), rect.bottom()))
-        step = rect.width() / len(heights)
+        edges = np.clip(self.histogram.result.edges, 0.0, 1.0)
+        path = QPainterPath(QPointF(rect.left() + edges[0] * rect.width(), rect.bottom()))
         for index, value in enumerate(heights):
             y = rect.bottom() - float(value) * rect.height() * 0.95
-            path.lineTo(QPointF(rect.left() + index * step, y))
-            path.lineTo(QPointF(rect.left() + (index + 1) * step, y))
-        path.lineTo(QPointF(rect.right(), rect.bottom()))
+            path.lineTo(QPointF(rect.left() + edges[index] * rect.width(), y))
+            path.lineTo(QPointF(rect.left() + edges[index + 1] * rect.width(), y))
+        path.lineTo(QPointF(rect.left() + edges[-1] * rect.width(), rect.bottom()))
         path.closeSubpath()
         fill = QColor(CHANNEL_COLORS.get(self.current, CHANNEL_COLORS["rgb"]))
         fill.setAlpha(55)

@@ -13,7 +13,8 @@ maps each channel's value, so a steep curve also changes saturation. The
 channel curves then map red, green and blue; a gray image gets the RGB curve
 only. Curves are applied as a look-up table of :data:`LUT_SIZE` samples per
 channel, evaluated exactly and interpolated linearly, chunk by chunk so
-every pass stays in cache; 16-bit and float data keep float precision
+every pass stays in cache (large images in parts on OpenCV's thread count);
+16-bit and float data keep float precision
 (within 1e-6 of the exact curve even for steep curves, see
 ``tests/filters/test_curves.py``); values outside [0, 1] take the ends'.
 """
