@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from enhance_core.errors import ParameterError
 from enhance_core.filters.base import RenderContext
 from enhance_core.filters.registry import get_filter
 from enhance_core.geometry import Matrix, StepGeometry, as_affine, as_matrix, compose_affines, scale_affine
+from enhance_core.io.limits import MAX_PIXELS_ENV, resolve_max_pixels
 from enhance_core.masks import scaled_shape
 
 if TYPE_CHECKING:
@@ -95,11 +97,21 @@ def stack_geometry(steps: Sequence[StackItem], rows: int, cols: int, scale: floa
                 raise TypeError(f"filter {item.filter!r}: geometry returned {type(geometry).__name__}, "
                                 "expected a StepGeometry")
             out_rows, out_cols = geometry.out_shape
+            _check_output_size(item.filter, out_rows, out_cols, scale)
         shapes.append(StepShape(item, in_rows, in_cols, out_rows, out_cols, to_input, geometry))
         if geometry is not None:
             to_input = as_matrix(compose_affines(to_input, geometry.matrix))
         in_rows, in_cols = out_rows, out_cols
     return shapes
+
+
+def _check_output_size(name: str, rows: int, cols: int, scale: float) -> None:
+    """Refuse a step output above the pixel limit (``ENHANCE_MAX_PIXELS``) at full resolution."""
+    limit = resolve_max_pixels(None)
+    if limit is not None and rows * cols > limit * scale * scale:
+        full_rows, full_cols = int(round(rows / scale)), int(round(cols / scale))
+        raise ParameterError(f"step {name!r} would make a {full_cols}x{full_rows} image, more than the limit of "
+                             f"{limit:,} pixels; choose a smaller size or raise the limit with {MAX_PIXELS_ENV}")
 
 
 def output_shape(steps: Sequence[StackItem], rows: int, cols: int, scale: float = 1.0, *,

@@ -34,8 +34,6 @@ from enhance_core.geometry import (StepGeometry, as_affine, compose_affines, ide
 from enhance_core.masks import Region
 
 CATEGORY = "Geometry"
-MAX_OUTPUT_PIXELS = 1 << 30
-"""Largest output a geometry step may ask for (a hostile recipe's resize is refused above it)."""
 ASPECTS = ("free", "original", "1:1", "3:2", "4:3", "16:9", "5:4")
 DESKEW_SIDE = 1024
 """Long edge, in pixels, of the copy of the source deskew measures."""
@@ -45,14 +43,6 @@ _DESKEW_CACHE: OrderedDict[tuple, tuple[weakref.ref, float]] = OrderedDict()
 _DESKEW_CACHE_SIZE = 8
 
 GeometryFn = Callable[[Any, int, int, RenderContext], StepGeometry]
-
-
-def _checked(out_rows: int, out_cols: int, matrix: Any, name: str) -> StepGeometry:
-    """A :class:`StepGeometry`, refusing outputs over :data:`MAX_OUTPUT_PIXELS`."""
-    if out_rows * out_cols > MAX_OUTPUT_PIXELS:
-        raise ParameterError(f"{name}: the output would be {out_cols}x{out_rows} pixels, more than "
-                             f"{MAX_OUTPUT_PIXELS:,}; choose a smaller size")
-    return StepGeometry(out_rows, out_cols, matrix)
 
 
 def _geometry_apply(geometry: GeometryFn, border: str = "replicate") -> Callable[[np.ndarray, Any, RenderContext],
@@ -214,7 +204,7 @@ def resize_geometry(params: ResizeParams, rows: int, cols: int, ctx: RenderConte
     else:
         factor = math.sqrt(params.megapixels * 1e6 * ctx.scale ** 2 / (rows * cols))
     out_rows, out_cols = max(1, int(round(rows * factor))), max(1, int(round(cols * factor)))
-    return _checked(out_rows, out_cols, scale_affine(out_cols / cols, out_rows / rows), "resize")
+    return StepGeometry(out_rows, out_cols, scale_affine(out_cols / cols, out_rows / rows))
 
 
 @dataclass(frozen=True)
