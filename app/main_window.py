@@ -209,6 +209,8 @@ class MainWindow(QMainWindow):
         self.slices.message.connect(lambda text: status.showMessage(text, 10000))
         doc.source_replaced.connect(self._on_image_changed)
         doc.stack_changed.connect(self._show_noise_unit)
+        doc.stack_changed.connect(self._show_size)
+        doc.selection_changed.connect(self._show_size)
         self._connect_window_level_tool()
         self._connect_step_tools()
         self.device.described.connect(status.set_device)
@@ -314,15 +316,23 @@ class MainWindow(QMainWindow):
 
     # --- views -----------------------------------------------------------------------------
     def _on_image_changed(self) -> None:
-        source = self.document.source
         self._update_title()
         self._show_noise_unit()
         self._show_zoom()
-        if source is not None:
-            self.status.size_label.setText(
-                f"{source.cols} × {source.rows} px · {source.meta.format} "
-                f"{source.meta.bit_depth}-bit{' · ' + source.meta.unit if source.meta.unit else ''}"
-            )
+        self._show_size()
+
+    def _show_size(self, *args: object) -> None:
+        """The source's size and format in the status bar, and the output's size when the stack changes it."""
+        source, geometry = self.document.source, self.document.view_geometry()
+        if source is None:
+            return
+        output = ""
+        if geometry is not None and (geometry.cols, geometry.rows) != (source.cols, source.rows):
+            output = f" → {geometry.cols} × {geometry.rows}"
+        self.status.size_label.setText(
+            f"{source.cols} × {source.rows} px{output} · {source.meta.format} "
+            f"{source.meta.bit_depth}-bit{' · ' + source.meta.unit if source.meta.unit else ''}"
+        )
 
     def _show_noise_unit(self, *args: object) -> None:
         """Give the metrics panel the factor and unit of the noise σ for the current image and window."""

@@ -204,3 +204,20 @@ def test_a_dicom_distance_keeps_its_length_in_mm_after_a_2x_resize(qtbot, window
     measure.release(140.0, 40.0)
     assert measure.length == before
     assert measure.start == pytest.approx((10.0, 20.0)) and measure.end == pytest.approx((70.0, 20.0))
+
+
+def test_a_compared_snapshot_without_the_crop_is_shown_in_the_cropped_frame(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    source = window.document.source.pixels
+    add_step(qtbot, window, "negative")
+    snapshot = window.snapshots.take("negative only")
+    add_step(qtbot, window, "crop", CROP)
+    window.snapshots.set_compared(snapshot)
+    expected = to_display_array(1.0 - source[12:84, 32:96])
+
+    def shows_the_snapshot() -> bool:
+        whole = window.canvas.layers.before.whole
+        return whole is not None and whole.array.shape == expected.shape and np.array_equal(whole.array, expected)
+
+    qtbot.waitUntil(shows_the_snapshot, timeout=20000)
+    assert "→ 64 × 72" in window.status.size_label.text()
