@@ -232,13 +232,14 @@ def detect_skew(pixels: np.ndarray, *, max_angle: float = 10.0) -> float:
     sharpest (largest sum of squares) wins, searched in 0.5° then 0.05° then
     0.01° steps. A page without strokes gives 0.
     """
-    rows, cols = pixels.shape[:2]
+    rows, cols, channels = pixels.shape
     shrink = min(1.0, DESKEW_SIDE / max(rows, cols))
-    small = pixels if pixels.shape[2] == 1 else pixels @ np.array([0.2126, 0.7152, 0.0722], np.float32)[:, None]
+    small = pixels
     if shrink < 1.0:
         size = (max(1, int(round(cols * shrink))), max(1, int(round(rows * shrink))))
-        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
-    levels = np.clip(np.asarray(small).reshape(small.shape[0], small.shape[1]) * 255.0, 0, 255).astype(np.uint8)
+        small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], channels)
+    luma = small[:, :, 0] if channels == 1 else small @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    levels = np.clip(luma * 255.0, 0, 255).astype(np.uint8)
     _, ink = cv2.threshold(levels, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     if ink.mean() > 0.5:
         ink = 1 - ink
