@@ -1,6 +1,9 @@
-"""The curve editor: a drag is one undoable parameter change; points are added, moved and removed."""
+"""The curve editor: a drag is one undoable parameter change; points are added, moved and removed; crash recovery
+keeps curve edits."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,11 +12,15 @@ from PySide6.QtTest import QTest
 
 from conftest import synthetic_photo
 
+from app.commands import AddStepCommand, change_params_command, edit_record
 from app.curve_editor import CurveEditor, CurvePlot
 from app.document import Document
+from app.history import HistoryState
+from app.recovery_format import SessionEncoder, SessionState, read_session
 from app.stack_panel import StackPanel
 from enhance_core.filters.curves import IDENTITY
 from enhance_core.image import Image
+from enhance_core.stack import FilterStack
 
 
 @pytest.fixture
@@ -98,3 +105,17 @@ def test_gray_images_offer_the_rgb_curve_only(qtbot):
     widget.add_filter("tone_curve")
     buttons = widget.editor.curves.channel_buttons
     assert not any(button.isVisibleTo(widget.editor) for button in buttons.values())
+
+
+def test_crash_recovery_keeps_curve_edits(tmp_path):
+    stack = FilterStack()
+    add = AddStepCommand(stack, "tone_curve")
+    add.redo()
+    change = change_params_command(stack, stack.snapshot()[0], {"rgb": ((0.0, 0.1), (0.5, 0.6), (1.0, 0.9))})
+    change.redo()
+    records = (edit_record(add), edit_record(change))
+    SessionEncoder(tmp_path).write(SessionState(Path("/photos/a.png"), 48, 64, None, None, stack.snapshot(),
+                                                HistoryState(records, 2, 0), selected=stack.snapshot()[0].uid))
+    state = read_session(tmp_path).state
+    assert state.items == stack.snapshot()
+    assert state.history.records[1].values["before"].params.rgb == IDENTITY
