@@ -191,6 +191,8 @@ class CropTool(QObject):
             return
         handle = self._handle_at(x, y)
         if handle == "new":
+            rows, cols = target[1], target[2]
+            x, y = min(max(x, 0.0), cols - MIN_CROP), min(max(y, 0.0), rows - MIN_CROP)
             box, handle = (x, y, x + MIN_CROP, y + MIN_CROP), "br"
         self._drag = (handle, (x, y), box)
         self._live = box

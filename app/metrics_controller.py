@@ -119,6 +119,8 @@ class MetricsController(QObject):
     def _on_frame(self, frame: ViewFrame) -> None:
         if frame.preview_pixels is None or frame.before_pixels is None:
             return
+        if frame.before_pixels.shape != frame.preview_pixels.shape:
+            return  # the original of an earlier geometry: the one in this frame's follows
         if self.document.reference is not None and self.document.reference_size_problem():
             return
         source = self.document.source

@@ -15,6 +15,7 @@ from app.main_window import MainWindow
 from enhance_core.filters.geometry_ops import turn_geometry
 from enhance_core.geometry import map_points
 from enhance_core.image import Image
+from enhance_core.masks import scaled_shape
 
 CROP = {"left": 0.25, "top": 0.125, "right": 0.25, "bottom": 0.125}
 """On the 128 x 96 photo: columns 32..96, rows 12..84 (64 x 72)."""
@@ -67,6 +68,8 @@ def test_split_view_after_a_quarter_turn_compares_the_same_content(qtbot, window
     open_image(qtbot, window, photo_path)
     source = window.document.source.pixels
     add_step(qtbot, window, "negative")
+    image_menu = next(action.menu() for action in window.menuBar().actions() if action.text() == "&Image")
+    assert window.geometry_tools.actions["rotate_right"] in image_menu.actions()
     window.geometry_tools.actions["rotate_right"].trigger()
     wait_rendered(qtbot, window)
     frame = window.renders.latest
@@ -221,3 +224,14 @@ def test_a_compared_snapshot_without_the_crop_is_shown_in_the_cropped_frame(qtbo
 
     qtbot.waitUntil(shows_the_snapshot, timeout=20000)
     assert "→ 64 × 72" in window.status.size_label.text()
+
+
+def test_zoomed_out_screen_layers_are_made_for_the_output(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    add_step(qtbot, window, "crop", CROP)
+    window.canvas.set_zoom(0.3)
+    qtbot.waitUntil(lambda: window.canvas.layers.after.screen is not None
+                    and window.renders.state.screen_zoom == window.canvas.viewport.zoom, timeout=20000)
+    for side in (window.canvas.layers.before, window.canvas.layers.after):
+        assert (side.screen.width, side.screen.height) == (64.0, 72.0)
+        assert side.screen.array.shape[:2] == scaled_shape(72, 64, 0.3)
