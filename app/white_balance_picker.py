@@ -127,11 +127,13 @@ class WhiteBalancePicker(QObject):
 
     # --- picking ---------------------------------------------------------------------------
     def pick(self, x: float, y: float) -> None:
-        """Read the patch around source point (x, y) (continuous pixel coordinates) as it reaches the selected
-        step, then balance it."""
-        source, item = self.document.source, self.document.selected_item()
+        """Read the patch around canvas point (x, y) (continuous pixel coordinates of the shown output, mapped
+        back to the source through the stack's geometry) as it reaches the selected step, then balance it."""
+        source, item, geometry = self.document.source, self.document.selected_item(), self.document.view_geometry()
         if source is None or item is None or item.filter != WHITE_BALANCE_FILTER:
             return
+        if geometry is not None:
+            x, y = geometry.to_source(x, y, centres=False)
         if source.pixels.shape[2] != 3:
             self.message.emit("A gray image has no color cast to balance")
             return

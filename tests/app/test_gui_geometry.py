@@ -235,3 +235,23 @@ def test_zoomed_out_screen_layers_are_made_for_the_output(qtbot, window, photo_p
     for side in (window.canvas.layers.before, window.canvas.layers.after):
         assert (side.screen.width, side.screen.height) == (64.0, 72.0)
         assert side.screen.array.shape[:2] == scaled_shape(72, 64, 0.3)
+
+
+def test_the_white_balance_picker_maps_a_click_on_the_rotated_output_to_the_source(qtbot, window, photo_path,
+                                                                                     monkeypatch):
+    open_image(qtbot, window, photo_path)
+    window.geometry_tools.actions["rotate_right"].trigger()
+    add_step(qtbot, window, "color_balance", keep_selected=True)
+    picked = []
+
+    class Picked(Exception):
+        pass
+
+    def input_patch(source, before, x, y):
+        picked.append((x, y))
+        raise Picked
+
+    monkeypatch.setattr("app.white_balance_picker.input_patch", input_patch)
+    with pytest.raises(Picked):
+        window.white_balance.pick(20.5, 30.5)  # x' = 96 - y, y' = x for a clockwise quarter turn of 128 x 96
+    assert picked == [pytest.approx((30.5, 75.5))]
