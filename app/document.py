@@ -58,7 +58,7 @@ class Document(QObject):
         self.reference_path: Path | None = None
         self.project_path: Path | None = None
         self.selected_uid = ""
-        self._geometry: tuple[tuple, ViewGeometry] | None = None
+        self._geometry: tuple[Image, tuple[StackItem, ...], ViewGeometry] | None = None
         self.stack.subscribe(self._relay)
 
     @property
@@ -117,11 +117,10 @@ class Document(QObject):
         source = self.source
         if source is None:
             return None
-        steps = self.shown_steps()
-        key = (id(source), source.rows, source.cols, steps)
-        if self._geometry is None or self._geometry[0] != key:
-            self._geometry = (key, view_geometry(source, steps))
-        return self._geometry[1]
+        steps, cached = self.shown_steps(), self._geometry
+        if cached is None or cached[0] is not source or cached[1] != steps:
+            cached = self._geometry = (source, steps, view_geometry(source, steps))
+        return cached[2]
 
     def push(self, command: QUndoCommand) -> None:
         """Do ``command`` and record it for undo."""

@@ -142,6 +142,7 @@ class CropTool(QObject):
         self._drag: tuple[str, tuple[float, float], Box] | None = None
         self._live: Box | None = None
         self._viewport: Viewport | None = None
+        document.stack_changed.connect(lambda change: self.repaint.emit(QRectF()))
 
     def _target(self) -> tuple[StackItem, int, int] | None:
         """The crop step being edited and its input's size (the shown frame), or None."""
