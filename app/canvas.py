@@ -374,12 +374,20 @@ class CompareCanvas(QWidget):
         elif self._drag == "tool" and self.tool is not None:
             self.tool.move(x, y)
         else:
-            near = self._near_divider(pos)
-            self.setCursor(Qt.CursorShape.SplitHCursor if near else
-                           Qt.CursorShape.CrossCursor if self.tool is not None else Qt.CursorShape.ArrowCursor)
+            self.setCursor(self._cursor_shape(pos, x, y))
         if self.tool is not None and self._drag != "pan":
             self._repaint_outline(previous, self._cursor)
         self._last_pos = pos
+
+    def _cursor_shape(self, pos: QPointF, x: float, y: float) -> Qt.CursorShape:
+        """The divider's cursor near it; else the tool's own for (x, y) if it has one (``cursor_at``), a cross."""
+        if self._near_divider(pos):
+            return Qt.CursorShape.SplitHCursor
+        if self.tool is None:
+            return Qt.CursorShape.ArrowCursor
+        cursor_at = getattr(self.tool, "cursor_at", None)
+        shape = cursor_at(x, y) if cursor_at is not None else None
+        return shape if isinstance(shape, Qt.CursorShape) else Qt.CursorShape.CrossCursor
 
     def _repaint_outline(self, old: tuple[float, float] | None, new: tuple[float, float] | None) -> None:
         """Repaint where the tool's outline was and is."""

@@ -112,6 +112,15 @@ def _with_ratio(box: Box, handle: str, ratio: float, rows: int, cols: int) -> Bo
     return x0, y0, x0 + width, y0 + height
 
 
+_HANDLE_CURSORS = {
+    "l": Qt.CursorShape.SizeHorCursor, "r": Qt.CursorShape.SizeHorCursor,
+    "t": Qt.CursorShape.SizeVerCursor, "b": Qt.CursorShape.SizeVerCursor,
+    "tl": Qt.CursorShape.SizeFDiagCursor, "br": Qt.CursorShape.SizeFDiagCursor,
+    "tr": Qt.CursorShape.SizeBDiagCursor, "bl": Qt.CursorShape.SizeBDiagCursor,
+    "move": Qt.CursorShape.SizeAllCursor,
+}
+
+
 def level_angle(start: tuple[float, float], end: tuple[float, float]) -> float:
     """Straighten angle (degrees, + counterclockwise) that makes the line ``start``-``end`` level.
 
@@ -183,6 +192,10 @@ class CropTool(QObject):
         if near_y and inside_x:
             return near_y
         return "move" if left < x < right and top < y < bottom else "new"
+
+    def cursor_at(self, x: float, y: float) -> Qt.CursorShape:
+        """The mouse cursor over shown point (x, y): resize arrows on handles, a hand inside the box."""
+        return _HANDLE_CURSORS.get(self._handle_at(x, y), Qt.CursorShape.CrossCursor)
 
     def press(self, x: float, y: float) -> None:
         """Grab a handle, the box, or start a new box at shown point (x, y)."""
@@ -381,6 +394,11 @@ class GeometryTools(QObject):
             return
         if current is None or current in (self.crop, self.straighten):
             self.canvas.set_tool(wanted)
+            if wanted is self.crop:
+                self.message.emit("Drag the crop box's corners or edges, or inside it to move it; "
+                                  "select another step to see the crop")
+            elif wanted is self.straighten:
+                self.message.emit("Drag along the horizon (or a vertical) to level the picture")
 
     def rotate(self, degrees: int) -> None:
         """Turn the picture clockwise by ``degrees`` (90 or 270): update the last step if it is a rotation."""

@@ -255,3 +255,15 @@ def test_the_white_balance_picker_maps_a_click_on_the_rotated_output_to_the_sour
     with pytest.raises(Picked):
         window.white_balance.pick(20.5, 30.5)  # x' = 96 - y, y' = x for a clockwise quarter turn of 128 x 96
     assert picked == [pytest.approx((30.5, 75.5))]
+
+
+def test_the_crop_box_shows_resize_cursors_over_its_handles(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    add_step(qtbot, window, "crop", CROP, keep_selected=True)
+    crop = window.geometry_tools.crop
+    crop._viewport = window.canvas.viewport
+    assert crop.cursor_at(32, 12) == Qt.CursorShape.SizeFDiagCursor
+    assert crop.cursor_at(96, 48) == Qt.CursorShape.SizeHorCursor
+    assert crop.cursor_at(60, 40) == Qt.CursorShape.SizeAllCursor
+    qtbot.mouseMove(window.canvas, screen_point(window, 60, 40))
+    assert window.canvas.cursor().shape() == Qt.CursorShape.SizeAllCursor
