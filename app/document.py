@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.view_geometry import ViewGeometry, shown_steps, view_geometry
+from enhance_core.filters.base import RenderContext
 from enhance_core.image import Image
 from enhance_core.metrics import reference_for_result
 from enhance_core.stack import FilterStack, StackChange, StackItem
@@ -94,7 +95,8 @@ class Document(QObject):
         if self.reference is None or self.source is None:
             return ""
         ref, src, steps = self.reference, self.source, self.stack.snapshot()
-        output = output_shape(steps, src.rows, src.cols)
+        ctx = RenderContext(source=src.pixels)
+        output = output_shape(steps, src.rows, src.cols, ctx=ctx)
         moved = has_geometry(steps)
         if (ref.rows, ref.cols) == output or (moved and (ref.rows, ref.cols) == (src.rows, src.cols)):
             return ""
@@ -103,7 +105,7 @@ class Document(QObject):
                     "metrics need images of the same size. Load a reference of the same size.")
         try:  # sizes match neither: the core only names them (it warps nothing)
             reference_for_result(ref.pixels, result_shape=output, source_shape=(src.rows, src.cols),
-                                 output_shape=output, affine=output_affine(steps, src.rows, src.cols))
+                                 output_shape=output, affine=output_affine(steps, src.rows, src.cols, ctx=ctx))
         except ValueError as error:
             return str(error)
         return ""
