@@ -30,6 +30,7 @@ import numpy as np
 
 from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
 from enhance_core.filters.common import whole_image_margin
+from enhance_core.geometry import is_scale_only
 from enhance_core.masks import Mask, Region, full_region, scaled_shape
 
 REBALANCE_PERCENTILES = (0.2, 99.8)
@@ -64,18 +65,31 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
     return mask
 
 
-def _detector_view(pixels: np.ndarray, ctx: RenderContext) -> tuple[np.ndarray, float, Region, Mask | None]:
-    """What the detector looks at for a step: the full-resolution source when the pixels are a render of it."""
+def _detector_view(pixels: np.ndarray, ctx: RenderContext) -> tuple[np.ndarray, float, Region, bool]:
+    """What the detector looks at: the full-resolution source when the pixels are a render of it (no
+    size-changing step before this one), else the pixels themselves; the last item says which."""
     rows, cols = pixels.shape[:2]
     top, left = ctx.origin
-    if ctx.source is not None:
+    if ctx.source is not None and (ctx.in_affine is None or is_scale_only(ctx.in_affine, ctx.scale)):
         render_rows, render_cols = scaled_shape(ctx.source.shape[0], ctx.source.shape[1], ctx.scale)
         if top + rows <= render_rows and left + cols <= render_cols:
-            return ctx.source, ctx.scale, Region(top, left, rows, cols), ctx.mask_layer
-    layer = (ctx.mask_layer
-             if ctx.mask_layer is not None and (ctx.mask_layer.rows, ctx.mask_layer.cols) == (rows, cols)
-             else None)
-    return pixels, 1.0, full_region(rows, cols), layer
+            return ctx.source, ctx.scale, Region(top, left, rows, cols), True
+    return pixels, 1.0, full_region(rows, cols), False
+
+
+def _layer_over_pixels(mask: np.ndarray, ctx: RenderContext) -> np.ndarray:
+    """The step's painted layer over a mask detected on its own pixels.
+
+    The layer is in source coordinates: after a crop, turn or resize it is
+    rendered through the affine from the source to the step's input.
+    """
+    layer = ctx.mask_layer
+    if layer is None:
+        return mask
+    if ctx.in_affine is not None and ctx.in_shape is not None:
+        region = Region(ctx.origin[0], ctx.origin[1], mask.shape[0], mask.shape[1])
+        return layer.render_over(mask, region=region, affine=ctx.in_affine, shape=ctx.in_shape)
+    return layer.render_over(mask) if (layer.rows, layer.cols) == mask.shape else mask
 
 
 def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float, grow: float,
@@ -83,9 +97,12 @@ def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float,
     """Detect and fill the damage; return the filled pixels and the mask used."""
     from enhance_core.learned.inpaint import MODEL_NAME, inpaint_masked
 
-    source, scale, region, layer = _detector_view(pixels, ctx)
-    mask = detected_damage(source, scale=scale, region=region, sensitivity=sensitivity, grow=grow, layer=layer,
-                           device=ctx.device, progress=_sub(progress, 0.0, 0.5), should_stop=ctx.should_stop)
+    source, scale, region, on_source = _detector_view(pixels, ctx)
+    mask = detected_damage(source, scale=scale, region=region, sensitivity=sensitivity, grow=grow,
+                           layer=ctx.mask_layer if on_source else None, device=ctx.device,
+                           progress=_sub(progress, 0.0, 0.5), should_stop=ctx.should_stop)
+    if not on_source:
+        mask = _layer_over_pixels(mask, ctx)
     filled = inpaint_masked(pixels, mask, device=ctx.device, progress=_sub(progress, 0.5, 1.0),
                             should_stop=ctx.should_stop, model=MODEL_NAME)
     filled = add_matched_grain(filled, pixels, mask > 0, seed=hash((ctx.origin, pixels.shape)) & 0xFFFFFFFF)

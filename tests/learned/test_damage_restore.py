@@ -266,3 +266,17 @@ def test_evaluation_scores_the_shipped_detector_at_each_sensitivity():
 def test_detector_training_refuses_an_unknown_damage_kind(tmp_path):
     with pytest.raises(SystemExit, match="unknown kinds smudge; known: crack"):
         train_detect.main(["--config", TINY_CONFIG, "--data", str(tmp_path), "--set", 'damage_weights={"smudge": 1}'])
+
+
+def test_after_a_crop_the_detector_reads_the_cropped_frame_and_strokes_stay_on_their_content(monkeypatch):
+    monkeypatch.setattr(damage, "source_damage_probability",
+                        lambda source, **kwargs: (source.min(axis=2) > 0.99).astype(np.float32) * 0.9)
+    clean, cracked = cracked_scan()
+    erase = Mask(64, 128).with_stroke(Stroke(((60, 30), (105, 30)), radius=4, hardness=1.0, erase=True))
+    steps = [make_item("crop", {"left": 0.25}),
+             make_item("hole_fill", {"source": "detected", "grow": 1.0}, mask=erase)]
+    out = Renderer().render(Image(cracked, meta=ImageMeta()), steps, device="cpu")
+    assert out.shape == (64, 96, 3)
+    assert np.abs(out[30, 2:20] - clean[30, 34:52]).max() < 0.1, "the crack left of the erased part is filled"
+    assert np.array_equal(out[30, 30:72], cracked[30, 62:104]), "the erase stroke stays on its source columns"
+    assert np.array_equal(out[:27], cracked[:27, 32:])
