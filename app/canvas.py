@@ -69,6 +69,7 @@ class CompareCanvas(QWidget):
     """Paints the original and the result in one of the :class:`CompareMode` layouts."""
 
     view_changed = Signal()
+    tool_changed = Signal()
     cursor_moved = Signal(float, float)
     cursor_left = Signal()
 
@@ -149,11 +150,13 @@ class CompareCanvas(QWidget):
             self.tool.release(*self.source_point(self._last_pos))
         if self.tool is not None:
             self.tool.repaint.disconnect(self._repaint_tool_area)
-        self.tool = tool
+        changed, self.tool = tool is not self.tool, tool
         if tool is not None:
             tool.repaint.connect(self._repaint_tool_area)
         self.unsetCursor()
         self.update()
+        if changed:
+            self.tool_changed.emit()
 
     def _repaint_tool_area(self, rect: QRectF) -> None:
         """Repaint a pane rectangle the tool changed (everything for an empty rectangle)."""

@@ -9,7 +9,7 @@ ratio constrains the drag. While a straighten step is selected,
 vertical) and sets the step's angle so that line becomes level. Each drag is
 one undoable parameter command, pushed on release. :class:`GeometryTools`
 puts these tools on the canvas when such a step is selected (unless another
-tool is in use) and adds Rotate left/right and Flip horizontal/vertical to
+tool is in use; they come back when it is turned off) and adds Rotate left/right and Flip horizontal/vertical to
 the Image menu: each adds a step, or updates or removes the last step when
 it is a rotate or flip already.
 """
@@ -370,6 +370,7 @@ class GeometryTools(QObject):
         document.selection_changed.connect(self._follow_selection)
         document.stack_changed.connect(self._follow_selection)
         document.image_changed.connect(self._follow_selection)
+        canvas.tool_changed.connect(self._follow_selection)
 
     def add_to(self, window: QMainWindow, menu_title: str = "&Image") -> None:
         """Add the rotate and flip actions to the window (shortcuts) and to its ``menu_title`` menu."""

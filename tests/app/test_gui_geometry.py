@@ -267,3 +267,16 @@ def test_the_crop_box_shows_resize_cursors_over_its_handles(qtbot, window, photo
     assert crop.cursor_at(60, 40) == Qt.CursorShape.SizeAllCursor
     qtbot.mouseMove(window.canvas, screen_point(window, 60, 40))
     assert window.canvas.cursor().shape() == Qt.CursorShape.SizeAllCursor
+
+
+def test_the_crop_tool_comes_back_when_another_tool_is_turned_off(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    add_step(qtbot, window, "crop", CROP, keep_selected=True)
+    assert window.canvas.tool is window.geometry_tools.crop
+    window.brush_toolbar.paint_action.trigger()
+    assert window.canvas.tool is window.brush
+    window.brush_toolbar.paint_action.trigger()
+    assert window.canvas.tool is window.geometry_tools.crop
+    window.document.select("")
+    assert window.canvas.tool is None
+    wait_rendered(qtbot, window)
