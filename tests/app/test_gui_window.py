@@ -175,6 +175,8 @@ def test_recent_file_names_show_ampersands_instead_of_mnemonics(window, tmp_path
 
 
 def test_adding_any_filter_and_long_status_texts_never_widen_the_window(qtbot, window, monkeypatch):
+    import torch  # noqa: F401 - as after a learned filter ran: the device is then asked in-process, patched below
+
     from enhance_core.filters.registry import FILTERS
 
     device = "GPU: NVIDIA GeForce RTX 4090 Laptop GPU (16 GB, fp16)"
