@@ -32,6 +32,7 @@ LEARNED_MODULES: tuple[str, ...] = (
     "enhance_core.learned.lowlight",
     "enhance_core.learned.hole_fill",
     "enhance_core.learned.restore",
+    "enhance_core.learned.super_res",
 )
 """Modules whose ``FILTER_DEF`` is registered after the classic filters."""
 

@@ -39,6 +39,7 @@ from enhance_core.learned.archs.denoise_unet import DenoiseUNet
 from enhance_core.learned.archs.inpaint_unet import InpaintUNet
 from enhance_core.learned.archs.lowlight_net import LowLightNet
 from enhance_core.learned.archs.noise_level_net import NoiseLevelNet
+from enhance_core.learned.archs.super_res_net import SuperResNet
 from enhance_core.learned.weights import metadata_args, read_weights
 
 MODELS_ENV = "ENHANCE_MODELS_DIR"
@@ -49,6 +50,7 @@ ARCHS: dict[str, type[nn.Module]] = {
     "InpaintUNet": InpaintUNet,
     "LowLightNet": LowLightNet,
     "NoiseLevelNet": NoiseLevelNet,
+    "SuperResNet": SuperResNet,
 }
 """Architecture name (as stored in the weights' metadata) -> ``nn.Module`` class."""
 
@@ -110,6 +112,12 @@ MODELS: dict[str, ModelSpec] = {
         args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
         weights="detect/detect-4d8de45b.safetensors",
         sha256="4d8de45ba16e684e62260dd0fac4a15a4285b1bcceb12cb2d8d804e1964515b3",
+    ),
+    "super_res": ModelSpec(
+        arch="SuperResNet",
+        args={"channels": 3, "width": 32, "blocks": 4, "scales": [2, 4]},
+        weights="super_res/super_res-4a388fde.safetensors",
+        sha256="4a388fdebace1145633d8b81aa572fa59f83691cdb4855861c3a210292a1b64f",
     ),
 }
 """Model name -> :class:`ModelSpec`."""

@@ -1,0 +1,187 @@
+"""Learned super-resolution: enlarge a small scan or a hard crop by 2 or 4.
+
+The model (:class:`enhance_core.learned.archs.super_res_net.SuperResNet`,
+weights ``models/super_res/``, card ``models/super_res/MODEL_CARD.md``) runs
+at the input's resolution and predicts, per input pixel, the ``scale x
+scale`` block of detail that a bicubic enlargement misses; that detail is
+added to the bicubic enlargement. The network is told what the input went
+through: ``input="clean"`` for a sharp picture that was only downscaled (a
+crop, a web copy), ``input="scan"`` for a small print scan with blur, grain
+and JPEG, which it also sharpens and cleans. ``detail`` scales the learned
+detail (0 is plain bicubic, 1 as trained, up to 1.5 for more).
+
+Tiles are computed at the input resolution with an overlap wider than the
+network's reach and blended seamlessly, so any size enlarges in bounded
+memory; a region of the output needs only the input region under it (plus
+the reach), which is what a 1:1 view renders. Gray images are enlarged as
+three equal channels and averaged back; values are clipped to [0, 1].
+``torch`` is imported only when the filter runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from enhance_core.errors import ParameterError
+from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
+from enhance_core.geometry import StepGeometry, scale_affine
+from enhance_core.learned.engine import check_pixels
+from enhance_core.masks import Region
+
+MODEL_NAME = "super_res"
+SCALES = (2, 4)
+KINDS = {"clean": 0.0, "scan": 1.0}
+MAX_DETAIL = 1.5
+REACH = 11
+"""Input pixels of context the shipped network sees on each side (``SuperResNet.reach``)."""
+TILE_OVERLAP = 48
+"""Tile overlap in input pixels: the blend ignores its outer quarter, which must exceed :data:`REACH`."""
+
+
+def enlarge_image(
+    pixels: np.ndarray,
+    *,
+    scale: int = 4,
+    input_kind: str = "clean",
+    detail: float = 1.0,
+    device: str | None = None,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    tile: int | None = None,
+    model: Any = MODEL_NAME,
+) -> np.ndarray:
+    """Enlarge ``pixels`` by ``scale`` with the learned super-resolution model.
+
+    Parameters
+    ----------
+    pixels : ndarray
+        Float32 (rows, cols, C), C = 1 (gray) or 3 (RGB), values in [0, 1].
+    scale : int
+        2 or 4.
+    input_kind : str
+        ``"clean"`` (a sharp picture that was downscaled) or ``"scan"`` (blur, grain and JPEG of a small scan).
+    detail : float
+        Fraction of the learned detail to add to the bicubic enlargement, 0 to 1.5.
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, ``"mps"``; None picks one.
+    progress, should_stop : callable, optional
+        Progress per tile and cooperative cancel (checked between layers).
+    tile : int, optional
+        Tile side in input pixels; default from the device's memory budget.
+    model : str or SuperResNet
+        Name in :data:`enhance_core.learned.registry.MODELS`, or a loaded network (evaluation of checkpoints).
+
+    Returns
+    -------
+    ndarray
+        Float32 (scale * rows, scale * cols, C), values in [0, 1].
+
+    Raises
+    ------
+    ParameterError
+        Wrong shape or dtype, or an option out of range.
+    ModelError
+        The weights are missing or corrupt.
+    Cancelled
+        ``should_stop()`` returned true.
+    """
+    check_pixels(pixels)
+    if scale not in SCALES:
+        raise ParameterError(f"scale must be one of {', '.join(map(str, SCALES))}, got {scale!r}")
+    if input_kind not in KINDS:
+        raise ParameterError(f"input_kind must be one of {', '.join(KINDS)}, got {input_kind!r}")
+    if not 0.0 <= detail <= MAX_DETAIL:
+        raise ParameterError(f"detail must be between 0 and {MAX_DETAIL:g}, got {detail}")
+    rows, cols, channels = pixels.shape
+    picture = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
+    if channels == 1:
+        picture = np.repeat(picture, 3, axis=2)
+    base: np.ndarray = cv2.resize(picture, (cols * scale, rows * scale), interpolation=cv2.INTER_CUBIC)
+    if detail > 0.0:
+        shuffled = _learned_detail(picture, scale, KINDS[input_kind], device=device, progress=progress,
+                                   should_stop=should_stop, tile=tile, model=model)
+        if detail != 1.0:
+            shuffled *= np.float32(detail)
+        # torch's pixel shuffle: channel c * s * s + i * s + j goes to row i, column j of the s x s block of
+        # colour c; added through views, without a shuffled copy of the enlarged picture.
+        blocks = base.reshape(rows, scale, cols, scale, 3)
+        blocks += shuffled.reshape(rows, cols, 3, scale, scale).transpose(0, 3, 1, 4, 2)
+    np.clip(base, 0.0, 1.0, out=base)
+    if channels == 1:
+        return base.mean(axis=2, keepdims=True, dtype=np.float32)
+    return base
+
+
+def _learned_detail(picture: np.ndarray, scale: int, kind: float, *, device: str | None,
+                    progress: ProgressFn | None, should_stop: StopFn | None, tile: int | None,
+                    model: Any) -> np.ndarray:
+    """The network's sub-pixel detail for float32 (rows, cols, 3) ``picture``: (rows, cols, 3 * scale**2)."""
+    from enhance_core.learned.engine import load_network, run_tiled, select_device, stop_checks
+
+    if isinstance(model, str):
+        model, device = load_network(model, device=device, should_stop=should_stop)
+    else:
+        device = select_device(device)
+    rows, cols = picture.shape[:2]
+    inputs = np.concatenate([picture, np.full((rows, cols, 1), kind, np.float32)], axis=2)
+    import torch
+
+    def run(x: Any) -> Any:
+        return model.detail(x.contiguous(memory_format=torch.channels_last), scale)
+
+    with stop_checks(model, should_stop):
+        return run_tiled(run, inputs, tile=tile, overlap=TILE_OVERLAP, device=device, progress=progress,
+                         should_stop=should_stop, bytes_per_pixel=2048.0, out_channels=3 * scale * scale)
+
+
+@dataclass(frozen=True)
+class SuperResParams:
+    """Parameters of the super-resolution filter."""
+
+    scale: str = param("4", label="Enlarge", choices=("2", "4"), help="enlargement factor (x2 or x4 on each side)")
+    input: str = param("clean", label="Input", choices=tuple(KINDS),
+                       help="clean: a sharp picture that was downscaled; scan: a small print scan with blur, "
+                            "grain and JPEG, which is also sharpened and cleaned")
+    detail: float = param(1.0, label="Detail", minimum=0.0, maximum=MAX_DETAIL, step=0.05,
+                          help="how much learned detail to add to a bicubic enlargement: 0 none, 1 as trained")
+
+
+def super_res_geometry(params: SuperResParams, rows: int, cols: int, ctx: RenderContext) -> StepGeometry:
+    """The enlarged size and the input-to-output coordinate map."""
+    factor = int(params.scale)
+    return StepGeometry(rows * factor, cols * factor, scale_affine(factor))
+
+
+def apply_super_res(pixels: np.ndarray, params: SuperResParams, ctx: RenderContext) -> np.ndarray:
+    """Filter-stack entry point: enlarge the input region and return the requested output region."""
+    factor = int(params.scale)
+    out_region: Region = ctx.out_region
+    enlarged = enlarge_image(pixels, scale=factor, input_kind=params.input, detail=params.detail,
+                             device=ctx.device, progress=ctx.progress, should_stop=ctx.should_stop)
+    top, left = out_region.top - ctx.origin[0] * factor, out_region.left - ctx.origin[1] * factor
+    if top < 0 or left < 0 or top + out_region.rows > enlarged.shape[0] or left + out_region.cols > enlarged.shape[1]:
+        raise ParameterError(f"super-resolution got input at {ctx.origin} of {pixels.shape[1]}x{pixels.shape[0]} "
+                             f"for output region {out_region}; the renderer planned the regions wrongly")
+    return np.ascontiguousarray(enlarged[top:top + out_region.rows, left:left + out_region.cols])
+
+
+def super_res_margin(params: SuperResParams, ctx: RenderContext) -> int:
+    """Input pixels of context a region needs: the network's reach and the bicubic kernel."""
+    return REACH + 2
+
+
+FILTER_DEF = FilterDef(
+    name="super_resolution",
+    label="Super-resolution (CNN)",
+    category="Learned",
+    params_type=SuperResParams,
+    apply=apply_super_res,
+    margin=super_res_margin,
+    learned=True,
+    description="Enlarge a small scan or a crop x2 or x4 with real detail instead of blur.",
+    geometry=super_res_geometry,
+)
