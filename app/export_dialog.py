@@ -211,6 +211,7 @@ class ExportDialog(QDialog):
 
     def _on_rendered(self, image: Image) -> None:
         self.rendered = image
+        self.size_box.set_input_size(image.rows, image.cols)
         self._request_estimate()
         if self._write_when_ready:
             self.export()

@@ -73,13 +73,21 @@ class OutputSizeBox(QGroupBox):
         self._on_change()
 
     def _on_change(self) -> None:
+        self._show_result()
+        self.changed.emit()
+
+    def _show_result(self) -> None:
         try:
             rows, cols = self.output_size().target_shape(self.rows, self.cols)
             text = f"{cols} × {rows} px ({rows * cols / 1e6:.1f} MP)"
         except ParameterError as error:
             text = str(error)
         self.result.setText(text)
-        self.changed.emit()
+
+    def set_input_size(self, rows: int, cols: int) -> None:
+        """Size the result from a ``rows`` x ``cols`` image (the rendered stack's, which a crop or turn changes)."""
+        self.rows, self.cols = rows, cols
+        self._show_result()
 
     def set_long_edge(self, pixels: int) -> None:
         """Choose *Long edge* with ``pixels``."""

@@ -6,6 +6,7 @@ import pytest
 from PIL import Image as PILImage
 from PySide6.QtWidgets import QWidget
 
+from app.commands import AddStepCommand
 from app.document import Document
 from app.error_reporter import RecordingReporter
 from app.export_dialog import ExportDialog
@@ -22,9 +23,11 @@ def open_dialog(qtbot):
     qtbot.addWidget(host)
     lanes: list[JobRunner] = []
 
-    def opened(path) -> ExportDialog:
+    def opened(path, steps: dict[str, dict] | None = None) -> ExportDialog:
         document = Document(host)
         document.set_source(read_image(path), path)
+        for name, params in (steps or {}).items():
+            document.push(AddStepCommand(document.stack, name, params))
         render_lane, estimate_lane = JobRunner("Exporting", host), JobRunner("Estimating", host)
         with qtbot.waitSignal(render_lane.finished, timeout=20000):
             dialog = ExportDialog(document, EditorSettings(), RecordingReporter(), render_lane, estimate_lane, host)
@@ -63,4 +66,12 @@ def test_percentage_and_only_shrink_show_the_resulting_size(open_dialog, photo_p
     box.value.setValue(1000)
     box.only_shrink.setChecked(True)
     assert box.result.text().startswith("128 × 96 px") and dialog.output_size() is not None
+    dialog.reject()
+
+
+
+def test_the_resulting_size_is_that_of_the_cropped_result(open_dialog, tmp_path):
+    dialog = open_dialog(save_png(synthetic_photo(600, 1000), tmp_path / "wide.png"), {"crop": {"aspect": "1:1"}})
+    dialog.size_box.set_long_edge(300)
+    assert dialog.size_box.result.text().startswith("300 × 300 px")  # the 600 x 600 crop's, not 300 x 180
     dialog.reject()
