@@ -153,7 +153,7 @@ def test_a_raw_photo_from_open_to_export_undo_and_reopened_project(qtbot, window
         screen_size = (screen.shape[1], screen.shape[0])
         pixels = np.asarray(written.convert("RGB").resize(screen_size, PILImage.Resampling.LANCZOS))
     difference = np.abs(pixels.astype(int) - screen[..., :3].astype(int))
-    assert difference.mean() < 4 and np.percentile(difference, 99) < 24
+    assert difference.mean() < 2 and np.percentile(difference, 99) < 10
 
     panel.compare_button.click()
     commands = undo_stack.count()
