@@ -91,7 +91,8 @@ def describe_device(device: str | None = None) -> str:
         return f"GPU: {props.name} ({props.total_memory / 2**30:.0f} GB, fp16)"
     if device == "mps":
         return "GPU: Apple MPS"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def cpu_has_fast_bf16() -> bool:

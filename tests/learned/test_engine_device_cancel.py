@@ -83,3 +83,10 @@ def test_engine_import_does_not_import_torch():
     code = "import sys, enhance_core.learned.engine, enhance_core.learned.tiling; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_cpu_description_counts_threads_in_words(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert describe_device("cpu") == "CPU (1 thread)"
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert describe_device("cpu") == "CPU (4 threads)"
