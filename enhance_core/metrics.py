@@ -35,7 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from enhance_core.geometry import affine_scale, scale_affine, warp_image
+from enhance_core.geometry import affine_scale, map_points, scale_affine, warp_image
 
 LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 """Rec. 709 luma weights for R, G, B."""
@@ -206,18 +206,36 @@ def compare_images(result: np.ndarray, reference: np.ndarray, *, data_range: flo
     }
 
 
+def _moves_pixels(affine: Any, source_shape: tuple[int, int], result_shape: tuple[int, int]) -> bool:
+    """Whether ``affine`` (source to result) does more than scale the source's frame onto the result's.
+
+    True when a corner of the source lands over half a result pixel away from
+    where plain scaling (of ``source_shape`` onto ``result_shape``) puts it.
+    """
+    rows, cols = source_shape
+    corners = np.array([[0.0, 0.0], [cols, 0.0], [0.0, rows], [cols, rows]])
+    scaled = map_points(scale_affine(result_shape[1] / cols, result_shape[0] / rows), corners)
+    return bool(np.abs(map_points(affine, corners) - scaled).max() > 0.5)
+
+
 def reference_for_result(reference: np.ndarray, *, result_shape: tuple[int, int], source_shape: tuple[int, int],
                          output_shape: tuple[int, int] | None = None, affine: Any = None) -> np.ndarray:
     """The reference to compare a result with, following the stack's geometry (crop, rotate, resize...).
 
-    * A reference of the final output's full-resolution size (``output_shape``,
-      default ``result_shape``) is the result's own ground truth: returned as
-      is, or resized to ``result_shape`` for a preview (area averaging).
     * A reference of the source's size, when the stack changes the geometry
       (``affine`` given: from the source's full-resolution continuous pixel
       coordinates to the result, :func:`enhance_core.stack_geometry.output_affine`
       at the result's scale), is warped through that affine to the result
-      (Lanczos when enlarging, area averaging when shrinking).
+      (Lanczos when enlarging, area averaging when shrinking). This includes
+      a reference whose size is both the source's and the output's (a flip,
+      a half turn, a straighten or deskew without auto-crop) when the affine
+      moves pixels (a corner lands over half a result pixel away from where
+      plain scaling puts it): a reference is loaded for the original, so it
+      is taken as aligned with the source.
+    * Otherwise a reference of the final output's full-resolution size
+      (``output_shape``, default ``result_shape``) is the result's own ground
+      truth: returned as is, or resized to ``result_shape`` for a preview
+      (area averaging).
     * Otherwise :class:`ValueError` says why the metrics cannot be computed,
       naming the sizes.
 
@@ -234,14 +252,16 @@ def reference_for_result(reference: np.ndarray, *, result_shape: tuple[int, int]
     final = (rows, cols) if output_shape is None else (int(output_shape[0]), int(output_shape[1]))
     have = tuple(reference.shape[:2])
     planes = reference if reference.ndim == 3 else reference[:, :, None]
-    if have == final:
+    source = (int(source_shape[0]), int(source_shape[1]))
+    from_source = affine is not None and have == source
+    if have == final and not (from_source and _moves_pixels(affine, source, (rows, cols))):
         if have == (rows, cols):
             return reference
         factor = affine_scale(scale_affine(cols / have[1], rows / have[0]))
         resized = cv2.resize(np.ascontiguousarray(planes, dtype=np.float32), (cols, rows),
                              interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LANCZOS4)
         return resized.reshape((rows, cols) + reference.shape[2:])
-    if affine is not None and have == tuple(source_shape[:2]):
+    if from_source:
         warped = warp_image(np.ascontiguousarray(planes, dtype=np.float32), affine, (rows, cols))
         return warped.reshape((rows, cols) + reference.shape[2:])
     sizes = f"the reference is {have[1]}x{have[0]}, the result {final[1]}x{final[0]}"

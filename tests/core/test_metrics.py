@@ -93,3 +93,48 @@ def test_change_from_original_reports_share_and_size_of_changes():
     assert change["ssim"] < 1.0
     untouched = change_from_original(original, original.copy())
     assert untouched["changed_fraction"] == 0.0 and untouched["psnr"] == float("inf")
+
+
+def _textured(rows=48, cols=64):
+    """A float32 RGB image with structure that no flip or half turn leaves unchanged."""
+    rng = np.random.default_rng(3)
+    return rng.random((rows, cols, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("step", [("flip", {"direction": "horizontal"}), ("rotate", {"angle": "180"})])
+def test_source_reference_follows_a_step_that_keeps_the_size(step) -> None:
+    """A reference of the source's size is warped even when the flipped output has that size too."""
+    from enhance_core.image import Image
+    from enhance_core.metrics import reference_for_result
+    from enhance_core.render import Renderer, render_image
+    from enhance_core.stack import make_item
+    from enhance_core.stack_geometry import output_affine
+
+    source = _textured()
+    steps = [make_item(*step)]
+    result = render_image(Image(source), steps).pixels
+    expected = reference_for_result(source, result_shape=result.shape[:2], source_shape=source.shape[:2],
+                                    affine=output_affine(steps, *source.shape[:2]))
+    assert peak_signal_noise_ratio(result, expected) > 60
+    preview = Renderer().render(Image(source), steps, scale=0.5)
+    small = reference_for_result(source, result_shape=preview.shape[:2], source_shape=source.shape[:2],
+                                 output_shape=result.shape[:2], affine=output_affine(steps, *source.shape[:2], 0.5))
+    assert peak_signal_noise_ratio(preview, small) > 40
+
+
+def test_batch_scores_a_flip_against_the_source_aligned_reference(tmp_path) -> None:
+    from pathlib import Path
+
+    from enhance_core.batch import _score
+    from enhance_core.batch_tasks import FileResult
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.io import write_image
+    from enhance_core.render import render_image
+    from enhance_core.stack import make_item
+
+    source = Image(_textured(), meta=ImageMeta(bit_depth=16))
+    write_image(source, tmp_path / "reference.png")
+    result = render_image(source, [make_item("flip", {"direction": "vertical"})])
+    outcome = FileResult(Path("a.png"), None)
+    _score(outcome, source, result, tmp_path / "reference.png")
+    assert outcome.metrics is not None and outcome.metrics["psnr"] > 60, outcome
