@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.view_geometry import ViewGeometry, shown_steps, view_geometry
+from enhance_core.errors import EnhanceError
 from enhance_core.filters.base import RenderContext
 from enhance_core.image import Image
 from enhance_core.metrics import reference_for_result
@@ -90,13 +91,17 @@ class Document(QObject):
 
         A reference of the stack's output size, or of the source's size when the stack changes the
         geometry (it is warped the same way), can; otherwise the message is the core's
-        (:func:`enhance_core.metrics.reference_for_result`), naming the sizes.
+        (:func:`enhance_core.metrics.reference_for_result`), naming the sizes. A stack that cannot be
+        planned (a step's output over the pixel limit) gives its error's message.
         """
         if self.reference is None or self.source is None:
             return ""
         ref, src, steps = self.reference, self.source, self.stack.snapshot()
         ctx = RenderContext(source=src.pixels)
-        output = output_shape(steps, src.rows, src.cols, ctx=ctx)
+        try:
+            output = output_shape(steps, src.rows, src.cols, ctx=ctx)
+        except EnhanceError as error:  # the stack cannot be rendered: its render says so too
+            return str(error)
         moved = has_geometry(steps)
         if (ref.rows, ref.cols) == output or (moved and (ref.rows, ref.cols) == (src.rows, src.cols)):
             return ""
@@ -115,13 +120,22 @@ class Document(QObject):
         return shown_steps(self.stack.snapshot(), self.selected_uid)
 
     def view_geometry(self) -> ViewGeometry | None:
-        """How the shown output relates to the source (None without an image); cached per source and steps."""
+        """How the shown output relates to the source (None without an image); cached per source and steps.
+
+        When the steps cannot be planned (a step's output passes the pixel limit, ``ENHANCE_MAX_PIXELS``),
+        the last valid geometry of this source stays (the source's own frame if there is none); the render
+        of those steps fails and the status bar says why.
+        """
         source = self.source
         if source is None:
             return None
         steps, cached = self.shown_steps(), self._geometry
         if cached is None or cached[0] is not source or cached[1] != steps:
-            cached = self._geometry = (source, steps, view_geometry(source, steps))
+            try:
+                geometry = view_geometry(source, steps)
+            except EnhanceError:
+                geometry = cached[2] if cached is not None and cached[0] is source else view_geometry(source, ())
+            cached = self._geometry = (source, steps, geometry)
         return cached[2]
 
     def push(self, command: QUndoCommand) -> None:

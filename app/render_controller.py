@@ -291,7 +291,10 @@ class RenderController(QObject):
             return None
         viewport, steps, geometry = self.canvas.viewport, self.document.shown_steps(), self.document.view_geometry()
         rows, cols = (geometry.rows, geometry.cols) if geometry is not None else (image.rows, image.cols)
-        uncached = self.renderer.uncached_steps(image, steps, scale=self.preview_scale, device=self.device)
+        try:
+            uncached = self.renderer.uncached_steps(image, steps, scale=self.preview_scale, device=self.device)
+        except EnhanceError:  # the steps cannot be planned: their render fails and shows why
+            uncached = tuple(item for item in steps if item.enabled)
         return ViewWish(self.generation, steps, rows, cols, self.preview_scale, viewport.zoom,
                         self.canvas.visible_source_rect(), self.canvas.devicePixelRatioF(),
                         proxy_scale=self.proxy_scale, uncached_steps=uncached, interactive=self._settle.isActive())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -280,3 +281,21 @@ def test_the_crop_tool_comes_back_when_another_tool_is_turned_off(qtbot, window,
     window.document.select("")
     assert window.canvas.tool is None
     wait_rendered(qtbot, window)
+
+
+def test_a_step_over_the_pixel_limit_is_a_problem_on_the_status_bar_not_an_error(qtbot, window, photo_path,
+                                                                                 monkeypatch):
+    monkeypatch.setenv("ENHANCE_MAX_PIXELS", "200000")
+    open_image(qtbot, window, photo_path)
+    add_step(qtbot, window, "crop", CROP)
+    escaped = []
+    monkeypatch.setattr(sys, "excepthook", lambda *error: escaped.append(error))
+    window.document.push(AddStepCommand(window.document.stack, "resize", {"mode": "percent", "percent": 1000.0}))
+    label = window.status.problem_label
+    qtbot.waitUntil(lambda: "limit" in label.text(), timeout=20000)
+    assert not escaped and not window.reporter.errors
+    assert "'resize'" in label.text() and "640x720" in label.text() and "ENHANCE_MAX_PIXELS" in label.text()
+    assert (window.canvas.viewport.image_cols, window.canvas.viewport.image_rows) == (64, 72)  # the last valid size
+    window.document.undo_stack.undo()
+    wait_rendered(qtbot, window)
+    assert not label.isVisible() and not escaped and not window.reporter.errors
