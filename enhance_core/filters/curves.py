@@ -116,6 +116,8 @@ def apply_tone_curve(pixels: np.ndarray, params: ToneCurveParams, ctx: RenderCon
 
     Returns a new float32 array in [0, 1]; channels whose curves are all the
     identity are copied bit for bit (the default returns the input unchanged).
+    NaN pixels stay NaN (the readers replace non-finite values, so only a
+    direct call meets them).
     """
     channels = pixels.shape[2]
     tables = channel_tables(params, channels)
@@ -166,7 +168,8 @@ def _look_up(values: np.ndarray, out: np.ndarray, pairs: np.ndarray, channels: i
     sample's value and its step to the next sample (0 after the last). Each
     pair is gathered as one float64 (one ``np.take`` instead of two), indices
     are ``intp`` (``np.take`` converts any other type first), and chunks of
-    :data:`_CHUNK` values keep every pass in cache.
+    :data:`_CHUNK` values keep every pass in cache. A NaN value stays NaN
+    (its index, undefined after the cast, is clipped into the table).
     """
     packed = pairs.view(np.float64).ravel()
     chunk = _CHUNK - _CHUNK % channels
@@ -175,19 +178,20 @@ def _look_up(values: np.ndarray, out: np.ndarray, pairs: np.ndarray, channels: i
     index = np.empty(chunk, np.intp)
     gathered = np.empty(chunk, np.float64)
     top = np.float32(LUT_SIZE - 1)
-    for start in range(0, len(values), chunk):
-        count = min(chunk, len(values) - start)
-        pos, whole, at, step = position[:count], floor[:count], index[:count], rise[:count]
-        np.multiply(values[start:start + count], top, out=pos)
-        np.clip(pos, 0.0, top, out=pos)
-        np.floor(pos, out=whole)
-        at[:] = whole
-        pos -= whole
-        if channels > 1:
-            at += offsets[:count]
-        got = np.take(packed, at, out=gathered[:count]).view(np.float32)
-        np.multiply(got[1::2], pos, out=step)
-        np.add(got[0::2], step, out=out[start:start + count])
+    with np.errstate(invalid="ignore"):  # NaN to intp
+        for start in range(0, len(values), chunk):
+            count = min(chunk, len(values) - start)
+            pos, whole, at, step = position[:count], floor[:count], index[:count], rise[:count]
+            np.multiply(values[start:start + count], top, out=pos)
+            np.clip(pos, 0.0, top, out=pos)
+            np.floor(pos, out=whole)
+            at[:] = whole
+            pos -= whole
+            if channels > 1:
+                at += offsets[:count]
+            got = np.take(packed, at, out=gathered[:count], mode="clip").view(np.float32)
+            np.multiply(got[1::2], pos, out=step)
+            np.add(got[0::2], step, out=out[start:start + count])
 
 
 FILTERS: tuple[FilterDef, ...] = (

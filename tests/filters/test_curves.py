@@ -170,3 +170,16 @@ def test_project_round_trip_keeps_the_points(tmp_path) -> None:
                         steps=(make_item("tone_curve", params), make_item("tone_curve")))
     steps = load_project(path).steps
     assert [step.params for step in steps] == [params, ToneCurveParams()]
+
+
+def test_nan_and_infinite_pixels_do_not_stop_the_curve() -> None:
+    pixels = source_pixels(16, 16, 3, 32).copy()
+    pixels[2, 3, 1] = np.nan
+    pixels[4, 5] = (np.inf, -np.inf, np.nan)
+    params = ToneCurveParams(rgb=((0.0, 0.0), (0.5, 0.7), (1.0, 1.0)))
+    out = apply_tone_curve(pixels, params, RenderContext())
+    assert np.isnan(out[2, 3, 1]) and np.isnan(out[4, 5, 2])
+    assert out[4, 5, 0] == pytest.approx(1.0) and out[4, 5, 1] == pytest.approx(0.0)
+    finite = np.isfinite(pixels)
+    clean = np.where(finite, pixels, 0.5).astype(np.float32)
+    np.testing.assert_array_equal(out[finite], apply_tone_curve(clean, params, RenderContext())[finite])
