@@ -5,8 +5,10 @@ samples, tiles, no volumetric ImageDepth) against the limits before decoding,
 memory-maps uncompressed pages so a large scan is converted to float32
 without an intermediate copy, and handles gray, RGB, palette and min-is-white
 data with associated or unassociated alpha. What tifffile logs about damaged
-structures while reading goes to ``meta.extra["warnings"]``. Writing uses lossless Deflate with a predictor and keeps
-the ICC profile (tag 34675), resolution and EXIF (see :mod:`enhance_core.io.tiff_exif`).
+structures while reading goes to ``meta.extra["warnings"]``, as does a count of
+float samples that were NaN or infinite (replaced by finite values). Writing
+uses lossless Deflate with a predictor and keeps the ICC profile (tag 34675),
+resolution and EXIF (see :mod:`enhance_core.io.tiff_exif`).
 """
 
 from __future__ import annotations
@@ -186,7 +188,33 @@ def read_tiff(path: Path, *, page: int, limits: Limits) -> Image:
         meta.bit_depth = stored_bits
     upright = apply_orientation(samples, meta.orientation if 1 <= meta.orientation <= 8 else 1)
     pixels, alpha = to_unit_pixels(upright, has_alpha=has_alpha, maximum=maximum, premultiplied=premultiplied)
+    if is_float:
+        pixels, alpha = _finite_samples(pixels, alpha, meta)
     return Image(pixels, alpha, meta)
+
+
+def _finite_samples(pixels: np.ndarray, alpha: np.ndarray | None,
+                    meta: ImageMeta) -> tuple[np.ndarray, np.ndarray | None]:
+    """Float samples with NaN and infinities replaced (a warning in ``meta.extra`` counts them).
+
+    In color, NaN becomes 0 and an infinity the highest or lowest finite value
+    (1 or 0 when there is none); in alpha, NaN and +inf become opaque, -inf
+    transparent. Filters and writers then never meet a non-finite value.
+    """
+    bad = int(np.count_nonzero(~np.isfinite(pixels)))
+    if bad:
+        finite = pixels[np.isfinite(pixels)]
+        high, low = (float(finite.max()), float(finite.min())) if finite.size else (1.0, 0.0)
+        pixels = np.nan_to_num(pixels, nan=0.0, posinf=high, neginf=low)
+        meta.extra.setdefault("warnings", []).append(
+            f"{bad:,} color sample(s) hold NaN or infinite values; NaN reads as 0, infinities as the highest "
+            f"({high:g}) or lowest ({low:g}) finite value")
+    if alpha is not None and not np.isfinite(alpha).all():
+        meta.extra.setdefault("warnings", []).append(
+            f"{int(np.count_nonzero(~np.isfinite(alpha))):,} alpha sample(s) hold NaN or infinite values; "
+            "NaN and +inf read as opaque, -inf as transparent")
+        alpha = np.nan_to_num(alpha, nan=1.0, posinf=1.0, neginf=0.0)
+    return pixels, alpha
 
 
 def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None, description: str | None = None) -> None:

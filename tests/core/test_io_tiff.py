@@ -154,3 +154,19 @@ def test_written_exif_is_standard_tiff_structure(tmp_path):
         assert tags["GPSTag"].value["GPSLatitudeRef"] == "N"
         assert tags["InterColorProfile"].value == image.meta.icc_profile
         assert tif.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
+
+
+def test_float_tiff_nan_and_infinities_read_as_finite_values_with_a_warning(tmp_path):
+    from enhance_core.render import render_image
+    from enhance_core.stack import make_item
+
+    data = np.linspace(0.1, 0.9, 20 * 30 * 3, dtype=np.float32).reshape(20, 30, 3)
+    data[1, 2, 0], data[3, 4, 1], data[5, 6, 2] = np.nan, np.inf, -np.inf
+    tifffile.imwrite(tmp_path / "nan.tif", data, photometric="rgb")
+    image = read_image(tmp_path / "nan.tif")
+    assert np.isfinite(image.pixels).all()
+    assert image.pixels[1, 2, 0] == 0.0
+    assert image.pixels[3, 4, 1] == pytest.approx(0.9) and image.pixels[5, 6, 2] == pytest.approx(0.1)
+    assert any("3 color sample(s) hold NaN or infinite values" in w for w in image.meta.extra["warnings"])
+    curve = make_item("tone_curve", {"rgb": ((0.0, 0.0), (0.5, 0.7), (1.0, 1.0))})
+    assert np.isfinite(render_image(image, [curve]).pixels).all()
