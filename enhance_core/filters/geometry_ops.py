@@ -19,6 +19,7 @@ straightens by its opposite with auto-crop; it says the angle it found.
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ DESKEW_POINTS = 200_000
 """Most dark pixels the deskew profile counts (a regular subsample beyond)."""
 _DESKEW_CACHE: OrderedDict[tuple, tuple[weakref.ref, float]] = OrderedDict()
 _DESKEW_CACHE_SIZE = 8
+_DESKEW_LOCK = threading.Lock()
+"""Guards :data:`_DESKEW_CACHE`: the editor plans on its GUI thread while workers render."""
 
 GeometryFn = Callable[[Any, int, int, RenderContext], StepGeometry]
 
@@ -260,14 +263,17 @@ def detect_skew(pixels: np.ndarray, *, max_angle: float = 10.0) -> float:
 def _source_skew(source: np.ndarray, max_angle: float) -> float:
     """:func:`detect_skew` of ``source``, remembered for the last few sources (planning asks often)."""
     key = (id(source), source.shape, float(max_angle))
-    entry = _DESKEW_CACHE.get(key)
-    if entry is not None and entry[0]() is source:
+    with _DESKEW_LOCK:
+        entry = _DESKEW_CACHE.get(key)
+        if entry is not None and entry[0]() is source:
+            _DESKEW_CACHE.move_to_end(key)
+            return entry[1]
+    angle = detect_skew(source, max_angle=max_angle)  # unlocked: other threads look up meanwhile
+    with _DESKEW_LOCK:
+        _DESKEW_CACHE[key] = (weakref.ref(source), angle)
         _DESKEW_CACHE.move_to_end(key)
-        return entry[1]
-    angle = detect_skew(source, max_angle=max_angle)
-    _DESKEW_CACHE[key] = (weakref.ref(source), angle)
-    while len(_DESKEW_CACHE) > _DESKEW_CACHE_SIZE:
-        _DESKEW_CACHE.popitem(last=False)
+        while len(_DESKEW_CACHE) > _DESKEW_CACHE_SIZE:
+            _DESKEW_CACHE.popitem(last=False)
     return angle
 
 

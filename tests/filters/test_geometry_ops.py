@@ -280,3 +280,36 @@ def test_dicom_export_describes_the_spacing_after_the_geometry(tmp_path) -> None
         assert picture.size == (128, 256)
     assert [float(v) for v in described["dicom"]["PixelSpacing"]] == pytest.approx([s / 2 for s in spacing])
     assert [float(v) for v in ct.meta.dicom.PixelSpacing] == spacing
+
+
+
+def test_the_deskew_angle_cache_is_safe_to_share_between_threads(monkeypatch):
+    """Threads look angles up while others evict them (GUI planning, preview and metrics workers): no KeyError."""
+    import sys
+    import threading
+
+    from enhance_core.filters import geometry_ops
+
+    monkeypatch.setattr(geometry_ops, "detect_skew", lambda pixels, *, max_angle=10.0: max_angle / 10.0)
+    sources = [np.zeros((4, 4, 1), np.float32) for _ in range(12)]  # more than the cache holds
+    start, errors = threading.Barrier(len(sources)), []
+
+    def plan(source: np.ndarray) -> None:
+        start.wait()
+        try:
+            for _ in range(40_000):
+                assert geometry_ops._source_skew(source, 5.0) == 0.5
+        except Exception as error:  # noqa: BLE001 - any error fails the test below
+            errors.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=plan, args=(source,)) for source in sources]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[:3]
