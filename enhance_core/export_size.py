@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import re
-import struct
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,7 +36,7 @@ import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.image import Image, ImageMeta
-from enhance_core.io.exif import EXIF_PREFIX, normalize_exif
+from enhance_core.io.exif import set_pixel_dimensions
 from enhance_core.io.limits import MAX_PIXELS_ENV, resolve_max_pixels
 
 SHARPEN_AMOUNTS = {"none": 0.0, "low": 0.3, "standard": 0.6, "high": 1.0}
@@ -45,8 +44,6 @@ SHARPEN_AMOUNTS = {"none": 0.0, "low": 0.3, "standard": 0.6, "high": 1.0}
 SHARPEN_RADIUS = 0.6
 """Gaussian sigma of the unsharp mask in output pixels (times the factor when enlarging)."""
 MAX_PERCENT = 1000.0
-_EXIF_IFD_TAG, _PIXEL_X, _PIXEL_Y = 0x8769, 0xA002, 0xA003
-_SHORT, _LONG = 3, 4
 _SPACING_KEYWORDS = ("PixelSpacing", "ImagerPixelSpacing")
 
 
@@ -187,48 +184,6 @@ def _sharpen(pixels: np.ndarray, amount: float, sigma: float) -> np.ndarray:
     return (pixels + amount * (pixels - blurred.reshape(pixels.shape))).astype(np.float32)
 
 
-def _patch_exif_dimensions(exif: bytes | None, rows: int, cols: int) -> bytes | None:
-    """Return ``exif`` with the EXIF sub-IFD's pixel dimensions set to ``cols`` x ``rows`` (other bytes unchanged)."""
-    exif = normalize_exif(exif)
-    if exif is None:
-        return None
-    patched = bytearray(exif)
-    base = len(EXIF_PREFIX)
-    order = "<" if exif[base:base + 2] == b"II" else ">"
-    try:
-        sub_ifd = next((value for tag, _, value in _entries(patched, base, order, _ifd_offset(patched, base, order))
-                        if tag == _EXIF_IFD_TAG), None)
-        if sub_ifd is None:
-            return exif
-        for tag, entry, _ in _entries(patched, base, order, sub_ifd):
-            if tag in (_PIXEL_X, _PIXEL_Y):
-                size = cols if tag == _PIXEL_X else rows
-                kind = _SHORT if size <= 0xFFFF else _LONG
-                struct.pack_into(order + "HHI", patched, entry, tag, kind, 1)
-                value = struct.pack(order + "H", size) + b"\x00\x00" if kind == _SHORT else struct.pack(
-                    order + "I", size)
-                patched[entry + 8:entry + 12] = value
-    except struct.error:
-        return exif
-    return bytes(patched)
-
-
-def _ifd_offset(data: bytearray, base: int, order: str) -> int:
-    """Offset of IFD0 in the TIFF structure that starts at ``base``."""
-    return int(struct.unpack_from(order + "I", data, base + 4)[0])
-
-
-def _entries(data: bytearray, base: int, order: str, offset: int) -> list[tuple[int, int, int]]:
-    """(tag, position of the entry, value field as LONG) of each entry of the IFD at ``offset``."""
-    (count,) = struct.unpack_from(order + "H", data, base + offset)
-    found = []
-    for index in range(count):
-        entry = base + offset + 2 + 12 * index
-        tag, _, _, value = struct.unpack_from(order + "HHII", data, entry)
-        found.append((tag, entry, value))
-    return found
-
-
 def _scaled_dicom(header: Any, row_factor: float, col_factor: float) -> Any:
     """A copy of a DICOM header whose pixel spacing fits pixels ``row_factor`` x ``col_factor`` as many."""
     if header is None or not any(keyword in header for keyword in _SPACING_KEYWORDS):
@@ -245,7 +200,7 @@ def _meta_for_size(meta: ImageMeta, rows: int, cols: int, row_factor: float, col
     """A copy of ``meta`` describing the resized pixels (EXIF dimensions, DICOM pixel spacing)."""
     extra = dict(meta.extra)
     extra["output_size"] = (rows, cols)
-    return replace(meta, exif=_patch_exif_dimensions(meta.exif, rows, cols),
+    return replace(meta, exif=set_pixel_dimensions(meta.exif, rows, cols),
                    dicom=_scaled_dicom(meta.dicom, row_factor, col_factor), extra=extra)
 
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.image import ImageMeta
+from enhance_core.io.exif import exif_for_new_picture
 from enhance_core.masks import Region
 
 Matrix = tuple[tuple[float, float, float], tuple[float, float, float]]
@@ -348,14 +349,22 @@ def spacing_after(matrix: Any, spacing: tuple[float, float]) -> tuple[float, flo
     return lengths[0], lengths[1]
 
 
-def meta_after_geometry(meta: ImageMeta, matrix: Any) -> ImageMeta:
+def meta_after_geometry(meta: ImageMeta, matrix: Any, *, out_shape: tuple[int, int]) -> ImageMeta:
     """A copy of ``meta`` for the source warped by ``matrix`` (source to result, full resolution).
 
     ``extra["geometry"]`` holds the affine; a DICOM header's ``PixelSpacing`` and
     ``ImagerPixelSpacing`` are rescaled with :func:`spacing_after` in a copy of
-    the header, so physical sizes and the value readout stay right.
+    the header, so physical sizes and the value readout stay right. The EXIF
+    block says the result's ``out_shape`` (rows, cols) as its pixel dimensions
+    and loses its thumbnail unless ``matrix`` only scales (a crop, turn, flip
+    or straighten changes the picture the thumbnail shows); see
+    :func:`enhance_core.io.exif.exif_for_new_picture`.
     """
     affine = as_affine(matrix)
+    linear = affine[:, :2]
+    only_scales = bool(linear[0, 0] > 0 and linear[1, 1] > 0 and np.allclose([linear[0, 1], linear[1, 0]], 0.0)
+                       and np.allclose(affine[:, 2], 0.0))
+    exif = exif_for_new_picture(meta.exif, int(out_shape[0]), int(out_shape[1]), same_picture=only_scales)
     extra = dict(meta.extra)
     extra["geometry"] = affine.tolist()
     header = meta.dicom
@@ -371,4 +380,4 @@ def meta_after_geometry(meta: ImageMeta, matrix: Any) -> ImageMeta:
                 setattr(header, keyword, [f"{new_row:.10g}", f"{new_col:.10g}"])
                 extra["pixel_spacing_note"] = (f"{keyword} rescaled by the stack's geometry from "
                                                f"{row:g}\\{col:g} to {new_row:.6g}\\{new_col:.6g} mm")
-    return replace(meta, extra=extra, dicom=header)
+    return replace(meta, extra=extra, dicom=header, exif=exif)

@@ -430,7 +430,8 @@ def render_image(image: Image, steps: Sequence[StackItem], *, progress: Progress
 
     Alpha and metadata are kept. This is what export and batch processing use.
     With size-changing steps the result has the last step's size: alpha goes
-    through the same affine, and a DICOM header's pixel spacing is rescaled
+    through the same affine, a DICOM header's pixel spacing is rescaled and the
+    EXIF pixel dimensions follow, the thumbnail dropped when the picture changes
     (:func:`enhance_core.geometry.meta_after_geometry`).
     """
     pixels = Renderer(cache_bytes=0).render(image, steps, progress=progress, should_stop=should_stop,
@@ -443,4 +444,4 @@ def render_image(image: Image, steps: Sequence[StackItem], *, progress: Progress
     alpha = image.alpha
     if alpha is not None:
         alpha = np.clip(warp_image(alpha[:, :, None], affine, pixels.shape[:2])[:, :, 0], 0.0, 1.0)
-    return Image(pixels, alpha, meta_after_geometry(image.meta, affine))
+    return Image(pixels, alpha, meta_after_geometry(image.meta, affine, out_shape=pixels.shape[:2]))

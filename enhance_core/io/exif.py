@@ -1,9 +1,11 @@
-"""EXIF blocks: normalize, read and reset the orientation, apply it to pixels.
+"""EXIF blocks: normalize, read and reset the orientation, apply it to pixels, follow a new picture size.
 
 ``ImageMeta.exif`` always holds the JPEG APP1 payload form: ``b"Exif\\0\\0"``
 followed by a TIFF structure (byte order mark, IFD0, sub-IFDs). Resetting the
-orientation patches the one IFD0 entry in place, so every other byte of the
-block (maker notes with absolute offsets included) survives unchanged.
+orientation and setting the pixel dimensions patch single entries in place, so
+every other byte of the block (maker notes with absolute offsets included)
+survives unchanged; dropping the thumbnail (IFD1) unlinks it from IFD0 and cuts
+its bytes off when they end the block.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ import numpy as np
 
 EXIF_PREFIX = b"Exif\x00\x00"
 ORIENTATION_TAG = 0x0112
-_SHORT = 3
+_SHORT, _LONG = 3, 4
+_EXIF_IFD_TAG, _GPS_IFD_TAG, _INTEROP_IFD_TAG = 0x8769, 0x8825, 0xA005
+_PIXEL_X, _PIXEL_Y = 0xA002, 0xA003
+_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
+_THUMBNAIL_OFFSET, _THUMBNAIL_LENGTH = 0x0201, 0x0202
 
 
 def normalize_exif(blob: bytes | None) -> bytes | None:
@@ -96,3 +102,108 @@ def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     if orientation == 8:
         return array[:, ::-1].swapaxes(0, 1)
     return array
+
+
+def _byte_order(exif: bytes) -> str:
+    """The struct byte order of a normalized EXIF block."""
+    return "<" if exif[len(EXIF_PREFIX):len(EXIF_PREFIX) + 2] == b"II" else ">"
+
+
+def _entries(exif: bytes, order: str, offset: int) -> list[tuple[int, int, int, int]]:
+    """(tag, type, count, position of the entry) of each entry of the IFD at ``offset`` (from the TIFF header)."""
+    base = len(EXIF_PREFIX)
+    (count,) = struct.unpack_from(order + "H", exif, base + offset)
+    found = []
+    for index in range(count):
+        entry = base + offset + 2 + 12 * index
+        tag, kind, number = struct.unpack_from(order + "HHI", exif, entry)
+        found.append((tag, kind, number, entry))
+    return found
+
+
+def _long_value(exif: bytes, order: str, entry: int) -> int:
+    """The value field of an entry read as one LONG (an offset, for pointers and large values)."""
+    return int(struct.unpack_from(order + "I", exif, entry + 8)[0])
+
+
+def _sub_ifd(exif: bytes, order: str, offset: int, tag: int) -> int | None:
+    """The offset of the sub-IFD that ``tag`` of the IFD at ``offset`` points to, or None."""
+    return next((_long_value(exif, order, entry) for t, _, _, entry in _entries(exif, order, offset) if t == tag),
+                None)
+
+
+def set_pixel_dimensions(exif: bytes | None, rows: int, cols: int) -> bytes | None:
+    """Return ``exif`` with the EXIF sub-IFD's PixelXDimension and PixelYDimension set to ``cols`` x ``rows``.
+
+    Tags that are absent stay absent; other bytes are unchanged. A damaged
+    block is returned as it came.
+    """
+    exif = normalize_exif(exif)
+    if exif is None:
+        return None
+    order = _byte_order(exif)
+    patched = bytearray(exif)
+    try:
+        sub_ifd = _sub_ifd(exif, order, int(struct.unpack_from(order + "I", exif, len(EXIF_PREFIX) + 4)[0]),
+                           _EXIF_IFD_TAG)
+        if sub_ifd is None:
+            return exif
+        for tag, _, _, entry in _entries(exif, order, sub_ifd):
+            if tag in (_PIXEL_X, _PIXEL_Y):
+                size = cols if tag == _PIXEL_X else rows
+                kind = _SHORT if size <= 0xFFFF else _LONG
+                struct.pack_into(order + "HHI", patched, entry, tag, kind, 1)
+                value = struct.pack(order + "H", size) + b"\x00\x00" if kind == _SHORT else struct.pack(
+                    order + "I", size)
+                patched[entry + 8:entry + 12] = value
+    except struct.error:
+        return exif
+    return bytes(patched)
+
+
+def _used_end(exif: bytes, order: str, offset: int) -> int:
+    """Where the IFD at ``offset``, its values and its sub-IFDs (EXIF, GPS, interoperability) end."""
+    entries = _entries(exif, order, offset)
+    end = offset + 2 + 12 * len(entries) + 4
+    for tag, kind, number, entry in entries:
+        if tag in (_EXIF_IFD_TAG, _GPS_IFD_TAG, _INTEROP_IFD_TAG):
+            end = max(end, _used_end(exif, order, _long_value(exif, order, entry)))
+        elif _TYPE_SIZES.get(kind, 1) * number > 4:
+            end = max(end, _long_value(exif, order, entry) + _TYPE_SIZES.get(kind, 1) * number)
+    return end
+
+
+def drop_thumbnail(exif: bytes | None) -> bytes | None:
+    """Return ``exif`` without its thumbnail (IFD1), which shows the picture before a crop or turn.
+
+    IFD0's link to IFD1 is set to 0; the bytes of IFD1 and its JPEG are cut
+    off when nothing of IFD0 and its sub-IFDs lies after them (the usual
+    layout), else left unreferenced. A damaged block is returned as it came.
+    """
+    exif = normalize_exif(exif)
+    if exif is None:
+        return None
+    order, base = _byte_order(exif), len(EXIF_PREFIX)
+    try:
+        ifd0 = int(struct.unpack_from(order + "I", exif, base + 4)[0])
+        link = base + ifd0 + 2 + 12 * len(_entries(exif, order, ifd0))
+        ifd1 = int(struct.unpack_from(order + "I", exif, link)[0])
+        if ifd1 == 0:
+            return exif
+        patched = bytearray(exif)
+        struct.pack_into(order + "I", patched, link, 0)
+        if _used_end(exif, order, ifd0) <= ifd1:
+            del patched[base + ifd1:]
+    except struct.error:
+        return exif
+    return bytes(patched)
+
+
+def exif_for_new_picture(exif: bytes | None, rows: int, cols: int, *, same_picture: bool) -> bytes | None:
+    """``exif`` for pixels of ``rows`` x ``cols``: dimensions set, the thumbnail dropped unless ``same_picture``.
+
+    ``same_picture``: the pixels show the whole picture, only resized (the
+    thumbnail still shows it); False after a crop, turn, flip or straighten.
+    """
+    exif = set_pixel_dimensions(exif, rows, cols)
+    return exif if same_picture else drop_thumbnail(exif)

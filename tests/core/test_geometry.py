@@ -201,3 +201,52 @@ def test_a_masked_geometry_step_blends_over_its_warped_input() -> None:
     steps = [make_item("resize", {"percent": 50.0}, mask=half, opacity=0.5)]
     np.testing.assert_allclose(Renderer().render(IMAGE, steps), Renderer().render(IMAGE, steps[:0] + [
         make_item("resize", {"percent": 50.0})]), atol=1e-6)
+
+
+def _exif_with_thumbnail(rows: int, cols: int) -> bytes:
+    """An EXIF block (little-endian) with PixelX/YDimension ``cols`` x ``rows`` and an IFD1 JPEG thumbnail."""
+    import io
+    import struct
+
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (8, 6), (200, 30, 30)).save(buffer, "JPEG")
+    thumbnail = buffer.getvalue()
+    ifd0 = struct.pack("<H", 2) + struct.pack("<HHII", 0x0112, 3, 1, 1) + struct.pack("<HHII", 0x8769, 4, 1, 38)
+    ifd0 += struct.pack("<I", 68)
+    exif_ifd = struct.pack("<H", 2) + struct.pack("<HHII", 0xA002, 4, 1, cols)
+    exif_ifd += struct.pack("<HHII", 0xA003, 4, 1, rows) + struct.pack("<I", 0)
+    ifd1 = struct.pack("<H", 3) + struct.pack("<HHII", 0x0103, 3, 1, 6) + struct.pack("<HHII", 0x0201, 4, 1, 110)
+    ifd1 += struct.pack("<HHII", 0x0202, 4, 1, len(thumbnail)) + struct.pack("<I", 0)
+    return b"Exif\x00\x00II*\x00" + struct.pack("<I", 8) + ifd0 + exif_ifd + ifd1 + thumbnail
+
+
+def test_exported_crop_says_its_size_in_exif_and_drops_the_stale_thumbnail(tmp_path) -> None:
+    from PIL import ExifTags
+    from PIL import Image as PILImage
+
+    from enhance_core.image import ImageMeta
+    from enhance_core.io import read_image, write_image
+    from tests.core.io_fixtures import srgb_profile
+
+    exif = _exif_with_thumbnail(60, 80)
+    write_image(Image(source_pixels(60, 80, 3, 8), meta=ImageMeta(exif=exif, icc_profile=srgb_profile())),
+                tmp_path / "source.jpg")
+    source = read_image(tmp_path / "source.jpg")
+    with PILImage.open(tmp_path / "source.jpg") as written:
+        assert written.getexif().get_ifd(ExifTags.IFD.IFD1)
+    cropped = render_image(source, [make_item("crop", {"left": 0.25, "bottom": 0.5})])
+    write_image(cropped, tmp_path / "crop.jpg")
+    with PILImage.open(tmp_path / "crop.jpg") as written:
+        parsed = written.getexif()
+        assert (parsed.get_ifd(0x8769)[0xA002], parsed.get_ifd(0x8769)[0xA003]) == (60, 30)
+        assert not parsed.get_ifd(ExifTags.IFD.IFD1)
+        assert parsed[0x0112] == 1
+        assert written.info["icc_profile"] == srgb_profile()
+    assert read_image(tmp_path / "crop.jpg").meta.exif.find(b"\xff\xd8") < 0
+    resized = render_image(source, [make_item("resize", {"percent": 50.0})])
+    assert resized.meta.exif.find(b"\xff\xd8") > 0
+    parsed = PILImage.Exif()
+    parsed.load(resized.meta.exif)
+    assert (parsed.get_ifd(0x8769)[0xA002], parsed.get_ifd(0x8769)[0xA003]) == (40, 30)
