@@ -260,8 +260,9 @@ class Mask:
         ``shape`` (rows, cols of that render) the mask is rendered through the
         affine instead of plain scaling: the mask of a step after a crop or a
         rotation. Stroke points are mapped, radii and the feather scaled by the
-        affine's magnification, and the raster warped (bilinear); ``scale``
-        is then unused.
+        affine's magnification, and the raster warped (bilinear, after area
+        averaging to the affine's magnification when it shrinks, so thin lines
+        keep their coverage); ``scale`` is then unused.
         """
         if affine is not None:
             if shape is None:
@@ -296,9 +297,13 @@ class Mask:
         if self.raster is None:
             canvas = np.zeros((work.rows, work.cols), np.float32)
         else:
-            local = affine.copy()
-            local[:, 2] += affine[:, :2] @ np.array([0.5, 0.5]) - 0.5 - np.array([work.left, work.top])
-            canvas = cv2.warpAffine(self.raster, local, (work.cols, work.rows), flags=cv2.INTER_LINEAR,
+            raster, local = self.raster, affine.copy()
+            if gain < 1.0:  # average areas first, as plain scaling does; bilinear alone would skip thin lines
+                small_rows, small_cols = scaled_shape(self.rows, self.cols, gain)
+                raster = self._raster_at(raster, small_rows, small_cols)
+                local[:, :2] = affine[:, :2] / np.array([small_cols / self.cols, small_rows / self.rows])
+            local[:, 2] += local[:, :2] @ np.array([0.5, 0.5]) - 0.5 - np.array([work.left, work.top])
+            canvas = cv2.warpAffine(raster, local, (work.cols, work.rows), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         for stroke in self.strokes:
             paint_stroke(canvas, _map_stroke(stroke, affine), radius=stroke.radius * gain, hardness=stroke.hardness,
@@ -352,15 +357,19 @@ class Mask:
         """The raster base of the work region at the render scale (zeros without a raster)."""
         if self.raster is None:
             return np.zeros((work.rows, work.cols), np.float32)
+        return self._raster_at(self.raster, rows, cols)[work.slices].copy()
+
+    def _raster_at(self, raster: np.ndarray, rows: int, cols: int) -> np.ndarray:
+        """``raster`` (this mask's) resized to ``rows`` x ``cols`` (area averaging when shrinking), last size kept."""
         if (rows, cols) == (self.rows, self.cols):
-            return self.raster[work.slices].copy()
+            return raster
         scaled = self._scaled_raster.get((rows, cols))
         if scaled is None:
             interpolation = cv2.INTER_AREA if rows < self.rows else cv2.INTER_LINEAR
-            scaled = cv2.resize(self.raster, (cols, rows), interpolation=interpolation)
+            scaled = cv2.resize(raster, (cols, rows), interpolation=interpolation)
             self._scaled_raster.clear()
             self._scaled_raster[(rows, cols)] = scaled
-        return scaled[work.slices].copy()
+        return scaled
 
 
 def _map_stroke(stroke: Stroke, affine: np.ndarray) -> np.ndarray:

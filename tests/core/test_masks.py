@@ -107,3 +107,19 @@ def test_loading_a_mask_of_the_wrong_size_names_the_file(tmp_path) -> None:
     (tmp_path / "junk.png").write_bytes(b"not a png")
     with pytest.raises(ImageReadError, match="junk.png"):
         load_mask_raster(tmp_path / "junk.png", rows=10, cols=12)
+
+
+def test_raster_line_keeps_its_coverage_in_a_shrunk_render_through_a_crop() -> None:
+    from enhance_core.stack import make_item
+    from enhance_core.stack_geometry import output_affine
+
+    raster = np.zeros((160, 200), np.float32)
+    raster[103, :] = 1.0
+    raster[:, 87] = 1.0
+    mask = Mask(160, 200, raster=raster)
+    crop = [make_item("crop", {"left": 0.2, "top": 0.25})]
+    affine = output_affine(crop, 160, 200, 0.25)
+    through = mask.render(affine=affine, shape=(30, 40))
+    plain = mask.render(scale=0.25)[10:, 10:]
+    assert through.sum() == pytest.approx(plain.sum(), rel=0.05)
+    np.testing.assert_allclose(through, plain, atol=0.02)
