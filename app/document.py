@@ -14,9 +14,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from app.view_geometry import ViewGeometry, shown_steps, view_geometry
+from app.view_geometry import ViewGeometry, planning_context, shown_steps, view_geometry
 from enhance_core.errors import EnhanceError
-from enhance_core.filters.base import RenderContext
+from enhance_core.filters.geometry_ops import skews_measured
 from enhance_core.image import Image
 from enhance_core.metrics import reference_for_result
 from enhance_core.stack import FilterStack, StackChange, StackItem
@@ -60,7 +60,7 @@ class Document(QObject):
         self.reference_path: Path | None = None
         self.project_path: Path | None = None
         self.selected_uid = ""
-        self._geometry: tuple[Image, tuple[StackItem, ...], ViewGeometry] | None = None
+        self._geometry: tuple[Image, tuple[StackItem, ...], int, ViewGeometry] | None = None
         self.stack.subscribe(self._relay)
 
     @property
@@ -97,7 +97,7 @@ class Document(QObject):
         if self.reference is None or self.source is None:
             return ""
         ref, src, steps = self.reference, self.source, self.stack.snapshot()
-        ctx = RenderContext(source=src.pixels)
+        ctx = planning_context(src)
         try:
             output = output_shape(steps, src.rows, src.cols, ctx=ctx)
         except EnhanceError as error:  # the stack cannot be rendered: its render says so too
@@ -122,6 +122,9 @@ class Document(QObject):
     def view_geometry(self) -> ViewGeometry | None:
         """How the shown output relates to the source (None without an image); cached per source and steps.
 
+        Planned without measuring the image (:func:`~app.view_geometry.planning_context`), so a deskew
+        angle no render has measured yet is guessed; the next call after a render measured one plans again.
+
         When the steps cannot be planned (a step's output passes the pixel limit, ``ENHANCE_MAX_PIXELS``),
         the last valid geometry of this source stays (the source's own frame if there is none); the render
         of those steps fails and the status bar says why.
@@ -129,14 +132,14 @@ class Document(QObject):
         source = self.source
         if source is None:
             return None
-        steps, cached = self.shown_steps(), self._geometry
-        if cached is None or cached[0] is not source or cached[1] != steps:
+        steps, measured, cached = self.shown_steps(), skews_measured(), self._geometry
+        if cached is None or cached[0] is not source or cached[1] != steps or cached[2] != measured:
             try:
                 geometry = view_geometry(source, steps)
             except EnhanceError:
-                geometry = cached[2] if cached is not None and cached[0] is source else view_geometry(source, ())
-            cached = self._geometry = (source, steps, geometry)
-        return cached[2]
+                geometry = cached[3] if cached is not None and cached[0] is source else view_geometry(source, ())
+            cached = self._geometry = (source, steps, measured, geometry)
+        return cached[3]
 
     def push(self, command: QUndoCommand) -> None:
         """Do ``command`` and record it for undo."""

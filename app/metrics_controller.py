@@ -127,7 +127,7 @@ class MetricsController(QObject):
         reference = self._usable_reference()
         follow = None
         if reference is not None and source is not None:
-            follow = _Follow.of(source, frame.request.steps, frame.request.preview_scale)
+            follow = _Follow.of(source, frame.request.steps, frame.request.preview_scale, measure=False)
             if tuple(reference.shape[:2]) not in follow.comparable:
                 return  # a crop being edited shows its input, which this reference does not fit
         job = partial(_live_job, frame.preview_pixels, frame.before_pixels, reference, follow,
@@ -154,9 +154,9 @@ class _Follow:
         self.source_shape, self.output, self.affine = source_shape, output, affine
 
     @classmethod
-    def of(cls, source, steps, scale: float) -> _Follow:
-        """For ``steps`` on ``source``, the result rendered at ``scale``."""
-        ctx = RenderContext(source=source.pixels)
+    def of(cls, source, steps, scale: float, *, measure: bool = True) -> _Follow:
+        """For ``steps`` on ``source``, the result rendered at ``scale`` (``measure``: see RenderContext)."""
+        ctx = RenderContext(source=source.pixels, measure=measure)
         output = output_shape(steps, source.rows, source.cols, ctx=ctx)
         affine = output_affine(steps, source.rows, source.cols, scale, ctx=ctx) if has_geometry(steps) else None
         return cls((source.rows, source.cols), output, affine)

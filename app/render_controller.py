@@ -27,6 +27,9 @@ The canvas shows the stack's output at its own size (a crop, a rotation or
 a resize changes it, :meth:`Document.view_geometry`): the controller gives the
 canvas the output's size (refitting when it changes) and picks the preview and
 proxy scales for the output (:func:`~enhance_core.view_plan.stack_preview_scales`).
+That size is planned without measuring the image (a deskew angle is measured
+by the render, on the worker): it is checked again when a frame of the current
+stack lands.
 While a crop step is selected, its input is shown uncropped (:meth:`Document.shown_steps`).
 A reopened project's saved preview (:func:`show_saved_preview`) stands on the
 result side until a frame of the reopened stack lands; it is only painted, never
@@ -325,6 +328,8 @@ class RenderController(QObject):
         current_source = frame.request.generation >= self._source_generation
         if frame.before_pixels is not None and frame.request.before_steps != display_steps(frame.request.steps):
             frame = dataclasses.replace(frame, before_pixels=None)  # a snapshot's: measure against the original
+        if frame.request.generation == self.generation:
+            self._follow_geometry()  # the render measured what the GUI thread guessed (a deskew angle)
         if current_source:
             self.state = after_frame(self.state, frame.request)
             if frame.before_pixels is not None:

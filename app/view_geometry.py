@@ -6,6 +6,10 @@ is selected the canvas shows that crop's input instead, uncropped, so its box
 can be dragged (:func:`shown_steps`). :class:`ViewGeometry` maps between the
 shown frame and the source (brush strokes and masks stay in source
 coordinates), and says the physical pixel spacing of the shown frame.
+Planning here runs on the GUI thread, so it never measures the image
+(:func:`planning_context`): a deskew step whose angle the preview render has
+not measured yet is planned with a guess, and the canvas refits when that
+render lands.
 """
 
 from __future__ import annotations
@@ -102,9 +106,17 @@ class ViewGeometry:
         return None if spacing is None else spacing_after(self.affine, spacing)
 
 
+def planning_context(source: Image) -> RenderContext:
+    """The context the GUI thread plans a stack's geometry on ``source`` in: it sees the source, never measures it.
+
+    See :attr:`RenderContext.measure`: a deskew angle not measured yet by a render is guessed.
+    """
+    return RenderContext(source=source.pixels, measure=False)
+
+
 def view_geometry(source: Image, steps: Sequence[StackItem]) -> ViewGeometry:
-    """The :class:`ViewGeometry` of ``steps`` (already :func:`shown_steps`) on ``source``."""
-    shapes = stack_geometry(steps, source.rows, source.cols, ctx=RenderContext(source=source.pixels))
+    """The :class:`ViewGeometry` of ``steps`` (already :func:`shown_steps`) on ``source``, planned on the GUI thread."""
+    shapes = stack_geometry(steps, source.rows, source.cols, ctx=planning_context(source))
     if not shapes:
         return ViewGeometry(source.rows, source.cols, source.rows, source.cols, identity_affine())
     last = shapes[-1]
@@ -113,7 +125,7 @@ def view_geometry(source: Image, steps: Sequence[StackItem]) -> ViewGeometry:
 
 def step_input_affine(source: Image, steps: Sequence[StackItem], uid: str) -> np.ndarray | None:
     """Affine from the source to the input of step ``uid`` (None when it is not an enabled step of ``steps``)."""
-    for shape in stack_geometry(steps, source.rows, source.cols, ctx=RenderContext(source=source.pixels)):
+    for shape in stack_geometry(steps, source.rows, source.cols, ctx=planning_context(source)):
         if shape.item.uid == uid:
             return as_affine(shape.to_input)
     return None

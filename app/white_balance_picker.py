@@ -25,9 +25,10 @@ from PySide6.QtGui import QAction, QColor, QPainter, QPen
 
 from app.commands import change_params_command
 from app.document import Document
+from app.view_geometry import planning_context
 from app.viewport import Viewport
 from app.workers import JobFailure, JobRunner
-from enhance_core.filters.base import ProgressFn, RenderContext, StopFn
+from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.filters.color import neutral_temperature_tint
 from enhance_core.filters.registry import get_filter
 from enhance_core.geometry import map_points
@@ -56,7 +57,7 @@ def input_patch(source: Image, before: tuple[StackItem, ...], x: float, y: float
     Steps that crop, rotate or resize (``FilterDef.geometry``) move the point
     and size that frame; without them it is the source's.
     """
-    ctx = RenderContext(source=source.pixels)
+    ctx = planning_context(source)
     rows, cols = output_shape(before, source.rows, source.cols, ctx=ctx)
     px, py = map_points(output_affine(before, source.rows, source.cols, ctx=ctx), [[x, y]])[0]
     return patch_region(float(px), float(py), rows, cols)

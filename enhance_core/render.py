@@ -249,24 +249,29 @@ class Renderer:
                        device: str | None = None) -> tuple[StackItem, ...]:
         """The enabled steps a :meth:`render` of the whole image at ``scale`` would compute (the others are cached).
 
-        Cheap (no pixels are touched), so the editor asks it before planning each preview.
+        Cheap (no pixels are touched, nor measured: a deskew angle not measured yet is guessed, see
+        :attr:`RenderContext.measure`), so the editor asks it on its GUI thread before planning each preview.
         """
-        region, _, shapes, outputs, _, keys = self._prepare(image, steps, scale, None, device, _never_stop)
+        region, _, shapes, outputs, _, keys = self._prepare(image, steps, scale, None, device, _never_stop,
+                                                            measure=False)
         with self._lock:
             bound = self._source_ref is not None and self._source_ref() is image.pixels
         hit = self._cached_start(outputs, keys) if bound else None
         return tuple(shape.item for shape in shapes[0 if hit is None else hit[0]:])
 
     def _prepare(self, image: Image, steps: Sequence[StackItem], scale: float, region: Region | None,
-                 device: str | None, should_stop: StopFn
+                 device: str | None, should_stop: StopFn, *, measure: bool = True
                  ) -> tuple[Region, RenderContext, list[StepShape], list[Region], list[Region], list[PrefixKey]]:
-        """Check the scale and region; return them with the context, enabled steps' shapes, regions and cache keys."""
+        """Check the scale and region; return them with the context, enabled steps' shapes, regions and cache keys.
+
+        ``measure``: whether steps may measure the source to plan their geometry (:attr:`RenderContext.measure`).
+        """
         if not (isinstance(scale, (int, float)) and 0.0 < scale <= 1.0):
             raise ParameterError(f"render scale must be in (0, 1], got {scale!r}")
         meta = image.meta
         base_ctx = RenderContext(scale=float(scale), bit_depth=meta.bit_depth, value_offset=meta.value_offset,
                                  value_scale=meta.value_scale, unit=meta.unit, should_stop=should_stop,
-                                 device=device, source=image.pixels)
+                                 device=device, source=image.pixels, measure=measure)
         shapes = stack_geometry(steps, image.rows, image.cols, scale, ctx=base_ctx)
         rows, cols = (shapes[-1].out_rows, shapes[-1].out_cols) if shapes else scaled_shape(image.rows, image.cols,
                                                                                           scale)

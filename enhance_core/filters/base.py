@@ -171,6 +171,13 @@ class RenderContext:
         ``scale``: scaling by ``scale`` when no size-changing step comes
         before, None outside a render. Filters that analyse ``source`` use
         it to find their input in it.
+    measure : bool
+        Whether a filter whose geometry depends on measuring ``source``
+        (deskew) may measure it to plan; False (the editor's GUI thread,
+        which must not stall) plans with what is already known, a cached
+        measurement, else a guess (see
+        :func:`enhance_core.filters.geometry_ops.skews_measured`). Renders
+        always measure.
     """
 
     scale: float = 1.0
@@ -189,6 +196,7 @@ class RenderContext:
     out_region: Any = None
     in_shape: tuple[int, int] | None = None
     in_affine: Any = None
+    measure: bool = True
 
     def with_(self, **changes: Any) -> RenderContext:
         """Return a copy with some fields changed."""

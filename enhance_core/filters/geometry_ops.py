@@ -14,6 +14,9 @@ Deskew measures the dominant text or line angle of the whole source (a
 projection profile of its dark strokes on a copy of at most
 :data:`DESKEW_SIDE` pixels), maps it through the geometry before the step, and
 straightens by its opposite with auto-crop; it says the angle it found.
+Angles are remembered per source array; planning with ``ctx.measure`` False
+(the editor's GUI thread) never measures: it guesses an angle not measured
+yet (:func:`skews_measured` tells when a render measured one).
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ DESKEW_POINTS = 200_000
 _DESKEW_CACHE: OrderedDict[tuple, tuple[weakref.ref, float]] = OrderedDict()
 _DESKEW_CACHE_SIZE = 8
 _DESKEW_LOCK = threading.Lock()
-"""Guards :data:`_DESKEW_CACHE`: the editor plans on its GUI thread while workers render."""
+"""Guards :data:`_DESKEW_CACHE` and :data:`_DESKEW_MEASURED` (the editor plans on its GUI thread, workers render)."""
+_DESKEW_MEASURED = 0
 
 GeometryFn = Callable[[Any, int, int, RenderContext], StepGeometry]
 
@@ -260,21 +264,37 @@ def detect_skew(pixels: np.ndarray, *, max_angle: float = 10.0) -> float:
     return best
 
 
-def _source_skew(source: np.ndarray, max_angle: float) -> float:
-    """:func:`detect_skew` of ``source``, remembered for the last few sources (planning asks often)."""
+def _source_skew(source: np.ndarray, max_angle: float, *, measure: bool = True) -> float:
+    """:func:`detect_skew` of ``source``, remembered for the last few sources (planning asks often).
+
+    Without ``measure`` nothing is measured: an angle not remembered for ``max_angle`` is guessed as
+    the one measured last on ``source`` with another ``max_angle``, clipped to ``max_angle``, else 0.
+    """
+    global _DESKEW_MEASURED
     key = (id(source), source.shape, float(max_angle))
     with _DESKEW_LOCK:
         entry = _DESKEW_CACHE.get(key)
         if entry is not None and entry[0]() is source:
             _DESKEW_CACHE.move_to_end(key)
             return entry[1]
+        if not measure:
+            known = [angle for (ident, shape, _), (ref, angle) in _DESKEW_CACHE.items()
+                     if ident == id(source) and shape == source.shape and ref() is source]
+            return float(np.clip(known[-1], -max_angle, max_angle)) if known else 0.0
     angle = detect_skew(source, max_angle=max_angle)  # unlocked: other threads look up meanwhile
     with _DESKEW_LOCK:
         _DESKEW_CACHE[key] = (weakref.ref(source), angle)
         _DESKEW_CACHE.move_to_end(key)
         while len(_DESKEW_CACHE) > _DESKEW_CACHE_SIZE:
             _DESKEW_CACHE.popitem(last=False)
+        _DESKEW_MEASURED += 1
     return angle
+
+
+def skews_measured() -> int:
+    """How many skew angles deskew has measured so far (a plan made without measuring is stale once it grows)."""
+    with _DESKEW_LOCK:
+        return _DESKEW_MEASURED
 
 
 def skew_at_step(source_angle: float, in_affine: Any) -> float:
@@ -289,7 +309,7 @@ def deskew_angle(params: DeskewParams, ctx: RenderContext) -> float:
     """The skew, in degrees counterclockwise in the step's input, that deskew removes."""
     if ctx.source is None:
         return 0.0
-    source_angle = _source_skew(ctx.source, params.max_angle)
+    source_angle = _source_skew(ctx.source, params.max_angle, measure=ctx.measure)
     return skew_at_step(source_angle, ctx.in_affine if ctx.in_affine is not None else identity_affine())
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 
+import cv2
 import numpy as np
 import pytest
-from conftest import open_image, wait_rendered
+from conftest import open_image, save_png, wait_rendered
 from PySide6.QtCore import QPoint, Qt
 
 from app.commands import AddStepCommand, change_params_command
@@ -299,3 +301,48 @@ def test_a_step_over_the_pixel_limit_is_a_problem_on_the_status_bar_not_an_error
     window.document.undo_stack.undo()
     wait_rendered(qtbot, window)
     assert not label.isVisible() and not escaped and not window.reporter.errors
+
+
+def skewed_page(angle: float, rows: int = 300, cols: int = 400) -> np.ndarray:
+    """A white page of dark bars in lines 20 px apart, turned ``angle`` degrees counterclockwise (RGB)."""
+    page = np.ones((rows, cols), np.float32)
+    for top in range(30, rows - 30, 20):
+        for left in range(40, cols - 60, 50):
+            page[top:top + 8, left:left + 40] = 0.1
+    turn = cv2.getRotationMatrix2D((cols / 2.0, rows / 2.0), angle, 1.0)
+    page = cv2.warpAffine(page, turn, (cols, rows), flags=cv2.INTER_LINEAR, borderValue=1.0)
+    return np.repeat(page[:, :, None], 3, axis=2)
+
+
+def test_deskew_is_measured_off_the_gui_thread_and_the_canvas_refits_to_it(qtbot, window, tmp_path, monkeypatch):
+    from enhance_core.filters import geometry_ops
+
+    measured_on, real = [], geometry_ops.detect_skew
+
+    def recording(pixels: np.ndarray, *, max_angle: float = 10.0) -> float:
+        measured_on.append((threading.current_thread() is threading.main_thread(), max_angle))
+        return real(pixels, max_angle=max_angle)
+
+    monkeypatch.setattr(geometry_ops, "detect_skew", recording)
+    open_image(qtbot, window, save_png(skewed_page(3.0), tmp_path / "scan.png"))
+    uid = add_step(qtbot, window, "deskew", keep_selected=True)
+    viewport = window.canvas.viewport
+    rows, cols = turn_geometry(-real(window.document.source.pixels), True, 300, 400).out_shape
+    assert (viewport.image_rows, viewport.image_cols) == (rows, cols) != (300, 400)  # refitted once measured
+    control = window.stack_panel.editor.controls["max_angle"]
+    control.slider.setSliderDown(True)
+    for max_angle in (6.0, 4.0, 2.0):
+        control.slider.setValue(control.scale.position(max_angle))
+        qtbot.wait(30)
+    control.slider.setSliderDown(False)
+    control.slider.sliderReleased.emit()
+    wait_rendered(qtbot, window)
+    item = window.document.stack.item(uid)
+    assert item.params.max_angle == 2.0
+    assert measured_on and not any(on_gui for on_gui, _ in measured_on), measured_on
+    assert {10.0, 2.0} <= {max_angle for _, max_angle in measured_on}
+    angle = real(window.document.source.pixels, max_angle=2.0)
+    assert abs(angle) > 1.5  # the page's 3 degrees, clipped to the search: not a straight page
+    rows, cols = turn_geometry(-angle, True, 300, 400).out_shape
+    qtbot.waitUntil(lambda: (viewport.image_rows, viewport.image_cols) == (rows, cols), timeout=20000)
+    assert window.renders.latest.preview_pixels.shape[:2] == scaled_shape(rows, cols, window.renders.preview_scale)

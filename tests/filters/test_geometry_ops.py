@@ -13,7 +13,8 @@ import pytest
 from enhance_core.cli import main
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import RenderContext
-from enhance_core.filters.geometry_ops import crop_box, detect_skew, largest_inner_rectangle
+from enhance_core.filters.geometry_ops import (crop_box, detect_skew, largest_inner_rectangle, skews_measured,
+                                                turn_geometry)
 from enhance_core.filters.registry import FILTERS, filters_in_category
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io import read_image, write_image
@@ -313,3 +314,19 @@ def test_the_deskew_angle_cache_is_safe_to_share_between_threads(monkeypatch):
     finally:
         sys.setswitchinterval(interval)
     assert not errors, errors[:3]
+
+
+def test_planning_without_measuring_guesses_the_deskew_angle_until_a_render_measures_it():
+    scan = synthetic_scan(2.3)
+    step = make_item("deskew", {"max_angle": 8.0})
+    planning = RenderContext(source=scan, measure=False)
+    before = skews_measured()
+    assert output_shape([step], *scan.shape[:2], ctx=planning) == scan.shape[:2]  # guessed 0, nothing measured
+    assert skews_measured() == before
+    measured = output_shape([step], *scan.shape[:2], ctx=RenderContext(source=scan))
+    assert skews_measured() == before + 1 and measured != scan.shape[:2]
+    assert output_shape([step], *scan.shape[:2], ctx=planning) == measured  # remembered now
+    narrower = make_item("deskew", {"max_angle": 1.0})  # not measured for 1 degree: the last angle, clipped
+    clipped = turn_geometry(-1.0, True, *scan.shape[:2]).out_shape
+    assert output_shape([narrower], *scan.shape[:2], ctx=planning) == clipped
+    assert skews_measured() == before + 1
