@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from app.document import Document
 from app.error_reporter import ErrorReporter
-from app.export_jobs import (JpegEstimate, estimate_jpeg, render_full, write_dicom_result, write_full_range,
-                             write_result)
+from app.export_jobs import (JpegEstimate, SizedResults, estimate_jpeg, render_full, write_dicom_result,
+                             write_full_range, write_result)
 from app.export_size_box import OutputSizeBox
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
@@ -68,6 +68,7 @@ class ExportDialog(QDialog):
         self.document, self.settings, self.reporter = document, settings, reporter
         self.render_lane, self.estimate_lane = render_lane, estimate_lane
         self.rendered: Image | None = None
+        self.sized_results = SizedResults()
         self.written: Path | None = None
         self._write_when_ready = False
         self.is_dicom = self.source.meta.dicom is not None
@@ -200,7 +201,8 @@ class ExportDialog(QDialog):
             return
         quality = self.quality.value()
         self.estimate.setText(f"Estimating JPEG at quality {quality}…")
-        self.estimate_lane.submit(partial(estimate_jpeg, self.rendered, quality, size=self.output_size()),
+        self.estimate_lane.submit(partial(estimate_jpeg, self.rendered, quality, size=self.output_size(),
+                                          cache=self.sized_results),
                                   on_done=self._on_estimate,
                                   on_failed=self._on_failed, label="Estimating JPEG")
 
@@ -250,9 +252,10 @@ class ExportDialog(QDialog):
         assert self.rendered is not None  # export() waits for the render
         if self.is_dicom:
             return partial(write_dicom_result, self.rendered, path, self.bit_depth.currentData(),
-                           self.quality.value(), stack_window(self.steps), include, size=self.output_size())
+                           self.quality.value(), stack_window(self.steps), include, size=self.output_size(),
+                           cache=self.sized_results)
         return partial(write_result, self.rendered, path, self.bit_depth.currentData(), self.quality.value(),
-                       size=self.output_size())
+                       size=self.output_size(), cache=self.sized_results)
 
     def _on_written(self, path: Path) -> None:
         self.written = Path(path)

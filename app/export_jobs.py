@@ -17,6 +17,7 @@ asked); the full-range export writes the slice's unedited values as 16 bits
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,11 +70,34 @@ def sized(result: Image, size: OutputSize | None) -> Image:
     return result if size is None else apply_output_size(result, size)
 
 
+class SizedResults:
+    """The last result resized to the last output size, so quality ticks and the write do not resize again.
+
+    One dialog holds one; its estimates and writes run on worker threads, so a
+    lock guards the entry (a second thread waits for the resize in progress).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entry: tuple[Image, OutputSize | None, Image] | None = None
+
+    def get(self, result: Image, size: OutputSize | None) -> Image:
+        """``result`` at ``size`` (:func:`sized`), resized once per result and size."""
+        with self._lock:
+            entry = self._entry
+            if entry is None or entry[0] is not result or entry[1] != size:
+                entry = self._entry = (result, size, sized(result, size))
+            return entry[2]
+
+
 def estimate_jpeg(result: Image, quality: int, progress, should_stop, *,
-                  size: OutputSize | None = None) -> JpegEstimate:
-    """Encode (a sample of) ``result`` as JPEG at ``quality``; measure its size, PSNR and SSIM (:func:`jpeg_cost`)."""
+                  size: OutputSize | None = None, cache: SizedResults | None = None) -> JpegEstimate:
+    """Encode (a sample of) ``result`` as JPEG at ``quality``; measure its size, PSNR and SSIM (:func:`jpeg_cost`).
+
+    ``cache`` keeps ``result`` at ``size`` between calls (one resize for every quality tried).
+    """
     started = time.perf_counter()
-    result = sized(result, size)
+    result = sized(result, size) if cache is None else cache.get(result, size)
     sample = sample_mosaic(result.pixels)
     sampled = sample is not result.pixels
     alpha = None if result.alpha is None else sample_mosaic(result.alpha)
@@ -85,20 +109,26 @@ def estimate_jpeg(result: Image, quality: int, progress, should_stop, *,
 
 
 def write_result(result: Image, path: Path, bit_depth: int | None, quality: int, progress, should_stop, *,
-                 size: OutputSize | None = None) -> Path:
-    """Write the rendered result at the output ``size`` (atomically; never over its own source)."""
+                 size: OutputSize | None = None, cache: SizedResults | None = None) -> Path:
+    """Write the rendered result at the output ``size`` (atomically; never over its own source).
+
+    ``cache``: the estimates' resized result, reused when the size is the same.
+    """
     progress(0.0, f"writing {path.name}")
-    return write_image(sized(result, size), path, bit_depth=bit_depth, quality=quality)
+    return write_image(sized(result, size) if cache is None else cache.get(result, size), path, bit_depth=bit_depth,
+                       quality=quality)
 
 
 def write_dicom_result(result: Image, path: Path, bit_depth: int | None, quality: int, window: Window | None,
-                       include_patient_data: bool, progress, should_stop, *, size: OutputSize | None = None) -> Path:
+                       include_patient_data: bool, progress, should_stop, *, size: OutputSize | None = None,
+                       cache: SizedResults | None = None) -> Path:
     """Write the rendered result of a DICOM source with its de-identified description (patient data if asked).
 
-    At an output ``size`` the description's pixel spacing is that of the resized pixels.
+    At an output ``size`` the description's pixel spacing is that of the resized pixels; ``cache`` as in
+    :func:`write_result`.
     """
     progress(0.0, f"writing {path.name}")
-    result = sized(result, size)
+    result = sized(result, size) if cache is None else cache.get(result, size)
     text = export_description(result.meta, window=window, include_patient_data=include_patient_data)
     return write_image(result, path, bit_depth=bit_depth, quality=quality, description=text)
 

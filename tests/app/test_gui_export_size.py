@@ -75,3 +75,30 @@ def test_the_resulting_size_is_that_of_the_cropped_result(open_dialog, tmp_path)
     dialog.size_box.set_long_edge(300)
     assert dialog.size_box.result.text().startswith("300 × 300 px")  # the 600 x 600 crop's, not 300 x 180
     dialog.reject()
+
+
+def test_quality_ticks_do_not_resize_the_result_again(qtbot, open_dialog, tmp_path, monkeypatch):
+    import app.export_jobs as export_jobs
+
+    calls = []
+    resize = export_jobs.apply_output_size
+
+    def counting(image, size):
+        calls.append((image.rows, image.cols, size))
+        return resize(image, size)
+
+    monkeypatch.setattr(export_jobs, "apply_output_size", counting)
+    dialog = open_dialog(save_png(synthetic_photo(600, 1000), tmp_path / "wide.png"))
+    dialog.path.setText(str(tmp_path / "small.jpg"))
+    with qtbot.waitSignal(dialog.estimate_lane.finished, timeout=20000):
+        dialog.path.editingFinished.emit()
+    with qtbot.waitSignal(dialog.estimate_lane.finished, timeout=20000):
+        dialog.size_box.set_long_edge(800)
+    resized = len(calls)
+    assert [size.long_edge for _, _, size in calls].count(800) == 1
+    for quality in (70, 95):
+        with qtbot.waitSignal(dialog.estimate_lane.finished, timeout=20000):
+            dialog.quality.setValue(quality)
+        assert dialog.estimate.text().startswith("≈")
+    assert len(calls) == resized
+    dialog.reject()
