@@ -1,8 +1,8 @@
 """Project files: the image, the reference and the filter stack (with masks), as JSON.
 
-Format (version 3)::
+Format (version 4)::
 
-    {"schema": "enhance-studio.project", "version": 3,
+    {"schema": "enhance-studio.project", "version": 4,
      "image": "photo.jpg", "reference": null,
      "recipe": {<an enhance-studio.recipe dict>},
      "preview": {"file": "edit.preview.png", "sha256": "...", "source_size": 123456,
@@ -23,10 +23,13 @@ stack renders. It counts only while it is the file saved (``sha256``), the
 source has the size and modification time it had at saving and the recipe is
 the one saved (``recipe_sha256``); otherwise it is ignored, never an error.
 
-``states`` (new in version 3, optional) holds the undo history as the stack's
-states with each edit's label and the undo position, capped at
+``states`` (new in version 3, optional; each brush stroke held once since
+version 4; written as compact JSON on one line) holds the undo history as the
+stack's states with each edit's label and the undo position, capped at
 :data:`~enhance_core.project_states.MAX_HISTORY` edits, and the named
-snapshots of the stack (:mod:`enhance_core.project_states`). A damaged
+snapshots of the stack (:mod:`enhance_core.project_states`). Saving leaves
+out the oldest edits (then the oldest snapshots) when the file would be larger
+than the recipe size limit, so that it opens. A damaged or oversized
 ``states`` section never keeps a project from opening: it opens with its
 current steps and :attr:`Project.warnings` says what was left out.
 """
@@ -36,27 +39,30 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
 
-from enhance_core.atomic import write_bytes_atomic, write_text_atomic
+from enhance_core.atomic import atomic_write, write_bytes_atomic, write_text_atomic
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.jsonfile import read_json_file
-from enhance_core.masks import scaled_shape
-from enhance_core.project_states import SavedHistory, Snapshot, decode_states, encode_states
-from enhance_core.recipe import MAX_BYTES_ENV, MAX_RECIPE_BYTES, recipe_from_dict, recipe_with_rasters
+from enhance_core.masks import Mask, save_mask_raster, scaled_shape
+from enhance_core.project_states import SavedHistory, Snapshot, decode_states, encode_states, stale_state_rasters
+from enhance_core.recipe import MAX_BYTES_ENV, MAX_RECIPE_BYTES, raster_file_name, recipe_from_dict, recipe_to_dict
 from enhance_core.stack import StackItem
 from enhance_core.validation import env_limit
 
 SCHEMA = "enhance-studio.project"
-VERSION = 3
+VERSION = 4
 SUFFIX = ".esproj"
 PREVIEW_PIXELS = 400_000
 """The most pixels a saved preview holds (about a fitted view of a large window)."""
+OVERSIZED_FACTOR = 4
+"""A project file up to this many times the recipe size limit still opens, without its undo history."""
 
 
 @dataclass(frozen=True)
@@ -93,8 +99,13 @@ def preview_file_name(project_path: Path) -> str:
 
 def save_project(path: str | Path, *, image: Path, reference: Path | None,
                  steps: Sequence[StackItem], preview: np.ndarray | None = None,
-                 history: SavedHistory | None = None, snapshots: Sequence[Snapshot] = ()) -> Path:
+                 history: SavedHistory | None = None, snapshots: Sequence[Snapshot] = (),
+                 warn: Callable[[str], None] | None = None) -> Path:
     """Write a project file at ``path`` (mask rasters beside it); written whole or not at all.
+
+    The mask rasters are written under temporary names and renamed into place,
+    and the state rasters an earlier save named are removed, only once the
+    project file is written: a save that fails leaves the project as it was.
 
     Parameters
     ----------
@@ -104,27 +115,98 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
         without one) when the image cannot be found or the preview cannot be written.
     history : SavedHistory, optional
         The undo history; its undo position must show ``steps``. The newest
-        :data:`~enhance_core.project_states.MAX_HISTORY` edits are saved.
+        :data:`~enhance_core.project_states.MAX_HISTORY` edits are saved, fewer
+        when the file would otherwise be larger than :func:`load_project` reads.
     snapshots : sequence of Snapshot
-        The named states of the stack.
+        The named states of the stack (the oldest left out when even no undo
+        history leaves the file too large).
+    warn : callable, optional
+        ``warn(message)`` is called with what was left out to keep the project
+        openable (for the status bar).
+
+    Raises
+    ------
+    ImageWriteError
+        A file could not be written (permissions, a full disk); nothing was replaced.
     """
     path = Path(path)
-    recipe = recipe_with_rasters(steps, path)
-    data = {"schema": SCHEMA, "version": VERSION, "image": _stored_path(image, path.parent),
-            "reference": _stored_path(reference, path.parent) if reference is not None else None,
-            "recipe": recipe,
-            "states": encode_states(path, steps, None if history is None else history.capped(), snapshots)}
+    limit = env_limit(MAX_BYTES_ENV, MAX_RECIPE_BYTES)
+    step_rasters = {raster_file_name(path, index): item.mask for index, item in enumerate(steps)
+                    if item.mask is not None and item.mask.raster is not None}
+    recipe = recipe_to_dict(steps, raster_names=[name if name in step_rasters else None for name in
+                                                 (raster_file_name(path, index) for index in range(len(steps)))])
+    data: dict[str, Any] = {"schema": SCHEMA, "version": VERSION, "image": _stored_path(image, path.parent),
+                            "reference": _stored_path(reference, path.parent) if reference is not None else None,
+                            "recipe": recipe}
     if preview is not None:
         entry = _write_preview(path, Path(image), preview)
         if entry is not None:
             data["preview"] = dict(entry, recipe_sha256=_recipe_hash(recipe))
+    head = json.dumps(data, indent=2)
+    states, state_rasters, warnings = _fitted_states(path, steps, None if history is None else history.capped(),
+                                                     snapshots, limit - len(head) - len(',\n  "states": \n'))
+    text = f'{head[:-2]},\n  "states": {states}\n}}\n'
+    if len(text) > limit:
+        warnings.append(f"Saved {path.name} at {_mib(len(text))}, more than the {_mib(limit)} a project may have "
+                        f"to open, by its current steps alone: opening it needs {MAX_BYTES_ENV} raised")
     try:
-        write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+        with ExitStack() as pending:
+            for name, mask in {**step_rasters, **state_rasters}.items():
+                try:
+                    save_mask_raster(mask, pending.enter_context(atomic_write(path.with_name(name))))
+                except ImageWriteError as error:
+                    raise ImageWriteError(path, f"could not write its mask {name}: {error.reason}") from None
+            write_text_atomic(path, text)
     except OSError as error:
         raise ImageWriteError(path, f"could not write the project: {error.strerror or error}") from None
+    for stale in stale_state_rasters(path, state_rasters):
+        with suppress(OSError):
+            stale.unlink()
     if "preview" not in data:
         path.with_name(preview_file_name(path)).unlink(missing_ok=True)
+    if warn is not None:
+        for warning in warnings:
+            warn(warning)
     return path
+
+
+def _fitted_states(path: Path, steps: Sequence[StackItem], history: SavedHistory | None,
+                   snapshots: Sequence[Snapshot], room: int) -> tuple[str, dict[str, Mask], list[str]]:
+    """The ``states`` section as compact JSON of at most ``room`` characters, its rasters to write, and warnings.
+
+    The oldest edits of ``history`` are left out first, then the oldest snapshots, then the undo
+    history's last state (the current steps, which the recipe holds too), until it fits.
+    """
+    edits, shots = 0 if history is None else len(history.labels), len(snapshots)
+    while True:
+        section, rasters = encode_states(path, steps, history, snapshots)
+        text = json.dumps(section, separators=(",", ":"))
+        if len(text) <= room:
+            break
+        if history is not None and history.labels:
+            kept = len(history.labels)
+            history = history.capped(max(0, min(kept - 1, int(kept * room / len(text)))))
+        elif snapshots:
+            snapshots = snapshots[1:] if len(snapshots) < 4 else snapshots[len(snapshots) // 2:]
+        elif history is not None:
+            history = None
+        else:
+            break
+    warnings = []
+    kept = 0 if history is None else len(history.labels)
+    too_large = f"larger than a project may be to open ({MAX_BYTES_ENV})"
+    if kept < edits:
+        warnings.append(f"Saved {path.name} with the newest {kept} of {edits} undo steps: the {edits - kept} "
+                        f"oldest would have made it {too_large}")
+    if len(snapshots) < shots:
+        left = shots - len(snapshots)
+        warnings.append(f"Saved {path.name} without its {f'{left} oldest snapshots' if left > 1 else 'oldest snapshot'}"
+                        f": {'they' if left > 1 else 'it'} would have made it {too_large}")
+    return text, rasters, warnings
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
 
 
 def read_saved_preview(project: Project) -> tuple[np.ndarray | None, str]:
@@ -161,11 +243,29 @@ def load_project(path: str | Path) -> Project:
     """Read and validate a project file; problems raise :class:`ParameterError` naming the file.
 
     The file is read as strictly as a recipe (:func:`enhance_core.jsonfile.read_json_file`: the
-    recipe's size limit, ``ENHANCE_MAX_RECIPE_BYTES``, no NaN, giant numbers or deep nesting).
+    recipe's size limit, ``ENHANCE_MAX_RECIPE_BYTES``, no NaN, giant numbers or deep nesting). A
+    larger file (up to :data:`OVERSIZED_FACTOR` times the limit) that holds a ``states`` section
+    opens without that section, with a warning: the current steps always open.
     """
     path = Path(path)
-    data = read_json_file(path, what="project", max_bytes=env_limit(MAX_BYTES_ENV, MAX_RECIPE_BYTES),
-                          limit_env=MAX_BYTES_ENV)
+    limit = env_limit(MAX_BYTES_ENV, MAX_RECIPE_BYTES)
+    oversized = ""
+    try:
+        data = read_json_file(path, what="project", max_bytes=limit, limit_env=MAX_BYTES_ENV)
+    except ParameterError:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
+        if size <= limit:
+            raise
+        data = read_json_file(path, what="project", max_bytes=limit * OVERSIZED_FACTOR, limit_env=MAX_BYTES_ENV)
+        if not isinstance(data, dict) or data.get("states") is None:
+            raise
+        data["states"] = None
+        oversized = (f"the undo history and snapshots saved in {path.name} were left out: the project is "
+                     f"{_mib(size)}, more than the limit of {_mib(limit)} ({MAX_BYTES_ENV}); the project "
+                     "opened with its current steps only (saving it again keeps it under the limit)")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ParameterError(f"{path} is not an Enhance Studio project (expected \"schema\": \"{SCHEMA}\")")
     if not isinstance(data.get("version"), int) or data["version"] > VERSION:
@@ -176,7 +276,7 @@ def load_project(path: str | Path) -> Project:
     steps = recipe_from_dict(data.get("recipe"), base_dir=path.parent, source=f"project {path}")
     history: SavedHistory | None = None
     snapshots: tuple[Snapshot, ...] = ()
-    warnings: list[str] = []
+    warnings: list[str] = [oversized] if oversized else []
     if data.get("states") is not None:
         history, snapshots, warnings = decode_states(data["states"], path, steps, _raster_files(data, steps))
         if history is not None:

@@ -1,4 +1,4 @@
-"""Stack states saved in a project (version 3): the undo history and the snapshots.
+"""Stack states saved in a project (version 3 and 4): the undo history and the snapshots.
 
 A project keeps, beside its current steps, the states its stack went through
 (the undo history: each state's steps, the label of the edit that led to it
@@ -6,10 +6,17 @@ and the undo position) and the snapshots the user named. States share most of
 their steps, so the section holds each distinct step once and each state lists
 step numbers; a mask shared by several steps is held once too, and its raster
 goes beside the project as a 16-bit PNG (the current steps' raster files when
-they hold the same raster, else ``<project stem>.state<N>.mask.png``)::
+they hold the same raster, else ``<project stem>.state<N>.mask.png``). Each
+brush stroke is held once as well and masks list stroke numbers (version 4:
+a masked step painted stroke by stroke has as many masks in the history as
+strokes, each holding the strokes before it, so whole strokes per mask grew
+with the square of the strokes; version 3 masks hold whole strokes and are
+still read)::
 
     "states": {
-      "masks": [{"rows", "cols", "feather", "strokes", "raster": "edit.step1.mask.png" or null}, ...],
+      "strokes": [{"points", "radius", "hardness", "opacity", "erase"}, ...],
+      "masks": [{"rows", "cols", "feather", "strokes": [0, 1, ...], "raster": "edit.step1.mask.png" or null},
+                ...],
       "items": [{"uid": "3f2a...", "mask": 0 or null,
                  "step": {"filter", "params", "enabled", "opacity", "mask": null}}, ...],
       "history": {"labels": ["Add Gamma", ...], "states": [[], [0], ...], "index": 1, "dropped": 0},
@@ -26,14 +33,17 @@ steps (see :func:`decode_states`).
 from __future__ import annotations
 
 import dataclasses
+import glob
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from enhance_core.errors import EnhanceError, ParameterError
-from enhance_core.masks import Mask, check_mask_dict, load_mask_raster, mask_from_dict, mask_to_dict, save_mask_raster
+from enhance_core.masks import (Mask, Stroke, check_mask_dict, load_mask_raster, mask_from_dict, mask_to_dict,
+                                stroke_from_dict, stroke_to_dict)
 from enhance_core.recipe import SCHEMA as RECIPE_SCHEMA
 from enhance_core.recipe import VERSION as RECIPE_VERSION
 from enhance_core.recipe import raster_file_name, recipe_from_dict, recipe_to_dict
@@ -42,7 +52,7 @@ from enhance_core.validation import check_list, check_object, check_whole, shown
 
 MAX_HISTORY = 100
 """Most edits a project keeps in its history (the newest; the undo position always stays in)."""
-_SECTION_KEYS = ("masks", "items", "history", "snapshots")
+_SECTION_KEYS = ("strokes", "masks", "items", "history", "snapshots")
 _ITEM_KEYS = ("uid", "mask", "step")
 _HISTORY_KEYS = ("labels", "states", "index", "dropped")
 _SNAPSHOT_KEYS = ("name", "created", "steps")
@@ -91,24 +101,36 @@ class Snapshot:
 
 
 def encode_states(path: Path, current: Sequence[StackItem], history: SavedHistory | None,
-                  snapshots: Sequence[Snapshot]) -> dict[str, Any]:
-    """The ``states`` section for a project at ``path``, writing the mask rasters it names beside it.
+                  snapshots: Sequence[Snapshot]) -> tuple[dict[str, Any], dict[str, Mask]]:
+    """The ``states`` section for a project at ``path``, and the mask rasters it names that are to be written.
 
-    ``current`` are the steps saved as the project's recipe (their raster
-    files, :func:`~enhance_core.recipe.raster_file_name`, are reused for the
-    same rasters). Raster files of an earlier save that this one no longer
-    names are removed.
+    ``current`` are the steps saved as the project's recipe: their raster
+    files, :func:`~enhance_core.recipe.raster_file_name`, are named for the
+    same rasters and are not among the rasters returned. The others, by file
+    name (:func:`state_raster_name`), are for the caller to write beside the
+    project; nothing is written here.
     """
     path = Path(path)
     names: dict[int, str] = {}
     for index, item in enumerate(current):
         if item.mask is not None and item.mask.raster is not None:
             names.setdefault(id(item.mask.raster), raster_file_name(path, index))
+    strokes: list[dict[str, Any]] = []
+    stroke_keys: dict[int, int] = {}
+    stroke_values: dict[Stroke, int] = {}
     masks: list[dict[str, Any]] = []
     mask_keys: dict[int, int] = {}
     items: list[dict[str, Any]] = []
     item_keys: dict[int, int] = {}
-    written: set[str] = set()
+    rasters: dict[str, Mask] = {}
+
+    def stroke_key(stroke: Stroke) -> int:
+        if id(stroke) not in stroke_keys:
+            if stroke not in stroke_values:
+                stroke_values[stroke] = len(strokes)
+                strokes.append(stroke_to_dict(stroke))
+            stroke_keys[id(stroke)] = stroke_values[stroke]
+        return stroke_keys[id(stroke)]
 
     def mask_key(mask: Mask) -> int:
         if id(mask) not in mask_keys:
@@ -116,11 +138,11 @@ def encode_states(path: Path, current: Sequence[StackItem], history: SavedHistor
             if mask.raster is not None:
                 raster = names.get(id(mask.raster))
                 if raster is None:
-                    raster = names[id(mask.raster)] = f"{path.stem}.state{len(written) + 1}.mask.png"
-                    save_mask_raster(mask, path.with_name(raster))
-                    written.add(raster)
+                    raster = names[id(mask.raster)] = state_raster_name(path, len(rasters))
+                    rasters[raster] = mask
             mask_keys[id(mask)] = len(masks)
-            masks.append(mask_to_dict(mask, raster_file=raster))
+            masks.append(dict(mask_to_dict(dataclasses.replace(mask, strokes=()), raster_file=raster),
+                              strokes=[stroke_key(stroke) for stroke in mask.strokes]))
         return mask_keys[id(mask)]
 
     def keys(steps: Sequence[StackItem]) -> list[int]:
@@ -134,16 +156,30 @@ def encode_states(path: Path, current: Sequence[StackItem], history: SavedHistor
             out.append(item_keys[id(item)])
         return out
 
-    section: dict[str, Any] = {"masks": masks, "items": items, "history": None, "snapshots": []}
+    section: dict[str, Any] = {"strokes": strokes, "masks": masks, "items": items, "history": None,
+                               "snapshots": []}
     if history is not None:
         section["history"] = {"labels": list(history.labels), "states": [keys(state) for state in history.states],
                               "index": history.index, "dropped": history.dropped}
     section["snapshots"] = [{"name": shot.name, "created": shot.created, "steps": keys(shot.steps)}
                             for shot in snapshots]
-    for stale in path.parent.glob(f"{path.stem}.state*.mask.png"):
-        if stale.name not in written:
-            stale.unlink(missing_ok=True)
-    return section
+    return section, rasters
+
+
+def state_raster_name(path: Path, number: int) -> str:
+    """File name of the ``number``-th (from 0) raster only the saved states of project ``path`` hold."""
+    return f"{path.stem}.state{number + 1}.mask.png"
+
+
+def stale_state_rasters(path: Path, keep: Iterable[str]) -> list[Path]:
+    """State raster files beside project ``path`` (:func:`state_raster_name`) other than those named in ``keep``.
+
+    Only this project's files: the stem is matched literally (``a[1].esproj``
+    does not match ``a1.state1.mask.png``).
+    """
+    path, keep = Path(path), set(keep)
+    return [stale for stale in path.parent.glob(f"{glob.escape(path.stem)}.state*.mask.png")
+            if stale.name not in keep and re.fullmatch(r"state[0-9]+\.mask\.png", stale.name[len(path.stem) + 1:])]
 
 
 def decode_states(data: Any, path: Path, current: Steps, current_rasters: dict[str, np.ndarray]
@@ -187,6 +223,8 @@ def _decode_pool(data: dict, path: Path, current_rasters: dict[str, np.ndarray])
     """Every step of the section, in order, with its mask (rasters read once per file)."""
     source = f"project {path}"
     rasters = dict(current_rasters)
+    strokes = [stroke_from_dict(entry, f"states, stroke {number + 1}")
+               for number, entry in enumerate(check_list(data.get("strokes", []), f"{source}: states, strokes"))]
     masks = []
     for number, entry in enumerate(check_list(data.get("masks", []), f"{source}: states, masks")):
         where = f"states, mask {number + 1}"
@@ -202,7 +240,7 @@ def _decode_pool(data: dict, path: Path, current_rasters: dict[str, np.ndarray])
             if raster.shape != (rows, cols):
                 raise ParameterError(f"{where}: raster {name} is {raster.shape[1]}x{raster.shape[0]}, "
                                      f"expected {cols}x{rows}")
-        masks.append(mask_from_dict(entry, raster=raster, where=where))
+        masks.append(_mask(entry, raster, strokes, where))
     items = []
     for number, entry in enumerate(check_list(data.get("items", []), f"{source}: states, items")):
         where = f"states, step {number + 1}"
@@ -217,6 +255,22 @@ def _decode_pool(data: dict, path: Path, current_rasters: dict[str, np.ndarray])
             mask = masks[check_whole(entry["mask"], f"{where}: mask", minimum=0, maximum=len(masks) - 1)]
         items.append(dataclasses.replace(item, uid=uid, mask=mask))
     return items
+
+
+def _mask(entry: dict, raster: np.ndarray | None, strokes: list[Stroke], where: str) -> Mask:
+    """A mask entry's :class:`Mask`; its strokes are numbers in the section's ``strokes``, or whole strokes.
+
+    Version 3 projects hold each mask's strokes whole; later ones number them.
+    """
+    numbers = check_list(entry.get("strokes", []), f"{where}, strokes")
+    if not all(isinstance(number, int) and not isinstance(number, bool) for number in numbers):
+        return mask_from_dict(entry, raster=raster, where=where)
+    base = mask_from_dict(dict(entry, strokes=[]), raster=raster, where=where)
+    if numbers and not strokes:
+        raise ParameterError(f"{where} names strokes, but the section holds none")
+    return Mask(base.rows, base.cols, tuple(strokes[check_whole(n, f"{where}, strokes", minimum=0,
+                                                                maximum=len(strokes) - 1)] for n in numbers),
+                base.raster, base.feather)
 
 
 def _decode_history(data: Any, pool: list[StackItem], current: Steps, source: str) -> SavedHistory:

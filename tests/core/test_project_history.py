@@ -51,7 +51,7 @@ def test_steps_and_rasters_are_stored_once(tmp_path):
     history = edited_history()
     path = save(tmp_path, history, [Snapshot("first", history.states[1], "2026-12-02T14:00:00")])
     section = json.loads(path.read_text(encoding="utf-8"))["states"]
-    assert json.loads(path.read_text(encoding="utf-8"))["version"] == VERSION == 3
+    assert json.loads(path.read_text(encoding="utf-8"))["version"] == VERSION == 4
     assert len(section["items"]) == 3  # gamma 1.5, the negative, gamma 0.8
     assert len(section["masks"]) == 1
     assert section["masks"][0]["raster"] == "edit.step2.mask.png"  # the current step's file, not a copy

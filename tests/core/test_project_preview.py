@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from enhance_core.project import PREVIEW_PIXELS, load_project, preview_file_name, read_saved_preview, save_project
+from enhance_core.project import (PREVIEW_PIXELS, VERSION, load_project, preview_file_name, read_saved_preview,
+                                  save_project)
 from enhance_core.stack import make_item
 
 
@@ -36,7 +37,7 @@ def saved(tmp_path, photo, preview=None):
 def test_round_trip(tmp_path, photo):
     path = saved(tmp_path, photo)
     assert (tmp_path / preview_file_name(path)).is_file()
-    assert json.loads(path.read_text(encoding="utf-8"))["version"] == 3
+    assert json.loads(path.read_text(encoding="utf-8"))["version"] == VERSION
     pixels, warning = read_saved_preview(load_project(path))
     assert warning == ""
     np.testing.assert_array_equal(pixels, result_pixels())
