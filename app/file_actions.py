@@ -129,6 +129,9 @@ class FileActions(QObject):
     project_opened(project)
         A project (:class:`~enhance_core.project.Project`) opened: its image and steps are set, and its
         undo history and snapshots are to be taken over (:func:`app.project_history.connect_project_states`).
+    save_warned(message)
+        A project was saved without part of its undo history or snapshots; ``message`` says what (for the
+        status bar).
 
     Attributes
     ----------
@@ -144,6 +147,7 @@ class FileActions(QObject):
     read_warned = Signal(str, list)
     saved_preview_loaded = Signal(object)
     project_opened = Signal(object)
+    save_warned = Signal(str)
 
     def __init__(self, window: QWidget, document: Document, reporter: ErrorReporter,
                  settings: EditorSettings, result: Callable[[], np.ndarray | None] = lambda: None) -> None:
@@ -326,7 +330,7 @@ class FileActions(QObject):
         try:
             save_project(path, image=document.source_path, reference=document.reference_path,
                          steps=document.stack.snapshot(), preview=self.result(), history=history,
-                         snapshots=snapshots)
+                         snapshots=snapshots, warn=self.save_warned.emit)
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot save the project", error)
             return False

@@ -193,6 +193,7 @@ class MainWindow(QMainWindow):
         self.brush.message.connect(lambda text: status.showMessage(text, 4000))
         self.history.trimmed.connect(lambda text: status.showMessage(text, 10000))
         self.recovery.message.connect(lambda text: status.showMessage(text, 15000))
+        self.files.save_warned.connect(lambda text: status.showMessage(text, 15000))
         self.files.recent_changed.connect(self.refresh_recent_menu)
         self.files.series_opened.connect(self.slices.set_series)
         self.files.series_opened.connect(self.overlay.refresh)

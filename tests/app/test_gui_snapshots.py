@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 from conftest import add_filter, open_image, wait_rendered
@@ -177,3 +178,20 @@ def test_reopened_edits_are_the_commands_they_were(qtbot, window, photo_path, tm
     undo_stack.redo()
     assert [item.filter for item in document.stack] == ["negative", "saturation"]
     wait_rendered(qtbot, window)
+
+
+def test_a_save_that_drops_old_edits_to_stay_openable_says_so_in_the_status_bar(qtbot, window, photo_path,
+                                                                                  tmp_path, monkeypatch):
+    open_image(qtbot, window, photo_path)
+    edit_three_times(qtbot, window)
+    full = tmp_path / "full.esproj"
+    assert window.files.save_project_to(full)
+    monkeypatch.setenv("ENHANCE_MAX_RECIPE_BYTES", str(full.stat().st_size - 40))
+    path = tmp_path / "edit.esproj"
+    assert window.files.save_project_to(path)
+    message = window.status.currentMessage()
+    kept = re.match(r"Saved edit\.esproj with the newest ([12]) of 3 undo steps: the [12] oldest would have made "
+                    r"it larger than a project may be to open", message)
+    assert kept, message
+    reopen(qtbot, window, path)
+    assert window.document.undo_stack.count() == int(kept.group(1))
