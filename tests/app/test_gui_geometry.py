@@ -329,6 +329,9 @@ def test_deskew_is_measured_off_the_gui_thread_and_the_canvas_refits_to_it(qtbot
     viewport = window.canvas.viewport
     rows, cols = turn_geometry(-real(window.document.source.pixels), True, 300, 400).out_shape
     assert (viewport.image_rows, viewport.image_cols) == (rows, cols) != (300, 400)  # refitted once measured
+    frame, before = window.renders.latest, window.canvas.layers.before.whole
+    assert frame.before_pixels.shape == frame.preview_pixels.shape  # the original, turned into the new frame
+    assert (before.width, before.height) == (cols, rows)
     control = window.stack_panel.editor.controls["max_angle"]
     control.slider.setSliderDown(True)
     for max_angle in (6.0, 4.0, 2.0):
@@ -346,3 +349,14 @@ def test_deskew_is_measured_off_the_gui_thread_and_the_canvas_refits_to_it(qtbot
     rows, cols = turn_geometry(-angle, True, 300, 400).out_shape
     qtbot.waitUntil(lambda: (viewport.image_rows, viewport.image_cols) == (rows, cols), timeout=20000)
     assert window.renders.latest.preview_pixels.shape[:2] == scaled_shape(rows, cols, window.renders.preview_scale)
+
+
+def test_a_source_size_reference_follows_a_flip_that_keeps_the_size(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    source = window.document.source
+    add_step(qtbot, window, "flip", {"direction": "horizontal"})
+    with qtbot.waitSignal(window.metrics.report, timeout=20000,
+                          check_params_cb=lambda report: report.with_reference):
+        window.document.set_reference(Image(source.pixels.copy()), None)
+    assert window.metrics.latest.scores["original"]["mse"] == pytest.approx(0.0, abs=1e-9)
+    assert window.metrics_panel.problem.isHidden()
