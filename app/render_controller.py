@@ -29,7 +29,8 @@ canvas the output's size (refitting when it changes) and picks the preview and
 proxy scales for the output (:func:`~enhance_core.view_plan.stack_preview_scales`).
 That size is planned without measuring the image (a deskew angle is measured
 by the render, on the worker): it is checked again when a frame of the current
-stack lands.
+stack lands, and when it moved the view is planned again (a new generation,
+whose preview comes from the render cache, with the "before" side in the new frame).
 While a crop step is selected, its input is shown uncropped (:meth:`Document.shown_steps`).
 A reopened project's saved preview (:func:`show_saved_preview`) stands on the
 result side until a frame of the reopened stack lands; it is only painted, never
@@ -103,6 +104,7 @@ class RenderController(QObject):
         self._shown: tuple[StackItem, ...] = ()
         self._before_frame: tuple | None = None
         self._scales_for: tuple = ()
+        self._followed: tuple | None = None
         self.state = ViewState()
         self._last_seconds = 0.0
         self._running_slow = False
@@ -213,6 +215,7 @@ class RenderController(QObject):
             self._update_scales(force=True)
             if geometry is not None:
                 self.canvas.set_image_size(geometry.cols, geometry.rows)
+            self._followed = self._frame_key()
         self._timer.stop()
         self._submit(cancel_running=True)
 
@@ -256,15 +259,20 @@ class RenderController(QObject):
             self._follow_geometry()
             self.schedule()
 
-    def _follow_geometry(self) -> None:
-        """Give the canvas the shown output's size (refitted when it changed) and the scales for it."""
+    def _follow_geometry(self) -> bool:
+        """Give the canvas the shown output's size (refitted when it changed) and the scales for it.
+
+        Returns whether the shown output's frame (size or placement) changed since the last call.
+        """
         geometry = self.document.view_geometry()
         if geometry is None:
-            return
+            return False
         self._update_scales()
         viewport = self.canvas.viewport
         if (geometry.cols, geometry.rows) != (viewport.image_cols, viewport.image_rows):
             self.canvas.set_output_size(geometry.cols, geometry.rows)
+        followed, self._followed = self._followed, self._frame_key()
+        return followed != self._followed
 
     def _update_scales(self, *, force: bool = False) -> None:
         """Preview and proxy scales for the shown output's full-resolution size (recomputed when that size changed).
@@ -328,8 +336,8 @@ class RenderController(QObject):
         current_source = frame.request.generation >= self._source_generation
         if frame.before_pixels is not None and frame.request.before_steps != display_steps(frame.request.steps):
             frame = dataclasses.replace(frame, before_pixels=None)  # a snapshot's: measure against the original
-        if frame.request.generation == self.generation:
-            self._follow_geometry()  # the render measured what the GUI thread guessed (a deskew angle)
+        if frame.request.generation == self.generation and self._follow_geometry():
+            self.generation += 1  # planned on a guess the render measured (a deskew angle): plan again, "before" too
         if current_source:
             self.state = after_frame(self.state, frame.request)
             if frame.before_pixels is not None:
