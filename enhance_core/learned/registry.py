@@ -116,8 +116,8 @@ MODELS: dict[str, ModelSpec] = {
     "super_res": ModelSpec(
         arch="SuperResNet",
         args={"channels": 3, "width": 32, "blocks": 4, "scales": [2, 4]},
-        weights="super_res/super_res-4a388fde.safetensors",
-        sha256="4a388fdebace1145633d8b81aa572fa59f83691cdb4855861c3a210292a1b64f",
+        weights="super_res/super_res-1052a0c9.safetensors",
+        sha256="1052a0c9a6b6b631b0ccabd8c37c0a3ab15d0860866f1af42ccf0acb7651a306",
     ),
 }
 """Model name -> :class:`ModelSpec`."""
