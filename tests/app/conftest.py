@@ -131,3 +131,22 @@ def add_filter(qtbot, window, name: str) -> None:
     """Add filter ``name`` and wait for the preview that shows it."""
     window.stack_panel.add_filter(name)
     wait_rendered(qtbot, window)
+
+
+def screen_point(window, x: float, y: float):
+    """The widget point of the canvas showing image point (``x``, ``y``)."""
+    from PySide6.QtCore import QPoint
+
+    sx, sy = window.canvas.viewport.to_screen(x, y)
+    return QPoint(int(round(sx)), int(round(sy)))
+
+
+def drag_on_canvas(qtbot, window, points: list[tuple[float, float]]) -> None:
+    """Press at the first image point, move through the others and release at the last (a stroke, a crop drag)."""
+    from PySide6.QtCore import Qt
+
+    canvas = window.canvas
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=screen_point(window, *points[0]))
+    for point in points[1:]:
+        qtbot.mouseMove(canvas, screen_point(window, *point))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=screen_point(window, *points[-1]))

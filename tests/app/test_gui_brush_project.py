@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import add_filter, open_image, save_png, synthetic_photo, wait_overlay, wait_rendered
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from conftest import (add_filter, drag_on_canvas, open_image, save_png, screen_point, synthetic_photo, wait_overlay,
+                      wait_rendered)
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from app.main_window import MainWindow
-
-
-def screen_point(window: MainWindow, x: float, y: float) -> QPoint:
-    sx, sy = window.canvas.viewport.to_screen(x, y)
-    return QPoint(int(round(sx)), int(round(sy)))
-
-
-def paint_stroke(qtbot, window: MainWindow, points: list[tuple[float, float]]) -> None:
-    canvas = window.canvas
-    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=screen_point(window, *points[0]))
-    for point in points[1:]:
-        qtbot.mouseMove(canvas, screen_point(window, *point))
-    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=screen_point(window, *points[-1]))
 
 
 def test_brush_stroke_masks_the_step_and_undoes(qtbot, window, photo_path):
@@ -30,7 +18,7 @@ def test_brush_stroke_masks_the_step_and_undoes(qtbot, window, photo_path):
     window.brush_toolbar.radius.setValue(6)
     window.brush_toolbar.paint_action.trigger()
     assert window.canvas.tool is window.brush
-    paint_stroke(qtbot, window, [(20, 40), (50, 40), (90, 42)])
+    drag_on_canvas(qtbot, window, [(20, 40), (50, 40), (90, 42)])
     wait_rendered(qtbot, window)
     item = window.document.selected_item()
     assert window.document.undo_stack.undoText() == "Paint on Negative"
@@ -75,12 +63,12 @@ def test_eraser_removes_paint(qtbot, window, photo_path):
     add_filter(qtbot, window, "negative")
     window.brush_toolbar.radius.setValue(8)
     window.brush_toolbar.paint_action.trigger()
-    paint_stroke(qtbot, window, [(20, 40), (100, 40)])
+    drag_on_canvas(qtbot, window, [(20, 40), (100, 40)])
     wait_rendered(qtbot, window)
     window.brush_toolbar.erase_action.trigger()
     assert not window.brush_toolbar.paint_action.isChecked() and window.brush.settings.erase
     window.brush_toolbar.hardness.setValue(100)
-    paint_stroke(qtbot, window, [(60, 30), (60, 50)])
+    drag_on_canvas(qtbot, window, [(60, 30), (60, 50)])
     wait_rendered(qtbot, window)
     assert window.document.undo_stack.undoText() == "Erase on Negative"
     result, before = window.renders.latest.preview_pixels, window.renders.latest.before_pixels
@@ -95,7 +83,7 @@ def test_project_saves_and_reopens_stack_masks_and_reference(qtbot, window, phot
     add_filter(qtbot, window, "gaussian_blur")
     window.stack_panel.editor.controls["sigma"].entry.setValue(3.0)
     window.brush_toolbar.paint_action.trigger()
-    paint_stroke(qtbot, window, [(30, 30), (60, 60)])
+    drag_on_canvas(qtbot, window, [(30, 30), (60, 60)])
     wait_rendered(qtbot, window)
     reference = save_png(synthetic_photo(seed=3), tmp_path / "ref.png")
     with qtbot.waitSignal(window.document.reference_changed, timeout=20000):

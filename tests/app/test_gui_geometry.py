@@ -9,8 +9,8 @@ import threading
 import cv2
 import numpy as np
 import pytest
-from conftest import open_image, save_png, wait_rendered
-from PySide6.QtCore import QPoint, Qt
+from conftest import drag_on_canvas, open_image, save_png, screen_point, wait_rendered
+from PySide6.QtCore import Qt
 
 from app.commands import AddStepCommand, change_params_command
 from app.display import to_display_array
@@ -40,19 +40,6 @@ def set_params(qtbot, window: MainWindow, uid: str, **values) -> None:
     params = type(item.params)(**{**item.params.__dict__, **values})
     window.document.push(change_params_command(stack, item, params))
     wait_rendered(qtbot, window)
-
-
-def screen_point(window: MainWindow, x: float, y: float) -> QPoint:
-    sx, sy = window.canvas.viewport.to_screen(x, y)
-    return QPoint(int(round(sx)), int(round(sy)))
-
-
-def drag(qtbot, window: MainWindow, points: list[tuple[float, float]]) -> None:
-    canvas = window.canvas
-    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=screen_point(window, *points[0]))
-    for point in points[1:]:
-        qtbot.mouseMove(canvas, screen_point(window, *point))
-    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=screen_point(window, *points[-1]))
 
 
 def test_a_crop_shows_the_cropped_output_and_the_before_side_in_its_frame(qtbot, window, photo_path):
@@ -112,7 +99,7 @@ def test_a_stroke_painted_after_a_crop_stays_on_its_source_pixels(qtbot, window,
     add_step(qtbot, window, "negative", keep_selected=True)
     window.brush_toolbar.radius.setValue(4)
     window.brush_toolbar.paint_action.trigger()
-    drag(qtbot, window, [(10, 20), (25, 20), (40, 20)])
+    drag_on_canvas(qtbot, window, [(10, 20), (25, 20), (40, 20)])
     wait_rendered(qtbot, window)
     stroke = window.document.selected_item().mask.strokes[0]
     xs, ys = zip(*stroke.points)
@@ -137,11 +124,11 @@ def test_dragging_the_crop_box_edits_the_step_once_and_undo_restores_it(qtbot, w
     assert (window.canvas.viewport.image_cols, window.canvas.viewport.image_rows) == (128, 96)
     assert window.geometry_tools.crop.box() == (32.0, 12.0, 96.0, 84.0)
     count = window.document.undo_stack.count()
-    drag(qtbot, window, [(96, 48), (104, 48), (112, 48)])
+    drag_on_canvas(qtbot, window, [(96, 48), (104, 48), (112, 48)])
     assert window.document.undo_stack.count() == count + 1
     params = window.document.stack.item(uid).params
     assert params.right == pytest.approx(0.125, abs=0.01) and params.left == 0.25
-    drag(qtbot, window, [(60, 40), (50, 30)])  # inside: moves the box
+    drag_on_canvas(qtbot, window, [(60, 40), (50, 30)])  # inside: moves the box
     moved = window.document.stack.item(uid).params
     assert moved.left == pytest.approx(0.25 - 10 / 128, abs=0.01) and moved.top == pytest.approx(0.125 - 10 / 96,
                                                                                                    abs=0.015)
@@ -160,7 +147,7 @@ def test_the_crop_aspect_constrains_the_drag(qtbot, window, photo_path):
     wait_rendered(qtbot, window)
     left, top, right, bottom = window.geometry_tools.crop.box()
     assert right - left == bottom - top
-    drag(qtbot, window, [(right, bottom), (right + 12, bottom + 4)])
+    drag_on_canvas(qtbot, window, [(right, bottom), (right + 12, bottom + 4)])
     item = window.document.stack.item(uid)
     box = window.geometry_tools.crop.box()
     assert abs((box[2] - box[0]) - (box[3] - box[1])) <= 1 and box[2] - box[0] > right - left
@@ -171,7 +158,7 @@ def test_the_straighten_line_levels_the_drawn_horizon(qtbot, window, photo_path)
     open_image(qtbot, window, photo_path)
     uid = add_step(qtbot, window, "straighten", keep_selected=True)
     assert window.canvas.tool is window.geometry_tools.straighten
-    drag(qtbot, window, [(10, 40), (60, 45), (110, 50)])
+    drag_on_canvas(qtbot, window, [(10, 40), (60, 45), (110, 50)])
     angle = window.document.stack.item(uid).params.angle
     assert angle == pytest.approx(math.degrees(math.atan2(10, 100)), abs=0.6)
     turn = turn_geometry(angle, True, 96, 128)
