@@ -8,7 +8,9 @@ pixel stays gray and hue is kept.
 
 from __future__ import annotations
 
+import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import cv2
@@ -22,6 +24,11 @@ WHOLE_IMAGE = 1 << 30
 A region render expands such a step's input to the whole image at the render
 scale, so a viewport shows exactly what the export will compute.
 """
+
+MAX_PART_THREADS = 4
+"""Most threads a point operation splits a large image over (see :func:`in_row_bands`)."""
+MIN_PART_VALUES = 1 << 18
+"""Fewest samples worth a thread of their own."""
 
 PHYSICAL_UNIT = "physical"
 """``ParamSpec.unit`` of parameters given in the image's physical unit.
@@ -138,3 +145,38 @@ def apply_curve(codes: np.ndarray, curve: np.ndarray) -> np.ndarray:
     if codes.dtype == np.uint8:
         return cv2.LUT(codes, curve.astype(np.float32))
     return np.take(curve.astype(np.float32), codes)
+
+
+@functools.cache
+def part_executor() -> ThreadPoolExecutor:
+    """The threads that point operations split large images over."""
+    return ThreadPoolExecutor(max_workers=MAX_PART_THREADS, thread_name_prefix="point-op")
+
+
+def part_count(values: int) -> int:
+    """Parts to split ``values`` samples into: as many as OpenCV's threads (batch workers set it to one)."""
+    return max(1, min(cv2.getNumThreads(), MAX_PART_THREADS, values // MIN_PART_VALUES))
+
+
+def in_row_bands(apply: Callable[[np.ndarray, int], np.ndarray], pixels: np.ndarray) -> np.ndarray:
+    """Run ``apply(band, first_row)`` on bands of rows of ``pixels`` in parallel; the results form the output.
+
+    For point operations, whose output pixel (of the input's shape and dtype)
+    depends only on the input pixel and its position (``first_row`` places the
+    band): NumPy and OpenCV release the GIL in each pass, so the bands share
+    the cores, and each thread copies its band into the output. Small images,
+    and batch workers (OpenCV set to one thread), run in one band.
+    """
+    rows = pixels.shape[0]
+    parts = min(part_count(pixels.size), rows)
+    if parts <= 1:
+        return apply(pixels, 0)
+    size = -(-rows // parts)
+    out = np.empty_like(pixels)
+
+    def run(start: int) -> None:
+        out[start:start + size] = apply(pixels[start:start + size], start)
+
+    for future in [part_executor().submit(run, start) for start in range(0, rows, size)]:
+        future.result()
+    return out

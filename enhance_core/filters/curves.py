@@ -21,23 +21,18 @@ every pass stays in cache (large images in parts on OpenCV's thread count);
 
 from __future__ import annotations
 
-import functools
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from enhance_core.filters.base import FilterDef, Points, RenderContext, param
+from enhance_core.filters.common import part_count, part_executor
 
 IDENTITY: Points = ((0.0, 0.0), (1.0, 1.0))
 LUT_SIZE = 1 << 15
 """Samples per channel's look-up table (linear interpolation between them errs by 1.2e-10 f'' at most)."""
 _CHUNK = 1 << 15
 """Values looked up per pass."""
-_MAX_THREADS = 4
-_MIN_PART = 1 << 18
-"""Fewest values worth a thread of their own."""
 
 
 @dataclass(frozen=True)
@@ -139,25 +134,16 @@ def apply_tone_curve(pixels: np.ndarray, params: ToneCurveParams, ctx: RenderCon
 
 
 def _look_up_in_parts(values: np.ndarray, out: np.ndarray, pairs: np.ndarray, channels: int) -> None:
-    """:func:`_look_up` on as many threads as OpenCV uses (NumPy releases the GIL in each pass).
-
-    Batch workers set OpenCV to one thread, so they look up on theirs alone.
-    """
-    parts = min(cv2.getNumThreads(), _MAX_THREADS, len(values) // _MIN_PART)
+    """:func:`_look_up` on the point-operation threads (:func:`~enhance_core.filters.common.part_count` parts)."""
+    parts = part_count(len(values))
     if parts <= 1:
         _look_up(values, out, pairs, channels)
         return
     size = -(-len(values) // (parts * channels)) * channels
     bounds = [(start, min(start + size, len(values))) for start in range(0, len(values), size)]
-    futures = [_executor().submit(_look_up, values[a:b], out[a:b], pairs, channels) for a, b in bounds]
+    futures = [part_executor().submit(_look_up, values[a:b], out[a:b], pairs, channels) for a, b in bounds]
     for future in futures:
         future.result()
-
-
-@functools.cache
-def _executor() -> ThreadPoolExecutor:
-    """The threads that look up the parts of large images."""
-    return ThreadPoolExecutor(max_workers=_MAX_THREADS, thread_name_prefix="tone-curve")
 
 
 def _look_up(values: np.ndarray, out: np.ndarray, pairs: np.ndarray, channels: int) -> None:

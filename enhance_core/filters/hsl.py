@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from enhance_core.filters.base import FilterDef, RenderContext, param
-from enhance_core.filters.common import clip_unit
+from enhance_core.filters.common import clip_unit, in_row_bands
 
 BANDS: tuple[tuple[str, float], ...] = (
     ("red", 0.0), ("orange", 30.0), ("yellow", 60.0), ("green", 120.0),
@@ -132,10 +132,15 @@ def adjust_hsl(pixels: np.ndarray, params: HSLParams, ctx: RenderContext) -> np.
                        for part in ("hue", "saturation", "lightness")], np.float32)
     if pixels.shape[2] == 1 or not values.any():
         return pixels.copy()
+    tables = values @ _TABLE_WEIGHTS
+    return in_row_bands(lambda band, first_row: _hsl_band(band, values, tables), pixels)
+
+
+def _hsl_band(pixels: np.ndarray, values: np.ndarray, tables: np.ndarray) -> np.ndarray:
+    """:func:`adjust_hsl` of some rows, given the band settings and their per-hue tables."""
     hsv = cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)
     hue, saturation, value = hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2]
     index, plane = _hue_lookup(hue)
-    tables = values @ _TABLE_WEIGHTS
     if values[1].any():
         np.take(_wrap_table(1.0 + tables[1]), index, out=plane, mode="clip")
         saturation *= plane
@@ -181,10 +186,16 @@ def adjust_vibrance(pixels: np.ndarray, params: VibranceParams, ctx: RenderConte
     """
     if pixels.shape[2] == 1 or params.vibrance == 0.0:
         return pixels.copy()
+    table = _SKIN_TABLE * np.float32(params.vibrance)
+    return in_row_bands(lambda band, first_row: _vibrance_band(band, table), pixels)
+
+
+def _vibrance_band(pixels: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """:func:`adjust_vibrance` of some rows, given the per-hue gain table."""
     hsv: np.ndarray = cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)
     hue, saturation = hsv[:, :, 0], hsv[:, :, 1]
     index, plane = _hue_lookup(hue)
-    np.take(_SKIN_TABLE * np.float32(params.vibrance), index, out=plane, mode="clip")
+    np.take(table, index, out=plane, mode="clip")
     dull = np.subtract(np.float32(1.0), saturation)
     dull *= dull
     plane *= dull

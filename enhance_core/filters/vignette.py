@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from enhance_core.filters.base import FilterDef, RenderContext, param
-from enhance_core.filters.common import clip_unit, no_margin
+from enhance_core.filters.common import clip_unit, in_row_bands, no_margin
 
 _MAX_SQUARENESS = 6.0
 """Roundness -1 uses the superellipse exponent 2 + 6 = 8 (a rounded rectangle)."""
@@ -96,8 +96,16 @@ def apply_vignette(pixels: np.ndarray, params: VignetteParams, ctx: RenderContex
     """
     if params.amount == 0.0:
         return pixels.copy()
+    full = ctx.in_shape or pixels.shape[:2]
+    top, left = ctx.origin if ctx.in_shape else (0, 0)
+    return in_row_bands(lambda band, first_row: _vignette_band(band, params, full, (top + first_row, left)), pixels)
+
+
+def _vignette_band(pixels: np.ndarray, params: VignetteParams, full: tuple[int, int],
+                   origin: tuple[int, int]) -> np.ndarray:
+    """:func:`apply_vignette` of some rows whose first pixel is at ``origin`` of a ``full``-size input."""
     rows, cols, channels = pixels.shape
-    gain = vignette_gain((rows, cols), params, full=ctx.in_shape, origin=ctx.origin if ctx.in_shape else (0, 0))
+    gain = vignette_gain((rows, cols), params, full=full, origin=origin)
     if channels == 3:
         gain = cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB)
     else:
