@@ -234,3 +234,20 @@ def test_hsl_has_24_short_labelled_parameters() -> None:
     specs = get_filter("hsl").specs
     assert len(specs) == 24 and len({s.label for s in specs}) == 24
     assert max(len(s.label) for s in specs) <= 16
+
+
+@pytest.mark.parametrize("name, values", [
+    ("hsl", {"red_hue": 20.0, "blue_saturation": -0.5, "green_lightness": 0.4}),
+    ("vibrance", {"vibrance": 0.6}),
+    ("vignette", {"amount": -0.7, "roundness": 0.3}),
+    ("tone_curve", {"rgb": [[0, 0], [0.3, 0.2], [0.7, 0.85], [1, 1]]}),
+])
+def test_large_images_split_into_bands_give_the_one_thread_result(name, values, monkeypatch):
+    pixels = np.random.default_rng(3).random((701, 523, 3), dtype=np.float32)
+    definition = get_filter(name)
+    params = definition.make_params(values)
+    ctx = RenderContext(in_shape=(900, 600), origin=(50, 40))
+    split = definition.apply(pixels, params, ctx)
+    monkeypatch.setattr(cv2, "getNumThreads", lambda: 1)
+    whole = definition.apply(pixels, params, ctx)
+    assert np.array_equal(split, whole)
