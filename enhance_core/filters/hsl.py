@@ -104,13 +104,13 @@ class HSLParams:
 
 
 def _hue_lookup(hue: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hue-table indices (int32) of OpenCV hues in degrees [0, 360], and a float32 plane to look values up into.
+    """Hue-table indices (intp, which np.take uses as they are) of OpenCV hues in degrees [0, 360], and a scratch plane.
 
     Tables have ``HUE_STEPS + 1`` entries (the last one repeats the first, for a hue of exactly 360);
     look up with ``np.take(table, index, out=plane, mode="clip")`` so no new image-size array is made.
     """
     plane = np.multiply(hue, np.float32(HUE_STEPS / 360.0))
-    return plane.astype(np.int32), plane
+    return plane.astype(np.intp), plane
 
 
 def _wrap_table(values: np.ndarray) -> np.ndarray:
