@@ -4,8 +4,10 @@ Usage::
 
     python -m enhance_core.training.train_super_res --config enhance_core/training/configs/super_res.json
     python -m enhance_core.training.train_super_res --config enhance_core/training/configs/super_res_tiny.json
+    python -m enhance_core.training.train_super_res --config enhance_core/training/configs/super_res_sharp.json
 
-The shipped weights come from the command listed in ``models/super_res/MODEL_CARD.md``.
+The shipped weights come from the commands listed in ``models/super_res/MODEL_CARD.md``; the third
+config (a "sharp" variant with an adversarial term) was tried and not shipped (the card says why).
 
 High-resolution crops come from CBSD432 (with flips and 90-degree turns; a
 ``gray_fraction`` of them as gray). Each batch enlarges by one factor, 2 or 4
@@ -13,8 +15,10 @@ High-resolution crops come from CBSD432 (with flips and 90-degree turns; a
 (antialiased bicubic, input kind 0) or as a small scan (blur, downscale,
 grain, JPEG: :func:`enhance_core.training.sr_degrade.degrade_scan`, input
 kind 1) with probability ``scan_fraction``; the network learns the original
-crop with an L1 loss. The loop (schedule, EMA, checkpoints, resume) is
-:mod:`enhance_core.training.loop`; validation reports the Y-channel PSNR on
+crop with an L1 loss; with ``adversarial`` above 0 a patch discriminator
+(:mod:`enhance_core.training.adversary`) adds a term, weighted by it, that
+rewards outputs it cannot tell from the originals. The loop (schedule, EMA,
+checkpoints, resume) is :mod:`enhance_core.training.loop`; validation reports the Y-channel PSNR on
 Set5 at x2 and x4 from clean bicubic reductions (images the run never trains on).
 """
 
@@ -26,6 +30,7 @@ import torch.nn.functional as F
 
 from enhance_core.learned.archs.super_res_net import SuperResNet
 from enhance_core.training import loop
+from enhance_core.training.adversary import PatchAdversary
 from enhance_core.training.data import list_images, load_uint8, random_crop
 from enhance_core.training.sr_degrade import KIND_CLEAN, KIND_SCAN, degrade_scan, downscale_bicubic, modcrop, psnr_y
 
@@ -41,6 +46,9 @@ DEFAULTS = {
     "scale4_fraction": 0.6,
     "scan_fraction": 0.5,
     "gray_fraction": 0.15,
+    "adversarial": 0.0,
+    "d_width": 32,
+    "d_lr": 1e-4,
     "threads": 2,
     "eval_every": 1000,
     "ckpt_every": 250,
@@ -104,9 +112,16 @@ def main(argv: list[str] | None = None) -> None:
     val = load_uint8(list_images(args.data / "Set5")[:limit], mode="RGB")
     print(f"{len(train)} training images; validation: Set5 {len(val)}", flush=True)
 
-    def loss(model: SuperResNet, batch: tuple) -> torch.Tensor:
+    adversary = PatchAdversary(width=cfg["d_width"], lr=cfg["d_lr"]) if cfg["adversarial"] > 0 else None
+
+    def loss(model: SuperResNet, batch: tuple) -> torch.Tensor | dict[str, torch.Tensor]:
         inputs, targets, scale = batch
-        return F.l1_loss(model(inputs, scale), targets)
+        outputs = model(inputs, scale)
+        if adversary is None:
+            return F.l1_loss(outputs, targets)
+        adversary.update(targets, outputs)
+        return {"l1": F.l1_loss(outputs, targets),
+                "adversarial": cfg["adversarial"] * adversary.generator_loss(targets, outputs)}
 
     task = loop.Task(
         build=lambda c: SuperResNet(3, c["width"], c["blocks"], tuple(c["scales"])),

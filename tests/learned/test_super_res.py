@@ -140,6 +140,22 @@ def test_the_tiny_training_run_learns_and_resumes(tmp_path: Path) -> None:
     assert '"psnr_y_x4"' in lines[-1]
 
 
+def test_the_adversarial_term_trains_beside_the_l1_loss(tmp_path: Path, capsys) -> None:
+    from PIL import Image as PILImage
+
+    data = tmp_path / "data"
+    for name in ("CBSD432", "Set5"):
+        (data / name).mkdir(parents=True)
+        picture = synthetic_rgb(120, 120, seed=len(name))
+        PILImage.fromarray(np.round(picture * 255).astype(np.uint8)).save(data / name / "0.png")
+    out = tmp_path / "run"
+    train_super_res.main(["--config", str(TINY_CONFIG), "--data", str(data), "--set", f"out_dir={out}",
+                          "--set", "threads=1", "--set", "adversarial=0.05", "--set", "d_width=8"])
+    logged = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step ")]
+    assert logged and all(" l1 " in line and " adversarial " in line for line in logged)
+    assert torch.load(out / "ckpt.pt", map_location="cpu", weights_only=True)["step"] == 20
+
+
 def test_the_step_enlarges_through_the_stack_as_the_function_does() -> None:
     picture = synthetic_rgb(40, 50, seed=7)
     out = render_image(Image(picture, meta=ImageMeta(bit_depth=8)), [make_item("super_resolution", {"scale": "2"})],
@@ -202,3 +218,4 @@ def test_the_shipped_model_beats_bicubic_on_a_held_out_picture() -> None:
     bicubic = enlarge_image(small, scale=4, detail=0.0, device="cpu")
     ours = enlarge_image(small, scale=4, device="cpu")
     assert psnr_y(ours, original, 4) > psnr_y(bicubic, original, 4) + 1.5
+
