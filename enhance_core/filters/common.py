@@ -158,25 +158,25 @@ def part_count(values: int) -> int:
     return max(1, min(cv2.getNumThreads(), MAX_PART_THREADS, values // MIN_PART_VALUES))
 
 
-def in_row_bands(apply: Callable[[np.ndarray, int], np.ndarray], pixels: np.ndarray) -> np.ndarray:
-    """Run ``apply(band, first_row)`` on bands of rows of ``pixels`` in parallel; the results form the output.
+def in_row_bands(apply: Callable[[np.ndarray, int, np.ndarray], None], pixels: np.ndarray) -> np.ndarray:
+    """Run ``apply(band, first_row, out)`` on bands of rows of ``pixels`` in parallel; return the output.
 
     For point operations, whose output pixel (of the input's shape and dtype)
     depends only on the input pixel and its position (``first_row`` places the
-    band): NumPy and OpenCV release the GIL in each pass, so the bands share
-    the cores, and each thread copies its band into the output. Small images,
-    and batch workers (OpenCV set to one thread), run in one band.
+    band): ``apply`` writes the band's result into ``out``, the same rows of
+    the output. NumPy and OpenCV release the GIL in each pass, so the bands
+    share the cores. Small images, and batch workers (OpenCV set to one
+    thread), run in one band.
     """
     rows = pixels.shape[0]
+    out = np.empty_like(pixels)
     parts = min(part_count(pixels.size), rows)
     if parts <= 1:
-        return apply(pixels, 0)
+        apply(pixels, 0, out)
+        return out
     size = -(-rows // parts)
-    out = np.empty_like(pixels)
-
-    def run(start: int) -> None:
-        out[start:start + size] = apply(pixels[start:start + size], start)
-
-    for future in [part_executor().submit(run, start) for start in range(0, rows, size)]:
+    futures = [part_executor().submit(apply, pixels[start:start + size], start, out[start:start + size])
+               for start in range(0, rows, size)]
+    for future in futures:
         future.result()
     return out

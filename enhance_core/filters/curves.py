@@ -31,7 +31,7 @@ from enhance_core.filters.common import part_count, part_executor
 IDENTITY: Points = ((0.0, 0.0), (1.0, 1.0))
 LUT_SIZE = 1 << 15
 """Samples per channel's look-up table (linear interpolation between them errs by 1.2e-10 f'' at most)."""
-_CHUNK = 1 << 15
+_CHUNK = 1 << 16
 """Values looked up per pass."""
 
 

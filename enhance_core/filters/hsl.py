@@ -133,11 +133,11 @@ def adjust_hsl(pixels: np.ndarray, params: HSLParams, ctx: RenderContext) -> np.
     if pixels.shape[2] == 1 or not values.any():
         return pixels.copy()
     tables = values @ _TABLE_WEIGHTS
-    return in_row_bands(lambda band, first_row: _hsl_band(band, values, tables), pixels)
+    return in_row_bands(lambda band, first_row, out: _hsl_band(band, values, tables, out), pixels)
 
 
-def _hsl_band(pixels: np.ndarray, values: np.ndarray, tables: np.ndarray) -> np.ndarray:
-    """:func:`adjust_hsl` of some rows, given the band settings and their per-hue tables."""
+def _hsl_band(pixels: np.ndarray, values: np.ndarray, tables: np.ndarray, out: np.ndarray) -> None:
+    """:func:`adjust_hsl` of some rows into ``out``, given the band settings and their per-hue tables."""
     hsv = cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)
     hue, saturation, value = hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2]
     index, plane = _hue_lookup(hue)
@@ -154,8 +154,8 @@ def _hsl_band(pixels: np.ndarray, values: np.ndarray, tables: np.ndarray) -> np.
         # OpenCV wraps hues in [360, 720) but not negative ones: shift by the positive equivalent
         np.take(_wrap_table(np.mod(tables[0], 360.0)), index, out=plane, mode="clip")
         hue += plane
-    cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=hsv)
-    return clip_unit(hsv)
+    cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=out)
+    clip_unit(out)
 
 
 @dataclass(frozen=True)
@@ -187,11 +187,11 @@ def adjust_vibrance(pixels: np.ndarray, params: VibranceParams, ctx: RenderConte
     if pixels.shape[2] == 1 or params.vibrance == 0.0:
         return pixels.copy()
     table = _SKIN_TABLE * np.float32(params.vibrance)
-    return in_row_bands(lambda band, first_row: _vibrance_band(band, table), pixels)
+    return in_row_bands(lambda band, first_row, out: _vibrance_band(band, table, out), pixels)
 
 
-def _vibrance_band(pixels: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """:func:`adjust_vibrance` of some rows, given the per-hue gain table."""
+def _vibrance_band(pixels: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
+    """:func:`adjust_vibrance` of some rows into ``out``, given the per-hue gain table."""
     hsv: np.ndarray = cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)
     hue, saturation = hsv[:, :, 0], hsv[:, :, 1]
     index, plane = _hue_lookup(hue)
@@ -202,8 +202,8 @@ def _vibrance_band(pixels: np.ndarray, table: np.ndarray) -> np.ndarray:
     plane += np.float32(1.0)
     saturation *= plane
     np.minimum(saturation, np.float32(1.0), out=saturation)
-    cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=hsv)
-    return clip_unit(hsv)
+    cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=out)
+    clip_unit(out)
 
 
 FILTERS: tuple[FilterDef, ...] = (

@@ -98,25 +98,23 @@ def apply_vignette(pixels: np.ndarray, params: VignetteParams, ctx: RenderContex
         return pixels.copy()
     full = ctx.in_shape or pixels.shape[:2]
     top, left = ctx.origin if ctx.in_shape else (0, 0)
-    return in_row_bands(lambda band, first_row: _vignette_band(band, params, full, (top + first_row, left)), pixels)
+    return in_row_bands(lambda band, first_row, out: _vignette_band(band, params, full, (top + first_row, left), out),
+                        pixels)
 
 
-def _vignette_band(pixels: np.ndarray, params: VignetteParams, full: tuple[int, int],
-                   origin: tuple[int, int]) -> np.ndarray:
-    """:func:`apply_vignette` of some rows whose first pixel is at ``origin`` of a ``full``-size input."""
+def _vignette_band(pixels: np.ndarray, params: VignetteParams, full: tuple[int, int], origin: tuple[int, int],
+                   out: np.ndarray) -> None:
+    """:func:`apply_vignette` into ``out`` of some rows whose first pixel is at ``origin`` of a ``full``-size input."""
     rows, cols, channels = pixels.shape
     gain = vignette_gain((rows, cols), params, full=full, origin=origin)
-    if channels == 3:
-        gain = cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB)
-    else:
-        gain = gain[:, :, None]
+    gain = cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB) if channels == 3 else gain[:, :, None]
     if params.amount < 0:
-        out = cv2.multiply(pixels, gain).reshape(pixels.shape)
+        np.multiply(pixels, gain, out=out)
     else:
-        out = np.subtract(np.float32(1.0), pixels)
-        out = cv2.multiply(out, gain).reshape(pixels.shape)
+        np.subtract(np.float32(1.0), pixels, out=out)
+        out *= gain
         np.subtract(np.float32(1.0), out, out=out)
-    return clip_unit(out)
+    clip_unit(out)
 
 
 FILTERS: tuple[FilterDef, ...] = (
