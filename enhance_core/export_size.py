@@ -26,15 +26,14 @@ so physical sizes stay right.
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, replace
-from typing import Any
 
 import cv2
 import numpy as np
 
 from enhance_core.errors import ParameterError
+from enhance_core.geometry import dicom_after_geometry, scale_affine
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import set_pixel_dimensions
 from enhance_core.io.limits import MAX_PIXELS_ENV, resolve_max_pixels
@@ -44,7 +43,6 @@ SHARPEN_AMOUNTS = {"none": 0.0, "low": 0.3, "standard": 0.6, "high": 1.0}
 SHARPEN_RADIUS = 0.6
 """Gaussian sigma of the unsharp mask in output pixels (times the factor when enlarging)."""
 MAX_PERCENT = 1000.0
-_SPACING_KEYWORDS = ("PixelSpacing", "ImagerPixelSpacing")
 
 
 @dataclass(frozen=True)
@@ -184,24 +182,12 @@ def _sharpen(pixels: np.ndarray, amount: float, sigma: float) -> np.ndarray:
     return (pixels + amount * (pixels - blurred.reshape(pixels.shape))).astype(np.float32)
 
 
-def _scaled_dicom(header: Any, row_factor: float, col_factor: float) -> Any:
-    """A copy of a DICOM header whose pixel spacing fits pixels ``row_factor`` x ``col_factor`` as many."""
-    if header is None or not any(keyword in header for keyword in _SPACING_KEYWORDS):
-        return header
-    scaled = copy.deepcopy(header)
-    for keyword in _SPACING_KEYWORDS:
-        spacing = getattr(scaled, keyword, None)
-        if spacing is not None and len(spacing) == 2:
-            setattr(scaled, keyword, [f"{float(spacing[0]) / row_factor:.6g}", f"{float(spacing[1]) / col_factor:.6g}"])
-    return scaled
-
-
 def _meta_for_size(meta: ImageMeta, rows: int, cols: int, row_factor: float, col_factor: float) -> ImageMeta:
     """A copy of ``meta`` describing the resized pixels (EXIF dimensions, DICOM pixel spacing)."""
     extra = dict(meta.extra)
     extra["output_size"] = (rows, cols)
     return replace(meta, exif=set_pixel_dimensions(meta.exif, rows, cols),
-                   dicom=_scaled_dicom(meta.dicom, row_factor, col_factor), extra=extra)
+                   dicom=dicom_after_geometry(meta.dicom, scale_affine(col_factor, row_factor))[0], extra=extra)
 
 
 def resize_for_output(image: Image, *, long_edge: int | None = None, percent: float | None = None,

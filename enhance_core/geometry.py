@@ -367,17 +367,29 @@ def meta_after_geometry(meta: ImageMeta, matrix: Any, *, out_shape: tuple[int, i
     exif = exif_for_new_picture(meta.exif, int(out_shape[0]), int(out_shape[1]), same_picture=only_scales)
     extra = dict(meta.extra)
     extra["geometry"] = affine.tolist()
-    header = meta.dicom
-    if header is not None:
-        header = copy.deepcopy(header)
-        for keyword in SPACING_KEYWORDS:
-            try:
-                row, col = (float(value) for value in header.get(keyword) or ())
-            except (TypeError, ValueError):
-                continue
-            if row > 0 and col > 0 and math.isfinite(row) and math.isfinite(col):
-                new_row, new_col = spacing_after(affine, (row, col))
-                setattr(header, keyword, [f"{new_row:.10g}", f"{new_col:.10g}"])
-                extra["pixel_spacing_note"] = (f"{keyword} rescaled by the stack's geometry from "
-                                               f"{row:g}\\{col:g} to {new_row:.6g}\\{new_col:.6g} mm")
+    header, note = dicom_after_geometry(meta.dicom, affine)
+    if note:
+        extra["pixel_spacing_note"] = note
     return replace(meta, extra=extra, dicom=header, exif=exif)
+
+
+def dicom_after_geometry(header: Any, matrix: Any) -> tuple[Any, str]:
+    """A copy of a DICOM ``header`` whose pixel spacing fits pixels warped by ``matrix``, and a note saying so.
+
+    ``PixelSpacing`` and ``ImagerPixelSpacing`` are rescaled with :func:`spacing_after`;
+    a header without them (or None) is returned as it is, with an empty note.
+    """
+    if header is None or not any(keyword in header for keyword in SPACING_KEYWORDS):
+        return header, ""
+    header, note = copy.deepcopy(header), ""
+    for keyword in SPACING_KEYWORDS:
+        try:
+            row, col = (float(value) for value in header.get(keyword) or ())
+        except (TypeError, ValueError):
+            continue
+        if row > 0 and col > 0 and math.isfinite(row) and math.isfinite(col):
+            new_row, new_col = spacing_after(matrix, (row, col))
+            setattr(header, keyword, [f"{new_row:.10g}", f"{new_col:.10g}"])
+            note = (f"{keyword} rescaled by the stack's geometry from "
+                    f"{row:g}\\{col:g} to {new_row:.6g}\\{new_col:.6g} mm")
+    return header, note
