@@ -8,6 +8,12 @@ average, and the real ones less); :meth:`PatchAdversary.update` takes one
 Adam step of the discriminator on detached outputs. The discriminator lives
 in the loss, so it is not in the run's checkpoint: a resumed run starts it
 afresh (it catches up within a few hundred steps).
+
+With ``shift`` above 1, every call shows the discriminator the pictures cut
+at a random offset below ``shift`` pixels. Its strided convolutions then no
+longer sit on the same grid as a pixel-shuffle tail's sub-pixel positions, so
+a periodic pattern on that grid (a checkerboard) looks fake to it instead of
+hiding in its blind spots.
 """
 
 from __future__ import annotations
@@ -37,9 +43,18 @@ class PatchDiscriminator(nn.Module):
 class PatchAdversary:
     """A :class:`PatchDiscriminator` with its optimizer, and the relativistic average losses."""
 
-    def __init__(self, *, width: int = 32, lr: float = 1e-4) -> None:
+    def __init__(self, *, width: int = 32, lr: float = 1e-4, shift: int = 1) -> None:
         self.net = PatchDiscriminator(width)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr, betas=(0.9, 0.99))
+        self.shift = max(1, int(shift))
+
+    def _cut(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``real`` and ``fake`` cut alike at a random offset below :attr:`shift` (unchanged when it is 1)."""
+        if self.shift == 1:
+            return real, fake
+        dy, dx = (int(v) for v in torch.randint(0, self.shift, (2,)))
+        rows, cols = real.shape[-2] - self.shift + 1, real.shape[-1] - self.shift + 1
+        return real[..., dy:dy + rows, dx:dx + cols], fake[..., dy:dy + rows, dx:dx + cols]
 
     @staticmethod
     def _relativistic(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
@@ -50,6 +65,7 @@ class PatchAdversary:
 
     def generator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """The network's adversarial term for its outputs ``fake`` (gradients reach them, not the discriminator)."""
+        real, fake = self._cut(real, fake)
         self.net.requires_grad_(False)
         real_logits = self.net(real).detach()
         loss = self._relativistic(self.net(fake), real_logits)
@@ -58,7 +74,8 @@ class PatchAdversary:
 
     def update(self, real: torch.Tensor, fake: torch.Tensor) -> float:
         """One discriminator step on ``real`` pictures and detached outputs ``fake``; return its loss."""
-        loss = self._relativistic(self.net(real), self.net(fake.detach()))
+        real, fake = self._cut(real, fake.detach())
+        loss = self._relativistic(self.net(real), self.net(fake))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -49,6 +49,7 @@ DEFAULTS = {
     "adversarial": 0.0,
     "d_width": 32,
     "d_lr": 1e-4,
+    "d_shift": 1,
     "threads": 2,
     "eval_every": 1000,
     "ckpt_every": 250,
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     val = load_uint8(list_images(args.data / "Set5")[:limit], mode="RGB")
     print(f"{len(train)} training images; validation: Set5 {len(val)}", flush=True)
 
-    adversary = PatchAdversary(width=cfg["d_width"], lr=cfg["d_lr"]) if cfg["adversarial"] > 0 else None
+    adversary = PatchAdversary(width=cfg["d_width"], lr=cfg["d_lr"], shift=cfg["d_shift"]) if cfg["adversarial"] > 0 else None
 
     def loss(model: SuperResNet, batch: tuple) -> torch.Tensor | dict[str, torch.Tensor]:
         inputs, targets, scale = batch

@@ -150,10 +150,27 @@ def test_the_adversarial_term_trains_beside_the_l1_loss(tmp_path: Path, capsys) 
         PILImage.fromarray(np.round(picture * 255).astype(np.uint8)).save(data / name / "0.png")
     out = tmp_path / "run"
     train_super_res.main(["--config", str(TINY_CONFIG), "--data", str(data), "--set", f"out_dir={out}",
-                          "--set", "threads=1", "--set", "adversarial=0.05", "--set", "d_width=8"])
+                          "--set", "threads=1", "--set", "adversarial=0.05", "--set", "d_width=8",
+                          "--set", "d_shift=4"])
     logged = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step ")]
     assert logged and all(" l1 " in line and " adversarial " in line for line in logged)
     assert torch.load(out / "ckpt.pt", map_location="cpu", weights_only=True)["step"] == 20
+
+
+def test_the_discriminator_sees_real_and_fake_cut_alike_at_varying_offsets() -> None:
+    from enhance_core.training.adversary import PatchAdversary
+
+    torch.manual_seed(0)
+    real = torch.arange(2 * 3 * 24 * 24, dtype=torch.float32).reshape(2, 3, 24, 24)
+    offsets = set()
+    for _ in range(40):
+        cut_real, cut_fake = PatchAdversary(width=4, shift=8)._cut(real, real + 1)
+        assert cut_real.shape == cut_fake.shape == (2, 3, 17, 17)
+        assert torch.equal(cut_fake, cut_real + 1)
+        offsets.add(int(cut_real[0, 0, 0, 0]))
+    assert len(offsets) > 10
+    unshifted = PatchAdversary(width=4)._cut(real, real)
+    assert unshifted[0] is real
 
 
 def test_the_step_enlarges_through_the_stack_as_the_function_does() -> None:
