@@ -251,6 +251,8 @@ class SliceBrowser(QToolBar):
 
     def _on_slice(self, result: tuple[int, Image]) -> None:
         index, image = result
+        if self._reading == index:
+            self._reading = None
         if self.series is None:
             return
         self._unreadable.discard(index)
@@ -260,6 +262,8 @@ class SliceBrowser(QToolBar):
 
     def _on_failed(self, index: int, failure: JobFailure) -> None:
         """Slice ``index`` cannot be read: stop cine, say so in the status bar and report the error."""
+        if self._reading == index:
+            self._reading = None
         playing = self.play_action.isChecked()
         self.play_action.setChecked(False)
         self.message.emit(f"Cannot read slice {index + 1}{'; cine stopped' if playing else ''}")
