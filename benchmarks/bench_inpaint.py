@@ -105,7 +105,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
-    network = network_from_checkpoint(args.checkpoint, "InpaintUNet") if args.checkpoint else None
+    network = network_from_checkpoint(args.checkpoint) if args.checkpoint else None
     inpaint_masked(np.zeros((64, 64, 3), np.float32), np.eye(64, dtype=np.float32), network=network)
     bench_512(network, args.repeats)
     if args.megapixels > 0:

@@ -24,6 +24,7 @@ checks that every entry's file is present and has the pinned hash.
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 from dataclasses import dataclass
@@ -53,6 +54,50 @@ ARCHS: dict[str, type[nn.Module]] = {
     "SuperResNet": SuperResNet,
 }
 """Architecture name (as stored in the weights' metadata) -> ``nn.Module`` class."""
+
+
+def _arch_class(arch: str) -> type[nn.Module]:
+    try:
+        return ARCHS[arch]
+    except KeyError:
+        raise ModelError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}") from None
+
+
+def build(arch: str, args: dict[str, Any]) -> nn.Module:
+    """Return a new ``ARCHS[arch](**args)`` (fresh weights, training mode): how every network here is made.
+
+    Raises
+    ------
+    ModelError
+        ``arch`` is not in :data:`ARCHS`, or its constructor rejects ``args``.
+    """
+    network_class = _arch_class(arch)
+    try:
+        return network_class(**args)
+    except (TypeError, ValueError) as error:
+        raise ModelError(f"cannot build {arch} with args {args}: {error}") from None
+
+
+def constructor_args(arch: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Return every constructor argument of ``ARCHS[arch]``: from ``config`` where present, else its default.
+
+    A training config names the arguments by their parameter names; tuples
+    become lists, as JSON and the weights' metadata hold them.
+
+    Raises
+    ------
+    ModelError
+        ``arch`` is unknown, or ``config`` lacks an argument that has no default.
+    """
+    args = {}
+    for name, parameter in inspect.signature(_arch_class(arch).__init__).parameters.items():
+        if name == "self":
+            continue
+        value = config.get(name, parameter.default)
+        if value is inspect.Parameter.empty:
+            raise ModelError(f"the training config has no {name!r}, which {arch} needs")
+        args[name] = list(value) if isinstance(value, tuple) else value
+    return args
 
 
 @dataclass(frozen=True)
@@ -180,9 +225,10 @@ def _build(spec: ModelSpec, path: Path) -> nn.Module:
     if metadata["arch"] != spec.arch or stored_args != spec.args:
         raise ModelError(f"{path}: holds {metadata['arch']}({stored_args}) but the registry expects "
                          f"{spec.arch}({spec.args}); export the weights again or fix MODELS")
-    if spec.arch not in ARCHS:
-        raise ModelError(f"{path}: architecture {spec.arch!r} is not in ARCHS; known: {', '.join(ARCHS)}")
-    model = ARCHS[spec.arch](**spec.args)
+    try:
+        model = build(spec.arch, spec.args)
+    except ModelError as error:
+        raise ModelError(f"{path}: {error}") from None
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:

@@ -110,7 +110,7 @@ def load_noise_network(checkpoint: Path | None):
         return None
     from enhance_core.training.export import network_from_checkpoint
 
-    return network_from_checkpoint(checkpoint, "NoiseLevelNet")
+    return network_from_checkpoint(checkpoint)
 
 
 def load_checkpoint_network(path: Path, device: str):
@@ -119,7 +119,7 @@ def load_checkpoint_network(path: Path, device: str):
 
     from enhance_core.training.export import load_checkpoint, network_from_checkpoint
 
-    network = network_from_checkpoint(path, "DenoiseUNet")
+    network = network_from_checkpoint(path)
     # Module.to takes memory_format at run time; torch's stubs do not list it.
     network = network.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     return network, f"{path} params_ema step {load_checkpoint(path)['step']}"

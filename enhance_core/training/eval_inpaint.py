@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(args.threads)
     try:
-        network = network_from_checkpoint(args.checkpoint, "InpaintUNet") if args.checkpoint else None
+        network = network_from_checkpoint(args.checkpoint) if args.checkpoint else None
     except EnhanceError as error:
         raise SystemExit(f"error: {error}") from None
     images = load_eval_images(args.data, args.sets.split(","), args.max_images)

@@ -222,7 +222,7 @@ def load_network(checkpoint: Path | None):
         return load_model("lowlight", device="cpu")
     from enhance_core.training.export import network_from_checkpoint
 
-    return network_from_checkpoint(checkpoint, "LowLightNet")
+    return network_from_checkpoint(checkpoint)
 
 
 def main(argv: list[str] | None = None) -> int:

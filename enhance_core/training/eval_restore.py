@@ -173,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also score the learned detector at these sensitivities (0..1)")
     args = parser.parse_args(argv)
     try:
-        detector = network_from_checkpoint(args.detector, "DamageUNet") if args.detector else None
-        fill = network_from_checkpoint(args.fill, "InpaintUNet") if args.fill else None
+        detector = network_from_checkpoint(args.detector) if args.detector else None
+        fill = network_from_checkpoint(args.fill) if args.fill else None
         images = []
         for name in args.sets.split(","):
             if name not in SETS:

@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.checkpoint:
         from enhance_core.training.export import network_from_checkpoint
 
-        model = network_from_checkpoint(args.checkpoint, "SuperResNet")
+        model = network_from_checkpoint(args.checkpoint)
     torch.set_num_threads(2)
     figures: dict[str, Any] = evaluate(model, args.data, args.limit, tuple(args.scales))
     print(f"{'set':<24}{'method':<10}{'PSNR-Y':>8}{'SSIM-Y':>8}")

@@ -1,9 +1,15 @@
 """The training loop every model shares: schedule, EMA, checkpoints, resume, logging, validation.
 
-A model's training script supplies a :class:`Task` (how to build the network,
-draw a batch, compute the loss and validate) and a dict of config defaults;
-:func:`run` does the rest, the same way for every model (after BasicSR):
+A model's training script supplies a :class:`Task` (which architecture of
+:data:`~enhance_core.learned.registry.ARCHS` it trains, how to draw a batch,
+compute the loss and validate) and a dict of config defaults; :func:`run` does
+the rest, the same way for every model (after BasicSR):
 
+* the network and its EMA copy are built by
+  :func:`enhance_core.learned.registry.build` from the task's ``arch`` and the
+  constructor arguments the config holds (``args``, found by
+  :func:`~enhance_core.learned.registry.constructor_args`: the config keys
+  equal the argument names), then handed to the task's optional ``prepare``;
 * Adam over the parameters the task's network leaves trainable
   (``requires_grad``; a task freezes a part by turning it off), with a linear
   warm-up and a cosine decay to ``lr_min`` that stays at ``lr_min`` past
@@ -11,10 +17,13 @@ draw a batch, compute the loss and validate) and a dict of config defaults;
 * an exponential moving average (EMA) of the weights with a warm-up
   (``decay = min(ema, (1 + step) / (10 + step))``), which is what gets
   validated and exported;
-* ``out_dir/ckpt.pt`` every ``ckpt_every`` steps, written atomically and read
-  back with ``torch.load(weights_only=True)`` (no pickled code), holding
-  ``params``, ``params_ema``, the optimizer, the random states, the step and
-  the resolved config; an interrupted run resumes from it;
+* ``out_dir/ckpt.pt`` every ``ckpt_every`` steps, written atomically
+  (:func:`enhance_core.atomic.atomic_write`) and read back with
+  ``torch.load(weights_only=True)`` (no pickled code), holding ``arch`` and
+  ``args`` (what :func:`~enhance_core.learned.registry.build` needs to make the
+  network again: export and evaluation read them), ``params``, ``params_ema``,
+  ``optimizer``, the random states ``rng`` and ``torch_rng``, ``step`` and the
+  resolved ``config``; an interrupted run resumes from it;
 * ``init``: start from an earlier ``ckpt.pt`` or shipped ``.safetensors``
   weights (hash-checked), loaded strictly unless the task says otherwise;
 * a log line every ``log_every`` steps (the mean loss, or the mean of each
@@ -33,12 +42,15 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar, cast
 
 import numpy as np
 import torch
 from torch import nn
 
+from enhance_core.atomic import atomic_write
+from enhance_core.errors import ModelError
+from enhance_core.learned.registry import build, constructor_args
 from enhance_core.training.checkpoints import load_init_state
 from enhance_core.training.config import load_config
 from enhance_core.training.data import default_data_dir
@@ -71,10 +83,9 @@ class Task(Generic[ModelT]):
 
     Attributes
     ----------
-    build : callable
-        ``build(cfg) -> nn.Module``: the network, from the resolved config;
-        parameters it leaves with ``requires_grad`` off are frozen (not in the
-        optimizer).
+    arch : str
+        Key of :data:`~enhance_core.learned.registry.ARCHS`; the loop builds it
+        with the constructor arguments the resolved config holds.
     make_batch : callable
         ``make_batch(rng) -> tuple of tensors``: one training batch.
     loss : callable
@@ -87,13 +98,31 @@ class Task(Generic[ModelT]):
     load_init : callable, optional
         ``load_init(model, state)`` puts ``init`` weights into the network;
         default: strict ``load_state_dict``.
+    prepare : callable, optional
+        ``prepare(model, cfg)`` changes a newly built network (and its EMA copy)
+        in place: parameters it turns ``requires_grad`` off for are frozen (not
+        in the optimizer); it may also set the memory format.
     """
 
-    build: Callable[[dict], ModelT]
+    arch: str
     make_batch: Callable[[np.random.Generator], tuple]
     loss: Callable[[ModelT, tuple], torch.Tensor | dict[str, torch.Tensor]]
     validate: Callable[[ModelT], dict]
     load_init: Callable[[ModelT, dict], None] | None = None
+    prepare: Callable[[ModelT, dict], None] | None = None
+
+    def network(self, args: dict[str, Any], cfg: dict[str, Any]) -> ModelT:
+        """Build ``arch`` with ``args`` and hand it to ``prepare``."""
+        model = cast(ModelT, build(self.arch, args))
+        if self.prepare is not None:
+            self.prepare(model, cfg)
+        return model
+
+
+def channels_last(model: nn.Module, cfg: dict[str, Any]) -> None:
+    """A :attr:`Task.prepare` that stores the network's weights channels-last (faster convolutions on the CPU)."""
+    # Module.to takes memory_format at run time; torch's stubs do not list it.
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 def parse_config(description: str, defaults: dict[str, Any], argv: list[str] | None = None
@@ -118,13 +147,12 @@ def learning_rate(cfg: dict[str, Any], step: int) -> float:
     return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
 
 
-def _save(path: Path, model: nn.Module, ema: nn.Module, opt: torch.optim.Optimizer, rng: np.random.Generator,
-          step: int, cfg: dict[str, Any]) -> None:
-    partial = path.with_suffix(".tmp")
-    torch.save({"params": model.state_dict(), "params_ema": ema.state_dict(), "optimizer": opt.state_dict(),
-                "rng": json.dumps(rng.bit_generator.state), "torch_rng": torch.get_rng_state(),
-                "step": step, "config": cfg}, partial)
-    partial.replace(path)
+def _save(path: Path, arch: str, args: dict[str, Any], model: nn.Module, ema: nn.Module,
+          opt: torch.optim.Optimizer, rng: np.random.Generator, step: int, cfg: dict[str, Any]) -> None:
+    with atomic_write(path) as temp:
+        torch.save({"arch": arch, "args": args, "params": model.state_dict(), "params_ema": ema.state_dict(),
+                    "optimizer": opt.state_dict(), "rng": json.dumps(rng.bit_generator.state),
+                    "torch_rng": torch.get_rng_state(), "step": step, "config": cfg}, temp)
 
 
 def _resume(path: Path, model: nn.Module, ema: nn.Module, opt: torch.optim.Optimizer,
@@ -151,7 +179,11 @@ def run(cfg: dict[str, Any], task: Task[ModelT], *, until: int | None = None) ->
     out_dir = Path(cfg["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(json.dumps(cfg, indent=2))
-    model, ema = task.build(cfg), task.build(cfg)
+    try:
+        args = constructor_args(task.arch, cfg)
+        model, ema = task.network(args, cfg), task.network(args, cfg)
+    except ModelError as error:
+        raise SystemExit(f"cannot build the network: {error}") from None
     ema.requires_grad_(False)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg["lr"])
     ckpt_path = out_dir / "ckpt.pt"
@@ -197,7 +229,7 @@ def run(cfg: dict[str, Any], task: Task[ModelT], *, until: int | None = None) ->
             print(f"step {step} {means} lr {learning_rate(cfg, step):.2e} {seconds:.2f}s/step", flush=True)
             started, running = time.time(), {}
         if step % cfg["ckpt_every"] == 0 or step == last:
-            _save(ckpt_path, model, ema, opt, rng, step, cfg)
+            _save(ckpt_path, task.arch, args, model, ema, opt, rng, step, cfg)
         if step % cfg["eval_every"] == 0 or step == last:
             ema.eval()
             with torch.no_grad():

@@ -165,17 +165,13 @@ def main(argv: list[str] | None = None) -> None:
         clean, noisy, level = batch
         return F.l1_loss(model(noisy.contiguous(memory_format=torch.channels_last), level).float(), clean)
 
-    def build(c: dict) -> DenoiseUNet:
-        model = DenoiseUNet(3, tuple(c["widths"]), tuple(c["blocks"]))
-        # Module.to takes memory_format at run time; torch's stubs do not list it.
-        return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-
     task = loop.Task(
-        build=build,
+        arch="DenoiseUNet",
         make_batch=lambda rng: make_batch(train, cfg, rng),
         loss=loss,
         validate=lambda model: validate(model, val_sets, sigmas, real_pairs),
         load_init=_load_init,
+        prepare=loop.channels_last,
     )
     loop.run(cfg, task, until=args.until)
 

@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     val_images = [image for name in cfg["val_sets"] for image in load_uint8(list_images(args.data / name), mode="RGB")]
     samples = validation_samples(val_images[:val_limit])
     print(f"{len(train)} training images; {len(samples)} validation images ({', '.join(cfg['val_sets'])})", flush=True)
-    task = loop.Task(
-        build=lambda c: DamageUNet(3, tuple(c["widths"]), tuple(c["blocks"])),
+    task: loop.Task[DamageUNet] = loop.Task(
+        arch="DamageUNet",
         make_batch=lambda rng: make_batch(train, cfg, rng),
         loss=lambda model, batch: detection_loss(model(batch[0]), batch[1], batch[2], cfg["dice"]),
         validate=lambda model: validate(model, samples),

@@ -231,17 +231,13 @@ def main(argv: list[str] | None = None) -> None:
         out = model(prefilled.contiguous(memory_format=torch.channels_last), hole)
         return hole_l1(out.float(), clean, hole)
 
-    def build(c: dict) -> InpaintUNet:
-        model = InpaintUNet(3, tuple(c["widths"]), tuple(c["blocks"]))
-        # Module.to takes memory_format at run time; torch's stubs do not list it.
-        return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-
     task = loop.Task(
-        build=build,
+        arch="InpaintUNet",
         make_batch=lambda rng: make_batch(train, cfg, rng),
         loss=loss,
         validate=lambda model: validate(model, val_sets, tuple(cfg["val_band"])),
         load_init=_load_init,
+        prepare=loop.channels_last,
     )
     loop.run(cfg, task, until=args.until)
 

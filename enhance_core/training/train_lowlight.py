@@ -235,13 +235,10 @@ def loss_parts(model: LowLightNet, batch: tuple) -> dict[str, torch.Tensor]:
     return parts
 
 
-def build(cfg: dict) -> LowLightNet:
-    """The network of the config, with the halves not being trained frozen."""
-    model = LowLightNet(cfg["exposure_width"], tuple(cfg["denoise_widths"]), tuple(cfg["denoise_blocks"]),
-                        cfg["small_side"])
+def freeze(model: LowLightNet, cfg: dict) -> None:
+    """Freeze the halves of the network the config does not train."""
     model.denoiser.requires_grad_(cfg["train_denoiser"])
     model.exposure.requires_grad_(cfg["train_exposure"])
-    return model
 
 
 def init_matching(model: LowLightNet, state: dict[str, torch.Tensor]) -> None:
@@ -293,11 +290,12 @@ def main(argv: list[str] | None = None) -> None:
     val_pairs = validation_pairs(load_uint8(val_files, mode="RGB"), cfg["val_evs"])
     print(f"{len(train)} training images, {len(val_files)} validation images (CBSD432)", flush=True)
     task = loop.Task(
-        build=build,
+        arch="LowLightNet",
         make_batch=Batches(train, cfg),
         loss=loss_parts,
         validate=lambda model: validate(model, val_pairs),
         load_init=init_matching,
+        prepare=freeze,
     )
     loop.run(cfg, task, until=args.until)
 

@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         if denoise is not None else []
     print(f"{len(train)} training images, {len(real)} real training pairs; validation: Set12 {len(gray)}, "
           f"real pairs {len(real_pairs)}", flush=True)
-    task = loop.Task(
-        build=lambda c: NoiseLevelNet(3, c["width"], c["depth"]),
+    task: loop.Task[NoiseLevelNet] = loop.Task(
+        arch="NoiseLevelNet",
         make_batch=lambda rng: make_batch(train, real, cfg, rng),
         loss=lambda model, batch: level_loss(model(batch[1]), batch[2], cfg["under_weight"]),
         validate=lambda model: validate(model, gray, cfg["val_sigma"], real_pairs, denoise),

@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
                 "adversarial": cfg["adversarial"] * adversary.generator_loss(targets, outputs)}
 
     task = loop.Task(
-        build=lambda c: SuperResNet(3, c["width"], c["blocks"], tuple(c["scales"])),
+        arch="SuperResNet",
         make_batch=lambda rng: make_batch(train, cfg, rng),
         loss=loss,
         validate=lambda model: validate(model, val),

@@ -67,8 +67,7 @@ def tiny_export(tmp_path_factory) -> tuple[Path, ModelSpec, Path]:
     run_dir = root / "run"
     train_denoise.main(["--config", str(TINY_CONFIG), "--data", str(root / "data"),
                         "--set", f"out_dir={json.dumps(str(run_dir))}"])
-    _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="denoise_tiny", arch="DenoiseUNet",
-                                          folder=root / "models")
+    _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="denoise_tiny", folder=root / "models")
     return root / "models", spec, run_dir / "ckpt.pt"
 
 

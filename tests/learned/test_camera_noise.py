@@ -60,8 +60,7 @@ def test_tiny_noise_level_run_trains_exports_and_reads(tmp_path):
                             "--set", f"out_dir={json.dumps(str(run_dir))}"])
     line = json.loads((run_dir / "val_log.jsonl").read_text().splitlines()[-1])
     assert line["step"] == 4 and np.isfinite(line["read_gray_25"])
-    path, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="noise_level", arch="NoiseLevelNet",
-                                             folder=tmp_path / "models")
+    path, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="noise_level", folder=tmp_path / "models")
     assert spec.args == {"channels": 3, "width": 8, "depth": 1} and path.stat().st_size < 50_000
 
 

@@ -115,8 +115,7 @@ def tiny_detector(tmp_path_factory):
                        f"out_dir={json.dumps(str(run_dir))}"])
     log = [json.loads(line) for line in (run_dir / "val_log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 4 and 0.0 <= log[-1]["f1"] <= 1.0
-    _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="detect", arch="DamageUNet",
-                                          folder=root / "models")
+    _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="detect", folder=root / "models")
     return root / "models", spec
 
 

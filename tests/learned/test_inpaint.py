@@ -44,8 +44,7 @@ def tiny_export(tmp_path_factory):
                         "--set", f"out_dir={json.dumps(str(run_dir))}"])
     log = [json.loads(line) for line in (run_dir / "val_log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 30 and np.isfinite(log[-1]["psnr_hole_color"])
-    _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="inpaint_tiny", arch="InpaintUNet",
-                                          folder=root / "models")
+    _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="inpaint_tiny", folder=root / "models")
     return root / "models", spec, run_dir / "ckpt.pt"
 
 

@@ -50,8 +50,7 @@ def tiny_lowlight_export(tmp_path_factory) -> tuple[Path, registry.ModelSpec, Pa
     run_dir = root / "run"
     train_lowlight.main(["--config", str(TINY_CONFIG), "--data", str(root / "data"),
                          "--set", f"out_dir={json.dumps(str(run_dir))}"])
-    _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="lowlight_tiny", arch="LowLightNet",
-                                          folder=root / "models")
+    _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="lowlight_tiny", folder=root / "models")
     return root / "models", spec, run_dir
 
 

@@ -127,16 +127,20 @@ def test_unknown_model_lists_known_ones():
 
 def test_export_command_prints_hash_and_entry(tiny_export, tmp_path, capsys):
     _, spec, tiny_checkpoint = tiny_export
-    assert export.main([str(tiny_checkpoint), "--name", "denoise_tiny", "--arch", "DenoiseUNet",
-                        "--models-dir", str(tmp_path)]) == 0
+    assert export.main([str(tiny_checkpoint), "--name", "denoise_tiny", "--models-dir", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     digest = (tmp_path / spec.weights).with_suffix(".safetensors.sha256").read_text().split()[0]
     assert f"sha256 {digest}" in printed and repr(spec.weights) in printed
     assert f"sha256={digest!r})," in printed and "paste the entry above" in printed
+    assert export.main([str(tiny_checkpoint), "--name", "x", "--arch", "LowLightNet"]) == 2
+    assert "holds a DenoiseUNet, not a LowLightNet; leave --arch out" in capsys.readouterr().err
     checkpoint = tmp_path / "ckpt.pt"
     torch.save({"params": {}, "params_ema": {}, "config": {}, "step": 0}, checkpoint)
+    assert export.main([str(checkpoint), "--name", "x", "--models-dir", str(tmp_path)]) == 2
+    assert "lacks arch, args: it was written before checkpoints named their network; export it with --arch" \
+        in capsys.readouterr().err
     assert export.main([str(checkpoint), "--name", "x", "--arch", "DenoiseUNet", "--models-dir", str(tmp_path)]) == 2
-    assert "do not fit" in capsys.readouterr().err
+    assert "do not fit DenoiseUNet" in capsys.readouterr().err
     assert export.main([str(tmp_path / "missing.pt"), "--name", "denoise"]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
     (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
