@@ -36,6 +36,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from enhance_core.atomic import write_bytes_atomic
 from enhance_core.errors import ImageReadError, ImageWriteError, ParameterError
 from enhance_core.stroke_render import paint_stroke
 from enhance_core.validation import check_bool, check_list, check_number, check_object, check_whole
@@ -448,12 +449,9 @@ def save_mask_raster(mask: Mask, path: str | Path) -> Path:
     ok, encoded = cv2.imencode(".png", codes)
     if not ok:
         raise ImageWriteError(path, "could not encode the mask as PNG")
-    partial = path.with_name(path.name + ".partial")
     try:
-        partial.write_bytes(encoded.tobytes())
-        partial.replace(path)
+        write_bytes_atomic(path, encoded.tobytes())
     except OSError as error:
-        partial.unlink(missing_ok=True)
         raise ImageWriteError(path, f"could not write the mask: {error.strerror or error}") from None
     return path
 

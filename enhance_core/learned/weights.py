@@ -27,6 +27,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from enhance_core.atomic import write_bytes_atomic
 from enhance_core.errors import ModelError
 
 FORMAT = "enhance-studio.weights"
@@ -92,16 +93,15 @@ def encode_weights(tensors: dict[str, Any], metadata: dict[str, str]) -> bytes:
 def write_weights(folder: Path, name: str, data: bytes) -> tuple[Path, str]:
     """Write ``data`` as ``folder/<name>-<hash8>.safetensors`` plus its ``.sha256`` sidecar.
 
-    Returns the weights path and the full hex SHA-256. Files are written to a
-    temporary name first and renamed, so a failed write leaves nothing behind.
+    Returns the weights path and the full hex SHA-256. Each file is written
+    through :func:`enhance_core.atomic.write_bytes_atomic`, so a failed write
+    leaves nothing behind.
     """
     digest = hashlib.sha256(data).hexdigest()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}-{digest[:8]}.safetensors"
     for target, content in ((path, data), (sha256_path(path), f"{digest}  {path.name}\n".encode())):
-        partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(content)
-        partial.replace(target)
+        write_bytes_atomic(target, content)
     return path, digest
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from enhance_core.errors import ImageReadError, ParameterError
+from enhance_core.errors import ImageReadError, ImageWriteError, ParameterError
 from enhance_core.masks import (
     Mask,
     Region,
@@ -98,6 +98,14 @@ def test_json_and_png_round_trip_replays_exactly(tmp_path) -> None:
     loaded = mask_from_dict(data, raster=load_mask_raster(png, rows=30, cols=40))
     assert loaded.strokes == mask.strokes and loaded.feather == 1.5
     np.testing.assert_allclose(loaded.render(), mask.render(), atol=1.0 / 65535)
+
+
+def test_saving_a_mask_writes_it_whole_or_names_the_failure(tmp_path) -> None:
+    mask = Mask(10, 12, raster=np.ones((10, 12), np.float32))
+    save_mask_raster(mask, tmp_path / "m.png")
+    assert [path.name for path in tmp_path.iterdir()] == ["m.png"], "no temporary file is left"
+    with pytest.raises(ImageWriteError, match="missing.*could not write the mask"):
+        save_mask_raster(mask, tmp_path / "missing" / "m.png")
 
 
 def test_loading_a_mask_of_the_wrong_size_names_the_file(tmp_path) -> None:
