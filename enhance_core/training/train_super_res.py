@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     val = load_uint8(list_images(args.data / "Set5")[:limit], mode="RGB")
     print(f"{len(train)} training images; validation: Set5 {len(val)}", flush=True)
 
-    adversary = PatchAdversary(width=cfg["d_width"], lr=cfg["d_lr"], shift=cfg["d_shift"]) if cfg["adversarial"] > 0 else None
+    adversary: PatchAdversary | None = None
+    if cfg["adversarial"] > 0:
+        adversary = PatchAdversary(width=cfg["d_width"], lr=cfg["d_lr"], shift=cfg["d_shift"])
 
     def loss(model: SuperResNet, batch: tuple) -> torch.Tensor | dict[str, torch.Tensor]:
         inputs, targets, scale = batch
