@@ -14,11 +14,17 @@ that overlap and blend with raised-cosine weights (see
 budget, retries at half the tile size when memory runs out, reports progress
 per tile, checks ``should_stop()`` before every tile, runs in fp16 autocast on
 CUDA, and with a ``mask`` computes only the tiles the mask touches.
+
+Filters: :func:`run_network` is the sequence every learned filter runs
+around its network (check the pixels, load the model, feed gray as RGB, run
+tiled with stop checks, average gray back, clip); a filter keeps only its own
+conditioning inputs and pre- and post-processing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -401,3 +407,113 @@ def _release_memory(device: str) -> None:
         import torch
 
         torch.cuda.empty_cache()
+
+
+def run_network(
+    model: Any,
+    pixels: np.ndarray,
+    forward: Callable[[Any, Any], Any],
+    *,
+    overlap: int,
+    bytes_per_pixel: float,
+    out_channels: int | None = None,
+    conditions: np.ndarray | None = None,
+    tile: int | None = None,
+    mask: np.ndarray | None = None,
+    device: str | None = None,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    clip_input: bool = False,
+    average_gray: bool = True,
+    cpu_bf16: bool = False,
+    refine: Callable[[np.ndarray], np.ndarray] | None = None,
+    clip: bool = False,
+) -> np.ndarray:
+    """Run a learned filter's network over ``pixels`` in cancellable tiles: the plumbing the filters share.
+
+    In order: check ``pixels``; load ``model`` and choose the device
+    (:func:`load_network`); clip the input to [0, 1] (``clip_input``); feed a
+    gray image as three equal channels; append ``conditions``; run
+    ``forward`` tile by tile (:func:`run_tiled`) with a stop check before
+    every layer (:func:`stop_checks`); average the output of a gray image
+    back to one channel (``average_gray``); ``refine`` it; ``clip`` it.
+
+    Parameters
+    ----------
+    model : str or nn.Module
+        Name in :data:`enhance_core.learned.registry.MODELS`, or a loaded
+        network on ``device`` (evaluation of a training checkpoint).
+    pixels : ndarray
+        (rows, cols, 1 or 3) image; a gray one is fed to the network as three equal channels.
+    forward : callable
+        ``forward(network, tensor)``: maps a tile (1, C, rows, cols), the image's
+        channels then the conditions', to (1, out_channels, rows, cols); see :func:`run_tiled`.
+    overlap, bytes_per_pixel, out_channels, tile, mask, progress
+        As :func:`run_tiled` (``multiple`` is ``network.multiple``); ``out_channels`` defaults to the image's
+        channels as fed.
+    conditions : ndarray, optional
+        Float32 (rows, cols, K) channels appended to the image (a noise map, a hole mask).
+    device : str, optional
+        Torch device; None selects one (see :func:`select_device`).
+    should_stop : callable, optional
+        Checked while the model loads, before every tile and before every layer.
+    clip_input : bool
+        Clip the input to [0, 1] first.
+    average_gray : bool
+        For a gray input, return the mean of the output's channels as one channel.
+    cpu_bf16 : bool
+        Run ``forward`` under bf16 autocast on a CPU that computes bf16 natively (:func:`cpu_has_fast_bf16`).
+    refine : callable, optional
+        Applied to the output (in the input's channels) before clipping.
+    clip : bool
+        Clip the output to ``[min(0, input min), max(1, input max)]``: [0, 1] for an input within it.
+
+    Returns
+    -------
+    ndarray
+        Float32 (rows, cols, out_channels), or (rows, cols, 1) for a gray input averaged back.
+
+    Raises
+    ------
+    Cancelled
+        ``should_stop()`` returned true.
+    ModelError, ParameterError
+        As :func:`check_pixels`, :func:`load_network` and :func:`run_tiled`.
+    """
+    check_pixels(pixels)
+    if isinstance(model, str):
+        network, device = load_network(model, device=device, should_stop=should_stop)
+    else:
+        network, device = model, select_device(device)
+    pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+    source = np.clip(pixels, 0.0, 1.0) if clip_input else pixels
+    gray = source.shape[2] == 1
+    if gray:
+        source = np.repeat(source, 3, axis=2)
+    if conditions is not None:
+        source = np.concatenate([source, conditions], axis=2)
+    tile_fn: Callable[[Any], Any] = functools.partial(forward, network)
+    if cpu_bf16 and device == "cpu" and cpu_has_fast_bf16():
+        tile_fn = _in_cpu_bf16(tile_fn)
+    with stop_checks(network, should_stop):
+        result = run_tiled(tile_fn, source, tile=tile, overlap=overlap, multiple=network.multiple, device=device,
+                           progress=progress, should_stop=should_stop, mask=mask, bytes_per_pixel=bytes_per_pixel,
+                           out_channels=out_channels or (3 if gray else pixels.shape[2]))
+    if gray and average_gray:
+        result = result.mean(axis=2, keepdims=True, dtype=np.float32)
+    if refine is not None:
+        result = refine(result)
+    if clip:
+        np.clip(result, min(0.0, float(pixels.min())), max(1.0, float(pixels.max())), out=result)
+    return result
+
+
+def _in_cpu_bf16(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``fn`` run under bf16 autocast on the CPU."""
+    import torch
+
+    def run(tensor: Any) -> Any:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return fn(tensor)
+
+    return run

@@ -1,0 +1,61 @@
+"""The learned filters' shared plumbing, :func:`enhance_core.learned.engine.run_network`, with a toy network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from enhance_core.errors import Cancelled, ParameterError
+from enhance_core.learned.engine import run_network
+
+
+class Scale(torch.nn.Module):
+    """Multiplies each colour channel by its own factor and adds the conditions' channel 3 (if any)."""
+
+    multiple = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Identity()
+        self.seen: list[tuple[int, ...]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(tuple(x.shape))
+        colour = self.conv(x[:, :3]) * torch.tensor([1.5, 1.0, 0.5]).view(1, 3, 1, 1)
+        return colour + x[:, 3:4] if x.shape[1] > 3 else colour
+
+
+def ramp(rows: int, cols: int, channels: int) -> np.ndarray:
+    return np.linspace(-0.2, 1.2, rows * cols * channels, dtype=np.float32).reshape(rows, cols, channels)
+
+
+def test_gray_is_fed_as_rgb_and_averaged_back_then_clipped_to_the_input_range():
+    net, gray = Scale(), ramp(40, 48, 1)
+    out = run_network(net, gray, lambda n, t: n(t), overlap=8, bytes_per_pixel=64.0, device="cpu", clip=True)
+    assert out.shape == (40, 48, 1) and all(shape[1] == 3 for shape in net.seen)
+    np.testing.assert_allclose(out, np.clip(gray, -0.2, 1.2), atol=1e-6)  # mean of 1.5, 1.0, 0.5 times x is x
+
+
+def test_conditions_clip_input_and_one_channel_output():
+    net, pixels = Scale(), ramp(32, 32, 3)
+    conditions = np.full((32, 32, 1), 0.25, np.float32)
+    out = run_network(net, pixels, lambda n, t: n(t)[:, 1:2], conditions=conditions, overlap=8,
+                      bytes_per_pixel=64.0, out_channels=1, device="cpu", clip_input=True, average_gray=False)
+    assert out.shape == (32, 32, 1) and net.seen[0][1] == 4
+    np.testing.assert_allclose(out[..., 0], np.clip(pixels[..., 1], 0.0, 1.0) + 0.25, atol=1e-6)
+
+
+def test_refine_runs_before_clipping():
+    out = run_network(Scale(), ramp(16, 16, 3), lambda n, t: n(t), overlap=4, bytes_per_pixel=64.0, device="cpu",
+                      refine=lambda result: result + 10.0, clip=True)
+    assert out.max() == pytest.approx(1.2)
+
+
+def test_a_stop_request_cancels_and_bad_pixels_are_refused():
+    calls = iter(range(100))
+    with pytest.raises(Cancelled):
+        run_network(Scale(), ramp(16, 16, 3), lambda n, t: n(t), overlap=4, bytes_per_pixel=64.0, device="cpu",
+                    should_stop=lambda: next(calls) >= 2)
+    with pytest.raises(ParameterError, match="rows, cols, 1 or 3"):
+        run_network(Scale(), np.zeros((8, 8, 2), np.float32), lambda n, t: n(t), overlap=4, bytes_per_pixel=64.0)
