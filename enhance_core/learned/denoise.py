@@ -42,7 +42,7 @@ import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
-from enhance_core.learned.engine import check_pixels
+from enhance_core.learned.engine import check_pixels, load_network, run_network
 from enhance_core.learned.noise_map import estimate_noise_map, typical_level
 
 MODEL_NAME = "denoise"
@@ -117,8 +117,6 @@ def denoise_image(
         raise ParameterError(f"sigma must be between 0 and {SIGMA_MAX:g} (0-255 scale), got {sigma}")
     elif sigma == 0.0:
         return pixels.copy()
-    from enhance_core.learned.engine import load_network
-
     network, device = load_network(model, device=device, should_stop=should_stop)
     level: float | np.ndarray = sigma if sigma is not None else np.minimum(
         estimate_noise_map(pixels, device=device, should_stop=should_stop), SIGMA_MAX)
@@ -146,30 +144,22 @@ def run_denoiser(
     """
     import torch
 
-    from enhance_core.learned.engine import run_tiled, stop_checks
-
-    gray = pixels.shape[2] == 1
-    source = np.repeat(pixels, 3, axis=2) if gray else pixels
+    conditions = None
     if np.ndim(sigma) == 0:
         level = float(sigma) / 255.0
 
-        def run_network(tensor: torch.Tensor) -> torch.Tensor:
+        def forward(network: Any, tensor: torch.Tensor) -> torch.Tensor:
             tensor = tensor.contiguous(memory_format=torch.channels_last)
             return network(tensor, torch.full_like(tensor[:, :1], level))
     else:
-        source = np.concatenate([source, np.asarray(sigma, np.float32)[..., None] / np.float32(255.0)], axis=2)
+        conditions = np.asarray(sigma, np.float32)[..., None] / np.float32(255.0)
 
-        def run_network(tensor: torch.Tensor) -> torch.Tensor:
+        def forward(network: Any, tensor: torch.Tensor) -> torch.Tensor:
             return network(tensor[:, :3].contiguous(memory_format=torch.channels_last), tensor[:, 3:4])
-    with stop_checks(network, should_stop):
-        result = run_tiled(run_network, source, tile=tile, overlap=OVERLAP, multiple=network.multiple,
-                           device=device, progress=progress, should_stop=should_stop, mask=mask,
-                           bytes_per_pixel=BYTES_PER_PIXEL, out_channels=3)
-    if gray:
-        result = result.mean(axis=2, keepdims=True, dtype=np.float32)
-    result = keep_local_mean(pixels, result)
-    low, high = min(0.0, float(pixels.min())), max(1.0, float(pixels.max()))
-    return np.clip(result, low, high, out=result)
+    return run_network(network, pixels, forward, conditions=conditions, overlap=OVERLAP,
+                       bytes_per_pixel=BYTES_PER_PIXEL, out_channels=3, tile=tile, mask=mask, device=device,
+                       progress=progress, should_stop=should_stop,
+                       refine=lambda result: keep_local_mean(pixels, result), clip=True)
 
 
 def _shrink(field: np.ndarray) -> np.ndarray:

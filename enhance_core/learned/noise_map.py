@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from enhance_core.filters.base import ProgressFn, StopFn
-from enhance_core.learned.engine import check_pixels
+from enhance_core.learned.engine import run_network
 
 MODEL_NAME = "noise_level"
 OVERLAP = 16
@@ -60,16 +60,9 @@ def estimate_noise_map(
     Cancelled
         ``should_stop()`` returned true.
     """
-    check_pixels(pixels)
-    from enhance_core.learned.engine import load_network, run_tiled, stop_checks
-
-    network, device = load_network(MODEL_NAME, device=device, should_stop=should_stop, network=network)
-    source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
-    if source.shape[2] == 1:
-        source = np.repeat(source, 3, axis=2)
-    with stop_checks(network, should_stop):
-        level = run_tiled(network, source, overlap=OVERLAP, multiple=network.multiple, device=device,
-                          progress=progress, should_stop=should_stop, bytes_per_pixel=BYTES_PER_PIXEL, out_channels=1)
+    level = run_network(MODEL_NAME if network is None else network, pixels, lambda net, tensor: net(tensor),
+                        overlap=OVERLAP, bytes_per_pixel=BYTES_PER_PIXEL, out_channels=1, device=device,
+                        progress=progress, should_stop=should_stop, clip_input=True, average_gray=False)
     return np.maximum(level[..., 0], 0.0) * np.float32(255.0)
 
 
