@@ -32,7 +32,7 @@ import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import ProgressFn, StopFn
-from enhance_core.learned.engine import check_pixels
+from enhance_core.learned.engine import check_pixels, load_network, run_network
 
 MODEL_NAME = "detect"
 OVERLAP = 48
@@ -91,34 +91,26 @@ def damage_probability(
     check_pixels(pixels)
     import torch
 
-    from enhance_core.learned.engine import cpu_has_fast_bf16, load_network, run_tiled, stop_checks
-
     network, device = load_network(MODEL_NAME, device=device, should_stop=should_stop, network=network)
-    bf16 = device == "cpu" and cpu_has_fast_bf16()
 
-    def run_network(tensor: torch.Tensor) -> torch.Tensor:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = network(tensor.contiguous(memory_format=torch.channels_last))
-        return torch.sigmoid(logits.float())
+    def forward(net: Any, tensor: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(net(tensor.contiguous(memory_format=torch.channels_last)).float())
+
+    def detect(source: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
+        return run_network(network, source, forward, overlap=OVERLAP, bytes_per_pixel=BYTES_PER_PIXEL,
+                           out_channels=1, tile=tile, device=device, progress=progress, should_stop=should_stop,
+                           cpu_bf16=True, average_gray=False)[..., 0]
 
     source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
-    if source.shape[2] == 1:
-        source = np.repeat(source, 3, axis=2)
     rows, cols = source.shape[:2]
+    probability = detect(source, progress)
     scale = COARSE_SIDE / max(rows, cols)
-    with stop_checks(network, should_stop):
-        probability = run_tiled(run_network, source, tile=tile, overlap=OVERLAP, multiple=network.multiple,
-                                device=device, progress=progress, should_stop=should_stop,
-                                bytes_per_pixel=BYTES_PER_PIXEL, out_channels=1)[..., 0]
-        if scale < 0.5:
-            small = cv2.resize(source, (max(1, round(cols * scale)), max(1, round(rows * scale))),
-                               interpolation=cv2.INTER_AREA)
-            coarse = run_tiled(run_network, small, tile=tile, overlap=OVERLAP, multiple=network.multiple,
-                               device=device, should_stop=should_stop, bytes_per_pixel=BYTES_PER_PIXEL,
-                               out_channels=1)[..., 0]
-            edges = torn_edges(coarse, (rows, cols))
-            if edges is not None:
-                np.maximum(probability, edges, out=probability)
+    if scale < 0.5:
+        size = max(1, round(cols * scale)), max(1, round(rows * scale))
+        small = cv2.resize(source, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], source.shape[2])
+        edges = torn_edges(detect(small, None), (rows, cols))
+        if edges is not None:
+            np.maximum(probability, edges, out=probability)
     return np.clip(probability, 0.0, 1.0)
 
 

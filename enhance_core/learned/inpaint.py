@@ -26,7 +26,7 @@ import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import ProgressFn, StopFn
-from enhance_core.learned.engine import check_pixels
+from enhance_core.learned.engine import check_pixels, load_network, run_network
 from enhance_core.learned.prefill import push_pull_fill
 
 MODEL_NAME = "inpaint"
@@ -70,30 +70,37 @@ def _sub_progress(progress: ProgressFn | None, start: float, stop: float) -> Pro
     return lambda fraction, message: progress(start + (stop - start) * fraction, message)
 
 
-def _fill_crop(run_network, crop, hole, *, multiple, device, progress, should_stop, tile):
+def _forward(network: Any, tensor: Any) -> Any:
+    """The network on one tile: the pre-filled picture (channels 0-2) and the hole (channel 3)."""
+    import torch
+
+    tensor = tensor.contiguous(memory_format=torch.channels_last)
+    return network(tensor[:, :3], tensor[:, 3:4]).float()
+
+
+def _fill_crop(network: Any, crop: np.ndarray, hole: np.ndarray, *, device: str, progress: ProgressFn | None,
+               should_stop: StopFn | None, tile: int | None) -> np.ndarray:
     """Fill ``hole`` in the 3-channel ``crop``; coarse-to-fine when the hole reaches far."""
     from scipy import ndimage
-
-    from enhance_core.learned.engine import run_tiled
 
     rows, cols = hole.shape
     reach = float(ndimage.distance_transform_edt(hole).max())
     fine_start = 0.0
-    if reach > COARSE_REACH and min(rows, cols) >= 4 * multiple:
+    if reach > COARSE_REACH and min(rows, cols) >= 4 * network.multiple:
         half = ((cols + 1) // 2, (rows + 1) // 2)
         small = cv2.resize(crop, half, interpolation=cv2.INTER_AREA)
         small_hole = cv2.resize(hole.astype(np.float32), half, interpolation=cv2.INTER_AREA) > 0
         fine_start = 0.25
-        coarse = _fill_crop(run_network, small, small_hole, multiple=multiple, device=device,
+        coarse = _fill_crop(network, small, small_hole, device=device,
                             progress=_sub_progress(progress, 0.0, fine_start), should_stop=should_stop, tile=tile)
         upsampled = cv2.resize(coarse, (cols, rows), interpolation=cv2.INTER_LINEAR)
         prefilled = np.where(hole[..., None], upsampled, crop)
     else:
         prefilled = push_pull_fill(crop, hole)
-    stacked = np.concatenate([prefilled, hole[..., None].astype(np.float32)], axis=2)
-    result = run_tiled(run_network, stacked, tile=tile, overlap=OVERLAP, multiple=multiple, device=device,
-                       progress=_sub_progress(progress, fine_start, 1.0), should_stop=should_stop,
-                       mask=hole.astype(np.float32), bytes_per_pixel=BYTES_PER_PIXEL, out_channels=3)
+    result = run_network(network, prefilled, _forward, conditions=hole[..., None].astype(np.float32), overlap=OVERLAP,
+                         bytes_per_pixel=BYTES_PER_PIXEL, out_channels=3, tile=tile, mask=hole.astype(np.float32),
+                         device=device, progress=_sub_progress(progress, fine_start, 1.0), should_stop=should_stop,
+                         cpu_bf16=True)
     return np.where(hole[..., None], result, crop).astype(np.float32)
 
 
@@ -149,25 +156,13 @@ def inpaint_masked(
     pixels = np.ascontiguousarray(pixels, dtype=np.float32)
     if not hole.any():
         return pixels.copy()
-    from enhance_core.learned.engine import cpu_has_fast_bf16, load_network, stop_checks
-
     network, device = load_network(model, device=device, should_stop=should_stop, network=network)
-    import torch
-
-    bf16 = device == "cpu" and cpu_has_fast_bf16()
-
-    def run_network(tensor: torch.Tensor) -> torch.Tensor:
-        tensor = tensor.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            return network(tensor[:, :3], tensor[:, 3:4]).float()
-
     rows, cols = _crop_box(hole, CONTEXT)
     crop = pixels[rows, cols]
     crop_hole = hole[rows, cols]
     source = np.repeat(crop, 3, axis=2) if crop.shape[2] == 1 else crop
-    with stop_checks(network, should_stop):
-        filled = _fill_crop(run_network, source, crop_hole, multiple=network.multiple, device=device,
-                            progress=progress, should_stop=should_stop, tile=tile)
+    filled = _fill_crop(network, source, crop_hole, device=device, progress=progress, should_stop=should_stop,
+                        tile=tile)
     if crop.shape[2] == 1:
         filled = filled.mean(axis=2, keepdims=True, dtype=np.float32)
     low, high = min(0.0, float(pixels.min())), max(1.0, float(pixels.max()))
