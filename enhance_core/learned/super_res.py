@@ -29,7 +29,7 @@ import numpy as np
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
 from enhance_core.geometry import StepGeometry, scale_affine
-from enhance_core.learned.engine import check_pixels
+from enhance_core.learned.engine import check_pixels, run_network
 from enhance_core.masks import Region
 
 MODEL_NAME = "super_res"
@@ -120,22 +120,15 @@ def _learned_detail(picture: np.ndarray, scale: int, kind: float, *, device: str
                     progress: ProgressFn | None, should_stop: StopFn | None, tile: int | None,
                     model: Any) -> np.ndarray:
     """The network's sub-pixel detail for float32 (rows, cols, 3) ``picture``: (rows, cols, 3 * scale**2)."""
-    from enhance_core.learned.engine import load_network, run_tiled, select_device, stop_checks
+    def forward(network: Any, x: Any) -> Any:
+        import torch
 
-    if isinstance(model, str):
-        model, device = load_network(model, device=device, should_stop=should_stop)
-    else:
-        device = select_device(device)
-    rows, cols = picture.shape[:2]
-    inputs = np.concatenate([picture, np.full((rows, cols, 1), kind, np.float32)], axis=2)
-    import torch
+        return network.detail(x.contiguous(memory_format=torch.channels_last), scale)
 
-    def run(x: Any) -> Any:
-        return model.detail(x.contiguous(memory_format=torch.channels_last), scale)
-
-    with stop_checks(model, should_stop):
-        return run_tiled(run, inputs, tile=tile, overlap=TILE_OVERLAP, device=device, progress=progress,
-                         should_stop=should_stop, bytes_per_pixel=2048.0, out_channels=3 * scale * scale)
+    kind_plane = np.full(picture.shape[:2] + (1,), kind, np.float32)
+    return run_network(model, picture, forward, conditions=kind_plane, overlap=TILE_OVERLAP, bytes_per_pixel=2048.0,
+                       out_channels=3 * scale * scale, tile=tile, device=device, progress=progress,
+                       should_stop=should_stop)
 
 
 @dataclass(frozen=True)
