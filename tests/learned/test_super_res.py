@@ -151,10 +151,20 @@ def test_the_adversarial_term_trains_beside_the_l1_loss(tmp_path: Path, capsys) 
     out = tmp_path / "run"
     train_super_res.main(["--config", str(TINY_CONFIG), "--data", str(data), "--set", f"out_dir={out}",
                           "--set", "threads=1", "--set", "adversarial=0.05", "--set", "d_width=8",
-                          "--set", "d_shift=4"])
+                          "--set", "d_shift=4", "--set", "grid=1.0", "--set", "grid_window=4"])
     logged = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step ")]
-    assert logged and all(" l1 " in line and " adversarial " in line for line in logged)
+    assert logged and all(" l1 " in line and " adversarial " in line and " grid " in line for line in logged)
     assert torch.load(out / "ckpt.pt", map_location="cpu", weights_only=True)["step"] == 20
+
+
+def test_the_grid_term_sees_a_pattern_on_the_sub_pixel_grid_and_not_an_offset() -> None:
+    torch.manual_seed(0)
+    target = torch.rand(2, 3, 64, 64)
+    patterned = target.clone()
+    patterned[:, :, ::4, ::4] += 0.1
+    assert float(train_super_res.grid_error(target + 0.05, target, 4, 8)) < 1e-6
+    assert float(train_super_res.grid_error(patterned, target, 4, 8)) > 0.01
+    assert float(train_super_res.grid_error(patterned, target, 2, 8)) > 0.005
 
 
 def test_the_discriminator_sees_real_and_fake_cut_alike_at_varying_offsets() -> None:
