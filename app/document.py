@@ -4,7 +4,9 @@ A thin Qt layer over Qt-free core objects: the :class:`FilterStack` stays the
 single source of truth and this class relays its change events as a Qt
 signal, so widgets are views that rebuild from ``stack.snapshot()``. The
 undo history has no step limit of its own: :class:`~app.history.HistoryKeeper`
-keeps it within the user's step limit and memory budget.
+keeps it within the user's step limit and memory budget. ``full_results``
+(:class:`~enhance_core.full_results.FullResults`) holds the full-resolution
+renders the export and the exact metrics share; a new source clears it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from app.view_geometry import ViewGeometry, planning_context, shown_steps, view_geometry
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.geometry_ops import skews_measured
+from enhance_core.full_results import FullResults
 from enhance_core.image import Image
 from enhance_core.metrics import reference_for_result
 from enhance_core.stack import FilterStack, StackChange, StackItem
@@ -60,6 +63,7 @@ class Document(QObject):
         self.reference_path: Path | None = None
         self.project_path: Path | None = None
         self.selected_uid = ""
+        self.full_results = FullResults()
         self._geometry: tuple[Image, tuple[StackItem, ...], int, ViewGeometry] | None = None
         self.stack.subscribe(self._relay)
 
@@ -71,6 +75,7 @@ class Document(QObject):
     def set_source(self, image: Image, path: Path | None) -> None:
         """Show a new source image with an empty stack and history."""
         self.source, self.source_path, self.project_path = image, path, None
+        self.full_results.clear()
         self.undo_stack.clear()
         self.stack.reset(())
         self.select("")
@@ -79,6 +84,7 @@ class Document(QObject):
     def replace_source(self, image: Image, path: Path | None) -> None:
         """Show another slice or frame of the same series, keeping the stack, selection and history."""
         self.source, self.source_path = image, path
+        self.full_results.clear()
         self.source_replaced.emit()
 
     def set_reference(self, image: Image | None, path: Path | None) -> None:

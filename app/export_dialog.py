@@ -1,7 +1,9 @@
 """The export dialog: file, format, bit depth, quality, output size, and for JPEG a live size/PSNR/SSIM estimate.
 
 Opening the dialog starts the full-resolution render (progress in the status
-bar); the estimate runs on that render whenever the quality changes, latest
+bar; a result the document's shared full-resolution results already hold,
+from the exact metrics or an earlier export of the same stack, is taken from
+there); the estimate runs on that render whenever the quality changes, latest
 request wins; Export writes the same render, so what was estimated is what
 gets written.
 
@@ -109,8 +111,8 @@ class ExportDialog(QDialog):
         self.buttons.accepted.connect(self.export)
         self.buttons.rejected.connect(self.reject)
         self._sync_format_to_path()
-        render_lane.submit(partial(render_full, self.source, self.steps, device), on_done=self._on_rendered,
-                           on_failed=self._on_failed, label="Rendering for export")
+        render_lane.submit(partial(render_full, self.source, self.steps, device, results=document.full_results),
+                           on_done=self._on_rendered, on_failed=self._on_failed, label="Rendering for export")
 
     def _layout(self, browse: QPushButton) -> None:
         file_row = QHBoxLayout()

@@ -8,6 +8,10 @@ a regular grid (aligned to the 16-pixel JPEG blocks); the size is scaled by
 the area ratio. The estimate and the writes resize the result first when
 the export has an output size (:mod:`enhance_core.export_size`).
 
+The render goes through the document's shared full-resolution results
+(:class:`enhance_core.full_results.FullResults`) when given: a second export,
+or one after the exact metrics, of the same stack takes the result they left.
+
 Results of a DICOM source are written with the de-identified JSON
 description of :mod:`enhance_core.medical.export` (patient fields only when
 asked); the full-range export writes the slice's unedited values as 16 bits
@@ -26,6 +30,7 @@ import numpy as np
 
 from enhance_core.errors import Cancelled
 from enhance_core.export_size import OutputSize, apply_output_size
+from enhance_core.full_results import FullResults
 from enhance_core.image import Image, Window
 from enhance_core.io import write_image
 from enhance_core.io.jpeg_cost import jpeg_cost
@@ -48,9 +53,12 @@ class JpegEstimate:
     seconds: float
 
 
-def render_full(source: Image, steps: tuple, device: str | None, progress, should_stop) -> Image:
-    """Render the stack on the source at full resolution."""
-    return render_image(source, steps, progress=progress, should_stop=should_stop, device=device)
+def render_full(source: Image, steps: tuple, device: str | None, progress, should_stop, *,
+                results: FullResults | None = None) -> Image:
+    """Render the stack on the source at full resolution, through ``results`` when given (else uncached)."""
+    if results is None:
+        return render_image(source, steps, progress=progress, should_stop=should_stop, device=device)
+    return results.render(source, steps, progress=progress, should_stop=should_stop, device=device)
 
 
 def sample_mosaic(pixels: np.ndarray, *, budget: int = SAMPLE_PIXELS, tile: int = TILE) -> np.ndarray:

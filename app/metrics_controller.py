@@ -2,9 +2,10 @@
 
 Live jobs measure the preview frame (result and original at the preview
 scale, the reference downscaled the same way and cached). The exact job
-renders the stack at full resolution (:func:`enhance_core.render.render_image`)
-and measures it; it starts by itself after ``IDLE_MS`` without edits for
-images up to ``AUTO_EXACT_PIXELS``, and any edit cancels it.
+renders the stack at full resolution through the document's shared
+full-resolution results (:class:`enhance_core.full_results.FullResults`, which
+the export reuses) and measures it; it starts by itself after ``IDLE_MS``
+without edits for images up to ``AUTO_EXACT_PIXELS``, and any edit cancels it.
 
 The reference follows the stack's geometry
 (:func:`enhance_core.metrics.reference_for_result`): one of the output's size
@@ -26,6 +27,7 @@ from app.render_controller import RenderController
 from app.render_jobs import ViewFrame
 from app.workers import JobRunner
 from enhance_core.filters.base import RenderContext
+from enhance_core.full_results import FullResults
 from enhance_core.geometry import warp_image
 from enhance_core.medical.windows import display_steps
 from enhance_core.metrics import reference_for_result
@@ -82,8 +84,8 @@ class MetricsController(QObject):
         if source is None or self.document.reference_size_problem():
             return
         self._idle.stop()
-        job = partial(_exact_job, source, self.document.stack.snapshot(), self.document.reference,
-                      self.renders.generation, self.renders.device)
+        job = partial(_exact_job, self.document.full_results, source, self.document.stack.snapshot(),
+                      self.document.reference, self.renders.generation, self.renders.device)
         self.exact_lane.submit(job, on_done=self._on_report, on_failed=self.failed.emit,
                                label="Measuring at full resolution")
 
@@ -188,13 +190,14 @@ def _live_job(result: np.ndarray, original: np.ndarray, reference: np.ndarray | 
     return measure(result, original, reference, scale=scale, generation=generation)
 
 
-def _exact_job(source, steps, reference, generation: int, device, progress, should_stop) -> MetricsReport:
-    """Worker job: render at full resolution, then measure against the full-resolution reference.
+def _exact_job(results: FullResults, source, steps, reference, generation: int, device, progress,
+               should_stop) -> MetricsReport:
+    """Worker job: render at full resolution (through ``results``), then measure against the full-resolution reference.
 
     The original is warped through the stack's geometry, and the reference follows it (see :class:`_Follow`).
     """
-    rendered = render_image(source, steps, progress=lambda f, m: progress(0.9 * f, m),
-                            should_stop=should_stop, device=device)
+    rendered = results.render(source, steps, progress=lambda f, m: progress(0.9 * f, m),
+                              should_stop=should_stop, device=device)
     original = render_image(source, display_steps(steps), should_stop=should_stop).pixels
     follow = _Follow.of(source, steps, 1.0)
     shape = rendered.pixels.shape[:2]
