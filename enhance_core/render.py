@@ -307,7 +307,8 @@ class Renderer:
         for k in reversed(range(len(shapes))):
             shape = shapes[k]
             outputs[k] = need
-            step_ctx = ctx.with_(in_shape=(shape.in_rows, shape.in_cols), in_affine=shape.to_input)
+            step_ctx = ctx.with_(in_shape=(shape.in_rows, shape.in_cols), in_affine=shape.to_input,
+                                 mask_layer=shape.item.mask)
             margin = int(get_filter(shape.item.filter).margin(shape.item.params, step_ctx))
             if margin >= WHOLE_IMAGE:
                 need = full_region(shape.in_rows, shape.in_cols)

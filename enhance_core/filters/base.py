@@ -141,7 +141,9 @@ class RenderContext:
         For filters whose painted mask edits what they compute (see
         :attr:`FilterDef.mask_edits`): the step's :class:`enhance_core.masks.Mask`,
         to be composited over the filter's own mask with ``Mask.render_over``;
-        ``mask`` is then None and the stack does not blend by it.
+        ``mask`` is then None and the stack does not blend by it. While the
+        renderer plans regions (:attr:`FilterDef.margin`) it is every step's
+        mask, for margins that depend on what is painted (hole fill).
     source : ndarray or None
         The source image's full-resolution pixels, for filters whose analysis
         must see the whole original at full resolution (the damage detector)
@@ -226,7 +228,8 @@ class FilterDef:
         ``apply(pixels, params, ctx) -> pixels``.
     margin : callable
         ``margin(params, ctx) -> int``: rows/cols of context a region render
-        needs around the region (0 for point operations).
+        needs around the region (0 for point operations); ``ctx.mask_layer``
+        is the step's mask (or None).
     learned : bool
         True for CNN filters (run through the inference engine, may be slow).
     description : str

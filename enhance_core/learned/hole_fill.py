@@ -6,19 +6,31 @@ hole and :func:`enhance_core.learned.inpaint.inpaint_masked` fills it. In
 and the painted strokes edit what it marked (see
 :mod:`enhance_core.learned.restore`, whose ``restore`` filter adds grain
 removal and contrast rebalancing to the same two stages).
+
+A region render (the 1:1 viewport) of ``mask`` mode fills the region grown
+by :func:`hole_fill_margin`: when no painted hole reaches farther than
+:data:`~enhance_core.learned.inpaint.COARSE_REACH` from known pixels the fill
+is local and the margin :data:`~enhance_core.learned.inpaint.REGION_CONTEXT`,
+the network running only on the region's own holes; otherwise, and in
+``detected`` mode, the step needs the whole image.
 """
 
 from __future__ import annotations
 
+import math
+import threading
+import weakref
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import FilterDef, RenderContext, param
-from enhance_core.filters.common import whole_image_margin
+from enhance_core.filters.common import WHOLE_IMAGE
 from enhance_core.learned import inpaint
 from enhance_core.learned.restore import fill_detected
+from enhance_core.masks import Mask
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,83 @@ class HoleFillParams:
                         used_when=("source", "detected"))
 
 
+REACH_PIXELS = 1 << 20
+"""Pixels of the coarse copy of a mask on which :func:`mask_reach` measures its holes."""
+
+_reaches: weakref.WeakKeyDictionary[Mask, float] = weakref.WeakKeyDictionary()
+_reaches_lock = threading.Lock()
+
+
+def mask_reach(mask: Mask) -> float:
+    """An upper bound, in source pixels, of how far any pixel the mask paints (value > 0) is from an unpainted one.
+
+    Measured on a coarse copy (at most :data:`REACH_PIXELS`) that covers
+    every cell a stroke, the raster or the feather touches (erase strokes
+    are left out: they only shrink the holes), so the bound is loose by
+    about two coarse cells; computed once per mask.
+    """
+    with _reaches_lock:
+        known = _reaches.get(mask)
+    if known is not None:
+        return known
+    scale = min(1.0, math.sqrt(REACH_PIXELS / (mask.rows * mask.cols)))
+    rows, cols = max(1, round(mask.rows * scale)), max(1, round(mask.cols * scale))
+    cover = np.zeros((rows, cols), np.uint8)
+    if mask.raster is not None:
+        cover[cv2.resize(mask.raster, (cols, rows), interpolation=cv2.INTER_AREA) > 0] = 1
+    for stroke in mask.strokes:
+        if stroke.erase:
+            continue
+        radius = math.ceil(stroke.radius * scale + 1.5)
+        points = np.round(((stroke.array + 0.5) * scale - 0.5) * 16).astype(np.int32)
+        if len(points) > 1:
+            cv2.polylines(cover, [points], False, 1, 2 * radius + 1, cv2.LINE_8, shift=4)
+        else:
+            cv2.circle(cover, (int(points[0, 0]), int(points[0, 1])), 16 * radius, 1, -1, cv2.LINE_8, shift=4)
+    if mask.feather > 0:
+        grow = math.ceil(4.0 * mask.feather * scale) + 1
+        cover = np.asarray(cv2.dilate(cover, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)))
+    distance = cv2.distanceTransform(cover, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    reach = (float(distance.max()) + 2.0) / scale if cover.any() else 0.0
+    with _reaches_lock:
+        _reaches[mask] = reach
+    return reach
+
+
+def hole_fill_margin(params: HoleFillParams, ctx: RenderContext) -> int:
+    """Context a region's fill needs: a fixed margin in ``mask`` mode when the painted holes are small, else all.
+
+    Reads the step's mask from ``ctx.mask_layer`` (set while the renderer
+    plans regions); without a mask, in ``detected`` mode, or when a hole
+    reaches farther than :data:`~enhance_core.learned.inpaint.COARSE_REACH`
+    at the render's scale, returns :data:`~enhance_core.filters.common.WHOLE_IMAGE`.
+    """
+    if params.source != "mask" or not isinstance(ctx.mask_layer, Mask):
+        return WHOLE_IMAGE
+    magnification = ctx.scale if ctx.in_affine is None else float(
+        np.linalg.norm(np.asarray(ctx.in_affine, dtype=np.float64)[:, :2], 2))
+    if mask_reach(ctx.mask_layer) * magnification + 2.0 > inpaint.COARSE_REACH:
+        return WHOLE_IMAGE
+    return inpaint.REGION_CONTEXT
+
+
+def _own_part(pixels: np.ndarray, ctx: RenderContext) -> tuple[slice, slice] | None:
+    """For a region render, the rows and columns of ``pixels`` that are the region itself (without the margin).
+
+    The renderer grew the region by :data:`~enhance_core.learned.inpaint.REGION_CONTEXT`
+    on every side, except where the image ends; None when ``pixels`` is the whole input.
+    """
+    if ctx.in_shape is None or pixels.shape[:2] == tuple(ctx.in_shape):
+        return None
+    margin = inpaint.REGION_CONTEXT
+    parts = []
+    for start, size, whole in zip(ctx.origin, pixels.shape[:2], ctx.in_shape):
+        first = margin if start > 0 else 0
+        last = max(size - margin, 0) if start + size < whole else size
+        parts.append(slice(min(first, last), last))
+    return parts[0], parts[1]
+
+
 def apply_hole_fill(pixels: np.ndarray, params: HoleFillParams, ctx: RenderContext) -> np.ndarray:
     """Filter-stack entry point: fill the step's mask, or the detected damage edited by the step's strokes.
 
@@ -49,8 +138,10 @@ def apply_hole_fill(pixels: np.ndarray, params: HoleFillParams, ctx: RenderConte
     if ctx.mask is None:
         raise ParameterError("hole_fill fills the step's mask, but this step has none: paint over the damage, "
                              "pass --mask FILE or --mask-dir DIR, or set source=detected")
+    own = _own_part(pixels, ctx)
     return inpaint.inpaint_masked(pixels, ctx.mask, device=ctx.device, progress=ctx.progress,
-                                  should_stop=ctx.should_stop, model=inpaint.MODEL_NAME)
+                                  should_stop=ctx.should_stop, model=inpaint.MODEL_NAME, coarse=own is None,
+                                  window=own)
 
 
 FILTER_DEF = FilterDef(
@@ -59,7 +150,7 @@ FILTER_DEF = FilterDef(
     category="Learned",
     params_type=HoleFillParams,
     apply=apply_hole_fill,
-    margin=whole_image_margin,
+    margin=hole_fill_margin,
     learned=True,
     description="Fill holes, tears, scratches and dust (painted or detected) with a neural network at full resolution.",
     mask_edits=lambda params: params.source == "detected",

@@ -13,12 +13,23 @@ hole gets structure from far away without the whole result being computed at
 low resolution. Known pixels are returned exactly. Gray images are fed as
 three equal channels and the outputs averaged.
 
+Without that coarse pass a filled pixel depends only on a bounded
+neighbourhood: the push-pull pre-fill's pyramid reaches a few times the
+holes' reach, the network its receptive field. :data:`REGION_CONTEXT` is
+that distance for holes within :data:`COARSE_REACH`, so the ``hole_fill``
+filter fills a viewport from the viewport grown by it (``coarse=False``,
+the network run only where the viewport has holes: ``window``) instead of
+from the whole image; the result differs from the crop of a whole-image fill
+only by where the pyramid's samples and the tiles fall (measured in
+``tests/learned/test_hole_fill_region.py``).
+
 ``torch`` and SciPy are imported only when a fill runs, so the filter
 registry and the GUI start without them.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import cv2
@@ -35,6 +46,18 @@ CONTEXT = 96
 COARSE_REACH = 48
 """Holes reaching farther than this from known pixels get a half-size pass first."""
 OVERLAP = 64
+NETWORK_REACH = 176
+"""Pixels around an output pixel that the shipped network's receptive field spans (a multiple of 16)."""
+REGION_CONTEXT = NETWORK_REACH + 8 * 2 ** math.ceil(math.log2(COARSE_REACH + 1))
+"""Context a region's fill needs when no hole pixel is farther than :data:`COARSE_REACH` from a known one.
+
+The network's reach plus the pre-fill's: its pyramid goes about
+``log2(reach)`` levels down before every hole pixel has known neighbours,
+each level widening the 5-tap kernels' footprint twice over (down and back
+up), bounded here by eight times the next power of two. Farther-reaching
+holes get the coarse pass, which makes every filled pixel depend on the
+whole crop.
+"""
 BYTES_PER_PIXEL = 640.0
 """Peak working memory of the network per tile pixel in fp32."""
 
@@ -79,26 +102,31 @@ def _forward(network: Any, tensor: Any) -> Any:
 
 
 def _fill_crop(network: Any, crop: np.ndarray, hole: np.ndarray, *, device: str, progress: ProgressFn | None,
-               should_stop: StopFn | None, tile: int | None) -> np.ndarray:
-    """Fill ``hole`` in the 3-channel ``crop``; coarse-to-fine when the hole reaches far."""
+               should_stop: StopFn | None, tile: int | None, coarse: bool = True,
+               wanted: np.ndarray | None = None) -> np.ndarray:
+    """Fill ``hole`` in the 3-channel ``crop``; coarse-to-fine when the hole reaches far and ``coarse``.
+
+    ``wanted``: the hole pixels whose fill is needed (default all); the full-size pass runs only the tiles holding one.
+    """
     from scipy import ndimage
 
     rows, cols = hole.shape
-    reach = float(ndimage.distance_transform_edt(hole).max())
     fine_start = 0.0
-    if reach > COARSE_REACH and min(rows, cols) >= 4 * network.multiple:
+    if (coarse and min(rows, cols) >= 4 * network.multiple
+            and float(ndimage.distance_transform_edt(hole).max()) > COARSE_REACH):
         half = ((cols + 1) // 2, (rows + 1) // 2)
         small = cv2.resize(crop, half, interpolation=cv2.INTER_AREA)
         small_hole = cv2.resize(hole.astype(np.float32), half, interpolation=cv2.INTER_AREA) > 0
         fine_start = 0.25
-        coarse = _fill_crop(network, small, small_hole, device=device,
-                            progress=_sub_progress(progress, 0.0, fine_start), should_stop=should_stop, tile=tile)
-        upsampled = cv2.resize(coarse, (cols, rows), interpolation=cv2.INTER_LINEAR)
+        half_fill = _fill_crop(network, small, small_hole, device=device,
+                               progress=_sub_progress(progress, 0.0, fine_start), should_stop=should_stop, tile=tile)
+        upsampled = cv2.resize(half_fill, (cols, rows), interpolation=cv2.INTER_LINEAR)
         prefilled = np.where(hole[..., None], upsampled, crop)
     else:
         prefilled = push_pull_fill(crop, hole)
+    tiles = hole if wanted is None else wanted
     result = run_network(network, prefilled, _forward, conditions=hole[..., None].astype(np.float32), overlap=OVERLAP,
-                         bytes_per_pixel=BYTES_PER_PIXEL, out_channels=3, tile=tile, mask=hole.astype(np.float32),
+                         bytes_per_pixel=BYTES_PER_PIXEL, out_channels=3, tile=tile, mask=tiles.astype(np.float32),
                          device=device, progress=_sub_progress(progress, fine_start, 1.0), should_stop=should_stop,
                          cpu_bf16=True)
     return np.where(hole[..., None], result, crop).astype(np.float32)
@@ -114,6 +142,8 @@ def inpaint_masked(
     tile: int | None = None,
     model: str = MODEL_NAME,
     network: Any = None,
+    coarse: bool = True,
+    window: tuple[slice, slice] | None = None,
 ) -> np.ndarray:
     """Fill the pixels where ``mask`` is set with the learned hole-fill network.
 
@@ -136,6 +166,14 @@ def inpaint_masked(
         Name of the model in :data:`enhance_core.learned.registry.MODELS`.
     network : nn.Module, optional
         A loaded hole-fill network to use instead of ``model`` (evaluation of a training checkpoint).
+    coarse : bool
+        False skips the half-size pass for far-reaching holes: the fill of a
+        region of an image whose holes reach at most :data:`COARSE_REACH`,
+        which must not decide by the holes the region cuts open.
+    window : (slice, slice), optional
+        Rows and columns whose fill is needed (a region render's own part,
+        without its margin); the network runs only on the tiles holding
+        a hole pixel inside it, and the fill outside it may be left at the pre-fill.
 
     Returns
     -------
@@ -160,9 +198,14 @@ def inpaint_masked(
     rows, cols = _crop_box(hole, CONTEXT)
     crop = pixels[rows, cols]
     crop_hole = hole[rows, cols]
+    wanted = None
+    if window is not None:
+        inside = np.zeros_like(hole)
+        inside[window] = hole[window]
+        wanted = inside[rows, cols]
     source = np.repeat(crop, 3, axis=2) if crop.shape[2] == 1 else crop
     filled = _fill_crop(network, source, crop_hole, device=device, progress=progress, should_stop=should_stop,
-                        tile=tile)
+                        tile=tile, coarse=coarse, wanted=wanted)
     if crop.shape[2] == 1:
         filled = filled.mean(axis=2, keepdims=True, dtype=np.float32)
     low, high = min(0.0, float(pixels.min())), max(1.0, float(pixels.max()))
