@@ -24,14 +24,10 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-
 from enhance_core.errors import Cancelled
-from enhance_core.filters.base import ProgressFn, RenderContext, StopFn
-from enhance_core.geometry import meta_after_geometry, warp_image
+from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
-from enhance_core.render import Renderer
-from enhance_core.stack_geometry import stack_geometry
+from enhance_core.render import Renderer, result_image
 
 if TYPE_CHECKING:
     from enhance_core.stack import StackItem
@@ -86,11 +82,4 @@ class FullResults:
             pixels = self._renderer.render(image, steps, progress=progress, should_stop=should_stop, device=device)
         finally:
             self._busy.release()
-        shapes = stack_geometry(steps, image.rows, image.cols, ctx=RenderContext(source=image.pixels))
-        if not any(shape.geometry is not None for shape in shapes):
-            return image.with_pixels(pixels)
-        affine = shapes[-1].to_output
-        alpha = image.alpha
-        if alpha is not None:
-            alpha = np.clip(warp_image(alpha[:, :, None], affine, pixels.shape[:2])[:, :, 0], 0.0, 1.0)
-        return Image(pixels, alpha, meta_after_geometry(image.meta, affine, out_shape=pixels.shape[:2]))
+        return result_image(image, steps, pixels)

@@ -442,7 +442,16 @@ def render_image(image: Image, steps: Sequence[StackItem], *, progress: Progress
     """
     pixels = Renderer(cache_bytes=0).render(image, steps, progress=progress, should_stop=should_stop,
                                             device=device, notes=notes)
-    pixels = pixels if pixels.flags.writeable else pixels.copy()
+    return result_image(image, steps, pixels if pixels.flags.writeable else pixels.copy())
+
+
+def result_image(image: Image, steps: Sequence[StackItem], pixels: np.ndarray) -> Image:
+    """``image`` with ``pixels``, the full-resolution render of ``steps`` on it; alpha and metadata follow.
+
+    Without size-changing steps only the pixels change; with them the alpha
+    goes through the stack's affine and the metadata follows
+    (:func:`enhance_core.geometry.meta_after_geometry`).
+    """
     shapes = stack_geometry(steps, image.rows, image.cols, ctx=RenderContext(source=image.pixels))
     if not any(shape.geometry is not None for shape in shapes):
         return image.with_pixels(pixels)
