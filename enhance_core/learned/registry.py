@@ -164,6 +164,12 @@ MODELS: dict[str, ModelSpec] = {
         weights="super_res/super_res-1052a0c9.safetensors",
         sha256="1052a0c9a6b6b631b0ccabd8c37c0a3ab15d0860866f1af42ccf0acb7651a306",
     ),
+    "super_res_sharp": ModelSpec(
+        arch="SuperResNet",
+        args={"channels": 3, "width": 32, "blocks": 4, "scales": [2, 4]},
+        weights="super_res/super_res_sharp-6a9718b7.safetensors",
+        sha256="6a9718b7e042ba4e73475afd6872bfe1b22edf0a9cd4cdaacac01fe600f3d5a7",
+    ),
 }
 """Model name -> :class:`ModelSpec`."""
 

@@ -157,6 +157,33 @@ def test_the_adversarial_term_trains_beside_the_l1_loss(tmp_path: Path, capsys) 
     assert torch.load(out / "ckpt.pt", map_location="cpu", weights_only=True)["step"] == 20
 
 
+def test_sharpness_blends_the_weights_of_the_fidelity_and_the_sharp_networks() -> None:
+    from enhance_core.learned import registry
+    from enhance_core.learned.super_res import SHARPEST_BLEND
+
+    picture = synthetic_rgb(24, 28, seed=3)
+    fidelity = registry.load_model("super_res").state_dict()
+    sharp = registry.load_model("super_res_sharp").state_dict()
+    blend = registry.build("SuperResNet", registry.get_spec("super_res").args)
+    blend.load_state_dict({name: (1 - SHARPEST_BLEND) * value + SHARPEST_BLEND * sharp[name]
+                           for name, value in fidelity.items()})
+    expected = enlarge_image(picture, scale=4, input_kind="scan", model=blend.eval())
+    sharpest = enlarge_image(picture, scale=4, input_kind="scan", sharpness=1.0)
+    assert np.abs(sharpest - expected).max() < 1e-5
+    plain = enlarge_image(picture, scale=4, input_kind="scan")
+    assert np.array_equal(enlarge_image(picture, scale=4, input_kind="scan", sharpness=0.0), plain)
+    half = enlarge_image(picture, scale=4, input_kind="scan", sharpness=0.5)
+    assert np.abs(half - plain).max() > 1e-3 and np.abs(half - sharpest).max() > 1e-3
+
+
+def test_sharpness_out_of_range_or_with_an_evaluated_network_is_refused(random_net) -> None:
+    picture = synthetic_rgb(16, 16)
+    with pytest.raises(ParameterError, match="sharpness must be between 0 and 1, got 1.5"):
+        enlarge_image(picture, scale=2, sharpness=1.5)
+    with pytest.raises(ParameterError, match="sharpness blends the shipped networks"):
+        enlarge_image(picture, scale=2, sharpness=0.5, model=random_net)
+
+
 def test_the_grid_term_sees_a_pattern_on_the_sub_pixel_grid_and_not_an_offset() -> None:
     torch.manual_seed(0)
     target = torch.rand(2, 3, 64, 64)
