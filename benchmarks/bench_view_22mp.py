@@ -54,6 +54,7 @@ from enhance_core.learned import inpaint  # noqa: E402
 from enhance_core.masks import Mask, Stroke  # noqa: E402
 from enhance_core.render import Renderer  # noqa: E402
 from enhance_core.stack import StackItem, make_item  # noqa: E402
+from enhance_core.training.masks_synth import speck_centres, speck_radius  # noqa: E402
 from enhance_core.view_plan import (ViewState, ViewWish, after_frame, plan_view, preview_scale_for,  # noqa: E402
                                     proxy_scale_for)
 
@@ -76,16 +77,9 @@ def damage(rows: int, cols: int) -> tuple[Mask, list[tuple[float, float]]]:
     rng = np.random.default_rng(0)
     strokes = []
     for _ in range(20):
-        count = int(rng.integers(10, 60))
-        if rng.random() < 0.5:
-            xs, ys = rng.uniform(0, cols, count), rng.uniform(0, rows, count)
-        else:
-            spread = rng.uniform(10, 60)
-            xs = rng.normal(rng.uniform(0, cols), spread, count)
-            ys = rng.normal(rng.uniform(0, rows), spread, count)
+        xs, ys = speck_centres(rows, cols, rng)
         for x, y in zip(np.clip(xs, 0, cols - 1), np.clip(ys, 0, rows - 1)):
-            strokes.append(Stroke(((float(x), float(y)),), radius=float(rng.choice([1, 1, 1, 2, 2, 3])),
-                                  hardness=1.0))
+            strokes.append(Stroke(((float(x), float(y)),), radius=float(speck_radius(rng)), hardness=1.0))
     middles = []
     for _ in range(2):
         length = rng.uniform(0.3, 1.2) * max(rows, cols)

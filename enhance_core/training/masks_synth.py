@@ -78,18 +78,25 @@ def draw_blotch(canvas: np.ndarray, rng: np.random.Generator) -> None:
     cv2.fillPoly(canvas, [_points_to_int(points)], 1, cv2.LINE_AA)
 
 
-def draw_specks(canvas: np.ndarray, rng: np.random.Generator) -> None:
-    """Draw a cloud of dust specks, either spread out or clustered."""
-    rows, cols = canvas.shape
+def speck_centres(rows: int, cols: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Centres (x, y) of a cloud of 10-59 dust specks, either spread over the picture or clustered."""
     count = int(rng.integers(10, 60))
     if rng.random() < 0.5:
-        xs, ys = rng.uniform(0, cols, count), rng.uniform(0, rows, count)
-    else:
-        spread = rng.uniform(10, 60)
-        xs = rng.normal(rng.uniform(0, cols), spread, count)
-        ys = rng.normal(rng.uniform(0, rows), spread, count)
+        return rng.uniform(0, cols, count), rng.uniform(0, rows, count)
+    spread = rng.uniform(10, 60)
+    return rng.normal(rng.uniform(0, cols), spread, count), rng.normal(rng.uniform(0, rows), spread, count)
+
+
+def speck_radius(rng: np.random.Generator) -> int:
+    """The radius of one dust speck in pixels (1 to 3, small ones most often)."""
+    return int(rng.choice([1, 1, 1, 2, 2, 3]))
+
+
+def draw_specks(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """Draw a cloud of dust specks, either spread out or clustered."""
+    xs, ys = speck_centres(*canvas.shape, rng)
     for x, y in zip(xs, ys):
-        radius = int(rng.choice([1, 1, 1, 2, 2, 3]))
+        radius = speck_radius(rng)
         cv2.circle(canvas, (int(x), int(y)), radius, 1, -1, cv2.LINE_AA)
 
 
