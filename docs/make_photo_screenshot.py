@@ -5,9 +5,9 @@ tone curve selected so its curve editor shows, a snapshot taken after the geomet
 side is the original warped into the cropped, straightened frame).
 
 ``screenshot_super_res.png``: a 384 x 384 crop of the sample, shrunk x4 to 96 x 96 (area filter, written to a
-temporary folder, never to the repository), opened and enlarged x4 with a ``super_resolution`` step (*Sharpness* 0.5); the split view
-at 1:1 shows the small image mapped into the output frame (left) against the step's result (right). Runs
-offscreen::
+temporary folder, never to the repository), opened and enlarged x4 with a ``super_resolution`` step (*Sharpness*
+0.5); the split view at 1:1 shows the small image mapped into the output frame (left) against the step's result
+(right). Runs offscreen::
 
     QT_QPA_PLATFORM=offscreen python docs/make_photo_screenshot.py [PHOTO.png [SUPER_RES.png]]
 """
@@ -98,7 +98,8 @@ def super_res(folder: str, out: Path) -> None:
         window.docks[name].hide()
     window.open_paths([str(path)])
     run_until(lambda: window.document.source is not None and settled(window))
-    window.document.push(AddStepCommand(window.document.stack, "super_resolution", {"scale": "4", "input": "scan", "sharpness": 0.5}))
+    params = {"scale": "4", "input": "scan", "sharpness": 0.5}
+    window.document.push(AddStepCommand(window.document.stack, "super_resolution", params))
     window.set_compare_mode(CompareMode.SPLIT)
     window.canvas.divider = 0.5
     run_until(lambda: settled(window))

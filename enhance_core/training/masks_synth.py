@@ -94,7 +94,8 @@ def speck_radius(rng: np.random.Generator) -> int:
 
 def draw_specks(canvas: np.ndarray, rng: np.random.Generator) -> None:
     """Draw a cloud of dust specks, either spread out or clustered."""
-    xs, ys = speck_centres(*canvas.shape, rng)
+    rows, cols = canvas.shape
+    xs, ys = speck_centres(rows, cols, rng)
     for x, y in zip(xs, ys):
         radius = speck_radius(rng)
         cv2.circle(canvas, (int(x), int(y)), radius, 1, -1, cv2.LINE_AA)
