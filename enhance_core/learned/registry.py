@@ -232,13 +232,24 @@ def _build(spec: ModelSpec, path: Path) -> nn.Module:
         raise ModelError(f"{path}: holds {metadata['arch']}({stored_args}) but the registry expects "
                          f"{spec.arch}({spec.args}); export the weights again or fix MODELS")
     try:
-        model = build(spec.arch, spec.args)
+        return inference_network(spec, tensors)
     except ModelError as error:
-        raise ModelError(f"{path}: {error}") from None
+        raise ModelError(f"{path}: {error}; export the weights again") from None
+
+
+def inference_network(spec: ModelSpec, tensors: dict[str, torch.Tensor], *, device: str = "cpu") -> nn.Module:
+    """A new ``spec`` network holding ``tensors`` (strict keys), ready to run: eval mode, no gradients, channels-last.
+
+    Raises
+    ------
+    ModelError
+        The architecture or its arguments are unknown, or the tensors do not fit it.
+    """
+    model = build(spec.arch, spec.args)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:
-        raise ModelError(f"{path}: weights do not fit {spec.arch}: {error}; export them again") from None
+        raise ModelError(f"weights do not fit {spec.arch}: {error}") from None
     model.eval().requires_grad_(False)
     # Module.to takes memory_format at run time; torch's stubs do not list it.
-    return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    return model.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
