@@ -6,8 +6,9 @@ scanner sees it, and returns the damage's true extent:
 1. **Ageing** (:func:`age_photo`): monochrome or sepia toning, fading toward
    a paper tone, a colour cast.
 2. **Hard negatives** drawn *into the picture* (part of the clean target, never
-   marked): lettering and eyes with catchlights. They teach the detector what
-   must not be filled.
+   marked): lettering and eyes with catchlights, and on request railings (rows
+   of evenly spaced thin bars, as fences, balusters and window bars are). They
+   teach the detector what must not be filled.
 3. **Damage** composited over the picture, each element as a soft alpha map and
    a tone: branching cracks 1-6 px wide (paper white, dark emulsion, yellowed),
    long film scratches (faint or strong, sometimes broken), folds, dust specks,
@@ -234,8 +235,37 @@ def age_photo(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(result, 0.0, 1.0)
 
 
-def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Draw content that resembles damage but is picture: lettering and eyes with catchlights.
+def draw_railing(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
+    """Alpha of a railing: 4-24 evenly spaced thin bars (a fence, balusters, window bars), sometimes with rails.
+
+    A regular row of thin lines is picture, not damage: cracks branch and wander,
+    scratches come alone. The spacing may change along the row (perspective).
+    """
+    canvas = _canvas(rows, cols)
+    angle = (math.pi / 2 if rng.random() < 0.7 else rng.uniform(0, math.pi)) + rng.normal(0, 0.08)
+    along = np.array([math.cos(angle), math.sin(angle)])
+    across = np.array([-along[1], along[0]])
+    count = int(rng.integers(4, 25))
+    spacing = rng.uniform(3.0, 20.0)
+    perspective = rng.uniform(-0.03, 0.03)
+    width = float(rng.choice([1.0, 1.5, 2.0, 3.0, 4.0]))
+    length = rng.uniform(0.2, 1.0) * max(rows, cols)
+    start = np.array([rng.uniform(0, cols), rng.uniform(0, rows)])
+    offsets = np.cumsum(spacing * (1 + perspective * np.arange(count)))
+    for offset in offsets:
+        foot = start + offset * across
+        _polyline(canvas, np.stack([foot, foot + length * along]), width)
+    for _ in range(int(rng.integers(0, 3))):
+        at = start + rng.uniform(0, length) * along
+        _polyline(canvas, np.stack([at, at + offsets[-1] * across]), float(rng.choice([1.0, 2.0, 3.0])))
+    return _reduce(canvas, rows, cols)
+
+
+def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator, *, railings: float = 0.0) -> np.ndarray:
+    """Draw content that resembles damage but is picture: lettering, eyes with catchlights, railings.
+
+    ``railings`` is the mean number of railings (:func:`draw_railing`) drawn;
+    at 0 the random draws are those of lettering and eyes alone.
 
     (Isolated bright dots are not drawn: on their own they are indistinguishable
     from white dust, which must be marked.)
@@ -263,6 +293,10 @@ def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator) -> np.ndarr
         cv2.circle(result, centre, int(iris), dark, -1, cv2.LINE_AA)
         glint = (int(x + rng.uniform(-0.5, 0.5) * iris), int(y - rng.uniform(0, 0.5) * iris))
         cv2.circle(result, glint, max(1, int(iris * rng.uniform(0.15, 0.35))), (1.0, 1.0, 1.0), -1, cv2.LINE_AA)
+    for _ in range(int(rng.poisson(railings)) if railings > 0 else 0):
+        alpha = draw_railing(rows, cols, rng)[..., None] * rng.uniform(0.6, 1.0)
+        tone = np.full(3, rng.uniform(0.0, 0.3) if rng.random() < 0.6 else rng.uniform(0.7, 1.0), np.float32)
+        result = result * (1 - alpha) + tone * alpha
     return np.clip(cv2.GaussianBlur(result, (0, 0), 0.5) * 0.5 + result * 0.5, 0.0, 1.0)
 
 
@@ -308,6 +342,7 @@ def damage_photo(
     damaged_fraction: float = 0.85,
     age: bool = True,
     negatives: bool = True,
+    railings: float = 0.0,
 ) -> DamagedPhoto:
     """Age, damage and scan a clean RGB picture; return the damaged scan, the clean scan and the labels.
 
@@ -327,11 +362,15 @@ def damage_photo(
         scans, so the detector learns to mark nothing on them).
     age, negatives : bool
         Whether to age the picture and draw hard negatives into it.
+    railings : float
+        Mean number of railings among the hard negatives (0: none, and the
+        random draws are those of earlier versions, so fixed evaluation
+        samples stay the same).
     """
     rows, cols = image.shape[:2]
     picture = age_photo(image, rng) if age else image.astype(np.float32)
     if negatives:
-        picture = draw_hard_negatives(picture, rng)
+        picture = draw_hard_negatives(picture, rng, railings=railings)
     damaged = picture.copy()
     strength = np.zeros((rows, cols), np.float32)
     weights = weights or DEFAULT_DAMAGE_WEIGHTS

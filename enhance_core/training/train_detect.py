@@ -11,7 +11,13 @@ eyes with catchlights, highlights) and damaged by
 undamaged; ``damage_weights`` may change how often each kind is drawn). The
 network (:class:`~enhance_core.learned.archs.damage_unet.DamageUNet`) learns
 the damage mask with a class-weighted binary cross-entropy plus a soft Dice
-term, both blind to the ignored rim pixels. Validation draws fixed damage
+term, both blind to the ignored rim pixels. ``railings`` adds rows of thin
+bars (fences, window bars) to the hard negatives. A share ``coarse_fraction``
+of the batches shows whole pictures reduced to the coarse pass's size
+(:data:`enhance_core.learned.damage.COARSE_SIDE`, 192 x 128) with damage
+drawn at that scale (``coarse_weights``; torn corners first), so the coarse
+pass that finds torn edges learns what a whole reduced print without a tear
+looks like. Validation draws fixed damage
 on ``val_sets`` (Set5 and Set14, never trained on) and reports the tolerant precision,
 recall and F1 at a probability of 0.5, and the share of pixels marked on the
 same pictures undamaged. The loop itself (schedule, EMA, checkpoints, resume)
@@ -20,11 +26,13 @@ is :mod:`enhance_core.training.loop`.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from enhance_core.learned.archs.damage_unet import DamageUNet
+from enhance_core.learned.damage import COARSE_SIDE
 from enhance_core.restoration.scoring import DetectionCounts, count_detections
 from enhance_core.training import loop
 from enhance_core.training.damage_synth import DAMAGE_KINDS, damage_photo
@@ -42,6 +50,9 @@ DEFAULTS = {
     "coverage": [0.005, 0.08],
     "damaged_fraction": 0.85,
     "damage_weights": {},
+    "railings": 0.0,
+    "coarse_fraction": 0.0,
+    "coarse_weights": {"corner": 0.4, "stain": 0.15, "crack": 0.2, "fold": 0.1, "scratch": 0.1, "dust": 0.05},
     "pos_weight": 2.0,
     "dice": 0.5,
     "max_train_images": 0,
@@ -58,16 +69,37 @@ def to_tensor(batch: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
 
 
+def coarse_picture(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A whole uint8 picture as the coarse pass sees it: landscape, reduced to COARSE_SIDE wide, maybe flipped."""
+    if image.shape[0] > image.shape[1]:
+        image = np.rot90(image)
+    size = (COARSE_SIDE, COARSE_SIDE * 2 // 3)
+    small = cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+    if rng.random() < 0.5:
+        small = small[:, ::-1]
+    if rng.random() < 0.5:
+        small = small[::-1]
+    return np.ascontiguousarray(small)
+
+
 def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
-    """Return (damaged, label, weight) tensors for one batch; weight is 0 on ignored pixels."""
-    size, n = cfg["patch"], cfg["batch"]
-    damaged = np.empty((n, size, size, 3), np.float32)
-    label = np.empty((n, size, size, 1), np.float32)
+    """Return (damaged, label, weight) tensors for one batch; weight is 0 on ignored pixels.
+
+    A share ``coarse_fraction`` of the batches holds twice as many whole
+    pictures at the coarse pass's scale (:func:`coarse_picture`) instead of crops.
+    """
+    coarse = rng.random() < cfg["coarse_fraction"]
+    n = cfg["batch"] * 2 if coarse else cfg["batch"]
+    shape = (COARSE_SIDE * 2 // 3, COARSE_SIDE) if coarse else (cfg["patch"], cfg["patch"])
+    damaged = np.empty((n, *shape, 3), np.float32)
+    label = np.empty((n, *shape, 1), np.float32)
     weight = np.empty_like(label)
     for i in range(n):
-        crop = random_crop(images[rng.integers(len(images))], size, rng).astype(np.float32) / 255.0
-        sample = damage_photo(crop, rng, coverage=tuple(cfg["coverage"]), damaged_fraction=cfg["damaged_fraction"],
-                              weights=cfg["damage_weights"] or None)
+        image = images[rng.integers(len(images))]
+        picture = coarse_picture(image, rng) if coarse else random_crop(image, cfg["patch"], rng)
+        sample = damage_photo(picture.astype(np.float32) / 255.0, rng, coverage=tuple(cfg["coverage"]),
+                              damaged_fraction=cfg["damaged_fraction"], railings=cfg["railings"],
+                              weights=(cfg["coarse_weights"] if coarse else cfg["damage_weights"]) or None)
         damaged[i] = sample.damaged
         label[i, ..., 0] = sample.label
         weight[i, ..., 0] = np.where(sample.ignore, 0.0, np.where(sample.label, cfg["pos_weight"], 1.0))
@@ -119,9 +151,10 @@ def validate(model: DamageUNet, samples: list) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     cfg, args = loop.parse_config(__doc__, DEFAULTS, argv)
-    unknown = sorted(set(cfg["damage_weights"]) - set(DAMAGE_KINDS))
+    unknown = sorted((set(cfg["damage_weights"]) | set(cfg["coarse_weights"])) - set(DAMAGE_KINDS))
     if unknown:
-        raise SystemExit(f"damage_weights has unknown kinds {', '.join(unknown)}; known: {', '.join(DAMAGE_KINDS)}")
+        raise SystemExit(f"damage_weights or coarse_weights has unknown kinds {', '.join(unknown)}; "
+                         f"known: {', '.join(DAMAGE_KINDS)}")
     limit = cfg["max_train_images"] or None
     train = load_uint8(list_images(args.data / "CBSD432")[:limit], mode="RGB")
     val_limit = cfg["max_val_images"] or None

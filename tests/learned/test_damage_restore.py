@@ -43,6 +43,25 @@ def test_undamaged_sample_has_no_label_and_equals_its_clean_twin():
     assert np.array_equal(sample.damaged, sample.clean)
 
 
+def test_railings_are_picture_in_both_twins_and_never_labelled():
+    clean = np.full((96, 96, 3), 0.5, np.float32)
+    plain = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False)
+    fenced = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False, railings=4.0)
+    assert np.abs(fenced.clean - plain.clean).max() > 0.2, "bars were drawn into the picture"
+    assert np.array_equal(fenced.damaged, fenced.clean) and not fenced.label.any()
+    again = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False, railings=0.0)
+    assert np.array_equal(again.clean, plain.clean), "no railings: the draws of earlier versions (fixed eval sets)"
+
+
+def test_coarse_batches_hold_whole_reduced_pictures():
+    images = [np.random.default_rng(k).integers(0, 256, (120, 90, 3), dtype=np.uint8) for k in range(3)]
+    cfg = dict(train_detect.DEFAULTS, patch=64, batch=2, coarse_fraction=1.0)
+    damaged, label, weight = train_detect.make_batch(images, cfg, np.random.default_rng(0))
+    assert damaged.shape == (4, 3, 128, 192) and label.shape == weight.shape == (4, 1, 128, 192)
+    damaged, _, _ = train_detect.make_batch(images, dict(cfg, coarse_fraction=0.0), np.random.default_rng(0))
+    assert damaged.shape == (2, 3, 64, 64)
+
+
 def test_tolerant_scoring_forgives_a_one_pixel_offset_but_not_a_miss():
     truth = np.zeros((40, 40), bool)
     truth[20, 5:35] = True
