@@ -3,9 +3,11 @@
 The canvas only paints 8-bit images that workers prepared, handed over as one
 :class:`~app.display.CanvasLayers`: for each side a whole-image preview (or
 that preview resampled to the screen zoom) and, when zoomed in past the
-preview's resolution, a sharper *detail* patch of the visible region painted
-on top. Zoom follows the cursor (wheel, pinch), drag
-pans, and holding backslash flashes the original. The canvas's image is the
+preview's resolution, the mosaic of sharper *detail* patches rendered of the
+places viewed, painted on top, newest last (patches under the newest one
+that covers the pane are skipped, so a pan to cached places repaints cheaply).
+Zoom follows the cursor (wheel, pinch), drag pans, and holding backslash
+flashes the original. The canvas's image is the
 stack's *output* (its "source" coordinates are the output's full-resolution
 pixels, which a crop, rotation or resize makes differ from the opened
 file's); both sides are placed in that frame. An optional tool (the brush)
@@ -125,7 +127,7 @@ class CompareCanvas(QWidget):
         known = self._qimages
         self._qimages = {}
         for side in (layers.before, layers.after):
-            for image in (side.whole, side.screen, side.detail):
+            for image in (side.whole, side.screen, *(patch.image for patch in side.details)):
                 if image is not None:
                     self._qimages[id(image)] = known.get(id(image)) or (image, image.to_qimage())
         self._layers = layers
@@ -282,7 +284,7 @@ class CompareCanvas(QWidget):
                 painter.drawText(box, align, text)
 
     def _paint_pane(self, painter: QPainter, clip: QRectF, offset: float, side: SideLayers) -> None:
-        """Paint one side (preview, then the detail patch on top) inside ``clip``."""
+        """Paint one side (preview, then the detail patches on top, oldest first) inside ``clip``."""
         if clip.width() <= 0:
             return
         painter.save()
@@ -290,10 +292,21 @@ class CompareCanvas(QWidget):
         painter.translate(offset, 0)
         zoom = self.viewport.zoom * self.devicePixelRatioF()
         at_zoom = side.screen is not None and abs(side.screen.scale / zoom - 1.0) < 0.01
-        for image in (side.screen if at_zoom else side.whole, side.detail):
-            if image is not None:
-                self._paint_layer(painter, image)
+        for image in self._shown_layers(side.screen if at_zoom else side.whole, side):
+            self._paint_layer(painter, image)
         painter.restore()
+
+    def _shown_layers(self, base: DisplayImage | None, side: SideLayers) -> list[DisplayImage]:
+        """``base`` and the side's patches, bottom to top, from the newest patch that covers the pane on."""
+        layers = ([] if base is None else [base]) + [patch.image for patch in side.details]
+        x0, y0 = self.viewport.to_source(0.0, 0.0)
+        x1, y1 = self.viewport.to_source(self.viewport.width, self.viewport.height)
+        for index in range(len(layers) - 1, 0, -1):
+            image = layers[index]
+            if (image.left <= x0 and image.top <= y0 and image.left + image.width >= x1
+                    and image.top + image.height >= y1):
+                return layers[index:]
+        return layers
 
     def _paint_layer(self, painter: QPainter, image: DisplayImage) -> None:
         """Draw the visible part of a layer; smooth when shrinking, sharp pixels when magnifying."""

@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from enhance_core.image import ImageMeta
+from enhance_core.view_plan import Detail, add_patch
 
 
 def to_display_array(pixels: np.ndarray) -> np.ndarray:
@@ -74,17 +75,37 @@ class DisplayImage:
 
 
 @dataclass(frozen=True)
+class DetailPatch:
+    """A sharp patch ready to paint: what it shows (generation, source rectangle, scale) and its image."""
+
+    detail: Detail
+    image: DisplayImage
+
+
+@dataclass(frozen=True)
 class SideLayers:
     """What one side of the canvas (the original or the result) paints, bottom to top.
 
     ``whole`` is the preview over the whole image; ``screen`` the same preview resampled to the
-    screen zoom (painted instead of ``whole`` at that zoom, cheaper to repaint); ``detail`` a sharp
-    patch of the visible area, painted on top when zoomed in past the preview's resolution.
+    screen zoom (painted instead of ``whole`` at that zoom, cheaper to repaint); ``details`` the
+    mosaic of sharp patches rendered when zoomed in past the preview's resolution, oldest first,
+    painted on top in that order (:func:`enhance_core.view_plan.add_patch` says which stay).
     """
 
     whole: DisplayImage | None = None
     screen: DisplayImage | None = None
-    detail: DisplayImage | None = None
+    details: tuple[DetailPatch, ...] = ()
+
+    @property
+    def detail(self) -> DisplayImage | None:
+        """The newest sharp patch, or None."""
+        return self.details[-1].image if self.details else None
+
+    def with_patch(self, patch: DetailPatch) -> SideLayers:
+        """These layers with ``patch`` painted on top, keeping the older patches the mosaic's rules keep."""
+        kept = add_patch(tuple(old.detail for old in self.details), patch.detail)
+        older = tuple(old for old in self.details if old.detail in kept[:-1])
+        return replace(self, details=older + (patch,))
 
 
 @dataclass(frozen=True)
@@ -95,8 +116,8 @@ class CanvasLayers:
     after: SideLayers = field(default_factory=SideLayers)
 
     def without_detail(self) -> CanvasLayers:
-        """These layers with both viewport patches removed."""
-        return CanvasLayers(replace(self.before, detail=None), replace(self.after, detail=None))
+        """These layers with the sharp patches of both sides removed."""
+        return CanvasLayers(replace(self.before, details=()), replace(self.after, details=()))
 
 
 def describe_value(meta: ImageMeta, values: np.ndarray) -> str:

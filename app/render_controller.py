@@ -2,8 +2,9 @@
 
 Stack edits and view changes are throttled (at most one submission per
 ``THROTTLE_MS``); each asks :func:`~enhance_core.view_plan.plan_view` what is missing
-from the canvas (the whole preview when the stack changed, the viewport patch
-when zoomed in past the preview's resolution, a coarse proxy first when a
+from the canvas (the whole preview when the stack changed, the part of the
+viewport no sharp patch covers when zoomed in past the preview's resolution
+(the canvas keeps a mosaic of them), a coarse proxy first when a
 learned filter must run...) and submits that
 :class:`~enhance_core.view_plan.ViewRequest`. While a slider moves, a running preview
 that renders fast, or a proxy, is allowed to finish (the user sees intermediate
@@ -318,7 +319,7 @@ class RenderController(QObject):
             return
         plan = self._plan(wish)
         if plan.drop_detail:
-            self.state = dataclasses.replace(self.state, detail=None)
+            self.state = dataclasses.replace(self.state, details=())
             self.canvas.set_layers(self.canvas.layers.without_detail())
         request = plan.request
         if request is None or (request == self._submitted and self.lane.busy and not cancel_running):

@@ -1,18 +1,19 @@
-"""What the preview worker computes: the whole-image preview and the sharp patch under the viewport.
+"""What the preview worker computes: the whole-image preview and sharp patches of the viewport.
 
 :func:`render_view` is a plain function taking ``progress`` and
 ``should_stop`` (run on a worker thread by :class:`app.workers.JobRunner`):
 it renders what a :class:`~enhance_core.view_plan.ViewRequest` asks for (the stack
 snapshot at the preview scale, or at the coarse proxy scale for a quick first
-frame, the original through its display steps, the visible source rectangle
-at a finer scale when zoomed in, both sides resampled to the screen zoom when
-zoomed out) and turns them into 8-bit
+frame, the original through its display steps, the visible source rectangle,
+or the part of it no sharp patch covers yet, at a finer scale when zoomed in,
+both sides resampled to the screen zoom when zoomed out) and turns them into 8-bit
 :class:`~app.display.CanvasLayers`, so the GUI thread only paints.
 Layers are placed in the coordinates of the stack's *output* at full
 resolution (a crop, a rotation or a resize changes them); the "before" side
 (the original, or a compared snapshot) is warped through the stack's geometry
 into that frame, so the divider compares the same content.
-:func:`landed_layers` puts the parts a frame rendered into what the canvas shows.
+:func:`landed_layers` puts the parts a frame rendered into what the canvas shows (a sharp patch
+goes on top of the mosaic of those already there, :func:`~enhance_core.view_plan.add_patch`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from app.display import CanvasLayers, DisplayImage, SideLayers
+from app.display import CanvasLayers, DetailPatch, DisplayImage, SideLayers
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import RenderContext
 from enhance_core.geometry import (INTERPOLATION_MARGIN, compose_affines, input_region, invert_affine,
@@ -36,7 +37,7 @@ from enhance_core.masks import Region, scaled_shape
 from enhance_core.render import Renderer
 from enhance_core.stack import StackItem
 from enhance_core.stack_geometry import output_affine, output_shape
-from enhance_core.view_plan import SourceRect, ViewRequest
+from enhance_core.view_plan import Detail, SourceRect, ViewRequest
 
 
 def scaled_region(rect: SourceRect, scale: float, rows: int, cols: int, *,
@@ -80,8 +81,8 @@ def landed_layers(shown: CanvasLayers, frame: ViewFrame) -> CanvasLayers:
     if request.preview:
         after = dataclasses.replace(after, whole=new.after.whole)
     if request.detail_rect is not None:
-        before = dataclasses.replace(before, detail=new.before.detail)
-        after = dataclasses.replace(after, detail=new.after.detail)
+        before = before.with_patch(new.before.details[-1])
+        after = after.with_patch(new.after.details[-1])
     if request.screen_zoom is not None:
         before = dataclasses.replace(before, screen=new.before.screen)
         after = dataclasses.replace(after, screen=new.after.screen)
@@ -104,8 +105,9 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
     if request.detail_rect is not None:
         detail_before, detail_after = _render_detail(renderer, frame, request, request.detail_rect, device,
                                                      lambda f, m: progress(f * share, m), should_stop)
-        before, after = (dataclasses.replace(before, detail=detail_before),
-                         dataclasses.replace(after, detail=detail_after))
+        key = Detail(request.generation, request.detail_rect, request.detail_scale)
+        before, after = (dataclasses.replace(before, details=(DetailPatch(key, detail_before),)),
+                         dataclasses.replace(after, details=(DetailPatch(key, detail_after),)))
     if request.preview:
         offset = 1.0 - share
         notes = {}
@@ -185,7 +187,7 @@ class _Frame:
 def _render_detail(renderer: Renderer, frame: _Frame, request: ViewRequest, rect: SourceRect, device: str | None,
                    progress: Callable[[float, str], None],
                    should_stop: Callable[[], bool]) -> tuple[DisplayImage, DisplayImage]:
-    """The patch ``rect`` (the request's viewport, in output pixels) of the original and of the result."""
+    """The patch ``rect`` (what the request asks of the viewport, in output pixels) of the original and the result."""
     scale = request.detail_scale
     region, covered = scaled_region(rect, scale, frame.rows, frame.cols, shape=frame.shape(request.steps, scale))
     after = renderer.render(frame.image, request.steps, scale=scale, region=region, device=device,

@@ -1,11 +1,11 @@
 """What the editor's preview needs next, as a pure function of what the canvas shows and what the view wants.
 
 :func:`plan_view` compares a :class:`ViewState` (what landed on the canvas:
-the preview's stack generation, the "before" side's display steps, the sharp
-viewport patch, the zoom the screen-sized layers were made for) with a
+the preview's stack generation, the "before" side's display steps, the mosaic
+of sharp patches, the zoom the screen-sized layers were made for) with a
 :class:`ViewWish` (the stack, the image size, the zoom and the visible source
 rectangle now) and returns a :class:`ViewPlan`: the :class:`ViewRequest` to
-render, if any, and whether the viewport patch must go. :func:`after_frame`
+render, if any, and whether the sharp patches must go. :func:`after_frame`
 is the state once a rendered request landed. The editor's render controller
 (``app/render_controller.py``) only holds a state, asks for a plan and
 submits it, after the napari pattern of asking a layer what a slice needs and
@@ -16,10 +16,17 @@ The rules:
 * the whole-image preview is rendered when the stack changed since it landed;
 * the "before" side when its display steps (the leading window/level steps,
   :func:`enhance_core.medical.windows.display_steps`) differ from what it shows;
-* zoomed in past the preview's resolution, the visible rectangle (grown by
-  :data:`DETAIL_MARGIN` so small pans stay inside) at a power-of-two scale up
-  to 1, unless the patch that landed covers it for this stack and scale;
-  zoomed out again, the patch is dropped;
+* zoomed in past the preview's resolution, sharp patches at a power-of-two
+  scale up to 1 (:func:`detail_scale_for`). The canvas keeps a *mosaic* of the
+  patches that landed for the current stack generation and scale (the newest
+  :data:`MOSAIC_PATCHES`, within :data:`MOSAIC_PIXELS`, :func:`add_patch`);
+  while they leave part of the visible rectangle uncovered, the request is
+  the bounding rectangle (source pixels, no grid) of the part of the visible
+  rectangle grown by :data:`DETAIL_MARGIN` (so small pans stay inside) that no
+  patch covers: a pan by half a canvas renders about the new half, a pan back
+  to a place already rendered renders nothing, and a new stack generation or
+  scale starts a new mosaic (the whole grown rectangle). Zoomed out again, the
+  patches are dropped;
 * zoomed out below the preview scale, both sides resampled to the screen
   zoom, whenever the zoom or either side changed;
 * nothing while the current stack generation is stopped (cancelled or failed);
@@ -56,6 +63,18 @@ view, and few enough that the slowest learned filter (Denoise (CNN), 3.3 s per m
 PROXY_MAX_SHARE = 0.5
 """A proxy is made only when it has at most this share of the preview's pixels (else the preview is as quick)."""
 DETAIL_MARGIN = 0.25
+"""Share of the visible rectangle's width and height added on each side of a requested patch.
+
+The padding comes with the first request, not after it (visible first): on
+``benchmarks/bench_view_22mp.py`` (a hole fill whose 688 px context dominates)
+the visible rectangle alone rendered in 10.8 s against 12.2 s padded, and a
+padding ring requested afterwards is one rectangle that renders the middle again."""
+MOSAIC_PATCHES = 8
+"""Most patches the canvas keeps (the newest): each is painted, so more would cost repaints for old places."""
+MOSAIC_PIXELS = 16_000_000
+"""Most rendered pixels the patches of the mosaic hold together (the newest patch is always kept): about three
+padded views of a 1920 x 1080 canvas at 1:1, some 220 MB on the canvas for both sides (8-bit arrays and the
+32-bit images painted)."""
 
 SourceRect = tuple[int, int, int, int]
 """(left, top, right, bottom) in source pixels."""
@@ -152,22 +171,65 @@ class ViewRequest:
 
 @dataclass(frozen=True)
 class Detail:
-    """The sharp viewport patch on the canvas: the stack generation, source rectangle and scale it shows."""
+    """A sharp patch on the canvas: the stack generation, source rectangle and scale it shows."""
 
     generation: int
     rect: SourceRect
     scale: float
 
-    def covers(self, generation: int, rect: SourceRect, scale: float) -> bool:
-        """Whether this patch shows ``rect`` at ``scale`` for stack ``generation``."""
-        return (self.generation == generation and self.scale == scale and self.rect[0] <= rect[0]
-                and self.rect[1] <= rect[1] and self.rect[2] >= rect[2] and self.rect[3] >= rect[3])
+    @property
+    def pixels(self) -> float:
+        """Rendered pixels of the patch (its source area at its scale)."""
+        left, top, right, bottom = self.rect
+        return (right - left) * (bottom - top) * self.scale * self.scale
+
+
+def uncovered_parts(rect: SourceRect, covers: Sequence[SourceRect]) -> list[SourceRect]:
+    """Disjoint rectangles making up the part of ``rect`` that none of ``covers`` contains (empty: all covered)."""
+    parts = [rect] if rect[2] > rect[0] and rect[3] > rect[1] else []
+    for c_left, c_top, c_right, c_bottom in covers:
+        remaining = []
+        for left, top, right, bottom in parts:
+            if c_left >= right or c_right <= left or c_top >= bottom or c_bottom <= top:
+                remaining.append((left, top, right, bottom))
+                continue
+            middle_top, middle_bottom = max(top, c_top), min(bottom, c_bottom)
+            pieces = [(left, top, right, middle_top), (left, middle_bottom, right, bottom),
+                      (left, middle_top, max(left, c_left), middle_bottom),
+                      (min(right, c_right), middle_top, right, middle_bottom)]
+            remaining.extend(piece for piece in pieces if piece[2] > piece[0] and piece[3] > piece[1])
+        parts = remaining
+    return parts
+
+
+def bounding_rect(parts: Sequence[SourceRect]) -> SourceRect:
+    """The smallest rectangle holding every one of ``parts`` (at least one)."""
+    return (min(part[0] for part in parts), min(part[1] for part in parts),
+            max(part[2] for part in parts), max(part[3] for part in parts))
+
+
+def add_patch(mosaic: tuple[Detail, ...], patch: Detail) -> tuple[Detail, ...]:
+    """The mosaic once ``patch`` landed on top of ``mosaic`` (oldest first, as painted).
+
+    Patches of another generation or scale go, and so do patches ``patch`` contains; of the rest, the
+    newest :data:`MOSAIC_PATCHES` holding at most :data:`MOSAIC_PIXELS` together stay (``patch`` always).
+    """
+    older = [old for old in mosaic if old.generation == patch.generation and old.scale == patch.scale
+             and uncovered_parts(old.rect, [patch.rect])]
+    kept, pixels = [patch], patch.pixels
+    for old in reversed(older):
+        if len(kept) == MOSAIC_PATCHES or pixels + old.pixels > MOSAIC_PIXELS:
+            break
+        kept.append(old)
+        pixels += old.pixels
+    return tuple(reversed(kept))
 
 
 @dataclass(frozen=True)
 class ViewState:
     """What the canvas shows of the current image (a new image starts from ``ViewState()``: nothing).
 
+    ``details`` is the mosaic of sharp patches, oldest first (:func:`add_patch`);
     ``before_steps`` is None until the "before" side landed; ``stopped_generation`` is the stack
     generation whose render was cancelled or failed (-1: none), which is not rendered again by itself;
     ``preview_proxy`` is true while the result side shows the coarse proxy of ``preview_generation``.
@@ -175,7 +237,7 @@ class ViewState:
 
     preview_generation: int = -1
     before_steps: tuple[StackItem, ...] | None = None
-    detail: Detail | None = None
+    details: tuple[Detail, ...] = ()
     screen_zoom: float | None = None
     stopped_generation: int = -1
     preview_proxy: bool = False
@@ -207,7 +269,7 @@ class ViewWish:
 
 @dataclass(frozen=True)
 class ViewPlan:
-    """The request to render (None: the canvas is up to date) and whether to drop the viewport patch."""
+    """The request to render (None: the canvas is up to date) and whether to drop the sharp patches."""
 
     request: ViewRequest | None
     drop_detail: bool = False
@@ -222,8 +284,9 @@ def plan_view(state: ViewState, wish: ViewWish) -> ViewPlan:
     before_steps = display_steps(wish.steps)
     need_before = state.before_steps != before_steps
     wanted = _wanted_detail(wish)
-    drop_detail = wanted is None and state.detail is not None
-    need_detail = wanted is not None and (state.detail is None or not state.detail.covers(wish.generation, *wanted))
+    drop_detail = wanted is None and bool(state.details)
+    detail_rect = None if wanted is None else _missing_detail(state.details, wish, *wanted)
+    need_detail = detail_rect is not None
     slow = any(is_slow(item) for item in wish.uncached_steps)
     proxy = wish.proxy_scale if need_preview and slow and wanted is None else None
     if proxy is not None and current and not wish.interactive:
@@ -236,8 +299,7 @@ def plan_view(state: ViewState, wish: ViewWish) -> ViewPlan:
         return ViewPlan(None, drop_detail)
     request = ViewRequest(
         wish.generation, wish.steps, wish.preview_scale, preview=need_preview, before=need_before,
-        detail_rect=padded_rect(wanted[0], cols=wish.cols, rows=wish.rows) if wanted else None,
-        detail_scale=wanted[1] if wanted else 1.0, screen_zoom=zoom if need_screen else None,
+        detail_rect=detail_rect, detail_scale=wanted[1] if wanted else 1.0, screen_zoom=zoom if need_screen else None,
         before_steps=before_steps, proxy_scale=proxy, slow=slow and proxy is None)
     return ViewPlan(request, drop_detail)
 
@@ -248,8 +310,8 @@ def after_frame(state: ViewState, request: ViewRequest) -> ViewState:
         state,
         stopped_generation=-1,
         before_steps=request.before_steps if request.before else state.before_steps,
-        detail=(Detail(request.generation, request.detail_rect, request.detail_scale)
-                if request.detail_rect is not None else state.detail),
+        details=(add_patch(state.details, Detail(request.generation, request.detail_rect, request.detail_scale))
+                 if request.detail_rect is not None else state.details),
         screen_zoom=request.screen_zoom if request.screen_zoom is not None else state.screen_zoom,
         preview_generation=request.generation if request.preview else state.preview_generation,
         preview_proxy=request.proxy_scale is not None if request.preview else state.preview_proxy,
@@ -263,3 +325,13 @@ def _wanted_detail(wish: ViewWish) -> tuple[SourceRect, float] | None:
     if scale is None or right <= left or bottom <= top:
         return None
     return wish.visible, scale
+
+
+def _missing_detail(mosaic: tuple[Detail, ...], wish: ViewWish, visible: SourceRect,
+                    scale: float) -> SourceRect | None:
+    """The patch to request: None while the mosaic covers ``visible``, else the bounding rectangle of what it
+    leaves uncovered of ``visible`` grown by :data:`DETAIL_MARGIN`."""
+    covers = [patch.rect for patch in mosaic if patch.generation == wish.generation and patch.scale == scale]
+    if not uncovered_parts(visible, covers):
+        return None
+    return bounding_rect(uncovered_parts(padded_rect(visible, cols=wish.cols, rows=wish.rows), covers))

@@ -8,9 +8,10 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage
 
 from app.canvas import CompareCanvas, CompareMode
-from app.display import CanvasLayers, DisplayImage, SideLayers, describe_value
+from app.display import CanvasLayers, DetailPatch, DisplayImage, SideLayers, describe_value
 from app.viewport import Viewport
 from enhance_core.image import ImageMeta
+from enhance_core.view_plan import Detail
 
 
 def test_zoom_keeps_the_point_under_the_cursor():
@@ -69,6 +70,33 @@ def test_wheel_zooms_and_drag_pans(qtbot, canvas):
     qtbot.mouseMove(canvas, QPoint(340, 100))
     qtbot.mouseRelease(canvas, Qt.MouseButton.MiddleButton, pos=QPoint(340, 100))
     assert canvas.viewport.center_x == pytest.approx(center - 40 / canvas.viewport.zoom)
+
+
+def patch(generation: int, rect: tuple[int, int, int, int], color: tuple[float, float, float]) -> DetailPatch:
+    """A flat sharp patch of ``rect`` at scale 1."""
+    left, top, right, bottom = rect
+    pixels = np.empty((bottom - top, right - left, 3), np.float32)
+    pixels[:] = color
+    image = DisplayImage.from_pixels(pixels, left=left, top=top)
+    return DetailPatch(Detail(generation, rect, 1.0), image)
+
+
+def test_the_canvas_paints_the_mosaic_of_patches_newest_on_top(qtbot, canvas):
+    canvas.set_mode(CompareMode.AFTER)
+    red, green = patch(1, (0, 0, 120, 150), (1.0, 0.0, 0.0)), patch(1, (80, 0, 200, 100), (0.0, 1.0, 0.0))
+    after = canvas.layers.after.with_patch(red).with_patch(green)
+    assert after.details == (red, green) and after.detail is green.image
+    canvas.set_layers(CanvasLayers(canvas.layers.before, after))
+    image = canvas.grab().toImage()
+    assert image.pixelColor(2 * 40, 2 * 50).getRgb()[:3] == (255, 0, 0)
+    assert image.pixelColor(2 * 100, 2 * 50).getRgb()[:3] == (0, 255, 0), "the newest patch is on top"
+    assert image.pixelColor(2 * 150, 2 * 50).getRgb()[:3] == (0, 255, 0)
+    assert image.pixelColor(2 * 150, 2 * 125).getRgb()[:3] == (255, 255, 255), "the preview shows where none is"
+    blue = patch(1, (0, 0, 200, 150), (0.0, 0.0, 1.0))
+    assert after.with_patch(blue).details == (blue,), "a patch containing older ones replaces them"
+    assert after.with_patch(patch(2, (0, 0, 10, 10), (0.0, 0.0, 1.0))).details[0].detail.generation == 2
+    canvas.set_layers(canvas.layers.without_detail())
+    assert canvas.grab().toImage().pixelColor(2 * 40, 2 * 50).getRgb()[:3] == (255, 255, 255)
 
 
 def test_side_by_side_shows_both_with_one_view(qtbot, canvas):

@@ -79,8 +79,8 @@ def test_one_to_one_region_after_a_crop_is_the_crop_of_the_full_render(qtbot, wi
     add_step(qtbot, window, "negative")
     window.canvas.set_zoom(4.0)
     qtbot.waitUntil(lambda: window.canvas.layers.after.detail is not None
-                    and window.renders.state.detail is not None
-                    and window.renders.state.detail.generation == window.renders.generation, timeout=20000)
+                    and window.renders.state.details
+                    and window.renders.state.details[-1].generation == window.renders.generation, timeout=20000)
     detail_after, detail_before = window.canvas.layers.after.detail, window.canvas.layers.before.detail
     assert detail_after.scale == 1.0
     image, steps = window.document.source, window.document.stack.snapshot()

@@ -73,6 +73,30 @@ def test_zooming_in_renders_the_viewport_at_full_resolution(qtbot, window, photo
     qtbot.waitUntil(lambda: window.canvas.layers.after.detail is None, timeout=10000)
 
 
+def test_a_pan_renders_only_the_new_part_and_the_canvas_keeps_both_patches(qtbot, window, photo_path, monkeypatch):
+    monkeypatch.setattr("app.render_controller.preview_scale_for", lambda rows, cols: 0.25)
+    open_image(qtbot, window, photo_path)
+    canvas, renders = window.canvas, window.renders
+    canvas.set_zoom(16.0)
+    add_filter(qtbot, window, "negative")
+    qtbot.waitUntil(lambda: len(canvas.layers.after.details) == 1
+                    and renders.state.details[0].generation == renders.generation, timeout=10000)
+    first = renders.state.details[0].rect
+    assert first != (0, 0, 128, 96), "the zoomed-in view asks for a part of the image"
+    canvas.viewport.pan_by(-canvas.viewport.width / 2, 0)
+    canvas.view_changed.emit()
+    qtbot.waitUntil(lambda: len(canvas.layers.after.details) == 2, timeout=10000)
+    second = renders.state.details[1].rect
+    assert second[0] == first[2] and second[2] - second[0] < first[2] - first[0]
+    patch = canvas.layers.after.detail
+    top, left = int(patch.top), int(patch.left)
+    rows, cols = patch.array.shape[:2]
+    source = window.document.source.pixels[top:top + rows, left:left + cols]
+    np.testing.assert_array_equal(patch.array, np.round((1.0 - source) * 255).astype(np.uint8))
+    canvas.viewport.pan_by(canvas.viewport.width / 2, 0)
+    assert renders.wish() is not None and renders._plan(renders.wish()).request is None, "back: all cached"
+
+
 def test_export_writes_the_full_resolution_result(qtbot, window, photo_path, tmp_path):
     from app.export_dialog import ExportDialog
     from enhance_core.io import read_image

@@ -9,8 +9,9 @@ import pytest
 from enhance_core.image import Window
 from enhance_core.medical.windows import window_item
 from enhance_core.stack import make_item
-from enhance_core.view_plan import (Detail, ViewRequest, ViewState, ViewWish, after_frame, detail_scale_for,
-                                    padded_rect, plan_view, preview_scale_for, screen_zoom_for)
+from enhance_core.view_plan import (MOSAIC_PATCHES, MOSAIC_PIXELS, Detail, ViewRequest, ViewState, ViewWish,
+                                    add_patch, after_frame, bounding_rect, detail_scale_for, padded_rect, plan_view,
+                                    preview_scale_for, screen_zoom_for, uncovered_parts)
 
 ROWS, COLS = 2000, 3000
 SCALE = preview_scale_for(ROWS, COLS)
@@ -67,11 +68,74 @@ def test_zooming_in_asks_for_the_padded_visible_patch_until_it_covers_the_view()
     request = plan_view(state, zoomed).request
     assert (request.preview, request.detail_rect, request.detail_scale) == (False, (900, 725, 1500, 1175), 1.0)
     state = after_frame(state, request)
-    assert state.detail == Detail(1, (900, 725, 1500, 1175), 1.0)
+    assert state.details == (Detail(1, (900, 725, 1500, 1175), 1.0),)
     assert plan_view(state, dataclasses.replace(zoomed, visible=(1050, 800, 1450, 1100))).request is None
     assert plan_view(state, dataclasses.replace(zoomed, visible=(1200, 800, 1600, 1100))).request is not None
     edited = plan_view(state, dataclasses.replace(zoomed, generation=2)).request
-    assert edited.preview and edited.detail_rect is not None
+    assert edited.preview and edited.detail_rect == (900, 725, 1500, 1175)
+
+
+def test_a_pan_by_half_a_canvas_renders_the_new_half_and_a_pan_back_nothing():
+    state = landed(ViewState(), wish())
+    first = wish(zoom=1.0, visible=(1000, 800, 1400, 1100))
+    assert plan_view(state, first).request.detail_rect == (900, 725, 1500, 1175)
+    state = landed(state, first)
+    panned = dataclasses.replace(first, visible=(1200, 800, 1600, 1100))
+    request = plan_view(state, panned).request
+    assert (request.preview, request.detail_rect) == (False, (1500, 725, 1700, 1175))
+    state = after_frame(state, request)
+    assert [patch.rect for patch in state.details] == [(900, 725, 1500, 1175), (1500, 725, 1700, 1175)]
+    assert plan_view(state, panned).request is None
+    assert plan_view(state, first).request is None
+    assert plan_view(state, dataclasses.replace(first, visible=(1100, 800, 1500, 1100))).request is None
+
+
+def test_a_diagonal_pan_asks_for_the_bounding_rectangle_of_the_uncovered_corner_strips():
+    state = landed(landed(ViewState(), wish()), wish(zoom=1.0, visible=(1000, 800, 1400, 1100)))
+    request = plan_view(state, wish(zoom=1.0, visible=(1300, 1000, 1700, 1300))).request
+    assert request.detail_rect == (1200, 925, 1800, 1375)
+    down = plan_view(state, wish(zoom=1.0, visible=(1000, 1100, 1400, 1400))).request
+    assert down.detail_rect == (900, 1175, 1500, 1475)
+
+
+def test_a_stack_change_or_another_scale_starts_a_new_mosaic():
+    first = wish(zoom=1.0, visible=(1000, 800, 1400, 1100))
+    panned = dataclasses.replace(first, visible=(1200, 800, 1600, 1100))
+    state = landed(landed(landed(ViewState(), wish()), first), panned)
+    assert len(state.details) == 2
+    edited = dataclasses.replace(first, generation=2, steps=(BLUR, make_item("negative")))
+    request = plan_view(state, edited).request
+    assert request.preview and request.detail_rect == (900, 725, 1500, 1175)
+    assert after_frame(state, request).details == (Detail(2, (900, 725, 1500, 1175), 1.0),)
+    large = ViewWish(1, (BLUR,), 4000, 6000, preview_scale_for(4000, 6000), 1.0, (1000, 800, 1400, 1100))
+    state = landed(landed(ViewState(), dataclasses.replace(large, zoom=0.1, visible=(0, 0, 6000, 4000))), large)
+    request = plan_view(state, dataclasses.replace(large, zoom=0.45)).request
+    assert (request.detail_rect, request.detail_scale) == ((900, 725, 1500, 1175), 0.5)
+    assert after_frame(state, request).details == (Detail(1, (900, 725, 1500, 1175), 0.5),)
+
+
+def test_the_mosaic_keeps_the_newest_patches_within_its_bounds():
+    patches = tuple(Detail(1, (100 * i, 0, 100 * i + 100, 100), 1.0) for i in range(MOSAIC_PATCHES + 2))
+    mosaic: tuple[Detail, ...] = ()
+    for patch in patches:
+        mosaic = add_patch(mosaic, patch)
+    assert mosaic == patches[-MOSAIC_PATCHES:]
+    assert add_patch(mosaic, Detail(1, (0, 0, 10_000, 10), 1.0))[-1].rect == (0, 0, 10_000, 10)
+    assert add_patch(mosaic, Detail(1, (0, 0, 10_000, 100), 1.0)) == (Detail(1, (0, 0, 10_000, 100), 1.0),)
+    side = int(MOSAIC_PIXELS ** 0.5)
+    big = Detail(1, (0, 200, side, 200 + side), 1.0)
+    assert add_patch(mosaic, big) == (big,)
+    assert add_patch((big,), patches[0]) == (patches[0],)
+    assert add_patch((patches[0],), Detail(2, patches[1].rect, 1.0)) == (Detail(2, patches[1].rect, 1.0),)
+
+
+def test_uncovered_parts_are_what_no_patch_contains():
+    assert uncovered_parts((0, 0, 10, 10), []) == [(0, 0, 10, 10)]
+    assert uncovered_parts((0, 0, 10, 10), [(-5, -5, 20, 20)]) == []
+    parts = uncovered_parts((0, 0, 10, 10), [(3, 3, 6, 6), (0, 0, 10, 2)])
+    assert sum((right - left) * (bottom - top) for left, top, right, bottom in parts) == 100 - 9 - 20
+    assert bounding_rect(parts) == (0, 2, 10, 10)
+    assert uncovered_parts((0, 0, 10, 10), [(0, 0, 5, 10), (5, 0, 10, 10)]) == []
 
 
 def test_an_image_previewed_at_full_scale_gets_no_patch_when_zoomed_in():
