@@ -12,8 +12,11 @@ The editor's steps are replayed: the fitted view of a 1000 x 700 canvas
 (:func:`~enhance_core.view_plan.plan_view` and
 :func:`app.render_jobs.render_view` until nothing is left to render; not
 counted), then a 1:1 view of the canvas on a scratch, a pan by half a
-canvas to the right (partly cached), and back to the first place (cached).
-Each prints its seconds and where they went: the mask's rendering, the
+canvas to the right, and back to the first place. The view keeps a mosaic of
+the sharp patches that landed, so the pan renders only the part of the padded
+view no patch covers and the way back renders nothing. Each prints its
+seconds, the patches it rendered (source pixels, without the steps' margins)
+and where the time went: the mask's rendering, the
 holes' reach (distance transform), the push-pull pre-fill, and each network
 pass (``depth`` 0 is the full-size pass, 1 and more the half-size coarse
 passes) with its pixels and tiles.
@@ -172,19 +175,23 @@ def replay_views(image: Image, steps: tuple[StackItem, ...], spot: tuple[float, 
     proxy = proxy_scale_for(image.rows, image.cols, preview)
     state = ViewState()
 
-    def show(zoom: float, visible: tuple[int, int, int, int]) -> tuple[float, int]:
+    def show(zoom: float, visible: tuple[int, int, int, int]) -> tuple[float, int, list[str]]:
         nonlocal state
         started, frames = time.perf_counter(), 0
+        patches: list[str] = []
         while True:
             wish = ViewWish(1, steps, image.rows, image.cols, preview, zoom, visible, proxy_scale=proxy,
                             uncached_steps=renderer.uncached_steps(image, steps, scale=preview))
             request = plan_view(state, wish).request
             if request is None:
-                return time.perf_counter() - started, frames
+                return time.perf_counter() - started, frames, patches
             render_view(renderer, image, request, progress=lambda fraction, message: None,
                         should_stop=lambda: False)
             state = after_frame(state, request)
             frames += 1
+            if request.detail_rect is not None:
+                left, top, right, bottom = request.detail_rect
+                patches.append(f"{right - left}x{bottom - top}")
 
     fitted = min(CANVAS[0] / image.cols, CANVAS[1] / image.rows)
     left = int(min(max(spot[0] - CANVAS[0] / 2, 0), image.cols - CANVAS[0]))
@@ -196,9 +203,10 @@ def replay_views(image: Image, steps: tuple[StackItem, ...], spot: tuple[float, 
     results = []
     for name, zoom, visible in actions:
         profile.reset()
-        seconds, frames = show(zoom, visible)
+        seconds, frames, patches = show(zoom, visible)
         results.append((name, seconds, frames, profile.report(seconds)))
-        print(f"    {name:<27}{seconds:8.2f} s, {frames} frame(s); load average {os.getloadavg()[0]:.1f}", flush=True)
+        print(f"    {name:<27}{seconds:8.2f} s, {frames} frame(s), patches [{', '.join(patches)}]; "
+              f"load average {os.getloadavg()[0]:.1f}", flush=True)
     return results
 
 
