@@ -41,6 +41,8 @@ ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
 
 DEVICE_ENV = "ENHANCE_DEVICE"
+CPU_BF16_ENV = "ENHANCE_CPU_BF16"
+"""Set to ``0`` to run every network in fp32 on the CPU, also where bf16 would be faster (comparisons)."""
 CPU_MAX_TILE = 512
 MIN_TILE = 64
 COPY_ROWS = 256
@@ -107,6 +109,15 @@ def cpu_has_fast_bf16() -> bool:
 
     checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
     return any(check is not None and check() for check in checks)
+
+
+def use_cpu_bf16() -> bool:
+    """Whether learned filters that allow it run under bf16 autocast on the CPU.
+
+    True on a CPU that computes bf16 natively (:func:`cpu_has_fast_bf16`)
+    unless ``ENHANCE_CPU_BF16=0`` asks for fp32 everywhere.
+    """
+    return os.environ.get(CPU_BF16_ENV, "").strip() != "0" and cpu_has_fast_bf16()
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -462,7 +473,7 @@ def run_network(
     average_gray : bool
         For a gray input, return the mean of the output's channels as one channel.
     cpu_bf16 : bool
-        Run ``forward`` under bf16 autocast on a CPU that computes bf16 natively (:func:`cpu_has_fast_bf16`).
+        Run ``forward`` under bf16 autocast on a CPU that computes bf16 natively (:func:`use_cpu_bf16`).
     refine : callable, optional
         Applied to the output (in the input's channels) before clipping.
     clip : bool
@@ -493,7 +504,7 @@ def run_network(
     if conditions is not None:
         source = np.concatenate([source, conditions], axis=2)
     tile_fn: Callable[[Any], Any] = functools.partial(forward, network)
-    if cpu_bf16 and device == "cpu" and cpu_has_fast_bf16():
+    if cpu_bf16 and device == "cpu" and use_cpu_bf16():
         tile_fn = _in_cpu_bf16(tile_fn)
     with stop_checks(network, should_stop):
         result = run_tiled(tile_fn, source, tile=tile, overlap=overlap, multiple=network.multiple, device=device,

@@ -265,7 +265,7 @@ def enhance_with_model(
     """
     import torch
 
-    from enhance_core.learned.engine import cpu_has_fast_bf16, inference_mode, run_tiled
+    from enhance_core.learned.engine import inference_mode, run_tiled, use_cpu_bf16
 
     rows, cols = pixels.shape[:2]
     box = box or (slice(0, rows), slice(0, cols))
@@ -288,7 +288,7 @@ def enhance_with_model(
     wb_t = torch.from_numpy(wb * np.float32(strength))[None].to(device)
     amount = float(denoise * min(strength, 1.0))
 
-    bf16 = device == "cpu" and cpu_has_fast_bf16()
+    bf16 = device == "cpu" and use_cpu_bf16()
 
     def brighten_tile(x: Any) -> Any:
         if device == "cpu":

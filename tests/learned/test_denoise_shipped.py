@@ -77,3 +77,19 @@ def test_clipped_noise_may_move_the_mean_only_as_far_as_the_noise_present_explai
     assert 255 * abs(kept[16:-16, 16:80].mean()) < 4, "there the network's move down to black is kept"
     assert abs(255 * (kept[16:-16, 112:-16].mean() - noisy[16:-16, 112:-16].mean())) < 1.0, \
         "a faint, flattened shadow keeps its tone (a manual level far above its noise crushed it)"
+
+
+@pytest.mark.parametrize("kind", ["color", "gray"])
+def test_bf16_denoiser_matches_fp32(samples, kind, monkeypatch):
+    """Where the CPU computes bf16 natively the denoiser runs under bf16 autocast; the picture must not change."""
+    from enhance_core.learned import engine
+
+    clean = samples[kind]
+    noisy = noisy_copy(clean, 15.0)
+    monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setenv(engine.CPU_BF16_ENV, "0")
+    fp32 = denoise_image(noisy, sigma=15.0, device="cpu")
+    monkeypatch.delenv(engine.CPU_BF16_ENV)
+    bf16 = denoise_image(noisy, sigma=15.0, device="cpu")
+    assert not np.array_equal(bf16, fp32), "the bf16 path ran"
+    assert np.abs(bf16 - fp32).max() < 3 / 255 and abs(psnr(bf16, clean) - psnr(fp32, clean)) < 0.05

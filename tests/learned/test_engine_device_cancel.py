@@ -12,6 +12,7 @@ import torch
 
 from enhance_core.errors import Cancelled, ParameterError
 from enhance_core.learned.archs.denoise_unet import DenoiseUNet
+from enhance_core.learned import engine
 from enhance_core.learned.engine import describe_device, run_tiled, select_device, stop_checks
 
 
@@ -90,3 +91,14 @@ def test_the_cpu_description_counts_threads_in_words(monkeypatch):
     assert describe_device("cpu") == "CPU (1 thread)"
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
     assert describe_device("cpu") == "CPU (4 threads)"
+
+
+def test_cpu_bf16_follows_the_cpu_unless_turned_off(monkeypatch):
+    monkeypatch.delenv(engine.CPU_BF16_ENV, raising=False)
+    monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: True)
+    assert engine.use_cpu_bf16()
+    monkeypatch.setenv(engine.CPU_BF16_ENV, "0")
+    assert not engine.use_cpu_bf16()
+    monkeypatch.setenv(engine.CPU_BF16_ENV, "1")
+    monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: False)
+    assert not engine.use_cpu_bf16(), "asking for bf16 does not force it on a CPU without it"
