@@ -2,7 +2,7 @@
 
 Run by hand::
 
-    python benchmarks/bench_view_22mp.py                  # whole-image margin against the bounded one
+    python benchmarks/bench_view_22mp.py                  # the reach-bound margin, the fixed one, the whole image
     python benchmarks/bench_view_22mp.py --sides new      # only the current margin
 
 A synthetic 5400 x 4050 scan (smooth colour waves with fine grain) gets a
@@ -22,8 +22,10 @@ pass (``depth`` 0 is the full-size pass, 1 and more the half-size coarse
 passes) with its pixels and tiles.
 
 *old* puts back the whole-image margin hole fill declared before (every
-region render fills the whole image), *new* is the current
-``hole_fill_margin``; both sides run in the same process, each with its own
+region render fills the whole image), *fixed* the bounded margin it
+declared next (:data:`~enhance_core.learned.inpaint.REGION_CONTEXT`, 688 px,
+whatever the holes' reach), *new* is the current ``hole_fill_margin`` (it
+grows with the painted holes' reach); the sides run in the same process, each with its own
 render cache, the network loaded once before. The load average is printed:
 the 2 cores here are shared, so compare figures of one run.
 """
@@ -213,7 +215,7 @@ def replay_views(image: Image, steps: tuple[StackItem, ...], spot: tuple[float, 
 def main() -> None:
     """Print the seconds of each view action per side, with where they went."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sides", nargs="+", default=["new", "old"], choices=["old", "new"])
+    parser.add_argument("--sides", nargs="+", default=["new", "fixed", "old"], choices=["old", "fixed", "new"])
     parser.add_argument("--megapixels", type=float, default=21.87, help="scan size (4:3; 21.87 is 5400x4050)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     args = parser.parse_args()
@@ -234,13 +236,17 @@ def main() -> None:
     profile.install()
     current = FILTERS["hole_fill"]
     summary = {}
+    region_context = inpaint.region_context
     for side in args.sides:
-        FILTERS["hole_fill"] = current if side == "new" else dataclasses.replace(current, margin=whole_image_margin)
+        FILTERS["hole_fill"] = current if side != "old" else dataclasses.replace(current, margin=whole_image_margin)
+        if side == "fixed":
+            inpaint.region_context = lambda reach: inpaint.REGION_CONTEXT  # type: ignore[assignment]
         print(f"\n{side}: margin {FILTERS['hole_fill'].margin(steps[0].params, _plan_context(steps[0]))} px")
         try:
             results = replay_views(image, steps, middles[0], profile)
         finally:
             FILTERS["hole_fill"] = current
+            inpaint.region_context = region_context
         for name, seconds, frames, report in results:
             print(f"  {side} {name}: {seconds:.2f} s\n{report}")
         summary[side] = [seconds for _, seconds, _, _ in results[1:]]

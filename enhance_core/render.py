@@ -21,7 +21,8 @@ How a render works
    rendered for the same scale and region), except for filters whose painted
    mask edits a mask they find themselves (``FilterDef.mask_edits``: the
    detected damage of the restoration filters); those get the step's mask as
-   ``ctx.mask_layer`` and blend by their own result, then by opacity.
+   ``ctx.mask_layer`` and blend by their own result, then by opacity (every
+   step with a mask gets it as ``ctx.mask_layer``; only these skip the blend).
 5. Size-changing steps (``FilterDef.geometry``: crop, rotate, resize,
    super-resolution) are planned with :func:`enhance_core.stack_geometry.stack_geometry`:
    sizes propagate at the render scale, regions after such a step are in its
@@ -366,12 +367,10 @@ class Renderer:
         """Apply one step to its input region and blend the output region by opacity and mask."""
         item, geometry = shape.item, shape.geometry
         definition = get_filter(item.filter)
-        mask = layer = None
-        if item.mask is not None and definition.mask_edits(item.params):
-            layer = item.mask
-        elif item.mask is not None:
+        mask = None
+        if item.mask is not None and not definition.mask_edits(item.params):
             mask = _render_mask(shape, in_region if geometry is None else out_region, ctx, output=geometry is not None)
-        step_ctx = ctx.with_(mask=None if geometry is not None else mask, mask_layer=layer,
+        step_ctx = ctx.with_(mask=None if geometry is not None else mask, mask_layer=item.mask,
                              origin=(in_region.top, in_region.left), progress=progress,
                              in_shape=(shape.in_rows, shape.in_cols), in_affine=shape.to_input,
                              out_region=None if geometry is None else out_region)

@@ -138,12 +138,13 @@ class RenderContext:
         The stack blends by it anyway; learned filters use it to compute only
         the tiles it touches.
     mask_layer : Mask or None
-        For filters whose painted mask edits what they compute (see
-        :attr:`FilterDef.mask_edits`): the step's :class:`enhance_core.masks.Mask`,
-        to be composited over the filter's own mask with ``Mask.render_over``;
-        ``mask`` is then None and the stack does not blend by it. While the
-        renderer plans regions (:attr:`FilterDef.margin`) it is every step's
-        mask, for margins that depend on what is painted (hole fill).
+        The step's :class:`enhance_core.masks.Mask` (vectors), or None. For
+        filters whose painted mask edits what they compute (see
+        :attr:`FilterDef.mask_edits`) it is composited over the filter's own
+        mask with ``Mask.render_over``; ``mask`` is then None and the stack
+        does not blend by it. Other filters may read it for what depends on
+        the whole painting (hole fill's context margin, in
+        :attr:`FilterDef.margin` and in ``apply`` alike).
     source : ndarray or None
         The source image's full-resolution pixels, for filters whose analysis
         must see the whole original at full resolution (the damage detector)

@@ -10,7 +10,8 @@ removal and contrast rebalancing to the same two stages).
 A region render (the 1:1 viewport) of ``mask`` mode fills the region grown
 by :func:`hole_fill_margin`: when no painted hole reaches farther than
 :data:`~enhance_core.learned.inpaint.COARSE_REACH` from known pixels the fill
-is local and the margin :data:`~enhance_core.learned.inpaint.REGION_CONTEXT`,
+is local and the margin :func:`~enhance_core.learned.inpaint.region_context`
+of their reach,
 the network running only on the region's own holes; otherwise, and in
 ``detected`` mode, the step needs the whole image.
 """
@@ -92,7 +93,8 @@ def mask_reach(mask: Mask) -> float:
 
 
 def hole_fill_margin(params: HoleFillParams, ctx: RenderContext) -> int:
-    """Context a region's fill needs: a fixed margin in ``mask`` mode when the painted holes are small, else all.
+    """Context a region's fill needs: in ``mask`` mode with small painted holes, a margin that grows with their
+    reach (:func:`~enhance_core.learned.inpaint.region_context`), else all.
 
     Reads the step's mask from ``ctx.mask_layer`` (set while the renderer
     plans regions); without a mask, in ``detected`` mode, or when a hole
@@ -101,22 +103,27 @@ def hole_fill_margin(params: HoleFillParams, ctx: RenderContext) -> int:
     """
     if params.source != "mask" or not isinstance(ctx.mask_layer, Mask):
         return WHOLE_IMAGE
+    reach = _render_reach(ctx.mask_layer, ctx)
+    return WHOLE_IMAGE if reach > inpaint.COARSE_REACH else inpaint.region_context(reach)
+
+
+def _render_reach(mask: Mask, ctx: RenderContext) -> float:
+    """:func:`mask_reach` in render pixels (through the scale or the affine to the step), plus 2 for rounding."""
     magnification = ctx.scale if ctx.in_affine is None else float(
         np.linalg.norm(np.asarray(ctx.in_affine, dtype=np.float64)[:, :2], 2))
-    if mask_reach(ctx.mask_layer) * magnification + 2.0 > inpaint.COARSE_REACH:
-        return WHOLE_IMAGE
-    return inpaint.REGION_CONTEXT
+    return mask_reach(mask) * magnification + 2.0
 
 
 def _own_part(pixels: np.ndarray, ctx: RenderContext) -> tuple[slice, slice] | None:
     """For a region render, the rows and columns of ``pixels`` that are the region itself (without the margin).
 
-    The renderer grew the region by :data:`~enhance_core.learned.inpaint.REGION_CONTEXT`
-    on every side, except where the image ends; None when ``pixels`` is the whole input.
+    The renderer grew the region by :func:`hole_fill_margin` (from the step's
+    mask, ``ctx.mask_layer``) on every side, except where the image ends;
+    None when ``pixels`` is the whole input.
     """
-    if ctx.in_shape is None or pixels.shape[:2] == tuple(ctx.in_shape):
+    if ctx.in_shape is None or pixels.shape[:2] == tuple(ctx.in_shape) or not isinstance(ctx.mask_layer, Mask):
         return None
-    margin = inpaint.REGION_CONTEXT
+    margin = inpaint.region_context(_render_reach(ctx.mask_layer, ctx))
     parts = []
     for start, size, whole in zip(ctx.origin, pixels.shape[:2], ctx.in_shape):
         first = margin if start > 0 else 0

@@ -15,7 +15,7 @@ three equal channels and the outputs averaged.
 
 Without that coarse pass a filled pixel depends only on a bounded
 neighbourhood: the push-pull pre-fill's pyramid reaches a few times the
-holes' reach, the network its receptive field. :data:`REGION_CONTEXT` is
+holes' reach, the network its receptive field. :func:`region_context` is
 that distance for holes within :data:`COARSE_REACH`, so the ``hole_fill``
 filter fills a viewport from the viewport grown by it (``coarse=False``,
 the network run only where the viewport has holes: ``window``) instead of
@@ -48,16 +48,23 @@ COARSE_REACH = 48
 OVERLAP = 64
 NETWORK_REACH = 176
 """Pixels around an output pixel that the shipped network's receptive field spans (a multiple of 16)."""
-REGION_CONTEXT = NETWORK_REACH + 8 * 2 ** math.ceil(math.log2(COARSE_REACH + 1))
-"""Context a region's fill needs when no hole pixel is farther than :data:`COARSE_REACH` from a known one.
 
-The network's reach plus the pre-fill's: its pyramid goes about
-``log2(reach)`` levels down before every hole pixel has known neighbours,
-each level widening the 5-tap kernels' footprint twice over (down and back
-up), bounded here by eight times the next power of two. Farther-reaching
-holes get the coarse pass, which makes every filled pixel depend on the
-whole crop.
-"""
+
+def region_context(reach: float) -> int:
+    """Context a region's fill needs when no hole pixel is farther than ``reach`` pixels from a known one.
+
+    The network's reach plus the pre-fill's: its pyramid goes about
+    ``log2(reach)`` levels down before every hole pixel has known neighbours,
+    each level widening the 5-tap kernels' footprint twice over (down and back
+    up), bounded here by eight times the next power of two. ``reach`` is
+    taken at most :data:`COARSE_REACH`: farther-reaching holes get the coarse
+    pass, which makes every filled pixel depend on the whole crop.
+    """
+    return NETWORK_REACH + 8 * 2 ** math.ceil(math.log2(min(max(reach, 0.0), COARSE_REACH) + 1))
+
+
+REGION_CONTEXT = region_context(COARSE_REACH)
+"""The largest :func:`region_context`: holes reaching :data:`COARSE_REACH`."""
 BYTES_PER_PIXEL = 640.0
 """Peak working memory of the network per tile pixel in fp32."""
 

@@ -1,6 +1,7 @@
 """A region render of the painted hole fill (the 1:1 viewport) against the crop of the whole image's fill.
 
-With small painted holes ``hole_fill`` declares a bounded margin, so the
+With small painted holes ``hole_fill`` declares a bounded margin (growing
+with how far the holes reach), so the
 renderer fills the region grown by it instead of the whole image, and the
 network runs only on the region's own holes. The fill then differs from the
 crop of the whole image's only by where the push-pull pyramid's samples and
@@ -24,7 +25,7 @@ from enhance_core.filters.common import WHOLE_IMAGE
 from enhance_core.filters.registry import FILTERS, get_filter
 from enhance_core.image import Image
 from enhance_core.learned.hole_fill import hole_fill_margin, mask_reach
-from enhance_core.learned.inpaint import REGION_CONTEXT
+from enhance_core.learned.inpaint import REGION_CONTEXT, region_context
 from enhance_core.masks import Mask, Region, Stroke
 from enhance_core.render import Renderer
 from enhance_core.stack import make_item
@@ -70,8 +71,9 @@ def region_fill(image: Image, item, monkeypatch, margin=None) -> tuple[np.ndarra
 def test_region_render_matches_the_crop_of_the_full_render_within_tolerance(full_fill, monkeypatch):
     image, item, full = full_fill
     part, shapes = region_fill(image, item, monkeypatch)
-    assert hole_fill_margin(item.params, RenderContext(scale=1.0, mask_layer=item.mask)) == REGION_CONTEXT
-    assert shapes == [(REGION.rows + 2 * REGION_CONTEXT, REGION.cols + 2 * REGION_CONTEXT, 3)]
+    margin = hole_fill_margin(item.params, RenderContext(scale=1.0, mask_layer=item.mask))
+    assert margin == region_context(mask_reach(item.mask) + 2.0) < REGION_CONTEXT, "the holes reach about 9 px"
+    assert shapes == [(REGION.rows + 2 * margin, REGION.cols + 2 * margin, 3)]
     expected = full[REGION.slices]
     hole = item.mask.render(region=REGION) > 0
     assert hole.sum() > 500
@@ -103,12 +105,16 @@ def test_mask_reach_bounds_the_painted_holes_reach():
         assert true_reach <= mask_reach(mask) <= 2.5 * true_reach + 16
 
 
+def test_region_context_grows_with_the_holes_reach_up_to_the_coarse_reach():
+    assert region_context(1.0) < region_context(10.0) < region_context(40.0) == REGION_CONTEXT == region_context(500.0)
+
+
 def test_margin_is_the_whole_image_for_far_reaching_holes_detected_damage_or_no_mask():
     params = get_filter("hole_fill").make_params({"source": "mask"})
     small = Mask(400, 500, (Stroke(((40.0, 50.0),), radius=3.0),))
     big = Mask(400, 500, (Stroke(((200.0, 200.0),), radius=60.0),))
-    assert hole_fill_margin(params, RenderContext(scale=1.0, mask_layer=small)) == REGION_CONTEXT
-    assert hole_fill_margin(params, RenderContext(scale=0.5, mask_layer=big)) == REGION_CONTEXT
+    assert hole_fill_margin(params, RenderContext(scale=1.0, mask_layer=small)) == region_context(
+        mask_reach(small) + 2.0) < hole_fill_margin(params, RenderContext(scale=0.5, mask_layer=big)) <= REGION_CONTEXT
     assert hole_fill_margin(params, RenderContext(scale=1.0, mask_layer=big)) == WHOLE_IMAGE
     assert hole_fill_margin(params, RenderContext(scale=1.0)) == WHOLE_IMAGE
     detected = get_filter("hole_fill").make_params({"source": "detected"})
