@@ -193,7 +193,7 @@ def _learned_detail(picture: np.ndarray, scale: int, kind: float, *, device: str
     kind_plane = np.full(picture.shape[:2] + (1,), kind, np.float32)
     return run_network(model, picture, forward, conditions=kind_plane, overlap=TILE_OVERLAP, bytes_per_pixel=2048.0,
                        out_channels=3 * scale * scale, tile=tile, device=device, progress=progress,
-                       should_stop=should_stop)
+                       should_stop=should_stop, cpu_bf16=True)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,10 @@ def test_the_reach_is_what_the_filter_plans_with() -> None:
 
 
 @pytest.mark.parametrize("scale", [2, 4])
-def test_tiled_enlargement_equals_one_pass_of_the_network(random_net: SuperResNet, scale: int) -> None:
+def test_tiled_enlargement_equals_one_pass_of_the_network(random_net: SuperResNet, scale: int, monkeypatch) -> None:
+    from enhance_core.learned import engine
+
+    monkeypatch.setenv(engine.CPU_BF16_ENV, "0")
     picture = synthetic_rgb(150, 170, seed=scale)
     tiled = enlarge_image(picture, scale=scale, model=random_net, tile=64, device="cpu")
     x = torch.from_numpy(np.concatenate([picture, np.zeros(picture.shape[:2] + (1,), np.float32)], axis=2)
@@ -157,9 +160,11 @@ def test_the_adversarial_term_trains_beside_the_l1_loss(tmp_path: Path, capsys) 
     assert torch.load(out / "ckpt.pt", map_location="cpu", weights_only=True)["step"] == 20
 
 
-def test_sharpness_blends_the_weights_of_the_fidelity_and_the_sharp_networks() -> None:
-    from enhance_core.learned import registry
+def test_sharpness_blends_the_weights_of_the_fidelity_and_the_sharp_networks(monkeypatch) -> None:
+    from enhance_core.learned import engine, registry
     from enhance_core.learned.super_res import SHARPEST_BLEND
+
+    monkeypatch.setenv(engine.CPU_BF16_ENV, "0")
 
     picture = synthetic_rgb(24, 28, seed=3)
     fidelity = registry.load_model("super_res").state_dict()
@@ -273,3 +278,19 @@ def test_the_shipped_model_beats_bicubic_on_a_held_out_picture() -> None:
     ours = enlarge_image(small, scale=4, device="cpu")
     assert psnr_y(ours, original, 4) > psnr_y(bicubic, original, 4) + 1.5
 
+
+
+def test_bf16_enlargement_matches_fp32(monkeypatch) -> None:
+    """Where the CPU computes bf16 natively the shipped network runs under bf16 autocast; the picture stays."""
+    from skimage import data
+
+    from enhance_core.learned import engine
+
+    picture = data.astronaut()[160:224, 200:264].astype(np.float32) / 255
+    monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setenv(engine.CPU_BF16_ENV, "0")
+    fp32 = enlarge_image(picture, scale=4, device="cpu")
+    monkeypatch.delenv(engine.CPU_BF16_ENV)
+    bf16 = enlarge_image(picture, scale=4, device="cpu")
+    assert not np.array_equal(bf16, fp32), "the bf16 path ran"
+    assert np.abs(bf16 - fp32).max() < 3 / 255 and np.abs(bf16 - fp32).mean() < 0.2 / 255
