@@ -22,6 +22,19 @@ def synthetic_rgb(rows: int = 200, cols: int = 168) -> np.ndarray:
     return np.stack(channels, axis=-1).astype(np.float32)
 
 
+def fp32_and_bf16(run, monkeypatch) -> tuple[np.ndarray, np.ndarray]:
+    """``run()`` in fp32 and under bf16 autocast, as a CPU with native bf16 runs learned filters; checks bf16 ran."""
+    from enhance_core.learned import engine
+
+    monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setenv(engine.CPU_BF16_ENV, "0")
+    fp32 = run()
+    monkeypatch.delenv(engine.CPU_BF16_ENV)
+    bf16 = run()
+    assert not np.array_equal(bf16, fp32), "the bf16 path ran"
+    return fp32, bf16
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio of ``a`` against ``b`` for a peak of 1."""
     return float(10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2)))

@@ -8,7 +8,7 @@ from skimage import data
 
 from enhance_core.learned import registry
 from enhance_core.learned.denoise import denoise_image, keep_local_mean
-from tests.learned.conftest import psnr
+from tests.learned.conftest import fp32_and_bf16, psnr
 
 
 def noisy_copy(clean: np.ndarray, sigma: float) -> np.ndarray:
@@ -82,14 +82,7 @@ def test_clipped_noise_may_move_the_mean_only_as_far_as_the_noise_present_explai
 @pytest.mark.parametrize("kind", ["color", "gray"])
 def test_bf16_denoiser_matches_fp32(samples, kind, monkeypatch):
     """Where the CPU computes bf16 natively the denoiser runs under bf16 autocast; the picture must not change."""
-    from enhance_core.learned import engine
-
     clean = samples[kind]
     noisy = noisy_copy(clean, 15.0)
-    monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: True)
-    monkeypatch.setenv(engine.CPU_BF16_ENV, "0")
-    fp32 = denoise_image(noisy, sigma=15.0, device="cpu")
-    monkeypatch.delenv(engine.CPU_BF16_ENV)
-    bf16 = denoise_image(noisy, sigma=15.0, device="cpu")
-    assert not np.array_equal(bf16, fp32), "the bf16 path ran"
+    fp32, bf16 = fp32_and_bf16(lambda: denoise_image(noisy, sigma=15.0, device="cpu"), monkeypatch)
     assert np.abs(bf16 - fp32).max() < 3 / 255 and abs(psnr(bf16, clean) - psnr(fp32, clean)) < 0.05

@@ -284,13 +284,8 @@ def test_bf16_enlargement_matches_fp32(monkeypatch) -> None:
     """Where the CPU computes bf16 natively the shipped network runs under bf16 autocast; the picture stays."""
     from skimage import data
 
-    from enhance_core.learned import engine
+    from .conftest import fp32_and_bf16
 
     picture = data.astronaut()[160:224, 200:264].astype(np.float32) / 255
-    monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: True)
-    monkeypatch.setenv(engine.CPU_BF16_ENV, "0")
-    fp32 = enlarge_image(picture, scale=4, device="cpu")
-    monkeypatch.delenv(engine.CPU_BF16_ENV)
-    bf16 = enlarge_image(picture, scale=4, device="cpu")
-    assert not np.array_equal(bf16, fp32), "the bf16 path ran"
+    fp32, bf16 = fp32_and_bf16(lambda: enlarge_image(picture, scale=4, device="cpu"), monkeypatch)
     assert np.abs(bf16 - fp32).max() < 3 / 255 and np.abs(bf16 - fp32).mean() < 0.2 / 255
