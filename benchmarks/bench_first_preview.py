@@ -1,28 +1,45 @@
-"""Time to the first visible frame after adding a learned filter, before and after proxy-first previews (issue #20).
+"""Time to the first visible frame after adding each learned filter, before and after proxy-first previews (issue #20).
 
 Run by hand::
 
-    python benchmarks/bench_first_preview.py                   # 1 and 24 MP, low_light and denoise
-    python benchmarks/bench_first_preview.py --megapixels 1 --filters denoise
+    python benchmarks/bench_first_preview.py                   # 1 and 24 MP, every learned filter
+    python benchmarks/bench_first_preview.py --megapixels 1 --filters denoise hole_fill
 
-For each filter and image size this replays what the editor does when the
-filter is added to a photo whose plain preview is on the screen, in a fitted
+For each learned step and image size this replays what the editor does when
+the step is added to a photo whose plain preview is on the screen, in a fitted
 view of a 1000 x 700 canvas: :func:`~enhance_core.view_plan.plan_view` plans
 the next request, :func:`app.render_jobs.render_view` renders it (display
 conversion included), :func:`~enhance_core.view_plan.after_frame` lands it,
-until nothing is left to render. *Old* plans without a proxy (what the editor
-did before: the whole preview at the preview scale, at most 2 MP), *new* with
-the image's proxy scale (:data:`~enhance_core.view_plan.PROXY_PIXELS`). Each
-side starts from its own empty render cache; the networks are loaded once
-before (their cold load is printed apart). Old and new alternate
-``--repeats`` times and the best time of each is kept (the machine is
-shared, so only runs close together compare). Prints the time to the first
-visible frame and to the full preview of each side and their ratio, next to
-the target of issue #20 (first learned preview within 1 s at any size).
+until nothing is left to render. The preview and proxy scales and the view's
+size come from the stack's output, as the editor chooses them
+(:func:`~enhance_core.view_plan.stack_preview_scales`: an x4 enlargement
+previews its output at about 2 MP, so its source at a sixteenth of that).
+*Old* plans without a proxy (what the editor did before: the whole preview at
+the preview scale, at most 2 MP), *new* with the output's proxy scale
+(:data:`~enhance_core.view_plan.PROXY_PIXELS`). Each side starts from its own
+empty render cache and its own copy of the photo (the damage detector caches
+its map per source array, so each side detects afresh); the networks are
+loaded once before (their cold load is printed apart). Old and new alternate
+``--repeats`` times and the best time of each is kept (the machine is shared,
+so only runs close together compare; the load average is printed). Prints the
+time to the first visible frame and to the full preview of each side and
+their ratio, next to the target of issue #20 (first learned preview within
+1 s at any size).
 
-The photos are scikit-image's ``astronaut`` (public domain) resized to the
-size: darkened to about -3 EV with camera-like noise for ``low_light``, with
-Gaussian noise of sigma 15 (0-255) for ``denoise`` (automatic level).
+The steps are those a user adds in the editor, with their default parameters:
+``low_light``, ``denoise`` (automatic level), ``hole_fill`` in ``mask`` mode
+with its mask painted (the whole mask at once), ``hole_fill_detected`` (Edit
+> Detect Dust and Scratches: ``hole_fill`` in ``detected`` mode), ``restore``
+(Image > Restore Old Photo) and ``super_resolution`` (x4). The photos are
+scikit-image's ``astronaut`` (public domain) resized to the size: darkened to
+about -3 EV with camera-like noise for ``low_light``, with Gaussian noise of
+sigma 15 (0-255) for ``denoise``, as it is for ``super_resolution`` (its
+``clean`` input), and for the three hole fills with dust and scratches drawn
+in light grey: clouds of dust specks of radius 1-3 px
+(:func:`~enhance_core.training.masks_synth.speck_centres`), one cloud per
+1.1 MP (20 at 22 MP, as in ``bench_view_22mp.py``), and two bent scratches
+across the picture; ``hole_fill``'s mask paints the same specks and scratches
+as brush strokes.
 Last, how well the proxy foretells the full preview: the mean absolute
 difference (0-255) between the proxy and the full preview area-averaged to
 the proxy's size, next to the mean change the filter makes on the proxy.
@@ -31,6 +48,7 @@ the proxy's size, next to the mean change the filter makes on the proxy.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -45,17 +63,80 @@ sys.path.insert(0, str(ROOT))
 
 from app.render_jobs import render_view  # noqa: E402
 from enhance_core.image import Image  # noqa: E402
+from enhance_core.masks import Mask, Stroke  # noqa: E402
 from enhance_core.render import Renderer  # noqa: E402
-from enhance_core.stack import make_item  # noqa: E402
-from enhance_core.view_plan import (ViewState, ViewWish, after_frame, plan_view, preview_scale_for,  # noqa: E402
-                                    proxy_scale_for)
+from enhance_core.stack import StackItem, make_item  # noqa: E402
+from enhance_core.stack_geometry import output_shape  # noqa: E402
+from enhance_core.training.masks_synth import speck_centres, speck_radius  # noqa: E402
+from enhance_core.view_plan import ViewState, ViewWish, after_frame, plan_view, stack_preview_scales  # noqa: E402
 
 TARGET_FIRST_S = 1.0
 CANVAS = (1000, 700)
+STEPS = {
+    "low_light": ("low_light", None),
+    "denoise": ("denoise", None),
+    "hole_fill": ("hole_fill", None),
+    "hole_fill_detected": ("hole_fill", {"source": "detected"}),
+    "restore": ("restore", None),
+    "super_resolution": ("super_resolution", None),
+}
+"""Benchmark name: (filter, parameters the editor sets; None: defaults)."""
+DAMAGED = ("hole_fill", "hole_fill_detected", "restore")
+MEGAPIXELS_PER_CLOUD = 1.1
+"""Image area per cloud of dust specks (20 clouds at 22 MP, as ``bench_view_22mp.py``)."""
+
+
+def damage(rows: int, cols: int) -> tuple[Stroke, ...]:
+    """Brush strokes of clouds of dust specks (one per :data:`MEGAPIXELS_PER_CLOUD`) and two bent scratches."""
+    rng = np.random.default_rng(0)
+    strokes = []
+    for _ in range(max(1, round(rows * cols / 1e6 / MEGAPIXELS_PER_CLOUD))):
+        xs, ys = speck_centres(rows, cols, rng)
+        for x, y in zip(np.clip(xs, 0, cols - 1), np.clip(ys, 0, rows - 1)):
+            strokes.append(Stroke(((float(x), float(y)),), radius=float(speck_radius(rng)), hardness=1.0))
+    for _ in range(2):
+        length = rng.uniform(0.3, 1.2) * max(rows, cols)
+        angle = rng.uniform(0, math.pi)
+        bend = rng.normal(0, 0.15) * length
+        cx, cy = rng.uniform(0.2 * cols, 0.8 * cols), rng.uniform(0.2 * rows, 0.8 * rows)
+        t = np.linspace(-0.5, 0.5, 24)
+        along = np.array([math.cos(angle), math.sin(angle)])
+        across = np.array([-math.sin(angle), math.cos(angle)])
+        points = t[:, None] * length * along + (1 - 4 * t[:, None] ** 2) * bend * across + np.array([cx, cy])
+        points = np.clip(points, 0, [cols - 1, rows - 1])
+        width = int(rng.choice([1, 1, 2, 2, 3, 4]))
+        strokes.append(Stroke(tuple(map(tuple, points.tolist())), radius=width / 2 + 0.5, hardness=1.0))
+    return tuple(strokes)
+
+
+def draw(pixels: np.ndarray, strokes: tuple[Stroke, ...]) -> np.ndarray:
+    """``pixels`` with ``strokes`` drawn in light grey (dust and scratches on a print's scan)."""
+    canvas = np.ascontiguousarray(pixels)
+    for stroke in strokes:
+        points = np.round(stroke.array * 16).astype(np.int32)
+        thickness = max(1, round(2 * stroke.radius))
+        if len(points) > 1:
+            cv2.polylines(canvas, [points], False, (0.92, 0.92, 0.9), thickness, cv2.LINE_AA, shift=4)
+        else:
+            cv2.circle(canvas, (int(points[0, 0]), int(points[0, 1])), round(16 * stroke.radius), (0.92, 0.92, 0.9),
+                       -1, cv2.LINE_AA, shift=4)
+    return canvas
+
+
+def case(megapixels: float, name: str) -> tuple[Image, StackItem]:
+    """The photo for benchmark step ``name`` at ``megapixels`` and the step the editor adds to it."""
+    image = photo(megapixels, name)
+    filter_name, params = STEPS[name]
+    mask = None
+    if name in DAMAGED:
+        strokes = damage(image.rows, image.cols)
+        image = Image(draw(image.pixels.copy(), strokes))
+        mask = Mask(image.rows, image.cols, strokes) if name == "hole_fill" else None
+    return image, make_item(filter_name, params, mask=mask)
 
 
 def photo(megapixels: float, filter_name: str) -> Image:
-    """The astronaut at ``megapixels`` (3:2), made dark and noisy for low_light or noisy for denoise."""
+    """The astronaut at ``megapixels`` (3:2), made dark and noisy for low_light, noisy for denoise, else as it is."""
     from skimage import data
 
     rows = int(round((megapixels * 1e6 / 1.5) ** 0.5))
@@ -66,24 +147,34 @@ def photo(megapixels: float, filter_name: str) -> Image:
         linear = (base ** 2.2) / 8.0
         noisy = linear + rng.normal(0.0, 1.0, linear.shape).astype(np.float32) * np.sqrt(linear * 2e-4 + 1e-6)
         pixels = np.clip(noisy, 0.0, 1.0) ** (1 / 2.2)
-    else:
+    elif filter_name == "denoise":
         pixels = base + rng.normal(0.0, 15 / 255, base.shape).astype(np.float32)
+    else:
+        pixels = base
     return Image(np.ascontiguousarray(np.clip(pixels, 0.0, 1.0), dtype=np.float32))
 
 
-def replay(image: Image, step_name: str, *, proxy: bool,
+def scales(image: Image, steps: tuple[StackItem, ...]) -> tuple[float, float | None, int, int]:
+    """Preview scale, proxy scale (or None) and output rows and cols of ``steps`` on ``image``, as the editor sets
+    them (:func:`~enhance_core.view_plan.stack_preview_scales`)."""
+    preview, proxy = stack_preview_scales(steps, image.rows, image.cols)
+    rows, cols = output_shape(steps, image.rows, image.cols)
+    return preview, proxy, rows, cols
+
+
+def replay(image: Image, step: StackItem, *, proxy: bool,
            renderer: Renderer | None = None) -> tuple[float, float, int]:
-    """Seconds to the first frame and to the full preview after adding ``step_name``, and the frame count."""
+    """Seconds to the first frame and to the full preview after adding ``step``, and the frame count."""
     renderer = renderer or Renderer()
-    preview = preview_scale_for(image.rows, image.cols)
-    zoom = min(CANVAS[0] / image.cols, CANVAS[1] / image.rows)
-    proxy_scale = proxy_scale_for(image.rows, image.cols, preview) if proxy else None
 
-    def wish(generation: int, steps: tuple) -> ViewWish:
-        return ViewWish(generation, steps, image.rows, image.cols, preview, zoom, (0, 0, image.cols, image.rows),
-                        proxy_scale=proxy_scale, uncached_steps=renderer.uncached_steps(image, steps, scale=preview))
+    def wish(generation: int, steps: tuple[StackItem, ...]) -> ViewWish:
+        preview, proxy_scale, rows, cols = scales(image, steps)
+        zoom = min(CANVAS[0] / cols, CANVAS[1] / rows)
+        return ViewWish(generation, steps, rows, cols, preview, zoom, (0, 0, cols, rows),
+                        proxy_scale=proxy_scale if proxy else None,
+                        uncached_steps=renderer.uncached_steps(image, steps, scale=preview))
 
-    def run(state: ViewState, generation: int, steps: tuple) -> tuple[ViewState, bool]:
+    def run(state: ViewState, generation: int, steps: tuple[StackItem, ...]) -> tuple[ViewState, bool]:
         request = plan_view(state, wish(generation, steps)).request
         if request is None:
             return state, False
@@ -91,7 +182,7 @@ def replay(image: Image, step_name: str, *, proxy: bool,
         return after_frame(state, request), True
 
     state, _ = run(ViewState(), 1, ())
-    steps = (make_item(step_name),)
+    steps = (step,)
     started = time.perf_counter()
     state, _ = run(state, 2, steps)
     first = time.perf_counter() - started
@@ -102,58 +193,63 @@ def replay(image: Image, step_name: str, *, proxy: bool,
     return first, time.perf_counter() - started, frames
 
 
-def agreement(renderer: Renderer, image: Image, step_name: str) -> tuple[float, float]:
+def fresh(image: Image) -> Image:
+    """A copy of ``image``: nothing cached per source array (the damage detector's map) serves it."""
+    return Image(image.pixels.copy())
+
+
+def agreement(renderer: Renderer, image: Image, step: StackItem) -> tuple[float, float]:
     """Mean absolute difference (0-255) between the proxy and the full preview brought to the proxy's size,
-    and the mean absolute change the filter makes on the proxy, from ``renderer``'s cached results."""
-    preview = preview_scale_for(image.rows, image.cols)
-    proxy = proxy_scale_for(image.rows, image.cols, preview)
+    and the mean absolute change the step makes on the proxy (against the plain proxy brought to its size),
+    from ``renderer``'s cached results."""
+    preview, proxy, _, _ = scales(image, (step,))
     if proxy is None:
         return 0.0, 0.0
-    steps = [make_item(step_name)]
-    coarse = renderer.render(image, steps, scale=proxy)
-    full = renderer.render(image, steps, scale=preview)
+    coarse = renderer.render(image, [step], scale=proxy)
+    full = renderer.render(image, [step], scale=preview)
     shrunk = cv2.resize(full, coarse.shape[1::-1], interpolation=cv2.INTER_AREA).reshape(coarse.shape)
     plain = renderer.render(image, [], scale=proxy)
+    plain = cv2.resize(plain, coarse.shape[1::-1], interpolation=cv2.INTER_CUBIC).reshape(coarse.shape)
     return 255 * float(np.abs(coarse - shrunk).mean()), 255 * float(np.abs(coarse - plain).mean())
 
 
 def main() -> None:
-    """Print first-frame and full-preview times, old path against new, per filter and size."""
+    """Print first-frame and full-preview times, old path against new, per learned step and size."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--megapixels", type=float, nargs="+", default=[1.0, 24.0])
-    parser.add_argument("--filters", nargs="+", default=["low_light", "denoise"], choices=["low_light", "denoise"])
+    parser.add_argument("--filters", nargs="+", default=list(STEPS), choices=list(STEPS))
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs of old and new; best kept")
     args = parser.parse_args()
-    warm = Image(np.full((64, 96, 3), 0.2, dtype=np.float32))
     for name in args.filters:
+        image, step = case(0.02, name)
         started = time.perf_counter()
-        Renderer(cache_bytes=0).render(warm, [make_item(name)])
+        Renderer(cache_bytes=0).render(image, [step])
         print(f"{name}: torch and network loaded in {time.perf_counter() - started:.1f} s (once per session)")
     print(f"\nfitted view on a {CANVAS[0]}x{CANVAS[1]} canvas; first frame target {TARGET_FIRST_S:.0f} s; "
-          f"{os.cpu_count()} CPUs")
-    print(f"{'filter':<10}{'MP':>5}{'preview':>9}{'proxy':>8} | {'old first=full':>15} | "
+          f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
+    print(f"{'step':<19}{'MP':>5}{'preview':>9}{'proxy':>8} | {'old first=full':>15} | "
           f"{'new first':>10}{'new full':>9}{'frames':>7} | {'first old/new':>14}{'full new/old':>13}")
     agreements: list[tuple[str, float, float, float]] = []
     for megapixels in args.megapixels:
         for name in args.filters:
-            image = photo(megapixels, name)
-            preview = preview_scale_for(image.rows, image.cols)
-            proxy = proxy_scale_for(image.rows, image.cols, preview)
+            image, step = case(megapixels, name)
+            preview, proxy, _, _ = scales(image, (step,))
             old_full = new_first = new_full = float("inf")
-            renderer, frames = Renderer(), 0
+            renderer, source, frames = Renderer(), image, 0
             for _ in range(args.repeats):
-                old_full = min(old_full, replay(image, name, proxy=False)[1])
-                renderer = Renderer()
-                first, full, frames = replay(image, name, proxy=True, renderer=renderer)
+                old_full = min(old_full, replay(fresh(image), step, proxy=False)[1])
+                renderer, source = Renderer(), fresh(image)
+                first, full, frames = replay(source, step, proxy=True, renderer=renderer)
                 new_first, new_full = min(new_first, first), min(new_full, full)
-            agreements.append((name, megapixels, *agreement(renderer, image, name)))
+            agreements.append((name, megapixels, *agreement(renderer, source, step)))
             met = "met" if new_first <= TARGET_FIRST_S else f"missed by {new_first - TARGET_FIRST_S:.2f} s"
-            print(f"{name:<10}{image.rows * image.cols / 1e6:5.1f}{preview:9.3f}{proxy or 0.0:8.3f} | "
+            print(f"{name:<19}{image.rows * image.cols / 1e6:5.1f}{preview:9.3f}{proxy or 0.0:8.3f} | "
                   f"{old_full:13.2f} s | {new_first:8.2f} s{new_full:7.2f} s{frames:7d} | "
                   f"{old_full / new_first:13.1f}x{new_full / old_full:12.2f}x  ({met})", flush=True)
-    print("\nproxy against the full preview area-averaged to its size (mean absolute difference, 0-255)")
+    print(f"\nload average {os.getloadavg()[0]:.2f}")
+    print("proxy against the full preview area-averaged to its size (mean absolute difference, 0-255)")
     for name, megapixels, difference, change in agreements:
-        print(f"{name:<10}{megapixels:5.1f} MP: {difference:5.2f}  (the filter changes the proxy by {change:5.2f})")
+        print(f"{name:<19}{megapixels:5.1f} MP: {difference:5.2f}  (the step changes the proxy by {change:5.2f})")
 
 
 if __name__ == "__main__":
