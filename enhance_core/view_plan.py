@@ -57,9 +57,10 @@ from enhance_core.stack_geometry import output_shape
 PREVIEW_PIXELS = 2_000_000
 PROXY_PIXELS = 250_000
 """Pixels of the proxy preview: about 610 x 410 for a 3:2 photo, enough to judge a filter's effect in a fitted
-view, and few enough that the slowest learned filter (Denoise (CNN), 3.3 s per megapixel in-process on a quiet
-2-core CPU) needs about 0.8 s for them (2.4 s measured on a 2-core CPU shared with two training runs;
-``benchmarks/bench_first_preview.py``)."""
+view, and few enough that the slowest learned filter (Denoise (CNN), 3.3 s per megapixel in fp32 on a quiet
+2-core CPU) needs about 0.8 s for them; in bf16 on a CPU with native bf16 its first frame lands in 0.16-0.28 s
+at 1 and 24 MP (``benchmarks/bench_first_preview.py``, quiet machine). The damage detector is the exception:
+it reads the full-resolution source even for the proxy."""
 PROXY_MAX_SHARE = 0.5
 """A proxy is made only when it has at most this share of the preview's pixels (else the preview is as quick)."""
 DETAIL_MARGIN = 0.25
