@@ -48,7 +48,6 @@ the proxy's size, next to the mean change the filter makes on the proxy.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -67,7 +66,6 @@ from enhance_core.masks import Mask, Stroke  # noqa: E402
 from enhance_core.render import Renderer  # noqa: E402
 from enhance_core.stack import StackItem, make_item  # noqa: E402
 from enhance_core.stack_geometry import output_shape  # noqa: E402
-from enhance_core.training.masks_synth import speck_centres, speck_radius  # noqa: E402
 from enhance_core.view_plan import ViewState, ViewWish, after_frame, plan_view, stack_preview_scales  # noqa: E402
 
 TARGET_FIRST_S = 1.0
@@ -88,25 +86,10 @@ MEGAPIXELS_PER_CLOUD = 1.1
 
 def damage(rows: int, cols: int) -> tuple[Stroke, ...]:
     """Brush strokes of clouds of dust specks (one per :data:`MEGAPIXELS_PER_CLOUD`) and two bent scratches."""
-    rng = np.random.default_rng(0)
-    strokes = []
-    for _ in range(max(1, round(rows * cols / 1e6 / MEGAPIXELS_PER_CLOUD))):
-        xs, ys = speck_centres(rows, cols, rng)
-        for x, y in zip(np.clip(xs, 0, cols - 1), np.clip(ys, 0, rows - 1)):
-            strokes.append(Stroke(((float(x), float(y)),), radius=float(speck_radius(rng)), hardness=1.0))
-    for _ in range(2):
-        length = rng.uniform(0.3, 1.2) * max(rows, cols)
-        angle = rng.uniform(0, math.pi)
-        bend = rng.normal(0, 0.15) * length
-        cx, cy = rng.uniform(0.2 * cols, 0.8 * cols), rng.uniform(0.2 * rows, 0.8 * rows)
-        t = np.linspace(-0.5, 0.5, 24)
-        along = np.array([math.cos(angle), math.sin(angle)])
-        across = np.array([-math.sin(angle), math.cos(angle)])
-        points = t[:, None] * length * along + (1 - 4 * t[:, None] ** 2) * bend * across + np.array([cx, cy])
-        points = np.clip(points, 0, [cols - 1, rows - 1])
-        width = int(rng.choice([1, 1, 2, 2, 3, 4]))
-        strokes.append(Stroke(tuple(map(tuple, points.tolist())), radius=width / 2 + 0.5, hardness=1.0))
-    return tuple(strokes)
+    from benchmarks.bench_view_22mp import damage as scan_damage
+
+    mask, _ = scan_damage(rows, cols, clouds=max(1, round(rows * cols / 1e6 / MEGAPIXELS_PER_CLOUD)))
+    return mask.strokes
 
 
 def draw(pixels: np.ndarray, strokes: tuple[Stroke, ...]) -> np.ndarray:

@@ -77,11 +77,11 @@ def scan(rows: int, cols: int) -> Image:
     return Image(np.ascontiguousarray(np.clip(pixels, 0.0, 1.0), dtype=np.float32))
 
 
-def damage(rows: int, cols: int) -> tuple[Mask, list[tuple[float, float]]]:
-    """Brush strokes for 20 clouds of dust specks and two scratches, and the scratches' middle points (x, y)."""
+def damage(rows: int, cols: int, *, clouds: int = 20) -> tuple[Mask, list[tuple[float, float]]]:
+    """Brush strokes for ``clouds`` clouds of dust specks and two scratches, and the scratches' middle points (x, y)."""
     rng = np.random.default_rng(0)
     strokes = []
-    for _ in range(20):
+    for _ in range(clouds):
         xs, ys = speck_centres(rows, cols, rng)
         for x, y in zip(np.clip(xs, 0, cols - 1), np.clip(ys, 0, rows - 1)):
             strokes.append(Stroke(((float(x), float(y)),), radius=float(speck_radius(rng)), hardness=1.0))
