@@ -162,7 +162,7 @@ def test_a_worker_removes_its_partial_file_and_exits_when_the_parent_goes(tmp_pa
 
         threading.Thread(target=batch_workers._run_one, args=(task, None, target), daemon=True).start()
         started.wait()
-        batch_workers._start_worker(reader, os.getppid())
+        batch_workers._start_worker(reader, os.getppid(), 1)
         writer.close()
         threading.Event().wait()
     """)
@@ -264,3 +264,19 @@ def test_kill_9_then_the_same_command_finishes_only_the_rest(batch, capsys) -> N
     assert f"{FILES - len(done)} of {FILES} file(s) written to {out}, {len(done)} done in an earlier run" in printed.out
     assert {name: (out / name).stat().st_mtime_ns for name in done} == before, "a finished file was done again"
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST_NAME] + sorted(f"img{i}.png" for i in range(FILES))
+
+
+def _torch_threads(_task) -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def test_workers_share_the_cpus_among_their_torch_threads(monkeypatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert [batch_workers.worker_threads(jobs) for jobs in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    monkeypatch.undo()
+    results: dict[int, int] = {}
+    batch_workers.run_pool(_torch_threads, [0, 1], [0, 1], 2, finish=results.__setitem__, died=lambda task: None,
+                           target=lambda task: None)
+    assert set(results.values()) == {batch_workers.worker_threads(2)}
