@@ -4,9 +4,10 @@
 ``should_stop`` (run on a worker thread by :class:`app.workers.JobRunner`):
 it renders what a :class:`~enhance_core.view_plan.ViewRequest` asks for (the stack
 snapshot at the preview scale, or at the coarse proxy scale for a quick first
-frame, the original through its display steps, the visible source rectangle,
-or the part of it no sharp patch covers yet, at a finer scale when zoomed in,
-both sides resampled to the screen zoom when zoomed out) and turns them into 8-bit
+frame, as a draft (:attr:`~enhance_core.filters.base.RenderContext.draft`), the
+original through its display steps, the visible source rectangle, or the part
+of it no sharp patch covers yet, at a finer scale when zoomed in, both sides
+resampled to the screen zoom when zoomed out) and turns them into 8-bit
 :class:`~app.display.CanvasLayers`, so the GUI thread only paints.
 Layers are placed in the coordinates of the stack's *output* at full
 resolution (a crop, a rotation or a resize changes them); the "before" side
@@ -99,6 +100,7 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
     preview_pixels = before_pixels = None
     notes: dict[str, str] | None = None
     share = 0.5 if request.preview and request.detail_rect else 1.0
+    draft = request.proxy_scale is not None
     if request.before:
         before_pixels = frame.before(renderer, request.before_steps, request.preview_scale)
         before = dataclasses.replace(before, whole=frame.whole(before_pixels))
@@ -113,13 +115,13 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
         notes = {}
         preview_pixels = renderer.render(image, request.steps, scale=request.result_scale, device=device,
                                          progress=lambda f, m: progress(offset + f * share, m),
-                                         should_stop=should_stop, notes=notes)
+                                         should_stop=should_stop, notes=notes, draft=draft)
         after = dataclasses.replace(after, whole=frame.whole(preview_pixels))
     if request.screen_zoom is not None:
         result = preview_pixels
         if result is None:
             result = renderer.render(image, request.steps, scale=request.result_scale, device=device,
-                                     should_stop=should_stop)
+                                     should_stop=should_stop, draft=draft)
         original = before_pixels
         if original is None:
             original = frame.before(renderer, request.before_steps, request.preview_scale)

@@ -185,7 +185,7 @@ class Renderer:
     def render(self, image: Image, steps: Sequence[StackItem], *, scale: float = 1.0,
                region: Region | None = None, progress: ProgressFn | None = None,
                should_stop: StopFn | None = None, device: str | None = None,
-               notes: dict[str, str] | None = None) -> np.ndarray:
+               notes: dict[str, str] | None = None, draft: bool = False) -> np.ndarray:
         """Render ``steps`` on ``image`` and return float32 (rows, cols, C) pixels (read-only).
 
         Parameters
@@ -208,11 +208,14 @@ class Renderer:
             Filled with what steps said about their work (``ctx.note``: the
             noise level the denoiser estimated...), by step uid; steps served
             from the cache repeat what they said when they ran.
+        draft : bool
+            The editor's quick proxy render (:attr:`RenderContext.draft`): steps may
+            approximate; its results are cached apart from exact ones.
         """
         progress = progress or _no_progress
         should_stop = should_stop or _never_stop
         region, base_ctx, shapes, outputs, inputs, keys = self._prepare(image, steps, scale, region, device,
-                                                                        should_stop)
+                                                                        should_stop, draft=draft)
         active = [shape.item for shape in shapes]
         for index, item in enumerate(active):
             _check_mask_size(item, image, index)
@@ -261,18 +264,19 @@ class Renderer:
         return tuple(shape.item for shape in shapes[0 if hit is None else hit[0]:])
 
     def _prepare(self, image: Image, steps: Sequence[StackItem], scale: float, region: Region | None,
-                 device: str | None, should_stop: StopFn, *, measure: bool = True
+                 device: str | None, should_stop: StopFn, *, measure: bool = True, draft: bool = False
                  ) -> tuple[Region, RenderContext, list[StepShape], list[Region], list[Region], list[PrefixKey]]:
         """Check the scale and region; return them with the context, enabled steps' shapes, regions and cache keys.
 
-        ``measure``: whether steps may measure the source to plan their geometry (:attr:`RenderContext.measure`).
+        ``measure``: whether steps may measure the source to plan their geometry (:attr:`RenderContext.measure`);
+        ``draft``: a quick proxy render (:attr:`RenderContext.draft`).
         """
         if not (isinstance(scale, (int, float)) and 0.0 < scale <= 1.0):
             raise ParameterError(f"render scale must be in (0, 1], got {scale!r}")
         meta = image.meta
         base_ctx = RenderContext(scale=float(scale), bit_depth=meta.bit_depth, value_offset=meta.value_offset,
                                  value_scale=meta.value_scale, unit=meta.unit, should_stop=should_stop,
-                                 device=device, source=image.pixels, measure=measure)
+                                 device=device, source=image.pixels, measure=measure, draft=draft)
         shapes = stack_geometry(steps, image.rows, image.cols, scale, ctx=base_ctx)
         rows, cols = (shapes[-1].out_rows, shapes[-1].out_cols) if shapes else scaled_shape(image.rows, image.cols,
                                                                                           scale)
@@ -325,7 +329,7 @@ class Renderer:
     def _prefix_keys(active: list[StackItem], ctx: RenderContext, source: int) -> list[PrefixKey]:
         """Cache key of each step: the source, the render context and every step up to it."""
         key = PrefixKey(None, (source, ctx.scale, ctx.bit_depth, ctx.value_offset, ctx.value_scale, ctx.unit,
-                               ctx.device))
+                               ctx.device, ctx.draft))
         keys = []
         for item in active:
             key = PrefixKey(key, item.render_key)

@@ -59,8 +59,9 @@ PROXY_PIXELS = 250_000
 """Pixels of the proxy preview: about 610 x 410 for a 3:2 photo, enough to judge a filter's effect in a fitted
 view, and few enough that the slowest learned filter (Denoise (CNN), 3.3 s per megapixel in fp32 on a quiet
 2-core CPU) needs about 0.8 s for them; in bf16 on a CPU with native bf16 its first frame lands in 0.16-0.28 s
-at 1 and 24 MP (``benchmarks/bench_first_preview.py``, quiet machine). The damage detector is the exception:
-it reads the full-resolution source even for the proxy."""
+at 1 and 24 MP (``benchmarks/bench_first_preview.py``, quiet machine). The proxy is rendered as a *draft*
+(:attr:`~enhance_core.filters.base.RenderContext.draft`): the damage detector, which reads the full-resolution
+source for every exact render, looks at a reduced copy of a large scan for it."""
 PROXY_MAX_SHARE = 0.5
 """A proxy is made only when it has at most this share of the preview's pixels (else the preview is as quick)."""
 DETAIL_MARGIN = 0.25

@@ -181,6 +181,12 @@ class RenderContext:
         measurement, else a guess (see
         :func:`enhance_core.filters.geometry_ops.skews_measured`). Renders
         always measure.
+    draft : bool
+        Whether this is the editor's quick proxy render, shown at once and
+        replaced by the exact preview moments later: a filter whose analysis
+        of the full-resolution ``source`` takes seconds may approximate it
+        (the damage detector looks at a reduced copy of the source until its
+        full-resolution map is ready). False for previews, views and exports.
     """
 
     scale: float = 1.0
@@ -200,6 +206,7 @@ class RenderContext:
     in_shape: tuple[int, int] | None = None
     in_affine: Any = None
     measure: bool = True
+    draft: bool = False
 
     def with_(self, **changes: Any) -> RenderContext:
         """Return a copy with some fields changed."""

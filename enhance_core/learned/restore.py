@@ -7,7 +7,8 @@ The ``restore`` filter is the archivist's preset as one stack step, and the
    on the *source* scan at full resolution (cached, so previews, the 1:1 view
    and the export share it) and its mask is taken at the sensitivity, grown by
    ``grow`` pixels and scaled to the render (a thin crack stays marked in a
-   downscaled preview);
+   downscaled preview); the editor's quick proxy frame of a large scan (a
+   draft render) uses a detection on a reduced copy until that map is ready;
 2. the step's painted strokes edit that mask (paint adds damage the detector
    missed, erase removes what it should not fill), so the recipe stores the
    *setting*, not a mask of one image size, and replays on any scan;
@@ -44,21 +45,33 @@ def _sub(progress: ProgressFn, start: float, stop: float) -> ProgressFn:
 
 def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensitivity: float, grow: float,
                     layer: Mask | None = None, device: str | None = None, progress: ProgressFn | None = None,
-                    should_stop: StopFn | None = None) -> np.ndarray:
+                    should_stop: StopFn | None = None, draft: bool = False) -> np.ndarray:
     """The damage mask (float32 in 0..1) of ``region`` of ``source`` rendered at ``scale``, edited by ``layer``.
 
     The detector sees ``source`` at full resolution (once per source, cached);
     below full scale a pixel is marked when part of it is marked at full
-    resolution, so a thin crack stays marked in a preview. ``layer`` (the
-    step's painted mask) then adds and erases. ``grow`` is in source pixels.
+    resolution, so a thin crack stays marked in a preview. A ``draft`` (the
+    editor's quick proxy frame) takes the quick map of
+    :func:`enhance_core.learned.damage.draft_damage_probability` instead: that of
+    a reduced copy of a large scan, until the full-resolution one is ready.
+    ``layer`` (the step's painted mask) then adds and erases. ``grow`` is in
+    source pixels.
     """
-    from enhance_core.learned.damage import damage_mask, source_damage_probability
+    from enhance_core.learned.damage import damage_mask, draft_damage_probability, source_damage_probability
 
-    probability = source_damage_probability(source, device=device, progress=progress, should_stop=should_stop)
-    marked = damage_mask(probability, sensitivity=sensitivity, grow=grow)
-    if scale != 1.0:
+    if draft:
+        probability, at = draft_damage_probability(source, device=device, progress=progress,
+                                                   should_stop=should_stop)
+    else:
+        probability, at = source_damage_probability(source, device=device, progress=progress,
+                                                    should_stop=should_stop), 1.0
+    marked = damage_mask(probability, sensitivity=sensitivity, grow=grow * at)
+    if scale != at:
         rows, cols = scaled_shape(source.shape[0], source.shape[1], scale)
-        marked = (cv2.resize(marked, (cols, rows), interpolation=cv2.INTER_AREA) > PREVIEW_COVERAGE)
+        if scale < at:
+            marked = (cv2.resize(marked, (cols, rows), interpolation=cv2.INTER_AREA) > PREVIEW_COVERAGE)
+        else:
+            marked = (cv2.resize(marked, (cols, rows), interpolation=cv2.INTER_LINEAR) > 0.5)
     mask = np.ascontiguousarray(marked[region.slices], dtype=np.float32)
     if layer is not None:
         mask = layer.render_over(mask, scale=scale, region=region)
@@ -100,7 +113,7 @@ def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float,
     source, scale, region, on_source = _detector_view(pixels, ctx)
     mask = detected_damage(source, scale=scale, region=region, sensitivity=sensitivity, grow=grow,
                            layer=ctx.mask_layer if on_source else None, device=ctx.device,
-                           progress=_sub(progress, 0.0, 0.5), should_stop=ctx.should_stop)
+                           progress=_sub(progress, 0.0, 0.5), should_stop=ctx.should_stop, draft=ctx.draft)
     if not on_source:
         mask = _layer_over_pixels(mask, ctx)
     filled = inpaint_masked(pixels, mask, device=ctx.device, progress=_sub(progress, 0.5, 1.0),

@@ -22,11 +22,12 @@ class _DimParams:
 
 @pytest.fixture
 def learned_dim(monkeypatch):
-    """A registered filter marked learned (so planned as slow) that records the scale of each run."""
-    scales: list[float] = []
+    """A registered filter marked learned (so planned as slow) that records the scale of each run and whether it
+    was a draft."""
+    scales: list[tuple[float, bool]] = []
 
     def dim(pixels, params, ctx):
-        scales.append(ctx.scale)
+        scales.append((ctx.scale, ctx.draft))
         return pixels * np.float32(1.0 - params.amount)
 
     register(FilterDef("test_learned_dim", "Dim (test CNN)", "Learned", _DimParams, dim, learned=True))
@@ -77,7 +78,7 @@ def test_adding_a_slow_step_shows_a_proxy_frame_before_the_full_preview(qtbot, w
     with qtbot.waitSignals([window.renders.proxy_ready, window.renders.frame_ready], order="strict", timeout=20000):
         window.stack_panel.add_filter("test_learned_dim")
     assert landed == [("proxy", (48, 64)), ("full", (96, 128))]
-    assert learned_dim == [0.5, 1.0]
+    assert learned_dim == [(0.5, True), (1.0, False)], "the proxy is a draft, the full preview is not"
     wait_rendered(qtbot, window)
     source = window.document.source.pixels
     np.testing.assert_allclose(window.renders.latest.preview_pixels, source * 0.5, atol=1e-6)
@@ -86,7 +87,7 @@ def test_adding_a_slow_step_shows_a_proxy_frame_before_the_full_preview(qtbot, w
     wait_rendered(qtbot, window)
     window.document.undo_stack.redo()
     wait_rendered(qtbot, window)
-    assert learned_dim == [0.5, 1.0]  # undo and redo came from the cache
+    assert learned_dim == [(0.5, True), (1.0, False)]  # undo and redo came from the cache
     assert landed[2:] == [("full", (96, 128))] * 2
 
 
@@ -104,7 +105,7 @@ def test_a_drag_shows_proxies_and_the_full_preview_when_it_ends(qtbot, window, p
     with qtbot.waitSignal(window.renders.frame_ready, timeout=20000):
         window.document.push(change_params_command(stack, start, stack.snapshot()[0].params))  # the release
     assert landed[3:] == [("full", (96, 128))]
-    assert learned_dim[2:] == [0.5, 0.5, 0.5, 1.0]
+    assert learned_dim[2:] == [(0.5, True)] * 3 + [(1.0, False)]
 
 
 def test_cancel_stops_the_full_preview_and_keeps_the_proxy(qtbot, window, photo_path, learned_stuck):

@@ -182,6 +182,51 @@ def test_restore_fills_the_detected_crack_and_nothing_else(known_damage):
     assert np.array_equal(out[:27], cracked[:27]) and np.array_equal(out[34:], cracked[34:])
 
 
+@pytest.fixture
+def white_is_damage(monkeypatch):
+    """Replace the network by "white is damage"; record the shape of every scan it looks at."""
+    looked_at = []
+
+    def fake(pixels, **kwargs):
+        looked_at.append(pixels.shape[:2])
+        return (pixels.min(axis=2) > 0.9).astype(np.float32) * 0.9
+
+    monkeypatch.setattr(damage, "damage_probability", fake)
+    monkeypatch.setattr(damage, "DRAFT_PIXELS", 2_000)
+    return looked_at
+
+
+def test_a_draft_detects_on_a_reduced_copy_once_until_the_full_map_is_ready(white_is_damage):
+    scan = np.zeros((120, 180, 3), np.float32)
+    scan[40:60, 30:150] = 1.0
+    probability, scale = damage.draft_damage_probability(scan)
+    assert white_is_damage == [(37, 55)] and scale == pytest.approx((2_000 / (120 * 180)) ** 0.5)
+    assert probability[13:18, 11:44].min() > 0.5 and probability[:10].max() == 0.0
+    assert damage.draft_damage_probability(scan)[0] is probability, "computed once per source"
+    full = damage.source_damage_probability(scan)
+    assert white_is_damage[-1] == (120, 180)
+    assert damage.draft_damage_probability(scan) == (full, 1.0), "the full map serves drafts once it is ready"
+    small = scan[:40, :40].copy()
+    assert damage.draft_damage_probability(small)[1] == 1.0 and white_is_damage[-1] == (40, 40)
+
+
+def test_the_proxy_frame_fills_the_draft_detection_and_the_preview_the_full_one(white_is_damage):
+    clean = synthetic_rgb(120, 180)
+    cracked = clean.copy()
+    cracked[40:60, 30:150] = 1.0
+    cracked[90, 20:160] = 1.0
+    image, step = Image(cracked, meta=ImageMeta()), make_item("restore", {"grow": 1.0})
+    renderer = Renderer()
+    proxy = renderer.render(image, [step], scale=0.25, device="cpu", draft=True)
+    assert white_is_damage == [(37, 55)]
+    assert proxy[12:14, 10:35].min() < 0.9, "the wide band is filled in the proxy"
+    exact = renderer.render(image, [step], scale=0.25, device="cpu")
+    assert white_is_damage[-1] == (120, 180), "an exact render at the proxy's scale detects at full resolution"
+    assert not np.array_equal(exact, proxy)
+    again = renderer.render(image, [step], scale=0.25, device="cpu", draft=True)
+    assert np.array_equal(again, proxy) and len(white_is_damage) == 2, "drafts are cached apart from exact renders"
+
+
 def test_restore_with_grain_removal_says_the_noise_level_it_estimated(known_damage):
     _, cracked = cracked_scan()
     noisy = np.clip(cracked + np.random.default_rng(0).normal(0, 0.06, cracked.shape), 0, 1).astype(np.float32)
