@@ -41,8 +41,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-import cv2
-
 _PARTIAL = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.part")
 """``tempfile.mkstemp(prefix=".<name>.", suffix=".part")``, as :func:`enhance_core.io.write_image` names them."""
 PR_SET_PDEATHSIG = 1
@@ -128,7 +126,14 @@ def worker_threads(jobs: int) -> int:
 
 def _start_worker(pipe: Connection, parent: int, threads: int) -> None:
     """Worker start-up: ignore Ctrl+C (the parent handles it), one OpenCV thread, ``threads`` torch threads
-    (read when torch is imported), die with the parent."""
+    (read when torch is imported), die with the parent.
+
+    OpenCV is imported here, not with this module: the janitor, spawned from
+    this module too, then starts on the standard library alone instead of
+    importing NumPy and OpenCV beside the starting workers.
+    """
+    import cv2
+
     ignore_sigint()
     cv2.setNumThreads(1)
     os.environ["OMP_NUM_THREADS"] = str(threads)

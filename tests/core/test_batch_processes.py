@@ -280,3 +280,40 @@ def test_workers_share_the_cpus_among_their_torch_threads(monkeypatch) -> None:
     batch_workers.run_pool(_torch_threads, [0, 1], [0, 1], 2, finish=results.__setitem__, died=lambda task: None,
                            target=lambda task: None)
     assert set(results.values()) == {batch_workers.worker_threads(2)}
+
+
+_KEPT_MODELS: list[object] = []
+"""In a worker: every model :func:`_render_and_name_models` saw, kept alive so that no id is reused."""
+
+
+def _render_and_name_models(task) -> tuple[int, str | None, int, int]:
+    """Worker: process one file with a learned step; return the process id, the error and the ids of its models."""
+    from enhance_core.learned.registry import load_model
+
+    result = batch_module.process_file(task)
+    models = [load_model(name) for name in ("denoise", "noise_level")]
+    _KEPT_MODELS.extend(models)
+    return os.getpid(), result.error, id(models[0]), id(models[1])
+
+
+def test_batch_workers_load_each_model_once_and_reuse_it_across_files(tmp_path) -> None:
+    rng = np.random.default_rng(2)
+    for index in range(4):
+        write_image(Image(rng.random((32, 48, 3), dtype=np.float32)), tmp_path / f"n{index}.png")
+    tasks = plan_batch(sorted(tmp_path.glob("n*.png")), (make_item("denoise", {"mode": "auto"}),), tmp_path / "out")
+    (tmp_path / "out").mkdir()
+    results: dict[int, tuple[int, str | None, int, int]] = {}
+    batch_workers.run_pool(_render_and_name_models, tasks, [0, 1, 2, 3], 2, finish=results.__setitem__,
+                           died=lambda task: None, target=lambda task: task.output)
+    assert sorted(results) == [0, 1, 2, 3] and all(error is None for _, error, _, _ in results.values())
+    models_by_worker: dict[int, set[tuple[int, int]]] = {}
+    for pid, _, denoise, noise_level in results.values():
+        models_by_worker.setdefault(pid, set()).add((denoise, noise_level))
+    assert all(len(models) == 1 for models in models_by_worker.values()), models_by_worker
+    assert len(results) > len(models_by_worker), "no worker ran two files, so nothing was reused"
+
+
+def test_the_janitor_starts_without_numpy_or_opencv() -> None:
+    code = "import sys, enhance_core.batch_workers; print(sorted({'cv2', 'numpy', 'torch'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", "the janitor process imports enhance_core.batch_workers alone"
