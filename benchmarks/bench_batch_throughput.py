@@ -31,6 +31,15 @@ the processes it used, and the rest, wall less that sum over the processes
 (start-up, model load in each worker, manifest, pool), and the 1-minute
 load average as it finished. Whether each
 CLI run's outputs are byte-identical to the in-process ones is printed too.
+
+A second line per CLI run splits its time into fixed and per-file parts:
+``start`` is the wall time until the CLI printed its ``applying`` line
+(interpreter, imports, plan, opening the manifest; torch is imported after
+it, for the manifest's weights digest), ``1st`` the per-file seconds of the first file
+finished (in one process that includes the model load and the first run of
+each tile shape), and ``median`` the median per-file seconds next to the
+in-process loop's median per file (read, render, write): equal medians
+mean the gap is fixed cost, not per-file work.
 """
 
 from __future__ import annotations
@@ -42,7 +51,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 import numpy as np
 from PIL import Image as PILImage
@@ -57,6 +68,17 @@ REPO = Path(__file__).resolve().parents[1]
 LAUNCH = "import sys; from app.launcher import main; sys.exit(main())"
 TARGET = 1.25
 FILE_SECONDS = re.compile(r"^\[\d+/\d+\] ok .* \((\d+(?:\.\d+)?) s[;)]", re.MULTILINE)
+
+
+@dataclass
+class CliRun:
+    """One ``enhance-studio apply`` run: wall seconds, seconds to its ``applying`` line, per-file seconds
+    (in the order the files finished) and its ``applying`` line."""
+
+    wall: float
+    start: float
+    files: list[float]
+    said: str
 
 
 def write_photos(folder: Path, count: int, rows: int, cols: int, seed: int) -> list[Path]:
@@ -76,10 +98,12 @@ def write_photos(folder: Path, count: int, rows: int, cols: int, seed: int) -> l
     return paths
 
 
-def run_in_process(inputs: list[Path], steps: tuple[StackItem, ...], output: Path) -> tuple[float, float, float]:
-    """Read, render and write every input here; return (wall seconds, I/O seconds, megapixels)."""
+def run_in_process(inputs: list[Path], steps: tuple[StackItem, ...],
+                   output: Path) -> tuple[float, float, float, list[float]]:
+    """Read, render and write every input here; return (wall seconds, I/O seconds, megapixels, per-file seconds)."""
     output.mkdir(parents=True)
     io_seconds = megapixels = 0.0
+    per_file = []
     start = time.perf_counter()
     for path in inputs:
         began = time.perf_counter()
@@ -90,21 +114,30 @@ def run_in_process(inputs: list[Path], steps: tuple[StackItem, ...], output: Pat
         write_image(result, output / path.name)
         io_seconds += (read - began) + (time.perf_counter() - rendered)
         megapixels += image.rows * image.cols / 1e6
-    return time.perf_counter() - start, io_seconds, megapixels
+        per_file.append(time.perf_counter() - began)
+    return time.perf_counter() - start, io_seconds, megapixels, per_file
 
 
-def run_cli(folder: Path, recipe: Path, output: Path, jobs: int | None) -> tuple[float, float, str]:
-    """Run ``enhance-studio apply`` on ``folder``; return (wall seconds, sum of per-file seconds, its process line)."""
+def run_cli(folder: Path, recipe: Path, output: Path, jobs: int | None) -> CliRun:
+    """Run ``enhance-studio apply`` on ``folder``, timing when it prints its ``applying`` line."""
     command = [sys.executable, "-c", LAUNCH, "apply", "--recipe", str(recipe), "-o", str(output), str(folder)]
     if jobs is not None:
         command += ["--jobs", str(jobs)]
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    applying = None
+    lines = []
+    with subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as process:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if applying is None and line.startswith("applying"):
+                applying = time.perf_counter() - start
+            lines.append(line)
     seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
-    said = next((line for line in done.stderr.splitlines() if line.startswith("applying")), "")
-    return seconds, sum(float(value) for value in FILE_SECONDS.findall(done.stderr)), said
+    said = "".join(lines)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} exited {process.returncode}:\n{said[-2000:]}")
+    return CliRun(seconds, applying or 0.0, [float(value) for value in FILE_SECONDS.findall(said)],
+                  next((line for line in lines if line.startswith("applying")), ""))
 
 
 def same_outputs(first: Path, second: Path) -> bool:
@@ -161,18 +194,25 @@ def main() -> None:
             for label, inputs in sets.items():
                 base = root / f"out{number}" / label.replace(" ", "_")
                 row = f"{name[:22] + ' / ' + label:38s}"
-                first, io_first, megapixels = run_in_process(inputs, steps, base / "inproc")
+                splits: list[str] = []
+                first, io_first, megapixels, files_first = run_in_process(inputs, steps, base / "inproc")
                 runs = []
                 for jobs in (None, *args.jobs):
                     engine = "CLI default" if jobs is None else f"CLI --jobs {jobs}"
                     output = base / engine.replace(" ", "_")
-                    wall, per_file, said = run_cli(root / label.split()[1], recipe, output, jobs)
+                    cli = run_cli(root / label.split()[1], recipe, output, jobs)
+                    per_file = sum(cli.files)
+                    said = cli.said
                     processes = int(said.split(" with ")[-1].split()[0]) if " with " in said else 1
-                    runs.append((engine, wall, f"files {per_file:.1f} s in {processes} process(es), rest "
-                                 f"{wall - per_file / processes:.1f} s; outputs "
+                    runs.append((engine, cli.wall, f"files {per_file:.1f} s in {processes} process(es), rest "
+                                 f"{cli.wall - per_file / processes:.1f} s; outputs "
                                  f"{'identical' if same_outputs(base / 'inproc', output) else 'DIFFER'}",
                                  os.getloadavg()[0]))
-                again, io_again, _ = run_in_process(inputs, steps, base / "inproc_again")
+                    splits.append(f"{row} {engine:14s} start {cli.start:.2f} s, 1st {cli.files[0]:.2f} s, median "
+                                  f"{median(cli.files):.2f} s per file")
+                again, io_again, _, files_again = run_in_process(inputs, steps, base / "inproc_again")
+                splits.append(f"{row} {'in-process':14s} median {median(files_first):.2f} s per file (1st loop), "
+                              f"{median(files_again):.2f} s (2nd loop)")
                 seconds = min(first, again)
                 for engine, wall, went, load in [("in-process", first, f"read+write {io_first:.1f} s", None),
                                                  *runs, ("in-process 2nd", again, f"read+write {io_again:.1f} s",
@@ -182,6 +222,7 @@ def main() -> None:
                     load_now = f"; load {load:.1f}" if load is not None else ""
                     print(f"{row} {engine:14s} {len(inputs):5d} {megapixels:7.1f} {wall:7.1f} "
                           f"{megapixels / wall:6.2f} {ratio:9.2f} {verdict:>6s}  {went}{load_now}", flush=True)
+                print("\n".join(splits), flush=True)
         print(f"load average {os.getloadavg()[0]:.2f} at the end (1 min)")
 
 
