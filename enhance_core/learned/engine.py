@@ -15,6 +15,10 @@ budget, retries at half the tile size when memory runs out, reports progress
 per tile, checks ``should_stop()`` before every tile, runs in fp16 autocast on
 CUDA, and with a ``mask`` computes only the tiles the mask touches.
 
+Start-up: :func:`load_network` loads torch's native libraries with the GIL
+released before it imports torch (:func:`load_torch_libraries`), so the first
+learned render does not freeze the GUI for the half second libtorch takes to load.
+
 Filters: :func:`run_network` is the sequence every learned filter runs
 around its network (check the pixels, load the model, feed gray as RGB, run
 tiled with stop checks, average gray back, clip); a filter keeps only its own
@@ -25,9 +29,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import logging
 import os
+import sys
 import threading
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -221,11 +228,42 @@ def check_pixels(pixels: Any) -> None:
         raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
 
 
+TORCH_LIBRARY = "libtorch_python.so"
+"""The library ``torch._C`` links on Linux; loading it loads libtorch and the rest of torch's native code."""
+
+
+def load_torch_libraries() -> None:
+    """Load torch's native libraries with the GIL released, ahead of ``import torch`` (Linux).
+
+    ``import torch`` maps and initialises libtorch (about half a second on a
+    2-core CPU) while it imports ``torch._C``, holding the GIL: every other
+    Python thread, the GUI's event loop included, freezes that long. libc's
+    ``dlopen`` called through ctypes runs with the GIL released (``ctypes.CDLL``
+    keeps it) and with the flags the import uses (``RTLD_NOW``, local), so the
+    import then finds the libraries loaded. Does nothing once torch is
+    imported, off Linux, or where the library is not found or does not load
+    (the import then loads it itself, as before).
+    """
+    if "torch" in sys.modules or not sys.platform.startswith("linux"):
+        return
+    spec = importlib.util.find_spec("torch")
+    library = Path(spec.origin).parent / "lib" / TORCH_LIBRARY if spec is not None and spec.origin else None
+    if library is None or not library.is_file():
+        return
+    import ctypes
+
+    dlopen = ctypes.CDLL(None).dlopen
+    dlopen.restype, dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
+    if not dlopen(os.fsencode(library), os.RTLD_NOW):
+        log.debug("%s did not load ahead of import torch; the import loads it", library)
+
+
 def load_network(name: str, *, device: str | None = None, should_stop: StopFn | None = None,
                  network: Any = None) -> tuple[Any, str]:
     """Choose the device and load model ``name`` on it; return ``(network, device)``.
 
-    The first call in a process imports torch and reads, checks and builds the
+    The first call in a process loads torch's libraries (:func:`load_torch_libraries`),
+    imports torch and reads, checks and builds the
     network (seconds on a slow machine); this runs through
     :func:`call_interruptibly`, so a stop request is honoured within
     ``poll`` seconds even then. A ``network`` already loaded (a training
@@ -243,6 +281,7 @@ def load_network(name: str, *, device: str | None = None, should_stop: StopFn | 
         return network, select_device(device)
 
     def load() -> tuple[Any, str]:
+        load_torch_libraries()
         chosen = select_device(device)
         from enhance_core.learned.registry import load_model
 
