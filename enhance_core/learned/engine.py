@@ -15,9 +15,12 @@ budget, retries at half the tile size when memory runs out, reports progress
 per tile, checks ``should_stop()`` before every tile, runs in fp16 autocast on
 CUDA, and with a ``mask`` computes only the tiles the mask touches.
 
-Start-up: :func:`load_network` loads torch's native libraries with the GIL
-released before it imports torch (:func:`load_torch_libraries`), so the first
-learned render does not freeze the GUI for the half second libtorch takes to load.
+Start-up: :func:`load_network` imports torch through :func:`import_torch`,
+which keeps other threads (the GUI's event loop) running: torch's native
+libraries load with the GIL released (:func:`load_torch_libraries`, half a
+second) and the import runs with the cyclic garbage collector paused (its full
+collections among the import's objects held the GIL 50-140 ms, three or four
+times).
 
 Filters: :func:`run_network` is the sequence every learned filter runs
 around its network (check the pixels, load the model, feed gray as RGB, run
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import importlib.util
 import logging
 import os
@@ -258,12 +262,46 @@ def load_torch_libraries() -> None:
         log.debug("%s did not load ahead of import torch; the import loads it", library)
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_torch() -> None:
+    """Import torch without freezing the process's other threads for more than a few milliseconds.
+
+    ``import torch`` is about two seconds of Python on a 2-core CPU, which
+    shares the GIL with every other thread (the editor's event loop), and two
+    things in it hold the GIL for long: loading libtorch (half a second,
+    avoided by :func:`load_torch_libraries`) and the cyclic garbage
+    collector's full collections among the some 250 000 objects the import
+    creates (50-140 ms each, three or four times). The import therefore runs
+    with the collector paused; it is collected once before (a small heap) and
+    the import's objects are then frozen (``gc.freeze``), so later full
+    collections skip them. Does nothing once torch is imported (or another
+    thread is importing it: the import then waits for that one).
+    """
+    if "torch" in sys.modules:
+        return
+    with _IMPORT_LOCK:
+        if "torch" in sys.modules:
+            return
+        load_torch_libraries()
+        collecting = gc.isenabled()
+        if collecting:
+            gc.collect()
+            gc.disable()
+        try:
+            import torch  # noqa: F401 - the import is the point
+        finally:
+            if collecting:
+                gc.freeze()
+                gc.enable()
+
+
 def load_network(name: str, *, device: str | None = None, should_stop: StopFn | None = None,
                  network: Any = None) -> tuple[Any, str]:
     """Choose the device and load model ``name`` on it; return ``(network, device)``.
 
-    The first call in a process loads torch's libraries (:func:`load_torch_libraries`),
-    imports torch and reads, checks and builds the
+    The first call in a process imports torch (:func:`import_torch`) and reads, checks and builds the
     network (seconds on a slow machine); this runs through
     :func:`call_interruptibly`, so a stop request is honoured within
     ``poll`` seconds even then. A ``network`` already loaded (a training
@@ -281,7 +319,7 @@ def load_network(name: str, *, device: str | None = None, should_stop: StopFn | 
         return network, select_device(device)
 
     def load() -> tuple[Any, str]:
-        load_torch_libraries()
+        import_torch()
         chosen = select_device(device)
         from enhance_core.learned.registry import load_model
 
