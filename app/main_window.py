@@ -124,7 +124,7 @@ class MainWindow(QMainWindow):
             self.addAction(action)
         self.shortcut_keys = ShortcutKeys(self)
         for lane in self.lanes():
-            if lane not in (self.slices.ahead_lane, self.series_panel.lane):
+            if lane not in (self.slices.ahead_lane, self.series_panel.lane, self.device.lane):
                 self.status.watch(lane)
         self._connect()
         self._update_title()

@@ -117,17 +117,19 @@ def test_values_in_source_units():
     assert describe_value(ImageMeta(bit_depth=32, float_source=True), np.array([1.5])) == "1.5"
 
 
-def test_device_probe_reads_a_separate_process(qtbot):
-    import sys
-
+def test_the_start_up_probe_loads_torch_in_the_background_and_names_the_device(qtbot, monkeypatch):
     from app.device_probe import DeviceProbe
     from app.document import Document
 
-    probe = DeviceProbe(Document(), command=[sys.executable, "-c", "print('CPU (4 threads)')"])
+    imported: list[str] = []
+    monkeypatch.setattr("enhance_core.learned.engine.import_torch", lambda: imported.append("torch"))
+    monkeypatch.setattr("enhance_core.learned.engine.describe_device", lambda: "CPU (4 threads)")
+    probe = DeviceProbe(Document())
     with qtbot.waitSignal(probe.described, timeout=20000) as blocker:
         probe.probe_in_background(delay_ms=0)
-    assert blocker.args == ["Device: CPU (4 threads)"]
+    assert blocker.args == ["Device: CPU (4 threads)"] and imported == ["torch"]
     probe.stop()
+    qtbot.wait(50)  # the lane's last signals land while the probe lives
 
 
 @pytest.mark.parametrize("channels", [1, 3])

@@ -85,22 +85,26 @@ def test_the_device_is_asked_in_process_only_once_torch_is_loaded(qtbot, window,
     assert asked == ["x"] and probe.text == "Device: CPU"
 
 
-def test_the_start_up_probe_waits_and_a_closed_window_starts_none(qtbot):
+def test_the_start_up_probe_waits_and_a_closed_window_starts_none(qtbot, monkeypatch):
     from app.device_probe import DeviceProbe
     from app.document import Document
 
-    probe = DeviceProbe(Document(), command=[sys.executable, "-c", "print('CPU (probe)')"])
+    asked: list[str] = []
+    monkeypatch.setattr("app.device_probe.describe_job", lambda progress, should_stop: asked.append("x") or "CPU")
+    probe = DeviceProbe(Document())
     probe.probe_in_background(delay_ms=60_000)
-    assert probe.process is None
+    qtbot.wait(100)
+    assert not probe.lane.busy and asked == []
     probe.stop()
     probe.probe_in_background(delay_ms=0)  # a delay ending after the window closed
     qtbot.wait(100)
-    assert probe.process is None
-    quick = DeviceProbe(Document(), command=[sys.executable, "-c", "print('CPU (probe)')"])
+    assert asked == []
+    quick = DeviceProbe(Document())
     with qtbot.waitSignal(quick.described, timeout=20000) as blocker:
         quick.probe_in_background(delay_ms=0)
-    assert blocker.args == ["Device: CPU (probe)"]
+    assert blocker.args == ["Device: CPU"] and asked == ["x"]
     quick.stop()
+    qtbot.wait(50)  # the lane's last signals land while the probe lives
 
 
 def test_closing_writes_the_settings_after_the_workers_stopped(qtbot, window, monkeypatch):
