@@ -21,6 +21,11 @@ and times, from the moment the process is spawned:
   the first picture of the result (the saved preview, else the proxy), the proxy and the full preview,
   and the GUI stall to proxy: the longest the event loop went without running its 5 ms timer
   from the window shown until the proxy landed;
+* ``add learned``: the project's photo (without its steps) opened and left alone for
+  :data:`ADD_AFTER_S` seconds as a user looks at it (the editor loads torch in the background
+  meanwhile, ``app/device_probe.py``), then a ``--filter`` step added from the stack panel:
+  seconds from the add to its first frame (the proxy) and to its full preview, and the GUI stall
+  from the window shown until that first frame;
 * ``quit idle``: the sample shown, the window closed: close request to process exit;
 * ``quit mid-render``: the project's proxy shown and its full preview half a second into the
   learned step, the window closed: close request to process exit.
@@ -42,9 +47,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CASES = ("empty", "sample", "project", "quit idle", "quit mid-render")
-TARGETS = {"painted": 2.0, "proxy": 2.0, "quit": 1.0, "GUI stall to proxy": 0.05}
+CASES = ("empty", "sample", "project", "add learned", "quit idle", "quit mid-render")
+TARGETS = {"painted": 2.0, "proxy": 2.0, "quit": 1.0, "add -> first frame": 1.0, "GUI stall to proxy": 0.05}
 MARK = "LIFECYCLE"
+FILTER_ENV = "BENCH_LIFECYCLE_FILTER"
+"""Carries ``--filter`` to the child of the ``add learned`` case."""
+ADD_AFTER_S = 6.0
+"""Seconds after the window painted at which the ``add learned`` case adds its learned step."""
 POLL_MS = 5
 """The child's poll interval; the longest gap between polls, less this, is the longest GUI stall."""
 
@@ -92,6 +101,9 @@ def _watch(window, mode: str) -> None:  # type: ignore[no-untyped-def]
     spy = PaintSpy(window)
     window.canvas.installEventFilter(spy)
     window.renders.proxy_ready.connect(lambda frame: once("proxy"))
+    window.renders.proxy_ready.connect(lambda frame: once("frame after add") if "added" in seen else None)
+    window.renders.frame_ready.connect(lambda frame: once("frame after add") if "added" in seen else None)
+    end = "frame after add" if mode == "add learned" else "proxy"
     window.renders.saved_preview_shown.connect(lambda shown: once("saved preview") if shown else None)
     QApplication.instance().aboutToQuit.connect(lambda: _mark("about to quit"))
     timer = QTimer(window)
@@ -100,7 +112,7 @@ def _watch(window, mode: str) -> None:  # type: ignore[no-untyped-def]
         if name not in seen:
             seen[name] = time.time()
             _mark(name)
-            if name == "proxy":
+            if name == end:
                 print(f"{MARK} stall {ticks['stall']:.6f}", flush=True)
 
     def close() -> None:
@@ -110,7 +122,7 @@ def _watch(window, mode: str) -> None:  # type: ignore[no-untyped-def]
 
     def poll() -> None:
         now = time.time()
-        if ticks["last"] and "proxy" not in seen:
+        if ticks["last"] and end not in seen:
             ticks["stall"] = max(ticks["stall"], now - ticks["last"] - POLL_MS / 1000)
         ticks["last"] = now
         renders, busy = window.renders, any(lane.busy for lane in window.lanes())
@@ -125,6 +137,13 @@ def _watch(window, mode: str) -> None:  # type: ignore[no-untyped-def]
             once("full render running")
             if time.time() - seen["full render running"] > 0.5:
                 close()
+        elif mode == "add learned" and "idle" in seen and "added" not in seen and now - seen["painted"] >= ADD_AFTER_S:
+            once("added")
+            window.stack_panel.add_filter(os.environ[FILTER_ENV])
+        elif mode == "add learned" and "frame after add" in seen and current and not renders.lane.busy:
+            once("full preview")
+            window.document.undo_stack.setClean()  # no "save edits?" question
+            close()
         elif mode in ("empty", "sample", "project") and "idle" in seen:
             close()
 
@@ -157,10 +176,11 @@ def _make_project(folder: Path, filter_name: str, megapixels: float) -> Path:
     return save_project(folder / f"project{SUFFIX}", image=photo, reference=None, steps=steps, preview=preview)
 
 
-def _run_case(mode: str, paths: list[str], folder: Path, timeout_s: float) -> dict[str, float]:
+def _run_case(mode: str, paths: list[str], folder: Path, timeout_s: float, filter_name: str) -> dict[str, float]:
     """Spawn one child; return seconds from the spawn to each mark, and ``exit`` (process gone)."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(folder / "config"),
-               XDG_DATA_HOME=str(folder / "data"), ENHANCE_RECOVERY_DIR=str(folder / "recovery"))
+               XDG_DATA_HOME=str(folder / "data"), ENHANCE_RECOVERY_DIR=str(folder / "recovery"),
+               **{FILTER_ENV: filter_name})
     command = [sys.executable, str(Path(__file__).resolve()), "--child", mode, *paths]
     spawned = time.time()
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout_s)
@@ -184,6 +204,9 @@ def _figures(mode: str, marks: dict[str, float]) -> dict[str, float]:
                 "first result": min(marks.get("saved preview", marks["proxy"]), marks["proxy"]),
                 "proxy": marks["proxy"], "full preview": marks["idle"],
                 "GUI stall to proxy": marks["stall"]}
+    if mode == "add learned":
+        return {"add -> first frame": marks["frame after add"] - marks["added"],
+                "add -> full preview": marks["full preview"] - marks["added"], "GUI stall to proxy": marks["stall"]}
     return {"quit": marks["exit"] - marks["close"], "close -> loop ends": marks["about to quit"] - marks["close"]}
 
 
@@ -191,7 +214,8 @@ def main() -> int:
     """Time every case ``--repeat`` times and print medians beside the targets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs of each case")
-    parser.add_argument("--filter", default="denoise", help="the project's learned filter (denoise, low_light...)")
+    parser.add_argument("--filter", default="denoise",
+                        help="the learned filter of the project and of the add learned case (denoise, low_light...)")
     parser.add_argument("--megapixels", type=float, default=1.0, help="size of the project's photo")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds before a run counts as hung")
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES), metavar="CASE",
@@ -211,10 +235,10 @@ def main() -> int:
         project = _make_project(Path(scratch), args.filter, args.megapixels)
         for repeat in range(args.repeat):
             for mode in args.cases:
-                paths = {"empty": [], "sample": [str(SAMPLE_IMAGE)], "quit idle": [str(SAMPLE_IMAGE)]}.get(
-                    mode, [str(project)])
+                paths = {"empty": [], "sample": [str(SAMPLE_IMAGE)], "quit idle": [str(SAMPLE_IMAGE)],
+                         "add learned": [str(project.parent / "photo.png")]}.get(mode, [str(project)])
                 with tempfile.TemporaryDirectory(dir=scratch) as folder:
-                    marks = _run_case(mode, paths, Path(folder), args.timeout)
+                    marks = _run_case(mode, paths, Path(folder), args.timeout, args.filter)
                 for name, seconds in _figures(mode, marks).items():
                     results.setdefault(mode, {}).setdefault(name, []).append(seconds)
     load_after = os.getloadavg()
