@@ -11,7 +11,6 @@ from app.error_reporter import RecordingReporter
 class _RecordingWindow(app.main_window.MainWindow):
     def __init__(self) -> None:
         super().__init__(reporter=RecordingReporter())
-        self.device.command = [sys.executable, "-c", "print('CPU (test)')"]
 
 
 def test_start_editor_opens_image_and_reference(qtbot, photo_path, monkeypatch):
@@ -19,6 +18,7 @@ def test_start_editor_opens_image_and_reference(qtbot, photo_path, monkeypatch):
 
     monkeypatch.setattr(app.main_window, "MainWindow", _RecordingWindow)
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr("enhance_core.learned.engine.describe_device", lambda: "CPU (test)")
     window = start_editor([photo_path, str(photo_path)])
     qtbot.addWidget(window)
     try:
