@@ -193,26 +193,25 @@ def detect_damage(
 
 
 class _ProbabilityCache:
-    """The damage probability (and the scale it was detected at) of the last few source images, keyed by the
-    array's identity."""
+    """The damage probability of the last few source images, keyed by the array's identity."""
 
     def __init__(self, size: int = 2) -> None:
         self.size = size
-        self._entries: list[tuple[weakref.ref, tuple[np.ndarray, float]]] = []
+        self._entries: list[tuple[weakref.ref, np.ndarray]] = []
         self._lock = threading.Lock()
 
-    def get(self, source: np.ndarray) -> tuple[np.ndarray, float] | None:
+    def get(self, source: np.ndarray) -> np.ndarray | None:
         with self._lock:
             self._entries = [e for e in self._entries if e[0]() is not None]
-            for ref, entry in self._entries:
+            for ref, probability in self._entries:
                 if ref() is source:
-                    return entry
+                    return probability
         return None
 
-    def put(self, source: np.ndarray, probability: np.ndarray, scale: float = 1.0) -> None:
+    def put(self, source: np.ndarray, probability: np.ndarray) -> None:
         with self._lock:
             self._entries = [e for e in self._entries if e[0]() is not None and e[0]() is not source]
-            self._entries.append((weakref.ref(source), (probability, scale)))
+            self._entries.append((weakref.ref(source), probability))
             del self._entries[:-self.size]
 
 
@@ -231,7 +230,7 @@ def source_damage_probability(source: np.ndarray, *, device: str | None = None, 
     if cached is not None:
         if progress is not None:
             progress(1.0, "damage map ready")
-        return cached[0]
+        return cached
     probability = damage_probability(source, device=device, progress=progress, should_stop=should_stop)
     probability.flags.writeable = False
     _CACHE.put(source, probability)
@@ -254,19 +253,17 @@ def draft_damage_probability(source: np.ndarray, *, device: str | None = None, p
     once per source. Thin cracks and dust fade in the reduction, so this is
     for a quick proxy frame only, not for a preview, a view or an export.
     """
-    cached = _CACHE.get(source)
     scale = draft_scale(source.shape[0], source.shape[1])
-    if cached is None and scale == 1.0:
+    if scale == 1.0 or _CACHE.get(source) is not None:
         return source_damage_probability(source, device=device, progress=progress, should_stop=should_stop), 1.0
-    if cached is None:
-        cached = _DRAFTS.get(source)
+    cached = _DRAFTS.get(source)
     if cached is not None:
         if progress is not None:
             progress(1.0, "damage map ready")
-        return cached
+        return cached, scale
     size = max(1, round(source.shape[1] * scale)), max(1, round(source.shape[0] * scale))
     small = cv2.resize(source, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], source.shape[2])
     probability = damage_probability(small, device=device, progress=progress, should_stop=should_stop)
     probability.flags.writeable = False
-    _DRAFTS.put(source, probability, scale)
+    _DRAFTS.put(source, probability)
     return probability, scale
