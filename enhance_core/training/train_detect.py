@@ -17,7 +17,11 @@ of the batches shows whole pictures reduced to the coarse pass's size
 (:data:`enhance_core.learned.damage.COARSE_SIDE`, 192 x 128) with damage
 drawn at that scale (``coarse_weights``; torn corners first), so the coarse
 pass that finds torn edges learns what a whole reduced print without a tear
-looks like. Validation draws fixed damage
+looks like. ``mined`` names a file of
+:mod:`enhance_core.training.mine_negatives` (the pixels an earlier detector
+marks on undamaged training pictures); a share ``mined_fraction`` of the crops
+is centred near one of them, so those picture structures come back as
+negatives far more often than a random crop would show them. Validation draws fixed damage
 on ``val_sets`` (Set5 and Set14, never trained on) and reports the tolerant precision,
 recall and F1 at a probability of 0.5, and the share of pixels marked on the
 same pictures undamaged. The loop itself (schedule, EMA, checkpoints, resume)
@@ -53,6 +57,8 @@ DEFAULTS = {
     "railings": 0.0,
     "coarse_fraction": 0.0,
     "coarse_weights": {"corner": 0.4, "stain": 0.15, "crack": 0.2, "fold": 0.1, "scratch": 0.1, "dust": 0.05},
+    "mined": "",
+    "mined_fraction": 0.0,
     "pos_weight": 2.0,
     "dice": 0.5,
     "max_train_images": 0,
@@ -82,11 +88,39 @@ def coarse_picture(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(small)
 
 
-def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
+def crop_near(image: np.ndarray, points: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``size`` crop of ``image`` holding one of ``points`` ((n, 2) rows and columns), flipped and turned at random.
+
+    The point lies anywhere in the middle half of the crop (where the crop
+    fits inside the picture).
+    """
+    rows, cols = image.shape[:2]
+    row, col = points[rng.integers(len(points))]
+    top = int(np.clip(row - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, rows - size))
+    left = int(np.clip(col - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, cols - size))
+    crop = np.rot90(image[top:top + size, left:left + size], k=int(rng.integers(4)))
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return np.ascontiguousarray(crop)
+
+
+def load_mined(path: str, count: int) -> list[np.ndarray]:
+    """Per training picture, the (n, 2) mined points of a :mod:`mine_negatives` file (none when ``path`` is empty)."""
+    if not path:
+        return [np.zeros((0, 2), np.int32)] * count
+    with np.load(path) as found:
+        points = found["points"]
+    return [points[points[:, 0] == i, 1:] for i in range(count)]
+
+
+def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
+               mined: list[np.ndarray] | None = None) -> tuple[torch.Tensor, ...]:
     """Return (damaged, label, weight) tensors for one batch; weight is 0 on ignored pixels.
 
     A share ``coarse_fraction`` of the batches holds twice as many whole
     pictures at the coarse pass's scale (:func:`coarse_picture`) instead of crops.
+    A share ``mined_fraction`` of the crops is centred near a ``mined`` point
+    (per picture, as :func:`load_mined` returns them) of a picture that has one.
     """
     coarse = rng.random() < cfg["coarse_fraction"]
     n = cfg["batch"] * 2 if coarse else cfg["batch"]
@@ -94,9 +128,15 @@ def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator) ->
     damaged = np.empty((n, *shape, 3), np.float32)
     label = np.empty((n, *shape, 1), np.float32)
     weight = np.empty_like(label)
+    mined = mined or []
+    with_points = [i for i, points in enumerate(mined) if len(points)]
     for i in range(n):
-        image = images[rng.integers(len(images))]
-        picture = coarse_picture(image, rng) if coarse else random_crop(image, cfg["patch"], rng)
+        if not coarse and with_points and rng.random() < cfg["mined_fraction"]:
+            index = with_points[rng.integers(len(with_points))]
+            picture = crop_near(images[index], mined[index], cfg["patch"], rng)
+        else:
+            image = images[rng.integers(len(images))]
+            picture = coarse_picture(image, rng) if coarse else random_crop(image, cfg["patch"], rng)
         sample = damage_photo(picture.astype(np.float32) / 255.0, rng, coverage=tuple(cfg["coverage"]),
                               damaged_fraction=cfg["damaged_fraction"], railings=cfg["railings"],
                               weights=(cfg["coarse_weights"] if coarse else cfg["damage_weights"]) or None)
@@ -157,13 +197,14 @@ def main(argv: list[str] | None = None) -> None:
                          f"known: {', '.join(DAMAGE_KINDS)}")
     limit = cfg["max_train_images"] or None
     train = load_uint8(list_images(args.data / "CBSD432")[:limit], mode="RGB")
+    mined = load_mined(cfg["mined"], len(train))
     val_limit = cfg["max_val_images"] or None
     val_images = [image for name in cfg["val_sets"] for image in load_uint8(list_images(args.data / name), mode="RGB")]
     samples = validation_samples(val_images[:val_limit])
     print(f"{len(train)} training images; {len(samples)} validation images ({', '.join(cfg['val_sets'])})", flush=True)
     task: loop.Task[DamageUNet] = loop.Task(
         arch="DamageUNet",
-        make_batch=lambda rng: make_batch(train, cfg, rng),
+        make_batch=lambda rng: make_batch(train, cfg, rng, mined),
         loss=lambda model, batch: detection_loss(model(batch[0]), batch[1], batch[2], cfg["dice"]),
         validate=lambda model: validate(model, samples),
     )

@@ -62,6 +62,43 @@ def test_coarse_batches_hold_whole_reduced_pictures():
     assert damaged.shape == (2, 3, 64, 64)
 
 
+class _BrightDetector(torch.nn.Module):
+    """Marks pixels far brighter than the picture's mean: a white bar on a dark print."""
+
+    multiple = 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        brightness = x.mean(dim=1, keepdim=True)
+        return 80.0 * (brightness - brightness.mean() - 0.25)
+
+
+def test_mining_keeps_the_pixels_a_detector_marks_on_an_undamaged_picture():
+    from enhance_core.training.mine_negatives import mine
+
+    barred = np.full((80, 120, 3), 60, np.uint8)
+    barred[:, 70:73] = 250
+    plain = np.full((80, 120, 3), 60, np.uint8)
+    found = mine([barred, plain], _BrightDetector(), max_points=50)
+    assert found[0].shape == (50, 2) and found[1].shape == (0, 2)
+    assert set(found[0][:, 1]) <= {69, 70, 71, 72, 73}, "only the bar's pixels (and its blurred rim) are mined"
+    assert len(mine([barred], _BrightDetector(), max_points=10_000)[0]) >= 3 * 80
+
+
+def test_mined_crops_are_centred_near_a_mined_point_of_a_picture_that_has_one():
+    picture = np.zeros((200, 300, 3), np.uint8)
+    picture[150, 40] = 255
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        crop = train_detect.crop_near(picture, np.array([[150, 40]]), 64, rng)
+        assert crop.shape == (64, 64, 3) and crop.max() == 255
+    images = [np.full((120, 90, 3), 128, np.uint8), np.full((120, 90, 3), 128, np.uint8)]
+    mined = [np.zeros((0, 2), np.int32), np.array([[60, 45]], np.int32)]
+    cfg = dict(train_detect.DEFAULTS, patch=64, batch=3, mined_fraction=1.0, damaged_fraction=0.0)
+    damaged, label, _ = train_detect.make_batch(images, cfg, np.random.default_rng(0), mined)
+    assert damaged.shape == (3, 3, 64, 64) and not label.any()
+    assert len(train_detect.load_mined("", 2)) == 2 and not any(len(p) for p in train_detect.load_mined("", 2))
+
+
 def test_tolerant_scoring_forgives_a_one_pixel_offset_but_not_a_miss():
     truth = np.zeros((40, 40), bool)
     truth[20, 5:35] = True
@@ -136,6 +173,29 @@ def tiny_detector(tmp_path_factory):
     assert log[-1]["step"] == 4 and 0.0 <= log[-1]["f1"] <= 1.0
     _, _, spec = export.export_checkpoint(run_dir / "ckpt.pt", name="detect", folder=root / "models")
     return root / "models", spec
+
+
+def test_mining_command_writes_points_that_training_reads(tiny_detector, tmp_path):
+    from enhance_core.training import mine_negatives
+
+    root = tiny_detector[0].parent
+    out = tmp_path / "mined.npz"
+    assert mine_negatives.main(["--detector", str(root / "run" / "ckpt.pt"), "--data", str(root / "data"),
+                                "--out", str(out), "--threads", "1"]) == 0
+    points = train_detect.load_mined(str(out), 4)
+    assert len(points) == 4
+    for found in points:
+        assert found.shape[1] == 2 and (found >= 0).all() and (found[:, 0] < 48).all() and (found[:, 1] < 64).all()
+
+
+def test_mining_reads_exported_weights_as_the_shipped_detector():
+    from enhance_core.training.mine_negatives import load_detector
+
+    exported = load_detector(registry.weights_path("detect"))
+    shipped = load_detector(None)
+    x = torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        assert torch.allclose(exported(x), shipped(x), atol=1e-3)
 
 
 def test_tiny_detector_gives_a_probability_per_pixel(tiny_detector, monkeypatch, tmp_path):

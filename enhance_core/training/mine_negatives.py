@@ -1,0 +1,107 @@
+"""Find where a damage detector marks undamaged training pictures: hard negatives for its next fine-tune.
+
+Usage::
+
+    python -m enhance_core.training.mine_negatives --out runs/mined/detect_negatives.npz
+    python -m enhance_core.training.mine_negatives --detector runs/detect/ckpt.pt --out runs/mined/next.npz
+    python -m enhance_core.training.mine_negatives --detector old/detect-4d8de45b.safetensors --out runs/mined/old.npz
+
+Each CBSD432 picture is aged as training ages it, without damage and without
+drawn hard negatives (:func:`enhance_core.training.damage_synth.damage_photo`
+from a fixed seed), and the detector's fine pass looks at the whole of it.
+Every pixel it marks (probability above 0.5) is a picture structure the
+detector takes for damage: masts, rigging, poles, fences, wing veins. The
+output file holds up to ``--max-points`` of those pixels per picture, as
+an int32 array ``points`` of (picture, row, column) rows (pictures numbered in
+the order of :func:`list_images`); ``train_detect`` centres a share
+``mined_fraction`` of its crops on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+import torch
+
+from enhance_core.learned.archs.damage_unet import DamageUNet
+from enhance_core.learned.registry import build, get_spec, load_model
+from enhance_core.training.checkpoints import load_init_state
+from enhance_core.training.damage_synth import damage_photo
+from enhance_core.training.data import default_data_dir, list_images, load_uint8
+from enhance_core.training.export import network_from_checkpoint
+from enhance_core.training.train_detect import predict
+
+MINE_SEED = 52_000
+
+
+def mine(images: list[np.ndarray], model: torch.nn.Module, *, max_points: int = 2000,
+         threshold: float = 0.5) -> list[np.ndarray]:
+    """Return, per picture, an (n, 2) int32 array of (row, col) pixels the detector marks on its undamaged scan.
+
+    Parameters
+    ----------
+    images : list of ndarray
+        uint8 (rows, cols, 3) clean training pictures.
+    model : torch.nn.Module
+        The detector (a ``DamageUNet``) in eval mode.
+    max_points : int
+        At most this many marked pixels per picture, drawn evenly at random.
+    threshold : float
+        Probability above which a pixel counts as marked.
+    """
+    found = []
+    for index, image in enumerate(images):
+        rng = np.random.default_rng(MINE_SEED + index)
+        scan = damage_photo(image.astype(np.float32) / 255.0, rng, damaged_fraction=0.0, negatives=False)
+        with torch.inference_mode():
+            probability = predict(cast(DamageUNet, model), scan.damaged)
+        points = np.argwhere(probability > threshold).astype(np.int32)
+        if len(points) > max_points:
+            points = points[rng.choice(len(points), max_points, replace=False)]
+        found.append(points)
+    return found
+
+
+def load_detector(path: Path | None) -> torch.nn.Module:
+    """The detector to mine with: a training ``ckpt.pt``, exported ``.safetensors`` weights, or (None) the shipped one.
+
+    Exported weights need their ``.sha256`` file beside them and the shipped
+    detector's architecture.
+    """
+    if path is None:
+        return load_model("detect", device="cpu")
+    if path.suffix != ".safetensors":
+        return network_from_checkpoint(path)
+    model = build("DamageUNet", get_spec("detect").args)
+    model.load_state_dict(load_init_state(path), strict=True)
+    return model.eval().requires_grad_(False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--detector", type=Path,
+                        help="detector training checkpoint or exported .safetensors (default: the shipped model)")
+    parser.add_argument("--data", type=Path, default=default_data_dir())
+    parser.add_argument("--out", type=Path, required=True, help="the .npz file to write")
+    parser.add_argument("--max-points", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    model = load_detector(args.detector)
+    images = load_uint8(list_images(args.data / "CBSD432"), mode="RGB")
+    found = mine(images, model, max_points=args.max_points)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    points = np.concatenate([np.column_stack([np.full(len(p), i, np.int32), p]) for i, p in enumerate(found)])
+    np.savez_compressed(args.out, points=points.reshape(-1, 3))
+    marked = sum(len(p) > 0 for p in found)
+    print(f"{len(images)} pictures, {marked} with marks, {sum(len(p) for p in found)} points kept; wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
