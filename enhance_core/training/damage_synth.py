@@ -7,8 +7,9 @@ scanner sees it, and returns the damage's true extent:
    a paper tone, a colour cast.
 2. **Hard negatives** drawn *into the picture* (part of the clean target, never
    marked): lettering and eyes with catchlights, and on request railings (rows
-   of evenly spaced thin bars, as fences, balusters and window bars are). They
-   teach the detector what must not be filled.
+   of evenly spaced thin bars, as fences, balusters and window bars are) and
+   spectacles (a bright glint on a rim beside an eye). They teach the detector
+   what must not be filled.
 3. **Damage** composited over the picture, each element as a soft alpha map and
    a tone: branching cracks 1-6 px wide (paper white, dark emulsion, yellowed),
    long film scratches (faint or strong, sometimes broken), folds, dust specks,
@@ -261,11 +262,47 @@ def draw_railing(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
     return _reduce(canvas, rows, cols)
 
 
-def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator, *, railings: float = 0.0) -> np.ndarray:
-    """Draw content that resembles damage but is picture: lettering, eyes with catchlights, railings.
+def draw_glasses(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw a pair of spectacles over two eyes: thin dark or metal frames with a bright glint along a rim.
 
-    ``railings`` is the mean number of railings (:func:`draw_railing`) drawn;
-    at 0 the random draws are those of lettering and eyes alone.
+    The glint is a short bright arc, like a piece of a white crack, but it lies
+    on a frame beside an eye: picture, not damage.
+    """
+    rows, cols = image.shape[:2]
+    result = image.copy()
+    half = rng.uniform(7.0, 26.0)
+    height = half * rng.uniform(0.55, 0.85)
+    x, y = rng.uniform(0, cols), rng.uniform(0, rows)
+    tilt = rng.normal(0, 8.0)
+    gap = half * rng.uniform(0.35, 0.7)
+    frame = tuple(float(v) for v in (np.full(3, rng.uniform(0.02, 0.3)) if rng.random() < 0.6
+                                     else np.full(3, rng.uniform(0.45, 0.75))))
+    thickness = int(rng.choice([1, 1, 2, 3]))
+    along = np.array([math.cos(math.radians(tilt)), math.sin(math.radians(tilt))])
+    centres = [np.array([x, y]) + side * (half + gap / 2) * along for side in (-1, 1)]
+    for centre in centres:
+        iris = height * rng.uniform(0.25, 0.4)
+        at = (int(centre[0]), int(centre[1]))
+        cv2.ellipse(result, at, (int(iris * 1.8), int(iris)), tilt, 0, 360,
+                    tuple(float(v) for v in np.full(3, rng.uniform(0.7, 0.95))), -1, cv2.LINE_AA)
+        cv2.circle(result, at, int(iris), tuple(float(v) for v in np.full(3, rng.uniform(0.02, 0.25))), -1, cv2.LINE_AA)
+        cv2.ellipse(result, at, (int(half), int(height)), tilt, 0, 360, frame, thickness, cv2.LINE_AA)
+        start = rng.uniform(190, 300)
+        cv2.ellipse(result, (int(centre[0]), int(centre[1] - 0.5)), (int(half), int(height)), tilt, start,
+                    start + rng.uniform(20, 80), tuple(float(v) for v in np.full(3, rng.uniform(0.85, 1.0))),
+                    int(rng.choice([1, 2])), cv2.LINE_AA)
+    inner = [centres[0] + half * along, centres[1] - half * along]
+    cv2.line(result, tuple(int(v) for v in inner[0]), tuple(int(v) for v in inner[1]), frame, thickness, cv2.LINE_AA)
+    return result
+
+
+def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator, *, railings: float = 0.0,
+                        glasses: float = 0.0) -> np.ndarray:
+    """Draw content that resembles damage but is picture: lettering, eyes with catchlights, railings, glasses.
+
+    ``railings`` and ``glasses`` are the mean numbers of railings
+    (:func:`draw_railing`) and spectacles (:func:`draw_glasses`) drawn; at 0
+    the random draws are those of lettering and eyes alone.
 
     (Isolated bright dots are not drawn: on their own they are indistinguishable
     from white dust, which must be marked.)
@@ -297,6 +334,8 @@ def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator, *, railings
         alpha = draw_railing(rows, cols, rng)[..., None] * rng.uniform(0.6, 1.0)
         tone = np.full(3, rng.uniform(0.0, 0.3) if rng.random() < 0.6 else rng.uniform(0.7, 1.0), np.float32)
         result = result * (1 - alpha) + tone * alpha
+    for _ in range(int(rng.poisson(glasses)) if glasses > 0 else 0):
+        result = draw_glasses(result, rng)
     return np.clip(cv2.GaussianBlur(result, (0, 0), 0.5) * 0.5 + result * 0.5, 0.0, 1.0)
 
 
@@ -343,6 +382,7 @@ def damage_photo(
     age: bool = True,
     negatives: bool = True,
     railings: float = 0.0,
+    glasses: float = 0.0,
 ) -> DamagedPhoto:
     """Age, damage and scan a clean RGB picture; return the damaged scan, the clean scan and the labels.
 
@@ -362,15 +402,15 @@ def damage_photo(
         scans, so the detector learns to mark nothing on them).
     age, negatives : bool
         Whether to age the picture and draw hard negatives into it.
-    railings : float
-        Mean number of railings among the hard negatives (0: none, and the
-        random draws are those of earlier versions, so fixed evaluation
-        samples stay the same).
+    railings, glasses : float
+        Mean numbers of railings and of spectacles among the hard negatives
+        (0: none, and the random draws are those of earlier versions, so fixed
+        evaluation samples stay the same).
     """
     rows, cols = image.shape[:2]
     picture = age_photo(image, rng) if age else image.astype(np.float32)
     if negatives:
-        picture = draw_hard_negatives(picture, rng, railings=railings)
+        picture = draw_hard_negatives(picture, rng, railings=railings, glasses=glasses)
     damaged = picture.copy()
     strength = np.zeros((rows, cols), np.float32)
     weights = weights or DEFAULT_DAMAGE_WEIGHTS

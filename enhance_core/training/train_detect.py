@@ -12,7 +12,8 @@ undamaged; ``damage_weights`` may change how often each kind is drawn). The
 network (:class:`~enhance_core.learned.archs.damage_unet.DamageUNet`) learns
 the damage mask with a class-weighted binary cross-entropy plus a soft Dice
 term, both blind to the ignored rim pixels. ``railings`` adds rows of thin
-bars (fences, window bars) to the hard negatives. A share ``coarse_fraction``
+bars (fences, window bars) to the hard negatives, ``glasses`` spectacles with
+a bright glint on a rim. A share ``coarse_fraction``
 of the batches shows whole pictures reduced to the coarse pass's size
 (:data:`enhance_core.learned.damage.COARSE_SIDE`, 192 x 128) with damage
 drawn at that scale (``coarse_weights``; torn corners first), so the coarse
@@ -55,6 +56,7 @@ DEFAULTS = {
     "damaged_fraction": 0.85,
     "damage_weights": {},
     "railings": 0.0,
+    "glasses": 0.0,
     "coarse_fraction": 0.0,
     "coarse_weights": {"corner": 0.4, "stain": 0.15, "crack": 0.2, "fold": 0.1, "scratch": 0.1, "dust": 0.05},
     "mined": "",
@@ -139,6 +141,7 @@ def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
             picture = coarse_picture(image, rng) if coarse else random_crop(image, cfg["patch"], rng)
         sample = damage_photo(picture.astype(np.float32) / 255.0, rng, coverage=tuple(cfg["coverage"]),
                               damaged_fraction=cfg["damaged_fraction"], railings=cfg["railings"],
+                              glasses=cfg["glasses"],
                               weights=(cfg["coarse_weights"] if coarse else cfg["damage_weights"]) or None)
         damaged[i] = sample.damaged
         label[i, ..., 0] = sample.label

@@ -53,6 +53,18 @@ def test_railings_are_picture_in_both_twins_and_never_labelled():
     assert np.array_equal(again.clean, plain.clean), "no railings: the draws of earlier versions (fixed eval sets)"
 
 
+def test_glasses_are_picture_with_a_bright_glint_and_never_labelled():
+    from enhance_core.training.damage_synth import draw_glasses
+
+    clean = np.full((96, 128, 3), 0.4, np.float32)
+    drawn = draw_glasses(clean, np.random.default_rng(2))
+    assert drawn.max() >= 0.85 and drawn.min() <= 0.3, "a bright glint and dark pupils were drawn"
+    plain = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False)
+    spectacled = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False, glasses=4.0)
+    assert np.abs(spectacled.clean - plain.clean).max() > 0.3
+    assert np.array_equal(spectacled.damaged, spectacled.clean) and not spectacled.label.any()
+
+
 def test_coarse_batches_hold_whole_reduced_pictures():
     images = [np.random.default_rng(k).integers(0, 256, (120, 90, 3), dtype=np.uint8) for k in range(3)]
     cfg = dict(train_detect.DEFAULTS, patch=64, batch=2, coarse_fraction=1.0)
