@@ -155,8 +155,8 @@ MODELS: dict[str, ModelSpec] = {
     "detect": ModelSpec(
         arch="DamageUNet",
         args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
-        weights="detect/detect-4d8de45b.safetensors",
-        sha256="4d8de45ba16e684e62260dd0fac4a15a4285b1bcceb12cb2d8d804e1964515b3",
+        weights="detect/detect-fffefb6c.safetensors",
+        sha256="fffefb6cdb2764b98ac4cb2d37feb90f5dbdfbdbca67105a12fea22b9524cbb4",
     ),
     "super_res": ModelSpec(
         arch="SuperResNet",
