@@ -107,11 +107,24 @@ def crop_near(image: np.ndarray, points: np.ndarray, size: int, rng: np.random.G
 
 
 def load_mined(path: str, count: int) -> list[np.ndarray]:
-    """Per training picture, the (n, 2) mined points of a :mod:`mine_negatives` file (none when ``path`` is empty)."""
+    """Per training picture, the (n, 2) mined points of a :mod:`mine_negatives` file (none when ``path`` is empty).
+
+    Raises
+    ------
+    SystemExit
+        The file is missing, is not such a file, or names more pictures than
+        there are; the message says how to make it.
+    """
     if not path:
         return [np.zeros((0, 2), np.int32)] * count
-    with np.load(path) as found:
-        points = found["points"]
+    remedy = f"make it with: python -m enhance_core.training.mine_negatives --out {path} (from the same CBSD432 folder)"
+    try:
+        with np.load(path) as found:
+            points = found["points"]
+    except (OSError, ValueError, KeyError) as error:
+        raise SystemExit(f"mined negatives {path} cannot be read ({error}); {remedy}") from None
+    if points.ndim != 2 or points.shape[1] != 3 or (len(points) and int(points[:, 0].max()) >= count):
+        raise SystemExit(f"mined negatives {path} do not fit the {count} training pictures; {remedy}")
     return [points[points[:, 0] == i, 1:] for i in range(count)]
 
 

@@ -111,6 +111,14 @@ def test_mined_crops_are_centred_near_a_mined_point_of_a_picture_that_has_one():
     assert len(train_detect.load_mined("", 2)) == 2 and not any(len(p) for p in train_detect.load_mined("", 2))
 
 
+def test_a_missing_or_foreign_mined_file_says_how_to_make_it(tmp_path):
+    with pytest.raises(SystemExit, match="cannot be read.*mine_negatives --out"):
+        train_detect.load_mined(str(tmp_path / "none.npz"), 4)
+    np.savez_compressed(tmp_path / "other.npz", points=np.array([[7, 1, 1]], np.int32))
+    with pytest.raises(SystemExit, match="do not fit the 4 training pictures"):
+        train_detect.load_mined(str(tmp_path / "other.npz"), 4)
+
+
 def test_tolerant_scoring_forgives_a_one_pixel_offset_but_not_a_miss():
     truth = np.zeros((40, 40), bool)
     truth[20, 5:35] = True
