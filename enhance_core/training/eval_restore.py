@@ -25,7 +25,9 @@ In one run, on the same images:
 * seconds per megapixel of detection and fill;
 * the learned detector's precision, recall, F1 and share marked on the
   undamaged pictures at each ``--sensitivities`` (the same probabilities,
-  other thresholds), to choose the default.
+  other thresholds), to choose the default;
+* with ``--per-kind N``, its recall and precision per kind of damage: the
+  first N colour images, each with one kind drawn on it at a time.
 
 A contact sheet of ``old_photos`` (input, mask, result, and 1:1 crops) is
 written under ``--out`` unless ``--no-sheet``.
@@ -47,7 +49,7 @@ from enhance_core.learned.damage import damage_mask, damage_probability
 from enhance_core.learned.inpaint import inpaint_masked
 from enhance_core.restoration.dust import detect_dust_and_scratches
 from enhance_core.restoration.scoring import DetectionCounts, count_detections
-from enhance_core.training.damage_synth import damage_photo
+from enhance_core.training.damage_synth import DAMAGE_KINDS, damage_photo
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
 from enhance_core.training.baselines import fill_navier_stokes, fill_telea, psnr, ssim_image
 from enhance_core.training.export import network_from_checkpoint
@@ -55,6 +57,8 @@ from enhance_core.training.export import network_from_checkpoint
 SETS = {"LIVE1": "RGB", "Set12": "L"}
 EVAL_SEED = 31_000
 COVERAGE = (0.02, 0.06)
+PER_KIND_SEED = 77_000
+PER_KIND_COVERAGE = (0.02, 0.05)
 
 
 def as_shown(image: np.ndarray, gray: bool) -> np.ndarray:
@@ -132,6 +136,28 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
     return figures
 
 
+def score_per_kind(images: list[tuple[str, np.ndarray, bool]], detector, *, count: int) -> dict[str, float]:
+    """Recall and precision (probability 0.5, 2-px tolerance) per kind of damage on the first ``count`` colour images.
+
+    Each image gets one kind at a time, drawn from seed ``PER_KIND_SEED`` plus its
+    index over ``PER_KIND_COVERAGE`` of its pixels; returns ``kind_<kind>_recall``
+    and ``kind_<kind>_precision``.
+    """
+    colour = [image for _, image, gray in images if not gray][:count]
+    figures = {}
+    for kind in DAMAGE_KINDS:
+        counts = DetectionCounts()
+        for index, image in enumerate(colour):
+            sample = damage_photo(image.astype(np.float32) / 255.0, np.random.default_rng(PER_KIND_SEED + index),
+                                  coverage=PER_KIND_COVERAGE, weights={kind: 1.0}, damaged_fraction=1.0)
+            probability = damage_probability(sample.damaged, device="cpu", network=detector)
+            counts += count_detections(damage_mask(probability, sensitivity=0.5, grow=0.0) > 0, sample.label,
+                                       ignore=sample.ignore)
+        figures[f"kind_{kind}_recall"] = round(counts.recall, 4)
+        figures[f"kind_{kind}_precision"] = round(counts.precision, 4)
+    return figures
+
+
 def print_table(figures: dict) -> None:
     """The comparison as three small tables on stdout."""
     f = figures
@@ -156,6 +182,11 @@ def print_table(figures: dict) -> None:
     for method, label in (("detect_fill_ours", "learned detector"), ("detect_fill_classical", "classical detector")):
         print(f"  {label:<28} {f[f'{method}_psnr']:>8.2f}   {f[f'{method}_ssim']:.4f}")
     print(f"\nseconds per megapixel: detection {f['detect_s_per_mp']}, fill {f['fill_s_per_mp']}")
+    kinds = [kind for kind in DAMAGE_KINDS if f"kind_{kind}_recall" in f]
+    if kinds:
+        print("\nper kind of damage, learned detector: recall (precision)")
+        print("  " + ", ".join(f"{kind} {f[f'kind_{kind}_recall']:.2f} ({f[f'kind_{kind}_precision']:.2f})"
+                               for kind in kinds))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-sheet", action="store_true", help="skip the old_photos contact sheet")
     parser.add_argument("--sensitivities", type=float, nargs="*", default=[],
                         help="also score the learned detector at these sensitivities (0..1)")
+    parser.add_argument("--per-kind", type=int, default=0, metavar="N",
+                        help="also score the learned detector per kind of damage on the first N colour images")
     args = parser.parse_args(argv)
     try:
         detector = network_from_checkpoint(args.detector) if args.detector else None
@@ -183,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             images += [(f"{name}/{p.stem}", image, SETS[name] == "L")
                        for p, image in zip(paths, load_uint8(paths, mode=SETS[name]))]
         figures = evaluate(images, detector, fill, threads=args.threads, sensitivities=tuple(args.sensitivities))
+        if args.per_kind:
+            figures.update(score_per_kind(images, detector, count=args.per_kind))
     except (EnhanceError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
     print_table(figures)

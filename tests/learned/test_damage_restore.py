@@ -406,6 +406,26 @@ def test_evaluation_scores_the_shipped_detector_at_each_sensitivity():
     assert figures["fill_ours_psnr_damage"] > figures["input_psnr_damage"]
 
 
+class _MarksEverything(torch.nn.Module):
+    multiple = 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(x[:, :1], 20.0)
+
+
+def test_per_kind_scores_every_kind_on_the_colour_images_only():
+    from enhance_core.training import eval_restore
+    from enhance_core.training.damage_synth import DAMAGE_KINDS
+
+    colour = (synthetic_rgb(96, 128) * 255).astype(np.uint8)
+    gray = colour[..., :1]
+    figures = eval_restore.score_per_kind([("gray", gray, True), ("colour", colour, False)], _MarksEverything(),
+                                          count=1)
+    assert sorted(figures) == sorted([f"kind_{k}_{m}" for k in DAMAGE_KINDS for m in ("recall", "precision")])
+    for kind in DAMAGE_KINDS:
+        assert figures[f"kind_{kind}_recall"] == 1.0 and 0.0 < figures[f"kind_{kind}_precision"] < 0.5
+
+
 def test_detector_training_refuses_an_unknown_damage_kind(tmp_path):
     with pytest.raises(SystemExit, match="unknown kinds smudge; known: crack"):
         train_detect.main(["--config", TINY_CONFIG, "--data", str(tmp_path), "--set", 'damage_weights={"smudge": 1}'])
