@@ -37,7 +37,11 @@ def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.nd
     rows, cols = image.shape[:2]
     r = rng.integers(0, rows - size + 1)
     c = rng.integers(0, cols - size + 1)
-    crop = image[r : r + size, c : c + size]
+    return random_turn(image[r : r + size, c : c + size], rng)
+
+
+def random_turn(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Return ``crop`` turned by a random multiple of 90 degrees and flipped at random (contiguous)."""
     crop = np.rot90(crop, k=int(rng.integers(4)))
     if rng.random() < 0.5:
         crop = crop[:, ::-1]

@@ -41,7 +41,7 @@ from enhance_core.learned.damage import COARSE_SIDE
 from enhance_core.restoration.scoring import DetectionCounts, count_detections
 from enhance_core.training import loop
 from enhance_core.training.damage_synth import DAMAGE_KINDS, damage_photo
-from enhance_core.training.data import list_images, load_uint8, random_crop
+from enhance_core.training.data import list_images, load_uint8, random_crop, random_turn
 
 DEFAULTS = {
     "widths": [16, 32, 64, 128],
@@ -100,10 +100,7 @@ def crop_near(image: np.ndarray, points: np.ndarray, size: int, rng: np.random.G
     row, col = points[rng.integers(len(points))]
     top = int(np.clip(row - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, rows - size))
     left = int(np.clip(col - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, cols - size))
-    crop = np.rot90(image[top:top + size, left:left + size], k=int(rng.integers(4)))
-    if rng.random() < 0.5:
-        crop = crop[:, ::-1]
-    return np.ascontiguousarray(crop)
+    return random_turn(image[top:top + size, left:left + size], rng)
 
 
 def load_mined(path: str, count: int) -> list[np.ndarray]:
