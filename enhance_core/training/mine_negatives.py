@@ -14,7 +14,12 @@ detector takes for damage: masts, rigging, poles, fences, wing veins. The
 output file holds up to ``--max-points`` of those pixels per picture, as
 an int32 array ``points`` of (picture, row, column) rows (pictures numbered in
 the order of :func:`list_images`); ``train_detect`` centres a share
-``mined_fraction`` of its crops on them.
+``mined_fraction`` of its crops on them. The detector's coarse pass
+(:func:`enhance_core.learned.damage.torn_edges` of the picture reduced to
+:data:`~enhance_core.learned.damage.COARSE_SIDE`) also looks at each picture;
+the int32 array ``coarse`` numbers those where it finds a torn edge (snow, a
+pale wall, bare skin at the border), and ``train_detect`` shows a share
+``coarse_mined_fraction`` of its coarse-batch pictures from them.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ import sys
 from pathlib import Path
 from typing import cast
 
+import cv2
 import numpy as np
 import torch
 
 from enhance_core.learned.archs.damage_unet import DamageUNet
+from enhance_core.learned.damage import COARSE_SIDE, torn_edges
 from enhance_core.learned.registry import build, get_spec, load_model
 from enhance_core.training.checkpoints import load_init_state
 from enhance_core.training.damage_synth import damage_photo
@@ -39,8 +46,12 @@ MINE_SEED = 52_000
 
 
 def mine(images: list[np.ndarray], model: torch.nn.Module, *, max_points: int = 2000,
-         threshold: float = 0.5) -> list[np.ndarray]:
-    """Return, per picture, an (n, 2) int32 array of (row, col) pixels the detector marks on its undamaged scan.
+         threshold: float = 0.5) -> tuple[list[np.ndarray], list[int]]:
+    """Return where the detector marks the undamaged scans of pictures: (points per picture, coarse pictures).
+
+    The points are an (n, 2) int32 array of (row, col) pixels per picture that
+    the full-resolution pass marks; the coarse pictures are the numbers of
+    those where the coarse pass finds a torn edge.
 
     Parameters
     ----------
@@ -54,16 +65,23 @@ def mine(images: list[np.ndarray], model: torch.nn.Module, *, max_points: int = 
         Probability above which a pixel counts as marked.
     """
     found = []
+    coarse = []
     for index, image in enumerate(images):
         rng = np.random.default_rng(MINE_SEED + index)
-        scan = damage_photo(image.astype(np.float32) / 255.0, rng, damaged_fraction=0.0, negatives=False)
+        scan = damage_photo(image.astype(np.float32) / 255.0, rng, damaged_fraction=0.0, negatives=False).damaged
+        rows, cols = scan.shape[:2]
+        scale = COARSE_SIDE / max(rows, cols)
+        small = cv2.resize(scan, (max(1, round(cols * scale)), max(1, round(rows * scale))),
+                           interpolation=cv2.INTER_AREA)
         with torch.inference_mode():
-            probability = predict(cast(DamageUNet, model), scan.damaged)
+            probability = predict(cast(DamageUNet, model), scan)
+            if torn_edges(predict(cast(DamageUNet, model), small), (rows, cols)) is not None:
+                coarse.append(index)
         points = np.argwhere(probability > threshold).astype(np.int32)
         if len(points) > max_points:
             points = points[rng.choice(len(points), max_points, replace=False)]
         found.append(points)
-    return found
+    return found, coarse
 
 
 def load_detector(path: Path | None) -> torch.nn.Module:
@@ -94,12 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     model = load_detector(args.detector)
     images = load_uint8(list_images(args.data / "CBSD432"), mode="RGB")
-    found = mine(images, model, max_points=args.max_points)
+    found, coarse = mine(images, model, max_points=args.max_points)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     points = np.concatenate([np.column_stack([np.full(len(p), i, np.int32), p]) for i, p in enumerate(found)])
-    np.savez_compressed(args.out, points=points.reshape(-1, 3))
+    np.savez_compressed(args.out, points=points.reshape(-1, 3), coarse=np.array(coarse, np.int32))
     marked = sum(len(p) > 0 for p in found)
-    print(f"{len(images)} pictures, {marked} with marks, {sum(len(p) for p in found)} points kept; wrote {args.out}")
+    print(f"{len(images)} pictures, {marked} with marks, {sum(len(p) for p in found)} points kept, "
+          f"{len(coarse)} with a torn edge in the coarse pass; wrote {args.out}")
     return 0
 
 

@@ -22,7 +22,9 @@ looks like. ``mined`` names a file of
 :mod:`enhance_core.training.mine_negatives` (the pixels an earlier detector
 marks on undamaged training pictures); a share ``mined_fraction`` of the crops
 is centred near one of them, so those picture structures come back as
-negatives far more often than a random crop would show them. Validation draws fixed damage
+negatives far more often than a random crop would show them, and a share
+``coarse_mined_fraction`` of the coarse-batch pictures comes from those where
+its coarse pass found a torn edge. Validation draws fixed damage
 on ``val_sets`` (Set5 and Set14, never trained on) and reports the tolerant precision,
 recall and F1 at a probability of 0.5, and the share of pixels marked on the
 same pictures undamaged. The loop itself (schedule, EMA, checkpoints, resume)
@@ -30,6 +32,8 @@ is :mod:`enhance_core.training.loop`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -61,6 +65,7 @@ DEFAULTS = {
     "coarse_weights": {"corner": 0.4, "stain": 0.15, "crack": 0.2, "fold": 0.1, "scratch": 0.1, "dust": 0.05},
     "mined": "",
     "mined_fraction": 0.0,
+    "coarse_mined_fraction": 0.0,
     "pos_weight": 2.0,
     "dice": 0.5,
     "max_train_images": 0,
@@ -103,8 +108,20 @@ def crop_near(image: np.ndarray, points: np.ndarray, size: int, rng: np.random.G
     return random_turn(image[top:top + size, left:left + size], rng)
 
 
-def load_mined(path: str, count: int) -> list[np.ndarray]:
-    """Per training picture, the (n, 2) mined points of a :mod:`mine_negatives` file (none when ``path`` is empty).
+@dataclass
+class Mined:
+    """Hard negatives of a :mod:`mine_negatives` file: where an earlier detector marked undamaged pictures."""
+
+    points: list[np.ndarray]
+    """Per training picture, an (n, 2) int32 array of the (row, col) pixels its full-resolution pass marked."""
+    coarse: list[int] = field(default_factory=list)
+    """The pictures on which its coarse pass found a torn edge."""
+
+
+def load_mined(path: str, count: int) -> Mined:
+    """The hard negatives of a :mod:`mine_negatives` file for ``count`` pictures (none when ``path`` is empty).
+
+    A file written before the coarse pass was mined has no coarse pictures.
 
     Raises
     ------
@@ -113,26 +130,29 @@ def load_mined(path: str, count: int) -> list[np.ndarray]:
         there are; the message says how to make it.
     """
     if not path:
-        return [np.zeros((0, 2), np.int32)] * count
+        return Mined([np.zeros((0, 2), np.int32)] * count)
     remedy = f"make it with: python -m enhance_core.training.mine_negatives --out {path} (from the same CBSD432 folder)"
     try:
         with np.load(path) as found:
             points = found["points"]
+            coarse = found["coarse"] if "coarse" in found.files else np.zeros(0, np.int32)
     except (OSError, ValueError, KeyError) as error:
         raise SystemExit(f"mined negatives {path} cannot be read ({error}); {remedy}") from None
-    if points.ndim != 2 or points.shape[1] != 3 or (len(points) and int(points[:, 0].max()) >= count):
+    if points.ndim != 2 or points.shape[1] != 3 or (len(points) and int(points[:, 0].max()) >= count) \
+            or coarse.ndim != 1 or (len(coarse) and int(coarse.max()) >= count):
         raise SystemExit(f"mined negatives {path} do not fit the {count} training pictures; {remedy}")
-    return [points[points[:, 0] == i, 1:] for i in range(count)]
+    return Mined([points[points[:, 0] == i, 1:] for i in range(count)], [int(i) for i in coarse])
 
 
 def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
-               mined: list[np.ndarray] | None = None) -> tuple[torch.Tensor, ...]:
+               mined: Mined | None = None) -> tuple[torch.Tensor, ...]:
     """Return (damaged, label, weight) tensors for one batch; weight is 0 on ignored pixels.
 
     A share ``coarse_fraction`` of the batches holds twice as many whole
     pictures at the coarse pass's scale (:func:`coarse_picture`) instead of crops.
     A share ``mined_fraction`` of the crops is centred near a ``mined`` point
-    (per picture, as :func:`load_mined` returns them) of a picture that has one.
+    of a picture that has one, and a share ``coarse_mined_fraction`` of the
+    coarse pictures is one of the ``mined`` coarse pictures.
     """
     coarse = rng.random() < cfg["coarse_fraction"]
     n = cfg["batch"] * 2 if coarse else cfg["batch"]
@@ -140,12 +160,14 @@ def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
     damaged = np.empty((n, *shape, 3), np.float32)
     label = np.empty((n, *shape, 1), np.float32)
     weight = np.empty_like(label)
-    mined = mined or []
-    with_points = [i for i, points in enumerate(mined) if len(points)]
+    mined = mined or Mined([])
+    with_points = [i for i, points in enumerate(mined.points) if len(points)]
     for i in range(n):
         if not coarse and with_points and rng.random() < cfg["mined_fraction"]:
             index = with_points[rng.integers(len(with_points))]
-            picture = crop_near(images[index], mined[index], cfg["patch"], rng)
+            picture = crop_near(images[index], mined.points[index], cfg["patch"], rng)
+        elif coarse and mined.coarse and rng.random() < cfg["coarse_mined_fraction"]:
+            picture = coarse_picture(images[mined.coarse[rng.integers(len(mined.coarse))]], rng)
         else:
             image = images[rng.integers(len(images))]
             picture = coarse_picture(image, rng) if coarse else random_crop(image, cfg["patch"], rng)

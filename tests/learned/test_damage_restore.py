@@ -90,10 +90,23 @@ def test_mining_keeps_the_pixels_a_detector_marks_on_an_undamaged_picture():
     barred = np.full((80, 120, 3), 60, np.uint8)
     barred[:, 70:73] = 250
     plain = np.full((80, 120, 3), 60, np.uint8)
-    found = mine([barred, plain], _BrightDetector(), max_points=50)
+    found, coarse = mine([barred, plain], _BrightDetector(), max_points=50)
     assert found[0].shape == (50, 2) and found[1].shape == (0, 2)
     assert set(found[0][:, 1]) <= {69, 70, 71, 72, 73}, "only the bar's pixels (and its blurred rim) are mined"
-    assert len(mine([barred], _BrightDetector(), max_points=10_000)[0]) >= 3 * 80
+    assert len(mine([barred], _BrightDetector(), max_points=10_000)[0][0]) >= 3 * 80
+    assert coarse == [], "a thin bar is no torn edge in the coarse pass"
+
+
+def test_mining_names_the_pictures_whose_coarse_pass_finds_a_torn_edge():
+    from enhance_core.training.mine_negatives import mine
+
+    pale_corner = np.full((400, 600, 3), 60, np.uint8)
+    pale_corner[250:, 380:] = 250
+    middle = np.full((400, 600, 3), 60, np.uint8)
+    middle[150:250, 250:350] = 250
+    plain = np.full((400, 600, 3), 60, np.uint8)
+    _, coarse = mine([plain, pale_corner, middle], _BrightDetector())
+    assert coarse == [1], "only a large marked region at the border counts"
 
 
 def test_mined_crops_are_centred_near_a_mined_point_of_a_picture_that_has_one():
@@ -104,11 +117,24 @@ def test_mined_crops_are_centred_near_a_mined_point_of_a_picture_that_has_one():
         crop = train_detect.crop_near(picture, np.array([[150, 40]]), 64, rng)
         assert crop.shape == (64, 64, 3) and crop.max() == 255
     images = [np.full((120, 90, 3), 128, np.uint8), np.full((120, 90, 3), 128, np.uint8)]
-    mined = [np.zeros((0, 2), np.int32), np.array([[60, 45]], np.int32)]
+    mined = train_detect.Mined([np.zeros((0, 2), np.int32), np.array([[60, 45]], np.int32)])
     cfg = dict(train_detect.DEFAULTS, patch=64, batch=3, mined_fraction=1.0, damaged_fraction=0.0)
     damaged, label, _ = train_detect.make_batch(images, cfg, np.random.default_rng(0), mined)
     assert damaged.shape == (3, 3, 64, 64) and not label.any()
-    assert len(train_detect.load_mined("", 2)) == 2 and not any(len(p) for p in train_detect.load_mined("", 2))
+    none = train_detect.load_mined("", 2)
+    assert len(none.points) == 2 and not any(len(p) for p in none.points) and none.coarse == []
+
+
+def test_coarse_batches_draw_the_mined_coarse_pictures():
+    images = [np.full((120, 90, 3), 40 * k, np.uint8) for k in range(4)]
+    mined = train_detect.Mined([np.zeros((0, 2), np.int32)] * 4, coarse=[3])
+    cfg = dict(train_detect.DEFAULTS, patch=64, batch=4, coarse_fraction=1.0, coarse_mined_fraction=1.0,
+               damaged_fraction=0.0)
+    damaged, _, _ = train_detect.make_batch(images, cfg, np.random.default_rng(0), mined)
+    assert damaged.shape == (8, 3, 128, 192)
+    assert np.allclose(damaged.mean(dim=(1, 2, 3)).numpy(), damaged.mean().item(), atol=0.06), "all the same picture"
+    shown, _, _ = train_detect.make_batch(images, dict(cfg, coarse_mined_fraction=0.0), np.random.default_rng(0), mined)
+    assert shown.mean(dim=(1, 2, 3)).std() > 0.05, "without the share, any picture"
 
 
 def test_a_missing_or_foreign_mined_file_says_how_to_make_it(tmp_path):
@@ -117,6 +143,11 @@ def test_a_missing_or_foreign_mined_file_says_how_to_make_it(tmp_path):
     np.savez_compressed(tmp_path / "other.npz", points=np.array([[7, 1, 1]], np.int32))
     with pytest.raises(SystemExit, match="do not fit the 4 training pictures"):
         train_detect.load_mined(str(tmp_path / "other.npz"), 4)
+    np.savez_compressed(tmp_path / "coarse.npz", points=np.zeros((0, 3), np.int32), coarse=np.array([4], np.int32))
+    with pytest.raises(SystemExit, match="do not fit the 4 training pictures"):
+        train_detect.load_mined(str(tmp_path / "coarse.npz"), 4)
+    np.savez_compressed(tmp_path / "older.npz", points=np.array([[3, 1, 1]], np.int32))
+    assert train_detect.load_mined(str(tmp_path / "older.npz"), 4).coarse == [], "files mined before coarse passes"
 
 
 def test_tolerant_scoring_forgives_a_one_pixel_offset_but_not_a_miss():
@@ -202,9 +233,9 @@ def test_mining_command_writes_points_that_training_reads(tiny_detector, tmp_pat
     out = tmp_path / "mined.npz"
     assert mine_negatives.main(["--detector", str(root / "run" / "ckpt.pt"), "--data", str(root / "data"),
                                 "--out", str(out), "--threads", "1"]) == 0
-    points = train_detect.load_mined(str(out), 4)
-    assert len(points) == 4
-    for found in points:
+    mined = train_detect.load_mined(str(out), 4)
+    assert len(mined.points) == 4 and all(0 <= i < 4 for i in mined.coarse)
+    for found in mined.points:
         assert found.shape[1] == 2 and (found >= 0).all() and (found[:, 0] < 48).all() and (found[:, 1] < 64).all()
 
 
