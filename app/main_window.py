@@ -157,6 +157,7 @@ class MainWindow(QMainWindow):
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[name] = dock
+        self.docks["series"].hide()  # hidden after tabifying, it would leave its first tab bar on screen (Qt 6.11)
         self.tabifyDockWidget(self.docks["history"], self.docks["snapshots"])
         self.tabifyDockWidget(self.docks["history"], self.docks["dicom"])
         self.tabifyDockWidget(self.docks["metrics"], self.docks["series"])

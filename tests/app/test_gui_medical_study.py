@@ -70,14 +70,26 @@ def test_the_headers_are_read_in_the_background_and_damaged_files_are_named(qtbo
 
 
 def test_one_series_opens_directly_and_an_image_takes_the_panel_away(qtbot, window, tmp_path, photo_path):
+    qtbot.waitUntil(lambda: "History" in visible_tabs(window))
+    assert "Series" not in visible_tabs(window), "no tab of the hidden panel is left on screen"
     write_mr_series(tmp_path / "only" / "deeper", 2)
     open_folder(qtbot, window, tmp_path / "only")
     assert len(window.slices.series) == 2 and not window.docks["series"].isVisible()
     assert not window.docks["series"].toggleViewAction().isVisible()
     open_folder(qtbot, window, make_study(tmp_path))
     assert window.docks["series"].isVisible()
+    assert "Series" in visible_tabs(window)
     open_image(qtbot, window, photo_path)
     assert not window.docks["series"].isVisible() and window.series_panel.found == []
+    assert "Series" not in visible_tabs(window) and "History" in visible_tabs(window)
+
+
+def visible_tabs(window) -> list[str]:
+    """The titles of the dock tabs on screen (Qt parks the tab bars it no longer uses outside the window)."""
+    from PySide6.QtWidgets import QTabBar
+
+    return [bar.tabText(i) for bar in window.findChildren(QTabBar)
+            if bar.isVisible() and window.rect().intersects(bar.geometry()) for i in range(bar.count())]
 
 
 def test_picking_a_series_asks_about_unsaved_edits_first(qtbot, window, tmp_path):
