@@ -435,6 +435,9 @@ def test_evaluation_scores_the_shipped_detector_at_each_sensitivity():
     assert figures["at_0.2_recall"] <= figures["at_0.5_recall"] <= figures["at_0.8_recall"]
     assert figures["marked_clean_at_0.2"] <= figures["marked_clean_at_0.5"] <= figures["marked_clean_at_0.8"]
     assert figures["fill_ours_psnr_damage"] > figures["input_psnr_damage"]
+    assert figures["seed"] == eval_restore.EVAL_SEED
+    other = eval_restore.evaluate([("synthetic", image, False)], None, None, threads=1, seed=5)
+    assert other["seed"] == 5 and other["input_psnr"] != figures["input_psnr"], "another seed draws other damage"
 
 
 class _MarksEverything(torch.nn.Module):
