@@ -18,7 +18,8 @@ of the batches shows whole pictures reduced to the coarse pass's size
 (:data:`enhance_core.learned.damage.COARSE_SIDE`, 192 x 128) with damage
 drawn at that scale (``coarse_weights``; torn corners first), so the coarse
 pass that finds torn edges learns what a whole reduced print without a tear
-looks like. ``mined`` names a file of
+looks like (with ``coarse_crop`` below 1, a random part of the print, framed
+otherwise). ``mined`` names a file of
 :mod:`enhance_core.training.mine_negatives` (the pixels an earlier detector
 marks on undamaged training pictures); a share ``mined_fraction`` of the crops
 is centred near one of them, so those picture structures come back as
@@ -66,6 +67,7 @@ DEFAULTS = {
     "mined": "",
     "mined_fraction": 0.0,
     "coarse_mined_fraction": 0.0,
+    "coarse_crop": 1.0,
     "pos_weight": 2.0,
     "dice": 0.5,
     "max_train_images": 0,
@@ -82,10 +84,20 @@ def to_tensor(batch: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
 
 
-def coarse_picture(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A whole uint8 picture as the coarse pass sees it: landscape, reduced to COARSE_SIDE wide, maybe flipped."""
+def coarse_picture(image: np.ndarray, rng: np.random.Generator, crop: float = 1.0) -> np.ndarray:
+    """A uint8 picture as the coarse pass sees it: landscape, reduced to COARSE_SIDE wide, maybe flipped.
+
+    With ``crop`` below 1, a random part of the picture, ``crop`` to 1 times its
+    width and height, is reduced instead of the whole (other framings: other
+    things touch the edge).
+    """
     if image.shape[0] > image.shape[1]:
         image = np.rot90(image)
+    if crop < 1.0:
+        share = rng.uniform(crop, 1.0)
+        rows, cols = round(image.shape[0] * share), round(image.shape[1] * share)
+        top, left = rng.integers(image.shape[0] - rows + 1), rng.integers(image.shape[1] - cols + 1)
+        image = image[top:top + rows, left:left + cols]
     size = (COARSE_SIDE, COARSE_SIDE * 2 // 3)
     small = cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
     if rng.random() < 0.5:
@@ -167,10 +179,11 @@ def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
             index = with_points[rng.integers(len(with_points))]
             picture = crop_near(images[index], mined.points[index], cfg["patch"], rng)
         elif coarse and mined.coarse and rng.random() < cfg["coarse_mined_fraction"]:
-            picture = coarse_picture(images[mined.coarse[rng.integers(len(mined.coarse))]], rng)
+            picture = coarse_picture(images[mined.coarse[rng.integers(len(mined.coarse))]], rng, cfg["coarse_crop"])
         else:
             image = images[rng.integers(len(images))]
-            picture = coarse_picture(image, rng) if coarse else random_crop(image, cfg["patch"], rng)
+            picture = (coarse_picture(image, rng, cfg["coarse_crop"]) if coarse
+                       else random_crop(image, cfg["patch"], rng))
         sample = damage_photo(picture.astype(np.float32) / 255.0, rng, coverage=tuple(cfg["coverage"]),
                               damaged_fraction=cfg["damaged_fraction"], railings=cfg["railings"],
                               glasses=cfg["glasses"],

@@ -74,6 +74,16 @@ def test_coarse_batches_hold_whole_reduced_pictures():
     assert damaged.shape == (2, 3, 64, 64)
 
 
+def test_a_coarse_picture_may_frame_a_part_of_the_picture():
+    picture = np.zeros((300, 450, 3), np.uint8)
+    picture[:, :225] = 255  # left half white
+    whole = train_detect.coarse_picture(picture, np.random.default_rng(1))
+    assert whole.shape == (128, 192, 3) and abs(whole.mean() / 255 - 0.5) < 0.01
+    shares = [train_detect.coarse_picture(picture, np.random.default_rng(k), crop=0.5).mean() / 255 for k in range(20)]
+    assert train_detect.coarse_picture(picture, np.random.default_rng(0), crop=0.5).shape == (128, 192, 3)
+    assert np.std(shares) > 0.1 and min(shares) < 0.3 and max(shares) > 0.7, "other framings, other halves at the edge"
+
+
 class _BrightDetector(torch.nn.Module):
     """Marks pixels far brighter than the picture's mean: a white bar on a dark print."""
 
