@@ -9,10 +9,11 @@ Usage::
 
 Images: LIVE1 (color) and Set12 (gray), which neither the detector nor the
 fill trains or validates on. Each gets drawn damage of known extent from a
-fixed seed (``--seed``, default 31000; another seed draws other damage over the same pictures, to see how
-much the figures owe to one draw) (:func:`enhance_core.training.damage_synth.damage_photo`: cracks,
+fixed seed (:func:`enhance_core.training.damage_synth.damage_photo`: cracks,
 film scratches, folds, dust, hairs, torn corners, stains, with ageing, grain,
 blur and JPEG; about 2-6 % of the pixels), and the same picture undamaged.
+``--seed`` (default 31000) draws other damage over the same pictures, to see
+how much the figures owe to one draw.
 In one run, on the same images:
 
 * **detection**: precision, recall and F1 with a 2-pixel tolerance

@@ -18,7 +18,7 @@ the order of :func:`list_images`); ``train_detect`` centres a share
 (:func:`enhance_core.learned.damage.torn_edges` of the picture reduced to
 :data:`~enhance_core.learned.damage.COARSE_SIDE`) also looks at each picture;
 the int32 array ``coarse`` numbers those where it finds a torn edge (snow, a
-pale wall, bare skin at the border), and ``train_detect`` shows a share
+pale wall, a bright floor at the border), and ``train_detect`` shows a share
 ``coarse_mined_fraction`` of its coarse-batch pictures from them.
 """
 
