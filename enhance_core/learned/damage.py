@@ -110,16 +110,28 @@ def damage_probability(
                            cpu_bf16=True, average_gray=False)[..., 0]
 
     source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
-    rows, cols = source.shape[:2]
     probability = detect(source, progress)
-    scale = COARSE_SIDE / max(rows, cols)
-    if scale < 0.5:
-        size = max(1, round(cols * scale)), max(1, round(rows * scale))
-        small = cv2.resize(source, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], source.shape[2])
-        edges = torn_edges(detect(small, None), (rows, cols))
+    small = coarse_copy(source)
+    if small is not None:
+        edges = torn_edges(detect(small, None), source.shape[:2])
         if edges is not None:
             np.maximum(probability, edges, out=probability)
     return np.clip(probability, 0.0, 1.0)
+
+
+def reduced(source: np.ndarray, scale: float) -> np.ndarray:
+    """``source`` (rows, cols, C) reduced by ``scale`` with area averaging, keeping its channel axis."""
+    size = max(1, round(source.shape[1] * scale)), max(1, round(source.shape[0] * scale))
+    return cv2.resize(source, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], source.shape[2])
+
+
+def coarse_copy(source: np.ndarray) -> np.ndarray | None:
+    """The scan (rows, cols, C) reduced for the coarse pass, :data:`COARSE_SIDE` long; None when it needs none.
+
+    A scan less than twice that size gets no coarse pass: the network's own view holds its tears.
+    """
+    scale = COARSE_SIDE / max(source.shape[:2])
+    return reduced(source, scale) if scale < 0.5 else None
 
 
 def torn_edges(coarse: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
@@ -261,9 +273,8 @@ def draft_damage_probability(source: np.ndarray, *, device: str | None = None, p
         if progress is not None:
             progress(1.0, "damage map ready")
         return cached, scale
-    size = max(1, round(source.shape[1] * scale)), max(1, round(source.shape[0] * scale))
-    small = cv2.resize(source, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], source.shape[2])
-    probability = damage_probability(small, device=device, progress=progress, should_stop=should_stop)
+    probability = damage_probability(reduced(source, scale), device=device, progress=progress,
+                                     should_stop=should_stop)
     probability.flags.writeable = False
     _DRAFTS.put(source, probability)
     return probability, scale

@@ -29,12 +29,11 @@ import sys
 from pathlib import Path
 from typing import cast
 
-import cv2
 import numpy as np
 import torch
 
 from enhance_core.learned.archs.damage_unet import DamageUNet
-from enhance_core.learned.damage import COARSE_SIDE, torn_edges
+from enhance_core.learned.damage import coarse_copy, torn_edges
 from enhance_core.learned.registry import build, get_spec, load_model
 from enhance_core.training.checkpoints import load_init_state
 from enhance_core.training.damage_synth import damage_photo
@@ -69,13 +68,10 @@ def mine(images: list[np.ndarray], model: torch.nn.Module, *, max_points: int = 
     for index, image in enumerate(images):
         rng = np.random.default_rng(MINE_SEED + index)
         scan = damage_photo(image.astype(np.float32) / 255.0, rng, damaged_fraction=0.0, negatives=False).damaged
-        rows, cols = scan.shape[:2]
-        scale = COARSE_SIDE / max(rows, cols)
-        small = cv2.resize(scan, (max(1, round(cols * scale)), max(1, round(rows * scale))),
-                           interpolation=cv2.INTER_AREA)
+        small = coarse_copy(scan)
         with torch.inference_mode():
             probability = predict(cast(DamageUNet, model), scan)
-            if torn_edges(predict(cast(DamageUNet, model), small), (rows, cols)) is not None:
+            if small is not None and torn_edges(predict(cast(DamageUNet, model), small), scan.shape[:2]) is not None:
                 coarse.append(index)
         points = np.argwhere(probability > threshold).astype(np.int32)
         if len(points) > max_points:
