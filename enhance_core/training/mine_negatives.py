@@ -5,8 +5,11 @@ Usage::
     python -m enhance_core.training.mine_negatives --out runs/mined/detect_negatives.npz
     python -m enhance_core.training.mine_negatives --detector runs/detect/ckpt.pt --out runs/mined/next.npz
     python -m enhance_core.training.mine_negatives --detector old/detect-4d8de45b.safetensors --out runs/mined/old.npz
+    python -m enhance_core.training.mine_negatives --extra SICE_unpaired --extra-count 800 --out runs/mined/sice.npz
 
-Each CBSD432 picture is aged as training ages it, without damage and without
+Each CBSD432 picture (followed, with ``--extra``, by the first
+``--extra-count`` of another folder, as ``train_detect``'s ``extra_images``
+appends them) is aged as training ages it, without damage and without
 drawn hard negatives (:func:`enhance_core.training.damage_synth.damage_photo`
 from a fixed seed), and the detector's fine pass looks at the whole of it.
 Every pixel it marks (probability above 0.5) is a picture structure the
@@ -102,12 +105,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="detector training checkpoint or exported .safetensors (default: the shipped model)")
     parser.add_argument("--data", type=Path, default=default_data_dir())
     parser.add_argument("--out", type=Path, required=True, help="the .npz file to write")
+    parser.add_argument("--extra", help="a second folder of pictures under --data, as the config's extra_images")
+    parser.add_argument("--extra-count", type=int, default=0, help="only its first N pictures, as extra_count (0: all)")
     parser.add_argument("--max-points", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = load_detector(args.detector)
     images = load_uint8(list_images(args.data / "CBSD432"), mode="RGB")
+    if args.extra:
+        images += load_uint8(list_images(args.data / args.extra)[:args.extra_count or None], mode="RGB")
     found, coarse = mine(images, model, max_points=args.max_points)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     points = np.concatenate([np.column_stack([np.full(len(p), i, np.int32), p]) for i, p in enumerate(found)])

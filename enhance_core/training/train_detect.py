@@ -25,7 +25,14 @@ marks on undamaged training pictures); a share ``mined_fraction`` of the crops
 is centred near one of them, so those picture structures come back as
 negatives far more often than a random crop would show them, and a share
 ``coarse_mined_fraction`` of the coarse-batch pictures comes from those where
-its coarse pass found a torn edge. Validation draws fixed damage
+its coarse pass found a torn edge. ``extra_images`` names a second folder of
+real photographs appended to the training pictures (say ``SICE_unpaired``:
+dark shadows, blown-out skies, flat walls, masts and cables, which the detector
+took for damage); a share ``extra_fraction`` of the pictures not drawn from
+``mined`` is one of its first ``extra_count`` (0: all; the rest stay unseen,
+to measure false marks on), and a coarse picture of it is a random 3:2 framing
+(:func:`landscape_frame`). A ``mined`` file for such a config numbers the
+pictures of both folders, in that order. Validation draws fixed damage
 on ``val_sets`` (Set5 and Set14, never trained on) and reports the tolerant precision,
 recall and F1 at a probability of 0.5, and the share of pixels marked on the
 same pictures undamaged. The loop itself (schedule, EMA, checkpoints, resume)
@@ -68,6 +75,9 @@ DEFAULTS = {
     "mined_fraction": 0.0,
     "coarse_mined_fraction": 0.0,
     "coarse_crop": 1.0,
+    "extra_images": "",
+    "extra_count": 0,
+    "extra_fraction": 0.0,
     "pos_weight": 2.0,
     "dice": 0.5,
     "max_train_images": 0,
@@ -107,6 +117,17 @@ def coarse_picture(image: np.ndarray, rng: np.random.Generator, crop: float = 1.
     return np.ascontiguousarray(small)
 
 
+def landscape_frame(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The largest 3:2 (or 2:3, for a portrait picture) part of ``image`` at a random place: a print's shape."""
+    rows, cols = image.shape[:2]
+    long_side, short_side = max(rows, cols), min(rows, cols)
+    short_side = min(short_side, round(long_side * 2 / 3))
+    long_side = min(long_side, round(short_side * 3 / 2))
+    want = (short_side, long_side) if cols >= rows else (long_side, short_side)
+    top, left = rng.integers(rows - want[0] + 1), rng.integers(cols - want[1] + 1)
+    return image[top:top + want[0], left:left + want[1]]
+
+
 def crop_near(image: np.ndarray, points: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """A ``size`` crop of ``image`` holding one of ``points`` ((n, 2) rows and columns), flipped and turned at random.
 
@@ -143,7 +164,8 @@ def load_mined(path: str, count: int) -> Mined:
     """
     if not path:
         return Mined([np.zeros((0, 2), np.int32)] * count)
-    remedy = f"make it with: python -m enhance_core.training.mine_negatives --out {path} (from the same CBSD432 folder)"
+    remedy = (f"make it with: python -m enhance_core.training.mine_negatives --out {path} (from the same pictures: "
+              "CBSD432, then the config's extra_images with --extra and --extra-count)")
     try:
         with np.load(path) as found:
             points = found["points"]
@@ -157,14 +179,17 @@ def load_mined(path: str, count: int) -> Mined:
 
 
 def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
-               mined: Mined | None = None) -> tuple[torch.Tensor, ...]:
+               mined: Mined | None = None, first_extra: int | None = None) -> tuple[torch.Tensor, ...]:
     """Return (damaged, label, weight) tensors for one batch; weight is 0 on ignored pixels.
 
     A share ``coarse_fraction`` of the batches holds twice as many whole
     pictures at the coarse pass's scale (:func:`coarse_picture`) instead of crops.
     A share ``mined_fraction`` of the crops is centred near a ``mined`` point
     of a picture that has one, and a share ``coarse_mined_fraction`` of the
-    coarse pictures is one of the ``mined`` coarse pictures.
+    coarse pictures is one of the ``mined`` coarse pictures. ``images`` from
+    ``first_extra`` on are the ``extra_images``: a share ``extra_fraction`` of
+    the other pictures is one of them, and a coarse picture of one is a
+    :func:`landscape_frame` of it.
     """
     coarse = rng.random() < cfg["coarse_fraction"]
     n = cfg["batch"] * 2 if coarse else cfg["batch"]
@@ -178,10 +203,16 @@ def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
         if not coarse and with_points and rng.random() < cfg["mined_fraction"]:
             index = with_points[rng.integers(len(with_points))]
             picture = crop_near(images[index], mined.points[index], cfg["patch"], rng)
-        elif coarse and mined.coarse and rng.random() < cfg["coarse_mined_fraction"]:
-            picture = coarse_picture(images[mined.coarse[rng.integers(len(mined.coarse))]], rng, cfg["coarse_crop"])
         else:
-            image = images[rng.integers(len(images))]
+            if coarse and mined.coarse and rng.random() < cfg["coarse_mined_fraction"]:
+                index = mined.coarse[rng.integers(len(mined.coarse))]
+            elif first_extra is not None and rng.random() < cfg["extra_fraction"]:
+                index = first_extra + int(rng.integers(len(images) - first_extra))
+            else:
+                index = int(rng.integers(first_extra if first_extra is not None else len(images)))
+            image = images[index]
+            if coarse and first_extra is not None and index >= first_extra:
+                image = landscape_frame(image, rng)
             picture = (coarse_picture(image, rng, cfg["coarse_crop"]) if coarse
                        else random_crop(image, cfg["patch"], rng))
         sample = damage_photo(picture.astype(np.float32) / 255.0, rng, coverage=tuple(cfg["coverage"]),
@@ -245,14 +276,17 @@ def main(argv: list[str] | None = None) -> None:
                          f"known: {', '.join(DAMAGE_KINDS)}")
     limit = cfg["max_train_images"] or None
     train = load_uint8(list_images(args.data / "CBSD432")[:limit], mode="RGB")
-    mined = load_mined(cfg["mined"], len(train))
+    extra = (load_uint8(list_images(args.data / cfg["extra_images"])[:cfg["extra_count"] or None], mode="RGB")
+             if cfg["extra_images"] else [])
+    mined = load_mined(cfg["mined"], len(train) + len(extra))
     val_limit = cfg["max_val_images"] or None
     val_images = [image for name in cfg["val_sets"] for image in load_uint8(list_images(args.data / name), mode="RGB")]
     samples = validation_samples(val_images[:val_limit])
-    print(f"{len(train)} training images; {len(samples)} validation images ({', '.join(cfg['val_sets'])})", flush=True)
+    print(f"{len(train)} + {len(extra)} training images; {len(samples)} validation images "
+          f"({', '.join(cfg['val_sets'])})", flush=True)
     task: loop.Task[DamageUNet] = loop.Task(
         arch="DamageUNet",
-        make_batch=lambda rng: make_batch(train, cfg, rng, mined),
+        make_batch=lambda rng: make_batch(train + extra, cfg, rng, mined, len(train) if extra else None),
         loss=lambda model, batch: detection_loss(model(batch[0]), batch[1], batch[2], cfg["dice"]),
         validate=lambda model: validate(model, samples),
     )

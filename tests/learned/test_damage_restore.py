@@ -147,6 +147,36 @@ def test_coarse_batches_draw_the_mined_coarse_pictures():
     assert shown.mean(dim=(1, 2, 3)).std() > 0.05, "without the share, any picture"
 
 
+def test_a_landscape_frame_is_the_largest_three_by_two_part_of_a_picture():
+    rng = np.random.default_rng(0)
+    assert train_detect.landscape_frame(np.zeros((512, 512, 3), np.uint8), rng).shape == (341, 512, 3)
+    assert train_detect.landscape_frame(np.zeros((600, 300, 3), np.uint8), rng).shape == (450, 300, 3)
+    assert train_detect.landscape_frame(np.zeros((100, 600, 3), np.uint8), rng).shape == (100, 150, 3)
+    assert train_detect.landscape_frame(np.zeros((320, 480, 3), np.uint8), rng).shape == (320, 480, 3)
+    band = np.zeros((512, 512, 3), np.uint8)
+    band[:171] = 255
+    shares = {float(train_detect.landscape_frame(band, np.random.default_rng(k)).mean()) for k in range(10)}
+    assert len(shares) > 3, "the frame lies at random places"
+
+
+def test_batches_draw_the_extra_photos_at_their_share():
+    images = [np.full((120, 180, 3), 0, np.uint8), np.full((256, 256, 3), 200, np.uint8)]
+    cfg = dict(train_detect.DEFAULTS, patch=64, batch=4, coarse_fraction=1.0, extra_fraction=1.0,
+               damaged_fraction=0.0)
+    damaged, _, _ = train_detect.make_batch(images, cfg, np.random.default_rng(0), first_extra=1)
+    assert damaged.shape == (8, 3, 128, 192)
+    assert damaged.mean(dim=(1, 2, 3)).min() > 0.5, "every coarse picture is the bright extra photo"
+    crops, _, _ = train_detect.make_batch(images, dict(cfg, coarse_fraction=0.0), np.random.default_rng(0),
+                                          first_extra=1)
+    assert crops.shape == (4, 3, 64, 64) and crops.mean(dim=(1, 2, 3)).min() > 0.5, "and every crop"
+    without, _, _ = train_detect.make_batch(images, dict(cfg, extra_fraction=0.0), np.random.default_rng(0),
+                                            first_extra=1)
+    assert without.mean(dim=(1, 2, 3)).max() < 0.5, "no share, no extra photo"
+    mixed, _, _ = train_detect.make_batch(images, dict(cfg, batch=20, extra_fraction=0.5), np.random.default_rng(0),
+                                          first_extra=1)
+    assert 10 < int((mixed.mean(dim=(1, 2, 3)) > 0.5).sum()) < 30
+
+
 def test_a_missing_or_foreign_mined_file_says_how_to_make_it(tmp_path):
     with pytest.raises(SystemExit, match="cannot be read.*mine_negatives --out"):
         train_detect.load_mined(str(tmp_path / "none.npz"), 4)
@@ -247,6 +277,16 @@ def test_mining_command_writes_points_that_training_reads(tiny_detector, tmp_pat
     assert len(mined.points) == 4 and all(0 <= i < 4 for i in mined.coarse)
     for found in mined.points:
         assert found.shape[1] == 2 and (found >= 0).all() and (found[:, 0] < 48).all() and (found[:, 1] < 64).all()
+    with_extra = tmp_path / "with_extra.npz"
+    assert mine_negatives.main(["--detector", str(root / "run" / "ckpt.pt"), "--data", str(root / "data"),
+                                "--extra", "Set5", "--extra-count", "1", "--out", str(with_extra),
+                                "--threads", "1"]) == 0
+    assert len(train_detect.load_mined(str(with_extra), 5).points) == 5, "CBSD432's four, then Set5's first"
+    overrides = [f"out_dir={json.dumps(str(tmp_path / 'run'))}", "extra_images=Set5", "extra_count=1",
+                 "extra_fraction=0.5", f"mined={json.dumps(str(with_extra))}", "mined_fraction=0.5"]
+    train_detect.main(["--config", TINY_CONFIG, "--data", str(root / "data")]
+                      + [arg for value in overrides for arg in ("--set", value)])
+    assert (tmp_path / "run" / "ckpt.pt").is_file()
 
 
 def test_mining_reads_exported_weights_as_the_shipped_detector():
