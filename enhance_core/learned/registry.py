@@ -155,8 +155,8 @@ MODELS: dict[str, ModelSpec] = {
     "detect": ModelSpec(
         arch="DamageUNet",
         args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
-        weights="detect/detect-fffefb6c.safetensors",
-        sha256="fffefb6cdb2764b98ac4cb2d37feb90f5dbdfbdbca67105a12fea22b9524cbb4",
+        weights="detect/detect-3295542e.safetensors",
+        sha256="3295542e78de0ed7603a105acf3ce150c8a50b2ae67d76674cd14253488a8e1d",
     ),
     "super_res": ModelSpec(
         arch="SuperResNet",
