@@ -278,7 +278,8 @@ def main(argv: list[str] | None = None) -> None:
     train = load_uint8(list_images(args.data / "CBSD432")[:limit], mode="RGB")
     extra = (load_uint8(list_images(args.data / cfg["extra_images"])[:cfg["extra_count"] or None], mode="RGB")
              if cfg["extra_images"] else [])
-    mined = load_mined(cfg["mined"], len(train) + len(extra))
+    pictures = train + extra
+    mined = load_mined(cfg["mined"], len(pictures))
     val_limit = cfg["max_val_images"] or None
     val_images = [image for name in cfg["val_sets"] for image in load_uint8(list_images(args.data / name), mode="RGB")]
     samples = validation_samples(val_images[:val_limit])
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
           f"({', '.join(cfg['val_sets'])})", flush=True)
     task: loop.Task[DamageUNet] = loop.Task(
         arch="DamageUNet",
-        make_batch=lambda rng: make_batch(train + extra, cfg, rng, mined, len(train) if extra else None),
+        make_batch=lambda rng: make_batch(pictures, cfg, rng, mined, len(train) if extra else None),
         loss=lambda model, batch: detection_loss(model(batch[0]), batch[1], batch[2], cfg["dice"]),
         validate=lambda model: validate(model, samples),
     )
