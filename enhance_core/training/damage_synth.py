@@ -39,6 +39,8 @@ SUPERSAMPLE = 4
 LABEL_ALPHA = 0.3
 IGNORE_ALPHA = 0.04
 VISIBLE_CHANGE = 3.0 / 255.0
+HEAVY_GRAIN = (0.05, 0.12)
+"""Range of the grain's standard deviation on a scan drawn with heavy grain (the usual range is 0 to 0.05)."""
 
 DAMAGE_KINDS = ("crack", "scratch", "fold", "dust", "hair", "corner", "stain")
 DEFAULT_DAMAGE_WEIGHTS = {"crack": 0.35, "scratch": 0.2, "fold": 0.05, "dust": 0.2, "hair": 0.1,
@@ -383,6 +385,7 @@ def damage_photo(
     negatives: bool = True,
     railings: float = 0.0,
     glasses: float = 0.0,
+    heavy_grain: float = 0.0,
 ) -> DamagedPhoto:
     """Age, damage and scan a clean RGB picture; return the damaged scan, the clean scan and the labels.
 
@@ -406,6 +409,11 @@ def damage_photo(
         Mean numbers of railings and of spectacles among the hard negatives
         (0: none, and the random draws are those of earlier versions, so fixed
         evaluation samples stay the same).
+    heavy_grain : float
+        Probability that the scan's grain is heavy (:data:`HEAVY_GRAIN`, as on a
+        small, much enlarged print) instead of the usual 0-0.05. It is drawn
+        from its own generator, seeded from ``rng``'s last draw, so at 0 every
+        draw is that of earlier versions.
     """
     rows, cols = image.shape[:2]
     picture = age_photo(image, rng) if age else image.astype(np.float32)
@@ -435,6 +443,11 @@ def damage_photo(
                "grain": float(rng.uniform(0.0, 0.05)) if rng.random() < 0.8 else 0.0,
                "grain_size": float(rng.uniform(0.0, 1.5)),
                "jpeg": int(rng.integers(55, 96)) if rng.random() < 0.5 else None}
+    if heavy_grain > 0:
+        heavy = np.random.default_rng([seed, 1])
+        if heavy.random() < heavy_grain:
+            options["grain"] = float(heavy.uniform(*HEAVY_GRAIN))
+            options["grain_size"] = float(heavy.uniform(0.3, 1.2))
     damaged = scan_degrade(np.clip(damaged, 0, 1).astype(np.float32), seed, **options)
     clean = scan_degrade(picture, seed, **options)
     visible = np.abs(damaged - clean).max(axis=2) >= VISIBLE_CHANGE

@@ -65,6 +65,29 @@ def test_glasses_are_picture_with_a_bright_glint_and_never_labelled():
     assert np.array_equal(spectacled.damaged, spectacled.clean) and not spectacled.label.any()
 
 
+def test_heavy_grain_scans_are_grainier_and_keep_their_labels():
+    from enhance_core.training.damage_synth import HEAVY_GRAIN
+
+    clean = np.full((128, 128, 3), 0.5, np.float32)
+
+    def grain(sample) -> float:
+        return float(np.std(sample.clean - 0.5))
+
+    usual = [damage_photo(clean, np.random.default_rng(seed), damaged_fraction=0.0, age=False, negatives=False)
+             for seed in range(12)]
+    heavy = [damage_photo(clean, np.random.default_rng(seed), damaged_fraction=0.0, age=False, negatives=False,
+                          heavy_grain=1.0) for seed in range(12)]
+    assert max(grain(s) for s in usual) < 0.05 + 0.01
+    assert min(grain(s) for s in heavy) > 0.8 * HEAVY_GRAIN[0]
+    rng_heavy, rng_plain = np.random.default_rng(3), np.random.default_rng(3)
+    damaged = damage_photo(synthetic_rgb(96, 128), rng_heavy, damaged_fraction=1.0, heavy_grain=1.0)
+    plain = damage_photo(synthetic_rgb(96, 128), rng_plain, damaged_fraction=1.0)
+    assert rng_heavy.random() == rng_plain.random(), "heavy grain takes no draw of the caller's generator"
+    assert abs(damaged.label.mean() - plain.label.mean()) < 0.01, "the same damage, little of it hidden by grain"
+    assert np.std(damaged.clean - plain.clean) > 0.02
+
+
+
 def test_coarse_batches_hold_whole_reduced_pictures():
     images = [np.random.default_rng(k).integers(0, 256, (120, 90, 3), dtype=np.uint8) for k in range(3)]
     cfg = dict(train_detect.DEFAULTS, patch=64, batch=2, coarse_fraction=1.0)
