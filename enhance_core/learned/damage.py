@@ -7,7 +7,10 @@ missing corners and edges are often wider than the network's view (about
 150 px), so a second, coarse pass runs on the scan reduced to
 :data:`COARSE_SIDE` pixels, where a whole tear fits in view; of that pass only
 large regions that touch the print's edge are kept (:func:`torn_edges`), since
-at that scale fine picture detail can look like cracks. The
+at that scale fine picture detail can look like cracks. That pass averages the
+network's answer on the reduced scan and on its mirror image
+(:func:`coarse_probability`): a flat patch at the border that looks torn one
+way round often does not the other way round. The
 editable mask is that probability above a threshold set by the *sensitivity*
 (0.5 is the network's own decision boundary; higher finds fainter damage and
 marks more), grown by a pixel or two so the fill also covers the soft rim of
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -113,7 +117,7 @@ def damage_probability(
     probability = detect(source, progress)
     small = coarse_copy(source)
     if small is not None:
-        edges = torn_edges(detect(small, None), source.shape[:2])
+        edges = torn_edges(coarse_probability(small, lambda image: detect(image, None)), source.shape[:2])
         if edges is not None:
             np.maximum(probability, edges, out=probability)
     return np.clip(probability, 0.0, 1.0)
@@ -132,6 +136,27 @@ def coarse_copy(source: np.ndarray) -> np.ndarray | None:
     """
     scale = COARSE_SIDE / max(source.shape[:2])
     return reduced(source, scale) if scale < 0.5 else None
+
+
+def coarse_probability(small: np.ndarray, detect: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The coarse pass's damage probability of a reduced scan: the mean of ``detect`` on it and on its mirror image.
+
+    Parameters
+    ----------
+    small : ndarray
+        Float32 (r, c, C) reduced scan (:func:`coarse_copy`).
+    detect : callable
+        Returns the network's (r, c) probability of an image like ``small``.
+
+    Returns
+    -------
+    ndarray
+        Float32 (r, c). On undamaged real photos the mean drops most of the
+        torn corners one view alone imagines, and on drawn damage it finds
+        torn corners a little more often (``models/detect/MODEL_CARD.md``).
+    """
+    mirrored = detect(np.ascontiguousarray(small[:, ::-1]))[:, ::-1]
+    return (0.5 * (detect(small) + mirrored)).astype(np.float32)
 
 
 def torn_edges(coarse: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:

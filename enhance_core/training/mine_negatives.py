@@ -18,7 +18,8 @@ output file holds up to ``--max-points`` of those pixels per picture, as
 an int32 array ``points`` of (picture, row, column) rows (pictures numbered in
 the order of :func:`list_images`); ``train_detect`` centres a share
 ``mined_fraction`` of its crops on them. The detector's coarse pass
-(:func:`enhance_core.learned.damage.torn_edges` of the picture reduced to
+(:func:`enhance_core.learned.damage.torn_edges` of the
+:func:`~enhance_core.learned.damage.coarse_probability` of the picture reduced to
 :data:`~enhance_core.learned.damage.COARSE_SIDE`) also looks at each picture;
 the int32 array ``coarse`` numbers those where it finds a torn edge (snow, a
 pale wall, a bright floor at the border), and ``train_detect`` shows a share
@@ -36,7 +37,7 @@ import numpy as np
 import torch
 
 from enhance_core.learned.archs.damage_unet import DamageUNet
-from enhance_core.learned.damage import coarse_copy, torn_edges
+from enhance_core.learned.damage import coarse_copy, coarse_probability, torn_edges
 from enhance_core.learned.registry import build, get_spec, load_model
 from enhance_core.training.checkpoints import load_init_state
 from enhance_core.training.damage_synth import damage_photo
@@ -74,8 +75,10 @@ def mine(images: list[np.ndarray], model: torch.nn.Module, *, max_points: int = 
         small = coarse_copy(scan)
         with torch.inference_mode():
             probability = predict(cast(DamageUNet, model), scan)
-            if small is not None and torn_edges(predict(cast(DamageUNet, model), small), scan.shape[:2]) is not None:
-                coarse.append(index)
+            if small is not None:
+                reduced = coarse_probability(small, lambda image: predict(cast(DamageUNet, model), image))
+                if torn_edges(reduced, scan.shape[:2]) is not None:
+                    coarse.append(index)
         points = np.argwhere(probability > threshold).astype(np.int32)
         if len(points) > max_points:
             points = points[rng.choice(len(points), max_points, replace=False)]

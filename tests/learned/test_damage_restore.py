@@ -275,6 +275,35 @@ def test_a_tear_wider_than_the_network_sees_is_found_by_the_coarse_pass():
     assert small.max() < 0.1, "a scan near the coarse size gets no coarse pass"
 
 
+class _LeftEdgeDetector(torch.nn.Module):
+    """Shown the coarse pass's reduced scan, sure of a tear along its left edge whichever way round; else nothing."""
+
+    multiple = 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.full_like(x[:, :1], -20.0)
+        if x.shape[-1] <= damage.COARSE_SIDE:
+            logits[..., : x.shape[-1] // 5] = 20.0
+        return logits
+
+
+def test_the_coarse_pass_keeps_only_tears_it_sees_in_the_mirror_image_too():
+    small = np.zeros((40, 60, 3), np.float32)
+    seen = []
+
+    def detect(image: np.ndarray) -> np.ndarray:
+        seen.append(image.copy())
+        return np.where(np.arange(60) < 12, 0.9, 0.1)[None].repeat(40, axis=0).astype(np.float32)
+
+    probability = damage.coarse_probability(small, detect)
+    assert probability.shape == (40, 60) and probability.dtype == np.float32
+    assert np.allclose(probability[:, :12], 0.5) and np.allclose(probability[:, -12:], 0.5)
+    assert len(seen) == 2
+    scan = np.full((600, 900, 3), 0.3, np.float32)
+    one_sided = damage.damage_probability(scan, device="cpu", network=_LeftEdgeDetector())
+    assert one_sided.max() < 0.01, "a tear on the left edge that the mirror image puts on the right is dropped"
+
+
 @pytest.fixture(scope="module")
 def tiny_detector(tmp_path_factory):
     """A tiny detector trained for a few steps on synthetic data, exported to a models folder."""
