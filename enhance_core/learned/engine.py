@@ -62,6 +62,13 @@ DEFAULT_BUDGET = {"cpu": 512 * 2**20, "mps": 1024 * 2**20}
 _OOM_MESSAGES = ("out of memory", "not enough memory", "can't allocate memory", "failed to allocate")
 
 
+def sub_progress(progress: ProgressFn | None, start: float, stop: float) -> ProgressFn | None:
+    """Map a stage's progress 0..1 onto ``start``..``stop`` of the caller's ``progress`` (None stays None)."""
+    if progress is None:
+        return None
+    return lambda fraction, message: progress(start + (stop - start) * fraction, message)
+
+
 def select_device(preference: str | None = None) -> str:
     """Return the device the learned filters run on: ``"cuda"``, ``"mps"`` or ``"cpu"``.
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import ProgressFn, StopFn
-from enhance_core.learned.engine import check_pixels, load_network, run_network
+from enhance_core.learned.engine import check_pixels, load_network, run_network, sub_progress
 from enhance_core.learned.prefill import push_pull_fill
 
 MODEL_NAME = "inpaint"
@@ -93,13 +93,6 @@ def _crop_box(hole: np.ndarray, context: int) -> tuple[slice, slice]:
     return slice(top, bottom), slice(left, right)
 
 
-def _sub_progress(progress: ProgressFn | None, start: float, stop: float) -> ProgressFn | None:
-    """Map a stage's progress 0..1 onto ``start``..``stop`` of the caller's."""
-    if progress is None:
-        return None
-    return lambda fraction, message: progress(start + (stop - start) * fraction, message)
-
-
 def _forward(network: Any, tensor: Any) -> Any:
     """The network on one tile: the pre-filled picture (channels 0-2) and the hole (channel 3)."""
     import torch
@@ -126,7 +119,7 @@ def _fill_crop(network: Any, crop: np.ndarray, hole: np.ndarray, *, device: str,
         small_hole = cv2.resize(hole.astype(np.float32), half, interpolation=cv2.INTER_AREA) > 0
         fine_start = 0.25
         half_fill = _fill_crop(network, small, small_hole, device=device,
-                               progress=_sub_progress(progress, 0.0, fine_start), should_stop=should_stop, tile=tile)
+                               progress=sub_progress(progress, 0.0, fine_start), should_stop=should_stop, tile=tile)
         upsampled = cv2.resize(half_fill, (cols, rows), interpolation=cv2.INTER_LINEAR)
         prefilled = np.where(hole[..., None], upsampled, crop)
     else:
@@ -134,7 +127,7 @@ def _fill_crop(network: Any, crop: np.ndarray, hole: np.ndarray, *, device: str,
     tiles = hole if wanted is None else wanted
     result = run_network(network, prefilled, _forward, conditions=hole[..., None].astype(np.float32), overlap=OVERLAP,
                          bytes_per_pixel=BYTES_PER_PIXEL, out_channels=3, tile=tile, mask=tiles.astype(np.float32),
-                         device=device, progress=_sub_progress(progress, fine_start, 1.0), should_stop=should_stop,
+                         device=device, progress=sub_progress(progress, fine_start, 1.0), should_stop=should_stop,
                          cpu_bf16=True)
     return np.where(hole[..., None], result, crop).astype(np.float32)
 

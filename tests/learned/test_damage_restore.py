@@ -275,6 +275,30 @@ def test_a_tear_wider_than_the_network_sees_is_found_by_the_coarse_pass():
     assert small.max() < 0.1, "a scan near the coarse size gets no coarse pass"
 
 
+class _OneSidedDetector(torch.nn.Module):
+    """Sure of damage in the left quarter of whatever it is shown, and where the picture is bright."""
+
+    multiple = 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = 40.0 * (x.mean(dim=1, keepdim=True) - 0.7)
+        logits[..., : x.shape[-1] // 4] = 20.0
+        return logits
+
+
+def test_the_full_resolution_pass_marks_only_what_it_also_sees_in_the_mirror_image():
+    scan = np.full((60, 90, 3), 0.3, np.float32)
+    scan[20:30, 60:70] = 0.95
+    steps = []
+    probability = damage.damage_probability(scan, device="cpu", network=_OneSidedDetector(),
+                                            progress=lambda fraction, message: steps.append(fraction))
+    assert probability[22:28, 62:68].min() > 0.9, "a bright speck is damage both ways round"
+    outside = np.ones(scan.shape[:2], bool)
+    outside[18:32, 58:72] = False
+    assert probability[outside].max() < 0.01, "the left quarter is damage only one way round"
+    assert steps == sorted(steps) and steps[-1] == pytest.approx(1.0)
+
+
 class _LeftEdgeDetector(torch.nn.Module):
     """Shown the coarse pass's reduced scan, sure of a tear along its left edge whichever way round; else nothing."""
 
