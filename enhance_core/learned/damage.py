@@ -116,17 +116,26 @@ def damage_probability(
                            cpu_bf16=True, average_gray=False)[..., 0]
 
     source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
+    small = coarse_copy(source)
     probability = detect(source, sub_progress(progress, 0.0, 0.5))
-    mirrored = detect(source[:, ::-1], sub_progress(progress, 0.5, 1.0))[:, ::-1]
-    np.multiply(probability, mirrored, out=probability)
+    _mirror_in_place(source)
+    mirrored = detect(source, sub_progress(progress, 0.5, 1.0))
+    del source
+    np.multiply(probability, mirrored[:, ::-1], out=probability)
     del mirrored
     np.sqrt(np.maximum(probability, 0.0, out=probability), out=probability)
-    small = coarse_copy(source)
     if small is not None:
-        edges = torn_edges(coarse_probability(small, lambda image: detect(image, None)), source.shape[:2])
+        edges = torn_edges(coarse_probability(small, lambda image: detect(image, None)), probability.shape)
         if edges is not None:
             np.maximum(probability, edges, out=probability)
     return np.clip(probability, 0.0, 1.0)
+
+
+def _mirror_in_place(image: np.ndarray, rows: int = 256) -> None:
+    """Mirror ``image`` left to right in place, a band of ``rows`` at a time (no second full-size copy)."""
+    for top in range(0, image.shape[0], rows):
+        band = image[top:top + rows]
+        band[:] = band[:, ::-1].copy()
 
 
 def reduced(source: np.ndarray, scale: float) -> np.ndarray:
