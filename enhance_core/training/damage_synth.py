@@ -17,7 +17,9 @@ scanner sees it, and returns the damage's true extent:
    pixels, as the networks work at the scan's own resolution.
 4. **Scanning** (:func:`scan_degrade`): slight blur, film grain or scanner
    noise, JPEG; applied with the same random draws to the damaged and to the
-   clean picture, so the pair differs only by the damage.
+   clean picture, so the pair differs only by the damage. On request
+   (``gray_scan``) the scan is then gray, as a black-and-white print scanned
+   in grayscale is: the damage keeps only its lightness, not its tone.
 
 The label is 1 where the damage covers a pixel with alpha >= 0.3 and visibly
 changes it; pixels at the soft rim of damage (alpha 0.04-0.3) and damage that
@@ -386,6 +388,7 @@ def damage_photo(
     railings: float = 0.0,
     glasses: float = 0.0,
     heavy_grain: float = 0.0,
+    gray_scan: float = 0.0,
 ) -> DamagedPhoto:
     """Age, damage and scan a clean RGB picture; return the damaged scan, the clean scan and the labels.
 
@@ -414,6 +417,10 @@ def damage_photo(
         small, much enlarged print) instead of the usual 0-0.05. It is drawn
         from its own generator, seeded from ``rng``'s last draw, so at 0 every
         draw is that of earlier versions.
+    gray_scan : float
+        Probability that the scan is gray (the mean of its channels, in all
+        three): no tone tells damage from picture there. Drawn like
+        ``heavy_grain``, from its own generator.
     """
     rows, cols = image.shape[:2]
     picture = age_photo(image, rng) if age else image.astype(np.float32)
@@ -450,6 +457,8 @@ def damage_photo(
             options["grain_size"] = float(heavy.uniform(0.3, 1.2))
     damaged = scan_degrade(np.clip(damaged, 0, 1).astype(np.float32), seed, **options)
     clean = scan_degrade(picture, seed, **options)
+    if gray_scan > 0 and np.random.default_rng([seed, 2]).random() < gray_scan:
+        damaged, clean = (np.repeat(scan.mean(axis=2, keepdims=True), 3, axis=2) for scan in (damaged, clean))
     visible = np.abs(damaged - clean).max(axis=2) >= VISIBLE_CHANGE
     label = (strength >= LABEL_ALPHA) & visible
     ignore = ((strength >= IGNORE_ALPHA) & ~label)

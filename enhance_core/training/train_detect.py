@@ -14,7 +14,8 @@ the damage mask with a class-weighted binary cross-entropy plus a soft Dice
 term, both blind to the ignored rim pixels. ``railings`` adds rows of thin
 bars (fences, window bars) to the hard negatives, ``glasses`` spectacles with
 a bright glint on a rim; ``heavy_grain`` is the share of scans drawn with
-heavy grain (small, much enlarged prints). A share ``coarse_fraction`` of the
+heavy grain (small, much enlarged prints), ``gray_scan`` the share scanned in
+grayscale (where damage differs from the picture only in lightness). A share ``coarse_fraction`` of the
 batches shows whole pictures reduced to the coarse pass's size
 (:data:`enhance_core.learned.damage.COARSE_SIDE`, 192 x 128) with damage
 drawn at that scale (``coarse_weights``; torn corners first), so the coarse
@@ -71,6 +72,7 @@ DEFAULTS = {
     "railings": 0.0,
     "glasses": 0.0,
     "heavy_grain": 0.0,
+    "gray_scan": 0.0,
     "coarse_fraction": 0.0,
     "coarse_weights": {"corner": 0.4, "stain": 0.15, "crack": 0.2, "fold": 0.1, "scratch": 0.1, "dust": 0.05},
     "mined": "",
@@ -219,7 +221,7 @@ def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
                        else random_crop(image, cfg["patch"], rng))
         sample = damage_photo(picture.astype(np.float32) / 255.0, rng, coverage=tuple(cfg["coverage"]),
                               damaged_fraction=cfg["damaged_fraction"], railings=cfg["railings"],
-                              glasses=cfg["glasses"], heavy_grain=cfg["heavy_grain"],
+                              glasses=cfg["glasses"], heavy_grain=cfg["heavy_grain"], gray_scan=cfg["gray_scan"],
                               weights=(cfg["coarse_weights"] if coarse else cfg["damage_weights"]) or None)
         damaged[i] = sample.damaged
         label[i, ..., 0] = sample.label

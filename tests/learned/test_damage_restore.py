@@ -87,6 +87,19 @@ def test_heavy_grain_scans_are_grainier_and_keep_their_labels():
     assert np.std(damaged.clean - plain.clean) > 0.02
 
 
+def test_gray_scans_hold_one_lightness_in_all_channels_and_keep_their_damage():
+    rng_gray, rng_plain = np.random.default_rng(5), np.random.default_rng(5)
+    gray = damage_photo(synthetic_rgb(96, 128), rng_gray, damaged_fraction=1.0, gray_scan=1.0)
+    plain = damage_photo(synthetic_rgb(96, 128), rng_plain, damaged_fraction=1.0)
+    assert rng_gray.random() == rng_plain.random(), "a gray scan takes no draw of the caller's generator"
+    for scan in (gray.damaged, gray.clean):
+        assert np.array_equal(scan[..., 0], scan[..., 1]) and np.array_equal(scan[..., 0], scan[..., 2])
+    assert np.allclose(gray.clean[..., 0], plain.clean.mean(axis=2), atol=1e-6)
+    assert gray.label.sum() > 0.8 * plain.label.sum(), "most damage still shows in lightness alone"
+    assert not (gray.label & ~(plain.label | plain.ignore)).any(), "graying adds no damage"
+    never = damage_photo(synthetic_rgb(96, 128), np.random.default_rng(5), damaged_fraction=1.0, gray_scan=0.0)
+    assert np.array_equal(never.damaged, plain.damaged)
+
 
 def test_coarse_batches_hold_whole_reduced_pictures():
     images = [np.random.default_rng(k).integers(0, 256, (120, 90, 3), dtype=np.uint8) for k in range(3)]
