@@ -6,6 +6,8 @@ Usage::
     python -m enhance_core.training.mine_negatives --detector runs/detect/ckpt.pt --out runs/mined/next.npz
     python -m enhance_core.training.mine_negatives --detector old/detect-4d8de45b.safetensors --out runs/mined/old.npz
     python -m enhance_core.training.mine_negatives --extra SICE_unpaired --extra-count 800 --out runs/mined/sice.npz
+    python -m enhance_core.training.mine_negatives --detector runs/detect_grayonly/ckpt.pt --gray \
+        --extra SICE_unpaired --extra-count 800 --out runs/mined/gray.npz
 
 Each CBSD432 picture (followed, with ``--extra``, by the first
 ``--extra-count`` of another folder, as ``train_detect``'s ``extra_images``
@@ -49,7 +51,7 @@ MINE_SEED = 52_000
 
 
 def mine(images: list[np.ndarray], model: torch.nn.Module, *, max_points: int = 2000,
-         threshold: float = 0.5) -> tuple[list[np.ndarray], list[int]]:
+         threshold: float = 0.5, gray_scan: float = 0.0) -> tuple[list[np.ndarray], list[int]]:
     """Return where the detector marks the undamaged scans of pictures: (points per picture, coarse pictures).
 
     The points are an (n, 2) int32 array of (row, col) pixels per picture that
@@ -66,12 +68,16 @@ def mine(images: list[np.ndarray], model: torch.nn.Module, *, max_points: int = 
         At most this many marked pixels per picture, drawn evenly at random.
     threshold : float
         Probability above which a pixel counts as marked.
+    gray_scan : float
+        Passed to :func:`~enhance_core.training.damage_synth.damage_photo`: 1 mines
+        the gray scans of the pictures (for a detector of gray scans).
     """
     found = []
     coarse = []
     for index, image in enumerate(images):
         rng = np.random.default_rng(MINE_SEED + index)
-        scan = damage_photo(image.astype(np.float32) / 255.0, rng, damaged_fraction=0.0, negatives=False).damaged
+        scan = damage_photo(image.astype(np.float32) / 255.0, rng, damaged_fraction=0.0, negatives=False,
+                            gray_scan=gray_scan).damaged
         small = coarse_copy(scan)
         with torch.inference_mode():
             probability = predict(cast(DamageUNet, model), scan)
@@ -111,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra", help="a second folder of pictures under --data, as the config's extra_images")
     parser.add_argument("--extra-count", type=int, default=0, help="only its first N pictures, as extra_count (0: all)")
     parser.add_argument("--max-points", type=int, default=2000)
+    parser.add_argument("--gray", action="store_true", help="mine the pictures' gray scans (a gray-scan detector)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -118,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     images = load_uint8(list_images(args.data / "CBSD432"), mode="RGB")
     if args.extra:
         images += load_uint8(list_images(args.data / args.extra)[:args.extra_count or None], mode="RGB")
-    found, coarse = mine(images, model, max_points=args.max_points)
+    found, coarse = mine(images, model, max_points=args.max_points, gray_scan=1.0 if args.gray else 0.0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     points = np.concatenate([np.column_stack([np.full(len(p), i, np.int32), p]) for i, p in enumerate(found)])
     np.savez_compressed(args.out, points=points.reshape(-1, 3), coarse=np.array(coarse, np.int32))

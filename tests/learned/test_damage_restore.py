@@ -143,6 +143,30 @@ def test_mining_keeps_the_pixels_a_detector_marks_on_an_undamaged_picture():
     assert coarse == [], "a thin bar is no torn edge in the coarse pass"
 
 
+class _RecordsGray(torch.nn.Module):
+    """Marks nothing; remembers whether each input it was shown had three equal channels."""
+
+    multiple = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gray: list[bool] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.gray.append(bool(torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2])))
+        return torch.full_like(x[:, :1], -20.0)
+
+
+def test_mining_can_look_at_the_gray_scans_of_the_pictures():
+    from enhance_core.training.mine_negatives import mine
+
+    picture = (synthetic_rgb(80, 120) * 255).astype(np.uint8)
+    for gray_scan, gray in ((0.0, False), (1.0, True)):
+        detector = _RecordsGray()
+        mine([picture], detector, gray_scan=gray_scan)
+        assert detector.gray and set(detector.gray) == {gray}
+
+
 def test_mining_names_the_pictures_whose_coarse_pass_finds_a_torn_edge():
     from enhance_core.training.mine_negatives import mine
 
