@@ -39,7 +39,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, overload
 
 import numpy as np
 
@@ -60,6 +60,14 @@ COPY_ROWS = 256
 """Rows copied between stop checks when a run starts (a 24-megapixel copy takes seconds on a slow CPU)."""
 DEFAULT_BUDGET = {"cpu": 512 * 2**20, "mps": 1024 * 2**20}
 _OOM_MESSAGES = ("out of memory", "not enough memory", "can't allocate memory", "failed to allocate")
+
+
+@overload
+def sub_progress(progress: ProgressFn, start: float, stop: float) -> ProgressFn: ...
+
+
+@overload
+def sub_progress(progress: None, start: float, stop: float) -> None: ...
 
 
 def sub_progress(progress: ProgressFn | None, start: float, stop: float) -> ProgressFn | None:

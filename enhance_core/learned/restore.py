@@ -32,15 +32,12 @@ import numpy as np
 from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
 from enhance_core.filters.common import whole_image_margin
 from enhance_core.geometry import is_scale_only
+from enhance_core.learned.engine import sub_progress
 from enhance_core.masks import Mask, Region, full_region, scaled_shape
 
 REBALANCE_PERCENTILES = (0.2, 99.8)
 PREVIEW_COVERAGE = 0.02
 """A preview pixel is filled when more than this share of it is marked at full resolution."""
-
-
-def _sub(progress: ProgressFn, start: float, stop: float) -> ProgressFn:
-    return lambda fraction, message: progress(start + (stop - start) * fraction, message)
 
 
 def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensitivity: float, grow: float,
@@ -113,10 +110,10 @@ def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float,
     source, scale, region, on_source = _detector_view(pixels, ctx)
     mask = detected_damage(source, scale=scale, region=region, sensitivity=sensitivity, grow=grow,
                            layer=ctx.mask_layer if on_source else None, device=ctx.device,
-                           progress=_sub(progress, 0.0, 0.5), should_stop=ctx.should_stop, draft=ctx.draft)
+                           progress=sub_progress(progress, 0.0, 0.5), should_stop=ctx.should_stop, draft=ctx.draft)
     if not on_source:
         mask = _layer_over_pixels(mask, ctx)
-    filled = inpaint_masked(pixels, mask, device=ctx.device, progress=_sub(progress, 0.5, 1.0),
+    filled = inpaint_masked(pixels, mask, device=ctx.device, progress=sub_progress(progress, 0.5, 1.0),
                             should_stop=ctx.should_stop, model=MODEL_NAME)
     filled = add_matched_grain(filled, pixels, mask > 0, seed=hash((ctx.origin, pixels.shape)) & 0xFFFFFFFF)
     return (pixels + mask[..., None] * (filled - pixels)).astype(np.float32), mask
@@ -195,11 +192,12 @@ def apply_restore(pixels: np.ndarray, params: RestoreParams, ctx: RenderContext)
     """Filter-stack entry point: detect and fill damage, then optionally denoise and rebalance."""
     stages = 1 + params.denoise
     result, mask = fill_detected(pixels, ctx, sensitivity=params.sensitivity, grow=params.grow,
-                                 progress=_sub(ctx.progress, 0.0, 1.0 / stages))
+                                 progress=sub_progress(ctx.progress, 0.0, 1.0 / stages))
     if params.denoise:
         from enhance_core.learned.denoise import DenoiseParams, apply_denoise
 
-        result = apply_denoise(result, DenoiseParams(mode="auto"), ctx.with_(progress=_sub(ctx.progress, 0.5, 1.0)))
+        denoise_ctx = ctx.with_(progress=sub_progress(ctx.progress, 0.5, 1.0))
+        result = apply_denoise(result, DenoiseParams(mode="auto"), denoise_ctx)
     if params.rebalance:
         result = rebalance_faded(result, exclude=mask)
     return result
