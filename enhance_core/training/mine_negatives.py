@@ -74,15 +74,16 @@ def mine(images: list[np.ndarray], model: torch.nn.Module, *, max_points: int = 
     """
     found = []
     coarse = []
+    network = cast(DamageUNet, model)
     for index, image in enumerate(images):
         rng = np.random.default_rng(MINE_SEED + index)
         scan = damage_photo(image.astype(np.float32) / 255.0, rng, damaged_fraction=0.0, negatives=False,
                             gray_scan=gray_scan).damaged
         small = coarse_copy(scan)
         with torch.inference_mode():
-            probability = predict(cast(DamageUNet, model), scan)
+            probability = predict(network, scan)
             if small is not None:
-                reduced = coarse_probability(small, lambda image: predict(cast(DamageUNet, model), image))
+                reduced = coarse_probability(small, lambda image: predict(network, image))
                 if torn_edges(reduced, scan.shape[:2]) is not None:
                     coarse.append(index)
         points = np.argwhere(probability > threshold).astype(np.int32)
