@@ -8,6 +8,8 @@ Usage::
     python -m enhance_core.training.mine_negatives --extra SICE_unpaired --extra-count 800 --out runs/mined/sice.npz
     python -m enhance_core.training.mine_negatives --detector runs/detect_grayonly/ckpt.pt --gray \
         --extra SICE_unpaired --extra-count 800 --out runs/mined/gray.npz
+    python -m enhance_core.training.mine_negatives --detector runs/detect_gray2/ckpt.pt --gray \
+        --extra SICE_unpaired --extra-count 800 --keep-coarse runs/mined/gray.npz --out runs/mined/gray3.npz
 
 Each CBSD432 picture (followed, with ``--extra``, by the first
 ``--extra-count`` of another folder, as ``train_detect``'s ``extra_images``
@@ -25,7 +27,9 @@ the order of :func:`list_images`); ``train_detect`` centres a share
 :data:`~enhance_core.learned.damage.COARSE_SIDE`) also looks at each picture;
 the int32 array ``coarse`` numbers those where it finds a torn edge (snow, a
 pale wall, a bright floor at the border), and ``train_detect`` shows a share
-``coarse_mined_fraction`` of its coarse-batch pictures from them.
+``coarse_mined_fraction`` of its coarse-batch pictures from them;
+``--keep-coarse`` adds those of an earlier file, so a later round still shows
+the torn edges earlier weights imagined.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from enhance_core.training.checkpoints import load_init_state
 from enhance_core.training.damage_synth import damage_photo
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
 from enhance_core.training.export import network_from_checkpoint
-from enhance_core.training.train_detect import predict
+from enhance_core.training.train_detect import load_mined, predict
 
 MINE_SEED = 52_000
 
@@ -119,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra-count", type=int, default=0, help="only its first N pictures, as extra_count (0: all)")
     parser.add_argument("--max-points", type=int, default=2000)
     parser.add_argument("--gray", action="store_true", help="mine the pictures' gray scans (a gray-scan detector)")
+    parser.add_argument("--keep-coarse", default="",
+                        help="an earlier mined file of the same pictures whose coarse pictures to keep as well")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -126,13 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     images = load_uint8(list_images(args.data / "CBSD432"), mode="RGB")
     if args.extra:
         images += load_uint8(list_images(args.data / args.extra)[:args.extra_count or None], mode="RGB")
+    kept = load_mined(args.keep_coarse, len(images)).coarse
     found, coarse = mine(images, model, max_points=args.max_points, gray_scan=1.0 if args.gray else 0.0)
+    found_coarse = len(coarse)
+    coarse = sorted(set(coarse) | set(kept))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     points = np.concatenate([np.column_stack([np.full(len(p), i, np.int32), p]) for i, p in enumerate(found)])
     np.savez_compressed(args.out, points=points.reshape(-1, 3), coarse=np.array(coarse, np.int32))
     marked = sum(len(p) > 0 for p in found)
     print(f"{len(images)} pictures, {marked} with marks, {sum(len(p) for p in found)} points kept, "
-          f"{len(coarse)} with a torn edge in the coarse pass; wrote {args.out}")
+          f"{found_coarse} with a torn edge in the coarse pass ({len(coarse)} coarse pictures with those kept from "
+          f"{args.keep_coarse or 'no earlier file'}); wrote {args.out}")
     return 0
 
 

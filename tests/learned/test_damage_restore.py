@@ -395,6 +395,15 @@ def test_mining_command_writes_points_that_training_reads(tiny_detector, tmp_pat
                                 "--extra", "Set5", "--extra-count", "1", "--out", str(with_extra),
                                 "--threads", "1"]) == 0
     assert len(train_detect.load_mined(str(with_extra), 5).points) == 5, "CBSD432's four, then Set5's first"
+    earlier = tmp_path / "earlier.npz"
+    np.savez_compressed(earlier, points=np.zeros((0, 3), np.int32), coarse=np.array([1, 3], np.int32))
+    kept = tmp_path / "kept.npz"
+    assert mine_negatives.main(["--detector", str(root / "run" / "ckpt.pt"), "--data", str(root / "data"),
+                                "--keep-coarse", str(earlier), "--out", str(kept), "--threads", "1"]) == 0
+    assert {1, 3} <= set(train_detect.load_mined(str(kept), 4).coarse)
+    with pytest.raises(SystemExit, match="missing.npz cannot be read"):
+        mine_negatives.main(["--detector", str(root / "run" / "ckpt.pt"), "--data", str(root / "data"),
+                             "--keep-coarse", str(tmp_path / "missing.npz"), "--out", str(kept), "--threads", "1"])
     overrides = [f"out_dir={json.dumps(str(tmp_path / 'run'))}", "extra_images=Set5", "extra_count=1",
                  "extra_fraction=0.5", f"mined={json.dumps(str(with_extra))}", "mined_fraction=0.5"]
     train_detect.main(["--config", TINY_CONFIG, "--data", str(root / "data")]
