@@ -4,11 +4,13 @@ Usage::
 
     python benchmarks/bench_restore.py                     # 24 megapixels, shipped weights
     python benchmarks/bench_restore.py --megapixels 6 --threads 2
+    python benchmarks/bench_restore.py --gray              # a gray scan: the gray weights
 
 A scan of ``--megapixels`` megapixels is tiled from a 1000 x 1000 damaged old
 print (scikit-image ``astronaut``, CC0, aged and damaged by
 :func:`enhance_core.training.damage_synth.damage_photo`: cracks, scratches,
-dust, hairs; about 4 % of the pixels). In one run it times, on the whole scan:
+dust, hairs; about 4 % of the pixels), in colour or, with ``--gray``, as a
+one-channel gray scan. In one run it times, on the whole scan:
 
 1. the learned detector (``damage_probability``) and the classical
    dust-and-scratch detector, and the ratio of the two;
@@ -72,15 +74,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--megapixels", type=float, default=24.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--gray", action="store_true", help="a gray scan (one channel), as a gray print is scanned")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     scan = damaged_scan(args.megapixels)
+    if args.gray:
+        scan = np.ascontiguousarray(scan.mean(axis=2, keepdims=True, dtype=np.float32))
     megapixels = scan.shape[0] * scan.shape[1] / 1e6
-    print(f"scan {scan.shape[1]}x{scan.shape[0]} ({megapixels:.1f} MP), {args.threads} threads, "
+    kind = "gray" if args.gray else "colour"
+    print(f"{kind} scan {scan.shape[1]}x{scan.shape[0]} ({megapixels:.1f} MP), {args.threads} threads, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    damage_probability(scan[:256, :256], device="cpu")
+    damage_probability(scan[:512, :512], device="cpu")
     inpaint_masked(scan[:256, :256], np.pad(np.ones((8, 8), np.float32), 124), device="cpu")
     probability, t_detect = timed("learned detector", lambda: damage_probability(scan, device="cpu"))
     _, t_classical = timed("classical detector", lambda: detect_dust_and_scratches(scan))
