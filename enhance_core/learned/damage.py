@@ -5,18 +5,26 @@ weights ``models/detect/``) returns a damage probability for every pixel of the
 scan at its own resolution, in tiles through the inference engine. It runs on
 the scan and on its mirror image, and a pixel's probability is the geometric
 mean of the two answers, so a picture structure that looks like damage only
-one way round is not marked. Torn and missing corners and edges are often
-wider than the network's view (about 150 px), so a second, coarse pass runs on
-the scan reduced to :data:`COARSE_SIDE` pixels, where a whole tear fits in
-view; of that pass only large regions that touch the print's edge are kept
+one way round is not marked. There are two sets of weights: the colour
+weights, and gray weights trained on gray scans only, where damage differs
+from the picture in lightness alone (the colour weights lean on the tone of
+damage and find about half of it on gray scans). A gray scan
+(:func:`is_gray`) runs through the gray weights, any other through the colour
+weights. Torn and missing corners and edges are often wider than the
+network's view (about 150 px), so a second, coarse pass runs on the scan
+reduced to :data:`COARSE_SIDE` pixels, where a whole tear fits in view; of
+that pass only large regions that touch the print's edge are kept
 (:func:`torn_edges`), since at that scale fine picture detail can look like
-cracks. That pass averages the network's answer on the reduced scan and on its
-mirror image (:func:`coarse_probability`): a flat patch at the border that
-looks torn one way round often does not the other way round. The editable
-mask is that probability above a threshold set by the *sensitivity* (0.5 is
-the network's own decision boundary; higher finds fainter damage and marks
-more), grown by a pixel or two so the fill also covers the soft rim of
-each defect. Gray scans run as three equal channels.
+cracks. That pass asks both sets of weights, each on the reduced scan and its
+mirror image (:func:`coarse_probability`), the gray weights on the reduced
+scan made gray: the two rarely imagine the same tear in a flat patch at the
+border, and a real tear shows in both. On a colour scan it takes the geometric
+mean of their answers (the colour weights also see the tone of a tear, which
+the gray weights cannot); on a gray scan, where both see lightness alone, the
+smaller answer. The editable mask is that probability above a threshold set by the
+*sensitivity* (0.5 is the network's own decision boundary; higher finds
+fainter damage and marks more), grown by a pixel or two so the fill also
+covers the soft rim of each defect.
 
 :func:`source_damage_probability` keeps the probability of the most recent
 source images, so a preview, a 1:1 view and the export of the same scan run
@@ -44,6 +52,12 @@ from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.learned.engine import check_pixels, load_network, run_network, sub_progress
 
 MODEL_NAME = "detect"
+GRAY_MODEL_NAME = "detect_gray"
+GRAY_SPREAD = 3.5 / 255.0
+"""Largest difference between a pixel's channels that still counts as gray: up to 3 levels of 8 bits, as rounding
+and JPEG leave in a gray picture saved in colour."""
+GRAY_SHARE = 0.001
+"""Share of the pixels that may differ by more than :data:`GRAY_SPREAD` in a gray scan."""
 OVERLAP = 48
 BYTES_PER_PIXEL = 420.0
 """Peak working memory of the network per tile pixel in fp32."""
@@ -51,7 +65,7 @@ COARSE_SIDE = 192
 """Long side, in pixels, of the coarse pass that finds tears too large for the full-resolution view."""
 EDGE_AREA = 0.005
 """Smallest share of the picture a coarse detection must cover, touching the edge, to be kept."""
-EDGE_PROBABILITY = 0.7
+EDGE_PROBABILITY = 0.65
 """Probability above which the coarse pass marks a pixel."""
 EDGE_DEPTH = 5.0
 """Smallest half-width, in coarse pixels, of a kept region (a tear is a piece, not a line)."""
@@ -69,6 +83,22 @@ def threshold_for(sensitivity: float) -> float:
     return 0.9 - 0.8 * sensitivity
 
 
+def is_gray(pixels: np.ndarray) -> bool:
+    """Whether a (rows, cols, C) scan is gray: one channel, or three that agree on nearly every pixel.
+
+    Three channels agree when they differ by at most :data:`GRAY_SPREAD` on all
+    but :data:`GRAY_SHARE` of the pixels (every other row and column is looked
+    at). A sepia or toned print, or a black-and-white print scanned in colour
+    with a colour cast, is not gray.
+    """
+    if pixels.shape[2] == 1:
+        return True
+    sample = pixels[::2, ::2]
+    red, green, blue = sample[..., 0], sample[..., 1], sample[..., 2]
+    spread = np.maximum(np.maximum(np.abs(red - green), np.abs(green - blue)), np.abs(red - blue))
+    return int(np.count_nonzero(spread > GRAY_SPREAD)) <= GRAY_SHARE * spread.size
+
+
 def damage_probability(
     pixels: np.ndarray,
     *,
@@ -77,6 +107,7 @@ def damage_probability(
     should_stop: StopFn | None = None,
     tile: int | None = None,
     network: Any = None,
+    gray_network: Any = None,
 ) -> np.ndarray:
     """Return the damage probability, float32 (rows, cols) in [0, 1], of a scan.
 
@@ -91,7 +122,10 @@ def damage_probability(
     tile : int, optional
         Tile side; default from the device's memory budget.
     network : nn.Module, optional
-        A loaded detector (evaluation of a training checkpoint); default the shipped one.
+        A loaded detector (evaluation of a training checkpoint) in place of the
+        colour weights; also in place of the gray weights unless ``gray_network`` is given.
+    gray_network : nn.Module, optional
+        A loaded detector in place of the gray weights.
 
     Raises
     ------
@@ -105,27 +139,38 @@ def damage_probability(
     check_pixels(pixels)
     import torch
 
-    network, device = load_network(MODEL_NAME, device=device, should_stop=should_stop, network=network)
+    gray = is_gray(pixels)
+    colour_network, device = load_network(MODEL_NAME, device=device, should_stop=should_stop, network=network)
+
+    def gray_weights() -> Any:
+        return load_network(GRAY_MODEL_NAME, device=device, should_stop=should_stop,
+                            network=network if gray_network is None else gray_network)[0]
 
     def forward(net: Any, tensor: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(net(tensor.contiguous(memory_format=torch.channels_last)).float())
 
-    def detect(source: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
-        return run_network(network, source, forward, overlap=OVERLAP, bytes_per_pixel=BYTES_PER_PIXEL,
+    def detect(net: Any, source: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
+        return run_network(net, source, forward, overlap=OVERLAP, bytes_per_pixel=BYTES_PER_PIXEL,
                            out_channels=1, tile=tile, device=device, progress=progress, should_stop=should_stop,
                            cpu_bf16=True, average_gray=False)[..., 0]
 
+    full_network = gray_weights() if gray else colour_network
     source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
     small = coarse_copy(source)
-    probability = detect(source, sub_progress(progress, 0.0, 0.5))
+    probability = detect(full_network, source, sub_progress(progress, 0.0, 0.5))
     _mirror_in_place(source)
-    mirrored = detect(source, sub_progress(progress, 0.5, 1.0))
+    mirrored = detect(full_network, source, sub_progress(progress, 0.5, 1.0))
     del source
     np.multiply(probability, mirrored[:, ::-1], out=probability)
     del mirrored
     np.sqrt(np.maximum(probability, 0.0, out=probability), out=probability)
     if small is not None:
-        edges = torn_edges(coarse_probability(small, lambda image: detect(image, None)), probability.shape)
+        gray_net = full_network if gray else gray_weights()
+        small_gray = np.ascontiguousarray(small.mean(axis=2, keepdims=True, dtype=np.float32))
+        coarse = coarse_probability(small, lambda image: detect(colour_network, image, None))
+        second = coarse_probability(small_gray, lambda image: detect(gray_net, image, None))
+        both = np.minimum(coarse, second) if gray else np.sqrt(coarse * second)
+        edges = torn_edges(both, probability.shape)
         if edges is not None:
             np.maximum(probability, edges, out=probability)
     return np.clip(probability, 0.0, 1.0)

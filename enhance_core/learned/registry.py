@@ -158,6 +158,12 @@ MODELS: dict[str, ModelSpec] = {
         weights="detect/detect-3295542e.safetensors",
         sha256="3295542e78de0ed7603a105acf3ce150c8a50b2ae67d76674cd14253488a8e1d",
     ),
+    "detect_gray": ModelSpec(
+        arch="DamageUNet",
+        args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
+        weights="detect/detect_gray-51e2aac3.safetensors",
+        sha256="51e2aac39af2ea3dd4c9ed1292e4bf6d7c48700b9c3594fc16da5ebd0188ae02",
+    ),
     "super_res": ModelSpec(
         arch="SuperResNet",
         args={"channels": 3, "width": 32, "blocks": 4, "scales": [2, 4]},

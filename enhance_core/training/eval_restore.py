@@ -196,7 +196,9 @@ def print_table(figures: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--detector", type=Path, help="detector training checkpoint (default: the shipped model)")
+    parser.add_argument("--detector", type=Path,
+                        help="detector training checkpoint, in place of both the colour and the gray weights "
+                             "(default: the shipped models)")
     parser.add_argument("--fill", type=Path, help="hole-fill training checkpoint (default: the shipped model)")
     parser.add_argument("--data", type=Path, default=default_data_dir())
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {', '.join(SETS)}")

@@ -365,6 +365,84 @@ def test_the_coarse_pass_keeps_only_tears_it_sees_in_the_mirror_image_too():
     assert one_sided.max() < 0.01, "a tear on the left edge that the mirror image puts on the right is dropped"
 
 
+class _SureDetector(torch.nn.Module):
+    """Gives every pixel of whatever it is shown the same logit."""
+
+    multiple = 4
+
+    def __init__(self, logit: float) -> None:
+        super().__init__()
+        self.logit = logit
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(x[:, :1], self.logit)
+
+
+def test_a_scan_is_gray_when_its_channels_agree_on_nearly_every_pixel():
+    rng = np.random.default_rng(0)
+    lightness = rng.random((120, 160, 1)).astype(np.float32)
+    assert damage.is_gray(lightness)
+    assert damage.is_gray(np.repeat(lightness, 3, axis=2))
+    rounded = np.repeat(lightness, 3, axis=2) + rng.integers(-1, 2, (120, 160, 3)) / 255.0
+    assert damage.is_gray(rounded.astype(np.float32)), "8-bit rounding in a colour file"
+    sepia = lightness * np.array([1.0, 0.85, 0.65], np.float32)
+    assert not damage.is_gray(sepia), "a toned print is not gray"
+    stamped = np.repeat(lightness, 3, axis=2)
+    stamped[:12, :16, 0] = 1.0
+    assert not damage.is_gray(stamped), "a red stamp on 1 % of the picture is colour"
+
+
+def test_gray_scans_run_through_the_gray_weights_and_colour_scans_through_the_colour_weights():
+    colour, gray = _SureDetector(-3.0), _SureDetector(3.0)
+    scan = np.full((60, 90, 3), 0.4, np.float32)
+    found_gray = damage.damage_probability(scan, device="cpu", network=colour, gray_network=gray)
+    assert np.allclose(found_gray, 1 / (1 + np.exp(-3.0)), atol=1e-2)
+    scan[..., 0] = 0.6
+    found_colour = damage.damage_probability(scan, device="cpu", network=colour, gray_network=gray)
+    assert np.allclose(found_colour, 1 / (1 + np.exp(3.0)), atol=1e-2)
+    one_channel = damage.damage_probability(scan[..., :1], device="cpu", network=colour, gray_network=gray)
+    assert np.allclose(one_channel, found_gray)
+
+
+def test_the_coarse_pass_keeps_a_tear_only_where_both_weights_see_it():
+    scan = np.zeros((600, 900, 3), np.float32)
+    scan[...] = (0.2, 0.2, 0.3)
+    checker = (np.indices((240, 300)).sum(axis=0) % 2).astype(np.float32)
+    scan[:240, :300] = checker[..., None]
+    both = damage.damage_probability(scan, device="cpu", network=_GreyDetector(), gray_network=_GreyDetector())
+    assert both[10:200, 10:260].min() > 0.5 and both[300:, 400:].max() < 0.1
+    seen_by_one = damage.damage_probability(scan, device="cpu", network=_GreyDetector(),
+                                            gray_network=_SureDetector(-20.0))
+    assert seen_by_one.max() < 0.1, "a tear only the colour weights see is dropped"
+
+
+class _TopBandDetector(torch.nn.Module):
+    """Shown the coarse pass's reduced scan, sees a tear of probability ``p`` across its top quarter; else nothing."""
+
+    multiple = 4
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.logit = float(np.log(p / (1 - p)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.full_like(x[:, :1], -20.0)
+        if x.shape[-1] <= damage.COARSE_SIDE:
+            logits[..., : x.shape[-2] // 4, :] = self.logit
+        return logits
+
+
+def test_a_tear_one_set_of_weights_is_unsure_of_is_kept_on_a_colour_scan_and_dropped_on_a_gray_one():
+    sure, unsure = _TopBandDetector(0.9), _TopBandDetector(0.55)
+    colour = np.zeros((600, 900, 3), np.float32)
+    colour[...] = (0.3, 0.3, 0.5)
+    found = damage.damage_probability(colour, device="cpu", network=sure, gray_network=unsure)
+    assert found[:120].min() > 0.65, "on a colour scan the geometric mean of 0.9 and 0.55 is a tear"
+    gray = colour[..., :1]
+    assert damage.damage_probability(gray, device="cpu", network=sure, gray_network=unsure).max() < 0.01, \
+        "on a gray scan both weights must be sure"
+
+
 @pytest.fixture(scope="module")
 def tiny_detector(tmp_path_factory):
     """A tiny detector trained for a few steps on synthetic data, exported to a models folder."""
@@ -426,12 +504,13 @@ def test_tiny_detector_gives_a_probability_per_pixel(tiny_detector, monkeypatch,
     shutil.copytree(folder, tmp_path / "models")
     monkeypatch.setenv(registry.MODELS_ENV, str(tmp_path / "models"))
     monkeypatch.setitem(registry.MODELS, "detect", spec)
+    monkeypatch.setitem(registry.MODELS, "detect_gray", spec)
     registry.clear_cache()
     try:
-        gray = synthetic_rgb(50, 70)[..., :1]
-        probability = damage.damage_probability(gray, device="cpu")
-        assert probability.shape == (50, 70) and probability.dtype == np.float32
-        assert 0.0 <= probability.min() and probability.max() <= 1.0
+        for scan in (synthetic_rgb(50, 70)[..., :1], synthetic_rgb(50, 70)):
+            probability = damage.damage_probability(scan, device="cpu")
+            assert probability.shape == (50, 70) and probability.dtype == np.float32
+            assert 0.0 <= probability.min() and probability.max() <= 1.0
     finally:
         registry.clear_cache()
 
