@@ -84,12 +84,22 @@ def threshold_for(sensitivity: float) -> float:
 
 
 def is_gray(pixels: np.ndarray) -> bool:
-    """Whether a (rows, cols, C) scan is gray: one channel, or three that agree on nearly every pixel.
+    """Whether a scan is gray: one channel, or three that agree on nearly every pixel.
 
     Three channels agree when they differ by at most :data:`GRAY_SPREAD` on all
     but :data:`GRAY_SHARE` of the pixels (every other row and column is looked
     at). A sepia or toned print, or a black-and-white print scanned in colour
     with a colour cast, is not gray.
+
+    Parameters
+    ----------
+    pixels : ndarray
+        Float (rows, cols, C), C = 1 or 3, display values in [0, 1].
+
+    Returns
+    -------
+    bool
+        True for a gray scan.
     """
     if pixels.shape[2] == 1:
         return True
@@ -108,6 +118,7 @@ def damage_probability(
     tile: int | None = None,
     network: Any = None,
     gray_network: Any = None,
+    gray: bool | None = None,
 ) -> np.ndarray:
     """Return the damage probability, float32 (rows, cols) in [0, 1], of a scan.
 
@@ -126,6 +137,14 @@ def damage_probability(
         colour weights; also in place of the gray weights unless ``gray_network`` is given.
     gray_network : nn.Module, optional
         A loaded detector in place of the gray weights.
+    gray : bool, optional
+        Whether the scan is gray (:func:`is_gray`); None decides from ``pixels``.
+        A draft of a reduced scan passes the full scan's answer.
+
+    Returns
+    -------
+    ndarray
+        Float32 (rows, cols) damage probability.
 
     Raises
     ------
@@ -139,12 +158,15 @@ def damage_probability(
     check_pixels(pixels)
     import torch
 
-    gray = is_gray(pixels)
-    colour_network, device = load_network(MODEL_NAME, device=device, should_stop=should_stop, network=network)
-
-    def gray_weights() -> Any:
-        return load_network(GRAY_MODEL_NAME, device=device, should_stop=should_stop,
-                            network=network if gray_network is None else gray_network)[0]
+    source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
+    gray = is_gray(source) if gray is None else gray
+    small = coarse_copy(source)
+    colour_weights = gray_weights = None
+    if small is not None or not gray:
+        colour_weights, device = load_network(MODEL_NAME, device=device, should_stop=should_stop, network=network)
+    if small is not None or gray:
+        gray_weights, device = load_network(GRAY_MODEL_NAME, device=device, should_stop=should_stop,
+                                            network=network if gray_network is None else gray_network)
 
     def forward(net: Any, tensor: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(net(tensor.contiguous(memory_format=torch.channels_last)).float())
@@ -154,9 +176,7 @@ def damage_probability(
                            out_channels=1, tile=tile, device=device, progress=progress, should_stop=should_stop,
                            cpu_bf16=True, average_gray=False)[..., 0]
 
-    full_network = gray_weights() if gray else colour_network
-    source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
-    small = coarse_copy(source)
+    full_network = gray_weights if gray else colour_weights
     probability = detect(full_network, source, sub_progress(progress, 0.0, 0.5))
     _mirror_in_place(source)
     mirrored = detect(full_network, source, sub_progress(progress, 0.5, 1.0))
@@ -165,10 +185,9 @@ def damage_probability(
     del mirrored
     np.sqrt(np.maximum(probability, 0.0, out=probability), out=probability)
     if small is not None:
-        gray_net = full_network if gray else gray_weights()
         small_gray = np.ascontiguousarray(small.mean(axis=2, keepdims=True, dtype=np.float32))
-        coarse = coarse_probability(small, lambda image: detect(colour_network, image, None))
-        second = coarse_probability(small_gray, lambda image: detect(gray_net, image, None))
+        coarse = coarse_probability(small, lambda image: detect(colour_weights, image, None))
+        second = coarse_probability(small_gray, lambda image: detect(gray_weights, image, None))
         both = np.minimum(coarse, second) if gray else np.sqrt(coarse * second)
         edges = torn_edges(both, probability.shape)
         if edges is not None:
@@ -359,7 +378,7 @@ def draft_damage_probability(source: np.ndarray, *, device: str | None = None, p
             progress(1.0, "damage map ready")
         return cached, scale
     probability = damage_probability(reduced(source, scale), device=device, progress=progress,
-                                     should_stop=should_stop)
+                                     should_stop=should_stop, gray=is_gray(source))
     probability.flags.writeable = False
     _DRAFTS.put(source, probability)
     return probability, scale

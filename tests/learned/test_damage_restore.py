@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from enhance_core.errors import ParameterError
+from enhance_core.errors import ModelError, ParameterError
 from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image, ImageMeta
 from enhance_core.learned import damage, registry
@@ -385,6 +385,12 @@ def test_a_scan_is_gray_when_its_channels_agree_on_nearly_every_pixel():
     assert damage.is_gray(np.repeat(lightness, 3, axis=2))
     rounded = np.repeat(lightness, 3, axis=2) + rng.integers(-1, 2, (120, 160, 3)) / 255.0
     assert damage.is_gray(rounded.astype(np.float32)), "8-bit rounding in a colour file"
+    three_levels = np.repeat(lightness, 3, axis=2)
+    three_levels[..., 2] += 3 / 255.0
+    assert damage.is_gray(three_levels), "three levels of 8 bits apart is still gray"
+    specks = np.repeat(lightness, 3, axis=2)
+    specks[0, ::64, 0] = 1.0
+    assert damage.is_gray(specks), "3 coloured specks among the 4 800 pixels looked at leave it gray"
     sepia = lightness * np.array([1.0, 0.85, 0.65], np.float32)
     assert not damage.is_gray(sepia), "a toned print is not gray"
     stamped = np.repeat(lightness, 3, axis=2)
@@ -402,6 +408,27 @@ def test_gray_scans_run_through_the_gray_weights_and_colour_scans_through_the_co
     assert np.allclose(found_colour, 1 / (1 + np.exp(3.0)), atol=1e-2)
     one_channel = damage.damage_probability(scan[..., :1], device="cpu", network=colour, gray_network=gray)
     assert np.allclose(one_channel, found_gray)
+
+
+def test_a_given_network_alone_stands_in_for_both_sets_of_weights():
+    scan = np.full((60, 90, 1), 0.4, np.float32)
+    found = damage.damage_probability(scan, device="cpu", network=_SureDetector(3.0))
+    assert np.allclose(found, 1 / (1 + np.exp(-3.0)), atol=1e-2)
+
+
+def test_missing_gray_weights_fail_before_any_work(monkeypatch):
+    spec = registry.MODELS["detect"]
+    monkeypatch.setitem(registry.MODELS, "detect_gray", registry.ModelSpec(
+        arch=spec.arch, args=spec.args, weights="detect/detect_gray-missing.safetensors", sha256="0" * 64))
+    registry.clear_cache()
+    steps = []
+    try:
+        with pytest.raises(ModelError, match="detect_gray-missing"):
+            damage.damage_probability(np.full((500, 700, 3), (0.3, 0.4, 0.5), np.float32), device="cpu",
+                                      progress=lambda fraction, message: steps.append(fraction))
+    finally:
+        registry.clear_cache()
+    assert steps == [], "no tile ran before the error"
 
 
 def test_the_coarse_pass_keeps_a_tear_only_where_both_weights_see_it():
@@ -433,11 +460,14 @@ class _TopBandDetector(torch.nn.Module):
 
 
 def test_a_tear_one_set_of_weights_is_unsure_of_is_kept_on_a_colour_scan_and_dropped_on_a_gray_one():
-    sure, unsure = _TopBandDetector(0.9), _TopBandDetector(0.55)
+    sure, unsure = _TopBandDetector(0.9), _TopBandDetector(0.5)
     colour = np.zeros((600, 900, 3), np.float32)
     colour[...] = (0.3, 0.3, 0.5)
     found = damage.damage_probability(colour, device="cpu", network=sure, gray_network=unsure)
-    assert found[:120].min() > 0.65, "on a colour scan the geometric mean of 0.9 and 0.55 is a tear"
+    assert found[:120].min() > 0.65, "on a colour scan the geometric mean of 0.9 and 0.5, 0.67, is a tear"
+    doubted = damage.damage_probability(colour, device="cpu", network=_TopBandDetector(0.99),
+                                        gray_network=_TopBandDetector(0.4))
+    assert doubted.max() < 0.01, "the geometric mean of 0.99 and 0.4, 0.63, is not (their mean, 0.695, would be)"
     gray = colour[..., :1]
     assert damage.damage_probability(gray, device="cpu", network=sure, gray_network=unsure).max() < 0.01, \
         "on a gray scan both weights must be sure"
@@ -478,7 +508,7 @@ def test_mining_command_writes_points_that_training_reads(tiny_detector, tmp_pat
     kept = tmp_path / "kept.npz"
     assert mine_negatives.main(["--detector", str(root / "run" / "ckpt.pt"), "--data", str(root / "data"),
                                 "--keep-coarse", str(earlier), "--out", str(kept), "--threads", "1"]) == 0
-    assert {1, 3} <= set(train_detect.load_mined(str(kept), 4).coarse)
+    assert set(train_detect.load_mined(str(kept), 4).coarse) == set(mined.coarse) | {1, 3}
     with pytest.raises(SystemExit, match="missing.npz cannot be read"):
         mine_negatives.main(["--detector", str(root / "run" / "ckpt.pt"), "--data", str(root / "data"),
                              "--keep-coarse", str(tmp_path / "missing.npz"), "--out", str(kept), "--threads", "1"])
