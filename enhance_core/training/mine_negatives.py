@@ -97,14 +97,14 @@ def mine(images: list[np.ndarray], model: torch.nn.Module, *, max_points: int = 
     return found, coarse
 
 
-def load_detector(path: Path | None) -> torch.nn.Module:
+def load_detector(path: Path | None, *, gray: bool = False) -> torch.nn.Module:
     """The detector to mine with: a training ``ckpt.pt``, exported ``.safetensors`` weights, or (None) the shipped one.
 
     Exported weights need their ``.sha256`` file beside them and the shipped
-    detector's architecture.
+    detector's architecture. With ``gray``, the shipped one is the gray weights.
     """
     if path is None:
-        return load_model("detect", device="cpu")
+        return load_model("detect_gray" if gray else "detect", device="cpu")
     if path.suffix != ".safetensors":
         return network_from_checkpoint(path)
     model = build("DamageUNet", get_spec("detect").args)
@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--detector", type=Path,
-                        help="detector training checkpoint or exported .safetensors (default: the shipped model)")
+                        help="detector training checkpoint or exported .safetensors (default: the shipped "
+                             "colour weights, or with --gray the gray weights)")
     parser.add_argument("--data", type=Path, default=default_data_dir())
     parser.add_argument("--out", type=Path, required=True, help="the .npz file to write")
     parser.add_argument("--extra", help="a second folder of pictures under --data, as the config's extra_images")
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    model = load_detector(args.detector)
+    model = load_detector(args.detector, gray=args.gray)
     images = load_uint8(list_images(args.data / "CBSD432"), mode="RGB")
     if args.extra:
         images += load_uint8(list_images(args.data / args.extra)[:args.extra_count or None], mode="RGB")

@@ -524,9 +524,12 @@ def test_mining_reads_exported_weights_as_the_shipped_detector():
 
     exported = load_detector(registry.weights_path("detect"))
     shipped = load_detector(None)
+    gray = load_detector(None, gray=True)
     x = torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         assert torch.allclose(exported(x), shipped(x), atol=1e-3)
+        assert torch.allclose(load_detector(registry.weights_path("detect_gray"))(x), gray(x), atol=1e-3)
+        assert not torch.allclose(gray(x), shipped(x), atol=1e-3), "--gray mines the gray weights"
 
 
 def test_tiny_detector_gives_a_probability_per_pixel(tiny_detector, monkeypatch, tmp_path):
