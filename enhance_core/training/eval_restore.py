@@ -4,6 +4,7 @@ Usage::
 
     python -m enhance_core.training.eval_restore                          # the shipped models
     python -m enhance_core.training.eval_restore --detector runs/detect/ckpt.pt --fill runs/fill/ckpt.pt
+    python -m enhance_core.training.eval_restore --gray-detector runs/detect_gray3/ckpt.pt  # gray candidate
     python -m enhance_core.training.eval_restore --sets LIVE1 --max-images 5 --no-sheet
     python -m enhance_core.training.eval_restore --seed 41000 --no-sheet  # another draw of the damage
 
@@ -70,8 +71,13 @@ def as_shown(image: np.ndarray, gray: bool) -> np.ndarray:
 
 
 def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, threads: int,
-             sensitivities: tuple[float, ...] = (), seed: int = EVAL_SEED) -> dict:
-    """Run every method on every image, damaged from ``seed`` plus its index; return the averaged figures."""
+             sensitivities: tuple[float, ...] = (), seed: int = EVAL_SEED, gray_detector=None) -> dict:
+    """Run every method on every image, damaged from ``seed`` plus its index; return the averaged figures.
+
+    ``detector`` and ``gray_detector`` stand in for the colour and the gray
+    weights as in :func:`~enhance_core.learned.damage.damage_probability`
+    (None: the shipped ones; a ``detector`` alone stands in for both).
+    """
     torch.set_num_threads(threads)
     counts = {"ours": DetectionCounts(), "classical": DetectionCounts()}
     sweep = {s: DetectionCounts() for s in sensitivities}
@@ -92,13 +98,15 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
         seconds["megapixels"] += megapixels
 
         start = time.perf_counter()
-        probability = damage_probability(damaged, device="cpu", network=detector)
+        probability = damage_probability(damaged, device="cpu", network=detector,
+                                         gray_network=gray_detector)
         seconds["detect"] += time.perf_counter() - start
         ours_mask = damage_mask(probability, sensitivity=0.5, grow=0.0) > 0
         classical_mask = detect_dust_and_scratches(damaged) > 0
         counts["ours"] += count_detections(ours_mask, sample.label, ignore=sample.ignore)
         counts["classical"] += count_detections(classical_mask, sample.label, ignore=sample.ignore)
-        twin_probability = damage_probability(as_shown(twin.damaged, gray), device="cpu", network=detector)
+        twin_probability = damage_probability(as_shown(twin.damaged, gray), device="cpu", network=detector,
+                                              gray_network=gray_detector)
         add("marked_clean_ours", 100 * float(np.mean(twin_probability > 0.5)))
         for level in sensitivities:
             sweep[level] += count_detections(damage_mask(probability, sensitivity=level, grow=0.0) > 0, sample.label,
@@ -140,7 +148,8 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
     return figures
 
 
-def score_per_kind(images: list[tuple[str, np.ndarray, bool]], detector, *, count: int) -> dict[str, float]:
+def score_per_kind(images: list[tuple[str, np.ndarray, bool]], detector, *, count: int,
+                   gray_detector=None) -> dict[str, float]:
     """Recall and precision (probability 0.5, 2-px tolerance) per kind of damage on the first ``count`` colour images.
 
     Each image gets one kind at a time, drawn from seed ``PER_KIND_SEED`` plus its
@@ -154,7 +163,8 @@ def score_per_kind(images: list[tuple[str, np.ndarray, bool]], detector, *, coun
         for index, image in enumerate(colour):
             sample = damage_photo(image.astype(np.float32) / 255.0, np.random.default_rng(PER_KIND_SEED + index),
                                   coverage=PER_KIND_COVERAGE, weights={kind: 1.0}, damaged_fraction=1.0)
-            probability = damage_probability(sample.damaged, device="cpu", network=detector)
+            probability = damage_probability(sample.damaged, device="cpu", network=detector,
+                                             gray_network=gray_detector)
             counts += count_detections(damage_mask(probability, sensitivity=0.5, grow=0.0) > 0, sample.label,
                                        ignore=sample.ignore)
         figures[f"kind_{kind}_recall"] = round(counts.recall, 4)
@@ -198,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--detector", type=Path,
                         help="detector training checkpoint, in place of both the colour and the gray weights "
-                             "(default: the shipped models)")
+                             "unless --gray-detector is given (default: the shipped models)")
+    parser.add_argument("--gray-detector", type=Path,
+                        help="detector training checkpoint in place of the gray weights (default: the shipped one, "
+                             "or --detector)")
     parser.add_argument("--fill", type=Path, help="hole-fill training checkpoint (default: the shipped model)")
     parser.add_argument("--data", type=Path, default=default_data_dir())
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {', '.join(SETS)}")
@@ -214,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         detector = network_from_checkpoint(args.detector) if args.detector else None
+        gray_detector = network_from_checkpoint(args.gray_detector) if args.gray_detector else None
         fill = network_from_checkpoint(args.fill) if args.fill else None
         images = []
         for name in args.sets.split(","):
@@ -223,9 +237,9 @@ def main(argv: list[str] | None = None) -> int:
             images += [(f"{name}/{p.stem}", image, SETS[name] == "L")
                        for p, image in zip(paths, load_uint8(paths, mode=SETS[name]))]
         figures = evaluate(images, detector, fill, threads=args.threads, sensitivities=tuple(args.sensitivities),
-                           seed=args.seed)
+                           seed=args.seed, gray_detector=gray_detector)
         if args.per_kind:
-            figures.update(score_per_kind(images, detector, count=args.per_kind))
+            figures.update(score_per_kind(images, detector, count=args.per_kind, gray_detector=gray_detector))
     except (EnhanceError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
     print_table(figures)
@@ -234,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_sheet:
         from enhance_core.training.restore_sheets import write_old_photo_sheet
 
-        for path in write_old_photo_sheet(args.data / "old_photos", args.out, detector=detector, fill=fill):
+        for path in write_old_photo_sheet(args.data / "old_photos", args.out, detector=detector, fill=fill,
+                                          gray_detector=gray_detector):
             print(f"wrote {path}")
     return 0
 

@@ -731,6 +731,17 @@ class _MarksEverything(torch.nn.Module):
         return torch.full_like(x[:, :1], 20.0)
 
 
+def test_evaluation_takes_a_gray_candidate_for_the_gray_images():
+    from enhance_core.training import eval_restore
+
+    gray = (synthetic_rgb(96, 128) * 255).astype(np.uint8)[..., :1]
+    images = [("gray", gray, True)]
+    both = eval_restore.evaluate(images, _SureDetector(-20.0), None, threads=1)
+    paired = eval_restore.evaluate(images, _SureDetector(-20.0), None, threads=1, gray_detector=_MarksEverything())
+    assert both["ours_recall"] == 0.0, "a detector alone stands in for the gray weights too"
+    assert paired["ours_recall"] == 1.0, "the gray candidate looks at the gray image"
+
+
 def test_per_kind_scores_every_kind_on_the_colour_images_only():
     from enhance_core.training import eval_restore
     from enhance_core.training.damage_synth import DAMAGE_KINDS
