@@ -34,6 +34,8 @@ RUNS = {
     "super_resolution": lambda device: enlarge_image(synthetic_rgb(80, 112), scale=4, device=device),
     "hole_fill": lambda device: inpaint_masked(synthetic_rgb(160, 224), _hole(), device=device),
     "detect": lambda device: damage_probability(_noisy(), device=device)[..., None],
+    "detect_gray_with_coarse_pass": lambda device: damage_probability(
+        np.tile(_noisy().mean(axis=2, keepdims=True), (3, 3, 1)), device=device)[..., None],
 }
 
 
