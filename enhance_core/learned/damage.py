@@ -21,10 +21,10 @@ scan made gray: the two rarely imagine the same tear in a flat patch at the
 border, and a real tear shows in both. On a colour scan it takes the geometric
 mean of their answers (the colour weights also see the tone of a tear, which
 the gray weights cannot); on a gray scan, where both see lightness alone, the
-smaller answer. The editable mask is that probability above a threshold set by the
-*sensitivity* (0.5 is the network's own decision boundary; higher finds
-fainter damage and marks more), grown by a pixel or two so the fill also
-covers the soft rim of each defect.
+smaller answer. The editable mask is that probability above a threshold set
+by the *sensitivity* (0.5 is the network's own decision boundary; higher
+finds fainter damage and marks more), grown by a pixel or two so the fill
+also covers the soft rim of each defect.
 
 :func:`source_damage_probability` keeps the probability of the most recent
 source images, so a preview, a 1:1 view and the export of the same scan run

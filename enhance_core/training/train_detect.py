@@ -15,8 +15,8 @@ term, both blind to the ignored rim pixels. ``railings`` adds rows of thin
 bars (fences, window bars) to the hard negatives, ``glasses`` spectacles with
 a bright glint on a rim; ``heavy_grain`` is the share of scans drawn with
 heavy grain (small, much enlarged prints), ``gray_scan`` the share scanned in
-grayscale (where damage differs from the picture only in lightness). A share ``coarse_fraction`` of the
-batches shows whole pictures reduced to the coarse pass's size
+grayscale (where damage differs from the picture only in lightness). A share
+``coarse_fraction`` of the batches shows whole pictures reduced to the coarse pass's size
 (:data:`enhance_core.learned.damage.COARSE_SIDE`, 192 x 128) with damage
 drawn at that scale (``coarse_weights``; torn corners first), so the coarse
 pass that finds torn edges learns what a whole reduced print without a tear
