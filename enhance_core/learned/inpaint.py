@@ -23,8 +23,8 @@ from the whole image; the result differs from the crop of a whole-image fill
 only by where the pyramid's samples and the tiles fall (measured in
 ``tests/learned/test_hole_fill_region.py``).
 
-``torch`` and SciPy are imported only when a fill runs, so the filter
-registry and the GUI start without them.
+``torch`` is imported only when a fill runs, so the filter registry and the
+GUI start without it.
 """
 
 from __future__ import annotations
@@ -108,12 +108,11 @@ def _fill_crop(network: Any, crop: np.ndarray, hole: np.ndarray, *, device: str,
 
     ``wanted``: the hole pixels whose fill is needed (default all); the full-size pass runs only the tiles holding one.
     """
-    from scipy import ndimage
-
     rows, cols = hole.shape
     fine_start = 0.0
     if (coarse and min(rows, cols) >= 4 * network.multiple
-            and float(ndimage.distance_transform_edt(hole).max()) > COARSE_REACH):
+            and float(cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE).max())
+            > COARSE_REACH):
         half = ((cols + 1) // 2, (rows + 1) // 2)
         small = cv2.resize(crop, half, interpolation=cv2.INTER_AREA)
         small_hole = cv2.resize(hole.astype(np.float32), half, interpolation=cv2.INTER_AREA) > 0

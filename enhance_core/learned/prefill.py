@@ -47,11 +47,11 @@ def push_pull_fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
         values.append(_as_3d(cv2.pyrDown(values[-1]), channels))
         weights.append(cv2.pyrDown(weights[-1]))
     filled = values[-1] / np.maximum(weights[-1], 1e-8)[..., None]
-    for level in range(len(values) - 2, -1, -1):
+    for level in range(len(values) - 2, 0, -1):
         v, w = values[level], weights[level]
-        size = (w.shape[1], w.shape[0])
-        coarse = _as_3d(cv2.pyrUp(filled, dstsize=size), channels)
-        density = np.clip(w * 4.0, 0.0, 1.0) if level else w
-        own = v / np.maximum(w, 1e-8)[..., None]
-        filled = density[..., None] * own + (1.0 - density[..., None]) * coarse
-    return np.where(hole[..., None], filled, pixels).astype(np.float32)
+        coarse = _as_3d(cv2.pyrUp(filled, dstsize=(w.shape[1], w.shape[0])), channels)
+        density = np.clip(w * 4.0, 0.0, 1.0)[..., None]
+        filled = density * (v / np.maximum(w, 1e-8)[..., None]) + (1.0 - density) * coarse
+    if len(values) > 1:
+        filled = _as_3d(cv2.pyrUp(filled, dstsize=(pixels.shape[1], pixels.shape[0])), channels)
+    return np.where(hole[..., None], filled, pixels)

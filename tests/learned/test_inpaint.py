@@ -17,6 +17,7 @@ from enhance_core.filters.base import RenderContext
 from enhance_core.filters.registry import get_filter
 from enhance_core.learned import registry
 from enhance_core.learned.inpaint import COARSE_REACH, inpaint_masked
+from enhance_core.learned.prefill import push_pull_fill
 from enhance_core.training import export, train_inpaint
 from enhance_core.training.checkpoints import load_init_state
 from tests.learned.conftest import synthetic_rgb
@@ -175,6 +176,41 @@ def test_large_hole_goes_coarse_to_fine_and_reports_progress(tiny_model):
     assert np.array_equal(out[mask == 0], image[mask == 0]) and np.isfinite(out).all()
     assert reports == sorted(reports) and reports[-1] == pytest.approx(1.0)
     assert len(reports) >= 2 and reports[0] <= 0.25
+
+
+@pytest.mark.parametrize("reach, halved", [(COARSE_REACH - 2, False), (COARSE_REACH + 2, True)])
+def test_only_holes_reaching_past_the_coarse_reach_get_the_half_size_pass(tiny_model, monkeypatch, reach, halved):
+    from enhance_core.learned import inpaint
+
+    prefilled = []
+    monkeypatch.setattr(inpaint, "push_pull_fill",
+                        lambda crop, hole: prefilled.append(hole.shape) or push_pull_fill(crop, hole))
+    image = synthetic_rgb(320, 320)
+    mask = np.zeros((320, 320), np.float32)
+    mask[160 - reach:160 + reach + 1, 40:280] = 1.0
+    inpaint_masked(image, mask, device="cpu", model=tiny_model, tile=128)
+    crop = (2 * reach + 1 + 2 * inpaint.CONTEXT, 320)
+    assert prefilled == ([((crop[0] + 1) // 2, crop[1] // 2)] if halved else [crop])
+
+
+def test_push_pull_keeps_known_pixels_and_fills_holes_from_their_surroundings():
+    ramp = np.repeat(np.linspace(0.0, 1.0, 96, dtype=np.float32)[None, :, None], 64, axis=0).repeat(3, axis=2)
+    hole = np.zeros((64, 96), bool)
+    hole[20:40, 30:60] = True
+    filled = push_pull_fill(ramp, hole)
+    assert filled.dtype == np.float32 and filled.shape == ramp.shape
+    assert np.array_equal(filled[~hole], ramp[~hole])
+    inside = filled[30, 30:60, 0]
+    assert np.all(np.diff(inside) > 0), "a ramp's hole fills rising from its dark side to its bright side"
+    assert ramp[30, 29, 0] < inside.mean() < ramp[30, 60, 0]
+    flat = np.full((64, 96, 1), 0.3, np.float32)
+    assert np.allclose(push_pull_fill(flat, hole), 0.3, atol=1e-6)
+    row = np.linspace(0.0, 1.0, 50, dtype=np.float32)[None, :, None]
+    one_row_hole = np.zeros((1, 50), bool)
+    one_row_hole[0, 10:12] = True
+    assert np.array_equal(push_pull_fill(row, one_row_hole)[~one_row_hole], row[~one_row_hole])
+    assert np.all(push_pull_fill(ramp, np.ones((64, 96), bool)) == 0.5)
+    assert np.array_equal(push_pull_fill(ramp, np.zeros((64, 96), bool)), ramp)
 
 
 def test_stop_request_cancels(tiny_model):
