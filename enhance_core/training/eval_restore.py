@@ -26,6 +26,9 @@ In one run, on the same images:
   Telea and Navier-Stokes;
 * **detect + fill**: whole-image PSNR/SSIM of the learned fill of each
   detector's mask (grown as the filter grows it), next to the damaged input;
+  and of the learned detector's mask with every missed damage pixel added
+  (what its false marks alone cost) and with every mark farther than the
+  tolerance plus the growth from the damage removed (what its misses alone cost);
 * seconds per megapixel of detection and fill;
 * the learned detector's precision, recall, F1 and share marked on the
   undamaged pictures at each ``--sensitivities`` (the same probabilities,
@@ -45,6 +48,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -63,11 +67,22 @@ EVAL_SEED = 31_000
 COVERAGE = (0.02, 0.06)
 PER_KIND_SEED = 77_000
 PER_KIND_COVERAGE = (0.02, 0.05)
+TOLERANCE = 2
+"""Pixels within which a mark counts as on the damage (:func:`~enhance_core.restoration.scoring.count_detections`)."""
+GROW_STEPS = 2
+"""Whole pixels the filter's 1.5-pixel growth can add around a mark."""
 
 
 def as_shown(image: np.ndarray, gray: bool) -> np.ndarray:
     """A 3-channel sample as the file would hold it: gray images keep one channel."""
     return image.mean(axis=2, keepdims=True).astype(np.float32) if gray else image
+
+
+def near_damage(footprint: np.ndarray) -> np.ndarray:
+    """Float32 (rows, cols): 1 within the scoring tolerance plus the filter's growth of the damage ``footprint``."""
+    side = 2 * (TOLERANCE + GROW_STEPS) + 1
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    return cv2.dilate(footprint.astype(np.uint8), disk).astype(np.float32)
 
 
 def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, threads: int,
@@ -126,8 +141,11 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
             add(f"{method}_psnr_damage", psnr(result, clean, footprint))
             add(f"{method}_psnr", psnr(result, clean))
             add(f"{method}_ssim", ssim_image(result, clean))
-        for method, mask in (("detect_fill_ours", damage_mask(probability, sensitivity=0.5, grow=1.5)),
-                             ("detect_fill_classical", classical_mask.astype(np.float32))):
+        detected = damage_mask(probability, sensitivity=0.5, grow=1.5)
+        for method, mask in (("detect_fill_ours", detected),
+                             ("detect_fill_classical", classical_mask.astype(np.float32)),
+                             ("detect_fill_ours_plus_missed", np.maximum(detected, footprint)),
+                             ("detect_fill_ours_minus_false", detected * near_damage(footprint))):
             result = inpaint_masked(damaged, mask, device="cpu", network=fill)
             add(f"{method}_psnr", psnr(result, clean))
             add(f"{method}_ssim", ssim_image(result, clean))
@@ -193,8 +211,11 @@ def print_table(figures: dict) -> None:
         print(f"  {label:<28} {f[f'{method}_psnr_damage']:>8.2f}       {f[f'{method}_psnr']:>8.2f}   "
               f"{f[f'{method}_ssim']:.4f}")
     print("\ndetect + fill (learned fill)   PSNR image  SSIM")
-    for method, label in (("detect_fill_ours", "learned detector"), ("detect_fill_classical", "classical detector")):
+    for method, label in (("detect_fill_ours", "learned detector"), ("detect_fill_classical", "classical detector"),
+                          ("detect_fill_ours_plus_missed", "learned, misses added"),
+                          ("detect_fill_ours_minus_false", "learned, false marks removed")):
         print(f"  {label:<28} {f[f'{method}_psnr']:>8.2f}   {f[f'{method}_ssim']:.4f}")
+    print("  (misses added: what the false marks alone cost; false marks removed: what the misses alone cost)")
     print(f"\nseconds per megapixel: detection {f['detect_s_per_mp']}, fill {f['fill_s_per_mp']}")
     kinds = [kind for kind in DAMAGE_KINDS if f"kind_{kind}_recall" in f]
     if kinds:

@@ -742,6 +742,18 @@ def test_evaluation_takes_a_gray_candidate_for_the_gray_images():
     assert paired["ours_recall"] == 1.0, "the gray candidate looks at the gray image"
 
 
+def test_evaluation_splits_the_detect_fill_gap_into_false_marks_and_misses():
+    from enhance_core.training import eval_restore
+
+    images = [("colour", (synthetic_rgb(96, 128) * 255).astype(np.uint8), False)]
+    blind = eval_restore.evaluate(images, _SureDetector(-20.0), None, threads=1)
+    assert blind["detect_fill_ours_plus_missed_psnr"] == blind["fill_ours_psnr"], "every miss added: the true mask"
+    assert blind["detect_fill_ours_minus_false_psnr"] == blind["input_psnr"], "nothing marked, nothing filled"
+    everything = eval_restore.evaluate(images, _MarksEverything(), None, threads=1)
+    assert everything["detect_fill_ours_plus_missed_psnr"] == everything["detect_fill_ours_psnr"], "nothing missed"
+    assert everything["detect_fill_ours_minus_false_psnr"] > everything["detect_fill_ours_psnr"] + 3.0
+
+
 def test_per_kind_scores_every_kind_on_the_colour_images_only():
     from enhance_core.training import eval_restore
     from enhance_core.training.damage_synth import DAMAGE_KINDS
