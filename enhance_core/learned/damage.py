@@ -20,11 +20,13 @@ mirror image (:func:`coarse_probability`), the gray weights on the reduced
 scan made gray: the two rarely imagine the same tear in a flat patch at the
 border, and a real tear shows in both. On a colour scan it takes the geometric
 mean of their answers (the colour weights also see the tone of a tear, which
-the gray weights cannot); on a gray scan, where both see lightness alone, the
-smaller answer. The editable mask is that probability above a threshold set
-by the *sensitivity* (0.5 is the network's own decision boundary; higher
-finds fainter damage and marks more), grown by a pixel or two so the fill
-also covers the soft rim of each defect.
+the gray weights cannot), or the colour weights' answer over a tear they are
+all but certain of (:func:`certain_tears`: a white corner torn from a pale
+print differs from it in tone, not in lightness); on a gray scan, where both
+see lightness alone, the smaller answer. The editable mask is that
+probability above a threshold set by the *sensitivity* (0.5 is the network's
+own decision boundary; higher finds fainter damage and marks more), grown by
+a pixel or two so the fill also covers the soft rim of each defect.
 
 :func:`source_damage_probability` keeps the probability of the most recent
 source images, so a preview, a 1:1 view and the export of the same scan run
@@ -67,6 +69,9 @@ EDGE_AREA = 0.005
 """Smallest share of the picture a coarse detection must cover, touching the edge, to be kept."""
 EDGE_PROBABILITY = 0.65
 """Probability above which the coarse pass marks a pixel."""
+SURE_EDGE_PROBABILITY = 0.995
+"""On a colour scan the coarse pass keeps a tear whose core the colour weights are at least this sure of, whatever
+the gray weights say (:func:`certain_tears`; measured in ``models/detect/MODEL_CARD.md``)."""
 EDGE_DEPTH = 5.0
 """Smallest half-width, in coarse pixels, of a kept region (a tear is a piece, not a line)."""
 DRAFT_PIXELS = 500_000
@@ -188,7 +193,10 @@ def damage_probability(
         small_gray = np.ascontiguousarray(small.mean(axis=2, keepdims=True, dtype=np.float32))
         coarse = coarse_probability(small, lambda image: detect(colour_weights, image, None))
         second = coarse_probability(small_gray, lambda image: detect(gray_weights, image, None))
-        both = np.minimum(coarse, second) if gray else np.sqrt(coarse * second)
+        if gray:
+            both = np.minimum(coarse, second)
+        else:
+            both = np.maximum(np.sqrt(coarse * second), certain_tears(coarse))
         edges = torn_edges(both, probability.shape)
         if edges is not None:
             np.maximum(probability, edges, out=probability)
@@ -236,6 +244,30 @@ def coarse_probability(small: np.ndarray, detect: Callable[[np.ndarray], np.ndar
     """
     mirrored = detect(np.ascontiguousarray(small[:, ::-1]))[:, ::-1]
     return (0.5 * (detect(small) + mirrored)).astype(np.float32)
+
+
+def certain_tears(coarse: np.ndarray) -> np.ndarray:
+    """The colour weights' coarse answer over the regions above :data:`EDGE_PROBABILITY` that hold a certain tear.
+
+    Parameters
+    ----------
+    coarse : ndarray
+        Float32 (r, c): the colour weights' coarse-pass probability.
+
+    Returns
+    -------
+    ndarray
+        Float32 (r, c): ``coarse`` over every region above :data:`EDGE_PROBABILITY`
+        that holds a torn edge (:func:`torn_edges`) of pixels at or above
+        :data:`SURE_EDGE_PROBABILITY`, zero elsewhere. The certain core must be a
+        tear on its own; the region around it gives the tear its ragged rim.
+    """
+    core = torn_edges(np.where(coarse >= SURE_EDGE_PROBABILITY, coarse, 0.0).astype(np.float32), coarse.shape)
+    if core is None:
+        return np.zeros_like(coarse)
+    _, labels = cv2.connectedComponents((coarse > EDGE_PROBABILITY).astype(np.uint8), connectivity=8)
+    held = np.unique(labels[core > 0])
+    return np.where(np.isin(labels, held[held > 0]), coarse, 0.0).astype(np.float32)
 
 
 def torn_edges(coarse: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:

@@ -473,6 +473,43 @@ def test_a_tear_one_set_of_weights_is_unsure_of_is_kept_on_a_colour_scan_and_dro
         "on a gray scan both weights must be sure"
 
 
+class _CoreAndRimDetector(torch.nn.Module):
+    """Shown the coarse pass's reduced scan, sees a tear across its top quarter: the first ``core`` rows at
+    probability ``p_core``, the rest, the tear's rim, at ``p_rim``; else nothing."""
+
+    multiple = 4
+
+    def __init__(self, p_core: float, p_rim: float, core: int) -> None:
+        super().__init__()
+        self.logits = [float(np.log(p / (1 - p))) for p in (p_core, p_rim)]
+        self.core = core
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.full_like(x[:, :1], -20.0)
+        if x.shape[-1] <= damage.COARSE_SIDE:
+            logits[..., : x.shape[-2] // 4, :] = self.logits[1]
+            logits[..., : self.core, :] = self.logits[0]
+        return logits
+
+
+def test_a_tear_the_colour_weights_are_all_but_certain_of_is_kept_on_a_colour_scan_whatever_the_gray_weights_say():
+    blind = _SureDetector(-20.0)
+    colour = np.zeros((600, 900, 3), np.float32)
+    colour[...] = (0.3, 0.3, 0.5)
+    kept = damage.damage_probability(colour, device="cpu", network=_CoreAndRimDetector(0.999, 0.8, 12),
+                                     gray_network=blind)
+    assert kept[:130].min() > 0.75 and kept[170:].max() < 0.01, "the certain core and its rim are kept"
+    nearly = damage.damage_probability(colour, device="cpu", network=_CoreAndRimDetector(0.99, 0.8, 12),
+                                       gray_network=blind)
+    assert nearly.max() < 0.01, "0.99 is not certain enough alone"
+    thin = damage.damage_probability(colour, device="cpu", network=_CoreAndRimDetector(0.999, 0.8, 3),
+                                      gray_network=blind)
+    assert thin.max() < 0.01, "a certain core too thin to be a tear by itself keeps nothing"
+    gray = colour[..., :1]
+    assert damage.damage_probability(gray, device="cpu", network=_CoreAndRimDetector(0.999, 0.8, 12),
+                                     gray_network=blind).max() < 0.01, "on a gray scan both weights must still be sure"
+
+
 @pytest.fixture(scope="module")
 def tiny_detector(tmp_path_factory):
     """A tiny detector trained for a few steps on synthetic data, exported to a models folder."""
