@@ -32,7 +32,8 @@ def push_pull_fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
     -------
     ndarray
         float32 (rows, cols, C); known pixels are returned unchanged. If no
-        pixel is known the result is mid-gray.
+        pixel is known the result is mid-gray; holes the pyramid cannot reach
+        across (a thin strip) get the mean of the known pixels.
     """
     pixels = np.asarray(pixels, np.float32)
     channels = pixels.shape[2]
@@ -46,7 +47,10 @@ def push_pull_fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
     while min(weights[-1].shape) > 1 and weights[-1].min() <= 0:
         values.append(_as_3d(cv2.pyrDown(values[-1]), channels))
         weights.append(cv2.pyrDown(weights[-1]))
-    filled = values[-1] / np.maximum(weights[-1], 1e-8)[..., None]
+    top = weights[-1][..., None]
+    filled = values[-1] / np.maximum(top, 1e-8)
+    if top.min() <= 0:
+        filled = np.where(top > 0, filled, pixels[~hole].mean(axis=0)).astype(np.float32)
     for level in range(len(values) - 2, 0, -1):
         v, w = values[level], weights[level]
         coarse = _as_3d(cv2.pyrUp(filled, dstsize=(w.shape[1], w.shape[0])), channels)

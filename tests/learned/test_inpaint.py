@@ -185,12 +185,36 @@ def test_only_holes_reaching_past_the_coarse_reach_get_the_half_size_pass(tiny_m
     prefilled = []
     monkeypatch.setattr(inpaint, "push_pull_fill",
                         lambda crop, hole: prefilled.append(hole.shape) or push_pull_fill(crop, hole))
-    image = synthetic_rgb(320, 320)
-    mask = np.zeros((320, 320), np.float32)
-    mask[160 - reach:160 + reach + 1, 40:280] = 1.0
-    inpaint_masked(image, mask, device="cpu", model=tiny_model, tile=128)
-    crop = (2 * reach + 1 + 2 * inpaint.CONTEXT, 320)
-    assert prefilled == ([((crop[0] + 1) // 2, crop[1] // 2)] if halved else [crop])
+    rows, cols = np.mgrid[:320, :320]
+    diagonal = (np.abs(cols - rows) <= round(reach * np.sqrt(2))) & (np.minimum(rows, cols) >= 40) \
+        & (np.maximum(rows, cols) < 280)
+    inpaint_masked(synthetic_rgb(320, 320), diagonal.astype(np.float32), device="cpu", model=tiny_model, tile=128)
+    assert prefilled == ([(160, 160)] if halved else [(320, 320)]), "Euclidean reach, not city-block or chessboard"
+
+
+def _push_pull_reference(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Push-pull written plainly: normalized convolution down the pyramid, then blended back up at every level."""
+    known = (~hole).astype(np.float32)
+    values, weights = [pixels * known[..., None]], [known]
+    while min(weights[-1].shape) > 1 and weights[-1].min() <= 0:
+        weights.append(cv2.pyrDown(weights[-1]))
+        values.append(cv2.pyrDown(values[-1]).reshape(*weights[-1].shape, pixels.shape[2]))
+    filled = values[-1] / np.maximum(weights[-1], 1e-8)[..., None]
+    for level in range(len(values) - 2, -1, -1):
+        v, w = values[level], weights[level]
+        coarse = cv2.pyrUp(filled, dstsize=(w.shape[1], w.shape[0])).reshape(v.shape)
+        density = (np.clip(w * 4.0, 0.0, 1.0) if level else w)[..., None]
+        filled = density * (v / np.maximum(w, 1e-8)[..., None]) + (1.0 - density) * coarse
+    return np.where(hole[..., None], filled, pixels).astype(np.float32)
+
+
+@pytest.mark.parametrize("rows, cols, channels, side", [(96, 128, 3, 24), (97, 61, 1, 9), (40, 300, 3, 3)])
+def test_push_pull_equals_the_plain_algorithm(rows, cols, channels, side):
+    rng = np.random.default_rng(rows)
+    pixels = rng.random((rows, cols, channels), dtype=np.float32)
+    hole = rng.random((rows, cols)) < 0.2
+    hole[10:10 + side, 20:20 + side] = True
+    assert np.array_equal(push_pull_fill(pixels, hole), _push_pull_reference(pixels, hole))
 
 
 def test_push_pull_keeps_known_pixels_and_fills_holes_from_their_surroundings():
@@ -211,6 +235,20 @@ def test_push_pull_keeps_known_pixels_and_fills_holes_from_their_surroundings():
     assert np.array_equal(push_pull_fill(row, one_row_hole)[~one_row_hole], row[~one_row_hole])
     assert np.all(push_pull_fill(ramp, np.ones((64, 96), bool)) == 0.5)
     assert np.array_equal(push_pull_fill(ramp, np.zeros((64, 96), bool)), ramp)
+    step = np.zeros((64, 96, 1), np.float32)
+    step[:, 48:] = 1.0
+    speck = np.zeros((64, 96), bool)
+    speck[30, 70] = True
+    assert push_pull_fill(step, speck)[30, 70, 0] > 0.95, "a speck fills from its own side of an edge"
+    bowl = ((np.mgrid[:64, :96] - np.array([32, 48])[:, None, None]) ** 2).sum(axis=0)[..., None] / 3300.0
+    small = np.zeros((64, 96), bool)
+    small[20:23, 60:63] = True
+    assert np.abs(push_pull_fill(bowl.astype(np.float32), small) - bowl)[small].max() < 0.02, \
+        "a small hole in a curved picture keeps its neighbours' values"
+    strip = np.full((3, 200, 1), 0.7, np.float32)
+    gap = np.zeros((3, 200), bool)
+    gap[:, 50:150] = True
+    assert np.allclose(push_pull_fill(strip, gap), 0.7), "a hole wider than the pyramid reaches gets the known mean"
 
 
 def test_stop_request_cancels(tiny_model):
