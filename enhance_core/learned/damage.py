@@ -264,7 +264,7 @@ def certain_tears(coarse: np.ndarray) -> np.ndarray:
     """
     core = torn_edges(np.where(coarse >= SURE_EDGE_PROBABILITY, coarse, 0.0).astype(np.float32), coarse.shape)
     if core is None:
-        return np.zeros_like(coarse)
+        return np.zeros(coarse.shape, np.float32)
     _, labels = cv2.connectedComponents((coarse > EDGE_PROBABILITY).astype(np.uint8), connectivity=8)
     held = np.unique(labels[core > 0])
     return np.where(np.isin(labels, held[held > 0]), coarse, 0.0).astype(np.float32)

@@ -431,7 +431,7 @@ def test_missing_gray_weights_fail_before_any_work(monkeypatch):
     assert steps == [], "no tile ran before the error"
 
 
-def test_the_coarse_pass_keeps_a_tear_only_where_both_weights_see_it():
+def test_the_coarse_pass_keeps_a_tear_the_colour_weights_are_not_certain_of_only_where_both_weights_see_it():
     scan = np.zeros((600, 900, 3), np.float32)
     scan[...] = (0.2, 0.2, 0.3)
     checker = (np.indices((240, 300)).sum(axis=0) % 2).astype(np.float32)
@@ -440,7 +440,7 @@ def test_the_coarse_pass_keeps_a_tear_only_where_both_weights_see_it():
     assert both[10:200, 10:260].min() > 0.5 and both[300:, 400:].max() < 0.1
     seen_by_one = damage.damage_probability(scan, device="cpu", network=_GreyDetector(),
                                             gray_network=_SureDetector(-20.0))
-    assert seen_by_one.max() < 0.1, "a tear only the colour weights see is dropped"
+    assert seen_by_one.max() < 0.1, "a tear only the colour weights see, at about 0.95, is dropped"
 
 
 class _TopBandDetector(torch.nn.Module):
@@ -508,6 +508,20 @@ def test_a_tear_the_colour_weights_are_all_but_certain_of_is_kept_on_a_colour_sc
     gray = colour[..., :1]
     assert damage.damage_probability(gray, device="cpu", network=_CoreAndRimDetector(0.999, 0.8, 12),
                                      gray_network=blind).max() < 0.01, "on a gray scan both weights must still be sure"
+
+
+def test_certain_tears_keeps_a_certain_torn_edge_with_its_rim_and_nothing_else():
+    coarse = np.zeros((128, 192), np.float32)
+    coarse[:30, :40] = 0.8
+    coarse[:20, :30] = 0.999
+    coarse[60:, 150:] = 0.8
+    coarse[100:102, 150:] = 0.999
+    coarse[60:80, 60:100] = 0.999
+    kept = damage.certain_tears(coarse)
+    assert kept.dtype == np.float32
+    assert np.array_equal(kept[:40, :50], coarse[:40, :50]), "a certain torn corner, with its rim"
+    assert not kept[50:].any(), "a certain line too thin to be a tear, and a certain patch off the edge, keep nothing"
+    assert not damage.certain_tears(np.zeros((128, 192), np.float32)).any()
 
 
 @pytest.fixture(scope="module")
