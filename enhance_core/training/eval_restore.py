@@ -28,7 +28,8 @@ In one run, on the same images:
   detector's mask (grown as the filter grows it), next to the damaged input;
   and of the learned detector's mask with every missed damage pixel added
   (what its false marks alone cost) and with every mark farther than the
-  tolerance plus the growth from the damage removed (what its misses alone cost);
+  tolerance from the damage removed before the mask grows (what its misses
+  alone cost);
 * seconds per megapixel of detection and fill;
 * the learned detector's precision, recall, F1 and share marked on the
   undamaged pictures at each ``--sensitivities`` (the same probabilities,
@@ -69,8 +70,6 @@ PER_KIND_SEED = 77_000
 PER_KIND_COVERAGE = (0.02, 0.05)
 TOLERANCE = 2
 """Pixels within which a mark counts as on the damage (:func:`~enhance_core.restoration.scoring.count_detections`)."""
-GROW_STEPS = 2
-"""Whole pixels the filter's 1.5-pixel growth can add around a mark."""
 
 
 def as_shown(image: np.ndarray, gray: bool) -> np.ndarray:
@@ -79,9 +78,8 @@ def as_shown(image: np.ndarray, gray: bool) -> np.ndarray:
 
 
 def near_damage(footprint: np.ndarray) -> np.ndarray:
-    """Float32 (rows, cols): 1 within the scoring tolerance plus the filter's growth of the damage ``footprint``."""
-    side = 2 * (TOLERANCE + GROW_STEPS) + 1
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    """Float32 (rows, cols): 1 within :data:`TOLERANCE` pixels of the damage ``footprint``, else 0."""
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * TOLERANCE + 1, 2 * TOLERANCE + 1))
     return cv2.dilate(footprint.astype(np.uint8), disk).astype(np.float32)
 
 
@@ -118,14 +116,15 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
         seconds["detect"] += time.perf_counter() - start
         ours_mask = damage_mask(probability, sensitivity=0.5, grow=0.0) > 0
         classical_mask = detect_dust_and_scratches(damaged) > 0
-        counts["ours"] += count_detections(ours_mask, sample.label, ignore=sample.ignore)
-        counts["classical"] += count_detections(classical_mask, sample.label, ignore=sample.ignore)
+        ours_counts = count_detections(ours_mask, sample.label, ignore=sample.ignore, tolerance=TOLERANCE)
+        counts["ours"] += ours_counts
+        counts["classical"] += count_detections(classical_mask, sample.label, ignore=sample.ignore, tolerance=TOLERANCE)
         twin_probability = damage_probability(as_shown(twin.damaged, gray), device="cpu", network=detector,
                                               gray_network=gray_detector)
         add("marked_clean_ours", 100 * float(np.mean(twin_probability > 0.5)))
         for level in sensitivities:
             sweep[level] += count_detections(damage_mask(probability, sensitivity=level, grow=0.0) > 0, sample.label,
-                                             ignore=sample.ignore)
+                                             ignore=sample.ignore, tolerance=TOLERANCE)
             add(f"marked_clean_at_{level:g}", 100 * float(np.mean(damage_mask(twin_probability, sensitivity=level,
                                                                               grow=0.0))))
         add("marked_clean_classical", 100 * float(np.mean(detect_dust_and_scratches(as_shown(twin.damaged, gray)) > 0)))
@@ -145,11 +144,12 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
         for method, mask in (("detect_fill_ours", detected),
                              ("detect_fill_classical", classical_mask.astype(np.float32)),
                              ("detect_fill_ours_plus_missed", np.maximum(detected, footprint)),
-                             ("detect_fill_ours_minus_false", detected * near_damage(footprint))):
+                             ("detect_fill_ours_minus_false",
+                              damage_mask(probability * near_damage(footprint), sensitivity=0.5, grow=1.5))):
             result = inpaint_masked(damaged, mask, device="cpu", network=fill)
             add(f"{method}_psnr", psnr(result, clean))
             add(f"{method}_ssim", ssim_image(result, clean))
-        print(f"{name}: F1 ours {count_detections(ours_mask, sample.label, ignore=sample.ignore).f1:.3f}, "
+        print(f"{name}: F1 ours {ours_counts.f1:.3f}, "
               f"damage {footprint.mean():.1%}, fill PSNR in damage ours {rows['fill_ours_psnr_damage'][-1]:.2f} "
               f"Telea {rows['fill_telea_psnr_damage'][-1]:.2f}", file=sys.stderr, flush=True)
     figures = {key: round(float(np.mean(values)), 4) for key, values in rows.items()}
@@ -184,7 +184,7 @@ def score_per_kind(images: list[tuple[str, np.ndarray, bool]], detector, *, coun
             probability = damage_probability(sample.damaged, device="cpu", network=detector,
                                              gray_network=gray_detector)
             counts += count_detections(damage_mask(probability, sensitivity=0.5, grow=0.0) > 0, sample.label,
-                                       ignore=sample.ignore)
+                                       ignore=sample.ignore, tolerance=TOLERANCE)
         figures[f"kind_{kind}_recall"] = round(counts.recall, 4)
         figures[f"kind_{kind}_precision"] = round(counts.precision, 4)
     return figures
