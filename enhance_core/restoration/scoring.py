@@ -46,7 +46,8 @@ class DetectionCounts:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def _near(mask: np.ndarray, tolerance: int) -> np.ndarray:
+def within_tolerance(mask: np.ndarray, tolerance: int) -> np.ndarray:
+    """Boolean (rows, cols): True within ``tolerance`` pixels (a disk) of a set pixel of ``mask`` (``mask`` at 0)."""
     if tolerance <= 0:
         return mask
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
@@ -63,7 +64,7 @@ def count_detections(marked: np.ndarray, damage: np.ndarray, *, ignore: np.ndarr
     damage = damage & scored
     return DetectionCounts(
         marked=int(marked.sum()),
-        marked_near_damage=int((marked & _near(damage, tolerance)).sum()),
+        marked_near_damage=int((marked & within_tolerance(damage, tolerance)).sum()),
         damage=int(damage.sum()),
-        damage_found=int((damage & _near(marked, tolerance)).sum()),
+        damage_found=int((damage & within_tolerance(marked, tolerance)).sum()),
     )

@@ -49,7 +49,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -57,7 +56,7 @@ from enhance_core.errors import EnhanceError
 from enhance_core.learned.damage import damage_mask, damage_probability
 from enhance_core.learned.inpaint import inpaint_masked
 from enhance_core.restoration.dust import detect_dust_and_scratches
-from enhance_core.restoration.scoring import DetectionCounts, count_detections
+from enhance_core.restoration.scoring import DetectionCounts, count_detections, within_tolerance
 from enhance_core.training.damage_synth import DAMAGE_KINDS, damage_photo
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
 from enhance_core.training.baselines import fill_navier_stokes, fill_telea, psnr, ssim_image
@@ -75,12 +74,6 @@ TOLERANCE = 2
 def as_shown(image: np.ndarray, gray: bool) -> np.ndarray:
     """A 3-channel sample as the file would hold it: gray images keep one channel."""
     return image.mean(axis=2, keepdims=True).astype(np.float32) if gray else image
-
-
-def near_damage(footprint: np.ndarray) -> np.ndarray:
-    """Float32 (rows, cols): 1 within :data:`TOLERANCE` pixels of the damage ``footprint``, else 0."""
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * TOLERANCE + 1, 2 * TOLERANCE + 1))
-    return cv2.dilate(footprint.astype(np.uint8), disk).astype(np.float32)
 
 
 def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, threads: int,
@@ -145,7 +138,8 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
                              ("detect_fill_classical", classical_mask.astype(np.float32)),
                              ("detect_fill_ours_plus_missed", np.maximum(detected, footprint)),
                              ("detect_fill_ours_minus_false",
-                              damage_mask(probability * near_damage(footprint), sensitivity=0.5, grow=1.5))):
+                              damage_mask(probability * within_tolerance(footprint, TOLERANCE), sensitivity=0.5,
+                                          grow=1.5))):
             result = inpaint_masked(damaged, mask, device="cpu", network=fill)
             add(f"{method}_psnr", psnr(result, clean))
             add(f"{method}_ssim", ssim_image(result, clean))
