@@ -155,6 +155,19 @@ def index_by_stem(folder: Path, *, what: str) -> dict[str, list[Path]]:
     return index
 
 
+def shared_stems(inputs: Sequence[Path]) -> dict[Path, Path]:
+    """Inputs whose stem another input has too (regardless of case), each mapped to one such other input.
+
+    Files paired by stem with a mask or a reference (``--mask-dir``,
+    ``--reference-dir``, ``detect-dust``) cannot be told apart when they share it.
+    """
+    groups: dict[str, list[Path]] = {}
+    for path in inputs:
+        groups.setdefault(path.stem.lower(), []).append(path)
+    return {path: next(other for other in group if other != path)
+            for group in groups.values() if len(group) > 1 for path in group}
+
+
 def output_suffix(source: Path, format_suffix: str | None) -> str:
     """The output suffix: the requested one, else the source's when writable, else PNG."""
     if format_suffix:
@@ -178,7 +191,8 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     collection's tree mirrored); ``-2``, ``-3``... are added when two inputs
     would share an output name (or a file would take a subfolder's). Raises before any file is processed when
     an output would be an input, when both ``mask_file`` and ``mask_dir`` are
-    given, when ``mask_file`` is not a readable image, when ``quality`` is not
+    given, when ``mask_file`` is not a readable image, when two inputs paired
+    by stem with ``mask_dir`` or ``reference_dir`` share a stem (:func:`shared_stems`), when ``quality`` is not
     1-100, when an output format cannot hold ``bit_depth``, or when ``device``
     is not available and a step is a learned filter. ``size`` resizes and
     sharpens each result for output (:mod:`enhance_core.export_size`).
@@ -193,6 +207,13 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     if mask_file is not None:
         read_image(mask_file)
     masks = index_by_stem(mask_dir, what="mask") if mask_dir is not None else {}
+    sharing = shared_stems(inputs) if mask_dir is not None or reference_dir is not None else {}
+    if sharing:
+        first, other = next(iter(sharing.items()))
+        paired = "mask" if mask_dir is not None else "reference"
+        raise ParameterError(f"{len(sharing)} inputs share a stem with another ({first} and {other}): each "
+                             f"would be paired with the same {paired} '{first.stem}'; rename them or run them "
+                             "separately")
     references = index_by_stem(reference_dir, what="reference") if reference_dir is not None else {}
     sources = {path.resolve(): path for path in inputs}
     placed = {source: (subfolders or {}).get(source, PurePosixPath(".")) for source in inputs}

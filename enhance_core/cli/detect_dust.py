@@ -12,8 +12,11 @@ detects and fills in one go. Each mask is an 8-bit gray PNG named after its
 input's stem (white = fill),
 so ``apply --mask-dir`` pairs it with its scan; edit any of them in an image
 editor (or in Enhance Studio with the brush) before filling. Existing masks are
-kept unless ``--overwrite`` is given. A bad file is reported and skipped; the
-exit status is then 1.
+kept unless ``--overwrite`` is given. The mask folder must not hold the scans
+themselves (a mask would replace its scan, and later runs would take the masks
+for scans). Scans that share a stem (``photo.png``, ``photo.jpg``) would share
+a mask, so they are reported and skipped: ``--mask-dir`` could not tell which
+is whose. A bad file is reported and skipped; the exit status is then 1.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     """Write one mask per input; return 0, or 1 when some file failed."""
     import numpy as np
 
-    from enhance_core.batch import collect_inputs
+    from enhance_core.batch import collect_inputs, shared_stems
     from enhance_core.image import Image, ImageMeta
     from enhance_core.io import read_image, write_image
     from enhance_core.learned.damage import detect_damage
@@ -59,6 +62,12 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.grow <= 10.0:
         raise ParameterError(f"--grow must lie between 0 and 10 pixels, got {args.grow}")
     inputs = collect_inputs(args.inputs)
+    mask_folder = args.output.resolve()
+    mixed = next((source for source in inputs if source.resolve().parent == mask_folder), None)
+    if mixed is not None:
+        raise ParameterError(f"the mask folder {args.output} holds the scan {mixed}: masks are named after their "
+                             "scan's stem and would replace or mix with the scans; give -o a folder of its own")
+    sharing = shared_stems(inputs)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -67,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     for index, source in enumerate(inputs, start=1):
         target = args.output / f"{source.stem}.png"
         try:
+            if source in sharing:
+                raise ParameterError(f"{source} shares the stem {source.stem!r} with {sharing[source]}: both masks "
+                                     f"would be {target} and 'apply --mask-dir' could not tell whose it is; "
+                                     "rename one of the scans or detect them into separate mask folders")
             if target.exists() and not args.overwrite:
                 raise ParameterError(f"{target} already exists; pass --overwrite to replace it")
             image = read_image(source)

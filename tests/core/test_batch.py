@@ -100,6 +100,17 @@ def test_mask_file_and_mask_dir(folder, tmp_path) -> None:
     assert "no mask with the stem 'a'" in paired[0].error
 
 
+def test_inputs_that_share_a_stem_are_refused_when_paired_by_stem(folder, tmp_path) -> None:
+    save(folder / "B.png", photo(3))
+    steps = (make_item("negative"),)
+    (tmp_path / "masks").mkdir()
+    inputs = collect_inputs([folder])
+    for option in ({"mask_dir": tmp_path / "masks"}, {"reference_dir": tmp_path / "masks"}):
+        with pytest.raises(ParameterError, match=r"2 inputs share a stem.*B\.png and .*b\.jpg.*rename"):
+            plan_batch(inputs, steps, tmp_path / "out", **option)
+    assert [t.output.name for t in plan_batch(inputs, steps, tmp_path / "out")] == ["B.png", "a.png", "b.jpg", "c.tif"]
+
+
 def test_parallel_workers_give_the_same_files(folder, tmp_path) -> None:
     steps = (make_item("gaussian_blur", {"sigma": 1.5}),)
     for jobs, name in ((1, "serial"), (2, "parallel")):

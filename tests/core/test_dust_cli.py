@@ -42,3 +42,26 @@ def test_bad_option_exits_2_with_one_line(tmp_path, capsys, option, value):
     code = main(["detect-dust", option, value, "-o", str(tmp_path / "m"), str(tmp_path)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and option in err[0]
+
+
+def test_masks_never_replace_or_mix_with_the_scans(tmp_path, capsys, bright_detector):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    write_image(Image(np.full((32, 40, 3), 0.4, np.float32), meta=ImageMeta(bit_depth=8)), folder / "scan.png")
+    for mask_folder in (folder, tmp_path / "scans" / ".." / "scans"):
+        assert main(["detect-dust", "--overwrite", "-o", str(mask_folder), str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert "holds the scan" in err and "folder of its own" in err
+    assert read_image(folder / "scan.png").pixels.shape == (32, 40, 3), "the scan is untouched"
+
+
+def test_scans_that_share_a_stem_get_no_mask_and_the_rest_do(tmp_path, capsys, bright_detector):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for name in ("photo.png", "photo.jpg", "other.png"):
+        write_image(Image(np.full((32, 40, 3), 0.4, np.float32), meta=ImageMeta(bit_depth=8)), folder / name)
+    masks = tmp_path / "masks"
+    assert main(["detect-dust", "--overwrite", "-o", str(masks), str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("shares the stem 'photo'") == 2 and "rename one of the scans" in err
+    assert sorted(p.name for p in masks.iterdir()) == ["other.png"]
