@@ -46,6 +46,15 @@ FORMATS = (("JPEG", ".jpg"), ("PNG", ".png"), ("TIFF", ".tif"), ("WEBP", ".webp"
 LOSSY = ("JPEG", "WEBP")
 
 
+def free_path(path: Path) -> Path:
+    """``path``, or the first of ``<stem>-2<suffix>``, ``<stem>-3<suffix>``... that no file has."""
+    candidate, count = path, 1
+    while candidate.exists():
+        count += 1
+        candidate = path.with_name(f"{path.stem}-{count}{path.suffix}")
+    return candidate
+
+
 def format_bytes(count: float) -> str:
     """A file size in B, kB or MB."""
     if count < 1000:
@@ -141,14 +150,18 @@ class ExportDialog(QDialog):
         self.resize(560, 360)
 
     def _default_path(self) -> Path:
-        """``<name>_edited.jpg`` beside the source (or in the last export folder); ``.png`` for DICOM (lossless)."""
+        """``<name>_edited.jpg`` beside the source (or in the last export folder); ``.png`` for DICOM (lossless).
+
+        A name no file has yet: ``-2``, ``-3``... are added while one does.
+        """
         source = self.document.source_path or Path.home() / "image.png"
         folder = self.settings.last_folder("export") or str(source.parent)
-        return Path(folder) / f"{source.stem}_edited{'.png' if self.is_dicom else '.jpg'}"
+        return free_path(Path(folder) / f"{source.stem}_edited{'.png' if self.is_dicom else '.jpg'}")
 
     def _browse(self) -> None:
         name, _ = QFileDialog.getSaveFileName(self, "Export as", self.path.text(),
-                                              "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp)")
+                                              "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp)",
+                                              options=QFileDialog.Option.DontConfirmOverwrite)
         if name:
             self.path.setText(name)
             self._sync_format_to_path()
@@ -235,12 +248,23 @@ class ExportDialog(QDialog):
     def export(self) -> None:
         """Write the rendered result (waiting for the render if it is still running)."""
         self.export_button.setEnabled(False)
+        path = Path(self.path.text()).expanduser()
+        source = self.document.source_path  # the source itself is refused by the write, not offered
+        if not self._write_when_ready and path.is_file() and (source is None or path.resolve() != source.resolve()):
+            answer = self.reporter.choose(self, "Export", f"{path} already exists. Replace it, or write the "
+                                          f"export beside it as {free_path(path).name}?",
+                                          ("Keep Both", "Replace", "Cancel"))
+            if answer == "Cancel":
+                self.export_button.setEnabled(True)
+                return
+            if answer == "Keep Both":
+                path = free_path(path)
+                self.path.setText(str(path))
         if self.rendered is None and not self.writes_full_range():
             self._write_when_ready = True
             self.estimate.setText("The export starts as soon as the full-resolution render is done…")
             return
         self._write_when_ready = False
-        path = Path(self.path.text()).expanduser()
         self.settings.set_last_folder("export", path)
         self.settings.set_value("export/quality", self.quality.value())
         self.render_lane.submit(self._write_job(path), on_done=self._on_written, on_failed=self._on_failed,

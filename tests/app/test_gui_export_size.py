@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QWidget
 from app.commands import AddStepCommand
 from app.document import Document
 from app.error_reporter import RecordingReporter
-from app.export_dialog import ExportDialog
+from app.export_dialog import ExportDialog, free_path
 from app.settings import EditorSettings
 from app.workers import JobRunner, running_workers
 from enhance_core.io import read_image
@@ -102,3 +102,34 @@ def test_quality_ticks_do_not_resize_the_result_again(qtbot, open_dialog, tmp_pa
         assert dialog.estimate.text().startswith("≈")
     assert len(calls) == resized
     dialog.reject()
+
+
+@pytest.mark.parametrize("answer", ["Cancel", "Keep Both", "Replace"])
+def test_an_existing_file_is_replaced_only_when_the_user_says_so(qtbot, open_dialog, tmp_path, answer):
+    scan = save_png(synthetic_photo(60, 80), tmp_path / "scan.png")
+    target = tmp_path / "scan_edited.jpg"
+    target.write_text("an earlier export")
+    dialog = open_dialog(scan)
+    assert dialog.path.text() == str(tmp_path / "scan_edited-2.jpg"), "the default name is a free one"
+    dialog.path.setText(str(target))
+    dialog.reporter.choices = [answer]
+    if answer == "Cancel":
+        dialog.export()
+        assert dialog.export_button.isEnabled() and sorted(p.name for p in tmp_path.iterdir()) == [
+            "scan.png", "scan_edited.jpg"]
+        dialog.reject()
+    else:
+        with qtbot.waitSignal(dialog.accepted, timeout=20000):
+            dialog.export()
+        written = tmp_path / ("scan_edited-2.jpg" if answer == "Keep Both" else "scan_edited.jpg")
+        with PILImage.open(written) as image:
+            assert image.size == (80, 60)
+    assert "already exists" in dialog.reporter.questions[-1]
+    assert (target.read_bytes() == b"an earlier export") == (answer != "Replace")
+
+
+def test_a_free_path_adds_a_number_while_the_name_is_taken(tmp_path):
+    assert free_path(tmp_path / "a.jpg") == tmp_path / "a.jpg"
+    (tmp_path / "a.jpg").touch()
+    (tmp_path / "a-2.jpg").touch()
+    assert free_path(tmp_path / "a.jpg") == tmp_path / "a-3.jpg"
