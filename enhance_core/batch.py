@@ -420,9 +420,12 @@ def process_file(task: FileTask) -> FileResult:
         _make_folder(task.output.parent)
         output = apply_output_size(result, task.size) if task.size is not None else result
         written = write_image(output, task.output, bit_depth=task.bit_depth, quality=task.quality)
+        said = [f"{item.definition.label}: {notes[item.uid]}" for item in steps if item.uid in notes]
+        if image.meta.page_count > 1:
+            said.append(f"page {image.meta.page + 1} of {image.meta.page_count} only: the other pages are not in "
+                        "the output")
         outcome = FileResult(task.source, written, reference=task.reference, megapixels=megapixels,
-                             step_notes=tuple(f"{item.definition.label}: {notes[item.uid]}" for item in steps
-                                              if item.uid in notes))
+                             step_notes=tuple(said))
         if task.reference is not None:
             _score(outcome, image, result, task.reference)
     except EnhanceError as error:

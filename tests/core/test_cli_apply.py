@@ -166,3 +166,15 @@ def test_batch_progress_counts_only_files_run_here() -> None:
     now[0] = 4.0
     assert progress.update(ran=True, megapixels=12.0) == "20 %, 3.00 MP/s, ETA 0:32"
     assert format_duration(3725) == "1:02:05"
+
+
+def test_a_multi_page_tiff_says_that_only_its_first_page_is_in_the_output(tmp_path, capsys) -> None:
+    import tifffile
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    with tifffile.TiffWriter(folder / "front_back.tif") as writer:
+        for value in (1000, 2000):
+            writer.write(np.full((20, 30), value, np.uint16), photometric="minisblack")
+    assert main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(tmp_path / "out"), str(folder)]) == 0
+    assert "page 1 of 2 only: the other pages are not in the output" in capsys.readouterr().err
