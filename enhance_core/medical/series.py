@@ -42,6 +42,7 @@ from enhance_core.errors import Cancelled, DicomSeriesError, ImageReadError
 from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
 from enhance_core.io import read_image
+from enhance_core.io.detect import SUFFIX_FORMATS
 
 _HEADER_TAGS = (
     "SeriesInstanceUID", "SOPInstanceUID", "SeriesDescription", "SeriesNumber", "Modality", "InstanceNumber",
@@ -286,6 +287,12 @@ def scan_series(folder: str | PathLike[str], *, recursive: bool = False, progres
             unreadable.append((path, reason))
         if progress is not None:
             progress((number + 1) / len(files), f"read {number + 1} of {len(files)} headers")
+    pictures = [path for path in files if SUFFIX_FORMATS.get(path.suffix.lower(), "DICOM") != "DICOM"]
+    if not groups and pictures:
+        raise DicomSeriesError(folder, f"holds no DICOM series but {len(pictures)} picture file(s) such as "
+                                       f"{pictures[0].name}: a folder opens as a DICOM series; open one picture "
+                                       "at a time (File ▸ Open, or drop the file), or process the folder with "
+                                       "'enhance-studio apply'")
     if not groups:
         broken = f"; {unreadable[0][0]}: {unreadable[0][1]}" if unreadable else ""
         raise DicomSeriesError(folder, f"none of its {len(files)} file(s){where} is a readable DICOM image"

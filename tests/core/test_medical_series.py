@@ -50,6 +50,10 @@ def test_empty_folder_and_folder_without_dicom_say_so(tmp_path):
         open_series(tmp_path)
     with pytest.raises(DicomSeriesError, match="not a folder"):
         open_series(tmp_path / "a.txt")
+    (tmp_path / "scan1.png").write_bytes(b"not read")
+    (tmp_path / "scan2.TIF").write_bytes(b"not read")
+    with pytest.raises(DicomSeriesError, match=r"no DICOM series but 2 picture file\(s\) such as scan1\.png.*File ▸ Open"):
+        open_series(tmp_path)
 
 
 def test_mixed_series_are_listed_and_chosen_by_uid(tmp_path):
