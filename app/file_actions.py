@@ -363,7 +363,8 @@ class FileActions(QObject):
                      f"detected damage" for i in corrections]
             lines += [f"step {i + 1} ({get_filter(steps[i].filter).label}) applies only where it was painted"
                       for i in brushed]
-            message = (f"{'; '.join(lines).capitalize()}. Painted strokes fit only images of {size}: applying "
+            said = "; ".join(lines)
+            message = (f"{said[0].upper()}{said[1:]}. Painted strokes fit only images of {size}: applying "
                        f"the recipe to other images fails on them.")
             choices = (["Save Without Painted Corrections"] if corrections else []) + ["Save Anyway", "Cancel"]
             answer = self.reporter.choose(self.window, "Painted masks in the recipe", message, choices)

@@ -223,6 +223,7 @@ def test_save_recipe_offers_to_leave_out_painted_corrections_of_a_detection(qtbo
     assert not window.files.save_recipe(tmp_path / "cancelled.json")
     assert not (tmp_path / "cancelled.json").exists()
     assert "fit only images of 48x32" in window.reporter.questions[-1]
+    assert window.reporter.questions[-1].startswith("Step 1 (Hole fill"), "the filter's name keeps its capitals"
     assert window.files.save_recipe(tmp_path / "portable.json")
     (step,) = load_recipe(tmp_path / "portable.json")
     assert step.params.source == "detected" and step.mask is None
