@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self.canvas = CompareCanvas()
         self.setCentralWidget(self.canvas)
         self.status = EditorStatusBar(self)
+        self._cursor: tuple[float, float] | None = None
         self.setStatusBar(self.status)
         self.renders = RenderController(self.document, self.canvas, self)
         self.histogram = HistogramController(self.renders, self)
@@ -171,9 +172,10 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             self.panels_menu.addAction(dock.toggleViewAction())
         self.canvas.cursor_moved.connect(self._show_value)
-        self.canvas.cursor_left.connect(lambda: status.value_label.setText(""))
+        self.canvas.cursor_left.connect(self._forget_cursor)
         self.canvas.view_changed.connect(self._show_zoom)
         doc.image_changed.connect(self._on_image_changed)
+        doc.image_changed.connect(self._forget_cursor)
         doc.image_changed.connect(self._show_dicom_tools)
         doc.reference_changed.connect(self._update_title)
         doc.modified_changed.connect(self._on_modified_changed)
@@ -210,6 +212,7 @@ class MainWindow(QMainWindow):
         self.slices.play_action.toggled.connect(self.measure.set_playing)
         self.slices.message.connect(lambda text: status.showMessage(text, 10000))
         doc.source_replaced.connect(self._on_image_changed)
+        doc.source_replaced.connect(self._show_value_again)
         doc.stack_changed.connect(self._show_noise_unit)
         doc.stack_changed.connect(self._show_size)
         doc.selection_changed.connect(self._show_size)
@@ -392,8 +395,19 @@ class MainWindow(QMainWindow):
         if self.document.source is not None:
             self.status.zoom_label.setText(f"Zoom {self.canvas.viewport.zoom:.0%}")
 
+    def _forget_cursor(self) -> None:
+        """Clear the value readout: the cursor left the canvas, or another image opened under it."""
+        self._cursor = None
+        self.status.value_label.setText("")
+
+    def _show_value_again(self) -> None:
+        """Read the values under the cursor again: another slice of the series is shown in the same place."""
+        if self._cursor is not None:
+            self._show_value(*self._cursor)
+
     def _show_value(self, x: float, y: float) -> None:
         """The status line under the cursor: shown (output) pixel, physical place, original and result values."""
+        self._cursor = (x, y)
         source, geometry = self.document.source, self.document.view_geometry()
         col, row = int(np.floor(x)), int(np.floor(y))
         if source is None or geometry is None or not (0 <= col < geometry.cols and 0 <= row < geometry.rows):

@@ -66,6 +66,20 @@ def test_value_under_the_cursor_is_in_hounsfield_units_for_a_slice(qtbot, window
         "the pixel's centre in mm from the image's corner, from PixelSpacing"
 
 
+def test_the_value_readout_follows_the_slice_and_clears_for_another_image(qtbot, window, series_folder, tmp_path):
+    open_folder(qtbot, window, series_folder)
+    window._show_value(7.5, 5.5)
+    first = window.status.value_label.text()
+    next_slice(qtbot, window, lambda: window.slices.step(2))
+    source = window.document.source
+    expected = int(round(float(source.to_physical(source.pixels[5, 7, 0]))))
+    assert f"original {expected} HU" in window.status.value_label.text() != first, "read again on the new slice"
+    photo = tmp_path / "photo.png"
+    PILImage.fromarray(np.full((20, 30, 3), 128, np.uint8)).save(photo)
+    open_image(qtbot, window, photo)
+    assert window.status.value_label.text() == "", "no value of the previous image stays"
+
+
 def test_presets_auto_and_header_are_undoable_stack_edits(qtbot, window, series_folder):
     open_folder(qtbot, window, series_folder)
     controls, document = window.window_level, window.document
