@@ -181,6 +181,8 @@ def test_a_source_size_reference_follows_the_crop_and_a_wrong_size_one_says_why(
     window.document.set_reference(Image(np.zeros((40, 50, 3), np.float32)), None)
     message = window.metrics_panel.problem.text()
     assert "50x40" in message and not window.metrics_panel.problem.isHidden()
+    wait_rendered(qtbot, window)
+    assert window.metrics_panel.heading.text() == "Reference loaded, not measured:"
 
 
 def test_a_dicom_distance_keeps_its_length_in_mm_after_a_2x_resize(qtbot, window, ct_path):
