@@ -144,6 +144,8 @@ class MainWindow(QMainWindow):
 
     def _add_docks(self) -> None:
         self.history_view = history = QUndoView(self.document.undo_stack)
+        history.setWordWrap(True)  # long entries ("Change Restore old photo (CNN): Detector sensitivity…") wrap
+        history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.docks: dict[str, QDockWidget] = {}
         for name, title, widget, area in (
                 ("histogram", "Histogram", self.histogram_panel, Qt.DockWidgetArea.RightDockWidgetArea),

@@ -107,3 +107,18 @@ def test_a_step_limit_from_the_dialog_applies_and_is_remembered(qtbot, window):
     assert EditorSettings().undo_limits() == (3, 512)
     show_blank(window)
     assert window.history_view.emptyLabel() == "Opened image"
+
+
+def test_a_long_entry_wraps_instead_of_needing_a_sideways_scroll(qtbot, window):
+    show_blank(window)
+    doc = window.document
+    doc.push(AddStepCommand(doc.stack, "restore", {}))
+    doc.push(change_params_command(doc.stack, doc.stack.snapshot()[0], {"sensitivity": 0.7, "grow": 2.0}))
+    view = window.history_view
+    view.resize(220, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    last = view.model().index(view.model().rowCount() - 1, 0)
+    assert "Detector sensitivity, Grow mask" in last.data()
+    assert view.visualRect(last).height() > view.visualRect(view.model().index(0, 0)).height(), "wrapped"
+    assert view.horizontalScrollBar().maximum() == 0
