@@ -48,6 +48,9 @@ def _iter_chunks(data: bytes, path: Path):
         if position + 12 > len(data):
             raise ImageReadError(path, "PNG file is truncated (a chunk header is cut off); re-copy or re-export it")
         length, name = struct.unpack_from(">I4s", data, position)
+        if not name.isalpha():  # chunk types are four ASCII letters
+            raise ImageReadError(path, "PNG data is damaged after its signature (no valid chunk where one must "
+                                 "start): it is not a whole PNG image; re-copy or re-export it")
         end = position + 12 + length
         if end > len(data):
             raise ImageReadError(path, f"PNG file is truncated inside the {name.decode('latin-1')!r} chunk; "

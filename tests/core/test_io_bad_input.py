@@ -73,6 +73,12 @@ def test_damaged_png_chunk_is_reported(tmp_path):
     expect_error(tmp_path / "bitflip.png", ImageReadError, "damaged (CRC mismatch)")
 
 
+def test_garbage_after_a_png_signature_is_not_called_a_chunk(tmp_path):
+    path = tmp_path / "corrupt.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + np.random.default_rng(5).integers(0, 256, 200, dtype=np.uint8).tobytes())
+    expect_error(path, ImageReadError, "damaged after its signature")
+
+
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif", ".dat"])
 def test_random_bytes(tmp_path, suffix):
     path = tmp_path / f"noise{suffix}"
