@@ -5,17 +5,20 @@ weights ``models/detect/``) returns a damage probability for every pixel of the
 scan at its own resolution, in tiles through the inference engine. It runs on
 the scan and on its mirror image, and a pixel's probability is the geometric
 mean of the two answers, so a picture structure that looks like damage only
-one way round is not marked. There are two sets of weights: the colour
-weights, and gray weights trained on gray scans only, where damage differs
+one way round is not marked. There are three sets of weights: the colour
+weights (:data:`MODEL_NAME`, five levels deep: a view about 300 px wide, so a
+mast or a lamp post is seen with the sail or the lamp it holds), gray weights
+trained on gray scans only (:data:`GRAY_MODEL_NAME`), where damage differs
 from the picture in lightness alone (the colour weights lean on the tone of
-damage and find about half of it on gray scans). A gray scan
+damage and find about half of it on gray scans), and the coarse colour
+weights (:data:`COARSE_MODEL_NAME`, four levels). A gray scan
 (:func:`is_gray`) runs through the gray weights, any other through the colour
 weights. Torn and missing corners and edges are often wider than the
-network's view (about 150 px), so a second, coarse pass runs on the scan
+network's view, so a second, coarse pass runs on the scan
 reduced to :data:`COARSE_SIDE` pixels, where a whole tear fits in view; of
 that pass only large regions that touch the print's edge are kept
 (:func:`torn_edges`), since at that scale fine picture detail can look like
-cracks. That pass asks both sets of weights, each on the reduced scan and its
+cracks. That pass asks the coarse colour weights and the gray weights, each on the reduced scan and its
 mirror image (:func:`coarse_probability`), the gray weights on the reduced
 scan made gray: the two rarely imagine the same tear in a flat patch at the
 border, and a real tear shows in both. On a colour scan it takes the geometric
@@ -23,7 +26,10 @@ mean of their answers (the colour weights also see the tone of a tear, which
 the gray weights cannot), or the colour weights' answer over a tear they are
 all but certain of (:func:`certain_tears`: a white corner torn from a pale
 print differs from it in tone, not in lightness); on a gray scan, where both
-see lightness alone, the smaller answer. The editable mask is that
+see lightness alone, the smaller answer. (The deeper colour weights see the
+whole reduced scan at once and are certain of white patches at the border of
+real photos; the rule is calibrated on the four-level ones, which the coarse
+pass keeps.) The editable mask is that
 probability above a threshold set by the *sensitivity* (0.5 is the network's
 own decision boundary; higher finds fainter damage and marks more), grown by
 a pixel or two so the fill also covers the soft rim of each defect.
@@ -54,7 +60,11 @@ from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.learned.engine import check_pixels, load_network, run_network, sub_progress
 
 MODEL_NAME = "detect"
+"""The colour weights of the full-resolution pass."""
+COARSE_MODEL_NAME = "detect_coarse"
+"""The colour weights of the coarse pass (:func:`torn_edges`)."""
 GRAY_MODEL_NAME = "detect_gray"
+"""The gray weights: the full-resolution pass of gray scans, and the coarse pass's second opinion."""
 GRAY_SPREAD = 3.5 / 255.0
 """Largest difference between a pixel's channels that still counts as gray: up to 3 levels of 8 bits, as rounding
 and JPEG leave in a gray picture saved in colour."""
@@ -138,7 +148,7 @@ def damage_probability(
     tile : int, optional
         Tile side; default from the device's memory budget.
     network : nn.Module, optional
-        A loaded detector (evaluation of a training checkpoint) in place of the
+        A loaded detector (evaluation of a training checkpoint) in place of both
         colour weights; also in place of the gray weights unless ``gray_network`` is given.
     gray_network : nn.Module, optional
         A loaded detector in place of the gray weights.
@@ -166,9 +176,12 @@ def damage_probability(
     source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
     gray = is_gray(source) if gray is None else gray
     small = coarse_copy(source)
-    colour_weights = gray_weights = None
-    if small is not None or not gray:
+    colour_weights = coarse_weights = gray_weights = None
+    if not gray:
         colour_weights, device = load_network(MODEL_NAME, device=device, should_stop=should_stop, network=network)
+    if small is not None:
+        coarse_weights, device = load_network(COARSE_MODEL_NAME, device=device, should_stop=should_stop,
+                                              network=network)
     if small is not None or gray:
         gray_weights, device = load_network(GRAY_MODEL_NAME, device=device, should_stop=should_stop,
                                             network=network if gray_network is None else gray_network)
@@ -191,7 +204,7 @@ def damage_probability(
     np.sqrt(np.maximum(probability, 0.0, out=probability), out=probability)
     if small is not None:
         small_gray = np.ascontiguousarray(small.mean(axis=2, keepdims=True, dtype=np.float32))
-        coarse = coarse_probability(small, lambda image: detect(colour_weights, image, None))
+        coarse = coarse_probability(small, lambda image: detect(coarse_weights, image, None))
         second = coarse_probability(small_gray, lambda image: detect(gray_weights, image, None))
         if gray:
             both = np.minimum(coarse, second)

@@ -154,6 +154,12 @@ MODELS: dict[str, ModelSpec] = {
     ),
     "detect": ModelSpec(
         arch="DamageUNet",
+        args={"channels": 3, "widths": [16, 32, 64, 128, 256], "blocks": [1, 1, 2, 2, 1]},
+        weights="detect/detect-119aa46f.safetensors",
+        sha256="119aa46f617dfadd3fbfd700953d46c8e00a7f41760441f7b24b1a9bc0e8fea8",
+    ),
+    "detect_coarse": ModelSpec(
+        arch="DamageUNet",
         args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
         weights="detect/detect-3295542e.safetensors",
         sha256="3295542e78de0ed7603a105acf3ce150c8a50b2ae67d76674cd14253488a8e1d",

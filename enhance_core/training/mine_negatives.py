@@ -44,7 +44,9 @@ import torch
 
 from enhance_core.learned.archs.damage_unet import DamageUNet
 from enhance_core.learned.damage import coarse_copy, coarse_probability, torn_edges
-from enhance_core.learned.registry import build, get_spec, load_model
+from enhance_core.errors import ModelError
+from enhance_core.learned.registry import build, load_model
+from enhance_core.learned.weights import metadata_args, read_expected_sha256, read_weights
 from enhance_core.training.checkpoints import load_init_state
 from enhance_core.training.damage_synth import damage_photo
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
@@ -100,14 +102,19 @@ def mine(images: list[np.ndarray], model: torch.nn.Module, *, max_points: int = 
 def load_detector(path: Path | None, *, gray: bool = False) -> torch.nn.Module:
     """The detector to mine with: a training ``ckpt.pt``, exported ``.safetensors`` weights, or (None) the shipped one.
 
-    Exported weights need their ``.sha256`` file beside them and the shipped
-    detector's architecture. With ``gray``, the shipped one is the gray weights.
+    Exported weights need their ``.sha256`` file beside them; their metadata
+    names the network's size. With ``gray``, the shipped one is the gray
+    weights, else the full-resolution colour weights.
     """
     if path is None:
         return load_model("detect_gray" if gray else "detect", device="cpu")
     if path.suffix != ".safetensors":
         return network_from_checkpoint(path)
-    model = build("DamageUNet", get_spec("detect").args)
+    try:
+        _, metadata = read_weights(path, sha256=read_expected_sha256(path))
+        model = build("DamageUNet", metadata_args(metadata, path))
+    except ModelError as error:
+        raise SystemExit(f"cannot mine with {path}: {error}") from None
     model.load_state_dict(load_init_state(path), strict=True)
     return model.eval().requires_grad_(False)
 

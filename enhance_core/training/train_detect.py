@@ -44,13 +44,16 @@ is :mod:`enhance_core.training.loop`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from enhance_core.learned.archs.damage_unet import DamageUNet
+from enhance_core.learned.archs.inpaint_unet import ResBlock
 from enhance_core.learned.damage import COARSE_SIDE
 from enhance_core.restoration.scoring import DetectionCounts, count_detections
 from enhance_core.training import loop
@@ -271,6 +274,42 @@ def validate(model: DamageUNet, samples: list) -> dict[str, float]:
             "marked_clean_pct": round(100 * float(np.mean(marked_clean)), 4)}
 
 
+def load_init(model: DamageUNet, state: dict[str, torch.Tensor]) -> None:
+    """Put ``init`` weights into ``model``; weights of a network one level shallower are grown to it.
+
+    Grown, the shallower network's bottleneck becomes ``model``'s deepest
+    encoder level, and the new level below it starts silent: its
+    up-convolution and the last convolution of each of its decoder blocks are
+    zero, so ``model`` first answers exactly as the shallower network did and
+    training teaches the new level what a view twice as wide adds.
+
+    Raises
+    ------
+    ValueError
+        ``state`` fits neither ``model`` nor a network one level shallower.
+    """
+    try:
+        model.load_state_dict(state, strict=True)
+        return
+    except RuntimeError as error:
+        mismatch = str(error).splitlines()[0]
+    deepest = len(model.encoders) - 1
+    grown = {(f"encoders.{deepest}.{key.removeprefix('bottleneck.')}" if key.startswith("bottleneck.") else key): value
+             for key, value in state.items()}
+    new_level = ("bottleneck.", f"downs.{deepest}.", f"ups.{deepest}.", f"decoders.{deepest}.")
+    own = model.state_dict()
+    expected = {key for key in own if not key.startswith(new_level)}
+    if set(grown) != expected or any(grown[key].shape != own[key].shape for key in expected):
+        raise ValueError(f"its network differs from the config's, and is not one level shallower ({mismatch})")
+    model.load_state_dict(grown, strict=False)
+    silent = [*model.ups[deepest].parameters()]
+    for block in cast(nn.Sequential, model.decoders[deepest]):
+        silent += cast(ResBlock, block).body[-1].parameters()
+    with torch.no_grad():
+        for tensor in silent:
+            tensor.zero_()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     cfg, args = loop.parse_config(__doc__, DEFAULTS, argv)
@@ -294,6 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         make_batch=lambda rng: make_batch(pictures, cfg, rng, mined, len(train) if extra else None),
         loss=lambda model, batch: detection_loss(model(batch[0]), batch[1], batch[2], cfg["dice"]),
         validate=lambda model: validate(model, samples),
+        load_init=load_init,
     )
     loop.run(cfg, task, until=args.until)
 

@@ -13,6 +13,7 @@ from enhance_core.errors import ModelError, ParameterError
 from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image, ImageMeta
 from enhance_core.learned import damage, registry
+from enhance_core.learned.archs.damage_unet import DamageUNet
 from enhance_core.learned.damage import damage_mask, threshold_for
 from enhance_core.masks import Mask, Stroke
 from enhance_core.restoration.scoring import count_detections
@@ -250,6 +251,26 @@ def test_a_missing_or_foreign_mined_file_says_how_to_make_it(tmp_path):
     assert train_detect.load_mined(str(tmp_path / "older.npz"), 4).coarse == [], "files mined before coarse passes"
 
 
+def test_weights_one_level_shallower_grow_into_a_deeper_detector_that_answers_the_same():
+    torch.manual_seed(0)
+    shallow = DamageUNet(widths=(4, 8, 16), blocks=(1, 1, 2)).eval()
+    deep = DamageUNet(widths=(4, 8, 16, 32), blocks=(1, 1, 2, 1))
+    train_detect.load_init(deep, shallow.state_dict())
+    picture = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.allclose(deep.eval()(picture), shallow(picture), atol=1e-6)
+    loss = deep.train()(picture).square().mean()
+    loss.backward()
+    assert deep.ups[-1].weight.grad.abs().sum() > 0, "the new level learns from the first step"
+    same = DamageUNet(widths=(4, 8, 16, 32), blocks=(1, 1, 2, 1))
+    train_detect.load_init(same, deep.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(same.state_dict().values(), deep.state_dict().values()))
+    with pytest.raises(ValueError, match="not one level shallower"):
+        train_detect.load_init(DamageUNet(widths=(4, 8, 16, 32, 64), blocks=(1, 1, 2, 1, 1)), shallow.state_dict())
+    with pytest.raises(ValueError, match="not one level shallower"):
+        train_detect.load_init(DamageUNet(widths=(4, 8, 32, 64), blocks=(1, 1, 2, 1)), shallow.state_dict())
+
+
 def test_tolerant_scoring_forgives_a_one_pixel_offset_but_not_a_miss():
     truth = np.zeros((40, 40), bool)
     truth[20, 5:35] = True
@@ -408,6 +429,31 @@ def test_gray_scans_run_through_the_gray_weights_and_colour_scans_through_the_co
     assert np.allclose(found_colour, 1 / (1 + np.exp(3.0)), atol=1e-2)
     one_channel = damage.damage_probability(scan[..., :1], device="cpu", network=colour, gray_network=gray)
     assert np.allclose(one_channel, found_gray)
+
+
+def test_the_full_resolution_pass_of_a_colour_scan_uses_the_colour_weights_and_the_coarse_pass_its_own(monkeypatch):
+    seen: list[tuple[str, int]] = []
+
+    class Recording(_SureDetector):
+        def __init__(self, name: str) -> None:
+            super().__init__(-3.0)
+            self.name = name
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append((self.name, x.shape[-1]))
+            return super().forward(x)
+
+    monkeypatch.setattr(damage, "load_network", lambda name, **kwargs: (Recording(name), "cpu"))
+    colour = np.zeros((500, 700, 3), np.float32)
+    colour[..., 0] = 0.5
+    damage.damage_probability(colour, device="cpu")
+    full = {name for name, cols in seen if cols > damage.COARSE_SIDE + 32}
+    coarse = {name for name, cols in seen if cols <= damage.COARSE_SIDE + 32}
+    assert full == {damage.MODEL_NAME} and coarse == {damage.COARSE_MODEL_NAME, damage.GRAY_MODEL_NAME}
+    seen.clear()
+    damage.damage_probability(colour[..., :1], device="cpu")
+    assert {name for name, cols in seen if cols > damage.COARSE_SIDE + 32} == {damage.GRAY_MODEL_NAME}
+    assert damage.MODEL_NAME not in {name for name, _ in seen}, "a gray scan never loads the full colour weights"
 
 
 def test_a_given_network_alone_stands_in_for_both_sets_of_weights():
@@ -576,19 +622,21 @@ def test_mining_reads_exported_weights_as_the_shipped_detector():
     exported = load_detector(registry.weights_path("detect"))
     shipped = load_detector(None)
     gray = load_detector(None, gray=True)
-    x = torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         assert torch.allclose(exported(x), shipped(x), atol=1e-3)
         assert torch.allclose(load_detector(registry.weights_path("detect_gray"))(x), gray(x), atol=1e-3)
         assert not torch.allclose(gray(x), shipped(x), atol=1e-3), "--gray mines the gray weights"
+    assert (shipped.multiple, load_detector(registry.weights_path("detect_coarse")).multiple) == (32, 16), \
+        "exported weights are built with the depth their metadata names"
 
 
 def test_tiny_detector_gives_a_probability_per_pixel(tiny_detector, monkeypatch, tmp_path):
     folder, spec = tiny_detector
     shutil.copytree(folder, tmp_path / "models")
     monkeypatch.setenv(registry.MODELS_ENV, str(tmp_path / "models"))
-    monkeypatch.setitem(registry.MODELS, "detect", spec)
-    monkeypatch.setitem(registry.MODELS, "detect_gray", spec)
+    for name in ("detect", "detect_coarse", "detect_gray"):
+        monkeypatch.setitem(registry.MODELS, name, spec)
     registry.clear_cache()
     try:
         for scan in (synthetic_rgb(50, 70)[..., :1], synthetic_rgb(50, 70)):
