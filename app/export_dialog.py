@@ -150,13 +150,18 @@ class ExportDialog(QDialog):
         self.resize(560, 360)
 
     def _default_path(self) -> Path:
-        """``<name>_edited.jpg`` beside the source (or in the last export folder); ``.png`` for DICOM (lossless).
+        """``<name>_edited.jpg`` beside the source (or in the last export folder), in a name no file has yet.
 
-        A name no file has yet: ``-2``, ``-3``... are added while one does.
+        Lossless where the source holds more than 8 bits: ``.png`` for DICOM,
+        and a 16-bit TIFF or PNG master keeps its format and depth.
+        ``-2``, ``-3``... are added while the name is taken.
         """
         source = self.document.source_path or Path.home() / "image.png"
         folder = self.settings.last_folder("export") or str(source.parent)
-        return free_path(Path(folder) / f"{source.stem}_edited{'.png' if self.is_dicom else '.jpg'}")
+        meta = self.source.meta
+        suffix = (".png" if self.is_dicom
+                  else {"TIFF": ".tif", "PNG": ".png"}.get(meta.format, ".jpg") if meta.bit_depth > 8 else ".jpg")
+        return free_path(Path(folder) / f"{source.stem}_edited{suffix}")
 
     def _browse(self) -> None:
         name, _ = QFileDialog.getSaveFileName(self, "Export as", self.path.text(),

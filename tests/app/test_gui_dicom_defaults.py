@@ -1,4 +1,5 @@
-"""GUI: DICOM sources export to 16-bit PNG by default, and the noise indicator says its unit (HU for CT)."""
+"""GUI: DICOM sources export to 16-bit PNG and 16-bit masters to their own format by default; the noise
+indicator says its unit (HU for CT)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,21 @@ def test_a_photo_still_exports_to_jpeg_by_default(qtbot, window, photo_path):
     open_image(qtbot, window, photo_path)
     dialog = open_dialog(qtbot, window)
     assert dialog.path.text().endswith("photo_edited.jpg") and dialog.bit_depth.currentData() == 8
+    dialog.reject()
+
+
+def test_a_16_bit_tiff_master_exports_to_16_bit_tiff_by_default(qtbot, window, tmp_path):
+    import numpy as np
+
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.io import write_image
+
+    master = write_image(Image(np.full((40, 60, 3), 0.3, np.float32), meta=ImageMeta(bit_depth=16)),
+                         tmp_path / "master.tif")
+    open_image(qtbot, window, master)
+    dialog = open_dialog(qtbot, window)
+    assert dialog.path.text().endswith("master_edited.tif") and dialog.format.currentText() == "TIFF"
+    assert dialog.bit_depth.currentData() == 16
     dialog.reject()
 
 
