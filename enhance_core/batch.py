@@ -155,15 +155,17 @@ def index_by_stem(folder: Path, *, what: str) -> dict[str, list[Path]]:
     return index
 
 
-def shared_stems(inputs: Sequence[Path]) -> dict[Path, Path]:
-    """Inputs whose stem another input has too (regardless of case), each mapped to one such other input.
+def shared_stems(inputs: Sequence[Path], *, ignore_case: bool = False) -> dict[Path, Path]:
+    """Inputs whose stem another input has too, each mapped to one such other input.
 
     Files paired by stem with a mask or a reference (``--mask-dir``,
-    ``--reference-dir``, ``detect-dust``) cannot be told apart when they share it.
+    ``--reference-dir``) cannot be told apart when they share it; masks
+    written by stem (``detect-dust``) collide on a case-insensitive disk when
+    the stems differ in case alone (``ignore_case``).
     """
     groups: dict[str, list[Path]] = {}
     for path in inputs:
-        groups.setdefault(path.stem.lower(), []).append(path)
+        groups.setdefault(path.stem.lower() if ignore_case else path.stem, []).append(path)
     return {path: next(other for other in group if other != path)
             for group in groups.values() if len(group) > 1 for path in group}
 

@@ -22,6 +22,7 @@ is whose. A bad file is reported and skipped; the exit status is then 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -62,12 +63,12 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.grow <= 10.0:
         raise ParameterError(f"--grow must lie between 0 and 10 pixels, got {args.grow}")
     inputs = collect_inputs(args.inputs)
-    mask_folder = args.output.resolve()
-    mixed = next((source for source in inputs if source.resolve().parent == mask_folder), None)
+    mixed = next((source for source in inputs if _same_folder(source.absolute().parent, args.output)), None)
     if mixed is not None:
         raise ParameterError(f"the mask folder {args.output} holds the scan {mixed}: masks are named after their "
                              "scan's stem and would replace or mix with the scans; give -o a folder of its own")
-    sharing = shared_stems(inputs)
+    sharing = shared_stems(inputs, ignore_case=True)
+    scans = {_file_id(source) for source in inputs}
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -80,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
                 raise ParameterError(f"{source} shares the stem {source.stem!r} with {sharing[source]}: both masks "
                                      f"would be {target} and 'apply --mask-dir' could not tell whose it is; "
                                      "rename one of the scans or detect them into separate mask folders")
+            if target.exists() and _file_id(target) in scans:
+                raise ParameterError(f"{target} is one of the scans; a mask must not replace it: give -o a folder "
+                                     "of its own")
             if target.exists() and not args.overwrite:
                 raise ParameterError(f"{target} already exists; pass --overwrite to replace it")
             image = read_image(source)
@@ -93,3 +97,17 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
     print(f"done: {len(inputs) - failed} of {len(inputs)} mask(s) written to {args.output}")
     return 1 if failed else 0
+
+
+def _same_folder(first: Path, second: Path) -> bool:
+    """Whether two paths name the same existing folder (links and letter case as the file system sees them)."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    """The device and inode of the file ``path`` names (a link: of the file it points to)."""
+    status = path.stat()
+    return status.st_dev, status.st_ino

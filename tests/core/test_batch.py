@@ -101,14 +101,19 @@ def test_mask_file_and_mask_dir(folder, tmp_path) -> None:
 
 
 def test_inputs_that_share_a_stem_are_refused_when_paired_by_stem(folder, tmp_path) -> None:
-    save(folder / "B.png", photo(3))
+    save(folder / "b.png", photo(3))
+    save(folder / "C.png", photo(4))
     steps = (make_item("negative"),)
     (tmp_path / "masks").mkdir()
     inputs = collect_inputs([folder])
     for option in ({"mask_dir": tmp_path / "masks"}, {"reference_dir": tmp_path / "masks"}):
-        with pytest.raises(ParameterError, match=r"2 inputs share a stem.*B\.png and .*b\.jpg.*rename"):
+        with pytest.raises(ParameterError, match=r"2 inputs share a stem.*b\.jpg and .*b\.png.*rename"):
             plan_batch(inputs, steps, tmp_path / "out", **option)
-    assert [t.output.name for t in plan_batch(inputs, steps, tmp_path / "out")] == ["B.png", "a.png", "b.jpg", "c.tif"]
+    apart = [path for path in inputs if path.name != "b.png"]
+    assert len(plan_batch(apart, steps, tmp_path / "out", mask_dir=tmp_path / "masks")) == 4, \
+        "C.png and c.tif pair with masks of their own stems"
+    assert [t.output.name for t in plan_batch(inputs, steps, tmp_path / "out")] == [
+        "C.png", "a.png", "b.jpg", "b.png", "c.tif"]
 
 
 def test_parallel_workers_give_the_same_files(folder, tmp_path) -> None:

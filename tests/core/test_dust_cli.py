@@ -53,6 +53,13 @@ def test_masks_never_replace_or_mix_with_the_scans(tmp_path, capsys, bright_dete
         err = capsys.readouterr().err
         assert "holds the scan" in err and "folder of its own" in err
     assert read_image(folder / "scan.png").pixels.shape == (32, 40, 3), "the scan is untouched"
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "scan.png").symlink_to(folder / "scan.png")
+    assert main(["detect-dust", "--overwrite", "-o", str(linked), str(linked)]) == 2, "a link to a scan is a scan"
+    assert main(["detect-dust", "--overwrite", "-o", str(linked), str(folder)]) == 1
+    assert "is one of the scans" in capsys.readouterr().err
+    assert read_image(folder / "scan.png").pixels.shape == (32, 40, 3) and (linked / "scan.png").is_symlink()
 
 
 def test_scans_that_share_a_stem_get_no_mask_and_the_rest_do(tmp_path, capsys, bright_detector):
