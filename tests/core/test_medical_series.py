@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from pydicom.data import get_testdata_file
@@ -53,6 +54,9 @@ def test_empty_folder_and_folder_without_dicom_say_so(tmp_path):
     (tmp_path / "scan1.png").write_bytes(b"not read")
     (tmp_path / "scan2.TIF").write_bytes(b"not read")
     with pytest.raises(DicomSeriesError, match=r"no DICOM series but 2 picture file\(s\) such as scan1\.png.*Open"):
+        open_series(tmp_path)
+    (tmp_path / "slice1.dcm").write_bytes(Path(get_testdata_file("CT_small.dcm")).read_bytes()[:400])
+    with pytest.raises(DicomSeriesError, match=r"none of its 4 file\(s\) is a readable DICOM image; .*slice1\.dcm"):
         open_series(tmp_path)
 
 
