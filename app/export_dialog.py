@@ -22,6 +22,7 @@ writes the slice's own values at their own size.
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from pathlib import Path
 
@@ -44,6 +45,14 @@ from enhance_core.medical.windows import stack_window
 FULL_RANGE_FORMATS = ("PNG", "TIFF")
 FORMATS = (("JPEG", ".jpg"), ("PNG", ".png"), ("TIFF", ".tif"), ("WEBP", ".webp"), ("BMP", ".bmp"))
 LOSSY = ("JPEG", "WEBP")
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    """Whether two existing paths name one file (links, hard links and letter case as the disk sees them)."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
 
 
 def free_path(path: Path) -> Path:
@@ -82,6 +91,8 @@ class ExportDialog(QDialog):
         self.sized_results = SizedResults()
         self.written: Path | None = None
         self._write_when_ready = False
+        self._confirmed: Path | None = None
+        """The existing file the user agreed to replace (asked once, also while the render finishes)."""
         self.is_dicom = self.source.meta.dicom is not None
         self.path = QLineEdit(str(self._default_path()))
         browse = QPushButton("Browse…")
@@ -152,8 +163,8 @@ class ExportDialog(QDialog):
     def _default_path(self) -> Path:
         """``<name>_edited.jpg`` beside the source (or in the last export folder), in a name no file has yet.
 
-        Lossless where the source holds more than 8 bits: ``.png`` for DICOM,
-        and a 16-bit TIFF or PNG master keeps its format and depth.
+        ``.png`` for DICOM (lossless), and a TIFF or PNG master of more than
+        8 bits keeps its format and depth; any other source gets JPEG.
         ``-2``, ``-3``... are added while the name is taken.
         """
         source = self.document.source_path or Path.home() / "image.png"
@@ -255,16 +266,18 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         path = Path(self.path.text()).expanduser()
         source = self.document.source_path  # the source itself is refused by the write, not offered
-        if not self._write_when_ready and path.is_file() and (source is None or path.resolve() != source.resolve()):
+        if path != self._confirmed and path.is_file() and (source is None or not _same_file(path, source)):
             answer = self.reporter.choose(self, "Export", f"{path} already exists. Replace it, or write the "
                                           f"export beside it as {free_path(path).name}?",
                                           ("Keep Both", "Replace", "Cancel"))
             if answer == "Cancel":
+                self._write_when_ready = False
                 self.export_button.setEnabled(True)
                 return
             if answer == "Keep Both":
                 path = free_path(path)
                 self.path.setText(str(path))
+            self._confirmed = path
         if self.rendered is None and not self.writes_full_range():
             self._write_when_ready = True
             self.estimate.setText("The export starts as soon as the full-resolution render is done…")

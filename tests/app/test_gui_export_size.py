@@ -133,3 +133,17 @@ def test_a_free_path_adds_a_number_while_the_name_is_taken(tmp_path):
     (tmp_path / "a.jpg").touch()
     (tmp_path / "a-2.jpg").touch()
     assert free_path(tmp_path / "a.jpg") == tmp_path / "a-3.jpg"
+
+
+def test_a_name_changed_while_the_render_finishes_is_asked_about_too(qtbot, open_dialog, tmp_path):
+    dialog = open_dialog(save_png(synthetic_photo(60, 80), tmp_path / "scan.png"))
+    (tmp_path / "taken.jpg").write_text("keep me")
+    dialog.rendered = None
+    dialog.path.setText(str(tmp_path / "free.jpg"))
+    dialog.export()
+    assert dialog.reporter.questions == [], "nothing to replace yet"
+    dialog.path.setText(str(tmp_path / "taken.jpg"))
+    dialog.reporter.choices = ["Cancel"]
+    dialog.export()
+    assert "already exists" in dialog.reporter.questions[-1] and (tmp_path / "taken.jpg").read_text() == "keep me"
+    dialog.reject()
