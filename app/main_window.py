@@ -215,6 +215,7 @@ class MainWindow(QMainWindow):
         self.slices.message.connect(lambda text: status.showMessage(text, 10000))
         doc.source_replaced.connect(self._on_image_changed)
         doc.source_replaced.connect(self._show_value_again)
+        self.renders.frame_ready.connect(self._show_value_again)
         doc.stack_changed.connect(self._show_noise_unit)
         doc.stack_changed.connect(self._show_size)
         doc.selection_changed.connect(self._show_size)
@@ -402,8 +403,8 @@ class MainWindow(QMainWindow):
         self._cursor = None
         self.status.value_label.setText("")
 
-    def _show_value_again(self) -> None:
-        """Read the values under the cursor again: another slice of the series is shown in the same place."""
+    def _show_value_again(self, *args: object) -> None:
+        """Read the values under the cursor again: another slice shown in the same place, or a new frame."""
         if self._cursor is not None:
             self._show_value(*self._cursor)
 

@@ -132,6 +132,7 @@ class MetricsPanel(QWidget):
         self.problem.setText(message)
         self.problem.setVisible(bool(message))
         if message:
+            self._report = None  # a later unit change must not bring back the report without the reference
             self.heading.setText("Reference loaded, not measured:")
             self.table.setRowCount(0)
             self.exact_button.setEnabled(False)

@@ -178,11 +178,16 @@ def test_a_source_size_reference_follows_the_crop_and_a_wrong_size_one_says_why(
     report = window.metrics.latest
     assert report.scores["original"]["mse"] == pytest.approx(0.0, abs=1e-9)
     assert window.metrics_panel.problem.isHidden()
+    with qtbot.waitSignal(window.metrics.report, timeout=20000,
+                          check_params_cb=lambda report: not report.with_reference):
+        window.document.set_reference(None, None)
     window.document.set_reference(Image(np.zeros((40, 50, 3), np.float32)), None)
     message = window.metrics_panel.problem.text()
     assert "50x40" in message and not window.metrics_panel.problem.isHidden()
     wait_rendered(qtbot, window)
     assert window.metrics_panel.heading.text() == "Reference loaded, not measured:"
+    window.metrics_panel.set_noise_unit(1500.0, "HU")
+    assert window.metrics_panel.heading.text() == "Reference loaded, not measured:", "no earlier report comes back"
 
 
 def test_a_dicom_distance_keeps_its_length_in_mm_after_a_2x_resize(qtbot, window, ct_path):

@@ -74,6 +74,9 @@ def test_the_value_readout_follows_the_slice_and_clears_for_another_image(qtbot,
     source = window.document.source
     expected = int(round(float(source.to_physical(source.pixels[5, 7, 0]))))
     assert f"original {expected} HU" in window.status.value_label.text() != first, "read again on the new slice"
+    shown = window.status.value_label.text()
+    window._show_value(7.5, 5.5)
+    assert window.status.value_label.text() == shown, "the display value is the new slice's frame's"
     photo = tmp_path / "photo.png"
     PILImage.fromarray(np.full((20, 30, 3), 128, np.uint8)).save(photo)
     open_image(qtbot, window, photo)
