@@ -6,8 +6,8 @@ scan at its own resolution, in tiles through the inference engine. It runs on
 the scan and on its mirror image, and a pixel's probability is the geometric
 mean of the two answers, so a picture structure that looks like damage only
 one way round is not marked. There are three sets of weights: the colour
-weights (:data:`MODEL_NAME`, five levels deep: a view about 300 px wide, so a
-mast or a lamp post is seen with the sail or the lamp it holds), gray weights
+weights (:data:`MODEL_NAME`, five levels deep: a view about 300 px wide, twice
+the others'), gray weights
 trained on gray scans only (:data:`GRAY_MODEL_NAME`), where damage differs
 from the picture in lightness alone (the colour weights lean on the tone of
 damage and find about half of it on gray scans), and the coarse colour

@@ -222,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--detector", type=Path,
-                        help="detector training checkpoint, in place of both the colour and the gray weights "
-                             "unless --gray-detector is given (default: the shipped models)")
+                        help="detector training checkpoint, in place of the colour weights of both passes (the "
+                             "full-resolution and the coarse one) and of the gray weights unless --gray-detector is "
+                             "given (default: the shipped models)")
     parser.add_argument("--gray-detector", type=Path,
                         help="detector training checkpoint in place of the gray weights (default: the shipped one, "
                              "or --detector)")

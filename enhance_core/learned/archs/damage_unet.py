@@ -4,7 +4,7 @@ The network sees the scan after a lossless 2x2 pixel unshuffle (so a 1-pixel
 scratch keeps its full-resolution signature in the channels), works down its
 levels for context (four levels: about 150 pixels, enough to tell a catchlight
 in an eye or a letter from a speck of dust; five, as the shipped colour weights:
-about 300, enough to see the sail a mast holds), and returns one logit per
+about 300), and returns one logit per
 input pixel through a pixel shuffle. It is small on purpose: a 24-megapixel
 scan must be segmented in seconds on a CPU.
 """
