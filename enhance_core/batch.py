@@ -194,7 +194,8 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     would share an output name (or a file would take a subfolder's). Raises before any file is processed when
     an output would be an input, when both ``mask_file`` and ``mask_dir`` are
     given, when ``mask_file`` is not a readable image, when two inputs paired
-    by stem with ``mask_dir`` or ``reference_dir`` share a stem (:func:`shared_stems`), when ``quality`` is not
+    by stem with ``mask_dir`` or ``reference_dir`` share a stem (:func:`shared_stems`) or when one of those
+    folders holds several files for an input's stem, when ``quality`` is not
     1-100, when an output format cannot hold ``bit_depth``, or when ``device``
     is not available and a step is a learned filter. ``size`` resizes and
     sharpens each result for output (:mod:`enhance_core.export_size`).
@@ -238,15 +239,19 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         if output.resolve() in sources:
             raise ParameterError(f"the output {output} would overwrite the input {sources[output.resolve()]}; "
                                  "choose another -o folder")
-        mask = mask_file if mask_file is not None else _single(masks.get(source.stem))
-        tasks.append(FileTask(source, output, tuple(steps), mask, _single(references.get(source.stem)),
+        mask = mask_file if mask_file is not None else _single(masks.get(source.stem), "mask", mask_dir)
+        reference = _single(references.get(source.stem), "reference", reference_dir)
+        tasks.append(FileTask(source, output, tuple(steps), mask, reference,
                               bit_depth, quality, overwrite, device,
                               None if size is None or size.is_identity else size))
     return tasks
 
 
-def _single(paths: list[Path] | None) -> Path | None:
-    """The one match of a stem (the first when several share it)."""
+def _single(paths: list[Path] | None, what: str, folder: Path | None) -> Path | None:
+    """The one file of a stem in a mask or reference ``folder``; several for one stem is an error (which one?)."""
+    if paths and len(paths) > 1:
+        raise ParameterError(f"the {what} folder {folder} holds {len(paths)} files for the stem {paths[0].stem!r} "
+                             f"({', '.join(path.name for path in paths)}); keep one of them")
     return paths[0] if paths else None
 
 

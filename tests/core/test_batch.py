@@ -98,6 +98,9 @@ def test_mask_file_and_mask_dir(folder, tmp_path) -> None:
                        jobs=1, mask_required=True)
     assert [r.error is None for r in paired] == [False, True, False]
     assert "no mask with the stem 'a'" in paired[0].error
+    save(masks / "b.tif", mask)
+    with pytest.raises(ParameterError, match=r"mask folder .* holds 2 files for the stem 'b' \(b\.png, b\.tif\)"):
+        plan_batch(collect_inputs([folder]), steps, tmp_path / "again", mask_dir=masks)
 
 
 def test_inputs_that_share_a_stem_are_refused_when_paired_by_stem(folder, tmp_path) -> None:
