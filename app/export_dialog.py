@@ -22,7 +22,6 @@ writes the slice's own values at their own size.
 
 from __future__ import annotations
 
-import os
 from functools import partial
 from pathlib import Path
 
@@ -39,20 +38,12 @@ from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
 from enhance_core.export_size import OutputSize
 from enhance_core.image import Image
-from enhance_core.io import BIT_DEPTHS, default_bit_depth
+from enhance_core.io import BIT_DEPTHS, default_bit_depth, same_file
 from enhance_core.medical.windows import stack_window
 
 FULL_RANGE_FORMATS = ("PNG", "TIFF")
 FORMATS = (("JPEG", ".jpg"), ("PNG", ".png"), ("TIFF", ".tif"), ("WEBP", ".webp"), ("BMP", ".bmp"))
 LOSSY = ("JPEG", "WEBP")
-
-
-def _same_file(first: Path, second: Path) -> bool:
-    """Whether two existing paths name one file (links, hard links and letter case as the disk sees them)."""
-    try:
-        return os.path.samefile(first, second)
-    except OSError:
-        return False
 
 
 def free_path(path: Path) -> Path:
@@ -266,7 +257,7 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         path = Path(self.path.text()).expanduser()
         source = self.document.source_path  # the source itself is refused by the write, not offered
-        if path != self._confirmed and path.is_file() and (source is None or not _same_file(path, source)):
+        if path != self._confirmed and path.is_file() and (source is None or not same_file(path, source)):
             answer = self.reporter.choose(self, "Export", f"{path} already exists. Replace it, or write the "
                                           f"export beside it as {free_path(path).name}?",
                                           ("Keep Both", "Replace", "Cancel"))

@@ -22,7 +22,6 @@ is whose. A bad file is reported and skipped; the exit status is then 1.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -53,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     from enhance_core.batch import collect_inputs, shared_stems
     from enhance_core.image import Image, ImageMeta
-    from enhance_core.io import read_image, write_image
+    from enhance_core.io import read_image, same_file, write_image
     from enhance_core.learned.damage import detect_damage
 
     if args.output is None or not args.inputs:
@@ -63,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.grow <= 10.0:
         raise ParameterError(f"--grow must lie between 0 and 10 pixels, got {args.grow}")
     inputs = collect_inputs(args.inputs)
-    mixed = next((source for source in inputs if _same_folder(source.absolute().parent, args.output)), None)
+    mixed = next((source for source in inputs if same_file(source.absolute().parent, args.output)), None)
     if mixed is not None:
         raise ParameterError(f"the mask folder {args.output} holds the scan {mixed}: masks are named after their "
                              "scan's stem and would replace or mix with the scans; give -o a folder of its own")
@@ -97,14 +96,6 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
     print(f"done: {len(inputs) - failed} of {len(inputs)} mask(s) written to {args.output}")
     return 1 if failed else 0
-
-
-def _same_folder(first: Path, second: Path) -> bool:
-    """Whether two paths name the same existing folder (links and letter case as the file system sees them)."""
-    try:
-        return os.path.samefile(first, second)
-    except OSError:
-        return False
 
 
 def _file_id(path: Path) -> tuple[int, int]:

@@ -46,8 +46,8 @@ def default_bit_depth(meta: ImageMeta, format_name: str) -> int:
     return max(depth for depth in allowed if depth <= wanted)
 
 
-def _same_file(first: Path, second: Path) -> bool:
-    """Return whether two paths name the same file (existing or not)."""
+def same_file(first: Path, second: Path) -> bool:
+    """Return whether two paths name the same file or folder (existing or not; links and case as the disk sees them)."""
     try:
         return os.path.samefile(first, second)
     except OSError:
@@ -84,7 +84,7 @@ def _check_target(
     if refusal is not None:
         raise ImageWriteError(path, refusal)
     source = image.meta.source
-    if source is not None and not overwrite_source and _same_file(Path(source), path):
+    if source is not None and not overwrite_source and same_file(Path(source), path):
         raise ImageWriteError(
             path, "is the image's own source file; refusing to overwrite it. Save under another name, "
             "or pass overwrite_source=True to replace the original"

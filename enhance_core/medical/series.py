@@ -287,16 +287,16 @@ def scan_series(folder: str | PathLike[str], *, recursive: bool = False, progres
             unreadable.append((path, reason))
         if progress is not None:
             progress((number + 1) / len(files), f"read {number + 1} of {len(files)} headers")
-    pictures = [path for path in files if SUFFIX_FORMATS.get(path.suffix.lower(), "DICOM") != "DICOM"]
-    broken_dicom = [(path, reason) for path, reason in unreadable if path not in pictures]
-    if not groups and pictures and not broken_dicom:
-        raise DicomSeriesError(folder, f"holds no DICOM series but {len(pictures)} picture file(s) such as "
-                                       f"{pictures[0].name}: a folder opens as a DICOM series; open one picture "
-                                       "at a time (File ▸ Open, or drop the file), or process the folder with "
-                                       "'enhance-studio apply'")
-    unreadable = broken_dicom or unreadable
     if not groups:
-        broken = f"; {unreadable[0][0]}: {unreadable[0][1]}" if unreadable else ""
+        pictures = [path for path in files if SUFFIX_FORMATS.get(path.suffix.lower(), "DICOM") != "DICOM"]
+        picture_set = set(pictures)
+        damaged = [(path, reason) for path, reason in unreadable if path not in picture_set]
+        if pictures and not damaged:
+            raise DicomSeriesError(folder, f"holds no DICOM series but {len(pictures)} picture file(s) such as "
+                                           f"{pictures[0].name}: a folder opens as a DICOM series; open one picture "
+                                           "at a time (File ▸ Open, or drop the file), or process the folder with "
+                                           "'enhance-studio apply'")
+        broken = f"; {damaged[0][0]}: {damaged[0][1]}" if damaged else ""
         raise DicomSeriesError(folder, f"none of its {len(files)} file(s){where} is a readable DICOM image"
                                        f"{broken}; choose the folder that holds the series' .dcm files")
     result = []

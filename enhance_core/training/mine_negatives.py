@@ -47,7 +47,6 @@ from enhance_core.learned.damage import coarse_copy, coarse_probability, torn_ed
 from enhance_core.errors import ModelError
 from enhance_core.learned.registry import build, load_model
 from enhance_core.learned.weights import metadata_args, read_expected_sha256, read_weights
-from enhance_core.training.checkpoints import load_init_state
 from enhance_core.training.damage_synth import damage_photo
 from enhance_core.training.data import default_data_dir, list_images, load_uint8
 from enhance_core.training.export import network_from_checkpoint
@@ -111,11 +110,11 @@ def load_detector(path: Path | None, *, gray: bool = False) -> torch.nn.Module:
     if path.suffix != ".safetensors":
         return network_from_checkpoint(path)
     try:
-        _, metadata = read_weights(path, sha256=read_expected_sha256(path))
+        tensors, metadata = read_weights(path, sha256=read_expected_sha256(path))
         model = build("DamageUNet", metadata_args(metadata, path))
     except ModelError as error:
         raise SystemExit(f"cannot mine with {path}: {error}") from None
-    model.load_state_dict(load_init_state(path), strict=True)
+    model.load_state_dict(tensors, strict=True)
     return model.eval().requires_grad_(False)
 
 
