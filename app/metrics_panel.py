@@ -131,10 +131,12 @@ class MetricsPanel(QWidget):
         """Show why metrics cannot be computed (size mismatch); empty hides it."""
         self.problem.setText(message)
         self.problem.setVisible(bool(message))
+        self.table.setVisible(not message)
         if message:
             self._report = None  # a later unit change must not bring back the report without the reference
             self.heading.setText("Reference loaded, not measured:")
             self.table.setRowCount(0)
+            self.state.setText("")
             self.exact_button.setEnabled(False)
 
     def show_report(self, report: MetricsReport) -> None:

@@ -186,6 +186,8 @@ def test_a_source_size_reference_follows_the_crop_and_a_wrong_size_one_says_why(
     assert "50x40" in message and not window.metrics_panel.problem.isHidden()
     wait_rendered(qtbot, window)
     assert window.metrics_panel.heading.text() == "Reference loaded, not measured:"
+    assert window.metrics_panel.table.isHidden(), "no empty table"
+    assert window.metrics_panel.state.text() == "", "no timing of an earlier measurement"
     window.metrics_panel.set_noise_unit(1500.0, "HU")
     assert window.metrics_panel.heading.text() == "Reference loaded, not measured:", "no earlier report comes back"
 
