@@ -8,8 +8,9 @@ scanner sees it, and returns the damage's true extent:
 2. **Hard negatives** drawn *into the picture* (part of the clean target, never
    marked): lettering and eyes with catchlights, and on request railings (rows
    of evenly spaced thin bars, as fences, balusters and window bars are) and
-   spectacles (a bright glint on a rim beside an eye). They teach the detector
-   what must not be filled.
+   spectacles (a bright glint on a rim beside an eye), masts and tripods
+   (straight members that meet at one point). They teach the detector what
+   must not be filled.
 3. **Damage** composited over the picture, each element as a soft alpha map and
    a tone: branching cracks 1-6 px wide (paper white, dark emulsion, yellowed),
    long film scratches (faint or strong, sometimes broken), folds, dust specks,
@@ -300,13 +301,64 @@ def draw_glasses(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return result
 
 
-def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator, *, railings: float = 0.0,
-                        glasses: float = 0.0) -> np.ndarray:
-    """Draw content that resembles damage but is picture: lettering, eyes with catchlights, railings, glasses.
+def draw_rigging(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw a mast with its stays, or a tripod: 2-5 straight members that start at one point.
 
-    ``railings`` and ``glasses`` are the mean numbers of railings
-    (:func:`draw_railing`) and spectacles (:func:`draw_glasses`) drawn; at 0
-    the random draws are those of lettering and eyes alone.
+    A lone straight line is a scratch, but straight lines that meet at a point
+    (a tripod's legs, a mast and the stays from its top, a gantry's struts) are
+    picture. Masts and legs taper toward the apex and thick ones are lit from
+    one side, as poles are; stays are thin and often faint. A mast may carry a
+    yard across it.
+    """
+    rows, cols = image.shape[:2]
+    size = max(rows, cols)
+    result = image.copy()
+    apex = np.array([rng.uniform(0, cols), rng.uniform(0, rows * 0.7)])
+    tripod = rng.random() < 0.4
+    base_tone = rng.uniform(0.0, 0.3) if rng.random() < 0.7 else rng.uniform(0.7, 1.0)
+    masts = []
+    for index in range(int(rng.integers(2, 6))):
+        heavy = tripod or index == 0
+        angle = math.pi / 2 + (rng.uniform(-0.6, 0.6) if tripod else rng.normal(0, 0.08)) if heavy \
+            else rng.uniform(0, 2 * math.pi)
+        along = np.array([math.cos(angle), math.sin(angle)])
+        across = np.array([-along[1], along[0]])
+        end = apex + rng.uniform(0.15, 0.8) * size * along
+        top = float(rng.choice([1.0, 1.0, 1.5, 2.0])) if heavy else float(rng.choice([0.8, 1.0, 1.0, 1.5]))
+        base = top * rng.uniform(1.0, 2.5) if heavy else top
+        canvas = _canvas(rows, cols)
+        outline = np.stack([apex + across * top / 2, end + across * base / 2, end - across * base / 2,
+                            apex - across * top / 2])
+        cv2.fillPoly(canvas, [np.round((outline + 0.5) * SUPERSAMPLE).astype(np.int32)], 1.0, cv2.LINE_AA)
+        alpha = _reduce(canvas, rows, cols)[..., None] * (rng.uniform(0.8, 1.0) if heavy else rng.uniform(0.45, 1.0))
+        tone = np.float32(np.clip(base_tone + rng.normal(0, 0.05), 0, 1))
+        result = result * (1 - alpha) + tone * alpha
+        if heavy and base >= 2.5 and rng.random() < 0.6:
+            lit = _canvas(rows, cols)
+            _polyline(lit, np.stack([apex + across * top / 4, end + across * base / 4]), base / 3)
+            shine = _reduce(lit, rows, cols)[..., None] * alpha
+            result = result * (1 - shine) + np.float32(np.clip(tone + rng.uniform(0.15, 0.3), 0, 1)) * shine
+        if heavy:
+            masts.append((end, along))
+    if not tripod and rng.random() < 0.4:
+        end, along = masts[0]
+        at = apex + rng.uniform(0.1, 0.5) * (end - apex)
+        reach = rng.uniform(0.05, 0.15) * size * np.array([-along[1], along[0]])
+        yard = _canvas(rows, cols)
+        _polyline(yard, np.stack([at - reach, at + reach]), float(rng.choice([1.0, 1.5, 2.0])))
+        alpha = _reduce(yard, rows, cols)[..., None]
+        result = result * (1 - alpha) + np.float32(base_tone) * alpha
+    return np.clip(result, 0.0, 1.0).astype(np.float32)
+
+
+def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator, *, railings: float = 0.0,
+                        glasses: float = 0.0, rigging: float = 0.0) -> np.ndarray:
+    """Draw content that resembles damage but is picture: lettering, eyes, railings, glasses, masts and tripods.
+
+    ``railings``, ``glasses`` and ``rigging`` are the mean numbers of railings
+    (:func:`draw_railing`), spectacles (:func:`draw_glasses`) and masts or
+    tripods (:func:`draw_rigging`) drawn; at 0 the random draws are those of
+    lettering and eyes alone.
 
     (Isolated bright dots are not drawn: on their own they are indistinguishable
     from white dust, which must be marked.)
@@ -340,6 +392,8 @@ def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator, *, railings
         result = result * (1 - alpha) + tone * alpha
     for _ in range(int(rng.poisson(glasses)) if glasses > 0 else 0):
         result = draw_glasses(result, rng)
+    for _ in range(int(rng.poisson(rigging)) if rigging > 0 else 0):
+        result = draw_rigging(result, rng)
     return np.clip(cv2.GaussianBlur(result, (0, 0), 0.5) * 0.5 + result * 0.5, 0.0, 1.0)
 
 
@@ -387,6 +441,7 @@ def damage_photo(
     negatives: bool = True,
     railings: float = 0.0,
     glasses: float = 0.0,
+    rigging: float = 0.0,
     heavy_grain: float = 0.0,
     gray_scan: float = 0.0,
 ) -> DamagedPhoto:
@@ -408,8 +463,8 @@ def damage_photo(
         scans, so the detector learns to mark nothing on them).
     age, negatives : bool
         Whether to age the picture and draw hard negatives into it.
-    railings, glasses : float
-        Mean numbers of railings and of spectacles among the hard negatives
+    railings, glasses, rigging : float
+        Mean numbers of railings, of spectacles and of masts or tripods among the hard negatives
         (0: none, and the random draws are those of earlier versions, so fixed
         evaluation samples stay the same).
     heavy_grain : float
@@ -425,7 +480,7 @@ def damage_photo(
     rows, cols = image.shape[:2]
     picture = age_photo(image, rng) if age else image.astype(np.float32)
     if negatives:
-        picture = draw_hard_negatives(picture, rng, railings=railings, glasses=glasses)
+        picture = draw_hard_negatives(picture, rng, railings=railings, glasses=glasses, rigging=rigging)
     damaged = picture.copy()
     strength = np.zeros((rows, cols), np.float32)
     weights = weights or DEFAULT_DAMAGE_WEIGHTS

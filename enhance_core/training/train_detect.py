@@ -13,7 +13,9 @@ network (:class:`~enhance_core.learned.archs.damage_unet.DamageUNet`) learns
 the damage mask with a class-weighted binary cross-entropy plus a soft Dice
 term, both blind to the ignored rim pixels. ``railings`` adds rows of thin
 bars (fences, window bars) to the hard negatives, ``glasses`` spectacles with
-a bright glint on a rim; ``heavy_grain`` is the share of scans drawn with
+a bright glint on a rim, ``rigging`` masts with their stays and tripods
+(straight members that meet at one point; a lone straight line stays a
+scratch); ``heavy_grain`` is the share of scans drawn with
 heavy grain (small, much enlarged prints), ``gray_scan`` the share scanned in
 grayscale (where damage differs from the picture only in lightness). A share
 ``coarse_fraction`` of the batches shows whole pictures reduced to the coarse pass's size
@@ -74,6 +76,7 @@ DEFAULTS = {
     "damage_weights": {},
     "railings": 0.0,
     "glasses": 0.0,
+    "rigging": 0.0,
     "heavy_grain": 0.0,
     "gray_scan": 0.0,
     "coarse_fraction": 0.0,
@@ -224,7 +227,8 @@ def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
                        else random_crop(image, cfg["patch"], rng))
         sample = damage_photo(picture.astype(np.float32) / 255.0, rng, coverage=tuple(cfg["coverage"]),
                               damaged_fraction=cfg["damaged_fraction"], railings=cfg["railings"],
-                              glasses=cfg["glasses"], heavy_grain=cfg["heavy_grain"], gray_scan=cfg["gray_scan"],
+                              glasses=cfg["glasses"], rigging=cfg["rigging"], heavy_grain=cfg["heavy_grain"],
+                              gray_scan=cfg["gray_scan"],
                               weights=(cfg["coarse_weights"] if coarse else cfg["damage_weights"]) or None)
         damaged[i] = sample.damaged
         label[i, ..., 0] = sample.label

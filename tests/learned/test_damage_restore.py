@@ -66,6 +66,25 @@ def test_glasses_are_picture_with_a_bright_glint_and_never_labelled():
     assert np.array_equal(spectacled.damaged, spectacled.clean) and not spectacled.label.any()
 
 
+def test_rigging_members_meet_at_one_point_and_are_never_labelled():
+    import cv2
+
+    from enhance_core.training.damage_synth import draw_rigging
+
+    clean = np.full((160, 160, 3), 0.5, np.float32)
+    for seed in range(6):
+        drawn = np.abs(draw_rigging(clean, np.random.default_rng(seed)) - 0.5).max(axis=2) > 0.05
+        _, _, stats, _ = cv2.connectedComponentsWithStats(drawn.astype(np.uint8), connectivity=8)
+        assert drawn.mean() > 0.002
+        assert stats[1:, cv2.CC_STAT_AREA].max() >= 0.95 * drawn.sum(), "members drawn from one apex: one figure"
+    plain = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False)
+    rigged = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False, rigging=4.0)
+    assert np.abs(rigged.clean - plain.clean).max() > 0.2
+    assert np.array_equal(rigged.damaged, rigged.clean) and not rigged.label.any()
+    again = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False, rigging=0.0)
+    assert np.array_equal(again.clean, plain.clean), "no rigging: the draws of earlier versions (fixed eval sets)"
+
+
 def test_heavy_grain_scans_are_grainier_and_keep_their_labels():
     from enhance_core.training.damage_synth import HEAVY_GRAIN
 
