@@ -5,20 +5,21 @@ weights ``models/detect/``) returns a damage probability for every pixel of the
 scan at its own resolution, in tiles through the inference engine. It runs on
 the scan and on its mirror image, and a pixel's probability is the geometric
 mean of the two answers, so a picture structure that looks like damage only
-one way round is not marked. There are three sets of weights: the colour
+one way round is not marked. There are four sets of weights: the colour
 weights (:data:`MODEL_NAME`, five levels deep: a view about 300 px wide, twice
 the others'), gray weights
 trained on gray scans only (:data:`GRAY_MODEL_NAME`), where damage differs
 from the picture in lightness alone (the colour weights lean on the tone of
-damage and find about half of it on gray scans), and the coarse colour
-weights (:data:`COARSE_MODEL_NAME`, four levels). A gray scan
+damage and find about half of it on gray scans), and the coarse pass's own
+colour and gray weights (:data:`COARSE_MODEL_NAME` and
+:data:`GRAY_COARSE_MODEL_NAME`, four levels, from earlier training stages). A gray scan
 (:func:`is_gray`) runs through the gray weights, any other through the colour
 weights. Torn and missing corners and edges are often wider than the
 network's view, so a second, coarse pass runs on the scan
 reduced to :data:`COARSE_SIDE` pixels, where a whole tear fits in view; of
 that pass only large regions that touch the print's edge are kept
 (:func:`torn_edges`), since at that scale fine picture detail can look like
-cracks. That pass asks the coarse colour weights and the gray weights, each on the reduced scan and its
+cracks. That pass asks its colour and its gray weights, each on the reduced scan and its
 mirror image (:func:`coarse_probability`), the gray weights on the reduced
 scan made gray: the two rarely imagine the same tear in a flat patch at the
 border, and a real tear shows in both. On a colour scan it takes the geometric
@@ -28,8 +29,9 @@ all but certain of (:func:`certain_tears`: a white corner torn from a pale
 print differs from it in tone, not in lightness); on a gray scan, where both
 see lightness alone, the smaller answer. (The deeper colour weights see the
 whole reduced scan at once and are certain of white patches at the border of
-real photos; the rule is calibrated on the four-level ones, which the coarse
-pass keeps.) The editable mask is that
+real photos, and the newer gray weights see tears in pale hair and white
+fur at the border; the rule is calibrated on the earlier weights, which the
+coarse pass keeps.) The editable mask is that
 probability above a threshold set by the *sensitivity* (0.5 is the network's
 own decision boundary; higher finds fainter damage and marks more), grown by
 a pixel or two so the fill also covers the soft rim of each defect.
@@ -64,7 +66,9 @@ MODEL_NAME = "detect"
 COARSE_MODEL_NAME = "detect_coarse"
 """The colour weights of the coarse pass (:func:`torn_edges`)."""
 GRAY_MODEL_NAME = "detect_gray"
-"""The gray weights: the full-resolution pass of gray scans, and the coarse pass's second opinion."""
+"""The gray weights of the full-resolution pass of gray scans."""
+GRAY_COARSE_MODEL_NAME = "detect_gray_coarse"
+"""The gray weights of the coarse pass's second opinion."""
 GRAY_SPREAD = 3.5 / 255.0
 """Largest difference between a pixel's channels that still counts as gray: up to 3 levels of 8 bits, as rounding
 and JPEG leave in a gray picture saved in colour."""
@@ -149,9 +153,9 @@ def damage_probability(
         Tile side; default from the device's memory budget.
     network : nn.Module, optional
         A loaded detector (evaluation of a training checkpoint) in place of both
-        colour weights; also in place of the gray weights unless ``gray_network`` is given.
+        colour weights; also in place of both gray weights unless ``gray_network`` is given.
     gray_network : nn.Module, optional
-        A loaded detector in place of the gray weights.
+        A loaded detector in place of both gray weights.
     gray : bool, optional
         Whether the scan is gray (:func:`is_gray`); None decides from ``pixels``.
         A draft of a reduced scan passes the full scan's answer.
@@ -176,15 +180,18 @@ def damage_probability(
     source = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
     gray = is_gray(source) if gray is None else gray
     small = coarse_copy(source)
-    colour_weights = coarse_weights = gray_weights = None
+    colour_weights = coarse_weights = gray_weights = gray_coarse_weights = None
     if not gray:
         colour_weights, device = load_network(MODEL_NAME, device=device, should_stop=should_stop, network=network)
+    gray_stand_in = network if gray_network is None else gray_network
     if small is not None:
         coarse_weights, device = load_network(COARSE_MODEL_NAME, device=device, should_stop=should_stop,
                                               network=network)
-    if small is not None or gray:
+        gray_coarse_weights, device = load_network(GRAY_COARSE_MODEL_NAME, device=device, should_stop=should_stop,
+                                                   network=gray_stand_in)
+    if gray:
         gray_weights, device = load_network(GRAY_MODEL_NAME, device=device, should_stop=should_stop,
-                                            network=network if gray_network is None else gray_network)
+                                            network=gray_stand_in)
 
     def forward(net: Any, tensor: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(net(tensor.contiguous(memory_format=torch.channels_last)).float())
@@ -205,7 +212,7 @@ def damage_probability(
     if small is not None:
         small_gray = np.ascontiguousarray(small.mean(axis=2, keepdims=True, dtype=np.float32))
         coarse = coarse_probability(small, lambda image: detect(coarse_weights, image, None))
-        second = coarse_probability(small_gray, lambda image: detect(gray_weights, image, None))
+        second = coarse_probability(small_gray, lambda image: detect(gray_coarse_weights, image, None))
         if gray:
             both = np.minimum(coarse, second)
         else:

@@ -170,6 +170,12 @@ MODELS: dict[str, ModelSpec] = {
         weights="detect/detect_gray-51e2aac3.safetensors",
         sha256="51e2aac39af2ea3dd4c9ed1292e4bf6d7c48700b9c3594fc16da5ebd0188ae02",
     ),
+    "detect_gray_coarse": ModelSpec(
+        arch="DamageUNet",
+        args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
+        weights="detect/detect_gray-51e2aac3.safetensors",
+        sha256="51e2aac39af2ea3dd4c9ed1292e4bf6d7c48700b9c3594fc16da5ebd0188ae02",
+    ),
     "super_res": ModelSpec(
         arch="SuperResNet",
         args={"channels": 3, "width": 32, "blocks": 4, "scales": [2, 4]},

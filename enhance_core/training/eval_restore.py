@@ -223,11 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--detector", type=Path,
                         help="detector training checkpoint, in place of the colour weights of both passes (the "
-                             "full-resolution and the coarse one) and of the gray weights unless --gray-detector is "
-                             "given (default: the shipped models)")
+                             "full-resolution and the coarse one) and of the gray weights of both unless "
+                             "--gray-detector is given (default: the shipped models)")
     parser.add_argument("--gray-detector", type=Path,
-                        help="detector training checkpoint in place of the gray weights (default: the shipped one, "
-                             "or --detector)")
+                        help="detector training checkpoint in place of the gray weights of both passes (default: "
+                             "the shipped ones, or --detector)")
     parser.add_argument("--fill", type=Path, help="hole-fill training checkpoint (default: the shipped model)")
     parser.add_argument("--data", type=Path, default=default_data_dir())
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {', '.join(SETS)}")

@@ -468,10 +468,12 @@ def test_the_full_resolution_pass_of_a_colour_scan_uses_the_colour_weights_and_t
     damage.damage_probability(colour, device="cpu")
     full = {name for name, cols in seen if cols > damage.COARSE_SIDE + 32}
     coarse = {name for name, cols in seen if cols <= damage.COARSE_SIDE + 32}
-    assert full == {damage.MODEL_NAME} and coarse == {damage.COARSE_MODEL_NAME, damage.GRAY_MODEL_NAME}
+    assert full == {damage.MODEL_NAME} and coarse == {damage.COARSE_MODEL_NAME, damage.GRAY_COARSE_MODEL_NAME}
     seen.clear()
     damage.damage_probability(colour[..., :1], device="cpu")
     assert {name for name, cols in seen if cols > damage.COARSE_SIDE + 32} == {damage.GRAY_MODEL_NAME}
+    assert {name for name, cols in seen if cols <= damage.COARSE_SIDE + 32} == {
+        damage.COARSE_MODEL_NAME, damage.GRAY_COARSE_MODEL_NAME}
     assert damage.MODEL_NAME not in {name for name, _ in seen}, "a gray scan never loads the full colour weights"
 
 
@@ -481,15 +483,16 @@ def test_a_given_network_alone_stands_in_for_both_sets_of_weights():
     assert np.allclose(found, 1 / (1 + np.exp(-3.0)), atol=1e-2)
 
 
-def test_missing_gray_weights_fail_before_any_work(monkeypatch):
+@pytest.mark.parametrize(("name", "tone"), [("detect_gray", (0.4, 0.4, 0.4)), ("detect_gray_coarse", (0.3, 0.4, 0.5))])
+def test_missing_gray_weights_fail_before_any_work(monkeypatch, name, tone):
     spec = registry.MODELS["detect"]
-    monkeypatch.setitem(registry.MODELS, "detect_gray", registry.ModelSpec(
-        arch=spec.arch, args=spec.args, weights="detect/detect_gray-missing.safetensors", sha256="0" * 64))
+    monkeypatch.setitem(registry.MODELS, name, registry.ModelSpec(
+        arch=spec.arch, args=spec.args, weights=f"detect/{name}-missing.safetensors", sha256="0" * 64))
     registry.clear_cache()
     steps = []
     try:
-        with pytest.raises(ModelError, match="detect_gray-missing"):
-            damage.damage_probability(np.full((500, 700, 3), (0.3, 0.4, 0.5), np.float32), device="cpu",
+        with pytest.raises(ModelError, match=f"{name}-missing"):
+            damage.damage_probability(np.full((500, 700, 3), tone, np.float32), device="cpu",
                                       progress=lambda fraction, message: steps.append(fraction))
     finally:
         registry.clear_cache()
@@ -654,7 +657,7 @@ def test_tiny_detector_gives_a_probability_per_pixel(tiny_detector, monkeypatch,
     folder, spec = tiny_detector
     shutil.copytree(folder, tmp_path / "models")
     monkeypatch.setenv(registry.MODELS_ENV, str(tmp_path / "models"))
-    for name in ("detect", "detect_coarse", "detect_gray"):
+    for name in ("detect", "detect_coarse", "detect_gray", "detect_gray_coarse"):
         monkeypatch.setitem(registry.MODELS, name, spec)
     registry.clear_cache()
     try:
