@@ -155,8 +155,8 @@ MODELS: dict[str, ModelSpec] = {
     "detect": ModelSpec(
         arch="DamageUNet",
         args={"channels": 3, "widths": [16, 32, 64, 128, 256], "blocks": [1, 1, 2, 2, 1]},
-        weights="detect/detect-119aa46f.safetensors",
-        sha256="119aa46f617dfadd3fbfd700953d46c8e00a7f41760441f7b24b1a9bc0e8fea8",
+        weights="detect/detect-7209674c.safetensors",
+        sha256="7209674c4d289e48c8a1d097763d83c3acb859c8b762a8e2b50981a32473306b",
     ),
     "detect_coarse": ModelSpec(
         arch="DamageUNet",
@@ -167,8 +167,8 @@ MODELS: dict[str, ModelSpec] = {
     "detect_gray": ModelSpec(
         arch="DamageUNet",
         args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
-        weights="detect/detect_gray-51e2aac3.safetensors",
-        sha256="51e2aac39af2ea3dd4c9ed1292e4bf6d7c48700b9c3594fc16da5ebd0188ae02",
+        weights="detect/detect_gray-afac5cc1.safetensors",
+        sha256="afac5cc159caaa5c993e9d581329e27a80b25c7e572af3b80829c686e6d10ddc",
     ),
     "detect_gray_coarse": ModelSpec(
         arch="DamageUNet",
