@@ -316,7 +316,7 @@ def draw_rigging(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     apex = np.array([rng.uniform(0, cols), rng.uniform(0, rows * 0.7)])
     tripod = rng.random() < 0.4
     base_tone = rng.uniform(0.0, 0.3) if rng.random() < 0.7 else rng.uniform(0.7, 1.0)
-    masts = []
+    mast: tuple[np.ndarray, np.ndarray] | None = None
     for index in range(int(rng.integers(2, 6))):
         heavy = tripod or index == 0
         angle = math.pi / 2 + (rng.uniform(-0.6, 0.6) if tripod else rng.normal(0, 0.08)) if heavy \
@@ -338,12 +338,12 @@ def draw_rigging(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             _polyline(lit, np.stack([apex + across * top / 4, end + across * base / 4]), base / 3)
             shine = _reduce(lit, rows, cols)[..., None] * alpha
             result = result * (1 - shine) + np.float32(np.clip(tone + rng.uniform(0.15, 0.3), 0, 1)) * shine
-        if heavy:
-            masts.append((end, along))
-    if not tripod and rng.random() < 0.4:
-        end, along = masts[0]
-        at = apex + rng.uniform(0.1, 0.5) * (end - apex)
-        reach = rng.uniform(0.05, 0.15) * size * np.array([-along[1], along[0]])
+        if mast is None:
+            mast = (end, along)
+    if not tripod and mast is not None and rng.random() < 0.4:
+        mast_end, mast_along = mast
+        at = apex + rng.uniform(0.1, 0.5) * (mast_end - apex)
+        reach = rng.uniform(0.05, 0.15) * size * np.array([-mast_along[1], mast_along[0]])
         yard = _canvas(rows, cols)
         _polyline(yard, np.stack([at - reach, at + reach]), float(rng.choice([1.0, 1.5, 2.0])))
         alpha = _reduce(yard, rows, cols)[..., None]

@@ -44,14 +44,43 @@ def test_undamaged_sample_has_no_label_and_equals_its_clean_twin():
     assert np.array_equal(sample.damaged, sample.clean)
 
 
+EARLIER_DRAWS = "2e6325d0137e18a6"
+"""Digest of every random draw of ``damage_photo(flat gray, rng(4), damaged_fraction=0, age=False)`` before railings
+and rigging existed (7892024 and earlier): with neither, the evaluation sets' damage must stay the same."""
+
+
+class _RecordingGenerator:
+    """A numpy Generator that records each draw (method and value), in order."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = np.random.default_rng(seed)
+        self.draws: list[str] = []
+
+    def __getattr__(self, name: str):
+        method = getattr(self._rng, name)
+
+        def draw(*args, **kwargs):
+            value = method(*args, **kwargs)
+            self.draws.append(f"{name}={np.asarray(value).tolist()!r}")
+            return value
+
+        return draw
+
+    def digest(self) -> str:
+        import hashlib
+
+        return hashlib.sha256("\n".join(self.draws).encode()).hexdigest()[:16]
+
+
 def test_railings_are_picture_in_both_twins_and_never_labelled():
     clean = np.full((96, 96, 3), 0.5, np.float32)
     plain = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False)
     fenced = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False, railings=4.0)
     assert np.abs(fenced.clean - plain.clean).max() > 0.2, "bars were drawn into the picture"
     assert np.array_equal(fenced.damaged, fenced.clean) and not fenced.label.any()
-    again = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False, railings=0.0)
-    assert np.array_equal(again.clean, plain.clean), "no railings: the draws of earlier versions (fixed eval sets)"
+    rng = _RecordingGenerator(4)
+    damage_photo(clean, rng, damaged_fraction=0.0, age=False, railings=0.0)
+    assert rng.digest() == EARLIER_DRAWS, "no railings: the draws of earlier versions (fixed eval sets)"
 
 
 def test_glasses_are_picture_with_a_bright_glint_and_never_labelled():
@@ -81,8 +110,9 @@ def test_rigging_members_meet_at_one_point_and_are_never_labelled():
     rigged = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False, rigging=4.0)
     assert np.abs(rigged.clean - plain.clean).max() > 0.2
     assert np.array_equal(rigged.damaged, rigged.clean) and not rigged.label.any()
-    again = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False, rigging=0.0)
-    assert np.array_equal(again.clean, plain.clean), "no rigging: the draws of earlier versions (fixed eval sets)"
+    rng = _RecordingGenerator(4)
+    damage_photo(np.full((96, 96, 3), 0.5, np.float32), rng, damaged_fraction=0.0, age=False, rigging=0.0)
+    assert rng.digest() == EARLIER_DRAWS, "no rigging: the draws of earlier versions (fixed eval sets)"
 
 
 def test_heavy_grain_scans_are_grainier_and_keep_their_labels():
@@ -119,6 +149,14 @@ def test_gray_scans_hold_one_lightness_in_all_channels_and_keep_their_damage():
     assert not (gray.label & ~(plain.label | plain.ignore)).any(), "graying adds no damage"
     never = damage_photo(synthetic_rgb(96, 128), np.random.default_rng(5), damaged_fraction=1.0, gray_scan=0.0)
     assert np.array_equal(never.damaged, plain.damaged)
+
+
+def test_the_rigging_setting_reaches_the_training_batches():
+    images = [np.full((96, 96, 3), 128, np.uint8)]
+    cfg = dict(train_detect.DEFAULTS, patch=96, batch=2, damaged_fraction=0.0)
+    plain, _, _ = train_detect.make_batch(images, cfg, np.random.default_rng(0))
+    rigged, label, _ = train_detect.make_batch(images, dict(cfg, rigging=4.0), np.random.default_rng(0))
+    assert (rigged - plain).abs().max() > 0.2 and not label.any(), "masts drawn into the pictures, never labelled"
 
 
 def test_coarse_batches_hold_whole_reduced_pictures():
