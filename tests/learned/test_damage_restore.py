@@ -45,8 +45,8 @@ def test_undamaged_sample_has_no_label_and_equals_its_clean_twin():
 
 
 EARLIER_DRAWS = "2e6325d0137e18a6"
-"""Digest of every random draw of ``damage_photo(flat gray, rng(4), damaged_fraction=0, age=False)`` before railings
-and rigging existed (7892024 and earlier): with neither, the evaluation sets' damage must stay the same."""
+"""Digest of every random draw of ``damage_photo(flat gray, rng(4), damaged_fraction=0, age=False)`` at 7892024,
+before rigging existed: railings and rigging at 0 must leave it, and so the evaluation sets' damage, unchanged."""
 
 
 class _RecordingGenerator:
