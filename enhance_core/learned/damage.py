@@ -137,6 +137,7 @@ def damage_probability(
     tile: int | None = None,
     network: Any = None,
     gray_network: Any = None,
+    gray_coarse_network: Any = None,
     gray: bool | None = None,
 ) -> np.ndarray:
     """Return the damage probability, float32 (rows, cols) in [0, 1], of a scan.
@@ -156,6 +157,10 @@ def damage_probability(
         colour weights; also in place of both gray weights unless ``gray_network`` is given.
     gray_network : nn.Module, optional
         A loaded detector in place of both gray weights.
+    gray_coarse_network : nn.Module, optional
+        A loaded detector in place of the coarse pass's gray weights alone (before
+        ``gray_network`` and ``network``): a candidate at full resolution can be
+        scored next to the shipped coarse pass.
     gray : bool, optional
         Whether the scan is gray (:func:`is_gray`); None decides from ``pixels``.
         A draft of a reduced scan passes the full scan's answer.
@@ -187,8 +192,9 @@ def damage_probability(
     if small is not None:
         coarse_weights, device = load_network(COARSE_MODEL_NAME, device=device, should_stop=should_stop,
                                               network=network)
-        gray_coarse_weights, device = load_network(GRAY_COARSE_MODEL_NAME, device=device, should_stop=should_stop,
-                                                   network=gray_stand_in)
+        gray_coarse_weights, device = load_network(
+            GRAY_COARSE_MODEL_NAME, device=device, should_stop=should_stop,
+            network=gray_stand_in if gray_coarse_network is None else gray_coarse_network)
     if gray:
         gray_weights, device = load_network(GRAY_MODEL_NAME, device=device, should_stop=should_stop,
                                             network=gray_stand_in)

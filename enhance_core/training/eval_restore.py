@@ -5,6 +5,8 @@ Usage::
     python -m enhance_core.training.eval_restore                          # the shipped models
     python -m enhance_core.training.eval_restore --detector runs/detect/ckpt.pt --fill runs/fill/ckpt.pt
     python -m enhance_core.training.eval_restore --gray-detector runs/detect_gray3/ckpt.pt  # gray candidate
+    python -m enhance_core.training.eval_restore --gray-detector runs/detect_gray_rigging/ckpt.pt \
+        --gray-coarse-detector shipped   # a gray candidate at full resolution, the shipped coarse pass
     python -m enhance_core.training.eval_restore --sets LIVE1 --max-images 5 --no-sheet
     python -m enhance_core.training.eval_restore --seed 41000 --no-sheet  # another draw of the damage
 
@@ -53,8 +55,9 @@ import numpy as np
 import torch
 
 from enhance_core.errors import EnhanceError
-from enhance_core.learned.damage import damage_mask, damage_probability
+from enhance_core.learned.damage import GRAY_COARSE_MODEL_NAME, damage_mask, damage_probability
 from enhance_core.learned.inpaint import inpaint_masked
+from enhance_core.learned.registry import load_model
 from enhance_core.restoration.dust import detect_dust_and_scratches
 from enhance_core.restoration.scoring import DetectionCounts, count_detections, within_tolerance
 from enhance_core.training.damage_synth import DAMAGE_KINDS, damage_photo
@@ -76,13 +79,24 @@ def as_shown(image: np.ndarray, gray: bool) -> np.ndarray:
     return image.mean(axis=2, keepdims=True).astype(np.float32) if gray else image
 
 
+def coarse_gray_stand_in(choice: Path | None) -> torch.nn.Module | None:
+    """The coarse pass's gray weights for ``--gray-coarse-detector``: None, the shipped file, or a checkpoint's."""
+    if choice is None:
+        return None
+    if str(choice) == "shipped":
+        return load_model(GRAY_COARSE_MODEL_NAME, device="cpu")
+    return network_from_checkpoint(choice)
+
+
 def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, threads: int,
-             sensitivities: tuple[float, ...] = (), seed: int = EVAL_SEED, gray_detector=None) -> dict:
+             sensitivities: tuple[float, ...] = (), seed: int = EVAL_SEED, gray_detector=None,
+             gray_coarse_detector=None) -> dict:
     """Run every method on every image, damaged from ``seed`` plus its index; return the averaged figures.
 
-    ``detector`` and ``gray_detector`` stand in for the colour and the gray
-    weights as in :func:`~enhance_core.learned.damage.damage_probability`
-    (None: the shipped ones; a ``detector`` alone stands in for both).
+    ``detector``, ``gray_detector`` and ``gray_coarse_detector`` stand in for
+    the colour weights, the gray weights and the coarse pass's gray weights as in
+    :func:`~enhance_core.learned.damage.damage_probability` (None: the shipped
+    ones; a ``detector`` alone stands in for all).
     """
     torch.set_num_threads(threads)
     counts = {"ours": DetectionCounts(), "classical": DetectionCounts()}
@@ -105,7 +119,7 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
 
         start = time.perf_counter()
         probability = damage_probability(damaged, device="cpu", network=detector,
-                                         gray_network=gray_detector)
+                                         gray_network=gray_detector, gray_coarse_network=gray_coarse_detector)
         seconds["detect"] += time.perf_counter() - start
         ours_mask = damage_mask(probability, sensitivity=0.5, grow=0.0) > 0
         classical_mask = detect_dust_and_scratches(damaged) > 0
@@ -113,7 +127,7 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
         counts["ours"] += ours_counts
         counts["classical"] += count_detections(classical_mask, sample.label, ignore=sample.ignore, tolerance=TOLERANCE)
         twin_probability = damage_probability(as_shown(twin.damaged, gray), device="cpu", network=detector,
-                                              gray_network=gray_detector)
+                                              gray_network=gray_detector, gray_coarse_network=gray_coarse_detector)
         add("marked_clean_ours", 100 * float(np.mean(twin_probability > 0.5)))
         for level in sensitivities:
             sweep[level] += count_detections(damage_mask(probability, sensitivity=level, grow=0.0) > 0, sample.label,
@@ -161,7 +175,7 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
 
 
 def score_per_kind(images: list[tuple[str, np.ndarray, bool]], detector, *, count: int,
-                   gray_detector=None) -> dict[str, float]:
+                   gray_detector=None, gray_coarse_detector=None) -> dict[str, float]:
     """Recall and precision (probability 0.5, 2-px tolerance) per kind of damage on the first ``count`` colour images.
 
     Each image gets one kind at a time, drawn from seed ``PER_KIND_SEED`` plus its
@@ -176,7 +190,7 @@ def score_per_kind(images: list[tuple[str, np.ndarray, bool]], detector, *, coun
             sample = damage_photo(image.astype(np.float32) / 255.0, np.random.default_rng(PER_KIND_SEED + index),
                                   coverage=PER_KIND_COVERAGE, weights={kind: 1.0}, damaged_fraction=1.0)
             probability = damage_probability(sample.damaged, device="cpu", network=detector,
-                                             gray_network=gray_detector)
+                                             gray_network=gray_detector, gray_coarse_network=gray_coarse_detector)
             counts += count_detections(damage_mask(probability, sensitivity=0.5, grow=0.0) > 0, sample.label,
                                        ignore=sample.ignore, tolerance=TOLERANCE)
         figures[f"kind_{kind}_recall"] = round(counts.recall, 4)
@@ -228,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gray-detector", type=Path,
                         help="detector training checkpoint in place of the gray weights of both passes (default: "
                              "the shipped ones, or --detector)")
+    parser.add_argument("--gray-coarse-detector", type=Path,
+                        help="detector training checkpoint in place of the coarse pass's gray weights alone, or "
+                             "'shipped' for the shipped ones (default: --gray-detector, or --detector)")
     parser.add_argument("--fill", type=Path, help="hole-fill training checkpoint (default: the shipped model)")
     parser.add_argument("--data", type=Path, default=default_data_dir())
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {', '.join(SETS)}")
@@ -244,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         detector = network_from_checkpoint(args.detector) if args.detector else None
         gray_detector = network_from_checkpoint(args.gray_detector) if args.gray_detector else None
+        gray_coarse_detector = coarse_gray_stand_in(args.gray_coarse_detector)
         fill = network_from_checkpoint(args.fill) if args.fill else None
         images = []
         for name in args.sets.split(","):
@@ -253,9 +271,10 @@ def main(argv: list[str] | None = None) -> int:
             images += [(f"{name}/{p.stem}", image, SETS[name] == "L")
                        for p, image in zip(paths, load_uint8(paths, mode=SETS[name]))]
         figures = evaluate(images, detector, fill, threads=args.threads, sensitivities=tuple(args.sensitivities),
-                           seed=args.seed, gray_detector=gray_detector)
+                           seed=args.seed, gray_detector=gray_detector, gray_coarse_detector=gray_coarse_detector)
         if args.per_kind:
-            figures.update(score_per_kind(images, detector, count=args.per_kind, gray_detector=gray_detector))
+            figures.update(score_per_kind(images, detector, count=args.per_kind, gray_detector=gray_detector,
+                                          gray_coarse_detector=gray_coarse_detector))
     except (EnhanceError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
     print_table(figures)
@@ -265,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         from enhance_core.training.restore_sheets import write_old_photo_sheet
 
         for path in write_old_photo_sheet(args.data / "old_photos", args.out, detector=detector, fill=fill,
-                                          gray_detector=gray_detector):
+                                          gray_detector=gray_detector, gray_coarse_detector=gray_coarse_detector):
             print(f"wrote {path}")
     return 0
 

@@ -32,16 +32,19 @@ def _centre_box(shape: tuple[int, ...], size: int) -> tuple[slice, slice]:
 
 
 def write_old_photo_sheet(folder: Path, out_dir: Path, *, detector: Any = None, fill: Any = None,
-                          sensitivity: float = 0.5, gray_detector: Any = None) -> list[Path]:
+                          sensitivity: float = 0.5, gray_detector: Any = None,
+                          gray_coarse_detector: Any = None) -> list[Path]:
     """Restore the photos in ``folder``; return the paths of the overview and zoom sheets.
 
-    ``detector`` and ``gray_detector`` stand in for the detector's colour and
-    gray weights (:func:`~enhance_core.learned.damage.damage_probability`).
+    ``detector``, ``gray_detector`` and ``gray_coarse_detector`` stand in for the
+    detector's colour weights, gray weights and coarse gray weights
+    (:func:`~enhance_core.learned.damage.damage_probability`).
     """
     overview, zoom = [], []
     for photo in load_uint8(list_images(folder), mode="RGB"):
         image = photo.astype(np.float32) / 255.0
-        mask = damage_mask(damage_probability(image, network=detector, gray_network=gray_detector),
+        mask = damage_mask(damage_probability(image, network=detector, gray_network=gray_detector,
+                                              gray_coarse_network=gray_coarse_detector),
                            sensitivity=sensitivity)
         restored = inpaint_masked(image, mask, network=fill)
         overlay = np.where(mask[..., None] > 0, np.array([1.0, 0.0, 0.0], np.float32), image)

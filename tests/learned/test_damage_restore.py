@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -513,6 +514,37 @@ def test_the_full_resolution_pass_of_a_colour_scan_uses_the_colour_weights_and_t
     assert {name for name, cols in seen if cols <= damage.COARSE_SIDE + 32} == {
         damage.COARSE_MODEL_NAME, damage.GRAY_COARSE_MODEL_NAME}
     assert damage.MODEL_NAME not in {name for name, _ in seen}, "a gray scan never loads the full colour weights"
+
+
+def test_a_coarse_gray_stand_in_replaces_the_coarse_pass_gray_weights_alone():
+    seen: list[tuple[str, int]] = []
+
+    class Named(_SureDetector):
+        def __init__(self, name: str) -> None:
+            super().__init__(-3.0)
+            self.name = name
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append((self.name, x.shape[-1]))
+            return super().forward(x)
+
+    stand_ins = {"network": Named("colour"), "gray_network": Named("gray"), "gray_coarse_network": Named("coarse")}
+    for scan, full in ((np.full((500, 700, 3), (0.3, 0.4, 0.5), np.float32), "colour"),
+                       (np.full((500, 700, 1), 0.4, np.float32), "gray")):
+        seen.clear()
+        damage.damage_probability(scan, device="cpu", **stand_ins)
+        assert {name for name, cols in seen if cols > damage.COARSE_SIDE + 32} == {full}
+        assert {name for name, cols in seen if cols <= damage.COARSE_SIDE + 32} == {"colour", "coarse"}
+
+
+def test_the_evaluation_can_keep_the_shipped_coarse_gray_weights():
+    from enhance_core.training.eval_restore import coarse_gray_stand_in
+
+    assert coarse_gray_stand_in(None) is None
+    chosen = coarse_gray_stand_in(Path("shipped"))
+    x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        assert torch.equal(chosen(x), registry.load_model(damage.GRAY_COARSE_MODEL_NAME, device="cpu")(x))
 
 
 def test_a_given_network_alone_stands_in_for_both_sets_of_weights():
