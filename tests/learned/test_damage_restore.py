@@ -489,19 +489,22 @@ def test_gray_scans_run_through_the_gray_weights_and_colour_scans_through_the_co
     assert np.allclose(one_channel, found_gray)
 
 
+class _NamedDetector(_SureDetector):
+    """A sure detector that notes its name and the width of each input in ``seen``."""
+
+    def __init__(self, name: str, seen: list[tuple[str, int]]) -> None:
+        super().__init__(-3.0)
+        self.name = name
+        self.seen = seen
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append((self.name, x.shape[-1]))
+        return super().forward(x)
+
+
 def test_the_full_resolution_pass_of_a_colour_scan_uses_the_colour_weights_and_the_coarse_pass_its_own(monkeypatch):
     seen: list[tuple[str, int]] = []
-
-    class Recording(_SureDetector):
-        def __init__(self, name: str) -> None:
-            super().__init__(-3.0)
-            self.name = name
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            seen.append((self.name, x.shape[-1]))
-            return super().forward(x)
-
-    monkeypatch.setattr(damage, "load_network", lambda name, **kwargs: (Recording(name), "cpu"))
+    monkeypatch.setattr(damage, "load_network", lambda name, **kwargs: (_NamedDetector(name, seen), "cpu"))
     colour = np.zeros((500, 700, 3), np.float32)
     colour[..., 0] = 0.5
     damage.damage_probability(colour, device="cpu")
@@ -518,17 +521,8 @@ def test_the_full_resolution_pass_of_a_colour_scan_uses_the_colour_weights_and_t
 
 def test_a_coarse_gray_stand_in_replaces_the_coarse_pass_gray_weights_alone():
     seen: list[tuple[str, int]] = []
-
-    class Named(_SureDetector):
-        def __init__(self, name: str) -> None:
-            super().__init__(-3.0)
-            self.name = name
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            seen.append((self.name, x.shape[-1]))
-            return super().forward(x)
-
-    stand_ins = {"network": Named("colour"), "gray_network": Named("gray"), "gray_coarse_network": Named("coarse")}
+    stand_ins = {key: _NamedDetector(name, seen) for key, name in
+                 (("network", "colour"), ("gray_network", "gray"), ("gray_coarse_network", "coarse"))}
     for scan, full in ((np.full((500, 700, 3), (0.3, 0.4, 0.5), np.float32), "colour"),
                        (np.full((500, 700, 1), 0.4, np.float32), "gray")):
         seen.clear()
