@@ -49,7 +49,9 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -79,24 +81,44 @@ def as_shown(image: np.ndarray, gray: bool) -> np.ndarray:
     return image.mean(axis=2, keepdims=True).astype(np.float32) if gray else image
 
 
-def coarse_gray_stand_in(choice: Path | None) -> torch.nn.Module | None:
-    """The coarse pass's gray weights for ``--gray-coarse-detector``: None, the shipped file, or a checkpoint's."""
-    if choice is None:
-        return None
-    if str(choice) == "shipped":
-        return load_model(GRAY_COARSE_MODEL_NAME, device="cpu")
-    return network_from_checkpoint(choice)
+@dataclass(frozen=True)
+class StandIns:
+    """Networks scored in place of the shipped detector weights (None keeps the shipped ones).
+
+    As in :func:`~enhance_core.learned.damage.damage_probability`: ``network``
+    stands in for the colour weights of both passes, and for the gray ones too
+    unless ``gray_network`` is given; ``gray_coarse_network`` for the coarse
+    pass's gray weights alone.
+    """
+
+    network: Any = None
+    gray_network: Any = None
+    gray_coarse_network: Any = None
+
+    def probability(self, pixels: np.ndarray) -> np.ndarray:
+        """The damage probability of ``pixels`` on the CPU, with these weights in place."""
+        return damage_probability(pixels, device="cpu", network=self.network, gray_network=self.gray_network,
+                                  gray_coarse_network=self.gray_coarse_network)
 
 
-def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, threads: int,
-             sensitivities: tuple[float, ...] = (), seed: int = EVAL_SEED, gray_detector=None,
-             gray_coarse_detector=None) -> dict:
+def stand_ins_from_args(detector: Path | None, gray_detector: Path | None,
+                        gray_coarse_detector: Path | None) -> StandIns:
+    """Load the command line's checkpoints; ``gray_coarse_detector`` may also be ``shipped`` (the shipped file)."""
+    if gray_coarse_detector is None:
+        gray_coarse = None
+    elif str(gray_coarse_detector) == "shipped":
+        gray_coarse = load_model(GRAY_COARSE_MODEL_NAME, device="cpu")
+    else:
+        gray_coarse = network_from_checkpoint(gray_coarse_detector)
+    return StandIns(network_from_checkpoint(detector) if detector else None,
+                    network_from_checkpoint(gray_detector) if gray_detector else None, gray_coarse)
+
+
+def evaluate(images: list[tuple[str, np.ndarray, bool]], detectors: StandIns, fill, *, threads: int,
+             sensitivities: tuple[float, ...] = (), seed: int = EVAL_SEED) -> dict:
     """Run every method on every image, damaged from ``seed`` plus its index; return the averaged figures.
 
-    ``detector``, ``gray_detector`` and ``gray_coarse_detector`` stand in for
-    the colour weights, the gray weights and the coarse pass's gray weights as in
-    :func:`~enhance_core.learned.damage.damage_probability` (None: the shipped
-    ones; a ``detector`` alone stands in for all).
+    ``detectors`` are the detector weights scored (``StandIns()``: the shipped ones).
     """
     torch.set_num_threads(threads)
     counts = {"ours": DetectionCounts(), "classical": DetectionCounts()}
@@ -118,16 +140,14 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
         seconds["megapixels"] += megapixels
 
         start = time.perf_counter()
-        probability = damage_probability(damaged, device="cpu", network=detector,
-                                         gray_network=gray_detector, gray_coarse_network=gray_coarse_detector)
+        probability = detectors.probability(damaged)
         seconds["detect"] += time.perf_counter() - start
         ours_mask = damage_mask(probability, sensitivity=0.5, grow=0.0) > 0
         classical_mask = detect_dust_and_scratches(damaged) > 0
         ours_counts = count_detections(ours_mask, sample.label, ignore=sample.ignore, tolerance=TOLERANCE)
         counts["ours"] += ours_counts
         counts["classical"] += count_detections(classical_mask, sample.label, ignore=sample.ignore, tolerance=TOLERANCE)
-        twin_probability = damage_probability(as_shown(twin.damaged, gray), device="cpu", network=detector,
-                                              gray_network=gray_detector, gray_coarse_network=gray_coarse_detector)
+        twin_probability = detectors.probability(as_shown(twin.damaged, gray))
         add("marked_clean_ours", 100 * float(np.mean(twin_probability > 0.5)))
         for level in sensitivities:
             sweep[level] += count_detections(damage_mask(probability, sensitivity=level, grow=0.0) > 0, sample.label,
@@ -174,8 +194,8 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detector, fill, *, thre
     return figures
 
 
-def score_per_kind(images: list[tuple[str, np.ndarray, bool]], detector, *, count: int,
-                   gray_detector=None, gray_coarse_detector=None) -> dict[str, float]:
+def score_per_kind(images: list[tuple[str, np.ndarray, bool]], detectors: StandIns, *,
+                   count: int) -> dict[str, float]:
     """Recall and precision (probability 0.5, 2-px tolerance) per kind of damage on the first ``count`` colour images.
 
     Each image gets one kind at a time, drawn from seed ``PER_KIND_SEED`` plus its
@@ -189,8 +209,7 @@ def score_per_kind(images: list[tuple[str, np.ndarray, bool]], detector, *, coun
         for index, image in enumerate(colour):
             sample = damage_photo(image.astype(np.float32) / 255.0, np.random.default_rng(PER_KIND_SEED + index),
                                   coverage=PER_KIND_COVERAGE, weights={kind: 1.0}, damaged_fraction=1.0)
-            probability = damage_probability(sample.damaged, device="cpu", network=detector,
-                                             gray_network=gray_detector, gray_coarse_network=gray_coarse_detector)
+            probability = detectors.probability(sample.damaged)
             counts += count_detections(damage_mask(probability, sensitivity=0.5, grow=0.0) > 0, sample.label,
                                        ignore=sample.ignore, tolerance=TOLERANCE)
         figures[f"kind_{kind}_recall"] = round(counts.recall, 4)
@@ -259,9 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also score the learned detector per kind of damage on the first N colour images")
     args = parser.parse_args(argv)
     try:
-        detector = network_from_checkpoint(args.detector) if args.detector else None
-        gray_detector = network_from_checkpoint(args.gray_detector) if args.gray_detector else None
-        gray_coarse_detector = coarse_gray_stand_in(args.gray_coarse_detector)
+        detectors = stand_ins_from_args(args.detector, args.gray_detector, args.gray_coarse_detector)
         fill = network_from_checkpoint(args.fill) if args.fill else None
         images = []
         for name in args.sets.split(","):
@@ -270,11 +287,10 @@ def main(argv: list[str] | None = None) -> int:
             paths = list_images(args.data / name)[: args.max_images or None]
             images += [(f"{name}/{p.stem}", image, SETS[name] == "L")
                        for p, image in zip(paths, load_uint8(paths, mode=SETS[name]))]
-        figures = evaluate(images, detector, fill, threads=args.threads, sensitivities=tuple(args.sensitivities),
-                           seed=args.seed, gray_detector=gray_detector, gray_coarse_detector=gray_coarse_detector)
+        figures = evaluate(images, detectors, fill, threads=args.threads, sensitivities=tuple(args.sensitivities),
+                           seed=args.seed)
         if args.per_kind:
-            figures.update(score_per_kind(images, detector, count=args.per_kind, gray_detector=gray_detector,
-                                          gray_coarse_detector=gray_coarse_detector))
+            figures.update(score_per_kind(images, detectors, count=args.per_kind))
     except (EnhanceError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
     print_table(figures)
@@ -283,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_sheet:
         from enhance_core.training.restore_sheets import write_old_photo_sheet
 
-        for path in write_old_photo_sheet(args.data / "old_photos", args.out, detector=detector, fill=fill,
-                                          gray_detector=gray_detector, gray_coarse_detector=gray_coarse_detector):
+        for path in write_old_photo_sheet(args.data / "old_photos", args.out, detect=detectors.probability,
+                                          fill=fill):
             print(f"wrote {path}")
     return 0
 

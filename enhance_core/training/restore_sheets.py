@@ -12,6 +12,7 @@ of git: the photos are research data):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,21 +32,18 @@ def _centre_box(shape: tuple[int, ...], size: int) -> tuple[slice, slice]:
     return slice(top, top + size), slice(left, left + size)
 
 
-def write_old_photo_sheet(folder: Path, out_dir: Path, *, detector: Any = None, fill: Any = None,
-                          sensitivity: float = 0.5, gray_detector: Any = None,
-                          gray_coarse_detector: Any = None) -> list[Path]:
+def write_old_photo_sheet(folder: Path, out_dir: Path, *,
+                          detect: Callable[[np.ndarray], np.ndarray] = damage_probability, fill: Any = None,
+                          sensitivity: float = 0.5) -> list[Path]:
     """Restore the photos in ``folder``; return the paths of the overview and zoom sheets.
 
-    ``detector``, ``gray_detector`` and ``gray_coarse_detector`` stand in for the
-    detector's colour weights, gray weights and coarse gray weights
-    (:func:`~enhance_core.learned.damage.damage_probability`).
+    ``detect`` gives a photo's damage probability (default: the shipped
+    detector, :func:`~enhance_core.learned.damage.damage_probability`).
     """
     overview, zoom = [], []
     for photo in load_uint8(list_images(folder), mode="RGB"):
         image = photo.astype(np.float32) / 255.0
-        mask = damage_mask(damage_probability(image, network=detector, gray_network=gray_detector,
-                                              gray_coarse_network=gray_coarse_detector),
-                           sensitivity=sensitivity)
+        mask = damage_mask(detect(image), sensitivity=sensitivity)
         restored = inpaint_masked(image, mask, network=fill)
         overlay = np.where(mask[..., None] > 0, np.array([1.0, 0.0, 0.0], np.float32), image)
         overview.append(_row([image, overlay, restored], ROW_HEIGHT))

@@ -532,10 +532,10 @@ def test_a_coarse_gray_stand_in_replaces_the_coarse_pass_gray_weights_alone():
 
 
 def test_the_evaluation_can_keep_the_shipped_coarse_gray_weights():
-    from enhance_core.training.eval_restore import coarse_gray_stand_in
+    from enhance_core.training.eval_restore import StandIns, stand_ins_from_args
 
-    assert coarse_gray_stand_in(None) is None
-    chosen = coarse_gray_stand_in(Path("shipped"))
+    assert stand_ins_from_args(None, None, None) == StandIns()
+    chosen = stand_ins_from_args(None, None, Path("shipped")).gray_coarse_network
     x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
         assert torch.equal(chosen(x), registry.load_model(damage.GRAY_COARSE_MODEL_NAME, device="cpu")(x))
@@ -898,14 +898,14 @@ def test_evaluation_scores_the_shipped_detector_at_each_sensitivity():
     from enhance_core.training import eval_restore
 
     image = (synthetic_rgb(96, 128) * 255).astype(np.uint8)
-    figures = eval_restore.evaluate([("synthetic", image, False)], None, None, threads=1,
+    figures = eval_restore.evaluate([("synthetic", image, False)], eval_restore.StandIns(), None, threads=1,
                                     sensitivities=(0.2, 0.5, 0.8))
     assert figures["at_0.5_f1"] == figures["ours_f1"] and figures["marked_clean_at_0.5"] == figures["marked_clean_ours"]
     assert figures["at_0.2_recall"] <= figures["at_0.5_recall"] <= figures["at_0.8_recall"]
     assert figures["marked_clean_at_0.2"] <= figures["marked_clean_at_0.5"] <= figures["marked_clean_at_0.8"]
     assert figures["fill_ours_psnr_damage"] > figures["input_psnr_damage"]
     assert figures["seed"] == eval_restore.EVAL_SEED
-    other = eval_restore.evaluate([("synthetic", image, False)], None, None, threads=1, seed=5)
+    other = eval_restore.evaluate([("synthetic", image, False)], eval_restore.StandIns(), None, threads=1, seed=5)
     assert other["seed"] == 5 and other["input_psnr"] != figures["input_psnr"], "another seed draws other damage"
 
 
@@ -921,8 +921,9 @@ def test_evaluation_takes_a_gray_candidate_for_the_gray_images():
 
     gray = (synthetic_rgb(96, 128) * 255).astype(np.uint8)[..., :1]
     images = [("gray", gray, True)]
-    both = eval_restore.evaluate(images, _SureDetector(-20.0), None, threads=1)
-    paired = eval_restore.evaluate(images, _SureDetector(-20.0), None, threads=1, gray_detector=_MarksEverything())
+    both = eval_restore.evaluate(images, eval_restore.StandIns(_SureDetector(-20.0)), None, threads=1)
+    paired = eval_restore.evaluate(images, eval_restore.StandIns(_SureDetector(-20.0), _MarksEverything()), None,
+                                   threads=1)
     assert both["ours_recall"] == 0.0, "a detector alone stands in for the gray weights too"
     assert paired["ours_recall"] == 1.0, "the gray candidate looks at the gray image"
 
@@ -931,10 +932,10 @@ def test_evaluation_splits_the_detect_fill_gap_into_false_marks_and_misses():
     from enhance_core.training import eval_restore
 
     images = [("colour", (synthetic_rgb(96, 128) * 255).astype(np.uint8), False)]
-    blind = eval_restore.evaluate(images, _SureDetector(-20.0), None, threads=1)
+    blind = eval_restore.evaluate(images, eval_restore.StandIns(_SureDetector(-20.0)), None, threads=1)
     assert blind["detect_fill_ours_plus_missed_psnr"] == blind["fill_ours_psnr"], "every miss added: the true mask"
     assert blind["detect_fill_ours_minus_false_psnr"] == blind["input_psnr"], "nothing marked, nothing filled"
-    everything = eval_restore.evaluate(images, _MarksEverything(), None, threads=1)
+    everything = eval_restore.evaluate(images, eval_restore.StandIns(_MarksEverything()), None, threads=1)
     assert everything["detect_fill_ours_plus_missed_psnr"] == everything["detect_fill_ours_psnr"], "nothing missed"
     assert everything["detect_fill_ours_minus_false_psnr"] > everything["detect_fill_ours_psnr"] + 3.0
 
@@ -945,11 +946,29 @@ def test_per_kind_scores_every_kind_on_the_colour_images_only():
 
     colour = (synthetic_rgb(96, 128) * 255).astype(np.uint8)
     gray = colour[..., :1]
-    figures = eval_restore.score_per_kind([("gray", gray, True), ("colour", colour, False)], _MarksEverything(),
-                                          count=1)
+    figures = eval_restore.score_per_kind([("gray", gray, True), ("colour", colour, False)],
+                                          eval_restore.StandIns(_MarksEverything()), count=1)
     assert sorted(figures) == sorted([f"kind_{k}_{m}" for k in DAMAGE_KINDS for m in ("recall", "precision")])
     for kind in DAMAGE_KINDS:
         assert figures[f"kind_{kind}_recall"] == 1.0 and 0.0 < figures[f"kind_{kind}_precision"] < 0.5
+
+
+def test_the_evaluation_command_prints_writes_and_sheets_with_the_shipped_weights(tmp_path, capsys):
+    from PIL import Image as PILImage
+
+    from enhance_core.training import eval_restore
+
+    picture = (synthetic_rgb(96, 128) * 255).astype(np.uint8)
+    for folder in ("LIVE1", "old_photos"):
+        (tmp_path / folder).mkdir()
+        PILImage.fromarray(picture).save(tmp_path / folder / "a.png")
+    out = tmp_path / "out"
+    assert eval_restore.main(["--data", str(tmp_path), "--sets", "LIVE1", "--threads", "1", "--out", str(out),
+                              "--gray-coarse-detector", "shipped"]) == 0
+    assert "detect + fill" in capsys.readouterr().out
+    figures = json.loads((out / "metrics.json").read_text())
+    assert figures["images"] == 1 and 0.0 <= figures["ours_f1"] <= 1.0
+    assert (out / "restore_overview.png").is_file() and (out / "restore_zoom.png").is_file()
 
 
 def test_detector_training_refuses_an_unknown_damage_kind(tmp_path):
