@@ -9,6 +9,7 @@ Usage::
         --gray-coarse-detector shipped   # a gray candidate at full resolution, the shipped coarse pass
     python -m enhance_core.training.eval_restore --sets LIVE1 --max-images 5 --no-sheet
     python -m enhance_core.training.eval_restore --seed 41000 --no-sheet  # another draw of the damage
+    python -m enhance_core.training.eval_restore --real --no-sheet       # and the marks on real photos
 
 Images: LIVE1 (color) and Set12 (gray), which neither the detector nor the
 fill trains or validates on. Each gets drawn damage of known extent from a
@@ -37,7 +38,11 @@ In one run, on the same images:
   undamaged pictures at each ``--sensitivities`` (the same probabilities,
   other thresholds), to choose the default;
 * with ``--per-kind N``, its recall and precision per kind of damage: the
-  first N colour images, each with one kind drawn on it at a time.
+  first N colour images, each with one kind drawn on it at a time;
+* with ``--real``, the share of pixels it marks on real photographs with no
+  drawn damage (:data:`REAL_SETS`, 173 photos, each as it is and made gray).
+  Most marks there are false; the old photos (``old_photos``, RNI6) also hold
+  real damage, so theirs are partly true.
 
 A contact sheet of ``old_photos`` (input, mask, result, and 1:1 crops) is
 written under ``--out`` unless ``--no-sheet``.
@@ -69,6 +74,11 @@ from enhance_core.training.export import network_from_checkpoint
 
 SETS = {"LIVE1": "RGB", "Set12": "L"}
 EVAL_SEED = 31_000
+REAL_SETS = {"old_photos": ("old_photos", slice(None)), "RNI15": ("RNI15", slice(None)), "RNI6": ("RNI6", slice(None)),
+             "LIME": ("lowlight_real/LIME", slice(None)), "DICM": ("lowlight_real/DICM", slice(0, 20)),
+             "PolyU": ("real_noise_polyu_canon", slice(None)), "SICE": ("SICE_unpaired", slice(800, 860))}
+"""Real photographs for ``--real``: folder and which of its sorted files. PolyU keeps its clean
+``*_mean`` files; SICE files 800-859 are past the 800 the detector trains on."""
 COVERAGE = (0.02, 0.06)
 PER_KIND_SEED = 77_000
 PER_KIND_COVERAGE = (0.02, 0.05)
@@ -217,6 +227,32 @@ def score_per_kind(images: list[tuple[str, np.ndarray, bool]], detectors: StandI
     return figures
 
 
+def score_real(data: Path, detectors: StandIns) -> dict[str, float]:
+    """The share of pixels (%) marked at sensitivity 0.5 on the :data:`REAL_SETS` photos, as they are and made gray.
+
+    Returns ``real_<set>_colour`` and ``real_<set>_gray`` (the mean over the
+    set's photos), ``real_colour`` and ``real_gray`` (over all photos) and
+    ``real_photos``.
+    """
+    figures: dict[str, float] = {}
+    shares: dict[str, list[float]] = {"colour": [], "gray": []}
+    for name, (folder, chosen) in REAL_SETS.items():
+        paths = [p for p in list_images(data / folder)[chosen] if name != "PolyU" or p.stem.endswith("_mean")]
+        if not paths:
+            raise FileNotFoundError(f"no photos in {data / folder} for --real")
+        marked: dict[str, list[float]] = {"colour": [], "gray": []}
+        for photo in load_uint8(paths, mode="RGB"):
+            rgb = photo.astype(np.float32) / 255.0
+            for look, pixels in (("colour", rgb), ("gray", rgb.mean(axis=2, keepdims=True))):
+                marked[look].append(100 * float(np.mean(damage_mask(detectors.probability(pixels), grow=0.0))))
+        for look, values in marked.items():
+            figures[f"real_{name}_{look}"] = round(float(np.mean(values)), 4)
+            shares[look] += values
+    figures.update({f"real_{look}": round(float(np.mean(values)), 4) for look, values in shares.items()})
+    figures["real_photos"] = len(shares["colour"])
+    return figures
+
+
 def print_table(figures: dict) -> None:
     """The comparison as three small tables on stdout."""
     f = figures
@@ -249,6 +285,11 @@ def print_table(figures: dict) -> None:
         print("\nper kind of damage, learned detector: recall (precision)")
         print("  " + ", ".join(f"{kind} {f[f'kind_{kind}_recall']:.2f} ({f[f'kind_{kind}_precision']:.2f})"
                                for kind in kinds))
+    if "real_photos" in f:
+        print(f"\nmarked on {f['real_photos']} real photos, no drawn damage (%): as they are / made gray")
+        print("  " + ", ".join(f"{name} {f[f'real_{name}_colour']:.3f} / {f[f'real_{name}_gray']:.3f}"
+                               for name in REAL_SETS))
+        print(f"  all {f['real_colour']:.3f} / {f['real_gray']:.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also score the learned detector at these sensitivities (0..1)")
     parser.add_argument("--per-kind", type=int, default=0, metavar="N",
                         help="also score the learned detector per kind of damage on the first N colour images")
+    parser.add_argument("--real", action="store_true",
+                        help="also give the share the learned detector marks on real photos with no drawn damage")
     args = parser.parse_args(argv)
     try:
         detectors = stand_ins_from_args(args.detector, args.gray_detector, args.gray_coarse_detector)
@@ -291,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                            seed=args.seed)
         if args.per_kind:
             figures.update(score_per_kind(images, detectors, count=args.per_kind))
+        if args.real:
+            figures.update(score_real(args.data, detectors))
     except (EnhanceError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
     print_table(figures)

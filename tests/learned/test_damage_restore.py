@@ -971,6 +971,26 @@ def test_the_evaluation_command_prints_writes_and_sheets_with_the_shipped_weight
     assert (out / "restore_overview.png").is_file() and (out / "restore_zoom.png").is_file()
 
 
+def test_the_real_photo_figure_marks_each_photo_as_it_is_and_made_gray(tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    from enhance_core.training import eval_restore
+
+    picture = PILImage.fromarray((synthetic_rgb(96, 128) * 255).astype(np.uint8))
+    for name in ("old/a.png", "polyu/cup_mean.png", "polyu/cup_real.png"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        picture.save(tmp_path / name)
+    monkeypatch.setattr(eval_restore, "REAL_SETS", {"old_photos": ("old", slice(None)),
+                                                    "PolyU": ("polyu", slice(None))})
+    figures = eval_restore.score_real(tmp_path, eval_restore.StandIns(_SureDetector(-20.0), _MarksEverything()))
+    assert figures["real_photos"] == 2, "PolyU counts its clean *_mean photo only"
+    assert figures["real_colour"] == figures["real_PolyU_colour"] == 0.0
+    assert figures["real_gray"] == figures["real_old_photos_gray"] == 100.0, "made gray, the gray weights look"
+    monkeypatch.setattr(eval_restore, "REAL_SETS", {"SICE": ("old", slice(800, 860))})
+    with pytest.raises(FileNotFoundError, match="no photos in .*old for --real"):
+        eval_restore.score_real(tmp_path, eval_restore.StandIns())
+
+
 def test_detector_training_refuses_an_unknown_damage_kind(tmp_path):
     with pytest.raises(SystemExit, match="unknown kinds smudge; known: crack"):
         train_detect.main(["--config", TINY_CONFIG, "--data", str(tmp_path), "--set", 'damage_weights={"smudge": 1}'])
