@@ -55,8 +55,8 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -78,7 +78,7 @@ REAL_SETS = {"old_photos": ("old_photos", slice(None)), "RNI15": ("RNI15", slice
              "LIME": ("lowlight_real/LIME", slice(None)), "DICM": ("lowlight_real/DICM", slice(0, 20)),
              "PolyU": ("real_noise_polyu_canon", slice(None)), "SICE": ("SICE_unpaired", slice(800, 860))}
 """Real photographs for ``--real``: folder and which of its sorted files. PolyU keeps its clean
-``*_mean`` files; SICE files 800-859 are past the 800 the detector trains on."""
+``*_mean`` files; SICE's, at sorted positions 800-859, are past the first 800 the detector trains on."""
 COVERAGE = (0.02, 0.06)
 PER_KIND_SEED = 77_000
 PER_KIND_COVERAGE = (0.02, 0.05)
@@ -101,13 +101,13 @@ class StandIns:
     pass's gray weights alone.
     """
 
-    network: Any = None
-    gray_network: Any = None
-    gray_coarse_network: Any = None
+    network: torch.nn.Module | None = None
+    gray_network: torch.nn.Module | None = None
+    gray_coarse_network: torch.nn.Module | None = None
 
-    def probability(self, pixels: np.ndarray) -> np.ndarray:
-        """The damage probability of ``pixels`` on the CPU, with these weights in place."""
-        return damage_probability(pixels, device="cpu", network=self.network, gray_network=self.gray_network,
+    def probability(self, pixels: np.ndarray, device: str | None = "cpu") -> np.ndarray:
+        """The damage probability of ``pixels`` with these weights in place (``device`` None: the best there is)."""
+        return damage_probability(pixels, device=device, network=self.network, gray_network=self.gray_network,
                                   gray_coarse_network=self.gray_coarse_network)
 
 
@@ -344,8 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_sheet:
         from enhance_core.training.restore_sheets import write_old_photo_sheet
 
-        for path in write_old_photo_sheet(args.data / "old_photos", args.out, detect=detectors.probability,
-                                          fill=fill):
+        for path in write_old_photo_sheet(args.data / "old_photos", args.out,
+                                          detect=partial(detectors.probability, device=None), fill=fill):
             print(f"wrote {path}")
     return 0
 

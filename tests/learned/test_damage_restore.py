@@ -953,41 +953,73 @@ def test_per_kind_scores_every_kind_on_the_colour_images_only():
         assert figures[f"kind_{kind}_recall"] == 1.0 and 0.0 < figures[f"kind_{kind}_precision"] < 0.5
 
 
-def test_the_evaluation_command_prints_writes_and_sheets_with_the_shipped_weights(tmp_path, capsys):
-    from PIL import Image as PILImage
+class _TopHalf(torch.nn.Module):
+    """Marks the top half of whatever it is shown (the same half in the mirror image)."""
 
-    from enhance_core.training import eval_restore
+    multiple = 4
 
-    picture = (synthetic_rgb(96, 128) * 255).astype(np.uint8)
-    for folder in ("LIVE1", "old_photos"):
-        (tmp_path / folder).mkdir()
-        PILImage.fromarray(picture).save(tmp_path / folder / "a.png")
-    out = tmp_path / "out"
-    assert eval_restore.main(["--data", str(tmp_path), "--sets", "LIVE1", "--threads", "1", "--out", str(out),
-                              "--gray-coarse-detector", "shipped"]) == 0
-    assert "detect + fill" in capsys.readouterr().out
-    figures = json.loads((out / "metrics.json").read_text())
-    assert figures["images"] == 1 and 0.0 <= figures["ours_f1"] <= 1.0
-    assert (out / "restore_overview.png").is_file() and (out / "restore_zoom.png").is_file()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.full_like(x[:, :1], -20.0)
+        out[..., : x.shape[2] // 2, :] = 20.0
+        return out
 
 
-def test_the_real_photo_figure_marks_each_photo_as_it_is_and_made_gray(tmp_path, monkeypatch):
+def _real_photos(folder: Path, monkeypatch) -> None:
     from PIL import Image as PILImage
 
     from enhance_core.training import eval_restore
 
     picture = PILImage.fromarray((synthetic_rgb(96, 128) * 255).astype(np.uint8))
-    for name in ("old/a.png", "polyu/cup_mean.png", "polyu/cup_real.png"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        picture.save(tmp_path / name)
-    monkeypatch.setattr(eval_restore, "REAL_SETS", {"old_photos": ("old", slice(None)),
+    for name in ("old_photos/a.png", "polyu/cup_mean.png", "polyu/cup_real.png"):
+        (folder / name).parent.mkdir(exist_ok=True)
+        picture.save(folder / name)
+    monkeypatch.setattr(eval_restore, "REAL_SETS", {"old_photos": ("old_photos", slice(None)),
                                                     "PolyU": ("polyu", slice(None))})
-    figures = eval_restore.score_real(tmp_path, eval_restore.StandIns(_SureDetector(-20.0), _MarksEverything()))
+
+
+def test_the_evaluation_command_prints_writes_and_sheets_what_it_scores(tmp_path, capsys, monkeypatch):
+    from PIL import Image as PILImage
+
+    from enhance_core.training import eval_restore
+
+    _real_photos(tmp_path, monkeypatch)
+    (tmp_path / "LIVE1").mkdir()
+    PILImage.fromarray((synthetic_rgb(96, 128) * 255).astype(np.uint8)).save(tmp_path / "LIVE1" / "a.png")
+    monkeypatch.setattr(eval_restore, "network_from_checkpoint", lambda path: _TopHalf())
+    out = tmp_path / "out"
+    assert eval_restore.main(["--data", str(tmp_path), "--sets", "LIVE1", "--threads", "1", "--out", str(out),
+                              "--detector", "candidate.pt", "--real"]) == 0
+    printed = capsys.readouterr().out
+    assert "detect + fill" in printed and "marked on 2 real photos" in printed and "all 50.000 / 50.000" in printed
+    figures = json.loads((out / "metrics.json").read_text())
+    assert figures["images"] == 1 and figures["marked_clean_ours"] == 50.0, "the candidate, not the shipped weights"
+    assert figures["real_colour"] == 50.0
+    sheet = np.asarray(PILImage.open(out / "restore_overview.png").convert("RGB"))
+    assert (sheet == [255, 0, 0]).all(axis=2).mean() > 0.05, "the sheet shows the candidate's marks in red"
+
+
+def test_the_evaluation_loads_each_checkpoint_into_its_own_place(monkeypatch):
+    from enhance_core.training import eval_restore
+
+    monkeypatch.setattr(eval_restore, "network_from_checkpoint", lambda path: f"loaded {path}")
+    chosen = eval_restore.stand_ins_from_args(Path("colour.pt"), Path("gray.pt"), Path("coarse.pt"))
+    assert chosen == eval_restore.StandIns("loaded colour.pt", "loaded gray.pt", "loaded coarse.pt")
+    only_gray = eval_restore.stand_ins_from_args(None, Path("gray.pt"), None)
+    assert only_gray == eval_restore.StandIns(None, "loaded gray.pt")
+
+
+def test_the_real_photo_figure_marks_each_photo_as_it_is_and_made_gray(tmp_path, monkeypatch):
+    from enhance_core.training import eval_restore
+
+    _real_photos(tmp_path, monkeypatch)
+    figures = eval_restore.score_real(tmp_path, eval_restore.StandIns(_SureDetector(-20.0), _TopHalf()))
     assert figures["real_photos"] == 2, "PolyU counts its clean *_mean photo only"
     assert figures["real_colour"] == figures["real_PolyU_colour"] == 0.0
-    assert figures["real_gray"] == figures["real_old_photos_gray"] == 100.0, "made gray, the gray weights look"
-    monkeypatch.setattr(eval_restore, "REAL_SETS", {"SICE": ("old", slice(800, 860))})
-    with pytest.raises(FileNotFoundError, match="no photos in .*old for --real"):
+    assert figures["real_gray"] == figures["real_old_photos_gray"] == 50.0, "made gray, the gray weights look; no grow"
+    undecided = eval_restore.score_real(tmp_path, eval_restore.StandIns(_SureDetector(0.0)))
+    assert undecided["real_colour"] == 0.0, "a probability of exactly 0.5 is not marked"
+    monkeypatch.setattr(eval_restore, "REAL_SETS", {"SICE": ("old_photos", slice(800, 860))})
+    with pytest.raises(FileNotFoundError, match="no photos in .*old_photos for --real"):
         eval_restore.score_real(tmp_path, eval_restore.StandIns())
 
 
