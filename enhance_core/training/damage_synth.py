@@ -301,14 +301,22 @@ def draw_glasses(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return result
 
 
-def draw_rigging(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Draw a mast with its stays, or a tripod: 2-5 straight members that start at one point.
+class RiggingStyle(TypedDict, total=False):
+    """Keyword arguments of :func:`draw_rigging` that a training config may set."""
+
+    members: tuple[int, int]
+    stay_alpha: tuple[float, float]
+
+
+def draw_rigging(image: np.ndarray, rng: np.random.Generator, *, members: tuple[int, int] = (2, 5),
+                 stay_alpha: tuple[float, float] = (0.45, 1.0)) -> np.ndarray:
+    """Draw a mast with its stays, or a tripod: ``members`` (least, most) straight members that start at one point.
 
     A lone straight line is a scratch, but straight lines that meet at a point
     (a tripod's legs, a mast and the stays from its top, a gantry's struts) are
     picture. Masts and legs taper toward the apex and thick ones are lit from
-    one side, as poles are; stays are thin and often faint. A mast may carry a
-    yard across it.
+    one side, as poles are; stays are thin and often faint (opacity drawn from
+    ``stay_alpha``). A mast may carry a yard across it.
     """
     rows, cols = image.shape[:2]
     size = max(rows, cols)
@@ -317,7 +325,7 @@ def draw_rigging(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     tripod = rng.random() < 0.4
     base_tone = rng.uniform(0.0, 0.3) if rng.random() < 0.7 else rng.uniform(0.7, 1.0)
     mast: tuple[np.ndarray, np.ndarray] | None = None
-    for index in range(int(rng.integers(2, 6))):
+    for index in range(int(rng.integers(members[0], members[1] + 1))):
         heavy = tripod or index == 0
         angle = math.pi / 2 + (rng.uniform(-0.6, 0.6) if tripod else rng.normal(0, 0.08)) if heavy \
             else rng.uniform(0, 2 * math.pi)
@@ -330,7 +338,7 @@ def draw_rigging(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         outline = np.stack([apex + across * top / 2, end + across * base / 2, end - across * base / 2,
                             apex - across * top / 2])
         cv2.fillPoly(canvas, [np.round((outline + 0.5) * SUPERSAMPLE).astype(np.int32)], 1.0, cv2.LINE_AA)
-        alpha = _reduce(canvas, rows, cols)[..., None] * (rng.uniform(0.8, 1.0) if heavy else rng.uniform(0.45, 1.0))
+        alpha = _reduce(canvas, rows, cols)[..., None] * (rng.uniform(0.8, 1.0) if heavy else rng.uniform(*stay_alpha))
         tone = np.float32(np.clip(base_tone + rng.normal(0, 0.05), 0, 1))
         result = result * (1 - alpha) + tone * alpha
         if heavy and base >= 2.5 and rng.random() < 0.6:
@@ -351,13 +359,54 @@ def draw_rigging(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(result, 0.0, 1.0).astype(np.float32)
 
 
-def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator, *, railings: float = 0.0,
-                        glasses: float = 0.0, rigging: float = 0.0) -> np.ndarray:
-    """Draw content that resembles damage but is picture: lettering, eyes, railings, glasses, masts and tripods.
+def draw_stick(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw a lone straight object that stops at things: a walking stick or club in a hand, a signpost, a lamp post.
 
-    ``railings``, ``glasses`` and ``rigging`` are the mean numbers of railings
-    (:func:`draw_railing`), spectacles (:func:`draw_glasses`) and masts or
-    tripods (:func:`draw_rigging`) drawn; at 0 the random draws are those of
+    A film scratch runs on across whatever is in its way; a stick, pole or
+    shaft is a straight line too, but it starts and ends inside the picture,
+    at something it holds or that holds it (a hand, a club head, a sign, a
+    lamp), drawn here as a blob of another tone at its start and often at its end.
+    """
+    rows, cols = image.shape[:2]
+    size = max(rows, cols)
+    result = image.copy()
+    start = np.array([rng.uniform(0.1, 0.9) * cols, rng.uniform(0.1, 0.9) * rows])
+    angle = math.pi / 2 + rng.normal(0, 0.35) if rng.random() < 0.7 else rng.uniform(0, 2 * math.pi)
+    along = np.array([math.cos(angle), math.sin(angle)])
+    across = np.array([-along[1], along[0]])
+    end = start + rng.uniform(0.15, 0.6) * size * along
+    top = float(rng.choice([1.0, 1.5, 2.0, 3.0, 4.0]))
+    base = top * rng.uniform(1.0, 1.6)
+    tone = np.float32(rng.uniform(0.0, 0.3) if rng.random() < 0.6 else rng.uniform(0.7, 1.0))
+    canvas = _canvas(rows, cols)
+    outline = np.stack([start + across * top / 2, end + across * base / 2, end - across * base / 2,
+                        start - across * top / 2])
+    cv2.fillPoly(canvas, [np.round((outline + 0.5) * SUPERSAMPLE).astype(np.int32)], 1.0, cv2.LINE_AA)
+    alpha = _reduce(canvas, rows, cols)[..., None] * rng.uniform(0.8, 1.0)
+    result = result * (1 - alpha) + tone * alpha
+    for point, width, chance in ((start, top, 1.0), (end, base, 0.6)):
+        if rng.random() < chance:
+            blob = _canvas(rows, cols)
+            axes = (max(width * rng.uniform(2.0, 6.0), 4.0), max(width * rng.uniform(1.5, 4.0), 3.0))
+            centre = point + along * rng.uniform(-0.3, 0.3) * axes[0] * (1 if point is end else -1)
+            cv2.ellipse(blob, tuple(int(v) for v in np.round((centre + 0.5) * SUPERSAMPLE)),
+                        tuple(int(v) for v in np.round(np.array(axes) * SUPERSAMPLE)), float(rng.uniform(0, 180)),
+                        0, 360, 1.0, -1, cv2.LINE_AA)
+            shade = _reduce(blob, rows, cols)[..., None]
+            colour = np.clip(rng.uniform(0.0, 1.0, 3).astype(np.float32) * 0.6 + rng.uniform(0.1, 0.4), 0, 1)
+            result = result * (1 - shade) + colour * shade
+    return np.clip(result, 0.0, 1.0).astype(np.float32)
+
+
+def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator, *, railings: float = 0.0,
+                        glasses: float = 0.0, rigging: float = 0.0, sticks: float = 0.0,
+                        rigging_style: RiggingStyle | None = None) -> np.ndarray:
+    """Draw content that resembles damage but is picture: lettering, eyes, railings, glasses, masts, tripods, sticks.
+
+    ``railings``, ``glasses``, ``rigging`` and ``sticks`` are the mean numbers
+    of railings (:func:`draw_railing`), spectacles (:func:`draw_glasses`), masts
+    or tripods (:func:`draw_rigging`, with ``rigging_style``'s keywords) and
+    sticks (:func:`draw_stick`) drawn; at 0 the random draws are those of
     lettering and eyes alone.
 
     (Isolated bright dots are not drawn: on their own they are indistinguishable
@@ -393,7 +442,9 @@ def draw_hard_negatives(image: np.ndarray, rng: np.random.Generator, *, railings
     for _ in range(int(rng.poisson(glasses)) if glasses > 0 else 0):
         result = draw_glasses(result, rng)
     for _ in range(int(rng.poisson(rigging)) if rigging > 0 else 0):
-        result = draw_rigging(result, rng)
+        result = draw_rigging(result, rng, **(rigging_style or {}))
+    for _ in range(int(rng.poisson(sticks)) if sticks > 0 else 0):
+        result = draw_stick(result, rng)
     return np.clip(cv2.GaussianBlur(result, (0, 0), 0.5) * 0.5 + result * 0.5, 0.0, 1.0)
 
 
@@ -442,6 +493,8 @@ def damage_photo(
     railings: float = 0.0,
     glasses: float = 0.0,
     rigging: float = 0.0,
+    sticks: float = 0.0,
+    rigging_style: RiggingStyle | None = None,
     heavy_grain: float = 0.0,
     gray_scan: float = 0.0,
 ) -> DamagedPhoto:
@@ -463,10 +516,12 @@ def damage_photo(
         scans, so the detector learns to mark nothing on them).
     age, negatives : bool
         Whether to age the picture and draw hard negatives into it.
-    railings, glasses, rigging : float
-        Mean numbers of railings, of spectacles and of masts or tripods among the hard negatives
+    railings, glasses, rigging, sticks : float
+        Mean numbers of railings, of spectacles, of masts or tripods and of sticks among the hard negatives
         (0: none, and the random draws are those of earlier versions, so fixed
         evaluation samples stay the same).
+    rigging_style : dict, optional
+        ``members`` and ``stay_alpha`` for :func:`draw_rigging` (None: its defaults).
     heavy_grain : float
         Probability that the scan's grain is heavy (:data:`HEAVY_GRAIN`, as on a
         small, much enlarged print) instead of the usual 0-0.05. It is drawn
@@ -480,7 +535,8 @@ def damage_photo(
     rows, cols = image.shape[:2]
     picture = age_photo(image, rng) if age else image.astype(np.float32)
     if negatives:
-        picture = draw_hard_negatives(picture, rng, railings=railings, glasses=glasses, rigging=rigging)
+        picture = draw_hard_negatives(picture, rng, railings=railings, glasses=glasses, rigging=rigging,
+                                      sticks=sticks, rigging_style=rigging_style)
     damaged = picture.copy()
     strength = np.zeros((rows, cols), np.float32)
     weights = weights or DEFAULT_DAMAGE_WEIGHTS

@@ -15,7 +15,9 @@ term, both blind to the ignored rim pixels. ``railings`` adds rows of thin
 bars (fences, window bars) to the hard negatives, ``glasses`` spectacles with
 a bright glint on a rim, ``rigging`` masts with their stays and tripods
 (straight members that meet at one point; a lone straight line stays a
-scratch); ``heavy_grain`` is the share of scans drawn with
+scratch; ``rigging_members`` the least and most members, ``rigging_stay_alpha``
+the stays' opacity range), ``sticks`` lone straight objects that stop inside the picture at
+blobs of another tone (a stick in a hand, a signpost); ``heavy_grain`` is the share of scans drawn with
 heavy grain (small, much enlarged prints), ``gray_scan`` the share scanned in
 grayscale (where damage differs from the picture only in lightness). A share
 ``coarse_fraction`` of the batches shows whole pictures reduced to the coarse pass's size
@@ -77,6 +79,9 @@ DEFAULTS = {
     "railings": 0.0,
     "glasses": 0.0,
     "rigging": 0.0,
+    "sticks": 0.0,
+    "rigging_members": [2, 5],
+    "rigging_stay_alpha": [0.45, 1.0],
     "heavy_grain": 0.0,
     "gray_scan": 0.0,
     "coarse_fraction": 0.0,
@@ -227,8 +232,10 @@ def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
                        else random_crop(image, cfg["patch"], rng))
         sample = damage_photo(picture.astype(np.float32) / 255.0, rng, coverage=tuple(cfg["coverage"]),
                               damaged_fraction=cfg["damaged_fraction"], railings=cfg["railings"],
-                              glasses=cfg["glasses"], rigging=cfg["rigging"], heavy_grain=cfg["heavy_grain"],
-                              gray_scan=cfg["gray_scan"],
+                              glasses=cfg["glasses"], rigging=cfg["rigging"], sticks=cfg["sticks"],
+                              rigging_style={"members": tuple(cfg["rigging_members"]),
+                                             "stay_alpha": tuple(cfg["rigging_stay_alpha"])},
+                              heavy_grain=cfg["heavy_grain"], gray_scan=cfg["gray_scan"],
                               weights=(cfg["coarse_weights"] if coarse else cfg["damage_weights"]) or None)
         damaged[i] = sample.damaged
         label[i, ..., 0] = sample.label

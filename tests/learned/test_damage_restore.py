@@ -116,6 +116,22 @@ def test_rigging_members_meet_at_one_point_and_are_never_labelled():
     assert rng.digest() == EARLIER_DRAWS, "no rigging: the draws of earlier versions (fixed eval sets)"
 
 
+def test_sticks_stop_inside_the_picture_and_are_never_labelled():
+    from enhance_core.training.damage_synth import draw_stick
+
+    clean = np.full((200, 200, 3), 0.5, np.float32)
+    for seed in range(6):
+        drawn = np.abs(draw_stick(clean, np.random.default_rng(seed)) - 0.5).max(axis=2) > 0.05
+        assert 0.001 < drawn.mean() < 0.2
+    plain = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False)
+    stuck = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False, sticks=4.0)
+    assert np.abs(stuck.clean - plain.clean).max() > 0.2
+    assert np.array_equal(stuck.damaged, stuck.clean) and not stuck.label.any()
+    rng = _RecordingGenerator(4)
+    damage_photo(np.full((96, 96, 3), 0.5, np.float32), rng, damaged_fraction=0.0, age=False, sticks=0.0)
+    assert rng.digest() == EARLIER_DRAWS, "no sticks: the draws of earlier versions (fixed eval sets)"
+
+
 def test_heavy_grain_scans_are_grainier_and_keep_their_labels():
     from enhance_core.training.damage_synth import HEAVY_GRAIN
 
@@ -152,12 +168,22 @@ def test_gray_scans_hold_one_lightness_in_all_channels_and_keep_their_damage():
     assert np.array_equal(never.damaged, plain.damaged)
 
 
-def test_the_rigging_setting_reaches_the_training_batches():
+@pytest.mark.parametrize("setting", ["rigging", "sticks"])
+def test_the_rigging_and_sticks_settings_reach_the_training_batches(setting):
     images = [np.full((96, 96, 3), 128, np.uint8)]
     cfg = dict(train_detect.DEFAULTS, patch=96, batch=2, damaged_fraction=0.0)
     plain, _, _ = train_detect.make_batch(images, cfg, np.random.default_rng(0))
-    rigged, label, _ = train_detect.make_batch(images, dict(cfg, rigging=4.0), np.random.default_rng(0))
-    assert (rigged - plain).abs().max() > 0.2 and not label.any(), "masts drawn into the pictures, never labelled"
+    drawn, label, _ = train_detect.make_batch(images, dict(cfg, **{setting: 4.0}), np.random.default_rng(0))
+    assert (drawn - plain).abs().max() > 0.2 and not label.any(), "drawn into the pictures, never labelled"
+
+
+@pytest.mark.parametrize("style", [{"rigging_members": [5, 5]}, {"rigging_stay_alpha": [0.1, 0.1]}])
+def test_the_rigging_style_reaches_the_masts_drawn_in_training(style):
+    images = [np.full((96, 96, 3), 128, np.uint8)]
+    cfg = dict(train_detect.DEFAULTS, patch=96, batch=2, damaged_fraction=0.0, rigging=4.0)
+    usual, _, _ = train_detect.make_batch(images, cfg, np.random.default_rng(0))
+    styled, label, _ = train_detect.make_batch(images, dict(cfg, **style), np.random.default_rng(0))
+    assert (styled - usual).abs().max() > 0.05 and not label.any()
 
 
 def test_coarse_batches_hold_whole_reduced_pictures():
