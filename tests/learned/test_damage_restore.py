@@ -96,7 +96,7 @@ def test_glasses_are_picture_with_a_bright_glint_and_never_labelled():
     assert np.array_equal(spectacled.damaged, spectacled.clean) and not spectacled.label.any()
 
 
-def test_rigging_members_meet_at_one_point_and_are_never_labelled():
+def test_rigging_members_meet_at_one_point():
     import cv2
 
     from enhance_core.training.damage_synth import draw_rigging
@@ -107,29 +107,27 @@ def test_rigging_members_meet_at_one_point_and_are_never_labelled():
         _, _, stats, _ = cv2.connectedComponentsWithStats(drawn.astype(np.uint8), connectivity=8)
         assert drawn.mean() > 0.002
         assert stats[1:, cv2.CC_STAT_AREA].max() >= 0.95 * drawn.sum(), "members drawn from one apex: one figure"
-    plain = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False)
-    rigged = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False, rigging=4.0)
-    assert np.abs(rigged.clean - plain.clean).max() > 0.2
-    assert np.array_equal(rigged.damaged, rigged.clean) and not rigged.label.any()
-    rng = _RecordingGenerator(4)
-    damage_photo(np.full((96, 96, 3), 0.5, np.float32), rng, damaged_fraction=0.0, age=False, rigging=0.0)
-    assert rng.digest() == EARLIER_DRAWS, "no rigging: the draws of earlier versions (fixed eval sets)"
 
 
-def test_sticks_stop_inside_the_picture_and_are_never_labelled():
+def test_a_stick_is_a_small_figure_inside_the_picture():
     from enhance_core.training.damage_synth import draw_stick
 
     clean = np.full((200, 200, 3), 0.5, np.float32)
     for seed in range(6):
         drawn = np.abs(draw_stick(clean, np.random.default_rng(seed)) - 0.5).max(axis=2) > 0.05
         assert 0.001 < drawn.mean() < 0.2
+
+
+@pytest.mark.parametrize("setting", ["rigging", "sticks"])
+def test_drawn_negatives_are_never_labelled_and_at_zero_keep_the_earlier_draws(setting):
+    clean = np.full((160, 160, 3), 0.5, np.float32)
     plain = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False)
-    stuck = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False, sticks=4.0)
-    assert np.abs(stuck.clean - plain.clean).max() > 0.2
-    assert np.array_equal(stuck.damaged, stuck.clean) and not stuck.label.any()
+    drawn = damage_photo(clean, np.random.default_rng(4), damaged_fraction=0.0, age=False, **{setting: 4.0})
+    assert np.abs(drawn.clean - plain.clean).max() > 0.2
+    assert np.array_equal(drawn.damaged, drawn.clean) and not drawn.label.any()
     rng = _RecordingGenerator(4)
-    damage_photo(np.full((96, 96, 3), 0.5, np.float32), rng, damaged_fraction=0.0, age=False, sticks=0.0)
-    assert rng.digest() == EARLIER_DRAWS, "no sticks: the draws of earlier versions (fixed eval sets)"
+    damage_photo(np.full((96, 96, 3), 0.5, np.float32), rng, damaged_fraction=0.0, age=False, **{setting: 0.0})
+    assert rng.digest() == EARLIER_DRAWS, f"no {setting}: the draws of earlier versions (fixed eval sets)"
 
 
 def test_heavy_grain_scans_are_grainier_and_keep_their_labels():
