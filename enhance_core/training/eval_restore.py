@@ -189,7 +189,8 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detectors: StandIns, fi
             add(f"{method}_ssim", ssim_image(result, clean))
         print(f"{name}: F1 ours {ours_counts.f1:.3f}, "
               f"damage {footprint.mean():.1%}, fill PSNR in damage ours {rows['fill_ours_psnr_damage'][-1]:.2f} "
-              f"Telea {rows['fill_telea_psnr_damage'][-1]:.2f}", file=sys.stderr, flush=True)
+              f"Telea {rows['fill_telea_psnr_damage'][-1]:.2f}, detect + fill {rows['detect_fill_ours_psnr'][-1]:.2f} "
+              f"(true mask {rows['fill_ours_psnr'][-1]:.2f})", file=sys.stderr, flush=True)
     figures = {key: round(float(np.mean(values)), 4) for key, values in rows.items()}
     for name, count in counts.items():
         figures.update({f"{name}_precision": round(count.precision, 4), f"{name}_recall": round(count.recall, 4),

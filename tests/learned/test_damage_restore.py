@@ -1013,8 +1013,10 @@ def test_the_evaluation_command_prints_writes_and_sheets_what_it_scores(tmp_path
     out = tmp_path / "out"
     assert eval_restore.main(["--data", str(tmp_path), "--sets", "LIVE1", "--threads", "1", "--out", str(out),
                               "--detector", "candidate.pt", "--real"]) == 0
-    printed = capsys.readouterr().out
-    assert "detect + fill" in printed and "marked on 2 real photos" in printed and "all 50.000 / 50.000" in printed
+    printed = capsys.readouterr()
+    assert "detect + fill" in printed.out and "marked on 2 real photos" in printed.out
+    assert "all 50.000 / 50.000" in printed.out
+    assert "LIVE1/a: F1 ours" in printed.err and "detect + fill" in printed.err, "each picture's own figures"
     figures = json.loads((out / "metrics.json").read_text())
     assert figures["images"] == 1 and figures["marked_clean_ours"] == 50.0, "the candidate, not the shipped weights"
     assert figures["real_colour"] == 50.0
