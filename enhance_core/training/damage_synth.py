@@ -384,11 +384,11 @@ def draw_stick(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     cv2.fillPoly(canvas, [np.round((outline + 0.5) * SUPERSAMPLE).astype(np.int32)], 1.0, cv2.LINE_AA)
     alpha = _reduce(canvas, rows, cols)[..., None] * rng.uniform(0.8, 1.0)
     result = result * (1 - alpha) + tone * alpha
-    for point, width, chance in ((start, top, 1.0), (end, base, 0.6)):
+    for point, width, chance, outward in ((start, top, 1.0, -1.0), (end, base, 0.6, 1.0)):
         if rng.random() < chance:
             blob = _canvas(rows, cols)
             axes = (max(width * rng.uniform(2.0, 6.0), 4.0), max(width * rng.uniform(1.5, 4.0), 3.0))
-            centre = point + along * rng.uniform(-0.3, 0.3) * axes[0] * (1 if point is end else -1)
+            centre = point + along * rng.uniform(-0.3, 0.3) * axes[0] * outward
             cv2.ellipse(blob, tuple(int(v) for v in np.round((centre + 0.5) * SUPERSAMPLE)),
                         tuple(int(v) for v in np.round(np.array(axes) * SUPERSAMPLE)), float(rng.uniform(0, 180)),
                         0, 360, 1.0, -1, cv2.LINE_AA)
