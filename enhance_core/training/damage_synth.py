@@ -301,6 +301,16 @@ def draw_glasses(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return result
 
 
+def _tapered_bar(rows: int, cols: int, start: np.ndarray, end: np.ndarray, across: np.ndarray, top: float,
+                 base: float) -> np.ndarray:
+    """Antialiased coverage (rows, cols) of a straight bar from ``start`` (``top`` px wide) to ``end`` (``base``)."""
+    canvas = _canvas(rows, cols)
+    outline = np.stack([start + across * top / 2, end + across * base / 2, end - across * base / 2,
+                        start - across * top / 2])
+    cv2.fillPoly(canvas, [np.round((outline + 0.5) * SUPERSAMPLE).astype(np.int32)], 1.0, cv2.LINE_AA)
+    return _reduce(canvas, rows, cols)
+
+
 class RiggingStyle(TypedDict, total=False):
     """Keyword arguments of :func:`draw_rigging` that a training config may set."""
 
@@ -334,11 +344,8 @@ def draw_rigging(image: np.ndarray, rng: np.random.Generator, *, members: tuple[
         end = apex + rng.uniform(0.15, 0.8) * size * along
         top = float(rng.choice([1.0, 1.0, 1.5, 2.0])) if heavy else float(rng.choice([0.8, 1.0, 1.0, 1.5]))
         base = top * rng.uniform(1.0, 2.5) if heavy else top
-        canvas = _canvas(rows, cols)
-        outline = np.stack([apex + across * top / 2, end + across * base / 2, end - across * base / 2,
-                            apex - across * top / 2])
-        cv2.fillPoly(canvas, [np.round((outline + 0.5) * SUPERSAMPLE).astype(np.int32)], 1.0, cv2.LINE_AA)
-        alpha = _reduce(canvas, rows, cols)[..., None] * (rng.uniform(0.8, 1.0) if heavy else rng.uniform(*stay_alpha))
+        alpha = _tapered_bar(rows, cols, apex, end, across, top, base)[..., None] * (
+            rng.uniform(0.8, 1.0) if heavy else rng.uniform(*stay_alpha))
         tone = np.float32(np.clip(base_tone + rng.normal(0, 0.05), 0, 1))
         result = result * (1 - alpha) + tone * alpha
         if heavy and base >= 2.5 and rng.random() < 0.6:
@@ -378,11 +385,7 @@ def draw_stick(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     top = float(rng.choice([1.0, 1.5, 2.0, 3.0, 4.0]))
     base = top * rng.uniform(1.0, 1.6)
     tone = np.float32(rng.uniform(0.0, 0.3) if rng.random() < 0.6 else rng.uniform(0.7, 1.0))
-    canvas = _canvas(rows, cols)
-    outline = np.stack([start + across * top / 2, end + across * base / 2, end - across * base / 2,
-                        start - across * top / 2])
-    cv2.fillPoly(canvas, [np.round((outline + 0.5) * SUPERSAMPLE).astype(np.int32)], 1.0, cv2.LINE_AA)
-    alpha = _reduce(canvas, rows, cols)[..., None] * rng.uniform(0.8, 1.0)
+    alpha = _tapered_bar(rows, cols, start, end, across, top, base)[..., None] * rng.uniform(0.8, 1.0)
     result = result * (1 - alpha) + tone * alpha
     for point, width, chance, outward in ((start, top, 1.0, -1.0), (end, base, 0.6, 1.0)):
         if rng.random() < chance:
