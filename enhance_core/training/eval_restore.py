@@ -74,11 +74,13 @@ from enhance_core.training.export import network_from_checkpoint
 
 SETS = {"LIVE1": "RGB", "Set12": "L"}
 EVAL_SEED = 31_000
-REAL_SETS = {"old_photos": ("old_photos", slice(None)), "RNI15": ("RNI15", slice(None)), "RNI6": ("RNI6", slice(None)),
-             "LIME": ("lowlight_real/LIME", slice(None)), "DICM": ("lowlight_real/DICM", slice(0, 20)),
-             "PolyU": ("real_noise_polyu_canon", slice(None)), "SICE": ("SICE_unpaired", slice(800, 860))}
-"""Real photographs for ``--real``: folder and which of its sorted files. PolyU keeps its clean
-``*_mean`` files; SICE's, at sorted positions 800-859, are past the first 800 the detector trains on."""
+REAL_SETS = {"old_photos": ("old_photos", slice(None), ""), "RNI15": ("RNI15", slice(None), ""),
+             "RNI6": ("RNI6", slice(None), ""), "LIME": ("lowlight_real/LIME", slice(None), ""),
+             "DICM": ("lowlight_real/DICM", slice(0, 20), ""),
+             "PolyU": ("real_noise_polyu_canon", slice(None), "_mean"), "SICE": ("SICE_unpaired", slice(800, 860), "")}
+"""Real photographs for ``--real``: folder, which of its sorted files, and the end their stem must have.
+PolyU keeps its clean ``*_mean`` files; SICE's, at sorted positions 800-859, are past the first 800 the
+detector trains on."""
 COVERAGE = (0.02, 0.06)
 PER_KIND_SEED = 77_000
 PER_KIND_COVERAGE = (0.02, 0.05)
@@ -237,8 +239,8 @@ def score_real(data: Path, detectors: StandIns) -> dict[str, float]:
     """
     figures: dict[str, float] = {}
     shares: dict[str, list[float]] = {"colour": [], "gray": []}
-    for name, (folder, chosen) in REAL_SETS.items():
-        paths = [p for p in list_images(data / folder)[chosen] if name != "PolyU" or p.stem.endswith("_mean")]
+    for name, (folder, chosen, stem_end) in REAL_SETS.items():
+        paths = [p for p in list_images(data / folder)[chosen] if p.stem.endswith(stem_end)]
         if not paths:
             raise FileNotFoundError(f"no photos in {data / folder} for --real")
         marked: dict[str, list[float]] = {"colour": [], "gray": []}

@@ -997,8 +997,8 @@ def _real_photos(folder: Path, monkeypatch) -> None:
     for name in ("old_photos/a.png", "polyu/cup_mean.png", "polyu/cup_real.png"):
         (folder / name).parent.mkdir(exist_ok=True)
         picture.save(folder / name)
-    monkeypatch.setattr(eval_restore, "REAL_SETS", {"old_photos": ("old_photos", slice(None)),
-                                                    "PolyU": ("polyu", slice(None))})
+    monkeypatch.setattr(eval_restore, "REAL_SETS", {"old_photos": ("old_photos", slice(None), ""),
+                                                    "PolyU": ("polyu", slice(None), "_mean")})
 
 
 def test_the_evaluation_command_prints_writes_and_sheets_what_it_scores(tmp_path, capsys, monkeypatch):
@@ -1044,7 +1044,7 @@ def test_the_real_photo_figure_marks_each_photo_as_it_is_and_made_gray(tmp_path,
     assert figures["real_gray"] == figures["real_old_photos_gray"] == 50.0, "made gray, the gray weights look; no grow"
     undecided = eval_restore.score_real(tmp_path, eval_restore.StandIns(_SureDetector(0.0)))
     assert undecided["real_colour"] == 0.0, "a probability of exactly 0.5 is not marked"
-    monkeypatch.setattr(eval_restore, "REAL_SETS", {"SICE": ("old_photos", slice(800, 860))})
+    monkeypatch.setattr(eval_restore, "REAL_SETS", {"SICE": ("old_photos", slice(800, 860), "")})
     with pytest.raises(FileNotFoundError, match="no photos in .*old_photos for --real"):
         eval_restore.score_real(tmp_path, eval_restore.StandIns())
 
