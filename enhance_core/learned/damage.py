@@ -85,7 +85,7 @@ EDGE_PROBABILITY = 0.65
 """Probability above which the coarse pass marks a pixel."""
 SURE_EDGE_PROBABILITY = 0.995
 """On a colour scan the coarse pass keeps a tear whose core the colour weights are at least this sure of, whatever
-the gray weights say (:func:`certain_tears`; measured in ``models/detect/MODEL_CARD.md``)."""
+the gray weights say (:func:`certain_tears`; measured in ``models/detect/HISTORY.md``)."""
 EDGE_DEPTH = 5.0
 """Smallest half-width, in coarse pixels, of a kept region (a tear is a piece, not a line)."""
 DRAFT_PIXELS = 500_000
@@ -266,7 +266,7 @@ def coarse_probability(small: np.ndarray, detect: Callable[[np.ndarray], np.ndar
     ndarray
         Float32 (r, c). On undamaged real photos the mean drops most of the
         torn corners one view alone imagines, and on drawn damage it finds
-        torn corners a little more often (``models/detect/MODEL_CARD.md``).
+        torn corners a little more often (``models/detect/HISTORY.md``).
     """
     mirrored = detect(np.ascontiguousarray(small[:, ::-1]))[:, ::-1]
     return (0.5 * (detect(small) + mirrored)).astype(np.float32)
