@@ -11,7 +11,10 @@ eyes with catchlights, highlights) and damaged by
 undamaged; ``damage_weights`` may change how often each kind is drawn). The
 network (:class:`~enhance_core.learned.archs.damage_unet.DamageUNet`) learns
 the damage mask with a class-weighted binary cross-entropy plus a soft Dice
-term, both blind to the ignored rim pixels. ``railings`` adds rows of thin
+term, both blind to the ignored rim pixels; a damaged pixel weighs
+``pos_weight`` times (1 + ``amplitude_weight`` times how far the damage moved it
+from the clean scan, 0..1), so plainly visible damage, whose miss costs the
+most PSNR, can count more than faint damage. ``railings`` adds rows of thin
 bars (fences, window bars) to the hard negatives, ``glasses`` spectacles with
 a bright glint on a rim, ``rigging`` masts with their stays and tripods
 (straight members that meet at one point; a lone straight line stays a
@@ -94,6 +97,7 @@ DEFAULTS = {
     "extra_count": 0,
     "extra_fraction": 0.0,
     "pos_weight": 2.0,
+    "amplitude_weight": 0.0,
     "dice": 0.5,
     "max_train_images": 0,
     "val_sets": ["Set5", "Set14"],
@@ -239,7 +243,9 @@ def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
                               weights=(cfg["coarse_weights"] if coarse else cfg["damage_weights"]) or None)
         damaged[i] = sample.damaged
         label[i, ..., 0] = sample.label
-        weight[i, ..., 0] = np.where(sample.ignore, 0.0, np.where(sample.label, cfg["pos_weight"], 1.0))
+        amplitude = np.abs(sample.damaged - sample.clean).max(axis=2)
+        positive = cfg["pos_weight"] * (1.0 + cfg["amplitude_weight"] * amplitude)
+        weight[i, ..., 0] = np.where(sample.ignore, 0.0, np.where(sample.label, positive, 1.0))
     return to_tensor(damaged), to_tensor(label), to_tensor(weight)
 
 

@@ -184,6 +184,19 @@ def test_the_rigging_style_reaches_the_masts_drawn_in_training(style):
     assert (styled - usual).abs().max() > 0.05 and not label.any()
 
 
+def test_amplitude_weight_makes_plainly_visible_damage_count_more():
+    images = [np.full((96, 96, 3), 128, np.uint8)]
+    cfg = dict(train_detect.DEFAULTS, patch=96, batch=2, damaged_fraction=1.0)
+    _, label, flat = train_detect.make_batch(images, cfg, np.random.default_rng(0))
+    damaged, _, weighted = train_detect.make_batch(images, dict(cfg, amplitude_weight=3.0), np.random.default_rng(0))
+    damaged_px, clean_px = label > 0, (label == 0) & (flat > 0)
+    assert damaged_px.any() and torch.equal(weighted[clean_px], flat[clean_px]), "undamaged pixels weigh as before"
+    moved = (damaged - 128 / 255).abs().amax(dim=1, keepdim=True)[damaged_px]
+    gain = weighted[damaged_px] / flat[damaged_px]
+    assert gain.min() >= 1.0 and gain.max() > 1.5
+    assert np.corrcoef(moved.numpy(), gain.numpy())[0, 1] > 0.8, "the weight follows how far the damage moved a pixel"
+
+
 def test_coarse_batches_hold_whole_reduced_pictures():
     images = [np.random.default_rng(k).integers(0, 256, (120, 90, 3), dtype=np.uint8) for k in range(3)]
     cfg = dict(train_detect.DEFAULTS, patch=64, batch=2, coarse_fraction=1.0)
