@@ -24,6 +24,7 @@ The ``restore`` filter is the archivist's preset as one stack step, and the
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -42,7 +43,8 @@ PREVIEW_COVERAGE = 0.02
 
 def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensitivity: float, grow: float,
                     layer: Mask | None = None, device: str | None = None, progress: ProgressFn | None = None,
-                    should_stop: StopFn | None = None, draft: bool = False) -> np.ndarray:
+                    should_stop: StopFn | None = None, draft: bool = False,
+                    note: Callable[[str], None] | None = None) -> np.ndarray:
     """The damage mask (float32 in 0..1) of ``region`` of ``source`` rendered at ``scale``, edited by ``layer``.
 
     The detector sees ``source`` at full resolution (once per source, cached);
@@ -52,7 +54,8 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
     :func:`enhance_core.learned.damage.draft_damage_probability` instead: that of
     a reduced copy of a large scan, until the full-resolution one is ready.
     ``layer`` (the step's painted mask) then adds and erases. ``grow`` is in
-    source pixels.
+    source pixels. ``note`` is told how much of the whole picture the detector
+    marked (:func:`found_damage_note`), whichever ``region`` is rendered.
     """
     from enhance_core.learned.damage import damage_mask, draft_damage_probability, source_damage_probability
 
@@ -63,6 +66,8 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
         probability, at = source_damage_probability(source, device=device, progress=progress,
                                                     should_stop=should_stop), 1.0
     marked = damage_mask(probability, sensitivity=sensitivity, grow=grow * at)
+    if note is not None:
+        note(found_damage_note(float(np.count_nonzero(marked)) / marked.size, sensitivity, draft=draft))
     if scale != at:
         rows, cols = scaled_shape(source.shape[0], source.shape[1], scale)
         if scale < at:
@@ -73,6 +78,25 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
     if layer is not None:
         mask = layer.render_over(mask, scale=scale, region=region)
     return mask
+
+
+def found_damage_note(share: float, sensitivity: float, *, draft: bool = False) -> str:
+    """What the detector found, for the user: the share of the picture marked, or what to do when it found nothing.
+
+    Parameters
+    ----------
+    share : float
+        Share of the picture's pixels marked (0..1).
+    sensitivity : float
+        The step's detector sensitivity.
+    draft : bool
+        Whether the share comes from the quick map of a reduced copy.
+    """
+    if share <= 0.0:
+        return (f"no damage found at sensitivity {sensitivity:.2f}: raise the sensitivity, "
+                "or paint over the damage in the editor")
+    amount = "under 0.01 %" if share < 1e-4 else f"{100 * share:.2f} %"
+    return f"damage found on {amount} of the picture" + (" (quick preview)" if draft else "")
 
 
 def _detector_view(pixels: np.ndarray, ctx: RenderContext) -> tuple[np.ndarray, float, Region, bool]:
@@ -110,7 +134,8 @@ def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float,
     source, scale, region, on_source = _detector_view(pixels, ctx)
     mask = detected_damage(source, scale=scale, region=region, sensitivity=sensitivity, grow=grow,
                            layer=ctx.mask_layer if on_source else None, device=ctx.device,
-                           progress=sub_progress(progress, 0.0, 0.5), should_stop=ctx.should_stop, draft=ctx.draft)
+                           progress=sub_progress(progress, 0.0, 0.5), should_stop=ctx.should_stop, draft=ctx.draft,
+                           note=ctx.note)
     if not on_source:
         mask = _layer_over_pixels(mask, ctx)
     filled = inpaint_masked(pixels, mask, device=ctx.device, progress=sub_progress(progress, 0.5, 1.0),
@@ -189,17 +214,24 @@ class RestoreParams:
 
 
 def apply_restore(pixels: np.ndarray, params: RestoreParams, ctx: RenderContext) -> np.ndarray:
-    """Filter-stack entry point: detect and fill damage, then optionally denoise and rebalance."""
+    """Filter-stack entry point: detect and fill damage, then optionally denoise and rebalance.
+
+    The step tells the user (``ctx.note``) how much damage it found and, with
+    ``denoise``, the noise level it estimated, in one line.
+    """
     stages = 1 + params.denoise
-    result, mask = fill_detected(pixels, ctx, sensitivity=params.sensitivity, grow=params.grow,
+    said: list[str] = []
+    step_ctx = ctx.with_(note=said.append)
+    result, mask = fill_detected(pixels, step_ctx, sensitivity=params.sensitivity, grow=params.grow,
                                  progress=sub_progress(ctx.progress, 0.0, 1.0 / stages))
     if params.denoise:
         from enhance_core.learned.denoise import DenoiseParams, apply_denoise
 
-        denoise_ctx = ctx.with_(progress=sub_progress(ctx.progress, 0.5, 1.0))
+        denoise_ctx = step_ctx.with_(progress=sub_progress(ctx.progress, 0.5, 1.0))
         result = apply_denoise(result, DenoiseParams(mode="auto"), denoise_ctx)
     if params.rebalance:
         result = rebalance_faded(result, exclude=mask)
+    ctx.note("; ".join(said))
     return result
 
 

@@ -13,7 +13,7 @@ import torch
 from enhance_core.errors import ModelError, ParameterError
 from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image, ImageMeta
-from enhance_core.learned import damage, registry
+from enhance_core.learned import damage, registry, restore
 from enhance_core.learned.archs.damage_unet import DamageUNet
 from enhance_core.learned.damage import damage_mask, threshold_for
 from enhance_core.masks import Mask, Stroke
@@ -849,7 +849,25 @@ def test_restore_with_grain_removal_says_the_noise_level_it_estimated(known_dama
     noisy = np.clip(cracked + np.random.default_rng(0).normal(0, 0.06, cracked.shape), 0, 1).astype(np.float32)
     step, notes = make_item("restore", {"denoise": True}), {}
     Renderer().render(Image(noisy, meta=ImageMeta()), [step], device="cpu", notes=notes)
-    assert notes[step.uid].startswith("estimated noise σ") and 8.0 < float(notes[step.uid].split("σ")[1]) < 25.0
+    found, estimated = notes[step.uid].split("; ")
+    assert found.startswith("damage found on") and estimated.startswith("estimated noise σ")
+    assert 8.0 < float(estimated.split("σ")[1]) < 25.0
+
+
+def test_restore_says_how_much_damage_it_found_or_what_to_do_when_it_found_none(known_damage):
+    _, cracked = cracked_scan()
+    step, notes = make_item("restore", {"grow": 0.0}), {}
+    Renderer().render(Image(cracked, meta=ImageMeta()), [step], scale=0.5, device="cpu", notes=notes)
+    assert notes[step.uid] == f"damage found on {100 * 100 / (64 * 128):.2f} % of the picture", "whole, full resolution"
+    step, notes = make_item("restore", {"sensitivity": 0.0}), {}
+    Renderer().render(Image(cracked, meta=ImageMeta()), [step], device="cpu", notes=notes)
+    assert notes[step.uid] == ("no damage found at sensitivity 0.00: raise the sensitivity, "
+                               "or paint over the damage in the editor")
+
+
+def test_the_damage_note_tells_specks_from_nothing():
+    assert restore.found_damage_note(3e-5, 0.5) == "damage found on under 0.01 % of the picture"
+    assert restore.found_damage_note(0.0123, 0.5, draft=True) == "damage found on 1.23 % of the picture (quick preview)"
 
 
 def test_painting_adds_damage_and_erasing_removes_it(known_damage):
