@@ -38,6 +38,8 @@ from enhance_core.filters.registry import get_filter
 from enhance_core.geometry import compose_affines, scale_affine, translate_affine
 from enhance_core.masks import Mask, Stroke, full_region, scaled_shape
 
+DETECTING_LABEL = "Finding damage"
+"""The overlay lane's label while it waits on the damage detector (the status bar shows it with the progress)."""
 OVERLAY_COLOR = (230, 40, 60)
 OVERLAY_ALPHA = 0.45
 MIN_SPACING = 0.15
@@ -129,7 +131,8 @@ class BrushTool(QObject):
         detection = None
         if item is not None and get_filter(item.filter).mask_edits(item.params):
             detection = (source.pixels, item.params.sensitivity, item.params.grow)
-        self.lane.submit(partial(_overlay_job, mask, self.scale, source.rows, source.cols, detection))
+        self.lane.submit(partial(_overlay_job, mask, self.scale, source.rows, source.cols, detection),
+                         label=DETECTING_LABEL if detection is not None else "")
 
     def _on_selection_changed(self, uid: str) -> None:
         self.refresh_overlay()

@@ -107,6 +107,7 @@ class EditorStatusBar(QStatusBar):
         self.problem_label.setText(message)
         self.problem_label.setToolTip(message)
         self.problem_label.setVisible(bool(message))
+        self._under_message()
 
     def set_read_warnings(self, name: str, warnings: list[str]) -> None:
         """Show what the reader warned about when opening ``name`` (the first, all in the tooltip); [] clears it."""
@@ -114,6 +115,13 @@ class EditorStatusBar(QStatusBar):
         self.read_warning_label.setText(f"⚠ {name}: {warnings[0]}{more}" if warnings else "")
         self.read_warning_label.setToolTip("\n".join(f"• {warning}" for warning in warnings))
         self.read_warning_label.setVisible(bool(warnings))
+        self._under_message()
+
+    def _under_message(self) -> None:
+        """Keep a label shown during a temporary message under it until the message ends (Qt's rule for
+        normal widgets, which a later ``setVisible`` would otherwise break: both texts drawn over each other)."""
+        if self.currentMessage():
+            self.hideOrShow()
 
     def _on_started(self, runner: JobRunner) -> None:
         self._since.setdefault(runner, time.monotonic())

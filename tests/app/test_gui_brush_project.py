@@ -161,13 +161,20 @@ def test_detect_dust_adds_a_detected_hole_fill_step_whose_overlay_shows_the_dama
     assert item.filter == "hole_fill" and item.mask is None
     assert (item.params.source, item.params.sensitivity, item.params.grow) == ("detected", 0.6, 1.0)
     assert window.document.undo_stack.undoText() == "Detect dust and scratches"
+    labels: list[str] = []
+    window.brush.lane.started.connect(labels.append)
     with qtbot.waitSignal(window.brush.lane.finished, timeout=20000):
         window.brush.refresh_overlay()
+    assert labels == ["Finding damage"], "the status bar names the detection the overlay waits on"
     overlay = window.brush._overlay[0]
     scale = overlay.shape[0] / 96
     assert overlay[round(40 * scale), round(60 * scale), 3] > 0
     assert overlay[round(10 * scale), round(10 * scale), 3] == 0
     wait_rendered(qtbot, window)
+    note = window.stack_panel.note_label
+    qtbot.waitUntil(lambda: not note.isHidden(), timeout=20000)
+    grown = 3 * 80 + 2  # row 40, columns 20-99, grown by 1 px
+    assert f"Damage found on {100 * grown / (96 * 128):.2f} % of the picture" in note.text()
 
 
 def test_detect_dust_on_a_selected_hole_fill_step_changes_its_setting(qtbot, window, tmp_path):

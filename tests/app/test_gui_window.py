@@ -198,6 +198,7 @@ def test_adding_any_filter_and_long_status_texts_never_widen_the_window(qtbot, w
     status.value_label.setText(long_text)
     status.job_label.setText(long_text)
     status.job_label.setVisible(True)
+    status.clearMessage()  # a temporary message (the last filter's) would keep the problem under it
     qtbot.wait(10)
     assert window.width() == width
     assert status.problem_label.isVisible() and status.problem_label.width() < status.problem_label.sizeHint().width()
@@ -214,3 +215,17 @@ def test_the_device_label_has_room_for_the_cpu_and_holds_a_long_gpu_name_in_its_
     gpu = "Device: GPU: NVIDIA GeForce RTX 4090 Laptop GPU (16 GB, fp16)"
     status.set_device(gpu)
     assert label.text() == gpu and label.toolTip().startswith(gpu + "\n")
+
+
+def test_a_problem_said_during_a_temporary_message_waits_under_it(qtbot, window):
+    status = window.status
+    status.showMessage("Cancelled", 3000)
+    status.set_problem("Preview cancelled: edit the stack or press F5 to render it again.")
+    status.set_read_warnings("photo.png", ["truncated file"])
+    assert not status.problem_label.isVisible() and not status.read_warning_label.isVisible(), "not drawn over it"
+    status.clearMessage()
+    assert status.problem_label.isVisible() and status.read_warning_label.isVisible()
+    status.showMessage("Saved", 3000)
+    status.set_problem("")
+    status.clearMessage()
+    assert not status.problem_label.isVisible() and status.read_warning_label.isVisible()
