@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QSlider, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QSlider, QWidget
 
 from app.commands import AddStepCommand, change_params_command
 from app.document import Document
@@ -32,10 +32,18 @@ class DetectOptionsDialog(QDialog):
     def __init__(self, parent: QWidget | None = None, *, sensitivity: float = 0.5, grow: float = 1.5) -> None:
         super().__init__(parent)
         self.setWindowTitle("Detect dust and scratches")
+        tip = "Higher finds fainter cracks, scratches and dust (and marks more)"
         self.sensitivity = QSlider(Qt.Orientation.Horizontal)
         self.sensitivity.setRange(0, 100)
+        self.sensitivity.setToolTip(tip)
+        self.sensitivity_value = QDoubleSpinBox(decimals=2)
+        self.sensitivity_value.setRange(0.0, 1.0)
+        self.sensitivity_value.setSingleStep(0.05)
+        self.sensitivity_value.setToolTip(tip)
+        self.sensitivity.valueChanged.connect(lambda value: self.sensitivity_value.setValue(value / 100.0))
+        self.sensitivity_value.valueChanged.connect(lambda value: self.sensitivity.setValue(round(value * 100)))
+        self.sensitivity_value.setValue(sensitivity)
         self.sensitivity.setValue(round(sensitivity * 100))
-        self.sensitivity.setToolTip("Higher finds fainter cracks, scratches and dust (and marks more)")
         self.grow = QDoubleSpinBox(suffix=" px", decimals=1)
         self.grow.setRange(0.0, 10.0)
         self.grow.setSingleStep(0.5)
@@ -45,13 +53,16 @@ class DetectOptionsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
-        form.addRow("Sensitivity", self.sensitivity)
+        sensitivity_row = QHBoxLayout()
+        sensitivity_row.addWidget(self.sensitivity, 1)
+        sensitivity_row.addWidget(self.sensitivity_value)
+        form.addRow("Sensitivity", sensitivity_row)
         form.addRow("Grow mask", self.grow)
         form.addRow(buttons)
 
     def options(self) -> dict:
         """Hole-fill parameters for detected mode."""
-        return {"source": "detected", "sensitivity": self.sensitivity.value() / 100.0, "grow": self.grow.value()}
+        return {"source": "detected", "sensitivity": self.sensitivity_value.value(), "grow": self.grow.value()}
 
 
 class RestorationActions(QObject):

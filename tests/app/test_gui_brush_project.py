@@ -237,3 +237,16 @@ def test_save_recipe_offers_to_leave_out_painted_corrections_of_a_detection(qtbo
     assert window.files.save_recipe(tmp_path / "exact.json")
     assert load_recipe(tmp_path / "exact.json")[0].mask == strokes
     assert document.stack.snapshot()[0].mask == strokes, "the document keeps its corrections"
+
+
+def test_the_detect_dust_dialog_shows_the_sensitivity_as_a_number_beside_its_slider(qtbot):
+    from app.restoration_actions import DetectOptionsDialog
+
+    dialog = DetectOptionsDialog(sensitivity=0.6, grow=2.0)
+    qtbot.addWidget(dialog)
+    assert dialog.sensitivity_value.text() == "0.60" and dialog.sensitivity.value() == 60
+    dialog.sensitivity.setValue(35)
+    assert dialog.sensitivity_value.value() == 0.35
+    dialog.sensitivity_value.setValue(0.8)
+    assert dialog.sensitivity.value() == 80
+    assert dialog.options() == {"source": "detected", "sensitivity": 0.8, "grow": 2.0}
