@@ -39,6 +39,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from enhance_core.cli.folders import make_output_folder
 from enhance_core.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -159,10 +160,7 @@ def run(args: argparse.Namespace) -> int:
                        mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
                        quality=args.quality, overwrite=args.overwrite, device=args.device, subfolders=tree,
                        size=size)
-    try:
-        args.output.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ParameterError(f"cannot create the output folder {args.output} ({error.strerror or error})") from None
+    make_output_folder(args.output, "results")
     refusal = storage_refusal(str(args.output), None)
     if refusal is not None:
         raise ParameterError(f"{refusal}; choose another -o folder")

@@ -25,6 +25,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from enhance_core.cli.folders import make_output_folder
 from enhance_core.errors import EnhanceError, ParameterError
 
 
@@ -68,10 +69,7 @@ def run(args: argparse.Namespace) -> int:
                              "scan's stem and would replace or mix with the scans; give -o a folder of its own")
     sharing = shared_stems(inputs, ignore_case=True)
     scans = {_file_id(source) for source in inputs}
-    try:
-        args.output.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ParameterError(f"cannot create the mask folder {args.output} ({error.strerror or error})") from None
+    make_output_folder(args.output, "masks")
     failed = 0
     for index, source in enumerate(inputs, start=1):
         target = args.output / f"{source.stem}.png"

@@ -102,6 +102,14 @@ def test_jobs_below_one_is_an_argument_error(inputs, tmp_path, capsys) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_an_output_path_that_is_a_file_is_refused_and_left_alone(inputs, tmp_path, capsys) -> None:
+    taken = tmp_path / "result.png"
+    taken.write_bytes(b"the user's own file")
+    assert main(["apply", "--filter", "negative", "-o", str(taken), str(inputs)]) == 2
+    assert f"-o {taken} is a file, not a folder; name a folder for the results" in capsys.readouterr().err
+    assert taken.read_bytes() == b"the user's own file"
+
+
 def test_output_folder_holding_the_inputs_is_refused(inputs, capsys) -> None:
     assert main(["apply", "--filter", "negative", "-o", str(inputs), str(inputs)]) == 2
     assert "would overwrite the input" in capsys.readouterr().err

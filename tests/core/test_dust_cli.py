@@ -72,3 +72,12 @@ def test_scans_that_share_a_stem_get_no_mask_and_the_rest_do(tmp_path, capsys, b
     err = capsys.readouterr().err
     assert err.count("shares the stem 'photo'") == 2 and "rename one of the scans" in err
     assert sorted(p.name for p in masks.iterdir()) == ["other.png"]
+
+
+def test_a_mask_folder_that_is_a_file_is_refused_and_left_alone(tmp_path, capsys):
+    write_image(Image(np.full((32, 40, 3), 0.4, np.float32), meta=ImageMeta(bit_depth=8)), tmp_path / "scan.png")
+    taken = tmp_path / "masks.png"
+    taken.write_bytes(b"the user's own file")
+    assert main(["detect-dust", "-o", str(taken), str(tmp_path / "scan.png")]) == 2
+    assert f"-o {taken} is a file, not a folder; name a folder for the masks" in capsys.readouterr().err
+    assert taken.read_bytes() == b"the user's own file"

@@ -1,0 +1,25 @@
+"""The output folder a command writes into (``-o``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from enhance_core.errors import ParameterError
+
+
+def make_output_folder(folder: Path, kind: str) -> None:
+    """Create ``folder`` (and its parents) for the command's ``kind`` of files ("results", "masks").
+
+    Raises
+    ------
+    ParameterError
+        ``folder`` is a file (left alone), or the system refuses to create it
+        (no permission, a file in its path); the message names it.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise ParameterError(f"-o {folder} is a file, not a folder; name a folder for the {kind}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ParameterError(f"cannot create the folder {folder} for the {kind} "
+                             f"({error.strerror or error})") from None
