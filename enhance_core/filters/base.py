@@ -338,7 +338,8 @@ def coerce_param(filter_name: str, spec: ParamSpec, value: Any) -> Any:
         number = int(number)
     lo, hi = spec.minimum, spec.maximum
     if (lo is not None and number < lo) or (hi is not None and number > hi):
-        raise ParameterError(f"{where}: {value!r} is outside the allowed range {lo} to {hi}")
+        allowed = f"{lo:g} or more" if hi is None else f"up to {hi:g}" if lo is None else f"{lo:g} to {hi:g}"
+        raise ParameterError(f"{where}: {number:g} is outside the allowed range {allowed}")
     return number
 
 
