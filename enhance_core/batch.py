@@ -64,7 +64,8 @@ def collect_inputs(specs: Sequence[str | Path], *, recursive: bool = False, incl
 
 
 def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, include: Sequence[str] = (),
-                 exclude: Sequence[str] = (), skip: Path | None = None) -> dict[Path, PurePosixPath]:
+                 exclude: Sequence[str] = (), skip: Path | None = None,
+                 left_out: list[Path] | None = None) -> dict[Path, PurePosixPath]:
     """Expand files, folders and glob patterns; map each file to the subfolder its result goes to.
 
     A folder gives its images (with ``recursive``, those of its subfolders too,
@@ -74,7 +75,9 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     ``include`` and ``exclude`` are glob patterns matched, without regard to
     case, against the file's name and its path relative to that folder; a file
     is kept when it matches an include pattern (any, if none is given) and no
-    exclude pattern. A file reached twice keeps its first subfolder.
+    exclude pattern. A file reached twice keeps its first subfolder. The files
+    of a folder named that are not images (but hidden ones) are appended to
+    ``left_out`` when it is given, so the caller can say what it did not take.
 
     Raises :class:`ParameterError` naming a spec that matches nothing or
     whose every file the patterns leave out.
@@ -84,7 +87,7 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     for spec in specs:
         path = Path(spec)
         if path.is_dir():
-            matches = _folder_images(path, recursive=recursive, skip=skipped)
+            matches = _folder_images(path, recursive=recursive, skip=skipped, others=left_out)
         elif path.is_file():
             matches = [(path, PurePosixPath(path.name))]
         else:
@@ -103,19 +106,28 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     return dict(found.values())
 
 
-def _folder_images(folder: Path, *, recursive: bool, skip: Path | None) -> list[tuple[Path, PurePosixPath]]:
-    """The images of ``folder`` (and of its subfolders, but hidden ones and ``skip``) with their relative paths."""
-    if not recursive:
-        return sorted((p, PurePosixPath(p.name)) for p in folder.iterdir()
-                      if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+def _folder_images(folder: Path, *, recursive: bool, skip: Path | None,
+                   others: list[Path] | None = None) -> list[tuple[Path, PurePosixPath]]:
+    """The images of ``folder`` (and of its subfolders, but hidden ones and ``skip``) with their relative paths.
+
+    Its other files but hidden ones go to ``others`` (when given).
+    """
+    if recursive:
+        walked = []
+        for top, folders, files in os.walk(folder):
+            folders[:] = [name for name in folders
+                          if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
+            walked += [Path(top, name) for name in files]
+    else:
+        walked = list(folder.iterdir())
     images = []
-    for top, folders, files in os.walk(folder):
-        folders[:] = [name for name in folders
-                      if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
-        for name in files:
-            file = Path(top, name)
-            if file.suffix.lower() in SUPPORTED_SUFFIXES and file.is_file():
-                images.append((file, PurePosixPath(file.relative_to(folder).as_posix())))
+    for file in walked:
+        if not file.is_file():
+            continue
+        if file.suffix.lower() in SUPPORTED_SUFFIXES:
+            images.append((file, PurePosixPath(file.relative_to(folder).as_posix())))
+        elif others is not None and not file.name.startswith("."):
+            others.append(file)
     return sorted(images, key=lambda item: item[1].parts)
 
 

@@ -154,8 +154,9 @@ def run(args: argparse.Namespace) -> int:
     if cluster_spec is not None and args.jobs is not None:
         raise ParameterError("--jobs sizes the local process pool; with --cluster the cluster's workers run the "
                              "files (local:N starts N of them)")
+    left_out: list[Path] = []
     tree = collect_tree(args.inputs, recursive=args.recursive, include=args.include, exclude=args.exclude,
-                        skip=args.output)
+                        skip=args.output, left_out=left_out)
     tasks = plan_batch(list(tree), steps, args.output, format_suffix=args.format, mask_file=args.mask,
                        mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
                        quality=args.quality, overwrite=args.overwrite, device=args.device, subfolders=tree,
@@ -186,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
                 jobs = args.jobs if args.jobs is not None else default_jobs(tasks)
                 print(f"applying {len(steps)} step(s) to {len(tasks)} file(s) with {min(jobs, len(tasks))} "
                       "process(es)", file=sys.stderr, flush=True)
+            if left_out:
+                print(left_out_line(left_out), file=sys.stderr, flush=True)
             progress = BatchProgress(len(tasks))
             results = run_batch(tasks, jobs=jobs, mask_required=args.mask_dir is not None,
                                 skip_existing=args.skip_existing, manifest=manifest, retry_failed=args.retry_failed,
@@ -205,6 +208,14 @@ def run(args: argparse.Namespace) -> int:
     if args.reference_dir is not None:
         write_batch_report(results, args)
     return 1 if failed else 0
+
+
+def left_out_line(files: list[Path], shown: int = 3) -> str:
+    """One line naming the files of the input folders that are not images (the first ``shown`` of them)."""
+    files = sorted(files)
+    names = ", ".join(file.name for file in files[:shown])
+    more = f" and {len(files) - shown} more" if len(files) > shown else ""
+    return f"left out {len(files)} file(s) that are not images: {names}{more}"
 
 
 def done_summary(results: list[FileResult], output: Path) -> str:

@@ -110,6 +110,18 @@ def test_an_output_path_that_is_a_file_is_refused_and_left_alone(inputs, tmp_pat
     assert taken.read_bytes() == b"the user's own file"
 
 
+def test_files_of_an_input_folder_that_are_not_images_are_named_once(inputs, tmp_path, capsys) -> None:
+    for name in ("notes.txt", "scan.xmp", "box.xml", "ledger.csv", ".DS_Store"):
+        (inputs / name).write_text("sidecar")
+    assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(inputs)]) == 0
+    err = capsys.readouterr().err
+    assert "left out 4 file(s) that are not images: box.xml, ledger.csv, notes.txt and 1 more" in err
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["one.png", "two.png"]
+    again = ["apply", "--filter", "negative", "--overwrite", "-o", str(tmp_path / "out"), str(inputs / "one.png")]
+    assert main(again) == 0
+    assert "left out" not in capsys.readouterr().err, "a file named is taken or refused, never left out"
+
+
 def test_output_folder_holding_the_inputs_is_refused(inputs, capsys) -> None:
     assert main(["apply", "--filter", "negative", "-o", str(inputs), str(inputs)]) == 2
     assert "would overwrite the input" in capsys.readouterr().err
