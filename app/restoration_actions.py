@@ -40,7 +40,7 @@ class DetectOptionsDialog(QDialog):
         self.sensitivity_value.setRange(0.0, 1.0)
         self.sensitivity_value.setSingleStep(0.05)
         self.sensitivity_value.setToolTip(tip)
-        self.sensitivity.valueChanged.connect(lambda value: self.sensitivity_value.setValue(value / 100.0))
+        self.sensitivity.valueChanged.connect(self._slider_moved)
         self.sensitivity_value.valueChanged.connect(lambda value: self.sensitivity.setValue(round(value * 100)))
         self.sensitivity_value.setValue(sensitivity)
         self.sensitivity.setValue(round(sensitivity * 100))
@@ -59,6 +59,11 @@ class DetectOptionsDialog(QDialog):
         form.addRow("Sensitivity", sensitivity_row)
         form.addRow("Grow mask", self.grow)
         form.addRow(buttons)
+
+    def _slider_moved(self, value: int) -> None:
+        # Only a real move: echoing the box's own value back would rewrite a number half typed ("0." -> "0.00").
+        if round(self.sensitivity_value.value() * 100) != value:
+            self.sensitivity_value.setValue(value / 100.0)
 
     def options(self) -> dict:
         """Hole-fill parameters for detected mode."""

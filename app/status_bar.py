@@ -53,6 +53,7 @@ class EditorStatusBar(QStatusBar):
         self.device_label = ElidedLabel()
         self.device_label.setMinimumWidth(self.device_label.fontMetrics().horizontalAdvance(DEVICE_ROOM) + 8)
         self.set_device("Device: …")
+        self._message_timed = True  # whether the temporary message ends by itself (Qt's status tips bypass ours)
         self.problem_label = ElidedLabel()
         self.problem_label.setStyleSheet("color: #d9534f;")
         self.read_warning_label = ElidedLabel()
@@ -107,7 +108,7 @@ class EditorStatusBar(QStatusBar):
         self.problem_label.setText(message)
         self.problem_label.setToolTip(message)
         self.problem_label.setVisible(bool(message))
-        self._under_message()
+        self._under_message(bool(message))
 
     def set_read_warnings(self, name: str, warnings: list[str]) -> None:
         """Show what the reader warned about when opening ``name`` (the first, all in the tooltip); [] clears it."""
@@ -115,13 +116,26 @@ class EditorStatusBar(QStatusBar):
         self.read_warning_label.setText(f"⚠ {name}: {warnings[0]}{more}" if warnings else "")
         self.read_warning_label.setToolTip("\n".join(f"• {warning}" for warning in warnings))
         self.read_warning_label.setVisible(bool(warnings))
-        self._under_message()
+        self._under_message(bool(warnings))
 
-    def _under_message(self) -> None:
-        """Keep a label shown during a temporary message under it until the message ends (Qt's rule for
-        normal widgets, which a later ``setVisible`` would otherwise break: both texts drawn over each other)."""
-        if self.currentMessage():
+    def showMessage(self, text: str, timeout: int | None = 0) -> None:  # noqa: N802 - Qt's name
+        """Show a temporary message (``timeout`` in ms; 0: until another replaces or clears it)."""
+        self._message_timed = bool(timeout)
+        super().showMessage(text, timeout or 0)
+
+    def _under_message(self, shown: bool) -> None:
+        """Keep a label just shown from being drawn over a temporary message.
+
+        Under a timed message it waits until the message ends (Qt's rule for
+        normal widgets, which a later ``setVisible`` breaks); a message without
+        an end gives way to it, so a problem is never hidden for good.
+        """
+        if not shown or not self.currentMessage():
+            return
+        if self._message_timed:
             self.hideOrShow()
+        else:
+            self.clearMessage()
 
     def _on_started(self, runner: JobRunner) -> None:
         self._since.setdefault(runner, time.monotonic())

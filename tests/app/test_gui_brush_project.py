@@ -8,6 +8,7 @@ from conftest import (add_filter, drag_on_canvas, open_image, save_png, screen_p
                       wait_rendered)
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtTest import QTest
 
 from app.main_window import MainWindow
 
@@ -250,3 +251,8 @@ def test_the_detect_dust_dialog_shows_the_sensitivity_as_a_number_beside_its_sli
     dialog.sensitivity_value.setValue(0.8)
     assert dialog.sensitivity.value() == 80
     assert dialog.options() == {"source": "detected", "sensitivity": 0.8, "grow": 2.0}
+    dialog.show()
+    dialog.sensitivity_value.selectAll()
+    QTest.keyClicks(dialog.sensitivity_value, "0.45")
+    assert dialog.sensitivity_value.text() == "0.45" and dialog.sensitivity.value() == 45, "typed, not rewritten"
+    assert dialog.options()["sensitivity"] == 0.45

@@ -229,3 +229,6 @@ def test_a_problem_said_during_a_temporary_message_waits_under_it(qtbot, window)
     status.set_problem("")
     status.clearMessage()
     assert not status.problem_label.isVisible() and status.read_warning_label.isVisible()
+    status.showMessage("Showing the saved preview while the stack renders")
+    status.set_problem("The render failed: out of memory")
+    assert status.problem_label.isVisible() and status.currentMessage() == "", "a message without an end gives way"
