@@ -44,7 +44,7 @@ PREVIEW_COVERAGE = 0.02
 def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensitivity: float, grow: float,
                     layer: Mask | None = None, device: str | None = None, progress: ProgressFn | None = None,
                     should_stop: StopFn | None = None, draft: bool = False,
-                    note: Callable[[str], None] | None = None) -> np.ndarray:
+                    found: Callable[[float], None] | None = None) -> np.ndarray:
     """The damage mask (float32 in 0..1) of ``region`` of ``source`` rendered at ``scale``, edited by ``layer``.
 
     The detector sees ``source`` at full resolution (once per source, cached);
@@ -54,8 +54,8 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
     :func:`enhance_core.learned.damage.draft_damage_probability` instead: that of
     a reduced copy of a large scan, until the full-resolution one is ready.
     ``layer`` (the step's painted mask) then adds and erases. ``grow`` is in
-    source pixels. ``note`` is told how much of the whole picture the detector
-    marked (:func:`found_damage_note`), whichever ``region`` is rendered.
+    source pixels. ``found`` is told the share of the whole picture the
+    detector marked (before ``layer``), whichever ``region`` is rendered.
     """
     from enhance_core.learned.damage import damage_mask, draft_damage_probability, source_damage_probability
 
@@ -66,8 +66,8 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
         probability, at = source_damage_probability(source, device=device, progress=progress,
                                                     should_stop=should_stop), 1.0
     marked = damage_mask(probability, sensitivity=sensitivity, grow=grow * at)
-    if note is not None:
-        note(found_damage_note(float(np.count_nonzero(marked)) / marked.size, sensitivity, draft=draft))
+    if found is not None:
+        found(float(np.count_nonzero(marked)) / marked.size)
     if scale != at:
         rows, cols = scaled_shape(source.shape[0], source.shape[1], scale)
         if scale < at:
@@ -80,23 +80,28 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
     return mask
 
 
-def found_damage_note(share: float, sensitivity: float, *, draft: bool = False) -> str:
+def found_damage_note(share: float, sensitivity: float, *, draft: bool = False, painted: bool = False) -> str:
     """What the detector found, for the user: the share of the picture marked, or what to do when it found nothing.
 
     Parameters
     ----------
     share : float
-        Share of the picture's pixels marked (0..1).
+        Share of the picture's pixels the detector marked (0..1).
     sensitivity : float
         The step's detector sensitivity.
     draft : bool
         Whether the share comes from the quick map of a reduced copy.
+    painted : bool
+        Whether the step has painted corrections (not counted in ``share``).
     """
     if share <= 0.0:
-        return (f"no damage found at sensitivity {sensitivity:.2f}: raise the sensitivity, "
-                "or paint over the damage in the editor")
+        if painted:
+            return f"no damage found by the detector at sensitivity {sensitivity:.2f}: the step fills what you painted"
+        advice = "raise the sensitivity, or paint" if sensitivity < 1.0 else "paint"
+        return f"no damage found at sensitivity {sensitivity:.2f}: {advice} over the damage in the editor"
     amount = "under 0.01 %" if share < 1e-4 else f"{100 * share:.2f} %"
-    return f"damage found on {amount} of the picture" + (" (quick preview)" if draft else "")
+    return (f"damage found on {amount} of the picture" + (" before your painting" if painted else "")
+            + (" (quick preview)" if draft else ""))
 
 
 def _detector_view(pixels: np.ndarray, ctx: RenderContext) -> tuple[np.ndarray, float, Region, bool]:
@@ -135,7 +140,8 @@ def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float,
     mask = detected_damage(source, scale=scale, region=region, sensitivity=sensitivity, grow=grow,
                            layer=ctx.mask_layer if on_source else None, device=ctx.device,
                            progress=sub_progress(progress, 0.0, 0.5), should_stop=ctx.should_stop, draft=ctx.draft,
-                           note=ctx.note)
+                           found=lambda share: ctx.note(found_damage_note(share, sensitivity, draft=ctx.draft,
+                                                                          painted=ctx.mask_layer is not None)))
     if not on_source:
         mask = _layer_over_pixels(mask, ctx)
     filled = inpaint_masked(pixels, mask, device=ctx.device, progress=sub_progress(progress, 0.5, 1.0),
@@ -231,7 +237,7 @@ def apply_restore(pixels: np.ndarray, params: RestoreParams, ctx: RenderContext)
         result = apply_denoise(result, DenoiseParams(mode="auto"), denoise_ctx)
     if params.rebalance:
         result = rebalance_faded(result, exclude=mask)
-    ctx.note("; ".join(said))
+    ctx.note(", ".join(said))
     return result
 
 

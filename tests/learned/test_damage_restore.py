@@ -849,7 +849,7 @@ def test_restore_with_grain_removal_says_the_noise_level_it_estimated(known_dama
     noisy = np.clip(cracked + np.random.default_rng(0).normal(0, 0.06, cracked.shape), 0, 1).astype(np.float32)
     step, notes = make_item("restore", {"denoise": True}), {}
     Renderer().render(Image(noisy, meta=ImageMeta()), [step], device="cpu", notes=notes)
-    found, estimated = notes[step.uid].split("; ")
+    found, estimated = notes[step.uid].split(", ")
     assert found.startswith("damage found on") and estimated.startswith("estimated noise σ")
     assert 8.0 < float(estimated.split("σ")[1]) < 25.0
 
@@ -868,6 +868,20 @@ def test_restore_says_how_much_damage_it_found_or_what_to_do_when_it_found_none(
 def test_the_damage_note_tells_specks_from_nothing():
     assert restore.found_damage_note(3e-5, 0.5) == "damage found on under 0.01 % of the picture"
     assert restore.found_damage_note(0.0123, 0.5, draft=True) == "damage found on 1.23 % of the picture (quick preview)"
+    highest = restore.found_damage_note(0.0, 1.0)
+    assert highest == "no damage found at sensitivity 1.00: paint over the damage in the editor"
+
+
+def test_the_damage_note_of_a_painted_step_does_not_ask_for_painting(known_damage):
+    _, cracked = cracked_scan()
+    mask = Mask(64, 128).with_stroke(Stroke(((18, 50), (62, 50)), radius=2, hardness=1.0))
+    found = f"damage found on {100 * 100 / (64 * 128):.2f} % of the picture before your painting"
+    nothing = "no damage found by the detector at sensitivity 0.00: the step fills what you painted"
+    for sensitivity, said in ((0.5, found), (0.0, nothing)):
+        params = {"source": "detected", "grow": 0.0, "sensitivity": sensitivity}
+        step, notes = make_item("hole_fill", params, mask=mask), {}
+        Renderer().render(Image(cracked, meta=ImageMeta()), [step], device="cpu", notes=notes)
+        assert notes[step.uid] == said
 
 
 def test_painting_adds_damage_and_erasing_removes_it(known_damage):
