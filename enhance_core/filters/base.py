@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from enhance_core.errors import ParameterError
+from enhance_core.validation import shown
 
 ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
@@ -339,7 +340,8 @@ def coerce_param(filter_name: str, spec: ParamSpec, value: Any) -> Any:
     lo, hi = spec.minimum, spec.maximum
     if (lo is not None and number < lo) or (hi is not None and number > hi):
         allowed = f"{lo:g} or more" if hi is None else f"up to {hi:g}" if lo is None else f"{lo:g} to {hi:g}"
-        raise ParameterError(f"{where}: {number:g} is outside the allowed range {allowed}")
+        given = shown(value.strip()).strip("'") if isinstance(value, str) else shown(value)
+        raise ParameterError(f"{where}: {given} is outside the allowed range {allowed}")
     return number
 
 

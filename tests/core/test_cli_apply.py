@@ -61,6 +61,7 @@ def test_recipe_gives_what_the_editor_renders(inputs, tmp_path) -> None:
 @pytest.mark.parametrize("argv, message", [
     (["--filter", "gausian_blur"], "unknown filter 'gausian_blur'; did you mean gaussian_blur"),
     (["--filter", "gamma", "--set", "gamma=99"], "'gamma'.*: 99 is outside the allowed range 0.05 to 10$"),
+    (["--filter", "gamma", "--set", "gamma=10.0000001"], ": 10.0000001 is outside the allowed range 0.05 to 10$"),
     (["--filter", "gamma", "--set", "gamma"], "must look like PARAM=VALUE"),
     ([], "give --recipe R.json or --filter NAME"),
     (["--filter", "denoise", "--set", "mode=auto", "--set", "sigma=25"],

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from enhance_core.errors import ParameterError
-from enhance_core.filters.base import FilterDef, param, param_specs
+from enhance_core.filters.base import FilterDef, coerce_param, param, param_specs
 from enhance_core.filters.registry import CATEGORIES, FILTERS, get_filter, register
 
 ISSUE_FILTERS = {
@@ -38,6 +38,20 @@ def test_out_of_range_and_unknown_parameters_are_named() -> None:
         blur.make_params({"sigma": -1})
     with pytest.raises(ParameterError, match="no parameter 'radius'"):
         blur.make_params({"radius": 2})
+
+
+@pytest.mark.parametrize(("minimum", "maximum", "value", "message"), [
+    (0.0, None, -1e-9, ": -1e-09 is outside the allowed range 0 or more"),
+    (None, 10.0, "10.5", ": 10.5 is outside the allowed range up to 10"),
+    (0.0, 1.0, 2, ": 2 is outside the allowed range 0 to 1"),
+])
+def test_a_value_out_of_range_is_shown_as_given_with_the_bounds(minimum, maximum, value, message) -> None:
+    @dataclass(frozen=True)
+    class Bounded:
+        amount: float = param(0.5, label="Amount", minimum=minimum, maximum=maximum)
+
+    with pytest.raises(ParameterError, match=f"{message}$"):
+        coerce_param("bounded", param_specs(Bounded)[0], value)
 
 
 def test_register_rejects_a_second_filter_under_a_taken_name() -> None:
