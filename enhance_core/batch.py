@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import cv2
 import numpy as np
 
-from enhance_core.batch_manifest import DONE, FAILED, QUEUED, Manifest, steps_digest, work_hash
+from enhance_core.batch_manifest import DONE, FAILED, MANIFEST_NAME, QUEUED, Manifest, steps_digest, work_hash
 from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, remove_partial_files, run_pool
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
@@ -76,8 +76,9 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     case, against the file's name and its path relative to that folder; a file
     is kept when it matches an include pattern (any, if none is given) and no
     exclude pattern. A file reached twice keeps its first subfolder. The files
-    of a folder named that are not images (but hidden ones) are appended to
-    ``left_out`` when it is given, so the caller can say what it did not take.
+    of a folder named that are not images (but hidden ones and a run's
+    manifest) are appended to ``left_out`` when it is given, once each, so the
+    caller can say what it did not take.
 
     Raises :class:`ParameterError` naming a spec that matches nothing or
     whose every file the patterns leave out.
@@ -87,7 +88,11 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     for spec in specs:
         path = Path(spec)
         if path.is_dir():
-            matches = _folder_images(path, recursive=recursive, skip=skipped, others=left_out)
+            others: list[Path] = []
+            matches = _folder_images(path, recursive=recursive, skip=skipped, others=others)
+            if left_out is not None:
+                known = {file.resolve() for file in left_out}
+                left_out += [file for file in others if file.name != MANIFEST_NAME and file.resolve() not in known]
         elif path.is_file():
             matches = [(path, PurePosixPath(path.name))]
         else:

@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
 def left_out_line(files: list[Path], shown: int = 3) -> str:
     """One line naming the files of the input folders that are not images (the first ``shown`` of them)."""
     files = sorted(files)
-    names = ", ".join(file.name for file in files[:shown])
+    names = ", ".join(str(file) for file in files[:shown])
     more = f" and {len(files) - shown} more" if len(files) > shown else ""
     return f"left out {len(files)} file(s) that are not images: {names}{more}"
 

@@ -16,6 +16,8 @@ def make_output_folder(folder: Path, kind: str) -> None:
         ``folder`` is a file (left alone), or the system refuses to create it
         (no permission, a file in its path); the message names it.
     """
+    if folder.is_symlink() and not folder.exists():
+        raise ParameterError(f"-o {folder} is a link to nothing; name a folder for the {kind}")
     if folder.exists() and not folder.is_dir():
         raise ParameterError(f"-o {folder} is a file, not a folder; name a folder for the {kind}")
     try:

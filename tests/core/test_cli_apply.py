@@ -109,6 +109,10 @@ def test_an_output_path_that_is_a_file_is_refused_and_left_alone(inputs, tmp_pat
     assert main(["apply", "--filter", "negative", "-o", str(taken), str(inputs)]) == 2
     assert f"-o {taken} is a file, not a folder; name a folder for the results" in capsys.readouterr().err
     assert taken.read_bytes() == b"the user's own file"
+    dangling = tmp_path / "gone"
+    dangling.symlink_to(tmp_path / "nowhere")
+    assert main(["apply", "--filter", "negative", "-o", str(dangling), str(inputs)]) == 2
+    assert f"-o {dangling} is a link to nothing; name a folder for the results" in capsys.readouterr().err
 
 
 def test_files_of_an_input_folder_that_are_not_images_are_named_once(inputs, tmp_path, capsys) -> None:
@@ -116,11 +120,24 @@ def test_files_of_an_input_folder_that_are_not_images_are_named_once(inputs, tmp
         (inputs / name).write_text("sidecar")
     assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(inputs)]) == 0
     err = capsys.readouterr().err
-    assert "left out 4 file(s) that are not images: box.xml, ledger.csv, notes.txt and 1 more" in err
+    assert (f"left out 4 file(s) that are not images: {inputs / 'box.xml'}, {inputs / 'ledger.csv'}, "
+            f"{inputs / 'notes.txt'} and 1 more") in err
     assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["one.png", "two.png"]
     again = ["apply", "--filter", "negative", "--overwrite", "-o", str(tmp_path / "out"), str(inputs / "one.png")]
     assert main(again) == 0
     assert "left out" not in capsys.readouterr().err, "a file named is taken or refused, never left out"
+    (inputs / "box").mkdir()
+    (inputs / "box" / "notes.txt").write_text("sidecar")
+    (inputs / "ledger.csv").unlink()
+    twice = ["apply", "--filter", "negative", "--overwrite", "-r", "--format", "tif", "--include", "*.png",
+             "-o", str(inputs)]
+    assert main([*twice, str(inputs), str(inputs)]) == 0, "the output folder may be the input's with another format"
+    assert (inputs / "enhance-manifest.jsonl").exists()
+    capsys.readouterr()
+    assert main([*twice, str(inputs), str(inputs)]) == 0
+    err = capsys.readouterr().err
+    assert (f"left out 4 file(s) that are not images: {inputs / 'box' / 'notes.txt'}, {inputs / 'box.xml'}, "
+            f"{inputs / 'notes.txt'} and 1 more\n") in err, "once each, with their folder, the run's manifest not"
 
 
 def test_output_folder_holding_the_inputs_is_refused(inputs, capsys) -> None:
