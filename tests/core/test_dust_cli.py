@@ -81,3 +81,18 @@ def test_a_mask_folder_that_is_a_file_is_refused_and_left_alone(tmp_path, capsys
     assert main(["detect-dust", "-o", str(taken), str(tmp_path / "scan.png")]) == 2
     assert f"-o {taken} is a file, not a folder; name a folder for the masks" in capsys.readouterr().err
     assert taken.read_bytes() == b"the user's own file"
+
+
+def test_apply_restore_prints_what_the_detector_found_per_file(tmp_path, capsys, bright_detector):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    damaged = np.full((40, 50, 3), 0.4, np.float32)
+    damaged[20, 5:45] = 1.0
+    write_image(Image(damaged, meta=ImageMeta(bit_depth=8)), folder / "cracked.png")
+    write_image(Image(np.full((40, 50, 3), 0.4, np.float32), meta=ImageMeta(bit_depth=8)), folder / "clean.png")
+    assert main(["apply", "--filter", "restore", "--set", "grow=0", "--jobs", "1", "-o", str(tmp_path / "out"),
+                 str(folder)]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    said = {name: next(line for line in lines if f"{name}.png ->" in line) for name in ("cracked", "clean")}
+    assert f"damage found on {100 * 40 / 2000:.2f} % of the picture" in said["cracked"]
+    assert "no damage found at sensitivity 0.50: raise the sensitivity" in said["clean"]
