@@ -50,11 +50,15 @@ class MetricsController(QObject):
         A new :class:`~app.quality.MetricsReport`.
     problem(message)
         Why metrics cannot be computed ("" when they can).
+    stale()
+        The preview of the current stack stopped (cancelled or failed) before it was
+        measured: the figures shown are of an earlier state of the stack.
     """
 
     report = Signal(object)
     problem = Signal(str)
     failed = Signal(object)
+    stale = Signal()
 
     def __init__(self, document: Document, renders: RenderController, parent: QObject | None = None, *,
                  start_after: SignalInstance | None = None) -> None:
@@ -76,6 +80,8 @@ class MetricsController(QObject):
         document.stack_changed.connect(self._on_edit)
         document.image_changed.connect(self._on_reference_changed)
         document.stack_changed.connect(self._on_geometry_edit)
+        renders.lane.cancelled.connect(self._on_render_stopped)
+        renders.lane.failed.connect(self._on_render_stopped)
         self._problem = ""
 
     def compute_exact(self) -> None:
@@ -137,6 +143,10 @@ class MetricsController(QObject):
         self.live_lane.submit(job, on_done=self._on_report, on_failed=self.failed.emit, label="Measuring")
         if frame.request.preview_scale < 1.0 and source is not None and source.rows * source.cols <= AUTO_EXACT_PIXELS:
             self._idle.start()
+
+    def _on_render_stopped(self, *args: object) -> None:
+        if self.latest is not None and self.latest.generation != self.renders.generation:
+            self.stale.emit()
 
     def _on_idle(self) -> None:
         if self.document.reference is not None:

@@ -172,6 +172,11 @@ class MetricsPanel(QWidget):
         self.state.setText(f"{where} · {report.seconds * 1000:.0f} ms")
         self.exact_button.setEnabled(report.with_reference and not report.exact)
 
+    def mark_stale(self) -> None:
+        """Say that the figures shown are of an earlier state of the stack (its preview was stopped)."""
+        if self._report is not None:
+            self.state.setText("of the stack before the last edit: its preview was stopped (F5 renders it)")
+
     def value(self, row_key: str, column: int) -> str:
         """The text shown for metric ``row_key`` in ``column`` (0 result, 1 original, 2 gain)."""
         keys = [key for key, _ in (REFERENCE_ROWS if self.table.rowCount() == 3 else NO_REFERENCE_ROWS)]

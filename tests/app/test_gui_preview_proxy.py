@@ -110,6 +110,8 @@ def test_a_drag_shows_proxies_and_the_full_preview_when_it_ends(qtbot, window, p
 
 def test_cancel_stops_the_full_preview_and_keeps_the_proxy(qtbot, window, photo_path, learned_stuck):
     open_fitted(qtbot, window, photo_path)
+    qtbot.waitUntil(lambda: window.metrics.latest is not None, timeout=20000)
+    assert "stopped" not in window.metrics_panel.state.text()
     with qtbot.waitSignal(window.renders.proxy_ready, timeout=20000):
         window.stack_panel.add_filter("test_learned_stuck")
     qtbot.waitUntil(learned_stuck.is_set, timeout=10000)
@@ -119,6 +121,8 @@ def test_cancel_stops_the_full_preview_and_keeps_the_proxy(qtbot, window, photo_
     assert "cancelled" in window.status.problem_label.text()
     assert window.renders.state.preview_proxy
     assert window.canvas.layers.after.whole.array.shape[:2] == (48, 64)
+    assert window.metrics_panel.state.text() == ("of the stack before the last edit: its preview was stopped "
+                                                 "(F5 renders it)"), "the figures shown are not the proxy's"
 
 
 def test_a_shut_down_window_submits_no_render_when_its_timers_or_signals_fire(qtbot, window, photo_path, learned_dim):
