@@ -19,13 +19,18 @@ def bright_detector(monkeypatch):
                         lambda pixels, **kwargs: (pixels.max(axis=2) > 0.9).astype(np.float32))
 
 
-def test_writes_masks_by_stem_and_keeps_existing(tmp_path, capsys, bright_detector):
-    folder = tmp_path / "scans"
+def cracked_and_clean(folder, shape, crack, names):
+    """Write a gray scan with a white line on row ``crack[0]`` (columns ``crack[1]:crack[2]``) and a clean twin."""
     folder.mkdir()
-    damaged = np.full((96, 112, 3), 0.4, np.float32)
-    damaged[40, 10:100] = 1.0
-    write_image(Image(damaged, meta=ImageMeta(bit_depth=8)), folder / "scan1.png")
-    write_image(Image(np.full((96, 112, 3), 0.4, np.float32), meta=ImageMeta(bit_depth=8)), folder / "scan2.png")
+    damaged = np.full((*shape, 3), 0.4, np.float32)
+    damaged[crack[0], crack[1]:crack[2]] = 1.0
+    write_image(Image(damaged, meta=ImageMeta(bit_depth=8)), folder / names[0])
+    write_image(Image(np.full((*shape, 3), 0.4, np.float32), meta=ImageMeta(bit_depth=8)), folder / names[1])
+    return folder
+
+
+def test_writes_masks_by_stem_and_keeps_existing(tmp_path, capsys, bright_detector):
+    folder = cracked_and_clean(tmp_path / "scans", (96, 112), (40, 10, 100), ("scan1.png", "scan2.png"))
     masks = tmp_path / "masks"
     assert main(["detect-dust", "--grow", "1", "-o", str(masks), str(folder)]) == 0
     mask = read_image(masks / "scan1.png").pixels[..., 0]
@@ -84,12 +89,7 @@ def test_a_mask_folder_that_is_a_file_is_refused_and_left_alone(tmp_path, capsys
 
 
 def test_apply_restore_prints_what_the_detector_found_per_file(tmp_path, capsys, bright_detector):
-    folder = tmp_path / "scans"
-    folder.mkdir()
-    damaged = np.full((40, 50, 3), 0.4, np.float32)
-    damaged[20, 5:45] = 1.0
-    write_image(Image(damaged, meta=ImageMeta(bit_depth=8)), folder / "cracked.png")
-    write_image(Image(np.full((40, 50, 3), 0.4, np.float32), meta=ImageMeta(bit_depth=8)), folder / "clean.png")
+    folder = cracked_and_clean(tmp_path / "scans", (40, 50), (20, 5, 45), ("cracked.png", "clean.png"))
     assert main(["apply", "--filter", "restore", "--set", "grow=0", "--jobs", "1", "-o", str(tmp_path / "out"),
                  str(folder)]) == 0
     lines = capsys.readouterr().err.splitlines()
