@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QSlider, QWidget
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QWidget
 
 from app.commands import AddStepCommand, change_params_command
 from app.document import Document
 from app.error_reporter import ErrorReporter
+from app.param_editor import NumberControl
+from enhance_core.filters.base import param_specs
 from enhance_core.filters.registry import FILTERS
 
 HOLE_FILL = "hole_fill"
@@ -27,47 +29,29 @@ RESTORE = "restore"
 
 
 class DetectOptionsDialog(QDialog):
-    """Sensitivity and grow for the learned damage detector."""
+    """Sensitivity and grow for the learned damage detector, with the controls of the hole-fill step's own settings."""
 
     def __init__(self, parent: QWidget | None = None, *, sensitivity: float = 0.5, grow: float = 1.5) -> None:
         super().__init__(parent)
         self.setWindowTitle("Detect dust and scratches")
-        tip = "Higher finds fainter cracks, scratches and dust (and marks more)"
-        self.sensitivity = QSlider(Qt.Orientation.Horizontal)
-        self.sensitivity.setRange(0, 100)
-        self.sensitivity.setToolTip(tip)
-        self.sensitivity_value = QDoubleSpinBox(decimals=2)
-        self.sensitivity_value.setRange(0.0, 1.0)
-        self.sensitivity_value.setSingleStep(0.05)
-        self.sensitivity_value.setToolTip(tip)
-        self.sensitivity.valueChanged.connect(self._slider_moved)
-        self.sensitivity_value.valueChanged.connect(lambda value: self.sensitivity.setValue(round(value * 100)))
-        self.sensitivity_value.setValue(sensitivity)
-        self.sensitivity.setValue(round(sensitivity * 100))
-        self.grow = QDoubleSpinBox(suffix=" px", decimals=1)
-        self.grow.setRange(0.0, 10.0)
-        self.grow.setSingleStep(0.5)
-        self.grow.setValue(grow)
-        self.grow.setToolTip("Widen each defect so the fill covers its soft rim")
+        specs = {spec.name: spec for spec in param_specs(FILTERS[HOLE_FILL].params_type)}
+        self.sensitivity = NumberControl(specs["sensitivity"], unit=specs["sensitivity"].unit)
+        self.grow = NumberControl(specs["grow"], unit=specs["grow"].unit)
+        self.sensitivity.set_value(sensitivity)
+        self.grow.set_value(grow)
+        for control in (self.sensitivity, self.grow):
+            control.setToolTip(control.spec.help)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
-        sensitivity_row = QHBoxLayout()
-        sensitivity_row.addWidget(self.sensitivity, 1)
-        sensitivity_row.addWidget(self.sensitivity_value)
-        form.addRow("Sensitivity", sensitivity_row)
+        form.addRow("Sensitivity", self.sensitivity)
         form.addRow("Grow mask", self.grow)
         form.addRow(buttons)
 
-    def _slider_moved(self, value: int) -> None:
-        # Only a real move: echoing the box's own value back would rewrite a number half typed ("0." -> "0.00").
-        if round(self.sensitivity_value.value() * 100) != value:
-            self.sensitivity_value.setValue(value / 100.0)
-
     def options(self) -> dict:
         """Hole-fill parameters for detected mode."""
-        return {"source": "detected", "sensitivity": self.sensitivity_value.value(), "grow": self.grow.value()}
+        return {"source": "detected", "sensitivity": self.sensitivity.value(), "grow": self.grow.value()}
 
 
 class RestorationActions(QObject):

@@ -245,14 +245,17 @@ def test_the_detect_dust_dialog_shows_the_sensitivity_as_a_number_beside_its_sli
 
     dialog = DetectOptionsDialog(sensitivity=0.6, grow=2.0)
     qtbot.addWidget(dialog)
-    assert dialog.sensitivity_value.text() == "0.60" and dialog.sensitivity.value() == 60
-    dialog.sensitivity.setValue(35)
-    assert dialog.sensitivity_value.value() == 0.35
-    dialog.sensitivity_value.setValue(0.8)
-    assert dialog.sensitivity.value() == 80
+    control = dialog.sensitivity
+    slider, entry, at = control.slider, control.entry, control.scale.position
+    assert entry.text() == "0.60" and slider.value() == at(0.6)
+    slider.setValue(at(0.35))
+    assert entry.value() == 0.35
+    entry.setValue(0.8)
+    assert slider.value() == at(0.8)
     assert dialog.options() == {"source": "detected", "sensitivity": 0.8, "grow": 2.0}
     dialog.show()
-    dialog.sensitivity_value.selectAll()
-    QTest.keyClicks(dialog.sensitivity_value, "0.45")
-    assert dialog.sensitivity_value.text() == "0.45" and dialog.sensitivity.value() == 45, "typed, not rewritten"
+    entry.selectAll()
+    QTest.keyClicks(entry, "0.45")
+    QTest.keyClick(entry, Qt.Key.Key_Return)
+    assert entry.text() == "0.45" and slider.value() == at(0.45), "typed, not rewritten"
     assert dialog.options()["sensitivity"] == 0.45
