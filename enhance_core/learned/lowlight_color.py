@@ -41,6 +41,8 @@ REC601 = (0.299, 0.587, 0.114)
 TO_LUMA_CHROMA = (REC601, (1 - REC601[0], -REC601[1], -REC601[2]), (-REC601[0], -REC601[1], 1 - REC601[2]))
 #: The change of G, per change of R and of B, that leaves the Rec. 601 luma alone.
 GREEN_FOR_LUMA = (-REC601[0] / REC601[1], -REC601[2] / REC601[1])
+#: An input channel at or above this is clipped (254.5 of 255: written as 255 in an 8-bit file).
+CLIPPED_LEVEL = 254.5 / 255.0
 
 
 def _mix_t(x: Any, matrix: Any, half: bool = False) -> Any:

@@ -212,6 +212,10 @@ def print_real(summary: dict) -> None:
         print(f"  {folder:15s}  {f['mean_luma_in']:.1f} -> {f['mean_luma_out']:.1f} "
               f"({f['mean_luma_out_range'][0]:.0f}..{f['mean_luma_out_range'][1]:.0f})  "
               f"key {f['key_out']:+.2f} ({f['key_out_range'][0]:+.1f}..{f['key_out_range'][1]:+.1f})", flush=True)
+    print("highlights: % of pixels with a channel at 255, in -> out (range of out)", flush=True)
+    for folder, f in summary.items():
+        print(f"  {folder:15s}  {f['clipped_in']:.2f} -> {f['clipped_out']:.2f} "
+              f"({f['clipped_out_range'][0]:.2f}..{f['clipped_out_range'][1]:.2f})", flush=True)
 
 
 def load_network(checkpoint: Path | None):

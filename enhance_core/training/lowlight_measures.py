@@ -11,7 +11,8 @@
   and after, their chroma and tint; the same for the photo's *black*, the
   pixels whose neighbourhood lies within ``BLACK_LEVELS`` of black in every
   channel, where the input cannot hold a colour and the output should be
-  grey; and the mean and median luminance before and after.
+  grey; the mean and median luminance before and after; and the share of
+  pixels with a channel at white (the highlights the filter clipped).
   :func:`summarize_real` averages them per folder.
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from enhance_core.learned.lowlight_color import CLIPPED_LEVEL
 from enhance_core.training.data import list_images, load_uint8
 
 #: Reference pixels count as dark at or below this Rec. 709 luma of their sRGB values (31 of 255).
@@ -95,7 +97,9 @@ class RealPhotoFigures:
     ``black_chroma_*``, ``black_tint_*`` their chroma and tint (NaN without
     black); ``mean_luma_*`` the mean Rec. 709 luma of the
     whole photo, ``key_out`` the output's median linear luminance in stops
-    from 18 % grey (0: the median sits on mid-grey, -1: one stop darker).
+    from 18 % grey (0: the median sits on mid-grey, -1: one stop darker);
+    ``clipped_*`` the percentage of pixels with a channel at white
+    (:data:`CLIPPED_LEVEL`).
     """
 
     name: str
@@ -114,6 +118,8 @@ class RealPhotoFigures:
     mean_luma_in: float
     mean_luma_out: float
     key_out: float
+    clipped_in: float
+    clipped_out: float
 
 
 def photo_figures(name: str, photo: np.ndarray, output: np.ndarray) -> RealPhotoFigures:
@@ -138,7 +144,13 @@ def photo_figures(name: str, photo: np.ndarray, output: np.ndarray) -> RealPhoto
     return RealPhotoFigures(name, rgb(photo[darkest]), rgb(output[darkest]), chroma_in, chroma_out, tint_in, tint_out,
                             float(black.mean()), rgb(photo[black]), rgb(output[black]), black_chroma_out,
                             black_tint_in, black_tint_out, float(lum.mean()) * 255.0,
-                            float(luma(output).mean()) * 255.0, float(np.log2(max(linear, 1e-6) / MID_GREY)))
+                            float(luma(output).mean()) * 255.0, float(np.log2(max(linear, 1e-6) / MID_GREY)),
+                            clipped_share(photo), clipped_share(output))
+
+
+def clipped_share(srgb: np.ndarray) -> float:
+    """Percentage of the pixels of ``srgb`` (rows, cols, 3) with a channel at or above :data:`CLIPPED_LEVEL`."""
+    return float((srgb.max(axis=2) >= CLIPPED_LEVEL).mean()) * 100.0
 
 
 def real_photo_figures(model: Any, folder: Path, *, strength: float = 1.0) -> dict[str, list[RealPhotoFigures]]:
@@ -183,10 +195,11 @@ def summarize_real(figures: list[RealPhotoFigures]) -> dict[str, Any]:
         "photos": len(figures),
         **{field: np.round(mean(field), 2).tolist() for field in
            ("darkest_in", "darkest_out", "chroma_in", "chroma_out", "tint_in", "tint_out", "mean_luma_in",
-            "mean_luma_out", "key_out")},
+            "mean_luma_out", "key_out", "clipped_in", "clipped_out")},
         "black_photos": len(dark),
         **{field: black(field) for field in ("black_in", "black_out", "black_chroma_out", "black_tint_in",
                                              "black_tint_out")},
         "mean_luma_out_range": spread("mean_luma_out"),
         "key_out_range": spread("key_out"),
+        "clipped_out_range": spread("clipped_out"),
     }

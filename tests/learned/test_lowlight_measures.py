@@ -48,8 +48,12 @@ def test_real_photo_figures_find_the_black_and_where_the_exposure_lands():
     assert figures.mean_luma_out > figures.mean_luma_in
     median = np.median(srgb_to_linear(output) @ np.float32([0.2126, 0.7152, 0.0722]))
     assert figures.key_out == pytest.approx(np.log2(median / 0.18), abs=1e-3)
+    assert figures.clipped_in == 0.0
+    assert figures.clipped_out == pytest.approx(100.0 * (output.max(axis=2) >= 254.5 / 255).mean())
+    assert 0.0 < figures.clipped_out < 100.0
     summary = summarize_real([figures, photo_figures("y.png", photo[:, 20:], output[:, 20:])])
     assert summary["photos"] == 2 and summary["black_photos"] == 1
+    assert summary["clipped_out_range"][0] <= summary["clipped_out"] <= summary["clipped_out_range"][1]
     assert summary["black_out"] == pytest.approx([2.0, 2.0, 0.0], abs=1e-3)
 
 
