@@ -15,7 +15,8 @@ Usage::
    is, and the filter without its colour steps (the functions of
    :mod:`enhance_core.learned.lowlight_color` that ``lowlight_ops`` calls, and
    their OpenCV twins in :mod:`enhance_core.learned.lowlight_cpu` that the CPU
-   runs, replaced by identities), i.e. the behaviour before they were added;
+   runs, replaced by identities, and no white point measured for the
+   highlight shoulder), i.e. the behaviour before they were added;
    and, where the CPU computes bf16 natively, the filter with its denoiser in
    fp32 (before it ran under bf16 autocast); the best time of each and their cost.
 3. On a 1-megapixel crop of the same image: ours against the classical
@@ -99,7 +100,8 @@ def main() -> int:
                 in_fp32.append(timed(enhance_low_light, photo, model=model, device="cpu")[1])
         with mock.patch.multiple(lowlight_ops, near_black_keep_t=lambda linear: None,
                                  neutralize_near_black_t=lambda srgb, keep: srgb,
-                                 reduce_chroma_noise_t=lambda srgb, noise: srgb), \
+                                 reduce_chroma_noise_t=lambda srgb, noise: srgb,
+                                 highlight_blocks=lambda band: None, white_point=lambda blocks, wb: 1.0), \
                 mock.patch.multiple(lowlight_cpu, near_black_keep_cv=lambda half, size: None,
                                     neutralize_near_black_cv=lambda srgb, keep: srgb,
                                     reduce_chroma_noise_cv=lambda srgb, noise: srgb):

@@ -1,4 +1,4 @@
-"""Colour handling of the low-light filter around black.
+"""Colour handling of the low-light filter around black and at white.
 
 A dark photograph's channels disagree near black for reasons that have
 nothing to do with the scene: each channel's black level sits a level or
@@ -16,6 +16,14 @@ by it. Applied last, this also takes out what the other steps would put
 into the black: the denoiser, trained on natural pictures whose shadows
 are mostly earth and foliage, paints dark regions brown or olive, and the
 chroma filter carries colour from lit neighbours into them.
+
+At the other end, a gain that suits the dark room pushes lamps, lit walls
+and their reflections past white. Clipped one channel at a time, a cream
+wall turns flat saturated yellow. :func:`keep_highlights_t` bends the
+gained values above :data:`HIGHLIGHT_KNEE` onto :func:`highlight_curve`,
+one factor for the three channels, so the picture's brightest part (all but
+the top 0.1 % of what the input did not already clip, the white point the
+filter measures) keeps its gradation and its hue.
 
 ``torch`` is imported inside the functions.
 """
@@ -41,6 +49,8 @@ REC601 = (0.299, 0.587, 0.114)
 TO_LUMA_CHROMA = (REC601, (1 - REC601[0], -REC601[1], -REC601[2]), (-REC601[0], -REC601[1], 1 - REC601[2]))
 #: The change of G, per change of R and of B, that leaves the Rec. 601 luma alone.
 GREEN_FOR_LUMA = (-REC601[0] / REC601[1], -REC601[2] / REC601[1])
+#: Linear brightness above which the highlight shoulder bends the gained values (sRGB 0.80).
+HIGHLIGHT_KNEE = 0.6
 #: An input channel at or above this is clipped (254.5 of 255: written as 255 in an 8-bit file).
 CLIPPED_LEVEL = 254.5 / 255.0
 
@@ -169,3 +179,31 @@ def reduce_chroma_noise_t(srgb: Any, noise: Any, radius: int = CHROMA_RADIUS) ->
     change = F.interpolate(-drop * detail, size=srgb.shape[2:], mode="bilinear", align_corners=False)
     red, blue = change[:, :1], change[:, 1:]
     return srgb + torch.cat([red, GREEN_FOR_LUMA[0] * red + GREEN_FOR_LUMA[1] * blue, blue], dim=1)
+
+
+def highlight_curve(brightest: Any, white: float) -> Any:
+    """Where the highlight shoulder puts a pixel whose brightest channel, gained, is ``brightest`` (linear light).
+
+    Identity up to :data:`HIGHLIGHT_KNEE`; above it the extended Reinhard curve
+    bends smoothly (slope 1 at the knee) so that ``white`` lands on 1 and
+    brighter values only then clip. ``white`` <= 1 leaves every value as it
+    is. Works on arrays and tensors alike.
+    """
+    span = 1.0 - HIGHLIGHT_KNEE
+    above = brightest > HIGHLIGHT_KNEE
+    over = (brightest - HIGHLIGHT_KNEE) / span * above
+    white_over = (max(white, 1.0) - HIGHLIGHT_KNEE) / span
+    bent = HIGHLIGHT_KNEE + span * over * (1.0 + over / (white_over * white_over)) / (1.0 + over)
+    return brightest + (bent - brightest) * above
+
+
+def keep_highlights_t(gained: Any, white: float) -> Any:
+    """Scale each pixel of linear ``gained`` (N, 3, H, W) onto :func:`highlight_curve` by its brightest channel.
+
+    One factor for the three channels keeps the input's hue where a channel
+    would otherwise clip alone (a cream wall turning saturated yellow).
+    """
+    if white <= 1.0:
+        return gained
+    brightest = gained.amax(dim=1, keepdim=True).clamp(min=HIGHLIGHT_KNEE)
+    return gained * (highlight_curve(brightest, white) / brightest)

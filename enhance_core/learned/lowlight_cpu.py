@@ -25,8 +25,9 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from enhance_core.learned.lowlight_color import (BLACK_FLOOR, CHROMA_RADIUS, GREEN_FOR_LUMA, INPUT_NOISE,
-                                                 LUMA_WEIGHTS, NEIGHBOURHOOD, REC601, TO_LUMA_CHROMA)
+from enhance_core.learned.lowlight_color import (BLACK_FLOOR, CHROMA_RADIUS, GREEN_FOR_LUMA, HIGHLIGHT_KNEE,
+                                                 INPUT_NOISE, LUMA_WEIGHTS, NEIGHBOURHOOD, REC601, TO_LUMA_CHROMA,
+                                                 highlight_curve)
 
 #: Where the sRGB decoding leaves its linear toe, in sRGB units, and where the encoding does, in linear light.
 DECODE_KNEE, ENCODE_KNEE = 0.04045, 0.0031308
@@ -90,14 +91,25 @@ def linear_to_srgb_cv(linear: np.ndarray) -> np.ndarray:
     return cv2.scaleAdd(_at_most(clipped, ENCODE_KNEE, clipped), 12.92, curve, curve)
 
 
-def brighten_linear_cv(linear: np.ndarray, log_gain: np.ndarray, wb: np.ndarray) -> np.ndarray:
+def keep_highlights_cv(gained: np.ndarray, white: float) -> np.ndarray:
+    """:func:`~enhance_core.learned.lowlight_color.keep_highlights_t` of linear (rows, cols, 3) ``gained``, in place."""
+    if white <= 1.0:
+        return gained
+    brightest = _at_least(cv2.max(cv2.max(gained[..., 0], gained[..., 1]), gained[..., 2]), HIGHLIGHT_KNEE)
+    factor = (highlight_curve(brightest, white) / brightest).astype(np.float32)
+    return cv2.multiply(gained, cv2.merge([factor, factor, factor]), dst=gained)
+
+
+def brighten_linear_cv(linear: np.ndarray, log_gain: np.ndarray, wb: np.ndarray, white: float = 1.0) -> np.ndarray:
     """:func:`~enhance_core.learned.lowlight_ops.brighten_linear_t`: ``linear`` times ``2 ** (log_gain + wb)`` as sRGB.
 
-    ``linear`` is (rows, cols, 3), ``log_gain`` (rows, cols) and ``wb`` (3,) per-channel log2 gains.
+    ``linear`` is (rows, cols, 3), ``log_gain`` (rows, cols) and ``wb`` (3,)
+    per-channel log2 gains; ``white`` above 1 bends the highlights instead of clipping them.
     """
     gain = cv2.exp(log_gain * np.float32(np.log(2.0)))
     gained = cv2.multiply(linear, cv2.merge([gain, gain, gain]))
-    return linear_to_srgb_cv(cv2.transform(gained, np.diag(np.exp2(np.float64(wb))), gained))
+    gained = cv2.transform(gained, np.diag(np.exp2(np.float64(wb))), gained)
+    return linear_to_srgb_cv(keep_highlights_cv(gained, white))
 
 
 def half_size(image: np.ndarray) -> np.ndarray:
@@ -180,19 +192,20 @@ def neutralize_near_black_cv(srgb: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def enhance_tile(pixels: np.ndarray, wb: np.ndarray, amount: float,
-                 denoise: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+                 denoise: Callable[[np.ndarray], np.ndarray], white: float = 1.0) -> np.ndarray:
     """The filter on one tile: ``pixels`` (rows, cols, 4) is sRGB plus the log2 gain, rows and cols even.
 
     ``wb`` (3,) are the white-balance log2 gains, ``amount`` the share of the
-    denoiser's correction kept, and ``denoise`` maps the brightened tile
-    (rows, cols, 3) to the denoiser's output. Returns float32 (rows, cols, 3)
+    denoiser's correction kept, ``denoise`` maps the brightened tile
+    (rows, cols, 3) to the denoiser's output, and ``white`` is the highlight
+    shoulder's white point. Returns float32 (rows, cols, 3)
     in [0, 1]: the steps of ``brighten_tile`` in
     :func:`enhance_core.learned.lowlight_ops.enhance_with_model`.
     """
     srgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2BGR)
     log_gain = cv2.extractChannel(pixels, 3)
     linear = srgb_to_linear_cv(srgb)
-    bright = brighten_linear_cv(linear, log_gain, wb)
+    bright = brighten_linear_cv(linear, log_gain, wb, white)
     half = half_size(linear)
     if amount > 0:
         denoised = reduce_chroma_noise_cv(denoise(bright), gained_noise_cv(half, log_gain[::2, ::2]))

@@ -9,8 +9,9 @@
   balance in linear light and encodes back to sRGB;
 * :func:`enhance_with_model` runs the whole filter on an array: exposure on the
   small copy, gain field interpolated bicubically to full size
-  (:class:`GainField`), then tile by tile through
-  :func:`enhance_core.learned.engine.run_tiled`: gain, denoiser, chroma noise
+  (:class:`GainField`), the highlight shoulder's white point measured on
+  4x4 block means (:func:`white_point`), then tile by tile through
+  :func:`enhance_core.learned.engine.run_tiled`: gain with the shoulder, denoiser, chroma noise
   reduced, chroma near black neutralized (:mod:`enhance_core.learned.lowlight_color`;
   on the CPU the same steps run on arrays with OpenCV,
   :mod:`enhance_core.learned.lowlight_cpu`, several times faster than torch's kernels there).
@@ -23,20 +24,25 @@ on a slow CPU. ``torch`` is imported inside the functions.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
 from enhance_core.errors import Cancelled
 from enhance_core.learned import lowlight_cpu
-from enhance_core.learned.lowlight_color import (gained_noise_t, near_black_keep_t, neutralize_near_black_t,
+from enhance_core.learned.lowlight_color import (CLIPPED_LEVEL, gained_noise_t, keep_highlights_t, near_black_keep_t,
+                                                 neutralize_near_black_t,
                                                  reduce_chroma_noise_t)
 
 LOG_FLOOR = 2.0**-12
 TILE_OVERLAP = 32
 BAND_ROWS = 256
 """Rows per band of full-resolution work between stop checks."""
+WHITE_QUANTILE = 0.999
+"""Share of the gained picture kept below white by the highlight shoulder; the brightest 0.1 % may clip."""
+WHITE_BLOCK = 4
+"""Side of the squares whose means set the white point (:func:`highlight_blocks`)."""
 
 
 def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
@@ -101,14 +107,52 @@ def linear_to_srgb_t(x: Any) -> Any:
     return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
 
 
-def brighten_linear_t(linear: Any, log_gain: Any, wb: Any) -> Any:
+def highlight_blocks(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The means of ``band`` (rows, cols, 4: sRGB and the log2 gain) over :data:`WHITE_BLOCK`-pixel squares.
+
+    Returns the (blocks, 4) means and, per block, whether it holds a pixel
+    clipped in the input (:data:`~enhance_core.learned.lowlight_color.CLIPPED_LEVEL`),
+    whose true brightness is unknown. Averaging keeps single noisy pixels
+    from setting the white point. Rows and columns past the last whole block are left out.
+    """
+    rows, cols = band.shape[0] // WHITE_BLOCK, band.shape[1] // WHITE_BLOCK
+    if rows == 0 or cols == 0:
+        return np.empty((0, 4), np.float32), np.empty(0, bool)
+    whole = band[: rows * WHITE_BLOCK, : cols * WHITE_BLOCK]
+    brightest = cv2.max(cv2.max(cv2.extractChannel(whole, 0), cv2.extractChannel(whole, 1)),
+                        cv2.extractChannel(whole, 2))
+    _, clipped = cv2.threshold(brightest, CLIPPED_LEVEL, 1.0, cv2.THRESH_BINARY)
+    clipped = cv2.resize(clipped, (cols, rows), interpolation=cv2.INTER_AREA)
+    means = cv2.resize(whole, (cols, rows), interpolation=cv2.INTER_AREA)
+    return means.reshape(-1, 4), clipped.reshape(-1) > 0
+
+
+def white_point(blocks: Sequence[tuple[np.ndarray, np.ndarray]], wb: np.ndarray) -> float:
+    """The gained brightness the highlight shoulder maps to white, from the :func:`highlight_blocks` of every band.
+
+    ``wb`` (3,) are the white-balance log2 gains. The :data:`WHITE_QUANTILE`
+    of the brightest channel after the gain over the blocks not clipped in
+    the input, at least 1 (then nothing changes): at most that share of what
+    the input recorded is pushed past white.
+    """
+    means = [block_means[~clipped] for block_means, clipped in blocks]
+    sample = np.concatenate(means) if means else np.empty((0, 4), np.float32)
+    if not sample.size:
+        return 1.0
+    gained = srgb_to_linear(sample[:, :3]) * np.exp2(sample[:, 3:4] + wb)
+    return max(1.0, float(np.quantile(gained.max(axis=1), WHITE_QUANTILE)))
+
+
+def brighten_linear_t(linear: Any, log_gain: Any, wb: Any, white: float = 1.0) -> Any:
     """Multiply linear ``linear`` (N, 3, H, W) by ``2 ** (log_gain + wb)``; return sRGB in [0, 1].
 
-    ``log_gain`` is (N, 1, H, W) and ``wb`` (N, 3) per-channel log2 gains.
+    ``log_gain`` is (N, 1, H, W) and ``wb`` (N, 3) per-channel log2 gains;
+    ``white`` above 1 bends the highlights onto
+    :func:`~enhance_core.learned.lowlight_color.highlight_curve` instead of clipping them.
     """
     import torch
 
-    return linear_to_srgb_t(linear * torch.exp2(log_gain + wb[:, :, None, None]))
+    return linear_to_srgb_t(keep_highlights_t(linear * torch.exp2(log_gain + wb[:, :, None, None]), white))
 
 
 def brighten_t(dark: Any, log_gain: Any, wb: Any) -> Any:
@@ -194,10 +238,11 @@ def clipped_rgb(pixels: np.ndarray, should_stop: Callable[[], bool] | None = Non
     return out
 
 
-def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float) -> Any:
+def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float, white: float = 1.0) -> Any:
     """The filter on one tile: ``x`` (1, 4, H, W) is sRGB plus the log2 gain; returns sRGB (1, 3, H, W) in [0, 1].
 
-    Gain and white balance ``wb`` (1, 3) in linear light, ``denoiser``, chroma
+    Gain and white balance ``wb`` (1, 3) in linear light with the highlight
+    shoulder up to ``white`` (:func:`white_point`), ``denoiser``, chroma
     noise reduced, and ``amount`` of that correction kept; chroma near black
     neutralized. H and W even.
     """
@@ -205,14 +250,14 @@ def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float) -> Any:
 
     x = x.contiguous(memory_format=torch.channels_last)
     gain, linear = x[:, 3:4], srgb_to_linear_t(x[:, :3])
-    bright = brighten_linear_t(linear, gain, wb)
+    bright = brighten_linear_t(linear, gain, wb, white)
     if amount > 0:
         denoised = reduce_chroma_noise_t(denoiser(bright, gain), gained_noise_t(linear, gain))
         bright = bright + amount * (denoised - bright)
     return neutralize_near_black_t(bright, near_black_keep_t(linear)).clamp(0.0, 1.0)
 
 
-def enhance_tile_cpu(x: Any, denoiser: Any, wb: Any, amount: float, bf16: bool = False) -> Any:
+def enhance_tile_cpu(x: Any, denoiser: Any, wb: Any, amount: float, white: float = 1.0, bf16: bool = False) -> Any:
     """:func:`enhance_tile_t` for CPU tensors, with everything but ``denoiser`` on arrays
     (:func:`enhance_core.learned.lowlight_cpu.enhance_tile`, several times faster there);
     ``bf16`` runs the denoiser under bf16 autocast."""
@@ -227,7 +272,7 @@ def enhance_tile_cpu(x: Any, denoiser: Any, wb: Any, amount: float, bf16: bool =
         return np.ascontiguousarray(out[0].permute(1, 2, 0).float().numpy())
 
     pixels = x[0].permute(1, 2, 0).numpy()
-    out = lowlight_cpu.enhance_tile(pixels, wb[0].float().numpy(), amount, denoise)
+    out = lowlight_cpu.enhance_tile(pixels, wb[0].float().numpy(), amount, denoise, white)
     return torch.from_numpy(out).permute(2, 0, 1)[None]
 
 
@@ -283,17 +328,21 @@ def enhance_with_model(
     with inference_mode(device):
         coarse, wb = estimate_gain(model, stacked[judged], device, should_stop)
     field = GainField(coarse, box, window)
+    blocks = []
     for band in _bands(height, should_stop):
         stacked[band, :, 3] = field.rows(band) * np.float32(strength)
-    wb_t = torch.from_numpy(wb * np.float32(strength))[None].to(device)
+        blocks.append(highlight_blocks(stacked[band]))
+    wb = wb * np.float32(strength)
+    white = white_point(blocks, wb)
+    wb_t = torch.from_numpy(wb)[None].to(device)
     amount = float(denoise * min(strength, 1.0))
 
     bf16 = device == "cpu" and use_cpu_bf16()
 
     def brighten_tile(x: Any) -> Any:
         if device == "cpu":
-            return enhance_tile_cpu(x, model.denoiser, wb_t, amount, bf16)
-        return enhance_tile_t(x, model.denoiser, wb_t, amount)
+            return enhance_tile_cpu(x, model.denoiser, wb_t, amount, white, bf16)
+        return enhance_tile_t(x, model.denoiser, wb_t, amount, white)
 
     result = run_tiled(brighten_tile, stacked, tile=tile,
                        overlap=TILE_OVERLAP, multiple=model.denoiser.multiple, device=device, progress=progress,

@@ -277,6 +277,56 @@ def test_shipped_model_keeps_a_camera_black_neutral(shipped, strength):
     assert np.abs(black - black.mean(axis=1, keepdims=True)).mean() < 1.0, "no coloured speckle"
 
 
+def night_street() -> tuple[np.ndarray, np.ndarray]:
+    """A dark street at -4 EV with a lit cream wall near its right edge (sRGB 0.5-0.85), and the wall's mask."""
+    _, dark = dark_rgb(120, 180, -4.0)
+    wall = np.zeros(dark.shape[:2], bool)
+    wall[10:110, 150:170] = True
+    texture = synthetic_rgb(120, 180).mean(axis=2)[wall]
+    dark[wall] = np.outer(0.5 + 0.35 * texture, [0.97, 0.88, 0.62])
+    return dark, wall
+
+
+def test_shipped_model_keeps_a_lit_wall_s_hue_instead_of_clipping_it(shipped):
+    """The gain that suits the street must not blow the lit wall out to flat saturated yellow (LIME ``1.bmp``).
+
+    Clipped one channel at a time, 83 % of the wall reached 255 and its green rose to its red.
+    """
+    dark, wall = night_street()
+    out = enhance_low_light(dark, device="cpu")
+    assert srgb_to_linear(out[~wall]).mean() > 2.5 * srgb_to_linear(dark[~wall]).mean(), "the street is brightened"
+    assert (out[wall].max(axis=1) > 254.5 / 255).mean() < 0.01, "the wall is not clipped"
+    hue_in = srgb_to_linear(dark[wall]).mean(axis=0)
+    hue_out = srgb_to_linear(out[wall]).mean(axis=0)
+    np.testing.assert_allclose(hue_out / hue_out[0], hue_in / hue_in[0], atol=0.08)
+
+
+def working_array(srgb: np.ndarray, log_gain: float) -> np.ndarray:
+    """The filter's working array for ``srgb`` (rows, cols, 3): the colours and a uniform log2 gain."""
+    return np.dstack([srgb, np.full(srgb.shape[:2], log_gain, np.float32)]).astype(np.float32)
+
+
+def white_of(stacked: np.ndarray) -> float:
+    """The white point the filter measures on ``stacked``, by bands as it does, with no white-balance change."""
+    bands = range(0, stacked.shape[0], lowlight_ops.BAND_ROWS)
+    blocks = [lowlight_ops.highlight_blocks(stacked[start:start + lowlight_ops.BAND_ROWS]) for start in bands]
+    return lowlight_ops.white_point(blocks, np.zeros(3, np.float32))
+
+
+def test_the_white_point_is_set_by_bright_areas_not_by_single_pixels_or_what_the_input_clipped():
+    srgb = np.full((600, 400, 3), 0.5, np.float32)  # linear 0.21: two stops of gain keep it below white
+    assert white_of(working_array(srgb, 2.0)) == 1.0
+    speckled = srgb.copy()
+    speckled.reshape(-1, 3)[::997] = 0.9  # 0.1 % single noisy pixels
+    assert white_of(working_array(speckled, 2.0)) == 1.0
+    lamp = srgb.copy()
+    lamp[100:140, 100:140] = 1.0  # 0.7 % clipped in the input: its brightness is unknown
+    assert white_of(working_array(lamp, 2.0)) == 1.0
+    wall = srgb.copy()
+    wall[200:240, 100:140] = 0.8  # a lit wall, linear 0.6, 2.4 after two stops
+    assert white_of(working_array(wall, 2.0)) == pytest.approx(4 * srgb_to_linear(np.float32(0.8)), rel=1e-4)
+
+
 def test_shipped_model_leaves_gray_gray_and_well_exposed_pictures_nearly_alone(shipped):
     clean = synthetic_rgb(128, 160)
     out = enhance_low_light(clean, device="cpu")

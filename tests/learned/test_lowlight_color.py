@@ -1,4 +1,5 @@
-"""Colour handling of the low-light filter: near black stays neutral, chroma noise goes, colour edges stay."""
+"""Colour handling of the low-light filter: near black stays neutral, chroma noise goes, colour edges stay,
+highlights bend instead of clipping."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from enhance_core.learned.lowlight_color import (BLACK_FLOOR, gained_noise_t, near_black_keep_t,
-                                                 neutralize_near_black_t, reduce_chroma_noise_t)
+from enhance_core.learned.lowlight_color import (BLACK_FLOOR, HIGHLIGHT_KNEE, gained_noise_t, highlight_curve,
+                                                 keep_highlights_t, near_black_keep_t, neutralize_near_black_t,
+                                                 reduce_chroma_noise_t)
 from enhance_core.learned.lowlight_ops import linear_to_srgb
 from enhance_core.learned.lowlight_ops import srgb_to_linear
 
@@ -90,3 +92,32 @@ def test_chroma_detail_stronger_than_the_noise_is_kept():
     picture = as_tensor(noisy)
     kept = reduce_chroma_noise_t(picture, torch.full((1, 1, 32, 32), 0.001))
     assert float((kept - picture).abs().mean()) < 0.002
+
+
+@pytest.mark.parametrize("white", [0.7, 1.0])
+def test_the_highlight_curve_changes_nothing_when_nothing_would_clip(white):
+    values = np.linspace(0.0, 3.0, 301)
+    np.testing.assert_allclose(highlight_curve(values, white), values, rtol=1e-12, atol=0)
+
+
+def test_the_highlight_curve_bends_above_the_knee_and_puts_the_white_point_on_white():
+    values = np.linspace(0.0, 6.0, 6001)
+    curve = highlight_curve(values, 4.0)
+    below = values <= HIGHLIGHT_KNEE
+    np.testing.assert_allclose(curve[below], values[below], rtol=1e-12, atol=0)
+    assert np.all(np.diff(curve) > 0), "brighter stays brighter: the gradation is kept"
+    assert np.all(curve[~below] < values[~below])
+    assert highlight_curve(np.array([HIGHLIGHT_KNEE + 1e-4]), 4.0)[0] == pytest.approx(HIGHLIGHT_KNEE + 1e-4, abs=1e-7)
+    assert highlight_curve(np.array([4.0]), 4.0)[0] == pytest.approx(1.0)
+    assert curve[values < 4.0].max() < 1.0 < curve[values > 4.0].min()
+
+
+def test_kept_highlights_keep_the_hue_of_a_pixel_one_channel_would_clip():
+    gained = as_tensor(np.array([[[2.4, 2.0, 0.9], [0.3, 0.2, 0.1]]]))
+    kept = keep_highlights_t(gained, 4.0)
+    torch.testing.assert_close(kept[..., 1], gained[..., 1], rtol=0, atol=0)
+    bright = kept[0, :, 0, 0]
+    assert float(bright.max()) < 1.0
+    torch.testing.assert_close(bright / bright[0], gained[0, :, 0, 0] / gained[0, 0, 0, 0])
+    assert keep_highlights_t(gained, 1.0) is gained
+

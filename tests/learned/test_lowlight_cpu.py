@@ -84,8 +84,20 @@ def test_chroma_noise_reduction_matches():
                                rtol=0, atol=TOLERANCE)
 
 
-@pytest.mark.parametrize("amount", [0.0, 0.4, 1.0])
-def test_the_cpu_tile_is_the_tensor_tile(amount):
+@pytest.mark.parametrize("white", [1.0, 3.0])
+def test_the_highlight_shoulder_matches(white):
+    srgb, gain = dark_tile()
+    wb = np.float32([0.1, 0.0, -0.2])
+    linear = cpu.srgb_to_linear_cv(srgb)
+    bright = cpu.brighten_linear_cv(linear, gain, wb, white)
+    expected = ops.brighten_linear_t(ops.srgb_to_linear_t(as_tensor(srgb)), as_tensor(gain),
+                                     torch.from_numpy(wb)[None], white)
+    np.testing.assert_allclose(bright, as_array(expected), rtol=0, atol=TOLERANCE)
+    assert (bright.max(axis=2) >= 1.0).mean() < (0.02 if white > 1.0 else 1.0)
+
+
+@pytest.mark.parametrize(("amount", "white"), [(0.0, 1.0), (0.4, 1.0), (1.0, 1.0), (1.0, 3.0)])
+def test_the_cpu_tile_is_the_tensor_tile(amount, white):
     srgb, gain = dark_tile()
     x = as_tensor(np.dstack([srgb, gain]))
     wb = torch.tensor([[0.1, 0.0, -0.2]])
@@ -93,7 +105,7 @@ def test_the_cpu_tile_is_the_tensor_tile(amount):
     def denoiser(bright, log_gain):  # a stand-in that moves colours and depends on the gain
         return bright.flip(3) * 0.9 + 0.01 * log_gain
 
-    expected = ops.enhance_tile_t(x, denoiser, wb, amount)
-    out = ops.enhance_tile_cpu(x, denoiser, wb, amount)
+    expected = ops.enhance_tile_t(x, denoiser, wb, amount, white)
+    out = ops.enhance_tile_cpu(x, denoiser, wb, amount, white)
     assert out.shape == expected.shape == (1, 3, *srgb.shape[:2]) and out.dtype == torch.float32
     torch.testing.assert_close(out, expected, rtol=0, atol=TOLERANCE)
