@@ -101,7 +101,7 @@ def main() -> int:
         with mock.patch.multiple(lowlight_ops, near_black_keep_t=lambda linear: None,
                                  neutralize_near_black_t=lambda srgb, keep: srgb,
                                  reduce_chroma_noise_t=lambda srgb, noise: srgb,
-                                 highlight_blocks=lambda band: None, white_point=lambda blocks, wb: 1.0), \
+                                 block_highlights=lambda band, wb: None, white_point=lambda highlights: 1.0), \
                 mock.patch.multiple(lowlight_cpu, near_black_keep_cv=lambda half, size: None,
                                     neutralize_near_black_cv=lambda srgb, keep: srgb,
                                     reduce_chroma_noise_cv=lambda srgb, noise: srgb):

@@ -10,10 +10,10 @@ cleans the result tile by tile. The chroma noise that the gain reveals is
 then smoothed in proportion to the gain, and near black, where a dark
 file's channels disagree for the camera's reasons (black levels, clipping,
 8-bit steps), the chroma is scaled down to what the input can hold, so
-black stays neutral. Where the gain would push lamps, lit walls and their
+black stays neutral. Where the gain would push lit walls, skies and their
 reflections past white, a highlight shoulder bends them below it instead,
-keeping their gradation and hue; only the brightest 0.1 % of the picture may
-still clip (:mod:`enhance_core.learned.lowlight_color`). Cost is
+keeping their gradation and hue; what the input already clipped (lamps)
+still clips (:mod:`enhance_core.learned.lowlight_color`). Cost is
 dominated by the denoiser: about 0.4 s per megapixel on a 2-core CPU (see
 ``benchmarks/bench_lowlight.py``).
 

@@ -21,9 +21,11 @@ At the other end, a gain that suits the dark room pushes lamps, lit walls
 and their reflections past white. Clipped one channel at a time, a cream
 wall turns flat saturated yellow. :func:`keep_highlights_t` bends the
 gained values above :data:`HIGHLIGHT_KNEE` onto :func:`highlight_curve`,
-one factor for the three channels, so the picture's brightest part (all but
-the top 0.1 % of what the input did not already clip, the white point the
-filter measures) keeps its gradation and its hue.
+one factor for the three channels, so the picture's brightest part keeps its
+gradation and its hue. The white point is what the filter measures: the
+gained brightness that all but 0.1 % of the 4x4 blocks the input did not
+clip stay below. What the input clipped still clips. :func:`hold_highlights_t`
+then keeps the denoiser from lifting the bent highlights back to white.
 
 ``torch`` is imported inside the functions.
 """
@@ -53,6 +55,13 @@ GREEN_FOR_LUMA = (-REC601[0] / REC601[1], -REC601[2] / REC601[1])
 HIGHLIGHT_KNEE = 0.6
 #: An input channel at or above this is clipped (254.5 of 255: written as 255 in an 8-bit file).
 CLIPPED_LEVEL = 254.5 / 255.0
+#: The same in linear light.
+CLIPPED_LINEAR = ((CLIPPED_LEVEL + 0.055) / 1.055) ** 2.4
+#: Linear light of sRGB 250 of 255, where the shoulder starts handing a nearly clipped input pixel back to
+#: plain clipping (:func:`recorded_white_t`).
+RECORDED_WHITE_FROM = ((250.0 / 255.0 + 0.055) / 1.055) ** 2.4
+#: :data:`HIGHLIGHT_KNEE` in sRGB units, where the denoiser starts being held below the bent highlights.
+HIGHLIGHT_KNEE_SRGB = 1.055 * HIGHLIGHT_KNEE ** (1 / 2.4) - 0.055
 
 
 def _mix_t(x: Any, matrix: Any, half: bool = False) -> Any:
@@ -193,17 +202,47 @@ def highlight_curve(brightest: Any, white: float) -> Any:
     above = brightest > HIGHLIGHT_KNEE
     over = (brightest - HIGHLIGHT_KNEE) / span * above
     white_over = (max(white, 1.0) - HIGHLIGHT_KNEE) / span
-    bent = HIGHLIGHT_KNEE + span * over * (1.0 + over / (white_over * white_over)) / (1.0 + over)
+    bent = HIGHLIGHT_KNEE + span * over / (1.0 + over) * (1.0 + over / (white_over * white_over))
     return brightest + (bent - brightest) * above
 
 
-def keep_highlights_t(gained: Any, white: float) -> Any:
-    """Scale each pixel of linear ``gained`` (N, 3, H, W) onto :func:`highlight_curve` by its brightest channel.
+def recorded_white_t(linear: Any) -> Any:
+    """How much of each pixel of the linear input (N, 3, H, W) the input clipped: 0 below sRGB 250, 1 at 255.
 
-    One factor for the three channels keeps the input's hue where a channel
-    would otherwise clip alone (a cream wall turning saturated yellow).
+    A clipped light's true brightness is unknown, so the shoulder leaves it to
+    clip to white as before; the ramp from :data:`RECORDED_WHITE_FROM` keeps
+    the hand-over smooth.
+    """
+    brightest = linear.amax(dim=1, keepdim=True)
+    return ((brightest - RECORDED_WHITE_FROM) / (CLIPPED_LINEAR - RECORDED_WHITE_FROM)).clamp(0.0, 1.0)
+
+
+def keep_highlights_t(linear: Any, gained: Any, white: float) -> Any:
+    """Scale each pixel of ``gained`` (linear ``linear`` (N, 3, H, W) after the gain) onto :func:`highlight_curve`.
+
+    One factor for the three channels, set by the brightest, keeps the input's
+    hue where a channel would otherwise clip alone (a cream wall turning
+    saturated yellow). What the input clipped keeps its gain (:func:`recorded_white_t`).
     """
     if white <= 1.0:
         return gained
     brightest = gained.amax(dim=1, keepdim=True).clamp(min=HIGHLIGHT_KNEE)
-    return gained * (highlight_curve(brightest, white) / brightest)
+    factor = highlight_curve(brightest, white) / brightest
+    return gained * (factor + (1.0 - factor) * recorded_white_t(linear))
+
+
+def hold_highlights_t(before: Any, after: Any) -> Any:
+    """Keep the denoiser's output ``after`` from lifting the highlights the shoulder bent in ``before`` (sRGB).
+
+    The denoiser, trained on clipped highlights, lifts near-white pixels by
+    2-3 levels, which puts a bent highlight back at 255. Above
+    :data:`HIGHLIGHT_KNEE_SRGB` its brightest channel may rise less and less
+    above ``before``'s, not at all at white; one factor for the three
+    channels, so hues stay. Lowering is left alone.
+    """
+    top_before = before.amax(dim=1, keepdim=True)
+    top_after = after.amax(dim=1, keepdim=True)
+    weight = ((top_before - HIGHLIGHT_KNEE_SRGB) / (1.0 - HIGHLIGHT_KNEE_SRGB)).clamp(0.0, 1.0)
+    allowed = top_before + (1.0 - weight) * (top_after - top_before).clamp(min=0.0)
+    return after * (allowed / top_after.clamp(min=1e-6)).clamp(max=1.0)
+

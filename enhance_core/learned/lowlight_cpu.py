@@ -25,8 +25,9 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from enhance_core.learned.lowlight_color import (BLACK_FLOOR, CHROMA_RADIUS, GREEN_FOR_LUMA, HIGHLIGHT_KNEE,
-                                                 INPUT_NOISE, LUMA_WEIGHTS, NEIGHBOURHOOD, REC601, TO_LUMA_CHROMA,
+from enhance_core.learned.lowlight_color import (BLACK_FLOOR, CHROMA_RADIUS, CLIPPED_LINEAR, GREEN_FOR_LUMA,
+                                                 HIGHLIGHT_KNEE, HIGHLIGHT_KNEE_SRGB, INPUT_NOISE, LUMA_WEIGHTS,
+                                                 NEIGHBOURHOOD, RECORDED_WHITE_FROM, REC601, TO_LUMA_CHROMA,
                                                  highlight_curve)
 
 #: Where the sRGB decoding leaves its linear toe, in sRGB units, and where the encoding does, in linear light.
@@ -91,16 +92,35 @@ def linear_to_srgb_cv(linear: np.ndarray) -> np.ndarray:
     return cv2.scaleAdd(_at_most(clipped, ENCODE_KNEE, clipped), 12.92, curve, curve)
 
 
-def keep_highlights_cv(gained: np.ndarray, white: float) -> np.ndarray:
-    """:func:`~enhance_core.learned.lowlight_color.keep_highlights_t` of linear (rows, cols, 3) ``gained``, in place."""
+def keep_highlights_cv(linear: np.ndarray, gained: np.ndarray, white: float) -> np.ndarray:
+    """:func:`~enhance_core.learned.lowlight_color.keep_highlights_t` of (rows, cols, 3) arrays, in ``gained``."""
     if white <= 1.0:
         return gained
-    brightest = _at_least(cv2.max(cv2.max(gained[..., 0], gained[..., 1]), gained[..., 2]), HIGHLIGHT_KNEE)
-    factor = (highlight_curve(brightest, white) / brightest).astype(np.float32)
+    brightest = _at_least(_brightest(gained), HIGHLIGHT_KNEE)
+    factor = highlight_curve(brightest, white) / brightest
+    recorded = np.clip((_brightest(linear) - np.float32(RECORDED_WHITE_FROM))
+                       * np.float32(1.0 / (CLIPPED_LINEAR - RECORDED_WHITE_FROM)), 0.0, 1.0)
+    factor += (1.0 - factor) * recorded
     return cv2.multiply(gained, cv2.merge([factor, factor, factor]), dst=gained)
 
 
-def brighten_linear_cv(linear: np.ndarray, log_gain: np.ndarray, wb: np.ndarray, white: float = 1.0) -> np.ndarray:
+def hold_highlights_cv(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """:func:`~enhance_core.learned.lowlight_color.hold_highlights_t` of (rows, cols, 3) arrays, in ``after``."""
+    top_before, top_after = _brightest(before), _brightest(after)
+    weight = np.clip((top_before - np.float32(HIGHLIGHT_KNEE_SRGB)) * np.float32(1.0 / (1.0 - HIGHLIGHT_KNEE_SRGB)),
+                     0.0, 1.0)
+    allowed = top_before + (1.0 - weight) * _at_least(top_after - top_before, 0.0)
+    factor = _at_most(allowed / _at_least(top_after, 1e-6), 1.0)
+    return cv2.multiply(after, cv2.merge([factor, factor, factor]), dst=after)
+
+
+def _brightest(image: np.ndarray) -> np.ndarray:
+    """The largest of the three channels of ``image`` (rows, cols, 3 or more), per pixel."""
+    return cv2.max(cv2.max(cv2.extractChannel(image, 0), cv2.extractChannel(image, 1)), cv2.extractChannel(image, 2))
+
+
+def brighten_linear_cv(linear: np.ndarray, log_gain: np.ndarray, wb: np.ndarray, *,
+                       white: float = 1.0) -> np.ndarray:
     """:func:`~enhance_core.learned.lowlight_ops.brighten_linear_t`: ``linear`` times ``2 ** (log_gain + wb)`` as sRGB.
 
     ``linear`` is (rows, cols, 3), ``log_gain`` (rows, cols) and ``wb`` (3,)
@@ -109,7 +129,7 @@ def brighten_linear_cv(linear: np.ndarray, log_gain: np.ndarray, wb: np.ndarray,
     gain = cv2.exp(log_gain * np.float32(np.log(2.0)))
     gained = cv2.multiply(linear, cv2.merge([gain, gain, gain]))
     gained = cv2.transform(gained, np.diag(np.exp2(np.float64(wb))), gained)
-    return linear_to_srgb_cv(keep_highlights_cv(gained, white))
+    return linear_to_srgb_cv(keep_highlights_cv(linear, gained, white))
 
 
 def half_size(image: np.ndarray) -> np.ndarray:
@@ -192,7 +212,7 @@ def neutralize_near_black_cv(srgb: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def enhance_tile(pixels: np.ndarray, wb: np.ndarray, amount: float,
-                 denoise: Callable[[np.ndarray], np.ndarray], white: float = 1.0) -> np.ndarray:
+                 denoise: Callable[[np.ndarray], np.ndarray], *, white: float = 1.0) -> np.ndarray:
     """The filter on one tile: ``pixels`` (rows, cols, 4) is sRGB plus the log2 gain, rows and cols even.
 
     ``wb`` (3,) are the white-balance log2 gains, ``amount`` the share of the
@@ -205,10 +225,12 @@ def enhance_tile(pixels: np.ndarray, wb: np.ndarray, amount: float,
     srgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2BGR)
     log_gain = cv2.extractChannel(pixels, 3)
     linear = srgb_to_linear_cv(srgb)
-    bright = brighten_linear_cv(linear, log_gain, wb, white)
+    bright = brighten_linear_cv(linear, log_gain, wb, white=white)
     half = half_size(linear)
     if amount > 0:
         denoised = reduce_chroma_noise_cv(denoise(bright), gained_noise_cv(half, log_gain[::2, ::2]))
+        if white > 1.0:
+            denoised = hold_highlights_cv(bright, denoised)
         bright = denoised if amount == 1.0 else cv2.addWeighted(denoised, amount, bright, 1.0 - amount, 0.0)
     out = neutralize_near_black_cv(bright, near_black_keep_cv(half, bright.shape[:2]))
     return np.clip(out, np.float32(0.0), np.float32(1.0), out=out)

@@ -10,7 +10,7 @@
 * :func:`enhance_with_model` runs the whole filter on an array: exposure on the
   small copy, gain field interpolated bicubically to full size
   (:class:`GainField`), the highlight shoulder's white point measured on
-  4x4 block means (:func:`white_point`), then tile by tile through
+  4x4 block means of the judged area (:func:`white_point`), then tile by tile through
   :func:`enhance_core.learned.engine.run_tiled`: gain with the shoulder, denoiser, chroma noise
   reduced, chroma near black neutralized (:mod:`enhance_core.learned.lowlight_color`;
   on the CPU the same steps run on arrays with OpenCV,
@@ -31,9 +31,8 @@ import numpy as np
 
 from enhance_core.errors import Cancelled
 from enhance_core.learned import lowlight_cpu
-from enhance_core.learned.lowlight_color import (CLIPPED_LEVEL, gained_noise_t, keep_highlights_t, near_black_keep_t,
-                                                 neutralize_near_black_t,
-                                                 reduce_chroma_noise_t)
+from enhance_core.learned.lowlight_color import (CLIPPED_LEVEL, gained_noise_t, hold_highlights_t, keep_highlights_t,
+                                                 near_black_keep_t, neutralize_near_black_t, reduce_chroma_noise_t)
 
 LOG_FLOOR = 2.0**-12
 TILE_OVERLAP = 32
@@ -42,7 +41,7 @@ BAND_ROWS = 256
 WHITE_QUANTILE = 0.999
 """Share of the gained picture kept below white by the highlight shoulder; the brightest 0.1 % may clip."""
 WHITE_BLOCK = 4
-"""Side of the squares whose means set the white point (:func:`highlight_blocks`)."""
+"""Side of the squares whose means set the white point (:func:`block_highlights`)."""
 
 
 def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
@@ -107,43 +106,41 @@ def linear_to_srgb_t(x: Any) -> Any:
     return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
 
 
-def highlight_blocks(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The means of ``band`` (rows, cols, 4: sRGB and the log2 gain) over :data:`WHITE_BLOCK`-pixel squares.
+def block_highlights(band: np.ndarray, wb: np.ndarray) -> np.ndarray:
+    """The gained brightness of each :data:`WHITE_BLOCK`-pixel square of ``band`` that the input did not clip.
 
-    Returns the (blocks, 4) means and, per block, whether it holds a pixel
-    clipped in the input (:data:`~enhance_core.learned.lowlight_color.CLIPPED_LEVEL`),
-    whose true brightness is unknown. Averaging keeps single noisy pixels
-    from setting the white point. Rows and columns past the last whole block are left out.
+    ``band`` is (rows, cols, 4): sRGB and the log2 gain; ``wb`` (3,) the
+    white-balance log2 gains. Per square, the brightest channel of its mean
+    after the gain (averaging keeps single noisy pixels from setting the
+    white point); squares holding a pixel clipped in the input
+    (:data:`~enhance_core.learned.lowlight_color.CLIPPED_LEVEL`), whose true
+    brightness is unknown, are left out, as are rows and columns past the
+    last whole square. Returns a 1-D float32 array.
     """
     rows, cols = band.shape[0] // WHITE_BLOCK, band.shape[1] // WHITE_BLOCK
     if rows == 0 or cols == 0:
-        return np.empty((0, 4), np.float32), np.empty(0, bool)
+        return np.empty(0, np.float32)
     whole = band[: rows * WHITE_BLOCK, : cols * WHITE_BLOCK]
     brightest = cv2.max(cv2.max(cv2.extractChannel(whole, 0), cv2.extractChannel(whole, 1)),
                         cv2.extractChannel(whole, 2))
     _, clipped = cv2.threshold(brightest, CLIPPED_LEVEL, 1.0, cv2.THRESH_BINARY)
-    clipped = cv2.resize(clipped, (cols, rows), interpolation=cv2.INTER_AREA)
-    means = cv2.resize(whole, (cols, rows), interpolation=cv2.INTER_AREA)
-    return means.reshape(-1, 4), clipped.reshape(-1) > 0
+    recorded = cv2.resize(clipped, (cols, rows), interpolation=cv2.INTER_AREA).reshape(-1) == 0
+    means = cv2.resize(whole, (cols, rows), interpolation=cv2.INTER_AREA).reshape(-1, 4)[recorded]
+    gained = srgb_to_linear(means[:, :3]) * np.exp2(means[:, 3:4] + wb)
+    return gained.max(axis=1).astype(np.float32, copy=False)
 
 
-def white_point(blocks: Sequence[tuple[np.ndarray, np.ndarray]], wb: np.ndarray) -> float:
-    """The gained brightness the highlight shoulder maps to white, from the :func:`highlight_blocks` of every band.
+def white_point(highlights: Sequence[np.ndarray]) -> float:
+    """The gained brightness the highlight shoulder maps to white, from the :func:`block_highlights` of every band.
 
-    ``wb`` (3,) are the white-balance log2 gains. The :data:`WHITE_QUANTILE`
-    of the brightest channel after the gain over the blocks not clipped in
-    the input, at least 1 (then nothing changes): at most that share of what
-    the input recorded is pushed past white.
+    Their :data:`WHITE_QUANTILE`, at least 1 (then nothing changes): at most
+    that share of the squares the input did not clip is pushed past white.
     """
-    means = [block_means[~clipped] for block_means, clipped in blocks]
-    sample = np.concatenate(means) if means else np.empty((0, 4), np.float32)
-    if not sample.size:
-        return 1.0
-    gained = srgb_to_linear(sample[:, :3]) * np.exp2(sample[:, 3:4] + wb)
-    return max(1.0, float(np.quantile(gained.max(axis=1), WHITE_QUANTILE)))
+    values = np.concatenate(highlights) if highlights else np.empty(0, np.float32)
+    return max(1.0, float(np.quantile(values, WHITE_QUANTILE))) if values.size else 1.0
 
 
-def brighten_linear_t(linear: Any, log_gain: Any, wb: Any, white: float = 1.0) -> Any:
+def brighten_linear_t(linear: Any, log_gain: Any, wb: Any, *, white: float = 1.0) -> Any:
     """Multiply linear ``linear`` (N, 3, H, W) by ``2 ** (log_gain + wb)``; return sRGB in [0, 1].
 
     ``log_gain`` is (N, 1, H, W) and ``wb`` (N, 3) per-channel log2 gains;
@@ -152,7 +149,7 @@ def brighten_linear_t(linear: Any, log_gain: Any, wb: Any, white: float = 1.0) -
     """
     import torch
 
-    return linear_to_srgb_t(keep_highlights_t(linear * torch.exp2(log_gain + wb[:, :, None, None]), white))
+    return linear_to_srgb_t(keep_highlights_t(linear, linear * torch.exp2(log_gain + wb[:, :, None, None]), white))
 
 
 def brighten_t(dark: Any, log_gain: Any, wb: Any) -> Any:
@@ -238,26 +235,29 @@ def clipped_rgb(pixels: np.ndarray, should_stop: Callable[[], bool] | None = Non
     return out
 
 
-def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float, white: float = 1.0) -> Any:
+def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float, *, white: float = 1.0) -> Any:
     """The filter on one tile: ``x`` (1, 4, H, W) is sRGB plus the log2 gain; returns sRGB (1, 3, H, W) in [0, 1].
 
     Gain and white balance ``wb`` (1, 3) in linear light with the highlight
-    shoulder up to ``white`` (:func:`white_point`), ``denoiser``, chroma
-    noise reduced, and ``amount`` of that correction kept; chroma near black
-    neutralized. H and W even.
+    shoulder up to ``white`` (:func:`white_point`), ``denoiser`` (held below
+    the bent highlights), chroma noise reduced, and ``amount`` of that
+    correction kept; chroma near black neutralized. H and W even.
     """
     import torch
 
     x = x.contiguous(memory_format=torch.channels_last)
     gain, linear = x[:, 3:4], srgb_to_linear_t(x[:, :3])
-    bright = brighten_linear_t(linear, gain, wb, white)
+    bright = brighten_linear_t(linear, gain, wb, white=white)
     if amount > 0:
         denoised = reduce_chroma_noise_t(denoiser(bright, gain), gained_noise_t(linear, gain))
+        if white > 1.0:
+            denoised = hold_highlights_t(bright, denoised)
         bright = bright + amount * (denoised - bright)
     return neutralize_near_black_t(bright, near_black_keep_t(linear)).clamp(0.0, 1.0)
 
 
-def enhance_tile_cpu(x: Any, denoiser: Any, wb: Any, amount: float, white: float = 1.0, bf16: bool = False) -> Any:
+def enhance_tile_cpu(x: Any, denoiser: Any, wb: Any, amount: float, *, white: float = 1.0,
+                     bf16: bool = False) -> Any:
     """:func:`enhance_tile_t` for CPU tensors, with everything but ``denoiser`` on arrays
     (:func:`enhance_core.learned.lowlight_cpu.enhance_tile`, several times faster there);
     ``bf16`` runs the denoiser under bf16 autocast."""
@@ -272,7 +272,7 @@ def enhance_tile_cpu(x: Any, denoiser: Any, wb: Any, amount: float, white: float
         return np.ascontiguousarray(out[0].permute(1, 2, 0).float().numpy())
 
     pixels = x[0].permute(1, 2, 0).numpy()
-    out = lowlight_cpu.enhance_tile(pixels, wb[0].float().numpy(), amount, denoise, white)
+    out = lowlight_cpu.enhance_tile(pixels, wb[0].float().numpy(), amount, denoise, white=white)
     return torch.from_numpy(out).permute(2, 0, 1)[None]
 
 
@@ -328,12 +328,14 @@ def enhance_with_model(
     with inference_mode(device):
         coarse, wb = estimate_gain(model, stacked[judged], device, should_stop)
     field = GainField(coarse, box, window)
-    blocks = []
+    wb = wb * np.float32(strength)
+    highlights: list[np.ndarray] = []
     for band in _bands(height, should_stop):
         stacked[band, :, 3] = field.rows(band) * np.float32(strength)
-        blocks.append(highlight_blocks(stacked[band]))
-    wb = wb * np.float32(strength)
-    white = white_point(blocks, wb)
+        rows = slice(max(band.start, judged[0].start), min(band.stop, judged[0].stop))
+        if rows.start < rows.stop:
+            highlights.append(block_highlights(stacked[rows, judged[1]], wb))
+    white = white_point(highlights)
     wb_t = torch.from_numpy(wb)[None].to(device)
     amount = float(denoise * min(strength, 1.0))
 
@@ -341,8 +343,8 @@ def enhance_with_model(
 
     def brighten_tile(x: Any) -> Any:
         if device == "cpu":
-            return enhance_tile_cpu(x, model.denoiser, wb_t, amount, white, bf16)
-        return enhance_tile_t(x, model.denoiser, wb_t, amount, white)
+            return enhance_tile_cpu(x, model.denoiser, wb_t, amount, white=white, bf16=bf16)
+        return enhance_tile_t(x, model.denoiser, wb_t, amount, white=white)
 
     result = run_tiled(brighten_tile, stacked, tile=tile,
                        overlap=TILE_OVERLAP, multiple=model.denoiser.multiple, device=device, progress=progress,

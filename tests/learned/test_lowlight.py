@@ -301,30 +301,35 @@ def test_shipped_model_keeps_a_lit_wall_s_hue_instead_of_clipping_it(shipped):
     np.testing.assert_allclose(hue_out / hue_out[0], hue_in / hue_in[0], atol=0.08)
 
 
-def working_array(srgb: np.ndarray, log_gain: float) -> np.ndarray:
-    """The filter's working array for ``srgb`` (rows, cols, 3): the colours and a uniform log2 gain."""
-    return np.dstack([srgb, np.full(srgb.shape[:2], log_gain, np.float32)]).astype(np.float32)
+def measured_white(monkeypatch, pixels: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """The white point the filter measures on ``pixels`` at a uniform gain of 2 stops and white balance
+    (+0.25, 0, -0.5) stops (the exposure network replaced by those figures)."""
+    seen: list[float] = []
+    measure = lowlight_ops.white_point
+    monkeypatch.setattr(lowlight_ops, "estimate_gain",
+                        lambda *args, **kwargs: (np.full((2, 2), 2.0, np.float32), np.float32([0.25, 0.0, -0.5])))
+    monkeypatch.setattr(lowlight_ops, "white_point", lambda highlights: seen.append(measure(highlights)) or seen[-1])
+    enhance_low_light(pixels, device="cpu", mask=mask, tile=512)
+    return seen[0]
 
 
-def white_of(stacked: np.ndarray) -> float:
-    """The white point the filter measures on ``stacked``, by bands as it does, with no white-balance change."""
-    bands = range(0, stacked.shape[0], lowlight_ops.BAND_ROWS)
-    blocks = [lowlight_ops.highlight_blocks(stacked[start:start + lowlight_ops.BAND_ROWS]) for start in bands]
-    return lowlight_ops.white_point(blocks, np.zeros(3, np.float32))
-
-
-def test_the_white_point_is_set_by_bright_areas_not_by_single_pixels_or_what_the_input_clipped():
-    srgb = np.full((600, 400, 3), 0.5, np.float32)  # linear 0.21: two stops of gain keep it below white
-    assert white_of(working_array(srgb, 2.0)) == 1.0
+def test_the_white_point_is_set_by_bright_areas_not_by_single_pixels_or_what_the_input_clipped(tiny_lowlight,
+                                                                                                monkeypatch):
+    srgb = np.full((600, 400, 3), 0.4, np.float32)  # linear 0.13: 2.25 stops of gain keep it below white
+    assert measured_white(monkeypatch, srgb) == 1.0
     speckled = srgb.copy()
     speckled.reshape(-1, 3)[::997] = 0.9  # 0.1 % single noisy pixels
-    assert white_of(working_array(speckled, 2.0)) == 1.0
+    assert measured_white(monkeypatch, speckled) == 1.0
     lamp = srgb.copy()
-    lamp[100:140, 100:140] = 1.0  # 0.7 % clipped in the input: its brightness is unknown
-    assert white_of(working_array(lamp, 2.0)) == 1.0
+    lamp[300:340, 100:140] = 1.0  # 0.7 % clipped in the input: its brightness is unknown
+    assert measured_white(monkeypatch, lamp) == 1.0
     wall = srgb.copy()
-    wall[200:240, 100:140] = 0.8  # a lit wall, linear 0.6, 2.4 after two stops
-    assert white_of(working_array(wall, 2.0)) == pytest.approx(4 * srgb_to_linear(np.float32(0.8)), rel=1e-4)
+    wall[540:580, 300:340] = 0.8  # a lit wall in the last band of rows, linear 0.6, 2.9 after the gain
+    expected = float(srgb_to_linear(np.float32(0.8))) * 2.0**2.25  # red, the channel the white balance lifts
+    assert measured_white(monkeypatch, wall) == pytest.approx(expected, rel=1e-4)
+    brush = np.zeros(srgb.shape[:2], np.float32)
+    brush[:, :280] = 1.0  # painted left of the wall, whose columns are still in the brush's work window
+    assert measured_white(monkeypatch, wall, brush) == 1.0
 
 
 def test_shipped_model_leaves_gray_gray_and_well_exposed_pictures_nearly_alone(shipped):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from enhance_core.learned.lowlight_color import (BLACK_FLOOR, HIGHLIGHT_KNEE, gained_noise_t, highlight_curve,
-                                                 keep_highlights_t, near_black_keep_t, neutralize_near_black_t,
-                                                 reduce_chroma_noise_t)
+                                                 hold_highlights_t, keep_highlights_t, near_black_keep_t,
+                                                 neutralize_near_black_t, reduce_chroma_noise_t)
 from enhance_core.learned.lowlight_ops import linear_to_srgb
 from enhance_core.learned.lowlight_ops import srgb_to_linear
 
@@ -113,11 +113,31 @@ def test_the_highlight_curve_bends_above_the_knee_and_puts_the_white_point_on_wh
 
 
 def test_kept_highlights_keep_the_hue_of_a_pixel_one_channel_would_clip():
-    gained = as_tensor(np.array([[[2.4, 2.0, 0.9], [0.3, 0.2, 0.1]]]))
-    kept = keep_highlights_t(gained, 4.0)
+    linear = as_tensor(np.array([[[0.6, 0.5, 0.225], [0.075, 0.05, 0.025]]]))
+    gained = linear * 4.0
+    kept = keep_highlights_t(linear, gained, 4.0)
     torch.testing.assert_close(kept[..., 1], gained[..., 1], rtol=0, atol=0)
     bright = kept[0, :, 0, 0]
     assert float(bright.max()) < 1.0
     torch.testing.assert_close(bright / bright[0], gained[0, :, 0, 0] / gained[0, 0, 0, 0])
-    assert keep_highlights_t(gained, 1.0) is gained
+    assert keep_highlights_t(linear, gained, 1.0) is gained
+
+
+def test_what_the_input_clipped_still_clips_to_white():
+    """A window the input recorded at 255 and the gain left alone must not turn grey under the shoulder."""
+    levels = np.array([240.0, 245.0, 250.0, 255.0]) / 255.0
+    linear = as_tensor(srgb_to_linear(np.repeat(levels[None, :, None], 3, axis=2)))
+    kept = linear_to_srgb(keep_highlights_t(linear, linear, 2.0)[0, 0, 0].numpy())
+    assert kept[-1] == pytest.approx(1.0)
+    assert kept[0] < levels[0] - 10 / 255.0, "a bright input pixel the input did not clip is bent"
+    assert np.all(np.diff(kept) > 0), "the hand-over to clipping keeps the order of the levels"
+
+
+def test_the_denoiser_may_not_lift_a_bent_highlight_back_to_white():
+    before = as_tensor(np.array([[[0.97, 0.90, 0.60], [0.30, 0.25, 0.20], [0.97, 0.90, 0.60]]]))
+    after = as_tensor(np.array([[[1.00, 0.93, 0.62], [0.33, 0.22, 0.21], [0.95, 0.88, 0.61]]]))
+    held = hold_highlights_t(before, after)
+    assert float(held[0, :, 0, 0].max()) < 0.975, "the near-white pixel stays near where the shoulder put it"
+    torch.testing.assert_close(held[0, :, 0, 0] / held[0, 0, 0, 0], after[0, :, 0, 0] / after[0, 0, 0, 0])
+    torch.testing.assert_close(held[..., 1:], after[..., 1:], rtol=0, atol=0)  # shadows, and a lowered highlight
 
