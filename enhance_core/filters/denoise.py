@@ -10,6 +10,8 @@ downscale, so strengths that depend on the noise level are multiplied by
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass
 
 import cv2
@@ -61,22 +63,33 @@ class WaveletParams:
     wavelet: str = param("db2", label="Wavelet", choices=("haar", "db2", "db4", "sym4", "coif1"))
     mode: str = param("soft", label="Thresholding", choices=("soft", "hard"))
     sigma: float = param(0.0, label="Noise level", minimum=0.0, maximum=0.5, step=0.001,
-                         help="0 estimates the noise from the image.")
+                         help="0 estimates the noise from the image's finest detail (the step says how much "
+                              "it found); camera and JPEG noise is coarser and needs a level set by hand.")
 
 
 def denoise_wavelet_bayes(pixels: np.ndarray, params: WaveletParams, ctx: RenderContext) -> np.ndarray:
     """Wavelet denoising with BayesShrink thresholds (scikit-image); color in YCbCr.
 
     The noise level is estimated on the whole image unless given, so the
-    filter needs the whole image for a region render.
+    filter needs the whole image for a region render; the estimate (averaged
+    over the channels) is told to the user (``ctx.note``), since on camera
+    JPEGs, whose finest noise the camera has smoothed, it is well under a
+    level and the step changes next to nothing.
     """
-    from skimage.restoration import denoise_wavelet  # heavy (scipy.stats): imported on first use
+    from skimage.restoration import denoise_wavelet, estimate_sigma  # heavy (scipy.stats): imported on first use
 
     _check_stop(ctx, "wavelet denoise")
     ctx.progress(0.0, "wavelet denoise")
     color = pixels.shape[2] == 3
     source = np.clip(pixels, 0.0, 1.0) if color else pixels[:, :, 0]
     sigma = params.sigma * min(ctx.scale, 1.0) if params.sigma > 0 else None
+    if sigma is None:
+        with warnings.catch_warnings():  # a flat picture has no detail to measure: no noise found
+            warnings.simplefilter("ignore", RuntimeWarning)
+            found = float(np.nan_to_num(np.mean(estimate_sigma(source, channel_axis=-1 if color else None)))) * 255.0
+        where = "" if ctx.scale >= 1.0 else f" in the {ctx.scale:.0%} preview"
+        advice = ": set the noise level by hand for camera or JPEG noise" if found < 1.0 else ""
+        ctx.note(f"estimated noise σ {found:.1f} of 255{where}{advice}")
     out = denoise_wavelet(source, sigma=sigma, wavelet=params.wavelet, mode=params.mode,
                           method="BayesShrink", rescale_sigma=True, convert2ycbcr=color,
                           channel_axis=-1 if color else None)

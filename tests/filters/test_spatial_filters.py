@@ -136,3 +136,18 @@ def test_denoisers_raise_psnr(name: str, params: dict, channels: int) -> None:
     noisy = (clean + np.random.default_rng(6).normal(0, 0.05, clean.shape)).astype(np.float32)
     out = run(name, noisy, **params)
     assert psnr(out, clean) > psnr(noisy, clean) + 3.0
+
+
+@pytest.mark.parametrize(("noise", "advice"), [(10.0, False), (0.3, True)])
+def test_wavelet_denoise_says_the_noise_level_it_estimated(noise: float, advice: bool) -> None:
+    """On camera JPEGs the estimate is well under a level and the step changes next to nothing: it says so."""
+    clean = constant(0.5, 3, (96, 96))
+    noisy = (clean + np.random.default_rng(2).normal(0, noise / 255, clean.shape)).astype(np.float32)
+    notes: list[str] = []
+    run("wavelet_denoise", noisy, RenderContext(note=notes.append))
+    assert len(notes) == 1 and notes[0].startswith("estimated noise σ ")
+    assert float(notes[0].split()[3]) == pytest.approx(noise, rel=0.15)
+    assert ("set the noise level by hand" in notes[0]) is advice
+    run("wavelet_denoise", noisy, RenderContext(note=notes.append), sigma=noise / 255)
+    assert len(notes) == 1, "a level set by hand is not estimated"
+
