@@ -11,7 +11,6 @@ downscale, so strengths that depend on the noise level are multiplied by
 from __future__ import annotations
 
 import warnings
-
 from dataclasses import dataclass
 
 import cv2

@@ -245,4 +245,3 @@ def hold_highlights_t(before: Any, after: Any) -> Any:
     weight = ((top_before - HIGHLIGHT_KNEE_SRGB) / (1.0 - HIGHLIGHT_KNEE_SRGB)).clamp(0.0, 1.0)
     allowed = top_before + (1.0 - weight) * (top_after - top_before).clamp(min=0.0)
     return after * (allowed / top_after.clamp(min=1e-6)).clamp(max=1.0)
-

@@ -39,7 +39,7 @@ TILE_OVERLAP = 32
 BAND_ROWS = 256
 """Rows per band of full-resolution work between stop checks."""
 WHITE_QUANTILE = 0.999
-"""Share of the gained picture kept below white by the highlight shoulder; the brightest 0.1 % may clip."""
+"""Share of the squares the input did not clip that the highlight shoulder keeps below white (0.1 % may clip)."""
 WHITE_BLOCK = 4
 """Side of the squares whose means set the white point (:func:`block_highlights`)."""
 

@@ -150,4 +150,3 @@ def test_wavelet_denoise_says_the_noise_level_it_estimated(noise: float, advice:
     assert ("set the noise level by hand" in notes[0]) is advice
     run("wavelet_denoise", noisy, RenderContext(note=notes.append), sigma=noise / 255)
     assert len(notes) == 1, "a level set by hand is not estimated"
-

@@ -140,4 +140,3 @@ def test_the_denoiser_may_not_lift_a_bent_highlight_back_to_white():
     assert float(held[0, :, 0, 0].max()) < 0.975, "the near-white pixel stays near where the shoulder put it"
     torch.testing.assert_close(held[0, :, 0, 0] / held[0, 0, 0, 0], after[0, :, 0, 0] / after[0, 0, 0, 0])
     torch.testing.assert_close(held[..., 1:], after[..., 1:], rtol=0, atol=0)  # shadows, and a lowered highlight
-
