@@ -55,6 +55,11 @@ def denoise_non_local_means(pixels: np.ndarray, params: NonLocalMeansParams, ctx
     return from_planes(np.multiply(out, np.float32(1.0 / 65535.0), dtype=np.float32), pixels.shape[2])
 
 
+CAMERA_NOISE_LEVEL = 0.02
+"""A wavelet noise level that suits camera JPEGs: on 14 PolyU Canon pairs it gains 0.89 dB (0.18-1.91) against
+0.05 dB for the automatic estimate, which reads their finest detail only (0.01: 0.54 dB, 0.03: 0.80 dB)."""
+
+
 @dataclass(frozen=True)
 class WaveletParams:
     """Wavelet family and shrinkage mode of the BayesShrink denoiser."""
@@ -63,7 +68,7 @@ class WaveletParams:
     mode: str = param("soft", label="Thresholding", choices=("soft", "hard"))
     sigma: float = param(0.0, label="Noise level", minimum=0.0, maximum=0.5, step=0.001,
                          help="0 estimates the noise from the image's finest detail (the step says how much "
-                              "it found); camera and JPEG noise is coarser and needs a level set by hand.")
+                              "it found); camera and JPEG noise is coarser: try about 0.02.")
 
 
 def denoise_wavelet_bayes(pixels: np.ndarray, params: WaveletParams, ctx: RenderContext) -> np.ndarray:
@@ -87,8 +92,9 @@ def denoise_wavelet_bayes(pixels: np.ndarray, params: WaveletParams, ctx: Render
             warnings.simplefilter("ignore", RuntimeWarning)
             found = float(np.nan_to_num(np.mean(estimate_sigma(source, channel_axis=-1 if color else None)))) * 255.0
         where = "" if ctx.scale >= 1.0 else f" in the {ctx.scale:.0%} preview"
-        advice = ": set the noise level by hand for camera or JPEG noise" if found < 1.0 else ""
-        ctx.note(f"estimated noise σ {found:.1f} of 255{where}{advice}")
+        advice = ("" if found >= 1.0 else
+                  f": camera and JPEG noise is coarser, try a noise level near {CAMERA_NOISE_LEVEL:g}")
+        ctx.note(f"estimated noise level {found / 255.0:.3f} (σ {found:.1f} of 255){where}{advice}")
     out = denoise_wavelet(source, sigma=sigma, wavelet=params.wavelet, mode=params.mode,
                           method="BayesShrink", rescale_sigma=True, convert2ycbcr=color,
                           channel_axis=-1 if color else None)

@@ -145,8 +145,9 @@ def test_wavelet_denoise_says_the_noise_level_it_estimated(noise: float, advice:
     noisy = (clean + np.random.default_rng(2).normal(0, noise / 255, clean.shape)).astype(np.float32)
     notes: list[str] = []
     run("wavelet_denoise", noisy, RenderContext(note=notes.append))
-    assert len(notes) == 1 and notes[0].startswith("estimated noise σ ")
-    assert float(notes[0].split()[3]) == pytest.approx(noise, rel=0.15)
-    assert ("set the noise level by hand" in notes[0]) is advice
+    assert len(notes) == 1 and notes[0].startswith("estimated noise level ")
+    assert float(notes[0].split()[3]) == pytest.approx(noise / 255, rel=0.15, abs=0.0006)  # the control's units
+    assert float(notes[0].split("σ ")[1].split()[0]) == pytest.approx(noise, rel=0.15)
+    assert ("try a noise level near 0.02" in notes[0]) is advice
     run("wavelet_denoise", noisy, RenderContext(note=notes.append), sigma=noise / 255)
     assert len(notes) == 1, "a level set by hand is not estimated"
