@@ -276,6 +276,14 @@ def enhance_tile_cpu(x: Any, denoiser: Any, wb: Any, amount: float, *, white: fl
     return torch.from_numpy(out).permute(2, 0, 1)[None]
 
 
+def tiles_on_arrays(device: str) -> bool:
+    """Whether the steps around the denoiser run on arrays with OpenCV (:func:`enhance_tile_cpu`): on the CPU.
+
+    Elsewhere they run on tensors on the device (:func:`enhance_tile_t`).
+    """
+    return device == "cpu"
+
+
 def work_window(mask: np.ndarray | None, rows: int, cols: int) -> tuple[slice, slice]:
     """Rows and columns to compute: the whole image, or the mask's extent grown by the tile overlap."""
     if mask is None or not (mask > 0).any():
@@ -339,10 +347,11 @@ def enhance_with_model(
     wb_t = torch.from_numpy(wb)[None].to(device)
     amount = float(denoise * min(strength, 1.0))
 
-    bf16 = device == "cpu" and use_cpu_bf16()
+    on_arrays = tiles_on_arrays(device)
+    bf16 = on_arrays and use_cpu_bf16()
 
     def brighten_tile(x: Any) -> Any:
-        if device == "cpu":
+        if on_arrays:
             return enhance_tile_cpu(x, model.denoiser, wb_t, amount, white=white, bf16=bf16)
         return enhance_tile_t(x, model.denoiser, wb_t, amount, white=white)
 

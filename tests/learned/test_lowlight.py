@@ -332,6 +332,22 @@ def test_the_white_point_is_set_by_bright_areas_not_by_single_pixels_or_what_the
     assert measured_white(monkeypatch, wall, brush) == 1.0
 
 
+def test_the_tensor_tiles_a_gpu_runs_get_the_white_point_too(tiny_lowlight, monkeypatch):
+    """The tensor path (what CUDA and MPS run) gives what the CPU's array path gives, shoulder included."""
+    monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: False)  # both in fp32
+    monkeypatch.setattr(lowlight_ops, "estimate_gain",
+                        lambda *args, **kwargs: (np.full((2, 2), 2.0, np.float32), np.float32([0.25, 0.0, -0.5])))
+    wall = np.full((96, 128, 3), 0.4, np.float32)
+    wall[20:60, 70:110] = (0.8, 0.75, 0.6)  # bent by the shoulder: 2.9 after the gain
+    on_arrays = enhance_low_light(wall, device="cpu")
+    monkeypatch.setattr(lowlight_ops, "tiles_on_arrays", lambda device: False)
+    on_tensors = enhance_low_light(wall, device="cpu")
+    np.testing.assert_allclose(on_tensors, on_arrays, rtol=0, atol=1e-4)
+    monkeypatch.setattr(lowlight_ops, "white_point", lambda highlights: 1.0)
+    clipped = enhance_low_light(wall, device="cpu")
+    assert np.abs(clipped - on_tensors)[20:60, 70:110].max() > 0.05, "the shoulder acted"
+
+
 def test_shipped_model_leaves_gray_gray_and_well_exposed_pictures_nearly_alone(shipped):
     clean = synthetic_rgb(128, 160)
     out = enhance_low_light(clean, device="cpu")
