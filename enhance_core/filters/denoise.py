@@ -57,7 +57,8 @@ def denoise_non_local_means(pixels: np.ndarray, params: NonLocalMeansParams, ctx
 
 CAMERA_NOISE_LEVEL = 0.02
 """A wavelet noise level that suits camera JPEGs: on 14 PolyU Canon pairs it gains 0.89 dB (0.18-1.91) against
-0.05 dB for the automatic estimate, which reads their finest detail only (0.01: 0.54 dB, 0.03: 0.80 dB)."""
+0.05 dB for the automatic estimate, which reads their finest detail only (0.01: 0.54 dB, 0.03: 0.80 dB;
+``runs/s43/wv_best.py``, a script outside the repository)."""
 
 
 @dataclass(frozen=True)
@@ -68,19 +69,37 @@ class WaveletParams:
     mode: str = param("soft", label="Thresholding", choices=("soft", "hard"))
     sigma: float = param(0.0, label="Noise level", minimum=0.0, maximum=0.5, step=0.001,
                          help="0 estimates the noise from the image's finest detail (the step says how much "
-                              "it found); camera and JPEG noise is coarser: try about 0.02.")
+                              f"it found); camera and JPEG noise is coarser: try about {CAMERA_NOISE_LEVEL:g}.")
+
+
+def _estimate_note(plane: np.ndarray, scale: float) -> str:
+    """What the automatic wavelet denoise tells the user: the noise level it reads on ``plane`` (one channel).
+
+    Given in the control's units, at full resolution (a preview's averaged-down
+    noise divided by its scale), with a hint when it is under a level.
+    """
+    from skimage.restoration import estimate_sigma
+
+    with warnings.catch_warnings():  # a flat picture has no detail to measure: no noise found
+        warnings.simplefilter("ignore", RuntimeWarning)
+        found = float(np.nan_to_num(estimate_sigma(plane))) / min(scale, 1.0)
+    where = "" if scale >= 1.0 else f" (read in the {scale:.0%} preview)"
+    advice = ""
+    if 0.05 / 255.0 <= found < 1.0 / 255.0:
+        advice = f": camera and JPEG noise is coarser, try a noise level near {CAMERA_NOISE_LEVEL:g}"
+    return f"estimated noise level {found:.3f} (σ {found * 255.0:.1f} of 255){where}{advice}"
 
 
 def denoise_wavelet_bayes(pixels: np.ndarray, params: WaveletParams, ctx: RenderContext) -> np.ndarray:
     """Wavelet denoising with BayesShrink thresholds (scikit-image); color in YCbCr.
 
     The noise level is estimated on the whole image unless given, so the
-    filter needs the whole image for a region render; the estimate (averaged
-    over the channels) is told to the user (``ctx.note``), since on camera
-    JPEGs, whose finest noise the camera has smoothed, it is well under a
-    level and the step changes next to nothing.
+    filter needs the whole image for a region render; the estimate (on the
+    green channel of a colour image) is told to the user (``ctx.note``),
+    since on camera JPEGs, whose finest noise the camera has smoothed, it is
+    well under a level and the step changes next to nothing.
     """
-    from skimage.restoration import denoise_wavelet, estimate_sigma  # heavy (scipy.stats): imported on first use
+    from skimage.restoration import denoise_wavelet  # heavy (scipy.stats): imported on first use
 
     _check_stop(ctx, "wavelet denoise")
     ctx.progress(0.0, "wavelet denoise")
@@ -88,13 +107,8 @@ def denoise_wavelet_bayes(pixels: np.ndarray, params: WaveletParams, ctx: Render
     source = np.clip(pixels, 0.0, 1.0) if color else pixels[:, :, 0]
     sigma = params.sigma * min(ctx.scale, 1.0) if params.sigma > 0 else None
     if sigma is None:
-        with warnings.catch_warnings():  # a flat picture has no detail to measure: no noise found
-            warnings.simplefilter("ignore", RuntimeWarning)
-            found = float(np.nan_to_num(np.mean(estimate_sigma(source, channel_axis=-1 if color else None)))) * 255.0
-        where = "" if ctx.scale >= 1.0 else f" in the {ctx.scale:.0%} preview"
-        advice = ("" if found >= 1.0 else
-                  f": camera and JPEG noise is coarser, try a noise level near {CAMERA_NOISE_LEVEL:g}")
-        ctx.note(f"estimated noise level {found / 255.0:.3f} (σ {found:.1f} of 255){where}{advice}")
+        ctx.note(_estimate_note(source[..., 1] if color else source, ctx.scale))
+        _check_stop(ctx, "wavelet denoise")
     out = denoise_wavelet(source, sigma=sigma, wavelet=params.wavelet, mode=params.mode,
                           method="BayesShrink", rescale_sigma=True, convert2ycbcr=color,
                           channel_axis=-1 if color else None)

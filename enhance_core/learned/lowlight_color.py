@@ -57,9 +57,10 @@ HIGHLIGHT_KNEE = 0.6
 CLIPPED_LEVEL = 254.5 / 255.0
 #: The same in linear light.
 CLIPPED_LINEAR = ((CLIPPED_LEVEL + 0.055) / 1.055) ** 2.4
-#: Linear light of sRGB 250 of 255, where the shoulder starts handing a nearly clipped input pixel back to
-#: plain clipping (:func:`recorded_white_t`).
-RECORDED_WHITE_FROM = ((250.0 / 255.0 + 0.055) / 1.055) ** 2.4
+#: sRGB 250 of 255 and its linear light, where the shoulder starts treating an input pixel as clipped
+#: (:func:`recorded_white_t`).
+RECORDED_WHITE_FROM_SRGB = 250.0 / 255.0
+RECORDED_WHITE_FROM = ((RECORDED_WHITE_FROM_SRGB + 0.055) / 1.055) ** 2.4
 #: :data:`HIGHLIGHT_KNEE` in sRGB units, where the denoiser starts being held below the bent highlights.
 HIGHLIGHT_KNEE_SRGB = 1.055 * HIGHLIGHT_KNEE ** (1 / 2.4) - 0.055
 
@@ -207,11 +208,11 @@ def highlight_curve(brightest: Any, white: float) -> Any:
 
 
 def recorded_white_t(linear: Any) -> Any:
-    """How much of each pixel of the linear input (N, 3, H, W) the input clipped: 0 below sRGB 250, 1 at 255.
+    """How much of each pixel of the linear input (N, 3, H, W) the input clipped: 0 below sRGB 250, 1 from 254.5.
 
-    A clipped light's true brightness is unknown, so the shoulder leaves it to
-    clip to white as before; the ramp from :data:`RECORDED_WHITE_FROM` keeps
-    the hand-over smooth.
+    A clipped light's true brightness is unknown, so the shoulder brings it to
+    white (:func:`keep_highlights_t`); the ramp from :data:`RECORDED_WHITE_FROM`
+    spreads the hand-over over the last five input levels.
     """
     brightest = linear.amax(dim=1, keepdim=True)
     return ((brightest - RECORDED_WHITE_FROM) / (CLIPPED_LINEAR - RECORDED_WHITE_FROM)).clamp(0.0, 1.0)
@@ -222,13 +223,18 @@ def keep_highlights_t(linear: Any, gained: Any, white: float) -> Any:
 
     One factor for the three channels, set by the brightest, keeps the input's
     hue where a channel would otherwise clip alone (a cream wall turning
-    saturated yellow). What the input clipped keeps its gain (:func:`recorded_white_t`).
+    saturated yellow). What the input clipped (:func:`recorded_white_t`) is
+    brought to white instead, by the factor that puts its brightest channel
+    at 1 (or the shoulder's, where that is larger), so its hue stays too.
     """
+    import torch
+
     if white <= 1.0:
         return gained
     brightest = gained.amax(dim=1, keepdim=True).clamp(min=HIGHLIGHT_KNEE)
     factor = highlight_curve(brightest, white) / brightest
-    return gained * (factor + (1.0 - factor) * recorded_white_t(linear))
+    to_white = torch.maximum(factor, (1.0 / brightest).clamp(max=1.0))
+    return gained * (factor + (to_white - factor) * recorded_white_t(linear))
 
 
 def hold_highlights_t(before: Any, after: Any) -> Any:

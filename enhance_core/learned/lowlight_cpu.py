@@ -96,17 +96,18 @@ def keep_highlights_cv(linear: np.ndarray, gained: np.ndarray, white: float) -> 
     """:func:`~enhance_core.learned.lowlight_color.keep_highlights_t` of (rows, cols, 3) arrays, in ``gained``."""
     if white <= 1.0:
         return gained
-    brightest = _at_least(_brightest(gained), HIGHLIGHT_KNEE)
+    brightest = _at_least(brightest_channel(gained), HIGHLIGHT_KNEE)
     factor = highlight_curve(brightest, white) / brightest
-    recorded = np.clip((_brightest(linear) - np.float32(RECORDED_WHITE_FROM))
+    to_white = cv2.max(factor, _at_most(np.float32(1.0) / brightest, 1.0))
+    recorded = np.clip((brightest_channel(linear) - np.float32(RECORDED_WHITE_FROM))
                        * np.float32(1.0 / (CLIPPED_LINEAR - RECORDED_WHITE_FROM)), 0.0, 1.0)
-    factor += (1.0 - factor) * recorded
+    factor += (to_white - factor) * recorded
     return cv2.multiply(gained, cv2.merge([factor, factor, factor]), dst=gained)
 
 
 def hold_highlights_cv(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """:func:`~enhance_core.learned.lowlight_color.hold_highlights_t` of (rows, cols, 3) arrays, in ``after``."""
-    top_before, top_after = _brightest(before), _brightest(after)
+    top_before, top_after = brightest_channel(before), brightest_channel(after)
     weight = np.clip((top_before - np.float32(HIGHLIGHT_KNEE_SRGB)) * np.float32(1.0 / (1.0 - HIGHLIGHT_KNEE_SRGB)),
                      0.0, 1.0)
     allowed = top_before + (1.0 - weight) * _at_least(top_after - top_before, 0.0)
@@ -114,7 +115,7 @@ def hold_highlights_cv(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return cv2.multiply(after, cv2.merge([factor, factor, factor]), dst=after)
 
 
-def _brightest(image: np.ndarray) -> np.ndarray:
+def brightest_channel(image: np.ndarray) -> np.ndarray:
     """The largest of the three channels of ``image`` (rows, cols, 3 or more), per pixel."""
     return cv2.max(cv2.max(cv2.extractChannel(image, 0), cv2.extractChannel(image, 1)), cv2.extractChannel(image, 2))
 

@@ -31,8 +31,9 @@ import numpy as np
 
 from enhance_core.errors import Cancelled
 from enhance_core.learned import lowlight_cpu
-from enhance_core.learned.lowlight_color import (CLIPPED_LEVEL, gained_noise_t, hold_highlights_t, keep_highlights_t,
-                                                 near_black_keep_t, neutralize_near_black_t, reduce_chroma_noise_t)
+from enhance_core.learned.lowlight_color import (RECORDED_WHITE_FROM_SRGB, gained_noise_t, hold_highlights_t,
+                                                 keep_highlights_t, near_black_keep_t, neutralize_near_black_t,
+                                                 reduce_chroma_noise_t)
 
 LOG_FLOOR = 2.0**-12
 TILE_OVERLAP = 32
@@ -112,18 +113,16 @@ def block_highlights(band: np.ndarray, wb: np.ndarray) -> np.ndarray:
     ``band`` is (rows, cols, 4): sRGB and the log2 gain; ``wb`` (3,) the
     white-balance log2 gains. Per square, the brightest channel of its mean
     after the gain (averaging keeps single noisy pixels from setting the
-    white point); squares holding a pixel clipped in the input
-    (:data:`~enhance_core.learned.lowlight_color.CLIPPED_LEVEL`), whose true
-    brightness is unknown, are left out, as are rows and columns past the
-    last whole square. Returns a 1-D float32 array.
+    white point); squares holding a pixel the input clipped, or nearly
+    (from :data:`~enhance_core.learned.lowlight_color.RECORDED_WHITE_FROM`,
+    where the shoulder starts bringing it to white instead), are left out, as
+    are rows and columns past the last whole square. Returns a 1-D float32 array.
     """
     rows, cols = band.shape[0] // WHITE_BLOCK, band.shape[1] // WHITE_BLOCK
     if rows == 0 or cols == 0:
         return np.empty(0, np.float32)
     whole = band[: rows * WHITE_BLOCK, : cols * WHITE_BLOCK]
-    brightest = cv2.max(cv2.max(cv2.extractChannel(whole, 0), cv2.extractChannel(whole, 1)),
-                        cv2.extractChannel(whole, 2))
-    _, clipped = cv2.threshold(brightest, CLIPPED_LEVEL, 1.0, cv2.THRESH_BINARY)
+    _, clipped = cv2.threshold(lowlight_cpu.brightest_channel(whole), RECORDED_WHITE_FROM_SRGB, 1.0, cv2.THRESH_BINARY)
     recorded = cv2.resize(clipped, (cols, rows), interpolation=cv2.INTER_AREA).reshape(-1) == 0
     means = cv2.resize(whole, (cols, rows), interpolation=cv2.INTER_AREA).reshape(-1, 4)[recorded]
     gained = srgb_to_linear(means[:, :3]) * np.exp2(means[:, 3:4] + wb)
@@ -340,9 +339,9 @@ def enhance_with_model(
     highlights: list[np.ndarray] = []
     for band in _bands(height, should_stop):
         stacked[band, :, 3] = field.rows(band) * np.float32(strength)
-        rows = slice(max(band.start, judged[0].start), min(band.stop, judged[0].stop))
-        if rows.start < rows.stop:
-            highlights.append(block_highlights(stacked[rows, judged[1]], wb))
+        judged_rows = slice(max(band.start, judged[0].start), min(band.stop, judged[0].stop))
+        if judged_rows.start < judged_rows.stop:
+            highlights.append(block_highlights(stacked[judged_rows, judged[1]], wb))
     white = white_point(highlights)
     wb_t = torch.from_numpy(wb)[None].to(device)
     amount = float(denoise * min(strength, 1.0))

@@ -151,3 +151,13 @@ def test_wavelet_denoise_says_the_noise_level_it_estimated(noise: float, advice:
     assert ("try a noise level near 0.02" in notes[0]) is advice
     run("wavelet_denoise", noisy, RenderContext(note=notes.append), sigma=noise / 255)
     assert len(notes) == 1, "a level set by hand is not estimated"
+
+
+def test_wavelet_denoise_gives_a_preview_s_estimate_at_full_resolution_and_no_advice_on_a_flat_picture() -> None:
+    notes: list[str] = []
+    preview = (constant(0.5, 3, (96, 96)) + np.random.default_rng(3).normal(0, 5 / 255, (96, 96, 3)))
+    run("wavelet_denoise", preview.astype(np.float32), RenderContext(scale=0.5, note=notes.append))
+    assert float(notes[0].split("σ ")[1].split()[0]) == pytest.approx(10.0, rel=0.15)
+    assert "(read in the 50% preview)" in notes[0]
+    run("wavelet_denoise", constant(0.5, 3, (96, 96)), RenderContext(note=notes.append))
+    assert notes[1] == "estimated noise level 0.000 (σ 0.0 of 255)"

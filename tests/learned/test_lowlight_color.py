@@ -123,14 +123,23 @@ def test_kept_highlights_keep_the_hue_of_a_pixel_one_channel_would_clip():
     assert keep_highlights_t(linear, gained, 1.0) is gained
 
 
-def test_what_the_input_clipped_still_clips_to_white():
-    """A window the input recorded at 255 and the gain left alone must not turn grey under the shoulder."""
-    levels = np.array([240.0, 245.0, 250.0, 255.0]) / 255.0
+def test_what_the_input_clipped_is_brought_to_white_over_its_last_levels():
+    """A window the input recorded at 255 must not turn grey under the shoulder, nor jump to white in one level."""
+    levels = np.arange(240.0, 256.0) / 255.0
     linear = as_tensor(srgb_to_linear(np.repeat(levels[None, :, None], 3, axis=2)))
-    kept = linear_to_srgb(keep_highlights_t(linear, linear, 2.0)[0, 0, 0].numpy())
-    assert kept[-1] == pytest.approx(1.0)
-    assert kept[0] < levels[0] - 10 / 255.0, "a bright input pixel the input did not clip is bent"
-    assert np.all(np.diff(kept) > 0), "the hand-over to clipping keeps the order of the levels"
+    kept = linear_to_srgb(keep_highlights_t(linear, linear * 1.2, 3.0)[0, 0, 0].numpy()) * 255.0
+    assert kept[-1] == pytest.approx(255.0)
+    assert kept[0] < 240.0, "a bright pixel the input did not clip is bent"
+    steps = np.diff(kept)
+    assert np.all(steps > 0) and steps.max() < 6.0, f"a smooth hand-over: {np.round(kept, 1)}"
+
+
+def test_a_pixel_the_input_clipped_in_one_channel_keeps_its_hue():
+    """A warm lamp's surround, red at 255: scaling it to white by its red keeps it orange, not yellow."""
+    linear = as_tensor(srgb_to_linear(np.array([[[1.0, 128 / 255, 51 / 255]]])))
+    kept = keep_highlights_t(linear, linear * 4.0, 4.0)[0, :, 0, 0]
+    torch.testing.assert_close(kept / kept[0], linear[0, :, 0, 0] / linear[0, 0, 0, 0])
+    assert float(kept[0]) == pytest.approx(1.0)
 
 
 def test_the_denoiser_may_not_lift_a_bent_highlight_back_to_white():

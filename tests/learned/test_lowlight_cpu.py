@@ -98,6 +98,35 @@ def test_the_highlight_shoulder_matches_and_clips_less():
     assert clipped[1] < clipped[0] / 2, f"share at white with and without the shoulder: {clipped}"
 
 
+def test_the_hand_over_of_clipped_input_matches():
+    levels = np.linspace(240.0, 255.0, 31, dtype=np.float32) / 255.0
+    srgb = np.ascontiguousarray(np.stack([levels, levels * 0.8, levels * 0.5], axis=-1)[None].repeat(4, axis=0))
+    srgb[2:, :, 1:] = srgb[2:, :, :1]  # neutral rows too
+    linear = cpu.srgb_to_linear_cv(srgb)
+    gain = np.full(srgb.shape[:2], np.log2(1.2), np.float32)
+    bright = cpu.brighten_linear_cv(linear, gain, np.zeros(3, np.float32), white=3.0)
+    expected = ops.brighten_linear_t(ops.srgb_to_linear_t(as_tensor(srgb)), as_tensor(gain),
+                                     torch.zeros(1, 3), white=3.0)
+    np.testing.assert_allclose(bright, as_array(expected), rtol=0, atol=TOLERANCE)
+    assert bright[:, -1].max(axis=1) == pytest.approx(1.0) and bright[:, 0].max() < 0.94
+
+
+def test_the_denoiser_is_held_below_the_bent_highlights_in_both_tile_paths():
+    srgb, gain = dark_tile()
+    x = as_tensor(np.dstack([srgb, gain]))
+    wb = torch.zeros(1, 3)
+
+    def lifting(bright, log_gain):  # a stand-in that lifts everything by 5 levels, as the denoiser lifts highlights
+        return bright + 5 / 255
+
+    before = cpu.brighten_linear_cv(cpu.srgb_to_linear_cv(srgb), gain, np.zeros(3, np.float32), white=3.0)
+    near_white = before.max(axis=2) > 0.97
+    assert near_white.sum() > 20
+    for tile in (ops.enhance_tile_t, ops.enhance_tile_cpu):
+        out = as_array(tile(x, lifting, wb, 1.0, white=3.0))
+        assert (out.max(axis=2) - before.max(axis=2))[near_white].max() < 2 / 255, tile.__name__
+
+
 @pytest.mark.parametrize(("amount", "white"), [(0.0, 1.0), (0.4, 1.0), (1.0, 1.0), (1.0, 3.0)])
 def test_the_cpu_tile_is_the_tensor_tile(amount, white):
     srgb, gain = dark_tile()
