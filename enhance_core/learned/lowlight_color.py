@@ -24,7 +24,7 @@ gained values above :data:`HIGHLIGHT_KNEE` onto :func:`highlight_curve`,
 one factor for the three channels, so the picture's brightest part keeps its
 gradation and its hue. The white point is what the filter measures: the
 gained brightness that all but 0.1 % of the 4x4 blocks the input did not
-clip stay below. What the input clipped still clips. :func:`hold_highlights_t`
+clip stay below. What the input clipped is brought to white, by one factor too. :func:`hold_highlights_t`
 then keeps the denoiser from lifting the bent highlights back to white.
 
 ``torch`` is imported inside the functions.

@@ -123,8 +123,8 @@ def block_highlights(band: np.ndarray, wb: np.ndarray) -> np.ndarray:
         return np.empty(0, np.float32)
     whole = band[: rows * WHITE_BLOCK, : cols * WHITE_BLOCK]
     _, clipped = cv2.threshold(lowlight_cpu.brightest_channel(whole), RECORDED_WHITE_FROM_SRGB, 1.0, cv2.THRESH_BINARY)
-    recorded = cv2.resize(clipped, (cols, rows), interpolation=cv2.INTER_AREA).reshape(-1) == 0
-    means = cv2.resize(whole, (cols, rows), interpolation=cv2.INTER_AREA).reshape(-1, 4)[recorded]
+    unclipped = cv2.resize(clipped, (cols, rows), interpolation=cv2.INTER_AREA).reshape(-1) == 0
+    means = cv2.resize(whole, (cols, rows), interpolation=cv2.INTER_AREA).reshape(-1, 4)[unclipped]
     gained = srgb_to_linear(means[:, :3]) * np.exp2(means[:, 3:4] + wb)
     return gained.max(axis=1).astype(np.float32, copy=False)
 
@@ -135,7 +135,7 @@ def white_point(highlights: Sequence[np.ndarray]) -> float:
     Their :data:`WHITE_QUANTILE`, at least 1 (then nothing changes): at most
     that share of the squares the input did not clip is pushed past white.
     """
-    values = np.concatenate(highlights) if highlights else np.empty(0, np.float32)
+    values = np.concatenate([np.empty(0, np.float32), *highlights])
     return max(1.0, float(np.quantile(values, WHITE_QUANTILE))) if values.size else 1.0
 
 

@@ -301,13 +301,17 @@ def test_shipped_model_keeps_a_lit_wall_s_hue_instead_of_clipping_it(shipped):
     np.testing.assert_allclose(hue_out / hue_out[0], hue_in / hue_in[0], atol=0.08)
 
 
-def measured_white(monkeypatch, pixels: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """The white point the filter measures on ``pixels`` at a uniform gain of 2 stops and white balance
-    (+0.25, 0, -0.5) stops (the exposure network replaced by those figures)."""
-    seen: list[float] = []
-    measure = lowlight_ops.white_point
+def fix_exposure(monkeypatch) -> None:
+    """Replace the exposure network's answer by a uniform gain of 2 stops and white balance (+0.25, 0, -0.5) stops."""
     monkeypatch.setattr(lowlight_ops, "estimate_gain",
                         lambda *args, **kwargs: (np.full((2, 2), 2.0, np.float32), np.float32([0.25, 0.0, -0.5])))
+
+
+def measured_white(monkeypatch, pixels: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """The white point the filter measures on ``pixels`` at the exposure of :func:`fix_exposure`."""
+    seen: list[float] = []
+    measure = lowlight_ops.white_point
+    fix_exposure(monkeypatch)
     monkeypatch.setattr(lowlight_ops, "white_point", lambda highlights: seen.append(measure(highlights)) or seen[-1])
     enhance_low_light(pixels, device="cpu", mask=mask, tile=512)
     return seen[0]
@@ -335,8 +339,7 @@ def test_the_white_point_is_set_by_bright_areas_not_by_single_pixels_or_what_the
 def test_the_tensor_tiles_a_gpu_runs_get_the_white_point_too(tiny_lowlight, monkeypatch):
     """The tensor path (what CUDA and MPS run) gives what the CPU's array path gives, shoulder included."""
     monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: False)  # both in fp32
-    monkeypatch.setattr(lowlight_ops, "estimate_gain",
-                        lambda *args, **kwargs: (np.full((2, 2), 2.0, np.float32), np.float32([0.25, 0.0, -0.5])))
+    fix_exposure(monkeypatch)
     wall = np.full((96, 128, 3), 0.4, np.float32)
     wall[20:60, 70:110] = (0.8, 0.75, 0.6)  # bent by the shoulder: 2.9 after the gain
     on_arrays = enhance_low_light(wall, device="cpu")
