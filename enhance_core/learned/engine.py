@@ -30,6 +30,8 @@ conditioning inputs and pre- and post-processing.
 
 from __future__ import annotations
 
+import math
+
 import contextlib
 import functools
 import gc
@@ -239,12 +241,19 @@ def call_interruptibly(work: Callable[[], Any], should_stop: StopFn | None, *, p
 
 
 def check_pixels(pixels: Any) -> None:
-    """Raise :class:`ParameterError` unless ``pixels`` is a (rows, cols, 1 or 3) array.
+    """Raise :class:`ParameterError` unless ``pixels`` is a (rows, cols, 1 or 3) array of finite numbers.
 
-    Every learned filter takes such an array.
+    Every learned filter takes such an array. A network spreads one NaN over
+    everything its receptive field reaches, so such pixels are refused rather
+    than turned into a picture of NaN.
     """
     if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
         raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
+    if np.issubdtype(pixels.dtype, np.floating) and not math.isfinite(float(pixels.sum(dtype=np.float64))):
+        bad = int(np.count_nonzero(~np.isfinite(pixels)))
+        if bad:
+            raise ParameterError(f"pixels hold {bad:,} NaN or infinite sample(s): replace them with numbers in [0, 1] "
+                                 f"first (the file readers replace NaN with 0)")
 
 
 TORCH_LIBRARY = "libtorch_python.so"

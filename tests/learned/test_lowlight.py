@@ -203,6 +203,10 @@ def test_bad_input_is_refused_with_the_fix():
         enhance_low_light(pixels, denoise=-0.1)
     with pytest.raises(ParameterError, match="rows, cols, 1 or 3"):
         enhance_low_light(pixels[..., :2])
+    holed = pixels.copy()
+    holed[5, 5] = np.nan
+    with pytest.raises(ParameterError, match="pixels hold 3 NaN or infinite sample.*replace them"):
+        enhance_low_light(holed)
     with pytest.raises(ParameterError, match="32x32 shape.*paint a new one"):
         enhance_low_light(pixels, mask=np.ones((16, 32), np.float32))
 

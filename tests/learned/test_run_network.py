@@ -59,3 +59,18 @@ def test_a_stop_request_cancels_and_bad_pixels_are_refused():
                     should_stop=lambda: next(calls) >= 2)
     with pytest.raises(ParameterError, match="rows, cols, 1 or 3"):
         run_network(Scale(), np.zeros((8, 8, 2), np.float32), lambda n, t: n(t), overlap=4, bytes_per_pixel=64.0)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_pixels_that_are_not_numbers_are_counted_and_refused(value):
+    pixels = ramp(16, 16, 3)
+    pixels[3, 4, 1] = pixels[9, 9, 0] = value
+    with pytest.raises(ParameterError, match="pixels hold 2 NaN or infinite sample"):
+        run_network(Scale(), pixels, lambda n, t: n(t), overlap=4, bytes_per_pixel=64.0, device="cpu")
+
+
+def test_huge_finite_pixels_are_not_taken_for_infinite_ones():
+    pixels = np.full((8, 8, 3), np.finfo(np.float32).max, np.float32)
+    out = run_network(Scale(), pixels, lambda n, t: n(t), overlap=4, bytes_per_pixel=64.0, device="cpu",
+                      clip_input=True)
+    assert np.isfinite(out).all()
