@@ -131,8 +131,8 @@ MODELS: dict[str, ModelSpec] = {
     "denoise": ModelSpec(
         arch="DenoiseUNet",
         args={"channels": 3, "widths": [64, 128, 256], "blocks": [1, 2, 2]},
-        weights="denoise/denoise-aac92861.safetensors",
-        sha256="aac92861d26b5549c3c9c73f75b45c5c9ec28e2b9972c3192ad68a520cd8ef1f",
+        weights="denoise/denoise-4332c4aa.safetensors",
+        sha256="4332c4aaf24b51f1c5c707f860421312e985b044836d9887c9d7707fdc830622",
     ),
     "inpaint": ModelSpec(
         arch="InpaintUNet",

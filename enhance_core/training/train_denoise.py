@@ -16,7 +16,11 @@ mosaic, demosaicing, white balance and colour matrix, in-camera noise
 reduction, tone curve, sharpening, JPEG), a ``dark_fraction`` of those after
 darkening the scene as an underexposed photo; the network is then told the
 true local noise level (the noise map) and learns to return the camera's clean
-picture. The other crops get additive Gaussian noise with a level drawn from
+picture. A ``real_fraction`` of the color crops come from the real noisy
+photos of the training cameras in ``real_noise_polyu_canon``
+(:data:`~enhance_core.training.real_noise.TRAIN_CAMERAS`), the mean of many
+shots as the target, with the noise map the shipped estimator reads on the
+noisy photo: what automatic mode tells the network. The other crops get additive Gaussian noise with a level drawn from
 ``sigma_range`` (0-255 scale), clipped and quantized to 8 bits, with a uniform
 noise map: ``lo + (hi - lo) * u ** sigma_power`` for ``u`` uniform in [0, 1)
 (``sigma_power`` above 1 draws low levels more often). Gray crops are fed as
@@ -31,6 +35,7 @@ against their reference: images the run never trains on.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -55,6 +60,7 @@ DEFAULTS = {
     "sigma_power": 1.0,
     "gray_fraction": 0.4,
     "camera_fraction": 0.0,
+    "real_fraction": 0.0,
     "dark_fraction": 0.25,
     "map_jitter": 0.1,
     "bf16": True,
@@ -73,8 +79,29 @@ def _darken(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return linear_to_srgb(srgb_to_linear(clean) * np.float32(2.0 ** -rng.uniform(1.0, 4.0))).astype(np.float32)
 
 
-def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
-    """Return (clean, noisy, noise map) tensors for one batch, in [0, 1] units; the map is (N, 1, rows, cols)."""
+def estimated_level(noisy: np.ndarray) -> np.ndarray:
+    """The noise map automatic mode gives the network for ``noisy``: the shipped estimator's, capped, in 0-1 units."""
+    from enhance_core.learned.denoise import SIGMA_MAX
+    from enhance_core.learned.noise_map import estimate_noise_map
+
+    return np.minimum(estimate_noise_map(noisy, device="cpu"), SIGMA_MAX) / np.float32(255.0)
+
+
+def real_training_stacks(folder: Path, split: str = "train") -> list[np.ndarray]:
+    """The real pairs of ``split``, each as one float32 (rows, cols, 7) array: noisy, reference, estimated level.
+
+    A crop of a stack is a training example for automatic mode (:func:`estimated_level`).
+    """
+    return [np.concatenate([noisy, clean, estimated_level(noisy)[..., None]], axis=2).astype(np.float32)
+            for noisy, clean in load_real_pairs(folder, split=split)]
+
+
+def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
+               real: list[np.ndarray] | None = None) -> tuple[torch.Tensor, ...]:
+    """Return (clean, noisy, noise map) tensors for one batch, in [0, 1] units; the map is (N, 1, rows, cols).
+
+    ``real`` are the stacks of :func:`real_training_stacks` that a ``real_fraction`` of the color crops come from.
+    """
     size, n = cfg["patch"], cfg["batch"]
     clean = np.empty((n, size, size, 3), np.float32)
     noisy = np.empty_like(clean)
@@ -83,6 +110,10 @@ def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator) ->
     for i in range(n):
         crop = random_crop(images[rng.integers(len(images))], size, rng).astype(np.float32)
         gray = crop.shape[2] == 1 or rng.random() < cfg["gray_fraction"]
+        if not gray and real and rng.random() < cfg["real_fraction"]:
+            stack = random_crop(real[rng.integers(len(real))], size, rng)
+            noisy[i], clean[i], level[i] = stack[..., :3], stack[..., 3:6], stack[..., 6:]
+            continue
         if not gray and rng.random() < cfg["camera_fraction"]:
             crop = crop / 255.0
             if rng.random() < cfg["dark_fraction"]:
@@ -114,8 +145,12 @@ def _run_padded(model: DenoiseUNet, noisy: np.ndarray, level: np.ndarray) -> np.
     return np.clip(model(x.float(), s)[0].numpy().transpose(1, 2, 0)[:rows, :cols], 0.0, 1.0)
 
 
-def validate(model: DenoiseUNet, val_sets: dict, sigmas: list[float], real_pairs: list, seed: int = 123) -> dict:
-    """PSNR per validation set and Gaussian level, and on the real pairs with their measured noise map."""
+def validate(model: DenoiseUNet, val_sets: dict, sigmas: list[float], real_pairs: list,
+             real_levels: list[np.ndarray] | None = None, seed: int = 123) -> dict:
+    """PSNR per validation set and Gaussian level, and on the real pairs with their measured noise map.
+
+    ``real_levels`` are the estimator's maps of the real pairs (0-1 units): the pairs are also scored with them.
+    """
     line = {}
     for sigma255 in sigmas:
         rng = np.random.default_rng(seed)
@@ -132,6 +167,10 @@ def validate(model: DenoiseUNet, val_sets: dict, sigmas: list[float], real_pairs
     if real_pairs:
         scores = [psnr(_run_padded(model, noisy, noise_level_map(noisy, clean)), clean) for noisy, clean in real_pairs]
         line["psnr_real_oracle_map"] = round(float(np.mean(scores)), 3)
+    if real_levels:
+        scores = [psnr(_run_padded(model, noisy, level), clean)
+                  for (noisy, clean), level in zip(real_pairs, real_levels)]
+        line["psnr_real_estimated_map"] = round(float(np.mean(scores)), 3)
     return line
 
 
@@ -155,10 +194,12 @@ def main(argv: list[str] | None = None) -> None:
         "gray": load_uint8(list_images(args.data / "Set12")[:limit], mode="L"),
         "color": load_uint8(list_images(args.data / "Set5")[:limit], mode="RGB"),
     }
-    real_pairs = (load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit or 12, split="validation")
-                  if cfg["camera_fraction"] else [])
-    print(f"{len(train)} training images; validation: Set12 {len(val_sets['gray'])}, Set5 {len(val_sets['color'])}, "
-          f"real pairs {len(real_pairs)}", flush=True)
+    uses_real = cfg["camera_fraction"] or cfg["real_fraction"]
+    real_pairs = load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit or 12, split="validation") if uses_real else []
+    real_levels = [estimated_level(noisy) for noisy, _ in real_pairs] if cfg["real_fraction"] else []
+    real_train = real_training_stacks(args.data / REAL_NOISE_DIR) if cfg["real_fraction"] else []
+    print(f"{len(train)} training images, {len(real_train)} real pairs; validation: Set12 {len(val_sets['gray'])}, "
+          f"Set5 {len(val_sets['color'])}, real pairs {len(real_pairs)}", flush=True)
     sigmas = cfg["val_sigma"] if isinstance(cfg["val_sigma"], list) else [cfg["val_sigma"]]
 
     def loss(model: DenoiseUNet, batch: tuple) -> torch.Tensor:
@@ -167,9 +208,9 @@ def main(argv: list[str] | None = None) -> None:
 
     task = loop.Task(
         arch="DenoiseUNet",
-        make_batch=lambda rng: make_batch(train, cfg, rng),
+        make_batch=lambda rng: make_batch(train, cfg, rng, real_train),
         loss=loss,
-        validate=lambda model: validate(model, val_sets, sigmas, real_pairs),
+        validate=lambda model: validate(model, val_sets, sigmas, real_pairs, real_levels),
         load_init=_load_init,
         prepare=loop.channels_last,
     )

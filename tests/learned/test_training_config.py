@@ -65,3 +65,20 @@ def test_sigma_power_draws_low_noise_levels_more_often():
 def test_a_sigma_power_that_is_not_above_zero_is_refused(power, tmp_path):
     with pytest.raises(SystemExit, match="sigma_power=.*use a number above 0"):
         train_denoise.main(["--data", str(tmp_path / "no_data"), "--set", f"sigma_power={power}"])
+
+
+def test_real_crops_keep_noisy_reference_and_level_aligned():
+    rng = np.random.default_rng(2)
+    noisy = rng.random((40, 40, 3), dtype=np.float32)
+    reference = noisy * 0.5
+    level = noisy[..., :1] * 0.25
+    stack = np.concatenate([noisy, reference, level], axis=2)
+    images = [np.zeros((32, 32, 3), np.uint8)]
+    cfg = dict(train_denoise.DEFAULTS, patch=16, batch=64, gray_fraction=0.0, real_fraction=0.5)
+    clean, noisy_t, level_t = train_denoise.make_batch(images, cfg, np.random.default_rng(3), [stack])
+    real = clean.flatten(1).amax(1) > 0.0
+    assert 16 < int(real.sum()) < 48
+    assert np.allclose(clean[real].numpy(), noisy_t[real].numpy() * 0.5)
+    assert np.allclose(level_t[real].numpy(), noisy_t[real, :1].numpy() * 0.25)
+    without = dict(cfg, real_fraction=0.0)
+    assert float(train_denoise.make_batch(images, without, np.random.default_rng(3), [stack])[0].max()) == 0.0
