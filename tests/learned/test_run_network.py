@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from enhance_core.errors import Cancelled, ParameterError
-from enhance_core.learned.engine import run_network
+from enhance_core.learned.engine import check_pixels, run_network
 
 
 class Scale(torch.nn.Module):
@@ -69,8 +69,17 @@ def test_pixels_that_are_not_numbers_are_counted_and_refused(value):
         run_network(Scale(), pixels, lambda n, t: n(t), overlap=4, bytes_per_pixel=64.0, device="cpu")
 
 
+def test_both_infinities_together_are_counted_without_a_warning():
+    pixels = ramp(16, 16, 3)
+    pixels[0, 0, 0], pixels[1, 1, 1], pixels[2, 2, 2] = np.inf, -np.inf, np.nan
+    with pytest.raises(ParameterError, match="pixels hold 3 NaN or infinite sample"):
+        run_network(Scale(), pixels, lambda n, t: n(t), overlap=4, bytes_per_pixel=64.0, device="cpu")
+
+
 def test_huge_finite_pixels_are_not_taken_for_infinite_ones():
+    check_pixels(np.full((8, 8, 3), 1e308, np.float64))
     pixels = np.full((8, 8, 3), np.finfo(np.float32).max, np.float32)
+    pixels[0, 0, 0] = -np.finfo(np.float32).max
     out = run_network(Scale(), pixels, lambda n, t: n(t), overlap=4, bytes_per_pixel=64.0, device="cpu",
                       clip_input=True)
     assert np.isfinite(out).all()
