@@ -2,8 +2,8 @@
 
 ``real_noise_polyu_canon/`` holds 512x512 crops from three Canon bodies:
 ``*_real.JPG`` one shot, ``*_mean.JPG`` the mean of many shots of the same
-static scene. Pairs from :data:`TRAIN_CAMERAS` (the 5D Mark II, 32 pairs)
-may teach the noise-level estimator; the 600D and 80D pairs (23) are only
+static scene. Pairs from :data:`TRAIN_CAMERAS` (the 5D Mark II, 29 pairs)
+may teach the noise-level estimator and the denoiser; the 600D and 80D pairs (26) are only
 ever used to validate, so the evaluation measures other cameras than the
 training saw, as users' photos will be.
 

@@ -5,6 +5,7 @@ Usage::
     python -m enhance_core.training.train_denoise --config enhance_core/training/configs/denoise.json
     python -m enhance_core.training.train_denoise --config enhance_core/training/configs/denoise_tiny.json
     python -m enhance_core.training.train_denoise --config enhance_core/training/configs/denoise_real.json
+    python -m enhance_core.training.train_denoise --config enhance_core/training/configs/denoise_realmix.json
 
 The shipped weights come from the stages listed with their exact commands in
 ``models/denoise/MODEL_CARD.md``.
@@ -16,11 +17,17 @@ mosaic, demosaicing, white balance and colour matrix, in-camera noise
 reduction, tone curve, sharpening, JPEG), a ``dark_fraction`` of those after
 darkening the scene as an underexposed photo; the network is then told the
 true local noise level (the noise map) and learns to return the camera's clean
-picture. A ``real_fraction`` of the color crops come from the real noisy
+picture. A ``real_fraction`` of the color crops (not of all crops, as in the
+noise-level trainer) come from the real noisy
 photos of the training cameras in ``real_noise_polyu_canon``
 (:data:`~enhance_core.training.real_noise.TRAIN_CAMERAS`), the mean of many
 shots as the target, with the noise map the shipped estimator reads on the
-noisy photo: what automatic mode tells the network. The other crops get additive Gaussian noise with a level drawn from
+noisy photo: what automatic mode tells the network. A ``clean_fraction`` of
+the color crops are photos with no noise added (the color training images and
+the training cameras' references), told the estimator's map of that photo and
+trained to come back unchanged: the estimator reads clean photos nearly as high
+as noisy ones, and the network, which sees the picture, learns to leave what
+carries no noise. The other crops get additive Gaussian noise with a level drawn from
 ``sigma_range`` (0-255 scale), clipped and quantized to 8 bits, with a uniform
 noise map: ``lo + (hi - lo) * u ** sigma_power`` for ``u`` uniform in [0, 1)
 (``sigma_power`` above 1 draws low levels more often). Gray crops are fed as
@@ -29,7 +36,10 @@ three equal channels, so one network serves gray and color. The loop
 validation reports PSNR on Set12 (gray) and Set5 (color) with Gaussian noise
 at each ``val_sigma``, and on the real noisy photos of
 ``real_noise_polyu_canon`` (when present) with the noise map measured
-against their reference: images the run never trains on.
+against their reference and, with ``real_fraction``, with the estimator's map;
+with ``clean_fraction``, on the clean Set5 photos told the estimator's map (how
+little the network moves them): images the run never trains on. The
+estimator's maps come from the estimator shipped when the run starts.
 """
 
 from __future__ import annotations
@@ -61,6 +71,7 @@ DEFAULTS = {
     "gray_fraction": 0.4,
     "camera_fraction": 0.0,
     "real_fraction": 0.0,
+    "clean_fraction": 0.0,
     "dark_fraction": 0.25,
     "map_jitter": 0.1,
     "bf16": True,
@@ -80,7 +91,18 @@ def _darken(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def estimated_level(noisy: np.ndarray) -> np.ndarray:
-    """The noise map automatic mode gives the network for ``noisy``: the shipped estimator's, capped, in 0-1 units."""
+    """The noise map automatic mode gives the network for a photo.
+
+    Parameters
+    ----------
+    noisy : ndarray
+        Float32 (rows, cols, 3) in [0, 1].
+
+    Returns
+    -------
+    ndarray
+        Float32 (rows, cols): the shipped estimator's map, capped at the denoiser's maximum, in 0-1 units.
+    """
     from enhance_core.learned.denoise import SIGMA_MAX
     from enhance_core.learned.noise_map import estimate_noise_map
 
@@ -88,19 +110,51 @@ def estimated_level(noisy: np.ndarray) -> np.ndarray:
 
 
 def real_training_stacks(folder: Path, split: str = "train") -> list[np.ndarray]:
-    """The real pairs of ``split``, each as one float32 (rows, cols, 7) array: noisy, reference, estimated level.
+    """The real pairs of ``split`` as training examples for automatic mode.
 
-    A crop of a stack is a training example for automatic mode (:func:`estimated_level`).
+    Parameters
+    ----------
+    folder : Path
+        ``real_noise_polyu_canon``.
+    split : str
+        ``train`` or ``validation`` (:func:`~enhance_core.training.real_noise.real_pair_files`).
+
+    Returns
+    -------
+    list of ndarray
+        One float32 (rows, cols, 7) array per pair: noisy, reference, :func:`estimated_level` of the noisy photo.
     """
     return [np.concatenate([noisy, clean, estimated_level(noisy)[..., None]], axis=2).astype(np.float32)
             for noisy, clean in load_real_pairs(folder, split=split)]
 
 
+def clean_training_stacks(photos: list[np.ndarray]) -> list[np.ndarray]:
+    """Clean photos as training examples that must come back unchanged.
+
+    Parameters
+    ----------
+    photos : list of ndarray
+        (rows, cols, 3) photos, uint8 or float32 in [0, 1].
+
+    Returns
+    -------
+    list of ndarray
+        One float32 (rows, cols, 4) array per photo: the photo in [0, 1] and its :func:`estimated_level`.
+    """
+    stacks = []
+    for photo in photos:
+        pixels = photo.astype(np.float32) / 255.0 if photo.dtype == np.uint8 else photo.astype(np.float32)
+        stacks.append(np.concatenate([pixels, estimated_level(pixels)[..., None]], axis=2))
+    return stacks
+
+
 def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
-               real: list[np.ndarray] | None = None) -> tuple[torch.Tensor, ...]:
+               real: list[np.ndarray] | None = None,
+               still: list[np.ndarray] | None = None) -> tuple[torch.Tensor, ...]:
     """Return (clean, noisy, noise map) tensors for one batch, in [0, 1] units; the map is (N, 1, rows, cols).
 
-    ``real`` are the stacks of :func:`real_training_stacks` that a ``real_fraction`` of the color crops come from.
+    ``real`` are the stacks of :func:`real_training_stacks` that a ``real_fraction`` of the color crops come
+    from, ``still`` those of :func:`clean_training_stacks` that a ``clean_fraction`` of them come from.
     """
     size, n = cfg["patch"], cfg["batch"]
     clean = np.empty((n, size, size, 3), np.float32)
@@ -113,6 +167,11 @@ def make_batch(images: list[np.ndarray], cfg: dict, rng: np.random.Generator,
         if not gray and real and rng.random() < cfg["real_fraction"]:
             stack = random_crop(real[rng.integers(len(real))], size, rng)
             noisy[i], clean[i], level[i] = stack[..., :3], stack[..., 3:6], stack[..., 6:]
+            continue
+        if not gray and still and rng.random() < cfg["clean_fraction"]:
+            stack = random_crop(still[rng.integers(len(still))], size, rng)
+            noisy[i] = clean[i] = stack[..., :3]
+            level[i] = stack[..., 3:]
             continue
         if not gray and rng.random() < cfg["camera_fraction"]:
             crop = crop / 255.0
@@ -146,10 +205,12 @@ def _run_padded(model: DenoiseUNet, noisy: np.ndarray, level: np.ndarray) -> np.
 
 
 def validate(model: DenoiseUNet, val_sets: dict, sigmas: list[float], real_pairs: list,
-             real_levels: list[np.ndarray] | None = None, seed: int = 123) -> dict:
+             real_levels: list[np.ndarray] | None = None, still: list[np.ndarray] | None = None,
+             seed: int = 123) -> dict:
     """PSNR per validation set and Gaussian level, and on the real pairs with their measured noise map.
 
     ``real_levels`` are the estimator's maps of the real pairs (0-1 units): the pairs are also scored with them.
+    ``still`` are :func:`clean_training_stacks` of clean validation photos: how far the network moves them.
     """
     line = {}
     for sigma255 in sigmas:
@@ -171,6 +232,9 @@ def validate(model: DenoiseUNet, val_sets: dict, sigmas: list[float], real_pairs
         scores = [psnr(_run_padded(model, noisy, level), clean)
                   for (noisy, clean), level in zip(real_pairs, real_levels)]
         line["psnr_real_estimated_map"] = round(float(np.mean(scores)), 3)
+    if still:
+        scores = [psnr(_run_padded(model, stack[..., :3], stack[..., 3]), stack[..., :3]) for stack in still]
+        line["psnr_clean_estimated_map"] = round(float(np.mean(scores)), 3)
     return line
 
 
@@ -187,6 +251,10 @@ def main(argv: list[str] | None = None) -> None:
     power = cfg["sigma_power"]
     if isinstance(power, bool) or not isinstance(power, (int, float)) or power <= 0:
         raise SystemExit(f"sigma_power={power!r}: use a number above 0 (1 draws noise levels uniformly)")
+    for key in ("real_fraction", "clean_fraction"):
+        share = cfg[key]
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise SystemExit(f"{key}={share!r}: use a share of the colour crops from 0 to 1")
     limit = cfg["max_train_images"] or None
     train = load_uint8(list_images(args.data / "Train400")[:limit], mode="L")
     train += load_uint8(list_images(args.data / "CBSD432")[:limit], mode="RGB")
@@ -198,7 +266,16 @@ def main(argv: list[str] | None = None) -> None:
     real_pairs = load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit or 12, split="validation") if uses_real else []
     real_levels = [estimated_level(noisy) for noisy, _ in real_pairs] if cfg["real_fraction"] else []
     real_train = real_training_stacks(args.data / REAL_NOISE_DIR) if cfg["real_fraction"] else []
-    print(f"{len(train)} training images, {len(real_train)} real pairs; validation: Set12 {len(val_sets['gray'])}, "
+    if cfg["real_fraction"] and not real_train:
+        raise SystemExit(f"real_fraction={cfg['real_fraction']}: no real training pairs in "
+                         f"{args.data / REAL_NOISE_DIR}; add them or set real_fraction=0")
+    still = []
+    if cfg["clean_fraction"]:
+        references = [clean for _, clean in load_real_pairs(args.data / REAL_NOISE_DIR, split="train")]
+        still = clean_training_stacks([image for image in train if image.shape[2] == 3] + references)
+    still_val = clean_training_stacks(val_sets["color"]) if cfg["clean_fraction"] else []
+    print(f"{len(train)} training images, {len(real_train)} real pairs, {len(still)} clean photos; "
+          f"validation: Set12 {len(val_sets['gray'])}, "
           f"Set5 {len(val_sets['color'])}, real pairs {len(real_pairs)}", flush=True)
     sigmas = cfg["val_sigma"] if isinstance(cfg["val_sigma"], list) else [cfg["val_sigma"]]
 
@@ -208,9 +285,9 @@ def main(argv: list[str] | None = None) -> None:
 
     task = loop.Task(
         arch="DenoiseUNet",
-        make_batch=lambda rng: make_batch(train, cfg, rng, real_train),
+        make_batch=lambda rng: make_batch(train, cfg, rng, real_train, still),
         loss=loss,
-        validate=lambda model: validate(model, val_sets, sigmas, real_pairs, real_levels),
+        validate=lambda model: validate(model, val_sets, sigmas, real_pairs, real_levels, still_val),
         load_init=_load_init,
         prepare=loop.channels_last,
     )

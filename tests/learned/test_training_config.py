@@ -7,6 +7,7 @@ import pytest
 
 from enhance_core.training import train_denoise, train_inpaint, train_lowlight
 from enhance_core.training.config import load_config
+from tests.learned.conftest import write_synthetic_dataset
 
 DEFAULTS = {"steps": 100, "widths": [8, 16], "out_dir": "runs/x", "lr": 1e-3}
 
@@ -61,6 +62,20 @@ def test_sigma_power_draws_low_noise_levels_more_often():
     assert means[3.0] == pytest.approx(5.0 + 60.0 / 4, abs=1.0)
 
 
+@pytest.mark.parametrize("setting", ["real_fraction=1.5", "clean_fraction=-0.1", 'real_fraction="some"'])
+def test_a_share_of_real_or_clean_crops_outside_0_to_1_is_refused(setting, tmp_path):
+    with pytest.raises(SystemExit, match=r"_fraction=.*use a share of the colour crops from 0 to 1"):
+        train_denoise.main(["--data", str(tmp_path / "no_data"), "--set", setting])
+
+
+def test_real_crops_asked_for_without_real_pairs_stop_the_run(tmp_path):
+    write_synthetic_dataset(tmp_path)
+    with pytest.raises(SystemExit, match=r"real_fraction=0.3: no real training pairs in .*real_noise_polyu_canon"):
+        train_denoise.main(["--data", str(tmp_path), "--set", "real_fraction=0.3", "--set", "steps=1",
+                            "--set", f"out_dir={tmp_path / 'run'}"])
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("power", ["0", "-1", '"high"', "true"])
 def test_a_sigma_power_that_is_not_above_zero_is_refused(power, tmp_path):
     with pytest.raises(SystemExit, match="sigma_power=.*use a number above 0"):
@@ -82,3 +97,16 @@ def test_real_crops_keep_noisy_reference_and_level_aligned():
     assert np.allclose(level_t[real].numpy(), noisy_t[real, :1].numpy() * 0.25)
     without = dict(cfg, real_fraction=0.0)
     assert float(train_denoise.make_batch(images, without, np.random.default_rng(3), [stack])[0].max()) == 0.0
+
+
+def test_clean_crops_come_back_unchanged_with_their_estimated_level():
+    rng = np.random.default_rng(4)
+    photo = rng.random((40, 40, 3), dtype=np.float32) * 0.5 + 0.25
+    stack = np.concatenate([photo, photo[..., :1] * 0.1], axis=2)
+    images = [np.zeros((32, 32, 3), np.uint8)]
+    cfg = dict(train_denoise.DEFAULTS, patch=16, batch=64, gray_fraction=0.0, clean_fraction=0.5)
+    clean, noisy, level = train_denoise.make_batch(images, cfg, np.random.default_rng(5), None, [stack])
+    still = clean.flatten(1).amin(1) >= 0.25
+    assert 16 < int(still.sum()) < 48
+    assert np.array_equal(clean[still].numpy(), noisy[still].numpy())
+    assert np.allclose(level[still].numpy(), clean[still, :1].numpy() * 0.1)
