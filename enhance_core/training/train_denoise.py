@@ -28,8 +28,9 @@ the training cameras' references), told the estimator's map of that photo and
 trained to come back unchanged, since the estimator reads clean photos nearly
 as high as noisy ones (tried and not shipped: the network then also held back
 on real noise; ``models/denoise/MODEL_CARD.md``, Limits). The other crops get
-additive Gaussian noise with a level drawn from ``sigma_range`` (0-255 scale), clipped and quantized to 8 bits, with a uniform
-noise map: ``lo + (hi - lo) * u ** sigma_power`` for ``u`` uniform in [0, 1)
+additive Gaussian noise with a level drawn from ``sigma_range`` (0-255 scale),
+clipped and quantized to 8 bits, with a uniform noise map:
+``lo + (hi - lo) * u ** sigma_power`` for ``u`` uniform in [0, 1)
 (``sigma_power`` above 1 draws low levels more often). Gray crops are fed as
 three equal channels, so one network serves gray and color. The loop
 (schedule, EMA, checkpoints, resume) is :mod:`enhance_core.training.loop`;
