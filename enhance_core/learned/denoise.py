@@ -202,9 +202,15 @@ def keep_local_mean(noisy: np.ndarray, denoised: np.ndarray) -> np.ndarray:
     clipped = np.any((noisy <= 0.5 / 255.0) | (noisy >= 254.5 / 255.0), axis=2).astype(np.float32)
     near_clip = np.clip(4.0 * _spread(_shrink(clipped), rows, cols), 0.0, 1.0).reshape(rows, cols, 1)
     moved = _spread(_shrink(denoised) - _shrink(noisy), rows, cols).reshape(denoised.shape)
-    fine = noisy - cv2.GaussianBlur(noisy, (0, 0), 1.0).reshape(noisy.shape)
-    bound = CLIP_BIAS * np.sqrt(_spread(_shrink(fine * fine), rows, cols)).reshape(denoised.shape)
-    allowed = np.clip(moved, -bound, bound)
+    fine = cv2.GaussianBlur(noisy, (0, 0), 1.0).reshape(noisy.shape)
+    np.subtract(noisy, fine, out=fine)
+    energy = _shrink(np.multiply(fine, fine, out=fine))
+    del fine
+    bound = np.sqrt(_spread(energy, rows, cols).reshape(denoised.shape))
+    bound *= CLIP_BIAS
+    allowed = np.minimum(moved, bound)
+    np.maximum(allowed, np.negative(bound, out=bound), out=allowed)
+    del bound
     allowed *= near_clip
     allowed -= moved
     allowed += denoised
