@@ -15,6 +15,11 @@ stays on the content it was painted on whatever geometry changes later. The
 brush radius is in output pixels (what the cursor shows); the stroke keeps
 it in source pixels. Overlays stay in source pixels and are drawn through
 the same geometry.
+
+Shift+click draws a straight stroke from where the last stroke on the same
+step ended (a long scratch the detector found only in stretches, a mast it
+took for one): click one end, Shift+click the other. While Shift is held a
+dashed guide shows the line that a click would draw.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from functools import partial
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QTransform
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPen, QTransform
 
 from app.commands import paint_stroke_command
 from app.document import Document
@@ -103,10 +108,11 @@ class BrushTool(QObject):
         self._points: list[tuple[float, float]] = []
         self._shown_points: list[tuple[float, float]] = []
         self._target = ""
+        self._line_start: tuple[str, tuple[float, float]] | None = None
         self._viewport: Viewport | None = None
         document.selection_changed.connect(self._on_selection_changed)
         document.stack_changed.connect(self._on_stack_changed)
-        document.image_changed.connect(self.refresh_overlay)
+        document.image_changed.connect(self._on_image_changed)
 
     @property
     def painting(self) -> bool:
@@ -133,6 +139,16 @@ class BrushTool(QObject):
             detection = (source.pixels, item.params.sensitivity, item.params.grow)
         self.lane.submit(partial(_overlay_job, mask, self.scale, source.rows, source.cols, detection),
                          label=DETECTING_LABEL if detection is not None else "")
+
+    def _on_image_changed(self) -> None:
+        self._line_start = None
+        self.refresh_overlay()
+
+    def line_start(self) -> tuple[float, float] | None:
+        """Source point where the last stroke on the selected step ended: where a Shift+click line starts."""
+        if self._line_start is None or self._line_start[0] != self.document.selected_uid:
+            return None
+        return self._line_start[1]
 
     def _on_selection_changed(self, uid: str) -> None:
         self.refresh_overlay()
@@ -174,6 +190,21 @@ class BrushTool(QObject):
         self._new_stroke_layer(source)
         self._draw_segment(point, point, (x, y), (x, y))
 
+    def press_line(self, x: float, y: float) -> None:
+        """Start a stroke with a straight segment from :meth:`line_start` to shown point (x, y) (Shift+click).
+
+        Without a stroke on the selected step to continue from, this is :meth:`press`.
+        """
+        start = self.line_start()
+        self.press(x, y)
+        if start is None or not self._points:
+            return
+        geometry = self._geometry()
+        self._points.insert(0, start)
+        self._shown_points.insert(0, start if geometry is None else geometry.to_shown(*start))
+        self._draw_segment(start, self._points[-1], (x, y), (x, y))
+        self.repaint.emit(QRectF())
+
     def move(self, x: float, y: float) -> None:
         """Extend the stroke to shown point (x, y), drawing only the new segment."""
         if not self._points:
@@ -202,6 +233,7 @@ class BrushTool(QObject):
             return
         self.document.push(paint_stroke_command(self.document.stack, item, stroke,
                                                 rows=source.rows, cols=source.cols))
+        self._line_start = (item.uid, points[-1])
 
     def paint(self, painter: QPainter, viewport: Viewport, cursor: tuple[float, float] | None) -> None:
         """Draw the mask overlay, the stroke being painted and the brush outline."""
@@ -225,8 +257,26 @@ class BrushTool(QObject):
                 painter.setOpacity(OVERLAY_ALPHA * self.settings.opacity)
             painter.drawImage(target, self._stroke_layer)
         painter.restore()
+        guide = self._guide(viewport, cursor)
+        if guide is not None:
+            painter.save()
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            for color, style in ((QColor(0, 0, 0, 160), Qt.PenStyle.SolidLine),
+                                 (QColor(255, 255, 255, 230), Qt.PenStyle.DashLine)):
+                painter.setPen(QPen(color, 1, style))
+                painter.drawLine(*guide)
+            painter.restore()
         if cursor is not None:
             self._paint_outline(painter, viewport, cursor)
+
+    def _guide(self, viewport: Viewport, cursor: tuple[float, float] | None) -> tuple[QPointF, QPointF] | None:
+        """Pane end points of the line a Shift+click at ``cursor`` would draw; None unless Shift is held."""
+        start = self.line_start()
+        if (cursor is None or start is None or self.painting
+                or not QGuiApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier):
+            return None
+        to_pane = self._source_transform(viewport)
+        return to_pane.map(QPointF(start[0] + 0.5, start[1] + 0.5)), QPointF(*viewport.to_screen(*cursor))
 
     def _source_transform(self, viewport: Viewport) -> QTransform:
         """Source pixels to pane pixels: through the stack's geometry to the shown output, then the viewport."""
@@ -255,7 +305,11 @@ class BrushTool(QObject):
         """Screen rectangle covered by the brush outline at shown point (x, y)."""
         cx, cy = viewport.to_screen(x, y)
         r = self.settings.radius * viewport.zoom + 4
-        return QRectF(cx - r, cy - r, 2 * r, 2 * r)
+        rect = QRectF(cx - r, cy - r, 2 * r, 2 * r)
+        guide = self._guide(viewport, (x, y))
+        if guide is not None:
+            rect = rect.united(QRectF(guide[0], guide[1]).normalized().adjusted(-2, -2, 2, 2))
+        return rect
 
     # --- stroke layer ----------------------------------------------------------------------
     def _new_stroke_layer(self, source: Image) -> QImage:

@@ -51,6 +51,7 @@ class CanvasTool(Protocol):
     """A tool driven by the canvas (the brush): mouse events in source pixels, plus its own overlay.
 
     It has a ``repaint`` signal carrying the pane rectangle to repaint (an empty rectangle: everything).
+    A tool may also have ``press_line(x, y)``, which a Shift+press calls instead of ``press``.
     """
 
     @property
@@ -370,7 +371,11 @@ class CompareCanvas(QWidget):
             self._drag = "divider"
         elif button == Qt.MouseButton.LeftButton and self.tool is not None and not self._space_held:
             self._drag = "tool"
-            self.tool.press(*self.source_point(pos))
+            press_line = getattr(self.tool, "press_line", None)
+            if press_line is not None and event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                press_line(*self.source_point(pos))
+            else:
+                self.tool.press(*self.source_point(pos))
         elif button in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
             self._drag = "pan"
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
@@ -448,6 +453,8 @@ class CompareCanvas(QWidget):
             self.set_flashing(True)
         elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = True
+        elif event.key() == Qt.Key.Key_Shift and self.tool is not None:
+            self.update()
         else:
             super().keyPressEvent(event)
 
@@ -456,5 +463,7 @@ class CompareCanvas(QWidget):
             self.set_flashing(False)
         elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = False
+        elif event.key() == Qt.Key.Key_Shift and self.tool is not None:
+            self.update()
         else:
             super().keyReleaseEvent(event)

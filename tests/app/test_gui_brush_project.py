@@ -77,6 +77,81 @@ def test_eraser_removes_paint(qtbot, window, photo_path):
     np.testing.assert_allclose(result[40, 25], 1.0 - before[40, 25], atol=1e-5)
 
 
+def shift_click(qtbot, window, x: float, y: float) -> None:
+    """Shift+click the canvas at image point (x, y)."""
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                     screen_point(window, x, y))
+
+
+def test_shift_click_paints_a_straight_line_from_the_last_stroke(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    window.brush_toolbar.radius.setValue(3)
+    window.brush_toolbar.hardness.setValue(100)
+    window.brush_toolbar.paint_action.trigger()
+    drag_on_canvas(qtbot, window, [(20, 30), (22, 30)])
+    shift_click(qtbot, window, 100, 70)
+    wait_rendered(qtbot, window)
+    item = window.document.selected_item()
+    assert len(item.mask.strokes) == 2 and window.document.undo_stack.undoText() == "Paint on Negative"
+    line = item.mask.strokes[1]
+    assert line.points[0] == item.mask.strokes[0].points[-1]
+    result, before = window.renders.latest.preview_pixels, window.renders.latest.before_pixels
+    np.testing.assert_allclose(result[50, 61], 1.0 - before[50, 61], atol=1e-5)
+    np.testing.assert_allclose(result[30, 61], before[30, 61], atol=1e-6)
+    np.testing.assert_allclose(result[70, 40], before[70, 40], atol=1e-6)
+
+
+def test_shift_click_without_an_earlier_stroke_on_the_step_paints_a_dot(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    window.brush_toolbar.radius.setValue(3)
+    window.brush_toolbar.paint_action.trigger()
+    drag_on_canvas(qtbot, window, [(20, 30), (22, 30)])
+    add_filter(qtbot, window, "gaussian_blur")
+    assert window.brush.line_start() is None
+    shift_click(qtbot, window, 100, 70)
+    wait_rendered(qtbot, window)
+    stroke, = window.document.selected_item().mask.strokes
+    assert all(abs(x - 100) < 1 and abs(y - 70) < 1 for x, y in stroke.points)
+
+
+def test_shift_click_with_the_eraser_erases_along_the_line(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    window.brush_toolbar.radius.setValue(12)
+    window.brush_toolbar.hardness.setValue(100)
+    window.brush_toolbar.paint_action.trigger()
+    drag_on_canvas(qtbot, window, [(10, 40), (110, 40)])
+    window.brush_toolbar.erase_action.trigger()
+    window.brush_toolbar.radius.setValue(2)
+    drag_on_canvas(qtbot, window, [(30, 40), (31, 40)])
+    shift_click(qtbot, window, 90, 40)
+    wait_rendered(qtbot, window)
+    assert window.document.undo_stack.undoText() == "Erase on Negative"
+    result, before = window.renders.latest.preview_pixels, window.renders.latest.before_pixels
+    np.testing.assert_allclose(result[40, 60], before[40, 60], atol=3e-3)
+    np.testing.assert_allclose(result[46, 60], 1.0 - before[46, 60], atol=1e-5)
+
+
+def test_holding_shift_shows_the_line_a_click_would_paint(qtbot, window, photo_path, monkeypatch):
+    import app.brush as brush_module
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    window.brush_toolbar.paint_action.trigger()
+    drag_on_canvas(qtbot, window, [(20, 30), (22, 30)])
+    viewport = window.canvas.viewport
+    assert window.brush._guide(viewport, (100.0, 70.0)) is None
+    held = Qt.KeyboardModifier.ShiftModifier
+    monkeypatch.setattr(brush_module.QGuiApplication, "keyboardModifiers", staticmethod(lambda: held))
+    start, end = window.brush._guide(viewport, (100.0, 70.0))
+    assert abs(end.x() - viewport.to_screen(100.0, 70.0)[0]) < 1e-6
+    end_x, end_y = window.document.selected_item().mask.strokes[0].points[-1]
+    assert abs(start.x() - viewport.to_screen(end_x + 0.5, end_y + 0.5)[0]) < 1.0
+    assert window.brush.outline_rect(viewport, 100.0, 70.0).contains(start)
+
+
 def test_project_saves_and_reopens_stack_masks_and_reference(qtbot, window, photo_path, tmp_path):
     from app.error_reporter import RecordingReporter
 
