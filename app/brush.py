@@ -108,11 +108,10 @@ class BrushTool(QObject):
         self._points: list[tuple[float, float]] = []
         self._shown_points: list[tuple[float, float]] = []
         self._target = ""
-        self._line_start: tuple[str, tuple[float, float]] | None = None
         self._viewport: Viewport | None = None
         document.selection_changed.connect(self._on_selection_changed)
         document.stack_changed.connect(self._on_stack_changed)
-        document.image_changed.connect(self._on_image_changed)
+        document.image_changed.connect(self.refresh_overlay)
 
     @property
     def painting(self) -> bool:
@@ -140,15 +139,12 @@ class BrushTool(QObject):
         self.lane.submit(partial(_overlay_job, mask, self.scale, source.rows, source.cols, detection),
                          label=DETECTING_LABEL if detection is not None else "")
 
-    def _on_image_changed(self) -> None:
-        self._line_start = None
-        self.refresh_overlay()
-
     def line_start(self) -> tuple[float, float] | None:
-        """Source point where the last stroke on the selected step ended: where a Shift+click line starts."""
-        if self._line_start is None or self._line_start[0] != self.document.selected_uid:
+        """Where the selected step's last stroke ends: where a Shift+click line starts (None: no stroke)."""
+        item = self.document.selected_item()
+        if item is None or item.mask is None or not item.mask.strokes:
             return None
-        return self._line_start[1]
+        return item.mask.strokes[-1].points[-1]
 
     def _on_selection_changed(self, uid: str) -> None:
         self.refresh_overlay()
@@ -233,7 +229,6 @@ class BrushTool(QObject):
             return
         self.document.push(paint_stroke_command(self.document.stack, item, stroke,
                                                 rows=source.rows, cols=source.cols))
-        self._line_start = (item.uid, points[-1])
 
     def paint(self, painter: QPainter, viewport: Viewport, cursor: tuple[float, float] | None) -> None:
         """Draw the mask overlay, the stroke being painted and the brush outline."""

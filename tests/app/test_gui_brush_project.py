@@ -116,6 +116,31 @@ def test_shift_click_without_an_earlier_stroke_on_the_step_paints_a_dot(qtbot, w
     assert all(abs(x - 100) < 1 and abs(y - 70) < 1 for x, y in stroke.points)
 
 
+def test_shift_click_starts_from_the_last_stroke_the_step_still_has(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    negative = window.document.selected_uid
+    window.brush_toolbar.paint_action.trigger()
+    drag_on_canvas(qtbot, window, [(20, 30), (22, 30)])
+    first_end = window.document.selected_item().mask.strokes[0].points[-1]
+    shift_click(qtbot, window, 100, 70)
+    window.document.undo_stack.undo()
+    assert window.brush.line_start() == first_end
+    add_filter(qtbot, window, "gaussian_blur")
+    window.document.select(negative)
+    shift_click(qtbot, window, 60, 90)
+    assert window.document.selected_item().mask.strokes[-1].points[0] == first_end
+    window.document.undo_stack.undo()
+    window.document.undo_stack.undo()
+    window.document.select(negative)
+    window.document.undo_stack.undo()
+    assert window.document.selected_item().mask is None and window.brush.line_start() is None
+    shift_click(qtbot, window, 100, 70)
+    stroke, = window.document.selected_item().mask.strokes
+    assert all(abs(x - 100) < 1 and abs(y - 70) < 1 for x, y in stroke.points)
+    wait_rendered(qtbot, window)
+
+
 def test_shift_click_with_the_eraser_erases_along_the_line(qtbot, window, photo_path):
     open_image(qtbot, window, photo_path)
     add_filter(qtbot, window, "negative")
