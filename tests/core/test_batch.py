@@ -251,3 +251,15 @@ def test_failures_are_grouped_by_cause(tmp_path) -> None:
     assert format_failures(results, examples=1).splitlines()[:3] == [
         "     2  not a PNG", f"        {tmp_path / 'a.png'}", "        ... and 1 more"]
     assert format_failures(results[1:2]) == ""
+
+
+def test_failures_about_outputs_with_spaces_in_their_names_group_with_the_others(tmp_path) -> None:
+    from enhance_core.batch_report import failure_causes
+
+    def exists(name: str) -> FileResult:
+        output = tmp_path / "out" / f"{name}.png"
+        return FileResult(tmp_path / f"{name}.jpg", None, f"{output} already exists; pass --skip-existing")
+
+    results = [exists("a"), exists("café 1952 (scan)"), exists("b c")]
+    assert failure_causes(results) == [("<file> already exists; pass --skip-existing",
+                                        [result.source for result in results])]
