@@ -101,10 +101,13 @@ def _read_header(path: Path, messages: list[str]) -> tuple[Dataset, int]:
         offset = handle.tell()
     messages.extend(str(item.message) for item in caught)
     if "Rows" not in header or "Columns" not in header:
-        kind = header.get("SOPClassUID")
-        raise UnsupportedFormat(
-            path, f"this DICOM object holds no image ({getattr(kind, 'name', 'unknown SOP class')})"
-        )
+        file_meta = getattr(header, "file_meta", None) or Dataset()
+        kind = header.get("SOPClassUID") or file_meta.get("MediaStorageSOPClassUID")
+        name = getattr(kind, "name", "unknown SOP class")
+        if "Image Storage" in str(name):
+            raise ImageReadError(path, f"it is a {name} file but its header ends before the image size (Rows, "
+                                       "Columns); the file is truncated or damaged: re-copy or re-export it")
+        raise UnsupportedFormat(path, f"this DICOM object holds no image ({name})")
     return header, offset
 
 

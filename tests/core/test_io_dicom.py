@@ -118,6 +118,14 @@ def test_dicom_without_image_and_unknown_codec_are_unsupported(tmp_path):
         read_image(tmp_path / "video.dcm")
 
 
+@pytest.mark.parametrize("size", [400, 1200])
+def test_dicom_image_cut_off_in_its_header_is_called_truncated(tmp_path, size):
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(Path(get_testdata_file("CT_small.dcm")).read_bytes()[:size])
+    with pytest.raises(ImageReadError, match="CT Image Storage file but its header ends before the image size"):
+        read_image(cut)
+
+
 def test_truncated_dicom_is_a_read_error():
     with pytest.raises(ImageReadError,
                        match="holds 8,130 bytes but the header's size needs 8,192; the file is truncated"):
