@@ -9,7 +9,9 @@ onto [0, 1] over the whole range the stored bits can reach, so
 float32 precision). MONOCHROME1 frames are inverted for display and carry a
 negative ``value_scale``. VOI windows from the header become ``meta.windows``
 in physical units; ``meta.extra["value_range"]`` holds the frame's physical
-minimum and maximum.
+minimum and maximum, and for integer samples rescaled linearly
+``meta.extra["value_grid"]`` the intercept and slope, so that a measurement can
+give back the exact values float32 pixels round (:func:`enhance_core.medical.roi.source_values`).
 
 Before decoding, the header's numbers are checked (size, samples, frames and
 bits against the limits; rescale values finite, slope non-zero; see
@@ -264,6 +266,9 @@ def _grayscale(path: Path, stored: np.ndarray, header: Dataset, view: Dataset, m
     meta.unit = _unit(header, view)
     meta.windows = _windows(view)
     meta.extra["value_range"] = (float(physical.min()), float(physical.max()))
+    if stored.dtype.kind in "iu" and not view.get("ModalityLUTSequence"):
+        slope = header_number(path, view, "RescaleSlope", 1.0)
+        meta.extra["value_grid"] = (header_number(path, view, "RescaleIntercept", 0.0) * scaling, slope * scaling)
     return pixels[:, :, None]
 
 

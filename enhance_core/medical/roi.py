@@ -119,7 +119,23 @@ def distance_mm(start: tuple[float, float], end: tuple[float, float], spacing: t
 
 
 def source_values(image: Image) -> np.ndarray:
-    """The first channel of ``image`` in physical units (HU for CT), float64."""
+    """The first channel of ``image`` in physical units (HU for CT), float64, as the file stores them.
+
+    The float32 pixels round the stored values by up to a few thousandths of a
+    unit (a 16-bit range over [0, 1]); when the reader gives the values' grid
+    (``meta.extra["value_grid"]``: intercept and slope of integer samples) they
+    are put back on it, so -99 HU reads -99, not -98.998.
+    """
+    values = _physical(image)
+    grid = image.meta.extra.get("value_grid")
+    if grid is not None:
+        origin, step = grid
+        values = origin + step * np.round((values - origin) / step)
+    return values
+
+
+def _physical(image: Image) -> np.ndarray:
+    """The first channel of ``image`` in physical units, float64, as the pixels hold them."""
     return np.asarray(image.to_physical(image.pixels[:, :, 0].astype(np.float64)))
 
 
@@ -140,7 +156,7 @@ def stack_values(image: Image, steps: Sequence[StackItem], *, should_stop: StopF
     :class:`~enhance_core.errors.Cancelled` is raised.
     """
     kept = value_steps(steps)
-    return source_values(render_image(image, kept, should_stop=should_stop) if kept else image)
+    return _physical(render_image(image, kept, should_stop=should_stop)) if kept else source_values(image)
 
 
 CSV_COLUMNS = ("file", "roi", "unit", "count", "area_mm2", "mean", "sd", "min", "max")
