@@ -35,7 +35,7 @@ import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -236,7 +236,8 @@ def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int],
             _run_pool_once(fn, tasks, queue, jobs, context, finish=finish, died=died, target=target)
     finally:
         if janitor is not None:
-            janitor[1].send_bytes(DONE)
+            with suppress(OSError):  # a janitor that could not start has nothing to be told
+                janitor[1].send_bytes(DONE)
             janitor[1].close()
             janitor[0].join()
 

@@ -282,6 +282,27 @@ def test_workers_share_the_cpus_among_their_torch_threads(monkeypatch) -> None:
     assert set(results.values()) == {batch_workers.worker_threads(2)}
 
 
+def _double(task: int) -> int:
+    return 2 * task
+
+
+def test_the_pool_ends_cleanly_when_its_janitor_could_not_start(monkeypatch) -> None:
+    from multiprocessing import Pipe
+
+    reader, writer = Pipe(duplex=False)
+    reader.close()
+
+    class Gone:
+        def join(self) -> None:
+            pass
+
+    monkeypatch.setattr(batch_workers, "_start_janitor", lambda context, outputs: (Gone(), writer))
+    results: dict[int, int] = {}
+    batch_workers.run_pool(_double, [3, 4], [0, 1], 2, finish=results.__setitem__, died=lambda task: None,
+                           target=lambda task: None)
+    assert results == {0: 6, 1: 8}
+
+
 _KEPT_MODELS: list[object] = []
 """In a worker: every model :func:`_render_and_name_models` saw, kept alive so that no id is reused."""
 
