@@ -237,7 +237,7 @@ def apply_restore(pixels: np.ndarray, params: RestoreParams, ctx: RenderContext)
         result = apply_denoise(result, DenoiseParams(mode="auto"), denoise_ctx)
     if params.rebalance:
         result = rebalance_faded(result, exclude=mask)
-    ctx.note(", ".join(said))
+    ctx.note("; ".join(said))
     return result
 
 

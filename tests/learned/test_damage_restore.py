@@ -849,7 +849,7 @@ def test_restore_with_grain_removal_says_the_noise_level_it_estimated(known_dama
     noisy = np.clip(cracked + np.random.default_rng(0).normal(0, 0.06, cracked.shape), 0, 1).astype(np.float32)
     step, notes = make_item("restore", {"denoise": True}), {}
     Renderer().render(Image(noisy, meta=ImageMeta()), [step], device="cpu", notes=notes)
-    found, estimated = notes[step.uid].split(", ")
+    found, estimated = notes[step.uid].split("; ")
     assert found.startswith("damage found on") and estimated.startswith("estimated noise σ")
     assert 8.0 < float(estimated.split("σ")[1]) < 25.0
 
