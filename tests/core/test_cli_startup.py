@@ -45,3 +45,15 @@ def heavy_modules_after(args: list[str]) -> list[str]:
                          ids=" ".join)
 def test_help_and_the_filter_list_import_no_heavy_library(args: list[str]) -> None:
     assert heavy_modules_after(args) == []
+
+
+def test_python_dash_m_runs_the_subcommands(tmp_path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "enhance_core.cli", *args], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path)
+
+    done = run("info", str(REPO / "resources/sample_astronaut.png"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["width"] == 512
+    missing = run("info", str(tmp_path / "none.png"))
+    assert missing.returncode != 0 and "none.png" in missing.stderr and "Traceback" not in missing.stderr

@@ -1,0 +1,7 @@
+"""``python -m enhance_core.cli SUBCOMMAND ...``: the headless subcommands, as ``enhance-studio`` runs them."""
+
+import sys
+
+from enhance_core.cli import main
+
+sys.exit(main())
