@@ -309,7 +309,8 @@ def print_filter_list() -> None:
         for definition in filters:
             print(f"  {definition.name:20s} {definition.description}")
             for spec in definition.specs:
-                default = format_points(spec.default) if spec.kind == "points" else spec.default
+                default = (format_points(spec.default) if spec.kind == "points"
+                           else str(spec.default).lower() if spec.kind == "bool" else spec.default)
                 if spec.kind == "choice":
                     allowed = "|".join(spec.choices)
                 elif spec.kind == "bool":
@@ -320,4 +321,4 @@ def print_filter_list() -> None:
                     allowed = f"{spec.minimum:g}..{spec.maximum:g}"
                 unit = f" {spec.unit}" if spec.unit else ""
                 used = f"; used when {spec.used_when[0]}={spec.used_when[1]}" if spec.used_when else ""
-                print(f"      {spec.name}={default!s:10s} {allowed}{unit}  ({spec.label}{used})")
+                print(f"      {f'{spec.name}={default}':26s} {allowed}{unit}  ({spec.label}{used})")

@@ -166,6 +166,10 @@ def test_list_shows_every_filter_with_parameters(capsys) -> None:
     text = capsys.readouterr().out
     assert "Tone:" in text and "clahe" in text and "clip_limit=2.0" in text and "fft_bandpass" in text
     assert "(Level; used when method=fixed)" in text
+    lines = text.splitlines()
+    columns = {line.index(" 0..0.99") for line in lines if line.lstrip().startswith(("left=", "top="))}
+    assert len(columns) == 1 and columns == {next(line for line in lines if "aspect=free" in line).index(" free|")}
+    assert any(line.split() == ["auto_crop=true", "true|false", "(Crop", "empty", "corners)"] for line in lines)
 
 
 def test_recursive_mirrors_the_tree_and_patterns_narrow_it(tmp_path, capsys) -> None:
