@@ -9,9 +9,11 @@ onto [0, 1] over the whole range the stored bits can reach, so
 float32 precision). MONOCHROME1 frames are inverted for display and carry a
 negative ``value_scale``. VOI windows from the header become ``meta.windows``
 in physical units; ``meta.extra["value_range"]`` holds the frame's physical
-minimum and maximum, and for integer samples rescaled linearly
-``meta.extra["value_grid"]`` the intercept and slope, so that a measurement can
-give back the exact values float32 pixels round (:func:`enhance_core.medical.roi.source_values`).
+minimum and maximum. For integer samples rescaled linearly whose range holds
+fewer than :data:`GRID_STEPS` steps, ``meta.extra["value_grid"]`` holds the
+physical value of stored 0 and the step between stored values (the rescale
+times any dose scaling), so that a measurement gives back the exact values
+that float32 pixels round (:func:`enhance_core.medical.roi.source_values`).
 
 Before decoding, the header's numbers are checked (size, samples, frames and
 bits against the limits; rescale values finite, slope non-zero; see
@@ -49,7 +51,8 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pix
 from enhance_core.errors import ImageReadError, MissingDecoder, UnsupportedFormat
 from enhance_core.image import Image, ImageMeta, Window
 from enhance_core.io.dicom_checks import (check_frame_shape, check_geometry, check_physical_range, check_pixel_data,
-                                          check_rescale, damaged_element_reason, header_number)
+                                          check_rescale, damaged_element_reason, header_number,
+                                          holds_pixels)
 from enhance_core.io.limits import Limits
 from enhance_core.io.samples import to_unit_pixels
 
@@ -88,6 +91,11 @@ class _ClampedReader(io.BufferedReader):
         return super().read(size)
 
 
+GRID_STEPS = 2**22
+"""Most stored values a frame's range may span for ``meta.extra["value_grid"]``: float32 pixels then
+round each value by well under half a step, so snapping to the grid gives it back exactly."""
+
+
 def _read_header(path: Path, messages: list[str]) -> tuple[Dataset, int]:
     """Read the dataset without pixel data; return it and the offset of the Pixel Data element.
 
@@ -106,7 +114,7 @@ def _read_header(path: Path, messages: list[str]) -> tuple[Dataset, int]:
         file_meta = getattr(header, "file_meta", None) or Dataset()
         kind = header.get("SOPClassUID") or file_meta.get("MediaStorageSOPClassUID")
         name = getattr(kind, "name", "unknown SOP class")
-        if "Image Storage" in str(name):
+        if holds_pixels(str(name)):
             raise ImageReadError(path, f"it is a {name} file but its header ends before the image size (Rows, "
                                        "Columns); the file is truncated or damaged: re-copy or re-export it")
         raise UnsupportedFormat(path, f"this DICOM object holds no image ({name})")
@@ -267,8 +275,10 @@ def _grayscale(path: Path, stored: np.ndarray, header: Dataset, view: Dataset, m
     meta.windows = _windows(view)
     meta.extra["value_range"] = (float(physical.min()), float(physical.max()))
     if stored.dtype.kind in "iu" and not view.get("ModalityLUTSequence"):
-        slope = header_number(path, view, "RescaleSlope", 1.0)
-        meta.extra["value_grid"] = (header_number(path, view, "RescaleIntercept", 0.0) * scaling, slope * scaling)
+        origin, next_value = np.asarray(apply_modality_lut(np.array([0.0, 1.0]), view), dtype=np.float64) * scaling
+        step = next_value - origin
+        if step != 0.0 and abs(span / step) < GRID_STEPS:
+            meta.extra["value_grid"] = (float(origin), float(step))
     return pixels[:, :, None]
 
 

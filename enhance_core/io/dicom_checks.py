@@ -29,6 +29,8 @@ from pydicom.errors import BytesLengthException
 from enhance_core.errors import ImageReadError
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_PIXEL_CLASSES = ("RT Dose Storage", "Segmentation Storage", "Parametric Map Storage")
+"""Storage classes that hold pixel data although their names do not say Image."""
 _ITEM = (0xFFFE, 0xE000)
 _SEQUENCE_END = (0xFFFE, 0xE0DD)
 _UNDEFINED = 0xFFFFFFFF
@@ -234,3 +236,12 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
             if b"\xff\xd9" not in handle.read(last_end - handle.tell()):
                 messages.append("the last compressed frame does not end with its end-of-image marker; "
                                 "its pixels may be incomplete")
+
+
+def holds_pixels(sop_class: str) -> bool:
+    """Whether objects of the storage class named ``sop_class`` (pydicom's UID name) hold an image.
+
+    Every "... Image Storage" class does (CT, MR, Enhanced US Volume...), and so do RT Dose,
+    Segmentation and Parametric Map; reports, plans and presentation states do not.
+    """
+    return "Image Storage" in sop_class or "Volume Storage" in sop_class or sop_class in _PIXEL_CLASSES

@@ -140,23 +140,31 @@ def _physical(image: Image) -> np.ndarray:
 
 
 def value_steps(steps: Sequence[StackItem]) -> tuple[StackItem, ...]:
-    """The steps that change the values: ``steps`` without their window/level and geometry steps.
+    """The steps that change the values: ``steps`` without their disabled, window/level and geometry steps.
 
     Geometry steps (crop, rotate, resize: ``FilterDef.geometry``) move pixels
     rather than change values, and ROIs are in source pixels, so the values
     after the stack are measured in the source's geometry.
     """
-    return tuple(step for step in steps if step.filter != WINDOW_LEVEL and step.definition.geometry is None)
+    return tuple(step for step in steps
+                 if step.enabled and step.filter != WINDOW_LEVEL and step.definition.geometry is None)
 
 
 def stack_values(image: Image, steps: Sequence[StackItem], *, should_stop: StopFn | None = None) -> np.ndarray:
     """Physical values after ``steps`` without their window/level steps (what the filters did to the values).
 
+    Pixels the steps left as they were read as :func:`source_values` does, so
+    an ROI that no step changed shows the same figures before and after.
+
     ``should_stop()`` is checked between and inside the steps; once it is true
     :class:`~enhance_core.errors.Cancelled` is raised.
     """
     kept = value_steps(steps)
-    return _physical(render_image(image, kept, should_stop=should_stop)) if kept else source_values(image)
+    if not kept:
+        return source_values(image)
+    rendered = render_image(image, kept, should_stop=should_stop)
+    unchanged = rendered.pixels[:, :, 0] == image.pixels[:, :, 0]
+    return np.where(unchanged, source_values(image), _physical(rendered))
 
 
 CSV_COLUMNS = ("file", "roi", "unit", "count", "area_mm2", "mean", "sd", "min", "max")

@@ -43,6 +43,7 @@ from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
 from enhance_core.io import read_image
 from enhance_core.io.detect import SUFFIX_FORMATS
+from enhance_core.io.dicom_checks import holds_pixels
 
 _HEADER_TAGS = (
     "SeriesInstanceUID", "SOPInstanceUID", "SeriesDescription", "SeriesNumber", "Modality", "InstanceNumber",
@@ -135,7 +136,7 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
         return header, ""
     file_meta = getattr(header, "file_meta", None)
     storage = getattr(file_meta.get("MediaStorageSOPClassUID"), "name", "") if file_meta is not None else ""
-    if "Image Storage" in str(storage):
+    if holds_pixels(str(storage)):
         return None, f"it is a {storage} file but its header ends before the image size (Rows, Columns); " \
                      "the file is truncated or damaged"
     return None, ""

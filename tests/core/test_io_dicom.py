@@ -118,11 +118,13 @@ def test_dicom_without_image_and_unknown_codec_are_unsupported(tmp_path):
         read_image(tmp_path / "video.dcm")
 
 
-@pytest.mark.parametrize("size", [400, 1200])
-def test_dicom_image_cut_off_in_its_header_is_called_truncated(tmp_path, size):
+@pytest.mark.parametrize("name, size, kind", [("CT_small.dcm", 400, "CT Image Storage"),
+                                               ("CT_small.dcm", 1200, "CT Image Storage"),
+                                               ("rtdose.dcm", 600, "RT Dose Storage")])
+def test_dicom_image_cut_off_in_its_header_is_called_truncated(tmp_path, name, size, kind):
     cut = tmp_path / "cut.dcm"
-    cut.write_bytes(Path(get_testdata_file("CT_small.dcm")).read_bytes()[:size])
-    with pytest.raises(ImageReadError, match="CT Image Storage file but its header ends before the image size"):
+    cut.write_bytes(Path(get_testdata_file(name)).read_bytes()[:size])
+    with pytest.raises(ImageReadError, match=f"{kind} file but its header ends before the image size"):
         read_image(cut)
 
 

@@ -12,6 +12,7 @@ from pydicom.pixels import apply_modality_lut
 
 from enhance_core.errors import Cancelled, ParameterError
 from enhance_core.io import read_image
+from enhance_core.masks import Mask, Stroke
 from enhance_core.medical.roi import (Roi, distance_mm, pixel_spacing, roi_mask, roi_stats, source_values,
                                       stack_values, value_steps)
 from enhance_core.image import Window
@@ -44,6 +45,44 @@ def test_source_values_are_the_stored_hounsfield_units_exactly(ct):
     assert np.abs(image.to_physical(image.pixels[:, :, 0].astype(np.float64)) - hu).max() > 0
     np.testing.assert_array_equal(source_values(image), hu)
     np.testing.assert_array_equal(stack_values(image, ()), hu)
+
+
+@pytest.mark.parametrize("rescale", [{"RescaleSlope": 2}, {"RescaleIntercept": 0.5},
+                                     {"RescaleSlope": 0.5, "RescaleIntercept": -1024.25},
+                                     {"RescaleSlope": -3, "RescaleIntercept": 7}])
+@pytest.mark.parametrize("photometric", ["MONOCHROME2", "MONOCHROME1"])
+def test_source_values_are_exact_whatever_the_rescale(tmp_path, rescale, photometric):
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    for name in ("RescaleSlope", "RescaleIntercept"):
+        if name in dataset:
+            delattr(dataset, name)
+    for name, value in rescale.items():
+        setattr(dataset, name, value)
+    dataset.PhotometricInterpretation = photometric
+    dataset.save_as(tmp_path / "ct.dcm")
+    expected = apply_modality_lut(dataset.pixel_array, dataset).astype(np.float64)
+    np.testing.assert_array_equal(source_values(read_image(tmp_path / "ct.dcm")), expected)
+
+
+def test_values_far_too_many_for_float32_pixels_are_not_snapped(tmp_path):
+    dataset = pydicom.dcmread(get_testdata_file("rtdose_1frame.dcm"))
+    stored = dataset.pixel_array.astype(np.uint32) * 1000 + 3
+    dataset.PixelData = stored.tobytes()
+    dataset.save_as(tmp_path / "dose.dcm")
+    image = read_image(tmp_path / "dose.dcm")
+    assert "value_grid" not in image.meta.extra
+    expected = apply_modality_lut(stored, dataset) * float(dataset.DoseGridScaling)
+    np.testing.assert_allclose(source_values(image), expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
+
+def test_a_disabled_step_or_pixels_a_step_left_alone_read_as_the_source(ct):
+    image, hu, _ = ct
+    np.testing.assert_array_equal(stack_values(image, [make_item("negative", enabled=False)]), hu)
+    stroke = Stroke(((20.0, 20.0), (40.0, 20.0)), 6.0, 1.0, 1.0, False)
+    brushed = make_item("negative", mask=Mask(image.rows, image.cols, strokes=(stroke,)))
+    after = stack_values(image, [brushed])
+    np.testing.assert_array_equal(after[60:, :], hu[60:, :])
+    assert not np.allclose(after[20, 30], hu[20, 30])
 
 
 def test_ellipse_takes_the_pixels_whose_centers_are_inside(ct):
