@@ -413,8 +413,8 @@ def _run_here(tasks: Sequence[FileTask], pending: list[int], finish: Callable[[i
 def _died(task: FileTask) -> FileResult:
     """The result of a file whose worker process died."""
     return FileResult(task.source, None, f"{task.source}: the worker process died while this file was being "
-                      "processed, or could not start (out of memory?); try fewer --jobs (--jobs 1 works in this "
-                      "process)")
+                      "processed, or could not start (out of memory?); try fewer --jobs (--jobs 1 runs the files "
+                      "in this process, with no workers)")
 
 
 def _lost(task: FileTask, cause: str) -> FileResult:

@@ -263,3 +263,6 @@ def test_failures_about_outputs_with_spaces_in_their_names_group_with_the_others
     results = [exists("a"), exists("café 1952 (scan)"), exists("b c")]
     assert failure_causes(results) == [("<file> already exists; pass --skip-existing",
                                         [result.source for result in results])]
+    report = FileResult(tmp_path / "no image.dcm", None, f"{tmp_path / 'no image.dcm'}: this DICOM object holds "
+                        "no image (Basic Text SR Storage)")
+    assert failure_causes([report])[0][0] == "this DICOM object holds no image (Basic Text SR Storage)"
