@@ -198,8 +198,7 @@ class BrushTool(QObject):
         geometry = self._geometry()
         self._points.insert(0, start)
         self._shown_points.insert(0, start if geometry is None else geometry.to_shown(*start))
-        self._draw_segment(start, self._points[-1], (x, y), (x, y))
-        self.repaint.emit(QRectF())
+        self._draw_segment(start, self._points[-1], self._shown_points[0], (x, y))
 
     def move(self, x: float, y: float) -> None:
         """Extend the stroke to shown point (x, y), drawing only the new segment."""
@@ -271,7 +270,9 @@ class BrushTool(QObject):
                 or not QGuiApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier):
             return None
         to_pane = self._source_transform(viewport)
-        return to_pane.map(QPointF(start[0] + 0.5, start[1] + 0.5)), QPointF(*viewport.to_screen(*cursor))
+        end = self._to_source(*cursor)
+        return (to_pane.map(QPointF(start[0] + 0.5, start[1] + 0.5)),
+                to_pane.map(QPointF(end[0] + 0.5, end[1] + 0.5)))
 
     def _source_transform(self, viewport: Viewport) -> QTransform:
         """Source pixels to pane pixels: through the stack's geometry to the shown output, then the viewport."""

@@ -90,6 +90,7 @@ class CompareCanvas(QWidget):
         self._last_pos = QPointF()
         self._cursor: tuple[float, float] | None = None
         self._space_held = False
+        self._shift_held = False
         self.corner_text: dict[str, list[str]] = {}
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -396,8 +397,12 @@ class CompareCanvas(QWidget):
             self.tool.move(x, y)
         else:
             self.setCursor(self._cursor_shape(pos, x, y))
-        if self.tool is not None and self._drag != "pan":
+        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if shift != self._shift_held and hasattr(self.tool, "press_line"):
+            self.update()
+        elif self.tool is not None and self._drag != "pan":
             self._repaint_outline(previous, self._cursor)
+        self._shift_held = shift
         self._last_pos = pos
 
     def _cursor_shape(self, pos: QPointF, x: float, y: float) -> Qt.CursorShape:
@@ -453,7 +458,7 @@ class CompareCanvas(QWidget):
             self.set_flashing(True)
         elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = True
-        elif event.key() == Qt.Key.Key_Shift and self.tool is not None:
+        elif event.key() == Qt.Key.Key_Shift and not event.isAutoRepeat() and hasattr(self.tool, "press_line"):
             self.update()
         else:
             super().keyPressEvent(event)
@@ -463,7 +468,7 @@ class CompareCanvas(QWidget):
             self.set_flashing(False)
         elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = False
-        elif event.key() == Qt.Key.Key_Shift and self.tool is not None:
+        elif event.key() == Qt.Key.Key_Shift and not event.isAutoRepeat() and hasattr(self.tool, "press_line"):
             self.update()
         else:
             super().keyReleaseEvent(event)

@@ -164,17 +164,27 @@ def test_holding_shift_shows_the_line_a_click_would_paint(qtbot, window, photo_p
 
     open_image(qtbot, window, photo_path)
     add_filter(qtbot, window, "negative")
+    negative = window.document.selected_uid
+    add_filter(qtbot, window, "rotate")
+    window.document.select(negative)
     window.brush_toolbar.paint_action.trigger()
     drag_on_canvas(qtbot, window, [(20, 30), (22, 30)])
-    viewport = window.canvas.viewport
-    assert window.brush._guide(viewport, (100.0, 70.0)) is None
+    window.canvas.zoom_by(4.0, QPointF(screen_point(window, 60, 50)))
+    viewport, brush = window.canvas.viewport, window.brush
+    assert brush._guide(viewport, (100.0, 70.0)) is None
     held = Qt.KeyboardModifier.ShiftModifier
     monkeypatch.setattr(brush_module.QGuiApplication, "keyboardModifiers", staticmethod(lambda: held))
-    start, end = window.brush._guide(viewport, (100.0, 70.0))
-    assert abs(end.x() - viewport.to_screen(100.0, 70.0)[0]) < 1e-6
-    end_x, end_y = window.document.selected_item().mask.strokes[0].points[-1]
-    assert abs(start.x() - viewport.to_screen(end_x + 0.5, end_y + 0.5)[0]) < 1.0
-    assert window.brush.outline_rect(viewport, 100.0, 70.0).contains(start)
+    start, end = brush._guide(viewport, (100.0, 70.0))
+    assert brush.outline_rect(viewport, 100.0, 70.0).contains(start)
+    shift_click(qtbot, window, 100, 70)
+    line = window.document.selected_item().mask.strokes[-1]
+    to_pane = brush._source_transform(viewport)
+    for guide_end, point in ((start, line.points[0]), (end, line.points[-1])):
+        painted = to_pane.map(QPointF(point[0] + 0.5, point[1] + 0.5))
+        assert abs(painted.x() - guide_end.x()) < 1.0 and abs(painted.y() - guide_end.y()) < 1.0
+    window.stack_panel.clear_mask_button.click()
+    assert window.document.selected_item().mask is None and brush.line_start() is None
+    wait_rendered(qtbot, window)
 
 
 def test_project_saves_and_reopens_stack_masks_and_reference(qtbot, window, photo_path, tmp_path):
