@@ -152,7 +152,8 @@ def build_menus(window: EditorWindow) -> Menus:
                                 doc.undo_stack.undoTextChanged)
     a["redo"] = _history_action(main, "&Redo", doc.undo_stack.redo, Std.Redo, doc.undo_stack.canRedoChanged,
                                 doc.undo_stack.redoTextChanged)
-    a["redo"].setShortcuts(a["redo"].shortcuts() + [QKeySequence("Ctrl+Y")])
+    if QKeySequence("Ctrl+Y") not in a["redo"].shortcuts():
+        a["redo"].setShortcuts(a["redo"].shortcuts() + [QKeySequence("Ctrl+Y")])
     modes = QActionGroup(main)
     for mode, text, key in COMPARE_MODES:
         action = QAction(text, main, checkable=True, shortcut=QKeySequence(key))

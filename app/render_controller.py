@@ -202,8 +202,9 @@ class RenderController(QObject):
             self.saved_preview_shown.emit(False)
 
     def refresh(self) -> None:
-        """Render again after a cancel or a failure."""
+        """Render again after a cancel or a failure (its message goes: the status bar shows the render)."""
         self.state = dataclasses.replace(self.state, stopped_generation=-1)
+        self.problem.emit("")
         self._submit(cancel_running=True)
 
     def _on_image_changed(self) -> None:

@@ -52,6 +52,11 @@ def test_cancel_button_stops_a_long_job(qtbot, window, photo_path, slow_filter):
     assert not window.status.cancel_button.isVisible()
     assert not lane.busy
     assert "cancelled" in window.status.problem_label.text()
+    window.renders.refresh()
+    assert "cancelled" not in window.status.problem_label.text()
+    qtbot.waitUntil(lambda: lane.busy, timeout=10000)
+    with qtbot.waitSignals([lane.cancelled, lane.idle], timeout=3000):
+        window.status.cancel_button.click()
 
 
 def test_zooming_in_renders_the_viewport_at_full_resolution(qtbot, window, photo_path, monkeypatch):

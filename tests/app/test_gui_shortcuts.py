@@ -118,3 +118,15 @@ def test_which_keys_a_focused_widget_leaves_to_the_shortcuts(qtbot):
     assert not yields_to_shortcuts(line, key(Key.Key_C, modifiers=CTRL))
     assert not yields_to_shortcuts(line, key(Key.Key_Z, modifiers=CTRL))
     assert not yields_to_shortcuts(slider, key(Key.Key_B, "b")), "Qt decides for other widgets (they claim nothing)"
+
+
+@pytest.mark.parametrize("modifier, key", [(CTRL, Key.Key_Y),
+                                           (CTRL | Qt.KeyboardModifier.ShiftModifier, Key.Key_Z)])
+def test_redo_keys_redo_once(qtbot, active, modifier, key):
+    stack = active.document.undo_stack
+    assert len(set(active.actions_by_name["redo"].shortcuts())) == len(active.actions_by_name["redo"].shortcuts())
+    active.stack_panel.add_filter("negative")
+    count = stack.index()
+    stack.undo()
+    press(qtbot, active.canvas, key, modifier)
+    assert stack.index() == count
