@@ -274,7 +274,6 @@ class ExportDialog(QDialog):
             self.estimate.setText("The export starts as soon as the full-resolution render is done…")
             return
         self._write_when_ready = False
-        self.settings.set_last_folder("export", path)
         self.settings.set_value("export/quality", self.quality.value())
         self.render_lane.submit(self._write_job(path), on_done=self._on_written, on_failed=self._on_failed,
                                 label=f"Writing {path.name}")
@@ -294,6 +293,7 @@ class ExportDialog(QDialog):
 
     def _on_written(self, path: Path) -> None:
         self.written = Path(path)
+        self.settings.set_last_folder("export", self.written)
         parent = self.parent()
         if parent is not None and hasattr(parent, "statusBar"):
             parent.statusBar().showMessage(f"Exported {self.written}", 6000)

@@ -142,6 +142,26 @@ def test_export_refuses_to_overwrite_the_source(qtbot, window, photo_path):
     dialog.reject()
 
 
+def test_a_failed_export_is_not_remembered_as_the_export_folder(qtbot, window, photo_path, tmp_path):
+    from app.export_dialog import ExportDialog
+
+    open_image(qtbot, window, photo_path)
+    with qtbot.waitSignal(window.export_lane.finished, timeout=20000):
+        window.export_image()
+    dialog = window.findChild(ExportDialog)
+    remembered = dialog.settings.last_folder("export")
+    missing = tmp_path / "no such folder" / "deeper"
+    dialog.path.setText(str(missing / "out.png"))
+    dialog.path.editingFinished.emit()
+    with qtbot.waitSignal(window.export_lane.failed, timeout=20000):
+        dialog.export()
+    assert dialog.settings.last_folder("export") == remembered != str(missing)
+    dialog.path.setText(str(tmp_path / "out.png"))
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.export()
+    assert dialog.settings.last_folder("export") == str(tmp_path)
+
+
 def test_an_image_whose_read_was_superseded_never_opens(qtbot, window, photo_path, tmp_path, monkeypatch):
     slow_path = save_png(synthetic_photo(seed=5), tmp_path / "slow.png")
     gate, real_read = threading.Event(), file_actions._read_job
