@@ -44,6 +44,8 @@ from enhance_core.medical.windows import stack_window
 FULL_RANGE_FORMATS = ("PNG", "TIFF")
 FORMATS = (("JPEG", ".jpg"), ("PNG", ".png"), ("TIFF", ".tif"), ("WEBP", ".webp"), ("BMP", ".bmp"))
 LOSSY = ("JPEG", "WEBP")
+WITH_ALPHA = ("PNG", "TIFF", "WEBP")
+"""Formats that keep transparency (JPEG and BMP composite it over white)."""
 
 
 def free_path(path: Path) -> Path:
@@ -109,6 +111,8 @@ class ExportDialog(QDialog):
         self.size_box = OutputSizeBox(self.source.rows, self.source.cols)
         self.estimate = QLabel("Rendering the full-resolution result…")
         self.estimate.setWordWrap(True)
+        self.transparency = QLabel()
+        self.transparency.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
         self._layout(browse)
@@ -145,6 +149,8 @@ class ExportDialog(QDialog):
         dicom_box.setVisible(self.is_dicom)
         form.addRow("DICOM" if self.is_dicom else "", dicom_box)
         form.addRow(self.size_box)
+        if self.source.alpha is not None:
+            form.addRow("Transparency", self.transparency)
         form.addRow("Estimate", self.estimate)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -155,14 +161,19 @@ class ExportDialog(QDialog):
         """``<name>_edited.jpg`` beside the source (or in the last export folder), in a name no file has yet.
 
         ``.png`` for DICOM (lossless), and a TIFF or PNG master of more than
-        8 bits keeps its format and depth; any other source gets JPEG.
+        8 bits keeps its format and depth; a source with transparency keeps a
+        format that holds it (its own, or PNG); any other source gets JPEG.
         ``-2``, ``-3``... are added while the name is taken.
         """
         source = self.document.source_path or Path.home() / "image.png"
         folder = self.settings.last_folder("export") or str(source.parent)
         meta = self.source.meta
-        suffix = (".png" if self.is_dicom
-                  else {"TIFF": ".tif", "PNG": ".png"}.get(meta.format, ".jpg") if meta.bit_depth > 8 else ".jpg")
+        if self.is_dicom:
+            suffix = ".png"
+        elif self.source.alpha is not None:
+            suffix = {"TIFF": ".tif", "WEBP": ".webp"}.get(meta.format, ".png")
+        else:
+            suffix = {"TIFF": ".tif", "PNG": ".png"}.get(meta.format, ".jpg") if meta.bit_depth > 8 else ".jpg"
         return free_path(Path(folder) / f"{source.stem}_edited{suffix}")
 
     def _browse(self) -> None:
@@ -194,6 +205,8 @@ class ExportDialog(QDialog):
         for depth in BIT_DEPTHS[name]:
             self.bit_depth.addItem("32-bit float" if depth == 32 else f"{depth}-bit", depth)
         self.bit_depth.setCurrentIndex(BIT_DEPTHS[name].index(self._default_depth(name)))
+        self.transparency.setText("kept" if name in WITH_ALPHA
+                                  else f"{name} has none: transparent parts are made white")
         lossy = name in LOSSY
         self.quality.setEnabled(lossy)
         self.quality_entry.setEnabled(lossy)

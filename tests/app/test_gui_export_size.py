@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PIL import Image as PILImage
 from PySide6.QtWidgets import QWidget
@@ -147,3 +148,21 @@ def test_a_name_changed_while_the_render_finishes_is_asked_about_too(qtbot, open
     dialog.export()
     assert "already exists" in dialog.reporter.questions[-1] and (tmp_path / "taken.jpg").read_text() == "keep me"
     dialog.reject()
+
+
+def test_a_transparent_image_exports_as_png_by_default_and_jpeg_says_it_loses_the_transparency(
+        qtbot, open_dialog, tmp_path):
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[..., 3] = np.linspace(0, 255, 30).astype(np.uint8)
+    PILImage.fromarray(rgba, "RGBA").save(tmp_path / "alpha.png")
+    dialog = open_dialog(tmp_path / "alpha.png")
+    assert dialog.path.text().endswith("alpha_edited.png") and dialog.format.currentText() == "PNG"
+    assert dialog.transparency.text() == "kept"
+    dialog.format.setCurrentText("JPEG")
+    assert "transparent parts are made white" in dialog.transparency.text()
+    dialog.format.setCurrentText("PNG")
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.export()
+    written = np.asarray(PILImage.open(dialog.written))
+    assert written.shape == (20, 30, 4) and abs(int(written[5, 29, 3]) - 255) <= 1 and written[5, 0, 3] <= 1
