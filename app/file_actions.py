@@ -344,7 +344,7 @@ class FileActions(QObject):
         name, _ = QFileDialog.getSaveFileName(self.window, "Save recipe", self.settings.last_folder("recipe"),
                                               RECIPE_FILTER)
         if name:
-            self.save_recipe(Path(name))
+            self.save_recipe(Path(name) if name.lower().endswith(".json") else Path(name + ".json"))
 
     def save_recipe(self, path: Path) -> bool:
         """Save the stack as recipe ``path``, first warning when steps hold masks that fit only this image.
@@ -389,12 +389,36 @@ class FileActions(QObject):
             self.load_recipe(Path(name))
 
     def load_recipe(self, path: Path) -> None:
-        """Replace the stack by the steps of recipe ``path`` as one undoable command."""
+        """Replace the stack by the steps of recipe ``path`` as one undoable command.
+
+        Steps whose painted mask was made for an image of another size cannot
+        render on this one: the user chooses to drop those masks (the steps
+        then apply everywhere, a detection keeps its setting), to leave those
+        steps out, or not to load the recipe.
+        """
         try:
             steps = load_recipe(path)
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot load the recipe", error)
             return
+        source = self.document.source
+        sizes = {i: (item.mask.cols, item.mask.rows) for i, item in enumerate(steps) if item.mask is not None}
+        misfits = [i for i, size in sizes.items() if source is not None and size != (source.cols, source.rows)]
+        if misfits and source is not None:
+            said = "; ".join(f"step {i + 1} ({get_filter(steps[i].filter).label}) has a mask painted on a "
+                             f"{sizes[i][0]}x{sizes[i][1]} image" for i in misfits)
+            answer = self.reporter.choose(
+                self.window, "Painted masks of another image",
+                f"{said[0].upper()}{said[1:]}, and this image is {source.cols}x{source.rows}. Drop those masks "
+                "(the steps then apply to the whole image), leave those steps out, or cancel?",
+                ("Drop the Masks", "Leave Those Steps Out", "Cancel"))
+            if answer == "Cancel":
+                return
+            if answer == "Drop the Masks":
+                steps = tuple(dataclasses.replace(item, mask=None) if i in misfits else item
+                              for i, item in enumerate(steps))
+            else:
+                steps = tuple(item for i, item in enumerate(steps) if i not in misfits)
         self.settings.set_last_folder("recipe", path)
         self.document.push(ResetStackCommand(self.document.stack, steps, f"Load recipe {path.name}"))
 

@@ -369,3 +369,32 @@ def test_the_detect_dust_dialog_shows_the_sensitivity_as_a_number_beside_its_sli
     QTest.keyClick(entry, Qt.Key.Key_Return)
     assert entry.text() == "0.45" and slider.value() == at(0.45), "typed, not rewritten"
     assert dialog.options()["sensitivity"] == 0.45
+
+
+def test_loading_a_recipe_painted_on_another_size_asks_what_to_do_with_its_masks(qtbot, window, tmp_path):
+    from enhance_core.masks import Mask, Stroke
+    from enhance_core.recipe import save_recipe
+    from enhance_core.stack import make_item
+
+    brushed = make_item("gaussian_blur", mask=Mask(32, 48).with_stroke(Stroke(((5, 5), (20, 5)), radius=2)))
+    save_recipe((make_item("negative"), brushed), tmp_path / "brushed.json")
+    open_image(qtbot, window, save_png(np.full((40, 60, 3), 0.5, np.float32), tmp_path / "other.png"))
+    stack = window.document.stack
+    window.reporter.choices = ["Cancel", "Drop the Masks", "Leave Those Steps Out"]
+    window.files.load_recipe(tmp_path / "brushed.json")
+    assert stack.snapshot() == ()
+    assert window.reporter.questions[-1].startswith("Step 2 (Gaussian blur) has a mask painted on a 48x32 image")
+    window.files.load_recipe(tmp_path / "brushed.json")
+    assert [(item.filter, item.mask) for item in stack.snapshot()] == [("negative", None), ("gaussian_blur", None)]
+    window.files.load_recipe(tmp_path / "brushed.json")
+    assert [item.filter for item in stack.snapshot()] == ["negative"]
+    wait_rendered(qtbot, window)
+
+
+def test_save_recipe_dialog_adds_the_json_suffix(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *args, **kwargs: (
+        str(tmp_path / "recipe"), "")))
+    window.files.save_recipe_dialog()
+    assert (tmp_path / "recipe.json").exists() and not (tmp_path / "recipe").exists()
