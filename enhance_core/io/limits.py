@@ -146,15 +146,15 @@ class Limits:
         if self.pixels is not None and pixels > self.pixels:
             raise DecompressionBomb(
                 path, f"the header claims {slices}{cols} x {rows} = {pixels:,} pixels, more than the limit of "
-                f"{self.pixels:,} (a possible decompression bomb); if you trust the file, raise the limit with "
-                f"max_pixels= or the environment variable {MAX_PIXELS_ENV}",
+                f"{self.pixels:,} (a possible decompression bomb); if you trust the file, raise the limit with the "
+                f"environment variable {MAX_PIXELS_ENV}",
             )
         if self.pixels is not None and pixels * samples > self.pixels * SAMPLES_PER_PIXEL:
             raise DecompressionBomb(
                 path, f"the header claims {slices}{cols} x {rows} pixels of {samples} samples each = "
                 f"{pixels * samples:,} samples, more than {SAMPLES_PER_PIXEL} per pixel of the pixel limit "
-                f"({self.pixels * SAMPLES_PER_PIXEL:,}); if you trust the file, raise the limit with max_pixels= "
-                f"or the environment variable {MAX_PIXELS_ENV}",
+                f"({self.pixels * SAMPLES_PER_PIXEL:,}); if you trust the file, raise the limit with the "
+                f"environment variable {MAX_PIXELS_ENV}",
             )
         decoded = pixels * samples * max(1, int(bytes_per_sample))
         if self.compression_ratio is None or decoded < RATIO_CHECK_BYTES:

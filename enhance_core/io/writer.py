@@ -86,11 +86,12 @@ def _check_target(
     source = image.meta.source
     if source is not None and not overwrite_source and same_file(Path(source), path):
         raise ImageWriteError(
-            path, "is the image's own source file; refusing to overwrite it. Save under another name, "
-            "or pass overwrite_source=True to replace the original"
+            path, "is the image's own source file; refusing to overwrite it. Save under another name"
         )
     if path.is_dir():
         raise ImageWriteError(path, "is a folder; give a file name inside it")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ImageWriteError(path, f"{path.parent} is a file, not a folder; choose a folder to write in")
     if not path.parent.is_dir():
         raise ImageWriteError(path, f"the folder {path.parent} does not exist; create it first")
     return format_name

@@ -16,7 +16,7 @@ def test_refuses_to_overwrite_its_source_unless_asked(tmp_path):
     before = source.read_bytes()
     image = read_image(source)
     with pytest.raises(ImageWriteError,
-                       match="own source file; refusing to overwrite it.*overwrite_source=True") as caught:
+                       match="own source file; refusing to overwrite it. Save under another name") as caught:
         write_image(image.with_pixels(1.0 - image.pixels), source)
     assert str(source) in str(caught.value)
     assert source.read_bytes() == before
@@ -53,6 +53,9 @@ def test_missing_folder_and_folder_target(tmp_path):
     (tmp_path / "dir.png").mkdir()
     with pytest.raises(ImageWriteError, match="is a folder"):
         write_image(make_image(), tmp_path / "dir.png")
+    (tmp_path / "taken.jpg").write_bytes(b"x")
+    with pytest.raises(ImageWriteError, match="taken.jpg is a file, not a folder; choose a folder"):
+        write_image(make_image(), tmp_path / "taken.jpg" / "out.png")
 
 
 def test_returns_the_written_path(tmp_path):
