@@ -199,6 +199,7 @@ class BrushTool(QObject):
         self._points.insert(0, start)
         self._shown_points.insert(0, start if geometry is None else geometry.to_shown(*start))
         self._draw_segment(start, self._points[-1], self._shown_points[0], (x, y))
+        self.repaint.emit(QRectF())
 
     def move(self, x: float, y: float) -> None:
         """Extend the stroke to shown point (x, y), drawing only the new segment."""

@@ -87,6 +87,8 @@ class ExportDialog(QDialog):
         self._confirmed: Path | None = None
         """The existing file the user agreed to replace (asked once, also while the render finishes)."""
         self.is_dicom = self.source.meta.dicom is not None
+        alpha = self.source.alpha
+        self.has_transparency = alpha is not None and float(alpha.min()) < 1.0
         self.path = QLineEdit(str(self._default_path()))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -149,8 +151,8 @@ class ExportDialog(QDialog):
         dicom_box.setVisible(self.is_dicom)
         form.addRow("DICOM" if self.is_dicom else "", dicom_box)
         form.addRow(self.size_box)
-        if self.source.alpha is not None:
-            form.addRow("Transparency", self.transparency)
+        form.addRow("Transparency", self.transparency)
+        form.setRowVisible(self.transparency, self.has_transparency)
         form.addRow("Estimate", self.estimate)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -161,8 +163,9 @@ class ExportDialog(QDialog):
         """``<name>_edited.jpg`` beside the source (or in the last export folder), in a name no file has yet.
 
         ``.png`` for DICOM (lossless), and a TIFF or PNG master of more than
-        8 bits keeps its format and depth; a source with transparency keeps a
-        format that holds it (its own, or PNG); any other source gets JPEG.
+        8 bits keeps its format and depth; a source with transparency gets a
+        lossless format that keeps it (TIFF for a TIFF, else PNG); any other
+        source gets JPEG.
         ``-2``, ``-3``... are added while the name is taken.
         """
         source = self.document.source_path or Path.home() / "image.png"
@@ -170,8 +173,8 @@ class ExportDialog(QDialog):
         meta = self.source.meta
         if self.is_dicom:
             suffix = ".png"
-        elif self.source.alpha is not None:
-            suffix = {"TIFF": ".tif", "WEBP": ".webp"}.get(meta.format, ".png")
+        elif self.has_transparency:
+            suffix = ".tif" if meta.format == "TIFF" else ".png"
         else:
             suffix = {"TIFF": ".tif", "PNG": ".png"}.get(meta.format, ".jpg") if meta.bit_depth > 8 else ".jpg"
         return free_path(Path(folder) / f"{source.stem}_edited{suffix}")
@@ -287,7 +290,6 @@ class ExportDialog(QDialog):
             self.estimate.setText("The export starts as soon as the full-resolution render is done…")
             return
         self._write_when_ready = False
-        self.settings.set_value("export/quality", self.quality.value())
         self.render_lane.submit(self._write_job(path), on_done=self._on_written, on_failed=self._on_failed,
                                 label=f"Writing {path.name}")
 
@@ -307,6 +309,7 @@ class ExportDialog(QDialog):
     def _on_written(self, path: Path) -> None:
         self.written = Path(path)
         self.settings.set_last_folder("export", self.written)
+        self.settings.set_value("export/quality", self.quality.value())
         parent = self.parent()
         if parent is not None and hasattr(parent, "statusBar"):
             parent.statusBar().showMessage(f"Exported {self.written}", 6000)

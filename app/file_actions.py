@@ -315,10 +315,27 @@ class FileActions(QObject):
         if ask or path is None:
             start = str(document.source_path.with_suffix(PROJECT_SUFFIX))
             name, _ = QFileDialog.getSaveFileName(self.window, "Save project", start, PROJECT_FILTER)
-            if not name:
+            chosen = self._with_suffix(name, PROJECT_SUFFIX, "Save project") if name else None
+            if chosen is None:
                 return False
-            path = Path(name) if name.endswith(PROJECT_SUFFIX) else Path(name + PROJECT_SUFFIX)
+            path = chosen
         return self.save_project_to(path)
+
+    def _with_suffix(self, name: str, suffix: str, title: str) -> Path | None:
+        """The file a save dialog chose, ``suffix`` added when its name lacks it.
+
+        The dialog asked before replacing the file it was given; when the
+        suffix is added here and that file exists, the user is asked here.
+        None: the user kept the existing file.
+        """
+        path = Path(name)
+        if path.suffix.lower() == suffix.lower():
+            return path
+        path = Path(name + suffix)
+        if path.exists() and self.reporter.choose(self.window, title, f"{path} already exists. Replace it?",
+                                                  ("Replace", "Cancel")) != "Replace":
+            return None
+        return path
 
     def save_project_to(self, path: Path) -> bool:
         """Write the project to ``path``; True when it worked."""
@@ -343,8 +360,9 @@ class FileActions(QObject):
         """Save the stack alone as a recipe (for the command line's batch mode)."""
         name, _ = QFileDialog.getSaveFileName(self.window, "Save recipe", self.settings.last_folder("recipe"),
                                               RECIPE_FILTER)
-        if name:
-            self.save_recipe(Path(name) if name.lower().endswith(".json") else Path(name + ".json"))
+        path = self._with_suffix(name, ".json", "Save recipe") if name else None
+        if path is not None:
+            self.save_recipe(path)
 
     def save_recipe(self, path: Path) -> bool:
         """Save the stack as recipe ``path``, first warning when steps hold masks that fit only this image.
@@ -392,31 +410,37 @@ class FileActions(QObject):
         """Replace the stack by the steps of recipe ``path`` as one undoable command.
 
         Steps whose painted mask was made for an image of another size cannot
-        render on this one: the user chooses to drop those masks (the steps
-        then apply everywhere, a detection keeps its setting), to leave those
-        steps out, or not to load the recipe.
+        render on this one: the user chooses to drop those masks (a step that
+        edits a detection goes back to what it detects, one that cannot run
+        without a mask is left out, any other then applies to the whole
+        image), to leave those steps out, or not to load the recipe.
         """
+        source = self.document.source
+        if source is None:
+            self.reporter.show_error(self.window, "Nothing to apply the recipe to", "Open an image first.")
+            return
         try:
             steps = load_recipe(path)
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot load the recipe", error)
             return
-        source = self.document.source
         sizes = {i: (item.mask.cols, item.mask.rows) for i, item in enumerate(steps) if item.mask is not None}
-        misfits = [i for i, size in sizes.items() if source is not None and size != (source.cols, source.rows)]
-        if misfits and source is not None:
+        misfits = [i for i, size in sizes.items() if size != (source.cols, source.rows)]
+        if misfits:
             said = "; ".join(f"step {i + 1} ({get_filter(steps[i].filter).label}) has a mask painted on a "
                              f"{sizes[i][0]}x{sizes[i][1]} image" for i in misfits)
             answer = self.reporter.choose(
                 self.window, "Painted masks of another image",
                 f"{said[0].upper()}{said[1:]}, and this image is {source.cols}x{source.rows}. Drop those masks "
-                "(the steps then apply to the whole image), leave those steps out, or cancel?",
+                "(a step that fixes detected damage goes back to what it detects, a step that fills its painted "
+                "mask is left out, any other then applies to the whole image), leave those steps out, or cancel?",
                 ("Drop the Masks", "Leave Those Steps Out", "Cancel"))
             if answer == "Cancel":
                 return
             if answer == "Drop the Masks":
                 steps = tuple(dataclasses.replace(item, mask=None) if i in misfits else item
-                              for i, item in enumerate(steps))
+                              for i, item in enumerate(steps)
+                              if i not in misfits or not item.definition.needs_mask(item.params))
             else:
                 steps = tuple(item for i, item in enumerate(steps) if i not in misfits)
         self.settings.set_last_folder("recipe", path)

@@ -203,8 +203,9 @@ class RenderController(QObject):
 
     def refresh(self) -> None:
         """Render again after a cancel or a failure (its message goes: the status bar shows the render)."""
+        if self.state.stopped_generation >= 0:
+            self.problem.emit("")
         self.state = dataclasses.replace(self.state, stopped_generation=-1)
-        self.problem.emit("")
         self._submit(cancel_running=True)
 
     def _on_image_changed(self) -> None:

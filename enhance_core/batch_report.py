@@ -95,7 +95,7 @@ def failure_causes(results: Sequence[FileResult]) -> list[tuple[str, list[Path]]
         message = result.error.replace(str(result.source), "<file>")
         stem = result.source.stem
         if any(character.isspace() for character in stem):
-            message = re.sub(rf"(?<=[/\\]){re.escape(stem)}(?=[.\s]|$)", "name", message)
+            message = re.sub(rf"(?<=[/\\]){re.escape(stem)}(?=[.\s-]|$)", "name", message)
         cause = _PATH.sub("<file>", message).removeprefix("<file>: ")
         groups.setdefault(cause, []).append(result.source)
     return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))

@@ -247,6 +247,9 @@ class FilterDef:
         ``mask_edits(params) -> bool``: True when, with these parameters, the
         step's painted mask edits a mask the filter finds itself (paint adds,
         erase removes) instead of limiting where its result applies.
+    needs_mask : callable
+        ``needs_mask(params) -> bool``: True when, with these parameters, the
+        step cannot run without a mask (a hole fill of the painted holes).
     geometry : callable or None
         For filters that change the image size (crop, rotate, resize,
         super-resolution): ``geometry(params, rows, cols, ctx) ->
@@ -268,6 +271,7 @@ class FilterDef:
     learned: bool = False
     description: str = ""
     mask_edits: Callable[[Any], bool] = lambda params: False
+    needs_mask: Callable[[Any], bool] = lambda params: False
     geometry: GeometryFn | None = None
 
     @property

@@ -90,8 +90,9 @@ def _check_target(
         )
     if path.is_dir():
         raise ImageWriteError(path, "is a folder; give a file name inside it")
-    if path.parent.exists() and not path.parent.is_dir():
-        raise ImageWriteError(path, f"{path.parent} is a file, not a folder; choose a folder to write in")
+    existing = next(folder for folder in path.parents if folder.exists())
+    if not existing.is_dir():
+        raise ImageWriteError(path, f"{existing} is a file, not a folder; choose a folder to write in")
     if not path.parent.is_dir():
         raise ImageWriteError(path, f"the folder {path.parent} does not exist; create it first")
     return format_name

@@ -161,4 +161,5 @@ FILTER_DEF = FilterDef(
     learned=True,
     description="Fill holes, tears, scratches and dust (painted or detected) with a neural network at full resolution.",
     mask_edits=lambda params: params.source == "detected",
+    needs_mask=lambda params: params.source == "mask",
 )

@@ -376,25 +376,41 @@ def test_loading_a_recipe_painted_on_another_size_asks_what_to_do_with_its_masks
     from enhance_core.recipe import save_recipe
     from enhance_core.stack import make_item
 
-    brushed = make_item("gaussian_blur", mask=Mask(32, 48).with_stroke(Stroke(((5, 5), (20, 5)), radius=2)))
-    save_recipe((make_item("negative"), brushed), tmp_path / "brushed.json")
-    open_image(qtbot, window, save_png(np.full((40, 60, 3), 0.5, np.float32), tmp_path / "other.png"))
+    def painted(name: str, params: dict | None, rows: int, cols: int):
+        return make_item(name, params, mask=Mask(rows, cols).with_stroke(Stroke(((5, 5), (20, 5)), radius=2)))
+
+    fits = painted("negative", None, 40, 60)
+    steps = (fits, painted("gaussian_blur", None, 32, 48), painted("hole_fill", {"source": "mask"}, 32, 48))
+    save_recipe(steps, tmp_path / "brushed.json")
     stack = window.document.stack
+    window.files.load_recipe(tmp_path / "brushed.json")
+    assert stack.snapshot() == () and window.reporter.errors[-1][1] == "Open an image first."
+    open_image(qtbot, window, save_png(np.full((40, 60, 3), 0.5, np.float32), tmp_path / "other.png"))
     window.reporter.choices = ["Cancel", "Drop the Masks", "Leave Those Steps Out"]
     window.files.load_recipe(tmp_path / "brushed.json")
     assert stack.snapshot() == ()
-    assert window.reporter.questions[-1].startswith("Step 2 (Gaussian blur) has a mask painted on a 48x32 image")
+    assert window.reporter.questions[-1].startswith("Step 2 (Gaussian blur) has a mask painted on a 48x32 image; "
+                                                    "step 3 (Hole fill")
     window.files.load_recipe(tmp_path / "brushed.json")
-    assert [(item.filter, item.mask) for item in stack.snapshot()] == [("negative", None), ("gaussian_blur", None)]
+    assert [(item.filter, item.mask) for item in stack.snapshot()] == [("negative", fits.mask), ("gaussian_blur", None)]
     window.files.load_recipe(tmp_path / "brushed.json")
-    assert [item.filter for item in stack.snapshot()] == ["negative"]
+    assert [(item.filter, item.mask) for item in stack.snapshot()] == [("negative", fits.mask)]
     wait_rendered(qtbot, window)
 
 
-def test_save_recipe_dialog_adds_the_json_suffix(window, tmp_path, monkeypatch):
+def test_save_recipe_dialog_adds_the_json_suffix_and_asks_before_replacing_that_file(window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *args, **kwargs: (
-        str(tmp_path / "recipe"), "")))
+    typed = [str(tmp_path / "recipe"), str(tmp_path / "recipe"), str(tmp_path / "recipe"), str(tmp_path / "x.JSON")]
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *args, **kwargs: (typed.pop(0), "")))
     window.files.save_recipe_dialog()
     assert (tmp_path / "recipe.json").exists() and not (tmp_path / "recipe").exists()
+    (tmp_path / "recipe.json").write_text("precious")
+    window.reporter.choices = ["Cancel", "Replace"]
+    window.files.save_recipe_dialog()
+    assert (tmp_path / "recipe.json").read_text() == "precious"
+    assert window.reporter.questions[-1] == f"{tmp_path / 'recipe.json'} already exists. Replace it?"
+    window.files.save_recipe_dialog()
+    assert (tmp_path / "recipe.json").read_text() != "precious"
+    window.files.save_recipe_dialog()
+    assert (tmp_path / "x.JSON").exists() and not (tmp_path / "x.JSON.json").exists()

@@ -166,3 +166,11 @@ def test_a_transparent_image_exports_as_png_by_default_and_jpeg_says_it_loses_th
         dialog.export()
     written = np.asarray(PILImage.open(dialog.written))
     assert written.shape == (20, 30, 4) and abs(int(written[5, 29, 3]) - 255) <= 1 and written[5, 0, 3] <= 1
+
+
+def test_an_alpha_channel_that_is_opaque_everywhere_is_no_transparency(open_dialog, tmp_path):
+    rgba = np.full((20, 30, 4), 255, np.uint8)
+    rgba[..., :3] = 90
+    PILImage.fromarray(rgba, "RGBA").save(tmp_path / "opaque.png")
+    dialog = open_dialog(tmp_path / "opaque.png")
+    assert dialog.path.text().endswith("opaque_edited.jpg") and not dialog.has_transparency

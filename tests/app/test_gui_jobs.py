@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from conftest import add_filter, open_image, save_png, synthetic_photo
+from conftest import add_filter, open_image, save_png, synthetic_photo, wait_rendered
 
 from app import file_actions
 from enhance_core.errors import Cancelled
@@ -57,6 +57,15 @@ def test_cancel_button_stops_a_long_job(qtbot, window, photo_path, slow_filter):
     qtbot.waitUntil(lambda: lane.busy, timeout=10000)
     with qtbot.waitSignals([lane.cancelled, lane.idle], timeout=3000):
         window.status.cancel_button.click()
+
+
+def test_f5_leaves_a_message_that_is_not_the_previews(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    window.status.set_problem("gamma must be positive")
+    window.renders.refresh()
+    wait_rendered(qtbot, window)
+    assert window.status.problem_label.text() == "gamma must be positive"
 
 
 def test_zooming_in_renders_the_viewport_at_full_resolution(qtbot, window, photo_path, monkeypatch):

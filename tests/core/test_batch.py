@@ -258,9 +258,10 @@ def test_failures_about_outputs_with_spaces_in_their_names_group_with_the_others
 
     def exists(name: str) -> FileResult:
         output = tmp_path / "out" / f"{name}.png"
-        return FileResult(tmp_path / f"{name}.jpg", None, f"{output} already exists; pass --skip-existing")
+        return FileResult(tmp_path / f"{name.removesuffix('-2')}.jpg", None,
+                          f"{output} already exists; pass --skip-existing")
 
-    results = [exists("a"), exists("café 1952 (scan)"), exists("b c")]
+    results = [exists("a"), exists("café 1952 (scan)"), exists("b c"), exists("b c-2")]
     assert failure_causes(results) == [("<file> already exists; pass --skip-existing",
                                         [result.source for result in results])]
     report = FileResult(tmp_path / "no image.dcm", None, f"{tmp_path / 'no image.dcm'}: this DICOM object holds "

@@ -54,8 +54,9 @@ def test_missing_folder_and_folder_target(tmp_path):
     with pytest.raises(ImageWriteError, match="is a folder"):
         write_image(make_image(), tmp_path / "dir.png")
     (tmp_path / "taken.jpg").write_bytes(b"x")
-    with pytest.raises(ImageWriteError, match="taken.jpg is a file, not a folder; choose a folder"):
-        write_image(make_image(), tmp_path / "taken.jpg" / "out.png")
+    for target in (tmp_path / "taken.jpg" / "out.png", tmp_path / "taken.jpg" / "sub" / "out.png"):
+        with pytest.raises(ImageWriteError, match="taken.jpg is a file, not a folder; choose a folder"):
+            write_image(make_image(), target)
 
 
 def test_returns_the_written_path(tmp_path):
