@@ -60,10 +60,7 @@ def test_brush_toolbar_keeps_the_size_of_a_widget(qtbot, window):
 
 
 def test_eraser_removes_paint(qtbot, window, photo_path):
-    open_image(qtbot, window, photo_path)
-    add_filter(qtbot, window, "negative")
-    window.brush_toolbar.radius.setValue(8)
-    window.brush_toolbar.paint_action.trigger()
+    brush_on_a_negative_step(qtbot, window, photo_path, radius=8)
     drag_on_canvas(qtbot, window, [(20, 40), (100, 40)])
     wait_rendered(qtbot, window)
     window.brush_toolbar.erase_action.trigger()
@@ -77,6 +74,17 @@ def test_eraser_removes_paint(qtbot, window, photo_path):
     np.testing.assert_allclose(result[40, 25], 1.0 - before[40, 25], atol=1e-5)
 
 
+def brush_on_a_negative_step(qtbot, window, path, *, radius: int | None = None, hardness: int | None = None) -> None:
+    """Open ``path``, add a Negative step and turn the brush on, at ``radius`` and ``hardness`` when given."""
+    open_image(qtbot, window, path)
+    add_filter(qtbot, window, "negative")
+    if radius is not None:
+        window.brush_toolbar.radius.setValue(radius)
+    if hardness is not None:
+        window.brush_toolbar.hardness.setValue(hardness)
+    window.brush_toolbar.paint_action.trigger()
+
+
 def shift_click(qtbot, window, x: float, y: float) -> None:
     """Shift+click the canvas at image point (x, y)."""
     qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
@@ -84,11 +92,7 @@ def shift_click(qtbot, window, x: float, y: float) -> None:
 
 
 def test_shift_click_paints_a_straight_line_from_the_last_stroke(qtbot, window, photo_path):
-    open_image(qtbot, window, photo_path)
-    add_filter(qtbot, window, "negative")
-    window.brush_toolbar.radius.setValue(3)
-    window.brush_toolbar.hardness.setValue(100)
-    window.brush_toolbar.paint_action.trigger()
+    brush_on_a_negative_step(qtbot, window, photo_path, radius=3, hardness=100)
     drag_on_canvas(qtbot, window, [(20, 30), (22, 30)])
     shift_click(qtbot, window, 100, 70)
     wait_rendered(qtbot, window)
@@ -103,10 +107,7 @@ def test_shift_click_paints_a_straight_line_from_the_last_stroke(qtbot, window, 
 
 
 def test_shift_click_without_an_earlier_stroke_on_the_step_paints_a_dot(qtbot, window, photo_path):
-    open_image(qtbot, window, photo_path)
-    add_filter(qtbot, window, "negative")
-    window.brush_toolbar.radius.setValue(3)
-    window.brush_toolbar.paint_action.trigger()
+    brush_on_a_negative_step(qtbot, window, photo_path, radius=3)
     drag_on_canvas(qtbot, window, [(20, 30), (22, 30)])
     add_filter(qtbot, window, "gaussian_blur")
     assert window.brush.line_start() is None
@@ -142,11 +143,7 @@ def test_shift_click_starts_from_the_last_stroke_the_step_still_has(qtbot, windo
 
 
 def test_shift_click_with_the_eraser_erases_along_the_line(qtbot, window, photo_path):
-    open_image(qtbot, window, photo_path)
-    add_filter(qtbot, window, "negative")
-    window.brush_toolbar.radius.setValue(12)
-    window.brush_toolbar.hardness.setValue(100)
-    window.brush_toolbar.paint_action.trigger()
+    brush_on_a_negative_step(qtbot, window, photo_path, radius=12, hardness=100)
     drag_on_canvas(qtbot, window, [(10, 40), (110, 40)])
     window.brush_toolbar.erase_action.trigger()
     window.brush_toolbar.radius.setValue(2)
