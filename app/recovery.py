@@ -239,9 +239,11 @@ class RecoveryController(QObject):
                          "File ▸ Open Reference.")
         if note:
             notes.append(note)
-        edits = state.history.index
-        self.message.emit(" ".join([f"Restored {edits} edit{'s' if edits != 1 else ''} to {state.image.name} "
-                                    "from the session that ended unexpectedly.", *moved, *notes]))
+        edits = self.document.undo_stack.index()
+        restored = (f"Restored {edits} edit{'s' if edits != 1 else ''} to" if edits
+                    else "Restored the filter stack of")
+        self.message.emit(" ".join([f"{restored} {state.image.name} from the session that ended unexpectedly.",
+                                    *moved, *notes]))
         if notes:
             self.reporter.show_error(self.window, "Session restored with changes", "\n\n".join(notes))
         self.restored.emit()
@@ -252,10 +254,12 @@ class RecoveryController(QObject):
         doc, state, notes = self.document, recovered.state, []
         doc.set_source(source, image)
         final = self.history.restore(recovered.base, state.history)
-        if len(final) != len(state.items) or any(a is not b for a, b in zip(final, state.items)):
+        if len(final) == len(state.items) and all(a == b for a, b in zip(final, state.items)):
+            doc.stack.reset(final)  # the history's own steps (a live edit leaves an equal copy in the stack)
+        else:
             self.history.restore(state.items, HistoryState((), 0, -1))
             notes.append("The undo history did not match the filter stack and was left out; the stack is as it was.")
-        doc.stack.reset(state.items)
+            doc.stack.reset(state.items)
         doc.project_path = state.project
         if reference is not None:
             doc.set_reference(reference, state.reference)

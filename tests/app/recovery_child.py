@@ -1,5 +1,7 @@
 """An editor process for the crash test: opens an image, makes five edits, says so, and waits to be killed.
 
+The parameter is changed through the step's number box, as a person does (a live edit, then its command).
+
 Usage: ``python recovery_child.py IMAGE RECOVERY_ROOT``. Each edit but the last
 waits until its recovery write is on disk, like a person who edits every few
 seconds; the fifth is only handed to the writer, so a kill right after it may
@@ -18,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer  # noqa: E402
 
-from app.commands import change_params_command, paint_stroke_command, set_mask_command  # noqa: E402
+from app.commands import paint_stroke_command, set_mask_command  # noqa: E402
 from app.editor import create_application  # noqa: E402
 from app.error_reporter import RecordingReporter  # noqa: E402
 from app.main_window import MainWindow  # noqa: E402
@@ -50,11 +52,11 @@ def main(image: Path, root: Path) -> int:
 
     edits = [
         lambda: window.stack_panel.add_filter("gaussian_blur"),
-        lambda: doc.push(change_params_command(doc.stack, blur(), {"sigma": 3.0})),
         lambda: doc.push(set_mask_command(doc.stack, blur(), Mask(rows, cols, raster=dust_raster(rows, cols)),
                                           "Detect dust and scratches")),
         lambda: doc.push(paint_stroke_command(doc.stack, blur(), Stroke(((5.0, 5.0), (60.0, 30.0)), 4.0),
                                               rows=rows, cols=cols)),
+        lambda: window.stack_panel.editor.controls["sigma"].entry.setValue(3.0),
         lambda: window.stack_panel.add_filter("negative"),
     ]
     for number, edit in enumerate(edits, start=1):

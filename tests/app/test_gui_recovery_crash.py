@@ -15,8 +15,8 @@ from app.error_reporter import RecordingReporter
 from app.main_window import MainWindow
 
 CHILD = Path(__file__).with_name("recovery_child.py")
-LABELS = ["Add Gaussian blur", "Change Gaussian blur: Radius (sigma)", "Detect dust and scratches",
-          "Paint on Gaussian blur", "Add Negative"]
+LABELS = ["Add Gaussian blur", "Detect dust and scratches", "Paint on Gaussian blur",
+          "Change Gaussian blur: Radius (sigma)", "Add Negative"]
 
 
 def read_line(process: subprocess.Popen, timeout: float) -> str:
