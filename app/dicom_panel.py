@@ -11,6 +11,8 @@ about 12 ms, which every step would otherwise spend on the GUI thread.
 
 from __future__ import annotations
 
+import warnings
+
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHeaderView, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
@@ -81,9 +83,11 @@ class DicomHeaderPanel(QWidget):
         self.tree.clear()
         if header is not None:
             file_meta = getattr(header, "file_meta", None)
-            if file_meta is not None:
-                self._add_elements(self.tree.invisibleRootItem(), file_meta)
-            self._add_elements(self.tree.invisibleRootItem(), header)
+            with warnings.catch_warnings():  # pydicom warns about values that break the standard; they are shown
+                warnings.simplefilter("ignore")
+                if file_meta is not None:
+                    self._add_elements(self.tree.invisibleRootItem(), file_meta)
+                self._add_elements(self.tree.invisibleRootItem(), header)
         self.apply_filter(self.filter_edit.text())
 
     def _add_elements(self, parent: QTreeWidgetItem, dataset) -> None:

@@ -149,6 +149,10 @@ class NumberControl(QWidget):
 class ParamEditor(QWidget):
     """A form of controls for one filter's parameters.
 
+    Parameters in physical units (a window's center and width) get sliders over
+    ``physical_range`` (what the file's values can reach) and as many decimals
+    as ``data_range`` (the values the image holds, when known) needs.
+
     Signals
     -------
     edited(name, value)
@@ -161,8 +165,9 @@ class ParamEditor(QWidget):
     committed = Signal()
 
     def __init__(self, definition: FilterDef, params: Any, *, physical_unit: str = "",
-                 physical_range: tuple[float, float] | None = None, histogram: HistogramController | None = None,
-                 color: bool = True, parent: QWidget | None = None) -> None:
+                 physical_range: tuple[float, float] | None = None, data_range: tuple[float, float] | None = None,
+                 histogram: HistogramController | None = None, color: bool = True,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.definition = definition
         self.controls: dict[str, QWidget] = {}
@@ -180,7 +185,7 @@ class ParamEditor(QWidget):
         for spec in definition.specs:
             if spec.kind == "points":
                 continue
-            control = self._make_control(spec, physical_unit, physical_range)
+            control = self._make_control(spec, physical_unit, physical_range, data_range)
             tip = _tooltip(spec)
             control.setToolTip(tip)
             label = QLabel(spec.label)
@@ -220,7 +225,8 @@ class ParamEditor(QWidget):
                     self.labels[spec.name].setEnabled(used)
 
     def _make_control(self, spec: ParamSpec, physical_unit: str,
-                      physical_range: tuple[float, float] | None) -> QWidget:
+                      physical_range: tuple[float, float] | None,
+                      data_range: tuple[float, float] | None = None) -> QWidget:
         name = spec.name
         if spec.kind == "bool":
             box = QCheckBox()
@@ -237,7 +243,8 @@ class ParamEditor(QWidget):
             if physical_range is not None:
                 span = physical_range[1] - physical_range[0]
                 slider_range = physical_range if spec.name != "width" else (span / 1000.0, span * 2.0)
-                decimals = 3 if span <= 2 else 1 if span <= 100 else 0
+                values = data_range[1] - data_range[0] if data_range is not None else span
+                decimals = 3 if values <= 2 else 1 if values <= 100 else 0
         control = NumberControl(spec, unit=unit, slider_range=slider_range, decimals=decimals)
         control.edited.connect(lambda value: self.edited.emit(name, value))
         control.committed.connect(self.committed)

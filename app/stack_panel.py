@@ -319,8 +319,9 @@ class StackPanel(QWidget):
             ends = sorted((float(source.to_physical(0.0)), float(source.to_physical(1.0))))
             span = (ends[0], ends[1])
         color = source is None or source.pixels.shape[2] == 3
+        data = source.meta.extra.get("value_range") if source is not None else None
         editor = ParamEditor(get_filter(item.filter), item.params, physical_unit=unit, physical_range=span,
-                             histogram=self.histogram, color=color)
+                             data_range=data, histogram=self.histogram, color=color)
         editor.edited.connect(self._on_param_edited)
         editor.committed.connect(self._commit)
         return editor

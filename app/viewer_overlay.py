@@ -42,7 +42,9 @@ def corner_text(source: Image | None, window: Window | None, preset: str, series
         corners["top_right"] = [f"Slice {index + 1} / {len(series)}"] + (
             [f"Pos {location:.1f} mm"] if location is not None else [])
     if window is not None:
-        corners["bottom_left"] = [f"W {window.width:.0f}  L {window.center:.0f}"] + ([preset] if preset else [])
+        digits = 0 if window.width >= 100 else 1 if window.width >= 10 else 2 if window.width >= 1 else 3
+        corners["bottom_left"] = [f"W {window.width:.{digits}f}  L {window.center:.{digits}f}"] + (
+            [preset] if preset else [])
     return corners
 
 

@@ -63,3 +63,17 @@ def test_a_single_ct_file_has_no_slice_corner():
     corners = corner_text(image, None, "", None, 0, 0.5)
     assert "top_right" not in corners and "bottom_left" not in corners
     assert corners["bottom_right"] == ["Zoom 50%", "HU"]
+
+
+def test_a_narrow_window_of_small_values_keeps_its_decimals(qtbot, window):
+    image = read_image(get_testdata_file("rtdose.dcm"))
+    corners = corner_text(image, Window(1.0246, 0.459), "", None, 0, 1.0)
+    assert corners["bottom_left"][0] == "W 0.459  L 1.025"
+    assert corner_text(image, Window(40.0, 400.0), "", None, 0, 1.0)["bottom_left"][0] == "W 400  L 40"
+    open_image(qtbot, window, get_testdata_file("rtdose.dcm"))
+    window.window_level.combo.setCurrentText("Auto")
+    wait_rendered(qtbot, window)
+    width = window.stack_panel.editor.controls["width"].entry
+    assert width.decimals() == 3
+    width.setValue(0.25)
+    assert abs(window.document.selected_item().params.width - 0.25) < 1e-9
