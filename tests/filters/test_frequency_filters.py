@@ -62,3 +62,8 @@ def test_homomorphic_filter_evens_out_illumination() -> None:
     assert after < 0.6 * before
     color = run("homomorphic", np.repeat(pixels, 3, axis=2), cutoff=64.0, low_gain=0.2, high_gain=1.2)
     np.testing.assert_allclose(color[..., 0], out[..., 0], atol=1e-5)
+
+
+def test_a_steep_butterworth_far_below_its_cutoff_wavelength_removes_the_detail_without_a_warning() -> None:
+    params = {"cutoff": 2000.0, "shape": "butterworth", "order": 10}
+    assert amplitude(run("fft_lowpass", stripes(4), **params)) < 0.01
