@@ -8,6 +8,7 @@ threads, and remembers the layout (QSettings).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer
@@ -50,6 +51,9 @@ from app.workers import JobFailure, JobRunner
 from enhance_core.medical.roi import pixel_spacing
 from enhance_core.medical.windows import stack_window
 from enhance_core.project_states import Snapshot
+
+if TYPE_CHECKING:  # pydicom is imported with the first DICOM image, not with the window
+    from enhance_core.medical.series import DicomSeries, SeriesScan
 
 SAVED_PREVIEW_MESSAGE = "Showing the preview saved with the project while the stack renders"
 
@@ -205,6 +209,7 @@ class MainWindow(QMainWindow):
         self.files.series_opened.connect(self.overlay.refresh)
         self.files.study_scanned.connect(self.series_panel.set_scan)
         self.files.series_opened.connect(self.series_panel.mark_open)
+        self.recovery.series_restored.connect(self._browse_restored_series)
         self.files.opened.connect(self._on_opened)
         self.series_panel.series_chosen.connect(self.files.open_study_series)
         self.files.read_warned.connect(status.set_read_warnings)
@@ -501,6 +506,13 @@ class MainWindow(QMainWindow):
     def detect_dust(self) -> None:
         """Fill detected damage with a hole-fill step (see :class:`~app.restoration_actions.RestorationActions`)."""
         self.restoration.detect_dust()
+
+    def _browse_restored_series(self, scan: SeriesScan, series: DicomSeries, index: int) -> None:
+        """A restored session's slice: browse its series again, as when its folder was opened."""
+        self.series_panel.set_scan(scan)
+        self.slices.set_series(series, index)
+        self.series_panel.mark_open(series)
+        self.overlay.refresh()
 
     def restore_old_photo(self) -> None:
         """Add the one-step restoration of old photographs."""

@@ -30,7 +30,7 @@ from enhance_core.errors import EnhanceError
 
 
 def _restore_job(folder: Path, image: Path, reference: Path | None, progress, should_stop):
-    """Worker job: the recovered session, its image and (when it can be read) its reference."""
+    """Worker job: the recovered session, its image, (when it can be read) its reference, and a DICOM slice's series."""
     from enhance_core.io import read_image
 
     progress(0.0, "reading the recovery file")
@@ -43,7 +43,27 @@ def _restore_job(folder: Path, image: Path, reference: Path | None, progress, sh
             reference_image = read_image(reference)
         except EnhanceError as error:
             note = f"The reference could not be opened ({error}); load it again with File ▸ Open Reference."
-    return recovered, image, source, reference_image, note
+    series = _series_of(image, should_stop) if source.meta.dicom is not None else None
+    return recovered, image, source, reference_image, note, series
+
+
+def _series_of(image: Path, should_stop) -> tuple | None:
+    """``(scan, series, index)`` of the series in ``image``'s folder holding it as a slice; None when there is none.
+
+    A crashed session edited one slice; its series comes back with it, to browse
+    as when the folder was opened.
+    """
+    from enhance_core.medical.series import scan_series
+
+    try:
+        scan = scan_series(image.parent, should_stop=should_stop)
+    except EnhanceError:
+        return None
+    for series in scan.series:
+        for index, item in enumerate(series.slices):
+            if item.frame == 0 and item.path.resolve() == image.resolve() and len(series) > 1:
+                return scan, series, index
+    return None
 
 
 class RecoveryController(QObject):
@@ -57,11 +77,14 @@ class RecoveryController(QObject):
         A write finished (a :class:`~app.recovery_format.WriteReport`, None after clearing), on the GUI thread.
     restored()
         A crashed session was restored into the document.
+    series_restored(scan, series, index)
+        The restored image is slice ``index`` of ``series`` (found by ``scan`` in its folder): browse it again.
     """
 
     message = Signal(str)
     written = Signal(object)
     restored = Signal()
+    series_restored = Signal(object, object, int)
     _write_failed = Signal(str, str)
 
     def __init__(self, window: QWidget, document: Document, history: HistoryKeeper, canvas: CompareCanvas,
@@ -215,7 +238,7 @@ class RecoveryController(QObject):
         return Path(name) if name else None
 
     def _on_restored(self, result: tuple) -> None:
-        recovered, image, source, reference, note = result
+        recovered, image, source, reference, note, series = result
         session, self._restoring = self._restoring, None
         if session is None:
             return
@@ -233,6 +256,8 @@ class RecoveryController(QObject):
         encoder.adopt_rasters(recovered.rasters)
         self._use_folder(session.folder, session.lock, encoder)
         notes = self._apply(recovered, image, source, reference)
+        if series is not None:
+            self.series_restored.emit(*series)
         moved = [f"The image was opened from its new place, {image}."] if image != state.image else []
         if self._missing_reference:
             notes.append(f"The reference {state.reference} is no longer there; load it again with "

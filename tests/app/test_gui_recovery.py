@@ -217,3 +217,26 @@ def test_a_foreign_command_keeps_the_stack_without_its_history(qtbot, root, phot
     assert rdoc.undo_stack.count() == 0 and rdoc.modified
     assert rdoc.stack.snapshot()[0].params.sigma == 4.0
     restored.shutdown()
+
+
+def test_a_restored_slice_of_a_series_browses_its_series_again(qtbot, root, series_folder):
+    from tests.app.test_gui_medical import next_slice, open_folder
+
+    window = editor(qtbot, root)
+    open_folder(qtbot, window, series_folder)
+    next_slice(qtbot, window, lambda: window.slices.next_action.trigger())
+    shown = window.document.source_path
+    add_filter(qtbot, window, "negative")
+    written(qtbot, window)
+    window.shutdown()
+
+    restored = editor(qtbot, root, "Restore")
+    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
+        assert restored.recovery.offer_restore()
+    assert restored.document.source_path == shown
+    assert restored.slices.series is not None and len(restored.slices.series) == 4
+    assert restored.slices.shown == 1 and restored.slices.series.slices[1].path == shown
+    assert restored.canvas.corner_text["top_right"][0] == "Slice 2 / 4"
+    next_slice(qtbot, restored, lambda: restored.slices.next_action.trigger())
+    assert [item.filter for item in restored.document.stack.snapshot()] == ["window_level", "negative"]
+    restored.shutdown()
