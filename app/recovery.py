@@ -36,19 +36,19 @@ def _restore_job(folder: Path, image: Path, reference: Path | None, progress, sh
     progress(0.0, "reading the recovery file")
     recovered = read_session(folder)
     progress(0.3, f"reading {image.name}")
-    source = read_image(image)
+    source = read_image(image, page=recovered.state.page or None)
     reference_image, note = None, ""
     if reference is not None:
         try:
             reference_image = read_image(reference)
         except EnhanceError as error:
             note = f"The reference could not be opened ({error}); load it again with File ▸ Open Reference."
-    series = _series_of(image, should_stop) if source.meta.dicom is not None else None
+    series = _series_of(image, source.meta.page, should_stop) if source.meta.dicom is not None else None
     return recovered, image, source, reference_image, note, series
 
 
-def _series_of(image: Path, should_stop) -> tuple | None:
-    """``(scan, series, index)`` of the series in ``image``'s folder holding it as a slice; None when there is none.
+def _series_of(image: Path, page: int, should_stop) -> tuple | None:
+    """``(scan, series, index)`` of the series in ``image``'s folder holding its frame ``page``; None when none does.
 
     A crashed session edited one slice; its series comes back with it, to browse
     as when the folder was opened.
@@ -61,7 +61,7 @@ def _series_of(image: Path, should_stop) -> tuple | None:
         return None
     for series in scan.series:
         for index, item in enumerate(series.slices):
-            if item.frame == 0 and item.path.resolve() == image.resolve() and len(series) > 1:
+            if item.frame == page and item.path.resolve() == image.resolve() and len(series) > 1:
                 return scan, series, index
     return None
 
@@ -137,7 +137,7 @@ class RecoveryController(QObject):
                               for path in (doc.reference_path, doc.project_path))
         writer.submit(SessionState(Path(doc.source_path).absolute(), doc.source.rows, doc.source.cols,
                                    reference, project, doc.stack.snapshot(), self.history.state(),
-                                   doc.selected_uid, view))
+                                   doc.selected_uid, view, doc.source.meta.page))
 
     def _start_session(self) -> RecoveryWriter | None:
         """Create and lock this window's session folder and return its writer; None (said once) when that fails."""

@@ -5,7 +5,7 @@ A session folder holds ``session.json`` and the mask rasters it names,
 detector's 0/1 masks are, else 16-bit). Format (version 1)::
 
     {"schema": "enhance-studio.recovery", "version": 1, "pid": 4242, "saved": "2026-01-02T10:11:12",
-     "image": "/photos/scan.tif", "rows": 4000, "cols": 6000, "reference": null, "project": null,
+     "image": "/photos/scan.tif", "page": 0, "rows": 4000, "cols": 6000, "reference": null, "project": null,
      "selected": "<uid>", "view": {"zoom": 2.0, "center_x": 310.5, "center_y": 200.0} or null,
      "index": 5, "clean": 0, "dropped": 0,
      "strokes": {"<n>": <stroke as in a recipe>},
@@ -15,10 +15,12 @@ detector's 0/1 masks are, else 16-bit). Format (version 1)::
      "stack": ["<item>", ...], "base": ["<item>", ...],
      "history": [{"kind": "replace", "label": "Paint on Hole fill", "before": "<item>", "after": "<item>"}, ...]}
 
-``stack`` is the current stack, ``base`` the stack before the first history
-entry; a history entry holds its command's ``FIELDS`` (positions, uids, item
-keys, lists of item keys). A mask lists its strokes as runs of stroke
-numbers. Every object is written once however many entries share it, and
+``page`` is the page or frame of the image that was edited (a multi-frame DICOM
+file's frame; files written before it was kept read as page 0). ``stack`` is
+the current stack, ``base`` the stack before the first history entry; a
+history entry holds its command's ``FIELDS`` (positions, uids, item keys,
+lists of item keys). A mask lists its strokes as runs of stroke numbers.
+Every object is written once however many entries share it, and
 :class:`SessionEncoder` keeps each one's JSON from one write to the next, so
 a write after an edit encodes only what that edit added; a raster file is
 written once, when it first appears.
@@ -59,7 +61,8 @@ _LEVELS_8 = np.arange(256, dtype=np.float32) / np.float32(255.0)
 class SessionState:
     """What crash recovery saves: the document's files, its stack and history, the selection and the view.
 
-    ``view`` holds ``zoom``, ``center_x`` and ``center_y`` (None: fitted to the window).
+    ``view`` holds ``zoom``, ``center_x`` and ``center_y`` (None: fitted to the window); ``page`` is
+    the page or frame of ``image`` that was edited.
     """
 
     image: Path
@@ -71,6 +74,7 @@ class SessionState:
     history: HistoryState
     selected: str = ""
     view: Mapping[str, float] | None = None
+    page: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ class SessionEncoder:
         history = state.history
         base = undo_records(state.items, history.records[:history.index])
         header = {"schema": SCHEMA, "version": VERSION, "pid": os.getpid() if pid is None else pid,
-                  "saved": time.strftime("%Y-%m-%dT%H:%M:%S"), "image": str(state.image),
+                  "saved": time.strftime("%Y-%m-%dT%H:%M:%S"), "image": str(state.image), "page": state.page,
                   "rows": state.rows, "cols": state.cols,
                   "reference": None if state.reference is None else str(state.reference),
                   "project": None if state.project is None else str(state.project),
@@ -338,7 +342,8 @@ def _decode(data: dict[str, Any], folder: Path) -> RecoveredSession:
         items=tuple(items[key] for key in data["stack"]),
         history=HistoryState(records, index, clean, int(data.get("dropped", 0))),
         selected=str(data.get("selected", "")),
-        view=None if view is None else {name: float(view[name]) for name in ("zoom", "center_x", "center_y")})
+        view=None if view is None else {name: float(view[name]) for name in ("zoom", "center_x", "center_y")},
+        page=int(data.get("page", 0)))
     return RecoveredSession(state, tuple(items[key] for key in data["base"]), rasters)
 
 

@@ -240,3 +240,27 @@ def test_a_restored_slice_of_a_series_browses_its_series_again(qtbot, root, seri
     next_slice(qtbot, restored, lambda: restored.slices.next_action.trigger())
     assert [item.filter for item in restored.document.stack.snapshot()] == ["window_level", "negative"]
     restored.shutdown()
+
+
+def test_a_restored_frame_of_a_multi_frame_file_is_the_frame_that_was_edited(qtbot, root, tmp_path):
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    from tests.app.test_gui_medical import next_slice
+
+    path = Path(shutil.copy(get_testdata_file("emri_small.dcm"), tmp_path / "emri.dcm"))
+    window = editor(qtbot, root)
+    open_image(qtbot, window, path)
+    for _ in range(3):
+        next_slice(qtbot, window, lambda: window.slices.next_action.trigger())
+    assert window.document.source.meta.page == 3
+    add_filter(qtbot, window, "negative")
+    written(qtbot, window)
+    window.shutdown()
+
+    restored = editor(qtbot, root, "Restore")
+    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
+        assert restored.recovery.offer_restore()
+    assert restored.document.source.meta.page == 3 and restored.slices.shown == 3
+    restored.shutdown()
