@@ -66,6 +66,15 @@ def test_reference_metrics_show_the_gain(qtbot, window, tmp_path, photo_path):
     assert not window.metrics_panel.table.isColumnHidden(2)
 
 
+def test_a_gray_image_against_its_own_rgb_copy_is_identical(qtbot, window, tmp_path):
+    gray = synthetic_photo()[:, :, :1]
+    open_image(qtbot, window, save_png(gray, tmp_path / "gray.png"))
+    window.files.open_reference(save_png(np.repeat(gray, 3, axis=2), tmp_path / "rgb.png"))
+    qtbot.waitUntil(lambda: window.metrics.latest is not None and window.metrics.latest.with_reference,
+                    timeout=20000)
+    assert window.metrics_panel.value("psnr", 1) == "∞ (identical)"
+
+
 def test_reference_of_another_size_is_explained(qtbot, window, tmp_path, photo_path):
     open_image(qtbot, window, photo_path)
     other = save_png(synthetic_photo(64, 64), tmp_path / "small.png")
