@@ -42,7 +42,7 @@ import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
-from enhance_core.learned.engine import check_pixels, load_network, run_network
+from enhance_core.learned.engine import check_pixels, load_network, run_network, sub_progress
 from enhance_core.learned.noise_map import estimate_noise_map, typical_level
 
 MODEL_NAME = "denoise"
@@ -54,6 +54,8 @@ CLIP_BIAS = 0.8
 OVERLAP = 48
 BYTES_PER_PIXEL = 768.0
 """Peak working memory of the network per tile pixel in fp32 (measured: 530-700 B)."""
+ESTIMATE_SHARE = 0.15
+"""Share of automatic mode's progress taken by the noise estimate, before the denoiser's tiles."""
 
 
 def denoise_image(
@@ -240,11 +242,13 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
     if params.mode == "manual":
         return denoise_image(pixels, sigma=params.sigma * min(ctx.scale, 1.0), device=ctx.device,
                              progress=ctx.progress, should_stop=ctx.should_stop, mask=ctx.mask)
-    level_map = estimate_noise_map(pixels, device=ctx.device, should_stop=ctx.should_stop)
+    level_map = estimate_noise_map(pixels, device=ctx.device, should_stop=ctx.should_stop,
+                                   progress=sub_progress(ctx.progress, 0.0, ESTIMATE_SHARE))
     where = "" if ctx.scale >= 1.0 else f" in the {ctx.scale:.0%} preview"
     ctx.note(f"estimated noise σ {typical_level(level_map):.1f}{where}")
-    return denoise_image(pixels, sigma=level_map, device=ctx.device, progress=ctx.progress,
-                         should_stop=ctx.should_stop, mask=ctx.mask)
+    return denoise_image(pixels, sigma=level_map, device=ctx.device,
+                         progress=sub_progress(ctx.progress, ESTIMATE_SHARE, 1.0), should_stop=ctx.should_stop,
+                         mask=ctx.mask)
 
 
 FILTER_DEF = FilterDef(

@@ -62,6 +62,9 @@ DEFAULT_BUDGET = {"cpu": 512 * 2**20, "mps": 1024 * 2**20}
 _OOM_MESSAGES = ("out of memory", "not enough memory", "can't allocate memory", "failed to allocate")
 
 
+REFINE_START = 0.9
+"""Share of :func:`run_network`'s progress its tiles take when a ``refine`` step follows them."""
+
 @overload
 def sub_progress(progress: ProgressFn, start: float, stop: float) -> ProgressFn: ...
 
@@ -605,14 +608,17 @@ def run_network(
     tile_fn: Callable[[Any], Any] = functools.partial(forward, network)
     if cpu_bf16 and device == "cpu" and use_cpu_bf16():
         tile_fn = _in_cpu_bf16(tile_fn)
+    tiles_progress = progress if refine is None else sub_progress(progress, 0.0, REFINE_START)
     with stop_checks(network, should_stop):
         result = run_tiled(tile_fn, source, tile=tile, overlap=overlap, multiple=network.multiple, device=device,
-                           progress=progress, should_stop=should_stop, mask=mask, bytes_per_pixel=bytes_per_pixel,
+                           progress=tiles_progress, should_stop=should_stop, mask=mask, bytes_per_pixel=bytes_per_pixel,
                            out_channels=out_channels or (3 if gray else pixels.shape[2]))
     if gray and average_gray:
         result = result.mean(axis=2, keepdims=True, dtype=np.float32)
     if refine is not None:
         result = refine(result)
+        if progress is not None:
+            progress(1.0, "refined")
     if clip:
         np.clip(result, min(0.0, float(pixels.min())), max(1.0, float(pixels.max())), out=result)
     return result

@@ -58,6 +58,15 @@ def test_preview_scales_the_manual_level(tiny_as_denoise):
     np.testing.assert_array_equal(preview, denoise_image(pixels, sigma=20, device="cpu"))
 
 
+def test_progress_rises_to_the_end_only_when_the_result_is_ready(tiny_as_denoise):
+    seen: list[tuple[float, str]] = []
+    ctx = RenderContext(device="cpu", progress=lambda fraction, message: seen.append((fraction, message)))
+    FILTER_DEF.apply(synthetic_rgb(64, 64), FILTER_DEF.make_params({"mode": "manual", "sigma": 20}), ctx)
+    fractions = [fraction for fraction, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert fractions.count(1.0) == 1 and seen[-1][1] == "refined", "the tiles stop short of the end"
+
+
 def test_zero_level_returns_a_copy_and_bad_input_is_refused():
     pixels = synthetic_rgb(32, 32)
     out = denoise_image(pixels, sigma=0)
