@@ -32,6 +32,7 @@ status is 1.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,7 +61,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     window = parser.add_mutually_exclusive_group()
     window.add_argument("--preset", help="window preset name (CT: brain, subdural, stroke, temporal_bone, lung, "
                                          "mediastinum, soft_tissue, liver, bone) or one of --presets-file")
-    window.add_argument("--window", metavar="CENTER,WIDTH", help="window in physical units, e.g. -600,1500")
+    window.add_argument("--window", metavar="CENTER,WIDTH",
+                        help="window in physical units, e.g. --window=-600,1500 (with '=' when the center is negative)")
     window.add_argument("--auto", action="store_true",
                         help="window from the 0.5-99.5 %% percentiles of the middle slice")
     window.add_argument("--full-range", action="store_true", help="16-bit PNG/TIFF of the values (HU + 32768 for CT)")
@@ -86,7 +88,10 @@ def _parse_window(text: str) -> Window:
     try:
         center, width = (float(part) for part in text.split(","))
     except ValueError:
-        raise ParameterError(f"--window wants CENTER,WIDTH in physical units, e.g. -600,1500; got {text!r}") from None
+        raise ParameterError(f"--window wants CENTER,WIDTH in physical units, e.g. --window=-600,1500; "
+                             f"got {text!r}") from None
+    if not (math.isfinite(center) and math.isfinite(width)):
+        raise ParameterError(f"--window wants finite numbers, got {text!r}")
     if width <= 0:
         raise ParameterError(f"--window width must be above 0, got {width:g}")
     return Window(center, width, "Custom")
@@ -126,6 +131,9 @@ def _fixed_window(args: argparse.Namespace, series: DicomSeries) -> Window | Non
     if args.window:
         return _parse_window(args.window)
     if args.preset:
+        if args.presets_file and not args.presets_file.is_file():
+            raise ParameterError(f"--presets-file {args.presets_file} does not exist; give the JSON file the "
+                                 "editor saves its presets to")
         user = load_user_presets(args.presets_file) if args.presets_file else []
         return find_preset(args.preset, series.modality, user).window
     if args.auto:
@@ -145,6 +153,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output.exists() and not args.output.is_dir():
         raise ImageWriteError(args.output, "is a file; give a folder for the slices")
     chosen = _series(args)
+    source_folder = args.source if args.source.is_dir() else args.source.parent
+    if args.output.resolve() == source_folder.resolve():
+        raise ParameterError(f"-o {args.output} is the series' own folder; give another folder for the slices")
     steps = load_recipe(args.recipe) if args.recipe else ()
     if steps and args.full_range:
         raise ParameterError("--recipe applies to windowed pictures; drop --full-range or --recipe")

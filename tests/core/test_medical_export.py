@@ -118,6 +118,9 @@ def test_cli_full_range_tiff_and_patient_data_on_request(tmp_path):
 @pytest.mark.parametrize(("args", "words"), [
     (["--preset", "lungz"], "no window preset 'lungz'"),
     (["--window", "40"], "CENTER,WIDTH"),
+    (["--window=nan,400"], "finite numbers"),
+    (["--window", "0,inf"], "finite numbers"),
+    (["--preset", "mine", "--presets-file", "nope.json"], "--presets-file nope.json does not exist"),
     (["--full-range", "--format", "jpg"], "needs 16 bits"),
     (["--format", "jpg", "--quality", "0"], "quality must be an integer from 1 to 100, got 0"),
 ])
@@ -126,6 +129,14 @@ def test_cli_bad_options_give_one_line_and_status_2(tmp_path, capsys, args, word
     assert cli_main(["dicom-export", str(tmp_path / "series"), "-o", str(tmp_path / "out"), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and words in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_refuses_to_write_the_slices_among_the_series_files(tmp_path, capsys):
+    write_series(tmp_path / "series", [0.0, 1.0])
+    assert cli_main(["dicom-export", str(tmp_path / "series"), "-o", str(tmp_path / "series")]) == 2
+    assert "is the series' own folder" in capsys.readouterr().err
+    assert sorted(path.suffix for path in (tmp_path / "series").iterdir()) == [".dcm", ".dcm"]
 
 
 def test_cli_on_a_folder_without_dicom(tmp_path, capsys):
