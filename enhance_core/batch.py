@@ -452,7 +452,7 @@ def process_file(task: FileTask) -> FileResult:
         outcome = FileResult(task.source, written, reference=task.reference, megapixels=megapixels,
                              step_notes=tuple(said))
         if task.reference is not None:
-            _score(outcome, image, result, task.reference)
+            _score(outcome, image, result, task.reference, written_image=output)
     except EnhanceError as error:
         outcome = FileResult(task.source, None, _with_file(task.source, error))
     except (KeyboardInterrupt, SystemExit):
@@ -501,15 +501,26 @@ def load_mask_file(path: Path, *, rows: int, cols: int) -> np.ndarray:
     return np.clip(cv2.resize(luma, (cols, rows), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
 
 
-def _score(outcome: FileResult, image: Image, result: Image, reference_path: Path) -> None:
+def _score(outcome: FileResult, image: Image, result: Image, reference_path: Path, *,
+           written_image: Image | None = None) -> None:
     """Fill metrics and thumbnails of ``outcome`` against the reference (a note says why not).
 
-    A reference of the source's size follows the stack's geometry (crop, rotate,
+    A reference of the size of ``written_image`` (the result as written, after
+    ``--resize``) is compared with it. Otherwise ``result`` is scored: a
+    reference of the source's size follows the stack's geometry (crop, rotate,
     resize: :func:`enhance_core.metrics.reference_for_result` with the affine
-    :func:`render_image` keeps in ``meta.extra["geometry"]``).
+    :func:`render_image` keeps in ``meta.extra["geometry"]``), and a note says
+    when that is not the size written.
     """
     reference = read_image(reference_path)
     outcome.thumbnails = tuple(make_thumbnail(p) for p in (image.pixels, result.pixels, reference.pixels))
+    written = written_image if written_image is not None else result
+    if written is not result and reference.pixels.shape == written.pixels.shape:
+        if min(written.rows, written.cols) < SSIM_WINDOW:
+            outcome.note = f"smaller than {SSIM_WINDOW}x{SSIM_WINDOW}: not scored"
+        else:
+            outcome.metrics = compare_images(written.pixels, reference.pixels)
+        return
     try:
         expected = reference_for_result(reference.pixels, result_shape=(result.rows, result.cols),
                                         source_shape=(image.rows, image.cols),
@@ -524,6 +535,9 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
         outcome.note = f"smaller than {SSIM_WINDOW}x{SSIM_WINDOW}: not scored"
     else:
         outcome.metrics = compare_images(result.pixels, expected)
+        if (written.rows, written.cols) != (result.rows, result.cols):
+            outcome.note = (f"scored at {result.cols}x{result.rows}, before --resize to {written.cols}x{written.rows} "
+                            "(a reference of the written size is compared with the file itself)")
 
 
 def make_thumbnail(pixels: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:

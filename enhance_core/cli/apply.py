@@ -34,6 +34,7 @@ best/worst thumbnails, flagged files) against the same-stem references.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -148,6 +149,10 @@ def run(args: argparse.Namespace) -> int:
 
     steps = build_steps(args)
     size = output_size(args)
+    if not math.isfinite(args.min_psnr):
+        raise ParameterError(f"--min-psnr must be a finite number of dB, got {args.min_psnr}")
+    if not 0.0 <= args.min_ssim <= 1.0:
+        raise ParameterError(f"--min-ssim must lie between 0 and 1, got {args.min_ssim}")
     if args.output is None or not args.inputs:
         raise ParameterError("give -o OUTDIR and at least one INPUT (file, folder or glob)")
     cluster_spec = parse_cluster(args.cluster) if args.cluster is not None else None

@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(
             f"{args.result}: SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {result.cols}x{result.rows}"
         )
-    if args.data_range <= 0:
-        raise ParameterError(f"--data-range must be positive, got {args.data_range}")
+    if not (math.isfinite(args.data_range) and args.data_range > 0):
+        raise ParameterError(f"--data-range must be a positive finite number, got {args.data_range}")
     scores = compare_images(result.pixels, reference.pixels, data_range=args.data_range)
     identical = math.isinf(scores["psnr"])
     report = {

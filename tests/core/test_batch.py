@@ -267,3 +267,23 @@ def test_failures_about_outputs_with_spaces_in_their_names_group_with_the_others
     report = FileResult(tmp_path / "no image.dcm", None, f"{tmp_path / 'no image.dcm'}: this DICOM object holds "
                         "no image (Basic Text SR Storage)")
     assert failure_causes([report])[0][0] == "this DICOM object holds no image (Basic Text SR Storage)"
+
+
+def test_a_resized_batch_is_scored_as_written(tmp_path) -> None:
+    from enhance_core.export_size import apply_output_size, parse_output_size
+
+    source = save(tmp_path / "in.png", photo(3, 96, 128))
+    half = parse_output_size("50%")
+    written_size = tmp_path / "ref_written"
+    written_size.mkdir()
+    expected = apply_output_size(read_image(source), half)
+    save(written_size / "in.png", expected.pixels)
+    source_size = tmp_path / "ref_source"
+    source_size.mkdir()
+    save(source_size / "in.png", photo(3, 96, 128))
+    for references, note in ((written_size, ""), (source_size, "scored at 128x96, before --resize to 64x48")):
+        out = tmp_path / f"out_{references.name}"
+        out.mkdir()
+        result, = run_batch(plan_batch([source], (make_item("exposure", {"stops": 0.0}),), out,
+                                       reference_dir=references, size=half), jobs=1)
+        assert result.error is None and result.note.startswith(note) and result.metrics["psnr"] > 40

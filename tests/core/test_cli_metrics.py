@@ -40,3 +40,10 @@ def test_size_mismatch_is_one_line_naming_both_files(tmp_path, capsys):
     assert main(["metrics", str(first), str(second)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "a.png is 50x40" in err and "b.png is 51x40" in err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])
+def test_a_data_range_that_is_not_a_positive_finite_number_is_refused(tmp_path, capsys, value):
+    path = write_image(make_image(), tmp_path / "same.png")
+    assert main(["metrics", str(path), str(path), f"--data-range={value}"]) == 2
+    assert "--data-range must be a positive finite number" in capsys.readouterr().err
