@@ -2,7 +2,7 @@
 
 ::
 
-    enhance-studio detect-dust [--sensitivity S] [--grow PX] [--device D] -o MASKDIR INPUT...
+    enhance-studio detect-dust [--sensitivity S] [--grow PX] [--device D] [--skip-existing] -o MASKDIR INPUT...
     enhance-studio apply --filter hole_fill --mask-dir MASKDIR -o OUTDIR INPUT...
 
 The learned damage detector (:mod:`enhance_core.learned.damage`) marks cracks,
@@ -11,8 +11,9 @@ scratches, dust, hairs and tears. For one step without editing the masks,
 detects and fills in one go. Each mask is an 8-bit gray PNG named after its
 input's stem (white = fill),
 so ``apply --mask-dir`` pairs it with its scan; edit any of them in an image
-editor (or in Enhance Studio with the brush) before filling. Existing masks are
-kept unless ``--overwrite`` is given. The mask folder must not hold the scans
+editor (or in Enhance Studio with the brush) before filling. An existing mask is
+never replaced unless ``--overwrite`` is given; ``--skip-existing`` keeps them and
+detects only the rest (finishing an interrupted run). The mask folder must not hold the scans
 themselves (a mask would replace its scan, and later runs would take the masks
 for scans). Scans that share a stem (``photo.png``, ``photo.jpg``) would share
 a mask, so they are reported and skipped: ``--mask-dir`` could not tell which
@@ -43,7 +44,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--grow", type=float, default=1.5,
                         help="widen each defect by this many pixels so the fill covers its rim (default 1.5)")
     parser.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing masks in MASKDIR")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing masks in MASKDIR")
+    existing.add_argument("--skip-existing", action="store_true",
+                          help="keep masks already in MASKDIR and detect only the others (finish an interrupted run)")
     parser.set_defaults(run=run)
 
 
@@ -55,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from enhance_core.image import Image, ImageMeta
     from enhance_core.io import read_image, same_file, write_image
     from enhance_core.learned.damage import detect_damage
+    from enhance_core.learned.engine import select_device
 
     if args.output is None or not args.inputs:
         raise ParameterError("give -o MASKDIR and at least one INPUT (file, folder or glob)")
@@ -62,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--sensitivity must lie between 0 and 1, got {args.sensitivity}")
     if not 0.0 <= args.grow <= 10.0:
         raise ParameterError(f"--grow must lie between 0 and 10 pixels, got {args.grow}")
+    select_device(args.device)
     inputs = collect_inputs(args.inputs)
     mixed = next((source for source in inputs if same_file(source.absolute().parent, args.output)), None)
     if mixed is not None:
@@ -70,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     sharing = shared_stems(inputs, ignore_case=True)
     scans = {_file_id(source) for source in inputs}
     make_output_folder(args.output, "masks")
-    failed = 0
+    failed = kept = 0
     for index, source in enumerate(inputs, start=1):
         target = args.output / f"{source.stem}.png"
         try:
@@ -81,8 +87,13 @@ def run(args: argparse.Namespace) -> int:
             if target.exists() and _file_id(target) in scans:
                 raise ParameterError(f"{target} is one of the scans; a mask must not replace it: give -o a folder "
                                      "of its own")
+            if target.exists() and args.skip_existing:
+                print(f"[{index}/{len(inputs)}] {source}: kept {target} (already there)", file=sys.stderr, flush=True)
+                kept += 1
+                continue
             if target.exists() and not args.overwrite:
-                raise ParameterError(f"{target} already exists; pass --overwrite to replace it")
+                raise ParameterError(f"{target} already exists; pass --skip-existing to keep it (finishing an "
+                                     "interrupted run) or --overwrite to replace it")
             image = read_image(source)
             mask = detect_damage(image.pixels, sensitivity=args.sensitivity, grow=args.grow, device=args.device)
             write_image(Image(mask[..., None], meta=ImageMeta(format="PNG", bit_depth=8)), target)
@@ -92,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         print(f"[{index}/{len(inputs)}] {source} -> {target} ({float(np.mean(mask > 0)):.3%} marked)",
               file=sys.stderr, flush=True)
-    print(f"done: {len(inputs) - failed} of {len(inputs)} mask(s) written to {args.output}")
+    before = f" ({kept} already there, kept)" if kept else ""
+    print(f"done: {len(inputs) - failed - kept} of {len(inputs)} mask(s) written to {args.output}{before}")
     return 1 if failed else 0
 
 

@@ -42,11 +42,24 @@ def test_writes_masks_by_stem_and_keeps_existing(tmp_path, capsys, bright_detect
     assert main(["detect-dust", "--overwrite", "-o", str(masks), str(folder / "scan1.png")]) == 0
 
 
-@pytest.mark.parametrize(("option", "value"), [("--sensitivity", "3"), ("--grow", "-1")])
+def test_skip_existing_finishes_an_interrupted_run(tmp_path, capsys, bright_detector):
+    folder = cracked_and_clean(tmp_path / "scans", (96, 112), (40, 10, 100), ("scan1.png", "scan2.png"))
+    masks = tmp_path / "masks"
+    assert main(["detect-dust", "-o", str(masks), str(folder / "scan1.png")]) == 0
+    (masks / "scan1.png").write_bytes(b"kept as it was")
+    capsys.readouterr()
+    assert main(["detect-dust", "--skip-existing", "-o", str(masks), str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 2 mask(s) written to" in out and "(1 already there, kept)" in out
+    assert (masks / "scan1.png").read_bytes() == b"kept as it was" and (masks / "scan2.png").exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--sensitivity", "3"), ("--grow", "-1"), ("--device", "tpu")])
 def test_bad_option_exits_2_with_one_line(tmp_path, capsys, option, value):
     code = main(["detect-dust", option, value, "-o", str(tmp_path / "m"), str(tmp_path)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and option in err[0]
+    assert code == 2 and len(err) == 1 and (option in err[0] or value in err[0])
+    assert not (tmp_path / "m").exists()
 
 
 def test_masks_never_replace_or_mix_with_the_scans(tmp_path, capsys, bright_detector):
