@@ -22,11 +22,12 @@ directly are measured whatever the series options say.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, NamedTuple
 
-from enhance_core.errors import ParameterError
+from enhance_core.errors import ImageReadError, ParameterError
 
 if TYPE_CHECKING:
     from enhance_core.image import Image
@@ -73,6 +74,8 @@ def parse_roi(text: str) -> Roi:
     except ValueError:
         raise ParameterError(f"--roi {text!r}: give the box as four numbers LEFT,TOP,RIGHT,BOTTOM in source "
                              "pixels, e.g. rect:40,50,80,90") from None
+    if not all(math.isfinite(value) for value in (left, top, right, bottom)):
+        raise ParameterError(f"--roi {text!r}: the box needs finite numbers LEFT,TOP,RIGHT,BOTTOM")
     roi = Roi(shapes[shape.lower()], left, top, right, bottom).normalized()
     if roi.right - roi.left <= 0 or roi.bottom - roi.top <= 0:
         raise ParameterError(f"--roi {text!r}: the box is empty; RIGHT must differ from LEFT and BOTTOM from TOP")
@@ -95,6 +98,8 @@ def _series(path: Path, args: argparse.Namespace) -> list[DicomSeries]:
     from enhance_core.medical.series import scan_series, series_from_file
     from enhance_core.medical.study import choose_series
 
+    if not path.exists():
+        raise ImageReadError(path, "does not exist; give a DICOM file or a folder of them")
     if not path.is_dir():
         return [series_from_file(path)]
     scan = scan_series(path, recursive=True)
@@ -110,12 +115,26 @@ def _images(args: argparse.Namespace) -> Iterator[_Slice]:
     from enhance_core.medical.study import export_folder_names
 
     inputs = [_series(path, args) for path in args.inputs]
+    measured: set[tuple[Path, int]] = set()
     for found in inputs:
         names = export_folder_names(found, with_titles=args.include_patient_data)
         for series, series_name in zip(found, names):
             for index, item in enumerate(series.slices):
+                key = (item.path.resolve(), item.frame)
+                if key in measured:
+                    print(f"warning: {item.path} was given twice; measured once", file=sys.stderr, flush=True)
+                    continue
+                measured.add(key)
                 yield _Slice(str(item.path) + (f"#{item.frame}" if item.frame else ""), series_name,
                              series.read_slice(index))
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """Refuse an ``-o`` that is a folder, or an existing file without ``--overwrite``."""
+    if args.output.is_dir():
+        raise ParameterError(f"-o {args.output} is a folder; give the CSV file's name")
+    if args.output.exists() and not args.overwrite:
+        raise ParameterError(f"{args.output} already exists; pass --overwrite to replace it or choose another -o")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     from enhance_core.recipe import load_recipe
 
     rois = [(text, parse_roi(text)) for text in args.roi]
+    if args.output is not None:
+        _check_output(args)
     steps = load_recipe(args.recipe) if args.recipe is not None else None
     rows: list[RoiRecord] = []
     for name, series, image in _images(args):
@@ -143,8 +164,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(table)
         return 0
-    if args.output.exists() and not args.overwrite:
-        raise ParameterError(f"{args.output} already exists; pass --overwrite to replace it or choose another -o")
+    _check_output(args)
     try:
         write_text_atomic(args.output, table)
     except OSError as error:

@@ -83,11 +83,22 @@ def test_an_existing_csv_is_kept_without_overwrite(series, tmp_path, capsys):
     ("rect:1,2,3", "four numbers LEFT,TOP,RIGHT,BOTTOM"),
     ("rect:5,5,5,9", "the box is empty"),
     ("rect:5000,5000,6000,6000", "holds no pixel of"),
+    ("rect:nan,0,10,10", "the box needs finite numbers"),
 ])
 def test_a_bad_roi_gets_one_line_naming_it(series, capsys, roi, words):
     assert main(["roi-stats", str(series[0]), "--roi", roi]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and words in err[0]
+
+
+def test_a_missing_input_a_folder_as_output_and_a_file_given_twice(series, tmp_path, capsys):
+    assert main(["roi-stats", str(tmp_path / "nope"), "--roi", "rect:0,0,8,8"]) == 2
+    assert "nope: does not exist" in capsys.readouterr().err
+    assert main(["roi-stats", str(series[0]), "--roi", "rect:0,0,8,8", "-o", str(tmp_path)]) == 2
+    assert "is a folder; give the CSV file's name" in capsys.readouterr().err
+    assert main(["roi-stats", str(series[0].parent), str(series[0]), "--roi", "rect:0,0,8,8"]) == 0
+    captured = capsys.readouterr()
+    assert len(rows_of(captured.out)) == 3 and "was given twice; measured once" in captured.err
 
 
 def test_a_photograph_is_refused_with_the_reason(tmp_path, capsys):
