@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.target.exists() and args.source.exists() and args.target.samefile(args.source):
         raise ImageWriteError(args.target, "is the input file; convert never overwrites its input, choose another OUT")
+    if args.target.is_dir():
+        raise ImageWriteError(args.target,
+                              f"is a folder; give the file to write, e.g. {args.target / args.source.name}")
     if args.target.exists() and not args.force:
         raise ImageWriteError(args.target, "already exists; choose another name or pass --force to replace it")
     image = read_image(args.source, page=args.page)

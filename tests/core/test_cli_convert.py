@@ -42,3 +42,11 @@ def test_refuses_to_overwrite_input_or_an_existing_file(tmp_path, capsys):
     assert main(["convert", str(source), str(other)]) == 2
     assert "already exists; choose another name or pass --force" in capsys.readouterr().err
     assert main(["convert", str(source), str(other), "--force"]) == 0
+
+
+def test_a_folder_as_out_is_called_a_folder_with_or_without_force(tmp_path, capsys):
+    source = write_image(make_image(), tmp_path / "in.png")
+    (tmp_path / "out").mkdir()
+    for extra in ([], ["--force"]):
+        assert main(["convert", str(source), str(tmp_path / "out"), *extra]) == 2
+        assert f"is a folder; give the file to write, e.g. {tmp_path / 'out' / 'in.png'}" in capsys.readouterr().err
