@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from enhance_core.metrics import compare_images, compute_luma, describe_without_reference
+from enhance_core.metrics import comparable, compare_images, describe_without_reference
 
 CONVENTIONS = (
     "PSNR = 10·log10(1 / MSE) with data range 1.0: pixels are normalized so white is 1 "
@@ -48,26 +48,6 @@ class MetricsReport:
     def exact(self) -> bool:
         """Whether the values are for the full-resolution images."""
         return self.scale >= 1.0
-
-
-def comparable(pixels: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The pair as arrays of one shape: luma of both when one is gray and the other color.
-
-    A color image whose three channels are equal (a gray picture saved as RGB) gives its one
-    channel itself, so a gray image and its RGB copy compare as identical, not through luma's rounding.
-    """
-    if pixels.shape[2] == reference.shape[2]:
-        return pixels, reference
-    return _gray(pixels), _gray(reference)
-
-
-def _gray(pixels: np.ndarray) -> np.ndarray:
-    """(rows, cols, 1): the one channel of gray pixels or of color pixels with equal channels, else luma."""
-    if pixels.shape[2] == 1:
-        return pixels
-    if np.array_equal(pixels[:, :, 0], pixels[:, :, 1]) and np.array_equal(pixels[:, :, 1], pixels[:, :, 2]):
-        return pixels[:, :, :1]
-    return compute_luma(pixels)[:, :, None]
 
 
 def resize_like(pixels: np.ndarray, rows: int, cols: int) -> np.ndarray:

@@ -71,6 +71,26 @@ def compute_luma(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float32, copy=False) @ LUMA_WEIGHTS
 
 
+def comparable(pixels: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pair as arrays of one shape: luma of both when one is gray and the other color.
+
+    A color image whose three channels are equal (a gray picture saved as RGB) gives its one
+    channel itself, so a gray image and its RGB copy compare as identical, not through luma's rounding.
+    """
+    if pixels.shape[2] == reference.shape[2]:
+        return pixels, reference
+    return _gray(pixels), _gray(reference)
+
+
+def _gray(pixels: np.ndarray) -> np.ndarray:
+    """(rows, cols, 1): the one channel of gray pixels or of color pixels with equal channels, else luma."""
+    if pixels.shape[2] == 1:
+        return pixels
+    if np.array_equal(pixels[:, :, 0], pixels[:, :, 1]) and np.array_equal(pixels[:, :, 1], pixels[:, :, 2]):
+        return pixels[:, :, :1]
+    return compute_luma(pixels)[:, :, None]
+
+
 def _check_pair(result: np.ndarray, reference: np.ndarray) -> None:
     """Raise ValueError unless both arrays have one shape and one dtype."""
     if result.shape != reference.shape:

@@ -1,7 +1,9 @@
 """``enhance-studio metrics RESULT REFERENCE``: JSON with ``psnr``, ``ssim`` and ``mse``.
 
 Both images are compared as contract pixels (values 0..1, whatever their bit
-depth), so ``data_range`` is 1; alpha is ignored. SSIM is per channel with a
+depth), so ``data_range`` is 1; alpha is ignored. A gray image and a color one
+are compared on luma (a color image whose channels are all equal, as a gray
+picture saved as WebP is, on its one channel). SSIM is per channel with a
 Gaussian window (see :mod:`enhance_core.metrics`). Identical images print
 ``"psnr": null`` and ``"identical": true`` (JSON has no infinity).
 """
@@ -32,14 +34,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the scores of RESULT against REFERENCE as one JSON object."""
     from enhance_core.io import read_image
-    from enhance_core.metrics import SSIM_WINDOW, compare_images
+    from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images
 
     result = read_image(args.result)
     reference = read_image(args.reference)
-    if result.pixels.shape != reference.pixels.shape:
+    if result.pixels.shape[:2] != reference.pixels.shape[:2]:
         raise ParameterError(
             f"{args.result} is {result.cols}x{result.rows} with {result.channels} channel(s) but {args.reference} is "
-            f"{reference.cols}x{reference.rows} with {reference.channels}; compare images of the same size and channels"
+            f"{reference.cols}x{reference.rows} with {reference.channels}; compare images of the same size"
         )
     if min(result.rows, result.cols) < SSIM_WINDOW:
         raise ParameterError(
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if not (math.isfinite(args.data_range) and args.data_range > 0):
         raise ParameterError(f"--data-range must be a positive finite number, got {args.data_range}")
-    scores = compare_images(result.pixels, reference.pixels, data_range=args.data_range)
+    scores = compare_images(*comparable(result.pixels, reference.pixels), data_range=args.data_range)
     identical = math.isinf(scores["psnr"])
     report = {
         "result": str(args.result),

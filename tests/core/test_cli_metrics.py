@@ -47,3 +47,11 @@ def test_a_data_range_that_is_not_a_positive_finite_number_is_refused(tmp_path, 
     path = write_image(make_image(), tmp_path / "same.png")
     assert main(["metrics", str(path), str(path), f"--data-range={value}"]) == 2
     assert "--data-range must be a positive finite number" in capsys.readouterr().err
+
+
+def test_a_gray_image_against_a_color_copy_is_compared_on_one_channel(tmp_path, capsys):
+    gray = make_image(channels=1)
+    first = write_image(gray, tmp_path / "gray.png")
+    second = write_image(gray.with_pixels(np.repeat(gray.pixels, 3, axis=2)), tmp_path / "rgb.png")
+    assert main(["metrics", str(second), str(first)]) == 0
+    assert json.loads(capsys.readouterr().out)["identical"] is True
