@@ -400,6 +400,8 @@ class GeometryTools(QObject):
                                   "select another step to see the crop")
             elif wanted is self.straighten:
                 self.message.emit("Drag along the horizon (or a vertical) to level the picture")
+            else:
+                self.message.emit("")  # the hint of the tool that went off
 
     def rotate(self, degrees: int) -> None:
         """Turn the picture clockwise by ``degrees`` (90 or 270): update the last step if it is a rotation."""

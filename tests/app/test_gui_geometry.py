@@ -121,6 +121,7 @@ def test_dragging_the_crop_box_edits_the_step_once_and_undo_restores_it(qtbot, w
     window.document.select(uid)
     wait_rendered(qtbot, window)
     assert window.canvas.tool is window.geometry_tools.crop
+    assert window.status.currentMessage().startswith("Drag the crop box's corners")
     assert (window.canvas.viewport.image_cols, window.canvas.viewport.image_rows) == (128, 96)
     assert window.geometry_tools.crop.box() == (32.0, 12.0, 96.0, 84.0)
     count = window.document.undo_stack.count()
@@ -138,7 +139,7 @@ def test_dragging_the_crop_box_edits_the_step_once_and_undo_restores_it(qtbot, w
     window.document.select("")
     wait_rendered(qtbot, window)
     assert (window.canvas.viewport.image_cols, window.canvas.viewport.image_rows) == (64, 72)
-    assert window.canvas.tool is None
+    assert window.canvas.tool is None and window.status.currentMessage() == "", "the crop hint went with the tool"
 
 
 def test_the_crop_aspect_constrains_the_drag(qtbot, window, photo_path):
