@@ -84,6 +84,13 @@ def dragged_box(box: Box, handle: str, dx: float, dy: float, *, rows: int, cols:
         bottom = max(min(float(rows), bottom + dy), top + MIN_CROP)
     if ratio is None:
         return left, top, right, bottom
+    if len(handle) == 2:  # a corner follows the side the pointer moved more, in proportion
+        old_width, old_height = box[2] - box[0], box[3] - box[1]
+        scales = ((right - left) / old_width, (bottom - top) / old_height)
+        scale = max(max(scales, key=lambda value: abs(math.log(value))), MIN_CROP / min(old_width, old_height))
+        width, height = old_width * scale, old_height * scale
+        left, right = (right - width, right) if "l" in handle else (left, left + width)
+        top, bottom = (bottom - height, bottom) if "t" in handle else (top, top + height)
     return _with_ratio((left, top, right, bottom), handle, ratio, rows, cols)
 
 

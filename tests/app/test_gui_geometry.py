@@ -155,6 +155,21 @@ def test_the_crop_aspect_constrains_the_drag(qtbot, window, photo_path):
     assert item.params.aspect == "1:1"
 
 
+@pytest.mark.parametrize(("handle", "dx", "dy", "grows"), [("tl", 400.0, 5.0, False), ("br", -100.0, 0.0, False),
+                                                          ("br", 10.0, 40.0, True), ("tr", -3.0, -30.0, True)])
+def test_a_corner_of_a_fixed_aspect_follows_the_side_the_pointer_moved_more(handle, dx, dy, grows):
+    from app.geometry_tools import MIN_CROP, dragged_box
+
+    box = (32.0, 48.0, 288.0, 192.0)
+    left, top, right, bottom = dragged_box(box, handle, dx, dy, rows=240, cols=320, ratio=16 / 9)
+    width, height = right - left, bottom - top
+    assert width / height == pytest.approx(16 / 9) and min(width, height) >= MIN_CROP - 1e-9
+    assert 0 <= left and right <= 320 and 0 <= top and bottom <= 240
+    assert (width > 256) == grows and (width < 256) != grows
+    if handle == "tl" and not grows:
+        assert width < 20, "dragged far inward, the box shrinks toward its smallest"
+
+
 def test_the_straighten_line_levels_the_drawn_horizon(qtbot, window, photo_path):
     open_image(qtbot, window, photo_path)
     uid = add_step(qtbot, window, "straighten", keep_selected=True)
