@@ -51,6 +51,12 @@ if TYPE_CHECKING:
     from enhance_core.stack import StackItem
 
 
+MIN_PSNR = 30.0
+"""PSNR (dB) under which the report flags a result, unless ``--min-psnr`` says otherwise."""
+MIN_SSIM = 0.9
+"""SSIM under which the report flags a result, unless ``--min-ssim`` says otherwise."""
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``apply`` subcommand."""
     parser = subparsers.add_parser(
@@ -106,8 +112,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reference-dir", type=Path, metavar="DIR",
                         help="score each result against the same-stem reference and write a report")
     parser.add_argument("--report-dir", type=Path, metavar="DIR", help="where the report goes (default OUTDIR/report)")
-    parser.add_argument("--min-psnr", type=float, default=30.0, help="flag results under this PSNR in dB (default 30)")
-    parser.add_argument("--min-ssim", type=float, default=0.9, help="flag results under this SSIM (default 0.9)")
+    parser.add_argument("--min-psnr", type=float, help="with --reference-dir: flag results under this PSNR in dB "
+                        f"(default {MIN_PSNR:g})")
+    parser.add_argument("--min-ssim", type=float, help="with --reference-dir: flag results under this SSIM "
+                        f"(default {MIN_SSIM:g})")
     parser.set_defaults(run=run)
 
 
@@ -149,6 +157,12 @@ def run(args: argparse.Namespace) -> int:
 
     steps = build_steps(args)
     size = output_size(args)
+    thresholds = (("--min-psnr", args.min_psnr), ("--min-ssim", args.min_ssim))
+    given = [name for name, value in thresholds if value is not None]
+    if given and args.reference_dir is None:
+        raise ParameterError(f"{given[0]} flags results scored against references; add --reference-dir DIR")
+    args.min_psnr = MIN_PSNR if args.min_psnr is None else args.min_psnr
+    args.min_ssim = MIN_SSIM if args.min_ssim is None else args.min_ssim
     if not math.isfinite(args.min_psnr):
         raise ParameterError(f"--min-psnr must be a finite number of dB, got {args.min_psnr}")
     if not 0.0 <= args.min_ssim <= 1.0:
