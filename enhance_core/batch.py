@@ -45,7 +45,7 @@ from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMAT
                              read_image, write_image)
 from enhance_core.learned.engine import select_device
 from enhance_core.masks import Mask
-from enhance_core.metrics import SSIM_WINDOW, compare_images, reference_for_result
+from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, reference_for_result
 from enhance_core.render import render_image
 from enhance_core.stack import StackItem
 
@@ -506,20 +506,22 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
     """Fill metrics and thumbnails of ``outcome`` against the reference (a note says why not).
 
     A reference of the size of ``written_image`` (the result as written, after
-    ``--resize``) is compared with it. Otherwise ``result`` is scored: a
-    reference of the source's size follows the stack's geometry (crop, rotate,
-    resize: :func:`enhance_core.metrics.reference_for_result` with the affine
-    :func:`render_image` keeps in ``meta.extra["geometry"]``), and a note says
-    when that is not the size written.
+    ``--resize``) and not of the source's is compared with it. Otherwise
+    ``result`` is scored: a reference of the source's size follows the stack's
+    geometry (crop, rotate, resize: :func:`enhance_core.metrics.reference_for_result`
+    with the affine :func:`render_image` keeps in ``meta.extra["geometry"]``),
+    and a note says when that is not the size written. A gray image and a color
+    one are compared as :func:`enhance_core.metrics.comparable` pairs them.
     """
     reference = read_image(reference_path)
     outcome.thumbnails = tuple(make_thumbnail(p) for p in (image.pixels, result.pixels, reference.pixels))
     written = written_image if written_image is not None else result
-    if written is not result and reference.pixels.shape == written.pixels.shape:
+    size = reference.pixels.shape[:2]
+    if written is not result and size == written.pixels.shape[:2] and size != image.pixels.shape[:2]:
         if min(written.rows, written.cols) < SSIM_WINDOW:
             outcome.note = f"smaller than {SSIM_WINDOW}x{SSIM_WINDOW}: not scored"
         else:
-            outcome.metrics = compare_images(written.pixels, reference.pixels)
+            outcome.metrics = compare_images(*comparable(written.pixels, reference.pixels))
         return
     try:
         expected = reference_for_result(reference.pixels, result_shape=(result.rows, result.cols),
@@ -528,13 +530,13 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
     except ValueError as error:
         outcome.note = f"{error}: not scored"
         return
-    if expected.shape != result.pixels.shape:
+    if expected.shape[:2] != result.pixels.shape[:2]:
         outcome.note = (f"reference is {reference.cols}x{reference.rows}x{reference.channels}, result is "
                         f"{result.cols}x{result.rows}x{result.channels}: not scored")
     elif min(result.rows, result.cols) < SSIM_WINDOW:
         outcome.note = f"smaller than {SSIM_WINDOW}x{SSIM_WINDOW}: not scored"
     else:
-        outcome.metrics = compare_images(result.pixels, expected)
+        outcome.metrics = compare_images(*comparable(result.pixels, expected))
         if (written.rows, written.cols) != (result.rows, result.cols):
             outcome.note = (f"scored at {result.cols}x{result.rows}, before --resize to {written.cols}x{written.rows} "
                             "(a reference of the written size is compared with the file itself)")

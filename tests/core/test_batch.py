@@ -286,4 +286,25 @@ def test_a_resized_batch_is_scored_as_written(tmp_path) -> None:
         out.mkdir()
         result, = run_batch(plan_batch([source], (make_item("exposure", {"stops": 0.0}),), out,
                                        reference_dir=references, size=half), jobs=1)
-        assert result.error is None and result.note.startswith(note) and result.metrics["psnr"] > 40
+        assert result.error is None and result.metrics["psnr"] > 40
+        assert result.note.startswith(note) if note else result.note == ""
+    crop = make_item("crop", {"left": 0.25, "right": 0.25, "top": 0.25, "bottom": 0.25})
+    out = tmp_path / "out_crop"
+    out.mkdir()
+    result, = run_batch(plan_batch([source], (crop,), out, reference_dir=source_size,
+                                   size=parse_output_size("200%")), jobs=1)
+    assert read_image(out / "in.png").pixels.shape[:2] == (96, 128), "cropped to half, written at the source's size"
+    assert result.metrics["psnr"] > 40 and result.note.startswith("scored at 64x48, before --resize to 128x96")
+
+
+def test_a_gray_result_is_scored_against_a_color_reference(tmp_path) -> None:
+    gray = photo(5)[:, :, :1]
+    source = save(tmp_path / "in.png", gray)
+    references = tmp_path / "ref"
+    references.mkdir()
+    save(references / "in.png", np.repeat(gray, 3, axis=2))
+    out = tmp_path / "out"
+    out.mkdir()
+    result, = run_batch(plan_batch([source], (make_item("exposure", {"stops": 0.0}),), out,
+                                   reference_dir=references), jobs=1)
+    assert result.note == "" and result.metrics["psnr"] > 40
