@@ -26,7 +26,7 @@ from app.recovery_sessions import (CrashedSession, find_crashed_sessions, new_se
                                    remove_session_folder)
 from app.recovery_writer import RecoveryWriter
 from app.workers import JobFailure, JobRunner
-from enhance_core.errors import EnhanceError
+from enhance_core.errors import EnhanceError, ImageReadError
 
 
 def _restore_job(folder: Path, image: Path, reference: Path | None, progress, should_stop):
@@ -36,14 +36,25 @@ def _restore_job(folder: Path, image: Path, reference: Path | None, progress, sh
     progress(0.0, "reading the recovery file")
     recovered = read_session(folder)
     progress(0.3, f"reading {image.name}")
-    source = read_image(image, page=recovered.state.page or None)
     reference_image, note = None, ""
+    try:
+        source = read_image(image, page=recovered.state.page or None)
+    except ImageReadError:
+        if not recovered.state.page:
+            raise
+        source = read_image(image)
+        note = (f"{image.name} has no frame {recovered.state.page + 1} any more; the edits were put on its "
+                "first frame.")
     if reference is not None:
         try:
             reference_image = read_image(reference)
         except EnhanceError as error:
-            note = f"The reference could not be opened ({error}); load it again with File ▸ Open Reference."
-    series = _series_of(image, source.meta.page, should_stop) if source.meta.dicom is not None else None
+            note = " ".join([note, f"The reference could not be opened ({error}); load it again with File ▸ Open "
+                                   "Reference."]).strip()
+    series = None
+    if source.meta.dicom is not None:
+        progress(0.5, f"finding the series of {image.name}")
+        series = _series_of(image, source.meta.page, should_stop)
     return recovered, image, source, reference_image, note, series
 
 
@@ -57,7 +68,7 @@ def _series_of(image: Path, page: int, should_stop) -> tuple | None:
 
     try:
         scan = scan_series(image.parent, should_stop=should_stop)
-    except EnhanceError:
+    except (EnhanceError, OSError):  # a folder that cannot be listed: the slice comes back alone
         return None
     for series in scan.series:
         for index, item in enumerate(series.slices):

@@ -264,3 +264,27 @@ def test_a_restored_frame_of_a_multi_frame_file_is_the_frame_that_was_edited(qtb
         assert restored.recovery.offer_restore()
     assert restored.document.source.meta.page == 3 and restored.slices.shown == 3
     restored.shutdown()
+
+
+def test_a_frame_the_file_no_longer_has_comes_back_as_its_first_with_a_note(qtbot, root, tmp_path):
+    import json
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    path = Path(shutil.copy(get_testdata_file("emri_small.dcm"), tmp_path / "emri.dcm"))
+    window = editor(qtbot, root)
+    open_image(qtbot, window, path)
+    add_filter(qtbot, window, "negative")
+    written(qtbot, window)
+    window.shutdown()
+    manifest = next(root.glob(f"*/{MANIFEST}"))
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**data, "page": 99}))
+
+    restored = editor(qtbot, root, "Restore")
+    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
+        assert restored.recovery.offer_restore()
+    assert restored.document.source.meta.page == 0
+    assert "emri.dcm has no frame 100 any more" in restored.reporter.errors[-1][1]
+    restored.shutdown()
