@@ -62,6 +62,14 @@ class SliderScale:
         return int(round(t * SLIDER_STEPS))
 
 
+def physical_decimals(span: float, data_range: tuple[float, float] | None) -> int:
+    """Decimals for values in physical units: from the span of the image's values, else (none, or a flat
+    image) from ``span``, what the file's values can reach (3 for a dose of 0.8-1.3, 0 for Hounsfield units)."""
+    values = data_range[1] - data_range[0] if data_range is not None else 0.0
+    values = values if values > 0 else span
+    return 3 if values <= 2 else 1 if values <= 100 else 0
+
+
 def decimals_for(spec: ParamSpec, low: float, high: float) -> int:
     """Decimals shown for a float parameter, from its step or its range."""
     if spec.step:
@@ -226,7 +234,7 @@ class ParamEditor(QWidget):
 
     def _make_control(self, spec: ParamSpec, physical_unit: str,
                       physical_range: tuple[float, float] | None,
-                      data_range: tuple[float, float] | None = None) -> QWidget:
+                      data_range: tuple[float, float] | None) -> QWidget:
         name = spec.name
         if spec.kind == "bool":
             box = QCheckBox()
@@ -243,8 +251,7 @@ class ParamEditor(QWidget):
             if physical_range is not None:
                 span = physical_range[1] - physical_range[0]
                 slider_range = physical_range if spec.name != "width" else (span / 1000.0, span * 2.0)
-                values = data_range[1] - data_range[0] if data_range is not None else span
-                decimals = 3 if values <= 2 else 1 if values <= 100 else 0
+                decimals = physical_decimals(span, data_range)
         control = NumberControl(spec, unit=unit, slider_range=slider_range, decimals=decimals)
         control.edited.connect(lambda value: self.edited.emit(name, value))
         control.committed.connect(self.committed)

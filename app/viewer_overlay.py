@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject
 
 from app.canvas import CompareCanvas
 from app.document import Document
+from app.param_editor import physical_decimals
 from app.slice_browser import SliceBrowser
 from app.window_level import WindowLevelControls
 from enhance_core.image import Image, Window
@@ -42,7 +43,8 @@ def corner_text(source: Image | None, window: Window | None, preset: str, series
         corners["top_right"] = [f"Slice {index + 1} / {len(series)}"] + (
             [f"Pos {location:.1f} mm"] if location is not None else [])
     if window is not None:
-        digits = 0 if window.width >= 100 else 1 if window.width >= 10 else 2 if window.width >= 1 else 3
+        ends = sorted((float(source.to_physical(0.0)), float(source.to_physical(1.0))))
+        digits = physical_decimals(ends[1] - ends[0], source.meta.extra.get("value_range"))
         corners["bottom_left"] = [f"W {window.width:.{digits}f}  L {window.center:.{digits}f}"] + (
             [preset] if preset else [])
     return corners

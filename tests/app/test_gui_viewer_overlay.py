@@ -69,7 +69,8 @@ def test_a_narrow_window_of_small_values_keeps_its_decimals(qtbot, window):
     image = read_image(get_testdata_file("rtdose.dcm"))
     corners = corner_text(image, Window(1.0246, 0.459), "", None, 0, 1.0)
     assert corners["bottom_left"][0] == "W 0.459  L 1.025"
-    assert corner_text(image, Window(40.0, 400.0), "", None, 0, 1.0)["bottom_left"][0] == "W 400  L 40"
+    ct = read_image(get_testdata_file("CT_small.dcm"))
+    assert corner_text(ct, Window(40.0, 80.0), "", None, 0, 1.0)["bottom_left"][0] == "W 80  L 40"
     open_image(qtbot, window, get_testdata_file("rtdose.dcm"))
     window.window_level.combo.setCurrentText("Auto")
     wait_rendered(qtbot, window)
@@ -77,3 +78,11 @@ def test_a_narrow_window_of_small_values_keeps_its_decimals(qtbot, window):
     assert width.decimals() == 3
     width.setValue(0.25)
     assert abs(window.document.selected_item().params.width - 0.25) < 1e-9
+
+
+def test_decimals_follow_the_values_held_and_a_flat_slice_falls_back_to_the_files_range():
+    from app.param_editor import physical_decimals
+
+    assert physical_decimals(4295.0, (0.795, 1.254)) == 3
+    assert physical_decimals(65535.0, (-1000.0, -1000.0)) == 0, "a flat slice of a CT"
+    assert physical_decimals(65535.0, None) == 0 and physical_decimals(50.0, (0.0, 50.0)) == 1
