@@ -132,7 +132,7 @@ def _fixed_window(args: argparse.Namespace, series: DicomSeries) -> Window | Non
         return _parse_window(args.window)
     if args.preset:
         if args.presets_file and not args.presets_file.is_file():
-            raise ParameterError(f"--presets-file {args.presets_file} does not exist; give the JSON file the "
+            raise ParameterError(f"--presets-file {args.presets_file} is not a file; give the JSON file the "
                                  "editor saves its presets to")
         user = load_user_presets(args.presets_file) if args.presets_file else []
         return find_preset(args.preset, series.modality, user).window
@@ -153,9 +153,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output.exists() and not args.output.is_dir():
         raise ImageWriteError(args.output, "is a file; give a folder for the slices")
     chosen = _series(args)
-    source_folder = args.source if args.source.is_dir() else args.source.parent
-    if args.output.resolve() == source_folder.resolve():
-        raise ParameterError(f"-o {args.output} is the series' own folder; give another folder for the slices")
+    for series, folder in chosen:
+        if folder.resolve() in {item.path.parent.resolve() for item in series.slices}:
+            raise ParameterError(f"{folder} holds the series' own files; give -o another folder for the slices")
     steps = load_recipe(args.recipe) if args.recipe else ()
     if steps and args.full_range:
         raise ParameterError("--recipe applies to windowed pictures; drop --full-range or --recipe")

@@ -116,17 +116,21 @@ def _images(args: argparse.Namespace) -> Iterator[_Slice]:
 
     inputs = [_series(path, args) for path in args.inputs]
     measured: set[tuple[Path, int]] = set()
-    for found in inputs:
+    for path, found in zip(args.inputs, inputs):
         names = export_folder_names(found, with_titles=args.include_patient_data)
+        again = 0
         for series, series_name in zip(found, names):
             for index, item in enumerate(series.slices):
                 key = (item.path.resolve(), item.frame)
                 if key in measured:
-                    print(f"warning: {item.path} was given twice; measured once", file=sys.stderr, flush=True)
+                    again += 1
                     continue
                 measured.add(key)
                 yield _Slice(str(item.path) + (f"#{item.frame}" if item.frame else ""), series_name,
                              series.read_slice(index))
+        if again:
+            print(f"warning: {again} image(s) of {path} were measured already (given twice); measured once",
+                  file=sys.stderr, flush=True)
 
 
 def _check_output(args: argparse.Namespace) -> None:

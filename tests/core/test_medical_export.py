@@ -120,7 +120,7 @@ def test_cli_full_range_tiff_and_patient_data_on_request(tmp_path):
     (["--window", "40"], "CENTER,WIDTH"),
     (["--window=nan,400"], "finite numbers"),
     (["--window", "0,inf"], "finite numbers"),
-    (["--preset", "mine", "--presets-file", "nope.json"], "--presets-file nope.json does not exist"),
+    (["--preset", "mine", "--presets-file", "nope.json"], "--presets-file nope.json is not a file"),
     (["--full-range", "--format", "jpg"], "needs 16 bits"),
     (["--format", "jpg", "--quality", "0"], "quality must be an integer from 1 to 100, got 0"),
 ])
@@ -135,8 +135,10 @@ def test_cli_bad_options_give_one_line_and_status_2(tmp_path, capsys, args, word
 def test_cli_refuses_to_write_the_slices_among_the_series_files(tmp_path, capsys):
     write_series(tmp_path / "series", [0.0, 1.0])
     assert cli_main(["dicom-export", str(tmp_path / "series"), "-o", str(tmp_path / "series")]) == 2
-    assert "is the series' own folder" in capsys.readouterr().err
+    assert "holds the series' own files" in capsys.readouterr().err
     assert sorted(path.suffix for path in (tmp_path / "series").iterdir()) == [".dcm", ".dcm"]
+    assert cli_main(["dicom-export", str(tmp_path), "-o", str(tmp_path / "series")]) == 2, "a study's series folder"
+    assert cli_main(["dicom-export", str(tmp_path / "series"), "-o", str(tmp_path / "slices")]) == 0
 
 
 def test_cli_on_a_folder_without_dicom(tmp_path, capsys):
