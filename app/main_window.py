@@ -116,9 +116,10 @@ class MainWindow(QMainWindow):
         self.recent_menu: QMenu = menus.recent
         self.panels_menu: QMenu = menus.panels
         self.main_toolbar: QToolBar = menus.toolbar
+        self._geometry_hint = ""
         self.geometry_tools.add_to(self)
         self.actions_by_name.update(self.geometry_tools.actions)
-        self.geometry_tools.message.connect(lambda text: self.status.showMessage(text, 6000))
+        self.geometry_tools.message.connect(self._show_geometry_hint)
         self.addToolBar(self.brush_toolbar)
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.window_level.toolbar)
         # The slice bar gets its own row: beside the window/level bar, a 1500 px window pushed cine off the edge.
@@ -506,6 +507,14 @@ class MainWindow(QMainWindow):
     def detect_dust(self) -> None:
         """Fill detected damage with a hole-fill step (see :class:`~app.restoration_actions.RestorationActions`)."""
         self.restoration.detect_dust()
+
+    def _show_geometry_hint(self, text: str) -> None:
+        """Show a crop or straighten hint; "" takes the last one away if it is still shown, and nothing else."""
+        if text:
+            self._geometry_hint = text
+            self.status.showMessage(text, 6000)
+        elif self.status.currentMessage() == self._geometry_hint:
+            self.status.clearMessage()
 
     def _browse_restored_series(self, scan: SeriesScan, series: DicomSeries, index: int) -> None:
         """A restored session's slice: browse its series again, as when its folder was opened."""

@@ -30,6 +30,10 @@ from enhance_core.batch import THUMBNAIL_SIZE, FileResult
 from enhance_core.errors import ImageWriteError
 
 METRICS = (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("mse", "MSE"))
+MIN_PSNR = 30.0
+"""PSNR (dB) under which the report flags a result, unless told otherwise (``apply --min-psnr``)."""
+MIN_SSIM = 0.9
+"""SSIM under which the report flags a result, unless told otherwise (``apply --min-ssim``)."""
 _PANEL = (300, 420)
 _BINS = 20
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -61,8 +65,8 @@ def _scores(result: FileResult) -> dict[str, float]:
     return result.metrics
 
 
-def write_report(results: Sequence[FileResult], folder: Path, *, min_psnr: float = 30.0,
-                 min_ssim: float = 0.9, count: int = 6) -> ReportSummary:
+def write_report(results: Sequence[FileResult], folder: Path, *, min_psnr: float = MIN_PSNR,
+                 min_ssim: float = MIN_SSIM, count: int = 6) -> ReportSummary:
     """Write the report files into ``folder`` (created if needed) and return a summary."""
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -51,11 +51,6 @@ if TYPE_CHECKING:
     from enhance_core.stack import StackItem
 
 
-MIN_PSNR = 30.0
-"""PSNR (dB) under which the report flags a result, unless ``--min-psnr`` says otherwise."""
-MIN_SSIM = 0.9
-"""SSIM under which the report flags a result, unless ``--min-ssim`` says otherwise."""
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``apply`` subcommand."""
@@ -112,10 +107,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reference-dir", type=Path, metavar="DIR",
                         help="score each result against the same-stem reference and write a report")
     parser.add_argument("--report-dir", type=Path, metavar="DIR", help="where the report goes (default OUTDIR/report)")
-    parser.add_argument("--min-psnr", type=float, help="with --reference-dir: flag results under this PSNR in dB "
-                        f"(default {MIN_PSNR:g})")
-    parser.add_argument("--min-ssim", type=float, help="with --reference-dir: flag results under this SSIM "
-                        f"(default {MIN_SSIM:g})")
+    parser.add_argument("--min-psnr", type=float,
+                        help="with --reference-dir: flag results under this PSNR in dB (default 30)")
+    parser.add_argument("--min-ssim", type=float,
+                        help="with --reference-dir: flag results under this SSIM (default 0.9)")
     parser.set_defaults(run=run)
 
 
@@ -157,10 +152,13 @@ def run(args: argparse.Namespace) -> int:
 
     steps = build_steps(args)
     size = output_size(args)
-    thresholds = (("--min-psnr", args.min_psnr), ("--min-ssim", args.min_ssim))
-    given = [name for name, value in thresholds if value is not None]
+    report_options = (("--min-psnr", args.min_psnr), ("--min-ssim", args.min_ssim), ("--report-dir", args.report_dir))
+    given = [name for name, value in report_options if value is not None]
     if given and args.reference_dir is None:
-        raise ParameterError(f"{given[0]} flags results scored against references; add --reference-dir DIR")
+        raise ParameterError(f"{given[0]} is for the report of results scored against references; add "
+                             "--reference-dir DIR")
+    from enhance_core.batch_report import MIN_PSNR, MIN_SSIM
+
     args.min_psnr = MIN_PSNR if args.min_psnr is None else args.min_psnr
     args.min_ssim = MIN_SSIM if args.min_ssim is None else args.min_ssim
     if not math.isfinite(args.min_psnr):

@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``metrics`` subcommand."""
     parser = subparsers.add_parser(
         "metrics", help="print JSON PSNR, SSIM and MSE of a result against a reference image",
-        description="Compare RESULT with REFERENCE (same size and channels) "
+        description="Compare RESULT with REFERENCE (same size; a gray and a color image on luma) "
         "and print JSON with psnr (dB), ssim and mse.",
     )
     parser.add_argument("result", type=Path, metavar="RESULT", help="the processed image")

@@ -60,10 +60,9 @@ COPY_ROWS = 256
 """Rows copied between stop checks when a run starts (a 24-megapixel copy takes seconds on a slow CPU)."""
 DEFAULT_BUDGET = {"cpu": 512 * 2**20, "mps": 1024 * 2**20}
 _OOM_MESSAGES = ("out of memory", "not enough memory", "can't allocate memory", "failed to allocate")
-
-
 REFINE_START = 0.9
 """Share of :func:`run_network`'s progress its tiles take when a ``refine`` step follows them."""
+
 
 @overload
 def sub_progress(progress: ProgressFn, start: float, stop: float) -> ProgressFn: ...
@@ -577,7 +576,8 @@ def run_network(
     cpu_bf16 : bool
         Run ``forward`` under bf16 autocast on a CPU that computes bf16 natively (:func:`use_cpu_bf16`).
     refine : callable, optional
-        Applied to the output (in the input's channels) before clipping.
+        Applied to the output (in the input's channels) before clipping. The tiles then report
+        progress up to :data:`REFINE_START`, and 1.0 ("refined") comes once it is done.
     clip : bool
         Clip the output to ``[min(0, input min), max(1, input max)]``: [0, 1] for an input within it.
 

@@ -142,6 +142,16 @@ def test_dragging_the_crop_box_edits_the_step_once_and_undo_restores_it(qtbot, w
     assert window.canvas.tool is None and window.status.currentMessage() == "", "the crop hint went with the tool"
 
 
+def test_leaving_the_crop_clears_its_hint_and_no_other_message(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    uid = add_step(qtbot, window, "crop", CROP)
+    window.document.select(uid)
+    window.status.showMessage("Exported photo_edited.jpg", 6000)
+    window.document.select("")
+    assert window.status.currentMessage() == "Exported photo_edited.jpg"
+    wait_rendered(qtbot, window)
+
+
 def test_the_crop_aspect_constrains_the_drag(qtbot, window, photo_path):
     open_image(qtbot, window, photo_path)
     uid = add_step(qtbot, window, "crop", {**CROP, "aspect": "1:1"}, keep_selected=True)

@@ -68,8 +68,9 @@ def test_recipe_gives_what_the_editor_renders(inputs, tmp_path) -> None:
      "sigma is used only when mode=manual, not mode=auto; drop one of the two"),
     (["--filter", "gamma", "--min-psnr", "nan", "--reference-dir", "refs"], "--min-psnr must be a finite number"),
     (["--filter", "gamma", "--min-ssim", "2", "--reference-dir", "refs"], "--min-ssim must lie between 0 and 1"),
-    (["--filter", "gamma", "--min-psnr", "40"], "--min-psnr flags results scored against references; add "
-                                                "--reference-dir DIR"),
+    (["--filter", "gamma", "--min-psnr", "40"], "--min-psnr is for the report of results scored against "
+                                                "references; add --reference-dir DIR"),
+    (["--filter", "gamma", "--report-dir", "r"], "--report-dir is for the report"),
 ])
 def test_bad_arguments_exit_2_with_one_line(inputs, tmp_path, capsys, argv, message) -> None:
     code = main(["apply", *argv, "-o", str(tmp_path / "out"), str(inputs)])

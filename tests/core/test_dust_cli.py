@@ -54,11 +54,13 @@ def test_skip_existing_finishes_an_interrupted_run(tmp_path, capsys, bright_dete
     assert (masks / "scan1.png").read_bytes() == b"kept as it was" and (masks / "scan2.png").exists()
 
 
-@pytest.mark.parametrize(("option", "value"), [("--sensitivity", "3"), ("--grow", "-1"), ("--device", "tpu")])
-def test_bad_option_exits_2_with_one_line(tmp_path, capsys, option, value):
+@pytest.mark.parametrize(("option", "value", "said"), [("--sensitivity", "3", "--sensitivity must lie between"),
+                                                      ("--grow", "-1", "--grow must lie between"),
+                                                      ("--device", "tpu", "'tpu'")])
+def test_bad_option_exits_2_with_one_line(tmp_path, capsys, option, value, said):
     code = main(["detect-dust", option, value, "-o", str(tmp_path / "m"), str(tmp_path)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and (option in err[0] or value in err[0])
+    assert code == 2 and len(err) == 1 and said in err[0]
     assert not (tmp_path / "m").exists()
 
 
