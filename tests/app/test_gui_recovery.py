@@ -219,6 +219,21 @@ def test_a_foreign_command_keeps_the_stack_without_its_history(qtbot, root, phot
     restored.shutdown()
 
 
+def crash_after_a_negative_step(qtbot, window: MainWindow) -> None:
+    """Add a Negative step, wait until it is on disk, and end the window as a crash would."""
+    add_filter(qtbot, window, "negative")
+    written(qtbot, window)
+    window.shutdown()
+
+
+def restore_the_session(qtbot, root: Path) -> MainWindow:
+    """A new window that restores the crashed session under ``root``."""
+    restored = editor(qtbot, root, "Restore")
+    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
+        assert restored.recovery.offer_restore()
+    return restored
+
+
 def test_a_restored_slice_of_a_series_browses_its_series_again(qtbot, root, series_folder):
     from tests.app.test_gui_medical import next_slice, open_folder
 
@@ -226,13 +241,9 @@ def test_a_restored_slice_of_a_series_browses_its_series_again(qtbot, root, seri
     open_folder(qtbot, window, series_folder)
     next_slice(qtbot, window, lambda: window.slices.next_action.trigger())
     shown = window.document.source_path
-    add_filter(qtbot, window, "negative")
-    written(qtbot, window)
-    window.shutdown()
+    crash_after_a_negative_step(qtbot, window)
 
-    restored = editor(qtbot, root, "Restore")
-    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
-        assert restored.recovery.offer_restore()
+    restored = restore_the_session(qtbot, root)
     assert restored.document.source_path == shown
     assert restored.slices.series is not None and len(restored.slices.series) == 4
     assert restored.slices.shown == 1 and restored.slices.series.slices[1].path == shown
@@ -255,13 +266,9 @@ def test_a_restored_frame_of_a_multi_frame_file_is_the_frame_that_was_edited(qtb
     for _ in range(3):
         next_slice(qtbot, window, lambda: window.slices.next_action.trigger())
     assert window.document.source.meta.page == 3
-    add_filter(qtbot, window, "negative")
-    written(qtbot, window)
-    window.shutdown()
+    crash_after_a_negative_step(qtbot, window)
 
-    restored = editor(qtbot, root, "Restore")
-    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
-        assert restored.recovery.offer_restore()
+    restored = restore_the_session(qtbot, root)
     assert restored.document.source.meta.page == 3 and restored.slices.shown == 3
     restored.shutdown()
 
@@ -275,16 +282,12 @@ def test_a_frame_the_file_no_longer_has_comes_back_as_its_first_with_a_note(qtbo
     path = Path(shutil.copy(get_testdata_file("emri_small.dcm"), tmp_path / "emri.dcm"))
     window = editor(qtbot, root)
     open_image(qtbot, window, path)
-    add_filter(qtbot, window, "negative")
-    written(qtbot, window)
-    window.shutdown()
+    crash_after_a_negative_step(qtbot, window)
     manifest = next(root.glob(f"*/{MANIFEST}"))
     data = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**data, "page": 99}))
 
-    restored = editor(qtbot, root, "Restore")
-    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
-        assert restored.recovery.offer_restore()
+    restored = restore_the_session(qtbot, root)
     assert restored.document.source.meta.page == 0
     assert "emri.dcm has no frame 100 any more" in restored.reporter.errors[-1][1]
     restored.shutdown()
