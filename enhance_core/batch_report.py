@@ -34,6 +34,8 @@ MIN_PSNR = 30.0
 """PSNR (dB) under which the report flags a result, unless told otherwise (``apply --min-psnr``)."""
 MIN_SSIM = 0.9
 """SSIM under which the report flags a result, unless told otherwise (``apply --min-ssim``)."""
+NO_REFERENCE = "no reference of this name in the reference folder: not scored"
+"""The report's note for a file the reference folder has no same-stem file for."""
 _PANEL = (300, 420)
 _BINS = 20
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -123,10 +125,11 @@ def _write_csv(results: Sequence[FileResult], path: Path, *, min_psnr: float, mi
     writer.writerow(["file", "output", "reference", "psnr_db", "ssim", "mse", "flagged", "note", "error"])
     for r in results:
         m = r.metrics or {}
+        note = r.note or (NO_REFERENCE if r.reference is None and r.error is None else "")
         writer.writerow([r.source, r.output or "", r.reference or "",
                          _number(m.get("psnr")), _number(m.get("ssim")), _number(m.get("mse")),
                          "yes" if is_flagged(r, min_psnr=min_psnr, min_ssim=min_ssim) else "",
-                         r.note, r.error or ""])
+                         note, r.error or ""])
     return _write(path, text.getvalue().encode("utf-8"))
 
 

@@ -307,7 +307,9 @@ def write_batch_report(results: list[FileResult], args: argparse.Namespace) -> N
 
     folder = args.report_dir or args.output / "report"
     summary = write_report(results, folder, min_psnr=args.min_psnr, min_ssim=args.min_ssim)
-    print(f"report: {folder} ({summary.scored} scored, {len(summary.flagged)} flagged under "
+    missing = sum(1 for result in results if result.error is None and result.reference is None)
+    without = f", {missing} without a reference" if missing else ""
+    print(f"report: {folder} ({summary.scored} scored{without}, {len(summary.flagged)} flagged under "
           f"PSNR {args.min_psnr:g} dB or SSIM {args.min_ssim:g})")
     for path in summary.flagged:
         print(f"flagged: {path}")

@@ -146,6 +146,7 @@ def test_reference_report(folder, tmp_path) -> None:
     rows = list(csv.DictReader((out / "report" / "report.csv").read_text(encoding="utf-8").splitlines()))
     assert [r["flagged"] for r in rows] == ["", "yes", ""]
     assert float(rows[0]["ssim"]) > 0.9 and rows[2]["psnr_db"] == ""
+    assert rows[2]["note"] == "no reference of this name in the reference folder: not scored" and rows[0]["note"] == ""
     for name in ("metric_histograms.png", "best.png", "worst.png"):
         picture = cv2.imread(str(out / "report" / name))
         assert picture is not None and picture.shape[0] > 100 and picture.std() > 10

@@ -158,6 +158,15 @@ def test_a_bad_file_is_skipped_and_the_exit_status_is_1(inputs, tmp_path, capsys
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["enhance-manifest.jsonl", "one.png", "two.png"]
 
 
+def test_the_report_line_counts_the_files_without_a_reference(inputs, tmp_path, capsys) -> None:
+    references = tmp_path / "refs"
+    references.mkdir()
+    write_image(read_image(inputs / "one.png"), references / "one.png")
+    assert main(["apply", "--filter", "gamma", "--jobs", "1", "--reference-dir", str(references),
+                 "-o", str(tmp_path / "out"), str(inputs / "one.png"), str(inputs / "two.png")]) == 0
+    assert "(1 scored, 1 without a reference, " in capsys.readouterr().out
+
+
 def test_reference_dir_writes_the_report(inputs, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     assert main(["apply", "--filter", "gamma", "--set", "gamma=1.2", "--jobs", "1", "--reference-dir", str(inputs),
