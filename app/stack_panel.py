@@ -313,13 +313,12 @@ class StackPanel(QWidget):
 
     def _make_editor(self, item: StackItem) -> ParamEditor:
         source = self.document.source
-        unit, span = "", None
+        unit, span, data = "", None, None
         if source is not None:
             unit = source.meta.unit
-            ends = sorted((float(source.to_physical(0.0)), float(source.to_physical(1.0))))
-            span = (ends[0], ends[1])
+            span = source.physical_range()
+            data = source.meta.extra.get("value_range")
         color = source is None or source.pixels.shape[2] == 3
-        data = source.meta.extra.get("value_range") if source is not None else None
         editor = ParamEditor(get_filter(item.filter), item.params, physical_unit=unit, physical_range=span,
                              data_range=data, histogram=self.histogram, color=color)
         editor.edited.connect(self._on_param_edited)

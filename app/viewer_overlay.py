@@ -43,8 +43,8 @@ def corner_text(source: Image | None, window: Window | None, preset: str, series
         corners["top_right"] = [f"Slice {index + 1} / {len(series)}"] + (
             [f"Pos {location:.1f} mm"] if location is not None else [])
     if window is not None:
-        ends = sorted((float(source.to_physical(0.0)), float(source.to_physical(1.0))))
-        digits = physical_decimals(ends[1] - ends[0], source.meta.extra.get("value_range"))
+        low, high = source.physical_range()
+        digits = physical_decimals(high - low, source.meta.extra.get("value_range"))
         corners["bottom_left"] = [f"W {window.width:.{digits}f}  L {window.center:.{digits}f}"] + (
             [preset] if preset else [])
     return corners

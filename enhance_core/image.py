@@ -134,6 +134,11 @@ class Image:
         """Map normalized pixel values to physical units (identity map for photographs)."""
         return self.meta.value_offset + self.meta.value_scale * values
 
+    def physical_range(self) -> tuple[float, float]:
+        """The lowest and highest physical value the pixel range [0, 1] maps to (MONOCHROME1 maps it downward)."""
+        low, high = sorted((float(self.to_physical(0.0)), float(self.to_physical(1.0))))
+        return low, high
+
     def from_physical(self, values: np.ndarray | float) -> np.ndarray | float:
         """Map physical values (for example Hounsfield units) to normalized pixel values."""
         return (values - self.meta.value_offset) / self.meta.value_scale

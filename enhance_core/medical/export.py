@@ -104,7 +104,7 @@ def full_range_map(image: Image) -> ValueMap:
     """Return the 16-bit value map of ``image`` (HU + 32768 for CT, else its stored range)."""
     if image.meta.unit == "HU":
         return ValueMap(HU_OFFSET, 1.0, "HU")
-    low, high = sorted((float(image.to_physical(0.0)), float(image.to_physical(1.0))))
+    low, high = image.physical_range()
     return ValueMap(low, (high - low) / 65535.0 or 1.0, image.meta.unit)
 
 

@@ -45,8 +45,7 @@ def value_range_window(image: Image) -> Window:
 
     Without a recorded range, the whole range the stored values can reach.
     """
-    low, high = image.meta.extra.get("value_range") or sorted(
-        (float(image.to_physical(0.0)), float(image.to_physical(1.0))))
+    low, high = image.meta.extra.get("value_range") or image.physical_range()
     return Window((float(low) + float(high)) / 2.0, max(float(high) - float(low), MIN_WIDTH), "Value range")
 
 
