@@ -46,7 +46,6 @@ estimator's maps come from the estimator shipped when the run starts.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -110,15 +109,14 @@ def estimated_level(noisy: np.ndarray) -> np.ndarray:
     return np.minimum(estimate_noise_map(noisy, device="cpu"), SIGMA_MAX) / np.float32(255.0)
 
 
-def real_training_stacks(folder: Path, split: str = "train") -> list[np.ndarray]:
-    """The real pairs of ``split`` as training examples for automatic mode.
+def real_training_stacks(pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Real (noisy, reference) pairs as training examples for automatic mode.
 
     Parameters
     ----------
-    folder : Path
-        ``real_noise_polyu_canon``.
-    split : str
-        ``train`` or ``validation`` (:func:`~enhance_core.training.real_noise.real_pair_files`).
+    pairs : list of (ndarray, ndarray)
+        Float32 (rows, cols, 3) pairs in [0, 1], as :func:`~enhance_core.training.real_noise.load_real_pairs`
+        gives them.
 
     Returns
     -------
@@ -126,7 +124,7 @@ def real_training_stacks(folder: Path, split: str = "train") -> list[np.ndarray]
         One float32 (rows, cols, 7) array per pair: noisy, reference, :func:`estimated_level` of the noisy photo.
     """
     return [np.concatenate([noisy, clean, estimated_level(noisy)[..., None]], axis=2).astype(np.float32)
-            for noisy, clean in load_real_pairs(folder, split=split)]
+            for noisy, clean in pairs]
 
 
 def clean_training_stacks(photos: list[np.ndarray]) -> list[np.ndarray]:
@@ -266,13 +264,15 @@ def main(argv: list[str] | None = None) -> None:
     uses_real = cfg["camera_fraction"] or cfg["real_fraction"]
     real_pairs = load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit or 12, split="validation") if uses_real else []
     real_levels = [estimated_level(noisy) for noisy, _ in real_pairs] if cfg["real_fraction"] else []
-    real_train = real_training_stacks(args.data / REAL_NOISE_DIR) if cfg["real_fraction"] else []
+    train_pairs = (load_real_pairs(args.data / REAL_NOISE_DIR, split="train")
+                   if cfg["real_fraction"] or cfg["clean_fraction"] else [])
+    real_train = real_training_stacks(train_pairs) if cfg["real_fraction"] else []
     if cfg["real_fraction"] and not real_train:
         raise SystemExit(f"real_fraction={cfg['real_fraction']}: no real training pairs in "
                          f"{args.data / REAL_NOISE_DIR}; add them or set real_fraction=0")
     still = []
     if cfg["clean_fraction"]:
-        references = [clean for _, clean in load_real_pairs(args.data / REAL_NOISE_DIR, split="train")]
+        references = [clean for _, clean in train_pairs]
         still = clean_training_stacks([image for image in train if image.shape[2] == 3] + references)
     still_val = clean_training_stacks(val_sets["color"]) if cfg["clean_fraction"] else []
     print(f"{len(train)} training images, {len(real_train)} real pairs, {len(still)} clean photos; "
