@@ -92,16 +92,17 @@ def failure_causes(results: Sequence[FileResult]) -> list[tuple[str, list[Path]]
 
     The cause is the error without the file's name and with any other path
     written ``<file>``, so "a.png: not a PNG" and "b.png: not a PNG" group;
-    so do messages about "out/a b.png", a path made from a name with spaces.
+    so do messages about "out/Summer 2019/a b.png", a path made from a
+    source's folder and name with spaces.
     """
     groups: dict[str, list[Path]] = {}
     for result in results:
         if result.error is None:
             continue
         message = result.error.replace(str(result.source), "<file>")
-        stem = result.source.stem
-        if any(character.isspace() for character in stem):
-            message = re.sub(rf"(?<=[/\\]){re.escape(stem)}(?=[.\s-]|$)", "name", message)
+        for part in sorted({*result.source.parent.parts, result.source.stem}, key=len, reverse=True):
+            if any(character.isspace() for character in part):
+                message = re.sub(rf"(?<=[/\\]){re.escape(part)}(?=[/\\.\s-]|$)", "name", message)
         cause = _PATH.sub("<file>", message).removeprefix("<file>: ")
         groups.setdefault(cause, []).append(result.source)
     return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))

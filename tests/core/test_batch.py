@@ -262,7 +262,12 @@ def test_failures_about_outputs_with_spaces_in_their_names_group_with_the_others
         return FileResult(tmp_path / f"{name.removesuffix('-2')}.jpg", None,
                           f"{output} already exists; pass --skip-existing")
 
-    results = [exists("a"), exists("café 1952 (scan)"), exists("b c"), exists("b c-2")]
+    def nested(folder: str, name: str) -> FileResult:
+        source = tmp_path / "in" / folder / f"{name}.jpg"
+        return FileResult(source, None, f"{tmp_path / 'out' / folder / name}.png already exists; pass --skip-existing")
+
+    results = [exists("a"), exists("café 1952 (scan)"), exists("b c"), exists("b c-2"),
+               nested("Summer 2019", "d"), nested("Summer 2019 b", "Summer 2019"), nested("x/y z", "e f")]
     assert failure_causes(results) == [("<file> already exists; pass --skip-existing",
                                         [result.source for result in results])]
     report = FileResult(tmp_path / "no image.dcm", None, f"{tmp_path / 'no image.dcm'}: this DICOM object holds "
