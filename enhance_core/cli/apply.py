@@ -40,7 +40,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from enhance_core.cli.folders import make_output_folder
+from enhance_core.cli.folders import make_output_folder, remove_empty_folders
 from enhance_core.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -178,24 +178,30 @@ def run(args: argparse.Namespace) -> int:
                        mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
                        quality=args.quality, overwrite=args.overwrite, device=args.device, subfolders=tree,
                        size=size)
-    make_output_folder(args.output, "results")
-    refusal = storage_refusal(str(args.output), None)
-    if refusal is not None:
-        raise ParameterError(f"{refusal}; choose another -o folder")
-    manifest = Manifest.open(args.output)
-    if manifest.unreadable:
-        print(f"{manifest.path}: {manifest.unreadable} unreadable line(s) skipped (a run killed while writing); "
-              "their files are done again", file=sys.stderr)
-    try:
-        # Only once the manifest's lock is ours: another run writing here still owns its partial files.
-        removed = remove_partial_files(task.output for task in tasks)
-        if removed:
-            print(f"removed {removed} partial file(s) an interrupted run left in {args.output}", file=sys.stderr)
-        with ExitStack() as stack:
-            cluster = None
-            if cluster_spec is not None:
-                cluster = stack.enter_context(open_cluster(cluster_spec))
+    with ExitStack() as stack:
+        cluster = None
+        if cluster_spec is not None:
+            cluster = stack.enter_context(open_cluster(cluster_spec))
+        created = make_output_folder(args.output, "results")
+        try:
+            refusal = storage_refusal(str(args.output), None)
+            if refusal is not None:
+                raise ParameterError(f"{refusal}; choose another -o folder")
+            if cluster is not None:
                 check_cluster(cluster, args.output, tasks[0].source if tasks else None)
+        except ParameterError:
+            remove_empty_folders(created)
+            raise
+        manifest = Manifest.open(args.output)
+        if manifest.unreadable:
+            print(f"{manifest.path}: {manifest.unreadable} unreadable line(s) skipped (a run killed while "
+                  "writing); their files are done again", file=sys.stderr)
+        try:
+            # Only once the manifest's lock is ours: another run writing here still owns its partial files.
+            removed = remove_partial_files(task.output for task in tasks)
+            if removed:
+                print(f"removed {removed} partial file(s) an interrupted run left in {args.output}", file=sys.stderr)
+            if cluster is not None:
                 dashboard = f"; dashboard {cluster.dashboard}" if cluster.dashboard else ""
                 print(f"applying {len(steps)} step(s) to {len(tasks)} file(s) on the Dask cluster {cluster_spec} "
                       f"({cluster.workers} worker(s){dashboard})", file=sys.stderr, flush=True)
@@ -211,11 +217,11 @@ def run(args: argparse.Namespace) -> int:
                                 skip_existing=args.skip_existing, manifest=manifest, retry_failed=args.retry_failed,
                                 on_result=lambda result, done, total: report_result(result, done, total, progress),
                                 cluster=cluster)
-    except BatchInterrupted as interrupted:
-        print(interrupted_summary(interrupted, args.output), file=sys.stderr)
-        return 130
-    finally:
-        manifest.close()
+        except BatchInterrupted as interrupted:
+            print(interrupted_summary(interrupted, args.output), file=sys.stderr)
+            return 130
+        finally:
+            manifest.close()
     print(done_summary(results, args.output))
     failed = [r for r in results if r.error]
     if failed:

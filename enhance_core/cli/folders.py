@@ -7,8 +7,10 @@ from pathlib import Path
 from enhance_core.errors import ParameterError
 
 
-def make_output_folder(folder: Path, kind: str) -> None:
+def make_output_folder(folder: Path, kind: str) -> list[Path]:
     """Create ``folder`` (and its parents) for the command's ``kind`` of files ("results", "masks").
+
+    Returns the folders it created, ``folder`` first (for :func:`remove_empty_folders`).
 
     Raises
     ------
@@ -20,8 +22,19 @@ def make_output_folder(folder: Path, kind: str) -> None:
         raise ParameterError(f"-o {folder} is a link to nothing; name a folder for the {kind}")
     if folder.exists() and not folder.is_dir():
         raise ParameterError(f"-o {folder} is a file, not a folder; name a folder for the {kind}")
+    created = [path for path in (folder, *folder.parents) if not path.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ParameterError(f"cannot create the folder {folder} for the {kind} "
                              f"({error.strerror or error})") from None
+    return created
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) that are still empty: a command refused before any work leaves none."""
+    for path in folders:
+        try:
+            path.rmdir()
+        except OSError:
+            return

@@ -154,7 +154,36 @@ def test_without_the_extra_the_error_names_it(tmp_path, monkeypatch, capsys) -> 
                  str(tmp_path / "a.png")]) == 2
     error = capsys.readouterr().err
     assert "--cluster needs Dask distributed" in error and "pip install 'enhance-studio[cluster]'" in error
-    assert not (tmp_path / "out" / "a.png").exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_scheduler_out_of_reach_is_a_clear_error_and_leaves_no_folder(tmp_path, monkeypatch, capsys) -> None:
+    import socket
+
+    write_image(Image(np.zeros((8, 8, 3), np.float32)), tmp_path / "a.png")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setattr(batch_cluster, "CONNECT_SECONDS", 1)
+    out = tmp_path / "new" / "out"
+    assert main(["apply", "--filter", "negative", "--cluster", address, "-o", str(out), str(tmp_path / "a.png")]) == 2
+    error = capsys.readouterr().err
+    assert f"cannot reach the Dask scheduler at {address}" in error and "Traceback" not in error
+    assert not out.exists()
+
+
+def test_a_cluster_refused_before_any_work_leaves_no_folder(tmp_path, cluster, monkeypatch, capsys) -> None:
+    def refuse(*args: object) -> None:
+        raise ParameterError("2 of 2 Dask worker(s) cannot use the batch's files")
+
+    write_image(Image(np.zeros((8, 8, 3), np.float32)), tmp_path / "a.png")
+    monkeypatch.setattr(batch_cluster, "check_cluster", refuse)
+    (tmp_path / "kept").mkdir()
+    out = tmp_path / "kept" / "new" / "out"
+    assert main(["apply", "--filter", "negative", "--cluster", cluster.client.scheduler.address, "-o", str(out),
+                 str(tmp_path / "a.png")]) == 2
+    assert "cannot use the batch's files" in capsys.readouterr().err
+    assert not (tmp_path / "kept" / "new").exists() and (tmp_path / "kept").is_dir()
 
 
 @pytest.mark.parametrize("value", ["local:0", "local:two", "local", "tcp://scheduler", "scheduler:8786",
