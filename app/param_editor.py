@@ -158,8 +158,9 @@ class ParamEditor(QWidget):
     """A form of controls for one filter's parameters.
 
     Parameters in physical units (a window's center and width) get sliders over
-    ``physical_range`` (what the file's values can reach) and as many decimals
-    as ``data_range`` (the values the image holds, when known) needs.
+    ``data_range`` (the values the image holds, when known and not flat), else
+    over ``physical_range`` (what the file's values can reach), and as many
+    decimals as the values need; their number boxes take the whole range.
 
     Signals
     -------
@@ -249,9 +250,11 @@ class ParamEditor(QWidget):
         if spec.unit == "physical":
             unit = physical_unit
             if physical_range is not None:
-                span = physical_range[1] - physical_range[0]
-                slider_range = physical_range if spec.name != "width" else (span / 1000.0, span * 2.0)
-                decimals = physical_decimals(span, data_range)
+                held = data_range is not None and data_range[1] > data_range[0]
+                low, high = data_range if data_range is not None and held else physical_range
+                span = high - low
+                slider_range = (low, high) if spec.name != "width" else (span / 1000.0, span * 2.0)
+                decimals = physical_decimals(physical_range[1] - physical_range[0], data_range)
         control = NumberControl(spec, unit=unit, slider_range=slider_range, decimals=decimals)
         control.edited.connect(lambda value: self.edited.emit(name, value))
         control.committed.connect(self.committed)

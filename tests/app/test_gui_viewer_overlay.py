@@ -78,6 +78,11 @@ def test_a_narrow_window_of_small_values_keeps_its_decimals(qtbot, window):
     assert width.decimals() == 3
     width.setValue(0.25)
     assert abs(window.document.selected_item().params.width - 0.25) < 1e-9
+    level = window.stack_panel.editor.controls["center"]
+    low, high = image.meta.extra["value_range"]
+    assert (level.scale.low, level.scale.high) == (low, high), "the level slider spans the dose the file holds"
+    assert 0.3 < level.slider.value() / level.slider.maximum() < 0.7, "the level sits mid-slider, not at its end"
+    assert window.stack_panel.editor.controls["width"].scale.high == 2.0 * (high - low)
 
 
 def test_decimals_follow_the_values_held_and_a_flat_slice_falls_back_to_the_files_range():
