@@ -344,10 +344,10 @@ class MainWindow(QMainWindow):
         output = ""
         if geometry is not None and (geometry.cols, geometry.rows) != (source.cols, source.rows):
             output = f" → {geometry.cols} × {geometry.rows}"
-        self.status.size_label.setText(
-            f"{source.cols} × {source.rows} px{output} · {source.meta.format} "
-            f"{source.meta.bit_depth}-bit{' · ' + source.meta.unit if source.meta.unit else ''}"
-        )
+        text = (f"{source.cols} × {source.rows} px{output} · {source.meta.format} "
+                f"{source.meta.bit_depth}-bit{' · ' + source.meta.unit if source.meta.unit else ''}")
+        self.status.size_label.setText(text)
+        self.status.size_label.setToolTip(text)
 
     def _show_noise_unit(self, *args: object) -> None:
         """Give the metrics panel the factor and unit of the noise σ for the current image and window."""

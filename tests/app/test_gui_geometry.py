@@ -248,7 +248,8 @@ def test_a_compared_snapshot_without_the_crop_is_shown_in_the_cropped_frame(qtbo
         return whole is not None and whole.array.shape == expected.shape and np.array_equal(whole.array, expected)
 
     qtbot.waitUntil(shows_the_snapshot, timeout=20000)
-    assert "→ 64 × 72" in window.status.size_label.text()
+    label = window.status.size_label
+    assert "→ 64 × 72" in label.text() and label.toolTip() == label.text(), "the tooltip holds what may be elided"
 
 
 def test_zoomed_out_screen_layers_are_made_for_the_output(qtbot, window, photo_path):
