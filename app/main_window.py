@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         self.history = HistoryKeeper(self.document, self.settings, self.history_view, self)
         connect_project_states(self.files, self.history, self.snapshots)
         self.recovery = RecoveryController(self, self.document, self.history, self.canvas, self.reporter,
-                                           root=recovery_root)
+                                           root=recovery_root, study=self._study_folder)
         menus = build_menus(self)
         self.actions_by_name: dict[str, QAction] = menus.actions
         self.recent_menu: QMenu = menus.recent
@@ -515,6 +515,13 @@ class MainWindow(QMainWindow):
             self.status.showMessage(text, 6000)
         elif self.status.currentMessage() == self._geometry_hint:
             self.status.clearMessage()
+
+    def _study_folder(self) -> Path | None:
+        """The folder opened as a DICOM study when the image shown is a slice of one of its series, else None."""
+        scan, series = self.series_panel.scan, self.slices.series
+        if scan is None or series is None or not any(found is series for found in scan.series):
+            return None
+        return scan.folder
 
     def _browse_restored_series(self, scan: SeriesScan, series: DicomSeries, index: int) -> None:
         """A restored session's slice: browse its series again, as when its folder was opened."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
@@ -54,20 +55,24 @@ def _restore_job(folder: Path, image: Path, reference: Path | None, progress, sh
     series = None
     if source.meta.dicom is not None:
         progress(0.5, f"finding the series of {image.name}")
-        series = _series_of(image, source.meta.page, should_stop)
+        study = recovered.state.study
+        if study is not None:
+            series = _series_of(image, source.meta.page, study, should_stop, recursive=True)
+        if series is None:
+            series = _series_of(image, source.meta.page, image.parent, should_stop)
     return recovered, image, source, reference_image, note, series
 
 
-def _series_of(image: Path, page: int, should_stop) -> tuple | None:
-    """``(scan, series, index)`` of the series in ``image``'s folder holding its frame ``page``; None when none does.
+def _series_of(image: Path, page: int, folder: Path, should_stop, *, recursive: bool = False) -> tuple | None:
+    """``(scan, series, index)`` of the series in ``folder`` holding ``image``'s frame ``page``; None when none does.
 
     A crashed session edited one slice; its series comes back with it, to browse
-    as when the folder was opened.
+    as when the folder (the study it was opened from, or its own folder) was opened.
     """
     from enhance_core.medical.series import scan_series
 
     try:
-        scan = scan_series(image.parent, should_stop=should_stop)
+        scan = scan_series(folder, recursive=recursive, should_stop=should_stop)
     except (EnhanceError, OSError):  # a folder that cannot be listed: the slice comes back alone
         return None
     for series in scan.series:
@@ -80,6 +85,9 @@ def _series_of(image: Path, page: int, should_stop) -> tuple | None:
 class RecoveryController(QObject):
     """Writes the window's document to its recovery folder after each edit, and restores crashed sessions.
 
+    ``study()`` names the folder opened as a DICOM study when the open image is
+    one of its slices (None otherwise); a restored slice browses that study again.
+
     Signals
     -------
     message(text)
@@ -89,7 +97,8 @@ class RecoveryController(QObject):
     restored()
         A crashed session was restored into the document.
     series_restored(scan, series, index)
-        The restored image is slice ``index`` of ``series`` (found by ``scan`` in its folder): browse it again.
+        The restored image is slice ``index`` of ``series`` (found by ``scan`` in its study or its own folder):
+        browse it again.
     """
 
     message = Signal(str)
@@ -99,10 +108,12 @@ class RecoveryController(QObject):
     _write_failed = Signal(str, str)
 
     def __init__(self, window: QWidget, document: Document, history: HistoryKeeper, canvas: CompareCanvas,
-                 reporter: ErrorReporter, *, root: Path | None = None) -> None:
+                 reporter: ErrorReporter, *, root: Path | None = None,
+                 study: Callable[[], Path | None] = lambda: None) -> None:
         super().__init__(window)
         self.window, self.document, self.history, self.canvas, self.reporter = (
             window, document, history, canvas, reporter)
+        self.study = study
         self.root = root or recovery_root()
         self.lane = JobRunner("Restoring the session", self)
         self.folder: Path | None = None
@@ -148,7 +159,7 @@ class RecoveryController(QObject):
                               for path in (doc.reference_path, doc.project_path))
         writer.submit(SessionState(Path(doc.source_path).absolute(), doc.source.rows, doc.source.cols,
                                    reference, project, doc.stack.snapshot(), self.history.state(),
-                                   doc.selected_uid, view, doc.source.meta.page))
+                                   doc.selected_uid, view, doc.source.meta.page, self.study()))
 
     def _start_session(self) -> RecoveryWriter | None:
         """Create and lock this window's session folder and return its writer; None (said once) when that fails."""

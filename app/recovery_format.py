@@ -5,7 +5,8 @@ A session folder holds ``session.json`` and the mask rasters it names,
 detector's 0/1 masks are, else 16-bit). Format (version 1)::
 
     {"schema": "enhance-studio.recovery", "version": 1, "pid": 4242, "saved": "2026-01-02T10:11:12",
-     "image": "/photos/scan.tif", "page": 0, "rows": 4000, "cols": 6000, "reference": null, "project": null,
+     "image": "/photos/scan.tif", "page": 0, "study": null, "rows": 4000, "cols": 6000,
+     "reference": null, "project": null,
      "selected": "<uid>", "view": {"zoom": 2.0, "center_x": 310.5, "center_y": 200.0} or null,
      "index": 5, "clean": 0, "dropped": 0,
      "strokes": {"<n>": <stroke as in a recipe>},
@@ -16,7 +17,9 @@ detector's 0/1 masks are, else 16-bit). Format (version 1)::
      "history": [{"kind": "replace", "label": "Paint on Hole fill", "before": "<item>", "after": "<item>"}, ...]}
 
 ``page`` is the page or frame of the image that was edited (a multi-frame DICOM
-file's frame; files written before it was kept read as page 0). ``stack`` is
+file's frame; files written before it was kept read as page 0). ``study`` is
+the folder opened as a DICOM study when the image is one of its slices (null
+otherwise, and in files written before it was kept). ``stack`` is
 the current stack, ``base`` the stack before the first history entry; a
 history entry holds its command's ``FIELDS`` (positions, uids, item keys,
 lists of item keys). A mask lists its strokes as runs of stroke numbers.
@@ -62,7 +65,8 @@ class SessionState:
     """What crash recovery saves: the document's files, its stack and history, the selection and the view.
 
     ``view`` holds ``zoom``, ``center_x`` and ``center_y`` (None: fitted to the window); ``page`` is
-    the page or frame of ``image`` that was edited.
+    the page or frame of ``image`` that was edited; ``study`` the folder opened as a DICOM study
+    when ``image`` is one of its slices.
     """
 
     image: Path
@@ -75,6 +79,7 @@ class SessionState:
     selected: str = ""
     view: Mapping[str, float] | None = None
     page: int = 0
+    study: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,7 @@ class SessionEncoder:
         base = undo_records(state.items, history.records[:history.index])
         header = {"schema": SCHEMA, "version": VERSION, "pid": os.getpid() if pid is None else pid,
                   "saved": time.strftime("%Y-%m-%dT%H:%M:%S"), "image": str(state.image), "page": state.page,
-                  "rows": state.rows, "cols": state.cols,
+                  "study": None if state.study is None else str(state.study), "rows": state.rows, "cols": state.cols,
                   "reference": None if state.reference is None else str(state.reference),
                   "project": None if state.project is None else str(state.project),
                   "selected": state.selected, "view": None if state.view is None else dict(state.view),
@@ -343,7 +348,7 @@ def _decode(data: dict[str, Any], folder: Path) -> RecoveredSession:
         history=HistoryState(records, index, clean, int(data.get("dropped", 0))),
         selected=str(data.get("selected", "")),
         view=None if view is None else {name: float(view[name]) for name in ("zoom", "center_x", "center_y")},
-        page=int(data.get("page", 0)))
+        page=int(data.get("page", 0)), study=None if data.get("study") is None else Path(data["study"]))
     return RecoveredSession(state, tuple(items[key] for key in data["base"]), rasters)
 
 

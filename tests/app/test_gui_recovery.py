@@ -253,6 +253,26 @@ def test_a_restored_slice_of_a_series_browses_its_series_again(qtbot, root, seri
     restored.shutdown()
 
 
+def test_a_restored_slice_of_a_study_lists_the_study_series_again(qtbot, root, tmp_path):
+    from tests.app.test_gui_medical import open_folder
+    from tests.core.dicom_fixtures import write_series
+
+    study = tmp_path / "study"
+    write_series(study / "axial 1", [0.0, 10.0, 20.0], number=2, description="axial")
+    write_series(study / "scout", [0.0, 5.0], number=1, description="scout")
+    window = editor(qtbot, root)
+    open_folder(qtbot, window, study)
+    assert len(window.series_panel.found) == 2
+    shown = window.document.source_path
+    crash_after_a_negative_step(qtbot, window)
+
+    restored = restore_the_session(qtbot, root)
+    assert restored.document.source_path == shown and len(restored.slices.series) == 3
+    assert len(restored.series_panel.found) == 2, "the study's other series is listed again"
+    assert restored.series_panel.scan.folder == study
+    restored.shutdown()
+
+
 def test_a_restored_frame_of_a_multi_frame_file_is_the_frame_that_was_edited(qtbot, root, tmp_path):
     import shutil
 
