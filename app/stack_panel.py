@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
-                               QScrollArea, QSlider, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+                               QScrollArea, QSizePolicy, QSlider, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from app.commands import (AddStepCommand, MoveStepCommand, RemoveStepCommand, change_params_command,
                           set_enabled_command, set_mask_command, set_opacity_command)
@@ -76,10 +76,9 @@ class StackPanel(QWidget):
         self.remove_button.clicked.connect(self.remove_selected)
         self.up_button.clicked.connect(lambda: self.move_selected(-1))
         self.down_button.clicked.connect(lambda: self.move_selected(+1))
-        self.list = QListWidget()
+        self.list = StepList()
         self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.list.setDefaultDropAction(Qt.DropAction.MoveAction)
-        self.list.setMinimumHeight(110)
         self.list.currentItemChanged.connect(self._on_current_changed)
         self.list.itemChanged.connect(self._on_item_changed)
         self.list.model().rowsMoved.connect(self._on_rows_moved)
@@ -136,8 +135,8 @@ class StackPanel(QWidget):
         settings.addWidget(self.reset_button, 0, Qt.AlignmentFlag.AlignRight)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
-        layout.addWidget(self.list, 1)
-        layout.addWidget(self.settings, 2)
+        layout.addWidget(self.list)
+        layout.addWidget(self.settings, 1)
 
     def set_histogram(self, histogram: HistogramController) -> None:
         """Draw ``histogram``'s latest counts behind curves (the tone curve's editor)."""
@@ -260,6 +259,7 @@ class StackPanel(QWidget):
             if item.uid == self.document.selected_uid:
                 self.list.setCurrentItem(row)
         self.list.blockSignals(False)
+        self.list.updateGeometry()
         self._show_settings(rebuild_editor=True)
 
     def _show_settings(self, *, rebuild_editor: bool) -> None:
@@ -356,3 +356,24 @@ class StackPanel(QWidget):
             return
         uid, index = stack_order[start], order.index(stack_order[start])
         QTimer.singleShot(0, lambda: self.document.push(MoveStepCommand(self.document.stack, uid, index)))
+
+
+class StepList(QListWidget):
+    """The list of steps, as tall as its steps (4 to 12 rows): a short stack leaves the settings (a curve) the room."""
+
+    MIN_ROWS, MAX_ROWS = 4, 12
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+
+    def _height(self, rows: int) -> int:
+        row = self.sizeHintForRow(0) if self.count() else self.fontMetrics().height() + 4
+        return rows * row + 2 * self.frameWidth()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        rows = min(max(self.count(), self.MIN_ROWS), self.MAX_ROWS)
+        return QSize(super().sizeHint().width(), self._height(rows))
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(super().minimumSizeHint().width(), self._height(self.MIN_ROWS))

@@ -54,6 +54,17 @@ def test_tone_curve_step_gets_a_curve_editor(panel):
     assert [b.isVisibleTo(editor) for b in editor.curves.channel_buttons.values()] == [True] * 4
 
 
+def test_a_short_stack_leaves_the_curve_room_and_a_long_one_scrolls_its_list(panel, qtbot):
+    panel.resize(340, 600)
+    qtbot.waitUntil(lambda: panel.editor.curves.plot.height() >= 200)
+    assert panel.editor_area.verticalScrollBar().maximum() == 0, "the curve shows whole, without scrolling"
+    short = panel.list.height()
+    for _ in range(20):
+        panel.add_filter("negative")
+    qtbot.waitUntil(lambda: panel.list.height() > short)
+    assert panel.list.verticalScrollBar().maximum() > 0 and panel.list.height() < 330
+
+
 def test_dragging_a_new_point_is_one_command_and_undo_restores(panel):
     document, plot = panel.document, panel.editor.curves.plot
     uid = document.selected_uid
