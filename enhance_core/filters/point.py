@@ -24,6 +24,7 @@ from enhance_core.filters.common import (
     clip_unit,
     code_histogram,
     from_planes,
+    histogram_levels,
     integer_codes,
     map_intensity,
     quantize,
@@ -216,17 +217,17 @@ def otsu_level(luma: np.ndarray, levels: int = 256) -> float:
     weight1 = weight0[-1] - weight0
     mean0 = np.cumsum(hist * centers)
     total = mean0[-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (total * weight0 / weight0[-1] - mean0) ** 2 / (weight0 * weight1)
-    between = np.nan_to_num(between[:-1], nan=-1.0)
-    best = int(np.argmax(between))
+    both = weight0 * weight1
+    between = np.full(levels, -1.0)
+    np.divide((total * weight0 / weight0[-1] - mean0) ** 2, both, out=between, where=both > 0)
+    best = int(np.argmax(between[:-1]))
     return float((centers[best] + centers[best + 1]) / 2)
 
 
 def threshold_image(pixels: np.ndarray, params: ThresholdParams, ctx: RenderContext) -> np.ndarray:
     """Return 1 where luma is above the level, else 0 (gray levels for color too)."""
     luma = pixels[:, :, 0] if pixels.shape[2] == 1 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    level = otsu_level(luma) if params.method == "otsu" else params.level
+    level = otsu_level(luma, histogram_levels(ctx)) if params.method == "otsu" else params.level
     _, binary = cv2.threshold(luma, level, 1.0, cv2.THRESH_BINARY)
     return from_planes(binary, pixels.shape[2])
 

@@ -87,6 +87,21 @@ def test_threshold_fixed_and_otsu() -> None:
     np.testing.assert_array_equal(out, (bimodal > 0.475).astype(np.float32))
 
 
+@pytest.mark.parametrize("dark", [1, 9, 40])
+def test_otsu_splits_two_tones_that_do_not_reach_white(dark: int) -> None:
+    pixels = np.full((10, 10, 1), 150 / 255, np.float32)
+    pixels.reshape(-1)[:10] = dark / 255
+    out = run("threshold", pixels, RenderContext(bit_depth=8), method="otsu")
+    np.testing.assert_array_equal(out, (pixels > 0.5 * (dark + 150) / 255).astype(np.float32))
+
+
+def test_otsu_on_a_16_bit_image_splits_at_16_bit_precision() -> None:
+    codes = np.concatenate([np.full(500, 32768), np.full(500, 32800)])
+    pixels = (codes / 65535.0).astype(np.float32).reshape(20, 50, 1)
+    out = run("threshold", pixels, RenderContext(bit_depth=16), method="otsu")
+    assert out.mean() == 0.5, "the two tones share one 8-bit level but not one 16-bit level"
+
+
 def test_threshold_on_color_uses_luma_in_every_channel() -> None:
     pixels = np.array([[[1.0, 1.0, 1.0], [0.0, 0.0, 1.0]]], np.float32)
     out = run("threshold", pixels, level=0.5)
