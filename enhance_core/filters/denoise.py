@@ -109,9 +109,13 @@ def denoise_wavelet_bayes(pixels: np.ndarray, params: WaveletParams, ctx: Render
     if sigma is None:
         ctx.note(_estimate_note(source[..., 1] if color else source, ctx.scale))
         _check_stop(ctx, "wavelet denoise")
-    out = denoise_wavelet(source, sigma=sigma, wavelet=params.wavelet, mode=params.mode,
-                          method="BayesShrink", rescale_sigma=True, convert2ycbcr=color,
-                          channel_axis=-1 if color else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = denoise_wavelet(source, sigma=sigma, wavelet=params.wavelet, mode=params.mode,
+                              method="BayesShrink", rescale_sigma=True, convert2ycbcr=color,
+                              channel_axis=-1 if color else None)
+    # A flat picture has no finest detail: scikit-image estimates no noise and divides 0 by 0; nothing to remove.
+    out = np.where(np.isnan(out), source, out)
     ctx.progress(1.0, "wavelet denoise")
     return clip_unit(from_planes(out.astype(np.float32, copy=False), pixels.shape[2]))
 

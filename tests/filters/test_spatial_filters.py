@@ -161,3 +161,12 @@ def test_wavelet_denoise_gives_a_preview_s_estimate_at_full_resolution_and_no_ad
     assert "(read in the 50% preview)" in notes[0]
     run("wavelet_denoise", constant(0.5, 3, (96, 96)), RenderContext(note=notes.append))
     assert notes[1] == "estimated noise level 0.000 (σ 0.0 of 255)"
+
+
+@pytest.mark.parametrize("value", [0.0, 20 / 255, 0.5])
+def test_wavelet_denoise_leaves_a_flat_gray_picture_as_it_is(value: float) -> None:
+    flat = constant(value, 1, (40, 56))
+    np.testing.assert_allclose(run("wavelet_denoise", flat), flat, atol=1e-6)
+    half = flat.copy()
+    half[:, 28:] = 0.8
+    assert np.isfinite(run("wavelet_denoise", half)).all()
