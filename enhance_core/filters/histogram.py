@@ -148,21 +148,95 @@ class ClaheParams:
                        help="Tiles per side; the grid covers the whole image at any scale.")
 
 
+CLAHE_SUBBINS = 16
+"""Each of the 256 histogram bins of CLAHE is split in this many for sources deeper than 8 bits."""
+
+_CLAHE_ROWS = 256
+"""Rows of pixels mapped at a time by :func:`clahe_fine` (bounds its temporary arrays)."""
+
+
 def equalize_adaptive(pixels: np.ndarray, params: ClaheParams, ctx: RenderContext) -> np.ndarray:
-    """CLAHE on gray pixels or on the luma of color pixels (OpenCV, 8- or 16-bit exact).
+    """CLAHE on gray pixels or on the luma of color pixels.
 
-    Sources of 8 bits or fewer are equalized on 256 levels, deeper ones on 65536.
+    Sources of 8 bits or fewer go through OpenCV; deeper ones through
+    :func:`clahe_fine`, the same algorithm with finer tone maps. (OpenCV's
+    16-bit CLAHE divides the clip limit among 65536 bins, where it clips every
+    bin whatever the limit.)
     """
-    levels = histogram_levels(ctx)
     grid = (max(1, min(params.tiles, pixels.shape[1] // 2)), max(1, min(params.tiles, pixels.shape[0] // 2)))
+    if histogram_levels(ctx) > 256:
+        return clip_unit(map_intensity(pixels, lambda values: clahe_fine(values, params.clip_limit, grid)))
     clahe = cv2.createCLAHE(clipLimit=params.clip_limit, tileGridSize=grid)
-
-    ramp = np.linspace(0.0, 1.0, levels, dtype=np.float32)
+    ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)
 
     def equalize(values: np.ndarray) -> np.ndarray:
-        return apply_curve(clahe.apply(integer_codes(values, levels)), ramp)
+        return apply_curve(clahe.apply(integer_codes(values, 256)), ramp)
 
     return clip_unit(map_intensity(pixels, equalize))
+
+
+def clahe_fine(values: np.ndarray, clip_limit: float, grid: tuple[int, int]) -> np.ndarray:
+    """CLAHE of (rows, cols) values in [0, 1] as OpenCV does it on 8-bit codes, with tone maps 16 times finer.
+
+    The image is cut into ``grid`` (columns, rows) tiles after mirroring its
+    edges to a multiple of them. Each tile's 256-bin histogram is clipped at
+    ``clip_limit`` times its mean count (at least one pixel) and the excess
+    spread over the bins, as OpenCV does; each bin's clipped count is shared
+    among its :data:`CLAHE_SUBBINS` parts as its pixels are, so the tile's
+    tone map (the cumulative sum) keeps steps finer than 8 bits. A pixel
+    takes the maps of the four nearest tile centres, weighted by distance.
+    Returns float32 values in [0, 1].
+    """
+    rows, cols = values.shape
+    tiles_x, tiles_y = grid
+    bins = 256 * CLAHE_SUBBINS
+    padded = np.clip(values, 0.0, 1.0).astype(np.float32)
+    pad_rows, pad_cols = -rows % tiles_y, -cols % tiles_x
+    if pad_rows or pad_cols:
+        mode = cv2.BORDER_REFLECT_101 if min(rows, cols) > 1 else cv2.BORDER_REPLICATE
+        padded = cv2.copyMakeBorder(padded, 0, pad_rows, 0, pad_cols, mode)
+    tile_rows, tile_cols = padded.shape[0] // tiles_y, padded.shape[1] // tiles_x
+    index = np.minimum(((padded * np.float32(255.0) + np.float32(0.5)) * np.float32(CLAHE_SUBBINS)).astype(np.int64),
+                       bins - 1)
+    tile = (np.arange(padded.shape[0], dtype=np.int64)[:, None] // tile_rows * tiles_x
+            + np.arange(padded.shape[1], dtype=np.int64)[None, :] // tile_cols)
+    counts = np.bincount((tile * bins + index).ravel(), minlength=tiles_x * tiles_y * bins)
+    counts = counts.reshape(tiles_y * tiles_x, 256, CLAHE_SUBBINS).astype(np.float64)
+    area = tile_rows * tile_cols
+    limit = max(int(clip_limit * area / 256.0), 1)
+    coarse = counts.sum(axis=2, keepdims=True)
+    excess = np.maximum(coarse - limit, 0.0).sum(axis=1, keepdims=True)
+    kept = np.divide(np.minimum(coarse, limit), coarse, out=np.zeros_like(coarse), where=coarse > 0)
+    batch = excess // 256
+    residual = excess - 256 * batch
+    step = np.maximum(256 // np.maximum(residual, 1), 1)
+    position = np.arange(256, dtype=np.float64)[None, :, None]
+    spread = batch + ((position % step == 0) & (position // step < residual))
+    counts = counts * kept + spread / CLAHE_SUBBINS
+    maps = (np.cumsum(counts.reshape(-1, bins), axis=1) / area).astype(np.float32).ravel()
+
+    def neighbours(count: int, size: int, tiles: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """First and second tile and the second's weight for each of ``count`` pixels along one axis."""
+        position = np.arange(count, dtype=np.float32) / np.float32(size) - np.float32(0.5)
+        first = np.floor(position)
+        weight = (position - first).astype(np.float32)
+        first = first.astype(np.int64)
+        return np.clip(first, 0, tiles - 1), np.clip(first + 1, 0, tiles - 1), weight
+
+    x1, x2, wx = neighbours(cols, tile_cols, tiles_x)
+    y1, y2, wy = neighbours(rows, tile_rows, tiles_y)
+    out = np.empty((rows, cols), np.float32)
+    for top in range(0, rows, _CLAHE_ROWS):
+        band = slice(top, min(rows, top + _CLAHE_ROWS))
+        code = index[band, :cols]
+
+        def read(tile_row: np.ndarray, tile_col: np.ndarray, code: np.ndarray = code) -> np.ndarray:
+            return maps[(tile_row[:, None] * tiles_x + tile_col[None, :]) * bins + code]
+
+        upper = read(y1[band], x1) * (1.0 - wx) + read(y1[band], x2) * wx
+        lower = read(y2[band], x1) * (1.0 - wx) + read(y2[band], x2) * wx
+        out[band] = upper * (1.0 - wy[band, None]) + lower * wy[band, None]
+    return out
 
 
 FILTERS: tuple[FilterDef, ...] = (

@@ -66,6 +66,32 @@ def test_clahe_raises_local_contrast(depth: int) -> None:
     np.testing.assert_allclose(out[..., 0], out[..., 1], atol=1e-6)
 
 
+def test_clahe_looks_the_same_from_8_and_16_bit_sources_and_its_clip_limit_works_on_both() -> None:
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:256, 0:384]
+    scene = np.clip(0.45 + 0.05 * np.sin(xx / 23.0) * np.cos(yy / 31.0) + 0.01 * rng.standard_normal(xx.shape), 0, 1)
+    spread = {depth: [] for depth in (8, 16)}
+    for depth in (8, 16):
+        top = (1 << depth) - 1
+        pixels = (np.round(scene * top) / top).astype(np.float32)[:, :, None]
+        for clip in (0.5, 2.0, 8.0):
+            spread[depth].append(run("clahe", pixels, RenderContext(bit_depth=depth), clip_limit=clip).std())
+    np.testing.assert_allclose(spread[16], spread[8], rtol=0.05)
+    assert spread[16][0] < 0.8 * spread[16][1] < 0.8 * spread[16][2], "a higher limit gives more contrast"
+
+
+def test_clahe_of_a_16_bit_source_holding_8_bit_values_is_opencv_s() -> None:
+    import cv2
+
+    rng = np.random.default_rng(6)
+    codes = np.clip(120 + 15 * rng.standard_normal((240, 320)), 0, 255).astype(np.uint8)
+    expected = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(codes) / 255.0
+    out = run("clahe", (codes / 255.0).astype(np.float32)[:, :, None], RenderContext(bit_depth=16),
+              clip_limit=3.0, tiles=4)
+    error = np.abs(out[:, :, 0] - expected)
+    assert error.mean() < 0.5 / 255 and error.max() < 1.5 / 255, "OpenCV rounds its maps and its result to 8 bits"
+
+
 def test_gray_world_equalizes_channel_means() -> None:
     rng = np.random.default_rng(4)
     pixels = rng.random((32, 32, 3)).astype(np.float32) * 0.5
