@@ -170,3 +170,18 @@ def test_wavelet_denoise_leaves_a_flat_gray_picture_as_it_is(value: float) -> No
     half = flat.copy()
     half[:, 28:] = 0.8
     assert np.isfinite(run("wavelet_denoise", half)).all()
+
+
+def test_a_total_variation_viewport_renders_as_the_whole_image_does() -> None:
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.masks import Region
+    from enhance_core.render import Renderer
+    from enhance_core.stack import make_item
+
+    from .synthetic import source_pixels
+
+    image = Image(source_pixels(400, 600, 3, 16), meta=ImageMeta(bit_depth=16))
+    steps = (make_item("tv_denoise", {"weight": 0.1}),)
+    full = Renderer().render(image, steps)
+    region = Region(150, 250, 60, 60)
+    np.testing.assert_allclose(Renderer().render(image, steps, region=region), full[region.slices], atol=0.5 / 255)
