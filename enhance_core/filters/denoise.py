@@ -137,9 +137,9 @@ reads the energy of the whole array it is given, and a viewport's region would s
 def denoise_total_variation(pixels: np.ndarray, params: TotalVariationParams, ctx: RenderContext) -> np.ndarray:
     """Total-variation denoising (Chambolle's algorithm, scikit-image), all channels together.
 
-    It runs :data:`_TV_ITERATIONS` iterations, each reaching one pixel
-    further, so region renders use a 24-pixel margin and match a full render
-    to well under one 8-bit level.
+    It runs a fixed number of iterations (:data:`_TV_ITERATIONS`), whose
+    influence fades within a few dozen pixels, so region renders use a
+    24-pixel margin and match a full render to well under one 8-bit level.
     """
     weight = params.weight * min(ctx.scale, 1.0)
     if weight <= 0.0:
