@@ -77,8 +77,9 @@ def blur_median(pixels: np.ndarray, params: MedianBlurParams, ctx: RenderContext
     Larger windows rank 8-bit codes (OpenCV's fast path). 8-bit sources get
     the exact median; deeper sources keep the input pixel where it lies
     within the median code's interval and get the interval's center
-    otherwise: within half an 8-bit level of the exact median, while smooth
-    16-bit gradients keep their precision.
+    otherwise: within one 8-bit level of the exact median, so smooth 16-bit
+    gradients keep their precision, and impulses go, but noise finer than an
+    8-bit level stays (a window of 5 or less removes it exactly).
     """
     size = odd_kernel(params.size, ctx)
     if size == 1:
