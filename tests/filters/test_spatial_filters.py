@@ -185,3 +185,19 @@ def test_a_total_variation_viewport_renders_as_the_whole_image_does() -> None:
     full = Renderer().render(image, steps)
     region = Region(150, 250, 60, 60)
     np.testing.assert_allclose(Renderer().render(image, steps, region=region), full[region.slices], atol=0.5 / 255)
+
+
+def test_a_wide_bilateral_runs_in_bands_that_report_progress_and_stop_when_asked() -> None:
+    import cv2
+
+    from enhance_core.errors import Cancelled
+
+    pixels = np.random.default_rng(7).random((300, 400, 3)).astype(np.float32)
+    seen: list[float] = []
+    out = run("bilateral", pixels, RenderContext(progress=lambda fraction, message: seen.append(fraction)),
+              sigma_space=12.0, sigma_color=0.2)
+    np.testing.assert_array_equal(out, cv2.bilateralFilter(pixels, 49, 0.2, 12.0))
+    assert len(seen) > 3 and seen == sorted(seen) and seen[-1] == 1.0
+    with pytest.raises(Cancelled):
+        run("bilateral", pixels, RenderContext(progress=lambda fraction, message: seen.append(fraction),
+                                                should_stop=lambda: len(seen) > 6), sigma_space=12.0)
