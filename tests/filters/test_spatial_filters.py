@@ -198,6 +198,8 @@ def test_a_wide_bilateral_runs_in_bands_that_report_progress_and_stop_when_asked
               sigma_space=12.0, sigma_color=0.2)
     np.testing.assert_array_equal(out, cv2.bilateralFilter(pixels, 49, 0.2, 12.0))
     assert len(seen) > 3 and seen == sorted(seen) and seen[-1] == 1.0
+    started: list[float] = []
     with pytest.raises(Cancelled):
-        run("bilateral", pixels, RenderContext(progress=lambda fraction, message: seen.append(fraction),
-                                                should_stop=lambda: len(seen) > 6), sigma_space=12.0)
+        run("bilateral", pixels, RenderContext(progress=lambda fraction, message: started.append(fraction),
+                                                should_stop=lambda: len(started) > 1), sigma_space=12.0)
+    assert len(started) == 2, "it stopped after the second band"
