@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -99,7 +100,8 @@ def make_item(filter_name: str, params: Any = None, *, enabled: bool = True, opa
 
 def check_opacity(opacity: float) -> None:
     """Raise :class:`ParameterError` unless ``opacity`` is a number in 0..1."""
-    if not (isinstance(opacity, (int, float)) and math.isfinite(opacity) and 0.0 <= opacity <= 1.0):
+    if not (isinstance(opacity, numbers.Real) and not isinstance(opacity, bool) and math.isfinite(opacity)
+            and 0.0 <= opacity <= 1.0):
         raise ParameterError(f"opacity must be a number from 0 to 1, got {opacity!r}")
 
 

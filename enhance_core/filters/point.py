@@ -150,13 +150,14 @@ class IntensitySliceParams:
 
 
 def slice_intensity(pixels: np.ndarray, params: IntensitySliceParams, ctx: RenderContext) -> np.ndarray:
-    """Set pixels whose luma lies in [low, high] to the highlight level.
+    """Set pixels whose luma lies in [low, high] (either way round) to the highlight level.
 
     Outside the range pixels are kept or set to the background level. Color
     pixels are tested on luma and set to gray levels.
     """
     luma = pixels[:, :, 0] if pixels.shape[2] == 1 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    inside = cv2.inRange(luma, params.low, params.high)
+    low, high = sorted((params.low, params.high))
+    inside = cv2.inRange(luma, low, high)
     out = pixels.copy() if params.keep_background else np.full_like(pixels, params.background)
     cv2.copyTo(np.full_like(pixels, params.highlight), inside, out)
     return out
@@ -174,15 +175,16 @@ class BitPlaneParams:
 
 
 def slice_bit_planes(pixels: np.ndarray, params: BitPlaneParams, ctx: RenderContext) -> np.ndarray:
-    """Keep only bit planes ``lowest..highest`` of the source's integer samples.
+    """Keep only bit planes ``lowest..highest`` (either way round) of the source's integer samples.
 
     Pixels are quantized to ``ctx.bit_depth`` bits (at most 16; float sources
     use 16), masked, and mapped back to [0, 1], either in place value or
     stretched so the kept planes span the full range.
     """
     depth = min(ctx.bit_depth, 16) if ctx.bit_depth < 32 else 16
-    top = min(params.highest, depth - 1)
-    bottom = min(params.lowest, top)
+    lowest, highest = sorted((params.lowest, params.highest))
+    top = min(highest, depth - 1)
+    bottom = min(lowest, top)
     levels = 1 << depth
     plane_mask = ((1 << (top + 1)) - 1) ^ ((1 << bottom) - 1)
     if params.stretch:

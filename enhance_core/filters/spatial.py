@@ -42,11 +42,11 @@ class GaussianBlurParams:
 
 
 def blur_gaussian(pixels: np.ndarray, params: GaussianBlurParams, ctx: RenderContext) -> np.ndarray:
-    """Gaussian blur with ``sigma`` source pixels (0 leaves the image unchanged)."""
+    """Gaussian blur with ``sigma`` source pixels (0 leaves the image unchanged); rounding above 1 is clipped."""
     sigma = scaled_length(params.sigma, ctx)
     if sigma < 0.05:
         return pixels.copy()
-    return from_planes(cv2.GaussianBlur(as_planes(pixels), (0, 0), sigma), pixels.shape[2])
+    return clip_unit(from_planes(cv2.GaussianBlur(as_planes(pixels), (0, 0), sigma), pixels.shape[2]))
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def blur_box(pixels: np.ndarray, params: BoxBlurParams, ctx: RenderContext) -> n
     size = max(1, int(round(params.size * ctx.scale)))
     if size == 1:
         return pixels.copy()
-    return from_planes(cv2.blur(as_planes(pixels), (size, size)), pixels.shape[2])
+    return clip_unit(from_planes(cv2.blur(as_planes(pixels), (size, size)), pixels.shape[2]))
 
 
 @dataclass(frozen=True)

@@ -229,3 +229,14 @@ def test_worker_renders_a_snapshot_while_the_stack_is_edited() -> None:
     worker.join()
     np.testing.assert_array_equal(results[0], expected)
     assert len(stack) == 52
+
+
+@pytest.mark.parametrize("opacity", [np.float32(0.5), np.float64(1.0), 0, 1])
+def test_an_opacity_may_be_any_real_number_from_0_to_1(opacity) -> None:
+    assert make_item("negative", opacity=opacity).opacity == float(opacity)
+
+
+@pytest.mark.parametrize("opacity", [True, 1.5, float("nan"), "0.5"])
+def test_an_opacity_that_is_no_number_from_0_to_1_is_named(opacity) -> None:
+    with pytest.raises(ParameterError, match="opacity must be a number from 0 to 1"):
+        make_item("negative", opacity=opacity)

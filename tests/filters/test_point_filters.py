@@ -125,3 +125,10 @@ def test_window_level_on_color_keeps_gray_gray() -> None:
     pixels = np.full((2, 2, 3), 0.6, np.float32)
     out = run("window_level", pixels, center=0.5, width=0.4)
     np.testing.assert_allclose(out, 0.75, atol=1e-6)
+
+
+def test_bit_planes_and_intensity_slices_take_their_ends_either_way_round() -> None:
+    pixels = column(0.1, 0.5, 0.93)
+    for name, forward, backward in (("bit_plane", {"lowest": 0, "highest": 3}, {"lowest": 3, "highest": 0}),
+                                    ("intensity_slice", {"low": 0.4, "high": 0.6}, {"low": 0.6, "high": 0.4})):
+        np.testing.assert_array_equal(run(name, pixels, **backward), run(name, pixels, **forward))

@@ -203,3 +203,8 @@ def test_a_wide_bilateral_runs_in_bands_that_report_progress_and_stop_when_asked
         run("bilateral", pixels, RenderContext(progress=lambda fraction, message: started.append(fraction),
                                                 should_stop=lambda: len(started) > 1), sigma_space=12.0)
     assert len(started) == 2, "it stopped after the second band"
+
+
+def test_blurs_of_white_stay_at_white() -> None:
+    white = constant(1.0, 3, (40, 40))
+    assert run("gaussian_blur", white, sigma=3.3).max() <= 1.0 and run("box_blur", white, size=7).max() <= 1.0
