@@ -274,7 +274,7 @@ class FileActions(QObject):
     def _show_image(self, path: Path, image, *, recent: bool = True, warnings: list[str] | None = None) -> None:
         self.document.set_source(image, path)
         self._show_read_warnings(path, image, warnings or [])
-        if recent and (image.meta.windows or image.meta.unit):
+        if recent and (image.meta.windows or image.meta.unit or (image.meta.dicom is not None and image.channels == 1)):
             self._apply_header_window(image)
         self.settings.set_last_folder("open", path)
         if recent:
@@ -282,7 +282,8 @@ class FileActions(QObject):
         self.opened.emit(path)
 
     def _apply_header_window(self, image) -> None:
-        """Medical images open through a window/level step on their own window (undoable, not an edit)."""
+        """Medical images (a gray DICOM image, or any with a header window or a unit) open through a window/level step
+        on their own window (undoable, not an edit)."""
         label = "Window from the file header" if image.meta.windows else "Window over the value range"
         self.document.push(AddStepCommand(self.document.stack, WINDOW_LEVEL, default_window_params(image), label=label))
         self.document.undo_stack.setClean()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image as PILImage
 from pydicom.data import get_testdata_file
 from PySide6.QtCore import QPoint, Qt
@@ -287,6 +288,21 @@ def test_multi_frame_file_browses_its_frames(qtbot, window):
     assert window.slices.isVisible() and len(window.slices.series) == 10
     next_slice(qtbot, window, lambda: window.slices.next_action.trigger())
     assert window.document.source.meta.page == 1
+
+
+@pytest.mark.parametrize("name", ["emri_small.dcm", "JPEG2000.dcm"])
+def test_a_gray_dicom_file_without_a_window_or_unit_opens_on_its_value_range(qtbot, window, name):
+    from enhance_core.medical.windows import value_range_window
+
+    open_image(qtbot, window, get_testdata_file(name))
+    source = window.document.source
+    assert not source.meta.windows and not source.meta.unit
+    step, = window.document.stack.snapshot()
+    wanted = value_range_window(source)
+    assert (step.filter, step.params.center, step.params.width) == ("window_level", wanted.center, wanted.width)
+    wait_rendered(qtbot, window)
+    shown = window.renders.latest.preview_pixels
+    assert shown.max() - shown.min() > 0.5, "the picture spans the display, not a flat gray or a black"
 
 
 def test_header_filter_finds_fields_inside_sequences(qtbot, window, series_folder):
