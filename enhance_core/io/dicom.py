@@ -251,6 +251,22 @@ def _physical_range(path: Path, view: Dataset, dtype: np.dtype, data: np.ndarray
     return float(np.min(mapped)), float(np.max(mapped))
 
 
+def _palette_rgb(stored: np.ndarray, header: Dataset) -> np.ndarray:
+    """The colours of a palette image: pydicom's lookup, with 16-bit entries of a big-endian file in its byte order.
+
+    pydicom reads the (not segmented) palette data as little-endian whatever
+    the file's transfer syntax, so a big-endian file's colours come out
+    byte-swapped (a white of 65280 read as 255: a black picture).
+    """
+    rgb = apply_color_lut(stored, header)
+    file_meta = getattr(header, "file_meta", None)
+    syntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    big_endian = syntax is not None and syntax.is_transfer_syntax and not syntax.is_little_endian
+    if big_endian and "RedPaletteColorLookupTableData" in header and rgb.dtype.itemsize == 2:
+        rgb = rgb.byteswap()
+    return rgb
+
+
 def _grayscale(path: Path, stored: np.ndarray, header: Dataset, view: Dataset, meta: ImageMeta) -> np.ndarray:
     """Map a grayscale frame to physical units and then to display pixels; fill the physical map in ``meta``."""
     check_rescale(path, view)
@@ -352,7 +368,7 @@ def _read_frame(path: Path, page: int, limits: Limits) -> Image:
     meta.extra.update(photometric=photometric,
                       transfer_syntax=getattr(header.file_meta.get("TransferSyntaxUID"), "name", ""))
     if photometric == "PALETTE COLOR":
-        pixels, _ = to_unit_pixels(apply_color_lut(stored, header), has_alpha=False)
+        pixels, _ = to_unit_pixels(_palette_rgb(stored, header), has_alpha=False)
     elif stored.ndim == 3:
         maximum = None if meta.float_source else float((1 << min(meta.bit_depth, 32)) - 1)
         pixels, _ = to_unit_pixels(stored, has_alpha=False, maximum=maximum)

@@ -107,6 +107,14 @@ def test_color_dicom_becomes_rgb(name):
     assert image.channels == 3 and image.meta.unit == "" and 0.0 <= image.pixels.min() and image.pixels.max() <= 1.0
 
 
+@pytest.mark.parametrize("little, big", [("OBXXXX1A.dcm", "OBXXXX1A_expb.dcm"),
+                                        ("OBXXXX1A_2frame.dcm", "OBXXXX1A_expb_2frame.dcm")])
+def test_a_big_endian_palette_image_has_the_colours_of_its_little_endian_twin(little, big):
+    expected = read_image(get_testdata_file(little)).pixels
+    assert expected.max() > 0.9
+    np.testing.assert_array_equal(read_image(get_testdata_file(big)).pixels, expected)
+
+
 def test_dicom_without_image_and_unknown_codec_are_unsupported(tmp_path):
     with pytest.raises(UnsupportedFormat, match="holds no image"):
         read_image(get_testdata_file("rtplan.dcm"))
