@@ -45,6 +45,9 @@ from enhance_core.io import read_image
 from enhance_core.io.detect import SUFFIX_FORMATS
 from enhance_core.io.dicom_checks import holds_pixels
 
+_PARALLEL = 0.9999
+"""Smallest cosine between two slices' normals for their planes to count as parallel (under about 0.8 degrees)."""
+
 _HEADER_TAGS = (
     "SeriesInstanceUID", "SOPInstanceUID", "SeriesDescription", "SeriesNumber", "Modality", "InstanceNumber",
     "ImagePositionPatient", "ImageOrientationPatient", "NumberOfFrames", "Rows", "Columns",
@@ -142,17 +145,36 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
     return None, ""
 
 
-def _location(header: Dataset) -> float | None:
-    """Position of the slice along its normal in mm, or None when position or orientation is missing."""
+def _normal(header: Dataset) -> np.ndarray | None:
+    """Unit normal of the slice's plane, or None when its orientation is missing or degenerate."""
     try:
         orientation = np.asarray([float(v) for v in header.ImageOrientationPatient], dtype=np.float64)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if orientation.shape != (6,):
+        return None
+    normal = np.cross(orientation[:3], orientation[3:])
+    length = float(np.linalg.norm(normal))
+    return normal / length if length > 1e-6 else None
+
+
+def _location(header: Dataset) -> float | None:
+    """Position of the slice along its normal in mm, or None when position or orientation is missing."""
+    normal = _normal(header)
+    try:
         position = np.asarray([float(v) for v in header.ImagePositionPatient], dtype=np.float64)
     except (AttributeError, TypeError, ValueError):
         return None
-    if orientation.shape != (6,) or position.shape != (3,):
+    if normal is None or position.shape != (3,):
         return None
-    normal = np.cross(orientation[:3], orientation[3:])
-    return float(position @ normal) if np.linalg.norm(normal) > 1e-6 else None
+    return float(position @ normal)
+
+
+def _parallel(headers: list[Dataset]) -> bool:
+    """Whether every slice lies in a plane parallel to the first's (positions along one normal compare)."""
+    normals = [_normal(header) for header in headers]
+    first = normals[0]
+    return first is not None and all(n is not None and abs(float(n @ first)) > _PARALLEL for n in normals[1:])
 
 
 def _instance(header: Dataset) -> int | None:
@@ -164,10 +186,17 @@ def _instance(header: Dataset) -> int | None:
 
 
 def _order(entries: list[tuple[Path, Dataset]]) -> tuple[tuple[SeriesSlice, ...], str]:
-    """Return the slices of one series in display order and the rule used."""
+    """Return the slices of one series in display order and the rule used.
+
+    Slices in parallel planes go by their position along the normal; slices at
+    other angles (a rotating projection, a three-plane localizer) by instance
+    number, and have no location.
+    """
     entries = sorted(entries, key=lambda entry: _natural_key(entry[0].as_posix()))
-    locations = [_location(header) for _, header in entries]
-    instances = [_instance(header) for _, header in entries]
+    headers = [header for _, header in entries]
+    parallel = _parallel(headers)
+    locations = [_location(header) if parallel else None for header in headers]
+    instances = [_instance(header) for header in headers]
     known_locations = [value for value in locations if value is not None]
     known_instances = [value for value in instances if value is not None]
     if len(entries) > 1 and len(known_locations) == len(entries):

@@ -29,6 +29,24 @@ def test_without_positions_instance_numbers_decide(tmp_path):
     assert [item.path.name for item in series.slices] == ["c.dcm", "a.dcm", "b.dcm"]
 
 
+def test_slices_at_other_angles_go_by_instance_number(tmp_path):
+    import math
+
+    import pydicom
+
+    paths = write_series(tmp_path, [0.0, 0.0, 0.0, 0.0], names=["a.dcm", "b.dcm", "c.dcm", "d.dcm"])
+    for index, path in enumerate(paths):
+        dataset = pydicom.dcmread(path)
+        angle = math.radians([0, 40, 20, 60][index])
+        dataset.ImageOrientationPatient = [math.cos(angle), math.sin(angle), 0, 0, 0, -1]
+        dataset.ImagePositionPatient = [10.0 * index, -5.0 * index, 0.0]
+        dataset.save_as(path, enforce_file_format=True)
+    series = open_series(tmp_path)
+    assert series.order == "instance"
+    assert [item.path.name for item in series.slices] == ["a.dcm", "b.dcm", "c.dcm", "d.dcm"]
+    assert all(item.location is None for item in series.slices)
+
+
 def test_slice_values_are_hounsfield_units_of_the_right_file(tmp_path):
     import numpy as np
     import pydicom
