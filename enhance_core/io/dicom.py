@@ -158,6 +158,23 @@ def _check_decoder(path: Path, header: Dataset) -> None:
         raise _missing_decoder(path, transfer_syntax)
 
 
+def _lift_pixel_spacing(header: Dataset, frame: int) -> None:
+    """Give an enhanced multi-frame header the ``PixelSpacing`` of ``frame`` at its top level, where readers look.
+
+    Enhanced objects keep it in the Pixel Measures of the frame's functional
+    groups, or of the shared ones; a top-level value is left as it is.
+    """
+    if "PixelSpacing" in header:
+        return
+    for keyword, index in (("PerFrameFunctionalGroupsSequence", frame), ("SharedFunctionalGroupsSequence", 0)):
+        sequence = header.get(keyword)
+        group = sequence[index] if sequence and index < len(sequence) else None
+        measures = group.get("PixelMeasuresSequence") if group is not None else None
+        if measures and "PixelSpacing" in measures[0]:
+            header.PixelSpacing = measures[0].PixelSpacing
+            return
+
+
 def frame_attributes(header: Dataset, frame: int) -> Dataset:
     """Return the modality LUT and VOI attributes that apply to ``frame``.
 
@@ -364,6 +381,7 @@ def _read_frame(path: Path, page: int, limits: Limits) -> Image:
     meta.float_source = stored.dtype.kind == "f"
     meta.page, meta.page_count = page, frames
     meta.modality = str(header.get("Modality", ""))
+    _lift_pixel_spacing(header, page)
     meta.dicom = header
     meta.extra.update(photometric=photometric,
                       transfer_syntax=getattr(header.file_meta.get("TransferSyntaxUID"), "name", ""))

@@ -115,6 +115,18 @@ def test_a_big_endian_palette_image_has_the_colours_of_its_little_endian_twin(li
     np.testing.assert_array_equal(read_image(get_testdata_file(big)).pixels, expected)
 
 
+def test_an_enhanced_ct_measures_in_mm_with_the_spacing_of_its_functional_groups():
+    from enhance_core.medical.roi import Roi, pixel_spacing, roi_stats, source_values
+
+    path = get_testdata_file("eCT_Supplemental.dcm")
+    shared = pydicom.dcmread(path, stop_before_pixels=True).SharedFunctionalGroupsSequence[0]
+    expected = tuple(float(v) for v in shared.PixelMeasuresSequence[0].PixelSpacing)
+    image = read_image(path, page=1)
+    assert pixel_spacing(image.meta.dicom) == expected
+    stats = roi_stats(source_values(image), Roi("rectangle", 30, 30, 60, 60), spacing=pixel_spacing(image.meta.dicom))
+    assert stats.area_mm2 == pytest.approx(stats.count * expected[0] * expected[1])
+
+
 def test_dicom_without_image_and_unknown_codec_are_unsupported(tmp_path):
     with pytest.raises(UnsupportedFormat, match="holds no image"):
         read_image(get_testdata_file("rtplan.dcm"))
