@@ -39,7 +39,8 @@ from enhance_core.errors import EnhanceError
 from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
 from enhance_core.medical.roi import (CSV_AFTER_COLUMNS, Roi, RoiRecord, RoiStats, distance_mm, pixel_spacing,
-                                      roi_spec, roi_stats, roi_stats_csv, source_values, stack_values, value_steps)
+                                      roi_spec, roi_stats, roi_stats_csv, roi_unit, source_values, stack_values,
+                                      value_steps)
 from enhance_core.stack import StackItem
 
 MEASURE_SHAPES = ("rectangle", "ellipse", "distance")
@@ -74,7 +75,7 @@ def _after_stack_job(image: Image, steps: tuple[StackItem, ...], roi: Roi, spaci
                      progress: ProgressFn, should_stop: StopFn) -> RoiStats | None:
     """Worker job: the ROI's statistics on the values after the filter stack (stops when asked)."""
     progress(0.0, "measuring the ROI after the filter stack")
-    return roi_stats(stack_values(image, steps, should_stop=should_stop), roi, spacing=spacing, unit=image.meta.unit)
+    return roi_stats(stack_values(image, steps, should_stop=should_stop), roi, spacing=spacing, unit=roi_unit(image))
 
 
 class MeasureTool(QObject):
@@ -201,7 +202,7 @@ class MeasureTool(QObject):
             return
         if self._values is None or self._values[0] is not source:
             self._values = (source, source_values(source))
-        self.before = roi_stats(self._values[1], roi, spacing=spacing, unit=source.meta.unit)
+        self.before = roi_stats(self._values[1], roi, spacing=spacing, unit=roi_unit(source))
         if final:
             self.after, self.after_failed = None, ""
             steps = value_steps(self.document.stack.snapshot())

@@ -144,7 +144,8 @@ def _check_output(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Measure every ROI on every image and write the CSV."""
     from enhance_core.atomic import write_text_atomic
-    from enhance_core.medical.roi import RoiRecord, pixel_spacing, roi_stats, roi_stats_csv, source_values, stack_values
+    from enhance_core.medical.roi import (RoiRecord, pixel_spacing, roi_stats, roi_stats_csv, roi_unit, source_values,
+                                          stack_values)
     from enhance_core.recipe import load_recipe
 
     rois = [(text, parse_roi(text)) for text in args.roi]
@@ -157,12 +158,12 @@ def run(args: argparse.Namespace) -> int:
         values = source_values(image)
         after_values = stack_values(image, steps) if steps is not None else None
         for text, roi in rois:
-            stats = roi_stats(values, roi, spacing=spacing, unit=image.meta.unit)
+            stats = roi_stats(values, roi, spacing=spacing, unit=roi_unit(image))
             if stats is None:
                 raise ParameterError(f"--roi {text!r} holds no pixel of {name} ({image.cols}x{image.rows}); "
                                      "give a box inside the image")
             after = None if after_values is None else roi_stats(after_values, roi, spacing=spacing,
-                                                                unit=image.meta.unit)
+                                                                unit=roi_unit(image))
             rows.append(RoiRecord(name, text, stats, after, series))
     table = roi_stats_csv(rows, with_after=steps is not None, with_series=args.all_series)
     if args.output is None:

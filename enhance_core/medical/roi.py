@@ -9,7 +9,9 @@ values inside, and the area as the pixel count times the pixel area from
 ``PixelSpacing``. :func:`distance_mm` measures a line in mm.
 
 The values are physical (:func:`source_values`), never the display: the
-window/level only changes how they look. :func:`stack_values` gives the same
+window/level only changes how they look. A colour image (an RGB ultrasound)
+is measured on its luma (Rec. 601) in the file's levels, unit "luma"
+(:func:`roi_unit`). :func:`stack_values` gives the same
 values after the filter stack (its window/level steps left out), so an ROI
 shows how denoising or CLAHE changed the tissue values. :func:`roi_stats_csv`
 writes statistics as the CSV of ``enhance-studio roi-stats`` (the editor's
@@ -30,6 +32,7 @@ import numpy as np
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import StopFn
+from enhance_core.filters.common import luminance
 from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL
 from enhance_core.render import render_image
@@ -119,7 +122,7 @@ def distance_mm(start: tuple[float, float], end: tuple[float, float], spacing: t
 
 
 def source_values(image: Image) -> np.ndarray:
-    """The first channel of ``image`` in physical units (HU for CT), float64, as the file stores them.
+    """The values of ``image`` in physical units (HU for CT), float64, as the file stores them (see :func:`_physical`).
 
     The float32 pixels round the stored values by up to a few thousandths of a
     unit (a 16-bit range over [0, 1]); when the reader gives the values' grid
@@ -128,15 +131,24 @@ def source_values(image: Image) -> np.ndarray:
     """
     values = _physical(image)
     grid = image.meta.extra.get("value_grid")
-    if grid is not None:
+    if grid is not None and image.channels == 1:
         origin, step = grid
         values = origin + step * np.round((values - origin) / step)
     return values
 
 
 def _physical(image: Image) -> np.ndarray:
-    """The first channel of ``image`` in physical units, float64, as the pixels hold them."""
+    """The gray values of ``image`` in physical units, float64, as the pixels hold them; a colour image's luma
+    in its file's levels (0-255 for 8 bits)."""
+    if image.channels == 3:
+        top = 1.0 if image.meta.float_source else float(image.meta.integer_max)
+        return luminance(image.pixels).astype(np.float64) * top
     return np.asarray(image.to_physical(image.pixels[:, :, 0].astype(np.float64)))
+
+
+def roi_unit(image: Image) -> str:
+    """The unit ROI statistics of ``image`` are in: the file's (HU), "luma" for a colour image, else ""."""
+    return "luma" if image.channels == 3 else image.meta.unit
 
 
 def value_steps(steps: Sequence[StackItem]) -> tuple[StackItem, ...]:
@@ -163,7 +175,7 @@ def stack_values(image: Image, steps: Sequence[StackItem], *, should_stop: StopF
     if not kept:
         return source_values(image)
     rendered = render_image(image, kept, should_stop=should_stop)
-    unchanged = rendered.pixels[:, :, 0] == image.pixels[:, :, 0]
+    unchanged = np.all(rendered.pixels == image.pixels, axis=2)
     return np.where(unchanged, source_values(image), _physical(rendered))
 
 

@@ -161,3 +161,19 @@ def test_roi_spec_round_trips_through_the_cli_and_the_csv_needs_after_values_whe
     assert roi_stats_csv([named], with_after=False, with_series=True).splitlines() == [
         "series,file,roi,unit,count,area_mm2,mean,sd,min,max",
         'series_002_CT,a.dcm,"rect:1,2,3,4",HU,4,,10.000,2.500,7.000,13.000']
+
+
+def test_a_colour_image_is_measured_on_its_luma_in_its_levels():
+    import cv2
+
+    from enhance_core.medical.roi import roi_unit, source_values, stack_values
+
+    path = get_testdata_file("US1_UNCR.dcm")
+    dataset = pydicom.dcmread(path)
+    image = read_image(path)
+    expected = cv2.cvtColor(dataset.pixel_array.astype(np.float32) / 255, cv2.COLOR_RGB2GRAY) * 255
+    np.testing.assert_allclose(source_values(image), expected, atol=1e-3)
+    assert roi_unit(image) == "luma"
+    stats = roi_stats(source_values(image), Roi("rectangle", 100, 100, 200, 200), unit=roi_unit(image))
+    assert stats.unit == "luma" and 1.0 < stats.mean < 255.0
+    np.testing.assert_array_equal(stack_values(image, (make_item("negative", enabled=False),)), source_values(image))
