@@ -213,7 +213,7 @@ class ExportDialog(QDialog):
         lossy = name in LOSSY
         self.quality.setEnabled(lossy)
         self.quality_entry.setEnabled(lossy)
-        self.full_range.setEnabled(self.is_dicom and name in FULL_RANGE_FORMATS)
+        self.full_range.setEnabled(self.is_dicom and self.source.channels == 1 and name in FULL_RANGE_FORMATS)
         if self.writes_full_range():
             self.bit_depth.setCurrentIndex(BIT_DEPTHS[name].index(16))
         self.bit_depth.setEnabled(not self.writes_full_range())

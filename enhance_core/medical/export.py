@@ -14,7 +14,13 @@ Full-range mapping (16-bit PNG/TIFF), written into the description as
 * Hounsfield units: ``value = HU + 32768`` (offset -32768, scale 1), rounded
   to whole HU, so every CT value from -32768 to 32767 HU is kept exactly.
 * Other units: the range the stored bits can reach, spread over 0..65535
-  (offset = the lowest physical value, scale = range / 65535).
+  (offset = the lowest physical value, scale = range / 65535), which is exact
+  for stored values of up to 16 bits. Wider ones (a 32-bit dose grid, float
+  data) spread the frame's own value range instead, so the map can differ
+  from slice to slice (each file says its own).
+
+A colour image has no full-range export: its values are a picture, not a
+measurement, and the windowed export keeps it whole.
 
 Values grow with the physical value (MONOCHROME1 is not inverted here). The
 source DICOM file is never written: the writer refuses its path.
@@ -30,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from enhance_core.errors import ImageWriteError
+from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.image import Image, ImageMeta, Window
 from enhance_core.io import write_image
 from enhance_core.io.writer import WRITE_FORMATS
@@ -101,15 +107,28 @@ def export_description(meta: ImageMeta, *, window: Window | None = None, value_m
 
 
 def full_range_map(image: Image) -> ValueMap:
-    """Return the 16-bit value map of ``image`` (HU + 32768 for CT, else its stored range)."""
+    """Return the 16-bit value map of ``image`` (HU + 32768 for CT, else its stored range, or for values wider
+    than 16 bits its frame's value range)."""
     if image.meta.unit == "HU":
         return ValueMap(HU_OFFSET, 1.0, "HU")
     low, high = image.physical_range()
+    held = image.meta.extra.get("value_range")
+    if (image.meta.float_source or image.meta.bit_depth > 16) and held is not None:
+        low, high = held
     return ValueMap(low, (high - low) / 65535.0 or 1.0, image.meta.unit)
 
 
 def full_range_image(image: Image) -> tuple[Image, ValueMap]:
-    """Return gray pixels whose 16-bit codes hold the physical values by :func:`full_range_map`, and the map."""
+    """Return gray pixels whose 16-bit codes hold the physical values by :func:`full_range_map`, and the map.
+
+    Raises
+    ------
+    ParameterError
+        ``image`` is colour.
+    """
+    if image.channels != 1:
+        raise ParameterError(f"{image.meta.source or 'this image'} is a colour image: a full-range export keeps the "
+                             "values of gray images (CT, MR, dose); export the windowed picture instead")
     value_map = full_range_map(image)
     physical = image.to_physical(np.asarray(image.pixels[:, :, 0], dtype=np.float64))
     codes = np.clip(np.rint((physical - value_map.offset) / value_map.scale), 0, 65535)

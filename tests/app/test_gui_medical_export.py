@@ -70,6 +70,18 @@ def test_windowed_export_is_deidentified_unless_patient_data_is_checked(qtbot, w
     assert window.reporter.errors == []
 
 
+def test_a_colour_dicom_offers_no_full_range_export(qtbot, window, tmp_path):
+    from pydicom.data import get_testdata_file
+
+    open_image(qtbot, window, get_testdata_file("US1_UNCR.dcm"))
+    dialog = open_dialog(qtbot, window)
+    dialog.path.setText(str(tmp_path / "us.png"))
+    dialog.path.editingFinished.emit()
+    assert dialog.full_range.isVisibleTo(dialog) and not dialog.full_range.isEnabled()
+    dialog.full_range.setChecked(True)
+    assert not dialog.writes_full_range()
+
+
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 def test_full_range_export_holds_hounsfield_units_plus_32768(qtbot, window, ct_path, tmp_path, suffix):
     open_image(qtbot, window, ct_path)

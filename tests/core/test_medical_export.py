@@ -72,6 +72,28 @@ def test_full_range_export_holds_hu_plus_32768(tmp_path, ct, suffix):
     assert PATIENT_NAME.encode() not in path.read_bytes()
 
 
+def test_full_range_export_of_a_32_bit_dose_spreads_the_doses_held(tmp_path):
+    from enhance_core.medical.roi import source_values
+
+    image = read_image(get_testdata_file("rtdose.dcm"))
+    path = export_slice(image, tmp_path / "dose.png")
+    described = description_of(path)
+    codes = np.rint(read_image(path).pixels[:, :, 0] * 65535)
+    doses = described["offset"] + described["scale"] * codes
+    low, high = image.meta.extra["value_range"]
+    assert described["offset"] == pytest.approx(low) and codes.max() == 65535
+    np.testing.assert_allclose(doses, source_values(image), atol=(high - low) / 65535)
+
+
+def test_full_range_export_of_a_colour_image_is_refused_by_name(tmp_path):
+    from enhance_core.errors import ParameterError
+
+    path = get_testdata_file("US1_UNCR.dcm")
+    with pytest.raises(ParameterError, match="US1_UNCR.dcm is a colour image: .* export the windowed picture"):
+        export_slice(read_image(path), tmp_path / "us.png")
+    assert not (tmp_path / "us.png").exists()
+
+
 def test_full_range_needs_16_bits_and_the_source_is_never_written(tmp_path, ct):
     with pytest.raises(ImageWriteError, match="write .png or .tif"):
         export_slice(ct, tmp_path / "full.jpg")
