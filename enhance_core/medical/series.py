@@ -127,7 +127,12 @@ def _has_dicom_marker(path: Path) -> bool:
 
 
 def _try_header(path: Path) -> tuple[Dataset | None, str]:
-    """The header of a DICOM image file and "", or None and why a DICOM image file is unreadable ("": not one)."""
+    """The header of a DICOM image file and "", or None and why a DICOM image file is unreadable ("": not one).
+
+    Anything but a regular file (a named pipe would block the read for ever) is not one.
+    """
+    if not path.is_file():
+        return None, ""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -231,13 +236,15 @@ def _number(header: Dataset) -> int | None:
 
 
 def _files(folder: Path, recursive: bool) -> list[Path]:
-    """The files of ``folder`` (and of its subfolders, hidden ones left out, links not followed), sorted."""
+    """The regular files of ``folder`` (and of its subfolders, hidden ones left out, links to folders not
+    followed), sorted."""
     if not recursive:
         return sorted(path for path in folder.iterdir() if path.is_file())
     found: list[Path] = []
     for root, folders, names in os.walk(folder):
         folders[:] = sorted(name for name in folders if not name.startswith("."))
-        found.extend(Path(root) / name for name in sorted(names) if not name.startswith("."))
+        found.extend(Path(root) / name for name in sorted(names)
+                     if not name.startswith(".") and (Path(root) / name).is_file())
     return found
 
 
@@ -390,6 +397,8 @@ def series_listing(found: list[DicomSeries], *, prefix: str = "") -> str:
 def series_from_file(path: str | PathLike[str]) -> DicomSeries:
     """Return a single DICOM file as a series of its frames (one slice for a single-frame file)."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise DicomSeriesError(path, "is not a regular file (a folder, a named pipe or a device); give a DICOM file")
     header = _read_header(path)
     if header is None:
         raise DicomSeriesError(path, "is not a DICOM image file")

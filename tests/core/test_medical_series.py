@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -104,3 +105,17 @@ def test_a_slice_outside_the_series_is_refused(tmp_path):
     write_series(tmp_path, [0.0, 1.0])
     with pytest.raises(Exception, match="slice 2 does not exist; the series has 2 slices"):
         open_series(tmp_path).read_slice(2)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_named_pipe_is_no_slice_and_never_read(tmp_path):
+    from enhance_core.medical.series import scan_series
+
+    write_series(tmp_path / "study" / "ct", [0.0, 1.0])
+    os.mkfifo(tmp_path / "study" / "ct" / "pipe.dcm")
+    os.mkfifo(tmp_path / "study" / "pipe.dcm")
+    for folder, recursive in ((tmp_path / "study", True), (tmp_path / "study" / "ct", False)):
+        scan = scan_series(folder, recursive=recursive)
+        assert [len(series) for series in scan.series] == [2] and scan.unreadable == ()
+    with pytest.raises(DicomSeriesError, match="pipe.dcm: is not a regular file"):
+        series_from_file(tmp_path / "study" / "pipe.dcm")
