@@ -259,11 +259,14 @@ class SliceBrowser(QToolBar):
         self.cache[index] = image
         if index == self.index and self.shown != index:
             self._show(index, image)
+        self._update_view()
 
     def _on_failed(self, index: int, failure: JobFailure) -> None:
-        """Slice ``index`` cannot be read: stop cine, say so in the status bar and report the error."""
+        """Slice ``index`` cannot be read: stop cine, say so beside the slider and in the status bar, report it."""
         if self._reading == index:
             self._reading = None
+        self._unreadable.add(index)
+        self._update_view()
         playing = self.play_action.isChecked()
         self.play_action.setChecked(False)
         self.message.emit(f"Cannot read slice {index + 1}{'; cine stopped' if playing else ''}")
@@ -332,5 +335,7 @@ class SliceBrowser(QToolBar):
         self.slider.blockSignals(False)
         location = series.slices[self.index].location
         where = f" · {location:.1f} mm" if location is not None else ""
+        if self.index in self._unreadable and self.shown != self.index:
+            where += f" · cannot be read, slice {self.shown + 1} shown"
         self.label.setText(f" {self.index + 1} / {len(series)}{where} ")
         self.label.setToolTip(f"Ordered by {series.order}")

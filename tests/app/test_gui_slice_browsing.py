@@ -156,11 +156,13 @@ def test_a_slice_that_cannot_be_read_stops_cine_and_says_so_and_can_be_read_agai
     assert window.status.currentMessage() == "Cannot read slice 4; cine stopped"
     assert [title for title, _, _ in window.reporter.errors] == ["Cannot read the slice"]
     assert "damaged" in window.reporter.errors[0][1]
+    assert slices.label.text().strip().startswith("4 / 6") and "cannot be read, slice 3 shown" in slices.label.text()
     broken.clear()
     # The lane reports a failure before its thread is swept, so it may still look busy when the user asks again.
     monkeypatch.setattr(type(slices.lane), "busy", property(lambda runner: True))
     next_slice(qtbot, window, lambda: slices.show_slice(3))
     assert slices.shown == 3 and slice_offset(window.document.source) == 3
+    assert "cannot be read" not in slices.label.text()
 
 
 def test_the_cine_controls_stay_in_a_1500_pixel_window_beside_the_window_level_bar(qtbot, window, series_folder):
