@@ -157,12 +157,16 @@ class WindowLevelControls(QObject):
             return []
 
     def refresh(self) -> None:
-        """Rebuild the preset box for the current image's modality."""
+        """Rebuild the preset box for the current image: its header windows (the first is "Header") and modality."""
         source = self.document.source
         medical = source is not None and bool(source.meta.unit or source.meta.windows or source.meta.format == "DICOM")
         self.combo.clear()
         self.combo.addItem("Preset…", None)
         self.combo.addItem("Header", "header")
+        for number, window in enumerate(source.meta.windows[1:] if source is not None else [], start=2):
+            name = f"Header {number}" + (f" {window.name}" if window.name else "")
+            self.combo.addItem(f"{name}  ({window.center:g} / {window.width:g})",
+                               WindowPreset(name, window.center, window.width))
         self.combo.addItem("Auto (0.5-99.5 %)", "auto")
         saved = self.saved_presets() if medical else []
         if medical:

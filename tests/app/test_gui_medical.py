@@ -305,6 +305,24 @@ def test_a_gray_dicom_file_without_a_window_or_unit_opens_on_its_value_range(qtb
     assert shown.max() - shown.min() > 0.5, "the picture spans the display, not a flat gray or a black"
 
 
+def test_every_window_of_the_header_is_offered(qtbot, window, tmp_path):
+    import pydicom
+
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.WindowCenter, dataset.WindowWidth = [40, -600], [400, 1500]
+    dataset.WindowCenterWidthExplanation = ["SOFT", "LUNG"]
+    dataset.save_as(tmp_path / "two.dcm")
+    open_image(qtbot, window, tmp_path / "two.dcm")
+    controls = window.window_level
+    assert "Header 2 LUNG  (-600 / 1500)" in controls.preset_names()
+    controls.choose("Header 2 LUNG")
+    step, = window.document.stack.snapshot()
+    assert (step.params.center, step.params.width) == (-600.0, 1500.0)
+    assert controls.active_name() == "Header 2 LUNG"
+    controls.choose("Header")
+    assert (window.document.stack.snapshot()[0].params.center, controls.active_name()) == (40.0, "Header")
+
+
 def test_header_filter_finds_fields_inside_sequences(qtbot, window, series_folder):
     open_folder(qtbot, window, series_folder)
     panel = window.dicom_panel
