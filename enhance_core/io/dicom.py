@@ -331,9 +331,27 @@ def _decode_frame(path: Path, index: int | None, transfer_syntax: pydicom.uid.UI
     except (ValueError, TypeError, KeyError, AttributeError) as first_error:
         try:
             with _ClampedReader(path) as handle:
-                return pixel_array(pydicom.dcmread(handle, force=True), index=index, decoding_plugin=plugin)
+                dataset = pydicom.dcmread(handle, force=True)
+                _name_encoding(dataset)
+                return pixel_array(dataset, index=index, decoding_plugin=plugin)
         except (ValueError, TypeError, KeyError, AttributeError):
             raise first_error from None
+
+
+def _name_encoding(dataset: Dataset) -> None:
+    """Give a dataset without file meta (an old file without the DICM preamble) the transfer syntax it was read in.
+
+    Such files are not compressed; pydicom reads their header by trying the
+    encodings, but decodes pixels only with a named transfer syntax.
+    """
+    if dataset.file_meta.get("TransferSyntaxUID") is not None:
+        return
+    implicit, little = dataset.original_encoding
+    if implicit is None or little is None:
+        return
+    dataset.file_meta.TransferSyntaxUID = (pydicom.uid.ImplicitVRLittleEndian if implicit
+                                           else pydicom.uid.ExplicitVRLittleEndian if little
+                                           else pydicom.uid.ExplicitVRBigEndian)
 
 
 def _check_rle_overrun(path: Path, messages: list[str]) -> None:

@@ -127,6 +127,17 @@ def test_an_enhanced_ct_measures_in_mm_with_the_spacing_of_its_functional_groups
     assert stats.area_mm2 == pytest.approx(stats.count * expected[0] * expected[1])
 
 
+def test_a_file_without_file_meta_is_decoded_in_the_encoding_its_header_was_read_in():
+    from pydicom.pixels import apply_color_lut
+
+    path = get_testdata_file("OT-PAL-8-face.dcm")
+    dataset = pydicom.dcmread(path, force=True)
+    assert "TransferSyntaxUID" not in dataset.file_meta
+    dataset.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    expected = apply_color_lut(dataset.pixel_array, dataset) / 65535.0
+    np.testing.assert_allclose(read_image(path).pixels, expected, atol=1e-6)
+
+
 def test_dicom_without_image_and_unknown_codec_are_unsupported(tmp_path):
     with pytest.raises(UnsupportedFormat, match="holds no image"):
         read_image(get_testdata_file("rtplan.dcm"))
