@@ -117,6 +117,9 @@ def _read_header(path: Path, messages: list[str]) -> tuple[Dataset, int]:
         if holds_pixels(str(name)):
             raise ImageReadError(path, f"it is a {name} file but its header ends before the image size (Rows, "
                                        "Columns); the file is truncated or damaged: re-copy or re-export it")
+        if str(name) == "Media Storage Directory Storage":
+            raise UnsupportedFormat(path, "this DICOMDIR is the index of a DICOM disc or folder and holds no image; "
+                                          "open its folder instead (in the editor: File ▸ Open DICOM Series)")
         raise UnsupportedFormat(path, f"this DICOM object holds no image ({name})")
     return header, offset
 

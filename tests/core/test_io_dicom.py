@@ -138,6 +138,11 @@ def test_a_file_without_file_meta_is_decoded_in_the_encoding_its_header_was_read
     np.testing.assert_allclose(read_image(path).pixels, expected, atol=1e-6)
 
 
+def test_a_dicomdir_says_to_open_its_folder():
+    with pytest.raises(UnsupportedFormat, match="DICOMDIR is the index .* open its folder instead"):
+        read_image(get_testdata_file("DICOMDIR"))
+
+
 def test_dicom_without_image_and_unknown_codec_are_unsupported(tmp_path):
     with pytest.raises(UnsupportedFormat, match="holds no image"):
         read_image(get_testdata_file("rtplan.dcm"))
