@@ -19,7 +19,10 @@ Each worker reads the file, renders the steps at full resolution
 (:func:`enhance_core.render.render_image`), writes the result with the
 source's bit depth, EXIF and ICC profile (:func:`enhance_core.io.write_image`,
 atomic), and with a reference computes PSNR, SSIM and MSE and small
-thumbnails for the report (:mod:`enhance_core.batch_report`).
+thumbnails for the report (:mod:`enhance_core.batch_report`). A gray DICOM
+image that no window/level step turns into a picture is written as its values
+(16-bit PNG or TIFF, de-identified, with the map from codes to physical units
+in its description: :func:`enhance_core.medical.export.write_values`).
 """
 
 from __future__ import annotations
@@ -444,7 +447,10 @@ def process_file(task: FileTask) -> FileResult:
         result = render_image(image, steps, device=task.device, notes=notes)
         _make_folder(task.output.parent)
         output = apply_output_size(result, task.size) if task.size is not None else result
-        written = write_image(output, task.output, bit_depth=task.bit_depth, quality=task.quality)
+        if _holds_values(image, steps):
+            written = _write_values(output, task)
+        else:
+            written = write_image(output, task.output, bit_depth=task.bit_depth, quality=task.quality)
         said = [f"{item.definition.label}: {notes[item.uid]}" for item in steps if item.uid in notes]
         if image.meta.page_count > 1:
             said.append(f"page {image.meta.page + 1} of {image.meta.page_count} only: the other pages are not in "
@@ -461,6 +467,25 @@ def process_file(task: FileTask) -> FileResult:
         outcome = FileResult(task.source, None, f"{task.source}: unexpected {type(error).__name__}: {error}")
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+def _holds_values(image: Image, steps: Sequence[StackItem]) -> bool:
+    """Whether the result of ``steps`` on ``image`` is physical values (a gray DICOM image, no window step on)."""
+    from enhance_core.medical.windows import WINDOW_LEVEL
+
+    windowed = any(step.enabled and step.filter == WINDOW_LEVEL for step in steps)
+    return image.meta.dicom is not None and image.channels == 1 and not windowed
+
+
+def _write_values(result: Image, task: FileTask) -> Path:
+    """Write the values of a gray DICOM result as :func:`~enhance_core.medical.export.write_values` does."""
+    from enhance_core.medical.export import write_values
+
+    hint = "add a window_level step to the recipe for an 8-bit picture"
+    if task.bit_depth not in (None, 16):
+        raise ImageWriteError(task.output, f"the values of a DICOM image are written in 16 bits, not "
+                                           f"{task.bit_depth}; drop --bit-depth or {hint}")
+    return write_values(result, task.output, hint=hint)
 
 
 def _make_folder(folder: Path) -> None:

@@ -3,8 +3,10 @@
 The output suffix picks the format. Bit depth stays the source's where the
 format holds it (16-bit TIFF to 16-bit PNG; JPEG, BMP and WebP hold 8 bits);
 EXIF (orientation reset, pixels upright), ICC profile, resolution and alpha go
-along where the format can hold them. The input is never overwritten, and an
-existing OUT only with ``--force``.
+along where the format can hold them. A gray DICOM image becomes, de-identified,
+its values (16-bit PNG or TIFF, the map to physical units in the description,
+as ``dicom-export --full-range``) or, in 8 bits, the picture its header window
+shows. The input is never overwritten, and an existing OUT only with ``--force``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from enhance_core.errors import ImageWriteError
+from enhance_core.image import Image
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -46,8 +49,35 @@ def run(args: argparse.Namespace) -> int:
     if args.target.exists() and not args.force:
         raise ImageWriteError(args.target, "already exists; choose another name or pass --force to replace it")
     image = read_image(args.source, page=args.page)
+    if image.meta.dicom is not None and image.channels == 1:
+        return _convert_dicom(image, args)
     written = write_image(image, args.target, bit_depth=args.bit_depth, quality=args.quality)
     format_name = WRITE_FORMATS[written.suffix.lower()]
     depth = args.bit_depth or default_bit_depth(image.meta, format_name)
     print(f"wrote {written} ({format_name}, {depth}-bit{' float' if depth == 32 else ''})")
+    return 0
+
+
+def _convert_dicom(image: Image, args: argparse.Namespace) -> int:
+    """Write a gray DICOM image's values in 16 bits, or its header window's picture in 8; print which."""
+    from enhance_core.errors import ParameterError
+    from enhance_core.io.writer import WRITE_FORMATS
+    from enhance_core.medical.export import export_slice, write_values
+    from enhance_core.medical.windows import header_window
+
+    format_name = WRITE_FORMATS.get(args.target.suffix.lower())
+    if args.bit_depth == 32:
+        raise ParameterError("--bit-depth 32 is not offered for DICOM: its values are written in 16 bits, its "
+                             "picture in 8")
+    if format_name in ("PNG", "TIFF") and args.bit_depth != 8:
+        written = write_values(image, args.target)
+        print(f"wrote {written} ({format_name}, 16-bit values of {image.meta.unit or 'the file'}; the map to them "
+              "is in its description)")
+        return 0
+    if args.bit_depth == 16:
+        raise ParameterError(f"{format_name} holds 8 bits: the values of a DICOM image need .png or .tif")
+    window = header_window(image)
+    written = export_slice(image, args.target, window=window, quality=args.quality)
+    print(f"wrote {written} ({format_name}, 8-bit picture through the window {window.center:g} / {window.width:g} "
+          f"({window.name}))")
     return 0

@@ -150,6 +150,28 @@ def windowed_image(image: Image, window: Window, steps: Sequence[StackItem] = ()
     return Image(result.pixels, None, meta)
 
 
+def write_values(image: Image, path: str | PathLike[str], *, include_patient_data: bool = False,
+                 hint: str = "give a window for an 8-bit picture") -> Path:
+    """Write the physical values of a gray DICOM image (as read or as filtered) in 16 bits, de-identified.
+
+    The codes follow :func:`full_range_map` and the description says the map.
+    ``hint`` ends the error for a format of 8 bits (JPEG, WebP, BMP).
+
+    Raises
+    ------
+    ImageWriteError
+        ``path`` names a format without 16 bits.
+    ParameterError
+        ``image`` is colour.
+    """
+    path = Path(path)
+    if WRITE_FORMATS.get(path.suffix.lower()) not in ("PNG", "TIFF"):
+        raise ImageWriteError(path, f"full-range values need 16 bits; write .png or .tif, or {hint}")
+    pixels, value_map = full_range_image(image)
+    text = export_description(image.meta, value_map=value_map, include_patient_data=include_patient_data)
+    return write_image(pixels, path, bit_depth=16, description=text)
+
+
 def export_slice(image: Image, path: str | PathLike[str], *, window: Window | None = None,
                  steps: Sequence[StackItem] = (), include_patient_data: bool = False, quality: int = 95) -> Path:
     """Write one slice de-identified: windowed 8-bit with ``window``, or full-range 16-bit without.
@@ -170,17 +192,11 @@ def export_slice(image: Image, path: str | PathLike[str], *, window: Window | No
         JPEG quality.
     """
     path = Path(path)
-    format_name = WRITE_FORMATS.get(path.suffix.lower())
     if window is None:
-        if format_name not in ("PNG", "TIFF"):
-            raise ImageWriteError(path, "full-range values need 16 bits; write .png or .tif, or give a window "
-                                        "for an 8-bit picture")
         if steps:
             raise ImageWriteError(path, "full-range export writes the unedited values; drop the extra steps "
                                         "or export a windowed picture")
-        pixels, value_map = full_range_image(image)
-        text = export_description(image.meta, value_map=value_map, include_patient_data=include_patient_data)
-        return write_image(pixels, path, bit_depth=16, description=text)
+        return write_values(image, path, include_patient_data=include_patient_data)
     shown = windowed_image(image, window, steps)
     described = image.meta if shown.meta.dicom is None else replace(image.meta, dicom=shown.meta.dicom)
     text = export_description(described, window=window, include_patient_data=include_patient_data)

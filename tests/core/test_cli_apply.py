@@ -234,3 +234,30 @@ def test_a_multi_page_tiff_says_that_only_its_first_page_is_in_the_output(tmp_pa
             writer.write(np.full((20, 30), value, np.uint16), photometric="minisblack")
     assert main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(tmp_path / "out"), str(folder)]) == 0
     assert "page 1 of 2 only: the other pages are not in the output" in capsys.readouterr().err
+
+
+def test_a_dicom_series_without_a_window_step_is_written_as_its_values(tmp_path, capsys) -> None:
+    import json
+
+    import pydicom
+    from PIL import Image as PILImage
+
+    from tests.core.dicom_fixtures import write_series
+
+    paths = write_series(tmp_path / "ct series", [0.0, 1.0], names=["a.dcm", "b.dcm"])
+    out = tmp_path / "out"
+    assert main(["apply", "--filter", "median_blur", "--set", "size=1", str(tmp_path / "ct series"), "-o",
+                 str(out), "--format", "png"]) == 0
+    for path in paths:
+        with PILImage.open(out / f"{path.stem}.png") as png:
+            described, codes = json.loads(png.info["Description"]), np.asarray(png).astype(np.int64)
+        dataset = pydicom.dcmread(path)
+        hounsfield = pydicom.pixels.apply_modality_lut(dataset.pixel_array, dataset)
+        np.testing.assert_array_equal(described["offset"] + described["scale"] * codes, hounsfield)
+        assert described["unit"] == "HU" and described["deidentified"]
+    capsys.readouterr()
+    assert main(["apply", "--filter", "median_blur", str(tmp_path / "ct series"), "-o", str(tmp_path / "jpg"),
+                 "--format", "jpg"]) == 1
+    assert "add a window_level step to the recipe for an 8-bit picture" in capsys.readouterr().out
+    assert main(["apply", "--filter", "window_level", "--set", "center=40", "--set", "width=400",
+                 str(tmp_path / "ct series"), "-o", str(tmp_path / "jpg"), "--format", "jpg"]) == 0

@@ -24,11 +24,35 @@ def test_sixteen_bit_tiff_to_png_keeps_depth_icc_exif_and_alpha(tmp_path, capsys
     assert b"TestCam" in converted.meta.exif
 
 
-def test_dicom_to_sixteen_bit_png_keeps_every_stored_value(tmp_path):
-    assert main(["convert", get_testdata_file("CT_small.dcm"), str(tmp_path / "ct.png")]) == 0
-    dicom, png = read_image(get_testdata_file("CT_small.dcm")), read_image(tmp_path / "ct.png")
-    assert png.meta.bit_depth == 16
-    np.testing.assert_array_equal(levels(png.pixels, 16), levels(dicom.pixels, 16))
+def test_dicom_to_sixteen_bit_png_keeps_every_value_and_says_how(tmp_path, capsys):
+    import json
+
+    import pydicom
+    from PIL import Image as PILImage
+
+    path = get_testdata_file("CT_small.dcm")
+    assert main(["convert", path, str(tmp_path / "ct.png")]) == 0
+    assert "(PNG, 16-bit values of HU; the map to them is in its description)" in capsys.readouterr().out
+    with PILImage.open(tmp_path / "ct.png") as png:
+        described, codes = json.loads(png.info["Description"]), np.asarray(png).astype(np.int64)
+    dataset = pydicom.dcmread(path)
+    hounsfield = pydicom.pixels.apply_modality_lut(dataset.pixel_array, dataset)
+    np.testing.assert_array_equal(described["offset"] + described["scale"] * codes, hounsfield)
+    assert described["deidentified"] and "PatientName" not in described["dicom"]
+
+
+def test_dicom_to_jpeg_is_the_picture_of_its_header_window(tmp_path, capsys):
+    from enhance_core.medical.windows import header_window, window_item
+    from enhance_core.render import render_image
+
+    path = get_testdata_file("CT_small.dcm")
+    assert main(["convert", path, str(tmp_path / "ct.jpg")]) == 0
+    assert "8-bit picture through the window" in capsys.readouterr().out
+    image = read_image(path)
+    expected = render_image(image, (window_item(header_window(image)),)).pixels
+    assert np.abs(read_image(tmp_path / "ct.jpg").pixels - expected).mean() < 2 / 255
+    assert main(["convert", path, str(tmp_path / "ct16.jpg"), "--bit-depth", "16"]) == 2
+    assert "the values of a DICOM image need .png or .tif" in capsys.readouterr().err
 
 
 def test_refuses_to_overwrite_input_or_an_existing_file(tmp_path, capsys):
