@@ -22,13 +22,16 @@ from enum import Enum
 from typing import Protocol
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal, SignalInstance
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QNativeGestureEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtGui import (QBrush, QColor, QImage, QKeyEvent, QMouseEvent, QNativeGestureEvent, QPainter, QPen,
+                           QPixmap, QWheelEvent)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.display import CanvasLayers, DisplayImage, SideLayers
 from app.viewport import Viewport
 
 BACKGROUND = QColor(38, 38, 40)
+CHECKER_SQUARE = 8
+"""Side in screen pixels of a square of the checkerboard drawn under transparent parts of an image."""
 DIVIDER_GRAB = 6
 PANE_GAP = 4
 FLASH_KEY = Qt.Key.Key_Backslash
@@ -86,6 +89,7 @@ class CompareCanvas(QWidget):
         self.tool: CanvasTool | None = None
         self._layers = CanvasLayers()
         self._qimages: dict[int, tuple[DisplayImage, QImage]] = {}
+        self._checker: QBrush | None = None
         self._drag: str | None = None
         self._last_pos = QPointF()
         self._cursor: tuple[float, float] | None = None
@@ -330,10 +334,27 @@ class CompareCanvas(QWidget):
             pixels = source.toAlignedRect()
             target = QRectF(round(sx0), round(sy0), pixels.width() / dpr, pixels.height() / dpr)
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            self._paint_checker(painter, image, target)
             painter.drawImage(target, qimage, QRectF(pixels))
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, ratio < 1.5)
-        painter.drawImage(QRectF(sx0, sy0, sx1 - sx0, sy1 - sy0), qimage, source)
+        target = QRectF(sx0, sy0, sx1 - sx0, sy1 - sy0)
+        self._paint_checker(painter, image, target)
+        painter.drawImage(target, qimage, source)
+
+    def _paint_checker(self, painter: QPainter, image: DisplayImage, target: QRectF) -> None:
+        """Under a layer with transparency, a gray checkerboard fixed to the screen (what shows through)."""
+        if not image.has_alpha:
+            return
+        if self._checker is None:
+            tile = QPixmap(2 * CHECKER_SQUARE, 2 * CHECKER_SQUARE)
+            tile.fill(QColor(102, 102, 102))
+            tiles = QPainter(tile)
+            for corner in (0, CHECKER_SQUARE):
+                tiles.fillRect(corner, corner, CHECKER_SQUARE, CHECKER_SQUARE, QColor(153, 153, 153))
+            tiles.end()
+            self._checker = QBrush(tile)
+        painter.fillRect(target, self._checker)
 
     def _paint_divider(self, painter: QPainter, x: float) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)

@@ -18,11 +18,15 @@ from enhance_core.image import ImageMeta
 from enhance_core.view_plan import Detail, add_patch
 
 
-def to_display_array(pixels: np.ndarray) -> np.ndarray:
-    """8-bit display copy of float (rows, cols, C) pixels: (rows, cols, 3) for color, (rows, cols) for gray.
+def to_display_array(pixels: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+    """8-bit display copy of float (rows, cols, C) pixels: (rows, cols, 3) for color, (rows, cols) for gray,
+    (rows, cols, 4) RGBA (straight alpha) with a (rows, cols) ``alpha``.
 
-    Values are clipped to [0, 1] (black to white) and rounded.
+    Values are clipped to [0, 1] (black to white, transparent to opaque) and rounded.
     """
+    if alpha is not None:
+        color = pixels if pixels.shape[2] == 3 else np.repeat(pixels, 3, axis=2)
+        pixels = np.concatenate([color, alpha[:, :, None]], axis=2)
     scaled = np.clip(pixels, 0.0, 1.0) * np.float32(255.0) + np.float32(0.5)
     array = scaled.astype(np.uint8)
     if array.shape[2] == 1:
@@ -37,7 +41,8 @@ class DisplayImage:
     Attributes
     ----------
     array : ndarray
-        uint8 (rows, cols, 3) or (rows, cols), C-contiguous.
+        uint8 (rows, cols, 3), (rows, cols) or, for an image with transparency,
+        (rows, cols, 4) RGBA with straight alpha; C-contiguous.
     left, top, width, height : float
         The source-pixel rectangle the array covers.
     """
@@ -49,12 +54,18 @@ class DisplayImage:
     height: float
 
     @classmethod
-    def from_pixels(cls, pixels: np.ndarray, *, left: float = 0.0, top: float = 0.0,
-                    width: float | None = None, height: float | None = None) -> DisplayImage:
-        """Convert float pixels covering the given source rectangle (default: one source pixel each)."""
+    def from_pixels(cls, pixels: np.ndarray, *, alpha: np.ndarray | None = None, left: float = 0.0,
+                    top: float = 0.0, width: float | None = None, height: float | None = None) -> DisplayImage:
+        """Convert float pixels (and their alpha) covering the given source rectangle (default: one source pixel
+        each)."""
         rows, cols = pixels.shape[:2]
-        return cls(to_display_array(pixels), float(left), float(top),
+        return cls(to_display_array(pixels, alpha), float(left), float(top),
                    float(cols if width is None else width), float(rows if height is None else height))
+
+    @property
+    def has_alpha(self) -> bool:
+        """Whether the array holds an alpha channel (the canvas paints a checkerboard under it)."""
+        return self.array.ndim == 3 and self.array.shape[2] == 4
 
     @property
     def scale(self) -> float:
@@ -69,7 +80,8 @@ class DisplayImage:
         """
         array = self.array
         rows, cols = array.shape[:2]
-        fmt = QImage.Format.Format_RGB888 if array.ndim == 3 else QImage.Format.Format_Grayscale8
+        fmt = (QImage.Format.Format_Grayscale8 if array.ndim == 2 else QImage.Format.Format_RGBA8888
+               if self.has_alpha else QImage.Format.Format_RGB888)
         return QImage(array.data, cols, rows, array.strides[0], fmt).convertToFormat(
             QImage.Format.Format_ARGB32_Premultiplied)
 

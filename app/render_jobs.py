@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -32,7 +35,7 @@ from app.display import CanvasLayers, DetailPatch, DisplayImage, SideLayers
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import RenderContext
 from enhance_core.geometry import (INTERPOLATION_MARGIN, compose_affines, input_region, invert_affine,
-                                   warp_region)
+                                   scale_affine, warp_region)
 from enhance_core.image import Image
 from enhance_core.masks import Region, scaled_shape
 from enhance_core.render import Renderer
@@ -103,7 +106,7 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
     draft = request.proxy_scale is not None
     if request.before:
         before_pixels = frame.before(renderer, request.before_steps, request.preview_scale)
-        before = dataclasses.replace(before, whole=frame.whole(before_pixels))
+        before = dataclasses.replace(before, whole=frame.whole(before_pixels, request.preview_scale))
     if request.detail_rect is not None:
         detail_before, detail_after = _render_detail(renderer, frame, request, request.detail_rect, device,
                                                      lambda f, m: progress(f * share, m), should_stop)
@@ -116,7 +119,7 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
         preview_pixels = renderer.render(image, request.steps, scale=request.result_scale, device=device,
                                          progress=lambda f, m: progress(offset + f * share, m),
                                          should_stop=should_stop, notes=notes, draft=draft)
-        after = dataclasses.replace(after, whole=frame.whole(preview_pixels))
+        after = dataclasses.replace(after, whole=frame.whole(preview_pixels, request.result_scale))
     if request.screen_zoom is not None:
         result = preview_pixels
         if result is None:
@@ -125,8 +128,9 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
         original = before_pixels
         if original is None:
             original = frame.before(renderer, request.before_steps, request.preview_scale)
-        after = dataclasses.replace(after, screen=frame.on_screen(result, request.screen_zoom))
-        before = dataclasses.replace(before, screen=frame.on_screen(original, request.screen_zoom))
+        after = dataclasses.replace(after, screen=frame.on_screen(result, request.result_scale, request.screen_zoom))
+        before = dataclasses.replace(before, screen=frame.on_screen(original, request.preview_scale,
+                                                                    request.screen_zoom))
     if should_stop():
         raise Cancelled("preview cancelled")
     return ViewFrame(request, preview_pixels, before_pixels, CanvasLayers(before, after),
@@ -169,21 +173,69 @@ class _Frame:
         return warp_region(pixels, matrix, in_origin=(needed.top, needed.left), in_shape=(in_rows, in_cols),
                            out_region=wanted)
 
-    def whole(self, pixels: np.ndarray) -> DisplayImage:
-        """Display image of a whole render, placed over the full-resolution output."""
-        return DisplayImage.from_pixels(pixels, width=self.cols, height=self.rows)
+    def alpha(self, scale: float, shape: tuple[int, int], region: Region | None = None) -> np.ndarray | None:
+        """The source's alpha carried into this frame's render at ``scale`` (``shape``: that render's size),
+        ``region`` of it (default: all); None for a source without transparency."""
+        if self.image.alpha is None:
+            return None
+        small = _scaled_alpha(self.image.alpha, scale)
+        rows, cols = self.image.rows, self.image.cols
+        wanted = region if region is not None else Region(0, 0, *shape)
+        to_small = scale_affine(small.shape[1] / cols, small.shape[0] / rows)
+        matrix = compose_affines(invert_affine(to_small), output_affine(self.steps, rows, cols, scale, ctx=self.ctx))
+        if np.allclose(matrix, np.eye(2, 3), atol=1e-3) and tuple(shape) == small.shape:
+            return small[wanted.slices]
+        needed = input_region(matrix, wanted, *small.shape, margin=INTERPOLATION_MARGIN)
+        warped = warp_region(small[needed.slices][:, :, None], matrix, in_origin=(needed.top, needed.left),
+                             in_shape=small.shape, out_region=wanted)
+        return np.clip(warped[:, :, 0], 0.0, 1.0)
 
-    def on_screen(self, pixels: np.ndarray, zoom: float) -> DisplayImage:
-        """Display image of a whole render resampled (area average) to ``zoom`` screen pixels per output pixel.
+    def whole(self, pixels: np.ndarray, scale: float) -> DisplayImage:
+        """Display image of a whole render at ``scale``, with its alpha, placed over the full-resolution output."""
+        return DisplayImage.from_pixels(pixels, alpha=self.alpha(scale, pixels.shape[:2]),
+                                        width=self.cols, height=self.rows)
+
+    def on_screen(self, pixels: np.ndarray, scale: float, zoom: float) -> DisplayImage:
+        """Display image of a whole render at ``scale`` resampled (area average) to ``zoom`` screen pixels per
+        output pixel.
 
         The canvas then paints it without scaling, which keeps repaints cheap while the preview itself
         stays at the larger preview scale for the histogram and the metrics. A proxy render smaller than
         the screen is enlarged bilinearly.
         """
+        alpha = self.alpha(scale, pixels.shape[:2])
+        if alpha is not None:
+            pixels = np.concatenate([pixels, alpha[:, :, None]], axis=2)
         rows, cols = scaled_shape(self.rows, self.cols, zoom)
         method = cv2.INTER_AREA if cols <= pixels.shape[1] else cv2.INTER_LINEAR
         small = cv2.resize(pixels, (cols, rows), interpolation=method).reshape(rows, cols, pixels.shape[2])
-        return DisplayImage.from_pixels(small, width=self.cols, height=self.rows)
+        if alpha is not None:
+            small, alpha = small[:, :, :-1], small[:, :, -1]
+        return DisplayImage.from_pixels(small, alpha=alpha, width=self.cols, height=self.rows)
+
+
+_ALPHA_CACHE: OrderedDict[tuple[int, float], tuple[weakref.ref, np.ndarray]] = OrderedDict()
+_ALPHA_CACHE_SIZE = 4
+_ALPHA_LOCK = threading.Lock()
+
+
+def _scaled_alpha(alpha: np.ndarray, scale: float) -> np.ndarray:
+    """``alpha`` reduced (area average) to ``scale``, kept for the next renders at that scale (a slider drag)."""
+    rows, cols = scaled_shape(alpha.shape[0], alpha.shape[1], min(scale, 1.0))
+    if (rows, cols) == alpha.shape:
+        return alpha
+    key = (id(alpha), scale)
+    with _ALPHA_LOCK:
+        found = _ALPHA_CACHE.get(key)
+        if found is not None and found[0]() is alpha:
+            _ALPHA_CACHE.move_to_end(key)
+            return found[1]
+    small = cv2.resize(alpha, (cols, rows), interpolation=cv2.INTER_AREA)
+    with _ALPHA_LOCK:
+        _ALPHA_CACHE[key] = (weakref.ref(alpha), small)
+        while len(_ALPHA_CACHE) > _ALPHA_CACHE_SIZE:
+            _ALPHA_CACHE.popitem(last=False)
+    return small
 
 
 def _render_detail(renderer: Renderer, frame: _Frame, request: ViewRequest, rect: SourceRect, device: str | None,
@@ -195,6 +247,8 @@ def _render_detail(renderer: Renderer, frame: _Frame, request: ViewRequest, rect
     after = renderer.render(frame.image, request.steps, scale=scale, region=region, device=device,
                             progress=progress, should_stop=should_stop)
     before = frame.before(renderer, request.before_steps, scale, region)
+    alpha = frame.alpha(scale, frame.shape(request.steps, scale), region)
     left, top, right, bottom = covered
     place = dict(left=left, top=top, width=right - left, height=bottom - top)
-    return DisplayImage.from_pixels(before, **place), DisplayImage.from_pixels(after, **place)
+    return DisplayImage.from_pixels(before, alpha=alpha, **place), DisplayImage.from_pixels(after, alpha=alpha,
+                                                                                            **place)

@@ -383,3 +383,34 @@ def test_a_source_size_reference_follows_a_flip_that_keeps_the_size(qtbot, windo
         window.document.set_reference(Image(source.pixels.copy()), None)
     assert window.metrics.latest.scores["original"]["mse"] == pytest.approx(0.0, abs=1e-9)
     assert window.metrics_panel.problem.isHidden()
+
+
+def test_transparency_shows_over_a_checkerboard_through_a_crop_at_every_zoom(qtbot, window, tmp_path, monkeypatch):
+    from enhance_core.io import write_image
+
+    monkeypatch.setattr("app.render_controller.preview_scale_for", lambda rows, cols: 0.5)
+    alpha = np.zeros((96, 128), np.float32)
+    alpha[:, 64:] = 1.0
+    alpha[40:60, 10:30] = 0.5
+    path = write_image(Image(np.full((96, 128, 3), 0.2, np.float32), alpha), tmp_path / "cutout.png")
+    open_image(qtbot, window, path)
+    add_step(qtbot, window, "crop", CROP)
+    wait_rendered(qtbot, window)
+    whole = window.canvas.layers.after.whole
+    assert whole.has_alpha and window.canvas.layers.before.whole.has_alpha
+    cropped = cv2.resize(alpha[12:84, 32:96], (32, 36), interpolation=cv2.INTER_AREA)
+    np.testing.assert_allclose(whole.array[:, :, 3] / 255.0, cropped, atol=1 / 255 + 1e-6)
+    window.canvas.set_zoom(4.0)
+    qtbot.waitUntil(lambda: window.canvas.layers.after.detail is not None
+                    and window.renders.state.details[-1].generation == window.renders.generation, timeout=20000)
+    detail = window.canvas.layers.after.detail
+    left, top = int(detail.left), int(detail.top)
+    rows, cols = detail.array.shape[:2]
+    np.testing.assert_array_equal(detail.array[:, :, 3], np.rint(alpha[12:84, 32:96][top:top + rows,
+                                                                                      left:left + cols] * 255))
+    window.canvas.set_zoom(1.0)
+    wait_rendered(qtbot, window)
+    shown = window.canvas.grab().toImage()
+    x, y = (int(v) for v in window.canvas.viewport.to_screen(4.0, 4.0))
+    grays = {shown.pixelColor(x + dx, y + dy).red() for dx in range(0, 16, 4) for dy in range(0, 16, 4)}
+    assert grays == {102, 153}, "the transparent corner shows the checkerboard, not the picture's hidden gray"
