@@ -40,9 +40,12 @@ ENCODE_ERRORS = (ValueError, TypeError, KeyError, struct.error, zlib.error, Runt
 
 
 def default_bit_depth(meta: ImageMeta, format_name: str) -> int:
-    """Return the bit depth an export uses by default: the source's, capped by what ``format_name`` holds."""
+    """Return the bit depth an export uses by default: the source's, capped by what ``format_name`` holds.
+
+    Float sources (half floats too) get 32-bit float where the format holds it, so values outside 0..1 stay.
+    """
     allowed = BIT_DEPTHS[format_name]
-    wanted = 32 if meta.float_source and meta.bit_depth >= 32 else 16 if meta.bit_depth > 8 or meta.float_source else 8
+    wanted = 32 if meta.float_source else 16 if meta.bit_depth > 8 else 8
     return max(depth for depth in allowed if depth <= wanted)
 
 

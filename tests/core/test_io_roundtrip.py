@@ -52,6 +52,16 @@ def test_default_export_depth_follows_the_source(tmp_path):
     assert read_image(write_image(deep, tmp_path / "e.png", bit_depth=8)).meta.bit_depth == 8
 
 
+def test_a_half_float_tiff_is_written_as_float_by_default(tmp_path):
+    import tifffile
+
+    values = np.linspace(-0.5, 4.0, 16 * 16 * 3).reshape(16, 16, 3).astype(np.float16)
+    tifffile.imwrite(tmp_path / "half.tif", values, photometric="rgb")
+    back = read_image(write_image(read_image(tmp_path / "half.tif"), tmp_path / "out.tif"))
+    assert back.meta.float_source
+    np.testing.assert_array_equal(back.pixels, values.astype(np.float32))
+
+
 def test_float_tiff_keeps_values_outside_unit_range(tmp_path):
     image = make_image(channels=3, bit_depth=32, float_source=True)
     image.pixels[0, 0] = (-0.25, 1.75, 1e-7)
