@@ -38,6 +38,8 @@ class PngInfo:
     icc_profile: bytes | None = None
     exif: bytes | None = None
     dpi: tuple[float, float] | None = None
+    transparent: tuple[int, ...] | None = None
+    """The colour key of a gray or RGB image's tRNS chunk: the one sample value (gray) or triple that is transparent."""
     chunk_names: list[str] = field(default_factory=list)
 
 
@@ -97,6 +99,8 @@ def inspect_png(data: bytes, path: Path) -> PngInfo:
             info.icc_profile = _inflate_icc(payload, path)
         elif name == b"eXIf":
             info.exif = normalize_exif(payload)
+        elif name == b"tRNS" and info.color_type in (0, 2) and len(payload) == (2 if info.color_type == 0 else 6):
+            info.transparent = struct.unpack(f">{len(payload) // 2}H", payload)
         elif name == b"pHYs":
             x_ppu, y_ppu, unit = struct.unpack_from(">IIB", payload)
             if unit == 1:

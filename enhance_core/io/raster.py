@@ -103,7 +103,23 @@ def read_png(path: Path, *, page: int, limits: Limits) -> Image:
         with PILImage.open(io.BytesIO(data)) as picture:
             picture.load()
             array, has_alpha = _pillow_array(picture, meta)
+    if info.transparent is not None and not has_alpha:
+        array, has_alpha = _keyed_alpha(array, info.transparent, info.bit_depth), True
     return _finish(array, has_alpha, meta)
+
+
+def _keyed_alpha(array: np.ndarray, key: tuple[int, ...], bit_depth: int) -> np.ndarray:
+    """Gray or RGB samples with an alpha channel: transparent where they equal the tRNS colour ``key``.
+
+    The key is given at the PNG's bit depth (1, 2, 4 bits gray are scaled to
+    the 8-bit samples they decode to).
+    """
+    samples = array if array.ndim == 3 else array[:, :, None]
+    if bit_depth < 8:
+        key = tuple(value * (255 // ((1 << bit_depth) - 1)) for value in key)
+    opaque = np.iinfo(samples.dtype).max
+    alpha = np.where(np.all(samples == np.asarray(key, dtype=samples.dtype), axis=2), 0, opaque)
+    return np.concatenate([samples, alpha.astype(samples.dtype)[:, :, None]], axis=2)
 
 
 def read_pillow_format(path: Path, *, page: int, limits: Limits, format_name: str) -> Image:

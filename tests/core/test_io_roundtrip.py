@@ -128,3 +128,31 @@ def test_written_file_gets_normal_permissions_and_no_temp_files_remain(tmp_path)
     target = write_image(make_image(), tmp_path / "perm.png")
     assert target.stat().st_mode & 0o644 == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == ["perm.png"]
+
+
+@pytest.mark.parametrize("mode, key", [("RGB", (255, 0, 255)), ("L", 7)])
+def test_a_png_colour_key_becomes_alpha(tmp_path, mode, key):
+    samples = np.zeros((8, 10, 3) if mode == "RGB" else (8, 10), np.uint8)
+    samples[:, :5] = key
+    PILImage.fromarray(samples, mode).save(tmp_path / "keyed.png", transparency=key)
+    image = read_image(tmp_path / "keyed.png")
+    np.testing.assert_array_equal(image.alpha[:, :5], 0.0)
+    np.testing.assert_array_equal(image.alpha[:, 5:], 1.0)
+    assert read_image(write_image(image, tmp_path / "out.png")).alpha.min() == 0.0
+
+
+def test_a_16_bit_png_colour_key_becomes_alpha(tmp_path):
+    import struct
+    import zlib
+
+    from enhance_core.io.png import encode_png
+
+    samples = np.full((6, 6, 3), 1000, np.uint16)
+    samples[2:4, 2:4] = (65535, 0, 12)
+    data = encode_png(samples)
+    payload = struct.pack(">3H", 65535, 0, 12)
+    chunk = struct.pack(">I", 6) + b"tRNS" + payload + struct.pack(">I", zlib.crc32(b"tRNS" + payload))
+    end = data.index(b"IDAT") - 4
+    (tmp_path / "keyed16.png").write_bytes(data[:end] + chunk + data[end:])
+    image = read_image(tmp_path / "keyed16.png")
+    assert image.meta.bit_depth == 16 and image.alpha.sum() == 32
