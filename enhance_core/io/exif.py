@@ -207,3 +207,15 @@ def exif_for_new_picture(exif: bytes | None, rows: int, cols: int, *, same_pictu
     """
     exif = set_pixel_dimensions(exif, rows, cols)
     return exif if same_picture else drop_thumbnail(exif)
+
+
+def exif_upright(exif: bytes | None, orientation: int, rows: int, cols: int) -> bytes | None:
+    """``exif`` for pixels turned upright from ``orientation``, now ``rows`` x ``cols``.
+
+    The orientation becomes 1; a turned picture (2 to 8) gets its pixel
+    dimensions and loses its thumbnail, which still shows the unturned picture.
+    """
+    exif = reset_orientation(exif)
+    if not 2 <= orientation <= 8:
+        return exif
+    return exif_for_new_picture(exif, rows, cols, same_picture=False)

@@ -21,7 +21,7 @@ from PIL import Image as PILImage
 
 from enhance_core.errors import ImageReadError
 from enhance_core.image import Image, ImageMeta
-from enhance_core.io.exif import apply_orientation, normalize_exif, read_orientation, reset_orientation
+from enhance_core.io.exif import apply_orientation, exif_upright, normalize_exif, read_orientation
 from enhance_core.io.jpeg import count_scans, encode_jpeg
 from enhance_core.io.limits import Limits
 from enhance_core.io.png import decode_png_16bit, encode_png, inspect_png
@@ -80,8 +80,8 @@ def _pillow_array(picture: PILImage.Image, meta: ImageMeta) -> tuple[np.ndarray,
 def _finish(array: np.ndarray, has_alpha: bool, meta: ImageMeta) -> Image:
     """Turn decoded samples upright and into contract pixels."""
     meta.orientation = read_orientation(meta.exif)
-    meta.exif = reset_orientation(meta.exif)
     upright = apply_orientation(array, meta.orientation)
+    meta.exif = exif_upright(meta.exif, meta.orientation, *upright.shape[:2])
     pixels, alpha = to_unit_pixels(upright, has_alpha=has_alpha)
     return Image(pixels, alpha, meta)
 

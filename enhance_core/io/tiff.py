@@ -24,7 +24,7 @@ import tifffile
 
 from enhance_core.errors import ImageReadError, UnsupportedFormat
 from enhance_core.image import Image, ImageMeta
-from enhance_core.io.exif import apply_orientation, reset_orientation
+from enhance_core.io.exif import apply_orientation, exif_upright
 from enhance_core.io.limits import Limits
 from enhance_core.io.samples import dtype_bit_depth, quantize, stack_alpha, to_unit_pixels
 from enhance_core.io.tiff_exif import append_sub_ifds, exif_from_tiff, tiff_tags_from_exif
@@ -180,13 +180,13 @@ def read_tiff(path: Path, *, page: int, limits: Limits) -> Image:
             meta.extra["dpi"] = dpi
     if messages:
         meta.extra["warnings"] = list(dict.fromkeys(messages))
-    meta.exif = reset_orientation(exif_from_tiff(path))
     maximum = None
     if (not is_float and samples.dtype != np.bool_ and stored_bits not in (8, 16, 32)
             and tiff_page.photometric != tifffile.PHOTOMETRIC.PALETTE):
         maximum = float((1 << stored_bits) - 1)
         meta.bit_depth = stored_bits
     upright = apply_orientation(samples, meta.orientation if 1 <= meta.orientation <= 8 else 1)
+    meta.exif = exif_upright(exif_from_tiff(path), meta.orientation, *upright.shape[:2])
     pixels, alpha = to_unit_pixels(upright, has_alpha=has_alpha, maximum=maximum, premultiplied=premultiplied)
     if is_float:
         pixels, alpha = _finite_samples(pixels, alpha, meta)

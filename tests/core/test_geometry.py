@@ -250,3 +250,22 @@ def test_exported_crop_says_its_size_in_exif_and_drops_the_stale_thumbnail(tmp_p
     parsed = PILImage.Exif()
     parsed.load(resized.meta.exif)
     assert (parsed.get_ifd(0x8769)[0xA002], parsed.get_ifd(0x8769)[0xA003]) == (40, 30)
+
+
+def test_a_photo_turned_upright_on_reading_says_its_upright_size_and_drops_its_sideways_thumbnail(tmp_path) -> None:
+    import struct
+
+    from PIL import ExifTags
+    from PIL import Image as PILImage
+
+    from enhance_core.io import read_image
+
+    exif = _exif_with_thumbnail(60, 80).replace(struct.pack("<HHII", 0x0112, 3, 1, 1),
+                                                struct.pack("<HHII", 0x0112, 3, 1, 6))
+    PILImage.new("RGB", (80, 60), (90, 120, 30)).save(tmp_path / "portrait.jpg", exif=exif)
+    image = read_image(tmp_path / "portrait.jpg")
+    assert (image.rows, image.cols) == (80, 60)
+    parsed = PILImage.Exif()
+    parsed.load(image.meta.exif)
+    assert parsed[0x0112] == 1 and (parsed.get_ifd(0x8769)[0xA002], parsed.get_ifd(0x8769)[0xA003]) == (60, 80)
+    assert not parsed.get_ifd(ExifTags.IFD.IFD1) and image.meta.exif.find(b"\xff\xd8") < 0
