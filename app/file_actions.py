@@ -273,7 +273,11 @@ class FileActions(QObject):
 
     def _show_image(self, path: Path, image, *, recent: bool = True, warnings: list[str] | None = None) -> None:
         self.document.set_source(image, path)
-        self._show_read_warnings(path, image, warnings or [])
+        more = list(warnings or [])
+        if image.meta.format == "TIFF" and image.meta.page_count > 1:
+            more.append(f"page {image.meta.page + 1} of {image.meta.page_count} opened: only this page is edited "
+                        "and exported")
+        self._show_read_warnings(path, image, more)
         if recent and (image.meta.windows or image.meta.unit or (image.meta.dicom is not None and image.channels == 1)):
             self._apply_header_window(image)
         self.settings.set_last_folder("open", path)

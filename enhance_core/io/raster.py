@@ -102,6 +102,7 @@ def read_png(path: Path, *, page: int, limits: Limits) -> Image:
     else:
         with PILImage.open(io.BytesIO(data)) as picture:
             picture.load()
+            _count_frames(picture, meta)
             array, has_alpha = _pillow_array(picture, meta)
     if info.transparent is not None and not has_alpha:
         array, has_alpha = _keyed_alpha(array, info.transparent, info.bit_depth), True
@@ -140,8 +141,18 @@ def read_pillow_format(path: Path, *, page: int, limits: Limits, format_name: st
         dpi = picture.info.get("dpi")
         if dpi and all(value > 0 for value in dpi):
             meta.extra["dpi"] = (float(dpi[0]), float(dpi[1]))
+        _count_frames(picture, meta)
         array, has_alpha = _pillow_array(picture, meta)
     return _finish(array, has_alpha, meta)
+
+
+def _count_frames(picture: PILImage.Image, meta: ImageMeta) -> None:
+    """Record the frames of an animation (APNG, animated WebP) as pages, and say only the first is read."""
+    frames = int(getattr(picture, "n_frames", 1) or 1)
+    if frames > 1:
+        meta.page_count = frames
+        meta.extra.setdefault("warnings", []).append(
+            f"an animation of {frames} frames: only the first is read, edited and written")
 
 
 def encode_png_image(image: Image, *, bit_depth: int, exif: bytes | None, description: str | None = None) -> bytes:

@@ -26,7 +26,7 @@ from enhance_core.io.detect import HEADER_BYTES, READ_FORMATS, SUFFIX_FORMATS, d
 from enhance_core.io.limits import Limits, resolve_limits
 from enhance_core.io.raster import read_pillow_format, read_png
 from enhance_core.io.raw import read_raw
-from enhance_core.io.tiff import read_tiff
+from enhance_core.io.tiff import first_full_page, read_tiff
 
 Reader = Callable[..., Image]
 
@@ -167,7 +167,8 @@ def read_image(path: str | PathLike[str], *, page: int | None = None, max_pixels
         JPEG, PNG, TIFF, BMP, WebP, DICOM, HEIC/HEIF, AVIF or camera RAW (through LibRaw,
         :mod:`enhance_core.io.raw`) file; the content decides the format.
     page : int, optional
-        TIFF page or DICOM frame to read, counting from 0; the first by default.
+        TIFF page or DICOM frame to read, counting from 0; by default the first
+        (of a TIFF, the first that is not a reduced-resolution preview).
     max_pixels : int, optional
         Refuse images with more pixels (rows x cols) than this; ``0`` disables
         the check. Defaults to ``ENHANCE_MAX_PIXELS`` or 500 megapixels. The
@@ -197,6 +198,8 @@ def read_image(path: str | PathLike[str], *, page: int | None = None, max_pixels
     format_name = _format_of(path, header)
     if page and format_name not in MULTI_PAGE_FORMATS:
         raise ImageReadError(path, f"{format_name} files have a single page; page {page} does not exist (use page 0)")
+    if page is None and format_name == "TIFF":
+        page = first_full_page(path)
     image, messages = _decode(path, format_name, page or 0, limits)
     if messages:
         image.meta.extra["warnings"] = list(dict.fromkeys([*image.meta.extra.get("warnings", ()), *messages]))

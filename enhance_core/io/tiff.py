@@ -151,6 +151,19 @@ def _dpi(page: tifffile.TiffPage) -> tuple[float, float] | None:
     return (float(x_res) * factor, float(y_res) * factor)
 
 
+def first_full_page(path: Path) -> int:
+    """The first page of a TIFF that is not marked a reduced-resolution copy (a preview some scanners and cameras
+    write first); 0 when every page is, or when the file cannot be parsed (the reader then says why)."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            for index, page in enumerate(tif.pages):
+                if not int(getattr(page, "subfiletype", 0) or 0) & tifffile.FILETYPE.REDUCEDIMAGE:
+                    return index
+    except Exception:  # noqa: BLE001 - a damaged file is reported by read_tiff itself
+        return 0
+    return 0
+
+
 def read_tiff(path: Path, *, page: int, limits: Limits) -> Image:
     """Read one page of a TIFF (first by default) into contract pixels, with ICC, EXIF and resolution."""
     with _logged_warnings() as messages, tifffile.TiffFile(path) as tif:

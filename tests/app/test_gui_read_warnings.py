@@ -18,3 +18,19 @@ def test_dicom_warnings_show_in_the_status_bar_until_another_image_opens(qtbot, 
     assert "Expected explicit VR" in label.toolTip()
     open_image(qtbot, window, photo_path)
     assert not label.isVisible() and label.text() == ""
+
+
+def test_a_multi_page_tiff_and_an_animation_say_which_page_is_edited(qtbot, window, tmp_path):
+    import numpy as np
+    import tifffile
+    from PIL import Image as PILImage
+
+    pages = np.zeros((2, 16, 16, 3), np.uint8)
+    tifffile.imwrite(tmp_path / "two.tif", pages, photometric="rgb")
+    open_image(qtbot, window, tmp_path / "two.tif")
+    label = window.status.read_warning_label
+    assert label.text() == "⚠ two.tif: page 1 of 2 opened: only this page is edited and exported"
+    frames = [PILImage.new("RGB", (16, 16), (10 * k, 0, 0)) for k in range(3)]
+    frames[0].save(tmp_path / "anim.png", save_all=True, append_images=frames[1:])
+    open_image(qtbot, window, tmp_path / "anim.png")
+    assert label.text() == "⚠ anim.png: an animation of 3 frames: only the first is read, edited and written"

@@ -156,3 +156,23 @@ def test_a_16_bit_png_colour_key_becomes_alpha(tmp_path):
     (tmp_path / "keyed16.png").write_bytes(data[:end] + chunk + data[end:])
     image = read_image(tmp_path / "keyed16.png")
     assert image.meta.bit_depth == 16 and image.alpha.sum() == 32
+
+
+def test_a_tiff_whose_first_page_is_a_reduced_preview_opens_on_its_full_page(tmp_path):
+    import tifffile
+
+    with tifffile.TiffWriter(tmp_path / "scan.tif") as writer:
+        writer.write(np.zeros((8, 8, 3), np.uint8), photometric="rgb", subfiletype=1)
+        writer.write(np.full((64, 48, 3), 200, np.uint8), photometric="rgb")
+    image = read_image(tmp_path / "scan.tif")
+    assert (image.rows, image.cols, image.meta.page, image.meta.page_count) == (64, 48, 1, 2)
+    assert read_image(tmp_path / "scan.tif", page=0).rows == 8, "page 0 asked for by number is page 0"
+
+
+@pytest.mark.parametrize("suffix", [".png", ".webp"])
+def test_an_animation_counts_its_frames_as_pages_and_says_only_the_first_is_read(tmp_path, suffix):
+    frames = [PILImage.new("RGB", (16, 16), (60 * k, 0, 0)) for k in range(3)]
+    frames[0].save(tmp_path / f"anim{suffix}", save_all=True, append_images=frames[1:], lossless=True)
+    image = read_image(tmp_path / f"anim{suffix}")
+    assert image.meta.page_count == 3 and image.pixels[0, 0, 0] == 0.0
+    assert image.meta.extra["warnings"] == ["an animation of 3 frames: only the first is read, edited and written"]
