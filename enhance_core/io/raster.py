@@ -67,14 +67,34 @@ def _pillow_array(picture: PILImage.Image, meta: ImageMeta) -> tuple[np.ndarray,
         has_transparency = mode == "PA" or "transparency" in picture.info
         picture = picture.convert("RGBA" if has_transparency else "RGB")
     elif mode == "CMYK":
-        if meta.icc_profile:
-            meta.extra["icc_dropped"] = "CMYK profile does not describe the converted RGB pixels"
-            meta.icc_profile = None
-        picture = picture.convert("RGB")
+        picture = _cmyk_to_rgb(picture, meta)
     elif mode not in ("L", "LA", "RGB", "RGBA"):
         picture = picture.convert("L" if mode in ("1", "I", "I;16", "F") else "RGBA" if "A" in mode else "RGB")
     array = np.asarray(picture)
     return array, picture.mode in ("LA", "RGBA")
+
+
+def _cmyk_to_rgb(picture: PILImage.Image, meta: ImageMeta) -> PILImage.Image:
+    """RGB of a CMYK picture: through its embedded CMYK profile into sRGB (which becomes its profile), else by
+    Pillow's plain formula, with a warning when a profile could not be applied."""
+    profile = meta.icc_profile
+    meta.icc_profile = None
+    if profile:
+        from PIL import ImageCms
+
+        try:
+            srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+            converted = ImageCms.profileToProfile(picture, ImageCms.ImageCmsProfile(io.BytesIO(profile)), srgb,
+                                                  outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError) as error:
+            meta.extra.setdefault("warnings", []).append(
+                f"its CMYK colour profile could not be applied ({error}); the colours were converted to RGB by a "
+                "plain formula and may be off")
+        else:
+            if converted is not None:
+                meta.icc_profile = srgb.tobytes()
+                return converted
+    return picture.convert("RGB")
 
 
 def _finish(array: np.ndarray, has_alpha: bool, meta: ImageMeta) -> Image:
@@ -177,7 +197,8 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
 
     ``description`` becomes the JPEG comment (COM segment); BMP and WebP hold none.
 
-    JPEG and BMP hold no alpha: a transparent image is composited over white.
+    JPEG and BMP hold no alpha: a transparent image is composited over white. WebP holds RGB only, so a gray
+    image's gray ICC profile is left out there (it would not describe the pixels).
     JPEG at quality 90 and above keeps full chroma resolution (4:4:4), below that 4:2:0.
     """
     kept_alpha = image.alpha if format_name == "WEBP" else None
@@ -190,7 +211,8 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
                            dpi=image.meta.extra.get("dpi"))
     picture = PILImage.fromarray(samples)
     options: dict[str, object] = {}
-    if image.meta.icc_profile and format_name != "BMP":
+    gray_profile = image.meta.icc_profile is not None and image.meta.icc_profile[16:20] == b"GRAY"
+    if image.meta.icc_profile and format_name != "BMP" and not (format_name == "WEBP" and gray_profile):
         options["icc_profile"] = image.meta.icc_profile
     if exif and format_name != "BMP":
         options["exif"] = exif

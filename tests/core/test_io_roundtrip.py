@@ -176,3 +176,47 @@ def test_an_animation_counts_its_frames_as_pages_and_says_only_the_first_is_read
     image = read_image(tmp_path / f"anim{suffix}")
     assert image.meta.page_count == 3 and image.pixels[0, 0, 0] == 0.0
     assert image.meta.extra["warnings"] == ["an animation of 3 frames: only the first is read, edited and written"]
+
+
+def test_a_gray_profile_is_left_out_of_a_webp_which_holds_rgb(tmp_path):
+    from .io_fixtures import srgb_profile
+
+    gray = srgb_profile()[:16] + b"GRAY" + srgb_profile()[20:]
+    image = make_image(channels=1)
+    image.meta.icc_profile = gray
+    write_image(image, tmp_path / "gray.webp")
+    with PILImage.open(tmp_path / "gray.webp") as written:
+        assert "icc_profile" not in written.info
+    assert read_image(write_image(image, tmp_path / "gray.png")).meta.icc_profile == gray
+
+
+def _cmyk_jpeg(path, profile: bytes) -> None:
+    PILImage.new("CMYK", (8, 8), (0, 255, 255, 0)).save(path, icc_profile=profile)
+
+
+def test_a_cmyk_profile_that_cannot_be_applied_is_said(tmp_path):
+    from .io_fixtures import srgb_profile
+
+    _cmyk_jpeg(tmp_path / "cmyk.jpg", srgb_profile()[:16] + b"CMYK" + srgb_profile()[20:])
+    image = read_image(tmp_path / "cmyk.jpg")
+    assert image.meta.icc_profile is None and image.pixels[0, 0, 0] > 0.9
+    assert "its CMYK colour profile could not be applied" in image.meta.extra["warnings"][0]
+
+
+def test_a_cmyk_picture_goes_through_its_profile_into_srgb(tmp_path, monkeypatch):
+    from PIL import ImageCms
+
+    from .io_fixtures import srgb_profile
+
+    applied = []
+
+    def through_profile(picture, source, target, outputMode):  # noqa: N803 - Pillow's name
+        applied.append((picture.mode, outputMode))
+        return PILImage.new("RGB", picture.size, (10, 20, 30))
+
+    monkeypatch.setattr(ImageCms, "profileToProfile", through_profile)
+    _cmyk_jpeg(tmp_path / "cmyk.jpg", srgb_profile()[:16] + b"CMYK" + srgb_profile()[20:])
+    image = read_image(tmp_path / "cmyk.jpg")
+    assert applied == [("CMYK", "RGB")] and image.meta.icc_profile[16:20] == b"RGB "
+    np.testing.assert_array_equal(levels(image.pixels[0, 0], 8), [10, 20, 30])
+    assert "warnings" not in image.meta.extra
