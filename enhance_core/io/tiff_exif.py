@@ -32,7 +32,7 @@ _PLACEHOLDERS = {EXIF_IFD_TAG: EXIF_IFD_TAG - 1, GPS_IFD_TAG: GPS_IFD_TAG - 1}
 _DESCRIPTION, _SOFTWARE, _DATETIME = 270, 305, 306
 _TEXT_TAGS = (_DESCRIPTION, 271, 272, _SOFTWARE, _DATETIME, 315, 33432)
 _IFD0_EXIF_TAGS = (*_TEXT_TAGS, ORIENTATION_TAG, *_SUB_IFD_TAGS)
-_TELLTALE_TAGS = (271, 272, 306, 315, 33432, *_SUB_IFD_TAGS)
+_TELLTALE_TAGS = (_DESCRIPTION, 271, 272, _SOFTWARE, 306, 315, 33432, *_SUB_IFD_TAGS)
 
 
 def exif_from_tiff(path: Path) -> bytes | None:
@@ -46,6 +46,9 @@ def exif_from_tiff(path: Path) -> bytes | None:
     try:
         with open(path, "rb") as handle:
             source.load_from_fp(handle)
+            for tag in (_DESCRIPTION, _SOFTWARE):
+                if tag in source and _written_by_tifffile(tag, source[tag]):
+                    del source[tag]
             if not any(tag in source for tag in _TELLTALE_TAGS):
                 return None
             collected = PILImage.Exif()
@@ -57,6 +60,12 @@ def exif_from_tiff(path: Path) -> bytes | None:
         return collected.tobytes()
     except (OSError, SyntaxError, ValueError, KeyError, struct.error, TypeError):
         return None
+
+
+def _written_by_tifffile(tag: int, value: Any) -> bool:
+    """Whether a description or software tag is what tifffile writes into every file (its shape, its name)."""
+    text = _text(value) or ""
+    return text.startswith('{"shape":') if tag == _DESCRIPTION else text.startswith("tifffile")
 
 
 @dataclass

@@ -220,3 +220,18 @@ def test_a_cmyk_picture_goes_through_its_profile_into_srgb(tmp_path, monkeypatch
     assert applied == [("CMYK", "RGB")] and image.meta.icc_profile[16:20] == b"RGB "
     np.testing.assert_array_equal(levels(image.pixels[0, 0], 8), [10, 20, 30])
     assert "warnings" not in image.meta.extra
+
+
+def test_a_tiff_caption_alone_is_kept_and_tifffile_s_own_tags_are_not(tmp_path):
+    import tifffile
+
+    from enhance_core.io.tiff_exif import exif_from_tiff
+
+    tifffile.imwrite(tmp_path / "caption.tif", np.zeros((8, 8), np.uint8), description="Box 12, letter 1921",
+                     metadata=None)
+    back = read_image(write_image(read_image(tmp_path / "caption.tif"), tmp_path / "out.tif"))
+    parsed = PILImage.Exif()
+    parsed.load(back.meta.exif)
+    assert parsed[270] == "Box 12, letter 1921"
+    tifffile.imwrite(tmp_path / "plain.tif", np.zeros((8, 8), np.uint8))
+    assert exif_from_tiff(tmp_path / "plain.tif") is None
