@@ -188,6 +188,10 @@ class ExportDialog(QDialog):
             self._sync_format_to_path()
 
     def _sync_format_to_path(self) -> None:
+        typed = Path(self.path.text()).expanduser()
+        if str(typed) and typed.is_dir():
+            stem = (self.document.source_path or Path("image")).stem
+            self.path.setText(str(free_path(typed / f"{stem}_edited{self.format.currentData()}")))
         suffix = Path(self.path.text()).suffix.lower()
         names = {s: name for name, s in FORMATS} | {".jpeg": "JPEG", ".tiff": "TIFF"}
         if suffix in names:

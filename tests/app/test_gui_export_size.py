@@ -174,3 +174,15 @@ def test_an_alpha_channel_that_is_opaque_everywhere_is_no_transparency(open_dial
     PILImage.fromarray(rgba, "RGBA").save(tmp_path / "opaque.png")
     dialog = open_dialog(tmp_path / "opaque.png")
     assert dialog.path.text().endswith("opaque_edited.jpg") and not dialog.has_transparency
+
+
+def test_a_folder_typed_as_the_file_gets_the_edited_name_inside_it(qtbot, open_dialog, tmp_path):
+    dialog = open_dialog(save_png(synthetic_photo(60, 80), tmp_path / "beach.png"))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "beach_edited.jpg").write_bytes(b"")
+    dialog.path.setText(str(tmp_path / "out"))
+    dialog.path.editingFinished.emit()
+    assert dialog.path.text() == str(tmp_path / "out" / "beach_edited-2.jpg")
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.buttons.accepted.emit()
+    assert read_image(tmp_path / "out" / "beach_edited-2.jpg").cols == 80 and not (tmp_path / "out.jpg").exists()
