@@ -43,6 +43,8 @@ DESKEW_SIDE = 1024
 """Long edge, in pixels, of the copy of the source deskew measures."""
 DESKEW_POINTS = 200_000
 """Most dark pixels the deskew profile counts (a regular subsample beyond)."""
+DESKEW_MIN_SIDE = 32
+"""Shortest side, in pixels, of a picture deskew measures; a strip thinner than this is left straight."""
 _DESKEW_CACHE: OrderedDict[tuple, tuple[weakref.ref, float]] = OrderedDict()
 _DESKEW_CACHE_SIZE = 8
 _DESKEW_LOCK = threading.Lock()
@@ -237,9 +239,12 @@ def detect_skew(pixels: np.ndarray, *, max_angle: float = 10.0) -> float:
     :data:`DESKEW_SIDE` pixels; light-on-dark pages are inverted) are projected
     across lines at angles within ``max_angle``; the angle whose profile is
     sharpest (largest sum of squares) wins, searched in 0.5° then 0.05° then
-    0.01° steps. A page without strokes gives 0.
+    0.01° steps. A page without strokes, or one under :data:`DESKEW_MIN_SIDE`
+    pixels on a side (too short for a line's slope), gives 0.
     """
     rows, cols, channels = pixels.shape
+    if min(rows, cols) < DESKEW_MIN_SIDE:
+        return 0.0
     shrink = min(1.0, DESKEW_SIDE / max(rows, cols))
     small = pixels
     if shrink < 1.0:

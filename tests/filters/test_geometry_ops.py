@@ -330,3 +330,9 @@ def test_planning_without_measuring_guesses_the_deskew_angle_until_a_render_meas
     clipped = turn_geometry(-1.0, True, *scan.shape[:2]).out_shape
     assert output_shape([narrower], *scan.shape[:2], ctx=planning) == clipped
     assert skews_measured() == before + 1
+
+
+@pytest.mark.parametrize("shape", [(3, 5000), (1, 40), (20, 300)])
+def test_a_strip_too_thin_for_a_slope_is_left_straight(shape: tuple[int, int]) -> None:
+    noise = np.random.default_rng(3).random((*shape, 1)).astype(np.float32)
+    assert detect_skew(noise) == 0.0
