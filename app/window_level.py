@@ -247,7 +247,7 @@ class WindowLevelControls(QObject):
             self.document.push(AddStepCommand(self.document.stack, WINDOW_LEVEL, window_params(window),
                                               index=0, label=label))
             return
-        after = with_window(item, window.center, window.width)
+        after = with_window(item, window.center, window.width, window.function)
         if after != item:
             self.document.push(ReplaceStepCommand(self.document.stack, item, after, label))
 

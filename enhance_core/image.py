@@ -31,11 +31,13 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Window:
-    """A display window in physical units (DICOM VOI): ``center`` and ``width``."""
+    """A display window in physical units (DICOM VOI): ``center`` and ``width``, and the curve between
+    (``function``: "linear", or "sigmoid" as the DICOM VOI LUT Function SIGMOID)."""
 
     center: float
     width: float
     name: str = ""
+    function: str = "linear"
 
 
 @dataclass

@@ -239,6 +239,10 @@ def _threshold_margin(params: ThresholdParams, ctx: RenderContext) -> int:
     return WHOLE_IMAGE if params.method == "otsu" else 0
 
 
+WINDOW_FUNCTIONS = ("linear", "sigmoid")
+"""The curves of a display window (DICOM VOI LUT Functions LINEAR and SIGMOID)."""
+
+
 @dataclass(frozen=True)
 class WindowLevelParams:
     """Display window in physical units (HU for CT, normalized 0..1 for photographs)."""
@@ -247,10 +251,14 @@ class WindowLevelParams:
                           step=1.0, unit=PHYSICAL_UNIT)
     width: float = param(1.0, label="Window (width)", minimum=1e-6, maximum=200000.0,
                          step=1.0, unit=PHYSICAL_UNIT, log=True)
+    function: str = param("linear", label="Curve", choices=WINDOW_FUNCTIONS,
+                          help="linear: a straight ramp across the window; sigmoid: an S-curve through the level, "
+                               "as the DICOM VOI LUT Function SIGMOID (what the file asks for)")
 
 
 def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: RenderContext) -> np.ndarray:
-    """Map physical values in ``center ± width / 2`` linearly to [0, 1], clipping outside.
+    """Map physical values in ``center ± width / 2`` linearly to [0, 1], clipping outside; or, with the sigmoid
+    curve, through ``1 / (1 + exp(-4 (value - center) / width))`` (DICOM PS3.3 C.11.2.1.3.1).
 
     Physical values are ``ctx.value_offset + ctx.value_scale * pixel``. When
     ``value_scale`` is negative (MONOCHROME1) high values are shown dark, as
@@ -263,7 +271,11 @@ def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: Rende
         gain, offset = -gain, 1.0 - offset
 
     def window(values: np.ndarray) -> np.ndarray:
-        return clip_unit(cv2.addWeighted(values, gain, values, 0.0, offset))
+        ramp = cv2.addWeighted(values, gain, values, 0.0, offset)
+        if params.function == "sigmoid":
+            # The ramp is 0.5 at the level and moves by 1 per width: the sigmoid's exponent is 4 (ramp - 0.5).
+            return (1.0 / (1.0 + np.exp(np.float32(-4.0) * (ramp - np.float32(0.5))))).astype(np.float32)
+        return clip_unit(ramp)
 
     out = map_intensity(pixels, window)
     return clip_unit(out) if pixels.shape[2] == 3 else out

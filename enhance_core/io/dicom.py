@@ -60,7 +60,7 @@ _LIBJPEG = "pip install pylibjpeg pylibjpeg-libjpeg"
 _OPENJPEG = "pip install pylibjpeg pylibjpeg-openjpeg"
 _FRAME_KEYWORDS = (
     "RescaleSlope", "RescaleIntercept", "RescaleType", "ModalityLUTSequence",
-    "WindowCenter", "WindowWidth", "WindowCenterWidthExplanation",
+    "WindowCenter", "WindowWidth", "WindowCenterWidthExplanation", "VOILUTFunction",
     "BitsStored", "PixelRepresentation",
 )
 _FRAME_SEQUENCES = ("PixelValueTransformationSequence", "FrameVOILUTSequence")
@@ -218,7 +218,8 @@ def _windows(view: Dataset) -> list[Window]:
 
     centers, widths = as_list(view.get("WindowCenter")), as_list(view.get("WindowWidth"))
     names = as_list(view.get("WindowCenterWidthExplanation"))
-    windows = [Window(number(center), number(width), str(names[index]) if index < len(names) else "")
+    function = "sigmoid" if str(view.get("VOILUTFunction", "") or "").strip().upper() == "SIGMOID" else "linear"
+    windows = [Window(number(center), number(width), str(names[index]) if index < len(names) else "", function)
                for index, (center, width) in enumerate(zip(centers, widths))]
     return [window for window in windows
             if math.isfinite(window.center) and math.isfinite(window.width) and window.width > 0]

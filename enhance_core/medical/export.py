@@ -99,6 +99,8 @@ def export_description(meta: ImageMeta, *, window: Window | None = None, value_m
                             "deidentified": not include_patient_data}
     if window is not None:
         data["window"] = {"center": window.center, "width": window.width, "name": window.name}
+        if window.function != "linear":
+            data["window"]["function"] = window.function
     if value_map is not None:
         data["mapping"] = "physical = offset + scale * value"
         data["offset"], data["scale"] = value_map.offset, value_map.scale

@@ -57,7 +57,8 @@ def header_window(image: Image, index: int = 0) -> Window:
     windows = image.meta.windows
     if windows:
         window = windows[min(max(index, 0), len(windows) - 1)]
-        return Window(float(window.center), max(float(window.width), MIN_WIDTH), window.name or "Header")
+        return Window(float(window.center), max(float(window.width), MIN_WIDTH), window.name or "Header",
+                      window.function)
     return value_range_window(image)
 
 
@@ -86,12 +87,12 @@ def auto_window(image: Image, *, low_percent: float = 0.5, high_percent: float =
     return Window((float(low) + float(high)) / 2.0, max(float(high) - float(low), MIN_WIDTH), "Auto")
 
 
-def window_params(window: Window) -> dict[str, float]:
+def window_params(window: Window) -> dict[str, float | str]:
     """Return the ``window_level`` step parameters for ``window``."""
-    return {"center": float(window.center), "width": max(float(window.width), MIN_WIDTH)}
+    return {"center": float(window.center), "width": max(float(window.width), MIN_WIDTH), "function": window.function}
 
 
-def default_window_params(image: Image) -> dict[str, float]:
+def default_window_params(image: Image) -> dict[str, float | str]:
     """Window/level parameters that suit ``image``: the file's first window (DICOM VOI), else its physical
     value range, else the whole display range (see :func:`header_window`)."""
     return window_params(header_window(image))
@@ -102,9 +103,10 @@ def window_item(window: Window) -> StackItem:
     return make_item(WINDOW_LEVEL, window_params(window))
 
 
-def with_window(item: StackItem, center: float, width: float) -> StackItem:
-    """A copy of window/level step ``item`` (same uid, opacity, mask) showing ``center`` and ``width``."""
-    params = window_params(Window(center, width))
+def with_window(item: StackItem, center: float, width: float, function: str | None = None) -> StackItem:
+    """A copy of window/level step ``item`` (same uid, opacity, mask) showing ``center`` and ``width`` through
+    ``function`` (default: the step's own curve)."""
+    params = window_params(Window(center, width, function=function or item.params.function))
     return make_item(item.filter, params, enabled=item.enabled, opacity=item.opacity, mask=item.mask, uid=item.uid)
 
 
@@ -135,7 +137,8 @@ def display_steps(steps: Sequence[StackItem]) -> tuple[StackItem, ...]:
 def stack_window(steps: Sequence[StackItem]) -> Window | None:
     """The window of the first enabled window/level step of ``steps`` (what an export describes), or None."""
     item = next((step for step in steps if step.enabled and step.filter == WINDOW_LEVEL), None)
-    return Window(float(item.params.center), float(item.params.width), "Window/level") if item else None
+    return Window(float(item.params.center), float(item.params.width), "Window/level",
+                  item.params.function) if item else None
 
 
 def drag_span(image: Image) -> float:

@@ -323,6 +323,19 @@ def test_every_window_of_the_header_is_offered(qtbot, window, tmp_path):
     assert (window.document.stack.snapshot()[0].params.center, controls.active_name()) == (40.0, "Header")
 
 
+def test_a_sigmoid_header_window_opens_as_a_sigmoid_and_a_preset_is_linear(qtbot, window, tmp_path):
+    import pydicom
+
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.WindowCenter, dataset.WindowWidth, dataset.VOILUTFunction = 40, 400, "SIGMOID"
+    dataset.save_as(tmp_path / "sigmoid.dcm")
+    open_image(qtbot, window, tmp_path / "sigmoid.dcm")
+    assert window.document.stack.snapshot()[0].params.function == "sigmoid"
+    assert window.stack_panel.editor.controls["function"].currentText() == "sigmoid"
+    window.window_level.choose("Lung")
+    assert window.document.stack.snapshot()[0].params.function == "linear"
+
+
 def test_header_filter_finds_fields_inside_sequences(qtbot, window, series_folder):
     open_folder(qtbot, window, series_folder)
     panel = window.dicom_panel

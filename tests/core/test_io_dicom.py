@@ -138,6 +138,17 @@ def test_a_file_without_file_meta_is_decoded_in_the_encoding_its_header_was_read
     np.testing.assert_allclose(read_image(path).pixels, expected, atol=1e-6)
 
 
+def test_a_sigmoid_voi_function_is_read_with_the_header_windows(tmp_path):
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.WindowCenter, dataset.WindowWidth, dataset.VOILUTFunction = [40, -600], [400, 1500], "SIGMOID"
+    dataset.save_as(tmp_path / "sigmoid.dcm")
+    windows = read_image(tmp_path / "sigmoid.dcm").meta.windows
+    assert [(w.center, w.width, w.function) for w in windows] == [(40, 400, "sigmoid"), (-600, 1500, "sigmoid")]
+    del dataset.VOILUTFunction
+    dataset.save_as(tmp_path / "linear.dcm")
+    assert {w.function for w in read_image(tmp_path / "linear.dcm").meta.windows} == {"linear"}
+
+
 def test_a_dicomdir_says_to_open_its_folder():
     with pytest.raises(UnsupportedFormat, match="DICOMDIR is the index .* open its folder instead"):
         read_image(get_testdata_file("DICOMDIR"))

@@ -21,8 +21,8 @@ def ct_image(windows: tuple[Window, ...] = ()) -> Image:
 
 def test_new_steps_start_on_the_header_window_else_the_value_range():
     assert default_window_params(ct_image((Window(40, 80, "Brain"), Window(-600, 1500)))) == \
-        {"center": 40.0, "width": 80.0}
-    assert default_window_params(ct_image()) == {"center": 250.0, "width": 2500.0}
+        {"center": 40.0, "width": 80.0, "function": "linear"}
+    assert default_window_params(ct_image()) == {"center": 250.0, "width": 2500.0, "function": "linear"}
     item = window_item(Window(-600, 1500))
     assert (item.filter, item.params.center, item.params.width) == (WINDOW_LEVEL, -600.0, 1500.0)
 
@@ -63,6 +63,20 @@ def test_a_drag_moves_the_level_by_the_value_range_per_width_and_doubles_per_qua
     assert dragged_window(40, 80, 0, 400, span=span, cols=10, rows=8)[1] == MAX_DRAG_WIDTH
     flat = Image(np.zeros((4, 4, 1), np.float32), None, ImageMeta(value_scale=0.0))
     assert drag_span(flat) == 1.0
+
+
+def test_a_sigmoid_header_window_opens_as_a_sigmoid_and_a_drag_keeps_it():
+    from enhance_core.render import render_image
+
+    image = ct_image((Window(40, 80, "", "sigmoid"),))
+    assert default_window_params(image)["function"] == "sigmoid"
+    item = window_item(Window(40, 80, "", "sigmoid"))
+    assert with_window(item, 60.0, 100.0).params.function == "sigmoid"
+    hounsfield = np.array([40.0, 60.0, 20.0, -400.0, 600.0])
+    values = ((hounsfield + 1024.0) / 4095.0).astype(np.float32).reshape(1, 5, 1)
+    shown = render_image(Image(values, None, image.meta), (item,)).pixels.ravel()
+    expected = 1.0 / (1.0 + np.exp(-4.0 * (hounsfield - 40.0) / 80.0))
+    np.testing.assert_allclose(shown, expected, atol=1e-5)
 
 
 def test_with_window_keeps_the_step_identity():
