@@ -166,7 +166,7 @@ class WindowLevelControls(QObject):
         for number, window in enumerate(source.meta.windows[1:] if source is not None else [], start=2):
             name = f"Header {number}" + (f" {window.name}" if window.name else "")
             self.combo.addItem(f"{name}  ({window.center:g} / {window.width:g})",
-                               WindowPreset(name, window.center, window.width))
+                               Window(window.center, window.width, name, window.function))
         self.combo.addItem("Auto (0.5-99.5 %)", "auto")
         saved = self.saved_presets() if medical else []
         if medical:
@@ -193,7 +193,7 @@ class WindowLevelControls(QObject):
         if self._chosen is not None and self._chosen[1] == current and self._chosen[0] in entries:
             return entries.index(self._chosen[0])
         for index, data in enumerate(entries):
-            if isinstance(data, WindowPreset) and (data.center, data.width) == current:
+            if isinstance(data, (WindowPreset, Window)) and (data.center, data.width) == current:
                 return index
         header = header_window(source)
         return entries.index("header") if (header.center, header.width) == current else 0
@@ -201,7 +201,9 @@ class WindowLevelControls(QObject):
     def active_name(self) -> str:
         """The name of the active entry ("Lung", "Header", "Auto"...), or "" when none is active."""
         data = self.combo.itemData(self.active_index())
-        return data.name if isinstance(data, WindowPreset) else {"header": "Header", "auto": "Auto"}.get(data, "")
+        if isinstance(data, (WindowPreset, Window)):
+            return data.name
+        return {"header": "Header", "auto": "Auto"}.get(data, "")
 
     def show_active(self, *args: object) -> None:
         """Show the active entry in the preset box (see :meth:`active_index`)."""
@@ -234,6 +236,8 @@ class WindowLevelControls(QObject):
             window, label = header_window(source), "Reset window/level to the header"
         elif data == "auto":
             window, label = auto_window(source), "Automatic window/level"
+        elif isinstance(data, Window):
+            window, label = data, f"Window {data.name} from the file header"
         else:
             window, label = data.window, f"Window preset {data.name}"
         self._chosen = (data, (float(window.center), float(window.width)))

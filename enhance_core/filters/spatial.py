@@ -42,11 +42,17 @@ class GaussianBlurParams:
 
 
 def blur_gaussian(pixels: np.ndarray, params: GaussianBlurParams, ctx: RenderContext) -> np.ndarray:
-    """Gaussian blur with ``sigma`` source pixels (0 leaves the image unchanged); rounding above 1 is clipped."""
+    """Gaussian blur with ``sigma`` source pixels (0 leaves the image unchanged)."""
     sigma = scaled_length(params.sigma, ctx)
     if sigma < 0.05:
         return pixels.copy()
-    return clip_unit(from_planes(cv2.GaussianBlur(as_planes(pixels), (0, 0), sigma), pixels.shape[2]))
+    return _within_input(from_planes(cv2.GaussianBlur(as_planes(pixels), (0, 0), sigma), pixels.shape[2]), pixels)
+
+
+def _within_input(blurred: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """``blurred`` clipped to [0, 1], or to the input's range where that is wider (a float HDR source): a mean of
+    values lies among them, so only rounding is clipped (white stays 1, not 1.0000001)."""
+    return np.clip(blurred, min(0.0, float(pixels.min())), max(1.0, float(pixels.max())), out=blurred)
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ def blur_box(pixels: np.ndarray, params: BoxBlurParams, ctx: RenderContext) -> n
     size = max(1, int(round(params.size * ctx.scale)))
     if size == 1:
         return pixels.copy()
-    return clip_unit(from_planes(cv2.blur(as_planes(pixels), (size, size)), pixels.shape[2]))
+    return _within_input(from_planes(cv2.blur(as_planes(pixels), (size, size)), pixels.shape[2]), pixels)
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,8 @@ class BilateralParams:
 
 
 _BILATERAL_BAND_PIXELS = 1 << 27
-"""Window pixels weighed per band of :func:`filter_bilateral` (a fifth of a second of work, or one band of 16 rows)."""
+"""Window pixels weighed per band of :func:`filter_bilateral` (a fifth of a second of work); a band is at least
+four times the window's reach tall, so the rows read around it cost at most half as much again."""
 
 
 def filter_bilateral(pixels: np.ndarray, params: BilateralParams, ctx: RenderContext) -> np.ndarray:
@@ -124,7 +131,7 @@ def filter_bilateral(pixels: np.ndarray, params: BilateralParams, ctx: RenderCon
         return pixels.copy()
     planes = as_planes(pixels)
     rows, reach = planes.shape[0], diameter // 2
-    band = max(_BILATERAL_BAND_PIXELS // (planes.shape[1] * diameter * diameter), 16)
+    band = max(_BILATERAL_BAND_PIXELS // (planes.shape[1] * diameter * diameter), 4 * reach, 16)
     out = np.empty_like(planes)
     for top in range(0, rows, band):
         if ctx.should_stop():

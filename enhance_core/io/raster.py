@@ -167,9 +167,12 @@ def read_pillow_format(path: Path, *, page: int, limits: Limits, format_name: st
 
 
 def _count_frames(picture: PILImage.Image, meta: ImageMeta) -> None:
-    """Record the frames of an animation (APNG, animated WebP) as pages, and say only the first is read."""
+    """Record the frames of an animation (APNG, animated WebP) as pages, and say only the first is read.
+
+    A JPEG's further images (an MPO's second view or depth map) are no animation and are not counted.
+    """
     frames = int(getattr(picture, "n_frames", 1) or 1)
-    if frames > 1:
+    if picture.format in ("PNG", "WEBP") and getattr(picture, "is_animated", False) and frames > 1:
         meta.page_count = frames
         meta.extra.setdefault("warnings", []).append(
             f"an animation of {frames} frames: only the first is read, edited and written")

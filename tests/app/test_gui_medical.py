@@ -321,6 +321,11 @@ def test_every_window_of_the_header_is_offered(qtbot, window, tmp_path):
     assert controls.active_name() == "Header 2 LUNG"
     controls.choose("Header")
     assert (window.document.stack.snapshot()[0].params.center, controls.active_name()) == (40.0, "Header")
+    dataset.VOILUTFunction = "SIGMOID"
+    dataset.save_as(tmp_path / "two_sigmoid.dcm")
+    open_image(qtbot, window, tmp_path / "two_sigmoid.dcm")
+    controls.choose("Header 2 LUNG")
+    assert window.document.stack.snapshot()[0].params.function == "sigmoid", "the file's curve goes with its window"
 
 
 def test_a_sigmoid_header_window_opens_as_a_sigmoid_and_a_preset_is_linear(qtbot, window, tmp_path):

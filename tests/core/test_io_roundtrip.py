@@ -235,3 +235,12 @@ def test_a_tiff_caption_alone_is_kept_and_tifffile_s_own_tags_are_not(tmp_path):
     assert parsed[270] == "Box 12, letter 1921"
     tifffile.imwrite(tmp_path / "plain.tif", np.zeros((8, 8), np.uint8))
     assert exif_from_tiff(tmp_path / "plain.tif") is None
+
+
+def test_a_jpeg_holding_a_second_view_is_no_animation(tmp_path):
+    views = [PILImage.new("RGB", (16, 16), (200, 0, 0)), PILImage.new("RGB", (16, 16), (0, 200, 0))]
+    views[0].save(tmp_path / "camera.jpg", format="MPO", save_all=True, append_images=views[1:])
+    with PILImage.open(tmp_path / "camera.jpg") as picture:
+        assert picture.n_frames == 2
+    image = read_image(tmp_path / "camera.jpg")
+    assert image.meta.page_count == 1 and "warnings" not in image.meta.extra

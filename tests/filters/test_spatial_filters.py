@@ -208,3 +208,9 @@ def test_a_wide_bilateral_runs_in_bands_that_report_progress_and_stop_when_asked
 def test_blurs_of_white_stay_at_white() -> None:
     white = constant(1.0, 3, (40, 40))
     assert run("gaussian_blur", white, sigma=3.3).max() <= 1.0 and run("box_blur", white, size=7).max() <= 1.0
+
+
+def test_blurs_keep_the_range_of_a_float_source_beyond_white() -> None:
+    bright = constant(1.0, 1, (40, 40))
+    bright[10:20, 10:20] = 4.0
+    assert run("gaussian_blur", bright, sigma=1.0).max() > 3.5 and run("box_blur", bright, size=3).max() == 4.0
