@@ -75,7 +75,8 @@ def _convert_dicom(image: Image, args: argparse.Namespace) -> int:
               "is in its description)")
         return 0
     if args.bit_depth == 16:
-        raise ParameterError(f"{format_name} holds 8 bits: the values of a DICOM image need .png or .tif")
+        raise ParameterError(f"{format_name or args.target.suffix or 'OUT without a suffix'} holds no 16-bit values: "
+                             "the values of a DICOM image need .png or .tif")
     window = header_window(image)
     written = export_slice(image, args.target, window=window, quality=args.quality)
     print(f"wrote {written} ({format_name}, 8-bit picture through the window {window.center:g} / {window.width:g} "

@@ -239,13 +239,13 @@ def detect_skew(pixels: np.ndarray, *, max_angle: float = 10.0) -> float:
     :data:`DESKEW_SIDE` pixels; light-on-dark pages are inverted) are projected
     across lines at angles within ``max_angle``; the angle whose profile is
     sharpest (largest sum of squares) wins, searched in 0.5° then 0.05° then
-    0.01° steps. A page without strokes, or one under :data:`DESKEW_MIN_SIDE`
-    pixels on a side (too short for a line's slope), gives 0.
+    0.01° steps. A page without strokes, or one whose measured copy is under
+    :data:`DESKEW_MIN_SIDE` pixels on a side (too short for a line's slope), gives 0.
     """
     rows, cols, channels = pixels.shape
-    if min(rows, cols) < DESKEW_MIN_SIDE:
-        return 0.0
     shrink = min(1.0, DESKEW_SIDE / max(rows, cols))
+    if min(rows, cols) * shrink < DESKEW_MIN_SIDE:
+        return 0.0
     small = pixels
     if shrink < 1.0:
         size = (max(1, int(round(cols * shrink))), max(1, int(round(rows * shrink))))

@@ -139,8 +139,9 @@ def _keyed_alpha(array: np.ndarray, key: tuple[int, ...], bit_depth: int) -> np.
     if bit_depth < 8:
         key = tuple(value * (255 // ((1 << bit_depth) - 1)) for value in key)
     opaque = np.iinfo(samples.dtype).max
-    alpha = np.where(np.all(samples == np.asarray(key, dtype=samples.dtype), axis=2), 0, opaque)
-    return np.concatenate([samples, alpha.astype(samples.dtype)[:, :, None]], axis=2)
+    alpha = np.any(samples != np.asarray(key, dtype=samples.dtype), axis=2).astype(samples.dtype) * samples.dtype.type(
+        opaque)
+    return np.concatenate([samples, alpha[:, :, None]], axis=2)
 
 
 def read_pillow_format(path: Path, *, page: int, limits: Limits, format_name: str) -> Image:

@@ -63,9 +63,12 @@ def exif_from_tiff(path: Path) -> bytes | None:
 
 
 def _written_by_tifffile(tag: int, value: Any) -> bool:
-    """Whether a description or software tag is what tifffile writes into every file (its shape, its name)."""
+    """Whether a description or software tag is what tifffile writes into every file (its shape, its name), or
+    the description of a medical export (its value map describes those pixels only, not an edit of them)."""
     text = _text(value) or ""
-    return text.startswith('{"shape":') if tag == _DESCRIPTION else text.startswith("tifffile")
+    if tag == _DESCRIPTION:
+        return text.startswith('{"shape":') or text.startswith('{"software": "Enhance Studio"')
+    return text.startswith("tifffile")
 
 
 @dataclass

@@ -199,3 +199,11 @@ def test_a_folder_of_several_series_names_the_series_option_for_each(tmp_path, c
     assert "holds 2 series" in err and "--series 1.2.3.4 (CT, 2 slices" in err and "--series 1.2.3.5 (CT, 1" in err
     assert cli_main(["dicom-export", str(tmp_path / "study"), "-o", str(out), "--series", "1.2.3.5"]) == 0
     assert len(list(out.iterdir())) == 1
+
+
+def test_a_value_map_is_not_carried_into_an_edit_of_the_exported_tiff(tmp_path, ct):
+    path = export_slice(ct, tmp_path / "values.tif")
+    assert description_of(path)["mapping"]
+    exif = PILImage.Exif()
+    exif.load(read_image(path).meta.exif or b"")
+    assert 270 not in exif, "the description (and its value map) stays with the exported file"

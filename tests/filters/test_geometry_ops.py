@@ -336,3 +336,8 @@ def test_planning_without_measuring_guesses_the_deskew_angle_until_a_render_meas
 def test_a_strip_too_thin_for_a_slope_is_left_straight(shape: tuple[int, int]) -> None:
     noise = np.random.default_rng(3).random((*shape, 1)).astype(np.float32)
     assert detect_skew(noise) == 0.0
+
+
+def test_a_strip_thin_once_measured_is_left_straight_too() -> None:
+    noise = np.random.default_rng(4).random((40, 4000, 1)).astype(np.float32)
+    assert detect_skew(noise) == 0.0
