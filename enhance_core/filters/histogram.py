@@ -179,7 +179,7 @@ def clahe_fine(values: np.ndarray, clip_limit: float, grid: tuple[int, int]) -> 
     """CLAHE of (rows, cols) values in [0, 1] as OpenCV does it on 8-bit codes, with tone maps 16 times finer.
 
     The image is cut into ``grid`` (columns, rows) tiles after mirroring its
-    edges to a multiple of them. Each tile's 256-bin histogram is clipped at
+    edges to a multiple of them as OpenCV does. Each tile's 256-bin histogram is clipped at
     ``clip_limit`` times its mean count (at least one pixel) and the excess
     spread over the bins, as OpenCV does; each bin's clipped count is shared
     among its :data:`CLAHE_SUBBINS` parts as its pixels are, so the tile's
@@ -190,18 +190,23 @@ def clahe_fine(values: np.ndarray, clip_limit: float, grid: tuple[int, int]) -> 
     rows, cols = values.shape
     tiles_x, tiles_y = grid
     bins = 256 * CLAHE_SUBBINS
-    padded = np.clip(values, 0.0, 1.0).astype(np.float32)
-    pad_rows, pad_cols = -rows % tiles_y, -cols % tiles_x
-    if pad_rows or pad_cols:
+    padded = np.nan_to_num(np.clip(values, 0.0, 1.0), nan=0.0).astype(np.float32)
+    if rows % tiles_y or cols % tiles_x:  # as OpenCV: both sides grow, a whole tile where one divides already
         mode = cv2.BORDER_REFLECT_101 if min(rows, cols) > 1 else cv2.BORDER_REPLICATE
-        padded = cv2.copyMakeBorder(padded, 0, pad_rows, 0, pad_cols, mode)
+        padded = cv2.copyMakeBorder(padded, 0, tiles_y - rows % tiles_y, 0, tiles_x - cols % tiles_x, mode)
     tile_rows, tile_cols = padded.shape[0] // tiles_y, padded.shape[1] // tiles_x
-    index = np.minimum(((padded * np.float32(255.0) + np.float32(0.5)) * np.float32(CLAHE_SUBBINS)).astype(np.int64),
-                       bins - 1)
-    tile = (np.arange(padded.shape[0], dtype=np.int64)[:, None] // tile_rows * tiles_x
-            + np.arange(padded.shape[1], dtype=np.int64)[None, :] // tile_cols)
-    counts = np.bincount((tile * bins + index).ravel(), minlength=tiles_x * tiles_y * bins)
-    counts = counts.reshape(tiles_y * tiles_x, 256, CLAHE_SUBBINS).astype(np.float64)
+
+    def codes(band: np.ndarray) -> np.ndarray:
+        """The fine histogram bin of each value: its 8-bit code's, split in :data:`CLAHE_SUBBINS`."""
+        scaled = (band * np.float32(255.0) + np.float32(0.5)) * np.float32(CLAHE_SUBBINS)
+        return np.minimum(scaled.astype(np.int32), bins - 1)
+
+    column_tile = (np.arange(padded.shape[1], dtype=np.int32) // tile_cols * bins)[None, :]
+    counts = np.empty((tiles_y * tiles_x, 256, CLAHE_SUBBINS), np.float64)
+    for row in range(tiles_y):
+        band = padded[row * tile_rows:(row + 1) * tile_rows]
+        found = np.bincount((codes(band) + column_tile).ravel(), minlength=tiles_x * bins)
+        counts[row * tiles_x:(row + 1) * tiles_x] = found.reshape(tiles_x, 256, CLAHE_SUBBINS)
     area = tile_rows * tile_cols
     limit = max(int(clip_limit * area / 256.0), 1)
     coarse = counts.sum(axis=2, keepdims=True)
@@ -228,7 +233,7 @@ def clahe_fine(values: np.ndarray, clip_limit: float, grid: tuple[int, int]) -> 
     out = np.empty((rows, cols), np.float32)
     for top in range(0, rows, _CLAHE_ROWS):
         band = slice(top, min(rows, top + _CLAHE_ROWS))
-        code = index[band, :cols]
+        code = codes(padded[band, :cols]).astype(np.int64)
 
         def read(tile_row: np.ndarray, tile_col: np.ndarray, code: np.ndarray = code) -> np.ndarray:
             return maps[(tile_row[:, None] * tiles_x + tile_col[None, :]) * bins + code]

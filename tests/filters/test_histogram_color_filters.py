@@ -125,3 +125,16 @@ def test_zero_saturation_gives_luma_and_keeps_it() -> None:
     luma = 0.299 * 0.6 + 0.587 * 0.5 + 0.114 * 0.4
     np.testing.assert_allclose(doubled.ravel(), [luma + 2 * (0.6 - luma), luma + 2 * (0.5 - luma),
                                                  luma + 2 * (0.4 - luma)], atol=1e-4)
+
+
+def test_clahe_of_a_16_bit_source_treats_nan_as_black_and_pads_as_opencv() -> None:
+    import cv2
+
+    from enhance_core.filters.histogram import clahe_fine
+
+    values = np.full((20, 30), 0.5, np.float32)
+    values[3, 4] = np.nan
+    assert np.isfinite(clahe_fine(values, 2.0, (4, 4))).all()
+    codes = np.random.default_rng(8).integers(60, 200, (250, 256)).astype(np.uint8)
+    expected = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(codes) / 255.0
+    assert np.abs(clahe_fine(codes / 255.0, 2.0, (8, 8)) - expected).max() < 1.5 / 255, "one side divides, one not"
