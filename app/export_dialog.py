@@ -188,8 +188,8 @@ class ExportDialog(QDialog):
             self._sync_format_to_path()
 
     def _sync_format_to_path(self) -> None:
-        typed = Path(self.path.text()).expanduser()
-        if str(typed) and typed.is_dir():
+        typed = Path(self.path.text().strip()).expanduser()
+        if typed.is_absolute() and typed.is_dir():
             stem = (self.document.source_path or Path("image")).stem
             self.path.setText(str(free_path(typed / f"{stem}_edited{self.format.currentData()}")))
         suffix = Path(self.path.text()).suffix.lower()
@@ -206,7 +206,7 @@ class ExportDialog(QDialog):
     def _on_format(self) -> None:
         name, suffix = self.format.currentText(), self.format.currentData()
         path = Path(self.path.text())
-        if path.suffix.lower() not in ((suffix, ".jpeg") if name == "JPEG" else (suffix, ".tiff")):
+        if path.name and path.suffix.lower() not in ((suffix, ".jpeg") if name == "JPEG" else (suffix, ".tiff")):
             self.path.setText(str(path.with_suffix(suffix)))
         self.bit_depth.clear()
         for depth in BIT_DEPTHS[name]:

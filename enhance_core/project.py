@@ -212,7 +212,8 @@ def _mib(size: int) -> str:
 def read_saved_preview(project: Project) -> tuple[np.ndarray | None, str]:
     """The project's saved preview as 8-bit pixels if it still shows its image, and a warning.
 
-    Returns ``(pixels, "")`` when it can be shown: RGB (rows, cols, 3) or gray (rows, cols) uint8.
+    Returns ``(pixels, "")`` when it can be shown: RGB (rows, cols, 3), RGBA (rows, cols, 4) for an image with
+    transparency, or gray (rows, cols) uint8.
     ``(None, "")`` when there is none or it is stale (the image file changed since saving), and
     ``(None, warning)`` when the file is missing or damaged; never raises for the preview.
     """
@@ -235,7 +236,7 @@ def read_saved_preview(project: Project) -> tuple[np.ndarray | None, str]:
     if pixels is None or pixels.dtype != np.uint8 or pixels.ndim not in (2, 3):
         return None, f"the saved preview {preview.path.name} is damaged or not the one saved; ignored"
     if pixels.ndim == 3:
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB if pixels.shape[2] == 3 else cv2.COLOR_BGRA2RGB)
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB if pixels.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
     return pixels, ""
 
 
@@ -306,7 +307,7 @@ def _write_preview(path: Path, image: Path, preview: np.ndarray) -> dict[str, An
         small_rows, small_cols = scaled_shape(rows, cols, shrink)
         preview = cv2.resize(preview, (small_cols, small_rows), interpolation=cv2.INTER_AREA)
     if preview.ndim == 3:
-        preview = cv2.cvtColor(preview, cv2.COLOR_RGB2BGR)
+        preview = cv2.cvtColor(preview, cv2.COLOR_RGB2BGR if preview.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
     written, encoded = cv2.imencode(".png", np.ascontiguousarray(preview), [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not written:
         return None

@@ -40,7 +40,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from enhance_core.cli.folders import make_output_folder, remove_empty_folders
+from enhance_core.cli.folders import check_output_folder, make_output_folder, remove_empty_folders
 from enhance_core.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -178,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
                        mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
                        quality=args.quality, overwrite=args.overwrite, device=args.device, subfolders=tree,
                        size=size)
+    check_output_folder(args.output, "results")
     with ExitStack() as stack:
         cluster = None
         if cluster_spec is not None:
@@ -189,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
                 raise ParameterError(f"{refusal}; choose another -o folder")
             if cluster is not None:
                 check_cluster(cluster, args.output, tasks[0].source if tasks else None)
-        except ParameterError:
+        except BaseException:  # a refusal or a Ctrl+C while the workers are awaited: nothing was written
             remove_empty_folders(created)
             raise
         manifest = Manifest.open(args.output)

@@ -7,6 +7,15 @@ from pathlib import Path
 from enhance_core.errors import ParameterError
 
 
+def check_output_folder(folder: Path, kind: str) -> None:
+    """Refuse ``-o`` naming a file or a link to nothing (before any slow work), in the words of
+    :func:`make_output_folder`."""
+    if folder.is_symlink() and not folder.exists():
+        raise ParameterError(f"-o {folder} is a link to nothing; name a folder for the {kind}")
+    if folder.exists() and not folder.is_dir():
+        raise ParameterError(f"-o {folder} is a file, not a folder; name a folder for the {kind}")
+
+
 def make_output_folder(folder: Path, kind: str) -> list[Path]:
     """Create ``folder`` (and its parents) for the command's ``kind`` of files ("results", "masks").
 
@@ -18,10 +27,7 @@ def make_output_folder(folder: Path, kind: str) -> list[Path]:
         ``folder`` is a file (left alone), or the system refuses to create it
         (no permission, a file in its path); the message names it.
     """
-    if folder.is_symlink() and not folder.exists():
-        raise ParameterError(f"-o {folder} is a link to nothing; name a folder for the {kind}")
-    if folder.exists() and not folder.is_dir():
-        raise ParameterError(f"-o {folder} is a file, not a folder; name a folder for the {kind}")
+    check_output_folder(folder, kind)
     created = [path for path in (folder, *folder.parents) if not path.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -186,3 +186,15 @@ def test_a_folder_typed_as_the_file_gets_the_edited_name_inside_it(qtbot, open_d
     with qtbot.waitSignal(dialog.accepted, timeout=20000):
         dialog.buttons.accepted.emit()
     assert read_image(tmp_path / "out" / "beach_edited-2.jpg").cols == 80 and not (tmp_path / "out.jpg").exists()
+
+
+def test_a_cleared_or_relative_file_box_is_left_as_typed(qtbot, open_dialog, tmp_path, monkeypatch):
+    dialog = open_dialog(save_png(synthetic_photo(60, 80), tmp_path / "beach.png"))
+    monkeypatch.chdir(tmp_path)
+    dialog.path.setText("")
+    dialog.path.editingFinished.emit()
+    assert dialog.path.text() == "", "no file of the working folder is put in"
+    (tmp_path / "sub").mkdir()
+    dialog.path.setText("sub")
+    dialog.path.editingFinished.emit()
+    assert dialog.path.text() == "sub.jpg", "a relative name is a file name, as before"

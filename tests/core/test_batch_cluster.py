@@ -172,6 +172,18 @@ def test_a_scheduler_out_of_reach_is_a_clear_error_and_leaves_no_folder(tmp_path
     assert not out.exists()
 
 
+def test_an_output_that_is_a_file_is_refused_before_the_scheduler_is_called(tmp_path, monkeypatch, capsys) -> None:
+    def unreachable(spec):
+        raise AssertionError("the scheduler was called before -o was checked")
+
+    monkeypatch.setattr(batch_cluster, "open_cluster", unreachable)
+    write_image(Image(np.zeros((8, 8, 3), np.float32)), tmp_path / "a.png")
+    (tmp_path / "out").write_text("a file")
+    assert main(["apply", "--filter", "negative", "--cluster", "tcp://127.0.0.1:1", "-o", str(tmp_path / "out"),
+                 str(tmp_path / "a.png")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
 def test_a_cluster_refused_before_any_work_leaves_no_folder(tmp_path, cluster, monkeypatch, capsys) -> None:
     def refuse(*args: object) -> None:
         raise ParameterError("2 of 2 Dask worker(s) cannot use the batch's files")

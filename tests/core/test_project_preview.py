@@ -56,6 +56,13 @@ def test_gray_preview(tmp_path, photo):
     assert pixels.shape == (30, 40) and pixels.max() == 77
 
 
+def test_a_preview_with_transparency_keeps_it(tmp_path, photo):
+    preview = np.dstack([result_pixels(), np.full((60, 90), 255, np.uint8)])
+    preview[:10, :10, 3] = 0
+    pixels, _ = read_saved_preview(load_project(saved(tmp_path, photo, preview=preview)))
+    np.testing.assert_array_equal(pixels, preview)
+
+
 def test_changed_source_hides_the_preview(tmp_path, photo):
     path = saved(tmp_path, photo)
     stat = photo.stat()
