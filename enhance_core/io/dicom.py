@@ -275,15 +275,23 @@ def _physical_range(path: Path, view: Dataset, dtype: np.dtype, data: np.ndarray
 def _palette_rgb(stored: np.ndarray, header: Dataset) -> np.ndarray:
     """The colours of a palette image: pydicom's lookup, with 16-bit entries of a big-endian file in its byte order.
 
-    pydicom reads the (not segmented) palette data as little-endian whatever
-    the file's transfer syntax, so a big-endian file's colours come out
-    byte-swapped (a white of 65280 read as 255: a black picture).
+    pydicom 3.0 reads the (not segmented) palette data as little-endian
+    whatever the file's transfer syntax, so a big-endian file's colours come
+    out byte-swapped (a white of 65280 read as 255: a black picture). The
+    swap is undone only where the red channel shows the palette read that way,
+    so a pydicom that reads it right is left alone.
     """
     rgb = apply_color_lut(stored, header)
     file_meta = getattr(header, "file_meta", None)
     syntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
     big_endian = syntax is not None and syntax.is_transfer_syntax and not syntax.is_little_endian
-    if big_endian and "RedPaletteColorLookupTableData" in header and rgb.dtype.itemsize == 2:
+    if not (big_endian and "RedPaletteColorLookupTableData" in header and rgb.dtype.itemsize == 2):
+        return rgb
+    entries, first = (int(value) for value in header.RedPaletteColorLookupTableDescriptor[:2])
+    data = bytes(header.RedPaletteColorLookupTableData)
+    index = np.clip(stored.astype(np.int64) - first, 0, (entries or 65536) - 1)
+    as_little = np.frombuffer(data, "<u2")[np.minimum(index, len(data) // 2 - 1)]
+    if np.array_equal(rgb[..., 0], as_little) and not np.array_equal(rgb[..., 0], as_little.byteswap()):
         rgb = rgb.byteswap()
     return rgb
 
