@@ -47,18 +47,23 @@ class HistogramPair:
 
 
 def histogram_job(result: np.ndarray, original: np.ndarray | None, meta: ImageMeta, generation: int,
-                  windowed: bool, progress, should_stop) -> HistogramPair:
+                  windowed: bool, progress, should_stop, *, visible: np.ndarray | None = None) -> HistogramPair:
     """Worker job: histograms of the preview (and of the original's preview).
 
     Photographs are binned on their level grid; float sources and images in physical units (CT,
-    whose stored range is far wider than the data) over the range their values cover.
+    whose stored range is far wider than the data) over the range their values cover. With
+    ``visible`` (a boolean map of the preview's shape: where the image is not wholly transparent)
+    only those pixels count, not the colours hidden under transparency.
     """
     depth = min(max(meta.bit_depth, 1), 16)
     over_data = meta.float_source or is_physical(meta)
 
     def count(pixels: np.ndarray) -> Histogram:
-        return compute_histogram(sample_pixels(pixels), bit_depth=depth, bins=min(256, 1 << depth),
-                                 float_source=over_data)
+        sample = sample_pixels(pixels)
+        if visible is not None and visible.shape == pixels.shape[:2]:
+            shown = sample_pixels(visible)
+            sample = sample[shown][:, None, :]
+        return compute_histogram(sample, bit_depth=depth, bins=min(256, 1 << depth), float_source=over_data)
 
     return HistogramPair(count(result), count(original) if original is not None else None, meta, generation,
                          windowed)
@@ -120,8 +125,10 @@ class HistogramController(QObject):
             return
         original = frame.before_pixels if self.with_original else None
         windowed = bool(display_steps(frame.request.steps))
+        whole = frame.layers.after.whole
+        visible = whole.array[:, :, 3] > 0 if whole is not None and whole.has_alpha else None
         job = partial(histogram_job, frame.preview_pixels, original, source.meta, frame.request.generation,
-                      windowed)
+                      windowed, visible=visible)
         self.lane.submit(job, on_done=self._on_ready, on_failed=self.failed.emit, label="Histogram",
                          cancel_running=False)
 

@@ -414,3 +414,18 @@ def test_transparency_shows_over_a_checkerboard_through_a_crop_at_every_zoom(qtb
     x, y = (int(v) for v in window.canvas.viewport.to_screen(4.0, 4.0))
     grays = {shown.pixelColor(x + dx, y + dy).red() for dx in range(0, 16, 4) for dy in range(0, 16, 4)}
     assert grays == {102, 153}, "the transparent corner shows the checkerboard, not the picture's hidden gray"
+
+
+def test_the_histogram_counts_only_what_is_not_transparent(qtbot, window, tmp_path):
+    from enhance_core.io import write_image
+
+    alpha = np.zeros((96, 128), np.float32)
+    alpha[:, 64:] = 1.0
+    pixels = np.zeros((96, 128, 3), np.float32)
+    pixels[:, 64:] = 0.8
+    open_image(qtbot, window, write_image(Image(pixels, alpha), tmp_path / "cutout.png"))
+    wait_rendered(qtbot, window)
+    qtbot.waitUntil(lambda: window.histogram.latest is not None
+                    and window.histogram.latest.generation == window.renders.generation, timeout=20000)
+    counts = window.histogram.latest.result.counts["luminance"]
+    assert counts[0] == 0 and counts.sum() > 0, "the black hidden under the transparent half is not counted"
