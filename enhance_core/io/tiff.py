@@ -185,6 +185,12 @@ def read_tiff(path: Path, *, page: int, limits: Limits) -> Image:
         stored_bits = tiff_page.bitspersample
         meta = ImageMeta(format="TIFF", bit_depth=32 if is_float and bits == 64 else bits, float_source=is_float)
         meta.page, meta.page_count = page, page_count
+        if samples.dtype.kind == "i":
+            lowest = -int(np.iinfo(samples.dtype).min)
+            messages.append(f"signed {bits}-bit samples: exports write them unsigned, each value plus {lowest} "
+                            f"(-{lowest} becomes 0)")
+        elif samples.dtype.kind == "u" and bits > 16:
+            messages.append(f"{bits}-bit integer samples: exports hold 16 bits, or 32-bit float in TIFF")
         meta.icc_profile = tiff_page.iccprofile or None
         meta.orientation = int(tiff_page.tags.valueof(274, 1))
         meta.extra["compression"] = _code_name(tiff_page.compression)

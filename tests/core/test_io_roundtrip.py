@@ -244,3 +244,15 @@ def test_a_jpeg_holding_a_second_view_is_no_animation(tmp_path):
         assert picture.n_frames == 2
     image = read_image(tmp_path / "camera.jpg")
     assert image.meta.page_count == 1 and "warnings" not in image.meta.extra
+
+
+def test_signed_and_32_bit_integer_tiffs_say_how_they_are_written(tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "signed.tif", np.arange(-8, 8, dtype=np.int16).reshape(4, 4))
+    tifffile.imwrite(tmp_path / "wide.tif", np.arange(16, dtype=np.uint32).reshape(4, 4) << 20)
+    assert read_image(tmp_path / "signed.tif").meta.extra["warnings"] == [
+        "signed 16-bit samples: exports write them unsigned, each value plus 32768 (-32768 becomes 0)"]
+    assert read_image(tmp_path / "wide.tif").meta.extra["warnings"] == [
+        "32-bit integer samples: exports hold 16 bits, or 32-bit float in TIFF"]
+    assert "warnings" not in read_image(write_image(make_image(bit_depth=16), tmp_path / "plain.tif")).meta.extra
