@@ -25,7 +25,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, Sequence
+from typing import IO, Any, Iterable, Sequence
 
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.stack import StackItem
@@ -181,6 +181,18 @@ class Manifest:
         except ValueError:
             relative = str(output)
         return Entry(str(source.resolve()), *identity, recipe, relative, status, round(seconds, 3), error)
+
+    def first_not_written(self, outputs: Iterable[Path]) -> Path | None:
+        """The first of ``outputs`` that exists although no run recorded here wrote it, or None."""
+        done = {entry.output for entry in self._entries.values() if entry.status == DONE}
+        for output in outputs:
+            try:
+                relative = output.relative_to(self.folder).as_posix()
+            except ValueError:
+                relative = str(output)
+            if relative not in done and output.exists():
+                return output
+        return None
 
     def append(self, entries: Sequence[Entry]) -> None:
         """Append lines and put them on disk before returning."""

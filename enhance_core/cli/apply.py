@@ -38,13 +38,15 @@ import math
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from enhance_core.cli.folders import check_output_folder, make_output_folder, remove_empty_folders
 from enhance_core.errors import ParameterError
 
 if TYPE_CHECKING:
     from enhance_core.batch import FileResult
+    from enhance_core.batch_manifest import Manifest
+    from enhance_core.batch_tasks import FileTask
     from enhance_core.export_size import OutputSize
     from enhance_core.batch_workers import BatchInterrupted
     from enhance_core.cli.progress import BatchProgress
@@ -198,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{manifest.path}: {manifest.unreadable} unreadable line(s) skipped (a run killed while "
                   "writing); their files are done again", file=sys.stderr)
         try:
+            _refuse_originals_in_output(args, tasks, manifest)
             # Only once the manifest's lock is ours: another run writing here still owns its partial files.
             removed = remove_partial_files(task.output for task in tasks)
             if removed:
@@ -232,6 +235,21 @@ def run(args: argparse.Namespace) -> int:
     if args.reference_dir is not None:
         write_batch_report(results, args)
     return 1 if failed else 0
+
+
+def _refuse_originals_in_output(args: argparse.Namespace, tasks: Sequence[FileTask], manifest: Manifest) -> None:
+    """Refuse an -o folder inside an input folder that already holds a file this batch would write and did not
+    write before (an original scan there would be skipped as output and then replaced)."""
+    output = args.output.resolve()
+    holder = next((Path(given) for given in args.inputs if Path(given).is_dir()
+                   and output.is_relative_to(Path(given).resolve())), None)
+    if holder is None:
+        return
+    found = manifest.first_not_written(task.output for task in tasks)
+    if found is not None:
+        raise ParameterError(f"-o {args.output} lies inside the input folder {holder} and already holds {found}, "
+                             "which no earlier run of this batch wrote (an original?); choose an -o folder outside "
+                             "the inputs")
 
 
 def left_out_line(files: list[Path], shown: int = 3) -> str:

@@ -261,3 +261,19 @@ def test_a_dicom_series_without_a_window_step_is_written_as_its_values(tmp_path,
     assert "add a window_level step to the recipe for an 8-bit picture" in capsys.readouterr().out
     assert main(["apply", "--filter", "window_level", "--set", "center=40", "--set", "width=400",
                  str(tmp_path / "ct series"), "-o", str(tmp_path / "jpg"), "--format", "jpg"]) == 0
+
+
+@pytest.mark.parametrize("recursive", [["-r"], []])
+def test_an_original_in_an_output_folder_inside_the_inputs_is_never_replaced(inputs, capsys, recursive) -> None:
+    original = inputs / "sub" / "one.png"
+    original.parent.mkdir()
+    original.write_bytes((inputs / "two.png").read_bytes())
+    before = original.read_bytes()
+    for extra in ([], ["--overwrite"]):
+        assert main(["apply", "--filter", "negative", *recursive, *extra, "-o", str(inputs / "sub"), str(inputs)]) == 2
+        assert "which no earlier run of this batch wrote (an original?)" in capsys.readouterr().err
+    assert original.read_bytes() == before
+    out = inputs / "out"
+    assert main(["apply", "--filter", "negative", *recursive, "-o", str(out), str(inputs)]) == 0
+    assert main(["apply", "--filter", "negative", *recursive, "--overwrite", "-o", str(out), str(inputs)]) == 0, \
+        "outputs an earlier run wrote may be replaced"
