@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import cv2
 import numpy as np
 
-from enhance_core.batch_manifest import DONE, FAILED, MANIFEST_NAME, QUEUED, Manifest, steps_digest, work_hash
+from enhance_core.batch_manifest import (DONE, FAILED, MANIFEST_NAME, QUEUED, Entry, Manifest, steps_digest,
+                                         work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, remove_partial_files, run_pool
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
@@ -324,7 +325,8 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
         results[index] = result
         if manifest is not None and index in work:
             entry = manifest.entry(result.source, tasks[index].output, work[index],
-                                   FAILED if result.error else DONE, seconds=result.seconds, error=result.error)
+                                   FAILED if result.error else DONE, seconds=result.seconds, error=result.error,
+                                   reference=result.reference, metrics=result.metrics)
             if entry is not None:
                 manifest.append([entry])
         if on_result is not None:
@@ -350,8 +352,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             finish(index, FileResult(task.source, None, f"{task.source}: no mask with the stem "
                                      f"{task.source.stem!r} in the mask folder"))
         elif earlier is not None and earlier.status == DONE and task.output.exists():
-            finish(index, FileResult(task.source, task.output, note="done in an earlier run (manifest)",
-                                     seconds=earlier.seconds, skipped=True, earlier=True))
+            finish(index, _done_earlier(task, earlier))
         elif earlier is not None and earlier.status == FAILED and not retry_failed:
             finish(index, FileResult(task.source, None, earlier.error or f"{task.source}: failed in an earlier run",
                                      note="failed in an earlier run; --retry-failed tries it again", earlier=True))
@@ -386,6 +387,16 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
         interrupted.results = [results.get(i) for i in range(len(tasks))]
         raise
     return [results[i] for i in range(len(tasks))]
+
+
+def _done_earlier(task: FileTask, earlier: Entry) -> FileResult:
+    """The result of a file an earlier run of the batch wrote: with the scores it recorded against this reference."""
+    same = (task.reference is not None and earlier.reference is not None
+            and earlier.reference == str(task.reference.resolve()))
+    scores = dict(earlier.metrics) if same and earlier.metrics is not None else None
+    unscored = "" if scores is not None or task.reference is None else "; not scored"
+    return FileResult(task.source, task.output, note=f"done in an earlier run (manifest){unscored}",
+                      seconds=earlier.seconds, skipped=True, earlier=True, reference=task.reference, metrics=scores)
 
 
 def _exists_message(output: Path) -> str:

@@ -4,7 +4,9 @@
 absolute path, size and modification time), a hash of what makes the output
 (:func:`steps_digest` and :func:`work_hash`: the steps, their mask rasters,
 bit depth, quality and the file's mask), the output (relative to the folder),
-the status, the seconds taken and the error. Before a run starts its files it
+the status, the seconds taken and the error, and for a file scored against a
+reference the reference's path and the scores (so a resumed run reports
+them). Before a run starts its files it
 appends one ``queued`` line per file, then a ``done`` or ``failed`` line as
 each finishes; every append is flushed and ``fsync``-ed, so a ``kill -9`` or a
 power cut loses at most the line being written. The last line for an input
@@ -40,6 +42,8 @@ QUEUED, DONE, FAILED = "queued", "done", "failed"
 _FIELDS: dict[str, type | tuple[type, ...]] = {
     "input": str, "size": int, "mtime_ns": int, "recipe": str, "output": str, "status": str,
     "seconds": (int, float), "error": (str, type(None))}
+_SCORE_FIELDS: dict[str, type | tuple[type, ...]] = {"reference": str, "metrics": dict}
+"""Fields of a line about a file scored against a reference (lines written before they were kept lack them)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class Entry:
     status: str
     seconds: float = 0.0
     error: str | None = None
+    reference: str | None = None
+    metrics: dict[str, float] | None = None
 
     def same_work(self, other: Entry) -> bool:
         """Whether both lines are about the same input content, recipe and output."""
@@ -106,11 +112,24 @@ def file_identity(path: Path) -> tuple[int, int] | None:
 
 def _entry(data: Any) -> Entry | None:
     """An entry from one parsed line; None when a field is missing or of the wrong type."""
-    if not isinstance(data, dict) or set(data) != set(_FIELDS):
+    if not isinstance(data, dict) or set(data) not in (set(_FIELDS), set(_FIELDS) | set(_SCORE_FIELDS)):
         return None
-    if any(not isinstance(data[name], kind) or isinstance(data[name], bool) for name, kind in _FIELDS.items()):
+    kinds = {**_FIELDS, **_SCORE_FIELDS}
+    if any(not isinstance(value, kinds[name]) or isinstance(value, bool) for name, value in data.items()):
+        return None
+    scores = data.get("metrics")
+    if scores is not None and not all(isinstance(value, (int, float)) and not isinstance(value, bool)
+                                      for value in scores.values()):
         return None
     return Entry(**data)
+
+
+def _line(entry: Entry) -> dict[str, Any]:
+    """The JSON object of ``entry``: the score fields only when it was scored (older readers skip such lines)."""
+    data = asdict(entry)
+    if entry.metrics is None:
+        del data["reference"], data["metrics"]
+    return data
 
 
 class Manifest:
@@ -171,8 +190,10 @@ class Manifest:
         return self._entries.get(str(source.resolve()))
 
     def entry(self, source: Path, output: Path, recipe: str, status: str, *, seconds: float = 0.0,
-              error: str | None = None) -> Entry | None:
-        """A line about ``source`` as it is now; None when it cannot be read (the run reports that file)."""
+              error: str | None = None, reference: Path | None = None,
+              metrics: dict[str, float] | None = None) -> Entry | None:
+        """A line about ``source`` as it is now (with ``metrics`` against ``reference`` when scored); None when
+        it cannot be read (the run reports that file)."""
         identity = file_identity(source)
         if identity is None:
             return None
@@ -180,7 +201,10 @@ class Manifest:
             relative = output.relative_to(self.folder).as_posix()
         except ValueError:
             relative = str(output)
-        return Entry(str(source.resolve()), *identity, recipe, relative, status, round(seconds, 3), error)
+        if reference is None or metrics is None:
+            return Entry(str(source.resolve()), *identity, recipe, relative, status, round(seconds, 3), error)
+        return Entry(str(source.resolve()), *identity, recipe, relative, status, round(seconds, 3), error,
+                     str(reference.resolve()), dict(metrics))
 
     def first_not_written(self, outputs: Iterable[Path]) -> Path | None:
         """The first of ``outputs`` that exists although no run recorded here wrote it, or None."""
@@ -196,7 +220,7 @@ class Manifest:
 
     def append(self, entries: Sequence[Entry]) -> None:
         """Append lines and put them on disk before returning."""
-        lines = [(json.dumps(asdict(entry), ensure_ascii=False) + "\n").encode("utf-8") for entry in entries]
+        lines = [(json.dumps(_line(entry), ensure_ascii=False) + "\n").encode("utf-8") for entry in entries]
         if lines:
             self._write(b"".join(lines))
             for entry in entries:

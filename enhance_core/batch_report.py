@@ -15,6 +15,7 @@ Written into one folder by :func:`write_report`:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import re
@@ -26,8 +27,8 @@ import cv2
 import numpy as np
 
 from enhance_core.atomic import write_bytes_atomic
-from enhance_core.batch import THUMBNAIL_SIZE, FileResult
-from enhance_core.errors import ImageWriteError
+from enhance_core.batch import THUMBNAIL_SIZE, FileResult, make_thumbnail
+from enhance_core.errors import EnhanceError, ImageWriteError
 
 METRICS = (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("mse", "MSE"))
 MIN_PSNR = 30.0
@@ -80,11 +81,27 @@ def write_report(results: Sequence[FileResult], folder: Path, *, min_psnr: float
              _write_png(draw_histograms(scored), folder / "metric_histograms.png")]
     ranked = sorted(scored, key=lambda r: (_scores(r)["ssim"], _scores(r)["psnr"]))
     if ranked:
-        files.append(_write_png(draw_sheet(ranked[::-1][:count], "best (highest SSIM)"), folder / "best.png"))
-        files.append(_write_png(draw_sheet(ranked[:count], "worst (lowest SSIM)"), folder / "worst.png"))
+        best, worst = [_with_thumbnails(r) for r in ranked[::-1][:count]], [_with_thumbnails(r) for r in ranked[:count]]
+        files.append(_write_png(draw_sheet(best, "best (highest SSIM)"), folder / "best.png"))
+        files.append(_write_png(draw_sheet(worst, "worst (lowest SSIM)"), folder / "worst.png"))
     files.append(_write(folder / "flagged.txt", "".join(f"{path}\n" for path in flagged).encode("utf-8")))
     files.append(_write(folder / "failures.txt", format_failures(results).encode("utf-8")))
     return ReportSummary(len(scored), flagged, files)
+
+
+def _with_thumbnails(result: FileResult) -> FileResult:
+    """``result`` with thumbnails of its input, output and reference, read from disk when it has none (a file an
+    earlier run did, scored then); a file that cannot be read leaves its cells blank."""
+    if result.thumbnails or result.output is None or result.reference is None:
+        return result
+    from enhance_core.io import read_image
+
+    try:
+        thumbnails = tuple(make_thumbnail(read_image(path).pixels)
+                           for path in (result.source, result.output, result.reference))
+    except EnhanceError:
+        return result
+    return dataclasses.replace(result, thumbnails=thumbnails)
 
 
 def failure_causes(results: Sequence[FileResult]) -> list[tuple[str, list[Path]]]:

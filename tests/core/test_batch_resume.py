@@ -138,3 +138,40 @@ def test_a_model_update_makes_learned_steps_count_as_other_work(monkeypatch) -> 
     spec = registry.MODELS["denoise"]
     monkeypatch.setitem(registry.MODELS, "denoise", dataclasses.replace(spec, sha256="0" * 64))
     assert steps_digest(learned) != before[0] and steps_digest(classic) == before[1]
+
+
+def test_a_resumed_run_reports_the_scores_the_earlier_run_recorded(folder, tmp_path, capsys) -> None:
+    (folder / "broken.png").unlink()
+    references = tmp_path / "refs"
+    references.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        (references / name).write_bytes((folder / name).read_bytes())
+    out = tmp_path / "out"
+    assert apply(folder, out, "--reference-dir", str(references)) == 0
+    first = (out / "report" / "report.csv").read_text(encoding="utf-8").splitlines()
+    assert "(3 scored, " in capsys.readouterr().out
+    assert {tuple(entry) for entry in entries(out) if entry["status"] == "done"} == {
+        ("input", "size", "mtime_ns", "recipe", "output", "status", "seconds", "error", "reference", "metrics")}
+    assert apply(folder, out, "--reference-dir", str(references)) == 0
+    said = capsys.readouterr().out
+    assert "0 of 3 file(s) written" in said and "(3 scored, " in said and "without a reference" not in said
+    again = (out / "report" / "report.csv").read_text(encoding="utf-8").splitlines()
+    assert [row.split(",")[3:6] for row in again] == [row.split(",")[3:6] for row in first], "the same scores"
+    other = tmp_path / "other refs"
+    other.mkdir()
+    (other / "a.png").write_bytes((folder / "b.png").read_bytes())
+    assert apply(folder, out, "--reference-dir", str(other)) == 0
+    assert "(0 scored, 2 without a reference" in capsys.readouterr().out, "scores of another reference are not reused"
+
+
+def test_a_manifest_line_written_before_scores_were_kept_still_reads(folder, tmp_path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    line = {"input": str((folder / "a.png").resolve()), "size": 1, "mtime_ns": 2, "recipe": "r", "output": "a.png",
+            "status": "done", "seconds": 0.5, "error": None}
+    (out / MANIFEST_NAME).write_text(json.dumps(line) + "\n", encoding="utf-8")
+    manifest = Manifest.open(out)
+    try:
+        assert manifest.unreadable == 0 and manifest.latest(folder / "a.png").metrics is None
+    finally:
+        manifest.close()
