@@ -5,8 +5,9 @@ crash-recovery files) goes through :func:`atomic_write`, so a crash, a full
 disk or a failing encoder never leaves a half-written file where a good one
 was: the target is replaced by :func:`os.replace` only once the new content is
 complete and on disk (``fsync``). The temporary file is hidden and named
-``.<name>.<8 random characters>.part``; batch runs find and remove the ones a
-killed worker left by that name. A replaced file keeps its permission bits; a
+``.<name>.<8 random characters>.part`` (a name too long for that is cut,
+:func:`partial_name`); batch runs find and remove the ones a killed worker
+left by that name. A replaced file keeps its permission bits; a
 new one gets ``0o666`` less the process umask, as :func:`open` would give it.
 """
 
@@ -28,6 +29,20 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
+NAME_BYTES = 255
+"""Longest file name, in bytes, of the common file systems (ext4, APFS, NTFS in UTF-16 units)."""
+_PARTIAL_EXTRA = len(".") + len(".") + 8 + len(".part")
+"""Bytes a partial file's name adds to the target's name part."""
+
+
+def partial_name(name: str) -> str:
+    """The part of ``name`` a partial file of it holds: all of it, or as much as fits in a file name beside
+    the 15 bytes the partial file adds (a target of 250 bytes is written through a name of 255)."""
+    room = NAME_BYTES - _PARTIAL_EXTRA
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) <= room:
+        return name
+    return encoded[:room].decode("utf-8", "ignore")
 
 
 @contextmanager
@@ -45,7 +60,7 @@ def atomic_write(path: str | PathLike[str]) -> Iterator[Path]:
         rename failed; the caller turns it into its own typed error.
     """
     path = Path(path)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{partial_name(path.name)}.", suffix=".part", dir=path.parent)
     os.close(handle)
     temp = Path(temp_name)
     try:

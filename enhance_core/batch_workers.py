@@ -41,6 +41,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from enhance_core.atomic import partial_name
+
 _PARTIAL = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.part")
 """``tempfile.mkstemp(prefix=".<name>.", suffix=".part")``, as :func:`enhance_core.io.write_image` names them."""
 PR_SET_PDEATHSIG = 1
@@ -73,7 +75,7 @@ def partial_files(output: Path) -> list[Path]:
     except OSError:
         return []
     return [output.parent / name for name in names
-            if (match := _PARTIAL.fullmatch(name)) is not None and match["name"] == output.name]
+            if (match := _PARTIAL.fullmatch(name)) is not None and match["name"] == partial_name(output.name)]
 
 
 def remove_partial_files(outputs: Iterable[Path]) -> int:

@@ -65,3 +65,14 @@ def test_a_failed_rename_keeps_the_target_and_raises_oserror(tmp_path, monkeypat
 def test_a_missing_folder_raises_oserror(tmp_path):
     with pytest.raises(FileNotFoundError):
         write_text_atomic(tmp_path / "missing" / "a.json", "x")
+
+
+@pytest.mark.parametrize("name", ["a" * 250 + ".png", "ü" * 120 + ".tif", "写真" * 40 + ".jpg"])
+def test_a_name_near_the_file_system_limit_is_written_and_its_partial_file_found(tmp_path, name):
+    from enhance_core.batch_workers import partial_files
+
+    target = tmp_path / name
+    with atomic_write(target) as temp:
+        temp.write_bytes(b"new")
+        assert len(temp.name.encode()) <= 255 and partial_files(target) == [temp]
+    assert target.read_bytes() == b"new" and partial_files(target) == []
