@@ -69,7 +69,7 @@ def collect_inputs(specs: Sequence[str | Path], *, recursive: bool = False, incl
 
 def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, include: Sequence[str] = (),
                  exclude: Sequence[str] = (), skip: Path | None = None,
-                 left_out: list[Path] | None = None) -> dict[Path, PurePosixPath]:
+                 left_out: list[Path] | None = None, notes: list[str] | None = None) -> dict[Path, PurePosixPath]:
     """Expand files, folders and glob patterns; map each file to the subfolder its result goes to.
 
     A folder gives its images (with ``recursive``, those of its subfolders too,
@@ -82,21 +82,28 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     exclude pattern. A file reached twice keeps its first subfolder. The files
     of a folder named that are not images (but hidden ones and a run's
     manifest) are appended to ``left_out`` when it is given, once each, so the
-    caller can say what it did not take.
+    caller can say what it did not take; without ``recursive``, a line for
+    each folder whose subfolders hold images goes to ``notes``.
 
-    Raises :class:`ParameterError` naming a spec that matches nothing or
-    whose every file the patterns leave out.
+    Raises :class:`ParameterError` naming a spec that matches nothing (saying
+    when its subfolders hold images, for ``-r``) or whose every file the
+    patterns leave out.
     """
     skipped = skip.resolve() if skip is not None else None
     found: dict[Path, tuple[Path, PurePosixPath]] = {}
     for spec in specs:
         path = Path(spec)
+        deeper = ""
         if path.is_dir():
             others: list[Path] = []
             matches = _folder_images(path, recursive=recursive, skip=skipped, others=others)
             if left_out is not None:
                 known = {file.resolve() for file in left_out}
                 left_out += [file for file in others if file.name != MANIFEST_NAME and file.resolve() not in known]
+            if not recursive and _images_below(path, skipped):
+                deeper = f"the subfolders of {path} hold images too; pass -r to include them"
+                if matches and notes is not None:
+                    notes.append(deeper)
         elif path.is_file():
             matches = [(path, PurePosixPath(path.name))]
         else:
@@ -105,7 +112,9 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
                              for p in glob.glob(str(spec), recursive=True)
                              if Path(p).is_file() and not _inside(Path(p), skipped))
         if not matches:
-            raise ParameterError(f"input {str(spec)!r} matches no image file; check the path or pattern")
+            raise ParameterError(f"input {str(spec)!r} matches no image file; "
+                                 + (deeper.replace("hold images too", "hold images") if deeper
+                                    else "check the path or pattern"))
         selected = [(file, relative) for file, relative in matches if _selected(relative, include, exclude)]
         if not selected:
             raise ParameterError(f"input {str(spec)!r} has no file that --include/--exclude select; "
@@ -138,6 +147,16 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None,
         elif others is not None and not file.name.startswith("."):
             others.append(file)
     return sorted(images, key=lambda item: item[1].parts)
+
+
+def _images_below(folder: Path, skip: Path | None) -> bool:
+    """Whether a subfolder of ``folder`` (not a hidden one, nor ``skip``) holds an image, at any depth."""
+    for top, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders
+                      if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
+        if Path(top) != folder and any(Path(name).suffix.lower() in SUPPORTED_SUFFIXES for name in files):
+            return True
+    return False
 
 
 def _inside(path: Path, folder: Path | None) -> bool:

@@ -174,8 +174,9 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("--jobs sizes the local process pool; with --cluster the cluster's workers run the "
                              "files (local:N starts N of them)")
     left_out: list[Path] = []
+    notes: list[str] = []
     tree = collect_tree(args.inputs, recursive=args.recursive, include=args.include, exclude=args.exclude,
-                        skip=args.output, left_out=left_out)
+                        skip=args.output, left_out=left_out, notes=notes)
     tasks = plan_batch(list(tree), steps, args.output, format_suffix=args.format, mask_file=args.mask,
                        mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
                        quality=args.quality, overwrite=args.overwrite, device=args.device, subfolders=tree,
@@ -216,6 +217,8 @@ def run(args: argparse.Namespace) -> int:
                       "process(es)", file=sys.stderr, flush=True)
             if left_out:
                 print(left_out_line(left_out), file=sys.stderr, flush=True)
+            for note in notes:
+                print(note, file=sys.stderr, flush=True)
             progress = BatchProgress(len(tasks))
             results = run_batch(tasks, jobs=jobs, mask_required=args.mask_dir is not None,
                                 skip_existing=args.skip_existing, manifest=manifest, retry_failed=args.retry_failed,

@@ -202,6 +202,21 @@ def test_recursive_mirrors_the_tree_and_patterns_narrow_it(tmp_path, capsys) -> 
     assert "has no file that --include/--exclude select" in capsys.readouterr().err
 
 
+def test_without_r_images_in_subfolders_are_named_as_left_out(tmp_path, capsys) -> None:
+    rng = np.random.default_rng(4)
+    for name in ("top/a.png", "top/Box 1/b.png", "only_below/Box/c.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        write_image(Image(rng.random((12, 12, 3)).astype(np.float32)), tmp_path / name)
+    assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(tmp_path / "top")]) == 0
+    said = capsys.readouterr()
+    assert f"the subfolders of {tmp_path / 'top'} hold images too; pass -r to include them" in said.err
+    assert "1 of 1 file(s) written" in said.out
+    assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out2"), str(tmp_path / "only_below")]) == 2
+    assert "matches no image file; the subfolders of" in capsys.readouterr().err
+    assert main(["apply", "--filter", "negative", "-r", "-o", str(tmp_path / "out3"), str(tmp_path / "top")]) == 0
+    assert "pass -r" not in capsys.readouterr().err
+
+
 def test_progress_lines_give_speed_and_time_left_and_failures_are_grouped_by_cause(inputs, tmp_path, capsys) -> None:
     (inputs / "bad.png").write_bytes(b"garbage")
     (inputs / "worse.png").write_bytes(b"garbage")
