@@ -30,7 +30,8 @@ NO_REFERENCE_TIPS = {
              "(DICOM: in its unit, HU for CT, through the window's width; clipped by the window, noise reads lower). "
              "Camera noise is blotchy and reads lower here than the level Denoise (CNN) estimates in auto mode, "
              "which is the level it removes such noise best at.",
-    "sharpness": "Variance of the Laplacian of luma ×1000: higher is sharper; compare result with original.",
+    "sharpness": "Variance of the Laplacian of luma ×1000: higher is sharper; compare result with original. "
+                 "Noise, grain, scratches and dust raise it too, so denoising or restoring lowers it.",
     "shadows": "Share of pixels black in every channel.",
     "highlights": "Share of pixels white in at least one channel.",
 }
