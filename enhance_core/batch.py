@@ -83,7 +83,8 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     of a folder named that are not images (but hidden ones and a run's
     manifest) are appended to ``left_out`` when it is given, once each, so the
     caller can say what it did not take; without ``recursive``, a line for
-    each folder whose subfolders hold images goes to ``notes``.
+    each folder whose subfolders hold images goes to ``notes``, and so does a
+    line for each exclude pattern that matched no file.
 
     Raises :class:`ParameterError` naming a spec that matches nothing (saying
     when its subfolders hold images, for ``-r``) or whose every file the
@@ -91,6 +92,7 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     """
     skipped = skip.resolve() if skip is not None else None
     found: dict[Path, tuple[Path, PurePosixPath]] = {}
+    unused = list(exclude)
     for spec in specs:
         path = Path(spec)
         deeper = ""
@@ -115,12 +117,17 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
             raise ParameterError(f"input {str(spec)!r} matches no image file; "
                                  + (deeper.replace("hold images too", "hold images") if deeper
                                     else "check the path or pattern"))
+        unused = [pattern for pattern in unused if not any(_hits(relative, (pattern,)) for _, relative in matches)]
         selected = [(file, relative) for file, relative in matches if _selected(relative, include, exclude)]
         if not selected:
             raise ParameterError(f"input {str(spec)!r} has no file that --include/--exclude select; "
                                  "check the patterns")
         for file, relative in selected:
             found.setdefault(file.resolve(), (file, relative.parent if recursive else PurePosixPath(".")))
+    if notes is not None:
+        notes += [f"--exclude {pattern!r} matched no file" + (
+            f"; patterns match the path from the folder given (for any depth: {'*/' + pattern!r})"
+            if "/" in pattern and not pattern.startswith("*") else "") for pattern in unused]
     return dict(found.values())
 
 
@@ -174,14 +181,15 @@ def _fixed_prefix(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
+def _hits(relative: PurePosixPath, patterns: Sequence[str]) -> bool:
+    """Whether a file's path relative to the folder named, or its name, matches one of ``patterns`` (any case)."""
+    names = (relative.as_posix().lower(), relative.name.lower())
+    return any(fnmatchcase(name, pattern.lower()) for pattern in patterns for name in names)
+
+
 def _selected(relative: PurePosixPath, include: Sequence[str], exclude: Sequence[str]) -> bool:
     """Whether a file (its path relative to the folder named) passes the include and exclude patterns."""
-    names = (relative.as_posix().lower(), relative.name.lower())
-
-    def hit(patterns: Sequence[str]) -> bool:
-        return any(fnmatchcase(name, pattern.lower()) for pattern in patterns for name in names)
-
-    return (not include or hit(include)) and not hit(exclude)
+    return (not include or _hits(relative, include)) and not _hits(relative, exclude)
 
 
 def index_by_stem(folder: Path, *, what: str) -> dict[str, list[Path]]:

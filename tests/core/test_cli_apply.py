@@ -213,8 +213,12 @@ def test_without_r_images_in_subfolders_are_named_as_left_out(tmp_path, capsys) 
     assert "1 of 1 file(s) written" in said.out
     assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out2"), str(tmp_path / "only_below")]) == 2
     assert "matches no image file; the subfolders of" in capsys.readouterr().err
-    assert main(["apply", "--filter", "negative", "-r", "-o", str(tmp_path / "out3"), str(tmp_path / "top")]) == 0
-    assert "pass -r" not in capsys.readouterr().err
+    assert main(["apply", "--filter", "negative", "-r", "--exclude", "b/*", "--exclude", "*b.png", "-o",
+                 str(tmp_path / "out3"), str(tmp_path / "top")]) == 0
+    said = capsys.readouterr()
+    assert "pass -r" not in said.err and "1 of 1 file(s) written" in said.out
+    assert "--exclude 'b/*' matched no file; patterns match the path from the folder given (for any depth: " \
+           "'*/b/*')" in said.err and "--exclude '*b.png' matched" not in said.err
 
 
 def test_progress_lines_give_speed_and_time_left_and_failures_are_grouped_by_cause(inputs, tmp_path, capsys) -> None:
