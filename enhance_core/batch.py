@@ -83,8 +83,9 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     of a folder named that are not images (but hidden ones and a run's
     manifest) are appended to ``left_out`` when it is given, once each, so the
     caller can say what it did not take; without ``recursive``, a line for
-    each folder whose subfolders hold images goes to ``notes``, and so does a
-    line for each exclude pattern that matched no file.
+    each folder whose subfolders hold images goes to ``notes``, and so do a
+    line for the links to folders ``recursive`` does not follow and one for
+    each exclude pattern that matched no file.
 
     Raises :class:`ParameterError` naming a spec that matches nothing (saying
     when its subfolders hold images, for ``-r``) or whose every file the
@@ -98,7 +99,12 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
         deeper = ""
         if path.is_dir():
             others: list[Path] = []
-            matches = _folder_images(path, recursive=recursive, skip=skipped, others=others)
+            links: list[Path] = []
+            matches = _folder_images(path, recursive=recursive, skip=skipped, others=others, links=links)
+            if links and notes is not None:
+                shown = ", ".join(str(link) for link in links[:3]) + (f" and {len(links) - 3} more" if len(links) > 3
+                                                                       else "")
+                notes.append(f"left out {len(links)} linked folder(s), which -r does not follow: {shown}")
             if left_out is not None:
                 known = {file.resolve() for file in left_out}
                 left_out += [file for file in others if file.name != MANIFEST_NAME and file.resolve() not in known]
@@ -131,17 +137,20 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     return dict(found.values())
 
 
-def _folder_images(folder: Path, *, recursive: bool, skip: Path | None,
-                   others: list[Path] | None = None) -> list[tuple[Path, PurePosixPath]]:
+def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: list[Path] | None = None,
+                   links: list[Path] | None = None) -> list[tuple[Path, PurePosixPath]]:
     """The images of ``folder`` (and of its subfolders, but hidden ones and ``skip``) with their relative paths.
 
-    Its other files but hidden ones go to ``others`` (when given).
+    Its other files but hidden ones go to ``others`` (when given), and the
+    links to folders it does not follow to ``links``.
     """
     if recursive:
         walked = []
         for top, folders, files in os.walk(folder):
             folders[:] = [name for name in folders
                           if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
+            if links is not None:
+                links += [Path(top, name) for name in folders if Path(top, name).is_symlink()]
             walked += [Path(top, name) for name in files]
     else:
         walked = list(folder.iterdir())

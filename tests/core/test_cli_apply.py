@@ -219,6 +219,10 @@ def test_without_r_images_in_subfolders_are_named_as_left_out(tmp_path, capsys) 
     assert "pass -r" not in said.err and "1 of 1 file(s) written" in said.out
     assert "--exclude 'b/*' matched no file; patterns match the path from the folder given (for any depth: " \
            "'*/b/*')" in said.err and "--exclude '*b.png' matched" not in said.err
+    (tmp_path / "top" / "linked").symlink_to(tmp_path / "only_below", target_is_directory=True)
+    assert main(["apply", "--filter", "negative", "-r", "-o", str(tmp_path / "out4"), str(tmp_path / "top")]) == 0
+    assert f"left out 1 linked folder(s), which -r does not follow: {tmp_path / 'top' / 'linked'}" in \
+        capsys.readouterr().err
 
 
 def test_progress_lines_give_speed_and_time_left_and_failures_are_grouped_by_cause(inputs, tmp_path, capsys) -> None:
