@@ -255,6 +255,8 @@ class FileActions(QObject):
                 self.saved_preview_loaded.emit(preview)
             if project.reference is not None:
                 self.open_reference(project.reference)
+            elif self.document.reference is not None:
+                self.document.set_reference(None, None)  # a project compares with its own reference or none
 
         self.lane.submit(partial(_project_job, project), on_done=show, on_failed=self._on_read_failed,
                          label=f"Opening {project.image.name}")

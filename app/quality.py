@@ -25,7 +25,9 @@ CONVENTIONS = (
     "SSIM: Gaussian window σ = 1.5, K1 = 0.01, K2 = 0.03, per color channel and averaged, "
     "as skimage.metrics.structural_similarity(gaussian_weights=True).\n"
     "A gray reference against a color image (or the reverse) is compared on Rec. 709 luma.\n"
-    "Live values use the preview (both images downscaled alike); full resolution on demand (Ctrl+M) or when idle."
+    "Live values use the preview (both images downscaled alike); full resolution on demand (Ctrl+M) or when idle.\n"
+    "The result is measured before it is rounded to a file's bit depth: an 8-bit export can read a few hundredths "
+    "of a dB lower."
 )
 
 

@@ -153,6 +153,12 @@ def run(args: argparse.Namespace) -> int:
     from enhance_core.cli.progress import BatchProgress
 
     steps = build_steps(args)
+    if args.mask is None and args.mask_dir is None:
+        from enhance_core.learned.hole_fill import missing_mask_refusal
+
+        refusal = missing_mask_refusal(steps)
+        if refusal is not None:
+            raise ParameterError(refusal)
     size = output_size(args)
     report_options = (("--min-psnr", args.min_psnr), ("--min-ssim", args.min_ssim), ("--report-dir", args.report_dir))
     given = [name for name, value in report_options if value is not None]

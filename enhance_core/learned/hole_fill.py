@@ -22,16 +22,19 @@ import math
 import threading
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
 
-from enhance_core.errors import ParameterError
 from enhance_core.filters.base import FilterDef, RenderContext, param
 from enhance_core.filters.common import WHOLE_IMAGE
 from enhance_core.learned import inpaint
 from enhance_core.learned.restore import fill_detected
 from enhance_core.masks import Mask
+
+if TYPE_CHECKING:
+    from enhance_core.stack import StackItem
 
 
 @dataclass(frozen=True)
@@ -135,20 +138,30 @@ def _own_part(pixels: np.ndarray, ctx: RenderContext) -> tuple[slice, slice] | N
 def apply_hole_fill(pixels: np.ndarray, params: HoleFillParams, ctx: RenderContext) -> np.ndarray:
     """Filter-stack entry point: fill the step's mask, or the detected damage edited by the step's strokes.
 
-    Raises
-    ------
-    ParameterError
-        ``source`` is ``"mask"`` but the step has no mask.
+    With ``source`` ``"mask"`` and no mask yet (a step just added, its last
+    stroke undone) nothing is filled and a note says what to paint; the
+    command line refuses such a step before any file
+    (:func:`missing_mask_refusal`).
     """
     if params.source == "detected":
         return fill_detected(pixels, ctx, sensitivity=params.sensitivity, grow=params.grow, progress=ctx.progress)[0]
     if ctx.mask is None:
-        raise ParameterError("hole_fill fills the step's mask, but this step has none: paint over the damage, "
-                             "pass --mask FILE or --mask-dir DIR, or set source=detected")
+        ctx.note("no holes painted yet: paint over the damage with the brush (B), or set the source to detected")
+        return pixels.copy()
     own = _own_part(pixels, ctx)
     return inpaint.inpaint_masked(pixels, ctx.mask, device=ctx.device, progress=ctx.progress,
                                   should_stop=ctx.should_stop, model=inpaint.MODEL_NAME, coarse=own is None,
                                   window=own)
+
+
+def missing_mask_refusal(steps: Sequence[StackItem]) -> str | None:
+    """Why ``steps`` cannot run on files without a mask given (an enabled fill of painted holes that has none),
+    or None."""
+    for step in steps:
+        if step.enabled and step.mask is None and step.definition.needs_mask(step.params):
+            return (f"{step.filter} fills the step's mask, but this step has none: pass --mask FILE or --mask-dir DIR, "
+                    "paint the holes in the editor and save the recipe, or set source=detected")
+    return None
 
 
 FILTER_DEF = FilterDef(

@@ -411,3 +411,39 @@ def test_save_recipe_dialog_adds_the_json_suffix_and_asks_before_replacing_that_
     assert (tmp_path / "recipe.json").read_text() != "precious"
     window.files.save_recipe_dialog()
     assert (tmp_path / "x.JSON").exists() and not (tmp_path / "x.JSON.json").exists()
+
+
+def test_a_project_saved_without_a_reference_opens_without_the_one_shown_before(qtbot, window, photo_path, tmp_path):
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    project = tmp_path / "plain.esproj"
+    assert window.files.save_project_to(project)
+    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
+        window.files.open_reference(save_png(synthetic_photo(seed=3), tmp_path / "ref.png"))
+    with qtbot.waitSignal(window.files.project_opened, timeout=20000):
+        window.files.open_path(project)
+    assert window.document.reference is None and window.document.reference_path is None
+
+
+def test_a_hole_fill_whose_only_stroke_is_undone_shows_and_exports_the_picture_unfilled(qtbot, window, photo_path,
+                                                                                         tmp_path):
+    from enhance_core.io import read_image, write_image
+    from enhance_core.render import render_image
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "hole_fill")
+    wait_rendered(qtbot, window)
+    assert "No holes painted yet" in window.stack_panel.note_label.text()
+    window.brush_toolbar.radius.setValue(6)
+    window.brush_toolbar.paint_action.trigger()
+    drag_on_canvas(qtbot, window, [(20, 40), (60, 40)])
+    wait_rendered(qtbot, window)
+    window.document.undo_stack.undo()
+    wait_rendered(qtbot, window)
+    latest = window.renders.latest
+    np.testing.assert_array_equal(latest.preview_pixels, latest.before_pixels)
+    assert window.status.problem_label.text() == ""
+    window.brush_toolbar.paint_action.trigger()
+    result = render_image(window.document.source, window.document.stack.snapshot())
+    written = write_image(result, tmp_path / "out.png")
+    np.testing.assert_allclose(read_image(written).pixels, window.document.source.pixels, atol=1 / 255)

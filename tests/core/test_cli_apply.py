@@ -300,3 +300,9 @@ def test_an_original_in_an_output_folder_inside_the_inputs_is_never_replaced(inp
     assert main(["apply", "--filter", "negative", *recursive, "-o", str(out), str(inputs)]) == 0
     assert main(["apply", "--filter", "negative", *recursive, "--overwrite", "-o", str(out), str(inputs)]) == 0, \
         "outputs an earlier run wrote may be replaced"
+
+
+def test_a_fill_of_painted_holes_without_a_mask_is_refused_before_any_file(inputs, tmp_path, capsys) -> None:
+    assert main(["apply", "--filter", "hole_fill", "-o", str(tmp_path / "out"), str(inputs)]) == 2
+    assert "hole_fill fills the step's mask, but this step has none: pass --mask FILE" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
