@@ -264,8 +264,10 @@ def test_hole_fill_filter_needs_a_mask_or_detection(tiny_model, monkeypatch):
     definition = get_filter("hole_fill")
     assert definition.learned and definition.category == "Learned"
     image = synthetic_rgb(64, 72)
-    with pytest.raises(ParameterError, match="--mask-dir"):
-        definition.apply(image, definition.default_params(), RenderContext(device="cpu"))
+    notes: list[str] = []
+    unpainted = definition.apply(image, definition.default_params(), RenderContext(device="cpu", note=notes.append))
+    assert np.array_equal(unpainted, image) and notes == [
+        "no holes painted yet: paint over the damage with the brush (B), or set the source to detected"]
     mask = blob_mask(64, 72, 6)
     out = definition.apply(image, definition.default_params(), RenderContext(device="cpu", mask=mask))
     assert np.array_equal(out[mask == 0], image[mask == 0])
