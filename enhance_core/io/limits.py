@@ -105,11 +105,14 @@ class Limits:
         Most decoded bytes per file byte, for images above :data:`RATIO_CHECK_BYTES`.
     jpeg_scans : int or None
         Most scans in a JPEG.
+    pixels_setting : str
+        What set the pixel limit, named in its refusals: a caller's ``max_pixels`` argument, else the variable.
     """
 
     pixels: int | None = DEFAULT_MAX_PIXELS
     compression_ratio: int | None = DEFAULT_MAX_COMPRESSION_RATIO
     jpeg_scans: int | None = DEFAULT_MAX_JPEG_SCANS
+    pixels_setting: str = f"the environment variable {MAX_PIXELS_ENV}"
 
     def check_size(self, path: Path, rows: int, cols: int, *, samples: int = 1, planes: int = 1,
                    bytes_per_sample: int = 1) -> None:
@@ -146,15 +149,15 @@ class Limits:
         if self.pixels is not None and pixels > self.pixels:
             raise DecompressionBomb(
                 path, f"the header claims {slices}{cols} x {rows} = {pixels:,} pixels, more than the limit of "
-                f"{self.pixels:,} (a possible decompression bomb); if you trust the file, raise the limit with the "
-                f"environment variable {MAX_PIXELS_ENV}",
+                f"{self.pixels:,} (a possible decompression bomb); if you trust the file, raise the limit with "
+                f"{self.pixels_setting}",
             )
         if self.pixels is not None and pixels * samples > self.pixels * SAMPLES_PER_PIXEL:
             raise DecompressionBomb(
                 path, f"the header claims {slices}{cols} x {rows} pixels of {samples} samples each = "
                 f"{pixels * samples:,} samples, more than {SAMPLES_PER_PIXEL} per pixel of the pixel limit "
-                f"({self.pixels * SAMPLES_PER_PIXEL:,}); if you trust the file, raise the limit with the "
-                f"environment variable {MAX_PIXELS_ENV}",
+                f"({self.pixels * SAMPLES_PER_PIXEL:,}); if you trust the file, raise the limit with "
+                f"{self.pixels_setting}",
             )
         decoded = pixels * samples * max(1, int(bytes_per_sample))
         if self.compression_ratio is None or decoded < RATIO_CHECK_BYTES:
@@ -188,6 +191,7 @@ def resolve_limits(max_pixels: int | None = None) -> Limits:
     """
     return Limits(
         pixels=resolve_max_pixels(max_pixels),
+        pixels_setting="the max_pixels argument" if max_pixels is not None else Limits.pixels_setting,
         compression_ratio=_from_environment(MAX_COMPRESSION_RATIO_ENV, DEFAULT_MAX_COMPRESSION_RATIO, "1000000"),
         jpeg_scans=_from_environment(MAX_JPEG_SCANS_ENV, DEFAULT_MAX_JPEG_SCANS, "500"),
     )
