@@ -106,7 +106,7 @@ def _finish(array: np.ndarray, has_alpha: bool, meta: ImageMeta) -> Image:
     return Image(pixels, alpha, meta)
 
 
-def read_png(path: Path, *, page: int, limits: Limits) -> Image:
+def read_png(path: Path, *, page: int | None, limits: Limits) -> Image:
     """Read an 8- or 16-bit PNG (gray, gray+alpha, palette, RGB, RGBA) with ICC, EXIF and resolution."""
     data = path.read_bytes()
     info = inspect_png(data, path)
@@ -144,7 +144,7 @@ def _keyed_alpha(array: np.ndarray, key: tuple[int, ...], bit_depth: int) -> np.
     return np.concatenate([samples, alpha[:, :, None]], axis=2)
 
 
-def read_pillow_format(path: Path, *, page: int, limits: Limits, format_name: str) -> Image:
+def read_pillow_format(path: Path, *, page: int | None, limits: Limits, format_name: str) -> Image:
     """Read JPEG, BMP, WebP, HEIF or AVIF (8 bit) through Pillow, keeping EXIF, ICC and resolution."""
     data = path.read_bytes()
     if format_name == "WEBP":

@@ -163,15 +163,15 @@ def _libraw_failure(path: Path, error: BaseException, printed: list[str]) -> Ima
                           "it may be truncated or damaged")
 
 
-def read_raw(path: Path, *, page: int = 0, limits: Limits | None = None, rendering: str = "srgb") -> Image:
+def read_raw(path: Path, *, page: int | None = None, limits: Limits | None = None, rendering: str = "srgb") -> Image:
     """Read a camera RAW file into the pixel contract.
 
     Parameters
     ----------
     path : Path
         The RAW file (any format LibRaw reads).
-    page : int
-        Must be 0: a RAW holds one image.
+    page : int or None
+        Unused: a RAW holds one image (:func:`enhance_core.io.read_image` refuses another page).
     limits : Limits, optional
         Decompression-bomb guards; the defaults when omitted.
     rendering : {"srgb", "linear"}

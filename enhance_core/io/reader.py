@@ -26,19 +26,20 @@ from enhance_core.io.detect import HEADER_BYTES, READ_FORMATS, SUFFIX_FORMATS, d
 from enhance_core.io.limits import Limits, resolve_limits
 from enhance_core.io.raster import read_pillow_format, read_png
 from enhance_core.io.raw import read_raw
-from enhance_core.io.tiff import first_full_page, read_tiff
+from enhance_core.io.tiff import read_tiff
 
 Reader = Callable[..., Image]
 
 
-def _read_dicom(path: Path, *, page: int, limits: Limits) -> Image:
-    """Read DICOM, importing pydicom (and its codec plugins, slow to import) only when needed."""
+def _read_dicom(path: Path, *, page: int | None, limits: Limits) -> Image:
+    """Read DICOM (frame ``page``, the first by default), importing pydicom (and its codec plugins, slow to import)
+    only when needed."""
     from enhance_core.io.dicom import read_dicom
 
-    return read_dicom(path, page=page, limits=limits)
+    return read_dicom(path, page=page or 0, limits=limits)
 
 
-def _read_heif(path: Path, *, page: int, limits: Limits) -> Image:
+def _read_heif(path: Path, *, page: int | None, limits: Limits) -> Image:
     """Read HEIC/HEIF through Pillow once ``pillow-heif`` has registered its opener (imported only when needed)."""
     try:
         from pillow_heif import register_heif_opener
@@ -49,7 +50,7 @@ def _read_heif(path: Path, *, page: int, limits: Limits) -> Image:
     return read_pillow_format(path, page=page, limits=limits, format_name="HEIF")
 
 
-def _read_avif(path: Path, *, page: int, limits: Limits) -> Image:
+def _read_avif(path: Path, *, page: int | None, limits: Limits) -> Image:
     """Read AVIF through Pillow's own plugin (Pillow 11.3 and later, built with libavif)."""
     from PIL import features
 
@@ -133,7 +134,7 @@ def _format_of(path: Path, header: bytes) -> str:
     raise UnsupportedFormat(path, f"{prefix} ({supported}); first bytes: {header[:8].hex(' ')}")
 
 
-def _decode(path: Path, format_name: str, page: int, limits: Limits) -> tuple[Image, list[str]]:
+def _decode(path: Path, format_name: str, page: int | None, limits: Limits) -> tuple[Image, list[str]]:
     """Run the format's reader; return the image and the warnings it gave, or raise :class:`ImageReadError`.
 
     Native decoders (libjpeg, libtiff, Rust plugins) may raise anything on
@@ -198,9 +199,7 @@ def read_image(path: str | PathLike[str], *, page: int | None = None, max_pixels
     format_name = _format_of(path, header)
     if page and format_name not in MULTI_PAGE_FORMATS:
         raise ImageReadError(path, f"{format_name} files have a single page; page {page} does not exist (use page 0)")
-    if page is None and format_name == "TIFF":
-        page = first_full_page(path)
-    image, messages = _decode(path, format_name, page or 0, limits)
+    image, messages = _decode(path, format_name, page, limits)
     if messages:
         image.meta.extra["warnings"] = list(dict.fromkeys([*image.meta.extra.get("warnings", ()), *messages]))
     image.meta.source = path

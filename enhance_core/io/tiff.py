@@ -139,6 +139,14 @@ def _code_name(code: int) -> str:
     return code.name if isinstance(code, enum.Enum) else str(int(code))
 
 
+def _first_full_page(tif: tifffile.TiffFile) -> int:
+    """The first page not marked a reduced-resolution copy; 0 when every page is."""
+    for index, page in enumerate(tif.pages):
+        if not int(getattr(page, "subfiletype", 0) or 0) & tifffile.FILETYPE.REDUCEDIMAGE:
+            return index
+    return 0
+
+
 def _dpi(page: tifffile.TiffPage) -> tuple[float, float] | None:
     """Return (x, y) resolution in dots per inch, or None when the file states none."""
     unit = page.resolutionunit
@@ -151,25 +159,19 @@ def _dpi(page: tifffile.TiffPage) -> tuple[float, float] | None:
     return (float(x_res) * factor, float(y_res) * factor)
 
 
-def first_full_page(path: Path) -> int:
-    """The first page of a TIFF that is not marked a reduced-resolution copy (a preview some scanners and cameras
-    write first); 0 when every page is, or when the file cannot be parsed (the reader then says why)."""
-    try:
-        with tifffile.TiffFile(path) as tif:
-            for index, page in enumerate(tif.pages):
-                if not int(getattr(page, "subfiletype", 0) or 0) & tifffile.FILETYPE.REDUCEDIMAGE:
-                    return index
-    except Exception:  # noqa: BLE001 - a damaged file is reported by read_tiff itself
-        return 0
-    return 0
+def read_tiff(path: Path, *, page: int | None, limits: Limits) -> Image:
+    """Read one page of a TIFF into contract pixels, with ICC, EXIF and resolution.
 
-
-def read_tiff(path: Path, *, page: int, limits: Limits) -> Image:
-    """Read one page of a TIFF (first by default) into contract pixels, with ICC, EXIF and resolution."""
+    By default (``page`` None) the first page that is not marked a
+    reduced-resolution copy (a preview some scanners and cameras write first),
+    else page 0.
+    """
     with _logged_warnings() as messages, tifffile.TiffFile(path) as tif:
         page_count = len(tif.pages)
         if page_count == 0:
             raise ImageReadError(path, "TIFF file has no readable page; its header is damaged or the file is truncated")
+        if page is None:
+            page = _first_full_page(tif)
         if page >= page_count:
             raise ImageReadError(path, f"page {page} does not exist; the file has {page_count} page(s), "
                                  f"numbered 0 to {page_count - 1}")
