@@ -144,6 +144,7 @@ class _Frame:
         self.image, self.steps = image, steps
         self.ctx = RenderContext(source=image.pixels)
         self.rows, self.cols = output_shape(steps, image.rows, image.cols, ctx=self.ctx)
+        self._alphas: dict[tuple[float, tuple[int, int]], np.ndarray | None] = {}
 
     def shape(self, steps: tuple[StackItem, ...], scale: float) -> tuple[int, int]:
         """Size of the render of ``steps`` at ``scale``."""
@@ -175,12 +176,24 @@ class _Frame:
 
     def alpha(self, scale: float, shape: tuple[int, int], region: Region | None = None) -> np.ndarray | None:
         """The source's alpha carried into this frame's render at ``scale`` (``shape``: that render's size),
-        ``region`` of it (default: all); None for a source without transparency."""
+        ``region`` of it (default: all); None for a source without transparency.
+
+        The whole frame's alpha is made once per job, though the preview, the original and their screen copies
+        all ask for it.
+        """
+        if region is None:
+            key = (scale, (int(shape[0]), int(shape[1])))
+            if key not in self._alphas:
+                self._alphas[key] = self._alpha(scale, key[1], Region(0, 0, *key[1]))
+            return self._alphas[key]
+        return self._alpha(scale, shape, region)
+
+    def _alpha(self, scale: float, shape: tuple[int, int], wanted: Region) -> np.ndarray | None:
+        """:meth:`alpha` of ``wanted``, computed."""
         if self.image.alpha is None:
             return None
         small = _scaled_alpha(self.image.alpha, scale)
         rows, cols = self.image.rows, self.image.cols
-        wanted = region if region is not None else Region(0, 0, *shape)
         to_small = scale_affine(small.shape[1] / cols, small.shape[0] / rows)
         matrix = compose_affines(invert_affine(to_small), output_affine(self.steps, rows, cols, scale, ctx=self.ctx))
         if np.allclose(matrix, np.eye(2, 3), atol=1e-3) and tuple(shape) == small.shape:
