@@ -29,6 +29,7 @@ import numpy as np
 from enhance_core.atomic import write_bytes_atomic
 from enhance_core.batch import THUMBNAIL_SIZE, FileResult, make_thumbnail
 from enhance_core.errors import EnhanceError, ImageWriteError
+from enhance_core.io import read_image
 
 METRICS = (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("mse", "MSE"))
 MIN_PSNR = 30.0
@@ -94,8 +95,6 @@ def _with_thumbnails(result: FileResult) -> FileResult:
     earlier run did, scored then); a file that cannot be read leaves its cells blank."""
     if result.thumbnails or result.output is None or result.reference is None:
         return result
-    from enhance_core.io import read_image
-
     try:
         thumbnails = tuple(make_thumbnail(read_image(path).pixels)
                            for path in (result.source, result.output, result.reference))
