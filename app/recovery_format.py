@@ -48,6 +48,7 @@ from enhance_core.atomic import write_bytes_atomic
 from enhance_core.errors import EnhanceError, ParameterError
 from enhance_core.filters.registry import get_filter
 from enhance_core.masks import Mask, Stroke, load_mask_raster, stroke_from_dict, stroke_to_dict
+from enhance_core.recipe import upgrade_params
 from enhance_core.stack import StackItem, make_item
 
 SCHEMA = "enhance-studio.recovery"
@@ -331,7 +332,7 @@ def _decode(data: dict[str, Any], folder: Path) -> RecoveredSession:
     items: dict[str, StackItem] = {}
     for key, entry in data["items"].items():
         definition = get_filter(entry["filter"])
-        params = definition.make_params(dict(entry["params"]), partial=False)
+        params = definition.make_params(upgrade_params(definition.name, dict(entry["params"])), partial=False)
         mask = None if entry["mask"] is None else masks[entry["mask"]]
         items[key] = make_item(definition.name, params, enabled=bool(entry["enabled"]),
                                opacity=float(entry["opacity"]), mask=mask, uid=str(entry["uid"]))

@@ -157,7 +157,7 @@ def _step_from_dict(step: Any, *, base_dir: Path | None) -> StackItem:
     params = step.get("params")
     if not isinstance(params, dict):
         raise ParameterError(f"filter {definition.name!r}: \"params\" must be an object of parameter values")
-    params = _upgrade_params(definition.name, params)
+    params = upgrade_params(definition.name, params)
     _check_param_types(definition, params)
     enabled = check_bool(step.get("enabled", True), "enabled")
     opacity = check_number(step.get("opacity", 1.0), "opacity", minimum=0.0, maximum=1.0)
@@ -178,13 +178,32 @@ detector finds damage of any width, and ``grow`` widens what it marks.
 """
 
 
-def _upgrade_params(filter_name: str, params: dict) -> dict:
-    """``params`` with parameters that earlier versions wrote replaced by their successors."""
+ADDED_PARAMS: dict[tuple[str, str], Any] = {
+    ("super_resolution", "sharpness"): 0.0,
+    ("window_level", "function"): "linear",
+}
+"""(filter, parameter) added after recipes were first written -> the value a recipe without it takes.
+
+The value is how the step worked when such a recipe was saved: the
+fidelity network alone, a linear window.
+"""
+
+
+def upgrade_params(filter_name: str, params: dict) -> dict:
+    """``params`` as a recipe of an earlier version wrote them, in today's parameters.
+
+    Retired parameters are replaced by their successors
+    (:data:`RETIRED_PARAMS`) and parameters added since take the value that
+    keeps the earlier behaviour (:data:`ADDED_PARAMS`).
+    """
     upgraded = dict(params)
     for (name, old), (new, value) in RETIRED_PARAMS.items():
         if name == filter_name and old in upgraded:
             del upgraded[old]
             upgraded.setdefault(new, value)
+    for (name, added), value in ADDED_PARAMS.items():
+        if name == filter_name:
+            upgraded.setdefault(added, value)
     return upgraded
 
 

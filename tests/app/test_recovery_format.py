@@ -63,6 +63,18 @@ def test_a_session_round_trips_with_shared_objects(tmp_path):
     assert state.history.records[-1].values["after"] is state.items[0]
 
 
+def test_a_session_from_before_a_parameter_was_added_is_recovered(tmp_path):
+    stack, commands = FilterStack(), []
+    edit(stack, commands, AddStepCommand(stack, "window_level"))
+    SessionEncoder(tmp_path).write(session(stack, commands))
+    manifest = tmp_path / MANIFEST
+    data = json.loads(manifest.read_text())
+    for item in data["items"].values():
+        del item["params"]["function"]
+    manifest.write_text(json.dumps(data))
+    assert read_session(tmp_path).state.items[0].params.function == "linear"
+
+
 def test_rasters_are_written_once_and_removed_when_unused(tmp_path):
     stack, commands = FilterStack(), []
     edit(stack, commands, AddStepCommand(stack, "gaussian_blur"))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.masks import Mask, Stroke
-from enhance_core.recipe import SCHEMA, load_recipe, recipe_from_dict, save_recipe
+from enhance_core.filters.registry import FILTERS
+from enhance_core.recipe import ADDED_PARAMS, SCHEMA, load_recipe, recipe_from_dict, recipe_to_dict, save_recipe
 from enhance_core.stack import make_item
 
 
@@ -100,3 +102,22 @@ def test_a_failed_save_keeps_the_previous_recipe(tmp_path, monkeypatch) -> None:
         save_recipe(sample_steps()[1:2], path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["look.json"]
+
+
+@pytest.mark.parametrize(("filter_name", "added"), sorted(ADDED_PARAMS))
+def test_a_recipe_from_before_a_parameter_was_added_loads_with_the_earlier_behaviour(filter_name: str,
+                                                                                      added: str) -> None:
+    data = recipe_to_dict((make_item(filter_name),))
+    del data["steps"][0]["params"][added]
+    (step,) = recipe_from_dict(data)
+    assert getattr(step.params, added) == ADDED_PARAMS[filter_name, added]
+
+
+def test_every_parameter_a_recipe_may_lack_has_a_value_to_take() -> None:
+    known = json.loads((Path(__file__).parent / "recipe_params.json").read_text())
+    for name, definition in FILTERS.items():
+        assert name in known, f"new filter {name!r}: add its parameters to tests/core/recipe_params.json"
+        for spec in definition.specs:
+            assert spec.name in known[name] or (name, spec.name) in ADDED_PARAMS, (
+                f"{name}.{spec.name} is new: recipes saved before it lack it; give it the value that keeps their "
+                f"behaviour in enhance_core.recipe.ADDED_PARAMS")
