@@ -30,7 +30,7 @@ import numpy as np
 from enhance_core.filters.base import FilterDef, RenderContext, param
 from enhance_core.filters.common import WHOLE_IMAGE
 from enhance_core.learned import inpaint
-from enhance_core.learned.restore import fill_detected
+from enhance_core.learned.restore import GRAIN_AMOUNT, GRAIN_HELP, fill_detected
 from enhance_core.masks import Mask
 
 if TYPE_CHECKING:
@@ -50,6 +50,8 @@ class HoleFillParams:
     grow: float = param(1.5, label="Grow mask", minimum=0.0, maximum=10.0, step=0.5, unit="px",
                         help="detected mode: widen each defect by this much so the fill covers its soft rim",
                         used_when=("source", "detected"))
+    grain: float = param(GRAIN_AMOUNT, label="Grain in fills", minimum=0.0, maximum=1.0, step=0.1,
+                         help="detected mode: " + GRAIN_HELP, used_when=("source", "detected"))
 
 
 REACH_PIXELS = 1 << 20
@@ -144,7 +146,8 @@ def apply_hole_fill(pixels: np.ndarray, params: HoleFillParams, ctx: RenderConte
     (:func:`missing_mask_refusal`).
     """
     if params.source == "detected":
-        return fill_detected(pixels, ctx, sensitivity=params.sensitivity, grow=params.grow, progress=ctx.progress)[0]
+        return fill_detected(pixels, ctx, sensitivity=params.sensitivity, grow=params.grow, grain=params.grain,
+                             progress=ctx.progress)[0]
     if ctx.mask is None:
         ctx.note("no holes painted yet: paint over the damage with the brush (B), or set the source to detected")
         return pixels.copy()

@@ -13,7 +13,7 @@ The ``restore`` filter is the archivist's preset as one stack step, and the
    missed, erase removes what it should not fill), so the recipe stores the
    *setting*, not a mask of one image size, and replays on any scan;
 3. the learned hole fill (:func:`enhance_core.learned.inpaint.inpaint_masked`)
-   fills the mask, and the inside of large holes gets the grain of the
+   fills the mask, and the filled pixels get the grain of the
    picture around them (:func:`add_matched_grain`);
 4. optionally the learned denoiser removes grain (automatic level, told to
    the user as the ``denoise`` step tells it) and the
@@ -23,7 +23,6 @@ The ``restore`` filter is the archivist's preset as one stack step, and the
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -131,9 +130,9 @@ def _layer_over_pixels(mask: np.ndarray, ctx: RenderContext) -> np.ndarray:
     return layer.render_over(mask) if (layer.rows, layer.cols) == mask.shape else mask
 
 
-def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float, grow: float,
+def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float, grow: float, grain: float,
                   progress: ProgressFn) -> tuple[np.ndarray, np.ndarray]:
-    """Detect and fill the damage; return the filled pixels and the mask used."""
+    """Detect and fill the damage, giving fills ``grain`` of the grain around them; return the pixels and the mask."""
     from enhance_core.learned.inpaint import MODEL_NAME, inpaint_masked
 
     source, scale, region, on_source = _detector_view(pixels, ctx)
@@ -146,46 +145,68 @@ def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float,
         mask = _layer_over_pixels(mask, ctx)
     filled = inpaint_masked(pixels, mask, device=ctx.device, progress=sub_progress(progress, 0.5, 1.0),
                             should_stop=ctx.should_stop, model=MODEL_NAME)
-    filled = add_matched_grain(filled, pixels, mask > 0, seed=hash((ctx.origin, pixels.shape)) & 0xFFFFFFFF)
+    filled = add_matched_grain(filled, pixels, mask > 0, seed=hash((ctx.origin, pixels.shape)) & 0xFFFFFFFF,
+                               amount=grain)
     return (pixels + mask[..., None] * (filled - pixels)).astype(np.float32), mask
 
 
+GRAIN_AMOUNT = 0.6
+"""Default share of the surrounding grain a fill gets (the ``grain`` parameter of ``restore`` and ``hole_fill``)."""
+GRAIN_HELP = ("how much of the grain around the damage its fill gets: 0 leaves fills smooth (closest to the "
+              "lost pixels on average), 1 matches the grain (no smooth streaks on a grainy print)")
+GRAIN_SIGMA = 1.5
+"""Scale (px) of the Gaussian whose residual is taken for grain: film grain and scanner noise, not picture detail."""
+GRAIN_ANGLES = 12
+"""Directions tried, in turn, for a known pixel to borrow each filled pixel's grain from."""
+
+
 def _high_pass(image: np.ndarray) -> np.ndarray:
-    return image - cv2.GaussianBlur(image, (0, 0), 1.0)
+    return image - cv2.GaussianBlur(image, (0, 0), GRAIN_SIGMA).reshape(image.shape)
 
 
-@functools.cache
-def _white_high_pass() -> float:
-    """Standard deviation of the high pass of unit white noise (turns a measured high pass into a grain level)."""
-    return float(np.std(_high_pass(np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32))))
-
-
-def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray, *, seed: int = 0) -> np.ndarray:
-    """Give the inside of filled holes the grain of the picture around them.
+def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray, *, seed: int = 0,
+                      amount: float = 1.0) -> np.ndarray:
+    """Give filled holes the grain of the picture around them.
 
     The network fills with the expected value, which is smooth: on a grainy
-    print a large filled tear reads as a grey smudge. This measures the grain
-    in a ring of known pixels around the holes (median absolute deviation of
-    a high pass of the luminance, so edges count little) and adds luminance
-    grain of that strength, slightly correlated as film grain is, to the
-    pixels more than two pixels inside a hole, fading in over the next three
-    (thin cracks, whose fill already carries its surroundings' texture, are
-    left as they are).
+    print a filled crack reads as a smooth streak and a filled tear as a grey
+    smudge. Each filled pixel borrows the fine detail (the picture minus its
+    blur at :data:`GRAIN_SIGMA`) of a known pixel beside the hole, a little more
+    than twice its depth away in one of :data:`GRAIN_ANGLES` directions tried
+    in a random order, so neighbouring pixels borrow neighbouring grain and
+    keep its size and colour. What is borrowed is clipped to three times the
+    grain level of the ring around the holes (median absolute deviation of
+    the luminance's fine detail), so an edge beside a hole is not copied into
+    it. Pixels with no known pixel in any direction (a hole over most of the
+    picture) are left smooth.
     """
-    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
-    weight = np.clip((depth - 2.0) / 3.0, 0.0, 1.0)
-    if not weight.any():
+    holes = hole.astype(np.uint8)
+    ring = cv2.dilate(holes, np.ones((17, 17), np.uint8)).astype(bool) & ~hole
+    if not hole.any() or ring.sum() < 64:
         return filled
-    ring = cv2.dilate(hole.astype(np.uint8), np.ones((17, 17), np.uint8)).astype(bool) & ~hole
-    if ring.sum() < 64:
+    detail = _high_pass(original)
+    level = 1.4826 * float(np.median(np.abs(detail.mean(axis=2)[ring])))
+    if level <= 1e-4:
         return filled
-    luma = original.mean(axis=2)
-    deviation = np.abs(_high_pass(luma)[ring])
-    level = 1.4826 * float(np.median(deviation)) / _white_high_pass()
-    white = np.random.default_rng(seed).standard_normal(hole.shape).astype(np.float32)
-    grain: np.ndarray = cv2.GaussianBlur(white, (0, 0), 0.5)
-    grain *= np.float32(level / max(float(grain.std()), 1e-6))
-    return (filled + (weight * grain)[..., None]).astype(np.float32)
+    known = ~cv2.dilate(holes, np.ones((5, 5), np.uint8)).astype(bool)
+    depth = cv2.distanceTransform(holes, cv2.DIST_L2, 3)
+    rows, cols = np.nonzero(hole)
+    reach = 2.0 * depth[rows, cols] + 4.0
+    result = filled.copy()
+    for angle in np.random.default_rng(seed).permutation(GRAIN_ANGLES) * (2 * np.pi / GRAIN_ANGLES):
+        from_rows = rows + np.round(reach * np.sin(angle)).astype(np.intp)
+        from_cols = cols + np.round(reach * np.cos(angle)).astype(np.intp)
+        inside = (from_rows >= 0) & (from_rows < hole.shape[0]) & (from_cols >= 0) & (from_cols < hole.shape[1])
+        take = np.flatnonzero(inside)
+        take = take[known[from_rows[take], from_cols[take]]]
+        borrowed = np.clip(detail[from_rows[take], from_cols[take]], -2 * level, 2 * level)
+        result[rows[take], cols[take]] += amount * borrowed
+        keep = np.ones(rows.size, bool)
+        keep[take] = False
+        rows, cols, reach = rows[keep], cols[keep], reach[keep]
+        if not rows.size:
+            break
+    return result
 
 
 def rebalance_faded(pixels: np.ndarray, *, exclude: np.ndarray | None = None) -> np.ndarray:
@@ -214,6 +235,7 @@ class RestoreParams:
                                help="higher finds fainter cracks, scratches and dust (and marks more)")
     grow: float = param(1.5, label="Grow mask", minimum=0.0, maximum=10.0, step=0.5, unit="px",
                         help="widen each detected defect by this much so the fill covers its soft rim")
+    grain: float = param(GRAIN_AMOUNT, label="Grain in fills", minimum=0.0, maximum=1.0, step=0.1, help=GRAIN_HELP)
     denoise: bool = param(False, label="Remove grain", help="denoise the restored photo (automatic level)")
     rebalance: bool = param(False, label="Rebalance faded contrast",
                             help="stretch each channel to the full range: restores faded contrast, removes a cast")
@@ -229,7 +251,7 @@ def apply_restore(pixels: np.ndarray, params: RestoreParams, ctx: RenderContext)
     said: list[str] = []
     step_ctx = ctx.with_(note=said.append)
     result, mask = fill_detected(pixels, step_ctx, sensitivity=params.sensitivity, grow=params.grow,
-                                 progress=sub_progress(ctx.progress, 0.0, 1.0 / stages))
+                                 grain=params.grain, progress=sub_progress(ctx.progress, 0.0, 1.0 / stages))
     if params.denoise:
         from enhance_core.learned.denoise import DenoiseParams, apply_denoise
 

@@ -25,8 +25,10 @@ In one run, on the same images:
   classical one (:func:`enhance_core.restoration.dust.detect_dust_and_scratches`),
   and the share of pixels each marks on the undamaged pictures;
 * **fill with the true mask** (every pixel the damage touched): PSNR inside
-  the damage and over the whole image, and SSIM, of the learned fill, OpenCV
-  Telea and Navier-Stokes;
+  the damage and over the whole image, and SSIM, of the learned fill, of the
+  learned fill given the grain around it as the filters give it by default
+  (:func:`enhance_core.learned.restore.add_matched_grain`), of OpenCV Telea
+  and of Navier-Stokes;
 * **detect + fill**: whole-image PSNR/SSIM of the learned fill of each
   detector's mask (grown as the filter grows it), next to the damaged input;
   and of the learned detector's mask with every missed damage pixel added
@@ -65,6 +67,7 @@ from enhance_core.errors import EnhanceError
 from enhance_core.learned.damage import GRAY_COARSE_MODEL_NAME, damage_mask, damage_probability
 from enhance_core.learned.inpaint import inpaint_masked
 from enhance_core.learned.registry import load_model
+from enhance_core.learned.restore import GRAIN_AMOUNT, add_matched_grain
 from enhance_core.restoration.dust import detect_dust_and_scratches
 from enhance_core.restoration.scoring import DetectionCounts, count_detections, within_tolerance
 from enhance_core.training.damage_synth import DAMAGE_KINDS, damage_photo
@@ -174,7 +177,9 @@ def evaluate(images: list[tuple[str, np.ndarray, bool]], detectors: StandIns, fi
         start = time.perf_counter()
         filled = inpaint_masked(damaged, footprint.astype(np.float32), device="cpu", network=fill)
         seconds["fill"] += time.perf_counter() - start
-        for method, result in (("fill_ours", filled), ("fill_telea", fill_telea(damaged, footprint)),
+        grainy = add_matched_grain(filled, damaged, footprint, seed=index, amount=GRAIN_AMOUNT)
+        for method, result in (("fill_ours", filled), ("fill_ours_grain", grainy),
+                               ("fill_telea", fill_telea(damaged, footprint)),
                                ("fill_ns", fill_navier_stokes(damaged, footprint))):
             add(f"{method}_psnr_damage", psnr(result, clean, footprint))
             add(f"{method}_psnr", psnr(result, clean))
@@ -272,8 +277,9 @@ def print_table(figures: dict) -> None:
     print("\nfill with the true mask        PSNR in damage  PSNR image  SSIM")
     print(f"  {'damaged input':<28} {f['input_psnr_damage']:>8.2f}       "
           f"{f['input_psnr']:>8.2f}   {f['input_ssim']:.4f}")
-    for method, label in (("fill_ours", "ours (learned)"), ("fill_telea", "OpenCV Telea"),
-                          ("fill_ns", "OpenCV Navier-Stokes")):
+    grain_label = f"ours + grain {GRAIN_AMOUNT:g} (filters)"
+    for method, label in (("fill_ours", "ours (learned)"), ("fill_ours_grain", grain_label),
+                          ("fill_telea", "OpenCV Telea"), ("fill_ns", "OpenCV Navier-Stokes")):
         print(f"  {label:<28} {f[f'{method}_psnr_damage']:>8.2f}       {f[f'{method}_psnr']:>8.2f}   "
               f"{f[f'{method}_ssim']:.4f}")
     print("\ndetect + fill (learned fill)   PSNR image  SSIM")

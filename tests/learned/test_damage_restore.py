@@ -799,6 +799,22 @@ def test_restore_fills_the_detected_crack_and_nothing_else(known_damage):
     assert np.array_equal(out[:27], cracked[:27]) and np.array_equal(out[34:], cracked[34:])
 
 
+@pytest.mark.parametrize("filter_name", ["restore", "hole_fill"])
+def test_a_filled_crack_on_a_grainy_scan_gets_its_grain_unless_told_not_to(known_damage, filter_name):
+    _, cracked = cracked_scan()
+    grain = np.random.default_rng(0).normal(0, 0.04, cracked.shape[:2] + (1,))
+    grainy = np.clip(cracked + grain, 0, 1).astype(np.float32)
+    image, settings = Image(grainy, meta=ImageMeta()), {"grow": 1.0, "source": "detected"}
+    if filter_name == "restore":
+        del settings["source"]
+
+    def crack_detail(grain_share: float) -> float:
+        out = Renderer().render(image, [make_item(filter_name, dict(settings, grain=grain_share))], device="cpu")
+        return float(np.std(np.diff(out[30, 15:105].mean(axis=1))))
+
+    assert crack_detail(0.0) < 0.02 < crack_detail(0.7)
+
+
 @pytest.fixture
 def white_is_damage(monkeypatch):
     """Replace the network by "white is damage"; record the shape of every scan it looks at."""
@@ -947,23 +963,28 @@ def test_a_recipe_from_the_classical_detector_loads_with_the_learned_one(tmp_pat
     assert (step.params.source, step.params.sensitivity, step.params.grow) == ("detected", 0.4, 1.5)
 
 
-def test_large_fills_get_the_grain_of_their_surroundings_and_thin_ones_none():
+def test_fills_borrow_the_grain_of_their_surroundings_but_not_its_edges():
     from enhance_core.learned.restore import add_matched_grain
 
     rng = np.random.default_rng(0)
     grainy = np.repeat(0.5 + rng.normal(0, 0.03, (96, 96, 1)), 3, axis=2).astype(np.float32)
+    grainy[25:28] += 0.4
     hole = np.zeros((96, 96), bool)
     hole[30:70, 30:70] = True
     hole[10, 5:90] = True
     smooth = np.where(hole[..., None], np.float32(0.5), grainy)
     out = add_matched_grain(smooth, grainy, hole, seed=1)
     assert 0.02 < out[40:60, 40:60].std() < 0.04, "grain of about the surroundings' 0.03"
-    assert np.array_equal(out[10], smooth[10]) and np.array_equal(out[~hole], smooth[~hole])
+    assert 0.02 < out[10, 5:90].std() < 0.04, "thin fills too"
+    assert np.array_equal(out[~hole], smooth[~hole])
+    assert np.abs(out - smooth).max() < 0.1, "the bright band beside the hole is not copied into it"
+    half = add_matched_grain(smooth, grainy, hole, seed=1, amount=0.5)
+    assert np.allclose(half - smooth, 0.5 * (out - smooth), atol=1e-6)
     flat = np.full((96, 96, 3), 0.5, np.float32)
     assert np.abs(add_matched_grain(flat, flat, hole) - flat).max() < 1e-6, "no grain where there is none"
 
 
-def test_evaluation_scores_the_shipped_detector_at_each_sensitivity():
+def test_evaluation_scores_the_shipped_detector_at_each_sensitivity(capsys):
     from enhance_core.training import eval_restore
 
     image = (synthetic_rgb(96, 128) * 255).astype(np.uint8)
@@ -973,6 +994,9 @@ def test_evaluation_scores_the_shipped_detector_at_each_sensitivity():
     assert figures["at_0.2_recall"] <= figures["at_0.5_recall"] <= figures["at_0.8_recall"]
     assert figures["marked_clean_at_0.2"] <= figures["marked_clean_at_0.5"] <= figures["marked_clean_at_0.8"]
     assert figures["fill_ours_psnr_damage"] > figures["input_psnr_damage"]
+    assert figures["fill_ours_grain_psnr_damage"] > figures["input_psnr_damage"]
+    eval_restore.print_table(figures)
+    assert f"ours + grain {restore.GRAIN_AMOUNT:g} (filters)" in capsys.readouterr().out
     assert figures["seed"] == eval_restore.EVAL_SEED
     other = eval_restore.evaluate([("synthetic", image, False)], eval_restore.StandIns(), None, threads=1, seed=5)
     assert other["seed"] == 5 and other["input_psnr"] != figures["input_psnr"], "another seed draws other damage"
