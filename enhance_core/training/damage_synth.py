@@ -45,7 +45,7 @@ VISIBLE_CHANGE = 3.0 / 255.0
 HEAVY_GRAIN = (0.05, 0.12)
 """Range of the grain's standard deviation on a scan drawn with heavy grain (the usual range is 0 to 0.05)."""
 
-DAMAGE_KINDS = ("crack", "scratch", "fold", "dust", "hair", "corner", "stain")
+DAMAGE_KINDS = ("crack", "scratch", "fold", "dust", "hair", "corner", "stain", "speck")
 DEFAULT_DAMAGE_WEIGHTS = {"crack": 0.35, "scratch": 0.2, "fold": 0.05, "dust": 0.2, "hair": 0.1,
                           "corner": 0.05, "stain": 0.05}
 
@@ -179,6 +179,22 @@ def draw_dust(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
     return _reduce(canvas, rows, cols)
 
 
+def draw_speck(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
+    """Alpha of a few large, soft dust specks, 8-26 px across, as dust out of focus on a negative prints them."""
+    canvas = _canvas(rows, cols)
+    for _ in range(int(rng.integers(1, 9))):
+        x, y = rng.uniform(0, cols), rng.uniform(0, rows)
+        radius = rng.uniform(4.0, 13.0)
+        for _ in range(int(rng.integers(1, 4))):
+            centre = (int((x + rng.normal(0, radius / 3) + 0.5) * SUPERSAMPLE),
+                      int((y + rng.normal(0, radius / 3) + 0.5) * SUPERSAMPLE))
+            axes = (int(radius * SUPERSAMPLE * rng.uniform(0.6, 1.0)),
+                    int(radius * SUPERSAMPLE * rng.uniform(0.4, 1.0)))
+            cv2.ellipse(canvas, centre, axes, rng.uniform(0, 180), 0, 360, 1.0, -1, cv2.LINE_AA)
+    alpha = _reduce(canvas, rows, cols)
+    return cv2.GaussianBlur(alpha, (0, 0), float(rng.uniform(1.0, 4.0)))
+
+
 def draw_hair(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
     """Alpha of hairs and fibres: short curly lines 1-2 px wide."""
     canvas = _canvas(rows, cols)
@@ -220,7 +236,7 @@ def draw_stain(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
 
 
 DRAWERS = {"crack": draw_crack, "scratch": draw_scratch, "fold": draw_fold, "dust": draw_dust,
-           "hair": draw_hair, "corner": draw_corner, "stain": draw_stain}
+           "hair": draw_hair, "corner": draw_corner, "stain": draw_stain, "speck": draw_speck}
 
 
 def age_photo(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

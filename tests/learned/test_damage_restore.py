@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -37,6 +38,17 @@ def test_drawn_damage_is_labelled_where_it_changed_the_picture():
     assert change[sample.label].mean() > 5 * change[~(sample.label | sample.ignore)].mean()
     again = damage_photo(clean, np.random.default_rng(3), damaged_fraction=1.0)
     assert np.array_equal(again.damaged, sample.damaged), "a seed fixes the sample"
+
+
+def test_soft_specks_are_large_soft_blobs_and_leave_the_default_draws_alone():
+    from enhance_core.training.damage_synth import DEFAULT_DAMAGE_WEIGHTS, draw_speck
+
+    alpha = draw_speck(160, 160, np.random.default_rng(5))
+    parts, _, stats, _ = cv2.connectedComponentsWithStats((alpha >= 0.3).astype(np.uint8))
+    widths = stats[1:, cv2.CC_STAT_WIDTH]
+    assert parts > 1 and widths.max() >= 8, "specks 8-26 px across"
+    assert ((alpha > 0.04) & (alpha < 0.3)).sum() > 0.3 * (alpha >= 0.3).sum(), "with a soft rim"
+    assert "speck" not in DEFAULT_DAMAGE_WEIGHTS, "the evaluation's fixed draws stay those of earlier versions"
 
 
 def test_undamaged_sample_has_no_label_and_equals_its_clean_twin():
