@@ -23,9 +23,10 @@ scanner sees it, and returns the damage's true extent:
    in grayscale is: the damage keeps only its lightness, not its tone.
 
 The label is 1 where the damage covers a pixel with alpha >= 0.3 and visibly
-changes it; pixels at the soft rim of damage (alpha 0.04-0.3) and damage that
-changes its pixel by less than 3/255 are *ignored* (neither damage nor clean),
-since no detector should be scored on them.
+changes it; pixels at the soft rim of damage (alpha 0.04-0.3), damage that
+changes its pixel by less than 3/255 and soft specks that change it by less
+than :data:`SPECK_CONTRAST` are *ignored* (neither damage nor clean), since no
+detector should be scored on them.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ SUPERSAMPLE = 4
 LABEL_ALPHA = 0.3
 IGNORE_ALPHA = 0.04
 VISIBLE_CHANGE = 3.0 / 255.0
+SPECK_CONTRAST = 0.1
+"""Least change (of 1) by which a pixel of a soft speck (and of no other damage) is labelled damage; fainter
+ones are ignored: under grain a faint soft blob looks like the grain's own clumps, and teaching the detector
+to mark those marks grainy skies."""
 HEAVY_GRAIN = (0.05, 0.12)
 """Range of the grain's standard deviation on a scan drawn with heavy grain (the usual range is 0 to 0.05)."""
 
@@ -558,6 +563,8 @@ def damage_photo(
                                       sticks=sticks, rigging_style=rigging_style)
     damaged = picture.copy()
     strength = np.zeros((rows, cols), np.float32)
+    speck = np.zeros((rows, cols), np.float32)
+    other = np.zeros((rows, cols), np.float32)
     weights = weights or DEFAULT_DAMAGE_WEIGHTS
     kinds = list(weights)
     probs = np.array([weights[k] for k in kinds], np.float64)
@@ -573,6 +580,10 @@ def damage_photo(
                 tone = np.array([0.55, 0.42, 0.22], np.float32) * rng.uniform(0.6, 1.2)
             damaged = damaged * (1 - alpha[..., None]) + tone * alpha[..., None]
             strength = np.maximum(strength, alpha)
+            if kind == "speck":
+                speck = np.maximum(speck, alpha)
+            else:
+                other = np.maximum(other, alpha)
             if np.mean(strength >= LABEL_ALPHA) >= target:
                 break
     seed = int(rng.integers(2**31))
@@ -589,7 +600,8 @@ def damage_photo(
     clean = scan_degrade(picture, seed, **options)
     if gray_scan > 0 and np.random.default_rng([seed, 2]).random() < gray_scan:
         damaged, clean = (np.repeat(scan.mean(axis=2, keepdims=True), 3, axis=2) for scan in (damaged, clean))
-    visible = np.abs(damaged - clean).max(axis=2) >= VISIBLE_CHANGE
-    label = (strength >= LABEL_ALPHA) & visible
+    change = np.abs(damaged - clean).max(axis=2)
+    faint_speck = (speck >= IGNORE_ALPHA) & (other < LABEL_ALPHA) & (change < SPECK_CONTRAST)
+    label = (strength >= LABEL_ALPHA) & (change >= VISIBLE_CHANGE) & ~faint_speck
     ignore = ((strength >= IGNORE_ALPHA) & ~label)
     return DamagedPhoto(damaged, clean, label, ignore)

@@ -41,7 +41,7 @@ def test_drawn_damage_is_labelled_where_it_changed_the_picture():
 
 
 def test_soft_specks_are_large_soft_blobs_and_leave_the_default_draws_alone():
-    from enhance_core.training.damage_synth import DEFAULT_DAMAGE_WEIGHTS, draw_speck
+    from enhance_core.training.damage_synth import DEFAULT_DAMAGE_WEIGHTS, SPECK_CONTRAST, draw_speck
 
     alpha = draw_speck(160, 160, np.random.default_rng(5))
     parts, _, stats, _ = cv2.connectedComponentsWithStats((alpha >= 0.3).astype(np.uint8))
@@ -49,6 +49,14 @@ def test_soft_specks_are_large_soft_blobs_and_leave_the_default_draws_alone():
     assert parts > 1 and widths.max() >= 8, "specks 8-26 px across"
     assert ((alpha > 0.04) & (alpha < 0.3)).sum() > 0.3 * (alpha >= 0.3).sum(), "with a soft rim"
     assert "speck" not in DEFAULT_DAMAGE_WEIGHTS, "the evaluation's fixed draws stay those of earlier versions"
+    faint = 0
+    for seed in range(6):
+        sample = damage_photo(synthetic_rgb(96, 128), np.random.default_rng(seed), weights={"speck": 1.0},
+                              damaged_fraction=1.0)
+        change = np.abs(sample.damaged - sample.clean).max(axis=2)
+        assert sample.label.any() and change[sample.label].min() >= SPECK_CONTRAST, "only plain specks are damage"
+        faint += int((sample.ignore & (change >= 0.02) & (change < SPECK_CONTRAST)).sum())
+    assert faint > 0, "faint specks are left unscored"
 
 
 def test_undamaged_sample_has_no_label_and_equals_its_clean_twin():
