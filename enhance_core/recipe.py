@@ -37,7 +37,6 @@ from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.filters.base import FilterDef
 from enhance_core.filters.registry import get_filter
 from enhance_core.jsonfile import read_json_file
-from enhance_core.learned.restore import GRAIN_AMOUNT
 from enhance_core.masks import check_mask_dict, load_mask_raster, mask_from_dict, mask_to_dict, save_mask_raster
 from enhance_core.stack import StackItem, make_item
 from enhance_core.validation import (check_bool, check_list, check_number, check_object, check_whole, env_limit,
@@ -182,14 +181,14 @@ detector finds damage of any width, and ``grow`` widens what it marks.
 ADDED_PARAMS: dict[tuple[str, str], Any] = {
     ("super_resolution", "sharpness"): 0.0,
     ("window_level", "function"): "linear",
-    ("hole_fill", "grain"): GRAIN_AMOUNT,
-    ("restore", "grain"): GRAIN_AMOUNT,
+    ("hole_fill", "grain"): 0.6,
+    ("restore", "grain"): 0.6,
 }
 """(filter, parameter) added after recipes were first written -> the value a recipe without it takes.
 
 The value is how the step worked when such a recipe was saved: the
 fidelity network alone, a linear window. Fills had grain only inside large
-holes then; they take today's default, the nearest there is.
+holes then; they take 0.6, the default when grain came to all fills.
 """
 
 

@@ -158,6 +158,9 @@ GRAIN_SIGMA = 1.5
 """Scale (px) of the Gaussian whose residual is taken for grain: film grain and scanner noise, not picture detail."""
 GRAIN_ANGLES = 12
 """Directions tried, in turn, for a known pixel to borrow each filled pixel's grain from."""
+GRAIN_OUTLIER = 4.0
+"""Fine detail beyond this many grain levels (in any channel) is an edge or a speck, not grain: it and the pixels
+within two of it are not borrowed."""
 
 
 def _high_pass(image: np.ndarray) -> np.ndarray:
@@ -166,46 +169,64 @@ def _high_pass(image: np.ndarray) -> np.ndarray:
 
 def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray, *, seed: int = 0,
                       amount: float = 1.0) -> np.ndarray:
-    """Give filled holes the grain of the picture around them.
+    """Give filled holes ``amount`` of the grain of the picture around them.
 
     The network fills with the expected value, which is smooth: on a grainy
     print a filled crack reads as a smooth streak and a filled tear as a grey
-    smudge. Each filled pixel borrows the fine detail (the picture minus its
-    blur at :data:`GRAIN_SIGMA`) of a known pixel beside the hole, a little more
-    than twice its depth away in one of :data:`GRAIN_ANGLES` directions tried
-    in a random order, so neighbouring pixels borrow neighbouring grain and
-    keep its size and colour. What is borrowed is clipped to three times the
-    grain level of the ring around the holes (median absolute deviation of
-    the luminance's fine detail), so an edge beside a hole is not copied into
-    it. Pixels with no known pixel in any direction (a hole over most of the
-    picture) are left smooth.
+    smudge. Each hole (a connected part of ``hole``) borrows the fine detail
+    (the picture minus its blur at :data:`GRAIN_SIGMA`) of known pixels beside
+    it, shifted as a whole a little more than twice its greatest depth in one
+    of :data:`GRAIN_ANGLES` directions, the one where most of the hole lands
+    on usable pixels first, so the grain keeps its size and colour. Pixels
+    whose shifted place is not usable take the next direction. Usable are
+    known pixels at least two pixels from any hole and from any detail above
+    :data:`GRAIN_OUTLIER` times the grain level of the ring around the holes
+    in a channel (median absolute deviation of the fine detail), so an edge
+    beside a hole is not copied into it. Pixels with no usable place in any
+    direction (a hole over most of the picture) are left smooth.
     """
     holes = hole.astype(np.uint8)
     ring = cv2.dilate(holes, np.ones((17, 17), np.uint8)).astype(bool) & ~hole
-    if not hole.any() or ring.sum() < 64:
+    if amount <= 0 or not hole.any() or ring.sum() < 64:
         return filled
     detail = _high_pass(original)
-    level = 1.4826 * float(np.median(np.abs(detail.mean(axis=2)[ring])))
-    if level <= 1e-4:
+    around = detail[ring]
+    around = around[:: max(1, len(around) // 500_000)]
+    level = 1.4826 * np.median(np.abs(around), axis=0)
+    if level.max() <= 1e-4:
         return filled
-    known = ~cv2.dilate(holes, np.ones((5, 5), np.uint8)).astype(bool)
+    edges = (np.abs(detail) > GRAIN_OUTLIER * level).any(axis=2).astype(np.uint8)
+    known = ~cv2.dilate(holes | edges, np.ones((5, 5), np.uint8)).astype(bool)
     depth = cv2.distanceTransform(holes, cv2.DIST_L2, 3)
+    parts, labels = cv2.connectedComponents(holes, connectivity=8)
     rows, cols = np.nonzero(hole)
-    reach = 2.0 * depth[rows, cols] + 4.0
+    part = labels[rows, cols].astype(np.intp)
+    deepest = np.zeros(parts, np.float32)
+    np.maximum.at(deepest, part, depth[rows, cols])
+    reach = 2.0 * deepest[part] + 4.0
+    angles = np.random.default_rng(seed).permutation(GRAIN_ANGLES) * (2 * np.pi / GRAIN_ANGLES)
+
+    def source(pick: np.ndarray, angle: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        return (rows[pick] + np.round(reach[pick] * np.sin(angle)).astype(np.intp),
+                cols[pick] + np.round(reach[pick] * np.cos(angle)).astype(np.intp))
+
+    everyone = np.arange(rows.size)
+    valid = np.zeros((len(angles), rows.size), bool)
+    for k, angle in enumerate(angles):
+        from_rows, from_cols = source(everyone, angle)
+        inside = np.flatnonzero((from_rows >= 0) & (from_rows < hole.shape[0]) & (from_cols >= 0)
+                                & (from_cols < hole.shape[1]))
+        valid[k, inside] = known[from_rows[inside], from_cols[inside]]
+    usable = np.stack([np.bincount(part, weights=row, minlength=parts) for row in valid])
+    preference = np.argsort(-usable, axis=0, kind="stable")
     result = filled.copy()
-    for angle in np.random.default_rng(seed).permutation(GRAIN_ANGLES) * (2 * np.pi / GRAIN_ANGLES):
-        from_rows = rows + np.round(reach * np.sin(angle)).astype(np.intp)
-        from_cols = cols + np.round(reach * np.cos(angle)).astype(np.intp)
-        inside = (from_rows >= 0) & (from_rows < hole.shape[0]) & (from_cols >= 0) & (from_cols < hole.shape[1])
-        take = np.flatnonzero(inside)
-        take = take[known[from_rows[take], from_cols[take]]]
-        borrowed = np.clip(detail[from_rows[take], from_cols[take]], -2 * level, 2 * level)
-        result[rows[take], cols[take]] += amount * borrowed
-        keep = np.ones(rows.size, bool)
-        keep[take] = False
-        rows, cols, reach = rows[keep], cols[keep], reach[keep]
-        if not rows.size:
-            break
+    pending = np.ones(rows.size, bool)
+    for rank in range(len(angles)):
+        choice = preference[rank, part]
+        take = np.flatnonzero(pending & valid[choice, everyone])
+        from_rows, from_cols = source(take, angles[choice[take]])
+        result[rows[take], cols[take]] += amount * detail[from_rows, from_cols]
+        pending[take] = False
     return result
 
 

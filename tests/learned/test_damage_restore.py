@@ -1002,6 +1002,23 @@ def test_fills_borrow_the_grain_of_their_surroundings_but_not_its_edges():
     assert np.allclose(half - smooth, 0.5 * (out - smooth), atol=1e-6)
     flat = np.full((96, 96, 3), 0.5, np.float32)
     assert np.abs(add_matched_grain(flat, flat, hole) - flat).max() < 1e-6, "no grain where there is none"
+    assert np.array_equal(add_matched_grain(smooth, grainy, hole, amount=0.0), smooth)
+
+
+def test_borrowed_grain_keeps_the_size_of_its_clumps():
+    from enhance_core.learned.restore import _high_pass, add_matched_grain
+
+    clumps = cv2.GaussianBlur(np.random.default_rng(2).normal(0, 0.08, (128, 128)).astype(np.float32), (0, 0), 1.2)
+    grainy = np.repeat(0.5 + clumps[..., None], 3, axis=2)
+    hole = np.zeros((128, 128), bool)
+    hole[60:66, 10:118] = True
+    out = add_matched_grain(np.where(hole[..., None], np.float32(0.5), grainy), grainy, hole, seed=3)
+
+    def neighbours(detail: np.ndarray) -> float:
+        return float(np.corrcoef(detail[:-1].ravel(), detail[1:].ravel())[0, 1])
+
+    inside = out[60:66, 10:118, 0] - 0.5
+    assert neighbours(inside) == pytest.approx(neighbours(_high_pass(grainy)[20:40, 10:118, 0]), abs=0.08)
 
 
 def test_evaluation_scores_the_shipped_detector_at_each_sensitivity(capsys):
