@@ -371,7 +371,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
     digests: dict[int, str] = {}
     pending, queued = [], []
     for index, task in enumerate(tasks):
-        earlier, now, recipe = None, None, ""
+        earlier, now, recipe, other_work = None, None, "", False
         if manifest is not None:
             if id(task.steps) not in digests:
                 digests[id(task.steps)] = steps_digest(task.steps)
@@ -380,6 +380,9 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
                                size=task.size.describe() if task.size is not None else "")
             now = manifest.entry(task.source, task.output, recipe, QUEUED)
             earlier = manifest.latest(task.source)
+            other_work = (now is not None and earlier is not None and earlier.status == DONE
+                          and dataclasses.replace(earlier, recipe=now.recipe).same_work(now)
+                          and earlier.recipe != now.recipe)
             if now is None or earlier is None or not earlier.same_work(now) or task.overwrite:
                 earlier = None
             elif earlier.status in (QUEUED, DONE) and not task.overwrite:
@@ -395,7 +398,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
         elif skip_existing and task.output.exists():
             finish(index, FileResult(task.source, task.output, note="already there: kept, not scored", skipped=True))
         elif task.output.exists() and not task.overwrite:
-            finish(index, FileResult(task.source, None, _exists_message(task.output)))
+            finish(index, FileResult(task.source, None, _exists_message(task.output, other_work=other_work)))
         else:
             pending.append(index)
             if now is not None:
@@ -435,8 +438,13 @@ def _done_earlier(task: FileTask, earlier: Entry) -> FileResult:
                       seconds=earlier.seconds, skipped=True, earlier=True, reference=task.reference, metrics=scores)
 
 
-def _exists_message(output: Path) -> str:
-    """Why an existing output is not replaced, and what to pass."""
+def _exists_message(output: Path, *, other_work: bool = False) -> str:
+    """Why an existing output is not replaced, and what to pass; ``other_work``: the manifest says an earlier
+    run made it from the same input with another recipe, other output settings or another program version."""
+    if other_work:
+        return (f"{output} was made by an earlier run from the same input with another recipe, other output "
+                "settings or another version of Enhance Studio; pass --overwrite to make it again with this one, "
+                "or --skip-existing to keep it")
     return (f"{output} already exists; pass --skip-existing to keep it (finishing an interrupted run) or "
             "--overwrite to replace it")
 

@@ -70,11 +70,15 @@ class Entry:
 def steps_digest(steps: Sequence[StackItem]) -> str:
     """SHA-256 of the steps as a recipe, each mask raster by its own digest.
 
+    Parameters added since that hold the value which renders as before they
+    existed are left out (:func:`~enhance_core.recipe.without_added_defaults`),
+    so an update that adds one does not make finished files other work.
+
     With a learned step, the shipped weights' digests count too, so outputs
     made with earlier weights are done again after a model update.
     """
     from enhance_core.filters.registry import get_filter
-    from enhance_core.recipe import recipe_to_dict
+    from enhance_core.recipe import recipe_to_dict, without_added_defaults
 
     rasters = [None if item.mask is None or item.mask.raster is None
                else hashlib.sha256(item.mask.raster.tobytes()).hexdigest() + str(item.mask.raster.shape)
@@ -84,7 +88,10 @@ def steps_digest(steps: Sequence[StackItem]) -> str:
         from enhance_core.learned.registry import MODELS
 
         weights = {name: spec.sha256 for name, spec in sorted(MODELS.items())}
-    text = json.dumps([recipe_to_dict(steps, raster_names=rasters), weights], sort_keys=True, default=str)
+    recipe = recipe_to_dict(steps, raster_names=rasters)
+    for step in recipe["steps"]:
+        step["params"] = without_added_defaults(step["filter"], step["params"])
+    text = json.dumps([recipe, weights], sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -178,18 +178,37 @@ detector finds damage of any width, and ``grow`` widens what it marks.
 """
 
 
-ADDED_PARAMS: dict[tuple[str, str], Any] = {
-    ("super_resolution", "sharpness"): 0.0,
-    ("window_level", "function"): "linear",
-    ("hole_fill", "grain"): 0.6,
-    ("restore", "grain"): 0.6,
+@dataclasses.dataclass(frozen=True)
+class AddedParam:
+    """A parameter added after recipes were first written: the value a recipe without it takes."""
+
+    value: Any
+    same_output: bool
+    """Whether that value renders the step as it rendered before the parameter existed."""
+
+
+ADDED_PARAMS: dict[tuple[str, str], AddedParam] = {
+    ("super_resolution", "sharpness"): AddedParam(0.0, same_output=True),
+    ("window_level", "function"): AddedParam("linear", same_output=True),
+    ("hole_fill", "grain"): AddedParam(0.6, same_output=False),
+    ("restore", "grain"): AddedParam(0.6, same_output=False),
 }
-"""(filter, parameter) added after recipes were first written -> the value a recipe without it takes.
+"""(filter, parameter) added after recipes were first written -> what a recipe without it takes.
 
 The value is how the step worked when such a recipe was saved: the
 fidelity network alone, a linear window. Fills had grain only inside large
 holes then; they take 0.6, the default when grain came to all fills.
 """
+
+
+def without_added_defaults(filter_name: str, params: dict) -> dict:
+    """``params`` less the added parameters that hold the value which renders as before they existed.
+
+    What a batch manifest hashes, so outputs an earlier version made with
+    the same rendering count as done after an update.
+    """
+    return {name: value for name, value in params.items()
+            if not ((added := ADDED_PARAMS.get((filter_name, name))) and added.same_output and value == added.value)}
 
 
 def upgrade_params(filter_name: str, params: dict) -> dict:
@@ -204,9 +223,9 @@ def upgrade_params(filter_name: str, params: dict) -> dict:
         if name == filter_name and old in upgraded:
             del upgraded[old]
             upgraded.setdefault(new, value)
-    for (name, added), value in ADDED_PARAMS.items():
+    for (name, added), spec in ADDED_PARAMS.items():
         if name == filter_name:
-            upgraded.setdefault(added, value)
+            upgraded.setdefault(added, spec.value)
     return upgraded
 
 

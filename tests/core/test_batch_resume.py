@@ -66,7 +66,7 @@ def test_another_recipe_does_not_replace_outputs_without_overwrite(folder, tmp_p
     assert apply(folder, out) == 0
     other = ["apply", "--filter", "gamma", "--jobs", "1", "-o", str(out), str(folder)]
     assert main(other) == 1
-    assert "a.png already exists; pass --skip-existing to keep it" in capsys.readouterr().err
+    assert "a.png was made by an earlier run from the same input with another recipe" in capsys.readouterr().err
     assert main([*other, "--overwrite"]) == 0
     assert "3 of 3 file(s) written" in capsys.readouterr().out
 
@@ -138,6 +138,32 @@ def test_a_model_update_makes_learned_steps_count_as_other_work(monkeypatch) -> 
     spec = registry.MODELS["denoise"]
     monkeypatch.setitem(registry.MODELS, "denoise", dataclasses.replace(spec, sha256="0" * 64))
     assert steps_digest(learned) != before[0] and steps_digest(classic) == before[1]
+
+
+def test_an_added_parameter_at_its_earlier_value_leaves_finished_files_done(folder, tmp_path, capsys,
+                                                                             monkeypatch) -> None:
+    from enhance_core import recipe
+
+    out = tmp_path / "out"
+    (folder / "broken.png").unlink()
+    steps = ["apply", "--filter", "window_level", "--set", "center=0.4", "--jobs", "1", "-o", str(out), str(folder)]
+    older = {key: added for key, added in recipe.ADDED_PARAMS.items() if key != ("window_level", "function")}
+    with monkeypatch.context() as before_the_curve:
+        before_the_curve.setattr(recipe, "ADDED_PARAMS", older)
+        real_to_dict = recipe.recipe_to_dict
+
+        def as_written_then(steps, **kwargs):
+            data = real_to_dict(steps, **kwargs)
+            for step in data["steps"]:
+                step["params"].pop("function", None)
+            return data
+
+        before_the_curve.setattr(recipe, "recipe_to_dict", as_written_then)
+        assert main(steps) == 0
+    capsys.readouterr()
+    assert main(steps) == 0
+    assert "3 done in an earlier run" in capsys.readouterr().out
+    assert main([*steps[:5], "--set", "function=sigmoid", *steps[5:]]) == 1, "another curve is other work"
 
 
 def test_a_resumed_run_reports_the_scores_the_earlier_run_recorded(folder, tmp_path, capsys) -> None:

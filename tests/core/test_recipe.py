@@ -110,7 +110,7 @@ def test_a_recipe_from_before_a_parameter_was_added_loads_with_the_earlier_behav
     data = recipe_to_dict((make_item(filter_name),))
     del data["steps"][0]["params"][added]
     (step,) = recipe_from_dict(data)
-    assert getattr(step.params, added) == ADDED_PARAMS[filter_name, added]
+    assert getattr(step.params, added) == ADDED_PARAMS[filter_name, added].value
 
 
 def test_every_parameter_a_recipe_may_lack_has_a_value_to_take() -> None:
