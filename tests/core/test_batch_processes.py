@@ -110,7 +110,7 @@ def test_kill_9_of_apply_stops_its_workers_and_a_rerun_finishes(batch, capsys) -
     assert sorted(os.listdir(out)) == [".notes.txt.a1b2c3d4.part", MANIFEST_NAME] + sorted(
         f"img{i}.png" for i in range(FILES))
     assert main(finish) == 1
-    assert "already exists; pass --skip-existing to keep it" in capsys.readouterr().err
+    assert "was made by an earlier run from the same input with another recipe" in capsys.readouterr().err
 
 
 def test_ctrl_c_ends_the_batch_with_a_summary_and_no_worker_left(batch) -> None:
