@@ -155,8 +155,8 @@ MODELS: dict[str, ModelSpec] = {
     "detect": ModelSpec(
         arch="DamageUNet",
         args={"channels": 3, "widths": [16, 32, 64, 128, 256], "blocks": [1, 1, 2, 2, 1]},
-        weights="detect/detect-7209674c.safetensors",
-        sha256="7209674c4d289e48c8a1d097763d83c3acb859c8b762a8e2b50981a32473306b",
+        weights="detect/detect-ea97185b.safetensors",
+        sha256="ea97185bd7800a38fa7f4ed95a6037d67063426bf4afe4939465597e62f9409a",
     ),
     "detect_coarse": ModelSpec(
         arch="DamageUNet",
