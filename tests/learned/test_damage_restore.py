@@ -1005,6 +1005,18 @@ def test_fills_borrow_the_grain_of_their_surroundings_but_not_its_edges():
     assert np.array_equal(add_matched_grain(smooth, grainy, hole, amount=0.0), smooth)
 
 
+def test_a_hole_ringed_by_an_edge_does_not_borrow_the_edge():
+    from enhance_core.learned.restore import add_matched_grain
+
+    grainy = np.repeat(0.4 + np.random.default_rng(1).normal(0, 0.03, (96, 96, 1)), 3, axis=2).astype(np.float32)
+    cv2.circle(grainy, (48, 48), 10, (1.0, 1.0, 1.0), 1)
+    hole = np.zeros((96, 96), np.uint8)
+    cv2.circle(hole, (48, 48), 3, 1, -1)
+    smooth = np.where(hole[..., None] > 0, np.float32(0.4), grainy)
+    out = add_matched_grain(smooth, grainy, hole > 0, seed=0)
+    assert np.abs(out - smooth).max() < 0.1, "every direction lands on the bright ring, which is not grain"
+
+
 def test_borrowed_grain_keeps_the_size_of_its_clumps():
     from enhance_core.learned.restore import _high_pass, add_matched_grain
 
