@@ -137,7 +137,7 @@ def open_cluster(spec: ClusterSpec) -> Iterator[Cluster]:
                 with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
                                       "distributed.scheduler.worker-saturation": 1.0}):
                     local = distributed.LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
-                                                     dashboard_address=":0", silence_logs=logging.ERROR)
+                                                     dashboard_address=":0", silence_logs=logging.CRITICAL)
                 stack.callback(local.close)
                 client = distributed.Client(local)
                 stack.callback(client.close)
