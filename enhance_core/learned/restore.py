@@ -157,7 +157,7 @@ GRAIN_HELP = ("how much of the grain around the damage its fill gets: 0 leaves f
 GRAIN_SIGMA = 1.5
 """Scale (px) of the Gaussian whose residual is taken for grain: film grain and scanner noise, not picture detail."""
 GRAIN_ANGLES = 12
-"""Directions tried, in turn, for a known pixel to borrow each filled pixel's grain from."""
+"""Directions a hole may borrow its grain from; each hole takes first the one most of it can use."""
 GRAIN_OUTLIER = 4.0
 """Fine detail beyond this many grain levels (in any channel) is an edge or a speck, not grain: it and the pixels
 within two of it are not borrowed."""
