@@ -381,8 +381,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             now = manifest.entry(task.source, task.output, recipe, QUEUED)
             earlier = manifest.latest(task.source)
             other_work = (now is not None and earlier is not None and earlier.status == DONE
-                          and dataclasses.replace(earlier, recipe=now.recipe).same_work(now)
-                          and earlier.recipe != now.recipe)
+                          and earlier.same_file(now) and earlier.recipe != now.recipe)
             if now is None or earlier is None or not earlier.same_work(now) or task.overwrite:
                 earlier = None
             elif earlier.status in (QUEUED, DONE) and not task.overwrite:

@@ -61,10 +61,14 @@ class Entry:
     reference: str | None = None
     metrics: dict[str, float] | None = None
 
+    def same_file(self, other: Entry) -> bool:
+        """Whether both lines are about the same input content and output, whatever the recipe."""
+        return (self.input, self.size, self.mtime_ns, self.output) == (
+            other.input, other.size, other.mtime_ns, other.output)
+
     def same_work(self, other: Entry) -> bool:
         """Whether both lines are about the same input content, recipe and output."""
-        return (self.input, self.size, self.mtime_ns, self.recipe, self.output) == (
-            other.input, other.size, other.mtime_ns, other.recipe, other.output)
+        return self.same_file(other) and self.recipe == other.recipe
 
 
 def steps_digest(steps: Sequence[StackItem]) -> str:
