@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -216,7 +216,11 @@ class Mask:
 
     def with_stroke(self, stroke: Stroke) -> Mask:
         """A new mask with ``stroke`` painted on top (shares the raster and earlier strokes)."""
-        return self._derive(Mask(self.rows, self.cols, self.strokes + (stroke,), self.raster, self.feather))
+        return self.with_strokes((stroke,))
+
+    def with_strokes(self, strokes: Sequence[Stroke]) -> Mask:
+        """A new mask with ``strokes`` painted on top, in order (shares the raster and earlier strokes)."""
+        return self._derive(Mask(self.rows, self.cols, self.strokes + tuple(strokes), self.raster, self.feather))
 
     def with_feather(self, feather: float) -> Mask:
         """A new mask with another feather radius."""

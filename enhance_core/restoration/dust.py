@@ -35,7 +35,7 @@ from enhance_core.errors import ParameterError
 POLARITIES = ("both", "bright", "dark")
 
 
-def _luma(pixels: np.ndarray) -> np.ndarray:
+def luma(pixels: np.ndarray) -> np.ndarray:
     """Rec. 601 luma of (rows, cols, C) pixels as float32 (rows, cols)."""
     if pixels.shape[2] == 1:
         return np.ascontiguousarray(pixels[..., 0], dtype=np.float32)
@@ -120,16 +120,16 @@ def detect_dust_and_scratches(
         raise ParameterError(f"max_width must lie between 3 and 101 pixels, got {max_width}")
     if polarity not in POLARITIES:
         raise ParameterError(f"polarity must be one of {', '.join(POLARITIES)}, got {polarity!r}")
-    luma = _luma(np.asarray(pixels, np.float32))
+    plane = luma(np.asarray(pixels, np.float32))
     width = int(round(max_width)) | 1
     disk = _disk(width)
     responses = []
     if polarity in ("both", "bright"):
-        responses.append(luma - cv2.morphologyEx(luma, cv2.MORPH_OPEN, disk))
+        responses.append(plane - cv2.morphologyEx(plane, cv2.MORPH_OPEN, disk))
     if polarity in ("both", "dark"):
-        responses.append(cv2.morphologyEx(luma, cv2.MORPH_CLOSE, disk) - luma)
+        responses.append(cv2.morphologyEx(plane, cv2.MORPH_CLOSE, disk) - plane)
     response = np.maximum.reduce(responses)
-    noise = 3.0 * _noise_level(luma) + 1.0 / 255.0
+    noise = 3.0 * _noise_level(plane) + 1.0 / 255.0
     activity = _local_activity(response, 4 * width) + noise
     score = response / activity
     threshold = 12.0 * (0.25 ** sensitivity)
