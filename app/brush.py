@@ -20,11 +20,18 @@ Shift+click draws a straight stroke from where the last stroke on the same
 step ended (a long scratch the detector found only in stretches, a mast it
 took for one): click one end, Shift+click the other. While Shift is held a
 dashed guide shows the line that a click would draw.
+
+Ctrl+click marks the piece of damage under the cursor, traced by its tone
+(:func:`enhance_core.restoration.pick.pick_damage`: a crack, a scratch or a
+speck the detector missed), as strokes along it; with the eraser it unmarks
+what it traces (a rope the detector took for a scratch). The tracing runs in
+the background and lands as one undoable edit.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from functools import partial
 
@@ -32,22 +39,25 @@ import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPen, QTransform
 
-from app.commands import paint_stroke_command
+from app.commands import add_strokes_command, paint_stroke_command, step_label
 from app.document import Document
 from app.view_geometry import ViewGeometry
 from app.viewport import Viewport
-from app.workers import JobRunner
+from app.workers import JobFailure, JobRunner
 from enhance_core.image import Image
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.registry import get_filter
 from enhance_core.geometry import compose_affines, scale_affine, translate_affine
 from enhance_core.masks import Mask, Stroke, full_region, scaled_shape
+from enhance_core.restoration.pick import mark_strokes, pick_damage
 
 DETECTING_LABEL = "Finding damage"
 """The overlay lane's label while it waits on the damage detector (the status bar shows it with the progress)."""
 OVERLAY_COLOR = (230, 40, 60)
 OVERLAY_ALPHA = 0.45
 MIN_SPACING = 0.15
+PICK_REACH = 4.0
+"""How far (source pixels, and at least that many screen pixels) from a Ctrl+click the damage may be."""
 
 
 @dataclass
@@ -88,13 +98,16 @@ class BrushTool(QObject):
     Signals
     -------
     message(text)
-        Something the user should know (no step selected...).
+        Something the user should know (no step selected, nothing to mark at a Ctrl+click...).
     repaint(rect)
         Screen area (canvas coordinates of the pane) that needs repainting.
+    failed(failure)
+        Marking the damage at a Ctrl+click raised an unexpected error (a :class:`~app.workers.JobFailure`).
     """
 
     message = Signal(str)
     repaint = Signal(QRectF)
+    failed = Signal(object)
 
     def __init__(self, document: Document, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -103,6 +116,11 @@ class BrushTool(QObject):
         self.scale = 1.0
         self.lane = JobRunner("Drawing mask overlay", self)
         self.lane.finished.connect(self._on_overlay)
+        self.pick_lane = JobRunner("Marking damage", self)
+        self._picks: deque[_Pick] = deque()
+        self.pick_lane.idle.connect(self._next_pick)
+        self.pick_lane.cancelled.connect(self._picks.clear)
+        document.image_changed.connect(self._picks.clear)
         self._overlay: tuple[np.ndarray, QImage] | None = None
         self._stroke_layer: QImage | None = None
         self._points: list[tuple[float, float]] = []
@@ -200,6 +218,47 @@ class BrushTool(QObject):
         self._shown_points.insert(0, start if geometry is None else geometry.to_shown(*start))
         self._draw_segment(start, self._points[-1], self._shown_points[0], (x, y))
         self.repaint.emit(QRectF())
+
+    def press_pick(self, x: float, y: float) -> None:
+        """Mark (erasing: unmark) the damage at shown point (x, y) on the selected step's mask (Ctrl+click).
+
+        Clicks wait their turn: each is traced after the one before has landed.
+        """
+        item, source = self.document.selected_item(), self.document.source
+        if item is None or source is None:
+            self.message.emit("Select a step in the filter stack to mark damage on its mask.")
+            return
+        geometry = self._geometry()
+        zoom = (self._viewport.zoom if self._viewport is not None else 1.0) * (geometry.scale if geometry else 1.0)
+        column, row = self._to_source(x, y)
+        self._picks.append(_Pick(source, item.uid, column, row, max(PICK_REACH, PICK_REACH / max(zoom, 1e-6)),
+                                 self.settings.erase))
+        self._next_pick()
+
+    def _next_pick(self) -> None:
+        if self.pick_lane.busy or not self._picks:
+            return
+        pick = self._picks.popleft()
+        self.pick_lane.submit(partial(_pick_job, pick), on_done=partial(self._on_picked, pick),
+                              on_failed=self._on_pick_failed, label="Marking the damage", cancel_running=False)
+
+    def _on_picked(self, pick: _Pick, strokes: tuple[Stroke, ...]) -> None:
+        source = self.document.source
+        if source is not pick.source or not any(item.uid == pick.uid for item in self.document.stack.snapshot()):
+            return
+        if not strokes:
+            self.message.emit(f"Nothing to mark at ({pick.column:.0f}, {pick.row:.0f}); paint it with the brush.")
+            return
+        item = self.document.stack.item(pick.uid)
+        verb = "Unmark damage on" if pick.erase else "Mark damage on"
+        self.document.push(add_strokes_command(self.document.stack, item, strokes, rows=source.rows,
+                                               cols=source.cols, label=f"{verb} {step_label(item)}"))
+
+    def _on_pick_failed(self, failure: JobFailure) -> None:
+        if isinstance(failure.error, EnhanceError):
+            self.message.emit(str(failure.error))
+        else:
+            self.failed.emit(failure)
 
     def move(self, x: float, y: float) -> None:
         """Extend the stroke to shown point (x, y), drawing only the new segment."""
@@ -349,3 +408,22 @@ def _overlay_job(mask: Mask | None, scale: float, rows: int, cols: int, detectio
         base = detected_damage(source, scale=scale, region=region, sensitivity=sensitivity, grow=grow,
                                progress=progress, should_stop=should_stop)
     return overlay_array(mask, scale=scale, rows=rows, cols=cols, base=base)
+
+
+@dataclass(frozen=True)
+class _Pick:
+    """A Ctrl+click waiting to be traced: the source it was made on, the step, the point and reach in source
+    pixels, and whether it erases."""
+
+    source: Image
+    uid: str
+    column: float
+    row: float
+    reach: float
+    erase: bool
+
+
+def _pick_job(pick: _Pick, progress, should_stop) -> tuple[Stroke, ...]:
+    """Trace the damage at the click on its source and return strokes over it (eraser strokes if it erases)."""
+    marked = pick_damage(pick.source.pixels, pick.column, pick.row, reach=pick.reach, should_stop=should_stop)
+    return mark_strokes(marked, erase=pick.erase)

@@ -23,10 +23,11 @@ class BrushToolbar(QToolBar):
         self.tool, self.canvas, self.store = tool, canvas, settings
         self.paint_action = QAction("Brush", self, checkable=True, shortcut=QKeySequence("B"))
         self.paint_action.setToolTip("Paint the selected step's mask (B); Shift+click: a straight line from the "
-                                     "last stroke's end; hold Space to pan")
+                                     "last stroke's end; Ctrl+click: mark the crack, scratch or speck under the "
+                                     "cursor; hold Space to pan")
         self.erase_action = QAction("Eraser", self, checkable=True, shortcut=QKeySequence("E"))
         self.erase_action.setToolTip("Erase the selected step's mask (E); Shift+click: a straight line from the "
-                                     "last stroke's end")
+                                     "last stroke's end; Ctrl+click: unmark the line or speck under the cursor")
         self.paint_action.toggled.connect(lambda on: self._set_mode("paint" if on else None))
         self.erase_action.toggled.connect(lambda on: self._set_mode("erase" if on else None))
         self.radius = self._spin("Size", 1, MAX_RADIUS, " px", "Brush radius in image pixels ([ and ] change it)")

@@ -54,7 +54,8 @@ class CanvasTool(Protocol):
     """A tool driven by the canvas (the brush): mouse events in source pixels, plus its own overlay.
 
     It has a ``repaint`` signal carrying the pane rectangle to repaint (an empty rectangle: everything).
-    A tool may also have ``press_line(x, y)``, which a Shift+press calls instead of ``press``.
+    A tool may also have ``press_line(x, y)``, which a Shift+press calls instead of ``press``, and
+    ``press_pick(x, y)``, which a Ctrl+press calls instead (the press is then a click: no drag follows).
     """
 
     @property
@@ -392,6 +393,10 @@ class CompareCanvas(QWidget):
         if button == Qt.MouseButton.LeftButton and self._near_divider(pos):
             self._drag = "divider"
         elif button == Qt.MouseButton.LeftButton and self.tool is not None and not self._space_held:
+            press_pick = getattr(self.tool, "press_pick", None)
+            if press_pick is not None and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+                press_pick(*self.source_point(pos))
+                return
             self._drag = "tool"
             press_line = getattr(self.tool, "press_line", None)
             if press_line is not None and event.modifiers() & Qt.KeyboardModifier.ShiftModifier:

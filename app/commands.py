@@ -154,9 +154,15 @@ def set_mask_command(stack: FilterStack, before: StackItem, mask: Mask | None, l
 def paint_stroke_command(stack: FilterStack, before: StackItem, stroke: Stroke, *,
                          rows: int, cols: int) -> ReplaceStepCommand:
     """Command that adds one brush stroke to a step's mask (creating the mask on the first stroke)."""
-    mask = before.mask if before.mask is not None else Mask(rows, cols)
     verb = "Erase on" if stroke.erase else "Paint on"
-    return set_mask_command(stack, before, mask.with_stroke(stroke), f"{verb} {step_label(before)}")
+    return add_strokes_command(stack, before, (stroke,), rows=rows, cols=cols, label=f"{verb} {step_label(before)}")
+
+
+def add_strokes_command(stack: FilterStack, before: StackItem, strokes: Sequence[Stroke], *, rows: int, cols: int,
+                        label: str) -> ReplaceStepCommand:
+    """Command that adds ``strokes`` to a step's mask as one edit (creating the mask if it has none)."""
+    mask = before.mask if before.mask is not None else Mask(rows, cols)
+    return set_mask_command(stack, before, mask.with_strokes(strokes), label)
 
 
 class ResetStackCommand(StackCommand):

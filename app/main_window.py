@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
     def lanes(self) -> list[JobRunner]:
         """Every background lane of this window."""
         return [self.renders.lane, self.metrics.live_lane, self.metrics.exact_lane, self.histogram.lane,
-                self.files.lane, self.brush.lane, self.device.lane, self.export_lane,
+                self.files.lane, self.brush.lane, self.brush.pick_lane, self.device.lane, self.export_lane,
                 self.estimate_lane, self.slices.lane, self.slices.ahead_lane, self.measure.lane,
                 self.series_panel.lane, self.recovery.lane, self.white_balance.lane]
 
@@ -202,6 +202,7 @@ class MainWindow(QMainWindow):
         self.measure.failed.connect(lambda failure: self._report_failure("Measuring the ROI failed", failure))
         self.stack_panel.problem.connect(status.set_problem)
         self.brush.message.connect(lambda text: status.showMessage(text, 4000))
+        self.brush.failed.connect(lambda failure: self._report_failure("Marking the damage failed", failure))
         self.history.trimmed.connect(lambda text: status.showMessage(text, 10000))
         self.recovery.message.connect(lambda text: status.showMessage(text, 15000))
         self.files.save_warned.connect(lambda text: status.showMessage(text, 15000))

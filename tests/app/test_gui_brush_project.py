@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import (add_filter, drag_on_canvas, open_image, save_png, screen_point, synthetic_photo, wait_overlay,
@@ -182,6 +184,75 @@ def test_holding_shift_shows_the_line_a_click_would_paint(qtbot, window, photo_p
     window.stack_panel.clear_mask_button.click()
     assert window.document.selected_item().mask is None and brush.line_start() is None
     wait_rendered(qtbot, window)
+
+
+def cracked_photo_path(tmp_path) -> Path:
+    """A 128x96 photo with a 2-px white crack from (10, 30) to (118, 60)."""
+    import cv2
+
+    pixels = synthetic_photo() * 0.7
+    cv2.line(pixels, (10, 30), (118, 60), (0.98, 0.97, 0.95), 2, cv2.LINE_AA)
+    return save_png(pixels, tmp_path / "cracked.png")
+
+
+def ctrl_click(qtbot, window, x: float, y: float) -> None:
+    """Ctrl+click the canvas at image point (x, y) (away from the split view's divider, at x = 64) and wait until
+    the damage there is traced."""
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
+                     screen_point(window, x, y))
+    qtbot.waitUntil(lambda: not window.brush.pick_lane.busy, timeout=10_000)
+
+
+def test_ctrl_click_marks_the_crack_under_the_cursor_and_undoes(qtbot, window, tmp_path):
+    brush_on_a_negative_step(qtbot, window, cracked_photo_path(tmp_path))
+    ctrl_click(qtbot, window, 40, 38)
+    wait_rendered(qtbot, window)
+    item = window.document.selected_item()
+    assert window.document.undo_stack.undoText() == "Mark damage on Negative"
+    assert item.mask.strokes and not any(stroke.erase for stroke in item.mask.strokes)
+    result, before = window.renders.latest.preview_pixels, window.renders.latest.before_pixels
+    for x in (15, 64, 115):
+        y = round(30 + (x - 10) * 30 / 108)
+        np.testing.assert_allclose(result[y, x], 1.0 - before[y, x], atol=1e-5)
+    np.testing.assert_allclose(result[80, 64], before[80, 64], atol=1e-6)
+    window.document.undo_stack.undo()
+    assert window.document.selected_item().mask is None
+    wait_rendered(qtbot, window)
+
+
+def test_quick_ctrl_clicks_are_each_traced_in_turn(qtbot, window, tmp_path):
+    brush_on_a_negative_step(qtbot, window, cracked_photo_path(tmp_path))
+    for x in (20, 40, 100):
+        qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
+                         screen_point(window, x, round(30 + (x - 10) * 30 / 108)))
+    qtbot.waitUntil(lambda: not window.brush.pick_lane.busy and not window.brush._picks, timeout=20_000)
+    stack = window.document.undo_stack
+    assert [stack.text(index) for index in range(stack.count())][-3:] == ["Mark damage on Negative"] * 3
+    wait_rendered(qtbot, window)
+
+
+def test_ctrl_click_with_the_eraser_unmarks_what_it_traces(qtbot, window, tmp_path):
+    brush_on_a_negative_step(qtbot, window, cracked_photo_path(tmp_path), radius=20, hardness=100)
+    drag_on_canvas(qtbot, window, [(10, 45), (118, 45)])
+    window.brush_toolbar.erase_action.trigger()
+    ctrl_click(qtbot, window, 40, 38)
+    wait_rendered(qtbot, window)
+    assert window.document.undo_stack.undoText() == "Unmark damage on Negative"
+    assert window.document.selected_item().mask.strokes[-1].erase
+    result, before = window.renders.latest.preview_pixels, window.renders.latest.before_pixels
+    np.testing.assert_allclose(result[38, 40], before[38, 40], atol=1e-5)
+    np.testing.assert_allclose(result[48, 40], 1.0 - before[48, 40], atol=1e-5)
+
+
+def test_ctrl_click_on_plain_picture_says_what_to_do_and_changes_nothing(qtbot, window, tmp_path):
+    flat = save_png(np.full((96, 128, 3), 0.5, np.float32), tmp_path / "flat.png")
+    brush_on_a_negative_step(qtbot, window, flat)
+    count = window.document.undo_stack.count()
+    with qtbot.waitSignal(window.brush.message, timeout=10_000) as said:
+        qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
+                         screen_point(window, 40, 48))
+    assert "stands out" in said.args[0] and "paint it with the brush" in said.args[0]
+    assert window.document.undo_stack.count() == count and window.reporter.errors == []
 
 
 def test_project_saves_and_reopens_stack_masks_and_reference(qtbot, window, photo_path, tmp_path):
