@@ -225,6 +225,8 @@ def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str]]:
     rows = [(action.text().replace("&", "").rstrip("…"), action.shortcut().toString(native))
             for action in actions.values() if not action.shortcut().isEmpty()]
     rows += [("Flash the original (hold)", "\\"), ("Pan while the brush is on (hold)", "Space"),
+             ("Brush: a straight line from the last stroke's end", "Shift+click"),
+             ("Brush: mark the crack or speck under the cursor (eraser: unmark it)", "Ctrl+click"),
              ("Zoom around the cursor", "Wheel (Ctrl+wheel on a DICOM series) / pinch"),
              ("Step slices of a DICOM series", "Wheel"), ("Pan", "Drag / trackpad scroll")]
     return rows

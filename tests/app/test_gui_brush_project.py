@@ -518,3 +518,10 @@ def test_a_hole_fill_whose_only_stroke_is_undone_shows_and_exports_the_picture_u
     result = render_image(window.document.source, window.document.stack.snapshot())
     written = write_image(result, tmp_path / "out.png")
     np.testing.assert_allclose(read_image(written).pixels, window.document.source.pixels, atol=1 / 255)
+
+
+def test_the_shortcuts_list_names_the_brush_clicks(window):
+    from app.menus import shortcut_rows
+
+    keys = dict((keys, name) for name, keys in shortcut_rows(window.actions_by_name))
+    assert "straight line" in keys["Shift+click"] and "mark the crack" in keys["Ctrl+click"]
