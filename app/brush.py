@@ -232,7 +232,7 @@ class BrushTool(QObject):
         zoom = (self._viewport.zoom if self._viewport is not None else 1.0) * (geometry.scale if geometry else 1.0)
         column, row = self._to_source(x, y)
         self._picks.append(_Pick(source, item.uid, column, row, max(PICK_REACH, PICK_REACH / max(zoom, 1e-6)),
-                                 self.settings.erase))
+                                 self.settings.erase, self.document.undo_stack.index()))
         self._next_pick()
 
     def _next_pick(self) -> None:
@@ -243,16 +243,19 @@ class BrushTool(QObject):
                               on_failed=self._on_pick_failed, label="Marking the damage", cancel_running=False)
 
     def _on_picked(self, pick: _Pick, strokes: tuple[Stroke, ...]) -> None:
-        source = self.document.source
+        source, at = self.document.source, f"({pick.column:.0f}, {pick.row:.0f})"
         if source is not pick.source or not any(item.uid == pick.uid for item in self.document.stack.snapshot()):
             return
+        if self.document.undo_stack.index() < pick.undo_index:
+            self.message.emit(f"The damage at {at} was not marked: an undo came first. Ctrl+click it again.")
+            return
         if not strokes:
-            self.message.emit(f"Nothing to mark at ({pick.column:.0f}, {pick.row:.0f}); paint it with the brush.")
+            self.message.emit(f"Nothing to mark at {at}; paint it with the brush.")
             return
         item = self.document.stack.item(pick.uid)
-        verb = "Unmark damage on" if pick.erase else "Mark damage on"
+        verb = "Unmark damage at" if pick.erase else "Mark damage at"
         self.document.push(add_strokes_command(self.document.stack, item, strokes, rows=source.rows,
-                                               cols=source.cols, label=f"{verb} {step_label(item)}"))
+                                               cols=source.cols, label=f"{verb} {at} on {step_label(item)}"))
 
     def _on_pick_failed(self, failure: JobFailure) -> None:
         if isinstance(failure.error, EnhanceError):
@@ -413,7 +416,7 @@ def _overlay_job(mask: Mask | None, scale: float, rows: int, cols: int, detectio
 @dataclass(frozen=True)
 class _Pick:
     """A Ctrl+click waiting to be traced: the source it was made on, the step, the point and reach in source
-    pixels, and whether it erases."""
+    pixels, whether it erases, and the undo stack's index when it was made (an undo after it drops it)."""
 
     source: Image
     uid: str
@@ -421,9 +424,11 @@ class _Pick:
     row: float
     reach: float
     erase: bool
+    undo_index: int
 
 
 def _pick_job(pick: _Pick, progress, should_stop) -> tuple[Stroke, ...]:
-    """Trace the damage at the click on its source and return strokes over it (eraser strokes if it erases)."""
+    """Trace the damage at the click on its source and return strokes over it: grown over its soft rim to mark
+    it, or exactly over it to unmark it (so as little as may be is unmarked of damage beside it)."""
     marked = pick_damage(pick.source.pixels, pick.column, pick.row, reach=pick.reach, should_stop=should_stop)
-    return mark_strokes(marked, erase=pick.erase)
+    return mark_strokes(marked, grow=0.0, erase=True) if pick.erase else mark_strokes(marked)

@@ -56,7 +56,7 @@ LINE_WIDTH = 15
 """Diameter (px) of the disk the background of cracks, scratches and small specks is taken with."""
 SPECK_WIDTH = 31
 """Diameter (px) of the disk the background of a wide speck is taken with: damage up to about 30 px wide."""
-NEAR_SHARE = 0.5
+NEAR_SHARE = 0.7
 """The seed is the pixel nearest the click that stands out by this share of the most any pixel within reach does."""
 SPECK_SHARE = 0.75
 """A seed that stands out by less than this share against the line disk's background as against the speck
@@ -94,6 +94,8 @@ MAX_STEPS = 200_000
 """Most steps a trace takes each way (it also ends where it comes back onto itself: a ring)."""
 STOP_EVERY = 500
 """Steps between checks of ``should_stop`` in a trace."""
+EDGE = 2
+"""Pixels at the picture's edge that never join a mark traced or grown from a click (a click there is refused)."""
 SEGMENT_POINTS = 8
 """Skeleton points per stroke at most, so each stretch of a crack gets its own width."""
 
@@ -101,6 +103,20 @@ SEGMENT_POINTS = 8
 def _stop_if_asked(should_stop: Callable[[], bool] | None) -> None:
     if should_stop is not None and should_stop():
         raise Cancelled("marking the damage was cancelled")
+
+
+def _leave_out_picture_edge(pixels: np.ndarray, window: tuple[slice, slice], rows: int, cols: int) -> None:
+    """Clear the pixels of boolean ``pixels`` (over ``window`` of a ``rows`` x ``cols`` picture) within
+    :data:`EDGE` of the picture's edge: a scan's border or black surround is a line of its own tone that a
+    trace would run along."""
+    if window[0].start < EDGE:
+        pixels[:EDGE - window[0].start] = False
+    if window[0].stop > rows - EDGE:
+        pixels[pixels.shape[0] - (window[0].stop - (rows - EDGE)):] = False
+    if window[1].start < EDGE:
+        pixels[:, :EDGE - window[1].start] = False
+    if window[1].stop > cols - EDGE:
+        pixels[:, pixels.shape[1] - (window[1].stop - (cols - EDGE)):] = False
 
 
 def _window(rows: int, cols: int, x: int, y: int, half: int) -> tuple[slice, slice]:
@@ -352,6 +368,7 @@ def pick_damage(pixels: np.ndarray, x: float, y: float, *, reach: float = 4.0,
                                  "crack or speck itself, or paint it with the brush")
         sx, sy, contrast, other = seed
         standing = _standing(local, contrast, other, sx, sy, KEEP_CONTRAST[0])
+        _leave_out_picture_edge(standing, window, rows, cols)
         direction = _direction(standing, contrast, sx, sy)
         if direction is not None:
             level = max(MIN_CONTRAST, KEEP_CONTRAST[0] * float(contrast[sy, sx]))
@@ -365,9 +382,10 @@ def pick_damage(pixels: np.ndarray, x: float, y: float, *, reach: float = 4.0,
             else:
                 raise ParameterError(f"the damage at ({cx}, {cy}) cannot be told from the picture around it; paint "
                                      "it with the brush")
+        _leave_out_picture_edge(mark, window, rows, cols)
         if not mark.any():
-            raise ParameterError(f"the damage at ({cx}, {cy}) cannot be told from the picture around it; paint it "
-                                 "with the brush")
+            raise ParameterError(f"no crack or speck found at ({cx}, {cy}); click on the damage itself, or paint "
+                                 "it with the brush")
         touches = ((window[0].start > 0 and mark[0].any()) or (window[0].stop < rows and mark[-1].any())
                    or (window[1].start > 0 and mark[:, 0].any()) or (window[1].stop < cols and mark[:, -1].any()))
         if not touches:

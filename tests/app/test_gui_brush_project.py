@@ -208,7 +208,7 @@ def test_ctrl_click_marks_the_crack_under_the_cursor_and_undoes(qtbot, window, t
     ctrl_click(qtbot, window, 40, 38)
     wait_rendered(qtbot, window)
     item = window.document.selected_item()
-    assert window.document.undo_stack.undoText() == "Mark damage on Negative"
+    assert window.document.undo_stack.undoText() == "Mark damage at (40, 38) on Negative"
     assert item.mask.strokes and not any(stroke.erase for stroke in item.mask.strokes)
     result, before = window.renders.latest.preview_pixels, window.renders.latest.before_pixels
     for x in (15, 64, 115):
@@ -227,7 +227,20 @@ def test_quick_ctrl_clicks_are_each_traced_in_turn(qtbot, window, tmp_path):
                          screen_point(window, x, round(30 + (x - 10) * 30 / 108)))
     qtbot.waitUntil(lambda: not window.brush.pick_lane.busy and not window.brush._picks, timeout=20_000)
     stack = window.document.undo_stack
-    assert [stack.text(index) for index in range(stack.count())][-3:] == ["Mark damage on Negative"] * 3
+    assert [stack.text(index).startswith("Mark damage at (") for index in range(stack.count())][-3:] == [True] * 3
+    wait_rendered(qtbot, window)
+
+
+def test_an_undo_before_a_ctrl_click_lands_drops_the_click(qtbot, window, tmp_path):
+    brush_on_a_negative_step(qtbot, window, cracked_photo_path(tmp_path), radius=3)
+    drag_on_canvas(qtbot, window, [(20, 80), (30, 80)])
+    count = window.document.undo_stack.count()
+    window.brush.press_pick(40, 38)
+    window.document.undo_stack.undo()
+    with qtbot.waitSignal(window.brush.message, timeout=10_000) as said:
+        qtbot.waitUntil(lambda: not window.brush.pick_lane.busy, timeout=10_000)
+    assert "an undo came first" in said.args[0]
+    assert window.document.undo_stack.count() == count and window.document.undo_stack.canRedo()
     wait_rendered(qtbot, window)
 
 
@@ -237,7 +250,7 @@ def test_ctrl_click_with_the_eraser_unmarks_what_it_traces(qtbot, window, tmp_pa
     window.brush_toolbar.erase_action.trigger()
     ctrl_click(qtbot, window, 40, 38)
     wait_rendered(qtbot, window)
-    assert window.document.undo_stack.undoText() == "Unmark damage on Negative"
+    assert window.document.undo_stack.undoText() == "Unmark damage at (40, 38) on Negative"
     assert window.document.selected_item().mask.strokes[-1].erase
     result, before = window.renders.latest.preview_pixels, window.renders.latest.before_pixels
     np.testing.assert_allclose(result[38, 40], before[38, 40], atol=1e-5)
