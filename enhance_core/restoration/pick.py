@@ -25,16 +25,18 @@ so the brush's Ctrl+click marks the piece under the cursor:
    (:data:`ELONGATION`), the line is traced a step at a time both ways
    (:func:`_trace`), bridging up to :data:`MAX_GAP` steps where it crosses
    picture of its own tone, and marked as wide as it is along the trace. A
-   trace keeps to its heading, so it does not run off into picture shapes of
-   the same tone that touch the line; at a branch or a sharp bend it stops:
-   click again there.
+   trace keeps to its heading, so it passes picture shapes of its own tone
+   that cross the line; at a branch or a sharp bend it stops (click again
+   there), and where the damage ends against a picture line of its own tone
+   that goes on its way (a dark crack into a black vein) it runs on along it.
 5. Otherwise the damage is a speck: the mark grows from the seed through its
    pixels (and its soft rim, within :data:`RIM`), and is kept when it stays
    within twice :data:`SPECK_WIDTH` each way, no more than
    :data:`DEPTH_GROWTH` times as wide as its core and with few holes; else
    the contrast share is raised (:data:`KEEP_CONTRAST`) until it does, and if
    it never does the click is refused with a message (paint that damage
-   instead).
+   instead). Nothing within :data:`EDGE` pixels of the picture's edge joins a
+   mark, so a trace does not run along a scan's border.
 6. :func:`mark_strokes` turns the mark into brush strokes along its skeleton,
    each as wide as the damage there plus :data:`GROW` pixels for its soft rim,
    so it is kept as vectors, like painting, and replays at any scale.
