@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from PIL import Image as PILImage
 from PIL import ImageCms
@@ -9,8 +11,10 @@ from PIL import ImageCms
 from enhance_core.image import Image, ImageMeta
 
 
+@cache
 def srgb_profile() -> bytes:
-    """Return a real sRGB ICC profile built by LittleCMS."""
+    """Return a real sRGB ICC profile built by LittleCMS, the same bytes on every call (LittleCMS stamps the
+    profile with the second it was made, so two built a second apart differ)."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
