@@ -27,8 +27,9 @@ so the brush's Ctrl+click marks the piece under the cursor:
    picture of its own tone, and marked as wide as it is along the trace. A
    trace keeps to its heading, so it passes picture shapes of its own tone
    that cross the line; at a branch or a sharp bend it stops (click again
-   there), and where the damage ends against a picture line of its own tone
-   that goes on its way (a dark crack into a black vein) it runs on along it.
+   there). Where the damage ends against a picture line that goes on its way,
+   the trace ends when the line's tone drifts from the damage's
+   (:data:`DRIFT`); a picture line of the very same tone it runs on along.
 5. Otherwise the damage is a speck: the mark grows from the seed through its
    pixels (and its soft rim, within :data:`RIM`), and is kept when it stays
    within twice :data:`SPECK_WIDTH` each way, no more than
@@ -92,6 +93,10 @@ STEP, ACROSS, TURN = 1.0, 2.0, 0.2
 and turning its heading by this share towards each step."""
 MAX_GAP = 8
 """A trace ends after more than this many steps in a row without the damage's tone (a gap this long is bridged)."""
+DRIFT_RUN, DRIFT = 10, 0.05
+"""A trace ends where the median colour of its last this many pixels differs by more than this (in any channel,
+share of the full scale) from that of its first: the tone of damage stays, that of a picture line it runs into
+seldom matches."""
 MAX_STEPS = 200_000
 """Most steps a trace takes each way (it also ends where it comes back onto itself: a ring)."""
 STOP_EVERY = 500
@@ -242,16 +247,19 @@ def _direction(standing: np.ndarray, contrast: np.ndarray, x: int, y: int) -> np
     return axes[:, 1]
 
 
-def _trace(standing: np.ndarray, x: int, y: int, direction: np.ndarray,
+def _trace(standing: np.ndarray, pixels: np.ndarray, x: int, y: int, direction: np.ndarray,
            should_stop: Callable[[], bool] | None = None) -> list[np.ndarray]:
-    """The centre path of the line through seed (x, y): from the seed both ways, a step at a time.
+    """The centre path of the line through seed (x, y) of ``pixels``: from the seed both ways, a step at a time.
 
     Each step goes :data:`STEP` along the heading to the pixel of the damage
-    nearest straight ahead, up to :data:`ACROSS` to either side, and turns the
-    heading a little towards it (:data:`TURN`); after :data:`MAX_GAP` steps
-    without one (the line crosses picture of its own tone, or ends) the trace
-    ends where it last found the line; it also ends on a pixel it has found
-    before (a ring). The path runs from one end to the other.
+    (``standing``) nearest straight ahead, up to :data:`ACROSS` to either
+    side, and turns the heading a little towards it (:data:`TURN`); after
+    :data:`MAX_GAP` steps without one (the line crosses picture of its own
+    tone, or ends) the trace ends where it last found the line. It also ends
+    on a pixel it has found before (a ring), and where the median colour of
+    its last :data:`DRIFT_RUN` pixels has drifted by more than :data:`DRIFT`
+    from that of its first (a dark crack that runs into a black vein), less
+    the last half of them. The path runs from one end to the other.
     """
     rows, cols = standing.shape
     offsets = sorted(np.arange(-ACROSS, ACROSS + 0.25, 0.5), key=abs)
@@ -286,8 +294,20 @@ def _trace(standing: np.ndarray, x: int, y: int, direction: np.ndarray,
             position, misses = hit, 0
             found.append(hit)
             visited.add((int(hit[0]), int(hit[1])))
+            if len(found) >= DRIFT_RUN and _drifted(pixels, found):
+                del found[-(DRIFT_RUN // 2):]
+                break
         halves.append(found)
     return halves[1][::-1] + [np.array([x, y], np.float64)] + halves[0]
+
+
+def _drifted(pixels: np.ndarray, found: list[np.ndarray]) -> bool:
+    """Whether the median colour of the last :data:`DRIFT_RUN` pixels of a trace is more than :data:`DRIFT` from
+    that of its first."""
+    def tone(points: list[np.ndarray]) -> np.ndarray:
+        return np.median(np.array([pixels[int(p[1]), int(p[0])] for p in points]), axis=0)
+
+    return bool(np.abs(tone(found[-DRIFT_RUN:]) - tone(found[:DRIFT_RUN])).max() > DRIFT)
 
 
 def _half_width(standing: np.ndarray, path: list[np.ndarray]) -> float:
@@ -374,7 +394,7 @@ def pick_damage(pixels: np.ndarray, x: float, y: float, *, reach: float = 4.0,
         direction = _direction(standing, contrast, sx, sy)
         if direction is not None:
             level = max(MIN_CONTRAST, KEEP_CONTRAST[0] * float(contrast[sy, sx]))
-            mark = _line_mark(standing, contrast, level, _trace(standing, sx, sy, direction, should_stop))
+            mark = _line_mark(standing, contrast, level, _trace(standing, local, sx, sy, direction, should_stop))
         else:
             for share in KEEP_CONTRAST:
                 _stop_if_asked(should_stop)

@@ -185,3 +185,11 @@ def test_holes_are_counted_inside_the_mark_only():
 
 def test_an_empty_mark_gives_no_strokes():
     assert mark_strokes(np.zeros((30, 40), bool)) == ()
+
+
+def test_a_crack_that_runs_into_a_picture_line_of_another_dark_tone_stops_there():
+    picture, vein = draw(np.full((240, 320, 3), 0.75, np.float32), [(160, 120), (310, 150)], (0.22, 0.22, 0.22), 3)
+    damaged, crack = draw(picture, [(10, 90), (160, 120)], (0.1, 0.1, 0.1), 3)
+    marked = pick_damage(damaged, 60, 100)
+    assert marked[crack].mean() > 0.9
+    assert marked[vein & (np.arange(320) > 190)[None, :]].mean() < 0.1
