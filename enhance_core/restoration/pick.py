@@ -130,8 +130,9 @@ def _window(rows: int, cols: int, x: int, y: int, half: int) -> tuple[slice, sli
     return slice(max(0, y - half), min(rows, y + half + 1)), slice(max(0, x - half), min(cols, x + half + 1))
 
 
-def _contrast(plane: np.ndarray, width: int, bright: bool) -> np.ndarray:
-    """How much each pixel of ``plane`` stands out above (``bright``) or below its background at disk ``width``."""
+def stand_out(plane: np.ndarray, width: int, bright: bool) -> np.ndarray:
+    """How much each pixel of ``plane`` stands out above (``bright``) or below its background at disk ``width``
+    (its white or black top-hat)."""
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (width, width))
     return cv2.morphologyEx(plane, cv2.MORPH_TOPHAT if bright else cv2.MORPH_BLACKHAT, disk)
 
@@ -142,7 +143,7 @@ def _seed(plane: np.ndarray, x: int, y: int, reach: float) -> tuple[int, int, np
     rows, cols = plane.shape
     yy, xx = np.ogrid[:rows, :cols]
     distance = np.hypot(xx - x, yy - y)
-    maps = {(width, bright): _contrast(plane, width, bright) for width in (LINE_WIDTH, SPECK_WIDTH)
+    maps = {(width, bright): stand_out(plane, width, bright) for width in (LINE_WIDTH, SPECK_WIDTH)
             for bright in (True, False)}
     standing = np.where(distance <= reach, np.maximum(maps[SPECK_WIDTH, True], maps[SPECK_WIDTH, False]), 0.0)
     if standing.max() < MIN_CONTRAST:

@@ -38,7 +38,7 @@ from enhance_core.errors import EnhanceError
 from enhance_core.learned.damage import damage_mask
 from enhance_core.learned.inpaint import inpaint_masked
 from enhance_core.masks import Mask
-from enhance_core.restoration.pick import LINE_WIDTH, mark_strokes, pick_damage
+from enhance_core.restoration.pick import LINE_WIDTH, mark_strokes, pick_damage, stand_out
 from enhance_core.restoration.scoring import within_tolerance
 from enhance_core.training.baselines import psnr
 from enhance_core.training.damage_synth import damage_photo
@@ -56,9 +56,7 @@ FAR = 4
 
 
 def _hat(plane: np.ndarray) -> np.ndarray:
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (LINE_WIDTH, LINE_WIDTH))
-    return np.maximum(cv2.morphologyEx(plane, cv2.MORPH_TOPHAT, disk),
-                      cv2.morphologyEx(plane, cv2.MORPH_BLACKHAT, disk))
+    return np.maximum(stand_out(plane, LINE_WIDTH, True), stand_out(plane, LINE_WIDTH, False))
 
 
 def clicks_for(damaged: np.ndarray, clean: np.ndarray, label: np.ndarray,
