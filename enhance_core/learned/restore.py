@@ -161,10 +161,33 @@ GRAIN_ANGLES = 12
 GRAIN_OUTLIER = 4.0
 """Fine detail beyond this many grain levels (in any channel) is an edge or a speck, not grain: it and the pixels
 within two of it are not borrowed."""
+CLIPPED = 0.5 / 255.0
+"""Values this close to 0 or 1 are clipped: they tell nothing of the grain."""
 
 
 def _high_pass(image: np.ndarray) -> np.ndarray:
     return image - cv2.GaussianBlur(image, (0, 0), GRAIN_SIGMA).reshape(image.shape)
+
+
+def _grain_level(detail: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Grain level per channel (median absolute deviation, as a standard deviation) of ``detail`` (n, C).
+
+    A channel's level is measured where ``values`` (n, C) are not clipped at 0 or 1 in it: a blown sky
+    has no grain in its clipped channel, and its zero would make all grain elsewhere read as edges. A
+    channel clipped nearly everywhere takes the largest level of the others.
+    """
+    step = max(1, len(detail) // 500_000)
+    detail, values = detail[::step], values[::step]
+    level = np.zeros(detail.shape[1], np.float32)
+    measured = np.zeros(detail.shape[1], bool)
+    for channel in range(detail.shape[1]):
+        open_ = (values[:, channel] > CLIPPED) & (values[:, channel] < 1.0 - CLIPPED)
+        if open_.sum() >= 64:
+            level[channel] = 1.4826 * np.median(np.abs(detail[open_, channel]))
+            measured[channel] = True
+    if measured.any():
+        level[~measured] = level[measured].max()
+    return level
 
 
 def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray, *, seed: int = 0,
@@ -181,8 +204,8 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
     whose shifted place is not usable take the next direction. Usable are
     known pixels at least two pixels from any hole and from any detail above
     :data:`GRAIN_OUTLIER` times the grain level of the ring around the holes
-    in a channel (median absolute deviation of the fine detail), so an edge
-    beside a hole is not copied into it. Pixels with no usable place in any
+    in a channel (:func:`_grain_level`, which leaves clipped values out), so
+    an edge beside a hole is not copied into it. Pixels with no usable place in any
     direction (a hole over most of the picture) are left smooth.
     """
     holes = hole.astype(np.uint8)
@@ -190,9 +213,7 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
     if amount <= 0 or not hole.any() or ring.sum() < 64:
         return filled
     detail = _high_pass(original)
-    around = detail[ring]
-    around = around[:: max(1, len(around) // 500_000)]
-    level = 1.4826 * np.median(np.abs(around), axis=0)
+    level = _grain_level(detail[ring], original[ring])
     if level.max() <= 1e-4:
         return filled
     edges = (np.abs(detail) > GRAIN_OUTLIER * level).any(axis=2).astype(np.uint8)

@@ -1005,6 +1005,24 @@ def test_fills_borrow_the_grain_of_their_surroundings_but_not_its_edges():
     assert np.array_equal(add_matched_grain(smooth, grainy, hole, amount=0.0), smooth)
 
 
+def test_a_channel_clipped_around_most_holes_does_not_keep_grain_out_of_the_others():
+    from enhance_core.learned.restore import add_matched_grain
+
+    grain = np.random.default_rng(0).normal(0, 0.03, (192, 192, 1))
+    grainy = np.empty((192, 192, 3), np.float32)
+    grainy[:128] = np.clip(np.array([0.75, 0.85, 1.1]) + grain[:128], 0, 1)
+    grainy[128:] = np.clip(np.array([0.4, 0.35, 0.3]) + grain[128:], 0, 1)
+    hole = np.zeros((192, 192), bool)
+    for row in range(10, 120, 12):
+        for col in range(10, 190, 12):
+            hole[row:row + 3, col:col + 3] = True
+    hole[160, 10:180] = True
+    smooth = np.where(hole[..., None], np.float32(0.5), grainy)
+    out = add_matched_grain(smooth, grainy, hole, seed=1)
+    assert (grainy[:128, :, 2] == 1.0).mean() > 0.99, "a sky blown in blue holds most of the holes"
+    assert 0.02 < out[160, 10:180].std(axis=0).min() < 0.04, "the crack on the grainy ground gets its grain"
+
+
 def test_a_hole_ringed_by_an_edge_does_not_borrow_the_edge():
     from enhance_core.learned.restore import add_matched_grain
 
