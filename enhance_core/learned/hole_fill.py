@@ -1,7 +1,9 @@
 """The ``hole_fill`` filter: fill the step's painted mask, or the damage the learned detector finds.
 
 In ``mask`` mode the step's mask (painted, or a mask file in batch) is the
-hole and :func:`enhance_core.learned.inpaint.inpaint_masked` fills it. In
+hole, :func:`enhance_core.learned.inpaint.inpaint_masked` fills it and the fill
+gets the grain of the picture around it
+(:func:`~enhance_core.learned.restore.add_matched_grain`). In
 ``detected`` mode the damage detector marks cracks, scratches, dust and tears
 and the painted strokes edit what it marked (see
 :mod:`enhance_core.learned.restore`, whose ``restore`` filter adds grain
@@ -30,7 +32,7 @@ import numpy as np
 from enhance_core.filters.base import FilterDef, RenderContext, param
 from enhance_core.filters.common import WHOLE_IMAGE
 from enhance_core.learned import inpaint
-from enhance_core.learned.restore import GRAIN_AMOUNT, GRAIN_HELP, fill_detected
+from enhance_core.learned.restore import GRAIN_AMOUNT, GRAIN_HELP, add_matched_grain, fill_detected
 from enhance_core.masks import Mask
 
 if TYPE_CHECKING:
@@ -50,8 +52,7 @@ class HoleFillParams:
     grow: float = param(1.5, label="Grow mask", minimum=0.0, maximum=10.0, step=0.5, unit="px",
                         help="detected mode: widen each defect by this much so the fill covers its soft rim",
                         used_when=("source", "detected"))
-    grain: float = param(GRAIN_AMOUNT, label="Grain in fills", minimum=0.0, maximum=1.0, step=0.1,
-                         help="detected mode: " + GRAIN_HELP, used_when=("source", "detected"))
+    grain: float = param(GRAIN_AMOUNT, label="Grain in fills", minimum=0.0, maximum=1.0, step=0.1, help=GRAIN_HELP)
 
 
 REACH_PIXELS = 1 << 20
@@ -152,9 +153,10 @@ def apply_hole_fill(pixels: np.ndarray, params: HoleFillParams, ctx: RenderConte
         ctx.note("no holes painted yet: paint over the damage with the brush (B), or set the source to detected")
         return pixels.copy()
     own = _own_part(pixels, ctx)
-    return inpaint.inpaint_masked(pixels, ctx.mask, device=ctx.device, progress=ctx.progress,
-                                  should_stop=ctx.should_stop, model=inpaint.MODEL_NAME, coarse=own is None,
-                                  window=own)
+    filled = inpaint.inpaint_masked(pixels, ctx.mask, device=ctx.device, progress=ctx.progress,
+                                    should_stop=ctx.should_stop, model=inpaint.MODEL_NAME, coarse=own is None,
+                                    window=own)
+    return add_matched_grain(filled, pixels, ctx.mask > 0, amount=params.grain)
 
 
 def missing_mask_refusal(steps: Sequence[StackItem]) -> str | None:

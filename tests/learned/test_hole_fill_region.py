@@ -50,7 +50,7 @@ def scene() -> tuple[Image, Mask]:
 def full_fill():
     """The scene, its hole-fill step and the whole image's fill."""
     image, mask = scene()
-    item = make_item("hole_fill", {"source": "mask"}, mask=mask)
+    item = make_item("hole_fill", {"source": "mask", "grain": 0.0}, mask=mask)
     return image, item, Renderer(cache_bytes=0).render(image, [item])
 
 
@@ -83,6 +83,25 @@ def test_region_render_matches_the_crop_of_the_full_render_within_tolerance(full
     assert np.array_equal(part[~hole], expected[~hole])
     assert difference.max() < MAX_TOLERANCE
     assert difference[hole].mean() < MEAN_TOLERANCE
+
+
+def test_a_region_render_gives_its_fills_as_much_grain_as_the_full_render(full_fill, monkeypatch):
+    image, item, _ = full_fill
+    grainy = Image(np.clip(image.pixels + np.random.default_rng(4).normal(0, 0.03, image.pixels.shape[:2] + (1,)),
+                           0, 1).astype(np.float32))
+    with_grain = dataclasses.replace(item, params=dataclasses.replace(item.params, grain=0.6))
+    hole = item.mask.render(region=REGION) > 0
+
+    def grain(render: np.ndarray, smooth: np.ndarray) -> float:
+        return float(np.abs(render - smooth)[hole].mean())
+
+    full = Renderer(cache_bytes=0).render(grainy, [with_grain])[REGION.slices]
+    full_smooth = Renderer(cache_bytes=0).render(grainy, [item])[REGION.slices]
+    part, smooth = region_fill(grainy, with_grain, monkeypatch)[0], region_fill(grainy, item, monkeypatch)[0]
+    print(f"grain in the fills: region {grain(part, smooth):.2e}, full render {grain(full, full_smooth):.2e}")
+    assert np.array_equal(part[~hole], full[~hole])
+    assert grain(part, smooth) > 0.005, "the fills get grain"
+    assert grain(part, smooth) == pytest.approx(grain(full, full_smooth), rel=0.25)
 
 
 def test_region_render_with_a_margin_too_small_misses_the_tolerance(full_fill, monkeypatch):
