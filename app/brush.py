@@ -41,6 +41,7 @@ from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPen, QTran
 
 from app.commands import add_strokes_command, paint_stroke_command, step_label
 from app.document import Document
+from app.shortcut_keys import modifier_label
 from app.view_geometry import ViewGeometry
 from app.viewport import Viewport
 from app.workers import JobFailure, JobRunner
@@ -247,7 +248,8 @@ class BrushTool(QObject):
         if source is not pick.source or not any(item.uid == pick.uid for item in self.document.stack.snapshot()):
             return
         if self.document.undo_stack.index() < pick.undo_index:
-            self.message.emit(f"The damage at {at} was not marked: an undo came first. Ctrl+click it again.")
+            self.message.emit(f"The damage at {at} was not marked: an undo came first. "
+                              f"{modifier_label(Qt.KeyboardModifier.ControlModifier, 'click')} it again.")
             return
         if not strokes:
             self.message.emit(f"Nothing to mark at {at}; paint it with the brush.")

@@ -9,8 +9,10 @@ from PySide6.QtWidgets import QLabel, QSpinBox, QToolBar, QWidget
 from app.brush import BrushTool
 from app.canvas import CompareCanvas
 from app.settings import EditorSettings
+from app.shortcut_keys import modifier_label
 
 MAX_RADIUS = 2000
+Shift, Ctrl = Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.ControlModifier
 
 
 class BrushToolbar(QToolBar):
@@ -22,12 +24,13 @@ class BrushToolbar(QToolBar):
         self.setObjectName("brush_toolbar")
         self.tool, self.canvas, self.store = tool, canvas, settings
         self.paint_action = QAction("Brush", self, checkable=True, shortcut=QKeySequence("B"))
-        self.paint_action.setToolTip("Paint the selected step's mask (B); Shift+click: a straight line from the "
-                                     "last stroke's end; Ctrl+click: mark the crack, scratch or speck under the "
-                                     "cursor; hold Space to pan")
+        line, pick = modifier_label(Shift, "click"), modifier_label(Ctrl, "click")
+        self.paint_action.setToolTip(f"Paint the selected step's mask (B); {line}: a straight line from the last "
+                                     f"stroke's end; {pick}: mark the crack, scratch or speck under the cursor; "
+                                     "hold Space to pan")
         self.erase_action = QAction("Eraser", self, checkable=True, shortcut=QKeySequence("E"))
-        self.erase_action.setToolTip("Erase the selected step's mask (E); Shift+click: a straight line from the "
-                                     "last stroke's end; Ctrl+click: unmark the line or speck under the cursor")
+        self.erase_action.setToolTip(f"Erase the selected step's mask (E); {line}: a straight line from the last "
+                                     f"stroke's end; {pick}: unmark the line or speck under the cursor")
         self.paint_action.toggled.connect(lambda on: self._set_mode("paint" if on else None))
         self.erase_action.toggled.connect(lambda on: self._set_mode("erase" if on else None))
         self.radius = self._spin("Size", 1, MAX_RADIUS, " px", "Brush radius in image pixels ([ and ] change it)")

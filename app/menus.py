@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Protocol, cast
 
-from PySide6.QtCore import SignalInstance
+from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
@@ -22,6 +22,7 @@ from app.document import Document
 from app.file_actions import FileActions
 from app.metrics_controller import MetricsController
 from app.render_controller import RenderController
+from app.shortcut_keys import modifier_label
 from app.slice_browser import SliceBrowser
 from app.stack_panel import StackPanel
 from app.status_bar import EditorStatusBar
@@ -222,11 +223,12 @@ def _fill_toolbar(window: QMainWindow, a: dict[str, QAction]) -> QToolBar:
 def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str]]:
     """(action, shortcut) rows for the shortcuts help, plus the keys handled by the canvas."""
     native = QKeySequence.SequenceFormat.NativeText
+    shift, ctrl = Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.ControlModifier
     rows = [(action.text().replace("&", "").rstrip("…"), action.shortcut().toString(native))
             for action in actions.values() if not action.shortcut().isEmpty()]
     rows += [("Flash the original (hold)", "\\"), ("Pan while the brush is on (hold)", "Space"),
-             ("Brush: a straight line from the last stroke's end", "Shift+click"),
-             ("Brush: mark the crack or speck under the cursor (eraser: unmark it)", "Ctrl+click"),
-             ("Zoom around the cursor", "Wheel (Ctrl+wheel on a DICOM series) / pinch"),
+             ("Brush: a straight line from the last stroke's end", modifier_label(shift, "click")),
+             ("Brush: mark the crack or speck under the cursor (eraser: unmark it)", modifier_label(ctrl, "click")),
+             ("Zoom around the cursor", f"Wheel ({modifier_label(ctrl, 'wheel')} on a DICOM series) / pinch"),
              ("Step slices of a DICOM series", "Wheel"), ("Pan", "Drag / trackpad scroll")]
     return rows

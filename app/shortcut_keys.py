@@ -30,6 +30,16 @@ COMMAND_MODIFIERS = (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.A
                      | Qt.KeyboardModifier.MetaModifier)
 
 
+def modifier_label(modifier: Qt.KeyboardModifier, what: str) -> str:
+    """How this platform writes ``what`` (``"click"``, ``"wheel"``) with ``modifier`` held: "Ctrl+click", "⌘-click".
+
+    Qt's Control modifier is the Command key on macOS, so a label that says
+    "Ctrl" there names the wrong key.
+    """
+    held = QKeySequence(modifier.value).toString(QKeySequence.SequenceFormat.NativeText)
+    return f"{held}{what}" if held.endswith("+") else f"{held}-{what}"
+
+
 def is_text_field(widget: QWidget) -> bool:
     """Whether ``widget`` takes typed text: a line edit, spin box, text edit or editable combo box."""
     if isinstance(widget, QComboBox):

@@ -131,3 +131,26 @@ def test_redo_keys_redo_once(qtbot, active, modifier, key):
     stack.undo()
     press(qtbot, active.canvas, key, modifier)
     assert stack.index() == count - 1
+
+
+def test_modifier_labels_name_the_key_each_platform_holds(qtbot, monkeypatch):
+    from app import shortcut_keys
+
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    assert shortcut_keys.modifier_label(ctrl, "click") == "Ctrl+click"
+    assert shortcut_keys.modifier_label(shift, "click") == "Shift+click"
+
+    class MacKeys:
+        """What Qt writes on macOS, where its Control modifier is the Command key."""
+
+        SequenceFormat = shortcut_keys.QKeySequence.SequenceFormat
+
+        def __init__(self, key: int) -> None:
+            self.key = key
+
+        def toString(self, form) -> str:
+            return "⌘" if self.key == ctrl.value else "⇧"
+
+    monkeypatch.setattr(shortcut_keys, "QKeySequence", MacKeys)
+    assert shortcut_keys.modifier_label(ctrl, "click") == "⌘-click"
+    assert shortcut_keys.modifier_label(shift, "wheel") == "⇧-wheel"
