@@ -261,7 +261,7 @@ class BrushTool(QObject):
 
     def _on_pick_failed(self, failure: JobFailure) -> None:
         if isinstance(failure.error, EnhanceError):
-            self.message.emit(str(failure.error))
+            self.message.emit(_sentence(str(failure.error)))
         else:
             self.failed.emit(failure)
 
@@ -288,7 +288,7 @@ class BrushTool(QObject):
             stroke = Stroke(tuple(points), self._source_radius(), s.hardness, s.opacity, s.erase)
             item = self.document.stack.item(self._target)
         except EnhanceError as error:
-            self.message.emit(str(error))
+            self.message.emit(_sentence(str(error)))
             self._stroke_layer = None
             return
         self.document.push(paint_stroke_command(self.document.stack, item, stroke,
@@ -427,6 +427,12 @@ class _Pick:
     reach: float
     erase: bool
     undo_index: int
+
+
+def _sentence(said: str) -> str:
+    """An error's words as a status-bar sentence: a capital first letter and a full stop."""
+    said = said[:1].upper() + said[1:]
+    return said if said.endswith((".", "!", "?")) else f"{said}."
 
 
 def _pick_job(pick: _Pick, progress, should_stop) -> tuple[Stroke, ...]:
