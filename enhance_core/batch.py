@@ -496,7 +496,7 @@ def process_file(task: FileTask) -> FileResult:
             raise ParameterError(_exists_message(task.output))
         image = read_image(task.source)
         megapixels = image.rows * image.cols / 1e6
-        steps = _with_mask(task.steps, image, task.mask)
+        steps, mask_note = _with_mask(task.steps, image, task.mask)
         notes: dict[str, str] = {}
         result = render_image(image, steps, device=task.device, notes=notes)
         _make_folder(task.output.parent)
@@ -506,6 +506,8 @@ def process_file(task: FileTask) -> FileResult:
         else:
             written = write_image(output, task.output, bit_depth=task.bit_depth, quality=task.quality)
         said = [f"{item.definition.label}: {notes[item.uid]}" for item in steps if item.uid in notes]
+        if mask_note:
+            said.append(mask_note)
         if image.meta.page_count > 1:
             said.append(f"page {image.meta.page + 1} of {image.meta.page_count} only: the other pages are not in "
                         "the output")
@@ -556,28 +558,34 @@ def _with_file(source: Path, error: Exception) -> str:
     return message if str(source) in message else f"{source}: {message}"
 
 
-def _with_mask(steps: tuple[StackItem, ...], image: Image, mask_path: Path | None) -> tuple[StackItem, ...]:
-    """Give every step that has no mask of its own the mask file's mask (resized to the image)."""
+def _with_mask(steps: tuple[StackItem, ...], image: Image,
+               mask_path: Path | None) -> tuple[tuple[StackItem, ...], str | None]:
+    """Give every step that has no mask of its own the mask file's mask (resized to the image); and a note saying
+    so when it was resized (a mask made on a reduced copy fits, one made on another crop would not)."""
     if mask_path is None:
-        return steps
-    raster = load_mask_file(mask_path, rows=image.rows, cols=image.cols)
+        return steps, None
+    raster, (mask_cols, mask_rows) = load_mask_file(mask_path, rows=image.rows, cols=image.cols)
     mask = Mask(image.rows, image.cols, raster=raster)
-    return tuple(item if item.mask is not None else dataclasses.replace(item, mask=mask) for item in steps)
+    note = None if (mask_rows, mask_cols) == (image.rows, image.cols) else (
+        f"mask {mask_path.name} is {mask_cols}x{mask_rows}: stretched to the image's {image.cols}x{image.rows}")
+    return tuple(item if item.mask is not None else dataclasses.replace(item, mask=mask) for item in steps), note
 
 
-def load_mask_file(path: Path, *, rows: int, cols: int) -> np.ndarray:
-    """Read any image as a mask (its luma, 0..1; white applies), resized to ``rows`` x ``cols``.
+def load_mask_file(path: Path, *, rows: int, cols: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Read any image as a mask (its luma, 0..1; white applies), resized to ``rows`` x ``cols``; and the file's
+    own columns and rows.
 
     The aspect ratio must match the image's within 1 %.
     """
     mask = read_image(path)
     luma = mask.pixels[:, :, 0] if mask.channels == 1 else cv2.cvtColor(mask.pixels, cv2.COLOR_RGB2GRAY)
     if (mask.rows, mask.cols) == (rows, cols):
-        return np.clip(luma, 0.0, 1.0)
+        return np.clip(luma, 0.0, 1.0), (mask.cols, mask.rows)
     if abs(mask.cols / mask.rows - cols / rows) > 0.01 * cols / rows:
         raise ParameterError(f"mask {path} is {mask.cols}x{mask.rows} but the image is {cols}x{rows}; "
                              "use a mask of the image's shape")
-    return np.clip(cv2.resize(luma, (cols, rows), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+    return (np.clip(cv2.resize(luma, (cols, rows), interpolation=cv2.INTER_LINEAR), 0.0, 1.0),
+            (mask.cols, mask.rows))
 
 
 def _score(outcome: FileResult, image: Image, result: Image, reference_path: Path, *,

@@ -86,10 +86,15 @@ def test_mask_file_and_mask_dir(folder, tmp_path) -> None:
     steps = (make_item("negative"),)
     out = tmp_path / "out"
     out.mkdir()
-    run_batch(plan_batch([folder / "a.png"], steps, out, mask_file=tmp_path / "half.png"), jobs=1)
+    (done,) = run_batch(plan_batch([folder / "a.png"], steps, out, mask_file=tmp_path / "half.png"), jobs=1)
     source, result = read_image(folder / "a.png").pixels, read_image(out / "a.png").pixels
     np.testing.assert_allclose(result[:, :32], source[:, :32], atol=1 / 65535)
     np.testing.assert_allclose(result[:, 33:], 1 - source[:, 33:], atol=1 / 65535)
+    assert done.step_notes == ()
+    save(tmp_path / "small.png", mask[::2, ::2])
+    (stretched,) = run_batch(plan_batch([folder / "a.png"], steps, out, mask_file=tmp_path / "small.png",
+                                        overwrite=True), jobs=1)
+    assert stretched.step_notes == ("mask small.png is 32x24: stretched to the image's 64x48",)
     masks = tmp_path / "masks"
     masks.mkdir()
     save(masks / "b.png", mask)
