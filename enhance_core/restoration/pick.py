@@ -9,16 +9,21 @@ so the brush's Ctrl+click marks the piece under the cursor:
    a disk, so anything narrower than the disk stands out (a white top-hat or a
    black one) and wider picture areas do not.
 2. The seed is the pixel nearest the click (within ``reach``) that stands
-   out, brighter or darker, against a disk :data:`SPECK_WIDTH` pixels wide,
-   by at least :data:`NEAR_SHARE` of the most any pixel there does; the way it
-   stands out is its polarity. It is looked at with that disk when it is a wide
+   out, brighter or darker, against a disk :data:`SPECK_WIDTH` pixels wide
+   and against the median of the :data:`BACKGROUND_WIDTH` square around it
+   (beside a white scratch on dark foliage the foliage's darkest pixels stand
+   out from the disk's closing, which the scratch lifts, but not from the median),
+   by at least :data:`NEAR_SHARE` of the most any pixel there does, and by
+   :data:`SEED_NOISE` times the grain's level (a click on a grainy sky finds
+   nothing); the way it stands out is its polarity. It is looked at with that disk when it is a wide
    speck (it stands out much less against the narrower one), else with a disk
    :data:`LINE_WIDTH` wide, so the wider picture shapes a crack crosses (a
    white fender, a lit cheek) do not stand out. The damage's colour is the
    median of the pixels beside the seed that stand out nearly as much.
 3. The damage's pixels are those in its colour (within
    :data:`COLOUR_TOLERANCE`) that stand out, either way, by
-   :data:`KEEP_CONTRAST` of the seed's contrast: along a scratch the tone stays
+   :data:`KEEP_CONTRAST` of the seed's contrast (and :data:`JOIN_NOISE` times
+   the grain's level): along a scratch the tone stays
    the same while the picture under it changes, so a beige scratch is
    brighter than the foliage it crosses and darker than the stone.
 4. Where those pixels run along a line through the seed
@@ -59,6 +64,9 @@ LINE_WIDTH = 15
 """Diameter (px) of the disk the background of cracks, scratches and small specks is taken with."""
 SPECK_WIDTH = 31
 """Diameter (px) of the disk the background of a wide speck is taken with: damage up to about 30 px wide."""
+BACKGROUND_WIDTH = 61
+"""Side (px) of the square whose median is a seed's background: twice the widest speck, which then covers under a
+quarter of it."""
 NEAR_SHARE = 0.7
 """The seed is the pixel nearest the click that stands out by this share of the most any pixel within reach does."""
 SPECK_SHARE = 0.75
@@ -70,7 +78,12 @@ not the picture's edge."""
 KEEP_CONTRAST = (0.2, 0.35, 0.5, 0.65, 0.8)
 """Shares of the seed's contrast a pixel must reach to join the mark, tried in turn until the mark fits."""
 MIN_CONTRAST = 0.06
-"""Least contrast (share of the full scale) a seed or a joined pixel must have: more than film grain's."""
+"""Least contrast (share of the full scale) a seed or a joined pixel must have: more than a clean scan's noise."""
+SEED_NOISE, JOIN_NOISE = 6.0, 4.0
+"""A seed must stand out by this many times the grain's level (:func:`grain_level`), and a joined pixel by the
+second: on the grainy skies and backdrops of real old photos a clump of grain stands out from the seed's
+background by 2 to 4.7 times it (drawn film grain by up to 5.3), the cracks, scratches and specks on them by 9
+to 33 times; faint drawn cracks in busy pictures by 2 to 6, and those under 6 are refused."""
 COLOUR_TOLERANCE = 0.12
 """Largest difference (in any channel, share of the full scale) between a joined pixel and the damage's colour."""
 DEPTH_GROWTH = 1.5
@@ -137,20 +150,37 @@ def stand_out(plane: np.ndarray, width: int, bright: bool) -> np.ndarray:
     return cv2.morphologyEx(plane, cv2.MORPH_TOPHAT if bright else cv2.MORPH_BLACKHAT, disk)
 
 
-def _seed(plane: np.ndarray, x: int, y: int, reach: float) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+def grain_level(plane: np.ndarray) -> float:
+    """The grain's level in ``plane``: the robust spread (median absolute deviation, as a standard deviation) of its
+    fine detail, the plane less its blur at 1.5 px."""
+    detail = plane - cv2.GaussianBlur(plane, (0, 0), 1.5)
+    return float(1.4826 * np.median(np.abs(detail - np.median(detail))))
+
+
+def _seed(plane: np.ndarray, x: int, y: int, reach: float,
+          grain: float) -> tuple[int, int, np.ndarray, np.ndarray] | None:
     """The seed near (x, y) (window coordinates): its column and row, and the contrast maps at the damage's width,
-    its own polarity's first (None when nothing within ``reach`` stands out)."""
-    rows, cols = plane.shape
-    yy, xx = np.ogrid[:rows, :cols]
-    distance = np.hypot(xx - x, yy - y)
+    its own polarity's first (None when nothing within ``reach`` stands out by :data:`MIN_CONTRAST` and by
+    :data:`SEED_NOISE` times ``grain``)."""
     maps = {(width, bright): stand_out(plane, width, bright) for width in (LINE_WIDTH, SPECK_WIDTH)
             for bright in (True, False)}
-    standing = np.where(distance <= reach, np.maximum(maps[SPECK_WIDTH, True], maps[SPECK_WIDTH, False]), 0.0)
-    if standing.max() < MIN_CONTRAST:
+    box = _window(plane.shape[0], plane.shape[1], x, y, int(reach) + BACKGROUND_WIDTH // 2 + 1)
+    top, left = box[0].start, box[1].start
+    yy, xx = np.ogrid[box]
+    near = np.hypot(xx - x, yy - y) <= reach
+    background = cv2.medianBlur(np.rint(np.clip(plane[box], 0.0, 1.0) * 255).astype(np.uint8),
+                                BACKGROUND_WIDTH).astype(np.float32) / 255
+    brighter = np.minimum(maps[SPECK_WIDTH, True][box], plane[box] - background)
+    darker = np.minimum(maps[SPECK_WIDTH, False][box], background - plane[box])
+    standing = np.where(near, np.maximum(brighter, darker), 0.0)
+    least = max(MIN_CONTRAST, SEED_NOISE * grain)
+    if standing.max() < least:
         return None
-    candidates = standing >= max(MIN_CONTRAST, NEAR_SHARE * standing.max())
-    sy, sx = np.unravel_index(int(np.argmin(np.where(candidates, distance, np.inf))), distance.shape)
-    bright = bool(maps[SPECK_WIDTH, True][sy, sx] >= maps[SPECK_WIDTH, False][sy, sx])
+    candidates = standing >= max(least, NEAR_SHARE * standing.max())
+    distance = np.hypot(xx - x, yy - y)
+    by, bx = np.unravel_index(int(np.argmin(np.where(candidates, distance, np.inf))), distance.shape)
+    bright = bool(brighter[by, bx] >= darker[by, bx])
+    sy, sx = top + by, left + bx
     line = maps[LINE_WIDTH, bright][sy, sx]
     width = LINE_WIDTH if line >= max(MIN_CONTRAST, SPECK_SHARE * maps[SPECK_WIDTH, bright][sy, sx]) else SPECK_WIDTH
     return int(sx), int(sy), maps[width, bright], maps[width, not bright]
@@ -163,9 +193,9 @@ def _component(candidates: np.ndarray, x: int, y: int) -> np.ndarray:
 
 
 def _grow_mark(pixels: np.ndarray, contrast: np.ndarray, other: np.ndarray, x: int, y: int,
-               share: float) -> tuple[np.ndarray, np.ndarray]:
-    """Joined pixels from seed (x, y) in the damage's colour that stand out, either way, by ``share`` of its contrast;
-    and the core: those joined to it that stand out nearly as much as it does.
+               share: float, least: float) -> tuple[np.ndarray, np.ndarray]:
+    """Joined pixels from seed (x, y) in the damage's colour that stand out, either way, by ``share`` of its contrast
+    (and by ``least``); and the core: those joined to it that stand out nearly as much as it does.
 
     ``contrast`` is the seed's polarity's map, ``other`` the opposite one: a
     beige scratch is brighter than the foliage it crosses and darker than the
@@ -175,8 +205,8 @@ def _grow_mark(pixels: np.ndarray, contrast: np.ndarray, other: np.ndarray, x: i
     rim, blended with the picture, is not of its colour: pixels within
     :data:`RIM` of the mark that stand out as it does join it too.
     """
-    level = max(MIN_CONTRAST, share * float(contrast[y, x]))
-    core = _component(contrast >= max(MIN_CONTRAST, 0.8 * float(contrast[y, x])), x, y)
+    level = max(least, share * float(contrast[y, x]))
+    core = _component(contrast >= max(least, 0.8 * float(contrast[y, x])), x, y)
     core[y, x] = True
     colour = np.median(pixels[core], axis=0)
     near_colour = np.abs(pixels - colour).max(axis=2) <= COLOUR_TOLERANCE
@@ -212,8 +242,8 @@ def _fits(mark: np.ndarray, core: np.ndarray) -> bool:
 
 
 def _standing(pixels: np.ndarray, contrast: np.ndarray, other: np.ndarray, x: int, y: int,
-              share: float) -> np.ndarray:
-    """Pixels in the damage's colour that stand out, either way, by ``share`` of the seed's contrast.
+              share: float, least: float) -> np.ndarray:
+    """Pixels in the damage's colour that stand out, either way, by ``share`` of the seed's contrast (and by ``least``).
 
     The damage's colour is the median of the pixels within :data:`RIM` of the
     seed that stand out nearly as much as it does.
@@ -223,7 +253,7 @@ def _standing(pixels: np.ndarray, contrast: np.ndarray, other: np.ndarray, x: in
     near = contrast[top:y + RIM + 1, left:x + RIM + 1] >= 0.8 * seed_contrast
     colour = np.median(pixels[top:y + RIM + 1, left:x + RIM + 1][near], axis=0)
     near_colour = np.abs(pixels - colour).max(axis=2) <= COLOUR_TOLERANCE
-    standing = (np.maximum(contrast, other) >= max(MIN_CONTRAST, share * seed_contrast)) & near_colour
+    standing = (np.maximum(contrast, other) >= max(least, share * seed_contrast)) & near_colour
     standing[y, x] = True
     return standing
 
@@ -385,21 +415,24 @@ def pick_damage(pixels: np.ndarray, x: float, y: float, *, reach: float = 4.0,
         window = _window(rows, cols, cx, cy, half)
         local = np.nan_to_num(np.ascontiguousarray(pixels[window], dtype=np.float32), nan=0.0, posinf=1.0,
                               neginf=0.0)
-        seed = _seed(luma(local), cx - window[1].start, cy - window[0].start, reach)
+        plane = luma(local)
+        grain = grain_level(plane)
+        seed = _seed(plane, cx - window[1].start, cy - window[0].start, reach, grain)
         if seed is None:
             raise ParameterError(f"nothing at ({cx}, {cy}) stands out from the picture around it; click on the "
                                  "crack or speck itself, or paint it with the brush")
         sx, sy, contrast, other = seed
-        standing = _standing(local, contrast, other, sx, sy, KEEP_CONTRAST[0])
+        least = max(MIN_CONTRAST, JOIN_NOISE * grain)
+        standing = _standing(local, contrast, other, sx, sy, KEEP_CONTRAST[0], least)
         _leave_out_picture_edge(standing, window, rows, cols)
         direction = _direction(standing, contrast, sx, sy)
         if direction is not None:
-            level = max(MIN_CONTRAST, KEEP_CONTRAST[0] * float(contrast[sy, sx]))
+            level = max(least, KEEP_CONTRAST[0] * float(contrast[sy, sx]))
             mark = _line_mark(standing, contrast, level, _trace(standing, local, sx, sy, direction, should_stop))
         else:
             for share in KEEP_CONTRAST:
                 _stop_if_asked(should_stop)
-                mark, core = _grow_mark(local, contrast, other, sx, sy, share)
+                mark, core = _grow_mark(local, contrast, other, sx, sy, share, least)
                 if _fits(mark, core):
                     break
             else:
