@@ -10,12 +10,14 @@ so the brush's Ctrl+click marks the piece under the cursor:
    black one) and wider picture areas do not.
 2. The seed is the pixel nearest the click (within ``reach``) that stands
    out, brighter or darker, against a disk :data:`SPECK_WIDTH` pixels wide
-   and against the median of the :data:`BACKGROUND_WIDTH` square around it
-   (beside a white scratch on dark foliage the foliage's darkest pixels stand
-   out from the disk's closing, which the scratch lifts, but not from the median),
-   by at least :data:`NEAR_SHARE` of the most any pixel there does, and by
-   :data:`SEED_NOISE` times the grain's level (a click on a grainy sky finds
-   nothing); the way it stands out is its polarity. It is looked at with that disk when it is a wide
+   by at least :data:`NEAR_SHARE` of the most any pixel there does, and
+   that way also from the median of the :data:`BACKGROUND_WIDTH` square
+   around it (:data:`MEDIAN_SHARE`: beside a white scratch on dark foliage
+   the foliage's dark pixels stand out from the disk's closing, which bright
+   leaves lift, but hardly from the median). Something there must stand out
+   against both by :data:`SEED_NOISE` times the grain's level, or the click
+   finds nothing (a grainy sky). The way the seed stands out is its
+   polarity. It is looked at with that disk when it is a wide
    speck (it stands out much less against the narrower one), else with a disk
    :data:`LINE_WIDTH` wide, so the wider picture shapes a crack crosses (a
    white fender, a lit cheek) do not stand out. The damage's colour is the
@@ -67,6 +69,10 @@ SPECK_WIDTH = 31
 BACKGROUND_WIDTH = 61
 """Side (px) of the square whose median is a seed's background: twice the widest speck, which then covers under a
 quarter of it."""
+MEDIAN_SHARE = 0.25
+"""A pixel seeds only a way (brighter or darker) it also stands out from its median background by this share of
+its contrast: beside a white scratch on dark foliage, the foliage stands out darker from the disk's closing, which
+bright leaves lift, but hardly from the median."""
 NEAR_SHARE = 0.7
 """The seed is the pixel nearest the click that stands out by this share of the most any pixel within reach does."""
 SPECK_SHARE = 0.75
@@ -160,8 +166,8 @@ def grain_level(plane: np.ndarray) -> float:
 def _seed(plane: np.ndarray, x: int, y: int, reach: float,
           grain: float) -> tuple[int, int, np.ndarray, np.ndarray] | None:
     """The seed near (x, y) (window coordinates): its column and row, and the contrast maps at the damage's width,
-    its own polarity's first (None when nothing within ``reach`` stands out by :data:`MIN_CONTRAST` and by
-    :data:`SEED_NOISE` times ``grain``)."""
+    its own polarity's first (None when nothing within ``reach`` stands out, against both the disk's background
+    and the median one, by :data:`MIN_CONTRAST` and by :data:`SEED_NOISE` times ``grain``)."""
     maps = {(width, bright): stand_out(plane, width, bright) for width in (LINE_WIDTH, SPECK_WIDTH)
             for bright in (True, False)}
     box = _window(plane.shape[0], plane.shape[1], x, y, int(reach) + BACKGROUND_WIDTH // 2 + 1)
@@ -170,12 +176,13 @@ def _seed(plane: np.ndarray, x: int, y: int, reach: float,
     near = np.hypot(xx - x, yy - y) <= reach
     background = cv2.medianBlur(np.rint(np.clip(plane[box], 0.0, 1.0) * 255).astype(np.uint8),
                                 BACKGROUND_WIDTH).astype(np.float32) / 255
-    brighter = np.minimum(maps[SPECK_WIDTH, True][box], plane[box] - background)
-    darker = np.minimum(maps[SPECK_WIDTH, False][box], background - plane[box])
-    standing = np.where(near, np.maximum(brighter, darker), 0.0)
+    hats = maps[SPECK_WIDTH, True][box], maps[SPECK_WIDTH, False][box]
+    aways = plane[box] - background, background - plane[box]
     least = max(MIN_CONTRAST, SEED_NOISE * grain)
-    if standing.max() < least:
+    if max(np.minimum(hat, away)[near].max() for hat, away in zip(hats, aways)) < least:
         return None
+    brighter, darker = (np.where(near & (away >= MEDIAN_SHARE * hat), hat, 0.0) for hat, away in zip(hats, aways))
+    standing = np.maximum(brighter, darker)
     candidates = standing >= max(least, NEAR_SHARE * standing.max())
     distance = np.hypot(xx - x, yy - y)
     by, bx = np.unravel_index(int(np.argmin(np.where(candidates, distance, np.inf))), distance.shape)
