@@ -167,8 +167,8 @@ MODELS: dict[str, ModelSpec] = {
     "detect_gray": ModelSpec(
         arch="DamageUNet",
         args={"channels": 3, "widths": [16, 32, 64, 128], "blocks": [1, 1, 2, 2]},
-        weights="detect/detect_gray-afac5cc1.safetensors",
-        sha256="afac5cc159caaa5c993e9d581329e27a80b25c7e572af3b80829c686e6d10ddc",
+        weights="detect/detect_gray-80c42808.safetensors",
+        sha256="80c42808b37b1ca4c18835c51882a736f71c1ac0af7ae4a2bf7fe9ec746d6e5e",
     ),
     "detect_gray_coarse": ModelSpec(
         arch="DamageUNet",
