@@ -86,10 +86,11 @@ KEEP_CONTRAST = (0.2, 0.35, 0.5, 0.65, 0.8)
 MIN_CONTRAST = 0.06
 """Least contrast (share of the full scale) a seed or a joined pixel must have: more than a clean scan's noise."""
 SEED_NOISE, JOIN_NOISE = 6.0, 4.0
-"""A seed must stand out by this many times the grain's level (:func:`grain_level`), and a joined pixel by the
-second: on the grainy skies and backdrops of real old photos a clump of grain stands out from the seed's
-background by 2 to 4.7 times it (drawn film grain by up to 5.3), the cracks, scratches and specks on them by 9
-to 33 times; faint drawn cracks in busy pictures by 2 to 6, and those under 6 are refused."""
+"""A seed must stand out by this many times the grain's level (:func:`grain_level`, in the first window around
+the click), and a joined pixel by the second: on the grainy skies and backdrops of real old photos a clump of
+grain stands out from the seed's background by 2 to 4.7 times it (drawn film grain by up to 5.3), the cracks,
+scratches and specks on them by 9 to 33 times; faint drawn cracks in busy pictures by 2 to 6, and those under 6
+are refused."""
 COLOUR_TOLERANCE = 0.12
 """Largest difference (in any channel, share of the full scale) between a joined pixel and the damage's colour."""
 DEPTH_GROWTH = 1.5
@@ -179,9 +180,9 @@ def _seed(plane: np.ndarray, x: int, y: int, reach: float,
     hats = maps[SPECK_WIDTH, True][box], maps[SPECK_WIDTH, False][box]
     aways = plane[box] - background, background - plane[box]
     least = max(MIN_CONTRAST, SEED_NOISE * grain)
-    if max(np.minimum(hat, away)[near].max() for hat, away in zip(hats, aways)) < least:
-        return None
     brighter, darker = (np.where(near & (away >= MEDIAN_SHARE * hat), hat, 0.0) for hat, away in zip(hats, aways))
+    if max(np.minimum(side, away).max() for side, away in zip((brighter, darker), aways)) < least:
+        return None
     standing = np.maximum(brighter, darker)
     candidates = standing >= max(least, NEAR_SHARE * standing.max())
     distance = np.hypot(xx - x, yy - y)
@@ -413,17 +414,19 @@ def pick_damage(pixels: np.ndarray, x: float, y: float, *, reach: float = 4.0,
     rows, cols = pixels.shape[:2]
     if not (np.isfinite(x) and np.isfinite(y)):
         raise ParameterError(f"the click at ({x}, {y}) is not a point of the picture")
+    if not (np.isfinite(reach) and 0 <= reach <= max(rows, cols)):
+        raise ParameterError(f"the reach {reach} px around the click is not a distance within the picture")
     cx, cy = int(round(x)), int(round(y))
     if not (0 <= cx < cols and 0 <= cy < rows):
         raise ParameterError(f"the click at ({x:.0f}, {y:.0f}) is outside the {cols}x{rows} picture")
-    half = FIRST_WINDOW
+    half, grain = FIRST_WINDOW, None
     while True:
         _stop_if_asked(should_stop)
         window = _window(rows, cols, cx, cy, half)
         local = np.nan_to_num(np.ascontiguousarray(pixels[window], dtype=np.float32), nan=0.0, posinf=1.0,
                               neginf=0.0)
         plane = luma(local)
-        grain = grain_level(plane)
+        grain = grain_level(plane) if grain is None else grain
         seed = _seed(plane, cx - window[1].start, cy - window[0].start, reach, grain)
         if seed is None:
             raise ParameterError(f"nothing at ({cx}, {cy}) stands out from the picture around it; click on the "

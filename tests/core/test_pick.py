@@ -218,3 +218,36 @@ def test_clicks_beside_a_white_scratch_on_dark_foliage_mark_the_scratch_not_the_
         marked = pick_damage(damaged, x, y)
         assert marked[y - 6:y, x - 2:x + 3][scratch[y - 6:y, x - 2:x + 3]].all(), "the scratch beside the click"
         assert np.count_nonzero(marked & ~near) < 0.1 * np.count_nonzero(marked), "and not the foliage"
+
+
+@pytest.mark.parametrize("picture, x, y", [("coffee", 348, 231), ("brick", 42, 45), ("comb", 108, 100)])
+def test_a_click_marks_what_is_under_it_or_nothing_never_something_farther_off(picture, x, y):
+    from skimage import data
+
+    if picture == "comb":
+        pixels = np.full((200, 220, 3), 0.8, np.float32)
+        pixels[:, ::24] = 0.0
+        pixels[100, 108] = 1.0
+    else:
+        pixels = np.atleast_3d(getattr(data, picture)()).astype(np.float32) / 255
+    try:
+        marked = pick_damage(pixels, x, y)
+    except ParameterError as error:
+        assert "stands out" in str(error) or "cannot be told" in str(error)
+    else:
+        ys, xs = np.nonzero(marked)
+        assert np.hypot(xs - x, ys - y).min() <= 4.5, "the mark starts within reach of the click"
+
+
+def test_a_scratch_found_in_the_first_window_is_not_refused_when_the_window_grows_over_grainier_picture():
+    rng = np.random.default_rng(12)
+    picture = np.clip(0.4 + rng.normal(0, 0.08, (1200, 1200, 1)), 0, 1).repeat(3, axis=2).astype(np.float32)
+    picture[400:800] = 0.4
+    damaged, scratch = draw(picture, [(0, 601), (1199, 601)], (0.6, 0.6, 0.6), 2)
+    assert pick_damage(damaged, 600, 601)[scratch].mean() > 0.5
+
+
+@pytest.mark.parametrize("reach", [-1.0, float("nan"), float("inf")])
+def test_a_reach_that_is_no_distance_is_refused(reach):
+    with pytest.raises(ParameterError, match="reach"):
+        pick_damage(grainy_picture(), 60, 55, reach=reach)
