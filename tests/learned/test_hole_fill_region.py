@@ -8,7 +8,11 @@ crop of the whole image's only by where the push-pull pyramid's samples and
 the network's tiles fall: on this scene (shipped weights, CPU) 2.4e-3 at
 most and 2.4e-4 on average over the hole pixels (4.6e-3 and 8e-4 measured on
 a denser synthetic scene); known pixels are exact. The tolerance below is
-about twice the worst of those, and a margin of 32 breaks it.
+about twice the worst of those, and a margin of 32 breaks it. Those tests fill
+without grain: the grain a fill borrows (the default) comes, for each hole, from
+one direction chosen over the part of the hole within the rendered area, so a
+region's fills carry as much grain as the whole image's, not the same grain
+(the last of them).
 """
 
 from __future__ import annotations
