@@ -24,7 +24,7 @@ import math
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -58,8 +58,20 @@ class HoleFillParams:
 REACH_PIXELS = 1 << 20
 """Pixels of the coarse copy of a mask on which :func:`mask_reach` measures its holes."""
 
-_reaches: weakref.WeakKeyDictionary[Mask, float] = weakref.WeakKeyDictionary()
-_reaches_lock = threading.Lock()
+_measures: weakref.WeakKeyDictionary[Mask, dict[str, float]] = weakref.WeakKeyDictionary()
+_measures_lock = threading.Lock()
+
+
+def _measured(mask: Mask, what: str, measure: Callable[[Mask], float]) -> float:
+    """``measure(mask)`` kept as ``what``, computed once per mask (a mask never changes: an edit makes a new one)."""
+    with _measures_lock:
+        known = _measures.get(mask, {}).get(what)
+    if known is not None:
+        return known
+    value = measure(mask)
+    with _measures_lock:
+        _measures.setdefault(mask, {})[what] = value
+    return value
 
 
 def mask_reach(mask: Mask) -> float:
@@ -70,10 +82,10 @@ def mask_reach(mask: Mask) -> float:
     are left out: they only shrink the holes), so the bound is loose by
     about two coarse cells; computed once per mask.
     """
-    with _reaches_lock:
-        known = _reaches.get(mask)
-    if known is not None:
-        return known
+    return _measured(mask, "reach", _reach)
+
+
+def _reach(mask: Mask) -> float:
     scale = min(1.0, math.sqrt(REACH_PIXELS / (mask.rows * mask.cols)))
     rows, cols = max(1, round(mask.rows * scale)), max(1, round(mask.cols * scale))
     cover = np.zeros((rows, cols), np.uint8)
@@ -92,10 +104,7 @@ def mask_reach(mask: Mask) -> float:
         grow = math.ceil(4.0 * mask.feather * scale) + 1
         cover = np.asarray(cv2.dilate(cover, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)))
     distance = cv2.distanceTransform(cover, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    reach = (float(distance.max()) + 2.0) / scale if cover.any() else 0.0
-    with _reaches_lock:
-        _reaches[mask] = reach
-    return reach
+    return (float(distance.max()) + 2.0) / scale if cover.any() else 0.0
 
 
 def hole_fill_margin(params: HoleFillParams, ctx: RenderContext) -> int:
@@ -152,11 +161,32 @@ def apply_hole_fill(pixels: np.ndarray, params: HoleFillParams, ctx: RenderConte
     if ctx.mask is None:
         ctx.note("no holes painted yet: paint over the damage with the brush (B), or set the source to detected")
         return pixels.copy()
+    if isinstance(ctx.mask_layer, Mask):
+        ctx.note(filled_note(painted_share(ctx.mask_layer)))
     own = _own_part(pixels, ctx)
     filled = inpaint.inpaint_masked(pixels, ctx.mask, device=ctx.device, progress=ctx.progress,
                                     should_stop=ctx.should_stop, model=inpaint.MODEL_NAME, coarse=own is None,
                                     window=own)
     return add_matched_grain(filled, pixels, ctx.mask > 0, amount=params.grain)
+
+
+SHARE_PIXELS = 1 << 20
+"""Pixels of the coarse render of a mask on which :func:`painted_share` measures it."""
+
+
+def painted_share(mask: Mask) -> float:
+    """Share (0..1) of the picture a mask paints (any value above 0), measured on a render of at most
+    :data:`SHARE_PIXELS` pixels; computed once per mask."""
+    return _measured(mask, "share", lambda mask: float(np.mean(mask.render(
+        scale=min(1.0, math.sqrt(SHARE_PIXELS / (mask.rows * mask.cols)))) > 0)))
+
+
+def filled_note(share: float) -> str:
+    """What a fill of painted holes (or a mask file) covers, for the user: its share of the picture, or that the
+    mask marks nothing (a blank mask file)."""
+    if share <= 0.0:
+        return "the mask marks no pixel: nothing is filled (is it the right mask file?)"
+    return "fills " + ("under 0.01 %" if share < 1e-4 else f"{100 * share:.2f} %") + " of the picture"
 
 
 def missing_mask_refusal(steps: Sequence[StackItem]) -> str | None:

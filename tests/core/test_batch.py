@@ -319,3 +319,20 @@ def test_a_gray_result_is_scored_against_a_color_reference(tmp_path) -> None:
     result, = run_batch(plan_batch([source], (make_item("exposure", {"stops": 0.0}),), out,
                                    reference_dir=references), jobs=1)
     assert result.note == "" and result.metrics["psnr"] > 40
+
+
+def test_a_fill_of_mask_files_says_how_much_each_mask_fills(folder, tmp_path) -> None:
+    half, blank = np.zeros((48, 64, 1), np.float32), np.zeros((48, 64, 1), np.float32)
+    half[:, 32:] = 1.0
+    save(tmp_path / "half.png", half)
+    save(tmp_path / "blank.png", blank)
+    steps = (make_item("hole_fill", {"source": "mask"}),)
+    said = {}
+    for name in ("half", "blank"):
+        (tmp_path / name).mkdir()
+        (result,) = run_batch(plan_batch([folder / "a.png"], steps, tmp_path / name,
+                                         mask_file=tmp_path / f"{name}.png"), jobs=1)
+        said[name] = result.step_notes
+    assert said["half"] == ("Hole fill (CNN): fills 50.00 % of the picture",)
+    assert said["blank"] == ("Hole fill (CNN): the mask marks no pixel: nothing is filled (is it the right mask "
+                             "file?)",)
