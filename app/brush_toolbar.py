@@ -12,7 +12,6 @@ from app.settings import EditorSettings
 from app.shortcut_keys import modifier_label
 
 MAX_RADIUS = 2000
-Shift, Ctrl = Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.ControlModifier
 
 
 class BrushToolbar(QToolBar):
@@ -24,7 +23,8 @@ class BrushToolbar(QToolBar):
         self.setObjectName("brush_toolbar")
         self.tool, self.canvas, self.store = tool, canvas, settings
         self.paint_action = QAction("Brush", self, checkable=True, shortcut=QKeySequence("B"))
-        line, pick = modifier_label(Shift, "click"), modifier_label(Ctrl, "click")
+        line = modifier_label(Qt.KeyboardModifier.ShiftModifier, "click")
+        pick = modifier_label(Qt.KeyboardModifier.ControlModifier, "click")
         self.paint_action.setToolTip(f"Paint the selected step's mask (B); {line}: a straight line from the last "
                                      f"stroke's end; {pick}: mark the crack, scratch or speck under the cursor; "
                                      "hold Space to pan")

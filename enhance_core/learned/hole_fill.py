@@ -177,8 +177,11 @@ SHARE_PIXELS = 1 << 20
 def painted_share(mask: Mask) -> float:
     """Share (0..1) of the picture a mask paints (any value above 0), measured on a render of at most
     :data:`SHARE_PIXELS` pixels; computed once per mask."""
-    return _measured(mask, "share", lambda mask: float(np.mean(mask.render(
-        scale=min(1.0, math.sqrt(SHARE_PIXELS / (mask.rows * mask.cols)))) > 0)))
+    return _measured(mask, "share", _share)
+
+
+def _share(mask: Mask) -> float:
+    return float(np.mean(mask.render(scale=min(1.0, math.sqrt(SHARE_PIXELS / (mask.rows * mask.cols)))) > 0))
 
 
 def filled_note(share: float) -> str:

@@ -174,7 +174,8 @@ def _seed(plane: np.ndarray, x: int, y: int, reach: float,
     box = _window(plane.shape[0], plane.shape[1], x, y, int(reach) + BACKGROUND_WIDTH // 2 + 1)
     top, left = box[0].start, box[1].start
     yy, xx = np.ogrid[box]
-    near = np.hypot(xx - x, yy - y) <= reach
+    distance = np.hypot(xx - x, yy - y)
+    near = distance <= reach
     background = cv2.medianBlur(np.rint(np.clip(plane[box], 0.0, 1.0) * 255).astype(np.uint8),
                                 BACKGROUND_WIDTH).astype(np.float32) / 255
     hats = maps[SPECK_WIDTH, True][box], maps[SPECK_WIDTH, False][box]
@@ -185,7 +186,6 @@ def _seed(plane: np.ndarray, x: int, y: int, reach: float,
         return None
     standing = np.maximum(brighter, darker)
     candidates = standing >= max(least, NEAR_SHARE * standing.max())
-    distance = np.hypot(xx - x, yy - y)
     by, bx = np.unravel_index(int(np.argmin(np.where(candidates, distance, np.inf))), distance.shape)
     bright = bool(brighter[by, bx] >= darker[by, bx])
     sy, sx = top + by, left + bx
