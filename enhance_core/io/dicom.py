@@ -50,8 +50,8 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pix
 
 from enhance_core.errors import ImageReadError, MissingDecoder, UnsupportedFormat
 from enhance_core.image import Image, ImageMeta, Window
-from enhance_core.io.dicom_checks import (check_frame_shape, check_geometry, check_physical_range, check_pixel_data,
-                                          check_rescale, damaged_element_reason, header_number,
+from enhance_core.io.dicom_checks import (check_byte_order, check_frame_shape, check_geometry, check_physical_range,
+                                          check_pixel_data, check_rescale, damaged_element_reason, header_number,
                                           holds_pixels)
 from enhance_core.io.limits import Limits
 from enhance_core.io.samples import to_unit_pixels
@@ -114,6 +114,7 @@ def _read_header(path: Path, messages: list[str]) -> tuple[Dataset, int]:
         file_meta = getattr(header, "file_meta", None) or Dataset()
         kind = header.get("SOPClassUID") or file_meta.get("MediaStorageSOPClassUID")
         name = getattr(kind, "name", "unknown SOP class")
+        check_byte_order(path, _transfer_syntax(header))
         if holds_pixels(str(name)):
             raise ImageReadError(path, f"it is a {name} file but its header ends before the image size (Rows, "
                                        "Columns); the file is truncated or damaged: re-copy or re-export it")

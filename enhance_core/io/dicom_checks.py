@@ -7,7 +7,11 @@ fragments ending with its delimiter; a file cut short inside a fragment is
 refused (a JPEG-LS decoder would otherwise fill the missing part with
 garbage), and a codestream must declare the header's size (a JPEG 2000
 decoder trusts its own header: a 256-pixel-wide frame whose codestream claims
-16 711 936 columns took 21 GB). :func:`check_geometry`, :func:`header_number` and
+16 711 936 columns took 21 GB). A file whose transfer syntax does not say how
+it is written (compressed fragments under an uncompressed syntax, plain
+pixels under a compressed one, JPEG 2000 called RLE, a little-endian dataset
+called big-endian: :func:`check_byte_order`) is refused with that reason,
+not called truncated. :func:`check_geometry`, :func:`header_number` and
 :func:`check_rescale` turn damaged numbers (``NaN``, ``inf``, text, a zero
 slope, values that overflow) into errors that name the attribute, and
 :func:`check_frame_shape` refuses a decoded frame of the wrong size.
@@ -18,13 +22,15 @@ from __future__ import annotations
 import math
 import re
 import struct
+import warnings
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import BytesLengthException
+from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.filereader import read_dataset, read_file_meta_info
 
 from enhance_core.errors import ImageReadError
 
@@ -32,6 +38,8 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _PIXEL_CLASSES = ("RT Dose Storage", "Segmentation Storage", "Parametric Map Storage")
 """Storage classes that hold pixel data although their names do not say Image."""
 _ITEM = (0xFFFE, 0xE000)
+_ITEM_BYTES = (b"\xfe\xff\x00\xe0", b"\xff\xfe\xe0\x00")
+"""The item tag in either byte order (encapsulated data is little endian; a misstated syntax may read it big)."""
 _SEQUENCE_END = (0xFFFE, 0xE0DD)
 _UNDEFINED = 0xFFFFFFFF
 _PIXEL_ELEMENTS = (0x0010, 0x0008, 0x0009)
@@ -45,6 +53,10 @@ _CODESTREAM_PEEK = 8192
 _ENDS_WITH_EOI = ("JPEG Baseline", "JPEG Extended", "JPEG Lossless", "JPEG-LS", "JPEG 2000",
                   "High-Throughput JPEG 2000")
 """Transfer syntaxes whose codestreams end with the marker FF D9 (EOI, or EOC for JPEG 2000)."""
+_META_START = 132 + 12
+"""Where the file meta elements after their group length start: preamble, "DICM", the group length element."""
+_RE_EXPORT = ("the transfer syntax in its file meta (0002,0010) is wrong: "
+              "re-export the file from the system that made it")
 
 
 def header_number(path: Path, view: Dataset, keyword: str, default: float) -> float:
@@ -147,6 +159,123 @@ def codestream_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
+def codestream_kind(head: bytes) -> str | None:
+    """Return the family of compressed data starting ``head`` ("JPEG", "JPEG-LS", "JPEG 2000", "RLE"), or None."""
+    if head[:4] == b"\xff\x4f\xff\x51" or head[:8] == b"\x00\x00\x00\x0cjP  ":
+        return "JPEG 2000"
+    if head[:2] == b"\xff\xd8":
+        position = 2
+        while position + 4 <= len(head) and head[position] == 0xFF:
+            marker = head[position + 1]
+            if marker in _FRAME_MARKERS:
+                return "JPEG-LS" if marker == 0xF7 else "JPEG"
+            if marker in (0xDA, 0xD9):
+                break
+            position += (1 if marker == 0xFF else 2 if 0xD0 <= marker <= 0xD7
+                         else 2 + struct.unpack_from(">H", head, position + 2)[0])
+        return "JPEG"
+    if len(head) >= 8:
+        segments, first = struct.unpack_from("<II", head)
+        if 1 <= segments <= 15 and first == 64:
+            return "RLE"
+    return None
+
+
+def _syntax_kind(transfer_syntax: pydicom.uid.UID) -> str | None:
+    """Return the family (as :func:`codestream_kind` names it) a compressed transfer syntax holds, or None."""
+    name = transfer_syntax.name
+    if name.startswith(("JPEG 2000", "High-Throughput JPEG 2000")):
+        return "JPEG 2000"
+    if name.startswith("JPEG-LS"):
+        return "JPEG-LS"
+    if name.startswith(("JPEG Baseline", "JPEG Extended", "JPEG Lossless")):
+        return "JPEG"
+    return "RLE" if name == "RLE Lossless" else None
+
+
+def _first_fragment(handle: BinaryIO, size: int) -> bytes:
+    """Return the first bytes of the first fragment after the Basic Offset Table, leaving ``handle`` where it was."""
+    start = handle.tell()
+    head = b""
+    try:
+        for _item in ("offset table", "first fragment"):
+            tag = handle.read(8)
+            if len(tag) < 8:
+                return b""
+            group, element, length = struct.unpack("<HHI", tag)
+            if (group, element) != _ITEM or handle.tell() + length > size:
+                return b""
+            head = handle.read(min(length, _CODESTREAM_PEEK))
+            handle.seek(length - len(head), 1)
+        return head
+    finally:
+        handle.seek(start)
+
+
+def check_byte_order(path: Path, transfer_syntax: pydicom.uid.UID | None) -> None:
+    """Refuse a file whose dataset reads in the byte order its transfer syntax does not state.
+
+    Asked when the dataset read in the stated order lacks the image size: the
+    elements after the file meta are read again in the other order, and if
+    they then hold Rows and Columns, the file meta misstates it.
+    """
+    if transfer_syntax is None or transfer_syntax.is_deflated:
+        return
+    with open(path, "rb") as handle:
+        if handle.read(_META_START - 12)[128:] != b"DICM":
+            return
+    little = not transfer_syntax.is_little_endian
+    try:
+        meta_length = int(read_file_meta_info(path).get("FileMetaInformationGroupLength", -1))
+        if meta_length < 0:
+            return
+        with open(path, "rb") as handle, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            handle.seek(_META_START + meta_length)
+            dataset = read_dataset(handle, False, little, stop_when=lambda tag, vr, length: tag >= 0x7FE00000)
+    except (InvalidDicomError, BytesLengthException, ValueError, KeyError, TypeError, OverflowError, EOFError,
+            struct.error, NotImplementedError):
+        return
+    if "Rows" in dataset and "Columns" in dataset:
+        raise ImageReadError(path, f"the header says the file is written as {transfer_syntax.name}, but it is "
+                             f"written {'little' if little else 'big'} endian; {_RE_EXPORT}")
+
+
+def _check_encapsulation(path: Path, header: Dataset, transfer_syntax: pydicom.uid.UID, handle: BinaryIO,
+                         size: int, length: int) -> None:
+    """Refuse pixel data whose form (compressed fragments or plain pixels, which codec) is not what the syntax says.
+
+    ``handle`` stands at the first byte of the Pixel Data value, ``length`` bytes long (or undefined).
+    """
+    start = handle.tell()
+    head = handle.read(8)
+    handle.seek(start)
+    fragments = len(head) == 8 and head[:4] in _ITEM_BYTES and (length == _UNDEFINED or
+                                                                 struct.unpack_from("<I", head, 4)[0] <= length - 8)
+    if length == 0:
+        return
+    found = codestream_kind(_first_fragment(handle, size)) if fragments else None
+    if fragments and not transfer_syntax.is_compressed:
+        what = f" ({found} data)" if found else ""
+        raise ImageReadError(path, f"the header says the pixel data is uncompressed ({transfer_syntax.name}), but it "
+                             f"is stored as compressed fragments{what}; {_RE_EXPORT}")
+    if fragments:
+        stated = _syntax_kind(transfer_syntax)
+        if found is not None and stated is not None and found != stated:
+            raise ImageReadError(path, f"the header says the pixel data is compressed as {transfer_syntax.name}, "
+                                 f"but it holds {found} data; {_RE_EXPORT}")
+        return
+    if not transfer_syntax.is_compressed:
+        return
+    held = min(length, size - start)
+    if held in (_native_bytes(header), _native_bytes(header) + 1):
+        raise ImageReadError(path, f"the header says the pixel data is compressed as {transfer_syntax.name}, but it "
+                             f"holds the {held:,} bytes of uncompressed pixels; {_RE_EXPORT}")
+    raise ImageReadError(path, f"the header says the pixel data is compressed as {transfer_syntax.name}, but it is "
+                         "not stored as compressed fragments; the file is damaged or its transfer syntax (0002,0010) "
+                         "is wrong: re-export it from the system that made it")
+
+
 def _walk_fragments(path: Path, handle: BinaryIO, order: str, size: int, frame_size: tuple[int, int]) -> int:
     """Follow the items of encapsulated pixel data to the sequence delimiter; return where the last item ends.
 
@@ -199,8 +328,8 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
     Raises
     ------
     ImageReadError
-        Pixel data missing, shorter than the header promises, or cut short inside its fragments.
-        Compressed data of a defined length is left to the decoder.
+        Pixel data missing, shorter than the header promises, cut short inside its fragments, or not in
+        the form the transfer syntax states. Compressed data of a defined length is left to the decoder.
     """
     if transfer_syntax is None or transfer_syntax.is_deflated:
         return
@@ -221,6 +350,7 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
             if len(extra) < 4:
                 raise ImageReadError(path, "the file ends inside the pixel data header; it is truncated")
             (length,) = struct.unpack(order + "I", extra)
+        _check_encapsulation(path, header, transfer_syntax, handle, size, length)
         if length != _UNDEFINED and transfer_syntax.is_compressed:
             return
         if length != _UNDEFINED:

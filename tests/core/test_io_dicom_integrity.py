@@ -137,3 +137,62 @@ def test_codestream_claiming_another_size_than_the_header_is_refused_before_deco
     path.write_bytes(bytes(data))
     with pytest.raises(ImageReadError, match=r"fragment 2 holds a codestream of \d+ x \d+ pixels but the header says"):
         read_image(path)
+
+
+def restated(tmp_path: Path, name: str, transfer_syntax: pydicom.uid.UID) -> Path:
+    """A copy of test file ``name`` whose file meta names ``transfer_syntax`` while its data stays as it was.
+
+    The UID is replaced in place where it has the length of the file's own (so native pixels can be called
+    compressed); pydicom rewrites the file otherwise.
+    """
+    source = get_testdata_file(name)
+    dataset = pydicom.dcmread(source)
+    path = tmp_path / f"{Path(name).stem}_as_{transfer_syntax.keyword}.dcm"
+    old, new = (uid.encode() + b"\x00" * (len(uid) % 2)
+                for uid in (str(dataset.file_meta.TransferSyntaxUID), str(transfer_syntax)))
+    if len(old) == len(new):
+        path.write_bytes(Path(source).read_bytes().replace(old, new, 1))
+    else:
+        dataset.file_meta.TransferSyntaxUID = transfer_syntax
+        pydicom.dcmwrite(path, dataset)
+    return path
+
+
+@pytest.mark.parametrize(("name", "stated", "reason"), [
+    ("JPEG2000.dcm", pydicom.uid.ExplicitVRLittleEndian,
+     r"says the pixel data is uncompressed \(Explicit VR Little Endian\), but it is stored as compressed fragments "
+     r"\(JPEG 2000 data\)"),
+    ("SC_rgb_rle.dcm", pydicom.uid.ImplicitVRLittleEndian,
+     r"uncompressed \(Implicit VR Little Endian\), but it is stored as compressed fragments \(RLE data\)"),
+    ("CT_small.dcm", pydicom.uid.RLELossless,
+     "says the pixel data is compressed as RLE Lossless, but it holds the 32,768 bytes of uncompressed pixels"),
+    ("JPEG2000.dcm", pydicom.uid.RLELossless, "compressed as RLE Lossless, but it holds JPEG 2000 data"),
+    ("MR_small_RLE.dcm", pydicom.uid.JPEGLSLossless, "compressed as JPEG-LS Lossless Image Compression, but it holds "
+                                                     "RLE data"),
+    ("SC_rgb_jpeg_dcmtk.dcm", pydicom.uid.JPEG2000Lossless, "but it holds JPEG data"),
+])
+def test_a_transfer_syntax_that_misstates_the_pixel_data_is_named_not_called_truncated(tmp_path, capfd, name,
+                                                                                         stated, reason):
+    path = restated(tmp_path, name, stated)
+    with pytest.raises(ImageReadError, match=reason + r"; the transfer syntax in its file meta \(0002,0010\) is wrong"):
+        read_image(path)
+    assert main(["info", str(path)]) == 2
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and "truncated" not in captured.err
+
+
+def test_a_little_endian_file_called_big_endian_is_named_not_called_truncated(tmp_path):
+    data = bytearray(Path(get_testdata_file("CT_small.dcm")).read_bytes())
+    stated = data.index(str(pydicom.uid.ExplicitVRLittleEndian).encode())
+    data[stated:stated + 20] = str(pydicom.uid.ExplicitVRBigEndian).encode() + b"\x00"
+    path = tmp_path / "big.dcm"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match="says the file is written as Explicit VR Big Endian, but it is written "
+                                             "little endian; the transfer syntax in its file meta"):
+        read_image(path)
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "SC_rgb_jpeg_dcmtk.dcm",
+                                  "MR_small_jpeg_ls_lossless.dcm", "JPEG-LL.dcm", "MR_small_bigendian.dcm"])
+def test_files_whose_transfer_syntax_is_right_still_open(name):
+    assert read_image(get_testdata_file(name)).rows > 0
