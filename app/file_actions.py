@@ -290,7 +290,9 @@ class FileActions(QObject):
     def _apply_header_window(self, image) -> None:
         """Medical images (a gray DICOM image, or any with a header window or a unit) open through a window/level step
         on their own window (undoable, not an edit)."""
-        label = "Window from the file header" if image.meta.windows else "Window over the value range"
+        first = image.meta.windows[0] if image.meta.windows else None
+        label = ("Window over the value range" if first is None else
+                 "VOI LUT from the file header" if first.function == "file LUT" else "Window from the file header")
         self.document.push(AddStepCommand(self.document.stack, WINDOW_LEVEL, default_window_params(image), label=label))
         self.document.undo_stack.setClean()
 

@@ -165,8 +165,8 @@ class WindowLevelControls(QObject):
         self.combo.addItem("Header", "header")
         for number, window in enumerate(source.meta.windows[1:] if source is not None else [], start=2):
             name = f"Header {number}" + (f" {window.name}" if window.name else "")
-            self.combo.addItem(f"{name}  ({window.center:g} / {window.width:g})",
-                               Window(window.center, window.width, name, window.function))
+            shown = "VOI LUT" if window.function == "file LUT" else f"{window.center:g} / {window.width:g}"
+            self.combo.addItem(f"{name}  ({shown})", Window(window.center, window.width, name, window.function))
         self.combo.addItem("Auto (0.5-99.5 %)", "auto")
         saved = self.saved_presets() if medical else []
         if medical:

@@ -32,12 +32,14 @@ import numpy as np
 @dataclass(frozen=True)
 class Window:
     """A display window in physical units (DICOM VOI): ``center`` and ``width``, and the curve between
-    (``function``: "linear", or "sigmoid" as the DICOM VOI LUT Function SIGMOID)."""
+    (``function``: "linear", "sigmoid" as the DICOM VOI LUT Function SIGMOID, or "file LUT": the file's
+    VOI LUT Sequence, whose entries ``lut`` (display values 0..1) span the window evenly)."""
 
     center: float
     width: float
     name: str = ""
     function: str = "linear"
+    lut: tuple[float, ...] | None = None
 
 
 @dataclass

@@ -275,7 +275,9 @@ class Renderer:
             raise ParameterError(f"render scale must be in (0, 1], got {scale!r}")
         meta = image.meta
         base_ctx = RenderContext(scale=float(scale), bit_depth=meta.bit_depth, value_offset=meta.value_offset,
-                                 value_scale=meta.value_scale, unit=meta.unit, should_stop=should_stop,
+                                 value_scale=meta.value_scale, unit=meta.unit,
+                                 voi_lut=next((window.lut for window in meta.windows if window.lut), None),
+                                 should_stop=should_stop,
                                  device=device, source=image.pixels, measure=measure, draft=draft)
         shapes = stack_geometry(steps, image.rows, image.cols, scale, ctx=base_ctx)
         rows, cols = (shapes[-1].out_rows, shapes[-1].out_cols) if shapes else scaled_shape(image.rows, image.cols,

@@ -60,7 +60,8 @@ def describe_image(image: Image) -> dict[str, Any]:
     }
     if meta.format == "DICOM":
         facts["modality"] = meta.modality
-        facts["windows"] = [{"center": w.center, "width": w.width, "name": w.name} for w in meta.windows]
+        facts["windows"] = [{"center": w.center, "width": w.width, "name": w.name,
+                             **({"function": w.function} if w.function != "linear" else {})} for w in meta.windows]
         facts["unit"] = meta.unit
         value_range = meta.extra.get("value_range")
         facts["value_range"] = list(value_range) if value_range else None

@@ -134,6 +134,10 @@ class RenderContext:
         Affine map from normalized pixels to physical units (see
         :class:`enhance_core.image.ImageMeta`); window/level takes its
         center and width in those units.
+    voi_lut : tuple of float or None
+        The source's VOI LUT (DICOM VOI LUT Sequence) as display values 0..1,
+        which window/level's "file LUT" curve spreads over its window; None
+        when the source has none.
     mask : ndarray or None
         Float (rows, cols) mask of the stack step being rendered, or None.
         The stack blends by it anyway; learned filters use it to compute only
@@ -195,6 +199,7 @@ class RenderContext:
     value_offset: float = 0.0
     value_scale: float = 1.0
     unit: str = ""
+    voi_lut: tuple[float, ...] | None = None
     mask: np.ndarray | None = None
     mask_layer: Any = None
     source: np.ndarray | None = None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from enhance_core.errors import ParameterError
 from enhance_core.filters.base import FilterDef, RenderContext, param
 from enhance_core.filters.common import (
     PHYSICAL_UNIT,
@@ -239,8 +240,8 @@ def _threshold_margin(params: ThresholdParams, ctx: RenderContext) -> int:
     return WHOLE_IMAGE if params.method == "otsu" else 0
 
 
-WINDOW_FUNCTIONS = ("linear", "sigmoid")
-"""The curves of a display window (DICOM VOI LUT Functions LINEAR and SIGMOID)."""
+WINDOW_FUNCTIONS = ("linear", "sigmoid", "file LUT")
+"""The curves of a display window (DICOM VOI LUT Functions LINEAR and SIGMOID, and the file's VOI LUT Sequence)."""
 
 
 @dataclass(frozen=True)
@@ -253,12 +254,18 @@ class WindowLevelParams:
                          step=1.0, unit=PHYSICAL_UNIT, log=True)
     function: str = param("linear", label="Curve", choices=WINDOW_FUNCTIONS,
                           help="linear: a straight ramp across the window; sigmoid: an S-curve through the level, "
-                               "as the DICOM VOI LUT Function SIGMOID (what the file asks for)")
+                               "as the DICOM VOI LUT Function SIGMOID (what the file asks for); file LUT: the "
+                               "file's own VOI LUT, spread over the window")
 
 
 def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: RenderContext) -> np.ndarray:
     """Map physical values in ``center ± width / 2`` linearly to [0, 1], clipping outside; or, with the sigmoid
     curve, through ``1 / (1 + exp(-4 (value - center) / width))`` (DICOM PS3.3 C.11.2.1.3.1).
+
+    With the "file LUT" curve, the source's VOI LUT (``ctx.voi_lut``) is
+    spread over the window: its first entry at ``center - width / 2``, its
+    last at ``center + width / 2`` (the window it opens with is its own input
+    range, so it shows as the file asks), interpolated between entries.
 
     Physical values are ``ctx.value_offset + ctx.value_scale * pixel``. When
     ``value_scale`` is negative (MONOCHROME1) high values are shown dark, as
@@ -267,6 +274,20 @@ def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: Rende
     low = params.center - params.width / 2.0
     gain = ctx.value_scale / params.width
     offset = (ctx.value_offset - low) / params.width
+    if params.function == "file LUT":
+        if ctx.voi_lut is None:
+            raise ParameterError("this window's curve is the file's VOI LUT, but the image has none; "
+                                 "choose the linear or sigmoid curve")
+        table = np.asarray(ctx.voi_lut, dtype=np.float32)
+        if ctx.value_scale < 0:
+            table = np.float32(1.0) - table
+        positions = np.linspace(0.0, 1.0, table.size, dtype=np.float32)
+
+        def lookup(values: np.ndarray) -> np.ndarray:
+            ramp = cv2.addWeighted(values, gain, values, 0.0, offset)
+            return np.interp(ramp, positions, table).astype(np.float32)
+
+        return map_intensity(pixels, lookup)
     if ctx.value_scale < 0:
         gain, offset = -gain, 1.0 - offset
 

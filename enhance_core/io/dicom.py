@@ -60,7 +60,7 @@ _LIBJPEG = "pip install pylibjpeg pylibjpeg-libjpeg"
 _OPENJPEG = "pip install pylibjpeg pylibjpeg-openjpeg"
 _FRAME_KEYWORDS = (
     "RescaleSlope", "RescaleIntercept", "RescaleType", "ModalityLUTSequence",
-    "WindowCenter", "WindowWidth", "WindowCenterWidthExplanation", "VOILUTFunction",
+    "WindowCenter", "WindowWidth", "WindowCenterWidthExplanation", "VOILUTFunction", "VOILUTSequence",
     "BitsStored", "PixelRepresentation",
 )
 _FRAME_SEQUENCES = ("PixelValueTransformationSequence", "FrameVOILUTSequence")
@@ -226,6 +226,49 @@ def _windows(view: Dataset) -> list[Window]:
             if math.isfinite(window.center) and math.isfinite(window.width) and window.width > 0]
 
 
+def _lut_window(view: Dataset, scaling: float, messages: list[str]) -> Window | None:
+    """Return the first VOI LUT of the frame's VOI LUT Sequence as a "file LUT" window, or None.
+
+    The LUT's entries become display values 0..1 over the output range its
+    descriptor states (or over the bits its entries need, when the descriptor
+    claims 16 bits for 12-bit entries, a common slip); the window spans its
+    input range, from the first mapped value to the last. A damaged LUT is
+    not offered, and ``messages`` says why; so are LUTs after the first.
+    """
+    sequence = view.get("VOILUTSequence")
+    if not sequence:
+        return None
+    item = sequence[0]
+    try:
+        count, first, bits = (int(value) for value in item.LUTDescriptor)
+        count = count or 1 << 16
+        data = item["LUTData"]
+        if isinstance(data.value, bytes):
+            syntax = _transfer_syntax(view)
+            order = "<" if syntax is None or syntax.is_little_endian else ">"
+            words = data.value[:2 * count]
+            entries = np.frombuffer(words[:len(words) // 2 * 2], dtype=order + "u2").astype(np.float64)
+        else:
+            entries = np.asarray(list(data.value), dtype=np.float64)[:count]
+        if entries.size < count or not 1 <= bits <= 16:
+            raise ValueError(f"{entries.size} entries of {bits} bits where the descriptor promises {count}")
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        messages.append(f"the VOI LUT is damaged ({error}); it is not offered")
+        return None
+    if count < 2:
+        messages.append("the VOI LUT has a single entry; it is not offered")
+        return None
+    top = float((1 << bits) - 1)
+    if entries.max() <= top / 16:
+        top = float((1 << max(1, int(entries.max()).bit_length())) - 1)
+    name = str(item.get("LUTExplanation", "") or "VOI LUT")
+    if len(sequence) > 1:
+        messages.append(f"the file holds {len(sequence)} VOI LUTs; the editor offers the first ({name})")
+    width = (count - 1) * scaling
+    return Window((first + (count - 1) / 2.0) * scaling, abs(width), name, "file LUT",
+                  tuple(float(value) for value in np.clip(entries / top, 0.0, 1.0)))
+
+
 def _unit(header: Dataset, view: Dataset) -> str:
     """Return the physical unit of the modality LUT output ("HU" for CT, Gy for dose...)."""
     if "DoseUnits" in header:
@@ -318,7 +361,11 @@ def _grayscale(path: Path, stored: np.ndarray, header: Dataset, view: Dataset, m
         pixels = 1.0 - pixels
         meta.value_offset, meta.value_scale = high, -span
     meta.unit = _unit(header, view)
-    meta.windows = _windows(view)
+    notes: list[str] = []
+    lut = _lut_window(view, scaling, notes)
+    if notes:
+        meta.extra.setdefault("warnings", []).extend(notes)
+    meta.windows = _windows(view) + ([lut] if lut is not None else [])
     meta.extra["value_range"] = (float(physical.min()), float(physical.max()))
     if stored.dtype.kind in "iu" and not view.get("ModalityLUTSequence"):
         origin, next_value = np.asarray(apply_modality_lut(np.array([0.0, 1.0]), view), dtype=np.float64) * scaling

@@ -398,3 +398,28 @@ def test_a_saved_preset_can_be_deleted_from_the_menu(qtbot, window, series_folde
     assert not controls.delete_preset("Lung")
     title, message, _ = window.reporter.errors[-1]
     assert title == "Cannot delete the window preset" and "built-in presets cannot be deleted" in message
+
+
+def test_a_file_with_only_a_voi_lut_opens_through_it_and_the_header_preset_brings_it_back(qtbot, window, tmp_path):
+    import pydicom
+    from pydicom.pixels import apply_modality_lut
+
+    from tests.core.dicom_fixtures import sqrt_lut, with_voi_lut
+
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    entries = sqrt_lut(1500, 4095)
+    with_voi_lut(dataset, entries, -500, 12, "SOFT").save_as(tmp_path / "lut.dcm")
+    open_image(qtbot, window, tmp_path / "lut.dcm")
+    step = window.document.stack.snapshot()[0]
+    assert (step.params.center, step.params.width, step.params.function) == (249.5, 1499.0, "file LUT")
+    assert window.document.undo_stack.undoText() == "VOI LUT from the file header"
+    assert window.stack_panel.editor.controls["function"].currentText() == "file LUT"
+    hounsfield = apply_modality_lut(dataset.pixel_array, dataset)
+    expected = entries[np.clip(np.round(hounsfield).astype(int) + 500, 0, 1499)] / 4095.0
+    np.testing.assert_allclose(window.renders.latest.preview_pixels[..., 0], expected, atol=1e-3)
+    window.window_level.choose("Lung")
+    wait_rendered(qtbot, window)
+    assert window.document.stack.snapshot()[0].params.function == "linear"
+    window.window_level.choose("Header")
+    wait_rendered(qtbot, window)
+    assert window.document.stack.snapshot()[0].params.function == "file LUT"

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.data import get_testdata_file
+from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
 PATIENT_NAME = "CompressedSamples^CT1"
@@ -85,3 +86,22 @@ def truncate(path: Path, size: int) -> Path:
     data = path.read_bytes()
     path.write_bytes(data[:size])
     return path
+
+
+def with_voi_lut(dataset: pydicom.Dataset, entries: np.ndarray, first: int, bits: int,
+                 explanation: str = "NORMAL") -> pydicom.Dataset:
+    """``dataset`` without its windows and with one VOI LUT of ``entries`` (written as OW words)."""
+    for keyword in ("WindowCenter", "WindowWidth", "VOILUTFunction"):
+        if keyword in dataset:
+            delattr(dataset, keyword)
+    item = pydicom.Dataset()
+    item.LUTDescriptor = [len(entries), first, bits]
+    item.add_new("LUTData", "OW", np.asarray(entries, "<u2").tobytes())
+    item.LUTExplanation = explanation
+    dataset.VOILUTSequence = Sequence([item])
+    return dataset
+
+
+def sqrt_lut(count: int, top: int) -> np.ndarray:
+    """A bent LUT, so that no window could show it: display = sqrt of the place in the input range."""
+    return np.round(np.sqrt(np.arange(count) / (count - 1)) * top).astype(np.uint16)

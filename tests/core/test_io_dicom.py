@@ -14,8 +14,14 @@ from pydicom.data import get_testdata_file
 from pydicom.encaps import encapsulate
 from pydicom.pixels import apply_modality_lut
 
-from enhance_core.errors import ImageReadError, UnsupportedFormat
+from enhance_core.errors import ImageReadError, ParameterError, UnsupportedFormat
+from enhance_core.image import Image
 from enhance_core.io import read_image
+from enhance_core.medical.windows import default_window_params, window_item, with_window
+from enhance_core.render import render_image
+from enhance_core.stack import make_item
+
+from .dicom_fixtures import sqrt_lut, with_voi_lut
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -200,3 +206,62 @@ def test_missing_decoder_names_the_package_to_install():
     assert len(errors) == 2, done.stderr
     for path, line in zip(files, errors):
         assert path in line and "pip install pylibjpeg pylibjpeg-libjpeg" in line
+
+
+def test_a_voi_lut_sequence_opens_as_the_file_asks(tmp_path):
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    entries = sqrt_lut(1500, 4095)
+    with_voi_lut(dataset, entries, -500, 12).save_as(tmp_path / "lut.dcm")
+    image = read_image(tmp_path / "lut.dcm")
+    (window,) = image.meta.windows
+    assert (window.name, window.function, window.center, window.width) == ("NORMAL", "file LUT", 249.5, 1499.0)
+    assert default_window_params(image) == {"center": 249.5, "width": 1499.0, "function": "file LUT"}
+    shown = render_image(image, (window_item(window),)).pixels[..., 0]
+    hounsfield = apply_modality_lut(dataset.pixel_array, dataset)
+    expected = entries[np.clip(np.round(hounsfield).astype(int) + 500, 0, 1499)] / 4095.0
+    assert np.ptp(expected) > 0.5
+    np.testing.assert_allclose(shown, expected, atol=1e-4)
+
+
+def test_a_voi_lut_is_stretched_by_a_window_drag_and_monochrome1_shows_it_inverted(tmp_path):
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    entries = sqrt_lut(1001, 4095)
+    with_voi_lut(dataset, entries, 0, 12).save_as(tmp_path / "lut.dcm")
+    image = read_image(tmp_path / "lut.dcm")
+    hounsfield = apply_modality_lut(dataset.pixel_array, dataset)
+    item = with_window(window_item(image.meta.windows[0]), 1000.0, 2000.0)
+    assert item.params.function == "file LUT"
+    shown = render_image(image, (item,)).pixels[..., 0]
+    stretched = np.interp(hounsfield, np.linspace(0.0, 2000.0, 1001), entries / 4095.0)
+    np.testing.assert_allclose(shown, stretched, atol=1e-4)
+    assert np.abs(shown - entries[np.clip(np.round(hounsfield).astype(int), 0, 1000)] / 4095.0).max() > 0.1
+    dataset.PhotometricInterpretation = "MONOCHROME1"
+    dataset.save_as(tmp_path / "inverted.dcm")
+    inverted = read_image(tmp_path / "inverted.dcm")
+    shown = render_image(inverted, (window_item(inverted.meta.windows[0]),)).pixels[..., 0]
+    np.testing.assert_allclose(shown, 1.0 - entries[np.clip(np.round(hounsfield).astype(int), 0, 1000)] / 4095.0,
+                               atol=1e-4)
+
+
+def test_voi_lut_entries_of_12_bits_under_a_16_bit_descriptor_fill_the_display(tmp_path):
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    with_voi_lut(dataset, sqrt_lut(256, 4095), 0, 16).save_as(tmp_path / "lut.dcm")
+    (window,) = read_image(tmp_path / "lut.dcm").meta.windows
+    assert window.lut[0] == 0.0 and window.lut[-1] == 1.0
+
+
+def test_a_damaged_voi_lut_is_not_offered_and_the_file_says_why(tmp_path):
+    dataset = with_voi_lut(pydicom.dcmread(get_testdata_file("CT_small.dcm")), sqrt_lut(100, 4095), 0, 12)
+    dataset.VOILUTSequence[0].LUTDescriptor = [4096, 0, 12]
+    dataset.save_as(tmp_path / "short.dcm")
+    image = read_image(tmp_path / "short.dcm")
+    assert image.meta.windows == []
+    assert any(warning.startswith("the VOI LUT is damaged (100 entries of 12 bits where the descriptor promises "
+                                  "4096)") for warning in image.meta.extra["warnings"])
+
+
+def test_a_file_lut_curve_on_an_image_without_one_is_refused_with_a_reason():
+    from enhance_core.render import render_image
+    item = make_item("window_level", {"center": 0.5, "width": 1.0, "function": "file LUT"})
+    with pytest.raises(ParameterError, match="the file's VOI LUT, but the image has none; choose the linear"):
+        render_image(Image(np.zeros((4, 4, 1), np.float32)), (item,))
