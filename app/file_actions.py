@@ -276,7 +276,7 @@ class FileActions(QObject):
     def _show_image(self, path: Path, image, *, recent: bool = True, warnings: list[str] | None = None) -> None:
         self.document.set_source(image, path)
         more = list(warnings or [])
-        if image.meta.format == "TIFF" and image.meta.page_count > 1:
+        if image.meta.format == "TIFF" and image.meta.other_pages > 0:
             more.append(f"page {image.meta.page + 1} of {image.meta.page_count} opened: only this page is edited "
                         "and exported")
         self._show_read_warnings(path, image, more)

@@ -508,7 +508,7 @@ def process_file(task: FileTask) -> FileResult:
         said = [f"{item.definition.label}: {notes[item.uid]}" for item in steps if item.uid in notes]
         if mask_note:
             said.append(mask_note)
-        if image.meta.page_count > 1:
+        if image.meta.other_pages > 0:
             said.append(f"page {image.meta.page + 1} of {image.meta.page_count} only: the other pages are not in "
                         "the output")
         outcome = FileResult(task.source, written, reference=task.reference, megapixels=megapixels,

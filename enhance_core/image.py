@@ -97,6 +97,12 @@ class ImageMeta:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def other_pages(self) -> int:
+        """Pages (TIFF) or frames (DICOM) of the file besides the one read, not counting reduced-resolution
+        copies (``extra["preview_pages"]``: the previews and thumbnails scanners and cameras write)."""
+        return self.page_count - 1 - int(self.extra.get("preview_pages", 0))
+
+    @property
     def integer_max(self) -> int:
         """Largest integer sample of the source depth (255 for 8 bit, 65535 for 16 bit)."""
         return (1 << min(self.bit_depth, 16)) - 1 if not self.float_source else 1

@@ -40,6 +40,8 @@ _UNASSOCIATED_ALPHA = 2
 _CM_PER_INCH = 2.54
 _MAX_TILE_FACTOR = 4
 _SMALL_TILE_PIXELS = 256 * 256
+_PREVIEW_SCAN_PAGES = 64
+"""Files of up to this many pages are searched for reduced-resolution copies (see ``meta.extra["preview_pages"]``)."""
 
 
 class _Collector(logging.Handler):
@@ -139,12 +141,25 @@ def _code_name(code: int) -> str:
     return code.name if isinstance(code, enum.Enum) else str(int(code))
 
 
+def _is_preview(page: tifffile.TiffPage | tifffile.TiffFrame) -> bool:
+    """Whether ``page`` is marked a reduced-resolution copy of another (a preview or thumbnail)."""
+    return bool(int(getattr(page, "subfiletype", 0) or 0) & tifffile.FILETYPE.REDUCEDIMAGE)
+
+
 def _first_full_page(tif: tifffile.TiffFile) -> int:
     """The first page not marked a reduced-resolution copy; 0 when every page is."""
     for index, page in enumerate(tif.pages):
-        if not int(getattr(page, "subfiletype", 0) or 0) & tifffile.FILETYPE.REDUCEDIMAGE:
+        if not _is_preview(page):
             return index
     return 0
+
+
+def _other_previews(tif: tifffile.TiffFile, page: int) -> int:
+    """How many pages besides ``page`` are reduced-resolution copies (looked for in files of up to
+    :data:`_PREVIEW_SCAN_PAGES` pages: stacks of hundreds of slices hold none)."""
+    if len(tif.pages) > _PREVIEW_SCAN_PAGES:
+        return 0
+    return sum(1 for index, other in enumerate(tif.pages) if index != page and _is_preview(other))
 
 
 def _dpi(page: tifffile.TiffPage) -> tuple[float, float] | None:
@@ -187,6 +202,9 @@ def read_tiff(path: Path, *, page: int | None, limits: Limits) -> Image:
         stored_bits = tiff_page.bitspersample
         meta = ImageMeta(format="TIFF", bit_depth=32 if is_float and bits == 64 else bits, float_source=is_float)
         meta.page, meta.page_count = page, page_count
+        previews = _other_previews(tif, page)
+        if previews:
+            meta.extra["preview_pages"] = previews
         if samples.dtype.kind == "i":
             lowest = -int(np.iinfo(samples.dtype).min)
             messages.append(f"signed {bits}-bit samples: exports write them unsigned, each value plus {lowest} "

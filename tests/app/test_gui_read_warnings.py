@@ -30,6 +30,11 @@ def test_a_multi_page_tiff_and_an_animation_say_which_page_is_edited(qtbot, wind
     open_image(qtbot, window, tmp_path / "two.tif")
     label = window.status.read_warning_label
     assert label.text() == "⚠ two.tif: page 1 of 2 opened: only this page is edited and exported"
+    with tifffile.TiffWriter(tmp_path / "scan.tif") as writer:
+        writer.write(pages[0], photometric="rgb")
+        writer.write(pages[0, ::4, ::4], photometric="rgb", subfiletype=1)
+    open_image(qtbot, window, tmp_path / "scan.tif")
+    assert not label.isVisible(), "a scanner's thumbnail page is not a page the user loses"
     frames = [PILImage.new("RGB", (16, 16), (10 * k, 0, 0)) for k in range(3)]
     frames[0].save(tmp_path / "anim.png", save_all=True, append_images=frames[1:])
     open_image(qtbot, window, tmp_path / "anim.png")

@@ -259,6 +259,19 @@ def test_a_multi_page_tiff_says_that_only_its_first_page_is_in_the_output(tmp_pa
     assert "page 1 of 2 only: the other pages are not in the output" in capsys.readouterr().err
 
 
+def test_a_scan_with_a_thumbnail_page_is_not_said_to_lose_pages(tmp_path, capsys) -> None:
+    import tifffile
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    with tifffile.TiffWriter(folder / "scan.tif") as writer:
+        writer.write(np.full((20, 30), 1000, np.uint16), photometric="minisblack")
+        writer.write(np.full((5, 8), 1000, np.uint16), photometric="minisblack", subfiletype=1)
+    assert main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(tmp_path / "out"), str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert "[1/1] ok" in err and "page" not in err
+
+
 def test_a_dicom_series_without_a_window_step_is_written_as_its_values(tmp_path, capsys) -> None:
     import json
 

@@ -166,7 +166,21 @@ def test_a_tiff_whose_first_page_is_a_reduced_preview_opens_on_its_full_page(tmp
         writer.write(np.full((64, 48, 3), 200, np.uint8), photometric="rgb")
     image = read_image(tmp_path / "scan.tif")
     assert (image.rows, image.cols, image.meta.page, image.meta.page_count) == (64, 48, 1, 2)
+    assert image.meta.other_pages == 0, "the preview is not another page to tell the user about"
     assert read_image(tmp_path / "scan.tif", page=0).rows == 8, "page 0 asked for by number is page 0"
+
+
+def test_a_trailing_reduced_preview_is_not_counted_among_the_other_pages(tmp_path):
+    import tifffile
+
+    with tifffile.TiffWriter(tmp_path / "scan.tif") as writer:
+        writer.write(np.full((64, 48, 3), 200, np.uint8), photometric="rgb")
+        writer.write(np.full((64, 48, 3), 100, np.uint8), photometric="rgb")
+        writer.write(np.zeros((8, 6, 3), np.uint8), photometric="rgb", subfiletype=1)
+    image = read_image(tmp_path / "scan.tif")
+    assert (image.meta.page, image.meta.page_count, image.meta.extra["preview_pages"]) == (0, 3, 1)
+    assert image.meta.other_pages == 1
+    assert read_image(tmp_path / "scan.tif", page=2).meta.other_pages == 2, "read by number, the preview has two others"
 
 
 @pytest.mark.parametrize("suffix", [".png", ".webp"])
