@@ -21,7 +21,9 @@ may name a person; ``_2``, ``_3`` tell equal names apart, see
 (built-in or from ``--presets-file``), ``--window CENTER,WIDTH``, ``--auto``
 (percentiles 0.5-99.5 of the middle slice, used for all), or by default each
 slice's own header window. ``--full-range`` writes 16-bit PNG/TIFF values
-instead (``value = HU + 32768`` for CT). A recipe's steps run after the window.
+instead (``value = HU + 32768`` for CT). A recipe's steps run after the window;
+a recipe that opens with a window (one saved from the editor) gives its
+window when no window option is given, and gives way to the option otherwise.
 No DICOM is written; existing outputs are replaced only with ``--overwrite``.
 Bad input (a DICOM image file whose header cannot be read included) and
 output folders that are files or cannot be made stop with one line and
@@ -141,6 +143,28 @@ def _fixed_window(args: argparse.Namespace, series: DicomSeries) -> Window | Non
     return None
 
 
+def _recipe_window(args: argparse.Namespace, steps: tuple[StackItem, ...]
+                   ) -> tuple[Window | None, tuple[StackItem, ...]]:
+    """Split the window a recipe opens with (one saved from the editor does) from its other steps.
+
+    Without a window option the recipe's first window is the export's window
+    and its steps follow, as the editor showed them; with one, the recipe's
+    opening windows give way to it (said on stderr), so no slice is windowed twice.
+    """
+    from enhance_core.medical.windows import display_steps, stack_window
+
+    leading = display_steps(steps)
+    window = stack_window(leading)
+    if window is None:
+        return None, steps
+    if args.window or args.preset or args.auto:
+        dropped = {item.uid for item in leading}
+        print(f"note: the recipe's window ({window.center:g} / {window.width:g}) gives way to the one given "
+              "on the command line", file=sys.stderr)
+        return None, tuple(item for item in steps if item.uid not in dropped)
+    return window, tuple(item for item in steps if item.uid != leading[0].uid)
+
+
 def run(args: argparse.Namespace) -> int:
     """Export every slice of the chosen series; return 0, or 1 when some slices failed."""
     from enhance_core.io import check_quality
@@ -159,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
     steps = load_recipe(args.recipe) if args.recipe else ()
     if steps and args.full_range:
         raise ParameterError("--recipe applies to windowed pictures; drop --full-range or --recipe")
-    plans = [(series, folder, _fixed_window(args, series)) for series, folder in chosen]
+    recipe_window, steps = _recipe_window(args, steps)
+    plans = [(series, folder, recipe_window or _fixed_window(args, series)) for series, folder in chosen]
     blocked = [folder for _, folder, _ in plans if folder.exists() and not folder.is_dir()]
     if blocked:
         raise ImageWriteError(blocked[0], "is a file; move it or choose another -o")

@@ -207,3 +207,29 @@ def test_a_value_map_is_not_carried_into_an_edit_of_the_exported_tiff(tmp_path, 
     exif = PILImage.Exif()
     exif.load(read_image(path).meta.exif or b"")
     assert 270 not in exif, "the description (and its value map) stays with the exported file"
+
+
+def test_a_recipe_saved_from_the_editor_is_windowed_once(tmp_path, capsys):
+    """The editor's recipes open with the window/level step: it is the export's window, not a second one."""
+    from enhance_core.medical.windows import window_item
+    from enhance_core.recipe import save_recipe
+
+    write_series(tmp_path / "series", [0.0, 1.0, 2.0])
+    series = str(tmp_path / "series")
+    lung = find_preset("lung", "CT").window
+    editor = save_recipe((window_item(lung), make_item("negative")), tmp_path / "editor.json")
+    plain = save_recipe((make_item("negative"),), tmp_path / "negative.json")
+    assert cli_main(["dicom-export", series, "-o", str(tmp_path / "plain"), "--preset", "lung",
+                     "--recipe", str(plain)]) == 0
+    expected = read_image(tmp_path / "plain" / "slice_0002.png").pixels
+    assert cli_main(["dicom-export", series, "-o", str(tmp_path / "own"), "--recipe", str(editor)]) == 0
+    np.testing.assert_array_equal(read_image(tmp_path / "own" / "slice_0002.png").pixels, expected)
+    assert description_of(tmp_path / "own" / "slice_0002.png")["window"]["center"] == -600
+    capsys.readouterr()
+    assert cli_main(["dicom-export", series, "-o", str(tmp_path / "given"), "--window=40,400",
+                     "--recipe", str(editor)]) == 0
+    assert "the recipe's window (-600 / 1500) gives way to the one given on the command line" in capsys.readouterr().err
+    assert cli_main(["dicom-export", series, "-o", str(tmp_path / "brain"), "--window=40,400",
+                     "--recipe", str(plain)]) == 0
+    np.testing.assert_array_equal(read_image(tmp_path / "given" / "slice_0002.png").pixels,
+                                  read_image(tmp_path / "brain" / "slice_0002.png").pixels)
