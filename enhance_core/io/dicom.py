@@ -101,6 +101,7 @@ def _read_header(path: Path, messages: list[str]) -> tuple[Dataset, int]:
 
     pydicom's warnings go to ``messages``.
     """
+    forced = False
     with warnings.catch_warnings(record=True) as caught, _ClampedReader(path) as handle:
         warnings.simplefilter("always")
         try:
@@ -108,11 +109,17 @@ def _read_header(path: Path, messages: list[str]) -> tuple[Dataset, int]:
         except InvalidDicomError:
             handle.seek(0)
             header = pydicom.dcmread(handle, stop_before_pixels=True, force=True)
+            forced = True
         offset = handle.tell()
     messages.extend(str(item.message) for item in caught)
     if "Rows" not in header or "Columns" not in header:
         file_meta = getattr(header, "file_meta", None) or Dataset()
         kind = header.get("SOPClassUID") or file_meta.get("MediaStorageSOPClassUID")
+        if forced and kind is None:
+            size = path.stat().st_size
+            held = "is empty" if size == 0 else f"holds no DICOM header ({size:,} bytes)"
+            raise ImageReadError(path, f"it {held}: the file is damaged or not a DICOM file; re-copy or re-export "
+                                       "it, or open it as the format it is")
         name = getattr(kind, "name", "unknown SOP class")
         check_byte_order(path, _transfer_syntax(header))
         if holds_pixels(str(name)):

@@ -50,7 +50,7 @@ _PARALLEL = 0.9999
 
 _HEADER_TAGS = (
     "SeriesInstanceUID", "SOPInstanceUID", "SeriesDescription", "SeriesNumber", "Modality", "InstanceNumber",
-    "ImagePositionPatient", "ImageOrientationPatient", "NumberOfFrames", "Rows", "Columns",
+    "ImagePositionPatient", "ImageOrientationPatient", "NumberOfFrames", "Rows", "Columns", "SOPClassUID",
 )
 
 
@@ -129,17 +129,26 @@ def _has_dicom_marker(path: Path) -> bool:
 def _try_header(path: Path) -> tuple[Dataset | None, str]:
     """The header of a DICOM image file and "", or None and why a DICOM image file is unreadable ("": not one).
 
-    Anything but a regular file (a named pipe would block the read for ever) is not one.
+    A file counts as a DICOM file when it starts like one or is named like one
+    (``.dcm``, ``.dicom``, ``.dic``: those without the 128-byte preamble, as old
+    files are written, are read all the same). Anything but a regular file (a
+    named pipe would block the read for ever) is not one.
     """
     if not path.is_file():
         return None, ""
+    marker = _has_dicom_marker(path)
+    named = SUFFIX_FORMATS.get(path.suffix.lower()) == "DICOM"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(_HEADER_TAGS))
-    except (InvalidDicomError, OSError, ValueError, TypeError, KeyError, AttributeError, EOFError) as error:
-        reason = f"its header cannot be read ({' '.join(str(error).split()) or type(error).__name__})"
-        return None, reason if _has_dicom_marker(path) else ""
+            header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(_HEADER_TAGS),
+                                     force=named and not marker)
+    except (InvalidDicomError, OSError, ValueError, TypeError, KeyError, AttributeError, EOFError,
+            OverflowError) as error:
+        detail = " ".join(str(error).split()) or type(error).__name__
+        if marker:
+            return None, f"its header cannot be read ({detail})"
+        return None, _not_dicom(path) if named else ""
     if "Rows" in header and "Columns" in header:
         return header, ""
     file_meta = getattr(header, "file_meta", None)
@@ -147,7 +156,16 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
     if holds_pixels(str(storage)):
         return None, f"it is a {storage} file but its header ends before the image size (Rows, Columns); " \
                      "the file is truncated or damaged"
+    if named and not marker and "SOPClassUID" not in header:
+        return None, _not_dicom(path)
     return None, ""
+
+
+def _not_dicom(path: Path) -> str:
+    """Why a file named like a DICOM file that holds no DICOM header is left out of the series."""
+    size = path.stat().st_size
+    held = "is empty" if size == 0 else f"holds no DICOM header ({size:,} bytes)"
+    return f"it is named {path.suffix} but {held}; the file is damaged or not a DICOM file"
 
 
 def _normal(header: Dataset) -> np.ndarray | None:

@@ -265,3 +265,13 @@ def test_a_file_lut_curve_on_an_image_without_one_is_refused_with_a_reason():
     item = make_item("window_level", {"center": 0.5, "width": 1.0, "function": "file LUT"})
     with pytest.raises(ParameterError, match="the file's VOI LUT, but the image has none; choose the linear"):
         render_image(Image(np.zeros((4, 4, 1), np.float32)), (item,))
+
+
+@pytest.mark.parametrize(("data", "held"), [(b"hello world\n", "12 bytes"), (b"DICM", "4 bytes"),
+                                             (bytes(range(256)) * 20, "5,120 bytes")])
+def test_a_file_named_dcm_that_is_not_dicom_says_so(tmp_path, data, held):
+    path = tmp_path / "scan.dcm"
+    path.write_bytes(data)
+    with pytest.raises(ImageReadError, match=f"it holds no DICOM header \\({held}\\): the file is damaged or not a "
+                                             "DICOM file"):
+        read_image(path)

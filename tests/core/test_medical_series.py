@@ -119,3 +119,26 @@ def test_a_named_pipe_is_no_slice_and_never_read(tmp_path):
         assert [len(series) for series in scan.series] == [2] and scan.unreadable == ()
     with pytest.raises(DicomSeriesError, match="pipe.dcm: is not a regular file"):
         series_from_file(tmp_path / "study" / "pipe.dcm")
+
+
+def test_files_named_dcm_that_hold_no_header_are_named_and_old_files_without_a_preamble_are_slices(tmp_path):
+    import pydicom
+
+    from enhance_core.medical.series import scan_series
+
+    paths = write_series(tmp_path, [0.0, 1.0, 2.0, 3.0], names=["a.dcm", "b.dcm", "c.dcm", "d.dcm"])
+    paths[0].write_bytes(bytes(paths[0].stat().st_size))
+    paths[1].write_bytes(paths[1].read_bytes()[:100])
+    dataset = pydicom.dcmread(paths[2])
+    dataset.preamble = None
+    pydicom.dcmwrite(paths[2], dataset, enforce_file_format=False)
+    assert paths[2].read_bytes()[128:132] != b"DICM"
+    (tmp_path / "empty.dcm").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not a slice, not a damaged one")
+    scan = scan_series(tmp_path)
+    assert [slice_.path.name for slice_ in scan.series[0].slices] == ["c.dcm", "d.dcm"]
+    assert scan.series[0].read_slice(0).rows == 128
+    assert [(path.name, reason) for path, reason in scan.unreadable] == [
+        ("a.dcm", "it is named .dcm but holds no DICOM header (39,210 bytes); the file is damaged or not a DICOM file"),
+        ("b.dcm", "it is named .dcm but holds no DICOM header (100 bytes); the file is damaged or not a DICOM file"),
+        ("empty.dcm", "it is named .dcm but is empty; the file is damaged or not a DICOM file")]
