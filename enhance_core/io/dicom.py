@@ -154,8 +154,12 @@ def _has_full_decoder(transfer_syntax: pydicom.uid.UID) -> bool:
 
 
 def _check_decoder(path: Path, header: Dataset) -> None:
-    """Raise when no installed plugin can decode the file's transfer syntax."""
+    """Raise when the file's transfer syntax is not one, or no installed plugin can decode it."""
     transfer_syntax = _transfer_syntax(header)
+    if transfer_syntax is not None and not transfer_syntax.is_transfer_syntax:
+        raise UnsupportedFormat(path, f"its file meta names {transfer_syntax} as the transfer syntax (0002,0010), "
+                                      "which is not a DICOM transfer syntax (a private one, or a damaged value); "
+                                      "re-export the file from the system that made it with a standard one")
     if transfer_syntax is None or not transfer_syntax.is_compressed:
         return
     try:
@@ -382,17 +386,22 @@ def _grayscale(path: Path, stored: np.ndarray, header: Dataset, view: Dataset, m
     return pixels[:, :, None]
 
 
-def _decode_frame(path: Path, index: int | None, transfer_syntax: pydicom.uid.UID | None) -> np.ndarray:
+def _decode_frame(path: Path, index: int | None, transfer_syntax: pydicom.uid.UID | None, *,
+                  whole: bool = False) -> np.ndarray:
     """Decode one frame, reading only its pixel data from the file where the file allows.
 
     Files whose encoding is inconsistent (explicit VR announced, implicit VR
     used) defeat the frame-wise reader; those are parsed whole by ``dcmread``,
-    which recovers from such mistakes. RLE decodes through pydicom's own
-    decoder (14 ms for 512 x 512), which reports damaged runs as errors and
-    warnings where pylibjpeg-rle panics.
+    which recovers from such mistakes. The other way round (implicit VR
+    announced, explicit used) the frame-wise reader would take the pixel data's
+    length for pixels without an error: ``whole`` skips it. RLE decodes through
+    pydicom's own decoder (14 ms for 512 x 512), which reports damaged runs as
+    errors and warnings where pylibjpeg-rle panics.
     """
     plugin = "pydicom" if transfer_syntax == RLELossless else ""
     try:
+        if whole:
+            raise ValueError("the pixel data is not written in the stated encoding")
         with _ClampedReader(path) as handle:
             return pixel_array(handle, index=index, decoding_plugin=plugin)
     except (ValueError, TypeError, KeyError, AttributeError) as first_error:
@@ -448,11 +457,11 @@ def _read_frame(path: Path, page: int, limits: Limits) -> Image:
                              f"numbered 0 to {frames - 1}")
     limits.check_size(path, rows, cols, samples=samples, bytes_per_sample=max(1, bits // 8))
     _check_decoder(path, header)
-    check_pixel_data(path, header, _transfer_syntax(header), offset, messages)
+    whole = check_pixel_data(path, header, _transfer_syntax(header), offset, messages)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            stored = _decode_frame(path, page if frames > 1 else None, _transfer_syntax(header))
+            stored = _decode_frame(path, page if frames > 1 else None, _transfer_syntax(header), whole=whole)
         except RuntimeError as error:
             transfer_syntax = _transfer_syntax(header)
             if transfer_syntax is not None and transfer_syntax.is_compressed and not _has_full_decoder(transfer_syntax):

@@ -219,7 +219,7 @@ def check_byte_order(path: Path, transfer_syntax: pydicom.uid.UID | None) -> Non
     elements after the file meta are read again in the other order, and if
     they then hold Rows and Columns, the file meta misstates it.
     """
-    if transfer_syntax is None or transfer_syntax.is_deflated:
+    if transfer_syntax is None or not transfer_syntax.is_transfer_syntax or transfer_syntax.is_deflated:
         return
     with open(path, "rb") as handle:
         if handle.read(_META_START - 12)[128:] != b"DICM":
@@ -309,7 +309,7 @@ def _walk_fragments(path: Path, handle: BinaryIO, order: str, size: int, frame_s
 
 
 def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.UID | None,
-                     offset: int, messages: list[str]) -> None:
+                     offset: int, messages: list[str]) -> bool:
     """Check the Pixel Data element at byte ``offset`` of the file against the header.
 
     Parameters
@@ -323,7 +323,14 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
     offset : int
         Where the Pixel Data element starts (where ``dcmread(stop_before_pixels=True)`` stopped).
     messages : list of str
-        Receives a warning when a codestream lacks its end marker.
+        Receives a warning when a codestream lacks its end marker, or when the element is written with
+        explicit VR under an implicit-VR syntax.
+
+    Returns
+    -------
+    bool
+        Whether the element is written with explicit VR under an implicit-VR syntax: a reader that trusts
+        the syntax takes its 4-byte length for pixels, so it must be decoded from a whole-file read.
 
     Raises
     ------
@@ -332,7 +339,7 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
         the form the transfer syntax states. Compressed data of a defined length is left to the decoder.
     """
     if transfer_syntax is None or transfer_syntax.is_deflated:
-        return
+        return False
     order = "<" if transfer_syntax.is_little_endian else ">"
     with open(path, "rb") as handle:
         size = handle.seek(0, 2)
@@ -343,7 +350,12 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
         group, element = struct.unpack(order + "HH", head[:4])
         if group != 0x7FE0 or element not in _PIXEL_ELEMENTS:
             raise ImageReadError(path, "this DICOM file holds no pixel data")
-        if transfer_syntax.is_implicit_VR or head[4:6] not in _PIXEL_VRS:
+        explicit = head[4:6] in _PIXEL_VRS and (not transfer_syntax.is_implicit_VR or head[6:8] == b"\x00\x00")
+        misstated = explicit and transfer_syntax.is_implicit_VR
+        if misstated:
+            messages.append(f"the header says {transfer_syntax.name}, but the pixel data is written with explicit "
+                            "VR; it is read as written")
+        if not explicit:
             (length,) = struct.unpack(order + "I", head[4:8])
         else:
             extra = handle.read(4)
@@ -352,20 +364,21 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
             (length,) = struct.unpack(order + "I", extra)
         _check_encapsulation(path, header, transfer_syntax, handle, size, length)
         if length != _UNDEFINED and transfer_syntax.is_compressed:
-            return
+            return misstated
         if length != _UNDEFINED:
             expected = _native_bytes(header)
             held = min(length, size - handle.tell())
             if held < expected:
                 raise ImageReadError(path, f"the pixel data holds {held:,} bytes but the header's size needs "
                                      f"{expected:,}; the file is truncated or its header is damaged")
-            return
+            return misstated
         last_end = _walk_fragments(path, handle, order, size, (int(header.Columns), int(header.Rows)))
         if transfer_syntax.name.startswith(_ENDS_WITH_EOI) and last_end >= offset + 2:
             handle.seek(max(offset, last_end - 8))
             if b"\xff\xd9" not in handle.read(last_end - handle.tell()):
                 messages.append("the last compressed frame does not end with its end-of-image marker; "
                                 "its pixels may be incomplete")
+    return misstated
 
 
 def holds_pixels(sop_class: str) -> bool:

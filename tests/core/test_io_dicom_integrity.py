@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
@@ -196,3 +197,26 @@ def test_a_little_endian_file_called_big_endian_is_named_not_called_truncated(tm
                                   "MR_small_jpeg_ls_lossless.dcm", "JPEG-LL.dcm", "MR_small_bigendian.dcm"])
 def test_files_whose_transfer_syntax_is_right_still_open(name):
     assert read_image(get_testdata_file(name)).rows > 0
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "SC_rgb.dcm"])
+def test_explicit_vr_pixel_data_under_an_implicit_vr_syntax_is_read_as_written_with_a_warning(tmp_path, name):
+    data = Path(get_testdata_file(name)).read_bytes()
+    stated = str(pydicom.uid.ExplicitVRLittleEndian).encode() + b"\x00"
+    path = tmp_path / "implicit.dcm"
+    path.write_bytes(data.replace(stated, str(pydicom.uid.ImplicitVRLittleEndian).encode().ljust(len(stated), b"\x00"),
+                                  1))
+    image = read_image(path)
+    np.testing.assert_array_equal(image.pixels, read_image(get_testdata_file(name)).pixels)
+    assert ("the header says Implicit VR Little Endian, but the pixel data is written with explicit VR; it is read "
+            "as written") in image.meta.extra["warnings"]
+
+
+def test_a_transfer_syntax_uid_that_is_none_is_named(tmp_path, capfd):
+    data = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+    path = tmp_path / "made_up.dcm"
+    path.write_bytes(data.replace(str(pydicom.uid.ExplicitVRLittleEndian).encode(), b"1.2.3.4.5.6.7.8.9.1", 1))
+    assert main(["info", str(path)]) == 2
+    captured = capfd.readouterr()
+    assert captured.err.count("\n") == 1 and ("its file meta names 1.2.3.4.5.6.7.8.9.1 as the transfer syntax "
+                                              "(0002,0010), which is not a DICOM transfer syntax") in captured.err
