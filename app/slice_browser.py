@@ -12,7 +12,7 @@ window/level and every other step apply to each slice alike. A second lane
 reads ahead: the next slices in the direction of travel and the previous ones,
 one file per job, into a cache of the slices near the current one, so a step
 to a neighbour shows a slice already read. A slice that cannot be read is
-reported and stops cine; asking for it again reads it again.
+reported (once per series opened) and stops cine; asking for it again reads it again.
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ class SliceBrowser(QToolBar):
         self._ahead: int | None = None
         self._reading: int | None = None
         self._unreadable: set[int] = set()
+        self._reported: set[int] = set()
         self._wheel_rest = 0.0
         self.lane = JobRunner("Reading slice", self)
         self.ahead_lane = JobRunner("Reading ahead", self)
@@ -158,7 +159,7 @@ class SliceBrowser(QToolBar):
         self.lane.cancel()
         self.ahead_lane.cancel()
         self.series, self.index, self.shown, self.direction = series, index, index, 1
-        self.cache, self._ahead, self._reading, self._unreadable = {}, None, None, set()
+        self.cache, self._ahead, self._reading, self._unreadable, self._reported = {}, None, None, set(), set()
         source, path = self.document.source, self.document.source_path
         if series is not None and source is not None and 0 <= index < len(series) and path == series.slices[index].path:
             self.cache[index] = source
@@ -262,7 +263,8 @@ class SliceBrowser(QToolBar):
         self._update_view()
 
     def _on_failed(self, index: int, failure: JobFailure) -> None:
-        """Slice ``index`` cannot be read: stop cine, say so beside the slider and in the status bar, report it."""
+        """Slice ``index`` cannot be read: stop cine, say so beside the slider and in the status bar, and report
+        it the first time (browsing past it again only says so beside the slider and in the status bar)."""
         if self._reading == index:
             self._reading = None
         self._unreadable.add(index)
@@ -270,7 +272,9 @@ class SliceBrowser(QToolBar):
         playing = self.play_action.isChecked()
         self.play_action.setChecked(False)
         self.message.emit(f"Cannot read slice {index + 1}{'; cine stopped' if playing else ''}")
-        self.reporter.report(self, "Cannot read the slice", failure.error, failure.details)
+        if index not in self._reported:
+            self._reported.add(index)
+            self.reporter.report(self, "Cannot read the slice", failure.error, failure.details)
 
     def _read_ahead(self) -> None:
         """Read the nearest slice of the plan that is not in the cache yet (one job at a time)."""

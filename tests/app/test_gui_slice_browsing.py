@@ -165,6 +165,28 @@ def test_a_slice_that_cannot_be_read_stops_cine_and_says_so_and_can_be_read_agai
     assert "cannot be read" not in slices.label.text()
 
 
+def test_browsing_past_a_broken_slice_again_says_so_without_another_dialog(qtbot, window, tmp_path, monkeypatch):
+    write_series(tmp_path / "series", [float(z) for z in range(4)], names=[f"{i:02d}.dcm" for i in range(4)])
+    real = series_module.read_image
+
+    def failing(path, *, page=None, **kwargs):
+        if path.name == "01.dcm":
+            raise ImageReadError(path, "the file is damaged")
+        return real(path, page=page, **kwargs)
+
+    monkeypatch.setattr(series_module, "read_image", failing)
+    open_folder(qtbot, window, tmp_path / "series")
+    slices = window.slices
+    for _ in range(2):
+        window.status.clearMessage()
+        slices.show_slice(1)
+        qtbot.waitUntil(lambda: window.status.currentMessage() == "Cannot read slice 2", timeout=20000)
+        assert "cannot be read" in slices.label.text()
+        next_slice(qtbot, window, lambda: slices.show_slice(2))
+        qtbot.waitUntil(lambda: not slices.lane.busy, timeout=20000)
+    assert [title for title, _, _ in window.reporter.errors] == ["Cannot read the slice"]
+
+
 def test_the_cine_controls_stay_in_a_1500_pixel_window_beside_the_window_level_bar(qtbot, window, series_folder):
     window.resize(1500, 940)
     open_folder(qtbot, window, series_folder)
