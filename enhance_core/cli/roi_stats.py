@@ -153,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         _check_output(args)
     steps = load_recipe(args.recipe) if args.recipe is not None else None
     rows: list[RoiRecord] = []
+    clipped: set[tuple[str, int, int]] = set()
     for name, series, image in _images(args):
         spacing = pixel_spacing(image.meta.dicom)
         values = source_values(image)
@@ -162,6 +163,12 @@ def run(args: argparse.Namespace) -> int:
             if stats is None:
                 raise ParameterError(f"--roi {text!r} holds no pixel of {name} ({image.cols}x{image.rows}); "
                                      "give a box inside the image")
+            box = roi.normalized()
+            if (box.left < 0 or box.top < 0 or box.right > image.cols or box.bottom > image.rows) and \
+                    (text, image.cols, image.rows) not in clipped:
+                clipped.add((text, image.cols, image.rows))
+                print(f"note: --roi {text!r} reaches outside the {image.cols}x{image.rows} image {name}: only the "
+                      f"{stats.count} pixel(s) inside are measured", file=sys.stderr)
             after = None if after_values is None else roi_stats(after_values, roi, spacing=spacing,
                                                                 unit=roi_unit(image))
             rows.append(RoiRecord(name, text, stats, after, series))

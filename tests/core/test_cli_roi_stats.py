@@ -162,3 +162,12 @@ def test_a_damaged_file_is_named_and_nothing_is_written(study, tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(damaged) in err[0] and "nothing was measured" in err[0]
     assert "move it out of" in err[0] and not out.exists()
+
+
+def test_a_box_reaching_outside_the_slices_is_measured_inside_and_said_once(series, capsys):
+    assert main(["roi-stats", str(series[0].parent), "--roi", "rect:100,100,300,300", "--roi", "rect:0,0,8,8"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("note:") == 1
+    assert ("note: --roi 'rect:100,100,300,300' reaches outside the 128x128 image" in captured.err
+            and "only the 784 pixel(s) inside are measured" in captured.err)
+    assert "\"rect:100,100,300,300\",HU,784," in captured.out
