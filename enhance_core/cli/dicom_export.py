@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from enhance_core.cli.progress import report_failure, report_progress
-from enhance_core.errors import EnhanceError, ImageReadError, ImageWriteError, ParameterError
+from enhance_core.errors import EnhanceError, ImageReadError, ImageWriteError, ParameterError, PresetError
 
 if TYPE_CHECKING:
     from enhance_core.image import Window
@@ -137,7 +137,14 @@ def _fixed_window(args: argparse.Namespace, series: DicomSeries) -> Window | Non
             raise ParameterError(f"--presets-file {args.presets_file} is not a file; give the JSON file the "
                                  "editor saves its presets to")
         user = load_user_presets(args.presets_file) if args.presets_file else []
-        return find_preset(args.preset, series.modality, user).window
+        try:
+            return find_preset(args.preset, series.modality, user).window
+        except PresetError as error:
+            if not args.all_series:
+                raise
+            raise PresetError(f"{error}; with --all-series every series needs the preset: export the others alone "
+                              f"(--series UID), or give --window CENTER,WIDTH; this one is --series {series.uid} "
+                              f"({series.modality or '?'}, {len(series)} slices)") from None
     if args.auto:
         return auto_window(series.read_slice(len(series) // 2))
     return None

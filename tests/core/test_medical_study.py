@@ -213,3 +213,14 @@ def test_cli_exports_each_slice_once_and_names_the_copies_it_skipped(tmp_path, c
     printed = capsys.readouterr()
     assert "wrote 3 of 3 slices" in printed.out and len(list(out.iterdir())) == 3
     assert "warning: backup/010.dcm skipped: the same slice (SOPInstanceUID) as 010.dcm" in printed.err
+
+
+def test_cli_all_series_with_a_preset_one_series_lacks_names_that_series_and_writes_nothing(tmp_path, capsys):
+    study = make_study(tmp_path)
+    out = tmp_path / "out"
+    assert cli_main(["dicom-export", str(study), "-o", str(out), "--all-series", "--preset", "lung"]) == 2
+    err = capsys.readouterr().err
+    assert "no window preset 'lung' for modality MR" in err and err.count("\n") == 1
+    assert f"export the others alone (--series UID), or give --window CENTER,WIDTH; this one is --series {MR_UID} " \
+           "(MR, 2 slices)" in err
+    assert not out.exists()
