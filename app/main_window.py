@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         self.history = HistoryKeeper(self.document, self.settings, self.history_view, self)
         connect_project_states(self.files, self.history, self.snapshots)
         self.recovery = RecoveryController(self, self.document, self.history, self.canvas, self.reporter,
-                                           root=recovery_root, study=self._study_folder)
+                                           self.snapshots, root=recovery_root, study=self._study_folder)
         menus = build_menus(self)
         self.actions_by_name: dict[str, QAction] = menus.actions
         self.recent_menu: QMenu = menus.recent

@@ -1,7 +1,7 @@
 """Crash recovery: every edit is kept in a recovery folder, and offered back after a crash.
 
-While its document has unsaved changes, each window writes it
-(:mod:`app.recovery_format`) after every edit into its own locked session
+While its document has unsaved changes, each window writes it and its
+snapshots (:mod:`app.recovery_format`) after every edit into its own locked session
 folder (:mod:`app.recovery_sessions`, under ``QStandardPaths.AppLocalDataLocation``)
 on a background thread (:mod:`app.recovery_writer`). At the next start
 :meth:`RecoveryController.offer_restore` offers the folders of editors that
@@ -26,6 +26,7 @@ from app.recovery_format import RecoveredSession, SessionEncoder, SessionState, 
 from app.recovery_sessions import (CrashedSession, find_crashed_sessions, new_session_folder, recovery_root,
                                    remove_session_folder)
 from app.recovery_writer import RecoveryWriter
+from app.snapshots_panel import SnapshotStore
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError, ImageReadError
 
@@ -108,11 +109,11 @@ class RecoveryController(QObject):
     _write_failed = Signal(str, str)
 
     def __init__(self, window: QWidget, document: Document, history: HistoryKeeper, canvas: CompareCanvas,
-                 reporter: ErrorReporter, *, root: Path | None = None,
+                 reporter: ErrorReporter, snapshots: SnapshotStore, *, root: Path | None = None,
                  study: Callable[[], Path | None] = lambda: None) -> None:
         super().__init__(window)
-        self.window, self.document, self.history, self.canvas, self.reporter = (
-            window, document, history, canvas, reporter)
+        self.window, self.document, self.history, self.canvas, self.reporter, self.snapshots = (
+            window, document, history, canvas, reporter, snapshots)
         self.study = study
         self.root = root or recovery_root()
         self.lane = JobRunner("Restoring the session", self)
@@ -126,7 +127,7 @@ class RecoveryController(QObject):
         self.written.connect(self._on_written)
         stack = document.undo_stack
         for signal in (stack.indexChanged, stack.cleanChanged, document.image_changed, document.source_replaced,
-                       document.reference_changed, document.selection_changed):
+                       document.reference_changed, document.selection_changed, snapshots.changed):
             signal.connect(self.schedule)
 
     # --- writing ---------------------------------------------------------------------------
@@ -159,7 +160,8 @@ class RecoveryController(QObject):
                               for path in (doc.reference_path, doc.project_path))
         writer.submit(SessionState(Path(doc.source_path).absolute(), doc.source.rows, doc.source.cols,
                                    reference, project, doc.stack.snapshot(), self.history.state(),
-                                   doc.selected_uid, view, doc.source.meta.page, self.study()))
+                                   doc.selected_uid, view, doc.source.meta.page, self.study(),
+                                   tuple(self.snapshots.snapshots)))
 
     def _start_session(self) -> RecoveryWriter | None:
         """Create and lock this window's session folder and return its writer; None (said once) when that fails."""
@@ -308,6 +310,7 @@ class RecoveryController(QObject):
             notes.append("The undo history did not match the filter stack and was left out; the stack is as it was.")
             doc.stack.reset(state.items)
         doc.project_path = state.project
+        self.snapshots.set_all(state.snapshots)
         if reference is not None:
             doc.set_reference(reference, state.reference)
         if any(item.uid == state.selected for item in state.items):

@@ -14,7 +14,8 @@ detector's 0/1 masks are, else 16-bit). Format (version 1)::
                        "strokes": [[first, last], ...]}},
      "items": {"<n>": {"filter", "params", "enabled", "opacity", "uid", "mask": "<n>" or null}},
      "stack": ["<item>", ...], "base": ["<item>", ...],
-     "history": [{"kind": "replace", "label": "Paint on Hole fill", "before": "<item>", "after": "<item>"}, ...]}
+     "history": [{"kind": "replace", "label": "Paint on Hole fill", "before": "<item>", "after": "<item>"}, ...],
+     "snapshots": [{"name": "14:02 Add Gamma", "created": "2026-12-02T14:02:11", "steps": ["<item>", ...]}, ...]}
 
 ``page`` is the page or frame of the image that was edited (a multi-frame DICOM
 file's frame; files written before it was kept read as page 0). ``study`` is
@@ -22,7 +23,8 @@ the folder opened as a DICOM study when the image is one of its slices (null
 otherwise, and in files written before it was kept). ``stack`` is
 the current stack, ``base`` the stack before the first history entry; a
 history entry holds its command's ``FIELDS`` (positions, uids, item keys,
-lists of item keys). A mask lists its strokes as runs of stroke numbers.
+lists of item keys). ``snapshots`` are the named states of the Snapshots panel
+(files written before they were kept have none). A mask lists its strokes as runs of stroke numbers.
 Every object is written once however many entries share it, and
 :class:`SessionEncoder` keeps each one's JSON from one write to the next, so
 a write after an edit encodes only what that edit added; a raster file is
@@ -48,6 +50,7 @@ from enhance_core.atomic import write_bytes_atomic
 from enhance_core.errors import EnhanceError, ParameterError
 from enhance_core.filters.registry import get_filter
 from enhance_core.masks import Mask, Stroke, load_mask_raster, stroke_from_dict, stroke_to_dict
+from enhance_core.project_states import Snapshot
 from enhance_core.recipe import upgrade_params
 from enhance_core.stack import StackItem, make_item
 
@@ -81,6 +84,7 @@ class SessionState:
     view: Mapping[str, float] | None = None
     page: int = 0
     study: Path | None = None
+    snapshots: tuple[Snapshot, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,9 @@ class SessionEncoder:
                   "selected": state.selected, "view": None if state.view is None else dict(state.view),
                   "index": history.index, "clean": history.clean_index, "dropped": history.dropped,
                   "stack": [self._item(item) for item in state.items], "base": [self._item(item) for item in base],
-                  "history": [self._record_dict(record) for record in history.records]}
+                  "history": [self._record_dict(record) for record in history.records],
+                  "snapshots": [{"name": shot.name, "created": shot.created,
+                                 "steps": [self._item(item) for item in shot.steps]} for shot in state.snapshots]}
         strokes = self._used_strokes()
         tables = {"strokes": [(n, text) for _, n, text in strokes.values()],
                   "masks": [(entry[1], entry[2]) for entry in self._used_masks.values()],
@@ -349,7 +355,9 @@ def _decode(data: dict[str, Any], folder: Path) -> RecoveredSession:
         history=HistoryState(records, index, clean, int(data.get("dropped", 0))),
         selected=str(data.get("selected", "")),
         view=None if view is None else {name: float(view[name]) for name in ("zoom", "center_x", "center_y")},
-        page=int(data.get("page", 0)), study=None if data.get("study") is None else Path(data["study"]))
+        page=int(data.get("page", 0)), study=None if data.get("study") is None else Path(data["study"]),
+        snapshots=tuple(Snapshot(str(entry["name"]), tuple(items[key] for key in entry["steps"]),
+                                 str(entry.get("created", ""))) for entry in data.get("snapshots", ())))
     return RecoveredSession(state, tuple(items[key] for key in data["base"]), rasters)
 
 

@@ -125,6 +125,27 @@ def test_restore_brings_back_reference_project_selection_and_view(qtbot, root, p
     assert not window.recovery.folder.exists(), "the restored session's folder went with the quit"
 
 
+def test_snapshots_come_back_with_the_session(qtbot, root, photo_path):
+    window = editor(qtbot, root)
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "gaussian_blur")
+    window.snapshots.take("soft")
+    add_filter(qtbot, window, "negative")
+    window.snapshots.take("soft and negative")
+    window.snapshots.delete(0)
+    window.snapshots.take("again soft")
+    written(qtbot, window)
+    window.shutdown()
+
+    restored = restore_the_session(qtbot, root)
+    shots = restored.snapshots.snapshots
+    assert [shot.name for shot in shots] == ["soft and negative", "again soft"]
+    assert [[item.filter for item in shot.steps] for shot in shots] == [["gaussian_blur", "negative"]] * 2
+    assert shots[0].created and restored.snapshots_panel.list.count() == 2
+    assert restored.snapshots.restore(0) is False, "the stack is the last snapshot's"
+    restored.close()
+
+
 def test_a_moved_image_is_named_and_can_be_located(qtbot, root, photo_path, tmp_path, monkeypatch):
     edited_session(qtbot, root, photo_path).shutdown()
     moved = tmp_path / "moved" / "photo.png"
