@@ -38,7 +38,8 @@ def test_damaged_rle_dicom_is_a_read_error(tmp_path):
 def test_a_rust_panic_in_a_decoder_becomes_the_typed_error(tmp_path, monkeypatch):
     """pylibjpeg-rle panics on the damaged file; the PanicException (a BaseException) must not escape."""
     monkeypatch.setattr(dicom, "_decode_frame",
-                        lambda path, index, syntax: pixel_array(path, index=index, decoding_plugin="pylibjpeg"))
+                        lambda path, index, syntax, whole=False: pixel_array(path, index=index,
+                                                                             decoding_plugin="pylibjpeg"))
     one_line_error(rle_panic_dicom(tmp_path), "cannot decode this DICOM file (PanicException: index out of bounds")
 
 
