@@ -22,7 +22,7 @@ from PIL import Image as PILImage
 from enhance_core.errors import ImageReadError
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import apply_orientation, exif_upright, normalize_exif, read_orientation
-from enhance_core.io.jpeg import count_scans, encode_jpeg
+from enhance_core.io.jpeg import count_scans, decode_checked, encode_jpeg
 from enhance_core.io.limits import Limits
 from enhance_core.io.png import decode_png_16bit, encode_png, inspect_png
 from enhance_core.io.samples import quantize, stack_alpha, to_unit_pixels
@@ -155,15 +155,19 @@ def read_pillow_format(path: Path, *, page: int | None, limits: Limits, format_n
     with PILImage.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[format_name]]) as picture:
         cols, rows = picture.size
         limits.check_size(path, rows, cols, samples=_decoded_samples(picture))
-        picture.load()
+        samples, damage = decode_checked(path, data, picture.mode) if format_name == "JPEG" else (None, "")
+        if samples is None:
+            picture.load()
         meta = ImageMeta(format=format_name, bit_depth=8)
+        if damage:
+            meta.extra["warnings"] = [damage]
         meta.exif = normalize_exif(picture.info.get("exif"))
         meta.icc_profile = picture.info.get("icc_profile") or None
         dpi = picture.info.get("dpi")
         if dpi and all(value > 0 for value in dpi):
             meta.extra["dpi"] = (float(dpi[0]), float(dpi[1]))
         _count_frames(picture, meta)
-        array, has_alpha = _pillow_array(picture, meta)
+        array, has_alpha = _pillow_array(picture, meta) if samples is None else (samples, False)
     return _finish(array, has_alpha, meta)
 
 

@@ -167,3 +167,50 @@ def test_single_page_format_rejects_other_pages(tmp_path):
         read_image(path, page=2)
     with pytest.raises(ParameterError, match="page must be"):
         read_image(path, page=-1)
+
+
+def textured_jpeg(mode: str = "RGB", size: tuple[int, int] = (96, 128)) -> bytes:
+    """A JPEG of noise (so that its compressed data is spread over the whole picture)."""
+    shape = size if mode == "L" else (*size, 3)
+    pixels = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    out = io.BytesIO()
+    PILImage.fromarray(pixels).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_a_jpeg_cut_in_half_and_closed_with_its_end_marker_is_refused_not_grey(tmp_path, mode):
+    """What a half-copied card file looks like: libjpeg would fill the missing half with flat grey blocks."""
+    data = textured_jpeg(mode)
+    path = tmp_path / "half.jpg"
+    path.write_bytes(data[: len(data) // 2] + b"\xff\xd9")
+    expect_error(path, ImageReadError, "its compressed data ends before the whole picture",
+                 "premature end of data segment", "truncated or damaged")
+
+
+def test_a_jpeg_header_claiming_a_larger_picture_than_its_data_is_refused(tmp_path):
+    data = bytearray(textured_jpeg())
+    frame = data.index(b"\xff\xc0")
+    data[frame + 5:frame + 9] = (3000).to_bytes(2, "big") + (4000).to_bytes(2, "big")
+    path = tmp_path / "claims.jpg"
+    path.write_bytes(bytes(data))
+    expect_error(path, ImageReadError, "ends before the whole picture")
+
+
+def test_damage_inside_a_jpeg_opens_with_a_warning(tmp_path):
+    data = bytearray(textured_jpeg())
+    data[data.index(b"\xff\xda") + 40] ^= 0x55
+    path = tmp_path / "flipped.jpg"
+    path.write_bytes(bytes(data))
+    (warning,) = read_image(path).meta.extra["warnings"]
+    assert warning.startswith("the JPEG data is damaged (Corrupt JPEG data: ") and "parts of the picture" in warning
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_a_sound_jpeg_decodes_as_pillow_decodes_it_without_warnings(tmp_path, mode):
+    path = tmp_path / "sound.jpg"
+    path.write_bytes(textured_jpeg(mode))
+    image = read_image(path)
+    expected = np.asarray(PILImage.open(path)).astype(np.float32) / 255.0
+    np.testing.assert_array_equal(image.pixels, expected.reshape(image.pixels.shape))
+    assert "warnings" not in image.meta.extra
