@@ -275,3 +275,17 @@ def test_a_file_named_dcm_that_is_not_dicom_says_so(tmp_path, data, held):
     with pytest.raises(ImageReadError, match=f"it holds no DICOM header \\({held}\\): the file is damaged or not a "
                                              "DICOM file"):
         read_image(path)
+
+
+def test_the_voi_lut_of_a_real_file_shows_as_pydicom_applies_it():
+    """vlut_04.dcm (pydicom-data) holds a VOI LUT Sequence of 256 16-bit entries and no window."""
+    from pydicom.pixels import apply_voi_lut
+
+    path = get_testdata_file("vlut_04.dcm")
+    dataset = pydicom.dcmread(path)
+    image = read_image(path)
+    assert [window.function for window in image.meta.windows] == ["file LUT"]
+    shown = render_image(image, (window_item(image.meta.windows[0]),)).pixels[..., 0]
+    expected = apply_voi_lut(apply_modality_lut(dataset.pixel_array, dataset), dataset) / 65535.0
+    assert np.ptp(expected) == 1.0
+    np.testing.assert_allclose(shown, expected, atol=1e-6)
