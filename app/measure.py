@@ -51,14 +51,15 @@ REASON_CHARS = 60
 """Characters of a failure's reason shown in the box beside the ROI (the status bar has it all)."""
 
 
-def describe_stats(stats: RoiStats | None) -> str:
-    """``mean ± SD unit (min … max), n px, area mm²`` for the status bar."""
+def describe_stats(stats: RoiStats | None, *, size: bool = True) -> str:
+    """``mean ± SD unit (min … max), n px, area mm²`` for the status bar; without ``size`` no count and area
+    (the statistics after the stack, of the same pixels: the line then fits beside the image's size)."""
     if stats is None:
         return "no pixel inside"
     unit = f" {stats.unit}" if stats.unit else ""
     area = f", {stats.area_mm2:.1f} mm²" if stats.area_mm2 is not None else ""
-    return (f"{stats.mean:.1f} ± {stats.sd:.1f}{unit} (min {stats.minimum:.0f}, max {stats.maximum:.0f}), "
-            f"{stats.count} px{area}")
+    described = f"{stats.mean:.1f} ± {stats.sd:.1f}{unit} (min {stats.minimum:.0f}, max {stats.maximum:.0f})"
+    return f"{described}, {stats.count} px{area}" if size else described
 
 
 def failure_reason(error: BaseException) -> str:
@@ -225,7 +226,7 @@ class MeasureTool(QObject):
     def _show(self) -> None:
         text = f"ROI {describe_stats(self.before)}"
         if self.after is not None:
-            text += f"  →  after the stack {describe_stats(self.after)}"
+            text += f"  →  after the stack {describe_stats(self.after, size=False)}"
         elif self.after_failed:
             text += f"  →  measuring after the stack failed: {self.after_failed}"
         self._set_text(text)

@@ -56,6 +56,8 @@ def test_rectangle_roi_reads_hounsfield_units_before_and_after_a_blur(qtbot, win
     qtbot.waitUntil(lambda: measure.after is not None, timeout=20000)
     assert measure.after.sd < measure.before.sd and "after the stack" in window.status.currentMessage()
     assert "HU" in measure.text and "mm²" in measure.text
+    after = measure.text.split("after the stack")[1]
+    assert "px" not in after and "mm²" not in after, "the same pixels: count and area are said once"
     window.brush_toolbar.paint_action.trigger()
     assert canvas.tool is window.brush and not window.measure_actions["rectangle"].isChecked()
     assert window.reporter.errors == []
