@@ -24,6 +24,8 @@ from app.filter_menu import FilterPalette, build_filter_menu
 from app.param_editor import ParamEditor
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.registry import get_filter
+from enhance_core.learned.hole_fill import share_text, stroke_shares
+from enhance_core.masks import Mask
 from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
 from enhance_core.stack import StackChange, StackItem
 
@@ -48,6 +50,15 @@ def _tool_button(text: str) -> QToolButton:
     button.setText(text)
     return button
 
+
+
+def corrections(mask: Mask) -> str:
+    """How the user's strokes change a detected mask, by the share of the picture they paint in and erase (one
+    Ctrl+click marks a crack with dozens of strokes, so their count says little)."""
+    painted_in, erased = stroke_shares(mask)
+    parts = [f"{share_text(share)} {what}" for share, what in ((painted_in, "painted in"), (erased, "erased"))
+             if share > 0.0]
+    return "corrected by hand: " + " and ".join(parts) + " of the picture" if parts else "corrected by hand"
 
 class StackPanel(QWidget):
     """Steps list plus the settings of the selected step; emits ``problem`` for bad live values."""
@@ -288,7 +299,7 @@ class StackPanel(QWidget):
         painted = f"{strokes} stroke{'s' if strokes != 1 else ''}"
         if definition.mask_edits(item.params):
             self.mask_label.setText("Mask: the detected damage" if item.mask is None else
-                                    f"Mask: the detected damage, corrected by {painted}")
+                                    f"Mask: the detected damage, {corrections(item.mask)}")
         else:
             self.mask_label.setText("Mask: none (applies everywhere)" if item.mask is None else
                                     f"Mask: {painted}" + (" over a detected mask" if item.mask.raster is not None

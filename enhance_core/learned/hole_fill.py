@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import cv2
@@ -184,12 +184,29 @@ def _share(mask: Mask) -> float:
     return float(np.mean(mask.render(scale=min(1.0, math.sqrt(SHARE_PIXELS / (mask.rows * mask.cols)))) > 0))
 
 
+def stroke_shares(mask: Mask) -> tuple[float, float]:
+    """Shares (0..1) of the picture the mask's strokes paint in and erase, each measured as :func:`painted_share`
+    measures a mask; computed once per mask."""
+    return (_measured(mask, "painted in", lambda whole: _strokes_share(whole, erase=False)),
+            _measured(mask, "erased", lambda whole: _strokes_share(whole, erase=True)))
+
+
+def _strokes_share(mask: Mask, *, erase: bool) -> float:
+    strokes = tuple(replace(stroke, erase=False) for stroke in mask.strokes if stroke.erase == erase)
+    return _share(Mask(mask.rows, mask.cols, strokes)) if strokes else 0.0
+
+
+def share_text(share: float) -> str:
+    """A share (0..1) of the picture as the user reads it: "0.12 %", or "under 0.01 %" for a speck."""
+    return "under 0.01 %" if share < 1e-4 else f"{100 * share:.2f} %"
+
+
 def filled_note(share: float) -> str:
     """What a fill of painted holes (or a mask file) covers, for the user: its share of the picture, or that the
     mask marks nothing (a blank mask file)."""
     if share <= 0.0:
         return "the mask marks no pixel: nothing is filled (is it the right mask file?)"
-    return "fills " + ("under 0.01 %" if share < 1e-4 else f"{100 * share:.2f} %") + " of the picture"
+    return f"fills {share_text(share)} of the picture"
 
 
 def missing_mask_refusal(steps: Sequence[StackItem]) -> str | None:

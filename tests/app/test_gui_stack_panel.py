@@ -153,3 +153,18 @@ def test_add_filter_menu_shows_ampersands_instead_of_mnemonics(panel):
     for category in menu.actions():
         for action in category.menu().actions():
             assert action.text().replace("&&", "").count("&") == 0, action.text()
+
+
+def test_hand_corrections_of_a_detected_mask_are_said_by_the_share_they_paint_in_and_erase():
+    from app.stack_panel import corrections
+    from enhance_core.learned.hole_fill import stroke_shares
+    from enhance_core.masks import Mask, Stroke
+
+    lines = tuple(Stroke(((10.0 + step, 10.0), (10.0 + step, 60.0)), 2.0, hardness=1.0) for step in range(0, 40, 4))
+    mask = Mask(100, 200, lines + (Stroke(((150.0, 50.0),), 5.0, hardness=1.0, erase=True),))
+    painted_in, erased = stroke_shares(mask)
+    assert painted_in == pytest.approx(10 * 4 * 50 / 20000, rel=0.3) and erased == pytest.approx(78 / 20000, rel=0.3)
+    assert corrections(mask) == (f"corrected by hand: {100 * painted_in:.2f} % painted in and {100 * erased:.2f} % "
+                                 "erased of the picture")
+    assert corrections(Mask(100, 200, lines)).endswith("% painted in of the picture")
+    assert corrections(Mask(100, 200)) == "corrected by hand"
