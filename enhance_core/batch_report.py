@@ -45,6 +45,8 @@ _INK = (40, 40, 40)
 _BAR = (180, 110, 40)
 _PATH = re.compile(r"""(?:[A-Za-z]:)?[^\s'"]*[/\\][^\s'"]*""")
 """A path in an error message (anything with a slash), replaced by ``<file>`` to group messages by cause."""
+_NUMBER = re.compile(r"\d[\d,]*\d")
+"""A number of two digits or more (a byte count, an offset, a size), written ``N`` to group messages by cause."""
 
 
 @dataclass
@@ -109,7 +111,8 @@ def failure_causes(results: Sequence[FileResult]) -> list[tuple[str, list[Path]]
     The cause is the error without the file's name and with any other path
     written ``<file>``, so "a.png: not a PNG" and "b.png: not a PNG" group;
     so do messages about "out/Summer 2019/a b.png", a path made from a
-    source's folder and name with spaces.
+    source's folder and name with spaces. Numbers of two digits or more are
+    written ``N``, so truncated files group whatever byte counts they name.
     """
     groups: dict[str, list[Path]] = {}
     for result in results:
@@ -119,7 +122,7 @@ def failure_causes(results: Sequence[FileResult]) -> list[tuple[str, list[Path]]
         for part in sorted({*result.source.parent.parts, result.source.stem}, key=len, reverse=True):
             if any(character.isspace() for character in part):
                 message = re.sub(rf"(?<=[/\\]){re.escape(part)}(?=[/\\.\s-]|$)", "name", message)
-        cause = _PATH.sub("<file>", message).removeprefix("<file>: ")
+        cause = _NUMBER.sub("N", _PATH.sub("<file>", message).removeprefix("<file>: "))
         groups.setdefault(cause, []).append(result.source)
     return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
 

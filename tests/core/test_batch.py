@@ -257,6 +257,10 @@ def test_failures_are_grouped_by_cause(tmp_path) -> None:
     assert format_failures(results, examples=1).splitlines()[:3] == [
         "     2  not a PNG", f"        {tmp_path / 'a.png'}", "        ... and 1 more"]
     assert format_failures(results[1:2]) == ""
+    cut = [failed(f"{name}.tif", f"TIFF strip 3 ends at byte {size:,} but the file holds {size - 17:,} bytes")
+           for name, size in (("d", 40_960), ("e", 1_048_576))]
+    assert failure_causes(cut) == [("TIFF strip 3 ends at byte N but the file holds N bytes",
+                                    [tmp_path / "d.tif", tmp_path / "e.tif"])]
 
 
 def test_failures_about_outputs_with_spaces_in_their_names_group_with_the_others(tmp_path) -> None:
