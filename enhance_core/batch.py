@@ -512,7 +512,7 @@ def process_file(task: FileTask) -> FileResult:
             said.append(f"page {image.meta.page + 1} of {image.meta.page_count} only: the other pages are not in "
                         "the output")
         outcome = FileResult(task.source, written, reference=task.reference, megapixels=megapixels,
-                             step_notes=tuple(said))
+                             step_notes=tuple(said), pages_left_out=image.meta.other_pages)
         if task.reference is not None:
             _score(outcome, image, result, task.reference, written_image=output)
     except EnhanceError as error:

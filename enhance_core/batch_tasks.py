@@ -41,7 +41,8 @@ class FileResult:
     """What happened to one file; ``error`` is None on success.
 
     ``skipped``: its output already existed; ``earlier``: the result is the
-    manifest's, from an earlier run; ``megapixels``: the size of the image read.
+    manifest's, from an earlier run; ``megapixels``: the size of the image read;
+    ``pages_left_out``: the file's other pages or frames, which the output lacks.
     """
 
     source: Path
@@ -56,6 +57,7 @@ class FileResult:
     step_notes: tuple[str, ...] = ()
     earlier: bool = False
     megapixels: float = 0.0
+    pages_left_out: int = 0
 
 
 def storage_refusal(output: str, sample: str | None) -> str | None:

@@ -236,6 +236,10 @@ def run(args: argparse.Namespace) -> int:
         finally:
             manifest.close()
     print(done_summary(results, args.output))
+    paged = sum(result.pages_left_out > 0 for result in results)
+    if paged:
+        print(f"note: {paged} file(s) hold more pages than the one read; their outputs hold that page only "
+              "(their lines say which)")
     failed = [r for r in results if r.error]
     if failed:
         from enhance_core.batch_report import format_failures

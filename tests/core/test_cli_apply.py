@@ -255,8 +255,12 @@ def test_a_multi_page_tiff_says_that_only_its_first_page_is_in_the_output(tmp_pa
     with tifffile.TiffWriter(folder / "front_back.tif") as writer:
         for value in (1000, 2000):
             writer.write(np.full((20, 30), value, np.uint16), photometric="minisblack")
+    tifffile.imwrite(folder / "single.tif", np.full((20, 30), 1000, np.uint16))
     assert main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(tmp_path / "out"), str(folder)]) == 0
-    assert "page 1 of 2 only: the other pages are not in the output" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "page 1 of 2 only: the other pages are not in the output" in captured.err
+    assert ("note: 1 file(s) hold more pages than the one read; their outputs hold that page only (their lines "
+            "say which)") in captured.out.splitlines()
 
 
 def test_a_scan_with_a_thumbnail_page_is_not_said_to_lose_pages(tmp_path, capsys) -> None:
@@ -268,8 +272,8 @@ def test_a_scan_with_a_thumbnail_page_is_not_said_to_lose_pages(tmp_path, capsys
         writer.write(np.full((20, 30), 1000, np.uint16), photometric="minisblack")
         writer.write(np.full((5, 8), 1000, np.uint16), photometric="minisblack", subfiletype=1)
     assert main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(tmp_path / "out"), str(folder)]) == 0
-    err = capsys.readouterr().err
-    assert "[1/1] ok" in err and "page" not in err
+    captured = capsys.readouterr()
+    assert "[1/1] ok" in captured.err and "page" not in captured.err + captured.out
 
 
 def test_a_dicom_series_without_a_window_step_is_written_as_its_values(tmp_path, capsys) -> None:
