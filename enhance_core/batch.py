@@ -360,8 +360,9 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
     def finish(index: int, result: FileResult) -> None:
         results[index] = result
         if manifest is not None and index in work:
+            status = DONE if result.error is None else QUEUED if result.retry else FAILED
             entry = manifest.entry(result.source, tasks[index].output, work[index],
-                                   FAILED if result.error else DONE, seconds=result.seconds, error=result.error,
+                                   status, seconds=result.seconds, error=result.error,
                                    reference=result.reference, metrics=result.metrics)
             if entry is not None:
                 manifest.append([entry])
@@ -516,7 +517,8 @@ def process_file(task: FileTask) -> FileResult:
         if task.reference is not None:
             _score(outcome, image, result, task.reference, written_image=output)
     except EnhanceError as error:
-        outcome = FileResult(task.source, None, _with_file(task.source, error))
+        outcome = FileResult(task.source, None, _with_file(task.source, error),
+                             retry=isinstance(error, ImageWriteError) and error.storage)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as error:  # noqa: BLE001 - one bad file (a native library's panic too) must not stop the batch
@@ -549,7 +551,8 @@ def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ImageWriteError(folder, f"cannot create the output folder ({error.strerror or error})") from None
+        raise ImageWriteError(folder, f"cannot create the output folder ({error.strerror or error})",
+                              storage=True) from None
 
 
 def _with_file(source: Path, error: Exception) -> str:

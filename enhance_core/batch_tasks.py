@@ -42,7 +42,9 @@ class FileResult:
 
     ``skipped``: its output already existed; ``earlier``: the result is the
     manifest's, from an earlier run; ``megapixels``: the size of the image read;
-    ``pages_left_out``: the file's other pages or frames, which the output lacks.
+    ``pages_left_out``: the file's other pages or frames, which the output lacks;
+    ``retry``: the failure was the storage's (no space, no permission), so the
+    manifest keeps the file as still to do and the same command tries it again.
     """
 
     source: Path
@@ -58,6 +60,7 @@ class FileResult:
     earlier: bool = False
     megapixels: float = 0.0
     pages_left_out: int = 0
+    retry: bool = False
 
 
 def storage_refusal(output: str, sample: str | None) -> str | None:

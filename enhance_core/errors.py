@@ -55,16 +55,22 @@ class DicomSeriesError(ImageReadError):
 
 
 class ImageWriteError(EnhanceError):
-    """A file could not be written; nothing was left half-written."""
+    """A file could not be written; nothing was left half-written.
 
-    def __init__(self, path: Path | str, reason: str) -> None:
+    ``storage`` is true when the operating system refused the write (no space
+    left, no permission, a read-only disk): the same write may succeed once
+    that is fixed, so a batch does not count the file as failed for good.
+    """
+
+    def __init__(self, path: Path | str, reason: str, *, storage: bool = False) -> None:
         self.path = Path(path)
         self.reason = reason
+        self.storage = storage
         super().__init__(f"{self.path}: {reason}")
 
-    def __reduce__(self) -> tuple[type, tuple[Path, str]]:
-        """Pickle as ``(path, reason)`` so the error crosses from a worker process intact."""
-        return type(self), (self.path, self.reason)
+    def __reduce__(self) -> tuple[type, tuple[Path, str], dict[str, bool]]:
+        """Pickle as ``(path, reason)`` and ``storage`` so the error crosses from a worker process intact."""
+        return type(self), (self.path, self.reason), {"storage": self.storage}
 
 
 class ParameterError(EnhanceError, ValueError):

@@ -163,7 +163,7 @@ def write_image(
             _encode(image, temp, format_name, depth, quality, exif, description)
     except OSError as error:
         raise ImageWriteError(path, f"could not be written ({error.strerror or error}); check that {path.parent} is "
-                                    "writable and has room. The target was left unchanged") from None
+                                    "writable and has room. The target was left unchanged", storage=True) from None
     except ENCODE_ERRORS as error:
         raise ImageWriteError(path, f"the {format_name} encoder failed ({error}); "
                                     "the target was left unchanged") from error

@@ -201,3 +201,28 @@ def test_a_manifest_line_written_before_scores_were_kept_still_reads(folder, tmp
         assert manifest.unreadable == 0 and manifest.latest(folder / "a.png").metrics is None
     finally:
         manifest.close()
+
+
+def test_files_the_disk_refused_are_done_again_by_the_same_command(folder, tmp_path, capsys, monkeypatch) -> None:
+    """A full disk or a read-only folder is the storage's failure, not the file's: no --retry-failed needed."""
+    import errno
+    from contextlib import contextmanager
+
+    from enhance_core.io import writer
+
+    @contextmanager
+    def disk_full(path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+        yield path
+
+    out = tmp_path / "out"
+    with monkeypatch.context() as patched:
+        patched.setattr(writer, "atomic_write", disk_full)
+        assert apply(folder, out) == 1
+    captured = capsys.readouterr()
+    assert "could not be written (No space left on device)" in captured.err
+    assert [line["status"] for line in entries(out)[4:]] == ["queued", "queued", "failed", "queued"]
+    assert apply(folder, out) == 1
+    assert ("done: 3 of 4 file(s) written to " + str(out) + ", 1 failed (1 in an earlier run; --retry-failed tries "
+            "them again)") in capsys.readouterr().out
+    assert sorted(path.name for path in out.glob("*.png")) == ["a.png", "b.png", "c.png"]
