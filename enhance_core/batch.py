@@ -73,11 +73,13 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     """Expand files, folders and glob patterns; map each file to the subfolder its result goes to.
 
     A folder gives its images (with ``recursive``, those of its subfolders too,
-    hidden folders and ``skip``, the output folder, left out); a glob gives its
+    hidden folders, ``skip``, the output folder, and the output folders of
+    earlier batches, which hold a manifest, left out); a glob gives its
     matches (but those in ``skip``). The subfolder is the file's folder relative to the folder named
     (to a glob's fixed leading folders) with ``recursive``, else ``.``.
     ``include`` and ``exclude`` are glob patterns matched, without regard to
-    case, against the file's name and its path relative to that folder; a file
+    case, against the file's name and its path relative to that folder, and
+    those without a slash against the names of the folders on that path; a file
     is kept when it matches an include pattern (any, if none is given) and no
     exclude pattern. A file reached twice keeps its first subfolder. The files
     of a folder named that are not images (but hidden ones and a run's
@@ -100,11 +102,16 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
         if path.is_dir():
             others: list[Path] = []
             links: list[Path] = []
-            matches = _folder_images(path, recursive=recursive, skip=skipped, others=others, links=links)
-            if links and notes is not None:
-                shown = ", ".join(str(link) for link in links[:3]) + (f" and {len(links) - 3} more" if len(links) > 3
-                                                                       else "")
-                notes.append(f"left out {len(links)} linked folder(s), which -r does not follow: {shown}")
+            outputs: list[Path] = []
+            matches = _folder_images(path, recursive=recursive, skip=skipped, others=others, links=links,
+                                     outputs=outputs)
+            if notes is not None:
+                for folders, why in ((links, "linked folder(s), which -r does not follow"),
+                                     (outputs, f"output folder(s) of earlier batches (they hold {MANIFEST_NAME})")):
+                    if folders:
+                        shown = ", ".join(str(folder) for folder in folders[:3]) + (
+                            f" and {len(folders) - 3} more" if len(folders) > 3 else "")
+                        notes.append(f"left out {len(folders)} {why}: {shown}")
             if left_out is not None:
                 known = {file.resolve() for file in left_out}
                 left_out += [file for file in others if file.name != MANIFEST_NAME and file.resolve() not in known]
@@ -138,17 +145,24 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
 
 
 def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: list[Path] | None = None,
-                   links: list[Path] | None = None) -> list[tuple[Path, PurePosixPath]]:
-    """The images of ``folder`` (and of its subfolders, but hidden ones and ``skip``) with their relative paths.
+                   links: list[Path] | None = None, outputs: list[Path] | None = None
+                   ) -> list[tuple[Path, PurePosixPath]]:
+    """The images of ``folder`` (and of its subfolders, but hidden ones, ``skip`` and the output folders of
+    earlier batches, which hold a manifest) with their relative paths.
 
-    Its other files but hidden ones go to ``others`` (when given), and the
-    links to folders it does not follow to ``links``.
+    Its other files but hidden ones go to ``others`` (when given), the links
+    to folders it does not follow to ``links``, and the earlier output folders
+    left out to ``outputs``.
     """
     if recursive:
         walked = []
         for top, folders, files in os.walk(folder):
             folders[:] = [name for name in folders
                           if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
+            made = [name for name in folders if (Path(top, name) / MANIFEST_NAME).is_file()]
+            if outputs is not None:
+                outputs += [Path(top, name) for name in made]
+            folders[:] = [name for name in folders if name not in made]
             if links is not None:
                 links += [Path(top, name) for name in folders if Path(top, name).is_symlink()]
             walked += [Path(top, name) for name in files]
@@ -191,9 +205,14 @@ def _fixed_prefix(pattern: str) -> Path:
 
 
 def _hits(relative: PurePosixPath, patterns: Sequence[str]) -> bool:
-    """Whether a file's path relative to the folder named, or its name, matches one of ``patterns`` (any case)."""
-    names = (relative.as_posix().lower(), relative.name.lower())
-    return any(fnmatchcase(name, pattern.lower()) for pattern in patterns for name in names)
+    """Whether a file's path relative to the folder named, its name, or (for a pattern without a slash) the
+    name of a folder on its way matches one of ``patterns`` (any case): ``drafts`` leaves out every folder
+    named so, at any depth."""
+    path, name = relative.as_posix().lower(), relative.name.lower()
+    folders = [part.lower() for part in relative.parent.parts]
+    return any(fnmatchcase(path, pattern.lower()) or fnmatchcase(name, pattern.lower())
+               or ("/" not in pattern and any(fnmatchcase(part, pattern.lower()) for part in folders))
+               for pattern in patterns)
 
 
 def _selected(relative: PurePosixPath, include: Sequence[str], exclude: Sequence[str]) -> bool:

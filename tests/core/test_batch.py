@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from enhance_core.batch import FileResult, collect_inputs, collect_tree, output_suffix, plan_batch, run_batch
+from enhance_core.batch_manifest import MANIFEST_NAME
 from enhance_core.batch_report import write_report
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.image import Image, ImageMeta
@@ -231,6 +232,19 @@ def test_include_and_exclude_patterns(collection) -> None:
         collect_tree([collection], recursive=True, include=["*.dng"])
     tree = collect_tree([str(collection / "box1" / "**" / "*.png")], recursive=True)
     assert [str(folder) for folder in tree.values()] == [".", "sleeve"], "a glob mirrors from its fixed folders"
+    assert names(exclude=["sleeve"]) == ["a.png", "box1/a.png", "box2/A.TIF"], "a folder's name, at any depth"
+    assert names(include=["box1"]) == ["box1/a.png", "box1/sleeve/a.png", "box1/sleeve/b.jpg"]
+
+
+def test_a_recursive_walk_leaves_out_the_output_folders_of_earlier_batches(collection) -> None:
+    earlier = collection / "box1" / "restored 2025"
+    earlier.mkdir()
+    save(earlier / "a.png", photo(9, 16, 20))
+    (earlier / MANIFEST_NAME).write_text("")
+    notes: list[str] = []
+    tree = collect_tree([collection], recursive=True, notes=notes)
+    assert not [p for p in tree if earlier in p.parents]
+    assert notes == [f"left out 1 output folder(s) of earlier batches (they hold {MANIFEST_NAME}): {earlier}"]
 
 
 def test_outputs_never_collide_in_a_mirrored_tree(tmp_path) -> None:
