@@ -220,14 +220,14 @@ def _selected(relative: PurePosixPath, include: Sequence[str], exclude: Sequence
     return (not include or _hits(relative, include)) and not _hits(relative, exclude)
 
 
-def index_by_stem(folder: Path, *, what: str) -> dict[str, list[Path]]:
-    """Image files of ``folder`` grouped by stem (``what`` names the folder in errors)."""
+def index_by_stem(folder: Path, *, what: str, mirrored: bool = False) -> dict[tuple[PurePosixPath, str], list[Path]]:
+    """Image files of ``folder`` grouped by (subfolder, stem): with ``mirrored``, those of its whole tree
+    (hidden folders left out), else its own, all under ``.`` (``what`` names the folder in errors)."""
     if not folder.is_dir():
         raise ParameterError(f"{what} folder {folder} does not exist or is not a folder")
-    index: dict[str, list[Path]] = {}
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
-            index.setdefault(path.stem, []).append(path)
+    index: dict[tuple[PurePosixPath, str], list[Path]] = {}
+    for path, relative in _folder_images(folder, recursive=mirrored, skip=None):
+        index.setdefault((relative.parent, path.stem), []).append(path)
     return index
 
 
@@ -267,10 +267,13 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     Outputs keep the input's name in ``output_dir``, in the input's
     ``subfolders`` entry when there is one (:func:`collect_tree`: the
     collection's tree mirrored); ``-2``, ``-3``... are added when two inputs
-    would share an output name (or a file would take a subfolder's). Raises before any file is processed when
+    would share an output name (or a file would take a subfolder's). Masks
+    and references pair with their input by stem in ``mask_dir`` and
+    ``reference_dir``, in the same subfolder when the collection's tree is
+    mirrored. Raises before any file is processed when
     an output would be an input, when both ``mask_file`` and ``mask_dir`` are
-    given, when ``mask_file`` is not a readable image, when two inputs paired
-    by stem with ``mask_dir`` or ``reference_dir`` share a stem (:func:`shared_stems`) or when one of those
+    given, when ``mask_file`` is not a readable image, when two inputs of one
+    subfolder paired by stem with ``mask_dir`` or ``reference_dir`` share a stem or when one of those
     folders holds several files for an input's stem, when ``quality`` is not
     1-100, when an output format cannot hold ``bit_depth``, or when ``device``
     is not available and a step is a learned filter. ``size`` resizes and
@@ -285,17 +288,22 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         raise ParameterError(f"mask file {mask_file} does not exist")
     if mask_file is not None:
         read_image(mask_file)
-    masks = index_by_stem(mask_dir, what="mask") if mask_dir is not None else {}
-    sharing = shared_stems(inputs) if mask_dir is not None or reference_dir is not None else {}
-    if sharing:
-        first, other = next(iter(sharing.items()))
-        paired = "mask" if mask_dir is not None else "reference"
-        raise ParameterError(f"{len(sharing)} inputs share a stem with another ({first} and {other}): each "
-                             f"would be paired with the same {paired} '{first.stem}'; rename them or run them "
-                             "separately")
-    references = index_by_stem(reference_dir, what="reference") if reference_dir is not None else {}
-    sources = {path.resolve(): path for path in inputs}
     placed = {source: (subfolders or {}).get(source, PurePosixPath(".")) for source in inputs}
+    mirrored = any(place != PurePosixPath(".") for place in placed.values())
+    masks = index_by_stem(mask_dir, what="mask", mirrored=mirrored) if mask_dir is not None else {}
+    if mask_dir is not None or reference_dir is not None:
+        groups: dict[tuple[PurePosixPath, str], list[Path]] = {}
+        for source in inputs:
+            groups.setdefault((placed[source], source.stem), []).append(source)
+        sharing = [group for group in groups.values() if len(group) > 1]
+        if sharing:
+            first, other = sharing[0][:2]
+            paired = "mask" if mask_dir is not None else "reference"
+            raise ParameterError(f"{sum(map(len, sharing))} inputs share a stem with another in their folder "
+                                 f"({first} and {other}): each would be paired with the same {paired} "
+                                 f"'{first.stem}'; rename them or run them separately")
+    references = index_by_stem(reference_dir, what="reference", mirrored=mirrored) if reference_dir is not None else {}
+    sources = {path.resolve(): path for path in inputs}
     taken = {folder.as_posix().lower() for place in placed.values() for folder in (place, *place.parents)}
     tasks = []
     for source in inputs:
@@ -315,19 +323,19 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         if output.resolve() in sources:
             raise ParameterError(f"the output {output} would overwrite the input {sources[output.resolve()]}; "
                                  "choose another -o folder")
-        mask = mask_file if mask_file is not None else _single(masks.get(source.stem), "mask", mask_dir)
-        reference = _single(references.get(source.stem), "reference", reference_dir)
+        mask = mask_file if mask_file is not None else _single(masks.get((place, source.stem)), "mask")
+        reference = _single(references.get((place, source.stem)), "reference")
         tasks.append(FileTask(source, output, tuple(steps), mask, reference,
                               bit_depth, quality, overwrite, device,
                               None if size is None or size.is_identity else size))
     return tasks
 
 
-def _single(paths: list[Path] | None, what: str, folder: Path | None) -> Path | None:
-    """The one file of a stem in a mask or reference ``folder``; several for one stem is an error (which one?)."""
+def _single(paths: list[Path] | None, what: str) -> Path | None:
+    """The one file of a stem in a mask or reference folder; several for one stem is an error (which one?)."""
     if paths and len(paths) > 1:
-        raise ParameterError(f"the {what} folder {folder} holds {len(paths)} files for the stem {paths[0].stem!r} "
-                             f"({', '.join(path.name for path in paths)}); keep one of them")
+        raise ParameterError(f"the {what} folder {paths[0].parent} holds {len(paths)} files for the stem "
+                             f"{paths[0].stem!r} ({', '.join(path.name for path in paths)}); keep one of them")
     return paths[0] if paths else None
 
 

@@ -116,13 +116,32 @@ def test_inputs_that_share_a_stem_are_refused_when_paired_by_stem(folder, tmp_pa
     (tmp_path / "masks").mkdir()
     inputs = collect_inputs([folder])
     for option in ({"mask_dir": tmp_path / "masks"}, {"reference_dir": tmp_path / "masks"}):
-        with pytest.raises(ParameterError, match=r"2 inputs share a stem.*b\.jpg and .*b\.png.*rename"):
+        with pytest.raises(ParameterError, match=r"2 inputs share a stem with another in their folder.*b\.jpg and "
+                                                 r".*b\.png.*rename"):
             plan_batch(inputs, steps, tmp_path / "out", **option)
     apart = [path for path in inputs if path.name != "b.png"]
     assert len(plan_batch(apart, steps, tmp_path / "out", mask_dir=tmp_path / "masks")) == 4, \
         "C.png and c.tif pair with masks of their own stems"
     assert [t.output.name for t in plan_batch(inputs, steps, tmp_path / "out")] == [
         "C.png", "a.png", "b.jpg", "b.png", "c.tif"]
+
+
+def test_a_mirrored_tree_pairs_references_and_masks_in_the_same_subfolder(tmp_path) -> None:
+    """Every box of an archive has its scan_0001: a reference tree of the same shape scores each."""
+    archive, references = tmp_path / "archive", tmp_path / "truth"
+    for box, seed in (("box1", 1), ("box2", 2)):
+        for folder in (archive / box, references / box):
+            folder.mkdir(parents=True)
+            save(folder / "scan_0001.png", photo(seed))
+    save(references / "scan_0001.png", photo(7))
+    tree = collect_tree([archive], recursive=True)
+    tasks = plan_batch(list(tree), (make_item("negative"),), tmp_path / "out", subfolders=tree,
+                       reference_dir=references, mask_dir=references)
+    assert [(task.reference, task.mask) for task in tasks] == [
+        (references / box / "scan_0001.png",) * 2 for box in ("box1", "box2")]
+    flat = plan_batch(collect_inputs([archive / "box1"]), (make_item("negative"),), tmp_path / "flat",
+                      reference_dir=references)
+    assert flat[0].reference == references / "scan_0001.png", "without -r the reference folder's own files"
 
 
 def test_parallel_workers_give_the_same_files(folder, tmp_path) -> None:
