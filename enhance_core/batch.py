@@ -399,7 +399,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
     digests: dict[int, str] = {}
     pending, queued = [], []
     for index, task in enumerate(tasks):
-        earlier, now, recipe, other_work = None, None, "", False
+        earlier, now, recipe, other_work, changed = None, None, "", False, False
         if manifest is not None:
             if id(task.steps) not in digests:
                 digests[id(task.steps)] = steps_digest(task.steps)
@@ -410,6 +410,8 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             earlier = manifest.latest(task.source)
             other_work = (now is not None and earlier is not None and earlier.status == DONE
                           and earlier.same_file(now) and earlier.recipe != now.recipe)
+            changed = (now is not None and earlier is not None and earlier.status == DONE
+                       and earlier.output == now.output and not earlier.same_file(now))
             if now is None or earlier is None or not earlier.same_work(now) or task.overwrite:
                 earlier = None
             elif earlier.status in (QUEUED, DONE) and not task.overwrite:
@@ -425,7 +427,8 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
         elif skip_existing and task.output.exists():
             finish(index, FileResult(task.source, task.output, note="already there: kept, not scored", skipped=True))
         elif task.output.exists() and not task.overwrite:
-            finish(index, FileResult(task.source, None, _exists_message(task.output, other_work=other_work)))
+            finish(index, FileResult(task.source, None, _exists_message(task.output, other_work=other_work,
+                                                                        changed=changed)))
         else:
             pending.append(index)
             if now is not None:
@@ -465,9 +468,14 @@ def _done_earlier(task: FileTask, earlier: Entry) -> FileResult:
                       seconds=earlier.seconds, skipped=True, earlier=True, reference=task.reference, metrics=scores)
 
 
-def _exists_message(output: Path, *, other_work: bool = False) -> str:
+def _exists_message(output: Path, *, other_work: bool = False, changed: bool = False) -> str:
     """Why an existing output is not replaced, and what to pass; ``other_work``: the manifest says an earlier
-    run made it from the same input with another recipe, other output settings or another program version."""
+    run made it from the same input with another recipe, other output settings or another program version;
+    ``changed``: an earlier run made it from this input as it was before (another size or time: a new scan)."""
+    if changed:
+        return (f"{output} was made by an earlier run from this input before it changed (a new scan?); pass "
+                "--overwrite to make it again from the file as it is now, or --skip-existing to keep the old "
+                "output")
     if other_work:
         return (f"{output} was made by an earlier run from the same input with another recipe, other output "
                 "settings or another version of Enhance Studio; pass --overwrite to make it again with this one, "

@@ -226,3 +226,13 @@ def test_files_the_disk_refused_are_done_again_by_the_same_command(folder, tmp_p
     assert ("done: 3 of 4 file(s) written to " + str(out) + ", 1 failed (1 in an earlier run; --retry-failed tries "
             "them again)") in capsys.readouterr().out
     assert sorted(path.name for path in out.glob("*.png")) == ["a.png", "b.png", "c.png"]
+
+
+def test_an_output_of_an_input_that_changed_since_says_so(folder, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert apply(folder, out) == 1
+    write_image(Image(np.zeros((12, 16, 3), np.float32)), folder / "a.png")
+    capsys.readouterr()
+    assert apply(folder, out) == 1
+    assert (f"{out / 'a.png'} was made by an earlier run from this input before it changed (a new scan?); pass "
+            "--overwrite to make it again") in capsys.readouterr().err
