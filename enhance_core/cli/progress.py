@@ -29,26 +29,34 @@ class BatchProgress:
 
     Only files run by this process count towards the speed (files kept or
     done in an earlier run do not); the time left is the files left times the
-    mean wall time per file run so far.
+    wall time per file run since the first one finished, so the start-up the
+    first file waits for (worker processes, a model loaded) does not inflate
+    it: the first file's line has no time left yet.
     """
 
     def __init__(self, total: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.total, self._clock = total, clock
         self._start = clock()
+        self._first: float | None = None
         self.done = self.ran = 0
         self.megapixels = 0.0
 
     def update(self, *, ran: bool, megapixels: float = 0.0) -> str:
         """Count one finished file; return ``percent done, MP/s, ETA`` for its line."""
+        now = self._clock()
         self.done += 1
         if ran:
             self.ran += 1
             self.megapixels += megapixels
-        elapsed = max(self._clock() - self._start, 1e-9)
+            if self._first is None:
+                self._first = now
+        elapsed = max(now - self._start, 1e-9)
         text = f"{100 * self.done / max(self.total, 1):.0f} %"
         if self.ran:
-            left = (self.total - self.done) * elapsed / self.ran
-            text += f", {self.megapixels / elapsed:.2f} MP/s, ETA {format_duration(left)}"
+            text += f", {self.megapixels / elapsed:.2f} MP/s"
+        if self.ran > 1 and self._first is not None:
+            left = (self.total - self.done) * (now - self._first) / (self.ran - 1)
+            text += f", ETA {format_duration(left)}"
         return text
 
 

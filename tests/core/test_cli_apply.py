@@ -243,7 +243,9 @@ def test_batch_progress_counts_only_files_run_here() -> None:
     progress = BatchProgress(10, clock=lambda: now[0])
     assert progress.update(ran=False) == "10 %"
     now[0] = 4.0
-    assert progress.update(ran=True, megapixels=12.0) == "20 %, 3.00 MP/s, ETA 0:32"
+    assert progress.update(ran=True, megapixels=12.0) == "20 %, 3.00 MP/s", "start-up says nothing of the pace"
+    now[0] = 5.0
+    assert progress.update(ran=True, megapixels=3.0) == "30 %, 3.00 MP/s, ETA 0:07"
     assert format_duration(3725) == "1:02:05"
 
 
