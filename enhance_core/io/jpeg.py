@@ -34,6 +34,9 @@ from enhance_core.errors import ImageReadError
 SOI = b"\xff\xd8"
 _SOS = 0xDA
 _EOI = 0xD9
+_DRI = 0xDD
+_PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}
+"""Start-of-frame markers of progressive JPEG (Huffman and arithmetic, differential or not)."""
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 _MAX_SEGMENT = 65533
 """Most payload bytes a marker segment holds (its length field counts itself)."""
@@ -51,12 +54,15 @@ def decode_checked(path: Path, data: bytes, mode: str) -> tuple[np.ndarray | Non
     Samples come for Pillow's modes "RGB" and "L" (the same libjpeg-turbo decode
     Pillow does); other modes are only checked. A warning is returned for
     damage libjpeg recovers from inside the data (a bad Huffman code,
-    extraneous bytes): the picture opens, and the user is told.
+    extraneous bytes; a marker met early in a file whose restart markers or
+    progressive scans keep the rest of the picture): the picture opens, and
+    the user is told.
 
     Raises
     ------
     ImageReadError
-        The compressed data ends before the whole picture is decoded.
+        The compressed data ends before the whole picture: the file ends without its end marker, or a
+        sequential file without restart markers meets a marker early (everything after is flat grey).
     """
     colorspace = _STRICT_COLORSPACES.get(mode)
     if colorspace is None:
@@ -65,7 +71,8 @@ def decode_checked(path: Path, data: bytes, mode: str) -> tuple[np.ndarray | Non
         samples = simplejpeg.decode_jpeg(data, colorspace=colorspace, strict=True)
     except ValueError as error:
         text = " ".join(str(error).split())
-        if "premature end" in text.lower():
+        early = "premature end of data segment" in text
+        if text.startswith("Premature end of JPEG file") or (early and not _recovers_locally(data)):
             raise ImageReadError(path, f"its compressed data ends before the whole picture ({text}): the file is "
                                        "truncated or damaged; copy it again from the card or the original") from None
         return None, f"the JPEG data is damaged ({text}); parts of the picture may be wrong" if text.startswith(
@@ -75,17 +82,16 @@ def decode_checked(path: Path, data: bytes, mode: str) -> tuple[np.ndarray | Non
     return (samples[:, :, 0] if mode == "L" else samples), ""
 
 
-def count_scans(data: bytes) -> int:
-    """Return the number of scans (SOS markers) in a JPEG held in ``data``; 0 when it holds none.
+def _header(data: bytes) -> tuple[list[tuple[int, bytes]], int | None]:
+    """The marker segments before the first scan, as (marker, payload), and where that scan starts (None: none).
 
-    The segments before the first scan are skipped by their lengths (an EXIF
-    thumbnail holds markers of its own); after it, entropy-coded data can hold
-    ``FF DA`` only as a marker (a data byte ``FF`` is followed by ``00``).
+    The segments are skipped by their lengths (an EXIF thumbnail holds markers of its own).
     """
+    segments: list[tuple[int, bytes]] = []
     position = len(SOI)
     while position + 4 <= len(data):
         if data[position] != 0xFF:
-            return 0
+            return segments, None
         marker = data[position + 1]
         if marker == 0xFF:
             position += 1
@@ -94,12 +100,32 @@ def count_scans(data: bytes) -> int:
             position += 2
             continue
         if marker == _EOI:
-            return 0
+            return segments, None
         if marker == _SOS:
-            return 1 + data.count(b"\xff\xda", position + 2)
+            return segments, position
         (length,) = struct.unpack_from(">H", data, position + 2)
+        segments.append((marker, data[position + 4:position + 2 + length]))
         position += 2 + length
-    return 0
+    return segments, None
+
+
+def _recovers_locally(data: bytes) -> bool:
+    """Whether damage in the JPEG's data leaves the rest of its picture: it has restart markers (a restart
+    interval above 0) or progressive scans (a later scan refines what an earlier one drew)."""
+    segments, _ = _header(data)
+    restarts = any(marker == _DRI and len(payload) >= 2 and struct.unpack_from(">H", payload)[0] > 0
+                   for marker, payload in segments)
+    return restarts or any(marker in _PROGRESSIVE for marker, _ in segments)
+
+
+def count_scans(data: bytes) -> int:
+    """Return the number of scans (SOS markers) in a JPEG held in ``data``; 0 when it holds none.
+
+    After the first scan, entropy-coded data can hold ``FF DA`` only as a
+    marker (a data byte ``FF`` is followed by ``00``).
+    """
+    _, first = _header(data)
+    return 0 if first is None else 1 + data.count(b"\xff\xda", first + 2)
 
 
 def _segment(marker: int, payload: bytes) -> bytes:

@@ -214,3 +214,21 @@ def test_a_sound_jpeg_decodes_as_pillow_decodes_it_without_warnings(tmp_path, mo
     expected = np.asarray(PILImage.open(path)).astype(np.float32) / 255.0
     np.testing.assert_array_equal(image.pixels, expected.reshape(image.pixels.shape))
     assert "warnings" not in image.meta.extra
+
+
+def test_damage_that_restart_markers_or_progressive_scans_contain_opens_with_a_warning(tmp_path):
+    """The rest of such a picture survives: restart markers start the data afresh, a later scan refines."""
+    pixels = np.random.default_rng(1).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    PILImage.fromarray(pixels).save(out, format="JPEG", quality=90, restart_marker_rows=1)
+    data = out.getvalue()
+    interval = data.index(b"\xff\xd0")
+    (tmp_path / "restarts.jpg").write_bytes(data[:interval + 100] + data[interval + 150:])
+    out = io.BytesIO()
+    PILImage.fromarray(pixels).save(out, format="JPEG", quality=90, progressive=True)
+    data = out.getvalue()
+    last = data.rindex(b"\xff\xda")
+    (tmp_path / "progressive.jpg").write_bytes(data[:last + (len(data) - last) // 2] + b"\xff\xd9")
+    for name in ("restarts.jpg", "progressive.jpg"):
+        (warning,) = read_image(tmp_path / name).meta.extra["warnings"]
+        assert warning.startswith("the JPEG data is damaged (Corrupt JPEG data: "), name
