@@ -36,7 +36,6 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
 from enhance_core.errors import Cancelled, DicomSeriesError, ImageReadError
 from enhance_core.filters.base import ProgressFn, StopFn
@@ -143,16 +142,17 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
             warnings.simplefilter("ignore")
             header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(_HEADER_TAGS),
                                      force=named and not marker)
-    except (InvalidDicomError, OSError, ValueError, TypeError, KeyError, AttributeError, EOFError,
-            OverflowError) as error:
+            for keyword in _HEADER_TAGS:
+                header.get(keyword)  # converted (and checked) here, where the warnings of a damaged value are quiet
+            file_meta = getattr(header, "file_meta", None)
+            storage = getattr(file_meta.get("MediaStorageSOPClassUID"), "name", "") if file_meta is not None else ""
+    except Exception as error:  # noqa: BLE001 - pydicom raises many kinds on a damaged header; the file is named
         detail = " ".join(str(error).split()) or type(error).__name__
         if marker:
             return None, f"its header cannot be read ({detail})"
         return None, _not_dicom(path) if named else ""
     if "Rows" in header and "Columns" in header:
         return header, ""
-    file_meta = getattr(header, "file_meta", None)
-    storage = getattr(file_meta.get("MediaStorageSOPClassUID"), "name", "") if file_meta is not None else ""
     if holds_pixels(str(storage)):
         return None, f"it is a {storage} file but its header ends before the image size (Rows, Columns); " \
                      "the file is truncated or damaged"

@@ -142,3 +142,17 @@ def test_files_named_dcm_that_hold_no_header_are_named_and_old_files_without_a_p
         ("a.dcm", "it is named .dcm but holds no DICOM header (39,210 bytes); the file is damaged or not a DICOM file"),
         ("b.dcm", "it is named .dcm but holds no DICOM header (100 bytes); the file is damaged or not a DICOM file"),
         ("empty.dcm", "it is named .dcm but is empty; the file is damaged or not a DICOM file")]
+
+
+def test_a_folder_of_mutated_slices_is_scanned_without_an_unnamed_error(tmp_path):
+    """Damaged headers raise many kinds of errors inside pydicom; the scan names each file it cannot read."""
+    from enhance_core.medical.series import scan_series
+    from tests.fuzz.mutate import mutate
+
+    source = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+    for case in range(400):
+        data, _ = mutate(source, "CT_small.dcm", 50, case)
+        (tmp_path / f"{case:03d}.dcm").write_bytes(data)
+    (tmp_path / "zzz_sound.dcm").write_bytes(source)
+    scan = scan_series(tmp_path)
+    assert scan.series and all(reason for _, reason in scan.unreadable)
