@@ -350,13 +350,15 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
         group, element = struct.unpack(order + "HH", head[:4])
         if group != 0x7FE0 or element not in _PIXEL_ELEMENTS:
             raise ImageReadError(path, "this DICOM file holds no pixel data")
-        explicit = head[4:6] in _PIXEL_VRS and (not transfer_syntax.is_implicit_VR or head[6:8] == b"\x00\x00")
+        (implicit_length,) = struct.unpack(order + "I", head[4:8])
+        explicit = head[4:6] in _PIXEL_VRS and (not transfer_syntax.is_implicit_VR or (
+            head[6:8] == b"\x00\x00" and implicit_length not in (_native_bytes(header), _native_bytes(header) + 1)))
         misstated = explicit and transfer_syntax.is_implicit_VR
         if misstated:
             messages.append(f"the header says {transfer_syntax.name}, but the pixel data is written with explicit "
                             "VR; it is read as written")
         if not explicit:
-            (length,) = struct.unpack(order + "I", head[4:8])
+            length = implicit_length
         else:
             extra = handle.read(4)
             if len(extra) < 4:

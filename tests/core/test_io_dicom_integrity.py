@@ -220,3 +220,30 @@ def test_a_transfer_syntax_uid_that_is_none_is_named(tmp_path, capfd):
     captured = capfd.readouterr()
     assert captured.err.count("\n") == 1 and ("its file meta names 1.2.3.4.5.6.7.8.9.1 as the transfer syntax "
                                               "(0002,0010), which is not a DICOM transfer syntax") in captured.err
+
+
+def test_implicit_vr_pixel_data_whose_odd_length_spells_a_vr_still_opens(tmp_path):
+    """16 975 bytes (97 x 175, unpadded) read as 'OB\\0\\0': the length that fits the image wins over the VR look."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import SecondaryCaptureImageStorage, generate_uid
+
+    dataset = Dataset()
+    dataset.file_meta = FileMetaDataset()
+    dataset.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID = SecondaryCaptureImageStorage
+    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID = generate_uid()
+    dataset.Rows, dataset.Columns, dataset.SamplesPerPixel = 97, 175, 1
+    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.BitsAllocated = dataset.BitsStored = 8
+    dataset.HighBit, dataset.PixelRepresentation = 7, 0
+    pixels = np.full((97, 175), 200, np.uint8)
+    pixels[0, :2] = 0
+    dataset.PixelData = pixels.tobytes()
+    path = tmp_path / "odd.dcm"
+    dataset.save_as(path, enforce_file_format=False)
+    data = bytearray(path.read_bytes())
+    start = data.rindex(b"\xe0\x7f\x10\x00")
+    data[start + 4:start + 8] = (97 * 175).to_bytes(4, "little")
+    path.write_bytes(bytes(data[:-1]))
+    assert bytes(data[start + 4:start + 8]) == b"OB\x00\x00"
+    np.testing.assert_array_equal(read_image(path).pixels[..., 0], pixels / np.float32(255.0))
