@@ -191,6 +191,12 @@ def run(args: argparse.Namespace) -> int:
     if steps and args.full_range:
         raise ParameterError("--recipe applies to windowed pictures; drop --full-range or --recipe")
     recipe_window, steps = _recipe_window(args, steps)
+    modalities = sorted({series.modality or "?" for series, _ in chosen})
+    if recipe_window is not None and len(modalities) > 1:
+        raise ParameterError(f"the recipe opens with one window ({recipe_window.center:g} / {recipe_window.width:g}), "
+                             f"made for one kind of image, and the series chosen are {' and '.join(modalities)}; "
+                             "export each kind with --series UID, or give --window, --preset or --auto, which "
+                             "takes the recipe window's place")
     plans = [(series, folder, recipe_window or _fixed_window(args, series)) for series, folder in chosen]
     blocked = [folder for _, folder, _ in plans if folder.exists() and not folder.is_dir()]
     if blocked:

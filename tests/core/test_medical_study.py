@@ -224,3 +224,19 @@ def test_cli_all_series_with_a_preset_one_series_lacks_names_that_series_and_wri
     assert f"export the others alone (--series UID), or give --window CENTER,WIDTH; this one is --series {MR_UID} " \
            "(MR, 2 slices)" in err
     assert not out.exists()
+
+
+def test_cli_all_series_refuses_one_recipe_window_for_series_of_several_kinds(tmp_path, capsys):
+    from enhance_core.medical import find_preset
+    from enhance_core.medical.windows import window_item
+    from enhance_core.recipe import save_recipe
+    from enhance_core.stack import make_item
+
+    study = make_study(tmp_path)
+    recipe = save_recipe((window_item(find_preset("lung", "CT").window), make_item("clahe")), tmp_path / "lung.json")
+    out = tmp_path / "out"
+    assert cli_main(["dicom-export", str(study), "-o", str(out), "--all-series", "--recipe", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert "the recipe opens with one window (-600 / 1500), made for one kind of image, and the series chosen are " \
+           "CT and MR; export each kind with --series UID" in err and not out.exists()
+    assert cli_main(["dicom-export", str(study), "-o", str(out), "--series", CT_UID, "--recipe", str(recipe)]) == 0
