@@ -237,14 +237,16 @@ def _windows(view: Dataset) -> list[Window]:
             if math.isfinite(window.center) and math.isfinite(window.width) and window.width > 0]
 
 
-def _lut_window(view: Dataset, scaling: float, messages: list[str]) -> Window | None:
+def _lut_window(view: Dataset, scaling: float, highest: float, messages: list[str]) -> Window | None:
     """Return the first VOI LUT of the frame's VOI LUT Sequence as a "file LUT" window, or None.
 
     The LUT's entries become display values 0..1 over the output range its
     descriptor states (or over the bits its entries need, when the descriptor
     claims 16 bits for 12-bit entries, a common slip); the window spans its
-    input range, from the first mapped value to the last. A damaged LUT is
-    not offered, and ``messages`` says why; so are LUTs after the first.
+    input range, from the first mapped value to the last. A first mapped value
+    of 32 768 or more above every value the frame's stored bits can reach
+    (``highest``) is a negative one written unsigned, and is read so. A damaged LUT is not
+    offered, and ``messages`` says why; so are LUTs after the first.
     """
     sequence = view.get("VOILUTSequence")
     if not sequence:
@@ -260,15 +262,23 @@ def _lut_window(view: Dataset, scaling: float, messages: list[str]) -> Window | 
             words = data.value[:2 * count]
             entries = np.frombuffer(words[:len(words) // 2 * 2], dtype=order + "u2").astype(np.float64)
         else:
-            entries = np.asarray(list(data.value), dtype=np.float64)[:count]
-        if entries.size < count or not 1 <= bits <= 16:
-            raise ValueError(f"{entries.size} entries of {bits} bits where the descriptor promises {count}")
+            entries = np.atleast_1d(np.asarray(data.value, dtype=np.float64))[:count]
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         messages.append(f"the VOI LUT is damaged ({error}); it is not offered")
+        return None
+    if not 1 <= bits <= 16:
+        messages.append(f"the VOI LUT's descriptor gives {bits} bits per entry, where 1 to 16 are possible; "
+                        "it is not offered")
+        return None
+    if entries.size < count:
+        messages.append(f"the VOI LUT holds {entries.size} entries where its descriptor promises {count}; "
+                        "it is not offered")
         return None
     if count < 2:
         messages.append("the VOI LUT has a single entry; it is not offered")
         return None
+    if first >= 1 << 15 and first * scaling > highest >= (first - (1 << 16)) * scaling:
+        first -= 1 << 16
     top = float((1 << bits) - 1)
     if entries.max() <= top / 16:
         top = float((1 << max(1, int(entries.max()).bit_length())) - 1)
@@ -373,7 +383,7 @@ def _grayscale(path: Path, stored: np.ndarray, header: Dataset, view: Dataset, m
         meta.value_offset, meta.value_scale = high, -span
     meta.unit = _unit(header, view)
     notes: list[str] = []
-    lut = _lut_window(view, scaling, notes)
+    lut = _lut_window(view, scaling, high, notes)
     if notes:
         meta.extra.setdefault("warnings", []).extend(notes)
     meta.windows = _windows(view) + ([lut] if lut is not None else [])

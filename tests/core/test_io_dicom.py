@@ -256,8 +256,8 @@ def test_a_damaged_voi_lut_is_not_offered_and_the_file_says_why(tmp_path):
     dataset.save_as(tmp_path / "short.dcm")
     image = read_image(tmp_path / "short.dcm")
     assert image.meta.windows == []
-    assert any(warning.startswith("the VOI LUT is damaged (100 entries of 12 bits where the descriptor promises "
-                                  "4096)") for warning in image.meta.extra["warnings"])
+    assert ("the VOI LUT holds 100 entries where its descriptor promises 4096; it is not offered"
+            in image.meta.extra["warnings"])
 
 
 def test_a_file_lut_curve_on_an_image_without_one_is_refused_with_a_reason():
@@ -289,3 +289,30 @@ def test_the_voi_lut_of_a_real_file_shows_as_pydicom_applies_it():
     expected = apply_voi_lut(apply_modality_lut(dataset.pixel_array, dataset), dataset) / 65535.0
     assert np.ptp(expected) == 1.0
     np.testing.assert_allclose(shown, expected, atol=1e-6)
+
+
+def test_a_negative_first_mapped_value_written_unsigned_is_read_as_negative(tmp_path):
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    entries = sqrt_lut(1500, 4095)
+    with_voi_lut(dataset, entries, -500, 12).save_as(tmp_path / "signed.dcm")
+    item = dataset.VOILUTSequence[0]
+    del item.LUTDescriptor
+    item.add_new("LUTDescriptor", "US", [1500, 65536 - 500, 12])
+    dataset.save_as(tmp_path / "unsigned.dcm")
+    (signed,), (unsigned,) = (read_image(tmp_path / name).meta.windows for name in ("signed.dcm", "unsigned.dcm"))
+    assert (unsigned.center, unsigned.width) == (signed.center, signed.width) == (249.5, 1499.0)
+
+
+@pytest.mark.parametrize(("descriptor", "data", "reason"), [
+    ([4, 0, 32], [0, 1, 2, 3], "the VOI LUT's descriptor gives 32 bits per entry, where 1 to 16 are possible"),
+    ([1, 0, 12], 7, "the VOI LUT has a single entry"),
+])
+def test_a_voi_lut_that_cannot_be_shown_says_why(tmp_path, descriptor, data, reason):
+    dataset = with_voi_lut(pydicom.dcmread(get_testdata_file("CT_small.dcm")), sqrt_lut(4, 4095), 0, 12)
+    item = dataset.VOILUTSequence[0]
+    item.LUTDescriptor = descriptor
+    del item.LUTData
+    item.add_new("LUTData", "US", data)
+    dataset.save_as(tmp_path / "lut.dcm")
+    image = read_image(tmp_path / "lut.dcm")
+    assert image.meta.windows == [] and any(reason in warning for warning in image.meta.extra["warnings"])
