@@ -164,8 +164,9 @@ def run(args: argparse.Namespace) -> int:
                 raise ParameterError(f"--roi {text!r} holds no pixel of {name} ({image.cols}x{image.rows}); "
                                      "give a box inside the image")
             box = roi.normalized()
-            if (box.left < 0 or box.top < 0 or box.right > image.cols or box.bottom > image.rows) and \
-                    (text, image.cols, image.rows) not in clipped:
+            outside = (box.left <= -0.5 or box.top <= -0.5 or box.right >= image.cols + 0.5
+                       or box.bottom >= image.rows + 0.5)
+            if outside and (text, image.cols, image.rows) not in clipped:
                 clipped.add((text, image.cols, image.rows))
                 print(f"note: --roi {text!r} reaches outside the {image.cols}x{image.rows} image {name}: only the "
                       f"{stats.count} pixel(s) inside are measured", file=sys.stderr)

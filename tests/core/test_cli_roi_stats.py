@@ -171,3 +171,6 @@ def test_a_box_reaching_outside_the_slices_is_measured_inside_and_said_once(seri
     assert ("note: --roi 'rect:100,100,300,300' reaches outside the 128x128 image" in captured.err
             and "only the 784 pixel(s) inside are measured" in captured.err)
     assert "\"rect:100,100,300,300\",HU,784," in captured.out
+    assert main(["roi-stats", str(series[0]), "--roi", "rect:-0.4,0,128.4,10"]) == 0
+    captured = capsys.readouterr()
+    assert "note:" not in captured.err and ",HU,1280," in captured.out, "every pixel centre lies in the image"
