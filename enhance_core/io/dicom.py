@@ -52,7 +52,7 @@ from enhance_core.errors import ImageReadError, MissingDecoder, UnsupportedForma
 from enhance_core.image import Image, ImageMeta, Window
 from enhance_core.io.dicom_checks import (check_byte_order, check_frame_shape, check_geometry, check_physical_range,
                                           check_pixel_data, check_rescale, damaged_element_reason, header_number,
-                                          holds_pixels)
+                                          holds_pixels, not_dicom)
 from enhance_core.io.limits import Limits
 from enhance_core.io.samples import to_unit_pixels
 
@@ -116,10 +116,8 @@ def _read_header(path: Path, messages: list[str]) -> tuple[Dataset, int]:
         file_meta = getattr(header, "file_meta", None) or Dataset()
         kind = header.get("SOPClassUID") or file_meta.get("MediaStorageSOPClassUID")
         if forced and kind is None:
-            size = path.stat().st_size
-            held = "is empty" if size == 0 else f"holds no DICOM header ({size:,} bytes)"
-            raise ImageReadError(path, f"it {held}: the file is damaged or not a DICOM file; re-copy or re-export "
-                                       "it, or open it as the format it is")
+            raise ImageReadError(path, f"{not_dicom(path)}: the file is damaged or not a DICOM file; re-copy or "
+                                       "re-export it, or open it as the format it is")
         name = getattr(kind, "name", "unknown SOP class")
         check_byte_order(path, _transfer_syntax(header))
         if holds_pixels(str(name)):

@@ -272,8 +272,7 @@ def _check_encapsulation(path: Path, header: Dataset, transfer_syntax: pydicom.u
         raise ImageReadError(path, f"the header says the pixel data is compressed as {transfer_syntax.name}, but it "
                              f"holds the {held:,} bytes of uncompressed pixels; {_RE_EXPORT}")
     raise ImageReadError(path, f"the header says the pixel data is compressed as {transfer_syntax.name}, but it is "
-                         "not stored as compressed fragments; the file is damaged or its transfer syntax (0002,0010) "
-                         "is wrong: re-export it from the system that made it")
+                         f"not stored as compressed fragments; the file is damaged, or {_RE_EXPORT}")
 
 
 def _walk_fragments(path: Path, handle: BinaryIO, order: str, size: int, frame_size: tuple[int, int]) -> int:
@@ -381,6 +380,12 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
                 messages.append("the last compressed frame does not end with its end-of-image marker; "
                                 "its pixels may be incomplete")
     return misstated
+
+
+def not_dicom(path: Path) -> str:
+    """Why ``path``, read as DICOM, is none: empty, or its size and that it holds no DICOM header."""
+    size = path.stat().st_size
+    return "it is empty" if size == 0 else f"it holds no DICOM header ({size:,} bytes)"
 
 
 def holds_pixels(sop_class: str) -> bool:

@@ -42,7 +42,7 @@ from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
 from enhance_core.io import read_image
 from enhance_core.io.detect import SUFFIX_FORMATS
-from enhance_core.io.dicom_checks import holds_pixels
+from enhance_core.io.dicom_checks import holds_pixels, not_dicom
 
 _PARALLEL = 0.9999
 """Smallest cosine between two slices' normals for their planes to count as parallel (under about 0.8 degrees)."""
@@ -150,22 +150,20 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
         detail = " ".join(str(error).split()) or type(error).__name__
         if marker:
             return None, f"its header cannot be read ({detail})"
-        return None, _not_dicom(path) if named else ""
+        return None, _named_but_not_dicom(path) if named else ""
     if "Rows" in header and "Columns" in header:
         return header, ""
     if holds_pixels(str(storage)):
         return None, f"it is a {storage} file but its header ends before the image size (Rows, Columns); " \
                      "the file is truncated or damaged"
     if named and not marker and "SOPClassUID" not in header:
-        return None, _not_dicom(path)
+        return None, _named_but_not_dicom(path)
     return None, ""
 
 
-def _not_dicom(path: Path) -> str:
+def _named_but_not_dicom(path: Path) -> str:
     """Why a file named like a DICOM file that holds no DICOM header is left out of the series."""
-    size = path.stat().st_size
-    held = "is empty" if size == 0 else f"holds no DICOM header ({size:,} bytes)"
-    return f"it is named {path.suffix} but {held}; the file is damaged or not a DICOM file"
+    return f"{not_dicom(path)}, though it is named {path.suffix}; the file is damaged or not a DICOM file"
 
 
 def _normal(header: Dataset) -> np.ndarray | None:

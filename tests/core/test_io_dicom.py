@@ -261,7 +261,6 @@ def test_a_damaged_voi_lut_is_not_offered_and_the_file_says_why(tmp_path):
 
 
 def test_a_file_lut_curve_on_an_image_without_one_is_refused_with_a_reason():
-    from enhance_core.render import render_image
     item = make_item("window_level", {"center": 0.5, "width": 1.0, "function": "file LUT"})
     with pytest.raises(ParameterError, match="the file's VOI LUT, but the image has none; choose the linear"):
         render_image(Image(np.zeros((4, 4, 1), np.float32)), (item,))

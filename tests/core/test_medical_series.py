@@ -139,9 +139,11 @@ def test_files_named_dcm_that_hold_no_header_are_named_and_old_files_without_a_p
     assert [slice_.path.name for slice_ in scan.series[0].slices] == ["c.dcm", "d.dcm"]
     assert scan.series[0].read_slice(0).rows == 128
     assert [(path.name, reason) for path, reason in scan.unreadable] == [
-        ("a.dcm", "it is named .dcm but holds no DICOM header (39,210 bytes); the file is damaged or not a DICOM file"),
-        ("b.dcm", "it is named .dcm but holds no DICOM header (100 bytes); the file is damaged or not a DICOM file"),
-        ("empty.dcm", "it is named .dcm but is empty; the file is damaged or not a DICOM file")]
+        ("a.dcm", "it holds no DICOM header (39,210 bytes), though it is named .dcm; the file is damaged or not a "
+                  "DICOM file"),
+        ("b.dcm", "it holds no DICOM header (100 bytes), though it is named .dcm; the file is damaged or not a DICOM "
+                  "file"),
+        ("empty.dcm", "it is empty, though it is named .dcm; the file is damaged or not a DICOM file")]
 
 
 def test_a_folder_of_mutated_slices_is_scanned_without_an_unnamed_error(tmp_path):
