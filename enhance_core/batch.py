@@ -79,7 +79,7 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     (to a glob's fixed leading folders) with ``recursive``, else ``.``.
     ``include`` and ``exclude`` are glob patterns matched, without regard to
     case, against the file's name and its path relative to that folder, and
-    those without a slash against the names of the folders on that path; a file
+    exclude patterns without a slash against the names of the folders on that path; a file
     is kept when it matches an include pattern (any, if none is given) and no
     exclude pattern. A file reached twice keeps its first subfolder. The files
     of a folder named that are not images (but hidden ones and a run's
@@ -130,7 +130,8 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
             raise ParameterError(f"input {str(spec)!r} matches no image file; "
                                  + (deeper.replace("hold images too", "hold images") if deeper
                                     else "check the path or pattern"))
-        unused = [pattern for pattern in unused if not any(_hits(relative, (pattern,)) for _, relative in matches)]
+        unused = [pattern for pattern in unused
+                  if not any(_hits(relative, (pattern,), folders=True) for _, relative in matches)]
         selected = [(file, relative) for file, relative in matches if _selected(relative, include, exclude)]
         if not selected:
             raise ParameterError(f"input {str(spec)!r} has no file that --include/--exclude select; "
@@ -204,20 +205,20 @@ def _fixed_prefix(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
-def _hits(relative: PurePosixPath, patterns: Sequence[str]) -> bool:
-    """Whether a file's path relative to the folder named, its name, or (for a pattern without a slash) the
-    name of a folder on its way matches one of ``patterns`` (any case): ``drafts`` leaves out every folder
-    named so, at any depth."""
+def _hits(relative: PurePosixPath, patterns: Sequence[str], *, folders: bool = False) -> bool:
+    """Whether a file's path relative to the folder named, its name, or (with ``folders``, for a pattern
+    without a slash) the name of a folder on its way matches one of ``patterns`` (any case): an exclude
+    pattern ``drafts`` leaves out every folder named so, at any depth."""
     path, name = relative.as_posix().lower(), relative.name.lower()
-    folders = [part.lower() for part in relative.parent.parts]
+    parts = [part.lower() for part in relative.parent.parts] if folders else []
     return any(fnmatchcase(path, pattern.lower()) or fnmatchcase(name, pattern.lower())
-               or ("/" not in pattern and any(fnmatchcase(part, pattern.lower()) for part in folders))
+               or ("/" not in pattern and any(fnmatchcase(part, pattern.lower()) for part in parts))
                for pattern in patterns)
 
 
 def _selected(relative: PurePosixPath, include: Sequence[str], exclude: Sequence[str]) -> bool:
     """Whether a file (its path relative to the folder named) passes the include and exclude patterns."""
-    return (not include or _hits(relative, include)) and not _hits(relative, exclude)
+    return (not include or _hits(relative, include)) and not _hits(relative, exclude, folders=True)
 
 
 def index_by_stem(folder: Path, *, what: str, mirrored: bool = False) -> dict[tuple[PurePosixPath, str], list[Path]]:
@@ -234,10 +235,9 @@ def index_by_stem(folder: Path, *, what: str, mirrored: bool = False) -> dict[tu
 def shared_stems(inputs: Sequence[Path], *, ignore_case: bool = False) -> dict[Path, Path]:
     """Inputs whose stem another input has too, each mapped to one such other input.
 
-    Files paired by stem with a mask or a reference (``--mask-dir``,
-    ``--reference-dir``) cannot be told apart when they share it; masks
-    written by stem (``detect-dust``) collide on a case-insensitive disk when
-    the stems differ in case alone (``ignore_case``).
+    Masks written by stem (``detect-dust``) would overwrite each other, and
+    collide on a case-insensitive disk when the stems differ in case alone
+    (``ignore_case``).
     """
     groups: dict[str, list[Path]] = {}
     for path in inputs:
@@ -269,12 +269,13 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     collection's tree mirrored); ``-2``, ``-3``... are added when two inputs
     would share an output name (or a file would take a subfolder's). Masks
     and references pair with their input by stem in ``mask_dir`` and
-    ``reference_dir``, in the same subfolder when the collection's tree is
-    mirrored. Raises before any file is processed when
+    ``reference_dir``: when the collection's tree is mirrored, in the same
+    subfolder, else at the folder's top. Raises before any file is processed when
     an output would be an input, when both ``mask_file`` and ``mask_dir`` are
     given, when ``mask_file`` is not a readable image, when two inputs of one
-    subfolder paired by stem with ``mask_dir`` or ``reference_dir`` share a stem or when one of those
-    folders holds several files for an input's stem, when ``quality`` is not
+    subfolder paired by stem with ``mask_dir`` or ``reference_dir`` share a stem, when inputs of two
+    subfolders would pair with the same file, or when one of those folders holds several files for an
+    input's stem, when ``quality`` is not
     1-100, when an output format cannot hold ``bit_depth``, or when ``device``
     is not available and a step is a learned filter. ``size`` resizes and
     sharpens each result for output (:mod:`enhance_core.export_size`).
@@ -323,12 +324,33 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         if output.resolve() in sources:
             raise ParameterError(f"the output {output} would overwrite the input {sources[output.resolve()]}; "
                                  "choose another -o folder")
-        mask = mask_file if mask_file is not None else _single(masks.get((place, source.stem)), "mask")
-        reference = _single(references.get((place, source.stem)), "reference")
+        mask = mask_file if mask_file is not None else _paired(masks, place, source.stem, "mask")
+        reference = _paired(references, place, source.stem, "reference")
         tasks.append(FileTask(source, output, tuple(steps), mask, reference,
                               bit_depth, quality, overwrite, device,
                               None if size is None or size.is_identity else size))
+    if mask_file is None:
+        _refuse_shared_pairs(tasks, "mask", lambda task: task.mask)
+    _refuse_shared_pairs(tasks, "reference", lambda task: task.reference)
     return tasks
+
+
+def _paired(index: Mapping[tuple[PurePosixPath, str], list[Path]], place: PurePosixPath, stem: str,
+            what: str) -> Path | None:
+    """The mask or reference of an input with ``stem`` in subfolder ``place``: the one in the same subfolder
+    of the folder's tree, else the one at its top (a flat folder, as ``detect-dust`` writes)."""
+    return _single(index.get((place, stem)) or index.get((PurePosixPath("."), stem)), what)
+
+
+def _refuse_shared_pairs(tasks: Sequence[FileTask], what: str, paired: Callable[[FileTask], Path | None]) -> None:
+    """Refuse inputs of different subfolders paired with the same flat mask or reference (which one is it for?)."""
+    seen: dict[Path, Path] = {}
+    for task in tasks:
+        target = paired(task)
+        if target is not None and seen.setdefault(target, task.source) != task.source:
+            raise ParameterError(f"{seen[target]} and {task.source} would both be paired with the {what} {target}; "
+                                 f"give each subfolder its own in a {what} folder of the same tree, rename one, or "
+                                 "run them separately")
 
 
 def _single(paths: list[Path] | None, what: str) -> Path | None:
@@ -418,7 +440,8 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
                 tasks[index] = task = dataclasses.replace(task, overwrite=True)
         if mask_required and task.mask is None:
             finish(index, FileResult(task.source, None, f"{task.source}: no mask with the stem "
-                                     f"{task.source.stem!r} in the mask folder"))
+                                     f"{task.source.stem!r} in the mask folder (with -r: in the subfolder of the "
+                                     "same path, then at the top)"))
         elif earlier is not None and earlier.status == DONE and task.output.exists():
             finish(index, _done_earlier(task, earlier))
         elif earlier is not None and earlier.status == FAILED and not retry_failed:

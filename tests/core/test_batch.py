@@ -144,6 +144,25 @@ def test_a_mirrored_tree_pairs_references_and_masks_in_the_same_subfolder(tmp_pa
     assert flat[0].reference == references / "scan_0001.png", "without -r the reference folder's own files"
 
 
+def test_with_a_mirrored_tree_a_flat_mask_folder_still_pairs_and_a_shared_flat_mask_is_refused(tmp_path) -> None:
+    """detect-dust writes a flat mask folder; apply -r --mask-dir takes it when no subfolder mirrors the input."""
+    archive, masks = tmp_path / "archive", tmp_path / "masks"
+    for folder in (archive / "box1", archive / "box2", masks):
+        folder.mkdir(parents=True)
+    save(archive / "box1" / "a.png", photo(1))
+    save(archive / "box2" / "b.png", photo(2))
+    for stem in ("a", "b"):
+        save(masks / f"{stem}.png", photo(3))
+    tree = collect_tree([archive], recursive=True)
+    tasks = plan_batch(list(tree), (make_item("negative"),), tmp_path / "out", subfolders=tree, mask_dir=masks)
+    assert [task.mask for task in tasks] == [masks / "a.png", masks / "b.png"]
+    save(archive / "box2" / "a.png", photo(4))
+    tree = collect_tree([archive], recursive=True)
+    with pytest.raises(ParameterError, match=r"box1/a\.png and .*box2/a\.png would both be paired with the mask "
+                                             r".*masks/a\.png; give each subfolder its own"):
+        plan_batch(list(tree), (make_item("negative"),), tmp_path / "out", subfolders=tree, mask_dir=masks)
+
+
 def test_parallel_workers_give_the_same_files(folder, tmp_path) -> None:
     steps = (make_item("gaussian_blur", {"sigma": 1.5}),)
     for jobs, name in ((1, "serial"), (2, "parallel")):
@@ -252,7 +271,8 @@ def test_include_and_exclude_patterns(collection) -> None:
     tree = collect_tree([str(collection / "box1" / "**" / "*.png")], recursive=True)
     assert [str(folder) for folder in tree.values()] == [".", "sleeve"], "a glob mirrors from its fixed folders"
     assert names(exclude=["sleeve"]) == ["a.png", "box1/a.png", "box2/A.TIF"], "a folder's name, at any depth"
-    assert names(include=["box1"]) == ["box1/a.png", "box1/sleeve/a.png", "box1/sleeve/b.jpg"]
+    with pytest.raises(ParameterError, match="has no file that --include/--exclude select"):
+        names(include=["sleeve"])  # an include pattern is about files, not the folders they lie in
 
 
 def test_a_recursive_walk_leaves_out_the_output_folders_of_earlier_batches(collection) -> None:
