@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
                 print(left_out_line(left_out), file=sys.stderr, flush=True)
             for note in notes:
                 print(note, file=sys.stderr, flush=True)
-            progress = BatchProgress(len(tasks))
+            progress = BatchProgress(len(tasks), workers=cluster.workers if cluster is not None else jobs)
             results = run_batch(tasks, jobs=jobs, mask_required=args.mask_dir is not None,
                                 skip_existing=args.skip_existing, manifest=manifest, retry_failed=args.retry_failed,
                                 on_result=lambda result, done, total: report_result(result, done, total, progress),

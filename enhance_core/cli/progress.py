@@ -29,13 +29,15 @@ class BatchProgress:
 
     Only files run by this process count towards the speed (files kept or
     done in an earlier run do not); the time left is the files left times the
-    wall time per file run since the first one finished, so the start-up the
-    first file waits for (worker processes, a model loaded) does not inflate
-    it: the first file's line has no time left yet.
+    wall time per file run. Once more files have run than there are
+    ``workers``, that is the pace since the first one finished, so the
+    start-up the first wave waits for (worker processes, a model loaded)
+    does not inflate it; before, the mean since the start (the first wave of
+    parallel workers finishes almost at once, which says nothing of the pace).
     """
 
-    def __init__(self, total: int, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.total, self._clock = total, clock
+    def __init__(self, total: int, *, workers: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
+        self.total, self.workers, self._clock = total, max(1, workers), clock
         self._start = clock()
         self._first: float | None = None
         self.done = self.ran = 0
@@ -53,10 +55,11 @@ class BatchProgress:
         elapsed = max(now - self._start, 1e-9)
         text = f"{100 * self.done / max(self.total, 1):.0f} %"
         if self.ran:
-            text += f", {self.megapixels / elapsed:.2f} MP/s"
-        if self.ran > 1 and self._first is not None:
-            left = (self.total - self.done) * (now - self._first) / (self.ran - 1)
-            text += f", ETA {format_duration(left)}"
+            per_file = elapsed / self.ran
+            if self.ran > self.workers and self._first is not None:
+                per_file = (now - self._first) / (self.ran - 1)
+            left = (self.total - self.done) * per_file
+            text += f", {self.megapixels / elapsed:.2f} MP/s, ETA {format_duration(left)}"
         return text
 
 

@@ -243,9 +243,16 @@ def test_batch_progress_counts_only_files_run_here() -> None:
     progress = BatchProgress(10, clock=lambda: now[0])
     assert progress.update(ran=False) == "10 %"
     now[0] = 4.0
-    assert progress.update(ran=True, megapixels=12.0) == "20 %, 3.00 MP/s", "start-up says nothing of the pace"
+    assert progress.update(ran=True, megapixels=12.0) == "20 %, 3.00 MP/s, ETA 0:32"
     now[0] = 5.0
-    assert progress.update(ran=True, megapixels=3.0) == "30 %, 3.00 MP/s, ETA 0:07"
+    assert progress.update(ran=True, megapixels=3.0) == "30 %, 3.00 MP/s, ETA 0:07", "from the pace since the first"
+    now[0] = 0.0
+    wave = BatchProgress(100, workers=8, clock=lambda: now[0])
+    now[0] = 10.0
+    lines = [wave.update(ran=True) for _ in range(8)]
+    assert lines[1].endswith("ETA 8:10") and lines[7].endswith("ETA 1:55"), "the first wave: the mean pace"
+    now[0] = 20.0
+    assert wave.update(ran=True).endswith("ETA 1:54"), "then the pace since the first file: 10 s for 8 files"
     assert format_duration(3725) == "1:02:05"
 
 
