@@ -99,10 +99,10 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     for spec in specs:
         path = Path(spec)
         deeper = ""
+        outputs: list[Path] = []
         if path.is_dir():
             others: list[Path] = []
             links: list[Path] = []
-            outputs: list[Path] = []
             matches = _folder_images(path, recursive=recursive, skip=skipped, others=others, links=links,
                                      outputs=outputs)
             if notes is not None:
@@ -129,7 +129,10 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
         if not matches:
             raise ParameterError(f"input {str(spec)!r} matches no image file; "
                                  + (deeper.replace("hold images too", "hold images") if deeper
-                                    else "check the path or pattern"))
+                                    else f"its subfolder(s) {', '.join(str(folder) for folder in outputs[:3])} are "
+                                         f"output folders of earlier batches (they hold {MANIFEST_NAME}), which -r "
+                                         "leaves out: name one as the input to process it again"
+                                    if path.is_dir() and outputs else "check the path or pattern"))
         unused = [pattern for pattern in unused
                   if not any(_hits(relative, (pattern,), folders=True) for _, relative in matches)]
         selected = [(file, relative) for file, relative in matches if _selected(relative, include, exclude)]
@@ -181,10 +184,12 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
 
 
 def _images_below(folder: Path, skip: Path | None) -> bool:
-    """Whether a subfolder of ``folder`` (not a hidden one, nor ``skip``) holds an image, at any depth."""
+    """Whether a subfolder of ``folder`` (not a hidden one, nor ``skip``, nor an earlier batch's output folder)
+    holds an image, at any depth."""
     for top, folders, files in os.walk(folder):
         folders[:] = [name for name in folders
-                      if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
+                      if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)
+                      and not (Path(top, name) / MANIFEST_NAME).is_file()]
         if Path(top) != folder and any(Path(name).suffix.lower() in SUPPORTED_SUFFIXES for name in files):
             return True
     return False

@@ -8,7 +8,8 @@ the status, the seconds taken and the error, and for a file scored against a
 reference the reference's path and the scores (so a resumed run reports
 them). Before a run starts its files it
 appends one ``queued`` line per file, then a ``done`` or ``failed`` line as
-each finishes; every append is flushed and ``fsync``-ed, so a ``kill -9`` or a
+each finishes (or a ``queued`` line with the error when the disk refused its
+output: the next run tries it again); every append is flushed and ``fsync``-ed, so a ``kill -9`` or a
 power cut loses at most the line being written. The last line for an input
 wins. A line that cannot be read (torn by a kill) is skipped, so its file is
 done again.

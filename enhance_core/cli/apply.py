@@ -277,13 +277,16 @@ def done_summary(results: list[FileResult], output: Path) -> str:
     """The line printed at the end: files written, done earlier, kept and failed."""
     failed = sum(r.error is not None for r in results)
     failed_earlier = sum(r.error is not None and r.earlier for r in results)
+    refused = sum(r.error is not None and r.retry for r in results)
     done_earlier = sum(r.skipped and r.earlier for r in results)
     kept = sum(r.skipped and not r.earlier for r in results)
     written = len(results) - failed - done_earlier - kept
     return (f"done: {written} of {len(results)} file(s) written to {output}"
             + (f", {done_earlier} done in an earlier run" if done_earlier else "")
             + (f", {kept} kept (already there)" if kept else "") + (f", {failed} failed" if failed else "")
-            + (f" ({failed_earlier} in an earlier run; --retry-failed tries them again)" if failed_earlier else ""))
+            + (f" ({failed_earlier} in an earlier run; --retry-failed tries them again)" if failed_earlier else "")
+            + (f" ({refused} refused by the disk: the same command tries them again once it has room or "
+               "permission)" if refused else ""))
 
 
 def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:

@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     if steps and args.full_range:
         raise ParameterError("--recipe applies to windowed pictures; drop --full-range or --recipe")
     recipe_window, steps = _recipe_window(args, steps)
-    modalities = sorted({series.modality or "?" for series, _ in chosen})
+    modalities = sorted({series.modality for series, _ in chosen if series.modality})
     if recipe_window is not None and len(modalities) > 1:
         raise ParameterError(f"the recipe opens with one window ({recipe_window.center:g} / {recipe_window.width:g}), "
                              f"made for one kind of image, and the series chosen are {' and '.join(modalities)}; "

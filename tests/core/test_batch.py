@@ -284,6 +284,12 @@ def test_a_recursive_walk_leaves_out_the_output_folders_of_earlier_batches(colle
     tree = collect_tree([collection], recursive=True, notes=notes)
     assert not [p for p in tree if earlier in p.parents]
     assert notes == [f"left out 1 output folder(s) of earlier batches (they hold {MANIFEST_NAME}): {earlier}"]
+    only = collection.parent / "only_outputs"
+    only.mkdir()
+    earlier.rename(only / "restored")
+    with pytest.raises(ParameterError, match=r"only_outputs'? matches no image file; its subfolder\(s\) .*restored "
+                                             r"are output folders of earlier batches .* name one as the input"):
+        collect_tree([only], recursive=True)
 
 
 def test_outputs_never_collide_in_a_mirrored_tree(tmp_path) -> None:

@@ -221,6 +221,8 @@ def test_files_the_disk_refused_are_done_again_by_the_same_command(folder, tmp_p
         assert apply(folder, out) == 1
     captured = capsys.readouterr()
     assert "could not be written (No space left on device)" in captured.err
+    assert ("4 failed (3 refused by the disk: the same command tries them again once it has room or permission)"
+            in captured.out)
     assert [line["status"] for line in entries(out)[4:]] == ["queued", "queued", "failed", "queued"]
     assert apply(folder, out) == 1
     assert ("done: 3 of 4 file(s) written to " + str(out) + ", 1 failed (1 in an earlier run; --retry-failed tries "
