@@ -9,7 +9,9 @@ simplejpeg) in strict mode, so compressed data that ends before the picture
 does is refused: libjpeg otherwise fills the rest with flat grey blocks, as a
 half-copied file ending in an end-of-image marker shows (the same check stops a
 31 KB file whose header claims 18 000 x 18 000 pixels before a 16 GB decode).
-Other damage libjpeg recovers from opens with a warning.
+Other damage libjpeg recovers from opens with a warning, and so does data
+that ends early in a file whose restart markers or progressive scans keep
+the rest of the picture.
 
 Writing: :func:`encode_jpeg` encodes with libjpeg-turbo through imagecodecs
 (optimized Huffman tables; the output buffer grows as needed, where Pillow's
@@ -22,7 +24,6 @@ and comment (COM) after the start of image. The bytes equal Pillow's
 from __future__ import annotations
 
 import struct
-
 from pathlib import Path
 
 import imagecodecs
