@@ -110,14 +110,18 @@ def export_description(meta: ImageMeta, *, window: Window | None = None, value_m
 
 def full_range_map(image: Image) -> ValueMap:
     """Return the 16-bit value map of ``image`` (HU + 32768 for CT, else its stored range, or for values wider
-    than 16 bits its frame's value range)."""
+    than 16 bits its frame's value range). A MONOCHROME1 image (many CR films), whose high values show dark,
+    gets a negative scale, so the codes show as the file does and an ordinary viewer does not show a negative."""
     if image.meta.unit == "HU":
         return ValueMap(HU_OFFSET, 1.0, "HU")
     low, high = image.physical_range()
     held = image.meta.extra.get("value_range")
     if (image.meta.float_source or image.meta.bit_depth > 16) and held is not None:
         low, high = held
-    return ValueMap(low, (high - low) / 65535.0 or 1.0, image.meta.unit)
+    scale = (high - low) / 65535.0 or 1.0
+    if image.meta.value_scale < 0:
+        return ValueMap(high, -scale, image.meta.unit)
+    return ValueMap(low, scale, image.meta.unit)
 
 
 def full_range_image(image: Image) -> tuple[Image, ValueMap]:

@@ -233,3 +233,21 @@ def test_a_recipe_saved_from_the_editor_is_windowed_once(tmp_path, capsys):
                      "--recipe", str(plain)]) == 0
     np.testing.assert_array_equal(read_image(tmp_path / "given" / "slice_0002.png").pixels,
                                   read_image(tmp_path / "brain" / "slice_0002.png").pixels)
+
+
+def test_full_range_export_of_a_monochrome1_film_shows_as_the_file_does(tmp_path):
+    """A CR film stores high values for dark: the codes run the other way, and the described map says so."""
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    for keyword in ("RescaleSlope", "RescaleIntercept", "RescaleType"):
+        if keyword in dataset:
+            delattr(dataset, keyword)
+    dataset.Modality, dataset.PhotometricInterpretation = "CR", "MONOCHROME1"
+    dataset.save_as(tmp_path / "film.dcm")
+    image = read_image(tmp_path / "film.dcm")
+    path = export_slice(image, tmp_path / "film.png")
+    codes = np.rint(read_image(path).pixels[:, :, 0] * 65535)
+    described = description_of(path)
+    assert described["scale"] < 0
+    stored = dataset.pixel_array.astype(np.float64)
+    np.testing.assert_allclose(described["offset"] + described["scale"] * codes, stored, atol=abs(described["scale"]))
+    assert codes[stored == stored.max()].max() < codes[stored == stored.min()].min(), "high values are dark"
