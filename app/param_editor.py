@@ -2,7 +2,8 @@
 
 Numbers get a slider and a numeric entry side by side (logarithmic slider for
 specs marked ``log``), with the unit after them; booleans a check box;
-choices a combo box; the ``points`` parameters of a filter (curves) share
+choices a combo box (without the choices ``unoffered`` leaves out for the
+image, unless the step holds one); the ``points`` parameters of a filter (curves) share
 one :class:`~app.curve_editor.CurveEditor` drawn over the live histogram.
 The editor emits ``edited`` with every live change (a slider or a curve
 point being dragged) and ``committed`` when a gesture ends (slider or point
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
@@ -176,9 +178,10 @@ class ParamEditor(QWidget):
     def __init__(self, definition: FilterDef, params: Any, *, physical_unit: str = "",
                  physical_range: tuple[float, float] | None = None, data_range: tuple[float, float] | None = None,
                  histogram: HistogramController | None = None, color: bool = True,
-                 parent: QWidget | None = None) -> None:
+                 unoffered: Mapping[str, Collection[str]] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.definition = definition
+        self.unoffered = dict(unoffered or {})
         self.controls: dict[str, QWidget] = {}
         self.labels: dict[str, QLabel] = {}
         self.curves: CurveEditor | None = None
@@ -216,6 +219,8 @@ class ParamEditor(QWidget):
             elif isinstance(control, QCheckBox):
                 control.setChecked(bool(value))
             elif isinstance(control, QComboBox):
+                if control.findText(str(value)) < 0:
+                    control.addItem(str(value))  # a choice not offered for this image, which the step holds
                 control.setCurrentText(str(value))
             elif isinstance(control, CurveEditor):
                 control.set_points(name, value)
@@ -243,7 +248,7 @@ class ParamEditor(QWidget):
             return box
         if spec.kind == "choice":
             combo = QComboBox()
-            combo.addItems(list(spec.choices))
+            combo.addItems([choice for choice in spec.choices if choice not in self.unoffered.get(name, ())])
             combo.currentTextChanged.connect(lambda text: self._choice_changed(name, text))
             return combo
         unit, slider_range, decimals = spec.unit, None, None

@@ -330,8 +330,10 @@ class StackPanel(QWidget):
             span = source.physical_range()
             data = source.meta.extra.get("value_range")
         color = source is None or source.pixels.shape[2] == 3
+        with_lut = source is not None and any(window.lut for window in source.meta.windows)
+        unoffered = {"function": ("file LUT",)} if item.filter == WINDOW_LEVEL and not with_lut else {}
         editor = ParamEditor(get_filter(item.filter), item.params, physical_unit=unit, physical_range=span,
-                             data_range=data, histogram=self.histogram, color=color)
+                             data_range=data, histogram=self.histogram, color=color, unoffered=unoffered)
         editor.edited.connect(self._on_param_edited)
         editor.committed.connect(self._commit)
         return editor

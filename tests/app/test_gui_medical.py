@@ -423,3 +423,18 @@ def test_a_file_with_only_a_voi_lut_opens_through_it_and_the_header_preset_bring
     window.window_level.choose("Header")
     wait_rendered(qtbot, window)
     assert window.document.stack.snapshot()[0].params.function == "file LUT"
+
+
+def test_the_file_lut_curve_is_offered_only_for_a_file_with_a_voi_lut(qtbot, window, tmp_path):
+    import pydicom
+
+    from tests.core.dicom_fixtures import sqrt_lut, with_voi_lut
+
+    open_image(qtbot, window, get_testdata_file("CT_small.dcm"))
+    curve = window.stack_panel.editor.controls["function"]
+    assert [curve.itemText(i) for i in range(curve.count())] == ["linear", "sigmoid"]
+    with_voi_lut(pydicom.dcmread(get_testdata_file("CT_small.dcm")), sqrt_lut(64, 4095), 0, 12).save_as(
+        tmp_path / "lut.dcm")
+    open_image(qtbot, window, tmp_path / "lut.dcm")
+    curve = window.stack_panel.editor.controls["function"]
+    assert [curve.itemText(i) for i in range(curve.count())] == ["linear", "sigmoid", "file LUT"]
