@@ -163,6 +163,8 @@ class ParamEditor(QWidget):
     ``data_range`` (the values the image holds, when known and not flat), else
     over ``physical_range`` (what the file's values can reach), and as many
     decimals as the values need; their number boxes take the whole range.
+    ``unoffered`` names, by parameter, the choices this image cannot use (the
+    file's VOI LUT for an image without one); a step that holds one shows it.
 
     Signals
     -------
