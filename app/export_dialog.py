@@ -31,14 +31,15 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from app.document import Document
 from app.error_reporter import ErrorReporter
-from app.export_jobs import (JpegEstimate, SizedResults, estimate_jpeg, render_full, write_dicom_result,
-                             write_full_range, write_result)
+from app.export_jobs import (JpegEstimate, SizedResults, estimate_jpeg, render_full, series_targets,
+                             write_dicom_result, write_full_range, write_result, write_series)
 from app.export_size_box import OutputSizeBox
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
 from enhance_core.export_size import OutputSize
 from enhance_core.image import Image
 from enhance_core.io import BIT_DEPTHS, default_bit_depth, same_file
+from enhance_core.medical.series import DicomSeries
 from enhance_core.medical.windows import stack_window
 
 FULL_RANGE_FORMATS = ("PNG", "TIFF")
@@ -71,7 +72,7 @@ class ExportDialog(QDialog):
 
     def __init__(self, document: Document, settings: EditorSettings, reporter: ErrorReporter,
                  render_lane: JobRunner, estimate_lane: JobRunner, parent: QWidget | None = None, *,
-                 device: str | None = None) -> None:
+                 device: str | None = None, series: DicomSeries | None = None) -> None:
         super().__init__(parent)
         if document.source is None:
             raise ValueError("there is no image to export")
@@ -110,6 +111,11 @@ class ExportDialog(QDialog):
         self.full_range = QCheckBox("Full-range 16-bit values" + (" (HU + 32768)" if hu else ""))
         self.full_range.setToolTip("Write the slice's unedited values in 16 bits instead of the edited picture "
                                    "(PNG and TIFF); the mapping to physical units is in the file's description")
+        self.series = series if series is not None and len(series) > 1 else None
+        self.device = device
+        self.all_slices = QCheckBox(f"All {len(self.series)} slices of the series" if self.series else "")
+        self.all_slices.setToolTip("Write every slice of the series through the same filter stack (or its unedited "
+                                   "values), into files named like the one given with _0001, _0002... added")
         self.size_box = OutputSizeBox(self.source.rows, self.source.cols)
         self.estimate = QLabel("Rendering the full-resolution result…")
         self.estimate.setWordWrap(True)
@@ -148,6 +154,8 @@ class ExportDialog(QDialog):
         dicom_row.setContentsMargins(0, 0, 0, 0)
         dicom_row.addWidget(self.patient_data)
         dicom_row.addWidget(self.full_range)
+        dicom_row.addWidget(self.all_slices)
+        self.all_slices.setVisible(self.series is not None)
         dicom_box.setVisible(self.is_dicom)
         form.addRow("DICOM" if self.is_dicom else "", dicom_box)
         form.addRow(self.size_box)
@@ -272,10 +280,17 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(True)
         self.reporter.report(self, "Export failed", failure.error, failure.details)
 
+    def writes_series(self) -> bool:
+        """Whether Export writes every slice of the series open in the editor."""
+        return self.series is not None and self.all_slices.isChecked()
+
     def export(self) -> None:
         """Write the rendered result (waiting for the render if it is still running)."""
         self.export_button.setEnabled(False)
         path = Path(self.path.text()).expanduser()
+        if self.writes_series():
+            self._export_series(path)
+            return
         source = self.document.source_path  # the source itself is refused by the write, not offered
         if path != self._confirmed and path.is_file() and (source is None or not same_file(path, source)):
             answer = self.reporter.choose(self, "Export", f"{path} already exists. Replace it, or write the "
@@ -297,6 +312,23 @@ class ExportDialog(QDialog):
         self.render_lane.submit(self._write_job(path), on_done=self._on_written, on_failed=self._on_failed,
                                 label=f"Writing {path.name}")
 
+    def _export_series(self, path: Path) -> None:
+        """Write every slice of the series, after asking before replacing any file of that name."""
+        assert self.series is not None  # writes_series() checked it
+        existing = [target for target in series_targets(path, len(self.series)) if target.exists()]
+        if existing and self._confirmed != path:
+            answer = self.reporter.choose(self, "Export", f"{len(existing)} of the {len(self.series)} files exist "
+                                          f"already ({existing[0].name}...). Replace them?", ("Replace", "Cancel"))
+            if answer != "Replace":
+                self.export_button.setEnabled(True)
+                return
+            self._confirmed = path
+        job = partial(write_series, self.series, self.steps, path, full_range=self.writes_full_range(),
+                      bit_depth=self.bit_depth.currentData(), quality=self.quality.value(),
+                      include_patient_data=self.patient_data.isChecked(), size=self.output_size(), device=self.device)
+        self.render_lane.submit(job, on_done=self._on_written, on_failed=self._on_failed,
+                                label=f"Writing the {len(self.series)} slices")
+
     def _write_job(self, path: Path) -> partial:
         """The write for the chosen options: plain result, described DICOM result, or full-range values."""
         include = self.patient_data.isChecked()
@@ -316,7 +348,9 @@ class ExportDialog(QDialog):
         self.settings.set_value("export/quality", self.quality.value())
         parent = self.parent()
         if parent is not None and hasattr(parent, "statusBar"):
-            parent.statusBar().showMessage(f"Exported {self.written}", 6000)
+            what = (f"the {len(self.series)} slices to {self.written.parent} ({self.written.name}...)"
+                    if self.writes_series() and self.series is not None else str(self.written))
+            parent.statusBar().showMessage(f"Exported {what}", 6000)
         self.accept()
 
     def reject(self) -> None:

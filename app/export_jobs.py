@@ -15,7 +15,8 @@ or one after the exact metrics, of the same stack takes the result they left.
 Results of a DICOM source are written with the de-identified JSON
 description of :mod:`enhance_core.medical.export` (patient fields only when
 asked); the full-range export writes the slice's unedited values as 16 bits
-(``HU + 32768`` for CT) with the mapping in that description.
+(``HU + 32768`` for CT) with the mapping in that description. A series export
+(:func:`write_series`) writes every slice of the series the same way.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from enhance_core.image import Image, Window
 from enhance_core.io import write_image
 from enhance_core.io.jpeg_cost import jpeg_cost
 from enhance_core.medical.export import export_description, export_slice
+from enhance_core.medical.series import DicomSeries
+from enhance_core.medical.windows import stack_window
 from enhance_core.render import render_image
 
 SAMPLE_PIXELS = 2_000_000
@@ -145,3 +148,33 @@ def write_full_range(source: Image, path: Path, include_patient_data: bool, prog
     """Write the DICOM slice's unedited values as 16-bit PNG or TIFF (HU + 32768 for CT), described."""
     progress(0.0, f"writing {path.name}")
     return export_slice(source, path, include_patient_data=include_patient_data)
+
+
+def series_targets(path: Path, count: int) -> list[Path]:
+    """The files of a series export named ``path``: ``<stem>_0001<suffix>`` and on, beside it."""
+    return [path.with_name(f"{path.stem}_{index + 1:04d}{path.suffix}") for index in range(count)]
+
+
+def write_series(series: DicomSeries, steps: tuple, path: Path, progress, should_stop, *, full_range: bool,
+                 bit_depth: int | None, quality: int, include_patient_data: bool, size: OutputSize | None,
+                 device: str | None) -> Path:
+    """Write every slice of ``series`` (:func:`series_targets` of ``path``) as the slice export writes one:
+    the stack rendered and described, or the unedited values with ``full_range``; return the first file.
+
+    A slice that cannot be read or written stops the export, naming it (the slices before it are written).
+    """
+    targets = series_targets(path, len(series))
+    window = stack_window(steps)
+    for index, target in enumerate(targets):
+        if should_stop():
+            raise Cancelled("the series export stopped")
+        progress(index / len(targets), f"slice {index + 1} of {len(targets)}")
+        image = series.read_slice(index)
+        if full_range:
+            export_slice(image, target, include_patient_data=include_patient_data)
+            continue
+        result = render_image(image, steps, should_stop=should_stop, device=device)
+        write_dicom_result(result, target, bit_depth, quality, window, include_patient_data,
+                           lambda fraction, message: None, should_stop, size=size)
+    progress(1.0, f"wrote {len(targets)} slices")
+    return targets[0]

@@ -502,7 +502,7 @@ class MainWindow(QMainWindow):
             self.reporter.show_error(self, "Nothing to export", "Open an image first (File ▸ Open…).")
             return
         dialog = ExportDialog(self.document, self.settings, self.reporter, self.export_lane, self.estimate_lane,
-                              self, device=self.renders.device)
+                              self, device=self.renders.device, series=self.slices.series)
         dialog.open()
 
     def detect_dust(self) -> None:

@@ -110,3 +110,42 @@ def test_full_range_export_holds_hounsfield_units_plus_32768(qtbot, window, ct_p
     assert (described["offset"], described["scale"], described["unit"]) == (-32768.0, 1.0, "HU")
     assert "PatientName" not in described["dicom"] and "window" not in described
     assert window.reporter.errors == []
+
+
+def test_all_slices_of_a_series_are_exported_through_the_stack_or_as_values(qtbot, window, series_folder, tmp_path):
+    from enhance_core.image import Window
+    from enhance_core.io import read_image
+    from enhance_core.medical.roi import source_values
+    from enhance_core.medical.series import open_series
+    from enhance_core.render import render_image
+    from enhance_core.medical.windows import window_item
+    from tests.app.test_gui_medical import open_folder
+
+    open_folder(qtbot, window, series_folder)
+    window.window_level.choose("Lung")
+    dialog = open_dialog(qtbot, window)
+    assert dialog.all_slices.isVisibleTo(dialog) and dialog.all_slices.text() == "All 4 slices of the series"
+    dialog.all_slices.setChecked(True)
+    export_to(qtbot, dialog, tmp_path / "lung.png")
+    series = open_series(series_folder)
+    for index in range(4):
+        written = tmp_path / f"lung_{index + 1:04d}.png"
+        expected = render_image(series.read_slice(index), (window_item(Window(-600, 1500)),)).pixels
+        np.testing.assert_allclose(read_image(written).pixels, expected, atol=1e-4)
+        assert description_of(written)["window"]["center"] == -600.0
+        assert PATIENT_NAME.encode() not in written.read_bytes()
+    assert window.status.currentMessage().startswith("Exported the 4 slices to")
+    dialog = open_dialog(qtbot, window)
+    dialog.all_slices.setChecked(True)
+    dialog.full_range.setChecked(True)
+    export_to(qtbot, dialog, tmp_path / "values.png")
+    for index in range(4):
+        codes = np.asarray(PILImage.open(tmp_path / f"values_{index + 1:04d}.png"), dtype=np.int64)
+        np.testing.assert_array_equal(codes - 32768, np.rint(source_values(series.read_slice(index))))
+
+
+def test_a_single_image_offers_no_series_export(qtbot, window, ct_path):
+    open_image(qtbot, window, ct_path)
+    dialog = open_dialog(qtbot, window)
+    assert not dialog.all_slices.isVisibleTo(dialog) and not dialog.writes_series()
+    dialog.reject()
