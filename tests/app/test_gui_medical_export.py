@@ -149,3 +149,16 @@ def test_a_single_image_offers_no_series_export(qtbot, window, ct_path):
     dialog = open_dialog(qtbot, window)
     assert not dialog.all_slices.isVisibleTo(dialog) and not dialog.writes_series()
     dialog.reject()
+
+
+def test_a_series_export_stops_between_slices_when_asked(series_folder, tmp_path):
+    from app.export_jobs import write_series
+    from enhance_core.errors import Cancelled
+    from enhance_core.medical.series import open_series
+
+    series = open_series(series_folder)
+    asked = iter([False, False, True])
+    with pytest.raises(Cancelled):
+        write_series(series, (), tmp_path / "cut.png", lambda fraction, message: None, lambda: next(asked),
+                     full_range=True, bit_depth=None, quality=95, include_patient_data=False, size=None, device=None)
+    assert sorted(path.name for path in tmp_path.glob("cut_*")) == ["cut_0001.png", "cut_0002.png"]
