@@ -23,6 +23,7 @@ and comment (COM) after the start of image. The bytes equal Pillow's
 
 from __future__ import annotations
 
+import math
 import struct
 from pathlib import Path
 
@@ -38,6 +39,8 @@ _EOI = 0xD9
 _DRI = 0xDD
 _PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}
 """Start-of-frame markers of progressive JPEG (Huffman and arithmetic, differential or not)."""
+_FRAME_STARTS = {*range(0xC0, 0xD0)} - {0xC4, 0xC8, 0xCC}
+"""Start-of-frame markers (SOF0-SOF15 but DHT, JPG and DAC)."""
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 _MAX_SEGMENT = 65533
 """Most payload bytes a marker segment holds (its length field counts itself)."""
@@ -62,8 +65,9 @@ def decode_checked(path: Path, data: bytes, mode: str) -> tuple[np.ndarray | Non
     Raises
     ------
     ImageReadError
-        The compressed data ends before the whole picture: the file ends without its end marker, or a
-        sequential file without restart markers meets a marker early (everything after is flat grey).
+        The compressed data ends before the whole picture: the file ends without its end marker, or meets a
+        marker early where nothing keeps the rest (a sequential file without restart markers, or one cut
+        short that lacks the later ones; a progressive file within its first scan): all after is flat grey.
     """
     colorspace = _STRICT_COLORSPACES.get(mode)
     if colorspace is None:
@@ -111,12 +115,27 @@ def _header(data: bytes) -> tuple[list[tuple[int, bytes]], int | None]:
 
 
 def _recovers_locally(data: bytes) -> bool:
-    """Whether damage in the JPEG's data leaves the rest of its picture: it has restart markers (a restart
-    interval above 0) or progressive scans (a later scan refines what an earlier one drew)."""
-    segments, _ = _header(data)
-    restarts = any(marker == _DRI and len(payload) >= 2 and struct.unpack_from(">H", payload)[0] > 0
-                   for marker, payload in segments)
-    return restarts or any(marker in _PROGRESSIVE for marker, _ in segments)
+    """Whether damage in the JPEG's data leaves the rest of its picture: a progressive file past its first scan
+    (later scans refine what it drew), or a file whose restart markers are all there but a few (a damaged
+    stretch between two of them; a file cut short lacks the markers of everything after the cut)."""
+    segments, first = _header(data)
+    if first is None:
+        return False
+    if any(marker in _PROGRESSIVE for marker, _ in segments):
+        return count_scans(data) > 1
+    interval = next((struct.unpack_from(">H", payload)[0] for marker, payload in segments
+                     if marker == _DRI and len(payload) >= 2), 0)
+    frame = next((payload for marker, payload in segments if marker in _FRAME_STARTS and len(payload) >= 6), None)
+    if interval == 0 or frame is None or count_scans(data) > 1:
+        return False
+    rows, cols, components = struct.unpack_from(">HHB", frame, 1)
+    factors = [frame[6 + 3 * index + 1] for index in range(components) if 6 + 3 * index + 1 < len(frame)]
+    wide = max((factor >> 4 for factor in factors), default=1) if components > 1 else 1
+    tall = max((factor & 15 for factor in factors), default=1) if components > 1 else 1
+    units = math.ceil(cols / (8 * max(wide, 1))) * math.ceil(rows / (8 * max(tall, 1)))
+    expected = math.ceil(units / interval) - 1
+    found = sum(data.count(bytes((0xFF, marker)), first) for marker in range(0xD0, 0xD8))
+    return found >= expected - max(2, expected // 20)
 
 
 def count_scans(data: bytes) -> int:

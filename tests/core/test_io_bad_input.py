@@ -232,3 +232,16 @@ def test_damage_that_restart_markers_or_progressive_scans_contain_opens_with_a_w
     for name in ("restarts.jpg", "progressive.jpg"):
         (warning,) = read_image(tmp_path / name).meta.extra["warnings"]
         assert warning.startswith("the JPEG data is damaged (Corrupt JPEG data: "), name
+
+
+def test_a_cut_jpeg_is_refused_even_with_restart_markers_or_in_a_progressive_first_scan(tmp_path):
+    """Restart markers keep the rest of a picture only when the rest is there; a first scan cut is grey."""
+    pixels = np.random.default_rng(1).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    for name, options in (("restarts.jpg", {"restart_marker_rows": 1}), ("progressive.jpg", {"progressive": True})):
+        out = io.BytesIO()
+        PILImage.fromarray(pixels).save(out, format="JPEG", quality=90, **options)
+        data = out.getvalue()
+        start = data.index(b"\xff\xda")
+        end = data.index(b"\xff\xda", start + 2) if name == "progressive.jpg" else len(data)
+        (tmp_path / name).write_bytes(data[:(start + end) // 2] + b"\xff\xd9")
+        expect_error(tmp_path / name, ImageReadError, "its compressed data ends before the whole picture")
