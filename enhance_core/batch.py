@@ -569,7 +569,8 @@ def process_file(task: FileTask) -> FileResult:
             written = _write_values(output, task)
         else:
             written = write_image(output, task.output, bit_depth=task.bit_depth, quality=task.quality)
-        said = [f"{item.definition.label}: {notes[item.uid]}" for item in steps if item.uid in notes]
+        said = [f"read: {warning}" for warning in image.meta.extra.get("warnings", ())]
+        said += [f"{item.definition.label}: {notes[item.uid]}" for item in steps if item.uid in notes]
         if mask_note:
             said.append(mask_note)
         if image.meta.other_pages > 0:

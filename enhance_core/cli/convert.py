@@ -12,6 +12,7 @@ shows. The input is never overwritten, and an existing OUT only with ``--force``
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from enhance_core.errors import ImageWriteError
@@ -49,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if args.target.exists() and not args.force:
         raise ImageWriteError(args.target, "already exists; choose another name or pass --force to replace it")
     image = read_image(args.source, page=args.page)
+    for warning in image.meta.extra.get("warnings", ()):
+        print(f"warning: {args.source}: {warning}", file=sys.stderr, flush=True)
     if image.meta.dicom is not None and image.channels == 1:
         return _convert_dicom(image, args)
     written = write_image(image, args.target, bit_depth=args.bit_depth, quality=args.quality)

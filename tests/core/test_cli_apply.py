@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import re
 
 import numpy as np
@@ -332,3 +333,21 @@ def test_a_fill_of_painted_holes_without_a_mask_is_refused_before_any_file(input
     assert main(["apply", "--filter", "hole_fill", "-o", str(tmp_path / "out"), str(inputs)]) == 2
     assert "hole_fill fills the step's mask, but this step has none: pass --mask FILE" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_what_reading_a_file_warned_about_is_on_its_line_and_convert_says_it(tmp_path, capsys) -> None:
+    """A damaged JPEG that opens (restart markers keep the rest) must not become a clean-looking output unsaid."""
+    from PIL import Image as PILImage
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    out = io.BytesIO()
+    pixels = np.random.default_rng(1).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    PILImage.fromarray(pixels).save(out, format="JPEG", quality=90, restart_marker_rows=1)
+    data = out.getvalue()
+    interval = data.index(b"\xff\xd0")
+    (folder / "scan.jpg").write_bytes(data[:interval + 100] + data[interval + 150:])
+    assert main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(tmp_path / "out"), str(folder)]) == 0
+    assert "read: the JPEG data is damaged (Corrupt JPEG data: " in capsys.readouterr().err
+    assert main(["convert", str(folder / "scan.jpg"), str(tmp_path / "scan.png")]) == 0
+    assert f"warning: {folder / 'scan.jpg'}: the JPEG data is damaged" in capsys.readouterr().err
