@@ -215,7 +215,14 @@ class FileActions(QObject):
         first = series.slices[0].path
         self.document.set_source(image, first)
         skipped = [f"{path.name} skipped: {reason}" for path, reason in scan.unreadable] + scan.duplicate_notes()
-        self.read_warned.emit(first.name, not_opened + list(image.meta.extra.get("warnings") or []) + skipped)
+        if scan.unreadable:
+            names = ", ".join(path.name for path, _ in scan.unreadable[:3]) + (
+                f" and {len(scan.unreadable) - 3} more" if len(scan.unreadable) > 3 else "")
+            skipped.insert(0, f"{len(scan.unreadable)} file(s) of {folder.name} cannot be read and are not in the "
+                              f"series: {names}; re-copy or repair them (the reasons follow)")
+            self.read_warned.emit(folder.name, skipped + not_opened + list(image.meta.extra.get("warnings") or []))
+        else:
+            self.read_warned.emit(first.name, not_opened + list(image.meta.extra.get("warnings") or []) + skipped)
         self._apply_header_window(image)
         self.settings.set_last_folder("open", folder)
         self._remember(folder)

@@ -67,6 +67,8 @@ def test_the_headers_are_read_in_the_background_and_damaged_files_are_named(qtbo
     note = window.series_panel.note
     assert note.isVisible() and "1 DICOM file(s) could not be read" in note.text() and "cut.dcm" in note.toolTip()
     assert "cut.dcm skipped" in window.status.read_warning_label.toolTip()
+    assert window.status.read_warning_label.text().startswith(
+        "⚠ study: 1 file(s) of study cannot be read and are not in the series: cut.dcm; re-copy or repair them")
 
 
 def test_one_series_opens_directly_and_an_image_takes_the_panel_away(qtbot, window, tmp_path, photo_path):
