@@ -117,8 +117,10 @@ def choose_series(scan: SeriesScan, *, series_uid: str | None = None, all_series
 
     if scan.unreadable:
         path, reason = scan.unreadable[0]
-        more = f" ({len(scan.unreadable) - 1} more file(s) too)" if len(scan.unreadable) > 1 else ""
-        raise ImageReadError(path, f"{reason}{more}; nothing was {past}. Repair the file or move it out of "
+        others = [other.name for other, _ in scan.unreadable[1:6]]
+        more = len(scan.unreadable) - 1 - len(others)
+        listed = (f" (and {', '.join(others)}" + (f" and {more} more" if more else "") + " too)") if others else ""
+        raise ImageReadError(path, f"{reason}{listed}; nothing was {past}. Repair the file or move it out of "
                                    f"{scan.folder}, then {verb} again")
     found = list(scan.series)
     if all_series:

@@ -141,6 +141,10 @@ def test_cli_all_series_with_a_damaged_file_names_it_and_writes_nothing(tmp_path
     err = capsys.readouterr().err
     assert str(study / "zz" / "cut.dcm") in err and "nothing was exported" in err and "move it out of" in err
     assert not out.exists()
+    for name in ("zero.dcm", "notes.dcm"):
+        (study / "zz" / name).write_bytes(bytes(200))
+    assert cli_main(["dicom-export", str(study), "-o", str(out), "--all-series"]) == 2
+    assert "(and notes.dcm, zero.dcm too); nothing was exported" in capsys.readouterr().err, "every bad file named"
 
 
 def test_cli_all_series_overwrites_nothing_and_reports_a_slice_it_cannot_read(tmp_path, capsys):
