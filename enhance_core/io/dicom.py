@@ -52,7 +52,7 @@ from enhance_core.errors import ImageReadError, MissingDecoder, UnsupportedForma
 from enhance_core.image import Image, ImageMeta, Window
 from enhance_core.io.dicom_checks import (check_byte_order, check_frame_shape, check_geometry, check_physical_range,
                                           check_pixel_data, check_rescale, damaged_element_reason, header_number,
-                                          holds_pixels, not_dicom)
+                                          holds_pixels, not_dicom, plain_warnings)
 from enhance_core.io.limits import Limits
 from enhance_core.io.samples import to_unit_pixels
 
@@ -496,5 +496,6 @@ def _read_frame(path: Path, page: int, limits: Limits) -> Image:
         pixels = _grayscale(path, stored, header, frame_attributes(header, page), meta)
     messages.extend(meta.extra.get("warnings", ()))
     if messages:
-        meta.extra["warnings"] = list(dict.fromkeys(" ".join(message.split()) for message in messages))
+        plain = plain_warnings(messages, _transfer_syntax(header))
+        meta.extra["warnings"] = list(dict.fromkeys(" ".join(message.split()) for message in plain))
     return Image(np.ascontiguousarray(pixels), None, meta)

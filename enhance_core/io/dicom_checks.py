@@ -354,8 +354,7 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
             head[6:8] == b"\x00\x00" and implicit_length not in (_native_bytes(header), _native_bytes(header) + 1)))
         misstated = explicit and transfer_syntax.is_implicit_VR
         if misstated:
-            messages.append(f"the header says {transfer_syntax.name}, but the pixel data is written with explicit "
-                            "VR; it is read as written")
+            messages.append(written_vr_warning(transfer_syntax, "explicit"))
         if not explicit:
             length = implicit_length
         else:
@@ -380,6 +379,28 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
                 messages.append("the last compressed frame does not end with its end-of-image marker; "
                                 "its pixels may be incomplete")
     return misstated
+
+
+_VR_MISMATCH = re.compile(r"Expected (explicit|implicit) VR, but found (explicit|implicit) VR")
+"""pydicom's warning for a dataset written in the other VR than its transfer syntax says."""
+
+
+def written_vr_warning(transfer_syntax: pydicom.uid.UID, written: str) -> str:
+    """The read warning for a file written with ``written`` ("explicit", "implicit") VR that its syntax denies."""
+    return (f"the header says {transfer_syntax.name}, but the file is written with {written} VR; it is read as "
+            "written (the transfer syntax in its file meta (0002,0010) is wrong; other programs may need the file "
+            "re-exported)")
+
+
+def plain_warnings(messages: list[str], transfer_syntax: pydicom.uid.UID | None) -> list[str]:
+    """pydicom's warnings with its VR mismatch said as :func:`written_vr_warning` says it (what is wrong, what
+    to do); the others as they are."""
+    plain = []
+    for message in messages:
+        found = _VR_MISMATCH.search(message)
+        plain.append(written_vr_warning(transfer_syntax, found.group(2))
+                     if found and transfer_syntax is not None and transfer_syntax.is_transfer_syntax else message)
+    return plain
 
 
 def not_dicom(path: Path) -> str:

@@ -13,9 +13,10 @@ def test_dicom_warnings_show_in_the_status_bar_until_another_image_opens(qtbot, 
     open_image(qtbot, window, path)
     label = window.status.read_warning_label
     assert label.isVisible()
-    assert label.text() == ("⚠ SC_rgb_jpeg.dcm: Expected explicit VR, but found implicit VR - "
-                            "using implicit VR for reading")
-    assert "Expected explicit VR" in label.toolTip()
+    assert label.text() == ("⚠ SC_rgb_jpeg.dcm: the header says JPEG Baseline (Process 1), but the file is written "
+                            "with implicit VR; it is read as written (the transfer syntax in its file meta "
+                            "(0002,0010) is wrong; other programs may need the file re-exported)")
+    assert "written with implicit VR" in label.toolTip()
     open_image(qtbot, window, photo_path)
     assert not label.isVisible() and label.text() == ""
 

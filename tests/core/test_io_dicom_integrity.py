@@ -124,7 +124,9 @@ def test_warnings_of_a_non_conformant_file_reach_info(capfd):
     path = get_testdata_file("SC_rgb_jpeg.dcm")
     assert main(["info", path]) == 0
     facts = json.loads(capfd.readouterr().out)
-    assert facts["warnings"] == ["Expected explicit VR, but found implicit VR - using implicit VR for reading"]
+    assert facts["warnings"] == ["the header says JPEG Baseline (Process 1), but the file is written with implicit "
+                                 "VR; it is read as written (the transfer syntax in its file meta (0002,0010) is "
+                                 "wrong; other programs may need the file re-exported)"]
 
 
 @pytest.mark.parametrize(("name", "marker", "offset"), [("JPEG2000.dcm", b"\xff\x4f\xff\x51", 8),
@@ -208,8 +210,9 @@ def test_explicit_vr_pixel_data_under_an_implicit_vr_syntax_is_read_as_written_w
                                   1))
     image = read_image(path)
     np.testing.assert_array_equal(image.pixels, read_image(get_testdata_file(name)).pixels)
-    assert ("the header says Implicit VR Little Endian, but the pixel data is written with explicit VR; it is read "
-            "as written") in image.meta.extra["warnings"]
+    assert image.meta.extra["warnings"] == [
+        "the header says Implicit VR Little Endian, but the file is written with explicit VR; it is read as written "
+        "(the transfer syntax in its file meta (0002,0010) is wrong; other programs may need the file re-exported)"]
 
 
 def test_a_transfer_syntax_uid_that_is_none_is_named(tmp_path, capfd):
