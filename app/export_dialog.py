@@ -22,6 +22,7 @@ writes the slice's own values at their own size.
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from pathlib import Path
 
@@ -85,6 +86,8 @@ class ExportDialog(QDialog):
         self.sized_results = SizedResults()
         self.written: Path | None = None
         self._write_when_ready = False
+        self._series_job: tuple[list[Path], float] | None = None
+        """The files of a series export running, and when it started."""
         self._confirmed: Path | None = None
         """The existing file the user agreed to replace (asked once, also while the render finishes)."""
         self.is_dicom = self.source.meta.dicom is not None
@@ -278,7 +281,21 @@ class ExportDialog(QDialog):
     def _on_failed(self, failure: JobFailure) -> None:
         self._write_when_ready = False
         self.export_button.setEnabled(True)
+        self._say_series_left("Export failed")
         self.reporter.report(self, "Export failed", failure.error, failure.details)
+
+    def _say_series_left(self, what: str) -> None:
+        """In the status bar: which slices a series export that did not finish wrote (none of the rest)."""
+        if self._series_job is None:
+            return
+        targets, started = self._series_job
+        self._series_job = None
+        written = [target for target in targets if target.exists() and target.stat().st_mtime >= started - 1]
+        done = (f"{len(written)} of the {len(targets)} slices written ({written[0].name} to {written[-1].name})"
+                if written else f"none of the {len(targets)} slices written")
+        parent = self.parent()
+        if parent is not None and hasattr(parent, "statusBar"):
+            parent.statusBar().showMessage(f"{what}: {done}", 15000)
 
     def writes_series(self) -> bool:
         """Whether Export writes every slice of the series open in the editor."""
@@ -323,6 +340,7 @@ class ExportDialog(QDialog):
                 self.export_button.setEnabled(True)
                 return
             self._confirmed = path
+        self._series_job = (series_targets(path, len(self.series)), time.time())
         job = partial(write_series, self.series, self.steps, path, full_range=self.writes_full_range(),
                       bit_depth=self.bit_depth.currentData(), quality=self.quality.value(),
                       include_patient_data=self.patient_data.isChecked(), size=self.output_size(), device=self.device)
@@ -343,6 +361,7 @@ class ExportDialog(QDialog):
                        size=self.output_size(), cache=self.sized_results)
 
     def _on_written(self, path: Path) -> None:
+        self._series_job = None
         self.written = Path(path)
         self.settings.set_last_folder("export", self.written)
         self.settings.set_value("export/quality", self.quality.value())
@@ -354,7 +373,11 @@ class ExportDialog(QDialog):
         self.accept()
 
     def reject(self) -> None:
-        """Close without exporting; stops the render and the estimate."""
+        """Close without exporting; stops the render and the estimate (and a series export, saying what it
+        wrote)."""
+        running = self.render_lane.busy
         self.render_lane.cancel()
         self.estimate_lane.cancel()
+        if running:
+            self._say_series_left("Export stopped")
         super().reject()

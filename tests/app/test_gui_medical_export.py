@@ -162,3 +162,32 @@ def test_a_series_export_stops_between_slices_when_asked(series_folder, tmp_path
         write_series(series, (), tmp_path / "cut.png", lambda fraction, message: None, lambda: next(asked),
                      full_range=True, bit_depth=None, quality=95, include_patient_data=False, size=None, device=None)
     assert sorted(path.name for path in tmp_path.glob("cut_*")) == ["cut_0001.png", "cut_0002.png"]
+
+
+def test_a_series_export_stopped_says_which_slices_it_wrote(qtbot, window, series_folder, tmp_path, monkeypatch):
+    import threading
+
+    from app import export_dialog
+    from enhance_core.errors import Cancelled
+    from tests.app.test_gui_medical import open_folder
+
+    started = threading.Event()
+
+    def two_then_wait(series, steps, path, progress, should_stop, **options):
+        for index in (1, 2):
+            path.with_name(f"{path.stem}_{index:04d}{path.suffix}").write_bytes(b"slice")
+        started.set()
+        while not should_stop():
+            threading.Event().wait(0.01)
+        raise Cancelled("stopped")
+
+    monkeypatch.setattr(export_dialog, "write_series", two_then_wait)
+    open_folder(qtbot, window, series_folder)
+    dialog = open_dialog(qtbot, window)
+    dialog.all_slices.setChecked(True)
+    dialog.path.setText(str(tmp_path / "part.png"))
+    dialog.buttons.accepted.emit()
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    dialog.reject()
+    assert window.statusBar().currentMessage() == (
+        "Export stopped: 2 of the 4 slices written (part_0001.png to part_0002.png)")
