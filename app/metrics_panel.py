@@ -5,8 +5,8 @@ the gain between them; without one, the estimated noise, sharpness and
 clipped shares of both. A line below says whether the numbers are live
 (preview scale) or exact (full resolution); the conventions are in tooltips.
 
-The noise σ is given in the source's levels for photographs and in the
-source's physical unit for DICOM (HU for CT): the indicators measure the
+The noise σ is given in 8-bit levels (of 255) for photographs, whatever their
+depth, and in the source's physical unit for DICOM (HU for CT): the indicators measure the
 display, so σ is multiplied by the window width of the window/level step
 (:func:`noise_unit`).
 """
@@ -26,8 +26,9 @@ REFERENCE_ROWS: tuple[tuple[str, str], ...] = (("psnr", "PSNR"), ("ssim", "SSIM"
 NO_REFERENCE_ROWS: tuple[tuple[str, str], ...] = (("noise", "Fine noise σ"), ("sharpness", "Sharpness"),
                                                   ("shadows", "Clipped shadows"), ("highlights", "Clipped highlights"))
 NO_REFERENCE_TIPS = {
-    "noise": "Estimated standard deviation of fine-grained noise on luma (Immerkær), in the source's levels "
-             "(DICOM: in its unit, HU for CT, through the window's width; clipped by the window, noise reads lower). "
+    "noise": "Estimated standard deviation of fine-grained noise on luma (Immerkær), in 8-bit levels (of 255) "
+             "whatever the file's depth (DICOM: in its unit, HU for CT, through the window's width; clipped by the "
+             "window, noise reads lower). "
              "Camera noise is blotchy and reads lower here than the level Denoise (CNN) estimates in auto mode, "
              "which is the level it removes such noise best at.",
     "sharpness": "Variance of the Laplacian of luma ×1000: higher is sharper; compare result with original. "
@@ -40,13 +41,14 @@ NO_REFERENCE_TIPS = {
 def noise_unit(meta: ImageMeta, window: Window | None) -> tuple[float, str]:
     """The factor from a noise σ measured on the display (0-1) to the unit shown, and that unit.
 
-    Photographs: the source's levels (255 for 8 bits), no unit. DICOM: one display step is the window's
+    Photographs: 8-bit levels (of 255) whatever the source's depth, the scale Denoise (CNN) states its
+    level in; no unit. DICOM: one display step is the window's
     width (without a window step, the value range the pixels map to), in ``meta.unit`` or, when the
     modality has none (MR), ``"<modality> values"``.
     """
     physical = bool(meta.unit) or meta.value_scale != 1.0 or meta.value_offset != 0.0
     if not physical:
-        return float(meta.integer_max), ""
+        return 255.0, ""
     scale = window.width if window is not None else abs(meta.value_scale)
     return float(scale), meta.unit or f"{meta.modality or 'DICOM'} values"
 

@@ -68,5 +68,7 @@ def test_noise_unit_for_photos_ct_and_mr():
     photo = read_image(get_testdata_file("CT_small.dcm"))
     photo.meta.unit, photo.meta.value_scale, photo.meta.value_offset, photo.meta.bit_depth = "", 1.0, 0.0, 8
     assert noise_unit(photo.meta, None) == (255.0, "")
+    photo.meta.bit_depth = 16
+    assert noise_unit(photo.meta, None) == (255.0, ""), "the scale Denoise (CNN) states its level in"
     assert format_score("noise", 0.01, levels=1500.0, unit="HU") == "15.00 HU"
     assert format_score("noise", 0.01) == "2.55"
