@@ -139,7 +139,8 @@ class MetricsController(QObject):
             if tuple(reference.shape[:2]) not in follow.comparable:
                 return  # a crop being edited shows its input, which this reference does not fit
         job = partial(_live_job, frame.preview_pixels, frame.before_pixels, reference, follow,
-                      self._small_reference, frame.request.preview_scale, frame.request.generation)
+                      self._small_reference, frame.request.preview_scale, frame.request.generation,
+                      frame.preview_alpha)
         self.live_lane.submit(job, on_done=self._on_report, on_failed=self.failed.emit, label="Measuring")
         if frame.request.preview_scale < 1.0 and source is not None and source.rows * source.cols <= AUTO_EXACT_PIXELS:
             self._idle.start()
@@ -185,7 +186,8 @@ class _Follow:
 
 
 def _live_job(result: np.ndarray, original: np.ndarray, reference: np.ndarray | None, follow: _Follow | None,
-              cache: dict, scale: float, generation: int, progress, should_stop) -> MetricsReport:
+              cache: dict, scale: float, generation: int, alpha: np.ndarray | None, progress,
+              should_stop) -> MetricsReport:
     """Worker job: metrics of a preview (the reference, following the geometry and downscaled, is cached)."""
     if reference is not None:
         affine = None if follow is None or follow.affine is None else follow.affine.tobytes()
@@ -197,7 +199,7 @@ def _live_job(result: np.ndarray, original: np.ndarray, reference: np.ndarray | 
             cache.clear()
             cache[key] = small
         reference = small
-    return measure(result, original, reference, scale=scale, generation=generation)
+    return measure(result, original, reference, scale=scale, generation=generation, alpha=alpha)
 
 
 def _exact_job(results: FullResults, source, steps, reference, generation: int, device, progress,
@@ -215,4 +217,4 @@ def _exact_job(results: FullResults, source, steps, reference, generation: int, 
         original = warp_image(original, follow.affine, shape)
     progress(0.9, "measuring")
     ref = follow.reference(reference.pixels, shape) if reference is not None else None
-    return measure(rendered.pixels, original, ref, scale=1.0, generation=generation)
+    return measure(rendered.pixels, original, ref, scale=1.0, generation=generation, alpha=rendered.alpha)

@@ -61,12 +61,14 @@ def resize_like(pixels: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 def measure(result: np.ndarray, original: np.ndarray, reference: np.ndarray | None, *, scale: float,
-            generation: int = 0) -> MetricsReport:
-    """Measure ``result`` and ``original`` (same shape) against ``reference`` (resized to them), or alone."""
+            generation: int = 0, alpha: np.ndarray | None = None) -> MetricsReport:
+    """Measure ``result`` and ``original`` (same shape) against ``reference`` (resized to them), or alone;
+    alone, only where ``alpha`` (the result's transparency, when it has some) shows them."""
     started = time.perf_counter()
     if reference is None:
-        scores = {"result": describe_without_reference(result),
-                  "original": describe_without_reference(original)}
+        shown = alpha if alpha is not None and alpha.shape == result.shape[:2] else None
+        scores = {"result": describe_without_reference(result, shown),
+                  "original": describe_without_reference(original, shown)}
     else:
         reference = resize_like(reference, *result.shape[:2])
         scores = {"result": compare_images(*comparable(result, reference)),

@@ -74,6 +74,8 @@ class ViewFrame:
     seconds: float = 0.0
     notes: dict[str, str] | None = None
     """What the steps said while rendering the preview (``ctx.note``), by step uid."""
+    preview_alpha: np.ndarray | None = None
+    """The source's transparency carried into the preview (None: the source has none)."""
 
 
 def landed_layers(shown: CanvasLayers, frame: ViewFrame) -> CanvasLayers:
@@ -133,8 +135,9 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
                                                                     request.screen_zoom))
     if should_stop():
         raise Cancelled("preview cancelled")
+    preview_alpha = None if preview_pixels is None else frame.alpha(request.result_scale, preview_pixels.shape[:2])
     return ViewFrame(request, preview_pixels, before_pixels, CanvasLayers(before, after),
-                     time.perf_counter() - started, notes)
+                     time.perf_counter() - started, notes, preview_alpha)
 
 
 class _Frame:

@@ -326,33 +326,56 @@ def change_from_original(
     }
 
 
-def estimate_noise(pixels: np.ndarray) -> float:
+def estimate_noise(pixels: np.ndarray, visible: np.ndarray | None = None) -> float:
     """Standard deviation of Gaussian noise in ``pixels`` (normalized units), Immerkær's method on luma.
 
     J. Immerkær, "Fast Noise Variance Estimation", CVIU 64(2), 1996: the image is
     filtered with a kernel that cancels smooth structure (the difference of two
-    Laplacians) and the mean absolute response gives sigma.
+    Laplacians) and the mean absolute response gives sigma. With ``visible``
+    (a boolean mask, false where the image is transparent) only pixels whose
+    3 x 3 neighbourhood is all visible count.
     """
     luma = compute_luma(pixels).astype(np.float32)
     rows, cols = luma.shape[:2]
     if rows < 3 or cols < 3:
         return 0.0
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-    response = cv2.filter2D(luma, cv2.CV_32F, kernel)[1:-1, 1:-1]
-    return float(math.sqrt(math.pi / 2.0) * np.abs(response).mean(dtype=np.float64) / 6.0)
+    response = np.abs(cv2.filter2D(luma, cv2.CV_32F, kernel)[1:-1, 1:-1])
+    counted = _inner(visible)
+    if counted is not None:
+        response = response[counted]
+    if response.size == 0:
+        return 0.0
+    return float(math.sqrt(math.pi / 2.0) * response.mean(dtype=np.float64) / 6.0)
 
 
-def estimate_sharpness(pixels: np.ndarray) -> float:
-    """Variance of the Laplacian of luma (higher is sharper; compare like with like)."""
+def estimate_sharpness(pixels: np.ndarray, visible: np.ndarray | None = None) -> float:
+    """Variance of the Laplacian of luma (higher is sharper; compare like with like); with ``visible``, over the
+    pixels whose 3 x 3 neighbourhood is all visible."""
     luma = compute_luma(pixels).astype(np.float32)
-    return float(cv2.Laplacian(luma, cv2.CV_32F).var(dtype=np.float64))
+    laplacian = cv2.Laplacian(luma, cv2.CV_32F)
+    if visible is not None and min(luma.shape[:2]) >= 3:
+        counted = _inner(visible)
+        laplacian = laplacian[1:-1, 1:-1][counted] if counted is not None else laplacian
+    return float(laplacian.var(dtype=np.float64)) if laplacian.size else 0.0
 
 
-def clipped_shares(pixels: np.ndarray) -> tuple[float, float]:
-    """Share of pixels (0..1) with every channel at black, and with any channel at white."""
+def _inner(visible: np.ndarray | None) -> np.ndarray | None:
+    """The visible pixels whose 3 x 3 neighbourhood is all visible, without the border row and column (the
+    pixels a 3 x 3 filter's valid response covers); None when everything is visible."""
+    if visible is None or bool(visible.all()):
+        return None
+    return cv2.erode(visible.astype(np.uint8), np.ones((3, 3), np.uint8))[1:-1, 1:-1].astype(bool)
+
+
+def clipped_shares(pixels: np.ndarray, visible: np.ndarray | None = None) -> tuple[float, float]:
+    """Share of pixels (0..1) with every channel at black, and with any channel at white; with ``visible``, of
+    the visible pixels only (a transparent part holds colours nobody sees)."""
     low = np.all(pixels <= CLIP_TOLERANCE, axis=2)
     high = np.any(pixels >= 1.0 - CLIP_TOLERANCE, axis=2)
-    count = float(low.size)
+    if visible is not None:
+        low, high = low[visible], high[visible]
+    count = float(max(low.size, 1))
     return float(np.count_nonzero(low) / count), float(np.count_nonzero(high) / count)
 
 
@@ -363,14 +386,17 @@ def central_crop(pixels: np.ndarray, side: int = CROP_SIDE) -> np.ndarray:
     return pixels[top:top + side, left:left + side]
 
 
-def describe_without_reference(pixels: np.ndarray) -> dict[str, float]:
+def describe_without_reference(pixels: np.ndarray, alpha: np.ndarray | None = None) -> dict[str, float]:
     """No-reference indicators of one image: noise, sharpness, shadows and highlights shares.
 
     Noise and sharpness are local statistics, measured on the central crop (same pixels for
     result and original, so they compare); the clipped shares on a regular sample of the whole image.
+    With ``alpha`` (the image's transparency, its shape) only the pixels at least half opaque count.
     """
+    visible = None if alpha is None else alpha >= 0.5
     stride = max(1, int(np.ceil(np.sqrt(pixels.shape[0] * pixels.shape[1] / SAMPLE_STRIDE_PIXELS))))
-    shadows, highlights = clipped_shares(pixels[::stride, ::stride])
-    crop = central_crop(pixels)
-    return {"noise": estimate_noise(crop), "sharpness": estimate_sharpness(crop),
+    shadows, highlights = clipped_shares(pixels[::stride, ::stride],
+                                         None if visible is None else visible[::stride, ::stride])
+    crop, seen = central_crop(pixels), None if visible is None else central_crop(visible)
+    return {"noise": estimate_noise(crop, seen), "sharpness": estimate_sharpness(crop, seen),
             "shadows": shadows, "highlights": highlights}

@@ -162,3 +162,19 @@ def test_a_cancelled_export_leaves_no_result_behind(qtbot, window, photo_path, t
     export(qtbot, window, tmp_path / "a.png")
     assert network.runs == [0.5]
     assert window.metrics.latest is not None
+
+
+def test_the_indicators_of_a_cut_out_leave_its_transparent_part_out(qtbot, window, tmp_path):
+    from PIL import Image as PILImage
+
+    rgba = np.zeros((120, 160, 4), np.uint8)
+    rgba[:, 80:, :3] = 128
+    rgba[:, 80:, 3] = 255
+    PILImage.fromarray(rgba).save(tmp_path / "cutout.png")
+    open_image(qtbot, window, tmp_path / "cutout.png")
+    qtbot.waitUntil(lambda: window.metrics.latest is not None
+                    and window.metrics.latest.generation == window.renders.generation, timeout=20000)
+    assert window.metrics.latest.scores["result"]["shadows"] == 0.0, "the black under the transparency is unseen"
+    window.metrics.compute_exact()
+    qtbot.waitUntil(lambda: window.metrics.latest.exact, timeout=20000)
+    assert window.metrics.latest.scores["original"]["shadows"] == 0.0

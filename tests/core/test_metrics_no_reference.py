@@ -44,3 +44,18 @@ def test_description_measures_noise_on_the_central_crop():
     assert set(described) == {"noise", "sharpness", "shadows", "highlights"}
     assert described["noise"] == 0.0 and described["sharpness"] == 0.0
     assert described["shadows"] > 0.0
+
+
+def test_transparent_pixels_do_not_count():
+    """A cut-out's transparent part holds black nobody sees, and its edge is no texture of the picture."""
+    rng = np.random.default_rng(3)
+    pixels = np.zeros((200, 200, 3), np.float32)
+    pixels[:, 100:] = 0.5 + rng.normal(0.0, 0.02, (200, 100, 3)).astype(np.float32)
+    alpha = np.zeros((200, 200), np.float32)
+    alpha[:, 100:] = 1.0
+    seen, all_of_it = describe_without_reference(pixels, alpha), describe_without_reference(pixels)
+    assert all_of_it["shadows"] == pytest.approx(0.5, abs=0.01) and seen["shadows"] == 0.0
+    opaque_part = describe_without_reference(np.ascontiguousarray(pixels[:, 100:]))
+    assert seen["noise"] == pytest.approx(opaque_part["noise"], rel=0.05)
+    assert seen["sharpness"] == pytest.approx(opaque_part["sharpness"], rel=0.05)
+    assert all_of_it["noise"] < 0.6 * seen["noise"], "counted, the flat transparent part halves the noise"
