@@ -284,8 +284,7 @@ class FileActions(QObject):
         self.document.set_source(image, path)
         more = list(warnings or [])
         if image.meta.format == "TIFF" and image.meta.other_pages > 0:
-            more.append(f"page {image.meta.page + 1} of {image.meta.page_count} opened: only this page is edited "
-                        "and exported")
+            more.append(f"{image.meta.page_words} opened: only this page is edited and exported")
         self._show_read_warnings(path, image, more)
         if recent and (image.meta.windows or image.meta.unit or (image.meta.dicom is not None and image.channels == 1)):
             self._apply_header_window(image)

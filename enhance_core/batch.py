@@ -574,8 +574,7 @@ def process_file(task: FileTask) -> FileResult:
         if mask_note:
             said.append(mask_note)
         if image.meta.other_pages > 0:
-            said.append(f"page {image.meta.page + 1} of {image.meta.page_count} only: the other pages are not in "
-                        "the output")
+            said.append(f"{image.meta.page_words} only: the other pages are not in the output")
         outcome = FileResult(task.source, written, reference=task.reference, megapixels=megapixels,
                              step_notes=tuple(said), pages_left_out=image.meta.other_pages)
         if task.reference is not None:

@@ -103,6 +103,15 @@ class ImageMeta:
         return self.page_count - 1 - int(self.extra.get("preview_pages", 0))
 
     @property
+    def page_words(self) -> str:
+        """``page P of N``, with how many of the others are previews when some are (for what is left out)."""
+        previews = int(self.extra.get("preview_pages", 0))
+        words = f"page {self.page + 1} of {self.page_count}"
+        if not previews:
+            return words
+        return f"{words} ({previews} of the others {'is a preview' if previews == 1 else 'are previews'})"
+
+    @property
     def integer_max(self) -> int:
         """Largest integer sample of the source depth (255 for 8 bit, 65535 for 16 bit)."""
         return (1 << min(self.bit_depth, 16)) - 1 if not self.float_source else 1

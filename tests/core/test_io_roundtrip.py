@@ -179,7 +179,7 @@ def test_a_trailing_reduced_preview_is_not_counted_among_the_other_pages(tmp_pat
         writer.write(np.zeros((8, 6, 3), np.uint8), photometric="rgb", subfiletype=1)
     image = read_image(tmp_path / "scan.tif")
     assert (image.meta.page, image.meta.page_count, image.meta.extra["preview_pages"]) == (0, 3, 1)
-    assert image.meta.other_pages == 1
+    assert image.meta.other_pages == 1 and image.meta.page_words == "page 1 of 3 (1 of the others is a preview)"
     assert read_image(tmp_path / "scan.tif", page=2).meta.other_pages == 2, "read by number, the preview has two others"
 
 
