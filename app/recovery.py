@@ -1,7 +1,8 @@
 """Crash recovery: every edit is kept in a recovery folder, and offered back after a crash.
 
 While its document has unsaved changes, each window writes it and its
-snapshots (:mod:`app.recovery_format`) after every edit into its own locked session
+snapshots (:mod:`app.recovery_format`) after every edit (and the view once a
+zoom or pan has settled) into its own locked session
 folder (:mod:`app.recovery_sessions`, under ``QStandardPaths.AppLocalDataLocation``)
 on a background thread (:mod:`app.recovery_writer`). At the next start
 :meth:`RecoveryController.offer_restore` offers the folders of editors that
@@ -83,6 +84,10 @@ def _series_of(image: Path, page: int, folder: Path, should_stop, *, recursive: 
     return None
 
 
+VIEW_SETTLE_MS = 1000
+"""A zoom or pan is written once the view has been still this long (not at every step of a drag)."""
+
+
 class RecoveryController(QObject):
     """Writes the window's document to its recovery folder after each edit, and restores crashed sessions.
 
@@ -129,6 +134,11 @@ class RecoveryController(QObject):
         for signal in (stack.indexChanged, stack.cleanChanged, document.image_changed, document.source_replaced,
                        document.reference_changed, document.selection_changed, snapshots.changed):
             signal.connect(self.schedule)
+        self._view_settled = QTimer(self)
+        self._view_settled.setSingleShot(True)
+        self._view_settled.setInterval(VIEW_SETTLE_MS)
+        self._view_settled.timeout.connect(self.schedule)
+        canvas.view_changed.connect(self._view_settled.start)
 
     # --- writing ---------------------------------------------------------------------------
     def schedule(self) -> None:

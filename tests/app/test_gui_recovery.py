@@ -146,6 +146,17 @@ def test_snapshots_come_back_with_the_session(qtbot, root, photo_path):
     restored.close()
 
 
+def test_a_zoom_after_the_last_edit_comes_back_once_the_view_settled(qtbot, root, photo_path):
+    window = edited_session(qtbot, root, photo_path)
+    window.canvas.set_zoom(3.0)
+    qtbot.waitUntil(lambda: not window.recovery._view_settled.isActive(), timeout=5000)
+    written(qtbot, window)
+    window.shutdown()
+    restored = restore_the_session(qtbot, root)
+    assert restored.canvas.viewport.zoom == 3.0
+    restored.close()
+
+
 def test_a_moved_image_is_named_and_can_be_located(qtbot, root, photo_path, tmp_path, monkeypatch):
     edited_session(qtbot, root, photo_path).shutdown()
     moved = tmp_path / "moved" / "photo.png"
