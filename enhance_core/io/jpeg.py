@@ -76,7 +76,7 @@ def decode_checked(path: Path, data: bytes, mode: str) -> tuple[np.ndarray | Non
         samples = simplejpeg.decode_jpeg(data, colorspace=colorspace, strict=True)
     except ValueError as error:
         text = " ".join(str(error).split())
-        early = "premature end of data segment" in text
+        early = "premature end of data segment" in text or "found marker 0xd9 instead of RST" in text
         if text.startswith("Premature end of JPEG file") or (early and not _recovers_locally(data)):
             raise ImageReadError(path, f"its compressed data ends before the whole picture ({text}): the file is "
                                        "truncated or damaged; copy it again from the card or the original") from None
@@ -116,7 +116,7 @@ def _header(data: bytes) -> tuple[list[tuple[int, bytes]], int | None]:
 
 def _recovers_locally(data: bytes) -> bool:
     """Whether damage in the JPEG's data leaves the rest of its picture: a progressive file past its first scan
-    (later scans refine what it drew), or a file whose restart markers are all there but a few (a damaged
+    (later scans refine what it drew), or a file whose restart markers are all there but one (a damaged
     stretch between two of them; a file cut short lacks the markers of everything after the cut)."""
     segments, first = _header(data)
     if first is None:
@@ -135,7 +135,7 @@ def _recovers_locally(data: bytes) -> bool:
     units = math.ceil(cols / (8 * max(wide, 1))) * math.ceil(rows / (8 * max(tall, 1)))
     expected = math.ceil(units / interval) - 1
     found = sum(data.count(bytes((0xFF, marker)), first) for marker in range(0xD0, 0xD8))
-    return found >= expected - max(2, expected // 20)
+    return found >= expected - 1
 
 
 def count_scans(data: bytes) -> int:

@@ -245,3 +245,17 @@ def test_a_cut_jpeg_is_refused_even_with_restart_markers_or_in_a_progressive_fir
         end = data.index(b"\xff\xda", start + 2) if name == "progressive.jpg" else len(data)
         (tmp_path / name).write_bytes(data[:(start + end) // 2] + b"\xff\xd9")
         expect_error(tmp_path / name, ImageReadError, "its compressed data ends before the whole picture")
+
+
+@pytest.mark.parametrize(("size", "options", "cut"), [
+    ((333, 517), {"restart_marker_rows": 8}, 0.10),
+    ((480, 640), {"restart_marker_rows": 4}, 0.68),
+    ((480, 640), {"restart_marker_blocks": 1, "subsampling": 0}, 0.15),
+])
+def test_a_cut_jpeg_with_few_restart_markers_or_cut_where_one_is_due_is_refused(tmp_path, size, options, cut):
+    pixels = np.random.default_rng(1).integers(0, 256, (*size, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    PILImage.fromarray(pixels).save(out, format="JPEG", quality=90, **options)
+    data = out.getvalue()
+    (tmp_path / "cut.jpg").write_bytes(data[:int(len(data) * cut)] + b"\xff\xd9")
+    expect_error(tmp_path / "cut.jpg", ImageReadError, "its compressed data ends before the whole picture")
