@@ -89,6 +89,8 @@ class ExportDialog(QDialog):
         self._series_job: tuple[list[Path], float] | None = None
         """The files of a series export running, and when it started."""
         self._confirmed: Path | None = None
+        self._series_confirmed: Path | None = None
+        """The name whose series files the user agreed to replace."""
         """The existing file the user agreed to replace (asked once, also while the render finishes)."""
         self.is_dicom = self.source.meta.dicom is not None
         alpha = self.source.alpha
@@ -257,7 +259,7 @@ class ExportDialog(QDialog):
         self.estimate_lane.submit(partial(estimate_jpeg, self.rendered, quality, size=self.output_size(),
                                           cache=self.sized_results),
                                   on_done=self._on_estimate,
-                                  on_failed=self._on_failed, label="Estimating JPEG")
+                                  on_failed=self._on_estimate_failed, label="Estimating JPEG")
 
     def output_size(self) -> OutputSize | None:
         """The Size group's settings, or None when they leave the result as it is."""
@@ -277,6 +279,10 @@ class ExportDialog(QDialog):
         sample = " (estimated from a sample of the image)" if estimate.sampled else ""
         self.estimate.setText(f"≈ {format_bytes(estimate.bytes)} · PSNR {estimate.psnr:.2f} dB · "
                               f"SSIM {estimate.ssim:.4f} against the unencoded result{sample}")
+
+    def _on_estimate_failed(self, failure: JobFailure) -> None:
+        """The JPEG estimate failed: said, while any export goes on."""
+        self.reporter.report(self, "JPEG estimate failed", failure.error, failure.details)
 
     def _on_failed(self, failure: JobFailure) -> None:
         self._write_when_ready = False
@@ -333,19 +339,19 @@ class ExportDialog(QDialog):
         """Write every slice of the series, after asking before replacing any file of that name."""
         assert self.series is not None  # writes_series() checked it
         existing = [target for target in series_targets(path, len(self.series)) if target.exists()]
-        if existing and self._confirmed != path:
+        if existing and self._series_confirmed != path:
             answer = self.reporter.choose(self, "Export", f"{len(existing)} of the {len(self.series)} files exist "
                                           f"already ({existing[0].name}...). Replace them?", ("Replace", "Cancel"))
             if answer != "Replace":
                 self.export_button.setEnabled(True)
                 return
-            self._confirmed = path
+            self._series_confirmed = path
         self._series_job = (series_targets(path, len(self.series)), time.time())
         job = partial(write_series, self.series, self.steps, path, full_range=self.writes_full_range(),
                       bit_depth=self.bit_depth.currentData(), quality=self.quality.value(),
                       include_patient_data=self.patient_data.isChecked(), size=self.output_size(), device=self.device)
         self.render_lane.submit(job, on_done=self._on_written, on_failed=self._on_failed,
-                                label=f"Writing the {len(self.series)} slices")
+                                label=f"Writing the {len(self.series)} slices", cancel_running=False)
 
     def _write_job(self, path: Path) -> partial:
         """The write for the chosen options: plain result, described DICOM result, or full-range values."""

@@ -22,6 +22,7 @@ asked); the full-range export writes the slice's unedited values as 16 bits
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -151,8 +152,10 @@ def write_full_range(source: Image, path: Path, include_patient_data: bool, prog
 
 
 def series_targets(path: Path, count: int) -> list[Path]:
-    """The files of a series export named ``path``: ``<stem>_0001<suffix>`` and on, beside it."""
-    return [path.with_name(f"{path.stem}_{index + 1:04d}{path.suffix}") for index in range(count)]
+    """The files of a series export named ``path``: ``<stem>_0001<suffix>`` and on, beside it (a name that
+    ends in ``_0001`` already is taken as the first)."""
+    stem = re.sub(r"_\d{4}$", "", path.stem)
+    return [path.with_name(f"{stem}_{index + 1:04d}{path.suffix}") for index in range(count)]
 
 
 def write_series(series: DicomSeries, steps: tuple, path: Path, progress, should_stop, *, full_range: bool,

@@ -387,6 +387,9 @@ _VR_MISMATCH = re.compile(r"Expected (explicit|implicit) VR, but found (explicit
 
 def written_vr_warning(transfer_syntax: pydicom.uid.UID, written: str) -> str:
     """The read warning for a file written with ``written`` ("explicit", "implicit") VR that its syntax denies."""
+    if transfer_syntax.is_compressed:
+        return (f"the file is written with {written} VR, which its transfer syntax, {transfer_syntax.name}, does "
+                "not allow; it is read as written (other programs may need the file re-exported)")
     return (f"the header says {transfer_syntax.name}, but the file is written with {written} VR; it is read as "
             "written (the transfer syntax in its file meta (0002,0010) is wrong; other programs may need the file "
             "re-exported)")

@@ -22,7 +22,9 @@ Full-range mapping (16-bit PNG/TIFF), written into the description as
 A colour image has no full-range export: its values are a picture, not a
 measurement, and the windowed export keeps it whole.
 
-Values grow with the physical value (MONOCHROME1 is not inverted here). The
+Codes grow with the physical value, but for MONOCHROME1 (many CR films),
+whose high values show dark: there they fall (a negative scale in the map),
+so an ordinary viewer shows the picture as the file does. The
 source DICOM file is never written: the writer refuses its path.
 """
 
@@ -113,7 +115,7 @@ def full_range_map(image: Image) -> ValueMap:
     than 16 bits its frame's value range). A MONOCHROME1 image (many CR films), whose high values show dark,
     gets a negative scale, so the codes show as the file does and an ordinary viewer does not show a negative."""
     if image.meta.unit == "HU":
-        return ValueMap(HU_OFFSET, 1.0, "HU")
+        return ValueMap(-HU_OFFSET - 1.0, -1.0, "HU") if image.meta.value_scale < 0 else ValueMap(HU_OFFSET, 1.0, "HU")
     low, high = image.physical_range()
     held = image.meta.extra.get("value_range")
     if (image.meta.float_source or image.meta.bit_depth > 16) and held is not None:

@@ -191,3 +191,33 @@ def test_a_series_export_stopped_says_which_slices_it_wrote(qtbot, window, serie
     dialog.reject()
     assert window.statusBar().currentMessage() == (
         "Export stopped: 2 of the 4 slices written (part_0001.png to part_0002.png)")
+
+
+def test_a_name_ending_in_a_slice_number_is_taken_as_the_first():
+    from pathlib import Path
+
+    from app.export_jobs import series_targets
+
+    assert [path.name for path in series_targets(Path("out/lung_0001.png"), 2)] == ["lung_0001.png", "lung_0002.png"]
+
+
+def test_after_a_failed_series_export_a_slice_export_still_runs(qtbot, window, series_folder, tmp_path, monkeypatch):
+    """The series job waits for the dialog's own render instead of cancelling it (which stranded the dialog)."""
+    from app import export_dialog
+    from tests.app.test_gui_medical import open_folder
+
+    def failing(*args, **options):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(export_dialog, "write_series", failing)
+    open_folder(qtbot, window, series_folder)
+    window.export_image()
+    dialog = window.findChild(ExportDialog)
+    dialog.all_slices.setChecked(True)
+    dialog.path.setText(str(tmp_path / "one.png"))
+    dialog.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: bool(window.reporter.errors), timeout=20000)
+    dialog.all_slices.setChecked(False)
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.buttons.accepted.emit()
+    assert (tmp_path / "one.png").is_file()

@@ -13,9 +13,9 @@ def test_dicom_warnings_show_in_the_status_bar_until_another_image_opens(qtbot, 
     open_image(qtbot, window, path)
     label = window.status.read_warning_label
     assert label.isVisible()
-    assert label.text() == ("⚠ SC_rgb_jpeg.dcm: the header says JPEG Baseline (Process 1), but the file is written "
-                            "with implicit VR; it is read as written (the transfer syntax in its file meta "
-                            "(0002,0010) is wrong; other programs may need the file re-exported)")
+    assert label.text() == ("⚠ SC_rgb_jpeg.dcm: the file is written with implicit VR, which its transfer syntax, "
+                            "JPEG Baseline (Process 1), does not allow; it is read as written (other programs may "
+                            "need the file re-exported)")
     assert "written with implicit VR" in label.toolTip()
     open_image(qtbot, window, photo_path)
     assert not label.isVisible() and label.text() == ""

@@ -124,9 +124,9 @@ def test_warnings_of_a_non_conformant_file_reach_info(capfd):
     path = get_testdata_file("SC_rgb_jpeg.dcm")
     assert main(["info", path]) == 0
     facts = json.loads(capfd.readouterr().out)
-    assert facts["warnings"] == ["the header says JPEG Baseline (Process 1), but the file is written with implicit "
-                                 "VR; it is read as written (the transfer syntax in its file meta (0002,0010) is "
-                                 "wrong; other programs may need the file re-exported)"]
+    assert facts["warnings"] == ["the file is written with implicit VR, which its transfer syntax, JPEG Baseline "
+                                 "(Process 1), does not allow; it is read as written (other programs may need the "
+                                 "file re-exported)"]
 
 
 @pytest.mark.parametrize(("name", "marker", "offset"), [("JPEG2000.dcm", b"\xff\x4f\xff\x51", 8),

@@ -251,3 +251,15 @@ def test_full_range_export_of_a_monochrome1_film_shows_as_the_file_does(tmp_path
     stored = dataset.pixel_array.astype(np.float64)
     np.testing.assert_allclose(described["offset"] + described["scale"] * codes, stored, atol=abs(described["scale"]))
     assert codes[stored == stored.max()].max() < codes[stored == stored.min()].min(), "high values are dark"
+
+
+def test_full_range_export_of_a_monochrome1_image_in_hu_runs_the_other_way_too(tmp_path):
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.PhotometricInterpretation = "MONOCHROME1"
+    dataset.save_as(tmp_path / "inverted.dcm")
+    path = export_slice(read_image(tmp_path / "inverted.dcm"), tmp_path / "inverted.png")
+    described = description_of(path)
+    assert (described["offset"], described["scale"], described["unit"]) == (32767.0, -1.0, "HU")
+    codes = np.rint(read_image(path).pixels[:, :, 0] * 65535)
+    expected = pydicom.pixels.apply_modality_lut(dataset.pixel_array, dataset)
+    np.testing.assert_array_equal(described["offset"] + described["scale"] * codes, expected)
