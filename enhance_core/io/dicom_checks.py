@@ -139,19 +139,13 @@ def _native_bytes(header: Dataset) -> int:
     return pixels * samples * (bits // 8)
 
 
-def codestream_size(head: bytes) -> tuple[int, int] | None:
-    """Return (cols, rows) that a JPEG, JPEG-LS or JPEG 2000 codestream starting ``head`` declares, or None."""
-    if head[:4] == b"\xff\x4f\xff\x51" and len(head) >= 24:
-        x_size, y_size, x_offset, y_offset = struct.unpack_from(">IIII", head, 8)
-        return x_size - x_offset, y_size - y_offset
-    if head[:2] != b"\xff\xd8":
-        return None
+def _frame_start(head: bytes) -> int | None:
+    """Where the start-of-frame marker of the JPEG or JPEG-LS codestream starting ``head`` lies, or None."""
     position = 2
     while position + 9 <= len(head) and head[position] == 0xFF:
         marker = head[position + 1]
         if marker in _FRAME_MARKERS:
-            rows, cols = struct.unpack_from(">HH", head, position + 5)
-            return cols, rows
+            return position
         if marker in (0xDA, 0xD9):
             return None
         position += (1 if marker == 0xFF else 2 if 0xD0 <= marker <= 0xD7
@@ -159,21 +153,25 @@ def codestream_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
+def codestream_size(head: bytes) -> tuple[int, int] | None:
+    """Return (cols, rows) that a JPEG, JPEG-LS or JPEG 2000 codestream starting ``head`` declares, or None."""
+    if head[:4] == b"\xff\x4f\xff\x51" and len(head) >= 24:
+        x_size, y_size, x_offset, y_offset = struct.unpack_from(">IIII", head, 8)
+        return x_size - x_offset, y_size - y_offset
+    start = _frame_start(head) if head[:2] == b"\xff\xd8" else None
+    if start is None:
+        return None
+    rows, cols = struct.unpack_from(">HH", head, start + 5)
+    return cols, rows
+
+
 def codestream_kind(head: bytes) -> str | None:
     """Return the family of compressed data starting ``head`` ("JPEG", "JPEG-LS", "JPEG 2000", "RLE"), or None."""
     if head[:4] == b"\xff\x4f\xff\x51" or head[:8] == b"\x00\x00\x00\x0cjP  ":
         return "JPEG 2000"
     if head[:2] == b"\xff\xd8":
-        position = 2
-        while position + 4 <= len(head) and head[position] == 0xFF:
-            marker = head[position + 1]
-            if marker in _FRAME_MARKERS:
-                return "JPEG-LS" if marker == 0xF7 else "JPEG"
-            if marker in (0xDA, 0xD9):
-                break
-            position += (1 if marker == 0xFF else 2 if 0xD0 <= marker <= 0xD7
-                         else 2 + struct.unpack_from(">H", head, position + 2)[0])
-        return "JPEG"
+        start = _frame_start(head)
+        return "JPEG-LS" if start is not None and head[start + 1] == 0xF7 else "JPEG"
     if len(head) >= 8:
         segments, first = struct.unpack_from("<II", head)
         if 1 <= segments <= 15 and first == 64:
@@ -247,13 +245,13 @@ def _check_encapsulation(path: Path, header: Dataset, transfer_syntax: pydicom.u
 
     ``handle`` stands at the first byte of the Pixel Data value, ``length`` bytes long (or undefined).
     """
+    if length == 0:
+        return
     start = handle.tell()
     head = handle.read(8)
     handle.seek(start)
     fragments = len(head) == 8 and head[:4] in _ITEM_BYTES and (length == _UNDEFINED or
                                                                  struct.unpack_from("<I", head, 4)[0] <= length - 8)
-    if length == 0:
-        return
     found = codestream_kind(_first_fragment(handle, size)) if fragments else None
     if fragments and not transfer_syntax.is_compressed:
         what = f" ({found} data)" if found else ""
