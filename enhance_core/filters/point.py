@@ -248,9 +248,9 @@ WINDOW_FUNCTIONS = ("linear", "sigmoid", "file LUT")
 class WindowLevelParams:
     """Display window in physical units (HU for CT, normalized 0..1 for photographs)."""
 
-    center: float = param(0.5, label="Level (center)", minimum=-100000.0, maximum=100000.0,
+    center: float = param(0.5, label="Level (center)", minimum=-1e12, maximum=1e12,
                           step=1.0, unit=PHYSICAL_UNIT)
-    width: float = param(1.0, label="Window (width)", minimum=1e-6, maximum=200000.0,
+    width: float = param(1.0, label="Window (width)", minimum=1e-6, maximum=2e12,
                          step=1.0, unit=PHYSICAL_UNIT, log=True)
     function: str = param("linear", label="Curve", choices=WINDOW_FUNCTIONS,
                           help="linear: a straight ramp across the window; sigmoid: an S-curve through the level, "

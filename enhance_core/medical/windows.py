@@ -37,7 +37,7 @@ WINDOW_LEVEL = "window_level"
 MIN_WIDTH = 1e-6
 """Narrowest window width accepted by the ``window_level`` filter."""
 MAX_DRAG_WIDTH = 200000.0
-"""Widest window a drag reaches."""
+"""Widest window a drag reaches on an image whose value range is narrower than a quarter of it."""
 
 
 def value_range_window(image: Image) -> Window:
@@ -152,8 +152,10 @@ def dragged_window(center: float, width: float, dx: float, dy: float, *, span: f
     """Window after a drag of (``dx``, ``dy``) source pixels from (``center``, ``width``).
 
     ``span`` is the image's physical value range (:func:`drag_span`): a drag across the image width
-    moves the level by it; a drag down by a quarter of the height doubles the width.
+    moves the level by it; a drag down by a quarter of the height doubles the width, up to
+    :data:`MAX_DRAG_WIDTH` or four times ``span``, whichever is wider (a PET scan in Bq/ml spans
+    hundreds of thousands).
     """
     level = center + dx * span / max(cols, 1)
     new_width = width * 2.0 ** (dy / max(rows / 4.0, 1.0))
-    return level, min(max(new_width, MIN_WIDTH), MAX_DRAG_WIDTH)
+    return level, min(max(new_width, MIN_WIDTH), max(MAX_DRAG_WIDTH, 4.0 * span))

@@ -65,6 +65,16 @@ def test_a_drag_moves_the_level_by_the_value_range_per_width_and_doubles_per_qua
     assert drag_span(flat) == 1.0
 
 
+def test_a_pet_scan_in_bq_per_ml_opens_on_its_value_range_and_drags_wider_than_a_ct_window():
+    meta = ImageMeta(format="DICOM", bit_depth=16, unit="BQML", value_scale=250.0 * 65535, modality="PT",
+                     extra={"value_range": (32000.0, 547750.0)})
+    pet = Image(np.zeros((8, 10, 1), np.float32), None, meta)
+    params = default_window_params(pet)
+    assert params == {"center": 289875.0, "width": 515750.0, "function": "linear"}
+    assert window_item(Window(params["center"], params["width"])).params.width == 515750.0
+    assert dragged_window(289875.0, 515750.0, 0, 400, span=drag_span(pet), cols=10, rows=8)[1] == 4 * 515750.0
+
+
 def test_a_sigmoid_header_window_opens_as_a_sigmoid_and_a_drag_keeps_it():
     from enhance_core.render import render_image
 
