@@ -122,9 +122,24 @@ def quantize(values: np.ndarray, levels: int) -> np.ndarray:
     return scaled.astype(np.uint16)
 
 
-def histogram_levels(ctx: RenderContext) -> int:
-    """Number of histogram bins that is exact for the source depth (256 or 65536)."""
-    return 256 if ctx.bit_depth <= 8 else 65536
+GRID_TOLERANCE = 1e-3
+"""How far, in 8-bit levels, a value may lie from a level and still count as on the 8-bit grid."""
+
+
+def on_8bit_grid(pixels: np.ndarray) -> bool:
+    """Whether ``pixels`` (values in [0, 1]) all lie on the 256 levels of 8 bits (one in 7 per axis is looked at)."""
+    sample = np.asarray(pixels[::7, ::7], dtype=np.float64) * 255.0
+    return bool(np.all(np.abs(sample - np.rint(sample)) <= GRID_TOLERANCE))
+
+
+def histogram_levels(ctx: RenderContext, pixels: np.ndarray) -> int:
+    """Number of histogram bins that is exact for ``pixels`` (256 or 65536).
+
+    256 for a source of 8 bits or fewer whose values still lie on its levels;
+    65536 for deeper sources and for 8-bit ones that a step before moved
+    between levels (a gamma before equalization), which 256 bins would band.
+    """
+    return 256 if ctx.bit_depth <= 8 and on_8bit_grid(pixels) else 65536
 
 
 def integer_codes(values: np.ndarray, levels: int) -> np.ndarray:

@@ -89,7 +89,7 @@ def stretch_contrast(pixels: np.ndarray, params: ContrastStretchParams, ctx: Ren
     A flat image (no range) is returned unchanged. The stretch reads the
     whole range, so it also brings float sources outside [0, 1] into range.
     """
-    levels = histogram_levels(ctx)
+    levels = histogram_levels(ctx, pixels)
     if not params.per_channel:
         return _stretch_plane(pixels, params, levels)
     out = np.empty_like(pixels)
@@ -126,10 +126,12 @@ def equalization_curve(hist: np.ndarray) -> np.ndarray:
 def equalize_histogram(pixels: np.ndarray, params: EqualizeParams, ctx: RenderContext) -> np.ndarray:
     """Equalize the global histogram of gray pixels or of the luma of color pixels.
 
-    The histogram has one bin per source level (256 for 8-bit, 65536
-    otherwise), so 16-bit sources keep their precision. A flat image is kept.
+    The histogram has one bin per level of the pixels (256 for 8-bit values,
+    65536 otherwise: :func:`histogram_levels`), so 16-bit sources, and 8-bit
+    ones a step before moved between levels, keep their precision. A flat
+    image is kept.
     """
-    levels = histogram_levels(ctx)
+    levels = histogram_levels(ctx, pixels)
 
     def equalize(values: np.ndarray) -> np.ndarray:
         codes = integer_codes(values, levels)
@@ -158,13 +160,13 @@ _CLAHE_ROWS = 256
 def equalize_adaptive(pixels: np.ndarray, params: ClaheParams, ctx: RenderContext) -> np.ndarray:
     """CLAHE on gray pixels or on the luma of color pixels.
 
-    Sources of 8 bits or fewer go through OpenCV; deeper ones through
-    :func:`clahe_fine`, the same algorithm with finer tone maps. (OpenCV's
+    Pixels on the 8-bit grid of a source of 8 bits or fewer go through OpenCV;
+    others (:func:`histogram_levels`) through :func:`clahe_fine`, the same algorithm with finer tone maps. (OpenCV's
     16-bit CLAHE divides the clip limit among 65536 bins, where it clips every
     bin whatever the limit.)
     """
     grid = (max(1, min(params.tiles, pixels.shape[1] // 2)), max(1, min(params.tiles, pixels.shape[0] // 2)))
-    if histogram_levels(ctx) > 256:
+    if histogram_levels(ctx, pixels) > 256:
         return clip_unit(map_intensity(pixels, lambda values: clahe_fine(values, params.clip_limit, grid)))
     clahe = cv2.createCLAHE(clipLimit=params.clip_limit, tileGridSize=grid)
     ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)

@@ -230,7 +230,7 @@ def otsu_level(luma: np.ndarray, levels: int = 256) -> float:
 def threshold_image(pixels: np.ndarray, params: ThresholdParams, ctx: RenderContext) -> np.ndarray:
     """Return 1 where luma is above the level, else 0 (gray levels for color too)."""
     luma = pixels[:, :, 0] if pixels.shape[2] == 1 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    level = otsu_level(luma, histogram_levels(ctx)) if params.method == "otsu" else params.level
+    level = otsu_level(luma, histogram_levels(ctx, pixels)) if params.method == "otsu" else params.level
     _, binary = cv2.threshold(luma, level, 1.0, cv2.THRESH_BINARY)
     return from_planes(binary, pixels.shape[2])
 

@@ -24,6 +24,7 @@ from enhance_core.filters.common import (
     gaussian_margin,
     luminance,
     odd_kernel,
+    on_8bit_grid,
     quantize,
     scaled_length,
 )
@@ -81,8 +82,9 @@ class MedianBlurParams:
 def blur_median(pixels: np.ndarray, params: MedianBlurParams, ctx: RenderContext) -> np.ndarray:
     """Median over a square window, exact for windows up to 5 render pixels.
 
-    Larger windows rank 8-bit codes (OpenCV's fast path). 8-bit sources get
-    the exact median; deeper sources keep the input pixel where it lies
+    Larger windows rank 8-bit codes (OpenCV's fast path). Pixels on the
+    8-bit grid get the exact median; others (deeper sources, or an 8-bit one
+    that a step before moved between levels) keep the input pixel where it lies
     within the median code's interval and get the interval's center
     otherwise: within one 8-bit level of the exact median, so smooth 16-bit
     gradients keep their precision, and impulses go, but noise finer than an
@@ -96,7 +98,7 @@ def blur_median(pixels: np.ndarray, params: MedianBlurParams, ctx: RenderContext
         return from_planes(cv2.medianBlur(planes, size), pixels.shape[2])
     codes = quantize(planes, 256).astype(np.uint8)
     median = cv2.medianBlur(codes, size).astype(np.float32)
-    if ctx.bit_depth <= 8:
+    if ctx.bit_depth <= 8 and on_8bit_grid(planes):
         return from_planes(median * np.float32(1.0 / 255.0), pixels.shape[2])
     center = median * np.float32(1.0 / 255.0)
     inside = np.abs(planes - center) <= np.float32(0.5 / 255.0)

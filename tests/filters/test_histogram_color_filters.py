@@ -138,3 +138,18 @@ def test_clahe_of_a_16_bit_source_treats_nan_as_black_and_pads_as_opencv() -> No
     codes = np.random.default_rng(8).integers(60, 200, (250, 256)).astype(np.uint8)
     expected = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(codes) / 255.0
     assert np.abs(clahe_fine(codes / 255.0, 2.0, (8, 8)) - expected).max() < 1.5 / 255, "one side divides, one not"
+
+
+@pytest.mark.parametrize("second, levels", (("histogram_equalize", 60), ("clahe", 150), ("median_blur", 60)))
+def test_an_8_bit_source_that_a_gamma_moved_between_levels_is_not_cut_back_to_256_levels(second: str,
+                                                                                          levels: int) -> None:
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.render import render_image
+    from enhance_core.stack import make_item
+
+    codes = np.repeat(np.arange(256, dtype=np.float32), 4)[None, :].repeat(64, 0)
+    source = Image((codes / 255.0)[:, :, None], None, ImageMeta(bit_depth=8))
+    params = {"size": 7} if second == "median_blur" else {}
+    steps = [make_item("gamma", {"gamma": 2.2}), make_item(second, params)]
+    shadows = render_image(source, steps).pixels[0, :256, 0]
+    assert len(np.unique(np.round(shadows * 65535))) >= levels
