@@ -40,17 +40,36 @@ class NonLocalMeansParams:
                             help="Standard deviation of the noise (0..1 scale); larger smooths more.")
 
 
+_NLM_REACH = _NLM_SEARCH // 2 + _NLM_TEMPLATE // 2
+"""Rows around a pixel that its non-local mean reads: half the search window plus half a patch."""
+_NLM_BAND_SAMPLES = 1 << 22
+"""Samples denoised per band of :func:`denoise_non_local_means`: about 2 s on a 2-core CPU, and 230 rows of a 24 MP
+colour photo, so the rows read twice around the bands add a tenth."""
+
+
 def denoise_non_local_means(pixels: np.ndarray, params: NonLocalMeansParams, ctx: RenderContext) -> np.ndarray:
-    """Non-local means (OpenCV, 16-bit codes, L1 patch distance, 7 px patches, 21 px search)."""
+    """Non-local means (OpenCV, 16-bit codes, L1 patch distance, 7 px patches, 21 px search).
+
+    It runs in bands of rows, each with the rows its means read around it (so
+    the result is the same), reporting progress and stopping between bands
+    when asked: a 24 MP photo takes most of a minute.
+    """
     h = params.strength * min(ctx.scale, 1.0) * _NLM_L1_GAIN * 65535.0
     if h < 1.0:
         return pixels.copy()
-    _check_stop(ctx, "non-local means")
-    ctx.progress(0.0, "non-local means")
     planes = as_planes(pixels)
     codes = np.clip(planes * np.float32(65535.0) + np.float32(0.5), 0, 65535).astype(np.uint16)
-    out = cv2.fastNlMeansDenoising(codes, h=[h], templateWindowSize=_NLM_TEMPLATE,
-                                   searchWindowSize=_NLM_SEARCH, normType=cv2.NORM_L1)
+    rows = codes.shape[0]
+    band = max(4 * _NLM_REACH, _NLM_BAND_SAMPLES // max(codes[0].size, 1))
+    out = np.empty_like(codes)
+    for top in range(0, rows, band):
+        _check_stop(ctx, "non-local means")
+        ctx.progress(top / rows, "non-local means")
+        bottom = min(rows, top + band)
+        start, stop = max(0, top - _NLM_REACH), min(rows, bottom + _NLM_REACH)
+        part = cv2.fastNlMeansDenoising(codes[start:stop], h=[h], templateWindowSize=_NLM_TEMPLATE,
+                                        searchWindowSize=_NLM_SEARCH, normType=cv2.NORM_L1)
+        out[top:bottom] = part[top - start:bottom - start]
     ctx.progress(1.0, "non-local means")
     return from_planes(np.multiply(out, np.float32(1.0 / 65535.0), dtype=np.float32), pixels.shape[2])
 

@@ -205,6 +205,30 @@ def test_a_wide_bilateral_runs_in_bands_that_report_progress_and_stop_when_asked
     assert len(started) == 2, "it stopped after the second band"
 
 
+def test_non_local_means_runs_in_bands_that_give_the_whole_picture_s_result_and_stop_when_asked(monkeypatch) -> None:
+    import cv2
+
+    from enhance_core.errors import Cancelled
+    from enhance_core.filters import denoise
+
+    rng = np.random.default_rng(8)
+    pixels = np.clip(0.5 + rng.normal(0, 0.1, (200, 90, 3)), 0, 1).astype(np.float32)
+    monkeypatch.setattr(denoise, "_NLM_BAND_SAMPLES", 90 * 3 * 60)
+    seen: list[float] = []
+    out = run("non_local_means", pixels, RenderContext(progress=lambda fraction, message: seen.append(fraction)),
+              strength=0.05)
+    codes = np.clip(pixels * 65535.0 + 0.5, 0, 65535).astype(np.uint16)
+    whole = cv2.fastNlMeansDenoising(codes, h=[0.05 * 1.2 * 65535.0], templateWindowSize=7, searchWindowSize=21,
+                                     normType=cv2.NORM_L1)
+    np.testing.assert_array_equal(out, np.multiply(whole, np.float32(1.0 / 65535.0), dtype=np.float32))
+    assert len(seen) == 5 and seen[-1] == 1.0
+    started: list[float] = []
+    with pytest.raises(Cancelled):
+        run("non_local_means", pixels, RenderContext(progress=lambda fraction, message: started.append(fraction),
+                                                      should_stop=lambda: len(started) > 1), strength=0.05)
+    assert len(started) == 2, "it stopped after the second band"
+
+
 def test_blurs_of_white_stay_at_white() -> None:
     white = constant(1.0, 3, (40, 40))
     assert run("gaussian_blur", white, sigma=3.3).max() <= 1.0 and run("box_blur", white, size=7).max() <= 1.0
