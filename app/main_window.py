@@ -7,6 +7,7 @@ threads, and remembers the layout (QSettings).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,9 @@ if TYPE_CHECKING:  # pydicom is imported with the first DICOM image, not with th
     from enhance_core.medical.series import DicomSeries, SeriesScan
 
 SAVED_PREVIEW_MESSAGE = "Showing the preview saved with the project while the stack renders"
+SHUTDOWN_WAIT_S = 3.0
+"""Longest a closing window waits, over all its lanes, for background jobs to stop; one still running is let go
+(:meth:`JobRunner.close`) and ends with the process."""
 
 
 class MainWindow(QMainWindow):
@@ -597,8 +601,9 @@ class MainWindow(QMainWindow):
         self.recovery.close(discard=False)
         self.device.stop()
         self.renders.close()
+        deadline = time.monotonic() + SHUTDOWN_WAIT_S
         for lane in self.lanes():
-            lane.close()
+            lane.close(max(0, int((deadline - time.monotonic()) * 1000)))
 
     def _restore_layout(self) -> None:
         geometry, state = self.settings.window_state()

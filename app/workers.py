@@ -36,6 +36,9 @@ JobFn = Callable[[Callable[[float, str], None], Callable[[], bool]], Any]
 DoneFn = Callable[[Any], None]
 
 _THREADS: weakref.WeakSet = weakref.WeakSet()
+_ORPHANS: set[QThread] = set()
+"""Worker threads that a closed lane stopped waiting for, unparented and held here until the process ends: Qt
+aborts the process when a running thread is destroyed with its window."""
 WORKER_NICENESS = 5
 
 
@@ -209,8 +212,7 @@ class JobRunner(QObject):
     def wait(self, timeout_ms: int = 10000) -> bool:
         """Cancel everything and block until every thread of this lane has returned (shutdown, tests)."""
         self.cancel()
-        threads = list(self._stopping) + ([self._current] if self._current is not None else [])
-        return all(thread.wait(timeout_ms) for thread in threads)
+        return all(thread.wait(timeout_ms) for thread in self._threads())
 
     def close(self, timeout_ms: int = 10000) -> bool:
         """Like :meth:`wait`, and refuse every later submission (window shutdown).
@@ -218,9 +220,23 @@ class JobRunner(QObject):
         A job submitted after the window has shut down, by a signal still queued
         or a timer, would otherwise run on a thread that Qt destroys with the
         window while it still runs, which aborts the process.
+
+        A thread still running after ``timeout_ms`` (a step that checks for a
+        stop only between long passes) is let go: it no longer belongs to the
+        lane, so the window can be destroyed while it finishes.
         """
         self._closed = True
-        return self.wait(timeout_ms)
+        if self.wait(timeout_ms):
+            return True
+        for thread in self._threads():
+            if thread.isRunning():
+                thread.setParent(None)
+                _ORPHANS.add(thread)
+        return False
+
+    def _threads(self) -> list[_WorkerThread]:
+        """Every thread of this lane that has not been swept yet: the stopping ones and the current one."""
+        return list(self._stopping) + ([self._current] if self._current is not None else [])
 
     def _start_pending(self) -> None:
         job, self._pending = self._pending, None

@@ -124,6 +124,20 @@ def test_closed_runner_starts_nothing_more(qtbot):
     assert not any(t.isRunning() for t in runner.findChildren(QThread))
 
 
+def test_a_job_that_does_not_stop_is_let_go_at_close_so_its_owner_can_be_destroyed(qtbot):
+    owner = QObject()
+    runner = JobRunner("test", owner)
+    gate = threading.Event()
+    runner.submit(lambda progress, should_stop: gate.wait(5))
+    qtbot.waitUntil(lambda: any(t.isRunning() for t in runner.findChildren(QThread)), timeout=5000)
+    assert not runner.close(50)
+    assert runner.findChildren(QThread) == []
+    shiboken6.delete(owner)  # with the thread still its child, Qt would abort the process here
+    gate.set()
+    from app.workers import running_workers
+    qtbot.waitUntil(lambda: not running_workers(), timeout=5000)
+
+
 def failing_job(gate: threading.Event, message: str):
     """A job that waits for ``gate`` and then raises, ignoring stop requests (a slow failure)."""
     def job(progress, should_stop):
