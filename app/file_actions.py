@@ -157,6 +157,7 @@ class FileActions(QObject):
         self.result = result
         self.states: Callable[[], tuple[SavedHistory | None, Sequence[Snapshot]]] = lambda: (None, ())
         self.lane = JobRunner("Opening", self)
+        self.reference_lane = JobRunner("Opening the reference", self)  # a reference must not cancel an image's read
 
     # --- opening ---------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -239,8 +240,10 @@ class FileActions(QObject):
             self.open_reference(Path(name))
 
     def open_reference(self, path: Path) -> None:
-        """Load ``path`` as the reference layer."""
-        self._read(path, lambda image: self.document.set_reference(image, path))
+        """Load ``path`` as the reference layer (an image being opened meanwhile keeps it)."""
+        self.reference_lane.submit(partial(_read_job, Path(path)),
+                                   on_done=lambda image: self.document.set_reference(image, path),
+                                   on_failed=self._on_read_failed, label=f"Opening {Path(path).name}")
 
     def open_project(self, path: Path) -> None:
         """Open a project: its image, its reference and its stack; its saved preview, if it fits, until rendered."""

@@ -66,6 +66,30 @@ def test_reference_metrics_show_the_gain(qtbot, window, tmp_path, photo_path):
     assert not window.metrics_panel.table.isColumnHidden(2)
 
 
+def test_a_reference_chosen_while_an_image_is_read_does_not_cancel_that_read(qtbot, window, tmp_path, photo_path,
+                                                                           monkeypatch):
+    import threading
+
+    import app.file_actions as file_actions
+
+    open_image(qtbot, window, photo_path)
+    second = save_png(synthetic_photo(seed=2), tmp_path / "b.png")
+    gate, read = threading.Event(), file_actions._read_job
+
+    def slow_read(path, progress, should_stop):
+        if path == second:
+            gate.wait(10)
+        return read(path, progress, should_stop)
+
+    monkeypatch.setattr(file_actions, "_read_job", slow_read)
+    window.files.open_path(second)
+    window.files.open_reference(save_png(synthetic_photo(seed=2), tmp_path / "b_reference.png"))
+    qtbot.waitUntil(lambda: window.document.reference is not None, timeout=20000)
+    with qtbot.waitSignal(window.document.image_changed, timeout=20000):
+        gate.set()
+    assert window.document.source_path == second and window.document.reference_path.name == "b_reference.png"
+
+
 def test_a_gray_image_against_its_own_rgb_copy_is_identical(qtbot, window, tmp_path):
     gray = synthetic_photo()[:, :, :1]
     open_image(qtbot, window, save_png(gray, tmp_path / "gray.png"))
