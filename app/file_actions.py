@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -158,6 +158,8 @@ class FileActions(QObject):
         self.states: Callable[[], tuple[SavedHistory | None, Sequence[Snapshot]]] = lambda: (None, ())
         self.lane = JobRunner("Opening", self)
         self.reference_lane = JobRunner("Opening the reference", self)  # a reference must not cancel an image's read
+        self._edits = 0
+        document.undo_stack.indexChanged.connect(self._count_edit)
 
     # --- opening ---------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -193,15 +195,14 @@ class FileActions(QObject):
         Of several series the largest opens; all are listed (``study_scanned``) for the Series panel.
         """
         folder = Path(folder)
-        self.lane.submit(partial(_read_series_job, folder), on_done=partial(self._show_series, folder),
-                         on_failed=self._on_read_failed, label=f"Opening {folder.name}")
+        self._open_on_lane(partial(_read_series_job, folder), partial(self._show_series, folder), folder.name)
 
     def open_study_series(self, scan: SeriesScan, series: DicomSeries) -> None:
         """Open ``series`` of the study ``scan`` (from the Series panel) after asking about unsaved edits."""
         if not self.resolve_unsaved_edits("Save them before opening another series?"):
             return
-        self.lane.submit(partial(_first_slice_job, scan, series), on_done=partial(self._show_series, scan.folder),
-                         on_failed=self._on_series_failed, label=f"Opening {series.description or 'the series'}")
+        self._open_on_lane(partial(_first_slice_job, scan, series), partial(self._show_series, scan.folder),
+                           series.description or "the series", on_failed=self._on_series_failed)
 
     def _on_series_failed(self, failure: JobFailure) -> None:
         """A series picked in the Series panel did not open: the error, and that the other series may."""
@@ -268,13 +269,27 @@ class FileActions(QObject):
             elif self.document.reference is not None:
                 self.document.set_reference(None, None)  # a project compares with its own reference or none
 
-        self.lane.submit(partial(_project_job, project), on_done=show, on_failed=self._on_read_failed,
-                         label=f"Opening {project.image.name}")
+        self._open_on_lane(partial(_project_job, project), show, project.image.name)
 
     def _read(self, path: Path, then: Callable[[Image], None]) -> None:
         """Read ``path`` on the Opening lane; ``then(image)`` runs once it is read (a newer read replaces it)."""
-        self.lane.submit(partial(_read_job, Path(path)), on_done=then, on_failed=self._on_read_failed,
-                         label=f"Opening {Path(path).name}")
+        self._open_on_lane(partial(_read_job, Path(path)), then, Path(path).name)
+
+    def _open_on_lane(self, job: Callable, then: Callable[[Any], None], name: str, *,
+                      on_failed: Callable[[JobFailure], None] | None = None) -> None:
+        """Read on the Opening lane; ``then(result)`` shows it, after asking about edits made while it was read."""
+        submitted = self._edits
+
+        def show(result: Any) -> None:
+            if self._edits != submitted and not self.resolve_unsaved_edits(
+                    f"They were made while {name} was being read. Save them before it opens?"):
+                return
+            then(result)
+
+        self.lane.submit(job, on_done=show, on_failed=on_failed or self._on_read_failed, label=f"Opening {name}")
+
+    def _count_edit(self) -> None:
+        self._edits += 1
 
     def _on_read_failed(self, failure: JobFailure) -> None:
         self.reporter.report(self.window, "Cannot open the file", failure.error, failure.details)

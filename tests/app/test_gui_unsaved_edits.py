@@ -92,3 +92,22 @@ def test_the_message_box_offers_save_discard_and_cancel(monkeypatch, button, ans
     assert ErrorReporter().ask_to_save(None, "Save edits?", "Save them?") == answer
     standard = QMessageBox.StandardButton
     assert offered == [(standard.Save | standard.Discard | standard.Cancel, standard.Save)]
+
+
+def test_edits_made_while_the_next_file_is_read_are_asked_about_before_it_opens(qtbot, window, photo_path, second,
+                                                                                 monkeypatch):
+    import threading
+
+    import app.file_actions as file_actions
+
+    open_image(qtbot, window, photo_path)
+    gate, read = threading.Event(), file_actions._read_job
+    monkeypatch.setattr(file_actions, "_read_job", lambda *args: gate.wait(10) and read(*args))
+    window.files.open_path(second)
+    assert window.reporter.questions == [], "nothing was unsaved when the read started"
+    add_filter(qtbot, window, "negative")
+    window.reporter.saves = ["cancel"]
+    gate.set()
+    qtbot.waitUntil(lambda: not window.files.lane.busy, timeout=20000)
+    assert "made while second.png was being read" in window.reporter.questions[-1]
+    assert window.document.source_path == photo_path and len(window.document.stack) == 1
