@@ -126,6 +126,7 @@ class RecoveryController(QObject):
         self._lock: QLockFile | None = None
         self._writer: RecoveryWriter | None = None
         self._restoring: CrashedSession | None = None
+        self._changed_while_restoring = False
         self._missing_reference = False
         self._scheduled = self._closed = self._failing = False
         self._write_failed.connect(self._on_write_failed)
@@ -134,6 +135,9 @@ class RecoveryController(QObject):
         for signal in (stack.indexChanged, stack.cleanChanged, document.image_changed, document.source_replaced,
                        document.reference_changed, document.selection_changed, snapshots.changed):
             signal.connect(self.schedule)
+        for signal in (stack.indexChanged, document.image_changed):
+            signal.connect(self._note_change)
+        self.lane.cancelled.connect(self._on_restore_cancelled)
         self._view_settled = QTimer(self)
         self._view_settled.setSingleShot(True)
         self._view_settled.setInterval(VIEW_SETTLE_MS)
@@ -250,6 +254,7 @@ class RecoveryController(QObject):
             image = located
         reference = Path(data["reference"]) if data.get("reference") else None
         self._restoring = session
+        self._changed_while_restoring = False
         self._missing_reference = reference is not None and not reference.is_file()
         self.lane.submit(partial(_restore_job, session.folder, image,
                                  None if self._missing_reference else reference),
@@ -271,10 +276,30 @@ class RecoveryController(QObject):
             session.release()
         return Path(name) if name else None
 
+    def _note_change(self) -> None:
+        if self._restoring is not None:
+            self._changed_while_restoring = True
+
+    def _on_restore_cancelled(self) -> None:
+        """The user stopped the restore: the crashed session waits for the next start; this one is written again."""
+        session, self._restoring = self._restoring, None
+        if session is None:
+            return
+        session.release()
+        self.message.emit("Restore cancelled: the recovery file is kept and offered again at the next start.")
+        self.schedule()
+
     def _on_restored(self, result: tuple) -> None:
         recovered, image, source, reference, note, series = result
         session, self._restoring = self._restoring, None
         if session is None:
+            return
+        if self._changed_while_restoring:
+            session.release()
+            name = self.document.source_path.name if self.document.source_path is not None else "another image"
+            self.message.emit(f"The session that ended unexpectedly was not restored, since {name} was opened or "
+                              "edited while it loaded; its recovery file is offered again at the next start.")
+            self.schedule()
             return
         state: SessionState = recovered.state
         if (source.rows, source.cols) != (state.rows, state.cols):

@@ -94,6 +94,64 @@ def test_a_running_editor_is_not_offered_and_a_crashed_one_is(qtbot, root, photo
         window.shutdown()
 
 
+def slow_restore(monkeypatch):
+    """Make the restore's read wait for the returned event (or a stop request)."""
+    import threading
+
+    import app.recovery as recovery
+
+    gate, job = threading.Event(), recovery._restore_job
+
+    def held(*args):
+        should_stop = args[-1]
+        while not gate.wait(0.01):
+            if should_stop():
+                from enhance_core.errors import Cancelled
+                raise Cancelled("restore stopped")
+        return job(*args)
+
+    monkeypatch.setattr(recovery, "_restore_job", held)
+    return gate
+
+
+def test_a_cancelled_restore_keeps_the_crashed_session_and_goes_on_protecting_the_edits(qtbot, root, photo_path,
+                                                                                        tmp_path, monkeypatch):
+    crashed = edited_session(qtbot, root, photo_path)
+    crashed.shutdown()
+    slow_restore(monkeypatch)
+    window = editor(qtbot, root, "Restore")
+    assert window.recovery.offer_restore()
+    with qtbot.waitSignal(window.recovery.message, timeout=5000) as said:
+        window.recovery.lane.cancel()
+    assert "Restore cancelled" in said.args[0]
+    open_image(qtbot, window, save_png(synthetic_photo(seed=4), tmp_path / "other.png"))
+    add_filter(qtbot, window, "negative")
+    written(qtbot, window)
+    assert (window.recovery.folder / MANIFEST).is_file() and window.recovery.folder != crashed.recovery.folder
+    assert (crashed.recovery.folder / MANIFEST).is_file()
+    window.shutdown()
+
+
+def test_a_restore_that_lands_after_another_image_was_opened_leaves_that_image(qtbot, root, photo_path, tmp_path,
+                                                                              monkeypatch):
+    crashed = edited_session(qtbot, root, photo_path)
+    crashed.shutdown()
+    gate = slow_restore(monkeypatch)
+    window = editor(qtbot, root, "Restore")
+    assert window.recovery.offer_restore()
+    other = save_png(synthetic_photo(seed=4), tmp_path / "other.png")
+    open_image(qtbot, window, other)
+    add_filter(qtbot, window, "negative")
+    with qtbot.waitSignal(window.recovery.message, timeout=20000) as said:
+        gate.set()
+    assert "was not restored, since other.png was opened" in said.args[0]
+    assert window.document.source_path == other and [s.filter for s in window.document.stack.snapshot()] == [
+        "negative"]
+    written(qtbot, window)
+    assert (window.recovery.folder / MANIFEST).is_file() and (crashed.recovery.folder / MANIFEST).is_file()
+    window.shutdown()
+
+
 def test_restore_brings_back_reference_project_selection_and_view(qtbot, root, photo_path, tmp_path):
     window = editor(qtbot, root)
     open_image(qtbot, window, photo_path)
