@@ -10,6 +10,7 @@ preview follows); when a gesture ends one labelled undo command is pushed.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
@@ -226,11 +227,17 @@ class StackPanel(QWidget):
             self.problem.emit(str(error))
 
     def _commit(self) -> None:
-        """End a gesture: push one undo command for everything it changed."""
+        """End a gesture: push one undo command for everything it changed.
+
+        The command's starting state keeps what other commands changed in the
+        step meanwhile (a damage mark that landed during the drag), so that
+        its redo does not take their changes back.
+        """
         start, self._gesture_start = self._gesture_start, None
         current = self.document.selected_item()
         if start is None or current is None or current.uid != start.uid:
             return
+        start = dataclasses.replace(current, params=start.params, opacity=start.opacity)
         stack = self.document.stack
         if current.params != start.params:
             self.document.push(change_params_command(stack, start, current.params))

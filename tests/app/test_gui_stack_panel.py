@@ -69,6 +69,26 @@ def test_slider_drag_is_one_command(panel):
     assert document.selected_item().params.stops == pytest.approx(control.scale.value(700), abs=1e-3)
 
 
+def test_a_mask_that_lands_during_a_slider_drag_stays_after_the_release_and_its_undo(panel):
+    from app.commands import set_mask_command
+    from enhance_core.masks import Mask
+
+    document = panel.document
+    panel.add_filter("exposure")
+    control = panel.editor.controls["stops"]
+    control.slider.setSliderDown(True)
+    control.slider.setValue(600)
+    mask = Mask(32, 48)
+    document.push(set_mask_command(document.stack, document.selected_item(), mask, "Mark damage"))
+    control = panel.editor.controls["stops"]
+    control.slider.setSliderDown(True)
+    control.slider.setValue(700)
+    control.slider.setSliderDown(False)  # emits sliderReleased
+    assert document.selected_item().mask is mask
+    document.undo_stack.undo()
+    assert document.selected_item().mask is mask and document.undo_stack.undoText() == "Mark damage"
+
+
 def test_toggle_opacity_remove_and_move(panel):
     document = panel.document
     panel.add_filter("exposure")
