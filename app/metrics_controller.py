@@ -77,7 +77,8 @@ class MetricsController(QObject):
         else:
             start_after.connect(self._on_settled)
         document.reference_changed.connect(self._on_reference_changed)
-        document.stack_changed.connect(self._on_edit)
+        document.stack_changed.connect(self._stop_exact)
+        document.source_replaced.connect(self._stop_exact)  # the next slice: the last one's exact figures never land
         document.image_changed.connect(self._on_reference_changed)
         document.stack_changed.connect(self._on_geometry_edit)
         renders.lane.cancelled.connect(self._on_render_stopped)
@@ -115,7 +116,8 @@ class MetricsController(QObject):
             self._problem = problem
             self.problem.emit(problem)
 
-    def _on_edit(self, change: object) -> None:
+    def _stop_exact(self, *args: object) -> None:
+        """An edit or another slice: the full-resolution figures being measured are of what was shown before."""
         self.exact_lane.cancel()
         self._idle.stop()
 

@@ -244,3 +244,18 @@ def test_the_histogram_counts_the_slice_shown_once_the_slices_rest(qtbot, window
     assert len(counted) == 1 and histogram.latest.generation == renders.generation
     qtbot.waitUntil(lambda: not window.metrics.live_lane.busy, timeout=5000)  # measured after the histogram
     assert window.metrics.latest is None or window.metrics.latest.generation == renders.generation
+
+
+def test_full_resolution_figures_of_a_slice_stepped_away_from_are_never_shown(qtbot, window, series_folder,
+                                                                              monkeypatch):
+    import app.metrics_controller as metrics_controller
+
+    open_folder(qtbot, window, series_folder)
+    gate, exact = threading.Event(), metrics_controller._exact_job
+    monkeypatch.setattr(metrics_controller, "_exact_job", lambda *args: gate.wait(10) and exact(*args))
+    window.metrics.compute_exact()
+    first = window.renders.generation
+    next_slice(qtbot, window, lambda: window.slices.step(1))
+    gate.set()
+    qtbot.waitUntil(lambda: not window.metrics.exact_lane.busy and not window.metrics.live_lane.busy, timeout=20000)
+    assert window.metrics.latest is None or window.metrics.latest.generation > first
