@@ -109,8 +109,8 @@ def apply_log_transform(pixels: np.ndarray, params: LogParams, ctx: RenderContex
     k = params.strength
     if k == 0.0:
         return out
-    out = cv2.addWeighted(out, k, out, 0.0, 1.0).reshape(pixels.shape)
-    cv2.log(out, dst=out)
+    out *= np.float32(k)
+    np.log1p(out, out=out)  # not log(1 + k x): forming 1 + k x in float32 loses a small k x
     out *= np.float32(1.0 / math.log1p(k))
     return clip_unit(out)
 

@@ -46,6 +46,13 @@ def test_log_transform_keeps_ends_and_lifts_shadows() -> None:
     np.testing.assert_allclose(out, [0.0, np.log(5.5) / np.log(10.0), 1.0], atol=1e-6)
 
 
+@pytest.mark.parametrize("strength", (1e-7, 1e-5, 1e-3))
+def test_a_log_transform_of_small_strength_stays_smooth_on_16_bit_values(strength: float) -> None:
+    ramp = (np.arange(65536, dtype=np.float32) / 65535).reshape(1, -1, 1)
+    exact = np.log1p(strength * ramp.astype(np.float64)) / np.log1p(strength)
+    np.testing.assert_allclose(run("log", ramp, strength=strength), exact, atol=2e-6)
+
+
 def test_levels_black_white_and_midtones() -> None:
     out = run("levels", column(0.1, 0.4, 0.7), black=0.2, white=0.6).ravel()
     np.testing.assert_allclose(out, [0.0, 0.5, 1.0], atol=1e-6)
