@@ -236,18 +236,19 @@ def _finite_samples(pixels: np.ndarray, alpha: np.ndarray | None,
                     meta: ImageMeta) -> tuple[np.ndarray, np.ndarray | None]:
     """Float samples with NaN and infinities replaced (a warning in ``meta.extra`` counts them).
 
-    In color, NaN becomes 0 and an infinity the highest or lowest finite value
-    (1 or 0 when there is none); in alpha, NaN and +inf become opaque, -inf
+    In color, NaN ("no data" in many float files) and -inf become the lowest
+    finite value, +inf the highest (0 and 1 when there is none), so a stretch
+    over the data's range is not widened to 0 by a NaN; in alpha, NaN and +inf become opaque, -inf
     transparent. Filters and writers then never meet a non-finite value.
     """
     bad = int(np.count_nonzero(~np.isfinite(pixels)))
     if bad:
         finite = pixels[np.isfinite(pixels)]
         high, low = (float(finite.max()), float(finite.min())) if finite.size else (1.0, 0.0)
-        pixels = np.nan_to_num(pixels, nan=0.0, posinf=high, neginf=low)
+        pixels = np.nan_to_num(pixels, nan=low, posinf=high, neginf=low)
         meta.extra.setdefault("warnings", []).append(
-            f"{bad:,} color sample(s) hold NaN or infinite values; NaN reads as 0, infinities as the highest "
-            f"({high:g}) or lowest ({low:g}) finite value")
+            f"{bad:,} color sample(s) hold NaN or infinite values; NaN and -inf read as the lowest finite value "
+            f"({low:g}), +inf as the highest ({high:g})")
     if alpha is not None and not np.isfinite(alpha).all():
         meta.extra.setdefault("warnings", []).append(
             f"{int(np.count_nonzero(~np.isfinite(alpha))):,} alpha sample(s) hold NaN or infinite values; "
