@@ -142,6 +142,21 @@ def histogram_levels(ctx: RenderContext, pixels: np.ndarray) -> int:
     return 256 if ctx.bit_depth <= 8 and on_8bit_grid(pixels) else 65536
 
 
+def within_unit_range(values: np.ndarray) -> np.ndarray:
+    """``values`` when they lie in [0, 1]; else mapped linearly from their own minimum and maximum onto it.
+
+    For the filters that read a histogram of [0, 1] (equalization, CLAHE,
+    threshold): a float source's data (a scientific TIFF holding 0..300)
+    would otherwise be clipped to white. A flat image outside [0, 1] is clipped.
+    """
+    vmin, vmax, _, _ = cv2.minMaxLoc(values.reshape(values.shape[0], -1))
+    if vmin >= 0.0 and vmax <= 1.0:
+        return values
+    if vmax <= vmin:
+        return np.clip(values, 0.0, 1.0)
+    return cv2.addWeighted(values, 1.0 / (vmax - vmin), values, 0.0, -vmin / (vmax - vmin)).reshape(values.shape)
+
+
 def integer_codes(values: np.ndarray, levels: int) -> np.ndarray:
     """Integer codes of [0, 1] values: uint8 for 256 levels (OpenCV, fast), else uint16; clips outside."""
     if levels == 256:

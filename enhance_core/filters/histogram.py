@@ -24,6 +24,7 @@ from enhance_core.filters.common import (
     clip_unit,
     code_histogram,
     histogram_levels,
+    within_unit_range,
     integer_codes,
     map_intensity,
     whole_image_margin,
@@ -128,13 +129,14 @@ def equalize_histogram(pixels: np.ndarray, params: EqualizeParams, ctx: RenderCo
 
     The histogram has one bin per level of the pixels (256 for 8-bit values,
     65536 otherwise: :func:`histogram_levels`), so 16-bit sources, and 8-bit
-    ones a step before moved between levels, keep their precision. A flat
-    image is kept.
+    ones a step before moved between levels, keep their precision. Values
+    outside [0, 1] (a float source's data) are read over their own range
+    (:func:`within_unit_range`). A flat image is kept.
     """
     levels = histogram_levels(ctx, pixels)
 
     def equalize(values: np.ndarray) -> np.ndarray:
-        codes = integer_codes(values, levels)
+        codes = integer_codes(within_unit_range(values), levels)
         return apply_curve(codes, equalization_curve(code_histogram(codes, levels)))
 
     return clip_unit(map_intensity(pixels, equalize))
@@ -167,12 +169,13 @@ def equalize_adaptive(pixels: np.ndarray, params: ClaheParams, ctx: RenderContex
     """
     grid = (max(1, min(params.tiles, pixels.shape[1] // 2)), max(1, min(params.tiles, pixels.shape[0] // 2)))
     if histogram_levels(ctx, pixels) > 256:
-        return clip_unit(map_intensity(pixels, lambda values: clahe_fine(values, params.clip_limit, grid)))
+        return clip_unit(map_intensity(pixels, lambda values: clahe_fine(within_unit_range(values),
+                                                                         params.clip_limit, grid)))
     clahe = cv2.createCLAHE(clipLimit=params.clip_limit, tileGridSize=grid)
     ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)
 
     def equalize(values: np.ndarray) -> np.ndarray:
-        return apply_curve(clahe.apply(integer_codes(values, 256)), ramp)
+        return apply_curve(clahe.apply(integer_codes(within_unit_range(values), 256)), ramp)
 
     return clip_unit(map_intensity(pixels, equalize))
 

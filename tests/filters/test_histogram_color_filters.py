@@ -153,3 +153,13 @@ def test_an_8_bit_source_that_a_gamma_moved_between_levels_is_not_cut_back_to_25
     steps = [make_item("gamma", {"gamma": 2.2}), make_item(second, params)]
     shadows = render_image(source, steps).pixels[0, :256, 0]
     assert len(np.unique(np.round(shadows * 65535))) >= levels
+
+
+@pytest.mark.parametrize("name", ("histogram_equalize", "clahe", "threshold"))
+def test_a_float_source_s_data_above_1_is_read_over_its_own_range_not_clipped_to_white(name: str) -> None:
+    data = ramp(0.0, 300.0)
+    params = {"method": "otsu"} if name == "threshold" else {}
+    out = run(name, data, RenderContext(bit_depth=32), **params)
+    assert 0.4 < float(out.mean()) < 0.6 and float((out >= 1.0).mean()) < 0.6
+    np.testing.assert_array_equal(run(name, data, RenderContext(bit_depth=32), **params),
+                                  run(name, data / np.float32(300.0), RenderContext(bit_depth=32), **params))
