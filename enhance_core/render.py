@@ -172,6 +172,7 @@ class Renderer:
         self._cache = _StepCache(cache_bytes)
         self._notes: OrderedDict[PrefixKey, str] = OrderedDict()
         self._sources: dict[float, np.ndarray] = {}
+        self._visible: np.ndarray | None = None
         self._source_ref: weakref.ref | None = None
         self._lock = threading.Lock()
 
@@ -181,6 +182,7 @@ class Renderer:
             self._cache.clear()
             self._notes.clear()
             self._sources.clear()
+            self._visible = None
 
     def render(self, image: Image, steps: Sequence[StackItem], *, scale: float = 1.0,
                region: Region | None = None, progress: ProgressFn | None = None,
@@ -345,12 +347,18 @@ class Renderer:
                 self._cache.clear()
                 self._notes.clear()
                 self._sources.clear()
+                self._visible = None
                 self._source_ref = weakref.ref(image.pixels)
 
     def _source_at(self, image: Image, scale: float) -> np.ndarray:
-        """The source pixels at ``scale`` (area-averaged downscale, the last :data:`SOURCE_SCALES` scales cached)."""
+        """The source pixels at ``scale`` (area-averaged downscale, the last :data:`SOURCE_SCALES` scales cached).
+
+        Where the source is transparent, its hidden colours are replaced by the
+        nearest visible ones (:func:`fill_hidden_colours`, once per source), so
+        blurs, sharpening and downscales draw no fringe of them along the edges.
+        """
         if scale == 1.0:
-            return image.pixels
+            return self._visible_source(image)
         with self._lock:
             cached = self._sources.get(scale)
             if cached is not None:
@@ -358,7 +366,7 @@ class Renderer:
         if cached is not None:
             return cached
         rows, cols = scaled_shape(image.rows, image.cols, scale)
-        small = cv2.resize(image.pixels, (cols, rows), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(self._visible_source(image), (cols, rows), interpolation=cv2.INTER_AREA)
         small = np.ascontiguousarray(small.reshape(rows, cols, image.channels), dtype=np.float32)
         small.flags.writeable = False
         with self._lock:
@@ -366,6 +374,19 @@ class Renderer:
             while len(self._sources) > SOURCE_SCALES:
                 del self._sources[next(iter(self._sources))]
         return small
+
+    def _visible_source(self, image: Image) -> np.ndarray:
+        """The source pixels, with the colours hidden under transparent pixels filled (computed once per source)."""
+        if image.alpha is None:
+            return image.pixels
+        with self._lock:
+            visible = self._visible
+        if visible is None:
+            visible = fill_hidden_colours(image.pixels, image.alpha)
+            visible.flags.writeable = False
+            with self._lock:
+                self._visible = visible
+        return visible
 
     @staticmethod
     def _run_step(shape: StepShape, pixels: np.ndarray, in_region: Region, out_region: Region,
@@ -403,6 +424,28 @@ class Renderer:
             blended *= (mask * np.float32(item.opacity))[:, :, None]
         blended += before
         return blended
+
+
+HIDDEN_ALPHA = 0.5 / 255.0
+"""Alpha at or below which a pixel is transparent (0 in 8 bits) and its colour hidden."""
+
+
+def fill_hidden_colours(pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``pixels`` where ``alpha`` shows them; where it is transparent, the colour of the nearest visible pixel.
+
+    The colour under a transparent pixel is never seen, and is often black or
+    white: a blur or a downscale would mix it into the visible edge as a dark or
+    light fringe. Returns ``pixels`` itself when nothing (or everything) is hidden.
+    """
+    hidden = alpha <= HIDDEN_ALPHA
+    if not hidden.any() or hidden.all():
+        return pixels
+    _, nearest = cv2.distanceTransformWithLabels(hidden.astype(np.uint8), cv2.DIST_L2, 5,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    shown = pixels[~hidden]  # in row order, as the labels of the visible pixels count them from 1
+    filled = pixels.copy()
+    filled[hidden] = shown[nearest[hidden] - 1]
+    return filled
 
 
 def _render_mask(shape: StepShape, region: Region, ctx: RenderContext, *, output: bool) -> np.ndarray:

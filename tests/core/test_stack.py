@@ -213,6 +213,25 @@ def test_results_are_read_only_and_the_source_is_untouched() -> None:
     assert exported.meta is image.meta
 
 
+@pytest.mark.parametrize("name, params", [("gaussian_blur", {"sigma": 3.0}), ("unsharp_mask", {}),
+                                           ("median_blur", {"size": 7}), ("contrast_stretch", {})])
+def test_colours_hidden_under_transparent_pixels_never_reach_the_visible_ones(name: str, params: dict) -> None:
+    pixels = np.zeros((40, 40, 3), np.float32)
+    alpha = np.zeros((40, 40), np.float32)
+    pixels[10:30, 10:30] = np.linspace(0.4, 0.6, 20, dtype=np.float32)[None, :, None] * [1.0, 0.8, 0.3]
+    alpha[10:30, 10:30] = 1.0
+    white_behind = pixels.copy()
+    white_behind[alpha == 0] = 1.0
+    steps = [make_item(name, params)]
+    shown = alpha > 0
+    results = [render_image(Image(p, alpha.copy()), steps).pixels for p in (pixels, white_behind)]
+    np.testing.assert_array_equal(results[0][shown], results[1][shown])
+    for scale in (1.0, 0.5):
+        preview = Renderer().render(Image(pixels, alpha.copy()), [], scale=scale)
+        edge = preview[int(10 * scale), int(20 * scale)]
+        assert edge[0] >= 0.39 and edge[1] / edge[0] == pytest.approx(0.8, abs=0.01), "no dark fringe"
+
+
 def test_worker_renders_a_snapshot_while_the_stack_is_edited() -> None:
     image = textured()
     stack = FilterStack()
