@@ -251,6 +251,46 @@ def shared_stems(inputs: Sequence[Path], *, ignore_case: bool = False) -> dict[P
             for group in groups.values() if len(group) > 1 for path in group}
 
 
+def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath],
+                  format_suffix: str | None) -> dict[Path, str]:
+    """The output file name of each input in its output folder, none shared (any case) and none a folder's.
+
+    An input keeps its stem and takes the output suffix. Inputs that would share
+    a name each add their format when that tells them apart (``a.jpg`` and
+    ``a.tif`` to PNG: ``a-jpg.png``, ``a-tif.png``), else their folder's name
+    (two folders' ``a.png`` without ``-r``: ``a-box1.png``, ``a-box2.png``),
+    and only then a count: a name does not depend on the order of the files, so
+    a later run with one more scan of that stem does not shift the others' names.
+    """
+    def key(place: PurePosixPath, name: str) -> str:
+        return (place / name).as_posix().lower()
+
+    def kind(source: Path) -> str:
+        return source.suffix.lstrip(".").lower() or "file"
+
+    plain = {source: f"{source.stem}{output_suffix(source, format_suffix)}" for source in inputs}
+    groups: dict[str, list[Path]] = {}
+    for source in inputs:
+        groups.setdefault(key(placed[source], plain[source]), []).append(source)
+    taken = {folder.as_posix().lower() for place in placed.values() for folder in (place, *place.parents)}
+    names: dict[Path, str] = {}
+    for source in inputs:
+        place, name = placed[source], plain[source]
+        group = groups[key(place, name)]
+        stem, suffix = source.stem, name[len(source.stem):]
+        if len(group) > 1 and sum(kind(other) == kind(source) for other in group) == 1:
+            name = f"{stem}-{kind(source)}{suffix}"
+        elif len(group) > 1:
+            name = f"{stem}-{source.parent.name}{suffix}"
+        base, count = name[:-len(suffix)], 1
+        while key(place, name) in taken:
+            count += 1
+            name = f"{base}-{count}{suffix}"
+        taken.add(key(place, name))
+        names[source] = name
+    return names
+
+
 def output_suffix(source: Path, format_suffix: str | None) -> str:
     """The output suffix: the requested one, else the source's when writable, else PNG."""
     if format_suffix:
@@ -310,7 +350,7 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
                                  f"'{first.stem}'; rename them or run them separately")
     references = index_by_stem(reference_dir, what="reference", mirrored=mirrored) if reference_dir is not None else {}
     sources = {path.resolve(): path for path in inputs}
-    taken = {folder.as_posix().lower() for place in placed.values() for folder in (place, *place.parents)}
+    names = _output_names(inputs, placed, format_suffix)
     tasks = []
     for source in inputs:
         place = placed[source]
@@ -320,12 +360,7 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
             raise ParameterError(f"--bit-depth {bit_depth} does not go with --format {format_suffix}: {refusal}")
         if refusal is not None:
             raise ParameterError(f"{source} keeps its format in the output: {refusal} with --format tif")
-        name, count = f"{source.stem}{suffix}", 1
-        while (place / name).as_posix().lower() in taken:
-            count += 1
-            name = f"{source.stem}-{count}{suffix}"
-        taken.add((place / name).as_posix().lower())
-        output = output_dir / place / name
+        output = output_dir / place / names[source]
         if output.resolve() in sources:
             raise ParameterError(f"the output {output} would overwrite the input {sources[output.resolve()]}; "
                                  "choose another -o folder")

@@ -51,7 +51,7 @@ def test_outputs_keep_names_and_never_replace_inputs(folder, tmp_path) -> None:
     save(other / "a.png", photo(3))
     steps = (make_item("negative"),)
     tasks = plan_batch([folder / "a.png", other / "a.png", folder / "b.jpg"], steps, tmp_path / "out")
-    assert [t.output.name for t in tasks] == ["a.png", "a-2.png", "b.jpg"]
+    assert [t.output.name for t in tasks] == ["a-in.png", "a-other.png", "b.jpg"]
     with pytest.raises(ParameterError, match="would overwrite the input"):
         plan_batch([folder / "a.png"], steps, folder)
     assert output_suffix(folder / "scan.dcm", None) == ".png"
@@ -300,7 +300,19 @@ def test_outputs_never_collide_in_a_mirrored_tree(tmp_path) -> None:
     tree = collect_tree([root], recursive=True)
     tasks = plan_batch(list(tree), (make_item("negative"),), tmp_path / "out", format_suffix="png", subfolders=tree)
     assert [t.output.relative_to(tmp_path / "out").as_posix() for t in tasks] == [
-        "a.png", "a-2.png", "b.png/c.png", "b-2.png"]
+        "a-png.png", "a-tif.png", "b.png/c.png", "b-2.png"]
+
+
+def test_a_new_scan_of_a_stem_leaves_the_other_scans_output_names_as_they_were(tmp_path) -> None:
+    for name in ("a.jpg", "a.tif"):
+        save(tmp_path / name, photo(0, 8, 8))
+    steps = (make_item("negative"),)
+    first = plan_batch([tmp_path / "a.jpg", tmp_path / "a.tif"], steps, tmp_path / "out", format_suffix="png")
+    save(tmp_path / "a.bmp", photo(1, 8, 8))
+    second = plan_batch([tmp_path / n for n in ("a.bmp", "a.jpg", "a.tif")], steps, tmp_path / "out",
+                        format_suffix="png")
+    assert [t.output.name for t in first] == ["a-jpg.png", "a-tif.png"]
+    assert [t.output.name for t in second] == ["a-bmp.png", "a-jpg.png", "a-tif.png"]
 
 
 def test_failures_are_grouped_by_cause(tmp_path) -> None:
