@@ -36,6 +36,7 @@ from enhance_core.errors import Cancelled, EnhanceError, ImageReadError
 from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
+from enhance_core.masks import Picture, picture_digest
 from enhance_core.project import SUFFIX as PROJECT_SUFFIX
 from enhance_core.project import load_project, read_saved_preview, save_project
 from enhance_core.recipe import load_recipe, save_recipe
@@ -404,19 +405,19 @@ class FileActions(QObject):
         setting replays on any image); other brush masks keep the recipe to
         images of this size. Returns whether the recipe was written.
         """
-        steps = self.document.stack.snapshot()
+        steps = self._with_picture(self.document.stack.snapshot())
         corrections = [i for i, item in enumerate(steps) if item.mask is not None and _mask_edits(item)]
         brushed = [i for i, item in enumerate(steps) if item.mask is not None and not _mask_edits(item)]
         if corrections or brushed:
-            source = self.document.source
-            size = f"{source.cols}x{source.rows}" if source is not None else "this image's size"
+            source_path = self.document.source_path
+            picture = source_path.name if source_path is not None else "this picture"
             lines = [f"step {i + 1} ({get_filter(steps[i].filter).label}) holds painted corrections of its "
                      f"detected damage" for i in corrections]
             lines += [f"step {i + 1} ({get_filter(steps[i].filter).label}) applies only where it was painted"
                       for i in brushed]
             said = "; ".join(lines)
-            message = (f"{said[0].upper()}{said[1:]}. Painted strokes fit only images of {size}: applying "
-                       f"the recipe to other images fails on them.")
+            message = (f"{said[0].upper()}{said[1:]}. Painted strokes fit only {picture}: applying the recipe "
+                       f"to other images, of its size or not, fails on them.")
             choices = (["Save Without Painted Corrections"] if corrections else []) + ["Save Anyway", "Cancel"]
             answer = self.reporter.choose(self.window, "Painted masks in the recipe", message, choices)
             if answer == "Cancel":
@@ -431,6 +432,15 @@ class FileActions(QObject):
             return False
         self.settings.set_last_folder("recipe", path)
         return True
+
+    def _with_picture(self, steps: Sequence[StackItem]) -> tuple[StackItem, ...]:
+        """``steps`` with their masks naming the picture they were painted on (a recipe refuses them on others)."""
+        source, path = self.document.source, self.document.source_path
+        if source is None or not any(item.mask is not None for item in steps):
+            return tuple(steps)
+        picture = Picture(path.name if path is not None else "the picture", picture_digest(source.pixels))
+        return tuple(item if item.mask is None else dataclasses.replace(
+            item, mask=dataclasses.replace(item.mask, picture=picture)) for item in steps)
 
     def load_recipe_dialog(self) -> None:
         """Replace the stack by a recipe's steps (undoable)."""

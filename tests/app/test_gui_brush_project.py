@@ -13,6 +13,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
 
 from app.main_window import MainWindow
+from enhance_core.errors import ParameterError
 
 
 def test_brush_stroke_masks_the_step_and_undoes(qtbot, window, photo_path):
@@ -421,14 +422,23 @@ def test_save_recipe_offers_to_leave_out_painted_corrections_of_a_detection(qtbo
     window.reporter.choices = ["Cancel", "Save Without Painted Corrections", "Save Anyway"]
     assert not window.files.save_recipe(tmp_path / "cancelled.json")
     assert not (tmp_path / "cancelled.json").exists()
-    assert "fit only images of 48x32" in window.reporter.questions[-1]
+    assert "fit only scan.png: applying the recipe to other images, of its size or not" in \
+        window.reporter.questions[-1]
     assert window.reporter.questions[-1].startswith("Step 1 (Hole fill"), "the filter's name keeps its capitals"
     assert window.files.save_recipe(tmp_path / "portable.json")
     (step,) = load_recipe(tmp_path / "portable.json")
     assert step.params.source == "detected" and step.mask is None
     assert window.files.save_recipe(tmp_path / "exact.json")
-    assert load_recipe(tmp_path / "exact.json")[0].mask == strokes
+    exact = load_recipe(tmp_path / "exact.json")
+    assert exact[0].mask == strokes and exact[0].mask.picture.name == "scan.png"
     assert document.stack.snapshot()[0].mask == strokes, "the document keeps its corrections"
+    from enhance_core.image import Image
+    from enhance_core.render import render_image
+
+    render_image(document.source, exact)
+    other = Image(np.full((32, 48, 3), 0.4, np.float32))
+    with pytest.raises(ParameterError, match="holds strokes painted on scan.png, and this is another picture"):
+        render_image(other, exact)
 
 
 def test_the_detect_dust_dialog_shows_the_sensitivity_as_a_number_beside_its_slider(qtbot):

@@ -70,6 +70,18 @@ def test_errors_name_the_step_and_the_problem(step: dict, message: str) -> None:
         recipe_from_dict(recipe(good, step))
 
 
+def test_the_picture_a_mask_was_painted_on_round_trips_and_a_malformed_one_is_named() -> None:
+    from enhance_core.masks import Picture
+
+    mask = Mask(8, 8, (Stroke(((1, 1), (5, 5)), radius=1.0),), picture=Picture("scan 1.tif", "00ff"))
+    (step,) = recipe_from_dict(recipe_to_dict([make_item("negative", mask=mask)]))
+    assert step.mask.picture == Picture("scan 1.tif", "00ff") and step.mask == mask
+    data = recipe_to_dict([make_item("negative", mask=mask)])
+    data["steps"][0]["mask"]["picture"] = {"name": "scan 1.tif", "digest": 7}
+    with pytest.raises(ParameterError, match=r"step 1.*picture: \"name\" and \"digest\" must be strings"):
+        recipe_from_dict(data)
+
+
 def test_schema_version_and_file_errors(tmp_path) -> None:
     with pytest.raises(ParameterError, match="not an Enhance Studio recipe"):
         recipe_from_dict({"steps": []})
