@@ -86,6 +86,7 @@ class ExportDialog(QDialog):
         self.sized_results = SizedResults()
         self.written: Path | None = None
         self._write_when_ready = False
+        self._rendering = False
         self._series_job: tuple[list[Path], float] | None = None
         """The files of a series export running, and when it started."""
         self._confirmed: Path | None = None
@@ -139,8 +140,16 @@ class ExportDialog(QDialog):
         self.buttons.accepted.connect(self.export)
         self.buttons.rejected.connect(self.reject)
         self._sync_format_to_path()
-        render_lane.submit(partial(render_full, self.source, self.steps, device, results=document.full_results),
-                           on_done=self._on_rendered, on_failed=self._on_failed, label="Rendering for export")
+        render_lane.cancelled.connect(self._on_stopped)
+        self._start_render()
+
+    def _start_render(self) -> None:
+        """Render the stack at full resolution for the export (again after a stop)."""
+        self._rendering = True
+        self.estimate.setText("Rendering the full-resolution result…")
+        self.render_lane.submit(partial(render_full, self.source, self.steps, self.device,
+                                        results=self.document.full_results),
+                                on_done=self._on_rendered, on_failed=self._on_failed, label="Rendering for export")
 
     def _layout(self, browse: QPushButton) -> None:
         file_row = QHBoxLayout()
@@ -267,7 +276,7 @@ class ExportDialog(QDialog):
         return None if size.is_identity else size
 
     def _on_rendered(self, image: Image) -> None:
-        self.rendered = image
+        self.rendered, self._rendering = image, False
         self.size_box.set_input_size(image.rows, image.cols)
         self._request_estimate()
         if self._write_when_ready:
@@ -285,10 +294,18 @@ class ExportDialog(QDialog):
         self.reporter.report(self, "JPEG estimate failed", failure.error, failure.details)
 
     def _on_failed(self, failure: JobFailure) -> None:
-        self._write_when_ready = False
+        self._write_when_ready = self._rendering = False
         self.export_button.setEnabled(True)
         self._say_series_left("Export failed")
         self.reporter.report(self, "Export failed", failure.error, failure.details)
+
+    def _on_stopped(self) -> None:
+        """The render or the write was stopped (the status bar's Cancel, Esc): Export starts it again."""
+        self._write_when_ready = self._rendering = False
+        self.export_button.setEnabled(True)
+        self._say_series_left("Export stopped")
+        if self.rendered is None:
+            self.estimate.setText("The full-resolution render was stopped; Export starts it again.")
 
     def _say_series_left(self, what: str) -> None:
         """In the status bar: which slices a series export that did not finish wrote (none of the rest)."""
@@ -329,6 +346,8 @@ class ExportDialog(QDialog):
             self._confirmed = path
         if self.rendered is None and not self.writes_full_range():
             self._write_when_ready = True
+            if not self._rendering:
+                self._start_render()
             self.estimate.setText("The export starts as soon as the full-resolution render is done…")
             return
         self._write_when_ready = False

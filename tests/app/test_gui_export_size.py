@@ -198,3 +198,38 @@ def test_a_cleared_or_relative_file_box_is_left_as_typed(qtbot, open_dialog, tmp
     dialog.path.setText("sub")
     dialog.path.editingFinished.emit()
     assert dialog.path.text() == "sub.jpg", "a relative name is a file name, as before"
+
+
+def test_export_after_the_render_was_stopped_renders_again_and_writes(qtbot, tmp_path, monkeypatch):
+    import threading
+
+    import app.export_dialog as export_dialog
+
+    gate, render = threading.Event(), export_dialog.render_full
+
+    def held(*args, **kwargs):
+        progress, should_stop = args[-2:]
+        while not gate.wait(0.01):
+            if should_stop():
+                from enhance_core.errors import Cancelled
+                raise Cancelled("render stopped")
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(export_dialog, "render_full", held)
+    host = QWidget()
+    qtbot.addWidget(host)
+    path = save_png(synthetic_photo(), tmp_path / "photo.png")
+    document = Document(host)
+    document.set_source(read_image(path), path)
+    render_lane, estimate_lane = JobRunner("Exporting", host), JobRunner("Estimating", host)
+    dialog = ExportDialog(document, EditorSettings(), RecordingReporter(), render_lane, estimate_lane, host)
+    with qtbot.waitSignal(render_lane.cancelled, timeout=5000):
+        render_lane.cancel()  # the status bar's Cancel while the dialog renders
+    assert dialog.export_button.isEnabled() and "render was stopped; Export starts it again" in dialog.estimate.text()
+    dialog.path.setText(str(tmp_path / "out.png"))
+    gate.set()
+    with qtbot.waitSignal(dialog.finished, timeout=20000):
+        dialog.export()
+    assert dialog.written == tmp_path / "out.png" and (tmp_path / "out.png").is_file()
+    for lane in (render_lane, estimate_lane):
+        assert lane.wait(10000)
