@@ -33,6 +33,8 @@ BACKGROUND = QColor(38, 38, 40)
 CHECKER_SQUARE = 8
 """Side in screen pixels of a square of the checkerboard drawn under transparent parts of an image."""
 DIVIDER_GRAB = 6
+LABEL_MARGIN = 10
+"""Pixels between the split view's Before and After labels and the divider (and the top edge)."""
 PANE_GAP = 4
 FLASH_KEY = Qt.Key.Key_Backslash
 CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
@@ -364,14 +366,20 @@ class CompareCanvas(QWidget):
         painter.setBrush(QColor(255, 255, 255, 230))
         painter.setPen(QPen(QColor(0, 0, 0, 120), 1))
         painter.drawEllipse(QPointF(x, self.height() / 2.0), 9, 9)
-        label_width = max(70, painter.fontMetrics().horizontalAdvance(self.before_label) + 22)
-        self._paint_label(painter, QPointF(max(10, x - label_width), 10), self.before_label)
-        self._paint_label(painter, QPointF(min(self.width() - 60, x + 10), 10), "After")
+        before, after = (self._label_width(painter, text) for text in (self.before_label, "After"))
+        if x >= before + 2 * LABEL_MARGIN:  # a label shows only where its side has room for it
+            self._paint_label(painter, QPointF(x - LABEL_MARGIN - before, LABEL_MARGIN), self.before_label)
+        if self.width() - x >= after + 2 * LABEL_MARGIN:
+            self._paint_label(painter, QPointF(x + LABEL_MARGIN, LABEL_MARGIN), "After")
 
     @staticmethod
-    def _paint_label(painter: QPainter, at: QPointF, text: str) -> None:
+    def _label_width(painter: QPainter, text: str) -> float:
+        return painter.fontMetrics().horizontalAdvance(text) + 12
+
+    @classmethod
+    def _paint_label(cls, painter: QPainter, at: QPointF, text: str) -> None:
         metrics = painter.fontMetrics()
-        box = QRectF(at.x(), at.y(), metrics.horizontalAdvance(text) + 12, metrics.height() + 6)
+        box = QRectF(at.x(), at.y(), cls._label_width(painter, text), metrics.height() + 6)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 140))
         painter.drawRoundedRect(box, 4, 4)

@@ -60,6 +60,24 @@ def test_divider_drags_and_splits_the_view(qtbot, canvas):
     assert image.pixelColor(60, 200).red() < 20 and image.pixelColor(300, 200).red() > 235
 
 
+@pytest.mark.parametrize("divider, shown", [(0.5, ["Before", "After"]), (0.03, ["After"]), (0.97, ["Before"])])
+def test_the_split_labels_show_only_where_their_side_has_room_and_never_overlap(canvas, monkeypatch, divider: float,
+                                                                                shown: list[str]):
+    painted: list[tuple[str, float, float]] = []
+    paint = CompareCanvas._paint_label.__func__
+
+    def record(cls, painter, at, text):
+        painted.append((text, at.x(), at.x() + cls._label_width(painter, text)))
+        paint(cls, painter, at, text)
+
+    monkeypatch.setattr(CompareCanvas, "_paint_label", classmethod(record))
+    canvas.divider = divider
+    canvas.grab()
+    assert [text for text, _, _ in painted] == shown
+    assert all(0 <= left and right <= canvas.width() for _, left, right in painted)
+    assert len(painted) < 2 or painted[0][2] < painted[1][1]
+
+
 def test_wheel_zooms_and_drag_pans(qtbot, canvas):
     zoom = canvas.viewport.zoom
     with qtbot.waitSignal(canvas.view_changed):
