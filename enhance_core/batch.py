@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import cv2
 import numpy as np
 
-from enhance_core.batch_manifest import (DONE, FAILED, MANIFEST_NAME, QUEUED, Entry, Manifest, steps_digest,
-                                         work_hash)
+from enhance_core.batch_manifest import (DONE, FAILED, MANIFEST_NAME, QUEUED, Entry, Manifest, recorded_outputs,
+                                         steps_digest, work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, remove_partial_files, run_pool
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
@@ -73,9 +73,10 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     """Expand files, folders and glob patterns; map each file to the subfolder its result goes to.
 
     A folder gives its images (with ``recursive``, those of its subfolders too,
-    hidden folders, ``skip``, the output folder, and the output folders of
-    earlier batches, which hold a manifest, left out); a glob gives its
-    matches (but those in ``skip``). The subfolder is the file's folder relative to the folder named
+    hidden folders, ``skip``, the output folder, and the files that earlier
+    batches wrote, which their output folder's manifest lists, left out); a
+    glob gives its matches (but those in ``skip`` and those earlier batches
+    wrote). The subfolder is the file's folder relative to the folder named
     (to a glob's fixed leading folders) with ``recursive``, else ``.``.
     ``include`` and ``exclude`` are glob patterns matched, without regard to
     case, against the file's name and its path relative to that folder, and
@@ -107,7 +108,8 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
                                      outputs=outputs)
             if notes is not None:
                 for folders, why in ((links, "linked folder(s), which -r does not follow"),
-                                     (outputs, f"output folder(s) of earlier batches (they hold {MANIFEST_NAME})")):
+                                     (outputs, f"output folder(s) of earlier batches (the files their "
+                                               f"{MANIFEST_NAME} lists)")):
                     if folders:
                         shown = ", ".join(str(folder) for folder in folders[:3]) + (
                             f" and {len(folders) - 3} more" if len(folders) > 3 else "")
@@ -123,15 +125,19 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
             matches = [(path, PurePosixPath(path.name))]
         else:
             root = _fixed_prefix(str(spec))
-            matches = sorted((Path(p), PurePosixPath(Path(p).relative_to(root).as_posix()))
-                             for p in glob.glob(str(spec), recursive=True)
-                             if Path(p).is_file() and not _inside(Path(p), skipped))
+            files = [Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).is_file()]
+            earlier = _earlier_outputs(root, {file.parent for file in files})
+            matches = sorted((file, PurePosixPath(file.relative_to(root).as_posix())) for file in files
+                             if not _inside(file, skipped) and os.path.abspath(file) not in earlier)
+            if files and not matches:
+                deeper = (f"its {len(files)} file(s) are the outputs of this batch or of earlier ones (the "
+                          f"{MANIFEST_NAME} of their output folder lists them)")
         if not matches:
             raise ParameterError(f"input {str(spec)!r} matches no image file; "
                                  + (deeper.replace("hold images too", "hold images") if deeper
-                                    else f"its subfolder(s) {', '.join(str(folder) for folder in outputs[:3])} are "
-                                         f"output folders of earlier batches (they hold {MANIFEST_NAME}), which -r "
-                                         "leaves out: name one as the input to process it again"
+                                    else f"its subfolder(s) {', '.join(str(folder) for folder in outputs[:3])} hold "
+                                         f"the outputs of earlier batches (their {MANIFEST_NAME} lists them), which "
+                                         "-r leaves out: name one as the input to process it again"
                                     if path.is_dir() and outputs else "check the path or pattern"))
         unused = [pattern for pattern in unused
                   if not any(_hits(relative, (pattern,), folders=True) for _, relative in matches)]
@@ -151,22 +157,25 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
 def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: list[Path] | None = None,
                    links: list[Path] | None = None, outputs: list[Path] | None = None
                    ) -> list[tuple[Path, PurePosixPath]]:
-    """The images of ``folder`` (and of its subfolders, but hidden ones, ``skip`` and the output folders of
-    earlier batches, which hold a manifest) with their relative paths.
+    """The images of ``folder`` (and of its subfolders, but hidden ones, ``skip`` and the files that earlier
+    batches wrote there, which the manifest of their output folder lists) with their relative paths.
 
     Its other files but hidden ones go to ``others`` (when given), the links
     to folders it does not follow to ``links``, and the earlier output folders
-    left out to ``outputs``.
+    whose files were left out to ``outputs``. An original in an output folder
+    (an -o that held scans already) is taken: only what a run wrote is left out.
     """
+    earlier: set[str] = set()
     if recursive:
         walked = []
         for top, folders, files in os.walk(folder):
             folders[:] = [name for name in folders
                           if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
-            made = [name for name in folders if (Path(top, name) / MANIFEST_NAME).is_file()]
-            if outputs is not None:
-                outputs += [Path(top, name) for name in made]
-            folders[:] = [name for name in folders if name not in made]
+            for name in folders:
+                listed = recorded_outputs(Path(top, name))
+                if listed and outputs is not None:
+                    outputs.append(Path(top, name))
+                earlier |= listed
             if links is not None:
                 links += [Path(top, name) for name in folders if Path(top, name).is_symlink()]
             walked += [Path(top, name) for name in files]
@@ -174,7 +183,7 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
         walked = list(folder.iterdir())
     images = []
     for file in walked:
-        if not file.is_file():
+        if not file.is_file() or os.path.abspath(file) in earlier:
             continue
         if file.suffix.lower() in SUPPORTED_SUFFIXES:
             images.append((file, PurePosixPath(file.relative_to(folder).as_posix())))
@@ -183,14 +192,31 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
     return sorted(images, key=lambda item: item[1].parts)
 
 
+def _earlier_outputs(root: Path, folders: set[Path]) -> set[str]:
+    """The files that earlier batches wrote in ``folders``, by the manifests of those folders and of the folders
+    between them and ``root`` (not of ``root`` itself: naming an output folder processes it again)."""
+    seen: set[Path] = set()
+    outputs: set[str] = set()
+    for folder in folders:
+        for candidate in (folder, *folder.parents):
+            if candidate == root or candidate in seen or not candidate.is_relative_to(root):
+                break
+            seen.add(candidate)
+            outputs |= recorded_outputs(candidate)
+    return outputs
+
+
 def _images_below(folder: Path, skip: Path | None) -> bool:
-    """Whether a subfolder of ``folder`` (not a hidden one, nor ``skip``, nor an earlier batch's output folder)
-    holds an image, at any depth."""
+    """Whether a subfolder of ``folder`` (not a hidden one, nor ``skip``) holds an image that no earlier batch
+    wrote, at any depth."""
+    earlier: set[str] = set()
     for top, folders, files in os.walk(folder):
         folders[:] = [name for name in folders
-                      if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)
-                      and not (Path(top, name) / MANIFEST_NAME).is_file()]
-        if Path(top) != folder and any(Path(name).suffix.lower() in SUPPORTED_SUFFIXES for name in files):
+                      if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
+        for name in folders:
+            earlier |= recorded_outputs(Path(top, name))
+        if Path(top) != folder and any(Path(name).suffix.lower() in SUPPORTED_SUFFIXES
+                                       and os.path.abspath(Path(top, name)) not in earlier for name in files):
             return True
     return False
 

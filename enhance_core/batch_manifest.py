@@ -144,12 +144,31 @@ def _line(entry: Entry) -> dict[str, Any]:
     return data
 
 
+def recorded_outputs(folder: Path) -> set[str]:
+    """The outputs that the manifest of ``folder`` says earlier runs wrote or claimed (absolute, normalised
+    paths: :func:`os.path.abspath`); empty when it has none or cannot be read."""
+    try:
+        data = (folder / MANIFEST_NAME).read_bytes()
+    except OSError:
+        return set()
+    outputs = set()
+    for line in data.splitlines():
+        try:
+            entry = _entry(json.loads(line))
+        except ValueError:
+            continue
+        if entry is not None:
+            outputs.add(os.path.abspath(folder / entry.output))
+    return outputs
+
+
 class Manifest:
     """The manifest of one output folder, open for appending (use :meth:`open`, then :meth:`close`)."""
 
     def __init__(self, folder: Path, handle: IO[bytes], entries: dict[str, Entry], unreadable: int) -> None:
         self.folder, self.path = folder, folder / MANIFEST_NAME
         self._handle, self._entries, self.unreadable = handle, entries, unreadable
+        self._empty = not entries and not unreadable
 
     @classmethod
     def open(cls, folder: Path) -> Manifest:
@@ -240,6 +259,7 @@ class Manifest:
 
     def _write(self, data: bytes) -> None:
         """Write, flush and ``fsync``; an OS error names the manifest."""
+        self._empty = False
         try:
             self._handle.write(data)
             self._handle.flush()
@@ -249,5 +269,17 @@ class Manifest:
                                   "free space or fix the folder and run the same command again") from None
 
     def close(self) -> None:
-        """Release the lock and close the file."""
-        self._handle.close()
+        """Release the lock and close the file (again: nothing); a manifest that holds nothing goes (a run
+        refused before any work leaves none).
+
+        A write that failed was reported when it failed (a full disk): closing
+        does not fail again on the data it could not write.
+        """
+        if self._handle.closed:
+            return
+        try:
+            if self._empty:
+                self.path.unlink(missing_ok=True)
+            self._handle.close()
+        except OSError:
+            pass

@@ -207,7 +207,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"{manifest.path}: {manifest.unreadable} unreadable line(s) skipped (a run killed while "
                   "writing); their files are done again", file=sys.stderr)
         try:
-            _refuse_originals_in_output(args, tasks, manifest)
+            try:
+                _refuse_originals_in_output(args, tasks, manifest)
+            except ParameterError:
+                manifest.close()
+                remove_empty_folders(created)
+                raise
             # Only once the manifest's lock is ours: another run writing here still owns its partial files.
             removed = remove_partial_files(task.output for task in tasks)
             if removed:

@@ -275,21 +275,45 @@ def test_include_and_exclude_patterns(collection) -> None:
         names(include=["sleeve"])  # an include pattern is about files, not the folders they lie in
 
 
-def test_a_recursive_walk_leaves_out_the_output_folders_of_earlier_batches(collection) -> None:
+def wrote(folder, *names: str) -> None:
+    """Record in ``folder``'s manifest that a batch wrote ``names`` there."""
+    from enhance_core.batch_manifest import DONE, Manifest
+
+    manifest = Manifest.open(folder)
+    manifest.append([manifest.entry(folder / name, folder / name, "recipe", DONE) for name in names])
+    manifest.close()
+
+
+def test_a_recursive_walk_leaves_out_what_earlier_batches_wrote_and_takes_the_originals_beside_it(collection) -> None:
     earlier = collection / "box1" / "restored 2025"
-    earlier.mkdir()
-    save(earlier / "a.png", photo(9, 16, 20))
-    (earlier / MANIFEST_NAME).write_text("")
+    (earlier / "sub").mkdir(parents=True)
+    for name in ("a.png", "sub/b.png", "original.png"):
+        save(earlier / name, photo(9, 16, 20))
+    wrote(earlier, "a.png", "sub/b.png")
     notes: list[str] = []
     tree = collect_tree([collection], recursive=True, notes=notes)
-    assert not [p for p in tree if earlier in p.parents]
-    assert notes == [f"left out 1 output folder(s) of earlier batches (they hold {MANIFEST_NAME}): {earlier}"]
+    assert [p for p in tree if earlier in p.parents] == [earlier / "original.png"]
+    assert notes == [f"left out 1 output folder(s) of earlier batches (the files their {MANIFEST_NAME} lists): "
+                     f"{earlier}"]
+    (earlier / "original.png").unlink()
     only = collection.parent / "only_outputs"
     only.mkdir()
     earlier.rename(only / "restored")
     with pytest.raises(ParameterError, match=r"only_outputs'? matches no image file; its subfolder\(s\) .*restored "
-                                             r"are output folders of earlier batches .* name one as the input"):
+                                             r"hold the outputs of earlier batches .* name one as the input"):
         collect_tree([only], recursive=True)
+    assert len(collect_tree([only / "restored"], recursive=True)) == 2, "named, an output folder is taken again"
+
+
+def test_an_empty_manifest_hides_no_original_and_a_glob_leaves_out_earlier_outputs(tmp_path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "res").mkdir(parents=True)
+    save(tree / "res" / "keep_me.png", photo(1, 8, 8))
+    (tree / "res" / MANIFEST_NAME).write_text("")  # a refused run's
+    assert list(collect_tree([tree], recursive=True)) == [tree / "res" / "keep_me.png"]
+    save(tree / "res" / "made.png", photo(2, 8, 8))
+    wrote(tree / "res", "made.png")
+    assert list(collect_tree([str(tree / "**" / "*.png")], recursive=True)) == [tree / "res" / "keep_me.png"]
 
 
 def test_outputs_never_collide_in_a_mirrored_tree(tmp_path) -> None:

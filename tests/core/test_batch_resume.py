@@ -238,3 +238,36 @@ def test_an_output_of_an_input_that_changed_since_says_so(folder, tmp_path, caps
     assert apply(folder, out) == 1
     assert (f"{out / 'a.png'} was made by an earlier run from this input before it changed (a new scan?); pass "
             "--overwrite to make it again") in capsys.readouterr().err
+
+
+def test_a_manifest_a_full_disk_refused_closes_without_a_second_error(tmp_path) -> None:
+    import errno
+    import io
+
+    from enhance_core.batch_manifest import DONE
+    from enhance_core.errors import ImageWriteError
+
+    class FullDisk(io.BytesIO):
+        def flush(self) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def fileno(self) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self) -> None:  # as a buffered file: closing flushes what it could not write
+            self.flush()
+
+    source = tmp_path / "a.png"
+    source.write_bytes(b"x")
+    manifest = Manifest.open(tmp_path)
+    manifest._handle.close()
+    manifest._handle = FullDisk()
+    with pytest.raises(ImageWriteError, match="cannot write the batch manifest .*No space left on device"):
+        manifest.append([manifest.entry(source, tmp_path / "out.png", "recipe", DONE)])
+    manifest.close()
+    manifest.close()
+
+
+def test_a_manifest_that_holds_nothing_is_removed_when_closed(tmp_path) -> None:
+    Manifest.open(tmp_path).close()
+    assert not (tmp_path / MANIFEST_NAME).exists()

@@ -322,6 +322,7 @@ def test_an_original_in_an_output_folder_inside_the_inputs_is_never_replaced(inp
     for extra in ([], ["--overwrite"]):
         assert main(["apply", "--filter", "negative", *recursive, *extra, "-o", str(inputs / "sub"), str(inputs)]) == 2
         assert "which no earlier run of this batch wrote (an original?)" in capsys.readouterr().err
+        assert not (inputs / "sub" / "enhance-manifest.jsonl").exists(), "a refused run leaves no manifest"
     assert original.read_bytes() == before
     out = inputs / "out"
     assert main(["apply", "--filter", "negative", *recursive, "-o", str(out), str(inputs)]) == 0
