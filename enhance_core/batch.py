@@ -82,7 +82,8 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     case, against the file's name and its path relative to that folder, and
     exclude patterns without a slash against the names of the folders on that path; a file
     is kept when it matches an include pattern (any, if none is given) and no
-    exclude pattern. A file reached twice keeps its first subfolder. The files
+    exclude pattern. A file reached twice keeps its first subfolder, or its own
+    path over a symbolic link's; hidden files are left out. The files
     of a folder named that are not images (but hidden ones and a run's
     manifest) are appended to ``left_out`` when it is given, once each, so the
     caller can say what it did not take; without ``recursive``, a line for
@@ -146,7 +147,10 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
             raise ParameterError(f"input {str(spec)!r} has no file that --include/--exclude select; "
                                  "check the patterns")
         for file, relative in selected:
-            found.setdefault(file.resolve(), (file, relative.parent if recursive else PurePosixPath(".")))
+            placed = (file, relative.parent if recursive else PurePosixPath("."))
+            earlier_name = found.get(file.resolve())
+            if earlier_name is None or (earlier_name[0].is_symlink() and not file.is_symlink()):
+                found[file.resolve()] = placed  # a file reached twice keeps its own name over a link's
     if notes is not None:
         notes += [f"--exclude {pattern!r} matched no file" + (
             f"; patterns match the path from the folder given (for any depth: {'*/' + pattern!r})"
@@ -183,8 +187,8 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
         walked = list(folder.iterdir())
     images = []
     for file in walked:
-        if not file.is_file() or os.path.abspath(file) in earlier:
-            continue
+        if not file.is_file() or os.path.abspath(file) in earlier or file.name.startswith("."):
+            continue  # hidden files (a Mac's ._scan.tif beside each scan) are no pictures of the archive
         if file.suffix.lower() in SUPPORTED_SUFFIXES:
             images.append((file, PurePosixPath(file.relative_to(folder).as_posix())))
         elif others is not None and not file.name.startswith("."):

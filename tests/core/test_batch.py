@@ -435,3 +435,14 @@ def test_a_fill_of_mask_files_says_how_much_each_mask_fills(folder, tmp_path) ->
     assert said["half"] == ("Hole fill (CNN): fills 50.00 % of the picture",)
     assert said["blank"] == ("Hole fill (CNN): the mask marks no pixel: nothing is filled (is it the right mask "
                              "file?)",)
+
+
+def test_a_file_reached_through_a_link_too_keeps_its_own_name_and_hidden_files_are_left_out(tmp_path) -> None:
+    root = tmp_path / "in"
+    (root / "sub").mkdir(parents=True)
+    save(root / "sub" / "real.png", photo(0, 8, 8))
+    (root / "a_link.png").symlink_to(root / "sub" / "real.png")
+    (root / "sub" / "._real.png").write_bytes(b"\x00\x05\x16\x07AppleDouble")
+    tree = collect_tree([root], recursive=True)
+    assert [(path.relative_to(root).as_posix(), str(place)) for path, place in tree.items()] == [("sub/real.png",
+                                                                                                 "sub")]

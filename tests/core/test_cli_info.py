@@ -64,3 +64,21 @@ def test_damaged_tiff_header_is_one_line_without_library_noise(tmp_path, capfd):
     captured = capfd.readouterr()
     assert captured.err == (f"error: {path}: TIFF file has no readable page; "
                             "its header is damaged or the file is truncated\n")
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from enhance_core.image import Image
+
+    for index in range(200):
+        write_image(Image(np.full((4, 4, 3), index / 200, np.float32)), tmp_path / f"{index:03d}.png")
+    reader = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
+    run = subprocess.run([sys.executable, "-m", "enhance_core.cli", "info", *map(str, sorted(tmp_path.iterdir()))],
+                         stdout=reader.stdin, stderr=subprocess.PIPE, text=True, timeout=120)
+    reader.stdin.close()
+    reader.wait(30)
+    assert "Traceback" not in run.stderr and run.returncode == 141, run.stderr[-500:]
