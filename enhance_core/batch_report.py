@@ -111,10 +111,12 @@ def failure_causes(results: Sequence[FileResult]) -> list[tuple[str, list[Path]]
     The cause is the error without the file's name and with any other path
     written ``<file>``, so "a.png: not a PNG" and "b.png: not a PNG" group;
     so do messages about "out/Summer 2019/a b.png", a path made from a
-    source's folder and name with spaces. Numbers of two digits or more are
-    written ``N``, so truncated files group whatever byte counts they name.
+    source's folder and name with spaces. Messages that differ only in
+    numbers of two digits or more group too (truncated files, whatever byte
+    counts they name): the cause is the first file's message, which says
+    when the numbers differ from file to file.
     """
-    groups: dict[str, list[Path]] = {}
+    groups: dict[str, tuple[str, set[str], list[Path]]] = {}
     for result in results:
         if result.error is None:
             continue
@@ -122,9 +124,13 @@ def failure_causes(results: Sequence[FileResult]) -> list[tuple[str, list[Path]]
         for part in sorted({*result.source.parent.parts, result.source.stem}, key=len, reverse=True):
             if any(character.isspace() for character in part):
                 message = re.sub(rf"(?<=[/\\]){re.escape(part)}(?=[/\\.\s-]|$)", "name", message)
-        cause = _NUMBER.sub("N", _PATH.sub("<file>", message).removeprefix("<file>: "))
-        groups.setdefault(cause, []).append(result.source)
-    return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+        message = _PATH.sub("<file>", message).removeprefix("<file>: ")
+        first, variants, sources = groups.setdefault(_NUMBER.sub("N", message), (message, set(), []))
+        variants.add(message)
+        sources.append(result.source)
+    causes = [(first + (" (the numbers differ from file to file)" if len(variants) > 1 else ""), sources)
+              for first, variants, sources in groups.values()]
+    return sorted(causes, key=lambda item: (-len(item[1]), item[0]))
 
 
 def format_failures(results: Sequence[FileResult], *, examples: int = 3) -> str:

@@ -354,8 +354,11 @@ def test_failures_are_grouped_by_cause(tmp_path) -> None:
     assert format_failures(results[1:2]) == ""
     cut = [failed(f"{name}.tif", f"TIFF strip 3 ends at byte {size:,} but the file holds {size - 17:,} bytes")
            for name, size in (("d", 40_960), ("e", 1_048_576))]
-    assert failure_causes(cut) == [("TIFF strip 3 ends at byte N but the file holds N bytes",
-                                    [tmp_path / "d.tif", tmp_path / "e.tif"])]
+    assert failure_causes(cut) == [("TIFF strip 3 ends at byte 40,960 but the file holds 40,943 bytes (the numbers "
+                                    "differ from file to file)", [tmp_path / "d.tif", tmp_path / "e.tif"])]
+    magic = [failed("f.png", "first bytes: 6e 6f 74 20 61 6e 20 69"), failed("g.png", "image is 640x480")]
+    assert [cause for cause, _ in failure_causes(magic)] == ["first bytes: 6e 6f 74 20 61 6e 20 69",
+                                                             "image is 640x480"], "one file's numbers stay"
 
 
 def test_failures_about_outputs_with_spaces_in_their_names_group_with_the_others(tmp_path) -> None:
