@@ -63,7 +63,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--recipe", type=Path, help="recipe JSON saved by the editor")
-    what.add_argument("--filter", metavar="NAME", help="one filter by name (see --list)")
+    what.add_argument("--filter", metavar="NAME", action="append",
+                      help="one filter by name (see --list); for several, save a recipe from the editor")
     what.add_argument("--list", action="store_true", help="list the filters and their parameters, then exit")
     parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
                         help="a parameter of --filter (repeatable); others keep their defaults; one that a mode "
@@ -319,13 +320,20 @@ def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
         return steps
     if args.filter is None:
         raise ParameterError("give --recipe R.json or --filter NAME (see --list)")
-    values = {}
+    values: dict[str, str] = {}
+    if len(args.filter) > 1:
+        raise ParameterError(f"--filter is given {len(args.filter)} times ({', '.join(args.filter)}); apply runs one "
+                             "filter, or the steps of a --recipe: save the stack as a recipe from the editor, or "
+                             "run apply once per filter")
     for setting in args.set:
         name, sep, value = setting.partition("=")
         if not sep or not name.strip():
             raise ParameterError(f"--set {setting!r} must look like PARAM=VALUE")
+        if name.strip() in values and values[name.strip()] != value.strip():
+            raise ParameterError(f"--set gives {name.strip()} twice ({values[name.strip()]} and {value.strip()}); "
+                                 "give it once")
         values[name.strip()] = value.strip()
-    return (make_item(args.filter, values),)
+    return (make_item(args.filter[0], values),)
 
 
 def report_result(result: FileResult, done: int, total: int, progress: BatchProgress) -> None:

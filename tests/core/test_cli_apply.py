@@ -41,11 +41,11 @@ def test_filter_with_settings(inputs, tmp_path, capsys) -> None:
 
 
 def test_a_setting_of_one_mode_chooses_that_mode() -> None:
-    (denoise,) = build_steps(argparse.Namespace(recipe=None, filter="denoise", set=["sigma=25"]))
+    (denoise,) = build_steps(argparse.Namespace(recipe=None, filter=["denoise"], set=["sigma=25"]))
     assert (denoise.params.mode, denoise.params.sigma) == ("manual", 25.0)
-    (stretch,) = build_steps(argparse.Namespace(recipe=None, filter="contrast_stretch", set=["low_percentile=2"]))
+    (stretch,) = build_steps(argparse.Namespace(recipe=None, filter=["contrast_stretch"], set=["low_percentile=2"]))
     assert (stretch.params.method, stretch.params.low_percentile) == ("percentile", 2.0)
-    (default,) = build_steps(argparse.Namespace(recipe=None, filter="denoise", set=[]))
+    (default,) = build_steps(argparse.Namespace(recipe=None, filter=["denoise"], set=[]))
     assert default.params.mode == "auto"
 
 
@@ -72,6 +72,8 @@ def test_recipe_gives_what_the_editor_renders(inputs, tmp_path) -> None:
     (["--filter", "gamma", "--min-psnr", "40"], "--min-psnr is for the report of results scored against "
                                                 "references; add --reference-dir DIR"),
     (["--filter", "gamma", "--report-dir", "r"], "--report-dir is for the report"),
+    (["--filter", "gaussian_blur", "--filter", "gamma"], "--filter is given 2 times .*save the stack as a recipe"),
+    (["--filter", "gamma", "--set", "gamma=2", "--set", "gamma=3"], "--set gives gamma twice \\(2 and 3\\)"),
 ])
 def test_bad_arguments_exit_2_with_one_line(inputs, tmp_path, capsys, argv, message) -> None:
     code = main(["apply", *argv, "-o", str(tmp_path / "out"), str(inputs)])

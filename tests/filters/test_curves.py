@@ -153,7 +153,7 @@ def test_recipe_refuses_bad_points(tmp_path, value: object, said: str) -> None:
 
 
 def test_cli_set_points_and_a_bad_value(tmp_path, capsys) -> None:
-    (step,) = build_steps(argparse.Namespace(recipe=None, filter="tone_curve", set=["rgb=0,0;0.25,0.2;1,1"]))
+    (step,) = build_steps(argparse.Namespace(recipe=None, filter=["tone_curve"], set=["rgb=0,0;0.25,0.2;1,1"]))
     assert step.params.rgb == ((0.0, 0.0), (0.25, 0.2), (1.0, 1.0))
     code = main(["apply", "--filter", "tone_curve", "--set", "rgb=0,0;1", "-o", str(tmp_path / "out"),
                  str(tmp_path)])
