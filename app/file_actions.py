@@ -260,6 +260,8 @@ class FileActions(QObject):
             warnings = [warning] if warning else []
             self._show_image(project.image, image, recent=False, warnings=warnings + list(project.warnings))
             self.document.stack.reset(project.steps)
+            if project.steps:  # the brush and the step's settings are at hand, as when the project was saved
+                self.document.select(project.steps[-1].uid)
             self.project_opened.emit(project)
             self.document.project_path = path
             self._remember(path)

@@ -178,7 +178,7 @@ class MetricsPanel(QWidget):
     def mark_stale(self) -> None:
         """Say that the figures shown are of an earlier state of the stack (its preview was stopped)."""
         if self._report is not None:
-            self.state.setText("of the stack before the last edit: its preview was stopped (F5 renders it)")
+            self.state.setText("Figures of the stack before the last edit: its preview was stopped (F5 renders it)")
 
     def value(self, row_key: str, column: int) -> str:
         """The text shown for metric ``row_key`` in ``column`` (0 result, 1 original, 2 gain)."""

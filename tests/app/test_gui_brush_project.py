@@ -296,6 +296,7 @@ def test_project_saves_and_reopens_stack_masks_and_reference(qtbot, window, phot
         reopened = other.document.stack.snapshot()
         assert [(s.filter, s.params, s.mask) for s in reopened] == [(s.filter, s.params, s.mask) for s in steps]
         assert not other.document.modified
+        assert other.document.selected_uid == reopened[-1].uid, "its step is selected, for the brush"
     finally:
         other.shutdown()
 

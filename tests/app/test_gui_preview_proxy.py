@@ -121,7 +121,7 @@ def test_cancel_stops_the_full_preview_and_keeps_the_proxy(qtbot, window, photo_
     assert "cancelled" in window.status.problem_label.text()
     assert window.renders.state.preview_proxy
     assert window.canvas.layers.after.whole.array.shape[:2] == (48, 64)
-    assert window.metrics_panel.state.text() == ("of the stack before the last edit: its preview was stopped "
+    assert window.metrics_panel.state.text() == ("Figures of the stack before the last edit: its preview was stopped "
                                                  "(F5 renders it)"), "the figures shown are not the proxy's"
 
 
