@@ -142,7 +142,16 @@ def positive_int(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Process the inputs; return 0 when every file succeeded, 1 when some failed."""
+    """Process the inputs; return 0 when every file succeeded, 1 when some failed (130 on Ctrl+C)."""
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # before the batch began: once it runs, Ctrl+C is its own summary
+        print("interrupted before any file was processed: nothing was written; run the same command again",
+              file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.list:
         print_filter_list()
         return 0

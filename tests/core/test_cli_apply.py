@@ -354,3 +354,14 @@ def test_what_reading_a_file_warned_about_is_on_its_line_and_convert_says_it(tmp
     assert "read: the JPEG data is damaged (Corrupt JPEG data: " in capsys.readouterr().err
     assert main(["convert", str(folder / "scan.jpg"), str(tmp_path / "scan.png")]) == 0
     assert f"warning: {folder / 'scan.jpg'}: the JPEG data is damaged" in capsys.readouterr().err
+
+
+def test_ctrl_c_before_the_batch_began_says_nothing_was_written(inputs, tmp_path, capsys, monkeypatch) -> None:
+    import enhance_core.batch as batch
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "plan_batch", interrupted)
+    assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(inputs)]) == 130
+    assert "interrupted before any file was processed: nothing was written" in capsys.readouterr().err
