@@ -46,7 +46,7 @@ from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.export_size import OutputSize, apply_output_size
 from enhance_core.image import Image
 from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality,
-                             read_image, write_image)
+                             read_image, write_image, write_losses)
 from enhance_core.learned.engine import select_device
 from enhance_core.masks import Mask
 from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, reference_for_result
@@ -640,6 +640,8 @@ def process_file(task: FileTask) -> FileResult:
             said.append(mask_note)
         if image.meta.other_pages > 0:
             said.append(f"{image.meta.page_words} only: the other pages are not in the output")
+        if not _holds_values(image, steps):
+            said += write_losses(output, written, task.bit_depth)
         outcome = FileResult(task.source, written, reference=task.reference, megapixels=megapixels,
                              step_notes=tuple(said), pages_left_out=image.meta.other_pages)
         if task.reference is not None:

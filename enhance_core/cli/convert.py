@@ -40,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Convert IN to OUT and print what was written."""
     from enhance_core.io import read_image, write_image
-    from enhance_core.io.writer import WRITE_FORMATS, default_bit_depth
+    from enhance_core.io.writer import WRITE_FORMATS, default_bit_depth, write_losses
 
     if args.target.exists() and args.source.exists() and args.target.samefile(args.source):
         raise ImageWriteError(args.target, "is the input file; convert never overwrites its input, choose another OUT")
@@ -58,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
     format_name = WRITE_FORMATS[written.suffix.lower()]
     depth = args.bit_depth or default_bit_depth(image.meta, format_name)
     print(f"wrote {written} ({format_name}, {depth}-bit{' float' if depth == 32 else ''})")
+    losses = write_losses(image, written, args.bit_depth)
+    if image.meta.other_pages > 0:
+        losses.append(f"{image.meta.page_words} only: the other pages are not in the output (--page N picks one)")
+    for loss in losses:
+        print(f"note: {loss}", file=sys.stderr)
     return 0
 
 

@@ -25,6 +25,8 @@ import zlib
 from os import PathLike
 from pathlib import Path
 
+import numpy as np
+
 from enhance_core.atomic import atomic_write
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.image import Image, ImageMeta
@@ -47,6 +49,27 @@ def default_bit_depth(meta: ImageMeta, format_name: str) -> int:
     allowed = BIT_DEPTHS[format_name]
     wanted = 32 if meta.float_source else 16 if meta.bit_depth > 8 else 8
     return max(depth for depth in allowed if depth <= wanted)
+
+
+def write_losses(image: Image, path: str | PathLike[str], bit_depth: int | None = None) -> list[str]:
+    """What writing ``image`` to ``path`` (at ``bit_depth``, None: the default) leaves out, one phrase each.
+
+    Transparency composited over white (JPEG, BMP); values outside 0..1, which
+    an integer format clips (a float source written as PNG). Empty when nothing is lost.
+    """
+    format_name = WRITE_FORMATS.get(Path(path).suffix.lower())
+    if format_name is None:
+        return []
+    losses = []
+    if format_name in ("JPEG", "BMP") and image.alpha is not None and float(image.alpha.min()) < 1.0:
+        losses.append(f"{format_name} holds no transparency: the transparent parts are composited over white")
+    if (bit_depth or default_bit_depth(image.meta, format_name)) != 32:
+        pixels = image.pixels
+        outside = int(np.count_nonzero((pixels < 0.0) | (pixels > 1.0)))
+        if outside:
+            losses.append(f"{outside / pixels.size:.1%} of the samples lie outside 0..1 and are clipped in "
+                          f"{format_name} (a float TIFF keeps them)")
+    return losses
 
 
 def same_file(first: Path, second: Path) -> bool:

@@ -74,3 +74,19 @@ def test_a_folder_as_out_is_called_a_folder_with_or_without_force(tmp_path, caps
     for extra in ([], ["--force"]):
         assert main(["convert", str(source), str(tmp_path / "out"), *extra]) == 2
         assert f"is a folder; give the file to write, e.g. {tmp_path / 'out' / 'in.png'}" in capsys.readouterr().err
+
+
+def test_what_the_output_format_leaves_out_is_noted(tmp_path, capsys):
+    from enhance_core.image import Image, ImageMeta
+
+    values = np.linspace(-0.2, 1.3, 4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3)
+    write_image(Image(values, meta=ImageMeta(bit_depth=32, float_source=True)), tmp_path / "float.tif")
+    assert main(["convert", str(tmp_path / "float.tif"), str(tmp_path / "f.png")]) == 0
+    assert "note: 33.3% of the samples lie outside 0..1 and are clipped in PNG" in capsys.readouterr().err
+    alpha = np.zeros((4, 5), np.float32)
+    write_image(Image(np.full((4, 5, 3), 0.5, np.float32), alpha), tmp_path / "cut.png")
+    assert main(["convert", str(tmp_path / "cut.png"), str(tmp_path / "cut.jpg")]) == 0
+    assert "note: JPEG holds no transparency: the transparent parts are composited over white" in \
+        capsys.readouterr().err
+    assert main(["convert", str(tmp_path / "cut.png"), str(tmp_path / "cut.tif")]) == 0
+    assert "note:" not in capsys.readouterr().err
