@@ -65,8 +65,8 @@ def write_losses(image: Image, path: str | PathLike[str], bit_depth: int | None 
         losses.append(f"{format_name} holds no transparency: the transparent parts are composited over white")
     if (bit_depth or default_bit_depth(image.meta, format_name)) != 32:
         pixels = image.pixels
-        outside = int(np.count_nonzero((pixels < 0.0) | (pixels > 1.0)))
-        if outside:
+        if float(pixels.min()) < 0.0 or float(pixels.max()) > 1.0:
+            outside = int(np.count_nonzero((pixels < 0.0) | (pixels > 1.0)))
             losses.append(f"{outside / pixels.size:.1%} of the samples lie outside 0..1 and are clipped in "
                           f"{format_name} (a float TIFF keeps them)")
     return losses
