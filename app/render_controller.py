@@ -326,12 +326,15 @@ class RenderController(QObject):
         request = plan.request
         if request is None or (request == self._submitted and self.lane.busy and not cancel_running):
             return
+        # A slow job of this very stack (a learned step at 1:1 on a large scan) finishes while the view pans: what
+        # it renders lands in the preview or the mosaic, where a restart per pan would lose it every time.
+        same_stack = self._submitted is not None and self._submitted.generation == request.generation
         self._submitted = request
         if request.before:
             self._before_frame = self._frame_key()
         job = partial(_run_view, self.renderer, image, request, self.device)
         self.lane.submit(job, on_done=self._on_frame, on_failed=self._on_failed, label="Rendering preview",
-                         cancel_running=cancel_running or self._running_slow)
+                         cancel_running=cancel_running or (self._running_slow and not same_stack))
         self._running_slow = request.slow or (request.proxy_scale is None and self._last_seconds > SLOW_PREVIEW_S)
 
     def _on_frame(self, frame: ViewFrame) -> None:

@@ -188,3 +188,38 @@ def test_an_image_whose_read_was_superseded_never_opens(qtbot, window, photo_pat
     gate.set()
     qtbot.waitUntil(lambda: not window.files.lane.busy, timeout=10000)
     assert opened == [photo_path]
+
+
+def test_a_pan_lets_a_slow_render_of_the_same_stack_finish_instead_of_restarting_it(qtbot, window, tmp_path):
+    runs = {"started": 0, "stopped": 0}
+    release = threading.Event()
+
+    def learned_slowly(pixels, params, ctx):
+        if ctx.scale < 0.5:
+            return pixels.copy()  # the coarse proxy comes at once
+        runs["started"] += 1
+        while not release.wait(0.005):
+            if ctx.should_stop():
+                runs["stopped"] += 1
+                raise Cancelled("stopped")
+        return pixels.copy()
+
+    register(FilterDef("test_learned_slow", "Slow learned test filter", "Blur & denoise", _SlowParams,
+                       learned_slowly, learned=True, description="Waits for the test."))
+    try:
+        open_image(qtbot, window, save_png(np.random.default_rng(1).random((1200, 2400, 3)).astype(np.float32),
+                                           tmp_path / "large.png"))
+        window.canvas.set_zoom(2.0)  # sharp patches at full scale over the 83 % preview
+        window.stack_panel.add_filter("test_learned_slow")
+        qtbot.waitUntil(lambda: runs["started"] == 1, timeout=10000)
+        submitted = window.renders._submitted
+        window.canvas.viewport.pan_by(1500.0, 600.0)
+        window.canvas.view_changed.emit()
+        qtbot.waitUntil(lambda: window.renders._submitted is not submitted, timeout=5000)
+        qtbot.wait(300)
+        assert runs == {"started": 1, "stopped": 0}, "the pan did not restart the running render"
+        release.set()
+        wait_rendered(qtbot, window)
+    finally:
+        release.set()
+        FILTERS.pop("test_learned_slow")
