@@ -29,11 +29,12 @@ class BatchProgress:
 
     Only files run by this process count towards the speed (files kept or
     done in an earlier run do not); the time left is the files left times the
-    wall time per file run. Once more files have run than there are
-    ``workers``, that is the pace since the first one finished, so the
+    wall time per file run: the pace since the first one finished, so the
     start-up the first wave waits for (worker processes, a model loaded)
-    does not inflate it; before, the mean since the start (the first wave of
-    parallel workers finishes almost at once, which says nothing of the pace).
+    does not inflate it. Until more files have run than there are
+    ``workers`` there is no such pace (the first wave of parallel workers
+    finishes almost at once, which says nothing of it), and the time left
+    shows as ``–``.
     """
 
     def __init__(self, total: int, *, workers: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
@@ -55,11 +56,10 @@ class BatchProgress:
         elapsed = max(now - self._start, 1e-9)
         text = f"{100 * self.done / max(self.total, 1):.0f} %"
         if self.ran:
-            per_file = elapsed / self.ran
+            left = "–"
             if self.ran > self.workers and self._first is not None:
-                per_file = (now - self._first) / (self.ran - 1)
-            left = (self.total - self.done) * per_file
-            text += f", {self.megapixels / elapsed:.2f} MP/s, ETA {format_duration(left)}"
+                left = format_duration((self.total - self.done) * (now - self._first) / (self.ran - 1))
+            text += f", {self.megapixels / elapsed:.2f} MP/s, ETA {left}"
         return text
 
 
