@@ -22,11 +22,12 @@ writes the slice's own values at their own size.
 
 from __future__ import annotations
 
+import os
 import time
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
@@ -188,10 +189,14 @@ class ExportDialog(QDialog):
         8 bits keeps its format and depth; a source with transparency gets a
         lossless format that keeps it (TIFF for a TIFF, else PNG); any other
         source gets JPEG.
-        ``-2``, ``-3``... are added while the name is taken.
+        ``-2``, ``-3``... are added while the name is taken. A folder this user
+        cannot write (a card, a shared folder) gives way to the Pictures folder.
         """
         source = self.document.source_path or Path.home() / "image.png"
         folder = self.settings.last_folder("export") or str(source.parent)
+        if not os.access(folder, os.W_OK):
+            folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation) or str(
+                Path.home())
         meta = self.source.meta
         if self.is_dicom:
             suffix = ".png"

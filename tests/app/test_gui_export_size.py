@@ -233,3 +233,19 @@ def test_export_after_the_render_was_stopped_renders_again_and_writes(qtbot, tmp
     assert dialog.written == tmp_path / "out.png" and (tmp_path / "out.png").is_file()
     for lane in (render_lane, estimate_lane):
         assert lane.wait(10000)
+
+
+def test_the_default_export_name_leaves_a_folder_the_user_cannot_write(qtbot, open_dialog, tmp_path, monkeypatch):
+    import os
+
+    card = tmp_path / "card"
+    card.mkdir()
+    scan = save_png(synthetic_photo(60, 80), card / "scan.png")
+    pictures = tmp_path / "Pictures"
+    pictures.mkdir()
+    monkeypatch.setattr("app.export_dialog.QStandardPaths.writableLocation", lambda location: str(pictures))
+    writable = os.access
+    monkeypatch.setattr("app.export_dialog.os.access", lambda path, mode: path != str(card) and writable(path, mode))
+    dialog = open_dialog(scan)
+    assert dialog.path.text() == str(pictures / "scan_edited.jpg")
+    dialog.reject()
