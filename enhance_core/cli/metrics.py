@@ -1,7 +1,9 @@
 """``enhance-studio metrics RESULT REFERENCE``: JSON with ``psnr``, ``ssim`` and ``mse``.
 
 Both images are compared as contract pixels (values 0..1, whatever their bit
-depth), so ``data_range`` is 1; alpha is ignored. A gray image and a color one
+depth), so the data range is the reference's full bit depth unless
+``--data-range`` gives one in the file's own units (255 for the whole of an
+8-bit file, 4095 for 12-bit values in a 16-bit file); alpha is ignored. A gray image and a color one
 are compared on luma (a color image whose channels are all equal, as a gray
 picture saved as WebP is, on its one channel). SSIM is per channel with a
 Gaussian window (see :mod:`enhance_core.metrics`). Identical images print
@@ -27,7 +29,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("result", type=Path, metavar="RESULT", help="the processed image")
     parser.add_argument("reference", type=Path, metavar="REFERENCE", help="the ground truth it is compared with")
-    parser.add_argument("--data-range", type=float, default=1.0, help="value range of the pixels (default 1.0)")
+    parser.add_argument("--data-range", type=float, default=None,
+                        help="value range in the reference file's units (255 for 8-bit, 65535 for 16-bit, as stored "
+                             "for float); default its bit depth's whole range")
     parser.set_defaults(run=run)
 
 
@@ -47,9 +51,12 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(
             f"{args.result}: SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {result.cols}x{result.rows}"
         )
-    if not (math.isfinite(args.data_range) and args.data_range > 0):
-        raise ParameterError(f"--data-range must be a positive finite number, got {args.data_range}")
-    scores = compare_images(*comparable(result.pixels, reference.pixels), data_range=args.data_range)
+    data_range = 1.0
+    if args.data_range is not None:
+        if not (math.isfinite(args.data_range) and args.data_range > 0):
+            raise ParameterError(f"--data-range must be a positive finite number, got {args.data_range}")
+        data_range = args.data_range / reference.meta.integer_max
+    scores = compare_images(*comparable(result.pixels, reference.pixels), data_range=data_range)
     identical = math.isinf(scores["psnr"])
     report = {
         "result": str(args.result),

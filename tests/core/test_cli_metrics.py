@@ -55,3 +55,15 @@ def test_a_gray_image_against_a_color_copy_is_compared_on_one_channel(tmp_path, 
     second = write_image(gray.with_pixels(np.repeat(gray.pixels, 3, axis=2)), tmp_path / "rgb.png")
     assert main(["metrics", str(second), str(first)]) == 0
     assert json.loads(capsys.readouterr().out)["identical"] is True
+
+
+def test_a_data_range_is_in_the_reference_file_s_own_units(tmp_path, capsys):
+    reference = write_image(make_image(bit_depth=8), tmp_path / "ref.png")
+    noisy = make_image(bit_depth=8)
+    result = write_image(noisy.with_pixels(np.clip(noisy.pixels + np.float32(0.05), 0, 1)), tmp_path / "res.png")
+    scores = []
+    for extra in ([], ["--data-range", "255"], ["--data-range", "127.5"]):
+        assert main(["metrics", str(result), str(reference), *extra]) == 0
+        scores.append(json.loads(capsys.readouterr().out)["psnr"])
+    assert scores[0] == pytest.approx(scores[1]), "255 is the whole of an 8-bit file"
+    assert scores[2] == pytest.approx(scores[0] - 20 * np.log10(2), abs=1e-6)
