@@ -222,4 +222,5 @@ def test_a_pan_lets_a_slow_render_of_the_same_stack_finish_instead_of_restarting
         wait_rendered(qtbot, window)
     finally:
         release.set()
+        window.shutdown()  # no render may plan the step once its filter is gone
         FILTERS.pop("test_learned_slow")
