@@ -597,10 +597,10 @@ def _run_here(tasks: Sequence[FileTask], pending: list[int], finish: Callable[[i
 
 
 def _died(task: FileTask) -> FileResult:
-    """The result of a file whose worker process died."""
-    return FileResult(task.source, None, f"{task.source}: the worker process died while this file was being "
-                      "processed, or could not start (out of memory?); try fewer --jobs (--jobs 1 runs the files "
-                      "in this process, with no workers)")
+    """The result of a file whose worker process died, also when it ran alone."""
+    return FileResult(task.source, None, f"{task.source}: the worker process died on this file, also when it ran "
+                      "alone, or could not start (out of memory? killed?); --jobs 1 runs the files in this process, "
+                      "with no workers, and --retry-failed tries it again")
 
 
 def _lost(task: FileTask, cause: str) -> FileResult:

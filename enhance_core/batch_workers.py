@@ -220,10 +220,12 @@ def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int],
              target: Callable[[Any], Path | None]) -> None:
     """Run ``fn(tasks[i])`` for each ``i`` in ``pending`` in ``jobs`` worker processes.
 
-    ``finish(i, result)`` is called as each task ends; a task whose worker
-    died gets ``died(task)`` as its result and the pool restarts for the rest.
-    ``target(task)`` is the file the task writes (its partial file is removed
-    if the task is stopped).
+    ``finish(i, result)`` is called as each task ends. When a worker dies
+    (killed, out of memory) the pool breaks and cannot tell which of its
+    running tasks did it: each of them runs again alone, and only one whose
+    worker dies alone gets ``died(task)`` as its result; then a new pool
+    goes on with the rest. ``target(task)`` is the file the task writes
+    (its partial file is removed if the task is stopped).
 
     Raises
     ------
@@ -235,7 +237,17 @@ def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int],
     janitor = _start_janitor(context, [path for path in (target(tasks[i]) for i in pending) if path is not None])
     try:
         while queue:
-            _run_pool_once(fn, tasks, queue, jobs, context, finish=finish, died=died, target=target)
+            suspects = _run_pool_once(fn, tasks, queue, jobs, context, finish=finish, target=target)
+            while suspects:
+                index = suspects.pop(0)
+                try:
+                    alone = [index] if jobs == 1 else _run_pool_once(fn, tasks, [index], 1, context, finish=finish,
+                                                                    target=target)
+                except BatchInterrupted as interrupted:
+                    interrupted.not_started += suspects + queue
+                    raise
+                if alone:
+                    finish(index, died(tasks[index]))
     finally:
         if janitor is not None:
             with suppress(OSError):  # a janitor that could not start has nothing to be told
@@ -258,9 +270,9 @@ def _start_janitor(context: Any, outputs: list[Path]) -> tuple[Any, Connection] 
 
 
 def _run_pool_once(fn: Callable[[Any], Any], tasks: Sequence[Any], queue: list[int], jobs: int, context: Any, *,
-                   finish: Callable[[int, Any], None], died: Callable[[Any], Any],
-                   target: Callable[[Any], Path | None]) -> None:
-    """Run queued tasks in one pool until they are done or a worker dies (the caller starts a new pool)."""
+                   finish: Callable[[int, Any], None], target: Callable[[Any], Path | None]) -> list[int]:
+    """Run queued tasks in one pool until they are done or a worker dies; return the tasks that were running when
+    one died (none when all ended), for the caller to run again alone before a new pool takes the rest."""
     reader, writer = context.Pipe(duplex=False)
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,
                                initargs=(reader, os.getpid(), worker_threads(jobs)))
@@ -274,11 +286,12 @@ def _run_pool_once(fn: Callable[[Any], Any], tasks: Sequence[Any], queue: list[i
                     index = queue.pop(0)
                     running[pool.submit(_run_one, fn, tasks[index], target(tasks[index]))] = index
                 done, _ = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                if _finish_done(done, running, tasks, finish, died):
-                    for index in running.values():
-                        finish(index, died(tasks[index]))
+                broken = _finish_done(done, running, finish)
+                if broken:
+                    suspects = broken + sorted(running.values())
                     running.clear()
-                    return
+                    return suspects
+        return []
     except KeyboardInterrupt:
         writer.close()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -291,15 +304,15 @@ def _run_pool_once(fn: Callable[[Any], Any], tasks: Sequence[Any], queue: list[i
         reader.close()
 
 
-def _finish_done(done: set[Future], running: dict[Future, int], tasks: Sequence[Any],
-                 finish: Callable[[int, Any], None], died: Callable[[Any], Any]) -> bool:
-    """Report finished futures; return True when a worker died (the pool is broken)."""
-    broken = False
+def _finish_done(done: set[Future], running: dict[Future, int], finish: Callable[[int, Any], None]) -> list[int]:
+    """Report finished futures; return the tasks a dead worker left without a result (the pool is broken)."""
+    broken = []
     for future in done:
         index = running.pop(future)
         try:
-            finish(index, future.result())
+            result = future.result()
         except BrokenProcessPool:
-            broken = True
-            finish(index, died(tasks[index]))
-    return broken
+            broken.append(index)
+        else:
+            finish(index, result)
+    return sorted(broken)

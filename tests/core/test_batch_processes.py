@@ -286,6 +286,21 @@ def _double(task: int) -> int:
     return 2 * task
 
 
+def _double_or_die(task: int) -> int:
+    if task == 13:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    threading.Event().wait(0.2)  # the other worker is still busy when the first one dies
+    return 2 * task
+
+
+def test_only_the_file_whose_worker_dies_alone_fails_and_the_others_finish() -> None:
+    results: dict[int, object] = {}
+    tasks = [1, 13, 2, 3, 4]
+    batch_workers.run_pool(_double_or_die, tasks, list(range(len(tasks))), 2, finish=results.__setitem__,
+                           died=lambda task: f"died on {task}", target=lambda task: None)
+    assert results == {0: 2, 1: "died on 13", 2: 4, 3: 6, 4: 8}
+
+
 def test_the_pool_ends_cleanly_when_its_janitor_could_not_start(monkeypatch) -> None:
     from multiprocessing import Pipe
 
