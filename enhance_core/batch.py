@@ -41,7 +41,7 @@ import numpy as np
 from enhance_core.batch_manifest import (DONE, FAILED, MANIFEST_NAME, QUEUED, Entry, Manifest, recorded_outputs,
                                          steps_digest, work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
-from enhance_core.batch_workers import BatchInterrupted, remove_partial_files, run_pool
+from enhance_core.batch_workers import BatchInterrupted, StopBatch, remove_partial_files, run_pool
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.export_size import OutputSize, apply_output_size
 from enhance_core.image import Image
@@ -57,6 +57,9 @@ if TYPE_CHECKING:
     from enhance_core.batch_cluster import Cluster
 
 THUMBNAIL_SIZE = 160
+STORAGE_STOP = 8
+"""Files the disk refuses in a row (no space, no permission) after which a batch stops: the rest would fail alike,
+each after its whole computation."""
 FALLBACK_SUFFIX = ".png"
 """Output suffix for inputs whose format cannot be written (DICOM): 16-bit PNG keeps their depth."""
 
@@ -468,6 +471,8 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
         left), ``results`` holds the finished ones (in task order, None for the
         others; a file whose output was renamed into place just as Ctrl+C came
         counts as finished), ``running`` and ``not_started`` the indices of the rest.
+        Raised too, with its ``reason``, when the disk refused :data:`STORAGE_STOP`
+        files in a row (those stay queued in the manifest, for the next run).
     """
     jobs = default_jobs(tasks) if jobs is None else jobs
     if jobs < 1:
@@ -475,6 +480,8 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
     tasks = list(tasks)
     results: dict[int, FileResult] = {}
     work: dict[int, str] = {}
+
+    refused: list[str] = []
 
     def finish(index: int, result: FileResult) -> None:
         results[index] = result
@@ -487,6 +494,13 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
                 manifest.append([entry])
         if on_result is not None:
             on_result(result, len(results), len(tasks))
+        if result.retry:
+            refused.append(result.error or "")
+        else:
+            refused.clear()
+        if len(refused) >= STORAGE_STOP:
+            raise StopBatch(f"the disk refused the last {STORAGE_STOP} files (the last: {refused[-1]}); free "
+                            "space or fix the folder")
 
     digests: dict[int, str] = {}
     pending, queued = [], []
@@ -593,7 +607,10 @@ def _run_here(tasks: Sequence[FileTask], pending: list[int], finish: Callable[[i
         except KeyboardInterrupt:
             remove_partial_files([tasks[index].output])
             raise BatchInterrupted([index], pending[position + 1:]) from None
-        finish(index, result)
+        try:
+            finish(index, result)
+        except StopBatch as stop:
+            raise BatchInterrupted([], pending[position + 1:], reason=str(stop)) from None
 
 
 def _died(task: FileTask) -> FileResult:

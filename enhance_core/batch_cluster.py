@@ -45,8 +45,8 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from enhance_core.batch_workers import (POLL_SECONDS, BatchInterrupted, ignore_sigint, sigint_held,
-                                        remove_partial_files)
+from enhance_core.batch_workers import (POLL_SECONDS, BatchInterrupted, ignore_sigint, remove_partial_files,
+                                        sigint_held, stop_reason)
 from enhance_core.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -232,13 +232,14 @@ def run_on_cluster(cluster: Cluster, fn: Callable[[FileTask, Any], FileResult], 
                 for future in done:
                     index = running.pop(future)
                     finish(index, _result(future, tasks[index], sent[index], died))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         started = _started(client, running)
         client.cancel(list(running))
         cluster.close()
         remove_partial_files(tasks[index].output for index in running.values())
         stopped = sorted(index for future, index in running.items() if future.key in started)
-        raise BatchInterrupted(stopped, sorted(index for index in running.values() if index not in stopped)) from None
+        raise BatchInterrupted(stopped, sorted(index for index in running.values() if index not in stopped),
+                               reason=stop_reason(stop)) from None
 
 
 def _started(client: Any, running: dict[Any, int]) -> set[str]:

@@ -55,16 +55,29 @@ _current_target: Path | None = None
 """In a worker: the output of the task it is running."""
 
 
+class StopBatch(KeyboardInterrupt):
+    """Raised by a batch's own ``finish`` to stop it as Ctrl+C does, for the reason it gives (a disk that refuses
+    every file)."""
+
+
 class BatchInterrupted(KeyboardInterrupt):
     """Ctrl+C stopped a batch; ``running`` and ``not_started`` are task indices, ``results`` what finished.
 
     A :class:`KeyboardInterrupt`, so a caller that does not handle it still
-    stops as on Ctrl+C.
+    stops as on Ctrl+C. ``reason`` is the :class:`StopBatch` message when
+    the batch stopped itself ("" for Ctrl+C).
     """
 
-    def __init__(self, running: Sequence[int], not_started: Sequence[int], results: Sequence[Any] = ()) -> None:
+    def __init__(self, running: Sequence[int], not_started: Sequence[int], results: Sequence[Any] = (), *,
+                 reason: str = "") -> None:
         super().__init__("batch interrupted")
         self.running, self.not_started, self.results = list(running), list(not_started), list(results)
+        self.reason = reason
+
+
+def stop_reason(stop: KeyboardInterrupt) -> str:
+    """The reason a batch stopped itself, "" for Ctrl+C."""
+    return str(stop) if isinstance(stop, StopBatch) else ""
 
 
 def partial_files(output: Path) -> list[Path]:
@@ -292,12 +305,12 @@ def _run_pool_once(fn: Callable[[Any], Any], tasks: Sequence[Any], queue: list[i
                     running.clear()
                     return suspects
         return []
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         writer.close()
         pool.shutdown(wait=True, cancel_futures=True)
         stopped = sorted(running.values())
         remove_partial_files(path for path in (target(tasks[i]) for i in stopped) if path is not None)
-        raise BatchInterrupted(stopped, list(queue)) from None
+        raise BatchInterrupted(stopped, list(queue), reason=stop_reason(stop)) from None
     finally:
         pool.shutdown(wait=True)
         writer.close()

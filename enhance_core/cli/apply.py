@@ -247,7 +247,7 @@ def _run(args: argparse.Namespace) -> int:
                                 cluster=cluster)
         except BatchInterrupted as interrupted:
             print(interrupted_summary(interrupted, args.output), file=sys.stderr)
-            return 130
+            return 1 if interrupted.reason else 130
         finally:
             manifest.close()
     print(done_summary(results, args.output))
@@ -310,7 +310,8 @@ def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:
     failed = sum(result.error is not None for result in finished)
     kept = sum(result.skipped for result in finished)
     written = len(finished) - failed - kept
-    return (f"interrupted: {written} file(s) written to {output}, {kept} kept, {failed} failed, "
+    said = f"stopped: {interrupted.reason}" if interrupted.reason else "interrupted"
+    return (f"{said}: {written} file(s) written to {output}, {kept} kept, {failed} failed, "
             f"{len(interrupted.running)} stopped before writing, {len(interrupted.not_started)} not started; "
             "run the same command again to finish (the manifest in the output folder says what is done)")
 

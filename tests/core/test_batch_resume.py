@@ -230,6 +230,32 @@ def test_files_the_disk_refused_are_done_again_by_the_same_command(folder, tmp_p
     assert sorted(path.name for path in out.glob("*.png")) == ["a.png", "b.png", "c.png"]
 
 
+def test_a_batch_stops_once_the_disk_has_refused_files_in_a_row(tmp_path, capsys, monkeypatch) -> None:
+    import errno
+    from contextlib import contextmanager
+
+    from enhance_core.batch import STORAGE_STOP
+    from enhance_core.io import writer
+
+    inputs = tmp_path / "many"
+    inputs.mkdir()
+    for index in range(STORAGE_STOP + 4):
+        write_image(Image(np.full((6, 8, 3), index / 20, np.float32)), inputs / f"{index:02d}.png")
+
+    @contextmanager
+    def disk_full(path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+        yield path
+
+    monkeypatch.setattr(writer, "atomic_write", disk_full)
+    assert apply(inputs, tmp_path / "out") == 1
+    said = capsys.readouterr().err.splitlines()[-1]
+    assert said.startswith(f"stopped: the disk refused the last {STORAGE_STOP} files (the last: ")
+    assert "No space left on device" in said and "0 file(s) written" in said and "4 not started" in said
+    statuses = [line["status"] for line in entries(tmp_path / "out")]
+    assert statuses == ["queued"] * (STORAGE_STOP + 4 + STORAGE_STOP), "all queued, then the refused kept queued"
+
+
 def test_an_output_of_an_input_that_changed_since_says_so(folder, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     assert apply(folder, out) == 1
