@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen, QWidget
 
 from app.settings import APPLICATION, ORGANIZATION
+from app.workers import running_workers
 
 
 def _install_exception_hook(window: object) -> None:
@@ -111,9 +112,12 @@ def end_process(status: int) -> NoReturn:
     CPU (tearing down torch's modules and C++ statics) and waits for a model load
     that a cancel abandoned (:func:`enhance_core.learned.engine.call_interruptibly`);
     neither writes anything. The ``atexit`` handlers still run (PySide6's deletes
-    the QApplication; logging flushes), then the standard streams are flushed.
+    the QApplication; logging flushes), then the standard streams are flushed,
+    unless a worker the window let go still runs: deleting the application would
+    destroy its thread and abort the process.
     """
-    atexit._run_exitfuncs()
+    if not running_workers():
+        atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
             stream.flush()

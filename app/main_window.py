@@ -601,8 +601,11 @@ class MainWindow(QMainWindow):
         self.recovery.close(discard=False)
         self.device.stop()
         self.renders.close()
+        lanes = self.lanes()
+        for lane in lanes:  # every job asked to stop at once, then each waited for within the one budget
+            lane.cancel()
         deadline = time.monotonic() + SHUTDOWN_WAIT_S
-        for lane in self.lanes():
+        for lane in lanes:
             lane.close(max(0, int((deadline - time.monotonic()) * 1000)))
 
     def _restore_layout(self) -> None:

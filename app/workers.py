@@ -226,6 +226,7 @@ class JobRunner(QObject):
         lane, so the window can be destroyed while it finishes.
         """
         self._closed = True
+        _ORPHANS.difference_update([thread for thread in _ORPHANS if thread.isFinished()])
         if self.wait(timeout_ms):
             return True
         for thread in self._threads():

@@ -241,3 +241,28 @@ def test_callback_of_a_deleted_owner_is_skipped(qtbot):
         with qtbot.waitSignal(runner.finished, timeout=5000) as blocker:
             gate.set()
     assert blocker.args == ["late"] and got == []
+
+
+def test_the_editor_process_ends_cleanly_with_a_worker_it_let_go_still_running(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import threading
+        from PySide6.QtWidgets import QApplication, QWidget
+        app = QApplication([])
+        from app.editor import end_process
+        from app.workers import JobRunner
+        window = QWidget()
+        lane, gate = JobRunner("stubborn", window), threading.Event()
+        lane.submit(lambda progress, should_stop: gate.wait(30))  # checks for no stop
+        assert not lane.close(300)
+        window.deleteLater()
+        app.processEvents()
+        end_process(0)
+    """)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": os.getcwd()}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0, run.stderr[-800:]
