@@ -232,6 +232,22 @@ def test_colours_hidden_under_transparent_pixels_never_reach_the_visible_ones(na
         assert edge[0] >= 0.39 and edge[1] / edge[0] == pytest.approx(0.8, abs=0.01), "no dark fringe"
 
 
+def test_hidden_colours_are_filled_once_per_source_for_every_renderer(monkeypatch) -> None:
+    import enhance_core.render as render
+
+    calls: list[int] = []
+    fill = render.fill_hidden_colours
+    monkeypatch.setattr(render, "fill_hidden_colours", lambda pixels, alpha: calls.append(1) or fill(pixels, alpha))
+    alpha = np.ones((20, 30), np.float32)
+    alpha[:, :10] = 0.0
+    image = Image(np.random.default_rng(0).random((20, 30, 3)).astype(np.float32), alpha)
+    for _ in range(3):
+        Renderer(cache_bytes=0).render(image, [make_item("gaussian_blur")], region=Region(0, 0, 5, 5))
+    gray = Image(np.zeros((20, 30, 1), np.float32), alpha)
+    assert render_image(gray, [make_item("gaussian_blur")]).pixels.shape == (20, 30, 1)
+    assert len(calls) == 2
+
+
 def test_worker_renders_a_snapshot_while_the_stack_is_edited() -> None:
     image = textured()
     stack = FilterStack()
