@@ -38,6 +38,8 @@ WRITE_FORMATS: dict[str, str] = {
     ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP", ".webp": "WEBP",
 }
 BIT_DEPTHS: dict[str, tuple[int, ...]] = {"PNG": (8, 16), "TIFF": (8, 16, 32), "JPEG": (8,), "BMP": (8,), "WEBP": (8,)}
+CLIP_SLACK = 1.0 / 255.0
+"""How far outside 0..1 a value may lie before its clipping counts as a loss (a filter's overshoot does not)."""
 ENCODE_ERRORS = (ValueError, TypeError, KeyError, struct.error, zlib.error, RuntimeError)
 
 
@@ -54,8 +56,9 @@ def default_bit_depth(meta: ImageMeta, format_name: str) -> int:
 def write_losses(image: Image, path: str | PathLike[str], bit_depth: int | None = None) -> list[str]:
     """What writing ``image`` to ``path`` (at ``bit_depth``, None: the default) leaves out, one phrase each.
 
-    Transparency composited over white (JPEG, BMP); values outside 0..1, which
-    an integer format clips (a float source written as PNG). Empty when nothing is lost.
+    Transparency composited over white (JPEG, BMP); values outside 0..1 by
+    more than :data:`CLIP_SLACK`, which an integer format clips (a float
+    source written as PNG). Empty when nothing is lost.
     """
     format_name = WRITE_FORMATS.get(Path(path).suffix.lower())
     if format_name is None:
@@ -64,9 +67,9 @@ def write_losses(image: Image, path: str | PathLike[str], bit_depth: int | None 
     if format_name in ("JPEG", "BMP") and image.alpha is not None and float(image.alpha.min()) < 1.0:
         losses.append(f"{format_name} holds no transparency: the transparent parts are composited over white")
     if (bit_depth or default_bit_depth(image.meta, format_name)) != 32:
-        pixels = image.pixels
-        if float(pixels.min()) < 0.0 or float(pixels.max()) > 1.0:
-            outside = int(np.count_nonzero((pixels < 0.0) | (pixels > 1.0)))
+        pixels, slack = image.pixels, np.float32(CLIP_SLACK)
+        if float(pixels.min()) < -slack or float(pixels.max()) > 1.0 + slack:
+            outside = int(np.count_nonzero((pixels < -slack) | (pixels > 1.0 + slack)))
             losses.append(f"{outside / pixels.size:.1%} of the samples lie outside 0..1 and are clipped in "
                           f"{format_name} (a float TIFF keeps them)")
     return losses
