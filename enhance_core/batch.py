@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import cv2
 import numpy as np
 
-from enhance_core.batch_manifest import (DONE, FAILED, MANIFEST_NAME, QUEUED, Entry, Manifest, recorded_outputs,
-                                         steps_digest, work_hash)
+from enhance_core.batch_manifest import (DONE, FAILED, MANIFEST_NAME, QUEUED, Entry, Manifest, recorded_names,
+                                         recorded_outputs, steps_digest, work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, StopBatch, remove_partial_files, run_pool
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
@@ -284,16 +284,17 @@ def shared_stems(inputs: Sequence[Path], *, ignore_case: bool = False) -> dict[P
             for group in groups.values() if len(group) > 1 for path in group}
 
 
-def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath],
-                  format_suffix: str | None) -> dict[Path, str]:
+def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath], format_suffix: str | None,
+                  recorded: Mapping[str, str]) -> dict[Path, str]:
     """The output file name of each input in its output folder, none shared (any case) and none a folder's.
 
-    An input keeps its stem and takes the output suffix. Inputs that would share
-    a name each add their format when that tells them apart (``a.jpg`` and
-    ``a.tif`` to PNG: ``a-jpg.png``, ``a-tif.png``), else their folder's name
-    (two folders' ``a.png`` without ``-r``: ``a-box1.png``, ``a-box2.png``),
-    and only then a count: a name does not depend on the order of the files, so
-    a later run with one more scan of that stem does not shift the others' names.
+    An input the output folder's manifest already names (``recorded``: input
+    path to output, relative) keeps that name, so outputs of earlier runs stay
+    theirs whatever joins the batch. Another keeps its stem and takes the
+    output suffix; inputs that would share a name each add their format when
+    that tells them apart (``a.jpg`` and ``a.tif`` to PNG: ``a-jpg.png``,
+    ``a-tif.png``), else their folder's name (two folders' ``a.png`` without
+    ``-r``: ``a-box1.png``, ``a-box2.png``), and only then a count.
     """
     def key(place: PurePosixPath, name: str) -> str:
         return (place / name).as_posix().lower()
@@ -302,12 +303,20 @@ def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath],
         return source.suffix.lstrip(".").lower() or "file"
 
     plain = {source: f"{source.stem}{output_suffix(source, format_suffix)}" for source in inputs}
-    groups: dict[str, list[Path]] = {}
-    for source in inputs:
-        groups.setdefault(key(placed[source], plain[source]), []).append(source)
     taken = {folder.as_posix().lower() for place in placed.values() for folder in (place, *place.parents)}
     names: dict[Path, str] = {}
     for source in inputs:
+        earlier = PurePosixPath(recorded.get(str(source.resolve()), "/"))
+        if (earlier.parent == placed[source] and earlier.suffix.lower() == Path(plain[source]).suffix.lower()
+                and key(placed[source], earlier.name) not in taken):
+            names[source] = earlier.name
+            taken.add(key(placed[source], earlier.name))
+    groups: dict[str, list[Path]] = {}
+    for source in inputs:
+        groups.setdefault(key(placed[source], plain[source]), []).append(source)
+    for source in inputs:
+        if source in names:
+            continue
         place, name = placed[source], plain[source]
         group = groups[key(place, name)]
         stem, suffix = source.stem, name[len(source.stem):]
@@ -383,7 +392,7 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
                                  f"'{first.stem}'; rename them or run them separately")
     references = index_by_stem(reference_dir, what="reference", mirrored=mirrored) if reference_dir is not None else {}
     sources = {path.resolve(): path for path in inputs}
-    names = _output_names(inputs, placed, format_suffix)
+    names = _output_names(inputs, placed, format_suffix, recorded_names(output_dir))
     tasks = []
     for source in inputs:
         place = placed[source]

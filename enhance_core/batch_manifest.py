@@ -144,22 +144,32 @@ def _line(entry: Entry) -> dict[str, Any]:
     return data
 
 
-def recorded_outputs(folder: Path) -> set[str]:
-    """The outputs that the manifest of ``folder`` says earlier runs wrote or claimed (absolute, normalised
-    paths: :func:`os.path.abspath`); empty when it has none or cannot be read."""
+def recorded_entries(folder: Path) -> list[Entry]:
+    """The readable lines of the manifest of ``folder``, in order; empty when it has none or cannot be read."""
     try:
         data = (folder / MANIFEST_NAME).read_bytes()
     except OSError:
-        return set()
-    outputs = set()
+        return []
+    entries = []
     for line in data.splitlines():
         try:
             entry = _entry(json.loads(line))
         except ValueError:
             continue
         if entry is not None:
-            outputs.add(os.path.abspath(folder / entry.output))
-    return outputs
+            entries.append(entry)
+    return entries
+
+
+def recorded_outputs(folder: Path) -> set[str]:
+    """The outputs that the manifest of ``folder`` says earlier runs wrote or claimed (absolute, normalised
+    paths: :func:`os.path.abspath`); empty when it has none or cannot be read."""
+    return {os.path.abspath(folder / entry.output) for entry in recorded_entries(folder)}
+
+
+def recorded_names(folder: Path) -> dict[str, str]:
+    """The output (relative to ``folder``) that the manifest last gave each input (resolved path)."""
+    return {entry.input: entry.output for entry in recorded_entries(folder)}
 
 
 class Manifest:

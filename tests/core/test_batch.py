@@ -440,6 +440,17 @@ def test_a_fill_of_mask_files_says_how_much_each_mask_fills(folder, tmp_path) ->
                              "file?)",)
 
 
+def test_an_input_keeps_the_output_name_an_earlier_run_gave_it_whatever_joins_the_batch(tmp_path, capsys) -> None:
+    from enhance_core.cli import main
+
+    save(tmp_path / "a.jpg", photo(0, 8, 8))
+    out = tmp_path / "out"
+    assert main(["apply", "--filter", "negative", "--format", "png", "-o", str(out), str(tmp_path / "a.jpg")]) == 0
+    save(tmp_path / "a.tif", photo(1, 8, 8))
+    tasks = plan_batch([tmp_path / "a.jpg", tmp_path / "a.tif"], (make_item("negative"),), out, format_suffix="png")
+    assert [task.output.name for task in tasks] == ["a.png", "a-tif.png"]
+
+
 def test_a_file_reached_through_a_link_too_keeps_its_own_name_and_hidden_files_are_left_out(tmp_path) -> None:
     root = tmp_path / "in"
     (root / "sub").mkdir(parents=True)
