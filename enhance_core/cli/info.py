@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "and for DICOM the modality, windows, unit and value range.",
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
-                        help="image files (JPEG, PNG, TIFF, BMP, WebP, DICOM)")
+                        help="image files (JPEG, PNG, TIFF, BMP, WebP, HEIC, AVIF, camera RAW, DICOM)")
     parser.add_argument("--page", type=int, default=None,
                         help="TIFF page or DICOM frame to describe (default: the first)")
     parser.set_defaults(run=run)
