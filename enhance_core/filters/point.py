@@ -231,12 +231,15 @@ def otsu_level(luma: np.ndarray, levels: int = 256) -> float:
 def threshold_image(pixels: np.ndarray, params: ThresholdParams, ctx: RenderContext) -> np.ndarray:
     """Return 1 where luma is above the level, else 0 (gray levels for color too).
 
-    Luma outside [0, 1] (a float source's data) is first mapped from its own
-    range onto it (:func:`within_unit_range`), so the level is a share of that range.
+    Otsu reads the whole image's histogram, of luma outside [0, 1] (a float
+    source's data) over its own range (:func:`within_unit_range`); a fixed
+    level compares each pixel alone, so a part of the image renders as the whole does.
     """
     luma = pixels[:, :, 0] if pixels.shape[2] == 1 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    luma = within_unit_range(luma)
-    level = otsu_level(luma, histogram_levels(ctx, pixels)) if params.method == "otsu" else params.level
+    level = params.level
+    if params.method == "otsu":
+        luma = within_unit_range(luma)
+        level = otsu_level(luma, histogram_levels(ctx, pixels))
     _, binary = cv2.threshold(luma, level, 1.0, cv2.THRESH_BINARY)
     return from_planes(binary, pixels.shape[2])
 

@@ -163,3 +163,16 @@ def test_a_float_source_s_data_above_1_is_read_over_its_own_range_not_clipped_to
     assert 0.4 < float(out.mean()) < 0.6 and float((out >= 1.0).mean()) < 0.6
     np.testing.assert_array_equal(run(name, data, RenderContext(bit_depth=32), **params),
                                   run(name, data / np.float32(300.0), RenderContext(bit_depth=32), **params))
+
+
+def test_a_fixed_threshold_of_a_part_is_that_part_of_the_whole_on_float_data() -> None:
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.masks import Region
+    from enhance_core.render import Renderer
+    from enhance_core.stack import make_item
+
+    image = Image(ramp(0.0, 300.0), meta=ImageMeta(bit_depth=32, float_source=True))
+    steps = [make_item("threshold", {"method": "fixed", "level": 0.5})]
+    whole = Renderer().render(image, steps)
+    part = Region(0, 0, 20, 64)
+    np.testing.assert_array_equal(Renderer().render(image, steps, region=part), whole[part.slices])
