@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from enhance_core.batch_manifest import (DONE, FAILED, MANIFEST_NAME, QUEUED, Entry, Manifest, recorded_names,
-                                         recorded_outputs, steps_digest, work_hash)
+                                         recorded_outputs, report_files, steps_digest, work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, StopBatch, remove_partial_files, run_pool
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
@@ -179,7 +179,7 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
             folders[:] = [name for name in folders
                           if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
             for name in folders:
-                listed = recorded_outputs(Path(top, name))
+                listed = recorded_outputs(Path(top, name)) | report_files(Path(top, name))
                 if listed and outputs is not None:
                     outputs.append(Path(top, name))
                 earlier |= listed
@@ -209,7 +209,7 @@ def _earlier_outputs(root: Path, folders: set[Path]) -> set[str]:
             if candidate == root or candidate in seen or not candidate.is_relative_to(root):
                 break
             seen.add(candidate)
-            outputs |= recorded_outputs(candidate)
+            outputs |= recorded_outputs(candidate) | report_files(candidate)
     return outputs
 
 
@@ -221,7 +221,7 @@ def _images_below(folder: Path, skip: Path | None) -> bool:
         folders[:] = [name for name in folders
                       if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
         for name in folders:
-            earlier |= recorded_outputs(Path(top, name))
+            earlier |= recorded_outputs(Path(top, name)) | report_files(Path(top, name))
         if Path(top) != folder and any(Path(name).suffix.lower() in SUPPORTED_SUFFIXES
                                        and os.path.abspath(Path(top, name)) not in earlier for name in files):
             return True

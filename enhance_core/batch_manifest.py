@@ -167,6 +167,17 @@ def recorded_outputs(folder: Path) -> set[str]:
     return {os.path.abspath(folder / entry.output) for entry in recorded_entries(folder)}
 
 
+REPORT_FILES = ("report.csv", "metric_histograms.png", "best.png", "worst.png", "flagged.txt", "failures.txt")
+"""What :func:`enhance_core.batch_report.write_report` writes into its folder."""
+
+
+def report_files(folder: Path) -> set[str]:
+    """The files of a batch report in ``folder`` (absolute, normalised paths): none when it holds no report."""
+    if not (folder / "report.csv").is_file() or not (folder / "metric_histograms.png").is_file():
+        return set()
+    return {os.path.abspath(folder / name) for name in REPORT_FILES}
+
+
 def recorded_names(folder: Path) -> dict[str, str]:
     """The output (relative to ``folder``) that the manifest last gave each input (resolved path)."""
     return {entry.input: entry.output for entry in recorded_entries(folder)}

@@ -176,6 +176,12 @@ def test_reference_dir_writes_the_report(inputs, tmp_path, capsys) -> None:
                  "--min-psnr", "99", "-o", str(out), str(inputs)]) == 0
     captured = capsys.readouterr().out
     assert "2 scored, 2 flagged" in captured and (out / "report" / "report.csv").exists()
+    from enhance_core.batch import collect_tree
+    from enhance_core.batch_manifest import REPORT_FILES
+
+    assert sorted(path.name for path in (out / "report").iterdir()) == sorted(REPORT_FILES)
+    assert sorted(path.name for path in collect_tree([tmp_path], recursive=True)) == ["one.png", "two.png"], \
+        "a later walk takes neither the outputs nor the report's pictures"
 
 
 def test_list_shows_every_filter_with_parameters(capsys) -> None:
