@@ -133,3 +133,11 @@ def test_every_parameter_a_recipe_may_lack_has_a_value_to_take() -> None:
             assert spec.name in known[name] or (name, spec.name) in ADDED_PARAMS, (
                 f"{name}.{spec.name} is new: recipes saved before it lack it; give it the value that keeps their "
                 f"behaviour in enhance_core.recipe.ADDED_PARAMS")
+
+
+def test_the_picture_digest_tells_float_pictures_beyond_0_to_1_apart() -> None:
+    from enhance_core.masks import picture_digest
+
+    ramp = np.linspace(0, 300, 40 * 30, dtype=np.float32).reshape(30, 40, 1)
+    assert picture_digest(ramp) != picture_digest(ramp * np.float32(0.9))
+    assert picture_digest(ramp) == picture_digest(ramp.copy())
