@@ -138,6 +138,6 @@ def test_every_parameter_a_recipe_may_lack_has_a_value_to_take() -> None:
 def test_the_picture_digest_tells_float_pictures_beyond_0_to_1_apart() -> None:
     from enhance_core.masks import picture_digest
 
-    ramp = np.linspace(0, 300, 40 * 30, dtype=np.float32).reshape(30, 40, 1)
+    ramp = np.linspace(2, 300, 40 * 30, dtype=np.float32).reshape(30, 40, 1)
     assert picture_digest(ramp) != picture_digest(ramp * np.float32(0.9))
     assert picture_digest(ramp) == picture_digest(ramp.copy())
