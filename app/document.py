@@ -43,6 +43,8 @@ class Document(QObject):
         Another step was selected ("" for none).
     modified_changed(modified)
         Edits appeared or were saved (relayed from the undo stack's clean state).
+    about_to_push()
+        A command is about to be pushed (a gesture still open commits first, so the history keeps its order).
     """
 
     image_changed = Signal()
@@ -51,6 +53,7 @@ class Document(QObject):
     stack_changed = Signal(object)
     selection_changed = Signal(str)
     modified_changed = Signal(bool)
+    about_to_push = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -149,6 +152,7 @@ class Document(QObject):
 
     def push(self, command: QUndoCommand) -> None:
         """Do ``command`` and record it for undo."""
+        self.about_to_push.emit()
         self.undo_stack.push(command)
 
     def select(self, uid: str) -> None:

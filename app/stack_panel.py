@@ -120,6 +120,7 @@ class StackPanel(QWidget):
         self._layout_widgets()
         document.stack_changed.connect(self._on_stack_changed)
         document.selection_changed.connect(self._on_selection_changed)
+        document.about_to_push.connect(self._commit)
         self.rebuild()
 
     def _layout_widgets(self) -> None:
@@ -229,9 +230,11 @@ class StackPanel(QWidget):
     def _commit(self) -> None:
         """End a gesture: push one undo command for everything it changed.
 
-        The command's starting state keeps what other commands changed in the
-        step meanwhile (a damage mark that landed during the drag), so that
-        its redo does not take their changes back.
+        A command about to land during the gesture (a damage mark traced
+        while a slider is held) commits it first (``about_to_push``): the
+        history keeps the order in which the step changed. The command's
+        starting state also keeps what an undo or redo changed in the step
+        meanwhile, so that its redo does not take that back.
         """
         start, self._gesture_start = self._gesture_start, None
         current = self.document.selected_item()

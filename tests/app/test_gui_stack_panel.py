@@ -85,8 +85,14 @@ def test_a_mask_that_lands_during_a_slider_drag_stays_after_the_release_and_its_
     control.slider.setValue(700)
     control.slider.setSliderDown(False)  # emits sliderReleased
     assert document.selected_item().mask is mask
-    document.undo_stack.undo()
-    assert document.selected_item().mask is mask and document.undo_stack.undoText() == "Mark damage"
+    texts = [document.undo_stack.text(i) for i in range(document.undo_stack.count())]
+    assert texts[-3:] == ["Change Exposure: Exposure", "Mark damage", "Change Exposure: Exposure"], "in their order"
+    stops = [document.selected_item().params.stops]
+    for _ in range(3):
+        document.undo_stack.undo()
+        stops.append(document.selected_item().params.stops)
+    assert stops[1] == stops[2] != stops[3], "undoing the mark leaves the exposure as it was then"
+    assert document.selected_item().mask is None
 
 
 def test_toggle_opacity_remove_and_move(panel):
