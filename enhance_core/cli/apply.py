@@ -261,7 +261,12 @@ def _run(args: argparse.Namespace) -> int:
 
         print("failures by cause:\n" + format_failures(results), end="")
     if args.reference_dir is not None:
-        write_batch_report(results, args)
+        try:
+            write_batch_report(results, args)
+        except KeyboardInterrupt:
+            print("interrupted while writing the report: the files above are written; run the same command again "
+                  "to write it (the files count as done)", file=sys.stderr)
+            return 130
     return 1 if failed else 0
 
 

@@ -371,3 +371,16 @@ def test_ctrl_c_before_the_batch_began_says_nothing_was_written(inputs, tmp_path
     monkeypatch.setattr(batch, "plan_batch", interrupted)
     assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(inputs)]) == 130
     assert "interrupted before any file was processed: nothing was written" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_the_report_is_written_says_the_files_are(inputs, tmp_path, capsys, monkeypatch) -> None:
+    import enhance_core.batch_report as batch_report
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch_report, "write_report", interrupted)
+    assert main(["apply", "--filter", "negative", "--jobs", "1", "--reference-dir", str(inputs), "-o",
+                 str(tmp_path / "out"), str(inputs)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted while writing the report: the files above are written" in err and "nothing" not in err
