@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any, Iterable, Sequence
@@ -298,9 +299,13 @@ class Manifest:
         """
         if self._handle.closed:
             return
-        try:
-            if self._empty:
+        removed = False
+        if self._empty:
+            with suppress(OSError):  # while the lock holds, so no other run opens it meanwhile (POSIX)
                 self.path.unlink(missing_ok=True)
+                removed = True
+        with suppress(OSError):
             self._handle.close()
-        except OSError:
-            pass
+        if self._empty and not removed:
+            with suppress(OSError):  # Windows: an open file cannot be removed
+                self.path.unlink(missing_ok=True)
