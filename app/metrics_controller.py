@@ -17,6 +17,7 @@ affine (crop, rotation, resize); any other size shows the core's message
 from __future__ import annotations
 
 from functools import partial
+from typing import Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
@@ -29,9 +30,11 @@ from app.workers import JobRunner
 from enhance_core.filters.base import RenderContext
 from enhance_core.full_results import FullResults
 from enhance_core.geometry import warp_image
+from enhance_core.image import Image
 from enhance_core.medical.windows import display_steps
 from enhance_core.metrics import reference_for_result
 from enhance_core.render import render_image
+from enhance_core.stack import StackItem
 from enhance_core.stack_geometry import has_geometry, output_affine, output_shape
 
 IDLE_MS = 1500
@@ -96,9 +99,9 @@ class MetricsController(QObject):
         self.exact_lane.submit(job, on_done=self._on_report, on_failed=self.failed.emit,
                                label="Measuring at full resolution")
 
-    def _usable_reference(self) -> np.ndarray | None:
+    def _usable_reference(self) -> Image | None:
         reference = self.document.reference
-        return reference.pixels if reference is not None and not self.document.reference_size_problem() else None
+        return reference if reference is not None and not self.document.reference_size_problem() else None
 
     def _on_reference_changed(self) -> None:
         self._small_reference.clear()
@@ -138,9 +141,10 @@ class MetricsController(QObject):
         follow = None
         if reference is not None and source is not None:
             follow = _Follow.of(source, frame.request.steps, frame.request.preview_scale, measure=False)
-            if tuple(reference.shape[:2]) not in follow.comparable:
+            if (reference.rows, reference.cols) not in follow.comparable:
                 return  # a crop being edited shows its input, which this reference does not fit
-        job = partial(_live_job, frame.preview_pixels, frame.before_pixels, reference, follow,
+        job = partial(_live_job, frame.preview_pixels, frame.before_pixels, reference,
+                      display_steps(frame.request.steps), follow,
                       self._small_reference, frame.request.preview_scale, frame.request.generation,
                       frame.preview_alpha)
         self.live_lane.submit(job, on_done=self._on_report, on_failed=self.failed.emit, label="Measuring")
@@ -187,21 +191,32 @@ class _Follow:
                                     output_shape=self.output, affine=self.affine)
 
 
-def _live_job(result: np.ndarray, original: np.ndarray, reference: np.ndarray | None, follow: _Follow | None,
-              cache: dict, scale: float, generation: int, alpha: np.ndarray | None, progress,
+def displayed_reference(reference: Image, display: Sequence[StackItem], should_stop=None) -> np.ndarray:
+    """The reference's pixels as the original is shown: a DICOM reference through the stack's display steps
+    (its window in its own physical units, as the source's), any other (an exported picture) as it is."""
+    if reference.meta.dicom is None or not display:
+        return reference.pixels
+    return render_image(reference, display, should_stop=should_stop).pixels
+
+
+def _live_job(result: np.ndarray, original: np.ndarray, reference: Image | None, display: tuple[StackItem, ...],
+              follow: _Follow | None, cache: dict, scale: float, generation: int, alpha: np.ndarray | None, progress,
               should_stop) -> MetricsReport:
-    """Worker job: metrics of a preview (the reference, following the geometry and downscaled, is cached)."""
+    """Worker job: metrics of a preview (the reference, displayed, following the geometry and downscaled, is
+    cached)."""
+    pixels = None
     if reference is not None:
         affine = None if follow is None or follow.affine is None else follow.affine.tobytes()
-        key = (id(reference), result.shape[:2], affine)
-        small = cache.get(key)
-        if small is None:
-            small = (follow.reference(reference, result.shape[:2]) if follow is not None
-                     else resize_like(reference, *result.shape[:2]))
+        shown = tuple((item.filter, item.params) for item in display) if reference.meta.dicom is not None else ()
+        key = (id(reference), shown, result.shape[:2], affine)
+        pixels = cache.get(key)
+        if pixels is None:
+            full = displayed_reference(reference, display, should_stop)
+            pixels = (follow.reference(full, result.shape[:2]) if follow is not None
+                      else resize_like(full, *result.shape[:2]))
             cache.clear()
-            cache[key] = small
-        reference = small
-    return measure(result, original, reference, scale=scale, generation=generation, alpha=alpha)
+            cache[key] = pixels
+    return measure(result, original, pixels, scale=scale, generation=generation, alpha=alpha)
 
 
 def _exact_job(results: FullResults, source, steps, reference, generation: int, device, progress,
@@ -218,5 +233,7 @@ def _exact_job(results: FullResults, source, steps, reference, generation: int, 
     if follow.affine is not None:
         original = warp_image(original, follow.affine, shape)
     progress(0.9, "measuring")
-    ref = follow.reference(reference.pixels, shape) if reference is not None else None
+    display = display_steps(steps)
+    ref = follow.reference(displayed_reference(reference, display, should_stop), shape) if reference is not None \
+        else None
     return measure(rendered.pixels, original, ref, scale=1.0, generation=generation, alpha=rendered.alpha)

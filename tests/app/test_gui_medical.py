@@ -107,6 +107,19 @@ def test_presets_auto_and_header_are_undoable_stack_edits(qtbot, window, series_
     assert window_item(window).params.center == -600.0
 
 
+def test_a_dicom_reference_is_compared_through_the_same_window_as_the_slice(qtbot, window, series_folder):
+    open_folder(qtbot, window, series_folder)
+    window.window_level.choose("Lung")
+    wait_rendered(qtbot, window)
+    window.files.open_reference(window.document.source_path)  # the slice itself: identical at any window
+    qtbot.waitUntil(lambda: window.metrics.latest is not None and window.metrics.latest.with_reference, timeout=20000)
+    qtbot.waitUntil(lambda: window.metrics_panel.value("psnr", 1) == "∞ (identical)", timeout=20000)
+    window.window_level.choose("Bone")
+    wait_rendered(qtbot, window)
+    qtbot.waitUntil(lambda: window.metrics.latest.generation == window.renders.generation, timeout=20000)
+    assert window.metrics_panel.value("psnr", 1) == "∞ (identical)"
+
+
 def test_mouse_drag_moves_level_and_width_as_one_undoable_command(qtbot, window, series_folder):
     open_folder(qtbot, window, series_folder)
     document, canvas = window.document, window.canvas
