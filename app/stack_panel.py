@@ -203,10 +203,14 @@ class StackPanel(QWidget):
             self.document.push(set_mask_command(self.document.stack, item, None, label))
 
     def reset_params(self) -> None:
-        """Set the selected step's parameters to their defaults (undoable)."""
+        """Set the selected step's parameters to their defaults (undoable); a window/level step's are the image's
+        own (its header window, else its value range), as it was added with."""
         item = self.document.selected_item()
         if item is not None:
-            defaults = get_filter(item.filter).default_params()
+            definition = get_filter(item.filter)
+            defaults = definition.default_params()
+            if item.filter == WINDOW_LEVEL and self.document.source is not None:
+                defaults = definition.make_params(default_window_params(self.document.source))
             if defaults != item.params:
                 self.document.push(change_params_command(self.document.stack, item, defaults))
 

@@ -120,6 +120,15 @@ def test_a_dicom_reference_is_compared_through_the_same_window_as_the_slice(qtbo
     assert window.metrics_panel.value("psnr", 1) == "∞ (identical)"
 
 
+def test_reset_to_defaults_puts_a_window_back_on_the_header_window(qtbot, window, series_folder):
+    open_folder(qtbot, window, series_folder)
+    header = (window_item(window).params.center, window_item(window).params.width)
+    window.window_level.choose("Lung")
+    window.document.select(window_item(window).uid)
+    window.stack_panel.reset_params()
+    assert (window_item(window).params.center, window_item(window).params.width) == header
+
+
 def test_mouse_drag_moves_level_and_width_as_one_undoable_command(qtbot, window, series_folder):
     open_folder(qtbot, window, series_folder)
     document, canvas = window.document, window.canvas
