@@ -74,6 +74,7 @@ class EditorStatusBar(QStatusBar):
                        self.device_label):
             self.addPermanentWidget(widget)
         self._runners: list[JobRunner] = []
+        self._stopped_by_user: set[JobRunner] = set()
         self._since: dict[JobRunner, float] = {}
         self._reveal = QTimer(self)
         self._reveal.setSingleShot(True)
@@ -86,16 +87,22 @@ class EditorStatusBar(QStatusBar):
         runner.started.connect(lambda label, r=runner: self._on_started(r))
         runner.progressed.connect(lambda fraction, message, r=runner: self._on_progress(r, fraction, message))
         runner.idle.connect(lambda r=runner: self._on_idle(r))
-        runner.cancelled.connect(lambda: self.showMessage("Cancelled", 3000))
+        runner.cancelled.connect(lambda r=runner: self._on_cancelled(r))
 
     def busy_runners(self) -> list[JobRunner]:
         """Watched lanes with a job running or waiting."""
         return [runner for runner in self._runners if runner.busy]
 
     def cancel_jobs(self) -> None:
-        """Cancel every running job."""
+        """Cancel every running job (the status bar then says so; a job the editor stops itself goes unsaid)."""
         for runner in self.busy_runners():
+            self._stopped_by_user.add(runner)
             runner.cancel()
+
+    def _on_cancelled(self, runner: JobRunner) -> None:
+        if runner in self._stopped_by_user:
+            self._stopped_by_user.discard(runner)
+            self.showMessage("Cancelled", 3000)
 
     def set_device(self, text: str) -> None:
         """Show where the learned filters run (whole in the tooltip when the label is too narrow for it)."""
@@ -148,6 +155,7 @@ class EditorStatusBar(QStatusBar):
 
     def _on_idle(self, runner: JobRunner) -> None:
         self._since.pop(runner, None)
+        self._stopped_by_user.discard(runner)
         self._refresh_jobs()
 
     def _shown_runner(self) -> JobRunner | None:

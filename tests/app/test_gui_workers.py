@@ -266,3 +266,21 @@ def test_the_editor_process_ends_cleanly_with_a_worker_it_let_go_still_running(t
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": os.getcwd()}
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert run.returncode == 0, run.stderr[-800:]
+
+
+def test_the_status_bar_says_cancelled_only_for_a_job_the_user_stopped(qtbot):
+    from app.status_bar import EditorStatusBar
+
+    status = EditorStatusBar()
+    qtbot.addWidget(status)
+    runner = JobRunner("measuring")
+    status.watch(runner)
+    gate = threading.Event()
+    with qtbot.waitSignal(runner.idle, timeout=5000):
+        runner.submit(blocking_job(gate, None))
+        runner.cancel()  # the editor stopped it itself (another image opened)
+    assert status.currentMessage() == ""
+    with qtbot.waitSignal(runner.idle, timeout=5000):
+        runner.submit(blocking_job(gate, None))
+        status.cancel_jobs()
+    assert status.currentMessage() == "Cancelled"
