@@ -416,7 +416,13 @@ def series_from_file(path: str | PathLike[str]) -> DicomSeries:
     if path.exists() and not path.is_file():
         raise DicomSeriesError(path, "is not a regular file (a folder, a named pipe or a device); give a DICOM file")
     header = _read_header(path)
-    if header is None:
+    if header is None:  # the reader says why, as the editor does (a DICOMDIR, a structure set, a cut header)
+        from enhance_core.io import read_image
+
+        try:
+            read_image(path)
+        except ImageReadError as error:
+            raise DicomSeriesError(path, error.reason) from None
         raise DicomSeriesError(path, "is not a DICOM image file")
     frames = int(header.get("NumberOfFrames", 1) or 1)
     slices = tuple(SeriesSlice(path, frame) for frame in range(frames))

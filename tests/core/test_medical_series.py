@@ -158,3 +158,8 @@ def test_a_folder_of_mutated_slices_is_scanned_without_an_unnamed_error(tmp_path
     (tmp_path / "zzz_sound.dcm").write_bytes(source)
     scan = scan_series(tmp_path)
     assert scan.series and all(reason for _, reason in scan.unreadable)
+
+
+def test_a_dicom_file_without_an_image_says_what_it_holds_and_what_to_do():
+    with pytest.raises(DicomSeriesError, match=r"rtstruct.dcm: .*(no image|Structure Set)"):
+        series_from_file(get_testdata_file("rtstruct.dcm"))
