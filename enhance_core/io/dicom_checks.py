@@ -343,7 +343,8 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
         handle.seek(offset)
         head = handle.read(8)
         if len(head) < 8:
-            raise ImageReadError(path, "the file ends before its pixel data; it is truncated, re-copy or re-export it")
+            raise ImageReadError(path, "the file ends after its header, with no pixel data: it was cut short, or "
+                                       "saved without its image; re-copy or re-export it")
         group, element = struct.unpack(order + "HH", head[:4])
         if group != 0x7FE0 or element not in _PIXEL_ELEMENTS:
             raise ImageReadError(path, "this DICOM file holds no pixel data")

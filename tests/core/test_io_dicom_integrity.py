@@ -61,6 +61,15 @@ def test_native_pixel_data_shorter_than_the_header_says_is_refused(tmp_path):
         read_image(path)
 
 
+def test_a_header_without_pixel_data_is_not_only_called_truncated(tmp_path):
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    del dataset.PixelData
+    dataset.save_as(tmp_path / "header.dcm")
+    with pytest.raises(ImageReadError, match="ends after its header, with no pixel data: it was cut short, or saved "
+                                             "without its image"):
+        read_image(tmp_path / "header.dcm")
+
+
 def test_codestream_without_its_end_marker_opens_with_a_visible_warning(tmp_path, capfd):
     dataset = pydicom.dcmread(get_testdata_file("MR_small_jpeg_ls_lossless.dcm"))
     codestream = b"".join(generate_fragments(dataset.PixelData)).rstrip(b"\x00")
