@@ -288,6 +288,13 @@ def _lut_window(view: Dataset, scaling: float, highest: float, messages: list[st
                   tuple(float(value) for value in np.clip(entries / top, 0.0, 1.0)))
 
 
+PET_UNITS = {"BQML": "Bq/ml", "CNTS": "counts", "GML": "g/ml", "CM2": "cm²", "CM2ML": "cm²/ml", "PCNT": "%",
+             "MGMINML": "mg/min/ml", "UMOLMINML": "µmol/min/ml", "MLMING": "ml/min/g", "MLG": "ml/g",
+             "1CM": "1/cm", "UMOLML": "µmol/ml", "PROPCNTS": "proportional counts", "PROPCPS": "proportional cps",
+             "MLMINML": "ml/min/ml", "MLML": "ml/ml", "NONE": ""}
+"""How the PET Units codes (DICOM PS3.3 C.8.9.1.1.3) read: ``BQML`` is shown as Bq/ml."""
+
+
 def _unit(header: Dataset, view: Dataset) -> str:
     """Return the physical unit of the modality LUT output ("HU" for CT, Gy for dose...)."""
     if "DoseUnits" in header:
@@ -298,8 +305,10 @@ def _unit(header: Dataset, view: Dataset) -> str:
     if header.get("Modality") == "CT" and "RescaleIntercept" in view:
         return "HU"
     if header.get("Modality") == "PT":
-        return str(header.get("Units", ""))
+        units = str(header.get("Units", ""))
+        return PET_UNITS.get(units.upper(), units)
     return ""
+
 
 
 def _finite_range(path: Path, data: np.ndarray) -> tuple[float, float]:

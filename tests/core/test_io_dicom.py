@@ -315,3 +315,13 @@ def test_a_voi_lut_that_cannot_be_shown_says_why(tmp_path, descriptor, data, rea
     dataset.save_as(tmp_path / "lut.dcm")
     image = read_image(tmp_path / "lut.dcm")
     assert image.meta.windows == [] and any(reason in warning for warning in image.meta.extra["warnings"])
+
+
+def test_a_pet_unit_code_reads_as_the_unit_it_names(tmp_path):
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.Modality, dataset.Units = "PT", "BQML"
+    dataset.save_as(tmp_path / "pet.dcm")
+    assert read_image(tmp_path / "pet.dcm").meta.unit == "Bq/ml"
