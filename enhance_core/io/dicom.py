@@ -288,9 +288,9 @@ def _lut_window(view: Dataset, scaling: float, highest: float, messages: list[st
                   tuple(float(value) for value in np.clip(entries / top, 0.0, 1.0)))
 
 
-PET_UNITS = {"BQML": "Bq/ml", "CNTS": "counts", "GML": "g/ml", "CM2": "cm²", "CM2ML": "cm²/ml", "PCNT": "%",
-             "MGMINML": "mg/min/ml", "UMOLMINML": "µmol/min/ml", "MLMING": "ml/min/g", "MLG": "ml/g",
-             "1CM": "1/cm", "UMOLML": "µmol/ml", "PROPCNTS": "proportional counts", "PROPCPS": "proportional cps",
+PET_UNITS = {"BQML": "Bq/ml", "CNTS": "counts", "GML": "g/ml", "CM2": "cm2", "CM2ML": "cm2/ml", "PCNT": "%",
+             "MGMINML": "mg/min/ml", "UMOLMINML": "umol/min/ml", "MLMING": "ml/min/g", "MLG": "ml/g",
+             "1CM": "1/cm", "UMOLML": "umol/ml", "PROPCNTS": "proportional counts", "PROPCPS": "proportional cps",
              "MLMINML": "ml/min/ml", "MLML": "ml/ml", "NONE": ""}
 """How the PET Units codes (DICOM PS3.3 C.8.9.1.1.3) read: ``BQML`` is shown as Bq/ml."""
 
