@@ -362,6 +362,11 @@ class ExportDialog(QDialog):
     def _export_series(self, path: Path) -> None:
         """Write every slice of the series, after asking before replacing any file of that name."""
         assert self.series is not None  # writes_series() checked it
+        if not path.parent.is_dir():
+            self.reporter.show_error(self, "Export", f"The folder {path.parent} does not exist; create it or "
+                                     "choose another folder for the slices.")
+            self.export_button.setEnabled(True)
+            return
         existing = [target for target in series_targets(path, len(self.series)) if target.exists()]
         if existing and self._series_confirmed != path:
             answer = self.reporter.choose(self, "Export", f"{len(existing)} of the {len(self.series)} files exist "

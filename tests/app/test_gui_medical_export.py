@@ -144,6 +144,19 @@ def test_all_slices_of_a_series_are_exported_through_the_stack_or_as_values(qtbo
         np.testing.assert_array_equal(codes - 32768, np.rint(source_values(series.read_slice(index))))
 
 
+def test_a_series_export_into_a_missing_folder_is_refused_before_it_starts(qtbot, window, series_folder, tmp_path):
+    from tests.app.test_gui_medical import open_folder
+
+    open_folder(qtbot, window, series_folder)
+    dialog = open_dialog(qtbot, window)
+    dialog.all_slices.setChecked(True)
+    dialog.path.setText(str(tmp_path / "no such folder" / "lung.png"))
+    dialog.export()
+    assert "no such folder does not exist; create it or choose another folder" in window.reporter.errors[-1][1]
+    assert dialog.export_button.isEnabled() and not window.export_lane.busy
+    dialog.reject()
+
+
 def test_a_single_image_offers_no_series_export(qtbot, window, ct_path):
     open_image(qtbot, window, ct_path)
     dialog = open_dialog(qtbot, window)
