@@ -110,8 +110,9 @@ def _series(path: Path, args: argparse.Namespace) -> list[DicomSeries]:
     return chosen
 
 
-def _images(args: argparse.Namespace) -> Iterator[_Slice]:
-    """Each slice of each input, every input's series chosen (and its damaged files refused) before any is read."""
+def _images(args: argparse.Namespace, damaged: list[str]) -> Iterator[_Slice]:
+    """Each slice of each input, every input's series chosen (and its unreadable headers refused) before any is
+    read; a slice whose pixels turn out damaged is named on stderr, added to ``damaged`` and left out."""
     from enhance_core.medical.study import export_folder_names
 
     inputs = [_series(path, args) for path in args.inputs]
@@ -126,8 +127,14 @@ def _images(args: argparse.Namespace) -> Iterator[_Slice]:
                     again += 1
                     continue
                 measured.add(key)
-                yield _Slice(str(item.path) + (f"#{item.frame}" if item.frame else ""), series_name,
-                             series.read_slice(index))
+                name = str(item.path) + (f"#{item.frame}" if item.frame else "")
+                try:
+                    image = series.read_slice(index)
+                except ImageReadError as error:
+                    damaged.append(name)
+                    print(f"warning: {error}; left out of the table", file=sys.stderr, flush=True)
+                    continue
+                yield _Slice(name, series_name, image)
         if again:
             print(f"warning: {again} image(s) of {path} were measured already (given twice); measured once",
                   file=sys.stderr, flush=True)
@@ -154,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
     steps = load_recipe(args.recipe) if args.recipe is not None else None
     rows: list[RoiRecord] = []
     clipped: set[tuple[str, int, int]] = set()
-    for name, series, image in _images(args):
+    damaged: list[str] = []
+    for name, series, image in _images(args, damaged):
         spacing = pixel_spacing(image.meta.dicom)
         values = source_values(image)
         after_values = stack_values(image, steps) if steps is not None else None
@@ -174,13 +182,17 @@ def run(args: argparse.Namespace) -> int:
                                                                 unit=roi_unit(image))
             rows.append(RoiRecord(name, text, stats, after, series))
     table = roi_stats_csv(rows, with_after=steps is not None, with_series=args.all_series)
+    left_out = (f"; {len(damaged)} damaged image(s) left out ({damaged[0]}"
+                f"{' and more' if len(damaged) > 1 else ''}): re-copy them and run again") if damaged else ""
     if args.output is None:
         sys.stdout.write(table)
-        return 0
+        if left_out:
+            print(f"measured {len(rows)} row(s){left_out}", file=sys.stderr)
+        return 1 if damaged else 0
     _check_output(args)
     try:
         write_text_atomic(args.output, table)
     except OSError as error:
         raise ParameterError(f"cannot write {args.output} ({error.strerror or error}); choose another -o") from None
-    print(f"wrote {len(rows)} row(s) to {args.output}", file=sys.stderr)
-    return 0
+    print(f"wrote {len(rows)} row(s) to {args.output}{left_out}", file=sys.stderr)
+    return 1 if damaged else 0

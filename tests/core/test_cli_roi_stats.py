@@ -174,3 +174,16 @@ def test_a_box_reaching_outside_the_slices_is_measured_inside_and_said_once(seri
     assert main(["roi-stats", str(series[0]), "--roi", "rect:-0.4,0,128.4,10"]) == 0
     captured = capsys.readouterr()
     assert "note:" not in captured.err and ",HU,1280," in captured.out, "every pixel centre lies in the image"
+
+
+def test_a_slice_with_damaged_pixels_is_named_and_left_out_of_the_table(series, tmp_path, capsys):
+    slices = sorted(series)
+    data = slices[1].read_bytes()
+    slices[1].write_bytes(data[:-1000])  # the header is whole, the pixels cut short
+    out = tmp_path / "stats.csv"
+    assert main(["roi-stats", str(slices[0].parent), "--roi", "rect:0,0,8,8", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"warning: {slices[1]}: the pixel data holds" in err and "left out of the table" in err
+    assert f"1 damaged image(s) left out ({slices[1]}): re-copy them and run again" in err
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == len(slices) - 1 and str(slices[1]) not in {row["file"] for row in rows}
