@@ -190,12 +190,15 @@ class WindowLevelControls(QObject):
             return 0
         current = (float(item.params.center), float(item.params.width))
         entries = [self.combo.itemData(index) for index in range(self.combo.count())]
+        header = header_window(source)
         if self._chosen is not None and self._chosen[1] == current and self._chosen[0] in entries:
-            return entries.index(self._chosen[0])
+            chosen = self._chosen[0]  # "Header" and "Auto" are this slice's: another slice may have its own
+            own = header if chosen == "header" else auto_window(source) if chosen == "auto" else None
+            if own is None or (own.center, own.width) == current:
+                return entries.index(chosen)
         for index, data in enumerate(entries):
             if isinstance(data, (WindowPreset, Window)) and (data.center, data.width) == current:
                 return index
-        header = header_window(source)
         return entries.index("header") if (header.center, header.width) == current else 0
 
     def active_name(self) -> str:

@@ -129,6 +129,24 @@ def test_reset_to_defaults_puts_a_window_back_on_the_header_window(qtbot, window
     assert (window_item(window).params.center, window_item(window).params.width) == header
 
 
+def test_header_is_named_only_where_the_slice_s_own_header_window_is_shown(qtbot, window, tmp_path):
+    import pydicom
+
+    paths = write_series(tmp_path / "series", [0.0, 1.0])
+    for path, (center, width) in zip(sorted(paths, key=lambda p: pydicom.dcmread(p).InstanceNumber),
+                                     ((40, 400), (60, 300))):
+        dataset = pydicom.dcmread(path)
+        dataset.WindowCenter, dataset.WindowWidth = center, width
+        dataset.save_as(path)
+    open_folder(qtbot, window, tmp_path / "series")
+    controls = window.window_level
+    next_slice(qtbot, window, lambda: window.slices.step(1))
+    controls.choose("Header")  # this slice's 60/300
+    assert controls.combo.currentText() == "Header"
+    next_slice(qtbot, window, lambda: window.slices.step(-1))
+    assert controls.combo.currentText() != "Header", "the first slice's header says 40/400, and 60/300 is shown"
+
+
 def test_mouse_drag_moves_level_and_width_as_one_undoable_command(qtbot, window, series_folder):
     open_folder(qtbot, window, series_folder)
     document, canvas = window.document, window.canvas
