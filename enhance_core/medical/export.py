@@ -53,6 +53,9 @@ SAFE_KEYWORDS = (
 )
 """Header fields an export describes by default: geometry and acquisition, nothing about the person."""
 
+STORED_VALUE_KEYWORDS = ("BitsStored", "RescaleSlope", "RescaleIntercept", "RescaleType")
+"""Fields about the stored values, left out of the description of a windowed picture (they do not map its pixels)."""
+
 PATIENT_KEYWORDS = (
     "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge", "PatientWeight", "PatientSize",
     "OtherPatientIDs", "OtherPatientNames", "PatientAddress", "PatientComments", "StudyDate", "StudyTime",
@@ -106,7 +109,10 @@ def export_description(meta: ImageMeta, *, window: Window | None = None, value_m
     if value_map is not None:
         data["mapping"] = "physical = offset + scale * value"
         data["offset"], data["scale"] = value_map.offset, value_map.scale
-    data["dicom"] = header_fields(meta, include_patient_data=include_patient_data)
+    fields = header_fields(meta, include_patient_data=include_patient_data)
+    if value_map is None:  # the pixels are a picture of the window, not stored values: no rescale applies to them
+        fields = {key: value for key, value in fields.items() if key not in STORED_VALUE_KEYWORDS}
+    data["dicom"] = fields
     return json.dumps(data, ensure_ascii=False)
 
 

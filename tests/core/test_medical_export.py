@@ -47,6 +47,7 @@ def test_windowed_export_has_no_patient_fields_unless_asked(tmp_path, ct, suffix
     assert described["deidentified"] is True and "PatientName" not in described["dicom"]
     assert described["window"] == {"center": -600.0, "width": 1500.0, "name": "Lung"}
     assert described["dicom"]["Modality"] == "CT"
+    assert "RescaleSlope" not in described["dicom"], "a picture of the window: no rescale maps its pixels"
     assert description_of(named)["dicom"]["PatientID"] == "1CT1"
 
 
