@@ -54,6 +54,8 @@ def describe_image(image: Image) -> dict[str, Any]:
         "format": meta.format,
         "orientation": meta.orientation,
         "icc": meta.icc_profile is not None,
+        "exif": meta.exif is not None,
+        "dpi": [float(value) for value in meta.extra["dpi"]] if meta.extra.get("dpi") else None,
         "alpha": image.alpha is not None,
         "page": meta.page,
         "page_count": meta.page_count,
@@ -94,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             if len(args.files) == 1:
                 raise
             report_failure(path, error)
+            print(json.dumps({"file": str(path), "error": " ".join(str(error).split())}), flush=True)
             failures += 1
             continue
         facts = strict_json({"file": str(path), **describe_image(image)})

@@ -20,7 +20,8 @@ def test_info_prints_the_facts_of_a_photo(tmp_path, capsys):
     facts = json.loads(capsys.readouterr().out)
     assert facts == {
         "file": str(path), "width": 40, "height": 30, "channels": 3, "bit_depth": 16, "float": False,
-        "format": "PNG", "orientation": 1, "icc": True, "alpha": True, "page": 0, "page_count": 1,
+        "format": "PNG", "orientation": 1, "icc": True, "exif": True, "dpi": None, "alpha": True, "page": 0,
+        "page_count": 1,
     }
 
 
@@ -40,8 +41,9 @@ def test_several_files_show_progress_and_go_on_after_a_failure(tmp_path, capsys)
     bad.write_bytes(b"")
     assert main(["info", str(bad), str(good)]) == 1
     captured = capsys.readouterr()
-    lines = captured.out.strip().splitlines()
-    assert len(lines) == 1 and json.loads(lines[0])["format"] == "TIFF"
+    lines = [json.loads(line) for line in captured.out.strip().splitlines()]
+    assert lines[0]["file"] == str(bad) and "file is empty" in lines[0]["error"], "stdout alone says which failed"
+    assert lines[1]["format"] == "TIFF" and lines[1]["exif"] is True
     assert "[1/2] reading" in captured.err and "[2/2] reading" in captured.err
     assert f"error: {bad}: file is empty" in captured.err
 
