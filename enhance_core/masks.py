@@ -190,14 +190,32 @@ class Picture:
     name: str
     digest: str
 
+    def is_of(self, pixels: np.ndarray) -> bool:
+        """Whether ``pixels`` are this picture's (a digest written before the ``f16:`` kind read 8-bit steps)."""
+        if self.digest.startswith(DIGEST_KIND):
+            return self.digest == picture_digest(pixels)
+        return self.digest == _digest(np.round(np.clip(_grid(pixels), 0.0, 1.0) * 255.0).astype(np.uint8), pixels)
+
+
+DIGEST_KIND = "f16:"
+"""Prefix of a :func:`picture_digest`: the samples as half floats."""
+
+
+def _grid(pixels: np.ndarray) -> np.ndarray:
+    """About :data:`DIGEST_SAMPLES` pixels on a regular grid, NaN read as 0."""
+    rows, cols = pixels.shape[:2]
+    step = max(1, int(math.sqrt(rows * cols / DIGEST_SAMPLES)))
+    return np.nan_to_num(pixels[::step, ::step])
+
+
+def _digest(sample: np.ndarray, pixels: np.ndarray) -> str:
+    return hashlib.blake2b(sample.tobytes() + repr(pixels.shape).encode(), digest_size=8).hexdigest()
+
 
 def picture_digest(pixels: np.ndarray) -> str:
     """A short digest that tells pictures of one size apart: of about :data:`DIGEST_SAMPLES` pixels on a grid,
     as half floats (any range: a float source's too; a few milliseconds at any size)."""
-    rows, cols = pixels.shape[:2]
-    step = max(1, int(math.sqrt(rows * cols / DIGEST_SAMPLES)))
-    sample = np.nan_to_num(pixels[::step, ::step]).astype(np.float16)
-    return hashlib.blake2b(sample.tobytes() + repr(pixels.shape).encode(), digest_size=8).hexdigest()
+    return DIGEST_KIND + _digest(_grid(pixels).astype(np.float16), pixels)
 
 
 @dataclass(frozen=True, eq=False)

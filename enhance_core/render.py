@@ -59,7 +59,7 @@ from enhance_core.filters.common import WHOLE_IMAGE
 from enhance_core.filters.registry import get_filter
 from enhance_core.geometry import as_affine, is_scale_only, meta_after_geometry, warp_image, warp_region
 from enhance_core.image import Image
-from enhance_core.masks import Region, check_region, full_region, picture_digest, scaled_shape
+from enhance_core.masks import Region, check_region, full_region, scaled_shape
 from enhance_core.stack_geometry import StepShape, stack_geometry
 
 if TYPE_CHECKING:
@@ -479,7 +479,7 @@ def _check_mask_size(item: StackItem, image: Image, index: int) -> None:
     if mask is not None and (mask.rows, mask.cols) != (image.rows, image.cols):
         raise ParameterError(f"step {index + 1} ({item.filter}) has a mask for a {mask.cols}x{mask.rows} "
                              f"image, but the image is {image.cols}x{image.rows}; repaint or resize the mask")
-    if mask is not None and mask.picture is not None and mask.picture.digest != picture_digest(image.pixels):
+    if mask is not None and mask.picture is not None and not mask.picture.is_of(image.pixels):
         raise ParameterError(f"step {index + 1} ({item.filter}) holds strokes painted on {mask.picture.name}, "
                              f"and this is another picture of its size: they would mark it where that one was "
                              f"painted; save the recipe without its painted strokes to apply it to other images")

@@ -141,3 +141,15 @@ def test_the_picture_digest_tells_float_pictures_beyond_0_to_1_apart() -> None:
     ramp = np.linspace(2, 300, 40 * 30, dtype=np.float32).reshape(30, 40, 1)
     assert picture_digest(ramp) != picture_digest(ramp * np.float32(0.9))
     assert picture_digest(ramp) == picture_digest(ramp.copy())
+
+
+def test_a_digest_written_before_the_half_float_kind_still_names_its_picture() -> None:
+    import hashlib
+
+    from enhance_core.masks import Picture, picture_digest
+
+    pixels = np.random.default_rng(3).random((30, 40, 3)).astype(np.float32)
+    eight_bit = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+    legacy = hashlib.blake2b(eight_bit.tobytes() + repr(pixels.shape).encode(), digest_size=8).hexdigest()
+    assert Picture("a.png", legacy).is_of(pixels) and not Picture("a.png", legacy).is_of(pixels * 0.5)
+    assert Picture("a.png", picture_digest(pixels)).is_of(pixels) and picture_digest(pixels).startswith("f16:")
