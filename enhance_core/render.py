@@ -410,6 +410,8 @@ class Renderer:
         return blended
 
 
+REMAP_SIDE = 32767
+"""Longest side OpenCV's remap takes; past it the fill gathers with numpy (slower)."""
 HIDDEN_ALPHA = 0.5 / 255.0
 """Alpha at or below which a pixel is transparent (0 in 8 bits) and its colour hidden."""
 
@@ -426,8 +428,12 @@ def fill_hidden_colours(pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         return pixels
     _, nearest = cv2.distanceTransformWithLabels(hidden.astype(np.uint8), cv2.DIST_L2, 5,
                                                  labelType=cv2.DIST_LABEL_PIXEL)
-    shown = np.flatnonzero(~hidden).astype(np.int32)  # in row order, as the labels of visible pixels count from 1
-    rows, cols = np.divmod(shown[nearest - 1], np.int32(alpha.shape[1]))
+    shown = np.flatnonzero(~hidden)  # in row order, as the labels of the visible pixels count them from 1
+    if max(alpha.shape) >= REMAP_SIDE:
+        filled = pixels.copy()
+        filled[hidden] = pixels.reshape(-1, pixels.shape[2])[shown[nearest[hidden] - 1]]
+        return filled
+    rows, cols = np.divmod(shown.astype(np.int32)[nearest - 1], np.int32(alpha.shape[1]))
     filled = cv2.remap(pixels, cols.astype(np.float32), rows.astype(np.float32), cv2.INTER_NEAREST)
     return filled.reshape(pixels.shape)
 

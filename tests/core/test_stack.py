@@ -248,6 +248,17 @@ def test_hidden_colours_are_filled_once_per_source_for_every_renderer(monkeypatc
     assert len(calls) == 2
 
 
+def test_the_hidden_colour_fill_of_a_picture_too_long_for_remap_is_the_same(monkeypatch) -> None:
+    import enhance_core.render as render
+
+    rng = np.random.default_rng(4)
+    pixels = rng.random((30, 50, 3)).astype(np.float32)
+    alpha = (rng.random((30, 50)) > 0.6).astype(np.float32)
+    by_remap = render.fill_hidden_colours(pixels, alpha)
+    monkeypatch.setattr(render, "REMAP_SIDE", 40)  # as a panorama 32 767 px or more long
+    np.testing.assert_array_equal(render.fill_hidden_colours(pixels, alpha), by_remap)
+
+
 def test_worker_renders_a_snapshot_while_the_stack_is_edited() -> None:
     image = textured()
     stack = FilterStack()
