@@ -231,22 +231,22 @@ def otsu_level(luma: np.ndarray, levels: int = 256) -> float:
 def threshold_image(pixels: np.ndarray, params: ThresholdParams, ctx: RenderContext) -> np.ndarray:
     """Return 1 where luma is above the level, else 0 (gray levels for color too).
 
-    Otsu reads the whole image's histogram, of luma outside [0, 1] (a float
-    source's data) over its own range (:func:`within_unit_range`); a fixed
-    level compares each pixel alone, so a part of the image renders as the whole does.
+    On a float source (32-bit) luma outside [0, 1] is read over the whole
+    image's range (:func:`within_unit_range`; the step then needs the whole
+    image, so a part renders as the whole does): the level is a share of that
+    range. Otsu reads the whole image's histogram.
     """
     luma = pixels[:, :, 0] if pixels.shape[2] == 1 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    level = params.level
-    if params.method == "otsu":
+    if params.method == "otsu" or ctx.bit_depth == 32:
         luma = within_unit_range(luma)
-        level = otsu_level(luma, histogram_levels(ctx, pixels))
+    level = otsu_level(luma, histogram_levels(ctx, pixels)) if params.method == "otsu" else params.level
     _, binary = cv2.threshold(luma, level, 1.0, cv2.THRESH_BINARY)
     return from_planes(binary, pixels.shape[2])
 
 
 def _threshold_margin(params: ThresholdParams, ctx: RenderContext) -> int:
-    """Otsu needs the whole image's histogram; a fixed level needs nothing."""
-    return WHOLE_IMAGE if params.method == "otsu" else 0
+    """Otsu needs the whole image's histogram, a float source its whole range; a fixed level otherwise nothing."""
+    return WHOLE_IMAGE if params.method == "otsu" or ctx.bit_depth == 32 else 0
 
 
 WINDOW_FUNCTIONS = ("linear", "sigmoid", "file LUT")

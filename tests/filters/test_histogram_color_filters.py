@@ -176,3 +176,4 @@ def test_a_fixed_threshold_of_a_part_is_that_part_of_the_whole_on_float_data() -
     whole = Renderer().render(image, steps)
     part = Region(0, 0, 20, 64)
     np.testing.assert_array_equal(Renderer().render(image, steps, region=part), whole[part.slices])
+    assert 0.45 < float(whole.mean()) < 0.55, "the level is a share of the data's range"
