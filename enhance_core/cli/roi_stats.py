@@ -11,7 +11,8 @@ source pixels, the box of a rectangle or of the ellipse inscribed in it.
 A folder is searched with its subfolders, as ``dicom-export`` does (see
 :func:`~enhance_core.medical.study.choose_series`): a slice found twice is
 measured once and the copy named on stderr, a DICOM image file whose header
-cannot be read stops with its name, and a study folder of several series
+cannot be read stops with its name, one whose pixels are damaged is named and
+left out of the table (the command then ends with status 1), and a study folder of several series
 needs ``--series UID`` or ``--all-series``. With ``--all-series`` a first
 column, ``series``, names each row's series as ``dicom-export --all-series``
 names its folders: ``series_NNN_MODALITY``, the SeriesDescription (which may
@@ -27,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, NamedTuple
 
-from enhance_core.errors import ImageReadError, ParameterError
+from enhance_core.errors import DecompressionBomb, ImageReadError, MissingDecoder, ParameterError, UnsupportedFormat
 
 if TYPE_CHECKING:
     from enhance_core.image import Image
@@ -130,6 +131,8 @@ def _images(args: argparse.Namespace, damaged: list[str]) -> Iterator[_Slice]:
                 name = str(item.path) + (f"#{item.frame}" if item.frame else "")
                 try:
                     image = series.read_slice(index)
+                except (UnsupportedFormat, DecompressionBomb, MissingDecoder):
+                    raise  # not damage: every slice would fail alike, and the message says what to do
                 except ImageReadError as error:
                     damaged.append(name)
                     print(f"warning: {error}; left out of the table", file=sys.stderr, flush=True)

@@ -187,3 +187,10 @@ def test_a_slice_with_damaged_pixels_is_named_and_left_out_of_the_table(series, 
     assert f"1 damaged image(s) left out ({slices[1]}): re-copy them and run again" in err
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == len(slices) - 1 and str(slices[1]) not in {row["file"] for row in rows}
+
+
+def test_slices_over_the_pixel_limit_stop_the_command_as_one_refusal_not_as_damage(series, capsys, monkeypatch):
+    monkeypatch.setenv("ENHANCE_MAX_PIXELS", "1000")
+    assert main(["roi-stats", str(sorted(series)[0].parent), "--roi", "rect:0,0,8,8"]) == 2
+    err = capsys.readouterr().err
+    assert "damaged" not in err and err.count("\n") == 1
