@@ -285,11 +285,12 @@ def shared_stems(inputs: Sequence[Path], *, ignore_case: bool = False) -> dict[P
 
 
 def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath], format_suffix: str | None,
-                  recorded: Mapping[str, str]) -> dict[Path, str]:
+                  recorded: Mapping[str, list[str]]) -> dict[Path, str]:
     """The output file name of each input in its output folder, none shared (any case) and none a folder's.
 
     An input the output folder's manifest already names (``recorded``: input
-    path to output, relative) keeps that name, so outputs of earlier runs stay
+    path to its outputs, relative, latest last) keeps the latest of those in
+    the same folder and format, so outputs of earlier runs stay
     theirs whatever joins the batch. Another keeps its stem and takes the
     output suffix; inputs that would share a name each add their format when
     that tells them apart (``a.jpg`` and ``a.tif`` to PNG: ``a-jpg.png``,
@@ -306,11 +307,13 @@ def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath], for
     taken = {folder.as_posix().lower() for place in placed.values() for folder in (place, *place.parents)}
     names: dict[Path, str] = {}
     for source in inputs:
-        earlier = PurePosixPath(recorded.get(str(source.resolve()), "/"))
-        if (earlier.parent == placed[source] and earlier.suffix.lower() == Path(plain[source]).suffix.lower()
-                and key(placed[source], earlier.name) not in taken):
-            names[source] = earlier.name
-            taken.add(key(placed[source], earlier.name))
+        suffix = Path(plain[source]).suffix.lower()
+        for earlier in map(PurePosixPath, reversed(recorded.get(str(source.resolve()), []))):
+            if (earlier.parent == placed[source] and earlier.suffix.lower() == suffix
+                    and key(placed[source], earlier.name) not in taken):
+                names[source] = earlier.name
+                taken.add(key(placed[source], earlier.name))
+                break
     groups: dict[str, list[Path]] = {}
     for source in inputs:
         groups.setdefault(key(placed[source], plain[source]), []).append(source)
@@ -522,7 +525,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             recipe = work_hash(steps, bit_depth=task.bit_depth, quality=task.quality, mask=task.mask,
                                size=task.size.describe() if task.size is not None else "")
             now = manifest.entry(task.source, task.output, recipe, QUEUED)
-            earlier = manifest.latest(task.source)
+            earlier = manifest.latest(task.source, now.output) if now is not None else None
             other_work = (now is not None and earlier is not None and earlier.status == DONE
                           and earlier.same_file(now) and earlier.recipe != now.recipe)
             changed = (now is not None and earlier is not None and earlier.status == DONE

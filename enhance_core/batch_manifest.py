@@ -179,15 +179,22 @@ def report_files(folder: Path) -> set[str]:
     return {os.path.abspath(folder / name) for name in REPORT_FILES}
 
 
-def recorded_names(folder: Path) -> dict[str, str]:
-    """The output (relative to ``folder``) that the manifest last gave each input (resolved path)."""
-    return {entry.input: entry.output for entry in recorded_entries(folder)}
+def recorded_names(folder: Path) -> dict[str, list[str]]:
+    """The outputs (relative to ``folder``) that the manifest gave each input (resolved path), latest last."""
+    names: dict[str, list[str]] = {}
+    for entry in recorded_entries(folder):
+        outputs = names.setdefault(entry.input, [])
+        if entry.output in outputs:
+            outputs.remove(entry.output)
+        outputs.append(entry.output)
+    return names
 
 
 class Manifest:
     """The manifest of one output folder, open for appending (use :meth:`open`, then :meth:`close`)."""
 
-    def __init__(self, folder: Path, handle: IO[bytes], entries: dict[str, Entry], unreadable: int) -> None:
+    def __init__(self, folder: Path, handle: IO[bytes], entries: dict[tuple[str, str], Entry],
+                 unreadable: int) -> None:
         self.folder, self.path = folder, folder / MANIFEST_NAME
         self._handle, self._entries, self.unreadable = handle, entries, unreadable
         self._empty = not entries and not unreadable
@@ -217,7 +224,7 @@ class Manifest:
                                          "locked); wait for it to end or choose another -o folder") from None
             handle.seek(0)
             data = handle.read()
-            entries: dict[str, Entry] = {}
+            entries: dict[tuple[str, str], Entry] = {}
             unreadable = 0
             for line in data.splitlines():
                 if not line.strip():
@@ -229,7 +236,7 @@ class Manifest:
                 if entry is None:
                     unreadable += 1
                 else:
-                    entries[entry.input] = entry
+                    entries[(entry.input, entry.output)] = entry
             manifest = cls(folder, handle, entries, unreadable)
             if data and not data.endswith(b"\n"):
                 manifest._write(b"\n")
@@ -238,9 +245,10 @@ class Manifest:
             handle.close()
             raise
 
-    def latest(self, source: Path) -> Entry | None:
-        """The last readable line about ``source``, if any."""
-        return self._entries.get(str(source.resolve()))
+    def latest(self, source: Path, output: str) -> Entry | None:
+        """The last readable line about ``source`` and its ``output`` (relative, as :meth:`entry` writes it), if any:
+        a run in another format between leaves this output's line as it was."""
+        return self._entries.get((str(source.resolve()), output))
 
     def entry(self, source: Path, output: Path, recipe: str, status: str, *, seconds: float = 0.0,
               error: str | None = None, reference: Path | None = None,
@@ -277,7 +285,7 @@ class Manifest:
         if lines:
             self._write(b"".join(lines))
             for entry in entries:
-                self._entries[entry.input] = entry
+                self._entries[(entry.input, entry.output)] = entry
 
     def _write(self, data: bytes) -> None:
         """Write, flush and ``fsync``; an OS error names the manifest."""

@@ -449,6 +449,10 @@ def test_an_input_keeps_the_output_name_an_earlier_run_gave_it_whatever_joins_th
     save(tmp_path / "a.tif", photo(1, 8, 8))
     tasks = plan_batch([tmp_path / "a.jpg", tmp_path / "a.tif"], (make_item("negative"),), out, format_suffix="png")
     assert [task.output.name for task in tasks] == ["a.png", "a-tif.png"]
+    both = [str(tmp_path / "a.jpg"), str(tmp_path / "a.tif")]
+    for suffix in ("tif", "png"):  # a run in another format between: each format keeps its own names
+        assert main(["apply", "--filter", "negative", "--format", suffix, "-o", str(out), *both]) == 0
+    assert sorted(path.name for path in out.glob("*.png")) == ["a-tif.png", "a.png"]
 
 
 def test_a_file_reached_through_a_link_too_keeps_its_own_name_and_hidden_files_are_left_out(tmp_path) -> None:

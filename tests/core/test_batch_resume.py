@@ -198,7 +198,7 @@ def test_a_manifest_line_written_before_scores_were_kept_still_reads(folder, tmp
     (out / MANIFEST_NAME).write_text(json.dumps(line) + "\n", encoding="utf-8")
     manifest = Manifest.open(out)
     try:
-        assert manifest.unreadable == 0 and manifest.latest(folder / "a.png").metrics is None
+        assert manifest.unreadable == 0 and manifest.latest(folder / "a.png", "a.png").metrics is None
     finally:
         manifest.close()
 
