@@ -118,6 +118,13 @@ def test_a_dicom_reference_is_compared_through_the_same_window_as_the_slice(qtbo
     wait_rendered(qtbot, window)
     qtbot.waitUntil(lambda: window.metrics.latest.generation == window.renders.generation, timeout=20000)
     assert window.metrics_panel.value("psnr", 1) == "∞ (identical)"
+    from app.commands import set_opacity_command
+
+    document = window.document
+    document.push(set_opacity_command(document.stack, window_item(window), 0.5))
+    wait_rendered(qtbot, window)
+    qtbot.waitUntil(lambda: window.metrics.latest.generation == window.renders.generation, timeout=20000)
+    assert window.metrics_panel.value("psnr", 1) == "∞ (identical)", "the reference follows the step's opacity"
 
 
 def test_reset_to_defaults_puts_a_window_back_on_the_header_window(qtbot, window, series_folder):
