@@ -17,6 +17,7 @@ them (built-in presets stay).
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRectF, QStandardPaths, Signal
@@ -115,6 +116,7 @@ class WindowLevelControls(QObject):
         self.document, self.reporter, self.parent_widget = document, reporter, parent
         self.presets_path = presets_path or user_presets_path()
         self._chosen: tuple[object, tuple[float, float]] | None = None
+        self._auto: tuple[weakref.ref, Window] | None = None  # the automatic window of a source, read once
         self.tool = WindowLevelTool(document, self)
         self.combo = QComboBox()
         self.combo.setObjectName("window_preset_box")
@@ -193,13 +195,19 @@ class WindowLevelControls(QObject):
         header = header_window(source)
         if self._chosen is not None and self._chosen[1] == current and self._chosen[0] in entries:
             chosen = self._chosen[0]  # "Header" and "Auto" are this slice's: another slice may have its own
-            own = header if chosen == "header" else auto_window(source) if chosen == "auto" else None
+            own = header if chosen == "header" else self._auto_window(source) if chosen == "auto" else None
             if own is None or (own.center, own.width) == current:
                 return entries.index(chosen)
         for index, data in enumerate(entries):
             if isinstance(data, (WindowPreset, Window)) and (data.center, data.width) == current:
                 return index
         return entries.index("header") if (header.center, header.width) == current else 0
+
+    def _auto_window(self, source: Image) -> Window:
+        """:func:`auto_window` of ``source``, computed once (it reads percentiles of every pixel)."""
+        if self._auto is None or self._auto[0]() is not source:
+            self._auto = (weakref.ref(source), auto_window(source))
+        return self._auto[1]
 
     def active_name(self) -> str:
         """The name of the active entry ("Lung", "Header", "Auto"...), or "" when none is active."""
@@ -238,7 +246,7 @@ class WindowLevelControls(QObject):
         if data == "header":
             window, label = header_window(source), "Reset window/level to the header"
         elif data == "auto":
-            window, label = auto_window(source), "Automatic window/level"
+            window, label = self._auto_window(source), "Automatic window/level"
         elif isinstance(data, Window):
             window, label = data, f"Window {data.name} from the file header"
         else:

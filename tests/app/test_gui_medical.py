@@ -154,6 +154,21 @@ def test_header_is_named_only_where_the_slice_s_own_header_window_is_shown(qtbot
     assert controls.combo.currentText() != "Header", "the first slice's header says 40/400, and 60/300 is shown"
 
 
+def test_the_automatic_window_is_read_once_per_slice_whatever_else_changes(qtbot, window, series_folder,
+                                                                           monkeypatch):
+    import app.window_level as window_level
+
+    calls: list[int] = []
+    auto = window_level.auto_window
+    monkeypatch.setattr(window_level, "auto_window", lambda source: calls.append(1) or auto(source))
+    open_folder(qtbot, window, series_folder)
+    window.window_level.choose("Auto")
+    for sigma in (1.0, 2.0, 3.0):  # another step's slider moving: the box is checked on every change
+        window.stack_panel.add_filter("gaussian_blur")
+        window.stack_panel.editor.controls["sigma"].entry.setValue(sigma)
+    assert window.window_level.combo.currentText().startswith("Auto") and len(calls) == 1
+
+
 def test_mouse_drag_moves_level_and_width_as_one_undoable_command(qtbot, window, series_folder):
     open_folder(qtbot, window, series_folder)
     document, canvas = window.document, window.canvas
