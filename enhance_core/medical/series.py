@@ -418,7 +418,12 @@ def series_from_file(path: str | PathLike[str]) -> DicomSeries:
     header = _read_header(path)
     if header is None:  # the reader says why, as the editor does (a DICOMDIR, a structure set, a cut header)
         from enhance_core.io import read_image
+        from enhance_core.io.detect import detect_format
 
+        with open(path, "rb") as handle:
+            known = detect_format(handle.read(512), path.suffix.lower())
+        if known not in (None, "DICOM"):  # a picture: never decoded just to be refused
+            raise DicomSeriesError(path, f"is not a DICOM image: it is a {known} file; give a DICOM file or folder")
         try:
             read_image(path)
         except ImageReadError as error:

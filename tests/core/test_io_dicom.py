@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -201,7 +202,7 @@ def test_missing_decoder_names_the_package_to_install():
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", BLOCK_DECODERS, *files],
                           capture_output=True, text=True, timeout=120, env=environment)
-    assert done.returncode == 1 and done.stdout == ""
+    assert done.returncode == 1 and [json.loads(line)["file"] for line in done.stdout.splitlines()] == files
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 2, done.stderr
     for path, line in zip(files, errors):
