@@ -218,6 +218,7 @@ class FileActions(QObject):
         first = series.slices[0].path
         self.document.set_source(image, first)
         skipped = [f"{path.name} skipped: {reason}" for path, reason in scan.unreadable] + scan.duplicate_notes()
+        skipped += [note for note in (series.size_note(),) if note]
         if scan.unreadable:
             names = ", ".join(path.name for path, _ in scan.unreadable[:3]) + (
                 f" and {len(scan.unreadable) - 3} more" if len(scan.unreadable) > 3 else "")

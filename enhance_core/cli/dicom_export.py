@@ -249,4 +249,6 @@ def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, 
             report_failure(series.slices[index].path, error)
     print(f"wrote {len(series) - failed} of {len(series)} slices to {folder} "
           f"({series.modality or 'DICOM'}, ordered by {series.order})", file=sys.stdout)
+    if series.size_note():
+        print(f"note: {series.size_note()}", file=sys.stderr)
     return failed

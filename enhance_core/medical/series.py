@@ -82,6 +82,9 @@ class DicomSeries:
         ``SeriesNumber``.
     title : str
         ``SeriesDescription`` alone ("" when the files lack it).
+    sizes : tuple of (int, int)
+        The (columns, rows) its slices come in, smallest first: more than one
+        when the series mixes sizes.
     """
 
     uid: str
@@ -91,6 +94,15 @@ class DicomSeries:
     order: str
     number: int | None = None
     title: str = ""
+    sizes: tuple[tuple[int, int], ...] = ()
+
+    def size_note(self) -> str:
+        """What to know when the slices come in several sizes ("" when they share one)."""
+        if len(self.sizes) < 2:
+            return ""
+        shown = ", ".join(f"{cols}x{rows}" for cols, rows in self.sizes)
+        return (f"the slices of this series come in {len(self.sizes)} sizes ({shown}): each is shown at its own "
+                "size, and a region of interest keeps its pixel coordinates from slice to slice")
 
     def __len__(self) -> int:
         return len(self.slices)
@@ -159,6 +171,11 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
     if named and not marker and "SOPClassUID" not in header:
         return None, _named_but_not_dicom(path)
     return None, ""
+
+
+def _whole(value: object) -> int:
+    """A header's Rows or Columns as a whole number (0 when it is not one)."""
+    return value if isinstance(value, int) else 0
 
 
 def _named_but_not_dicom(path: Path) -> str:
@@ -356,9 +373,10 @@ def scan_series(folder: str | PathLike[str], *, recursive: bool = False, progres
     for entries in groups.values():
         slices, order = _order(entries)
         first = entries[0][1]
+        sizes = tuple(sorted({(_whole(header.get("Columns")), _whole(header.get("Rows"))) for _, header in entries}))
         result.append(DicomSeries(str(first.get("SeriesInstanceUID", "") or ""), _describe(first),
                                   str(first.get("Modality", "") or ""), slices, order, _number(first),
-                                  str(first.get("SeriesDescription", "") or "").strip()))
+                                  str(first.get("SeriesDescription", "") or "").strip(), sizes))
     ordered = sorted(result, key=lambda series: (-len(series), series.uid, str(series.slices[0].path)))
     return SeriesScan(folder, tuple(ordered), tuple(unreadable), tuple(duplicates))
 

@@ -163,3 +163,18 @@ def test_a_folder_of_mutated_slices_is_scanned_without_an_unnamed_error(tmp_path
 def test_a_dicom_file_without_an_image_says_what_it_holds_and_what_to_do():
     with pytest.raises(DicomSeriesError, match=r"rtstruct.dcm: .*(no image|Structure Set)"):
         series_from_file(get_testdata_file("rtstruct.dcm"))
+
+
+def test_a_series_of_slices_of_two_sizes_says_so(tmp_path):
+    import numpy as np
+    import pydicom
+
+    paths = write_series(tmp_path / "mixed", [0.0, 1.0, 2.0])
+    dataset = pydicom.dcmread(paths[0])
+    dataset.Rows, dataset.Columns = 64, 96
+    dataset.PixelData = np.zeros((64, 96), np.int16).tobytes()
+    dataset.save_as(paths[0])
+    series = open_series(tmp_path / "mixed")
+    assert series.sizes == ((96, 64), (128, 128))
+    assert "come in 2 sizes (96x64, 128x128)" in series.size_note()
+    assert series_from_file(paths[1]).size_note() == "", "one file: one size"
