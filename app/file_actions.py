@@ -36,7 +36,7 @@ from enhance_core.errors import Cancelled, EnhanceError, ImageReadError
 from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
-from enhance_core.masks import Picture, picture_digest
+from enhance_core.masks import Mask, Picture, picture_digest
 from enhance_core.project import SUFFIX as PROJECT_SUFFIX
 from enhance_core.project import load_project, read_saved_preview, save_project
 from enhance_core.recipe import load_recipe, save_recipe
@@ -455,8 +455,9 @@ class FileActions(QObject):
     def load_recipe(self, path: Path) -> None:
         """Replace the stack by the steps of recipe ``path`` as one undoable command.
 
-        Steps whose painted mask was made for an image of another size cannot
-        render on this one: the user chooses to drop those masks (a step that
+        Steps whose painted mask was made for an image of another size, or for
+        another picture (the recipe names it), cannot render on this one: the
+        user chooses to drop those masks (a step that
         edits a detection goes back to what it detects, one that cannot run
         without a mask is left out, any other then applies to the whole
         image), to leave those steps out, or not to load the recipe.
@@ -470,15 +471,16 @@ class FileActions(QObject):
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot load the recipe", error)
             return
-        sizes = {i: (item.mask.cols, item.mask.rows) for i, item in enumerate(steps) if item.mask is not None}
-        misfits = [i for i, size in sizes.items() if size != (source.cols, source.rows)]
+        masks = {i: item.mask for i, item in enumerate(steps) if item.mask is not None}
+        misfits = [i for i, mask in masks.items() if (mask.cols, mask.rows) != (source.cols, source.rows)
+                   or (mask.picture is not None and not mask.picture.is_of(source.pixels))]
         if misfits:
-            said = "; ".join(f"step {i + 1} ({get_filter(steps[i].filter).label}) has a mask painted on a "
-                             f"{sizes[i][0]}x{sizes[i][1]} image" for i in misfits)
+            said = "; ".join(f"step {i + 1} ({get_filter(steps[i].filter).label}) has a mask painted on "
+                             f"{_painted_on(masks[i])}" for i in misfits)
             answer = self.reporter.choose(
                 self.window, "Painted masks of another image",
-                f"{said[0].upper()}{said[1:]}, and this image is {source.cols}x{source.rows}. Drop those masks "
-                "(a step that fixes detected damage goes back to what it detects, a step that fills its painted "
+                f"{said[0].upper()}{said[1:]}, and this image is another ({source.cols}x{source.rows}). Drop those "
+                "masks (a step that fixes detected damage goes back to what it detects, a step that fills its painted "
                 "mask is left out, any other then applies to the whole image), leave those steps out, or cancel?",
                 ("Drop the Masks", "Leave Those Steps Out", "Cancel"))
             if answer == "Cancel":
@@ -491,6 +493,11 @@ class FileActions(QObject):
                 steps = tuple(item for i, item in enumerate(steps) if i not in misfits)
         self.settings.set_last_folder("recipe", path)
         self.document.push(ResetStackCommand(self.document.stack, steps, f"Load recipe {path.name}"))
+
+
+def _painted_on(mask: Mask) -> str:
+    """What a recipe's mask was painted on: the picture it names, else an image of its size."""
+    return mask.picture.name if mask.picture is not None else f"a {mask.cols}x{mask.rows} image"
 
 
 def _mask_edits(item: StackItem) -> bool:

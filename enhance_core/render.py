@@ -486,9 +486,12 @@ def _check_mask_size(item: StackItem, image: Image, index: int) -> None:
         raise ParameterError(f"step {index + 1} ({item.filter}) has a mask for a {mask.cols}x{mask.rows} "
                              f"image, but the image is {image.cols}x{image.rows}; repaint or resize the mask")
     if mask is not None and mask.picture is not None and not mask.picture.is_of(image.pixels):
+        fix = ("save the recipe without its painted corrections (File ▸ Save Recipe offers it) to apply it to "
+               "other images" if item.definition.mask_edits(item.params) else
+               "paint this step's mask on each picture (Load Recipe in the editor offers to drop it)")
         raise ParameterError(f"step {index + 1} ({item.filter}) holds strokes painted on {mask.picture.name}, "
                              f"and this is another picture of its size: they would mark it where that one was "
-                             f"painted; save the recipe without its painted strokes to apply it to other images")
+                             f"painted; {fix}")
 
 
 def _sub_progress(progress: ProgressFn, step: int, count: int, name: str) -> ProgressFn:

@@ -438,8 +438,15 @@ def test_save_recipe_offers_to_leave_out_painted_corrections_of_a_detection(qtbo
 
     render_image(document.source, exact)
     other = Image(np.full((32, 48, 3), 0.4, np.float32))
-    with pytest.raises(ParameterError, match="holds strokes painted on scan.png, and this is another picture"):
+    with pytest.raises(ParameterError, match="holds strokes painted on scan.png, and this is another picture.*painted "
+                                             "corrections \\(File ▸ Save Recipe offers it\\)"):
         render_image(other, exact)
+    open_image(qtbot, window, save_png(np.full((32, 48, 3), 0.4, np.float32), tmp_path / "another.png"))
+    window.reporter.choices = ["Cancel"]
+    window.files.load_recipe(tmp_path / "exact.json")
+    assert window.reporter.questions[-1].startswith("Step 1 (Hole fill (CNN)) has a mask painted on scan.png, and this "
+                                                    "image is another (48x32)")
+    assert len(window.document.stack) == 0
 
 
 def test_the_detect_dust_dialog_shows_the_sensitivity_as_a_number_beside_its_slider(qtbot):
