@@ -310,14 +310,19 @@ def done_summary(results: list[FileResult], output: Path) -> str:
 
 
 def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:
-    """The line printed when Ctrl+C stopped a batch: what was written, failed, stopped and not started."""
+    """The line printed when Ctrl+C (or a disk that refuses every file) stopped a batch: what was written, done
+    in an earlier run, kept, failed, refused by the disk, stopped and not started."""
     finished = [result for result in interrupted.results if result is not None]
-    failed = sum(result.error is not None for result in finished)
-    kept = sum(result.skipped for result in finished)
-    written = len(finished) - failed - kept
+    refused = sum(result.error is not None and result.retry for result in finished)
+    failed = sum(result.error is not None for result in finished) - refused
+    earlier = sum(result.skipped and result.earlier for result in finished)
+    kept = sum(result.skipped and not result.earlier for result in finished)
+    written = len(finished) - failed - refused - earlier - kept
     said = f"stopped: {interrupted.reason}" if interrupted.reason else "interrupted"
-    return (f"{said}: {written} file(s) written to {output}, {kept} kept, {failed} failed, "
-            f"{len(interrupted.running)} stopped before writing, {len(interrupted.not_started)} not started; "
+    return (f"{said}: {written} file(s) written to {output}"
+            + (f", {earlier} done in an earlier run" if earlier else "") + (f", {kept} kept" if kept else "")
+            + f", {failed} failed" + (f", {refused} refused by the disk (queued for the next run)" if refused else "")
+            + f", {len(interrupted.running)} stopped before writing, {len(interrupted.not_started)} not started; "
             "run the same command again to finish (the manifest in the output folder says what is done)")
 
 

@@ -252,6 +252,7 @@ def test_a_batch_stops_once_the_disk_has_refused_files_in_a_row(tmp_path, capsys
     said = capsys.readouterr().err.splitlines()[-1]
     assert said.startswith(f"stopped: the disk refused the last {STORAGE_STOP} files (the last: ")
     assert "No space left on device" in said and "0 file(s) written" in said and "4 not started" in said
+    assert f"0 failed, {STORAGE_STOP} refused by the disk (queued for the next run)" in said
     statuses = [line["status"] for line in entries(tmp_path / "out")]
     assert statuses == ["queued"] * (STORAGE_STOP + 4 + STORAGE_STOP), "all queued, then the refused kept queued"
 
