@@ -51,19 +51,26 @@ def histogram_job(result: np.ndarray, original: np.ndarray | None, meta: ImageMe
     """Worker job: histograms of the preview (and of the original's preview).
 
     Photographs are binned on their level grid; float sources and images in physical units (CT,
-    whose stored range is far wider than the data) over the range their values cover. With
+    whose stored range is far wider than the data) over the range their values cover: for a DICOM
+    image shown without a window, its value range (``meta.extra["value_range"]``). With
     ``visible`` (a boolean map of the preview's shape: where the image is not wholly transparent)
     only those pixels count, not the colours hidden under transparency.
     """
     depth = min(max(meta.bit_depth, 1), 16)
     over_data = meta.float_source or is_physical(meta)
+    span: tuple[float, float] | None = None
+    if is_physical(meta) and not windowed and meta.extra.get("value_range") and meta.value_scale:
+        low, high = sorted((float(value) - meta.value_offset) / meta.value_scale
+                           for value in meta.extra["value_range"])  # the values the file holds, not all it could
+        span = (low, high)
 
     def count(pixels: np.ndarray) -> Histogram:
         sample = sample_pixels(pixels)
         if visible is not None and visible.shape == pixels.shape[:2]:
             shown = sample_pixels(visible)
             sample = sample[shown][:, None, :]
-        return compute_histogram(sample, bit_depth=depth, bins=min(256, 1 << depth), float_source=over_data)
+        return compute_histogram(sample, bit_depth=depth, bins=min(256, 1 << depth), float_source=over_data,
+                                 span=span)
 
     return HistogramPair(count(result), count(original) if original is not None else None, meta, generation,
                          windowed)

@@ -96,6 +96,7 @@ def compute_histogram(
     bins: int = 256,
     channels: Sequence[str] | None = None,
     float_source: bool = False,
+    span: tuple[float, float] | None = None,
 ) -> Histogram:
     """Count pixel values per channel and of luminance.
 
@@ -112,6 +113,10 @@ def compute_histogram(
         Subset of ``red``, ``green``, ``blue``, ``luminance``; all available by default.
     float_source : bool
         Bin float values over their data range instead of the level grid (float TIFF).
+    span : (float, float), optional
+        With ``float_source``, the range to bin over in place of [0, 1] (widened
+        to values outside it): a DICOM image's value range, a small part of its
+        stored range.
 
     Returns
     -------
@@ -120,7 +125,7 @@ def compute_histogram(
     color = pixels.ndim == 3 and pixels.shape[2] == 3
     wanted = tuple(channels) if channels is not None else (COLOR_CHANNELS + ("luminance",) if color else ("luminance",))
     if float_source:
-        return _float_histogram(_channel_planes(pixels, wanted), bins, bit_depth)
+        return _float_histogram(_channel_planes(pixels, wanted), bins, bit_depth, span or (0.0, 1.0))
     if not 1 <= bit_depth <= 16:
         raise ValueError(
             f"bit_depth must be 1..16 for integer sources, got {bit_depth}; pass float_source=True for float data"
@@ -140,14 +145,15 @@ def compute_histogram(
     return Histogram(counts, edges, bit_depth, channels=wanted)
 
 
-def _float_histogram(planes: dict[str, np.ndarray], bins: int, bit_depth: int) -> Histogram:
-    """Bin float planes evenly over [min(0, lowest), max(1, highest)] of their finite values."""
+def _float_histogram(planes: dict[str, np.ndarray], bins: int, bit_depth: int,
+                     span: tuple[float, float]) -> Histogram:
+    """Bin float planes evenly over ``span`` widened to their lowest and highest finite values."""
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
     finite = {name: plane[np.isfinite(plane)] for name, plane in planes.items()}
     lowest = min((float(values.min()) for values in finite.values() if values.size), default=0.0)
     highest = max((float(values.max()) for values in finite.values() if values.size), default=1.0)
-    edges = np.linspace(min(0.0, lowest), max(1.0, highest), bins + 1)
+    edges = np.linspace(min(span[0], lowest), max(span[1], highest), bins + 1)
     counts = {name: np.histogram(values, bins=edges)[0].astype(np.int64) for name, values in finite.items()}
     nonfinite = max(plane.size - finite[name].size for name, plane in planes.items())
     return Histogram(counts, edges, bit_depth, float_source=True, nonfinite=nonfinite, channels=tuple(planes))

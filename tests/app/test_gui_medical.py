@@ -500,3 +500,15 @@ def test_the_file_lut_curve_is_offered_only_for_a_file_with_a_voi_lut(qtbot, win
     open_image(qtbot, window, tmp_path / "lut.dcm")
     curve = window.stack_panel.editor.controls["function"]
     assert [curve.itemText(i) for i in range(curve.count())] == ["linear", "sigmoid", "file LUT"]
+
+
+def test_without_a_window_the_histogram_spans_the_values_the_series_holds(qtbot, window, series_folder):
+    from app.histogram_panel import axis_labels
+
+    open_folder(qtbot, window, series_folder)
+    window.document.undo_stack.undo()  # the window the series opened through
+    assert not any(item.filter == "window_level" for item in window.document.stack.snapshot())
+    wait_rendered(qtbot, window)
+    pair = window.histogram.latest
+    low, high = window.document.source.meta.extra["value_range"]
+    assert axis_labels(pair.meta, pair.result.edges) == (f"{low:.0f} HU", f"{high:.0f} HU")
