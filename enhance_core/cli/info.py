@@ -93,10 +93,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             image = read_image(path, page=args.page)
         except EnhanceError as error:
-            print(json.dumps({"file": str(path), "error": " ".join(str(error).split())}), flush=True)
             if len(args.files) == 1:
                 raise
             report_failure(path, error)
+            print(json.dumps({"file": str(path), "error": " ".join(str(error).split())}), flush=True)
             failures += 1
             continue
         facts = strict_json({"file": str(path), **describe_image(image)})
