@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import cv2
 import numpy as np
 
-from enhance_core.batch_manifest import (DONE, FAILED, MANIFEST_NAME, QUEUED, Entry, Manifest, recorded_names,
-                                         recorded_outputs, report_files, steps_digest, work_hash)
+from enhance_core.batch_manifest import (DONE, FAILED, MANIFEST_NAME, QUEUED, Entry, Manifest, batch_files,
+                                         recorded_names, steps_digest, work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, StopBatch, remove_partial_files, run_pool
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
@@ -179,7 +179,7 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
             folders[:] = [name for name in folders
                           if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
             for name in folders:
-                listed = recorded_outputs(Path(top, name)) | report_files(Path(top, name))
+                listed = batch_files(Path(top, name))
                 if listed and outputs is not None:
                     outputs.append(Path(top, name))
                 earlier |= listed
@@ -194,7 +194,7 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
             continue  # hidden files (a Mac's ._scan.tif beside each scan) are no pictures of the archive
         if file.suffix.lower() in SUPPORTED_SUFFIXES:
             images.append((file, PurePosixPath(file.relative_to(folder).as_posix())))
-        elif others is not None and not file.name.startswith("."):
+        elif others is not None:
             others.append(file)
     return sorted(images, key=lambda item: item[1].parts)
 
@@ -209,7 +209,7 @@ def _earlier_outputs(root: Path, folders: set[Path]) -> set[str]:
             if candidate == root or candidate in seen or not candidate.is_relative_to(root):
                 break
             seen.add(candidate)
-            outputs |= recorded_outputs(candidate) | report_files(candidate)
+            outputs |= batch_files(candidate)
     return outputs
 
 
@@ -221,7 +221,7 @@ def _images_below(folder: Path, skip: Path | None) -> bool:
         folders[:] = [name for name in folders
                       if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
         for name in folders:
-            earlier |= recorded_outputs(Path(top, name)) | report_files(Path(top, name))
+            earlier |= batch_files(Path(top, name))
         if Path(top) != folder and any(Path(name).suffix.lower() in SUPPORTED_SUFFIXES
                                        and os.path.abspath(Path(top, name)) not in earlier for name in files):
             return True

@@ -179,6 +179,12 @@ def report_files(folder: Path) -> set[str]:
     return {os.path.abspath(folder / name) for name in REPORT_FILES}
 
 
+def batch_files(folder: Path) -> set[str]:
+    """What batches wrote in ``folder`` (absolute, normalised paths): the outputs its manifest lists and the files
+    of a report there."""
+    return recorded_outputs(folder) | report_files(folder)
+
+
 def recorded_names(folder: Path) -> dict[str, list[str]]:
     """The outputs (relative to ``folder``) that the manifest gave each input (resolved path), latest last."""
     names: dict[str, list[str]] = {}
