@@ -143,8 +143,8 @@ class MetricsController(QObject):
             follow = _Follow.of(source, frame.request.steps, frame.request.preview_scale, measure=False)
             if (reference.rows, reference.cols) not in follow.comparable:
                 return  # a crop being edited shows its input, which this reference does not fit
-        display = display_steps(frame.request.steps) if source is not None and source.meta.dicom is not None else ()
-        job = partial(_live_job, frame.preview_pixels, frame.before_pixels, reference, display, follow,
+        job = partial(_live_job, frame.preview_pixels, frame.before_pixels, reference,
+                      reference_display(source, frame.request.steps), follow,
                       self._small_reference, frame.request.preview_scale, frame.request.generation,
                       frame.preview_alpha)
         self.live_lane.submit(job, on_done=self._on_report, on_failed=self.failed.emit, label="Measuring")
@@ -191,10 +191,16 @@ class _Follow:
                                     output_shape=self.output, affine=self.affine)
 
 
+def reference_display(source: Image | None, steps: Sequence[StackItem]) -> tuple[StackItem, ...]:
+    """The steps a DICOM reference is shown through: the display steps of a DICOM source's stack (none for
+    another source)."""
+    return display_steps(steps) if source is not None and source.meta.dicom is not None else ()
+
+
 def displayed_reference(reference: Image, display: Sequence[StackItem], should_stop=None) -> np.ndarray:
-    """The reference's pixels as the original is shown: a DICOM reference of a DICOM source through the stack's
-    display steps (its window in its own physical units, as the source's), any other (an exported picture) as it
-    is; the callers pass no ``display`` steps for a source that is not DICOM."""
+    """The reference's pixels as the original is shown: a DICOM reference through ``display``
+    (:func:`reference_display`: its window in its own physical units, as the source's), any other (an exported
+    picture) as it is."""
     if reference.meta.dicom is None or not display:
         return reference.pixels
     return render_image(reference, display, should_stop=should_stop).pixels
@@ -208,8 +214,7 @@ def _live_job(result: np.ndarray, original: np.ndarray, reference: Image | None,
     pixels = None
     if reference is not None:
         affine = None if follow is None or follow.affine is None else follow.affine.tobytes()
-        shown = tuple(item.render_key for item in display) if reference.meta.dicom is not None else ()
-        key = (id(reference), shown, result.shape[:2], affine)
+        key = (id(reference), tuple(item.render_key for item in display), result.shape[:2], affine)
         pixels = cache.get(key)
         if pixels is None:
             full = displayed_reference(reference, display, should_stop)
@@ -234,7 +239,6 @@ def _exact_job(results: FullResults, source, steps, reference, generation: int, 
     if follow.affine is not None:
         original = warp_image(original, follow.affine, shape)
     progress(0.9, "measuring")
-    display = display_steps(steps) if source.meta.dicom is not None else ()
-    ref = follow.reference(displayed_reference(reference, display, should_stop), shape) if reference is not None \
-        else None
+    ref = None if reference is None else follow.reference(
+        displayed_reference(reference, reference_display(source, steps), should_stop), shape)
     return measure(rendered.pixels, original, ref, scale=1.0, generation=generation, alpha=rendered.alpha)
