@@ -346,13 +346,11 @@ def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
                              "filter, or the steps of a --recipe: save the stack as a recipe from the editor, or "
                              "run apply once per filter")
     for setting in args.set:
-        name, sep, value = setting.partition("=")
-        if not sep or not name.strip():
+        name, sep, value = (part.strip() for part in setting.partition("="))
+        if not sep or not name:
             raise ParameterError(f"--set {setting!r} must look like PARAM=VALUE")
-        if name.strip() in values and values[name.strip()] != value.strip():
-            raise ParameterError(f"--set gives {name.strip()} twice ({values[name.strip()]} and {value.strip()}); "
-                                 "give it once")
-        values[name.strip()] = value.strip()
+        if values.setdefault(name, value) != value:
+            raise ParameterError(f"--set gives {name} twice ({values[name]} and {value}); give it once")
     return (make_item(args.filter[0], values),)
 
 
