@@ -128,6 +128,12 @@ def change_params_command(stack: FilterStack, before: StackItem, params: Any) ->
     return ReplaceStepCommand(stack, before, after, f"Change {definition.label}: {what}")
 
 
+def reset_step_command(stack: FilterStack, before: StackItem, params: Any) -> ReplaceStepCommand:
+    """Command that gives step ``before`` the parameters ``params`` and full opacity; its mask and enable box stay."""
+    after = make_item(before.filter, params, enabled=before.enabled, opacity=1.0, mask=before.mask, uid=before.uid)
+    return ReplaceStepCommand(stack, before, after, f"Reset {step_label(before)} to defaults")
+
+
 def set_enabled_command(stack: FilterStack, before: StackItem, enabled: bool) -> ReplaceStepCommand:
     """Command to enable or disable a step."""
     after = make_item(before.filter, before.params, enabled=enabled, opacity=before.opacity,

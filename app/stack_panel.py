@@ -18,7 +18,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QScrollArea, QSizePolicy, QSlider, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from app.commands import (AddStepCommand, MoveStepCommand, RemoveStepCommand, change_params_command,
+from app.commands import (AddStepCommand, MoveStepCommand, RemoveStepCommand, change_params_command, reset_step_command,
                           set_enabled_command, set_mask_command, set_opacity_command)
 from app.document import Document
 from app.filter_menu import FilterPalette, build_filter_menu
@@ -203,16 +203,17 @@ class StackPanel(QWidget):
             self.document.push(set_mask_command(self.document.stack, item, None, label))
 
     def reset_params(self) -> None:
-        """Set the selected step's parameters to their defaults (undoable); a window/level step's are the image's
-        own (its header window, else its value range), as it was added with."""
+        """Set the selected step's parameters to their defaults and its opacity to 100 % (one undoable edit); a
+        window/level step's parameters are the image's own (its header window, else its value range), as it was
+        added with. Its mask and enable box stay as they are."""
         item = self.document.selected_item()
         if item is not None:
             definition = get_filter(item.filter)
             defaults = definition.default_params()
             if item.filter == WINDOW_LEVEL and self.document.source is not None:
                 defaults = definition.make_params(default_window_params(self.document.source))
-            if defaults != item.params:
-                self.document.push(change_params_command(self.document.stack, item, defaults))
+            if defaults != item.params or item.opacity != 1.0:
+                self.document.push(reset_step_command(self.document.stack, item, defaults))
 
     # --- live edits ------------------------------------------------------------------------
     def _live_edit(self, *, params: dict[str, object] | None = None, opacity: float | None = None) -> None:

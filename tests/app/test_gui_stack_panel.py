@@ -117,6 +117,29 @@ def test_toggle_opacity_remove_and_move(panel):
     assert document.stack.item(second.uid).opacity == 1.0
 
 
+def test_reset_to_defaults_is_one_edit_that_also_gives_back_full_opacity(panel):
+    from app.commands import set_mask_command
+    from enhance_core.masks import Mask
+
+    document = panel.document
+    panel.add_filter("gaussian_blur")
+    item = document.selected_item()
+    panel.editor.controls["sigma"].entry.setValue(7.5)
+    panel.opacity_entry.setValue(40)
+    mask = Mask(32, 48)
+    document.push(set_mask_command(document.stack, document.selected_item(), mask, "Mark"))
+    edits = document.undo_stack.count()
+    panel.reset_button.click()
+    reset = document.stack.item(item.uid)
+    assert reset.params == item.params and reset.opacity == 1.0 and reset.mask is mask
+    assert panel.opacity_entry.value() == 100
+    assert document.undo_stack.count() == edits + 1
+    assert document.undo_stack.undoText() == "Reset Gaussian blur to defaults"
+    document.undo_stack.undo()
+    assert document.stack.item(item.uid).opacity == pytest.approx(0.4)
+    assert document.stack.item(item.uid).params.sigma == pytest.approx(7.5)
+
+
 def test_log_slider_scale_round_trips():
     for low, high in ((0.0, 200.0), (0.1, 40.0), (-1.0, 1.0)):
         scale = SliderScale(low, high, log=True)
