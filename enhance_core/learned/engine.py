@@ -180,28 +180,37 @@ def choose_tile(device: str, *, memory_budget: int | None, bytes_per_pixel: floa
 
 @contextlib.contextmanager
 def inference_mode(device: str) -> Iterator[None]:
-    """Run without autograd, deterministically, with fp16 autocast on CUDA; restore settings after.
+    """Run without autograd, with fp16 autocast on CUDA.
 
-    The deterministic settings are touched only on CUDA: setting them imports
-    ``torch._inductor`` and SymPy, seconds that a CPU run would spend before its
-    first stop check.
+    On CUDA, cuDNN is set once per process to deterministic convolutions
+    without autotuning (:func:`settle_cuda`), so a tile gives the same answer
+    in the preview, the 1:1 view and the export. The setting stays: it is
+    process-wide, and lanes running networks at once would undo each other's
+    if each saved and restored it. ``torch.use_deterministic_algorithms`` is
+    left alone; it would make cuBLAS (the low-light network's linear layers)
+    raise unless an environment variable was set before CUDA started.
     """
     import torch
 
-    cuda = device.startswith("cuda")
-    saved = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
-             torch.backends.cudnn.benchmark)
-    autocast = torch.autocast("cuda", dtype=torch.float16) if cuda else contextlib.nullcontext()
-    try:
-        if cuda:
-            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-            torch.use_deterministic_algorithms(True)
-        with torch.inference_mode(), autocast:
-            yield
-    finally:
-        if cuda:
-            torch.use_deterministic_algorithms(saved[0])
-            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[1], saved[2]
+    if device.startswith("cuda"):
+        settle_cuda()
+        autocast: Any = torch.autocast("cuda", dtype=torch.float16)
+    else:
+        autocast = contextlib.nullcontext()
+    with torch.inference_mode(), autocast:
+        yield
+
+
+_CUDA_SETTLED = threading.Event()
+
+
+def settle_cuda() -> None:
+    """Set cuDNN to deterministic convolutions without autotuning, once per process."""
+    if not _CUDA_SETTLED.is_set():
+        import torch
+
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        _CUDA_SETTLED.set()
 
 
 def call_interruptibly(work: Callable[[], Any], should_stop: StopFn | None, *, poll: float = 0.02) -> Any:
@@ -346,9 +355,6 @@ def load_network(name: str, *, device: str | None = None, should_stop: StopFn | 
         import_torch()
         chosen = select_device(device)
         from enhance_core.learned.registry import load_model
-
-        if chosen.startswith("cuda"):
-            import torch._inductor.config  # noqa: F401 - what use_deterministic_algorithms imports, once
 
         return load_model(name, device=chosen), chosen
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -51,13 +52,47 @@ def test_loading_a_model_is_cancellable(monkeypatch) -> None:
         release.set()
 
 
-def test_cpu_inference_leaves_the_deterministic_switch_alone(monkeypatch) -> None:
-    def forbidden(mode: bool) -> None:
-        raise AssertionError("setting it imports torch._inductor: seconds before the first cancel")
+def test_inference_leaves_the_deterministic_switch_alone(monkeypatch) -> None:
+    def forbidden(mode: bool, **options: object) -> None:
+        raise AssertionError("it imports torch._inductor (seconds before the first cancel) and makes cuBLAS raise")
 
     monkeypatch.setattr(torch, "use_deterministic_algorithms", forbidden)
-    with inference_mode("cpu"):
-        assert torch.is_inference_mode_enabled()
+    for device in ("cpu", "cuda"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a CPU build's autocast("cuda") says it is off
+            with inference_mode(device):
+                assert torch.is_inference_mode_enabled()
+
+
+def test_lanes_running_networks_at_once_keep_cudnn_deterministic(monkeypatch) -> None:
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", False)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    monkeypatch.setattr(engine, "_CUDA_SETTLED", threading.Event())
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def first() -> None:
+        with inference_mode("cuda"):
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(10)
+        with inference_mode("cuda"):
+            second_in.set()
+            first_out.wait(10)
+            seen.append((torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lanes = [threading.Thread(target=first), threading.Thread(target=second)]
+        for lane in lanes:
+            lane.start()
+        for lane in lanes:
+            lane.join(20)
+    assert seen == [(True, False)], "the lane that ended first took the setting from the one still running"
+    assert (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark) == (True, False)
 
 
 def test_the_first_run_in_a_process_is_cancelled_while_torch_loads() -> None:
