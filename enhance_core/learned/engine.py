@@ -250,14 +250,21 @@ def call_interruptibly(work: Callable[[], Any], should_stop: StopFn | None, *, p
 
 
 def check_pixels(pixels: Any) -> None:
-    """Raise :class:`ParameterError` unless ``pixels`` is a (rows, cols, 1 or 3) array of finite numbers.
+    """Raise :class:`ParameterError` unless ``pixels`` is a (rows, cols, 1 or 3) float array of finite numbers.
 
-    Every learned filter takes such an array. A network spreads one NaN over
-    everything its receptive field reaches, so such pixels are refused rather
-    than turned into a picture of NaN.
+    Every learned filter takes such an array, in 0..1. Integer samples
+    (a uint8 or uint16 array as a file reader gives it) are refused with the
+    division that makes them so, rather than fed to a network 255 or 65535
+    times too bright. A network spreads one NaN over everything its
+    receptive field reaches, so such pixels are refused rather than turned
+    into a picture of NaN.
     """
     if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
         raise ParameterError(f"pixels must be a (rows, cols, 1 or 3) array, got shape {getattr(pixels, 'shape', None)}")
+    if not np.issubdtype(pixels.dtype, np.floating):
+        top = f" / {np.iinfo(pixels.dtype).max}" if np.issubdtype(pixels.dtype, np.integer) else ""
+        raise ParameterError(f"pixels must be floating-point values in 0..1, got {pixels.dtype}: pass "
+                             f"pixels.astype(numpy.float32){top}")
     if np.issubdtype(pixels.dtype, np.floating) and pixels.size and not (
             np.isfinite(pixels.min()) and np.isfinite(pixels.max())):
         bad = int(np.count_nonzero(~np.isfinite(pixels)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -74,6 +76,13 @@ def test_both_infinities_together_are_counted_without_a_warning():
     pixels[0, 0, 0], pixels[1, 1, 1], pixels[2, 2, 2] = np.inf, -np.inf, np.nan
     with pytest.raises(ParameterError, match="pixels hold 3 NaN or infinite sample"):
         run_network(Scale(), pixels, lambda n, t: n(t), overlap=4, bytes_per_pixel=64.0, device="cpu")
+
+
+@pytest.mark.parametrize(("dtype", "division"), [(np.uint8, "/ 255"), (np.uint16, "/ 65535"), (np.bool_, "")])
+def test_integer_samples_are_refused_with_the_division_that_makes_them_unit_values(dtype, division):
+    with pytest.raises(ParameterError, match=f"got {np.dtype(dtype)}: pass pixels.astype\\(numpy.float32\\)"
+                                             f"{re.escape(' ' + division) if division else '$'}"):
+        check_pixels(np.zeros((8, 8, 3), dtype))
 
 
 def test_huge_finite_pixels_are_not_taken_for_infinite_ones():
