@@ -118,7 +118,6 @@ class RenderController(QObject):
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.timeout.connect(self.schedule)
-        self.lane.cancelled.connect(self._on_cancelled)
         document.image_changed.connect(self._on_image_changed)
         document.source_replaced.connect(self._on_source_replaced)
         document.stack_changed.connect(self._on_stack_changed)
@@ -307,6 +306,9 @@ class RenderController(QObject):
         rows, cols = (geometry.rows, geometry.cols) if geometry is not None else (image.rows, image.cols)
         try:
             uncached = self.renderer.uncached_steps(image, steps, scale=self.preview_scale, device=self.device)
+            if self._compare is not None:  # a snapshot's steps render in the same job
+                uncached += self.renderer.uncached_steps(image, self._compare, scale=self.preview_scale,
+                                                         device=self.device)
         except EnhanceError:  # the steps cannot be planned: their render fails and shows why
             uncached = tuple(item for item in steps if item.enabled)
         return ViewWish(self.generation, steps, rows, cols, self.preview_scale, viewport.zoom,
@@ -333,7 +335,8 @@ class RenderController(QObject):
         if request.before:
             self._before_frame = self._frame_key()
         job = partial(_run_view, self.renderer, image, request, self.device)
-        self.lane.submit(job, on_done=self._on_frame, on_failed=self._on_failed, label="Rendering preview",
+        self.lane.submit(job, on_done=self._on_frame, on_failed=partial(self._on_failed, request),
+                         on_cancelled=partial(self._on_cancelled, request), label="Rendering preview",
                          cancel_running=cancel_running or (self._running_slow and not same_stack))
         self._running_slow = request.slow or (request.proxy_scale is None and self._last_seconds > SLOW_PREVIEW_S)
 
@@ -372,12 +375,14 @@ class RenderController(QObject):
             self.problem.emit("")
         self.schedule()
 
-    def _on_cancelled(self) -> None:
-        self.state = dataclasses.replace(self.state, stopped_generation=self.generation)
+    def _on_cancelled(self, request: ViewRequest) -> None:
+        """The user stopped ``request``'s render: its stack waits for an edit or F5 (a later edit still renders)."""
+        self.state = dataclasses.replace(self.state, stopped_generation=request.generation)
         self.problem.emit("Preview cancelled: edit the stack or press F5 to render it again.")
 
-    def _on_failed(self, failure: JobFailure) -> None:
-        self.state = dataclasses.replace(self.state, stopped_generation=self.generation)
+    def _on_failed(self, request: ViewRequest, failure: JobFailure) -> None:
+        """``request``'s render failed: its stack is not tried again until an edit (a later edit still renders)."""
+        self.state = dataclasses.replace(self.state, stopped_generation=request.generation)
         if isinstance(failure.error, EnhanceError):
             self.problem.emit(str(failure.error))
         else:

@@ -107,7 +107,8 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
     share = 0.5 if request.preview and request.detail_rect else 1.0
     draft = request.proxy_scale is not None
     if request.before:
-        before_pixels = frame.before(renderer, request.before_steps, request.preview_scale)
+        before_pixels = frame.before(renderer, request.before_steps, request.preview_scale, device=device,
+                                     should_stop=should_stop)
         before = dataclasses.replace(before, whole=frame.whole(before_pixels, request.preview_scale))
     if request.detail_rect is not None:
         detail_before, detail_after = _render_detail(renderer, frame, request, request.detail_rect, device,
@@ -129,7 +130,8 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
                                      should_stop=should_stop, draft=draft)
         original = before_pixels
         if original is None:
-            original = frame.before(renderer, request.before_steps, request.preview_scale)
+            original = frame.before(renderer, request.before_steps, request.preview_scale, device=device,
+                                    should_stop=should_stop)
         after = dataclasses.replace(after, screen=frame.on_screen(result, request.result_scale, request.screen_zoom))
         before = dataclasses.replace(before, screen=frame.on_screen(original, request.preview_scale,
                                                                     request.screen_zoom))
@@ -163,17 +165,22 @@ class _Frame:
             return None
         return matrix
 
-    def before(self, renderer: Renderer, steps: tuple[StackItem, ...], scale: float,
-               region: Region | None = None) -> np.ndarray:
-        """Render ``steps`` (the original's or a snapshot's) at ``scale``, warped into this frame (``region`` of it)."""
+    def before(self, renderer: Renderer, steps: tuple[StackItem, ...], scale: float, region: Region | None = None,
+               *, device: str | None = None, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+        """Render ``steps`` (the original's or a snapshot's) at ``scale``, warped into this frame (``region`` of it).
+
+        ``device`` and ``should_stop`` as the result side's render: a snapshot's learned step runs where the
+        result's does, shares its cache, and stops at a cancel.
+        """
         matrix = self.to_frame(steps, scale)
         if matrix is None:
-            return renderer.render(self.image, steps, scale=scale, region=region)
+            return renderer.render(self.image, steps, scale=scale, region=region, device=device,
+                                   should_stop=should_stop)
         in_rows, in_cols = self.shape(steps, scale)
         out_rows, out_cols = self.shape(self.steps, scale)
         wanted = region if region is not None else Region(0, 0, out_rows, out_cols)
         needed = input_region(matrix, wanted, in_rows, in_cols, margin=INTERPOLATION_MARGIN)
-        pixels = renderer.render(self.image, steps, scale=scale, region=needed)
+        pixels = renderer.render(self.image, steps, scale=scale, region=needed, device=device, should_stop=should_stop)
         return warp_region(pixels, matrix, in_origin=(needed.top, needed.left), in_shape=(in_rows, in_cols),
                            out_region=wanted)
 
@@ -262,7 +269,7 @@ def _render_detail(renderer: Renderer, frame: _Frame, request: ViewRequest, rect
     region, covered = scaled_region(rect, scale, frame.rows, frame.cols, shape=frame.shape(request.steps, scale))
     after = renderer.render(frame.image, request.steps, scale=scale, region=region, device=device,
                             progress=progress, should_stop=should_stop)
-    before = frame.before(renderer, request.before_steps, scale, region)
+    before = frame.before(renderer, request.before_steps, scale, region, device=device, should_stop=should_stop)
     alpha = frame.alpha(scale, frame.shape(request.steps, scale), region)
     left, top, right, bottom = covered
     place = dict(left=left, top=top, width=right - left, height=bottom - top)

@@ -8,10 +8,11 @@ the histogram, the metrics...): submitting a job cancels the running one, and
 the newest submission waits until the old thread has returned, so at most one
 thread per lane computes.
 
-The follow-up travels with the job: ``submit(fn, on_done=..., on_failed=...)``
-binds the callbacks to that submission's ticket, so a controller never routes
-a lane's results by hand. A superseded or cancelled job's callbacks are never
-called: a stale result never lands. Results, errors and progress are
+The follow-up travels with the job: ``submit(fn, on_done=..., on_failed=...,
+on_cancelled=...)`` binds the callbacks to that submission's ticket, so a
+controller never routes a lane's results by hand. A superseded job's
+callbacks are never called, nor a cancelled job's ``on_done`` or
+``on_failed``: a stale result never lands. Results, errors and progress are
 delivered on the GUI thread through queued signals; a callback whose owner (a
 closed dialog) has been deleted is skipped.
 """
@@ -82,6 +83,7 @@ class _Job:
     label: str
     on_done: DoneFn | None = None
     on_failed: FailedFn | None = None
+    on_cancelled: Callable[[], None] | None = None
 
 
 def _still_there(callback: Callable[..., None]) -> bool:
@@ -107,6 +109,8 @@ class _WorkerThread(QThread):
         self._stop = threading.Event()
         self.superseded = False
         self.cancelled = False
+        self.stands_for = job
+        """The job a cancel of this thread stopped: its own, or the waiting one dropped with it."""
         _THREADS.add(self)
 
     def request_stop(self) -> None:
@@ -146,7 +150,8 @@ class JobRunner(QObject):
     failed(failure)
         The current job raised; ``failure`` is a :class:`JobFailure` (after its ``on_failed``).
     cancelled()
-        The current job stopped because :meth:`cancel` was called.
+        The current job stopped because :meth:`cancel` was called (after the ``on_cancelled`` of the job it
+        stood for).
     idle()
         Nothing is running or waiting any more.
     """
@@ -179,12 +184,13 @@ class JobRunner(QObject):
         return self._label if self.busy else ""
 
     def submit(self, fn: JobFn, *, on_done: DoneFn | None = None, on_failed: FailedFn | None = None,
-               label: str = "", cancel_running: bool = True) -> int:
+               on_cancelled: Callable[[], None] | None = None, label: str = "", cancel_running: bool = True) -> int:
         """Run ``fn`` in the background and return its ticket.
 
         ``on_done(result)`` or ``on_failed(failure)`` is called on the GUI
         thread when this very job ends, never when it was superseded or
-        cancelled (then neither is). With ``cancel_running`` (the default) the
+        cancelled (then neither is); ``on_cancelled()`` when :meth:`cancel`
+        stopped it. With ``cancel_running`` (the default) the
         running job is stopped and its result dropped. Without it the running
         job finishes and delivers its result to its own ``on_done`` first (live
         previews stay fluid while a slider moves); either way ``fn`` replaces
@@ -194,7 +200,7 @@ class JobRunner(QObject):
         if self._closed:
             return self._ticket
         self._label = label or self.name
-        self._pending = _Job(self._ticket, fn, self._label, on_done, on_failed)
+        self._pending = _Job(self._ticket, fn, self._label, on_done, on_failed, on_cancelled)
         if self._current is None:
             self._start_pending()
         elif cancel_running:
@@ -203,11 +209,19 @@ class JobRunner(QObject):
         return self._ticket
 
     def cancel(self) -> None:
-        """Stop the running job and drop the waiting one; emits ``cancelled`` once the job has stopped."""
-        self._pending = None
-        if self._current is not None:
-            self._current.cancelled = True
-            self._current.request_stop()
+        """Stop the running job and drop the waiting one; emits ``cancelled`` once the job has stopped.
+
+        A waiting job dropped here is the one the user saw coming: the running
+        thread (superseded by it, or finishing for a live preview) then stands
+        for it, and its ``on_cancelled`` is called when that thread has stopped.
+        """
+        pending, self._pending = self._pending, None
+        thread = self._current
+        if thread is not None:
+            thread.cancelled = True
+            if pending is not None:
+                thread.superseded, thread.stands_for = False, pending
+            thread.request_stop()
 
     def wait(self, timeout_ms: int = 10000) -> bool:
         """Cancel everything and block until every thread of this lane has returned (shutdown, tests)."""
@@ -269,7 +283,7 @@ class JobRunner(QObject):
     def _on_done(self, ticket: int, result: object) -> None:
         thread = self._owner(ticket)
         if thread is not None and thread.cancelled:
-            self.cancelled.emit()
+            self._report_cancel(thread)
         elif thread is not None:
             callback = thread.job.on_done
             if callback is not None and _still_there(callback):
@@ -279,7 +293,7 @@ class JobRunner(QObject):
     def _on_failed(self, ticket: int, failure: JobFailure) -> None:
         thread = self._owner(ticket)
         if thread is not None and thread.cancelled:
-            self.cancelled.emit()
+            self._report_cancel(thread)
         elif thread is not None:
             callback = thread.job.on_failed
             if callback is not None and _still_there(callback):
@@ -287,8 +301,16 @@ class JobRunner(QObject):
             self.failed.emit(failure)
 
     def _on_stopped(self, ticket: int) -> None:
-        if self._owner(ticket) is not None:
-            self.cancelled.emit()
+        thread = self._owner(ticket)
+        if thread is not None:
+            self._report_cancel(thread)
+
+    def _report_cancel(self, thread: _WorkerThread) -> None:
+        """Tell the cancelled job's ``on_cancelled`` and the lane's listeners that ``thread`` has stopped."""
+        callback = thread.stands_for.on_cancelled
+        if callback is not None and _still_there(callback):
+            callback()
+        self.cancelled.emit()
 
     def _sweep_finished(self) -> None:
         """Forget threads that have returned; start the waiting job once the current one is gone."""

@@ -226,6 +226,40 @@ def test_cancelled_job_calls_neither_callback(qtbot):
     assert called == []
 
 
+def test_a_cancelled_job_calls_its_own_on_cancelled(qtbot):
+    runner = JobRunner("test")
+    called = []
+    gate = threading.Event()
+    with qtbot.waitSignal(runner.progressed, timeout=5000):
+        runner.submit(blocking_job(gate, "never"), on_done=called.append, on_cancelled=lambda: called.append("stop"))
+    with qtbot.waitSignals([runner.cancelled, runner.idle], timeout=5000):
+        runner.cancel()
+    assert called == ["stop"]
+
+
+def test_a_cancel_while_a_superseded_job_winds_down_stops_the_waiting_one_and_says_so(qtbot):
+    runner = JobRunner("test")
+    called = []
+    release = threading.Event()
+
+    def winds_down_slowly(progress, should_stop):
+        progress(0.5, "working")
+        while not should_stop():
+            threading.Event().wait(0.005)
+        release.wait(5)
+        raise Cancelled("stopped late")
+
+    with qtbot.waitSignal(runner.progressed, timeout=5000):
+        runner.submit(winds_down_slowly, on_cancelled=lambda: called.append("old"))
+    runner.submit(lambda progress, should_stop: called.append("ran") or "new", on_done=called.append,
+                  on_cancelled=lambda: called.append("new stopped"))
+    runner.cancel()
+    release.set()
+    with qtbot.waitSignals([runner.cancelled, runner.idle], timeout=5000):
+        pass
+    assert called == ["new stopped"], "the dropped job is the one the cancel stopped; nothing ran after it"
+
+
 def test_callback_of_a_deleted_owner_is_skipped(qtbot):
     got = []
 
