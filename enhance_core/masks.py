@@ -96,6 +96,11 @@ class Region:
         bottom, right = min(rows, self.bottom + margin), min(cols, self.right + margin)
         return Region(top, left, bottom - top, right - left)
 
+    def aligned(self, grid: int) -> Region:
+        """The region grown up and left so that its top and left are multiples of ``grid``."""
+        top, left = self.top // grid * grid, self.left // grid * grid
+        return Region(top, left, self.bottom - top, self.right - left)
+
     def contains(self, other: Region) -> bool:
         """Whether ``other`` lies inside this region."""
         return (self.top <= other.top and self.left <= other.left

@@ -316,14 +316,15 @@ class Renderer:
             outputs[k] = need
             step_ctx = ctx.with_(in_shape=(shape.in_rows, shape.in_cols), in_affine=shape.to_input,
                                  mask_layer=shape.item.mask)
-            margin = int(get_filter(shape.item.filter).margin(shape.item.params, step_ctx))
+            definition = get_filter(shape.item.filter)
+            margin = int(definition.margin(shape.item.params, step_ctx))
             if margin >= WHOLE_IMAGE:
                 need = full_region(shape.in_rows, shape.in_cols)
             elif shape.geometry is not None:
                 need = shape.geometry.input_region(need, shape.in_rows, shape.in_cols,
                                                    margin=shape.geometry.interpolation_margin + margin)
             else:
-                need = need.expanded(margin, shape.in_rows, shape.in_cols)
+                need = need.expanded(margin, shape.in_rows, shape.in_cols).aligned(definition.grid)
             inputs[k] = need
         return outputs, inputs
 

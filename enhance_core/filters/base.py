@@ -244,6 +244,11 @@ class FilterDef:
         ``margin(params, ctx) -> int``: rows/cols of context a region render
         needs around the region (0 for point operations); ``ctx.mask_layer``
         is the step's mask (or None).
+    grid : int
+        A region render's input starts on rows and columns that are multiples
+        of this (in the step's input pixels): a network that halves the image
+        several times sees the pixels on the grid a whole-image pass does, so
+        the 1:1 view shows what the export writes (the denoiser's: 8).
     learned : bool
         True for CNN filters (run through the inference engine, may be slow).
     description : str
@@ -273,6 +278,7 @@ class FilterDef:
     params_type: type
     apply: ApplyFn
     margin: Callable[[Any, RenderContext], int] = lambda params, ctx: 0
+    grid: int = 1
     learned: bool = False
     description: str = ""
     mask_edits: Callable[[Any], bool] = lambda params: False

@@ -52,6 +52,9 @@ MEAN_SCALE = 8.0
 CLIP_BIAS = 0.8
 """Largest mean shift clipping explains, as a share of the input's fine-scale RMS (0.4 s / 0.5 s at black)."""
 OVERLAP = 48
+GRID = 8
+"""The network's size step (three halvings), which :func:`keep_local_mean`'s quarter-size means divide: a region
+render starts on it (``FilterDef.grid``)."""
 BYTES_PER_PIXEL = 768.0
 """Peak working memory of the network per tile pixel in fp32 (measured: 530-700 B)."""
 ESTIMATE_SHARE = 0.15
@@ -258,6 +261,7 @@ FILTER_DEF = FilterDef(
     params_type=DenoiseParams,
     apply=apply_denoise,
     margin=lambda params, ctx: OVERLAP,
+    grid=GRID,
     learned=True,
     description="Remove noise with a neural network; automatic or set noise level (σ on the 0-255 scale).",
 )

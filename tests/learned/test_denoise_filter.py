@@ -131,3 +131,30 @@ def test_automatic_level_is_told_by_the_render_the_cache_and_the_command_line(tm
     assert main(["apply", "--filter", "denoise", "--jobs", "1", "--device", "cpu", "-o", str(tmp_path / "out"),
                  str(tmp_path / "in.png")]) == 0
     assert "Denoise (CNN): estimated noise σ" in capsys.readouterr().err
+
+
+def test_the_grid_a_region_render_starts_on_is_the_shipped_networks_size_step():
+    from enhance_core.learned.denoise import GRID
+
+    assert GRID % registry.load_model("denoise", device="cpu").multiple == 0 and GRID % 4 == 0
+    assert FILTER_DEF.grid == GRID
+
+
+@pytest.mark.parametrize("mode", ["manual", "auto"])
+def test_a_one_to_one_region_is_that_part_of_the_whole_render(mode):
+    from enhance_core.image import Image
+    from enhance_core.learned.denoise import DenoiseParams
+    from enhance_core.masks import Region
+    from enhance_core.render import Renderer, render_image
+    from enhance_core.stack import make_item
+
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[0:200, 0:280].astype(np.float32)
+    base = np.stack([0.5 + 0.3 * np.sin(rows / 9 + cols / 13), 0.5 + 0.3 * np.cos(cols / 7),
+                     0.4 + 0.3 * np.sin(rows / 5)], -1)
+    image = Image(np.clip(base + rng.normal(0, 0.06, base.shape), 0, 1).astype(np.float32))
+    steps = [make_item("denoise", DenoiseParams(mode=mode, sigma=25.0))]
+    whole = render_image(image, steps, device="cpu").pixels
+    for region in (Region(101, 133, 57, 91), Region(61, 205, 40, 75)):
+        part = Renderer(cache_bytes=0).render(image, steps, region=region, device="cpu")
+        assert np.abs(part - whole[region.slices]).max() < 1.5 / 255, f"{region} off the network's grid"
