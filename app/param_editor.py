@@ -230,12 +230,13 @@ class ParamEditor(QWidget):
         self._grey_out_unused()
 
     def _grey_out_unused(self) -> None:
-        """Enable each control whose ``used_when`` choice is made; grey out the others."""
+        """Enable each control whose ``used_when`` choice is made (or switch is on); grey out the others."""
         for spec in self.definition.specs:
             if spec.used_when:
                 choice, wanted = spec.used_when
                 control = self.controls[choice]
-                used = isinstance(control, QComboBox) and control.currentText() == wanted
+                used = (control.isChecked() if isinstance(control, QCheckBox)
+                        else isinstance(control, QComboBox) and control.currentText() == wanted)
                 self.controls[spec.name].setEnabled(used)
                 if spec.name in self.labels:
                     self.labels[spec.name].setEnabled(used)
@@ -246,7 +247,7 @@ class ParamEditor(QWidget):
         name = spec.name
         if spec.kind == "bool":
             box = QCheckBox()
-            box.toggled.connect(lambda checked: self._emit(name, bool(checked)))
+            box.toggled.connect(lambda checked: self._switch_toggled(name, bool(checked)))
             return box
         if spec.kind == "choice":
             combo = QComboBox()
@@ -270,6 +271,10 @@ class ParamEditor(QWidget):
     def _choice_changed(self, name: str, text: str) -> None:
         self._grey_out_unused()
         self._emit(name, text)
+
+    def _switch_toggled(self, name: str, checked: bool) -> None:
+        self._grey_out_unused()
+        self._emit(name, checked)
 
     def _emit(self, name: str, value: Any) -> None:
         self.edited.emit(name, value)

@@ -192,12 +192,15 @@ ADDED_PARAMS: dict[tuple[str, str], AddedParam] = {
     ("window_level", "function"): AddedParam("linear", same_output=True),
     ("hole_fill", "grain"): AddedParam(0.6, same_output=False),
     ("restore", "grain"): AddedParam(0.6, same_output=False),
+    ("restore", "remove_cast"): AddedParam(True, same_output=True),
 }
 """(filter, parameter) added after recipes were first written -> what a recipe without it takes.
 
 The value is how the step worked when such a recipe was saved: the
 fidelity network alone, a linear window. Fills had grain only inside large
 holes then; they take 0.6, the default when grain came to all fills.
+``restore``'s rebalance stretched each channel on its own before
+``remove_cast`` made that a choice (it matters only with ``rebalance`` on).
 """
 
 

@@ -56,7 +56,9 @@ class ParamSpec:
     [0, 1], :data:`MIN_POINTS` to :data:`MAX_POINTS` of them (see :func:`coerce_points`).
     ``log`` asks for a logarithmic slider (sigma, clip limit...).
     ``used_when`` is ``(choice_parameter, choice)`` for a parameter that only
-    matters when that choice is made (a GUI greys it out otherwise), or empty.
+    matters when that choice is made, or ``(switch_parameter, True)`` for one
+    that matters only when a boolean parameter is on (a GUI greys it out
+    otherwise), or empty.
     """
 
     name: str
@@ -70,7 +72,7 @@ class ParamSpec:
     choices: tuple[str, ...] = ()
     log: bool = False
     help: str = ""
-    used_when: tuple[str, str] | tuple[()] = ()
+    used_when: tuple[str, str | bool] | tuple[()] = ()
 
 
 def param(
@@ -84,7 +86,7 @@ def param(
     choices: tuple[str, ...] = (),
     log: bool = False,
     help: str = "",
-    used_when: tuple[str, str] | tuple[()] = (),
+    used_when: tuple[str, str | bool] | tuple[()] = (),
 ) -> Any:
     """Declare a filter parameter as a dataclass field with its GUI metadata."""
     meta = dict(label=label, minimum=minimum, maximum=maximum, unit=unit, step=step,
@@ -110,11 +112,16 @@ def param_specs(params_type: type) -> list[ParamSpec]:
         else:
             kind = "float"
         specs.append(ParamSpec(name=f.name, kind=kind, default=f.default, **meta))
-    choices = {spec.name: spec.choices for spec in specs}
+    kinds = {spec.name: spec for spec in specs}
     for spec in specs:
-        if spec.used_when and spec.used_when[1] not in choices.get(spec.used_when[0], ()):
+        if not spec.used_when:
+            continue
+        other, value = spec.used_when
+        named = kinds.get(other)
+        if named is None or not (value in named.choices if named.kind == "choice"
+                                 else named.kind == "bool" and value is True):
             raise TypeError(f"{params_type.__name__}.{spec.name}: used_when={spec.used_when!r} names no choice "
-                            f"of a choice parameter")
+                            f"of a choice parameter, nor a boolean parameter turned on")
     return specs
 
 

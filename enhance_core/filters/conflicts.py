@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from enhance_core.errors import ParameterError
-from enhance_core.filters.base import FilterDef
+from enhance_core.filters.base import FilterDef, coerce_param
 
 
 def check_param_conflicts(definition: FilterDef, values: Mapping[str, Any]) -> None:
@@ -33,6 +33,11 @@ def check_param_conflicts(definition: FilterDef, values: Mapping[str, Any]) -> N
         if spec.name not in values or not spec.used_when:
             continue
         choice_name, needed = spec.used_when
-        if choice_name in values and str(values[choice_name]) != needed:
-            raise ParameterError(f"filter {definition.name!r}: {spec.name} is used only when {choice_name}={needed}, "
+        if choice_name not in values:
+            continue
+        specs = {other.name: other for other in definition.specs}
+        given = coerce_param(definition.name, specs[choice_name], values[choice_name])
+        if given != needed:
+            wanted = str(needed).lower() if isinstance(needed, bool) else needed
+            raise ParameterError(f"filter {definition.name!r}: {spec.name} is used only when {choice_name}={wanted}, "
                                  f"not {choice_name}={values[choice_name]}; drop one of the two")

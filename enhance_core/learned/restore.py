@@ -16,9 +16,11 @@ The ``restore`` filter is the archivist's preset as one stack step, and the
    fills the mask, and the filled pixels get the grain of the
    picture around them (:func:`add_matched_grain`);
 4. optionally the learned denoiser removes grain (automatic level, told to
-   the user as the ``denoise`` step tells it) and the
-   faded contrast is rebalanced: each channel stretched between its 0.2 and
-   99.8 percentiles of the undamaged pixels, which also removes a colour cast.
+   the user as the ``denoise`` step tells it) and the faded contrast is
+   rebalanced (:func:`rebalance_faded`): the undamaged pixels stretched
+   between their 0.2 and 99.8 percentiles, all channels alike (the print's
+   tone, a sepia or a warm skin, is kept) or, with ``remove_cast``, each
+   channel on its own, which neutralises a faded print's colour cast.
 """
 
 from __future__ import annotations
@@ -251,17 +253,30 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
     return result
 
 
-def rebalance_faded(pixels: np.ndarray, *, exclude: np.ndarray | None = None) -> np.ndarray:
-    """Stretch each channel between its 0.2 and 99.8 percentiles (of the pixels not in ``exclude``).
+def rebalance_faded(pixels: np.ndarray, *, exclude: np.ndarray | None = None,
+                    remove_cast: bool = False) -> np.ndarray:
+    """Stretch the pixels between their 0.2 and 99.8 percentiles (of the pixels not in ``exclude``).
 
-    Restores the contrast of a faded print and neutralises an even colour
-    cast; a channel with no spread is left as it is.
+    Restores the contrast of a faded print. By default every channel gets
+    the same stretch, from the 0.2 percentile of each pixel's darkest channel
+    to the 99.8 percentile of its brightest, so no channel clips more than
+    that and the colours keep their balance (a sepia print stays sepia, skin
+    stays warm). With ``remove_cast`` each channel is stretched between its
+    own percentiles, which neutralises an even colour cast (a faded print's
+    red or magenta) but also the tone of a picture whose brightest part is
+    coloured (a face's highlights turn white). A channel or picture with no
+    spread is left as it is.
     """
     keep = pixels.reshape(-1, pixels.shape[2])
     if exclude is not None and (exclude < 0.5).any():
         keep = keep[(exclude < 0.5).ravel()]
     step = max(1, len(keep) // 500_000)
-    low, high = np.percentile(keep[::step], REBALANCE_PERCENTILES, axis=0)
+    keep = keep[::step]
+    if remove_cast:
+        low, high = np.percentile(keep, REBALANCE_PERCENTILES, axis=0)
+    else:
+        low = np.full(pixels.shape[2], np.percentile(keep.min(axis=1), REBALANCE_PERCENTILES[0]))
+        high = np.full(pixels.shape[2], np.percentile(keep.max(axis=1), REBALANCE_PERCENTILES[1]))
     spread = high - low
     ok = spread > 1e-3
     scale = np.where(ok, 1.0 / np.where(ok, spread, 1.0), 1.0).astype(np.float32)
@@ -280,7 +295,11 @@ class RestoreParams:
     grain: float = param(GRAIN_AMOUNT, label="Grain in fills", minimum=0.0, maximum=1.0, step=0.1, help=GRAIN_HELP)
     denoise: bool = param(False, label="Remove grain", help="denoise the restored photo (automatic level)")
     rebalance: bool = param(False, label="Rebalance faded contrast",
-                            help="stretch each channel to the full range: restores faded contrast, removes a cast")
+                            help="stretch the picture to the full range, all channels alike: restores faded "
+                                 "contrast and keeps the print's tone")
+    remove_cast: bool = param(False, label="Remove colour cast",
+                              help="rebalance each channel on its own: neutralises a faded colour print's cast, but "
+                                   "also a sepia tone, and can turn warm skin cold", used_when=("rebalance", True))
 
 
 def apply_restore(pixels: np.ndarray, params: RestoreParams, ctx: RenderContext) -> np.ndarray:
@@ -300,7 +319,7 @@ def apply_restore(pixels: np.ndarray, params: RestoreParams, ctx: RenderContext)
         denoise_ctx = step_ctx.with_(progress=sub_progress(ctx.progress, 0.5, 1.0))
         result = apply_denoise(result, DenoiseParams(mode="auto"), denoise_ctx)
     if params.rebalance:
-        result = rebalance_faded(result, exclude=mask)
+        result = rebalance_faded(result, exclude=mask, remove_cast=params.remove_cast)
     ctx.note("; ".join(said))
     return result
 

@@ -55,6 +55,17 @@ def test_settings_of_an_unchosen_mode_are_greyed_out(panel):
     assert not panel.editor.controls["sigma"].isEnabled()
 
 
+def test_a_setting_of_a_switch_is_greyed_out_until_the_switch_is_on(panel):
+    panel.add_filter("restore")
+    editor = panel.editor
+    assert not editor.controls["remove_cast"].isEnabled()
+    editor.controls["rebalance"].setChecked(True)
+    assert editor.controls["remove_cast"].isEnabled() and editor.labels["remove_cast"].isEnabled()
+    assert panel.document.selected_item().params.rebalance
+    panel.document.undo_stack.undo()
+    assert not panel.editor.controls["remove_cast"].isEnabled()
+
+
 def test_slider_drag_is_one_command(panel):
     document = panel.document
     panel.add_filter("exposure")

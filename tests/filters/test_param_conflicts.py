@@ -27,9 +27,10 @@ def test_every_choice_dependent_parameter_of_every_filter_is_checked():
             if not spec.used_when:
                 continue
             choice_name, needed = spec.used_when
-            choices = next(s.choices for s in definition.specs if s.name == choice_name)
+            choices = next(s.choices for s in definition.specs if s.name == choice_name) or (True, False)
             other = next(c for c in choices if c != needed)
-            with pytest.raises(ParameterError, match=f"{spec.name} is used only when {choice_name}={needed}"):
+            wanted = str(needed).lower() if isinstance(needed, bool) else needed
+            with pytest.raises(ParameterError, match=f"{spec.name} is used only when {choice_name}={wanted}"):
                 check_param_conflicts(definition, {choice_name: other, spec.name: spec.default})
             checked += 1
     assert checked >= 5

@@ -82,6 +82,23 @@ def test_used_when_must_name_a_choice_of_a_choice_parameter() -> None:
         param_specs(Typo)
 
 
+def test_used_when_may_name_a_boolean_parameter_turned_on() -> None:
+    @dataclass(frozen=True)
+    class Switch:
+        stretch: bool = param(False, label="Stretch")
+        apart: bool = param(False, label="Each channel apart", used_when=("stretch", True))
+
+    assert param_specs(Switch)[1].used_when == ("stretch", True)
+
+    @dataclass(frozen=True)
+    class Off:
+        stretch: bool = param(False, label="Stretch")
+        apart: bool = param(False, label="Each channel apart", used_when=("stretch", False))
+
+    with pytest.raises(TypeError, match="nor a boolean parameter turned on"):
+        param_specs(Off)
+
+
 def test_a_parameter_of_one_choice_selects_that_choice_unless_the_choice_is_given() -> None:
     denoise = get_filter("denoise")
     assert denoise.make_params({"sigma": 25}).mode == "manual"

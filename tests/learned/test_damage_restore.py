@@ -942,16 +942,41 @@ def test_preview_keeps_a_one_pixel_crack_marked_and_detects_on_the_full_source(k
     assert np.abs(preview[15, 8:52] - small_clean[15, 8:52]).max() < 0.15
 
 
-def test_rebalance_stretches_a_faded_cast_print():
+def test_removing_the_cast_stretches_each_channel_of_a_faded_print():
     from enhance_core.learned.restore import rebalance_faded
 
     picture = synthetic_rgb(40, 40)
     faded = 0.3 + 0.4 * picture * np.array([1.0, 0.9, 0.7], np.float32)
-    result = rebalance_faded(faded.astype(np.float32))
+    result = rebalance_faded(faded.astype(np.float32), remove_cast=True)
     for channel in range(3):
         assert np.percentile(result[..., channel], 0.2) < 0.01 and np.percentile(result[..., channel], 99.8) > 0.99
     flat = np.full((8, 8, 3), 0.5, np.float32)
+    assert np.array_equal(rebalance_faded(flat, remove_cast=True), flat)
     assert np.array_equal(rebalance_faded(flat), flat)
+
+
+def test_rebalance_keeps_a_warm_print_warm_and_stretches_its_contrast():
+    from enhance_core.learned.restore import rebalance_faded
+
+    gray = synthetic_rgb(40, 40).mean(axis=2, keepdims=True)
+    warm = (0.25 + 0.5 * gray * np.array([1.0, 0.85, 0.65], np.float32)).astype(np.float32)
+    result = rebalance_faded(warm)
+    spread = np.percentile(result.max(axis=2), 99.8) - np.percentile(result.min(axis=2), 0.2)
+    assert spread == pytest.approx(1.0, abs=0.01)
+    bright = result[..., 0] > 0.5
+    assert (result[..., 2][bright] < 0.8 * result[..., 0][bright]).all(), "the highlights stay warm"
+    neutral = rebalance_faded(warm, remove_cast=True)
+    assert np.abs(neutral[..., 0][bright] - neutral[..., 2][bright]).mean() < 0.1, "removing the cast neutralises"
+
+
+def test_remove_cast_matters_only_with_rebalance_and_turns_it_on_when_set_alone():
+    from enhance_core.filters.conflicts import check_param_conflicts
+
+    definition = get_filter("restore")
+    assert definition.make_params({"remove_cast": "true"}).rebalance
+    check_param_conflicts(definition, {"rebalance": "on", "remove_cast": "true"})
+    with pytest.raises(ParameterError, match="remove_cast is used only when rebalance=true, not rebalance=false"):
+        check_param_conflicts(definition, {"rebalance": "false", "remove_cast": "true"})
 
 
 def test_restore_recipe_stores_the_setting_and_replays_on_another_size(known_damage, tmp_path):
