@@ -33,7 +33,8 @@ def shown(generation: int = 1, steps: tuple = (BLUR,)) -> ViewState:
 def test_the_proxy_is_about_a_quarter_megapixel_and_only_where_it_saves_time():
     assert PROXY == pytest.approx((PROXY_PIXELS / (ROWS * COLS)) ** 0.5)
     assert proxy_scale_for(1000, 1000, 1.0) == pytest.approx(0.5)  # a quarter of the preview's pixels
-    assert proxy_scale_for(500, 800, 1.0) is None  # 0.4 MP: the proxy would hold 62 % of the preview
+    assert proxy_scale_for(500, 800, 1.0) == 0.5  # 0.4 MP: a quarter-megapixel proxy would hold 62 % of it
+    assert proxy_scale_for(250, 380, 1.0) is None  # under 0.1 MP the preview is quick itself
     assert is_slow(DENOISE) and is_slow(make_item("low_light")) and not is_slow(BLUR)
 
 
