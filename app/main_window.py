@@ -228,6 +228,7 @@ class MainWindow(QMainWindow):
         doc.source_replaced.connect(self._on_image_changed)
         doc.source_replaced.connect(self._show_value_again)
         self.renders.frame_ready.connect(self._show_value_again)
+        self.renders.detail_ready.connect(self._show_value_again)
         doc.stack_changed.connect(self._show_noise_unit)
         doc.stack_changed.connect(self._show_size)
         doc.selection_changed.connect(self._show_size)
@@ -435,12 +436,8 @@ class MainWindow(QMainWindow):
         text = f"x {col}, y {row}{place}"
         if 0 <= src_col < source.cols and 0 <= src_row < source.rows:
             text += f"   original {describe_value(source.meta, source.pixels[src_row, src_col])}"
-        frame = self.renders.latest
-        if frame is not None and frame.preview_pixels is not None:
-            pixels = frame.preview_pixels
-            pr = min(pixels.shape[0] - 1, int(row * pixels.shape[0] / geometry.rows))
-            pc = min(pixels.shape[1] - 1, int(col * pixels.shape[1] / geometry.cols))
-            value = pixels[pr, pc]
+        value = self.renders.result_value(x, y)
+        if value is not None:
             if is_physical(source.meta):
                 text += "   display " + " ".join(str(int(round(min(max(v, 0.0), 1.0) * 255))) for v in value)
             else:

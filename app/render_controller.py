@@ -49,7 +49,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.canvas import CompareCanvas
 from app.display import DisplayImage, SideLayers
 from app.document import Document
-from app.render_jobs import ViewFrame, landed_layers, render_view
+from app.render_jobs import ValuePatch, ViewFrame, landed_layers, render_view
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError
 from enhance_core.medical.windows import display_steps
@@ -78,9 +78,12 @@ class RenderController(QObject):
         Rendering failed for a reason the user can fix (shown in the status bar); "" once it works again.
     crashed(failure)
         Rendering failed unexpectedly (shown as an error dialog with details).
+    detail_ready()
+        A sharp patch of the current stack landed (:meth:`result_value` reads it).
     """
 
     frame_ready = Signal(object)
+    detail_ready = Signal()
     proxy_ready = Signal(object)
     saved_preview_shown = Signal(bool)
     problem = Signal(str)
@@ -99,6 +102,7 @@ class RenderController(QObject):
         self.latest: ViewFrame | None = None
         self._before_pixels: np.ndarray | None = None
         self._result: ViewFrame | None = None
+        self._values: tuple[int, ValuePatch] | None = None
         self._saved: DisplayImage | None = None
         self._saved_generation = 0
         self._compare: tuple[StackItem, ...] | None = None
@@ -242,7 +246,7 @@ class RenderController(QObject):
         self.generation += 1
         self._source_generation = self.generation
         self.state = ViewState(stopped_generation=self.state.stopped_generation)
-        self._before_pixels = self._result = None
+        self._before_pixels = self._result = self._values = None
         self._drop_saved_preview()
 
     def _on_stack_changed(self, change: object) -> None:
@@ -364,6 +368,9 @@ class RenderController(QObject):
         self.canvas.set_layers(layers)
         if not proxy:
             self._last_seconds = frame.seconds
+        if frame.detail_values is not None and frame.request.generation == self.generation:
+            self._values = (frame.request.generation, frame.detail_values)
+            self.detail_ready.emit()
         if frame.request.preview and proxy:
             self.proxy_ready.emit(frame)
         elif frame.request.preview:
@@ -374,6 +381,24 @@ class RenderController(QObject):
         if was_stopped:
             self.problem.emit("")
         self.schedule()
+
+    def result_value(self, x: float, y: float) -> np.ndarray | None:
+        """The result's pixel under output point (``x``, ``y``), None before a preview landed.
+
+        Read from the sharp patch of the current stack where one covers the
+        point (the 1:1 view, at full resolution), else from the latest preview.
+        """
+        if self._values is not None and self._values[0] == self.generation:
+            value = self._values[1].value_at(x, y)
+            if value is not None:
+                return value
+        frame, geometry = self.latest, self.document.view_geometry()
+        if frame is None or frame.preview_pixels is None or geometry is None:
+            return None
+        pixels = frame.preview_pixels
+        row = min(pixels.shape[0] - 1, int(int(np.floor(y)) * pixels.shape[0] / geometry.rows))
+        col = min(pixels.shape[1] - 1, int(int(np.floor(x)) * pixels.shape[1] / geometry.cols))
+        return pixels[row, col]
 
     def _on_cancelled(self, request: ViewRequest) -> None:
         """The user stopped ``request``'s render: its stack waits for an edit or F5 (a later edit still renders)."""

@@ -76,6 +76,26 @@ class ViewFrame:
     """What the steps said while rendering the preview (``ctx.note``), by step uid."""
     preview_alpha: np.ndarray | None = None
     """The source's transparency carried into the preview (None: the source has none)."""
+    detail_values: ValuePatch | None = None
+    """The float result of the sharp patch the request asked for (None: it asked for none)."""
+
+
+@dataclass(frozen=True)
+class ValuePatch:
+    """Float result pixels of a sharp patch and the output-pixel rectangle they cover (the status line reads them)."""
+
+    pixels: np.ndarray
+    left: float
+    top: float
+    width: float
+    height: float
+
+    def value_at(self, x: float, y: float) -> np.ndarray | None:
+        """The pixel under output point (``x``, ``y``), or None outside the patch."""
+        rows, cols = self.pixels.shape[:2]
+        row = int(np.floor((y - self.top) * rows / self.height))
+        col = int(np.floor((x - self.left) * cols / self.width))
+        return self.pixels[row, col] if 0 <= row < rows and 0 <= col < cols else None
 
 
 def landed_layers(shown: CanvasLayers, frame: ViewFrame) -> CanvasLayers:
@@ -106,13 +126,14 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
     notes: dict[str, str] | None = None
     share = 0.5 if request.preview and request.detail_rect else 1.0
     draft = request.proxy_scale is not None
+    values = None
     if request.before:
         before_pixels = frame.before(renderer, request.before_steps, request.preview_scale, device=device,
                                      should_stop=should_stop)
         before = dataclasses.replace(before, whole=frame.whole(before_pixels, request.preview_scale))
     if request.detail_rect is not None:
-        detail_before, detail_after = _render_detail(renderer, frame, request, request.detail_rect, device,
-                                                     lambda f, m: progress(f * share, m), should_stop)
+        detail_before, detail_after, values = _render_detail(renderer, frame, request, request.detail_rect, device,
+                                                             lambda f, m: progress(f * share, m), should_stop)
         key = Detail(request.generation, request.detail_rect, request.detail_scale)
         before, after = (dataclasses.replace(before, details=(DetailPatch(key, detail_before),)),
                          dataclasses.replace(after, details=(DetailPatch(key, detail_after),)))
@@ -139,7 +160,7 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
         raise Cancelled("preview cancelled")
     preview_alpha = None if preview_pixels is None else frame.alpha(request.result_scale, preview_pixels.shape[:2])
     return ViewFrame(request, preview_pixels, before_pixels, CanvasLayers(before, after),
-                     time.perf_counter() - started, notes, preview_alpha)
+                     time.perf_counter() - started, notes, preview_alpha, values)
 
 
 class _Frame:
@@ -263,8 +284,9 @@ def _scaled_alpha(alpha: np.ndarray, scale: float) -> np.ndarray:
 
 def _render_detail(renderer: Renderer, frame: _Frame, request: ViewRequest, rect: SourceRect, device: str | None,
                    progress: Callable[[float, str], None],
-                   should_stop: Callable[[], bool]) -> tuple[DisplayImage, DisplayImage]:
-    """The patch ``rect`` (what the request asks of the viewport, in output pixels) of the original and the result."""
+                   should_stop: Callable[[], bool]) -> tuple[DisplayImage, DisplayImage, ValuePatch]:
+    """The patch ``rect`` (what the request asks of the viewport, in output pixels) of the original and the result,
+    and the result's float values."""
     scale = request.detail_scale
     region, covered = scaled_region(rect, scale, frame.rows, frame.cols, shape=frame.shape(request.steps, scale))
     after = renderer.render(frame.image, request.steps, scale=scale, region=region, device=device,
@@ -273,5 +295,5 @@ def _render_detail(renderer: Renderer, frame: _Frame, request: ViewRequest, rect
     alpha = frame.alpha(scale, frame.shape(request.steps, scale), region)
     left, top, right, bottom = covered
     place = dict(left=left, top=top, width=right - left, height=bottom - top)
-    return DisplayImage.from_pixels(before, alpha=alpha, **place), DisplayImage.from_pixels(after, alpha=alpha,
-                                                                                            **place)
+    return (DisplayImage.from_pixels(before, alpha=alpha, **place),
+            DisplayImage.from_pixels(after, alpha=alpha, **place), ValuePatch(after, **place))

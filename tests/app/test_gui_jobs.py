@@ -87,6 +87,22 @@ def test_zooming_in_renders_the_viewport_at_full_resolution(qtbot, window, photo
     qtbot.waitUntil(lambda: window.canvas.layers.after.detail is None, timeout=10000)
 
 
+def test_at_one_to_one_the_status_line_reads_the_full_resolution_result(qtbot, window, photo_path, monkeypatch):
+    from app.display import describe_value
+
+    monkeypatch.setattr("app.render_controller.preview_scale_for", lambda rows, cols: 0.25)
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    window.canvas.set_zoom(4.0)
+    qtbot.waitUntil(lambda: window.canvas.layers.after.detail is not None, timeout=10000)
+    detail = window.canvas.layers.after.detail
+    source = window.document.source
+    for row, col in ((int(detail.top) + 1, int(detail.left) + 2), (int(detail.top) + 6, int(detail.left) + 3)):
+        window._show_value(col + 0.5, row + 0.5)
+        exact = describe_value(source.meta, 1.0 - source.pixels[row, col])
+        assert f"result {exact}" in window.status.value_label.text()
+
+
 def test_a_pan_renders_only_the_new_part_and_the_canvas_keeps_both_patches(qtbot, window, photo_path, monkeypatch):
     monkeypatch.setattr("app.render_controller.preview_scale_for", lambda rows, cols: 0.25)
     open_image(qtbot, window, photo_path)
