@@ -19,8 +19,9 @@ from enhance_core.filters.registry import CATEGORIES, FILTERS, filters_in_catego
 
 
 def display_name(definition: FilterDef) -> str:
-    """Menu text of a filter (learned filters marked)."""
-    return f"{definition.label} (learned)" if definition.learned else definition.label
+    """Menu text of a filter: learned filters marked, unless their label says "(CNN)" already."""
+    return f"{definition.label} (learned)" if definition.learned and "(CNN)" not in definition.label \
+        else definition.label
 
 
 def menu_text(text: str) -> str:

@@ -205,6 +205,14 @@ def test_search_order_is_exact_prefix_word_substring_then_the_rest():
     assert [definition.name for definition in matching_filters("")] == list(FILTERS), "all, in registry order"
 
 
+def test_a_photographer_s_words_find_the_filter_and_learned_labels_say_cnn_once():
+    from app.filter_menu import display_name
+
+    assert "color_balance" in [definition.name for definition in matching_filters("white balance")]
+    assert display_name(FILTERS["denoise"]) == "Denoise (CNN)"
+    assert display_name(FILTERS["gaussian_blur"]) == "Gaussian blur"
+
+
 def test_add_filter_menu_shows_ampersands_instead_of_mnemonics(panel):
     menu = panel.add_button.menu()
     categories = [action.text() for action in menu.actions()]
