@@ -75,6 +75,12 @@ and JPEG leave in a gray picture saved in colour."""
 GRAY_SHARE = 0.001
 """Share of the pixels that may differ by more than :data:`GRAY_SPREAD` in a gray scan."""
 OVERLAP = 48
+MIN_VIEW = 128
+"""Smallest side, in pixels, the full-resolution pass looks at: a smaller picture is mirrored out to it first. In a
+picture of a few dozen pixels the network's zero padding reaches everything, and it took blank pictures of 96 px or
+less for damage all over (93-100 % marked). On drawn damage over 14 LIVE1 crops, precision 0.79 -> 0.94 at 64 px and
+0.33 -> 0.89 at 96 px, recall 0.38 -> 0.38 and 0.37 -> 0.35; mirroring out to 256 px lost recall and precision on
+160 px crops (0.58 -> 0.53, 0.98 -> 0.89)."""
 BYTES_PER_PIXEL = 420.0
 """Peak working memory of the network per tile pixel in fp32."""
 COARSE_SIDE = 192
@@ -208,6 +214,11 @@ def damage_probability(
                            cpu_bf16=True, average_gray=False)[..., 0]
 
     full_network = gray_weights if gray else colour_weights
+    rows, cols = source.shape[:2]
+    pad_rows, pad_cols = max(0, MIN_VIEW - rows), max(0, MIN_VIEW - cols)
+    top, left = pad_rows // 2, pad_cols // 2
+    if pad_rows or pad_cols:
+        source = np.pad(source, ((top, pad_rows - top), (left, pad_cols - left), (0, 0)), mode="symmetric")
     probability = detect(full_network, source, sub_progress(progress, 0.0, 0.5))
     _mirror_in_place(source)
     mirrored = detect(full_network, source, sub_progress(progress, 0.5, 1.0))
@@ -215,6 +226,8 @@ def damage_probability(
     np.multiply(probability, mirrored[:, ::-1], out=probability)
     del mirrored
     np.sqrt(np.maximum(probability, 0.0, out=probability), out=probability)
+    if pad_rows or pad_cols:
+        probability = np.ascontiguousarray(probability[top:top + rows, left:left + cols])
     if small is not None:
         small_gray = np.ascontiguousarray(small.mean(axis=2, keepdims=True, dtype=np.float32))
         coarse = coarse_probability(small, lambda image: detect(coarse_weights, image, None))

@@ -1227,3 +1227,10 @@ def test_after_a_crop_the_detector_reads_the_cropped_frame_and_strokes_stay_on_t
     assert np.abs(out[30, 2:20] - clean[30, 34:52]).max() < 0.1, "the crack left of the erased part is filled"
     assert np.array_equal(out[30, 30:72], cracked[30, 62:104]), "the erase stroke stays on its source columns"
     assert np.array_equal(out[:27], cracked[:27, 32:])
+
+
+@pytest.mark.parametrize("side", [1, 8, 40, 96])
+def test_a_small_blank_picture_is_not_taken_for_damage(side):
+    for level in (0.0, 0.5, 1.0):
+        blank = np.full((side, side + 7, 3), level, np.float32)
+        assert (damage.damage_probability(blank, device="cpu") > 0.5).mean() < 0.01
