@@ -118,12 +118,15 @@ class ReplaceStepCommand(StackCommand):
 
 
 def change_params_command(stack: FilterStack, before: StackItem, params: Any) -> ReplaceStepCommand:
-    """Command for a parameter change of step ``before`` to ``params``; the label names what changed."""
+    """Command for a parameter change of step ``before`` to ``params``; the label names what changed (not a
+    filter's one parameter named as the filter: "Change Exposure", not "Change Exposure: Exposure")."""
     after = make_item(before.filter, params, enabled=before.enabled, opacity=before.opacity,
                       mask=before.mask, uid=before.uid)
     definition = get_filter(before.filter)
     changed = [spec.label for spec in definition.specs
                if getattr(before.params, spec.name) != getattr(after.params, spec.name)]
+    if changed == [definition.label]:
+        return ReplaceStepCommand(stack, before, after, f"Change {definition.label}")
     what = ", ".join(changed) if changed else "parameters"
     return ReplaceStepCommand(stack, before, after, f"Change {definition.label}: {what}")
 

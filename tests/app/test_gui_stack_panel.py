@@ -97,7 +97,7 @@ def test_a_mask_that_lands_during_a_slider_drag_stays_after_the_release_and_its_
     control.slider.setSliderDown(False)  # emits sliderReleased
     assert document.selected_item().mask is mask
     texts = [document.undo_stack.text(i) for i in range(document.undo_stack.count())]
-    assert texts[-3:] == ["Change Exposure: Exposure", "Mark damage", "Change Exposure: Exposure"], "in their order"
+    assert texts[-3:] == ["Change Exposure", "Mark damage", "Change Exposure"], "in their order"
     stops = [document.selected_item().params.stops]
     for _ in range(3):
         document.undo_stack.undo()

@@ -27,7 +27,7 @@ def test_open_add_filter_change_parameter(qtbot, window, photo_path):
     counts = window.histogram.latest.result.counts["luminance"]
     assert counts.sum() == first_hist.sum() == 128 * 96
     assert np.argmax(np.cumsum(counts) >= counts.sum() / 2) > np.argmax(np.cumsum(first_hist) >= first_hist.sum() / 2)
-    assert window.document.undo_stack.undoText() == "Change Exposure: Exposure"
+    assert window.document.undo_stack.undoText() == "Change Exposure", "not 'Change Exposure: Exposure'"
 
 
 def test_undo_and_redo_restore_the_preview(qtbot, window, photo_path):
