@@ -33,6 +33,7 @@ POINT_BYTES = 112
 """A stroke point is a tuple of two Python floats: about 112 bytes with its reference."""
 MB = 1024 * 1024
 OPENED_LABEL = "Opened image"
+NO_IMAGE_LABEL = "No image open"
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ class HistoryKeeper(QObject):
         self._scheduled = False
         document.undo_stack.indexChanged.connect(self._schedule)
         document.image_changed.connect(lambda: self._set_dropped(0))
-        view.setEmptyLabel(OPENED_LABEL)
+        view.setEmptyLabel(NO_IMAGE_LABEL)
 
     def set_limits(self, max_steps: int, memory_mb: int) -> None:
         """Use (and remember) a new step limit (0: unlimited) and memory budget, and apply them now."""
@@ -259,7 +260,8 @@ class HistoryKeeper(QObject):
 
     def _set_dropped(self, dropped: int) -> None:
         self.dropped = dropped
-        self.view.setEmptyLabel(OPENED_LABEL if not dropped else
+        opened = OPENED_LABEL if self.document.source is not None else NO_IMAGE_LABEL
+        self.view.setEmptyLabel(opened if not dropped else
                                 f"{dropped} older step{'s' if dropped > 1 else ''} dropped (undo limit)")
 
 

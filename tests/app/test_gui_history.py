@@ -90,6 +90,12 @@ def test_the_oldest_steps_go_beyond_the_memory_budget_and_the_panel_says_so(qtbo
     assert doc.stack.snapshot()[0].mask is live
 
 
+def test_the_history_says_no_image_is_open_until_one_is(window):
+    assert window.history_view.emptyLabel() == "No image open"
+    show_blank(window)
+    assert window.history_view.emptyLabel() == "Opened image"
+
+
 def test_a_step_limit_from_the_dialog_applies_and_is_remembered(qtbot, window):
     show_blank(window)
     doc = window.document
