@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from app.quality import CONVENTIONS, MetricsReport
 from enhance_core.image import ImageMeta, Window
@@ -69,13 +69,15 @@ def format_score(key: str, value: float, *, levels: float = 255, unit: str = "")
 
 
 def format_gain(key: str, result: float, original: float) -> str:
-    """The change from original to result ("" where it means nothing)."""
+    """The change from original to result ("" where it means nothing): a difference, or for MSE a share."""
     if key == "psnr":
         if math.isinf(result) or math.isinf(original):
             return ""
         return f"{result - original:+.2f} dB"
     if key == "ssim":
         return f"{result - original:+.4f}"
+    if key == "mse" and original > 0:
+        return f"{(result / original - 1.0) * 100:+.0f} %"
     return ""
 
 
@@ -95,7 +97,7 @@ class MetricsPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.state = QLabel()
@@ -127,6 +129,7 @@ class MetricsPanel(QWidget):
         """The state before any measurement."""
         self.heading.setText("Open an image to see its quality indicators.")
         self.table.setRowCount(0)
+        self.table.hide()
         self.state.setText("")
         self.exact_button.setEnabled(False)
 
@@ -145,6 +148,7 @@ class MetricsPanel(QWidget):
     def show_report(self, report: MetricsReport) -> None:
         """Fill the table from ``report``."""
         self._report = report
+        self.table.setVisible(not self.problem.text())
         result, original = report.scores["result"], report.scores["original"]
         if report.with_reference:
             rows, headers = REFERENCE_ROWS, ["Result", "Original", "Gain"]
@@ -168,7 +172,6 @@ class MetricsPanel(QWidget):
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 cell.setToolTip(tip)
                 self.table.setItem(index, column, cell)
-        self.table.resizeColumnsToContents()
         header = self.table.horizontalHeader().height()
         self.table.setFixedHeight(header + sum(self.table.rowHeight(r) for r in range(len(rows))) + 4)
         where = "exact, full resolution" if report.exact else f"live, on the preview ({report.scale:.0%} scale)"

@@ -63,6 +63,7 @@ def test_reference_metrics_show_the_gain(qtbot, window, tmp_path, photo_path):
     window.stack_panel.editor.controls["brightness"].entry.setValue(0.08)
     qtbot.waitUntil(lambda: window.metrics.latest.scores["result"]["psnr"] > expected["psnr"] + 3, timeout=20000)
     assert window.metrics_panel.value("psnr", 2).startswith("+")
+    assert window.metrics_panel.value("mse", 2).startswith("-") and window.metrics_panel.value("mse", 2).endswith(" %")
     assert not window.metrics_panel.table.isColumnHidden(2)
 
 
@@ -121,6 +122,7 @@ def test_a_measurement_started_before_the_reference_changed_is_not_shown(qtbot, 
 
 
 def test_no_reference_indicators(qtbot, window, photo_path):
+    assert window.metrics_panel.table.isHidden(), "no empty table numbered 1 2 3 before an image"
     open_image(qtbot, window, photo_path)
     qtbot.waitUntil(lambda: window.metrics.latest is not None, timeout=20000)
     report = window.metrics.latest
