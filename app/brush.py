@@ -54,7 +54,10 @@ from enhance_core.restoration.pick import mark_strokes, pick_damage
 
 DETECTING_LABEL = "Finding damage"
 """The overlay lane's label while it waits on the damage detector (the status bar shows it with the progress)."""
-OVERLAY_COLOR = (230, 40, 60)
+OVERLAY_COLORS = {"Red": (230, 40, 60), "Green": (40, 220, 80), "Cyan": (30, 200, 230), "Yellow": (245, 220, 30),
+                  "Magenta": (220, 50, 220)}
+"""The colours the mask overlay can take (View ▸ the brush toolbar's Overlay menu): one that the picture lacks."""
+OVERLAY_COLOR = OVERLAY_COLORS["Red"]
 OVERLAY_ALPHA = 0.45
 MIN_SPACING = 0.15
 PICK_REACH = 4.0
@@ -63,17 +66,20 @@ PICK_REACH = 4.0
 
 @dataclass
 class BrushSettings:
-    """Brush radius in shown (output) pixels, hardness and opacity (0..1), and whether it erases."""
+    """Brush radius in shown (output) pixels, hardness and opacity (0..1), whether it erases, and the mask
+    overlay: shown or not, in which colour."""
 
     radius: float = 40.0
     hardness: float = 0.5
     opacity: float = 1.0
     erase: bool = False
+    show_overlay: bool = True
+    overlay_color: tuple[int, int, int] = OVERLAY_COLOR
 
 
 def overlay_array(mask: Mask | None, *, scale: float, rows: int, cols: int,
-                  base: np.ndarray | None = None) -> np.ndarray:
-    """Premultiplied ARGB32 pixels (rows, cols, 4 as B, G, R, A) showing ``mask`` in the overlay color.
+                  base: np.ndarray | None = None, color: tuple[int, int, int] = OVERLAY_COLOR) -> np.ndarray:
+    """Premultiplied ARGB32 pixels (rows, cols, 4 as B, G, R, A) showing ``mask`` in ``color`` (R, G, B).
 
     ``base`` (the step's own detected mask at ``scale``) is shown under the
     strokes, which edit it, for steps whose painted mask edits a detection.
@@ -87,7 +93,7 @@ def overlay_array(mask: Mask | None, *, scale: float, rows: int, cols: int,
     else:
         shown = mask.render(scale=scale)
     alpha = shown * np.float32(OVERLAY_ALPHA)
-    for channel, value in zip((2, 1, 0), OVERLAY_COLOR):
+    for channel, value in zip((2, 1, 0), color):
         out[:, :, channel] = (alpha * value + 0.5).astype(np.uint8)
     out[:, :, 3] = (alpha * 255.0 + 0.5).astype(np.uint8)
     return out
@@ -155,7 +161,8 @@ class BrushTool(QObject):
         detection = None
         if item is not None and get_filter(item.filter).mask_edits(item.params):
             detection = (source.pixels, item.params.sensitivity, item.params.grow)
-        self.lane.submit(partial(_overlay_job, mask, self.scale, source.rows, source.cols, detection),
+        self.lane.submit(partial(_overlay_job, mask, self.scale, source.rows, source.cols, detection,
+                                 self.settings.overlay_color),
                          label=DETECTING_LABEL if detection is not None else "")
 
     def line_start(self) -> tuple[float, float] | None:
@@ -307,7 +314,7 @@ class BrushTool(QObject):
         painter.setClipRect(QRectF(x0, y0, x1 - x0, y1 - y0), Qt.ClipOperation.IntersectClip)
         painter.setTransform(self._source_transform(viewport), True)
         target = QRectF(0.0, 0.0, float(source.cols), float(source.rows))
-        if self._overlay is not None:
+        if self._overlay is not None and self.settings.show_overlay:
             painter.drawImage(target, self._overlay[1])
         if self._stroke_layer is not None:
             if self.settings.erase:
@@ -389,7 +396,7 @@ class BrushTool(QObject):
         sx, sy = layer.width() / source.cols, layer.height() / source.rows
         painter = QPainter(layer)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        color = QColor(235, 235, 240) if self.settings.erase else QColor(*OVERLAY_COLOR)
+        color = QColor(235, 235, 240) if self.settings.erase else QColor(*self.settings.overlay_color)
         pen = QPen(color, max(1.0, 2.0 * self._source_radius() * sx))
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         painter.setPen(pen)
@@ -401,9 +408,9 @@ class BrushTool(QObject):
 
 
 def _overlay_job(mask: Mask | None, scale: float, rows: int, cols: int, detection: tuple | None,
-                 progress, should_stop) -> np.ndarray:
-    """Worker job: the overlay pixels of ``mask``, over the step's detected damage when ``detection`` is given
-    (source pixels, sensitivity, grow)."""
+                 color: tuple[int, int, int], progress, should_stop) -> np.ndarray:
+    """Worker job: the overlay pixels of ``mask`` in ``color``, over the step's detected damage when ``detection``
+    is given (source pixels, sensitivity, grow)."""
     base = None
     if detection is not None:
         from enhance_core.learned.restore import detected_damage
@@ -412,7 +419,7 @@ def _overlay_job(mask: Mask | None, scale: float, rows: int, cols: int, detectio
         region = full_region(*scaled_shape(rows, cols, scale))
         base = detected_damage(source, scale=scale, region=region, sensitivity=sensitivity, grow=grow,
                                progress=progress, should_stop=should_stop)
-    return overlay_array(mask, scale=scale, rows=rows, cols=cols, base=base)
+    return overlay_array(mask, scale=scale, rows=rows, cols=cols, base=base, color=color)
 
 
 @dataclass(frozen=True)

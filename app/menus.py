@@ -202,8 +202,10 @@ def _fill_menus(window: QMainWindow, brush: BrushToolbar, a: dict[str, QAction])
                  "first_slice", "last_slice", "cine", "wheel_slices"):
         image.addSeparator() if name is None else image.addAction(a[name])
     tools = bar.addMenu("&Tools")
-    for action in (brush.paint_action, brush.erase_action, brush.smaller_action, brush.larger_action):
+    for action in (brush.paint_action, brush.erase_action, brush.smaller_action, brush.larger_action,
+                   brush.overlay_action):
         tools.addAction(action)
+    tools.addMenu(brush.overlay_menu)
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(a["shortcuts"])
     help_menu.addAction(a["about"])

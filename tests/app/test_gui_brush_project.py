@@ -62,6 +62,29 @@ def test_brush_toolbar_keeps_the_size_of_a_widget(qtbot, window):
     assert window.brush.settings.radius == 12.0
 
 
+def test_the_mask_overlay_hides_and_takes_another_colour_and_both_are_remembered(qtbot, window, tmp_path):
+    from app.brush import OVERLAY_COLORS, BrushTool
+    from app.brush_toolbar import BrushToolbar
+    from app.commands import paint_stroke_command
+    from app.settings import EditorSettings
+    from enhance_core.masks import Stroke
+
+    open_image(qtbot, window, save_png(np.full((48, 64, 3), 0.5, np.float32), tmp_path / "flat.png"))
+    add_filter(qtbot, window, "median_blur")
+    window.document.push(paint_stroke_command(window.document.stack, window.document.selected_item(),
+                                              Stroke(((10.0, 10.0), (40.0, 10.0)), 4.0), rows=48, cols=64))
+    toolbar, tool = window.brush_toolbar, window.brush
+    assert toolbar.overlay_action.isChecked() and tool.settings.show_overlay
+    with qtbot.waitSignal(tool.lane.finished, timeout=20000):
+        toolbar.colour_actions["Green"].trigger()
+    red, green, blue, alpha = (tool._overlay[0][10, 20, channel] for channel in (2, 1, 0, 3))
+    assert alpha > 0 and green > red and green > blue, "the overlay is drawn in the chosen colour"
+    toolbar.overlay_action.trigger()
+    assert not tool.settings.show_overlay
+    again = BrushToolbar(BrushTool(window.document), window.canvas, EditorSettings())
+    assert not again.overlay_action.isChecked() and again.tool.settings.overlay_color == OVERLAY_COLORS["Green"]
+
+
 def test_eraser_removes_paint(qtbot, window, photo_path):
     brush_on_a_negative_step(qtbot, window, photo_path, radius=8)
     drag_on_canvas(qtbot, window, [(20, 40), (100, 40)])
