@@ -60,6 +60,8 @@ SAVED_PREVIEW_MESSAGE = "Showing the preview saved with the project while the st
 SHUTDOWN_WAIT_S = 3.0
 """Longest a closing window waits, over all its lanes, for background jobs to stop; one still running is let go
 (:meth:`JobRunner.close`) and ends with the process."""
+NARROW_WINDOW = 1280
+"""A first start in a window narrower than this (a small laptop screen) puts the brush toolbar on its own row."""
 
 
 class MainWindow(QMainWindow):
@@ -176,7 +178,13 @@ class MainWindow(QMainWindow):
         self.docks["metrics"].raise_()
         self.docks["history"].raise_()
         self.resizeDocks([self.docks["histogram"], self.docks["stack"]], [220, 520], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["stack"], self.docks["metrics"]], [360, 300], Qt.Orientation.Horizontal)
+        self._fit_docks(1400)
+
+    def _fit_docks(self, width: int) -> None:
+        """Give the side panels widths that leave the canvas about half of a window ``width`` wide (first start),
+        the metrics' three columns at least room to read."""
+        right, left = min(360, round(0.26 * width)), max(240, min(300, round(0.2 * width)))
+        self.resizeDocks([self.docks["stack"], self.docks["metrics"]], [right, left], Qt.Orientation.Horizontal)
 
     def _connect(self) -> None:
         doc, status = self.document, self.status
@@ -610,10 +618,15 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 900)
+            room = self.screen().availableGeometry()
+            self.resize(min(1400, room.width()), min(900, room.height()))
         if state is not None:
             self.restoreState(state)
             self.slices.set_series(None)  # a slice bar saved while browsing a series is empty now
+        else:
+            self._fit_docks(self.width())
+            if self.width() < NARROW_WINDOW:  # the brush's settings would go behind the toolbar's » otherwise
+                self.insertToolBarBreak(self.brush_toolbar)
         mode = self.settings.value("view/compare_mode", CompareMode.SPLIT.value, str)
         if mode in {m.value for m in CompareMode}:
             self.set_compare_mode(CompareMode(mode))

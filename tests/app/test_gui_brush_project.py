@@ -415,6 +415,26 @@ def test_restore_old_photo_adds_the_restore_step(qtbot, window, tmp_path):
     assert [item.filter for item in window.document.stack.snapshot()] == ["restore"]
 
 
+def test_a_first_start_on_a_small_screen_leaves_the_canvas_half_the_window(qtbot, monkeypatch):
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QScreen
+
+    from app.error_reporter import RecordingReporter
+
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda screen: QRect(0, 0, 1024, 700))
+    small = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(small)
+    small.show()
+    try:
+        qtbot.waitUntil(lambda: small.canvas.width() > 0, timeout=5000)
+        assert (small.width(), small.height()) == (1024, 700)
+        assert small.canvas.width() >= 0.45 * small.width()
+        assert small.docks["metrics"].width() >= 240, "room for the metrics' three columns"
+        assert small.toolBarBreak(small.brush_toolbar), "the brush's settings on their own row, not behind »"
+    finally:
+        small.shutdown()
+
+
 def test_layout_is_remembered(qtbot):
     from app.error_reporter import RecordingReporter
 

@@ -236,9 +236,12 @@ def test_header_panel_is_rebuilt_once_for_slices_stepped_through_quickly(qtbot, 
 
 def test_header_value_column_stays_in_view_in_a_narrow_dock(qtbot, window, series_folder):
     open_folder(qtbot, window, series_folder)
+    from PySide6.QtCore import Qt
+
     panel = window.dicom_panel
-    panel.resize(280, 400)
-    qtbot.wait(50)
+    window.docks["dicom"].raise_()
+    window.resizeDocks([window.docks["dicom"]], [280], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: abs(panel.width() - 280) < 30, timeout=5000)
     tree, columns = panel.tree, panel.tree.header()
     assert columns.sectionPosition(2) + 40 < tree.viewport().width(), "the Value column starts inside the view"
     assert columns.sectionSize(2) >= 60
