@@ -25,7 +25,8 @@ instead (``value = HU + 32768`` for CT). A recipe's steps run after the window;
 a recipe that opens with a window (one saved from the editor) gives its
 window when no window option is given, and gives way to the option otherwise.
 No DICOM is written; existing outputs are replaced only with ``--overwrite``.
-Bad input (a DICOM image file whose header cannot be read included) and
+Bad input (a DICOM image file whose header cannot be read included, and a
+multi-frame file whose pixel data cannot hold the frames it claims) and
 output folders that are files or cannot be made stop with one line and
 status 2 before any slice is written; slices that fail are reported and the
 status is 1.

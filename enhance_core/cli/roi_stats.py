@@ -11,8 +11,10 @@ source pixels, the box of a rectangle or of the ellipse inscribed in it.
 A folder is searched with its subfolders, as ``dicom-export`` does (see
 :func:`~enhance_core.medical.study.choose_series`): a slice found twice is
 measured once and the copy named on stderr, a DICOM image file whose header
-cannot be read stops with its name, one whose pixels are damaged is named and
-left out of the table (the command then ends with status 1), and a study folder of several series
+cannot be read stops with its name (so does a multi-frame file, given or found,
+whose pixel data cannot hold the frames its header claims), one whose pixels
+are damaged is named and left out of the table (the command then ends with
+status 1), and a study folder of several series
 needs ``--series UID`` or ``--all-series``. With ``--all-series`` a first
 column, ``series``, names each row's series as ``dicom-export --all-series``
 names its folders: ``series_NNN_MODALITY``, the SeriesDescription (which may

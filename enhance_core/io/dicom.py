@@ -464,6 +464,33 @@ def read_dicom(path: Path, *, page: int, limits: Limits) -> Image:
         raise ImageReadError(path, damaged_element_reason(error)) from None
 
 
+def check_frames(path: Path) -> int:
+    """Return the number of frames of the DICOM file ``path`` once its pixel data is found to hold them all.
+
+    The header and the Pixel Data element are checked as :func:`read_dicom`
+    checks them (:func:`~enhance_core.io.dicom_checks.check_pixel_data`),
+    nothing decoded, so a series can refuse at once a file whose header claims
+    more frames than its pixel data holds, instead of failing frame by frame.
+    Whether a decoder is installed is left to reading a frame.
+
+    Raises
+    ------
+    ImageReadError
+        The header's numbers are damaged, or the pixel data is missing, shorter than the header's size
+        needs, or not in the form its transfer syntax states.
+    """
+    messages: list[str] = []
+    try:
+        header, offset = _read_header(path, messages)
+        frames = check_geometry(path, header)[4]
+        transfer_syntax = _transfer_syntax(header)
+        if transfer_syntax is None or transfer_syntax.is_transfer_syntax:
+            check_pixel_data(path, header, transfer_syntax, offset, messages)
+    except BytesLengthException as error:
+        raise ImageReadError(path, damaged_element_reason(error)) from None
+    return frames
+
+
 def _read_frame(path: Path, page: int, limits: Limits) -> Image:
     """:func:`read_dicom` without the translation of pydicom's length errors."""
     messages: list[str] = []

@@ -3,7 +3,8 @@
 :func:`scan_series` reads only the headers (no pixel data) of every file in a
 folder (with ``recursive``, of its subfolders too: a study folder holding one
 folder per series), skips files that are not DICOM images (DICOMDIR, reports,
-text files), notes DICOM image files whose header cannot be read, and groups
+text files), notes DICOM image files whose header cannot be read (and
+multi-frame files whose pixel data cannot hold the frames they claim), groups
 the rest by ``SeriesInstanceUID`` wherever they lie (files without one, by
 folder), and keeps each slice once: of the files of a series with the same
 ``SOPInstanceUID`` (a series folder holding a copy of itself in a backup
@@ -173,6 +174,33 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
     return None, ""
 
 
+def _frames(header: Dataset) -> int:
+    """The number of frames the header claims (1 without NumberOfFrames)."""
+    return int(header.get("NumberOfFrames", 1) or 1)
+
+
+def _damaged_frames(path: Path, header: Dataset) -> str:
+    """Why the pixel data of a multi-frame file cannot hold the frames its header claims ("" when it can).
+
+    Checked once per file, as reading a frame checks it
+    (:func:`~enhance_core.io.dicom.check_frames`), so a damaged file is named
+    once and no slice is made for each frame it claims (2 147 483 647 of them
+    over a single frame's data). A single-frame file is left to reading its slice.
+    """
+    if _frames(header) == 1:
+        return ""
+    from enhance_core.io.dicom import check_frames
+
+    try:
+        check_frames(path)
+    except ImageReadError as error:
+        return error.reason
+    except Exception as error:  # noqa: BLE001 - pydicom raises many kinds on a damaged header; the file is named
+        detail = " ".join(str(error).split()) or type(error).__name__
+        return f"its header cannot be read ({detail})"
+    return ""
+
+
 def _whole(value: object) -> int:
     """A header's Rows or Columns as a whole number (0 when it is not one)."""
     return value if isinstance(value, int) else 0
@@ -248,8 +276,7 @@ def _order(entries: list[tuple[Path, Dataset]]) -> tuple[tuple[SeriesSlice, ...]
     slices: list[SeriesSlice] = []
     for i in keyed:
         path, header = entries[i]
-        frames = int(header.get("NumberOfFrames", 1) or 1)
-        slices.extend(SeriesSlice(path, frame, locations[i]) for frame in range(frames))
+        slices.extend(SeriesSlice(path, frame, locations[i]) for frame in range(_frames(header)))
     return tuple(slices), order
 
 
@@ -311,7 +338,9 @@ def scan_series(folder: str | PathLike[str], *, recursive: bool = False, progres
 
     Files are read in name order, a folder's own before its subfolders'; of
     the files of one series with the same ``SOPInstanceUID`` the first read
-    is kept (``duplicates`` lists the others).
+    is kept (``duplicates`` lists the others). A multi-frame file whose pixel
+    data cannot hold the frames its header claims is listed in ``unreadable``
+    with the reader's reason, once.
 
     Parameters
     ----------
@@ -346,6 +375,8 @@ def scan_series(folder: str | PathLike[str], *, recursive: bool = False, progres
             raise Cancelled("reading the DICOM headers stopped")
         header, reason = _try_header(path)
         if header is not None:
+            reason = _damaged_frames(path, header)
+        if header is not None and not reason:
             uid = str(header.get("SeriesInstanceUID", "") or "")
             key, instance = uid or f"folder:{path.parent}", str(header.get("SOPInstanceUID", "") or "")
             original = kept.setdefault((key, instance), path) if instance else path
@@ -429,7 +460,13 @@ def series_listing(found: list[DicomSeries], *, prefix: str = "") -> str:
 
 
 def series_from_file(path: str | PathLike[str]) -> DicomSeries:
-    """Return a single DICOM file as a series of its frames (one slice for a single-frame file)."""
+    """Return a single DICOM file as a series of its frames (one slice for a single-frame file).
+
+    Raises
+    ------
+    DicomSeriesError
+        The file is no DICOM image, or its pixel data cannot hold the frames its header claims.
+    """
     path = Path(path)
     if path.exists() and not path.is_file():
         raise DicomSeriesError(path, "is not a regular file (a folder, a named pipe or a device); give a DICOM file")
@@ -447,8 +484,10 @@ def series_from_file(path: str | PathLike[str]) -> DicomSeries:
         except ImageReadError as error:
             raise DicomSeriesError(path, error.reason) from None
         raise DicomSeriesError(path, "is not a DICOM image file")
-    frames = int(header.get("NumberOfFrames", 1) or 1)
-    slices = tuple(SeriesSlice(path, frame) for frame in range(frames))
+    damaged = _damaged_frames(path, header)
+    if damaged:
+        raise DicomSeriesError(path, damaged)
+    slices = tuple(SeriesSlice(path, frame) for frame in range(_frames(header)))
     return DicomSeries(str(header.get("SeriesInstanceUID", "") or ""), _describe(header),
                        str(header.get("Modality", "") or ""), slices, "frame", _number(header),
                        str(header.get("SeriesDescription", "") or "").strip())

@@ -105,3 +105,20 @@ def with_voi_lut(dataset: pydicom.Dataset, entries: np.ndarray, first: int, bits
 def sqrt_lut(count: int, top: int) -> np.ndarray:
     """A bent LUT, so that no window could show it: display = sqrt of the place in the input range."""
     return np.round(np.sqrt(np.arange(count) / (count - 1)) * top).astype(np.uint16)
+
+
+def write_multi_frame(path: Path, frames: int, held: float, *, rows: int | None = None) -> Path:
+    """Write CT_small.dcm as ``frames`` frames whose pixel data holds ``held`` frames (fewer: a damaged file).
+
+    ``rows`` shrinks the frame to ``rows`` x 1 pixels (a 1x1 frame claimed 2 147 483 647 times).
+    """
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    frame = dataset.PixelData
+    if rows is not None:
+        dataset.Rows, dataset.Columns = rows, 1
+        frame = frame[:2 * rows]
+    dataset.NumberOfFrames = frames
+    dataset.PixelData = frame * int(held) + frame[:int(len(frame) * (held % 1)) // 2 * 2]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dataset.save_as(path, enforce_file_format=True)
+    return path

@@ -17,7 +17,7 @@ from enhance_core.image import Image
 from enhance_core.io import write_image
 from enhance_core.recipe import save_recipe
 from enhance_core.stack import make_item
-from tests.core.dicom_fixtures import truncate, write_series
+from tests.core.dicom_fixtures import truncate, write_multi_frame, write_series
 
 
 @pytest.fixture
@@ -187,6 +187,14 @@ def test_a_slice_with_damaged_pixels_is_named_and_left_out_of_the_table(series, 
     assert f"1 damaged image(s) left out ({slices[1]}): re-copy them and run again" in err
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == len(slices) - 1 and str(slices[1]) not in {row["file"] for row in rows}
+
+
+def test_a_file_whose_pixels_cannot_hold_its_frames_is_named_once(tmp_path, capsys):
+    half = write_multi_frame(tmp_path / "mf5_half.dcm", 5, 2.5)
+    assert main(["roi-stats", str(half), "--roi", "rect:0,0,8,8"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert f"{half}: the pixel data holds 81,920 bytes but the header's size needs 163,840" in captured.err
 
 
 def test_slices_over_the_pixel_limit_stop_the_command_as_one_refusal_not_as_damage(series, capsys, monkeypatch):

@@ -18,7 +18,7 @@ from enhance_core.medical import find_preset
 from enhance_core.medical.export import export_slice
 from enhance_core.render import render_image
 from enhance_core.stack import make_item
-from tests.core.dicom_fixtures import PATIENT_NAME, write_series
+from tests.core.dicom_fixtures import PATIENT_NAME, write_multi_frame, write_series
 
 
 @pytest.fixture
@@ -168,6 +168,15 @@ def test_cli_on_a_folder_without_dicom(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert cli_main(["dicom-export", str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == 2
     assert "the folder is empty" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_names_a_file_whose_pixels_cannot_hold_its_frames_once_and_writes_nothing(tmp_path, capsys):
+    half = write_multi_frame(tmp_path / "mf5_half.dcm", 5, 2.5)
+    assert cli_main(["dicom-export", str(half), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {half}: the pixel data holds 81,920 bytes but the header's size needs 163,840; the file "
+                   "is truncated or its header is damaged"]
     assert not (tmp_path / "out").exists()
 
 

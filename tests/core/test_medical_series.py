@@ -11,7 +11,7 @@ from pydicom.data import get_testdata_file
 
 from enhance_core.errors import DicomSeriesError
 from enhance_core.medical import list_series, open_series, series_from_file
-from tests.core.dicom_fixtures import slice_offset, write_series
+from tests.core.dicom_fixtures import slice_offset, write_multi_frame, write_series
 
 
 def test_slices_follow_the_position_along_the_normal_not_file_names(tmp_path):
@@ -178,3 +178,20 @@ def test_a_series_of_slices_of_two_sizes_says_so(tmp_path):
     assert series.sizes == ((96, 64), (128, 128))
     assert "come in 2 sizes (96x64, 128x128)" in series.size_note()
     assert series_from_file(paths[1]).size_note() == "", "one file: one size"
+
+
+def test_a_multi_frame_file_whose_pixels_cannot_hold_its_frames_is_named_once(tmp_path):
+    from enhance_core.medical.series import scan_series
+
+    half = write_multi_frame(tmp_path / "study" / "mf" / "mf5_half.dcm", 5, 2.5)
+    write_series(tmp_path / "study" / "ct", [0.0, 1.0])
+    reason = "the pixel data holds 81,920 bytes but the header's size needs 163,840"
+    with pytest.raises(DicomSeriesError, match=reason):
+        series_from_file(half)
+    scan = scan_series(tmp_path / "study", recursive=True)
+    assert [(path, reason in why) for path, why in scan.unreadable] == [(half, True)]
+    assert [len(series) for series in scan.series] == [2], "no slice is made for a frame of the damaged file"
+    claimed = write_multi_frame(tmp_path / "claimed.dcm", 100_000, 1, rows=1)
+    with pytest.raises(DicomSeriesError, match="holds 2 bytes but the header's size needs 200,000"):
+        series_from_file(claimed)
+    assert len(series_from_file(write_multi_frame(tmp_path / "whole.dcm", 5, 5))) == 5
