@@ -29,6 +29,23 @@ from typing import Any
 import numpy as np
 
 
+WINDOW_CENTER_LIMIT = 1e12
+"""Farthest from 0 a window's center may lie, either way, in physical units: what the window/level step takes."""
+WINDOW_WIDTH_LIMIT = 2e12
+"""Widest window the window/level step takes, in physical units."""
+
+
+def window_out_of_reach(center: float, width: float, *, names: tuple[str, str] = ("center", "width")) -> str:
+    """What of a window the window/level step cannot take, ``names`` naming its center and width
+    ("center 1e+15 lies beyond ±1e+12"); "" when it takes both."""
+    beyond = []
+    if not abs(center) <= WINDOW_CENTER_LIMIT:
+        beyond.append(f"{names[0]} {center:g} lies beyond ±{WINDOW_CENTER_LIMIT:g}")
+    if not width <= WINDOW_WIDTH_LIMIT:
+        beyond.append(f"{names[1]} {width:g} is above {WINDOW_WIDTH_LIMIT:g}")
+    return " and ".join(beyond)
+
+
 @dataclass(frozen=True)
 class Window:
     """A display window in physical units (DICOM VOI): ``center`` and ``width``, and the curve between

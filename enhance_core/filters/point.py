@@ -31,6 +31,7 @@ from enhance_core.filters.common import (
     map_intensity,
     quantize,
 )
+from enhance_core.image import WINDOW_CENTER_LIMIT, WINDOW_WIDTH_LIMIT
 
 TONE = "Tone"
 
@@ -257,9 +258,9 @@ WINDOW_FUNCTIONS = ("linear", "sigmoid", "file LUT")
 class WindowLevelParams:
     """Display window in physical units (HU for CT, normalized 0..1 for photographs)."""
 
-    center: float = param(0.5, label="Level (center)", minimum=-1e12, maximum=1e12,
+    center: float = param(0.5, label="Level (center)", minimum=-WINDOW_CENTER_LIMIT, maximum=WINDOW_CENTER_LIMIT,
                           step=1.0, unit=PHYSICAL_UNIT)
-    width: float = param(1.0, label="Window (width)", minimum=1e-6, maximum=2e12,
+    width: float = param(1.0, label="Window (width)", minimum=1e-6, maximum=WINDOW_WIDTH_LIMIT,
                          step=1.0, unit=PHYSICAL_UNIT, log=True)
     function: str = param("linear", label="Curve", choices=WINDOW_FUNCTIONS,
                           help="linear: a straight ramp across the window; sigmoid: an S-curve through the level, "

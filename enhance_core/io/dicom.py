@@ -8,7 +8,8 @@ onto [0, 1] over the whole range the stored bits can reach, so
 ``physical = meta.value_offset + meta.value_scale * pixel`` holds exactly (to
 float32 precision). MONOCHROME1 frames are inverted for display and carry a
 negative ``value_scale``. VOI windows from the header become ``meta.windows``
-in physical units; ``meta.extra["value_range"]`` holds the frame's physical
+in physical units (one the window/level step cannot take is left out with a
+warning); ``meta.extra["value_range"]`` holds the frame's physical
 minimum and maximum. For integer samples rescaled linearly whose range holds
 fewer than :data:`GRID_STEPS` steps, ``meta.extra["value_grid"]`` holds the
 physical value of stored 0 and the step between stored values (the rescale
@@ -49,7 +50,7 @@ from pydicom.uid import RLELossless
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
 
 from enhance_core.errors import ImageReadError, MissingDecoder, UnsupportedFormat
-from enhance_core.image import Image, ImageMeta, Window
+from enhance_core.image import Image, ImageMeta, Window, window_out_of_reach
 from enhance_core.io.dicom_checks import (check_byte_order, check_frame_shape, check_geometry, check_physical_range,
                                           check_pixel_data, check_rescale, damaged_element_reason, header_number,
                                           holds_pixels, not_dicom, plain_warnings)
@@ -213,8 +214,13 @@ def frame_attributes(header: Dataset, frame: int) -> Dataset:
     return view
 
 
-def _windows(view: Dataset) -> list[Window]:
-    """Return the VOI windows (center, width, explanation) stated for the frame."""
+def _windows(view: Dataset, messages: list[str]) -> list[Window]:
+    """Return the VOI windows (center, width, explanation) stated for the frame.
+
+    Windows that are not finite or not wider than 0 are left out; so are
+    windows the window/level step cannot take (a center beyond ±1e12), and
+    ``messages`` names their values.
+    """
     def as_list(value: object) -> list:
         if value is None:
             return []
@@ -231,8 +237,17 @@ def _windows(view: Dataset) -> list[Window]:
     function = "sigmoid" if str(view.get("VOILUTFunction", "") or "").strip().upper() == "SIGMOID" else "linear"
     windows = [Window(number(center), number(width), str(names[index]) if index < len(names) else "", function)
                for index, (center, width) in enumerate(zip(centers, widths))]
-    return [window for window in windows
-            if math.isfinite(window.center) and math.isfinite(window.width) and window.width > 0]
+    shown = []
+    for window in windows:
+        if not (math.isfinite(window.center) and math.isfinite(window.width) and window.width > 0):
+            continue
+        beyond = window_out_of_reach(window.center, window.width, names=("WindowCenter", "WindowWidth"))
+        if beyond:
+            messages.append(f"{beyond}, more than the window/level step takes; that header window "
+                            f"({window.center:g} / {window.width:g}) is left out")
+            continue
+        shown.append(window)
+    return shown
 
 
 def _lut_window(view: Dataset, scaling: float, highest: float, messages: list[str]) -> Window | None:
@@ -391,9 +406,9 @@ def _grayscale(path: Path, stored: np.ndarray, header: Dataset, view: Dataset, m
     meta.unit = _unit(header, view)
     notes: list[str] = []
     lut = _lut_window(view, scaling, high, notes)
+    meta.windows = _windows(view, notes) + ([lut] if lut is not None else [])
     if notes:
         meta.extra.setdefault("warnings", []).extend(notes)
-    meta.windows = _windows(view) + ([lut] if lut is not None else [])
     meta.extra["value_range"] = (float(physical.min()), float(physical.max()))
     if stored.dtype.kind in "iu" and not view.get("ModalityLUTSequence"):
         origin, next_value = np.asarray(apply_modality_lut(np.array([0.0, 1.0]), view), dtype=np.float64) * scaling

@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from enhance_core.errors import ParameterError
-from enhance_core.image import Image, Window
+from enhance_core.image import WINDOW_CENTER_LIMIT, WINDOW_WIDTH_LIMIT, Image, Window
 from enhance_core.metrics import compute_luma
 from enhance_core.stack import StackItem, make_item
 
@@ -40,13 +40,20 @@ MAX_DRAG_WIDTH = 200000.0
 """Widest window a drag reaches on an image whose value range is narrower than a quarter of it."""
 
 
+def _span_window(low: float, high: float, name: str) -> Window:
+    """The window from ``low`` to ``high``, at least :data:`MIN_WIDTH` wide and held to what the window/level
+    step takes (values beyond ±1e12, from a huge RescaleSlope, show as far as it reaches)."""
+    center = min(max((low + high) / 2.0, -WINDOW_CENTER_LIMIT), WINDOW_CENTER_LIMIT)
+    return Window(center, min(max(high - low, MIN_WIDTH), WINDOW_WIDTH_LIMIT), name)
+
+
 def value_range_window(image: Image) -> Window:
     """Return the window spanning the frame's physical value range (``meta.extra["value_range"]``).
 
     Without a recorded range, the whole range the stored values can reach.
     """
     low, high = image.meta.extra.get("value_range") or image.physical_range()
-    return Window((float(low) + float(high)) / 2.0, max(float(high) - float(low), MIN_WIDTH), "Value range")
+    return _span_window(float(low), float(high), "Value range")
 
 
 def header_window(image: Image, index: int = 0) -> Window:
@@ -84,7 +91,7 @@ def auto_window(image: Image, *, low_percent: float = 0.5, high_percent: float =
     step = max(1, int(np.sqrt(values.size / 1_000_000)))
     sample = np.asarray(values[::step, ::step], dtype=np.float64)
     low, high = np.percentile(image.to_physical(sample), (low_percent, high_percent))
-    return Window((float(low) + float(high)) / 2.0, max(float(high) - float(low), MIN_WIDTH), "Auto")
+    return _span_window(float(low), float(high), "Auto")
 
 
 def window_params(window: Window) -> dict[str, float | str]:
@@ -154,8 +161,8 @@ def dragged_window(center: float, width: float, dx: float, dy: float, *, span: f
     ``span`` is the image's physical value range (:func:`drag_span`): a drag across the image width
     moves the level by it; a drag down by a quarter of the height doubles the width, up to
     :data:`MAX_DRAG_WIDTH` or four times ``span``, whichever is wider (a PET scan in Bq/ml spans
-    hundreds of thousands).
+    hundreds of thousands), and never beyond what the step takes (a level within ±1e12, a width up to 2e12).
     """
-    level = center + dx * span / max(cols, 1)
+    level = min(max(center + dx * span / max(cols, 1), -WINDOW_CENTER_LIMIT), WINDOW_CENTER_LIMIT)
     new_width = width * 2.0 ** (dy / max(rows / 4.0, 1.0))
-    return level, min(max(new_width, MIN_WIDTH), max(MAX_DRAG_WIDTH, 4.0 * span))
+    return level, min(max(new_width, MIN_WIDTH), max(MAX_DRAG_WIDTH, 4.0 * span), WINDOW_WIDTH_LIMIT)

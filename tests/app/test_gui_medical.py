@@ -515,3 +515,31 @@ def test_without_a_window_the_histogram_spans_the_values_the_series_holds(qtbot,
     pair = window.histogram.latest
     low, high = window.document.source.meta.extra["value_range"]
     assert axis_labels(pair.meta, pair.result.edges) == (f"{low:.0f} HU", f"{high:.0f} HU")
+
+
+@pytest.mark.parametrize(("keyword", "value"), [("WindowCenter", "1e15"), ("RescaleSlope", "1e9")])
+def test_a_header_window_or_values_beyond_the_window_step_open_on_the_value_range(qtbot, window, tmp_path, keyword,
+                                                                                   value):
+    import pydicom
+
+    from enhance_core.medical.windows import value_range_window
+
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    setattr(dataset, keyword, value)
+    if keyword == "WindowCenter":
+        dataset.WindowWidth = "400"
+    path = tmp_path / "odd.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    with qtbot.waitSignal(window.files.opened, timeout=20000):
+        window.files.open_path(path)
+    wait_rendered(qtbot, window)
+    assert window.reporter.errors == [] and window.settings.recent_files()[0] == path
+    step, = window.document.stack.snapshot()
+    wanted = value_range_window(window.document.source)
+    assert (step.params.center, step.params.width) == (wanted.center, wanted.width)
+    assert abs(step.params.center) <= 1e12 and step.params.width <= 2e12
+    if keyword == "WindowCenter":
+        assert "WindowCenter 1e+15 lies beyond ±1e+12" in window.status.read_warning_label.text()
+    window.window_level.choose("Auto")
+    step, = window.document.stack.snapshot()
+    assert abs(step.params.center) <= 1e12 and step.params.width <= 2e12

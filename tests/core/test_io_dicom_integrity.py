@@ -124,6 +124,24 @@ def test_non_finite_windows_are_dropped_and_info_stays_json(tmp_path, capfd):
     assert json.loads(capfd.readouterr().out)["windows"] == []
 
 
+def test_a_header_window_the_window_step_cannot_take_is_left_out_with_a_warning(tmp_path, capfd):
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.WindowCenter, dataset.WindowWidth = ["1e15", "40", "-600"], ["400", "5e12", "1500"]
+    path = tmp_path / "windows.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    image = read_image(path)
+    assert [(window.center, window.width) for window in image.meta.windows] == [(-600.0, 1500.0)]
+    assert image.meta.extra["warnings"] == [
+        "WindowCenter 1e+15 lies beyond ±1e+12, more than the window/level step takes; that header window "
+        "(1e+15 / 400) is left out",
+        "WindowWidth 5e+12 is above 2e+12, more than the window/level step takes; that header window (40 / 5e+12) "
+        "is left out"]
+    assert main(["info", str(path)]) == 0
+    captured = capfd.readouterr()
+    assert json.loads(captured.out)["windows"] == [{"center": -600.0, "width": 1500.0, "name": ""}]
+    assert "WindowCenter 1e+15 lies beyond" in captured.err
+
+
 def test_info_json_never_holds_nan():
     assert strict_json({"value_range": [float("nan"), 1.5], "windows": [{"center": float("inf")}]}) == {
         "value_range": [None, 1.5], "windows": [{"center": None}]}

@@ -180,6 +180,22 @@ def test_cli_names_a_file_whose_pixels_cannot_hold_its_frames_once_and_writes_no
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(("keyword", "value"), [("WindowCenter", "1e15"), ("RescaleSlope", "1e9")])
+def test_cli_exports_a_slice_whose_header_window_or_values_lie_beyond_the_window_step(tmp_path, capsys, keyword,
+                                                                                      value):
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    assert "WindowCenter" not in dataset
+    setattr(dataset, keyword, value)
+    if keyword == "WindowCenter":
+        dataset.WindowWidth = "400"
+    dataset.save_as(tmp_path / "odd.dcm", enforce_file_format=True)
+    assert cli_main(["dicom-export", str(tmp_path / "odd.dcm"), "-o", str(tmp_path / "out")]) == 0
+    assert "error" not in capsys.readouterr().err
+    with PILImage.open(tmp_path / "out" / "slice_0001.png") as picture:
+        shown = np.asarray(picture)
+    assert shown.max() > shown.min(), "the slice shows, on its header window or on its value range"
+
+
 def test_cli_window_auto_and_recipe_choices(tmp_path):
     from enhance_core.recipe import save_recipe
 

@@ -7,7 +7,7 @@ import pytest
 
 from enhance_core.image import Image, ImageMeta, Window
 from enhance_core.masks import Mask
-from enhance_core.medical.windows import (MAX_DRAG_WIDTH, MIN_WIDTH, WINDOW_LEVEL, default_window_params,
+from enhance_core.medical.windows import (MAX_DRAG_WIDTH, MIN_WIDTH, WINDOW_LEVEL, auto_window, default_window_params,
                                           display_steps, drag_span, dragged_window, stack_window, window_item,
                                           window_step_to_edit, with_window)
 from enhance_core.stack import make_item
@@ -94,3 +94,19 @@ def test_with_window_keeps_the_step_identity():
     moved = with_window(item, 30.0, 0.0)
     assert (moved.uid, moved.opacity, moved.enabled) == (item.uid, 0.5, False)
     assert (moved.params.center, moved.params.width) == (30.0, pytest.approx(MIN_WIDTH))
+
+
+def test_an_image_whose_values_reach_beyond_the_step_opens_auto_windows_and_drags_within_it():
+    """A RescaleSlope of 1e9 puts a CT's values near 1e12 HU; every window the program makes must fit the step."""
+    meta = ImageMeta(format="DICOM", bit_depth=16, unit="HU", value_offset=-3.3e13, value_scale=6.6e13,
+                     modality="CT", extra={"value_range": (1.28e11, 2.19e12)})
+    pixels = np.linspace(0.5, 0.53, 80, dtype=np.float32).reshape(8, 10, 1)
+    image = Image(pixels, None, meta)
+    params = default_window_params(image)
+    assert (params["center"], params["width"]) == (1e12, 2e12)
+    auto = auto_window(image)
+    for center, width in ((params["center"], params["width"]), (auto.center, auto.width),
+                          dragged_window(1e12, 2e12, 10, 8, span=drag_span(image), cols=10, rows=8),
+                          dragged_window(-1e12, 2e12, -10, 0, span=drag_span(image), cols=10, rows=8)):
+        item = window_item(Window(center, width))
+        assert abs(item.params.center) <= 1e12 and item.params.width <= 2e12
