@@ -86,7 +86,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _parse_window(text: str) -> Window:
     """Parse ``CENTER,WIDTH``."""
-    from enhance_core.image import Window
+    from enhance_core.image import Window, window_out_of_reach
 
     try:
         center, width = (float(part) for part in text.split(","))
@@ -97,6 +97,10 @@ def _parse_window(text: str) -> Window:
         raise ParameterError(f"--window wants finite numbers, got {text!r}")
     if width <= 0:
         raise ParameterError(f"--window width must be above 0, got {width:g}")
+    beyond = window_out_of_reach(center, width)
+    if beyond:
+        raise ParameterError(f"--window {text}: the {beyond}, more than the window/level step takes; "
+                             "give a window within it")
     return Window(center, width, "Custom")
 
 

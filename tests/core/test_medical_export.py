@@ -143,6 +143,8 @@ def test_cli_full_range_tiff_and_patient_data_on_request(tmp_path):
     (["--window", "40"], "CENTER,WIDTH"),
     (["--window=nan,400"], "finite numbers"),
     (["--window", "0,inf"], "finite numbers"),
+    (["--window=-1e300,1e300"], "the center -1e+300 lies beyond ±1e+12 and width 1e+300 is above 2e+12"),
+    (["--window", "40,3e12"], "--window 40,3e12: the width 3e+12 is above 2e+12"),
     (["--preset", "mine", "--presets-file", "nope.json"], "--presets-file nope.json is not a file"),
     (["--full-range", "--format", "jpg"], "needs 16 bits"),
     (["--format", "jpg", "--quality", "0"], "quality must be an integer from 1 to 100, got 0"),
