@@ -10,7 +10,8 @@ SOURCE is a folder holding a series (slices in anatomical order, see
 :mod:`enhance_core.medical.series`; its subfolders are searched too, so a
 study folder of series folders works; a slice found twice, as in a copy of
 a series folder inside it, is written once and the copy named on stderr) or
-one DICOM file (its frames). Slice ``i`` goes to ``OUT/slice_0001.png``
+one DICOM file (its frames; with ``--series UID`` it must belong to that
+series). Slice ``i`` goes to ``OUT/slice_0001.png``
 and on (names never carry the source's file names, which may identify the
 patient). A folder of several series
 needs ``--series UID`` or ``--all-series``, which writes each series into
@@ -73,7 +74,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100 (default 95)")
     parser.add_argument("--recipe", type=Path, help="recipe whose steps run after the window (CLAHE, denoise...)")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--series", metavar="UID", help="SeriesInstanceUID to export when the folder holds several")
+    which.add_argument("--series", metavar="UID", help="SeriesInstanceUID to export when the folder holds several "
+                                                       "(a file given must belong to it)")
     which.add_argument("--all-series", action="store_true",
                        help="export every series of the folder and its subfolders, each into its own subfolder "
                             "of OUTDIR (series_NNN_MODALITY)")
@@ -111,7 +113,7 @@ def _series(args: argparse.Namespace) -> list[tuple[DicomSeries, Path]]:
     exported once, each copy left out named on stderr with the file kept.
     """
     from enhance_core.medical.series import scan_series, series_from_file
-    from enhance_core.medical.study import choose_series, export_folder_names
+    from enhance_core.medical.study import choose_series, export_folder_names, series_with_uid
 
     if not args.source.exists():
         raise ImageReadError(args.source, "does not exist; give a series folder or a DICOM file")
@@ -119,7 +121,10 @@ def _series(args: argparse.Namespace) -> list[tuple[DicomSeries, Path]]:
         if args.all_series:
             raise ParameterError(f"--all-series exports the series of a folder; {args.source} is a file. "
                                  "Give its folder, or drop --all-series")
-        return [(series_from_file(args.source), args.output)]
+        series = series_from_file(args.source)
+        if args.series is not None:
+            series = series_with_uid(args.source, [series], args.series)
+        return [(series, args.output)]
     scan = scan_series(args.source, recursive=True)
     chosen = choose_series(scan, series_uid=args.series, all_series=args.all_series)
     for note in scan.duplicate_notes():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -90,6 +91,23 @@ def export_folder_names(found: Sequence[DicomSeries], *, with_titles: bool = Fal
     return names
 
 
+def series_with_uid(where: Path, found: Sequence[DicomSeries], series_uid: str) -> DicomSeries:
+    """The series of ``found`` (what the folder or file ``where`` holds) whose SeriesInstanceUID is ``series_uid``.
+
+    Raises
+    ------
+    ParameterError
+        None has it; the message lists the series ``where`` holds as ``--series`` options.
+    """
+    from enhance_core.medical.series import series_listing
+
+    for series in found:
+        if series.uid == series_uid:
+            return series
+    raise ParameterError(f"{where} holds no series with SeriesInstanceUID {series_uid}; it holds: "
+                         f"{series_listing(list(found), prefix='--series ')}")
+
+
 def choose_series(scan: SeriesScan, *, series_uid: str | None = None, all_series: bool = False,
                   verb: str = "export", past: str = "exported") -> list[DicomSeries]:
     """The series of ``scan`` a command works on: all in study order, the one ``series_uid`` names, or the only one.
@@ -126,11 +144,7 @@ def choose_series(scan: SeriesScan, *, series_uid: str | None = None, all_series
     if all_series:
         return study_order(found)
     if series_uid is not None:
-        chosen = [series for series in found if series.uid == series_uid]
-        if not chosen:
-            raise ParameterError(f"{scan.folder} holds no series with SeriesInstanceUID {series_uid}; it holds: "
-                                 f"{series_listing(found, prefix='--series ')}")
-        return chosen[:1]
+        return [series_with_uid(scan.folder, found, series_uid)]
     if len(found) > 1:
         raise ParameterError(f"{scan.folder} holds {len(found)} series; {verb} them all with --all-series or one "
                              f"at a time: {series_listing(found, prefix='--series ')}")

@@ -198,6 +198,17 @@ def test_cli_exports_a_slice_whose_header_window_or_values_lie_beyond_the_window
     assert shown.max() > shown.min(), "the slice shows, on its header window or on its value range"
 
 
+def test_cli_series_given_with_a_file_must_be_the_file_s_series(tmp_path, capsys):
+    path, = write_series(tmp_path / "series", [0.0], series_uid="1.2.3.4")
+    assert cli_main(["dicom-export", str(path), "-o", str(tmp_path / "out"), "--series", "1.2.3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {path} holds no series with SeriesInstanceUID 1.2.3; it holds: --series 1.2.3.4 (CT, 1 "
+                   "slices, #1)"]
+    assert not (tmp_path / "out").exists()
+    assert cli_main(["dicom-export", str(path), "-o", str(tmp_path / "out"), "--series", "1.2.3.4"]) == 0
+    assert (tmp_path / "out" / "slice_0001.png").is_file()
+
+
 def test_cli_window_auto_and_recipe_choices(tmp_path):
     from enhance_core.recipe import save_recipe
 
