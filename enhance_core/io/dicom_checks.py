@@ -273,8 +273,10 @@ def _check_encapsulation(path: Path, header: Dataset, transfer_syntax: pydicom.u
                          f"not stored as compressed fragments; the file is damaged, or {_RE_EXPORT}")
 
 
-def _walk_fragments(path: Path, handle: BinaryIO, order: str, size: int, frame_size: tuple[int, int]) -> int:
-    """Follow the items of encapsulated pixel data to the sequence delimiter; return where the last item ends.
+def _walk_fragments(path: Path, handle: BinaryIO, order: str, size: int,
+                    frame_size: tuple[int, int]) -> tuple[int, int]:
+    """Follow the items of encapsulated pixel data to the sequence delimiter; return where the last item ends and
+    how many items there are (the basic offset table's included).
 
     A fragment that starts a codestream must declare the header's ``(cols, rows)``: a decoder trusts the
     codestream and would allocate whatever size it claims.
@@ -288,7 +290,7 @@ def _walk_fragments(path: Path, handle: BinaryIO, order: str, size: int, frame_s
                                  "the file is truncated, re-copy or re-export it")
         group, element, length = struct.unpack(order + "HHI", tag)
         if (group, element) == _SEQUENCE_END:
-            return last_end
+            return last_end, items
         if (group, element) != _ITEM or length == _UNDEFINED:
             raise ImageReadError(path, f"the compressed pixel data is damaged: fragment {items + 1} starts with "
                                  f"({group:04X},{element:04X}) instead of an item tag")
@@ -371,7 +373,12 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
                 raise ImageReadError(path, f"the pixel data holds {held:,} bytes but the header's size needs "
                                      f"{expected:,}; the file is truncated or its header is damaged")
             return misstated
-        last_end = _walk_fragments(path, handle, order, size, (int(header.Columns), int(header.Rows)))
+        last_end, items = _walk_fragments(path, handle, order, size, (int(header.Columns), int(header.Rows)))
+        frames = int(header.get("NumberOfFrames", 1) or 1)
+        if frames > items - 1:
+            raise ImageReadError(path, f"the header says the file holds {frames:,} frames, but its compressed pixel "
+                                 f"data holds {max(items - 1, 0):,} fragment(s), and every frame needs one; the "
+                                 "header is damaged, re-copy or re-export the file")
         if transfer_syntax.name.startswith(_ENDS_WITH_EOI) and last_end >= offset + 2:
             handle.seek(max(offset, last_end - 8))
             if b"\xff\xd9" not in handle.read(last_end - handle.tell()):

@@ -14,7 +14,7 @@ from pydicom.encaps import encapsulate, generate_fragments
 
 from enhance_core.cli import main
 from enhance_core.cli.info import strict_json
-from enhance_core.errors import ImageReadError
+from enhance_core.errors import DicomSeriesError, ImageReadError
 from enhance_core.io import read_image
 
 from .hostile_files import rescaled_dicom, truncated_jpeg_ls_dicom
@@ -277,3 +277,21 @@ def test_implicit_vr_pixel_data_whose_odd_length_spells_a_vr_still_opens(tmp_pat
     path.write_bytes(bytes(data[:-1]))
     assert bytes(data[start + 4:start + 8]) == b"OB\x00\x00"
     np.testing.assert_array_equal(read_image(path).pixels[..., 0], pixels / np.float32(255.0))
+
+
+def test_compressed_pixel_data_with_fewer_fragments_than_claimed_frames_is_refused_at_once(tmp_path):
+    from enhance_core.io.dicom import check_frames
+    from enhance_core.medical.series import scan_series
+
+    dataset = pydicom.dcmread(get_testdata_file("emri_small_RLE.dcm"))
+    assert check_frames(Path(get_testdata_file("emri_small_RLE.dcm"))) == 10
+    dataset.NumberOfFrames = 5_000_000
+    path = tmp_path / "claims.dcm"
+    dataset.save_as(path)
+    reason = "says the file holds 5,000,000 frames, but its compressed pixel data holds 10 fragment"
+    with pytest.raises(ImageReadError, match=reason):
+        read_image(path)
+    with pytest.raises(ImageReadError, match=reason):
+        check_frames(path)
+    with pytest.raises(DicomSeriesError, match=reason):
+        scan_series(tmp_path)
