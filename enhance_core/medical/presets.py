@@ -42,7 +42,7 @@ from typing import Iterable
 
 from enhance_core.atomic import write_text_atomic
 from enhance_core.errors import PresetError
-from enhance_core.image import Window
+from enhance_core.image import Window, window_out_of_reach
 
 SCHEMA = "enhance-studio.window-presets"
 VERSION = 1
@@ -63,6 +63,9 @@ class WindowPreset:
         if not (math.isfinite(self.center) and math.isfinite(self.width)) or self.width <= 0:
             raise PresetError(f"window preset {self.name!r} needs a finite center and a width above 0, "
                               f"got center {self.center} and width {self.width}")
+        beyond = window_out_of_reach(self.center, self.width)
+        if beyond:
+            raise PresetError(f"window preset {self.name!r}: its {beyond}, more than the window/level step takes")
 
     @property
     def key(self) -> str:

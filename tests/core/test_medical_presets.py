@@ -90,6 +90,9 @@ def test_user_presets_round_trip_and_win_over_builtins(tmp_path):
     (json.dumps({"schema": "enhance-studio.window-presets", "version": 1, "presets": [{"name": "x"}]}), "lacks"),
     (json.dumps({"schema": "enhance-studio.window-presets", "version": 1,
                  "presets": [{"name": "x", "center": 0, "width": -3}]}), "width above 0"),
+    (json.dumps({"schema": "enhance-studio.window-presets", "version": 1,
+                 "presets": [{"name": "x", "center": 1e15, "width": 400}]}),
+     "center 1e+15 lies beyond ±1e+12, more than the window/level step takes"),
 ])
 def test_a_bad_presets_file_names_itself_and_the_problem(tmp_path, content, words):
     path = tmp_path / "presets.json"
