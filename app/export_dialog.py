@@ -183,12 +183,12 @@ class ExportDialog(QDialog):
         self.resize(560, 360)
 
     def _default_path(self) -> Path:
-        """``<name>_edited.jpg`` beside the source (or in the last export folder), in a name no file has yet.
+        """``<name>_edited.<ext>`` beside the source (or in the last export folder), in a name no file has yet.
 
-        ``.png`` for DICOM (lossless), and a TIFF or PNG master of more than
-        8 bits keeps its format and depth; a source with transparency gets a
-        lossless format that keeps it (TIFF for a TIFF, else PNG); any other
-        source gets JPEG.
+        ``.png`` for DICOM (lossless); a TIFF or PNG source keeps its lossless
+        format (and its depth: an archive's master is not turned into a JPEG
+        by default); any other source with transparency gets PNG, which keeps
+        it; any other source gets JPEG.
         ``-2``, ``-3``... are added while the name is taken. A folder this user
         cannot write (a card, a shared folder) gives way to the Pictures folder.
         """
@@ -200,10 +200,10 @@ class ExportDialog(QDialog):
         meta = self.source.meta
         if self.is_dicom:
             suffix = ".png"
-        elif self.has_transparency:
+        elif meta.format in ("TIFF", "PNG"):
             suffix = ".tif" if meta.format == "TIFF" else ".png"
         else:
-            suffix = {"TIFF": ".tif", "PNG": ".png"}.get(meta.format, ".jpg") if meta.bit_depth > 8 else ".jpg"
+            suffix = ".png" if self.has_transparency else ".jpg"
         return free_path(Path(folder) / f"{source.stem}_edited{suffix}")
 
     def _browse(self) -> None:

@@ -24,10 +24,20 @@ def test_a_dicom_slice_exports_to_16_bit_png_by_default(qtbot, window, ct_path):
     dialog.reject()
 
 
-def test_a_photo_still_exports_to_jpeg_by_default(qtbot, window, photo_path):
+def test_a_jpeg_photo_still_exports_to_jpeg_and_an_8_bit_png_scan_keeps_png(qtbot, window, photo_path, tmp_path):
+    from PIL import Image as PILImage
+
+    jpeg = tmp_path / "camera.jpg"
+    with PILImage.open(photo_path) as image:
+        image.convert("RGB").save(jpeg, quality=90)
+    open_image(qtbot, window, jpeg)
+    dialog = open_dialog(qtbot, window)
+    assert dialog.path.text().endswith("camera_edited.jpg") and dialog.bit_depth.currentData() == 8
+    dialog.reject()
     open_image(qtbot, window, photo_path)
     dialog = open_dialog(qtbot, window)
-    assert dialog.path.text().endswith("photo_edited.jpg") and dialog.bit_depth.currentData() == 8
+    assert dialog.path.text().endswith("photo_edited.png") and dialog.format.currentText() == "PNG", \
+        "a lossless master is not made a JPEG by default"
     dialog.reject()
 
 

@@ -108,21 +108,21 @@ def test_quality_ticks_do_not_resize_the_result_again(qtbot, open_dialog, tmp_pa
 @pytest.mark.parametrize("answer", ["Cancel", "Keep Both", "Replace"])
 def test_an_existing_file_is_replaced_only_when_the_user_says_so(qtbot, open_dialog, tmp_path, answer):
     scan = save_png(synthetic_photo(60, 80), tmp_path / "scan.png")
-    target = tmp_path / "scan_edited.jpg"
+    target = tmp_path / "scan_edited.png"
     target.write_text("an earlier export")
     dialog = open_dialog(scan)
-    assert dialog.path.text() == str(tmp_path / "scan_edited-2.jpg"), "the default name is a free one"
+    assert dialog.path.text() == str(tmp_path / "scan_edited-2.png"), "the default name is a free one"
     dialog.path.setText(str(target))
     dialog.reporter.choices = [answer]
     if answer == "Cancel":
         dialog.export()
         assert dialog.export_button.isEnabled() and sorted(p.name for p in tmp_path.iterdir()) == [
-            "scan.png", "scan_edited.jpg"]
+            "scan.png", "scan_edited.png"]
         dialog.reject()
     else:
         with qtbot.waitSignal(dialog.accepted, timeout=20000):
             dialog.export()
-        written = tmp_path / ("scan_edited-2.jpg" if answer == "Keep Both" else "scan_edited.jpg")
+        written = tmp_path / ("scan_edited-2.png" if answer == "Keep Both" else "scan_edited.png")
         with PILImage.open(written) as image:
             assert image.size == (80, 60)
     assert "already exists" in dialog.reporter.questions[-1]
@@ -173,19 +173,19 @@ def test_an_alpha_channel_that_is_opaque_everywhere_is_no_transparency(open_dial
     rgba[..., :3] = 90
     PILImage.fromarray(rgba, "RGBA").save(tmp_path / "opaque.png")
     dialog = open_dialog(tmp_path / "opaque.png")
-    assert dialog.path.text().endswith("opaque_edited.jpg") and not dialog.has_transparency
+    assert dialog.path.text().endswith("opaque_edited.png") and not dialog.has_transparency
 
 
 def test_a_folder_typed_as_the_file_gets_the_edited_name_inside_it(qtbot, open_dialog, tmp_path):
     dialog = open_dialog(save_png(synthetic_photo(60, 80), tmp_path / "beach.png"))
     (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "beach_edited.jpg").write_bytes(b"")
+    (tmp_path / "out" / "beach_edited.png").write_bytes(b"")
     dialog.path.setText(str(tmp_path / "out"))
     dialog.path.editingFinished.emit()
-    assert dialog.path.text() == str(tmp_path / "out" / "beach_edited-2.jpg")
+    assert dialog.path.text() == str(tmp_path / "out" / "beach_edited-2.png")
     with qtbot.waitSignal(dialog.accepted, timeout=20000):
         dialog.buttons.accepted.emit()
-    assert read_image(tmp_path / "out" / "beach_edited-2.jpg").cols == 80 and not (tmp_path / "out.jpg").exists()
+    assert read_image(tmp_path / "out" / "beach_edited-2.png").cols == 80 and not (tmp_path / "out.png").exists()
 
 
 def test_a_cleared_or_relative_file_box_is_left_as_typed(qtbot, open_dialog, tmp_path, monkeypatch):
@@ -197,7 +197,7 @@ def test_a_cleared_or_relative_file_box_is_left_as_typed(qtbot, open_dialog, tmp
     (tmp_path / "sub").mkdir()
     dialog.path.setText("sub")
     dialog.path.editingFinished.emit()
-    assert dialog.path.text() == "sub.jpg", "a relative name is a file name, as before"
+    assert dialog.path.text() == "sub.png", "a relative name is a file name, as before"
 
 
 def test_export_after_the_render_was_stopped_renders_again_and_writes(qtbot, tmp_path, monkeypatch):
@@ -247,5 +247,5 @@ def test_the_default_export_name_leaves_a_folder_the_user_cannot_write(qtbot, op
     writable = os.access
     monkeypatch.setattr("app.export_dialog.os.access", lambda path, mode: path != str(card) and writable(path, mode))
     dialog = open_dialog(scan)
-    assert dialog.path.text() == str(pictures / "scan_edited.jpg")
+    assert dialog.path.text() == str(pictures / "scan_edited.png")
     dialog.reject()
