@@ -27,6 +27,7 @@ from enhance_core.io.limits import Limits, resolve_limits
 from enhance_core.io.raster import read_pillow_format, read_png
 from enhance_core.io.raw import read_raw
 from enhance_core.io.tiff import read_tiff
+from enhance_core.paths import is_dir
 
 Reader = Callable[..., Image]
 
@@ -106,7 +107,7 @@ def _read_header(path: Path) -> bytes:
     except IsADirectoryError:
         raise ImageReadError(path, "is a folder, not an image file; pick a file inside it") from None
     except PermissionError:
-        if path.is_dir():
+        if is_dir(path, lambda reason: ImageReadError(path, f"{reason} or copy the file somewhere readable")):
             raise ImageReadError(path, "is a folder, not an image file; pick a file inside it") from None
         raise ImageReadError(path, "permission denied; check the file's permissions "
                              "or copy it somewhere readable") from None

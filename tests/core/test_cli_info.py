@@ -10,6 +10,7 @@ from enhance_core.cli import main
 from enhance_core.io import write_image
 
 from .io_fixtures import camera_exif, make_image
+from .locked_folders import lock_folder
 
 
 def test_info_prints_the_facts_of_a_photo(tmp_path, capsys):
@@ -55,6 +56,16 @@ def test_one_bad_file_exits_2_with_one_line(tmp_path, capfd):
     captured = capfd.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and captured.err.startswith(f"error: {bad}: ")
+
+
+def test_a_file_in_a_folder_that_cannot_be_entered_exits_2_naming_the_folder(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "locked" / "b.png"
+    path.parent.mkdir()
+    write_image(make_image(), path)
+    lock_folder(monkeypatch, path.parent, listable=False)
+    assert main(["info", str(path)]) == 2
+    assert capsys.readouterr().err == (f"error: {path}: permission denied: the folder {path.parent} cannot be "
+                                       "entered; check the folder's permissions or copy the file somewhere readable\n")
 
 
 def test_damaged_tiff_header_is_one_line_without_library_noise(tmp_path, capfd):

@@ -13,6 +13,7 @@ from enhance_core.io import read_image, write_image
 from enhance_core.metrics import compare_images
 
 from .io_fixtures import make_image
+from .locked_folders import lock_folder
 
 
 def test_metrics_json_matches_compare_images(tmp_path, capsys):
@@ -67,3 +68,14 @@ def test_a_data_range_is_in_the_reference_file_s_own_units(tmp_path, capsys):
         scores.append(json.loads(capsys.readouterr().out)["psnr"])
     assert scores[0] == pytest.approx(scores[1]), "255 is the whole of an 8-bit file"
     assert scores[2] == pytest.approx(scores[0] - 20 * np.log10(2), abs=1e-6)
+
+
+def test_a_result_in_a_folder_that_cannot_be_entered_exits_2_naming_the_folder(tmp_path, monkeypatch, capsys):
+    result, reference = tmp_path / "locked" / "b.png", tmp_path / "a.png"
+    result.parent.mkdir()
+    write_image(make_image(), result)
+    write_image(make_image(), reference)
+    lock_folder(monkeypatch, result.parent)
+    assert main(["metrics", str(result), str(reference)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {result}: permission denied: the folder {result.parent} cannot be entered")

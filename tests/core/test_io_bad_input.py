@@ -16,6 +16,7 @@ from enhance_core.io import reader as reader_module
 from enhance_core.io.limits import DEFAULT_MAX_PIXELS, resolve_max_pixels
 
 from .io_fixtures import make_image
+from .locked_folders import lock_folder
 
 
 def encoded(format_name: str, size=(40, 30), mode="RGB") -> bytes:
@@ -158,6 +159,16 @@ def test_unreadable_file(tmp_path, monkeypatch):
     monkeypatch.setattr(reader_module, "open", deny, raising=False)
     expect_error(path, ImageReadError, "permission denied")
     monkeypatch.setattr(reader_module, "open", builtins.open, raising=False)
+
+
+@pytest.mark.parametrize("listable", [True, False])
+def test_a_file_in_a_folder_that_cannot_be_entered_names_that_folder(tmp_path, monkeypatch, listable):
+    path = tmp_path / "locked" / "inner" / "b.png"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(encoded("PNG"))
+    lock_folder(monkeypatch, tmp_path / "locked", listable=listable)
+    expect_error(path, ImageReadError, f"permission denied: the folder {tmp_path / 'locked'} cannot be entered",
+                 "check the folder's permissions")
 
 
 def test_single_page_format_rejects_other_pages(tmp_path):

@@ -1,0 +1,69 @@
+"""Path checks that name the folder a user may not enter.
+
+On Python 3.11 :meth:`pathlib.Path.exists`, ``is_dir`` and ``is_file`` raise
+a bare :class:`PermissionError` when the path passes through a folder
+without search (x) permission. :func:`exists`, :func:`is_dir` and
+:func:`is_file` answer the same questions but raise the caller's typed
+error instead, with :func:`entry_refusal` as its reason: which folder cannot
+be entered and what to check.
+"""
+
+from __future__ import annotations
+
+import errno
+import stat
+from pathlib import Path
+from typing import Callable
+
+Refuse = Callable[[str], Exception]
+"""Builds the error to raise from a reason (``partial(ImageWriteError, path)``, say)."""
+
+_ABSENT = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+"""What pathlib's checks read as "nothing there" rather than raise."""
+
+
+def denied_folder(path: Path) -> Path:
+    """The first folder on the way to ``path`` that cannot be entered (``path``'s parent when none refuses now)."""
+    for step in (*reversed(path.parents), path):
+        try:
+            step.stat()
+        except PermissionError:
+            return step.parent
+        except OSError:
+            break
+    return path.parent
+
+
+def entry_refusal(path: Path) -> str:
+    """The reason for an error about ``path``: the folder on its way that cannot be entered, and what to check."""
+    return f"permission denied: the folder {denied_folder(path)} cannot be entered; check the folder's permissions"
+
+
+def _mode(path: Path, refuse: Refuse) -> int | None:
+    """The mode of what ``path`` names (links followed), None when nothing is there; ``refuse`` on no entry."""
+    try:
+        return path.stat().st_mode
+    except PermissionError:
+        raise refuse(entry_refusal(path)) from None
+    except OSError as error:
+        if error.errno in _ABSENT:
+            return None
+        raise
+
+
+def exists(path: Path, refuse: Refuse) -> bool:
+    """:meth:`Path.exists`, raising ``refuse(reason)`` when a folder on the way cannot be entered."""
+    return _mode(path, refuse) is not None
+
+
+def is_dir(path: Path, refuse: Refuse) -> bool:
+    """:meth:`Path.is_dir`, raising ``refuse(reason)`` when a folder on the way cannot be entered."""
+    mode = _mode(path, refuse)
+    return mode is not None and stat.S_ISDIR(mode)
+
+
+def is_file(path: Path, refuse: Refuse) -> bool:
+    """:meth:`Path.is_file`, raising ``refuse(reason)`` when a folder on the way cannot be entered."""
+    mode = _mode(path, refuse)
+    return mode is not None and stat.S_ISREG(mode)
+
