@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 from enhance_core.errors import ImageWriteError
 from enhance_core.image import Image
+from enhance_core.paths import exists, is_dir
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,14 +42,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Convert IN to OUT and print what was written."""
     from enhance_core.io import read_image, write_image
-    from enhance_core.io.writer import WRITE_FORMATS, default_bit_depth, write_losses
+    from enhance_core.io.writer import WRITE_FORMATS, default_bit_depth, same_file, write_losses
 
-    if args.target.exists() and args.source.exists() and args.target.samefile(args.source):
+    refuse = partial(ImageWriteError, args.target)
+    target_exists = exists(args.target, refuse)
+    if target_exists and same_file(args.target, args.source):
         raise ImageWriteError(args.target, "is the input file; convert never overwrites its input, choose another OUT")
-    if args.target.is_dir():
+    if is_dir(args.target, refuse):
         raise ImageWriteError(args.target,
                               f"is a folder; give the file to write, e.g. {args.target / args.source.name}")
-    if args.target.exists() and not args.force:
+    if target_exists and not args.force:
         raise ImageWriteError(args.target, "already exists; choose another name or pass --force to replace it")
     image = read_image(args.source, page=args.page)
     for warning in image.meta.extra.get("warnings", ()):

@@ -5,14 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from enhance_core.errors import ParameterError
+from enhance_core.paths import exists, is_dir
 
 
 def check_output_folder(folder: Path, kind: str) -> None:
-    """Refuse ``-o`` naming a file or a link to nothing (before any slow work), in the words of
-    :func:`make_output_folder`."""
-    if folder.is_symlink() and not folder.exists():
+    """Refuse ``-o`` naming a file, a link to nothing or a path through a folder that cannot be entered (before
+    any slow work), in the words of :func:`make_output_folder`."""
+    def refuse(reason: str) -> ParameterError:
+        return ParameterError(f"-o {folder}: {reason} or name another folder for the {kind}")
+
+    found = exists(folder, refuse)
+    if folder.is_symlink() and not found:
         raise ParameterError(f"-o {folder} is a link to nothing; name a folder for the {kind}")
-    if folder.exists() and not folder.is_dir():
+    if found and not is_dir(folder, refuse):
         raise ParameterError(f"-o {folder} is a file, not a folder; name a folder for the {kind}")
 
 

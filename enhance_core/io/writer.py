@@ -33,6 +33,7 @@ from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import reset_orientation
 from enhance_core.io.raster import encode_pillow_image, encode_png_image
 from enhance_core.io.tiff import write_tiff
+from enhance_core.paths import exists, is_dir
 
 WRITE_FORMATS: dict[str, str] = {
     ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP", ".webp": "WEBP",
@@ -117,12 +118,15 @@ def _check_target(
         raise ImageWriteError(
             path, "is the image's own source file; refusing to overwrite it. Save under another name"
         )
-    if path.is_dir():
+    def refuse(reason: str) -> ImageWriteError:
+        return ImageWriteError(path, f"{reason} or choose another folder to write in", storage=True)
+
+    if is_dir(path, refuse):
         raise ImageWriteError(path, "is a folder; give a file name inside it")
-    existing = next(folder for folder in path.parents if folder.exists())
-    if not existing.is_dir():
+    existing = next(folder for folder in path.parents if exists(folder, refuse))
+    if not is_dir(existing, refuse):
         raise ImageWriteError(path, f"{existing} is a file, not a folder; choose a folder to write in")
-    if not path.parent.is_dir():
+    if not is_dir(path.parent, refuse):
         raise ImageWriteError(path, f"the folder {path.parent} does not exist; create it first")
     return format_name
 

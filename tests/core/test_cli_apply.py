@@ -17,6 +17,8 @@ from enhance_core.recipe import save_recipe
 from enhance_core.render import Renderer
 from enhance_core.stack import make_item
 
+from .locked_folders import lock_folder
+
 
 @pytest.fixture
 def inputs(tmp_path):
@@ -121,6 +123,17 @@ def test_an_output_path_that_is_a_file_is_refused_and_left_alone(inputs, tmp_pat
     dangling.symlink_to(tmp_path / "nowhere")
     assert main(["apply", "--filter", "negative", "-o", str(dangling), str(inputs)]) == 2
     assert f"-o {dangling} is a link to nothing; name a folder for the results" in capsys.readouterr().err
+
+
+def test_an_output_folder_inside_one_that_cannot_be_entered_is_refused_naming_it(inputs, tmp_path, capsys,
+                                                                                  monkeypatch) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    lock_folder(monkeypatch, locked, listable=False)
+    assert main(["apply", "--filter", "negative", "-o", str(locked / "res"), str(inputs)]) == 2
+    assert capsys.readouterr().err == (f"error: -o {locked / 'res'}: permission denied: the folder {locked} cannot "
+                                       "be entered; check the folder's permissions or name another folder for the "
+                                       "results\n")
 
 
 def test_files_of_an_input_folder_that_are_not_images_are_named_once(inputs, tmp_path, capsys) -> None:

@@ -9,6 +9,7 @@ from enhance_core.cli import main
 from enhance_core.io import read_image, write_image
 
 from .io_fixtures import camera_exif, levels, make_image
+from .locked_folders import lock_folder
 
 
 def test_sixteen_bit_tiff_to_png_keeps_depth_icc_exif_and_alpha(tmp_path, capsys):
@@ -74,6 +75,22 @@ def test_a_folder_as_out_is_called_a_folder_with_or_without_force(tmp_path, caps
     for extra in ([], ["--force"]):
         assert main(["convert", str(source), str(tmp_path / "out"), *extra]) == 2
         assert f"is a folder; give the file to write, e.g. {tmp_path / 'out' / 'in.png'}" in capsys.readouterr().err
+
+
+def test_an_in_or_out_in_a_folder_that_cannot_be_entered_exits_2_naming_the_folder(tmp_path, monkeypatch, capsys):
+    source = write_image(make_image(), tmp_path / "in.png")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    unreachable = write_image(make_image(), locked / "b.png")
+    lock_folder(monkeypatch, locked, listable=False)
+    target = locked / "c.png"
+    for named, argv in ((unreachable, [unreachable, tmp_path / "out.png"]), (target, [source, target]),
+                        (target, [source, target, "--force"])):
+        assert main(["convert", *map(str, argv)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {named}: permission denied: the folder {locked} cannot be entered; check the "
+                              "folder's permissions") and err.count("\n") == 1
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_what_the_output_format_leaves_out_is_noted(tmp_path, capsys):

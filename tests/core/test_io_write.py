@@ -9,6 +9,7 @@ from enhance_core.io import read_image, write_image
 from enhance_core.io import writer as writer_module
 
 from .io_fixtures import make_image
+from .locked_folders import lock_folder
 
 
 def test_refuses_to_overwrite_its_source_unless_asked(tmp_path):
@@ -57,6 +58,19 @@ def test_missing_folder_and_folder_target(tmp_path):
     for target in (tmp_path / "taken.jpg" / "out.png", tmp_path / "taken.jpg" / "sub" / "out.png"):
         with pytest.raises(ImageWriteError, match="taken.jpg is a file, not a folder; choose a folder"):
             write_image(make_image(), target)
+
+
+@pytest.mark.parametrize("listable", [True, False])
+def test_a_target_in_a_folder_that_cannot_be_entered_names_that_folder(tmp_path, monkeypatch, listable):
+    locked = tmp_path / "locked"
+    (locked / "sub").mkdir(parents=True)
+    lock_folder(monkeypatch, locked, listable=listable)
+    for target in (locked / "out.png", locked / "sub" / "out.png", locked / "missing" / "out.png"):
+        with pytest.raises(ImageWriteError) as caught:
+            write_image(make_image(), target)
+        assert str(caught.value) == (f"{target}: permission denied: the folder {locked} cannot be entered; check the "
+                                     "folder's permissions or choose another folder to write in")
+        assert caught.value.storage
 
 
 def test_returns_the_written_path(tmp_path):
