@@ -32,6 +32,7 @@ import glob
 import os
 import time
 from fnmatch import fnmatchcase
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
@@ -50,6 +51,7 @@ from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMAT
 from enhance_core.learned.engine import select_device
 from enhance_core.masks import Mask
 from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, reference_for_result
+from enhance_core.paths import is_dir, is_file
 from enhance_core.render import render_image
 from enhance_core.stack import StackItem
 
@@ -105,44 +107,59 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
         path = Path(spec)
         deeper = ""
         outputs: list[Path] = []
-        if path.is_dir():
+        denied: list[Path] = []
+        if is_dir(path, _refusal(f"input {str(spec)!r}")):
             others: list[Path] = []
             links: list[Path] = []
             matches = _folder_images(path, recursive=recursive, skip=skipped, others=others, links=links,
-                                     outputs=outputs)
+                                     outputs=outputs, denied=denied)
+            if path in denied:
+                raise ParameterError(f"input {str(spec)!r}: permission denied: the folder {path} cannot be opened; "
+                                     "check the folder's permissions")
             if notes is not None:
                 for folders, why in ((links, "linked folder(s), which -r does not follow"),
                                      (outputs, f"output folder(s) of earlier batches (the files their "
                                                f"{MANIFEST_NAME} lists)")):
                     if folders:
-                        shown = ", ".join(str(folder) for folder in folders[:3]) + (
-                            f" and {len(folders) - 3} more" if len(folders) > 3 else "")
-                        notes.append(f"left out {len(folders)} {why}: {shown}")
+                        notes.append(f"left out {len(folders)} {why}: {_some(folders)}")
             if left_out is not None:
                 known = {file.resolve() for file in left_out}
                 left_out += [file for file in others if file.name != MANIFEST_NAME and file.resolve() not in known]
-            if not recursive and _images_below(path, skipped):
+            peeked: list[Path] = []
+            if not recursive and _images_below(path, skipped, peeked):
                 deeper = f"the subfolders of {path} hold images too; pass -r to include them"
                 if matches and notes is not None:
                     notes.append(deeper)
+            elif peeked:  # the whole tree was looked into but these folders, which might hold images for -r
+                denied += peeked
         elif path.is_file():
             matches = [(path, PurePosixPath(path.name))]
         else:
             root = _fixed_prefix(str(spec))
-            files = [Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).is_file()]
+            files = [Path(p) for p in glob.glob(str(spec), recursive=True) if _reached(Path(p), Path.is_file, denied)]
             earlier = _earlier_outputs(root, {file.parent for file in files})
             matches = sorted((file, PurePosixPath(file.relative_to(root).as_posix())) for file in files
                              if not _inside(file, skipped) and os.path.abspath(file) not in earlier)
             if files and not matches:
                 deeper = (f"its {len(files)} file(s) are the outputs of this batch or of earlier ones (the "
                           f"{MANIFEST_NAME} of their output folder lists them)")
+        denied = [folder for folder in denied if not any(folder.is_relative_to(other) and folder != other
+                                                         for other in denied)]
+        unopened = f"{len(denied)} folder(s) that cannot be opened (permission denied; check their permissions)"
+        if denied and matches and notes is not None:
+            notes.append(f"left out {unopened}: {_some(denied)}")
         if not matches:
-            raise ParameterError(f"input {str(spec)!r} matches no image file; "
-                                 + (deeper.replace("hold images too", "hold images") if deeper
-                                    else f"its subfolder(s) {', '.join(str(folder) for folder in outputs[:3])} hold "
-                                         f"the outputs of earlier batches (their {MANIFEST_NAME} lists them), which "
-                                         "-r leaves out: name one as the input to process it again"
-                                    if path.is_dir() and outputs else "check the path or pattern"))
+            if deeper:
+                why = deeper.replace("hold images too", "hold images")
+            elif path.is_dir() and outputs:
+                why = (f"its subfolder(s) {', '.join(str(folder) for folder in outputs[:3])} hold the outputs of "
+                       f"earlier batches (their {MANIFEST_NAME} lists them), which -r leaves out: name one as the "
+                       "input to process it again")
+            elif denied:
+                why = f"it leads to {unopened}: {_some(denied)}"
+            else:
+                why = "check the path or pattern"
+            raise ParameterError(f"input {str(spec)!r} matches no image file; {why}")
         unused = [pattern for pattern in unused
                   if not any(_hits(relative, (pattern,), folders=True) for _, relative in matches)]
         selected = [(file, relative) for file, relative in matches if _selected(relative, include, exclude)]
@@ -162,20 +179,23 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
 
 
 def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: list[Path] | None = None,
-                   links: list[Path] | None = None, outputs: list[Path] | None = None
-                   ) -> list[tuple[Path, PurePosixPath]]:
+                   links: list[Path] | None = None, outputs: list[Path] | None = None,
+                   denied: list[Path] | None = None) -> list[tuple[Path, PurePosixPath]]:
     """The images of ``folder`` (and of its subfolders, but hidden ones, ``skip`` and the files that earlier
     batches wrote there, which the manifest of their output folder lists) with their relative paths.
 
     Its other files but hidden ones go to ``others`` (when given), the links
-    to folders it does not follow to ``links``, and the earlier output folders
-    whose files were left out to ``outputs``. An original in an output folder
-    (an -o that held scans already) is taken: only what a run wrote is left out.
+    to folders it does not follow to ``links``, the earlier output folders
+    whose files were left out to ``outputs``, and the folders (``folder``
+    itself too) that cannot be listed or entered to ``denied``, whose files
+    are left out. An original in an output folder (an -o that held scans
+    already) is taken: only what a run wrote is left out.
     """
     earlier: set[str] = set()
-    if recursive:
-        walked = []
-        for top, folders, files in os.walk(folder):
+    denied = [] if denied is None else denied
+    walked = []
+    for top, folders, files in os.walk(folder, onerror=partial(_note_denied, denied)):
+        if recursive:
             folders[:] = [name for name in folders
                           if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
             for name in folders:
@@ -184,19 +204,47 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
                     outputs.append(Path(top, name))
                 earlier |= listed
             if links is not None:
-                links += [Path(top, name) for name in folders if Path(top, name).is_symlink()]
-            walked += [Path(top, name) for name in files]
-    else:
-        walked = list(folder.iterdir())
+                links += [Path(top, name) for name in folders if _reached(Path(top, name), Path.is_symlink, denied)]
+        else:
+            folders.clear()
+        walked += [Path(top, name) for name in files if _reached(Path(top, name), Path.is_file, denied)]
     images = []
     for file in walked:
-        if not file.is_file() or os.path.abspath(file) in earlier or file.name.startswith("."):
+        if os.path.abspath(file) in earlier or file.name.startswith("."):
             continue  # hidden files (a Mac's ._scan.tif beside each scan) are no pictures of the archive
         if file.suffix.lower() in SUPPORTED_SUFFIXES:
             images.append((file, PurePosixPath(file.relative_to(folder).as_posix())))
         elif others is not None:
             others.append(file)
     return sorted(images, key=lambda item: item[1].parts)
+
+
+def _note_denied(denied: list[Path], error: OSError) -> None:
+    """``os.walk``'s ``onerror``: a folder it cannot list for want of permission goes to ``denied``."""
+    if isinstance(error, PermissionError) and error.filename is not None:
+        denied.append(Path(error.filename))
+
+
+def _reached(path: Path, test: Callable[[Path], bool], denied: list[Path]) -> bool:
+    """``test(path)`` (``Path.is_file``, ``Path.is_symlink``); False, with ``path``'s folder noted once in
+    ``denied``, when that folder cannot be entered."""
+    try:
+        return test(path)
+    except PermissionError:
+        if path.parent not in denied:
+            denied.append(path.parent)
+        return False
+
+
+def _refusal(what: str) -> Callable[[str], ParameterError]:
+    """The error of a check of :mod:`enhance_core.paths` about ``what`` ("input 'scans'"): its reason after the name."""
+    return lambda reason: ParameterError(f"{what}: {reason}")
+
+
+def _some(paths: Sequence[Path], shown: int = 3) -> str:
+    """The first ``shown`` of ``paths``, and how many more there are."""
+    return ", ".join(str(path) for path in paths[:shown]) + (
+        f" and {len(paths) - shown} more" if len(paths) > shown else "")
 
 
 def _earlier_outputs(root: Path, folders: set[Path]) -> set[str]:
@@ -213,11 +261,11 @@ def _earlier_outputs(root: Path, folders: set[Path]) -> set[str]:
     return outputs
 
 
-def _images_below(folder: Path, skip: Path | None) -> bool:
+def _images_below(folder: Path, skip: Path | None, denied: list[Path]) -> bool:
     """Whether a subfolder of ``folder`` (not a hidden one, nor ``skip``) holds an image that no earlier batch
-    wrote, at any depth."""
+    wrote, at any depth; the subfolders it cannot list for want of permission go to ``denied``."""
     earlier: set[str] = set()
-    for top, folders, files in os.walk(folder):
+    for top, folders, files in os.walk(folder, onerror=partial(_note_denied, denied)):
         folders[:] = [name for name in folders
                       if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
         for name in folders:
@@ -262,10 +310,15 @@ def _selected(relative: PurePosixPath, include: Sequence[str], exclude: Sequence
 def index_by_stem(folder: Path, *, what: str, mirrored: bool = False) -> dict[tuple[PurePosixPath, str], list[Path]]:
     """Image files of ``folder`` grouped by (subfolder, stem): with ``mirrored``, those of its whole tree
     (hidden folders left out), else its own, all under ``.`` (``what`` names the folder in errors)."""
-    if not folder.is_dir():
+    if not is_dir(folder, _refusal(f"{what} folder {folder}")):
         raise ParameterError(f"{what} folder {folder} does not exist or is not a folder")
+    denied: list[Path] = []
+    found = _folder_images(folder, recursive=mirrored, skip=None, denied=denied)
+    if folder in denied:
+        raise ParameterError(f"{what} folder {folder}: permission denied: it cannot be opened; check the folder's "
+                             "permissions")
     index: dict[tuple[PurePosixPath, str], list[Path]] = {}
-    for path, relative in _folder_images(folder, recursive=mirrored, skip=None):
+    for path, relative in found:
         index.setdefault((relative.parent, path.stem), []).append(path)
     return index
 
@@ -375,7 +428,7 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         select_device(device)
     if mask_file is not None and mask_dir is not None:
         raise ParameterError("give --mask or --mask-dir, not both")
-    if mask_file is not None and not mask_file.is_file():
+    if mask_file is not None and not is_file(mask_file, _refusal(f"mask file {mask_file}")):
         raise ParameterError(f"mask file {mask_file} does not exist")
     if mask_file is not None:
         read_image(mask_file)

@@ -173,8 +173,12 @@ REPORT_FILES = ("report.csv", "metric_histograms.png", "best.png", "worst.png", 
 
 
 def report_files(folder: Path) -> set[str]:
-    """The files of a batch report in ``folder`` (absolute, normalised paths): none when it holds no report."""
-    if not (folder / "report.csv").is_file() or not (folder / "metric_histograms.png").is_file():
+    """The files of a batch report in ``folder`` (absolute, normalised paths): none when it holds no report or
+    cannot be entered (its files cannot be taken as inputs either)."""
+    try:
+        if not (folder / "report.csv").is_file() or not (folder / "metric_histograms.png").is_file():
+            return set()
+    except PermissionError:
         return set()
     return {os.path.abspath(folder / name) for name in REPORT_FILES}
 

@@ -16,6 +16,8 @@ from enhance_core.image import Image, ImageMeta
 from enhance_core.io import read_image, write_image
 from enhance_core.stack import make_item
 
+from .locked_folders import lock_folder
+
 
 def photo(seed: int, rows: int = 48, cols: int = 64) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -107,6 +109,25 @@ def test_mask_file_and_mask_dir(folder, tmp_path) -> None:
     save(masks / "b.tif", mask)
     with pytest.raises(ParameterError, match=r"mask folder .* holds 2 files for the stem 'b' \(b\.png, b\.tif\)"):
         plan_batch(collect_inputs([folder]), steps, tmp_path / "again", mask_dir=masks)
+
+
+def test_a_mask_file_or_folder_that_cannot_be_opened_is_refused_naming_the_folder(folder, tmp_path,
+                                                                                 monkeypatch) -> None:
+    locked = tmp_path / "locked"
+    (locked / "masks").mkdir(parents=True)
+    lock_folder(monkeypatch, locked, listable=False)
+    steps = (make_item("negative"),)
+    reason = f"permission denied: the folder {locked} cannot be entered; check the folder's permissions"
+    with pytest.raises(ParameterError) as caught:
+        plan_batch([folder / "a.png"], steps, tmp_path / "out", mask_file=locked / "half.png")
+    assert str(caught.value) == f"mask file {locked / 'half.png'}: {reason}"
+    with pytest.raises(ParameterError) as caught:
+        plan_batch([folder / "a.png"], steps, tmp_path / "out", mask_dir=locked / "masks")
+    assert str(caught.value) == f"mask folder {locked / 'masks'}: {reason}"
+    with pytest.raises(ParameterError) as caught:
+        plan_batch([folder / "a.png"], steps, tmp_path / "out", reference_dir=locked)
+    assert str(caught.value) == (f"reference folder {locked}: permission denied: it cannot be opened; check the "
+                                 "folder's permissions")
 
 
 def test_inputs_that_share_a_stem_are_refused_when_paired_by_stem(folder, tmp_path) -> None:
@@ -256,6 +277,39 @@ def test_a_recursive_walk_leaves_out_the_output_folder_inside_it(collection) -> 
     assert len(collect_tree([collection], recursive=True)) == 6
     globbed = collect_tree([str(collection / "**" / "*.png")], recursive=True, skip=out)
     assert not [p for p in globbed if out in p.parents], "a glob leaves the output folder out too"
+
+
+@pytest.mark.parametrize("listable", [True, False])
+def test_a_subfolder_that_cannot_be_opened_is_left_out_with_a_note(collection, monkeypatch, listable) -> None:
+    lock_folder(monkeypatch, collection / "box1", listable=listable)
+    note = f"left out 1 folder(s) that cannot be opened (permission denied; check their permissions): " \
+           f"{collection / 'box1'}"
+    notes: list[str] = []
+    tree = collect_tree([collection], recursive=True, notes=notes)
+    assert [p.relative_to(collection).as_posix() for p in tree] == ["a.png", "box2/A.TIF"]
+    assert notes == [note]
+    hint = f"the subfolders of {collection} hold images too; pass -r to include them"
+    notes.clear()
+    assert list(collect_tree([collection], notes=notes)) == [collection / "a.png"]
+    assert notes == [hint]
+    notes.clear()
+    (collection / "box2" / "A.TIF").unlink()
+    assert list(collect_tree([collection], notes=notes)) == [collection / "a.png"]
+    assert notes == [hint if listable else note], "without -r, a folder is named when nothing else says to pass -r"
+
+
+def test_an_input_folder_that_cannot_be_opened_is_refused_naming_it(collection, monkeypatch) -> None:
+    lock_folder(monkeypatch, collection / "box1", listable=False)
+    for recursive in (False, True):
+        with pytest.raises(ParameterError) as caught:
+            collect_tree([collection / "box1"], recursive=recursive)
+        assert str(caught.value) == (f"input {str(collection / 'box1')!r}: permission denied: the folder "
+                                     f"{collection / 'box1'} cannot be opened; check the folder's permissions")
+    for spec in (collection / "box1" / "sleeve", collection / "box1" / "*.png"):
+        with pytest.raises(ParameterError) as caught:
+            collect_tree([spec])
+        assert str(caught.value) == (f"input {str(spec)!r}: permission denied: the folder {collection / 'box1'} "
+                                     "cannot be entered; check the folder's permissions")
 
 
 def test_include_and_exclude_patterns(collection) -> None:

@@ -136,6 +136,24 @@ def test_an_output_folder_inside_one_that_cannot_be_entered_is_refused_naming_it
                                        "results\n")
 
 
+def test_a_folder_that_cannot_be_opened_is_left_out_with_a_note_or_refused_when_named(inputs, tmp_path, capsys,
+                                                                                     monkeypatch) -> None:
+    locked = inputs / "locked"
+    locked.mkdir()
+    (locked / "three.png").write_bytes((inputs / "one.png").read_bytes())
+    lock_folder(monkeypatch, locked, listable=False)
+    for extra in ([], ["-r"]):
+        out = tmp_path / f"out{len(extra)}"
+        assert main(["apply", "--filter", "negative", *extra, "-o", str(out), str(inputs)]) == 0
+        said = capsys.readouterr()
+        assert "2 of 2 file(s) written" in said.out
+        assert (f"left out 1 folder(s) that cannot be opened (permission denied; check their permissions): {locked}"
+                in said.err)
+    assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(locked)]) == 2
+    assert capsys.readouterr().err == (f"error: input {str(locked)!r}: permission denied: the folder {locked} cannot "
+                                       "be opened; check the folder's permissions\n")
+
+
 def test_files_of_an_input_folder_that_are_not_images_are_named_once(inputs, tmp_path, capsys) -> None:
     for name in ("notes.txt", "scan.xmp", "box.xml", "ledger.csv", ".DS_Store"):
         (inputs / name).write_text("sidecar")
