@@ -19,6 +19,7 @@ the status bar while the image is open.
 from __future__ import annotations
 
 import dataclasses
+import os
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -178,7 +179,7 @@ class FileActions(QObject):
             return
         if path.suffix.lower() == PROJECT_SUFFIX:
             self.open_project(path)
-        elif path.is_dir():
+        elif os.path.isdir(path):  # False where a folder on the way cannot be entered: the reader says which
             self.open_series(path)
         else:
             self._read(path, partial(self._show_image, path))

@@ -7,6 +7,7 @@ import pytest
 from conftest import add_filter, open_image, save_png, synthetic_photo, wait_rendered
 
 from enhance_core.metrics import compare_images
+from tests.core.locked_folders import lock_folder
 
 
 def test_open_add_filter_change_parameter(qtbot, window, photo_path):
@@ -144,6 +145,21 @@ def test_bad_file_shows_an_error_and_keeps_the_image(qtbot, window, tmp_path, ph
     title, message, details = window.reporter.errors[-1]
     assert title == "Cannot open the file" and "broken.png" in message
     assert "Traceback" in details
+    assert window.document.source_path == photo_path
+
+
+def test_a_file_in_a_folder_that_cannot_be_entered_shows_an_error_naming_the_folder(qtbot, window, tmp_path,
+                                                                                   photo_path, monkeypatch):
+    open_image(qtbot, window, photo_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    save_png(synthetic_photo(), locked / "b.png")
+    lock_folder(monkeypatch, locked, listable=False)
+    with qtbot.waitSignal(window.files.lane.failed, timeout=20000):
+        window.files.open_path(locked / "b.png")
+    title, message, _ = window.reporter.errors[-1]
+    assert title == "Cannot open the file"
+    assert f"permission denied: the folder {locked} cannot be entered; check the folder's permissions" in message
     assert window.document.source_path == photo_path
 
 
