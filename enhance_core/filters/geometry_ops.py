@@ -96,10 +96,14 @@ def crop_box(params: CropParams, rows: int, cols: int) -> tuple[int, int, int, i
     """(top, left, rows, cols) of the crop of a ``rows`` x ``cols`` input."""
     left, right = int(round(params.left * cols)), cols - int(round(params.right * cols))
     top, bottom = int(round(params.top * rows)), rows - int(round(params.bottom * rows))
-    if right - left < 1 or bottom - top < 1:
-        raise ParameterError(f"crop: left {params.left:g} + right {params.right:g} and top {params.top:g} + "
-                             f"bottom {params.bottom:g} must each leave part of the image; make each pair sum "
-                             "to less than 1")
+    problems = []
+    if right - left < 1:
+        problems.append(_empty_crop_problem(("left", params.left), ("right", params.right), "width", cols, rows, cols))
+    if bottom - top < 1:
+        problems.append(_empty_crop_problem(("top", params.top), ("bottom", params.bottom), "height", rows, rows,
+                                            cols))
+    if problems:
+        raise ParameterError("crop: " + "; ".join(problems))
     width, height = right - left, bottom - top
     if params.aspect != "free":
         if params.aspect == "original":
@@ -116,6 +120,21 @@ def crop_box(params: CropParams, rows: int, cols: int) -> tuple[int, int, int, i
         top += (height - new_height) // 2
         width, height = new_width, new_height
     return top, left, height, width
+
+
+def _empty_crop_problem(first: tuple[str, float], second: tuple[str, float], side: str, length: int, rows: int,
+                        cols: int) -> str:
+    """Why the crop of ``first`` + ``second`` (names and fractions) leaves none of a side ``length`` px long."""
+    (first_name, first_cut), (second_name, second_cut) = first, second
+    cuts = f"{first_name} {first_cut:g} + {second_name} {second_cut:g}"
+    total = first_cut + second_cut
+    if total >= 1.0:
+        return f"{cuts} sum to {total:g} and cut away the whole {side}; make them sum to less than 1"
+    safe = math.floor(max(0.0, (length - 2) / length) * 100.0) / 100.0
+    remedy = f"a sum of at most {safe:g} always does on this image" if safe > 0 else "set both to 0"
+    return (f"{cuts} leave {(1.0 - total) * length:.2g} px of the {length} px {side} of this {cols} x {rows} px "
+            f"image, and the crop keeps whole pixels, so none is left; lower {first_name} or {second_name} so at "
+            f"least one pixel remains ({remedy})")
 
 
 def crop_geometry(params: CropParams, rows: int, cols: int, ctx: RenderContext) -> StepGeometry:

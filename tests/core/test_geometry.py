@@ -110,6 +110,14 @@ def test_empty_crop_is_refused_with_the_fix() -> None:
         output_shape([make_item("crop", {"left": 0.6, "right": 0.5})], 100, 100)
 
 
+def test_crop_leaving_under_a_pixel_names_the_size_not_the_sum() -> None:
+    with pytest.raises(ParameterError) as caught:
+        output_shape([make_item("crop", {"left": 0.5, "right": 0.49})], 40, 48)
+    message = str(caught.value)
+    assert "0.48 px of the 48 px width of this 48 x 40 px image" in message
+    assert "at least one pixel" in message and "sum to less than 1" not in message
+
+
 def test_viewport_at_one_to_one_after_geometry_matches_the_full_render() -> None:
     steps = [make_item("straighten", {"angle": 4.0}), make_item("crop", {"left": 0.3, "top": 0.3}),
              make_item("resize", {"percent": 150.0}), make_item("gamma", {"gamma": 1.4})]
