@@ -101,12 +101,29 @@ def _estimate_note(plane: np.ndarray, scale: float) -> str:
 
     with warnings.catch_warnings():  # a flat picture has no detail to measure: no noise found
         warnings.simplefilter("ignore", RuntimeWarning)
+        # scikit-image takes a plane 4 px wide or less for a colour image's channels; this one is a single channel.
+        warnings.filterwarnings("ignore", "image is size .* on the last axis", UserWarning)
         found = float(np.nan_to_num(estimate_sigma(plane))) / min(scale, 1.0)
     where = "" if scale >= 1.0 else f" (read in the {scale:.0%} preview)"
     advice = ""
     if 0.05 / 255.0 <= found < 1.0 / 255.0:
         advice = f": camera and JPEG noise is coarser, try a noise level near {CAMERA_NOISE_LEVEL:g}"
     return f"estimated noise level {found:.3f} (σ {found * 255.0:.1f} of 255){where}{advice}"
+
+
+def _too_small_note(wavelet: str, rows: int, cols: int, scale: float) -> str:
+    """Why the wavelet denoise leaves a ``rows`` x ``cols`` picture unchanged ("" when it can decompose it)."""
+    import pywt
+
+    if pywt.dwtn_max_level((rows, cols), wavelet) >= 1:
+        return ""
+    need = 2 * (pywt.Wavelet(wavelet).dec_len - 1)
+    where = "" if scale >= 1.0 else f" (the {scale:.0%} preview)"
+    hint = ""
+    if wavelet != "haar" and min(rows, cols) >= 2:
+        hint = "; the haar wavelet needs only 2 px: choose it to denoise this picture"
+    return (f"left unchanged: the {cols} x {rows} px picture{where} is too small for the {wavelet} wavelet, "
+            f"which needs at least {need} px each way{hint}")
 
 
 def denoise_wavelet_bayes(pixels: np.ndarray, params: WaveletParams, ctx: RenderContext) -> np.ndarray:
@@ -116,8 +133,13 @@ def denoise_wavelet_bayes(pixels: np.ndarray, params: WaveletParams, ctx: Render
     filter needs the whole image for a region render; the estimate (on the
     green channel of a colour image) is told to the user (``ctx.note``),
     since on camera JPEGs, whose finest noise the camera has smoothed, it is
-    well under a level and the step changes next to nothing.
+    well under a level and the step changes next to nothing. A picture too
+    small for one level of the wavelet is returned unchanged, with a note.
     """
+    too_small = _too_small_note(params.wavelet, pixels.shape[0], pixels.shape[1], ctx.scale)
+    if too_small:
+        ctx.note(too_small)
+        return pixels.copy()
     from skimage.restoration import denoise_wavelet  # heavy (scipy.stats): imported on first use
 
     _check_stop(ctx, "wavelet denoise")

@@ -69,6 +69,18 @@ def test_filter_keeps_pixel_contract(name: str, channels: int, depth: int) -> No
     np.testing.assert_array_equal(pixels, before)
 
 
+@pytest.mark.parametrize("shape", [(1, 50), (50, 1), (1, 1), (2, 3)])
+@pytest.mark.parametrize("channels", (1, 3))
+@pytest.mark.parametrize("name", CLASSIC)
+def test_filter_takes_a_one_pixel_strip_without_a_library_warning(name: str, channels: int,
+                                                                   shape: tuple[int, int]) -> None:
+    """pytest turns warnings into errors here: scikit-image's and PyWavelets' must not reach the user's stderr."""
+    pixels = source_pixels(*shape, channels, 8)
+    definition = FILTERS[name]
+    out = definition.apply(pixels, definition.default_params(), RenderContext(bit_depth=8))
+    assert out.shape == pixels.shape and np.isfinite(out).all()
+
+
 @pytest.mark.parametrize("depth", DEPTHS)
 @pytest.mark.parametrize("channels", (1, 3))
 @pytest.mark.parametrize("name", sorted(IDENTITY))

@@ -163,6 +163,26 @@ def test_wavelet_denoise_gives_a_preview_s_estimate_at_full_resolution_and_no_ad
     assert notes[1] == "estimated noise level 0.000 (σ 0.0 of 255)"
 
 
+@pytest.mark.parametrize(("shape", "wavelet", "hint"), [((50, 1), "db2", False), ((1, 1), "haar", False),
+                                                      ((5, 5), "db2", True), ((13, 40), "db4", True)])
+def test_wavelet_denoise_leaves_a_picture_too_small_for_its_wavelet_unchanged_and_says_so(
+        shape: tuple[int, int], wavelet: str, hint: bool) -> None:
+    pixels = np.random.default_rng(4).random((*shape, 3), dtype=np.float32)
+    notes: list[str] = []
+    out = run("wavelet_denoise", pixels, RenderContext(note=notes.append), wavelet=wavelet)
+    np.testing.assert_array_equal(out, pixels)
+    rows, cols = shape
+    assert notes[0].startswith(f"left unchanged: the {cols} x {rows} px picture is too small for the {wavelet} wavelet")
+    assert ("haar wavelet needs only 2 px" in notes[0]) is hint
+
+
+def test_wavelet_denoise_estimates_a_narrow_gray_picture_without_taking_it_for_colour() -> None:
+    pixels = np.random.default_rng(5).random((30, 3, 1), dtype=np.float32)
+    notes: list[str] = []
+    out = run("wavelet_denoise", pixels, RenderContext(note=notes.append), wavelet="haar")
+    assert out.shape == pixels.shape and notes[0].startswith("estimated noise level ")
+
+
 @pytest.mark.parametrize("value", [0.0, 20 / 255, 0.5])
 def test_wavelet_denoise_leaves_a_flat_gray_picture_as_it_is(value: float) -> None:
     flat = constant(value, 1, (40, 56))
