@@ -5,7 +5,7 @@ infinity, parses integers of thousands of digits (raising ``ValueError`` past
 4300) and raises ``RecursionError`` on deep nesting. :func:`read_json_file`
 and :func:`parse_json` turn each of these, and a file too large or not a
 regular file (a FIFO would block forever), into one :class:`ParameterError`
-line naming the file.
+line naming the file. A UTF-8 byte-order mark at the start is accepted.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ def _parse_constant(name: str) -> Any:
 def parse_json(text: str | bytes, *, source: str) -> Any:
     """Parse JSON ``text`` strictly; ``source`` names it in errors (``recipe /a/b.json``).
 
+    A leading byte-order mark (Windows Notepad saves UTF-8 with one) is skipped.
+
     Raises
     ------
     ParameterError
@@ -57,6 +59,8 @@ def parse_json(text: str | bytes, *, source: str) -> Any:
         integer of more than :data:`MAX_INT_DIGITS` digits, or nesting deeper
         than Python's recursion limit.
     """
+    if isinstance(text, str):
+        text = text.removeprefix("\ufeff")
     try:
         return json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
     except _Refused as refused:

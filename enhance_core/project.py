@@ -54,7 +54,7 @@ from enhance_core.masks import Mask, save_mask_raster, scaled_shape
 from enhance_core.project_states import SavedHistory, Snapshot, decode_states, encode_states, stale_state_rasters
 from enhance_core.recipe import MAX_BYTES_ENV, MAX_RECIPE_BYTES, raster_file_name, recipe_from_dict, recipe_to_dict
 from enhance_core.stack import StackItem
-from enhance_core.validation import env_limit
+from enhance_core.validation import env_limit, shown
 
 SCHEMA = "enhance-studio.project"
 VERSION = 4
@@ -269,8 +269,9 @@ def load_project(path: str | Path) -> Project:
                      "opened with its current steps only (saving it again keeps it under the limit)")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ParameterError(f"{path} is not an Enhance Studio project (expected \"schema\": \"{SCHEMA}\")")
-    if not isinstance(data.get("version"), int) or data["version"] > VERSION:
-        raise ParameterError(f"project {path} has version {data.get('version')!r}; this program reads "
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version > VERSION:
+        raise ParameterError(f"project {path} has version {shown(version)}; this program reads "
                              f"version {VERSION} (update Enhance Studio for newer projects)")
     image = _resolved_path(data.get("image"), path, "image")
     reference = None if data.get("reference") is None else _resolved_path(data["reference"], path, "reference")

@@ -21,13 +21,37 @@ from enhance_core.errors import ParameterError
 
 
 def shown(value: Any) -> str:
-    """A short representation of ``value`` for an error message."""
-    if isinstance(value, int) and value.bit_length() > 100:
-        return f"a number of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    """A short representation of ``value`` for an error message, booleans and None spelt as JSON spells them."""
     if isinstance(value, (list, dict)) and len(value) > 8:
         return f"a {type(value).__name__} of {len(value):,} entries"
-    text = repr(value[:41] if isinstance(value, str) else value)
+    text = _json_spelt(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _json_spelt(value: Any, depth: int = 0) -> str:
+    """``repr(value)`` with true, false and null for booleans and None, in lists and objects too.
+
+    Lists and objects show their first 8 entries, and are written ``[...]`` and
+    ``{...}`` past three levels deep (a message shows 40 characters; a recipe
+    may nest hundreds deep).
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, int) and value.bit_length() > 100:
+        return f"a number of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    if isinstance(value, list):
+        if depth > 3:
+            return "[...]"
+        parts = [_json_spelt(item, depth + 1) for item in value[:8]]
+        return "[" + ", ".join(parts + ["..."] * (len(value) > 8)) + "]"
+    if isinstance(value, dict):
+        if depth > 3:
+            return "{...}"
+        parts = [f"{_json_spelt(key)}: {_json_spelt(item, depth + 1)}" for key, item in list(value.items())[:8]]
+        return "{" + ", ".join(parts + ["..."] * (len(value) > 8)) + "}"
+    return repr(value[:41] if isinstance(value, str) else value)
 
 
 def _at(where: str) -> str:

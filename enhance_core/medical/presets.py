@@ -43,6 +43,7 @@ from typing import Iterable
 from enhance_core.atomic import write_text_atomic
 from enhance_core.errors import PresetError
 from enhance_core.image import Window, window_out_of_reach
+from enhance_core.validation import shown
 
 SCHEMA = "enhance-studio.window-presets"
 VERSION = 1
@@ -156,7 +157,7 @@ def load_user_presets(path: str | PathLike[str]) -> list[WindowPreset]:
     if not path.exists():
         return []
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as error:
         raise PresetError(f"{path}: cannot read the window presets ({error.strerror or error})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -164,8 +165,9 @@ def load_user_presets(path: str | PathLike[str]) -> list[WindowPreset]:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("presets"), list):
         raise PresetError(f"{path}: not a window presets file (expected schema {SCHEMA!r} with a 'presets' list); "
                           "fix or delete it")
-    if data.get("version") != VERSION:
-        raise PresetError(f"{path}: window presets version {data.get('version')!r} is not supported "
+    version = data.get("version")
+    if version != VERSION or isinstance(version, bool):
+        raise PresetError(f"{path}: window presets version {shown(version)} is not supported "
                           f"(this program reads version {VERSION})")
     return [_preset_from_json(entry, path, index) for index, entry in enumerate(data["presets"])]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 
 import numpy as np
@@ -87,6 +88,7 @@ def test_user_presets_round_trip_and_win_over_builtins(tmp_path):
     ("{not json", "not valid JSON"),
     (json.dumps({"schema": "something else", "presets": []}), "not a window presets file"),
     (json.dumps({"schema": "enhance-studio.window-presets", "version": 9, "presets": []}), "version 9"),
+    (json.dumps({"schema": "enhance-studio.window-presets", "version": True, "presets": []}), "version true"),
     (json.dumps({"schema": "enhance-studio.window-presets", "version": 1, "presets": [{"name": "x"}]}), "lacks"),
     (json.dumps({"schema": "enhance-studio.window-presets", "version": 1,
                  "presets": [{"name": "x", "center": 0, "width": -3}]}), "width above 0"),
@@ -100,6 +102,12 @@ def test_a_bad_presets_file_names_itself_and_the_problem(tmp_path, content, word
     with pytest.raises(PresetError) as caught:
         load_user_presets(path)
     assert str(path) in str(caught.value) and words in str(caught.value)
+
+
+def test_a_presets_file_saved_with_a_utf8_byte_order_mark_loads(tmp_path):
+    path = save_user_presets(tmp_path / "presets.json", [WindowPreset("Mine", 40, 400, "CT")])
+    path.write_bytes(codecs.BOM_UTF8 + path.read_bytes())
+    assert [preset.name for preset in load_user_presets(path)] == ["Mine"]
 
 
 def test_saving_never_leaves_a_half_written_file(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import shutil
 
@@ -42,6 +43,7 @@ def test_round_trip_after_moving_the_folder(tmp_path):
     ("{", "is not valid JSON"),
     (json.dumps({"schema": "enhance-studio.recipe", "version": 1}), "is not an Enhance Studio project"),
     (json.dumps({"schema": SCHEMA, "version": 9, "image": "a.png"}), "version 9.*update Enhance Studio"),
+    (json.dumps({"schema": SCHEMA, "version": True, "image": "a.png"}), "has version true; this program reads"),
     (json.dumps({"schema": SCHEMA, "version": 1, "image": 3}), "\"image\" must be a file path"),
     ('{"schema": "enhance-studio.project", "version": 1, "image": "a.png", "recipe": ' + "[" * 100_000 + "]" * 100_000
      + "}", "nests lists or objects too deeply"),
@@ -53,6 +55,12 @@ def test_bad_files_name_themselves(tmp_path, text, message):
     with pytest.raises(ParameterError, match=message) as caught:
         load_project(path)
     assert str(path) in str(caught.value)
+
+
+def test_a_project_saved_with_a_utf8_byte_order_mark_opens(tmp_path):
+    path = save_project(tmp_path / "p.esproj", image=tmp_path / "a.png", reference=None, steps=(make_item("gamma"),))
+    path.write_bytes(codecs.BOM_UTF8 + path.read_bytes())
+    assert [item.filter for item in load_project(path).steps] == ["gamma"]
 
 
 def test_a_failed_save_keeps_the_previous_project(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 
@@ -11,6 +12,7 @@ import pytest
 from enhance_core.errors import ParameterError
 from enhance_core.masks import MAX_STROKE_POINTS, Mask, Stroke
 from enhance_core.recipe import MAX_BYTES_ENV, MAX_RECIPE_STEPS, MAX_STEPS_ENV, SCHEMA, load_recipe
+from enhance_core.validation import shown
 
 GAMMA = {"filter": "gamma", "params": {"gamma": 1.0}, "enabled": True, "opacity": 1.0, "mask": None}
 
@@ -87,10 +89,10 @@ def test_numbers_and_nesting_json_cannot_hold_are_refused(tmp_path, text: str, p
     ({"filter": ["gamma"], "params": {"gamma": 1.0}}, r"step 1: \"filter\" must be a filter name \(a string\)"),
     ({"filter": "gamma", "params": {"gamma": 10**40}}, r"whole number of 41 digits"),
     ({"filter": "gamma", "params": {"gamma": "2"}}, r"'gamma': '2' is not a number"),
-    ({"filter": "gamma", "params": {"gamma": True}}, r"'gamma': True is not a number"),
+    ({"filter": "gamma", "params": {"gamma": True}}, r"'gamma': true is not a number"),
     ({"filter": "denoise", "params": {"mode": 1, "sigma": 25}}, r"'mode' must be one of auto, manual"),
     ({**GAMMA, "enabled": "no"}, r"enabled: 'no' is not a boolean; use true or false"),
-    ({**GAMMA, "opacity": True}, r"opacity: True is not a number"),
+    ({**GAMMA, "opacity": True}, r"opacity: true is not a number"),
     (masked({"strokes": 5}), r"mask, strokes: expected a list, got int 5"),
     (masked({"feather": 1e300}), r"mask, feather: 1e\+300 is outside the allowed range 0 to 1000"),
     (masked({"strokes": [{"points": [[5, 5], [20, 20]], "radius": 3, "erase": "no"}]}),
@@ -98,7 +100,7 @@ def test_numbers_and_nesting_json_cannot_hold_are_refused(tmp_path, text: str, p
     (masked({"strokes": [{"points": [[5, 5]], "radius": 3, "size": 2}]}), r"stroke 1: unknown key 'size'"),
     (masked({"strokes": [{"points": [[5, "5"]], "radius": 3}]}), r"stroke 1, points: point 1 must be \[x, y\]"),
     (masked({"strokes": [{"points": [[5, 5]], "radius": 1e300}]}), r"stroke 1, radius: 1e\+300 is outside"),
-    (masked({"strokes": [{"points": [[5, 5]], "radius": 3, "hardness": None}]}), r"hardness: None is not a number"),
+    (masked({"strokes": [{"points": [[5, 5]], "radius": 3, "hardness": None}]}), r"hardness: null is not a number"),
     (masked({"rows": 32.5}), r"mask, rows: 32.5 is not a whole number"),
     (masked({"rows": 10**25}), r"mask, rows: .* is outside the allowed range"),
     (masked({"blur": 1}), r"mask: unknown key 'blur'"),
@@ -114,6 +116,25 @@ def test_top_level_keys_and_version_are_checked(tmp_path) -> None:
     refused(write_recipe(tmp_path, GAMMA, extra=1), "unknown key 'extra'")
     refused(write(tmp_path, json.dumps({"schema": SCHEMA, "version": "1", "steps": []})), "version: '1' is not a whole")
     refused(write(tmp_path, json.dumps({"schema": SCHEMA, "version": 10**20, "steps": []})), "newer than this program")
+
+
+def test_json_values_are_shown_as_json_spells_them(tmp_path) -> None:
+    refused(write(tmp_path, json.dumps({"schema": SCHEMA, "version": True, "steps": []})),
+            "version: true is not a whole number")
+    refused(write(tmp_path, json.dumps({"schema": SCHEMA, "version": None, "steps": []})),
+            "version: null is not a whole number")
+    refused(write_recipe(tmp_path, {"filter": "tone_curve", "params": {"rgb": [[0, 0], [True, 1]]}}),
+            "'rgb': true is not a number")
+    assert shown([True, None, [False, {"a": None}], "x"]) == "[true, null, [false, {'a': null}], 'x']"
+    assert shown("True") == "'True'" and shown(1.5) == "1.5"
+
+
+def test_a_recipe_saved_with_a_utf8_byte_order_mark_loads(tmp_path) -> None:
+    path = tmp_path / "notepad.json"
+    path.write_bytes(codecs.BOM_UTF8 + json.dumps({"schema": SCHEMA, "version": 1, "steps": [GAMMA]}).encode())
+    assert [item.filter for item in load_recipe(path)] == ["gamma"]
+    path.write_bytes(codecs.BOM_UTF8 + b'{"schema": 3')
+    refused(path, "line 1, column 13")
 
 
 def test_a_stroke_of_200000_points_is_refused_with_the_fix(tmp_path) -> None:
