@@ -33,8 +33,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), default=None,
                         help="bits per sample (default: the source's)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
-    parser.add_argument("--page", type=int, default=None,
-                        help="TIFF page or DICOM frame to convert (default: the first)")
+    parser.add_argument("--page", type=int, default=None, metavar="N",
+                        help="TIFF page or DICOM frame to convert, counted from 0 as ImageMagick's file.tif[0] "
+                        "counts: --page 1 is the second (default: the first)")
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists (never IN)")
     parser.set_defaults(run=run)
 
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {written} ({format_name}, {depth}-bit{' float' if depth == 32 else ''})")
     losses = write_losses(image, written, args.bit_depth)
     if image.meta.other_pages > 0:
-        losses.append(f"{image.meta.page_words} only: the other pages are not in the output (--page N picks one)")
+        losses.append(f"{image.meta.page_words} only (--page {image.meta.page}): the other pages are not in the "
+                      f"output; --page counts from 0, so 0 to {image.meta.page_count - 1} picks one")
     for loss in losses:
         print(f"note: {loss}", file=sys.stderr)
     return 0

@@ -37,8 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
                         help="image files (JPEG, PNG, TIFF, BMP, WebP, HEIC, AVIF, camera RAW, DICOM)")
-    parser.add_argument("--page", type=int, default=None,
-                        help="TIFF page or DICOM frame to describe (default: the first)")
+    parser.add_argument("--page", type=int, default=None, metavar="N",
+                        help="TIFF page or DICOM frame to describe, counted from 0 as ImageMagick's file.tif[0] "
+                        "counts: --page 1 is the second (default: the first)")
     parser.set_defaults(run=run)
 
 

@@ -111,3 +111,15 @@ def test_what_the_output_format_leaves_out_is_noted(tmp_path, capsys):
         capsys.readouterr().err
     assert main(["convert", str(tmp_path / "cut.png"), str(tmp_path / "cut.tif")]) == 0
     assert "note:" not in capsys.readouterr().err
+
+
+def test_a_page_of_a_multi_page_tiff_is_named_by_its_page_option_which_counts_from_0(tmp_path, capsys):
+    import tifffile
+
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as writer:
+        for value in (10, 20, 30):
+            writer.write(np.full((8, 12), value, np.uint8), photometric="minisblack")
+    assert main(["convert", str(tmp_path / "pages.tif"), str(tmp_path / "p.png"), "--page", "1"]) == 0
+    assert ("note: page 2 of 3 only (--page 1): the other pages are not in the output; --page counts from 0, so 0 "
+            "to 2 picks one") in capsys.readouterr().err.splitlines()
+    assert levels(read_image(tmp_path / "p.png").pixels, 8).max() == 20
