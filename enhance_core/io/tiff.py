@@ -4,11 +4,12 @@ Reading picks one page (the first unless asked), checks its layout (size,
 samples, tiles, no volumetric ImageDepth) against the limits before decoding,
 memory-maps uncompressed pages so a large scan is converted to float32
 without an intermediate copy, and handles gray, RGB, palette and min-is-white
-data with associated or unassociated alpha. What tifffile logs about damaged
-structures while reading goes to ``meta.extra["warnings"]``, as does a count of
-float samples that were NaN or infinite (replaced by finite values). Writing
-uses lossless Deflate with a predictor and keeps the ICC profile (tag 34675),
-resolution and EXIF (see :mod:`enhance_core.io.tiff_exif`).
+data with associated or unassociated alpha; further samples per pixel (extra
+channels) are left out. What tifffile logs about damaged structures while
+reading goes to ``meta.extra["warnings"]``, as do the number of channels left
+out and a count of float samples that were NaN or infinite (replaced by finite
+values). Writing uses lossless Deflate with a predictor and keeps the ICC
+profile (tag 34675), resolution and EXIF (see :mod:`enhance_core.io.tiff_exif`).
 """
 
 from __future__ import annotations
@@ -136,6 +137,14 @@ def _color_and_alpha(path: Path, page: tifffile.TiffPage, array: np.ndarray) -> 
     return array, has_alpha, alpha_kind == _ASSOCIATED_ALPHA
 
 
+def _left_out_channels(stored: int, kept: int, has_alpha: bool) -> str:
+    """The read warning for a page of ``stored`` samples per pixel of which the first ``kept`` are read."""
+    kept_words = ("gray" if kept - has_alpha == 1 else "RGB") + (" and alpha" if has_alpha else "")
+    left_out = stored - kept
+    return (f"{stored} channels per pixel: the {left_out} beyond {kept_words} {'is' if left_out == 1 else 'are'} "
+            f"left out (Enhance Studio reads, edits and writes {kept_words} only)")
+
+
 def _code_name(code: int) -> str:
     """The name of a TIFF enumerated value (``RGB``, ``LZW``), or its number when tifffile does not know it."""
     return code.name if isinstance(code, enum.Enum) else str(int(code))
@@ -196,8 +205,10 @@ def read_tiff(path: Path, *, page: int | None, limits: Limits) -> Image:
             # the first two as TiffFrames, which lack the tags read below; read the full page.
             tiff_page = tiff_page.aspage()
         _check_layout(path, tiff_page, page, limits, tif.filehandle.size)
-        samples = _page_samples(path, tiff_page, page)
-        samples, has_alpha, premultiplied = _color_and_alpha(path, tiff_page, samples)
+        stored = _page_samples(path, tiff_page, page)
+        samples, has_alpha, premultiplied = _color_and_alpha(path, tiff_page, stored)
+        if stored.ndim == 3 and samples.ndim == 3 and stored.shape[2] > samples.shape[2]:
+            messages.append(_left_out_channels(stored.shape[2], samples.shape[2], has_alpha))
         bits, is_float = dtype_bit_depth(samples.dtype)
         stored_bits = tiff_page.bitspersample
         meta = ImageMeta(format="TIFF", bit_depth=32 if is_float and bits == 64 else bits, float_source=is_float)

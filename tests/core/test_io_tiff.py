@@ -97,6 +97,23 @@ def test_associated_alpha_is_unpremultiplied(tmp_path):
     assert image.alpha[0, 0] == pytest.approx(128 / 255)
 
 
+@pytest.mark.parametrize(("photometric", "samples", "extras", "kept", "warning"), [
+    ("rgb", 5, [0, 0], 3, "5 channels per pixel: the 2 beyond RGB are left out (Enhance Studio reads, edits and "
+                          "writes RGB only)"),
+    ("rgb", 5, [2, 0], 3, "5 channels per pixel: the 1 beyond RGB and alpha is left out"),
+    ("minisblack", 3, [0, 0], 1, "3 channels per pixel: the 2 beyond gray are left out"),
+    ("minisblack", 2, [2], 1, None),
+])
+def test_extra_channels_left_out_are_a_read_warning(tmp_path, photometric, samples, extras, kept, warning):
+    path = tmp_path / "extra.tif"
+    data = np.arange(4 * 6 * samples, dtype=np.uint8).reshape(4, 6, samples)
+    tifffile.imwrite(path, data, photometric=photometric, extrasamples=extras, planarconfig="contig")
+    image = read_image(path)
+    assert image.channels == kept and (image.alpha is not None) == (extras[0] == 2)
+    warnings = image.meta.extra.get("warnings", [])
+    assert warnings == [] if warning is None else any(w.startswith(warning) for w in warnings), warnings
+
+
 def test_twelve_bit_samples_map_their_range_to_one(tmp_path):
     path = tmp_path / "twelve.tif"
     tifffile.imwrite(path, np.array([[0, 4095]], np.uint16), bitspersample=12, photometric="minisblack")
