@@ -3,9 +3,12 @@
 Pixel contract
 --------------
 ``Image.pixels`` is a C-contiguous float32 array of shape (rows, cols, C) with
-C = 1 (gray) or C = 3 (RGB). Alpha is never part of ``pixels``; it travels in
-``Image.alpha`` (float32, (rows, cols), 0 transparent .. 1 opaque), so filters
-see color only and alpha survives every edit.
+C = 1 (gray) or C = 3 (RGB); :class:`Image` copies an array in another layout
+(a slice or a transposed view) into C order. Alpha is never part of
+``pixels``; it travels in ``Image.alpha`` (float32, (rows, cols), 0
+transparent .. 1 opaque), so filters see color only and alpha survives every
+edit. Neither holds NaN or infinities: :class:`Image` refuses them (the file
+readers replace them as they read, and say so).
 
 Values are *display-referred and normalized*: 0 is black and 1 is white.
 Integer sources map their full integer range onto [0, 1] (an 8-bit 255 and a
@@ -27,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from enhance_core.errors import ParameterError
 
 
 WINDOW_CENTER_LIMIT = 1e12
@@ -134,9 +139,32 @@ class ImageMeta:
         return (1 << min(self.bit_depth, 16)) - 1 if not self.float_source else 1
 
 
+def count_non_finite(values: np.ndarray) -> int:
+    """How many of ``values`` are NaN or infinite (a sum first: it is finite exactly when they all are, unless
+    finite values add up past the float range, so most arrays are checked without a mask as large as they are)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(values.sum()):
+            return 0
+    return int(np.count_nonzero(~np.isfinite(values)))
+
+
+def _refuse_non_finite(values: np.ndarray, name: str, replacements: str) -> None:
+    """Raise :class:`ParameterError` when ``values``, the image's ``name`` (pixels, alpha), hold NaN or infinities."""
+    bad = count_non_finite(values)
+    if bad:
+        raise ParameterError(f"Image: {bad:,} of the {values.size:,} values in {name} are NaN or infinite; filters and "
+                             f"writers need finite values: replace them first, e.g. with numpy.nan_to_num({name}, "
+                             f"{replacements})")
+
+
 @dataclass
 class Image:
-    """Pixels (float32, (rows, cols, C), C in {1, 3}), optional alpha, and :class:`ImageMeta`."""
+    """Pixels (float32, (rows, cols, C), C in {1, 3}), optional alpha, and :class:`ImageMeta`.
+
+    A wrong shape or dtype raises :class:`ValueError`, NaN or infinite pixels
+    or alpha :class:`ParameterError` (saying how many); pixels not C-contiguous
+    are copied into C order.
+    """
 
     pixels: np.ndarray
     alpha: np.ndarray | None = None
@@ -150,6 +178,10 @@ class Image:
             raise ValueError(f"pixels must be float32, got {px.dtype}; convert with astype(np.float32)")
         if self.alpha is not None and self.alpha.shape != px.shape[:2]:
             raise ValueError(f"alpha must have shape {px.shape[:2]}, got {self.alpha.shape}")
+        _refuse_non_finite(px, "pixels", "nan=0.0, posinf=1.0, neginf=0.0")
+        if self.alpha is not None:
+            _refuse_non_finite(self.alpha, "alpha", "nan=1.0, posinf=1.0, neginf=0.0")
+        self.pixels = np.ascontiguousarray(px)
 
     @property
     def rows(self) -> int:

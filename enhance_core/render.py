@@ -58,7 +58,7 @@ from enhance_core.filters.base import ProgressFn, RenderContext, StopFn
 from enhance_core.filters.common import WHOLE_IMAGE
 from enhance_core.filters.registry import get_filter
 from enhance_core.geometry import as_affine, is_scale_only, meta_after_geometry, warp_image, warp_region
-from enhance_core.image import Image
+from enhance_core.image import Image, count_non_finite
 from enhance_core.masks import Region, check_region, full_region, scaled_shape
 from enhance_core.stack_geometry import StepShape, stack_geometry
 
@@ -521,13 +521,27 @@ def render_image(image: Image, steps: Sequence[StackItem], *, progress: Progress
     return result_image(image, steps, pixels if pixels.flags.writeable else pixels.copy())
 
 
+_HUGE_SOURCE = 1e6
+"""Largest source value (in magnitude) that a NaN or infinite render is blamed on a filter for, not on the source."""
+
+
 def result_image(image: Image, steps: Sequence[StackItem], pixels: np.ndarray) -> Image:
     """``image`` with ``pixels``, the full-resolution render of ``steps`` on it; alpha and metadata follow.
 
     Without size-changing steps only the pixels change; with them the alpha
     goes through the stack's affine and the metadata follows
-    (:func:`enhance_core.geometry.meta_after_geometry`).
+    (:func:`enhance_core.geometry.meta_after_geometry`). A render holding
+    NaN or infinities (filters overflow on float values near 1e38) raises
+    :class:`ParameterError`.
     """
+    bad = count_non_finite(pixels)
+    if bad:
+        names = ", ".join(dict.fromkeys(item.filter for item in steps if item.enabled))
+        peak = float(np.abs(image.pixels).max())
+        why = (f"the source's values reach {peak:g}, far outside 0..1: rescale them into about 0..1 first"
+               if peak > _HUGE_SOURCE else "that is a bug: please report it with the recipe")
+        raise ParameterError(f"the steps ({names}) made {bad:,} of the {pixels.size:,} pixel values NaN or infinite; "
+                             f"{why}")
     shapes = stack_geometry(steps, image.rows, image.cols, ctx=RenderContext(source=image.pixels))
     if not any(shape.geometry is not None for shape in shapes):
         return image.with_pixels(pixels)

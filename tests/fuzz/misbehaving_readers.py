@@ -11,7 +11,8 @@ from enhance_core.image import Image
 
 
 def misbehave(path: str) -> Image:
-    """Case 0 raises an untyped error, 1 hangs, 2 crashes the process, 3 exhausts memory, 4 returns NaN pixels.
+    """Case 0 raises an untyped error, 1 hangs, 2 crashes the process, 3 exhausts memory, 4 returns an integer
+    source's pixels above 1 (Image itself refuses NaN).
 
     The worker restarts after the hang and the crash, so the case number comes from the file name.
     """
@@ -24,4 +25,4 @@ def misbehave(path: str) -> Image:
         os.abort()
     if case == 3:
         np.ones(1 << 31, dtype=np.uint8)
-    return Image(np.full((4, 4, 1), np.nan, dtype=np.float32))
+    return Image(np.full((4, 4, 1), 2.0, dtype=np.float32))
