@@ -240,3 +240,25 @@ def test_a_pan_lets_a_slow_render_of_the_same_stack_finish_instead_of_restarting
         release.set()
         window.shutdown()  # no render may plan the step once its filter is gone
         FILTERS.pop("test_learned_slow")
+
+
+def test_a_wide_gamut_picture_is_shown_converted_to_srgb_and_keeps_its_own_values(qtbot, window, tmp_path):
+    from PIL import Image as PILImage
+
+    from app.display import screen_colours, to_display_array
+    from tests.core.io_fixtures import prophoto_profile, srgb_profile
+
+    pixels = np.zeros((24, 32, 3), np.uint8)
+    pixels[:, :16] = (60, 120, 60)
+    pixels[:, 16:] = (128, 128, 128)
+    for name, profile in (("prophoto.png", prophoto_profile()), ("srgb.png", srgb_profile())):
+        PILImage.fromarray(pixels).save(tmp_path / name, icc_profile=profile)
+    open_image(qtbot, window, tmp_path / "prophoto.png")
+    shown = window.canvas.layers.after.whole.array
+    own = to_display_array(window.renders.latest.preview_pixels)
+    np.testing.assert_array_equal(own[5, 5], (60, 120, 60), err_msg="the preview keeps the file's values")
+    np.testing.assert_array_equal(shown, screen_colours(prophoto_profile())(own))
+    assert shown[5, 5, 1] > 140 and shown[5, 5, 0] < 20, "ProPhoto's green is a saturated sRGB green"
+    assert window.canvas.layers.before.whole.array[5, 5, 1] == shown[5, 5, 1], "the original is shown alike"
+    open_image(qtbot, window, tmp_path / "srgb.png")
+    np.testing.assert_array_equal(window.canvas.layers.after.whole.array[5, 5], (60, 120, 60))
