@@ -193,6 +193,7 @@ ADDED_PARAMS: dict[tuple[str, str], AddedParam] = {
     ("hole_fill", "grain"): AddedParam(0.6, same_output=False),
     ("restore", "grain"): AddedParam(0.6, same_output=False),
     ("restore", "remove_cast"): AddedParam(True, same_output=True),
+    ("denoise", "auto_strength"): AddedParam(1.0, same_output=True),
 }
 """(filter, parameter) added after recipes were first written -> what a recipe without it takes.
 

@@ -57,6 +57,8 @@ GRID = 8
 render starts on it (``FilterDef.grid``)."""
 BYTES_PER_PIXEL = 768.0
 """Peak working memory of the network per tile pixel in fp32 (measured: 530-700 B)."""
+AUTO_STRENGTH_RANGE = (0.25, 4.0)
+"""Range of the factor on the estimated level in auto mode."""
 ESTIMATE_SHARE = 0.15
 """Share of automatic mode's progress taken by the noise estimate, before the denoiser's tiles."""
 
@@ -232,6 +234,11 @@ class DenoiseParams:
     sigma: float = param(25.0, label="Strength", minimum=0.0, maximum=SIGMA_MAX, step=0.5, unit="σ (0–255)",
                          help="noise standard deviation to remove, in 8-bit steps (manual mode)",
                          used_when=("mode", "manual"))
+    auto_strength: float = param(1.0, label="Auto strength", minimum=AUTO_STRENGTH_RANGE[0],
+                                 maximum=AUTO_STRENGTH_RANGE[1], step=0.05, unit="×", log=True,
+                                 help="multiplies the estimated noise level everywhere (auto mode): above 1 removes "
+                                      "more (heavy, blotchy noise the estimate reads low), below 1 keeps more grain",
+                                 used_when=("mode", "auto"))
 
 
 def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext) -> np.ndarray:
@@ -239,8 +246,9 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
 
     A manual level is given for the full-resolution image; a downscaled preview
     has its noise averaged down, so the level is multiplied by ``ctx.scale``
-    there. The automatic level is estimated on the pixels being rendered, and
-    its median is told to the user (``ctx.note``).
+    there. The automatic level is estimated on the pixels being rendered, times
+    ``auto_strength`` (capped at :data:`SIGMA_MAX`), and its median is told to
+    the user (``ctx.note``).
     """
     if params.mode == "manual":
         return denoise_image(pixels, sigma=params.sigma * min(ctx.scale, 1.0), device=ctx.device,
@@ -248,7 +256,11 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
     level_map = estimate_noise_map(pixels, device=ctx.device, should_stop=ctx.should_stop,
                                    progress=sub_progress(ctx.progress, 0.0, ESTIMATE_SHARE))
     where = "" if ctx.scale >= 1.0 else f" in the {ctx.scale:.0%} preview"
-    ctx.note(f"estimated noise σ {typical_level(level_map):.1f}{where}")
+    said = f"estimated noise σ {typical_level(level_map):.1f}{where}"
+    if params.auto_strength != 1.0:
+        level_map = np.minimum(level_map * np.float32(params.auto_strength), np.float32(SIGMA_MAX))
+        said += f", removed at {params.auto_strength:g}× (σ {typical_level(level_map):.1f})"
+    ctx.note(said)
     return denoise_image(pixels, sigma=level_map, device=ctx.device,
                          progress=sub_progress(ctx.progress, ESTIMATE_SHARE, 1.0), should_stop=ctx.should_stop,
                          mask=ctx.mask)

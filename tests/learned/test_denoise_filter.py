@@ -58,6 +58,23 @@ def test_preview_scales_the_manual_level(tiny_as_denoise):
     np.testing.assert_array_equal(preview, denoise_image(pixels, sigma=20, device="cpu"))
 
 
+def test_auto_strength_multiplies_the_estimated_level_and_says_so(tiny_as_denoise, monkeypatch):
+    from enhance_core.learned import denoise
+
+    levels = np.full((64, 64), 6.0, np.float32)
+    monkeypatch.setattr(denoise, "estimate_noise_map", lambda pixels, **options: levels)
+    pixels = synthetic_rgb(64, 64)
+    said: list[str] = []
+    params = FILTER_DEF.make_params({"auto_strength": 2.5})
+    assert params.mode == "auto", "the auto strength chooses auto mode"
+    out = FILTER_DEF.apply(pixels, params, RenderContext(device="cpu", note=said.append))
+    np.testing.assert_array_equal(out, denoise_image(pixels, sigma=levels * 2.5, device="cpu"))
+    assert said == ["estimated noise σ 6.0, removed at 2.5× (σ 15.0)"]
+    said.clear()
+    FILTER_DEF.apply(pixels, FILTER_DEF.make_params({}), RenderContext(device="cpu", note=said.append))
+    assert said == ["estimated noise σ 6.0"]
+
+
 def test_progress_rises_to_the_end_only_when_the_result_is_ready(tiny_as_denoise):
     seen: list[tuple[float, str]] = []
     ctx = RenderContext(device="cpu", progress=lambda fraction, message: seen.append((fraction, message)))
