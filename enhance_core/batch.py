@@ -140,7 +140,10 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
             earlier = _earlier_outputs(root, {file.parent for file in files})
             matches = sorted((file, PurePosixPath(file.relative_to(root).as_posix())) for file in files
                              if not _inside(file, skipped) and os.path.abspath(file) not in earlier)
-            if files and not matches:
+            if files and not matches and skipped is not None and all(_inside(file, skipped) for file in files):
+                deeper = (f"its {len(files)} file(s) lie in the output folder {skip}, which a batch never takes "
+                          "as input (its results would replace them): write the results to another folder")
+            elif files and not matches:
                 deeper = (f"its {len(files)} file(s) are the outputs of this batch or of earlier ones (the "
                           f"{MANIFEST_NAME} of their output folder lists them)")
         denied = [folder for folder in denied if not any(folder.is_relative_to(other) and folder != other
@@ -621,7 +624,9 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
                      target=lambda task: task.output)
     except BatchInterrupted as interrupted:
         for index in list(interrupted.running):
-            if _written_since(tasks[index].output, started):
+            # A file to score against a reference counts as written only once scored: otherwise the manifest would
+            # call it done and a resumed run would never score it.
+            if tasks[index].reference is None and _written_since(tasks[index].output, started):
                 interrupted.running.remove(index)
                 finish(index, FileResult(tasks[index].source, tasks[index].output, note="written as the batch "
                                          "was interrupted; not scored"))

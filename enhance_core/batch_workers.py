@@ -235,10 +235,11 @@ def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int],
 
     ``finish(i, result)`` is called as each task ends. When a worker dies
     (killed, out of memory) the pool breaks and cannot tell which of its
-    running tasks did it: each of them runs again alone, and only one whose
-    worker dies alone gets ``died(task)`` as its result; then a new pool
-    goes on with the rest. ``target(task)`` is the file the task writes
-    (its partial file is removed if the task is stopped).
+    running tasks did it: the partial files they leave are removed, each of
+    them runs again alone, and only one whose worker dies alone gets
+    ``died(task)`` as its result; then a new pool goes on with the rest.
+    ``target(task)`` is the file the task writes (its partial file is
+    removed if the task is stopped).
 
     Raises
     ------
@@ -251,11 +252,13 @@ def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int],
     try:
         while queue:
             suspects = _run_pool_once(fn, tasks, queue, jobs, context, finish=finish, target=target)
+            remove_partial_files(path for path in (target(tasks[i]) for i in suspects) if path is not None)
             while suspects:
                 index = suspects.pop(0)
                 try:
                     alone = [index] if jobs == 1 else _run_pool_once(fn, tasks, [index], 1, context, finish=finish,
                                                                     target=target)
+                    remove_partial_files(path for path in (target(tasks[i]) for i in alone) if path is not None)
                 except BatchInterrupted as interrupted:
                     interrupted.not_started += suspects + queue
                     raise

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from enhance_core.cli.progress import BatchProgress
     from enhance_core.stack import StackItem
 
+FLAGGED_SHOWN = 20
+"""Flagged files named on stdout after a scored batch; the report's ``flagged.txt`` lists them all."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -106,6 +108,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--retry-failed", action="store_true",
                         help="run again the files that failed in an earlier run into OUTDIR (its manifest "
                         "says which); without it they are reported as failed and not tried")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no line per file written: failures, a progress line every 5 %% and the summary")
     parser.add_argument("--device", help="device for learned filters (cpu, cuda, mps; default automatic)")
     parser.add_argument("--reference-dir", type=Path, metavar="DIR",
                         help="score each result against the same-stem reference and write a report")
@@ -243,7 +247,8 @@ def _run(args: argparse.Namespace) -> int:
             progress = BatchProgress(len(tasks), workers=cluster.workers if cluster is not None else jobs)
             results = run_batch(tasks, jobs=jobs, mask_required=args.mask_dir is not None,
                                 skip_existing=args.skip_existing, manifest=manifest, retry_failed=args.retry_failed,
-                                on_result=lambda result, done, total: report_result(result, done, total, progress),
+                                on_result=lambda result, done, total: report_result(result, done, total, progress,
+                                                                                    quiet=args.quiet),
                                 cluster=cluster)
         except BatchInterrupted as interrupted:
             print(interrupted_summary(interrupted, args.output), file=sys.stderr)
@@ -301,12 +306,15 @@ def done_summary(results: list[FileResult], output: Path) -> str:
     done_earlier = sum(r.skipped and r.earlier for r in results)
     kept = sum(r.skipped and not r.earlier for r in results)
     written = len(results) - failed - done_earlier - kept
+    failed_now = failed - failed_earlier - refused
     return (f"done: {written} of {len(results)} file(s) written to {output}"
             + (f", {done_earlier} done in an earlier run" if done_earlier else "")
             + (f", {kept} kept (already there)" if kept else "") + (f", {failed} failed" if failed else "")
             + (f" ({failed_earlier} in an earlier run; --retry-failed tries them again)" if failed_earlier else "")
             + (f" ({refused} refused by the disk: the same command tries them again once it has room or "
-               "permission)" if refused else ""))
+               "permission)" if refused else "")
+            + (f"; once fixed, the same command with --retry-failed tries the {failed_now} that failed now again "
+               "(a replaced input is tried again without it)" if failed_now else ""))
 
 
 def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:
@@ -354,15 +362,21 @@ def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
     return (make_item(args.filter[0], values),)
 
 
-def report_result(result: FileResult, done: int, total: int, progress: BatchProgress) -> None:
+def report_result(result: FileResult, done: int, total: int, progress: BatchProgress, *, quiet: bool = False) -> None:
     """One progress line per finished file on stderr, with the batch's speed and time left.
 
-    Files done in an earlier run (manifest) print nothing; the summary counts them.
+    Files done in an earlier run (manifest) print nothing; the summary counts them. ``quiet``: only failures
+    print a line of their own, and a bare progress line comes every 5 % of the files (and at the last).
     """
     ran = not result.skipped and not result.earlier
     rate = progress.update(ran=ran, megapixels=result.megapixels)
+    step = max(1, total // 20)
     if result.error:
         line = f"failed{' earlier' if result.earlier else ''}: {result.error}"
+    elif quiet:
+        if done % step == 0 or done == total:
+            print(f"[{done}/{total}] | {rate}", file=sys.stderr, flush=True)
+        return
     elif result.earlier:
         return
     elif result.skipped:
@@ -380,11 +394,16 @@ def write_batch_report(results: list[FileResult], args: argparse.Namespace) -> N
     folder = args.report_dir or args.output / "report"
     summary = write_report(results, folder, min_psnr=args.min_psnr, min_ssim=args.min_ssim)
     missing = sum(1 for result in results if result.error is None and result.reference is None)
+    unscored = sum(1 for result in results
+                   if result.error is None and result.reference is not None and result.metrics is None)
     without = f", {missing} without a reference" if missing else ""
+    without += f", {unscored} not scored (report.csv's note says why)" if unscored else ""
     print(f"report: {folder} ({summary.scored} scored{without}, {len(summary.flagged)} flagged under "
           f"PSNR {args.min_psnr:g} dB or SSIM {args.min_ssim:g})")
-    for path in summary.flagged:
+    for path in summary.flagged[:FLAGGED_SHOWN]:
         print(f"flagged: {path}")
+    if len(summary.flagged) > FLAGGED_SHOWN:
+        print(f"flagged: ... and {len(summary.flagged) - FLAGGED_SHOWN} more, listed in {folder / 'flagged.txt'}")
 
 
 def print_filter_list() -> None:

@@ -246,6 +246,30 @@ def test_an_output_renamed_into_place_as_ctrl_c_comes_counts_as_written(tmp_path
     assert caught.value.results[0].output == tasks[0].output and caught.value.results[1:] == [None, None]
 
 
+def test_an_output_written_before_its_scoring_as_ctrl_c_comes_is_done_again_and_scored(tmp_path, monkeypatch,
+                                                                                       capsys) -> None:
+    references = tmp_path / "refs"
+    references.mkdir()
+    for index in range(3):
+        write_image(Image(np.full((16, 16, 3), 0.5, np.float32)), tmp_path / f"q{index}.png")
+        write_image(Image(np.full((16, 16, 3), 0.5, np.float32)), references / f"q{index}.png")
+    command = ["apply", "--filter", "negative", "-o", str(tmp_path / "out"), "--reference-dir", str(references),
+               "--jobs", "2", *map(str, sorted(tmp_path.glob("q*.png")))]
+
+    def interrupted_pool(fn, pool_tasks, pending, jobs, **options):
+        write_image(Image(np.zeros((16, 16, 3), np.float32)), pool_tasks[0].output)
+        raise BatchInterrupted([0, 1], [2])
+
+    monkeypatch.setattr(batch_module, "run_pool", interrupted_pool)
+    assert main(command) == 130
+    lines = (tmp_path / "out" / MANIFEST_NAME).read_text(encoding="utf-8").splitlines()
+    assert not [line for line in lines if '"status": "done"' in line], "written but not scored: not done"
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(command) == 0
+    assert "(3 scored," in capsys.readouterr().out
+
+
 def test_kill_9_then_the_same_command_finishes_only_the_rest(batch, capsys) -> None:
     inputs, recipe, out = batch
     process = start(batch)
@@ -299,6 +323,25 @@ def test_only_the_file_whose_worker_dies_alone_fails_and_the_others_finish() -> 
     batch_workers.run_pool(_double_or_die, tasks, list(range(len(tasks))), 2, finish=results.__setitem__,
                            died=lambda task: f"died on {task}", target=lambda task: None)
     assert results == {0: 2, 1: "died on 13", 2: 4, 3: 6, 4: 8}
+
+
+def _write_part_then_die(task: tuple[int, str]) -> int:
+    number, folder = task
+    Path(folder, f".out{number}.png.abcd1234.part").write_bytes(b"half a file")
+    if number == 13:
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Event().wait(0.2)
+    Path(folder, f".out{number}.png.abcd1234.part").unlink()
+    return number
+
+
+def test_the_partial_files_of_a_worker_that_died_are_removed_in_the_same_run(tmp_path) -> None:
+    results: dict[int, object] = {}
+    tasks = [(1, str(tmp_path)), (13, str(tmp_path)), (2, str(tmp_path))]
+    batch_workers.run_pool(_write_part_then_die, tasks, [0, 1, 2], 2, finish=results.__setitem__,
+                           died=lambda task: "died", target=lambda task: tmp_path / f"out{task[0]}.png")
+    assert results == {0: 1, 1: "died", 2: 2}
+    assert list(tmp_path.iterdir()) == [], "no partial file waits for the next run"
 
 
 def test_the_pool_ends_cleanly_when_its_janitor_could_not_start(monkeypatch) -> None:

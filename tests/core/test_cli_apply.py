@@ -201,6 +201,22 @@ def test_the_report_line_counts_the_files_without_a_reference(inputs, tmp_path, 
     assert "(1 scored, 1 without a reference, " in capsys.readouterr().out
 
 
+def test_the_report_line_counts_the_files_not_scored_and_names_only_the_first_flagged(inputs, tmp_path, capsys,
+                                                                                    monkeypatch) -> None:
+    from enhance_core.cli import apply
+
+    references = tmp_path / "refs"
+    references.mkdir()
+    write_image(read_image(inputs / "one.png"), references / "one.png")
+    write_image(Image(np.zeros((40, 30, 3), np.float32)), references / "two.png")
+    monkeypatch.setattr(apply, "FLAGGED_SHOWN", 0)
+    assert main(["apply", "--filter", "gamma", "--set", "gamma=1.2", "--jobs", "1", "--reference-dir",
+                 str(references), "--min-psnr", "99", "-o", str(tmp_path / "out"), str(inputs)]) == 0
+    out = capsys.readouterr().out
+    assert "(1 scored, 1 not scored (report.csv's note says why), 1 flagged " in out
+    assert f"flagged: ... and 1 more, listed in {tmp_path / 'out' / 'report' / 'flagged.txt'}" in out
+
+
 def test_reference_dir_writes_the_report(inputs, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     assert main(["apply", "--filter", "gamma", "--set", "gamma=1.2", "--jobs", "1", "--reference-dir", str(inputs),
@@ -274,6 +290,35 @@ def test_progress_lines_give_speed_and_time_left_and_failures_are_grouped_by_cau
     assert len(ok) == 2 and all(re.search(r" \| \d+ %, \d+\.\d\d MP/s, ETA (\d+:\d\d|–)$", line) for line in ok)
     causes = captured.out.split("failures by cause:\n")[1].splitlines()
     assert re.fullmatch(r" +2  .+", causes[0]) and "bad.png" not in causes[0] and "bad.png" in causes[1]
+
+
+def test_quiet_prints_failures_a_progress_line_every_5_percent_and_the_summary(tmp_path, capsys) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for index in range(40):
+        write_image(Image(np.full((8, 8, 3), index / 40, np.float32)), folder / f"scan{index:02d}.png")
+    (folder / "scan07.png").write_bytes(b"garbage")
+    assert main(["apply", "--filter", "negative", "--jobs", "1", "-q", "-o", str(tmp_path / "out"),
+                 str(folder)]) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()[1:]
+    failed = [line for line in lines if "failed: " in line]
+    assert len(failed) == 1 and failed[0].startswith("[8/40] failed: ") and "scan07.png" in failed[0]
+    progress = [line for line in lines if "failed: " not in line]
+    assert [line.split("]")[0] for line in progress] == [f"[{done}/40" for done in range(2, 41, 2) if done != 8], \
+        "the failure's own line stands for the progress at 8"
+    assert "done: 39 of 40 file(s) written" in captured.out
+
+
+def test_a_glob_of_the_output_folder_itself_says_its_files_lie_in_the_output_folder(tmp_path, capsys,
+                                                                                   monkeypatch) -> None:
+    for index in range(3):
+        write_image(Image(np.full((8, 8, 3), 0.3, np.float32)), tmp_path / f"a{index}.png")
+    monkeypatch.chdir(tmp_path.parent)
+    spec = f"{tmp_path.name}/*.png"
+    assert main(["apply", "--filter", "negative", spec, "-o", tmp_path.name, "--overwrite"]) == 2
+    assert (f"its 3 file(s) lie in the output folder {tmp_path.name}, which a batch never takes as input"
+            in capsys.readouterr().err)
 
 
 def test_batch_progress_counts_only_files_run_here() -> None:
