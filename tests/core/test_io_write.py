@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from enhance_core.errors import ImageWriteError, ParameterError
@@ -75,3 +76,17 @@ def test_a_target_in_a_folder_that_cannot_be_entered_names_that_folder(tmp_path,
 
 def test_returns_the_written_path(tmp_path):
     assert write_image(make_image(), str(tmp_path / "a.tif")) == tmp_path / "a.tif"
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_quantizing_in_bands_of_rows_gives_the_whole_array_s_codes(monkeypatch, bits) -> None:
+    from enhance_core.io import samples
+
+    values = np.random.default_rng(4).uniform(-0.2, 1.2, (37, 11, 3)).astype(np.float32)
+    values[3, 4, 1] = np.nan
+    whole = samples.quantize(values, bits)
+    maximum = (1 << bits) - 1
+    expected = np.rint(np.clip(np.nan_to_num(values * np.float32(maximum), nan=0.0), 0, maximum))
+    np.testing.assert_array_equal(whole, expected.astype(whole.dtype))
+    monkeypatch.setattr(samples, "QUANTIZE_BAND", 50)
+    np.testing.assert_array_equal(samples.quantize(values, bits), whole)
