@@ -45,6 +45,18 @@ def set_amount(window, amount: float) -> None:
     stack.set_params(stack.snapshot()[0].uid, _Params(amount))
 
 
+def start_a_render_that_waits(qtbot, window, path, step_name: str, entered: threading.Event):
+    """Open ``path`` with the registered step ``step_name``; move it to 0.9, whose render waits once ``entered``;
+    return the step as it was before."""
+    open_image(qtbot, window, path)
+    window.stack_panel.add_filter(step_name)
+    wait_rendered(qtbot, window)
+    item = window.document.stack.snapshot()[0]
+    set_amount(window, 0.9)
+    qtbot.waitUntil(entered.is_set, timeout=5000)
+    return item
+
+
 def latest_is_current(window) -> bool:
     latest = window.renders.latest
     return latest is not None and latest.request.generation == window.renders.generation
@@ -60,12 +72,8 @@ def test_a_render_that_fails_after_a_newer_edit_does_not_stop_that_edit(qtbot, w
             raise ParameterError("amount above 0.5 is not allowed")
         return dim(pixels, params)
 
-    open_image(qtbot, window, photo_path)
-    window.stack_panel.add_filter(filter_named("test_fails_above_half", fails_above_half))
-    wait_rendered(qtbot, window)
-    item = window.document.stack.snapshot()[0]
-    set_amount(window, 0.9)
-    qtbot.waitUntil(entered.is_set, timeout=5000)
+    item = start_a_render_that_waits(qtbot, window, photo_path, filter_named("test_fails_above_half",
+                                                                           fails_above_half), entered)
     set_amount(window, 0.1)
     gate.set()
     window.document.push(change_params_command(window.document.stack, item, _Params(0.1)))
@@ -85,12 +93,8 @@ def test_an_edit_right_after_a_cancel_renders(qtbot, window, photo_path, filter_
             raise Cancelled("stopped")
         return dim(pixels, params)
 
-    open_image(qtbot, window, photo_path)
-    window.stack_panel.add_filter(filter_named("test_loops_above_half", loops_above_half))
-    wait_rendered(qtbot, window)
-    item = window.document.stack.snapshot()[0]
-    set_amount(window, 0.9)
-    qtbot.waitUntil(entered.is_set, timeout=5000)
+    item = start_a_render_that_waits(qtbot, window, photo_path, filter_named("test_loops_above_half",
+                                                                           loops_above_half), entered)
     window.status.cancel_button.click()
     set_amount(window, 0.1)
     window.document.push(change_params_command(window.document.stack, item, _Params(0.1)))
