@@ -83,6 +83,11 @@ class ImageMeta:
         The EXIF orientation found in the file (1..8), already applied to ``pixels``.
     icc_profile : bytes or None
         The embedded ICC profile; pixels stay in that color space and writers embed it again.
+    xmp : bytes or None
+        The XMP packet (JPEG APP1, PNG ``XML:com.adobe.xmp`` iTXt, TIFF tag 700, WebP XMP chunk); writers
+        embed it again with its ``tiff:Orientation`` set to 1.
+    iptc : bytes or None
+        The IPTC-IIM records (JPEG APP13 Photoshop resource 0x0404, TIFF tag 33723), written back as they came.
     source : Path or None
         The file the image was read from.
     page, page_count : int
@@ -107,6 +112,8 @@ class ImageMeta:
     exif: bytes | None = None
     orientation: int = 1
     icc_profile: bytes | None = None
+    xmp: bytes | None = None
+    iptc: bytes | None = None
     source: Path | None = None
     page: int = 0
     page_count: int = 1

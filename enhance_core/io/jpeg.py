@@ -16,8 +16,8 @@ the rest of the picture.
 Writing: :func:`encode_jpeg` encodes with libjpeg-turbo through imagecodecs
 (optimized Huffman tables; the output buffer grows as needed, where Pillow's
 fixed one fails on noisy images with "Suspension not allowed here") and
-inserts the JFIF density, EXIF (APP1), ICC profile (APP2, split into chunks)
-and comment (COM) after the start of image. The bytes equal Pillow's
+inserts the JFIF density, EXIF (APP1), XMP (APP1), ICC profile (APP2, split into
+chunks), IPTC (APP13) and comment (COM) after the start of image. The bytes equal Pillow's
 ``save(..., optimize=True)`` for the same pixels and options.
 """
 
@@ -32,6 +32,7 @@ import numpy as np
 import simplejpeg
 
 from enhance_core.errors import ImageReadError
+from enhance_core.io.xmp_iptc import PHOTOSHOP_HEADER, iptc_from_photoshop, photoshop_iptc
 
 SOI = b"\xff\xd8"
 _SOS = 0xDA
@@ -46,6 +47,12 @@ _MAX_SEGMENT = 65533
 """Most payload bytes a marker segment holds (its length field counts itself)."""
 _ICC_HEADER = b"ICC_PROFILE\x00"
 _ICC_CHUNK = _MAX_SEGMENT - len(_ICC_HEADER) - 2
+XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+"""How the APP1 segment holding the XMP packet starts."""
+MAX_XMP_BYTES = _MAX_SEGMENT - len(XMP_HEADER)
+"""Longest XMP packet one APP1 segment holds (longer ones would need Extended XMP, which is not written)."""
+MAX_IPTC_BYTES = _MAX_SEGMENT - len(photoshop_iptc(b""))
+"""Most bytes of IPTC records one APP13 segment holds."""
 
 
 _STRICT_COLORSPACES = {"RGB": "RGB", "L": "GRAY", "CMYK": "CMYK"}
@@ -148,13 +155,30 @@ def count_scans(data: bytes) -> int:
     return 0 if first is None else 1 + data.count(b"\xff\xda", first + 2)
 
 
+def xmp_and_iptc(data: bytes) -> tuple[bytes | None, bytes | None]:
+    """The XMP packet (APP1) and the IPTC-IIM records (APP13, resource 0x0404) of a JPEG held in ``data``.
+
+    Either is None when absent. A Photoshop resource block split over several APP13 segments is joined.
+    """
+    segments, _ = _header(data)
+    xmp = next((payload[len(XMP_HEADER):] for marker, payload in segments
+                if marker == 0xE1 and payload.startswith(XMP_HEADER)), None)
+    resources = b"".join(payload[len(PHOTOSHOP_HEADER):] for marker, payload in segments
+                         if marker == 0xED and payload.startswith(PHOTOSHOP_HEADER))
+    return xmp or None, iptc_from_photoshop(resources) if resources else None
+
+
 def _segment(marker: int, payload: bytes) -> bytes:
     """Serialize one marker segment."""
     return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
 
 
-def metadata_segments(*, exif: bytes | None, icc_profile: bytes | None, comment: bytes | None) -> bytes:
-    """Return the APP1 (EXIF), APP2 (ICC profile, in numbered chunks) and COM segments.
+def metadata_segments(*, exif: bytes | None, icc_profile: bytes | None, comment: bytes | None,
+                      xmp: bytes | None = None, iptc: bytes | None = None) -> bytes:
+    """Return the APP1 (EXIF, then XMP), APP2 (ICC profile, in numbered chunks), APP13 (IPTC) and COM segments.
+
+    An XMP packet longer than :data:`MAX_XMP_BYTES` or IPTC records longer than :data:`MAX_IPTC_BYTES` are
+    left out (:func:`enhance_core.io.writer.write_losses` says so).
 
     Raises
     ------
@@ -167,12 +191,16 @@ def metadata_segments(*, exif: bytes | None, icc_profile: bytes | None, comment:
             raise ValueError(f"the EXIF block is {len(exif):,} bytes; a JPEG holds at most {_MAX_SEGMENT:,} "
                              "(write PNG or TIFF to keep it)")
         out += _segment(0xE1, exif)
+    if xmp and len(xmp) <= MAX_XMP_BYTES:
+        out += _segment(0xE1, XMP_HEADER + xmp)
     if icc_profile:
         chunks = [icc_profile[start:start + _ICC_CHUNK] for start in range(0, len(icc_profile), _ICC_CHUNK)]
         if len(chunks) > 255:
             raise ValueError(f"the ICC profile is {len(icc_profile):,} bytes, more than a JPEG holds")
         for number, chunk in enumerate(chunks, start=1):
             out += _segment(0xE2, _ICC_HEADER + bytes((number, len(chunks))) + chunk)
+    if iptc and len(iptc) <= MAX_IPTC_BYTES:
+        out += _segment(0xED, photoshop_iptc(iptc))
     if comment:
         if len(comment) > _MAX_SEGMENT:
             raise ValueError(f"the comment is {len(comment):,} bytes; a JPEG comment holds at most {_MAX_SEGMENT:,}")
@@ -189,7 +217,8 @@ def _set_density(data: bytearray, dpi: tuple[float, float]) -> None:
 
 
 def encode_jpeg(samples: np.ndarray, *, quality: int, exif: bytes | None = None, icc_profile: bytes | None = None,
-                comment: bytes | None = None, dpi: tuple[float, float] | None = None) -> bytes:
+                comment: bytes | None = None, dpi: tuple[float, float] | None = None, xmp: bytes | None = None,
+                iptc: bytes | None = None) -> bytes:
     """Encode 8-bit gray (rows, cols) or RGB (rows, cols, 3) samples as a baseline JPEG with optimized tables.
 
     Parameters
@@ -204,6 +233,8 @@ def encode_jpeg(samples: np.ndarray, *, quality: int, exif: bytes | None = None,
         The ICC profile (APP2) and the comment (COM).
     dpi : (float, float), optional
         Resolution written into the JFIF header.
+    xmp, iptc : bytes, optional
+        The XMP packet (APP1) and the IPTC-IIM records (APP13, in a Photoshop resource block).
     """
     subsampling = "444" if quality >= 90 else "420"
     encoded = imagecodecs.jpeg8_encode(np.ascontiguousarray(samples), level=quality, subsampling=subsampling,
@@ -212,5 +243,5 @@ def encode_jpeg(samples: np.ndarray, *, quality: int, exif: bytes | None = None,
     if dpi and all(value > 0 for value in dpi):
         _set_density(data, dpi)
     after_app0 = 4 + struct.unpack_from(">H", data, 4)[0] if data[2:4] == b"\xff\xe0" else 2
-    inserted = metadata_segments(exif=exif, icc_profile=icc_profile, comment=comment)
+    inserted = metadata_segments(exif=exif, icc_profile=icc_profile, comment=comment, xmp=xmp, iptc=iptc)
     return bytes(data[:after_app0]) + inserted + bytes(data[after_app0:])

@@ -1,11 +1,12 @@
 """PNG at the chunk level: integrity check, metadata, 16-bit pixels, and writing.
 
 Pillow reduces 16-bit RGB PNGs to 8 bits, so 16-bit pixels come from
-imagecodecs (libpng) and the metadata (ICC profile, EXIF, resolution) from our own chunk walk. The
+imagecodecs (libpng) and the metadata (ICC profile, EXIF, XMP, resolution) from our own chunk walk. The
 walk also checks every chunk's CRC and the closing IEND before any decoder
 runs, so truncated or damaged files give a clear error instead of a decoder's
 noise. Writing encodes with imagecodecs (every layout at 8 and 16 bits,
-gray+alpha included) and inserts iCCP, eXIf and pHYs chunks after IHDR.
+gray+alpha included) and inserts iCCP, eXIf, pHYs and XMP chunks after IHDR,
+and the text chunks carried from a PNG source.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _METERS_PER_INCH = 0.0254
 MAX_ICC_BYTES = 16 * 2**20
 """Most bytes an iCCP chunk may inflate to (ICC profiles run from 0.5 kB to a few MB; more is a zlib bomb)."""
+MAX_XMP_BYTES = 16 * 2**20
+"""Most bytes a compressed XMP iTXt chunk may inflate to; a longer one is left out."""
+XMP_KEYWORD = b"XML:com.adobe.xmp"
+TEXT_CHUNKS = ("tEXt", "zTXt", "iTXt")
+_STALE_TEXT = ("raw profile type exif", "raw profile type app1")
+"""Keywords of text chunks not carried: ImageMagick's copies of the EXIF block, whose orientation, size and
+thumbnail describe the source (the EXIF itself travels in ``meta.exif``)."""
 
 
 @dataclass
@@ -40,6 +48,9 @@ class PngInfo:
     dpi: tuple[float, float] | None = None
     transparent: tuple[int, ...] | None = None
     """The colour key of a gray or RGB image's tRNS chunk: the one sample value (gray) or triple that is transparent."""
+    xmp: bytes | None = None
+    carried: list[tuple[str, bytes]] = field(default_factory=list)
+    """Text chunks (but the XMP one) as (name, payload), in file order, for a PNG written from this one."""
     chunk_names: list[str] = field(default_factory=list)
 
 
@@ -84,6 +95,42 @@ def _inflate_icc(payload: bytes, path: Path) -> bytes | None:
     return profile or None
 
 
+def _itxt_xmp(payload: bytes) -> bytes | None:
+    """The XMP packet of an iTXt chunk with the keyword :data:`XMP_KEYWORD`; None when it does not inflate or
+    inflates to more than :data:`MAX_XMP_BYTES`."""
+    fields = payload[len(XMP_KEYWORD) + 1:]
+    if len(fields) < 2:
+        return None
+    parts = fields[2:].split(b"\x00", 2)
+    if len(parts) < 3:
+        return None
+    compressed, text = fields[0], parts[2]
+    if not compressed:
+        return text or None
+    inflater = zlib.decompressobj()
+    try:
+        text = inflater.decompress(text, MAX_XMP_BYTES)
+    except zlib.error:
+        return None
+    return None if inflater.unconsumed_tail else text or None
+
+
+def text_keyword(name: str, payload: bytes) -> str | None:
+    """The keyword of a text chunk (tEXt, zTXt, iTXt) named ``name``; None for other chunks."""
+    return payload.split(b"\x00", 1)[0].decode("latin-1") if name in TEXT_CHUNKS else None
+
+
+def _collect_metadata(info: PngInfo, name: str, payload: bytes) -> None:
+    """Keep an XMP iTXt chunk as ``info.xmp`` and other text chunks in ``info.carried``."""
+    keyword = text_keyword(name, payload)
+    if keyword is None:
+        return
+    if name == "iTXt" and keyword == XMP_KEYWORD.decode("latin-1"):
+        info.xmp = _itxt_xmp(payload)
+    elif keyword.lower() not in _STALE_TEXT:
+        info.carried.append((name, payload))
+
+
 def inspect_png(data: bytes, path: Path) -> PngInfo:
     """Walk and verify all chunks of a PNG held in ``data``; return its header and metadata."""
     info: PngInfo | None = None
@@ -105,6 +152,8 @@ def inspect_png(data: bytes, path: Path) -> PngInfo:
             x_ppu, y_ppu, unit = struct.unpack_from(">IIB", payload)
             if unit == 1:
                 info.dpi = (x_ppu * _METERS_PER_INCH, y_ppu * _METERS_PER_INCH)
+        else:
+            _collect_metadata(info, name.decode("latin-1"), payload)
     if info is None:
         raise ImageReadError(path, "PNG file has no IHDR chunk; it is damaged")
     return info
@@ -130,6 +179,8 @@ def encode_png(
     exif: bytes | None = None,
     dpi: tuple[float, float] | None = None,
     description: str | None = None,
+    xmp: bytes | None = None,
+    carried: list[tuple[str, bytes]] | None = None,
 ) -> bytes:
     """Encode (rows, cols[, 2 | 3 | 4]) uint8 or uint16 samples (RGB order) as PNG bytes with metadata.
 
@@ -143,6 +194,11 @@ def encode_png(
         Written as a pHYs chunk in pixels per meter.
     description : str, optional
         Written as an iTXt chunk with the keyword ``Description`` (UTF-8, uncompressed).
+    xmp : bytes, optional
+        Written as an iTXt chunk with the keyword ``XML:com.adobe.xmp`` (uncompressed).
+    carried : list of (str, bytes), optional
+        Text chunks of a PNG source (:attr:`PngInfo.carried`), written as they came but a ``Description``
+        text when ``description`` replaces it.
     """
     buffer = bytes(imagecodecs.png_encode(np.ascontiguousarray(array), level=6))
     extra = b""
@@ -155,6 +211,11 @@ def encode_png(
         extra += _chunk(b"pHYs", struct.pack(">IIB", x_ppm, y_ppm, 1))
     if description:
         extra += _chunk(b"iTXt", b"Description\x00\x00\x00\x00\x00" + description.encode("utf-8"))
+    if xmp:
+        extra += _chunk(b"iTXt", XMP_KEYWORD + b"\x00\x00\x00\x00\x00" + xmp)
+    for name, payload in carried or ():
+        if not (description and text_keyword(name, payload) == "Description"):
+            extra += _chunk(name.encode("latin-1"), payload)
     ihdr_end = len(PNG_SIGNATURE) + 8 + 13 + 4
     return buffer[:ihdr_end] + extra + buffer[ihdr_end:]
 

@@ -1,6 +1,7 @@
 """Photographic formats: JPEG, PNG, BMP, WebP, and reading HEIF (``pillow-heif``) and AVIF (Pillow).
 
-Pillow decodes 8-bit data and reads JPEG/WebP metadata; 16-bit PNG pixels come
+Pillow decodes 8-bit data and reads JPEG and WebP metadata (a JPEG's XMP and
+IPTC come from our own marker walk); 16-bit PNG pixels come
 from imagecodecs (see :mod:`enhance_core.io.png`). Pillow's own decompression-bomb
 check is switched off because :mod:`enhance_core.io.limits` applies the
 project's configurable limits to every format before decoding: the size from
@@ -22,7 +23,7 @@ from PIL import Image as PILImage
 from enhance_core.errors import ImageReadError
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import apply_orientation, exif_upright, normalize_exif, read_orientation
-from enhance_core.io.jpeg import count_scans, decode_checked, encode_jpeg
+from enhance_core.io.jpeg import count_scans, decode_checked, encode_jpeg, xmp_and_iptc
 from enhance_core.io.limits import Limits
 from enhance_core.io.png import decode_png_16bit, encode_png, inspect_png
 from enhance_core.io.samples import quantize, stack_alpha, to_unit_pixels
@@ -107,13 +108,18 @@ def _finish(array: np.ndarray, has_alpha: bool, meta: ImageMeta) -> Image:
 
 
 def read_png(path: Path, *, page: int | None, limits: Limits) -> Image:
-    """Read an 8- or 16-bit PNG (gray, gray+alpha, palette, RGB, RGBA) with ICC, EXIF and resolution."""
+    """Read an 8- or 16-bit PNG (gray, gray+alpha, palette, RGB, RGBA) with ICC, EXIF, XMP, text and resolution.
+
+    The text chunks (but XMP) are kept as they came in ``meta.extra["png_chunks"]`` for a PNG written from it.
+    """
     data = path.read_bytes()
     info = inspect_png(data, path)
     limits.check_size(path, info.rows, info.cols, samples=_PNG_SAMPLES.get(info.color_type, 4),
                       bytes_per_sample=2 if info.bit_depth == 16 else 1)
     meta = ImageMeta(format="PNG", bit_depth=16 if info.bit_depth == 16 else 8, exif=info.exif)
-    meta.icc_profile = info.icc_profile
+    meta.icc_profile, meta.xmp = info.icc_profile, info.xmp
+    if info.carried:
+        meta.extra["png_chunks"] = info.carried
     if info.dpi:
         meta.extra["dpi"] = info.dpi
     if info.bit_depth == 16:
@@ -145,7 +151,7 @@ def _keyed_alpha(array: np.ndarray, key: tuple[int, ...], bit_depth: int) -> np.
 
 
 def read_pillow_format(path: Path, *, page: int | None, limits: Limits, format_name: str) -> Image:
-    """Read JPEG, BMP, WebP, HEIF or AVIF (8 bit) through Pillow, keeping EXIF, ICC and resolution."""
+    """Read JPEG, BMP, WebP, HEIF or AVIF (8 bit) through Pillow, keeping EXIF, ICC, XMP, IPTC and resolution."""
     data = path.read_bytes()
     if format_name == "WEBP":
         cols, rows, has_alpha = webp_size(data, path)
@@ -163,12 +169,23 @@ def read_pillow_format(path: Path, *, page: int | None, limits: Limits, format_n
             meta.extra["warnings"] = [damage]
         meta.exif = normalize_exif(picture.info.get("exif"))
         meta.icc_profile = picture.info.get("icc_profile") or None
+        if format_name == "JPEG":
+            meta.xmp, meta.iptc = xmp_and_iptc(data)
+        else:
+            meta.xmp = _as_bytes(picture.info.get("xmp"))
         dpi = picture.info.get("dpi")
         if dpi and all(value > 0 for value in dpi):
             meta.extra["dpi"] = (float(dpi[0]), float(dpi[1]))
         _count_frames(picture, meta)
         array, has_alpha = _pillow_array(picture, meta) if samples is None else (samples, False)
     return _finish(array, has_alpha, meta)
+
+
+def _as_bytes(value: object) -> bytes | None:
+    """A metadata value Pillow gives as bytes or text, as bytes (text as UTF-8); None when empty or neither."""
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    return bytes(value) if isinstance(value, (bytes, bytearray)) and value else None
 
 
 def _count_frames(picture: PILImage.Image, meta: ImageMeta) -> None:
@@ -183,12 +200,14 @@ def _count_frames(picture: PILImage.Image, meta: ImageMeta) -> None:
             f"an animation of {frames} frames: only the first is read, edited and written")
 
 
-def encode_png_image(image: Image, *, bit_depth: int, exif: bytes | None, description: str | None = None) -> bytes:
-    """Return PNG bytes for ``image`` at 8 or 16 bits with its ICC profile, EXIF, resolution and description."""
+def encode_png_image(image: Image, *, bit_depth: int, exif: bytes | None, description: str | None = None,
+                     xmp: bytes | None = None) -> bytes:
+    """Return PNG bytes for ``image`` at 8 or 16 bits with its ICC profile, EXIF, XMP, resolution, description
+    and the text chunks of a PNG source (``meta.extra["png_chunks"]``)."""
     samples = stack_alpha(quantize(image.pixels, bit_depth),
                           None if image.alpha is None else quantize(image.alpha, bit_depth))
     return encode_png(samples, icc_profile=image.meta.icc_profile, exif=exif, dpi=image.meta.extra.get("dpi"),
-                      description=description)
+                      description=description, xmp=xmp, carried=image.meta.extra.get("png_chunks"))
 
 
 def flatten_on_white(image: Image) -> np.ndarray:
@@ -200,8 +219,9 @@ def flatten_on_white(image: Image) -> np.ndarray:
 
 
 def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: bytes | None,
-                        description: str | None = None) -> bytes:
-    """Return JPEG, BMP or WebP bytes (8 bit) for ``image`` with EXIF and ICC where the format holds them.
+                        description: str | None = None, xmp: bytes | None = None) -> bytes:
+    """Return JPEG, BMP or WebP bytes (8 bit) for ``image`` with EXIF, ICC and XMP where the format holds them,
+    and IPTC (``meta.iptc``) in JPEG.
 
     ``description`` becomes the JPEG comment (COM segment); BMP and WebP hold none.
 
@@ -216,7 +236,7 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
     if format_name == "JPEG":
         comment = description.encode("utf-8") if description else None
         return encode_jpeg(samples, quality=quality, exif=exif, icc_profile=image.meta.icc_profile, comment=comment,
-                           dpi=image.meta.extra.get("dpi"))
+                           dpi=image.meta.extra.get("dpi"), xmp=xmp, iptc=image.meta.iptc)
     picture = PILImage.fromarray(samples)
     options: dict[str, object] = {}
     gray_profile = image.meta.icc_profile is not None and image.meta.icc_profile[16:20] == b"GRAY"
@@ -224,6 +244,8 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
         options["icc_profile"] = image.meta.icc_profile
     if exif and format_name != "BMP":
         options["exif"] = exif
+    if xmp and format_name == "WEBP":
+        options["xmp"] = xmp
     dpi = image.meta.extra.get("dpi")
     if dpi and format_name != "WEBP":
         options["dpi"] = tuple(dpi)

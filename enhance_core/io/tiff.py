@@ -9,7 +9,8 @@ channels) are left out. What tifffile logs about damaged structures while
 reading goes to ``meta.extra["warnings"]``, as do the number of channels left
 out and a count of float samples that were NaN or infinite (replaced by finite
 values). Writing uses lossless Deflate with a predictor and keeps the ICC
-profile (tag 34675), resolution and EXIF (see :mod:`enhance_core.io.tiff_exif`).
+profile (tag 34675), XMP (tag 700), IPTC (tag 33723), resolution and EXIF (see
+:mod:`enhance_core.io.tiff_exif`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import enum
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import tifffile
@@ -39,6 +40,8 @@ _LOG.addHandler(logging.NullHandler())
 _ASSOCIATED_ALPHA = 1
 _UNASSOCIATED_ALPHA = 2
 _CM_PER_INCH = 2.54
+XMP_TAG, IPTC_TAG = 700, 33723
+_UNDEFINED = 7
 _MAX_TILE_FACTOR = 4
 _SMALL_TILE_PIXELS = 256 * 256
 _PREVIEW_SCAN_PAGES = 64
@@ -184,7 +187,7 @@ def _dpi(page: tifffile.TiffPage) -> tuple[float, float] | None:
 
 
 def read_tiff(path: Path, *, page: int | None, limits: Limits) -> Image:
-    """Read one page of a TIFF into contract pixels, with ICC, EXIF and resolution.
+    """Read one page of a TIFF into contract pixels, with ICC, EXIF, XMP, IPTC and resolution.
 
     By default (``page`` None) the first page that is not marked a
     reduced-resolution copy (a preview some scanners and cameras write first),
@@ -223,6 +226,8 @@ def read_tiff(path: Path, *, page: int | None, limits: Limits) -> Image:
         elif samples.dtype.kind == "u" and bits > 16:
             messages.append(f"{bits}-bit integer samples: exports hold 16 bits, or 32-bit float in TIFF")
         meta.icc_profile = tiff_page.iccprofile or None
+        meta.xmp = _tag_bytes(tiff_page, XMP_TAG)
+        meta.iptc = _tag_bytes(tiff_page, IPTC_TAG)
         meta.orientation = int(tiff_page.tags.valueof(274, 1))
         meta.extra["compression"] = _code_name(tiff_page.compression)
         dpi = _dpi(tiff_page)
@@ -241,6 +246,12 @@ def read_tiff(path: Path, *, page: int | None, limits: Limits) -> Image:
     if is_float:
         pixels, alpha = _finite_samples(pixels, alpha, meta)
     return Image(pixels, alpha, meta)
+
+
+def _tag_bytes(page: tifffile.TiffPage, code: int) -> bytes | None:
+    """The value of tag ``code`` as bytes (tifffile gives XMP and IPTC as bytes); None when absent or not bytes."""
+    value = page.tags.valueof(code)
+    return bytes(value) if isinstance(value, (bytes, bytearray)) and value else None
 
 
 def _finite_samples(pixels: np.ndarray, alpha: np.ndarray | None,
@@ -268,11 +279,13 @@ def _finite_samples(pixels: np.ndarray, alpha: np.ndarray | None,
     return pixels, alpha
 
 
-def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None, description: str | None = None) -> None:
+def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None, description: str | None = None,
+               xmp: bytes | None = None) -> None:
     """Write ``image`` as a Deflate-compressed TIFF at 8, 16 or 32 (float) bits per sample.
 
-    Keeps the ICC profile, resolution and EXIF (IFD0 text tags, the EXIF and
-    GPS sub-IFDs); the orientation tag is written as 1 because pixels are upright.
+    Keeps the ICC profile, resolution, EXIF (IFD0 text tags, the EXIF and
+    GPS sub-IFDs), ``xmp`` (tag 700) and ``meta.iptc`` (tag 33723); the
+    orientation tag is written as 1 because pixels are upright.
     ``description`` replaces the EXIF image description in the ImageDescription tag.
     """
     if bit_depth == 32:
@@ -284,6 +297,11 @@ def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None, 
     samples = stack_alpha(color, alpha)
     tags = tiff_tags_from_exif(exif)
     dpi = image.meta.extra.get("dpi")
+    extratags: list[tuple[int, int | str, int, Any, bool]] = list(tags.extratags)
+    if xmp:
+        extratags.append((XMP_TAG, "B", len(xmp), xmp, True))
+    if image.meta.iptc:
+        extratags.append((IPTC_TAG, _UNDEFINED, len(image.meta.iptc), image.meta.iptc, True))
     tifffile.imwrite(
         path,
         samples,
@@ -300,7 +318,7 @@ def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None, 
         description=description or tags.description,
         software=tags.software or "Enhance Studio",
         datetime=tags.datetime,
-        extratags=tags.extratags,
+        extratags=extratags,
     )
     if tags.sub_ifds:
         append_sub_ifds(path, tags.sub_ifds)

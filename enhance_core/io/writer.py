@@ -2,10 +2,12 @@
 
 The file name's suffix picks the format. The default bit depth is the
 source's, as far as the format allows: a 16-bit source becomes a 16-bit PNG
-or TIFF, a float TIFF stays float32, and JPEG/BMP/WebP hold 8 bits. EXIF (with
-orientation reset to 1, since pixels are stored upright) and the ICC profile
-go into JPEG, PNG, TIFF and WebP; alpha into PNG, TIFF and WebP (JPEG and BMP
-composite transparent pixels over white).
+or TIFF, a float TIFF stays float32, and JPEG/BMP/WebP hold 8 bits. EXIF and
+XMP (with orientation reset to 1, since pixels are stored upright) and the
+ICC profile go into JPEG, PNG, TIFF and WebP; IPTC into JPEG and TIFF; a PNG
+source's text chunks into PNG; alpha into PNG, TIFF and WebP (JPEG and BMP
+composite transparent pixels over white). :func:`write_losses` names what a
+format leaves out.
 
 DICOM sources carry their header in ``meta.dicom``; the writer never writes
 it (nor anything else from it), so exported images hold no patient-identifying
@@ -31,8 +33,11 @@ from enhance_core.atomic import atomic_write
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import reset_orientation
+from enhance_core.io.jpeg import MAX_IPTC_BYTES, MAX_XMP_BYTES
+from enhance_core.io.png import text_keyword
 from enhance_core.io.raster import encode_pillow_image, encode_png_image
 from enhance_core.io.tiff import write_tiff
+from enhance_core.io.xmp_iptc import xmp_upright
 from enhance_core.paths import exists, is_dir
 
 WRITE_FORMATS: dict[str, str] = {
@@ -59,7 +64,8 @@ def write_losses(image: Image, path: str | PathLike[str], bit_depth: int | None 
 
     Transparency composited over white (JPEG, BMP); values outside 0..1 by
     more than :data:`CLIP_SLACK`, which an integer format clips (a float
-    source written as PNG). Empty when nothing is lost.
+    source written as PNG); metadata the format cannot hold
+    (:func:`metadata_losses`). Empty when nothing is lost.
     """
     format_name = WRITE_FORMATS.get(Path(path).suffix.lower())
     if format_name is None:
@@ -73,6 +79,27 @@ def write_losses(image: Image, path: str | PathLike[str], bit_depth: int | None 
             outside = int(np.count_nonzero((pixels < -slack) | (pixels > 1.0 + slack)))
             losses.append(f"{outside / pixels.size:.1%} of the samples lie outside 0..1 and are clipped in "
                           f"{format_name} (a float TIFF keeps them)")
+    return losses + metadata_losses(image.meta, format_name)
+
+
+def metadata_losses(meta: ImageMeta, format_name: str) -> list[str]:
+    """What of ``meta``'s XMP, IPTC and PNG text a file in ``format_name`` (a value of :data:`WRITE_FORMATS`)
+    leaves out, one phrase each."""
+    losses = []
+    if meta.xmp and format_name == "BMP":
+        losses.append("BMP holds no XMP: the XMP metadata (rating, keywords, rights...) is left out")
+    elif meta.xmp and format_name == "JPEG" and len(meta.xmp) > MAX_XMP_BYTES:
+        losses.append(f"the XMP packet is {len(meta.xmp):,} bytes, more than one JPEG segment holds "
+                      f"({MAX_XMP_BYTES:,}): it is left out (PNG, TIFF or WebP keep it)")
+    if meta.iptc and format_name in ("PNG", "WEBP", "BMP"):
+        losses.append(f"{format_name} holds no IPTC: the IPTC caption, keywords and credits are left out "
+                      "(JPEG and TIFF keep them)")
+    elif meta.iptc and format_name == "JPEG" and len(meta.iptc) > MAX_IPTC_BYTES:
+        losses.append(f"the IPTC records are {len(meta.iptc):,} bytes, more than one JPEG segment holds "
+                      f"({MAX_IPTC_BYTES:,}): they are left out (TIFF keeps them)")
+    texts = sorted({text_keyword(name, payload) or "" for name, payload in meta.extra.get("png_chunks", ())} - {""})
+    if texts and format_name != "PNG":
+        losses.append(f"{format_name} holds no PNG text chunks: {', '.join(texts)} are left out")
     return losses
 
 
@@ -134,13 +161,15 @@ def _check_target(
 def _encode(image: Image, temp: Path, format_name: str, bit_depth: int, quality: int, exif: bytes | None,
             description: str | None) -> None:
     """Write ``image`` in ``format_name`` to the temporary file ``temp``."""
+    xmp = xmp_upright(image.meta.xmp)
     if format_name == "TIFF":
-        write_tiff(image, temp, bit_depth=bit_depth, exif=exif, description=description)
+        write_tiff(image, temp, bit_depth=bit_depth, exif=exif, description=description, xmp=xmp)
         return
     if format_name == "PNG":
-        data = encode_png_image(image, bit_depth=bit_depth, exif=exif, description=description)
+        data = encode_png_image(image, bit_depth=bit_depth, exif=exif, description=description, xmp=xmp)
     else:
-        data = encode_pillow_image(image, format_name=format_name, quality=quality, exif=exif, description=description)
+        data = encode_pillow_image(image, format_name=format_name, quality=quality, exif=exif, description=description,
+                                   xmp=xmp)
     with open(temp, "wb") as handle:
         handle.write(data)
 
@@ -154,7 +183,8 @@ def write_image(
     overwrite_source: bool = False,
     description: str | None = None,
 ) -> Path:
-    """Write ``image`` to ``path`` atomically, keeping bit depth, EXIF, ICC profile and alpha.
+    """Write ``image`` to ``path`` atomically, keeping bit depth, EXIF, XMP, IPTC, ICC profile and alpha
+    where the format holds them (:func:`write_losses` says what it does not).
 
     Parameters
     ----------

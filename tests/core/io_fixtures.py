@@ -86,3 +86,31 @@ def prophoto_profile() -> bytes:
     header = (struct.pack(">I", offset + len(data)) + b"lcms" + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
               + b"\0" * 12 + b"acspAPPL" + b"\0" * 24 + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"lcms" + b"\0" * 44)
     return header + table + data
+
+
+def xmp_packet(orientation: int = 1) -> bytes:
+    """Return an XMP packet with a rating, a rights statement and ``tiff:Orientation``."""
+    return (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+            b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+            b'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+            b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmp:Rating="5" tiff:Orientation="'
+            + str(orientation).encode() + b'"><dc:rights>(c) Jane</dc:rights></rdf:Description></rdf:RDF>'
+            b'</x:xmpmeta><?xpacket end="w"?>')
+
+
+def iptc_records() -> bytes:
+    """Return IPTC-IIM records: a caption (2:120) and a copyright notice (2:116)."""
+    caption, notice = b"a red door", b"(c) Jane"
+    return (b"\x1c\x02\x78" + len(caption).to_bytes(2, "big") + caption
+            + b"\x1c\x02\x74" + len(notice).to_bytes(2, "big") + notice)
+
+
+def jpeg_segment(marker: int, payload: bytes) -> bytes:
+    """Return one JPEG marker segment."""
+    return bytes((0xFF, marker)) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def with_segments(jpeg: bytes, segments: bytes) -> bytes:
+    """Return ``jpeg`` with ``segments`` inserted after its start of image (and JFIF APP0, when there is one)."""
+    position = 4 + int.from_bytes(jpeg[4:6], "big") if jpeg[2:4] == b"\xff\xe0" else 2
+    return jpeg[:position] + segments + jpeg[position:]

@@ -1,0 +1,60 @@
+"""XMP packets and IPTC-IIM records: what every container shares.
+
+The containers differ (JPEG APP1 and APP13, PNG iTXt, TIFF tags 700 and
+33723, the WebP XMP chunk), the content does not: :attr:`ImageMeta.xmp`
+holds the XMP packet and :attr:`ImageMeta.iptc` the IPTC-IIM records, and
+each writer puts them where its format keeps them. A JPEG keeps IPTC inside
+a Photoshop image resource block (resource 0x0404); its other resources
+(a Photoshop thumbnail, a digest of the IPTC) describe the source file only
+and are not carried.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+PHOTOSHOP_HEADER = b"Photoshop 3.0\x00"
+"""How a JPEG APP13 segment holding Photoshop image resources starts."""
+IPTC_RESOURCE = 0x0404
+_RESOURCE_SIGNATURES = (b"8BIM", b"PHUT", b"AgHg", b"DCSR", b"MeSa")
+_ORIENTATION = re.compile(rb"(tiff:Orientation\s*=\s*[\"']\s*|<tiff:Orientation>\s*)[1-8]")
+
+
+def iptc_from_photoshop(resources: bytes) -> bytes | None:
+    """The IPTC-IIM records (resource 0x0404) of a Photoshop image resource block; None when it holds none.
+
+    Parameters
+    ----------
+    resources : bytes
+        The resource block without the ``Photoshop 3.0\\0`` header (a JPEG's APP13 payloads joined).
+    """
+    position = 0
+    while position + 8 <= len(resources) and resources[position:position + 4] in _RESOURCE_SIGNATURES:
+        (resource,) = struct.unpack_from(">H", resources, position + 4)
+        position += 6 + ((resources[position + 6] + 2) & ~1)
+        if position + 4 > len(resources):
+            return None
+        (size,) = struct.unpack_from(">I", resources, position)
+        position += 4
+        if resource == IPTC_RESOURCE:
+            records = resources[position:position + size]
+            return records if records and len(records) == size else None
+        position += size + (size & 1)
+    return None
+
+
+def photoshop_iptc(iptc: bytes) -> bytes:
+    """An APP13 payload: the Photoshop header and one resource (0x0404, no name) holding ``iptc``."""
+    return (PHOTOSHOP_HEADER + b"8BIM" + struct.pack(">HHI", IPTC_RESOURCE, 0, len(iptc)) + iptc
+            + b"\x00" * (len(iptc) & 1))
+
+
+def xmp_upright(xmp: bytes | None) -> bytes | None:
+    """``xmp`` with its ``tiff:Orientation`` (attribute or element) set to 1, as the pixels are stored upright.
+
+    One digit replaces another, so the packet keeps its length; other bytes are unchanged.
+    """
+    if not xmp:
+        return None
+    return _ORIENTATION.sub(rb"\g<1>1", xmp)

@@ -1,0 +1,122 @@
+"""Metadata beyond EXIF and ICC: XMP, IPTC and PNG text from every source into every format that holds them,
+and a note naming what a format cannot hold."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image as PILImage
+from PIL import PngImagePlugin
+
+from enhance_core.image import Image, ImageMeta
+from enhance_core.io import read_image, write_image, write_losses
+
+from .io_fixtures import gradient_pixels, iptc_records, jpeg_segment, with_segments, xmp_packet
+
+XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
+
+
+def _tagged_jpeg(path, *, orientation: int = 1) -> None:
+    """A JPEG holding an XMP packet (APP1) and IPTC records in a Photoshop resource block (APP13)."""
+    buffer = io.BytesIO()
+    PILImage.fromarray((gradient_pixels(24, 32, 3) * 255).astype(np.uint8)).save(buffer, "JPEG")
+    records = iptc_records()
+    resources = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(records)) + records + b"\x00" * (len(records) % 2)
+    path.write_bytes(with_segments(buffer.getvalue(), jpeg_segment(0xE1, XMP_APP1 + xmp_packet(orientation))
+                                   + jpeg_segment(0xED, b"Photoshop 3.0\x00" + resources)))
+
+
+def test_a_jpeg_s_xmp_and_iptc_are_read(tmp_path):
+    _tagged_jpeg(tmp_path / "tagged.jpg")
+    image = read_image(tmp_path / "tagged.jpg")
+    assert image.meta.xmp == xmp_packet() and image.meta.iptc == iptc_records()
+
+
+@pytest.mark.parametrize("suffix", ["jpg", "tif"])
+def test_xmp_and_iptc_go_from_a_jpeg_into_jpeg_and_tiff(tmp_path, suffix):
+    _tagged_jpeg(tmp_path / "tagged.jpg")
+    written = write_image(read_image(tmp_path / "tagged.jpg"), tmp_path / f"out.{suffix}")
+    back = read_image(written)
+    assert back.meta.xmp == xmp_packet() and back.meta.iptc == iptc_records()
+    if suffix == "tif":
+        with tifffile.TiffFile(written) as tif:
+            assert tif.pages[0].tags.valueof(700) == xmp_packet()
+            assert tif.pages[0].tags.valueof(33723) == iptc_records()
+    else:
+        with PILImage.open(written) as picture:
+            assert picture.info["xmp"] == xmp_packet() and picture.info["photoshop"][0x0404] == iptc_records()
+    assert write_losses(back, tmp_path / f"again.{suffix}") == []
+
+
+@pytest.mark.parametrize("suffix", ["png", "webp"])
+def test_xmp_goes_into_png_and_webp_and_their_missing_iptc_is_said(tmp_path, suffix):
+    _tagged_jpeg(tmp_path / "tagged.jpg")
+    source = read_image(tmp_path / "tagged.jpg")
+    written = write_image(source, tmp_path / f"out.{suffix}")
+    assert read_image(written).meta.xmp == xmp_packet()
+    with PILImage.open(written) as picture:
+        picture.load()
+        assert picture.info["xmp"] in (xmp_packet(), xmp_packet().decode())
+    assert any(f"{suffix.upper()} holds no IPTC" in loss for loss in write_losses(source, written))
+
+
+def test_bmp_says_it_holds_neither_xmp_nor_iptc(tmp_path):
+    _tagged_jpeg(tmp_path / "tagged.jpg")
+    losses = " ".join(write_losses(read_image(tmp_path / "tagged.jpg"), tmp_path / "out.bmp"))
+    assert "BMP holds no XMP" in losses and "BMP holds no IPTC" in losses
+
+
+def test_the_xmp_orientation_is_reset_with_the_exif_one(tmp_path):
+    _tagged_jpeg(tmp_path / "tagged.jpg", orientation=6)
+    back = read_image(write_image(read_image(tmp_path / "tagged.jpg"), tmp_path / "out.jpg"))
+    assert back.meta.xmp == xmp_packet(orientation=1)
+
+
+def test_a_too_long_xmp_packet_is_left_out_of_a_jpeg_and_said(tmp_path):
+    image = Image(gradient_pixels(8, 8, 3), meta=ImageMeta(xmp=xmp_packet() + b" " * 70000))
+    assert "XMP packet is" in " ".join(write_losses(image, tmp_path / "out.jpg"))
+    assert read_image(write_image(image, tmp_path / "out.jpg")).meta.xmp is None
+
+
+def test_png_text_chunks_go_from_png_to_png(tmp_path):
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Copyright", "(c) Jane")
+    info.add_itxt("Author", "Jane Ünal")
+    info.add_text("Comment", "a long comment " * 20, zip=True)
+    info.add_text("Raw profile type exif", "stale")
+    info.add_itxt("XML:com.adobe.xmp", xmp_packet().decode())
+    PILImage.fromarray((gradient_pixels(16, 16, 3) * 255).astype(np.uint8)).save(tmp_path / "texts.png", pnginfo=info)
+    source = read_image(tmp_path / "texts.png")
+    assert source.meta.xmp == xmp_packet()
+    with PILImage.open(write_image(source, tmp_path / "out.png")) as picture:
+        picture.load()
+        assert picture.text["Copyright"] == "(c) Jane" and picture.text["Author"] == "Jane Ünal"
+        assert picture.text["Comment"] == "a long comment " * 20
+        assert "Raw profile type exif" not in picture.text
+        assert picture.text["XML:com.adobe.xmp"] == xmp_packet().decode()
+    assert "Author, Comment, Copyright are left out" in " ".join(write_losses(source, tmp_path / "out.jpg"))
+
+
+def test_a_description_replaces_the_png_source_s_own(tmp_path):
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Description", "old")
+    PILImage.fromarray((gradient_pixels(16, 16, 3) * 255).astype(np.uint8)).save(tmp_path / "old.png", pnginfo=info)
+    with PILImage.open(write_image(read_image(tmp_path / "old.png"), tmp_path / "new.png",
+                                   description="new")) as picture:
+        picture.load()
+        assert picture.text["Description"] == "new"
+        assert [name for name, _ in _png_chunks(tmp_path / "new.png")].count("iTXt") == 1
+
+
+def _png_chunks(path) -> list[tuple[str, bytes]]:
+    """(name, payload) of each chunk of a PNG file."""
+    data, position, chunks = path.read_bytes(), 8, []
+    while position < len(data):
+        length, name = struct.unpack_from(">I4s", data, position)
+        chunks.append((name.decode("latin-1"), data[position + 8:position + 8 + length]))
+        position += 12 + length
+    return chunks
