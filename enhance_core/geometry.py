@@ -349,7 +349,8 @@ def spacing_after(matrix: Any, spacing: tuple[float, float]) -> tuple[float, flo
     return lengths[0], lengths[1]
 
 
-def meta_after_geometry(meta: ImageMeta, matrix: Any, *, out_shape: tuple[int, int]) -> ImageMeta:
+def meta_after_geometry(meta: ImageMeta, matrix: Any, *, out_shape: tuple[int, int], retouched: bool = False
+                        ) -> ImageMeta:
     """A copy of ``meta`` for the source warped by ``matrix`` (source to result, full resolution).
 
     ``extra["geometry"]`` holds the affine; a DICOM header's ``PixelSpacing`` and
@@ -357,14 +358,16 @@ def meta_after_geometry(meta: ImageMeta, matrix: Any, *, out_shape: tuple[int, i
     the header, so physical sizes and the value readout stay right. The EXIF
     block says the result's ``out_shape`` (rows, cols) as its pixel dimensions
     and loses its thumbnail unless ``matrix`` only scales (a crop, turn, flip
-    or straighten changes the picture the thumbnail shows); see
+    or straighten changes the picture the thumbnail shows) and the pixels are
+    not ``retouched`` (a filter besides the geometry changed them); see
     :func:`enhance_core.io.exif.exif_for_new_picture`.
     """
     affine = as_affine(matrix)
     linear = affine[:, :2]
     only_scales = bool(linear[0, 0] > 0 and linear[1, 1] > 0 and np.allclose([linear[0, 1], linear[1, 0]], 0.0)
                        and np.allclose(affine[:, 2], 0.0))
-    exif = exif_for_new_picture(meta.exif, int(out_shape[0]), int(out_shape[1]), same_picture=only_scales)
+    exif = exif_for_new_picture(meta.exif, int(out_shape[0]), int(out_shape[1]),
+                                same_picture=only_scales and not retouched)
     extra = dict(meta.extra)
     extra["geometry"] = affine.tolist()
     header, note = dicom_after_geometry(meta.dicom, affine)

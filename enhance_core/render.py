@@ -47,6 +47,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Hashable, Sequence
 
@@ -59,6 +60,7 @@ from enhance_core.filters.common import WHOLE_IMAGE
 from enhance_core.filters.registry import get_filter
 from enhance_core.geometry import as_affine, is_scale_only, meta_after_geometry, warp_image, warp_region
 from enhance_core.image import Image, count_non_finite
+from enhance_core.io.exif import drop_thumbnail
 from enhance_core.masks import Region, check_region, full_region, scaled_shape
 from enhance_core.stack_geometry import StepShape, stack_geometry
 
@@ -513,8 +515,8 @@ def render_image(image: Image, steps: Sequence[StackItem], *, progress: Progress
     Alpha and metadata are kept. This is what export and batch processing use.
     With size-changing steps the result has the last step's size: alpha goes
     through the same affine, a DICOM header's pixel spacing is rescaled and the
-    EXIF pixel dimensions follow, the thumbnail dropped when the picture changes
-    (:func:`enhance_core.geometry.meta_after_geometry`).
+    EXIF pixel dimensions follow. The EXIF thumbnail is dropped when the picture
+    changes: any step but a resize (:func:`result_image`).
     """
     pixels = Renderer(cache_bytes=0).render(image, steps, progress=progress, should_stop=should_stop,
                                             device=device, notes=notes)
@@ -530,8 +532,10 @@ def result_image(image: Image, steps: Sequence[StackItem], pixels: np.ndarray) -
 
     Without size-changing steps only the pixels change; with them the alpha
     goes through the stack's affine and the metadata follows
-    (:func:`enhance_core.geometry.meta_after_geometry`). A render holding
-    NaN or infinities (filters overflow on float values near 1e38) raises
+    (:func:`enhance_core.geometry.meta_after_geometry`). The EXIF thumbnail
+    (IFD1) shows the unedited picture, so it is kept only when every enabled
+    step merely resizes it (and when there is none). A render holding NaN or
+    infinities (filters overflow on float values near 1e38) raises
     :class:`ParameterError`.
     """
     bad = count_non_finite(pixels)
@@ -543,10 +547,15 @@ def result_image(image: Image, steps: Sequence[StackItem], pixels: np.ndarray) -
         raise ParameterError(f"the steps ({names}) made {bad:,} of the {pixels.size:,} pixel values NaN or infinite; "
                              f"{why}")
     shapes = stack_geometry(steps, image.rows, image.cols, ctx=RenderContext(source=image.pixels))
+    retouched = any(shape.geometry is None for shape in shapes)
     if not any(shape.geometry is not None for shape in shapes):
-        return image.with_pixels(pixels)
+        exif = drop_thumbnail(image.meta.exif) if retouched else image.meta.exif
+        if exif == image.meta.exif:
+            return image.with_pixels(pixels)
+        return Image(pixels, image.alpha, replace(image.meta, exif=exif))
     affine = shapes[-1].to_output
     alpha = image.alpha
     if alpha is not None:
         alpha = np.clip(warp_image(alpha[:, :, None], affine, pixels.shape[:2])[:, :, 0], 0.0, 1.0)
-    return Image(pixels, alpha, meta_after_geometry(image.meta, affine, out_shape=pixels.shape[:2]))
+    return Image(pixels, alpha, meta_after_geometry(image.meta, affine, out_shape=pixels.shape[:2],
+                                                    retouched=retouched))

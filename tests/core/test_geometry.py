@@ -260,6 +260,38 @@ def test_exported_crop_says_its_size_in_exif_and_drops_the_stale_thumbnail(tmp_p
     assert (parsed.get_ifd(0x8769)[0xA002], parsed.get_ifd(0x8769)[0xA003]) == (40, 30)
 
 
+@pytest.mark.parametrize(("steps", "kept"), [
+    ([], True),
+    ([make_item("gamma", {"gamma": 0.8}, enabled=False)], True),
+    ([make_item("resize", {"percent": 50.0})], True),
+    ([make_item("gamma", {"gamma": 0.8})], False),
+    ([make_item("resize", {"percent": 50.0}), make_item("unsharp_mask", {"amount": 1.0})], False),
+])
+def test_the_exif_thumbnail_is_kept_only_while_it_shows_the_written_picture(steps, kept) -> None:
+    from enhance_core.full_results import FullResults
+    from enhance_core.image import ImageMeta
+
+    source = Image(source_pixels(60, 80, 3, 8), meta=ImageMeta(exif=_exif_with_thumbnail(60, 80)))
+    for result in (render_image(source, steps), FullResults().render(source, steps)):
+        assert (result.meta.exif.find(b"\xff\xd8") > 0) is kept
+    assert source.meta.exif == _exif_with_thumbnail(60, 80)
+
+
+def test_apply_drops_the_thumbnail_of_a_retouched_photo_and_convert_keeps_it(tmp_path) -> None:
+    from PIL import ExifTags
+    from PIL import Image as PILImage
+
+    from enhance_core.cli import main
+
+    PILImage.new("RGB", (80, 60), (90, 120, 30)).save(tmp_path / "photo.jpg", exif=_exif_with_thumbnail(60, 80))
+    assert main(["apply", "--filter", "gamma", "--set", "gamma=0.8", "--jobs", "1", "-o", str(tmp_path / "out"),
+                 str(tmp_path / "photo.jpg")]) == 0
+    assert main(["convert", str(tmp_path / "photo.jpg"), str(tmp_path / "photo.png")]) == 0
+    with PILImage.open(tmp_path / "out" / "photo.jpg") as retouched, PILImage.open(tmp_path / "photo.png") as same:
+        assert not retouched.getexif().get_ifd(ExifTags.IFD.IFD1)
+        assert same.getexif().get_ifd(ExifTags.IFD.IFD1)
+
+
 def test_a_photo_turned_upright_on_reading_says_its_upright_size_and_drops_its_sideways_thumbnail(tmp_path) -> None:
     import struct
 
