@@ -21,6 +21,7 @@ _EXIF_IFD_TAG, _GPS_IFD_TAG, _INTEROP_IFD_TAG = 0x8769, 0x8825, 0xA005
 _PIXEL_X, _PIXEL_Y = 0xA002, 0xA003
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
 _THUMBNAIL_OFFSET, _THUMBNAIL_LENGTH = 0x0201, 0x0202
+MAKER_NOTE_TAG = 0x927C
 
 
 def normalize_exif(blob: bytes | None) -> bytes | None:
@@ -130,6 +131,43 @@ def _sub_ifd(exif: bytes, order: str, offset: int, tag: int) -> int | None:
     """The offset of the sub-IFD that ``tag`` of the IFD at ``offset`` points to, or None."""
     return next((_long_value(exif, order, entry) for t, _, _, entry in _entries(exif, order, offset) if t == tag),
                 None)
+
+
+def ifd0_entries(exif: bytes | None) -> tuple[str, list[tuple[int, int, int, bytes]]]:
+    """The struct byte order of ``exif`` and its IFD0 entries as (tag, type, count, value bytes).
+
+    The value bytes are the entry's own (in the entry or where its offset
+    points), in the block's byte order; entries of an unknown type or whose
+    value lies outside the block are left out. A damaged or missing block gives no entries.
+    """
+    exif = normalize_exif(exif)
+    if exif is None:
+        return "<", []
+    order, base, found = _byte_order(exif), len(EXIF_PREFIX), []
+    try:
+        ifd0 = int(struct.unpack_from(order + "I", exif, base + 4)[0])
+        for tag, kind, count, entry in _entries(exif, order, ifd0):
+            size = _TYPE_SIZES.get(kind, 0) * count
+            start = entry + 8 if size <= 4 else base + _long_value(exif, order, entry)
+            if kind in _TYPE_SIZES and start + size <= len(exif):
+                found.append((tag, kind, count, exif[start:start + size]))
+    except struct.error:
+        return order, found
+    return order, found
+
+
+def has_maker_note(exif: bytes | None) -> bool:
+    """Whether the EXIF sub-IFD of ``exif`` holds a maker note (tag 0x927C)."""
+    exif = normalize_exif(exif)
+    if exif is None:
+        return False
+    order = _byte_order(exif)
+    try:
+        sub_ifd = _sub_ifd(exif, order, int(struct.unpack_from(order + "I", exif, len(EXIF_PREFIX) + 4)[0]),
+                           _EXIF_IFD_TAG)
+        return sub_ifd is not None and any(tag == MAKER_NOTE_TAG for tag, _, _, _ in _entries(exif, order, sub_ifd))
+    except struct.error:
+        return False
 
 
 def set_pixel_dimensions(exif: bytes | None, rows: int, cols: int) -> bytes | None:

@@ -92,7 +92,7 @@ def _exif_of(path: Path, raw: Any) -> bytes | None:
         magic = handle.read(4)
     exif = None
     if magic in (b"II*\x00", b"MM\x00*"):
-        exif = exif_from_tiff(path)
+        exif = exif_from_tiff(path, other_tags=False)
     elif magic in _TIFF_LIKE_MAGIC:
         data = bytearray(path.read_bytes())
         data[:4] = b"II*\x00" if magic.startswith(b"II") else b"MM\x00*"

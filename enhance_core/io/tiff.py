@@ -19,7 +19,7 @@ import enum
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 import tifffile
@@ -297,7 +297,7 @@ def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None, 
     samples = stack_alpha(color, alpha)
     tags = tiff_tags_from_exif(exif)
     dpi = image.meta.extra.get("dpi")
-    extratags: list[tuple[int, int | str, int, Any, bool]] = list(tags.extratags)
+    extratags = list(tags.extratags)
     if xmp:
         extratags.append((XMP_TAG, "B", len(xmp), xmp, True))
     if image.meta.iptc:

@@ -6,22 +6,32 @@ live in sub-IFDs that tag 34665 (ExifIFD) and 34853 (GPSInfo) point to.
 
 Reading collects those tags into a standard ``Exif\\0\\0`` block (Pillow's
 EXIF serializer), so every format shares one representation. Writing passes
-the text tags to tifffile and appends the two sub-IFDs after tifffile has
+the IFD0 tags to tifffile and appends the two sub-IFDs after tifffile has
 written the file, turning the placeholder entries it left in IFD0 into the
 pointer tags.
+
+IFD0 tags beyond the camera and authorship ones (a rating, Windows keywords,
+the host computer, a private tag) travel too, but for those describing the
+file's layout or carried on their own (:data:`_NOT_EXIF`). The maker note is
+left out of a written TIFF: its entries often point to absolute positions in
+the source's EXIF block, which the appended sub-IFD does not keep, and a moved
+maker note points to the wrong bytes (:func:`enhance_core.io.writer.write_losses`
+says so). The interoperability pointer of the EXIF sub-IFD is left out for the
+same reason.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
 from PIL import Image as PILImage
 from PIL import TiffImagePlugin
 
-from enhance_core.io.exif import ORIENTATION_TAG
+from enhance_core.io.exif import MAKER_NOTE_TAG, ORIENTATION_TAG, ifd0_entries
 
 EXIF_IFD_TAG = 0x8769
 GPS_IFD_TAG = 0x8825
@@ -32,15 +42,34 @@ _PLACEHOLDERS = {EXIF_IFD_TAG: EXIF_IFD_TAG - 1, GPS_IFD_TAG: GPS_IFD_TAG - 1}
 _DESCRIPTION, _SOFTWARE, _DATETIME = 270, 305, 306
 _TEXT_TAGS = (_DESCRIPTION, 271, 272, _SOFTWARE, _DATETIME, 315, 33432)
 _IFD0_EXIF_TAGS = (*_TEXT_TAGS, ORIENTATION_TAG, *_SUB_IFD_TAGS)
-_TELLTALE_TAGS = (_DESCRIPTION, 271, 272, _SOFTWARE, 306, 315, 33432, *_SUB_IFD_TAGS)
+_INTEROP_IFD_TAG = 0xA005
+_NOT_EXIF = frozenset({
+    *range(269), 273, ORIENTATION_TAG, *range(277, 285), *range(286, 305), *range(317, 360),
+    *range(512, 533), 700, 32781, *range(32995, 32999), 33421, 33422, 33550, 33723, 33922, 34264, 34377, 34675,
+    *range(34735, 34738), 37724, 42112, 42113, *range(50706, 52600), *_SUB_IFD_TAGS, *_PLACEHOLDERS.values(),
+})
+"""IFD0 tags that are no EXIF: the file's layout (size, samples, strips, tiles, compression, colour map,
+resolution: written anew), what travels on its own (XMP 700, IPTC 33723, ICC 34675), the sub-IFD pointers,
+GeoTIFF and GDAL georeferencing (it follows the pixel grid), Photoshop's resources and layers, DNG tags."""
+_MAX_OTHER_BYTES = 4096
+"""Longest text or byte value of an IFD0 tag outside :data:`_IFD0_EXIF_TAGS` copied from a TIFF (an EXIF block
+must fit a 64 kB JPEG segment)."""
+_MAX_OTHER_VALUES = 16
+"""Most numbers such a tag may hold (longer arrays are layout data, such as offsets)."""
+_VALUE_FORMATS = {3: "H", 4: "I", 5: "I", 6: "b", 8: "h", 9: "i", 10: "i", 11: "f", 12: "d"}
+"""struct format of one number of each EXIF type but bytes and text (rationals are two numbers each)."""
 
 
-def exif_from_tiff(path: Path) -> bytes | None:
+def exif_from_tiff(path: Path, *, other_tags: bool = True) -> bytes | None:
     """Return the EXIF tags of the TIFF's first IFD as an ``Exif\\0\\0`` block, or None when it has none.
 
-    Only camera and authorship tags (Make, Model, DateTime, Artist, Copyright,
-    description, software, orientation, the EXIF and GPS sub-IFDs) are kept;
-    structural tags (strip offsets, sample format...) describe this file only.
+    Camera and authorship tags (Make, Model, DateTime, Artist, Copyright,
+    description, software, orientation, the EXIF and GPS sub-IFDs) are kept,
+    and with ``other_tags`` every other tag but the structural ones
+    (:data:`_NOT_EXIF`: strip offsets, sample format... describe this file
+    only) that holds text or bytes of up to :data:`_MAX_OTHER_BYTES` or up to
+    :data:`_MAX_OTHER_VALUES` numbers. A camera raw file's first IFD holds the
+    maker's private tags, some of them offsets: read it without ``other_tags``.
     """
     source = PILImage.Exif()
     try:
@@ -49,17 +78,31 @@ def exif_from_tiff(path: Path) -> bytes | None:
             for tag in (_DESCRIPTION, _SOFTWARE):
                 if tag in source and _written_by_tifffile(tag, source[tag]):
                     del source[tag]
-            if not any(tag in source for tag in _TELLTALE_TAGS):
-                return None
             collected = PILImage.Exif()
             for tag in _IFD0_EXIF_TAGS:
                 if tag in _SUB_IFD_TAGS and tag in source:
                     collected[tag] = dict(source.get_ifd(tag))
                 elif tag in source:
                     collected[tag] = source[tag]
+            if other_tags:
+                for tag, value in source.items():
+                    if tag not in collected and _copyable(tag, value):
+                        collected[tag] = value
+            if not any(tag != ORIENTATION_TAG for tag in collected):
+                return None
         return collected.tobytes()
     except (OSError, SyntaxError, ValueError, KeyError, struct.error, TypeError):
         return None
+
+
+def _copyable(tag: int, value: Any) -> bool:
+    """Whether an IFD0 tag outside :data:`_IFD0_EXIF_TAGS` is copied from a TIFF into its EXIF block."""
+    if tag in _NOT_EXIF:
+        return False
+    if isinstance(value, (str, bytes)):
+        return len(value) <= _MAX_OTHER_BYTES
+    values = value if isinstance(value, tuple) else (value,)
+    return len(values) <= _MAX_OTHER_VALUES and all(isinstance(item, Real) for item in values)
 
 
 def _written_by_tifffile(tag: int, value: Any) -> bool:
@@ -78,7 +121,7 @@ class TiffTags:
     description: str | None = None
     software: str | None = None
     datetime: str | None = None
-    extratags: list[tuple[int, str, int, Any, bool]] = field(default_factory=list)
+    extratags: list[tuple[int, int | str, int, Any, bool]] = field(default_factory=list)
     sub_ifds: dict[int, dict[int, Any]] = field(default_factory=dict)
 
 
@@ -89,8 +132,20 @@ def _text(value: Any) -> str | None:
     return value.rstrip("\x00") if isinstance(value, str) and value.strip("\x00 ") else None
 
 
+def _tag_value(kind: int, raw: bytes, order: str) -> Any:
+    """The value of an EXIF entry of type ``kind`` from its ``raw`` bytes, as tifffile's ``extratags`` take it."""
+    if kind in (1, 7):
+        return raw
+    if kind == 2:
+        return raw.split(b"\x00", 1)[0].decode("latin-1")
+    number = _VALUE_FORMATS[kind]
+    return struct.unpack(f"{order}{len(raw) // struct.calcsize(number)}{number}", raw)
+
+
 def tiff_tags_from_exif(exif: bytes | None) -> TiffTags:
-    """Split an EXIF block into tifffile arguments: text tags, orientation 1, and sub-IFD contents."""
+    """Split an EXIF block into tifffile arguments: text tags, orientation 1, the other IFD0 tags (but
+    :data:`_NOT_EXIF`) with their types, and sub-IFD contents without the maker note and interoperability
+    pointer."""
     tags = TiffTags(extratags=[(ORIENTATION_TAG, "H", 1, 1, True)])
     if not exif:
         return tags
@@ -111,8 +166,18 @@ def tiff_tags_from_exif(exif: bytes | None) -> TiffTags:
             tags.datetime = text
         else:
             tags.extratags.append((tag, "s", 0, text, True))
+    order, entries = ifd0_entries(exif)
+    for tag, kind, count, raw in entries:
+        if tag in _TEXT_TAGS or tag in _NOT_EXIF:
+            continue
+        value = _tag_value(kind, raw, order)
+        if value != "":
+            tags.extratags.append((tag, "s" if kind == 2 else kind, 0 if kind == 2 else count, value, True))
     for tag in _SUB_IFD_TAGS:
-        contents = parsed.get_ifd(tag) if tag in parsed else {}
+        contents = dict(parsed.get_ifd(tag)) if tag in parsed else {}
+        if tag == EXIF_IFD_TAG:
+            contents.pop(MAKER_NOTE_TAG, None)
+            contents.pop(_INTEROP_IFD_TAG, None)
         if contents:
             tags.sub_ifds[tag] = dict(contents)
             tags.extratags.append((_PLACEHOLDERS[tag], "I", 1, 0, True))

@@ -32,7 +32,7 @@ import numpy as np
 from enhance_core.atomic import atomic_write
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.image import Image, ImageMeta
-from enhance_core.io.exif import reset_orientation
+from enhance_core.io.exif import has_maker_note, reset_orientation
 from enhance_core.io.jpeg import MAX_IPTC_BYTES, MAX_XMP_BYTES
 from enhance_core.io.png import text_keyword
 from enhance_core.io.raster import encode_pillow_image, encode_png_image
@@ -83,9 +83,12 @@ def write_losses(image: Image, path: str | PathLike[str], bit_depth: int | None 
 
 
 def metadata_losses(meta: ImageMeta, format_name: str) -> list[str]:
-    """What of ``meta``'s XMP, IPTC and PNG text a file in ``format_name`` (a value of :data:`WRITE_FORMATS`)
-    leaves out, one phrase each."""
+    """What of ``meta``'s XMP, IPTC, PNG text and EXIF maker note a file in ``format_name`` (a value of
+    :data:`WRITE_FORMATS`) leaves out, one phrase each."""
     losses = []
+    if format_name == "TIFF" and has_maker_note(meta.exif):
+        losses.append("TIFF output leaves out the camera's maker note (its entries point to places in the "
+                      "original EXIF block that a TIFF does not keep); JPEG, PNG and WebP keep it")
     if meta.xmp and format_name == "BMP":
         losses.append("BMP holds no XMP: the XMP metadata (rating, keywords, rights...) is left out")
     elif meta.xmp and format_name == "JPEG" and len(meta.xmp) > MAX_XMP_BYTES:

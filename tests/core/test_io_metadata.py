@@ -120,3 +120,49 @@ def _png_chunks(path) -> list[tuple[str, bytes]]:
         chunks.append((name.decode("latin-1"), data[position + 8:position + 8 + length]))
         position += 12 + length
     return chunks
+
+
+def _camera_exif_with_extras(maker_note: bytes | None = None) -> bytes:
+    """EXIF with IFD0 tags beyond the camera and authorship ones: Rating, XPKeywords, HostComputer, and a maker note."""
+    exif = PILImage.Exif()
+    exif[0x010F], exif[0x0110] = "Nikon", "Z 8"
+    exif[0x4746] = 5
+    exif[0x9C9E] = "sunset".encode("utf-16-le") + b"\x00\x00"
+    exif[0x013C] = "darkroom"
+    exif[0x0128], exif[0x011A], exif[0x011B] = 2, 300.0, 300.0
+    exif_ifd = exif.get_ifd(0x8769)
+    exif_ifd[0xA434] = "NIKKOR Z 24-70mm f/2.8 S"
+    if maker_note is not None:
+        exif_ifd[0x927C] = maker_note
+    return exif.tobytes()
+
+
+def test_ifd0_tags_beyond_the_camera_ones_go_through_a_tiff(tmp_path):
+    image = Image(gradient_pixels(16, 16, 3), meta=ImageMeta(exif=_camera_exif_with_extras()))
+    tiff = write_image(image, tmp_path / "out.tif")
+    with tifffile.TiffFile(tiff) as tif:
+        tags = tif.pages[0].tags
+        assert (tags[18246].dtype, tags[18246].value) == (3, 5)
+        assert (tags[40094].dtype, tags[40094].value) == (1, "sunset".encode("utf-16-le") + b"\x00\x00")
+        assert tags.valueof(316) == "darkroom"
+    back = write_image(read_image(tiff), tmp_path / "back.jpg")
+    with PILImage.open(back) as picture:
+        exif = picture.getexif()
+    assert exif[0x4746] == 5 and exif[0x013C] == "darkroom" and exif[0x9C9E].startswith("sunset".encode("utf-16-le"))
+    assert exif.get_ifd(0x8769)[0xA434] == "NIKKOR Z 24-70mm f/2.8 S"
+    assert not {0x0100, 0x0103, 0x0111, 0x0115, 0x0117, 0x8768, 0x8824} & set(exif), "the TIFF's layout is no EXIF"
+
+
+def test_a_maker_note_is_left_out_of_a_tiff_and_said_but_kept_elsewhere(tmp_path):
+    note = b"Nikon\x00\x02\x10\x00\x00II*\x00\x08\x00\x00\x00" + bytes(range(64))
+    image = Image(gradient_pixels(16, 16, 3), meta=ImageMeta(exif=_camera_exif_with_extras(note)))
+    tiff = write_image(image, tmp_path / "out.tif")
+    assert "maker note" in " ".join(write_losses(image, tiff))
+    back = read_image(tiff)
+    exif = PILImage.Exif()
+    exif.load(back.meta.exif)
+    assert 0x927C not in exif.get_ifd(0x8769) and exif.get_ifd(0x8769)[0xA434] == "NIKKOR Z 24-70mm f/2.8 S"
+    jpeg = write_image(image, tmp_path / "out.jpg")
+    assert write_losses(image, jpeg) == []
+    with PILImage.open(jpeg) as picture:
+        assert picture.getexif().get_ifd(0x8769)[0x927C] == note
