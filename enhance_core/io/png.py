@@ -6,7 +6,7 @@ walk also checks every chunk's CRC and the closing IEND before any decoder
 runs, so truncated or damaged files give a clear error instead of a decoder's
 noise. Writing encodes with imagecodecs (every layout at 8 and 16 bits,
 gray+alpha included) and inserts iCCP, eXIf, pHYs and XMP chunks after IHDR,
-and the text chunks carried from a PNG source.
+and the text and colour chunks (gAMA, cHRM, sRGB) carried from a PNG source.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ MAX_XMP_BYTES = 16 * 2**20
 """Most bytes a compressed XMP iTXt chunk may inflate to; a longer one is left out."""
 XMP_KEYWORD = b"XML:com.adobe.xmp"
 TEXT_CHUNKS = ("tEXt", "zTXt", "iTXt")
+COLOUR_CHUNKS = ("gAMA", "cHRM", "sRGB")
+"""Chunks that say how to show the samples when no ICC profile does (an iCCP chunk overrides them)."""
 _STALE_TEXT = ("raw profile type exif", "raw profile type app1")
 """Keywords of text chunks not carried: ImageMagick's copies of the EXIF block, whose orientation, size and
 thumbnail describe the source (the EXIF itself travels in ``meta.exif``)."""
@@ -50,7 +52,8 @@ class PngInfo:
     """The colour key of a gray or RGB image's tRNS chunk: the one sample value (gray) or triple that is transparent."""
     xmp: bytes | None = None
     carried: list[tuple[str, bytes]] = field(default_factory=list)
-    """Text chunks (but the XMP one) as (name, payload), in file order, for a PNG written from this one."""
+    """Text chunks (but the XMP one) and colour chunks (:data:`COLOUR_CHUNKS`) as (name, payload), in file
+    order, for a PNG written from this one."""
     chunk_names: list[str] = field(default_factory=list)
 
 
@@ -121,8 +124,10 @@ def text_keyword(name: str, payload: bytes) -> str | None:
 
 
 def _collect_metadata(info: PngInfo, name: str, payload: bytes) -> None:
-    """Keep an XMP iTXt chunk as ``info.xmp`` and other text chunks in ``info.carried``."""
+    """Keep an XMP iTXt chunk as ``info.xmp``, and other text chunks and colour chunks in ``info.carried``."""
     keyword = text_keyword(name, payload)
+    if name in COLOUR_CHUNKS:
+        info.carried.append((name, payload))
     if keyword is None:
         return
     if name == "iTXt" and keyword == XMP_KEYWORD.decode("latin-1"):
@@ -197,8 +202,9 @@ def encode_png(
     xmp : bytes, optional
         Written as an iTXt chunk with the keyword ``XML:com.adobe.xmp`` (uncompressed).
     carried : list of (str, bytes), optional
-        Text chunks of a PNG source (:attr:`PngInfo.carried`), written as they came but a ``Description``
-        text when ``description`` replaces it.
+        Text and colour chunks of a PNG source (:attr:`PngInfo.carried`), written as they came but the
+        colour chunks when ``icc_profile`` is given (the profile wins, as the PNG specification says) and a
+        ``Description`` text when ``description`` replaces it.
     """
     buffer = bytes(imagecodecs.png_encode(np.ascontiguousarray(array), level=6))
     extra = b""
@@ -214,7 +220,8 @@ def encode_png(
     if xmp:
         extra += _chunk(b"iTXt", XMP_KEYWORD + b"\x00\x00\x00\x00\x00" + xmp)
     for name, payload in carried or ():
-        if not (description and text_keyword(name, payload) == "Description"):
+        replaced = description and text_keyword(name, payload) == "Description"
+        if not replaced and not (icc_profile and name in COLOUR_CHUNKS):
             extra += _chunk(name.encode("latin-1"), payload)
     ihdr_end = len(PNG_SIGNATURE) + 8 + 13 + 4
     return buffer[:ihdr_end] + extra + buffer[ihdr_end:]

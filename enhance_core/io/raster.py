@@ -110,7 +110,8 @@ def _finish(array: np.ndarray, has_alpha: bool, meta: ImageMeta) -> Image:
 def read_png(path: Path, *, page: int | None, limits: Limits) -> Image:
     """Read an 8- or 16-bit PNG (gray, gray+alpha, palette, RGB, RGBA) with ICC, EXIF, XMP, text and resolution.
 
-    The text chunks (but XMP) are kept as they came in ``meta.extra["png_chunks"]`` for a PNG written from it.
+    The text chunks (but XMP) and the colour chunks gAMA, cHRM and sRGB are kept as they came in
+    ``meta.extra["png_chunks"]`` for a PNG written from it.
     """
     data = path.read_bytes()
     info = inspect_png(data, path)
@@ -203,7 +204,7 @@ def _count_frames(picture: PILImage.Image, meta: ImageMeta) -> None:
 def encode_png_image(image: Image, *, bit_depth: int, exif: bytes | None, description: str | None = None,
                      xmp: bytes | None = None) -> bytes:
     """Return PNG bytes for ``image`` at 8 or 16 bits with its ICC profile, EXIF, XMP, resolution, description
-    and the text chunks of a PNG source (``meta.extra["png_chunks"]``)."""
+    and the text and colour chunks of a PNG source (``meta.extra["png_chunks"]``)."""
     samples = stack_alpha(quantize(image.pixels, bit_depth),
                           None if image.alpha is None else quantize(image.alpha, bit_depth))
     return encode_png(samples, icc_profile=image.meta.icc_profile, exif=exif, dpi=image.meta.extra.get("dpi"),

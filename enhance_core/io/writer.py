@@ -5,7 +5,7 @@ source's, as far as the format allows: a 16-bit source becomes a 16-bit PNG
 or TIFF, a float TIFF stays float32, and JPEG/BMP/WebP hold 8 bits. EXIF and
 XMP (with orientation reset to 1, since pixels are stored upright) and the
 ICC profile go into JPEG, PNG, TIFF and WebP; IPTC into JPEG and TIFF; a PNG
-source's text chunks into PNG; alpha into PNG, TIFF and WebP (JPEG and BMP
+source's text and colour (gAMA, cHRM, sRGB) chunks into PNG; alpha into PNG, TIFF and WebP (JPEG and BMP
 composite transparent pixels over white). :func:`write_losses` names what a
 format leaves out.
 
@@ -34,7 +34,7 @@ from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import has_maker_note, reset_orientation
 from enhance_core.io.jpeg import MAX_IPTC_BYTES, MAX_XMP_BYTES
-from enhance_core.io.png import text_keyword
+from enhance_core.io.png import COLOUR_CHUNKS, text_keyword
 from enhance_core.io.raster import encode_pillow_image, encode_png_image
 from enhance_core.io.tiff import write_tiff
 from enhance_core.io.xmp_iptc import xmp_upright
@@ -83,8 +83,11 @@ def write_losses(image: Image, path: str | PathLike[str], bit_depth: int | None 
 
 
 def metadata_losses(meta: ImageMeta, format_name: str) -> list[str]:
-    """What of ``meta``'s XMP, IPTC, PNG text and EXIF maker note a file in ``format_name`` (a value of
-    :data:`WRITE_FORMATS`) leaves out, one phrase each."""
+    """What of ``meta``'s XMP, IPTC, PNG text and colour chunks and EXIF maker note a file in ``format_name``
+    (a value of :data:`WRITE_FORMATS`) leaves out, one phrase each.
+
+    An sRGB chunk alone is no loss: a file without a colour description is taken to be sRGB.
+    """
     losses = []
     if format_name == "TIFF" and has_maker_note(meta.exif):
         losses.append("TIFF output leaves out the camera's maker note (its entries point to places in the "
@@ -100,9 +103,14 @@ def metadata_losses(meta: ImageMeta, format_name: str) -> list[str]:
     elif meta.iptc and format_name == "JPEG" and len(meta.iptc) > MAX_IPTC_BYTES:
         losses.append(f"the IPTC records are {len(meta.iptc):,} bytes, more than one JPEG segment holds "
                       f"({MAX_IPTC_BYTES:,}): they are left out (TIFF keeps them)")
-    texts = sorted({text_keyword(name, payload) or "" for name, payload in meta.extra.get("png_chunks", ())} - {""})
+    chunks = meta.extra.get("png_chunks", ())
+    texts = sorted({text_keyword(name, payload) or "" for name, payload in chunks} - {""})
     if texts and format_name != "PNG":
         losses.append(f"{format_name} holds no PNG text chunks: {', '.join(texts)} are left out")
+    colour = [name for name, _ in chunks if name in COLOUR_CHUNKS]
+    if {"gAMA", "cHRM"} & set(colour) and not meta.icc_profile and format_name != "PNG":
+        losses.append(f"{format_name} holds no PNG colour chunks: the {'/'.join(colour)} description of the colours "
+                      "is left out, so colour-managed viewers may show them differently (PNG keeps it)")
     return losses
 
 

@@ -166,3 +166,42 @@ def test_a_maker_note_is_left_out_of_a_tiff_and_said_but_kept_elsewhere(tmp_path
     assert write_losses(image, jpeg) == []
     with PILImage.open(jpeg) as picture:
         assert picture.getexif().get_ifd(0x8769)[0x927C] == note
+
+
+GAMA = ("gAMA", struct.pack(">I", 55556))
+CHRM = ("cHRM", struct.pack(">8I", 31270, 32900, 64000, 33000, 21000, 71000, 15000, 6000))
+
+
+def _png_with_chunks(path, chunks: list[tuple[str, bytes]], **options) -> None:
+    """An 8-bit RGB PNG with ``chunks`` inserted after its IHDR."""
+    import zlib
+
+    buffer = io.BytesIO()
+    PILImage.fromarray((gradient_pixels(16, 16, 3) * 255).astype(np.uint8)).save(buffer, "PNG", **options)
+    data = buffer.getvalue()
+    inserted = b"".join(struct.pack(">I", len(payload)) + name.encode() + payload
+                        + struct.pack(">I", zlib.crc32(name.encode() + payload)) for name, payload in chunks)
+    path.write_bytes(data[:33] + inserted + data[33:])
+
+
+@pytest.mark.parametrize("chunks", [[GAMA, CHRM], [("sRGB", b"\x00")]])
+def test_png_colour_chunks_go_from_png_to_png(tmp_path, chunks):
+    _png_with_chunks(tmp_path / "legacy.png", chunks)
+    source = read_image(tmp_path / "legacy.png")
+    written = write_image(source, tmp_path / "out.png", bit_depth=16)
+    assert [chunk for chunk in _png_chunks(written) if chunk[0] in ("gAMA", "cHRM", "sRGB")] == chunks
+    assert write_losses(source, written) == []
+
+
+def test_an_icc_profile_wins_over_the_colour_chunks(tmp_path):
+    from .io_fixtures import srgb_profile
+
+    _png_with_chunks(tmp_path / "tagged.png", [GAMA], icc_profile=srgb_profile())
+    written = write_image(read_image(tmp_path / "tagged.png"), tmp_path / "out.png")
+    names = [name for name, _ in _png_chunks(written)]
+    assert "iCCP" in names and "gAMA" not in names
+
+
+def test_a_jpeg_says_it_leaves_out_the_png_gamma(tmp_path):
+    _png_with_chunks(tmp_path / "legacy.png", [GAMA, CHRM])
+    assert "gAMA/cHRM" in " ".join(write_losses(read_image(tmp_path / "legacy.png"), tmp_path / "out.jpg"))
