@@ -77,10 +77,15 @@ def _pillow_array(picture: PILImage.Image, meta: ImageMeta) -> tuple[np.ndarray,
 
 def _cmyk_to_rgb(picture: PILImage.Image, meta: ImageMeta) -> PILImage.Image:
     """RGB of a CMYK picture: through its embedded CMYK profile into sRGB (which becomes its profile), else by
-    Pillow's plain formula, with a warning when a profile could not be applied."""
+    Pillow's plain formula, with a warning that the colours are approximate (no profile, or one that could not
+    be applied)."""
     profile = meta.icc_profile
     meta.icc_profile = None
-    if profile:
+    if not profile:
+        meta.extra.setdefault("warnings", []).append(
+            "a CMYK picture without a colour profile: it was converted to RGB by a plain formula, so its colours "
+            "are approximate")
+    else:
         from PIL import ImageCms
 
         try:

@@ -217,6 +217,14 @@ def test_a_cmyk_profile_that_cannot_be_applied_is_said(tmp_path):
     assert "its CMYK colour profile could not be applied" in image.meta.extra["warnings"][0]
 
 
+def test_a_cmyk_picture_without_a_profile_says_its_colours_are_approximate(tmp_path):
+    PILImage.new("CMYK", (8, 8), (0, 255, 255, 0)).save(tmp_path / "cmyk.jpg")
+    image = read_image(tmp_path / "cmyk.jpg")
+    assert image.meta.icc_profile is None and image.pixels[0, 0, 0] > 0.9
+    assert image.meta.extra["warnings"] == ["a CMYK picture without a colour profile: it was converted to RGB by a "
+                                            "plain formula, so its colours are approximate"]
+
+
 def test_a_cmyk_picture_goes_through_its_profile_into_srgb(tmp_path, monkeypatch):
     from PIL import ImageCms
 
