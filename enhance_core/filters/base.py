@@ -309,7 +309,8 @@ class FilterDef:
         range. With ``partial=False`` every parameter must be given (recipes).
         Partial values that set a parameter of one choice only (``used_when``)
         but not the choice itself select that choice: ``{"sigma": 25}`` is
-        manual denoising.
+        manual denoising. A setting of a switch turns the switch on only when
+        it is itself on (``{"remove_cast": false}`` leaves ``rebalance`` off).
         """
         specs = {s.name: s for s in self.specs}
         unknown = sorted(set(values) - set(specs))
@@ -324,7 +325,7 @@ class FilterDef:
         clean = {name: coerce_param(self.name, specs[name], value) for name, value in values.items()}
         for name in values:
             choice = specs[name].used_when
-            if choice and choice[0] not in values:
+            if choice and choice[0] not in values and (specs[choice[0]].kind != "bool" or clean[name]):
                 clean[choice[0]] = choice[1]
         return dataclasses.replace(self.default_params(), **clean)
 

@@ -37,6 +37,8 @@ def check_param_conflicts(definition: FilterDef, values: Mapping[str, Any]) -> N
             continue
         specs = {other.name: other for other in definition.specs}
         given = coerce_param(definition.name, specs[choice_name], values[choice_name])
+        if specs[choice_name].kind == "bool" and not coerce_param(definition.name, spec, values[spec.name]):
+            continue  # a switch's setting turned off asks nothing of the switch
         if given != needed:
             wanted = str(needed).lower() if isinstance(needed, bool) else needed
             raise ParameterError(f"filter {definition.name!r}: {spec.name} is used only when {choice_name}={wanted}, "

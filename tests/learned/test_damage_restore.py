@@ -974,6 +974,8 @@ def test_remove_cast_matters_only_with_rebalance_and_turns_it_on_when_set_alone(
 
     definition = get_filter("restore")
     assert definition.make_params({"remove_cast": "true"}).rebalance
+    assert not definition.make_params({"remove_cast": "false"}).rebalance, "turning it off asks for no stretch"
+    check_param_conflicts(definition, {"rebalance": "false", "remove_cast": "false"})
     check_param_conflicts(definition, {"rebalance": "on", "remove_cast": "true"})
     with pytest.raises(ParameterError, match="remove_cast is used only when rebalance=true, not rebalance=false"):
         check_param_conflicts(definition, {"rebalance": "false", "remove_cast": "true"})
