@@ -593,7 +593,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
         if mask_required and task.mask is None:
             finish(index, FileResult(task.source, None, f"{task.source}: no mask with the stem "
                                      f"{task.source.stem!r} in the mask folder (with -r: in the subfolder of the "
-                                     "same path, then at the top)"))
+                                     "same path, then at the top)", not_run=True))
         elif earlier is not None and earlier.status == DONE and task.output.exists():
             finish(index, _done_earlier(task, earlier))
         elif earlier is not None and earlier.status == FAILED and not retry_failed:
@@ -603,7 +603,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             finish(index, FileResult(task.source, task.output, note="already there: kept, not scored", skipped=True))
         elif task.output.exists() and not task.overwrite:
             finish(index, FileResult(task.source, None, _exists_message(task.output, other_work=other_work,
-                                                                        changed=changed)))
+                                                                        changed=changed), not_run=True))
         else:
             pending.append(index)
             if now is not None:

@@ -44,7 +44,9 @@ class FileResult:
     manifest's, from an earlier run; ``megapixels``: the size of the image read;
     ``pages_left_out``: the file's other pages or frames, which the output lacks;
     ``retry``: the failure was the storage's (no space, no permission), so the
-    manifest keeps the file as still to do and the same command tries it again.
+    manifest keeps the file as still to do and the same command tries it again;
+    ``not_run``: a check refused the file before it ran (its output exists, its
+    mask is missing), so ``--retry-failed`` does not concern it.
     """
 
     source: Path
@@ -61,6 +63,7 @@ class FileResult:
     megapixels: float = 0.0
     pages_left_out: int = 0
     retry: bool = False
+    not_run: bool = False
 
 
 def storage_refusal(output: str, sample: str | None) -> str | None:

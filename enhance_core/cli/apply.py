@@ -306,7 +306,7 @@ def done_summary(results: list[FileResult], output: Path) -> str:
     done_earlier = sum(r.skipped and r.earlier for r in results)
     kept = sum(r.skipped and not r.earlier for r in results)
     written = len(results) - failed - done_earlier - kept
-    failed_now = failed - failed_earlier - refused
+    failed_now = sum(r.error is not None and not (r.earlier or r.retry or r.not_run) for r in results)
     return (f"done: {written} of {len(results)} file(s) written to {output}"
             + (f", {done_earlier} done in an earlier run" if done_earlier else "")
             + (f", {kept} kept (already there)" if kept else "") + (f", {failed} failed" if failed else "")

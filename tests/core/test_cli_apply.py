@@ -321,6 +321,15 @@ def test_a_glob_of_the_output_folder_itself_says_its_files_lie_in_the_output_fol
             in capsys.readouterr().err)
 
 
+def test_the_summary_offers_retry_failed_only_for_files_that_ran_and_failed(inputs, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    write_image(read_image(inputs / "one.png"), out / "one.png")
+    assert main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(out), str(inputs)]) == 1
+    summary = capsys.readouterr().out
+    assert "1 failed" in summary and "--retry-failed" not in summary, "an existing output is no failure to retry"
+
+
 def test_batch_progress_counts_only_files_run_here() -> None:
     from enhance_core.cli.progress import BatchProgress, format_duration
 
