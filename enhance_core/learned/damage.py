@@ -81,6 +81,12 @@ picture of a few dozen pixels the network's zero padding reaches everything, and
 less for damage all over (93-100 % marked). On drawn damage over 14 LIVE1 crops, precision 0.79 -> 0.94 at 64 px and
 0.33 -> 0.89 at 96 px, recall 0.38 -> 0.38 and 0.37 -> 0.35; mirroring out to 256 px lost recall and precision on
 160 px crops (0.58 -> 0.53, 0.98 -> 0.89)."""
+SMALL_PICTURE = 256
+"""Long side, in pixels, under which a picture is too small for the network to see as a picture: flat sepia or
+blue pictures of 128-160 px were marked over half, even mirrored out to :data:`MIN_VIEW`."""
+SMALL_MARK_SHARE = 0.3
+"""On a picture under :data:`SMALL_PICTURE`, a full-resolution pass that marks more than this share of it has
+failed to see it (drawn damage covers 0.5-8 % of a picture, torn corners up to about 15 %): nothing is marked."""
 BYTES_PER_PIXEL = 420.0
 """Peak working memory of the network per tile pixel in fp32."""
 COARSE_SIDE = 192
@@ -228,6 +234,8 @@ def damage_probability(
     np.sqrt(np.maximum(probability, 0.0, out=probability), out=probability)
     if pad_rows or pad_cols:
         probability = np.ascontiguousarray(probability[top:top + rows, left:left + cols])
+    if max(rows, cols) < SMALL_PICTURE and np.count_nonzero(probability > 0.5) > SMALL_MARK_SHARE * probability.size:
+        probability[:] = 0.0
     if small is not None:
         small_gray = np.ascontiguousarray(small.mean(axis=2, keepdims=True, dtype=np.float32))
         coarse = coarse_probability(small, lambda image: detect(coarse_weights, image, None))
