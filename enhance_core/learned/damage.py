@@ -85,8 +85,9 @@ SMALL_PICTURE = 256
 """Long side, in pixels, under which a picture is too small for the network to see as a picture: flat sepia or
 blue pictures of 128-160 px were marked over half, even mirrored out to :data:`MIN_VIEW`."""
 SMALL_MARK_SHARE = 0.3
-"""On a picture under :data:`SMALL_PICTURE`, a full-resolution pass that marks more than this share of it has
-failed to see it (drawn damage covers 0.5-8 % of a picture, torn corners up to about 15 %): nothing is marked."""
+"""On a picture under :data:`SMALL_PICTURE`, a full-resolution pass of the shipped weights that marks more than
+this share of it has failed to see it (drawn damage covers 0.5-8 % of a picture, torn corners up to about 15 %):
+nothing is marked. Weights given in their place (a candidate scored, a test's stand-in) are taken as they answer."""
 BYTES_PER_PIXEL = 420.0
 """Peak working memory of the network per tile pixel in fp32."""
 COARSE_SIDE = 192
@@ -234,7 +235,9 @@ def damage_probability(
     np.sqrt(np.maximum(probability, 0.0, out=probability), out=probability)
     if pad_rows or pad_cols:
         probability = np.ascontiguousarray(probability[top:top + rows, left:left + cols])
-    if max(rows, cols) < SMALL_PICTURE and np.count_nonzero(probability > 0.5) > SMALL_MARK_SHARE * probability.size:
+    shipped = network is None and gray_network is None and gray_coarse_network is None
+    if (shipped and max(rows, cols) < SMALL_PICTURE
+            and np.count_nonzero(probability > 0.5) > SMALL_MARK_SHARE * probability.size):
         probability[:] = 0.0
     if small is not None:
         small_gray = np.ascontiguousarray(small.mean(axis=2, keepdims=True, dtype=np.float32))
