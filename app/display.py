@@ -43,7 +43,8 @@ def screen_colours(icc_profile: bytes | None) -> ScreenColours | None:
         if profile.profile.xcolor_space.strip() != "RGB" or "srgb" in described.lower():
             return None
         transform = ImageCms.buildTransform(profile, ImageCms.createProfile("sRGB"), "RGB", "RGB",
-                                            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
+                                            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+                                            flags=ImageCms.Flags.NOCACHE)  # lanes share it: no one-pixel cache
     except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
         return None
 
