@@ -108,7 +108,8 @@ class ExportDialog(QDialog):
         self.quality.setRange(1, 100)
         self.quality_entry = QSpinBox()
         self.quality_entry.setRange(1, 100)
-        self.quality.setValue(self.settings.value("export/quality", 92, int))
+        own = self.source.meta.extra.get("jpeg_quality")  # a JPEG source's own, as GIMP offers it
+        self.quality.setValue(int(own) if own is not None else self.settings.value("export/quality", 92, int))
         self.quality_entry.setValue(self.quality.value())
         self.steps = document.stack.snapshot()
         self.patient_data = QCheckBox("Include patient data")

@@ -47,7 +47,7 @@ from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.export_size import OutputSize, apply_output_size
 from enhance_core.image import Image
 from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality,
-                             read_image, write_image, write_losses)
+                             quality_for, read_image, write_image, write_losses)
 from enhance_core.learned.engine import select_device
 from enhance_core.masks import Mask
 from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, reference_for_result
@@ -404,7 +404,7 @@ def output_suffix(source: Path, format_suffix: str | None) -> str:
 
 def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: Path, *,
                format_suffix: str | None = None, mask_file: Path | None = None, mask_dir: Path | None = None,
-               reference_dir: Path | None = None, bit_depth: int | None = None, quality: int = 95,
+               reference_dir: Path | None = None, bit_depth: int | None = None, quality: int | None = None,
                overwrite: bool = False, device: str | None = None,
                subfolders: Mapping[Path, PurePosixPath] | None = None,
                size: OutputSize | None = None) -> list[FileTask]:
@@ -426,7 +426,8 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     is not available and a step is a learned filter. ``size`` resizes and
     sharpens each result for output (:mod:`enhance_core.export_size`).
     """
-    check_quality(quality)
+    if quality is not None:
+        check_quality(quality)
     if device not in (None, "", "auto") and any(item.definition.learned for item in steps):
         select_device(device)
     if mask_file is not None and mask_dir is not None:
@@ -720,7 +721,8 @@ def process_file(task: FileTask) -> FileResult:
         if _holds_values(image, steps):
             written = _write_values(output, task)
         else:
-            written = write_image(output, task.output, bit_depth=task.bit_depth, quality=task.quality)
+            written = write_image(output, task.output, bit_depth=task.bit_depth,
+                                  quality=quality_for(image.meta, task.quality))
         said = [f"read: {warning}" for warning in image.meta.extra.get("warnings", ())]
         said += [f"{item.definition.label}: {notes[item.uid]}" for item in steps if item.uid in notes]
         if mask_note:

@@ -101,7 +101,7 @@ def steps_digest(steps: Sequence[StackItem]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def work_hash(steps: str, *, bit_depth: int | None, quality: int, mask: Path | None, size: str = "") -> str:
+def work_hash(steps: str, *, bit_depth: int | None, quality: int | None, mask: Path | None, size: str = "") -> str:
     """The manifest's recipe hash of one file: its steps' digest, output settings and mask file (by content date).
 
     ``size`` describes the output size (:meth:`OutputSize.describe`); empty, the hash is what it was before

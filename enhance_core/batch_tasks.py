@@ -30,7 +30,8 @@ class FileTask:
     mask: Path | None = None
     reference: Path | None = None
     bit_depth: int | None = None
-    quality: int = 95
+    quality: int | None = None
+    """JPEG/WebP quality; None: a JPEG input's own (:func:`enhance_core.io.quality_for`)."""
     overwrite: bool = False
     device: str | None = None
     size: OutputSize | None = None

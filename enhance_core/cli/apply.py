@@ -92,7 +92,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "storage (needs the cluster extra: pip install 'enhance-studio[cluster]')")
     parser.add_argument("--format", metavar="EXT", help="write this format instead of the input's (png, tif, jpg...)")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), help="bits per sample (default: the input's)")
-    parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
+    parser.add_argument("--quality", type=int,
+                        help="JPEG/WebP quality 1-100 (default: a JPEG input's own, read from its tables; else 95)")
     parser.add_argument("--resize", metavar="SIZE",
                         help="resize each result after the recipe, keeping its aspect: long=2000 (or 2000px) for "
                         "the long edge in pixels, 50%% for a percentage, 12mp for megapixels (area filter when "

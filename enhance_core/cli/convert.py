@@ -32,7 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("target", type=Path, metavar="OUT", help="file to write; its suffix picks the format")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), default=None,
                         help="bits per sample (default: the source's)")
-    parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
+    parser.add_argument("--quality", type=int,
+                        help="JPEG/WebP quality 1-100 (default: a JPEG source's own, read from its tables; else 95)")
     parser.add_argument("--page", type=int, default=None, metavar="N",
                         help="TIFF page or DICOM frame to convert, counted from 0 as ImageMagick's file.tif[0] "
                         "counts: --page 1 is the second (default: the first)")
@@ -42,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Convert IN to OUT and print what was written."""
-    from enhance_core.io import read_image, write_image
+    from enhance_core.io import quality_for, read_image, write_image
     from enhance_core.io.writer import WRITE_FORMATS, default_bit_depth, same_file, write_losses
 
     refuse = partial(ImageWriteError, args.target)
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {args.source}: {warning}", file=sys.stderr, flush=True)
     if image.meta.dicom is not None and image.channels == 1:
         return _convert_dicom(image, args)
-    written = write_image(image, args.target, bit_depth=args.bit_depth, quality=args.quality)
+    written = write_image(image, args.target, bit_depth=args.bit_depth, quality=quality_for(image.meta, args.quality))
     format_name = WRITE_FORMATS[written.suffix.lower()]
     depth = args.bit_depth or default_bit_depth(image.meta, format_name)
     print(f"wrote {written} ({format_name}, {depth}-bit{' float' if depth == 32 else ''})")
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 def _convert_dicom(image: Image, args: argparse.Namespace) -> int:
     """Write a gray DICOM image's values in 16 bits, or its header window's picture in 8; print which."""
     from enhance_core.errors import ParameterError
-    from enhance_core.io.writer import WRITE_FORMATS
+    from enhance_core.io.writer import WRITE_FORMATS, quality_for
     from enhance_core.medical.export import export_slice, write_values
     from enhance_core.medical.windows import header_window
 
@@ -92,7 +93,7 @@ def _convert_dicom(image: Image, args: argparse.Namespace) -> int:
         raise ParameterError(f"{format_name or args.target.suffix or 'OUT without a suffix'} holds no 16-bit values: "
                              "the values of a DICOM image need .png or .tif")
     window = header_window(image)
-    written = export_slice(image, args.target, window=window, quality=args.quality)
+    written = export_slice(image, args.target, window=window, quality=quality_for(image.meta, args.quality))
     print(f"wrote {written} ({format_name}, 8-bit picture through the window {window.center:g} / {window.width:g} "
           f"({window.name}))")
     return 0

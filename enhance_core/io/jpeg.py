@@ -145,6 +145,29 @@ def _recovers_locally(data: bytes) -> bool:
     return found >= expected - 1
 
 
+_IJG_LUMINANCE = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+                  14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+                  49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+"""The JPEG standard's example luminance table (Annex K), which libjpeg scales by its quality setting."""
+
+
+def estimated_quality(tables: dict[int, list[int]] | None) -> int | None:
+    """The libjpeg quality (1-100) whose scaling of the standard table comes closest to the first (luminance)
+    quantization table ``tables[0]`` (Pillow's ``picture.quantization``, any order of the 64 values: only their
+    sum counts); None without tables.
+
+    Cameras and editors mostly scale the standard tables, so this reads a file's quality as "quality 85" did
+    write it; for other tables it is the quality of the same overall coarseness.
+    """
+    if not tables or 0 not in tables or len(tables[0]) != 64:
+        return None
+    if max(tables[0]) == 1:
+        return 100
+    scale = 100.0 * sum(tables[0]) / sum(_IJG_LUMINANCE)
+    quality = 5000.0 / scale if scale > 100.0 else (200.0 - scale) / 2.0
+    return max(1, min(100, round(quality)))
+
+
 def count_scans(data: bytes) -> int:
     """Return the number of scans (SOS markers) in a JPEG held in ``data``; 0 when it holds none.
 

@@ -23,7 +23,7 @@ from PIL import Image as PILImage
 from enhance_core.errors import ImageReadError
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import apply_orientation, exif_upright, normalize_exif, read_orientation
-from enhance_core.io.jpeg import count_scans, decode_checked, encode_jpeg, xmp_and_iptc
+from enhance_core.io.jpeg import count_scans, decode_checked, encode_jpeg, estimated_quality, xmp_and_iptc
 from enhance_core.io.limits import Limits
 from enhance_core.io.png import decode_png_16bit, encode_png, inspect_png
 from enhance_core.io.samples import quantize, stack_alpha, to_unit_pixels
@@ -177,6 +177,9 @@ def read_pillow_format(path: Path, *, page: int | None, limits: Limits, format_n
         meta.icc_profile = picture.info.get("icc_profile") or None
         if format_name == "JPEG":
             meta.xmp, meta.iptc = xmp_and_iptc(data)
+            quality = estimated_quality(getattr(picture, "quantization", None))
+            if quality is not None:
+                meta.extra["jpeg_quality"] = quality
         else:
             meta.xmp = _as_bytes(picture.info.get("xmp"))
         dpi = picture.info.get("dpi")

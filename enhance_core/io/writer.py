@@ -122,6 +122,16 @@ def same_file(first: Path, second: Path) -> bool:
         return first.resolve() == second.resolve()
 
 
+DEFAULT_QUALITY = 95
+"""JPEG/WebP quality of a picture whose own is not known (a PNG, TIFF or DICOM source)."""
+
+
+def quality_for(meta: ImageMeta, quality: int | None) -> int:
+    """``quality``, or when None the source JPEG's own (``meta.extra["jpeg_quality"]``, estimated from its tables on
+    reading), else :data:`DEFAULT_QUALITY`: a camera JPEG of quality 85 is not written at 95, twice its size."""
+    return quality if quality is not None else int(meta.extra.get("jpeg_quality", DEFAULT_QUALITY))
+
+
 def check_quality(quality: object) -> None:
     """Raise :class:`ParameterError` unless ``quality`` is an integer from 1 to 100 (JPEG/WebP quality)."""
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:

@@ -33,6 +33,7 @@ def test_a_jpeg_photo_still_exports_to_jpeg_and_an_8_bit_png_scan_keeps_png(qtbo
     open_image(qtbot, window, jpeg)
     dialog = open_dialog(qtbot, window)
     assert dialog.path.text().endswith("camera_edited.jpg") and dialog.bit_depth.currentData() == 8
+    assert dialog.quality.value() == 90, "the camera JPEG's own quality"
     dialog.reject()
     open_image(qtbot, window, photo_path)
     dialog = open_dialog(qtbot, window)

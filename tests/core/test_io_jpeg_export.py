@@ -82,3 +82,25 @@ def test_exif_longer_than_a_segment_is_a_clear_write_error(tmp_path):
     with pytest.raises(ImageWriteError, match="the EXIF block is 70,010 bytes; a JPEG holds at most 65,533"):
         write_image(image, tmp_path / "big_exif.jpg")
     assert not (tmp_path / "big_exif.jpg").exists()
+
+
+def test_a_jpeg_s_quality_is_read_from_its_tables_and_is_the_default_of_apply_and_convert(tmp_path, capsys) -> None:
+    import io
+
+    from PIL import Image as PILImage
+
+    from enhance_core.cli import main
+    from enhance_core.io import read_image
+
+    pixels = (np.random.default_rng(2).random((48, 64, 3)) * 255).astype(np.uint8)
+    for quality in (50, 75, 85, 95, 100):
+        data = io.BytesIO()
+        PILImage.fromarray(pixels).save(data, "JPEG", quality=quality)
+        (tmp_path / "q.jpg").write_bytes(data.getvalue())
+        assert read_image(tmp_path / "q.jpg").meta.extra["jpeg_quality"] == quality
+    PILImage.fromarray(pixels).save(tmp_path / "camera.jpg", quality=85)
+    assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(tmp_path / "camera.jpg")]) == 0
+    assert main(["convert", str(tmp_path / "camera.jpg"), str(tmp_path / "copy.jpg")]) == 0
+    assert main(["convert", str(tmp_path / "camera.jpg"), str(tmp_path / "fine.jpg"), "--quality", "95"]) == 0
+    for name, quality in (("out/camera.jpg", 85), ("copy.jpg", 85), ("fine.jpg", 95)):
+        assert read_image(tmp_path / name).meta.extra["jpeg_quality"] == quality, name
