@@ -11,7 +11,9 @@ earlier version wrote and a later one retired loads as its successor, see
 :data:`RETIRED_PARAMS`). A mask is stored
 inside the step as its strokes (source-pixel vectors, exact floats, so it
 replays exactly); a raster base goes beside the recipe as a 16-bit PNG named
-``<recipe stem>.step<N>.mask.png`` and the step names that file.
+``<recipe stem>.recipe.step<N>.mask.png`` (a project's are ``<stem>.step<N>.mask.png``,
+so a recipe saved beside a project of its name leaves the project's masks alone)
+and the step names that file.
 
 Loading is strict, because a recipe may come from anywhere: an unknown
 filter or key, a missing or out-of-range parameter, a value of the wrong JSON
@@ -29,10 +31,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Sequence
 
-from enhance_core.atomic import write_text_atomic
+from enhance_core.atomic import atomic_write, write_text_atomic
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.filters.base import FilterDef
 from enhance_core.filters.registry import get_filter
@@ -55,7 +58,8 @@ _STEP_KEYS = ("filter", "params", "enabled", "opacity", "mask")
 
 
 def raster_file_name(recipe_path: Path, index: int) -> str:
-    """File name of step ``index``'s mask raster beside ``recipe_path`` (index from 0)."""
+    """File name of step ``index``'s mask raster beside the project ``recipe_path`` (index from 0); a recipe's
+    are :func:`recipe_raster_name`."""
     return f"{recipe_path.stem}.step{index + 1}.mask.png"
 
 
@@ -72,33 +76,31 @@ def recipe_to_dict(steps: Sequence[StackItem], *, raster_names: Sequence[str | N
     return {"schema": SCHEMA, "version": VERSION, "steps": out}
 
 
-def recipe_with_rasters(steps: Sequence[StackItem], path: Path) -> dict:
-    """The recipe dict of ``steps`` for a file at ``path``, writing each mask raster beside it first.
-
-    Step i's raster goes to :func:`raster_file_name` ``(path, i)``; recipes and
-    projects (:mod:`enhance_core.project`) store their steps this way.
-    """
-    names: list[str | None] = []
-    for index, item in enumerate(steps):
-        if item.mask is not None and item.mask.raster is not None:
-            name = raster_file_name(path, index)
-            save_mask_raster(item.mask, path.with_name(name))
-            names.append(name)
-        else:
-            names.append(None)
-    return recipe_to_dict(steps, raster_names=names)
+def recipe_raster_name(recipe_path: Path, index: int) -> str:
+    """File name of step ``index``'s mask raster beside the recipe ``recipe_path`` (index from 0)."""
+    return f"{recipe_path.stem}.recipe.step{index + 1}.mask.png"
 
 
 def save_recipe(steps: Sequence[StackItem], path: str | Path) -> Path:
     """Write ``steps`` as a recipe at ``path`` (and mask rasters beside it); return the path.
 
-    The JSON goes through :func:`enhance_core.atomic.atomic_write`, so a
-    failed save never leaves a half-written recipe.
+    The rasters are written under temporary names and renamed into place once
+    the JSON is written (:func:`enhance_core.atomic.atomic_write`), so a
+    failed save leaves the recipe and its masks as they were.
     """
     path = Path(path)
-    text = json.dumps(recipe_with_rasters(steps, path), indent=2) + "\n"
+    rasters = {recipe_raster_name(path, index): item.mask for index, item in enumerate(steps)
+               if item.mask is not None and item.mask.raster is not None}
+    names = [name if name in rasters else None for name in (recipe_raster_name(path, i) for i in range(len(steps)))]
+    text = json.dumps(recipe_to_dict(steps, raster_names=names), indent=2) + "\n"
     try:
-        write_text_atomic(path, text)
+        with ExitStack() as pending:
+            for name, mask in rasters.items():
+                try:
+                    save_mask_raster(mask, pending.enter_context(atomic_write(path.with_name(name))))
+                except ImageWriteError as error:
+                    raise ImageWriteError(path, f"could not write its mask {name}: {error.reason}") from None
+            write_text_atomic(path, text)
     except OSError as error:
         raise ImageWriteError(path, f"could not write the recipe: {error.strerror or error}") from None
     return path

@@ -37,8 +37,8 @@ def test_round_trip_keeps_every_step(tmp_path) -> None:
     assert loaded[2].mask == steps[2].mask
     assert loaded[3].mask.strokes == steps[3].mask.strokes
     np.testing.assert_allclose(loaded[3].mask.render(), steps[3].mask.render(), atol=1e-4)
-    assert (tmp_path / "look.step4.mask.png").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["look.json", "look.step4.mask.png"]
+    assert (tmp_path / "look.recipe.step4.mask.png").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["look.json", "look.recipe.step4.mask.png"]
 
 
 def test_file_is_readable_json_with_schema_and_named_params(tmp_path) -> None:
@@ -46,7 +46,7 @@ def test_file_is_readable_json_with_schema_and_named_params(tmp_path) -> None:
     assert data["schema"] == SCHEMA and data["version"] == 1
     assert data["steps"][0] == {"filter": "gaussian_blur", "params": {"sigma": 2.5}, "enabled": True,
                                 "opacity": 1.0, "mask": None}
-    assert data["steps"][3]["mask"]["raster"] == "r.step4.mask.png"
+    assert data["steps"][3]["mask"]["raster"] == "r.recipe.step4.mask.png"
     assert data["steps"][2]["mask"]["strokes"][0]["points"] == [[4.0, 4.0]]
 
 
@@ -97,8 +97,8 @@ def test_schema_version_and_file_errors(tmp_path) -> None:
 
 def test_missing_mask_raster_is_reported_with_the_step(tmp_path) -> None:
     path = save_recipe(sample_steps(), tmp_path / "r.json")
-    (tmp_path / "r.step4.mask.png").unlink()
-    with pytest.raises(ParameterError, match="step 4: .*r.step4.mask.png"):
+    (tmp_path / "r.recipe.step4.mask.png").unlink()
+    with pytest.raises(ParameterError, match="step 4: .*r.recipe.step4.mask.png"):
         load_recipe(path)
 
 
@@ -114,6 +114,38 @@ def test_a_failed_save_keeps_the_previous_recipe(tmp_path, monkeypatch) -> None:
         save_recipe(sample_steps()[1:2], path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["look.json"]
+
+
+def test_a_recipe_whose_json_cannot_be_written_leaves_its_masks_as_they_were(tmp_path, monkeypatch) -> None:
+    from enhance_core import recipe as recipe_module
+
+    path = save_recipe(sample_steps(), tmp_path / "look.json")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert "look.recipe.step4.mask.png" in before
+    other = np.ones((20, 30), np.float32)
+    steps = (*sample_steps()[:3], make_item("negative", mask=Mask(20, 30, raster=other)))
+
+    def full_disk(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(recipe_module, "write_text_atomic", full_disk)
+    with pytest.raises(ImageWriteError, match="could not write the recipe: No space left"):
+        save_recipe(steps, path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before, "the old recipe loads its old mask"
+
+
+def test_a_recipe_saved_beside_a_project_of_its_name_leaves_the_project_s_masks_alone(tmp_path) -> None:
+    from enhance_core.project import load_project, save_project
+    from enhance_core.image import Image
+    from enhance_core.io import write_image
+
+    image = write_image(Image(np.full((20, 30, 3), 0.5, np.float32)), tmp_path / "photo.png")
+    project = save_project(tmp_path / "photo.esproj", image=image, reference=None, steps=sample_steps())
+    masked = load_project(project).steps[3].mask.raster.copy()
+    other = np.ones((20, 30), np.float32)
+    save_recipe((*sample_steps()[:3], make_item("negative", mask=Mask(20, 30, raster=other))), tmp_path / "photo.json")
+    np.testing.assert_array_equal(load_project(project).steps[3].mask.raster, masked)
+    assert load_recipe(tmp_path / "photo.json")[3].mask.raster.min() == 1.0
 
 
 @pytest.mark.parametrize(("filter_name", "added"), sorted(ADDED_PARAMS))
