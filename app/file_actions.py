@@ -160,8 +160,12 @@ class FileActions(QObject):
         self.states: Callable[[], tuple[SavedHistory | None, Sequence[Snapshot]]] = lambda: (None, ())
         self.lane = JobRunner("Opening", self)
         self.reference_lane = JobRunner("Opening the reference", self)  # a reference must not cancel an image's read
+        self.kept_reference: Path | None = None
+        """An open project's reference that could not be read (a drive not mounted): saving keeps pointing at it."""
         self._edits = 0
         document.undo_stack.indexChanged.connect(self._count_edit)
+        document.image_changed.connect(self._forget_kept_reference)
+        document.reference_changed.connect(self._on_reference_changed)
 
     # --- opening ---------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -243,11 +247,29 @@ class FileActions(QObject):
             self.settings.set_last_folder("reference", Path(name))
             self.open_reference(Path(name))
 
-    def open_reference(self, path: Path) -> None:
-        """Load ``path`` as the reference layer (an image being opened meanwhile keeps it)."""
+    def open_reference(self, path: Path, *, of_project: bool = False) -> None:
+        """Load ``path`` as the reference layer (an image being opened meanwhile keeps it). A project's reference
+        (``of_project``) that cannot be read stays the project's (:attr:`kept_reference`), and the message says so."""
+        on_failed = partial(self._on_project_reference_failed, Path(path)) if of_project else self._on_read_failed
         self.reference_lane.submit(partial(_read_job, Path(path)),
                                    on_done=lambda image: self.document.set_reference(image, path),
-                                   on_failed=self._on_read_failed, label=f"Opening {Path(path).name}")
+                                   on_failed=on_failed, label=f"Opening {Path(path).name}")
+
+    def _on_project_reference_failed(self, path: Path, failure: JobFailure) -> None:
+        if self.document.reference_path != path:
+            self.document.set_reference(None, None)  # another file's, loaded before: not this project's reference
+            self.kept_reference = path
+        self.reporter.report(self.window, "Cannot open the project's reference", EnhanceError(
+            f"{failure.error}. The project opened without it and still names it: saving keeps it, so it opens "
+            "again once the file is back; File ▸ Open Reference loads another."), failure.details)
+
+    def _on_reference_changed(self) -> None:
+        if self.document.reference is not None:
+            self.kept_reference = None
+
+    def _forget_kept_reference(self) -> None:
+        """Another image, or a reference loaded: the project's unreadable reference is no longer kept."""
+        self.kept_reference = None
 
     def open_project(self, path: Path) -> None:
         """Open a project: its image, its reference and its stack; its saved preview, if it fits, until rendered."""
@@ -269,8 +291,9 @@ class FileActions(QObject):
             self._remember(path)
             if preview is not None:
                 self.saved_preview_loaded.emit(preview)
+            self.kept_reference = None
             if project.reference is not None:
-                self.open_reference(project.reference)
+                self.open_reference(project.reference, of_project=True)
             elif self.document.reference is not None:
                 self.document.set_reference(None, None)  # a project compares with its own reference or none
 
@@ -383,7 +406,7 @@ class FileActions(QObject):
             return False
         history, snapshots = self.states()
         try:
-            save_project(path, image=document.source_path, reference=document.reference_path,
+            save_project(path, image=document.source_path, reference=document.reference_path or self.kept_reference,
                          steps=document.stack.snapshot(), preview=self.result(), history=history,
                          snapshots=snapshots, warn=self.save_warned.emit)
         except EnhanceError as error:

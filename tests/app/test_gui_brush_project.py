@@ -324,6 +324,30 @@ def test_project_saves_and_reopens_stack_masks_and_reference(qtbot, window, phot
         other.shutdown()
 
 
+def test_a_project_whose_reference_is_missing_opens_and_saving_keeps_pointing_at_it(qtbot, window, photo_path,
+                                                                                     tmp_path):
+    reference = save_png(synthetic_photo(seed=3), tmp_path / "ref.png")
+    project = tmp_path / "work.esproj"
+    open_image(qtbot, window, photo_path)
+    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
+        window.files.open_reference(reference)
+    assert window.files.save_project_to(project)
+    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
+        window.files.open_reference(save_png(synthetic_photo(seed=4), tmp_path / "other.png"))
+    reference.rename(tmp_path / "away.png")  # an unmounted drive
+    window.files.open_path(project)
+    qtbot.waitUntil(lambda: window.files.kept_reference == reference, timeout=20000)
+    assert window.document.reference is None
+    assert "still names it: saving keeps it" in str(window.reporter.errors[-1])
+    add_filter(qtbot, window, "negative")
+    assert window.files.save_project_to(project)
+    (tmp_path / "away.png").rename(reference)
+    window.files.open_path(project)
+    qtbot.waitUntil(lambda: window.document.reference_path == reference, timeout=20000)
+    open_image(qtbot, window, photo_path)
+    assert window.files.kept_reference is None, "another image does not inherit the project's reference"
+
+
 def test_saving_a_project_without_an_image_says_so(window, tmp_path):
     assert not window.files.save_project_to(tmp_path / "empty.esproj")
     assert window.reporter.errors and not (tmp_path / "empty.esproj").exists()
