@@ -38,11 +38,13 @@ from app.export_jobs import (JpegEstimate, SizedResults, estimate_jpeg, render_f
 from app.export_size_box import OutputSizeBox
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
+from enhance_core.errors import ImageWriteError
 from enhance_core.export_size import OutputSize
 from enhance_core.image import Image
 from enhance_core.io import BIT_DEPTHS, default_bit_depth, same_file
 from enhance_core.medical.series import DicomSeries
 from enhance_core.medical.windows import stack_window
+from enhance_core.paths import is_dir, is_file
 
 FULL_RANGE_FORMATS = ("PNG", "TIFF")
 FORMATS = (("JPEG", ".jpg"), ("PNG", ".png"), ("TIFF", ".tif"), ("WEBP", ".webp"), ("BMP", ".bmp"))
@@ -217,7 +219,11 @@ class ExportDialog(QDialog):
 
     def _sync_format_to_path(self) -> None:
         typed = Path(self.path.text().strip()).expanduser()
-        if typed.is_absolute() and typed.is_dir():
+        try:
+            folder = typed.is_absolute() and is_dir(typed, partial(ImageWriteError, typed))
+        except ImageWriteError:
+            folder = False  # a name too long or a folder not entered: Export says why
+        if folder:
             stem = (self.document.source_path or Path("image")).stem
             self.path.setText(str(free_path(typed / f"{stem}_edited{self.format.currentData()}")))
         suffix = Path(self.path.text()).suffix.lower()
@@ -338,7 +344,13 @@ class ExportDialog(QDialog):
             self._export_series(path)
             return
         source = self.document.source_path  # the source itself is refused by the write, not offered
-        if path != self._confirmed and path.is_file() and (source is None or not same_file(path, source)):
+        try:
+            taken = path != self._confirmed and is_file(path, partial(ImageWriteError, path))
+        except ImageWriteError as error:
+            self.reporter.report(self, "Export", error)
+            self.export_button.setEnabled(True)
+            return
+        if taken and (source is None or not same_file(path, source)):
             answer = self.reporter.choose(self, "Export", f"{path} already exists. Replace it, or write the "
                                           f"export beside it as {free_path(path).name}?",
                                           ("Keep Both", "Replace", "Cancel"))

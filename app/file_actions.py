@@ -33,11 +33,12 @@ from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
-from enhance_core.errors import Cancelled, EnhanceError, ImageReadError
+from enhance_core.errors import Cancelled, EnhanceError, ImageReadError, ImageWriteError
 from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
 from enhance_core.masks import Mask, Picture, picture_digest
+from enhance_core.paths import exists
 from enhance_core.project import SUFFIX as PROJECT_SUFFIX
 from enhance_core.project import load_project, read_saved_preview, save_project
 from enhance_core.recipe import load_recipe, save_recipe
@@ -393,8 +394,13 @@ class FileActions(QObject):
         if path.suffix.lower() == suffix.lower():
             return path
         path = Path(name + suffix)
-        if path.exists() and self.reporter.choose(self.window, title, f"{path} already exists. Replace it?",
-                                                  ("Replace", "Cancel")) != "Replace":
+        try:
+            taken = exists(path, partial(ImageWriteError, path))
+        except ImageWriteError as error:
+            self.reporter.report(self.window, title, error)
+            return None
+        if taken and self.reporter.choose(self.window, title, f"{path} already exists. Replace it?",
+                                          ("Replace", "Cancel")) != "Replace":
             return None
         return path
 

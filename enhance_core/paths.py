@@ -5,7 +5,8 @@ a bare :class:`PermissionError` when the path passes through a folder
 without search (x) permission. :func:`exists`, :func:`is_dir` and
 :func:`is_file` answer the same questions but raise the caller's typed
 error instead, with :func:`entry_refusal` as its reason: which folder cannot
-be entered and what to check.
+be entered and what to check; and for a name longer than the file system
+takes (``ENAMETOOLONG``), a reason that says how long it is.
 """
 
 from __future__ import annotations
@@ -48,7 +49,18 @@ def _mode(path: Path, refuse: Refuse) -> int | None:
     except OSError as error:
         if error.errno in _ABSENT:
             return None
+        if error.errno == errno.ENAMETOOLONG:
+            raise refuse(name_refusal(path)) from None
         raise
+
+
+def name_refusal(path: Path) -> str:
+    """The reason for an error about a ``path`` whose name (or a folder's on its way) the file system refuses as
+    too long."""
+    longest = max((part for part in path.parts), key=lambda part: len(part.encode("utf-8", "surrogateescape")))
+    size = len(longest.encode("utf-8", "surrogateescape"))
+    return (f"the name is too long for the file system ({size} bytes in UTF-8; most allow 255, and the whole path "
+            "4096): choose a shorter one")
 
 
 def exists(path: Path, refuse: Refuse) -> bool:

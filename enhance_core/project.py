@@ -163,7 +163,8 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
         with suppress(OSError):
             stale.unlink()
     if "preview" not in data:
-        path.with_name(preview_file_name(path)).unlink(missing_ok=True)
+        with suppress(OSError):  # an old preview left beside it is ignored (its recipe hash differs)
+            path.with_name(preview_file_name(path)).unlink(missing_ok=True)
     if warn is not None:
         for warning in warnings:
             warn(warning)

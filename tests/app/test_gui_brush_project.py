@@ -348,6 +348,11 @@ def test_a_project_whose_reference_is_missing_opens_and_saving_keeps_pointing_at
     assert window.files.kept_reference is None, "another image does not inherit the project's reference"
 
 
+def test_a_project_name_too_long_for_the_file_system_is_said_not_raised(window, tmp_path):
+    assert window.files._with_suffix(str(tmp_path / ("p" * 260)), ".esproj", "Save project") is None
+    assert "the name is too long for the file system" in window.reporter.errors[-1][1]
+
+
 def test_saving_a_project_without_an_image_says_so(window, tmp_path):
     assert not window.files.save_project_to(tmp_path / "empty.esproj")
     assert window.reporter.errors and not (tmp_path / "empty.esproj").exists()

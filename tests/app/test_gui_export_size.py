@@ -249,3 +249,14 @@ def test_the_default_export_name_leaves_a_folder_the_user_cannot_write(qtbot, op
     dialog = open_dialog(scan)
     assert dialog.path.text() == str(pictures / "scan_edited.png")
     dialog.reject()
+
+
+def test_a_name_too_long_for_the_file_system_is_said_and_the_dialog_stays_usable(open_dialog, tmp_path) -> None:
+    dialog = open_dialog(save_png(synthetic_photo(60, 80), tmp_path / "beach.png"))
+    dialog.path.setText(str(tmp_path / ("é" * 130 + ".png")))
+    dialog.path.editingFinished.emit()
+    dialog.export()
+    title, message, _ = dialog.reporter.errors[-1]
+    assert title == "Export" and "the name is too long for the file system (264 bytes in UTF-8" in message
+    assert dialog.export_button.isEnabled()
+    dialog.reject()

@@ -31,3 +31,13 @@ def test_a_path_through_a_folder_that_cannot_be_entered_raises_the_callers_error
         check(path, partial(ImageWriteError, path))
     assert str(caught.value) == (f"{path}: permission denied: the folder {tmp_path / 'locked'} cannot be entered; "
                                  "check the folder's permissions")
+
+
+def test_a_name_too_long_for_the_file_system_is_refused_with_its_length(tmp_path) -> None:
+    from functools import partial
+
+    from enhance_core.errors import ImageWriteError
+    from enhance_core.paths import exists
+
+    with pytest.raises(ImageWriteError, match=r"the name is too long for the file system \(300 bytes in UTF-8"):
+        exists(tmp_path / ("x" * 300), partial(ImageWriteError, tmp_path / ("x" * 300)))
