@@ -162,6 +162,8 @@ class FileActions(QObject):
         self.lane = JobRunner("Opening", self)
         self.reference_lane = JobRunner("Opening the reference", self)  # a reference must not cancel an image's read
         self.kept_reference: Path | None = None
+        self._project_stamp: tuple[int, int] | None = None
+        """Size and modification time of the project file as this window last opened or saved it."""
         """An open project's reference that could not be read (a drive not mounted): saving keeps pointing at it."""
         self._edits = 0
         document.undo_stack.indexChanged.connect(self._count_edit)
@@ -289,6 +291,7 @@ class FileActions(QObject):
                 self.document.select(project.steps[-1].uid)
             self.project_opened.emit(project)
             self.document.project_path = path
+            self._project_stamp = _file_stamp(path)
             self._remember(path)
             if preview is not None:
                 self.saved_preview_loaded.emit(preview)
@@ -410,6 +413,13 @@ class FileActions(QObject):
         if document.source_path is None:
             self.reporter.show_error(self.window, "Nothing to save", "Open an image first.")
             return False
+        changed = (path == document.project_path and self._project_stamp is not None
+                   and _file_stamp(path) not in (None, self._project_stamp))
+        if changed and self.reporter.choose(
+                self.window, "Save project", f"{path} was changed on disk since this window opened or saved it "
+                "(another window or program saved it). Replace it with this window's project, or cancel and save "
+                "this one under another name?", ("Replace", "Cancel")) != "Replace":
+            return False
         history, snapshots = self.states()
         try:
             save_project(path, image=document.source_path, reference=document.reference_path or self.kept_reference,
@@ -419,6 +429,7 @@ class FileActions(QObject):
             self.reporter.report(self.window, "Cannot save the project", error)
             return False
         document.project_path = path
+        self._project_stamp = _file_stamp(path)
         document.undo_stack.setClean()
         self._remember(path)
         return True
@@ -533,3 +544,12 @@ def _painted_on(mask: Mask) -> str:
 def _mask_edits(item: StackItem) -> bool:
     """Whether the step's painted mask edits a mask its filter detects (so the recipe replays without it)."""
     return get_filter(item.filter).mask_edits(item.params)
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    """Size and modification time (ns) of ``path``; None when it cannot be read."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns

@@ -353,6 +353,26 @@ def test_a_project_name_too_long_for_the_file_system_is_said_not_raised(window, 
     assert "the name is too long for the file system" in window.reporter.errors[-1][1]
 
 
+def test_saving_over_a_project_another_window_saved_meanwhile_asks_first(qtbot, window, photo_path, tmp_path):
+    import os
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    project = tmp_path / "shared.esproj"
+    assert window.files.save_project_to(project)
+    add_filter(qtbot, window, "gaussian_blur")
+    assert window.files.save_project_to(project), "its own earlier save is no reason to ask"
+    assert window.reporter.questions == []
+    os.utime(project, ns=(project.stat().st_atime_ns, project.stat().st_mtime_ns + 5_000_000_000))  # another save
+    before = project.read_bytes()
+    window.reporter.choices = ["Cancel"]
+    assert not window.files.save_project_to(project)
+    assert "was changed on disk since this window opened or saved it" in window.reporter.questions[-1]
+    assert project.read_bytes() == before
+    window.reporter.choices = ["Replace"]
+    assert window.files.save_project_to(project)
+
+
 def test_saving_a_project_without_an_image_says_so(window, tmp_path):
     assert not window.files.save_project_to(tmp_path / "empty.esproj")
     assert window.reporter.errors and not (tmp_path / "empty.esproj").exists()
