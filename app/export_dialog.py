@@ -351,7 +351,10 @@ class ExportDialog(QDialog):
             self.export_button.setEnabled(True)
             return
         if taken and (source is None or not same_file(path, source)):
-            answer = self.reporter.choose(self, "Export", f"{path} already exists. Replace it, or write the "
+            reference = self.document.reference_path
+            what = (" It is the reference open in the editor (the ground truth the metrics compare with)."
+                    if reference is not None and same_file(path, reference) else "")
+            answer = self.reporter.choose(self, "Export", f"{path} already exists.{what} Replace it, or write the "
                                           f"export beside it as {free_path(path).name}?",
                                           ("Keep Both", "Replace", "Cancel"))
             if answer == "Cancel":

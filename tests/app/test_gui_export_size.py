@@ -260,3 +260,16 @@ def test_a_name_too_long_for_the_file_system_is_said_and_the_dialog_stays_usable
     assert title == "Export" and "the name is too long for the file system (264 bytes in UTF-8" in message
     assert dialog.export_button.isEnabled()
     dialog.reject()
+
+
+def test_exporting_over_the_open_reference_says_it_is_the_reference(open_dialog, tmp_path) -> None:
+    from enhance_core.io import read_image as read
+
+    reference = save_png(synthetic_photo(60, 80, seed=5), tmp_path / "truth.png")
+    dialog = open_dialog(save_png(synthetic_photo(60, 80), tmp_path / "beach.png"))
+    dialog.document.set_reference(read(reference), reference)
+    dialog.path.setText(str(reference))
+    dialog.reporter.choices = ["Cancel"]
+    dialog.export()
+    assert "It is the reference open in the editor" in dialog.reporter.questions[-1]
+    dialog.reject()
