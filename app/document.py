@@ -65,6 +65,8 @@ class Document(QObject):
         self.reference: Image | None = None
         self.reference_path: Path | None = None
         self.project_path: Path | None = None
+        self.saved_reference: Path | None = None
+        """The reference the open project was opened or saved with: another one is an unsaved edit."""
         self.selected_uid = ""
         self.full_results = FullResults()
         self._geometry: tuple[Image, tuple[StackItem, ...], int, ViewGeometry] | None = None
@@ -72,8 +74,16 @@ class Document(QObject):
 
     @property
     def modified(self) -> bool:
-        """Whether there are edits since the image was opened or the project saved."""
-        return not self.undo_stack.isClean()
+        """Whether there are edits since the image was opened or the project saved (another reference in a
+        project counts)."""
+        return not self.undo_stack.isClean() or (self.project_path is not None
+                                                 and self.reference_path != self.saved_reference)
+
+    def mark_saved(self, project: Path, reference: Path | None) -> None:
+        """The project was opened from or saved to ``project`` with ``reference``: nothing is unsaved now."""
+        self.project_path, self.saved_reference = project, reference
+        self.undo_stack.setClean()
+        self.modified_changed.emit(self.modified)
 
     def set_source(self, image: Image, path: Path | None) -> None:
         """Show a new source image with an empty stack and history."""
@@ -94,6 +104,7 @@ class Document(QObject):
         """Set (or clear, with None) the reference image the metrics compare against."""
         self.reference, self.reference_path = image, path if image is not None else None
         self.reference_changed.emit()
+        self.modified_changed.emit(self.modified)
 
     def reference_size_problem(self) -> str:
         """Why the reference cannot be compared with the result ("" when it can).
@@ -171,7 +182,7 @@ class Document(QObject):
         return None
 
     def _relay_clean(self, clean: bool) -> None:
-        self.modified_changed.emit(not clean)
+        self.modified_changed.emit(self.modified)
 
     def _relay(self, change: StackChange) -> None:
         gone = change.kind == "removed" and change.uid == self.selected_uid

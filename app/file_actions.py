@@ -260,8 +260,9 @@ class FileActions(QObject):
 
     def _on_project_reference_failed(self, path: Path, failure: JobFailure) -> None:
         if self.document.reference_path != path:
-            self.document.set_reference(None, None)  # another file's, loaded before: not this project's reference
             self.kept_reference = path
+            self.document.saved_reference = None  # kept by the next save: its absence is no unsaved edit
+            self.document.set_reference(None, None)  # another file's, loaded before: not this project's reference
         self.reporter.report(self.window, "Cannot open the project's reference", EnhanceError(
             f"{failure.error}. The project opened without it and still names it: saving keeps it, so it opens "
             "again once the file is back; File ▸ Open Reference loads another."), failure.details)
@@ -290,7 +291,7 @@ class FileActions(QObject):
             if project.steps:  # the brush and the step's settings are at hand, as when the project was saved
                 self.document.select(project.steps[-1].uid)
             self.project_opened.emit(project)
-            self.document.project_path = path
+            self.document.project_path, self.document.saved_reference = path, project.reference
             self._project_stamp = _file_stamp(path)
             self._remember(path)
             if preview is not None:
@@ -428,9 +429,8 @@ class FileActions(QObject):
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot save the project", error)
             return False
-        document.project_path = path
+        document.mark_saved(path, document.reference_path)
         self._project_stamp = _file_stamp(path)
-        document.undo_stack.setClean()
         self._remember(path)
         return True
 

@@ -344,7 +344,7 @@ class RecoveryController(QObject):
             self.history.restore(state.items, HistoryState((), 0, -1))
             notes.append("The undo history did not match the filter stack and was left out; the stack is as it was.")
             doc.stack.reset(state.items)
-        doc.project_path = state.project
+        doc.project_path, doc.saved_reference = state.project, state.reference  # the session's own reference
         self.snapshots.set_all(state.snapshots)
         if reference is not None:
             doc.set_reference(reference, state.reference)

@@ -373,6 +373,18 @@ def test_saving_over_a_project_another_window_saved_meanwhile_asks_first(qtbot, 
     assert window.files.save_project_to(project)
 
 
+def test_another_reference_in_a_project_is_an_unsaved_edit(qtbot, window, photo_path, tmp_path):
+    open_image(qtbot, window, photo_path)
+    project = tmp_path / "work.esproj"
+    assert window.files.save_project_to(project)
+    assert not window.document.modified
+    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
+        window.files.open_reference(save_png(synthetic_photo(seed=4), tmp_path / "truth.png"))
+    assert window.document.modified and window.isWindowModified()
+    assert window.files.save_project_to(project)
+    assert not window.document.modified and not window.isWindowModified()
+
+
 def test_saving_a_project_without_an_image_says_so(window, tmp_path):
     assert not window.files.save_project_to(tmp_path / "empty.esproj")
     assert window.reporter.errors and not (tmp_path / "empty.esproj").exists()
