@@ -271,6 +271,19 @@ class FileActions(QObject):
         if self.document.reference is not None:
             self.kept_reference = None
 
+    def _locate_project_image(self, image: Path) -> Path | None:
+        """Ask where a project's moved image went; None when the user gives up."""
+        choice = self.reporter.choose(
+            self.window, "Image not found",
+            f"The project's image is no longer at {image} (moved, renamed, or on a drive that is not mounted). "
+            "Locate it to open the project with it; the project file is left as it is until you save it.",
+            ["Locate…", "Cancel"])
+        if choice != "Locate…":
+            return None
+        name, _ = QFileDialog.getOpenFileName(self.window, f"Where is {image.name}?", str(image.parent),
+                                              image_file_filter())
+        return Path(name) if name else None
+
     def _forget_kept_reference(self) -> None:
         """Another image, or a reference loaded: the project's unreadable reference is no longer kept."""
         self.kept_reference = None
@@ -282,10 +295,19 @@ class FileActions(QObject):
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot open the project", error)
             return
+        moved = ""
+        if not os.path.exists(project.image):
+            located = self._locate_project_image(project.image)
+            if located is None:
+                return
+            project = dataclasses.replace(project, image=located)
+            moved = f"its image was opened from its new place, {located}; save the project to keep it"
 
         def show(read: tuple[Image, np.ndarray | None, str]) -> None:
             image, preview, warning = read
             warnings = [warning] if warning else []
+            if moved:
+                warnings.append(moved)
             self._show_image(project.image, image, recent=False, warnings=warnings + list(project.warnings))
             self.document.stack.reset(project.steps)
             if project.steps:  # the brush and the step's settings are at hand, as when the project was saved

@@ -385,6 +385,26 @@ def test_another_reference_in_a_project_is_an_unsaved_edit(qtbot, window, photo_
     assert not window.document.modified and not window.isWindowModified()
 
 
+def test_a_project_whose_image_moved_asks_where_it_is_and_opens_with_it(qtbot, window, photo_path, tmp_path,
+                                                                         monkeypatch):
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    project = tmp_path / "work.esproj"
+    assert window.files.save_project_to(project)
+    moved = photo_path.rename(tmp_path / "moved.png")
+    window.reporter.choices = ["Cancel"]
+    window.files.open_path(project)
+    assert f"no longer at {photo_path}" in window.reporter.questions[-1]
+    monkeypatch.setattr("app.file_actions.QFileDialog.getOpenFileName", lambda *args: (str(moved), ""))
+    window.reporter.choices = ["Locate…"]
+    with qtbot.waitSignal(window.document.image_changed, timeout=20000):
+        window.files.open_path(project)
+    qtbot.waitUntil(lambda: window.document.project_path == project, timeout=20000)
+    assert window.document.source_path == moved
+    assert [item.filter for item in window.document.stack.snapshot()] == ["negative"]
+    assert "opened from its new place" in window.status.read_warning_label.toolTip()
+
+
 def test_saving_a_project_without_an_image_says_so(window, tmp_path):
     assert not window.files.save_project_to(tmp_path / "empty.esproj")
     assert window.reporter.errors and not (tmp_path / "empty.esproj").exists()
