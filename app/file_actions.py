@@ -180,8 +180,21 @@ class FileActions(QObject):
             self.open_path(Path(name))
 
     def open_path(self, path: Path) -> None:
-        """Open an image, or a project (by its suffix), after asking what to do with unsaved edits."""
+        """Open an image, or a project (by its suffix), after asking what to do with unsaved edits.
+
+        A file that is gone (an Open Recent entry deleted since) is said at once, before any question, and
+        leaves the recent list.
+        """
         path = Path(path)
+        try:
+            gone = not exists(path, partial(ImageReadError, path))
+        except ImageReadError:
+            gone = False  # a folder on the way cannot be entered: the reader says which
+        if gone:
+            self.reporter.report(self.window, "Cannot open the file",
+                                 ImageReadError(path, "it is no longer there (moved, renamed or deleted)"))
+            self.recent_changed.emit(self.settings.recent_files())
+            return
         if not self.resolve_unsaved_edits("Save them before opening another file?"):
             return
         if path.suffix.lower() == PROJECT_SUFFIX:

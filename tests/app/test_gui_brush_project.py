@@ -405,6 +405,18 @@ def test_a_project_whose_image_moved_asks_where_it_is_and_opens_with_it(qtbot, w
     assert "opened from its new place" in window.status.read_warning_label.toolTip()
 
 
+def test_a_recent_file_deleted_since_is_said_before_any_question_and_leaves_the_list(qtbot, window, tmp_path):
+    gone = save_png(synthetic_photo(), tmp_path / "gone.png")
+    open_image(qtbot, window, gone)
+    add_filter(qtbot, window, "negative")
+    gone.unlink()
+    with qtbot.waitSignal(window.files.recent_changed, timeout=5000) as recent:
+        window.files.open_path(gone)
+    assert window.reporter.questions == [], "no 'save your edits?' for a file that cannot open"
+    assert "it is no longer there (moved, renamed or deleted)" in window.reporter.errors[-1][1]
+    assert gone not in recent.args[0] and window.document.modified
+
+
 def test_saving_a_project_without_an_image_says_so(window, tmp_path):
     assert not window.files.save_project_to(tmp_path / "empty.esproj")
     assert window.reporter.errors and not (tmp_path / "empty.esproj").exists()
