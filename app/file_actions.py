@@ -321,6 +321,10 @@ class FileActions(QObject):
             warnings = [warning] if warning else []
             if moved:
                 warnings.append(moved)
+            if project.image_digest is not None and not Picture("", project.image_digest).is_of(image.pixels):
+                warnings.append("the image is not the picture the project was saved with (the file was replaced "
+                                "or edited since): masks painted or detected on that one now lie on this one; "
+                                "check them with the brush overlay")
             self._show_image(project.image, image, recent=False, warnings=warnings + list(project.warnings))
             self.document.stack.reset(project.steps)
             if project.steps:  # the brush and the step's settings are at hand, as when the project was saved
@@ -460,7 +464,8 @@ class FileActions(QObject):
         try:
             save_project(path, image=document.source_path, reference=document.reference_path or self.kept_reference,
                          steps=document.stack.snapshot(), preview=self.result(), history=history,
-                         snapshots=snapshots, warn=self.save_warned.emit)
+                         snapshots=snapshots, warn=self.save_warned.emit,
+                         image_digest=None if document.source is None else picture_digest(document.source.pixels))
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot save the project", error)
             return False

@@ -7,6 +7,7 @@ Format (version 4)::
      "recipe": {<an enhance-studio.recipe dict>},
      "preview": {"file": "edit.preview.png", "sha256": "...", "source_size": 123456,
                  "source_mtime_ns": 1733140000000000000, "recipe_sha256": "..."},
+     "image_digest": "f16:...",
      "states": {<the undo history and snapshots, see enhance_core.project_states>}}
 
 Image paths are stored relative to the project file when they share a drive
@@ -22,6 +23,10 @@ opens in any viewer), which the editor shows at once on reopening while the
 stack renders. It counts only while it is the file saved (``sha256``), the
 source has the size and modification time it had at saving and the recipe is
 the one saved (``recipe_sha256``); otherwise it is ignored, never an error.
+
+``image_digest`` (optional) is :func:`enhance_core.masks.picture_digest` of
+the image as saved: an editor that opens the project on other pixels under
+the same name says its masks were made on another picture.
 
 ``states`` (new in version 3, optional; each brush stroke held once since
 version 4; written as compact JSON on one line) holds the undo history as the
@@ -90,6 +95,7 @@ class Project:
     history: SavedHistory | None = None
     snapshots: tuple[Snapshot, ...] = ()
     warnings: tuple[str, ...] = ()
+    image_digest: str | None = None
 
 
 def preview_file_name(project_path: Path) -> str:
@@ -100,7 +106,7 @@ def preview_file_name(project_path: Path) -> str:
 def save_project(path: str | Path, *, image: Path, reference: Path | None,
                  steps: Sequence[StackItem], preview: np.ndarray | None = None,
                  history: SavedHistory | None = None, snapshots: Sequence[Snapshot] = (),
-                 warn: Callable[[str], None] | None = None) -> Path:
+                 warn: Callable[[str], None] | None = None, image_digest: str | None = None) -> Path:
     """Write a project file at ``path`` (mask rasters beside it); written whole or not at all.
 
     The mask rasters are written under temporary names and renamed into place,
@@ -123,6 +129,9 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
     warn : callable, optional
         ``warn(message)`` is called with what was left out to keep the project
         openable (for the status bar).
+    image_digest : str, optional
+        :func:`~enhance_core.masks.picture_digest` of the image's pixels, saved so a later opening can tell
+        when the file under that name holds another picture.
 
     Raises
     ------
@@ -138,6 +147,8 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
     data: dict[str, Any] = {"schema": SCHEMA, "version": VERSION, "image": _stored_path(image, path.parent),
                             "reference": _stored_path(reference, path.parent) if reference is not None else None,
                             "recipe": recipe}
+    if image_digest is not None:
+        data["image_digest"] = image_digest
     if preview is not None:
         entry = _write_preview(path, Path(image), preview)
         if entry is not None:
@@ -284,7 +295,8 @@ def load_project(path: str | Path) -> Project:
         history, snapshots, warnings = decode_states(data["states"], path, steps, _raster_files(data, steps))
         if history is not None:
             steps = history.states[history.index]
-    return Project(image, reference, steps, _saved_preview(data, path), history, snapshots, tuple(warnings))
+    digest = data.get("image_digest") if isinstance(data.get("image_digest"), str) else None
+    return Project(image, reference, steps, _saved_preview(data, path), history, snapshots, tuple(warnings), digest)
 
 
 def _raster_files(data: dict, steps: tuple[StackItem, ...]) -> dict[str, np.ndarray]:

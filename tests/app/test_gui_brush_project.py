@@ -417,6 +417,21 @@ def test_a_recent_file_deleted_since_is_said_before_any_question_and_leaves_the_
     assert gone not in recent.args[0] and window.document.modified
 
 
+def test_a_project_whose_image_file_now_holds_another_picture_says_so(qtbot, window, tmp_path):
+    image = save_png(synthetic_photo(seed=1), tmp_path / "scan.png")
+    open_image(qtbot, window, image)
+    add_filter(qtbot, window, "negative")
+    project = tmp_path / "work.esproj"
+    assert window.files.save_project_to(project)
+    window.files.open_path(project)
+    qtbot.waitUntil(lambda: window.document.project_path == project, timeout=20000)
+    assert "not the picture the project was saved with" not in window.status.read_warning_label.toolTip()
+    save_png(synthetic_photo(seed=2), image)  # another scan under the same name and size
+    window.files.open_path(project)
+    qtbot.waitUntil(lambda: "not the picture the project was saved with" in window.status.read_warning_label.toolTip(),
+                    timeout=20000)
+
+
 def test_saving_a_project_without_an_image_says_so(window, tmp_path):
     assert not window.files.save_project_to(tmp_path / "empty.esproj")
     assert window.reporter.errors and not (tmp_path / "empty.esproj").exists()
