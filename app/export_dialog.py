@@ -41,7 +41,7 @@ from app.workers import JobFailure, JobRunner
 from enhance_core.errors import ImageWriteError
 from enhance_core.export_size import OutputSize
 from enhance_core.image import Image
-from enhance_core.io import BIT_DEPTHS, default_bit_depth, same_file
+from enhance_core.io import BIT_DEPTHS, default_bit_depth, same_file, write_losses
 from enhance_core.medical.series import DicomSeries
 from enhance_core.medical.windows import stack_window
 from enhance_core.paths import is_dir, is_file
@@ -420,7 +420,10 @@ class ExportDialog(QDialog):
         if parent is not None and hasattr(parent, "statusBar"):
             what = (f"the {len(self.series)} slices to {self.written.parent} ({self.written.name}...)"
                     if self.writes_series() and self.series is not None else str(self.written))
-            parent.statusBar().showMessage(f"Exported {what}", 6000)
+            losses = ([] if self.rendered is None or self.is_dicom or self.writes_series()
+                      else write_losses(self.rendered, self.written, self.bit_depth.currentData()))
+            said = f"; left out: {'; '.join(losses)}" if losses else ""
+            parent.statusBar().showMessage(f"Exported {what}{said}", 20000 if losses else 6000)
         self.accept()
 
     def reject(self) -> None:

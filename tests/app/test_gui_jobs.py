@@ -150,6 +150,25 @@ def test_export_writes_the_full_resolution_result(qtbot, window, photo_path, tmp
     assert np.abs(written.pixels - expected).mean() < 0.02
 
 
+def test_an_export_that_leaves_something_out_says_what_in_the_status_bar(qtbot, window, tmp_path):
+    from app.export_dialog import ExportDialog
+
+    pixels = np.full((24, 32, 4), 255, np.uint8)
+    pixels[:, :16, 3] = 0
+    from PIL import Image as PILImage
+
+    PILImage.fromarray(pixels, "RGBA").save(tmp_path / "cutout.png")
+    open_image(qtbot, window, tmp_path / "cutout.png")
+    with qtbot.waitSignal(window.export_lane.finished, timeout=20000):
+        window.export_image()
+    dialog = window.findChild(ExportDialog)
+    dialog.path.setText(str(tmp_path / "flat.jpg"))
+    dialog.path.editingFinished.emit()
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.buttons.accepted.emit()
+    assert "left out: JPEG holds no transparency" in window.status.currentMessage()
+
+
 def test_export_refuses_to_overwrite_the_source(qtbot, window, photo_path):
     from app.export_dialog import ExportDialog
 
