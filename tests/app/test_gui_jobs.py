@@ -151,12 +151,12 @@ def test_export_writes_the_full_resolution_result(qtbot, window, photo_path, tmp
 
 
 def test_an_export_that_leaves_something_out_says_what_in_the_status_bar(qtbot, window, tmp_path):
+    from PIL import Image as PILImage
+
     from app.export_dialog import ExportDialog
 
     pixels = np.full((24, 32, 4), 255, np.uint8)
     pixels[:, :16, 3] = 0
-    from PIL import Image as PILImage
-
     PILImage.fromarray(pixels, "RGBA").save(tmp_path / "cutout.png")
     open_image(qtbot, window, tmp_path / "cutout.png")
     with qtbot.waitSignal(window.export_lane.finished, timeout=20000):
