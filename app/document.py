@@ -67,6 +67,9 @@ class Document(QObject):
         self.project_path: Path | None = None
         self.saved_reference: Path | None = None
         """The reference the open project was opened or saved with: another one is an unsaved edit."""
+        self.kept_reference: Path | None = None
+        """The open project's reference while it is not loaded (being read, or unreadable: a drive not mounted):
+        the project still names it, and saving keeps it."""
         self.selected_uid = ""
         self.full_results = FullResults()
         self._geometry: tuple[Image, tuple[StackItem, ...], int, ViewGeometry] | None = None
@@ -77,7 +80,12 @@ class Document(QObject):
         """Whether there are edits since the image was opened or the project saved (another reference in a
         project counts)."""
         return not self.undo_stack.isClean() or (self.project_path is not None
-                                                 and self.reference_path != self.saved_reference)
+                                                 and self.named_reference != self.saved_reference)
+
+    @property
+    def named_reference(self) -> Path | None:
+        """The reference a project saved now names: the one loaded, else the project's own not loaded."""
+        return self.reference_path or self.kept_reference
 
     def mark_saved(self, project: Path, reference: Path | None) -> None:
         """The project was opened from or saved to ``project`` with ``reference``: nothing is unsaved now."""
@@ -88,6 +96,7 @@ class Document(QObject):
     def set_source(self, image: Image, path: Path | None) -> None:
         """Show a new source image with an empty stack and history."""
         self.source, self.source_path, self.project_path = image, path, None
+        self.kept_reference = None
         self.full_results.clear()
         self.undo_stack.clear()
         self.stack.reset(())
@@ -103,6 +112,8 @@ class Document(QObject):
     def set_reference(self, image: Image | None, path: Path | None) -> None:
         """Set (or clear, with None) the reference image the metrics compare against."""
         self.reference, self.reference_path = image, path if image is not None else None
+        if image is not None:
+            self.kept_reference = None
         self.reference_changed.emit()
         self.modified_changed.emit(self.modified)
 

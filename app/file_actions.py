@@ -161,14 +161,10 @@ class FileActions(QObject):
         self.states: Callable[[], tuple[SavedHistory | None, Sequence[Snapshot]]] = lambda: (None, ())
         self.lane = JobRunner("Opening", self)
         self.reference_lane = JobRunner("Opening the reference", self)  # a reference must not cancel an image's read
-        self.kept_reference: Path | None = None
         self._project_stamp: tuple[int, int] | None = None
         """Size and modification time of the project file as this window last opened or saved it."""
-        """An open project's reference that could not be read (a drive not mounted): saving keeps pointing at it."""
         self._edits = 0
         document.undo_stack.indexChanged.connect(self._count_edit)
-        document.image_changed.connect(self._forget_kept_reference)
-        document.reference_changed.connect(self._on_reference_changed)
 
     # --- opening ---------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -263,26 +259,33 @@ class FileActions(QObject):
             self.settings.set_last_folder("reference", Path(name))
             self.open_reference(Path(name))
 
-    def open_reference(self, path: Path, *, of_project: bool = False) -> None:
-        """Load ``path`` as the reference layer (an image being opened meanwhile keeps it). A project's reference
-        (``of_project``) that cannot be read stays the project's (:attr:`kept_reference`), and the message says so."""
-        on_failed = partial(self._on_project_reference_failed, Path(path)) if of_project else self._on_read_failed
+    def open_reference(self, path: Path) -> None:
+        """Load ``path`` as the reference layer (an image being opened meanwhile keeps it)."""
         self.reference_lane.submit(partial(_read_job, Path(path)),
                                    on_done=lambda image: self.document.set_reference(image, path),
-                                   on_failed=on_failed, label=f"Opening {Path(path).name}")
+                                   on_failed=self._on_read_failed, label=f"Opening {Path(path).name}")
 
-    def _on_project_reference_failed(self, path: Path, failure: JobFailure) -> None:
-        if self.document.reference_path != path:
-            self.kept_reference = path
-            self.document.saved_reference = None  # kept by the next save: its absence is no unsaved edit
-            self.document.set_reference(None, None)  # another file's, loaded before: not this project's reference
-        self.reporter.report(self.window, "Cannot open the project's reference", EnhanceError(
-            f"{failure.error}. The project opened without it and still names it: saving keeps it, so it opens "
-            "again once the file is back; File ▸ Open Reference loads another."), failure.details)
+    def _open_project_reference(self, project: Path, reference: Path) -> None:
+        """Load the reference of the project just opened from ``project``; until it is read the document keeps
+        naming it (:attr:`Document.kept_reference`), and a read that fails says the project still names it."""
+        document = self.document
+        if document.reference_path != reference:
+            document.kept_reference = reference
+            if document.reference is not None:
+                document.set_reference(None, None)  # a project compares with its own reference
 
-    def _on_reference_changed(self) -> None:
-        if self.document.reference is not None:
-            self.kept_reference = None
+        def loaded(image: Image) -> None:
+            if document.project_path == project and document.named_reference == reference:
+                document.set_reference(image, reference)
+
+        def failed(failure: JobFailure) -> None:
+            if document.project_path == project and document.kept_reference == reference:
+                self.reporter.report(self.window, "Cannot open the project's reference", EnhanceError(
+                    f"{failure.error}. The project opened without it and still names it: saving keeps it, so it "
+                    "opens again once the file is back; File ▸ Open Reference loads another."), failure.details)
+
+        self.reference_lane.submit(partial(_read_job, reference), on_done=loaded, on_failed=failed,
+                                   label=f"Opening {reference.name}")
 
     def _locate_project_image(self, image: Path) -> Path | None:
         """Ask where a project's moved image went; None when the user gives up."""
@@ -296,10 +299,6 @@ class FileActions(QObject):
         name, _ = QFileDialog.getOpenFileName(self.window, f"Where is {image.name}?", str(image.parent),
                                               image_file_filter())
         return Path(name) if name else None
-
-    def _forget_kept_reference(self) -> None:
-        """Another image, or a reference loaded: the project's unreadable reference is no longer kept."""
-        self.kept_reference = None
 
     def open_project(self, path: Path) -> None:
         """Open a project: its image, its reference and its stack; its saved preview, if it fits, until rendered."""
@@ -335,9 +334,8 @@ class FileActions(QObject):
             self._remember(path)
             if preview is not None:
                 self.saved_preview_loaded.emit(preview)
-            self.kept_reference = None
             if project.reference is not None:
-                self.open_reference(project.reference, of_project=True)
+                self._open_project_reference(path, project.reference)
             elif self.document.reference is not None:
                 self.document.set_reference(None, None)  # a project compares with its own reference or none
 
@@ -462,14 +460,14 @@ class FileActions(QObject):
             return False
         history, snapshots = self.states()
         try:
-            save_project(path, image=document.source_path, reference=document.reference_path or self.kept_reference,
+            save_project(path, image=document.source_path, reference=document.named_reference,
                          steps=document.stack.snapshot(), preview=self.result(), history=history,
                          snapshots=snapshots, warn=self.save_warned.emit,
                          image_digest=None if document.source is None else picture_digest(document.source.pixels))
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot save the project", error)
             return False
-        document.mark_saved(path, document.reference_path)
+        document.mark_saved(path, document.named_reference)
         self._project_stamp = _file_stamp(path)
         self._remember(path)
         return True

@@ -336,16 +336,58 @@ def test_a_project_whose_reference_is_missing_opens_and_saving_keeps_pointing_at
         window.files.open_reference(save_png(synthetic_photo(seed=4), tmp_path / "other.png"))
     reference.rename(tmp_path / "away.png")  # an unmounted drive
     window.files.open_path(project)
-    qtbot.waitUntil(lambda: window.files.kept_reference == reference, timeout=20000)
-    assert window.document.reference is None
-    assert "still names it: saving keeps it" in str(window.reporter.errors[-1])
+    qtbot.waitUntil(lambda: bool(window.reporter.errors) and "still names it" in window.reporter.errors[-1][1],
+                    timeout=20000)
+    assert window.document.reference is None and window.document.kept_reference == reference
+    assert not window.document.modified, "an unreadable reference is no edit"
     add_filter(qtbot, window, "negative")
     assert window.files.save_project_to(project)
     (tmp_path / "away.png").rename(reference)
     window.files.open_path(project)
     qtbot.waitUntil(lambda: window.document.reference_path == reference, timeout=20000)
+    assert not window.document.modified
     open_image(qtbot, window, photo_path)
-    assert window.files.kept_reference is None, "another image does not inherit the project's reference"
+    assert window.document.kept_reference is None, "another image does not inherit the project's reference"
+
+
+def test_a_project_s_reference_still_being_read_is_kept_by_a_save_and_a_late_failure_touches_no_other_image(
+        qtbot, window, photo_path, tmp_path, monkeypatch):
+    import threading
+
+    from app import file_actions
+
+    reference = save_png(synthetic_photo(seed=3), tmp_path / "ref.png")
+    project = tmp_path / "work.esproj"
+    open_image(qtbot, window, photo_path)
+    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
+        window.files.open_reference(reference)
+    assert window.files.save_project_to(project)
+    gate, read = threading.Event(), file_actions._read_job
+
+    def slow_reference(path, progress, should_stop):
+        if path == reference:
+            gate.wait(10)
+            raise file_actions.ImageReadError(path, "the network drive did not answer")
+        return read(path, progress, should_stop)
+
+    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
+        window.files.open_reference(save_png(synthetic_photo(seed=4), tmp_path / "earlier.png"))
+    monkeypatch.setattr(file_actions, "_read_job", slow_reference)
+    window.files.open_path(project)
+    qtbot.waitUntil(lambda: window.document.kept_reference == reference, timeout=20000)
+    assert not window.document.modified and not window.isWindowModified()
+    add_filter(qtbot, window, "negative")
+    assert window.files.save_project_to(project)
+    other = save_png(synthetic_photo(seed=5), tmp_path / "other.png")
+    open_image(qtbot, window, other)
+    window.document.set_reference(window.document.source, tmp_path / "truth.png")  # the user's own, for this one
+    gate.set()
+    qtbot.waitUntil(lambda: not window.files.reference_lane.busy, timeout=20000)
+    assert window.document.reference_path == tmp_path / "truth.png", "the late failure left this image's reference"
+    assert window.document.kept_reference is None and window.reporter.errors == []
+    from enhance_core.project import load_project
+
+    assert load_project(project).reference == reference, "saved while it was still being read, it was kept"
 
 
 def test_a_project_name_too_long_for_the_file_system_is_said_not_raised(window, tmp_path):
