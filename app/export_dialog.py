@@ -415,7 +415,8 @@ class ExportDialog(QDialog):
         self._series_job = None
         self.written = Path(path)
         self.settings.set_last_folder("export", self.written)
-        self.settings.set_value("export/quality", self.quality.value())
+        if self.quality.isEnabled() and self.quality.value() != self.source.meta.extra.get("jpeg_quality"):
+            self.settings.set_value("export/quality", self.quality.value())  # the user's choice, not the source's
         parent = self.parent()
         if parent is not None and hasattr(parent, "statusBar"):
             what = (f"the {len(self.series)} slices to {self.written.parent} ({self.written.name}...)"

@@ -34,7 +34,11 @@ def test_a_jpeg_photo_still_exports_to_jpeg_and_an_8_bit_png_scan_keeps_png(qtbo
     dialog = open_dialog(qtbot, window)
     assert dialog.path.text().endswith("camera_edited.jpg") and dialog.bit_depth.currentData() == 8
     assert dialog.quality.value() == 90, "the camera JPEG's own quality"
-    dialog.reject()
+    dialog.path.setText(str(tmp_path / "lossless.png"))
+    dialog.path.editingFinished.emit()
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.buttons.accepted.emit()
+    assert window.settings.value("export/quality", 92, int) == 92, "a source's quality is not remembered as the user's"
     open_image(qtbot, window, photo_path)
     dialog = open_dialog(qtbot, window)
     assert dialog.path.text().endswith("photo_edited.png") and dialog.format.currentText() == "PNG", \
