@@ -56,6 +56,9 @@ _MAX_OTHER_BYTES = 4096
 must fit a 64 kB JPEG segment)."""
 _MAX_OTHER_VALUES = 16
 """Most numbers such a tag may hold (longer arrays are layout data, such as offsets)."""
+_MAX_OTHER_TOTAL = 32768
+"""Most bytes those tags take together (a scanner's many private tags would not fit a JPEG's EXIF segment
+beside the camera tags; the rest are left out)."""
 _VALUE_FORMATS = {3: "H", 4: "I", 5: "I", 6: "b", 8: "h", 9: "i", 10: "i", 11: "f", 12: "d"}
 """struct format of one number of each EXIF type but bytes and text (rationals are two numbers each)."""
 
@@ -68,7 +71,8 @@ def exif_from_tiff(path: Path, *, other_tags: bool = True) -> bytes | None:
     and with ``other_tags`` every other tag but the structural ones
     (:data:`_NOT_EXIF`: strip offsets, sample format... describe this file
     only) that holds text or bytes of up to :data:`_MAX_OTHER_BYTES` or up to
-    :data:`_MAX_OTHER_VALUES` numbers. A camera raw file's first IFD holds the
+    :data:`_MAX_OTHER_VALUES` numbers, while they take at most :data:`_MAX_OTHER_TOTAL` bytes
+    together (the block must fit a JPEG's 64 KB segment). A camera raw file's first IFD holds the
     maker's private tags, some of them offsets: read it without ``other_tags``.
     """
     source = PILImage.Exif()
@@ -85,9 +89,12 @@ def exif_from_tiff(path: Path, *, other_tags: bool = True) -> bytes | None:
                 elif tag in source:
                     collected[tag] = source[tag]
             if other_tags:
+                room = _MAX_OTHER_TOTAL
                 for tag, value in source.items():
-                    if tag not in collected and _copyable(tag, value):
+                    size = len(value) if isinstance(value, (str, bytes)) else 8 * _MAX_OTHER_VALUES
+                    if tag not in collected and _copyable(tag, value) and size <= room:
                         collected[tag] = value
+                        room -= size
             if not any(tag != ORIENTATION_TAG for tag in collected):
                 return None
         return collected.tobytes()

@@ -153,6 +153,16 @@ def test_ifd0_tags_beyond_the_camera_ones_go_through_a_tiff(tmp_path):
     assert not {0x0100, 0x0103, 0x0111, 0x0115, 0x0117, 0x8768, 0x8824} & set(exif), "the TIFF's layout is no EXIF"
 
 
+def test_a_scanner_tiff_with_many_private_tags_still_goes_to_jpeg(tmp_path):
+    tags = [(271, "s", 0, "ScanCo", False)] + [(65000 + i, "s", 0, "x" * 4000, False) for i in range(17)]
+    tifffile.imwrite(tmp_path / "scan.tif", (gradient_pixels(16, 16, 3) * 255).astype(np.uint8), extratags=tags)
+    scan = read_image(tmp_path / "scan.tif")
+    out = write_image(scan, tmp_path / "scan.jpg")
+    with PILImage.open(out) as picture:
+        exif = picture.getexif()
+    assert exif[271] == "ScanCo" and 0 < sum(1 for tag in exif if tag >= 65000) < 17, "some left out to fit"
+
+
 def test_a_maker_note_is_left_out_of_a_tiff_and_said_but_kept_elsewhere(tmp_path):
     note = b"Nikon\x00\x02\x10\x00\x00II*\x00\x08\x00\x00\x00" + bytes(range(64))
     image = Image(gradient_pixels(16, 16, 3), meta=ImageMeta(exif=_camera_exif_with_extras(note)))
