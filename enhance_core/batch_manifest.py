@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any, Iterable, Sequence
 
 from enhance_core.errors import ImageWriteError, ParameterError
+from enhance_core.io.writer import DEFAULT_QUALITY
 from enhance_core.stack import StackItem
 
 try:
@@ -105,8 +106,10 @@ def work_hash(steps: str, *, bit_depth: int | None, quality: int | None, mask: P
     """The manifest's recipe hash of one file: its steps' digest, output settings and mask file (by content date).
 
     ``size`` describes the output size (:meth:`OutputSize.describe`); empty, the hash is what it was before
-    resizing existed, so earlier manifests stay valid.
+    resizing existed, so earlier manifests stay valid. ``quality`` None (a JPEG input's own, the default since
+    it existed) hashes as the 95 that was the default before, for the same reason.
     """
+    quality = DEFAULT_QUALITY if quality is None else quality
     mask_identity: Any = None
     if mask is not None:
         mask_identity = [str(mask.resolve()), *(file_identity(mask) or (None, None))]

@@ -300,3 +300,12 @@ def test_a_manifest_a_full_disk_refused_closes_without_a_second_error(tmp_path) 
 def test_a_manifest_that_holds_nothing_is_removed_when_closed(tmp_path) -> None:
     Manifest.open(tmp_path).close()
     assert not (tmp_path / MANIFEST_NAME).exists()
+
+
+def test_the_default_quality_hashes_as_the_95_that_was_the_default_so_earlier_manifests_resume() -> None:
+    from enhance_core.batch_manifest import work_hash
+
+    assert work_hash("steps", bit_depth=None, quality=None, mask=None) == work_hash("steps", bit_depth=None,
+                                                                                  quality=95, mask=None)
+    assert work_hash("steps", bit_depth=None, quality=None, mask=None) != work_hash("steps", bit_depth=None,
+                                                                                  quality=85, mask=None)
