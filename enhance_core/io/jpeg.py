@@ -157,15 +157,22 @@ def estimated_quality(tables: dict[int, list[int]] | None) -> int | None:
     sum counts); None without tables.
 
     Cameras and editors mostly scale the standard tables, so this reads a file's quality as "quality 85" did
-    write it; for other tables it is the quality of the same overall coarseness.
+    write it; for other tables it is the quality of the same overall coarseness. The scaled tables are capped
+    at 255, as baseline libjpeg caps them, so low qualities read right too.
     """
     if not tables or 0 not in tables or len(tables[0]) != 64:
         return None
-    if max(tables[0]) == 1:
-        return 100
-    scale = 100.0 * sum(tables[0]) / sum(_IJG_LUMINANCE)
-    quality = 5000.0 / scale if scale > 100.0 else (200.0 - scale) / 2.0
-    return max(1, min(100, round(quality)))
+    observed = sum(tables[0])
+    return min(range(1, 101), key=lambda quality: (abs(_SCALED_SUMS[quality] - observed), -quality))
+
+
+def _scaled_sum(quality: int) -> int:
+    """The sum of libjpeg's luminance table at ``quality`` (baseline: entries from 1 to 255)."""
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return sum(min(255, max(1, (value * scale + 50) // 100)) for value in _IJG_LUMINANCE)
+
+
+_SCALED_SUMS = {quality: _scaled_sum(quality) for quality in range(1, 101)}
 
 
 def count_scans(data: bytes) -> int:

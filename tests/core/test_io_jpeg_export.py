@@ -93,7 +93,7 @@ def test_a_jpeg_s_quality_is_read_from_its_tables_and_is_the_default_of_apply_an
     from enhance_core.io import read_image
 
     pixels = (np.random.default_rng(2).random((48, 64, 3)) * 255).astype(np.uint8)
-    for quality in (50, 75, 85, 95, 100):
+    for quality in (1, 10, 19, 50, 75, 85, 95, 100):
         data = io.BytesIO()
         PILImage.fromarray(pixels).save(data, "JPEG", quality=quality)
         (tmp_path / "q.jpg").write_bytes(data.getvalue())
