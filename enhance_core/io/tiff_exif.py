@@ -106,7 +106,9 @@ def _copyable(tag: int, value: Any) -> bool:
     """Whether an IFD0 tag outside :data:`_IFD0_EXIF_TAGS` is copied from a TIFF into its EXIF block."""
     if tag in _NOT_EXIF:
         return False
-    if isinstance(value, (str, bytes)):
+    if isinstance(value, str):  # EXIF ASCII holds no other text: a UTF-8 name would come out as question marks
+        return value.isascii() and len(value) <= _MAX_OTHER_BYTES
+    if isinstance(value, bytes):
         return len(value) <= _MAX_OTHER_BYTES
     values = value if isinstance(value, tuple) else (value,)
     return len(values) <= _MAX_OTHER_VALUES and all(isinstance(item, Real) for item in values)

@@ -163,6 +163,15 @@ def test_a_scanner_tiff_with_many_private_tags_still_goes_to_jpeg(tmp_path):
     assert exif[271] == "ScanCo" and 0 < sum(1 for tag in exif if tag >= 65000) < 17, "some left out to fit"
 
 
+def test_a_private_tiff_tag_of_non_ascii_text_is_left_out_rather_than_mangled(tmp_path):
+    tags = [(271, "s", 0, "ScanCo", False), (269, "s", 0, "Łódź scan".encode("utf-8"), False), (65001, "s", 0, "plain", False)]
+    tifffile.imwrite(tmp_path / "scan.tif", (gradient_pixels(16, 16, 3) * 255).astype(np.uint8), extratags=tags)
+    out = write_image(read_image(tmp_path / "scan.tif"), tmp_path / "out.tif")
+    with tifffile.TiffFile(out) as tif:
+        written = tif.pages[0].tags
+        assert 269 not in written and written.valueof(65001) == "plain"
+
+
 def test_a_maker_note_is_left_out_of_a_tiff_and_said_but_kept_elsewhere(tmp_path):
     note = b"Nikon\x00\x02\x10\x00\x00II*\x00\x08\x00\x00\x00" + bytes(range(64))
     image = Image(gradient_pixels(16, 16, 3), meta=ImageMeta(exif=_camera_exif_with_extras(note)))
