@@ -184,8 +184,8 @@ class FileActions(QObject):
         path = Path(path)
         try:
             gone = not exists(path, partial(ImageReadError, path))
-        except ImageReadError:
-            gone = False  # a folder on the way cannot be entered: the reader says which
+        except (ImageReadError, OSError):
+            gone = False  # a folder on the way cannot be entered, a network drive errs: the reader says why
         if gone:
             self.reporter.report(self.window, "Cannot open the file",
                                  ImageReadError(path, "it is no longer there (moved, renamed or deleted)"))
