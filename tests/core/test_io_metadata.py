@@ -164,7 +164,8 @@ def test_a_scanner_tiff_with_many_private_tags_still_goes_to_jpeg(tmp_path):
 
 
 def test_a_private_tiff_tag_of_non_ascii_text_is_left_out_rather_than_mangled(tmp_path):
-    tags = [(271, "s", 0, "ScanCo", False), (269, "s", 0, "Łódź scan".encode("utf-8"), False), (65001, "s", 0, "plain", False)]
+    tags = [(271, "s", 0, "ScanCo", False), (269, "s", 0, "Łódź scan".encode("utf-8"), False),
+            (65001, "s", 0, "plain", False)]
     tifffile.imwrite(tmp_path / "scan.tif", (gradient_pixels(16, 16, 3) * 255).astype(np.uint8), extratags=tags)
     out = write_image(read_image(tmp_path / "scan.tif"), tmp_path / "out.tif")
     with tifffile.TiffFile(out) as tif:
