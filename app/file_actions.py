@@ -38,7 +38,7 @@ from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
 from enhance_core.masks import Mask, Picture, picture_digest
-from enhance_core.paths import exists
+from enhance_core.paths import exists, file_identity
 from enhance_core.project import SUFFIX as PROJECT_SUFFIX
 from enhance_core.project import load_project, read_saved_preview, save_project
 from enhance_core.recipe import load_recipe, save_recipe
@@ -330,7 +330,7 @@ class FileActions(QObject):
                 self.document.select(project.steps[-1].uid)
             self.project_opened.emit(project)
             self.document.project_path, self.document.saved_reference = path, project.reference
-            self._project_stamp = _file_stamp(path)
+            self._project_stamp = file_identity(path)
             self._remember(path)
             if preview is not None:
                 self.saved_preview_loaded.emit(preview)
@@ -452,7 +452,7 @@ class FileActions(QObject):
             self.reporter.show_error(self.window, "Nothing to save", "Open an image first.")
             return False
         changed = (path == document.project_path and self._project_stamp is not None
-                   and _file_stamp(path) not in (None, self._project_stamp))
+                   and file_identity(path) not in (None, self._project_stamp))
         if changed and self.reporter.choose(
                 self.window, "Save project", f"{path} was changed on disk since this window opened or saved it "
                 "(another window or program saved it). Replace it with this window's project, or cancel and save "
@@ -468,7 +468,7 @@ class FileActions(QObject):
             self.reporter.report(self.window, "Cannot save the project", error)
             return False
         document.mark_saved(path, document.named_reference)
-        self._project_stamp = _file_stamp(path)
+        self._project_stamp = file_identity(path)
         self._remember(path)
         return True
 
@@ -582,12 +582,3 @@ def _painted_on(mask: Mask) -> str:
 def _mask_edits(item: StackItem) -> bool:
     """Whether the step's painted mask edits a mask its filter detects (so the recipe replays without it)."""
     return get_filter(item.filter).mask_edits(item.params)
-
-
-def _file_stamp(path: Path) -> tuple[int, int] | None:
-    """Size and modification time (ns) of ``path``; None when it cannot be read."""
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return status.st_size, status.st_mtime_ns

@@ -33,6 +33,7 @@ from typing import IO, Any, Iterable, Sequence
 
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.io.writer import DEFAULT_QUALITY
+from enhance_core.paths import file_identity
 from enhance_core.stack import StackItem
 
 try:
@@ -115,15 +116,6 @@ def work_hash(steps: str, *, bit_depth: int | None, quality: int | None, mask: P
         mask_identity = [str(mask.resolve()), *(file_identity(mask) or (None, None))]
     text = json.dumps([steps, bit_depth, quality, mask_identity, *([size] if size else [])])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def file_identity(path: Path) -> tuple[int, int] | None:
-    """Size and modification time (ns) of a file; None when it cannot be read."""
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return status.st_size, status.st_mtime_ns
 
 
 def _entry(data: Any) -> Entry | None:

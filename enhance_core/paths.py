@@ -79,3 +79,11 @@ def is_file(path: Path, refuse: Refuse) -> bool:
     mode = _mode(path, refuse)
     return mode is not None and stat.S_ISREG(mode)
 
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """Size and modification time (ns) of a file; None when it cannot be read."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns

@@ -324,14 +324,20 @@ def test_project_saves_and_reopens_stack_masks_and_reference(qtbot, window, phot
         other.shutdown()
 
 
-def test_a_project_whose_reference_is_missing_opens_and_saving_keeps_pointing_at_it(qtbot, window, photo_path,
-                                                                                     tmp_path):
+def saved_project_with_a_reference(qtbot, window, photo_path, tmp_path):
+    """Open ``photo_path`` with ``ref.png`` as its reference and save them as ``work.esproj``; return both paths."""
     reference = save_png(synthetic_photo(seed=3), tmp_path / "ref.png")
     project = tmp_path / "work.esproj"
     open_image(qtbot, window, photo_path)
     with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
         window.files.open_reference(reference)
     assert window.files.save_project_to(project)
+    return project, reference
+
+
+def test_a_project_whose_reference_is_missing_opens_and_saving_keeps_pointing_at_it(qtbot, window, photo_path,
+                                                                                     tmp_path):
+    project, reference = saved_project_with_a_reference(qtbot, window, photo_path, tmp_path)
     with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
         window.files.open_reference(save_png(synthetic_photo(seed=4), tmp_path / "other.png"))
     reference.rename(tmp_path / "away.png")  # an unmounted drive
@@ -356,12 +362,7 @@ def test_a_project_s_reference_still_being_read_is_kept_by_a_save_and_a_late_fai
 
     from app import file_actions
 
-    reference = save_png(synthetic_photo(seed=3), tmp_path / "ref.png")
-    project = tmp_path / "work.esproj"
-    open_image(qtbot, window, photo_path)
-    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
-        window.files.open_reference(reference)
-    assert window.files.save_project_to(project)
+    project, reference = saved_project_with_a_reference(qtbot, window, photo_path, tmp_path)
     gate, read = threading.Event(), file_actions._read_job
 
     def slow_reference(path, progress, should_stop):
