@@ -67,6 +67,8 @@ class Document(QObject):
         self.project_path: Path | None = None
         self.saved_reference: Path | None = None
         """The reference the open project was opened or saved with: another one is an unsaved edit."""
+        self.saved_image: Path | None = None
+        """The image the open project's file names: another (a moved image located) is an unsaved edit."""
         self.kept_reference: Path | None = None
         """The open project's reference while it is not loaded (being read, or unreadable: a drive not mounted):
         the project still names it, and saving keeps it."""
@@ -79,8 +81,8 @@ class Document(QObject):
     def modified(self) -> bool:
         """Whether there are edits since the image was opened or the project saved (another reference in a
         project counts)."""
-        return not self.undo_stack.isClean() or (self.project_path is not None
-                                                 and self.named_reference != self.saved_reference)
+        return not self.undo_stack.isClean() or (self.project_path is not None and (
+            self.named_reference != self.saved_reference or self.source_path != self.saved_image))
 
     @property
     def named_reference(self) -> Path | None:
@@ -88,8 +90,8 @@ class Document(QObject):
         return self.reference_path or self.kept_reference
 
     def mark_saved(self, project: Path, reference: Path | None) -> None:
-        """The project was opened from or saved to ``project`` with ``reference``: nothing is unsaved now."""
-        self.project_path, self.saved_reference = project, reference
+        """The project was saved to ``project`` with the image shown and ``reference``: nothing is unsaved now."""
+        self.project_path, self.saved_reference, self.saved_image = project, reference, self.source_path
         self.undo_stack.setClean()
         self.modified_changed.emit(self.modified)
 

@@ -307,7 +307,7 @@ class FileActions(QObject):
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot open the project", error)
             return
-        moved = ""
+        moved, saved_image = "", project.image
         if not os.path.exists(project.image):
             located = self._locate_project_image(project.image)
             if located is None:
@@ -330,6 +330,7 @@ class FileActions(QObject):
                 self.document.select(project.steps[-1].uid)
             self.project_opened.emit(project)
             self.document.project_path, self.document.saved_reference = path, project.reference
+            self.document.saved_image = saved_image
             self._project_stamp = file_identity(path)
             self._remember(path)
             if preview is not None:

@@ -345,6 +345,7 @@ class RecoveryController(QObject):
             notes.append("The undo history did not match the filter stack and was left out; the stack is as it was.")
             doc.stack.reset(state.items)
         doc.project_path, doc.saved_reference = state.project, state.reference  # the session's own reference
+        doc.saved_image = doc.source_path
         self.snapshots.set_all(state.snapshots)
         if reference is not None:
             doc.set_reference(reference, state.reference)

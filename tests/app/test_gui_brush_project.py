@@ -446,6 +446,9 @@ def test_a_project_whose_image_moved_asks_where_it_is_and_opens_with_it(qtbot, w
     assert window.document.source_path == moved
     assert [item.filter for item in window.document.stack.snapshot()] == ["negative"]
     assert "opened from its new place" in window.status.read_warning_label.toolTip()
+    assert window.document.modified, "the new place is not in the project file until it is saved"
+    assert window.files.save_project_to(project)
+    assert not window.document.modified
 
 
 def test_a_recent_file_deleted_since_is_said_before_any_question_and_leaves_the_list(qtbot, window, tmp_path):
