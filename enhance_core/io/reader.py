@@ -130,8 +130,8 @@ def _format_of(path: Path, header: bytes) -> str:
     if known:
         raise UnsupportedFormat(path, f"{known} files are not supported; convert it to one of {supported}")
     claimed = SUFFIX_FORMATS.get(path.suffix.lower())
-    prefix = (f"the name says {claimed} but the content is not" if claimed
-              else "the content is not an image in a supported format")
+    prefix = (f"the name says {claimed} but the content is none of the formats read" if claimed
+              else "the content is not an image in a format read")
     raise UnsupportedFormat(path, f"{prefix} ({supported}); first bytes: {header[:8].hex(' ')}")
 
 

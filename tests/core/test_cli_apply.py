@@ -91,7 +91,7 @@ def test_bad_arguments_exit_2_with_one_line(inputs, tmp_path, capsys, argv, mess
     (["--filter", "gamma", "--bit-depth", "32"],
      r"one\.png keeps its format in the output: PNG holds 8, 16-bit.*with --format tif$"),
     (["--filter", "denoise", "--device", "cuda"], "device 'cuda' is not available on this machine; use auto or cpu"),
-    (["--filter", "gamma", "--mask", "MASK"], "mask.png: the name says PNG but the content is not"),
+    (["--filter", "gamma", "--mask", "MASK"], "mask.png: the name says PNG but the content is none of"),
 ])
 def test_options_that_would_fail_every_file_are_refused_before_the_first(inputs, tmp_path, capsys, monkeypatch,
                                                                           argv, message) -> None:

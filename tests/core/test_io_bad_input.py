@@ -104,7 +104,7 @@ def test_unsupported_formats_are_named(tmp_path, format_name, named):
 def test_text_file_with_image_name(tmp_path):
     path = tmp_path / "notes.tif"
     path.write_text("shopping list\n")
-    expect_error(path, UnsupportedFormat, "the name says TIFF but the content is not")
+    expect_error(path, UnsupportedFormat, "the name says TIFF but the content is none of the formats read")
 
 
 def test_decompression_bomb_header_refused_before_decoding(tmp_path, monkeypatch):
