@@ -314,8 +314,8 @@ def done_summary(results: list[FileResult], output: Path) -> str:
             + (f" ({failed_earlier} in an earlier run; --retry-failed tries them again)" if failed_earlier else "")
             + (f" ({refused} refused by the disk: the same command tries them again once it has room or "
                "permission)" if refused else "")
-            + (f"; once fixed, the same command with --retry-failed tries the {failed_now} that failed now again "
-               "(a replaced input is tried again without it)" if failed_now else ""))
+            + (f"; once they are fixed, --retry-failed tries the {failed_now} that failed again (a replaced input is "
+               "tried without it)" if failed_now else ""))
 
 
 def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:
@@ -431,5 +431,7 @@ def print_filter_list() -> None:
                 else:
                     allowed = f"{spec.minimum:g}..{spec.maximum:g}"
                 unit = f" {spec.unit}" if spec.unit else ""
-                used = f"; used when {spec.used_when[0]}={spec.used_when[1]}" if spec.used_when else ""
+                wanted = spec.used_when[1] if spec.used_when else ""
+                wanted = str(wanted).lower() if isinstance(wanted, bool) else wanted
+                used = f"; used when {spec.used_when[0]}={wanted}" if spec.used_when else ""
                 print(f"      {f'{spec.name}={default}':26s} {allowed}{unit}  ({spec.label}{used})")

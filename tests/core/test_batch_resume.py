@@ -40,8 +40,8 @@ def entries(out) -> list[dict]:
 def test_the_manifest_records_each_file_and_a_rerun_does_nothing_twice(folder, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     assert apply(folder, out) == 1
-    assert ("1 failed; once fixed, the same command with --retry-failed tries the 1 that failed now again (a replaced "
-            "input is tried again without it)") in capsys.readouterr().out
+    assert ("1 failed; once they are fixed, --retry-failed tries the 1 that failed again (a replaced input is tried "
+            "without it)") in capsys.readouterr().out
     lines = entries(out)
     assert [(line["output"], line["status"]) for line in lines] == [
         ("a.png", "queued"), ("b.png", "queued"), ("broken.png", "queued"), ("c.png", "queued"),
