@@ -61,6 +61,8 @@ def describe_image(image: Image) -> dict[str, Any]:
         "page": meta.page,
         "page_count": meta.page_count,
     }
+    if meta.extra.get("jpeg_quality") is not None:
+        facts["jpeg_quality"] = meta.extra["jpeg_quality"]  # what convert and apply keep without --quality
     if meta.format == "DICOM":
         facts["modality"] = meta.modality
         facts["windows"] = [{"center": w.center, "width": w.width, "name": w.name,

@@ -104,3 +104,6 @@ def test_a_jpeg_s_quality_is_read_from_its_tables_and_is_the_default_of_apply_an
     assert main(["convert", str(tmp_path / "camera.jpg"), str(tmp_path / "fine.jpg"), "--quality", "95"]) == 0
     for name, quality in (("out/camera.jpg", 85), ("copy.jpg", 85), ("fine.jpg", 95)):
         assert read_image(tmp_path / name).meta.extra["jpeg_quality"] == quality, name
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "camera.jpg")]) == 0
+    assert '"jpeg_quality": 85' in capsys.readouterr().out
