@@ -26,8 +26,10 @@ from __future__ import annotations
 import math
 import struct
 from pathlib import Path
+from typing import Any
 
 import imagecodecs
+from PIL import JpegImagePlugin
 import numpy as np
 import simplejpeg
 
@@ -175,6 +177,18 @@ def _scaled_sum(quality: int) -> int:
 _SCALED_SUMS = {quality: _scaled_sum(quality) for quality in range(1, 101)}
 
 
+_SAMPLINGS = {0: "444", 1: "422", 2: "420"}
+"""Pillow's ``JpegImagePlugin.get_sampling`` codes as the subsampling :func:`encode_jpeg` takes."""
+
+
+def source_subsampling(picture: Any) -> str | None:
+    """The chroma subsampling of an opened colour JPEG (``"444"``, ``"422"``, ``"420"``); None when unknown."""
+    try:
+        return _SAMPLINGS.get(JpegImagePlugin.get_sampling(picture))
+    except (AttributeError, TypeError):
+        return None
+
+
 def count_scans(data: bytes) -> int:
     """Return the number of scans (SOS markers) in a JPEG held in ``data``; 0 when it holds none.
 
@@ -248,7 +262,7 @@ def _set_density(data: bytearray, dpi: tuple[float, float]) -> None:
 
 def encode_jpeg(samples: np.ndarray, *, quality: int, exif: bytes | None = None, icc_profile: bytes | None = None,
                 comment: bytes | None = None, dpi: tuple[float, float] | None = None, xmp: bytes | None = None,
-                iptc: bytes | None = None) -> bytes:
+                iptc: bytes | None = None, subsampling: str | None = None) -> bytes:
     """Encode 8-bit gray (rows, cols) or RGB (rows, cols, 3) samples as a baseline JPEG with optimized tables.
 
     Parameters
@@ -256,7 +270,10 @@ def encode_jpeg(samples: np.ndarray, *, quality: int, exif: bytes | None = None,
     samples : ndarray
         uint8 gray or RGB samples.
     quality : int
-        1-100 (libjpeg's scale); 90 and above keep full chroma resolution (4:4:4), below that 4:2:0.
+        1-100 (libjpeg's scale).
+    subsampling : str, optional
+        The chroma subsampling, ``"444"``, ``"422"`` or ``"420"`` (a JPEG source's own keeps its size); None:
+        full chroma resolution (4:4:4) at quality 90 and above, below that 4:2:0.
     exif : bytes, optional
         APP1 payload, ``Exif\\0\\0`` and a TIFF structure.
     icc_profile, comment : bytes, optional
@@ -266,7 +283,7 @@ def encode_jpeg(samples: np.ndarray, *, quality: int, exif: bytes | None = None,
     xmp, iptc : bytes, optional
         The XMP packet (APP1) and the IPTC-IIM records (APP13, in a Photoshop resource block).
     """
-    subsampling = "444" if quality >= 90 else "420"
+    subsampling = subsampling or ("444" if quality >= 90 else "420")
     encoded = imagecodecs.jpeg8_encode(np.ascontiguousarray(samples), level=quality, subsampling=subsampling,
                                        optimize=True)
     data = bytearray(encoded)

@@ -23,7 +23,8 @@ from PIL import Image as PILImage
 from enhance_core.errors import ImageReadError
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import apply_orientation, exif_upright, normalize_exif, read_orientation
-from enhance_core.io.jpeg import count_scans, decode_checked, encode_jpeg, estimated_quality, xmp_and_iptc
+from enhance_core.io.jpeg import (count_scans, decode_checked, encode_jpeg, estimated_quality, source_subsampling,
+                                  xmp_and_iptc)
 from enhance_core.io.limits import Limits
 from enhance_core.io.png import decode_png_16bit, encode_png, inspect_png
 from enhance_core.io.samples import quantize, stack_alpha, to_unit_pixels
@@ -180,6 +181,9 @@ def read_pillow_format(path: Path, *, page: int | None, limits: Limits, format_n
             quality = estimated_quality(getattr(picture, "quantization", None))
             if quality is not None:
                 meta.extra["jpeg_quality"] = quality
+            sampling = source_subsampling(picture) if picture.mode != "L" else None
+            if sampling is not None:
+                meta.extra["jpeg_subsampling"] = sampling
         else:
             meta.xmp = _as_bytes(picture.info.get("xmp"))
         dpi = picture.info.get("dpi")
@@ -236,7 +240,8 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
 
     JPEG and BMP hold no alpha: a transparent image is composited over white. WebP holds RGB only, so a gray
     image's gray ICC profile is left out there (it would not describe the pixels).
-    JPEG at quality 90 and above keeps full chroma resolution (4:4:4), below that 4:2:0.
+    JPEG keeps a JPEG source's chroma subsampling (``meta.extra["jpeg_subsampling"]``), else full chroma
+    resolution (4:4:4) at quality 90 and above and 4:2:0 below.
     """
     kept_alpha = image.alpha if format_name == "WEBP" else None
     color = image.pixels if kept_alpha is not None else flatten_on_white(image)
@@ -245,7 +250,8 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
     if format_name == "JPEG":
         comment = description.encode("utf-8") if description else None
         return encode_jpeg(samples, quality=quality, exif=exif, icc_profile=image.meta.icc_profile, comment=comment,
-                           dpi=image.meta.extra.get("dpi"), xmp=xmp, iptc=image.meta.iptc)
+                           dpi=image.meta.extra.get("dpi"), xmp=xmp, iptc=image.meta.iptc,
+                           subsampling=image.meta.extra.get("jpeg_subsampling"))
     picture = PILImage.fromarray(samples)
     options: dict[str, object] = {}
     gray_profile = image.meta.icc_profile is not None and image.meta.icc_profile[16:20] == b"GRAY"

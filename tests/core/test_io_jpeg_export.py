@@ -107,3 +107,17 @@ def test_a_jpeg_s_quality_is_read_from_its_tables_and_is_the_default_of_apply_an
     capsys.readouterr()
     assert main(["info", str(tmp_path / "camera.jpg")]) == 0
     assert '"jpeg_quality": 85' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("sampling", "name"), [(0, "444"), (1, "422"), (2, "420")])
+def test_a_jpeg_source_s_chroma_subsampling_is_kept(tmp_path, sampling, name) -> None:
+    from PIL import Image as PILImage
+
+    from enhance_core.io import read_image
+
+    pixels = (np.random.default_rng(3).random((48, 64, 3)) * 255).astype(np.uint8)
+    PILImage.fromarray(pixels).save(tmp_path / "camera.jpg", quality=92, subsampling=sampling)
+    image = read_image(tmp_path / "camera.jpg")
+    assert image.meta.extra["jpeg_subsampling"] == name
+    written = read_image(write_image(image, tmp_path / "out.jpg", quality=97))
+    assert written.meta.extra["jpeg_subsampling"] == name
