@@ -44,6 +44,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,7 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
-from enhance_core.atomic import atomic_write, write_bytes_atomic, write_text_atomic
+from enhance_core.atomic import atomic_write, write_text_atomic
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.jsonfile import read_json_file
 from enhance_core.masks import Mask, save_mask_raster, scaled_shape
@@ -149,19 +150,20 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
                             "recipe": recipe}
     if image_digest is not None:
         data["image_digest"] = image_digest
-    if preview is not None:
-        entry = _write_preview(path, Path(image), preview)
-        if entry is not None:
-            data["preview"] = dict(entry, recipe_sha256=_recipe_hash(recipe))
-    head = json.dumps(data, indent=2)
-    states, state_rasters, warnings = _fitted_states(path, steps, None if history is None else history.capped(),
-                                                     snapshots, limit - len(head) - len(',\n  "states": \n'))
-    text = f'{head[:-2]},\n  "states": {states}\n}}\n'
-    if len(text) > limit:
-        warnings.append(f"Saved {path.name} at {_mib(len(text))}, more than the {_mib(limit)} a project may have "
-                        f"to open, by its current steps alone: opening it needs {MAX_BYTES_ENV} raised")
     try:
         with ExitStack() as pending:
+            if preview is not None:
+                entry = _stage_preview(path, Path(image), preview, pending)
+                if entry is not None:
+                    data["preview"] = dict(entry, recipe_sha256=_recipe_hash(recipe))
+            head = json.dumps(data, indent=2)
+            states, state_rasters, warnings = _fitted_states(
+                path, steps, None if history is None else history.capped(), snapshots,
+                limit - len(head) - len(',\n  "states": \n'))
+            text = f'{head[:-2]},\n  "states": {states}\n}}\n'
+            if len(text) > limit:
+                warnings.append(f"Saved {path.name} at {_mib(len(text))}, more than the {_mib(limit)} a project may "
+                                f"have to open, by its current steps alone: opening it needs {MAX_BYTES_ENV} raised")
             for name, mask in {**step_rasters, **state_rasters}.items():
                 try:
                     save_mask_raster(mask, pending.enter_context(atomic_write(path.with_name(name))))
@@ -309,8 +311,9 @@ def _raster_files(data: dict, steps: tuple[StackItem, ...]) -> dict[str, np.ndar
     return rasters
 
 
-def _write_preview(path: Path, image: Path, preview: np.ndarray) -> dict[str, Any] | None:
-    """Write ``preview`` shrunk beside project ``path``; its JSON entry (no recipe hash), None when not written."""
+def _stage_preview(path: Path, image: Path, preview: np.ndarray, pending: ExitStack) -> dict[str, Any] | None:
+    """Write ``preview`` shrunk to a temporary file beside project ``path`` that takes its place when ``pending``
+    ends cleanly (with the project file); its JSON entry (no recipe hash), None when it could not be written."""
     try:
         stat = image.stat()
     except OSError:
@@ -326,10 +329,13 @@ def _write_preview(path: Path, image: Path, preview: np.ndarray) -> dict[str, An
     if not written:
         return None
     data, name = encoded.tobytes(), preview_file_name(path)
+    staged = ExitStack()
     try:
-        write_bytes_atomic(path.with_name(name), data)
+        staged.enter_context(atomic_write(path.with_name(name))).write_bytes(data)
     except OSError:
+        staged.__exit__(*sys.exc_info())  # the temporary file goes; the project is saved without a preview
         return None
+    pending.enter_context(staged)
     return {"file": name, "sha256": hashlib.sha256(data).hexdigest(), "source_size": stat.st_size,
             "source_mtime_ns": stat.st_mtime_ns}
 

@@ -116,3 +116,22 @@ def test_missing_image_saves_the_project_without_a_preview(tmp_path):
     path = save_project(tmp_path / "edit.esproj", image=tmp_path / "gone.png", reference=None, steps=(),
                         preview=result_pixels())
     assert load_project(path).preview is None and not (tmp_path / preview_file_name(path)).exists()
+
+
+def test_a_save_that_fails_leaves_the_saved_preview_as_it_was(tmp_path, photo, monkeypatch):
+    from enhance_core import project as project_module
+    from enhance_core.errors import ImageWriteError
+
+    path = saved(tmp_path, photo)
+    before = (tmp_path / preview_file_name(path)).read_bytes()
+
+    def full_disk(target, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(project_module, "write_text_atomic", full_disk)
+    with pytest.raises(ImageWriteError, match="No space left"):
+        saved(tmp_path, photo, preview=np.full((60, 90, 3), 7, np.uint8))
+    assert (tmp_path / preview_file_name(path)).read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edit.esproj", "edit.preview.png", "photo.png"]
+    pixels, warning = read_saved_preview(load_project(path))
+    assert warning == "" and pixels is not None, "the old project still shows its preview"
