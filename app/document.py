@@ -106,7 +106,10 @@ class Document(QObject):
         self.image_changed.emit()
 
     def replace_source(self, image: Image, path: Path | None) -> None:
-        """Show another slice or frame of the same series, keeping the stack, selection and history."""
+        """Show another slice or frame of the same series, keeping the stack, selection and history (another slice
+        of a project's series is no edit)."""
+        if self.saved_image is not None and self.saved_image == self.source_path:
+            self.saved_image = path
         self.source, self.source_path = image, path
         self.full_results.clear()
         self.source_replaced.emit()

@@ -171,7 +171,7 @@ class RecoveryController(QObject):
         view = None if viewport.fitting else {"zoom": viewport.zoom, "center_x": viewport.center_x,
                                               "center_y": viewport.center_y}
         reference, project = (None if path is None else Path(path).absolute()
-                              for path in (doc.reference_path, doc.project_path))
+                              for path in (doc.named_reference, doc.project_path))
         writer.submit(SessionState(Path(doc.source_path).absolute(), doc.source.rows, doc.source.cols,
                                    reference, project, doc.stack.snapshot(), self.history.state(),
                                    doc.selected_uid, view, doc.source.meta.page, self.study(),
@@ -345,7 +345,9 @@ class RecoveryController(QObject):
             notes.append("The undo history did not match the filter stack and was left out; the stack is as it was.")
             doc.stack.reset(state.items)
         doc.project_path, doc.saved_reference = state.project, state.reference  # the session's own reference
-        doc.saved_image = doc.source_path
+        doc.saved_image = _project_image(state.project) or doc.source_path
+        if reference is None and state.project is not None:
+            doc.kept_reference = state.reference  # a project's reference that cannot be read now stays named
         self.snapshots.set_all(state.snapshots)
         if reference is not None:
             doc.set_reference(reference, state.reference)
@@ -371,3 +373,15 @@ class RecoveryController(QObject):
             session.remove()
         else:
             session.release()
+
+
+def _project_image(project: Path | None) -> Path | None:
+    """The image the project file ``project`` names (None without one, or when it cannot be read)."""
+    if project is None:
+        return None
+    from enhance_core.project import load_project
+
+    try:
+        return load_project(project).image
+    except EnhanceError:
+        return None

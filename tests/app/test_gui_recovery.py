@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import add_filter, open_image, save_png, synthetic_photo
 
@@ -401,3 +402,51 @@ def test_a_frame_the_file_no_longer_has_comes_back_as_its_first_with_a_note(qtbo
     assert restored.document.source.meta.page == 0
     assert "emri.dcm has no frame 100 any more" in restored.reporter.errors[-1][1]
     restored.shutdown()
+
+
+
+def test_a_located_image_and_an_unreadable_reference_of_a_project_survive_a_restore(qtbot, root, photo_path,
+                                                                                    tmp_path, monkeypatch):
+    from enhance_core.project import load_project
+
+    window = editor(qtbot, root)
+    open_image(qtbot, window, photo_path)
+    reference = save_png(synthetic_photo(seed=3), tmp_path / "ref.png")
+    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
+        window.files.open_reference(reference)
+    project = tmp_path / "work.esproj"
+    assert window.files.save_project_to(project)
+    window.shutdown()
+    moved = photo_path.rename(tmp_path / "moved.png")
+    reference.rename(tmp_path / "away.png")  # its drive not mounted
+    monkeypatch.setattr("app.file_actions.QFileDialog.getOpenFileName", lambda *args: (str(moved), ""))
+    located = editor(qtbot, root, "Locate…")
+    located.files.open_path(project)
+    qtbot.waitUntil(lambda: located.document.project_path == project, timeout=20000)
+    qtbot.waitUntil(lambda: not located.files.reference_lane.busy, timeout=20000)
+    add_filter(qtbot, located, "negative")
+    written(qtbot, located)
+    located.shutdown()
+
+    restored = editor(qtbot, root, "Restore")
+    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
+        assert restored.recovery.offer_restore()
+    document = restored.document
+    assert document.source_path == moved and document.kept_reference == reference
+    restored.document.undo_stack.undo()
+    assert document.modified, "the project file still names the image's old place"
+    assert restored.files.save_project_to(project)
+    assert load_project(project).reference == reference and load_project(project).image == moved
+    restored.shutdown()
+
+
+def test_another_slice_of_a_project_s_series_is_no_edit() -> None:
+    from app.document import Document
+    from enhance_core.image import Image
+
+    document, seen = Document(), []
+    document.modified_changed.connect(seen.append)
+    document.set_source(Image(np.zeros((4, 4, 1), np.float32)), Path("/series/IM0001.dcm"))
+    document.mark_saved(Path("/work.esproj"), None)
+    document.replace_source(Image(np.zeros((4, 4, 1), np.float32)), Path("/series/IM0005.dcm"))
+    assert not document.modified
