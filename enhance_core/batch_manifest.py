@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import IO, Any, Iterable, Sequence
 
 from enhance_core.errors import ImageWriteError, ParameterError
-from enhance_core.io.writer import DEFAULT_QUALITY
 from enhance_core.paths import file_identity
 from enhance_core.stack import StackItem
 
@@ -108,9 +107,10 @@ def work_hash(steps: str, *, bit_depth: int | None, quality: int | None, mask: P
 
     ``size`` describes the output size (:meth:`OutputSize.describe`); empty, the hash is what it was before
     resizing existed, so earlier manifests stay valid. ``quality`` None (a JPEG input's own, the default since
-    it existed) hashes as the 95 that was the default before, for the same reason.
+    it existed) hashes apart from every number: ``--quality 95`` is other work than the default, and a batch
+    an earlier version began with its default of 95 asks for ``--skip-existing`` or ``--overwrite``, as after
+    any change of output settings.
     """
-    quality = DEFAULT_QUALITY if quality is None else quality
     mask_identity: Any = None
     if mask is not None:
         mask_identity = [str(mask.resolve()), *(file_identity(mask) or (None, None))]
