@@ -428,9 +428,7 @@ def test_a_located_image_and_an_unreadable_reference_of_a_project_survive_a_rest
     written(qtbot, located)
     located.shutdown()
 
-    restored = editor(qtbot, root, "Restore")
-    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
-        assert restored.recovery.offer_restore()
+    restored = restore_the_session(qtbot, root)
     document = restored.document
     assert document.source_path == moved and document.kept_reference == reference
     restored.document.undo_stack.undo()
