@@ -120,7 +120,7 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
                 device: str | None = None) -> ViewFrame:
     """Render what ``request`` asks for; raises :class:`Cancelled` when ``should_stop()`` turns true."""
     started = time.perf_counter()
-    frame = _Frame(image, request.steps)
+    frame = _Frame(image, request.steps, device=device, should_stop=should_stop)
     before, after = SideLayers(), SideLayers()
     preview_pixels = before_pixels = None
     notes: dict[str, str] | None = None
@@ -128,8 +128,7 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
     draft = request.proxy_scale is not None
     values = None
     if request.before:
-        before_pixels = frame.before(renderer, request.before_steps, request.preview_scale, device=device,
-                                     should_stop=should_stop)
+        before_pixels = frame.before(renderer, request.before_steps, request.preview_scale)
         before = dataclasses.replace(before, whole=frame.whole(before_pixels, request.preview_scale))
     if request.detail_rect is not None:
         detail_before, detail_after, values = _render_detail(renderer, frame, request, request.detail_rect, device,
@@ -151,8 +150,7 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
                                      should_stop=should_stop, draft=draft)
         original = before_pixels
         if original is None:
-            original = frame.before(renderer, request.before_steps, request.preview_scale, device=device,
-                                    should_stop=should_stop)
+            original = frame.before(renderer, request.before_steps, request.preview_scale)
         after = dataclasses.replace(after, screen=frame.on_screen(result, request.result_scale, request.screen_zoom))
         before = dataclasses.replace(before, screen=frame.on_screen(original, request.preview_scale,
                                                                     request.screen_zoom))
@@ -166,8 +164,12 @@ def render_view(renderer: Renderer, image: Image, request: ViewRequest, *,
 class _Frame:
     """The output frame of ``steps`` on ``image``: sizes and affines at render scales, and placing layers in it."""
 
-    def __init__(self, image: Image, steps: tuple[StackItem, ...]) -> None:
+    def __init__(self, image: Image, steps: tuple[StackItem, ...], *, device: str | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> None:
+        """``device`` and ``should_stop`` as the result side's render: a snapshot's learned step on the "before"
+        side runs where the result's does, shares its cache, and stops at a cancel."""
         self.image, self.steps = image, steps
+        self.device, self.should_stop = device, should_stop
         self.colours = screen_colours(image.meta.icc_profile)
         self.ctx = RenderContext(source=image.pixels)
         self.rows, self.cols = output_shape(steps, image.rows, image.cols, ctx=self.ctx)
@@ -187,22 +189,19 @@ class _Frame:
             return None
         return matrix
 
-    def before(self, renderer: Renderer, steps: tuple[StackItem, ...], scale: float, region: Region | None = None,
-               *, device: str | None = None, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
-        """Render ``steps`` (the original's or a snapshot's) at ``scale``, warped into this frame (``region`` of it).
-
-        ``device`` and ``should_stop`` as the result side's render: a snapshot's learned step runs where the
-        result's does, shares its cache, and stops at a cancel.
-        """
+    def before(self, renderer: Renderer, steps: tuple[StackItem, ...], scale: float,
+               region: Region | None = None) -> np.ndarray:
+        """Render ``steps`` (the original's or a snapshot's) at ``scale``, warped into this frame (``region`` of it)."""
         matrix = self.to_frame(steps, scale)
         if matrix is None:
-            return renderer.render(self.image, steps, scale=scale, region=region, device=device,
-                                   should_stop=should_stop)
+            return renderer.render(self.image, steps, scale=scale, region=region, device=self.device,
+                                   should_stop=self.should_stop)
         in_rows, in_cols = self.shape(steps, scale)
         out_rows, out_cols = self.shape(self.steps, scale)
         wanted = region if region is not None else Region(0, 0, out_rows, out_cols)
         needed = input_region(matrix, wanted, in_rows, in_cols, margin=INTERPOLATION_MARGIN)
-        pixels = renderer.render(self.image, steps, scale=scale, region=needed, device=device, should_stop=should_stop)
+        pixels = renderer.render(self.image, steps, scale=scale, region=needed, device=self.device,
+                                 should_stop=self.should_stop)
         return warp_region(pixels, matrix, in_origin=(needed.top, needed.left), in_shape=(in_rows, in_cols),
                            out_region=wanted)
 
@@ -292,7 +291,7 @@ def _render_detail(renderer: Renderer, frame: _Frame, request: ViewRequest, rect
     region, covered = scaled_region(rect, scale, frame.rows, frame.cols, shape=frame.shape(request.steps, scale))
     after = renderer.render(frame.image, request.steps, scale=scale, region=region, device=device,
                             progress=progress, should_stop=should_stop)
-    before = frame.before(renderer, request.before_steps, scale, region, device=device, should_stop=should_stop)
+    before = frame.before(renderer, request.before_steps, scale, region)
     alpha = frame.alpha(scale, frame.shape(request.steps, scale), region)
     left, top, right, bottom = covered
     place = dict(left=left, top=top, width=right - left, height=bottom - top)
