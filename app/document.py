@@ -89,11 +89,21 @@ class Document(QObject):
         """The reference a project saved now names: the one loaded, else the project's own not loaded."""
         return self.reference_path or self.kept_reference
 
+    def bind_project(self, project: Path | None, *, image: Path | None, reference: Path | None) -> None:
+        """Show the project file ``project`` as naming ``image`` and ``reference``: another image or reference
+        shown is then an unsaved edit."""
+        self.project_path, self.saved_image, self.saved_reference = project, image, reference
+        self.modified_changed.emit(self.modified)
+
+    def keep_reference(self, path: Path | None) -> None:
+        """Name ``path`` as the open project's reference while it is not loaded (:attr:`kept_reference`)."""
+        self.kept_reference = path
+        self.modified_changed.emit(self.modified)
+
     def mark_saved(self, project: Path, reference: Path | None) -> None:
         """The project was saved to ``project`` with the image shown and ``reference``: nothing is unsaved now."""
-        self.project_path, self.saved_reference, self.saved_image = project, reference, self.source_path
         self.undo_stack.setClean()
-        self.modified_changed.emit(self.modified)
+        self.bind_project(project, image=self.source_path, reference=reference)
 
     def set_source(self, image: Image, path: Path | None) -> None:
         """Show a new source image with an empty stack and history."""

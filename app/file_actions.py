@@ -270,7 +270,7 @@ class FileActions(QObject):
         naming it (:attr:`Document.kept_reference`), and a read that fails says the project still names it."""
         document = self.document
         if document.reference_path != reference:
-            document.kept_reference = reference
+            document.keep_reference(reference)
             if document.reference is not None:
                 document.set_reference(None, None)  # a project compares with its own reference
 
@@ -329,8 +329,7 @@ class FileActions(QObject):
             if project.steps:  # the brush and the step's settings are at hand, as when the project was saved
                 self.document.select(project.steps[-1].uid)
             self.project_opened.emit(project)
-            self.document.project_path, self.document.saved_reference = path, project.reference
-            self.document.saved_image = saved_image
+            self.document.bind_project(path, image=saved_image, reference=project.reference)
             self._project_stamp = file_identity(path)
             self._remember(path)
             if preview is not None:

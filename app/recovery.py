@@ -344,10 +344,10 @@ class RecoveryController(QObject):
             self.history.restore(state.items, HistoryState((), 0, -1))
             notes.append("The undo history did not match the filter stack and was left out; the stack is as it was.")
             doc.stack.reset(state.items)
-        doc.project_path, doc.saved_reference = state.project, state.reference  # the session's own reference
-        doc.saved_image = _project_image(state.project) or doc.source_path
+        doc.bind_project(state.project, image=_project_image(state.project) or doc.source_path,
+                         reference=state.reference)  # the session's own reference
         if reference is None and state.project is not None:
-            doc.kept_reference = state.reference  # a project's reference that cannot be read now stays named
+            doc.keep_reference(state.reference)  # a project's reference that cannot be read now stays named
         self.snapshots.set_all(state.snapshots)
         if reference is not None:
             doc.set_reference(reference, state.reference)
