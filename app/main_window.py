@@ -178,6 +178,8 @@ class MainWindow(QMainWindow):
         self.docks["metrics"].raise_()
         self.docks["history"].raise_()
         self.resizeDocks([self.docks["histogram"], self.docks["stack"]], [220, 520], Qt.Orientation.Vertical)
+        # The metrics' heading wraps and its table has four rows without a reference: room for both over History.
+        self.resizeDocks([self.docks["metrics"], self.docks["history"]], [320, 420], Qt.Orientation.Vertical)
         self._fit_docks(1400)
 
     def _fit_docks(self, width: int) -> None:
