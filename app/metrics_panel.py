@@ -97,7 +97,6 @@ class MetricsPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setWordWrap(False)  # a narrow panel elides a value rather than growing its row over the rest
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -162,6 +161,10 @@ class MetricsPanel(QWidget):
         self.table.setRowCount(len(rows))
         self.table.setHorizontalHeaderLabels(headers)
         self.table.setColumnHidden(2, not report.with_reference)
+        columns, last = self.table.horizontalHeader(), 2 if report.with_reference else 1
+        for column in range(3):  # values at their width, the last one shown taking the rest of the panel
+            columns.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch if column == last
+                                        else QHeaderView.ResizeMode.ResizeToContents)
         self.table.setVerticalHeaderLabels([label for _, label in rows])
         for index, (key, label) in enumerate(rows):
             cells = (format_score(key, result[key], levels=self.levels, unit=self.unit),
