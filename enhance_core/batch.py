@@ -417,18 +417,19 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     and references pair with their input by stem in ``mask_dir`` and
     ``reference_dir``: when the collection's tree is mirrored, in the same
     subfolder, else at the folder's top. Raises before any file is processed when
-    an output would be an input, when both ``mask_file`` and ``mask_dir`` are
+    an output would replace a file the batch reads (an input, a mask or a
+    reference), when both ``mask_file`` and ``mask_dir`` are
     given, when ``mask_file`` is not a readable image, when two inputs of one
     subfolder paired by stem with ``mask_dir`` or ``reference_dir`` share a stem, when inputs of two
     subfolders would pair with the same file, or when one of those folders holds several files for an
     input's stem, when ``quality`` is not
     1-100, when an output format cannot hold ``bit_depth``, or when ``device``
-    is not available and a step is a learned filter. ``size`` resizes and
+    (or ``ENHANCE_DEVICE``) is not available and a step is a learned filter. ``size`` resizes and
     sharpens each result for output (:mod:`enhance_core.export_size`).
     """
     if quality is not None:
         check_quality(quality)
-    if device not in (None, "", "auto") and any(item.definition.learned for item in steps):
+    if any(item.definition.learned for item in steps):
         select_device(device)
     if mask_file is not None and mask_dir is not None:
         raise ParameterError("give --mask or --mask-dir, not both")
@@ -451,7 +452,6 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
                                  f"({first} and {other}): each would be paired with the same {paired} "
                                  f"'{first.stem}'; rename them or run them separately")
     references = index_by_stem(reference_dir, what="reference", mirrored=mirrored) if reference_dir is not None else {}
-    sources = {path.resolve(): path for path in inputs}
     names = _output_names(inputs, placed, format_suffix, recorded_names(output_dir))
     tasks = []
     for source in inputs:
@@ -463,9 +463,6 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         if refusal is not None:
             raise ParameterError(f"{source} keeps its format in the output: {refusal} with --format tif")
         output = output_dir / place / names[source]
-        if output.resolve() in sources:
-            raise ParameterError(f"the output {output} would overwrite the input {sources[output.resolve()]}; "
-                                 "choose another -o folder")
         mask = mask_file if mask_file is not None else _paired(masks, place, source.stem, "mask")
         reference = _paired(references, place, source.stem, "reference")
         tasks.append(FileTask(source, output, tuple(steps), mask, reference,
@@ -474,7 +471,24 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     if mask_file is None:
         _refuse_shared_pairs(tasks, "mask", lambda task: task.mask)
     _refuse_shared_pairs(tasks, "reference", lambda task: task.reference)
+    read = read_files(tasks)
+    for task in tasks:
+        if task.output.resolve() in read:
+            what, path = read[task.output.resolve()]
+            raise ParameterError(f"the output {task.output} would overwrite the {what} {path}; choose another -o "
+                                 "folder")
     return tasks
+
+
+def read_files(tasks: Sequence[FileTask]) -> dict[Path, tuple[str, Path]]:
+    """Every file the batch reads (inputs, masks, references), resolved, with what it is and its path as given:
+    no output or report may replace one, ``--overwrite`` or not."""
+    read: dict[Path, tuple[str, Path]] = {}
+    for task in tasks:
+        for what, path in (("input", task.source), ("mask", task.mask), ("reference", task.reference)):
+            if path is not None:
+                read.setdefault(path.resolve(), (what, path))
+    return read
 
 
 def _paired(index: Mapping[tuple[PurePosixPath, str], list[Path]], place: PurePosixPath, stem: str,

@@ -27,8 +27,8 @@ import cv2
 import numpy as np
 
 from enhance_core.atomic import write_bytes_atomic
-from enhance_core.batch import THUMBNAIL_SIZE, FileResult, make_thumbnail
-from enhance_core.errors import EnhanceError, ImageWriteError
+from enhance_core.batch import THUMBNAIL_SIZE, FileResult, FileTask, make_thumbnail, read_files
+from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.io import read_image
 
 METRICS = (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("mse", "MSE"))
@@ -38,6 +38,8 @@ MIN_SSIM = 0.9
 """SSIM under which the report flags a result, unless told otherwise (``apply --min-ssim``)."""
 NO_REFERENCE = "no reference of this name in the reference folder: not scored"
 """The report's note for a file the reference folder has no same-stem file for."""
+REPORT_FILES = ("report.csv", "metric_histograms.png", "best.png", "worst.png", "flagged.txt", "failures.txt")
+"""The files :func:`write_report` writes into its folder."""
 _PANEL = (300, 420)
 _BINS = 20
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -71,6 +73,22 @@ def _scores(result: FileResult) -> dict[str, float]:
     return result.metrics
 
 
+def check_report_folder(folder: Path, tasks: Sequence[FileTask]) -> None:
+    """Refuse a report ``folder`` where a report file would replace a file the batch reads or writes.
+
+    Raises
+    ------
+    ParameterError
+        A report file's path is an input, mask, reference or output of ``tasks``.
+    """
+    kept = read_files(tasks) | {task.output.resolve(): ("output", task.output) for task in tasks}
+    for name in REPORT_FILES:
+        if (folder / name).resolve() in kept:
+            what, path = kept[(folder / name).resolve()]
+            raise ParameterError(f"the report's {name} in {folder} would overwrite the {what} {path}; choose another "
+                                 "--report-dir")
+
+
 def write_report(results: Sequence[FileResult], folder: Path, *, min_psnr: float = MIN_PSNR,
                  min_ssim: float = MIN_SSIM, count: int = 6) -> ReportSummary:
     """Write the report files into ``folder`` (created if needed) and return a summary."""
@@ -80,15 +98,16 @@ def write_report(results: Sequence[FileResult], folder: Path, *, min_psnr: float
         raise ImageWriteError(folder, f"cannot create the report folder ({error.strerror or error})") from None
     scored = [r for r in results if r.metrics is not None]
     flagged = [r.source for r in scored if is_flagged(r, min_psnr=min_psnr, min_ssim=min_ssim)]
-    files = [_write_csv(results, folder / "report.csv", min_psnr=min_psnr, min_ssim=min_ssim),
-             _write_png(draw_histograms(scored), folder / "metric_histograms.png")]
+    csv_name, histograms_name, best_name, worst_name, flagged_name, failures_name = REPORT_FILES
+    files = [_write_csv(results, folder / csv_name, min_psnr=min_psnr, min_ssim=min_ssim),
+             _write_png(draw_histograms(scored), folder / histograms_name)]
     ranked = sorted(scored, key=lambda r: (_scores(r)["ssim"], _scores(r)["psnr"]))
     if ranked:
         best, worst = [_with_thumbnails(r) for r in ranked[::-1][:count]], [_with_thumbnails(r) for r in ranked[:count]]
-        files.append(_write_png(draw_sheet(best, "best (highest SSIM)"), folder / "best.png"))
-        files.append(_write_png(draw_sheet(worst, "worst (lowest SSIM)"), folder / "worst.png"))
-    files.append(_write(folder / "flagged.txt", "".join(f"{path}\n" for path in flagged).encode("utf-8")))
-    files.append(_write(folder / "failures.txt", format_failures(results).encode("utf-8")))
+        files.append(_write_png(draw_sheet(best, "best (highest SSIM)"), folder / best_name))
+        files.append(_write_png(draw_sheet(worst, "worst (lowest SSIM)"), folder / worst_name))
+    files.append(_write(folder / flagged_name, "".join(f"{path}\n" for path in flagged).encode("utf-8")))
+    files.append(_write(folder / failures_name, format_failures(results).encode("utf-8")))
     return ReportSummary(len(scored), flagged, files)
 
 

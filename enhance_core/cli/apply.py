@@ -202,6 +202,10 @@ def _run(args: argparse.Namespace) -> int:
                        mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
                        quality=args.quality, overwrite=args.overwrite, device=args.device, subfolders=tree,
                        size=size)
+    if args.reference_dir is not None:
+        from enhance_core.batch_report import check_report_folder
+
+        check_report_folder(report_folder(args), tasks)
     check_output_folder(args.output, "results")
     with ExitStack() as stack:
         cluster = None
@@ -388,11 +392,16 @@ def report_result(result: FileResult, done: int, total: int, progress: BatchProg
     print(f"[{done}/{total}] {line} | {rate}", file=sys.stderr, flush=True)
 
 
+def report_folder(args: argparse.Namespace) -> Path:
+    """Where the reference report goes: ``--report-dir``, else ``report`` in the output folder."""
+    return args.report_dir or args.output / "report"
+
+
 def write_batch_report(results: list[FileResult], args: argparse.Namespace) -> None:
     """Write the reference report and print where it is and what it flagged."""
     from enhance_core.batch_report import write_report
 
-    folder = args.report_dir or args.output / "report"
+    folder = report_folder(args)
     summary = write_report(results, folder, min_psnr=args.min_psnr, min_ssim=args.min_ssim)
     missing = sum(1 for result in results if result.error is None and result.reference is None)
     unscored = sum(1 for result in results

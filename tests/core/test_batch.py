@@ -62,6 +62,20 @@ def test_outputs_keep_names_and_never_replace_inputs(folder, tmp_path) -> None:
         output_suffix(folder / "a.png", "gif")
 
 
+def test_outputs_never_replace_a_mask_or_a_reference(folder, tmp_path) -> None:
+    masks, truth = tmp_path / "masks", tmp_path / "truth"
+    for where in (masks, truth):
+        where.mkdir()
+        save(where / "a.png", photo(5))
+    steps = (make_item("negative"),)
+    with pytest.raises(ParameterError, match=f"the output {masks / 'a.png'} would overwrite the mask"):
+        plan_batch([folder / "a.png"], steps, masks, mask_dir=masks, overwrite=True)
+    with pytest.raises(ParameterError, match="would overwrite the mask"):
+        plan_batch([folder / "a.png"], steps, masks, mask_file=masks / "a.png", overwrite=True)
+    with pytest.raises(ParameterError, match=f"would overwrite the reference {truth / 'a.png'}"):
+        plan_batch([folder / "a.png"], steps, truth, reference_dir=truth, overwrite=True)
+
+
 def test_batch_keeps_format_and_depth_and_skips_bad_files(folder, tmp_path) -> None:
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     out = tmp_path / "out"

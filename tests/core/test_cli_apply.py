@@ -184,6 +184,24 @@ def test_output_folder_holding_the_inputs_is_refused(inputs, capsys) -> None:
     assert "would overwrite the input" in capsys.readouterr().err
 
 
+def test_a_report_folder_that_would_replace_an_input_is_refused(inputs, tmp_path, capsys) -> None:
+    (inputs / "best.png").write_bytes((inputs / "one.png").read_bytes())
+    before = (inputs / "best.png").read_bytes()
+    assert main(["apply", "--filter", "negative", "--reference-dir", str(inputs), "--report-dir", str(inputs),
+                 "-o", str(tmp_path / "out"), str(inputs)]) == 2
+    err = capsys.readouterr().err
+    assert f"the report's best.png in {inputs} would overwrite the input {inputs / 'best.png'}" in err
+    assert (inputs / "best.png").read_bytes() == before and not (tmp_path / "out").exists()
+
+
+def test_an_unavailable_device_in_the_environment_is_refused_before_any_file(inputs, tmp_path, capsys,
+                                                                             monkeypatch) -> None:
+    monkeypatch.setenv("ENHANCE_DEVICE", "nonsense")
+    assert main(["apply", "--filter", "denoise", "-o", str(tmp_path / "out"), str(inputs)]) == 2
+    assert "unknown device 'nonsense' (set by ENHANCE_DEVICE)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_bad_file_is_skipped_and_the_exit_status_is_1(inputs, tmp_path, capsys) -> None:
     (inputs / "bad.png").write_bytes(b"garbage")
     code = main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(tmp_path / "out"), str(inputs)])
