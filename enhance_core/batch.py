@@ -639,6 +639,9 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
                      target=lambda task: task.output)
     except BatchInterrupted as interrupted:
         for index in list(interrupted.running):
+            if index in results:  # Ctrl+C came while its result was being recorded
+                interrupted.running.remove(index)
+                continue
             # A file to score against a reference counts as written only once scored: otherwise the manifest would
             # call it done and a resumed run would never score it.
             if tasks[index].reference is None and _written_since(tasks[index].output, started):
@@ -688,14 +691,12 @@ def _run_here(tasks: Sequence[FileTask], pending: list[int], finish: Callable[[i
     """Process the pending tasks one after the other in this process; Ctrl+C raises :class:`BatchInterrupted`."""
     for position, index in enumerate(pending):
         try:
-            result = process_file(tasks[index])
-        except KeyboardInterrupt:
-            remove_partial_files([tasks[index].output])
-            raise BatchInterrupted([index], pending[position + 1:]) from None
-        try:
-            finish(index, result)
+            finish(index, process_file(tasks[index]))
         except StopBatch as stop:
             raise BatchInterrupted([], pending[position + 1:], reason=str(stop)) from None
+        except KeyboardInterrupt:  # while the file ran, or while its result was being recorded
+            remove_partial_files([tasks[index].output])
+            raise BatchInterrupted([index], pending[position + 1:]) from None
 
 
 def _died(task: FileTask) -> FileResult:

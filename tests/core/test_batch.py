@@ -11,6 +11,7 @@ import pytest
 from enhance_core.batch import FileResult, collect_inputs, collect_tree, output_suffix, plan_batch, run_batch
 from enhance_core.batch_manifest import MANIFEST_NAME
 from enhance_core.batch_report import write_report
+from enhance_core.batch_workers import BatchInterrupted
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io import read_image, write_image
@@ -74,6 +75,20 @@ def test_outputs_never_replace_a_mask_or_a_reference(folder, tmp_path) -> None:
         plan_batch([folder / "a.png"], steps, masks, mask_file=masks / "a.png", overwrite=True)
     with pytest.raises(ParameterError, match=f"would overwrite the reference {truth / 'a.png'}"):
         plan_batch([folder / "a.png"], steps, truth, reference_dir=truth, overwrite=True)
+
+
+def test_ctrl_c_while_a_result_is_recorded_counts_the_files_written(folder, tmp_path) -> None:
+    tasks = plan_batch(collect_inputs([folder]), (make_item("negative"),), tmp_path / "out")
+
+    def on_result(result: FileResult, done: int, total: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(BatchInterrupted) as caught:
+        run_batch(tasks, jobs=1, on_result=on_result)
+    finished = [result for result in caught.value.results if result is not None]
+    assert [result.output.name for result in finished if result.output is not None] == ["a.png", "b.jpg"]
+    assert caught.value.running == [] and caught.value.not_started == [2]
 
 
 def test_batch_keeps_format_and_depth_and_skips_bad_files(folder, tmp_path) -> None:
