@@ -49,7 +49,7 @@ from enhance_core.image import Image
 from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality,
                              quality_for, read_image, write_image, write_losses)
 from enhance_core.learned.engine import select_device
-from enhance_core.masks import Mask
+from enhance_core.masks import Mask, resize_raster
 from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, reference_for_result
 from enhance_core.paths import is_dir, is_file
 from enhance_core.render import render_image
@@ -821,8 +821,7 @@ def load_mask_file(path: Path, *, rows: int, cols: int) -> tuple[np.ndarray, tup
     if abs(mask.cols / mask.rows - cols / rows) > 0.01 * cols / rows:
         raise ParameterError(f"mask {path} is {mask.cols}x{mask.rows} but the image is {cols}x{rows}; "
                              "use a mask of the image's shape")
-    return (np.clip(cv2.resize(luma, (cols, rows), interpolation=cv2.INTER_LINEAR), 0.0, 1.0),
-            (mask.cols, mask.rows))
+    return np.clip(resize_raster(luma, rows, cols), 0.0, 1.0), (mask.cols, mask.rows)
 
 
 def _score(outcome: FileResult, image: Image, result: Image, reference_path: Path, *,

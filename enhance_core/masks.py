@@ -418,11 +418,17 @@ class Mask:
             return raster
         scaled = self._scaled_raster.get((rows, cols))
         if scaled is None:
-            interpolation = cv2.INTER_AREA if rows < self.rows else cv2.INTER_LINEAR
-            scaled = cv2.resize(raster, (cols, rows), interpolation=interpolation)
+            scaled = resize_raster(raster, rows, cols)
             self._scaled_raster.clear()
             self._scaled_raster[(rows, cols)] = scaled
         return scaled
+
+
+def resize_raster(raster: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """A mask's raster resized to ``rows`` x ``cols``: area averaging when shrinking (bilinear alone would skip
+    strokes thinner than the step between samples), bilinear when enlarging."""
+    interpolation = cv2.INTER_AREA if rows < raster.shape[0] else cv2.INTER_LINEAR
+    return cv2.resize(raster, (cols, rows), interpolation=interpolation)
 
 
 def _map_stroke(stroke: Stroke, affine: np.ndarray) -> np.ndarray:

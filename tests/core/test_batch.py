@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from enhance_core.batch import FileResult, collect_inputs, collect_tree, output_suffix, plan_batch, run_batch
+from enhance_core.batch import (FileResult, collect_inputs, collect_tree, load_mask_file, output_suffix, plan_batch,
+                                run_batch)
 from enhance_core.batch_manifest import MANIFEST_NAME
 from enhance_core.batch_report import write_report
 from enhance_core.batch_workers import BatchInterrupted
@@ -89,6 +90,17 @@ def test_ctrl_c_while_a_result_is_recorded_counts_the_files_written(folder, tmp_
     finished = [result for result in caught.value.results if result is not None]
     assert [result.output.name for result in finished if result.output is not None] == ["a.png", "b.jpg"]
     assert caught.value.running == [] and caught.value.not_started == [2]
+
+
+def test_a_mask_file_larger_than_the_image_keeps_its_thin_strokes(tmp_path) -> None:
+    painted = np.zeros((1000, 1000), np.float32)
+    for row in range(0, 1000, 100):
+        painted[row:row + 3] = 1.0
+    save(tmp_path / "mask.png", painted[:, :, None])
+    raster, size = load_mask_file(tmp_path / "mask.png", rows=100, cols=100)
+    assert size == (1000, 1000)
+    assert np.count_nonzero(raster.max(axis=1) > 0.2) == 10, "each 3-px stroke keeps its row"
+    assert raster.sum() == pytest.approx(painted.sum() / 100, rel=0.01)
 
 
 def test_batch_keeps_format_and_depth_and_skips_bad_files(folder, tmp_path) -> None:
