@@ -219,8 +219,9 @@ class Renderer:
         region, base_ctx, shapes, outputs, inputs, keys = self._prepare(image, steps, scale, region, device,
                                                                         should_stop, draft=draft)
         active = [shape.item for shape in shapes]
-        for index, item in enumerate(active):
-            _check_mask_size(item, image, index)
+        for index, item in enumerate(steps):
+            if item.enabled:
+                _check_mask_size(item, image, index)
         self._bind_source(image)
 
         start, current_region, current = 0, inputs[0] if active else region, None

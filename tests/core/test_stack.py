@@ -196,6 +196,8 @@ def test_mask_for_another_image_size_is_reported_with_its_step() -> None:
     steps = (make_item("gamma"), make_item("negative", mask=Mask(20, 20)))
     with pytest.raises(ParameterError, match="step 2 .*20x20"):
         Renderer().render(image, steps)
+    with pytest.raises(ParameterError, match="step 3 .*20x20"):
+        Renderer().render(image, (make_item("gamma", enabled=False), *steps))
 
 
 def test_results_are_read_only_and_the_source_is_untouched() -> None:
