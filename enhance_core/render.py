@@ -361,7 +361,8 @@ class Renderer:
         if scale == 1.0:
             return visible_pixels(image)
         with self._lock:
-            cached = self._sources.get(scale)
+            bound = self._source_ref is not None and self._source_ref() is image.pixels
+            cached = self._sources.get(scale) if bound else None
             if cached is not None:
                 self._sources[scale] = self._sources.pop(scale)
         if cached is not None:
@@ -371,9 +372,10 @@ class Renderer:
         small = np.ascontiguousarray(small.reshape(rows, cols, image.channels), dtype=np.float32)
         small.flags.writeable = False
         with self._lock:
-            self._sources[scale] = small
-            while len(self._sources) > SOURCE_SCALES:
-                del self._sources[next(iter(self._sources))]
+            if self._source_ref is not None and self._source_ref() is image.pixels:  # not another thread's source
+                self._sources[scale] = small
+                while len(self._sources) > SOURCE_SCALES:
+                    del self._sources[next(iter(self._sources))]
         return small
 
     @staticmethod

@@ -13,6 +13,7 @@ from enhance_core.filters.base import FilterDef, param
 from enhance_core.filters.registry import FILTERS
 from enhance_core.image import Image, ImageMeta
 from enhance_core.masks import Mask, Region, Stroke
+from enhance_core import render
 from enhance_core.render import Renderer, render_image
 from enhance_core.stack import FilterStack, make_item
 
@@ -198,6 +199,21 @@ def test_mask_for_another_image_size_is_reported_with_its_step() -> None:
         Renderer().render(image, steps)
     with pytest.raises(ParameterError, match="step 3 .*20x20"):
         Renderer().render(image, (make_item("gamma", enabled=False), *steps))
+
+
+def test_a_reduced_source_is_never_kept_for_another_picture(monkeypatch) -> None:
+    renderer = Renderer()
+    black, white = Image(np.zeros((40, 40, 3), np.float32)), Image(np.ones((40, 40, 3), np.float32))
+    reduce = render.visible_pixels
+
+    def another_render_meanwhile(image: Image) -> np.ndarray:
+        if image is black:  # another thread renders another picture while this one is reduced
+            renderer.render(white, (make_item("negative"),), scale=0.5)
+        return reduce(image)
+
+    monkeypatch.setattr(render, "visible_pixels", another_render_meanwhile)
+    assert renderer.render(black, (make_item("negative"),), scale=0.5).min() == 1.0
+    assert renderer.render(white, (make_item("gamma"),), scale=0.5).min() == 1.0
 
 
 def test_results_are_read_only_and_the_source_is_untouched() -> None:
