@@ -833,7 +833,8 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
     ``result`` is scored: a reference of the source's size follows the stack's
     geometry (crop, rotate, resize: :func:`enhance_core.metrics.reference_for_result`
     with the affine :func:`render_image` keeps in ``meta.extra["geometry"]``),
-    and a note says when that is not the size written. A gray image and a color
+    and a note says when that is not the size written; of the result's size,
+    the file as written is scored (with ``--sharpen`` alone, sharpened). A gray image and a color
     one are compared as :func:`enhance_core.metrics.comparable` pairs them.
     """
     reference = read_image(reference_path)
@@ -859,8 +860,9 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
     elif min(result.rows, result.cols) < SSIM_WINDOW:
         outcome.note = f"smaller than {SSIM_WINDOW}x{SSIM_WINDOW}: not scored"
     else:
-        outcome.metrics = compare_images(*comparable(result.pixels, expected))
-        if (written.rows, written.cols) != (result.rows, result.cols):
+        resized = (written.rows, written.cols) != (result.rows, result.cols)
+        outcome.metrics = compare_images(*comparable((result if resized else written).pixels, expected))
+        if resized:
             outcome.note = (f"scored at {result.cols}x{result.rows}, before --resize to {written.cols}x{written.rows} "
                             "(a reference of the written size is compared with the file itself)")
 

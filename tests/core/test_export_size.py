@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 
 import numpy as np
@@ -13,6 +14,7 @@ from enhance_core.errors import ParameterError
 from enhance_core.export_size import OutputSize, parse_output_size, resize_for_output
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io import read_image, write_image
+from enhance_core.metrics import compare_images
 
 
 def _image(rows: int = 120, cols: int = 200, channels: int = 3, *, alpha: bool = False, bit_depth: int = 8) -> Image:
@@ -154,6 +156,16 @@ def test_apply_resizes_each_result(inputs, tmp_path) -> None:
     assert main(["apply", "--filter", "gamma", "--resize", "50%", "--jobs", "1", "-o", str(out), "--overwrite",
                  str(inputs / "wide.png")]) == 0
     assert read_image(out / "wide.png").cols == 100
+
+
+def test_a_result_sharpened_for_output_is_scored_as_written(inputs, tmp_path) -> None:
+    out = tmp_path / "out"
+    assert main(["apply", "--filter", "gaussian_blur", "--sharpen", "high", "--jobs", "1", "--reference-dir",
+                 str(inputs), "-o", str(out), str(inputs / "wide.png")]) == 0
+    with open(out / "report" / "report.csv", newline="", encoding="utf-8") as handle:
+        (row,) = csv.DictReader(handle)
+    written = compare_images(read_image(out / "wide.png").pixels, read_image(inputs / "wide.png").pixels)
+    assert float(row["psnr_db"]) == pytest.approx(written["psnr"], abs=0.001) and row["note"] == ""
 
 
 @pytest.mark.parametrize("argv, message", [
