@@ -39,6 +39,8 @@ import numpy as np
 
 from enhance_core.atomic import write_bytes_atomic
 from enhance_core.errors import ImageReadError, ImageWriteError, ParameterError
+from enhance_core.io.limits import resolve_limits
+from enhance_core.io.png import png_header_size
 from enhance_core.stroke_render import paint_stroke
 from enhance_core.validation import check_bool, check_list, check_number, check_object, check_whole
 
@@ -525,16 +527,26 @@ def save_mask_raster(mask: Mask, path: str | Path) -> Path:
 
 
 def load_mask_raster(path: str | Path, *, rows: int, cols: int) -> np.ndarray:
-    """Read a gray mask PNG written by :func:`save_mask_raster` as float32 (rows, cols) in 0..1."""
+    """Read a gray mask PNG written by :func:`save_mask_raster` as read-only float32 (rows, cols) in 0..1.
+
+    Its header's size is checked against ``rows`` x ``cols`` and the pixel
+    limit (``ENHANCE_MAX_PIXELS``) before any pixel is decoded.
+    """
     path = Path(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise ImageReadError(path, f"could not read the mask file: {error.strerror or error}") from None
-    codes = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if codes is None or codes.ndim != 2:
+    claimed = png_header_size(data[:24].tobytes())
+    if claimed is None:
         raise ImageReadError(path, "not a gray PNG mask; save masks as one-channel PNG")
-    if codes.shape != (rows, cols):
-        raise ImageReadError(path, f"mask is {codes.shape[1]}x{codes.shape[0]}, expected {cols}x{rows}")
+    if claimed != (rows, cols):
+        raise ImageReadError(path, f"mask is {claimed[1]}x{claimed[0]}, expected {cols}x{rows}")
+    resolve_limits().check_size(path, rows, cols, bytes_per_sample=2)
+    codes = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if codes is None or codes.ndim != 2 or codes.shape != (rows, cols):
+        raise ImageReadError(path, "not a gray PNG mask; save masks as one-channel PNG")
     top = 65535.0 if codes.dtype == np.uint16 else 255.0
-    return codes.astype(np.float32) / np.float32(top)
+    raster = codes.astype(np.float32) / np.float32(top)
+    raster.flags.writeable = False
+    return raster

@@ -35,6 +35,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from enhance_core.atomic import atomic_write, write_text_atomic
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.filters.base import FilterDef
@@ -139,17 +141,18 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None,
     if len(steps) > limit:
         raise ParameterError(f"{source} has {len(steps):,} steps, more than the limit of {limit:,}; if you trust "
                              f"it, raise the limit with the environment variable {MAX_STEPS_ENV}")
-    items = []
+    items: list[StackItem] = []
+    rasters: dict[str, np.ndarray] = {}
     for index, step in enumerate(steps):
         try:
-            items.append(_step_from_dict(step, base_dir=Path(base_dir) if base_dir else None))
+            items.append(_step_from_dict(step, base_dir=Path(base_dir) if base_dir else None, rasters=rasters))
         except EnhanceError as error:
             raise ParameterError(f"{source}, step {index + 1}: {error}") from None
     return tuple(items)
 
 
-def _step_from_dict(step: Any, *, base_dir: Path | None) -> StackItem:
-    """Build one validated step."""
+def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[str, np.ndarray]) -> StackItem:
+    """Build one validated step; ``rasters`` holds the mask rasters read so far, by file name (read once)."""
     check_object(step, "", _STEP_KEYS)
     if "filter" not in step:
         raise ParameterError("\"filter\" is missing")
@@ -165,7 +168,7 @@ def _step_from_dict(step: Any, *, base_dir: Path | None) -> StackItem:
     opacity = check_number(step.get("opacity", 1.0), "opacity", minimum=0.0, maximum=1.0)
     mask = None
     if step.get("mask") is not None:
-        mask = _mask_from_step(step["mask"], base_dir=base_dir)
+        mask = _mask_from_step(step["mask"], base_dir=base_dir, rasters=rasters)
     return make_item(definition.name, definition.make_params(params, partial=False), enabled=enabled,
                      opacity=opacity, mask=mask)
 
@@ -261,13 +264,15 @@ def _check_param_types(definition: FilterDef, params: dict) -> None:
             check_number(value, where, minimum=low, maximum=high)
 
 
-def _mask_from_step(entry: Any, *, base_dir: Path | None) -> Any:
-    """Build a step's mask, reading its raster file relative to the recipe."""
+def _mask_from_step(entry: Any, *, base_dir: Path | None, rasters: dict[str, np.ndarray]) -> Any:
+    """Build a step's mask, reading its raster file relative to the recipe (once: ``rasters``)."""
     rows, cols = check_mask_dict(entry)
     raster = None
     name = entry.get("raster")
     if name is not None:
         if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
             raise ParameterError(f"mask raster must be a file name beside the recipe, got {shown(name)}")
-        raster = load_mask_raster((base_dir or Path.cwd()) / name, rows=rows, cols=cols)
+        if name not in rasters:
+            rasters[name] = load_mask_raster((base_dir or Path.cwd()) / name, rows=rows, cols=cols)
+        raster = rasters[name]
     return mask_from_dict(entry, raster=raster)

@@ -136,6 +136,14 @@ def _collect_metadata(info: PngInfo, name: str, payload: bytes) -> None:
         info.carried.append((name, payload))
 
 
+def png_header_size(data: bytes) -> tuple[int, int] | None:
+    """The (rows, cols) a PNG's IHDR claims, read before any pixel is decoded; None when ``data`` is no PNG."""
+    if len(data) < 24 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
+        return None
+    cols, rows = struct.unpack_from(">II", data, 16)
+    return rows, cols
+
+
 def inspect_png(data: bytes, path: Path) -> PngInfo:
     """Walk and verify all chunks of a PNG held in ``data``; return its header and metadata."""
     info: PngInfo | None = None

@@ -6,6 +6,7 @@ import codecs
 import json
 import os
 
+import cv2
 import numpy as np
 import pytest
 
@@ -63,6 +64,16 @@ def test_a_66_mb_recipe_is_refused_before_it_is_read(tmp_path, monkeypatch) -> N
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are a POSIX thing")
+def test_mask_rasters_are_read_once_and_within_the_pixel_limit(tmp_path, monkeypatch) -> None:
+    cv2.imwrite(str(tmp_path / "m.png"), np.zeros((32, 40), np.uint8))
+    path = write_recipe(tmp_path, *[masked({"raster": "m.png"})] * 20)
+    rasters = {id(item.mask.raster) for item in load_recipe(path)}
+    assert len(rasters) == 1, "twenty steps naming one raster file hold one array"
+    monkeypatch.setenv("ENHANCE_MAX_PIXELS", "1000")
+    refused(path, r"step 1: .*m\.png: the header claims 40 x 32 = 1,280 pixels, more than the limit of 1,000.*"
+                  "ENHANCE_MAX_PIXELS")
+
+
 def test_a_fifo_is_refused_instead_of_blocking(tmp_path) -> None:
     os.mkfifo(tmp_path / "f.json")
     refused(tmp_path / "f.json", "not a regular file")
