@@ -488,9 +488,7 @@ class CompareCanvas(QWidget):
         return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == FLASH_KEY and not event.isAutoRepeat():
-            self.set_flashing(True)
-        elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = True
         elif event.key() == Qt.Key.Key_Shift and not event.isAutoRepeat() and hasattr(self.tool, "press_line"):
             self.update()
@@ -498,9 +496,7 @@ class CompareCanvas(QWidget):
             super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
-        if event.key() == FLASH_KEY and not event.isAutoRepeat():
-            self.set_flashing(False)
-        elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = False
         elif event.key() == Qt.Key.Key_Shift and not event.isAutoRepeat() and hasattr(self.tool, "press_line"):
             self.update()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToolBar, QUndoView, QWidget
 
 from app.brush import BrushTool
@@ -40,7 +40,7 @@ from app.render_jobs import ViewFrame
 from app.restoration_actions import RestorationActions
 from app.series_panel import SeriesPanel
 from app.settings import APPLICATION, EditorSettings
-from app.shortcut_keys import ShortcutKeys
+from app.shortcut_keys import HeldKey, ShortcutKeys
 from app.slice_browser import SliceBrowser
 from app.snapshots_panel import SnapshotsPanel, SnapshotStore
 from app.stack_panel import StackPanel
@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
                        *self.slices.actions_by_name.values()):
             self.addAction(action)
         self.shortcut_keys = ShortcutKeys(self)
+        self.flash_key = HeldKey(self, FLASH_KEY, self.canvas.set_flashing)
         for lane in self.lanes():
             if lane not in (self.slices.ahead_lane, self.series_panel.lane, self.device.lane):
                 self.status.watch(lane)
@@ -566,18 +567,6 @@ class MainWindow(QMainWindow):
         self.reporter.report(self, title, failure.error, failure.details)
 
     # --- window events ---------------------------------------------------------------------
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == FLASH_KEY and not event.isAutoRepeat():
-            self.canvas.set_flashing(True)
-        else:
-            super().keyPressEvent(event)
-
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:
-        if event.key() == FLASH_KEY and not event.isAutoRepeat():
-            self.canvas.set_flashing(False)
-        else:
-            super().keyReleaseEvent(event)
-
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
             event.acceptProposedAction()

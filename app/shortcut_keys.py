@@ -10,11 +10,15 @@ Add Filter. :class:`ShortcutKeys` watches the focused text field of its
 window and lets the shortcut have the key unless the field needs it
 (:func:`yields_to_shortcuts`). Other widgets (sliders, buttons, lists) claim
 no shortcut's key and are left alone, as is the menu bar's keyboard mode.
+
+:class:`HeldKey` does the same for a key the window acts on while it is held
+(``\\`` flashes the original): a shortcut fires on the press only, and lists
+and spin boxes take such a key before the window sees it.
 """
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Callable, cast
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt
@@ -94,3 +98,28 @@ class ShortcutKeys(QObject):
             event.ignore()
             return True
         return False
+
+
+class HeldKey(QObject):
+    """Calls ``held(True)`` when ``key`` is pressed anywhere in ``window`` and ``held(False)`` when it is released.
+
+    Not while a field that types text has the focus (a spin box types no
+    ``\\``, so it counts as anywhere) or another window is active.
+    """
+
+    def __init__(self, window: QWidget, key: Qt.Key, held: Callable[[bool], None]) -> None:
+        super().__init__(window)
+        self.owner, self.key, self.held = window, key, held
+        cast(QApplication, QApplication.instance()).installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (event.type() not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) or not isinstance(event, QKeyEvent)
+                or event.key() != self.key or event.isAutoRepeat()):
+            return False
+        focus = QApplication.focusWidget()
+        if focus is None or not (focus is self.owner or self.owner.isAncestorOf(focus)):
+            return False
+        if is_text_field(focus) and not isinstance(focus, QAbstractSpinBox):
+            return False
+        self.held(event.type() == QEvent.Type.KeyPress)
+        return True

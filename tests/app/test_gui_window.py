@@ -165,6 +165,7 @@ def test_a_file_in_a_folder_that_cannot_be_entered_shows_an_error_naming_the_fol
 
 def test_flash_and_compare_modes(qtbot, window, photo_path):
     from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QDoubleSpinBox
 
     from app.canvas import CompareMode
 
@@ -174,6 +175,15 @@ def test_flash_and_compare_modes(qtbot, window, photo_path):
     assert window.canvas.flashing
     qtbot.keyRelease(window.canvas, Qt.Key.Key_Backslash)
     assert not window.canvas.flashing
+    window.stack_panel.add_filter("gamma")
+    spin = window.stack_panel.findChildren(QDoubleSpinBox)[0]
+    for focused in (window.stack_panel.list, spin):
+        focused.setFocus()
+        assert QApplication.focusWidget() is focused
+        qtbot.keyPress(focused, Qt.Key.Key_Backslash)
+        assert window.canvas.flashing, f"held with {type(focused).__name__} focused"
+        qtbot.keyRelease(focused, Qt.Key.Key_Backslash)
+        assert not window.canvas.flashing
     for mode in CompareMode:
         window.actions_by_name[f"mode_{mode.value}"].trigger()
         assert window.canvas.mode is mode
