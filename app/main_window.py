@@ -7,6 +7,7 @@ threads, and remembers the layout (QSettings).
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToolBar, QUndoView, QWidget
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox,
+                               QScrollArea, QToolBar, QUndoView, QVBoxLayout, QWidget)
 
 from app.brush import BrushTool
 from app.brush_toolbar import BrushToolbar
@@ -551,11 +553,32 @@ class MainWindow(QMainWindow):
         """Edit the undo depth and the history's memory budget."""
         HistorySettingsDialog(self.history, self).open()
 
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(what, keys) of every shortcut: the menus' actions, then the toolbars', then the keys widgets handle."""
+        return shortcut_rows([*self.actions_by_name.values(), *self.findChildren(QAction)])
+
     def show_shortcuts(self) -> None:
-        """List the keyboard shortcuts."""
-        rows = "".join(f"<tr><td>{name}</td><td><b>{keys}</b></td></tr>"
-                       for name, keys in shortcut_rows(self.actions_by_name))
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellspacing='6'>{rows}</table>")
+        """List the keyboard shortcuts in two columns, in a dialog that scrolls on a small screen."""
+        rows = self.shortcut_rows()
+        half = (len(rows) + 1) // 2
+        cells = ["".join(f"<td>{name}</td><td><b>{keys}</b></td><td width='24'></td>" for name, keys in pair)
+                 for pair in itertools.zip_longest(rows[:half], rows[half:], fillvalue=("", ""))]
+        table = QLabel("<table cellspacing='4'>" + "".join(f"<tr>{cell}</tr>" for cell in cells) + "</table>")
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        scroll = QScrollArea()
+        scroll.setWidget(table)
+        scroll.setWidgetResizable(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(scroll)
+        layout.addWidget(buttons)
+        room = self.screen().availableGeometry()
+        dialog.resize(min(table.sizeHint().width() + 60, room.width() - 40),
+                      min(table.sizeHint().height() + 90, room.height() - 80))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def show_about(self) -> None:
         """A short About box."""

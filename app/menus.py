@@ -10,7 +10,7 @@ lists what the menus use of the window, so this module does not import it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol, cast
+from typing import Callable, Iterable, Protocol, cast
 
 from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -222,15 +222,16 @@ def _fill_toolbar(window: QMainWindow, a: dict[str, QAction]) -> QToolBar:
     return toolbar
 
 
-def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str]]:
-    """(action, shortcut) rows for the shortcuts help, plus the keys handled by the canvas."""
+def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
+    """(action, shortcut) rows for the shortcuts help (each action once), plus the keys widgets handle."""
     native = QKeySequence.SequenceFormat.NativeText
     shift, ctrl = Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.ControlModifier
-    rows = [(action.text().replace("&", "").rstrip("…"), action.shortcut().toString(native))
-            for action in actions.values() if not action.shortcut().isEmpty()]
+    rows = list(dict.fromkeys((action.text().replace("&", "").rstrip("…"), action.shortcut().toString(native))
+                              for action in actions if not action.shortcut().isEmpty()))
     rows += [("Flash the original (hold)", "\\"), ("Pan while the brush is on (hold)", "Space"),
              ("Brush: a straight line from the last stroke's end", modifier_label(shift, "click")),
              ("Brush: mark the crack or speck under the cursor (eraser: unmark it)", modifier_label(ctrl, "click")),
              ("Zoom around the cursor", f"Wheel ({modifier_label(ctrl, 'wheel')} on a DICOM series) / pinch"),
-             ("Step slices of a DICOM series", "Wheel"), ("Pan", "Drag / trackpad scroll")]
+             ("Step slices of a DICOM series", "Wheel / Up / Down"),
+             ("Open the chosen series (Series panel)", "Enter / double-click"), ("Pan", "Drag / trackpad scroll")]
     return rows

@@ -748,8 +748,9 @@ def test_a_hole_fill_whose_only_stroke_is_undone_shows_and_exports_the_picture_u
     np.testing.assert_allclose(read_image(written).pixels, window.document.source.pixels, atol=1 / 255)
 
 
-def test_the_shortcuts_list_names_the_brush_clicks(window):
-    from app.menus import shortcut_rows
-
-    keys = dict((keys, name) for name, keys in shortcut_rows(window.actions_by_name))
+def test_the_shortcuts_list_names_the_brush_clicks_and_the_toolbars_keys(window):
+    keys = dict((keys, name) for name, keys in window.shortcut_rows())
     assert "straight line" in keys["Shift+click"] and "mark the crack" in keys["Ctrl+click"]
+    assert (keys["B"], keys["E"], keys["M"], keys["["], keys["R"]) == (
+        "Brush", "Eraser", "Mask Overlay", "Smaller brush", "Rectangle ROI")
+    assert len(window.shortcut_rows()) == len(set(window.shortcut_rows())), "each shortcut once"
