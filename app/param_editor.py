@@ -202,10 +202,13 @@ class ParamEditor(QWidget):
             control = self._make_control(spec, physical_unit, physical_range, data_range)
             tip = _tooltip(spec)
             control.setToolTip(tip)
+            self.controls[spec.name] = control
+            if isinstance(control, QCheckBox):  # its own text: a long switch name leaves the sliders their width
+                form.addRow(control)
+                continue
             label = QLabel(spec.label)
             label.setToolTip(tip)
             form.addRow(label, control)
-            self.controls[spec.name] = control
             self.labels[spec.name] = label
         if not self.controls:
             form.addRow(QLabel("This filter has no parameters."))
@@ -246,7 +249,7 @@ class ParamEditor(QWidget):
                       data_range: tuple[float, float] | None) -> QWidget:
         name = spec.name
         if spec.kind == "bool":
-            box = QCheckBox()
+            box = QCheckBox(spec.label)
             box.toggled.connect(lambda checked: self._switch_toggled(name, bool(checked)))
             return box
         if spec.kind == "choice":

@@ -55,12 +55,22 @@ def test_settings_of_an_unchosen_mode_are_greyed_out(panel):
     assert not panel.editor.controls["sigma"].isEnabled()
 
 
+def test_a_switch_spans_its_row_so_a_long_name_leaves_the_sliders_their_width(panel):
+    from PySide6.QtWidgets import QFormLayout
+
+    panel.add_filter("restore")
+    form = panel.editor.layout()
+    for name in ("denoise", "rebalance", "remove_cast"):
+        assert form.getWidgetPosition(panel.editor.controls[name])[1] == QFormLayout.ItemRole.SpanningRole
+    assert form.getWidgetPosition(panel.editor.controls["sensitivity"])[1] == QFormLayout.ItemRole.FieldRole
+
+
 def test_a_setting_of_a_switch_is_greyed_out_until_the_switch_is_on(panel):
     panel.add_filter("restore")
     editor = panel.editor
     assert not editor.controls["remove_cast"].isEnabled()
     editor.controls["rebalance"].setChecked(True)
-    assert editor.controls["remove_cast"].isEnabled() and editor.labels["remove_cast"].isEnabled()
+    assert editor.controls["remove_cast"].isEnabled() and editor.controls["remove_cast"].text() == "Remove colour cast"
     assert panel.document.selected_item().params.rebalance
     panel.document.undo_stack.undo()
     assert not panel.editor.controls["remove_cast"].isEnabled()
