@@ -2,13 +2,16 @@
 
 ``enhance-studio info|metrics|convert|jpeg-table|... ARGS`` (any key of
 :data:`enhance_core.cli.SUBCOMMANDS`), ``-h``/``--help`` and ``--version`` run
-the Qt-free command line. Anything else (nothing, or image paths) opens the
-editor, on the bundled sample image when no path is given. Qt is imported
+the Qt-free command line. Anything else (nothing, or an image or project and
+an optional reference) opens the editor, on the bundled sample image when no
+path is given; an option, a third path or a path where nothing is (a mistyped
+command) is one line of error instead. Qt is imported
 only on that second path, so the headless commands work without PySide6.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from collections.abc import Sequence
@@ -16,6 +19,8 @@ from pathlib import Path
 
 from enhance_core.cli import SUBCOMMANDS
 from enhance_core.cli import main as cli_main
+from enhance_core.errors import ParameterError
+from enhance_core.paths import exists
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SAMPLE_IMAGE = RESOURCES / "sample_astronaut.png"
@@ -64,7 +69,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_main(args)
         except SystemExit as done:
             return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+    problem = _arguments_problem(args)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     return _open_editor([Path(arg) for arg in args] or [SAMPLE_IMAGE])
+
+
+def _arguments_problem(args: list[str]) -> str:
+    """Why the editor cannot open what the command line names: an option, a third path, a path that is not there
+    (a mistyped command among them); "" when it can."""
+    close = difflib.get_close_matches(args[0], SUBCOMMANDS, n=1) if args else []
+    if close and _missing(Path(args[0])):
+        return (f"error: {args[0]}: no such file or folder; did you mean the command '{close[0]}'? "
+                "(enhance-studio --help lists the commands)")
+    option = next((arg for arg in args if arg.startswith("-")), None)
+    if option is not None:
+        return f"error: unknown option {option!r}; enhance-studio --help lists the commands and their options"
+    if len(args) > 2:
+        return (f"error: the editor opens one image or project and an optional reference, not {len(args)} files; to "
+                "process many files use enhance-studio apply (enhance-studio apply --help)")
+    missing = next((arg for arg in args if _missing(Path(arg))), None)
+    if missing is not None:
+        return f"error: {missing}: no such file or folder; check the path and spelling"
+    return ""
+
+
+def _missing(path: Path) -> bool:
+    """Whether nothing is at ``path`` (a folder on the way that cannot be entered is the editor's to say)."""
+    try:
+        return not exists(path, ParameterError)
+    except ParameterError:
+        return False
 
 
 if __name__ == "__main__":

@@ -28,8 +28,27 @@ def test_no_arguments_open_the_bundled_sample(fake_editor):
 
 
 def test_image_paths_open_the_editor(fake_editor, tmp_path):
+    for name in ("a.png", "b.png", "c.png"):
+        (tmp_path / name).write_bytes(b"")
     assert launcher.main([str(tmp_path / "a.png"), str(tmp_path / "b.png")]) == 0
     assert fake_editor == [[tmp_path / "a.png", tmp_path / "b.png"]]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["aply", "--filter", "denoise"], "error: aply: no such file or folder; did you mean the command 'apply'?"),
+    (["a.png", "--filter"], "unknown option '--filter'"),
+    (["holiday.jpg"], "error: holiday.jpg: no such file or folder; check the path and spelling"),
+    (["a.png", "b.png", "c.png"], "the editor opens one image or project and an optional reference, not 3 files"),
+])
+def test_what_the_editor_cannot_open_is_one_line_before_any_window(fake_editor, tmp_path, monkeypatch, capsys,
+                                                                    argv, message):
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.png", "b.png", "c.png"):
+        (tmp_path / name).write_bytes(b"")
+    assert launcher.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert fake_editor == []
 
 
 def test_subcommands_and_flags_stay_headless(fake_editor, capsys):
