@@ -80,7 +80,7 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     A folder gives its images (with ``recursive``, those of its subfolders too,
     hidden folders, ``skip``, the output folder, and the files that earlier
     batches wrote, which their output folder's manifest lists, left out); a
-    glob gives its matches (but those in ``skip`` and those earlier batches
+    glob gives its matches, its file-name part in any case (but those in ``skip`` and those earlier batches
     wrote). The subfolder is the file's folder relative to the folder named
     (to a glob's fixed leading folders) with ``recursive``, else ``.``.
     ``include`` and ``exclude`` are glob patterns matched, without regard to
@@ -136,7 +136,8 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
             matches = [(path, PurePosixPath(path.name))]
         else:
             root = _fixed_prefix(str(spec))
-            files = [Path(p) for p in glob.glob(str(spec), recursive=True) if _reached(Path(p), Path.is_file, denied)]
+            files = [Path(p) for p in glob.glob(_any_case_name(str(spec)), recursive=True)
+                     if _reached(Path(p), Path.is_file, denied)]
             earlier = _earlier_outputs(root, {file.parent for file in files})
             matches = sorted((file, PurePosixPath(file.relative_to(root).as_posix())) for file in files
                              if not _inside(file, skipped) and os.path.abspath(file) not in earlier)
@@ -282,6 +283,21 @@ def _images_below(folder: Path, skip: Path | None, denied: list[Path]) -> bool:
 def _inside(path: Path, folder: Path | None) -> bool:
     """Whether ``path`` lies in the resolved ``folder`` (never when it is None)."""
     return folder is not None and path.resolve().is_relative_to(folder)
+
+
+def _any_case_name(pattern: str) -> str:
+    """``pattern`` whose file-name part, when it holds a wildcard, matches without regard to case: ``*.jpg`` finds
+    a camera's ``IMG_0001.JPG`` (as ``--include`` does), its folders as the file system has them."""
+    folder, name = os.path.split(pattern)
+    if not any(char in name for char in "*?["):
+        return pattern
+    letters, depth = [], 0
+    for char in name:
+        depth += char == "["
+        cased = not depth and char.lower() != char.upper()
+        letters.append(f"[{char.lower()}{char.upper()}]" if cased else char)
+        depth -= char == "]" and depth > 0
+    return os.path.join(folder, "".join(letters))
 
 
 def _fixed_prefix(pattern: str) -> Path:

@@ -49,6 +49,18 @@ def test_collect_inputs_from_files_folders_and_globs(folder) -> None:
         collect_inputs([folder / "nothing.png"])
 
 
+def test_a_glob_matches_file_names_in_any_case(tmp_path) -> None:
+    shoot = tmp_path / "Shoot"
+    shoot.mkdir()
+    save(shoot / "IMG_0001.JPG", photo(0))
+    save(shoot / "b.jpg", photo(1))
+    save(shoot / "c.png", photo(2))
+    assert [p.name for p in collect_inputs([str(shoot / "*.jpg")])] == ["IMG_0001.JPG", "b.jpg"]
+    assert [p.name for p in collect_inputs([str(shoot / "img_*")])] == ["IMG_0001.JPG"]
+    with pytest.raises(ParameterError, match="matches no image"):
+        collect_inputs([str(tmp_path / "shoot" / "*.jpg")]), "folders keep the file system's case"
+
+
 def test_outputs_keep_names_and_never_replace_inputs(folder, tmp_path) -> None:
     other = tmp_path / "other"
     other.mkdir()
