@@ -141,7 +141,7 @@ class OutputSize:
 
 
 _SIZE_PATTERNS = (
-    (re.compile(r"(?:long=)?(\d+)(?:px)?", re.IGNORECASE), "long_edge"),
+    (re.compile(r"long=(\d+)(?:px)?|(\d+)px", re.IGNORECASE), "long_edge"),
     (re.compile(r"(\d+(?:\.\d+)?)%"), "percent"),
     (re.compile(r"(\d+(?:\.\d+)?)\s*mp", re.IGNORECASE), "megapixels"),
 )
@@ -159,12 +159,15 @@ def parse_output_size(text: str, *, sharpen: str = "none", only_shrink: bool = F
     for pattern, name in _SIZE_PATTERNS:
         match = pattern.fullmatch(cleaned)
         if match:
-            value = match.group(1)
+            value = next(group for group in match.groups() if group is not None)
             if name == "long_edge":
                 return OutputSize(long_edge=int(value), sharpen=sharpen, only_shrink=only_shrink)
             if name == "percent":
                 return OutputSize(percent=float(value), sharpen=sharpen, only_shrink=only_shrink)
             return OutputSize(megapixels=float(value), sharpen=sharpen, only_shrink=only_shrink)
+    if cleaned.isdigit():
+        raise ParameterError(f"--resize {text!r} needs its unit: long={cleaned} (or {cleaned}px) for the long edge "
+                             f"in pixels, {cleaned}% or {cleaned}mp")
     raise ParameterError(f"--resize {text!r} is not a size; write the long edge (long=2000), "
                          "a percentage (50%) or megapixels (12mp)")
 

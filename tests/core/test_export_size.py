@@ -171,6 +171,7 @@ def test_a_result_sharpened_for_output_is_scored_as_written(inputs, tmp_path) ->
 @pytest.mark.parametrize("argv, message", [
     (["--resize", "huge"], r"--resize 'huge' is not a size; write the long edge \(long=2000\)"),
     (["--resize=-5%"], "is not a size"),
+    (["--resize", "50"], r"--resize '50' needs its unit: long=50 \(or 50px\) for the long edge in pixels, 50% or 50mp"),
     (["--only-shrink"], "--only-shrink goes with --resize SIZE"),
 ])
 def test_bad_resize_arguments_exit_2_with_one_line(inputs, tmp_path, capsys, argv, message) -> None:
