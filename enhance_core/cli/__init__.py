@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 from enhance_core import __version__
@@ -41,9 +42,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SIGNED_VALUE_OPTIONS = ("--window",)
+"""Options whose value may start with a minus sign (a lung window's centre, -600), which argparse would take for
+an option of its own: ``--window -600,1500`` is read as ``--window=-600,1500``."""
+
+
+def _join_signed_values(argv: list[str]) -> list[str]:
+    """``argv`` with each of :data:`SIGNED_VALUE_OPTIONS` followed by a negative number joined to it by ``=``."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] in SIGNED_VALUE_OPTIONS and re.match(r"-\.?\d", arg):
+            joined[-1] = f"{joined[-1]}={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand and return its exit status."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_join_signed_values(list(sys.argv[1:] if argv is None else argv)))
     try:
         return int(args.run(args) or 0)
     except EnhanceError as error:

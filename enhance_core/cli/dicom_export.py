@@ -66,7 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     window.add_argument("--preset", help="window preset name (CT: brain, subdural, stroke, temporal_bone, lung, "
                                          "mediastinum, soft_tissue, liver, bone) or one of --presets-file")
     window.add_argument("--window", metavar="CENTER,WIDTH",
-                        help="window in physical units, e.g. --window=-600,1500 (with '=' when the center is negative)")
+                        help="window in physical units, e.g. --window -600,1500 (lung)")
     window.add_argument("--auto", action="store_true",
                         help="window from the 0.5-99.5 %% percentiles of the middle slice")
     window.add_argument("--full-range", action="store_true", help="16-bit PNG/TIFF of the values (HU + 32768 for CT)")

@@ -216,9 +216,11 @@ def test_cli_window_auto_and_recipe_choices(tmp_path):
     series = str(tmp_path / "series")
     assert cli_main(["dicom-export", series, "-o", str(tmp_path / "preset"), "--preset", "lung"]) == 0
     assert cli_main(["dicom-export", series, "-o", str(tmp_path / "typed"), "--window=-600,1500"]) == 0
+    assert cli_main(["dicom-export", series, "-o", str(tmp_path / "spaced"), "--window", "-600,1500"]) == 0
     for name in ("slice_0001.png", "slice_0003.png"):
-        np.testing.assert_array_equal(read_image(tmp_path / "preset" / name).pixels,
-                                      read_image(tmp_path / "typed" / name).pixels)
+        for typed in ("typed", "spaced"):
+            np.testing.assert_array_equal(read_image(tmp_path / "preset" / name).pixels,
+                                          read_image(tmp_path / typed / name).pixels)
     assert cli_main(["dicom-export", series, "-o", str(tmp_path / "auto"), "--auto"]) == 0
     auto = description_of(tmp_path / "auto" / "slice_0001.png")["window"]
     assert auto["name"] == "Auto" and auto == description_of(tmp_path / "auto" / "slice_0003.png")["window"]
