@@ -55,6 +55,11 @@ def run(args: argparse.Namespace) -> int:
     if args.data_range is not None:
         if not (math.isfinite(args.data_range) and args.data_range > 0):
             raise ParameterError(f"--data-range must be a positive finite number, got {args.data_range}")
+        top = reference.meta.integer_max
+        if not reference.meta.float_source and args.data_range > top:
+            raise ParameterError(f"--data-range {args.data_range:g} is above the largest value a "
+                                 f"{reference.meta.bit_depth}-bit file holds ({top}); {args.reference} is "
+                                 f"{reference.meta.bit_depth}-bit: give its range in its own units (at most {top})")
         data_range = args.data_range / reference.meta.integer_max
     scores = compare_images(*comparable(result.pixels, reference.pixels), data_range=data_range)
     identical = math.isinf(scores["psnr"])
