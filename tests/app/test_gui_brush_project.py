@@ -638,6 +638,10 @@ def test_save_recipe_offers_to_leave_out_painted_corrections_of_a_detection(qtbo
     with pytest.raises(ParameterError, match="holds strokes painted on scan.png, and this is another picture.*painted "
                                              "corrections \\(File ▸ Save Recipe offers it\\)"):
         render_image(other, exact)
+    wider = Image(np.full((32, 64, 3), 0.4, np.float32))
+    with pytest.raises(ParameterError, match="step 1 \\(hole_fill\\) holds strokes painted on scan.png \\(48x32\\), "
+                                             "and this picture is 64x32; save the recipe without its painted"):
+        render_image(wider, exact)
     open_image(qtbot, window, save_png(np.full((32, 48, 3), 0.4, np.float32), tmp_path / "another.png"))
     window.reporter.choices = ["Cancel"]
     window.files.load_recipe(tmp_path / "exact.json")
