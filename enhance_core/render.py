@@ -62,6 +62,7 @@ from enhance_core.geometry import as_affine, is_scale_only, meta_after_geometry,
 from enhance_core.image import Image, count_non_finite
 from enhance_core.io.exif import drop_thumbnail
 from enhance_core.masks import Region, check_region, full_region, scaled_shape
+from enhance_core.medical.windows import WINDOW_LEVEL
 from enhance_core.stack_geometry import StepShape, stack_geometry
 
 if TYPE_CHECKING:
@@ -236,7 +237,8 @@ class Renderer:
                 raise Cancelled("render cancelled")
             step_progress = _sub_progress(progress, step, count, active[k].filter)
             step_input = current[inputs[k].relative_to(current_region).slices]
-            step_ctx = base_ctx.with_(note=partial(self._remember_note, keys[k]))
+            step_ctx = base_ctx.with_(note=partial(self._remember_note, keys[k]),
+                                      windowed=any(item.filter == WINDOW_LEVEL for item in active[:k]))
             result = self._run_step(shapes[k], step_input, inputs[k], outputs[k], step_ctx, step_progress)
             if self._cache.max_bytes > 0:
                 result.flags.writeable = False

@@ -193,6 +193,10 @@ class RenderContext:
         measurement, else a guess (see
         :func:`enhance_core.filters.geometry_ops.skews_measured`). Renders
         always measure.
+    windowed : bool
+        Whether a window/level step came before this one in the stack: the
+        pixels are then a display picture of the window, no longer the
+        source's values mapped by ``value_offset``/``value_scale``.
     draft : bool
         Whether this is the editor's quick proxy render, shown at once and
         replaced by the exact preview moments later: a filter whose analysis
@@ -219,6 +223,7 @@ class RenderContext:
     in_shape: tuple[int, int] | None = None
     in_affine: Any = None
     measure: bool = True
+    windowed: bool = False
     draft: bool = False
 
     def with_(self, **changes: Any) -> RenderContext:

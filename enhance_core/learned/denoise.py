@@ -15,11 +15,12 @@ the stack hands it, and its output keeps their scale, so the image's map to
 physical units (``meta.value_offset``/``value_scale``, HU under the cursor)
 stays valid.
 
-* Before the window/level step the pixels are the source's normalized
-  values, [0, 1] = the whole stored range (for a 16-bit CT slice 65536 HU,
-  so one sigma unit is about 257 HU); sigma is the noise standard deviation
-  in 1/255 of that range. Typical CT noise (5-30 HU) is far below one unit
-  there, so this placement only removes very strong noise.
+* Before the window/level step (and in ``apply`` without one) the pixels
+  are the source's normalized values, of which the anatomy spans a sliver;
+  they are stretched from the slice's lowest to its highest value for the
+  network and back (:func:`value_stretch`), so sigma is the noise standard
+  deviation in 1/255 of the slice's own range (air to bone, about 3 000 HU:
+  one unit is about 12 HU), and the step says how many units one sigma is.
 * After the window/level step the pixels are the windowed picture, [0, 1] =
   the window width (values outside it already clipped); sigma is in 1/255 of
   the width (lung window, 1500 HU: one unit is about 5.9 HU). This is where
@@ -73,6 +74,7 @@ def denoise_image(
     mask: np.ndarray | None = None,
     tile: int | None = None,
     model: str = MODEL_NAME,
+    bf16: bool = True,
 ) -> np.ndarray:
     """Remove noise from ``pixels`` with the learned denoiser.
 
@@ -97,6 +99,9 @@ def denoise_image(
         Tile side; default from the device's memory budget.
     model : str
         Name of the model in :data:`enhance_core.learned.registry.MODELS`.
+    bf16 : bool
+        Whether the CPU may compute in bfloat16 (faster; its output steps are
+        about half an 8-bit level, too coarse for deeper pictures).
 
     Returns
     -------
@@ -128,7 +133,7 @@ def denoise_image(
     level: float | np.ndarray = sigma if sigma is not None else np.minimum(
         estimate_noise_map(pixels, device=device, should_stop=should_stop), SIGMA_MAX)
     return run_denoiser(network, pixels, sigma=level, device=device, progress=progress, should_stop=should_stop,
-                        mask=mask, tile=tile)
+                        mask=mask, tile=tile, bf16=bf16)
 
 
 def run_denoiser(
@@ -141,6 +146,7 @@ def run_denoiser(
     should_stop: StopFn | None = None,
     mask: np.ndarray | None = None,
     tile: int | None = None,
+    bf16: bool = True,
 ) -> np.ndarray:
     """Run a loaded denoiser network (an ``nn.Module`` on ``device``) on checked ``pixels``.
 
@@ -165,7 +171,7 @@ def run_denoiser(
             return network(tensor[:, :3].contiguous(memory_format=torch.channels_last), tensor[:, 3:4])
     return run_network(network, pixels, forward, conditions=conditions, overlap=OVERLAP,
                        bytes_per_pixel=BYTES_PER_PIXEL, out_channels=3, tile=tile, mask=mask, device=device,
-                       progress=progress, should_stop=should_stop, cpu_bf16=True,
+                       progress=progress, should_stop=should_stop, cpu_bf16=bf16,
                        refine=lambda result: keep_local_mean(pixels, result), clip=True)
 
 
@@ -250,20 +256,47 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
     ``auto_strength`` (capped at :data:`SIGMA_MAX`), and its median is told to
     the user (``ctx.note``).
     """
+    stretch = value_stretch(pixels, ctx)
+    unit = ""
+    if stretch is not None:
+        low, width = stretch
+        unit = f"σ 1 = {abs(width * ctx.value_scale) / 255:.3g} {ctx.unit}".rstrip()
+        pixels = (pixels - np.float32(low)) / np.float32(width)
+    bf16 = ctx.bit_depth <= 8 and stretch is None
     if params.mode == "manual":
-        return denoise_image(pixels, sigma=params.sigma * min(ctx.scale, 1.0), device=ctx.device,
-                             progress=ctx.progress, should_stop=ctx.should_stop, mask=ctx.mask)
-    level_map = estimate_noise_map(pixels, device=ctx.device, should_stop=ctx.should_stop,
-                                   progress=sub_progress(ctx.progress, 0.0, ESTIMATE_SHARE))
-    where = "" if ctx.scale >= 1.0 else f" in the {ctx.scale:.0%} preview"
-    said = f"estimated noise σ {typical_level(level_map):.1f}{where}"
-    if params.auto_strength != 1.0:
-        level_map = np.minimum(level_map * np.float32(params.auto_strength), np.float32(SIGMA_MAX))
-        said += f", removed at {params.auto_strength:g}× (σ {typical_level(level_map):.1f})"
-    ctx.note(said)
-    return denoise_image(pixels, sigma=level_map, device=ctx.device,
-                         progress=sub_progress(ctx.progress, ESTIMATE_SHARE, 1.0), should_stop=ctx.should_stop,
-                         mask=ctx.mask)
+        if unit:
+            ctx.note(f"on the slice's own range: {unit}")
+        result = denoise_image(pixels, sigma=params.sigma * min(ctx.scale, 1.0), device=ctx.device,
+                               progress=ctx.progress, should_stop=ctx.should_stop, mask=ctx.mask, bf16=bf16)
+    else:
+        level_map = estimate_noise_map(pixels, device=ctx.device, should_stop=ctx.should_stop,
+                                       progress=sub_progress(ctx.progress, 0.0, ESTIMATE_SHARE))
+        where = "" if ctx.scale >= 1.0 else f" in the {ctx.scale:.0%} preview"
+        said = f"estimated noise σ {typical_level(level_map):.1f}{where}"
+        if params.auto_strength != 1.0:
+            level_map = np.minimum(level_map * np.float32(params.auto_strength), np.float32(SIGMA_MAX))
+            said += f", removed at {params.auto_strength:g}× (σ {typical_level(level_map):.1f})"
+        ctx.note(f"{said} ({unit}, on the slice's own range)" if unit else said)
+        result = denoise_image(pixels, sigma=level_map, device=ctx.device,
+                               progress=sub_progress(ctx.progress, ESTIMATE_SHARE, 1.0), should_stop=ctx.should_stop,
+                               mask=ctx.mask, bf16=bf16)
+    return result if stretch is None else result * np.float32(stretch[1]) + np.float32(stretch[0])
+
+
+def value_stretch(pixels: np.ndarray, ctx: RenderContext) -> tuple[float, float] | None:
+    """(low, width) that stretch a medical image's values to [0, 1] for the network; None for other pictures.
+
+    Before a window/level step (``ctx.windowed`` false) a DICOM slice's
+    pixels are its stored range normalized, of which the anatomy spans a
+    sliver (air to bone is about 5 % of a 16-bit CT's range), so one σ unit
+    would be hundreds of HU. The slice's own lowest and highest source values
+    set the stretch: the same for every region and preview scale of it.
+    """
+    if ctx.windowed or not (ctx.unit or ctx.value_scale != 1.0 or ctx.value_offset != 0.0):
+        return None
+    whole = ctx.source if ctx.source is not None else pixels
+    low, high = float(whole.min()), float(whole.max())
+    return (low, high - low) if high > low else None
 
 
 FILTER_DEF = FilterDef(

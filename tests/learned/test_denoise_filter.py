@@ -75,6 +75,37 @@ def test_auto_strength_multiplies_the_estimated_level_and_says_so(tiny_as_denois
     assert said == ["estimated noise σ 6.0"]
 
 
+@pytest.mark.parametrize("ctx, bf16", [
+    (RenderContext(device="cpu"), True),
+    (RenderContext(device="cpu", bit_depth=16), False),
+    (RenderContext(device="cpu", bit_depth=16, unit="HU", value_offset=-32768.0, value_scale=65535.0,
+                   windowed=True), False),
+])
+def test_only_an_8_bit_picture_is_computed_in_bfloat16(tiny_as_denoise, monkeypatch, ctx, bf16):
+    from enhance_core.learned import denoise
+
+    asked: list[bool] = []
+    run_network = denoise.run_network
+    monkeypatch.setattr(denoise, "run_network",
+                        lambda *args, **options: asked.append(options["cpu_bf16"]) or run_network(*args, **options))
+    FILTER_DEF.apply(synthetic_rgb(64, 64), FILTER_DEF.make_params({"mode": "manual", "sigma": 5}), ctx)
+    assert asked == [bf16], "bfloat16 steps are half an 8-bit level: a 16-bit picture would lose its depth"
+
+
+def test_medical_values_are_stretched_over_the_slice_s_range_for_the_network(tiny_as_denoise):
+    values = np.full((64, 64, 1), 0.48, np.float32)
+    values[:, 32:] = 0.52
+    ct = RenderContext(device="cpu", bit_depth=16, unit="HU", value_offset=-32768.0, value_scale=65535.0)
+    params = FILTER_DEF.make_params({"mode": "manual", "sigma": 5})
+    said: list[str] = []
+    stretched = FILTER_DEF.apply(values, params, ct.with_(note=said.append))
+    expected = denoise_image((values - 0.48) / np.float32(0.04), sigma=5, device="cpu", bf16=False)
+    np.testing.assert_allclose(stretched, expected * np.float32(0.04) + np.float32(0.48), atol=1e-6)
+    assert said == [f"on the slice's own range: σ 1 = {0.04 * 65535 / 255:.3g} HU"]
+    windowed = FILTER_DEF.apply(values, params, ct.with_(windowed=True))
+    np.testing.assert_allclose(windowed, denoise_image(values, sigma=5, device="cpu", bf16=False), atol=1e-6)
+
+
 def test_progress_rises_to_the_end_only_when_the_result_is_ready(tiny_as_denoise):
     seen: list[tuple[float, str]] = []
     ctx = RenderContext(device="cpu", progress=lambda fraction, message: seen.append((fraction, message)))
