@@ -196,8 +196,16 @@ class BrushTool(QObject):
         return self.settings.radius / (geometry.scale if geometry is not None else 1.0)
 
     def _to_source(self, x: float, y: float) -> tuple[float, float]:
+        """Source pixel-centre coordinates (strokes) of the canvas's shown point (x, y) (continuous: pixel (c, r)
+        covers [c, c+1) x [r, r+1))."""
         geometry = self._geometry()
-        return (x, y) if geometry is None else geometry.to_source(x, y)
+        return (x - 0.5, y - 0.5) if geometry is None else geometry.to_source(x - 0.5, y - 0.5)
+
+    def _to_shown(self, x: float, y: float) -> tuple[float, float]:
+        """The canvas's shown point of source pixel-centre point (x, y): the inverse of :meth:`_to_source`."""
+        geometry = self._geometry()
+        column, row = (x, y) if geometry is None else geometry.to_shown(x, y)
+        return column + 0.5, row + 0.5
 
     # --- CanvasTool ------------------------------------------------------------------------
     def press(self, x: float, y: float) -> None:
@@ -221,9 +229,8 @@ class BrushTool(QObject):
         self.press(x, y)
         if start is None or not self._points:
             return
-        geometry = self._geometry()
         self._points.insert(0, start)
-        self._shown_points.insert(0, start if geometry is None else geometry.to_shown(*start))
+        self._shown_points.insert(0, self._to_shown(*start))
         self._draw_segment(start, self._points[-1], self._shown_points[0], (x, y))
         self.repaint.emit(QRectF())
 

@@ -134,10 +134,10 @@ def add_filter(qtbot, window, name: str) -> None:
 
 
 def screen_point(window, x: float, y: float):
-    """The widget point of the canvas showing image point (``x``, ``y``)."""
+    """The widget point of the canvas showing the centre of image pixel (``x``, ``y``)."""
     from PySide6.QtCore import QPoint
 
-    sx, sy = window.canvas.viewport.to_screen(x, y)
+    sx, sy = window.canvas.viewport.to_screen(x + 0.5, y + 0.5)
     return QPoint(int(round(sx)), int(round(sy)))
 
 

@@ -182,6 +182,24 @@ def test_shift_click_with_the_eraser_erases_along_the_line(qtbot, window, photo_
     np.testing.assert_allclose(result[46, 60], 1.0 - before[46, 60], atol=1e-5)
 
 
+def test_a_dab_is_centred_on_the_pixel_under_the_cursor(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "exposure")
+    window.brush_toolbar.radius.setValue(3)
+    window.brush_toolbar.hardness.setValue(100)
+    window.brush_toolbar.paint_action.trigger()
+    window.canvas.set_zoom(16.0)  # a retoucher zoomed in on a speck: half a pixel is 8 screen pixels
+    window.canvas.viewport.center_x, window.canvas.viewport.center_y = 40.0, 30.0
+    drag_on_canvas(qtbot, window, [(40, 30)])
+    mask = window.document.selected_item().mask
+    assert mask.strokes[0].points[0] == pytest.approx((40.0, 30.0), abs=0.05)
+    painted = mask.render(scale=1.0)
+    rows, cols = np.nonzero(painted)
+    weights = painted[rows, cols]
+    assert np.average(cols, weights=weights) == pytest.approx(40.0, abs=0.05)
+    assert np.average(rows, weights=weights) == pytest.approx(30.0, abs=0.05)
+
+
 def test_holding_shift_shows_the_line_a_click_would_paint(qtbot, window, photo_path, monkeypatch):
     import app.brush as brush_module
 
@@ -194,11 +212,11 @@ def test_holding_shift_shows_the_line_a_click_would_paint(qtbot, window, photo_p
     drag_on_canvas(qtbot, window, [(20, 30), (22, 30)])
     window.canvas.zoom_by(4.0, QPointF(screen_point(window, 60, 50)))
     viewport, brush = window.canvas.viewport, window.brush
-    assert brush._guide(viewport, (100.0, 70.0)) is None
+    assert brush._guide(viewport, (100.5, 70.5)) is None
     held = Qt.KeyboardModifier.ShiftModifier
     monkeypatch.setattr(brush_module.QGuiApplication, "keyboardModifiers", staticmethod(lambda: held))
-    start, end = brush._guide(viewport, (100.0, 70.0))
-    assert brush.outline_rect(viewport, 100.0, 70.0).contains(start)
+    start, end = brush._guide(viewport, (100.5, 70.5))  # the canvas point of pixel (100, 70)'s centre
+    assert brush.outline_rect(viewport, 100.5, 70.5).contains(start)
     shift_click(qtbot, window, 100, 70)
     line = window.document.selected_item().mask.strokes[-1]
     to_pane = brush._source_transform(viewport)
