@@ -513,6 +513,20 @@ def test_dropping_a_file_opens_it(qtbot, window, photo_path):
     assert window.recent_menu.actions()[0].text() == photo_path.name
 
 
+def test_a_reference_dropped_with_an_image_goes_with_that_image_only(qtbot, window, tmp_path):
+    reference = save_png(synthetic_photo(seed=2), tmp_path / "truth.png")
+    window.open_paths([str(tmp_path / "deleted.png"), str(reference)])
+    assert window.document.source is None and window.reporter.errors
+    open_image(qtbot, window, save_png(synthetic_photo(seed=3), tmp_path / "unrelated.png"))
+    qtbot.wait(300)
+    assert window.document.reference_path is None, "the reference of the image that did not open stays out"
+    image = save_png(synthetic_photo(seed=4), tmp_path / "scan.png")
+    window.reporter.saves = ["discard"]
+    window.open_paths([str(image), str(reference)])
+    qtbot.waitUntil(lambda: window.document.reference_path == reference, timeout=10_000)
+    assert window.document.source_path == image
+
+
 def test_opening_asks_before_discarding_edits(qtbot, window, photo_path, tmp_path):
     open_image(qtbot, window, photo_path)
     add_filter(qtbot, window, "negative")
