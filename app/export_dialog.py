@@ -240,7 +240,8 @@ class ExportDialog(QDialog):
     def _on_format(self) -> None:
         name, suffix = self.format.currentText(), self.format.currentData()
         path = Path(self.path.text())
-        if path.name and path.suffix.lower() not in ((suffix, ".jpeg") if name == "JPEG" else (suffix, ".tiff")):
+        spellings = {"JPEG": (".jpeg",), "TIFF": (".tiff",)}.get(name, ())
+        if path.name and path.suffix.lower() not in (suffix, *spellings):
             self.path.setText(str(path.with_suffix(suffix)))
         self.bit_depth.clear()
         for depth in BIT_DEPTHS[name]:

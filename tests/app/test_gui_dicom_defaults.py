@@ -21,6 +21,11 @@ def test_a_dicom_slice_exports_to_16_bit_png_by_default(qtbot, window, ct_path):
     assert dialog.bit_depth.currentData() == 16
     dialog.format.setCurrentText("JPEG")
     assert dialog.bit_depth.currentData() == 8
+    dialog.path.setText(str(dialog.path.text()).replace(".jpg", ".tiff"))
+    dialog.format.setCurrentText("TIFF")
+    assert dialog.path.text().endswith("ct_edited.tiff"), "TIFF's other spelling is kept"
+    dialog.format.setCurrentText("PNG")
+    assert dialog.path.text().endswith("ct_edited.png"), "a .tiff name becomes .png when PNG is chosen"
     dialog.reject()
 
 
