@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -133,6 +133,7 @@ class BrushTool(QObject):
         self._points: list[tuple[float, float]] = []
         self._shown_points: list[tuple[float, float]] = []
         self._target = ""
+        self._held = self.settings
         self._viewport: Viewport | None = None
         document.selection_changed.connect(self._on_selection_changed)
         document.stack_changed.connect(self._on_stack_changed)
@@ -190,10 +191,15 @@ class BrushTool(QObject):
     def _geometry(self) -> ViewGeometry | None:
         return self.document.view_geometry()
 
+    def _in_use(self) -> BrushSettings:
+        """The settings of the stroke being painted (as they were when it began: a key pressed meanwhile, E or ],
+        changes the next stroke), else the brush's."""
+        return self._held if self.painting else self.settings
+
     def _source_radius(self) -> float:
         """The brush radius in source pixels."""
         geometry = self._geometry()
-        return self.settings.radius / (geometry.scale if geometry is not None else 1.0)
+        return self._in_use().radius / (geometry.scale if geometry is not None else 1.0)
 
     def _to_source(self, x: float, y: float) -> tuple[float, float]:
         """Source pixel-centre coordinates (strokes) of the canvas's shown point (x, y) (continuous: pixel (c, r)
@@ -215,6 +221,7 @@ class BrushTool(QObject):
             self.message.emit("Select a step in the filter stack to paint its mask.")
             return
         self._target = item.uid
+        self._held = replace(self.settings)
         point = self._to_source(x, y)
         self._points, self._shown_points = [point], [(x, y)]
         self._new_stroke_layer(source)
@@ -293,13 +300,13 @@ class BrushTool(QObject):
 
     def release(self, x: float, y: float) -> None:
         """Finish the stroke: one undoable command holding it as vectors in source pixels."""
+        s, radius = self._in_use(), self._source_radius()
         points, self._points, self._shown_points = self._points, [], []
         source = self.document.source
         if not points or source is None:
             return
-        s = self.settings
         try:
-            stroke = Stroke(tuple(points), self._source_radius(), s.hardness, s.opacity, s.erase)
+            stroke = Stroke(tuple(points), radius, s.hardness, s.opacity, s.erase)
             item = self.document.stack.item(self._target)
         except EnhanceError as error:
             self.message.emit(_sentence(str(error)))
@@ -403,7 +410,8 @@ class BrushTool(QObject):
         sx, sy = layer.width() / source.cols, layer.height() / source.rows
         painter = QPainter(layer)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        color = QColor(235, 235, 240) if self.settings.erase else QColor(*self.settings.overlay_color)
+        held = self._in_use()
+        color = QColor(235, 235, 240) if held.erase else QColor(*held.overlay_color)
         pen = QPen(color, max(1.0, 2.0 * self._source_radius() * sx))
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         painter.setPen(pen)

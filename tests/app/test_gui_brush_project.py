@@ -200,6 +200,23 @@ def test_a_dab_is_centred_on_the_pixel_under_the_cursor(qtbot, window, photo_pat
     assert np.average(rows, weights=weights) == pytest.approx(30.0, abs=0.05)
 
 
+def test_a_key_pressed_mid_stroke_changes_the_next_stroke_not_this_one(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "exposure")
+    window.brush_toolbar.radius.setValue(10)
+    window.brush_toolbar.paint_action.trigger()
+    canvas = window.canvas
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=screen_point(window, 30, 40))
+    for x in (40, 50, 60):
+        qtbot.mouseMove(canvas, screen_point(window, x, 40))
+    window.brush_toolbar.erase_action.trigger()  # E while the button is still down
+    window.brush_toolbar.radius.setValue(30)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=screen_point(window, 60, 40))
+    (stroke,) = window.document.selected_item().mask.strokes
+    assert not stroke.erase and stroke.radius == pytest.approx(10.0), "painted, at the size it began with"
+    assert window.brush.settings.erase, "the eraser is on for the next stroke"
+
+
 def test_holding_shift_shows_the_line_a_click_would_paint(qtbot, window, photo_path, monkeypatch):
     import app.brush as brush_module
 
