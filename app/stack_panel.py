@@ -299,7 +299,9 @@ class StackPanel(QWidget):
                 button.setVisible(False)
             self.title.setText("Select a step to edit its settings.")
             self.mask_label.setText("")
-            self.editor_area.takeWidget()
+            taken = self.editor_area.takeWidget()
+            if taken is not None:  # taken back from the scroll area, it is ours to delete
+                taken.deleteLater()
             self.editor = None
             return
         for name, button in self.step_tools:

@@ -246,3 +246,18 @@ def test_hand_corrections_of_a_detected_mask_are_said_by_the_share_they_paint_in
                                  "erased of the picture")
     assert corrections(Mask(100, 200, lines)).endswith("% painted in of the picture")
     assert corrections(Mask(100, 200)) == "corrected by hand"
+
+
+def test_deselecting_a_step_leaves_no_settings_editor_behind(qtbot, panel):
+    from PySide6.QtWidgets import QApplication
+
+    from app.param_editor import ParamEditor
+
+    panel.add_filter("tone_curve")
+    uid = panel.document.selected_uid
+    for _ in range(5):
+        panel.document.select("")
+        panel.document.select(uid)
+    panel.document.select("")
+    qtbot.wait(20)
+    assert [widget for widget in QApplication.allWidgets() if isinstance(widget, ParamEditor)] == []
