@@ -22,8 +22,8 @@ from enum import Enum
 from typing import Protocol
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal, SignalInstance
-from PySide6.QtGui import (QBrush, QColor, QImage, QKeyEvent, QMouseEvent, QNativeGestureEvent, QPainter, QPen,
-                           QPixmap, QWheelEvent)
+from PySide6.QtGui import (QBrush, QColor, QFocusEvent, QImage, QKeyEvent, QMouseEvent, QNativeGestureEvent, QPainter,
+                           QPen, QPixmap, QWheelEvent)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.display import CanvasLayers, DisplayImage, SideLayers
@@ -494,6 +494,10 @@ class CompareCanvas(QWidget):
             self.update()
         else:
             super().keyPressEvent(event)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        self._space_held = False  # Space released elsewhere (another panel, another window) never reaches us
+        super().focusOutEvent(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():

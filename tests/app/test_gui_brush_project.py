@@ -217,6 +217,18 @@ def test_a_key_pressed_mid_stroke_changes_the_next_stroke_not_this_one(qtbot, wi
     assert window.brush.settings.erase, "the eraser is on for the next stroke"
 
 
+def test_space_released_in_another_panel_no_longer_pans_the_brush(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    window.brush_toolbar.paint_action.trigger()
+    window.canvas.setFocus()
+    qtbot.keyPress(window.canvas, Qt.Key.Key_Space)  # held to pan...
+    window.stack_panel.list.setFocus()  # ...a click elsewhere takes the focus, where Space is released
+    qtbot.keyRelease(window.stack_panel.list, Qt.Key.Key_Space)
+    drag_on_canvas(qtbot, window, [(20, 40), (60, 40)])
+    assert window.document.selected_item().mask is not None, "the drag paints"
+
+
 def test_holding_shift_shows_the_line_a_click_would_paint(qtbot, window, photo_path, monkeypatch):
     import app.brush as brush_module
 
