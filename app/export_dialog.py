@@ -26,6 +26,9 @@ import os
 import time
 from functools import partial
 from pathlib import Path
+from typing import Callable
+
+import shiboken6
 
 from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
@@ -310,6 +313,8 @@ class ExportDialog(QDialog):
         self._write_when_ready = self._rendering = False
         self.export_button.setEnabled(True)
         self._say_series_left("Export failed")
+        if self.rendered is None:
+            self.estimate.setText("The full-resolution render failed; Export starts it again.")
         self.reporter.report(self, "Export failed", failure.error, failure.details)
 
     def _on_stopped(self) -> None:
@@ -374,7 +379,24 @@ class ExportDialog(QDialog):
             return
         self._write_when_ready = False
         self.render_lane.submit(self._write_job(path), on_done=self._on_written, on_failed=self._on_failed,
-                                label=f"Writing {path.name}")
+                                on_cancelled=self._said_if_written(path), label=f"Writing {path.name}")
+
+    def _said_if_written(self, path: Path) -> Callable[[], None]:
+        """What a write stopped by Cancel says once it has ended: that the file was written when it was too far
+        along to stop (a file is written whole or not at all). Bound to the status bar, not to this dialog, which
+        Cancel closes."""
+        parent, started = self.parent(), time.time()
+        status = parent.statusBar() if parent is not None and hasattr(parent, "statusBar") else None
+
+        def say() -> None:
+            try:
+                written = path.stat().st_mtime >= started - 1
+            except OSError:
+                written = False
+            if written and status is not None and shiboken6.isValid(status):
+                status.showMessage(f"Exported {path}: Cancel came while it was being written", 10000)
+
+        return say
 
     def _export_series(self, path: Path) -> None:
         """Write every slice of the series, after asking before replacing any file of that name."""

@@ -281,3 +281,45 @@ def test_a_wide_gamut_picture_is_shown_converted_to_srgb_and_keeps_its_own_value
     assert window.canvas.layers.before.whole.array[5, 5, 1] == shown[5, 5, 1], "the original is shown alike"
     open_image(qtbot, window, tmp_path / "srgb.png")
     np.testing.assert_array_equal(window.canvas.layers.after.whole.array[5, 5], (60, 120, 60))
+
+
+def test_cancel_while_the_export_is_written_says_the_file_was_written(qtbot, window, photo_path, tmp_path,
+                                                                       monkeypatch):
+    import time
+
+    from app import export_dialog
+    from app.export_dialog import ExportDialog
+
+    write = export_dialog.write_result
+    monkeypatch.setattr(export_dialog, "write_result",
+                        lambda *args, **options: time.sleep(0.5) or write(*args, **options))
+    open_image(qtbot, window, photo_path)
+    with qtbot.waitSignal(window.export_lane.finished, timeout=20000):
+        window.export_image()
+    dialog = window.findChild(ExportDialog)
+    dialog.path.setText(str(tmp_path / "out.png"))
+    dialog.path.editingFinished.emit()
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: window.export_lane.busy, timeout=5000)
+    dialog.reject()  # Cancel, too late to stop a file that is written whole or not at all
+    qtbot.waitUntil(lambda: not window.export_lane.busy, timeout=10000)
+    assert (tmp_path / "out.png").exists()
+    said = window.statusBar().currentMessage()
+    assert said == f"Exported {tmp_path / 'out.png'}: Cancel came while it was being written"
+
+
+def test_a_failed_export_render_no_longer_says_it_is_rendering(qtbot, window, photo_path, monkeypatch):
+    from app import export_dialog
+    from app.export_dialog import ExportDialog
+    from enhance_core.errors import ParameterError
+
+    def refuse(*args, **options):
+        raise ParameterError("the result would be over the pixel limit")
+
+    monkeypatch.setattr(export_dialog, "render_full", refuse)
+    open_image(qtbot, window, photo_path)
+    window.export_image()
+    dialog = window.findChild(ExportDialog)
+    qtbot.waitUntil(lambda: bool(window.reporter.errors), timeout=10000)
+    assert dialog.estimate.text() == "The full-resolution render failed; Export starts it again."
+    dialog.reject()
