@@ -276,6 +276,9 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
         if params.auto_strength != 1.0:
             level_map = np.minimum(level_map * np.float32(params.auto_strength), np.float32(SIGMA_MAX))
             said += f", removed at {params.auto_strength:g}× (σ {typical_level(level_map):.1f})"
+        elif typical_level(level_map) > SIGMA_MAX:
+            level_map = np.minimum(level_map, np.float32(SIGMA_MAX))
+            said += f", removed at σ {SIGMA_MAX:g}, the most the network knows"
         ctx.note(f"{said} ({unit}, on the slice's own range)" if unit else said)
         result = denoise_image(pixels, sigma=level_map, device=ctx.device,
                                progress=sub_progress(ctx.progress, ESTIMATE_SHARE, 1.0), should_stop=ctx.should_stop,

@@ -73,6 +73,10 @@ def test_auto_strength_multiplies_the_estimated_level_and_says_so(tiny_as_denois
     said.clear()
     FILTER_DEF.apply(pixels, FILTER_DEF.make_params({}), RenderContext(device="cpu", note=said.append))
     assert said == ["estimated noise σ 6.0"]
+    levels[:] = 83.0
+    said.clear()
+    FILTER_DEF.apply(pixels, FILTER_DEF.make_params({}), RenderContext(device="cpu", note=said.append))
+    assert said == ["estimated noise σ 83.0, removed at σ 75, the most the network knows"]
 
 
 @pytest.mark.parametrize("ctx, bf16", [
