@@ -48,6 +48,7 @@ from enhance_core.export_size import OutputSize, apply_output_size
 from enhance_core.image import Image
 from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality,
                              quality_for, read_image, write_image, write_losses)
+from enhance_core.io.detect import dicom_marked
 from enhance_core.learned.engine import select_device
 from enhance_core.masks import Mask, resize_raster
 from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, reference_for_result
@@ -216,7 +217,7 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
     for file in walked:
         if os.path.abspath(file) in earlier or file.name.startswith("."):
             continue  # hidden files (a Mac's ._scan.tif beside each scan) are no pictures of the archive
-        if file.suffix.lower() in SUPPORTED_SUFFIXES:
+        if file.suffix.lower() in SUPPORTED_SUFFIXES or (not file.suffix[1:].isalpha() and dicom_marked(file)):
             images.append((file, PurePosixPath(file.relative_to(folder).as_posix())))
         elif others is not None:
             others.append(file)

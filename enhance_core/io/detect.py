@@ -12,6 +12,8 @@ RAW reader, and so does any header only a RAW carries (CR2, CR3, RAF, ORF, RW2).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from enhance_core.io.raw import RAW_SUFFIXES
 
 HEADER_BYTES = 132
@@ -102,3 +104,13 @@ def describe_unsupported(header: bytes) -> str | None:
         if header[offset:offset + len(signature)] == signature:
             return name
     return None
+
+
+def dicom_marked(path: Path) -> bool:
+    """Whether the file at ``path`` starts like a DICOM file (``DICM`` after its 128-byte preamble), whatever its
+    name: PACS and CD exports name slices ``IM0001`` or by their UID; False when it cannot be read."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(132)[128:] == b"DICM"
+    except OSError:
+        return False

@@ -42,7 +42,7 @@ from enhance_core.errors import Cancelled, DicomSeriesError, ImageReadError
 from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
 from enhance_core.io import read_image
-from enhance_core.io.detect import SUFFIX_FORMATS
+from enhance_core.io.detect import SUFFIX_FORMATS, dicom_marked
 from enhance_core.io.dicom_checks import holds_pixels, not_dicom
 
 _PARALLEL = 0.9999
@@ -129,15 +129,6 @@ def _read_header(path: Path) -> Dataset | None:
     return header
 
 
-def _has_dicom_marker(path: Path) -> bool:
-    """Whether the file starts like a DICOM file (``DICM`` after the 128-byte preamble)."""
-    try:
-        with open(path, "rb") as stream:
-            return stream.read(132)[128:] == b"DICM"
-    except OSError:
-        return False
-
-
 def _try_header(path: Path) -> tuple[Dataset | None, str]:
     """The header of a DICOM image file and "", or None and why a DICOM image file is unreadable ("": not one).
 
@@ -148,7 +139,7 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
     """
     if not path.is_file():
         return None, ""
-    marker = _has_dicom_marker(path)
+    marker = dicom_marked(path)
     named = SUFFIX_FORMATS.get(path.suffix.lower()) == "DICOM"
     try:
         with warnings.catch_warnings():

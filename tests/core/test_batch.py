@@ -61,6 +61,23 @@ def test_a_glob_matches_file_names_in_any_case(tmp_path) -> None:
         collect_inputs([str(tmp_path / "shoot" / "*.jpg")]), "folders keep the file system's case"
 
 
+def test_a_folder_s_dicom_files_named_without_an_image_suffix_are_taken(tmp_path) -> None:
+    from tests.core.dicom_fixtures import write_series
+
+    write_series(tmp_path / "study", [0.0, 1.0, 2.0], names=["IM0001", "IM0002", "1.2.840.10008.5"])
+    (tmp_path / "study" / "DICOMDIR.txt").write_text("index")
+    (tmp_path / "study" / "README").write_text("not a slice")
+    left_out: list = []
+    tree = collect_tree([tmp_path / "study"], left_out=left_out)
+    assert sorted(path.name for path in tree) == ["1.2.840.10008.5", "IM0001", "IM0002"]
+    assert sorted(path.name for path in left_out) == ["DICOMDIR.txt", "README"]
+    tasks = plan_batch(list(tree), (make_item("negative"),), tmp_path / "out")
+    results = run_batch(tasks, jobs=1)
+    assert all(result.error is None for result in results)
+    assert sorted(path.name for path in (tmp_path / "out").glob("*.png")) == ["1.2.840.10008.png", "IM0001.png",
+                                                                               "IM0002.png"]
+
+
 def test_outputs_keep_names_and_never_replace_inputs(folder, tmp_path) -> None:
     other = tmp_path / "other"
     other.mkdir()
