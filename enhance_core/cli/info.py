@@ -4,7 +4,9 @@ Keys: ``file``, ``width``, ``height``, ``channels``, ``bit_depth``, ``float``,
 ``format``, ``orientation`` (EXIF value found in the file; pixels are read
 upright), ``icc`` (profile present), ``alpha``, ``page``, ``page_count``, and
 for DICOM also ``modality``, ``windows`` (``center``, ``width``, ``name`` in
-physical units), ``unit`` and ``value_range`` (physical minimum and maximum).
+physical units), ``unit`` and ``value_range`` (physical minimum and maximum,
+the header's padding left out), and ``padding`` (the physical span of that
+padding) when the header names one.
 ``warnings`` lists what the decoders noticed (a non-conformant DICOM header,
 a codestream without its end marker...) when there is anything; each also
 goes to stderr as a ``warning:`` line. Output is strict JSON: a value that is
@@ -70,6 +72,8 @@ def describe_image(image: Image) -> dict[str, Any]:
         facts["unit"] = meta.unit
         value_range = meta.extra.get("value_range")
         facts["value_range"] = list(value_range) if value_range else None
+        if meta.extra.get("padding") is not None:
+            facts["padding"] = list(meta.extra["padding"])
     if meta.extra.get("warnings"):
         facts["warnings"] = list(meta.extra["warnings"])
     return facts

@@ -10,7 +10,9 @@ float32 precision). MONOCHROME1 frames are inverted for display and carry a
 negative ``value_scale``. VOI windows from the header become ``meta.windows``
 in physical units (one the window/level step cannot take is left out with a
 warning); ``meta.extra["value_range"]`` holds the frame's physical
-minimum and maximum. For integer samples rescaled linearly whose range holds
+minimum and maximum, its padding left out (``PixelPaddingValue``, whose
+physical span is ``meta.extra["padding"]``: the area outside a CT's scanned
+circle). For integer samples rescaled linearly whose range holds
 fewer than :data:`GRID_STEPS` steps, ``meta.extra["value_grid"]`` holds the
 physical value of stored 0 and the step between stored values (the rescale
 times any dose scaling), so that a measurement gives back the exact values
@@ -383,6 +385,16 @@ def _palette_rgb(stored: np.ndarray, header: Dataset) -> np.ndarray:
     return rgb
 
 
+def _padding(header: Dataset, stored: np.ndarray) -> np.ndarray | None:
+    """Where the frame holds padding (``PixelPaddingValue``, through ``PixelPaddingRangeLimit``: the area outside
+    a CT's scanned circle), as a mask of the stored values; None when the header names none."""
+    values = [header.get(keyword) for keyword in ("PixelPaddingValue", "PixelPaddingRangeLimit")]
+    if not isinstance(values[0], int) or stored.dtype.kind not in "iu":
+        return None
+    limit = values[1] if isinstance(values[1], int) else values[0]
+    return (stored >= min(values[0], limit)) & (stored <= max(values[0], limit))
+
+
 def _grayscale(path: Path, stored: np.ndarray, header: Dataset, view: Dataset, meta: ImageMeta) -> np.ndarray:
     """Map a grayscale frame to physical units and then to display pixels; fill the physical map in ``meta``."""
     check_rescale(path, view)
@@ -409,6 +421,10 @@ def _grayscale(path: Path, stored: np.ndarray, header: Dataset, view: Dataset, m
     meta.windows = _windows(view, notes) + ([lut] if lut is not None else [])
     if notes:
         meta.extra.setdefault("warnings", []).extend(notes)
+    padded = _padding(header, stored)
+    if padded is not None and padded.any() and not padded.all():
+        meta.extra["padding"] = (float(physical[padded].min()), float(physical[padded].max()))
+        physical = physical[~padded]
     meta.extra["value_range"] = (float(physical.min()), float(physical.max()))
     if stored.dtype.kind in "iu" and not view.get("ModalityLUTSequence"):
         origin, next_value = np.asarray(apply_modality_lut(np.array([0.0, 1.0]), view), dtype=np.float64) * scaling

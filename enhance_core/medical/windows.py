@@ -83,14 +83,20 @@ def auto_window(image: Image, *, low_percent: float = 0.5, high_percent: float =
     Returns
     -------
     Window
-        Named ``"Auto"``; at least :data:`MIN_WIDTH` wide (a flat image gets a hair-thin window).
+        Named ``"Auto"``; at least :data:`MIN_WIDTH` wide (a flat image gets a hair-thin window). Pixels
+        of the header's padding (``meta.extra["padding"]``) are left out.
     """
     if not 0.0 <= low_percent < high_percent <= 100.0:
         raise ParameterError(f"percentiles must satisfy 0 <= low < high <= 100, got {low_percent} and {high_percent}")
     values = compute_luma(image.pixels)
     step = max(1, int(np.sqrt(values.size / 1_000_000)))
-    sample = np.asarray(values[::step, ::step], dtype=np.float64)
-    low, high = np.percentile(image.to_physical(sample), (low_percent, high_percent))
+    sample = np.asarray(image.to_physical(np.asarray(values[::step, ::step], dtype=np.float64)))
+    padding = image.meta.extra.get("padding")
+    if padding is not None:  # the header's padding is no anatomy: left out (a CT's corners outside its circle)
+        slack = 1e-6 * abs(image.meta.value_scale)  # float32 pixels hold the padding's values to about 6e-8 of it
+        kept = sample[(sample < padding[0] - slack) | (sample > padding[1] + slack)]
+        sample = kept if kept.size else sample
+    low, high = np.percentile(sample, (low_percent, high_percent))
     return _span_window(float(low), float(high), "Auto")
 
 

@@ -110,3 +110,24 @@ def test_an_image_whose_values_reach_beyond_the_step_opens_auto_windows_and_drag
                           dragged_window(-1e12, 2e12, -10, 0, span=drag_span(image), cols=10, rows=8)):
         item = window_item(Window(center, width))
         assert abs(item.params.center) <= 1e12 and item.params.width <= 2e12
+
+
+def test_a_ct_s_padding_outside_its_circle_is_left_out_of_its_range_and_auto_window(tmp_path):
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    from enhance_core.io import read_image
+
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    stored = dataset.pixel_array.copy()
+    stored[:40, :40] = -2000  # the corner outside the scanned circle: -2000 * 1 - 1024 = -3024 HU
+    dataset.PixelData = stored.astype(np.int16).tobytes()
+    dataset.PixelPaddingValue = -2000
+    dataset.save_as(tmp_path / "padded.dcm")
+    padded, plain = read_image(tmp_path / "padded.dcm"), read_image(get_testdata_file("CT_small.dcm"))
+    assert padded.meta.extra["padding"] == (-3024.0, -3024.0)
+    assert padded.meta.extra["value_range"][0] > -3024.0
+    window = auto_window(padded)
+    assert window.center - window.width / 2 > -1100.0, "the padding does not pull the window down to -3024 HU"
+    corner_free = plain.with_pixels(plain.pixels[40:, 40:])
+    assert window.width < 1.5 * auto_window(corner_free).width
