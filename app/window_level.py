@@ -4,10 +4,10 @@ Every choice edits the document's window/level step (the selected one, else
 the first in the stack; one is added when there is none) as one undoable
 command, so it shows in the History panel and lands in recipes and projects.
 
-Mouse drag (the W tool): dragging right raises the level by the image's
-value range per image width; dragging down widens the window, doubling it
-per quarter of the image height (up narrows it). The whole drag is one
-undoable command.
+Mouse drag (the W tool), as in OHIF, Weasis and Horos: dragging right widens
+the window, doubling it per quarter of the image width (left narrows it);
+dragging down raises the level by the image's value range per image height.
+The whole drag is one undoable command.
 
 User presets live in ``window_presets.json`` in the user's config folder
 (:func:`user_presets_path`); the file format is documented in
@@ -124,8 +124,8 @@ class WindowLevelControls(QObject):
                               "(0.5-99.5 % of the values), the modality's presets and your own")
         self.combo.activated.connect(self._on_chosen)
         self.drag_action = QAction("Window/Level Drag", self, checkable=True, shortcut=QKeySequence("W"))
-        self.drag_action.setToolTip("Drag on the image: right/left moves the level, down/up widens/narrows "
-                                    "the window (W)")
+        self.drag_action.setToolTip("Drag on the image: right/left widens/narrows the window, down/up raises/"
+                                    "lowers the level, as in OHIF and Weasis (W)")
         self.save_action = QAction("Save Window as Preset…", self)
         self.save_action.setToolTip("Keep the current window/level as a preset of your own")
         self.save_action.triggered.connect(self.save_dialog)

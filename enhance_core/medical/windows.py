@@ -164,11 +164,12 @@ def dragged_window(center: float, width: float, dx: float, dy: float, *, span: f
                    rows: int) -> tuple[float, float]:
     """Window after a drag of (``dx``, ``dy``) source pixels from (``center``, ``width``).
 
-    ``span`` is the image's physical value range (:func:`drag_span`): a drag across the image width
-    moves the level by it; a drag down by a quarter of the height doubles the width, up to
-    :data:`MAX_DRAG_WIDTH` or four times ``span``, whichever is wider (a PET scan in Bq/ml spans
-    hundreds of thousands), and never beyond what the step takes (a level within ±1e12, a width up to 2e12).
+    As in OHIF, Weasis and Horos, across is the width and down the level. ``span`` is the image's
+    physical value range (:func:`drag_span`): a drag down the image's height raises the level by
+    it; a drag right by a quarter of the width doubles the width, up to :data:`MAX_DRAG_WIDTH` or
+    four times ``span``, whichever is wider (a PET scan in Bq/ml spans hundreds of thousands), and
+    never beyond what the step takes (a level within ±1e12, a width up to 2e12).
     """
-    level = min(max(center + dx * span / max(cols, 1), -WINDOW_CENTER_LIMIT), WINDOW_CENTER_LIMIT)
-    new_width = width * 2.0 ** (dy / max(rows / 4.0, 1.0))
+    level = min(max(center + dy * span / max(rows, 1), -WINDOW_CENTER_LIMIT), WINDOW_CENTER_LIMIT)
+    new_width = width * 2.0 ** (dx / max(cols / 4.0, 1.0))
     return level, min(max(new_width, MIN_WIDTH), max(MAX_DRAG_WIDTH, 4.0 * span), WINDOW_WIDTH_LIMIT)

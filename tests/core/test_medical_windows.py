@@ -53,14 +53,14 @@ def test_an_export_describes_the_first_enabled_window():
     assert stack_window((off,)) is None
 
 
-def test_a_drag_moves_the_level_by_the_value_range_per_width_and_doubles_per_quarter_height():
+def test_a_drag_moves_the_level_by_the_value_range_per_height_and_doubles_the_width_per_quarter_width():
     image = ct_image()
     span = drag_span(image)
     assert span == 2500.0
-    assert dragged_window(40, 80, 10, 0, span=span, cols=10, rows=8) == (2540.0, 80.0)
-    assert dragged_window(40, 80, 0, 2, span=span, cols=10, rows=8) == (40.0, 160.0)
-    assert dragged_window(40, 80, 0, -400, span=span, cols=10, rows=8)[1] == MIN_WIDTH
-    assert dragged_window(40, 80, 0, 400, span=span, cols=10, rows=8)[1] == MAX_DRAG_WIDTH
+    assert dragged_window(40, 80, 0, 8, span=span, cols=10, rows=8) == (2540.0, 80.0), "down: the level"
+    assert dragged_window(40, 80, 2.5, 0, span=span, cols=10, rows=8) == (40.0, 160.0), "across: the width"
+    assert dragged_window(40, 80, -400, 0, span=span, cols=10, rows=8)[1] == MIN_WIDTH
+    assert dragged_window(40, 80, 400, 0, span=span, cols=10, rows=8)[1] == MAX_DRAG_WIDTH
     flat = Image(np.zeros((4, 4, 1), np.float32), None, ImageMeta(value_scale=0.0))
     assert drag_span(flat) == 1.0
 
@@ -72,7 +72,7 @@ def test_a_pet_scan_in_bq_per_ml_opens_on_its_value_range_and_drags_wider_than_a
     params = default_window_params(pet)
     assert params == {"center": 289875.0, "width": 515750.0, "function": "linear"}
     assert window_item(Window(params["center"], params["width"])).params.width == 515750.0
-    assert dragged_window(289875.0, 515750.0, 0, 400, span=drag_span(pet), cols=10, rows=8)[1] == 4 * 515750.0
+    assert dragged_window(289875.0, 515750.0, 400, 0, span=drag_span(pet), cols=10, rows=8)[1] == 4 * 515750.0
 
 
 def test_a_sigmoid_header_window_opens_as_a_sigmoid_and_a_drag_keeps_it():
@@ -107,7 +107,7 @@ def test_an_image_whose_values_reach_beyond_the_step_opens_auto_windows_and_drag
     auto = auto_window(image)
     for center, width in ((params["center"], params["width"]), (auto.center, auto.width),
                           dragged_window(1e12, 2e12, 10, 8, span=drag_span(image), cols=10, rows=8),
-                          dragged_window(-1e12, 2e12, -10, 0, span=drag_span(image), cols=10, rows=8)):
+                          dragged_window(-1e12, 2e12, 0, -10, span=drag_span(image), cols=10, rows=8)):
         item = window_item(Window(center, width))
         assert abs(item.params.center) <= 1e12 and item.params.width <= 2e12
 
