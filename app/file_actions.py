@@ -175,11 +175,12 @@ class FileActions(QObject):
         if name:
             self.open_path(Path(name))
 
-    def open_path(self, path: Path) -> None:
+    def open_path(self, path: Path, *, reference: Path | None = None) -> None:
         """Open an image, or a project (by its suffix), after asking what to do with unsaved edits.
 
         A file that is gone (an Open Recent entry deleted since) is said at once, before any question, and
-        leaves the recent list.
+        leaves the recent list. ``reference`` (dropped or named with it) is loaded once it has opened, and
+        only then.
         """
         path = Path(path)
         try:
@@ -193,12 +194,13 @@ class FileActions(QObject):
             return
         if not self.resolve_unsaved_edits("Save them before opening another file?"):
             return
+        after = None if reference is None else partial(self.open_reference, reference)
         if path.suffix.lower() == PROJECT_SUFFIX:
-            self.open_project(path)
+            self.open_project(path, after=after)
         elif os.path.isdir(path):  # False where a folder on the way cannot be entered: the reader says which
-            self.open_series(path)
+            self.open_series(path, after=after)
         else:
-            self._read(path, partial(self._show_image, path))
+            self._read(path, _and_then(partial(self._show_image, path), after))
 
     def open_series_dialog(self) -> None:
         """Ask for a folder holding a DICOM series or a study (series in subfolders) and open it."""
@@ -207,13 +209,14 @@ class FileActions(QObject):
         if folder:
             self.open_path(Path(folder))
 
-    def open_series(self, folder: Path) -> None:
-        """Open the DICOM series in ``folder`` or its subfolders on its first slice.
+    def open_series(self, folder: Path, *, after: Callable[[], None] | None = None) -> None:
+        """Open the DICOM series in ``folder`` or its subfolders on its first slice; then ``after()``.
 
         Of several series the largest opens; all are listed (``study_scanned``) for the Series panel.
         """
         folder = Path(folder)
-        self._open_on_lane(partial(_read_series_job, folder), partial(self._show_series, folder), folder.name)
+        self._open_on_lane(partial(_read_series_job, folder), _and_then(partial(self._show_series, folder), after),
+                           folder.name)
 
     def open_study_series(self, scan: SeriesScan, series: DicomSeries) -> None:
         """Open ``series`` of the study ``scan`` (from the Series panel) after asking about unsaved edits."""
@@ -300,8 +303,9 @@ class FileActions(QObject):
                                               image_file_filter())
         return Path(name) if name else None
 
-    def open_project(self, path: Path) -> None:
-        """Open a project: its image, its reference and its stack; its saved preview, if it fits, until rendered."""
+    def open_project(self, path: Path, *, after: Callable[[], None] | None = None) -> None:
+        """Open a project: its image, its reference and its stack; its saved preview, if it fits, until rendered;
+        then ``after()``."""
         try:
             project = load_project(path)
         except EnhanceError as error:
@@ -338,6 +342,8 @@ class FileActions(QObject):
                 self._open_project_reference(path, project.reference)
             elif self.document.reference is not None:
                 self.document.set_reference(None, None)  # a project compares with its own reference or none
+            if after is not None:
+                after()
 
         self._open_on_lane(partial(_project_job, project), show, project.image.name)
 
@@ -582,3 +588,15 @@ def _painted_on(mask: Mask) -> str:
 def _mask_edits(item: StackItem) -> bool:
     """Whether the step's painted mask edits a mask its filter detects (so the recipe replays without it)."""
     return get_filter(item.filter).mask_edits(item.params)
+
+
+def _and_then(show: Callable[[Any], None], after: Callable[[], None] | None) -> Callable[[Any], None]:
+    """``show``, followed by ``after()`` (when given) once it has shown its result."""
+    if after is None:
+        return show
+
+    def both(result: Any) -> None:
+        show(result)
+        after()
+
+    return both

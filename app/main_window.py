@@ -501,16 +501,8 @@ class MainWindow(QMainWindow):
     # --- commands --------------------------------------------------------------------------
     def open_paths(self, paths: list[str]) -> None:
         """Open the first path (image or project); a second one becomes the reference."""
-        if len(paths) > 1:
-            image, reference = Path(paths[0]), Path(paths[1])
-
-            def load_reference(opened: Path) -> None:  # only with its image: not with a later one if this one fails
-                if Path(opened) == image:
-                    self.files.open_reference(reference)
-
-            self.files.opened.connect(load_reference, Qt.ConnectionType.SingleShotConnection)
         if paths:
-            self.files.open_path(Path(paths[0]))
+            self.files.open_path(Path(paths[0]), reference=Path(paths[1]) if len(paths) > 1 else None)
 
     def export_image(self) -> None:
         """Open the export dialog for the current result."""

@@ -14,6 +14,8 @@ from PySide6.QtTest import QTest
 
 from app.main_window import MainWindow
 from enhance_core.errors import ParameterError
+from enhance_core.project import SUFFIX as PROJECT_SUFFIX
+from enhance_core.project import save_project
 
 
 def test_brush_stroke_masks_the_step_and_undoes(qtbot, window, photo_path):
@@ -554,6 +556,10 @@ def test_a_reference_dropped_with_an_image_goes_with_that_image_only(qtbot, wind
     window.open_paths([str(image), str(reference)])
     qtbot.waitUntil(lambda: window.document.reference_path == reference, timeout=10_000)
     assert window.document.source_path == image
+    project = save_project(tmp_path / f"scan{PROJECT_SUFFIX}", image=image, reference=None, steps=())
+    window.open_paths([str(project), str(reference)])
+    qtbot.waitUntil(lambda: window.document.reference_path == reference and window.document.project_path == project,
+                    timeout=10_000)
 
 
 def test_opening_asks_before_discarding_edits(qtbot, window, photo_path, tmp_path):
