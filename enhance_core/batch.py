@@ -217,11 +217,21 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
     for file in walked:
         if os.path.abspath(file) in earlier or file.name.startswith("."):
             continue  # hidden files (a Mac's ._scan.tif beside each scan) are no pictures of the archive
-        if file.suffix.lower() in SUPPORTED_SUFFIXES or (not file.suffix[1:].isalpha() and dicom_marked(file)):
+        if file.suffix.lower() in SUPPORTED_SUFFIXES or (not file.suffix[1:].isalpha() and _unnamed_dicom(file)):
             images.append((file, PurePosixPath(file.relative_to(folder).as_posix())))
         elif others is not None:
             others.append(file)
     return sorted(images, key=lambda item: item[1].parts)
+
+
+def _unnamed_dicom(file: Path) -> bool:
+    """Whether a file named without an image suffix is a DICOM image (a PACS or CD export's ``IM0001`` or UID
+    name): its DICM marker, then a header that holds an image (a DICOMDIR or a report does not)."""
+    if not dicom_marked(file):
+        return False
+    from enhance_core.medical.series import is_dicom_image
+
+    return is_dicom_image(file)
 
 
 def _note_denied(denied: list[Path], error: OSError) -> None:

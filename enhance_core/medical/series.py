@@ -129,6 +129,13 @@ def _read_header(path: Path) -> Dataset | None:
     return header
 
 
+def is_dicom_image(path: Path) -> bool:
+    """Whether ``path`` is a DICOM file of an image (or one whose image cannot be read, which says why when it
+    is opened): not a DICOMDIR, report, plan or presentation state, which hold no pixels."""
+    header, why = _try_header(path)
+    return header is not None or bool(why)
+
+
 def _try_header(path: Path) -> tuple[Dataset | None, str]:
     """The header of a DICOM image file and "", or None and why a DICOM image file is unreadable ("": not one).
 

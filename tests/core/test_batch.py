@@ -6,6 +6,7 @@ import csv
 
 import cv2
 import numpy as np
+import pydicom
 import pytest
 
 from enhance_core.batch import (FileResult, collect_inputs, collect_tree, load_mask_file, output_suffix, plan_batch,
@@ -65,12 +66,18 @@ def test_a_folder_s_dicom_files_named_without_an_image_suffix_are_taken(tmp_path
     from tests.core.dicom_fixtures import write_series
 
     write_series(tmp_path / "study", [0.0, 1.0, 2.0], names=["IM0001", "IM0002", "1.2.840.10008.5"])
-    (tmp_path / "study" / "DICOMDIR.txt").write_text("index")
+    (tmp_path / "study" / "notes.txt").write_text("index")
     (tmp_path / "study" / "README").write_text("not a slice")
+    report = pydicom.dcmread(tmp_path / "study" / "IM0002")
+    report.file_meta.MediaStorageSOPClassUID = report.SOPClassUID = pydicom.uid.BasicTextSRStorage
+    for keyword in ("Rows", "Columns", "PixelData"):
+        delattr(report, keyword)
+    report.save_as(tmp_path / "study" / "DICOMDIR")
+    report.save_as(tmp_path / "study" / "SR0001")
     left_out: list = []
     tree = collect_tree([tmp_path / "study"], left_out=left_out)
     assert sorted(path.name for path in tree) == ["1.2.840.10008.5", "IM0001", "IM0002"]
-    assert sorted(path.name for path in left_out) == ["DICOMDIR.txt", "README"]
+    assert sorted(path.name for path in left_out) == ["DICOMDIR", "README", "SR0001", "notes.txt"]
     tasks = plan_batch(list(tree), (make_item("negative"),), tmp_path / "out")
     results = run_batch(tasks, jobs=1)
     assert all(result.error is None for result in results)
