@@ -103,23 +103,32 @@ class ShortcutKeys(QObject):
 class HeldKey(QObject):
     """Calls ``held(True)`` when ``key`` is pressed anywhere in ``window`` and ``held(False)`` when it is released.
 
-    Not while a field that types text has the focus (a spin box types no
-    ``\\``, so it counts as anywhere) or another window is active.
+    Not pressed while a field that types text has the focus (a spin box
+    types no ``\\``, so it counts as anywhere) or another window is active;
+    a press taken is released wherever the focus has gone meanwhile.
     """
 
     def __init__(self, window: QWidget, key: Qt.Key, held: Callable[[bool], None]) -> None:
         super().__init__(window)
         self.owner, self.key, self.held = window, key, held
+        self._down = False
         cast(QApplication, QApplication.instance()).installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (event.type() not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) or not isinstance(event, QKeyEvent)
                 or event.key() != self.key or event.isAutoRepeat()):
             return False
+        if event.type() == QEvent.Type.KeyRelease:
+            if not self._down:
+                return False
+            self._down = False
+            self.held(False)
+            return True
         focus = QApplication.focusWidget()
         if focus is None or not (focus is self.owner or self.owner.isAncestorOf(focus)):
             return False
         if is_text_field(focus) and not isinstance(focus, QAbstractSpinBox):
             return False
-        self.held(event.type() == QEvent.Type.KeyPress)
+        self._down = True
+        self.held(True)
         return True

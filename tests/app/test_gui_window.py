@@ -184,6 +184,13 @@ def test_flash_and_compare_modes(qtbot, window, photo_path):
         assert window.canvas.flashing, f"held with {type(focused).__name__} focused"
         qtbot.keyRelease(focused, Qt.Key.Key_Backslash)
         assert not window.canvas.flashing
+    window.dicom_panel.show()
+    window.canvas.setFocus()
+    qtbot.keyPress(window.canvas, Qt.Key.Key_Backslash)
+    window.dicom_panel.filter_edit.setFocus()  # a click into a text field while the key is held
+    assert QApplication.focusWidget() is window.dicom_panel.filter_edit
+    qtbot.keyRelease(window.dicom_panel.filter_edit, Qt.Key.Key_Backslash)
+    assert not window.canvas.flashing, "released wherever the focus went"
     for mode in CompareMode:
         window.actions_by_name[f"mode_{mode.value}"].trigger()
         assert window.canvas.mode is mode
