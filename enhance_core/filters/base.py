@@ -141,6 +141,9 @@ class RenderContext:
         Affine map from normalized pixels to physical units (see
         :class:`enhance_core.image.ImageMeta`); window/level takes its
         center and width in those units.
+    value_range : (float, float) or None
+        The source's lowest and highest physical value as read, padding left
+        out (``meta.extra["value_range"]`` of a DICOM slice); None when not recorded.
     voi_lut : tuple of float or None
         The source's VOI LUT (DICOM VOI LUT Sequence) as display values 0..1,
         which window/level's "file LUT" curve spreads over its window; None
@@ -210,6 +213,7 @@ class RenderContext:
     value_offset: float = 0.0
     value_scale: float = 1.0
     unit: str = ""
+    value_range: tuple[float, float] | None = None
     voi_lut: tuple[float, ...] | None = None
     mask: np.ndarray | None = None
     mask_layer: Any = None

@@ -283,7 +283,14 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
         result = denoise_image(pixels, sigma=level_map, device=ctx.device,
                                progress=sub_progress(ctx.progress, ESTIMATE_SHARE, 1.0), should_stop=ctx.should_stop,
                                mask=ctx.mask, bf16=bf16)
-    return result if stretch is None else result * np.float32(stretch[1]) + np.float32(stretch[0])
+    if stretch is None:
+        return result
+    outside = (pixels < -PADDING_SLACK) | (pixels > 1.0 + PADDING_SLACK)  # padding beyond the slice's range
+    return np.where(outside, pixels, result) * np.float32(stretch[1]) + np.float32(stretch[0])
+
+
+PADDING_SLACK = 1e-4
+"""How far beyond the stretched range [0, 1] a value lies to count as the header's padding, which is kept."""
 
 
 def value_stretch(pixels: np.ndarray, ctx: RenderContext) -> tuple[float, float] | None:
@@ -292,13 +299,18 @@ def value_stretch(pixels: np.ndarray, ctx: RenderContext) -> tuple[float, float]
     Before a window/level step (``ctx.windowed`` false) a DICOM slice's
     pixels are its stored range normalized, of which the anatomy spans a
     sliver (air to bone is about 5 % of a 16-bit CT's range), so one σ unit
-    would be hundreds of HU. The slice's own lowest and highest source values
-    set the stretch: the same for every region and preview scale of it.
+    would be hundreds of HU. The slice's own lowest and highest values as read
+    (``ctx.value_range``: its padding, the area outside a CT's scanned circle,
+    left out), else those of the source, set the stretch: the same for every
+    region and preview scale of it.
     """
     if ctx.windowed or not (ctx.unit or ctx.value_scale != 1.0 or ctx.value_offset != 0.0):
         return None
-    whole = ctx.source if ctx.source is not None else pixels
-    low, high = float(whole.min()), float(whole.max())
+    if ctx.value_range is not None and ctx.value_scale != 0.0:
+        low, high = sorted((value - ctx.value_offset) / ctx.value_scale for value in ctx.value_range)
+    else:
+        whole = ctx.source if ctx.source is not None else pixels
+        low, high = float(whole.min()), float(whole.max())
     return (low, high - low) if high > low else None
 
 

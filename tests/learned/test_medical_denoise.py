@@ -44,7 +44,8 @@ def test_denoise_before_the_window_works_on_the_slice_s_own_range_and_keeps_houn
     hu = ct_slice.to_physical(ct_slice.pixels.astype(np.float64))
     noisy_hu = hu + np.random.default_rng(3).normal(0.0, NOISE_HU, hu.shape)
     noisy = ct_slice.with_pixels(ct_slice.from_physical(noisy_hu).astype(np.float32))
-    unit_hu = float(noisy_hu.max() - noisy_hu.min()) / 255.0  # one σ unit on the slice's own range
+    low, high = ct_slice.meta.extra["value_range"]
+    unit_hu = (high - low) / 255.0  # one σ unit on the slice's own range, as read
     item = make_item("denoise", {"mode": "manual", "sigma": NOISE_HU / unit_hu} if mode == "manual" else {})
     notes: dict[str, str] = {}
     result = render_image(noisy, (item,), notes=notes)
@@ -86,3 +87,22 @@ def test_after_the_window_step_the_denoiser_works_on_the_windowed_picture_as_it_
     notes: dict[str, str] = {}
     render_image(ct_slice, (make_item("window_level", LUNG), item), notes=notes)
     assert notes[item.uid].startswith("estimated noise σ") and "σ 1 =" not in notes[item.uid]
+
+
+def test_a_ct_s_padding_sets_no_stretch_and_is_kept_as_it_was(tmp_path):
+    import pydicom
+
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    stored = dataset.pixel_array.copy()
+    stored[:40, :40] = -2000  # outside the scanned circle: -3024 HU
+    dataset.PixelData = stored.astype(np.int16).tobytes()
+    dataset.PixelPaddingValue = -2000
+    dataset.save_as(tmp_path / "padded.dcm")
+    padded = read_image(tmp_path / "padded.dcm")
+    item = make_item("denoise")
+    notes: dict[str, str] = {}
+    result = render_image(padded, (item,), notes=notes)
+    low, high = padded.meta.extra["value_range"]
+    said = re.search(r"σ 1 = ([\d.]+) HU", notes[item.uid])
+    assert said is not None and float(said.group(1)) == pytest.approx((high - low) / 255, rel=0.01)
+    np.testing.assert_array_equal(result.pixels[:40, :40], padded.pixels[:40, :40])
