@@ -18,7 +18,7 @@ The step rules every part of the program follows (editor, export, CLI):
 * an export describes the window of the first enabled window/level step
   (:func:`stack_window`);
 * a drag (:func:`dragged_window`) moves the level by the image's value range
-  per image width and doubles the width per quarter of the image height.
+  per image height and doubles the width per quarter of the image width.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def stack_window(steps: Sequence[StackItem]) -> Window | None:
 
 
 def drag_span(image: Image) -> float:
-    """The physical value range a drag across the whole image width moves the level by (at least 1)."""
+    """The physical value range a drag down the whole image height moves the level by (at least 1)."""
     low, high = image.meta.extra.get("value_range") or (0.0, abs(image.meta.value_scale))
     return max(float(high) - float(low), 1.0)
 
