@@ -298,17 +298,24 @@ def _inside(path: Path, folder: Path | None) -> bool:
 
 def _any_case_name(pattern: str) -> str:
     """``pattern`` whose file-name part, when it holds a wildcard, matches without regard to case: ``*.jpg`` finds
-    a camera's ``IMG_0001.JPG`` (as ``--include`` does), its folders as the file system has them."""
+    a camera's ``IMG_0001.JPG`` (as ``--include`` does), its folders as the file system has them. A bracket
+    class (``[0-9]``, an escaped ``[[]``) is kept as it is, read as :mod:`fnmatch` reads it."""
     folder, name = os.path.split(pattern)
     if not any(char in name for char in "*?["):
         return pattern
-    letters, depth = [], 0
-    for char in name:
-        depth += char == "["
-        cased = not depth and char.lower() != char.upper()
-        letters.append(f"[{char.lower()}{char.upper()}]" if cased else char)
-        depth -= char == "]" and depth > 0
-    return os.path.join(folder, "".join(letters))
+    parts, index = [], 0
+    while index < len(name):
+        char = name[index]
+        if char == "[":
+            end = index + 1 + (name[index + 1:index + 2] == "!")
+            end += name[end:end + 1] == "]"  # a ']' first in a class is one of its characters
+            close = name.find("]", end)
+            parts.append(name[index:close + 1] if close >= 0 else "[[]")  # an unclosed '[' is itself
+            index = close + 1 if close >= 0 else index + 1
+            continue
+        parts.append(f"[{char.lower()}{char.upper()}]" if char.lower() != char.upper() else char)
+        index += 1
+    return os.path.join(folder, "".join(parts))
 
 
 def _fixed_prefix(pattern: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import glob
 
 import cv2
 import numpy as np
@@ -58,6 +59,11 @@ def test_a_glob_matches_file_names_in_any_case(tmp_path) -> None:
     save(shoot / "c.png", photo(2))
     assert [p.name for p in collect_inputs([str(shoot / "*.jpg")])] == ["IMG_0001.JPG", "b.jpg"]
     assert [p.name for p in collect_inputs([str(shoot / "img_*")])] == ["IMG_0001.JPG"]
+    save(shoot / "scan[1].JPG", photo(3))
+    save(shoot / "open[2.JPG", photo(4))
+    assert [p.name for p in collect_inputs([str(shoot / f"{glob.escape('scan[')}*.jpg")])] == ["scan[1].JPG"]
+    assert [p.name for p in collect_inputs([str(shoot / "open[*.jpg")])] == ["open[2.JPG"], "an unclosed [ is itself"
+    assert [p.name for p in collect_inputs([str(shoot / "IMG_[0-9]*.jpg")])] == ["IMG_0001.JPG"]
     with pytest.raises(ParameterError, match="matches no image"):
         collect_inputs([str(tmp_path / "shoot" / "*.jpg")]), "folders keep the file system's case"
 
