@@ -3,11 +3,13 @@
 A :class:`~app.canvas.CanvasTool`: dragging draws the ROI or the line, and its
 statistics (:mod:`enhance_core.medical.roi`) follow live on the source values
 (HU for CT, never the display). On release the same ROI is measured on the
-values after the filter stack (its window/level steps left out) on a
+values after the filter stack (steps after the window/level step on the
+picture they show, mapped back through the window) on a
 background lane, so the line reads ``before → after`` for denoising or CLAHE;
 the same figures stand in a box beside the ROI on the canvas (the length
 beside a distance). A new slice or a changed filter measures it again; a
-window/level change does not (it leaves the values alone), and while cine
+window/level change only when a step follows the window (else it leaves the
+values alone), and while cine
 plays only the source statistics follow the slices. When measuring after the
 stack fails, the line and the box say so with the reason, and an unexpected
 error is reported like other failed jobs. :meth:`MeasureTool.csv_text`
@@ -56,9 +58,12 @@ def describe_stats(stats: RoiStats | None, *, size: bool = True) -> str:
     (the statistics after the stack, of the same pixels: the line then fits beside the image's size)."""
     if stats is None:
         return "no pixel inside"
+    if stats.count == 0:
+        return f"every pixel clipped by the window ({stats.clipped} px)"
     unit = f" {stats.unit}" if stats.unit else ""
     area = f", {stats.area_mm2:.1f} mm²" if stats.area_mm2 is not None else ""
     described = f"{stats.mean:.1f} ± {stats.sd:.1f}{unit} (min {stats.minimum:.0f}, max {stats.maximum:.0f})"
+    described += f", {stats.clipped} px clipped by the window left out" if stats.clipped else ""
     return f"{described}, {stats.count} px{area}" if size else described
 
 

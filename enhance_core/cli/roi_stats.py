@@ -4,7 +4,9 @@ For each DICOM file (or each slice of a series folder) and each ``--roi``,
 one CSV row: the pixel count, mean, standard deviation, minimum and maximum of
 the source values inside (HU for CT; :mod:`enhance_core.medical.roi`) and the
 area in mm² from ``PixelSpacing``; with ``--recipe``, the same statistics
-after the recipe's steps (its window/level steps left out), so a batch shows
+after the recipe's steps (:func:`~enhance_core.medical.roi.stack_values`: steps
+after a window step measured on the picture shown, mapped back through the
+window, ``clipped_after`` counting the pixels it clips), so a batch shows
 what a denoise or contrast recipe did to tissue values. The ROI is given in
 source pixels, the box of a rectangle or of the ellipse inscribed in it.
 
@@ -50,7 +52,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="DICOM files or series folders (subfolders searched, so a study folder works)")
     parser.add_argument("--roi", action="append", required=True, metavar="SHAPE:LEFT,TOP,RIGHT,BOTTOM",
                         help="rect or ellipse and its box in source pixels, e.g. ellipse:40,50,80,90 (repeatable)")
-    parser.add_argument("--recipe", type=Path, help="also measure after this recipe's steps (window/level left out)")
+    parser.add_argument("--recipe", type=Path, help="also measure after this recipe's steps (steps after its window "
+                                                              "measured on the picture shown, in HU)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--series", metavar="UID", help="SeriesInstanceUID to measure when a folder holds several")
     which.add_argument("--all-series", action="store_true",

@@ -12,8 +12,9 @@ The values are physical (:func:`source_values`), never the display: the
 window/level only changes how they look. A colour image (an RGB ultrasound)
 is measured on its luma (Rec. 601) in the file's levels, unit "luma"
 (:func:`roi_unit`). :func:`stack_values` gives the same
-values after the filter stack (its window/level steps left out), so an ROI
-shows how denoising or CLAHE changed the tissue values. :func:`roi_stats_csv`
+values after the filter stack (steps after the window/level step measured on the
+picture they show, mapped back through the window), so an ROI shows how
+denoising or CLAHE changed the tissue values. :func:`roi_stats_csv`
 writes statistics as the CSV of ``enhance-studio roi-stats`` (the editor's
 *Export ROI Statistics* writes the same), and :func:`roi_spec` names an ROI
 the way that command's ``--roi`` takes it.
@@ -35,7 +36,7 @@ from enhance_core.filters.base import StopFn
 from enhance_core.filters.common import luminance
 from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL
-from enhance_core.render import render_image
+from enhance_core.render import Renderer
 from enhance_core.stack import StackItem
 
 RoiShape = Literal["rectangle", "ellipse"]
@@ -68,6 +69,8 @@ class RoiStats:
     maximum: float
     area_mm2: float | None
     unit: str = ""
+    clipped: int = 0
+    """Pixels inside the ROI that hold no value (NaN: clipped by the window of a picture measured as shown)."""
 
 
 def roi_mask(roi: Roi, rows: int, cols: int) -> np.ndarray:
@@ -105,15 +108,22 @@ def roi_stats(values: np.ndarray, roi: Roi, *, spacing: tuple[float, float] | No
     """Statistics of the 2-D ``values`` inside ``roi``, or None when no pixel center lies inside.
 
     ``spacing`` is (row, column) spacing in mm (:func:`pixel_spacing`); ``unit`` labels the values.
+    NaN values (clipped by a window, see :func:`stack_values`) are left out and counted in ``clipped``; the
+    area is the whole ROI's.
     """
     if values.ndim != 2:
         raise ParameterError(f"ROI statistics need a 2-D array of values, got shape {values.shape}")
     inside = values[roi_mask(roi, *values.shape)].astype(np.float64)
     if inside.size == 0:
         return None
-    sd = float(inside.std(ddof=1)) if inside.size > 1 else 0.0
     area = inside.size * spacing[0] * spacing[1] if spacing is not None else None
-    return RoiStats(int(inside.size), float(inside.mean()), sd, float(inside.min()), float(inside.max()), area, unit)
+    valued = inside[np.isfinite(inside)]
+    clipped = inside.size - valued.size
+    if valued.size == 0:
+        return RoiStats(0, math.nan, math.nan, math.nan, math.nan, area, unit, clipped)
+    sd = float(valued.std(ddof=1)) if valued.size > 1 else 0.0
+    return RoiStats(int(valued.size), float(valued.mean()), sd, float(valued.min()), float(valued.max()), area, unit,
+                    clipped)
 
 
 def distance_mm(start: tuple[float, float], end: tuple[float, float], spacing: tuple[float, float]) -> float:
@@ -152,36 +162,70 @@ def roi_unit(image: Image) -> str:
 
 
 def value_steps(steps: Sequence[StackItem]) -> tuple[StackItem, ...]:
-    """The steps that change the values: ``steps`` without their disabled, window/level and geometry steps.
+    """The steps the values after the stack depend on: ``steps`` without their disabled and geometry steps, nor
+    the window/level steps that no other step follows (they change how the values look, not the values).
 
     Geometry steps (crop, rotate, resize: ``FilterDef.geometry``) move pixels
     rather than change values, and ROIs are in source pixels, so the values
     after the stack are measured in the source's geometry.
     """
-    return tuple(step for step in steps
-                 if step.enabled and step.filter != WINDOW_LEVEL and step.definition.geometry is None)
+    kept = [step for step in steps if step.enabled and step.definition.geometry is None]
+    while kept and kept[-1].filter == WINDOW_LEVEL:
+        kept.pop()
+    return tuple(kept)
 
 
 def stack_values(image: Image, steps: Sequence[StackItem], *, should_stop: StopFn | None = None) -> np.ndarray:
-    """Physical values after ``steps`` without their window/level steps (what the filters did to the values).
+    """Physical values after ``steps`` (geometry left out): what the filters did to the values.
 
-    Pixels the steps left as they were read as :func:`source_values` does, so
-    an ROI that no step changed shows the same figures before and after.
+    Steps before the window/level step work on the values: those are measured
+    with the window left out. Steps after it (CLAHE, a denoise on the windowed
+    picture) work on the picture shown: then the picture shown is measured,
+    mapped back through the window (linear or sigmoid curve, one unmasked
+    window step); pixels the window clips to black or white hold no value
+    there and are NaN (:func:`roi_stats` counts them apart). Pixels the steps
+    left as they were read as :func:`source_values` does, so an ROI that no
+    step changed shows the same figures before and after.
 
     ``should_stop()`` is checked between and inside the steps; once it is true
     :class:`~enhance_core.errors.Cancelled` is raised.
     """
     kept = value_steps(steps)
-    if not kept:
-        return source_values(image)
-    rendered = render_image(image, kept, should_stop=should_stop)
-    unchanged = np.all(rendered.pixels == image.pixels, axis=2)
-    return np.where(unchanged, source_values(image), _physical(rendered))
+    windows = [index for index, step in enumerate(kept) if step.filter == WINDOW_LEVEL]
+    renderer = Renderer()
+    if (len(windows) == 1 and kept[windows[0]].mask is None
+            and kept[windows[0]].params.function in ("linear", "sigmoid") and image.channels == 1):
+        return _shown_values(renderer, image, kept, windows[0], should_stop=should_stop)
+    kept = tuple(step for step in kept if step.filter != WINDOW_LEVEL)
+    return _values(image, renderer.render(image, kept, should_stop=should_stop) if kept else image.pixels)
+
+
+def _values(image: Image, pixels: np.ndarray) -> np.ndarray:
+    """Physical values of ``pixels`` rendered from ``image`` in its value domain; where they are the source's,
+    as :func:`source_values` reads them."""
+    unchanged = np.all(pixels == image.pixels, axis=2)
+    return np.where(unchanged, source_values(image), _physical(image.with_pixels(pixels)))
+
+
+def _shown_values(renderer: Renderer, image: Image, steps: Sequence[StackItem], window: int, *,
+                  should_stop: StopFn | None) -> np.ndarray:
+    """The picture ``steps`` show, mapped back to physical values through their window step (index ``window``;
+    NaN where it clips); where the steps after the window changed nothing, the values before it."""
+    shown = renderer.render(image, steps, should_stop=should_stop)[:, :, 0].astype(np.float64)
+    windowed = renderer.render(image, steps[:window + 1], should_stop=should_stop)[:, :, 0]
+    before = renderer.render(image, steps[:window], should_stop=should_stop) if window else image.pixels
+    ramp = 1.0 - shown if image.meta.value_scale < 0 else shown
+    params = steps[window].params
+    if params.function == "sigmoid":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ramp = 0.5 + np.log(ramp / (1.0 - ramp)) / 4.0
+    mapped = np.where((shown > 0.0) & (shown < 1.0), params.center - params.width / 2.0 + ramp * params.width, np.nan)
+    return np.where(shown == windowed, _values(image, before), mapped)
 
 
 CSV_COLUMNS = ("file", "roi", "unit", "count", "area_mm2", "mean", "sd", "min", "max")
 """Columns of :func:`roi_stats_csv`."""
-CSV_AFTER_COLUMNS = ("mean_after", "sd_after", "min_after", "max_after")
+CSV_AFTER_COLUMNS = ("mean_after", "sd_after", "min_after", "max_after", "clipped_after")
 """Columns added when the statistics after the filter stack are given."""
 CSV_SERIES_COLUMN = "series"
 """Column put first when the rows come from several series (``roi-stats --all-series``)."""
@@ -199,6 +243,11 @@ class RoiRecord:
     before: RoiStats
     after: RoiStats | None = None
     series: str = ""
+
+
+def _cell(value: float) -> str:
+    """A CSV cell of a statistic: 3 decimals, empty when there is none (every pixel clipped)."""
+    return "" if math.isnan(value) else f"{value:.3f}"
 
 
 def roi_spec(roi: Roi) -> str:
@@ -230,6 +279,6 @@ def roi_stats_csv(records: Sequence[RoiRecord], *, with_after: bool, with_series
             if after is None:
                 raise ValueError(f"the ROI {record.roi} of {record.name} has no statistics after the stack; "
                                  "measure it after the stack or leave those columns out")
-            row += [f"{after.mean:.3f}", f"{after.sd:.3f}", f"{after.minimum:.3f}", f"{after.maximum:.3f}"]
+            row += [_cell(after.mean), _cell(after.sd), _cell(after.minimum), _cell(after.maximum), after.clipped]
         writer.writerow(([record.series] if with_series else []) + row)
     return text.getvalue()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pydicom
 import pytest
@@ -99,19 +101,22 @@ def draw_measured_roi(qtbot, window) -> None:
     qtbot.waitUntil(lambda: measure.after is not None and not measure.lane.busy, timeout=20000)
 
 
-def test_a_window_change_keeps_the_measurement_after_the_stack_and_a_filter_change_redoes_it(qtbot, window, ct):
+def test_a_window_change_keeps_the_measurement_of_values_and_redoes_that_of_a_picture_shown(qtbot, window, ct):
     measure = window.measure
-    add_filter(qtbot, window, "gaussian_blur")
     draw_measured_roi(qtbot, window)
     after, started = measure.after, []
     measure.lane.started.connect(started.append)
     for center in (0.0, 40.0, 80.0):
         window.window_level.apply_window(Window(center, 400.0), "Window")
     qtbot.wait(100)
-    assert started == [] and measure.after is after and "after the stack" in measure.text
-    add_filter(qtbot, window, "median_blur")
+    assert started == [] and measure.after is after, "the window alone changes how the values look"
+    add_filter(qtbot, window, "gaussian_blur")  # after the window: it blurs the picture shown
     qtbot.waitUntil(lambda: measure.after is not None and not measure.lane.busy, timeout=20000)
-    assert len(started) == 1 and measure.after != after
+    blurred = measure.after
+    window.window_level.apply_window(Window(40.0, 80.0), "Window")
+    qtbot.waitUntil(lambda: measure.after is not None and measure.after is not blurred and not measure.lane.busy,
+                    timeout=20000)
+    assert len(started) == 2 and measure.after.mean != blurred.mean, "the blur worked on another picture"
     assert window.reporter.errors == []
 
 
@@ -266,3 +271,13 @@ def test_a_long_failure_reason_is_shortened_in_the_box(qtbot, window, ct):
     measure.after, measure.after_failed = None, "x" * 200
     line = measure.label_lines()[1]
     assert line == "After  failed: " + "x" * (REASON_CHARS - 1) + "…"
+
+
+def test_the_statistics_say_what_the_window_clipped():
+    from app.measure import describe_stats
+    from enhance_core.medical.roi import RoiStats
+
+    shown = RoiStats(790, 40.0, 6.5, 12.0, 80.0, None, "HU", clipped=10)
+    assert describe_stats(shown, size=False) == "40.0 ± 6.5 HU (min 12, max 80), 10 px clipped by the window left out"
+    assert describe_stats(RoiStats(0, math.nan, math.nan, math.nan, math.nan, None, "HU", 800)) == (
+        "every pixel clipped by the window (800 px)")

@@ -128,6 +128,23 @@ def test_stack_values_leave_the_window_out_and_show_what_a_filter_changed(ct):
     assert after.count == before.count and after.sd < before.sd
 
 
+def test_steps_after_the_window_are_measured_on_the_picture_shown_mapped_back_through_it(ct):
+    from enhance_core.render import render_image
+
+    image, hu, _ = ct
+    brain = window_item(Window(40, 400))
+    steps = [brain, make_item("clahe")]
+    after = stack_values(image, steps)
+    shown = render_image(image, steps).pixels[:, :, 0].astype(np.float64)
+    inside = (shown > 0) & (shown < 1)
+    changed = shown != render_image(image, [brain]).pixels[:, :, 0]
+    np.testing.assert_allclose(after[inside & changed], -160.0 + 400.0 * shown[inside & changed], atol=1e-6)
+    assert np.isnan(after[~inside & changed]).all(), "clipped to black or white: no value"
+    np.testing.assert_array_equal(after[~changed], hu[~changed])
+    stats = roi_stats(after, Roi("rectangle", 0, 0, 128, 128))
+    assert stats.clipped == int((~inside & changed).sum()) > 0 and stats.count == 128 * 128 - stats.clipped
+
+
 def test_stack_values_are_measured_in_the_source_geometry(ct):
     image, hu, _ = ct
     steps = [make_item("crop", {"left": 0.5}), make_item("rotate", {"angle": "90"}),
@@ -139,7 +156,7 @@ def test_stack_values_are_measured_in_the_source_geometry(ct):
 def test_stack_values_stop_when_asked(ct):
     image, _, _ = ct
     steps = [window_item(Window(-600, 1500)), make_item("gaussian_blur", {"sigma": 3.0})]
-    assert value_steps(steps) == (steps[1],)
+    assert value_steps(steps) == tuple(steps) and value_steps(steps[::-1]) == (steps[1],), "a last window: no value"
     with pytest.raises(Cancelled):
         stack_values(image, steps, should_stop=lambda: True)
 
