@@ -41,7 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from enhance_core.errors import ParameterError
+from enhance_core.errors import Cancelled, ParameterError
 from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
 from enhance_core.learned.engine import check_pixels, load_network, run_network, sub_progress
 from enhance_core.learned.noise_map import estimate_noise_map, typical_level
@@ -172,7 +172,7 @@ def run_denoiser(
     return run_network(network, pixels, forward, conditions=conditions, overlap=OVERLAP,
                        bytes_per_pixel=BYTES_PER_PIXEL, out_channels=3, tile=tile, mask=mask, device=device,
                        progress=progress, should_stop=should_stop, cpu_bf16=bf16,
-                       refine=lambda result: keep_local_mean(pixels, result), clip=True)
+                       refine=lambda result: keep_local_mean(pixels, result, should_stop=should_stop), clip=True)
 
 
 def _shrink(field: np.ndarray) -> np.ndarray:
@@ -186,7 +186,7 @@ def _spread(small: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return cv2.resize(cv2.GaussianBlur(small, (0, 0), MEAN_SCALE / 4), (cols, rows), interpolation=cv2.INTER_LINEAR)
 
 
-def keep_local_mean(noisy: np.ndarray, denoised: np.ndarray) -> np.ndarray:
+def keep_local_mean(noisy: np.ndarray, denoised: np.ndarray, *, should_stop: StopFn | None = None) -> np.ndarray:
     """Give ``denoised`` back the local mean of ``noisy`` (a Gaussian neighbourhood), within what clipping explains.
 
     Noise averages to zero over a neighbourhood, so denoising should not move
@@ -210,15 +210,24 @@ def keep_local_mean(noisy: np.ndarray, denoised: np.ndarray) -> np.ndarray:
     ----------
     noisy, denoised : ndarray
         Float32 (rows, cols, C) in [0, 1], the network's input and output.
+    should_stop : callable, optional
+        Checked between the stages (a second or two on 24 MP); true raises :class:`Cancelled`.
     """
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise Cancelled("stopped while the result was refined")
+
     rows, cols = denoised.shape[:2]
     clipped = np.any((noisy <= 0.5 / 255.0) | (noisy >= 254.5 / 255.0), axis=2).astype(np.float32)
     near_clip = np.clip(4.0 * _spread(_shrink(clipped), rows, cols), 0.0, 1.0).reshape(rows, cols, 1)
+    check()
     moved = _spread(_shrink(denoised) - _shrink(noisy), rows, cols).reshape(denoised.shape)
+    check()
     fine = cv2.GaussianBlur(noisy, (0, 0), 1.0).reshape(noisy.shape)
     np.subtract(noisy, fine, out=fine)
     energy = _shrink(np.multiply(fine, fine, out=fine))
     del fine
+    check()
     bound = np.sqrt(_spread(energy, rows, cols).reshape(denoised.shape))
     bound *= CLIP_BIAS
     allowed = np.minimum(moved, bound)

@@ -629,6 +629,8 @@ def run_network(
     if gray and average_gray:
         result = result.mean(axis=2, keepdims=True, dtype=np.float32)
     if refine is not None:
+        if should_stop is not None and should_stop():
+            raise Cancelled("stopped before the result was refined")
         result = refine(result)
         if progress is not None:
             progress(1.0, "refined")

@@ -152,3 +152,17 @@ def test_a_tiled_run_checks_while_it_copies_a_large_input(monkeypatch) -> None:
         engine.run_tiled(lambda t: calls.append("net") or t, np.zeros((160, 64, 3), np.float32), device="cpu",
                          should_stop=lambda: calls.append(1) or len(calls) >= 5)
     assert "net" not in calls
+
+
+def test_a_stop_asked_as_the_tiles_finish_stops_the_denoiser_s_refine_step() -> None:
+    pixels = np.random.default_rng(0).random((96, 96, 3), dtype=np.float32)
+    asked: list[bool] = []
+
+    def progress(fraction: float, message: str) -> None:
+        if fraction >= engine.REFINE_START and message != "refined":
+            asked.append(True)
+
+    with pytest.raises(Cancelled, match="refined"):
+        denoise.denoise_image(pixels, sigma=10.0, device="cpu", progress=progress, should_stop=lambda: bool(asked))
+    with pytest.raises(Cancelled, match="refined"):
+        denoise.keep_local_mean(pixels, pixels, should_stop=lambda: True)
