@@ -59,11 +59,11 @@ def describe_stats(stats: RoiStats | None, *, size: bool = True) -> str:
     if stats is None:
         return "no pixel inside"
     if stats.count == 0:
-        return f"every pixel clipped by the window ({stats.clipped} px)"
+        return f"every pixel at black or white after the steps ({stats.clipped} px), so no value"
     unit = f" {stats.unit}" if stats.unit else ""
     area = f", {stats.area_mm2:.1f} mm²" if stats.area_mm2 is not None else ""
     described = f"{stats.mean:.1f} ± {stats.sd:.1f}{unit} (min {stats.minimum:.0f}, max {stats.maximum:.0f})"
-    described += f", {stats.clipped} px clipped by the window left out" if stats.clipped else ""
+    described += f", {stats.clipped} px the steps took to black or white left out" if stats.clipped else ""
     return f"{described}, {stats.count} px{area}" if size else described
 
 
@@ -252,8 +252,11 @@ class MeasureTool(QObject):
             return ["no pixel inside"]
         unit = f" {stats.unit}" if stats.unit else ""
         after, reason = self.after, self.after_failed
-        if after is not None:
-            after_line = f"After  {after.mean:.1f} ± {after.sd:.1f}{unit}"
+        if after is not None and after.count == 0:
+            after_line = "After  all at black or white"
+        elif after is not None:
+            blank = f" ({after.clipped} px at black/white left out)" if after.clipped else ""
+            after_line = f"After  {after.mean:.1f} ± {after.sd:.1f}{unit}{blank}"
         elif reason:
             short = reason if len(reason) <= REASON_CHARS else reason[:REASON_CHARS - 1] + "…"
             after_line = f"After  failed: {short}"

@@ -6,7 +6,7 @@ the source values inside (HU for CT; :mod:`enhance_core.medical.roi`) and the
 area in mm² from ``PixelSpacing``; with ``--recipe``, the same statistics
 after the recipe's steps (:func:`~enhance_core.medical.roi.stack_values`: steps
 after a window step measured on the picture shown, mapped back through the
-window, ``clipped_after`` counting the pixels it clips), so a batch shows
+window, ``clipped_after`` counting the pixels those steps took to black or white), so a batch shows
 what a denoise or contrast recipe did to tissue values. The ROI is given in
 source pixels, the box of a rectangle or of the ellipse inscribed in it.
 

@@ -70,7 +70,7 @@ class RoiStats:
     area_mm2: float | None
     unit: str = ""
     clipped: int = 0
-    """Pixels inside the ROI that hold no value (NaN: clipped by the window of a picture measured as shown)."""
+    """Pixels inside the ROI that hold no value (NaN: taken to black or white in a picture measured as shown)."""
 
 
 def roi_mask(roi: Roi, rows: int, cols: int) -> np.ndarray:
@@ -108,7 +108,8 @@ def roi_stats(values: np.ndarray, roi: Roi, *, spacing: tuple[float, float] | No
     """Statistics of the 2-D ``values`` inside ``roi``, or None when no pixel center lies inside.
 
     ``spacing`` is (row, column) spacing in mm (:func:`pixel_spacing`); ``unit`` labels the values.
-    NaN values (clipped by a window, see :func:`stack_values`) are left out and counted in ``clipped``; the
+    NaN values (at black or white in a picture measured as shown, see :func:`stack_values`) are left out and
+    counted in ``clipped``; the
     area is the whole ROI's.
     """
     if values.ndim != 2:
@@ -182,10 +183,11 @@ def stack_values(image: Image, steps: Sequence[StackItem], *, should_stop: StopF
     with the window left out. Steps after it (CLAHE, a denoise on the windowed
     picture) work on the picture shown: then the picture shown is measured,
     mapped back through the window (linear or sigmoid curve, one unmasked
-    window step); pixels the window clips to black or white hold no value
-    there and are NaN (:func:`roi_stats` counts them apart). Pixels the steps
-    left as they were read as :func:`source_values` does, so an ROI that no
-    step changed shows the same figures before and after.
+    window step); pixels the steps after the window took to black or white
+    hold no value there and are NaN (:func:`roi_stats` counts them apart).
+    Pixels those steps left as they were keep their values before them (read
+    as :func:`source_values` does, also where the window clips them), so an
+    ROI that no step changed shows the same figures before and after.
 
     ``should_stop()`` is checked between and inside the steps; once it is true
     :class:`~enhance_core.errors.Cancelled` is raised.
@@ -226,7 +228,8 @@ def _shown_values(renderer: Renderer, image: Image, steps: Sequence[StackItem], 
 CSV_COLUMNS = ("file", "roi", "unit", "count", "area_mm2", "mean", "sd", "min", "max")
 """Columns of :func:`roi_stats_csv`."""
 CSV_AFTER_COLUMNS = ("mean_after", "sd_after", "min_after", "max_after", "clipped_after")
-"""Columns added when the statistics after the filter stack are given."""
+"""Columns added when the statistics after the filter stack are given (``clipped_after``: pixels the steps after
+the window took to black or white, left out)."""
 CSV_SERIES_COLUMN = "series"
 """Column put first when the rows come from several series (``roi-stats --all-series``)."""
 

@@ -273,11 +273,21 @@ def test_a_long_failure_reason_is_shortened_in_the_box(qtbot, window, ct):
     assert line == "After  failed: " + "x" * (REASON_CHARS - 1) + "…"
 
 
-def test_the_statistics_say_what_the_window_clipped():
+def test_the_statistics_say_what_the_steps_took_to_black_or_white(qtbot, window, ct):
     from app.measure import describe_stats
     from enhance_core.medical.roi import RoiStats
 
     shown = RoiStats(790, 40.0, 6.5, 12.0, 80.0, None, "HU", clipped=10)
-    assert describe_stats(shown, size=False) == "40.0 ± 6.5 HU (min 12, max 80), 10 px clipped by the window left out"
+    assert describe_stats(shown, size=False) == (
+        "40.0 ± 6.5 HU (min 12, max 80), 10 px the steps took to black or white left out")
     assert describe_stats(RoiStats(0, math.nan, math.nan, math.nan, math.nan, None, "HU", 800)) == (
-        "every pixel clipped by the window (800 px)")
+        "every pixel at black or white after the steps (800 px), so no value")
+
+    window.measure_actions["rectangle"].trigger()
+    window.window_level.apply_window(Window(50.0, 400.0), "Window")
+    add_filter(qtbot, window, "threshold")
+    window.measure.press(20.0, 30.0)
+    window.measure.release(60.0, 50.0)
+    qtbot.waitUntil(lambda: window.measure.after is not None and not window.measure.lane.busy, timeout=20000)
+    after = window.measure.label_lines()[1]
+    assert "nan" not in after and after.endswith(f"({window.measure.after.clipped} px at black/white left out)")
