@@ -70,6 +70,12 @@ def yields_to_shortcuts(widget: QWidget, event: QKeyEvent) -> bool:
     return False
 
 
+def in_window(window: QWidget, widget: QWidget) -> bool:
+    """Whether ``widget`` is in ``window`` or in one of its floating docks."""
+    top = widget.window()
+    return top is window or (isinstance(top, QDockWidget) and top.parentWidget() is window)
+
+
 class ShortcutKeys(QObject):
     """Lets ``window``'s shortcuts have the keys its focused text field does not need (see the module)."""
 
@@ -83,14 +89,9 @@ class ShortcutKeys(QObject):
     def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
         if self._watched is not None and shiboken6.isValid(self._watched):
             self._watched.removeEventFilter(self)
-        self._watched = new if new is not None and is_text_field(new) and self._in_window(new) else None
+        self._watched = new if new is not None and is_text_field(new) and in_window(self.owner, new) else None
         if self._watched is not None:
             self._watched.installEventFilter(self)
-
-    def _in_window(self, widget: QWidget) -> bool:
-        """Whether ``widget`` is in the window or in one of its floating docks."""
-        top = widget.window()
-        return top is self.owner or (isinstance(top, QDockWidget) and top.parentWidget() is self.owner)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (event.type() == QEvent.Type.ShortcutOverride and isinstance(watched, QWidget)
@@ -125,7 +126,7 @@ class HeldKey(QObject):
             self.held(False)
             return True
         focus = QApplication.focusWidget()
-        if focus is None or not (focus is self.owner or self.owner.isAncestorOf(focus)):
+        if focus is None or not in_window(self.owner, focus):
             return False
         if is_text_field(focus) and not isinstance(focus, QAbstractSpinBox):
             return False

@@ -191,6 +191,14 @@ def test_flash_and_compare_modes(qtbot, window, photo_path):
     assert QApplication.focusWidget() is window.dicom_panel.filter_edit
     qtbot.keyRelease(window.dicom_panel.filter_edit, Qt.Key.Key_Backslash)
     assert not window.canvas.flashing, "released wherever the focus went"
+    window.docks["history"].setFloating(True)
+    window.docks["history"].activateWindow()
+    window.history_view.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.history_view, timeout=2000)
+    qtbot.keyPress(window.history_view, Qt.Key.Key_Backslash)
+    assert window.canvas.flashing, "from a floating dock too"
+    qtbot.keyRelease(window.history_view, Qt.Key.Key_Backslash)
+    assert not window.canvas.flashing
     for mode in CompareMode:
         window.actions_by_name[f"mode_{mode.value}"].trigger()
         assert window.canvas.mode is mode
