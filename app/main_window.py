@@ -555,11 +555,19 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         """List the keyboard shortcuts in two columns, in a dialog that scrolls on a small screen."""
-        rows = self.shortcut_rows()
-        half = (len(rows) + 1) // 2
-        cells = ["".join(f"<td>{name}</td><td><b>{keys}</b></td><td width='24'></td>" for name, keys in pair)
-                 for pair in itertools.zip_longest(rows[:half], rows[half:], fillvalue=("", ""))]
-        table = QLabel("<table cellspacing='4'>" + "".join(f"<tr>{cell}</tr>" for cell in cells) + "</table>")
+        rows, room = self.shortcut_rows(), self.screen().availableGeometry()
+
+        def table_of(columns: int) -> QLabel:
+            length = -(-len(rows) // columns)
+            lines = itertools.zip_longest(*(rows[start:start + length] for start in range(0, len(rows), length)),
+                                          fillvalue=("", ""))
+            return QLabel("<table cellspacing='4'>" + "".join(
+                "<tr>" + "".join(f"<td>{name}</td><td><b>{keys}</b></td><td width='24'></td>" for name, keys in line)
+                + "</tr>" for line in lines) + "</table>")
+
+        table = table_of(2)
+        if table.sizeHint().width() + 60 > room.width() - 40:  # one column where two would not fit the screen
+            table = table_of(1)
         dialog = QDialog(self)
         dialog.setWindowTitle("Keyboard shortcuts")
         scroll = QScrollArea()
@@ -570,7 +578,6 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(dialog)
         layout.addWidget(scroll)
         layout.addWidget(buttons)
-        room = self.screen().availableGeometry()
         dialog.resize(min(table.sizeHint().width() + 60, room.width() - 40),
                       min(table.sizeHint().height() + 90, room.height() - 80))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -222,15 +222,23 @@ def _fill_toolbar(window: QMainWindow, a: dict[str, QAction]) -> QToolBar:
     return toolbar
 
 
+def _keys_shown(action: QAction) -> str:
+    """An action's shortcut, and its other bindings with Ctrl (Redo: Ctrl+Y / Ctrl+Shift+Z); not the platform's
+    extra keys (Alt+Backspace, a keyboard's Undo key)."""
+    first, *others = action.shortcuts()
+    portable = QKeySequence.SequenceFormat.PortableText
+    shown = [first] + [key for key in others if key.count() == 1 and key.toString(portable).startswith("Ctrl+")]
+    return " / ".join(key.toString(QKeySequence.SequenceFormat.NativeText) for key in shown)
+
+
 def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
     """(action, shortcut) rows for the shortcuts help (each action once), plus the keys widgets handle."""
-    native = QKeySequence.SequenceFormat.NativeText
     shift, ctrl = Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.ControlModifier
-    rows = list(dict.fromkeys((action.text().replace("&", "").rstrip("…"), action.shortcut().toString(native))
+    rows = list(dict.fromkeys((action.text().replace("&", "").rstrip("…"), _keys_shown(action))
                               for action in actions if not action.shortcut().isEmpty()))
     rows += [("Flash the original (hold)", "\\"), ("Pan while the brush is on (hold)", "Space"),
              ("Brush: a straight line from the last stroke's end", modifier_label(shift, "click")),
-             ("Brush: mark the crack or speck under the cursor (eraser: unmark it)", modifier_label(ctrl, "click")),
+             ("Brush: mark the damage under the cursor (eraser: unmark)", modifier_label(ctrl, "click")),
              ("Zoom around the cursor", f"Wheel ({modifier_label(ctrl, 'wheel')} on a DICOM series) / pinch"),
              ("Step slices of a DICOM series", "Wheel / Up / Down"),
              ("Open the chosen series (Series panel)", "Enter / double-click"), ("Pan", "Drag / trackpad scroll")]

@@ -821,7 +821,9 @@ def test_a_hole_fill_whose_only_stroke_is_undone_shows_and_exports_the_picture_u
 
 def test_the_shortcuts_list_names_the_brush_clicks_and_the_toolbars_keys(window):
     keys = dict((keys, name) for name, keys in window.shortcut_rows())
-    assert "straight line" in keys["Shift+click"] and "mark the crack" in keys["Ctrl+click"]
+    assert "straight line" in keys["Shift+click"] and "mark the damage" in keys["Ctrl+click"]
     assert (keys["B"], keys["E"], keys["M"], keys["["], keys["R"]) == (
         "Brush", "Eraser", "Mask Overlay", "Smaller brush", "Rectangle ROI")
     assert len(window.shortcut_rows()) == len(set(window.shortcut_rows())), "each shortcut once"
+    (redo,) = [shown for shown, name in keys.items() if name == "Redo"]
+    assert set(redo.split(" / ")) == {"Ctrl+Y", "Ctrl+Shift+Z"}, "both of Redo's Ctrl keys, not Alt+Backspace"
