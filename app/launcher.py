@@ -90,6 +90,9 @@ def _arguments_problem(args: list[str]) -> str:
         return (f"error: the editor opens one image or project and an optional reference, not {len(args)} files; to "
                 "process many files use enhance-studio apply (enhance-studio apply --help)")
     missing = next((arg for arg in args if _missing(Path(arg))), None)
+    if missing is not None and missing == args[0] and not Path(missing).suffix and os.sep not in missing:
+        return (f"error: {missing}: no such file or folder, nor a command; enhance-studio --help lists the "
+                "commands")
     if missing is not None:
         return f"error: {missing}: no such file or folder; check the path and spelling"
     return ""
