@@ -274,7 +274,7 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
     bf16 = ctx.bit_depth <= 8 and stretch is None
     if params.mode == "manual":
         if unit:
-            ctx.note(f"on the slice's own range: {unit}")
+            ctx.note(f"on the slice's own range: {unit}{FINER}")
         result = denoise_image(pixels, sigma=params.sigma * min(ctx.scale, 1.0), device=ctx.device,
                                progress=ctx.progress, should_stop=ctx.should_stop, mask=ctx.mask, bf16=bf16)
     else:
@@ -288,7 +288,7 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
         elif typical_level(level_map) > SIGMA_MAX:
             level_map = np.minimum(level_map, np.float32(SIGMA_MAX))
             said += f", removed at σ {SIGMA_MAX:g}, the most the network knows"
-        ctx.note(f"{said} ({unit}, on the slice's own range)" if unit else said)
+        ctx.note(f"{said} ({unit}, on the slice's own range{FINER})" if unit else said)
         result = denoise_image(pixels, sigma=level_map, device=ctx.device,
                                progress=sub_progress(ctx.progress, ESTIMATE_SHARE, 1.0), should_stop=ctx.should_stop,
                                mask=ctx.mask, bf16=bf16)
@@ -298,6 +298,8 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
     return np.where(outside, pixels, result) * np.float32(stretch[1]) + np.float32(stretch[0])
 
 
+FINER = "; after the window step, in the window's finer units, for low-noise tissue such as brain"
+"""What the note of a denoise on a DICOM slice's values adds: where a finer level is at hand."""
 PADDING_SLACK = 1e-4
 """How far beyond the stretched range [0, 1] a value lies to count as the header's padding, which is kept."""
 

@@ -97,6 +97,8 @@ def test_only_an_8_bit_picture_is_computed_in_bfloat16(tiny_as_denoise, monkeypa
 
 
 def test_medical_values_are_stretched_over_the_slice_s_range_for_the_network(tiny_as_denoise):
+    from enhance_core.learned import denoise
+
     values = np.full((64, 64, 1), 0.48, np.float32)
     values[:, 32:] = 0.52
     ct = RenderContext(device="cpu", bit_depth=16, unit="HU", value_offset=-32768.0, value_scale=65535.0)
@@ -105,7 +107,7 @@ def test_medical_values_are_stretched_over_the_slice_s_range_for_the_network(tin
     stretched = FILTER_DEF.apply(values, params, ct.with_(note=said.append))
     expected = denoise_image((values - 0.48) / np.float32(0.04), sigma=5, device="cpu", bf16=False)
     np.testing.assert_allclose(stretched, expected * np.float32(0.04) + np.float32(0.48), atol=1e-6)
-    assert said == [f"on the slice's own range: σ 1 = {0.04 * 65535 / 255:.3g} HU"]
+    assert said == [f"on the slice's own range: σ 1 = {0.04 * 65535 / 255:.3g} HU{denoise.FINER}"]
     windowed = FILTER_DEF.apply(values, params, ct.with_(windowed=True))
     np.testing.assert_allclose(windowed, denoise_image(values, sigma=5, device="cpu", bf16=False), atol=1e-6)
 
