@@ -144,6 +144,9 @@ class RenderContext:
     value_range : (float, float) or None
         The source's lowest and highest physical value as read, padding left
         out (``meta.extra["value_range"]`` of a DICOM slice); None when not recorded.
+    padding : (float, float) or None
+        The physical span of the source's padding values (``meta.extra["padding"]``: a CT's
+        ``PixelPaddingValue``, the area outside its scanned circle); None when it names none.
     voi_lut : tuple of float or None
         The source's VOI LUT (DICOM VOI LUT Sequence) as display values 0..1,
         which window/level's "file LUT" curve spreads over its window; None
@@ -214,6 +217,7 @@ class RenderContext:
     value_scale: float = 1.0
     unit: str = ""
     value_range: tuple[float, float] | None = None
+    padding: tuple[float, float] | None = None
     voi_lut: tuple[float, ...] | None = None
     mask: np.ndarray | None = None
     mask_layer: Any = None

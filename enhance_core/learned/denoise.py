@@ -266,10 +266,14 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
     the user (``ctx.note``).
     """
     stretch = value_stretch(pixels, ctx)
-    unit = ""
+    unit, padding = "", None
+    if stretch is not None and stretch[1] == 0.0:
+        ctx.note("a flat slice: no noise to remove")
+        return pixels.copy()
     if stretch is not None:
         low, width = stretch
         unit = f"σ 1 = {abs(width * ctx.value_scale) / 255:.3g} {ctx.unit}".rstrip()
+        padding = padding_mask(pixels, ctx)
         pixels = (pixels - np.float32(low)) / np.float32(width)
     bf16 = ctx.bit_depth <= 8 and stretch is None
     if params.mode == "manual":
@@ -294,18 +298,26 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
                                mask=ctx.mask, bf16=bf16)
     if stretch is None:
         return result
-    outside = (pixels < -PADDING_SLACK) | (pixels > 1.0 + PADDING_SLACK)  # padding beyond the slice's range
-    return np.where(outside, pixels, result) * np.float32(stretch[1]) + np.float32(stretch[0])
+    result = result * np.float32(stretch[1]) + np.float32(stretch[0])
+    return result if padding is None else np.where(padding, pixels * np.float32(stretch[1]) + np.float32(stretch[0]),
+                                                   result)
 
 
 FINER = "; after the window step, in the window's finer units, for low-noise tissue such as brain"
 """What the note of a denoise on a DICOM slice's values adds: where a finer level is at hand."""
-PADDING_SLACK = 1e-4
-"""How far beyond the stretched range [0, 1] a value lies to count as the header's padding, which is kept."""
+def padding_mask(pixels: np.ndarray, ctx: RenderContext) -> np.ndarray | None:
+    """Where ``pixels`` hold the header's padding values (``ctx.padding``; the area outside a CT's scanned circle,
+    which the denoiser keeps as it is), as a (rows, cols, 1) mask; None when the source names none."""
+    if ctx.padding is None or ctx.value_scale == 0.0:
+        return None
+    low, high = sorted((value - ctx.value_offset) / ctx.value_scale for value in ctx.padding)
+    slack = 1e-6  # float32 pixels hold a stored value to about 6e-8 of the range
+    return (pixels[:, :, :1] >= low - slack) & (pixels[:, :, :1] <= high + slack)
 
 
 def value_stretch(pixels: np.ndarray, ctx: RenderContext) -> tuple[float, float] | None:
-    """(low, width) that stretch a medical image's values to [0, 1] for the network; None for other pictures.
+    """(low, width) that stretch a medical image's values to [0, 1] for the network; None for other pictures,
+    a width of 0 for a flat slice (nothing to denoise).
 
     Before a window/level step (``ctx.windowed`` false) a DICOM slice's
     pixels are its stored range normalized, of which the anatomy spans a
@@ -322,7 +334,7 @@ def value_stretch(pixels: np.ndarray, ctx: RenderContext) -> tuple[float, float]
     else:
         whole = ctx.source if ctx.source is not None else pixels
         low, high = float(whole.min()), float(whole.max())
-    return (low, high - low) if high > low else None
+    return low, max(high - low, 0.0)
 
 
 FILTER_DEF = FilterDef(

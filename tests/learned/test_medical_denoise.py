@@ -9,6 +9,7 @@ facts are asserted, so retrained weights keep passing.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -106,3 +107,15 @@ def test_a_ct_s_padding_sets_no_stretch_and_is_kept_as_it_was(tmp_path):
     said = re.search(r"σ 1 = ([\d.]+) HU", notes[item.uid])
     assert said is not None and float(said.group(1)) == pytest.approx((high - low) / 255, rel=0.01)
     np.testing.assert_array_equal(result.pixels[:40, :40], padded.pixels[:40, :40])
+
+
+def test_a_flat_slice_is_left_as_it_is_and_an_earlier_step_s_values_are_denoised(ct_slice):
+    meta = dataclasses.replace(ct_slice.meta, extra={**ct_slice.meta.extra, "value_range": (-924.0, -924.0)})
+    flat = dataclasses.replace(ct_slice, pixels=np.full_like(ct_slice.pixels, ct_slice.pixels.mean()), meta=meta)
+    item = make_item("denoise", {"mode": "manual", "sigma": 10.0})
+    notes: dict[str, str] = {}
+    np.testing.assert_array_equal(render_image(flat, (item,), notes=notes).pixels, flat.pixels)
+    assert notes[item.uid] == "a flat slice: no noise to remove"
+    brighter = make_item("exposure", {"stops": 0.5})
+    before, after = (render_image(ct_slice, steps).pixels for steps in ((brighter,), (brighter, item)))
+    assert np.mean(np.abs(after - before) > 1e-6) > 0.5, "values an earlier step moved are denoised too"
