@@ -190,13 +190,22 @@ def stack_values(image: Image, steps: Sequence[StackItem], *, should_stop: StopF
     ROI that no step changed shows the same figures before and after.
 
     ``should_stop()`` is checked between and inside the steps; once it is true
-    :class:`~enhance_core.errors.Cancelled` is raised.
+    :class:`~enhance_core.errors.Cancelled` is raised. A gray image's stack
+    whose window cannot be mapped back (two window steps, a masked one, the
+    file LUT curve) with a step after it raises :class:`ParameterError`.
     """
     kept = value_steps(steps)
     windows = [index for index, step in enumerate(kept) if step.filter == WINDOW_LEVEL]
     renderer = Renderer()
-    if (len(windows) == 1 and kept[windows[0]].mask is None
-            and kept[windows[0]].params.function in ("linear", "sigmoid") and image.channels == 1):
+    if windows and image.channels == 1:
+        window = kept[windows[0]]
+        why = ("two window/level steps" if len(windows) > 1 else "a window/level step with a painted mask"
+               if window.mask is not None else "the window's file LUT curve"
+               if window.params.function not in ("linear", "sigmoid") else "")
+        if why:
+            raise ParameterError(f"the steps after the window/level step work on the picture shown, which maps back "
+                                 f"to {roi_unit(image) or 'values'} only through one unmasked window step with a "
+                                 f"linear or sigmoid curve; this stack has {why}")
         return _shown_values(renderer, image, kept, windows[0], should_stop=should_stop)
     kept = tuple(step for step in kept if step.filter != WINDOW_LEVEL)
     return _values(image, renderer.render(image, kept, should_stop=should_stop) if kept else image.pixels)

@@ -145,6 +145,24 @@ def test_steps_after_the_window_are_measured_on_the_picture_shown_mapped_back_th
     assert stats.clipped == int((~inside & changed).sum()) > 0 and stats.count == 128 * 128 - stats.clipped
 
 
+@pytest.mark.parametrize("window, why", [
+    ({"mask": "painted"}, "a window/level step with a painted mask"),
+    ({"twice": True}, "two window/level steps"),
+])
+def test_a_window_that_cannot_be_mapped_back_with_a_step_after_it_is_refused(ct, window, why):
+    from enhance_core.masks import Mask
+
+    image, _, _ = ct
+    brain = window_item(Window(40, 400))
+    if window.get("mask"):
+        brain = make_item(brain.filter, brain.params, mask=Mask(image.rows, image.cols, raster=np.ones(
+            (image.rows, image.cols), np.float32)))
+    steps = [brain, brain] if window.get("twice") else [brain]
+    with pytest.raises(ParameterError, match=f"maps back to HU only through one unmasked window step .*this stack "
+                                             f"has {why}"):
+        stack_values(image, [*steps, make_item("clahe")])
+
+
 def test_stack_values_are_measured_in_the_source_geometry(ct):
     image, hu, _ = ct
     steps = [make_item("crop", {"left": 0.5}), make_item("rotate", {"angle": "90"}),
