@@ -196,7 +196,7 @@ class FileActions(QObject):
             return
         after = None if reference is None else partial(self.open_reference, reference)
         if path.suffix.lower() == PROJECT_SUFFIX:
-            self.open_project(path, after=after)
+            self.open_project(path, reference=reference)
         elif os.path.isdir(path):  # False where a folder on the way cannot be entered: the reader says which
             self.open_series(path, after=after)
         else:
@@ -303,9 +303,12 @@ class FileActions(QObject):
                                               image_file_filter())
         return Path(name) if name else None
 
-    def open_project(self, path: Path, *, after: Callable[[], None] | None = None) -> None:
-        """Open a project: its image, its reference and its stack; its saved preview, if it fits, until rendered;
-        then ``after()``."""
+    def open_project(self, path: Path, *, reference: Path | None = None) -> None:
+        """Open a project: its image, its reference and its stack; its saved preview, if it fits, until rendered.
+
+        ``reference`` (dropped or named with it) is loaded when the project names none of its own; else a warning
+        says it was left out.
+        """
         try:
             project = load_project(path)
         except EnhanceError as error:
@@ -324,6 +327,10 @@ class FileActions(QObject):
             warnings = [warning] if warning else []
             if moved:
                 warnings.append(moved)
+            if reference is not None and project.reference is not None:
+                warnings.append(f"{reference.name}, named with the project, was not loaded: the project compares "
+                                f"with its own reference, {project.reference.name} (File ▸ Open Reference loads "
+                                "another)")
             if project.image_digest is not None and not Picture("", project.image_digest).is_of(image.pixels):
                 warnings.append("the image is not the picture the project was saved with (the file was replaced "
                                 "or edited since): masks painted or detected on that one now lie on this one; "
@@ -342,8 +349,8 @@ class FileActions(QObject):
                 self._open_project_reference(path, project.reference)
             elif self.document.reference is not None:
                 self.document.set_reference(None, None)  # a project compares with its own reference or none
-            if after is not None:
-                after()
+            if reference is not None and project.reference is None:
+                self.open_reference(reference)
 
         self._open_on_lane(partial(_project_job, project), show, project.image.name)
 

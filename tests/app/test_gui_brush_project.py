@@ -560,6 +560,11 @@ def test_a_reference_dropped_with_an_image_goes_with_that_image_only(qtbot, wind
     window.open_paths([str(project), str(reference)])
     qtbot.waitUntil(lambda: window.document.reference_path == reference and window.document.project_path == project,
                     timeout=10_000)
+    own = save_png(synthetic_photo(seed=5), tmp_path / "own.png")
+    with_own = save_project(tmp_path / f"own{PROJECT_SUFFIX}", image=image, reference=own, steps=())
+    window.open_paths([str(with_own), str(tmp_path / "broken.png")])
+    qtbot.waitUntil(lambda: window.document.reference_path == own, timeout=10_000)
+    assert "broken.png, named with the project, was not loaded" in window.status.read_warning_label.toolTip()
 
 
 def test_opening_asks_before_discarding_edits(qtbot, window, photo_path, tmp_path):
