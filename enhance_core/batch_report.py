@@ -38,6 +38,8 @@ MIN_SSIM = 0.9
 """SSIM under which the report flags a result, unless told otherwise (``apply --min-ssim``)."""
 NO_REFERENCE = "no reference of this name in the reference folder: not scored"
 """The report's note for a file the reference folder has no same-stem file for."""
+CSV_HEADER = ("file", "output", "reference", "psnr_db", "ssim", "mse", "flagged", "note", "error")
+"""The columns of ``report.csv``."""
 REPORT_FILES = ("report.csv", "metric_histograms.png", "best.png", "worst.png", "flagged.txt", "failures.txt")
 """The files :func:`write_report` writes into its folder."""
 _PANEL = (300, 420)
@@ -79,14 +81,33 @@ def check_report_folder(folder: Path, tasks: Sequence[FileTask]) -> None:
     Raises
     ------
     ParameterError
-        A report file's path is an input, mask, reference or output of ``tasks``.
+        The folder cannot be made (a file stands in its way); a report file's path is an input, mask,
+        reference or output of ``tasks``; or the folder holds a file of a report's name that no earlier
+        report wrote.
     """
+    blocking = next((place for place in (folder, *folder.parents) if place.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise ParameterError(f"the report folder {folder} cannot be made: {blocking} is a file; choose another "
+                             "--report-dir")
     kept = read_files(tasks) | {task.output.resolve(): ("output", task.output) for task in tasks}
     for name in REPORT_FILES:
         if (folder / name).resolve() in kept:
             what, path = kept[(folder / name).resolve()]
             raise ParameterError(f"the report's {name} in {folder} would overwrite the {what} {path}; choose another "
                                  "--report-dir")
+    others = [name for name in REPORT_FILES if (folder / name).exists()]
+    if others and not _holds_a_report(folder):
+        raise ParameterError(f"{folder} holds {others[0]}, which no earlier report wrote (no report.csv of one "
+                             "beside it), and the report would replace it; choose another --report-dir")
+
+
+def _holds_a_report(folder: Path) -> bool:
+    """Whether ``folder`` holds a report an earlier batch wrote (its ``report.csv`` starts with the report's header)."""
+    try:
+        with open(folder / REPORT_FILES[0], encoding="utf-8") as handle:
+            return handle.readline().strip() == ",".join(CSV_HEADER)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def write_report(results: Sequence[FileResult], folder: Path, *, min_psnr: float = MIN_PSNR,
@@ -167,7 +188,7 @@ def _write_csv(results: Sequence[FileResult], path: Path, *, min_psnr: float, mi
     """One row per input file."""
     text = io.StringIO(newline="")
     writer = csv.writer(text)
-    writer.writerow(["file", "output", "reference", "psnr_db", "ssim", "mse", "flagged", "note", "error"])
+    writer.writerow(CSV_HEADER)
     for r in results:
         m = r.metrics or {}
         note = r.note or (NO_REFERENCE if r.reference is None and r.error is None else "")

@@ -194,6 +194,23 @@ def test_a_report_folder_that_would_replace_an_input_is_refused(inputs, tmp_path
     assert (inputs / "best.png").read_bytes() == before and not (tmp_path / "out").exists()
 
 
+def test_a_report_folder_is_checked_before_any_file(inputs, tmp_path, capsys) -> None:
+    references = tmp_path / "refs"
+    references.mkdir()
+    write_image(read_image(inputs / "one.png"), references / "one.png")
+    (references / "worst.png").write_bytes(b"the user's own picture")
+    run = ["apply", "--filter", "negative", "--reference-dir", str(references), "-o", str(tmp_path / "out"),
+           str(inputs / "one.png")]
+    assert main([*run, "--report-dir", str(references)]) == 2
+    assert f"{references} holds worst.png, which no earlier report wrote" in capsys.readouterr().err
+    assert (references / "worst.png").read_bytes() == b"the user's own picture"
+    (tmp_path / "notes.txt").write_text("")
+    assert main([*run, "--report-dir", str(tmp_path / "notes.txt" / "report")]) == 2
+    assert "cannot be made: " in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert main([*run, "--report-dir", str(tmp_path / "report")]) == 0
+    assert main([*run, "--report-dir", str(tmp_path / "report"), "--overwrite"]) == 0, "an earlier report is replaced"
+
+
 def test_an_unavailable_device_in_the_environment_is_refused_before_any_file(inputs, tmp_path, capsys,
                                                                              monkeypatch) -> None:
     monkeypatch.setenv("ENHANCE_DEVICE", "nonsense")
