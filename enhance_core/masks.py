@@ -533,6 +533,8 @@ def load_mask_raster(path: str | Path, *, rows: int, cols: int) -> np.ndarray:
     limit (``ENHANCE_MAX_PIXELS``) before any pixel is decoded.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # a named pipe would block the read for ever
+        raise ImageReadError(path, "the mask is not a regular file; give the mask PNG saved with the recipe")
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:

@@ -74,6 +74,11 @@ def test_mask_rasters_are_read_once_and_within_the_pixel_limit(tmp_path, monkeyp
                   "ENHANCE_MAX_PIXELS")
 
 
+def test_a_mask_raster_that_is_a_fifo_is_refused_instead_of_blocking(tmp_path) -> None:
+    os.mkfifo(tmp_path / "m.png")
+    refused(write_recipe(tmp_path, masked({"raster": "m.png"})), r"m\.png: the mask is not a regular file")
+
+
 def test_a_fifo_is_refused_instead_of_blocking(tmp_path) -> None:
     os.mkfifo(tmp_path / "f.json")
     refused(tmp_path / "f.json", "not a regular file")
