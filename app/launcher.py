@@ -79,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _arguments_problem(args: list[str]) -> str:
     """Why the editor cannot open what the command line names: an option, a third path, a path that is not there
     (a mistyped command among them); "" when it can."""
-    close = difflib.get_close_matches(args[0], SUBCOMMANDS, n=1) if args else []
+    word = bool(args) and not Path(args[0]).suffix and os.sep not in args[0]  # a file's name is no mistyped command
+    close = difflib.get_close_matches(args[0], SUBCOMMANDS, n=1) if word else []
     if close and _missing(Path(args[0])):
         return (f"error: {args[0]}: no such file or folder; did you mean the command '{close[0]}'? "
                 "(enhance-studio --help lists the commands)")

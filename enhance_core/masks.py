@@ -546,7 +546,9 @@ def load_mask_raster(path: str | Path, *, rows: int, cols: int) -> np.ndarray:
         raise ImageReadError(path, f"mask is {claimed[1]}x{claimed[0]}, expected {cols}x{rows}")
     resolve_limits().check_size(path, rows, cols, bytes_per_sample=2)
     codes = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if codes is None or codes.ndim != 2 or codes.shape != (rows, cols):
+    if codes is None:
+        raise ImageReadError(path, "the mask PNG cannot be decoded (truncated or damaged?); save the recipe again")
+    if codes.ndim != 2 or codes.shape != (rows, cols):
         raise ImageReadError(path, "not a gray PNG mask; save masks as one-channel PNG")
     top = 65535.0 if codes.dtype == np.uint16 else 255.0
     raster = codes.astype(np.float32) / np.float32(top)

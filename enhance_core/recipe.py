@@ -142,7 +142,7 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None,
         raise ParameterError(f"{source} has {len(steps):,} steps, more than the limit of {limit:,}; if you trust "
                              f"it, raise the limit with the environment variable {MAX_STEPS_ENV}")
     items: list[StackItem] = []
-    rasters: dict[str, np.ndarray] = {}
+    rasters: dict[tuple[str, int, int], np.ndarray] = {}
     for index, step in enumerate(steps):
         try:
             items.append(_step_from_dict(step, base_dir=Path(base_dir) if base_dir else None, rasters=rasters))
@@ -151,8 +151,9 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None,
     return tuple(items)
 
 
-def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[str, np.ndarray]) -> StackItem:
-    """Build one validated step; ``rasters`` holds the mask rasters read so far, by file name (read once)."""
+def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[tuple[str, int, int], np.ndarray]) -> StackItem:
+    """Build one validated step; ``rasters`` holds the mask rasters read so far, by file name and size (read
+    once)."""
     check_object(step, "", _STEP_KEYS)
     if "filter" not in step:
         raise ParameterError("\"filter\" is missing")
@@ -264,7 +265,7 @@ def _check_param_types(definition: FilterDef, params: dict) -> None:
             check_number(value, where, minimum=low, maximum=high)
 
 
-def _mask_from_step(entry: Any, *, base_dir: Path | None, rasters: dict[str, np.ndarray]) -> Any:
+def _mask_from_step(entry: Any, *, base_dir: Path | None, rasters: dict[tuple[str, int, int], np.ndarray]) -> Any:
     """Build a step's mask, reading its raster file relative to the recipe (once: ``rasters``)."""
     rows, cols = check_mask_dict(entry)
     raster = None
@@ -272,7 +273,7 @@ def _mask_from_step(entry: Any, *, base_dir: Path | None, rasters: dict[str, np.
     if name is not None:
         if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
             raise ParameterError(f"mask raster must be a file name beside the recipe, got {shown(name)}")
-        if name not in rasters:
-            rasters[name] = load_mask_raster((base_dir or Path.cwd()) / name, rows=rows, cols=cols)
-        raster = rasters[name]
+        if (name, rows, cols) not in rasters:
+            rasters[name, rows, cols] = load_mask_raster((base_dir or Path.cwd()) / name, rows=rows, cols=cols)
+        raster = rasters[name, rows, cols]
     return mask_from_dict(entry, raster=raster)

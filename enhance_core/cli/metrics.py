@@ -37,6 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the scores of RESULT against REFERENCE as one JSON object."""
+    import numpy as np
+
     from enhance_core.io import read_image
     from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images
 
@@ -61,12 +63,13 @@ def run(args: argparse.Namespace) -> int:
                                  f"{reference.meta.bit_depth}-bit file holds ({top}); {args.reference} is "
                                  f"{reference.meta.bit_depth}-bit: give its range in its own units (at most {top})")
         data_range = args.data_range / reference.meta.integer_max
-    scores = compare_images(*comparable(result.pixels, reference.pixels), data_range=data_range)
-    identical = math.isinf(scores["psnr"])
+    with np.errstate(divide="ignore", over="ignore"):  # a data range so small its square is 0: no finite PSNR
+        scores = compare_images(*comparable(result.pixels, reference.pixels), data_range=data_range)
+    identical = scores["mse"] == 0.0
     report = {
         "result": str(args.result),
         "reference": str(args.reference),
-        "psnr": None if identical else scores["psnr"],
+        "psnr": None if identical or not math.isfinite(scores["psnr"]) else scores["psnr"],
         "ssim": scores["ssim"],
         "mse": scores["mse"],
         "identical": identical,

@@ -97,6 +97,7 @@ def select_device(preference: str | None = None) -> str:
     import torch
 
     origin = ""
+    preference = preference.strip().lower() if preference is not None else None
     if preference in (None, "", "auto"):
         preference, origin = os.environ.get(DEVICE_ENV, "auto").strip().lower(), f" (set by {DEVICE_ENV})"
     if preference in ("", "auto"):

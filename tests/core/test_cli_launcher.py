@@ -39,6 +39,7 @@ def test_image_paths_open_the_editor(fake_editor, tmp_path):
     (["a.png", "--filter"], "unknown option '--filter'"),
     (["holiday.jpg"], "error: holiday.jpg: no such file or folder; check the path and spelling"),
     (["help"], "error: help: no such file or folder, nor a command; enhance-studio --help lists the commands"),
+    (["convert.jpg"], "error: convert.jpg: no such file or folder; check the path and spelling"),
     (["a.png", "b.png", "c.png"], "the editor opens one image or project and an optional reference, not 3 files"),
 ])
 def test_what_the_editor_cannot_open_is_one_line_before_any_window(fake_editor, tmp_path, monkeypatch, capsys,

@@ -68,6 +68,9 @@ def test_a_data_range_is_in_the_reference_file_s_own_units(tmp_path, capsys):
         scores.append(json.loads(capsys.readouterr().out)["psnr"])
     assert scores[0] == pytest.approx(scores[1]), "255 is the whole of an 8-bit file"
     assert scores[2] == pytest.approx(scores[0] - 20 * np.log10(2), abs=1e-6)
+    assert main(["metrics", str(result), str(reference), "--data-range", "1e-200"]) == 0
+    tiny = json.loads(capsys.readouterr().out)
+    assert tiny["identical"] is False and tiny["psnr"] is None and tiny["mse"] > 0, "different, whatever the range"
     assert main(["metrics", str(result), str(reference), "--data-range", "4095"]) == 2
     assert ("--data-range 4095 is above the largest value a 8-bit file holds (255)"
             in capsys.readouterr().err), "an 8-bit file holds no 12-bit values"

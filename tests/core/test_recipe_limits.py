@@ -74,6 +74,15 @@ def test_mask_rasters_are_read_once_and_within_the_pixel_limit(tmp_path, monkeyp
                   "ENHANCE_MAX_PIXELS")
 
 
+def test_a_raster_shared_by_steps_of_two_sizes_and_a_truncated_one_say_what_is_wrong(tmp_path) -> None:
+    cv2.imwrite(str(tmp_path / "m.png"), np.zeros((32, 40), np.uint8))
+    other = masked({"raster": "m.png", "rows": 64, "cols": 80})
+    refused(write_recipe(tmp_path, masked({"raster": "m.png"}), other),
+            r"step 2: .*m\.png: mask is 40x32, expected 80x64")
+    (tmp_path / "m.png").write_bytes((tmp_path / "m.png").read_bytes()[:60])
+    refused(write_recipe(tmp_path, masked({"raster": "m.png"})), r"cannot be decoded \(truncated or damaged\?\)")
+
+
 def test_a_mask_raster_that_is_a_fifo_is_refused_instead_of_blocking(tmp_path) -> None:
     os.mkfifo(tmp_path / "m.png")
     refused(write_recipe(tmp_path, masked({"raster": "m.png"})), r"m\.png: the mask is not a regular file")

@@ -26,6 +26,7 @@ def test_environment_variable_overrides_automatic_choice(monkeypatch):
 def test_preference_wins_over_environment(monkeypatch):
     monkeypatch.setenv("ENHANCE_DEVICE", "nonsense")
     assert select_device("cpu") == "cpu"
+    assert select_device(" CPU ") == "cpu", "in any case, as the environment variable"
     with pytest.raises(ParameterError, match=r"unknown device 'nonsense' \(set by ENHANCE_DEVICE\)"):
         select_device()
 
