@@ -208,7 +208,8 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
     :data:`GRAIN_OUTLIER` times the grain level of the ring around the holes
     in a channel (:func:`_grain_level`, which leaves clipped values out), so
     an edge beside a hole is not copied into it. Pixels with no usable place in any
-    direction (a hole over most of the picture) are left smooth.
+    direction (a hole over most of the picture) are left smooth. Filled pixels stay within the range the
+    picture's values can take ([0, 1], or wider where the original is).
     """
     holes = hole.astype(np.uint8)
     ring = cv2.dilate(holes, np.ones((17, 17), np.uint8)).astype(bool) & ~hole
@@ -250,6 +251,8 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
         from_rows, from_cols = source(take, angles[choice[take]])
         result[rows[take], cols[take]] += amount * detail[from_rows, from_cols]
         pending[take] = False
+    low, high = min(0.0, float(original.min())), max(1.0, float(original.max()))
+    result[rows, cols] = np.clip(result[rows, cols], low, high)  # grain never pushes a fill past the picture's range
     return result
 
 

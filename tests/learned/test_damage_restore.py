@@ -1032,6 +1032,18 @@ def test_fills_borrow_the_grain_of_their_surroundings_but_not_its_edges():
     assert np.array_equal(add_matched_grain(smooth, grainy, hole, amount=0.0), smooth)
 
 
+def test_grain_never_pushes_a_fill_past_the_picture_s_range():
+    from enhance_core.learned.restore import add_matched_grain
+
+    rng = np.random.default_rng(0)
+    grainy = np.clip(np.repeat(0.97 + rng.normal(0, 0.03, (96, 96, 1)), 3, axis=2), 0, 1).astype(np.float32)
+    hole = np.zeros((96, 96), bool)
+    hole[30:70, 30:70] = True
+    smooth = np.where(hole[..., None], np.float32(0.99), grainy)
+    out = add_matched_grain(smooth, grainy, hole, seed=1)
+    assert out.max() <= 1.0 and out[hole].std() > 0.005, "grain, but no sample above white"
+
+
 def test_a_channel_clipped_around_most_holes_does_not_keep_grain_out_of_the_others():
     from enhance_core.learned.restore import add_matched_grain
 
