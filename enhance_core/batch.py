@@ -67,15 +67,22 @@ FALLBACK_SUFFIX = ".png"
 """Output suffix for inputs whose format cannot be written (DICOM): 16-bit PNG keeps their depth."""
 
 
+RECURSE_HINT = "pass -r to include them"
+"""What the message about images in subfolders tells the user to do (a command without ``-r`` says its own)."""
+
+
 def collect_inputs(specs: Sequence[str | Path], *, recursive: bool = False, include: Sequence[str] = (),
-                   exclude: Sequence[str] = (), skip: Path | None = None) -> list[Path]:
+                   exclude: Sequence[str] = (), skip: Path | None = None,
+                   recurse_hint: str = RECURSE_HINT) -> list[Path]:
     """Expand files, folders and glob patterns into sorted unique files (see :func:`collect_tree`)."""
-    return list(collect_tree(specs, recursive=recursive, include=include, exclude=exclude, skip=skip))
+    return list(collect_tree(specs, recursive=recursive, include=include, exclude=exclude, skip=skip,
+                             recurse_hint=recurse_hint))
 
 
 def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, include: Sequence[str] = (),
                  exclude: Sequence[str] = (), skip: Path | None = None,
-                 left_out: list[Path] | None = None, notes: list[str] | None = None) -> dict[Path, PurePosixPath]:
+                 left_out: list[Path] | None = None, notes: list[str] | None = None,
+                 recurse_hint: str = RECURSE_HINT) -> dict[Path, PurePosixPath]:
     """Expand files, folders and glob patterns; map each file to the subfolder its result goes to.
 
     A folder gives its images (with ``recursive``, those of its subfolders too,
@@ -128,7 +135,7 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
                 left_out += [file for file in others if file.name != MANIFEST_NAME and file.resolve() not in known]
             peeked: list[Path] = []
             if not recursive and _images_below(path, skipped, peeked):
-                deeper = f"the subfolders of {path} hold images too; pass -r to include them"
+                deeper = f"the subfolders of {path} hold images too; {recurse_hint}"
                 if matches and notes is not None:
                     notes.append(deeper)
             elif peeked:  # the whole tree was looked into but these folders, which might hold images for -r

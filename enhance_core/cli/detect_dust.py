@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.grow <= 10.0:
         raise ParameterError(f"--grow must lie between 0 and 10 pixels, got {args.grow}")
     select_device(args.device)
-    inputs = collect_inputs(args.inputs)
+    inputs = collect_inputs(args.inputs, recurse_hint="name each subfolder (with its own -o mask folder, "
+                                                      "which apply -r --mask-dir reads as a tree)")
     mixed = next((source for source in inputs if same_file(source.absolute().parent, args.output)), None)
     if mixed is not None:
         raise ParameterError(f"the mask folder {args.output} holds the scan {mixed}: masks are named after their "

@@ -111,3 +111,13 @@ def test_apply_restore_prints_what_the_detector_found_per_file(tmp_path, capsys,
     said = {name: next(line for line in lines if f"{name}.png ->" in line) for name in ("cracked", "clean")}
     assert f"damage found on {100 * 40 / 2000:.2f} % of the picture" in said["cracked"]
     assert "no damage found at sensitivity 0.50: raise the sensitivity" in said["clean"]
+
+
+def test_a_folder_of_boxes_says_how_detect_dust_takes_them(tmp_path, capsys):
+    for box in ("box1", "box2"):
+        (tmp_path / "scans" / box).mkdir(parents=True)
+        write_image(Image(np.full((40, 40, 3), 0.5, np.float32), meta=ImageMeta()),
+                    tmp_path / "scans" / box / "scan_0001.png")
+    assert main(["detect-dust", "-o", str(tmp_path / "masks"), str(tmp_path / "scans")]) == 2
+    err = capsys.readouterr().err
+    assert "hold images; name each subfolder (with its own -o mask folder" in err and "pass -r" not in err
