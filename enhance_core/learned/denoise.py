@@ -256,6 +256,10 @@ class DenoiseParams:
                                  used_when=("mode", "auto"))
 
 
+FINER = "; after the window step, in the window's finer units, for low-noise tissue such as brain"
+"""What the note of a denoise on a DICOM slice's values adds: where a finer level is at hand."""
+
+
 def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext) -> np.ndarray:
     """Filter-stack entry point: denoise with the set or estimated level.
 
@@ -266,7 +270,7 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
     the user (``ctx.note``).
     """
     stretch = value_stretch(pixels, ctx)
-    unit, padding = "", None
+    unit, padding, values = "", None, pixels
     if stretch is not None and stretch[1] == 0.0:
         ctx.note("a flat slice: no noise to remove")
         return pixels.copy()
@@ -299,12 +303,9 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
     if stretch is None:
         return result
     result = result * np.float32(stretch[1]) + np.float32(stretch[0])
-    return result if padding is None else np.where(padding, pixels * np.float32(stretch[1]) + np.float32(stretch[0]),
-                                                   result)
+    return result if padding is None else np.where(padding, values, result)
 
 
-FINER = "; after the window step, in the window's finer units, for low-noise tissue such as brain"
-"""What the note of a denoise on a DICOM slice's values adds: where a finer level is at hand."""
 def padding_mask(pixels: np.ndarray, ctx: RenderContext) -> np.ndarray | None:
     """Where ``pixels`` hold the header's padding values (``ctx.padding``; the area outside a CT's scanned circle,
     which the denoiser keeps as it is), as a (rows, cols, 1) mask; None when the source names none."""

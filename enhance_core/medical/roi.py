@@ -109,8 +109,7 @@ def roi_stats(values: np.ndarray, roi: Roi, *, spacing: tuple[float, float] | No
 
     ``spacing`` is (row, column) spacing in mm (:func:`pixel_spacing`); ``unit`` labels the values.
     NaN values (at black or white in a picture measured as shown, see :func:`stack_values`) are left out and
-    counted in ``clipped``; the
-    area is the whole ROI's.
+    counted in ``clipped``; the area is the whole ROI's.
     """
     if values.ndim != 2:
         raise ParameterError(f"ROI statistics need a 2-D array of values, got shape {values.shape}")
