@@ -32,6 +32,7 @@ from app.commands import AddStepCommand, ResetStackCommand
 from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.settings import EditorSettings
+from app.view_geometry import CROP_FILTER
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import Cancelled, EnhanceError, ImageReadError, ImageWriteError
 from enhance_core.filters.registry import get_filter
@@ -337,8 +338,9 @@ class FileActions(QObject):
                                 "check them with the brush overlay")
             self._show_image(project.image, image, recent=False, warnings=warnings + list(project.warnings))
             self.document.stack.reset(project.steps)
-            if project.steps:  # the brush and the step's settings are at hand, as when the project was saved
-                self.document.select(project.steps[-1].uid)
+            shown = [item for item in project.steps if item.filter != CROP_FILTER]  # a selected crop shows its input
+            if shown:  # the brush and the last step's settings are at hand, as when the project was saved
+                self.document.select(shown[-1].uid)
             self.project_opened.emit(project)
             self.document.bind_project(path, image=saved_image, reference=project.reference)
             self._project_stamp = file_identity(path)

@@ -7,6 +7,14 @@ full-resolution results (:class:`enhance_core.full_results.FullResults`, which
 the export reuses) and measures it; it starts by itself after ``IDLE_MS``
 without edits for images up to ``AUTO_EXACT_PIXELS``, and any edit cancels it.
 
+The figures are always of the stack's result. While a crop step is selected
+the canvas shows the crop's input (:func:`app.view_geometry.shown_steps`):
+those frames are not measured; the result is measured at full resolution
+instead (by itself on images up to ``AUTO_EXACT_PIXELS``, else with Ctrl+M).
+When the figures shown are of an earlier state of the stack (a preview still
+rendering ``PENDING_MS`` after an edit, a stopped one, a crop box being
+dragged), ``stale`` says why.
+
 The reference follows the stack's geometry
 (:func:`enhance_core.metrics.reference_for_result`): one of the output's size
 is compared as it is, one of the source's size is warped through the stack's
@@ -26,6 +34,7 @@ from app.document import Document
 from app.quality import MetricsReport, measure, resize_like
 from app.render_controller import RenderController
 from app.render_jobs import ViewFrame
+from app.view_geometry import editing_crop
 from app.workers import JobRunner
 from enhance_core.filters.base import RenderContext
 from enhance_core.full_results import FullResults
@@ -39,6 +48,12 @@ from enhance_core.stack_geometry import has_geometry, output_affine, output_shap
 
 IDLE_MS = 1500
 AUTO_EXACT_PIXELS = 12_000_000
+PENDING_MS = 400
+"""After an edit, how long the figures of the stack before it stand unmarked while its preview renders."""
+STOPPED = "Figures of the stack before the last edit: its preview was stopped (F5 renders it)"
+RENDERING = "Figures of the stack before the last edit: they follow when its preview lands"
+CROP_INPUT = ("Figures of the stack before the last edit: a selected crop shows its input; Full resolution "
+              "(Ctrl+M) or selecting another step measures the cropped result")
 
 
 class MetricsController(QObject):
@@ -53,15 +68,16 @@ class MetricsController(QObject):
         A new :class:`~app.quality.MetricsReport`.
     problem(message)
         Why metrics cannot be computed ("" when they can).
-    stale()
-        The preview of the current stack stopped (cancelled or failed) before it was
-        measured: the figures shown are of an earlier state of the stack.
+    stale(reason)
+        The figures shown are of an earlier state of the stack, and why (``STOPPED``: its preview
+        was cancelled or failed; ``RENDERING``: it is still rendering; ``CROP_INPUT``: a crop is
+        being edited).
     """
 
     report = Signal(object)
     problem = Signal(str)
     failed = Signal(object)
-    stale = Signal()
+    stale = Signal(str)
 
     def __init__(self, document: Document, renders: RenderController, parent: QObject | None = None, *,
                  start_after: SignalInstance | None = None) -> None:
@@ -70,11 +86,16 @@ class MetricsController(QObject):
         self.live_lane = JobRunner("Measuring", self)
         self.exact_lane = JobRunner("Measuring at full resolution", self)
         self.latest: MetricsReport | None = None
+        self._latest_steps: tuple[StackItem, ...] | None = None
         self._small_reference: dict[tuple, np.ndarray] = {}
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)
         self._idle.setInterval(IDLE_MS)
         self._idle.timeout.connect(self._on_idle)
+        self._pending = QTimer(self)
+        self._pending.setSingleShot(True)
+        self._pending.setInterval(PENDING_MS)
+        self._pending.timeout.connect(lambda: self._mark_if_behind(CROP_INPUT if self._editing_crop() else RENDERING))
         if start_after is None:
             renders.frame_ready.connect(self._on_frame)
         else:
@@ -84,6 +105,7 @@ class MetricsController(QObject):
         document.source_replaced.connect(self._stop_exact)  # the next slice: the last one's exact figures never land
         document.image_changed.connect(self._on_reference_changed)
         document.stack_changed.connect(self._on_geometry_edit)
+        document.stack_changed.connect(self._pending.start)
         renders.lane.cancelled.connect(self._on_render_stopped)
         renders.lane.failed.connect(self._on_render_stopped)
         self._problem = ""
@@ -94,9 +116,10 @@ class MetricsController(QObject):
         if source is None or self.document.reference_size_problem():
             return
         self._idle.stop()
-        job = partial(_exact_job, self.document.full_results, source, self.document.stack.snapshot(),
+        steps = self.document.stack.snapshot()
+        job = partial(_exact_job, self.document.full_results, source, steps,
                       self.document.reference, self.renders.generation, self.renders.device)
-        self.exact_lane.submit(job, on_done=self._on_report, on_failed=self.failed.emit,
+        self.exact_lane.submit(job, on_done=partial(self._on_report, steps=steps), on_failed=self.failed.emit,
                                label="Measuring at full resolution")
 
     def _usable_reference(self) -> Image | None:
@@ -137,6 +160,11 @@ class MetricsController(QObject):
         if self.document.reference is not None and self.document.reference_size_problem():
             return
         source = self.document.source
+        if self._editing_crop():
+            self._mark_if_behind(CROP_INPUT)
+            if source is not None and source.rows * source.cols <= AUTO_EXACT_PIXELS:
+                self._idle.start()
+            return
         reference = self._usable_reference()
         follow = None
         if reference is not None and source is not None:
@@ -147,22 +175,36 @@ class MetricsController(QObject):
                       reference_display(source, frame.request.steps), follow,
                       self._small_reference, frame.request.preview_scale, frame.request.generation,
                       frame.preview_alpha)
-        self.live_lane.submit(job, on_done=self._on_report, on_failed=self.failed.emit, label="Measuring")
+        self.live_lane.submit(job, on_done=partial(self._on_report, steps=frame.request.steps),
+                              on_failed=self.failed.emit, label="Measuring")
         if frame.request.preview_scale < 1.0 and source is not None and source.rows * source.cols <= AUTO_EXACT_PIXELS:
             self._idle.start()
 
     def _on_render_stopped(self, *args: object) -> None:
         if self.latest is not None and self.latest.generation != self.renders.generation:
-            self.stale.emit()
+            self.stale.emit(STOPPED)
+
+    def _mark_if_behind(self, reason: str) -> None:
+        """Say ``reason`` when the figures shown are not of the stack as it is now."""
+        steps = self.document.stack.snapshot()
+        measured = self._latest_steps
+        if self.latest is not None and measured is not None and not (
+                len(measured) == len(steps) and all(a is b for a, b in zip(measured, steps))):
+            self.stale.emit(reason)
+
+    def _editing_crop(self) -> bool:
+        """Whether a crop step is selected, so that the canvas shows its input rather than the result."""
+        return editing_crop(self.document.stack.snapshot(), self.document.selected_uid) is not None
 
     def _on_idle(self) -> None:
-        if self.document.reference is not None:
+        if self.document.reference is not None or self._editing_crop():
             self.compute_exact()
 
-    def _on_report(self, report: MetricsReport) -> None:
+    def _on_report(self, report: MetricsReport, steps: tuple[StackItem, ...] = ()) -> None:
         if self.document.reference_size_problem() or report.with_reference != (self.document.reference is not None):
             return
-        self.latest = report
+        self.latest, self._latest_steps = report, tuple(steps)
+        self._pending.stop()
         self.report.emit(report)
 
 

@@ -22,9 +22,11 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QT
 from app.quality import CONVENTIONS, MetricsReport
 from enhance_core.image import ImageMeta, Window
 
-REFERENCE_ROWS: tuple[tuple[str, str], ...] = (("psnr", "PSNR"), ("ssim", "SSIM"), ("mse", "MSE"))
+REFERENCE_ROWS: tuple[tuple[str, str], ...] = (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("mse", "MSE"))
 NO_REFERENCE_ROWS: tuple[tuple[str, str], ...] = (("noise", "Fine noise σ"), ("sharpness", "Sharpness"),
                                                   ("shadows", "Clipped shadows"), ("highlights", "Clipped highlights"))
+WIDEST_CELLS = (("88.88", "88.88", "+88.88"), ("0.8888", "0.8888", "+0.8888"), ("8.88e-05", "8.88e-05", "-888 %"))
+"""Rows of the widest figures each column shows against a reference (the table is made wide enough for them)."""
 NO_REFERENCE_TIPS = {
     "noise": "Estimated standard deviation of fine-grained noise on luma (Immerkær), in 8-bit levels (of 255) "
              "whatever the file's depth (DICOM: in its unit, HU for CT, through the window's width; clipped by the "
@@ -54,9 +56,9 @@ def noise_unit(meta: ImageMeta, window: Window | None) -> tuple[float, str]:
 
 
 def format_score(key: str, value: float, *, levels: float = 255, unit: str = "") -> str:
-    """A metric value as text (PSNR in dB, shares in percent, noise in ``levels`` per unit, then ``unit``)."""
+    """A metric value as text (PSNR in dB, which its row names; shares in percent; noise in ``levels`` per unit)."""
     if key == "psnr":
-        return "∞ (identical)" if math.isinf(value) else f"{value:.2f} dB"
+        return "∞ (identical)" if math.isinf(value) else f"{value:.2f}"
     if key == "ssim":
         return f"{value:.4f}"
     if key == "mse":
@@ -73,7 +75,7 @@ def format_gain(key: str, result: float, original: float) -> str:
     if key == "psnr":
         if math.isinf(result) or math.isinf(original):
             return ""
-        return f"{result - original:+.2f} dB"
+        return f"{result - original:+.2f}"
     if key == "ssim":
         return f"{result - original:+.4f}"
     if key == "mse" and original > 0:
@@ -100,6 +102,7 @@ class MetricsPanel(QWidget):
         self.table.setWordWrap(False)  # a narrow panel elides a value rather than growing its row over the rest
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setMinimumWidth(self._readable_width())
         self.state = QLabel()
         self.state.setWordWrap(True)
         self.exact_button = QPushButton("Full resolution")
@@ -117,6 +120,21 @@ class MetricsPanel(QWidget):
         self.unit = ""
         self._report: MetricsReport | None = None
         self.show_empty()
+
+    def _readable_width(self) -> int:
+        """The table's width that shows its row names and three columns of figures whole (the panel's least)."""
+        table = self.table
+        table.setRowCount(len(WIDEST_CELLS))
+        table.setHorizontalHeaderLabels(["Result", "Original", "Gain"])
+        table.setVerticalHeaderLabels([label for _, label in REFERENCE_ROWS])
+        for row, cells in enumerate(WIDEST_CELLS):
+            for column, text in enumerate(cells):
+                table.setItem(row, column, QTableWidgetItem(text))
+        columns = table.horizontalHeader()
+        width = table.verticalHeader().sizeHint().width() + 2 * table.frameWidth() + sum(
+            max(table.sizeHintForColumn(column), columns.sectionSizeHint(column)) for column in range(3))
+        table.setRowCount(0)
+        return width
 
     def set_noise_unit(self, levels: float, unit: str) -> None:
         """Show the noise σ times ``levels`` in ``unit`` (see :func:`noise_unit`); the table follows at once."""
@@ -137,7 +155,7 @@ class MetricsPanel(QWidget):
         """Show why metrics cannot be computed (size mismatch); empty hides it."""
         self.problem.setText(message)
         self.problem.setVisible(bool(message))
-        self.table.setVisible(not message)
+        self.table.setVisible(not message and self.table.rowCount() > 0)
         if message:
             self._report = None  # a later unit change must not bring back the report without the reference
             self.heading.setText("Reference loaded, not measured:")
@@ -182,10 +200,11 @@ class MetricsPanel(QWidget):
         self.state.setText(f"{where} · {report.seconds * 1000:.0f} ms")
         self.exact_button.setEnabled(report.with_reference and not report.exact)
 
-    def mark_stale(self) -> None:
-        """Say that the figures shown are of an earlier state of the stack (its preview was stopped)."""
+    def mark_stale(self, reason: str) -> None:
+        """Say that the figures shown are of an earlier state of the stack, and why (``reason``)."""
         if self._report is not None:
-            self.state.setText("Figures of the stack before the last edit: its preview was stopped (F5 renders it)")
+            self.state.setText(reason)
+            self.exact_button.setEnabled(self._report.with_reference)
 
     def value(self, row_key: str, column: int) -> str:
         """The text shown for metric ``row_key`` in ``column`` (0 result, 1 original, 2 gain)."""

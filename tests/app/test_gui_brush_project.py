@@ -14,6 +14,7 @@ from PySide6.QtTest import QTest
 
 from app.main_window import MainWindow
 from enhance_core.errors import ParameterError
+from enhance_core.image import Image
 from enhance_core.project import SUFFIX as PROJECT_SUFFIX
 from enhance_core.project import save_project
 
@@ -641,7 +642,7 @@ def test_restore_old_photo_adds_the_restore_step(qtbot, window, tmp_path):
     assert [item.filter for item in window.document.stack.snapshot()] == ["restore"]
 
 
-def test_a_first_start_on_a_small_screen_leaves_the_canvas_half_the_window(qtbot, monkeypatch):
+def test_a_first_start_on_a_small_screen_fits_the_canvas_and_the_metrics_figures(qtbot, monkeypatch, tmp_path):
     from PySide6.QtCore import QRect
     from PySide6.QtGui import QScreen
 
@@ -654,9 +655,16 @@ def test_a_first_start_on_a_small_screen_leaves_the_canvas_half_the_window(qtbot
     try:
         qtbot.waitUntil(lambda: small.canvas.width() > 0, timeout=5000)
         assert (small.width(), small.height()) == (1024, 700)
-        assert small.canvas.width() >= 0.45 * small.width()
-        assert small.docks["metrics"].width() >= 240, "room for the metrics' three columns"
+        assert small.canvas.width() >= 0.42 * small.width()
         assert small.toolBarBreak(small.brush_toolbar), "the brush's settings on their own row, not behind »"
+        open_image(qtbot, small, save_png(synthetic_photo(), tmp_path / "photo.png"))
+        reference = np.clip(small.document.source.pixels + 0.01, 0.0, 1.0)
+        with qtbot.waitSignal(small.metrics.report, timeout=20000,
+                              check_params_cb=lambda report: report.with_reference):
+            small.document.set_reference(Image(reference), None)
+        table = small.metrics_panel.table
+        assert all(table.columnWidth(column) >= table.sizeHintForColumn(column) for column in range(3)), \
+            "the metrics' three columns show their figures whole"
     finally:
         small.shutdown()
 

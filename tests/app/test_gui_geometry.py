@@ -14,11 +14,14 @@ from PySide6.QtCore import Qt
 
 from app.commands import AddStepCommand, change_params_command
 from app.display import to_display_array
+from app.error_reporter import RecordingReporter
 from app.main_window import MainWindow
+from app.metrics_controller import CROP_INPUT, IDLE_MS
 from enhance_core.filters.geometry_ops import turn_geometry
 from enhance_core.geometry import map_points
 from enhance_core.image import Image
 from enhance_core.masks import scaled_shape
+from enhance_core.metrics import compare_images
 
 CROP = {"left": 0.25, "top": 0.125, "right": 0.25, "bottom": 0.125}
 """On the 128 x 96 photo: columns 32..96, rows 12..84 (64 x 72)."""
@@ -216,6 +219,53 @@ def test_a_source_size_reference_follows_the_crop_and_a_wrong_size_one_says_why(
     assert window.metrics_panel.state.text() == "", "no timing of an earlier measurement"
     window.metrics_panel.set_noise_unit(1500.0, "HU")
     assert window.metrics_panel.heading.text() == "Reference loaded, not measured:", "no earlier report comes back"
+
+
+def test_metrics_with_a_crop_selected_are_of_the_cropped_result_not_of_the_input_shown(qtbot, window, photo_path):
+    open_image(qtbot, window, photo_path)
+    source = window.document.source
+    reference = source.pixels.copy()
+    reference[:, :64] = np.clip(reference[:, :64] + 0.2, 0.0, 1.0)  # the left half differs most
+    with qtbot.waitSignal(window.metrics.report, timeout=20000, check_params_cb=lambda report: report.with_reference):
+        window.document.set_reference(Image(reference), None)
+    uid = add_step(qtbot, window, "crop", CROP, keep_selected=True)
+    window.document.select("")
+    wait_rendered(qtbot, window)
+    qtbot.waitUntil(lambda: window.metrics_panel.state.text().startswith("exact"), timeout=20000)
+    cropped = compare_images(source.pixels[12:84, 32:96], reference[12:84, 32:96])["psnr"]
+    assert window.metrics.latest.scores["result"]["psnr"] == pytest.approx(cropped, abs=1e-4)
+    panel, shown = window.metrics_panel, window.metrics_panel.value("psnr", 0)
+    reports: list = []
+    window.metrics.report.connect(reports.append)
+    window.document.select(uid)  # the canvas shows the crop's input, uncropped
+    wait_rendered(qtbot, window)
+    qtbot.wait(IDLE_MS + 500)
+    assert [report.scores["result"]["psnr"] for report in reports] in ([], [pytest.approx(cropped, abs=1e-4)]), \
+        "the uncropped input is not measured"
+    assert panel.value("psnr", 0) == shown and panel.state.text().startswith("exact")
+    with qtbot.waitSignal(window.metrics.stale, timeout=20000) as marked:
+        set_params(qtbot, window, uid, left=0.0)  # the box dragged to the left edge, the crop still selected
+    assert marked.args == [CROP_INPUT] and panel.state.text() == CROP_INPUT and panel.exact_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.state.text().startswith("exact"), timeout=20000)
+    wider = compare_images(source.pixels[12:84, 0:96], reference[12:84, 0:96])["psnr"]
+    assert window.metrics.latest.scores["result"]["psnr"] == pytest.approx(wider, abs=1e-4)
+
+
+def test_a_reopened_project_ending_with_a_crop_shows_the_cropped_picture(qtbot, window, photo_path, tmp_path):
+    open_image(qtbot, window, photo_path)
+    blur = add_step(qtbot, window, "gaussian_blur")
+    add_step(qtbot, window, "crop", CROP, keep_selected=True)
+    project = tmp_path / "work.esproj"
+    assert window.files.save_project_to(project)
+    other = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(other)
+    try:
+        other.files.open_path(project)
+        wait_rendered(qtbot, other)
+        assert other.document.selected_uid == blur, "the last step that shows the result is selected"
+        assert (other.canvas.viewport.image_cols, other.canvas.viewport.image_rows) == (64, 72)
+    finally:
+        other.shutdown()
 
 
 def test_a_dicom_distance_keeps_its_length_in_mm_after_a_2x_resize(qtbot, window, ct_path):

@@ -10,6 +10,7 @@ import pytest
 from conftest import open_image, wait_rendered
 
 from app.commands import change_params_command
+from app.metrics_controller import RENDERING, STOPPED
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, param
 from enhance_core.filters.registry import FILTERS, register
@@ -123,6 +124,21 @@ def test_cancel_stops_the_full_preview_and_keeps_the_proxy(qtbot, window, photo_
     assert window.canvas.layers.after.whole.array.shape[:2] == (48, 64)
     assert window.metrics_panel.state.text() == ("Figures of the stack before the last edit: its preview was stopped "
                                                  "(F5 renders it)"), "the figures shown are not the proxy's"
+
+
+def test_figures_of_the_stack_before_a_slow_edit_say_so_while_it_renders(qtbot, window, photo_path, learned_stuck):
+    open_fitted(qtbot, window, photo_path)
+    qtbot.waitUntil(lambda: window.metrics.latest is not None, timeout=20000)
+    panel = window.metrics_panel
+    noise = panel.value("noise", 0)
+    window.stack_panel.add_filter("test_learned_stuck")
+    qtbot.waitUntil(learned_stuck.is_set, timeout=10000)
+    qtbot.waitUntil(lambda: panel.state.text() == RENDERING, timeout=5000)
+    assert panel.value("noise", 0) == noise, "the figures of the stack before the edit stay, marked"
+    lane = window.renders.lane
+    with qtbot.waitSignals([lane.cancelled, lane.idle], timeout=5000):
+        window.status.cancel_button.click()
+    assert panel.state.text() == STOPPED
 
 
 def test_a_shut_down_window_submits_no_render_when_its_timers_or_signals_fire(qtbot, window, photo_path, learned_dim):

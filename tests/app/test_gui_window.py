@@ -31,6 +31,24 @@ def test_open_add_filter_change_parameter(qtbot, window, photo_path):
     assert window.document.undo_stack.undoText() == "Change Exposure", "not 'Change Exposure: Exposure'"
 
 
+def test_a_gray_pictures_histogram_shows_its_one_curve_whatever_the_colour_toggles(qtbot, window, photo_path, tmp_path):
+    open_image(qtbot, window, photo_path)
+    panel = window.histogram_panel
+    panel.toggles["luminance"].setChecked(False)
+    open_image(qtbot, window, save_png(synthetic_photo()[..., :1], tmp_path / "gray.png"))
+    qtbot.waitUntil(lambda: window.histogram.latest is not None
+                    and window.histogram.latest.result.channels == ("luminance",), timeout=20000)
+    assert not any(box.isEnabled() for box in panel.toggles.values()), "nothing to choose on one channel"
+    drawn = panel.view.grab().toImage()
+    background = drawn.pixelColor(2, 2)
+    assert sum(drawn.pixelColor(x, y) != background for x in range(8, drawn.width() - 8, 4)
+               for y in range(8, drawn.height() - 30, 4)) > 50, "the gray curve is drawn"
+    open_image(qtbot, window, photo_path)
+    qtbot.waitUntil(lambda: len(window.histogram.latest.result.channels) == 4, timeout=20000)
+    assert all(box.isEnabled() for box in panel.toggles.values())
+    assert not panel.toggles["luminance"].isChecked(), "the choice for colour pictures stays"
+
+
 def test_undo_and_redo_restore_the_preview(qtbot, window, photo_path):
     open_image(qtbot, window, photo_path)
     add_filter(qtbot, window, "negative")
@@ -58,7 +76,7 @@ def test_reference_metrics_show_the_gain(qtbot, window, tmp_path, photo_path):
     reference = window.document.reference.pixels
     expected = compare_images(original, reference)
     assert report.scores["original"]["psnr"] == pytest.approx(expected["psnr"], abs=1e-6)
-    assert window.metrics_panel.value("psnr", 1) == f"{expected['psnr']:.2f} dB"
+    assert window.metrics_panel.value("psnr", 1) == f"{expected['psnr']:.2f}"
     assert "data range 1.0" in window.metrics_panel.toolTip()
     add_filter(qtbot, window, "brightness_contrast")
     window.stack_panel.editor.controls["brightness"].entry.setValue(0.08)
@@ -122,8 +140,12 @@ def test_a_measurement_started_before_the_reference_changed_is_not_shown(qtbot, 
     assert window.metrics_panel.problem.isVisibleTo(window.metrics_panel)
 
 
-def test_no_reference_indicators(qtbot, window, photo_path):
+def test_no_reference_indicators(qtbot, window, photo_path, tmp_path):
     assert window.metrics_panel.table.isHidden(), "no empty table numbered 1 2 3 before an image"
+    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
+        window.files.open_reference(save_png(synthetic_photo(), tmp_path / "reference.png"))
+    assert window.metrics_panel.table.isHidden(), "nor with a reference loaded before the image"
+    window.document.set_reference(None, None)
     open_image(qtbot, window, photo_path)
     qtbot.waitUntil(lambda: window.metrics.latest is not None, timeout=20000)
     report = window.metrics.latest
