@@ -194,7 +194,8 @@ class HistogramView(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No image")
             return
         plot = QRectF(6, 6, self.width() - 12, self.height() - 26)
-        shown = [name for name in self.pair.result.channels if self.channels.get(name, False)]
+        channels = self.pair.result.channels
+        shown = [name for name in channels if self.channels.get(name, False)] if len(channels) > 1 else list(channels)
         peak = self._peak(self.pair, shown)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Plus)
@@ -276,7 +277,14 @@ class HistogramPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.view, 1)
         layout.addLayout(row)
-        controller.ready.connect(self.view.set_pair)
+        controller.ready.connect(self._on_pair)
+
+    def _on_pair(self, pair: HistogramPair) -> None:
+        """Show ``pair``; only the channels it has can be switched (a gray picture's one curve always shows)."""
+        self.view.set_pair(pair)
+        channels = pair.result.channels
+        for name, box in self.toggles.items():
+            box.setEnabled(len(channels) > 1 and name in channels)
 
     def _toggle_channel(self, name: str, on: bool) -> None:
         self.view.channels[name] = on
