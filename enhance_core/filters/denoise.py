@@ -10,6 +10,7 @@ downscale, so strengths that depend on the noise level are multiplied by
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ BLUR = "Blur & denoise"
 _NLM_TEMPLATE = 7
 _NLM_SEARCH = 21
 _NLM_L1_GAIN = 1.2
+"""OpenCV's filter strength per unit of noise SD on colour pictures; a gray one takes it times √(1/3) (the gain that
+denoises gray pictures with Gaussian noise of the SD given best, as 1.2 does colour ones)."""
 
 
 def _check_stop(ctx: RenderContext, name: str) -> None:
@@ -54,7 +57,7 @@ def denoise_non_local_means(pixels: np.ndarray, params: NonLocalMeansParams, ctx
     the result is the same), reporting progress and stopping between bands
     when asked: a 24 MP photo takes most of a minute.
     """
-    h = params.strength * min(ctx.scale, 1.0) * _NLM_L1_GAIN * 65535.0
+    h = params.strength * min(ctx.scale, 1.0) * _NLM_L1_GAIN * 65535.0 * math.sqrt(pixels.shape[2] / 3)
     if h < 1.0:
         return pixels.copy()
     planes = as_planes(pixels)

@@ -249,6 +249,19 @@ def test_non_local_means_runs_in_bands_that_give_the_whole_picture_s_result_and_
     assert len(started) == 2, "it stopped after the second band"
 
 
+def test_non_local_means_noise_level_means_the_same_on_gray_and_colour_pictures() -> None:
+    from skimage import data
+
+    colour = (data.coffee()[120:280, 200:400] / 255.0).astype(np.float32)
+    best = []
+    for clean in (colour, colour @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]):
+        noisy = np.clip(clean + np.random.default_rng(3).normal(0, 0.04, clean.shape), 0, 1).astype(np.float32)
+        scores = {factor: psnr(run("non_local_means", noisy, strength=0.04 * factor), clean)
+                  for factor in (0.6, 0.8, 1.0, 1.25, 1.5)}
+        best.append(max(scores, key=scores.get))
+    assert best[0] == best[1] and 1.0 <= best[0] <= 1.25, "the noise SD given denoises both best"
+
+
 def test_blurs_of_white_stay_at_white() -> None:
     white = constant(1.0, 3, (40, 40))
     assert run("gaussian_blur", white, sigma=3.3).max() <= 1.0 and run("box_blur", white, size=7).max() <= 1.0
