@@ -1,7 +1,9 @@
 """Per-color hue, saturation and lightness (HSL), and vibrance.
 
-Both work in OpenCV's HSV (hue in degrees, saturation and value in [0, 1]),
-so a gray pixel (saturation 0) is never changed, and both are point
+Both read hue and saturation in OpenCV's HSV (hue in degrees, saturation and
+value in [0, 1]), so a gray pixel (saturation 0) is never changed, and change
+saturation by moving a color toward or away from the gray of its luma, as the
+Saturation filter does (a red taken to gray becomes a dark gray, not white). Both are point
 operations fast enough for a live 2 MP preview: what depends on hue is
 looked up in a table of :data:`HUE_STEPS` entries (0.1 degree) instead of
 being computed per pixel. Gray images have no color: these filters return
@@ -121,12 +123,13 @@ def _wrap_table(values: np.ndarray) -> np.ndarray:
 def adjust_hsl(pixels: np.ndarray, params: HSLParams, ctx: RenderContext) -> np.ndarray:
     """Shift hue, scale saturation and value of each pixel by its hue's band weights.
 
-    Per pixel: hue turns by the weighted band hue shifts, saturation is
-    multiplied by ``1 + weighted saturation`` (at most 1), and value by
-    ``1 + 0.5 * weighted lightness * saturation`` (grays keep their value).
-    Results are clipped to [0, 1]; gray images are returned unchanged. The
-    HSV image is edited in place through channel views and one scratch plane
-    (at a 2 MP preview every image-size array costs milliseconds).
+    Per pixel: hue turns by the weighted band hue shifts and value is
+    multiplied by ``1 + 0.5 * weighted lightness * saturation`` (grays keep
+    their value), in HSV; then the color moves ``1 + weighted saturation``
+    times as far from its luma as it is (:func:`scale_chroma`: -1 gives the
+    gray of its luma). Results are clipped to [0, 1]; gray images are
+    returned unchanged. The HSV image is edited in place through channel views
+    and one scratch plane (at a 2 MP preview every image-size array costs milliseconds).
     """
     values = np.array([[getattr(params, f"{band}_{part}") for band, _ in BANDS]
                        for part in ("hue", "saturation", "lightness")], np.float32)
@@ -141,13 +144,10 @@ def _hsl_band(pixels: np.ndarray, values: np.ndarray, tables: np.ndarray, out: n
     hsv = cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)
     hue, saturation, value = hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2]
     index, plane = _hue_lookup(hue)
-    if values[1].any():
-        np.take(_wrap_table(1.0 + tables[1]), index, out=plane, mode="clip")
-        saturation *= plane
-        np.minimum(saturation, np.float32(1.0), out=saturation)
+    factor = np.take(_wrap_table(1.0 + tables[1]), index, mode="clip") if values[1].any() else None
     if values[2].any():
         np.take(_wrap_table(tables[2] * LIGHTNESS_GAIN), index, out=plane, mode="clip")
-        plane *= saturation
+        plane *= saturation if factor is None else np.minimum(saturation * factor, np.float32(1.0))
         plane += np.float32(1.0)
         value *= plane
     if values[0].any():
@@ -155,7 +155,28 @@ def _hsl_band(pixels: np.ndarray, values: np.ndarray, tables: np.ndarray, out: n
         np.take(_wrap_table(np.mod(tables[0], 360.0)), index, out=plane, mode="clip")
         hue += plane
     cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=out)
+    if factor is not None:
+        scale_chroma(out, factor)
     clip_unit(out)
+
+
+def scale_chroma(rgb: np.ndarray, factor: np.ndarray) -> None:
+    """Move each pixel of ``rgb`` (rows, cols, 3; in place) ``factor`` times as far from its luma as it is.
+
+    Luma and hue are kept: 0 gives the gray of the pixel's luma, as the
+    Saturation filter does. A factor above 1 takes a color at most to the edge
+    of the [0, 1] color cube (as a saturation capped at 1 in HSV does), so no
+    channel clips and the hue does not turn.
+    """
+    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    above, below = rgb.max(axis=2) - luma, luma - rgb.min(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach = np.minimum(np.where(above > 0, (1.0 - luma) / above, np.inf),
+                           np.where(below > 0, luma / below, np.inf))
+    scale = np.minimum(factor, np.maximum(reach, 1.0)).astype(np.float32)[:, :, None]
+    rgb -= luma[:, :, None]
+    rgb *= scale
+    rgb += luma[:, :, None]
 
 
 @dataclass(frozen=True)
@@ -178,11 +199,12 @@ _SKIN_TABLE = _wrap_table(_skin_protection())
 
 
 def adjust_vibrance(pixels: np.ndarray, params: VibranceParams, ctx: RenderContext) -> np.ndarray:
-    """Multiply HSV saturation by ``1 + vibrance * (1 - s)^2 * skin``, clipped to [0, 1].
+    """Move each color ``1 + vibrance * (1 - s)^2 * skin`` times as far from its luma (:func:`scale_chroma`).
 
-    Dull colors (low ``s``) gain most, saturated ones almost nothing, grays
-    nothing (their saturation is 0); ``skin`` is 0.3 at skin hues (about
-    25°) and 1 away from them. Value is kept; gray images are returned unchanged.
+    ``s`` is the HSV saturation: dull colors (low ``s``) change most,
+    saturated ones almost nothing, grays nothing; ``skin`` is 0.3 at skin
+    hues (about 25°) and 1 away from them. Luma is kept; gray images are
+    returned unchanged.
     """
     if pixels.shape[2] == 1 or params.vibrance == 0.0:
         return pixels.copy()
@@ -200,9 +222,8 @@ def _vibrance_band(pixels: np.ndarray, table: np.ndarray, out: np.ndarray) -> No
     dull *= dull
     plane *= dull
     plane += np.float32(1.0)
-    saturation *= plane
-    np.minimum(saturation, np.float32(1.0), out=saturation)
-    cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=out)
+    out[:] = pixels
+    scale_chroma(out, plane)
     clip_unit(out)
 
 
