@@ -282,6 +282,7 @@ class Renderer:
         base_ctx = RenderContext(scale=float(scale), bit_depth=meta.bit_depth, value_offset=meta.value_offset,
                                  value_scale=meta.value_scale, unit=meta.unit,
                                  value_range=meta.extra.get("value_range"), padding=meta.extra.get("padding"),
+                                 dicom=meta.format == "DICOM",
                                  voi_lut=next((window.lut for window in meta.windows if window.lut), None),
                                  should_stop=should_stop,
                                  device=device, source=image.pixels, measure=measure, draft=draft)

@@ -147,6 +147,9 @@ class RenderContext:
     padding : (float, float) or None
         The physical span of the source's padding values (``meta.extra["padding"]``: a CT's
         ``PixelPaddingValue``, the area outside its scanned circle); None when it names none.
+    dicom : bool
+        Whether the source is a DICOM image, whose linear window is DICOM's
+        LINEAR (:func:`enhance_core.filters.point.linear_window`).
     voi_lut : tuple of float or None
         The source's VOI LUT (DICOM VOI LUT Sequence) as display values 0..1,
         which window/level's "file LUT" curve spreads over its window; None
@@ -218,6 +221,7 @@ class RenderContext:
     unit: str = ""
     value_range: tuple[float, float] | None = None
     padding: tuple[float, float] | None = None
+    dicom: bool = False
     voi_lut: tuple[float, ...] | None = None
     mask: np.ndarray | None = None
     mask_layer: Any = None

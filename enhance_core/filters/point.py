@@ -268,9 +268,22 @@ class WindowLevelParams:
                                "file's own VOI LUT, spread over the window")
 
 
+def linear_window(center: float, width: float, *, dicom: bool) -> tuple[float, float]:
+    """``(low, span)`` of the linear window: values ``low .. low + span`` map to 0..1.
+
+    A photograph's window spans ``center ± width / 2``. A DICOM image's is
+    DICOM's LINEAR (PS3.3 C.11.2.1.2.1, as pydicom, OHIF and Weasis show it):
+    ``(value - (center - 0.5)) / (width - 1) + 0.5``, so the ramp runs from
+    ``center - width / 2`` over ``width - 1`` (a width of 1 or less: black
+    up to ``center - width / 2``, white above).
+    """
+    low = center - width / 2.0
+    return low, (max(width - 1.0, 1e-6) if dicom else width)
+
+
 def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: RenderContext) -> np.ndarray:
-    """Map physical values in ``center ± width / 2`` linearly to [0, 1], clipping outside; or, with the sigmoid
-    curve, through ``1 / (1 + exp(-4 (value - center) / width))`` (DICOM PS3.3 C.11.2.1.3.1).
+    """Map physical values in the window linearly to [0, 1] (:func:`linear_window`), clipping outside; or, with
+    the sigmoid curve, through ``1 / (1 + exp(-4 (value - center) / width))`` (DICOM PS3.3 C.11.2.1.3.1).
 
     With the "file LUT" curve, the source's VOI LUT (``ctx.voi_lut``) is
     spread over the window: its first entry at ``center - width / 2``, its
@@ -281,9 +294,10 @@ def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: Rende
     ``value_scale`` is negative (MONOCHROME1) high values are shown dark, as
     the file asks. Color images are windowed on luma and keep chroma.
     """
-    low = params.center - params.width / 2.0
-    gain = ctx.value_scale / params.width
-    offset = (ctx.value_offset - low) / params.width
+    low, span = (linear_window(params.center, params.width, dicom=ctx.dicom) if params.function == "linear"
+                 else (params.center - params.width / 2.0, params.width))
+    gain = ctx.value_scale / span
+    offset = (ctx.value_offset - low) / span
     if params.function == "file LUT":
         if ctx.voi_lut is None:
             raise ParameterError("this window's curve is the file's VOI LUT, but the image has none; "

@@ -56,8 +56,12 @@ def test_windowed_png_is_8_bit_and_matches_the_window(tmp_path, ct):
     with PILImage.open(path) as picture:
         assert picture.mode == "L"
         written = np.asarray(picture).astype(np.float64)
-    hu = ct.to_physical(ct.pixels[:, :, 0].astype(np.float64))
-    expected = np.clip((hu + 1350.0) / 1500.0, 0, 1) * 255
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.WindowCenter, dataset.WindowWidth = -600, 1500  # the lung preset, through pydicom's DICOM LINEAR
+    hu = pydicom.pixels.apply_modality_lut(dataset.pixel_array, dataset)
+    shown = pydicom.pixels.apply_windowing(hu, dataset)
+    assert hu.max() > -600 + 750, "the bone is white: pydicom's white is the top of the range it spreads over"
+    expected = (1.0 - (shown.max() - shown) / 65535.0) * 255  # over a 16-bit file's range of values
     assert np.abs(written - expected).max() <= 0.51
 
 

@@ -138,7 +138,8 @@ def test_steps_after_the_window_are_measured_on_the_picture_shown_mapped_back_th
     shown = render_image(image, steps).pixels[:, :, 0].astype(np.float64)
     inside = (shown > 0) & (shown < 1)
     changed = shown != render_image(image, [brain]).pixels[:, :, 0]
-    np.testing.assert_allclose(after[inside & changed], -160.0 + 400.0 * shown[inside & changed], atol=1e-6)
+    ramp = 399.0 * shown[inside & changed]  # DICOM LINEAR: 40 - 0.5 + (shown - 0.5) * (400 - 1)
+    np.testing.assert_allclose(after[inside & changed], -160.0 + ramp, atol=1e-6)
     assert np.isnan(after[~inside & changed]).all(), "clipped to black or white: no value"
     np.testing.assert_array_equal(after[~changed], hu[~changed])
     stats = roi_stats(after, Roi("rectangle", 0, 0, 128, 128))

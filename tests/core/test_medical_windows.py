@@ -131,3 +131,19 @@ def test_a_ct_s_padding_outside_its_circle_is_left_out_of_its_range_and_auto_win
     assert window.center - window.width / 2 > -1100.0, "the padding does not pull the window down to -3024 HU"
     corner_free = plain.with_pixels(plain.pixels[40:, 40:])
     assert window.width < 1.5 * auto_window(corner_free).width
+
+
+def test_a_dicom_linear_window_is_dicom_s_linear_and_a_photograph_s_spans_its_width():
+    from enhance_core.render import render_image
+
+    hu = np.array([[-161.0, -160.0, 0.0, 238.0, 239.0]], np.float64)
+    ct = ct_image()
+    values = ct.with_pixels(ct.from_physical(hu).astype(np.float32)[:, :, None])
+    shown = render_image(values, [make_item("window_level", {"center": 40.0, "width": 400.0})]).pixels[0, :, 0]
+    np.testing.assert_allclose(shown, [0.0, 0.0, 160.0 / 399.0, 398.0 / 399.0, 1.0], atol=1e-5)
+    step = render_image(values, [make_item("window_level", {"center": 0.6, "width": 1.0})]).pixels[0, :, 0]
+    assert values.to_physical(values.pixels[0, 2, 0]) == pytest.approx(0.0, abs=0.01)
+    np.testing.assert_array_equal(step, [0.0, 0.0, 0.0, 1.0, 1.0])  # width 1: white above center - 0.5 (0.1 HU)
+    photo = Image(np.array([[[0.25], [0.5], [0.75]]], np.float32))
+    shown = render_image(photo, [make_item("window_level", {"center": 0.5, "width": 0.5})]).pixels[0, :, 0]
+    np.testing.assert_allclose(shown, [0.0, 0.5, 1.0], atol=1e-6)
