@@ -182,12 +182,15 @@ def slice_bit_planes(pixels: np.ndarray, params: BitPlaneParams, ctx: RenderCont
 
     Pixels are quantized to ``ctx.bit_depth`` bits (at most 16; float sources
     use 16), masked, and mapped back to [0, 1], either in place value or
-    stretched so the kept planes span the full range.
+    stretched so the kept planes span the full range. Planes above the source's
+    depth are left out (all of them asked for: black).
     """
     depth = min(ctx.bit_depth, 16) if ctx.bit_depth < 32 else 16
     lowest, highest = sorted((params.lowest, params.highest))
+    if lowest >= depth:
+        return np.zeros_like(pixels)  # every plane asked for lies above the source's depth: nothing is kept
     top = min(highest, depth - 1)
-    bottom = min(lowest, top)
+    bottom = lowest
     levels = 1 << depth
     plane_mask = ((1 << (top + 1)) - 1) ^ ((1 << bottom) - 1)
     if params.stretch:

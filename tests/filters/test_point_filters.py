@@ -82,8 +82,10 @@ def test_bit_planes_of_16_bit_samples() -> None:
     assert run("bit_plane", pixels, ctx, lowest=15, highest=15).ravel()[0] == 1.0
     assert run("bit_plane", pixels, ctx, lowest=0, highest=0).ravel()[0] == 1.0
     assert run("bit_plane", pixels, ctx, lowest=1, highest=14).ravel()[0] == 0.0
-    # An 8-bit context has no plane 15: the top plane is clamped to 7.
-    assert run("bit_plane", column(128 / 255), RenderContext(bit_depth=8), lowest=15, highest=15).ravel()[0] == 1.0
+    eight = RenderContext(bit_depth=8)  # no planes 8..15: asked for alone they give black, with plane 7 plane 7
+    assert run("bit_plane", column(255 / 255), eight, lowest=8, highest=15, stretch=False).ravel()[0] == 0.0
+    assert run("bit_plane", column(128 / 255), eight, lowest=15, highest=15).ravel()[0] == 0.0
+    assert run("bit_plane", column(128 / 255), eight, lowest=7, highest=15).ravel()[0] == 1.0
 
 
 def test_threshold_fixed_and_otsu() -> None:

@@ -51,6 +51,40 @@ def test_box_blur_spreads_an_impulse_evenly() -> None:
     assert out.sum() == pytest.approx(1.0, abs=1e-5)
 
 
+def test_an_even_box_blur_stays_centred_on_the_pixel() -> None:
+    out = run("box_blur", impulse(21), size=4)[:, :, 0]
+    rows = np.arange(21)
+    assert out.sum() == pytest.approx(1.0, abs=1e-5)
+    assert (out.sum(axis=1) * rows).sum() == pytest.approx(10.0, abs=1e-5), "no half-pixel shift"
+    assert (out.sum(axis=0) * rows).sum() == pytest.approx(10.0, abs=1e-5)
+    np.testing.assert_allclose(out[9:12, 9:12], 1 / 16, atol=1e-6)
+
+
+def test_bilateral_tonal_sigma_means_the_same_on_gray_and_colour() -> None:
+    noisy = np.clip(0.5 + np.random.default_rng(2).normal(0, 0.05, (60, 60, 1)), 0, 1).astype(np.float32)
+    gray = run("bilateral", noisy, sigma_space=3.0, sigma_color=0.1)
+    colour = run("bilateral", np.repeat(noisy, 3, axis=2), sigma_space=3.0, sigma_color=0.1)
+    np.testing.assert_allclose(colour, np.repeat(gray, 3, axis=2), atol=1e-5)
+
+
+def test_laplacian_sharpening_previews_about_as_strong_as_the_export_reduced() -> None:
+    import cv2
+    from skimage import data
+
+    from enhance_core.image import Image
+    from enhance_core.render import Renderer
+    from enhance_core.stack import make_item
+
+    image = Image((data.astronaut() / 255.0).astype(np.float32))
+    steps, renderer = [make_item("laplacian_sharpen", {"amount": 1.0})], Renderer(cache_bytes=0)
+    full = renderer.render(image, steps)
+    for scale in (0.5, 0.25):
+        plain, preview = renderer.render(image, [], scale=scale), renderer.render(image, steps, scale=scale)
+        reduced = cv2.resize(full, preview.shape[1::-1], interpolation=cv2.INTER_AREA)
+        shown, exported = np.abs(preview - plain).mean(), np.abs(reduced - plain).mean()
+        assert 0.7 < shown / exported < 1.4, (scale, shown, exported)
+
+
 def salt_and_pepper(value: float) -> np.ndarray:
     pixels = constant(value, 1, (40, 40))
     pixels[5, 5] = pixels[20, 30] = 1.0
@@ -216,7 +250,7 @@ def test_a_wide_bilateral_runs_in_bands_that_report_progress_and_stop_when_asked
     seen: list[float] = []
     out = run("bilateral", pixels, RenderContext(progress=lambda fraction, message: seen.append(fraction)),
               sigma_space=12.0, sigma_color=0.2)
-    np.testing.assert_array_equal(out, cv2.bilateralFilter(pixels, 49, 0.2, 12.0))
+    np.testing.assert_array_equal(out, cv2.bilateralFilter(pixels, 49, 3 * 0.2, 12.0))
     assert len(seen) > 3 and seen == sorted(seen) and seen[-1] == 1.0
     started: list[float] = []
     with pytest.raises(Cancelled):
