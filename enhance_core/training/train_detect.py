@@ -6,7 +6,8 @@ Usage::
     python -m enhance_core.training.train_detect --config enhance_core/training/configs/detect_tiny.json
 
 Clean crops come from CBSD432; each is aged, given hard negatives (lettering,
-eyes with catchlights, highlights) and damaged by
+eyes with catchlights and, as the config asks, railings, spectacles, masts, tripods
+and sticks) and damaged by
 :func:`enhance_core.training.damage_synth.damage_photo` (a share of crops stay
 undamaged; ``damage_weights`` may change how often each kind is drawn). The
 network (:class:`~enhance_core.learned.archs.damage_unet.DamageUNet`) learns

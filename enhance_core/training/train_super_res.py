@@ -7,7 +7,8 @@ Usage::
     python -m enhance_core.training.train_super_res --config enhance_core/training/configs/super_res_sharp.json
 
 The shipped weights come from the commands listed in ``models/super_res/MODEL_CARD.md``; the third
-config (a "sharp" variant with an adversarial term) was tried and not shipped (the card says why).
+config trains the "sharp" variant with an adversarial term, shipped beside the main weights and blended in
+by the filter's *Sharpness* (the card says how).
 
 High-resolution crops come from CBSD432 (with flips and 90-degree turns; a
 ``gray_fraction`` of them as gray). Each batch enlarges by one factor, 2 or 4
