@@ -153,6 +153,18 @@ def test_deskew_finds_a_known_rotation_and_straightens_it(angle: float) -> None:
     assert out.rows < scan.shape[0] and out.cols < scan.shape[1]
 
 
+@pytest.mark.parametrize("name", ("astronaut", "coffee", "chelsea"))
+def test_deskew_leaves_a_photograph_without_lines_of_text_straight_and_says_so(name: str) -> None:
+    from skimage import data
+
+    photo = (getattr(data, name)() / 255.0).astype(np.float32)
+    assert detect_skew(photo) == 0.0
+    notes: dict[str, str] = {}
+    step = make_item("deskew", {})
+    out = render_image(Image(photo), [step], notes=notes)
+    assert out.pixels.shape == photo.shape and notes[step.uid].startswith("no skew found")
+
+
 def test_deskew_after_a_quarter_turn_still_levels_the_lines() -> None:
     scan = synthetic_scan(3.0)
     out = render_image(Image(scan), [make_item("rotate", {"angle": "90"}), make_item("deskew", {})])
