@@ -94,6 +94,17 @@ def dragged_box(box: Box, handle: str, dx: float, dy: float, *, rows: int, cols:
     return _with_ratio((left, top, right, bottom), handle, ratio, rows, cols)
 
 
+def drawn_box(anchor: tuple[float, float], x: float, y: float, *, rows: int, cols: int,
+              ratio: float | None) -> Box:
+    """A new box drawn from ``anchor`` (where the drag began, outside the old box) to the pointer at (x, y),
+    whichever way the pointer went, inside a ``rows`` x ``cols`` image, ``ratio`` wide when given."""
+    handle = ("t" if y < anchor[1] else "b") + ("l" if x < anchor[0] else "r")
+    ax = min(max(anchor[0], MIN_CROP if "l" in handle else 0.0), cols - (0.0 if "l" in handle else MIN_CROP))
+    ay = min(max(anchor[1], MIN_CROP if "t" in handle else 0.0), rows - (0.0 if "t" in handle else MIN_CROP))
+    box = dragged_box((ax, ay, ax, ay), handle, x - ax, y - ay, rows=rows, cols=cols, ratio=None)
+    return box if ratio is None else _with_ratio(box, handle, ratio, rows, cols)
+
+
 def _with_ratio(box: Box, handle: str, ratio: float, rows: int, cols: int) -> Box:
     """``box`` made ``ratio`` wide, anchored at the side or corner opposite ``handle``, inside the image."""
     left, top, right, bottom = box
@@ -212,9 +223,8 @@ class CropTool(QObject):
             return
         handle = self._handle_at(x, y)
         if handle == "new":
-            rows, cols = target[1], target[2]
-            x, y = min(max(x, 0.0), cols - MIN_CROP), min(max(y, 0.0), rows - MIN_CROP)
-            box, handle = (x, y, x + MIN_CROP, y + MIN_CROP), "br"
+            item, rows, cols = target
+            box = drawn_box((x, y), x, y, rows=rows, cols=cols, ratio=crop_ratio(item.params, rows, cols))
         self._drag = (handle, (x, y), box)
         self._live = box
 
@@ -226,7 +236,8 @@ class CropTool(QObject):
         item, rows, cols = target
         handle, start, box = self._drag
         ratio = crop_ratio(item.params, rows, cols)
-        self._live = dragged_box(box, handle, x - start[0], y - start[1], rows=rows, cols=cols, ratio=ratio)
+        self._live = (drawn_box(start, x, y, rows=rows, cols=cols, ratio=ratio) if handle == "new" else
+                      dragged_box(box, handle, x - start[0], y - start[1], rows=rows, cols=cols, ratio=ratio))
         self.repaint.emit(QRectF())
 
     def release(self, x: float, y: float) -> None:

@@ -17,7 +17,7 @@ from app.display import to_display_array
 from app.error_reporter import RecordingReporter
 from app.main_window import MainWindow
 from app.metrics_controller import CROP_INPUT, IDLE_MS
-from enhance_core.filters.geometry_ops import turn_geometry
+from enhance_core.filters.geometry_ops import crop_box, turn_geometry
 from enhance_core.geometry import map_points
 from enhance_core.image import Image
 from enhance_core.masks import scaled_shape
@@ -143,6 +143,21 @@ def test_dragging_the_crop_box_edits_the_step_once_and_undo_restores_it(qtbot, w
     wait_rendered(qtbot, window)
     assert (window.canvas.viewport.image_cols, window.canvas.viewport.image_rows) == (64, 72)
     assert window.canvas.tool is None and window.status.currentMessage() == "", "the crop hint went with the tool"
+
+
+@pytest.mark.parametrize("points, drawn", [
+    ([(120, 90), (95, 75), (70, 60)], (70.0, 60.0, 120.0, 90.0)),  # up and to the left
+    ([(120, 30), (95, 45), (70, 60)], (70.0, 30.0, 120.0, 60.0)),  # down and to the left
+    ([(70, 60), (95, 75), (120, 90)], (70.0, 60.0, 120.0, 90.0)),  # down and to the right: no overshoot
+])
+def test_a_new_crop_box_is_drawn_from_the_press_to_the_pointer_either_way(qtbot, window, photo_path, points, drawn):
+    open_image(qtbot, window, photo_path)
+    uid = add_step(qtbot, window, "crop", {"right": 0.5, "bottom": 0.5})  # the box in the top-left quarter
+    window.document.select(uid)
+    wait_rendered(qtbot, window)
+    drag_on_canvas(qtbot, window, points)
+    top, left, height, width = crop_box(window.document.stack.item(uid).params, 96, 128)
+    assert (left, top, left + width, top + height) == pytest.approx(drawn, abs=1.0)
 
 
 def test_leaving_the_crop_clears_its_hint_and_no_other_message(qtbot, window, photo_path):
