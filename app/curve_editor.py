@@ -10,10 +10,11 @@ Like the other controls of :mod:`app.param_editor`, it emits ``edited`` with
 every live change and ``committed`` when a gesture ends (mouse released,
 point removed), where the stack panel records one undo command.
 
-The histogram behind the curve is the histogram panel's (the image after
-the stack, the latest preview), the channel that the selected curve maps:
-luminance for the RGB curve, red, green or blue for the others; its bins are
-placed by their edges, so they line up with the curve's 0..1 axis.
+The histogram behind the curve is that of the curve's input (the steps
+before it, at the latest preview's scale), as Photoshop, GIMP and darktable
+draw it, so a point set on a peak moves those tones; the channel that the
+selected curve maps: luminance for the RGB curve, red, green or blue for the
+others; its bins are placed by their edges, so they line up with the curve's 0..1 axis.
 """
 
 from __future__ import annotations
@@ -247,7 +248,7 @@ class CurveEditor(QWidget):
     edited = Signal(str, object)
     committed = Signal()
 
-    def __init__(self, specs: list[ParamSpec], *, histogram: HistogramController | None = None,
+    def __init__(self, specs: list[ParamSpec], *, histogram: HistogramController | None = None, step_uid: str = "",
                  color: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         names = [spec.name for spec in specs]
@@ -277,9 +278,9 @@ class CurveEditor(QWidget):
         layout.addWidget(self.plot, 1)
         self.setToolTip("Click to add a point, drag to move it, double-click or right-click to remove it")
         self._histogram = histogram
-        if histogram is not None:
-            histogram.ready.connect(self.set_histogram)
-            self.set_histogram(histogram.latest)
+        if histogram is not None and step_uid:
+            histogram.input_ready.connect(self.set_histogram)
+            histogram.watch_input(step_uid)
 
     def _channel_toggled(self, name: str, on: bool) -> None:
         if on:
@@ -300,6 +301,6 @@ class CurveEditor(QWidget):
         return self.plot.points[name]
 
     def set_histogram(self, pair: HistogramPair | None) -> None:
-        """Draw ``pair``'s result histogram behind the curve."""
+        """Draw ``pair``'s result histogram (the curve's input) behind the curve."""
         self.plot.histogram = pair
         self.plot.update()

@@ -25,8 +25,10 @@ from app.render_controller import RenderController
 from app.render_jobs import ViewFrame
 from app.workers import JobRunner
 from enhance_core.histogram import Histogram, compute_histogram
-from enhance_core.image import ImageMeta
+from enhance_core.image import Image, ImageMeta
 from enhance_core.medical.windows import display_steps
+from enhance_core.render import Renderer
+from enhance_core.stack import StackItem
 
 SAMPLE_PIXELS = 500_000
 SLICE_REST_MS = 150
@@ -87,18 +89,34 @@ def sample_pixels(pixels: np.ndarray, *, budget: int = SAMPLE_PIXELS) -> np.ndar
     return pixels if stride == 1 else np.ascontiguousarray(pixels[::stride, ::stride])
 
 
+def input_histogram_job(renderer: Renderer, image: Image, steps: tuple[StackItem, ...], scale: float,
+                        generation: int, device: str | None, progress, should_stop) -> HistogramPair:
+    """Worker job: the histogram of what ``steps`` make of ``image`` at ``scale`` (a step's input; the renderer's
+    cache holds it when the preview rendered those steps)."""
+    pixels = renderer.render(image, steps, scale=scale, should_stop=should_stop, device=device)
+    return histogram_job(pixels, None, image.meta, generation, bool(display_steps(steps)), progress, should_stop)
+
+
 class HistogramController(QObject):
-    """Computes histograms of each new preview on its own lane; ``ready`` carries a :class:`HistogramPair`."""
+    """Computes histograms of each new preview on its own lane; ``ready`` carries a :class:`HistogramPair`.
+
+    For the step :meth:`watch_input` names, while it is selected, ``input_ready`` carries the histogram of
+    its input at the preview's scale (what the tone curve's editor draws behind its curve).
+    """
 
     ready = Signal(object)
+    input_ready = Signal(object)
     failed = Signal(object)
 
     def __init__(self, renders: RenderController, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.renders = renders
         self.lane = JobRunner("Histogram", self)
+        self.input_lane = JobRunner("Histogram of a step's input", self)
         self.with_original = False
         self.latest: HistogramPair | None = None
+        self.input_latest: HistogramPair | None = None
+        self._input_of = ""
         self._waiting: ViewFrame | None = None
         self._slice_rest = QTimer(self)
         self._slice_rest.setSingleShot(True)
@@ -138,10 +156,34 @@ class HistogramController(QObject):
                       windowed, visible=visible)
         self.lane.submit(job, on_done=self._on_ready, on_failed=self.failed.emit, label="Histogram",
                          cancel_running=False)
+        self._count_input(frame)
+
+    def watch_input(self, uid: str) -> None:
+        """Count the input of step ``uid`` from now on, while it is selected (at once when a preview is shown)."""
+        self._input_of, self.input_latest = uid, None
+        if self.renders.latest is not None:
+            self._count_input(self.renders.latest)
+
+    def _count_input(self, frame: ViewFrame) -> None:
+        document, source = self.renders.document, self.renders.document.source
+        if not self._input_of or document.selected_uid != self._input_of or source is None:
+            return
+        steps = tuple(frame.request.steps)
+        index = next((i for i, item in enumerate(steps) if item.uid == self._input_of), None)
+        if index is None:
+            return
+        job = partial(input_histogram_job, self.renders.renderer, source, steps[:index], frame.request.preview_scale,
+                      frame.request.generation, self.renders.device)
+        self.input_lane.submit(job, on_done=self._on_input_ready, on_failed=self.failed.emit,
+                               label="Histogram of a step's input")
 
     def _on_ready(self, pair: HistogramPair) -> None:
         self.latest = pair
         self.ready.emit(pair)
+
+    def _on_input_ready(self, pair: HistogramPair) -> None:
+        self.input_latest = pair
+        self.input_ready.emit(pair)
 
 
 def is_physical(meta: ImageMeta) -> bool:

@@ -152,9 +152,10 @@ class MainWindow(QMainWindow):
     def lanes(self) -> list[JobRunner]:
         """Every background lane of this window."""
         return [self.renders.lane, self.metrics.live_lane, self.metrics.exact_lane, self.histogram.lane,
-                self.files.lane, self.files.reference_lane, self.brush.lane, self.brush.pick_lane, self.device.lane,
-                self.export_lane, self.estimate_lane, self.slices.lane, self.slices.ahead_lane, self.measure.lane,
-                self.series_panel.lane, self.recovery.lane, self.white_balance.lane]
+                self.histogram.input_lane, self.files.lane, self.files.reference_lane, self.brush.lane,
+                self.brush.pick_lane, self.device.lane, self.export_lane, self.estimate_lane, self.slices.lane,
+                self.slices.ahead_lane, self.measure.lane, self.series_panel.lane, self.recovery.lane,
+                self.white_balance.lane]
 
     def _add_docks(self) -> None:
         self.history_view = history = QUndoView(self.document.undo_stack)

@@ -179,7 +179,7 @@ class ParamEditor(QWidget):
 
     def __init__(self, definition: FilterDef, params: Any, *, physical_unit: str = "",
                  physical_range: tuple[float, float] | None = None, data_range: tuple[float, float] | None = None,
-                 histogram: HistogramController | None = None, color: bool = True,
+                 histogram: HistogramController | None = None, step_uid: str = "", color: bool = True,
                  unoffered: Mapping[str, Collection[str]] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.definition = definition
@@ -191,7 +191,7 @@ class ParamEditor(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         curve_specs = [spec for spec in definition.specs if spec.kind == "points"]
         if curve_specs:
-            curves = self.curves = CurveEditor(curve_specs, histogram=histogram, color=color)
+            curves = self.curves = CurveEditor(curve_specs, histogram=histogram, step_uid=step_uid, color=color)
             curves.edited.connect(self.edited)
             curves.committed.connect(self.committed)
             form.addRow(curves)

@@ -350,7 +350,8 @@ class StackPanel(QWidget):
         with_lut = source is not None and any(window.lut for window in source.meta.windows)
         unoffered = {"function": ("file LUT",)} if item.filter == WINDOW_LEVEL and not with_lut else {}
         editor = ParamEditor(get_filter(item.filter), item.params, physical_unit=unit, physical_range=span,
-                             data_range=data, histogram=self.histogram, color=color, unoffered=unoffered)
+                             data_range=data, histogram=self.histogram, step_uid=item.uid, color=color,
+                             unoffered=unoffered)
         editor.edited.connect(self._on_param_edited)
         editor.committed.connect(self._commit)
         return editor

@@ -130,3 +130,31 @@ def test_crash_recovery_keeps_curve_edits(tmp_path):
     state = read_session(tmp_path).state
     assert state.items == stack.snapshot()
     assert state.history.records[1].values["before"].params.rgb == IDENTITY
+
+
+def test_the_curve_is_drawn_over_the_histogram_of_its_input_not_of_the_result(qtbot, window, photo_path):
+    from conftest import add_filter, open_image, wait_rendered
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "exposure")
+    window.stack_panel.editor.controls["stops"].entry.setValue(-1.0)  # the curve's input is a stop darker
+    wait_rendered(qtbot, window)
+    window.document.select("")
+    with qtbot.waitSignal(window.histogram.input_ready, timeout=20000):
+        add_filter(qtbot, window, "tone_curve")
+    curves = window.stack_panel.editor.curves
+    curves.plot.edited.emit("rgb", ((0.0, 0.0), (0.25, 0.75), (1.0, 1.0)))  # a strong lift: the result is brighter
+    with qtbot.waitSignal(window.histogram.input_ready, timeout=20000):
+        window.stack_panel.editor.committed.emit()
+    wait_rendered(qtbot, window)
+
+    def mean(histogram) -> float:
+        counts = histogram.counts["luminance"]
+        centers = (histogram.edges[:-1] + histogram.edges[1:]) / 2
+        return float((counts * centers).sum() / counts.sum())
+
+    drawn, result = curves.plot.histogram.result, window.histogram.latest.result
+    darker = window.renders.renderer.render(window.document.source, window.document.stack.snapshot()[:1],
+                                            scale=window.renders.latest.request.preview_scale)
+    assert mean(drawn) == pytest.approx(float(np.mean(darker @ np.array([0.299, 0.587, 0.114]))), abs=0.01)
+    assert mean(result) > mean(drawn) + 0.1, "not the result's"
