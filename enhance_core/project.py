@@ -45,7 +45,7 @@ import hashlib
 import json
 import os
 import sys
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -57,8 +57,9 @@ from enhance_core.atomic import atomic_write, write_text_atomic
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.jsonfile import read_json_file
 from enhance_core.masks import Mask, save_mask_raster, scaled_shape
-from enhance_core.project_states import SavedHistory, Snapshot, decode_states, encode_states, stale_state_rasters
+from enhance_core.project_states import SavedHistory, Snapshot, decode_states, encode_states
 from enhance_core.recipe import MAX_BYTES_ENV, MAX_RECIPE_BYTES, raster_file_name, recipe_from_dict, recipe_to_dict
+from enhance_core.sidecars import Sidecars
 from enhance_core.stack import StackItem
 from enhance_core.validation import env_limit, shown
 
@@ -111,8 +112,11 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
     """Write a project file at ``path`` (mask rasters beside it); written whole or not at all.
 
     The mask rasters are written under temporary names and renamed into place,
-    and the state rasters an earlier save named are removed, only once the
-    project file is written: a save that fails leaves the project as it was.
+    and the files an earlier save named that this one does not are removed,
+    only once the project file is written: a save that fails leaves the
+    project as it was. Files beside it that are not its own (another
+    project's, a photo named like its preview) are never replaced or removed
+    (:class:`~enhance_core.sidecars.Sidecars`).
 
     Parameters
     ----------
@@ -141,10 +145,11 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
     """
     path = Path(path)
     limit = env_limit(MAX_BYTES_ENV, MAX_RECIPE_BYTES)
-    step_rasters = {raster_file_name(path, index): item.mask for index, item in enumerate(steps)
-                    if item.mask is not None and item.mask.raster is not None}
-    recipe = recipe_to_dict(steps, raster_names=[name if name in step_rasters else None for name in
-                                                 (raster_file_name(path, index) for index in range(len(steps)))])
+    sidecars = Sidecars(path)
+    names = [sidecars.name(raster_file_name(path, index)) if item.mask is not None and item.mask.raster is not None
+             else None for index, item in enumerate(steps)]
+    step_rasters = {name: item.mask for name, item in zip(names, steps) if name is not None and item.mask is not None}
+    recipe = recipe_to_dict(steps, raster_names=names)
     data: dict[str, Any] = {"schema": SCHEMA, "version": VERSION, "image": _stored_path(image, path.parent),
                             "reference": _stored_path(reference, path.parent) if reference is not None else None,
                             "recipe": recipe}
@@ -153,13 +158,13 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
     try:
         with ExitStack() as pending:
             if preview is not None:
-                entry = _stage_preview(path, Path(image), preview, pending)
+                entry = _stage_preview(path, sidecars.name(preview_file_name(path)), Path(image), preview, pending)
                 if entry is not None:
                     data["preview"] = dict(entry, recipe_sha256=_recipe_hash(recipe))
             head = json.dumps(data, indent=2)
             states, state_rasters, warnings = _fitted_states(
                 path, steps, None if history is None else history.capped(), snapshots,
-                limit - len(head) - len(',\n  "states": \n'))
+                limit - len(head) - len(',\n  "states": \n'), sidecars)
             text = f'{head[:-2]},\n  "states": {states}\n}}\n'
             if len(text) > limit:
                 warnings.append(f"Saved {path.name} at {_mib(len(text))}, more than the {_mib(limit)} a project may "
@@ -172,12 +177,7 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
             write_text_atomic(path, text)
     except OSError as error:
         raise ImageWriteError(path, f"could not write the project: {error.strerror or error}") from None
-    for stale in stale_state_rasters(path, state_rasters):
-        with suppress(OSError):
-            stale.unlink()
-    if "preview" not in data:
-        with suppress(OSError):  # an old preview left beside it is ignored (its recipe hash differs)
-            path.with_name(preview_file_name(path)).unlink(missing_ok=True)
+    sidecars.remove_unused([*step_rasters, *state_rasters, *([data["preview"]["file"]] if "preview" in data else [])])
     if warn is not None:
         for warning in warnings:
             warn(warning)
@@ -185,7 +185,8 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
 
 
 def _fitted_states(path: Path, steps: Sequence[StackItem], history: SavedHistory | None,
-                   snapshots: Sequence[Snapshot], room: int) -> tuple[str, dict[str, Mask], list[str]]:
+                   snapshots: Sequence[Snapshot], room: int, sidecars: Sidecars
+                   ) -> tuple[str, dict[str, Mask], list[str]]:
     """The ``states`` section as compact JSON of at most ``room`` characters, its rasters to write, and warnings.
 
     The oldest edits of ``history`` are left out first, then the oldest snapshots, then the undo
@@ -193,7 +194,7 @@ def _fitted_states(path: Path, steps: Sequence[StackItem], history: SavedHistory
     """
     edits, shots = 0 if history is None else len(history.labels), len(snapshots)
     while True:
-        section, rasters = encode_states(path, steps, history, snapshots)
+        section, rasters = encode_states(path, steps, history, snapshots, name=sidecars.name)
         text = json.dumps(section, separators=(",", ":"))
         if len(text) <= room:
             break
@@ -311,9 +312,11 @@ def _raster_files(data: dict, steps: tuple[StackItem, ...]) -> dict[str, np.ndar
     return rasters
 
 
-def _stage_preview(path: Path, image: Path, preview: np.ndarray, pending: ExitStack) -> dict[str, Any] | None:
-    """Write ``preview`` shrunk to a temporary file beside project ``path`` that takes its place when ``pending``
-    ends cleanly (with the project file); its JSON entry (no recipe hash), None when it could not be written."""
+def _stage_preview(path: Path, name: str, image: Path, preview: np.ndarray, pending: ExitStack
+                   ) -> dict[str, Any] | None:
+    """Write ``preview`` shrunk to a temporary file ``name`` beside project ``path`` that takes its place when
+    ``pending`` ends cleanly (with the project file); its JSON entry (no recipe hash), None when it could not be
+    written."""
     try:
         stat = image.stat()
     except OSError:
@@ -328,7 +331,7 @@ def _stage_preview(path: Path, image: Path, preview: np.ndarray, pending: ExitSt
     written, encoded = cv2.imencode(".png", np.ascontiguousarray(preview), [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not written:
         return None
-    data, name = encoded.tobytes(), preview_file_name(path)
+    data = encoded.tobytes()
     staged = ExitStack()
     try:
         staged.enter_context(atomic_write(path.with_name(name))).write_bytes(data)

@@ -33,11 +33,9 @@ steps (see :func:`decode_states`).
 from __future__ import annotations
 
 import dataclasses
-import glob
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -101,20 +99,22 @@ class Snapshot:
 
 
 def encode_states(path: Path, current: Sequence[StackItem], history: SavedHistory | None,
-                  snapshots: Sequence[Snapshot]) -> tuple[dict[str, Any], dict[str, Mask]]:
+                  snapshots: Sequence[Snapshot], *, name: Callable[[str], str] = str
+                  ) -> tuple[dict[str, Any], dict[str, Mask]]:
     """The ``states`` section for a project at ``path``, and the mask rasters it names that are to be written.
 
     ``current`` are the steps saved as the project's recipe: their raster
     files, :func:`~enhance_core.recipe.raster_file_name`, are named for the
     same rasters and are not among the rasters returned. The others, by file
     name (:func:`state_raster_name`), are for the caller to write beside the
-    project; nothing is written here.
+    project; nothing is written here. ``name`` maps the file name wanted to the
+    one the save uses (:meth:`enhance_core.sidecars.Sidecars.name`).
     """
     path = Path(path)
     names: dict[int, str] = {}
     for index, item in enumerate(current):
         if item.mask is not None and item.mask.raster is not None:
-            names.setdefault(id(item.mask.raster), raster_file_name(path, index))
+            names.setdefault(id(item.mask.raster), name(raster_file_name(path, index)))
     strokes: list[dict[str, Any]] = []
     stroke_keys: dict[int, int] = {}
     stroke_values: dict[Stroke, int] = {}
@@ -138,7 +138,7 @@ def encode_states(path: Path, current: Sequence[StackItem], history: SavedHistor
             if mask.raster is not None:
                 raster = names.get(id(mask.raster))
                 if raster is None:
-                    raster = names[id(mask.raster)] = state_raster_name(path, len(rasters))
+                    raster = names[id(mask.raster)] = name(state_raster_name(path, len(rasters)))
                     rasters[raster] = mask
             mask_keys[id(mask)] = len(masks)
             masks.append(dict(mask_to_dict(dataclasses.replace(mask, strokes=()), raster_file=raster),
@@ -169,17 +169,6 @@ def encode_states(path: Path, current: Sequence[StackItem], history: SavedHistor
 def state_raster_name(path: Path, number: int) -> str:
     """File name of the ``number``-th (from 0) raster only the saved states of project ``path`` hold."""
     return f"{path.stem}.state{number + 1}.mask.png"
-
-
-def stale_state_rasters(path: Path, keep: Iterable[str]) -> list[Path]:
-    """State raster files beside project ``path`` (:func:`state_raster_name`) other than those named in ``keep``.
-
-    Only this project's files: the stem is matched literally (``a[1].esproj``
-    does not match ``a1.state1.mask.png``).
-    """
-    path, keep = Path(path), set(keep)
-    return [stale for stale in path.parent.glob(f"{glob.escape(path.stem)}.state*.mask.png")
-            if stale.name not in keep and re.fullmatch(r"state[0-9]+\.mask\.png", stale.name[len(path.stem) + 1:])]
 
 
 def decode_states(data: Any, path: Path, current: Steps, current_rasters: dict[str, np.ndarray]

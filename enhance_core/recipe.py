@@ -43,6 +43,7 @@ from enhance_core.filters.base import FilterDef
 from enhance_core.filters.registry import get_filter
 from enhance_core.jsonfile import read_json_file
 from enhance_core.masks import check_mask_dict, load_mask_raster, mask_from_dict, mask_to_dict, save_mask_raster
+from enhance_core.sidecars import Sidecars
 from enhance_core.stack import StackItem, make_item
 from enhance_core.validation import (check_bool, check_list, check_number, check_object, check_whole, env_limit,
                                      shown)
@@ -88,12 +89,15 @@ def save_recipe(steps: Sequence[StackItem], path: str | Path) -> Path:
 
     The rasters are written under temporary names and renamed into place once
     the JSON is written (:func:`enhance_core.atomic.atomic_write`), so a
-    failed save leaves the recipe and its masks as they were.
+    failed save leaves the recipe and its masks as they were; files beside it
+    that are not its own are never replaced or removed
+    (:class:`~enhance_core.sidecars.Sidecars`).
     """
     path = Path(path)
-    rasters = {recipe_raster_name(path, index): item.mask for index, item in enumerate(steps)
-               if item.mask is not None and item.mask.raster is not None}
-    names = [name if name in rasters else None for name in (recipe_raster_name(path, i) for i in range(len(steps)))]
+    sidecars = Sidecars(path)
+    names = [sidecars.name(recipe_raster_name(path, index)) if item.mask is not None and item.mask.raster is not None
+             else None for index, item in enumerate(steps)]
+    rasters = {name: item.mask for name, item in zip(names, steps) if name is not None and item.mask is not None}
     text = json.dumps(recipe_to_dict(steps, raster_names=names), indent=2) + "\n"
     try:
         with ExitStack() as pending:
@@ -105,6 +109,7 @@ def save_recipe(steps: Sequence[StackItem], path: str | Path) -> Path:
             write_text_atomic(path, text)
     except OSError as error:
         raise ImageWriteError(path, f"could not write the recipe: {error.strerror or error}") from None
+    sidecars.remove_unused(rasters)
     return path
 
 

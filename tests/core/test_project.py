@@ -75,3 +75,39 @@ def test_a_failed_save_keeps_the_previous_project(tmp_path, monkeypatch):
         save_project(path, image=tmp_path / "other.png", reference=None, steps=masked_steps()[:1])
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.esproj"]
+
+
+def test_a_copy_of_a_project_keeps_its_masks_when_the_original_is_saved_again(tmp_path):
+    image = tmp_path / "a.png"
+    original = save_project(tmp_path / "p.esproj", image=image, reference=None, steps=masked_steps())
+    copy = tmp_path / "p copy.esproj"
+    shutil.copyfile(original, copy)  # a backup made in a file manager: it names p's mask file
+    kept = load_project(copy).steps[1].mask.raster.copy()
+    other = np.ones((20, 30), np.float32)
+    steps = masked_steps()
+    save_project(original, image=image, reference=None,
+                 steps=(steps[0], make_item("negative", mask=Mask(20, 30, raster=other))))
+    np.testing.assert_array_equal(load_project(copy).steps[1].mask.raster, kept)
+    np.testing.assert_array_equal(load_project(original).steps[1].mask.raster, other)
+    save_project(copy, image=image, reference=None, steps=(steps[0],))  # the copy's mask goes: the file it named
+    assert not load_project(copy).steps[1:] and (tmp_path / "p.step2.mask.png").exists() is False
+    np.testing.assert_array_equal(load_project(original).steps[1].mask.raster, other)
+
+
+def test_a_project_never_replaces_or_removes_a_file_of_its_preview_s_or_masks_name(tmp_path):
+    image = tmp_path / "holiday.jpg"
+    image.write_bytes(b"the photo")
+    photo, mask_named = tmp_path / "holiday.preview.png", tmp_path / "holiday.step2.mask.png"
+    photo.write_bytes(b"another photo")
+    mask_named.write_bytes(b"a third one")
+    preview = np.full((20, 30, 3), 128, np.uint8)
+    path = save_project(tmp_path / "holiday.esproj", image=image, reference=None, steps=masked_steps(),
+                        preview=preview)
+    assert photo.read_bytes() == b"another photo" and mask_named.read_bytes() == b"a third one"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert (data["preview"]["file"], data["recipe"]["steps"][1]["mask"]["raster"]) == \
+        ("holiday.preview-2.png", "holiday.step2-2.mask.png")
+    assert load_project(path).preview is not None
+    save_project(path, image=image, reference=None, steps=masked_steps()[:1])  # no preview, no mask this time
+    assert photo.read_bytes() == b"another photo" and mask_named.read_bytes() == b"a third one"
+    assert not (tmp_path / "holiday.preview-2.png").exists() and not (tmp_path / "holiday.step2-2.mask.png").exists()

@@ -148,6 +148,18 @@ def test_a_recipe_saved_beside_a_project_of_its_name_leaves_the_project_s_masks_
     assert load_recipe(tmp_path / "photo.json")[3].mask.raster.min() == 1.0
 
 
+def test_a_copy_of_a_recipe_keeps_its_mask_when_the_original_is_saved_again(tmp_path) -> None:
+    import shutil
+
+    path = save_recipe(sample_steps(), tmp_path / "look.json")
+    shutil.copyfile(path, tmp_path / "look copy.json")  # names look's mask file
+    kept = load_recipe(tmp_path / "look copy.json")[3].mask.raster.copy()
+    other = np.ones((20, 30), np.float32)
+    save_recipe((*sample_steps()[:3], make_item("negative", mask=Mask(20, 30, raster=other))), path)
+    np.testing.assert_array_equal(load_recipe(tmp_path / "look copy.json")[3].mask.raster, kept)
+    assert load_recipe(path)[3].mask.raster.min() == 1.0
+
+
 @pytest.mark.parametrize(("filter_name", "added"), sorted(ADDED_PARAMS))
 def test_a_recipe_from_before_a_parameter_was_added_loads_with_the_earlier_behaviour(filter_name: str,
                                                                                       added: str) -> None:

@@ -1,0 +1,96 @@
+"""The files a project or recipe keeps beside it (mask rasters, a project's preview): a save touches only its own.
+
+A project or recipe names its files in its JSON; the names a save wants come
+from its own name (``edit.step1.mask.png``, ``edit.preview.png``). A file
+already under such a name is this save's to replace only when the file's
+previous save named it and no other project or recipe in the folder does:
+a photo that happens to be called ``holiday.preview.png``, or the masks a
+copy of the project made in a file manager still names, are left alone, and
+the save takes the next free name (``edit.step1-2.mask.png``) instead. After
+the save, the files its previous save named and this one does not are
+removed, but those another project or recipe names.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import suppress
+from pathlib import Path
+from typing import Any, Iterable
+
+NAMED_BY = ("*.esproj", "*.json")
+"""Files in a folder whose JSON may name files beside them (projects, recipes)."""
+MAX_READ_BYTES = 64 * 2**20
+"""Largest such file read for the names it holds (larger ones are not projects or recipes)."""
+
+
+def named_files(path: Path) -> set[str]:
+    """The file names the project or recipe at ``path`` keeps beside it (empty when it cannot be read)."""
+    try:
+        if path.stat().st_size > MAX_READ_BYTES:
+            return set()
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    names: set[str] = set()
+    _collect(data, names)
+    preview = data.get("preview") if isinstance(data, dict) else None
+    if isinstance(preview, dict) and _plain(preview.get("file")):
+        names.add(preview["file"])
+    return names
+
+
+def _collect(value: Any, names: set[str]) -> None:
+    """Add every plain file name under a ``raster`` key in ``value`` to ``names``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "raster" and _plain(item):
+                names.add(item)
+            else:
+                _collect(item, names)
+    elif isinstance(value, list):
+        for item in value:
+            _collect(item, names)
+
+
+def _plain(name: Any) -> bool:
+    """Whether ``name`` is a bare file name (no folder, not . or ..)."""
+    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
+
+
+class Sidecars:
+    """Names for the files a save of the project or recipe at ``path`` writes beside it (see the module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.folder = path.parent
+        self.own = named_files(path)
+        self.others: set[str] = set()
+        for pattern in NAMED_BY:
+            for other in self.folder.glob(pattern):
+                if other.name != path.name:
+                    self.others |= named_files(other)
+        self._given: dict[str, str] = {}
+
+    def name(self, wanted: str) -> str:
+        """``wanted`` when this save may write it, else the first such ``<name>-2``, ``-3``... (the same answer for
+        the same ``wanted``)."""
+        if wanted not in self._given:
+            stem, suffix = (wanted[:-len(".mask.png")], ".mask.png") if wanted.endswith(".mask.png") else \
+                (wanted.rsplit(".", 1)[0], "." + wanted.rsplit(".", 1)[1]) if "." in wanted else (wanted, "")
+            candidate, number = wanted, 2
+            while not self._free(candidate):
+                candidate, number = f"{stem}-{number}{suffix}", number + 1
+            self._given[wanted] = candidate
+        return self._given[wanted]
+
+    def _free(self, name: str) -> bool:
+        if name in self.others or name in self._given.values():
+            return False
+        return name in self.own or not (self.folder / name).exists()
+
+    def remove_unused(self, written: Iterable[str]) -> None:
+        """Remove the files the previous save named that this one (``written``) does not, but those another
+        project or recipe in the folder names."""
+        for name in self.own - set(written) - self.others:
+            with suppress(OSError):
+                (self.folder / name).unlink(missing_ok=True)
