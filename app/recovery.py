@@ -247,7 +247,7 @@ class RecoveryController(QObject):
         if data is None:
             raise ValueError(f"the recovery file in {session.folder} cannot be read, so it cannot be restored")
         image = Path(data["image"])
-        if not image.is_file():
+        if not _reachable_file(image):
             located = self._locate(session, image)
             if located is None:
                 return False
@@ -255,7 +255,7 @@ class RecoveryController(QObject):
         reference = Path(data["reference"]) if data.get("reference") else None
         self._restoring = session
         self._changed_while_restoring = False
-        self._missing_reference = reference is not None and not reference.is_file()
+        self._missing_reference = reference is not None and not _reachable_file(reference)
         self.lane.submit(partial(_restore_job, session.folder, image,
                                  None if self._missing_reference else reference),
                          on_done=self._on_restored, on_failed=self._on_restore_failed, label="Restoring the session")
@@ -385,3 +385,11 @@ def _project_image(project: Path | None) -> Path | None:
         return load_project(project).image
     except EnhanceError:
         return None
+
+
+def _reachable_file(path: Path) -> bool:
+    """Whether ``path`` is a file this user can reach (a folder on its way that refuses entry: not)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False

@@ -21,9 +21,11 @@ class EditorSettings:
         self.qsettings = settings or QSettings()
 
     def recent_files(self) -> list[Path]:
-        """Recently opened images and projects, newest first (missing files dropped)."""
+        """Recently opened images and projects, newest first (missing files dropped; one whose folder cannot be
+        entered now is kept: opening it says why it cannot be read)."""
         stored = self.qsettings.value("recent/files", [], type=list)
-        return [Path(p) for p in stored if isinstance(p, str) and Path(p).exists()] if isinstance(stored, list) else []
+        return [Path(p) for p in stored if isinstance(p, str) and _may_exist(Path(p))] if isinstance(stored, list) \
+            else []
 
     def add_recent_file(self, path: Path) -> list[Path]:
         """Put ``path`` at the top of the recent list; return the new list."""
@@ -86,3 +88,11 @@ class EditorSettings:
             raise ValueError(f"undo limits must be steps >= 0 and a budget > 0 MB, got {max_steps} and {memory_mb}")
         self.qsettings.setValue("history/max_steps", int(max_steps))
         self.qsettings.setValue("history/memory_mb", int(memory_mb))
+
+
+def _may_exist(path: Path) -> bool:
+    """Whether ``path`` exists, or cannot be looked at (a folder on its way refuses entry, a share not mounted)."""
+    try:
+        return path.exists()
+    except OSError:
+        return True

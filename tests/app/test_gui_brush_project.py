@@ -545,6 +545,29 @@ def test_dropping_a_file_opens_it(qtbot, window, photo_path):
     assert window.recent_menu.actions()[0].text() == photo_path.name
 
 
+def test_a_recent_file_in_a_folder_that_cannot_be_entered_leaves_the_editor_starting(qtbot, tmp_path, monkeypatch):
+    from app.error_reporter import RecordingReporter
+    from tests.core.locked_folders import lock_folder
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    scan = save_png(synthetic_photo(), locked / "scan.png")
+    first = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(first)
+    first.settings.add_recent_file(scan)
+    first.shutdown()
+    lock_folder(monkeypatch, locked)
+    again = MainWindow(reporter=RecordingReporter())  # raised PermissionError while building the Open Recent menu
+    qtbot.addWidget(again)
+    try:
+        assert again.settings.recent_files() == [scan.resolve()], "kept: the folder may open again"
+        again.recent_menu.actions()[0].trigger()
+        qtbot.waitUntil(lambda: bool(again.reporter.errors), timeout=10000)
+        assert "permission denied" in str(again.reporter.errors[-1]).lower()
+    finally:
+        again.shutdown()
+
+
 def test_a_reference_dropped_with_an_image_goes_with_that_image_only(qtbot, window, tmp_path):
     reference = save_png(synthetic_photo(seed=2), tmp_path / "truth.png")
     window.open_paths([str(tmp_path / "deleted.png"), str(reference)])

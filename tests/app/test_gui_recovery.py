@@ -448,3 +448,15 @@ def test_another_slice_of_a_project_s_series_is_no_edit() -> None:
     document.mark_saved(Path("/work.esproj"), None)
     document.replace_source(Image(np.zeros((4, 4, 1), np.float32)), Path("/series/IM0005.dcm"))
     assert not document.modified
+
+
+def test_an_image_in_a_folder_that_cannot_be_entered_counts_as_not_found_for_a_restore(tmp_path, monkeypatch):
+    from app.recovery import _reachable_file
+    from tests.core.locked_folders import lock_folder
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "scan.png").write_bytes(b"a scan")
+    assert _reachable_file(locked / "scan.png")
+    lock_folder(monkeypatch, locked)
+    assert not _reachable_file(locked / "scan.png"), "asks where the image is instead of raising at start-up"
