@@ -22,6 +22,7 @@ writes the slice's own values at their own size.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from functools import partial
@@ -41,7 +42,7 @@ from app.export_jobs import (JpegEstimate, SizedResults, estimate_jpeg, render_f
 from app.export_size_box import OutputSizeBox
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
-from enhance_core.errors import ImageWriteError
+from enhance_core.errors import EnhanceError, ImageWriteError
 from enhance_core.export_size import OutputSize
 from enhance_core.image import Image
 from enhance_core.io import BIT_DEPTHS, default_bit_depth, same_file, write_losses
@@ -302,11 +303,16 @@ class ExportDialog(QDialog):
         if estimate.quality != self.quality.value():
             return
         sample = " (estimated from a sample of the image)" if estimate.sampled else ""
+        ssim = "n/a (under 11 px)" if math.isnan(estimate.ssim) else f"{estimate.ssim:.4f}"
         self.estimate.setText(f"≈ {format_bytes(estimate.bytes)} · PSNR {estimate.psnr:.2f} dB · "
-                              f"SSIM {estimate.ssim:.4f} against the unencoded result{sample}")
+                              f"SSIM {ssim} against the unencoded result{sample}")
 
     def _on_estimate_failed(self, failure: JobFailure) -> None:
-        """The JPEG estimate failed: said, while any export goes on."""
+        """The JPEG estimate failed: a typed reason (a picture JPEG cannot hold) in its place, anything else said in
+        a dialog, while any export goes on."""
+        if isinstance(failure.error, EnhanceError):
+            self.estimate.setText(str(failure.error))
+            return
         self.reporter.report(self, "JPEG estimate failed", failure.error, failure.details)
 
     def _on_failed(self, failure: JobFailure) -> None:

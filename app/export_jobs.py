@@ -30,12 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from enhance_core.errors import Cancelled
+from enhance_core.errors import Cancelled, ParameterError
 from enhance_core.export_size import OutputSize, apply_output_size
 from enhance_core.full_results import FullResults
 from enhance_core.image import Image, Window
 from enhance_core.io import write_image
 from enhance_core.io.jpeg_cost import jpeg_cost
+from enhance_core.io.writer import side_refusal
 from enhance_core.medical.export import export_description, export_slice
 from enhance_core.medical.series import DicomSeries
 from enhance_core.medical.windows import stack_window
@@ -110,6 +111,9 @@ def estimate_jpeg(result: Image, quality: int, progress, should_stop, *,
     """
     started = time.perf_counter()
     result = sized(result, size) if cache is None else cache.get(result, size)
+    refusal = side_refusal("JPEG", result.rows, result.cols)
+    if refusal is not None:
+        raise ParameterError(refusal)
     sample = sample_mosaic(result.pixels)
     sampled = sample is not result.pixels
     alpha = None if result.alpha is None else sample_mosaic(result.alpha)

@@ -60,7 +60,7 @@ def format_score(key: str, value: float, *, levels: float = 255, unit: str = "")
     if key == "psnr":
         return "∞ (identical)" if math.isinf(value) else f"{value:.2f}"
     if key == "ssim":
-        return f"{value:.4f}"
+        return "n/a (under 11 px)" if math.isnan(value) else f"{value:.4f}"
     if key == "mse":
         return f"{value:.3g}"
     if key == "noise":
@@ -77,7 +77,7 @@ def format_gain(key: str, result: float, original: float) -> str:
             return ""
         return f"{result - original:+.2f}"
     if key == "ssim":
-        return f"{result - original:+.4f}"
+        return "" if math.isnan(result) or math.isnan(original) else f"{result - original:+.4f}"
     if key == "mse" and original > 0:
         return f"{(result / original - 1.0) * 100:+.0f} %"
     return ""

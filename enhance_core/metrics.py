@@ -215,14 +215,17 @@ def structural_similarity(
 def compare_images(result: np.ndarray, reference: np.ndarray, *, data_range: float = 1.0) -> dict[str, float]:
     """Return ``{"mse", "psnr", "ssim"}`` of ``result`` against ``reference`` (SSIM per channel).
 
-    This is what the reference layer and ``enhance-studio metrics`` report.
+    This is what the reference layer and ``enhance-studio metrics`` report. SSIM
+    is NaN for pictures under :data:`SSIM_WINDOW` pixels on a side (its window
+    does not fit).
     """
     error = mean_squared_error(result, reference)
     psnr = float("inf") if error == 0 else float(10.0 * np.log10(data_range**2 / error))
+    small = min(np.shape(result)[:2]) < SSIM_WINDOW
     return {
         "mse": error,
         "psnr": psnr,
-        "ssim": structural_similarity(result, reference, data_range=data_range),
+        "ssim": math.nan if small else structural_similarity(result, reference, data_range=data_range),
     }
 
 

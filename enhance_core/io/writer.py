@@ -150,6 +150,19 @@ def bit_depth_refusal(format_name: str, bit_depth: int | None) -> str | None:
             "choose one of those or write TIFF (8, 16 or 32-bit float)")
 
 
+MAX_SIDE = {"JPEG": 65535, "WEBP": 16383}
+"""The most pixels a side of a picture the formats that have a limit hold."""
+
+
+def side_refusal(format_name: str, rows: int, cols: int) -> str | None:
+    """Why ``format_name`` cannot hold a ``rows`` x ``cols`` picture and what to do, or None when it can."""
+    most = MAX_SIDE.get(format_name)
+    if most is None or max(rows, cols) <= most:
+        return None
+    return (f"{format_name} holds at most {most:,} pixels a side and this picture is {cols:,} x {rows:,}: choose "
+            "PNG or TIFF, or export it smaller")
+
+
 def _check_target(
     image: Image, path: Path, format_name: str | None, bit_depth: int | None, overwrite_source: bool
 ) -> str:
@@ -159,6 +172,9 @@ def _check_target(
         raise ImageWriteError(path, f"cannot write {path.suffix or 'files without a suffix'!r}; "
                               f"end the name with one of {suffixes}")
     refusal = bit_depth_refusal(format_name, bit_depth)
+    if refusal is not None:
+        raise ImageWriteError(path, refusal)
+    refusal = side_refusal(format_name, image.rows, image.cols)
     if refusal is not None:
         raise ImageWriteError(path, refusal)
     source = image.meta.source

@@ -330,3 +330,14 @@ def test_a_problem_said_during_a_temporary_message_waits_under_it(qtbot, window)
     status.showMessage("Showing the saved preview while the stack renders")
     status.set_problem("The render failed: out of memory")
     assert status.problem_label.isVisible() and status.currentMessage() == "", "a message without an end gives way"
+
+
+def test_a_strip_under_11_px_is_measured_against_its_reference_without_ssim_or_an_error(qtbot, window, tmp_path):
+    strip = np.random.default_rng(2).random((8, 200, 3)).astype(np.float32)
+    open_image(qtbot, window, save_png(strip, tmp_path / "strip.png"))
+    with qtbot.waitSignal(window.metrics.report, timeout=20000, check_params_cb=lambda report: report.with_reference):
+        window.files.open_reference(save_png(np.clip(strip + 0.05, 0, 1), tmp_path / "reference.png"))
+    add_filter(qtbot, window, "negative")
+    qtbot.waitUntil(lambda: window.metrics.latest.generation == window.renders.generation, timeout=20000)
+    assert window.reporter.errors == []
+    assert window.metrics_panel.value("ssim", 0) == "n/a (under 11 px)" and window.metrics_panel.value("psnr", 0)

@@ -90,3 +90,16 @@ def test_quantizing_in_bands_of_rows_gives_the_whole_array_s_codes(monkeypatch, 
     np.testing.assert_array_equal(whole, expected.astype(whole.dtype))
     monkeypatch.setattr(samples, "QUANTIZE_BAND", 50)
     np.testing.assert_array_equal(samples.quantize(values, bits), whole)
+
+
+def test_a_jpeg_wider_than_the_format_holds_is_refused_before_encoding_with_what_to_do(tmp_path):
+    import numpy as np
+
+    from enhance_core.errors import ImageWriteError
+    from enhance_core.image import Image
+    from enhance_core.io import write_image
+
+    with pytest.raises(ImageWriteError, match=r"JPEG holds at most 65,535 pixels a side and this picture is 70,000 "
+                                              r"x 1: choose PNG or TIFF, or export it smaller"):
+        write_image(Image(np.zeros((1, 70000, 3), np.float32)), tmp_path / "wide.jpg")
+    assert not list(tmp_path.iterdir())

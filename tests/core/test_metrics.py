@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from skimage import metrics as skm
@@ -138,3 +140,9 @@ def test_batch_scores_a_flip_against_the_source_aligned_reference(tmp_path) -> N
     outcome = FileResult(Path("a.png"), None)
     _score(outcome, source, result, tmp_path / "reference.png")
     assert outcome.metrics is not None and outcome.metrics["psnr"] > 60, outcome
+
+
+def test_compare_images_of_a_picture_smaller_than_the_ssim_window_gives_psnr_and_mse_and_no_ssim():
+    result, reference = pair()
+    scores = compare_images(result[:8, :40], reference[:8, :40])
+    assert math.isnan(scores["ssim"]) and math.isfinite(scores["psnr"]) and scores["mse"] > 0
