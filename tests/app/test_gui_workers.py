@@ -318,3 +318,22 @@ def test_the_status_bar_says_cancelled_only_for_a_job_the_user_stopped(qtbot):
         runner.submit(blocking_job(gate, None))
         status.cancel_jobs()
     assert status.currentMessage() == "Cancelled"
+
+
+def test_running_out_of_memory_in_opencv_or_pytorch_is_said_as_such(qtbot):
+    import cv2
+
+    from app.error_reporter import RecordingReporter
+
+    class OutOfMemoryError(RuntimeError):
+        """As torch.OutOfMemoryError is named."""
+
+    reporter = RecordingReporter()
+    for error in (cv2.error("OpenCV(5.1.0) alloc.cpp:73: error: (-4:Insufficient memory) Failed to allocate 972000000 "
+                            "bytes in function 'OutOfMemoryError'"),
+                  OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), MemoryError()):
+        reporter.report(None, "Export failed", error)
+    assert [message for _, message, _ in reporter.errors] == [
+        "There was not enough memory for this operation. Close other programs or use a smaller image."] * 3
+    reporter.report(None, "Export failed", cv2.error("OpenCV(5.1.0) (-215:Assertion failed) ..."))
+    assert reporter.errors[-1][1].startswith("An unexpected error occurred")
