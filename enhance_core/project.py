@@ -290,7 +290,8 @@ def load_project(path: str | Path) -> Project:
                              f"version {VERSION} (update Enhance Studio for newer projects)")
     image = _resolved_path(data.get("image"), path, "image")
     reference = None if data.get("reference") is None else _resolved_path(data["reference"], path, "reference")
-    steps = recipe_from_dict(data.get("recipe"), base_dir=path.parent, source=f"project {path}")
+    unread: list[str] = []
+    steps = recipe_from_dict(data.get("recipe"), base_dir=path.parent, source=f"project {path}", unread_masks=unread)
     history: SavedHistory | None = None
     snapshots: tuple[Snapshot, ...] = ()
     warnings: list[str] = [oversized] if oversized else []
@@ -299,7 +300,8 @@ def load_project(path: str | Path) -> Project:
         if history is not None:
             steps = history.states[history.index]
     digest = data.get("image_digest") if isinstance(data.get("image_digest"), str) else None
-    return Project(image, reference, steps, _saved_preview(data, path), history, snapshots, tuple(warnings), digest)
+    return Project(image, reference, steps, _saved_preview(data, path), history, snapshots,
+                   (*unread, *warnings), digest)
 
 
 def _raster_files(data: dict, steps: tuple[StackItem, ...]) -> dict[str, np.ndarray]:

@@ -128,9 +128,15 @@ def load_recipe(path: str | Path) -> tuple[StackItem, ...]:
     return recipe_from_dict(data, base_dir=path.parent, source=f"recipe {path}")
 
 
-def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None,
-                     source: str = "recipe") -> tuple[StackItem, ...]:
-    """Validate a recipe dict and build its steps; ``source`` names it in error messages."""
+def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None, source: str = "recipe",
+                     unread_masks: list[str] | None = None) -> tuple[StackItem, ...]:
+    """Validate a recipe dict and build its steps; ``source`` names it in error messages.
+
+    A mask raster file that cannot be read raises, unless ``unread_masks`` is
+    given (a project: its steps open whatever became of a file beside it): then
+    that step opens switched off, its mask without the raster, and a line
+    saying so is appended to ``unread_masks``.
+    """
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ParameterError(f"{source} is not an Enhance Studio recipe (expected \"schema\": \"{SCHEMA}\")")
     check_object(data, source, _RECIPE_KEYS)
@@ -149,16 +155,22 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None,
     items: list[StackItem] = []
     rasters: dict[tuple[str, int, int], np.ndarray] = {}
     for index, step in enumerate(steps):
+        reasons: list[str] = []
         try:
-            items.append(_step_from_dict(step, base_dir=Path(base_dir) if base_dir else None, rasters=rasters))
+            items.append(_step_from_dict(step, base_dir=Path(base_dir) if base_dir else None, rasters=rasters,
+                                         unread=None if unread_masks is None else reasons))
         except EnhanceError as error:
             raise ParameterError(f"{source}, step {index + 1}: {error}") from None
+        if unread_masks is not None and reasons:
+            unread_masks.append(f"step {index + 1} ({items[-1].definition.label}) opened switched off: {reasons[0]}; "
+                                "what its mask held there is lost: paint or detect it again, or remove the step")
     return tuple(items)
 
 
-def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[tuple[str, int, int], np.ndarray]) -> StackItem:
+def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[tuple[str, int, int], np.ndarray],
+                    unread: list[str] | None = None) -> StackItem:
     """Build one validated step; ``rasters`` holds the mask rasters read so far, by file name and size (read
-    once)."""
+    once). With ``unread``, a mask raster that cannot be read is said there and the step is switched off."""
     check_object(step, "", _STEP_KEYS)
     if "filter" not in step:
         raise ParameterError("\"filter\" is missing")
@@ -174,8 +186,8 @@ def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[tuple[str
     opacity = check_number(step.get("opacity", 1.0), "opacity", minimum=0.0, maximum=1.0)
     mask = None
     if step.get("mask") is not None:
-        mask = _mask_from_step(step["mask"], base_dir=base_dir, rasters=rasters)
-    return make_item(definition.name, definition.make_params(params, partial=False), enabled=enabled,
+        mask = _mask_from_step(step["mask"], base_dir=base_dir, rasters=rasters, unread=unread)
+    return make_item(definition.name, definition.make_params(params, partial=False), enabled=enabled and not unread,
                      opacity=opacity, mask=mask)
 
 
@@ -270,8 +282,10 @@ def _check_param_types(definition: FilterDef, params: dict) -> None:
             check_number(value, where, minimum=low, maximum=high)
 
 
-def _mask_from_step(entry: Any, *, base_dir: Path | None, rasters: dict[tuple[str, int, int], np.ndarray]) -> Any:
-    """Build a step's mask, reading its raster file relative to the recipe (once: ``rasters``)."""
+def _mask_from_step(entry: Any, *, base_dir: Path | None, rasters: dict[tuple[str, int, int], np.ndarray],
+                    unread: list[str] | None = None) -> Any:
+    """Build a step's mask, reading its raster file relative to the recipe (once: ``rasters``); with ``unread``, a
+    raster that cannot be read is left out and why appended there, else it raises."""
     rows, cols = check_mask_dict(entry)
     raster = None
     name = entry.get("raster")
@@ -279,6 +293,12 @@ def _mask_from_step(entry: Any, *, base_dir: Path | None, rasters: dict[tuple[st
         if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
             raise ParameterError(f"mask raster must be a file name beside the recipe, got {shown(name)}")
         if (name, rows, cols) not in rasters:
-            rasters[name, rows, cols] = load_mask_raster((base_dir or Path.cwd()) / name, rows=rows, cols=cols)
+            try:
+                rasters[name, rows, cols] = load_mask_raster((base_dir or Path.cwd()) / name, rows=rows, cols=cols)
+            except EnhanceError as error:
+                if unread is None:
+                    raise
+                unread.append(str(error))
+                return mask_from_dict({**entry, "raster": None}, raster=None)
         raster = rasters[name, rows, cols]
     return mask_from_dict(entry, raster=raster)

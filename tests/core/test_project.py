@@ -111,3 +111,24 @@ def test_a_project_never_replaces_or_removes_a_file_of_its_preview_s_or_masks_na
     save_project(path, image=image, reference=None, steps=masked_steps()[:1])  # no preview, no mask this time
     assert photo.read_bytes() == b"another photo" and mask_named.read_bytes() == b"a third one"
     assert not (tmp_path / "holiday.preview-2.png").exists() and not (tmp_path / "holiday.step2-2.mask.png").exists()
+
+
+@pytest.mark.parametrize("damage", ["missing", "damaged"])
+def test_a_project_whose_mask_file_is_gone_opens_with_that_step_off_and_says_so(tmp_path, damage):
+    path = save_project(tmp_path / "p.esproj", image=tmp_path / "a.png", reference=None, steps=masked_steps())
+    mask_file = tmp_path / "p.step2.mask.png"
+    if damage == "missing":
+        mask_file.unlink()
+    else:
+        mask_file.write_bytes(b"\x89PNG\r\n\x1a\n not a mask")
+    project = load_project(path)
+    blur, negative = project.steps
+    assert blur.enabled and not negative.enabled and (negative.mask.raster is None)
+    assert project.warnings[0].startswith("step 2 (Negative) opened switched off: ")
+    assert "p.step2.mask.png" in project.warnings[0] and "paint or detect it again" in project.warnings[0]
+    with pytest.raises(ParameterError, match="could not read the mask file|mask"):
+        from enhance_core.recipe import load_recipe, save_recipe
+
+        recipe = save_recipe(masked_steps(), tmp_path / "r.json")
+        (tmp_path / "r.recipe.step2.mask.png").unlink()
+        load_recipe(recipe)  # a recipe replayed on a batch still refuses: its masks are what it does
