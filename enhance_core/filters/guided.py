@@ -47,6 +47,16 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     """
     if radius < 1:
         return src.copy()
+    mean_a, mean_b = guided_coefficients(guide, src, radius, eps)
+    mean_a *= guide
+    mean_a += mean_b
+    return mean_a
+
+
+def guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The guided filter's mean coefficients ``(a, b)``: its output is ``a * guide + b`` (see :func:`guided_filter`;
+    ``radius`` at least 1). Computed on reduced planes and enlarged, they filter a full-size guide (the fast guided
+    filter, He and Sun 2015)."""
     mean_i = box_mean(guide, radius)
     scratch = np.multiply(guide, guide)
     var = box_mean(scratch, radius)
@@ -64,10 +74,7 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     a = np.divide(cov, var, out=cov)
     b = np.multiply(a, mean_i, out=scratch)
     np.subtract(mean_p, b, out=b)
-    out = box_mean(a, radius)
-    out *= guide
-    out += box_mean(b, radius)
-    return out
+    return box_mean(a, radius), box_mean(b, radius)
 
 
 def render_radius(radius: float, ctx: RenderContext) -> int:

@@ -209,6 +209,22 @@ def test_dehaze_restores_the_contrast_of_a_hazy_image() -> None:
     assert run("dehaze", gray, strength=0.95).std() > 1.25 * gray.std()
 
 
+def test_dehaze_previews_what_the_export_shows_at_any_render_scale() -> None:
+    from skimage import data
+
+    from enhance_core.image import Image
+    from enhance_core.render import render_image
+
+    photo = cv2.resize((data.astronaut() / 255.0).astype(np.float32), (1536, 1536), interpolation=cv2.INTER_CUBIC)
+    hazy = Image(np.clip(0.25 + 0.6 * photo, 0.0, 1.0).astype(np.float32))
+    steps = (make_item("dehaze", {"strength": 1.0}),)
+    exported = render_image(hazy, steps).pixels
+    for scale in (0.5, 0.25):
+        preview = Renderer(cache_bytes=0).render(hazy, steps, scale=scale)
+        reduced = cv2.resize(exported, preview.shape[1::-1], interpolation=cv2.INTER_AREA)
+        assert np.abs(preview - reduced).mean() * 255 < 2.0, scale  # it was 4-7 levels darker, bluer
+
+
 def test_vignette_darkens_corners_symmetrically_and_lightens_when_positive() -> None:
     pixels = np.full((60, 90, 3), 0.5, np.float32)
     dark = run("vignette", pixels, amount=-1.0, midpoint=0.5, feather=0.5)
