@@ -212,7 +212,6 @@ def test_dehaze_restores_the_contrast_of_a_hazy_image() -> None:
 def test_dehaze_previews_what_the_export_shows_at_any_render_scale() -> None:
     from skimage import data
 
-    from enhance_core.image import Image
     from enhance_core.render import render_image
 
     photo = cv2.resize((data.astronaut() / 255.0).astype(np.float32), (1536, 1536), interpolation=cv2.INTER_CUBIC)
