@@ -46,6 +46,7 @@ from enhance_core.errors import EnhanceError, ImageWriteError
 from enhance_core.export_size import OutputSize
 from enhance_core.image import Image
 from enhance_core.io import BIT_DEPTHS, default_bit_depth, same_file, write_losses
+from enhance_core.io.writer import DEFAULT_QUALITY
 from enhance_core.medical.series import DicomSeries
 from enhance_core.medical.windows import stack_window
 from enhance_core.paths import is_dir, is_file
@@ -115,7 +116,8 @@ class ExportDialog(QDialog):
         self.quality_entry = QSpinBox()
         self.quality_entry.setRange(1, 100)
         own = self.source.meta.extra.get("jpeg_quality")  # a JPEG source's own, as GIMP offers it
-        self.quality.setValue(int(own) if own is not None else self.settings.value("export/quality", 92, int))
+        self.quality.setValue(int(own) if own is not None
+                              else self.settings.value("export/quality", DEFAULT_QUALITY, int))  # as apply writes
         self.quality_entry.setValue(self.quality.value())
         self.steps = document.stack.snapshot()
         self.patient_data = QCheckBox("Include patient data")

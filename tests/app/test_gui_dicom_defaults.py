@@ -43,9 +43,10 @@ def test_a_jpeg_photo_still_exports_to_jpeg_and_an_8_bit_png_scan_keeps_png(qtbo
     dialog.path.editingFinished.emit()
     with qtbot.waitSignal(dialog.accepted, timeout=20000):
         dialog.buttons.accepted.emit()
-    assert window.settings.value("export/quality", 92, int) == 92, "a source's quality is not remembered as the user's"
+    assert window.settings.value("export/quality", 0, int) == 0, "a source's quality is not remembered as the user's"
     open_image(qtbot, window, photo_path)
     dialog = open_dialog(qtbot, window)
+    assert dialog.quality.value() == 95, "apply's default for a picture that is not a JPEG, so both write alike"
     assert dialog.path.text().endswith("photo_edited.png") and dialog.format.currentText() == "PNG", \
         "a lossless master is not made a JPEG by default"
     dialog.reject()
