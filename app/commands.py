@@ -65,11 +65,11 @@ class RemoveStepCommand(StackCommand):
 
     KIND, FIELDS = "remove", ("uid", "index", "item")
 
-    def __init__(self, stack: FilterStack, uid: str) -> None:
+    def __init__(self, stack: FilterStack, uid: str, *, label: str = "") -> None:
         self.stack, self.uid = stack, uid
         self.index = stack.index_of(uid)
         self.item = stack.item(uid)
-        super().__init__(f"Remove {step_label(self.item)}")
+        super().__init__(label or f"Remove {step_label(self.item)}")
 
     def redo(self) -> None:
         self.index, self.item = self.stack.remove(self.uid)

@@ -26,14 +26,14 @@ from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPainterPath,
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from app.canvas import CompareCanvas
-from app.commands import AddStepCommand, RemoveStepCommand, change_params_command
+from app.commands import AddStepCommand, RemoveStepCommand, ReplaceStepCommand, change_params_command
 from app.document import Document
 from app.view_geometry import editing_crop, step_input_affine
 from app.viewport import Viewport
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.geometry_ops import crop_box
 from enhance_core.geometry import compose_affines, invert_affine, map_points
-from enhance_core.stack import StackItem
+from enhance_core.stack import StackItem, make_item
 
 HANDLE_GRAB = 8.0
 """Screen pixels around a handle or an edge that grab it."""
@@ -425,17 +425,18 @@ class GeometryTools(QObject):
         """Turn the picture clockwise by ``degrees`` (90 or 270): update the last step if it is a rotation."""
         if self.document.source is None:
             return
-        last = self._last_step("rotate")
+        last, label = self._last_step("rotate"), f"Rotate {'right' if degrees == 90 else 'left'}"
         if last is None:
-            self.document.push(AddStepCommand(self.document.stack, "rotate", {"angle": str(degrees)},
-                                              label=f"Rotate {'right' if degrees == 90 else 'left'}"))
+            self.document.push(AddStepCommand(self.document.stack, "rotate", {"angle": str(degrees)}, label=label))
             return
         turn = (int(last.params.angle) + degrees) % 360
         if turn == 0:
-            self.document.push(RemoveStepCommand(self.document.stack, last.uid))
+            self.document.push(RemoveStepCommand(self.document.stack, last.uid, label=label))
         else:
             params = dataclasses.replace(last.params, angle=str(turn))
-            self.document.push(change_params_command(self.document.stack, last, params))
+            after = make_item("rotate", params, enabled=last.enabled, opacity=last.opacity, mask=last.mask,
+                              uid=last.uid)
+            self.document.push(ReplaceStepCommand(self.document.stack, last, after, label))
 
     def flip(self, direction: str) -> None:
         """Mirror the picture: adds a flip step, or removes the last step when it is the same flip."""
@@ -443,7 +444,7 @@ class GeometryTools(QObject):
             return
         last = self._last_step("flip")
         if last is not None and last.params.direction == direction:
-            self.document.push(RemoveStepCommand(self.document.stack, last.uid))
+            self.document.push(RemoveStepCommand(self.document.stack, last.uid, label=f"Flip {direction}"))
         else:
             self.document.push(AddStepCommand(self.document.stack, "flip", {"direction": direction},
                                               label=f"Flip {direction}"))

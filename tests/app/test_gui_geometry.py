@@ -73,6 +73,12 @@ def test_split_view_after_a_quarter_turn_compares_the_same_content(qtbot, window
     wait_rendered(qtbot, window)
     assert [item.filter for item in window.document.stack.snapshot()] == ["negative"]
     assert window.renders.latest.before_pixels.shape[:2] == (96, 128)
+    for action in ("rotate_right", "rotate_right", "flip_horizontal", "flip_horizontal"):
+        window.geometry_tools.actions[action].trigger()
+    undo = window.document.undo_stack
+    assert [undo.text(index) for index in range(undo.count() - 6, undo.count())] == [
+        "Rotate right", "Rotate left", "Rotate right", "Rotate right", "Flip horizontal", "Flip horizontal"], \
+        "each turn and flip named as the menu names it"
 
 
 def test_one_to_one_region_after_a_crop_is_the_crop_of_the_full_render(qtbot, window, photo_path, monkeypatch):
