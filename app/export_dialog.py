@@ -42,7 +42,7 @@ from app.export_jobs import (JpegEstimate, SizedResults, estimate_jpeg, render_f
 from app.export_size_box import OutputSizeBox
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
-from enhance_core.errors import EnhanceError, ImageWriteError
+from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.export_size import OutputSize
 from enhance_core.image import Image
 from enhance_core.io import BIT_DEPTHS, default_bit_depth, same_file, write_losses
@@ -350,10 +350,27 @@ class ExportDialog(QDialog):
         """Whether Export writes every slice of the series open in the editor."""
         return self.series is not None and self.all_slices.isChecked()
 
+    def _typed_path(self) -> Path | None:
+        """The path typed, a bare name or relative path taken in the image's folder (shown so); None when empty."""
+        text = self.path.text().strip()
+        if not text:
+            return None
+        path = Path(text).expanduser()
+        if not path.is_absolute():
+            source = self.document.source_path
+            path = (source.parent if source is not None else Path.home()) / path
+            self.path.setText(str(path))
+        return path
+
     def export(self) -> None:
         """Write the rendered result (waiting for the render if it is still running)."""
         self.export_button.setEnabled(False)
-        path = Path(self.path.text()).expanduser()
+        path = self._typed_path()
+        if path is None:
+            self.reporter.report(self, "Export", ParameterError("give the exported file a name (or choose one with "
+                                                                "Browse…)"))
+            self.export_button.setEnabled(True)
+            return
         if self.writes_series():
             self._export_series(path)
             return

@@ -286,3 +286,19 @@ def test_the_jpeg_estimate_of_a_picture_too_small_or_too_wide_says_so_without_an
     dialog.format.setCurrentText("JPEG")
     qtbot.waitUntil(lambda: said in dialog.estimate.text(), timeout=20000)
     assert dialog.reporter.errors == []
+
+
+def test_a_bare_export_name_is_written_beside_the_image_and_an_empty_one_asks_for_a_name(qtbot, open_dialog, tmp_path,
+                                                                                      monkeypatch):
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)  # the process's folder is not where a bare name goes
+    dialog = open_dialog(save_png(synthetic_photo(40, 60), folder / "photo.png"))
+    dialog.path.setText("   ")
+    dialog.buttons.accepted.emit()
+    assert dialog.reporter.errors[-1][1] == "give the exported file a name (or choose one with Browse…)"
+    dialog.path.setText("rel_out.png")
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.buttons.accepted.emit()
+    assert (folder / "rel_out.png").is_file() and not (tmp_path / "rel_out.png").exists()
+    assert dialog.path.text() == str(folder / "rel_out.png")
