@@ -501,9 +501,19 @@ class MainWindow(QMainWindow):
 
     # --- commands --------------------------------------------------------------------------
     def open_paths(self, paths: list[str]) -> None:
-        """Open the first path (image or project); a second one becomes the reference."""
-        if paths:
-            self.files.open_path(Path(paths[0]), reference=Path(paths[1]) if len(paths) > 1 else None)
+        """Open the first path (image or project; a recipe, ``.json``, is loaded onto the image open); a second
+        one becomes the reference; more are said to be left out."""
+        if not paths:
+            return
+        first = Path(paths[0])
+        if first.suffix.lower() == ".json":
+            self.files.load_recipe(first)
+            return
+        self.files.open_path(first, reference=Path(paths[1]) if len(paths) > 1 else None)
+        if len(paths) > 2:
+            self.status.showMessage(f"Opened {first.name} with {Path(paths[1]).name} as its reference; the other "
+                                    f"{len(paths) - 2} file(s) were left out (one image and its reference at a time)",
+                                    10000)
 
     def export_image(self) -> None:
         """Open the export dialog for the current result."""

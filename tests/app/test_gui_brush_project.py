@@ -568,6 +568,22 @@ def test_a_recent_file_in_a_folder_that_cannot_be_entered_leaves_the_editor_star
         again.shutdown()
 
 
+def test_a_dropped_recipe_is_loaded_onto_the_image_open_and_a_third_file_is_said_left_out(qtbot, window,
+                                                                                           photo_path, tmp_path):
+    from enhance_core.recipe import save_recipe
+    from enhance_core.stack import make_item
+
+    recipe = save_recipe((make_item("negative"), make_item("gamma", {"gamma": 2.0})), tmp_path / "look.json")
+    open_image(qtbot, window, photo_path)
+    window.open_paths([str(recipe)])
+    assert [item.filter for item in window.document.stack.snapshot()] == ["negative", "gamma"]
+    assert window.reporter.errors == []
+    others = [save_png(synthetic_photo(seed=n), tmp_path / f"{n}.png") for n in (5, 6, 7)]
+    window.reporter.saves = ["discard"]
+    window.open_paths([str(path) for path in others])
+    assert "the other 1 file(s) were left out" in window.status.currentMessage()
+
+
 def test_a_reference_dropped_with_an_image_goes_with_that_image_only(qtbot, window, tmp_path):
     reference = save_png(synthetic_photo(seed=2), tmp_path / "truth.png")
     window.open_paths([str(tmp_path / "deleted.png"), str(reference)])
