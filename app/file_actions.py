@@ -195,7 +195,7 @@ class FileActions(QObject):
             return
         if not self.resolve_unsaved_edits("Save them before opening another file?"):
             return
-        after = None if reference is None else partial(self.open_reference, reference)
+        after = None if reference is None else partial(self.open_reference, reference, with_image=True)
         if path.suffix.lower() == PROJECT_SUFFIX:
             self.open_project(path, reference=reference)
         elif os.path.isdir(path):  # False where a folder on the way cannot be entered: the reader says which
@@ -263,11 +263,25 @@ class FileActions(QObject):
             self.settings.set_last_folder("reference", Path(name))
             self.open_reference(Path(name))
 
-    def open_reference(self, path: Path) -> None:
-        """Load ``path`` as the reference layer (an image being opened meanwhile keeps it)."""
+    def open_reference(self, path: Path, *, with_image: bool = False) -> None:
+        """Load ``path`` as the reference layer (an image being opened meanwhile keeps it).
+
+        ``with_image``: it came with the image just opened, so when it cannot be read the reference of the
+        image before goes too (it is not this image's); otherwise a failed read keeps the reference loaded.
+        """
+        def failed(failure: JobFailure) -> None:
+            kept = self.document.reference_path
+            if with_image and kept is not None:
+                self.document.set_reference(None, None)
+            dropped = (f" {kept.name}, the reference of the image before, was closed: it is not this image's."
+                       if with_image and kept is not None else "")
+            self.reporter.report(self.window, "Cannot open the reference",
+                                 EnhanceError(f"{failure.error}.{dropped}") if dropped else failure.error,
+                                 failure.details)
+
         self.reference_lane.submit(partial(_read_job, Path(path)),
                                    on_done=lambda image: self.document.set_reference(image, path),
-                                   on_failed=self._on_read_failed, label=f"Opening {Path(path).name}")
+                                   on_failed=failed, label=f"Opening {Path(path).name}")
 
     def _open_project_reference(self, project: Path, reference: Path) -> None:
         """Load the reference of the project just opened from ``project``; until it is read the document keeps
@@ -352,7 +366,7 @@ class FileActions(QObject):
             elif self.document.reference is not None:
                 self.document.set_reference(None, None)  # a project compares with its own reference or none
             if reference is not None and project.reference is None:
-                self.open_reference(reference)
+                self.open_reference(reference, with_image=True)
 
         self._open_on_lane(partial(_project_job, project), show, project.image.name)
 

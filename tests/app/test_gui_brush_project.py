@@ -584,6 +584,26 @@ def test_a_dropped_recipe_is_loaded_onto_the_image_open_and_a_third_file_is_said
     assert "the other 1 file(s) were left out" in window.status.currentMessage()
 
 
+def test_a_reference_that_cannot_be_read_with_a_new_image_closes_the_old_image_s_reference(qtbot, window,
+                                                                                           photo_path, tmp_path):
+    old = save_png(synthetic_photo(seed=2), tmp_path / "old_truth.png")
+    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
+        window.open_paths([str(photo_path), str(old)])
+    wait_rendered(qtbot, window)
+    broken = tmp_path / "new_truth.png"
+    broken.write_bytes(b"not a png")
+    window.reporter.saves = ["discard"]
+    with qtbot.waitSignal(window.files.reference_lane.failed, timeout=20000):
+        window.open_paths([str(save_png(synthetic_photo(seed=3), tmp_path / "next.png")), str(broken)])
+    title, message, _ = window.reporter.errors[-1]
+    assert title == "Cannot open the reference" and "new_truth.png" in message
+    assert "old_truth.png, the reference of the image before, was closed" in message
+    assert window.document.reference is None and window.document.source_path == tmp_path / "next.png"
+    with qtbot.waitSignal(window.files.reference_lane.failed, timeout=20000):
+        window.files.open_reference(broken)  # File > Open Reference: what was loaded stays
+    assert window.reporter.errors[-1][0] == "Cannot open the reference"
+
+
 def test_a_reference_dropped_with_an_image_goes_with_that_image_only(qtbot, window, tmp_path):
     reference = save_png(synthetic_photo(seed=2), tmp_path / "truth.png")
     window.open_paths([str(tmp_path / "deleted.png"), str(reference)])
