@@ -302,7 +302,8 @@ class RecoveryController(QObject):
             self.schedule()
             return
         state: SessionState = recovered.state
-        if (source.rows, source.cols) != (state.rows, state.cols):
+        resized = (source.rows, source.cols) != (state.rows, state.cols)
+        if resized and recovered.masked:
             session.release()
             self.reporter.show_error(
                 self.window, "Cannot restore the session",
@@ -323,6 +324,10 @@ class RecoveryController(QObject):
                          "File ▸ Open Reference.")
         if note:
             notes.append(note)
+        if resized:
+            notes.append(f"{image.name} is now {source.cols}×{source.rows} pixels; the session edited it at "
+                         f"{state.cols}×{state.rows}. Its steps hold no mask, so they were put on it as they are: "
+                         "check size-dependent settings (crop, resize).")
         edits = self.document.undo_stack.index()
         restored = (f"Restored {edits} edit{'s' if edits != 1 else ''} to" if edits
                     else "Restored the filter stack of")

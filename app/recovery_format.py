@@ -99,11 +99,13 @@ class WriteReport:
 
 @dataclass(frozen=True)
 class RecoveredSession:
-    """A session read back: its state, the stack before its first entry, and its rasters by file name."""
+    """A session read back: its state, the stack before its first entry, its rasters by file name, and whether
+    any step, edit or snapshot of it holds a mask (``masked``: they fit only an image of its size)."""
 
     state: SessionState
     base: tuple[StackItem, ...]
     rasters: dict[str, np.ndarray]
+    masked: bool = False
 
 
 def encode_raster(raster: np.ndarray) -> bytes:
@@ -358,7 +360,7 @@ def _decode(data: dict[str, Any], folder: Path) -> RecoveredSession:
         page=int(data.get("page", 0)), study=None if data.get("study") is None else Path(data["study"]),
         snapshots=tuple(Snapshot(str(entry["name"]), tuple(items[key] for key in entry["steps"]),
                                  str(entry.get("created", ""))) for entry in data.get("snapshots", ())))
-    return RecoveredSession(state, tuple(items[key] for key in data["base"]), rasters)
+    return RecoveredSession(state, tuple(items[key] for key in data["base"]), rasters, masked=bool(masks))
 
 
 def _record(entry: dict[str, Any], items: Mapping[str, StackItem]) -> EditRecord:

@@ -266,8 +266,14 @@ def test_a_damaged_recovery_file_can_be_discarded(qtbot, root, photo_path):
     other.shutdown()
 
 
-def test_an_image_of_another_size_is_refused_and_kept(qtbot, root, photo_path):
+def test_an_image_of_another_size_is_refused_and_kept_when_the_session_holds_masks(qtbot, root, photo_path):
+    from app.commands import AddStepCommand
+    from enhance_core.masks import Mask
+
     window = edited_session(qtbot, root, photo_path)
+    window.document.push(AddStepCommand(window.document.stack, "negative",
+                                        mask=Mask(96, 128, raster=np.ones((96, 128), np.float32))))
+    written(qtbot, window)
     window.shutdown()
     save_png(synthetic_photo(rows=40, cols=50), photo_path)
     other = editor(qtbot, root, "Restore")
@@ -275,6 +281,19 @@ def test_an_image_of_another_size_is_refused_and_kept(qtbot, root, photo_path):
     qtbot.waitUntil(lambda: bool(other.reporter.errors), timeout=20000)
     assert "is 50×40 pixels, but the crashed session edited a 128×96 image" in other.reporter.errors[0][1]
     assert (window.recovery.folder / MANIFEST).exists() and other.document.source is None
+    other.shutdown()
+
+
+def test_an_image_of_another_size_gets_a_session_without_masks_with_a_note(qtbot, root, photo_path):
+    window = edited_session(qtbot, root, photo_path)
+    window.shutdown()
+    save_png(synthetic_photo(rows=40, cols=50), photo_path)
+    other = editor(qtbot, root, "Restore")
+    with qtbot.waitSignal(other.recovery.restored, timeout=20000):
+        other.recovery.offer_restore()
+    assert [item.filter for item in other.document.stack.snapshot()] == ["gaussian_blur"]
+    assert other.document.source.cols == 50
+    assert "photo.png is now 50×40 pixels; the session edited it at 128×96" in other.reporter.errors[0][1]
     other.shutdown()
 
 
