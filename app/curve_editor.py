@@ -23,7 +23,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
@@ -61,16 +61,13 @@ class CurvePlot(QWidget):
         self._dragging: int | None = None
         self.setMinimumSize(160, 160)
         self.setMaximumHeight(MAX_SIDE)
-        sizing = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        sizing.setHeightForWidth(True)
-        self.setSizePolicy(sizing)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
 
-    def hasHeightForWidth(self) -> bool:
-        return True
-
-    def heightForWidth(self, width: int) -> int:
-        return min(width, MAX_SIDE)
+    def sizeHint(self) -> QSize:
+        """Square, as wide as the plot may be: it takes the room the panel has, down to its minimum, before
+        the settings scroll (the square is drawn in whatever it gets)."""
+        return QSize(MAX_SIDE, MAX_SIDE)
 
     # --- geometry ------------------------------------------------------------------------
     def plot_rect(self) -> QRectF:

@@ -158,3 +158,17 @@ def test_the_curve_is_drawn_over_the_histogram_of_its_input_not_of_the_result(qt
                                             scale=window.renders.latest.request.preview_scale)
     assert mean(drawn) == pytest.approx(float(np.mean(darker @ np.array([0.299, 0.587, 0.114]))), abs=0.01)
     assert mean(result) > mean(drawn) + 0.1, "not the result's"
+
+
+def test_the_curve_shrinks_to_the_room_left_rather_than_scrolling_its_origin_away(qtbot, window, photo_path):
+    from conftest import add_filter, open_image, wait_rendered
+
+    window.resize(1400, 900)
+    open_image(qtbot, window, photo_path)
+    for name in ("flip", "straighten", "crop", "exposure", "tone_curve"):
+        add_filter(qtbot, window, name)
+    wait_rendered(qtbot, window)
+    qtbot.wait(100)
+    plot = window.stack_panel.editor.curves.plot
+    assert window.stack_panel.editor_area.verticalScrollBar().maximum() == 0, "(0, 0) is in view"
+    assert plot.plot_rect().height() >= 150 and plot.plot_rect().width() == plot.plot_rect().height()
