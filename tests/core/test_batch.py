@@ -601,3 +601,20 @@ def test_a_file_reached_through_a_link_too_keeps_its_own_name_and_hidden_files_a
     tree = collect_tree([root], recursive=True)
     assert [(path.relative_to(root).as_posix(), str(place)) for path, place in tree.items()] == [("sub/real.png",
                                                                                                  "sub")]
+
+
+def test_a_worker_keeps_an_output_that_appeared_after_planning(tmp_path) -> None:
+    from enhance_core.batch import process_file
+    from enhance_core.batch_tasks import FileTask
+    from enhance_core.io import write_image
+    from enhance_core.stack import make_item
+
+    from .io_fixtures import make_image
+
+    source = write_image(make_image(), tmp_path / "a.png")
+    (tmp_path / "out").mkdir()
+    output = write_image(make_image(bit_depth=16), tmp_path / "out" / "a.png")  # a second run's, or the user's
+    before = output.read_bytes()
+    result = process_file(FileTask(source, output, (make_item("negative"),)))
+    assert result.error and "already exists" in result.error
+    assert output.read_bytes() == before

@@ -123,3 +123,12 @@ def test_a_page_of_a_multi_page_tiff_is_named_by_its_page_option_which_counts_fr
     assert ("note: page 2 of 3 only (--page 1): the other pages are not in the output; --page counts from 0, so 0 "
             "to 2 picks one") in capsys.readouterr().err.splitlines()
     assert levels(read_image(tmp_path / "p.png").pixels, 8).max() == 20
+
+
+def test_values_below_zero_alone_are_said_to_be_clipped(tmp_path):
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.io import write_losses
+
+    values = np.linspace(-0.3, 0.9, 4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3)
+    image = Image(values, meta=ImageMeta(bit_depth=32, float_source=True))
+    assert any("outside 0..1" in loss for loss in write_losses(image, tmp_path / "f.png"))

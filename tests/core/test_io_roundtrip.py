@@ -278,3 +278,21 @@ def test_signed_and_32_bit_integer_tiffs_say_how_they_are_written(tmp_path):
     assert read_image(tmp_path / "wide.tif").meta.extra["warnings"] == [
         "32-bit integer samples: exports hold 16 bits, or 32-bit float in TIFF"]
     assert "warnings" not in read_image(write_image(make_image(bit_depth=16), tmp_path / "plain.tif")).meta.extra
+
+
+@pytest.mark.parametrize("suffix", ["png", "tif", "jpg", "webp"])
+def test_the_written_file_itself_says_orientation_one(tmp_path, suffix):
+    image = make_image(channels=3, bit_depth=8)
+    image.meta.exif = camera_exif(orientation=6)
+    path = write_image(image, tmp_path / f"exif.{suffix}")
+    with PILImage.open(path) as written:
+        assert written.getexif().get(0x0112, 1) == 1, "else it opens turned a second time"
+    assert read_image(path).pixels.shape == image.pixels.shape
+
+
+@pytest.mark.parametrize("suffix", ["png", "tif", "jpg"])
+def test_unequal_horizontal_and_vertical_dpi_round_trip(tmp_path, suffix):
+    image = make_image(channels=3, bit_depth=8)
+    image.meta.extra["dpi"] = (300.0, 150.0)
+    back = read_image(write_image(image, tmp_path / f"dpi.{suffix}"))
+    assert back.meta.extra["dpi"] == pytest.approx((300.0, 150.0), abs=0.05)

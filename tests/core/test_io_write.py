@@ -103,3 +103,17 @@ def test_a_jpeg_wider_than_the_format_holds_is_refused_before_encoding_with_what
                                               r"x 1: choose PNG or TIFF, or export it smaller"):
         write_image(Image(np.zeros((1, 70000, 3), np.float32)), tmp_path / "wide.jpg")
     assert not list(tmp_path.iterdir())
+
+
+def test_the_source_is_refused_under_any_spelling_of_its_path(tmp_path, monkeypatch):
+    import os
+
+    source = write_image(make_image(), tmp_path / "photo.png")
+    (tmp_path / "sub").mkdir()
+    os.symlink(tmp_path, tmp_path / "link")
+    monkeypatch.chdir(tmp_path / "sub")
+    image, before = read_image(source), source.read_bytes()
+    for alias in (tmp_path / "sub" / ".." / "photo.png", tmp_path / "link" / "photo.png", "../photo.png"):
+        with pytest.raises(ImageWriteError, match="own source file"):
+            write_image(image.with_pixels(1.0 - image.pixels), alias)
+    assert source.read_bytes() == before

@@ -196,3 +196,33 @@ def test_denoise_training_resumes_without_unpickling_code(tiny_export, tmp_path,
     with pytest.raises(SystemExit, match="cannot resume from .*UnpicklingError"):
         train_denoise.main([*base, "--set", f"out_dir={json.dumps(str(hostile))}"])
     assert not marker.exists()
+
+
+def test_weights_missing_a_tensor_do_not_load(tiny_model, monkeypatch):
+    from safetensors.torch import load
+
+    from enhance_core.errors import ModelError
+    from enhance_core.learned import registry
+    from enhance_core.learned.weights import encode_weights, parse_metadata
+
+    data = tiny_model.read_bytes()
+    tensors = load(data)
+    del tensors[sorted(tensors)[-1]]
+    cut = encode_weights(tensors, parse_metadata(data, tiny_model))
+    tiny_model.write_bytes(cut)
+    monkeypatch.setitem(registry.MODELS, "denoise_tiny", dataclasses.replace(
+        registry.MODELS["denoise_tiny"], sha256=hashlib.sha256(cut).hexdigest()))
+    with pytest.raises(ModelError, match="weights do not fit"):
+        registry.load_model("denoise_tiny", device="cpu")
+
+
+def test_a_pinned_hash_that_differs_in_its_last_digit_is_refused(tiny_model, monkeypatch):
+    from enhance_core.errors import ModelError
+    from enhance_core.learned import registry
+
+    actual = hashlib.sha256(tiny_model.read_bytes()).hexdigest()
+    near = actual[:-1] + ("0" if actual[-1] != "0" else "1")
+    monkeypatch.setitem(registry.MODELS, "denoise_tiny", dataclasses.replace(registry.MODELS["denoise_tiny"],
+                                                                            sha256=near))
+    with pytest.raises(ModelError, match="SHA-256 is"):
+        registry.load_model("denoise_tiny", device="cpu")
