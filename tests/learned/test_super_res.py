@@ -264,15 +264,11 @@ def test_apply_enlarges_files_and_a_recipe_replays_on_another_size(tmp_path: Pat
 
 
 def test_the_shipped_model_beats_bicubic_on_a_held_out_picture() -> None:
-    from PIL import Image as PILImage
+    from skimage import data
 
-    from enhance_core.training.data import default_data_dir
     from enhance_core.training.sr_degrade import downscale_bicubic, modcrop, psnr_y
 
-    path = default_data_dir() / "Set5" / "butterfly_GT.png"
-    if not path.exists():
-        pytest.skip(f"{path} is not here (training data lives outside the repository)")
-    original = modcrop(np.asarray(PILImage.open(path).convert("RGB"), np.float32) / 255.0, 4)
+    original = modcrop((data.astronaut() / 255.0).astype(np.float32), 4)  # in the wheel: it runs in CI too (+1.95 dB)
     small = downscale_bicubic(original, 4)
     bicubic = enlarge_image(small, scale=4, detail=0.0, device="cpu")
     ours = enlarge_image(small, scale=4, device="cpu")
