@@ -197,3 +197,8 @@ def test_a_digest_written_before_the_half_float_kind_still_names_its_picture() -
     legacy = hashlib.blake2b(eight_bit.tobytes() + repr(pixels.shape).encode(), digest_size=8).hexdigest()
     assert Picture("a.png", legacy).is_of(pixels) and not Picture("a.png", legacy).is_of(pixels * 0.5)
     assert Picture("a.png", picture_digest(pixels)).is_of(pixels) and picture_digest(pixels).startswith("f16:")
+
+
+def test_a_step_s_opacity_comes_back_exactly(tmp_path) -> None:
+    steps = (make_item("negative", opacity=0.37), make_item("gamma", {"gamma": 1.7}, opacity=0.123456))
+    assert [item.opacity for item in load_recipe(save_recipe(steps, tmp_path / "o.json"))] == [0.37, 0.123456]
