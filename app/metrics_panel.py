@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QT
                                QVBoxLayout, QWidget)
 
 from app.quality import CONVENTIONS, MetricsReport
+from enhance_core.filters.point import linear_window
 from enhance_core.image import ImageMeta, Window
 
 REFERENCE_ROWS: tuple[tuple[str, str], ...] = (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("mse", "MSE"))
@@ -46,12 +47,18 @@ def noise_unit(meta: ImageMeta, window: Window | None) -> tuple[float, str]:
     Photographs: 8-bit levels (of 255) whatever the source's depth, the scale Denoise (CNN) states its
     level in; no unit. DICOM: one display step is the window's
     width (without a window step, the value range the pixels map to), in ``meta.unit`` or, when the
-    modality has none (MR), ``"<modality> values"``.
+    modality has none (MR), ``"<modality> values"``; a linear window's step is the span of its ramp
+    (:func:`~enhance_core.filters.point.linear_window`: ``width - 1`` on DICOM).
     """
     physical = bool(meta.unit) or meta.value_scale != 1.0 or meta.value_offset != 0.0
     if not physical:
         return 255.0, ""
-    scale = window.width if window is not None else abs(meta.value_scale)
+    if window is None:
+        scale = abs(meta.value_scale)
+    elif window.function == "linear":  # the ramp DICOM's LINEAR spans
+        scale = linear_window(window.center, window.width, dicom=meta.format == "DICOM")[1]
+    else:
+        scale = window.width
     return float(scale), meta.unit or f"{meta.modality or 'DICOM'} values"
 
 

@@ -82,10 +82,11 @@ def test_noise_of_a_ct_slice_is_in_hounsfield_units_through_the_window(qtbot, wi
 
 def test_noise_unit_for_photos_ct_and_mr():
     ct = read_image(get_testdata_file("CT_small.dcm"))
-    assert noise_unit(ct.meta, Window(-600, 1500)) == (1500.0, "HU")
+    assert noise_unit(ct.meta, Window(-600, 1500)) == (1499.0, "HU"), "the ramp of DICOM's LINEAR spans width - 1"
+    assert noise_unit(ct.meta, Window(-600, 1500, function="sigmoid")) == (1500.0, "HU")
     assert noise_unit(ct.meta, None) == (abs(ct.meta.value_scale), "HU")
     mr = read_image(get_testdata_file("MR_small.dcm"))
-    assert noise_unit(mr.meta, Window(600, 1200)) == (1200.0, "MR values")
+    assert noise_unit(mr.meta, Window(600, 1200)) == (1199.0, "MR values")
     photo = read_image(get_testdata_file("CT_small.dcm"))
     photo.meta.unit, photo.meta.value_scale, photo.meta.value_offset, photo.meta.bit_depth = "", 1.0, 0.0, 8
     assert noise_unit(photo.meta, None) == (255.0, "")
