@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QT
                                QVBoxLayout, QWidget)
 
 from app.quality import CONVENTIONS, MetricsReport
-from enhance_core.filters.point import linear_window
+from enhance_core.filters.point import linear_window, value_step
 from enhance_core.image import ImageMeta, Window
 
 REFERENCE_ROWS: tuple[tuple[str, str], ...] = (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("mse", "MSE"))
@@ -56,7 +56,7 @@ def noise_unit(meta: ImageMeta, window: Window | None) -> tuple[float, str]:
     if window is None:
         scale = abs(meta.value_scale)
     elif window.function == "linear":  # the ramp DICOM's LINEAR spans
-        scale = linear_window(window.center, window.width, dicom=meta.format == "DICOM")[1]
+        scale = linear_window(window.center, window.width, step=value_step(meta))[1]
     else:
         scale = window.width
     return float(scale), meta.unit or f"{meta.modality or 'DICOM'} values"

@@ -57,6 +57,7 @@ import numpy as np
 from enhance_core.errors import Cancelled, ParameterError
 from enhance_core.filters.base import ProgressFn, RenderContext, StopFn
 from enhance_core.filters.common import WHOLE_IMAGE
+from enhance_core.filters.point import value_step
 from enhance_core.filters.registry import get_filter
 from enhance_core.geometry import as_affine, is_scale_only, meta_after_geometry, warp_image, warp_region
 from enhance_core.image import Image, count_non_finite
@@ -282,7 +283,7 @@ class Renderer:
         base_ctx = RenderContext(scale=float(scale), bit_depth=meta.bit_depth, value_offset=meta.value_offset,
                                  value_scale=meta.value_scale, unit=meta.unit,
                                  value_range=meta.extra.get("value_range"), padding=meta.extra.get("padding"),
-                                 dicom=meta.format == "DICOM",
+                                 value_step=value_step(meta),
                                  voi_lut=next((window.lut for window in meta.windows if window.lut), None),
                                  should_stop=should_stop,
                                  device=device, source=image.pixels, measure=measure, draft=draft)

@@ -147,9 +147,11 @@ class RenderContext:
     padding : (float, float) or None
         The physical span of the source's padding values (``meta.extra["padding"]``: a CT's
         ``PixelPaddingValue``, the area outside its scanned circle); None when it names none.
-    dicom : bool
-        Whether the source is a DICOM image, whose linear window is DICOM's
-        LINEAR (:func:`enhance_core.filters.point.linear_window`).
+    value_step : float
+        The step between the physical values a DICOM image's integer samples
+        hold (``meta.extra["value_grid"]``: 1 HU on most CT); 0 for
+        photographs and float samples. A linear window is DICOM's LINEAR on that
+        grid (:func:`enhance_core.filters.point.linear_window`).
     voi_lut : tuple of float or None
         The source's VOI LUT (DICOM VOI LUT Sequence) as display values 0..1,
         which window/level's "file LUT" curve spreads over its window; None
@@ -221,7 +223,7 @@ class RenderContext:
     unit: str = ""
     value_range: tuple[float, float] | None = None
     padding: tuple[float, float] | None = None
-    dicom: bool = False
+    value_step: float = 0.0
     voi_lut: tuple[float, ...] | None = None
     mask: np.ndarray | None = None
     mask_layer: Any = None

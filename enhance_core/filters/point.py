@@ -31,7 +31,7 @@ from enhance_core.filters.common import (
     map_intensity,
     quantize,
 )
-from enhance_core.image import WINDOW_CENTER_LIMIT, WINDOW_WIDTH_LIMIT
+from enhance_core.image import WINDOW_CENTER_LIMIT, WINDOW_WIDTH_LIMIT, ImageMeta
 
 TONE = "Tone"
 
@@ -271,17 +271,27 @@ class WindowLevelParams:
                                "file's own VOI LUT, spread over the window")
 
 
-def linear_window(center: float, width: float, *, dicom: bool) -> tuple[float, float]:
+def linear_window(center: float, width: float, *, step: float = 0.0) -> tuple[float, float]:
     """``(low, span)`` of the linear window: values ``low .. low + span`` map to 0..1.
 
-    A photograph's window spans ``center ± width / 2``. A DICOM image's is
-    DICOM's LINEAR (PS3.3 C.11.2.1.2.1, as pydicom, OHIF and Weasis show it):
-    ``(value - (center - 0.5)) / (width - 1) + 0.5``, so the ramp runs from
-    ``center - width / 2`` over ``width - 1`` (a width of 1 or less: black
-    up to ``center - width / 2``, white above).
+    ``step`` is the spacing of the values the image holds
+    (:attr:`~enhance_core.filters.base.RenderContext.value_step`). On a grid of
+    whole units (1 HU on most CT) this is DICOM's LINEAR (PS3.3 C.11.2.1.2.1,
+    as pydicom, OHIF and Weasis show it): ``(value - (center - 0.5)) /
+    (width - 1) + 0.5``, a ramp from ``center - width / 2`` over ``width - 1``
+    (a width of one step or less: black up to ``center - width / 2``, white
+    above). On a finer grid the ramp is shorter by one step of it, and without
+    one (photographs, float samples) it spans the whole width, as DICOM's
+    LINEAR_EXACT.
     """
     low = center - width / 2.0
-    return low, (max(width - 1.0, 1e-6) if dicom else width)
+    return low, (max(width - step, 1e-6) if step > 0 else width)
+
+
+def value_step(meta: ImageMeta) -> float:
+    """The spacing of a DICOM image's physical values (its integer samples' grid), else 0."""
+    grid = meta.extra.get("value_grid") if meta.format == "DICOM" else None
+    return abs(float(grid[1])) if grid else 0.0
 
 
 def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: RenderContext) -> np.ndarray:
@@ -297,7 +307,7 @@ def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: Rende
     ``value_scale`` is negative (MONOCHROME1) high values are shown dark, as
     the file asks. Color images are windowed on luma and keep chroma.
     """
-    low, span = (linear_window(params.center, params.width, dicom=ctx.dicom) if params.function == "linear"
+    low, span = (linear_window(params.center, params.width, step=ctx.value_step) if params.function == "linear"
                  else (params.center - params.width / 2.0, params.width))
     gain = ctx.value_scale / span
     offset = (ctx.value_offset - low) / span

@@ -34,7 +34,7 @@ import numpy as np
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import StopFn
 from enhance_core.filters.common import luminance
-from enhance_core.filters.point import linear_window
+from enhance_core.filters.point import linear_window, value_step
 from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL
 from enhance_core.render import Renderer
@@ -230,7 +230,7 @@ def _shown_values(renderer: Renderer, image: Image, steps: Sequence[StackItem], 
     if params.function == "sigmoid":
         with np.errstate(divide="ignore", invalid="ignore"):
             ramp = 0.5 + np.log(ramp / (1.0 - ramp)) / 4.0
-    low, span = (linear_window(params.center, params.width, dicom=image.meta.format == "DICOM")
+    low, span = (linear_window(params.center, params.width, step=value_step(image.meta))
                  if params.function == "linear" else (params.center - params.width / 2.0, params.width))
     mapped = np.where((shown > 0.0) & (shown < 1.0), low + ramp * span, np.nan)
     return np.where(shown == windowed, _values(image, before), mapped)

@@ -74,10 +74,10 @@ def test_noise_of_a_ct_slice_is_in_hounsfield_units_through_the_window(qtbot, wi
     qtbot.waitUntil(lambda: window.metrics.latest is not None
                     and window.metrics.latest.generation == window.renders.generation, timeout=20000)
     panel, sigma = window.metrics_panel, window.metrics.latest.scores["original"]["noise"]
-    assert (panel.levels, panel.unit) == (1500.0, "HU")
-    assert panel.value("noise", 1) == f"{sigma * 1500:.2f} HU"
+    assert (panel.levels, panel.unit) == (1499.0, "HU"), "the ramp of the window: DICOM LINEAR spans width - 1"
+    assert panel.value("noise", 1) == f"{sigma * 1499:.2f} HU"
     window.window_level.apply_window(Window(40, 400), "Soft tissue")
-    assert panel.levels == 400.0 and panel.value("noise", 1) == f"{sigma * 400:.2f} HU"
+    assert panel.levels == 399.0 and panel.value("noise", 1) == f"{sigma * 399:.2f} HU"
 
 
 def test_noise_unit_for_photos_ct_and_mr():

@@ -138,12 +138,18 @@ def test_a_dicom_linear_window_is_dicom_s_linear_and_a_photograph_s_spans_its_wi
 
     hu = np.array([[-161.0, -160.0, 0.0, 238.0, 239.0]], np.float64)
     ct = ct_image()
+    ct.meta.extra["value_grid"] = (-1024.0, 1.0)  # whole HU, as integer samples with slope 1 hold them
     values = ct.with_pixels(ct.from_physical(hu).astype(np.float32)[:, :, None])
     shown = render_image(values, [make_item("window_level", {"center": 40.0, "width": 400.0})]).pixels[0, :, 0]
     np.testing.assert_allclose(shown, [0.0, 0.0, 160.0 / 399.0, 398.0 / 399.0, 1.0], atol=1e-5)
     step = render_image(values, [make_item("window_level", {"center": 0.6, "width": 1.0})]).pixels[0, :, 0]
     assert values.to_physical(values.pixels[0, 2, 0]) == pytest.approx(0.0, abs=0.01)
     np.testing.assert_array_equal(step, [0.0, 0.0, 0.0, 1.0, 1.0])  # width 1: white above center - 0.5 (0.1 HU)
+    fine = ImageMeta(format="DICOM", bit_depth=16, value_offset=0.0, value_scale=0.9, modality="MR",
+                     extra={"value_grid": (0.0, 1e-4)})  # an MR of values 0..0.9: DICOM's LINEAR is no threshold
+    mr = Image(np.array([[[0.0], [0.25], [0.5], [0.75], [1.0]]], np.float32), None, fine)
+    shown = render_image(mr, [make_item("window_level", {"center": 0.45, "width": 0.9})]).pixels[0, :, 0]
+    np.testing.assert_allclose(shown, [0.0, 0.25, 0.5, 0.75, 1.0], atol=2e-4)
     photo = Image(np.array([[[0.25], [0.5], [0.75]]], np.float32))
     shown = render_image(photo, [make_item("window_level", {"center": 0.5, "width": 0.5})]).pixels[0, :, 0]
     np.testing.assert_allclose(shown, [0.0, 0.5, 1.0], atol=1e-6)
