@@ -150,7 +150,7 @@ def bit_depth_refusal(format_name: str, bit_depth: int | None) -> str | None:
             "choose one of those or write TIFF (8, 16 or 32-bit float)")
 
 
-MAX_SIDE = {"JPEG": 65535, "WEBP": 16383}
+MAX_SIDE = {"JPEG": 65500, "WEBP": 16383}
 """The most pixels a side of a picture the formats that have a limit hold."""
 
 

@@ -277,7 +277,7 @@ def test_exporting_over_the_open_reference_says_it_is_the_reference(open_dialog,
 
 @pytest.mark.parametrize("rows, cols, said", [
     (10, 300, "SSIM n/a (under 11 px)"),
-    (1, 70000, "JPEG holds at most 65,535 pixels a side and this picture is 70,000 x 1: choose PNG or TIFF"),
+    (1, 70000, "JPEG holds at most 65,500 pixels a side and this picture is 70,000 x 1: choose PNG or TIFF"),
 ])
 def test_the_jpeg_estimate_of_a_picture_too_small_or_too_wide_says_so_without_an_error(qtbot, open_dialog, tmp_path,
                                                                                          rows, cols, said):

@@ -99,10 +99,14 @@ def test_a_jpeg_wider_than_the_format_holds_is_refused_before_encoding_with_what
     from enhance_core.image import Image
     from enhance_core.io import write_image
 
-    with pytest.raises(ImageWriteError, match=r"JPEG holds at most 65,535 pixels a side and this picture is 70,000 "
+    with pytest.raises(ImageWriteError, match=r"JPEG holds at most 65,500 pixels a side and this picture is 70,000 "
                                               r"x 1: choose PNG or TIFF, or export it smaller"):
         write_image(Image(np.zeros((1, 70000, 3), np.float32)), tmp_path / "wide.jpg")
+    with pytest.raises(ImageWriteError, match="65,501 x 2"):  # libjpeg's limit: above it the file did not read back
+        write_image(Image(np.zeros((2, 65501, 3), np.float32)), tmp_path / "wide.jpg")
     assert not list(tmp_path.iterdir())
+    widest = write_image(Image(np.zeros((2, 65500, 3), np.float32)), tmp_path / "widest.jpg")
+    assert read_image(widest).cols == 65500
 
 
 def test_the_source_is_refused_under_any_spelling_of_its_path(tmp_path, monkeypatch):
