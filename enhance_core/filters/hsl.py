@@ -1,9 +1,10 @@
 """Per-color hue, saturation and lightness (HSL), and vibrance.
 
 Both read hue and saturation in OpenCV's HSV (hue in degrees, saturation and
-value in [0, 1]), so a gray pixel (saturation 0) is never changed, and change
-saturation by moving a color toward or away from the gray of its luma, as the
-Saturation filter does (a red taken to gray becomes a dark gray, not white). Both are point
+value in [0, 1]), so a gray pixel (saturation 0) is never changed. They raise
+saturation in HSV (capped at 1, value kept) and lower it by moving a color
+toward the gray of its luma, as the Saturation filter does (in HSV a red taken
+to gray would turn white). Both are point
 operations fast enough for a live 2 MP preview: what depends on hue is
 looked up in a table of :data:`HUE_STEPS` entries (0.1 degree) instead of
 being computed per pixel. Gray images have no color: these filters return
@@ -123,13 +124,14 @@ def _wrap_table(values: np.ndarray) -> np.ndarray:
 def adjust_hsl(pixels: np.ndarray, params: HSLParams, ctx: RenderContext) -> np.ndarray:
     """Shift hue, scale saturation and value of each pixel by its hue's band weights.
 
-    Per pixel: hue turns by the weighted band hue shifts and value is
-    multiplied by ``1 + 0.5 * weighted lightness * saturation`` (grays keep
-    their value), in HSV; then the color moves ``1 + weighted saturation``
-    times as far from its luma as it is (:func:`scale_chroma`: -1 gives the
-    gray of its luma). Results are clipped to [0, 1]; gray images are
-    returned unchanged. The HSV image is edited in place through channel views
-    and one scratch plane (at a 2 MP preview every image-size array costs milliseconds).
+    Per pixel, with ``k = 1 + weighted saturation``: hue turns by the weighted
+    band hue shifts; a ``k`` above 1 multiplies the HSV saturation (at most 1,
+    value kept); value is multiplied by ``1 + 0.5 * weighted lightness *
+    saturation`` (grays keep their value); then a ``k`` below 1 moves the color
+    toward the gray of its luma (:func:`toward_luma`: -1 gives that gray).
+    Results are clipped to [0, 1]; gray images are returned unchanged. The HSV
+    image is edited in place through channel views and one scratch plane (at a
+    2 MP preview every image-size array costs milliseconds).
     """
     values = np.array([[getattr(params, f"{band}_{part}") for band, _ in BANDS]
                        for part in ("hue", "saturation", "lightness")], np.float32)
@@ -144,10 +146,14 @@ def _hsl_band(pixels: np.ndarray, values: np.ndarray, tables: np.ndarray, out: n
     hsv = cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)
     hue, saturation, value = hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2]
     index, plane = _hue_lookup(hue)
-    factor = np.take(_wrap_table(1.0 + tables[1]), index, mode="clip") if values[1].any() else None
+    factor = None
+    if values[1].any():
+        factor = np.take(_wrap_table(1.0 + tables[1]), index, mode="clip")
+        saturation *= np.maximum(factor, np.float32(1.0))
+        np.minimum(saturation, np.float32(1.0), out=saturation)
     if values[2].any():
         np.take(_wrap_table(tables[2] * LIGHTNESS_GAIN), index, out=plane, mode="clip")
-        plane *= saturation if factor is None else np.minimum(saturation * factor, np.float32(1.0))
+        plane *= saturation if factor is None else saturation * np.minimum(factor, np.float32(1.0))
         plane += np.float32(1.0)
         value *= plane
     if values[0].any():
@@ -155,28 +161,22 @@ def _hsl_band(pixels: np.ndarray, values: np.ndarray, tables: np.ndarray, out: n
         np.take(_wrap_table(np.mod(tables[0], 360.0)), index, out=plane, mode="clip")
         hue += plane
     cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=out)
-    if factor is not None:
-        scale_chroma(out, factor)
+    if factor is not None and factor.min() < 1.0:
+        toward_luma(out, np.minimum(factor, np.float32(1.0)))
     clip_unit(out)
 
 
-def scale_chroma(rgb: np.ndarray, factor: np.ndarray) -> None:
-    """Move each pixel of ``rgb`` (rows, cols, 3; in place) ``factor`` times as far from its luma as it is.
+def toward_luma(rgb: np.ndarray, factor: np.ndarray) -> None:
+    """Move each pixel of ``rgb`` (rows, cols, 3; in place) to ``factor`` (0..1) times its distance from its luma.
 
     Luma and hue are kept: 0 gives the gray of the pixel's luma, as the
-    Saturation filter does. A factor above 1 takes a color at most to the edge
-    of the [0, 1] color cube (as a saturation capped at 1 in HSV does), so no
-    channel clips and the hue does not turn.
+    Saturation filter does (in HSV, which keeps the largest channel, a red
+    taken to gray turns white).
     """
-    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    above, below = rgb.max(axis=2) - luma, luma - rgb.min(axis=2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        reach = np.minimum(np.where(above > 0, (1.0 - luma) / above, np.inf),
-                           np.where(below > 0, luma / below, np.inf))
-    scale = np.minimum(factor, np.maximum(reach, 1.0)).astype(np.float32)[:, :, None]
-    rgb -= luma[:, :, None]
-    rgb *= scale
-    rgb += luma[:, :, None]
+    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[:, :, None]
+    rgb -= luma
+    rgb *= factor[:, :, None]
+    rgb += luma
 
 
 @dataclass(frozen=True)
@@ -199,21 +199,23 @@ _SKIN_TABLE = _wrap_table(_skin_protection())
 
 
 def adjust_vibrance(pixels: np.ndarray, params: VibranceParams, ctx: RenderContext) -> np.ndarray:
-    """Move each color ``1 + vibrance * (1 - s)^2 * skin`` times as far from its luma (:func:`scale_chroma`).
+    """Change each color's saturation by ``k = 1 + vibrance * (1 - s)^2 * skin``, clipped to [0, 1].
 
     ``s`` is the HSV saturation: dull colors (low ``s``) change most,
-    saturated ones almost nothing, grays nothing; ``skin`` is 0.3 at skin
-    hues (about 25°) and 1 away from them. Luma is kept; gray images are
-    returned unchanged.
+    saturated ones almost nothing, grays nothing; ``skin`` is 0.3 at skin hues
+    (about 25°) and 1 away from them. A positive vibrance multiplies the HSV
+    saturation by ``k`` (at most 1, value kept); a negative one moves the color
+    toward the gray of its luma (:func:`toward_luma`). Gray images are returned
+    unchanged.
     """
     if pixels.shape[2] == 1 or params.vibrance == 0.0:
         return pixels.copy()
     table = _SKIN_TABLE * np.float32(params.vibrance)
-    return in_row_bands(lambda band, first_row, out: _vibrance_band(band, table, out), pixels)
+    return in_row_bands(lambda band, first_row, out: _vibrance_band(band, table, params.vibrance > 0, out), pixels)
 
 
-def _vibrance_band(pixels: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
-    """:func:`adjust_vibrance` of some rows into ``out``, given the per-hue gain table."""
+def _vibrance_band(pixels: np.ndarray, table: np.ndarray, more: bool, out: np.ndarray) -> None:
+    """:func:`adjust_vibrance` of some rows into ``out``, given the per-hue gain table and its sign (``more``)."""
     hsv: np.ndarray = cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)
     hue, saturation = hsv[:, :, 0], hsv[:, :, 1]
     index, plane = _hue_lookup(hue)
@@ -222,8 +224,13 @@ def _vibrance_band(pixels: np.ndarray, table: np.ndarray, out: np.ndarray) -> No
     dull *= dull
     plane *= dull
     plane += np.float32(1.0)
-    out[:] = pixels
-    scale_chroma(out, plane)
+    if more:
+        saturation *= plane
+        np.minimum(saturation, np.float32(1.0), out=saturation)
+        cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=out)
+    else:
+        out[:] = pixels
+        toward_luma(out, plane)
     clip_unit(out)
 
 

@@ -78,12 +78,6 @@ def luma_of(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(rgb, np.float32).reshape(-1, 3) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def chroma_of(rgb: np.ndarray) -> np.ndarray:
-    """Each color's distance from the gray of its luma."""
-    rgb = np.asarray(rgb, np.float32).reshape(-1, 3)
-    return np.linalg.norm(rgb - luma_of(rgb)[:, None], axis=1)
-
-
 def test_hsl_red_band_moves_a_red_patch_and_leaves_a_blue_one_and_gray() -> None:
     pixels = patches((0.8, 0.15, 0.1), (0.1, 0.2, 0.8), (0.5, 0.5, 0.5))
     out = run("hsl", pixels, red_hue=30.0, red_saturation=-0.5, red_lightness=0.5)
@@ -100,9 +94,10 @@ def test_hsl_and_vibrance_take_colors_to_the_gray_of_their_luma_not_to_white() -
     np.testing.assert_allclose(gray, np.repeat(luma_of(pixels[0, :16:8])[:, None], 3, axis=1), atol=2e-3)
     muted = run("vibrance", pixels, vibrance=-1.0)[0, ::8]
     np.testing.assert_allclose(luma_of(muted), luma_of(pixels[0, ::8]), atol=2e-3)
-    vivid = run("hsl", pixels, red_saturation=1.0)[0, ::8]
-    assert vivid.max() <= 1.0 and vivid.min() >= 0.0
-    np.testing.assert_allclose(hsv_of(vivid)[2, 0], hsv_of(pixels[0, 16])[0, 0], atol=0.5)
+    sky = patches((0.3, 0.6, 1.0), (1.0, 0.2, 0.2))  # colours touching white still saturate further
+    bluer = hsv_of(run("hsl", sky, blue_saturation=1.0, red_saturation=1.0)[0, ::8])
+    assert (bluer[:, 1] > hsv_of(sky[0, ::8])[:, 1] + 0.1).all()
+    assert hsv_of(run("vibrance", sky, vibrance=1.0)[0, 0])[0, 1] > hsv_of(sky[0, 0])[0, 1] + 0.05
 
 
 def test_hsl_leaves_gray_images_unchanged() -> None:
@@ -115,10 +110,9 @@ def test_vibrance_raises_a_dull_color_more_than_a_saturated_one_and_spares_skin(
     pixels = patches(dull, vivid, skin, (0.5, 0.5, 0.5))
     out = run("vibrance", pixels, vibrance=1.0)
     before, after = hsv_of(pixels[0, ::8]), hsv_of(out[0, ::8])
-    gain = chroma_of(out[0, ::8])[:3] / chroma_of(pixels[0, ::8])[:3]
+    gain = after[:, 1] / np.maximum(before[:, 1], 1e-6)
     assert gain[0] > 1.5 and gain[1] < 1.05 and gain[0] > gain[2] > 1.0
     np.testing.assert_allclose(after[:3, 0], before[:3, 0], atol=0.5)
-    np.testing.assert_allclose(luma_of(out[0, ::8]), luma_of(pixels[0, ::8]), atol=1e-5)
     np.testing.assert_allclose(out[:, 24:], pixels[:, 24:], atol=1e-6)
     muted = hsv_of(run("vibrance", pixels, vibrance=-1.0)[0, ::8])
     assert muted[0, 1] < before[0, 1]
