@@ -46,9 +46,12 @@ DESKEW_POINTS = 200_000
 DESKEW_MIN_SIDE = 32
 """Shortest side, in pixels, of a picture deskew measures; a strip thinner than this is left straight."""
 DESKEW_MIN_PEAK = 1.5
-"""How many times the median profile score (over the angles searched) the sharpest must be for a skew to be
-found: lines of text score 2.2-2.5 at any skew; photographs 1.01-1.3 (old_photos, 29 CBSD432 and 14 Set14
-pictures), whose best angle was often the search's limit."""
+"""How many times the median profile score (over at least ±:data:`DESKEW_PEAK_SPAN` degrees) the sharpest within
+the angles searched must be for a skew to be found: lines of text score 2.2-2.5 at any skew; photographs 1.01-1.3
+(old_photos, 29 CBSD432 and 14 Set14 pictures), whose best angle was often the search's limit."""
+DESKEW_PEAK_SPAN = 10.0
+"""Degrees either way the median profile is taken over, however narrow the search: within ±2° every angle is near a
+text page's peak."""
 _DESKEW_CACHE: OrderedDict[tuple, tuple[weakref.ref, float]] = OrderedDict()
 _DESKEW_CACHE_SIZE = 8
 _DESKEW_LOCK = threading.Lock()
@@ -285,15 +288,16 @@ def detect_skew(pixels: np.ndarray, *, max_angle: float = 10.0) -> float:
         return 0.0
     stride = max(1, len(xs) // DESKEW_POINTS)
     xs, ys = xs[::stride].astype(np.float64), ys[::stride].astype(np.float64)
-    best, span = 0.0, float(max_angle)
-    for step in (0.5, 0.05, 0.01):
+    sweep = np.arange(-max(max_angle, DESKEW_PEAK_SPAN), max(max_angle, DESKEW_PEAK_SPAN) + 0.25, 0.5)
+    scores = np.array([_profile_score(xs, ys, angle) for angle in sweep])
+    within = np.abs(sweep) <= max_angle + 1e-9
+    if scores[within].max() < DESKEW_MIN_PEAK * np.median(scores):
+        return 0.0  # no angle stands out: a photograph, not lines of text
+    best = float(sweep[within][int(scores[within].argmax())])
+    for step, span in ((0.05, 0.5), (0.01, 0.05)):
         angles = np.arange(best - span, best + span + step / 2, step)
         angles = angles[np.abs(angles) <= max_angle + 1e-9]
-        scores = np.array([_profile_score(xs, ys, angle) for angle in angles])
-        if step == 0.5 and scores.max() < DESKEW_MIN_PEAK * np.median(scores):
-            return 0.0  # no angle stands out: a photograph, not lines of text
-        best = float(angles[int(scores.argmax())])
-        span = step
+        best = float(max(angles, key=lambda angle: _profile_score(xs, ys, angle)))
     return best
 
 

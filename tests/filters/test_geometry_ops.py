@@ -140,6 +140,11 @@ def synthetic_scan(angle: float, *, rows: int = 700, cols: int = 900) -> np.ndar
     return cv2.warpAffine(page, turn, (cols, rows), flags=cv2.INTER_LINEAR, borderValue=1.0)[:, :, None]
 
 
+@pytest.mark.parametrize("largest", (1.0, 2.0))
+def test_deskew_within_a_narrow_search_still_finds_a_page_s_skew(largest: float) -> None:
+    assert detect_skew(synthetic_scan(0.7), max_angle=largest) == pytest.approx(0.7, abs=0.3)
+
+
 @pytest.mark.parametrize("angle", (2.3, -4.1, 0.7))
 def test_deskew_finds_a_known_rotation_and_straightens_it(angle: float) -> None:
     scan = synthetic_scan(angle)
