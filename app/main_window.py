@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         self.panels_menu: QMenu = menus.panels
         self.main_toolbar: QToolBar = menus.toolbar
         self._geometry_hint = ""
+        self._recipe_after_open: tuple[Path, Path] | None = None
         self.geometry_tools.add_to(self)
         self.actions_by_name.update(self.geometry_tools.actions)
         self.geometry_tools.message.connect(self._show_geometry_hint)
@@ -231,6 +232,7 @@ class MainWindow(QMainWindow):
         self.files.series_opened.connect(self.series_panel.mark_open)
         self.recovery.series_restored.connect(self._browse_restored_series)
         self.files.opened.connect(self._on_opened)
+        self.files.opened.connect(self._load_recipe_after_open)
         self.series_panel.series_chosen.connect(self.files.open_study_series)
         self.files.read_warned.connect(status.set_read_warnings)
         self.files.saved_preview_loaded.connect(self.renders.show_saved_preview)
@@ -501,19 +503,26 @@ class MainWindow(QMainWindow):
 
     # --- commands --------------------------------------------------------------------------
     def open_paths(self, paths: list[str]) -> None:
-        """Open the first path (image or project; a recipe, ``.json``, is loaded onto the image open); a second
-        one becomes the reference; more are said to be left out."""
-        if not paths:
-            return
-        first = Path(paths[0])
-        if first.suffix.lower() == ".json":
-            self.files.load_recipe(first)
-            return
-        self.files.open_path(first, reference=Path(paths[1]) if len(paths) > 1 else None)
-        if len(paths) > 2:
-            self.status.showMessage(f"Opened {first.name} with {Path(paths[1]).name} as its reference; the other "
-                                    f"{len(paths) - 2} file(s) were left out (one image and its reference at a time)",
-                                    10000)
+        """Open the first image or project of ``paths`` with the second as its reference; a recipe (``.json``)
+        among them is loaded onto it once it opened (onto the image open, when it came alone); more files are
+        said to be left out."""
+        recipes = [Path(path) for path in paths if Path(path).suffix.lower() == ".json"]
+        others = [Path(path) for path in paths if Path(path).suffix.lower() != ".json"]
+        left = others[2:] + recipes[1:]
+        if others:
+            self._recipe_after_open = (others[0], recipes[0]) if recipes else None
+            self.files.open_path(others[0], reference=others[1] if len(others) > 1 else None)
+        elif recipes:
+            self.files.load_recipe(recipes[0])
+        if left:
+            self.status.showMessage(f"Left out {len(left)} of the files dropped ({', '.join(p.name for p in left)}):"
+                                    " one image, its reference and a recipe at a time", 10000)
+
+    def _load_recipe_after_open(self, path: Path) -> None:
+        """Load the recipe dropped with the image ``path`` once it opened."""
+        pending, self._recipe_after_open = self._recipe_after_open, None
+        if pending is not None and pending[0] == path:
+            self.files.load_recipe(pending[1])
 
     def export_image(self) -> None:
         """Open the export dialog for the current result."""

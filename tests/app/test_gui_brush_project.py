@@ -579,9 +579,16 @@ def test_a_dropped_recipe_is_loaded_onto_the_image_open_and_a_third_file_is_said
     assert [item.filter for item in window.document.stack.snapshot()] == ["negative", "gamma"]
     assert window.reporter.errors == []
     others = [save_png(synthetic_photo(seed=n), tmp_path / f"{n}.png") for n in (5, 6, 7)]
+    for order in ([recipe, others[0]], [others[1], recipe]):  # a photo and a recipe dropped together, either way
+        window.document.stack.reset((make_item("exposure"),))
+        window.reporter.saves = ["discard"]
+        window.open_paths([str(path) for path in order])
+        qtbot.waitUntil(lambda: window.document.source_path in order and len(window.document.stack) == 2,
+                        timeout=20000)
+        assert window.document.reference is None and window.reporter.errors == []
     window.reporter.saves = ["discard"]
     window.open_paths([str(path) for path in others])
-    assert "the other 1 file(s) were left out" in window.status.currentMessage()
+    assert "Left out 1 of the files dropped (7.png)" in window.status.currentMessage()
 
 
 def test_a_reference_that_cannot_be_read_with_a_new_image_closes_the_old_image_s_reference(qtbot, window,
