@@ -62,14 +62,22 @@ class Sidecars:
     """Names for the files a save of the project or recipe at ``path`` writes beside it (see the module docstring)."""
 
     def __init__(self, path: Path) -> None:
-        self.folder = path.parent
+        self.folder, self.name_of = path.parent, path.name
         self.own = named_files(path)
-        self.others: set[str] = set()
-        for pattern in NAMED_BY:
-            for other in self.folder.glob(pattern):
-                if other.name != path.name:
-                    self.others |= named_files(other)
+        self._others: set[str] | None = None
         self._given: dict[str, str] = {}
+
+    @property
+    def others(self) -> set[str]:
+        """The names the folder's other projects and recipes keep beside them (read once, when first needed: a save
+        that writes no sidecar and removes none reads no other file)."""
+        if self._others is None:
+            self._others = set()
+            for pattern in NAMED_BY:
+                for other in self.folder.glob(pattern):
+                    if other.name != self.name_of:
+                        self._others |= named_files(other)
+        return self._others
 
     def name(self, wanted: str) -> str:
         """``wanted`` when this save may write it, else the first such ``<name>-2``, ``-3``... (the same answer for
@@ -84,13 +92,17 @@ class Sidecars:
         return self._given[wanted]
 
     def _free(self, name: str) -> bool:
-        if name in self.others or name in self._given.values():
+        """Whether this save may write ``name``: nothing is there, or its previous save's file no other names."""
+        if name in self._given.values():
             return False
-        return name in self.own or not (self.folder / name).exists()
+        if not (self.folder / name).exists():
+            return True
+        return name in self.own and name not in self.others
 
     def remove_unused(self, written: Iterable[str]) -> None:
         """Remove the files the previous save named that this one (``written``) does not, but those another
         project or recipe in the folder names."""
-        for name in self.own - set(written) - self.others:
+        unused = self.own - set(written)
+        for name in unused - self.others if unused else ():
             with suppress(OSError):
                 (self.folder / name).unlink(missing_ok=True)

@@ -132,3 +132,13 @@ def test_a_project_whose_mask_file_is_gone_opens_with_that_step_off_and_says_so(
         recipe = save_recipe(masked_steps(), tmp_path / "r.json")
         (tmp_path / "r.recipe.step2.mask.png").unlink()
         load_recipe(recipe)  # a recipe replayed on a batch still refuses: its masks are what it does
+
+
+def test_a_save_that_writes_no_mask_reads_no_other_file_of_the_folder(tmp_path, monkeypatch):
+    from enhance_core import sidecars
+
+    (tmp_path / "IMG_0001.jpg.json").write_text("{}", encoding="utf-8")  # a photo service's sidecar
+    read: list[str] = []
+    monkeypatch.setattr(sidecars, "named_files", lambda path: read.append(path.name) or set())
+    save_project(tmp_path / "p.esproj", image=tmp_path / "a.png", reference=None, steps=masked_steps()[:1])
+    assert read == ["p.esproj"], "only its own previous save is read"
