@@ -148,10 +148,9 @@ class RenderContext:
         The physical span of the source's padding values (``meta.extra["padding"]``: a CT's
         ``PixelPaddingValue``, the area outside its scanned circle); None when it names none.
     value_step : float
-        The step between the physical values a DICOM image's integer samples
-        hold (``meta.extra["value_grid"]``: 1 HU on most CT); 0 for
-        photographs and float samples. A linear window is DICOM's LINEAR on that
-        grid (:func:`enhance_core.filters.point.linear_window`).
+        What DICOM's LINEAR takes off a window's width on this image
+        (:func:`enhance_core.filters.point.value_step`: 1 on most CT and MR, a
+        finer grid's step, 0 for photographs and float samples).
     voi_lut : tuple of float or None
         The source's VOI LUT (DICOM VOI LUT Sequence) as display values 0..1,
         which window/level's "file LUT" curve spreads over its window; None

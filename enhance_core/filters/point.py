@@ -274,24 +274,23 @@ class WindowLevelParams:
 def linear_window(center: float, width: float, *, step: float = 0.0) -> tuple[float, float]:
     """``(low, span)`` of the linear window: values ``low .. low + span`` map to 0..1.
 
-    ``step`` is the spacing of the values the image holds
-    (:attr:`~enhance_core.filters.base.RenderContext.value_step`). On a grid of
-    whole units (1 HU on most CT) this is DICOM's LINEAR (PS3.3 C.11.2.1.2.1,
-    as pydicom, OHIF and Weasis show it): ``(value - (center - 0.5)) /
-    (width - 1) + 0.5``, a ramp from ``center - width / 2`` over ``width - 1``
-    (a width of one step or less: black up to ``center - width / 2``, white
-    above). On a finer grid the ramp is shorter by one step of it, and without
-    one (photographs, float samples) it spans the whole width, as DICOM's
-    LINEAR_EXACT.
+    ``step`` (:func:`value_step`) is 1 on a DICOM image of whole units or
+    coarser: then this is DICOM's LINEAR (PS3.3 C.11.2.1.2.1, as pydicom, OHIF
+    and Weasis show it): ``(value - (center - 0.5)) / (width - 1) + 0.5``, a
+    ramp from ``center - width / 2`` over ``width - 1`` (a width of 1 or less:
+    black up to ``center - width / 2``, white above). On a finer grid of values
+    the ramp is shorter by one step of it, and without one (photographs, float
+    samples) it spans the whole width, as DICOM's LINEAR_EXACT.
     """
     low = center - width / 2.0
     return low, (max(width - step, 1e-6) if step > 0 else width)
 
 
 def value_step(meta: ImageMeta) -> float:
-    """The spacing of a DICOM image's physical values (its integer samples' grid), else 0."""
-    grid = meta.extra.get("value_grid") if meta.format == "DICOM" else None
-    return abs(float(grid[1])) if grid else 0.0
+    """What DICOM's LINEAR takes off a window's width on this image: 1 where its physical values are whole units
+    or coarser (integer samples, a modality LUT), their spacing where finer (``meta.extra["value_step"]``, read
+    from the file), 0 for photographs and float samples."""
+    return float(meta.extra.get("value_step", 0.0)) if meta.format == "DICOM" else 0.0
 
 
 def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: RenderContext) -> np.ndarray:
@@ -325,15 +324,22 @@ def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: Rende
             return np.interp(ramp, positions, table).astype(np.float32)
 
         return map_intensity(pixels, lookup)
-    if ctx.value_scale < 0:
-        gain, offset = -gain, 1.0 - offset
+    flip = ctx.value_scale < 0
+    ends = 0.25 * ctx.value_step / span  # a quarter of the file's value step, on the ramp
 
     def window(values: np.ndarray) -> np.ndarray:
         ramp = cv2.addWeighted(values, gain, values, 0.0, offset)
         if params.function == "sigmoid":
+            if flip:
+                ramp = np.subtract(np.float32(1.0), ramp)
             # The ramp is 0.5 at the level and moves by 1 per width: the sigmoid's exponent is 4 (ramp - 0.5).
             return (1.0 / (1.0 + np.exp(np.float32(-4.0) * (ramp - np.float32(0.5))))).astype(np.float32)
-        return clip_unit(ramp)
+        if ends > 0:  # values of the file's grid at the window's ends land on them exactly, whatever float32 rounding
+            dark = ramp <= ends  # first: a threshold's ends overlap, and its value at center - 0.5 is black
+            ramp[(ramp >= 1.0 - ends) & ~dark] = 1.0
+            ramp[dark] = 0.0
+        clip_unit(ramp)
+        return np.subtract(np.float32(1.0), ramp, out=ramp) if flip else ramp
 
     out = map_intensity(pixels, window)
     return clip_unit(out) if pixels.shape[2] == 3 else out

@@ -426,9 +426,13 @@ def _grayscale(path: Path, stored: np.ndarray, header: Dataset, view: Dataset, m
         meta.extra["padding"] = (float(physical[padded].min()), float(physical[padded].max()))
         physical = physical[~padded]
     meta.extra["value_range"] = (float(physical.min()), float(physical.max()))
-    if stored.dtype.kind in "iu" and not view.get("ModalityLUTSequence"):
+    if stored.dtype.kind in "iu" and view.get("ModalityLUTSequence"):
+        meta.extra["value_step"] = 1.0  # a LUT's entries are whole numbers
+    elif stored.dtype.kind in "iu":
         origin, next_value = np.asarray(apply_modality_lut(np.array([0.0, 1.0]), view), dtype=np.float64) * scaling
         step = next_value - origin
+        if step != 0.0:
+            meta.extra["value_step"] = min(1.0, abs(float(step)))
         if step != 0.0 and abs(span / step) < GRID_STEPS:
             meta.extra["value_grid"] = (float(origin), float(step))
     return pixels[:, :, None]

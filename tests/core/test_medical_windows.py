@@ -138,7 +138,7 @@ def test_a_dicom_linear_window_is_dicom_s_linear_and_a_photograph_s_spans_its_wi
 
     hu = np.array([[-161.0, -160.0, 0.0, 238.0, 239.0]], np.float64)
     ct = ct_image()
-    ct.meta.extra["value_grid"] = (-1024.0, 1.0)  # whole HU, as integer samples with slope 1 hold them
+    ct.meta.extra["value_step"] = 1.0  # whole HU, as integer samples with slope 1 hold them
     values = ct.with_pixels(ct.from_physical(hu).astype(np.float32)[:, :, None])
     shown = render_image(values, [make_item("window_level", {"center": 40.0, "width": 400.0})]).pixels[0, :, 0]
     np.testing.assert_allclose(shown, [0.0, 0.0, 160.0 / 399.0, 398.0 / 399.0, 1.0], atol=1e-5)
@@ -146,10 +146,36 @@ def test_a_dicom_linear_window_is_dicom_s_linear_and_a_photograph_s_spans_its_wi
     assert values.to_physical(values.pixels[0, 2, 0]) == pytest.approx(0.0, abs=0.01)
     np.testing.assert_array_equal(step, [0.0, 0.0, 0.0, 1.0, 1.0])  # width 1: white above center - 0.5 (0.1 HU)
     fine = ImageMeta(format="DICOM", bit_depth=16, value_offset=0.0, value_scale=0.9, modality="MR",
-                     extra={"value_grid": (0.0, 1e-4)})  # an MR of values 0..0.9: DICOM's LINEAR is no threshold
+                     extra={"value_step": 1e-4})  # an MR of values 0..0.9 (slope 0.0001): not a threshold
     mr = Image(np.array([[[0.0], [0.25], [0.5], [0.75], [1.0]]], np.float32), None, fine)
     shown = render_image(mr, [make_item("window_level", {"center": 0.45, "width": 0.9})]).pixels[0, :, 0]
     np.testing.assert_allclose(shown, [0.0, 0.25, 0.5, 0.75, 1.0], atol=2e-4)
     photo = Image(np.array([[[0.25], [0.5], [0.75]]], np.float32))
     shown = render_image(photo, [make_item("window_level", {"center": 0.5, "width": 0.5})]).pixels[0, :, 0]
     np.testing.assert_allclose(shown, [0.0, 0.5, 1.0], atol=1e-6)
+
+
+def test_a_ct_window_matches_pydicom_at_its_ends_and_as_a_threshold():
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    from enhance_core.io import read_image
+    from enhance_core.render import render_image
+
+    path = get_testdata_file("CT_small.dcm")
+    image = read_image(path)
+    dataset = pydicom.dcmread(path)
+    hu = pydicom.pixels.apply_modality_lut(dataset.pixel_array, dataset)
+    threshold = render_image(image, [make_item("window_level", {"center": 40.5, "width": 1.0})]).pixels[:, :, 0]
+    assert (hu == 40).any() and (threshold[hu <= 40] == 0.0).all() and (threshold[hu > 40] == 1.0).all()
+    brain = render_image(image, [make_item("window_level", {"center": 40.0, "width": 80.0})]).pixels[:, :, 0]
+    assert (brain[hu == 0] == 0.0).all() and (brain[hu == 79] == 1.0).all(), "the ends exactly, as pydicom"
+
+
+def test_a_modality_lut_file_s_window_is_dicom_s_linear():
+    from pydicom.data import get_testdata_file
+
+    from enhance_core.filters.point import value_step
+    from enhance_core.io import read_image
+
+    assert value_step(read_image(get_testdata_file("mlut_18.dcm")).meta) == 1.0  # pydicom-data: the LUT's whole numbers
