@@ -200,6 +200,14 @@ class CompareCanvas(QWidget):
         self.viewport.set_zoom(zoom)
         self._view_moved()
 
+    def actual_pixels(self) -> None:
+        """Zoom so that one source pixel covers one device pixel (on a 200 % screen, half a logical pixel)."""
+        self.set_zoom(1.0 / self.devicePixelRatioF())
+
+    def device_zoom(self) -> float:
+        """Device pixels per source pixel: 1.0 is actual pixels, whatever the screen's scaling."""
+        return self.viewport.zoom * self.devicePixelRatioF()
+
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         """Zoom by ``factor`` around a widget point (default: the center)."""
         local = None if anchor is None else self._pane_point(anchor)[1]
@@ -340,7 +348,7 @@ class CompareCanvas(QWidget):
             self._paint_checker(painter, image, target)
             painter.drawImage(target, qimage, QRectF(pixels))
             return
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, ratio < 1.5)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, ratio * dpr < 1.5)  # magnified: crisp pixels
         target = QRectF(sx0, sy0, sx1 - sx0, sy1 - sy0)
         self._paint_checker(painter, image, target)
         painter.drawImage(target, qimage, source)

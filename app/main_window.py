@@ -425,7 +425,7 @@ class MainWindow(QMainWindow):
 
     def _show_zoom(self) -> None:
         if self.document.source is not None:
-            self.status.zoom_label.setText(f"Zoom {self.canvas.viewport.zoom:.0%}")
+            self.status.zoom_label.setText(f"Zoom {self.canvas.device_zoom():.0%}")  # 100 %: actual pixels
 
     def _forget_cursor(self) -> None:
         """Clear the value readout: the cursor left the canvas, or another image opened under it."""

@@ -143,7 +143,7 @@ def build_menus(window: EditorWindow) -> Menus:
         "refresh": _action(main, "&Render Preview Again", window.renders.refresh, Std.Refresh,
                            "Render the preview again after a cancel or an error"),
         "fit": _action(main, "&Fit in Window", canvas.fit, "Ctrl+0"),
-        "actual": _action(main, "&Actual Pixels (1:1)", lambda: canvas.set_zoom(1.0), "Ctrl+1"),
+        "actual": _action(main, "&Actual Pixels (1:1)", canvas.actual_pixels, "Ctrl+1"),
         "exact_metrics": _action(main, "&Metrics at Full Resolution", window.metrics.compute_exact, "Ctrl+M",
                                  "Render the full-resolution result and measure it against the reference"),
         "shortcuts": _action(main, "&Keyboard Shortcuts", window.show_shortcuts, Std.HelpContents),

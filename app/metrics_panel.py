@@ -137,11 +137,17 @@ class MetricsPanel(QWidget):
         for row, cells in enumerate(WIDEST_CELLS):
             for column, text in enumerate(cells):
                 table.setItem(row, column, QTableWidgetItem(text))
-        columns = table.horizontalHeader()
-        width = table.verticalHeader().sizeHint().width() + 2 * table.frameWidth() + sum(
-            max(table.sizeHintForColumn(column), columns.sectionSizeHint(column)) for column in range(3))
+        width = self._cells_width()
         table.setRowCount(0)
+        self._least = width
         return width
+
+    def _cells_width(self) -> int:
+        """The width the table's row names and the cells it holds now need, each shown whole."""
+        table, columns = self.table, self.table.horizontalHeader()
+        return table.verticalHeader().sizeHint().width() + 2 * table.frameWidth() + sum(
+            max(table.sizeHintForColumn(column), columns.sectionSizeHint(column))
+            for column in range(3) if not table.isColumnHidden(column))
 
     def set_noise_unit(self, levels: float, unit: str) -> None:
         """Show the noise σ times ``levels`` in ``unit`` (see :func:`noise_unit`); the table follows at once."""
@@ -201,6 +207,7 @@ class MetricsPanel(QWidget):
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 cell.setToolTip(tip)
                 self.table.setItem(index, column, cell)
+        self.table.setMinimumWidth(max(self._least, self._cells_width()))  # "∞ (identical)", "n/a (under 11 px)"
         header = self.table.horizontalHeader().height()
         self.table.setFixedHeight(header + sum(self.table.rowHeight(r) for r in range(len(rows))) + 4)
         where = "exact, full resolution" if report.exact else f"live, on the preview ({report.scale:.0%} scale)"

@@ -159,3 +159,14 @@ def test_layers_become_qimages_the_painter_draws_without_converting(channels):
     expected = layer.array if layer.array.ndim == 3 else np.repeat(layer.array[:, :, None], 3, axis=2)
     shown = [[qimage.pixelColor(x, y).getRgb()[:3] for x in range(6)] for y in range(4)]
     np.testing.assert_array_equal(np.array(shown), expected.reshape(4, 6, 3))
+
+
+def test_actual_pixels_on_a_200_percent_screen_is_one_image_pixel_per_device_pixel(qtbot, window, photo_path,
+                                                                                 monkeypatch):
+    from conftest import open_image
+
+    open_image(qtbot, window, photo_path)
+    monkeypatch.setattr(type(window.canvas), "devicePixelRatioF", lambda canvas: 2.0)
+    window.actions_by_name["actual"].trigger()
+    assert window.canvas.viewport.zoom == 0.5 and window.canvas.device_zoom() == 1.0
+    assert window.status.zoom_label.text() == "Zoom 100%"
