@@ -357,11 +357,14 @@ class StackPanel(QWidget):
         return editor
 
     def _on_stack_changed(self, change: StackChange) -> None:
-        if change.kind in ("params", "opacity") and change.uid == self.document.selected_uid:
+        if change.kind in ("params", "opacity", "enabled") and change.uid == self.document.selected_uid:
             current, item = self.list.currentItem(), self.document.selected_item()
             if current is not None and item is not None:
+                self.list.blockSignals(True)
                 current.setText(item_text(item))
-            self._show_settings(rebuild_editor=False)
+                current.setCheckState(Qt.CheckState.Checked if item.enabled else Qt.CheckState.Unchecked)
+                self.list.blockSignals(False)
+            self._show_settings(rebuild_editor=False)  # in place: the focused control keeps the focus
         else:
             self.rebuild()
 

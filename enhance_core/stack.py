@@ -226,11 +226,18 @@ class FilterStack:
         return self._update(uid, "mask", mask=mask)
 
     def replace_item(self, item: StackItem) -> StackItem:
-        """Put ``item`` in place of the item with the same uid (undo of any edit); return the old one."""
+        """Put ``item`` in place of the item with the same uid (undo of any edit); return the old one.
+
+        The change is told as what differs ("params", "enabled", "opacity" or "mask") when that is one
+        thing, so listeners can update in place (an undo keeps the focused control); else as "reset".
+        """
         with self._lock:
             old = self.item(item.uid)
             self._replace(old, item)
-        self._notify(StackChange("reset", item.uid, self.index_of(item.uid)))
+        differ = [name for name in ("params", "enabled", "opacity") if getattr(old, name) != getattr(item, name)]
+        differ += ["mask"] if old.mask is not item.mask else []  # masks by identity: they hold arrays
+        kind = differ[0] if len(differ) == 1 and old.filter == item.filter else "reset"
+        self._notify(StackChange(kind, item.uid, self.index_of(item.uid)))
         return old
 
     def reset(self, items: Sequence[StackItem]) -> tuple[StackItem, ...]:

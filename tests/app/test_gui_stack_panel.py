@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from app.commands import set_enabled_command
 from app.document import Document
 from app.filter_menu import FilterPalette, match_rank, matching_filters
 from app.param_editor import NumberControl, SliderScale
@@ -261,3 +262,22 @@ def test_deselecting_a_step_leaves_no_settings_editor_behind(qtbot, panel):
     panel.document.select("")
     qtbot.wait(20)
     assert [widget for widget in QApplication.allWidgets() if isinstance(widget, ParamEditor)] == []
+
+
+def test_undo_of_a_setting_keeps_its_control_and_the_focus(qtbot, window, photo_path):
+    from conftest import add_filter, open_image, wait_rendered
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "vignette")
+    control = next(widget for widget in window.stack_panel.editor.controls.values() if hasattr(widget, "entry"))
+    control.entry.setValue(0.3)
+    wait_rendered(qtbot, window)
+    editor = window.stack_panel.editor
+    window.document.undo_stack.undo()  # as Ctrl+Z on a focused slider does
+    wait_rendered(qtbot, window)
+    assert window.stack_panel.editor is editor, "updated in place, not rebuilt: the focused control stays"
+    assert control.entry.value() != 0.3
+    window.document.push(set_enabled_command(window.document.stack, window.document.selected_item(), False))
+    window.document.undo_stack.undo()
+    assert window.stack_panel.editor is editor
+    assert window.stack_panel.list.currentItem().checkState() == Qt.CheckState.Checked
