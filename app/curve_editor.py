@@ -258,7 +258,7 @@ class CurveEditor(QWidget):
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         for spec in specs:
-            button = QToolButton()
+            button = QToolButton(self)  # parented first: shown alone it would flash up as a window of its own
             button.setText(spec.label)
             button.setCheckable(True)
             button.setToolTip(spec.help)

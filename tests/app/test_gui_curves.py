@@ -172,3 +172,28 @@ def test_the_curve_shrinks_to_the_room_left_rather_than_scrolling_its_origin_awa
     plot = window.stack_panel.editor.curves.plot
     assert window.stack_panel.editor_area.verticalScrollBar().maximum() == 0, "(0, 0) is in view"
     assert plot.plot_rect().height() >= 150 and plot.plot_rect().width() == plot.plot_rect().height()
+
+
+def test_the_curve_editor_shows_no_window_of_its_own_while_it_is_built(qtbot):
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication
+
+    from enhance_core.filters.registry import get_filter
+
+    shown: list[str] = []
+
+    class Windows(QObject):
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Show and getattr(watched, "isWindow", lambda: False)():
+                shown.append(type(watched).__name__)
+            return False
+
+    watcher = Windows()
+    QApplication.instance().installEventFilter(watcher)
+    try:
+        specs = [spec for spec in get_filter("tone_curve").specs if spec.kind == "points"]
+        editor = CurveEditor(specs)
+        qtbot.addWidget(editor)
+    finally:
+        QApplication.instance().removeEventFilter(watcher)
+    assert shown == [], "its channel buttons flashed up as windows (and took the focus from the main window)"
