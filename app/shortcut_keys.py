@@ -8,8 +8,11 @@ focus), and under the X11 key scheme a line edit also claims Ctrl+E (end of
 line) and Ctrl+K (delete to the end of the line), the window's Export and
 Add Filter. :class:`ShortcutKeys` watches the focused text field of its
 window and lets the shortcut have the key unless the field needs it
-(:func:`yields_to_shortcuts`). Other widgets (sliders, buttons, lists) claim
-no shortcut's key and are left alone, as is the menu bar's keyboard mode.
+(:func:`yields_to_shortcuts`). Sliders, spin boxes and lists keep the keys
+they move by, Page Up/Down, Home and End, which a DICOM series' slice browsing
+takes window-wide otherwise (:func:`keeps_navigation`). Other widgets
+(buttons) claim no shortcut's key and are left alone, as is the menu bar's
+keyboard mode.
 
 :class:`HeldKey` does the same for a key the window acts on while it is held
 (``\\`` flashes the original): a shortcut fires on the press only, and lists
@@ -23,8 +26,8 @@ from typing import Callable, cast
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent, QKeySequence
-from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockWidget, QLineEdit, QPlainTextEdit,
-                               QTextEdit, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QAbstractSlider, QAbstractSpinBox, QApplication, QComboBox,
+                               QDockWidget, QLineEdit, QPlainTextEdit, QTextEdit, QWidget)
 
 Std = QKeySequence.StandardKey
 EDITING_KEYS = (Std.Copy, Std.Cut, Std.Paste, Std.Undo, Std.Redo, Std.SelectAll, Std.MoveToNextWord,
@@ -32,6 +35,7 @@ EDITING_KEYS = (Std.Copy, Std.Cut, Std.Paste, Std.Undo, Std.Redo, Std.SelectAll,
                 Std.DeleteEndOfWord)
 COMMAND_MODIFIERS = (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
                      | Qt.KeyboardModifier.MetaModifier)
+NAVIGATION_KEYS = (Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Home, Qt.Key.Key_End)
 
 
 def modifier_label(modifier: Qt.KeyboardModifier, what: str) -> str:
@@ -49,6 +53,18 @@ def is_text_field(widget: QWidget) -> bool:
     if isinstance(widget, QComboBox):
         return widget.isEditable()
     return isinstance(widget, (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit))
+
+
+def moves_by_keys(widget: QWidget) -> bool:
+    """Whether ``widget`` moves its value or selection with Page Up/Down, Home and End."""
+    return isinstance(widget, (QAbstractSlider, QAbstractSpinBox, QAbstractItemView))
+
+
+def keeps_navigation(widget: QWidget, event: QKeyEvent) -> bool:
+    """Whether the focused ``widget`` keeps the key of ``event`` from the window's shortcuts: Page Up/Down, Home
+    or End, unmodified, on a slider, spin box or list."""
+    return (moves_by_keys(widget) and event.key() in NAVIGATION_KEYS
+            and not event.modifiers() & (COMMAND_MODIFIERS | Qt.KeyboardModifier.ShiftModifier))
 
 
 def yields_to_shortcuts(widget: QWidget, event: QKeyEvent) -> bool:
@@ -89,13 +105,19 @@ class ShortcutKeys(QObject):
     def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
         if self._watched is not None and shiboken6.isValid(self._watched):
             self._watched.removeEventFilter(self)
-        self._watched = new if new is not None and is_text_field(new) and in_window(self.owner, new) else None
+        self._watched = (new if new is not None and (is_text_field(new) or moves_by_keys(new))
+                         and in_window(self.owner, new) else None)
         if self._watched is not None:
             self._watched.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (event.type() == QEvent.Type.ShortcutOverride and isinstance(watched, QWidget)
-                and isinstance(event, QKeyEvent) and yields_to_shortcuts(watched, event)):
+        if event.type() != QEvent.Type.ShortcutOverride or not isinstance(watched, QWidget) \
+                or not isinstance(event, QKeyEvent):
+            return False
+        if keeps_navigation(watched, event):
+            event.accept()  # the widget has the key
+            return True
+        if is_text_field(watched) and yields_to_shortcuts(watched, event):
             event.ignore()
             return True
         return False

@@ -259,3 +259,24 @@ def test_full_resolution_figures_of_a_slice_stepped_away_from_are_never_shown(qt
     gate.set()
     qtbot.waitUntil(lambda: not window.metrics.exact_lane.busy and not window.metrics.live_lane.busy, timeout=20000)
     assert window.metrics.latest is None or window.metrics.latest.generation > first
+
+
+def test_page_keys_on_a_focused_slider_move_the_slider_not_the_slice(qtbot, window, series_folder):
+    from PySide6.QtTest import QTest
+
+    open_folder(qtbot, window, series_folder)
+    window.stack_panel.add_filter("gamma")
+    wait_rendered(qtbot, window)
+    slider = window.stack_panel.editor.controls["gamma"].slider
+    window.activateWindow()
+    slider.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is slider, timeout=5000)
+    before = slider.value()
+    QTest.keyClick(slider, Qt.Key.Key_PageUp)
+    QTest.keyClick(slider, Qt.Key.Key_End)
+    assert window.slices.index == 0, "the slice stays: the slider has the key"
+    assert slider.value() == slider.maximum() != before
+    window.canvas.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.canvas, timeout=5000)
+    next_slice(qtbot, window, lambda: QTest.keyClick(window.canvas, Qt.Key.Key_PageDown))
+    assert window.slices.index == 1, "elsewhere Page Down steps the slices"
