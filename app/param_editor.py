@@ -20,8 +20,9 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSlider,
-                               QSpinBox, QWidget)
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
+                               QLabel, QSlider, QSpinBox, QWidget)
 
 from app.curve_editor import CurveEditor
 from enhance_core.filters.base import FilterDef, ParamSpec
@@ -31,6 +32,25 @@ if TYPE_CHECKING:
 
 SLIDER_STEPS = 1000
 LOG_DECADES_FROM_ZERO = 3.0
+
+
+class StepSlider(QSlider):
+    """A parameter's slider whose keys step its number box: an arrow by one of its steps, Page Up/Down by ten
+    (a slider step is 1/1000 of the range, finer than the number shows: presses changed nothing seen)."""
+
+    STEPS = {Qt.Key.Key_Right: 1, Qt.Key.Key_Up: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_Down: -1,
+             Qt.Key.Key_PageUp: 10, Qt.Key.Key_PageDown: -10}
+
+    def __init__(self) -> None:
+        super().__init__(Qt.Orientation.Horizontal)
+        self.entry: QAbstractSpinBox | None = None
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        steps = self.STEPS.get(Qt.Key(event.key()))
+        if self.entry is not None and steps is not None and not event.modifiers():
+            self.entry.stepBy(steps)
+            return
+        super().keyPressEvent(event)
 
 
 class SliderScale:
@@ -97,7 +117,7 @@ class NumberControl(QWidget):
         high = spec.maximum if spec.maximum is not None else 1e9
         slide_low, slide_high = slider_range or (low, high)
         self.scale = SliderScale(max(low, slide_low), min(high, slide_high), log=spec.log)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider = StepSlider()
         self.slider.setRange(0, SLIDER_STEPS)
         self.entry: QSpinBox | QDoubleSpinBox
         if spec.kind == "int":
@@ -110,6 +130,7 @@ class NumberControl(QWidget):
             step = spec.step if decimals is None and spec.step else _nice_step(self.scale.high - self.scale.low)
             entry.setSingleStep(step)
             self.entry = entry
+        self.slider.entry = self.entry
         self.entry.setKeyboardTracking(False)
         self.entry.setMinimumWidth(84)
         self.entry.setAlignment(Qt.AlignmentFlag.AlignRight)

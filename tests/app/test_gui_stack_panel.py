@@ -281,3 +281,20 @@ def test_undo_of_a_setting_keeps_its_control_and_the_focus(qtbot, window, photo_
     window.document.undo_stack.undo()
     assert window.stack_panel.editor is editor
     assert window.stack_panel.list.currentItem().checkState() == Qt.CheckState.Checked
+
+
+@pytest.mark.parametrize("name, param", [("vignette", "amount"), ("brightness_contrast", "brightness"),
+                                         ("gaussian_blur", "sigma"), ("hsl", "red_saturation")])
+def test_an_arrow_key_on_a_slider_moves_the_value_by_a_step_the_number_shows(qtbot, name, param):
+    from PySide6.QtTest import QTest
+
+    from enhance_core.filters.registry import get_filter
+
+    spec = next(spec for spec in get_filter(name).specs if spec.name == param)
+    control = NumberControl(spec, unit="")
+    qtbot.addWidget(control)
+    shown = [control.entry.text()]
+    for _ in range(3):
+        QTest.keyClick(control.slider, Qt.Key.Key_Right)
+        shown.append(control.entry.text())
+    assert len(set(shown)) == 4, f"each press shows a new value: {shown}"
