@@ -72,12 +72,15 @@ def yields_to_shortcuts(widget: QWidget, event: QKeyEvent) -> bool:
 
     A text field keeps the keys it types and edits with; of the command keys
     (Ctrl, Alt, Meta) only the standard editing ones (copy, paste, undo, select
-    all, word moves). A spin box keeps only the characters of a number. Other
+    all, word moves; a spin box leaves undo and redo to the window, as it commits
+    each number entered). A spin box keeps only the characters of a number. Other
     widgets decide as Qt lets them (they claim no shortcut's key).
     """
     if not is_text_field(widget):
         return False
     if event.modifiers() & COMMAND_MODIFIERS:
+        if isinstance(widget, QAbstractSpinBox) and (event.matches(Std.Undo) or event.matches(Std.Redo)):
+            return True  # a number is committed as it is typed: the window's undo is the one that undoes it
         return not any(event.matches(key) for key in EDITING_KEYS)
     text = event.text()
     if isinstance(widget, QAbstractSpinBox) and text and text.isprintable():

@@ -298,3 +298,24 @@ def test_an_arrow_key_on_a_slider_moves_the_value_by_a_step_the_number_shows(qtb
         QTest.keyClick(control.slider, Qt.Key.Key_Right)
         shown.append(control.entry.text())
     assert len(set(shown)) == 4, f"each press shows a new value: {shown}"
+
+
+def test_ctrl_z_in_a_parameter_s_number_box_undoes_the_number_entered(qtbot, window, photo_path):
+    from conftest import add_filter, open_image, wait_rendered
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "vignette")
+    entry = window.stack_panel.editor.controls["amount"].entry
+    window.activateWindow()
+    entry.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is entry, timeout=5000)
+    entry.selectAll()
+    QTest.keyClicks(entry, "0.3")
+    QTest.keyClick(entry, Qt.Key.Key_Return)
+    wait_rendered(qtbot, window)
+    assert window.document.selected_item().params.amount == pytest.approx(0.3)
+    QTest.keySequence(entry, QKeySequence(QKeySequence.StandardKey.Undo))
+    assert window.document.selected_item().params.amount == 0.0, "the window's undo took the key"
