@@ -155,6 +155,8 @@ def build_menus(window: EditorWindow) -> Menus:
                                 doc.undo_stack.redoTextChanged)
     if QKeySequence("Ctrl+Y") not in a["redo"].shortcuts():
         a["redo"].setShortcuts(a["redo"].shortcuts() + [QKeySequence("Ctrl+Y")])
+    if QKeySequence("Ctrl+=") not in a["zoom_in"].shortcuts():  # + is Shift+= on most keyboards
+        a["zoom_in"].setShortcuts(a["zoom_in"].shortcuts() + [QKeySequence("Ctrl+=")])
     modes = QActionGroup(main)
     for mode, text, key in COMPARE_MODES:
         action = QAction(text, main, checkable=True, shortcut=QKeySequence(key))

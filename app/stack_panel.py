@@ -292,8 +292,9 @@ class StackPanel(QWidget):
         item = self.document.selected_item()
         self.settings.setEnabled(item is not None)
         self.remove_button.setEnabled(item is not None)
-        self.up_button.setEnabled(item is not None)
-        self.down_button.setEnabled(item is not None)
+        index = self.document.stack.index_of(item.uid) if item is not None else -1
+        self.up_button.setEnabled(index > 0)
+        self.down_button.setEnabled(0 <= index < len(self.document.stack) - 1)
         if item is None:
             for _, button in self.step_tools:
                 button.setVisible(False)

@@ -319,3 +319,18 @@ def test_ctrl_z_in_a_parameter_s_number_box_undoes_the_number_entered(qtbot, win
     assert window.document.selected_item().params.amount == pytest.approx(0.3)
     QTest.keySequence(entry, QKeySequence(QKeySequence.StandardKey.Undo))
     assert window.document.selected_item().params.amount == 0.0, "the window's undo took the key"
+
+
+def test_the_move_buttons_offer_only_the_moves_there_are_and_ctrl_equals_zooms_in(qtbot, window, photo_path):
+    from conftest import add_filter, open_image
+    from PySide6.QtGui import QKeySequence
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    panel = window.stack_panel
+    assert not panel.up_button.isEnabled() and not panel.down_button.isEnabled(), "one step: nowhere to move"
+    add_filter(qtbot, window, "gamma")
+    assert panel.up_button.isEnabled() and not panel.down_button.isEnabled(), "the last step"
+    window.document.select(window.document.stack.snapshot()[0].uid)
+    assert not panel.up_button.isEnabled() and panel.down_button.isEnabled(), "the first step"
+    assert QKeySequence("Ctrl+=") in window.actions_by_name["zoom_in"].shortcuts()
