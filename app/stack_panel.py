@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
-                               QScrollArea, QSizePolicy, QSlider, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QPushButton, QScrollArea, QSizePolicy, QSlider, QSpinBox, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from app.commands import (AddStepCommand, MoveStepCommand, RemoveStepCommand, change_params_command, reset_step_command,
                           set_enabled_command, set_mask_command, set_opacity_command)
@@ -115,6 +116,7 @@ class StackPanel(QWidget):
         self.note_label.setToolTip("What the step decided by itself in the latest preview")
         self._notes: dict[str, str] = {}
         self.editor_area = QScrollArea()
+        self.editor_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no stop of its own between the controls it holds
         self.editor_area.setWidgetResizable(True)
         self.editor_area.setFrameShape(QScrollArea.Shape.NoFrame)
         self._layout_widgets()
@@ -327,8 +329,19 @@ class StackPanel(QWidget):
         if rebuild_editor or self.editor is None or self.editor.definition.name != item.filter:
             self.editor = self._make_editor(item)
             self.editor_area.setWidget(self.editor)
+            self._order_tabs(self.editor)
         elif self._gesture_start is None:
             self.editor.set_params(item.params)
+
+    def _order_tabs(self, editor: QWidget) -> None:
+        """Tab goes from the step list to the opacity, then through the settings in the order they are shown, then
+        to Reset to defaults (a new editor's controls were put last in the window's chain)."""
+        controls = [widget for widget in editor.findChildren(QWidget)  # depth first: the controls as made
+                    if widget.focusPolicy() & Qt.FocusPolicy.TabFocus
+                    and not isinstance(widget.parentWidget(), QAbstractSpinBox)]  # not a number box's own field
+        chain: list[QWidget] = [self.list, self.opacity, self.opacity_entry, *controls, self.reset_button]
+        for before, after in zip(chain, chain[1:]):
+            QWidget.setTabOrder(before, after)
 
     def show_notes(self, notes: dict[str, str]) -> None:
         """Show what the steps said in the latest preview (by step uid), for the selected step."""

@@ -334,3 +334,22 @@ def test_the_move_buttons_offer_only_the_moves_there_are_and_ctrl_equals_zooms_i
     window.document.select(window.document.stack.snapshot()[0].uid)
     assert not panel.up_button.isEnabled() and panel.down_button.isEnabled(), "the first step"
     assert QKeySequence("Ctrl+=") in window.actions_by_name["zoom_in"].shortcuts()
+
+
+def test_tab_goes_from_the_step_list_through_the_opacity_to_the_settings_then_reset(qtbot, window, photo_path):
+    from conftest import add_filter, open_image
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "brightness_contrast")
+    panel = window.stack_panel
+    stops, widget = [], panel.list
+    for _ in range(8):
+        widget = widget.nextInFocusChain()
+        while (not widget.focusPolicy() & Qt.FocusPolicy.TabFocus or not widget.isVisible()
+               or widget.objectName() == "qt_spinbox_lineedit"):  # a number box's own field: the box takes it
+            widget = widget.nextInFocusChain()
+        stops.append(widget)
+    controls = panel.editor.controls
+    assert stops[:7] == [panel.opacity, panel.opacity_entry, controls["brightness"].slider,
+                         controls["brightness"].entry, controls["contrast"].slider, controls["contrast"].entry,
+                         panel.reset_button]
