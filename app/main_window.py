@@ -53,6 +53,7 @@ from app.viewer_overlay import ViewerOverlay
 from app.workers import JobFailure, JobRunner
 from enhance_core.medical.roi import pixel_spacing
 from enhance_core.medical.windows import stack_window
+from enhance_core.project import SUFFIX as PROJECT_SUFFIX
 from enhance_core.project_states import Snapshot
 
 if TYPE_CHECKING:  # pydicom is imported with the first DICOM image, not with the window
@@ -233,6 +234,7 @@ class MainWindow(QMainWindow):
         self.recovery.series_restored.connect(self._browse_restored_series)
         self.files.opened.connect(self._on_opened)
         self.files.opened.connect(self._load_recipe_after_open)
+        self.files.lane.failed.connect(self._forget_recipe_after_open)
         self.series_panel.series_chosen.connect(self.files.open_study_series)
         self.files.read_warned.connect(status.set_read_warnings)
         self.files.saved_preview_loaded.connect(self.renders.show_saved_preview)
@@ -508,15 +510,23 @@ class MainWindow(QMainWindow):
         said to be left out."""
         recipes = [Path(path) for path in paths if Path(path).suffix.lower() == ".json"]
         others = [Path(path) for path in paths if Path(path).suffix.lower() != ".json"]
-        left = others[2:] + recipes[1:]
+        project = bool(others) and others[0].suffix.lower() == PROJECT_SUFFIX
+        left = others[2:] + recipes[0 if project else 1:]  # one recipe is loaded, but with a project
         if others:
-            self._recipe_after_open = (others[0], recipes[0]) if recipes else None
+            self._recipe_after_open = (others[0], recipes[0]) if recipes and not project else None
             self.files.open_path(others[0], reference=others[1] if len(others) > 1 else None)
+            if not self.files.lane.busy:  # nothing is being opened (cancelled, or the file is gone)
+                self._recipe_after_open = None
         elif recipes:
             self.files.load_recipe(recipes[0])
         if left:
             self.status.showMessage(f"Left out {len(left)} of the files dropped ({', '.join(p.name for p in left)}):"
-                                    " one image, its reference and a recipe at a time", 10000)
+                                    " one image, its reference and a recipe at a time (a project keeps its own "
+                                    "steps: load a recipe once it is open)", 10000)
+
+    def _forget_recipe_after_open(self, *args: object) -> None:
+        """The image a recipe was dropped with did not open: the recipe is not kept for a later one."""
+        self._recipe_after_open = None
 
     def _load_recipe_after_open(self, path: Path) -> None:
         """Load the recipe dropped with the image ``path`` once it opened."""

@@ -48,7 +48,8 @@ def noise_unit(meta: ImageMeta, window: Window | None) -> tuple[float, str]:
     level in; no unit. DICOM: one display step is the window's
     width (without a window step, the value range the pixels map to), in ``meta.unit`` or, when the
     modality has none (MR), ``"<modality> values"``; a linear window's step is the span of its ramp
-    (:func:`~enhance_core.filters.point.linear_window`: ``width - 1`` on DICOM).
+    (:func:`~enhance_core.filters.point.linear_window`: ``width - 1`` on most DICOM, the whole width on float
+    data).
     """
     physical = bool(meta.unit) or meta.value_scale != 1.0 or meta.value_offset != 0.0
     if not physical:

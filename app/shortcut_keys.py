@@ -27,7 +27,7 @@ import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QAbstractSlider, QAbstractSpinBox, QApplication, QComboBox,
-                               QDockWidget, QLineEdit, QPlainTextEdit, QTextEdit, QWidget)
+                               QDockWidget, QDoubleSpinBox, QLineEdit, QPlainTextEdit, QSpinBox, QTextEdit, QWidget)
 
 Std = QKeySequence.StandardKey
 EDITING_KEYS = (Std.Copy, Std.Cut, Std.Paste, Std.Undo, Std.Redo, Std.SelectAll, Std.MoveToNextWord,
@@ -56,8 +56,10 @@ def is_text_field(widget: QWidget) -> bool:
 
 
 def moves_by_keys(widget: QWidget) -> bool:
-    """Whether ``widget`` moves its value or selection with Page Up/Down, Home and End."""
-    return isinstance(widget, (QAbstractSlider, QAbstractSpinBox, QAbstractItemView))
+    """Whether ``widget`` moves its value or selection with Page Up/Down, Home and End (the slice slider leaves
+    them to the slice keys, which step as its tooltip says)."""
+    return (isinstance(widget, (QAbstractSlider, QAbstractSpinBox, QAbstractItemView))
+            and widget.objectName() != "slice_slider")
 
 
 def keeps_navigation(widget: QWidget, event: QKeyEvent) -> bool:
@@ -67,20 +69,29 @@ def keeps_navigation(widget: QWidget, event: QKeyEvent) -> bool:
             and not event.modifiers() & (COMMAND_MODIFIERS | Qt.KeyboardModifier.ShiftModifier))
 
 
+def number_entered(widget: QWidget) -> bool:
+    """Whether ``widget`` is a number box showing the value it holds (nothing typed since it was entered)."""
+    if isinstance(widget, QSpinBox):
+        return widget.cleanText() == widget.textFromValue(widget.value())
+    if isinstance(widget, QDoubleSpinBox):
+        return widget.cleanText() == widget.textFromValue(widget.value())
+    return False
+
+
 def yields_to_shortcuts(widget: QWidget, event: QKeyEvent) -> bool:
     """Whether the focused ``widget`` should leave the key of ``event`` to the window's shortcuts.
 
     A text field keeps the keys it types and edits with; of the command keys
     (Ctrl, Alt, Meta) only the standard editing ones (copy, paste, undo, select
-    all, word moves; a spin box leaves undo and redo to the window, as it commits
-    each number entered). A spin box keeps only the characters of a number. Other
+    all, word moves; a spin box leaves undo and redo to the window once the number
+    typed is entered). A spin box keeps only the characters of a number. Other
     widgets decide as Qt lets them (they claim no shortcut's key).
     """
     if not is_text_field(widget):
         return False
     if event.modifiers() & COMMAND_MODIFIERS:
-        if isinstance(widget, QAbstractSpinBox) and (event.matches(Std.Undo) or event.matches(Std.Redo)):
-            return True  # a number is committed as it is typed: the window's undo is the one that undoes it
+        if (event.matches(Std.Undo) or event.matches(Std.Redo)) and number_entered(widget):
+            return True  # nothing typed since the number was entered: the window's undo takes that edit back
         return not any(event.matches(key) for key in EDITING_KEYS)
     text = event.text()
     if isinstance(widget, QAbstractSpinBox) and text and text.isprintable():

@@ -68,4 +68,4 @@ class ViewerOverlay(QObject):
         window = stack_window(self.document.stack.snapshot()) if source is not None else None
         preset = self.window_level.active_name() if window is not None else ""
         self.canvas.set_corner_text(corner_text(source, window, preset, self.slices.series, self.slices.shown,
-                                                self.canvas.viewport.zoom))
+                                                self.canvas.device_zoom()))

@@ -271,6 +271,11 @@ class WindowLevelParams:
                                "file's own VOI LUT, spread over the window")
 
 
+WINDOW_ROUNDING = 4e-7
+"""How far float32 samples may lie from the file's values, as a share of the value range (0.03 HU on a 16-bit CT):
+values that near a window's end are put on it, as pydicom, computing in the file's own numbers, puts them."""
+
+
 def linear_window(center: float, width: float, *, step: float = 0.0) -> tuple[float, float]:
     """``(low, span)`` of the linear window: values ``low .. low + span`` map to 0..1.
 
@@ -325,7 +330,7 @@ def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: Rende
 
         return map_intensity(pixels, lookup)
     flip = ctx.value_scale < 0
-    ends = 0.25 * ctx.value_step / span  # a quarter of the file's value step, on the ramp
+    ends = min(0.25 * ctx.value_step, WINDOW_ROUNDING * abs(ctx.value_scale)) / span  # float32 rounding, on the ramp
 
     def window(values: np.ndarray) -> np.ndarray:
         ramp = cv2.addWeighted(values, gain, values, 0.0, offset)

@@ -591,6 +591,29 @@ def test_a_dropped_recipe_is_loaded_onto_the_image_open_and_a_third_file_is_said
     assert "Left out 1 of the files dropped (7.png)" in window.status.currentMessage()
 
 
+def test_a_recipe_dropped_with_an_image_that_did_not_open_is_not_kept_for_a_later_one(qtbot, window, photo_path,
+                                                                                      tmp_path):
+    from enhance_core.recipe import save_recipe
+    from enhance_core.stack import make_item
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "gamma")  # an unsaved edit
+    other = save_png(synthetic_photo(seed=3), tmp_path / "other.png")
+    recipe = save_recipe([make_item("negative")], tmp_path / "r.json")
+    window.reporter.saves = ["cancel"]  # Save the edits first? Cancel: nothing opens
+    window.open_paths([str(other), str(recipe)])
+    assert window.document.source_path == photo_path
+    window.reporter.saves = ["discard"]
+    with qtbot.waitSignal(window.document.image_changed, timeout=20000):
+        window.files.open_path(other)  # later, File > Open alone
+    wait_rendered(qtbot, window)
+    assert "negative" not in [item.filter for item in window.document.stack.snapshot()]
+    project = tmp_path / "p.esproj"
+    assert window.files.save_project_to(project)
+    window.open_paths([str(project), str(recipe)])
+    assert "Left out 1 of the files dropped (r.json)" in window.status.currentMessage(), "a project keeps its steps"
+
+
 def test_a_reference_that_cannot_be_read_with_a_new_image_closes_the_old_image_s_reference(qtbot, window,
                                                                                            photo_path, tmp_path):
     old = save_png(synthetic_photo(seed=2), tmp_path / "old_truth.png")

@@ -170,3 +170,13 @@ def test_actual_pixels_on_a_200_percent_screen_is_one_image_pixel_per_device_pix
     window.actions_by_name["actual"].trigger()
     assert window.canvas.viewport.zoom == 0.5 and window.canvas.device_zoom() == 1.0
     assert window.status.zoom_label.text() == "Zoom 100%"
+
+
+def test_the_dicom_corner_text_says_the_zoom_the_status_bar_says_on_a_200_percent_screen(qtbot, window, ct_path,
+                                                                                       monkeypatch):
+    from conftest import open_image
+
+    open_image(qtbot, window, ct_path)
+    monkeypatch.setattr(type(window.canvas), "devicePixelRatioF", lambda canvas: 2.0)
+    window.actions_by_name["actual"].trigger()
+    qtbot.waitUntil(lambda: "Zoom 100%" in window.canvas.corner_text.get("bottom_right", []), timeout=5000)

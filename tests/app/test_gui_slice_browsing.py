@@ -271,12 +271,29 @@ def test_page_keys_on_a_focused_slider_move_the_slider_not_the_slice(qtbot, wind
     window.activateWindow()
     slider.setFocus()
     qtbot.waitUntil(lambda: QApplication.focusWidget() is slider, timeout=5000)
+    next_slice(qtbot, window, lambda: window.slices.show_slice(5))
     before = slider.value()
     QTest.keyClick(slider, Qt.Key.Key_PageUp)
+    assert window.slices.index == 5 and slider.value() != before, "the slice stays: the slider has the key"
+    QTest.keyClick(slider, Qt.Key.Key_PageDown)
     QTest.keyClick(slider, Qt.Key.Key_End)
-    assert window.slices.index == 0, "the slice stays: the slider has the key"
+    assert window.slices.index == 5, "the slice stays: the slider has the key"
     assert slider.value() == slider.maximum() != before
     window.canvas.setFocus()
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.canvas, timeout=5000)
     next_slice(qtbot, window, lambda: QTest.keyClick(window.canvas, Qt.Key.Key_PageDown))
-    assert window.slices.index == 1, "elsewhere Page Down steps the slices"
+    assert window.slices.index == 6, "elsewhere Page Down steps the slices"
+
+
+def test_page_keys_on_the_focused_slice_slider_step_one_slice(qtbot, window, series_folder):
+    from PySide6.QtTest import QTest
+
+    open_folder(qtbot, window, series_folder)
+    slider = window.slices.slider
+    slider.setValue(5)  # dragged there: the slider has the focus
+    qtbot.waitUntil(lambda: window.slices.index == 5 and window.slices.shown == 5, timeout=20000)
+    window.activateWindow()
+    slider.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is slider, timeout=5000)
+    next_slice(qtbot, window, lambda: QTest.keyClick(slider, Qt.Key.Key_PageDown))
+    assert window.slices.index == 6, "Next Slice, as its tooltip says (a slider's own Page Down went 10 back)"

@@ -266,6 +266,7 @@ def test_deselecting_a_step_leaves_no_settings_editor_behind(qtbot, panel):
 
 def test_undo_of_a_setting_keeps_its_control_and_the_focus(qtbot, window, photo_path):
     from conftest import add_filter, open_image, wait_rendered
+    from PySide6.QtWidgets import QApplication
 
     open_image(qtbot, window, photo_path)
     add_filter(qtbot, window, "vignette")
@@ -273,9 +274,13 @@ def test_undo_of_a_setting_keeps_its_control_and_the_focus(qtbot, window, photo_
     control.entry.setValue(0.3)
     wait_rendered(qtbot, window)
     editor = window.stack_panel.editor
+    window.activateWindow()
+    control.slider.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is control.slider, timeout=5000)
     window.document.undo_stack.undo()  # as Ctrl+Z on a focused slider does
     wait_rendered(qtbot, window)
     assert window.stack_panel.editor is editor, "updated in place, not rebuilt: the focused control stays"
+    assert QApplication.focusWidget() is control.slider
     assert control.entry.value() != 0.3
     window.document.push(set_enabled_command(window.document.stack, window.document.selected_item(), False))
     window.document.undo_stack.undo()
@@ -319,6 +324,10 @@ def test_ctrl_z_in_a_parameter_s_number_box_undoes_the_number_entered(qtbot, win
     assert window.document.selected_item().params.amount == pytest.approx(0.3)
     QTest.keySequence(entry, QKeySequence(QKeySequence.StandardKey.Undo))
     assert window.document.selected_item().params.amount == 0.0, "the window's undo took the key"
+    entry.selectAll()
+    QTest.keyClicks(entry, "0.5")  # typed, not entered: Ctrl+Z takes the typing back, not the step
+    QTest.keySequence(entry, QKeySequence(QKeySequence.StandardKey.Undo))
+    assert [item.filter for item in window.document.stack.snapshot()] == ["vignette"]
 
 
 def test_the_move_buttons_offer_only_the_moves_there_are_and_ctrl_equals_zooms_in(qtbot, window, photo_path):

@@ -179,3 +179,21 @@ def test_a_modality_lut_file_s_window_is_dicom_s_linear():
     from enhance_core.io import read_image
 
     assert value_step(read_image(get_testdata_file("mlut_18.dcm")).meta) == 1.0  # pydicom-data: the LUT's whole numbers
+
+
+@pytest.mark.parametrize("center, width", [(100.3, 7.0), (40.2, 20.0), (40.7, 20.0), (40.0, 400.0)])
+def test_a_window_whose_ends_fall_between_whole_units_matches_pydicom(center, width):
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    from enhance_core.io import read_image
+    from enhance_core.render import render_image
+
+    path = get_testdata_file("CT_small.dcm")
+    dataset = pydicom.dcmread(path)
+    hu = pydicom.pixels.apply_modality_lut(dataset.pixel_array, dataset).astype(np.float64)
+    dataset.WindowCenter, dataset.WindowWidth = center, width
+    expected = pydicom.pixels.apply_windowing(hu, dataset)
+    expected = (expected - expected.min()) / (expected.max() - expected.min())
+    shown = render_image(read_image(path), [make_item("window_level", {"center": center, "width": width})])
+    np.testing.assert_allclose(shown.pixels[:, :, 0], expected, atol=1e-3)  # a dragged centre: 100.3
