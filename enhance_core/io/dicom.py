@@ -17,6 +17,10 @@ fewer than :data:`GRID_STEPS` steps, ``meta.extra["value_grid"]`` holds the
 physical value of stored 0 and the step between stored values (the rescale
 times any dose scaling), so that a measurement gives back the exact values
 that float32 pixels round (:func:`enhance_core.medical.roi.source_values`).
+``meta.extra["value_step"]`` is what DICOM's LINEAR window takes off a
+window's width (:func:`enhance_core.filters.point.value_step`): 1 for integer
+samples of whole units or coarser and for a modality LUT, the step where it
+is finer; absent for float samples.
 
 Before decoding, the header's numbers are checked (size, samples, frames and
 bits against the limits; rescale values finite, slope non-zero; see
