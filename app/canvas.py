@@ -41,6 +41,10 @@ CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 CORNER_MARGIN = 10
 CORNER_TOP = 36
 """Top corners start below the Before/After labels."""
+PAN_KEYS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+"""Arrow keys on the focused canvas look that way (on a DICOM series Up and Down step the slices first)."""
+PAN_STEP = 0.1
+"""A pan key moves the view by this share of the pane's shorter side."""
 
 
 class CompareMode(str, Enum):
@@ -496,7 +500,12 @@ class CompareCanvas(QWidget):
         return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+        pan = PAN_KEYS.get(Qt.Key(event.key()))
+        if pan is not None and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            step = PAN_STEP * min(self.viewport.width, self.viewport.height)  # the image moves the other way
+            self.viewport.pan_by(-pan[0] * step, -pan[1] * step)
+            self._view_moved()
+        elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = True
         elif event.key() == Qt.Key.Key_Shift and not event.isAutoRepeat() and hasattr(self.tool, "press_line"):
             self.update()

@@ -180,3 +180,19 @@ def test_the_dicom_corner_text_says_the_zoom_the_status_bar_says_on_a_200_percen
     monkeypatch.setattr(type(window.canvas), "devicePixelRatioF", lambda canvas: 2.0)
     window.actions_by_name["actual"].trigger()
     qtbot.waitUntil(lambda: "Zoom 100%" in window.canvas.corner_text.get("bottom_right", []), timeout=5000)
+
+
+def test_arrow_keys_on_the_canvas_look_around_a_zoomed_picture(qtbot, window, photo_path):
+    from conftest import open_image
+    from PySide6.QtTest import QTest
+
+    open_image(qtbot, window, photo_path)
+    canvas = window.canvas
+    canvas.set_zoom(8.0)
+    start = (canvas.viewport.center_x, canvas.viewport.center_y)
+    QTest.keyClick(canvas, Qt.Key.Key_Right)
+    QTest.keyClick(canvas, Qt.Key.Key_Down)
+    assert canvas.viewport.center_x > start[0] and canvas.viewport.center_y > start[1], "the view looks right and down"
+    QTest.keyClick(canvas, Qt.Key.Key_Left)
+    QTest.keyClick(canvas, Qt.Key.Key_Up)
+    assert (canvas.viewport.center_x, canvas.viewport.center_y) == pytest.approx(start)
