@@ -213,7 +213,7 @@ class HistogramView(QWidget):
         self.pair: HistogramPair | None = None
         self.channels = {"red": True, "green": True, "blue": True, "luminance": True}
         self.log_scale = False
-        self.setMinimumHeight(110)
+        self.setMinimumHeight(64)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def set_pair(self, pair: HistogramPair | None) -> None:

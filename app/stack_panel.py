@@ -117,6 +117,7 @@ class StackPanel(QWidget):
         self._notes: dict[str, str] = {}
         self.editor_area = QScrollArea()
         self.editor_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no stop of its own between the controls it holds
+        self.editor_area.setMinimumHeight(36)  # a 540 px tall screen (1080p at 200 %) still holds the window
         self.editor_area.setWidgetResizable(True)
         self.editor_area.setFrameShape(QScrollArea.Shape.NoFrame)
         self._layout_widgets()
@@ -409,7 +410,7 @@ class StackPanel(QWidget):
 class StepList(QListWidget):
     """The list of steps, as tall as its steps (4 to 12 rows): a short stack leaves the settings (a curve) the room."""
 
-    MIN_ROWS, MAX_ROWS = 4, 12
+    MIN_ROWS, MAX_ROWS = 3, 12
 
     def __init__(self) -> None:
         super().__init__()

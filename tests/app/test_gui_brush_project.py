@@ -758,6 +758,22 @@ def test_a_first_start_on_a_small_screen_fits_the_canvas_and_the_metrics_figures
         small.shutdown()
 
 
+def test_a_first_start_on_a_960_by_540_screen_fits_the_window_on_it(qtbot, monkeypatch):
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QScreen
+
+    from app.error_reporter import RecordingReporter
+
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda screen: QRect(0, 0, 960, 540))  # 1080p at 200 %
+    small = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(small)
+    small.show()
+    try:
+        assert small.minimumSizeHint().height() <= 540 and small.height() <= 540
+    finally:
+        small.shutdown()
+
+
 def test_layout_is_remembered(qtbot):
     from app.error_reporter import RecordingReporter
 
