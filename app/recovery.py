@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
@@ -30,6 +31,7 @@ from app.recovery_writer import RecoveryWriter
 from app.snapshots_panel import SnapshotStore
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError, ImageReadError
+from enhance_core.masks import Picture, picture_digest
 
 
 def _restore_job(folder: Path, image: Path, reference: Path | None, progress, should_stop):
@@ -128,6 +130,7 @@ class RecoveryController(QObject):
         self._restoring: CrashedSession | None = None
         self._changed_while_restoring = False
         self._missing_reference = False
+        self._digested: tuple[np.ndarray, str] | None = None
         self._scheduled = self._closed = self._failing = False
         self._write_failed.connect(self._on_write_failed)
         self.written.connect(self._on_written)
@@ -175,7 +178,13 @@ class RecoveryController(QObject):
         writer.submit(SessionState(Path(doc.source_path).absolute(), doc.source.rows, doc.source.cols,
                                    reference, project, doc.stack.snapshot(), self.history.state(),
                                    doc.selected_uid, view, doc.source.meta.page, self.study(),
-                                   tuple(self.snapshots.snapshots)))
+                                   tuple(self.snapshots.snapshots), self._digest(doc.source.pixels)))
+
+    def _digest(self, pixels: np.ndarray) -> str:
+        """The picture's digest, computed once per picture."""
+        if self._digested is None or self._digested[0] is not pixels:
+            self._digested = (pixels, picture_digest(pixels))
+        return self._digested[1]
 
     def _start_session(self) -> RecoveryWriter | None:
         """Create and lock this window's session folder and return its writer; None (said once) when that fails."""
@@ -324,6 +333,10 @@ class RecoveryController(QObject):
                          "File ▸ Open Reference.")
         if note:
             notes.append(note)
+        if not resized and state.digest is not None and not Picture("", state.digest).is_of(source.pixels):
+            notes.append(f"{image.name} is not the picture the session edited (it was replaced or edited since): "
+                         "masks painted or detected on that one now lie on this one; check them with the brush "
+                         "overlay.")
         if resized:
             notes.append(f"{image.name} is now {source.cols}×{source.rows} pixels; the session edited it at "
                          f"{state.cols}×{state.rows}. Its steps hold no mask, so they were put on it as they are: "

@@ -85,6 +85,8 @@ class SessionState:
     page: int = 0
     study: Path | None = None
     snapshots: tuple[Snapshot, ...] = ()
+    digest: str | None = None
+    """:func:`~enhance_core.masks.picture_digest` of the picture edited (a restore tells a replaced one)."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ class SessionEncoder:
         header = {"schema": SCHEMA, "version": VERSION, "pid": os.getpid() if pid is None else pid,
                   "saved": time.strftime("%Y-%m-%dT%H:%M:%S"), "image": str(state.image), "page": state.page,
                   "study": None if state.study is None else str(state.study), "rows": state.rows, "cols": state.cols,
+                  "digest": state.digest,
                   "reference": None if state.reference is None else str(state.reference),
                   "project": None if state.project is None else str(state.project),
                   "selected": state.selected, "view": None if state.view is None else dict(state.view),
@@ -358,6 +361,7 @@ def _decode(data: dict[str, Any], folder: Path) -> RecoveredSession:
         selected=str(data.get("selected", "")),
         view=None if view is None else {name: float(view[name]) for name in ("zoom", "center_x", "center_y")},
         page=int(data.get("page", 0)), study=None if data.get("study") is None else Path(data["study"]),
+        digest=data["digest"] if isinstance(data.get("digest"), str) else None,
         snapshots=tuple(Snapshot(str(entry["name"]), tuple(items[key] for key in entry["steps"]),
                                  str(entry.get("created", ""))) for entry in data.get("snapshots", ())))
     return RecoveredSession(state, tuple(items[key] for key in data["base"]), rasters, masked=bool(masks))

@@ -479,3 +479,22 @@ def test_an_image_in_a_folder_that_cannot_be_entered_counts_as_not_found_for_a_r
     assert _reachable_file(locked / "scan.png")
     lock_folder(monkeypatch, locked)
     assert not _reachable_file(locked / "scan.png"), "asks where the image is instead of raising at start-up"
+
+
+def test_a_picture_replaced_by_another_of_its_size_is_restored_onto_with_a_warning(qtbot, root, photo_path):
+    window = edited_session(qtbot, root, photo_path)
+    window.shutdown()
+    save_png(synthetic_photo(seed=9), photo_path)  # the file replaced meanwhile: another picture, same size
+    other = editor(qtbot, root, "Restore")
+    with qtbot.waitSignal(other.recovery.restored, timeout=20000):
+        other.recovery.offer_restore()
+    assert [item.filter for item in other.document.stack.snapshot()] == ["gaussian_blur"]
+    assert "photo.png is not the picture the session edited" in other.reporter.errors[0][1]
+    other.shutdown()
+    same = edited_session(qtbot, root, photo_path)  # the same picture: nothing said
+    same.shutdown()
+    again = editor(qtbot, root, "Restore")
+    with qtbot.waitSignal(again.recovery.restored, timeout=20000):
+        again.recovery.offer_restore()
+    assert again.reporter.errors == []
+    again.shutdown()
