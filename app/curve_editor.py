@@ -6,7 +6,9 @@ edited, and the others are drawn faintly behind it. Click to add a point
 (and drag it at once), drag a point to move it (between its neighbours, at
 least :data:`MIN_GAP` from them), double-click or right-click a point to
 remove it (a curve keeps :data:`~enhance_core.filters.base.MIN_POINTS`).
-Like the other controls of :mod:`app.param_editor`, it emits ``edited`` with
+From the keyboard (the plot takes the focus): Page Up/Down pick a point (ringed),
+the arrows move it by one level (Shift: ten), Insert adds one halfway to the
+next, Delete removes it. Like the other controls of :mod:`app.param_editor`, it emits ``edited`` with
 every live change and ``committed`` when a gesture ends (mouse released,
 point removed), where the stack panel records one undo command.
 
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from enhance_core.filters.base import MAX_POINTS, MIN_POINTS, ParamSpec, Points
@@ -44,10 +46,16 @@ CURVE_SAMPLES = 256
 CHANNEL_COLORS = {"rgb": QColor(235, 235, 235), "red": QColor(235, 80, 80), "green": QColor(80, 210, 100),
                   "blue": QColor(90, 140, 250)}
 HISTOGRAM_CHANNEL = {"rgb": "luminance", "red": "red", "green": "green", "blue": "blue"}
+KEY_STEP = 1.0 / 255.0
+"""How far an arrow key moves the current point (Shift: ten times), one 8-bit level."""
+ARROWS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, 1), Qt.Key.Key_Down: (0, -1)}
 
 
 class CurvePlot(QWidget):
     """The square plot: grid, histogram, the other curves faintly, the edited curve and its points."""
+
+    KEEPS_NAVIGATION = True
+    """It picks its points with Page Up/Down (:func:`app.shortcut_keys.moves_by_keys`)."""
 
     edited = Signal(str, object)
     committed = Signal()
@@ -59,6 +67,8 @@ class CurvePlot(QWidget):
         self.current = names[0]
         self.histogram: HistogramPair | None = None
         self._dragging: int | None = None
+        self.selected = 0  # the point the keys edit
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumSize(160, 160)
         self.setMaximumHeight(MAX_SIDE)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -137,6 +147,33 @@ class CurvePlot(QWidget):
         self.update()
         self.edited.emit(self.current, points)
 
+    # --- keys ----------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Page Up/Down pick the next or previous point, arrows move it by a level (Shift: ten), Insert adds one
+        halfway to the next, Delete removes it: each a committed edit."""
+        key, points = Qt.Key(event.key()), self.points[self.current]
+        self.selected = min(self.selected, len(points) - 1)
+        if key in (Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
+            self.selected = (self.selected + (1 if key == Qt.Key.Key_PageUp else -1)) % len(points)
+            self.update()
+        elif key in ARROWS:
+            dx, dy = ARROWS[key]
+            step = KEY_STEP * (10 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1)
+            x, y = points[self.selected]
+            self.move_point(self.selected, x + dx * step, min(max(y + dy * step, 0.0), 1.0))
+            self.committed.emit()
+        elif key == Qt.Key.Key_Insert and self.selected < len(points) - 1:
+            (x0, y0), (x1, y1) = points[self.selected], points[self.selected + 1]
+            added = self.add_point(round((x0 + x1) / 2, 4), round((y0 + y1) / 2, 4))
+            if added is not None:
+                self.selected = added
+                self.committed.emit()
+        elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            if self.remove_point(self.selected):
+                self.selected = max(0, self.selected - 1)
+        else:
+            super().keyPressEvent(event)
+
     # --- mouse ---------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
@@ -151,6 +188,8 @@ class CurvePlot(QWidget):
             x, y = self.to_curve(pos)
             index = self.add_point(round(x, 4), round(y, 4))
         self._dragging = index
+        if index is not None:
+            self.selected = index
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._dragging is not None:
@@ -195,8 +234,12 @@ class CurvePlot(QWidget):
         painter.strokePath(self._curve_path(self.points[self.current]), QPen(color, 2))
         painter.setPen(QPen(QColor(20, 20, 20), 1))
         painter.setBrush(color)
-        for x, y in self.points[self.current]:
+        for index, (x, y) in enumerate(self.points[self.current]):
             painter.drawEllipse(self.to_screen(x, y), 4.5, 4.5)
+            if index == self.selected and self.hasFocus():  # the point the keys edit
+                painter.setPen(QPen(QColor(255, 255, 255), 1.5))
+                painter.drawEllipse(self.to_screen(x, y), 7.5, 7.5)
+                painter.setPen(QPen(QColor(20, 20, 20), 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.setPen(QPen(QColor(80, 80, 85), 1))
         painter.drawRect(rect)
@@ -273,7 +316,8 @@ class CurveEditor(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
         layout.addWidget(self.plot, 1)
-        self.setToolTip("Click to add a point, drag to move it, double-click or right-click to remove it")
+        self.setToolTip("Click to add a point, drag to move it, double-click or right-click to remove it; keys: "
+                        "Page Up/Down pick a point, arrows move it (Shift: ten levels), Insert adds, Delete removes")
         self._histogram = histogram
         if histogram is not None and step_uid:
             histogram.input_ready.connect(self.set_histogram)

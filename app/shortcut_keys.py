@@ -58,8 +58,8 @@ def is_text_field(widget: QWidget) -> bool:
 def moves_by_keys(widget: QWidget) -> bool:
     """Whether ``widget`` moves its value or selection with Page Up/Down, Home and End (the slice slider leaves
     them to the slice keys, which step as its tooltip says)."""
-    return (isinstance(widget, (QAbstractSlider, QAbstractSpinBox, QAbstractItemView))
-            and widget.objectName() != "slice_slider")
+    return ((isinstance(widget, (QAbstractSlider, QAbstractSpinBox, QAbstractItemView))
+             or getattr(type(widget), "KEEPS_NAVIGATION", False)) and widget.objectName() != "slice_slider")
 
 
 def keeps_navigation(widget: QWidget, event: QKeyEvent) -> bool:

@@ -197,3 +197,21 @@ def test_the_curve_editor_shows_no_window_of_its_own_while_it_is_built(qtbot):
     finally:
         QApplication.instance().removeEventFilter(watcher)
     assert shown == [], "its channel buttons flashed up as windows (and took the focus from the main window)"
+
+
+def test_the_curve_can_be_edited_from_the_keyboard(panel):
+    document, plot = panel.document, panel.editor.curves.plot
+    uid, commands = document.selected_uid, document.undo_stack.count()
+    QTest.keyClick(plot, Qt.Key.Key_Insert)  # halfway from the first point to the next
+    assert document.stack.item(uid).params.rgb == ((0.0, 0.0), (0.5, 0.5), (1.0, 1.0))
+    QTest.keyClick(plot, Qt.Key.Key_Up, Qt.KeyboardModifier.ShiftModifier)
+    QTest.keyClick(plot, Qt.Key.Key_Right)
+    x, y = document.stack.item(uid).params.rgb[1]
+    assert x == pytest.approx(0.5 + 1 / 255, abs=1e-3) and y == pytest.approx(0.5 + 10 / 255, abs=1e-3)
+    QTest.keyClick(plot, Qt.Key.Key_PageUp)  # the last point
+    QTest.keyClick(plot, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert document.stack.item(uid).params.rgb[2] == pytest.approx((1.0, 1.0 - 10 / 255), abs=1e-3)
+    QTest.keyClick(plot, Qt.Key.Key_PageDown)
+    QTest.keyClick(plot, Qt.Key.Key_Delete)
+    assert len(document.stack.item(uid).params.rgb) == 2
+    assert document.undo_stack.count() == commands + 5, "each edit by a key one undoable step"
