@@ -501,7 +501,9 @@ class CompareCanvas(QWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         pan = PAN_KEYS.get(Qt.Key(event.key()))
-        if pan is not None and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+        if pan is not None and self._drag is not None:
+            event.accept()  # not while a stroke or the divider is dragged: the stroke would jump across the picture
+        elif pan is not None and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
             step = PAN_STEP * min(self.viewport.width, self.viewport.height)  # the image moves the other way
             self.viewport.pan_by(-pan[0] * step, -pan[1] * step)
             self._view_moved()

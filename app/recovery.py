@@ -335,8 +335,8 @@ class RecoveryController(QObject):
             notes.append(note)
         if not resized and state.digest is not None and not Picture("", state.digest).is_of(source.pixels):
             notes.append(f"{image.name} is not the picture the session edited (it was replaced or edited since): "
-                         "masks painted or detected on that one now lie on this one; check them with the brush "
-                         "overlay.")
+                         + ("masks painted or detected on that one now lie on this one; check them with the brush "
+                            "overlay." if recovered.masked else "its edits were put on this one."))
         if resized:
             notes.append(f"{image.name} is now {source.cols}×{source.rows} pixels; the session edited it at "
                          f"{state.cols}×{state.rows}. Its steps hold no mask, so they were put on it as they are: "

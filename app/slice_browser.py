@@ -206,7 +206,7 @@ class SliceBrowser(QToolBar):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress and self.browsing
-                and event.key() in ARROW_STEPS and not event.modifiers()):
+                and event.key() in ARROW_STEPS and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier):
             self.step(ARROW_STEPS[event.key()])
             return True
         if isinstance(event, QWheelEvent) and self.browsing and self.document.source is not None:

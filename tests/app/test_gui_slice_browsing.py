@@ -283,6 +283,9 @@ def test_page_keys_on_a_focused_slider_move_the_slider_not_the_slice(qtbot, wind
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.canvas, timeout=5000)
     next_slice(qtbot, window, lambda: QTest.keyClick(window.canvas, Qt.Key.Key_PageDown))
     assert window.slices.index == 6, "elsewhere Page Down steps the slices"
+    keypad = Qt.KeyboardModifier.KeypadModifier
+    next_slice(qtbot, window, lambda: QTest.keyClick(window.canvas, Qt.Key.Key_Down, keypad))
+    assert window.slices.index == 7, "an arrow key as macOS sends it (keypad) steps too, rather than pan"
 
 
 def test_page_keys_on_the_focused_slice_slider_step_one_slice(qtbot, window, series_folder):
