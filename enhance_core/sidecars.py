@@ -26,14 +26,14 @@ MAX_READ_BYTES = 64 * 2**20
 
 def named_files(path: Path) -> set[str]:
     """The file names the project or recipe at ``path`` keeps beside it (empty when it cannot be read)."""
+    names: set[str] = set()
     try:
         if path.stat().st_size > MAX_READ_BYTES:
             return set()
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        _collect(data, names)
+    except (OSError, ValueError, RecursionError):  # not one of ours, or nested past what a project holds
         return set()
-    names: set[str] = set()
-    _collect(data, names)
     preview = data.get("preview") if isinstance(data, dict) else None
     if isinstance(preview, dict) and _plain(preview.get("file")):
         names.add(preview["file"])

@@ -142,3 +142,10 @@ def test_a_save_that_writes_no_mask_reads_no_other_file_of_the_folder(tmp_path, 
     monkeypatch.setattr(sidecars, "named_files", lambda path: read.append(path.name) or set())
     save_project(tmp_path / "p.esproj", image=tmp_path / "a.png", reference=None, steps=masked_steps()[:1])
     assert read == ["p.esproj"], "only its own previous save is read"
+
+
+def test_a_save_beside_a_json_nested_too_deeply_to_read_goes_on(tmp_path):
+    path = save_project(tmp_path / "p.esproj", image=tmp_path / "a.png", reference=None, steps=masked_steps())
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    save_project(path, image=tmp_path / "a.png", reference=None, steps=masked_steps())  # its mask file is read about
+    assert json.loads(path.read_text(encoding="utf-8"))["recipe"]["steps"][1]["mask"]["raster"] == "p.step2.mask.png"
