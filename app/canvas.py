@@ -23,7 +23,7 @@ from typing import Protocol
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal, SignalInstance
 from PySide6.QtGui import (QBrush, QColor, QFocusEvent, QImage, QKeyEvent, QMouseEvent, QNativeGestureEvent, QPainter,
-                           QPen, QPixmap, QWheelEvent)
+                           QPalette, QPen, QPixmap, QWheelEvent)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.display import CanvasLayers, DisplayImage, SideLayers
@@ -101,6 +101,7 @@ class CompareCanvas(QWidget):
         self._last_pos = QPointF()
         self._cursor: tuple[float, float] | None = None
         self._space_held = False
+        self._keyboard_focus = False  # reached with Tab: a focus frame is drawn
         self._shift_held = False
         self.corner_text: dict[str, list[str]] = {}
         self.setMouseTracking(True)
@@ -283,6 +284,10 @@ class CompareCanvas(QWidget):
                 self.tool.paint(painter, self.viewport, self._cursor)
                 painter.restore()
         self._paint_corners(painter)
+        if self._keyboard_focus and self.hasFocus():  # reached with Tab: show where the keys go
+            painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(QRectF(1, 1, self.width() - 2, self.height() - 2))
 
     def _paint_corners(self, painter: QPainter) -> None:
         """Draw the corner text, light on a dark outline so it reads on any image."""
@@ -514,8 +519,15 @@ class CompareCanvas(QWidget):
         else:
             super().keyPressEvent(event)
 
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        self._keyboard_focus = event.reason() in (Qt.FocusReason.TabFocusReason, Qt.FocusReason.BacktabFocusReason)
+        self.update()
+        super().focusInEvent(event)
+
     def focusOutEvent(self, event: QFocusEvent) -> None:
         self._space_held = False  # Space released elsewhere (another panel, another window) never reaches us
+        self._keyboard_focus = False
+        self.update()
         super().focusOutEvent(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:

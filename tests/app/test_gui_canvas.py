@@ -200,3 +200,22 @@ def test_arrow_keys_on_the_canvas_look_around_a_zoomed_picture(qtbot, window, ph
     QTest.keyClick(canvas, Qt.Key.Key_Right)
     canvas._drag = None
     assert (canvas.viewport.center_x, canvas.viewport.center_y) == pytest.approx(start)
+
+
+def test_the_canvas_reached_with_tab_shows_a_focus_frame_and_a_click_does_not(qtbot, window, photo_path):
+    from conftest import open_image
+
+    open_image(qtbot, window, photo_path)
+    canvas = window.canvas
+    highlight = canvas.palette().color(canvas.palette().ColorRole.Highlight)
+
+    def edge():
+        return canvas.grab().toImage().pixelColor(1, canvas.height() // 2)
+
+    canvas.setFocus(Qt.FocusReason.MouseFocusReason)
+    qtbot.waitUntil(canvas.hasFocus, timeout=5000)
+    assert edge() != highlight
+    canvas.clearFocus()
+    canvas.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(canvas.hasFocus, timeout=5000)
+    assert edge() == highlight, "where the keys go is shown"
