@@ -316,6 +316,7 @@ class CurveEditor(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
         layout.addWidget(self.plot, 1)
+        layout.addStretch(0)  # room past the plot's largest side stays below it, not between it and its buttons
         self.setToolTip("Click to add a point, drag to move it, double-click or right-click to remove it; keys: "
                         "Page Up/Down pick a point, arrows move it (Shift: ten levels), Insert adds, Delete removes")
         self._histogram = histogram

@@ -342,7 +342,8 @@ class StackPanel(QWidget):
                     and not isinstance(widget.parentWidget(), QAbstractSpinBox)]  # not a number box's own field
         chain: list[QWidget] = [self.list, self.opacity, self.opacity_entry, *controls, self.reset_button]
         for before, after in zip(chain, chain[1:]):
-            QWidget.setTabOrder(before, after)
+            if before.window() is after.window():  # not while the panel is still being put in its window
+                QWidget.setTabOrder(before, after)
 
     def show_notes(self, notes: dict[str, str]) -> None:
         """Show what the steps said in the latest preview (by step uid), for the selected step."""

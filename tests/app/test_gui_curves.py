@@ -215,3 +215,15 @@ def test_the_curve_can_be_edited_from_the_keyboard(panel):
     QTest.keyClick(plot, Qt.Key.Key_Delete)
     assert len(document.stack.item(uid).params.rgb) == 2
     assert document.undo_stack.count() == commands + 5, "each edit by a key one undoable step"
+
+
+def test_a_tall_panel_keeps_the_curve_right_under_its_channel_buttons(panel, qtbot):
+    from PySide6.QtCore import QPoint
+
+    panel.resize(340, 1100)
+    curves = panel.editor.curves
+    qtbot.waitUntil(lambda: curves.plot.height() > 0)
+    qtbot.wait(50)
+    button = curves.channel_buttons["rgb"]
+    below_buttons = button.mapTo(curves, QPoint(0, button.height())).y()
+    assert curves.plot.mapTo(curves, QPoint(0, 0)).y() - below_buttons < 20, "no gap between buttons and plot"
