@@ -117,11 +117,14 @@ class ReplaceStepCommand(StackCommand):
             self.stack.replace_item(item)
 
 
-def change_params_command(stack: FilterStack, before: StackItem, params: Any) -> ReplaceStepCommand:
-    """Command for a parameter change of step ``before`` to ``params``; the label names what changed (not a
-    filter's one parameter named as the filter: "Change Exposure", not "Change Exposure: Exposure")."""
+def change_params_command(stack: FilterStack, before: StackItem, params: Any, *,
+                          label: str = "") -> ReplaceStepCommand:
+    """Command for a parameter change of step ``before`` to ``params``; ``label``, else one that names what
+    changed (not a filter's one parameter named as the filter: "Change Exposure", not "Change Exposure: Exposure")."""
     after = make_item(before.filter, params, enabled=before.enabled, opacity=before.opacity,
                       mask=before.mask, uid=before.uid)
+    if label:
+        return ReplaceStepCommand(stack, before, after, label)
     definition = get_filter(before.filter)
     changed = [spec.label for spec in definition.specs
                if getattr(before.params, spec.name) != getattr(after.params, spec.name)]

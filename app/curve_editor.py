@@ -319,7 +319,6 @@ class CurveEditor(QWidget):
         layout.addStretch(0)  # room past the plot's largest side stays below it, not between it and its buttons
         self.setToolTip("Click to add a point, drag to move it, double-click or right-click to remove it; keys: "
                         "Page Up/Down pick a point, arrows move it (Shift: ten levels), Insert adds, Delete removes")
-        self._histogram = histogram
         if histogram is not None and step_uid:
             histogram.input_ready.connect(self.set_histogram)
             histogram.watch_input(step_uid)

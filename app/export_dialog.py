@@ -22,7 +22,6 @@ writes the slice's own values at their own size.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from functools import partial
@@ -40,6 +39,7 @@ from app.error_reporter import ErrorReporter
 from app.export_jobs import (JpegEstimate, SizedResults, estimate_jpeg, render_full, series_targets,
                              write_dicom_result, write_full_range, write_result, write_series)
 from app.export_size_box import OutputSizeBox
+from app.metrics_panel import format_score
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
@@ -305,9 +305,8 @@ class ExportDialog(QDialog):
         if estimate.quality != self.quality.value():
             return
         sample = " (estimated from a sample of the image)" if estimate.sampled else ""
-        ssim = "n/a (under 11 px)" if math.isnan(estimate.ssim) else f"{estimate.ssim:.4f}"
         self.estimate.setText(f"≈ {format_bytes(estimate.bytes)} · PSNR {estimate.psnr:.2f} dB · "
-                              f"SSIM {ssim} against the unencoded result{sample}")
+                              f"SSIM {format_score('ssim', estimate.ssim)} against the unencoded result{sample}")
 
     def _on_estimate_failed(self, failure: JobFailure) -> None:
         """The JPEG estimate failed: a typed reason (a picture JPEG cannot hold) in its place, anything else said in

@@ -26,14 +26,14 @@ from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPainterPath,
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from app.canvas import CompareCanvas
-from app.commands import AddStepCommand, RemoveStepCommand, ReplaceStepCommand, change_params_command
+from app.commands import AddStepCommand, RemoveStepCommand, change_params_command
 from app.document import Document
 from app.view_geometry import editing_crop, step_input_affine
 from app.viewport import Viewport
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.geometry_ops import crop_box
 from enhance_core.geometry import compose_affines, invert_affine, map_points
-from enhance_core.stack import StackItem, make_item
+from enhance_core.stack import StackItem
 
 HANDLE_GRAB = 8.0
 """Screen pixels around a handle or an edge that grab it."""
@@ -434,9 +434,7 @@ class GeometryTools(QObject):
             self.document.push(RemoveStepCommand(self.document.stack, last.uid, label=label))
         else:
             params = dataclasses.replace(last.params, angle=str(turn))
-            after = make_item("rotate", params, enabled=last.enabled, opacity=last.opacity, mask=last.mask,
-                              uid=last.uid)
-            self.document.push(ReplaceStepCommand(self.document.stack, last, after, label))
+            self.document.push(change_params_command(self.document.stack, last, params, label=label))
 
     def flip(self, direction: str) -> None:
         """Mirror the picture: adds a flip step, or removes the last step when it is the same flip."""

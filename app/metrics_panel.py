@@ -110,7 +110,8 @@ class MetricsPanel(QWidget):
         self.table.setWordWrap(False)  # a narrow panel elides a value rather than growing its row over the rest
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.table.setMinimumWidth(self._readable_width())
+        self._least = self._readable_width()
+        self.table.setMinimumWidth(self._least)
         self.state = QLabel()
         self.state.setWordWrap(True)
         self.exact_button = QPushButton("Full resolution")
@@ -140,7 +141,6 @@ class MetricsPanel(QWidget):
                 table.setItem(row, column, QTableWidgetItem(text))
         width = self._cells_width()
         table.setRowCount(0)
-        self._least = width
         return width
 
     def _cells_width(self) -> int:

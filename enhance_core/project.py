@@ -146,9 +146,7 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
     path = Path(path)
     limit = env_limit(MAX_BYTES_ENV, MAX_RECIPE_BYTES)
     sidecars = Sidecars(path)
-    names = [sidecars.name(raster_file_name(path, index)) if item.mask is not None and item.mask.raster is not None
-             else None for index, item in enumerate(steps)]
-    step_rasters = {name: item.mask for name, item in zip(names, steps) if name is not None and item.mask is not None}
+    names, step_rasters = sidecars.step_rasters(steps, lambda index: raster_file_name(path, index))
     recipe = recipe_to_dict(steps, raster_names=names)
     data: dict[str, Any] = {"schema": SCHEMA, "version": VERSION, "image": _stored_path(image, path.parent),
                             "reference": _stored_path(reference, path.parent) if reference is not None else None,

@@ -95,9 +95,7 @@ def save_recipe(steps: Sequence[StackItem], path: str | Path) -> Path:
     """
     path = Path(path)
     sidecars = Sidecars(path)
-    names = [sidecars.name(recipe_raster_name(path, index)) if item.mask is not None and item.mask.raster is not None
-             else None for index, item in enumerate(steps)]
-    rasters = {name: item.mask for name, item in zip(names, steps) if name is not None and item.mask is not None}
+    names, rasters = sidecars.step_rasters(steps, lambda index: recipe_raster_name(path, index))
     text = json.dumps(recipe_to_dict(steps, raster_names=names), indent=2) + "\n"
     try:
         with ExitStack() as pending:

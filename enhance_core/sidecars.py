@@ -16,7 +16,11 @@ from __future__ import annotations
 import json
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+if TYPE_CHECKING:
+    from enhance_core.masks import Mask
+    from enhance_core.stack import StackItem
 
 NAMED_BY = ("*.esproj", "*.json")
 """Files in a folder whose JSON may name files beside them (projects, recipes)."""
@@ -90,6 +94,15 @@ class Sidecars:
                 candidate, number = f"{stem}-{number}{suffix}", number + 1
             self._given[wanted] = candidate
         return self._given[wanted]
+
+    def step_rasters(self, steps: Sequence[StackItem], wanted: Callable[[int], str]
+                     ) -> tuple[list[str | None], dict[str, Mask]]:
+        """The file name of each step's mask raster (None: the step has none), from ``wanted(index)`` through
+        :meth:`name`, and the masks by those names."""
+        names = [self.name(wanted(index)) if item.mask is not None and item.mask.raster is not None else None
+                 for index, item in enumerate(steps)]
+        return names, {name: item.mask for name, item in zip(names, steps)
+                       if name is not None and item.mask is not None}
 
     def _free(self, name: str) -> bool:
         """Whether this save may write ``name``: nothing is there, or its previous save's file no other names."""
