@@ -44,7 +44,7 @@ import numpy as np
 from enhance_core.errors import Cancelled, ParameterError
 from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
 from enhance_core.learned.engine import check_pixels, load_network, run_network, sub_progress
-from enhance_core.learned.noise_map import estimate_noise_map, typical_level
+from enhance_core.learned.noise_map import estimate_noise_map, level_for_denoising, typical_level
 
 MODEL_NAME = "denoise"
 SIGMA_MAX = 75.0
@@ -85,8 +85,9 @@ def denoise_image(
     sigma : float or ndarray, optional
         Noise standard deviation on the 0-255 scale (0-75), one level or a
         (rows, cols) map of levels; None estimates the map from the image
-        (:func:`enhance_core.learned.noise_map.estimate_noise_map`). 0 returns
-        the image unchanged.
+        (:func:`enhance_core.learned.noise_map.estimate_noise_map`, capped where
+        it reads texture as noise: :func:`~enhance_core.learned.noise_map.level_for_denoising`).
+        0 returns the image unchanged.
     device : str, optional
         ``"cpu"``, ``"cuda"``, ``"mps"``; None picks one (see
         :func:`enhance_core.learned.engine.select_device`).
@@ -130,8 +131,8 @@ def denoise_image(
     elif sigma == 0.0:
         return pixels.copy()
     network, device = load_network(model, device=device, should_stop=should_stop)
-    level: float | np.ndarray = sigma if sigma is not None else np.minimum(
-        estimate_noise_map(pixels, device=device, should_stop=should_stop), SIGMA_MAX)
+    level: float | np.ndarray = sigma if sigma is not None else np.minimum(level_for_denoising(
+        estimate_noise_map(pixels, device=device, should_stop=should_stop), pixels), SIGMA_MAX)
     return run_denoiser(network, pixels, sigma=level, device=device, progress=progress, should_stop=should_stop,
                         mask=mask, tile=tile, bf16=bf16)
 
@@ -286,8 +287,9 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
         result = denoise_image(pixels, sigma=params.sigma * min(ctx.scale, 1.0), device=ctx.device,
                                progress=ctx.progress, should_stop=ctx.should_stop, mask=ctx.mask, bf16=bf16)
     else:
-        level_map = estimate_noise_map(pixels, device=ctx.device, should_stop=ctx.should_stop,
-                                       progress=sub_progress(ctx.progress, 0.0, ESTIMATE_SHARE))
+        level_map = level_for_denoising(estimate_noise_map(
+            pixels, device=ctx.device, should_stop=ctx.should_stop,
+            progress=sub_progress(ctx.progress, 0.0, ESTIMATE_SHARE)), pixels)
         where = "" if ctx.scale >= 1.0 else f" in the {ctx.scale:.0%} preview"
         said = f"estimated noise σ {typical_level(level_map):.1f}{where}"
         if params.auto_strength != 1.0:

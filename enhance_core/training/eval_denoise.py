@@ -89,7 +89,7 @@ def learned_methods(checkpoint: Path | None, model: str, device: str | None,
     """
     from enhance_core.learned.denoise import SIGMA_MAX, run_denoiser
     from enhance_core.learned.engine import select_device
-    from enhance_core.learned.noise_map import estimate_noise_map
+    from enhance_core.learned.noise_map import estimate_noise_map, level_for_denoising
 
     device = select_device(device)
     network, source = load_network(checkpoint, model, device)
@@ -98,8 +98,9 @@ def learned_methods(checkpoint: Path | None, model: str, device: str | None,
         return run_denoiser(network, noisy, sigma=sigma, device=device)
 
     def ours_auto(noisy: np.ndarray, sigma: float) -> np.ndarray:
-        level_map = np.minimum(estimate_noise_map(noisy, device=device, network=noise_network), SIGMA_MAX)
-        return run_denoiser(network, noisy, sigma=level_map, device=device)
+        level_map = estimate_noise_map(noisy, device=device, network=noise_network)
+        return run_denoiser(network, noisy, sigma=np.minimum(level_for_denoising(level_map, noisy), SIGMA_MAX),
+                            device=device)
 
     return {"ours": ours, "ours_auto": ours_auto}, f"{source} on {device}"
 
@@ -195,7 +196,7 @@ def evaluate_real(network, device: str, *, data: Path, max_images: int | None, l
     """Score ours (automatic and manual levels) and the baselines on the real noisy pairs; return the figures."""
     from enhance_core.learned.denoise import SIGMA_MAX, run_denoiser
     from enhance_core.learned.noise_level import estimate_noise_sigma
-    from enhance_core.learned.noise_map import estimate_noise_map, typical_level
+    from enhance_core.learned.noise_map import estimate_noise_map, level_for_denoising, typical_level
     from enhance_core.training.real_noise import load_real_pairs
 
     pairs = load_real_pairs(data / REAL_NOISE_DIR, split="validation")
@@ -206,7 +207,8 @@ def evaluate_real(network, device: str, *, data: Path, max_images: int | None, l
     scores: dict[str, list[tuple[float, float, float, float]]] = {}
     auto_levels = []
     for index, (noisy, clean) in enumerate(pairs):
-        level_map = np.minimum(estimate_noise_map(noisy, device=device, network=noise_network), SIGMA_MAX)
+        level_map = estimate_noise_map(noisy, device=device, network=noise_network)
+        level_map = np.minimum(level_for_denoising(level_map, noisy), SIGMA_MAX)
         ours_level = typical_level(level_map)
         auto_levels.append(ours_level)
         outputs = {"ours_auto": run_denoiser(network, noisy, sigma=level_map, device=device)}

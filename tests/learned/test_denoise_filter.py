@@ -157,6 +157,38 @@ def test_learned_noise_map_reads_gaussian_noise_and_more_in_the_noisier_half():
     assert typical_level(level_map) == float(np.median(level_map))
 
 
+@pytest.mark.parametrize("samples", [250_000, 600])
+def test_noise_map_is_capped_where_it_reads_more_than_the_pixels_of_its_brightness_carry(monkeypatch, samples):
+    """Also measured on a reduced copy (as on a large picture) and the cap enlarged back."""
+    from enhance_core.learned import noise_map
+    from enhance_core.learned.noise_map import LEVEL_CAP, level_for_denoising
+
+    monkeypatch.setattr(noise_map, "SAMPLES", samples)
+
+    pixels = np.full((64, 96, 3), 0.5, np.float32)
+    pixels[:, 64:] = 0.1
+    level_map = np.full((64, 96), 4.0, np.float32)
+    level_map[16:32, 16:32] = 30.0
+    level_map[:, 64:] = 12.0
+    capped = level_for_denoising(level_map, pixels)
+    assert np.allclose(capped[20:28, 20:28], LEVEL_CAP * 4.0)
+    assert np.allclose(capped[:, 70:], 12.0) and np.allclose(capped[40:, :56], 4.0)
+
+
+def test_automatic_mode_keeps_a_fine_pattern_the_noise_map_reads_as_strong_noise():
+    """A pixel checkerboard reads as noise of level 50 where the gray beside it reads 5 (a woven tie, pearls)."""
+    from enhance_core.learned.denoise import denoise_image
+
+    rows, cols = np.mgrid[:192, :192]
+    clean = np.full((192, 192, 3), 0.5, np.float32)
+    clean[48:144, 48:144] += (((rows + cols) % 2) * 0.2 - 0.1)[48:144, 48:144, None]
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 4 / 255, clean.shape), 0, 1).astype(np.float32)
+    result = denoise_image(noisy, device="cpu")
+    contrast = float(np.abs(np.diff(result[64:128, 64:128, 0], axis=1)).mean())
+    assert contrast > 0.04
+    assert result[:40, :40].std() * 255 < 1.0
+
+
 def test_automatic_level_is_told_by_the_render_the_cache_and_the_command_line(tmp_path, capsys):
     from enhance_core.cli import main
     from enhance_core.image import Image, ImageMeta
