@@ -132,10 +132,11 @@ def is_slow(item: StackItem) -> bool:
 def detail_scale_for(zoom: float, preview_scale: float) -> float | None:
     """Scale for the viewport patch at ``zoom`` (a power of two up to 1), or None when the preview suffices.
 
-    The preview suffices up to 1.2 times its scale, and always when it is rendered at full scale (a patch
-    would render the same pixels again).
+    ``zoom`` is in device pixels per source pixel (what the screen can show). Below 1:1 the preview
+    suffices up to 1.2 times its scale; at 1:1 and closer, where the result is judged pixel by pixel,
+    only a preview rendered at full scale does (a patch would render the same pixels again).
     """
-    if zoom <= preview_scale * 1.2:
+    if zoom <= preview_scale * 1.2 and (zoom < 1.0 or preview_scale >= 1.0):
         return None
     scale = min(1.0, 2.0 ** math.ceil(math.log2(zoom)))
     return scale if scale > preview_scale else None
@@ -331,7 +332,7 @@ def after_frame(state: ViewState, request: ViewRequest) -> ViewState:
 
 def _wanted_detail(wish: ViewWish) -> tuple[SourceRect, float] | None:
     """Source rectangle and scale of the viewport patch the view needs, or None."""
-    scale = detail_scale_for(wish.zoom, wish.preview_scale)
+    scale = detail_scale_for(wish.zoom * wish.pixel_ratio, wish.preview_scale)
     left, top, right, bottom = wish.visible
     if scale is None or right <= left or bottom <= top:
         return None

@@ -37,8 +37,17 @@ def test_scales_follow_the_preview_budget():
     assert detail_scale_for(SCALE, SCALE) is None
     assert detail_scale_for(0.7, SCALE) == 1.0 and detail_scale_for(3.0, SCALE) == 1.0
     assert detail_scale_for(0.3 * 1.2 * 4, 0.3) == 1.0 and detail_scale_for(0.45, 0.3) == 0.5
+    assert detail_scale_for(1.0, 0.868) == 1.0, "at 1:1 a preview of 0.868 is not what the export holds"
+    assert detail_scale_for(0.8, 0.868) is None and detail_scale_for(1.0, 1.0) is None
     assert screen_zoom_for(0.1, SCALE) == 0.1 and screen_zoom_for(SCALE, SCALE) is None
     assert padded_rect((100, 100, 200, 300), cols=250, rows=1000) == (75, 50, 225, 350)
+
+
+def test_actual_pixels_on_a_200_percent_screen_renders_the_full_resolution_patch():
+    """Half a logical pixel per source pixel there is one device pixel per source pixel."""
+    state = landed(ViewState(), wish())
+    request = plan_view(state, wish(zoom=0.5, visible=(0, 0, 800, 600), pixel_ratio=2.0)).request
+    assert request is not None and request.detail_rect is not None and request.detail_scale == 1.0
 
 
 def test_a_new_image_renders_preview_and_before_then_nothing():
