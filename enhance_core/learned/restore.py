@@ -7,7 +7,9 @@ The ``restore`` filter is the archivist's preset as one stack step, and the
    on the *source* scan at full resolution (cached, so previews, the 1:1 view
    and the export share it) and its mask is taken at the sensitivity, grown by
    ``grow`` pixels and scaled to the render (a thin crack stays marked in a
-   downscaled preview); the editor's quick proxy frame of a large scan (a
+   downscaled preview), or carried through the crop, turn or resize of the
+   steps before it, as its painted strokes are, so what is filled is what the
+   editor's overlay shows on the source; the editor's quick proxy frame of a large scan (a
    draft render) uses a detection on a reduced copy until that map is ready;
 2. the step's painted strokes edit that mask (paint adds damage the detector
    missed, erase removes what it should not fill), so the recipe stores the
@@ -25,8 +27,10 @@ The ``restore`` filter is the archivist's preset as one stack step, and the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -45,7 +49,8 @@ PREVIEW_COVERAGE = 0.02
 def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensitivity: float, grow: float,
                     layer: Mask | None = None, device: str | None = None, progress: ProgressFn | None = None,
                     should_stop: StopFn | None = None, draft: bool = False,
-                    found: Callable[[float], None] | None = None) -> np.ndarray:
+                    found: Callable[[float], None] | None = None, affine: Any = None,
+                    shape: tuple[int, int] | None = None) -> np.ndarray:
     """The damage mask (float32 in 0..1) of ``region`` of ``source`` rendered at ``scale``, edited by ``layer``.
 
     The detector sees ``source`` at full resolution (once per source, cached);
@@ -57,6 +62,11 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
     ``layer`` (the step's painted mask) then adds and erases. ``grow`` is in
     source pixels. ``found`` is told the share of the whole picture the
     detector marked (before ``layer``), whichever ``region`` is rendered.
+    With ``affine`` (from the source's full-resolution coordinates to a render
+    of ``shape`` (rows, cols) that a crop, turn or resize made; ``ctx.in_affine``)
+    the mask is carried through it, as the painted strokes are, and ``scale``
+    is not used: what is filled after a geometry step is what the editor's
+    overlay shows on the source.
     """
     from enhance_core.learned.damage import damage_mask, draft_damage_probability, source_damage_probability
 
@@ -69,6 +79,9 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
     marked = damage_mask(probability, sensitivity=sensitivity, grow=grow * at)
     if found is not None:
         found(float(np.count_nonzero(marked)) / marked.size)
+    if affine is not None and shape is not None:
+        mask = _carried(marked, at, np.asarray(affine, dtype=np.float64).reshape(2, 3), region)
+        return mask if layer is None else layer.render_over(mask, region=region, affine=affine, shape=shape)
     if scale != at:
         rows, cols = scaled_shape(source.shape[0], source.shape[1], scale)
         if scale < at:
@@ -79,6 +92,25 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
     if layer is not None:
         mask = layer.render_over(mask, scale=scale, region=region)
     return mask
+
+
+def _carried(marked: np.ndarray, at: float, affine: np.ndarray, region: Region) -> np.ndarray:
+    """``region`` of the render that ``affine`` maps the source to, of a mask ``marked`` of the source at ``at``.
+
+    A pixel the render reduces is marked when part of it is marked (as in a
+    reduced preview), an enlarged or turned one when its centre falls on a mark.
+    """
+    gain = math.sqrt(abs(float(np.linalg.det(affine[:, :2]))))
+    local = affine.copy()
+    local[:, :2] /= at
+    if gain < at:
+        rows, cols = scaled_shape(marked.shape[0], marked.shape[1], gain / at)
+        local[:, :2] *= np.array([marked.shape[1] / cols, marked.shape[0] / rows])
+        marked = (cv2.resize(marked, (cols, rows), interpolation=cv2.INTER_AREA) > PREVIEW_COVERAGE).astype(np.float32)
+    local[:, 2] += local[:, :2] @ np.array([0.5, 0.5]) - 0.5 - np.array([region.left, region.top])
+    warped = cv2.warpAffine(marked, local, (region.cols, region.rows), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    return (warped > 0.5).astype(np.float32)
 
 
 def found_damage_note(share: float, sensitivity: float, *, draft: bool = False, painted: bool = False) -> str:
@@ -106,11 +138,14 @@ def found_damage_note(share: float, sensitivity: float, *, draft: bool = False, 
 
 
 def _detector_view(pixels: np.ndarray, ctx: RenderContext) -> tuple[np.ndarray, float, Region, bool]:
-    """What the detector looks at: the full-resolution source when the pixels are a render of it (no
-    size-changing step before this one), else the pixels themselves; the last item says which."""
+    """What the detector looks at: the full-resolution source when the pixels are a render of it (after a
+    crop, turn or resize too: its mask is then carried through ``ctx.in_affine``), else the pixels
+    themselves; the last item says which."""
     rows, cols = pixels.shape[:2]
     top, left = ctx.origin
-    if ctx.source is not None and (ctx.in_affine is None or is_scale_only(ctx.in_affine, ctx.scale)):
+    if ctx.source is not None and ctx.in_affine is not None and ctx.in_shape is not None:
+        return ctx.source, ctx.scale, Region(top, left, rows, cols), True
+    if ctx.source is not None:
         render_rows, render_cols = scaled_shape(ctx.source.shape[0], ctx.source.shape[1], ctx.scale)
         if top + rows <= render_rows and left + cols <= render_cols:
             return ctx.source, ctx.scale, Region(top, left, rows, cols), True
@@ -138,11 +173,13 @@ def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float,
     from enhance_core.learned.inpaint import MODEL_NAME, inpaint_masked
 
     source, scale, region, on_source = _detector_view(pixels, ctx)
+    carry = on_source and ctx.in_affine is not None and not is_scale_only(ctx.in_affine, ctx.scale)
     mask = detected_damage(source, scale=scale, region=region, sensitivity=sensitivity, grow=grow,
                            layer=ctx.mask_layer if on_source else None, device=ctx.device,
                            progress=sub_progress(progress, 0.0, 0.5), should_stop=ctx.should_stop, draft=ctx.draft,
                            found=lambda share: ctx.note(found_damage_note(share, sensitivity, draft=ctx.draft,
-                                                                          painted=ctx.mask_layer is not None)))
+                                                                          painted=ctx.mask_layer is not None)),
+                           affine=ctx.in_affine if carry else None, shape=ctx.in_shape if carry else None)
     if not on_source:
         mask = _layer_over_pixels(mask, ctx)
     filled = inpaint_masked(pixels, mask, device=ctx.device, progress=sub_progress(progress, 0.5, 1.0),

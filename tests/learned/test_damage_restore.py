@@ -1229,7 +1229,7 @@ def test_detector_training_refuses_an_unknown_damage_kind(tmp_path):
         train_detect.main(["--config", TINY_CONFIG, "--data", str(tmp_path), "--set", 'damage_weights={"smudge": 1}'])
 
 
-def test_after_a_crop_the_detector_reads_the_cropped_frame_and_strokes_stay_on_their_content(monkeypatch):
+def test_after_a_crop_the_fill_and_the_erase_strokes_stay_on_their_content(monkeypatch):
     monkeypatch.setattr(damage, "source_damage_probability",
                         lambda source, **kwargs: (source.min(axis=2) > 0.99).astype(np.float32) * 0.9)
     clean, cracked = cracked_scan()
@@ -1241,6 +1241,33 @@ def test_after_a_crop_the_detector_reads_the_cropped_frame_and_strokes_stay_on_t
     assert np.abs(out[30, 2:20] - clean[30, 34:52]).max() < 0.1, "the crack left of the erased part is filled"
     assert np.array_equal(out[30, 30:72], cracked[30, 62:104]), "the erase stroke stays on its source columns"
     assert np.array_equal(out[:27], cracked[:27, 32:])
+
+
+@pytest.mark.parametrize("geometry, params, where", [
+    ("crop", {"left": 0.25}, lambda out: out[30, 2:70]),
+    ("rotate", {"angle": "90"}, lambda out: out[12:106, 33]),
+    ("resize", {"mode": "percent", "percent": 50.0}, lambda out: out[15, 6:54]),
+])
+def test_after_a_geometry_step_what_is_filled_is_what_the_overlay_shows_on_the_source(monkeypatch, geometry,
+                                                                                      params, where):
+    """The overlay shows the detection on the source; a detection on the step's own pixels differed from it."""
+    looked_at = []
+
+    def on_the_source_only(source, **kwargs):
+        looked_at.append(source.shape[:2])
+        marks = np.zeros(source.shape[:2], np.float32)
+        if source.shape[:2] == (64, 128):
+            marks[30, 10:110] = 0.9
+        return marks
+
+    monkeypatch.setattr(damage, "source_damage_probability", on_the_source_only)
+    clean, cracked = cracked_scan()
+    steps = [make_item(geometry, params), make_item("restore", {"grow": 1.0})]
+    out = Renderer().render(Image(cracked, meta=ImageMeta()), steps, device="cpu")
+    expected = Renderer().render(Image(clean, meta=ImageMeta()), steps[:1], device="cpu")
+    assert set(looked_at) == {(64, 128)}
+    assert np.abs(where(out) - where(expected)).max() < 0.1, "the crack is filled where the geometry put it"
+    assert (where(out).min(axis=-1) < 0.9).all()
 
 
 @pytest.mark.parametrize("side", [1, 8, 40, 96, 128, 160])
