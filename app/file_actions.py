@@ -568,7 +568,11 @@ class FileActions(QObject):
         user chooses to drop those masks (a step that
         edits a detection goes back to what it detects, one that cannot run
         without a mask is left out, any other then applies to the whole
-        image), to leave those steps out, or not to load the recipe.
+        image), to leave those steps out, or not to load the recipe. Masks
+        that fit become the image's own, as if painted here: they no longer
+        name the picture the recipe was saved from, so they follow a DICOM
+        series from slice to slice as painted ones do (a recipe saved again
+        names the picture then open).
         """
         source = self.document.source
         if source is None:
@@ -599,6 +603,8 @@ class FileActions(QObject):
                               if i not in misfits or not item.definition.needs_mask(item.params))
             else:
                 steps = tuple(item for i, item in enumerate(steps) if i not in misfits)
+        steps = tuple(item if item.mask is None or item.mask.picture is None else dataclasses.replace(
+            item, mask=dataclasses.replace(item.mask, picture=None)) for item in steps)
         self.settings.set_last_folder("recipe", path)
         self.document.push(ResetStackCommand(self.document.stack, steps, f"Load recipe {path.name}"))
 

@@ -543,3 +543,24 @@ def test_a_header_window_or_values_beyond_the_window_step_open_on_the_value_rang
     window.window_level.choose("Auto")
     step, = window.document.stack.snapshot()
     assert abs(step.params.center) <= 1e12 and step.params.width <= 2e12
+
+
+def test_a_recipe_with_a_painted_mask_loaded_on_a_slice_follows_the_series_as_a_painted_mask_does(
+        qtbot, window, series_folder, tmp_path):
+    from tests.app.conftest import add_filter, drag_on_canvas
+
+    open_folder(qtbot, window, series_folder)
+    add_filter(qtbot, window, "gaussian_blur")
+    window.brush_toolbar.paint_action.trigger()
+    drag_on_canvas(qtbot, window, [(10, 10), (40, 40)])
+    window.brush_toolbar.paint_action.trigger()
+    wait_rendered(qtbot, window)
+    window.reporter.choices = ["Save Anyway"]
+    assert window.files.save_recipe(tmp_path / "brushed.json")
+    window.files.load_recipe(tmp_path / "brushed.json")
+    wait_rendered(qtbot, window)
+    failures: list[str] = []
+    window.renders.problem.connect(lambda said: failures.append(said) if said else None)
+    next_slice(qtbot, window, lambda: window.slices.step(1))
+    assert failures == [] and window.slices.index == 1
+    assert next(item for item in window.document.stack.snapshot() if item.mask is not None).mask.picture is None
