@@ -254,7 +254,8 @@ class BrushTool(QObject):
         zoom = (self._viewport.zoom if self._viewport is not None else 1.0) * (geometry.scale if geometry else 1.0)
         column, row = self._to_source(x, y)
         self._picks.append(_Pick(source, item.uid, column, row, max(PICK_REACH, PICK_REACH / max(zoom, 1e-6)),
-                                 self.settings.erase, self.document.undo_stack.index()))
+                                 self.settings.erase, self.document.undo_stack.index(),
+                                 f"({math.floor(x)}, {math.floor(y)})"))
         self._next_pick()
 
     def _next_pick(self) -> None:
@@ -265,7 +266,7 @@ class BrushTool(QObject):
                               on_failed=self._on_pick_failed, label="Marking the damage", cancel_running=False)
 
     def _on_picked(self, pick: _Pick, strokes: tuple[Stroke, ...]) -> None:
-        source, at = self.document.source, f"({pick.column:.0f}, {pick.row:.0f})"
+        source, at = self.document.source, pick.shown
         if source is not pick.source or not any(item.uid == pick.uid for item in self.document.stack.snapshot()):
             return
         if self.document.undo_stack.index() < pick.undo_index:
@@ -440,7 +441,8 @@ def _overlay_job(mask: Mask | None, scale: float, rows: int, cols: int, detectio
 @dataclass(frozen=True)
 class _Pick:
     """A Ctrl+click waiting to be traced: the source it was made on, the step, the point and reach in source
-    pixels, whether it erases, and the undo stack's index when it was made (an undo after it drops it)."""
+    pixels, whether it erases, the undo stack's index when it was made (an undo after it drops it) and the
+    shown pixel clicked, as the status bar names it (after a crop or turn, not the source's)."""
 
     source: Image
     uid: str
@@ -449,6 +451,7 @@ class _Pick:
     reach: float
     erase: bool
     undo_index: int
+    shown: str
 
 
 def _sentence(said: str) -> str:

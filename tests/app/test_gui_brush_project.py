@@ -294,6 +294,18 @@ def test_ctrl_click_marks_the_crack_under_the_cursor_and_undoes(qtbot, window, t
     wait_rendered(qtbot, window)
 
 
+def test_after_a_crop_a_ctrl_click_is_named_by_the_pixel_the_status_bar_shows(qtbot, window, tmp_path):
+    from app.commands import AddStepCommand
+
+    open_image(qtbot, window, cracked_photo_path(tmp_path))
+    window.document.push(AddStepCommand(window.document.stack, "crop", {"left": 0.25}))
+    add_filter(qtbot, window, "negative")
+    window.brush_toolbar.paint_action.trigger()
+    ctrl_click(qtbot, window, 8, 38)
+    assert window.document.undo_stack.undoText() == "Mark damage at (8, 38) on Negative", "not the source's (40, 38)"
+    wait_rendered(qtbot, window)
+
+
 def test_quick_ctrl_clicks_are_each_traced_in_turn(qtbot, window, tmp_path):
     brush_on_a_negative_step(qtbot, window, cracked_photo_path(tmp_path))
     for x in (20, 40, 100):
