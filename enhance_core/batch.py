@@ -448,7 +448,7 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
                reference_dir: Path | None = None, bit_depth: int | None = None, quality: int | None = None,
                overwrite: bool = False, device: str | None = None,
                subfolders: Mapping[Path, PurePosixPath] | None = None,
-               size: OutputSize | None = None) -> list[FileTask]:
+               size: OutputSize | None = None, file_window: bool = False) -> list[FileTask]:
     """Build one :class:`FileTask` per input.
 
     Outputs keep the input's name in ``output_dir``, in the input's
@@ -466,7 +466,8 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     input's stem, when ``quality`` is not
     1-100, when an output format cannot hold ``bit_depth``, or when ``device``
     (or ``ENHANCE_DEVICE``) is not available and a step is a learned filter. ``size`` resizes and
-    sharpens each result for output (:mod:`enhance_core.export_size`).
+    sharpens each result for output (:mod:`enhance_core.export_size`). ``file_window`` (see
+    :attr:`FileTask.file_window`) shows each file through its own window.
     """
     if quality is not None:
         check_quality(quality)
@@ -508,7 +509,7 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         reference = _paired(references, place, source.stem, "reference")
         tasks.append(FileTask(source, output, tuple(steps), mask, reference,
                               bit_depth, quality, overwrite, device,
-                              None if size is None or size.is_identity else size))
+                              None if size is None or size.is_identity else size, file_window))
     if mask_file is None:
         _refuse_shared_pairs(tasks, "mask", lambda task: task.mask)
     _refuse_shared_pairs(tasks, "reference", lambda task: task.reference)
@@ -769,7 +770,8 @@ def process_file(task: FileTask) -> FileResult:
             raise ParameterError(_exists_message(task.output))
         image = read_image(task.source)
         megapixels = image.rows * image.cols / 1e6
-        steps, mask_note = _with_mask(task.steps, image, task.mask)
+        steps, mask_note = _with_mask(_in_file_window(task.steps, image) if task.file_window else task.steps,
+                                      image, task.mask)
         notes: dict[str, str] = {}
         result = render_image(image, steps, device=task.device, notes=notes)
         _make_folder(task.output.parent)
@@ -800,6 +802,15 @@ def process_file(task: FileTask) -> FileResult:
         outcome = FileResult(task.source, None, f"{task.source}: unexpected {type(error).__name__}: {error}")
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+def _in_file_window(steps: Sequence[StackItem], image: Image) -> tuple[StackItem, ...]:
+    """``steps`` with their window/level steps showing ``image``'s own window, each through its own curve."""
+    from enhance_core.medical.windows import WINDOW_LEVEL, header_window, with_window
+
+    window = header_window(image)
+    return tuple(with_window(step, window.center, window.width) if step.filter == WINDOW_LEVEL else step
+                 for step in steps)
 
 
 def _holds_values(image: Image, steps: Sequence[StackItem]) -> bool:

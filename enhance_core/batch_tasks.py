@@ -35,6 +35,9 @@ class FileTask:
     overwrite: bool = False
     device: str | None = None
     size: OutputSize | None = None
+    file_window: bool = False
+    """Whether the window/level steps show each file's own window (``--filter window_level`` without a centre and
+    width: a DICOM's first header window, as the editor opens it), not the steps' centre and width."""
 
 
 @dataclass

@@ -201,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
     tasks = plan_batch(list(tree), steps, args.output, format_suffix=args.format, mask_file=args.mask,
                        mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
                        quality=args.quality, overwrite=args.overwrite, device=args.device, subfolders=tree,
-                       size=size)
+                       size=size, file_window=file_window(args))
     if args.reference_dir is not None:
         from enhance_core.batch_report import check_report_folder
 
@@ -337,6 +337,14 @@ def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:
             + f", {failed} failed" + (f", {refused} refused by the disk (queued for the next run)" if refused else "")
             + f", {len(interrupted.running)} stopped before writing, {len(interrupted.not_started)} not started; "
             "run the same command again to finish (the manifest in the output folder says what is done)")
+
+
+def file_window(args: argparse.Namespace) -> bool:
+    """Whether ``--filter window_level`` was given no centre or width: each file is then shown through its own
+    window (a DICOM's header window, as the editor opens it), not through the parameters' defaults (0.5, 1: a
+    threshold at half a unit of a CT's Hounsfield scale)."""
+    given = {setting.partition("=")[0].strip() for setting in args.set}
+    return args.filter == ["window_level"] and not given & {"center", "width"}
 
 
 def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:

@@ -504,3 +504,26 @@ def test_ctrl_c_while_the_report_is_written_says_the_files_are(inputs, tmp_path,
                  str(tmp_path / "out"), str(inputs)]) == 130
     err = capsys.readouterr().err
     assert "interrupted while writing the report: the files above are written" in err and "nothing" not in err
+
+
+def test_window_level_without_a_centre_or_width_shows_each_dicom_through_its_own_window(tmp_path, capsys) -> None:
+    """The editor opens a CT through its header window; the parameters' defaults (0.5, 1) made it two levels."""
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    from enhance_core.medical.windows import header_window
+
+    source = tmp_path / "in" / "ct.dcm"
+    source.parent.mkdir()
+    shutil.copy(get_testdata_file("CT_small.dcm"), source)
+    window = header_window(read_image(source))
+    assert main(["apply", "--filter", "window_level", "--set", "function=linear", str(source),
+                 "-o", str(tmp_path / "own")]) == 0
+    assert main(["apply", "--filter", "window_level", "--set", f"center={window.center!r}",
+                 "--set", f"width={window.width!r}", "--set", "function=linear", str(source),
+                 "-o", str(tmp_path / "given")]) == 0
+    own, given = (read_image(tmp_path / folder / "ct.png").pixels for folder in ("own", "given"))
+    np.testing.assert_array_equal(own, given)
+    assert len(np.unique(own)) > 100
+    capsys.readouterr()
