@@ -64,6 +64,7 @@ def enhance_low_light(
     should_stop: StopFn | None = None,
     tile: int | None = None,
     model: Any = MODEL_NAME,
+    scale: float = 1.0,
 ) -> np.ndarray:
     """Brighten a dark photo with the learned low-light model.
 
@@ -86,6 +87,10 @@ def enhance_low_light(
         Tile side for the denoiser; default from the device's memory budget.
     model : str or LowLightNet
         Name in :data:`enhance_core.learned.registry.MODELS`, or a loaded network (evaluation of checkpoints).
+    scale : float
+        Pixels per full-resolution pixel (a preview's scale): the highlight
+        shoulder bends the detail of a bright area by its local brightness, over
+        the same part of the picture at any scale.
 
     Returns
     -------
@@ -123,7 +128,8 @@ def enhance_low_light(
         device = select_device(device)
     with stop_checks(model, should_stop):
         result = enhance_with_model(model, pixels, strength=strength, denoise=denoise, mask=mask, box=box,
-                                    device=device, progress=progress, should_stop=should_stop, tile=tile)
+                                    device=device, progress=progress, should_stop=should_stop, tile=tile,
+                                    scale=scale)
     if pixels.shape[2] == 1:
         result = result.mean(axis=2, keepdims=True, dtype=np.float32)
     return result
@@ -142,7 +148,7 @@ class LowLightParams:
 def apply_low_light(pixels: np.ndarray, params: LowLightParams, ctx: RenderContext) -> np.ndarray:
     """Filter-stack entry point; with ``ctx.mask`` it acts as a brush (see the module docstring)."""
     return enhance_low_light(pixels, strength=params.strength, denoise=params.denoise, mask=ctx.mask,
-                             device=ctx.device, progress=ctx.progress, should_stop=ctx.should_stop)
+                             device=ctx.device, progress=ctx.progress, should_stop=ctx.should_stop, scale=ctx.scale)
 
 
 FILTER_DEF = FilterDef(

@@ -92,12 +92,17 @@ def linear_to_srgb_cv(linear: np.ndarray) -> np.ndarray:
     return cv2.scaleAdd(_at_most(clipped, ENCODE_KNEE, clipped), 12.92, curve, curve)
 
 
-def keep_highlights_cv(linear: np.ndarray, gained: np.ndarray, white: float) -> np.ndarray:
+def keep_highlights_cv(linear: np.ndarray, gained: np.ndarray, white: float,
+                       kernel: np.ndarray | None = None) -> np.ndarray:
     """:func:`~enhance_core.learned.lowlight_color.keep_highlights_t` of (rows, cols, 3) arrays, in ``gained``."""
     if white <= 1.0:
         return gained
     brightest = _at_least(brightest_channel(gained), HIGHLIGHT_KNEE)
     factor = highlight_curve(brightest, white) / brightest
+    if kernel is not None:
+        local = cv2.exp(cv2.sepFilter2D(cv2.log(brightest), -1, kernel, kernel, borderType=cv2.BORDER_REPLICATE))
+        local = _at_least(local, HIGHLIGHT_KNEE)
+        factor = cv2.min(factor, highlight_curve(local, white) / local)
     to_white = cv2.max(factor, _at_most(np.float32(1.0) / brightest, 1.0))
     recorded = np.clip((brightest_channel(linear) - np.float32(RECORDED_WHITE_FROM))
                        * np.float32(1.0 / (CLIPPED_LINEAR - RECORDED_WHITE_FROM)), 0.0, 1.0)
@@ -121,16 +126,17 @@ def brightest_channel(image: np.ndarray) -> np.ndarray:
 
 
 def brighten_linear_cv(linear: np.ndarray, log_gain: np.ndarray, wb: np.ndarray, *,
-                       white: float = 1.0) -> np.ndarray:
+                       white: float = 1.0, kernel: np.ndarray | None = None) -> np.ndarray:
     """:func:`~enhance_core.learned.lowlight_ops.brighten_linear_t`: ``linear`` times ``2 ** (log_gain + wb)`` as sRGB.
 
     ``linear`` is (rows, cols, 3), ``log_gain`` (rows, cols) and ``wb`` (3,)
-    per-channel log2 gains; ``white`` above 1 bends the highlights instead of clipping them.
+    per-channel log2 gains; ``white`` above 1 bends the highlights instead of clipping them, by the factor
+    of their local brightness under ``kernel`` when given.
     """
     gain = cv2.exp(log_gain * np.float32(np.log(2.0)))
     gained = cv2.multiply(linear, cv2.merge([gain, gain, gain]))
     gained = cv2.transform(gained, np.diag(np.exp2(np.float64(wb))), gained)
-    return linear_to_srgb_cv(keep_highlights_cv(linear, gained, white))
+    return linear_to_srgb_cv(keep_highlights_cv(linear, gained, white, kernel))
 
 
 def half_size(image: np.ndarray) -> np.ndarray:
@@ -213,20 +219,21 @@ def neutralize_near_black_cv(srgb: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def enhance_tile(pixels: np.ndarray, wb: np.ndarray, amount: float,
-                 denoise: Callable[[np.ndarray], np.ndarray], *, white: float = 1.0) -> np.ndarray:
+                 denoise: Callable[[np.ndarray], np.ndarray], *, white: float = 1.0,
+                 kernel: np.ndarray | None = None) -> np.ndarray:
     """The filter on one tile: ``pixels`` (rows, cols, 4) is sRGB plus the log2 gain, rows and cols even.
 
     ``wb`` (3,) are the white-balance log2 gains, ``amount`` the share of the
     denoiser's correction kept, ``denoise`` maps the brightened tile
     (rows, cols, 3) to the denoiser's output, and ``white`` is the highlight
-    shoulder's white point. Returns float32 (rows, cols, 3)
+    shoulder's white point (``kernel``: its local brightness). Returns float32 (rows, cols, 3)
     in [0, 1]: the steps of ``brighten_tile`` in
     :func:`enhance_core.learned.lowlight_ops.enhance_with_model`.
     """
     srgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2BGR)
     log_gain = cv2.extractChannel(pixels, 3)
     linear = srgb_to_linear_cv(srgb)
-    bright = brighten_linear_cv(linear, log_gain, wb, white=white)
+    bright = brighten_linear_cv(linear, log_gain, wb, white=white, kernel=kernel)
     half = half_size(linear)
     if amount > 0:
         denoised = reduce_chroma_noise_cv(denoise(bright), gained_noise_cv(half, log_gain[::2, ::2]))

@@ -31,7 +31,8 @@ import numpy as np
 
 from enhance_core.errors import Cancelled
 from enhance_core.learned import lowlight_cpu
-from enhance_core.learned.lowlight_color import (RECORDED_WHITE_FROM_SRGB, gained_noise_t, hold_highlights_t,
+from enhance_core.learned.lowlight_color import (RECORDED_WHITE_FROM_SRGB, detail_kernel, gained_noise_t,
+                                                 hold_highlights_t,
                                                  keep_highlights_t, near_black_keep_t, neutralize_near_black_t,
                                                  reduce_chroma_noise_t)
 
@@ -139,16 +140,18 @@ def white_point(highlights: Sequence[np.ndarray]) -> float:
     return max(1.0, float(np.quantile(values, WHITE_QUANTILE))) if values.size else 1.0
 
 
-def brighten_linear_t(linear: Any, log_gain: Any, wb: Any, *, white: float = 1.0) -> Any:
+def brighten_linear_t(linear: Any, log_gain: Any, wb: Any, *, white: float = 1.0, kernel: Any = None) -> Any:
     """Multiply linear ``linear`` (N, 3, H, W) by ``2 ** (log_gain + wb)``; return sRGB in [0, 1].
 
     ``log_gain`` is (N, 1, H, W) and ``wb`` (N, 3) per-channel log2 gains;
     ``white`` above 1 bends the highlights onto
-    :func:`~enhance_core.learned.lowlight_color.highlight_curve` instead of clipping them.
+    :func:`~enhance_core.learned.lowlight_color.highlight_curve` instead of clipping them, by the factor of
+    their local brightness under ``kernel`` (:func:`~enhance_core.learned.lowlight_color.detail_kernel`) when given.
     """
     import torch
 
-    return linear_to_srgb_t(keep_highlights_t(linear, linear * torch.exp2(log_gain + wb[:, :, None, None]), white))
+    return linear_to_srgb_t(keep_highlights_t(linear, linear * torch.exp2(log_gain + wb[:, :, None, None]), white,
+                                              kernel))
 
 
 def brighten_t(dark: Any, log_gain: Any, wb: Any) -> Any:
@@ -234,11 +237,11 @@ def clipped_rgb(pixels: np.ndarray, should_stop: Callable[[], bool] | None = Non
     return out
 
 
-def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float, *, white: float = 1.0) -> Any:
+def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float, *, white: float = 1.0, kernel: Any = None) -> Any:
     """The filter on one tile: ``x`` (1, 4, H, W) is sRGB plus the log2 gain; returns sRGB (1, 3, H, W) in [0, 1].
 
     Gain and white balance ``wb`` (1, 3) in linear light with the highlight
-    shoulder up to ``white`` (:func:`white_point`), ``denoiser`` (held below
+    shoulder up to ``white`` (:func:`white_point`; by local brightness under ``kernel``), ``denoiser`` (held below
     the bent highlights), chroma noise reduced, and ``amount`` of that
     correction kept; chroma near black neutralized. H and W even.
     """
@@ -246,7 +249,7 @@ def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float, *, white: floa
 
     x = x.contiguous(memory_format=torch.channels_last)
     gain, linear = x[:, 3:4], srgb_to_linear_t(x[:, :3])
-    bright = brighten_linear_t(linear, gain, wb, white=white)
+    bright = brighten_linear_t(linear, gain, wb, white=white, kernel=kernel)
     if amount > 0:
         denoised = reduce_chroma_noise_t(denoiser(bright, gain), gained_noise_t(linear, gain))
         if white > 1.0:
@@ -256,7 +259,7 @@ def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float, *, white: floa
 
 
 def enhance_tile_cpu(x: Any, denoiser: Any, wb: Any, amount: float, *, white: float = 1.0,
-                     bf16: bool = False) -> Any:
+                     bf16: bool = False, kernel: Any = None) -> Any:
     """:func:`enhance_tile_t` for CPU tensors, with everything but ``denoiser`` on arrays
     (:func:`enhance_core.learned.lowlight_cpu.enhance_tile`, several times faster there);
     ``bf16`` runs the denoiser under bf16 autocast."""
@@ -271,7 +274,7 @@ def enhance_tile_cpu(x: Any, denoiser: Any, wb: Any, amount: float, *, white: fl
         return np.ascontiguousarray(out[0].permute(1, 2, 0).float().numpy())
 
     pixels = x[0].permute(1, 2, 0).numpy()
-    out = lowlight_cpu.enhance_tile(pixels, wb[0].float().numpy(), amount, denoise, white=white)
+    out = lowlight_cpu.enhance_tile(pixels, wb[0].float().numpy(), amount, denoise, white=white, kernel=kernel)
     return torch.from_numpy(out).permute(2, 0, 1)[None]
 
 
@@ -304,6 +307,7 @@ def enhance_with_model(
     progress: Callable[[float, str], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     tile: int | None = None,
+    scale: float = 1.0,
 ) -> np.ndarray:
     """Brighten sRGB ``pixels`` (rows, cols, 1 or 3; clipped to [0, 1], gray as three equal channels).
 
@@ -311,7 +315,9 @@ def enhance_with_model(
     alone); the denoiser's correction is kept in proportion ``denoise *
     min(strength, 1)``. The exposure is judged on ``pixels[box]`` (default:
     all). With ``mask``, only the tiles the mask touches are computed and the
-    rest is returned unchanged (clipped). Returns float32 (rows, cols, 3).
+    rest is returned unchanged (clipped). ``scale`` is the render's (pixels per
+    full-resolution pixel), which sizes the highlight shoulder's local brightness
+    (:func:`~enhance_core.learned.lowlight_color.detail_kernel`). Returns float32 (rows, cols, 3).
     ``should_stop()`` is checked between bands of full-resolution work and
     between tiles; true raises :class:`Cancelled`.
     """
@@ -343,6 +349,7 @@ def enhance_with_model(
         if judged_rows.start < judged_rows.stop:
             highlights.append(block_highlights(stacked[judged_rows, judged[1]], wb))
     white = white_point(highlights)
+    kernel = detail_kernel(scale)
     wb_t = torch.from_numpy(wb)[None].to(device)
     amount = float(denoise * min(strength, 1.0))
 
@@ -351,8 +358,8 @@ def enhance_with_model(
 
     def brighten_tile(x: Any) -> Any:
         if on_arrays:
-            return enhance_tile_cpu(x, model.denoiser, wb_t, amount, white=white, bf16=bf16)
-        return enhance_tile_t(x, model.denoiser, wb_t, amount, white=white)
+            return enhance_tile_cpu(x, model.denoiser, wb_t, amount, white=white, bf16=bf16, kernel=kernel)
+        return enhance_tile_t(x, model.denoiser, wb_t, amount, white=white, kernel=kernel)
 
     result = run_tiled(brighten_tile, stacked, tile=tile,
                        overlap=TILE_OVERLAP, multiple=model.denoiser.multiple, device=device, progress=progress,

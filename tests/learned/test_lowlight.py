@@ -340,6 +340,24 @@ def test_the_white_point_is_set_by_bright_areas_not_by_single_pixels_or_what_the
     assert measured_white(monkeypatch, wall, brush) == 1.0
 
 
+def test_dark_lines_across_a_bent_highlight_keep_their_contrast(tiny_lowlight, monkeypatch):
+    """A leaded window in a dark room: bent pixel by pixel, its lead lines went as white as the glass."""
+    fix_exposure(monkeypatch)
+    room = np.full((96, 128, 3), 0.4, np.float32)
+    room[16:80, 32:96] = 0.9  # the glass: linear 0.79, 3.2 after the gain, the white point
+    room[16:80, 32:96:8] = 0.65  # lead lines, 1 px: linear 0.38, 1.5 after the gain
+    glass, lead = (slice(24, 72), slice(36, 92, 8)), (slice(24, 72), slice(40, 96, 8))
+    for device in ("arrays", "tensors"):
+        if device == "tensors":
+            monkeypatch.setattr(lowlight_ops, "tiles_on_arrays", lambda device: False)
+        now = enhance_low_light(room, device="cpu", denoise=0.0)
+        by_pixel = enhance_low_light(room, device="cpu", denoise=0.0, scale=0.1)
+        contrast = float(now[glass].mean() - now[lead].mean())
+        assert contrast > 0.15, device
+        assert contrast > 2.0 * float(by_pixel[glass].mean() - by_pixel[lead].mean()), device
+        assert now[glass].mean() > by_pixel[glass].mean() - 0.01, "the glass keeps its brightness"
+
+
 def test_the_tensor_tiles_a_gpu_runs_get_the_white_point_too(tiny_lowlight, monkeypatch):
     """The tensor path (what CUDA and MPS run) gives what the CPU's array path gives, shoulder included."""
     monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: False)  # both in fp32
