@@ -12,10 +12,9 @@ from __future__ import annotations
 import traceback
 from typing import Sequence
 
-import cv2
 from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
 
-from enhance_core.errors import EnhanceError
+from enhance_core.errors import EnhanceError, out_of_memory
 
 SAVE_ANSWERS = ("save", "discard", "cancel")
 
@@ -54,13 +53,6 @@ class ErrorReporter:
             message = (f"An unexpected error occurred ({type(error).__name__}: {error}). "
                        "Your work is unchanged; the details below help to report the problem.")
         self.show_error(parent, title, message, details)
-
-
-def out_of_memory(error: BaseException) -> bool:
-    """Whether ``error`` says memory ran out: Python's MemoryError, OpenCV's "Insufficient memory", PyTorch's
-    OutOfMemoryError (named, so torch is not imported for it)."""
-    return (isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
-            or (isinstance(error, cv2.error) and "Insufficient memory" in str(error)))
 
 
 def question_box(parent: QWidget | None, title: str, message: str,

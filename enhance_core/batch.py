@@ -43,7 +43,7 @@ from enhance_core.batch_manifest import (DONE, FAILED, MANIFEST_NAME, QUEUED, En
                                          recorded_names, steps_digest, work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, StopBatch, remove_partial_files, run_pool
-from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
+from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError, out_of_memory
 from enhance_core.export_size import OutputSize, apply_output_size
 from enhance_core.image import Image
 from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality,
@@ -799,7 +799,10 @@ def process_file(task: FileTask) -> FileResult:
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as error:  # noqa: BLE001 - one bad file (a native library's panic too) must not stop the batch
-        outcome = FileResult(task.source, None, f"{task.source}: unexpected {type(error).__name__}: {error}")
+        message = (f"{task.source}: not enough memory to process it; close other programs, run fewer files at once "
+                   "(--jobs 1), or process a smaller copy" if out_of_memory(error)
+                   else f"{task.source}: unexpected {type(error).__name__}: {error}")
+        outcome = FileResult(task.source, None, message)
     outcome.seconds = time.perf_counter() - start
     return outcome
 

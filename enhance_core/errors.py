@@ -87,3 +87,18 @@ class ModelError(EnhanceError):
 
 class Cancelled(EnhanceError):
     """A long job stopped because ``should_stop()`` returned true."""
+
+
+OUT_OF_MEMORY_WORDS = ("out of memory", "not enough memory", "can't allocate memory", "failed to allocate",
+                       "insufficient memory")
+"""What PyTorch's allocators (CPU, CUDA, MPS) and OpenCV say when memory ran out."""
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` says memory ran out: Python's MemoryError, PyTorch's OutOfMemoryError (named, so torch
+    is not imported for it), or a PyTorch or OpenCV error in :data:`OUT_OF_MEMORY_WORDS`."""
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+        return True
+    return (isinstance(error, RuntimeError) or type(error).__name__ == "error") and any(
+        words in str(error).lower() for words in OUT_OF_MEMORY_WORDS)
+

@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterator, overload
 
 import numpy as np
 
-from enhance_core.errors import Cancelled, ModelError, ParameterError
+from enhance_core.errors import Cancelled, ModelError, ParameterError, out_of_memory
 from enhance_core.learned.tiling import extract_tile, plan_tiles
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,6 @@ MIN_TILE = 64
 COPY_ROWS = 256
 """Rows copied between stop checks when a run starts (a 24-megapixel copy takes seconds on a slow CPU)."""
 DEFAULT_BUDGET = {"cpu": 512 * 2**20, "mps": 1024 * 2**20}
-_OOM_MESSAGES = ("out of memory", "not enough memory", "can't allocate memory", "failed to allocate")
 REFINE_START = 0.9
 """Share of :func:`run_network`'s progress its tiles take when a ``refine`` step follows them."""
 
@@ -147,16 +146,6 @@ def use_cpu_bf16() -> bool:
     unless ``ENHANCE_CPU_BF16=0`` asks for fp32 everywhere.
     """
     return os.environ.get(CPU_BF16_ENV, "").strip() != "0" and cpu_has_fast_bf16()
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    """Return True when ``error`` says that a device or the host ran out of memory."""
-    if isinstance(error, MemoryError):
-        return True
-    if not isinstance(error, RuntimeError):
-        return False
-    text = str(error).lower()
-    return type(error).__name__ == "OutOfMemoryError" or any(m in text for m in _OOM_MESSAGES)
 
 
 def choose_tile(device: str, *, memory_budget: int | None, bytes_per_pixel: float, multiple: int) -> int:
@@ -476,7 +465,7 @@ def run_tiled(
             return _run_tiles(fn, pixels, side=side, overlap=overlap, multiple=multiple, device=device,
                               progress=progress, should_stop=should_stop, mask=mask, out_channels=out_channels)
         except (RuntimeError, MemoryError) as error:
-            if not is_out_of_memory(error):
+            if not out_of_memory(error):
                 raise
             _release_memory(device)
             if side <= smallest:

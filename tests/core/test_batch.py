@@ -618,3 +618,25 @@ def test_a_worker_keeps_an_output_that_appeared_after_planning(tmp_path) -> None
     result = process_file(FileTask(source, output, (make_item("negative"),)))
     assert result.error and "already exists" in result.error
     assert output.read_bytes() == before
+
+
+@pytest.mark.parametrize("error", [MemoryError("Unable to allocate 1.68 GiB for an array"),
+                                   RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: not enough "
+                                                "memory: you tried to allocate 1803550720 bytes.")])
+def test_a_file_that_runs_out_of_memory_is_named_with_what_to_do(tmp_path, monkeypatch, error) -> None:
+    """A 150 MP scan's denoise failed after minutes with "unexpected MemoryError: Unable to allocate ...". """
+    from enhance_core import batch
+    from enhance_core.batch_tasks import FileTask
+    from enhance_core.io import write_image
+    from enhance_core.stack import make_item
+
+    from .io_fixtures import make_image
+
+    def short_of_memory(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(batch, "render_image", short_of_memory)
+    source = write_image(make_image(), tmp_path / "scan.png")
+    result = batch.process_file(FileTask(source, tmp_path / "out" / "scan.png", (make_item("negative"),)))
+    assert result.error == (f"{source}: not enough memory to process it; close other programs, run fewer files at "
+                            "once (--jobs 1), or process a smaller copy")
