@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import cv2
 import numpy as np
 
-from enhance_core.batch_manifest import (DONE, FAILED, MANIFEST_NAME, QUEUED, Entry, Manifest, batch_files,
+from enhance_core.batch_manifest import (DONE, FAILED, MANIFEST_NAME, QUEUED, STARTED, Entry, Manifest, batch_files,
                                          recorded_names, steps_digest, work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, StopBatch, remove_partial_files, run_pool
@@ -608,7 +608,16 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
 
     refused: list[str] = []
 
+    def begin(index: int) -> None:
+        if manifest is None or index not in work:
+            return
+        entry = manifest.entry(tasks[index].source, tasks[index].output, work[index], STARTED)
+        if entry is not None:
+            manifest.append([entry])
+
     def finish(index: int, result: FileResult) -> None:
+        if index in stopped_in:
+            result.step_notes = (STOPPED_IN_NOTE, *result.step_notes)
         results[index] = result
         if manifest is not None and index in work:
             status = DONE if result.error is None else QUEUED if result.retry else FAILED
@@ -628,7 +637,9 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
                             "space or fix the folder")
 
     digests: dict[int, str] = {}
-    pending, queued = [], []
+    pending: list[int] = []
+    stopped_in: list[int] = []
+    queued: list[Entry] = []
     for index, task in enumerate(tasks):
         earlier, now, recipe, other_work, changed = None, None, "", False, False
         if manifest is not None:
@@ -645,7 +656,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
                        and earlier.output == now.output and not earlier.same_file(now))
             if now is None or earlier is None or not earlier.same_work(now) or task.overwrite:
                 earlier = None
-            elif earlier.status in (QUEUED, DONE) and not task.overwrite:
+            elif earlier.status in (QUEUED, DONE, STARTED) and not task.overwrite:
                 tasks[index] = task = dataclasses.replace(task, overwrite=True)
         if mask_required and task.mask is None:
             finish(index, FileResult(task.source, None, f"{task.source}: no mask with the stem "
@@ -662,10 +673,11 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             finish(index, FileResult(task.source, None, _exists_message(task.output, other_work=other_work,
                                                                         changed=changed), not_run=True))
         else:
-            pending.append(index)
+            (stopped_in if earlier is not None and earlier.status == STARTED else pending).append(index)
             if now is not None:
                 work[index] = recipe
                 queued.append(now)
+    pending += stopped_in
     if manifest is not None:
         manifest.append(queued)
     started = time.time()
@@ -675,7 +687,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
 
             run_on_cluster(cluster, process_on_worker, tasks, pending, finish=finish, died=_lost)
         elif jobs == 1 or len(pending) <= 1:
-            _run_here(tasks, pending, finish)
+            _run_here(tasks, pending, finish, begin)
         else:
             run_pool(process_file, tasks, pending, min(jobs, len(pending)), finish=finish, died=_died,
                      target=lambda task: task.output)
@@ -690,6 +702,10 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
                 interrupted.running.remove(index)
                 finish(index, FileResult(tasks[index].source, tasks[index].output, note="written as the batch "
                                          "was interrupted; not scored"))
+        if manifest is not None:  # stopped by the user, not ended by the system: queued again as they were
+            again = (manifest.entry(tasks[i].source, tasks[i].output, work[i], QUEUED)
+                     for i in interrupted.running if i in work)
+            manifest.append([entry for entry in again if entry is not None])
         interrupted.results = [results.get(i) for i in range(len(tasks))]
         raise
     return [results[i] for i in range(len(tasks))]
@@ -729,16 +745,24 @@ def _written_since(path: Path, since: float) -> bool:
         return False
 
 
-def _run_here(tasks: Sequence[FileTask], pending: list[int], finish: Callable[[int, FileResult], None]) -> None:
-    """Process the pending tasks one after the other in this process; Ctrl+C raises :class:`BatchInterrupted`."""
+def _run_here(tasks: Sequence[FileTask], pending: list[int], finish: Callable[[int, FileResult], None],
+              begin: Callable[[int], None]) -> None:
+    """Process the pending tasks one after the other in this process, calling ``begin(index)`` as each starts;
+    Ctrl+C raises :class:`BatchInterrupted`."""
     for position, index in enumerate(pending):
         try:
+            begin(index)
             finish(index, process_file(tasks[index]))
         except StopBatch as stop:
             raise BatchInterrupted([], pending[position + 1:], reason=str(stop)) from None
         except KeyboardInterrupt:  # while the file ran, or while its result was being recorded
             remove_partial_files([tasks[index].output])
             raise BatchInterrupted([index], pending[position + 1:]) from None
+
+
+STOPPED_IN_NOTE = ("tried after the others: an earlier run ended while processing it (ended by the system for want "
+                   "of memory, or the machine stopped)")
+"""The note of a file the manifest shows was being processed when an earlier run ended without a word."""
 
 
 def _died(task: FileTask) -> FileResult:

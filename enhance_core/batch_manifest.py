@@ -12,7 +12,10 @@ each finishes (or a ``queued`` line with the error when the disk refused its
 output: the next run tries it again); every append is flushed and ``fsync``-ed, so a ``kill -9`` or a
 power cut loses at most the line being written. The last line for an input
 wins. A line that cannot be read (torn by a kill) is skipped, so its file is
-done again.
+done again. A run that processes its files itself, one after the other, writes a
+``started`` line as it begins each: a file whose last line says so was being
+processed when an earlier run ended without a word (the system's out-of-memory
+killer ends the whole process), and the next run tries it after the others.
 
 ``queued`` claims the output: :func:`enhance_core.batch.run_batch` queues a
 file only when its output does not exist yet (or may be replaced), so an
@@ -41,7 +44,7 @@ except ImportError:  # Windows: no advisory lock, one run at a time is then the 
     fcntl = None  # type: ignore[assignment]
 
 MANIFEST_NAME = "enhance-manifest.jsonl"
-QUEUED, DONE, FAILED = "queued", "done", "failed"
+QUEUED, DONE, FAILED, STARTED = "queued", "done", "failed", "started"
 _FIELDS: dict[str, type | tuple[type, ...]] = {
     "input": str, "size": int, "mtime_ns": int, "recipe": str, "output": str, "status": str,
     "seconds": (int, float), "error": (str, type(None))}

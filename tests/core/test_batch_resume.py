@@ -31,10 +31,12 @@ def apply(folder, out, *extra: str) -> int:
     return main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(out), *extra, str(folder)])
 
 
-def entries(out) -> list[dict]:
-    """The manifest's complete lines (a torn one left out)."""
+def entries(out, *, started: bool = False) -> list[dict]:
+    """The manifest's complete lines (a torn one left out), without the line each file gets as it starts unless
+    ``started``."""
     lines = (out / MANIFEST_NAME).read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.endswith("}")]
+    complete = [json.loads(line) for line in lines if line.endswith("}")]
+    return [line for line in complete if started or line["status"] != "started"]
 
 
 def test_the_manifest_records_each_file_and_a_rerun_does_nothing_twice(folder, tmp_path, capsys) -> None:
@@ -308,3 +310,48 @@ def test_the_default_quality_hashes_apart_from_an_asked_95() -> None:
     default = work_hash("steps", bit_depth=None, quality=None, mask=None)
     assert default != work_hash("steps", bit_depth=None, quality=95, mask=None), "--quality 95 is other work"
     assert default == work_hash("steps", bit_depth=None, quality=None, mask=None)
+
+
+def test_a_file_a_run_was_ended_in_is_tried_after_the_others_and_said_so(folder, tmp_path, capsys, monkeypatch) -> None:
+    """The out-of-memory killer ends the whole process: every rerun began with the same file and never got past it."""
+    from enhance_core import batch
+
+    (folder / "broken.png").unlink()
+    out = tmp_path / "out"
+    real = batch.process_file
+
+    def killed_on_a(task):
+        if task.source.name == "a.png":
+            raise SystemExit("killed")  # stands in for SIGKILL: nothing after it runs
+        return real(task)
+
+    monkeypatch.setattr(batch, "process_file", killed_on_a)
+    with pytest.raises(SystemExit):
+        apply(folder, out)
+    assert [(line["output"], line["status"]) for line in entries(out, started=True)][-1] == ("a.png", "started")
+    monkeypatch.setattr(batch, "process_file", real)
+    order: list[str] = []
+    monkeypatch.setattr(batch, "process_file", lambda task: order.append(task.source.name) or real(task))
+    capsys.readouterr()
+    assert apply(folder, out) == 0
+    assert order == ["b.png", "c.png", "a.png"]
+    assert f"a.png ({0.0:.1f} s; {batch.STOPPED_IN_NOTE})" in capsys.readouterr().err
+    assert [line["status"] for line in entries(out) if line["output"] == "a.png"][-1] == "done"
+
+
+def test_a_file_stopped_by_ctrl_c_is_queued_again_not_taken_for_one_the_system_ended(folder, tmp_path, monkeypatch):
+    from enhance_core import batch
+
+    (folder / "broken.png").unlink()
+    out = tmp_path / "out"
+    real = batch.process_file
+
+    def interrupted_on_b(task):
+        if task.source.name == "b.png":
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(batch, "process_file", interrupted_on_b)
+    assert apply(folder, out) == 130
+    assert [line["status"] for line in entries(out, started=True) if line["output"] == "b.png"][-1] == "queued"
+
