@@ -640,3 +640,25 @@ def test_a_file_that_runs_out_of_memory_is_named_with_what_to_do(tmp_path, monke
     result = batch.process_file(FileTask(source, tmp_path / "out" / "scan.png", (make_item("negative"),)))
     assert result.error == (f"{source}: not enough memory to process it; close other programs, run fewer files at "
                             "once (--jobs 1), or process a smaller copy")
+
+
+def test_the_default_worker_count_fits_the_largest_scans_into_the_memory_available(tmp_path, monkeypatch) -> None:
+    """Eight 100-megapixel scans at once need about 25 GB: one worker per core is not always what fits."""
+    from enhance_core import batch
+    from enhance_core.batch_tasks import FileTask
+    from enhance_core.io import write_image
+    from enhance_core.stack import make_item
+
+    from .io_fixtures import make_image
+
+    tasks = [FileTask(write_image(make_image(), tmp_path / f"{name}.png"), tmp_path / "out" / f"{name}.png",
+                      (make_item("clahe"),)) for name in "abcd"]
+    pixels = batch.largest_pixels([task.source for task in tasks])
+    assert pixels == make_image().rows * make_image().cols
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(batch, "available_memory", lambda: 10 * batch.BYTES_PER_PIXEL * pixels)
+    assert batch.default_jobs(tasks) == 4, "one per core, as many as there are files"
+    monkeypatch.setattr(batch, "available_memory", lambda: int(2.5 * batch.BYTES_PER_PIXEL * pixels))
+    assert batch.default_jobs(tasks) == 2
+    monkeypatch.setattr(batch, "available_memory", lambda: batch.BYTES_PER_PIXEL * pixels // 2)
+    assert batch.default_jobs(tasks) == 1
