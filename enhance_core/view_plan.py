@@ -332,7 +332,8 @@ def after_frame(state: ViewState, request: ViewRequest) -> ViewState:
 
 def _wanted_detail(wish: ViewWish) -> tuple[SourceRect, float] | None:
     """Source rectangle and scale of the viewport patch the view needs, or None."""
-    scale = detail_scale_for(wish.zoom * wish.pixel_ratio, wish.preview_scale)
+    device_zoom = wish.zoom * wish.pixel_ratio  # Actual Pixels on a 200 % screen is a logical zoom of 0.5
+    scale = detail_scale_for(device_zoom if device_zoom >= 1.0 else wish.zoom, wish.preview_scale)
     left, top, right, bottom = wish.visible
     if scale is None or right <= left or bottom <= top:
         return None

@@ -48,6 +48,7 @@ def test_actual_pixels_on_a_200_percent_screen_renders_the_full_resolution_patch
     state = landed(ViewState(), wish())
     request = plan_view(state, wish(zoom=0.5, visible=(0, 0, 800, 600), pixel_ratio=2.0)).request
     assert request is not None and request.detail_rect is not None and request.detail_scale == 1.0
+    assert plan_view(state, wish(zoom=0.4, pixel_ratio=2.0)).request is None, "under 1:1 the preview serves it"
 
 
 def test_a_new_image_renders_preview_and_before_then_nothing():
