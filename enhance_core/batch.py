@@ -50,6 +50,7 @@ from enhance_core.image import Image
 from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality,
                              quality_for, read_image, write_image, write_losses)
 from enhance_core.io.detect import dicom_marked
+from enhance_core.io.raw import RAW_SUFFIXES
 from enhance_core.learned.engine import select_device
 from enhance_core.masks import Mask, resize_raster
 from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, reference_for_result
@@ -449,7 +450,7 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
                reference_dir: Path | None = None, bit_depth: int | None = None, quality: int | None = None,
                overwrite: bool = False, device: str | None = None,
                subfolders: Mapping[Path, PurePosixPath] | None = None,
-               size: OutputSize | None = None, file_window: bool = False) -> list[FileTask]:
+               size: OutputSize | None = None, file_window: tuple[str, ...] = ()) -> list[FileTask]:
     """Build one :class:`FileTask` per input.
 
     Outputs keep the input's name in ``output_dir``, in the input's
@@ -581,7 +582,8 @@ def default_jobs(tasks: Sequence[FileTask]) -> int:
 
 
 def largest_pixels(sources: Sequence[Path]) -> int:
-    """The pixel count of the largest image among the :data:`SIZE_SAMPLE` largest files (0: none could be sized)."""
+    """The pixel count of the largest image among the :data:`SIZE_SAMPLE` largest files (0: none could be sized);
+    a camera RAW counts a pixel for each byte of its file (they hold one to two bytes a pixel)."""
     from PIL import Image as PILImage  # its pixel limit is lifted by enhance_core.io (the reader has its own)
 
     def size(path: Path) -> int:
@@ -592,6 +594,9 @@ def largest_pixels(sources: Sequence[Path]) -> int:
 
     largest = 0
     for path in sorted(sources, key=size, reverse=True)[:SIZE_SAMPLE]:
+        if path.suffix.lower() in RAW_SUFFIXES:  # Pillow sizes a camera RAW by its preview: a pixel a byte at least
+            largest = max(largest, size(path))
+            continue
         try:
             with warnings.catch_warnings():  # what Pillow makes of a DICOM's preamble, say: its run reads it
                 warnings.simplefilter("ignore")
@@ -693,19 +698,22 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
     stopped_in: list[int] = []
     queued: list[Entry] = []
     for index, task in enumerate(tasks):
-        earlier, now, recipe, other_work, changed = None, None, "", False, False
+        earlier, now, recipe, other_work, changed, ended_in = None, None, "", False, False, False
         if manifest is not None:
             if id(task.steps) not in digests:
                 digests[id(task.steps)] = steps_digest(task.steps)
             steps = digests[id(task.steps)]
             recipe = work_hash(steps, bit_depth=task.bit_depth, quality=task.quality, mask=task.mask,
-                               size=task.size.describe() if task.size is not None else "")
+                               size=task.size.describe() if task.size is not None else "",
+                               file_window=task.file_window)
             now = manifest.entry(task.source, task.output, recipe, QUEUED)
             earlier = manifest.latest(task.source, now.output) if now is not None else None
             other_work = (now is not None and earlier is not None and earlier.status == DONE
                           and earlier.same_file(now) and earlier.recipe != now.recipe)
             changed = (now is not None and earlier is not None and earlier.status == DONE
                        and earlier.output == now.output and not earlier.same_file(now))
+            ended_in = (now is not None and earlier is not None and earlier.status == STARTED
+                        and earlier.same_work(now))
             if now is None or earlier is None or not earlier.same_work(now) or task.overwrite:
                 earlier = None
             elif earlier.status in (QUEUED, DONE, STARTED) and not task.overwrite:
@@ -725,7 +733,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             finish(index, FileResult(task.source, None, _exists_message(task.output, other_work=other_work,
                                                                         changed=changed), not_run=True))
         else:
-            (stopped_in if earlier is not None and earlier.status == STARTED else pending).append(index)
+            (stopped_in if ended_in else pending).append(index)
             if now is not None:
                 work[index] = recipe
                 queued.append(now)
@@ -846,8 +854,8 @@ def process_file(task: FileTask) -> FileResult:
             raise ParameterError(_exists_message(task.output))
         image = read_image(task.source)
         megapixels = image.rows * image.cols / 1e6
-        steps, mask_note = _with_mask(_in_file_window(task.steps, image) if task.file_window else task.steps,
-                                      image, task.mask)
+        steps, mask_note = _with_mask(_in_file_window(task.steps, image, task.file_window) if task.file_window
+                                      else task.steps, image, task.mask)
         notes: dict[str, str] = {}
         result = render_image(image, steps, device=task.device, notes=notes)
         _make_folder(task.output.parent)
@@ -883,12 +891,14 @@ def process_file(task: FileTask) -> FileResult:
     return outcome
 
 
-def _in_file_window(steps: Sequence[StackItem], image: Image) -> tuple[StackItem, ...]:
-    """``steps`` with their window/level steps showing ``image``'s own window, each through its own curve."""
+def _in_file_window(steps: Sequence[StackItem], image: Image, what: Sequence[str]) -> tuple[StackItem, ...]:
+    """``steps`` with their window/level steps showing ``image``'s own window: its centre and width, and its curve
+    when ``what`` names ``function`` (else each step's own)."""
     from enhance_core.medical.windows import WINDOW_LEVEL, header_window, with_window
 
     window = header_window(image)
-    return tuple(with_window(step, window.center, window.width) if step.filter == WINDOW_LEVEL else step
+    function = window.function if "function" in what else None
+    return tuple(with_window(step, window.center, window.width, function) if step.filter == WINDOW_LEVEL else step
                  for step in steps)
 
 

@@ -105,19 +105,22 @@ def steps_digest(steps: Sequence[StackItem]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def work_hash(steps: str, *, bit_depth: int | None, quality: int | None, mask: Path | None, size: str = "") -> str:
+def work_hash(steps: str, *, bit_depth: int | None, quality: int | None, mask: Path | None, size: str = "",
+              file_window: Sequence[str] = ()) -> str:
     """The manifest's recipe hash of one file: its steps' digest, output settings and mask file (by content date).
 
     ``size`` describes the output size (:meth:`OutputSize.describe`); empty, the hash is what it was before
-    resizing existed, so earlier manifests stay valid. ``quality`` None (a JPEG input's own, the default since
-    it existed) hashes apart from every number: ``--quality 95`` is other work than the default, and a batch
-    an earlier version began with its default of 95 asks for ``--skip-existing`` or ``--overwrite``, as after
-    any change of output settings.
+    resizing existed, so earlier manifests stay valid; so does an empty ``file_window`` (what of a window step
+    each file's header gives, :attr:`~enhance_core.batch_tasks.FileTask.file_window`). ``quality`` None (a JPEG
+    input's own, the default since it existed) hashes apart from every number: ``--quality 95`` is other work
+    than the default, and a batch an earlier version began with its default of 95 asks for ``--skip-existing``
+    or ``--overwrite``, as after any change of output settings.
     """
     mask_identity: Any = None
     if mask is not None:
         mask_identity = [str(mask.resolve()), *(file_identity(mask) or (None, None))]
-    text = json.dumps([steps, bit_depth, quality, mask_identity, *([size] if size else [])])
+    text = json.dumps([steps, bit_depth, quality, mask_identity, *([size] if size or file_window else []),
+                       *([list(file_window)] if file_window else [])])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 

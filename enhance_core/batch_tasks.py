@@ -35,9 +35,10 @@ class FileTask:
     overwrite: bool = False
     device: str | None = None
     size: OutputSize | None = None
-    file_window: bool = False
-    """Whether the window/level steps show each file's own window (``--filter window_level`` without a centre and
-    width: a DICOM's first header window, as the editor opens it), not the steps' centre and width."""
+    file_window: tuple[str, ...] = ()
+    """What of the window/level steps each file's own window sets (``--filter window_level`` without a centre and
+    width: ``center`` and ``width`` of a DICOM's first header window, and ``function``, its curve, unless given),
+    as the editor opens the file."""
 
 
 @dataclass

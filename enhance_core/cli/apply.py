@@ -339,12 +339,14 @@ def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:
             "run the same command again to finish (the manifest in the output folder says what is done)")
 
 
-def file_window(args: argparse.Namespace) -> bool:
-    """Whether ``--filter window_level`` was given no centre or width: each file is then shown through its own
-    window (a DICOM's header window, as the editor opens it), not through the parameters' defaults (0.5, 1: a
-    threshold at half a unit of a CT's Hounsfield scale)."""
+def file_window(args: argparse.Namespace) -> tuple[str, ...]:
+    """What of ``--filter window_level`` each file's own window sets: with no centre or width given, its centre
+    and width, and its curve unless ``function`` is given (a DICOM's header window, as the editor opens it), not
+    the parameters' defaults (0.5, 1: a threshold at half a unit of a CT's Hounsfield scale); else nothing."""
     given = {setting.partition("=")[0].strip() for setting in args.set}
-    return args.filter == ["window_level"] and not given & {"center", "width"}
+    if args.filter != ["window_level"] or given & {"center", "width"}:
+        return ()
+    return ("center", "width") if "function" in given else ("center", "width", "function")
 
 
 def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:

@@ -662,3 +662,17 @@ def test_the_default_worker_count_fits_the_largest_scans_into_the_memory_availab
     assert batch.default_jobs(tasks) == 2
     monkeypatch.setattr(batch, "available_memory", lambda: batch.BYTES_PER_PIXEL * pixels // 2)
     assert batch.default_jobs(tasks) == 1
+
+
+def test_a_camera_raw_is_sized_by_its_file_not_by_the_preview_pillow_reads(tmp_path) -> None:
+    from enhance_core import batch
+    from enhance_core.io import write_image
+
+    from .io_fixtures import make_image
+
+    preview = write_image(make_image(), tmp_path / "preview.tif")
+    raw = preview.rename(tmp_path / "IMG_0001.dng")  # a DNG's first IFD is a small preview, as Pillow reads it
+    with open(raw, "ab") as data:
+        data.write(bytes(400_000))  # the sensor data after it
+    assert batch.largest_pixels([raw]) == raw.stat().st_size
+

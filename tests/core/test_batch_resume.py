@@ -312,7 +312,9 @@ def test_the_default_quality_hashes_apart_from_an_asked_95() -> None:
     assert default == work_hash("steps", bit_depth=None, quality=None, mask=None)
 
 
-def test_a_file_a_run_was_ended_in_is_tried_after_the_others_and_said_so(folder, tmp_path, capsys, monkeypatch) -> None:
+@pytest.mark.parametrize("extra", [[], ["--overwrite"]])
+def test_a_file_a_run_was_ended_in_is_tried_after_the_others_and_said_so(folder, tmp_path, capsys, monkeypatch,
+                                                                         extra) -> None:
     """The out-of-memory killer ends the whole process: every rerun began with the same file and never got past it."""
     from enhance_core import batch
 
@@ -327,13 +329,13 @@ def test_a_file_a_run_was_ended_in_is_tried_after_the_others_and_said_so(folder,
 
     monkeypatch.setattr(batch, "process_file", killed_on_a)
     with pytest.raises(SystemExit):
-        apply(folder, out)
+        apply(folder, out, *extra)
     assert [(line["output"], line["status"]) for line in entries(out, started=True)][-1] == ("a.png", "started")
     monkeypatch.setattr(batch, "process_file", real)
     order: list[str] = []
     monkeypatch.setattr(batch, "process_file", lambda task: order.append(task.source.name) or real(task))
     capsys.readouterr()
-    assert apply(folder, out) == 0
+    assert apply(folder, out, *extra) == 0
     assert order == ["b.png", "c.png", "a.png"]
     assert f"a.png ({0.0:.1f} s; {batch.STOPPED_IN_NOTE})" in capsys.readouterr().err
     assert [line["status"] for line in entries(out) if line["output"] == "a.png"][-1] == "done"

@@ -507,23 +507,34 @@ def test_ctrl_c_while_the_report_is_written_says_the_files_are(inputs, tmp_path,
 
 
 def test_window_level_without_a_centre_or_width_shows_each_dicom_through_its_own_window(tmp_path, capsys) -> None:
-    """The editor opens a CT through its header window; the parameters' defaults (0.5, 1) made it two levels."""
-    import shutil
-
+    """The editor opens a CT through its header window and curve; the parameters' defaults (0.5, 1) made it two
+    levels, and a rerun into the same folder kept those as done."""
+    import pydicom
     from pydicom.data import get_testdata_file
 
-    from enhance_core.medical.windows import header_window
+    from enhance_core.medical.windows import default_window_params
 
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.WindowCenter, dataset.WindowWidth, dataset.VOILUTFunction = 40, 400, "SIGMOID"
     source = tmp_path / "in" / "ct.dcm"
     source.parent.mkdir()
-    shutil.copy(get_testdata_file("CT_small.dcm"), source)
-    window = header_window(read_image(source))
-    assert main(["apply", "--filter", "window_level", "--set", "function=linear", str(source),
-                 "-o", str(tmp_path / "own")]) == 0
-    assert main(["apply", "--filter", "window_level", "--set", f"center={window.center!r}",
-                 "--set", f"width={window.width!r}", "--set", "function=linear", str(source),
-                 "-o", str(tmp_path / "given")]) == 0
-    own, given = (read_image(tmp_path / folder / "ct.png").pixels for folder in ("own", "given"))
+    dataset.save_as(source)
+    opened = default_window_params(read_image(source))
+    assert opened["function"] == "sigmoid"
+    out = tmp_path / "out"
+    assert main(["apply", "--filter", "window_level", "--set", "center=0.5", "--set", "width=1", str(source),
+                 "-o", str(out)]) == 0
+    assert len(np.unique(read_image(out / "ct.png").pixels)) == 2
+    capsys.readouterr()
+    assert main(["apply", "--filter", "window_level", str(source), "-o", str(out)]) == 1, "not taken for done"
+    assert "pass --overwrite to make it again" in capsys.readouterr().err
+    assert main(["apply", "--filter", "window_level", str(source), "-o", str(out), "--overwrite"]) == 0
+    assert main(["apply", "--filter", "window_level", *(f"--set={name}={value}" for name, value in opened.items()),
+                 str(source), "-o", str(tmp_path / "given")]) == 0
+    own, given = (read_image(folder / "ct.png").pixels for folder in (out, tmp_path / "given"))
     np.testing.assert_array_equal(own, given)
     assert len(np.unique(own)) > 100
+    assert main(["apply", "--filter", "window_level", "--set", "function=linear", str(source), "-o", str(out),
+                 "--overwrite"]) == 0
+    assert not np.array_equal(read_image(out / "ct.png").pixels, own), "a curve given is kept"
     capsys.readouterr()
