@@ -74,7 +74,7 @@ HIGHLIGHT_KNEE_SRGB = 1.055 * HIGHLIGHT_KNEE ** (1 / 2.4) - 0.055
 #: pixel (:func:`detail_kernel`): detail finer than this keeps its contrast in a bent highlight. Its kernel reaches
 #: 12 px, within the tiles' 32 px overlap.
 DETAIL_SIGMA = 4.0
-#: Smallest sigma worth a blur (a preview of a quarter of the pixels, or less, bends pixel by pixel).
+#: Smallest sigma worth a blur (a preview of under 1/64 of the pixels, scale 0.125, bends pixel by pixel).
 MIN_DETAIL_SIGMA = 0.5
 
 
