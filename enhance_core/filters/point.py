@@ -274,6 +274,8 @@ class WindowLevelParams:
 WINDOW_ROUNDING = 4e-7
 """How far float32 samples may lie from the file's values, as a share of the value range (0.03 HU on a 16-bit CT):
 values that near a window's end are put on it, as pydicom, computing in the file's own numbers, puts them."""
+SIGMOID_REACH = np.float32(80.0)
+"""Largest exponent the sigmoid window computes: a value 20 widths from the level overflowed float32's exp."""
 
 
 def linear_window(center: float, width: float, *, step: float = 0.0) -> tuple[float, float]:
@@ -337,8 +339,10 @@ def apply_window_level(pixels: np.ndarray, params: WindowLevelParams, ctx: Rende
         if params.function == "sigmoid":
             if flip:
                 ramp = np.subtract(np.float32(1.0), ramp)
-            # The ramp is 0.5 at the level and moves by 1 per width: the sigmoid's exponent is 4 (ramp - 0.5).
-            return (1.0 / (1.0 + np.exp(np.float32(-4.0) * (ramp - np.float32(0.5))))).astype(np.float32)
+            # The ramp is 0.5 at the level and moves by 1 per width: the sigmoid's exponent is 4 (ramp - 0.5),
+            # held within float32's exp (past 80 the curve is 0 or 1 to float32 already).
+            exponent = np.clip(np.float32(-4.0) * (ramp - np.float32(0.5)), -SIGMOID_REACH, SIGMOID_REACH)
+            return (1.0 / (1.0 + np.exp(exponent))).astype(np.float32)
         if ends > 0:  # values of the file's grid at the window's ends land on them exactly, whatever float32 rounding
             dark = ramp <= ends  # first: a threshold's ends overlap, and its value at center - 0.5 is black
             ramp[(ramp >= 1.0 - ends) & ~dark] = 1.0

@@ -87,6 +87,8 @@ def test_a_sigmoid_header_window_opens_as_a_sigmoid_and_a_drag_keeps_it():
     shown = render_image(Image(values, None, image.meta), (item,)).pixels.ravel()
     expected = 1.0 / (1.0 + np.exp(-4.0 * (hounsfield - 40.0) / 80.0))
     np.testing.assert_allclose(shown, expected, atol=1e-5)
+    narrow = window_item(Window(40, 1, "", "sigmoid"))  # air 1064 widths below: exp overflowed (a warning)
+    assert render_image(Image(values, None, image.meta), (narrow,)).pixels.ravel()[3] < 1e-30
 
 
 def test_with_window_keeps_the_step_identity():
