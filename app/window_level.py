@@ -79,19 +79,27 @@ class WindowLevelTool(QObject):
     def move(self, x: float, y: float) -> None:
         """Show the window for the drag so far (a live edit; the command comes on release)."""
         start, source = self._start, self.document.source
-        if start is None or source is None:
+        if start is None or source is None or not self._step_remains(start[2]):
             return
         self.document.stack.replace_item(self._dragged(start, source, x, y))
 
     def release(self, x: float, y: float) -> None:
         """End the drag: one undoable command from the window at the press to the one now."""
         start, source, self._start = self._start, self.document.source, None
-        if start is None or source is None:
+        if start is None or source is None or not self._step_remains(start[2]):
             return
         before, after = start[2], self._dragged(start, source, x, y)
         if after != before:
             self.document.stack.replace_item(after)
             self.document.push(ReplaceStepCommand(self.document.stack, before, after, "Drag window/level"))
+
+    def _step_remains(self, item: StackItem) -> bool:
+        """Whether the dragged step is still in the stack; an undo during the drag (Ctrl+Z with the button held)
+        may have taken it away, and the drag then ends."""
+        if any(step.uid == item.uid for step in self.document.stack.snapshot()):
+            return True
+        self._start = None
+        return False
 
     def _dragged(self, start: tuple[float, float, StackItem], source: Image, x: float, y: float) -> StackItem:
         x0, y0, item = start

@@ -190,6 +190,29 @@ def test_mouse_drag_moves_level_and_width_as_one_undoable_command(qtbot, window,
     assert canvas.tool is window.brush and not window.window_level.drag_action.isChecked()
 
 
+def test_an_undo_during_a_window_drag_that_takes_its_step_away_ends_the_drag(qtbot, window, tmp_path):
+    """Ctrl+Z with the button held undid the step being dragged: an "Unexpected error" came with every move."""
+    import shutil
+
+    from tests.app.conftest import open_image
+
+    ct = tmp_path / "ct.dcm"
+    shutil.copyfile(get_testdata_file("CT_small.dcm"), ct)
+    open_image(qtbot, window, ct)
+    document, canvas = window.document, window.canvas
+    window.window_level.drag_action.trigger()
+    start = QPoint(canvas.width() // 4, canvas.height() // 3)
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(canvas, start + QPoint(10, 8))
+    while any(item.filter == "window_level" for item in document.stack.snapshot()):
+        document.undo_stack.undo()
+    qtbot.mouseMove(canvas, start + QPoint(20, 16))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=start + QPoint(30, 24))
+    assert window.reporter.errors == [] and not any(item.filter == "window_level"
+                                                    for item in document.stack.snapshot())
+    wait_rendered(qtbot, window)
+
+
 def test_saved_presets_come_back_and_a_broken_file_is_reported(qtbot, window, series_folder, tmp_path):
     controls = window.window_level
     controls.presets_path = tmp_path / "config" / "window_presets.json"
