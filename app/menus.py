@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol, cast
 
 from PySide6.QtCore import Qt, SignalInstance
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
 from app.brush_toolbar import BrushToolbar
@@ -108,6 +108,20 @@ def _history_action(window: QMainWindow, text: str, slot: Callable, shortcut: St
     return action
 
 
+def _unless_dragging(window: QMainWindow, slot: Callable[[], None]) -> Callable[[], None]:
+    """``slot`` (undo, redo), kept while a mouse button is held: an undo under a drag (a slider, a brush stroke,
+    a window/level drag) took away or reset what the drag was changing, and the drag's end brought it back."""
+
+    def guarded() -> None:
+        if QGuiApplication.mouseButtons() != Qt.MouseButton.NoButton:
+            window.statusBar().showMessage("Release the mouse button first: the drag is still changing the stack.",
+                                           4000)
+            return
+        slot()
+
+    return guarded
+
+
 def build_menus(window: EditorWindow) -> Menus:
     """Create the menu bar and main toolbar of ``window`` (a :class:`QMainWindow`); return what was made."""
     main = cast(QMainWindow, window)  # the editor window is a QMainWindow with the parts EditorWindow lists
@@ -149,10 +163,10 @@ def build_menus(window: EditorWindow) -> Menus:
         "shortcuts": _action(main, "&Keyboard Shortcuts", window.show_shortcuts, Std.HelpContents),
         "about": _action(main, "&About Enhance Studio", window.show_about),
     }
-    a["undo"] = _history_action(main, "&Undo", doc.undo_stack.undo, Std.Undo, doc.undo_stack.canUndoChanged,
-                                doc.undo_stack.undoTextChanged)
-    a["redo"] = _history_action(main, "&Redo", doc.undo_stack.redo, Std.Redo, doc.undo_stack.canRedoChanged,
-                                doc.undo_stack.redoTextChanged)
+    a["undo"] = _history_action(main, "&Undo", _unless_dragging(main, doc.undo_stack.undo), Std.Undo,
+                                doc.undo_stack.canUndoChanged, doc.undo_stack.undoTextChanged)
+    a["redo"] = _history_action(main, "&Redo", _unless_dragging(main, doc.undo_stack.redo), Std.Redo,
+                                doc.undo_stack.canRedoChanged, doc.undo_stack.redoTextChanged)
     if QKeySequence("Ctrl+Y") not in a["redo"].shortcuts():
         a["redo"].setShortcuts(a["redo"].shortcuts() + [QKeySequence("Ctrl+Y")])
     if QKeySequence("Ctrl+=") not in a["zoom_in"].shortcuts():  # + is Shift+= on most keyboards

@@ -128,3 +128,24 @@ def test_a_long_entry_wraps_instead_of_needing_a_sideways_scroll(qtbot, window):
     assert "Detector sensitivity, Grow mask" in last.data()
     assert view.visualRect(last).height() > view.visualRect(view.model().index(0, 0)).height(), "wrapped"
     assert view.horizontalScrollBar().maximum() == 0
+
+
+def test_undo_waits_while_a_mouse_button_holds_a_drag(qtbot, window, photo_path):
+    """Ctrl+Z under a held slider undid the edit before it, and the slider's release brought part of it back."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtWidgets import QSlider
+
+    from tests.app.conftest import add_filter, open_image
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "unsharp_mask")
+    stack = window.document.undo_stack
+    index = stack.index()
+    slider = window.stack_panel.editor.findChildren(QSlider)[-1]
+    qtbot.mousePress(slider, Qt.MouseButton.LeftButton, pos=QPoint(4, slider.height() // 2))
+    window.actions_by_name["undo"].trigger()
+    assert stack.index() == index and "Release the mouse button" in window.statusBar().currentMessage()
+    qtbot.mouseRelease(slider, Qt.MouseButton.LeftButton, pos=QPoint(4, slider.height() // 2))
+    before = stack.index()
+    window.actions_by_name["undo"].trigger()
+    assert stack.index() == before - 1
