@@ -25,10 +25,11 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
+from app.shortcut_keys import COMMAND_MODIFIERS
 from enhance_core.filters.base import MAX_POINTS, MIN_POINTS, ParamSpec, Points
 from enhance_core.filters.curves import evaluate_curve
 
@@ -49,6 +50,9 @@ HISTOGRAM_CHANNEL = {"rgb": "luminance", "red": "red", "green": "green", "blue":
 KEY_STEP = 1.0 / 255.0
 """How far an arrow key moves the current point (Shift: ten times), one 8-bit level."""
 ARROWS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, 1), Qt.Key.Key_Down: (0, -1)}
+EDIT_KEYS = (*ARROWS, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Insert, Qt.Key.Key_Delete,
+             Qt.Key.Key_Backspace)
+"""The keys the focused plot edits its points with, before any window shortcut."""
 
 
 class CurvePlot(QWidget):
@@ -148,6 +152,14 @@ class CurvePlot(QWidget):
         self.edited.emit(self.current, points)
 
     # --- keys ----------------------------------------------------------------------------
+    def event(self, event: QEvent) -> bool:
+        """Claim the keys that edit the points before the window's shortcuts take them (Delete removed the step)."""
+        if (event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent)
+                and event.key() in EDIT_KEYS and not event.modifiers() & COMMAND_MODIFIERS):
+            event.accept()
+            return True
+        return super().event(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Page Up/Down pick the next or previous point, arrows move it by a level (Shift: ten), Insert adds one
         halfway to the next, Delete removes it: each a committed edit."""

@@ -227,3 +227,19 @@ def test_a_tall_panel_keeps_the_curve_right_under_its_channel_buttons(panel, qtb
     button = curves.channel_buttons["rgb"]
     below_buttons = button.mapTo(curves, QPoint(0, button.height())).y()
     assert curves.plot.mapTo(curves, QPoint(0, 0)).y() - below_buttons < 20, "no gap between buttons and plot"
+
+
+def test_delete_on_the_focused_curve_removes_its_point_not_the_step(qtbot, window, photo_path):
+    """The window's Delete (remove the step) took the key the plot's tooltip promised for its point."""
+    from tests.app.conftest import add_filter, open_image
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "tone_curve")
+    plot = window.stack_panel.editor.controls["rgb"].plot
+    QTest.mouseClick(plot, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     plot.to_screen(0.3, 0.6).toPoint())
+    assert len(window.document.selected_item().params.rgb) == 3
+    plot.setFocus()
+    QTest.keyClick(window.windowHandle(), Qt.Key.Key_Delete)  # through the window system, as a real key comes
+    assert [item.filter for item in window.document.stack.snapshot()] == ["tone_curve"]
+    assert len(window.document.selected_item().params.rgb) == 2
