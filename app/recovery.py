@@ -362,8 +362,9 @@ class RecoveryController(QObject):
             self.history.restore(state.items, HistoryState((), 0, -1))
             notes.append("The undo history did not match the filter stack and was left out; the stack is as it was.")
             doc.stack.reset(state.items)
-        doc.bind_project(state.project, image=_project_image(state.project) or doc.source_path,
-                         reference=state.reference)  # the session's own reference
+        saved = _project_paths(state.project)  # what the project file holds: the session's reference, when
+        doc.bind_project(state.project, image=saved[0] if saved else doc.source_path,  # it differs, is an edit
+                         reference=saved[1] if saved else state.reference)
         if reference is None and state.project is not None:
             doc.keep_reference(state.reference)  # a project's reference that cannot be read now stays named
         self.snapshots.set_all(state.snapshots)
@@ -393,16 +394,17 @@ class RecoveryController(QObject):
             session.release()
 
 
-def _project_image(project: Path | None) -> Path | None:
-    """The image the project file ``project`` names (None without one, or when it cannot be read)."""
+def _project_paths(project: Path | None) -> tuple[Path, Path | None] | None:
+    """The image and reference the project file ``project`` names (None without one, or when it cannot be read)."""
     if project is None:
         return None
     from enhance_core.project import load_project
 
     try:
-        return load_project(project).image
+        loaded = load_project(project)
     except EnhanceError:
         return None
+    return loaded.image, loaded.reference
 
 
 def _reachable_file(path: Path) -> bool:

@@ -184,6 +184,27 @@ def test_restore_brings_back_reference_project_selection_and_view(qtbot, root, p
     assert not window.recovery.folder.exists(), "the restored session's folder went with the quit"
 
 
+def test_a_project_s_reference_changed_before_a_crash_is_still_an_edit_after_the_restore(qtbot, root, photo_path,
+                                                                                          tmp_path):
+    """The restore bound the session's reference as the project's saved one: Quit asked nothing and it was lost."""
+    window = editor(qtbot, root)
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "gaussian_blur")
+    first, second = (save_png(synthetic_photo(seed=seed), tmp_path / f"ref{seed}.png") for seed in (3, 4))
+    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
+        window.files.open_reference(first)
+    assert window.files.save_project_to(tmp_path / "work.esproj")
+    with qtbot.waitSignal(window.document.reference_changed, timeout=20000):
+        window.files.open_reference(second)
+    assert window.document.modified
+    written(qtbot, window)
+    window.shutdown()
+
+    restored = restore_the_session(qtbot, root)
+    assert restored.document.reference_path == second and restored.document.modified
+    restored.close()
+
+
 def test_snapshots_come_back_with_the_session(qtbot, root, photo_path):
     window = editor(qtbot, root)
     open_image(qtbot, window, photo_path)
