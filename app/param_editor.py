@@ -95,7 +95,8 @@ def physical_decimals(span: float, data_range: tuple[float, float] | None) -> in
 def decimals_for(spec: ParamSpec, low: float, high: float) -> int:
     """Decimals shown for a float parameter, from its step or its range."""
     if spec.step:
-        return max(0, min(6, -int(math.floor(math.log10(spec.step)))))
+        finest = min(spec.step, low) if low > 0 else spec.step  # the minimum must be shown (0.01 MP by 0.1 MP steps)
+        return max(0, min(6, -int(math.floor(math.log10(finest)))))
     span = high - low
     smallest = low if spec.log and low > 0 else 0.0
     if smallest and smallest < 0.01:

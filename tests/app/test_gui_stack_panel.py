@@ -362,3 +362,13 @@ def test_tab_goes_from_the_step_list_through_the_opacity_to_the_settings_then_re
     assert stops[:7] == [panel.opacity, panel.opacity_entry, controls["brightness"].slider,
                          controls["brightness"].entry, controls["contrast"].slider, controls["contrast"].entry,
                          panel.reset_button]
+
+
+def test_a_number_box_shows_its_parameter_s_minimum():
+    """Resize's megapixels go from 0.01 by steps of 0.1: a box of one decimal showed 0.0 and took 0.25 as 0.2."""
+    from app.param_editor import decimals_for
+    from enhance_core.filters.base import param_specs
+    from enhance_core.filters.registry import get_filter
+
+    spec = next(spec for spec in param_specs(get_filter("resize").params_type) if spec.name == "megapixels")
+    assert decimals_for(spec, 0.01, 500.0) == 2
