@@ -156,17 +156,11 @@ def _detector_view(pixels: np.ndarray, ctx: RenderContext) -> tuple[np.ndarray, 
 
 
 def _layer_over_pixels(mask: np.ndarray, ctx: RenderContext) -> np.ndarray:
-    """The step's painted layer over a mask detected on its own pixels.
-
-    The layer is in source coordinates: after a crop, turn or resize it is
-    rendered through the affine from the source to the step's input.
-    """
+    """The step's painted layer over a mask detected on its own pixels (no source at hand: a filter called outside
+    a render, where no geometry comes before it), when the layer fits them."""
     layer = ctx.mask_layer
     if layer is None:
         return mask
-    if ctx.in_affine is not None and ctx.in_shape is not None:
-        region = Region(ctx.origin[0], ctx.origin[1], mask.shape[0], mask.shape[1])
-        return layer.render_over(mask, region=region, affine=ctx.in_affine, shape=ctx.in_shape)
     return layer.render_over(mask) if (layer.rows, layer.cols) == mask.shape else mask
 
 
