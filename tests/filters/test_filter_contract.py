@@ -7,6 +7,10 @@ import pytest
 
 from enhance_core.filters.base import RenderContext
 from enhance_core.filters.registry import FILTERS
+from enhance_core.image import Image, ImageMeta
+from enhance_core.masks import Region
+from enhance_core.render import Renderer
+from enhance_core.stack import make_item
 
 from .synthetic import DEPTHS, source_pixels
 
@@ -49,8 +53,71 @@ NO_IDENTITY = {"negative", "threshold", "histogram_equalize", "clahe", "bilatera
                "wavelet_denoise", "fft_highpass"}
 
 
+REGION_SETTINGS: dict[str, dict] = {
+    "bilateral": {"sigma_space": 8.0},
+    "bit_plane": {},
+    "box_blur": {"size": 15},
+    "brightness_contrast": {"brightness": 0.2, "contrast": 1.5},
+    "canny": {"sigma": 3.0},
+    "clahe": {"tiles": 4},
+    "clarity": {"amount": 0.8, "radius": 15.0},
+    "color_balance": {"temperature": 0.5},
+    "contrast_stretch": {},
+    "dehaze": {"strength": 0.9},
+    "exposure": {"stops": 1.0},
+    "fft_bandpass": {},
+    "fft_highpass": {},
+    "fft_lowpass": {},
+    "gamma": {"gamma": 2.0},
+    "gaussian_blur": {"sigma": 6.0},
+    "histogram_equalize": {},
+    "homomorphic": {"cutoff": 16.0},
+    "hsl": {"red_hue": 20.0, "blue_saturation": 0.5, "green_lightness": -0.5},
+    "intensity_slice": {},
+    "laplacian_sharpen": {"amount": 2.0},
+    "levels": {"black": 0.1, "white": 0.9, "midtones": 1.5},
+    "log": {},
+    "median_blur": {"size": 9},
+    "negative": {},
+    "non_local_means": {"strength": 0.3},
+    "saturation": {"saturation": 2.0},
+    "shadows_highlights": {"shadows": 0.7, "highlights": -0.6, "radius": 12.0},
+    "sobel": {},
+    "threshold": {},
+    "tone_curve": {"rgb": [[0.0, 0.0], [0.3, 0.5], [1.0, 1.0]]},
+    "tv_denoise": {"weight": 0.3},
+    "unsharp_mask": {"sigma": 6.0, "amount": 2.0},
+    "vibrance": {"vibrance": 0.8},
+    "vignette": {"amount": -0.7, "roundness": -0.3, "feather": 0.4},
+    "wavelet_denoise": {"sigma": 0.1},
+    "window_level": {"center": 0.4, "width": 0.5},
+}
+"""A setting of each classic filter that changes a textured image, with a wide neighbourhood where it has one: a
+region render (the 1:1 view) must equal the crop of the whole render (the export), so its ``margin`` is enough."""
+
+
 def test_every_classic_filter_is_classified_for_identity() -> None:
     assert set(CLASSIC) == set(IDENTITY) | NO_IDENTITY
+
+
+def test_every_classic_filter_has_a_region_setting() -> None:
+    assert set(CLASSIC) == set(REGION_SETTINGS)
+
+
+@pytest.mark.parametrize("channels", (1, 3))
+@pytest.mark.parametrize("name", CLASSIC)
+def test_region_render_equals_the_crop_of_the_full_render(name: str, channels: int) -> None:
+    image = Image(source_pixels(90, 120, channels, 16), meta=ImageMeta(bit_depth=16))
+    steps = (make_item(name, REGION_SETTINGS[name]),)
+    for scale in (1.0, 0.5):
+        full = Renderer(cache_bytes=0).render(image, steps, scale=scale)
+        if scale == 1.0 and (channels == 3 or name not in ("hsl", "vibrance", "saturation", "color_balance")):
+            assert np.abs(full - image.pixels).max() > 0.02, "the setting changes nothing"
+        rows, cols = full.shape[:2]
+        for region in (Region(5, 7, 20, 30), Region(30, 40, 15, 12), Region(0, 0, 10, 10),
+                       Region(rows - 20, cols - 25, 20, 25)):
+            part = Renderer(cache_bytes=0).render(image, steps, scale=scale, region=region)
+            np.testing.assert_allclose(part, full[region.slices], atol=2e-5, err_msg=f"{name} at {scale}, {region}")
 
 
 @pytest.mark.parametrize("depth", DEPTHS)

@@ -53,18 +53,6 @@ def test_visible_settings_keep_the_pixel_contract(name: str, channels: int, dept
         assert np.abs(out - pixels).max() > 0.02, "the visible setting changed nothing"
 
 
-@pytest.mark.parametrize("name", sorted(VISIBLE))
-@pytest.mark.parametrize("channels", (1, 3))
-def test_region_render_equals_the_crop_of_the_full_render(name: str, channels: int) -> None:
-    image = Image(source_pixels(90, 120, channels, 16), meta=ImageMeta(bit_depth=16))
-    steps = (make_item(name, VISIBLE[name]),)
-    for scale in (1.0, 0.5):
-        full = Renderer(cache_bytes=0).render(image, steps, scale=scale)
-        for region in (Region(5, 7, 20, 30), Region(30, 40, 15, 12), Region(0, 0, 10, 10)):
-            part = Renderer(cache_bytes=0).render(image, steps, scale=scale, region=region)
-            np.testing.assert_allclose(part, full[region.slices], atol=2e-5, err_msg=f"{name} at {scale}")
-
-
 def test_hsl_band_weights_are_smooth_and_sum_to_one() -> None:
     hues = np.linspace(0.0, 360.0, 7201)
     weights = band_weights(hues)
