@@ -448,7 +448,7 @@ def print_filter_list() -> None:
                 elif spec.kind == "points":
                     allowed = f"x,y;x,y;... ({MIN_POINTS}-{MAX_POINTS} points, quoted)"
                 else:
-                    allowed = f"{spec.minimum:g}..{spec.maximum:g}"
+                    allowed = "..".join("" if bound is None else f"{bound:g}" for bound in (spec.minimum, spec.maximum))
                 unit = f" {spec.unit}" if spec.unit else ""
                 wanted = spec.used_when[1] if spec.used_when else ""
                 wanted = str(wanted).lower() if isinstance(wanted, bool) else wanted

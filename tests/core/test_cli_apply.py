@@ -277,6 +277,24 @@ def test_list_shows_every_filter_with_parameters(capsys) -> None:
     assert any(line.split() == ["auto_crop=true", "true|false", "(Crop", "empty", "corners)"] for line in lines)
 
 
+def test_list_shows_an_open_ended_range(monkeypatch, capsys) -> None:
+    """``param`` allows a number without a minimum or maximum; ``--list`` shows the side it has."""
+    from dataclasses import dataclass
+
+    from enhance_core.filters import registry
+    from enhance_core.filters.base import FilterDef, param
+
+    @dataclass(frozen=True)
+    class OpenParams:
+        gain: float = param(1.0, label="Gain", minimum=0.0)
+
+    open_ended = FilterDef("open_gain", "Open gain", "Tone", OpenParams, lambda pixels, params, ctx: pixels,
+                           description="Multiplies.")
+    monkeypatch.setattr(registry, "filters_in_category", lambda category: [open_ended] if category == "Tone" else [])
+    assert main(["apply", "--list"]) == 0
+    assert any(line.split() == ["gain=1.0", "0..", "(Gain)"] for line in capsys.readouterr().out.splitlines())
+
+
 def test_recursive_mirrors_the_tree_and_patterns_narrow_it(tmp_path, capsys) -> None:
     root = tmp_path / "archive"
     rng = np.random.default_rng(3)
