@@ -584,8 +584,7 @@ class FileActions(QObject):
             self.reporter.report(self.window, "Cannot load the recipe", error)
             return
         masks = {i: item.mask for i, item in enumerate(steps) if item.mask is not None}
-        misfits = [i for i, mask in masks.items() if (mask.cols, mask.rows) != (source.cols, source.rows)
-                   or (mask.picture is not None and not mask.picture.is_of(source.pixels))]
+        misfits = [i for i, mask in masks.items() if not mask.fits(source.pixels)]
         if misfits:
             said = "; ".join(f"step {i + 1} ({get_filter(steps[i].filter).label}) has a mask painted on "
                              f"{_painted_on(masks[i])}" for i in misfits)

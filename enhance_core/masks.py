@@ -263,6 +263,11 @@ class Mask:
                 raster.flags.writeable = False
             object.__setattr__(self, "raster", raster)
 
+    def fits(self, pixels: np.ndarray) -> bool:
+        """Whether a render may use this mask on ``pixels``: made for their size, and for their picture when it
+        names one (the rule :func:`enhance_core.render.render` enforces, and Load Recipe asks about)."""
+        return (self.rows, self.cols) == pixels.shape[:2] and (self.picture is None or self.picture.is_of(pixels))
+
     def with_stroke(self, stroke: Stroke) -> Mask:
         """A new mask with ``stroke`` painted on top (shares the raster and earlier strokes)."""
         return self.with_strokes((stroke,))

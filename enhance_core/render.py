@@ -491,23 +491,22 @@ def _render_mask(shape: StepShape, region: Region, ctx: RenderContext, *, output
 
 
 def _check_mask_size(item: StackItem, image: Image, index: int) -> None:
-    """A step's mask must be made for the image's size, and for its picture when the mask names one."""
+    """A step's mask must fit the image: its size, and its picture when it names one (:meth:`Mask.fits`)."""
     mask = item.mask
-    if mask is None:
+    if mask is None or mask.fits(image.pixels):
         return
     fix = ("save the recipe without its painted corrections (File ▸ Save Recipe offers it) to apply it to "
            "other images" if item.definition.mask_edits(item.params) else
            "paint this step's mask on each picture (Load Recipe in the editor offers to drop it)")
-    if (mask.rows, mask.cols) != (image.rows, image.cols) and mask.picture is not None:
-        raise ParameterError(f"step {index + 1} ({item.filter}) holds strokes painted on {mask.picture.name} "
-                             f"({mask.cols}x{mask.rows}), and this picture is {image.cols}x{image.rows}; {fix}")
-    if (mask.rows, mask.cols) != (image.rows, image.cols):
+    if mask.picture is None:
         raise ParameterError(f"step {index + 1} ({item.filter}) has a mask for a {mask.cols}x{mask.rows} "
                              f"image, but the image is {image.cols}x{image.rows}; repaint or resize the mask")
-    if mask.picture is not None and not mask.picture.is_of(image.pixels):
-        raise ParameterError(f"step {index + 1} ({item.filter}) holds strokes painted on {mask.picture.name}, "
-                             f"and this is another picture of its size: they would mark it where that one was "
-                             f"painted; {fix}")
+    if (mask.rows, mask.cols) != (image.rows, image.cols):
+        raise ParameterError(f"step {index + 1} ({item.filter}) holds strokes painted on {mask.picture.name} "
+                             f"({mask.cols}x{mask.rows}), and this picture is {image.cols}x{image.rows}; {fix}")
+    raise ParameterError(f"step {index + 1} ({item.filter}) holds strokes painted on {mask.picture.name}, "
+                         f"and this is another picture of its size: they would mark it where that one was "
+                         f"painted; {fix}")
 
 
 def _sub_progress(progress: ProgressFn, step: int, count: int, name: str) -> ProgressFn:
