@@ -1,6 +1,6 @@
 """Apply a stack (a recipe or one filter) to many files, in parallel processes.
 
-:func:`collect_tree` expands files, folders (recursively if asked, with
+:func:`enhance_core.batch_inputs.collect_tree` expands files, folders (recursively if asked, with
 include and exclude patterns) and globs; :func:`plan_batch` decides every
 output path (same name in the output folder, in the same subfolder for a
 collection walked recursively, same format unless another is asked for),
@@ -28,33 +28,30 @@ in its description: :func:`enhance_core.medical.export.write_values`).
 from __future__ import annotations
 
 import dataclasses
-import glob
 import os
 import time
 import warnings
-from fnmatch import fnmatchcase
-from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
 
-from enhance_core.batch_manifest import (DONE, FAILED, MANIFEST_NAME, QUEUED, STARTED, Entry, Manifest, batch_files,
-                                         recorded_names, steps_digest, work_hash)
+from enhance_core.batch_inputs import index_by_stem, path_refusal
+from enhance_core.batch_manifest import (DONE, FAILED, QUEUED, STARTED, Entry, Manifest, recorded_names, steps_digest,
+                                         work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, StopBatch, remove_partial_files, run_pool
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError, out_of_memory
 from enhance_core.export_size import OutputSize, apply_output_size
 from enhance_core.image import Image
-from enhance_core.io import (SUPPORTED_SUFFIXES, WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality,
-                             quality_for, read_image, write_image, write_losses)
-from enhance_core.io.detect import dicom_marked
+from enhance_core.io import (WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality, quality_for,
+                             read_image, write_image, write_losses)
 from enhance_core.io.raw import RAW_SUFFIXES
 from enhance_core.learned.engine import select_device
 from enhance_core.masks import Mask, resize_raster
 from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, reference_for_result
-from enhance_core.paths import is_dir, is_file
+from enhance_core.paths import is_file
 from enhance_core.render import render_image
 from enhance_core.stack import StackItem
 
@@ -67,320 +64,6 @@ STORAGE_STOP = 8
 each after its whole computation."""
 FALLBACK_SUFFIX = ".png"
 """Output suffix for inputs whose format cannot be written (DICOM): 16-bit PNG keeps their depth."""
-
-
-RECURSE_HINT = "pass -r to include them"
-"""What the message about images in subfolders tells the user to do (a command without ``-r`` says its own)."""
-
-
-def collect_inputs(specs: Sequence[str | Path], *, recursive: bool = False, include: Sequence[str] = (),
-                   exclude: Sequence[str] = (), skip: Path | None = None,
-                   recurse_hint: str = RECURSE_HINT) -> list[Path]:
-    """Expand files, folders and glob patterns into sorted unique files (see :func:`collect_tree`)."""
-    return list(collect_tree(specs, recursive=recursive, include=include, exclude=exclude, skip=skip,
-                             recurse_hint=recurse_hint))
-
-
-def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, include: Sequence[str] = (),
-                 exclude: Sequence[str] = (), skip: Path | None = None,
-                 left_out: list[Path] | None = None, notes: list[str] | None = None,
-                 recurse_hint: str = RECURSE_HINT) -> dict[Path, PurePosixPath]:
-    """Expand files, folders and glob patterns; map each file to the subfolder its result goes to.
-
-    A folder gives its images (with ``recursive``, those of its subfolders too,
-    hidden folders, ``skip``, the output folder, and the files that earlier
-    batches wrote, which their output folder's manifest lists, left out); a
-    glob gives its matches, its file-name part in any case (but those in ``skip`` and those earlier batches
-    wrote). The subfolder is the file's folder relative to the folder named
-    (to a glob's fixed leading folders) with ``recursive``, else ``.``.
-    ``include`` and ``exclude`` are glob patterns matched, without regard to
-    case, against the file's name and its path relative to that folder, and
-    exclude patterns without a slash against the names of the folders on that path; a file
-    is kept when it matches an include pattern (any, if none is given) and no
-    exclude pattern. A file reached twice keeps its first subfolder, or its own
-    path over a symbolic link's; hidden files are left out. The files
-    of a folder named that are not images (but hidden ones and a run's
-    manifest) are appended to ``left_out`` when it is given, once each, so the
-    caller can say what it did not take; without ``recursive``, a line for
-    each folder whose subfolders hold images goes to ``notes``, and so do a
-    line for the links to folders ``recursive`` does not follow and one for
-    each exclude pattern that matched no file.
-
-    Raises :class:`ParameterError` naming a spec that matches nothing (saying
-    when its subfolders hold images, for ``-r``) or whose every file the
-    patterns leave out.
-    """
-    skipped = skip.resolve() if skip is not None else None
-    found: dict[Path, tuple[Path, PurePosixPath]] = {}
-    unused = list(exclude)
-    for spec in specs:
-        path = Path(spec)
-        deeper = ""
-        outputs: list[Path] = []
-        denied: list[Path] = []
-        if is_dir(path, _refusal(f"input {str(spec)!r}")):
-            others: list[Path] = []
-            links: list[Path] = []
-            matches = _folder_images(path, recursive=recursive, skip=skipped, others=others, links=links,
-                                     outputs=outputs, denied=denied)
-            if path in denied:
-                raise ParameterError(f"input {str(spec)!r}: permission denied: the folder {path} cannot be opened; "
-                                     "check the folder's permissions")
-            if notes is not None:
-                for folders, why in ((links, "linked folder(s), which -r does not follow"),
-                                     (outputs, f"output folder(s) of earlier batches (the files their "
-                                               f"{MANIFEST_NAME} lists)")):
-                    if folders:
-                        notes.append(f"left out {len(folders)} {why}: {_some(folders)}")
-            if left_out is not None:
-                known = {file.resolve() for file in left_out}
-                left_out += [file for file in others if file.name != MANIFEST_NAME and file.resolve() not in known]
-            peeked: list[Path] = []
-            if not recursive and _images_below(path, skipped, peeked):
-                deeper = f"the subfolders of {path} hold images too; {recurse_hint}"
-                if matches and notes is not None:
-                    notes.append(deeper)
-            elif peeked:  # the whole tree was looked into but these folders, which might hold images for -r
-                denied += peeked
-        elif path.is_file():
-            matches = [(path, PurePosixPath(path.name))]
-        else:
-            root = _fixed_prefix(str(spec))
-            files = [Path(p) for p in glob.glob(_any_case_name(str(spec)), recursive=True)
-                     if _reached(Path(p), Path.is_file, denied)]
-            earlier = _earlier_outputs(root, {file.parent for file in files})
-            matches = sorted((file, PurePosixPath(file.relative_to(root).as_posix())) for file in files
-                             if not _inside(file, skipped) and os.path.abspath(file) not in earlier)
-            if files and not matches and skipped is not None and all(_inside(file, skipped) for file in files):
-                deeper = (f"its {len(files)} file(s) lie in the output folder {skip}, which a batch never takes "
-                          "as input (its results would replace them): write the results to another folder")
-            elif files and not matches:
-                deeper = (f"its {len(files)} file(s) are the outputs of this batch or of earlier ones (the "
-                          f"{MANIFEST_NAME} of their output folder lists them)")
-        denied = [folder for folder in denied if not any(folder.is_relative_to(other) and folder != other
-                                                         for other in denied)]
-        unopened = f"{len(denied)} folder(s) that cannot be opened (permission denied; check their permissions)"
-        if denied and matches and notes is not None:
-            notes.append(f"left out {unopened}: {_some(denied)}")
-        if not matches:
-            if deeper:
-                why = deeper.replace("hold images too", "hold images")
-            elif path.is_dir() and outputs:
-                why = (f"its subfolder(s) {', '.join(str(folder) for folder in outputs[:3])} hold the outputs of "
-                       f"earlier batches (their {MANIFEST_NAME} lists them), which -r leaves out: name one as the "
-                       "input to process it again")
-            elif denied:
-                why = f"it leads to {unopened}: {_some(denied)}"
-            else:
-                why = "check the path or pattern"
-            raise ParameterError(f"input {str(spec)!r} matches no image file; {why}")
-        unused = [pattern for pattern in unused
-                  if not any(_hits(relative, (pattern,), folders=True) for _, relative in matches)]
-        selected = [(file, relative) for file, relative in matches if _selected(relative, include, exclude)]
-        if not selected:
-            raise ParameterError(f"input {str(spec)!r} has no file that --include/--exclude select; "
-                                 "check the patterns")
-        for file, relative in selected:
-            placed = (file, relative.parent if recursive else PurePosixPath("."))
-            earlier_name = found.get(file.resolve())
-            if earlier_name is None or (earlier_name[0].is_symlink() and not file.is_symlink()):
-                found[file.resolve()] = placed  # a file reached twice keeps its own name over a link's
-    if notes is not None:
-        notes += [f"--exclude {pattern!r} matched no file" + (
-            f"; patterns match the path from the folder given (for any depth: {'*/' + pattern!r})"
-            if "/" in pattern and not pattern.startswith("*") else "") for pattern in unused]
-    return dict(found.values())
-
-
-def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: list[Path] | None = None,
-                   links: list[Path] | None = None, outputs: list[Path] | None = None,
-                   denied: list[Path] | None = None) -> list[tuple[Path, PurePosixPath]]:
-    """The images of ``folder`` (and of its subfolders, but hidden ones, ``skip`` and the files that earlier
-    batches wrote there, which the manifest of their output folder lists) with their relative paths.
-
-    Its other files but hidden ones go to ``others`` (when given), the links
-    to folders it does not follow to ``links``, the earlier output folders
-    whose files were left out to ``outputs``, and the folders (``folder``
-    itself too) that cannot be listed or entered to ``denied``, whose files
-    are left out. An original in an output folder (an -o that held scans
-    already) is taken: only what a run wrote is left out.
-    """
-    earlier: set[str] = set()
-    denied = [] if denied is None else denied
-    walked = []
-    for top, folders, files in os.walk(folder, onerror=partial(_note_denied, denied)):
-        if recursive:
-            folders[:] = [name for name in folders
-                          if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
-            for name in folders:
-                listed = batch_files(Path(top, name))
-                if listed and outputs is not None:
-                    outputs.append(Path(top, name))
-                earlier |= listed
-            if links is not None:
-                links += [Path(top, name) for name in folders if _reached(Path(top, name), Path.is_symlink, denied)]
-        else:
-            folders.clear()
-        walked += [Path(top, name) for name in files if _reached(Path(top, name), Path.is_file, denied)]
-    images = []
-    for file in walked:
-        if os.path.abspath(file) in earlier or file.name.startswith("."):
-            continue  # hidden files (a Mac's ._scan.tif beside each scan) are no pictures of the archive
-        if file.suffix.lower() in SUPPORTED_SUFFIXES or (not file.suffix[1:].isalpha() and _unnamed_dicom(file)):
-            images.append((file, PurePosixPath(file.relative_to(folder).as_posix())))
-        elif others is not None:
-            others.append(file)
-    return sorted(images, key=lambda item: item[1].parts)
-
-
-def _unnamed_dicom(file: Path) -> bool:
-    """Whether a file named without an image suffix is a DICOM image (a PACS or CD export's ``IM0001`` or UID
-    name): its DICM marker, then a header that holds an image (a DICOMDIR or a report does not)."""
-    if not dicom_marked(file):
-        return False
-    from enhance_core.medical.series import is_dicom_image
-
-    return is_dicom_image(file)
-
-
-def _note_denied(denied: list[Path], error: OSError) -> None:
-    """``os.walk``'s ``onerror``: a folder it cannot list for want of permission goes to ``denied``."""
-    if isinstance(error, PermissionError) and error.filename is not None:
-        denied.append(Path(error.filename))
-
-
-def _reached(path: Path, test: Callable[[Path], bool], denied: list[Path]) -> bool:
-    """``test(path)`` (``Path.is_file``, ``Path.is_symlink``); False, with ``path``'s folder noted once in
-    ``denied``, when that folder cannot be entered."""
-    try:
-        return test(path)
-    except PermissionError:
-        if path.parent not in denied:
-            denied.append(path.parent)
-        return False
-
-
-def _refusal(what: str) -> Callable[[str], ParameterError]:
-    """The error of a check of :mod:`enhance_core.paths` about ``what`` ("input 'scans'"): its reason after the name."""
-    return lambda reason: ParameterError(f"{what}: {reason}")
-
-
-def _some(paths: Sequence[Path], shown: int = 3) -> str:
-    """The first ``shown`` of ``paths``, and how many more there are."""
-    return ", ".join(str(path) for path in paths[:shown]) + (
-        f" and {len(paths) - shown} more" if len(paths) > shown else "")
-
-
-def _earlier_outputs(root: Path, folders: set[Path]) -> set[str]:
-    """The files that earlier batches wrote in ``folders``, by the manifests of those folders and of the folders
-    between them and ``root`` (not of ``root`` itself: naming an output folder processes it again)."""
-    seen: set[Path] = set()
-    outputs: set[str] = set()
-    for folder in folders:
-        for candidate in (folder, *folder.parents):
-            if candidate == root or candidate in seen or not candidate.is_relative_to(root):
-                break
-            seen.add(candidate)
-            outputs |= batch_files(candidate)
-    return outputs
-
-
-def _images_below(folder: Path, skip: Path | None, denied: list[Path]) -> bool:
-    """Whether a subfolder of ``folder`` (not a hidden one, nor ``skip``) holds an image that no earlier batch
-    wrote, at any depth; the subfolders it cannot list for want of permission go to ``denied``."""
-    earlier: set[str] = set()
-    for top, folders, files in os.walk(folder, onerror=partial(_note_denied, denied)):
-        folders[:] = [name for name in folders
-                      if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
-        for name in folders:
-            earlier |= batch_files(Path(top, name))
-        if Path(top) != folder and any(Path(name).suffix.lower() in SUPPORTED_SUFFIXES
-                                       and os.path.abspath(Path(top, name)) not in earlier for name in files):
-            return True
-    return False
-
-
-def _inside(path: Path, folder: Path | None) -> bool:
-    """Whether ``path`` lies in the resolved ``folder`` (never when it is None)."""
-    return folder is not None and path.resolve().is_relative_to(folder)
-
-
-def _any_case_name(pattern: str) -> str:
-    """``pattern`` whose file-name part, when it holds a wildcard, matches without regard to case: ``*.jpg`` finds
-    a camera's ``IMG_0001.JPG`` (as ``--include`` does), its folders as the file system has them. A bracket
-    class (``[0-9]``, an escaped ``[[]``) is kept as it is, read as :mod:`fnmatch` reads it."""
-    folder, name = os.path.split(pattern)
-    if not any(char in name for char in "*?["):
-        return pattern
-    parts, index = [], 0
-    while index < len(name):
-        char = name[index]
-        if char == "[":
-            end = index + 1 + (name[index + 1:index + 2] == "!")
-            end += name[end:end + 1] == "]"  # a ']' first in a class is one of its characters
-            close = name.find("]", end)
-            parts.append(name[index:close + 1] if close >= 0 else "[[]")  # an unclosed '[' is itself
-            index = close + 1 if close >= 0 else index + 1
-            continue
-        parts.append(f"[{char.lower()}{char.upper()}]" if char.lower() != char.upper() else char)
-        index += 1
-    return os.path.join(folder, "".join(parts))
-
-
-def _fixed_prefix(pattern: str) -> Path:
-    """The leading folders of a glob pattern before its first wildcard."""
-    fixed = []
-    for part in Path(pattern).parent.parts:
-        if any(char in part for char in "*?["):
-            break
-        fixed.append(part)
-    return Path(*fixed) if fixed else Path(".")
-
-
-def _hits(relative: PurePosixPath, patterns: Sequence[str], *, folders: bool = False) -> bool:
-    """Whether a file's path relative to the folder named, its name, or (with ``folders``, for a pattern
-    without a slash) the name of a folder on its way matches one of ``patterns`` (any case): an exclude
-    pattern ``drafts`` leaves out every folder named so, at any depth."""
-    path, name = relative.as_posix().lower(), relative.name.lower()
-    parts = [part.lower() for part in relative.parent.parts] if folders else []
-    return any(fnmatchcase(path, pattern.lower()) or fnmatchcase(name, pattern.lower())
-               or ("/" not in pattern and any(fnmatchcase(part, pattern.lower()) for part in parts))
-               for pattern in patterns)
-
-
-def _selected(relative: PurePosixPath, include: Sequence[str], exclude: Sequence[str]) -> bool:
-    """Whether a file (its path relative to the folder named) passes the include and exclude patterns."""
-    return (not include or _hits(relative, include)) and not _hits(relative, exclude, folders=True)
-
-
-def index_by_stem(folder: Path, *, what: str, mirrored: bool = False) -> dict[tuple[PurePosixPath, str], list[Path]]:
-    """Image files of ``folder`` grouped by (subfolder, stem): with ``mirrored``, those of its whole tree
-    (hidden folders left out), else its own, all under ``.`` (``what`` names the folder in errors)."""
-    if not is_dir(folder, _refusal(f"{what} folder {folder}")):
-        raise ParameterError(f"{what} folder {folder} does not exist or is not a folder")
-    denied: list[Path] = []
-    found = _folder_images(folder, recursive=mirrored, skip=None, denied=denied)
-    if folder in denied:
-        raise ParameterError(f"{what} folder {folder}: permission denied: it cannot be opened; check the folder's "
-                             "permissions")
-    index: dict[tuple[PurePosixPath, str], list[Path]] = {}
-    for path, relative in found:
-        index.setdefault((relative.parent, path.stem), []).append(path)
-    return index
-
-
-def shared_stems(inputs: Sequence[Path], *, ignore_case: bool = False) -> dict[Path, Path]:
-    """Inputs whose stem another input has too, each mapped to one such other input.
-
-    Masks written by stem (``detect-dust``) would overwrite each other, and
-    collide on a case-insensitive disk when the stems differ in case alone
-    (``ignore_case``).
-    """
-    groups: dict[str, list[Path]] = {}
-    for path in inputs:
-        groups.setdefault(path.stem.lower() if ignore_case else path.stem, []).append(path)
-    return {path: next(other for other in group if other != path)
-            for group in groups.values() if len(group) > 1 for path in group}
 
 
 def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath], format_suffix: str | None,
@@ -454,7 +137,7 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     """Build one :class:`FileTask` per input.
 
     Outputs keep the input's name in ``output_dir``, in the input's
-    ``subfolders`` entry when there is one (:func:`collect_tree`: the
+    ``subfolders`` entry when there is one (:func:`~enhance_core.batch_inputs.collect_tree`: the
     collection's tree mirrored); ``-2``, ``-3``... are added when two inputs
     would share an output name (or a file would take a subfolder's). Masks
     and references pair with their input by stem in ``mask_dir`` and
@@ -477,7 +160,7 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         select_device(device)
     if mask_file is not None and mask_dir is not None:
         raise ParameterError("give --mask or --mask-dir, not both")
-    if mask_file is not None and not is_file(mask_file, _refusal(f"mask file {mask_file}")):
+    if mask_file is not None and not is_file(mask_file, path_refusal(f"mask file {mask_file}")):
         raise ParameterError(f"mask file {mask_file} does not exist")
     if mask_file is not None:
         read_image(mask_file)

@@ -160,7 +160,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.list:
         print_filter_list()
         return 0
-    from enhance_core.batch import collect_tree, default_jobs, plan_batch, run_batch
+    from enhance_core.batch import default_jobs, plan_batch, run_batch
+    from enhance_core.batch_inputs import collect_tree
     from enhance_core.batch_tasks import storage_refusal
     from enhance_core.batch_cluster import check_cluster, open_cluster, parse_cluster
     from enhance_core.batch_manifest import Manifest

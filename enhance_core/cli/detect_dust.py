@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     """Write one mask per input; return 0, or 1 when some file failed."""
     import numpy as np
 
-    from enhance_core.batch import collect_inputs, shared_stems
+    from enhance_core.batch_inputs import collect_inputs, shared_stems
     from enhance_core.image import Image, ImageMeta
     from enhance_core.io import read_image, same_file, write_image
     from enhance_core.learned.damage import detect_damage

@@ -10,8 +10,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from enhance_core.batch import (FileResult, collect_inputs, collect_tree, load_mask_file, output_suffix, plan_batch,
-                                run_batch)
+from enhance_core.batch import FileResult, load_mask_file, output_suffix, plan_batch, run_batch
+from enhance_core.batch_inputs import collect_inputs, collect_tree
 from enhance_core.batch_manifest import MANIFEST_NAME
 from enhance_core.batch_report import write_report
 from enhance_core.batch_workers import BatchInterrupted

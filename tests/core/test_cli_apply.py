@@ -258,7 +258,7 @@ def test_reference_dir_writes_the_report(inputs, tmp_path, capsys) -> None:
                  "--min-psnr", "99", "-o", str(out), str(inputs)]) == 0
     captured = capsys.readouterr().out
     assert "2 scored, 2 flagged" in captured and (out / "report" / "report.csv").exists()
-    from enhance_core.batch import collect_tree
+    from enhance_core.batch_inputs import collect_tree
     from enhance_core.batch_manifest import REPORT_FILES
 
     assert sorted(path.name for path in (out / "report").iterdir()) == sorted(REPORT_FILES)

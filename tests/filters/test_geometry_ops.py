@@ -265,7 +265,8 @@ def test_apply_command_turns_alpha_with_the_pixels(tmp_path) -> None:
 
 
 def test_batch_scores_a_source_size_reference_through_the_geometry(tmp_path) -> None:
-    from enhance_core.batch import collect_inputs, plan_batch, run_batch
+    from enhance_core.batch import plan_batch, run_batch
+    from enhance_core.batch_inputs import collect_inputs
 
     folder, references, out = tmp_path / "in", tmp_path / "ref", tmp_path / "out"
     for path in (folder, references, out):
