@@ -381,45 +381,17 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
     stopped_in: list[int] = []
     queued: list[Entry] = []
     for index, task in enumerate(tasks):
-        earlier, now, recipe, other_work, changed, ended_in = None, None, "", False, False, False
-        if manifest is not None:
-            if id(task.steps) not in digests:
-                digests[id(task.steps)] = steps_digest(task.steps)
-            steps = digests[id(task.steps)]
-            recipe = work_hash(steps, bit_depth=task.bit_depth, quality=task.quality, mask=task.mask,
-                               size=task.size.describe() if task.size is not None else "",
-                               file_window=task.file_window)
-            now = manifest.entry(task.source, task.output, recipe, QUEUED)
-            earlier = manifest.latest(task.source, now.output) if now is not None else None
-            other_work = (now is not None and earlier is not None and earlier.status == DONE
-                          and earlier.same_file(now) and earlier.recipe != now.recipe)
-            changed = (now is not None and earlier is not None and earlier.status == DONE
-                       and earlier.output == now.output and not earlier.same_file(now))
-            ended_in = (now is not None and earlier is not None and earlier.status == STARTED
-                        and earlier.same_work(now))
-            if now is None or earlier is None or not earlier.same_work(now) or task.overwrite:
-                earlier = None
-            elif earlier.status in (QUEUED, DONE, STARTED) and not task.overwrite:
-                tasks[index] = task = dataclasses.replace(task, overwrite=True)
-        if mask_required and task.mask is None:
-            finish(index, FileResult(task.source, None, f"{task.source}: no mask with the stem "
-                                     f"{task.source.stem!r} in the mask folder (with -r: in the subfolder of the "
-                                     "same path, then at the top)", not_run=True))
-        elif earlier is not None and earlier.status == DONE and task.output.exists():
-            finish(index, _done_earlier(task, earlier))
-        elif earlier is not None and earlier.status == FAILED and not retry_failed:
-            finish(index, FileResult(task.source, None, earlier.error or f"{task.source}: failed in an earlier run",
-                                     note="failed in an earlier run; --retry-failed tries it again", earlier=True))
-        elif skip_existing and task.output.exists():
-            finish(index, FileResult(task.source, task.output, note="already there: kept, not scored", skipped=True))
-        elif task.output.exists() and not task.overwrite:
-            finish(index, FileResult(task.source, None, _exists_message(task.output, other_work=other_work,
-                                                                        changed=changed), not_run=True))
-        else:
-            (stopped_in if ended_in else pending).append(index)
-            if now is not None:
-                work[index] = recipe
-                queued.append(now)
+        standing = _standing(task, manifest, digests)
+        tasks[index] = standing.task
+        settled = _settled(standing, mask_required=mask_required, skip_existing=skip_existing,
+                           retry_failed=retry_failed)
+        if settled is not None:
+            finish(index, settled)
+            continue
+        (stopped_in if standing.ended_in else pending).append(index)
+        if standing.now is not None:
+            work[index] = standing.recipe
+            queued.append(standing.now)
     pending += stopped_in
     if manifest is not None:
         manifest.append(queued)
@@ -435,16 +407,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             run_pool(process_file, tasks, pending, min(jobs, len(pending)), finish=finish, died=_died,
                      target=lambda task: task.output)
     except BatchInterrupted as interrupted:
-        for index in list(interrupted.running):
-            if index in results:  # Ctrl+C came while its result was being recorded
-                interrupted.running.remove(index)
-                continue
-            # A file to score against a reference counts as written only once scored: otherwise the manifest would
-            # call it done and a resumed run would never score it.
-            if tasks[index].reference is None and _written_since(tasks[index].output, started):
-                interrupted.running.remove(index)
-                finish(index, FileResult(tasks[index].source, tasks[index].output, note="written as the batch "
-                                         "was interrupted; not scored"))
+        _settle_interrupted(interrupted, tasks, results, finish, started)
         if manifest is not None:  # stopped by the user, not ended by the system: queued again as they were
             again = (manifest.entry(tasks[i].source, tasks[i].output, work[i], QUEUED)
                      for i in interrupted.running if i in work)
@@ -452,6 +415,84 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
         interrupted.results = [results.get(i) for i in range(len(tasks))]
         raise
     return [results[i] for i in range(len(tasks))]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Standing:
+    """What a batch's manifest says of one task before it runs."""
+
+    task: FileTask
+    """The task, allowed to replace its output when the manifest shows this work wrote or was writing it."""
+    now: Entry | None = None
+    """Its queued entry (None without a manifest, or for a source that cannot be read)."""
+    recipe: str = ""
+    """The hash of its work (:func:`~enhance_core.batch_manifest.work_hash`)."""
+    earlier: Entry | None = None
+    """The latest entry of the same work, unless the task overwrites."""
+    other_work: bool = False
+    """Its output was done from the same file by other work."""
+    changed: bool = False
+    """Its output was done from another content of the file."""
+    ended_in: bool = False
+    """An earlier run of the same work was ended while processing it."""
+
+
+def _standing(task: FileTask, manifest: Manifest | None, digests: dict[int, str]) -> _Standing:
+    """Compare ``task`` with ``manifest``'s record; ``digests`` caches the steps' digests by the steps' id."""
+    if manifest is None:
+        return _Standing(task)
+    if id(task.steps) not in digests:
+        digests[id(task.steps)] = steps_digest(task.steps)
+    recipe = work_hash(digests[id(task.steps)], bit_depth=task.bit_depth, quality=task.quality, mask=task.mask,
+                       size=task.size.describe() if task.size is not None else "", file_window=task.file_window)
+    now = manifest.entry(task.source, task.output, recipe, QUEUED)
+    earlier = manifest.latest(task.source, now.output) if now is not None else None
+    if now is None or earlier is None:
+        return _Standing(task, now, recipe)
+    done = earlier.status == DONE
+    other_work = done and earlier.same_file(now) and earlier.recipe != now.recipe
+    changed = done and earlier.output == now.output and not earlier.same_file(now)
+    ended_in = earlier.status == STARTED and earlier.same_work(now)
+    if not earlier.same_work(now) or task.overwrite:
+        return _Standing(task, now, recipe, None, other_work, changed, ended_in)
+    if earlier.status in (QUEUED, DONE, STARTED):
+        task = dataclasses.replace(task, overwrite=True)
+    return _Standing(task, now, recipe, earlier, other_work, changed, ended_in)
+
+
+def _settled(standing: _Standing, *, mask_required: bool, skip_existing: bool,
+             retry_failed: bool) -> FileResult | None:
+    """The result of a task that is not run (no mask, done or failed before, its output kept); None to run it."""
+    task, earlier = standing.task, standing.earlier
+    if mask_required and task.mask is None:
+        return FileResult(task.source, None, f"{task.source}: no mask with the stem {task.source.stem!r} in the mask "
+                          "folder (with -r: in the subfolder of the same path, then at the top)", not_run=True)
+    if earlier is not None and earlier.status == DONE and task.output.exists():
+        return _done_earlier(task, earlier)
+    if earlier is not None and earlier.status == FAILED and not retry_failed:
+        return FileResult(task.source, None, earlier.error or f"{task.source}: failed in an earlier run",
+                          note="failed in an earlier run; --retry-failed tries it again", earlier=True)
+    if skip_existing and task.output.exists():
+        return FileResult(task.source, task.output, note="already there: kept, not scored", skipped=True)
+    if task.output.exists() and not task.overwrite:
+        return FileResult(task.source, None, _exists_message(task.output, other_work=standing.other_work,
+                                                             changed=standing.changed), not_run=True)
+    return None
+
+
+def _settle_interrupted(interrupted: BatchInterrupted, tasks: Sequence[FileTask], results: Mapping[int, FileResult],
+                        finish: Callable[[int, FileResult], None], started: float) -> None:
+    """Take out of ``interrupted.running`` the files that finished as Ctrl+C came, recording those written."""
+    for index in list(interrupted.running):
+        if index in results:  # Ctrl+C came while its result was being recorded
+            interrupted.running.remove(index)
+            continue
+        # A file to score against a reference counts as written only once scored: otherwise the manifest would
+        # call it done and a resumed run would never score it.
+        if tasks[index].reference is None and _written_since(tasks[index].output, started):
+            interrupted.running.remove(index)
+            finish(index, FileResult(tasks[index].source, tasks[index].output, note="written as the batch "
+                                     "was interrupted; not scored"))
 
 
 def _done_earlier(task: FileTask, earlier: Entry) -> FileResult:
