@@ -79,6 +79,17 @@ def test_min_is_white_is_inverted(tmp_path):
     np.testing.assert_array_equal(read_image(path).pixels[0, :, 0], [1.0, 0.0])
 
 
+@pytest.mark.parametrize(("bits", "dtype"), [(2, np.uint8), (4, np.uint8), (12, np.uint16)])
+def test_min_is_white_of_fewer_bits_is_inverted_within_them(tmp_path, bits: int, dtype: type) -> None:
+    """White is the largest value the stored bits hold: 4-bit 15, not the 255 of the byte they are read into."""
+    path = tmp_path / "miniswhite.tif"
+    top = (1 << bits) - 1
+    tifffile.imwrite(path, np.array([[0, top // 3, top]], dtype), photometric="miniswhite", bitspersample=bits)
+    image = read_image(path)
+    np.testing.assert_allclose(image.pixels[0, :, 0], [1.0, 1.0 - (top // 3) / top, 0.0], atol=1e-6)
+    assert image.meta.bit_depth == bits
+
+
 def test_palette_tiff_becomes_rgb(tmp_path):
     path = tmp_path / "palette.tif"
     colormap = np.zeros((3, 256), np.uint16)
