@@ -73,7 +73,9 @@ def _logged_warnings() -> Iterator[list[str]]:
 def _check_layout(path: Path, page: tifffile.TiffPage, index: int, limits: Limits, file_size: int) -> None:
     """Refuse a page that is volumetric, has a damaged tile or strip layout, or would decode beyond the limits.
 
-    Every strip or tile must lie inside the file (a byte count of 4 GB would
+    The header must list as many strips or tiles as the image size needs (a
+    bit flipped in the height would otherwise open the picture with rows of
+    black), every one must lie inside the file (a byte count of 4 GB would
     make the reader allocate 4 GB before finding the file shorter), and a
     tile may cover at most four times the image (at least 256 x 256 pixels).
     """
@@ -92,9 +94,14 @@ def _check_layout(path: Path, page: tifffile.TiffPage, index: int, limits: Limit
             raise ImageReadError(path, f"TIFF tiles of {page.tilewidth} x {page.tilelength} pixels for a "
                                  f"{page.imagewidth} x {page.imagelength} image; "
                                  "the tile size in the header is damaged")
+    kind = "tile" if page.is_tiled else "strip"
+    needed = int(np.prod(page.chunked))
+    if len(page.dataoffsets) < needed:
+        raise ImageReadError(path, f"TIFF lists {len(page.dataoffsets)} {kind}(s) where a {page.imagewidth} x "
+                             f"{page.imagelength} image needs {needed}; its header is damaged (the image size or the "
+                             f"{kind} table)")
     ends = np.asarray(page.dataoffsets, dtype=np.float64) + np.asarray(page.databytecounts, dtype=np.float64)
     if ends.size and int(ends.max()) > file_size:
-        kind = "tile" if page.is_tiled else "strip"
         raise ImageReadError(path, f"TIFF {kind} {int(ends.argmax())} ends at byte {int(ends.max()):,}, "
                              f"past the end of the file ({file_size:,} bytes); "
                              "the file is truncated or its header is damaged")

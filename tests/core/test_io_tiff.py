@@ -90,6 +90,22 @@ def test_min_is_white_of_fewer_bits_is_inverted_within_them(tmp_path, bits: int,
     assert image.meta.bit_depth == bits
 
 
+@pytest.mark.parametrize("tiled", (False, True))
+def test_a_height_larger_than_the_strips_hold_is_refused(tmp_path, tiled: bool) -> None:
+    """A bit flipped in ImageLength (TIFF has no checksum): the picture must not open with rows of black."""
+    path = tmp_path / "scan.tif"
+    layout = {"tile": (16, 16)} if tiled else {"rowsperstrip": 40}
+    tifffile.imwrite(path, np.full((40, 48, 3), 30000, np.uint16), compression="zlib", **layout)
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages[0].tags["ImageLength"]
+        offset, dtype = tag.valueoffset, {3: "<u2", 4: "<u4"}[int(tag.dtype)]
+    data = bytearray(path.read_bytes())
+    data[offset:offset + np.dtype(dtype).itemsize] = np.array(296, dtype).tobytes()
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match=r"scan\.tif: TIFF lists \d+ (strip|tile)\(s\) where a 48 x 296 image"):
+        read_image(path)
+
+
 def test_palette_tiff_becomes_rgb(tmp_path):
     path = tmp_path / "palette.tif"
     colormap = np.zeros((3, 256), np.uint16)
