@@ -365,6 +365,30 @@ def _physical_range(path: Path, view: Dataset, dtype: np.dtype, data: np.ndarray
     return float(np.min(mapped)), float(np.max(mapped))
 
 
+def _colour_pixels(stored: np.ndarray, meta: ImageMeta, messages: list[str]) -> np.ndarray:
+    """Contract pixels of colour samples of ``meta.bit_depth`` (BitsStored) bits, as unsigned whatever the header says.
+
+    Colour samples cannot be signed in DICOM, so a header that marks them so
+    (PixelRepresentation 1) is misstated and the samples are read unsigned;
+    samples above what BitsStored holds (a compressed frame decoded at 8 bits
+    where the header says 3) are read at their own depth. Both say so in
+    ``messages``.
+    """
+    if meta.float_source:
+        return to_unit_pixels(stored, has_alpha=False)[0]
+    bits = min(meta.bit_depth, stored.dtype.itemsize * 8)
+    if stored.dtype.kind == "i":
+        stored = np.ascontiguousarray(stored).view(stored.dtype.str.replace("i", "u")) & np.array(
+            (1 << bits) - 1, stored.dtype.str.replace("i", "u"))
+        messages.append("the header marks the colour samples signed (PixelRepresentation 1), which colour images "
+                        "cannot be; they are read unsigned")
+    if int(stored.max(initial=0)) > (1 << bits) - 1:
+        messages.append(f"the colour samples reach {int(stored.max()):,}, more than the {bits} bits the header says "
+                        f"they hold (BitsStored); they are read as {stored.dtype.itemsize * 8}-bit samples")
+        bits = meta.bit_depth = stored.dtype.itemsize * 8
+    return to_unit_pixels(stored, has_alpha=False, maximum=float((1 << bits) - 1))[0]
+
+
 def _palette_rgb(stored: np.ndarray, header: Dataset) -> np.ndarray:
     """The colours of a palette image: pydicom's lookup, with 16-bit entries of a big-endian file in its byte order.
 
@@ -565,8 +589,7 @@ def _read_frame(path: Path, page: int, limits: Limits) -> Image:
     if photometric == "PALETTE COLOR":
         pixels, _ = to_unit_pixels(_palette_rgb(stored, header), has_alpha=False)
     elif stored.ndim == 3:
-        maximum = None if meta.float_source else float((1 << min(meta.bit_depth, 32)) - 1)
-        pixels, _ = to_unit_pixels(stored, has_alpha=False, maximum=maximum)
+        pixels = _colour_pixels(stored, meta, messages)
     else:
         pixels = _grayscale(path, stored, header, frame_attributes(header, page), meta)
     messages.extend(meta.extra.get("warnings", ()))

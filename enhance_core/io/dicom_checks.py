@@ -232,11 +232,31 @@ def check_byte_order(path: Path, transfer_syntax: pydicom.uid.UID | None) -> Non
             handle.seek(_META_START + meta_length)
             dataset = read_dataset(handle, False, little, stop_when=lambda tag, vr, length: tag >= 0x7FE00000)
     except (InvalidDicomError, BytesLengthException, ValueError, KeyError, TypeError, OverflowError, EOFError,
-            struct.error, NotImplementedError):
+            struct.error, NotImplementedError, MemoryError):  # read the wrong way, a length can say 4 GB
         return
     if "Rows" in dataset and "Columns" in dataset:
         raise ImageReadError(path, f"the header says the file is written as {transfer_syntax.name}, but it is "
                              f"written {'little' if little else 'big'} endian; {_RE_EXPORT}")
+
+
+def _check_excess(path: Path, header: Dataset, held: int, expected: int, messages: list[str]) -> None:
+    """Refuse native pixel data that holds more whole frames than the header says; note a smaller excess.
+
+    An excess of a frame or more means the frame count is damaged (frames
+    would be hidden); a smaller one is padding or a damaged image size (a
+    sheared picture), which the pixels alone cannot tell apart.
+    """
+    frames = int(header.get("NumberOfFrames", 1) or 1)
+    frame = expected // frames
+    if held - expected <= 1 or frame == 0:
+        return
+    if held - expected >= frame:
+        raise ImageReadError(path, f"the pixel data holds {held // frame:,} frames of {header.Columns} x "
+                             f"{header.Rows}, but the header says {frames:,}; the header is damaged (NumberOfFrames): "
+                             "re-copy or re-export the file")
+    messages.append(f"the pixel data holds {held - expected:,} bytes more than a {header.Columns} x {header.Rows} "
+                    "image needs: padding, or a damaged image size (then the picture looks sheared; re-copy or "
+                    "re-export the file)")
 
 
 def _check_encapsulation(path: Path, header: Dataset, transfer_syntax: pydicom.uid.UID, handle: BinaryIO,
@@ -372,6 +392,7 @@ def check_pixel_data(path: Path, header: Dataset, transfer_syntax: pydicom.uid.U
             if held < expected:
                 raise ImageReadError(path, f"the pixel data holds {held:,} bytes but the header's size needs "
                                      f"{expected:,}; the file is truncated or its header is damaged")
+            _check_excess(path, header, held, expected, messages)
             return misstated
         last_end, items = _walk_fragments(path, handle, order, size, (int(header.Columns), int(header.Rows)))
         frames = int(header.get("NumberOfFrames", 1) or 1)

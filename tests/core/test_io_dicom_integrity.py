@@ -17,6 +17,7 @@ from enhance_core.cli.info import strict_json
 from enhance_core.errors import DicomSeriesError, ImageReadError
 from enhance_core.io import read_image
 
+from .dicom_fixtures import write_multi_frame
 from .hostile_files import rescaled_dicom, truncated_jpeg_ls_dicom
 
 COMPRESSED = ["MR_small_jpeg_ls_lossless.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "SC_rgb_jpeg_dcmtk.dcm",
@@ -58,6 +59,67 @@ def test_native_pixel_data_shorter_than_the_header_says_is_refused(tmp_path):
     path = tmp_path / "short.dcm"
     path.write_bytes(data[:-200])
     with pytest.raises(ImageReadError, match="holds 32,706 bytes but the header's size needs 32,768"):
+        read_image(path)
+
+
+def test_native_pixel_data_holding_more_frames_than_the_header_says_is_refused(tmp_path):
+    """NumberOfFrames damaged from 3 to 2: opening would hide a frame."""
+    path = write_multi_frame(tmp_path / "more.dcm", 2, 3)
+    with pytest.raises(ImageReadError, match=r"more\.dcm: the pixel data holds 3 frames of 128 x 128, but the header "
+                                             r"says 2; the header is damaged \(NumberOfFrames\)"):
+        read_image(path)
+
+
+def test_native_pixel_data_longer_than_the_size_by_less_than_a_frame_opens_with_a_warning(tmp_path):
+    """Padding, or Columns damaged from 128 to 127 (a sheared picture): the pixels cannot tell which, the user can."""
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.Columns = 127
+    path = tmp_path / "sheared.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    image = read_image(path)
+    assert image.pixels.shape == (128, 127, 1)
+    assert any(warning.startswith("the pixel data holds 256 bytes more than a 127 x 128 image needs")
+               for warning in image.meta.extra["warnings"])
+
+
+def test_colour_samples_marked_signed_are_read_unsigned_with_a_warning(tmp_path):
+    dataset = pydicom.dcmread(get_testdata_file("SC_rgb.dcm"))
+    expected = read_image(get_testdata_file("SC_rgb.dcm")).pixels
+    dataset.PixelRepresentation = 1
+    path = tmp_path / "signed.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    image = read_image(path)
+    np.testing.assert_array_equal(image.pixels, expected)
+    assert any("marks the colour samples signed" in warning for warning in image.meta.extra["warnings"])
+
+
+def test_colour_samples_beyond_their_bits_stored_are_read_at_their_own_depth(tmp_path):
+    """A compressed frame decodes at 8 bits whatever BitsStored says (3 here): values must stay in 0-1."""
+    dataset = pydicom.dcmread(get_testdata_file("SC_rgb_jpeg_dcmtk.dcm"))
+    dataset.BitsStored, dataset.HighBit = 3, 2
+    path = tmp_path / "bits3.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    image = read_image(path)
+    assert image.pixels.min() >= 0.0 and 0.5 < image.pixels.max() <= 1.0
+    assert image.meta.bit_depth == 8
+    assert any("more than the 3 bits the header says they hold" in warning for warning in image.meta.extra["warnings"])
+
+
+def test_a_byte_order_check_short_of_memory_still_names_what_is_wrong(tmp_path, monkeypatch):
+    """Read in the other byte order a damaged length can ask for 4 GB; under a memory limit that raised MemoryError,
+    and the user was told to close other programs instead of what is wrong with the file."""
+    from enhance_core.io import dicom_checks
+
+    def huge(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(dicom_checks, "read_dataset", huge)
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    del dataset.Rows, dataset.Columns
+    path = tmp_path / "no_size.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    with pytest.raises(ImageReadError, match="no_size.dcm: it is a CT Image Storage file but its header ends before "
+                                             "the image size"):
         read_image(path)
 
 
