@@ -124,14 +124,14 @@ def _header(data: bytes) -> tuple[list[tuple[int, bytes]], int | None]:
 
 
 def _recovers_locally(data: bytes) -> bool:
-    """Whether damage in the JPEG's data leaves the rest of its picture: a progressive file past its first scan
+    """Whether damage in the JPEG's data leaves the rest of its picture: a progressive file past a whole first scan
     (later scans refine what it drew), or a file whose restart markers are all there but one (a damaged
     stretch between two of them; a file cut short lacks the markers of everything after the cut)."""
     segments, first = _header(data)
     if first is None:
         return False
     if any(marker in _PROGRESSIVE for marker, _ in segments):
-        return count_scans(data) > 1
+        return count_scans(data) > 1 and _first_scan_whole(data, first)
     interval = next((struct.unpack_from(">H", payload)[0] for marker, payload in segments
                      if marker == _DRI and len(payload) >= 2), 0)
     frame = next((payload for marker, payload in segments if marker in _FRAME_STARTS and len(payload) >= 6), None)
@@ -187,6 +187,17 @@ def source_subsampling(picture: Any) -> str | None:
         return _SAMPLINGS.get(JpegImagePlugin.get_sampling(picture))
     except (AttributeError, TypeError):
         return None
+
+
+def _first_scan_whole(data: bytes, first: int) -> bool:
+    """Whether a progressive JPEG's first scan (the coarse picture later scans refine) covers the whole frame: the
+    file cut after it decodes without running out of data (a height damaged upwards leaves every scan short)."""
+    second = data.find(b"\xff\xda", first + 2)
+    try:
+        simplejpeg.decode_jpeg(data[:second] + bytes((0xFF, _EOI)), strict=True)
+    except ValueError as error:
+        return "premature end of data segment" not in str(error)
+    return True
 
 
 def count_scans(data: bytes) -> int:

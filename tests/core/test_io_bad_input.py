@@ -258,6 +258,19 @@ def test_a_cut_jpeg_is_refused_even_with_restart_markers_or_in_a_progressive_fir
         expect_error(tmp_path / name, ImageReadError, "its compressed data ends before the whole picture")
 
 
+def test_a_progressive_jpeg_whose_height_says_more_than_its_scans_hold_is_refused(tmp_path):
+    """Every scan then ends early: the rows below the real picture would open flat grey."""
+    pixels = np.random.default_rng(1).integers(0, 256, (64, 48, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    PILImage.fromarray(pixels).save(out, format="JPEG", quality=90, progressive=True)
+    data = bytearray(out.getvalue())
+    frame = data.index(b"\xff\xc2")
+    assert data[frame + 5:frame + 7] == (64).to_bytes(2, "big")
+    data[frame + 5:frame + 7] = (128).to_bytes(2, "big")
+    (tmp_path / "taller.jpg").write_bytes(bytes(data))
+    expect_error(tmp_path / "taller.jpg", ImageReadError, "its compressed data ends before the whole picture")
+
+
 @pytest.mark.parametrize(("size", "options", "cut"), [
     ((333, 517), {"restart_marker_rows": 8}, 0.10),
     ((480, 640), {"restart_marker_rows": 4}, 0.68),
