@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -186,24 +187,57 @@ def _tv_margin(params: TotalVariationParams, ctx: RenderContext) -> int:
 
 
 def denoise_total_variation(pixels: np.ndarray, params: TotalVariationParams, ctx: RenderContext) -> np.ndarray:
-    """Total-variation denoising (Chambolle's algorithm, scikit-image), all channels together.
+    """Total-variation denoising (Chambolle's algorithm, as scikit-image runs it), each channel alone.
 
     It runs a number of iterations set by the weight (:func:`_tv_iterations`),
     each reaching two pixels further, so region renders read that far around
-    them (:func:`_tv_margin`) and match a full render.
+    them (:func:`_tv_margin`) and match a full render. Progress and a stop
+    come between iterations (a weight of 2 on 8 MP runs for half a minute).
     """
     weight = params.weight * min(ctx.scale, 1.0)
     if weight <= 0.0:
         return pixels.copy()
-    from skimage.restoration import denoise_tv_chambolle  # heavy (scipy.stats): imported on first use
+    name = "total-variation denoise"
+    _check_stop(ctx, name)
+    iterations = _tv_iterations(weight)
+    planes = pixels.shape[2]
+    out = np.empty_like(pixels)
+    for channel in range(planes):
+        def step(done: int, channel: int = channel) -> None:
+            _check_stop(ctx, name)
+            ctx.progress((channel + done / iterations) / planes, name)
 
-    _check_stop(ctx, "total-variation denoise")
-    ctx.progress(0.0, "total-variation denoise")
-    color = pixels.shape[2] == 3
-    out = denoise_tv_chambolle(pixels if color else pixels[:, :, 0], weight=weight, eps=0.0,
-                               max_num_iter=_tv_iterations(weight), channel_axis=-1 if color else None)
-    ctx.progress(1.0, "total-variation denoise")
-    return clip_unit(from_planes(out.astype(np.float32, copy=False), pixels.shape[2]))
+        out[:, :, channel] = _chambolle(pixels[:, :, channel], weight, iterations, step)
+    ctx.progress(1.0, name)
+    return clip_unit(out)
+
+
+def _chambolle(image: np.ndarray, weight: float, iterations: int, step: Callable[[int], None]) -> np.ndarray:
+    """``iterations`` of Chambolle's projection for the total-variation denoising of a 2-D ``image``.
+
+    scikit-image's ``denoise_tv_chambolle`` with ``eps=0`` (no energy-based
+    stop) computes the same, but in one call that cannot be stopped;
+    ``step(i)`` is called before iteration ``i`` (it may raise to stop).
+    """
+    dual = np.zeros((2, *image.shape), np.float32)
+    gradient = np.zeros_like(dual)
+    out = image
+    tau = np.float32(0.25)
+    for i in range(iterations):
+        step(i)
+        if i > 0:
+            divergence = -dual.sum(0)
+            divergence[1:, :] += dual[0, :-1, :]
+            divergence[:, 1:] += dual[1, :, :-1]
+            out = image + divergence
+        gradient[0, :-1, :] = np.diff(out, axis=0)
+        gradient[1, :, :-1] = np.diff(out, axis=1)
+        norm = np.sqrt((gradient * gradient).sum(axis=0))
+        norm *= tau / np.float32(weight)
+        norm += np.float32(1.0)
+        dual -= tau * gradient
+        dual /= norm
+    return out
 
 
 FILTERS: tuple[FilterDef, ...] = (
