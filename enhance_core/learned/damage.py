@@ -57,7 +57,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from enhance_core.errors import ParameterError
+from enhance_core.errors import Cancelled, ParameterError
 from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.learned.engine import check_pixels, load_network, run_network, sub_progress
 
@@ -391,20 +391,42 @@ def detect_damage(
 
 
 class _ProbabilityCache:
-    """The damage probability of the last few source images, keyed by the array's identity."""
+    """The damage probability of the last few source images, keyed by the array's identity, and the sources whose
+    probability a thread is computing (so that a second caller waits for it instead of computing it again)."""
 
     def __init__(self, size: int = 2) -> None:
         self.size = size
         self._entries: list[tuple[weakref.ref, np.ndarray]] = []
+        self._running: list[tuple[weakref.ref, threading.Event]] = []
         self._lock = threading.Lock()
 
     def get(self, source: np.ndarray) -> np.ndarray | None:
         with self._lock:
-            self._entries = [e for e in self._entries if e[0]() is not None]
-            for ref, probability in self._entries:
+            return self._get(source)
+
+    def _get(self, source: np.ndarray) -> np.ndarray | None:
+        self._entries = [e for e in self._entries if e[0]() is not None]
+        return next((probability for ref, probability in self._entries if ref() is source), None)
+
+    def claim(self, source: np.ndarray) -> tuple[np.ndarray | None, threading.Event | None]:
+        """(the probability, None) when cached; else (None, an event) when another thread computes it, to wait
+        on; else (None, None), and the caller computes it and must :meth:`release` the source."""
+        with self._lock:
+            cached = self._get(source)
+            if cached is not None:
+                return cached, None
+            running = next((event for ref, event in self._running if ref() is source), None)
+            if running is None:
+                self._running.append((weakref.ref(source), threading.Event()))
+            return None, running
+
+    def release(self, source: np.ndarray) -> None:
+        """End a :meth:`claim`: its waiters find the probability cached, or (when it failed) claim it themselves."""
+        with self._lock:
+            for ref, event in self._running:
                 if ref() is source:
-                    return probability
-        return None
+                    event.set()
+            self._running = [(ref, event) for ref, event in self._running if ref() is not None and ref() is not source]
 
     def put(self, source: np.ndarray, probability: np.ndarray) -> None:
         with self._lock:
@@ -412,6 +434,34 @@ class _ProbabilityCache:
             self._entries.append((weakref.ref(source), probability))
             del self._entries[:-self.size]
 
+    def computed(self, source: np.ndarray, compute: Callable[[], np.ndarray], *,
+                 should_stop: StopFn | None, progress: ProgressFn | None) -> np.ndarray:
+        """The cached probability of ``source``, else ``compute()``'s (read-only, cached), computed by one thread at
+        a time: a second caller waits for the first (still stopped by its own ``should_stop``)."""
+        while True:
+            cached, running = self.claim(source)
+            if cached is not None:
+                if progress is not None:
+                    progress(1.0, "damage map ready")
+                return cached
+            if running is None:
+                break
+            if progress is not None:
+                progress(0.0, "waiting for the damage map another task is finding")
+            while not running.wait(WAIT_POLL_S):
+                if should_stop is not None and should_stop():
+                    raise Cancelled("stopped while waiting for the damage map")
+        try:
+            probability = compute()
+            probability.flags.writeable = False
+            self.put(source, probability)
+        finally:
+            self.release(source)
+        return probability
+
+
+WAIT_POLL_S = 0.05
+"""How often a caller waiting for another's damage map checks whether it is asked to stop."""
 
 _CACHE = _ProbabilityCache()
 _DRAFTS = _ProbabilityCache()
@@ -423,16 +473,11 @@ def source_damage_probability(source: np.ndarray, *, device: str | None = None, 
 
     The result is read-only and shared (whatever device computed it); the
     source array must not change in place (image pixels in the core never do).
+    A call while another thread computes it waits for that one.
     """
-    cached = _CACHE.get(source)
-    if cached is not None:
-        if progress is not None:
-            progress(1.0, "damage map ready")
-        return cached
-    probability = damage_probability(source, device=device, progress=progress, should_stop=should_stop)
-    probability.flags.writeable = False
-    _CACHE.put(source, probability)
-    return probability
+    return _CACHE.computed(source, lambda: damage_probability(source, device=device, progress=progress,
+                                                              should_stop=should_stop),
+                           should_stop=should_stop, progress=progress)
 
 
 def draft_scale(rows: int, cols: int) -> float:
@@ -454,13 +499,6 @@ def draft_damage_probability(source: np.ndarray, *, device: str | None = None, p
     scale = draft_scale(source.shape[0], source.shape[1])
     if scale == 1.0 or _CACHE.get(source) is not None:
         return source_damage_probability(source, device=device, progress=progress, should_stop=should_stop), 1.0
-    cached = _DRAFTS.get(source)
-    if cached is not None:
-        if progress is not None:
-            progress(1.0, "damage map ready")
-        return cached, scale
-    probability = damage_probability(reduced(source, scale), device=device, progress=progress,
-                                     should_stop=should_stop, gray=is_gray(source))
-    probability.flags.writeable = False
-    _DRAFTS.put(source, probability)
-    return probability, scale
+    return _DRAFTS.computed(source, lambda: damage_probability(reduced(source, scale), device=device, progress=progress,
+                                                               should_stop=should_stop, gray=is_gray(source)),
+                            should_stop=should_stop, progress=progress), scale

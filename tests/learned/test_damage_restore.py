@@ -863,6 +863,70 @@ def test_a_draft_detects_on_a_reduced_copy_once_until_the_full_map_is_ready(whit
     assert damage.draft_damage_probability(small)[1] == 1.0 and white_is_damage[-1] == (40, 40)
 
 
+def test_two_threads_asking_for_one_scan_s_damage_map_compute_it_once(monkeypatch):
+    """The preview and the brush overlay asked for an 8 MP scan's map together and both ran the network (22 s of CPU
+    for 11); the second now waits for the first, and computes it itself if the first was cancelled."""
+    import threading
+
+    from enhance_core.errors import Cancelled
+
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    def slow(pixels, **kwargs):
+        calls.append(threading.current_thread().name)
+        started.set()
+        assert release.wait(5.0)
+        if kwargs["should_stop"] is not None and kwargs["should_stop"]():
+            raise Cancelled("stopped")
+        return np.full(pixels.shape[:2], 0.25, np.float32)
+
+    monkeypatch.setattr(damage, "damage_probability", slow)
+    results: dict[str, object] = {}
+
+    def ask(name, scan, stop=None):
+        def run():
+            try:
+                results[name] = damage.source_damage_probability(scan, should_stop=stop)
+            except Cancelled as error:
+                results[name] = error
+
+        thread = threading.Thread(target=run, name=name)
+        thread.start()
+        return thread
+
+    def first_then_second(scan, first_stop=None):
+        release.clear(), started.clear()
+        first = ask("first", scan, first_stop)
+        assert started.wait(5.0)
+        second = ask("second", scan)
+        second.join(0.3)
+        assert second.is_alive(), "the second waits for the first"
+        return first, second
+
+    scan = np.zeros((40, 60, 3), np.float32)
+    threads = first_then_second(scan)
+    release.set()
+    [thread.join(5.0) for thread in threads]
+    assert calls == ["first"] and results["second"] is results["first"]
+
+    calls.clear()
+    stopping = threading.Event()
+    threads = first_then_second(np.ones((40, 60, 3), np.float32), stopping.is_set)
+    stopping.set(), release.set()
+    [thread.join(5.0) for thread in threads]
+    assert isinstance(results["first"], Cancelled) and calls == ["first", "second"]
+    assert float(results["second"][0, 0]) == 0.25
+
+    held = np.full((40, 60, 3), 0.5, np.float32)
+    release.clear(), started.clear()
+    holder = ask("holder", held)
+    assert started.wait(5.0)
+    with pytest.raises(Cancelled, match="waiting for the damage map"):
+        damage.source_damage_probability(held, should_stop=lambda: True)
+    release.set()
+    holder.join(5.0)
+
+
 def test_the_proxy_frame_fills_the_draft_detection_and_the_preview_the_full_one(white_is_damage):
     clean = synthetic_rgb(120, 180)
     cracked = clean.copy()
