@@ -76,6 +76,8 @@ class EditorStatusBar(QStatusBar):
         self._runners: list[JobRunner] = []
         self._stopped_by_user: set[JobRunner] = set()
         self._since: dict[JobRunner, float] = {}
+        self._done: dict[JobRunner, tuple[float, str]] = {}
+        """The latest progress of each lane's job (reported before the bar shows too)."""
         self._reveal = QTimer(self)
         self._reveal.setSingleShot(True)
         self._reveal.timeout.connect(self._refresh_jobs)
@@ -146,15 +148,24 @@ class EditorStatusBar(QStatusBar):
 
     def _on_started(self, runner: JobRunner) -> None:
         self._since.setdefault(runner, time.monotonic())
+        self._done[runner] = (0.0, "")
+        if self.progress.isVisible() and self._shown_runner() is runner:
+            self._show_progress(runner)
         self._reveal.start(SHOW_AFTER_MS)
 
     def _on_progress(self, runner: JobRunner, fraction: float, message: str) -> None:
+        self._done[runner] = (fraction, message)
         if self.progress.isVisible() and self._shown_runner() is runner:
-            self.progress.setValue(int(fraction * 1000))
-            self.job_label.setText(f"{runner.label}: {message}" if message else runner.label)
+            self._show_progress(runner)
+
+    def _show_progress(self, runner: JobRunner) -> None:
+        fraction, message = self._done.get(runner, (0.0, ""))
+        self.progress.setValue(int(fraction * 1000))
+        self.job_label.setText(f"{runner.label}: {message}" if message else runner.label)
 
     def _on_idle(self, runner: JobRunner) -> None:
         self._since.pop(runner, None)
+        self._done.pop(runner, None)
         self._stopped_by_user.discard(runner)
         self._refresh_jobs()
 
@@ -169,6 +180,6 @@ class EditorStatusBar(QStatusBar):
         for widget in (self.job_label, self.progress, self.cancel_button):
             widget.setVisible(old_enough)
         if runner is not None and old_enough:
-            self.job_label.setText(runner.label)
+            self._show_progress(runner)
         elif runner is not None:
             self._reveal.start(SHOW_AFTER_MS)

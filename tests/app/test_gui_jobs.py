@@ -10,6 +10,7 @@ import pytest
 from conftest import add_filter, open_image, save_png, synthetic_photo, wait_rendered
 
 from app import file_actions
+from app.commands import AddStepCommand
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, param
 from enhance_core.filters.registry import FILTERS, register
@@ -38,6 +39,35 @@ def slow_filter():
                        description="Runs until cancelled."))
     yield started
     FILTERS.pop("test_slow")
+
+
+@pytest.fixture
+def one_report_filter():
+    """A filter that reports its strength as progress once, at once, then runs until it is asked to stop."""
+    def report_once(pixels, params, ctx):
+        ctx.progress(params.strength, "once")
+        while not ctx.should_stop():
+            threading.Event().wait(0.001)
+        raise Cancelled("stopped")
+
+    register(FilterDef("test_once", "Report once", "Blur & denoise", _SlowParams, report_once,
+                       description="Reports once, runs until cancelled."))
+    yield
+    FILTERS.pop("test_once")
+
+
+def test_a_new_job_s_bar_shows_its_own_progress_not_the_last_job_s(qtbot, window, photo_path, one_report_filter):
+    """The bar showed the previous job's 100 % through a new long job: a report before it appears was dropped."""
+    open_image(qtbot, window, photo_path)
+    lane = window.renders.lane
+    for strength in (0.9, 0.2):
+        window.document.push(AddStepCommand(window.document.stack, "test_once", {"strength": strength}))
+        qtbot.waitUntil(window.status.progress.isVisible, timeout=10000)
+        assert window.status.progress.value() == int(strength * 1000)
+        assert window.status.job_label.text().endswith(": once")
+        with qtbot.waitSignals([lane.cancelled, lane.idle], timeout=3000):
+            window.status.cancel_button.click()
+        window.document.undo_stack.undo()
 
 
 def test_cancel_button_stops_a_long_job(qtbot, window, photo_path, slow_filter):
