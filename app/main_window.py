@@ -571,6 +571,11 @@ class MainWindow(QMainWindow):
         self.series_panel.mark_open(series)
         self.overlay.refresh()
 
+    def render_again(self) -> None:
+        """Render the preview and the brush's overlay again (after a cancel, which stops both, or an error)."""
+        self.renders.refresh()
+        self.brush.refresh_overlay()
+
     def restore_old_photo(self) -> None:
         """Add the one-step restoration of old photographs."""
         self.restoration.restore_old_photo()

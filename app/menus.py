@@ -55,6 +55,8 @@ class EditorWindow(Protocol):
 
     def edit_history_settings(self) -> None: ...
 
+    def render_again(self) -> None: ...
+
     def set_compare_mode(self, mode: CompareMode) -> None: ...
 
     def show_shortcuts(self) -> None: ...
@@ -154,7 +156,7 @@ def build_menus(window: EditorWindow) -> Menus:
                                     tip="How many undo steps to keep and how much memory they may use"),
         "zoom_in": _action(main, "Zoom &In", lambda: canvas.zoom_by(2.0 ** 0.5), Std.ZoomIn),
         "zoom_out": _action(main, "Zoom &Out", lambda: canvas.zoom_by(2.0 ** -0.5), Std.ZoomOut),
-        "refresh": _action(main, "&Render Preview Again", window.renders.refresh, Std.Refresh,
+        "refresh": _action(main, "&Render Preview Again", window.render_again, Std.Refresh,
                            "Render the preview again after a cancel or an error"),
         "fit": _action(main, "&Fit in Window", canvas.fit, "Ctrl+0"),
         "actual": _action(main, "&Actual Pixels (1:1)", canvas.actual_pixels, "Ctrl+1"),

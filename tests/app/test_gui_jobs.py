@@ -70,6 +70,38 @@ def test_a_new_job_s_bar_shows_its_own_progress_not_the_last_job_s(qtbot, window
         window.document.undo_stack.undo()
 
 
+def test_render_again_after_a_cancel_draws_the_brush_overlay_the_cancel_stopped(qtbot, window, photo_path,
+                                                                                  monkeypatch):
+    """Cancel stops the overlay's lane too; F5 rendered only the preview again, and a restore's detected damage
+    stayed undrawn until the step changed."""
+    from app import brush
+    from enhance_core.masks import Mask, Stroke
+
+    held, real_job = threading.Event(), brush._overlay_job
+
+    def held_job(*args):
+        while held.is_set():
+            if args[-1]():  # should_stop
+                raise Cancelled("overlay stopped")
+            threading.Event().wait(0.002)
+        return real_job(*args)
+
+    monkeypatch.setattr(brush, "_overlay_job", held_job)
+    open_image(qtbot, window, photo_path)
+    source = window.document.source
+    held.set()
+    mask = Mask(source.rows, source.cols).with_stroke(Stroke(((20.0, 20.0),), radius=8.0))
+    window.document.push(AddStepCommand(window.document.stack, "gaussian_blur", mask=mask))
+    qtbot.waitUntil(lambda: window.brush.lane.busy, timeout=5000)
+    with qtbot.waitSignal(window.brush.lane.idle, timeout=3000):
+        window.status.cancel_jobs()
+    held.clear()
+    assert window.brush._overlay is None or not window.brush._overlay[0][..., 3].any()
+    window.actions_by_name["refresh"].trigger()
+    qtbot.waitUntil(lambda: window.brush._overlay is not None and (window.brush._overlay[0][..., 3] > 0).sum() > 100,
+                    timeout=5000)
+
+
 def test_cancel_button_stops_a_long_job(qtbot, window, photo_path, slow_filter):
     open_image(qtbot, window, photo_path)
     lane = window.renders.lane
