@@ -2,10 +2,10 @@
 
 The array work (:func:`to_display_array`) runs in workers; the GUI thread only
 wraps finished 8-bit buffers in :class:`~PySide6.QtGui.QImage` objects, which
-costs nothing. A colour picture with an embedded ICC profile other than sRGB
-(Adobe RGB, Display P3, ProPhoto) is shown converted through it to sRGB
-(:func:`screen_colours`, LittleCMS through Pillow), the colour space screens
-are taken to have; its pixels, the histogram, the metrics and the files
+costs nothing. A picture with an embedded ICC profile that is not sRGB
+(Adobe RGB, Display P3, ProPhoto, a gray gamma) is shown converted through it
+to sRGB (:func:`enhance_core.io.profiles.to_srgb`, LittleCMS through Pillow),
+the colour space screens are taken to have; its pixels, the histogram, the metrics and the files
 written keep the picture's own values. :func:`describe_value` writes a pixel value in the source's own
 units for the status bar: 0-255 for 8-bit files, 0-65535 for 16-bit, the
 stored value for float TIFFs, and physical units (Hounsfield) for DICOM.
@@ -13,49 +13,14 @@ stored value for float TIFFs, and physical units (Hounsfield) for DICOM.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field, replace
-from io import BytesIO
-from typing import Callable
 
 import numpy as np
-from PIL import Image as PILImage
-from PIL import ImageCms
 from PySide6.QtGui import QImage
 
 from enhance_core.image import ImageMeta
+from enhance_core.io.profiles import ToSrgb
 from enhance_core.view_plan import Detail, add_patch
-
-
-ScreenColours = Callable[[np.ndarray], np.ndarray]
-"""Converts an 8-bit (rows, cols, 3) RGB array from a picture's colour space to the screen's."""
-
-
-@functools.lru_cache(maxsize=4)
-def screen_colours(icc_profile: bytes | None) -> ScreenColours | None:
-    """The conversion of a picture with ``icc_profile`` to sRGB for display; None when none is needed (no profile,
-    an sRGB one, a gray one) or the profile cannot be used (the picture is then shown as if sRGB)."""
-    if not icc_profile:
-        return None
-    try:
-        profile = ImageCms.ImageCmsProfile(BytesIO(icc_profile))
-        described = profile.profile.profile_description or ""
-        if profile.profile.xcolor_space.strip() != "RGB" or "srgb" in described.lower():
-            return None
-        transform = ImageCms.buildTransform(profile, ImageCms.createProfile("sRGB"), "RGB", "RGB",
-                                            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
-                                            flags=ImageCms.Flags.NOCACHE)  # lanes share it: no one-pixel cache
-    except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
-        return None
-
-    def convert(array: np.ndarray) -> np.ndarray:
-        picture = PILImage.fromarray(np.ascontiguousarray(array[:, :, :3]), "RGB")
-        converted = np.asarray(ImageCms.applyTransform(picture, transform))
-        if array.shape[2] == 4:
-            converted = np.concatenate([converted, array[:, :, 3:]], axis=2)
-        return np.ascontiguousarray(converted)
-
-    return convert
 
 
 def to_display_array(pixels: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
@@ -96,12 +61,13 @@ class DisplayImage:
     @classmethod
     def from_pixels(cls, pixels: np.ndarray, *, alpha: np.ndarray | None = None, left: float = 0.0,
                     top: float = 0.0, width: float | None = None, height: float | None = None,
-                    colours: ScreenColours | None = None) -> DisplayImage:
+                    colours: ToSrgb | None = None) -> DisplayImage:
         """Convert float pixels (and their alpha) covering the given source rectangle (default: one source pixel
-        each), through ``colours`` (:func:`screen_colours`) when the picture's colour space is not the screen's."""
+        each), through ``colours`` (:func:`~enhance_core.io.profiles.to_srgb`) when the picture's colour space is
+        not the screen's."""
         rows, cols = pixels.shape[:2]
         array = to_display_array(pixels, alpha)
-        if colours is not None and array.ndim == 3:
+        if colours is not None:
             array = colours(array)
         return cls(array, float(left), float(top),
                    float(cols if width is None else width), float(rows if height is None else height))

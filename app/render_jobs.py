@@ -31,12 +31,13 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from app.display import CanvasLayers, DetailPatch, DisplayImage, SideLayers, screen_colours
+from app.display import CanvasLayers, DetailPatch, DisplayImage, SideLayers
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import RenderContext
 from enhance_core.geometry import (INTERPOLATION_MARGIN, compose_affines, input_region, invert_affine,
                                    scale_affine, warp_region)
 from enhance_core.image import Image
+from enhance_core.io.profiles import to_srgb
 from enhance_core.masks import Region, scaled_shape
 from enhance_core.render import Renderer
 from enhance_core.stack import StackItem
@@ -170,7 +171,7 @@ class _Frame:
         side runs where the result's does, shares its cache, and stops at a cancel."""
         self.image, self.steps = image, steps
         self.device, self.should_stop = device, should_stop
-        self.colours = screen_colours(image.meta.icc_profile)
+        self.colours = to_srgb(image.meta.icc_profile)
         self.ctx = RenderContext(source=image.pixels)
         self.rows, self.cols = output_shape(steps, image.rows, image.cols, ctx=self.ctx)
         self._alphas: dict[tuple[float, tuple[int, int]], np.ndarray | None] = {}

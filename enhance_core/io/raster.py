@@ -231,6 +231,17 @@ def flatten_on_white(image: Image) -> np.ndarray:
     return image.pixels * alpha + (1.0 - alpha)
 
 
+def is_gray_profile(icc_profile: bytes) -> bool:
+    """Whether an ICC profile describes gray values (its header's colour space)."""
+    return icc_profile[16:20] == b"GRAY"
+
+
+def keeps_profile(format_name: str, icc_profile: bytes) -> bool:
+    """Whether a file in ``format_name`` written by :func:`encode_pillow_image` (or the PNG, JPEG and TIFF
+    writers) holds ``icc_profile``: BMP holds none, WebP holds RGB only, which a gray profile does not describe."""
+    return format_name != "BMP" and not (format_name == "WEBP" and is_gray_profile(icc_profile))
+
+
 def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: bytes | None,
                         description: str | None = None, xmp: bytes | None = None) -> bytes:
     """Return JPEG, BMP or WebP bytes (8 bit) for ``image`` with EXIF, ICC and XMP where the format holds them,
@@ -254,8 +265,7 @@ def encode_pillow_image(image: Image, *, format_name: str, quality: int, exif: b
                            subsampling=image.meta.extra.get("jpeg_subsampling"))
     picture = PILImage.fromarray(samples)
     options: dict[str, object] = {}
-    gray_profile = image.meta.icc_profile is not None and image.meta.icc_profile[16:20] == b"GRAY"
-    if image.meta.icc_profile and format_name != "BMP" and not (format_name == "WEBP" and gray_profile):
+    if image.meta.icc_profile and keeps_profile(format_name, image.meta.icc_profile):
         options["icc_profile"] = image.meta.icc_profile
     if exif and format_name != "BMP":
         options["exif"] = exif

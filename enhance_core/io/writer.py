@@ -35,7 +35,8 @@ from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import has_maker_note, reset_orientation
 from enhance_core.io.jpeg import MAX_IPTC_BYTES, MAX_XMP_BYTES
 from enhance_core.io.png import COLOUR_CHUNKS, text_keyword
-from enhance_core.io.raster import encode_pillow_image, encode_png_image
+from enhance_core.io.profiles import differs_from_srgb
+from enhance_core.io.raster import encode_pillow_image, encode_png_image, is_gray_profile, keeps_profile
 from enhance_core.io.tiff import write_tiff
 from enhance_core.io.xmp_iptc import xmp_upright
 from enhance_core.paths import exists, is_dir
@@ -83,10 +84,10 @@ def write_losses(image: Image, path: str | PathLike[str], bit_depth: int | None 
 
 
 def metadata_losses(meta: ImageMeta, format_name: str) -> list[str]:
-    """What of ``meta``'s XMP, IPTC, PNG text and colour chunks and EXIF maker note a file in ``format_name``
-    (a value of :data:`WRITE_FORMATS`) leaves out, one phrase each.
+    """What of ``meta``'s XMP, IPTC, colour profile, PNG text and colour chunks and EXIF maker note a file in
+    ``format_name`` (a value of :data:`WRITE_FORMATS`) leaves out, one phrase each.
 
-    An sRGB chunk alone is no loss: a file without a colour description is taken to be sRGB.
+    An sRGB chunk or profile alone is no loss: a file without a colour description is taken to be sRGB.
     """
     losses = []
     if format_name == "TIFF" and has_maker_note(meta.exif):
@@ -107,6 +108,10 @@ def metadata_losses(meta: ImageMeta, format_name: str) -> list[str]:
     texts = sorted({text_keyword(name, payload) or "" for name, payload in chunks} - {""})
     if texts and format_name != "PNG":
         losses.append(f"{format_name} holds no PNG text chunks: {', '.join(texts)} are left out")
+    if meta.icc_profile and not keeps_profile(format_name, meta.icc_profile) and differs_from_srgb(meta.icc_profile):
+        gray = "gray " if is_gray_profile(meta.icc_profile) else ""
+        losses.append(f"{format_name} output leaves out the {gray}colour profile (ICC), "
+                      "so viewers take the values for sRGB and show the colours otherwise (PNG, TIFF and JPEG keep it)")
     colour = [name for name, _ in chunks if name in COLOUR_CHUNKS]
     if {"gAMA", "cHRM"} & set(colour) and not meta.icc_profile and format_name != "PNG":
         losses.append(f"{format_name} holds no PNG colour chunks: the {'/'.join(colour)} description of the colours "

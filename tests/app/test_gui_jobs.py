@@ -326,7 +326,8 @@ def test_a_pan_lets_a_slow_render_of_the_same_stack_finish_instead_of_restarting
 def test_a_wide_gamut_picture_is_shown_converted_to_srgb_and_keeps_its_own_values(qtbot, window, tmp_path):
     from PIL import Image as PILImage
 
-    from app.display import screen_colours, to_display_array
+    from app.display import to_display_array
+    from enhance_core.io.profiles import to_srgb
     from tests.core.io_fixtures import prophoto_profile, srgb_profile
 
     pixels = np.zeros((24, 32, 3), np.uint8)
@@ -338,11 +339,27 @@ def test_a_wide_gamut_picture_is_shown_converted_to_srgb_and_keeps_its_own_value
     shown = window.canvas.layers.after.whole.array
     own = to_display_array(window.renders.latest.preview_pixels)
     np.testing.assert_array_equal(own[5, 5], (60, 120, 60), err_msg="the preview keeps the file's values")
-    np.testing.assert_array_equal(shown, screen_colours(prophoto_profile())(own))
+    np.testing.assert_array_equal(shown, to_srgb(prophoto_profile())(own))
     assert shown[5, 5, 1] > 140 and shown[5, 5, 0] < 20, "ProPhoto's green is a saturated sRGB green"
     assert window.canvas.layers.before.whole.array[5, 5, 1] == shown[5, 5, 1], "the original is shown alike"
     open_image(qtbot, window, tmp_path / "srgb.png")
     np.testing.assert_array_equal(window.canvas.layers.after.whole.array[5, 5], (60, 120, 60))
+
+
+def test_a_gray_picture_with_a_gray_profile_is_shown_through_it(qtbot, window, tmp_path):
+    """A linear gray scan's 32 was painted as 32 where colour-managed viewers show 99 (gray profiles were skipped)."""
+    from PIL import Image as PILImage
+
+    from tests.core.io_fixtures import gray_profile
+
+    pixels = np.full((24, 32), 32, np.uint8)
+    pixels[:, 16:] = 128
+    PILImage.fromarray(pixels, "L").save(tmp_path / "linear.png", icc_profile=gray_profile(1.0))
+    open_image(qtbot, window, tmp_path / "linear.png")
+    shown = window.canvas.layers.after.whole.array
+    np.testing.assert_array_equal(shown[5, 5], (99, 99, 99))
+    np.testing.assert_array_equal(shown[5, 20], (188, 188, 188))
+    assert window.document.source.pixels[5, 5, 0] == np.float32(32 / 255), "the picture keeps its own values"
 
 
 def test_cancel_while_the_export_is_written_says_the_file_was_written(qtbot, window, photo_path, tmp_path,

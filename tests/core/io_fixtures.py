@@ -65,17 +65,14 @@ def _s15(value: float) -> bytes:
     return struct.pack(">i", round(value * 65536))
 
 
-def prophoto_profile() -> bytes:
-    """Return a minimal ICC v2 matrix/TRC profile with ProPhoto RGB's primaries and a 1.8 gamma."""
-    def xyz(x: float, y: float, z: float) -> bytes:
-        return b"XYZ \0\0\0\0" + _s15(x) + _s15(y) + _s15(z)
+def _xyz(x: float, y: float, z: float) -> bytes:
+    return b"XYZ \0\0\0\0" + _s15(x) + _s15(y) + _s15(z)
 
-    name = b"ProPhoto RGB (test)\0"
-    desc = b"desc\0\0\0\0" + struct.pack(">I", len(name)) + name + b"\0" * 78
-    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(1.8 * 256)) + b"\0\0"
-    tags = [(b"desc", desc), (b"cprt", b"text\0\0\0\0none\0"), (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
-            (b"rXYZ", xyz(0.7977, 0.2880, 0.0)), (b"gXYZ", xyz(0.1352, 0.7119, 0.0)),
-            (b"bXYZ", xyz(0.0313, 0.0001, 0.8249)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+
+def _matrix_trc_profile(space: bytes, name: bytes, tags: list[tuple[bytes, bytes]]) -> bytes:
+    """A minimal ICC v2 display profile of colour ``space`` (``b"RGB "``, ``b"GRAY"``) named ``name``."""
+    desc = b"desc\0\0\0\0" + struct.pack(">I", len(name) + 1) + name + b"\0" + b"\0" * 78
+    tags = [(b"desc", desc), (b"cprt", b"text\0\0\0\0none\0"), (b"wtpt", _xyz(0.9642, 1.0, 0.8249)), *tags]
     offset = 128 + 4 + 12 * len(tags)
     table, data = struct.pack(">I", len(tags)), b""
     for signature, body in tags:
@@ -83,9 +80,27 @@ def prophoto_profile() -> bytes:
         table += signature + struct.pack(">II", offset + len(data), len(body))
         data += body
     data += b"\0" * (-len(data) % 4)
-    header = (struct.pack(">I", offset + len(data)) + b"lcms" + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
-              + b"\0" * 12 + b"acspAPPL" + b"\0" * 24 + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"lcms" + b"\0" * 44)
+    header = (struct.pack(">I", offset + len(data)) + b"lcms" + struct.pack(">I", 0x02100000) + b"mntr" + space
+              + b"XYZ " + b"\0" * 12 + b"acspAPPL" + b"\0" * 24 + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"lcms"
+              + b"\0" * 44)
     return header + table + data
+
+
+def _gamma_curve(gamma: float) -> bytes:
+    return b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
+
+
+def prophoto_profile() -> bytes:
+    """Return a minimal ICC v2 matrix/TRC profile with ProPhoto RGB's primaries and a 1.8 gamma."""
+    curve = _gamma_curve(1.8)
+    return _matrix_trc_profile(b"RGB ", b"ProPhoto RGB (test)", [
+        (b"rXYZ", _xyz(0.7977, 0.2880, 0.0)), (b"gXYZ", _xyz(0.1352, 0.7119, 0.0)),
+        (b"bXYZ", _xyz(0.0313, 0.0001, 0.8249)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)])
+
+
+def gray_profile(gamma: float, name: bytes = b"Gray (test)") -> bytes:
+    """Return a minimal ICC v2 gray profile with a ``gamma`` tone curve."""
+    return _matrix_trc_profile(b"GRAY", name, [(b"kTRC", _gamma_curve(gamma))])
 
 
 def xmp_packet(orientation: int = 1) -> bytes:

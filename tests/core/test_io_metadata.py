@@ -64,6 +64,24 @@ def test_xmp_goes_into_png_and_webp_and_their_missing_iptc_is_said(tmp_path, suf
     assert any(f"{suffix.upper()} holds no IPTC" in loss for loss in write_losses(source, written))
 
 
+@pytest.mark.parametrize(("suffix", "channels", "profile", "left_out"), [
+    ("bmp", 3, "prophoto", True), ("bmp", 3, "srgb", False), ("webp", 1, "gray", True), ("webp", 3, "prophoto", False),
+    ("png", 1, "gray", False), ("tif", 3, "prophoto", False),
+])
+def test_a_format_that_leaves_out_a_colour_profile_other_than_srgb_says_so(tmp_path, suffix, channels, profile,
+                                                                           left_out):
+    """Viewers take such a file for sRGB: a wide-gamut photo looks duller, a linear scan much darker."""
+    from .io_fixtures import gray_profile, prophoto_profile, srgb_profile
+
+    icc = {"prophoto": prophoto_profile, "srgb": srgb_profile, "gray": lambda: gray_profile(1.0)}[profile]()
+    image = Image(gradient_pixels(24, 32, channels), meta=ImageMeta(bit_depth=8, icc_profile=icc))
+    written = write_image(image, tmp_path / f"out.{suffix}")
+    with PILImage.open(written) as picture:
+        assert (picture.info.get("icc_profile") is None) is (left_out or profile == "srgb" and suffix == "bmp")
+    said = [loss for loss in write_losses(image, written) if "colour profile (ICC)" in loss]
+    assert bool(said) is left_out, said
+
+
 def test_bmp_says_it_holds_neither_xmp_nor_iptc(tmp_path):
     _tagged_jpeg(tmp_path / "tagged.jpg")
     losses = " ".join(write_losses(read_image(tmp_path / "tagged.jpg"), tmp_path / "out.bmp"))

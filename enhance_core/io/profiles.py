@@ -1,0 +1,75 @@
+"""What an embedded ICC profile means for showing and writing a picture: its conversion to sRGB (LittleCMS,
+through Pillow's ImageCms), and whether it differs from sRGB at all.
+
+A profile is judged by what it does, not by its name: colours of an 8-bit
+cube (and a gray ramp for a gray profile) are converted to sRGB, and a
+profile that moves none of them by more than :data:`SAME_AS_SRGB` levels is
+taken for sRGB (a file without a profile is read as sRGB anyway).
+"""
+
+from __future__ import annotations
+
+import functools
+from io import BytesIO
+from typing import Callable
+
+import numpy as np
+from PIL import Image as PILImage
+from PIL import ImageCms
+
+ToSrgb = Callable[[np.ndarray], np.ndarray]
+"""Converts an 8-bit picture (rows, cols) gray, (rows, cols, 3) RGB or (rows, cols, 4) RGBA whose colour is
+described by a profile to 8-bit sRGB, (rows, cols, 3) or (rows, cols, 4) (alpha kept)."""
+
+SAME_AS_SRGB = 1
+"""Most 8-bit levels a profile may move a test colour to sRGB and still count as sRGB."""
+
+_STEPS = np.linspace(0, 255, 18).round().astype(np.uint8)
+_CUBE = np.stack(np.meshgrid(_STEPS, _STEPS, _STEPS, indexing="ij"), axis=-1).reshape(1, -1, 3)
+_RAMP = np.arange(256, dtype=np.uint8).reshape(1, -1)
+
+
+@functools.lru_cache(maxsize=8)
+def to_srgb(icc_profile: bytes | None) -> ToSrgb | None:
+    """The conversion of a picture described by ``icc_profile`` to sRGB; None when none is needed (no profile, or
+    one that does what sRGB does) or the profile cannot be used (RGB or gray ones only: the picture is then taken
+    for sRGB)."""
+    if not icc_profile:
+        return None
+    try:
+        profile = ImageCms.ImageCmsProfile(BytesIO(icc_profile))
+        space = profile.profile.xcolor_space.strip()
+        if space not in ("RGB", "GRAY"):
+            return None
+        mode = "RGB" if space == "RGB" else "L"
+        transform = ImageCms.buildTransform(profile, ImageCms.createProfile("sRGB"), mode, "RGB",
+                                            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+                                            flags=ImageCms.Flags.NOCACHE)  # threads share it: no one-pixel cache
+        probe = _CUBE if mode == "RGB" else _RAMP
+        moved = np.asarray(ImageCms.applyTransform(PILImage.fromarray(probe, mode), transform)).astype(np.int16)
+        expected = probe if mode == "RGB" else np.repeat(probe[..., None], 3, axis=2)
+    except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
+        return None
+    if np.abs(moved - expected).max() <= SAME_AS_SRGB:
+        return None
+
+    def convert(array: np.ndarray) -> np.ndarray:
+        colour = array if array.ndim == 2 else array[:, :, :3]
+        if mode == "L" and colour.ndim == 3:
+            if np.any(colour[:, :, 1:] != colour[:, :, :1]):
+                return array  # colour values under a gray profile: it does not describe them
+            colour = colour[:, :, 0]
+        elif mode == "RGB" and colour.ndim == 2:
+            colour = np.repeat(colour[:, :, None], 3, axis=2)
+        converted = np.asarray(ImageCms.applyTransform(PILImage.fromarray(np.ascontiguousarray(colour), mode),
+                                                       transform))
+        if array.ndim == 3 and array.shape[2] == 4:
+            converted = np.concatenate([converted, array[:, :, 3:]], axis=2)
+        return np.ascontiguousarray(converted)
+
+    return convert
+
+
+def differs_from_srgb(icc_profile: bytes | None) -> bool:
+    """Whether a picture described by ``icc_profile`` shows otherwise than the same values taken for sRGB."""
+    return to_srgb(icc_profile) is not None
