@@ -45,7 +45,7 @@ from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.export_size import OutputSize
 from enhance_core.image import Image
-from enhance_core.io import BIT_DEPTHS, default_bit_depth, same_file, write_losses
+from enhance_core.io import BIT_DEPTHS, default_bit_depth, holds_location, same_file, write_losses
 from enhance_core.io.writer import DEFAULT_QUALITY
 from enhance_core.medical.series import DicomSeries
 from enhance_core.medical.windows import stack_window
@@ -132,6 +132,11 @@ class ExportDialog(QDialog):
         self.all_slices = QCheckBox(f"All {len(self.series)} slices of the series" if self.series else "")
         self.all_slices.setToolTip("Write every slice of the series through the same filter stack (or its unedited "
                                    "values), into files named like the one given with _0001, _0002... added")
+        self.offers_location = not self.is_dicom and holds_location(self.source.meta)
+        self.strip_location = QCheckBox("Leave out where it was taken (GPS)")
+        self.strip_location.setToolTip("The picture's metadata holds its GPS position: leave it out of the exported "
+                                       "file (EXIF GPS data and XMP GPS properties) before sharing it")
+        self.strip_location.setChecked(self.settings.value("export/strip_location", False, bool))
         self.size_box = OutputSizeBox(self.source.rows, self.source.cols)
         self.estimate = QLabel("Rendering the full-resolution result…")
         self.estimate.setWordWrap(True)
@@ -182,6 +187,8 @@ class ExportDialog(QDialog):
         self.all_slices.setVisible(self.series is not None)
         dicom_box.setVisible(self.is_dicom)
         form.addRow("DICOM" if self.is_dicom else "", dicom_box)
+        form.addRow("Location", self.strip_location)
+        form.setRowVisible(self.strip_location, self.offers_location)
         form.addRow(self.size_box)
         form.addRow("Transparency", self.transparency)
         form.setRowVisible(self.transparency, self.has_transparency)
@@ -456,12 +463,15 @@ class ExportDialog(QDialog):
                            self.quality.value(), stack_window(self.steps), include, size=self.output_size(),
                            cache=self.sized_results)
         return partial(write_result, self.rendered, path, self.bit_depth.currentData(), self.quality.value(),
-                       size=self.output_size(), cache=self.sized_results)
+                       size=self.output_size(), cache=self.sized_results,
+                       strip_location=self.offers_location and self.strip_location.isChecked())
 
     def _on_written(self, path: Path) -> None:
         self._series_job = None
         self.written = Path(path)
         self.settings.set_last_folder("export", self.written)
+        if self.offers_location:
+            self.settings.set_value("export/strip_location", self.strip_location.isChecked())
         if self.quality.isEnabled() and self.quality.value() != self.source.meta.extra.get("jpeg_quality"):
             self.settings.set_value("export/quality", self.quality.value())  # the user's choice, not the source's
         parent = self.parent()

@@ -125,14 +125,16 @@ def estimate_jpeg(result: Image, quality: int, progress, should_stop, *,
 
 
 def write_result(result: Image, path: Path, bit_depth: int | None, quality: int, progress, should_stop, *,
-                 size: OutputSize | None = None, cache: SizedResults | None = None) -> Path:
+                 size: OutputSize | None = None, cache: SizedResults | None = None,
+                 strip_location: bool = False) -> Path:
     """Write the rendered result at the output ``size`` (atomically; never over its own source).
 
-    ``cache``: the estimates' resized result, reused when the size is the same.
+    ``cache``: the estimates' resized result, reused when the size is the same; ``strip_location`` leaves out
+    where the picture was taken (:func:`enhance_core.io.write_image`).
     """
     progress(0.0, f"writing {path.name}")
     return write_image(sized(result, size) if cache is None else cache.get(result, size), path, bit_depth=bit_depth,
-                       quality=quality)
+                       quality=quality, strip_location=strip_location)
 
 
 def write_dicom_result(result: Image, path: Path, bit_depth: int | None, quality: int, window: Window | None,

@@ -133,7 +133,8 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
                reference_dir: Path | None = None, bit_depth: int | None = None, quality: int | None = None,
                overwrite: bool = False, device: str | None = None,
                subfolders: Mapping[Path, PurePosixPath] | None = None,
-               size: OutputSize | None = None, file_window: tuple[str, ...] = ()) -> list[FileTask]:
+               size: OutputSize | None = None, file_window: tuple[str, ...] = (),
+               strip_location: bool = False) -> list[FileTask]:
     """Build one :class:`FileTask` per input.
 
     Outputs keep the input's name in ``output_dir``, in the input's
@@ -194,7 +195,8 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         reference = _paired(references, place, source.stem, "reference")
         tasks.append(FileTask(source, output, tuple(steps), mask, reference,
                               bit_depth, quality, overwrite, device,
-                              None if size is None or size.is_identity else size, file_window))
+                              None if size is None or size.is_identity else size, file_window,
+                              strip_location=strip_location))
     if mask_file is None:
         _refuse_shared_pairs(tasks, "mask", lambda task: task.mask)
     _refuse_shared_pairs(tasks, "reference", lambda task: task.reference)
@@ -444,7 +446,8 @@ def _standing(task: FileTask, manifest: Manifest | None, digests: dict[int, str]
     if id(task.steps) not in digests:
         digests[id(task.steps)] = steps_digest(task.steps)
     recipe = work_hash(digests[id(task.steps)], bit_depth=task.bit_depth, quality=task.quality, mask=task.mask,
-                       size=task.size.describe() if task.size is not None else "", file_window=task.file_window)
+                       size=task.size.describe() if task.size is not None else "", file_window=task.file_window,
+                       strip_location=task.strip_location)
     now = manifest.entry(task.source, task.output, recipe, QUEUED)
     earlier = manifest.latest(task.source, now.output) if now is not None else None
     if now is None or earlier is None:
@@ -588,7 +591,7 @@ def process_file(task: FileTask) -> FileResult:
             written = _write_values(output, task)
         else:
             written = write_image(output, task.output, bit_depth=task.bit_depth,
-                                  quality=quality_for(image.meta, task.quality))
+                                  quality=quality_for(image.meta, task.quality), strip_location=task.strip_location)
         said = [f"read: {warning}" for warning in image.meta.extra.get("warnings", ())]
         said += [f"{item.definition.label}: {notes[item.uid]}" for item in steps if item.uid in notes]
         if mask_note:

@@ -106,12 +106,13 @@ def steps_digest(steps: Sequence[StackItem]) -> str:
 
 
 def work_hash(steps: str, *, bit_depth: int | None, quality: int | None, mask: Path | None, size: str = "",
-              file_window: Sequence[str] = ()) -> str:
+              file_window: Sequence[str] = (), strip_location: bool = False) -> str:
     """The manifest's recipe hash of one file: its steps' digest, output settings and mask file (by content date).
 
     ``size`` describes the output size (:meth:`OutputSize.describe`); empty, the hash is what it was before
     resizing existed, so earlier manifests stay valid; so does an empty ``file_window`` (what of a window step
-    each file's header gives, :attr:`~enhance_core.batch_tasks.FileTask.file_window`). ``quality`` None (a JPEG
+    each file's header gives, :attr:`~enhance_core.batch_tasks.FileTask.file_window`), and a false
+    ``strip_location``. ``quality`` None (a JPEG
     input's own, the default since it existed) hashes apart from every number: ``--quality 95`` is other work
     than the default, and a batch an earlier version began with its default of 95 asks for ``--skip-existing``
     or ``--overwrite``, as after any change of output settings.
@@ -119,8 +120,10 @@ def work_hash(steps: str, *, bit_depth: int | None, quality: int | None, mask: P
     mask_identity: Any = None
     if mask is not None:
         mask_identity = [str(mask.resolve()), *(file_identity(mask) or (None, None))]
-    text = json.dumps([steps, bit_depth, quality, mask_identity, *([size] if size or file_window else []),
-                       *([list(file_window)] if file_window else [])])
+    text = json.dumps([steps, bit_depth, quality, mask_identity,
+                       *([size] if size or file_window or strip_location else []),
+                       *([list(file_window)] if file_window or strip_location else []),
+                       *(["strip_location"] if strip_location else [])])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 

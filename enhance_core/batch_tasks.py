@@ -39,6 +39,8 @@ class FileTask:
     """What of the window/level steps each file's own window sets (``--filter window_level`` without a centre and
     width: ``center`` and ``width`` of a DICOM's first header window, and ``function``, its curve, unless given),
     as the editor opens the file."""
+    strip_location: bool = False
+    """Leave out where the picture was taken (EXIF GPS data, XMP GPS properties)."""
 
 
 @dataclass

@@ -94,6 +94,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), help="bits per sample (default: the input's)")
     parser.add_argument("--quality", type=int,
                         help="JPEG/WebP quality 1-100 (default: a JPEG input's own, read from its tables; else 95)")
+    parser.add_argument("--strip-location", action="store_true",
+                        help="leave out where each picture was taken (EXIF GPS data and XMP GPS properties)")
     parser.add_argument("--resize", metavar="SIZE",
                         help="resize each result after the recipe, keeping its aspect: long=2000 (or 2000px) for "
                         "the long edge in pixels, 50%% for a percentage, 12mp for megapixels (area filter when "
@@ -202,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
     tasks = plan_batch(list(tree), steps, args.output, format_suffix=args.format, mask_file=args.mask,
                        mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
                        quality=args.quality, overwrite=args.overwrite, device=args.device, subfolders=tree,
-                       size=size, file_window=file_window(args))
+                       size=size, file_window=file_window(args), strip_location=args.strip_location)
     if args.reference_dir is not None:
         from enhance_core.batch_report import check_report_folder
 

@@ -37,6 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--page", type=int, default=None, metavar="N",
                         help="TIFF page or DICOM frame to convert, counted from 0 as ImageMagick's file.tif[0] "
                         "counts: --page 1 is the second (default: the first)")
+    parser.add_argument("--strip-location", action="store_true",
+                        help="leave out where the picture was taken (EXIF GPS data and XMP GPS properties)")
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists (never IN)")
     parser.set_defaults(run=run)
 
@@ -60,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {args.source}: {warning}", file=sys.stderr, flush=True)
     if image.meta.dicom is not None and image.channels == 1:
         return _convert_dicom(image, args)
-    written = write_image(image, args.target, bit_depth=args.bit_depth, quality=quality_for(image.meta, args.quality))
+    written = write_image(image, args.target, bit_depth=args.bit_depth, quality=quality_for(image.meta, args.quality),
+                          strip_location=args.strip_location)
     format_name = WRITE_FORMATS[written.suffix.lower()]
     depth = args.bit_depth or default_bit_depth(image.meta, format_name)
     print(f"wrote {written} ({format_name}, {depth}-bit{' float' if depth == 32 else ''})")

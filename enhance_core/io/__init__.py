@@ -10,7 +10,7 @@ from enhance_core.io.detect import SUFFIX_FORMATS
 from enhance_core.io.limits import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV
 from enhance_core.io.reader import read_image
 from enhance_core.io.writer import (BIT_DEPTHS, WRITE_FORMATS, bit_depth_refusal, check_quality, default_bit_depth,
-                                   quality_for, same_file, write_image, write_losses)
+                                   holds_location, quality_for, same_file, write_image, write_losses)
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(sorted(SUFFIX_FORMATS))
 """File name suffixes :func:`read_image` opens (lower case, with the dot); the content decides the format."""
@@ -28,6 +28,7 @@ __all__ = [
     "bit_depth_refusal",
     "check_quality",
     "default_bit_depth",
+    "holds_location",
     "quality_for",
     "read_image",
     "same_file",

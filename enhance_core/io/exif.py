@@ -237,6 +237,56 @@ def drop_thumbnail(exif: bytes | None) -> bytes | None:
     return bytes(patched)
 
 
+def has_location(exif: bytes | None) -> bool:
+    """Whether ``exif`` links to GPS data (where the picture was taken)."""
+    exif = normalize_exif(exif)
+    if exif is None:
+        return False
+    order = _byte_order(exif)
+    try:
+        ifd0 = int(struct.unpack_from(order + "I", exif, len(EXIF_PREFIX) + 4)[0])
+        return any(tag == _GPS_IFD_TAG for tag, _, _, _ in _entries(exif, order, ifd0))
+    except struct.error:
+        return False
+
+
+def without_location(exif: bytes | None) -> bytes | None:
+    """Return ``exif`` without where the picture was taken: IFD0's link to the GPS sub-IFD removed, and that
+    IFD's entries and values overwritten with zeros (unlinked bytes would still carry the position).
+
+    Other bytes keep their places, so offsets elsewhere (maker notes) stay
+    valid. A block too damaged to find its GPS data in is left out whole
+    (None): it might still hold a position.
+    """
+    exif = normalize_exif(exif)
+    if exif is None:
+        return None
+    order, base = _byte_order(exif), len(EXIF_PREFIX)
+    try:
+        ifd0 = int(struct.unpack_from(order + "I", exif, base + 4)[0])
+        entries = _entries(exif, order, ifd0)
+        index = next((i for i, (tag, _, _, _) in enumerate(entries) if tag == _GPS_IFD_TAG), None)
+        if index is None:
+            return exif
+        patched = bytearray(exif)
+        gps = _long_value(exif, order, entries[index][3])
+        gps_entries = _entries(exif, order, gps)
+        for _, kind, number, entry in gps_entries:
+            size = _TYPE_SIZES.get(kind, 1) * number
+            if size > 4:
+                start = base + _long_value(exif, order, entry)
+                patched[start:min(start + size, len(patched))] = bytes(max(0, min(size, len(patched) - start)))
+        table = base + gps
+        patched[table:table + 2 + 12 * len(gps_entries) + 4] = bytes(2 + 12 * len(gps_entries) + 4)
+        first = base + ifd0 + 2
+        end = first + 12 * len(entries) + 4  # the entries and the link to IFD1
+        patched[first + 12 * index:end] = patched[first + 12 * (index + 1):end] + bytes(12)
+        struct.pack_into(order + "H", patched, base + ifd0, len(entries) - 1)
+    except struct.error:
+        return None
+    return bytes(patched)
+
+
 def exif_for_new_picture(exif: bytes | None, rows: int, cols: int, *, same_picture: bool) -> bytes | None:
     """``exif`` for pixels of ``rows`` x ``cols``: dimensions set, the thumbnail dropped unless ``same_picture``.
 

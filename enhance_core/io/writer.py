@@ -32,13 +32,13 @@ import numpy as np
 from enhance_core.atomic import atomic_write
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.image import Image, ImageMeta
-from enhance_core.io.exif import has_maker_note, reset_orientation
+from enhance_core.io.exif import has_location, has_maker_note, reset_orientation, without_location
 from enhance_core.io.jpeg import MAX_IPTC_BYTES, MAX_XMP_BYTES
 from enhance_core.io.png import COLOUR_CHUNKS, text_keyword
 from enhance_core.io.profiles import differs_from_srgb
 from enhance_core.io.raster import encode_pillow_image, encode_png_image, is_gray_profile, keeps_profile
 from enhance_core.io.tiff import write_tiff
-from enhance_core.io.xmp_iptc import xmp_upright
+from enhance_core.io.xmp_iptc import xmp_upright, xmp_without_location
 from enhance_core.paths import exists, is_dir
 
 WRITE_FORMATS: dict[str, str] = {
@@ -117,6 +117,12 @@ def metadata_losses(meta: ImageMeta, format_name: str) -> list[str]:
         losses.append(f"{format_name} holds no PNG colour chunks: the {'/'.join(colour)} description of the colours "
                       "is left out, so colour-managed viewers may show them differently (PNG keeps it)")
     return losses
+
+
+def holds_location(meta: ImageMeta) -> bool:
+    """Whether ``meta`` says where the picture was taken (EXIF GPS data, or XMP's GPS properties), which
+    :func:`write_image` keeps unless told ``strip_location``."""
+    return has_location(meta.exif) or xmp_without_location(meta.xmp) != (meta.xmp or None)
 
 
 def same_file(first: Path, second: Path) -> bool:
@@ -201,9 +207,8 @@ def _check_target(
 
 
 def _encode(image: Image, temp: Path, format_name: str, bit_depth: int, quality: int, exif: bytes | None,
-            description: str | None) -> None:
+            xmp: bytes | None, description: str | None) -> None:
     """Write ``image`` in ``format_name`` to the temporary file ``temp``."""
-    xmp = xmp_upright(image.meta.xmp)
     if format_name == "TIFF":
         write_tiff(image, temp, bit_depth=bit_depth, exif=exif, description=description, xmp=xmp)
         return
@@ -224,6 +229,7 @@ def write_image(
     quality: int = 95,
     overwrite_source: bool = False,
     description: str | None = None,
+    strip_location: bool = False,
 ) -> Path:
     """Write ``image`` to ``path`` atomically, keeping bit depth, EXIF, XMP, IPTC, ICC profile and alpha
     where the format holds them (:func:`write_losses` says what it does not).
@@ -243,6 +249,9 @@ def write_image(
         Must be True to replace ``image.meta.source``; otherwise that is refused.
     description : str, optional
         Text stored as the PNG ``Description`` (iTXt), TIFF ImageDescription or JPEG comment.
+    strip_location : bool
+        Leave out where the picture was taken: the EXIF GPS data and XMP's GPS properties
+        (:func:`~enhance_core.io.exif.without_location`).
 
     Returns
     -------
@@ -259,10 +268,12 @@ def write_image(
     check_quality(quality)
     format_name = _check_target(image, path, WRITE_FORMATS.get(path.suffix.lower()), bit_depth, overwrite_source)
     depth = bit_depth or default_bit_depth(image.meta, format_name)
-    exif = reset_orientation(image.meta.exif)
+    exif, xmp = reset_orientation(image.meta.exif), xmp_upright(image.meta.xmp)
+    if strip_location:
+        exif, xmp = without_location(exif), xmp_without_location(xmp)
     try:
         with atomic_write(path) as temp:
-            _encode(image, temp, format_name, depth, quality, exif, description)
+            _encode(image, temp, format_name, depth, quality, exif, xmp, description)
     except OSError as error:
         raise ImageWriteError(path, f"could not be written ({error.strerror or error}); check that {path.parent} is "
                                     "writable and has room. The target was left unchanged", storage=True) from None

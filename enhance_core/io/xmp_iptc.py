@@ -50,6 +50,18 @@ def photoshop_iptc(iptc: bytes) -> bytes:
             + b"\x00" * (len(iptc) & 1))
 
 
+_GPS = re.compile(rb"""\s(exif:GPS\w+)\s*=\s*(?:"[^"]*"|'[^']*')|<(exif:GPS\w+)\b[^>]*?(?:/>|>.*?</\2\s*>)""",
+                  re.DOTALL)
+"""A GPS property of the EXIF schema in an XMP packet, as an attribute or an element (with what it holds)."""
+
+
+def xmp_without_location(xmp: bytes | None) -> bytes | None:
+    """``xmp`` without the EXIF schema's GPS properties (``exif:GPSLatitude``, ``exif:GPSLongitude``...)."""
+    if not xmp:
+        return None
+    return _GPS.sub(b"", xmp)
+
+
 def xmp_upright(xmp: bytes | None) -> bytes | None:
     """``xmp`` with its ``tiff:Orientation`` (attribute or element) set to 1, as the pixels are stored upright.
 

@@ -168,6 +168,29 @@ def test_a_transparent_image_exports_as_png_by_default_and_jpeg_says_it_loses_th
     assert written.shape == (20, 30, 4) and abs(int(written[5, 29, 3]) - 255) <= 1 and written[5, 0, 3] <= 1
 
 
+def test_a_photo_that_says_where_it_was_taken_can_be_exported_without_it(qtbot, open_dialog, tmp_path):
+    """Every export carried the GPS position, and nothing could leave it out (a photographer's check)."""
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.io import holds_location, write_image
+    from tests.core.io_fixtures import camera_exif
+
+    located = write_image(Image(synthetic_photo(40, 60), meta=ImageMeta(bit_depth=8, exif=camera_exif())),
+                          tmp_path / "trip.jpg")
+    dialog = open_dialog(located)
+    assert dialog.strip_location.isVisibleTo(dialog) and not dialog.strip_location.isChecked()
+    dialog.strip_location.setChecked(True)
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.export()
+    assert not holds_location(read_image(dialog.written).meta)
+    assert read_image(dialog.written).meta.exif is not None, "the rest of the EXIF stays"
+    again = open_dialog(located)
+    assert again.strip_location.isChecked(), "the choice is remembered"
+    again.reject()
+    plain = open_dialog(save_png(synthetic_photo(40, 60), tmp_path / "plain.png"))
+    assert not plain.strip_location.isVisibleTo(plain), "offered only where there is a location"
+    plain.reject()
+
+
 def test_an_alpha_channel_that_is_opaque_everywhere_is_no_transparency(open_dialog, tmp_path):
     rgba = np.full((20, 30, 4), 255, np.uint8)
     rgba[..., :3] = 90

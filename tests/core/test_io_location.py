@@ -1,0 +1,82 @@
+"""Where a picture was taken (EXIF GPS, XMP GPS properties) is kept by default and left out when asked."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from enhance_core.batch_manifest import work_hash
+from enhance_core.cli import main
+from enhance_core.image import Image, ImageMeta
+from enhance_core.io import holds_location, read_image, write_image
+from enhance_core.io.exif import has_location, without_location
+from enhance_core.io.xmp_iptc import xmp_without_location
+
+from .io_fixtures import camera_exif, gradient_pixels, xmp_packet
+
+GPS_XMP = xmp_packet().replace(b'xmp:Rating="5"', b'xmp:Rating="5" exif:GPSLatitude="52,22.2083N" '
+                               b'exif:GPSLongitude=\'4,53.1E\'').replace(
+    b"<dc:rights>", b"<exif:GPSAltitude>12/1</exif:GPSAltitude><exif:GPSVersionID/><dc:rights>")
+LATITUDE = tuple(struct.pack(order + "6I", 52, 1, 22, 1, 25, 2) for order in "><")
+"""The fixture's latitude (52° 22' 12.5") as three rationals, in either byte order."""
+
+
+def located(rows: int = 24, cols: int = 32) -> Image:
+    return Image(gradient_pixels(rows, cols, 3), meta=ImageMeta(bit_depth=8, exif=camera_exif(), xmp=GPS_XMP))
+
+
+def test_the_gps_data_is_gone_from_the_block_and_the_rest_is_kept() -> None:
+    exif = camera_exif()
+    assert has_location(exif) and LATITUDE[0] in exif
+    bare = without_location(exif)
+    assert bare is not None and not has_location(bare) and LATITUDE[0] not in bare and len(bare) == len(exif)
+    parsed = PILImage.Exif()
+    parsed.load(bare[6:])
+    assert parsed[0x010F] == "TestCam" and parsed.get_ifd(0x8769)[0x9003] == "2024:05:06 07:08:09"
+    assert 0x8825 not in parsed and not parsed.get_ifd(0x8825)
+    assert without_location(bare) == bare
+    damaged = exif[:40]
+    assert without_location(damaged) is None, "a block too damaged to clean is left out whole"
+
+
+def test_xmp_loses_its_gps_properties_only() -> None:
+    bare = xmp_without_location(GPS_XMP)
+    assert b"GPS" not in bare and b'xmp:Rating="5"' in bare and b"<dc:rights>(c) Jane</dc:rights>" in bare
+    assert xmp_without_location(xmp_packet()) == xmp_packet()
+
+
+@pytest.mark.parametrize("suffix", ["jpg", "png", "tif", "webp"])
+def test_an_export_keeps_the_location_unless_told_to_leave_it_out(tmp_path, suffix: str) -> None:
+    image = located()
+    assert holds_location(image.meta)
+    kept = read_image(write_image(image, tmp_path / f"kept.{suffix}"))
+    assert holds_location(kept.meta)
+    written = write_image(image, tmp_path / f"bare.{suffix}", strip_location=True)
+    bare = read_image(written)
+    assert not holds_location(bare.meta) and not any(latitude in written.read_bytes() for latitude in LATITUDE)
+    assert b"GPS" not in (bare.meta.xmp or b"") and b'xmp:Rating="5"' in bare.meta.xmp
+    parsed = PILImage.Exif()
+    parsed.load(bare.meta.exif[6:])
+    assert parsed[0x010F] == "TestCam", "the camera stays"
+
+
+def test_apply_and_convert_leave_the_location_out_when_asked(tmp_path, capsys) -> None:
+    source = write_image(located(), tmp_path / "holiday.jpg")
+    assert main(["apply", "--filter", "negative", "--strip-location", "-o", str(tmp_path / "out"), str(source)]) == 0
+    assert not holds_location(read_image(tmp_path / "out" / "holiday.jpg").meta)
+    assert main(["convert", "--strip-location", str(source), str(tmp_path / "holiday.png")]) == 0
+    assert not holds_location(read_image(tmp_path / "holiday.png").meta)
+    assert main(["convert", str(source), str(tmp_path / "kept.png")]) == 0
+    assert holds_location(read_image(tmp_path / "kept.png").meta)
+
+
+def test_leaving_out_the_location_is_other_work_for_a_resumed_batch() -> None:
+    plain = work_hash("steps", bit_depth=None, quality=None, mask=None)
+    assert plain == work_hash("steps", bit_depth=None, quality=None, mask=None, strip_location=False)
+    assert plain != work_hash("steps", bit_depth=None, quality=None, mask=None, strip_location=True)
+    assert np.unique([work_hash("s", bit_depth=None, quality=None, mask=None, size=size, file_window=window,
+                                strip_location=strip)
+                      for size in ("", "long=10") for window in ((), ("center",)) for strip in (False, True)]).size == 8
