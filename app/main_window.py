@@ -215,6 +215,7 @@ class MainWindow(QMainWindow):
         self.renders.proxy_ready.connect(self.device.describe_if_loaded)
         self.metrics.report.connect(self.metrics_panel.show_report)
         self.metrics.problem.connect(self.metrics_panel.set_problem)
+        self.metrics.note.connect(self.metrics_panel.set_note)
         self.metrics.stale.connect(self.metrics_panel.mark_stale)
         self.metrics.failed.connect(lambda failure: self._report_failure("Measuring failed", failure))
         self.metrics_panel.exact_button.clicked.connect(self.metrics.compute_exact)

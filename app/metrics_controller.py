@@ -40,6 +40,7 @@ from enhance_core.filters.base import RenderContext
 from enhance_core.full_results import FullResults
 from enhance_core.geometry import warp_image
 from enhance_core.image import Image
+from enhance_core.io.profiles import PROFILES_DIFFER, same_colours
 from enhance_core.medical.windows import display_steps
 from enhance_core.metrics import reference_for_result
 from enhance_core.render import render_image
@@ -68,6 +69,8 @@ class MetricsController(QObject):
         A new :class:`~app.quality.MetricsReport`.
     problem(message)
         Why metrics cannot be computed ("" when they can).
+    note(message)
+        What to keep in mind reading them ("" when nothing): the reference is in another colour space.
     stale(reason)
         The figures shown are of an earlier state of the stack, and why (``STOPPED``: its preview
         was cancelled or failed; ``RENDERING``: it is still rendering; ``CROP_INPUT``: a crop is
@@ -76,6 +79,7 @@ class MetricsController(QObject):
 
     report = Signal(object)
     problem = Signal(str)
+    note = Signal(str)
     failed = Signal(object)
     stale = Signal(str)
 
@@ -132,6 +136,10 @@ class MetricsController(QObject):
         self.exact_lane.cancel()
         self._problem = self.document.reference_size_problem()
         self.problem.emit(self._problem)
+        source, reference = self.document.source, self.document.reference
+        differ = (source is not None and reference is not None
+                  and not same_colours(source.meta.icc_profile, reference.meta.icc_profile))
+        self.note.emit(f"The picture and the reference {PROFILES_DIFFER}." if differ else "")
         if self.renders.latest is not None:
             self._on_frame(self.renders.latest)
 

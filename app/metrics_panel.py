@@ -102,6 +102,9 @@ class MetricsPanel(QWidget):
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #d9534f;")
         self.problem.hide()
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.hide()
         self.table = QTableWidget(0, 3)
         self.table.verticalHeader().setVisible(True)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -122,6 +125,7 @@ class MetricsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
         layout.addWidget(self.problem)
+        layout.addWidget(self.note)
         layout.addWidget(self.table)
         layout.addLayout(row)
         layout.addStretch(1)
@@ -176,6 +180,11 @@ class MetricsPanel(QWidget):
             self.table.setRowCount(0)
             self.state.setText("")
             self.exact_button.setEnabled(False)
+
+    def set_note(self, message: str) -> None:
+        """Show what to keep in mind reading the figures (the reference in another colour space); empty hides it."""
+        self.note.setText(message)
+        self.note.setVisible(bool(message))
 
     def show_report(self, report: MetricsReport) -> None:
         """Fill the table from ``report``."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 from enhance_core.errors import ParameterError
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from enhance_core.io import read_image
+    from enhance_core.io.profiles import PROFILES_DIFFER, same_colours
     from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images
 
     result = read_image(args.result)
@@ -63,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
                                  f"{reference.meta.bit_depth}-bit file holds ({top}); {args.reference} is "
                                  f"{reference.meta.bit_depth}-bit: give its range in its own units (at most {top})")
         data_range = args.data_range / reference.meta.integer_max
+    if not same_colours(result.meta.icc_profile, reference.meta.icc_profile):
+        print(f"warning: {args.result} and {args.reference} {PROFILES_DIFFER}", file=sys.stderr, flush=True)
     with np.errstate(divide="ignore", over="ignore"):  # a data range so small its square is 0: no finite PSNR
         scores = compare_images(*comparable(result.pixels, reference.pixels), data_range=data_range)
     identical = scores["mse"] == 0.0

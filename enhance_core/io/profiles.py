@@ -73,3 +73,32 @@ def to_srgb(icc_profile: bytes | None) -> ToSrgb | None:
 def differs_from_srgb(icc_profile: bytes | None) -> bool:
     """Whether a picture described by ``icc_profile`` shows otherwise than the same values taken for sRGB."""
     return to_srgb(icc_profile) is not None
+
+
+PROFILES_DIFFER = ("have different colour profiles: the same colours have other values in each, so the scores "
+                   "measure that difference too; convert one into the other's profile first")
+"""What measuring a picture against a reference of another colour space is told (after the two names)."""
+
+
+def same_colours(first: bytes | None, second: bytes | None) -> bool:
+    """Whether pictures described by the profiles ``first`` and ``second`` (None: sRGB) give the same values the
+    same colours, within :data:`SAME_AS_SRGB` levels: measuring one against the other then compares colours."""
+    if first == second:
+        return True
+    one, other = to_srgb(first), to_srgb(second)
+    if one is None and other is None:
+        return True
+    spaces = {_space(profile) for profile in (first, second)}
+    probe = _CUBE if spaces == {"RGB"} else np.repeat(_RAMP[..., None], 3, axis=2)
+    shown = [probe if convert is None else convert(probe) for convert in (one, other)]
+    return bool(np.abs(shown[0].astype(np.int16) - shown[1]).max() <= SAME_AS_SRGB)
+
+
+def _space(icc_profile: bytes | None) -> str:
+    """The colour space a profile describes ("RGB" for None or an unreadable one)."""
+    if not icc_profile:
+        return "RGB"
+    try:
+        return str(ImageCms.ImageCmsProfile(BytesIO(icc_profile)).profile.xcolor_space.strip())
+    except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
+        return "RGB"

@@ -129,6 +129,24 @@ def test_reference_of_another_size_is_explained(qtbot, window, tmp_path, photo_p
     assert window.metrics_panel.table.rowCount() == 0
 
 
+def test_a_reference_in_another_colour_space_is_measured_with_a_note(qtbot, window, tmp_path, photo_path):
+    """A ProPhoto master against its sRGB export: PSNR 22 dB between pictures that look alike, and nothing said."""
+    from PIL import Image as PILImage
+
+    from tests.core.io_fixtures import prophoto_profile
+
+    open_image(qtbot, window, photo_path)
+    wide = tmp_path / "master.png"
+    PILImage.fromarray((synthetic_photo() * 255).astype(np.uint8)).save(wide, icc_profile=prophoto_profile())
+    with qtbot.waitSignal(window.metrics.note, timeout=20000) as blocker:
+        window.files.open_reference(wide)
+    assert blocker.args[0].startswith("The picture and the reference have different colour profiles")
+    assert window.metrics_panel.note.isVisibleTo(window.metrics_panel)
+    with qtbot.waitSignal(window.metrics.note, timeout=20000) as blocker:
+        window.files.open_reference(save_png(synthetic_photo(), tmp_path / "same.png"))
+    assert blocker.args[0] == "" and not window.metrics_panel.note.isVisibleTo(window.metrics_panel)
+
+
 def test_a_measurement_started_before_the_reference_changed_is_not_shown(qtbot, window, tmp_path, photo_path):
     open_image(qtbot, window, photo_path)
     qtbot.waitUntil(lambda: window.metrics.latest is not None, timeout=20000)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from enhance_core.io.profiles import differs_from_srgb, to_srgb
+from enhance_core.cli import main
+from enhance_core.io.profiles import differs_from_srgb, same_colours, to_srgb
 
 from .io_fixtures import _gamma_curve, _matrix_trc_profile, _xyz, gray_profile, prophoto_profile, srgb_profile
 
@@ -34,3 +35,22 @@ def test_gray_and_rgb_pictures_convert_with_their_alpha() -> None:
     np.testing.assert_array_equal(linear(colour), colour, err_msg="a gray profile does not describe colour values")
     shown = to_srgb(linear_srgb_named_srgb())(np.array([[[64, 64, 64]]], np.uint8))
     assert 135 <= shown[0, 0, 0] <= 139
+
+
+def test_pictures_are_in_the_same_colour_space_when_their_profiles_give_the_same_values_the_same_colours() -> None:
+    assert same_colours(None, srgb_profile()) and same_colours(prophoto_profile(), prophoto_profile())
+    assert same_colours(gray_profile(1.8), gray_profile(1.8))
+    assert not same_colours(prophoto_profile(), None) and not same_colours(gray_profile(1.0), srgb_profile())
+    assert not same_colours(linear_srgb_named_srgb(), srgb_profile())
+
+
+def test_the_metrics_command_warns_when_the_reference_is_in_another_colour_space(tmp_path, capsys) -> None:
+    from PIL import Image as PILImage
+
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    PILImage.fromarray(pixels).save(tmp_path / "wide.png", icc_profile=prophoto_profile())
+    PILImage.fromarray(pixels).save(tmp_path / "plain.png")
+    assert main(["metrics", str(tmp_path / "wide.png"), str(tmp_path / "plain.png")]) == 0
+    assert "plain.png have different colour profiles" in capsys.readouterr().err
+    assert main(["metrics", str(tmp_path / "plain.png"), str(tmp_path / "plain.png")]) == 0
+    assert "warning" not in capsys.readouterr().err
