@@ -312,8 +312,12 @@ class ExportDialog(QDialog):
         if estimate.quality != self.quality.value():
             return
         sample = " (estimated from a sample of the image)" if estimate.sampled else ""
+        again = ("; the picture is unedited: a JPEG export compresses it again, losing a little more each time "
+                 "(copy the file to keep it as it is)"
+                 if self.source.meta.format == "JPEG" and not any(item.enabled for item in self.steps)
+                 and self.output_size() is None else "")
         self.estimate.setText(f"≈ {format_bytes(estimate.bytes)} · PSNR {estimate.psnr:.2f} dB · "
-                              f"SSIM {format_score('ssim', estimate.ssim)} against the unencoded result{sample}")
+                              f"SSIM {format_score('ssim', estimate.ssim)} against the unencoded result{sample}{again}")
 
     def _on_estimate_failed(self, failure: JobFailure) -> None:
         """The JPEG estimate failed: a typed reason (a picture JPEG cannot hold) in its place, anything else said in

@@ -105,6 +105,20 @@ def test_quality_ticks_do_not_resize_the_result_again(qtbot, open_dialog, tmp_pa
     dialog.reject()
 
 
+def test_an_unedited_jpeg_exported_as_jpeg_is_said_to_be_compressed_again(qtbot, open_dialog, tmp_path):
+    """Each export of an untouched camera JPEG lost 3-5 dB more over five rounds, with nothing said."""
+    from enhance_core.image import Image
+    from enhance_core.io import write_image
+
+    camera = write_image(Image(synthetic_photo(60, 80)), tmp_path / "camera.jpg", quality=85)
+    for steps, said in ((None, True), ({"negative": {}}, False)):
+        dialog = open_dialog(camera, steps)
+        assert dialog.format.currentText() == "JPEG"
+        qtbot.waitUntil(lambda: dialog.estimate.text().startswith("≈"), timeout=20000)
+        assert ("the picture is unedited: a JPEG export compresses it again" in dialog.estimate.text()) is said
+        dialog.reject()
+
+
 @pytest.mark.parametrize("answer", ["Cancel", "Keep Both", "Replace"])
 def test_an_existing_file_is_replaced_only_when_the_user_says_so(qtbot, open_dialog, tmp_path, answer):
     scan = save_png(synthetic_photo(60, 80), tmp_path / "scan.png")
