@@ -20,8 +20,10 @@ dominated by the denoiser: about 0.4 s per megapixel on a 2-core CPU (see
 ``strength`` scales the exposure change in stops (0 leaves the image as it
 is, 0.5 goes half way, up to 2 for twice the estimated lift); ``denoise``
 sets how much of the denoiser's correction is kept. As a brush (a stack step
-with a mask), the exposure is judged on the painted area's bounding box, and
-only the tiles the mask touches are computed; the stack blends by the mask.
+with a mask), the exposure is judged on the whole picture, so a stroke lifts
+what it covers as the whole-image step does there, whatever its size and
+wherever other strokes lie (``strength`` lifts more); only the tiles the mask
+touches go through the denoiser, and the stack blends by the mask.
 
 Gray images are brightened as three equal channels and averaged back. Values
 are clipped to [0, 1] first (float TIFFs beyond that range lose the excess).
@@ -42,15 +44,6 @@ from enhance_core.learned.engine import check_pixels
 
 MODEL_NAME = "lowlight"
 MAX_STRENGTH = 2.0
-
-
-def _bounding_box(mask: np.ndarray) -> tuple[slice, slice] | None:
-    """Rows and columns spanned by the painted core of ``mask`` (>= 0.5), else by any mask > 0."""
-    for chosen in (mask >= 0.5, mask > 0):
-        rows, cols = np.flatnonzero(chosen.any(axis=1)), np.flatnonzero(chosen.any(axis=0))
-        if rows.size:
-            return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
-    return None
 
 
 def enhance_low_light(
@@ -77,8 +70,8 @@ def enhance_low_light(
     denoise : float
         Fraction of the denoiser's correction to keep, 0 to 1.
     mask : ndarray, optional
-        Float (rows, cols) brush mask; the exposure is judged on the painted
-        area and pixels outside the mask's tiles are returned unchanged.
+        Float (rows, cols) brush mask; the exposure is judged on the whole
+        picture and pixels outside the mask's tiles are returned unchanged.
     device : str, optional
         ``"cpu"``, ``"cuda"``, ``"mps"``; None picks one.
     progress, should_stop : callable, optional
@@ -115,8 +108,7 @@ def enhance_low_light(
         raise ParameterError(f"mask must have the image's {pixels.shape[0]}x{pixels.shape[1]} shape, got "
                              f"{getattr(mask, 'shape', type(mask).__name__)}; resize it or paint a new one")
     pixels = np.ascontiguousarray(pixels, dtype=np.float32)
-    box = (slice(0, pixels.shape[0]), slice(0, pixels.shape[1])) if mask is None else _bounding_box(mask)
-    if strength == 0.0 or box is None:
+    if strength == 0.0 or (mask is not None and not (mask > 0).any()):
         return pixels.copy()
 
     from enhance_core.learned.engine import load_network, select_device, stop_checks
@@ -127,7 +119,7 @@ def enhance_low_light(
     else:
         device = select_device(device)
     with stop_checks(model, should_stop):
-        result = enhance_with_model(model, pixels, strength=strength, denoise=denoise, mask=mask, box=box,
+        result = enhance_with_model(model, pixels, strength=strength, denoise=denoise, mask=mask,
                                     device=device, progress=progress, should_stop=should_stop, tile=tile,
                                     scale=scale)
     if pixels.shape[2] == 1:

@@ -302,7 +302,6 @@ def enhance_with_model(
     strength: float = 1.0,
     denoise: float = 1.0,
     mask: np.ndarray | None = None,
-    box: tuple[slice, slice] | None = None,
     device: str = "cpu",
     progress: Callable[[float, str], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -313,9 +312,10 @@ def enhance_with_model(
 
     ``strength`` scales the exposure change in stops (0 leaves the exposure
     alone); the denoiser's correction is kept in proportion ``denoise *
-    min(strength, 1)``. The exposure is judged on ``pixels[box]`` (default:
-    all). With ``mask``, only the tiles the mask touches are computed and the
-    rest is returned unchanged (clipped). ``scale`` is the render's (pixels per
+    min(strength, 1)``. The exposure and the highlights' white point are
+    judged on the whole picture. With ``mask``, only the tiles the mask touches
+    go through the denoiser and the rest is returned unchanged (clipped): under
+    the mask the result is the whole picture's. ``scale`` is the render's (pixels per
     full-resolution pixel), which sizes the highlight shoulder's local brightness
     (:func:`~enhance_core.learned.lowlight_color.detail_kernel`). Returns float32 (rows, cols, 3).
     ``should_stop()`` is checked between bands of full-resolution work and
@@ -326,29 +326,24 @@ def enhance_with_model(
     from enhance_core.learned.engine import inference_mode, run_tiled, use_cpu_bf16
 
     rows, cols = pixels.shape[:2]
-    box = box or (slice(0, rows), slice(0, cols))
-    window = work_window(mask, rows, cols)
-    height, width = window[0].stop - window[0].start, window[1].stop - window[1].start
-    stacked = np.empty((height, width, 4), np.float32)
-    source = pixels[window]
+    whole = (slice(0, rows), slice(0, cols))
+    stacked = np.empty((rows, cols, 4), np.float32)
     to_four = cv2.COLOR_GRAY2BGRA if pixels.shape[2] == 1 else cv2.COLOR_BGR2BGRA
-    for band in _bands(height, should_stop):
+    for band in _bands(rows, should_stop):
         # Colours clipped, gray repeated; the fourth channel (1 for now; the gain's place, filled below) is
         # shrunk along with the colours by estimate_gain and dropped. OpenCV writes the four channels at
         # once, five times faster than numpy's strided assignments.
-        cv2.cvtColor(np.clip(source[band].astype(np.float32, copy=False), 0.0, 1.0), to_four, dst=stacked[band])
-    judged = tuple(slice(b.start - w.start, b.stop - w.start) for b, w in zip(box, window))
+        cv2.cvtColor(np.clip(pixels[band].astype(np.float32, copy=False), 0.0, 1.0), to_four, dst=stacked[band])
     with inference_mode(device):
-        coarse, wb = estimate_gain(model, stacked[judged], device, should_stop)
-    field = GainField(coarse, box, window)
+        coarse, wb = estimate_gain(model, stacked, device, should_stop)
+    field = GainField(coarse, whole, whole)
     wb = wb * np.float32(strength)
     highlights: list[np.ndarray] = []
-    for band in _bands(height, should_stop):
+    for band in _bands(rows, should_stop):
         stacked[band, :, 3] = field.rows(band) * np.float32(strength)
-        judged_rows = slice(max(band.start, judged[0].start), min(band.stop, judged[0].stop))
-        if judged_rows.start < judged_rows.stop:
-            highlights.append(block_highlights(stacked[judged_rows, judged[1]], wb))
+        highlights.append(block_highlights(stacked[band], wb))
     white = white_point(highlights)
+    window = work_window(mask, rows, cols)
     kernel = detail_kernel(scale)
     wb_t = torch.from_numpy(wb)[None].to(device)
     amount = float(denoise * min(strength, 1.0))
@@ -361,7 +356,7 @@ def enhance_with_model(
             return enhance_tile_cpu(x, model.denoiser, wb_t, amount, white=white, bf16=bf16, kernel=kernel)
         return enhance_tile_t(x, model.denoiser, wb_t, amount, white=white, kernel=kernel)
 
-    result = run_tiled(brighten_tile, stacked, tile=tile,
+    result = run_tiled(brighten_tile, stacked[window], tile=tile,
                        overlap=TILE_OVERLAP, multiple=model.denoiser.multiple, device=device, progress=progress,
                        should_stop=should_stop,
                        mask=None if mask is None else mask[window], bytes_per_pixel=2048.0, out_channels=3)

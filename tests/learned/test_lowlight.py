@@ -336,8 +336,34 @@ def test_the_white_point_is_set_by_bright_areas_not_by_single_pixels_or_what_the
     expected = float(srgb_to_linear(np.float32(0.8))) * 2.0**2.25  # red, the channel the white balance lifts
     assert measured_white(monkeypatch, wall) == pytest.approx(expected, rel=1e-4)
     brush = np.zeros(srgb.shape[:2], np.float32)
-    brush[:, :280] = 1.0  # painted left of the wall, whose columns are still in the brush's work window
-    assert measured_white(monkeypatch, wall, brush) == 1.0
+    brush[:, :280] = 1.0  # painted left of the wall: a brush measures the whole picture, as the step does
+    assert measured_white(monkeypatch, wall, brush) == pytest.approx(expected, rel=1e-4)
+
+
+def test_a_brush_lifts_what_it_covers_as_the_whole_image_step_does_whatever_its_size_and_other_strokes(
+        tiny_lowlight, monkeypatch):
+    """Judged on the painted area's box, a 12 px dab lifted a face to 0.37 where the step gave 0.15, and a dab on the
+    sky 370 px away took the face down to 0.20: each stroke re-judged the others."""
+    def by_brightness(model, srgb, device, should_stop=None):
+        """An exposure judgement that lifts a darker picture more, as the network's does."""
+        return np.full((2, 2), 3.0 * (1.0 - float(srgb[..., :3].mean())), np.float32), np.zeros(3, np.float32)
+
+    monkeypatch.setattr(lowlight_ops, "estimate_gain", by_brightness)
+    rng = np.random.default_rng(4)
+    scene = np.full((240, 320, 3), 0.9, np.float32)  # a bright sky
+    scene[120:, :] = 0.08  # a dark street
+    scene += rng.normal(0, 0.01, scene.shape).astype(np.float32)
+    scene = np.clip(scene, 0.0, 1.0)
+    whole = enhance_low_light(scene, device="cpu")
+    face = (slice(170, 190), slice(150, 170))
+    for brushed in ((slice(165, 195), slice(145, 175)), (slice(120, 240), slice(0, 320))):
+        mask = np.zeros(scene.shape[:2], np.float32)
+        mask[brushed] = 1.0
+        alone = enhance_low_light(scene, device="cpu", mask=mask)
+        assert alone[face].mean() == pytest.approx(whole[face].mean(), abs=2e-3)
+        mask[10:20, 10:20] = 1.0  # a dab on the sky, far away
+        assert enhance_low_light(scene, device="cpu", mask=mask)[face].mean() == pytest.approx(alone[face].mean(),
+                                                                                                abs=2e-3)
 
 
 def test_dark_lines_across_a_bent_highlight_keep_their_contrast(tiny_lowlight, monkeypatch):
