@@ -255,8 +255,8 @@ def _check_excess(path: Path, header: Dataset, held: int, expected: int, message
                              f"{header.Rows}, but the header says {frames:,}; the header is damaged (NumberOfFrames): "
                              "re-copy or re-export the file")
     messages.append(f"the pixel data holds {held - expected:,} bytes more than a {header.Columns} x {header.Rows} "
-                    "image needs: padding, or a damaged image size (then the picture looks sheared; re-copy or "
-                    "re-export the file)")
+                    "image needs: padding, usually harmless (if the picture looks sheared, the size in its header "
+                    "is damaged: re-copy or re-export the file)")
 
 
 def _check_encapsulation(path: Path, header: Dataset, transfer_syntax: pydicom.uid.UID, handle: BinaryIO,

@@ -132,8 +132,37 @@ def _collect_metadata(info: PngInfo, name: str, payload: bytes) -> None:
         return
     if name == "iTXt" and keyword == XMP_KEYWORD.decode("latin-1"):
         info.xmp = _itxt_xmp(payload)
+    elif keyword.lower() == RAW_XMP and (raw := _raw_profile(name, payload)) is not None:
+        info.xmp = info.xmp or raw  # an XMP iTXt chunk, the standard place, wins
     elif keyword.lower() not in _STALE_TEXT:
         info.carried.append((name, payload))
+
+
+RAW_XMP = "raw profile type xmp"
+"""Keyword of ImageMagick's hex copy of an XMP packet, read as the picture's XMP (so that it is written once, in
+the standard iTXt chunk, and a location left out is left out of it too)."""
+
+
+def _raw_profile(name: str, payload: bytes) -> bytes | None:
+    """The bytes of an ImageMagick raw profile chunk (text ``\\nNAME\\n LENGTH\\nHEX...``); None when it is
+    not one or does not decode."""
+    _, _, rest = payload.partition(b"\x00")
+    try:
+        if name == "zTXt":
+            text = zlib.decompressobj().decompress(rest[1:], MAX_XMP_BYTES * 2 + 64)
+        elif name == "iTXt":
+            compressed, fields = rest[:1], rest[2:].split(b"\x00", 2)
+            text = fields[2] if len(fields) == 3 else b""
+            if compressed == b"\x01":
+                text = zlib.decompressobj().decompress(text, MAX_XMP_BYTES * 2 + 64)
+        else:
+            text = rest
+        words = text.split()
+        length = int(words[1])
+        data = bytes.fromhex(b"".join(words[2:]).decode("ascii"))
+    except (zlib.error, ValueError, IndexError, UnicodeDecodeError):
+        return None
+    return data[:length] if 0 < length <= len(data) else None
 
 
 def png_header_size(data: bytes) -> tuple[int, int] | None:

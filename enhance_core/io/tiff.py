@@ -96,7 +96,10 @@ def _check_layout(path: Path, page: tifffile.TiffPage, index: int, limits: Limit
                                  "the tile size in the header is damaged")
     kind = "tile" if page.is_tiled else "strip"
     needed = int(np.prod(page.chunked))
-    if len(page.dataoffsets) < needed:
+    whole = int(page.imagelength) * ((int(page.imagewidth) * int(page.bitspersample) * int(page.samplesperpixel)
+                                      + 7) // 8)
+    one_block = page.compression == 1 and sum(int(count) for count in page.databytecounts) >= whole
+    if len(page.dataoffsets) < needed and not one_block:  # old writers put a whole plain image in one strip
         raise ImageReadError(path, f"TIFF lists {len(page.dataoffsets)} {kind}(s) where a {page.imagewidth} x "
                              f"{page.imagelength} image needs {needed}; its header is damaged (the image size or the "
                              f"{kind} table)")

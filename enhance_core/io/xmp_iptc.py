@@ -50,13 +50,14 @@ def photoshop_iptc(iptc: bytes) -> bytes:
             + b"\x00" * (len(iptc) & 1))
 
 
-_GPS = re.compile(rb"""\s(exif:GPS\w+)\s*=\s*(?:"[^"]*"|'[^']*')|<(exif:GPS\w+)\b[^>]*?(?:/>|>.*?</\2\s*>)""",
-                  re.DOTALL)
-"""A GPS property of the EXIF schema in an XMP packet, as an attribute or an element (with what it holds)."""
+_GPS = re.compile(rb"""\s([\w.-]+:gps\w*)\s*=\s*(?:"[^"]*"|'[^']*')|<([\w.-]+:gps\w*)\b[^>]*?(?:/>|>.*?</\2\s*>)""",
+                  re.DOTALL | re.IGNORECASE)
+"""A GPS property of an XMP packet, of any schema (``exif:GPSLatitude``, a drone's ``drone-dji:GpsLongitude``), as
+an attribute or an element (with what it holds)."""
 
 
 def xmp_without_location(xmp: bytes | None) -> bytes | None:
-    """``xmp`` without the EXIF schema's GPS properties (``exif:GPSLatitude``, ``exif:GPSLongitude``...)."""
+    """``xmp`` without its GPS properties (``exif:GPSLatitude``, ``drone-dji:GpsLongitude``...)."""
     if not xmp:
         return None
     return _GPS.sub(b"", xmp)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import struct
+import zlib
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image as PILImage
@@ -129,3 +133,16 @@ def with_segments(jpeg: bytes, segments: bytes) -> bytes:
     """Return ``jpeg`` with ``segments`` inserted after its start of image (and JFIF APP0, when there is one)."""
     position = 4 + int.from_bytes(jpeg[4:6], "big") if jpeg[2:4] == b"\xff\xe0" else 2
     return jpeg[:position] + segments + jpeg[position:]
+
+
+def png_with_chunks(path: Path, chunks: list[tuple[str | bytes, bytes]], **options: Any) -> Path:
+    """Write an 8-bit RGB PNG with ``chunks`` (name, payload) inserted after its IHDR; return ``path``."""
+    buffer = io.BytesIO()
+    PILImage.fromarray((gradient_pixels(16, 16, 3) * 255).astype(np.uint8)).save(buffer, "PNG", **options)
+    data = buffer.getvalue()
+    inserted = b""
+    for name, payload in chunks:
+        tag = name.encode() if isinstance(name, str) else name
+        inserted += struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", zlib.crc32(tag + payload))
+    path.write_bytes(data[:33] + inserted + data[33:])
+    return path

@@ -15,7 +15,7 @@ from enhance_core.io import holds_location, read_image, write_image
 from enhance_core.io.exif import has_location, without_location
 from enhance_core.io.xmp_iptc import xmp_without_location
 
-from .io_fixtures import camera_exif, gradient_pixels, xmp_packet
+from .io_fixtures import camera_exif, gradient_pixels, png_with_chunks, xmp_packet
 
 GPS_XMP = xmp_packet().replace(b'xmp:Rating="5"', b'xmp:Rating="5" exif:GPSLatitude="52,22.2083N" '
                                b'exif:GPSLongitude=\'4,53.1E\'').replace(
@@ -46,6 +46,33 @@ def test_xmp_loses_its_gps_properties_only() -> None:
     bare = xmp_without_location(GPS_XMP)
     assert b"GPS" not in bare and b'xmp:Rating="5"' in bare and b"<dc:rights>(c) Jane</dc:rights>" in bare
     assert xmp_without_location(xmp_packet()) == xmp_packet()
+
+
+def test_gps_properties_of_any_schema_are_found_and_left_out() -> None:
+    """A DJI drone writes its position as drone-dji:GpsLatitude; only exif:GPS* was looked for."""
+    drone = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description xmlns:drone-dji="http://www.dji.com/'
+             b'drone-dji/1.0/" drone-dji:GpsLatitude="+48.858370" drone-dji:GpsLongitude="+2.294481" '
+             b'drone-dji:FlightYawDegree="+12.3"><drone-dji:GPSStatus>ok</drone-dji:GPSStatus></rdf:Description>'
+             b'</rdf:RDF></x:xmpmeta>')
+    assert holds_location(ImageMeta(xmp=drone))
+    bare = xmp_without_location(drone)
+    assert b"48.858370" not in bare and b"GPSStatus" not in bare and b'drone-dji:FlightYawDegree="+12.3"' in bare
+    assert not holds_location(ImageMeta(xmp=bare))
+
+
+def test_imagemagick_s_raw_xmp_chunk_is_read_as_the_xmp_and_its_location_left_out(tmp_path) -> None:
+    """ImageMagick keeps a PNG's XMP hex-coded in a 'Raw profile type xmp' chunk, which was carried as it was:
+    the GPS in it went through --strip-location, and the editor offered nothing."""
+    import zlib
+
+    hexed = b"\nxmp\n" + str(len(GPS_XMP)).encode().rjust(8) + b"\n" + GPS_XMP.hex().encode() + b"\n"
+    source = png_with_chunks(tmp_path / "magick.png", [(b"zTXt", b"Raw profile type xmp\x00\x00"
+                                                        + zlib.compress(hexed))])
+    image = read_image(source)
+    assert image.meta.xmp == GPS_XMP and holds_location(image.meta)
+    written = write_image(image, tmp_path / "shared.png", strip_location=True)
+    assert b"52,22.2083N" not in written.read_bytes() and b"52,22.2083N".hex().encode() not in written.read_bytes()
+    assert b'xmp:Rating="5"' in read_image(written).meta.xmp
 
 
 @pytest.mark.parametrize("suffix", ["jpg", "png", "tif", "webp"])

@@ -15,7 +15,7 @@ from PIL import PngImagePlugin
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io import read_image, write_image, write_losses
 
-from .io_fixtures import gradient_pixels, iptc_records, jpeg_segment, with_segments, xmp_packet
+from .io_fixtures import gradient_pixels, iptc_records, jpeg_segment, png_with_chunks, with_segments, xmp_packet
 
 XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
 
@@ -210,21 +210,9 @@ GAMA = ("gAMA", struct.pack(">I", 55556))
 CHRM = ("cHRM", struct.pack(">8I", 31270, 32900, 64000, 33000, 21000, 71000, 15000, 6000))
 
 
-def _png_with_chunks(path, chunks: list[tuple[str, bytes]], **options) -> None:
-    """An 8-bit RGB PNG with ``chunks`` inserted after its IHDR."""
-    import zlib
-
-    buffer = io.BytesIO()
-    PILImage.fromarray((gradient_pixels(16, 16, 3) * 255).astype(np.uint8)).save(buffer, "PNG", **options)
-    data = buffer.getvalue()
-    inserted = b"".join(struct.pack(">I", len(payload)) + name.encode() + payload
-                        + struct.pack(">I", zlib.crc32(name.encode() + payload)) for name, payload in chunks)
-    path.write_bytes(data[:33] + inserted + data[33:])
-
-
 @pytest.mark.parametrize("chunks", [[GAMA, CHRM], [("sRGB", b"\x00")]])
 def test_png_colour_chunks_go_from_png_to_png(tmp_path, chunks):
-    _png_with_chunks(tmp_path / "legacy.png", chunks)
+    png_with_chunks(tmp_path / "legacy.png", chunks)
     source = read_image(tmp_path / "legacy.png")
     written = write_image(source, tmp_path / "out.png", bit_depth=16)
     assert [chunk for chunk in _png_chunks(written) if chunk[0] in ("gAMA", "cHRM", "sRGB")] == chunks
@@ -234,12 +222,12 @@ def test_png_colour_chunks_go_from_png_to_png(tmp_path, chunks):
 def test_an_icc_profile_wins_over_the_colour_chunks(tmp_path):
     from .io_fixtures import srgb_profile
 
-    _png_with_chunks(tmp_path / "tagged.png", [GAMA], icc_profile=srgb_profile())
+    png_with_chunks(tmp_path / "tagged.png", [GAMA], icc_profile=srgb_profile())
     written = write_image(read_image(tmp_path / "tagged.png"), tmp_path / "out.png")
     names = [name for name, _ in _png_chunks(written)]
     assert "iCCP" in names and "gAMA" not in names
 
 
 def test_a_jpeg_says_it_leaves_out_the_png_gamma(tmp_path):
-    _png_with_chunks(tmp_path / "legacy.png", [GAMA, CHRM])
+    png_with_chunks(tmp_path / "legacy.png", [GAMA, CHRM])
     assert "gAMA/cHRM" in " ".join(write_losses(read_image(tmp_path / "legacy.png"), tmp_path / "out.jpg"))

@@ -106,6 +106,21 @@ def test_a_height_larger_than_the_strips_hold_is_refused(tmp_path, tiled: bool) 
         read_image(path)
 
 
+def test_a_whole_plain_image_in_one_strip_opens_whatever_its_rows_per_strip_says(tmp_path) -> None:
+    """Some old writers put an uncompressed picture in one strip and say 8 rows per strip; it opened before the
+    strip count was checked, and must still open."""
+    rgb = (np.random.default_rng(0).random((40, 30, 3)) * 255).astype(np.uint8)
+    path = tmp_path / "old_writer.tif"
+    tifffile.imwrite(path, rgb, photometric="rgb", rowsperstrip=40)
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages[0].tags["RowsPerStrip"]
+        offset, dtype = tag.valueoffset, {3: "<u2", 4: "<u4"}[int(tag.dtype)]
+    data = bytearray(path.read_bytes())
+    data[offset:offset + np.dtype(dtype).itemsize] = np.array(8, dtype).tobytes()
+    path.write_bytes(bytes(data))
+    np.testing.assert_array_equal(np.rint(read_image(path).pixels * 255).astype(np.uint8), rgb)
+
+
 def test_palette_tiff_becomes_rgb(tmp_path):
     path = tmp_path / "palette.tif"
     colormap = np.zeros((3, 256), np.uint16)
