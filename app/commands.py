@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 from PySide6.QtGui import QUndoCommand
 
 from enhance_core.filters.registry import get_filter
-from enhance_core.masks import Mask, Stroke
+from enhance_core.masks import Mask, Stroke, whole_image_stroke
 from enhance_core.stack import FilterStack, StackItem, make_item
 
 
@@ -172,8 +172,16 @@ def paint_stroke_command(stack: FilterStack, before: StackItem, stroke: Stroke, 
 
 def add_strokes_command(stack: FilterStack, before: StackItem, strokes: Sequence[Stroke], *, rows: int, cols: int,
                         label: str) -> ReplaceStepCommand:
-    """Command that adds ``strokes`` to a step's mask as one edit (creating the mask if it has none)."""
-    mask = before.mask if before.mask is not None else Mask(rows, cols)
+    """Command that adds ``strokes`` to a step's mask as one edit (creating the mask if it has none).
+
+    A step without a mask applies everywhere, so erasing on it starts from a mask that covers the whole image
+    (as a layer mask does), unless its mask edits what the step finds itself (erasing removes from that).
+    """
+    mask = before.mask
+    if mask is None:
+        mask = Mask(rows, cols)
+        if strokes and strokes[0].erase and not before.definition.mask_edits(before.params):
+            mask = mask.with_stroke(whole_image_stroke(rows, cols))
     return set_mask_command(stack, before, mask.with_strokes(strokes), label)
 
 

@@ -166,6 +166,12 @@ class Stroke:
         return self.__dict__["array"]
 
 
+def whole_image_stroke(rows: int, cols: int) -> Stroke:
+    """A hard stroke that paints all of a ``rows`` x ``cols`` image (the start of a mask erased on a step that
+    applied everywhere)."""
+    return Stroke(((cols / 2.0, rows / 2.0),), radius=min(MAX_RADIUS, float(np.hypot(rows, cols))), hardness=1.0)
+
+
 def check_point_count(count: int) -> None:
     """Raise :class:`ParameterError` when a stroke of ``count`` points exceeds :data:`MAX_STROKE_POINTS`."""
     if count > MAX_STROKE_POINTS:

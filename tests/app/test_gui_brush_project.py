@@ -103,6 +103,23 @@ def test_eraser_removes_paint(qtbot, window, photo_path):
     np.testing.assert_allclose(result[40, 25], 1.0 - before[40, 25], atol=1e-5)
 
 
+def test_erasing_on_a_step_that_applies_everywhere_removes_it_only_where_erased(qtbot, window, photo_path):
+    """The eraser started from an empty mask, so one stroke switched a whole-image step off everywhere."""
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    window.brush_toolbar.erase_action.trigger()
+    window.brush_toolbar.radius.setValue(8)
+    window.brush_toolbar.hardness.setValue(100)
+    drag_on_canvas(qtbot, window, [(60, 30), (60, 50)])
+    wait_rendered(qtbot, window)
+    result, before = window.renders.latest.preview_pixels, window.renders.latest.before_pixels
+    np.testing.assert_allclose(result[40, 60], before[40, 60], atol=1e-5)
+    np.testing.assert_allclose(result[40, 25], 1.0 - before[40, 25], atol=1e-5)
+    np.testing.assert_allclose(result[5, 5], 1.0 - before[5, 5], atol=1e-5)
+    window.document.undo_stack.undo()
+    assert window.document.selected_item().mask is None
+
+
 def brush_on_a_negative_step(qtbot, window, path, *, radius: int | None = None, hardness: int | None = None) -> None:
     """Open ``path``, add a Negative step and turn the brush on, at ``radius`` and ``hardness`` when given."""
     open_image(qtbot, window, path)
