@@ -15,10 +15,18 @@ from tests.core.dicom_fixtures import PATIENT_NAME, slice_offset, write_series
 
 
 def open_folder(qtbot, window, folder) -> None:
-    """Open a series folder and wait for its first slice's preview."""
+    """Open a series folder and wait for its first slice's preview, and for the canvas to take its size beside the
+    DICOM panel and toolbar the series shows (posted layout requests, late on a loaded machine, refit its zoom)."""
     with qtbot.waitSignal(window.files.series_opened, timeout=20000):
         window.files.open_path(folder)
     wait_rendered(qtbot, window)
+    sizes = []
+
+    def settled() -> bool:
+        sizes.append(window.canvas.size())
+        return len(sizes) >= 3 and sizes[-1] == sizes[-2] == sizes[-3]
+
+    qtbot.waitUntil(settled, timeout=5000)
 
 
 def next_slice(qtbot, window, trigger) -> None:
