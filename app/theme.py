@@ -24,10 +24,12 @@ _ROLES = {
 
 
 def apply_dark_theme(app: QApplication) -> None:
-    """Give ``app`` the dark palette (disabled widgets dimmed)."""
+    """Give ``app`` the dark palette (disabled widgets dimmed, a slider's filled groove too: Fusion draws it with
+    Highlight, which left a disabled Quality or Strength slider looking live)."""
     palette = QPalette()
     for role, rgb in _ROLES.items():
         palette.setColor(role, QColor(*rgb))
     for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
         palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 120, 120))
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Highlight, QColor(75, 75, 80))
     app.setPalette(palette)
