@@ -153,7 +153,8 @@ class Document(QObject):
             return ""
         if not moved:
             return (f"The reference is {ref.cols}×{ref.rows} pixels but the image is {src.cols}×{src.rows}; "
-                    "metrics need images of the same size. Load a reference of the same size.")
+                    "metrics need images of the same size. Load a reference of the same size, or File ▸ Clear "
+                    "Reference when it belongs to another picture.")
         try:  # sizes match neither: the core only names them (it warps nothing)
             reference_for_result(ref.pixels, result_shape=output, source_shape=(src.rows, src.cols),
                                  output_shape=output, affine=output_affine(steps, src.rows, src.cols, ctx=ctx))

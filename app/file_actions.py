@@ -54,14 +54,18 @@ RECIPE_FILTER = "Recipes (*.json)"
 PROJECT_FILTER = f"Enhance Studio projects (*{PROJECT_SUFFIX})"
 
 
-def image_file_filter() -> str:
-    """The file dialog filter listing every readable image suffix, then the camera RAW ones alone."""
+def image_file_filter(*, projects: bool = False) -> str:
+    """The file dialog filter listing every readable image suffix, then the camera RAW ones alone; with
+    ``projects``, projects first among the images (a project hidden behind a later filter looked missing, its
+    preview PNG beside it looked like it), then projects alone."""
     from enhance_core.io import SUPPORTED_SUFFIXES
     from enhance_core.io.raw import RAW_SUFFIXES
 
     patterns = " ".join(f"*{suffix}" for suffix in sorted(SUPPORTED_SUFFIXES))
     raw_patterns = " ".join(f"*{suffix}" for suffix in RAW_SUFFIXES)
-    return f"Images ({patterns});;Camera RAW ({raw_patterns});;All files (*)"
+    first = (f"Images and projects (*{PROJECT_SUFFIX} {patterns});;{PROJECT_FILTER}" if projects
+             else f"Images ({patterns})")
+    return f"{first};;Camera RAW ({raw_patterns});;All files (*)"
 
 
 def _read_job(path: Path, progress, should_stop):
@@ -136,6 +140,8 @@ class FileActions(QObject):
     save_warned(message)
         A project was saved without part of its undo history or snapshots; ``message`` says what (for the
         status bar).
+    saved(message)
+        A project or recipe was saved (and nothing was warned): "Saved project PATH" (for the status bar).
 
     Attributes
     ----------
@@ -152,6 +158,7 @@ class FileActions(QObject):
     saved_preview_loaded = Signal(object)
     project_opened = Signal(object)
     save_warned = Signal(str)
+    saved = Signal(str)
 
     def __init__(self, window: QWidget, document: Document, reporter: ErrorReporter,
                  settings: EditorSettings, result: Callable[[], np.ndarray | None] = lambda: None) -> None:
@@ -170,7 +177,7 @@ class FileActions(QObject):
     # --- opening ---------------------------------------------------------------------------
     def open_dialog(self) -> None:
         """Ask for an image or project and open it."""
-        filters = f"{image_file_filter()};;{PROJECT_FILTER}"
+        filters = image_file_filter(projects=True)
         name, _ = QFileDialog.getOpenFileName(self.window, "Open image or project",
                                               self.settings.last_folder("open"), filters)
         if name:
@@ -488,10 +495,16 @@ class FileActions(QObject):
                 "this one under another name?", ("Replace", "Cancel")) != "Replace":
             return False
         history, snapshots = self.states()
+        warned: list[str] = []
+
+        def warn(text: str) -> None:
+            warned.append(text)
+            self.save_warned.emit(text)
+
         try:
             save_project(path, image=document.source_path, reference=document.named_reference,
                          steps=document.stack.snapshot(), preview=self.result(), history=history,
-                         snapshots=snapshots, warn=self.save_warned.emit,
+                         snapshots=snapshots, warn=warn,
                          image_digest=None if document.source is None else picture_digest(document.source.pixels))
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot save the project", error)
@@ -499,6 +512,8 @@ class FileActions(QObject):
         document.mark_saved(path, document.named_reference)
         self._project_stamp = file_identity(path)
         self._remember(path)
+        if not warned:  # a warning says it was saved, and stays shown
+            self.saved.emit(f"Saved project {path}")
         return True
 
     def save_recipe_dialog(self) -> None:
@@ -542,6 +557,7 @@ class FileActions(QObject):
             self.reporter.report(self.window, "Cannot save the recipe", error)
             return False
         self.settings.set_last_folder("recipe", path)
+        self.saved.emit(f"Saved recipe {path}")
         return True
 
     def _with_picture(self, steps: Sequence[StackItem]) -> tuple[StackItem, ...]:

@@ -91,6 +91,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.status = EditorStatusBar(self)
         self._cursor: tuple[float, float] | None = None
+        self._mode_before_brush: CompareMode | None = None
+        """The comparison shown before a brush was turned on (the result is shown alone while painting)."""
         self.setStatusBar(self.status)
         self.renders = RenderController(self.document, self.canvas, self)
         self.histogram = HistogramController(self.renders, self)
@@ -227,6 +229,7 @@ class MainWindow(QMainWindow):
         self.history.trimmed.connect(lambda text: status.showMessage(text, 10000))
         self.recovery.message.connect(lambda text: status.showMessage(text, 15000))
         self.files.save_warned.connect(lambda text: status.showMessage(text, 15000))
+        self.files.saved.connect(lambda text: status.showMessage(text, 6000))
         self.files.recent_changed.connect(self.refresh_recent_menu)
         self.files.series_opened.connect(self.slices.set_series)
         self.files.series_opened.connect(self.overlay.refresh)
@@ -273,6 +276,7 @@ class MainWindow(QMainWindow):
                 drag.blockSignals(True)
                 drag.setChecked(False)
                 drag.blockSignals(False)
+            self._show_result_while_painting(brush.paint_action.isChecked() or brush.erase_action.isChecked())
 
         drag.toggled.connect(drag_toggled)
         brush.paint_action.toggled.connect(brush_toggled)
@@ -465,9 +469,26 @@ class MainWindow(QMainWindow):
 
     def set_compare_mode(self, mode: CompareMode) -> None:
         """Switch the canvas layout and remember it."""
+        self._mode_before_brush = None
         self.canvas.set_mode(mode)
         self.actions_by_name[f"mode_{mode.value}"].setChecked(True)
         self.settings.set_value("view/compare_mode", mode.value)
+
+    def _show_result_while_painting(self, painting: bool) -> None:
+        """Show the result alone while a brush is on (a stroke left of the split divider showed no effect), and
+        the comparison shown before once it is off, unless the user chose another view meanwhile."""
+        if painting and self._mode_before_brush is None and self.canvas.mode in (CompareMode.SPLIT,
+                                                                                 CompareMode.BEFORE):
+            self._mode_before_brush = self.canvas.mode
+            self.canvas.set_mode(CompareMode.AFTER)
+            self.actions_by_name["mode_after"].setChecked(True)
+            self.status.showMessage("Brush on: the result is shown alone while you paint; turning the brush off "
+                                    "compares again", 6000)
+        elif not painting and self._mode_before_brush is not None:
+            mode, self._mode_before_brush = self._mode_before_brush, None
+            if self.canvas.mode is CompareMode.AFTER:
+                self.canvas.set_mode(mode)
+                self.actions_by_name[f"mode_{mode.value}"].setChecked(True)
 
     def _compare_snapshot(self, snapshot: Snapshot | None) -> None:
         """Show ``snapshot`` (None: the original) on the before side of the split view."""

@@ -221,7 +221,7 @@ class MetricsPanel(QWidget):
         header = self.table.horizontalHeader().height()
         self.table.setFixedHeight(header + sum(self.table.rowHeight(r) for r in range(len(rows))) + 4)
         where = "exact, full resolution" if report.exact else f"live, on the preview ({report.scale:.0%} scale)"
-        self.state.setText(f"{where} · {report.seconds * 1000:.0f} ms")
+        self.state.setText(f"{where} · {report.seconds * 1000:.0f}\u00a0ms")  # the figure and its unit on one line
         self.exact_button.setEnabled(report.with_reference and not report.exact)
 
     def mark_stale(self, reason: str) -> None:

@@ -88,6 +88,26 @@ def test_the_mask_overlay_hides_and_takes_another_colour_and_both_are_remembered
     assert not again.overlay_action.isChecked() and again.tool.settings.overlay_color == OVERLAY_COLORS["Green"]
 
 
+def test_the_result_is_shown_alone_while_a_brush_is_on_and_the_comparison_comes_back(qtbot, window, photo_path):
+    """In the split view a stroke left of the divider showed no effect: the fix looked as if it had failed."""
+    from app.canvas import CompareMode
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "negative")
+    window.set_compare_mode(CompareMode.SPLIT)
+    window.brush_toolbar.paint_action.trigger()
+    assert window.canvas.mode is CompareMode.AFTER and window.actions_by_name["mode_after"].isChecked()
+    window.brush_toolbar.erase_action.trigger()
+    assert window.canvas.mode is CompareMode.AFTER
+    window.brush_toolbar.erase_action.trigger()
+    assert window.canvas.mode is CompareMode.SPLIT and window.actions_by_name["mode_split"].isChecked()
+    window.brush_toolbar.paint_action.trigger()
+    window.set_compare_mode(CompareMode.SIDE_BY_SIDE)  # chosen while painting: kept
+    window.brush_toolbar.paint_action.trigger()
+    assert window.canvas.mode is CompareMode.SIDE_BY_SIDE
+    assert window.settings.value("view/compare_mode", "", str) == "side_by_side"
+
+
 def test_eraser_removes_paint(qtbot, window, photo_path):
     brush_on_a_negative_step(qtbot, window, photo_path, radius=8)
     drag_on_canvas(qtbot, window, [(20, 40), (100, 40)])

@@ -359,3 +359,37 @@ def test_a_strip_under_11_px_is_measured_against_its_reference_without_ssim_or_a
     qtbot.waitUntil(lambda: window.metrics.latest.generation == window.renders.generation, timeout=20000)
     assert window.reporter.errors == []
     assert window.metrics_panel.value("ssim", 0) == "n/a (under 11 px)" and window.metrics_panel.value("psnr", 0)
+
+
+def test_the_open_dialog_lists_projects_with_the_images_and_saving_says_so(qtbot, window, photo_path, tmp_path):
+    """A project was hidden behind the last filter, its preview PNG beside it looked like it; saving said nothing."""
+    from app.file_actions import image_file_filter
+
+    first = image_file_filter(projects=True).split(";;")[0]
+    assert first.startswith("Images and projects (*.esproj ") and "*.png" in first
+    open_image(qtbot, window, photo_path)
+    with qtbot.waitSignal(window.files.saved, timeout=5000) as said:
+        window.files.save_recipe(tmp_path / "look.json")
+    assert said.args[0] == f"Saved recipe {tmp_path / 'look.json'}" and window.status.currentMessage() == said.args[0]
+    with qtbot.waitSignal(window.files.saved, timeout=20000) as said:
+        assert window.files.save_project_to(tmp_path / "edit.esproj")
+    assert said.args[0] == f"Saved project {tmp_path / 'edit.esproj'}"
+
+
+def test_a_disabled_slider_s_groove_is_dimmed(qtbot):
+    """Fusion fills a slider's groove with Highlight: a disabled Quality slider looked as live as an enabled one."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from app.theme import apply_dark_theme
+
+    app = QApplication.instance()
+    before = app.palette()
+    try:
+        apply_dark_theme(app)
+        palette = app.palette()
+        live = palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.Highlight)
+        dimmed = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Highlight)
+        assert dimmed.saturation() < live.saturation() / 3
+    finally:
+        app.setPalette(before)
