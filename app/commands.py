@@ -175,12 +175,14 @@ def add_strokes_command(stack: FilterStack, before: StackItem, strokes: Sequence
     """Command that adds ``strokes`` to a step's mask as one edit (creating the mask if it has none).
 
     A step without a mask applies everywhere, so erasing on it starts from a mask that covers the whole image
-    (as a layer mask does), unless its mask edits what the step finds itself (erasing removes from that).
+    (as a layer mask does), unless its mask edits what the step finds itself (erasing removes from that) or it
+    applies nowhere without one (a hole fill of painted holes).
     """
-    mask = before.mask
+    mask, definition = before.mask, before.definition
     if mask is None:
         mask = Mask(rows, cols)
-        if strokes and strokes[0].erase and not before.definition.mask_edits(before.params):
+        if (strokes and strokes[0].erase and not definition.mask_edits(before.params)
+                and not definition.needs_mask(before.params)):
             mask = mask.with_stroke(whole_image_stroke(rows, cols))
     return set_mask_command(stack, before, mask.with_strokes(strokes), label)
 

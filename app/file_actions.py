@@ -539,8 +539,8 @@ class FileActions(QObject):
             picture = source_path.name if source_path is not None else "this picture"
             lines = [f"step {i + 1} ({get_filter(steps[i].filter).label}) holds painted corrections of its "
                      f"detected damage" for i in corrections]
-            lines += [f"step {i + 1} ({get_filter(steps[i].filter).label}) applies only where it was painted"
-                      for i in brushed]
+            lines += [f"step {i + 1} ({get_filter(steps[i].filter).label}) applies only where its painted mask "
+                      "covers" for i in brushed]
             said = "; ".join(lines)
             message = (f"{said[0].upper()}{said[1:]}. Painted strokes fit only {picture}: applying the recipe "
                        f"to other images, of its size or not, fails on them.")

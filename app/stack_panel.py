@@ -27,7 +27,7 @@ from app.param_editor import ParamEditor
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.registry import get_filter
 from enhance_core.learned.hole_fill import share_text, stroke_shares
-from enhance_core.masks import Mask
+from enhance_core.masks import Mask, leading_whole_image_stroke
 from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
 from enhance_core.stack import StackChange, StackItem
 
@@ -316,8 +316,9 @@ class StackPanel(QWidget):
             widget.blockSignals(True)
             widget.setValue(round(item.opacity * 100))
             widget.blockSignals(False)
-        strokes = len(item.mask.strokes) if item.mask is not None else 0
-        painted = f"{strokes} stroke{'s' if strokes != 1 else ''}"
+        everywhere = item.mask is not None and leading_whole_image_stroke(item.mask)
+        strokes = (len(item.mask.strokes) - everywhere) if item.mask is not None else 0
+        painted = f"{'everywhere but ' if everywhere else ''}{strokes} stroke{'s' if strokes != 1 else ''}"
         if definition.mask_edits(item.params):
             self.mask_label.setText("Mask: the detected damage" if item.mask is None else
                                     f"Mask: the detected damage, {corrections(item.mask)}")

@@ -168,8 +168,21 @@ class Stroke:
 
 def whole_image_stroke(rows: int, cols: int) -> Stroke:
     """A hard stroke that paints all of a ``rows`` x ``cols`` image (the start of a mask erased on a step that
-    applied everywhere)."""
-    return Stroke(((cols / 2.0, rows / 2.0),), radius=min(MAX_RADIUS, float(np.hypot(rows, cols))), hardness=1.0)
+    applied everywhere): along the middle of its long side, half as wide again as its short side, so that its
+    antialiased edge lies outside the image at any preview scale (a round dab would need a radius past
+    :data:`MAX_RADIUS` on a 200,000 px panorama)."""
+    radius = min(MAX_RADIUS, 0.75 * min(rows, cols) + 2.0)
+    if cols >= rows:
+        ends = ((0.0, rows / 2.0), (float(cols), rows / 2.0))
+    else:
+        ends = ((cols / 2.0, 0.0), (cols / 2.0, float(rows)))
+    return Stroke(ends, radius=radius, hardness=1.0)
+
+
+def leading_whole_image_stroke(mask: Mask) -> bool:
+    """Whether ``mask`` starts with :func:`whole_image_stroke` (its strokes then erase from a step that applied
+    everywhere)."""
+    return bool(mask.strokes) and mask.strokes[0] == whole_image_stroke(mask.rows, mask.cols)
 
 
 def check_point_count(count: int) -> None:

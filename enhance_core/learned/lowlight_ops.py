@@ -10,7 +10,7 @@
 * :func:`enhance_with_model` runs the whole filter on an array: exposure on the
   small copy, gain field interpolated bicubically to full size
   (:class:`GainField`), the highlight shoulder's white point measured on
-  4x4 block means of the judged area (:func:`white_point`), then tile by tile through
+  4x4 block means of the whole picture (:func:`white_point`), then tile by tile through
   :func:`enhance_core.learned.engine.run_tiled`: gain with the shoulder, denoiser, chroma noise
   reduced, chroma near black neutralized (:mod:`enhance_core.learned.lowlight_color`;
   on the CPU the same steps run on arrays with OpenCV,
@@ -198,25 +198,18 @@ def cubic_weights(size: int, source: int) -> np.ndarray:
 class GainField:
     """The full-size log2-gain field, computed a band of rows at a time.
 
-    ``coarse`` is interpolated bicubically over ``box``, its overshoot clipped to
-    the coarse values' range (the field never leaves the gains the network
-    chose), and its edges extended to fill ``window`` (which holds ``box``);
-    rows and columns are relative to ``window``. Separable: a band costs one
-    small matrix product.
+    ``coarse`` is interpolated bicubically to ``rows`` x ``cols``, its overshoot
+    clipped to the coarse values' range (the field never leaves the gains the
+    network chose). Separable: a band costs one small matrix product.
     """
 
-    def __init__(self, coarse: np.ndarray, box: tuple[slice, slice], window: tuple[slice, slice]) -> None:
-        axes = []
-        for axis in (0, 1):
-            inner = cubic_weights(box[axis].stop - box[axis].start, coarse.shape[axis])
-            place = np.arange(window[axis].start, window[axis].stop) - box[axis].start
-            axes.append(inner[np.clip(place, 0, len(inner) - 1)])
-        self._rows = axes[0]
-        self._right = coarse.astype(np.float64) @ axes[1].T
+    def __init__(self, coarse: np.ndarray, rows: int, cols: int) -> None:
+        self._rows = cubic_weights(rows, coarse.shape[0])
+        self._right = coarse.astype(np.float64) @ cubic_weights(cols, coarse.shape[1]).T
         self._range = float(coarse.min()), float(coarse.max())
 
     def rows(self, band: slice) -> np.ndarray:
-        """Float32 field of rows ``band`` of the window, all its columns."""
+        """Float32 field of rows ``band``, all its columns."""
         field = self._rows[band] @ self._right
         return np.clip(field, *self._range).astype(np.float32)
 
@@ -326,7 +319,6 @@ def enhance_with_model(
     from enhance_core.learned.engine import inference_mode, run_tiled, use_cpu_bf16
 
     rows, cols = pixels.shape[:2]
-    whole = (slice(0, rows), slice(0, cols))
     stacked = np.empty((rows, cols, 4), np.float32)
     to_four = cv2.COLOR_GRAY2BGRA if pixels.shape[2] == 1 else cv2.COLOR_BGR2BGRA
     for band in _bands(rows, should_stop):
@@ -336,7 +328,7 @@ def enhance_with_model(
         cv2.cvtColor(np.clip(pixels[band].astype(np.float32, copy=False), 0.0, 1.0), to_four, dst=stacked[band])
     with inference_mode(device):
         coarse, wb = estimate_gain(model, stacked, device, should_stop)
-    field = GainField(coarse, whole, whole)
+    field = GainField(coarse, rows, cols)
     wb = wb * np.float32(strength)
     highlights: list[np.ndarray] = []
     for band in _bands(rows, should_stop):

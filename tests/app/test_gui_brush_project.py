@@ -136,8 +136,34 @@ def test_erasing_on_a_step_that_applies_everywhere_removes_it_only_where_erased(
     np.testing.assert_allclose(result[40, 60], before[40, 60], atol=1e-5)
     np.testing.assert_allclose(result[40, 25], 1.0 - before[40, 25], atol=1e-5)
     np.testing.assert_allclose(result[5, 5], 1.0 - before[5, 5], atol=1e-5)
+    assert window.stack_panel.mask_label.text() == "Mask: everywhere but 1 stroke"
     window.document.undo_stack.undo()
     assert window.document.selected_item().mask is None
+
+
+def test_erasing_on_a_hole_fill_of_painted_holes_fills_nothing(qtbot, window, photo_path):
+    """A hole fill of painted holes applies nowhere without a mask: a first eraser stroke filled 96 % of the picture
+    when erasing started from a mask covering everything (a review)."""
+    from app.commands import paint_stroke_command
+    from enhance_core.masks import Stroke
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "hole_fill")
+    source = window.document.source
+    window.document.push(paint_stroke_command(window.document.stack, window.document.selected_item(),
+                                              Stroke(((20.0, 20.0), (60.0, 20.0)), 6.0, erase=True),
+                                              rows=source.rows, cols=source.cols))
+    assert not window.document.selected_item().mask.render().any()
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(2000, 250_000), (210_000, 1000), (3, 5)])
+def test_the_mask_an_eraser_starts_from_covers_a_panorama_end_to_end(rows: int, cols: int) -> None:
+    """A round dab of capped radius stopped 100,000 px from the centre of a 250,000 px panorama."""
+    from enhance_core.masks import Mask, whole_image_stroke
+
+    scale = 1.0 if rows * cols < 100 else 0.01
+    covered = Mask(rows, cols).with_stroke(whole_image_stroke(rows, cols)).render(scale=scale)
+    assert covered.min() == pytest.approx(1.0)
 
 
 def brush_on_a_negative_step(qtbot, window, path, *, radius: int | None = None, hardness: int | None = None) -> None:
