@@ -110,6 +110,11 @@ def _byte_order(exif: bytes) -> str:
     return "<" if exif[len(EXIF_PREFIX):len(EXIF_PREFIX) + 2] == b"II" else ">"
 
 
+def _ifd0(exif: bytes, order: str) -> int:
+    """The offset of IFD0 (from the TIFF header) of a normalized EXIF block; struct.error when cut short."""
+    return int(struct.unpack_from(order + "I", exif, len(EXIF_PREFIX) + 4)[0])
+
+
 def _entries(exif: bytes, order: str, offset: int) -> list[tuple[int, int, int, int]]:
     """(tag, type, count, position of the entry) of each entry of the IFD at ``offset`` (from the TIFF header)."""
     base = len(EXIF_PREFIX)
@@ -145,8 +150,7 @@ def ifd0_entries(exif: bytes | None) -> tuple[str, list[tuple[int, int, int, byt
         return "<", []
     order, base, found = _byte_order(exif), len(EXIF_PREFIX), []
     try:
-        ifd0 = int(struct.unpack_from(order + "I", exif, base + 4)[0])
-        for tag, kind, count, entry in _entries(exif, order, ifd0):
+        for tag, kind, count, entry in _entries(exif, order, _ifd0(exif, order)):
             size = _TYPE_SIZES.get(kind, 0) * count
             start = entry + 8 if size <= 4 else base + _long_value(exif, order, entry)
             if kind in _TYPE_SIZES and start + size <= len(exif):
@@ -163,8 +167,7 @@ def has_maker_note(exif: bytes | None) -> bool:
         return False
     order = _byte_order(exif)
     try:
-        sub_ifd = _sub_ifd(exif, order, int(struct.unpack_from(order + "I", exif, len(EXIF_PREFIX) + 4)[0]),
-                           _EXIF_IFD_TAG)
+        sub_ifd = _sub_ifd(exif, order, _ifd0(exif, order), _EXIF_IFD_TAG)
         return sub_ifd is not None and any(tag == MAKER_NOTE_TAG for tag, _, _, _ in _entries(exif, order, sub_ifd))
     except struct.error:
         return False
@@ -182,8 +185,7 @@ def set_pixel_dimensions(exif: bytes | None, rows: int, cols: int) -> bytes | No
     order = _byte_order(exif)
     patched = bytearray(exif)
     try:
-        sub_ifd = _sub_ifd(exif, order, int(struct.unpack_from(order + "I", exif, len(EXIF_PREFIX) + 4)[0]),
-                           _EXIF_IFD_TAG)
+        sub_ifd = _sub_ifd(exif, order, _ifd0(exif, order), _EXIF_IFD_TAG)
         if sub_ifd is None:
             return exif
         for tag, _, _, entry in _entries(exif, order, sub_ifd):
@@ -223,7 +225,7 @@ def drop_thumbnail(exif: bytes | None) -> bytes | None:
         return None
     order, base = _byte_order(exif), len(EXIF_PREFIX)
     try:
-        ifd0 = int(struct.unpack_from(order + "I", exif, base + 4)[0])
+        ifd0 = _ifd0(exif, order)
         link = base + ifd0 + 2 + 12 * len(_entries(exif, order, ifd0))
         ifd1 = int(struct.unpack_from(order + "I", exif, link)[0])
         if ifd1 == 0:
@@ -239,15 +241,7 @@ def drop_thumbnail(exif: bytes | None) -> bytes | None:
 
 def has_location(exif: bytes | None) -> bool:
     """Whether ``exif`` links to GPS data (where the picture was taken)."""
-    exif = normalize_exif(exif)
-    if exif is None:
-        return False
-    order = _byte_order(exif)
-    try:
-        ifd0 = int(struct.unpack_from(order + "I", exif, len(EXIF_PREFIX) + 4)[0])
-        return any(tag == _GPS_IFD_TAG for tag, _, _, _ in _entries(exif, order, ifd0))
-    except struct.error:
-        return False
+    return any(tag == _GPS_IFD_TAG for tag, _, _, _ in ifd0_entries(exif)[1])
 
 
 def without_location(exif: bytes | None) -> bytes | None:
@@ -263,8 +257,7 @@ def without_location(exif: bytes | None) -> bytes | None:
         return None
     order, base = _byte_order(exif), len(EXIF_PREFIX)
     try:
-        ifd0 = int(struct.unpack_from(order + "I", exif, base + 4)[0])
-        entries = _entries(exif, order, ifd0)
+        entries = _entries(exif, order, ifd0 := _ifd0(exif, order))
         index = next((i for i, (tag, _, _, _) in enumerate(entries) if tag == _GPS_IFD_TAG), None)
         if index is None:
             return exif

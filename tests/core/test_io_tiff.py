@@ -90,18 +90,23 @@ def test_min_is_white_of_fewer_bits_is_inverted_within_them(tmp_path, bits: int,
     assert image.meta.bit_depth == bits
 
 
+def _overwrite_tag(path, name: str, value: int) -> None:
+    """Overwrite the value of page 0's SHORT or LONG tag ``name`` in place (as a flipped bit or an old writer)."""
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages[0].tags[name]
+        offset, dtype = tag.valueoffset, {3: "<u2", 4: "<u4"}[int(tag.dtype)]
+    data = bytearray(path.read_bytes())
+    data[offset:offset + np.dtype(dtype).itemsize] = np.array(value, dtype).tobytes()
+    path.write_bytes(bytes(data))
+
+
 @pytest.mark.parametrize("tiled", (False, True))
 def test_a_height_larger_than_the_strips_hold_is_refused(tmp_path, tiled: bool) -> None:
     """A bit flipped in ImageLength (TIFF has no checksum): the picture must not open with rows of black."""
     path = tmp_path / "scan.tif"
     layout = {"tile": (16, 16)} if tiled else {"rowsperstrip": 40}
     tifffile.imwrite(path, np.full((40, 48, 3), 30000, np.uint16), compression="zlib", **layout)
-    with tifffile.TiffFile(path) as tif:
-        tag = tif.pages[0].tags["ImageLength"]
-        offset, dtype = tag.valueoffset, {3: "<u2", 4: "<u4"}[int(tag.dtype)]
-    data = bytearray(path.read_bytes())
-    data[offset:offset + np.dtype(dtype).itemsize] = np.array(296, dtype).tobytes()
-    path.write_bytes(bytes(data))
+    _overwrite_tag(path, "ImageLength", 296)
     with pytest.raises(ImageReadError, match=r"scan\.tif: TIFF lists \d+ (strip|tile)\(s\) where a 48 x 296 image"):
         read_image(path)
 
@@ -112,12 +117,7 @@ def test_a_whole_plain_image_in_one_strip_opens_whatever_its_rows_per_strip_says
     rgb = (np.random.default_rng(0).random((40, 30, 3)) * 255).astype(np.uint8)
     path = tmp_path / "old_writer.tif"
     tifffile.imwrite(path, rgb, photometric="rgb", rowsperstrip=40)
-    with tifffile.TiffFile(path) as tif:
-        tag = tif.pages[0].tags["RowsPerStrip"]
-        offset, dtype = tag.valueoffset, {3: "<u2", 4: "<u4"}[int(tag.dtype)]
-    data = bytearray(path.read_bytes())
-    data[offset:offset + np.dtype(dtype).itemsize] = np.array(8, dtype).tobytes()
-    path.write_bytes(bytes(data))
+    _overwrite_tag(path, "RowsPerStrip", 8)
     np.testing.assert_array_equal(np.rint(read_image(path).pixels * 255).astype(np.uint8), rgb)
 
 
