@@ -390,6 +390,10 @@ def detect_damage(
     return damage_mask(probability, sensitivity=sensitivity, grow=grow)
 
 
+WAIT_POLL_S = 0.05
+"""How often a caller waiting for another's damage map checks whether it is asked to stop."""
+
+
 class _ProbabilityCache:
     """The damage probability of the last few source images, keyed by the array's identity, and the sources whose
     probability a thread is computing (so that a second caller waits for it instead of computing it again)."""
@@ -459,9 +463,6 @@ class _ProbabilityCache:
             self.release(source)
         return probability
 
-
-WAIT_POLL_S = 0.05
-"""How often a caller waiting for another's damage map checks whether it is asked to stop."""
 
 _CACHE = _ProbabilityCache()
 _DRAFTS = _ProbabilityCache()
