@@ -35,7 +35,6 @@ from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import has_location, has_maker_note, reset_orientation, without_location
 from enhance_core.io.jpeg import MAX_IPTC_BYTES, MAX_XMP_BYTES
 from enhance_core.io.png import COLOUR_CHUNKS, text_keyword
-from enhance_core.io.profiles import differs_from_srgb
 from enhance_core.io.raster import encode_pillow_image, encode_png_image, is_gray_profile, keeps_profile
 from enhance_core.io.tiff import write_tiff
 from enhance_core.io.xmp_iptc import xmp_upright, xmp_without_location
@@ -108,10 +107,13 @@ def metadata_losses(meta: ImageMeta, format_name: str) -> list[str]:
     texts = sorted({text_keyword(name, payload) or "" for name, payload in chunks} - {""})
     if texts and format_name != "PNG":
         losses.append(f"{format_name} holds no PNG text chunks: {', '.join(texts)} are left out")
-    if meta.icc_profile and not keeps_profile(format_name, meta.icc_profile) and differs_from_srgb(meta.icc_profile):
-        gray = "gray " if is_gray_profile(meta.icc_profile) else ""
-        losses.append(f"{format_name} output leaves out the {gray}colour profile (ICC), "
-                      "so viewers take the values for sRGB and show the colours otherwise (PNG, TIFF and JPEG keep it)")
+    if meta.icc_profile and not keeps_profile(format_name, meta.icc_profile):
+        from enhance_core.io.profiles import differs_from_srgb  # LittleCMS and OpenCV: not at the readers' import
+
+        if differs_from_srgb(meta.icc_profile):
+            gray = "gray " if is_gray_profile(meta.icc_profile) else ""
+            losses.append(f"{format_name} output leaves out the {gray}colour profile (ICC), so viewers take the "
+                          "values for sRGB and show the colours otherwise (PNG, TIFF and JPEG keep it)")
     colour = [name for name, _ in chunks if name in COLOUR_CHUNKS]
     if {"gAMA", "cHRM"} & set(colour) and not meta.icc_profile and format_name != "PNG":
         losses.append(f"{format_name} holds no PNG colour chunks: the {'/'.join(colour)} description of the colours "
