@@ -280,6 +280,8 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
         unit = f"σ 1 = {abs(width * ctx.value_scale) / 255:.3g} {ctx.unit}".rstrip()
         padding = padding_mask(pixels, ctx)
         pixels = (pixels - np.float32(low)) / np.float32(width)
+        if padding is not None and padding.any():
+            pixels = nearest_outside(pixels, padding[:, :, 0])
     bf16 = ctx.bit_depth <= 8 and stretch is None
     if params.mode == "manual":
         if unit:
@@ -306,6 +308,20 @@ def apply_denoise(pixels: np.ndarray, params: DenoiseParams, ctx: RenderContext)
         return result
     result = result * np.float32(stretch[1]) + np.float32(stretch[0])
     return result if padding is None else np.where(padding, values, result)
+
+
+def nearest_outside(pixels: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``pixels`` with each pixel ``where`` is true replaced by the nearest one where it is false.
+
+    A CT's padding (the area outside the scanned circle, thousands of HU below
+    air) stretched with the slice lies far outside what the network knows, and
+    bent the tissue beside it by hundreds of HU; the nearest tissue is what an
+    unpadded slice holds there. The padding itself is put back after.
+    """
+    from scipy import ndimage
+
+    _, (rows, cols) = ndimage.distance_transform_edt(where, return_indices=True)
+    return np.ascontiguousarray(pixels[rows, cols])
 
 
 def padding_mask(pixels: np.ndarray, ctx: RenderContext) -> np.ndarray | None:
