@@ -382,6 +382,9 @@ def _colour_pixels(stored: np.ndarray, meta: ImageMeta, messages: list[str]) -> 
             (1 << bits) - 1, stored.dtype.str.replace("i", "u"))
         messages.append("the header marks the colour samples signed (PixelRepresentation 1), which colour images "
                         "cannot be; they are read unsigned")
+    if bits < 8:  # no colour picture holds fewer; pydicom has already cut the samples to them
+        messages.append(f"the header says the colour samples hold {bits} bits (BitsStored), which colour pictures "
+                        "never do: if the colours look wrong, the header is damaged; re-copy or re-export the file")
     if int(stored.max(initial=0)) > (1 << bits) - 1:
         messages.append(f"the colour samples reach {int(stored.max()):,}, more than the {bits} bits the header says "
                         f"they hold (BitsStored); they are read as {stored.dtype.itemsize * 8}-bit samples")

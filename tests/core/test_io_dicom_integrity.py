@@ -105,6 +105,17 @@ def test_colour_samples_beyond_their_bits_stored_are_read_at_their_own_depth(tmp
     assert any("more than the 3 bits the header says they hold" in warning for warning in image.meta.extra["warnings"])
 
 
+def test_colour_samples_cut_to_a_bits_stored_under_8_are_said_to_be_suspect(tmp_path):
+    """pydicom cuts uncompressed and lossless samples to BitsStored before they are read: 4 bits of an 8-bit RGB
+    picture opened with wrong colours and no warning (a radiologist's walk-through)."""
+    dataset = pydicom.dcmread(get_testdata_file("SC_rgb.dcm"))
+    dataset.BitsStored, dataset.HighBit = 4, 3
+    dataset.save_as(tmp_path / "bits4.dcm", enforce_file_format=True)
+    warnings = read_image(tmp_path / "bits4.dcm").meta.extra["warnings"]
+    assert any("hold 4 bits (BitsStored), which colour pictures never do" in warning for warning in warnings)
+    assert "warnings" not in read_image(get_testdata_file("SC_rgb.dcm")).meta.extra
+
+
 def test_a_byte_order_check_short_of_memory_still_names_what_is_wrong(tmp_path, monkeypatch):
     """Read in the other byte order a damaged length can ask for 4 GB; under a memory limit that raised MemoryError,
     and the user was told to close other programs instead of what is wrong with the file."""
