@@ -31,6 +31,7 @@ import dataclasses
 import os
 import time
 import warnings
+from contextlib import suppress
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
@@ -407,7 +408,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             _run_here(tasks, pending, finish, begin)
         else:
             run_pool(process_file, tasks, pending, min(jobs, len(pending)), finish=finish, died=_died,
-                     target=lambda task: task.output)
+                     target=lambda task: task.output, begin=begin)
     except BatchInterrupted as interrupted:
         _settle_interrupted(interrupted, tasks, results, finish, started)
         if manifest is not None:  # stopped by the user, not ended by the system: queued again as they were
@@ -458,7 +459,7 @@ def _standing(task: FileTask, manifest: Manifest | None, digests: dict[int, str]
     ended_in = earlier.status == STARTED and earlier.same_work(now)
     if not earlier.same_work(now) or task.overwrite:
         return _Standing(task, now, recipe, None, other_work, changed, ended_in)
-    if earlier.status in (QUEUED, DONE, STARTED):
+    if earlier.status in (DONE, STARTED):  # queued alone, it was never begun: a file there now is not this batch's
         task = dataclasses.replace(task, overwrite=True)
     return _Standing(task, now, recipe, earlier, other_work, changed, ended_in)
 
@@ -485,17 +486,25 @@ def _settled(standing: _Standing, *, mask_required: bool, skip_existing: bool,
 
 def _settle_interrupted(interrupted: BatchInterrupted, tasks: Sequence[FileTask], results: Mapping[int, FileResult],
                         finish: Callable[[int, FileResult], None], started: float) -> None:
-    """Take out of ``interrupted.running`` the files that finished as Ctrl+C came, recording those written."""
+    """Take out of ``interrupted.running`` the files that finished as Ctrl+C came, recording those written.
+
+    A file to score against a reference counts as written only once scored: otherwise the manifest would call it
+    done and a resumed run would never score it. Its output is removed, so that the files queued again have none
+    (a file at the output of a queued one is never this batch's, and a rerun keeps it).
+    """
     for index in list(interrupted.running):
         if index in results:  # Ctrl+C came while its result was being recorded
             interrupted.running.remove(index)
             continue
-        # A file to score against a reference counts as written only once scored: otherwise the manifest would
-        # call it done and a resumed run would never score it.
-        if tasks[index].reference is None and _written_since(tasks[index].output, started):
-            interrupted.running.remove(index)
-            finish(index, FileResult(tasks[index].source, tasks[index].output, note="written as the batch "
-                                     "was interrupted; not scored"))
+        task = tasks[index]
+        if not _written_since(task.output, started):
+            continue
+        if task.reference is not None:
+            with suppress(OSError):  # a file that stays is refused, not replaced, by the rerun: nothing is lost
+                task.output.unlink()
+            continue
+        interrupted.running.remove(index)
+        finish(index, FileResult(task.source, task.output, note="written as the batch was interrupted; not scored"))
 
 
 def _done_earlier(task: FileTask, earlier: Entry) -> FileResult:

@@ -230,7 +230,7 @@ def ignore_sigint() -> None:
 
 def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int], jobs: int, *,
              finish: Callable[[int, Any], None], died: Callable[[Any], Any],
-             target: Callable[[Any], Path | None]) -> None:
+             target: Callable[[Any], Path | None], begin: Callable[[int], None] = lambda index: None) -> None:
     """Run ``fn(tasks[i])`` for each ``i`` in ``pending`` in ``jobs`` worker processes.
 
     ``finish(i, result)`` is called as each task ends. When a worker dies
@@ -239,7 +239,7 @@ def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int],
     them runs again alone, and only one whose worker dies alone gets
     ``died(task)`` as its result; then a new pool goes on with the rest.
     ``target(task)`` is the file the task writes (its partial file is
-    removed if the task is stopped).
+    removed if the task is stopped). ``begin(i)`` is called as task ``i`` is handed to a worker.
 
     Raises
     ------
@@ -251,13 +251,13 @@ def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int],
     janitor = _start_janitor(context, [path for path in (target(tasks[i]) for i in pending) if path is not None])
     try:
         while queue:
-            suspects = _run_pool_once(fn, tasks, queue, jobs, context, finish=finish, target=target)
+            suspects = _run_pool_once(fn, tasks, queue, jobs, context, finish=finish, target=target, begin=begin)
             remove_partial_files(path for path in (target(tasks[i]) for i in suspects) if path is not None)
             while suspects:
                 index = suspects.pop(0)
                 try:
                     alone = [index] if jobs == 1 else _run_pool_once(fn, tasks, [index], 1, context, finish=finish,
-                                                                    target=target)
+                                                                    target=target, begin=begin)
                     remove_partial_files(path for path in (target(tasks[i]) for i in alone) if path is not None)
                 except BatchInterrupted as interrupted:
                     interrupted.not_started += suspects + queue
@@ -286,7 +286,8 @@ def _start_janitor(context: Any, outputs: list[Path]) -> tuple[Any, Connection] 
 
 
 def _run_pool_once(fn: Callable[[Any], Any], tasks: Sequence[Any], queue: list[int], jobs: int, context: Any, *,
-                   finish: Callable[[int, Any], None], target: Callable[[Any], Path | None]) -> list[int]:
+                   finish: Callable[[int, Any], None], target: Callable[[Any], Path | None],
+                   begin: Callable[[int], None]) -> list[int]:
     """Run queued tasks in one pool until they are done or a worker dies; return the tasks that were running when
     one died (none when all ended), for the caller to run again alone before a new pool takes the rest."""
     reader, writer = context.Pipe(duplex=False)
@@ -300,6 +301,7 @@ def _run_pool_once(fn: Callable[[Any], Any], tasks: Sequence[Any], queue: list[i
             with sigint_held():
                 while queue and len(running) < jobs:
                     index = queue.pop(0)
+                    begin(index)
                     running[pool.submit(_run_one, fn, tasks[index], target(tasks[index]))] = index
                 done, _ = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 broken = _finish_done(done, running, finish)

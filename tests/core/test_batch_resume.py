@@ -90,6 +90,28 @@ def test_a_torn_last_line_is_skipped_and_its_file_done_again(folder, tmp_path, c
     assert [line["status"] for line in entries(out)[-2:]] == ["queued", "done"]
 
 
+@pytest.mark.parametrize("jobs", ("1", "2"))
+def test_a_file_put_where_an_interrupted_run_only_queued_its_output_is_kept(folder, tmp_path, capsys, jobs) -> None:
+    """An interrupted run queues every file and begins a few; the archivist then saved a file of their own at the
+    output of one it never began, and the rerun replaced it without --overwrite (an archivist's walk-through)."""
+    out = tmp_path / "out"
+    (folder / "broken.png").unlink()
+    assert main(["apply", "--filter", "negative", "--jobs", jobs, "-o", str(out), str(folder)]) == 0
+    manifest = out / MANIFEST_NAME
+    lines = manifest.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert [json.loads(line)["status"] for line in lines[:3]] == ["queued"] * 3
+    assert "started" in {json.loads(line)["status"] for line in lines[3:]}, "the pool says which files it began"
+    manifest.write_text("".join(lines[:3]), encoding="utf-8")  # ended before any file began
+    for name in ("a.png", "c.png"):
+        (out / name).unlink()
+    (out / "b.png").write_bytes(b"the archivist's own file")
+    capsys.readouterr()
+    assert main(["apply", "--filter", "negative", "--jobs", jobs, "-o", str(out), str(folder)]) == 1
+    assert (out / "b.png").read_bytes() == b"the archivist's own file"
+    assert "b.png already exists" in capsys.readouterr().err
+    assert (out / "a.png").exists() and (out / "c.png").exists()
+
+
 def test_an_existing_output_not_in_the_manifest_is_kept(folder, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     out.mkdir()
