@@ -2,22 +2,24 @@
 
 ::
 
-    enhance-studio detect-dust [--sensitivity S] [--grow PX] [--device D] [--skip-existing] -o MASKDIR INPUT...
-    enhance-studio apply --filter hole_fill --mask-dir MASKDIR -o OUTDIR INPUT...
+    enhance-studio detect-dust [--sensitivity S] [--grow PX] [--device D] [--skip-existing] [-r] -o MASKDIR INPUT...
+    enhance-studio apply --filter hole_fill --mask-dir MASKDIR [-r] -o OUTDIR INPUT...
 
 The learned damage detector (:mod:`enhance_core.learned.damage`) marks cracks,
 scratches, dust, hairs and tears. For one step without editing the masks,
 ``apply --filter restore`` (or ``--filter hole_fill --set source=detected``)
 detects and fills in one go. Each mask is an 8-bit gray PNG named after its
 input's stem (white = fill),
-so ``apply --mask-dir`` pairs it with its scan; edit any of them in an image
+so ``apply --mask-dir`` pairs it with its scan (with ``-r``, the scans of
+subfolders too, each mask in the same subfolder of MASKDIR, as ``apply -r
+--mask-dir`` pairs them); edit any of them in an image
 editor (or in Enhance Studio with the brush) before filling. An existing mask is
 never replaced unless ``--overwrite`` is given; ``--skip-existing`` keeps them and
 detects only the rest (finishing an interrupted run). The mask folder must not hold the scans
 themselves (a mask would replace its scan, and later runs would take the masks
 for scans). Scans that share a stem (``photo.png``, ``photo.jpg``) would share
 a mask, so they are reported and skipped: ``--mask-dir`` could not tell which
-is whose. A bad file is reported and skipped; the exit status is then 1.
+is whose (scans of different subfolders may share one). A bad file is reported and skipped; the exit status is then 1.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
     parser.add_argument("-o", "--output", type=Path, metavar="MASKDIR", help="folder for the masks (created)")
+    parser.add_argument("-r", "--recursive", action="store_true",
+                        help="take the images of subfolders too (hidden ones and MASKDIR left out) and write their "
+                        "masks in the same subfolders of MASKDIR, as 'apply -r --mask-dir' reads them")
     parser.add_argument("--sensitivity", type=float, default=0.5,
                         help="0-1: higher finds fainter damage and marks more (default 0.5)")
     parser.add_argument("--grow", type=float, default=1.5,
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     """Write one mask per input; return 0, or 1 when some file failed."""
     import numpy as np
 
-    from enhance_core.batch_inputs import collect_inputs, shared_stems
+    from enhance_core.batch_inputs import collect_tree, shared_stems
     from enhance_core.image import Image, ImageMeta
     from enhance_core.io import read_image, same_file, write_image
     from enhance_core.learned.damage import detect_damage
@@ -68,18 +73,21 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.grow <= 10.0:
         raise ParameterError(f"--grow must lie between 0 and 10 pixels, got {args.grow}")
     select_device(args.device)
-    inputs = collect_inputs(args.inputs, recurse_hint="name each subfolder (with its own -o mask folder, "
-                                                      "which apply -r --mask-dir reads as a tree)")
+    tree = collect_tree(args.inputs, recursive=args.recursive, skip=args.output,
+                        recurse_hint="pass -r to detect them too, their masks in the same subfolders of MASKDIR")
+    inputs = list(tree)
     mixed = next((source for source in inputs if same_file(source.absolute().parent, args.output)), None)
     if mixed is not None:
         raise ParameterError(f"the mask folder {args.output} holds the scan {mixed}: masks are named after their "
                              "scan's stem and would replace or mix with the scans; give -o a folder of its own")
-    sharing = shared_stems(inputs, ignore_case=True)
+    sharing: dict[Path, Path] = {}
+    for place in set(tree.values()):  # apply -r --mask-dir pairs a mask with the scans of its own subfolder
+        sharing.update(shared_stems([source for source in inputs if tree[source] == place], ignore_case=True))
     scans = {_file_id(source) for source in inputs}
     make_output_folder(args.output, "masks")
     failed = kept = 0
     for index, source in enumerate(inputs, start=1):
-        target = args.output / f"{source.stem}.png"
+        target = args.output / tree[source] / f"{source.stem}.png"
         try:
             if source in sharing:
                 raise ParameterError(f"{source} shares the stem {source.stem!r} with {sharing[source]}: both masks "
@@ -97,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
                                      "interrupted run) or --overwrite to replace it")
             image = read_image(source)
             mask = detect_damage(image.pixels, sensitivity=args.sensitivity, grow=args.grow, device=args.device)
+            target.parent.mkdir(parents=True, exist_ok=True)
             write_image(Image(mask[..., None], meta=ImageMeta(format="PNG", bit_depth=8)), target)
         except EnhanceError as error:
             failed += 1

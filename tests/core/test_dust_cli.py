@@ -21,7 +21,7 @@ def bright_detector(monkeypatch):
 
 def cracked_and_clean(folder, shape, crack, names):
     """Write a gray scan with a white line on row ``crack[0]`` (columns ``crack[1]:crack[2]``) and a clean twin."""
-    folder.mkdir()
+    folder.mkdir(parents=True)
     damaged = np.full((*shape, 3), 0.4, np.float32)
     damaged[crack[0], crack[1]:crack[2]] = 1.0
     write_image(Image(damaged, meta=ImageMeta(bit_depth=8)), folder / names[0])
@@ -66,7 +66,7 @@ def test_bad_option_exits_2_with_one_line(tmp_path, capsys, option, value, said)
 
 def test_masks_never_replace_or_mix_with_the_scans(tmp_path, capsys, bright_detector):
     folder = tmp_path / "scans"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     write_image(Image(np.full((32, 40, 3), 0.4, np.float32), meta=ImageMeta(bit_depth=8)), folder / "scan.png")
     for mask_folder in (folder, tmp_path / "scans" / ".." / "scans"):
         assert main(["detect-dust", "--overwrite", "-o", str(mask_folder), str(folder)]) == 2
@@ -84,7 +84,7 @@ def test_masks_never_replace_or_mix_with_the_scans(tmp_path, capsys, bright_dete
 
 def test_scans_that_share_a_stem_get_no_mask_and_the_rest_do(tmp_path, capsys, bright_detector):
     folder = tmp_path / "scans"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     for name in ("photo.png", "photo.jpg", "other.png"):
         write_image(Image(np.full((32, 40, 3), 0.4, np.float32), meta=ImageMeta(bit_depth=8)), folder / name)
     masks = tmp_path / "masks"
@@ -113,11 +113,17 @@ def test_apply_restore_prints_what_the_detector_found_per_file(tmp_path, capsys,
     assert "no damage found at sensitivity 0.50: raise the sensitivity" in said["clean"]
 
 
-def test_a_folder_of_boxes_says_how_detect_dust_takes_them(tmp_path, capsys):
+def test_a_folder_of_boxes_is_detected_with_r_into_the_tree_apply_r_reads(tmp_path, capsys, bright_detector):
+    """An archive of hundreds of boxes needed one detect-dust command per box, each with its own -o (an archivist's
+    walk-through); -r mirrors the tree, and scans of different boxes may share a stem."""
     for box in ("box1", "box2"):
-        (tmp_path / "scans" / box).mkdir(parents=True)
-        write_image(Image(np.full((40, 40, 3), 0.5, np.float32), meta=ImageMeta()),
-                    tmp_path / "scans" / box / "scan_0001.png")
-    assert main(["detect-dust", "-o", str(tmp_path / "masks"), str(tmp_path / "scans")]) == 2
-    err = capsys.readouterr().err
-    assert "hold images; name each subfolder (with its own -o mask folder" in err and "pass -r" not in err
+        cracked_and_clean(tmp_path / "scans" / box, (40, 50), (20, 5, 45), ("scan_0001.png", "scan_0002.png"))
+    masks = tmp_path / "masks"
+    assert main(["detect-dust", "-o", str(masks), str(tmp_path / "scans")]) == 2
+    assert "hold images; pass -r to detect them too, their masks in the same subfolders" in capsys.readouterr().err
+    assert main(["detect-dust", "-r", "-o", str(masks), str(tmp_path / "scans")]) == 0
+    assert sorted(path.relative_to(masks).as_posix() for path in masks.rglob("*.png")) == [
+        "box1/scan_0001.png", "box1/scan_0002.png", "box2/scan_0001.png", "box2/scan_0002.png"]
+    assert main(["apply", "--filter", "hole_fill", "--mask-dir", str(masks), "-r", "--jobs", "1", "-o",
+                 str(tmp_path / "out"), str(tmp_path / "scans")]) == 0
+    assert "4 of 4 file(s) written" in capsys.readouterr().out
