@@ -84,9 +84,10 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
                                                f"{MANIFEST_NAME} lists)")):
                     if folders:
                         notes.append(f"left out {len(folders)} {why}: {_some(folders)}")
-            if left_out is not None:
+            if left_out is not None:  # the files --include/--exclude select that are not images
                 known = {file.resolve() for file in left_out}
-                left_out += [file for file in others if file.name != MANIFEST_NAME and file.resolve() not in known]
+                left_out += [file for file in others if file.name != MANIFEST_NAME and file.resolve() not in known
+                             and _selected(PurePosixPath(file.relative_to(path).as_posix()), include, exclude)]
             peeked: list[Path] = []
             if not recursive and _images_below(path, skipped, peeked):
                 deeper = f"the subfolders of {path} hold images too; {recurse_hint}"

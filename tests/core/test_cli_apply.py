@@ -174,6 +174,9 @@ def test_files_of_an_input_folder_that_are_not_images_are_named_once(inputs, tmp
     assert (inputs / "enhance-manifest.jsonl").exists()
     capsys.readouterr()
     assert main([*twice, str(inputs), str(inputs)]) == 0
+    assert "that are not images" not in capsys.readouterr().err, "files --include leaves out are not named"
+    everything = [{"--include": "--exclude", "*.png": "*.tif"}.get(argument, argument) for argument in twice]
+    assert main([*everything, str(inputs), str(inputs)]) == 0
     err = capsys.readouterr().err
     assert (f"left out 4 file(s) that are not images: {inputs / 'box' / 'notes.txt'}, {inputs / 'box.xml'}, "
             f"{inputs / 'notes.txt'} and 1 more\n") in err, "once each, with their folder, the run's manifest not"
