@@ -13,6 +13,7 @@ Warnings a decoder gives while reading are kept in ``meta.extra["warnings"]``.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import warnings
 from functools import partial
@@ -76,6 +77,9 @@ MULTI_PAGE_FORMATS = ("TIFF", "DICOM")
 
 PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 """What a reader lets escape: the user or the interpreter stopping the program, never a file's content."""
+
+_OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")
+"""A Python object's repr in a decoder's message (Pillow names the buffer it read: nothing for the user)."""
 
 _FILE_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
@@ -152,7 +156,7 @@ def _decode(path: Path, format_name: str, page: int | None, limits: Limits) -> t
         raise ImageReadError(path, "not enough memory to decode this image; "
                              "close other programs or use a smaller copy") from None
     except BaseException as error:  # noqa: BLE001 - the reader boundary: no decoder failure may escape untyped
-        detail = " ".join(str(error).split())[:300]
+        detail = " ".join(_OBJECT_REPR.sub("", str(error)).split())[:300]  # no "<_io.BytesIO object at 0x...>"
         raise ImageReadError(
             path, f"cannot decode this {format_name} file ({type(error).__name__}: {detail}); "
             "it may be truncated or damaged"

@@ -69,6 +69,20 @@ def test_any_other_base_exception_from_a_decoder_is_typed(tmp_path, monkeypatch)
     one_line_error(path, "cannot decode this PNG file (NativePanic: called `Option::unwrap()`")
 
 
+def test_a_decoder_message_naming_a_python_object_leaves_the_object_out(tmp_path, monkeypatch):
+    """Pillow's 'cannot identify image file <_io.BytesIO object at 0x7f78a3957790>' reached the user as it was."""
+    from PIL import UnidentifiedImageError
+
+    def unidentified(*args, **kwargs):
+        raise UnidentifiedImageError("cannot identify image file <_io.BytesIO object at 0x7f78a3957790>")
+
+    path = tmp_path / "photo.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    monkeypatch.setitem(reader_module.READERS, "PNG", unidentified)
+    message = one_line_error(path, "cannot decode this PNG file (UnidentifiedImageError: cannot identify image file);")
+    assert "0x" not in message and "BytesIO" not in message
+
+
 @pytest.mark.parametrize("kind", [errors.ImageReadError, errors.UnsupportedFormat, errors.DecompressionBomb,
                                   errors.MissingDecoder, errors.DicomSeriesError, errors.ImageWriteError])
 def test_typed_file_errors_survive_pickling_to_the_parent_process(kind):
