@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from enhance_core.cli.folders import make_output_folder
 from enhance_core.errors import EnhanceError, ParameterError
@@ -80,9 +80,12 @@ def run(args: argparse.Namespace) -> int:
     if mixed is not None:
         raise ParameterError(f"the mask folder {args.output} holds the scan {mixed}: masks are named after their "
                              "scan's stem and would replace or mix with the scans; give -o a folder of its own")
-    sharing: dict[Path, Path] = {}
-    for place in set(tree.values()):  # apply -r --mask-dir pairs a mask with the scans of its own subfolder
-        sharing.update(shared_stems([source for source in inputs if tree[source] == place], ignore_case=True))
+    places: dict[PurePosixPath, list[Path]] = {}
+    for source, place in tree.items():
+        places.setdefault(place, []).append(source)
+    sharing: dict[Path, Path] = {}  # apply -r --mask-dir pairs a mask with the scans of its own subfolder
+    for group in places.values():
+        sharing.update(shared_stems(group, ignore_case=True))
     scans = {_file_id(source) for source in inputs}
     make_output_folder(args.output, "masks")
     failed = kept = 0

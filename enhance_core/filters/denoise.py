@@ -198,7 +198,6 @@ def denoise_total_variation(pixels: np.ndarray, params: TotalVariationParams, ct
     if weight <= 0.0:
         return pixels.copy()
     name = "total-variation denoise"
-    _check_stop(ctx, name)
     iterations = _tv_iterations(weight)
     planes = pixels.shape[2]
     out = np.empty_like(pixels)

@@ -37,7 +37,7 @@ from enhance_core.io.jpeg import MAX_IPTC_BYTES, MAX_XMP_BYTES
 from enhance_core.io.png import COLOUR_CHUNKS, text_keyword
 from enhance_core.io.raster import encode_pillow_image, encode_png_image, is_gray_profile, keeps_profile
 from enhance_core.io.tiff import write_tiff
-from enhance_core.io.xmp_iptc import xmp_upright, xmp_without_location
+from enhance_core.io.xmp_iptc import xmp_has_location, xmp_upright, xmp_without_location
 from enhance_core.paths import exists, is_dir
 
 WRITE_FORMATS: dict[str, str] = {
@@ -124,7 +124,7 @@ def metadata_losses(meta: ImageMeta, format_name: str) -> list[str]:
 def holds_location(meta: ImageMeta) -> bool:
     """Whether ``meta`` says where the picture was taken (EXIF GPS data, or XMP's GPS properties), which
     :func:`write_image` keeps unless told ``strip_location``."""
-    return has_location(meta.exif) or xmp_without_location(meta.xmp) != (meta.xmp or None)
+    return has_location(meta.exif) or xmp_has_location(meta.xmp)
 
 
 def same_file(first: Path, second: Path) -> bool:

@@ -56,6 +56,11 @@ _GPS = re.compile(rb"""\s([\w.-]+:gps\w*)\s*=\s*(?:"[^"]*"|'[^']*')|<([\w.-]+:gp
 an attribute or an element (with what it holds)."""
 
 
+def xmp_has_location(xmp: bytes | None) -> bool:
+    """Whether ``xmp`` holds a GPS property (see :func:`xmp_without_location`)."""
+    return xmp is not None and _GPS.search(xmp) is not None
+
+
 def xmp_without_location(xmp: bytes | None) -> bytes | None:
     """``xmp`` without its GPS properties (``exif:GPSLatitude``, ``drone-dji:GpsLongitude``...)."""
     if not xmp:
