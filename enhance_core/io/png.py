@@ -45,6 +45,7 @@ class PngInfo:
     rows: int
     bit_depth: int
     color_type: int
+    interlaced: bool = False
     icc_profile: bytes | None = None
     exif: bytes | None = None
     dpi: tuple[float, float] | None = None
@@ -179,7 +180,8 @@ def inspect_png(data: bytes, path: Path) -> PngInfo:
     for name, payload in _iter_chunks(data, path):
         if name == b"IHDR":
             cols, rows, depth, color_type = struct.unpack_from(">IIBB", payload)
-            info = PngInfo(cols=cols, rows=rows, bit_depth=depth, color_type=color_type)
+            info = PngInfo(cols=cols, rows=rows, bit_depth=depth, color_type=color_type,
+                           interlaced=len(payload) > 12 and payload[12] == 1)
             continue
         if info is None:
             raise ImageReadError(path, "PNG file does not start with an IHDR chunk; it is damaged")
@@ -199,6 +201,68 @@ def inspect_png(data: bytes, path: Path) -> PngInfo:
     if info is None:
         raise ImageReadError(path, "PNG file has no IHDR chunk; it is damaged")
     return info
+
+
+CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+"""Samples per pixel in the image data of each PNG colour type (gray, RGB, palette, gray+alpha, RGBA)."""
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+"""The seven passes of an interlaced PNG: first column, first row, column step, row step."""
+
+
+def _image_rows(info: PngInfo) -> list[tuple[int, int]]:
+    """(rows, bytes per row with its filter byte) of each pass of the image data: one pass unless interlaced."""
+    def row_bytes(cols: int) -> int:
+        return 1 + (cols * CHANNELS.get(info.color_type, 4) * info.bit_depth + 7) // 8
+
+    if not info.interlaced:
+        return [(info.rows, row_bytes(info.cols))]
+    passes = []
+    for first_col, first_row, col_step, row_step in ADAM7:
+        cols = max(0, -(-(info.cols - first_col) // col_step))
+        rows = max(0, -(-(info.rows - first_row) // row_step))
+        if cols and rows:
+            passes.append((rows, row_bytes(cols)))
+    return passes
+
+
+def check_image_data(data: bytes, info: PngInfo, path: Path) -> None:
+    """Refuse a PNG whose image data (its IDAT chunks, inflated) holds fewer rows than its header says.
+
+    Decoders fill the missing rows with black and say nothing (a header whose
+    height was damaged upwards, or data cut short inside a whole file); a batch
+    would then write the black rows as a good result.
+    """
+    needed = sum(rows * width for rows, width in _image_rows(info))
+    view = memoryview(data)
+    inflater = zlib.decompressobj()
+    found = 0
+    position = len(PNG_SIGNATURE)
+    try:
+        while position + 8 <= len(data) and found < needed:
+            length, name = struct.unpack_from(">I4s", data, position)
+            if name == b"IEND":
+                break
+            if name == b"IDAT":
+                chunk = view[position + 8:position + 8 + length]
+                while chunk and found < needed:
+                    found += len(inflater.decompress(chunk, 1 << 20))
+                    chunk = memoryview(inflater.unconsumed_tail)
+            position += 12 + length
+        while found < needed and not inflater.eof:
+            more = inflater.decompress(b"", 1 << 20)
+            if not more:
+                break
+            found += len(more)
+    except zlib.error:
+        raise ImageReadError(path, "the PNG's image data is damaged (it does not inflate); re-copy or re-export "
+                             "it") from None
+    if found < needed:
+        if info.interlaced:
+            detail = f"{found:,} of the {needed:,} bytes its {info.cols}x{info.rows} header needs"
+        else:
+            detail = f"{found // _image_rows(info)[0][1]:,} of the {info.rows:,} rows its header says"
+        raise ImageReadError(path, f"the PNG's image data ends early: it holds {detail}, so the rest would be "
+                             "black; the file is damaged or its header is: re-copy or re-export it")
 
 
 def decode_png_16bit(data: bytes, path: Path) -> np.ndarray:

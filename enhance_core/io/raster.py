@@ -26,7 +26,7 @@ from enhance_core.io.exif import apply_orientation, exif_upright, normalize_exif
 from enhance_core.io.jpeg import (count_scans, decode_checked, encode_jpeg, estimated_quality, source_subsampling,
                                   xmp_and_iptc)
 from enhance_core.io.limits import Limits
-from enhance_core.io.png import decode_png_16bit, encode_png, inspect_png
+from enhance_core.io.png import check_image_data, decode_png_16bit, encode_png, inspect_png
 from enhance_core.io.samples import quantize, stack_alpha, to_unit_pixels
 
 PILImage.MAX_IMAGE_PIXELS = None
@@ -135,11 +135,21 @@ def read_png(path: Path, *, page: int | None, limits: Limits) -> Image:
     else:
         with PILImage.open(io.BytesIO(data)) as picture:
             picture.load()
+            if info.interlaced or _last_pixel_blank(picture):
+                check_image_data(data, info, path)
             _count_frames(picture, meta)
             array, has_alpha = _pillow_array(picture, meta)
     if info.transparent is not None and not has_alpha:
         array, has_alpha = _keyed_alpha(array, info.transparent, info.bit_depth), True
     return _finish(array, has_alpha, meta)
+
+
+def _last_pixel_blank(picture: PILImage.Image) -> bool:
+    """Whether a decoded picture's last pixel is all zeros, as a decoder leaves the rows its data did not reach
+    (then :func:`~enhance_core.io.png.check_image_data` tells whether it did; checking every file costs a
+    third of the decode)."""
+    value = picture.getpixel((picture.width - 1, picture.height - 1))
+    return not any(value) if isinstance(value, tuple) else not value
 
 
 def _keyed_alpha(array: np.ndarray, key: tuple[int, ...], bit_depth: int) -> np.ndarray:

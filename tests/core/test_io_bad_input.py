@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import builtins
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -72,6 +74,48 @@ def test_damaged_png_chunk_is_reported(tmp_path):
     data[60] ^= 0xFF
     (tmp_path / "bitflip.png").write_bytes(bytes(data))
     expect_error(tmp_path / "bitflip.png", ImageReadError, "damaged (CRC mismatch)")
+
+
+def png_file(path, pixels: np.ndarray, *, height: int | None = None, keep: int | None = None,
+             interlaced: bool = False) -> None:
+    """Write an 8-bit RGB PNG of ``pixels`` by hand: its header may claim ``height`` rows, and its image data may
+    keep only its first ``keep`` bytes (a whole zlib stream either way), Adam7-interlaced if asked."""
+    def chunk(name: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + name + payload + struct.pack(">I", zlib.crc32(name + payload))
+
+    passes = (((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+              if interlaced else ((0, 0, 1, 1),))
+    raw = b"".join(b"\x00" + row.tobytes() for col, row0, dx, dy in passes
+                   for row in pixels[row0::dy, col::dx] if row.size)
+    header = struct.pack(">IIBBBBB", pixels.shape[1], height or pixels.shape[0], 8, 2, 0, 0, int(interlaced))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw[:keep]))
+                     + chunk(b"IEND", b""))
+
+
+def test_png_whose_data_holds_fewer_rows_than_its_header_is_refused(tmp_path):
+    """A height damaged upwards decoded as black rows, and a batch wrote them as a good result."""
+    pixels = np.random.default_rng(3).integers(0, 256, (30, 41, 3), dtype=np.uint8)
+    png_file(tmp_path / "tall.png", pixels, height=48)
+    expect_error(tmp_path / "tall.png", ImageReadError, "image data ends early", "holds 30 of the 48 rows")
+
+
+def test_interlaced_png_missing_its_last_pass_is_refused(tmp_path):
+    """Its last pixel comes from an earlier pass (odd height), so only the byte count shows every odd row black."""
+    pixels = np.random.default_rng(3).integers(0, 256, (31, 41, 3), dtype=np.uint8)
+    last_pass = 15 * (1 + 41 * 3)
+    png_file(tmp_path / "six_passes.png", pixels, interlaced=True, keep=-last_pass)
+    expect_error(tmp_path / "six_passes.png", ImageReadError, "image data ends early",
+                 "bytes its 41x31 header needs")
+
+
+@pytest.mark.parametrize("interlaced", [False, True])
+def test_png_that_ends_in_black_opens_unchanged(tmp_path, interlaced):
+    """Black last rows are a picture's own when the data holds them."""
+    pixels = np.random.default_rng(4).integers(0, 256, (30, 41, 3), dtype=np.uint8)
+    pixels[-5:] = 0
+    png_file(tmp_path / "black_end.png", pixels, interlaced=interlaced)
+    image = read_image(tmp_path / "black_end.png")
+    assert np.array_equal(np.round(image.pixels * 255).astype(np.uint8), pixels)
 
 
 def test_garbage_after_a_png_signature_is_not_called_a_chunk(tmp_path):
