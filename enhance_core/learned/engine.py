@@ -423,9 +423,11 @@ def run_tiled(
         ``progress(fraction, message)`` after each tile; ``should_stop()``
         is checked before each tile.
     mask : ndarray, optional
-        Float (rows, cols); only tiles holding a mask value > 0 are computed.
-        Pixels outside those tiles keep their input values; pixels in them
-        blend toward the input where an uncomputed tile also covers them.
+        Float (rows, cols); only the mask's extent, grown by ``overlap``, is
+        tiled (a dab costs one small tile), and only its tiles holding a mask
+        value > 0 are computed. Pixels outside those tiles keep their input
+        values; pixels in them blend toward the input where an uncomputed tile
+        also covers them.
     memory_budget : int, optional
         Bytes a tile may use; default per device (see :func:`choose_tile`).
     bytes_per_pixel : float
@@ -460,10 +462,21 @@ def run_tiled(
     side = tile or choose_tile(device, memory_budget=memory_budget, bytes_per_pixel=bytes_per_pixel,
                                multiple=multiple)
     smallest = max(MIN_TILE, 2 * overlap + multiple)
+    crop = None
+    if mask is not None and out_channels <= pixels.shape[2]:
+        window = mask_window(mask, overlap)
+        crop = None if window is None else (window, mask[window])
     while True:
         try:
-            return _run_tiles(fn, pixels, side=side, overlap=overlap, multiple=multiple, device=device,
-                              progress=progress, should_stop=should_stop, mask=mask, out_channels=out_channels)
+            if crop is None:
+                return _run_tiles(fn, pixels, side=side, overlap=overlap, multiple=multiple, device=device,
+                                  progress=progress, should_stop=should_stop, mask=mask, out_channels=out_channels)
+            window, part_mask = crop
+            part = _run_tiles(fn, pixels[window], side=side, overlap=overlap, multiple=multiple, device=device,
+                              progress=progress, should_stop=should_stop, mask=part_mask, out_channels=out_channels)
+            output = np.array(pixels[:, :, :out_channels])
+            output[window] = part
+            return output
         except (RuntimeError, MemoryError) as error:
             if not out_of_memory(error):
                 raise
@@ -473,6 +486,21 @@ def run_tiled(
                                  f"programs, or choose the CPU (ENHANCE_DEVICE=cpu)") from error
             side = max(side // 2, smallest)
             log.warning("out of memory on %s; retrying with %dx%d tiles", device, side, side)
+
+
+def mask_window(mask: np.ndarray, overlap: int) -> tuple[slice, slice] | None:
+    """Rows and columns of ``mask``'s extent (values > 0) grown by ``overlap``; None when that is the whole mask
+    or the mask is empty (then no tile is computed anyway)."""
+    rows, cols = mask.shape
+    marked_rows = np.flatnonzero((mask > 0).any(axis=1))
+    if marked_rows.size == 0:
+        return None
+    marked_cols = np.flatnonzero((mask[marked_rows[0]:marked_rows[-1] + 1] > 0).any(axis=0))
+    top, bottom = max(0, int(marked_rows[0]) - overlap), min(rows, int(marked_rows[-1]) + 1 + overlap)
+    left, right = max(0, int(marked_cols[0]) - overlap), min(cols, int(marked_cols[-1]) + 1 + overlap)
+    if (top, left, bottom, right) == (0, 0, rows, cols):
+        return None
+    return slice(top, bottom), slice(left, right)
 
 
 def _run_tiles(fn, pixels, *, side, overlap, multiple, device, progress, should_stop, mask, out_channels):

@@ -222,14 +222,6 @@ def _bands(rows: int, should_stop: Callable[[], bool] | None) -> Iterator[slice]
         yield slice(start, min(start + BAND_ROWS, rows))
 
 
-def clipped_rgb(pixels: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
-    """``pixels`` (rows, cols, 1 or 3) clipped to [0, 1] as a new float32 RGB array (gray repeated), band by band."""
-    out = np.empty(pixels.shape[:2] + (3,), np.float32)
-    for band in _bands(pixels.shape[0], should_stop):
-        out[band] = np.clip(pixels[band], 0.0, 1.0)
-    return out
-
-
 def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float, *, white: float = 1.0, kernel: Any = None) -> Any:
     """The filter on one tile: ``x`` (1, 4, H, W) is sRGB plus the log2 gain; returns sRGB (1, 3, H, W) in [0, 1].
 
@@ -279,15 +271,6 @@ def tiles_on_arrays(device: str) -> bool:
     return device == "cpu"
 
 
-def work_window(mask: np.ndarray | None, rows: int, cols: int) -> tuple[slice, slice]:
-    """Rows and columns to compute: the whole image, or the mask's extent grown by the tile overlap."""
-    if mask is None or not (mask > 0).any():
-        return slice(0, rows), slice(0, cols)
-    r, c = np.flatnonzero((mask > 0).any(axis=1)), np.flatnonzero((mask > 0).any(axis=0))
-    return (slice(max(0, int(r[0]) - TILE_OVERLAP), min(rows, int(r[-1]) + 1 + TILE_OVERLAP)),
-            slice(max(0, int(c[0]) - TILE_OVERLAP), min(cols, int(c[-1]) + 1 + TILE_OVERLAP)))
-
-
 def enhance_with_model(
     model: Any,
     pixels: np.ndarray,
@@ -335,7 +318,6 @@ def enhance_with_model(
         stacked[band, :, 3] = field.rows(band) * np.float32(strength)
         highlights.append(block_highlights(stacked[band], wb))
     white = white_point(highlights)
-    window = work_window(mask, rows, cols)
     kernel = detail_kernel(scale)
     wb_t = torch.from_numpy(wb)[None].to(device)
     amount = float(denoise * min(strength, 1.0))
@@ -348,12 +330,6 @@ def enhance_with_model(
             return enhance_tile_cpu(x, model.denoiser, wb_t, amount, white=white, bf16=bf16, kernel=kernel)
         return enhance_tile_t(x, model.denoiser, wb_t, amount, white=white, kernel=kernel)
 
-    result = run_tiled(brighten_tile, stacked[window], tile=tile,
-                       overlap=TILE_OVERLAP, multiple=model.denoiser.multiple, device=device, progress=progress,
-                       should_stop=should_stop,
-                       mask=None if mask is None else mask[window], bytes_per_pixel=2048.0, out_channels=3)
-    if mask is None:
-        return result
-    out = clipped_rgb(pixels, should_stop)
-    out[window] = result
-    return out
+    return run_tiled(brighten_tile, stacked, tile=tile, overlap=TILE_OVERLAP, multiple=model.denoiser.multiple,
+                     device=device, progress=progress, should_stop=should_stop, mask=mask, bytes_per_pixel=2048.0,
+                     out_channels=3)

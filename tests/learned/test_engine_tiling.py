@@ -77,6 +77,26 @@ def test_mask_computes_only_touched_tiles_and_keeps_the_rest():
     assert calls == []
 
 
+def test_a_dab_is_computed_on_its_extent_alone_and_matches_the_whole_tiling(clean_and_noisy):
+    """A brush dab in the middle of a large picture cost four whole tiles (a 24 px dab of the denoiser: 3.7 s in a
+    6 MP picture's 1:1 view); only its extent grown by the overlap is now tiled, with the same result under it."""
+    _, noisy = clean_and_noisy
+    pixels = np.ascontiguousarray(np.tile(noisy, (4, 4, 1))[:600, :600])
+    mask = np.zeros((600, 600), np.float32)
+    mask[290:310, 295:305] = 1.0
+    shapes = []
+
+    def counted_box(t):
+        shapes.append(tuple(t.shape[2:]))
+        return box_filter(t)
+
+    out = run_tiled(counted_box, pixels, tile=256, overlap=16, multiple=8, mask=mask, device="cpu")
+    assert sum(rows * cols for rows, cols in shapes) <= 64 * 48
+    whole = run_tiled(box_filter, pixels, tile=1024, multiple=8, device="cpu")
+    np.testing.assert_allclose(out[290:310, 295:305], whole[290:310, 295:305], atol=1e-6)
+    assert np.array_equal(out[:274], pixels[:274]) and np.array_equal(out[:, 321:], pixels[:, 321:])
+
+
 @pytest.mark.parametrize("error", [
     torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
     RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 1073741824 bytes."),
