@@ -259,5 +259,6 @@ def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
              ("Brush: mark the damage under the cursor (eraser: unmark)", modifier_label(ctrl, "click")),
              ("Zoom around the cursor", f"Wheel ({modifier_label(ctrl, 'wheel')} on a DICOM series) / pinch"),
              ("Step slices of a DICOM series", "Wheel / Up / Down"),
-             ("Open the chosen series (Series panel)", "Enter / double-click"), ("Pan", "Drag / trackpad scroll")]
+             ("Open the chosen series (Series panel)", "Enter / double-click"),
+             ("Pan", "Drag / trackpad scroll / arrow keys")]
     return rows

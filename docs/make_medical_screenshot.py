@@ -82,8 +82,8 @@ def main() -> int:
         run_until(lambda: window.slices.shown == 2 and settled(window))
         window.measure_actions["ellipse"].trigger()
         measure = window.measure
-        measure.press(300.0, 210.0)
-        measure.release(350.0, 260.0)
+        measure.press(285.0, 330.0)
+        measure.release(325.0, 370.0)
         run_until(lambda: measure.after is not None and settled(window))
         screen = window.canvas.viewport.to_screen(200.0, 330.0)
         QTest.mouseMove(window.canvas, QPoint(int(screen[0]), int(screen[1])))

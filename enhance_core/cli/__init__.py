@@ -34,7 +34,10 @@ SUBCOMMANDS: dict[str, str] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(prog="enhance-studio", description="Enhance Studio command line.")
+    parser = argparse.ArgumentParser(
+        prog="enhance-studio", description="Enhance Studio command line.",
+        epilog="Without a command, 'enhance-studio [IMAGE|PROJECT [REFERENCE]]' opens the editor. "
+               "'enhance-studio COMMAND --help' tells more of each command.")
     parser.add_argument("--version", action="version", version=f"enhance-studio {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in SUBCOMMANDS.values():

@@ -113,7 +113,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "says which); without it they are reported as failed and not tried")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no line per file written: failures, a progress line every 5 %% and the summary")
-    parser.add_argument("--device", help="device for learned filters (cpu, cuda, mps; default automatic)")
+    parser.add_argument("--device",
+                        help="device for learned filters: auto (default: the GPU if there is one), cpu, cuda or mps")
     parser.add_argument("--reference-dir", type=Path, metavar="DIR",
                         help="score each result against the same-stem reference and write a report")
     parser.add_argument("--report-dir", type=Path, metavar="DIR", help="where the report goes (default OUTDIR/report)")

@@ -159,8 +159,9 @@ def bit_depth_refusal(format_name: str, bit_depth: int | None) -> str | None:
     allowed = BIT_DEPTHS[format_name]
     if bit_depth is None or bit_depth in allowed:
         return None
-    return (f"{format_name} holds {', '.join(map(str, allowed))}-bit samples, not {bit_depth}; "
-            "choose one of those or write TIFF (8, 16 or 32-bit float)")
+    depths = " or ".join(map(str, allowed))
+    return (f"{format_name} holds {depths}-bit samples, not {bit_depth}-bit ones; "
+            f"choose {'that' if len(allowed) == 1 else 'one of those'} or write TIFF (8, 16 or 32-bit float)")
 
 
 MAX_SIDE = {"JPEG": 65500, "WEBP": 16383}

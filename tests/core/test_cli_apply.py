@@ -89,7 +89,7 @@ def test_bad_arguments_exit_2_with_one_line(inputs, tmp_path, capsys, argv, mess
     (["--filter", "gamma", "--format", "jpg", "--bit-depth", "16"],
      "--bit-depth 16 does not go with --format jpg: JPEG holds 8-bit samples"),
     (["--filter", "gamma", "--bit-depth", "32"],
-     r"one\.png keeps its format in the output: PNG holds 8, 16-bit.*with --format tif$"),
+     r"one\.png keeps its format in the output: PNG holds 8 or 16-bit.*with --format tif$"),
     (["--filter", "denoise", "--device", "cuda"], "device 'cuda' is not available on this machine; use auto or cpu"),
     (["--filter", "gamma", "--mask", "MASK"], "mask.png: the name says PNG but the content is none of"),
 ])

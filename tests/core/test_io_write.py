@@ -43,7 +43,7 @@ def test_failed_encode_leaves_the_target_untouched_and_no_temp_file(tmp_path, mo
 def test_unknown_suffix_and_unsupported_depth(tmp_path):
     with pytest.raises(ImageWriteError, match="cannot write '.gif'; end the name with one of"):
         write_image(make_image(), tmp_path / "out.gif")
-    with pytest.raises(ImageWriteError, match="JPEG holds 8-bit samples, not 16"):
+    with pytest.raises(ImageWriteError, match="JPEG holds 8-bit samples, not 16-bit ones; choose that or"):
         write_image(make_image(), tmp_path / "out.jpg", bit_depth=16)
     with pytest.raises(ParameterError, match="quality must be an integer from 1 to 100"):
         write_image(make_image(), tmp_path / "out.jpg", quality=0)
