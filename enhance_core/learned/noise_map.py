@@ -26,13 +26,16 @@ midtones keep it.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import cv2
 import numpy as np
 
 from enhance_core.filters.base import ProgressFn, StopFn
-from enhance_core.learned.engine import run_network
+from enhance_core.learned.engine import run_network, select_device
 
 MODEL_NAME = "noise_level"
 OVERLAP = 16
@@ -53,6 +56,40 @@ SAMPLES = 250_000
 """Most pixels :func:`level_for_denoising` works on: a larger picture and its map are area-averaged to about this
 many (which also averages the brightness over more than :data:`BRIGHTNESS_BLUR`), and the cap enlarged back."""
 
+CACHE_ENTRIES = 2
+CACHE_BYTES = 128 * 2**20
+"""The last few maps :func:`estimate_noise_map` made of the shipped weights are kept, keyed by the pixels' content
+(a brush's dabs render the denoiser's step again on the same input: the estimate was three quarters of a dab),
+at most this many and this many bytes (a 24 MP map is 96 MB)."""
+_CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def _content_key(pixels: np.ndarray, device: str) -> tuple:
+    """What identifies an estimate: a digest of the pixels' bytes, their shape and type, and the device."""
+    data = np.ascontiguousarray(pixels)
+    return hashlib.blake2b(data.data, digest_size=16).digest(), data.shape, data.dtype.str, device
+
+
+def _cached(key: tuple) -> np.ndarray | None:
+    """The kept map of ``key`` (now the most recent), or None."""
+    with _CACHE_LOCK:
+        level = _CACHE.get(key)
+        if level is not None:
+            _CACHE.move_to_end(key)
+        return level
+
+
+def _remember(key: tuple, level: np.ndarray) -> None:
+    """Keep ``level`` (made read-only) under ``key``, dropping the oldest maps past the limits."""
+    if level.nbytes > CACHE_BYTES:
+        return
+    level.flags.writeable = False
+    with _CACHE_LOCK:
+        _CACHE[key] = level
+        while len(_CACHE) > CACHE_ENTRIES or sum(kept.nbytes for kept in _CACHE.values()) > CACHE_BYTES:
+            _CACHE.popitem(last=False)
+
 
 def estimate_noise_map(
     pixels: np.ndarray,
@@ -63,6 +100,10 @@ def estimate_noise_map(
     network: Any = None,
 ) -> np.ndarray:
     """Return the noise standard deviation of every pixel, float32 (rows, cols), on the 0-255 scale.
+
+    With the shipped weights the map is read-only, and pixels estimated a moment
+    ago (the same content) get the same map again without running the network
+    (:data:`CACHE_ENTRIES`).
 
     Parameters
     ----------
@@ -84,10 +125,22 @@ def estimate_noise_map(
     Cancelled
         ``should_stop()`` returned true.
     """
+    key = None
+    if network is None and isinstance(pixels, np.ndarray):
+        device = select_device(device)
+        key = _content_key(pixels, device)
+        cached = _cached(key)
+        if cached is not None:
+            if progress is not None:
+                progress(1.0, "noise level estimated a moment ago")
+            return cached
     level = run_network(MODEL_NAME if network is None else network, pixels, lambda net, tensor: net(tensor),
                         overlap=OVERLAP, bytes_per_pixel=BYTES_PER_PIXEL, out_channels=1, device=device,
                         progress=progress, should_stop=should_stop, clip_input=True, average_gray=False)
-    return np.maximum(level[..., 0], 0.0) * np.float32(255.0)
+    result = np.maximum(level[..., 0], 0.0) * np.float32(255.0)
+    if key is not None:
+        _remember(key, result)
+    return result
 
 
 def level_for_denoising(level_map: np.ndarray, pixels: np.ndarray) -> np.ndarray:
