@@ -100,6 +100,13 @@ def yields_to_shortcuts(widget: QWidget, event: QKeyEvent) -> bool:
     return False
 
 
+def reverts_typing(widget: QWidget, event: QKeyEvent) -> bool:
+    """Whether ``event`` is an unmodified Esc on a number box holding typed text not yet entered: it puts the value
+    back (a view key such as 3 typed into a selected number would otherwise be entered by the next Tab)."""
+    return (event.key() == Qt.Key.Key_Escape and event.modifiers() == Qt.KeyboardModifier.NoModifier
+            and isinstance(widget, (QSpinBox, QDoubleSpinBox)) and not number_entered(widget))
+
+
 def in_window(window: QWidget, widget: QWidget) -> bool:
     """Whether ``widget`` is in ``window`` or in one of its floating docks."""
     top = widget.window()
@@ -125,8 +132,19 @@ class ShortcutKeys(QObject):
             self._watched.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() != QEvent.Type.ShortcutOverride or not isinstance(watched, QWidget) \
-                or not isinstance(event, QKeyEvent):
+        if event.type() not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
+                or not isinstance(watched, QWidget) or not isinstance(event, QKeyEvent):
+            return False
+        if reverts_typing(watched, event):
+            if event.type() == QEvent.Type.KeyPress:
+                if isinstance(watched, QSpinBox):
+                    watched.setValue(watched.value())  # shows the value again
+                elif isinstance(watched, QDoubleSpinBox):
+                    watched.setValue(watched.value())
+                cast(QAbstractSpinBox, watched).selectAll()
+            event.accept()  # the box has Esc, not the window's Cancel Running Job
+            return True
+        if event.type() != QEvent.Type.ShortcutOverride:
             return False
         if keeps_navigation(watched, event):
             event.accept()  # the widget has the key

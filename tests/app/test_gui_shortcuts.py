@@ -76,6 +76,27 @@ def test_a_spin_box_keeps_the_digits_it_types(qtbot, active):
     assert entry.lineEdit().text().startswith("2")
 
 
+def test_esc_puts_back_a_number_typed_into_a_spin_box_and_leaves_the_window_esc_otherwise(qtbot, active):
+    """A view key (3: Before) typed into a selected parameter replaced it, and Esc, the window's Cancel Running
+    Job, did not put it back: the next Tab entered 3 as the new value."""
+    entry = active.stack_panel.editor.controls["stops"].entry
+    stack = active.document.undo_stack
+    count, value = stack.index(), entry.value()
+    cancels = []
+    active.actions_by_name["cancel"].triggered.connect(lambda: cancels.append(True))
+    focus(qtbot, entry)
+    entry.lineEdit().selectAll()
+    qtbot.keyClick(entry, Key.Key_3)
+    assert entry.lineEdit().text().startswith("3")
+    qtbot.keyClick(entry, Key.Key_Escape)
+    assert entry.cleanText() == entry.textFromValue(value) and cancels == []
+    qtbot.keyClick(entry, Key.Key_Tab)
+    assert stack.index() == count and entry.value() == value
+    focus(qtbot, entry)
+    qtbot.keyClick(entry, Key.Key_Escape)
+    assert cancels == [True], "with nothing typed, Esc cancels the running job as anywhere else"
+
+
 class ClaimsEveryKey(QObject):
     """Claims every key offered to the field, as QLineEdit does with Ctrl+E and Ctrl+K under the X11 key scheme."""
 
@@ -154,3 +175,25 @@ def test_modifier_labels_name_the_key_each_platform_holds(qtbot, monkeypatch):
     monkeypatch.setattr(shortcut_keys, "QKeySequence", MacKeys)
     assert shortcut_keys.modifier_label(ctrl, "click") == "⌘-click"
     assert shortcut_keys.modifier_label(shift, "wheel") == "⇧-wheel"
+
+
+def mnemonic(text: str) -> str | None:
+    """The letter after a single & in a menu text (Alt+letter picks it), lower-case; None without one."""
+    index = text.replace("&&", "").find("&")
+    return None if index < 0 else text.replace("&&", "")[index + 1].lower()
+
+
+def test_no_two_items_of_a_menu_share_their_alt_letter(window):
+    """Alt+E, R ran Remove Step when Redo was greyed out (Qt skips disabled items), and Alt+F, S went to Open DICOM
+    Series instead of saving."""
+    menus = [action.menu() for action in window.menuBar().actions()]
+    checked = 0
+    while menus:
+        menu = menus.pop()
+        letters = [letter for action in menu.actions() if (letter := mnemonic(action.text()))]
+        assert len(letters) == len(set(letters)), (menu.title(), sorted(action.text() for action in menu.actions()))
+        menus += [action.menu() for action in menu.actions() if action.menu() is not None]
+        checked += 1
+    assert checked >= 6
+    titles = [mnemonic(action.text()) for action in window.menuBar().actions()]
+    assert len(titles) == len(set(titles))
