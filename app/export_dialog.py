@@ -39,6 +39,7 @@ from app.error_reporter import ErrorReporter
 from app.export_jobs import (JpegEstimate, SizedResults, estimate_jpeg, render_full, series_targets,
                              write_dicom_result, write_full_range, write_result, write_series)
 from app.export_size_box import OutputSizeBox
+from app.launcher import RESOURCES
 from app.metrics_panel import format_score
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
@@ -206,11 +207,12 @@ class ExportDialog(QDialog):
         by default); any other source with transparency gets PNG, which keeps
         it; any other source gets JPEG.
         ``-2``, ``-3``... are added while the name is taken. A folder this user
-        cannot write (a card, a shared folder) gives way to the Pictures folder.
+        cannot write (a card, a shared folder), or the program's own folder of
+        the bundled sample, gives way to the Pictures folder.
         """
         source = self.document.source_path or Path.home() / "image.png"
         folder = self.settings.last_folder("export") or str(source.parent)
-        if not os.access(folder, os.W_OK):
+        if not os.access(folder, os.W_OK) or Path(folder).resolve() == RESOURCES:
             folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation) or str(
                 Path.home())
         meta = self.source.meta

@@ -288,6 +288,18 @@ def test_the_default_export_name_leaves_a_folder_the_user_cannot_write(qtbot, op
     dialog.reject()
 
 
+def test_the_bundled_sample_is_not_exported_into_the_programs_folder(qtbot, open_dialog, tmp_path, monkeypatch):
+    """Its folder is writable in a checkout or a root install, and Ctrl+E, Enter wrote into resources/."""
+    from app.launcher import SAMPLE_IMAGE
+
+    pictures = tmp_path / "Pictures"
+    pictures.mkdir()
+    monkeypatch.setattr("app.export_dialog.QStandardPaths.writableLocation", lambda location: str(pictures))
+    dialog = open_dialog(SAMPLE_IMAGE)
+    assert dialog.path.text() == str(pictures / "sample_astronaut_edited.png")
+    dialog.reject()
+
+
 def test_a_name_too_long_for_the_file_system_is_said_and_the_dialog_stays_usable(open_dialog, tmp_path) -> None:
     dialog = open_dialog(save_png(synthetic_photo(60, 80), tmp_path / "beach.png"))
     dialog.path.setText(str(tmp_path / ("é" * 130 + ".png")))
