@@ -105,6 +105,34 @@ def test_large_median_is_exact_on_8_bit_sources_and_within_a_level_otherwise() -
     assert np.mean(deep == np.float32(0.30001)) > 0.99
 
 
+@pytest.mark.parametrize("size", [7, 15])
+def test_large_median_of_deep_data_spanning_few_8_bit_levels_is_exact_to_a_sub_level(size: int) -> None:
+    """A CT with 16 bits stored spans 9 of the 256 codes (one code: 257 HU): median 7 was off by up to 252 HU."""
+    from scipy.ndimage import median_filter
+
+    from enhance_core.filters.spatial import FINE_LEVELS
+
+    rng = np.random.default_rng(8)
+    tissue = 0.515 + 0.004 * (np.arange(96)[None, :] > 40) + rng.normal(0, 0.0008, (80, 96))
+    tissue[rng.random((80, 96)) < 0.02] = 0.58
+    pixels = tissue.astype(np.float32)[:, :, None]
+    out = run("median_blur", pixels, RenderContext(bit_depth=16), size=size)
+    exact = median_filter(pixels[:, :, 0], size=size, mode="nearest")
+    assert np.abs(out[:, :, 0] - exact).max() <= 1 / (256 * FINE_LEVELS) + 1e-7
+
+
+def test_large_median_keeps_within_an_8_bit_level_where_sub_levels_would_cost_too_much(monkeypatch) -> None:
+    from scipy.ndimage import median_filter
+
+    from enhance_core.filters import spatial
+
+    monkeypatch.setattr(spatial, "FINE_MEDIAN_WORK", 1000)
+    pixels = np.random.default_rng(9).random((60, 70, 1)).astype(np.float32)
+    out = run("median_blur", pixels, RenderContext(bit_depth=16), size=9)
+    exact = median_filter(pixels[:, :, 0], size=9, mode="nearest")
+    assert 1 / 8192 < np.abs(out[:, :, 0] - exact).max() <= 1 / 256 + 1e-7
+
+
 def test_bilateral_keeps_edges_while_smoothing_noise() -> None:
     rng = np.random.default_rng(5)
     noisy = (step_edge(48, 48) * 0.8 + 0.1 + rng.normal(0, 0.03, (48, 48, 1))).astype(np.float32)
