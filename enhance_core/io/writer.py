@@ -283,4 +283,7 @@ def write_image(
     except ENCODE_ERRORS as error:
         raise ImageWriteError(path, f"the {format_name} encoder failed ({error}); "
                                     "the target was left unchanged") from error
+    except MemoryError:
+        raise ImageWriteError(path, f"not enough memory to encode it as {format_name}; close other programs, or "
+                                    "write TIFF, which needs less. The target was left unchanged") from None
     return path

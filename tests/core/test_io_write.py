@@ -26,6 +26,20 @@ def test_refuses_to_overwrite_its_source_unless_asked(tmp_path):
     assert source.read_bytes() != before
 
 
+def test_memory_running_out_while_encoding_is_said_in_one_line_naming_the_file(tmp_path, monkeypatch):
+    """convert of a 115 MP 16-bit scan to PNG under a 3 GiB limit printed a traceback ending in MemoryError."""
+    target = write_image(make_image(), tmp_path / "keep.png")
+    before = target.read_bytes()
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(writer_module, "encode_png_image", out_of_memory)
+    with pytest.raises(ImageWriteError, match=r"keep\.png: not enough memory to encode it as PNG.*left unchanged"):
+        write_image(make_image(), target)
+    assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["keep.png"]
+
+
 def test_failed_encode_leaves_the_target_untouched_and_no_temp_file(tmp_path, monkeypatch):
     target = write_image(make_image(), tmp_path / "keep.png")
     before = target.read_bytes()
