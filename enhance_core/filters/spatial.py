@@ -298,7 +298,7 @@ class CannyParams:
     sigma: float = param(1.4, label="Smoothing (sigma)", minimum=0.0, maximum=20.0, step=0.1, unit="px")
     low: float = param(0.1, label="Low threshold", minimum=0.0, maximum=2.0, step=0.01,
                        help="Gradient after the smoothing, relative to a sharp black-to-white step (1); "
-                            "smoothing lowers a step's to about 0.4 / sigma of it.")
+                            "smoothing lowers a step's to about 0.8 / sigma of it (0.64 at sigma 1).")
     high: float = param(0.2, label="High threshold", minimum=0.0, maximum=2.0, step=0.01)
 
 
@@ -312,7 +312,7 @@ def detect_edges_canny(pixels: np.ndarray, params: CannyParams, ctx: RenderConte
     Canny as 16-bit integers, so 16-bit sources keep their precision.
     Thresholds are relative to a sharp black-to-white step (gradient 4 per
     Sobel), measured after the smoothing (which lowers a step's gradient to
-    about ``0.4 / sigma`` of it).
+    about ``0.8 / sigma`` of it, 0.64 at sigma 1: the derivative spans two pixels).
     """
     luma = luminance(pixels)
     sigma = scaled_length(params.sigma, ctx)
