@@ -90,6 +90,14 @@ this share of it has failed to see it (drawn damage covers 0.5-8 % of a picture,
 nothing is marked. Weights given in their place (a candidate scored, a test's stand-in) are taken as they answer."""
 BYTES_PER_PIXEL = 420.0
 """Peak working memory of the network per tile pixel in fp32."""
+REDUCED_MIN_SIDE = 512
+"""The full-resolution weights also look at the scan reduced by 2, 4, 8... while its short side stays at least this
+long (:func:`reduced_factors`), and a pixel takes the larger of the full-resolution answer and, for each reduced
+view, the smaller of that view's answer and the next coarser view's: damage is what two neighbouring scales both
+see. The network knows damage a few pixels wide, as on a print scanned at 150-300 dpi; at 1200 dpi a crack 0.25 mm
+wide is 12 px, and the full-resolution pass alone found none of it. Asking two scales keeps off the grain and skin
+texture that one view, enlarged twice as much as the network knows, takes for specks (``models/detect/HISTORY.md``,
+session 57). A picture of the size the network learned on gets no reduced view (a 1/2 view cost it 0.09 dB)."""
 COARSE_SIDE = 192
 """Long side, in pixels, of the coarse pass that finds tears too large for the full-resolution view."""
 EDGE_AREA = 0.005
@@ -222,19 +230,34 @@ def damage_probability(
 
     full_network = gray_weights if gray else colour_weights
     rows, cols = source.shape[:2]
+    factors = reduced_factors(rows, cols)
+    seen = factors + [2 * factors[-1]] if factors else []
+    full_share = 1.0 / (1.0 + sum(1.0 / (factor * factor) for factor in seen))
+    views: dict[int, np.ndarray] = {}
+    for index, factor in enumerate(seen):
+        done = full_share * sum(1.0 / (f * f) for f in seen[:index])
+        views[factor] = both_views(lambda image, report: detect(full_network, image, report),
+                                   reduced(source, 1.0 / factor),
+                                   sub_progress(progress, done, done + full_share / (factor * factor)))
     pad_rows, pad_cols = max(0, MIN_VIEW - rows), max(0, MIN_VIEW - cols)
     top, left = pad_rows // 2, pad_cols // 2
     if pad_rows or pad_cols:
         source = np.pad(source, ((top, pad_rows - top), (left, pad_cols - left), (0, 0)), mode="symmetric")
-    probability = detect(full_network, source, sub_progress(progress, 0.0, 0.5))
+    start = 1.0 - full_share
+    probability = detect(full_network, source, sub_progress(progress, start, start + full_share / 2))
     _mirror_in_place(source)
-    mirrored = detect(full_network, source, sub_progress(progress, 0.5, 1.0))
+    mirrored = detect(full_network, source, sub_progress(progress, start + full_share / 2, 1.0))
     del source
     np.multiply(probability, mirrored[:, ::-1], out=probability)
     del mirrored
     np.sqrt(np.maximum(probability, 0.0, out=probability), out=probability)
     if pad_rows or pad_cols:
         probability = np.ascontiguousarray(probability[top:top + rows, left:left + cols])
+    for factor in factors:
+        view = views[factor]
+        coarser = cv2.resize(views[2 * factor], (view.shape[1], view.shape[0]), interpolation=cv2.INTER_LINEAR)
+        agreed = np.minimum(view, coarser)
+        np.maximum(probability, cv2.resize(agreed, (cols, rows), interpolation=cv2.INTER_LINEAR), out=probability)
     shipped = network is None and gray_network is None and gray_coarse_network is None
     if (shipped and max(rows, cols) < SMALL_PICTURE
             and np.count_nonzero(probability > 0.5) > SMALL_MARK_SHARE * probability.size):
@@ -251,6 +274,25 @@ def damage_probability(
         if edges is not None:
             np.maximum(probability, edges, out=probability)
     return np.clip(probability, 0.0, 1.0)
+
+
+def reduced_factors(rows: int, cols: int) -> list[int]:
+    """The factors, 2, 4, 8..., by which the full-resolution weights also look at a ``rows`` x ``cols`` scan: while
+    its short side stays at least :data:`REDUCED_MIN_SIDE` (none for a picture under twice that). Each view is
+    checked against one reduced twice as much, which is also looked at."""
+    factors: list[int] = []
+    while min(rows, cols) / (2 ** (len(factors) + 1)) >= REDUCED_MIN_SIDE:
+        factors.append(2 ** (len(factors) + 1))
+    return factors
+
+
+def both_views(detect: Callable[[np.ndarray, ProgressFn | None], np.ndarray], image: np.ndarray,
+               progress: ProgressFn | None) -> np.ndarray:
+    """The geometric mean of ``detect`` on ``image`` (rows, cols, C) and on its mirror image, as the
+    full-resolution pass joins them; float32 (rows, cols)."""
+    answer = detect(image, sub_progress(progress, 0.0, 0.5))
+    mirrored = detect(np.ascontiguousarray(image[:, ::-1]), sub_progress(progress, 0.5, 1.0))[:, ::-1]
+    return np.sqrt(np.maximum(answer * mirrored, 0.0)).astype(np.float32)
 
 
 def _mirror_in_place(image: np.ndarray, rows: int = 256) -> None:

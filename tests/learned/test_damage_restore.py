@@ -448,6 +448,30 @@ def test_a_tear_wider_than_the_network_sees_is_found_by_the_coarse_pass():
     assert small.max() < 0.1, "a scan near the coarse size gets no coarse pass"
 
 
+def test_a_high_resolution_scan_is_also_seen_reduced_while_its_short_side_stays_512_px_or_more():
+    assert damage.reduced_factors(1023, 4000) == [] and damage.reduced_factors(1024, 1024) == [2]
+    assert damage.reduced_factors(9600, 12000) == [2, 4, 8, 16] and damage.reduced_factors(2000, 40000) == [2]
+
+
+def test_a_crack_as_wide_as_a_1200_dpi_scan_shows_it_is_found_by_the_reduced_pass():
+    """At 1200 dpi a 0.25 mm crack is 12 px wide, which the full-resolution view alone does not see (8 % of a 10 px
+    crack on a photo enlarged 2x; an archivist's 115 MP scan kept every crack 12-40 px wide)."""
+    from skimage import data
+
+    photo = cv2.resize(data.astronaut().astype(np.float32) / 255, None, fx=2.0, fy=2.0,
+                       interpolation=cv2.INTER_CUBIC)
+    crack = np.zeros(photo.shape[:2], np.uint8)
+    points = np.array([[x, int(300 + 60 * np.sin(x / 90))] for x in range(100, 924, 10)], np.int32)
+    cv2.polylines(crack, [points], False, 1, thickness=10)
+    scan = np.clip(photo + np.random.default_rng(0).normal(0, 0.01, photo.shape), 0, 1).astype(np.float32)
+    scan[crack > 0] = 0.93
+    steps = []
+    probability = damage.damage_probability(scan, device="cpu",
+                                            progress=lambda fraction, message: steps.append(fraction))
+    assert (probability > 0.5)[crack > 0].mean() > 0.8
+    assert steps == sorted(steps) and steps[-1] == pytest.approx(1.0)
+
+
 class _OneSidedDetector(torch.nn.Module):
     """Sure of damage in the left quarter of whatever it is shown, and where the picture is bright."""
 
