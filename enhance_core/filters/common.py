@@ -210,3 +210,25 @@ def in_row_bands(apply: Callable[[np.ndarray, int, np.ndarray], None], pixels: n
     for future in futures:
         future.result()
     return out
+
+
+def value_stretch(pixels: np.ndarray, ctx: RenderContext) -> tuple[float, float] | None:
+    """(low, width) that stretch a medical image's values to [0, 1] (for the denoiser's network, for CLAHE's
+    histogram); None for other pictures, a width of 0 for a flat slice.
+
+    Before a window/level step (``ctx.windowed`` false) a DICOM slice's
+    pixels are its stored range normalized, of which the anatomy spans a
+    sliver (air to bone is about 5 % of a 16-bit CT's range), so one σ unit
+    would be hundreds of HU. The slice's own lowest and highest values as read
+    (``ctx.value_range``: its padding, the area outside a CT's scanned circle,
+    left out), else those of the source, set the stretch: the same for every
+    region and preview scale of it.
+    """
+    if ctx.windowed or not (ctx.unit or ctx.value_scale != 1.0 or ctx.value_offset != 0.0):
+        return None
+    if ctx.value_range is not None and ctx.value_scale != 0.0:
+        low, high = sorted((value - ctx.value_offset) / ctx.value_scale for value in ctx.value_range)
+    else:
+        whole = ctx.source if ctx.source is not None else pixels
+        low, high = float(whole.min()), float(whole.max())
+    return low, max(high - low, 0.0)

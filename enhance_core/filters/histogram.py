@@ -27,6 +27,7 @@ from enhance_core.filters.common import (
     within_unit_range,
     integer_codes,
     map_intensity,
+    value_stretch,
     whole_image_margin,
 )
 
@@ -165,17 +166,25 @@ def equalize_adaptive(pixels: np.ndarray, params: ClaheParams, ctx: RenderContex
     Pixels on the 8-bit grid of a source of 8 bits or fewer go through OpenCV;
     others (:func:`histogram_levels`) through :func:`clahe_fine`, the same algorithm with finer tone maps. (OpenCV's
     16-bit CLAHE divides the clip limit among 65536 bins, where it clips every
-    bin whatever the limit.)
+    bin whatever the limit.) A medical image's values before any window are read
+    over the slice's own range (:func:`value_stretch`): a CT's anatomy spans a
+    few of the 256 bins of its stored range, and came out almost unchanged.
     """
     grid = (max(1, min(params.tiles, pixels.shape[1] // 2)), max(1, min(params.tiles, pixels.shape[0] // 2)))
+    stretch = value_stretch(pixels, ctx)
+
+    def in_range(values: np.ndarray) -> np.ndarray:
+        if stretch is None or stretch[1] == 0.0:
+            return within_unit_range(values)
+        return np.clip((values - np.float32(stretch[0])) / np.float32(stretch[1]), 0.0, 1.0)
+
     if histogram_levels(ctx, pixels) > 256:
-        return clip_unit(map_intensity(pixels, lambda values: clahe_fine(within_unit_range(values),
-                                                                         params.clip_limit, grid)))
+        return clip_unit(map_intensity(pixels, lambda values: clahe_fine(in_range(values), params.clip_limit, grid)))
     clahe = cv2.createCLAHE(clipLimit=params.clip_limit, tileGridSize=grid)
     ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)
 
     def equalize(values: np.ndarray) -> np.ndarray:
-        return apply_curve(clahe.apply(integer_codes(within_unit_range(values), 256)), ramp)
+        return apply_curve(clahe.apply(integer_codes(in_range(values), 256)), ramp)
 
     return clip_unit(map_intensity(pixels, equalize))
 

@@ -43,6 +43,7 @@ import numpy as np
 
 from enhance_core.errors import Cancelled, ParameterError
 from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
+from enhance_core.filters.common import value_stretch
 from enhance_core.learned.engine import check_pixels, load_network, run_network, sub_progress
 from enhance_core.learned.noise_map import estimate_noise_map, level_for_denoising, typical_level
 
@@ -332,28 +333,6 @@ def padding_mask(pixels: np.ndarray, ctx: RenderContext) -> np.ndarray | None:
     low, high = sorted((value - ctx.value_offset) / ctx.value_scale for value in ctx.padding)
     slack = 1e-6  # float32 pixels hold a stored value to about 6e-8 of the range
     return (pixels[:, :, :1] >= low - slack) & (pixels[:, :, :1] <= high + slack)
-
-
-def value_stretch(pixels: np.ndarray, ctx: RenderContext) -> tuple[float, float] | None:
-    """(low, width) that stretch a medical image's values to [0, 1] for the network; None for other pictures,
-    a width of 0 for a flat slice (nothing to denoise).
-
-    Before a window/level step (``ctx.windowed`` false) a DICOM slice's
-    pixels are its stored range normalized, of which the anatomy spans a
-    sliver (air to bone is about 5 % of a 16-bit CT's range), so one σ unit
-    would be hundreds of HU. The slice's own lowest and highest values as read
-    (``ctx.value_range``: its padding, the area outside a CT's scanned circle,
-    left out), else those of the source, set the stretch: the same for every
-    region and preview scale of it.
-    """
-    if ctx.windowed or not (ctx.unit or ctx.value_scale != 1.0 or ctx.value_offset != 0.0):
-        return None
-    if ctx.value_range is not None and ctx.value_scale != 0.0:
-        low, high = sorted((value - ctx.value_offset) / ctx.value_scale for value in ctx.value_range)
-    else:
-        whole = ctx.source if ctx.source is not None else pixels
-        low, high = float(whole.min()), float(whole.max())
-    return low, max(high - low, 0.0)
 
 
 FILTER_DEF = FilterDef(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -78,6 +80,23 @@ def test_clahe_looks_the_same_from_8_and_16_bit_sources_and_its_clip_limit_works
             spread[depth].append(run("clahe", pixels, RenderContext(bit_depth=depth), clip_limit=clip).std())
     np.testing.assert_allclose(spread[16], spread[8], rtol=0.05)
     assert spread[16][0] < 0.8 * spread[16][1] < 0.8 * spread[16][2], "a higher limit gives more contrast"
+
+
+def test_clahe_reads_a_ct_s_values_before_any_window_over_the_slice_s_own_range() -> None:
+    """A CT's anatomy (-1000..1000 HU of a 16-bit stored range) fills 8 of 256 bins: CLAHE changed it by a few
+    levels (CT_small: 0.502-0.533 in, 0.502-0.575 out, where scikit-image gives 0-1)."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:96, 0:128]
+    hu = 40 + 400 * np.sin(xx / 13.0) * np.cos(yy / 17.0) + 10 * rng.standard_normal(xx.shape)
+    pixels = ((hu + 32768) / 65535).astype(np.float32)[:, :, None]
+    ct = RenderContext(bit_depth=16, value_offset=-32768.0, value_scale=65535.0, unit="HU",
+                       value_range=(-1000.0, 1000.0))
+    out = run("clahe", pixels, ct)
+    assert out.max() - out.min() > 0.5
+    plain = run("clahe", pixels, RenderContext(bit_depth=16))
+    assert plain.max() - plain.min() < 0.1, "a picture without values of its own keeps [0, 1] as its range"
+    windowed = run("clahe", pixels, replace(ct, windowed=True))
+    np.testing.assert_array_equal(windowed, plain)
 
 
 def test_clahe_of_a_16_bit_source_holding_8_bit_values_is_opencv_s() -> None:
