@@ -34,12 +34,12 @@ from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
+from app.bundled import RESOURCES
 from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.export_jobs import (JpegEstimate, SizedResults, estimate_jpeg, render_full, series_targets,
                              write_dicom_result, write_full_range, write_result, write_series)
 from app.export_size_box import OutputSizeBox
-from app.launcher import RESOURCES
 from app.metrics_panel import format_score
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner

@@ -17,13 +17,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from app.bundled import SAMPLE_IMAGE
 from enhance_core.cli import SUBCOMMANDS
 from enhance_core.cli import main as cli_main
 from enhance_core.errors import ParameterError
 from enhance_core.paths import exists
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-SAMPLE_IMAGE = RESOURCES / "sample_astronaut.png"
 _CLI_FLAGS = ("-h", "--help", "--version")
 
 

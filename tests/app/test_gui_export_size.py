@@ -290,7 +290,7 @@ def test_the_default_export_name_leaves_a_folder_the_user_cannot_write(qtbot, op
 
 def test_the_bundled_sample_is_not_exported_into_the_programs_folder(qtbot, open_dialog, tmp_path, monkeypatch):
     """Its folder is writable in a checkout or a root install, and Ctrl+E, Enter wrote into resources/."""
-    from app.launcher import SAMPLE_IMAGE
+    from app.bundled import SAMPLE_IMAGE
 
     pictures = tmp_path / "Pictures"
     pictures.mkdir()
