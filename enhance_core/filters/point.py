@@ -171,7 +171,8 @@ class BitPlaneParams:
     """The contiguous run of bit planes to keep (0 is the least significant)."""
 
     lowest: int = param(7, label="Lowest plane", minimum=0, maximum=15,
-                        help="Planes above the source bit depth are ignored.")
+                        help="Planes above the source bit depth are ignored; after a window/level step the "
+                             "display picture's 8 planes are sliced.")
     highest: int = param(7, label="Highest plane", minimum=0, maximum=15)
     stretch: bool = param(True, label="Stretch to full range",
                           help="On: the kept planes fill 0..1 (a single plane shows black/white).")
@@ -183,9 +184,12 @@ def slice_bit_planes(pixels: np.ndarray, params: BitPlaneParams, ctx: RenderCont
     Pixels are quantized to ``ctx.bit_depth`` bits (at most 16; float sources
     use 16), masked, and mapped back to [0, 1], either in place value or
     stretched so the kept planes span the full range. Planes above the source's
-    depth are left out (all of them asked for: black).
+    depth are left out (all of them asked for: black). After a window/level
+    step the pixels are the 8-bit display picture of the window, not the
+    source's samples, so its 8 planes are sliced (the editor puts that step
+    first on a DICOM slice: plane 7 of a 16-bit sample was noise there).
     """
-    depth = min(ctx.bit_depth, 16) if ctx.bit_depth < 32 else 16
+    depth = 8 if ctx.windowed else min(ctx.bit_depth, 16) if ctx.bit_depth < 32 else 16
     lowest, highest = sorted((params.lowest, params.highest))
     if lowest >= depth:
         return np.zeros_like(pixels)  # every plane asked for lies above the source's depth: nothing is kept

@@ -88,6 +88,14 @@ def test_bit_planes_of_16_bit_samples() -> None:
     assert run("bit_plane", column(128 / 255), eight, lowest=7, highest=15).ravel()[0] == 1.0
 
 
+def test_bit_planes_after_a_window_are_the_display_picture_s_eight() -> None:
+    """The editor puts a window/level step first on a DICOM slice; plane 7 of its 16-bit samples was noise."""
+    windowed = RenderContext(bit_depth=16, windowed=True)
+    display = column(0.2, 0.49, 0.51, 0.9)
+    np.testing.assert_array_equal(run("bit_plane", display, windowed).ravel(), [0, 0, 1, 1])
+    assert run("bit_plane", column(0x8001 / 65535), windowed, lowest=15, highest=15).ravel()[0] == 0.0
+
+
 def test_threshold_fixed_and_otsu() -> None:
     np.testing.assert_array_equal(run("threshold", column(0.2, 0.5, 0.8), level=0.5).ravel(), [0, 0, 1])
     rng = np.random.default_rng(1)
