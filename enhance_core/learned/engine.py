@@ -395,6 +395,7 @@ def run_tiled(
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
     mask: np.ndarray | None = None,
+    mask_reach: int | None = None,
     memory_budget: int | None = None,
     bytes_per_pixel: float = 1024.0,
     out_channels: int | None = None,
@@ -423,11 +424,14 @@ def run_tiled(
         ``progress(fraction, message)`` after each tile; ``should_stop()``
         is checked before each tile.
     mask : ndarray, optional
-        Float (rows, cols); only the mask's extent, grown by ``overlap``, is
-        tiled (a dab costs one small tile), and only its tiles holding a mask
-        value > 0 are computed. Pixels outside those tiles keep their input
-        values; pixels in them blend toward the input where an uncomputed tile
-        also covers them.
+        Float (rows, cols); only tiles holding a mask value > 0 are computed.
+        Pixels outside those tiles keep their input values; pixels in them
+        blend toward the input where an uncomputed tile also covers them.
+    mask_reach : int, optional
+        With ``mask``: tile only the mask's extent grown by this many pixels,
+        the picture the network needs around what it changes (a brush dab
+        then costs one small tile, not the whole tiles it touches). None tiles
+        the whole picture (a fill that reads context far beyond its overlap).
     memory_budget : int, optional
         Bytes a tile may use; default per device (see :func:`choose_tile`).
     bytes_per_pixel : float
@@ -463,8 +467,8 @@ def run_tiled(
                                multiple=multiple)
     smallest = max(MIN_TILE, 2 * overlap + multiple)
     crop = None
-    if mask is not None and out_channels <= pixels.shape[2]:
-        window = mask_window(mask, overlap)
+    if mask is not None and mask_reach is not None and out_channels <= pixels.shape[2]:
+        window = mask_window(mask, mask_reach)
         crop = None if window is None else (window, mask[window])
     while True:
         try:
@@ -488,16 +492,16 @@ def run_tiled(
             log.warning("out of memory on %s; retrying with %dx%d tiles", device, side, side)
 
 
-def mask_window(mask: np.ndarray, overlap: int) -> tuple[slice, slice] | None:
-    """Rows and columns of ``mask``'s extent (values > 0) grown by ``overlap``; None when that is the whole mask
+def mask_window(mask: np.ndarray, reach: int) -> tuple[slice, slice] | None:
+    """Rows and columns of ``mask``'s extent (values > 0) grown by ``reach``; None when that is the whole mask
     or the mask is empty (then no tile is computed anyway)."""
     rows, cols = mask.shape
     marked_rows = np.flatnonzero((mask > 0).any(axis=1))
     if marked_rows.size == 0:
         return None
     marked_cols = np.flatnonzero((mask[marked_rows[0]:marked_rows[-1] + 1] > 0).any(axis=0))
-    top, bottom = max(0, int(marked_rows[0]) - overlap), min(rows, int(marked_rows[-1]) + 1 + overlap)
-    left, right = max(0, int(marked_cols[0]) - overlap), min(cols, int(marked_cols[-1]) + 1 + overlap)
+    top, bottom = max(0, int(marked_rows[0]) - reach), min(rows, int(marked_rows[-1]) + 1 + reach)
+    left, right = max(0, int(marked_cols[0]) - reach), min(cols, int(marked_cols[-1]) + 1 + reach)
     if (top, left, bottom, right) == (0, 0, rows, cols):
         return None
     return slice(top, bottom), slice(left, right)
@@ -563,6 +567,7 @@ def run_network(
     conditions: np.ndarray | None = None,
     tile: int | None = None,
     mask: np.ndarray | None = None,
+    mask_reach: int | None = None,
     device: str | None = None,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
@@ -591,7 +596,7 @@ def run_network(
     forward : callable
         ``forward(network, tensor)``: maps a tile (1, C, rows, cols), the image's
         channels then the conditions', to (1, out_channels, rows, cols); see :func:`run_tiled`.
-    overlap, bytes_per_pixel, out_channels, tile, mask, progress
+    overlap, bytes_per_pixel, out_channels, tile, mask, mask_reach, progress
         As :func:`run_tiled` (``multiple`` is ``network.multiple``); ``out_channels`` defaults to the image's
         channels as fed.
     conditions : ndarray, optional
@@ -642,7 +647,8 @@ def run_network(
     tiles_progress = progress if refine is None else sub_progress(progress, 0.0, REFINE_START)
     with stop_checks(network, should_stop):
         result = run_tiled(tile_fn, source, tile=tile, overlap=overlap, multiple=network.multiple, device=device,
-                           progress=tiles_progress, should_stop=should_stop, mask=mask, bytes_per_pixel=bytes_per_pixel,
+                           progress=tiles_progress, should_stop=should_stop, mask=mask, mask_reach=mask_reach,
+                           bytes_per_pixel=bytes_per_pixel,
                            out_channels=out_channels or (3 if gray else pixels.shape[2]))
     if gray and average_gray:
         result = result.mean(axis=2, keepdims=True, dtype=np.float32)

@@ -331,5 +331,5 @@ def enhance_with_model(
         return enhance_tile_t(x, model.denoiser, wb_t, amount, white=white, kernel=kernel)
 
     return run_tiled(brighten_tile, stacked, tile=tile, overlap=TILE_OVERLAP, multiple=model.denoiser.multiple,
-                     device=device, progress=progress, should_stop=should_stop, mask=mask, bytes_per_pixel=2048.0,
-                     out_channels=3)
+                     device=device, progress=progress, should_stop=should_stop, mask=mask, mask_reach=TILE_OVERLAP,
+                     bytes_per_pixel=2048.0, out_channels=3)
