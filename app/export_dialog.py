@@ -208,13 +208,14 @@ class ExportDialog(QDialog):
         it; any other source gets JPEG.
         ``-2``, ``-3``... are added while the name is taken. A folder this user
         cannot write (a card, a shared folder), or the program's own folder of
-        the bundled sample, gives way to the Pictures folder.
+        the bundled sample, gives way to the Pictures folder, or the home folder
+        when there is none.
         """
         source = self.document.source_path or Path.home() / "image.png"
         folder = self.settings.last_folder("export") or str(source.parent)
         if not os.access(folder, os.W_OK) or Path(folder).resolve() == RESOURCES:
-            folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation) or str(
-                Path.home())
+            pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+            folder = pictures if pictures and os.path.isdir(pictures) else str(Path.home())  # Qt names it if missing
         meta = self.source.meta
         if self.is_dicom:
             suffix = ".png"

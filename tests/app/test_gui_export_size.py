@@ -298,6 +298,11 @@ def test_the_bundled_sample_is_not_exported_into_the_programs_folder(qtbot, open
     dialog = open_dialog(SAMPLE_IMAGE)
     assert dialog.path.text() == str(pictures / "sample_astronaut_edited.png")
     dialog.reject()
+    pictures.rmdir()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    dialog = open_dialog(SAMPLE_IMAGE)
+    assert dialog.path.text() == str(tmp_path / "sample_astronaut_edited.png"), "Qt names Pictures when it is missing"
+    dialog.reject()
 
 
 def test_a_name_too_long_for_the_file_system_is_said_and_the_dialog_stays_usable(open_dialog, tmp_path) -> None:
