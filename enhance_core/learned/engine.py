@@ -468,7 +468,7 @@ def run_tiled(
     smallest = max(MIN_TILE, 2 * overlap + multiple)
     crop = None
     if mask is not None and mask_reach is not None and out_channels <= pixels.shape[2]:
-        window = mask_window(mask, mask_reach)
+        window = mask_window(mask, mask_reach, multiple)
         crop = None if window is None else (window, mask[window])
     while True:
         try:
@@ -492,16 +492,19 @@ def run_tiled(
             log.warning("out of memory on %s; retrying with %dx%d tiles", device, side, side)
 
 
-def mask_window(mask: np.ndarray, reach: int) -> tuple[slice, slice] | None:
-    """Rows and columns of ``mask``'s extent (values > 0) grown by ``reach``; None when that is the whole mask
-    or the mask is empty (then no tile is computed anyway)."""
+def mask_window(mask: np.ndarray, reach: int, multiple: int = 1) -> tuple[slice, slice] | None:
+    """Rows and columns of ``mask``'s extent (values > 0) grown by ``reach``, starting on a multiple of
+    ``multiple`` (a network with strides or a pixel unshuffle answers by its grid's phase: a dab of low-light
+    started off it differed from the whole picture by 10 levels); None when that is the whole mask or the mask
+    is empty (then no tile is computed anyway)."""
     rows, cols = mask.shape
     marked_rows = np.flatnonzero((mask > 0).any(axis=1))
     if marked_rows.size == 0:
         return None
     marked_cols = np.flatnonzero((mask[marked_rows[0]:marked_rows[-1] + 1] > 0).any(axis=0))
-    top, bottom = max(0, int(marked_rows[0]) - reach), min(rows, int(marked_rows[-1]) + 1 + reach)
-    left, right = max(0, int(marked_cols[0]) - reach), min(cols, int(marked_cols[-1]) + 1 + reach)
+    top = max(0, int(marked_rows[0]) - reach) // multiple * multiple
+    left = max(0, int(marked_cols[0]) - reach) // multiple * multiple
+    bottom, right = min(rows, int(marked_rows[-1]) + 1 + reach), min(cols, int(marked_cols[-1]) + 1 + reach)
     if (top, left, bottom, right) == (0, 0, rows, cols):
         return None
     return slice(top, bottom), slice(left, right)

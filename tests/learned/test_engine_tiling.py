@@ -91,10 +91,10 @@ def test_a_dab_is_computed_on_its_extent_alone_and_matches_the_whole_tiling(clea
         return box_filter(t)
 
     out = run_tiled(counted_box, pixels, tile=256, overlap=16, multiple=8, mask=mask, mask_reach=16, device="cpu")
-    assert sum(rows * cols for rows, cols in shapes) <= 64 * 48
+    assert sum(rows * cols for rows, cols in shapes) <= 64 * 56
     whole = run_tiled(box_filter, pixels, tile=1024, multiple=8, device="cpu")
     np.testing.assert_allclose(out[290:310, 295:305], whole[290:310, 295:305], atol=1e-6)
-    assert np.array_equal(out[:274], pixels[:274]) and np.array_equal(out[:, 321:], pixels[:, 321:])
+    assert np.array_equal(out[:272], pixels[:272]) and np.array_equal(out[:, 321:], pixels[:, 321:])
     shapes.clear()
     run_tiled(counted_box, pixels, tile=256, overlap=16, multiple=8, mask=mask, device="cpu")
     assert sum(rows * cols for rows, cols in shapes) > 40_000, "without a reach (a fill's context): whole tiles"
