@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from enhance_core.filters.base import ProgressFn, StopFn
-from enhance_core.learned.engine import run_network, select_device
+from enhance_core.learned.engine import load_network, run_network
 
 MODEL_NAME = "noise_level"
 OVERLAP = 16
@@ -66,7 +66,8 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _content_key(pixels: np.ndarray, device: str) -> tuple:
-    """What identifies an estimate: a digest of the pixels' bytes, their shape and type, and the device."""
+    """What identifies an estimate (with the loaded network's identity, so that weights served in the shipped ones'
+    place get their own): a digest of the pixels' bytes, their shape and type, and the device."""
     data = np.ascontiguousarray(pixels)
     return hashlib.blake2b(data.data, digest_size=16).digest(), data.shape, data.dtype.str, device
 
@@ -103,7 +104,8 @@ def estimate_noise_map(
 
     With the shipped weights the map is read-only, and pixels estimated a moment
     ago (the same content) get the same map again without running the network
-    (:data:`CACHE_ENTRIES`).
+    (:data:`CACHE_ENTRIES`; a picture whose map would not fit :data:`CACHE_BYTES`,
+    over 33 MP, is not looked up).
 
     Parameters
     ----------
@@ -126,9 +128,10 @@ def estimate_noise_map(
         ``should_stop()`` returned true.
     """
     key = None
-    if network is None and isinstance(pixels, np.ndarray):
-        device = select_device(device)
-        key = _content_key(pixels, device)
+    if network is None and isinstance(pixels, np.ndarray) and pixels.ndim == 3 \
+            and pixels.shape[0] * pixels.shape[1] * 4 <= CACHE_BYTES:
+        network, device = load_network(MODEL_NAME, device=device, should_stop=should_stop)
+        key = _content_key(pixels, device) + (id(network),)
         cached = _cached(key)
         if cached is not None:
             if progress is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -178,6 +180,11 @@ def test_a_brush_dab_does_not_estimate_the_same_pixels_again(monkeypatch):
     for _ in range(2):
         FILTER_DEF.apply(pixels, FILTER_DEF.make_params({}), RenderContext(device="cpu", mask=mask))
     assert len(runs) == 2
+    shipped = noise_map.load_network
+    monkeypatch.setattr(noise_map, "load_network",
+                        lambda name, **options: (copy.deepcopy(shipped(name, **options)[0]), "cpu"))
+    noise_map.estimate_noise_map(pixels, device="cpu")
+    assert len(runs) == 3, "weights served in the shipped ones' place get their own map"
 
 
 @pytest.mark.parametrize("samples", [250_000, 600])
