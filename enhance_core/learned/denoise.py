@@ -173,8 +173,7 @@ def run_denoiser(
             return network(tensor[:, :3].contiguous(memory_format=torch.channels_last), tensor[:, 3:4])
     return run_network(network, pixels, forward, conditions=conditions, overlap=OVERLAP,
                        bytes_per_pixel=BYTES_PER_PIXEL, out_channels=3, tile=tile, mask=mask, mask_reach=OVERLAP,
-                       device=device,
-                       progress=progress, should_stop=should_stop, cpu_bf16=bf16,
+                       device=device, progress=progress, should_stop=should_stop, cpu_bf16=bf16,
                        refine=lambda result: keep_local_mean(pixels, result, should_stop=should_stop), clip=True)
 
 

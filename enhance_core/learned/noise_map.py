@@ -65,11 +65,11 @@ _CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
 
-def _content_key(pixels: np.ndarray, device: str) -> tuple:
-    """What identifies an estimate (with the loaded network's identity, so that weights served in the shipped ones'
-    place get their own): a digest of the pixels' bytes, their shape and type, and the device."""
+def _content_key(pixels: np.ndarray, device: str, network: Any) -> tuple:
+    """What identifies an estimate: a digest of the pixels' bytes, their shape and type, the device, and the loaded
+    network (weights served in the shipped ones' place get their own)."""
     data = np.ascontiguousarray(pixels)
-    return hashlib.blake2b(data.data, digest_size=16).digest(), data.shape, data.dtype.str, device
+    return hashlib.blake2b(data.data, digest_size=16).digest(), data.shape, data.dtype.str, device, id(network)
 
 
 def _cached(key: tuple) -> np.ndarray | None:
@@ -102,10 +102,10 @@ def estimate_noise_map(
 ) -> np.ndarray:
     """Return the noise standard deviation of every pixel, float32 (rows, cols), on the 0-255 scale.
 
-    With the shipped weights the map is read-only, and pixels estimated a moment
-    ago (the same content) get the same map again without running the network
+    With the shipped weights, pixels estimated a moment ago (the same content)
+    get the same map again, read-only, without running the network
     (:data:`CACHE_ENTRIES`; a picture whose map would not fit :data:`CACHE_BYTES`,
-    over 33 MP, is not looked up).
+    over 33 MP, is neither looked up nor kept).
 
     Parameters
     ----------
@@ -131,7 +131,7 @@ def estimate_noise_map(
     if network is None and isinstance(pixels, np.ndarray) and pixels.ndim == 3 \
             and pixels.shape[0] * pixels.shape[1] * 4 <= CACHE_BYTES:
         network, device = load_network(MODEL_NAME, device=device, should_stop=should_stop)
-        key = _content_key(pixels, device) + (id(network),)
+        key = _content_key(pixels, device, network)
         cached = _cached(key)
         if cached is not None:
             if progress is not None:
