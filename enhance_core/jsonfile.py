@@ -5,7 +5,8 @@ infinity, parses integers of thousands of digits (raising ``ValueError`` past
 4300) and raises ``RecursionError`` on deep nesting. :func:`read_json_file`
 and :func:`parse_json` turn each of these, and a file too large or not a
 regular file (a FIFO would block forever), into one :class:`ParameterError`
-line naming the file. A UTF-8 byte-order mark at the start is accepted.
+line naming the file, as is a key given twice in one object (Python keeps
+the last silently). A UTF-8 byte-order mark at the start is accepted.
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ def _parse_constant(name: str) -> Any:
     raise _Refused(f"holds {name}, which is not a JSON number; use a finite number")
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object, refusing a key given twice (Python's :mod:`json` would keep the last silently)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _Refused(f"gives the key {key!r} twice in one object; keep the one you mean and delete the other")
+        found[key] = value
+    return found
+
+
 def parse_json(text: str | bytes, *, source: str) -> Any:
     """Parse JSON ``text`` strictly; ``source`` names it in errors (``recipe /a/b.json``).
 
@@ -56,13 +67,15 @@ def parse_json(text: str | bytes, *, source: str) -> Any:
     ------
     ParameterError
         Invalid JSON, NaN or Infinity, a number too large to be finite, an
-        integer of more than :data:`MAX_INT_DIGITS` digits, or nesting deeper
+        integer of more than :data:`MAX_INT_DIGITS` digits, a key given twice
+        in one object, or nesting deeper
         than Python's recursion limit.
     """
     if isinstance(text, str):
         text = text.removeprefix("\ufeff")
     try:
-        return json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+        return json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant,
+                          object_pairs_hook=_object)
     except _Refused as refused:
         raise ParameterError(f"{source} {refused}") from None
     except json.JSONDecodeError as error:

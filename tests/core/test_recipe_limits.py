@@ -105,6 +105,8 @@ def test_a_fifo_is_refused_instead_of_blocking(tmp_path) -> None:
     ('{"schema": "%s", "version": 1, "steps": [{"filter": "gamma", "params": {"gamma": 1e400}}]}' % SCHEMA,
      "1e400, too large to be finite"),
     ('{"schema": "%s", "version": 1, "steps": [' % SCHEMA, "not valid JSON"),
+    ('{"schema": "%s", "version": 1, "steps": [{"filter": "gaussian_blur", "params": {"sigma": 2, "sigma": 50}}]}'
+     % SCHEMA, "gives the key 'sigma' twice in one object; keep the one you mean"),
 ])
 def test_numbers_and_nesting_json_cannot_hold_are_refused(tmp_path, text: str, pattern: str) -> None:
     refused(write(tmp_path, text), pattern)
