@@ -137,9 +137,10 @@ class FileActions(QObject):
     project_opened(project)
         A project (:class:`~enhance_core.project.Project`) opened: its image and steps are set, and its
         undo history and snapshots are to be taken over (:func:`app.project_history.connect_project_states`).
-    save_warned(message)
-        A project was saved without part of its undo history or snapshots; ``message`` says what (for the
-        status bar).
+    warned(message)
+        What the user should know of a save or a load that went through (for the status bar): a project saved
+        without part of its undo history or snapshots, a recipe whose steps render differently from the
+        version that saved it.
     saved(message)
         A project or recipe was saved (and nothing was warned): "Saved project PATH" (for the status bar).
 
@@ -157,7 +158,7 @@ class FileActions(QObject):
     read_warned = Signal(str, list)
     saved_preview_loaded = Signal(object)
     project_opened = Signal(object)
-    save_warned = Signal(str)
+    warned = Signal(str)
     saved = Signal(str)
 
     def __init__(self, window: QWidget, document: Document, reporter: ErrorReporter,
@@ -499,7 +500,7 @@ class FileActions(QObject):
 
         def warn(text: str) -> None:
             warned.append(text)
-            self.save_warned.emit(text)
+            self.warned.emit(text)
 
         try:
             save_project(path, image=document.source_path, reference=document.named_reference,
@@ -594,10 +595,15 @@ class FileActions(QObject):
         if source is None:
             self.reporter.show_error(self.window, "Nothing to apply the recipe to", "Open an image first.")
             return
+        notes: list[str] = []
         try:
-            steps = load_recipe(path)
+            steps = load_recipe(path, notes=notes)
         except EnhanceError as error:
             self.reporter.report(self.window, "Cannot load the recipe", error)
+            return
+        if not steps:
+            self.reporter.show_error(self.window, "Cannot load the recipe",
+                                     f"{path.name} has no steps; the stack is left as it is.")
             return
         masks = {i: item.mask for i, item in enumerate(steps) if item.mask is not None}
         misfits = [i for i, mask in masks.items() if not mask.fits(source.pixels)]
@@ -622,6 +628,8 @@ class FileActions(QObject):
             item, mask=dataclasses.replace(item.mask, picture=None)) for item in steps)
         self.settings.set_last_folder("recipe", path)
         self.document.push(ResetStackCommand(self.document.stack, steps, f"Load recipe {path.name}"))
+        if notes:
+            self.warned.emit(" · ".join(notes))
 
 
 def _painted_on(mask: Mask) -> str:

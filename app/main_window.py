@@ -228,7 +228,7 @@ class MainWindow(QMainWindow):
         self.brush.failed.connect(lambda failure: self._report_failure("Marking the damage failed", failure))
         self.history.trimmed.connect(lambda text: status.showMessage(text, 10000))
         self.recovery.message.connect(lambda text: status.showMessage(text, 15000))
-        self.files.save_warned.connect(lambda text: status.showMessage(text, 15000))
+        self.files.warned.connect(lambda text: status.showMessage(text, 20000))
         self.files.saved.connect(lambda text: status.showMessage(text, 6000))
         self.files.recent_changed.connect(self.refresh_recent_menu)
         self.files.series_opened.connect(self.slices.set_series)

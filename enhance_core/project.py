@@ -87,7 +87,8 @@ class Project:
     """A loaded project: absolute image paths, the validated steps and the saved preview, if it fits the recipe.
 
     ``history`` and ``snapshots`` come from the ``states`` section (None and () for projects before
-    version 3); ``warnings`` say what of that section was damaged and left out.
+    version 3); ``warnings`` say what of that section was damaged and left out, which steps' masks could not be
+    read, and which steps render differently from the version that saved them.
     """
 
     image: Path
@@ -289,7 +290,8 @@ def load_project(path: str | Path) -> Project:
     image = _resolved_path(data.get("image"), path, "image")
     reference = None if data.get("reference") is None else _resolved_path(data["reference"], path, "reference")
     unread: list[str] = []
-    steps = recipe_from_dict(data.get("recipe"), base_dir=path.parent, source=f"project {path}", unread_masks=unread)
+    steps = recipe_from_dict(data.get("recipe"), base_dir=path.parent, source=f"project {path}", unread_masks=unread,
+                             notes=unread)
     history: SavedHistory | None = None
     snapshots: tuple[Snapshot, ...] = ()
     warnings: list[str] = [oversized] if oversized else []

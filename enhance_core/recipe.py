@@ -111,8 +111,11 @@ def save_recipe(steps: Sequence[StackItem], path: str | Path) -> Path:
     return path
 
 
-def load_recipe(path: str | Path) -> tuple[StackItem, ...]:
+def load_recipe(path: str | Path, *, notes: list[str] | None = None) -> tuple[StackItem, ...]:
     """Read a recipe file and return its validated steps (mask rasters read from beside it).
+
+    With ``notes``, what renders differently from the version that saved
+    the recipe is appended there (see :func:`recipe_from_dict`).
 
     Raises
     ------
@@ -123,12 +126,15 @@ def load_recipe(path: str | Path) -> tuple[StackItem, ...]:
     path = Path(path)
     data = read_json_file(path, what="recipe", max_bytes=env_limit(MAX_BYTES_ENV, MAX_RECIPE_BYTES),
                           limit_env=MAX_BYTES_ENV)
-    return recipe_from_dict(data, base_dir=path.parent, source=f"recipe {path}")
+    return recipe_from_dict(data, base_dir=path.parent, source=f"recipe {path}", notes=notes)
 
 
 def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None, source: str = "recipe",
-                     unread_masks: list[str] | None = None) -> tuple[StackItem, ...]:
+                     unread_masks: list[str] | None = None, notes: list[str] | None = None) -> tuple[StackItem, ...]:
     """Validate a recipe dict and build its steps; ``source`` names it in error messages.
+
+    With ``notes``, a line is appended there for each step that renders
+    differently from the version that saved it (:func:`changed_by_added`).
 
     A mask raster file that cannot be read raises, unless ``unread_masks`` is
     given (a project: its steps open whatever became of a file beside it): then
@@ -159,6 +165,9 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None, source: s
                                          unread=None if unread_masks is None else reasons))
         except EnhanceError as error:
             raise ParameterError(f"{source}, step {index + 1}: {error}") from None
+        if notes is not None and isinstance(step.get("params"), dict):
+            notes.extend(f"{source}, step {index + 1} ({items[-1].definition.label}): {change}"
+                         for change in changed_by_added(items[-1].filter, step["params"]))
         if unread_masks is not None and reasons:
             unread_masks.append(f"step {index + 1} ({items[-1].definition.label}) opened switched off: {reasons[0]}; "
                                 "what its mask held there is lost: paint or detect it again, or remove the step")
@@ -206,13 +215,19 @@ class AddedParam:
     value: Any
     same_output: bool
     """Whether that value renders the step as it rendered before the parameter existed."""
+    change: str = ""
+    """When it does not: how the step renders differently now, and what to set for the earlier look (the note
+    loading such a recipe gives, :func:`changed_by_added`)."""
 
+
+_GRAIN_CHANGE = ("every fill now gets film grain matched to the picture around it, where earlier versions added it "
+                 "only inside large holes; for smooth fills of thin damage as before, set \"grain\": 0 in the recipe")
 
 ADDED_PARAMS: dict[tuple[str, str], AddedParam] = {
     ("super_resolution", "sharpness"): AddedParam(0.0, same_output=True),
     ("window_level", "function"): AddedParam("linear", same_output=True),
-    ("hole_fill", "grain"): AddedParam(0.6, same_output=False),
-    ("restore", "grain"): AddedParam(0.6, same_output=False),
+    ("hole_fill", "grain"): AddedParam(0.6, same_output=False, change=_GRAIN_CHANGE),
+    ("restore", "grain"): AddedParam(0.6, same_output=False, change=_GRAIN_CHANGE),
     ("restore", "remove_cast"): AddedParam(True, same_output=True),
     ("denoise", "auto_strength"): AddedParam(1.0, same_output=True),
 }
@@ -234,6 +249,15 @@ def without_added_defaults(filter_name: str, params: dict) -> dict:
     """
     return {name: value for name, value in params.items()
             if not ((added := ADDED_PARAMS.get((filter_name, name))) and added.same_output and value == added.value)}
+
+
+def changed_by_added(filter_name: str, params: dict) -> list[str]:
+    """What a step of ``filter_name`` with ``params`` as a recipe holds them (before :func:`upgrade_params`)
+    renders differently from the version that saved it: one line per missing parameter whose value today
+    changes the output (:attr:`AddedParam.change`)."""
+    return [f"it was saved before its {name!r} setting existed and takes {shown(added.value)}: {added.change}"
+            for (owner, name), added in ADDED_PARAMS.items()
+            if owner == filter_name and not added.same_output and name not in params]
 
 
 def upgrade_params(filter_name: str, params: dict) -> dict:

@@ -361,9 +361,12 @@ def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
     if args.recipe is not None:
         if args.set:
             raise ParameterError("--set goes with --filter; edit the recipe to change its parameters")
-        steps = load_recipe(args.recipe)
+        notes: list[str] = []
+        steps = load_recipe(args.recipe, notes=notes)
         if not steps:
             raise ParameterError(f"recipe {args.recipe} has no steps")
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr, flush=True)
         return steps
     if args.filter is None:
         raise ParameterError("give --recipe R.json or --filter NAME (see --list)")

@@ -1020,3 +1020,29 @@ def test_the_shortcuts_list_names_the_brush_clicks_and_the_toolbars_keys(window)
     assert len(window.shortcut_rows()) == len(set(window.shortcut_rows())), "each shortcut once"
     (redo,) = [shown for shown, name in keys.items() if name == "Redo"]
     assert set(redo.split(" / ")) == {"Ctrl+Y", "Ctrl+Shift+Z"}, "both of Redo's Ctrl keys, not Alt+Backspace"
+
+
+def test_loading_an_empty_or_an_earlier_version_s_recipe_says_so(qtbot, window, tmp_path):
+    import json
+
+    from enhance_core.recipe import save_recipe
+    from enhance_core.stack import make_item
+
+    open_image(qtbot, window, save_png(np.full((40, 60, 3), 0.5, np.float32), tmp_path / "scan.png"))
+    stack = window.document.stack
+    stack.reset((make_item("gamma"),))
+    save_recipe((), tmp_path / "empty.json")
+    window.files.load_recipe(tmp_path / "empty.json")
+    assert [item.filter for item in stack.snapshot()] == ["gamma"], "the stack is left as it is"
+    assert window.reporter.errors[-1][1] == "empty.json has no steps; the stack is left as it is."
+    recipe = save_recipe((make_item("hole_fill", {"source": "detected"}),), tmp_path / "old.json")
+    data = json.loads(recipe.read_text())
+    del data["steps"][0]["params"]["grain"]
+    recipe.write_text(json.dumps(data))
+    with qtbot.waitSignal(window.files.warned, timeout=5000) as said:
+        window.files.load_recipe(recipe)
+    assert [item.filter for item in stack.snapshot()] == ["hole_fill"]
+    assert said.args[0].startswith(f"recipe {recipe}, step 1 (Hole fill (CNN)): it was saved before its 'grain' "
+                                   "setting")
+    assert window.statusBar().currentMessage() == said.args[0]
+    wait_rendered(qtbot, window)

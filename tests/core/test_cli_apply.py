@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import re
 
 import numpy as np
@@ -59,6 +60,22 @@ def test_recipe_gives_what_the_editor_renders(inputs, tmp_path) -> None:
     image = read_image(inputs / "two.png")
     expected = Renderer().render(image, steps)
     np.testing.assert_allclose(read_image(tmp_path / "out" / "two.png").pixels, expected, atol=1 / 65535)
+
+
+def test_a_recipe_from_before_grain_in_fills_says_its_fills_now_get_grain_and_how_to_keep_them_smooth(
+        tmp_path, capsys) -> None:
+    recipe = save_recipe((make_item("gamma"), make_item("restore")), tmp_path / "old.json")
+    capsys.readouterr()
+    build_steps(argparse.Namespace(recipe=recipe, filter=None, set=[]))
+    assert capsys.readouterr().err == ""
+    data = json.loads(recipe.read_text())
+    del data["steps"][1]["params"]["grain"]
+    recipe.write_text(json.dumps(data))
+    build_steps(argparse.Namespace(recipe=recipe, filter=None, set=[]))
+    note = capsys.readouterr().err
+    assert note.startswith(f"note: recipe {recipe}, step 2 (Restore old photo (CNN)): it was saved before its 'grain' "
+                           "setting existed and takes 0.6: every fill now gets film grain")
+    assert 'set "grain": 0 in the recipe' in note
 
 
 @pytest.mark.parametrize("argv, message", [

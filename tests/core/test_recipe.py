@@ -169,7 +169,27 @@ def test_a_recipe_from_before_a_parameter_was_added_loads_with_the_earlier_behav
     assert getattr(step.params, added) == ADDED_PARAMS[filter_name, added].value
 
 
+@pytest.mark.parametrize(("filter_name", "added"), sorted(ADDED_PARAMS))
+def test_loading_says_which_steps_render_differently_from_the_version_that_saved_them(filter_name: str,
+                                                                                       added: str) -> None:
+    data = recipe_to_dict((make_item("gamma"), make_item(filter_name)))
+    notes: list[str] = []
+    recipe_from_dict(data, source="recipe old.json", notes=notes)
+    assert notes == []
+    del data["steps"][1]["params"][added]
+    recipe_from_dict(data, source="recipe old.json", notes=notes)
+    if ADDED_PARAMS[filter_name, added].same_output:
+        assert notes == []
+    else:
+        (note,) = notes
+        assert note.startswith(f"recipe old.json, step 2 ({FILTERS[filter_name].label}): it was saved before its "
+                               f"'{added}' setting existed and takes ")
+        assert ADDED_PARAMS[filter_name, added].change in note
+
+
 def test_every_parameter_a_recipe_may_lack_has_a_value_to_take() -> None:
+    assert all(added.same_output or added.change for added in ADDED_PARAMS.values()), (
+        "a parameter whose value for earlier recipes changes their output needs a change note")
     known = json.loads((Path(__file__).parent / "recipe_params.json").read_text())
     for name, definition in FILTERS.items():
         assert name in known, f"new filter {name!r}: add its parameters to tests/core/recipe_params.json"
