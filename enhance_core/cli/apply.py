@@ -175,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.mask is None and args.mask_dir is None:
         from enhance_core.learned.hole_fill import missing_mask_refusal
 
-        refusal = missing_mask_refusal(steps)
+        refusal = missing_mask_refusal(steps, None if args.recipe is None else f"recipe {args.recipe}")
         if refusal is not None:
             raise ParameterError(refusal)
     size = output_size(args)

@@ -209,12 +209,13 @@ def filled_note(share: float) -> str:
     return f"fills {share_text(share)} of the picture"
 
 
-def missing_mask_refusal(steps: Sequence[StackItem]) -> str | None:
+def missing_mask_refusal(steps: Sequence[StackItem], source: str | None = None) -> str | None:
     """Why ``steps`` cannot run on files without a mask given (an enabled fill of painted holes that has none),
-    or None."""
-    for step in steps:
+    or None; ``source`` names the recipe they come from (None: one ``--filter``)."""
+    for number, step in enumerate(steps, start=1):
         if step.enabled and step.mask is None and step.definition.needs_mask(step.params):
-            return (f"{step.filter} fills the step's mask, but this step has none: pass --mask FILE or --mask-dir DIR, "
+            where = f"{source}, step {number} ({step.definition.label})" if source else f"--filter {step.filter}"
+            return (f"{where} fills its painted holes, but has no mask: pass --mask FILE or --mask-dir DIR, "
                     "paint the holes in the editor and save the recipe, or set source=detected")
     return None
 

@@ -498,7 +498,13 @@ def test_an_original_in_an_output_folder_inside_the_inputs_is_never_replaced(inp
 
 def test_a_fill_of_painted_holes_without_a_mask_is_refused_before_any_file(inputs, tmp_path, capsys) -> None:
     assert main(["apply", "--filter", "hole_fill", "-o", str(tmp_path / "out"), str(inputs)]) == 2
-    assert "hole_fill fills the step's mask, but this step has none: pass --mask FILE" in capsys.readouterr().err
+    assert "error: --filter hole_fill fills its painted holes, but has no mask: pass --mask FILE" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    recipe = save_recipe((make_item("gamma"), make_item("hole_fill", {"source": "mask"})), tmp_path / "holes.json")
+    assert main(["apply", "--recipe", str(recipe), "-o", str(tmp_path / "out"), str(inputs)]) == 2
+    assert (f"error: recipe {recipe}, step 2 (Hole fill (CNN)) fills its painted holes, but has no mask: pass --mask"
+            in capsys.readouterr().err)
     assert not (tmp_path / "out").exists()
 
 
