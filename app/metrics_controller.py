@@ -194,11 +194,13 @@ class MetricsController(QObject):
 
     def _mark_if_behind(self, reason: str) -> None:
         """Say ``reason`` when the figures shown are not of the stack as it is now."""
-        steps = self.document.stack.snapshot()
-        measured = self._latest_steps
-        if self.latest is not None and measured is not None and not (
-                len(measured) == len(steps) and all(a is b for a, b in zip(measured, steps))):
+        if self.latest is not None and self._latest_steps is not None and not self._is_current(self._latest_steps):
             self.stale.emit(reason)
+
+    def _is_current(self, steps: tuple[StackItem, ...]) -> bool:
+        """Whether ``steps`` are the stack as it is now."""
+        now = self.document.stack.snapshot()
+        return len(steps) == len(now) and all(a is b for a, b in zip(steps, now))
 
     def _editing_crop(self) -> bool:
         """Whether a crop step is selected, so that the canvas shows its input rather than the result."""
@@ -212,8 +214,11 @@ class MetricsController(QObject):
         if self.document.reference_size_problem() or report.with_reference != (self.document.reference is not None):
             return
         self.latest, self._latest_steps = report, tuple(steps)
-        self._pending.stop()
         self.report.emit(report)
+        if self._is_current(self._latest_steps):
+            self._pending.stop()
+        elif not self._pending.isActive():  # figures of an edit before the last, landing after its wait
+            self._mark_if_behind(CROP_INPUT if self._editing_crop() else RENDERING)
 
 
 class _Follow:

@@ -141,6 +141,21 @@ def test_figures_of_the_stack_before_a_slow_edit_say_so_while_it_renders(qtbot, 
     assert panel.state.text() == STOPPED
 
 
+def test_figures_of_an_earlier_stack_landing_after_the_wait_stay_marked(qtbot, window, photo_path, learned_stuck):
+    open_fitted(qtbot, window, photo_path)
+    qtbot.waitUntil(lambda: window.metrics.latest is not None, timeout=20000)
+    panel, metrics = window.metrics_panel, window.metrics
+    earlier, steps = metrics.latest, window.document.stack.snapshot()
+    window.stack_panel.add_filter("test_learned_stuck")
+    qtbot.waitUntil(learned_stuck.is_set, timeout=10000)
+    qtbot.waitUntil(lambda: panel.state.text() == RENDERING, timeout=5000)
+    metrics._on_report(earlier, steps=steps)  # a live measurement of the stack before the edit lands only now
+    assert panel.state.text() == RENDERING, "figures of the stack before the edit are never shown as current"
+    lane = window.renders.lane
+    with qtbot.waitSignals([lane.cancelled, lane.idle], timeout=5000):
+        window.status.cancel_button.click()
+
+
 def test_a_shut_down_window_submits_no_render_when_its_timers_or_signals_fire(qtbot, window, photo_path, learned_dim):
     open_fitted(qtbot, window, photo_path)
     window.stack_panel.add_filter("test_learned_dim")
