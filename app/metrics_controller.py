@@ -261,23 +261,38 @@ def displayed_reference(reference: Image, display: Sequence[StackItem], should_s
     return render_image(reference, display, should_stop=should_stop).pixels
 
 
+def with_alpha(pixels: np.ndarray, reference: Image) -> np.ndarray:
+    """``pixels`` (the reference's colours as displayed) with its alpha as one more channel, when it has one,
+    so that it follows the stack's geometry and shrinks with them; :func:`split_alpha` takes it back off."""
+    return pixels if reference.alpha is None else np.dstack((pixels, reference.alpha))
+
+
+def split_alpha(planes: np.ndarray, reference: Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """(colours, alpha or None) of what :func:`with_alpha` made of ``reference``."""
+    if reference.alpha is None:
+        return planes, None
+    return np.ascontiguousarray(planes[:, :, :-1]), np.ascontiguousarray(planes[:, :, -1])
+
+
 def _live_job(result: np.ndarray, original: np.ndarray, reference: Image | None, display: tuple[StackItem, ...],
               follow: _Follow | None, cache: dict, scale: float, generation: int, alpha: np.ndarray | None, progress,
               should_stop) -> MetricsReport:
     """Worker job: metrics of a preview (the reference, displayed, following the geometry and downscaled, is
     cached)."""
-    pixels = None
+    pixels = reference_alpha = None
     if reference is not None:
         affine = None if follow is None or follow.affine is None else follow.affine.tobytes()
         key = (id(reference), tuple(item.render_key for item in display), result.shape[:2], affine)
-        pixels = cache.get(key)
-        if pixels is None:
-            full = displayed_reference(reference, display, should_stop)
-            pixels = (follow.reference(full, result.shape[:2]) if follow is not None
+        cached = cache.get(key)
+        if cached is None:
+            full = with_alpha(displayed_reference(reference, display, should_stop), reference)
+            cached = (follow.reference(full, result.shape[:2]) if follow is not None
                       else resize_like(full, *result.shape[:2]))
             cache.clear()
-            cache[key] = pixels
-    return measure(result, original, pixels, scale=scale, generation=generation, alpha=alpha)
+            cache[key] = cached
+        pixels, reference_alpha = split_alpha(cached, reference)
+    return measure(result, original, pixels, scale=scale, generation=generation, alpha=alpha,
+                   reference_alpha=reference_alpha)
 
 
 def _exact_job(results: FullResults, source, steps, reference, generation: int, device, progress,
@@ -294,6 +309,9 @@ def _exact_job(results: FullResults, source, steps, reference, generation: int, 
     if follow.affine is not None:
         original = warp_image(original, follow.affine, shape)
     progress(0.9, "measuring")
-    ref = None if reference is None else follow.reference(
-        displayed_reference(reference, reference_display(source, steps), should_stop), shape)
-    return measure(rendered.pixels, original, ref, scale=1.0, generation=generation, alpha=rendered.alpha)
+    ref = reference_alpha = None
+    if reference is not None:
+        shown = with_alpha(displayed_reference(reference, reference_display(source, steps), should_stop), reference)
+        ref, reference_alpha = split_alpha(follow.reference(shown, shape), reference)
+    return measure(rendered.pixels, original, ref, scale=1.0, generation=generation, alpha=rendered.alpha,
+                   reference_alpha=reference_alpha)

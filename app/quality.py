@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from enhance_core.metrics import comparable, compare_images, describe_without_reference
+from enhance_core.metrics import comparable, compare_images, describe_without_reference, visible_in
 
 CONVENTIONS = (
     "PSNR = 10·log10(1 / MSE) with data range 1.0: pixels are normalized so white is 1 "
@@ -25,6 +25,7 @@ CONVENTIONS = (
     "SSIM: Gaussian window σ = 1.5, K1 = 0.01, K2 = 0.03, per color channel and averaged, "
     "as skimage.metrics.structural_similarity(gaussian_weights=True).\n"
     "A gray reference against a color image (or the reverse) is compared on Rec. 709 luma.\n"
+    "Pixels transparent in the result or the reference are left out (the colour under them is never seen).\n"
     "Live values use the preview (both images downscaled alike); full resolution on demand (Ctrl+M) or when idle.\n"
     "The result is measured before it is rounded to a file's bit depth: an 8-bit export can read a few hundredths "
     "of a dB lower."
@@ -61,16 +62,24 @@ def resize_like(pixels: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 def measure(result: np.ndarray, original: np.ndarray, reference: np.ndarray | None, *, scale: float,
-            generation: int = 0, alpha: np.ndarray | None = None) -> MetricsReport:
-    """Measure ``result`` and ``original`` (same shape) against ``reference`` (resized to them), or alone;
-    alone, only where ``alpha`` (the result's transparency, when it has some) shows them."""
+            generation: int = 0, alpha: np.ndarray | None = None,
+            reference_alpha: np.ndarray | None = None) -> MetricsReport:
+    """Measure ``result`` and ``original`` (same shape) against ``reference`` (resized to them), or alone.
+
+    Only where ``alpha`` (the result's transparency, when it has some) shows them, and against a reference
+    only where ``reference_alpha`` (the reference's, of its shape) shows it too.
+    """
     started = time.perf_counter()
+    shown = alpha if alpha is not None and alpha.shape == result.shape[:2] else None
     if reference is None:
-        shown = alpha if alpha is not None and alpha.shape == result.shape[:2] else None
         scores = {"result": describe_without_reference(result, shown),
                   "original": describe_without_reference(original, shown)}
     else:
-        reference = resize_like(reference, *result.shape[:2])
-        scores = {"result": compare_images(*comparable(result, reference)),
-                  "original": compare_images(*comparable(original, reference))}
+        rows, cols = result.shape[:2]
+        if reference_alpha is not None:
+            reference_alpha = resize_like(reference_alpha[:, :, None], rows, cols)[:, :, 0]
+        visible = visible_in(shown, reference_alpha)
+        reference = resize_like(reference, rows, cols)
+        scores = {"result": compare_images(*comparable(result, reference), visible=visible),
+                  "original": compare_images(*comparable(original, reference), visible=visible)}
     return MetricsReport(reference is not None, scale, scores, generation, time.perf_counter() - started)

@@ -32,6 +32,7 @@ import os
 import time
 import warnings
 from contextlib import suppress
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
@@ -51,7 +52,7 @@ from enhance_core.io import (WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal
 from enhance_core.io.raw import RAW_SUFFIXES
 from enhance_core.learned.engine import select_device
 from enhance_core.masks import Mask, resize_raster
-from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, reference_for_result
+from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, reference_for_result, visible_in
 from enhance_core.paths import is_file
 from enhance_core.render import render_image
 from enhance_core.stack import StackItem
@@ -712,7 +713,8 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
     with the affine :func:`render_image` keeps in ``meta.extra["geometry"]``),
     and a note says when that is not the size written; of the result's size,
     the file as written is scored (with ``--sharpen`` alone, sharpened). A gray image and a color
-    one are compared as :func:`enhance_core.metrics.comparable` pairs them.
+    one are compared as :func:`enhance_core.metrics.comparable` pairs them, and pixels transparent in
+    either are left out (:func:`enhance_core.metrics.visible_in`).
     """
     reference = read_image(reference_path)
     outcome.thumbnails = tuple(make_thumbnail(p) for p in (image.pixels, result.pixels, reference.pixels))
@@ -722,12 +724,14 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
         if min(written.rows, written.cols) < SSIM_WINDOW:
             outcome.note = f"smaller than {SSIM_WINDOW}x{SSIM_WINDOW}: not scored"
         else:
-            outcome.metrics = compare_images(*comparable(written.pixels, reference.pixels))
+            outcome.metrics = compare_images(*comparable(written.pixels, reference.pixels),
+                                             visible=visible_in(written.alpha, reference.alpha))
         return
     try:
-        expected = reference_for_result(reference.pixels, result_shape=(result.rows, result.cols),
-                                        source_shape=(image.rows, image.cols),
-                                        affine=result.meta.extra.get("geometry"))
+        follow = partial(reference_for_result, result_shape=(result.rows, result.cols),
+                         source_shape=(image.rows, image.cols), affine=result.meta.extra.get("geometry"))
+        expected = follow(reference.pixels)
+        expected_alpha = None if reference.alpha is None else follow(reference.alpha)
     except ValueError as error:
         outcome.note = f"{error}: not scored"
         return
@@ -738,7 +742,9 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
         outcome.note = f"smaller than {SSIM_WINDOW}x{SSIM_WINDOW}: not scored"
     else:
         resized = (written.rows, written.cols) != (result.rows, result.cols)
-        outcome.metrics = compare_images(*comparable((result if resized else written).pixels, expected))
+        scored = result if resized else written
+        outcome.metrics = compare_images(*comparable(scored.pixels, expected),
+                                         visible=visible_in(scored.alpha, expected_alpha))
         if resized:
             outcome.note = (f"scored at {result.cols}x{result.rows}, before --resize to {written.cols}x{written.rows} "
                             "(a reference of the written size is compared with the file itself)")

@@ -146,6 +146,10 @@ class ImageMeta:
         return (1 << min(self.bit_depth, 16)) - 1 if not self.float_source else 1
 
 
+HIDDEN_ALPHA = 0.5 / 255.0
+"""Alpha at or below which a pixel is transparent (0 in 8 bits) and its colour hidden."""
+
+
 def count_non_finite(values: np.ndarray) -> int:
     """How many of ``values`` are NaN or infinite (a sum first: it is finite exactly when they all are, unless
     finite values add up past the float range, so most arrays are checked without a mask as large as they are)."""

@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from enhance_core.geometry import affine_scale, map_points, scale_affine, warp_image
+from enhance_core.image import HIDDEN_ALPHA
 
 LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 """Rec. 709 luma weights for R, G, B."""
@@ -146,8 +147,10 @@ def _gaussian(values: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(values, (SSIM_WINDOW, SSIM_WINDOW), SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
 
 
-def _ssim_planes(first: np.ndarray, second: np.ndarray, data_range: float) -> np.ndarray:
-    """Return the mean SSIM per channel of two float32 (rows, cols[, C]) arrays (C <= 4 for OpenCV).
+def _ssim_planes(first: np.ndarray, second: np.ndarray, data_range: float,
+                 visible: np.ndarray | None = None) -> np.ndarray:
+    """Return the mean SSIM per channel of two float32 (rows, cols[, C]) arrays (C <= 4 for OpenCV), over the
+    ``visible`` pixels (bool (rows, cols)) when given and some lie inside the border.
 
     Works in place on the blurred statistics to keep a 2 MP preview to a few
     passes over memory; only the region without the 5-pixel border is computed.
@@ -174,11 +177,15 @@ def _ssim_planes(first: np.ndarray, second: np.ndarray, data_range: float) -> np
     denominator = np.multiply(mean_squares, sum_squares, out=mean_squares)
     ssim_map = np.divide(numerator, denominator, out=numerator)
     channels = 1 if ssim_map.ndim == 2 else ssim_map.shape[2]
-    return np.array(cv2.mean(ssim_map)[:channels], dtype=np.float64)
+    inside = None if visible is None else visible[crop].astype(np.uint8)
+    if inside is not None and not inside.any():
+        inside = None
+    return np.array(cv2.mean(ssim_map, mask=inside)[:channels], dtype=np.float64)
 
 
 def structural_similarity(
-    result: np.ndarray, reference: np.ndarray, *, data_range: float = 1.0, channels: str = "per_channel"
+    result: np.ndarray, reference: np.ndarray, *, data_range: float = 1.0, channels: str = "per_channel",
+    visible: np.ndarray | None = None,
 ) -> float:
     """Return the mean structural similarity (SSIM) of ``result`` to ``reference``.
 
@@ -190,6 +197,9 @@ def structural_similarity(
         Distance between the smallest and largest possible value (1.0 for contract pixels).
     channels : {"per_channel", "luminance"}
         Average SSIM over channels, or compare Rec. 709 luma only (see the module notes).
+    visible : ndarray, optional
+        Bool (rows, cols): average the SSIM map over these pixels only (all when none of them lies
+        inside the 5-pixel border).
     """
     _check_pair(result, reference)
     if channels not in _SSIM_CHANNELS:
@@ -205,27 +215,49 @@ def structural_similarity(
     if first.ndim == 3 and first.shape[2] == 1:
         first, second = first[:, :, 0], second[:, :, 0]
     if first.ndim == 3 and first.shape[2] > 4:
-        scores = np.concatenate([_ssim_planes(first[:, :, c], second[:, :, c], data_range)
+        scores = np.concatenate([_ssim_planes(first[:, :, c], second[:, :, c], data_range, visible)
                                  for c in range(first.shape[2])])
     else:
-        scores = _ssim_planes(first, second, data_range)
+        scores = _ssim_planes(first, second, data_range, visible)
     return float(scores.mean())
 
 
-def compare_images(result: np.ndarray, reference: np.ndarray, *, data_range: float = 1.0) -> dict[str, float]:
+def visible_in(*alphas: np.ndarray | None) -> np.ndarray | None:
+    """Bool (rows, cols): the pixels no one of ``alphas`` (transparencies, None for an opaque picture) hides
+    (alpha above :data:`~enhance_core.image.HIDDEN_ALPHA`); None when every pixel shows in all."""
+    visible = None
+    for alpha in alphas:
+        if alpha is not None:
+            shown = alpha > HIDDEN_ALPHA
+            visible = shown if visible is None else visible & shown
+    return None if visible is None or visible.all() else visible
+
+
+def compare_images(result: np.ndarray, reference: np.ndarray, *, data_range: float = 1.0,
+                   visible: np.ndarray | None = None) -> dict[str, float]:
     """Return ``{"mse", "psnr", "ssim"}`` of ``result`` against ``reference`` (SSIM per channel).
 
     This is what the reference layer and ``enhance-studio metrics`` report. SSIM
     is NaN for pictures under :data:`SSIM_WINDOW` pixels on a side (its window
-    does not fit).
+    does not fit). With ``visible`` (bool (rows, cols), :func:`visible_in`),
+    only those pixels count: the colour under a transparent pixel is never
+    seen, and files differ in what they keep there (a writer may store black,
+    or the nearest colour); when none is visible, every pixel counts.
     """
-    error = mean_squared_error(result, reference)
+    if visible is not None and visible.any() and not visible.all():
+        shown = visible if result.ndim == 2 else visible[:, :, None]
+        result = np.where(shown, result, reference)  # hidden colours alike: no error, no SSIM window sees them
+        error = mean_squared_error(result, reference) * (visible.size / int(np.count_nonzero(visible)))
+    else:
+        visible = None
+        error = mean_squared_error(result, reference)
     psnr = float("inf") if error == 0 else float(10.0 * np.log10(data_range**2 / error))
     small = min(np.shape(result)[:2]) < SSIM_WINDOW
     return {
         "mse": error,
         "psnr": psnr,
-        "ssim": math.nan if small else structural_similarity(result, reference, data_range=data_range),
+        "ssim": math.nan if small else structural_similarity(result, reference, data_range=data_range,
+                                                             visible=visible),
     }
 
 

@@ -60,7 +60,7 @@ from enhance_core.filters.common import WHOLE_IMAGE
 from enhance_core.filters.point import value_step
 from enhance_core.filters.registry import get_filter
 from enhance_core.geometry import as_affine, is_scale_only, meta_after_geometry, warp_image, warp_region
-from enhance_core.image import Image, count_non_finite
+from enhance_core.image import HIDDEN_ALPHA, Image, count_non_finite
 from enhance_core.io.exif import drop_thumbnail
 from enhance_core.masks import Region, check_region, full_region, scaled_shape
 from enhance_core.medical.windows import WINDOW_LEVEL
@@ -423,8 +423,6 @@ class Renderer:
 
 REMAP_SIDE = 32767
 """Longest side OpenCV's remap takes; past it the fill gathers with numpy (slower)."""
-HIDDEN_ALPHA = 0.5 / 255.0
-"""Alpha at or below which a pixel is transparent (0 in 8 bits) and its colour hidden."""
 
 
 def fill_hidden_colours(pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray:

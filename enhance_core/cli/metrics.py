@@ -3,7 +3,11 @@
 Both images are compared as contract pixels (values 0..1, whatever their bit
 depth), so the data range is the reference's full bit depth unless
 ``--data-range`` gives one in the file's own units (255 for the whole of an
-8-bit file, 4095 for 12-bit values in a 16-bit file); alpha is ignored. A gray image and a color one
+8-bit file, 4095 for 12-bit values in a 16-bit file). Alpha is not compared, and pixels
+transparent in either file are left out (the colour under them is never seen, and writers differ in
+what they keep there). Two images in one physical unit (DICOM in Hounsfield units) whose files store
+it differently (another rescale slope or intercept) are compared in the reference's stored
+units, so equal values compare as equal. A gray image and a color one
 are compared on luma (a color image whose channels are all equal, as a gray
 picture saved as WebP is, on its one channel). SSIM is per channel with a
 Gaussian window (see :mod:`enhance_core.metrics`). Identical images print
@@ -42,10 +46,13 @@ def run(args: argparse.Namespace) -> int:
 
     from enhance_core.io import read_image
     from enhance_core.io.profiles import PROFILES_DIFFER, same_colours
-    from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images
+    from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, visible_in
 
     result = read_image(args.result)
     reference = read_image(args.reference)
+    for image, path in ((result, args.result), (reference, args.reference)):
+        for warning in image.meta.extra.get("warnings", ()):
+            print(f"warning: {path}: {warning}", file=sys.stderr, flush=True)
     if result.pixels.shape[:2] != reference.pixels.shape[:2]:
         raise ParameterError(
             f"{args.result} is {result.cols}x{result.rows} with {result.channels} channel(s) but {args.reference} is "
@@ -67,8 +74,14 @@ def run(args: argparse.Namespace) -> int:
         data_range = args.data_range / reference.meta.integer_max
     if not same_colours(result.meta.icc_profile, reference.meta.icc_profile):
         print(f"warning: {args.result} and {args.reference} {PROFILES_DIFFER}", file=sys.stderr, flush=True)
+    pixels = result.pixels
+    stored = (result.meta.value_offset, result.meta.value_scale)
+    if result.meta.unit and result.meta.unit == reference.meta.unit and stored != (reference.meta.value_offset,
+                                                                                  reference.meta.value_scale):
+        pixels = np.asarray(reference.from_physical(result.to_physical(pixels)), dtype=np.float32)
     with np.errstate(divide="ignore", over="ignore"):  # a data range so small its square is 0: no finite PSNR
-        scores = compare_images(*comparable(result.pixels, reference.pixels), data_range=data_range)
+        scores = compare_images(*comparable(pixels, reference.pixels), data_range=data_range,
+                                visible=visible_in(result.alpha, reference.alpha))
     identical = scores["mse"] == 0.0
     report = {
         "result": str(args.result),

@@ -119,6 +119,24 @@ def test_a_gray_image_against_its_own_rgb_copy_is_identical(qtbot, window, tmp_p
     assert window.metrics_panel.value("psnr", 1) == "∞ (identical)"
 
 
+def test_a_cut_out_against_a_copy_differing_only_under_its_transparent_part_is_identical(qtbot, window, tmp_path):
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.io import write_image
+
+    pixels, alpha = synthetic_photo(), np.ones((96, 128), np.float32)
+    alpha[:, 90:] = 0.0
+    open_image(qtbot, window, write_image(Image(pixels, alpha, ImageMeta()), tmp_path / "cut.png"))
+    repainted = pixels.copy()
+    repainted[:, 90:] = np.random.default_rng(1).random((96, 38, 3))
+    window.files.open_reference(write_image(Image(repainted, alpha, ImageMeta()), tmp_path / "truth.png"))
+    qtbot.waitUntil(lambda: window.metrics.latest is not None and window.metrics.latest.with_reference,
+                    timeout=20000)
+    assert [window.metrics_panel.value("psnr", column) for column in (0, 1)] == ["∞ (identical)"] * 2
+    with qtbot.waitSignal(window.metrics.report, timeout=20000, check_params_cb=lambda report: report.exact):
+        window.metrics.compute_exact()
+    assert window.metrics.latest.scores["result"]["mse"] == 0.0
+
+
 def test_reference_of_another_size_is_explained(qtbot, window, tmp_path, photo_path):
     open_image(qtbot, window, photo_path)
     other = save_png(synthetic_photo(64, 64), tmp_path / "small.png")

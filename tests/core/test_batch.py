@@ -560,6 +560,24 @@ def test_a_gray_result_is_scored_against_a_color_reference(tmp_path) -> None:
     assert result.note == "" and result.metrics["psnr"] > 40
 
 
+@pytest.mark.parametrize("steps", [(make_item("exposure", {"stops": 0.0}),),
+                                   (make_item("crop", {"left": 0.25}), make_item("exposure", {"stops": 0.0}))])
+def test_a_cut_out_is_scored_on_what_shows_whatever_lies_under_its_transparent_part(tmp_path, steps) -> None:
+    rng = np.random.default_rng(8)
+    pixels, alpha = rng.random((48, 64, 3)).astype(np.float32), np.ones((48, 64), np.float32)
+    alpha[:, 40:] = 0.0
+    source = write_image(Image(pixels, alpha, ImageMeta()), tmp_path / "cut.png")
+    references = tmp_path / "ref"
+    references.mkdir()
+    repainted = pixels.copy()
+    repainted[:, 40:] = 0.0  # another writer keeps black there
+    write_image(Image(repainted, alpha, ImageMeta()), references / "cut.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    result, = run_batch(plan_batch([source], steps, out, reference_dir=references), jobs=1)
+    assert result.note == "" and result.metrics["mse"] == 0.0
+
+
 def test_a_fill_of_mask_files_says_how_much_each_mask_fills(folder, tmp_path) -> None:
     half, blank = np.zeros((48, 64, 1), np.float32), np.zeros((48, 64, 1), np.float32)
     half[:, 32:] = 1.0

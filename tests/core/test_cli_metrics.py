@@ -85,3 +85,50 @@ def test_a_result_in_a_folder_that_cannot_be_entered_exits_2_naming_the_folder(t
     assert main(["metrics", str(result), str(reference)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {result}: permission denied: the folder {result.parent} cannot be entered")
+
+
+def test_the_colour_under_transparent_pixels_is_left_out(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    pixels = rng.random((30, 40, 3)).astype(np.float32)
+    alpha = np.ones((30, 40), np.float32)
+    alpha[:, :12] = 0.0
+    cut_out = write_image(Image(pixels, alpha, ImageMeta()), tmp_path / "cut.png")
+    repainted = pixels.copy()
+    repainted[:, :12] = rng.random((30, 12, 3))  # what another writer keeps under the transparent part
+    other = write_image(Image(repainted, alpha, ImageMeta()), tmp_path / "other.png")
+    assert main(["metrics", str(other), str(cut_out)]) == 0
+    assert json.loads(capsys.readouterr().out)["identical"] is True
+    assert main(["apply", "--filter", "gamma", "-o", str(tmp_path / "out"), str(cut_out)]) == 0
+    assert main(["metrics", str(tmp_path / "out" / "cut.png"), str(cut_out)]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["identical"] is True, "our own writer's colours there"
+    changed = pixels.copy()
+    changed[:, 20:] = np.clip(changed[:, 20:] + 0.1, 0, 1)
+    assert main(["metrics", str(write_image(Image(changed, alpha, ImageMeta()), tmp_path / "c.png")),
+                 str(cut_out)]) == 0
+    visible = slice(None), slice(12, None)
+    expected = np.mean(np.square(np.round(changed * 255)[visible] / 255 - np.round(pixels * 255)[visible] / 255))
+    assert json.loads(capsys.readouterr().out)["mse"] == pytest.approx(expected, rel=1e-5), "the mean of the visible"
+
+
+def test_dicom_files_storing_the_same_hounsfield_units_differently_compare_as_identical(tmp_path, capsys):
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    original = get_testdata_file("CT_small.dcm")
+    shifted = pydicom.dcmread(original)
+    shifted.PixelData = (shifted.pixel_array + 100).astype(np.int16).tobytes()
+    shifted.RescaleIntercept = float(shifted.RescaleIntercept) - 100
+    shifted.save_as(tmp_path / "shifted.dcm")
+    assert main(["metrics", str(tmp_path / "shifted.dcm"), original]) == 0
+    assert json.loads(capsys.readouterr().out)["identical"] is True
+
+
+def test_what_the_reader_warns_of_either_file_is_said(tmp_path, capsys):
+    import tifffile
+
+    data = np.linspace(0.1, 0.9, 20 * 30 * 3, dtype=np.float32).reshape(20, 30, 3)
+    tifffile.imwrite(tmp_path / "clean.tif", data, photometric="rgb")
+    data[1, 2, 0] = np.nan
+    tifffile.imwrite(tmp_path / "nan.tif", data, photometric="rgb")
+    assert main(["metrics", str(tmp_path / "clean.tif"), str(tmp_path / "nan.tif")]) == 0
+    assert f"warning: {tmp_path / 'nan.tif'}: 1 color sample(s) hold NaN" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from enhance_core.metrics import (
     mean_squared_error,
     peak_signal_noise_ratio,
     structural_similarity,
+    visible_in,
 )
 
 SKIMAGE_SSIM = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
@@ -146,3 +147,25 @@ def test_compare_images_of_a_picture_smaller_than_the_ssim_window_gives_psnr_and
     result, reference = pair()
     scores = compare_images(result[:8, :40], reference[:8, :40])
     assert math.isnan(scores["ssim"]) and math.isfinite(scores["psnr"]) and scores["mse"] > 0
+
+
+def test_only_the_pixels_visible_in_both_count_when_some_are_transparent() -> None:
+    rng = np.random.default_rng(5)
+    reference = rng.random((48, 64, 3)).astype(np.float32)
+    result = np.clip(reference + rng.normal(0, 0.05, reference.shape), 0, 1).astype(np.float32)
+    result_alpha, reference_alpha = np.ones((48, 64), np.float32), np.ones((48, 64), np.float32)
+    result_alpha[:, :10], reference_alpha[40:] = 0.0, 0.0
+    visible = visible_in(result_alpha, None, reference_alpha)
+    assert visible.sum() == 40 * 54 and visible_in(None, np.ones((48, 64), np.float32)) is None
+    scores = compare_images(result, reference, visible=visible)
+    assert scores["mse"] == pytest.approx(np.mean(np.square(result - reference)[visible]), rel=1e-6)
+    shown = result.copy()
+    shown[~visible] = reference[~visible]
+    _, hidden_alike = skm.structural_similarity(shown, reference, data_range=1.0, channel_axis=-1, full=True,
+                                                **SKIMAGE_SSIM)
+    inside = visible[5:-5, 5:-5]
+    assert scores["ssim"] == pytest.approx(hidden_alike[5:-5, 5:-5][inside].mean(), abs=1e-4)
+    repainted = result.copy()
+    repainted[~visible] = rng.random((int((~visible).sum()), 3))
+    assert compare_images(repainted, reference, visible=visible) == scores, "what transparency hides plays no part"
+    assert compare_images(result, reference, visible=np.zeros((48, 64), bool)) == compare_images(result, reference)
