@@ -140,7 +140,7 @@ class FileActions(QObject):
     warned(message)
         What the user should know of a save or a load that went through (for the status bar): a project saved
         without part of its undo history or snapshots, a recipe whose steps render differently from the
-        version that saved it.
+        version that saved it, what the reader warned of in a reference.
     saved(message)
         A project or recipe was saved (and nothing was warned): "Saved project PATH" (for the status bar).
 
@@ -288,8 +288,15 @@ class FileActions(QObject):
                                  failure.details)
 
         self.reference_lane.submit(partial(_read_job, Path(path)),
-                                   on_done=lambda image: self.document.set_reference(image, path),
+                                   on_done=lambda image: self._set_reference(image, Path(path)),
                                    on_failed=failed, label=f"Opening {Path(path).name}")
+
+    def _set_reference(self, image: Image, path: Path) -> None:
+        """Make ``image``, read from ``path``, the reference, and say what its reader warned of."""
+        self.document.set_reference(image, path)
+        warnings = image.meta.extra.get("warnings")
+        if warnings:
+            self.warned.emit(f"Reference {path.name}: {'; '.join(warnings)}")
 
     def _open_project_reference(self, project: Path, reference: Path) -> None:
         """Load the reference of the project just opened from ``project``; until it is read the document keeps
@@ -302,7 +309,7 @@ class FileActions(QObject):
 
         def loaded(image: Image) -> None:
             if document.project_path == project and document.named_reference == reference:
-                document.set_reference(image, reference)
+                self._set_reference(image, reference)
 
         def failed(failure: JobFailure) -> None:
             if document.project_path == project and document.kept_reference == reference:

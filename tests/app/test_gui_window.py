@@ -137,6 +137,19 @@ def test_a_cut_out_against_a_copy_differing_only_under_its_transparent_part_is_i
     assert window.metrics.latest.scores["result"]["mse"] == 0.0
 
 
+def test_what_the_reader_warns_of_in_a_reference_is_said(qtbot, window, tmp_path):
+    import tifffile
+
+    data = np.linspace(0.1, 0.9, 96 * 128 * 3, dtype=np.float32).reshape(96, 128, 3)
+    open_image(qtbot, window, save_png(data, tmp_path / "result.png"))
+    data[1, 2, 0] = np.nan
+    tifffile.imwrite(tmp_path / "truth.tif", data, photometric="rgb")
+    with qtbot.waitSignal(window.files.warned, timeout=20000) as said:
+        window.files.open_reference(tmp_path / "truth.tif")
+    assert said.args[0].startswith("Reference truth.tif: 1 color sample(s) hold NaN")
+    assert window.document.reference is not None
+
+
 def test_reference_of_another_size_is_explained(qtbot, window, tmp_path, photo_path):
     open_image(qtbot, window, photo_path)
     other = save_png(synthetic_photo(64, 64), tmp_path / "small.png")
