@@ -460,7 +460,7 @@ def _standing(task: FileTask, manifest: Manifest | None, digests: dict[int, str]
     ended_in = earlier.status == STARTED and earlier.same_work(now)
     if not earlier.same_work(now) or task.overwrite:
         return _Standing(task, now, recipe, None, other_work, changed, ended_in)
-    if earlier.status in (DONE, STARTED):  # queued alone, it was never begun: a file there now is not this batch's
+    if manifest.wrote(now):  # queued alone, it was never begun: a file there now is not this batch's
         task = dataclasses.replace(task, overwrite=True)
     return _Standing(task, now, recipe, earlier, other_work, changed, ended_in)
 

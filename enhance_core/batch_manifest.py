@@ -207,11 +207,23 @@ def recorded_names(folder: Path) -> dict[str, list[str]]:
 class Manifest:
     """The manifest of one output folder, open for appending (use :meth:`open`, then :meth:`close`)."""
 
-    def __init__(self, folder: Path, handle: IO[bytes], entries: dict[tuple[str, str], Entry],
-                 unreadable: int) -> None:
+    def __init__(self, folder: Path, handle: IO[bytes], entries: Sequence[Entry], unreadable: int) -> None:
         self.folder, self.path = folder, folder / MANIFEST_NAME
-        self._handle, self._entries, self.unreadable = handle, entries, unreadable
+        self._handle, self.unreadable = handle, unreadable
+        self._entries: dict[tuple[str, str], Entry] = {}
+        self._writers: dict[tuple[str, str], Entry] = {}
+        for entry in entries:
+            self._record(entry)
         self._empty = not entries and not unreadable
+
+    def _record(self, entry: Entry) -> None:
+        """Take ``entry`` as the latest line of its input and output, and follow which work wrote the output."""
+        key = (entry.input, entry.output)
+        self._entries[key] = entry
+        if entry.status in (DONE, STARTED):
+            self._writers[key] = entry
+        elif key in self._writers and not self._writers[key].same_work(entry):
+            del self._writers[key]
 
     @classmethod
     def open(cls, folder: Path) -> Manifest:
@@ -238,7 +250,7 @@ class Manifest:
                                          "locked); wait for it to end or choose another -o folder") from None
             handle.seek(0)
             data = handle.read()
-            entries: dict[tuple[str, str], Entry] = {}
+            entries: list[Entry] = []
             unreadable = 0
             for line in data.splitlines():
                 if not line.strip():
@@ -250,7 +262,7 @@ class Manifest:
                 if entry is None:
                     unreadable += 1
                 else:
-                    entries[(entry.input, entry.output)] = entry
+                    entries.append(entry)
             manifest = cls(folder, handle, entries, unreadable)
             if data and not data.endswith(b"\n"):
                 manifest._write(b"\n")
@@ -263,6 +275,13 @@ class Manifest:
         """The last readable line about ``source`` and its ``output`` (relative, as :meth:`entry` writes it), if any:
         a run in another format between leaves this output's line as it was."""
         return self._entries.get((str(source.resolve()), output))
+
+    def wrote(self, entry: Entry) -> bool:
+        """Whether a run of this manifest wrote, or was writing, ``entry``'s output for ``entry``'s work: the
+        output's last line done or started is of that work, and no line of other work came after it (a run
+        stopped before it came back to the file only queued it again)."""
+        writer = self._writers.get((entry.input, entry.output))
+        return writer is not None and writer.same_work(entry)
 
     def entry(self, source: Path, output: Path, recipe: str, status: str, *, seconds: float = 0.0,
               error: str | None = None, reference: Path | None = None,
@@ -282,8 +301,8 @@ class Manifest:
                      str(reference.resolve()), dict(metrics))
 
     def first_not_written(self, outputs: Iterable[Path]) -> Path | None:
-        """The first of ``outputs`` that exists although no run recorded here wrote it, or None."""
-        done = {entry.output for entry in self._entries.values() if entry.status == DONE}
+        """The first of ``outputs`` that exists although no run recorded here wrote it (:meth:`wrote`), or None."""
+        done = {entry.output for entry in self._writers.values()}
         for output in outputs:
             try:
                 relative = output.relative_to(self.folder).as_posix()
@@ -299,7 +318,7 @@ class Manifest:
         if lines:
             self._write(b"".join(lines))
             for entry in entries:
-                self._entries[(entry.input, entry.output)] = entry
+                self._record(entry)
 
     def _write(self, data: bytes) -> None:
         """Write, flush and ``fsync``; an OS error names the manifest."""

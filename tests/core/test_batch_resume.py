@@ -112,6 +112,31 @@ def test_a_file_put_where_an_interrupted_run_only_queued_its_output_is_kept(fold
     assert (out / "a.png").exists() and (out / "c.png").exists()
 
 
+def test_a_file_this_batch_was_writing_when_killed_stays_its_own_through_a_second_interruption(
+        folder, tmp_path, capsys) -> None:
+    """A kill -9 after a worker put b.png in place and before the run recorded it done leaves "started" last; the
+    next run queued it and was stopped before it came back to it; the run after failed b.png for good with
+    "already exists" (a batch walk-through)."""
+    out = tmp_path / "out"
+    (folder / "broken.png").unlink()
+    assert apply(folder, out) == 0
+    manifest = out / MANIFEST_NAME
+    done = next(line for line in entries(out) if line["output"] == "b.png" and line["status"] == "done")
+    written = (out / "b.png").read_bytes()
+    with manifest.open("a", encoding="utf-8") as handle:
+        for status in ("started", "queued"):  # killed while writing it; the next run queued it and was stopped
+            handle.write(json.dumps({**done, "status": status}) + "\n")
+    capsys.readouterr()
+    assert apply(folder, out) == 0, capsys.readouterr().err
+    assert entries(out)[-1]["output"] == "b.png" and entries(out)[-1]["status"] == "done"
+    assert (out / "b.png").read_bytes() == written
+    with manifest.open("a", encoding="utf-8") as handle:  # other work queued in between: the claim is gone
+        handle.write(json.dumps({**done, "status": "queued", "recipe": "0" * 32}) + "\n")
+        handle.write(json.dumps({**done, "status": "queued"}) + "\n")
+    assert apply(folder, out) == 1
+    assert "b.png already exists" in capsys.readouterr().err
+
+
 def test_an_existing_output_not_in_the_manifest_is_kept(folder, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     out.mkdir()
