@@ -315,15 +315,15 @@ def done_summary(results: list[FileResult], output: Path) -> str:
     done_earlier = sum(r.skipped and r.earlier for r in results)
     kept = sum(r.skipped and not r.earlier for r in results)
     written = len(results) - failed - done_earlier - kept
-    failed_now = sum(r.error is not None and not (r.earlier or r.retry or r.not_run) for r in results)
+    retried = sum(r.error is not None and (r.earlier or not (r.retry or r.not_run)) for r in results)
     return (f"done: {written} of {len(results)} file(s) written to {output}"
             + (f", {done_earlier} done in an earlier run" if done_earlier else "")
             + (f", {kept} kept (already there)" if kept else "") + (f", {failed} failed" if failed else "")
-            + (f" ({failed_earlier} in an earlier run; --retry-failed tries them again)" if failed_earlier else "")
+            + (f" ({failed_earlier} in an earlier run)" if failed_earlier else "")
             + (f" ({refused} refused by the disk: the same command tries them again once it has room or "
                "permission)" if refused else "")
-            + (f"; once they are fixed, --retry-failed tries the {failed_now} that failed again (a replaced input is "
-               "tried without it)" if failed_now else ""))
+            + (f"; once they are fixed, --retry-failed tries the {retried} that failed again (a replaced input is "
+               "tried without it)" if retried else ""))
 
 
 def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:

@@ -54,7 +54,7 @@ def test_the_manifest_records_each_file_and_a_rerun_does_nothing_twice(folder, t
     capsys.readouterr()
     assert apply(folder, out) == 1
     assert ("done: 0 of 4 file(s) written to " + str(out) + ", 3 done in an earlier run, 1 failed (1 in an earlier "
-            "run; --retry-failed tries them again)") in capsys.readouterr().out
+            "run); once they are fixed, --retry-failed tries the 1 that failed again") in capsys.readouterr().out
     assert len(entries(out)) == 8, "nothing run, nothing recorded"
     assert apply(folder, out, "--retry-failed") == 1
     assert "0 of 4 file(s) written" in capsys.readouterr().out and entries(out)[-1]["status"] == "failed"
@@ -62,6 +62,16 @@ def test_the_manifest_records_each_file_and_a_rerun_does_nothing_twice(folder, t
     (out / "b.png").unlink()
     assert apply(folder, out) == 0, "a changed input and a removed output are done again"
     assert "2 of 4 file(s) written" in capsys.readouterr().out
+
+
+def test_the_summary_counts_every_file_retry_failed_tries_again(folder, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert apply(folder, out) == 1
+    (folder / "torn.png").write_bytes(b"\x89PNG\r\n\x1a\n torn off too")
+    capsys.readouterr()
+    assert apply(folder, out) == 1
+    assert ("2 failed (1 in an earlier run); once they are fixed, --retry-failed tries the 2 that failed again"
+            in capsys.readouterr().out)
 
 
 def test_another_recipe_does_not_replace_outputs_without_overwrite(folder, tmp_path, capsys) -> None:
@@ -276,8 +286,8 @@ def test_files_the_disk_refused_are_done_again_by_the_same_command(folder, tmp_p
             in captured.out)
     assert [line["status"] for line in entries(out)[4:]] == ["queued", "queued", "failed", "queued"]
     assert apply(folder, out) == 1
-    assert ("done: 3 of 4 file(s) written to " + str(out) + ", 1 failed (1 in an earlier run; --retry-failed tries "
-            "them again)") in capsys.readouterr().out
+    assert ("done: 3 of 4 file(s) written to " + str(out) + ", 1 failed (1 in an earlier run); once they are fixed, "
+            "--retry-failed tries the 1 that failed again") in capsys.readouterr().out
     assert sorted(path.name for path in out.glob("*.png")) == ["a.png", "b.png", "c.png"]
 
 
