@@ -63,6 +63,18 @@ def test_a_project_saved_with_a_utf8_byte_order_mark_opens(tmp_path):
     assert [item.filter for item in load_project(path).steps] == ["gamma"]
 
 
+def test_a_project_saved_before_grain_in_fills_warns_that_its_fills_now_get_grain(tmp_path):
+    path = save_project(tmp_path / "p.esproj", image=tmp_path / "a.png", reference=None,
+                        steps=(make_item("restore"),))
+    assert load_project(path).warnings == ()
+    data = json.loads(path.read_text())
+    del data["recipe"]["steps"][0]["params"]["grain"]
+    path.write_text(json.dumps(data))
+    (warning,) = load_project(path).warnings
+    assert warning.startswith(f"project {path}, step 1 (Restore old photo (CNN)): it was saved before its 'grain' "
+                              "setting existed")
+
+
 def test_a_failed_save_keeps_the_previous_project(tmp_path, monkeypatch):
     path = save_project(tmp_path / "p.esproj", image=tmp_path / "a.png", reference=None, steps=())
     before = path.read_bytes()
