@@ -305,6 +305,9 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     if data.get("version") != VERSION:
         raise ParameterError(f"recovery file {path} has version {data.get('version')!r}; this program reads "
                              f"version {VERSION}")
+    for key, kind, named in (("image", str, "a file path"), ("history", list, "a list of states")):
+        if not isinstance(data.get(key), kind):
+            raise ParameterError(f"recovery file {path} is damaged (its {key!r} is not {named})")
     return data
 
 

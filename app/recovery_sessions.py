@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,10 @@ from enhance_core.errors import EnhanceError
 
 LOCK_NAME = "session.lock"
 _SESSION_NUMBERS = itertools.count(1)
+SESSION_FOLDER = re.compile(r"\d{8}-\d{6}-\d+-\d+")
+"""The name of a session folder (:func:`new_session_folder`); other folders under the root are not ours."""
+SESSION_FILE = re.compile(r"\.?(session\.json|raster-\d+\.png)(\.[^/]*\.part)?")
+"""The files a session writes beside its lock: the recovery file, its mask rasters, and their partial files."""
 
 
 def recovery_root() -> Path:
@@ -66,8 +71,8 @@ class CrashedSession:
         if self.manifest is None:
             return f"A recovery file from an editor that ended unexpectedly cannot be read: {self.problem}"
         data = self.manifest
-        steps = len(data.get("history", []))
-        project = f" (project {Path(data['project']).name})" if data.get("project") else ""
+        steps = len(data["history"])
+        project = f" (project {Path(data['project']).name})" if isinstance(data.get("project"), str) else ""
         return (f"Enhance Studio ended unexpectedly while you were editing {Path(data['image']).name}{project}. "
                 f"The recovery file from {str(data.get('saved', '?')).replace('T', ' ')} holds the unsaved "
                 f"changes and {steps} undo step{'s' if steps != 1 else ''}.\n\n"
@@ -76,9 +81,10 @@ class CrashedSession:
 
 
 def remove_session_folder(folder: Path, lock: QLockFile) -> None:
-    """Delete a session folder we hold the lock of (the lock file goes last)."""
+    """Delete a session folder we hold the lock of: the files a session writes (:data:`SESSION_FILE`; the lock
+    last), and the folder when nothing else is left in it (anything else put there is kept)."""
     for path in folder.iterdir():
-        if path.name != LOCK_NAME:
+        if SESSION_FILE.fullmatch(path.name) and not path.is_dir():
             path.unlink(missing_ok=True)
     lock.unlock()
     try:
@@ -88,11 +94,16 @@ def remove_session_folder(folder: Path, lock: QLockFile) -> None:
 
 
 def find_crashed_sessions(root: Path) -> list[CrashedSession]:
-    """Sessions under ``root`` whose editor is gone, newest first, each locked by us (empty ones are removed)."""
+    """Sessions under ``root`` whose editor is gone, newest first, each locked by us (empty ones are removed).
+
+    Only folders named as :func:`new_session_folder` names them count: ``ENHANCE_RECOVERY_DIR`` may name a
+    folder that holds other things, which are left alone.
+    """
     if not root.is_dir():
         return []
     found = []
-    for folder in sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True):
+    folders = (p for p in root.iterdir() if p.is_dir() and SESSION_FOLDER.fullmatch(p.name))
+    for folder in sorted(folders, key=lambda p: p.stat().st_mtime, reverse=True):
         lock = session_lock(folder)
         if not lock.tryLock(0):
             continue

@@ -287,6 +287,42 @@ def test_a_damaged_recovery_file_can_be_discarded(qtbot, root, photo_path):
     other.shutdown()
 
 
+@pytest.mark.parametrize("damage, said", [({"image": None}, "is damaged (its 'image' is not a file path)"),
+                                          ({"history": 3}, "is damaged (its 'history' is not a list of states)"),
+                                          ({"project": 7}, "ended unexpectedly while you were editing photo.png.")])
+def test_a_recovery_file_damaged_inside_valid_json_can_be_discarded(qtbot, root, photo_path, damage, said):
+    import json
+
+    window = edited_session(qtbot, root, photo_path)
+    window.shutdown()
+    manifest = window.recovery.folder / MANIFEST
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), **damage}))
+    other = editor(qtbot, root, "Discard")
+    assert not other.recovery.offer_restore()
+    assert said in other.reporter.questions[0]
+    assert not manifest.parent.exists()
+    other.shutdown()
+
+
+def test_a_recovery_folder_that_holds_other_things_keeps_them(qtbot, root, photo_path, monkeypatch):
+    """ENHANCE_RECOVERY_DIR named a folder of photos: a start took each subfolder for a session and emptied it."""
+    photos = root / "MyPhotos"
+    (photos / "day two").mkdir(parents=True)
+    for name in ("wedding-001.jpg", "notes.txt", "session.json"):
+        (photos / name).write_bytes(b"the user's own")
+    window = edited_session(qtbot, root, photo_path)
+    window.shutdown()
+    session = window.recovery.folder
+    (session / "a note of mine.txt").write_bytes(b"kept")
+    other = editor(qtbot, root, "Discard")
+    assert not other.recovery.offer_restore()
+    assert sorted(path.name for path in photos.iterdir()) == ["day two", "notes.txt", "session.json",
+                                                              "wedding-001.jpg"]
+    assert not (photos / "session.lock").exists(), "no lock is taken in a folder that is not a session's"
+    assert [path.name for path in session.iterdir()] == ["a note of mine.txt"], "only the session's own files go"
+    other.shutdown()
+
+
 def test_an_image_of_another_size_is_refused_and_kept_when_the_session_holds_masks(qtbot, root, photo_path):
     from app.commands import AddStepCommand
     from enhance_core.masks import Mask
