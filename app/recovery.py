@@ -234,20 +234,20 @@ class RecoveryController(QObject):
 
     # --- restoring -------------------------------------------------------------------------
     def offer_restore(self) -> bool:
-        """Ask about each crashed session, newest first; True when one is being restored."""
+        """Ask about each crashed session, newest first, until one is restored (Later and Discard go on to the
+        next); True when one is being restored."""
         sessions = find_crashed_sessions(self.root)
         for position, session in enumerate(sessions):
             choices = ["Restore", "Discard", "Later"] if session.manifest is not None else ["Discard", "Later"]
             choice = self.reporter.choose(self.window, "Recover unsaved edits?", session.describe(), choices)
             if choice == "Discard":
                 session.remove()
-                continue
-            for other in sessions[position + 1:]:
-                other.release()
-            if choice == "Restore":
+            elif choice == "Later":
+                session.release()
+            else:
+                for other in sessions[position + 1:]:
+                    other.release()
                 return self.restore(session)
-            session.release()
-            return False
         return False
 
     def restore(self, session: CrashedSession) -> bool:

@@ -95,6 +95,21 @@ def test_a_running_editor_is_not_offered_and_a_crashed_one_is(qtbot, root, photo
         window.shutdown()
 
 
+def test_later_on_the_newest_crashed_session_goes_on_to_the_older_ones(qtbot, root, photo_path, tmp_path):
+    older = edited_session(qtbot, root, photo_path)
+    newer = editor(qtbot, root)
+    open_image(qtbot, newer, save_png(synthetic_photo(seed=3), tmp_path / "beta.png"))
+    add_filter(qtbot, newer, "gamma")
+    written(qtbot, newer)
+    older.shutdown()
+    newer.shutdown()
+    asked = editor(qtbot, root, "Later", "Later")
+    assert not asked.recovery.offer_restore()
+    assert ["beta.png" in question for question in asked.reporter.questions] == [True, False], "both, newest first"
+    assert older.recovery.folder.exists() and newer.recovery.folder.exists()
+    asked.shutdown()
+
+
 def slow_restore(monkeypatch):
     """Make the restore's read wait for the returned event (or a stop request)."""
     import threading
