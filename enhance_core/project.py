@@ -112,12 +112,14 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
                  warn: Callable[[str], None] | None = None, image_digest: str | None = None) -> Path:
     """Write a project file at ``path`` (mask rasters beside it); written whole or not at all.
 
-    The mask rasters are written under temporary names and renamed into place,
-    and the files an earlier save named that this one does not are removed,
-    only once the project file is written: a save that fails leaves the
-    project as it was. Files beside it that are not its own (another
-    project's, a photo named like its preview) are never replaced or removed
-    (:class:`~enhance_core.sidecars.Sidecars`).
+    The mask rasters and the preview are written under names no file has
+    (:class:`~enhance_core.sidecars.Sidecars`) and put in place whole before
+    the project file that names them replaces the old one; the files an
+    earlier save named that this one does not are removed after it. A save
+    that fails or is cut off (a crash, a power cut) leaves the project and
+    the files it names as they were. Files beside it that are not its own
+    (another project's, a photo named like its preview) are never replaced
+    or removed.
 
     Parameters
     ----------
@@ -154,6 +156,7 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
                             "recipe": recipe}
     if image_digest is not None:
         data["image_digest"] = image_digest
+    sidecar_names: list[str] = []
     try:
         with ExitStack() as pending:
             if preview is not None:
@@ -168,15 +171,19 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
             if len(text) > limit:
                 warnings.append(f"Saved {path.name} at {_mib(len(text))}, more than the {_mib(limit)} a project may "
                                 f"have to open, by its current steps alone: opening it needs {MAX_BYTES_ENV} raised")
+            sidecar_names = [*step_rasters, *state_rasters, *([data["preview"]["file"]] if "preview" in data else [])]
             for name, mask in {**step_rasters, **state_rasters}.items():
                 try:
                     save_mask_raster(mask, pending.enter_context(atomic_write(path.with_name(name))))
                 except ImageWriteError as error:
                     raise ImageWriteError(path, f"could not write its mask {name}: {error.reason}") from None
-            write_text_atomic(path, text)
-    except OSError as error:
-        raise ImageWriteError(path, f"could not write the project: {error.strerror or error}") from None
-    sidecars.remove_unused([*step_rasters, *state_rasters, *([data["preview"]["file"]] if "preview" in data else [])])
+        write_text_atomic(path, text)
+    except BaseException as error:
+        sidecars.remove(sidecar_names)
+        if isinstance(error, OSError):
+            raise ImageWriteError(path, f"could not write the project: {error.strerror or error}") from None
+        raise
+    sidecars.remove_unused(sidecar_names)
     if warn is not None:
         for warning in warnings:
             warn(warning)

@@ -87,24 +87,27 @@ def recipe_raster_name(recipe_path: Path, index: int) -> str:
 def save_recipe(steps: Sequence[StackItem], path: str | Path) -> Path:
     """Write ``steps`` as a recipe at ``path`` (and mask rasters beside it); return the path.
 
-    The rasters are written under temporary names and renamed into place once
-    the JSON is written (:func:`enhance_core.atomic.atomic_write`), so a
-    failed save leaves the recipe and its masks as they were; files beside it
-    that are not its own are never replaced or removed
-    (:class:`~enhance_core.sidecars.Sidecars`).
+    The rasters are written under names no file has (:class:`~enhance_core.sidecars.Sidecars`) and put in
+    place whole (:func:`enhance_core.atomic.atomic_write`) before the JSON that names them replaces the
+    recipe; the previous save's rasters go after it. A failed or cut-off save leaves the recipe and the
+    masks it names as they were, and files beside it that are not its own are never replaced or removed.
     """
     path = Path(path)
     sidecars = Sidecars(path)
     names, rasters = sidecars.step_rasters(steps, lambda index: recipe_raster_name(path, index))
     text = json.dumps(recipe_to_dict(steps, raster_names=names), indent=2) + "\n"
     try:
-        with ExitStack() as pending:
-            for name, mask in rasters.items():
-                try:
-                    save_mask_raster(mask, pending.enter_context(atomic_write(path.with_name(name))))
-                except ImageWriteError as error:
-                    raise ImageWriteError(path, f"could not write its mask {name}: {error.reason}") from None
+        try:
+            with ExitStack() as pending:
+                for name, mask in rasters.items():
+                    try:
+                        save_mask_raster(mask, pending.enter_context(atomic_write(path.with_name(name))))
+                    except ImageWriteError as error:
+                        raise ImageWriteError(path, f"could not write its mask {name}: {error.reason}") from None
             write_text_atomic(path, text)
+        except BaseException:
+            sidecars.remove(rasters)
+            raise
     except OSError as error:
         raise ImageWriteError(path, f"could not write the recipe: {error.strerror or error}") from None
     sidecars.remove_unused(rasters)

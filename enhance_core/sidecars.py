@@ -1,19 +1,21 @@
 """The files a project or recipe keeps beside it (mask rasters, a project's preview): a save touches only its own.
 
 A project or recipe names its files in its JSON; the names a save wants come
-from its own name (``edit.step1.mask.png``, ``edit.preview.png``). A file
-already under such a name is this save's to replace only when the file's
-previous save named it and no other project or recipe in the folder does:
-a photo that happens to be called ``holiday.preview.png``, or the masks a
-copy of the project made in a file manager still names, are left alone, and
-the save takes the next free name (``edit.step1-2.mask.png``) instead. After
-the save, the files its previous save named and this one does not are
-removed, but those another project or recipe names.
+from its own name (``edit.step1.mask.png``, ``edit.preview.png``). A save
+never writes over a file: when one is already under such a name (the
+previous save's, a photo that happens to be called ``holiday.preview.png``,
+the masks a copy of the project made in a file manager still names) it
+takes the next free name (``edit.step1-2.mask.png``) instead, so that its
+files can be put in place before the project or recipe file that names
+them, and a save cut off at any moment leaves the files the one on disk
+names. After the save, the files its previous save named and this one does
+not are removed, but those another project or recipe names.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
@@ -105,12 +107,14 @@ class Sidecars:
                        if name is not None and item.mask is not None}
 
     def _free(self, name: str) -> bool:
-        """Whether this save may write ``name``: nothing is there, or its previous save's file no other names."""
-        if name in self._given.values():
-            return False
-        if not (self.folder / name).exists():
-            return True
-        return name in self.own and name not in self.others
+        """Whether this save may write ``name``: nothing is there, and no other of its files has it."""
+        return name not in self._given.values() and not os.path.lexists(self.folder / name)
+
+    def remove(self, names: Iterable[str]) -> None:
+        """Remove the files of ``names`` this save put in place (its project or recipe file could not be written)."""
+        for name in names:
+            with suppress(OSError):
+                (self.folder / name).unlink(missing_ok=True)
 
     def remove_unused(self, written: Iterable[str]) -> None:
         """Remove the files the previous save named that this one (``written``) does not, but those another

@@ -89,6 +89,53 @@ def test_a_failed_save_keeps_the_previous_project(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.esproj"]
 
 
+@pytest.mark.parametrize("save", ["project", "recipe"])
+def test_a_save_cut_off_as_its_file_is_written_leaves_the_one_on_disk_with_the_masks_it_names(tmp_path, monkeypatch,
+                                                                                                save):
+    """A kill after a save put the new project file in place but before its masks were: it opened with the
+    previous save's masks, without a word (a crash-recovery audit)."""
+    import enhance_core.project
+    import enhance_core.recipe
+    from enhance_core.recipe import load_recipe, save_recipe
+
+    module, suffix = (enhance_core.project, ".esproj") if save == "project" else (enhance_core.recipe, ".json")
+
+    def write(steps):
+        if save == "project":
+            return save_project(tmp_path / f"p{suffix}", image=tmp_path / "a.png", reference=None, steps=steps)
+        return save_recipe(steps, tmp_path / f"p{suffix}")
+
+    def masks(path):
+        steps = load_project(path).steps if save == "project" else load_recipe(path)
+        return [item.mask.raster for item in steps if item.mask is not None]
+
+    first = masked_steps()
+    second = (first[0], make_item("negative", mask=Mask(20, 30, raster=np.full((20, 30), 0.5, np.float32))))
+    path = write(first)
+    written = module.write_text_atomic
+    at_the_json: list = []
+
+    def watched(target, text):
+        at_the_json.append((round(float(masks(path)[0].max()), 3), len(list(tmp_path.iterdir()))))
+        written(target, text)
+        at_the_json.append((round(float(masks(path)[0].max()), 3), len(list(tmp_path.iterdir()))))
+
+    monkeypatch.setattr(module, "write_text_atomic", watched)
+    write(second)
+    assert at_the_json == [(1.0, 3), (0.5, 3)], ("the new masks are in place beside the old ones before the file "
+                                                 "that names them: each file on disk finds its own masks")
+    assert round(float(masks(path)[0].max()), 3) == 0.5 and len(list(tmp_path.iterdir())) == 2, "the old masks go after"
+
+    def stopped(target, text):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "write_text_atomic", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        write(first)
+    assert round(float(masks(path)[0].max()), 3) == 0.5 and len(list(tmp_path.iterdir())) == 2, (
+        "a save stopped before its file removes the masks it put in place")
+
+
 def test_a_copy_of_a_project_keeps_its_masks_when_the_original_is_saved_again(tmp_path):
     image = tmp_path / "a.png"
     original = save_project(tmp_path / "p.esproj", image=image, reference=None, steps=masked_steps())
@@ -160,4 +207,4 @@ def test_a_save_beside_a_json_nested_too_deeply_to_read_goes_on(tmp_path):
     path = save_project(tmp_path / "p.esproj", image=tmp_path / "a.png", reference=None, steps=masked_steps())
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     save_project(path, image=tmp_path / "a.png", reference=None, steps=masked_steps())  # its mask file is read about
-    assert json.loads(path.read_text(encoding="utf-8"))["recipe"]["steps"][1]["mask"]["raster"] == "p.step2.mask.png"
+    assert json.loads(path.read_text(encoding="utf-8"))["recipe"]["steps"][1]["mask"]["raster"] == "p.step2-2.mask.png"
