@@ -64,6 +64,8 @@ class Document(QObject):
         self.source_path: Path | None = None
         self.reference: Image | None = None
         self.reference_path: Path | None = None
+        self.reference_opened_with: Path | None = None
+        """The image shown when the reference was loaded (a reference stays when another image is opened)."""
         self.project_path: Path | None = None
         self.saved_reference: Path | None = None
         """The reference the open project was opened or saved with: another one is an unsaved edit."""
@@ -127,10 +129,19 @@ class Document(QObject):
     def set_reference(self, image: Image | None, path: Path | None) -> None:
         """Set (or clear, with None) the reference image the metrics compare against."""
         self.reference, self.reference_path = image, path if image is not None else None
+        self.reference_opened_with = self.source_path if image is not None else None
         if image is not None:
             self.kept_reference = None
         self.reference_changed.emit()
         self.modified_changed.emit(self.modified)
+
+    def reference_of_another_image(self) -> str:
+        """What to keep in mind when the reference was loaded while another image was shown ("" when not)."""
+        loaded_with, shown = self.reference_opened_with, self.source_path
+        if self.reference is None or self.reference_path is None or loaded_with is None or loaded_with == shown:
+            return ""
+        return (f"The reference {self.reference_path.name} was opened with {loaded_with.name}, not with this "
+                "image: File ▸ Clear Reference when it is not this picture's.")
 
     def reference_size_problem(self) -> str:
         """Why the reference cannot be compared with the result ("" when it can).

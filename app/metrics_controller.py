@@ -70,7 +70,8 @@ class MetricsController(QObject):
     problem(message)
         Why metrics cannot be computed ("" when they can).
     note(message)
-        What to keep in mind reading them ("" when nothing): the reference is in another colour space.
+        What to keep in mind reading them ("" when nothing): the reference is in another colour space, or was
+        opened with another image (:meth:`Document.reference_of_another_image`).
     stale(reason)
         The figures shown are of an earlier state of the stack, and why (``STOPPED``: its preview
         was cancelled or failed; ``RENDERING``: it is still rendering; ``CROP_INPUT``: a crop is
@@ -107,6 +108,7 @@ class MetricsController(QObject):
         document.reference_changed.connect(self._on_reference_changed)
         document.stack_changed.connect(self._stop_exact)
         document.source_replaced.connect(self._stop_exact)  # the next slice: the last one's exact figures never land
+        document.source_replaced.connect(self._update_note)
         document.image_changed.connect(self._on_reference_changed)
         document.stack_changed.connect(self._on_geometry_edit)
         document.stack_changed.connect(self._pending.start)
@@ -136,12 +138,19 @@ class MetricsController(QObject):
         self.exact_lane.cancel()
         self._problem = self.document.reference_size_problem()
         self.problem.emit(self._problem)
+        self._update_note()
+        if self.renders.latest is not None:
+            self._on_frame(self.renders.latest)
+
+    def _update_note(self) -> None:
+        """Say what to keep in mind reading the figures: the reference is in another colour space, or was opened
+        with another image."""
         source, reference = self.document.source, self.document.reference
         differ = (source is not None and reference is not None
                   and not same_colours(source.meta.icc_profile, reference.meta.icc_profile))
-        self.note.emit(f"The picture and the reference {PROFILES_DIFFER}." if differ else "")
-        if self.renders.latest is not None:
-            self._on_frame(self.renders.latest)
+        notes = [f"The picture and the reference {PROFILES_DIFFER}." if differ else "",
+                 self.document.reference_of_another_image()]
+        self.note.emit(" ".join(note for note in notes if note))
 
     def _on_geometry_edit(self, change: object) -> None:
         """A crop, rotation or resize may make the reference comparable, or not: say so when that changes."""

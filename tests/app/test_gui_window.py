@@ -150,6 +150,23 @@ def test_what_the_reader_warns_of_in_a_reference_is_said(qtbot, window, tmp_path
     assert window.document.reference is not None
 
 
+def test_a_reference_kept_from_another_image_is_said_beside_the_figures(qtbot, window, tmp_path):
+    """Figures against another scene's ground truth read as real ones: 3.2 dB, and nothing said (a walk-through)."""
+    open_image(qtbot, window, save_png(synthetic_photo(seed=1), tmp_path / "chair.png"))
+    window.files.open_reference(save_png(synthetic_photo(seed=1), tmp_path / "chair_truth.png"))
+    qtbot.waitUntil(lambda: window.document.reference is not None, timeout=20000)
+    note = window.metrics_panel.note
+    assert not note.isVisibleTo(window.metrics_panel)
+    with qtbot.waitSignal(window.metrics.note, timeout=20000) as said:
+        open_image(qtbot, window, save_png(synthetic_photo(seed=2), tmp_path / "plug.png"))
+    assert said.args[0] == ("The reference chair_truth.png was opened with chair.png, not with this image: "
+                            "File ▸ Clear Reference when it is not this picture's.")
+    assert note.isVisibleTo(window.metrics_panel) and note.text() == said.args[0]
+    with qtbot.waitSignal(window.metrics.note, timeout=20000) as said:
+        window.files.open_reference(save_png(synthetic_photo(seed=2), tmp_path / "plug_truth.png"))
+    assert said.args[0] == "" and not note.isVisibleTo(window.metrics_panel)
+
+
 def test_reference_of_another_size_is_explained(qtbot, window, tmp_path, photo_path):
     open_image(qtbot, window, photo_path)
     other = save_png(synthetic_photo(64, 64), tmp_path / "small.png")
