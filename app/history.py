@@ -165,7 +165,8 @@ class HistoryKeeper(QObject):
     Signals
     -------
     trimmed(message)
-        Older steps were dropped; ``message`` says how many and why (for the status bar).
+        Older steps were dropped for the first time since the image was opened; ``message`` says how many and
+        why (for the status bar; later drops only add to the count the History panel shows).
     """
 
     trimmed = Signal(str)
@@ -252,7 +253,10 @@ class HistoryKeeper(QObject):
         clean = state.clean_index - keep if state.clean_index >= keep else -1
         base = undo_records(self.document.stack.snapshot(), state.records[keep:state.index])
         rebuild_history(self.document, base, HistoryState(state.records[keep:], state.index - keep, clean))
+        first = not self.dropped
         self._set_dropped(self.dropped + keep)
+        if not first:
+            return  # said once per image: the History panel's first line keeps the count
         by_steps = self.max_steps and len(costs) - self.max_steps >= keep
         why = f"the limit of {self.max_steps} steps" if by_steps else f"the {self.budget_mb} MB undo memory budget"
         self.trimmed.emit(f"Undo history: dropped the {keep} oldest step{'s' if keep > 1 else ''} to stay within "

@@ -110,6 +110,13 @@ def test_a_step_limit_from_the_dialog_applies_and_is_remembered(qtbot, window):
         dialog.accept()
     assert "dropped the 3 oldest steps to stay within the limit of 3 steps" in trimmed.args[0]
     assert doc.undo_stack.count() == 3 and doc.stack.snapshot()[0].params.sigma == 6.0
+    said: list[str] = []
+    window.history.trimmed.connect(said.append)
+    for step in range(3):
+        doc.push(change_params_command(doc.stack, doc.stack.snapshot()[0], {"sigma": 9.0 + step}))
+        qtbot.waitUntil(lambda step=step: window.history_view.emptyLabel() == f"{4 + step} older steps dropped "
+                        "(undo limit)", timeout=5000)
+    assert said == [], "said once per image, not at every edit past the limit"
     assert EditorSettings().undo_limits() == (3, 512)
     show_blank(window)
     assert window.history_view.emptyLabel() == "Opened image"
