@@ -49,7 +49,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING, Hashable, Sequence
+from typing import TYPE_CHECKING, Any, Hashable, Sequence
 
 import cv2
 import numpy as np
@@ -62,6 +62,7 @@ from enhance_core.filters.registry import get_filter
 from enhance_core.geometry import as_affine, is_scale_only, meta_after_geometry, warp_image, warp_region
 from enhance_core.image import HIDDEN_ALPHA, Image, count_non_finite
 from enhance_core.io.exif import drop_thumbnail
+from enhance_core.io.working_space import SrgbWorking, srgb_working
 from enhance_core.masks import Region, check_region, full_region, scaled_shape
 from enhance_core.medical.windows import WINDOW_LEVEL
 from enhance_core.stack_geometry import StepShape, stack_geometry
@@ -286,7 +287,8 @@ class Renderer:
                                  value_step=value_step(meta),
                                  voi_lut=next((window.lut for window in meta.windows if window.lut), None),
                                  should_stop=should_stop,
-                                 device=device, source=image.pixels, measure=measure, draft=draft)
+                                 device=device, source=image.pixels, measure=measure, draft=draft,
+                                 icc_profile=meta.icc_profile)
         shapes = stack_geometry(steps, image.rows, image.cols, scale, ctx=base_ctx)
         rows, cols = (shapes[-1].out_rows, shapes[-1].out_cols) if shapes else scaled_shape(image.rows, image.cols,
                                                                                           scale)
@@ -396,7 +398,11 @@ class Renderer:
                              origin=(in_region.top, in_region.left), progress=progress,
                              in_shape=(shape.in_rows, shape.in_cols), in_affine=shape.to_input,
                              out_region=None if geometry is None else out_region)
-        result = definition.apply(pixels, item.params, step_ctx)
+        working = srgb_working(ctx.icc_profile) if definition.learned and geometry is None else None
+        if working is not None and working.channels == pixels.shape[2]:
+            result = _applied_as_srgb(definition.apply, working, pixels, item.params, step_ctx)
+        else:
+            result = definition.apply(pixels, item.params, step_ctx)
         expected = pixels.shape if geometry is None else (out_region.rows, out_region.cols, pixels.shape[2])
         if not (isinstance(result, np.ndarray) and result.shape == expected and result.dtype == np.float32):
             got = getattr(result, "shape", type(result).__name__), getattr(result, "dtype", "")
@@ -419,6 +425,42 @@ class Renderer:
             blended *= (mask * np.float32(item.opacity))[:, :, None]
         blended += before
         return blended
+
+
+def _applied_as_srgb(apply: Any, working: SrgbWorking, pixels: np.ndarray, params: Any,
+                     ctx: RenderContext) -> np.ndarray:
+    """A learned filter's result on ``pixels`` encoded in another profile's space: it is handed them (and the
+    source) re-encoded as sRGB and within [0, 1], as it was trained, and its change is carried back.
+
+    Where it changes nothing the pixels come back exactly; what lies outside sRGB's gamut (or past white, in a
+    float picture) is kept, the change added to it.
+    """
+    as_srgb = working.to_srgb(pixels)
+    handed = np.clip(as_srgb, 0.0, 1.0)
+    source = None if ctx.source is None else _source_as_srgb(ctx.source, working)
+    output = apply(handed, params, ctx.with_(source=source))
+    result = working.from_srgb(output + (as_srgb - handed))
+    unchanged = np.all(output == handed, axis=2)
+    result[unchanged] = pixels[unchanged]
+    return result
+
+
+_SOURCE_AS_SRGB: list[tuple[weakref.ref, SrgbWorking, np.ndarray]] = []
+_SOURCE_LOCK = threading.Lock()
+
+
+def _source_as_srgb(source: np.ndarray, working: SrgbWorking) -> np.ndarray:
+    """``source`` re-encoded as sRGB within [0, 1], the same array while the source lives (the damage detector
+    keeps its map by the array it looked at)."""
+    with _SOURCE_LOCK:
+        for ref, space, converted in _SOURCE_AS_SRGB:
+            if ref() is source and space is working:
+                return converted
+    converted = np.clip(working.to_srgb(source), 0.0, 1.0)
+    converted.flags.writeable = False
+    with _SOURCE_LOCK:
+        _SOURCE_AS_SRGB[:] = [(weakref.ref(source), working, converted)]
+    return converted
 
 
 REMAP_SIDE = 32767

@@ -213,6 +213,10 @@ class RenderContext:
         of the full-resolution ``source`` takes seconds may approximate it
         (the damage detector looks at a reduced copy of the source until its
         full-resolution map is ready). False for previews, views and exports.
+    icc_profile : bytes or None
+        The source's embedded ICC profile: learned filters, trained on sRGB-encoded values, are handed the
+        pixels (and ``source``) re-encoded as sRGB when it describes another space
+        (:mod:`enhance_core.io.working_space`, done by the renderer).
     """
 
     scale: float = 1.0
@@ -238,6 +242,7 @@ class RenderContext:
     measure: bool = True
     windowed: bool = False
     draft: bool = False
+    icc_profile: bytes | None = None
 
     def with_(self, **changes: Any) -> RenderContext:
         """Return a copy with some fields changed."""

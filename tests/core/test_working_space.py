@@ -1,0 +1,93 @@
+"""Learned filters see sRGB-encoded values whatever profile a picture is encoded in (a colour audit)."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from PIL import ImageCms
+
+from enhance_core.image import Image, ImageMeta
+from enhance_core.io.working_space import srgb_working
+from enhance_core.render import render_image
+from enhance_core.stack import make_item
+
+from .io_fixtures import gray_profile, prophoto_profile, srgb_profile
+
+
+def littlecms_to_srgb(pixels: np.ndarray, profile: bytes) -> np.ndarray:
+    """8-bit pixels (rows, cols[, 3]) described by ``profile`` converted to sRGB by LittleCMS."""
+    mode = "RGB" if pixels.ndim == 3 else "L"
+    transform = ImageCms.buildTransform(ImageCms.ImageCmsProfile(BytesIO(profile)), ImageCms.createProfile("sRGB"),
+                                        mode, "RGB")
+    return np.asarray(ImageCms.applyTransform(PILImage.fromarray(pixels, mode), transform)).astype(np.float64)
+
+
+@pytest.mark.parametrize("profile, shape", [(prophoto_profile(), (40, 50, 3)), (gray_profile(2.2), (40, 50))])
+def test_the_conversion_is_littlecms_s_in_float_and_goes_back_exactly(profile, shape) -> None:
+    codes = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
+    pixels = (codes.astype(np.float32) / 255).reshape(40, 50, -1)
+    working = srgb_working(profile)
+    as_srgb = working.to_srgb(pixels)
+    shown = np.clip(as_srgb, 0, 1) * 255
+    inside = (as_srgb.min(axis=2) >= 0) & (as_srgb.max(axis=2) <= 1)
+    expected = littlecms_to_srgb(codes, profile)
+    assert np.abs(np.broadcast_to(shown, expected.shape) - expected)[inside].max() <= 1.5, "LittleCMS's 8 bits"
+    assert np.abs(working.from_srgb(as_srgb) - pixels).max() < 1e-4, "colours outside sRGB come back too"
+
+
+def test_profiles_that_do_what_srgb_does_or_cannot_be_read_leave_the_values_alone() -> None:
+    assert srgb_working(None) is None and srgb_working(srgb_profile()) is None
+    assert srgb_working(b"not a profile") is None and srgb_working(prophoto_profile()[:200]) is None
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    assert srgb_working(lab) is None
+
+
+def photo(rows: int = 64, cols: int = 80) -> np.ndarray:
+    """A dark sRGB picture with a gradient, a face-like patch and a saturated green."""
+    y, x = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    pixels = np.stack([0.05 + 0.2 * x / cols, 0.04 + 0.15 * y / rows, 0.08 + 0.05 * np.sin(x / 5)], axis=-1)
+    pixels[20:40, 20:40] = (0.35, 0.22, 0.16)
+    pixels[45:60, 50:75] = (0.05, 0.45, 0.08)
+    return np.clip(pixels, 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("step", ["low_light", "denoise"])
+def test_a_learned_filter_gives_a_prophoto_copy_what_it_gives_the_srgb_original(step) -> None:
+    """Low-light brightened a ProPhoto copy of a dark photo by 12-14 L* more than its sRGB copy."""
+    profile = prophoto_profile()
+    working = srgb_working(profile)
+    original = photo()
+    copy = working.from_srgb(original)
+    on_original = render_image(Image(original, meta=ImageMeta(bit_depth=16)), [make_item(step)]).pixels
+    on_copy = render_image(Image(copy, meta=ImageMeta(bit_depth=16, icc_profile=profile)), [make_item(step)]).pixels
+    assert np.abs(working.to_srgb(on_copy) - on_original).max() < 0.005
+    if step == "low_light":
+        as_srgb = render_image(Image(copy, meta=ImageMeta(bit_depth=16)), [make_item(step)]).pixels
+        assert np.abs(working.to_srgb(as_srgb) - on_original).mean() > 0.02, "the values read as sRGB differ"
+
+
+def test_what_a_learned_filter_leaves_alone_and_colours_outside_srgb_come_back_exactly() -> None:
+    profile = prophoto_profile()
+    working = srgb_working(profile)
+    pixels = working.from_srgb(photo())
+    pixels[5:15, 5:30] = (0.1, 0.8, 0.05)  # a ProPhoto green no sRGB value holds
+    assert working.to_srgb(pixels)[10, 10].min() < 0
+    from enhance_core.masks import Mask, Stroke
+
+    brush = Mask(64, 80).with_stroke(Stroke(((60.0, 8.0), (75.0, 8.0)), radius=3.0, hardness=1.0))
+    step = make_item("low_light", mask=brush)
+    result = render_image(Image(pixels, meta=ImageMeta(bit_depth=16, icc_profile=profile)), [step]).pixels
+    untouched = brush.render() == 0
+    np.testing.assert_array_equal(result[untouched], pixels[untouched])
+    restored = render_image(Image(pixels, meta=ImageMeta(bit_depth=16, icc_profile=profile)),
+                            [make_item("restore")]).pixels
+    np.testing.assert_array_equal(restored, pixels)  # no damage found: every pixel comes back as it was
+    whole = render_image(Image(pixels, meta=ImageMeta(bit_depth=16, icc_profile=profile)),
+                         [make_item("denoise", {"mode": "manual", "sigma": 2.0})]).pixels
+    assert working.to_srgb(whole)[10, 10].min() < 0, "the green stays outside sRGB"
+    clipped = working.from_srgb(np.clip(working.to_srgb(pixels[10:11, 10:11]), 0, 1))
+    assert np.abs(clipped - pixels[10, 10]).max() > 0.3, "sRGB's nearest colour is far from it"
+    assert np.abs(whole[7:13, 7:28] - pixels[7:13, 7:28]).mean() < 0.06
