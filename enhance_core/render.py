@@ -399,7 +399,8 @@ class Renderer:
                              in_shape=(shape.in_rows, shape.in_cols), in_affine=shape.to_input,
                              out_region=None if geometry is None else out_region)
         working = srgb_working(ctx.icc_profile) if definition.learned and geometry is None else None
-        if working is not None and working.channels == pixels.shape[2]:
+        working = working if working is not None and working.channels == pixels.shape[2] else None
+        if definition.learned and geometry is None and (working is not None or _past_white_or_black(pixels)):
             result = _applied_as_srgb(definition.apply, working, pixels, item.params, step_ctx)
         else:
             result = definition.apply(pixels, item.params, step_ctx)
@@ -427,19 +428,26 @@ class Renderer:
         return blended
 
 
-def _applied_as_srgb(apply: Any, working: SrgbWorking, pixels: np.ndarray, params: Any,
-                     ctx: RenderContext) -> np.ndarray:
-    """A learned filter's result on ``pixels`` encoded in another profile's space: it is handed them (and the
-    source) re-encoded as sRGB and within [0, 1], as it was trained, and its change is carried back.
+def _past_white_or_black(pixels: np.ndarray) -> bool:
+    """Whether some values lie outside [0, 1] (a float picture's highlights past white)."""
+    return bool(pixels.min() < 0.0 or pixels.max() > 1.0)
 
-    Where it changes nothing the pixels come back exactly; what lies outside sRGB's gamut (or past white, in a
-    float picture) is kept, the change added to it.
+
+def _applied_as_srgb(apply: Any, working: SrgbWorking | None, pixels: np.ndarray, params: Any,
+                     ctx: RenderContext) -> np.ndarray:
+    """A learned filter's result on ``pixels`` encoded in another profile's space (``working``; None: sRGB), or
+    reaching past white or black: it is handed them (and the source) re-encoded as sRGB and within [0, 1], as it
+    was trained, and its change is carried back.
+
+    Where it changes nothing the pixels come back exactly; what lies outside sRGB's gamut, or past white in a
+    float picture, is kept, the change added to it (low-light cut a float picture's highlights at 1).
     """
-    as_srgb = working.to_srgb(pixels)
+    as_srgb = pixels if working is None else working.to_srgb(pixels)
     handed = np.clip(as_srgb, 0.0, 1.0)
-    source = None if ctx.source is None else _source_as_srgb(ctx.source, working)
+    source = ctx.source if ctx.source is None or working is None else _source_as_srgb(ctx.source, working)
     output = apply(handed, params, ctx.with_(source=source))
-    result = working.from_srgb(output + (as_srgb - handed))
+    carried = output + (as_srgb - handed)
+    result = carried if working is None else working.from_srgb(carried)
     unchanged = np.all(output == handed, axis=2)
     result[unchanged] = pixels[unchanged]
     return result

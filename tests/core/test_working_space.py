@@ -91,3 +91,13 @@ def test_what_a_learned_filter_leaves_alone_and_colours_outside_srgb_come_back_e
     clipped = working.from_srgb(np.clip(working.to_srgb(pixels[10:11, 10:11]), 0, 1))
     assert np.abs(clipped - pixels[10, 10]).max() > 0.3, "sRGB's nearest colour is far from it"
     assert np.abs(whole[7:13, 7:28] - pixels[7:13, 7:28]).mean() < 0.06
+
+
+def test_a_float_picture_s_highlights_past_white_are_kept_by_low_light() -> None:
+    """Low-light wrote a linear float TIFF's highlights (41 % of it above 1, up to 4.07) as 1.0 (a colour audit)."""
+    pixels = photo()
+    pixels[5:20, 40:70] = (2.5, 3.0, 4.0)
+    result = render_image(Image(pixels, meta=ImageMeta(bit_depth=32, float_source=True)),
+                          [make_item("low_light")]).pixels
+    assert result[10, 50].min() > 2.0 and np.abs(result[10, 50] - pixels[10, 50]).max() < 0.05
+    assert result[30, 30].mean() > pixels[30, 30].mean() + 0.05, "the dark part is brightened as before"
