@@ -55,7 +55,7 @@ import cv2
 import numpy as np
 
 from enhance_core.errors import Cancelled, ParameterError
-from enhance_core.filters.base import ProgressFn, RenderContext, StopFn
+from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn
 from enhance_core.filters.common import WHOLE_IMAGE
 from enhance_core.filters.point import value_step
 from enhance_core.filters.registry import get_filter
@@ -401,7 +401,7 @@ class Renderer:
         working = srgb_working(ctx.icc_profile) if definition.learned and geometry is None else None
         working = working if working is not None and working.channels == pixels.shape[2] else None
         if definition.learned and geometry is None and (working is not None or _past_white_or_black(pixels)):
-            result = _applied_as_srgb(definition.apply, working, pixels, item.params, step_ctx)
+            result = _applied_as_srgb(definition, working, pixels, item.params, step_ctx)
         else:
             result = definition.apply(pixels, item.params, step_ctx)
         expected = pixels.shape if geometry is None else (out_region.rows, out_region.cols, pixels.shape[2])
@@ -433,41 +433,51 @@ def _past_white_or_black(pixels: np.ndarray) -> bool:
     return bool(pixels.min() < 0.0 or pixels.max() > 1.0)
 
 
-def _applied_as_srgb(apply: Any, working: SrgbWorking | None, pixels: np.ndarray, params: Any,
+def _applied_as_srgb(definition: FilterDef, working: SrgbWorking | None, pixels: np.ndarray, params: Any,
                      ctx: RenderContext) -> np.ndarray:
     """A learned filter's result on ``pixels`` encoded in another profile's space (``working``; None: sRGB), or
-    reaching past white or black: it is handed them (and the source) re-encoded as sRGB and within [0, 1], as it
-    was trained, and its change is carried back.
+    reaching past white or black: it is handed them re-encoded as sRGB and within [0, 1], as it was trained, and
+    its change is carried back.
 
     Where it changes nothing the pixels come back exactly; what lies outside sRGB's gamut, or past white in a
-    float picture, is kept, the change added to it (low-light cut a float picture's highlights at 1).
+    float picture, is kept, the change added to it (low-light cut a float picture's highlights at 1). The
+    source is handed re-encoded too to the filters that look at it, those that find the mask they fill
+    (:attr:`FilterDef.mask_edits`: the damage detector).
     """
-    as_srgb = pixels if working is None else working.to_srgb(pixels)
-    handed = np.clip(as_srgb, 0.0, 1.0)
-    source = ctx.source if ctx.source is None or working is None else _source_as_srgb(ctx.source, working)
-    output = apply(handed, params, ctx.with_(source=source))
-    carried = output + (as_srgb - handed)
-    result = carried if working is None else working.from_srgb(carried)
+    carried = pixels.copy() if working is None else working.to_srgb(pixels)
+    handed = np.clip(carried, 0.0, 1.0)
+    source = ctx.source
+    if source is not None and working is not None and definition.mask_edits(params):
+        source = _source_as_srgb(source, working)
+    output = definition.apply(handed, params, ctx.with_(source=source))
     unchanged = np.all(output == handed, axis=2)
+    carried -= handed
+    del handed
+    carried += output
+    del output
+    result = carried if working is None else working.from_srgb(carried)
     result[unchanged] = pixels[unchanged]
     return result
 
 
-_SOURCE_AS_SRGB: list[tuple[weakref.ref, SrgbWorking, np.ndarray]] = []
+_SOURCE_AS_SRGB: dict[int, tuple[SrgbWorking, np.ndarray]] = {}
+"""The source last re-encoded, by the id of the source array (dropped when that array goes)."""
 _SOURCE_LOCK = threading.Lock()
 
 
 def _source_as_srgb(source: np.ndarray, working: SrgbWorking) -> np.ndarray:
     """``source`` re-encoded as sRGB within [0, 1], the same array while the source lives (the damage detector
     keeps its map by the array it looked at)."""
+    key = id(source)
     with _SOURCE_LOCK:
-        for ref, space, converted in _SOURCE_AS_SRGB:
-            if ref() is source and space is working:
-                return converted
-    converted = np.clip(working.to_srgb(source), 0.0, 1.0)
-    converted.flags.writeable = False
-    with _SOURCE_LOCK:
-        _SOURCE_AS_SRGB[:] = [(weakref.ref(source), working, converted)]
+        kept = _SOURCE_AS_SRGB.get(key)
+        if kept is not None and kept[0] is working:
+            return kept[1]
+        converted = np.clip(working.to_srgb(source), 0.0, 1.0)
+        converted.flags.writeable = False
+        _SOURCE_AS_SRGB.clear()
+        _SOURCE_AS_SRGB[key] = (working, converted)
+        weakref.finalize(source, _SOURCE_AS_SRGB.pop, key, None)
     return converted
 
 

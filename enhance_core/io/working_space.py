@@ -76,14 +76,22 @@ class ToneCurve:
         return np.where(encoded >= d, np.maximum(a * encoded + b, 0.0) ** g + e, c * encoded + f)
 
     def encoded(self, linear: np.ndarray) -> np.ndarray:
-        """The inverse of :meth:`linear`."""
+        """The inverse of :meth:`linear` (where a table stays flat, the first value of the flat run)."""
         if self.table is not None:
-            return _along(linear, np.interp(TABLE_GRID, np.linspace(0.0, 1.0, len(self.table)), self.table),
-                          TABLE_GRID)
+            return _along(linear, *self._inverse_table())
         g, a, b, c, d, e, f = self.parameters
         knee = max(a * d + b, 0.0) ** g + e
         power = (np.maximum(linear - e, 0.0) ** (1.0 / g) - b) / a
         return power if c == 0.0 else np.where(linear >= knee, power, (linear - f) / c)
+
+    def _inverse_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(linear light, encoded value) of the table at :data:`TABLE_GRID`, strictly increasing: of each flat
+        run (a 16-bit table starts 0, 0, 0... and may reach 1 before its end) only the first sample is kept."""
+        if self.table is None:
+            raise ValueError("a parametric curve has no table")
+        light = np.interp(TABLE_GRID, np.linspace(0.0, 1.0, len(self.table)), self.table)
+        rises = np.concatenate(([True], np.diff(light) > 0))
+        return light[rises], TABLE_GRID[rises]
 
     def increasing(self) -> bool:
         """Whether the curve rises over [0, 1] (one that turns back cannot be undone)."""
@@ -171,23 +179,24 @@ class SrgbWorking:
         linear = np.stack([np.copysign(curve.linear(np.abs(pixels[:, :, c])), pixels[:, :, c])
                            for c, curve in enumerate(self.curves)], axis=-1)
         if self.channels == 3:
-            linear = linear @ self.matrix.T.astype(np.float32)
+            linear = linear @ self.matrix.T
         return _srgb_encode(linear)
 
     def _from_srgb(self, pixels: np.ndarray) -> np.ndarray:
         linear = _srgb_decode(pixels)
         if self.channels == 3:
-            linear = linear @ np.linalg.inv(self.matrix).T.astype(np.float32)
+            linear = linear @ np.linalg.inv(self.matrix).T
         return np.stack([np.copysign(curve.encoded(np.abs(linear[:, :, c])), linear[:, :, c])
                          for c, curve in enumerate(self.curves)], axis=-1)
 
     @staticmethod
     def _by_rows(pixels: np.ndarray, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """``convert`` applied to float32 bands of :data:`BAND_PIXELS`, into one float32 array."""
+        """``convert`` applied in float64 (near black a gamma curve's inverse magnifies float32's rounding) to
+        bands of :data:`BAND_PIXELS`, into one float32 array."""
         out = np.empty(pixels.shape, np.float32)
         rows = max(1, BAND_PIXELS // max(1, pixels.shape[1]))
         for top in range(0, pixels.shape[0], rows):
-            out[top:top + rows] = convert(pixels[top:top + rows].astype(np.float32, copy=False))
+            out[top:top + rows] = convert(pixels[top:top + rows].astype(np.float64))
         return out
 
 

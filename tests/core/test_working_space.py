@@ -101,3 +101,37 @@ def test_a_float_picture_s_highlights_past_white_are_kept_by_low_light() -> None
                           [make_item("low_light")]).pixels
     assert result[10, 50].min() > 2.0 and np.abs(result[10, 50] - pixels[10, 50]).max() < 0.05
     assert result[30, 30].mean() > pixels[30, 30].mean() + 0.05, "the dark part is brightened as before"
+
+
+def clipping_table_profile() -> bytes:
+    """An sRGB-primaries profile whose 16-bit gamma-2.2 table starts with a run of zeros and reaches 65535 before
+    its end (a review: such a table made learned steps NaN, and lifted blacks to 1/255)."""
+    import struct
+
+    from .io_fixtures import _matrix_trc_profile, _xyz
+
+    table = np.clip(np.round(np.linspace(0, 1, 1024) ** 2.2 * 65535 * 1.02), 0, 65535).astype(">u2")
+    curve = b"curv\0\0\0\0" + struct.pack(">I", len(table)) + table.tobytes()
+    columns = np.array([[0.4360747, 0.3850649, 0.1430804], [0.2225045, 0.7168786, 0.0606169],
+                        [0.0139322, 0.0971045, 0.7141733]]).T
+    return _matrix_trc_profile(b"RGB ", b"Table (test)", [
+        (b"rXYZ", _xyz(*columns[0])), (b"gXYZ", _xyz(*columns[1])), (b"bXYZ", _xyz(*columns[2])),
+        (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)])
+
+
+def test_a_table_curve_that_stays_flat_at_black_or_white_goes_back_to_its_first_value() -> None:
+    profile = clipping_table_profile()
+    working = srgb_working(profile)
+    ramp = np.linspace(0.0, 1.0, 301, dtype=np.float32).reshape(1, -1, 1).repeat(3, axis=2)
+    back = working.from_srgb(working.to_srgb(ramp))
+    assert np.isfinite(back).all()
+    assert back[ramp < 0.004].max() == 0.0, "the table's run of zeros goes back to black, not to 1/255"
+    rising = (ramp > 0.01) & (ramp < 0.98)  # where the table neither starts nor ends flat
+    assert np.abs(back - ramp)[rising].max() < 1e-3
+    pixels = photo()
+    pixels[:8] = 1.0
+    pixels[8:20] = 0.0
+    result = render_image(Image(pixels, meta=ImageMeta(bit_depth=16, icc_profile=profile)),
+                          [make_item("denoise", {"mode": "manual", "sigma": 5.0})]).pixels
+    assert np.isfinite(result).all(), "values the network puts past white went to infinity through the flat top"
+    assert np.median(result[13:17]) == 0.0
