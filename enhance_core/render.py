@@ -47,7 +47,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Hashable, Sequence
 
@@ -442,43 +442,73 @@ def _applied_as_srgb(definition: FilterDef, working: SrgbWorking | None, pixels:
     Where it changes nothing the pixels come back exactly; what lies outside sRGB's gamut, or past white in a
     float picture, is kept, the change added to it (low-light cut a float picture's highlights at 1). The
     source is handed re-encoded too to the filters that look at it, those that find the mask they fill
-    (:attr:`FilterDef.mask_edits`: the damage detector).
+    (:attr:`FilterDef.mask_edits`: the damage detector); when the pixels are the whole source (a first step at
+    full resolution) its one re-encoding serves both.
     """
-    carried = pixels.copy() if working is None else working.to_srgb(pixels)
-    handed = np.clip(carried, 0.0, 1.0)
     source = ctx.source
+    whole = None
+    if working is not None and source is not None and _same_array(pixels, source):
+        whole = _source_as_srgb(source, working)
+    if whole is not None:
+        carried, handed, inside = whole.srgb, whole.clipped, whole.inside
+    else:
+        carried = pixels.copy() if working is None else working.to_srgb(pixels)
+        inside = working is not None and not _past_white_or_black(carried)
+        handed = carried if inside else np.clip(carried, 0.0, 1.0)
     if source is not None and working is not None and definition.mask_edits(params):
-        source = _source_as_srgb(source, working)
+        source = (whole or _source_as_srgb(source, working)).clipped
     output = definition.apply(handed, params, ctx.with_(source=source))
     unchanged = np.all(output == handed, axis=2)
-    carried -= handed
-    del handed
-    carried += output
+    if inside:
+        carried = output
+    else:
+        carried = carried - handed if whole is not None else np.subtract(carried, handed, out=carried)
+        del handed
+        carried += output
     del output
     result = carried if working is None else working.from_srgb(carried)
     result[unchanged] = pixels[unchanged]
     return result
 
 
-_SOURCE_AS_SRGB: dict[int, tuple[SrgbWorking, np.ndarray]] = {}
+def _same_array(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether both arrays are views of the same memory with one shape and layout (the same pixels)."""
+    return (first.shape == second.shape and first.strides == second.strides and first.dtype == second.dtype
+            and first.__array_interface__["data"][0] == second.__array_interface__["data"][0])
+
+
+@dataclass(frozen=True)
+class _SourceAsSrgb:
+    """A source re-encoded as sRGB by ``working``, and within [0, 1] (the same array when ``inside``); filters
+    are handed them and, as with any input, do not write to them."""
+
+    working: SrgbWorking
+    srgb: np.ndarray
+    clipped: np.ndarray
+    inside: bool
+
+
+_SOURCE_AS_SRGB: dict[int, _SourceAsSrgb] = {}
 """The source last re-encoded, by the id of the source array (dropped when that array goes)."""
 _SOURCE_LOCK = threading.Lock()
 
 
-def _source_as_srgb(source: np.ndarray, working: SrgbWorking) -> np.ndarray:
-    """``source`` re-encoded as sRGB within [0, 1], the same array while the source lives (the damage detector
-    keeps its map by the array it looked at)."""
+def _source_as_srgb(source: np.ndarray, working: SrgbWorking) -> _SourceAsSrgb:
+    """``source`` re-encoded as sRGB, the same arrays while the source lives (the damage detector keeps its map by
+    the array it looked at)."""
     key = id(source)
     with _SOURCE_LOCK:
         kept = _SOURCE_AS_SRGB.get(key)
-        if kept is not None and kept[0] is working:
-            return kept[1]
-        converted = np.clip(working.to_srgb(source), 0.0, 1.0)
-        converted.flags.writeable = False
+        if kept is not None and kept.working is working:
+            return kept
+        srgb = working.to_srgb(source)
+        inside = not _past_white_or_black(srgb)
+        clipped = srgb if inside else np.clip(srgb, 0.0, 1.0)
+        kept = _SourceAsSrgb(working, srgb, clipped, inside)
         _SOURCE_AS_SRGB.clear()
-        _SOURCE_AS_SRGB[key] = (working, converted)
+        _SOURCE_AS_SRGB[key] = kept
         weakref.finalize(source, _SOURCE_AS_SRGB.pop, key, None)
-    return converted
+    return kept
 
 
 REMAP_SIDE = 32767
