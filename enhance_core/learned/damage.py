@@ -394,6 +394,31 @@ def torn_edges(coarse: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
     return cv2.resize(kept, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
+LINE_LENGTH = (60, 0.08)
+"""A mark is a long line from this many pixels, or this share of the picture's short side when that is more."""
+LINE_SPREAD = 2.5
+"""Largest spread (px, standard deviation) of a long mark's pixels across its axis for it to count as straight."""
+
+
+def long_straight_marks(marked: np.ndarray) -> int:
+    """How many of the marks (joined marked pixels of ``marked``, (rows, cols)) are long straight lines.
+
+    A scratch is one, but so are a rope, a mast, a pole or a wire, which the detector can take for one (the
+    mooring rope of ``old_photos`` ``f``): the restore's note asks the user to look at them.
+    """
+    shortest = max(LINE_LENGTH[0], LINE_LENGTH[1] * min(marked.shape[:2]))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((marked > 0).astype(np.uint8), connectivity=8)
+    lines = 0
+    for label in np.flatnonzero(np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) >= shortest):
+        left, top, width, height = stats[label + 1, :4]
+        rows, cols = np.nonzero(labels[top:top + height, left:left + width] == label + 1)
+        points = np.stack([cols, rows], axis=1).astype(np.float64)
+        points -= points.mean(axis=0)
+        across, along = np.linalg.eigvalsh(points.T @ points / len(points))
+        lines += bool(np.sqrt(12.0 * along) >= shortest and np.sqrt(across) <= LINE_SPREAD)
+    return lines
+
+
 def damage_mask(probability: np.ndarray, *, sensitivity: float = 0.5, grow: float = 1.5) -> np.ndarray:
     """Threshold a damage probability and grow it by ``grow`` pixels; return float32 (rows, cols) of 0 and 1.
 

@@ -28,6 +28,8 @@ The ``restore`` filter is the archivist's preset as one stack step, and the
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,7 +53,7 @@ CARRIED_COVERAGE = 0.25
 def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensitivity: float, grow: float,
                     layer: Mask | None = None, device: str | None = None, progress: ProgressFn | None = None,
                     should_stop: StopFn | None = None, draft: bool = False,
-                    found: Callable[[float], None] | None = None, affine: Any = None,
+                    found: Callable[[float, int], None] | None = None, affine: Any = None,
                     shape: tuple[int, int] | None = None) -> np.ndarray:
     """The damage mask (float32 in 0..1) of ``region`` of ``source`` rendered at ``scale``, edited by ``layer``.
 
@@ -63,7 +65,8 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
     a reduced copy of a large scan, until the full-resolution one is ready.
     ``layer`` (the step's painted mask) then adds and erases. ``grow`` is in
     source pixels. ``found`` is told the share of the whole picture the
-    detector marked (before ``layer``), whichever ``region`` is rendered.
+    detector marked (before ``layer``), whichever ``region`` is rendered, and
+    how many of its marks are long straight lines (none counted in a draft).
     With ``affine`` (from the source's full-resolution coordinates to a render
     of ``shape`` (rows, cols) that a crop, turn or resize made; ``ctx.in_affine``)
     the mask is carried through it, as the painted strokes are, and ``scale``
@@ -80,7 +83,8 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
                                                     should_stop=should_stop), 1.0
     marked = damage_mask(probability, sensitivity=sensitivity, grow=grow * at)
     if found is not None:
-        found(float(np.count_nonzero(marked)) / marked.size)
+        lines = 0 if draft else _straight_marks(probability, marked, (sensitivity, grow * at))
+        found(float(np.count_nonzero(marked)) / marked.size, lines)
     if affine is not None and shape is not None:
         mask = _carried(marked, at, np.asarray(affine, dtype=np.float64).reshape(2, 3), region)
         return mask if layer is None else layer.render_over(mask, region=region, affine=affine, shape=shape)
@@ -116,7 +120,8 @@ def _carried(marked: np.ndarray, at: float, affine: np.ndarray, region: Region) 
     return (warped >= CARRIED_COVERAGE).astype(np.float32)
 
 
-def found_damage_note(share: float, sensitivity: float, *, draft: bool = False, painted: bool = False) -> str:
+def found_damage_note(share: float, sensitivity: float, *, draft: bool = False, painted: bool = False,
+                      lines: int = 0) -> str:
     """What the detector found, for the user: the share of the picture marked, or what to do when it found nothing.
 
     Parameters
@@ -129,6 +134,9 @@ def found_damage_note(share: float, sensitivity: float, *, draft: bool = False, 
         Whether the share comes from the quick map of a reduced copy.
     painted : bool
         Whether the step has painted corrections (not counted in ``share``).
+    lines : int
+        How many of the marks are long straight lines
+        (:func:`enhance_core.learned.damage.long_straight_marks`).
     """
     if share <= 0.0:
         if painted:
@@ -136,8 +144,14 @@ def found_damage_note(share: float, sensitivity: float, *, draft: bool = False, 
         advice = "raise the sensitivity, or paint" if sensitivity < 1.0 else "paint"
         return f"no damage found at sensitivity {sensitivity:.2f}: {advice} over the damage in the editor"
     amount = "under 0.01 %" if share < 1e-4 else f"{100 * share:.2f} %"
+    straight = ""
+    if lines:
+        one = lines == 1
+        straight = (f"; {'one' if one else lines} of its marks {'is a' if one else 'are'} long straight "
+                    f"line{'' if one else 's'}: a scratch, or a rope, mast or pole to keep (in the editor the brush's "
+                    f"overlay shows {'it' if one else 'them'} and its eraser unmarks)")
     return (f"damage found on {amount} of the picture" + (" before your painting" if painted else "")
-            + (" (quick preview)" if draft else ""))
+            + (" (quick preview)" if draft else "") + straight)
 
 
 def _detector_view(pixels: np.ndarray, ctx: RenderContext) -> tuple[np.ndarray, float, Region, bool]:
@@ -164,6 +178,28 @@ def _layer_over_pixels(mask: np.ndarray, ctx: RenderContext) -> np.ndarray:
     return layer.render_over(mask) if (layer.rows, layer.cols) == mask.shape else mask
 
 
+_LINES: list[tuple[weakref.ref, tuple[float, float], int]] = []
+"""The long straight marks counted on the last few masks, by the map and the threshold and growth that made the
+mask from it (a render of each region of the view asks again)."""
+_LINES_LOCK = threading.Lock()
+
+
+def _straight_marks(probability: np.ndarray, marked: np.ndarray, settings: tuple[float, float]) -> int:
+    """:func:`~enhance_core.learned.damage.long_straight_marks` of ``marked``, the mask ``settings`` (sensitivity,
+    growth) made of ``probability``, counted once per map and settings."""
+    from enhance_core.learned.damage import long_straight_marks
+
+    with _LINES_LOCK:
+        for ref, known, lines in _LINES:
+            if ref() is probability and known == settings:
+                return lines
+    lines = long_straight_marks(marked)
+    with _LINES_LOCK:
+        _LINES[:] = [entry for entry in _LINES[-3:] if entry[0]() is not None] + [
+            (weakref.ref(probability), settings, lines)]
+    return lines
+
+
 def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float, grow: float, grain: float,
                   progress: ProgressFn) -> tuple[np.ndarray, np.ndarray]:
     """Detect and fill the damage, giving fills ``grain`` of the grain around them; return the pixels and the mask."""
@@ -174,8 +210,8 @@ def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float,
     mask = detected_damage(source, scale=scale, region=region, sensitivity=sensitivity, grow=grow,
                            layer=ctx.mask_layer if on_source else None, device=ctx.device,
                            progress=sub_progress(progress, 0.0, 0.5), should_stop=ctx.should_stop, draft=ctx.draft,
-                           found=lambda share: ctx.note(found_damage_note(share, sensitivity, draft=ctx.draft,
-                                                                          painted=ctx.mask_layer is not None)),
+                           found=lambda share, lines: ctx.note(found_damage_note(
+                               share, sensitivity, draft=ctx.draft, painted=ctx.mask_layer is not None, lines=lines)),
                            affine=ctx.in_affine if carry else None, shape=ctx.in_shape if carry else None)
     if not on_source:
         mask = _layer_over_pixels(mask, ctx)

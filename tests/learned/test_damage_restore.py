@@ -973,7 +973,7 @@ def test_restore_with_grain_removal_says_the_noise_level_it_estimated(known_dama
     noisy = np.clip(cracked + np.random.default_rng(0).normal(0, 0.06, cracked.shape), 0, 1).astype(np.float32)
     step, notes = make_item("restore", {"denoise": True}), {}
     Renderer().render(Image(noisy, meta=ImageMeta()), [step], device="cpu", notes=notes)
-    found, estimated = notes[step.uid].split("; ")
+    found, *_, estimated = notes[step.uid].split("; ")
     assert found.startswith("damage found on") and estimated.startswith("estimated noise σ")
     assert 8.0 < float(estimated.split("σ")[1]) < 25.0
 
@@ -982,11 +982,30 @@ def test_restore_says_how_much_damage_it_found_or_what_to_do_when_it_found_none(
     _, cracked = cracked_scan()
     step, notes = make_item("restore", {"grow": 0.0}), {}
     Renderer().render(Image(cracked, meta=ImageMeta()), [step], scale=0.5, device="cpu", notes=notes)
-    assert notes[step.uid] == f"damage found on {100 * 100 / (64 * 128):.2f} % of the picture", "whole, full resolution"
+    assert notes[step.uid] == (f"damage found on {100 * 100 / (64 * 128):.2f} % of the picture; one of its marks is a "
+                               "long straight line: a scratch, or a rope, mast or pole to keep (in the editor the "
+                               "brush's overlay shows it and its eraser unmarks)"), "whole, full resolution"
     step, notes = make_item("restore", {"sensitivity": 0.0}), {}
     Renderer().render(Image(cracked, meta=ImageMeta()), [step], device="cpu", notes=notes)
     assert notes[step.uid] == ("no damage found at sensitivity 0.00: raise the sensitivity, "
                                "or paint over the damage in the editor")
+
+
+def test_long_straight_marks_are_counted_for_the_user_to_look_at():
+    """The restore took the straight mooring rope of old_photos f for a scratch and filled it away, saying only how
+    much it found; a note now points at such lines (a scratch, or a rope, mast or pole)."""
+    marked = np.zeros((400, 500), np.float32)
+    cv2.line(marked, (20, 30), (300, 250), 1.0, 3)  # a rope across the water
+    cv2.line(marked, (450, 20), (452, 200), 1.0, 2)  # a mast
+    cv2.line(marked, (100, 380), (140, 380), 1.0, 2)  # too short
+    cv2.ellipse(marked, (300, 350), (120, 60), 0, 200, 340, 1.0, 3)  # a long curve: a hanging rope, a crack
+    for centre in ((40, 350), (60, 320), (80, 300), (100, 340)):
+        cv2.circle(marked, centre, 2, 1.0, -1)  # dust
+    assert damage.long_straight_marks(marked) == 2
+    assert damage.long_straight_marks(np.zeros((64, 64), np.float32)) == 0
+    said = restore.found_damage_note(0.008, 0.5, lines=3)
+    assert said == ("damage found on 0.80 % of the picture; 3 of its marks are long straight lines: a scratch, or a "
+                    "rope, mast or pole to keep (in the editor the brush's overlay shows them and its eraser unmarks)")
 
 
 def test_the_damage_note_tells_specks_from_nothing():
@@ -999,7 +1018,7 @@ def test_the_damage_note_tells_specks_from_nothing():
 def test_the_damage_note_of_a_painted_step_does_not_ask_for_painting(known_damage):
     _, cracked = cracked_scan()
     mask = Mask(64, 128).with_stroke(Stroke(((18, 50), (62, 50)), radius=2, hardness=1.0))
-    found = f"damage found on {100 * 100 / (64 * 128):.2f} % of the picture before your painting"
+    found = restore.found_damage_note(100 / (64 * 128), 0.5, painted=True, lines=1)
     nothing = "no damage found by the detector at sensitivity 0.00: the step fills what you painted"
     for sensitivity, said in ((0.5, found), (0.0, nothing)):
         params = {"source": "detected", "grow": 0.0, "sensitivity": sensitivity}
