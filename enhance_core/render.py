@@ -398,9 +398,11 @@ class Renderer:
                              origin=(in_region.top, in_region.left), progress=progress,
                              in_shape=(shape.in_rows, shape.in_cols), in_affine=shape.to_input,
                              out_region=None if geometry is None else out_region)
-        working = srgb_working(ctx.icc_profile) if definition.learned and geometry is None else None
-        working = working if working is not None and working.channels == pixels.shape[2] else None
-        if definition.learned and geometry is None and (working is not None or _past_white_or_black(pixels)):
+        same_size_learned = definition.learned and geometry is None
+        working = srgb_working(ctx.icc_profile) if same_size_learned else None
+        if working is not None and working.channels != pixels.shape[2]:
+            working = None
+        if same_size_learned and (working is not None or _past_white_or_black(pixels)):
             result = _applied_as_srgb(definition, working, pixels, item.params, step_ctx)
         else:
             result = definition.apply(pixels, item.params, step_ctx)
