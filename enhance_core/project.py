@@ -156,9 +156,8 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
                             "recipe": recipe}
     if image_digest is not None:
         data["image_digest"] = image_digest
-    sidecar_names: list[str] = []
     try:
-        with ExitStack() as pending:
+        with sidecars.saving() as written, ExitStack() as pending:
             if preview is not None:
                 entry = _stage_preview(path, sidecars.name(preview_file_name(path)), Path(image), preview, pending)
                 if entry is not None:
@@ -171,19 +170,16 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
             if len(text) > limit:
                 warnings.append(f"Saved {path.name} at {_mib(len(text))}, more than the {_mib(limit)} a project may "
                                 f"have to open, by its current steps alone: opening it needs {MAX_BYTES_ENV} raised")
-            sidecar_names = [*step_rasters, *state_rasters, *([data["preview"]["file"]] if "preview" in data else [])]
+            written.extend([*step_rasters, *state_rasters, *([data["preview"]["file"]] if "preview" in data else [])])
             for name, mask in {**step_rasters, **state_rasters}.items():
                 try:
                     save_mask_raster(mask, pending.enter_context(atomic_write(path.with_name(name))))
                 except ImageWriteError as error:
                     raise ImageWriteError(path, f"could not write its mask {name}: {error.reason}") from None
-        write_text_atomic(path, text)
-    except BaseException as error:
-        sidecars.remove(sidecar_names)
-        if isinstance(error, OSError):
-            raise ImageWriteError(path, f"could not write the project: {error.strerror or error}") from None
-        raise
-    sidecars.remove_unused(sidecar_names)
+            pending.close()  # the masks and preview are in place before the project file names them
+            write_text_atomic(path, text)
+    except OSError as error:
+        raise ImageWriteError(path, f"could not write the project: {error.strerror or error}") from None
     if warn is not None:
         for warning in warnings:
             warn(warning)

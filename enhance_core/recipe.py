@@ -97,7 +97,8 @@ def save_recipe(steps: Sequence[StackItem], path: str | Path) -> Path:
     names, rasters = sidecars.step_rasters(steps, lambda index: recipe_raster_name(path, index))
     text = json.dumps(recipe_to_dict(steps, raster_names=names), indent=2) + "\n"
     try:
-        try:
+        with sidecars.saving() as written:
+            written.extend(rasters)
             with ExitStack() as pending:
                 for name, mask in rasters.items():
                     try:
@@ -105,12 +106,8 @@ def save_recipe(steps: Sequence[StackItem], path: str | Path) -> Path:
                     except ImageWriteError as error:
                         raise ImageWriteError(path, f"could not write its mask {name}: {error.reason}") from None
             write_text_atomic(path, text)
-        except BaseException:
-            sidecars.remove(rasters)
-            raise
     except OSError as error:
         raise ImageWriteError(path, f"could not write the recipe: {error.strerror or error}") from None
-    sidecars.remove_unused(rasters)
     return path
 
 

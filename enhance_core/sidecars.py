@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 if TYPE_CHECKING:
     from enhance_core.masks import Mask
@@ -110,11 +110,20 @@ class Sidecars:
         """Whether this save may write ``name``: nothing is there, and no other of its files has it."""
         return name not in self._given.values() and not os.path.lexists(self.folder / name)
 
-    def remove(self, names: Iterable[str]) -> None:
-        """Remove the files of ``names`` this save put in place (its project or recipe file could not be written)."""
-        for name in names:
-            with suppress(OSError):
-                (self.folder / name).unlink(missing_ok=True)
+    @contextmanager
+    def saving(self) -> Iterator[list[str]]:
+        """Follow one save: the block adds to the yielded list the names of the files it puts in place before
+        writing the project or recipe file that names them. When the block raises, those files are removed;
+        when it ends, the files the previous save named and this one does not (:meth:`remove_unused`)."""
+        written: list[str] = []
+        try:
+            yield written
+        except BaseException:
+            for name in written:
+                with suppress(OSError):
+                    (self.folder / name).unlink(missing_ok=True)
+            raise
+        self.remove_unused(written)
 
     def remove_unused(self, written: Iterable[str]) -> None:
         """Remove the files the previous save named that this one (``written``) does not, but those another
