@@ -14,7 +14,8 @@ file and exits (a few milliseconds later, up to tens under heavy load, which
 is why Linux uses the kernel's signal first).
 
 Ctrl+C: workers ignore SIGINT (a terminal sends it to the whole process
-group); the parent catches it, closes the pipe so every worker stops,
+group), and SIGTERM, which the command line turns into Ctrl+C in the parent;
+the parent catches it, closes the pipe so every worker stops,
 removes what they were writing, and raises :class:`BatchInterrupted` naming
 the tasks that were running and those never started.
 
@@ -140,8 +141,8 @@ def worker_threads(jobs: int) -> int:
 
 
 def _start_worker(pipe: Connection, parent: int, threads: int) -> None:
-    """Worker start-up: ignore Ctrl+C (the parent handles it), one OpenCV thread, ``threads`` torch threads
-    (read when torch is imported), die with the parent.
+    """Worker start-up: ignore Ctrl+C and SIGTERM (the parent handles them), one OpenCV thread, ``threads`` torch
+    threads (read when torch is imported), die with the parent.
 
     OpenCV is imported here, not with this module: the janitor, spawned from
     this module too, then starts on the standard library alone instead of
@@ -150,6 +151,7 @@ def _start_worker(pipe: Connection, parent: int, threads: int) -> None:
     import cv2
 
     ignore_sigint()
+    ignore_sigterm()
     cv2.setNumThreads(1)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     _die_with_parent(parent)
@@ -161,9 +163,10 @@ def _janitor(pipe: Connection, parent: int, outputs: list[Path]) -> None:
 
     The kernel kills the workers as the parent exits; what they were writing
     is removed once the parent is gone (``pidfd``), so no worker can create
-    another partial file afterwards. It ignores Ctrl+C as the workers do.
+    another partial file afterwards. It ignores Ctrl+C and SIGTERM as the workers do.
     """
     ignore_sigint()
+    ignore_sigterm()
     try:
         if pipe.recv_bytes() == DONE:
             return
@@ -226,6 +229,14 @@ def ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def ignore_sigterm() -> None:
+    """In a worker or the janitor: ignore SIGTERM. Sent to the whole process group (``kill -- -PGID``, a service
+    stopping), it reaches the parent too, which stops every worker in order (the command line turns it into Ctrl+C
+    there: :mod:`enhance_core.cli.stopping`)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int], jobs: int, *,

@@ -18,6 +18,7 @@ import re
 import sys
 
 from enhance_core import __version__
+from enhance_core.cli.stopping import stop_status, stopped_word, terminate_as_interrupt
 from enhance_core.errors import EnhanceError
 
 SUBCOMMANDS: dict[str, str] = {
@@ -65,13 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run one subcommand and return its exit status."""
     args = build_parser().parse_args(_join_signed_values(list(sys.argv[1:] if argv is None else argv)))
     try:
-        return int(args.run(args) or 0)
+        with terminate_as_interrupt():
+            return int(args.run(args) or 0)
     except EnhanceError as error:
         print("error: " + " ".join(str(error).split()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print(stopped_word(), file=sys.stderr)
+        return stop_status()
     except BrokenPipeError:  # the reader of the output went away (| head): the rest is not wanted
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would fail on the pipe again

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from enhance_core.cli.folders import check_output_folder, make_output_folder, remove_empty_folders
+from enhance_core.cli.stopping import stop_status, stopped_word
 from enhance_core.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -150,13 +151,13 @@ def positive_int(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Process the inputs; return 0 when every file succeeded, 1 when some failed (130 on Ctrl+C)."""
+    """Process the inputs; return 0 when every file succeeded, 1 when some failed (130 on Ctrl+C, 143 on SIGTERM)."""
     try:
         return _run(args)
     except KeyboardInterrupt:  # before the batch began: once it runs, Ctrl+C is its own summary
-        print("interrupted before any file was processed: nothing was written; run the same command again",
+        print(f"{stopped_word()} before any file was processed: nothing was written; run the same command again",
               file=sys.stderr)
-        return 130
+        return stop_status()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -261,7 +262,7 @@ def _run(args: argparse.Namespace) -> int:
                                 cluster=cluster)
         except BatchInterrupted as interrupted:
             print(interrupted_summary(interrupted, args.output), file=sys.stderr)
-            return 1 if interrupted.reason else 130
+            return 1 if interrupted.reason else stop_status()
         finally:
             manifest.close()
     print(done_summary(results, args.output))
@@ -278,9 +279,9 @@ def _run(args: argparse.Namespace) -> int:
         try:
             write_batch_report(results, args)
         except KeyboardInterrupt:
-            print("interrupted while writing the report: the files above are written; run the same command again "
+            print(f"{stopped_word()} while writing the report: the files above are written; run the same command again "
                   "to write it (the files count as done)", file=sys.stderr)
-            return 130
+            return stop_status()
     return 1 if failed else 0
 
 
@@ -335,7 +336,7 @@ def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:
     earlier = sum(result.skipped and result.earlier for result in finished)
     kept = sum(result.skipped and not result.earlier for result in finished)
     written = len(finished) - failed - refused - earlier - kept
-    said = f"stopped: {interrupted.reason}" if interrupted.reason else "interrupted"
+    said = f"stopped: {interrupted.reason}" if interrupted.reason else stopped_word()
     return (f"{said}: {written} file(s) written to {output}"
             + (f", {earlier} done in an earlier run" if earlier else "") + (f", {kept} kept" if kept else "")
             + f", {failed} failed" + (f", {refused} refused by the disk (queued for the next run)" if refused else "")

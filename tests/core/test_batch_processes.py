@@ -129,6 +129,26 @@ def test_ctrl_c_ends_the_batch_with_a_summary_and_no_worker_left(batch) -> None:
     assert not list(batch[2].glob(".*.part"))
 
 
+@pytest.mark.parametrize("group", [False, True], ids=["parent", "process group"])
+def test_sigterm_ends_the_batch_as_ctrl_c_does(batch, group) -> None:
+    process = start(batch)
+    workers = children(process.pid)
+    if group:  # a service stopping, kill -- -PGID: the workers get it too
+        os.killpg(process.pid, signal.SIGTERM)
+    else:  # kill PID, a scheduler's time limit, timeout
+        process.terminate()
+    rest = process.stderr.read()
+    process.stderr.close()
+    assert process.wait() == 143
+    wait_gone(workers)
+    assert "Traceback" not in rest and "leaked" not in rest
+    summary = rest.strip().splitlines()[-1]
+    written = [name for name in os.listdir(batch[2]) if name.endswith(".png")]
+    assert summary.startswith(f"stopped by SIGTERM: {len(written)} file(s) written")
+    assert "run the same command again to finish" in summary
+    assert not list(batch[2].glob(".*.part"))
+
+
 @pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
 def test_a_ctrl_c_while_workers_start_is_held_not_lost() -> None:
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -189,7 +209,12 @@ def test_the_janitor_removes_partial_files_once_the_parent_is_gone(tmp_path) -> 
     partial.write_bytes(b"a later run's")
     reader, writer = Pipe(duplex=False)
     writer.send_bytes(batch_workers.DONE)
-    batch_workers._janitor(reader, os.getpid(), outputs)
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        batch_workers._janitor(reader, os.getpid(), outputs)
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
     assert partial.exists(), "a pool that ended normally leaves the folder alone"
 
 
