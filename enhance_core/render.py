@@ -288,7 +288,7 @@ class Renderer:
                                  voi_lut=next((window.lut for window in meta.windows if window.lut), None),
                                  should_stop=should_stop,
                                  device=device, source=image.pixels, measure=measure, draft=draft,
-                                 icc_profile=meta.icc_profile)
+                                 icc_profile=meta.icc_profile, float_source=meta.float_source)
         shapes = stack_geometry(steps, image.rows, image.cols, scale, ctx=base_ctx)
         rows, cols = (shapes[-1].out_rows, shapes[-1].out_cols) if shapes else scaled_shape(image.rows, image.cols,
                                                                                           scale)
@@ -402,7 +402,8 @@ class Renderer:
         working = srgb_working(ctx.icc_profile) if same_size_learned else None
         if working is not None and working.channels != pixels.shape[2]:
             working = None
-        if same_size_learned and (working is not None or _past_white_or_black(pixels)):
+        if geometry is None and (working is not None or (
+                (definition.learned or definition.unit_range) and _past_white_or_black(pixels))):
             result = _applied_as_srgb(definition, working, pixels, item.params, step_ctx)
         else:
             result = definition.apply(pixels, item.params, step_ctx)
@@ -438,8 +439,8 @@ def _past_white_or_black(pixels: np.ndarray) -> bool:
 def _applied_as_srgb(definition: FilterDef, working: SrgbWorking | None, pixels: np.ndarray, params: Any,
                      ctx: RenderContext) -> np.ndarray:
     """A learned filter's result on ``pixels`` encoded in another profile's space (``working``; None: sRGB), or
-    reaching past white or black: it is handed them re-encoded as sRGB and within [0, 1], as it was trained, and
-    its change is carried back.
+    that of a learned or :attr:`~FilterDef.unit_range` filter on ``pixels`` reaching past white or black: it is
+    handed them re-encoded as sRGB and within [0, 1], as it was trained, and its change is carried back.
 
     Where it changes nothing the pixels come back exactly; what lies outside sRGB's gamut, or past white in a
     float picture, is kept, the change added to it (low-light cut a float picture's highlights at 1). The

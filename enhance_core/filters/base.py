@@ -217,6 +217,10 @@ class RenderContext:
         The source's embedded ICC profile: learned filters, trained on sRGB-encoded values, are handed the
         pixels (and ``source``) re-encoded as sRGB when it describes another space
         (:mod:`enhance_core.io.working_space`, done by the renderer).
+    float_source : bool
+        Whether the source's samples are floating point (a float TIFF): its values past white and below black
+        are picture, as in float editors, so tone operations keep them (:func:`enhance_core.filters.common.
+        clip_unless_float`) and filters defined on [0, 1] only (:attr:`FilterDef.unit_range`) carry them.
     """
 
     scale: float = 1.0
@@ -243,6 +247,7 @@ class RenderContext:
     windowed: bool = False
     draft: bool = False
     icc_profile: bytes | None = None
+    float_source: bool = False
 
     def with_(self, **changes: Any) -> RenderContext:
         """Return a copy with some fields changed."""
@@ -300,6 +305,11 @@ class FilterDef:
         ``ctx.out_region`` of the output from the input region it gets, and
         ``margin`` is counted in input pixels around the preimage of that
         region. None (the default): the output has the input's shape.
+    unit_range : bool
+        True for a filter defined on values within [0, 1] only, as every
+        learned filter is: a float picture's values past white or black are
+        handed to it clipped, and its change is added back to them, so they
+        are kept (by the renderer).
     """
 
     name: str
@@ -314,6 +324,7 @@ class FilterDef:
     mask_edits: Callable[[Any], bool] = lambda params: False
     needs_mask: Callable[[Any], bool] = lambda params: False
     geometry: GeometryFn | None = None
+    unit_range: bool = False
 
     @property
     def specs(self) -> list[ParamSpec]:

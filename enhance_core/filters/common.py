@@ -107,6 +107,12 @@ def clip_unit(array: np.ndarray) -> np.ndarray:
     return np.clip(array, 0.0, 1.0, out=array)
 
 
+def clip_unless_float(array: np.ndarray, ctx: RenderContext) -> np.ndarray:
+    """Clip ``array`` to [0, 1] in place and return it, unless the source is float (``ctx.float_source``), whose
+    values past white and below black are kept."""
+    return array if ctx.float_source else clip_unit(array)
+
+
 def blend_channels(pixels: np.ndarray, result: np.ndarray, amount: float) -> np.ndarray:
     """Return ``pixels + amount * (result - pixels)`` as a new float32 array."""
     if amount == 1.0:

@@ -213,14 +213,14 @@ def filter_homomorphic(pixels: np.ndarray, params: HomomorphicParams, ctx: Rende
 FILTERS: tuple[FilterDef, ...] = (
     FilterDef(name="fft_lowpass", label="Low-pass (FFT)", category=FREQUENCY, params_type=PassParams,
               apply=filter_lowpass, margin=whole_image_margin,
-              description="Remove detail finer than the cutoff wavelength."),
+              description="Remove detail finer than the cutoff wavelength.", unit_range=True),
     FilterDef(name="fft_highpass", label="High-pass (FFT)", category=FREQUENCY, params_type=HighPassParams,
               apply=filter_highpass, margin=whole_image_margin,
-              description="Keep only detail finer than the cutoff wavelength."),
+              description="Keep only detail finer than the cutoff wavelength.", unit_range=True),
     FilterDef(name="fft_bandpass", label="Band-pass (FFT)", category=FREQUENCY, params_type=BandPassParams,
               apply=filter_bandpass, margin=whole_image_margin,
-              description="Keep detail between two wavelengths."),
+              description="Keep detail between two wavelengths.", unit_range=True),
     FilterDef(name="homomorphic", label="Homomorphic filter", category=FREQUENCY,
               params_type=HomomorphicParams, apply=filter_homomorphic, margin=whole_image_margin,
-              description="Even out uneven illumination while boosting detail."),
+              description="Even out uneven illumination while boosting detail.", unit_range=True),
 )

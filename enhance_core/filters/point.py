@@ -4,7 +4,10 @@ All work on gray and color (every channel gets the same curve unless the
 docstring says luma), keep the shape, and return float32 in [0, 1] for input in
 [0, 1]. Curves that are undefined below 0 (gamma, log) clip their input to
 [0, 1] first; linear ones (negative, brightness/contrast, exposure) clip only
-their output. Each is a handful of in-place numpy/cv2 passes over a copy, fast
+their output. On a float source (``ctx.float_source``) brightness/contrast,
+exposure, gamma, log and levels keep values past white (and the linear ones
+below black), as float editors do: only what a curve cannot take below 0 is
+clipped. Each is a handful of in-place numpy/cv2 passes over a copy, fast
 enough for a live preview (see ``benchmarks/bench_filters.py``).
 """
 
@@ -23,6 +26,7 @@ from enhance_core.filters.common import (
     WHOLE_IMAGE,
     apply_curve,
     clip_unit,
+    clip_unless_float,
     code_histogram,
     from_planes,
     histogram_levels,
@@ -56,11 +60,11 @@ class BrightnessContrastParams:
 
 def adjust_brightness_contrast(pixels: np.ndarray, params: BrightnessContrastParams,
                                ctx: RenderContext) -> np.ndarray:
-    """Return ``(pixels - 0.5) * contrast + 0.5 + brightness``, clipped to [0, 1]."""
+    """Return ``(pixels - 0.5) * contrast + 0.5 + brightness``, clipped to [0, 1] (but on a float source)."""
     gain = params.contrast
     offset = 0.5 - 0.5 * gain + params.brightness
     out = cv2.addWeighted(pixels, gain, pixels, 0.0, offset).reshape(pixels.shape)
-    return clip_unit(out)
+    return clip_unless_float(out, ctx)
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ def adjust_exposure(pixels: np.ndarray, params: ExposureParams, ctx: RenderConte
     """
     gain = 2.0 ** (params.stops / 2.2)
     out = np.multiply(pixels, np.float32(gain))
-    return clip_unit(out)
+    return clip_unless_float(out, ctx)
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,10 @@ class GammaParams:
 
 
 def apply_gamma(pixels: np.ndarray, params: GammaParams, ctx: RenderContext) -> np.ndarray:
-    """Return ``pixels ** gamma`` (power-law transform) on input clipped to [0, 1]."""
-    out = np.clip(pixels, 0.0, 1.0)
+    """Return ``pixels ** gamma`` (power-law transform) on input clipped to [0, 1] (on a float source, at 0 only)."""
+    if ctx.float_source and params.gamma == 1.0:
+        return pixels.copy()
+    out = np.clip(pixels, 0.0, None if ctx.float_source else 1.0)
     if params.gamma != 1.0:
         np.power(out, np.float32(params.gamma), out=out)
     return out
@@ -107,14 +113,16 @@ class LogParams:
 
 def apply_log_transform(pixels: np.ndarray, params: LogParams, ctx: RenderContext) -> np.ndarray:
     """Return ``log(1 + k x) / log(1 + k)``, the log transform normalized to keep 0 and 1."""
-    out = np.clip(pixels, 0.0, 1.0)
     k = params.strength
+    if ctx.float_source and k == 0.0:
+        return pixels.copy()
+    out = np.clip(pixels, 0.0, None if ctx.float_source else 1.0)
     if k == 0.0:
         return out
     out *= np.float32(k)
     np.log1p(out, out=out)  # not log(1 + k x): forming 1 + k x in float32 loses a small k x
     out *= np.float32(1.0 / math.log1p(k))
-    return clip_unit(out)
+    return clip_unless_float(out, ctx)
 
 
 @dataclass(frozen=True)
@@ -130,12 +138,17 @@ class LevelsParams:
 def adjust_levels(pixels: np.ndarray, params: LevelsParams, ctx: RenderContext) -> np.ndarray:
     """Map [black, white] to [0, 1], then apply ``x ** (1 / midtones)``.
 
-    A white point at or below the black point makes a hard threshold at ``black``.
+    A white point at or below the black point makes a hard threshold at ``black``. On a float source values
+    past white stay past it (and below black below it, but where the midtones curve needs them at 0 or more).
     """
     span = max(params.white - params.black, 1e-6)
     out = cv2.addWeighted(pixels, 1.0 / span, pixels, 0.0, -params.black / span).reshape(pixels.shape)
-    clip_unit(out)
+    if params.white > params.black:
+        clip_unless_float(out, ctx)
+    else:
+        clip_unit(out)
     if params.midtones != 1.0:
+        np.maximum(out, 0.0, out=out)
         np.power(out, np.float32(1.0 / params.midtones), out=out)
     return out
 

@@ -20,6 +20,7 @@ from enhance_core.filters.common import (
     WHOLE_IMAGE,
     as_planes,
     clip_unit,
+    clip_unless_float,
     from_planes,
     gaussian_margin,
     luminance,
@@ -238,7 +239,7 @@ def sharpen_unsharp(pixels: np.ndarray, params: UnsharpParams, ctx: RenderContex
         detail[np.abs(detail) < params.threshold] = 0.0
     detail *= np.float32(params.amount)
     detail += pixels
-    return clip_unit(detail)
+    return clip_unless_float(detail, ctx)
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,7 @@ def sharpen_laplacian(pixels: np.ndarray, params: LaplacianParams, ctx: RenderCo
     lap = from_planes(cv2.Laplacian(as_planes(pixels), cv2.CV_32F, ksize=1), pixels.shape[2])
     lap *= np.float32(-params.amount * min(ctx.scale, 1.0) ** LAPLACIAN_PREVIEW_POWER)
     lap += pixels
-    return clip_unit(lap)
+    return clip_unless_float(lap, ctx)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,6 @@ def test_pixels_in_another_layout_are_stored_c_contiguous() -> None:
 def test_a_render_that_overflows_names_its_steps_instead_of_returning_nan() -> None:
     pixels = np.full((24, 32, 1), 3e38, np.float32)
     pixels[::2, ::3] = 0.0
-    with pytest.raises(ParameterError, match=r"the steps \(fft_lowpass\) made 768 of the 768 pixel values NaN or "
+    with pytest.raises(ParameterError, match=r"the steps \(sobel\) made 768 of the 768 pixel values NaN or "
                                              r"infinite; the source's values reach 3e\+38, far outside 0..1"):
-        render_image(Image(pixels), [make_item("fft_lowpass")])
+        render_image(Image(pixels), [make_item("sobel")])

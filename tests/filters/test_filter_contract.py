@@ -169,3 +169,46 @@ def test_every_parameter_has_gui_metadata(name: str) -> None:
             assert spec.minimum <= spec.default <= spec.maximum
     assert definition.margin(definition.default_params(), RenderContext()) >= 0
     assert definition.description
+
+
+DISPLAY_MAPS = {"bit_plane", "window_level", "contrast_stretch", "intensity_slice"}
+"""Filters with identity settings whose result is a picture in [0, 1] by what they do (a display window, a stretch to
+it, planes and slices of its codes), also for a float source reaching past it."""
+
+
+@pytest.mark.parametrize("name", sorted(set(IDENTITY) - DISPLAY_MAPS))
+def test_identity_parameters_keep_a_float_picture_past_white_and_black(name: str) -> None:
+    """Classic steps at settings that change nothing cut a float TIFF's values above 1 to 1 (an audit of
+    uncommon files: gamma 1, exposure 0 and levels 0..1 flattened a linear scan's highlights)."""
+    pixels = source_pixels(40, 56, 3, 32)
+    pixels[5:20, 10:30] *= np.float32(4.0)
+    pixels[25:30, 5:15] -= np.float32(0.25)
+    image = Image(pixels, meta=ImageMeta(bit_depth=32, float_source=True))
+    out = Renderer().render(image, [make_item(name, IDENTITY[name])])
+    np.testing.assert_allclose(out, pixels, rtol=0, atol=1e-5)
+
+
+def test_tone_steps_on_a_float_picture_work_past_white_and_an_integer_picture_stays_within_it() -> None:
+    pixels = source_pixels(40, 56, 3, 32)
+    pixels[5:20, 10:30] = np.float32(4.0)
+    float_image = Image(pixels, meta=ImageMeta(bit_depth=32, float_source=True))
+    darker = Renderer().render(float_image, [make_item("exposure", {"stops": -2.2})])
+    np.testing.assert_allclose(darker[10, 20], 2.0, rtol=1e-5)
+    np.testing.assert_allclose(darker[30:], pixels[30:] / 2, rtol=1e-5)
+    lifted = Renderer().render(float_image, [make_item("gamma", {"gamma": 0.5}),
+                                             make_item("unsharp_mask", {"amount": 1.0})])
+    assert lifted[10, 20].min() > 1.9, "the highlight stays past white after a curve and sharpening"
+    inside = Image(np.clip(pixels, 0, 1), meta=ImageMeta(bit_depth=16))
+    assert Renderer().render(inside, [make_item("exposure", {"stops": 2.2})]).max() == 1.0
+
+
+@pytest.mark.parametrize("name", sorted(name for name in CLASSIC if FILTERS[name].unit_range))
+def test_a_filter_defined_on_unit_values_carries_a_float_picture_s_highlights(name: str) -> None:
+    pixels = source_pixels(48, 64, 3, 32)
+    pixels[10:30, 20:44] += np.float32(3.0)
+    image = Image(pixels, meta=ImageMeta(bit_depth=32, float_source=True))
+    step = make_item(name, REGION_SETTINGS[name])
+    out = Renderer().render(image, [step])
+    inside = Renderer().render(Image(np.clip(pixels, 0, 1), meta=image.meta), [step])
+    np.testing.assert_allclose(out[15:25, 25:39], (pixels - np.clip(pixels, 0, 1) + inside)[15:25, 25:39], atol=1e-5)
+    assert out[15:25, 25:39].min() > 2.0
