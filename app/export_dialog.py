@@ -116,8 +116,9 @@ class ExportDialog(QDialog):
         self.quality.setRange(1, 100)
         self.quality_entry = QSpinBox()
         self.quality_entry.setRange(1, 100)
-        own = self.source.meta.extra.get("jpeg_quality")  # a JPEG source's own, as GIMP offers it
-        self.quality.setValue(int(own) if own is not None
+        self.own_quality: int | None = (100 if self.source.meta.extra.get("webp_lossless")  # lossless, kept so
+                                        else self.source.meta.extra.get("jpeg_quality"))  # as GIMP offers a JPEG's
+        self.quality.setValue(self.own_quality if self.own_quality is not None
                               else self.settings.value("export/quality", DEFAULT_QUALITY, int))  # as apply writes
         self.quality_entry.setValue(self.quality.value())
         self.steps = document.stack.snapshot()
@@ -204,8 +205,9 @@ class ExportDialog(QDialog):
 
         ``.png`` for DICOM (lossless); a TIFF or PNG source keeps its lossless
         format (and its depth: an archive's master is not turned into a JPEG
-        by default); any other source with transparency gets PNG, which keeps
-        it; any other source gets JPEG.
+        by default), a lossless WebP too (at quality 100, lossless); a BMP, or any
+        other source with transparency, gets PNG (lossless, and it keeps
+        transparency); any other source gets JPEG.
         ``-2``, ``-3``... are added while the name is taken. A folder this user
         cannot write (a card, a shared folder), or the program's own folder of
         the bundled sample, gives way to the Pictures folder, or the home folder
@@ -219,10 +221,10 @@ class ExportDialog(QDialog):
         meta = self.source.meta
         if self.is_dicom:
             suffix = ".png"
-        elif meta.format in ("TIFF", "PNG"):
-            suffix = ".tif" if meta.format == "TIFF" else ".png"
+        elif meta.format in ("TIFF", "PNG") or meta.extra.get("webp_lossless"):
+            suffix = {"TIFF": ".tif", "PNG": ".png"}.get(meta.format, ".webp")
         else:
-            suffix = ".png" if self.has_transparency else ".jpg"
+            suffix = ".png" if self.has_transparency or meta.format == "BMP" else ".jpg"
         return free_path(Path(folder) / f"{source.stem}_edited{suffix}")
 
     def _browse(self) -> None:
@@ -479,7 +481,7 @@ class ExportDialog(QDialog):
         self.settings.set_last_folder("export", self.written)
         if self.offers_location:
             self.settings.set_value("export/strip_location", self.strip_location.isChecked())
-        if self.quality.isEnabled() and self.quality.value() != self.source.meta.extra.get("jpeg_quality"):
+        if self.quality.isEnabled() and self.quality.value() != self.own_quality:
             self.settings.set_value("export/quality", self.quality.value())  # the user's choice, not the source's
         parent = self.parent()
         if parent is not None and hasattr(parent, "statusBar"):

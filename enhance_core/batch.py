@@ -601,7 +601,8 @@ def process_file(task: FileTask) -> FileResult:
             written = _write_values(output, task)
         else:
             written = write_image(output, task.output, bit_depth=task.bit_depth,
-                                  quality=quality_for(image.meta, task.quality), strip_location=task.strip_location)
+                                  quality=quality_for(image.meta, task.quality, task.output),
+                                  strip_location=task.strip_location)
         said = [f"read: {warning}" for warning in image.meta.extra.get("warnings", ())]
         said += [f"{item.definition.label}: {notes[item.uid]}" for item in steps if item.uid in notes]
         if mask_note:

@@ -94,7 +94,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", metavar="EXT", help="write this format instead of the input's (png, tif, jpg...)")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), help="bits per sample (default: the input's)")
     parser.add_argument("--quality", type=int,
-                        help="JPEG/WebP quality 1-100 (default: a JPEG input's own, read from its tables; else 95)")
+                        help="JPEG/WebP quality 1-100 (default: a JPEG input's own, read from its tables; 100, "
+                        "lossless, for a lossless WebP input written as WebP; else 95)")
     parser.add_argument("--strip-location", action="store_true",
                         help="leave out where each picture was taken (EXIF GPS data and XMP GPS properties)")
     parser.add_argument("--resize", metavar="SIZE",

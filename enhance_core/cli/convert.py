@@ -33,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), default=None,
                         help="bits per sample (default: the source's)")
     parser.add_argument("--quality", type=int,
-                        help="JPEG/WebP quality 1-100 (default: a JPEG source's own, read from its tables; else 95)")
+                        help="JPEG/WebP quality 1-100 (default: a JPEG source's own, read from its tables; 100, "
+                        "lossless, for a lossless WebP source written as WebP; else 95)")
     parser.add_argument("--page", type=int, default=None, metavar="N",
                         help="TIFF page or DICOM frame to convert, counted from 0 as ImageMagick's file.tif[0] "
                         "counts: --page 1 is the second (default: the first)")
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {args.source}: {warning}", file=sys.stderr, flush=True)
     if image.meta.dicom is not None and image.channels == 1:
         return _convert_dicom(image, args)
-    written = write_image(image, args.target, bit_depth=args.bit_depth, quality=quality_for(image.meta, args.quality),
+    written = write_image(image, args.target, bit_depth=args.bit_depth,
+                          quality=quality_for(image.meta, args.quality, args.target),
                           strip_location=args.strip_location)
     format_name = WRITE_FORMATS[written.suffix.lower()]
     depth = args.bit_depth or default_bit_depth(image.meta, format_name)
@@ -96,7 +98,8 @@ def _convert_dicom(image: Image, args: argparse.Namespace) -> int:
         raise ParameterError(f"{format_name or args.target.suffix or 'OUT without a suffix'} holds no 16-bit values: "
                              "the values of a DICOM image need .png or .tif")
     window = header_window(image)
-    written = export_slice(image, args.target, window=window, quality=quality_for(image.meta, args.quality))
+    written = export_slice(image, args.target, window=window,
+                           quality=quality_for(image.meta, args.quality, args.target))
     print(f"wrote {written} ({format_name}, 8-bit picture through the window {window.center:g} / {window.width:g} "
           f"({window.name}))")
     return 0

@@ -57,6 +57,18 @@ def webp_size(data: bytes, path: Path) -> tuple[int, int, bool]:
                          "re-copy or re-export it")
 
 
+def webp_is_lossless(data: bytes) -> bool:
+    """Whether a WebP's image is lossless: its first image chunk is ``VP8L``, not the lossy ``VP8 ``."""
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk = data[offset:offset + 4]
+        if chunk in (b"VP8L", b"VP8 "):
+            return chunk == b"VP8L"
+        size = int.from_bytes(data[offset + 4:offset + 8], "little")
+        offset += 8 + size + (size & 1)
+    return False
+
+
 def _decoded_samples(picture: PILImage.Image) -> int:
     """Samples per pixel after decoding and conversion to gray/RGB(A) (palettes expand to four)."""
     return 4 if picture.mode in ("P", "PA") else len(picture.getbands())
@@ -196,6 +208,8 @@ def read_pillow_format(path: Path, *, page: int | None, limits: Limits, format_n
                 meta.extra["jpeg_subsampling"] = sampling
         else:
             meta.xmp = _as_bytes(picture.info.get("xmp"))
+        if format_name == "WEBP" and webp_is_lossless(data):
+            meta.extra["webp_lossless"] = True
         dpi = picture.info.get("dpi")
         if dpi and all(value > 0 for value in dpi):
             meta.extra["dpi"] = (float(dpi[0]), float(dpi[1]))

@@ -139,10 +139,16 @@ DEFAULT_QUALITY = 95
 """JPEG/WebP quality of a picture whose own is not known (a PNG, TIFF or DICOM source)."""
 
 
-def quality_for(meta: ImageMeta, quality: int | None) -> int:
-    """``quality``, or when None the source JPEG's own (``meta.extra["jpeg_quality"]``, estimated from its tables on
-    reading), else :data:`DEFAULT_QUALITY`: a camera JPEG of quality 85 is not written at 95, twice its size."""
-    return quality if quality is not None else int(meta.extra.get("jpeg_quality", DEFAULT_QUALITY))
+def quality_for(meta: ImageMeta, quality: int | None, target: Path) -> int:
+    """``quality``, or when None: 100 (lossless) for a WebP ``target`` of a lossless WebP source
+    (``meta.extra["webp_lossless"]``), else the source JPEG's own (``meta.extra["jpeg_quality"]``, estimated from its
+    tables on reading), else :data:`DEFAULT_QUALITY`: a camera JPEG of quality 85 is not written at 95, twice its
+    size, and a lossless WebP master does not lose detail at each run."""
+    if quality is not None:
+        return quality
+    if meta.extra.get("webp_lossless") and target.suffix.lower() == ".webp":
+        return 100
+    return int(meta.extra.get("jpeg_quality", DEFAULT_QUALITY))
 
 
 def check_quality(quality: object) -> None:

@@ -356,3 +356,21 @@ def test_a_bare_export_name_is_written_beside_the_image_and_an_empty_one_asks_fo
         dialog.buttons.accepted.emit()
     assert (folder / "rel_out.png").is_file() and not (tmp_path / "rel_out.png").exists()
     assert dialog.path.text() == str(folder / "rel_out.png")
+
+
+@pytest.mark.parametrize(("name", "quality", "default", "default_quality"), [
+    ("master.webp", 100, "master_edited.webp", 100), ("scan.bmp", None, "scan_edited.png", None),
+    ("lossy.webp", 80, "lossy_edited.jpg", 95)])
+def test_a_lossless_source_is_offered_a_lossless_export(open_dialog, tmp_path, name, quality, default,
+                                                         default_quality):
+    """A lossless WebP or a BMP was offered as NAME_edited.jpg at quality 95 (an audit of uncommon files)."""
+    from enhance_core.image import Image
+    from enhance_core.io import write_image
+
+    source = write_image(Image(synthetic_photo(60, 80)), tmp_path / name, quality=quality or 95)
+    dialog = open_dialog(source)
+    assert dialog.path.text() == str(tmp_path / default)
+    assert dialog.format.currentData() == default[default.rindex("."):]
+    if default_quality is not None:
+        assert dialog.quality.value() == default_quality and dialog.quality.isEnabled()
+    dialog.reject()

@@ -108,6 +108,25 @@ def test_webp_keeps_alpha_and_lossless_at_quality_100(tmp_path):
     np.testing.assert_array_equal(levels(back.alpha, 8), levels(image.alpha, 8))
 
 
+@pytest.mark.parametrize("alpha", [False, True])
+def test_a_lossless_webp_stays_lossless_through_apply_and_convert(tmp_path, alpha):
+    """``apply`` wrote a lossless WebP master as lossy WebP at quality 95 (98.6 % of its pixels changed by a step
+    that changes nothing), with nothing said (an audit of uncommon files)."""
+    from enhance_core.cli import main
+
+    image = make_image(channels=3, bit_depth=8, alpha=alpha)
+    master = write_image(image, tmp_path / "master.webp", quality=100)
+    lossy = write_image(image, tmp_path / "lossy.webp", quality=90)
+    assert read_image(master).meta.extra.get("webp_lossless") and not read_image(lossy).meta.extra.get("webp_lossless")
+    assert main(["apply", str(master), "--filter", "gamma", "-o", str(tmp_path / "out")]) == 0
+    assert main(["convert", str(master), str(tmp_path / "copy.webp")]) == 0
+    for written in (tmp_path / "out" / "master.webp", tmp_path / "copy.webp"):
+        np.testing.assert_array_equal(levels(read_image(written).pixels, 8), levels(image.pixels, 8))
+        assert read_image(written).meta.extra.get("webp_lossless")
+    assert main(["apply", str(lossy), "--filter", "gamma", "-o", str(tmp_path / "out2")]) == 0
+    assert not read_image(tmp_path / "out2" / "lossy.webp").meta.extra.get("webp_lossless")
+
+
 def test_alpha_survives_an_edit_and_an_export(tmp_path):
     image = read_image(write_image(make_image(channels=3, bit_depth=16, alpha=True), tmp_path / "src.png"))
     edited = image.with_pixels(1.0 - image.pixels)
