@@ -19,6 +19,7 @@ from enhance_core.filters.base import FilterDef, RenderContext, param
 from enhance_core.filters.common import (
     WHOLE_IMAGE,
     as_planes,
+    blend_channels,
     clip_unit,
     clip_unless_float,
     from_planes,
@@ -108,8 +109,23 @@ def blur_median(pixels: np.ndarray, params: MedianBlurParams, ctx: RenderContext
     :data:`FINE_MEDIAN_WORK` (a large picture spanning many codes), a pixel
     keeps its value within the median's 8-bit code and gets the code's centre
     otherwise: within one 8-bit level, where noise finer than a level stays.
+
+    A reduced render (the preview) blends the medians over the two odd
+    windows around ``size * scale`` by where it lies between them, so the fit
+    view's strength follows the size: one rounded odd window showed sizes 3
+    and 5 alike at half scale, and size 3 at twice the export's strength.
     """
-    size = odd_kernel(params.size, ctx)
+    if ctx.scale >= 1.0:
+        return _median(pixels, odd_kernel(params.size, ctx), ctx)
+    reach = params.size * ctx.scale
+    low = max(1, int((reach - 1.0) // 2.0) * 2 + 1)
+    weight = min(max((reach - low) / 2.0, 0.0), 1.0)
+    result = _median(pixels, low, ctx)
+    return blend_channels(result, _median(pixels, low + 2, ctx), weight) if weight > 0.0 else result
+
+
+def _median(pixels: np.ndarray, size: int, ctx: RenderContext) -> np.ndarray:
+    """The median over ``size`` x ``size`` windows (odd, render pixels) of :func:`blur_median`."""
     if size == 1:
         return pixels.copy()
     planes = as_planes(pixels)
