@@ -251,8 +251,8 @@ def _run(args: argparse.Namespace) -> int:
                 jobs = args.jobs if args.jobs is not None else default_jobs(tasks)
                 print(f"applying {len(steps)} step(s) to {len(tasks)} file(s) with {min(jobs, len(tasks))} "
                       "process(es)", file=sys.stderr, flush=True)
-            if left_out:
-                print(left_out_line(left_out), file=sys.stderr, flush=True)
+            for line in left_out_lines(left_out):
+                print(line, file=sys.stderr, flush=True)
             for note in notes:
                 print(note, file=sys.stderr, flush=True)
             progress = BatchProgress(len(tasks), workers=cluster.workers if cluster is not None else jobs)
@@ -267,10 +267,11 @@ def _run(args: argparse.Namespace) -> int:
         finally:
             manifest.close()
     print(done_summary(results, args.output))
-    paged = sum(result.pages_left_out > 0 for result in results)
+    paged = sorted(str(result.source) for result in results if result.pages_left_out > 0)
     if paged:
-        print(f"note: {paged} file(s) hold more pages than the one read; their outputs hold that page only "
-              "(their lines say which)")
+        more = f" and {len(paged) - 5} more (their lines say which)" if len(paged) > 5 else ""
+        print(f"note: {len(paged)} file(s) hold more pages than the one read; their outputs hold that page only: "
+              f"{', '.join(paged[:5])}{more}")
     failed = [r for r in results if r.error]
     if failed:
         from enhance_core.batch_report import format_failures
@@ -301,12 +302,38 @@ def _refuse_originals_in_output(args: argparse.Namespace, tasks: Sequence[FileTa
                              "the inputs")
 
 
-def left_out_line(files: list[Path], shown: int = 3) -> str:
-    """One line naming the files of the input folders that are not images (the first ``shown`` of them)."""
-    files = sorted(files)
-    names = ", ".join(str(file) for file in files[:shown])
-    more = f" and {len(files) - shown} more" if len(files) > shown else ""
-    return f"left out {len(files)} file(s) that are not images: {names}{more}"
+UNREAD_PICTURES = ("GIF", "Photoshop PSD", "JPEG 2000", "JPEG 2000 codestream", "JPEG XL", "SVG", "XML/SVG",
+                   "Windows icon")
+"""Formats of pictures this program does not read (:func:`enhance_core.io.detect.describe_unsupported`)."""
+
+
+def left_out_lines(files: list[Path], shown: int = 3) -> list[str]:
+    """Lines naming the files of the input folders that are not taken (the first ``shown`` of each kind): pictures
+    in formats this program does not read, with what to do, and files that are not pictures."""
+    from enhance_core.io.detect import HEADER_BYTES, describe_unsupported
+
+    pictures: dict[str, list[Path]] = {}
+    others: list[Path] = []
+    for file in sorted(files):
+        try:
+            with open(file, "rb") as stream:
+                kind = describe_unsupported(stream.read(HEADER_BYTES))
+        except OSError:
+            kind = None
+        if kind in UNREAD_PICTURES and not (kind == "XML/SVG" and file.suffix.lower() != ".svg"):
+            pictures.setdefault(kind.removeprefix("XML/"), []).append(file)
+        else:
+            others.append(file)
+
+    def some(named: list[Path]) -> str:
+        more = f" and {len(named) - shown} more" if len(named) > shown else ""
+        return ", ".join(str(file) for file in named[:shown]) + more
+
+    lines = [f"left out {len(named)} {kind} picture(s), a format this program does not read: {some(named)}; "
+             "convert them to PNG or TIFF to include them" for kind, named in pictures.items()]
+    if others:
+        lines.append(f"left out {len(others)} file(s) that are not images: {some(others)}")
+    return lines
 
 
 def done_summary(results: list[FileResult], output: Path) -> str:

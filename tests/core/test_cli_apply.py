@@ -435,8 +435,10 @@ def test_a_multi_page_tiff_says_that_only_its_first_page_is_in_the_output(tmp_pa
     assert main(["apply", "--filter", "negative", "--jobs", "1", "-o", str(tmp_path / "out"), str(folder)]) == 0
     captured = capsys.readouterr()
     assert "page 1 of 2 only: the other pages are not in the output" in captured.err
-    assert ("note: 1 file(s) hold more pages than the one read; their outputs hold that page only (their lines "
-            "say which)") in captured.out.splitlines()
+    assert ("note: 1 file(s) hold more pages than the one read; their outputs hold that page only: "
+            f"{folder / 'front_back.tif'}") in captured.out.splitlines()
+    assert main(["apply", "--filter", "negative", "-q", "--overwrite", "-o", str(tmp_path / "out"), str(folder)]) == 0
+    assert str(folder / "front_back.tif") in capsys.readouterr().out, "with -q too, which prints no file's line"
 
 
 def test_a_scan_with_a_thumbnail_page_is_not_said_to_lose_pages(tmp_path, capsys) -> None:
@@ -582,3 +584,18 @@ def test_window_level_without_a_centre_or_width_shows_each_dicom_through_its_own
                  "--overwrite"]) == 0
     assert not np.array_equal(read_image(out / "ct.png").pixels, own), "a curve given is kept"
     capsys.readouterr()
+
+
+def test_pictures_of_a_folder_in_formats_not_read_are_named_with_what_to_do(inputs, tmp_path, capsys) -> None:
+    """A folder's GIF scans were said to be "not images", with no hint to convert them (an audit of uncommon
+    files; the file named alone gets the reader's own clear error)."""
+    from PIL import Image as PILImage
+
+    PILImage.new("RGB", (8, 6), "gray").save(inputs / "scan.gif")
+    PILImage.new("RGB", (8, 6), "gray").save(inputs / "card.GIF")
+    (inputs / "notes.txt").write_text("sidecar")
+    assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(inputs)]) == 0
+    err = capsys.readouterr().err
+    assert (f"left out 2 GIF picture(s), a format this program does not read: {inputs / 'card.GIF'}, "
+            f"{inputs / 'scan.gif'}; convert them to PNG or TIFF to include them\n") in err
+    assert f"left out 1 file(s) that are not images: {inputs / 'notes.txt'}\n" in err
