@@ -110,7 +110,9 @@ def adjust_saturation(pixels: np.ndarray, params: SaturationParams, ctx: RenderC
 FILTERS: tuple[FilterDef, ...] = (
     FilterDef(name="color_balance", label="Color balance", category="Color",
               params_type=ColorBalanceParams, apply=balance_color, margin=_balance_margin,
-              description="White balance: remove a color cast (gray world) or set temperature and tint."),
+              description="White balance: remove a color cast (gray world) or set temperature and tint.",
+              unit_range=True),
     FilterDef(name="saturation", label="Saturation", category="Color", params_type=SaturationParams,
-              apply=adjust_saturation, description="Make colors more or less vivid, keeping luma."),
+              apply=adjust_saturation, description="Make colors more or less vivid, keeping luma.",
+              unit_range=True),
 )

@@ -183,5 +183,6 @@ def _look_up(values: np.ndarray, out: np.ndarray, pairs: np.ndarray, channels: i
 FILTERS: tuple[FilterDef, ...] = (
     FilterDef(name="tone_curve", label="Tone curve", category="Tone", params_type=ToneCurveParams,
               apply=apply_tone_curve,
-              description="Reshape tones with smooth curves through points: RGB and per channel."),
+              description="Reshape tones with smooth curves through points: RGB and per channel.",
+              unit_range=True),
 )

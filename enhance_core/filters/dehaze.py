@@ -110,5 +110,6 @@ def dehaze(pixels: np.ndarray, params: DehazeParams, ctx: RenderContext) -> np.n
 FILTERS: tuple[FilterDef, ...] = (
     FilterDef(name="dehaze", label="Dehaze", category="Tone", params_type=DehazeParams, apply=dehaze,
               margin=whole_image_margin,
-              description="Remove haze and fog by the dark-channel prior, restoring contrast and color."),
+              description="Remove haze and fog by the dark-channel prior, restoring contrast and color.",
+              unit_range=True),
 )

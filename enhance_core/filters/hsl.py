@@ -236,7 +236,9 @@ def _vibrance_band(pixels: np.ndarray, table: np.ndarray, more: bool, out: np.nd
 
 FILTERS: tuple[FilterDef, ...] = (
     FilterDef(name="hsl", label="HSL (per color)", category="Color", params_type=HSLParams, apply=adjust_hsl,
-              description="Hue, saturation and lightness of eight color bands (reds, oranges ... magentas)."),
+              description="Hue, saturation and lightness of eight color bands (reds, oranges ... magentas).",
+              unit_range=True),
     FilterDef(name="vibrance", label="Vibrance", category="Color", params_type=VibranceParams,
-              apply=adjust_vibrance, description="Saturate dull colors more than vivid ones, sparing skin tones."),
+              apply=adjust_vibrance, description="Saturate dull colors more than vivid ones, sparing skin tones.",
+              unit_range=True),
 )

@@ -125,12 +125,23 @@ def blur_median(pixels: np.ndarray, params: MedianBlurParams, ctx: RenderContext
 
 
 def _median(pixels: np.ndarray, size: int, ctx: RenderContext) -> np.ndarray:
-    """The median over ``size`` x ``size`` windows (odd, render pixels) of :func:`blur_median`."""
+    """The median over ``size`` x ``size`` windows (odd, render pixels) of :func:`blur_median`.
+
+    Windows past OpenCV's float median rank codes of [0, 1]: a float picture reaching past it is mapped into it
+    first by its own range and back after (a median commutes with such a map), not cut at white.
+    """
     if size == 1:
         return pixels.copy()
     planes = as_planes(pixels)
     if size <= _CV2_FLOAT_MEDIAN_MAX:
         return from_planes(cv2.medianBlur(planes, size), pixels.shape[2])
+    low, high = float(planes.min()), float(planes.max())
+    if low < 0.0 or high > 1.0:
+        span = np.float32(high - low)
+        result = _median(clip_unit((pixels - np.float32(low)) / span), size, ctx)
+        result *= span
+        result += np.float32(low)
+        return result
     if ctx.bit_depth <= 8 and on_8bit_grid(planes):
         codes = quantize(planes, 256).astype(np.uint8)
         return from_planes(cv2.medianBlur(codes, size).astype(np.float32) * np.float32(1.0 / 255.0),

@@ -136,8 +136,10 @@ FILTERS: tuple[FilterDef, ...] = (
     FilterDef(name="shadows_highlights", label="Shadows / highlights", category="Tone",
               params_type=ShadowsHighlightsParams, apply=recover_shadows_highlights,
               margin=lambda p, ctx: guided_margin(p.radius, ctx),
-              description="Lift shadows and recover highlights locally, without halos, keeping detail."),
+              description="Lift shadows and recover highlights locally, without halos, keeping detail.",
+              unit_range=True),
     FilterDef(name="clarity", label="Clarity", category="Tone", params_type=ClarityParams,
               apply=enhance_clarity, margin=lambda p, ctx: guided_margin(p.radius, ctx),
-              description="Add or soften midtone local contrast around an edge-aware base."),
+              description="Add or soften midtone local contrast around an edge-aware base.",
+              unit_range=True),
 )

@@ -120,5 +120,6 @@ def _vignette_band(pixels: np.ndarray, params: VignetteParams, full: tuple[int, 
 FILTERS: tuple[FilterDef, ...] = (
     FilterDef(name="vignette", label="Vignette", category="Tone", params_type=VignetteParams,
               apply=apply_vignette, margin=no_margin,
-              description="Darken or lighten the edges of the frame, with adjustable midpoint, shape and softness."),
+              description="Darken or lighten the edges of the frame, with adjustable midpoint, shape and softness.",
+              unit_range=True),
 )

@@ -212,3 +212,18 @@ def test_a_filter_defined_on_unit_values_carries_a_float_picture_s_highlights(na
     inside = Renderer().render(Image(np.clip(pixels, 0, 1), meta=image.meta), [step])
     np.testing.assert_allclose(out[15:25, 25:39], (pixels - np.clip(pixels, 0, 1) + inside)[15:25, 25:39], atol=1e-5)
     assert out[15:25, 25:39].min() > 2.0
+
+
+ENDS_WITHIN_UNIT = DISPLAY_MAPS | {"negative", "threshold", "histogram_equalize", "clahe", "sobel", "canny"}
+"""Filters whose result is a map in [0, 1] by what they do (README, Bit depth)."""
+
+
+@pytest.mark.parametrize("name", sorted(set(CLASSIC) - ENDS_WITHIN_UNIT))
+def test_every_other_filter_keeps_a_float_picture_s_highlights_past_white(name: str) -> None:
+    """A tone curve, saturation, vibrance, HSL, colour balance, shadows/highlights, clarity, vignette and dehaze
+    cut a float picture to 0..1 at any setting but "no change" (a walk-through with float HDR masters)."""
+    pixels = source_pixels(48, 64, 3, 32)
+    pixels[10:30, 20:44] += np.float32(3.0)
+    image = Image(pixels, meta=ImageMeta(bit_depth=32, float_source=True))
+    out = Renderer().render(image, [make_item(name, REGION_SETTINGS[name])])
+    assert out[15:25, 26:38].min() > 1.2

@@ -383,3 +383,14 @@ def test_a_reduced_median_changes_the_picture_about_as_the_reduced_export_and_mo
                 assert 0.45 * written < shown < 1.1 * written, (size, scale, shown * 255, written * 255)
             changes.append(shown)
         assert changes == sorted(changes) and len(set(changes)) == 3, (scale, changes)
+
+
+def test_a_large_median_of_a_float_picture_past_white_is_its_median_not_cut_at_white() -> None:
+    """A median over more than 5 pixels ranks codes of [0, 1]: it cut a float HDR picture's highlights to 1."""
+    from scipy.ndimage import median_filter
+
+    rng = np.random.default_rng(1)
+    pixels = rng.uniform(-0.05, 1.0, (80, 90, 1)).astype(np.float32)
+    pixels[20:50, 30:60] *= np.float32(8.0)
+    out = run("median_blur", pixels, RenderContext(bit_depth=32), size=9)
+    np.testing.assert_allclose(out[:, :, 0], median_filter(pixels[:, :, 0], size=9, mode="nearest"), atol=2e-4)
