@@ -77,10 +77,14 @@ class ExposureParams:
 def adjust_exposure(pixels: np.ndarray, params: ExposureParams, ctx: RenderContext) -> np.ndarray:
     """Multiply linear light by ``2 ** stops``.
 
-    Pixels are treated as gamma-2.2 encoded, so scaling linear light by
-    ``2 ** stops`` is scaling the encoded values by ``2 ** (stops / 2.2)``.
+    Pixels are treated as gamma-``g`` encoded, so scaling linear light by ``2 ** stops`` is scaling the encoded
+    values by ``2 ** (stops / g)``: ``g`` is the exponent of a profile whose tone curves are one pure power (1 for
+    a linear profile, as float HDR masters carry: -2 EV there divides by 4), else 2.2
+    (:func:`enhance_core.io.working_space.power_gamma`).
     """
-    gain = 2.0 ** (params.stops / 2.2)
+    from enhance_core.io.working_space import power_gamma
+
+    gain = 2.0 ** (params.stops / (power_gamma(ctx.icc_profile) or 2.2))
     out = np.multiply(pixels, np.float32(gain))
     return clip_unless_float(out, ctx)
 

@@ -223,3 +223,21 @@ def srgb_working(icc_profile: bytes | None) -> SrgbWorking | None:
     if not all(curve.increasing() for curve in curves):
         return None  # a tone curve that turns back cannot be undone
     return SrgbWorking(curves, np.linalg.solve(SRGB_TO_XYZ_D50, colorants))
+
+
+@functools.lru_cache(maxsize=8)
+def power_gamma(icc_profile: bytes | None) -> float | None:
+    """The exponent ``g`` of a profile whose tone curves are all the one pure power ``x ** g`` (1 for a linear
+    profile, 2.2 for Adobe RGB, 1.8 for ProPhoto), else None (no profile, sRGB's curve, tables, other shapes)."""
+    if not icc_profile:
+        return None
+    try:
+        tags = _tags(icc_profile)
+        names = (b"kTRC",) if icc_profile[16:20] == b"GRAY" else (b"rTRC", b"gTRC", b"bTRC")
+        curves = [_curve(tags[name]) for name in names]
+    except (KeyError, ValueError, struct.error):
+        return None
+    if any(curve.table is not None or curve.parameters[1:] != (1.0, 0.0, 0.0, 0.0, 0.0, 0.0) for curve in curves):
+        return None
+    gammas = {round(curve.parameters[0], 4) for curve in curves}
+    return gammas.pop() if len(gammas) == 1 else None

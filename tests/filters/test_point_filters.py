@@ -149,3 +149,18 @@ def test_bit_planes_and_intensity_slices_take_their_ends_either_way_round() -> N
     for name, forward, backward in (("bit_plane", {"lowest": 0, "highest": 3}, {"lowest": 3, "highest": 0}),
                                     ("intensity_slice", {"low": 0.4, "high": 0.6}, {"low": 0.6, "high": 0.4})):
         np.testing.assert_array_equal(run(name, pixels, **backward), run(name, pixels, **forward))
+
+
+def test_exposure_follows_the_gamma_of_a_pure_power_profile_and_a_linear_one_doubles_per_stop() -> None:
+    """On a float HDR master tagged with a linear profile, -2 EV divided by 1.88 (0.9 stop): exposure took every
+    picture for gamma 2.2 (a walk-through with float masters)."""
+    from tests.core.io_fixtures import gray_profile, prophoto_profile, srgb_profile
+
+    pixels = np.full((4, 5, 1), 0.5, np.float32)
+    linear = RenderContext(bit_depth=32, float_source=True, icc_profile=gray_profile(1.0))
+    np.testing.assert_allclose(run("exposure", pixels, linear, stops=-2.0), 0.125, rtol=1e-6)
+    prophoto = RenderContext(icc_profile=prophoto_profile())
+    np.testing.assert_allclose(run("exposure", pixels, prophoto, stops=1.0), 0.5 * 2 ** (1 / 1.8), rtol=1e-3)
+    for other in (None, srgb_profile()):
+        np.testing.assert_allclose(run("exposure", pixels, RenderContext(icc_profile=other), stops=1.0),
+                                   0.5 * 2 ** (1 / 2.2), rtol=1e-6)
