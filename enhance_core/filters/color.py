@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from enhance_core.filters.base import FilterDef, RenderContext, param
-from enhance_core.filters.common import WHOLE_IMAGE, clip_unit, luminance
+from enhance_core.filters.common import WHOLE_IMAGE, clip_unless_float, luminance
 
 _ENCODING_GAMMA = 2.2
 
@@ -40,7 +40,8 @@ def gray_world_gains(pixels: np.ndarray) -> np.ndarray:
 
 
 def balance_color(pixels: np.ndarray, params: ColorBalanceParams, ctx: RenderContext) -> np.ndarray:
-    """Scale the R, G, B channels by gray-world, temperature and tint gains, clipped to [0, 1].
+    """Scale the R, G, B channels by gray-world, temperature and tint gains, clipped to [0, 1] but on a float
+    source.
 
     Temperature and tint are gains in linear light applied to the encoded
     (gamma-2.2) values, so ``temperature=1`` multiplies red light by 2 and
@@ -56,7 +57,7 @@ def balance_color(pixels: np.ndarray, params: ColorBalanceParams, ctx: RenderCon
     # cv2 takes a Scalar (a 4-tuple) as the second factor; the stubs of OpenCV 4 list only arrays (5's list both)
     scalar: Any = (float(gains[0]), float(gains[1]), float(gains[2]), 0.0)
     out = cv2.multiply(pixels, scalar)
-    return clip_unit(out)
+    return clip_unless_float(out, ctx)
 
 
 def neutral_temperature_tint(mean_rgb: np.ndarray) -> tuple[float, float]:
@@ -96,7 +97,8 @@ class SaturationParams:
 
 
 def adjust_saturation(pixels: np.ndarray, params: SaturationParams, ctx: RenderContext) -> np.ndarray:
-    """Scale every pixel's distance from its luma: ``luma + s (rgb - luma)``, clipped to [0, 1].
+    """Scale every pixel's distance from its luma: ``luma + s (rgb - luma)``, clipped to [0, 1] but on a float
+    source.
 
     Luma is kept; gray images are returned unchanged.
     """
@@ -104,15 +106,13 @@ def adjust_saturation(pixels: np.ndarray, params: SaturationParams, ctx: RenderC
         return pixels.copy()
     out = cv2.cvtColor(luminance(pixels), cv2.COLOR_GRAY2RGB)
     cv2.addWeighted(pixels, params.saturation, out, 1.0 - params.saturation, 0.0, dst=out)
-    return clip_unit(out)
+    return clip_unless_float(out, ctx)
 
 
 FILTERS: tuple[FilterDef, ...] = (
     FilterDef(name="color_balance", label="Color balance", category="Color",
               params_type=ColorBalanceParams, apply=balance_color, margin=_balance_margin,
-              description="White balance: remove a color cast (gray world) or set temperature and tint.",
-              unit_range=True),
+              description="White balance: remove a color cast (gray world) or set temperature and tint."),
     FilterDef(name="saturation", label="Saturation", category="Color", params_type=SaturationParams,
-              apply=adjust_saturation, description="Make colors more or less vivid, keeping luma.",
-              unit_range=True),
+              apply=adjust_saturation, description="Make colors more or less vivid, keeping luma."),
 )

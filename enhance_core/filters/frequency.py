@@ -23,7 +23,7 @@ import numpy as np
 
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, RenderContext, param
-from enhance_core.filters.common import clip_unit, map_intensity, whole_image_margin
+from enhance_core.filters.common import clip_unless_float, map_intensity, whole_image_margin
 
 FREQUENCY = "Frequency"
 _SHAPES = ("ideal", "butterworth", "gaussian")
@@ -127,7 +127,8 @@ class BandPassParams:
 
 
 def filter_lowpass(pixels: np.ndarray, params: PassParams, ctx: RenderContext) -> np.ndarray:
-    """Keep wavelengths longer than ``cutoff`` (ideal, Butterworth or Gaussian response); clipped to [0, 1]."""
+    """Keep wavelengths longer than ``cutoff`` (ideal, Butterworth or Gaussian response); clipped to [0, 1] but on
+    a float source."""
     f0 = _cutoff_frequency(params.cutoff, ctx)
 
     def transfer(freq: np.ndarray) -> np.ndarray:
@@ -135,7 +136,7 @@ def filter_lowpass(pixels: np.ndarray, params: PassParams, ctx: RenderContext) -
 
     pad = _pad_for(params.cutoff, ctx)
     out = _per_channel(pixels, lambda p: filter_in_frequency(p, transfer, pad=pad, ctx=ctx), ctx, "low-pass")
-    return clip_unit(out)
+    return clip_unless_float(out, ctx)
 
 
 def _keep_dc(response: np.ndarray, keep: bool) -> np.ndarray:
@@ -146,7 +147,7 @@ def _keep_dc(response: np.ndarray, keep: bool) -> np.ndarray:
 
 
 def filter_highpass(pixels: np.ndarray, params: HighPassParams, ctx: RenderContext) -> np.ndarray:
-    """Keep wavelengths shorter than ``cutoff``; clipped to [0, 1]."""
+    """Keep wavelengths shorter than ``cutoff``; clipped to [0, 1] but on a float source."""
     f0 = _cutoff_frequency(params.cutoff, ctx)
 
     def transfer(freq: np.ndarray) -> np.ndarray:
@@ -154,11 +155,11 @@ def filter_highpass(pixels: np.ndarray, params: HighPassParams, ctx: RenderConte
 
     pad = _pad_for(params.cutoff, ctx)
     out = _per_channel(pixels, lambda p: filter_in_frequency(p, transfer, pad=pad, ctx=ctx), ctx, "high-pass")
-    return clip_unit(out)
+    return clip_unless_float(out, ctx)
 
 
 def filter_bandpass(pixels: np.ndarray, params: BandPassParams, ctx: RenderContext) -> np.ndarray:
-    """Keep wavelengths between ``shortest`` and ``longest``; clipped to [0, 1]."""
+    """Keep wavelengths between ``shortest`` and ``longest``; clipped to [0, 1] but on a float source."""
     short, long_ = sorted((params.shortest, params.longest))
     f_high, f_low = _cutoff_frequency(short, ctx), _cutoff_frequency(long_, ctx)
 
@@ -169,7 +170,7 @@ def filter_bandpass(pixels: np.ndarray, params: BandPassParams, ctx: RenderConte
 
     pad = _pad_for(long_, ctx)
     out = _per_channel(pixels, lambda p: filter_in_frequency(p, transfer, pad=pad, ctx=ctx), ctx, "band-pass")
-    return clip_unit(out)
+    return clip_unless_float(out, ctx)
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ def filter_homomorphic(pixels: np.ndarray, params: HomomorphicParams, ctx: Rende
         return np.exp(filtered, out=filtered) - np.float32(_LOG_EPSILON)
 
     ctx.progress(0.0, "homomorphic filter")
-    out = clip_unit(map_intensity(pixels, homomorphic))
+    out = clip_unless_float(map_intensity(pixels, homomorphic), ctx)
     ctx.progress(1.0, "homomorphic filter")
     return out
 
@@ -213,14 +214,14 @@ def filter_homomorphic(pixels: np.ndarray, params: HomomorphicParams, ctx: Rende
 FILTERS: tuple[FilterDef, ...] = (
     FilterDef(name="fft_lowpass", label="Low-pass (FFT)", category=FREQUENCY, params_type=PassParams,
               apply=filter_lowpass, margin=whole_image_margin,
-              description="Remove detail finer than the cutoff wavelength.", unit_range=True),
+              description="Remove detail finer than the cutoff wavelength."),
     FilterDef(name="fft_highpass", label="High-pass (FFT)", category=FREQUENCY, params_type=HighPassParams,
               apply=filter_highpass, margin=whole_image_margin,
-              description="Keep only detail finer than the cutoff wavelength.", unit_range=True),
+              description="Keep only detail finer than the cutoff wavelength."),
     FilterDef(name="fft_bandpass", label="Band-pass (FFT)", category=FREQUENCY, params_type=BandPassParams,
               apply=filter_bandpass, margin=whole_image_margin,
-              description="Keep detail between two wavelengths.", unit_range=True),
+              description="Keep detail between two wavelengths."),
     FilterDef(name="homomorphic", label="Homomorphic filter", category=FREQUENCY,
               params_type=HomomorphicParams, apply=filter_homomorphic, margin=whole_image_margin,
-              description="Even out uneven illumination while boosting detail.", unit_range=True),
+              description="Even out uneven illumination while boosting detail."),
 )

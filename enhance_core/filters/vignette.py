@@ -92,18 +92,19 @@ def apply_vignette(pixels: np.ndarray, params: VignetteParams, ctx: RenderContex
 
     Darkening multiplies by the gain ``1 - |amount| * weight``; lightening
     multiplies the distance to white by it (a screen), so colors keep their
-    hue either way.
+    hue either way. On a float source nothing is clipped: darkening scales
+    values past white too, and lightening leaves them as they are.
     """
     if params.amount == 0.0:
         return pixels.copy()
     full = ctx.in_shape or pixels.shape[:2]
     top, left = ctx.origin if ctx.in_shape else (0, 0)
-    return in_row_bands(lambda band, first_row, out: _vignette_band(band, params, full, (top + first_row, left), out),
-                        pixels)
+    return in_row_bands(lambda band, first_row, out: _vignette_band(band, params, full, (top + first_row, left), out,
+                                                                     ctx.float_source), pixels)
 
 
 def _vignette_band(pixels: np.ndarray, params: VignetteParams, full: tuple[int, int], origin: tuple[int, int],
-                   out: np.ndarray) -> None:
+                   out: np.ndarray, float_source: bool) -> None:
     """:func:`apply_vignette` into ``out`` of some rows whose first pixel is at ``origin`` of a ``full``-size input."""
     rows, cols, channels = pixels.shape
     gain = vignette_gain((rows, cols), params, full=full, origin=origin)
@@ -114,12 +115,14 @@ def _vignette_band(pixels: np.ndarray, params: VignetteParams, full: tuple[int, 
         np.subtract(np.float32(1.0), pixels, out=out)
         out *= gain
         np.subtract(np.float32(1.0), out, out=out)
-    clip_unit(out)
+        if float_source:  # a screen would pull values past white back toward it
+            np.maximum(out, pixels, out=out)
+    if not float_source:
+        clip_unit(out)
 
 
 FILTERS: tuple[FilterDef, ...] = (
     FilterDef(name="vignette", label="Vignette", category="Tone", params_type=VignetteParams,
               apply=apply_vignette, margin=no_margin,
-              description="Darken or lighten the edges of the frame, with adjustable midpoint, shape and softness.",
-              unit_range=True),
+              description="Darken or lighten the edges of the frame, with adjustable midpoint, shape and softness."),
 )
