@@ -201,15 +201,17 @@ def sigint_held() -> Iterator[None]:
     this window and inherit the mask), so a Ctrl+C pressed now waits and
     raises :class:`KeyboardInterrupt` as the window closes instead of being
     lost (ignoring it, as before, lost it: CI saw a batch finish all its files
-    after a Ctrl+C). The workers inherit the mask
-    through ``exec`` and ignore SIGINT in :func:`ignore_sigint`. Elsewhere
+    after a Ctrl+C). SIGTERM is held with it: sent to the process group, it
+    killed workers still starting, and the broken pool lost their files from
+    the summary. The workers inherit the mask through ``exec`` and ignore
+    both in :func:`ignore_sigint` and :func:`ignore_sigterm`. Elsewhere
     SIGINT is ignored for the window.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     if hasattr(signal, "pthread_sigmask"):
-        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             yield
         finally:
@@ -234,9 +236,12 @@ def ignore_sigint() -> None:
 def ignore_sigterm() -> None:
     """In a worker or the janitor: ignore SIGTERM. Sent to the whole process group (``kill -- -PGID``, a service
     stopping), it reaches the parent too, which stops every worker in order (the command line turns it into Ctrl+C
-    there: :mod:`enhance_core.cli.stopping`)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    there: :mod:`enhance_core.cli.stopping`); then stop holding it (:func:`sigint_held`)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int], jobs: int, *,
@@ -305,6 +310,7 @@ def _run_pool_once(fn: Callable[[Any], Any], tasks: Sequence[Any], queue: list[i
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,
                                initargs=(reader, os.getpid(), worker_threads(jobs)))
     running: dict[Future, int] = {}
+    suspects: list[int] = []
     try:
         while queue or running:
             # Ctrl+C is held through each pass and raised between passes: raised inside wait() it could leave a
@@ -318,13 +324,14 @@ def _run_pool_once(fn: Callable[[Any], Any], tasks: Sequence[Any], queue: list[i
                 broken = _finish_done(done, running, finish)
                 if broken:
                     suspects = broken + sorted(running.values())
-                    running.clear()
-                    return suspects
+            if suspects:  # after the window: a Ctrl+C held through it is raised as it closes, with them known
+                running.clear()
+                return suspects
         return []
     except KeyboardInterrupt as stop:
         writer.close()
         pool.shutdown(wait=True, cancel_futures=True)
-        stopped = sorted(running.values())
+        stopped = sorted(set(running.values()) | set(suspects))
         remove_partial_files(path for path in (target(tasks[i]) for i in stopped) if path is not None)
         raise BatchInterrupted(stopped, list(queue), reason=stop_reason(stop)) from None
     finally:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import subprocess
 import sys
+import time
 import textwrap
 import threading
 from multiprocessing import Pipe
@@ -147,6 +149,24 @@ def test_sigterm_ends_the_batch_as_ctrl_c_does(batch, group) -> None:
     assert summary.startswith(f"stopped by SIGTERM: {len(written)} file(s) written")
     assert "run the same command again to finish" in summary
     assert not list(batch[2].glob(".*.part"))
+
+
+def test_a_group_sigterm_while_the_workers_start_counts_every_file(batch) -> None:
+    """Killed while still starting, two workers broke the pool as the parent stopped: the summary left out the two
+    files handed to them, and the next run said an earlier run had ended on them for want of memory (a review)."""
+    inputs, recipe, out = batch
+    process = subprocess.Popen([*COMMAND, "apply", "--recipe", str(recipe), "-o", str(out), "--jobs", "2",
+                                str(inputs)], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while len(children(process.pid)) < 3 and time.monotonic() < deadline:  # the janitor and two starting workers
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGTERM)
+    rest = process.stderr.read()
+    process.stderr.close()
+    assert process.wait() == 143, rest
+    counts = re.search(r"(\d+) file\(s\) written .*?(\d+) failed, (\d+) stopped before writing, (\d+) not started",
+                       rest)
+    assert counts is not None and sum(int(count) for count in counts.groups()) == FILES, rest
 
 
 @pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
