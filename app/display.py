@@ -20,7 +20,20 @@ from PySide6.QtGui import QImage
 
 from enhance_core.image import ImageMeta
 from enhance_core.io.profiles import ToSrgb
+from enhance_core.io.working_space import SrgbWorking, power_gamma, srgb_working
 from enhance_core.view_plan import Detail, add_patch
+
+STEEP_GAMMA = 1.6
+"""Below this gamma a profile's darkest 8-bit levels are too far apart to be converted for the screen."""
+
+
+def float_colours(icc_profile: bytes | None) -> SrgbWorking | None:
+    """The conversion to sRGB in float of pictures whose profile's tone curves are one pure power below
+    :data:`STEEP_GAMMA` (a linear profile, as float HDR masters carry: rounded to 8 bits before LittleCMS's
+    conversion, a dark ramp showed 14 of its 64 levels, its first 21 pixels black); None for the others, which
+    are converted in 8 bits within a level."""
+    gamma = power_gamma(icc_profile)
+    return srgb_working(icc_profile) if gamma is not None and gamma < STEEP_GAMMA else None
 
 
 def to_display_array(pixels: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
@@ -61,11 +74,13 @@ class DisplayImage:
     @classmethod
     def from_pixels(cls, pixels: np.ndarray, *, alpha: np.ndarray | None = None, left: float = 0.0,
                     top: float = 0.0, width: float | None = None, height: float | None = None,
-                    colours: ToSrgb | None = None) -> DisplayImage:
+                    colours: ToSrgb | None = None, working: SrgbWorking | None = None) -> DisplayImage:
         """Convert float pixels (and their alpha) covering the given source rectangle (default: one source pixel
         each), through ``colours`` (:func:`~enhance_core.io.profiles.to_srgb`) when the picture's colour space is
-        not the screen's."""
+        not the screen's, or in float through ``working`` (:func:`float_colours`) when it is given."""
         rows, cols = pixels.shape[:2]
+        if working is not None and working.channels == pixels.shape[2]:
+            pixels, colours = working.to_srgb(pixels), None
         array = to_display_array(pixels, alpha)
         if colours is not None:
             array = colours(array)

@@ -31,7 +31,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from app.display import CanvasLayers, DetailPatch, DisplayImage, SideLayers
+from app.display import CanvasLayers, DetailPatch, DisplayImage, SideLayers, float_colours
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import RenderContext
 from enhance_core.geometry import (INTERPOLATION_MARGIN, compose_affines, input_region, invert_affine,
@@ -172,6 +172,7 @@ class _Frame:
         self.image, self.steps = image, steps
         self.device, self.should_stop = device, should_stop
         self.colours = to_srgb(image.meta.icc_profile)
+        self.working = float_colours(image.meta.icc_profile)
         self.ctx = RenderContext(source=image.pixels)
         self.rows, self.cols = output_shape(steps, image.rows, image.cols, ctx=self.ctx)
         self._alphas: dict[tuple[float, tuple[int, int]], np.ndarray | None] = {}
@@ -238,7 +239,8 @@ class _Frame:
     def whole(self, pixels: np.ndarray, scale: float) -> DisplayImage:
         """Display image of a whole render at ``scale``, with its alpha, placed over the full-resolution output."""
         return DisplayImage.from_pixels(pixels, alpha=self.alpha(scale, pixels.shape[:2]),
-                                        width=self.cols, height=self.rows, colours=self.colours)
+                                        width=self.cols, height=self.rows, colours=self.colours,
+                                        working=self.working)
 
     def on_screen(self, pixels: np.ndarray, scale: float, zoom: float) -> DisplayImage:
         """Display image of a whole render at ``scale`` resampled (area average) to ``zoom`` screen pixels per
@@ -256,7 +258,8 @@ class _Frame:
         small = cv2.resize(pixels, (cols, rows), interpolation=method).reshape(rows, cols, pixels.shape[2])
         if alpha is not None:
             small, alpha = small[:, :, :-1], small[:, :, -1]
-        return DisplayImage.from_pixels(small, alpha=alpha, width=self.cols, height=self.rows, colours=self.colours)
+        return DisplayImage.from_pixels(small, alpha=alpha, width=self.cols, height=self.rows, colours=self.colours,
+                                        working=self.working)
 
 
 _ALPHA_CACHE: OrderedDict[tuple[int, float], tuple[weakref.ref, np.ndarray]] = OrderedDict()
@@ -296,5 +299,6 @@ def _render_detail(renderer: Renderer, frame: _Frame, request: ViewRequest, rect
     alpha = frame.alpha(scale, frame.shape(request.steps, scale), region)
     left, top, right, bottom = covered
     place = dict(left=left, top=top, width=right - left, height=bottom - top)
-    return (DisplayImage.from_pixels(before, alpha=alpha, colours=frame.colours, **place),
-            DisplayImage.from_pixels(after, alpha=alpha, colours=frame.colours, **place), ValuePatch(after, **place))
+    return (DisplayImage.from_pixels(before, alpha=alpha, colours=frame.colours, working=frame.working, **place),
+            DisplayImage.from_pixels(after, alpha=alpha, colours=frame.colours, working=frame.working, **place),
+            ValuePatch(after, **place))

@@ -362,6 +362,26 @@ def test_a_gray_picture_with_a_gray_profile_is_shown_through_it(qtbot, window, t
     assert window.document.source.pixels[5, 5, 0] == np.float32(32 / 255), "the picture keeps its own values"
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_deep_picture_with_a_linear_profile_is_shown_without_bands_in_its_shadows(channels):
+    """Rounded to 8 bits before the profile's conversion, a float master's dark linear ramp showed 14 of its 64
+    levels, its first 21 pixels black (a walk-through with float HDR masters)."""
+    from app.display import DisplayImage, float_colours
+    from enhance_core.io.profiles import to_srgb
+    from tests.core.io_fixtures import _gamma_curve, _matrix_trc_profile, _xyz, gray_profile, prophoto_profile
+
+    assert float_colours(prophoto_profile()) is None, "a gamma 1.8 profile is converted in 8 bits"
+    linear = _gamma_curve(1.0)
+    profile = gray_profile(1.0) if channels == 1 else _matrix_trc_profile(b"RGB ", b"Linear sRGB (test)", [
+        (b"rXYZ", _xyz(0.4360747, 0.2225045, 0.0139322)), (b"gXYZ", _xyz(0.3850649, 0.7168786, 0.0971045)),
+        (b"bXYZ", _xyz(0.1430804, 0.0606169, 0.7141733)), (b"rTRC", linear), (b"gTRC", linear), (b"bTRC", linear)])
+    ramp = np.repeat(np.linspace(0.0, 0.05, 64, dtype=np.float32)[None, :, None], channels, axis=2)
+    shown = DisplayImage.from_pixels(ramp, colours=to_srgb(profile), working=float_colours(profile)).array
+    levels = shown.reshape(64, -1)[:, 0] if shown.ndim == 3 else shown[0]
+    assert len(np.unique(levels)) >= 50 and levels[1] > 0
+    np.testing.assert_allclose(levels[-1], 255 * (1.055 * 0.05 ** (1 / 2.4) - 0.055), atol=1)
+
+
 def test_cancel_while_the_export_is_written_says_the_file_was_written(qtbot, window, photo_path, tmp_path,
                                                                        monkeypatch):
     import time
