@@ -153,11 +153,16 @@ def positive_int(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Process the inputs; return 0 when every file succeeded, 1 when some failed (130 on Ctrl+C, 143 on SIGTERM)."""
+    args.batch_ended = False
     try:
         return _run(args)
-    except KeyboardInterrupt:  # before the batch began: once it runs, Ctrl+C is its own summary
-        print(f"{stopped_word()} before any file was processed: nothing was written; run the same command again",
-              file=sys.stderr)
+    except KeyboardInterrupt:  # before the batch began or after it ended: while it runs, a stop is its own summary
+        if args.batch_ended:
+            print(f"{stopped_word()} after the batch ended: every file is processed (the manifest in the output "
+                  "folder says so); its summary was not printed", file=sys.stderr)
+        else:
+            print(f"{stopped_word()} before any file was processed: nothing was written; run the same command again",
+                  file=sys.stderr)
         return stop_status()
 
 
@@ -261,6 +266,7 @@ def _run(args: argparse.Namespace) -> int:
                                 on_result=lambda result, done, total: report_result(result, done, total, progress,
                                                                                     quiet=args.quiet),
                                 cluster=cluster)
+            args.batch_ended = True
         except BatchInterrupted as interrupted:
             print(interrupted_summary(interrupted, args.output), file=sys.stderr)
             return 1 if interrupted.reason else stop_status()
@@ -269,9 +275,10 @@ def _run(args: argparse.Namespace) -> int:
     print(done_summary(results, args.output))
     paged = sorted(str(result.source) for result in results if result.pages_left_out > 0)
     if paged:
-        more = f" and {len(paged) - 5} more (their lines say which)" if len(paged) > 5 else ""
+        shown = len(paged) if args.quiet else 5  # -q prints no line of a file that went well: all are named here
+        more = f" and {len(paged) - shown} more (their lines say which)" if len(paged) > shown else ""
         print(f"note: {len(paged)} file(s) hold more pages than the one read; their outputs hold that page only: "
-              f"{', '.join(paged[:5])}{more}")
+              f"{', '.join(paged[:shown])}{more}")
     failed = [r for r in results if r.error]
     if failed:
         from enhance_core.batch_report import format_failures

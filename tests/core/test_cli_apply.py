@@ -599,3 +599,33 @@ def test_pictures_of_a_folder_in_formats_not_read_are_named_with_what_to_do(inpu
     assert (f"left out 2 GIF picture(s), a format this program does not read: {inputs / 'card.GIF'}, "
             f"{inputs / 'scan.gif'}; convert them to PNG or TIFF to include them\n") in err
     assert f"left out 1 file(s) that are not images: {inputs / 'notes.txt'}\n" in err
+
+
+def test_a_stop_after_the_batch_ended_does_not_say_nothing_was_written(inputs, tmp_path, capsys, monkeypatch) -> None:
+    """A SIGTERM as the summary was printed said "before any file was processed: nothing was written" of a batch
+    that had written every file (a review)."""
+    from enhance_core.cli import apply
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(apply, "done_summary", stopped)
+    assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(inputs)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted after the batch ended: every file is processed" in err and "nothing was written" not in err
+    assert sorted(path.name for path in (tmp_path / "out").glob("*.png")) == ["one.png", "two.png"]
+
+
+def test_with_q_the_note_on_pages_left_out_names_every_such_file(tmp_path, capsys) -> None:
+    """Under -q the note named five files and pointed to lines -q does not print for the others (a review)."""
+    import tifffile
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for index in range(7):
+        with tifffile.TiffWriter(folder / f"two_{index}.tif") as writer:
+            for value in (1000, 2000):
+                writer.write(np.full((8, 10), value, np.uint16), photometric="minisblack")
+    assert main(["apply", "--filter", "negative", "-q", "--jobs", "1", "-o", str(tmp_path / "out"), str(folder)]) == 0
+    note = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("note: 7 file(s)"))
+    assert all(str(folder / f"two_{index}.tif") in note for index in range(7)) and "lines say" not in note
