@@ -116,10 +116,8 @@ class ExportDialog(QDialog):
         self.quality.setRange(1, 100)
         self.quality_entry = QSpinBox()
         self.quality_entry.setRange(1, 100)
-        self.own_quality: int | None = (100 if self.source.meta.extra.get("webp_lossless")  # lossless, kept so
-                                        else self.source.meta.extra.get("jpeg_quality"))  # as GIMP offers a JPEG's
-        self.quality.setValue(self.own_quality if self.own_quality is not None
-                              else self.settings.value("export/quality", DEFAULT_QUALITY, int))  # as apply writes
+        self.offered_quality = self._quality_for("WEBP" if self.source.meta.extra.get("webp_lossless") else "JPEG")
+        self.quality.setValue(self.offered_quality)
         self.quality_entry.setValue(self.quality.value())
         self.steps = document.stack.snapshot()
         self.patient_data = QCheckBox("Include patient data")
@@ -255,8 +253,20 @@ class ExportDialog(QDialog):
         depth = default_bit_depth(self.source.meta, name)
         return max(depth, 16) if self.is_dicom and 16 in BIT_DEPTHS[name] else depth
 
+    def _quality_for(self, name: str) -> int:
+        """The quality offered for format ``name``, as ``apply`` writes: 100 (lossless) for a lossless WebP source
+        written as WebP, a JPEG source's own (as GIMP offers it), else the last one chosen."""
+        if name == "WEBP" and self.source.meta.extra.get("webp_lossless"):
+            return 100
+        own = self.source.meta.extra.get("jpeg_quality")
+        return int(own) if own is not None else self.settings.value("export/quality", DEFAULT_QUALITY, int)
+
     def _on_format(self) -> None:
         name, suffix = self.format.currentText(), self.format.currentData()
+        offered = self._quality_for(name)
+        if self.quality.value() == self.offered_quality:  # not moved by the user: follows the format
+            self.quality.setValue(offered)
+        self.offered_quality = offered
         path = Path(self.path.text())
         spellings = {"JPEG": (".jpeg",), "TIFF": (".tiff",)}.get(name, ())
         if path.name and path.suffix.lower() not in (suffix, *spellings):
@@ -481,7 +491,7 @@ class ExportDialog(QDialog):
         self.settings.set_last_folder("export", self.written)
         if self.offers_location:
             self.settings.set_value("export/strip_location", self.strip_location.isChecked())
-        if self.quality.isEnabled() and self.quality.value() != self.own_quality:
+        if self.quality.isEnabled() and self.quality.value() != self.offered_quality:
             self.settings.set_value("export/quality", self.quality.value())  # the user's choice, not the source's
         parent = self.parent()
         if parent is not None and hasattr(parent, "statusBar"):

@@ -58,15 +58,23 @@ def webp_size(data: bytes, path: Path) -> tuple[int, int, bool]:
 
 
 def webp_is_lossless(data: bytes) -> bool:
-    """Whether a WebP's image is lossless: its first image chunk is ``VP8L``, not the lossy ``VP8 ``."""
-    offset = 12
-    while offset + 8 <= len(data):
+    """Whether a WebP's image is lossless: its first image chunk (an animation's first frame's) is ``VP8L``, not
+    the lossy ``VP8 ``."""
+    return _webp_image_chunk(data, 12, len(data)) == b"VP8L"
+
+
+def _webp_image_chunk(data: bytes, offset: int, end: int) -> bytes | None:
+    """The first ``VP8L`` or ``VP8 `` chunk name among the RIFF chunks of ``data[offset:end]``, looking into an
+    animation frame (``ANMF``: its chunks follow a 16-byte header); None when there is none."""
+    while offset + 8 <= end:
         chunk = data[offset:offset + 4]
-        if chunk in (b"VP8L", b"VP8 "):
-            return chunk == b"VP8L"
         size = int.from_bytes(data[offset + 4:offset + 8], "little")
+        if chunk in (b"VP8L", b"VP8 "):
+            return chunk
+        if chunk == b"ANMF":
+            return _webp_image_chunk(data, offset + 24, min(end, offset + 8 + size))
         offset += 8 + size + (size & 1)
-    return False
+    return None
 
 
 def _decoded_samples(picture: PILImage.Image) -> int:

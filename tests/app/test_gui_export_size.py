@@ -373,4 +373,11 @@ def test_a_lossless_source_is_offered_a_lossless_export(open_dialog, tmp_path, n
     assert dialog.format.currentData() == default[default.rindex("."):]
     if default_quality is not None:
         assert dialog.quality.value() == default_quality and dialog.quality.isEnabled()
+    dialog.format.setCurrentText("JPEG")
+    assert dialog.quality.value() == 95, "100 is the lossless WebP's, not a JPEG's"
+    dialog.format.setCurrentText("WEBP")
+    assert dialog.quality.value() == (100 if name == "master.webp" else 95)
+    dialog.quality.setValue(70)
+    dialog.format.setCurrentText("JPEG")
+    assert dialog.quality.value() == 70, "a quality the user chose stays"
     dialog.reject()

@@ -127,6 +127,21 @@ def test_a_lossless_webp_stays_lossless_through_apply_and_convert(tmp_path, alph
     assert not read_image(tmp_path / "out2" / "lossy.webp").meta.extra.get("webp_lossless")
 
 
+@pytest.mark.parametrize("lossless", [True, False])
+def test_an_animated_webp_s_first_frame_tells_whether_it_is_lossless(lossless):
+    """An animation's image chunks lie inside its frames (ANMF): a lossless one was taken for lossy (a review)."""
+    import io
+
+    from enhance_core.io.raster import webp_is_lossless
+
+    rng = np.random.default_rng(0)
+    frames = [PILImage.fromarray((rng.random((20, 30, 3)) * 255).astype(np.uint8)) for _ in range(2)]
+    data = io.BytesIO()
+    frames[0].save(data, "WEBP", save_all=True, append_images=frames[1:], lossless=lossless, quality=80)
+    assert data.getvalue()[12:16] == b"VP8X" and webp_is_lossless(data.getvalue()) is lossless
+    assert not webp_is_lossless(data.getvalue()[:40]), "a file cut short is not read as lossless"
+
+
 def test_alpha_survives_an_edit_and_an_export(tmp_path):
     image = read_image(write_image(make_image(channels=3, bit_depth=16, alpha=True), tmp_path / "src.png"))
     edited = image.with_pixels(1.0 - image.pixels)
