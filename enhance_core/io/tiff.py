@@ -282,7 +282,8 @@ def _finite_samples(pixels: np.ndarray, alpha: np.ndarray | None,
         high, low = (float(finite.max()), float(finite.min())) if finite.size else (1.0, 0.0)
         pixels = np.nan_to_num(pixels, nan=low, posinf=high, neginf=low)
         meta.extra.setdefault("warnings", []).append(
-            f"{bad:,} color sample(s) hold NaN or infinite values; NaN and -inf read as the lowest finite value "
+            f"{bad:,} {'gray' if pixels.ndim == 2 or pixels.shape[2] == 1 else 'color'} sample(s) hold NaN or "
+            "infinite values; NaN and -inf read as the lowest finite value "
             f"({low:g}), +inf as the highest ({high:g})")
     if alpha is not None and not np.isfinite(alpha).all():
         meta.extra.setdefault("warnings", []).append(

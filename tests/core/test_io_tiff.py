@@ -229,3 +229,6 @@ def test_float_tiff_nan_and_infinities_read_as_finite_values_with_a_warning(tmp_
     assert any("3 color sample(s) hold NaN or infinite values" in w for w in image.meta.extra["warnings"])
     curve = make_item("tone_curve", {"rgb": ((0.0, 0.0), (0.5, 0.7), (1.0, 1.0))})
     assert np.isfinite(render_image(image, [curve]).pixels).all()
+    tifffile.imwrite(tmp_path / "gray_nan.tif", data[:, :, 0], photometric="minisblack")
+    assert any(w.startswith("1 gray sample(s) hold NaN") for w in read_image(tmp_path / "gray_nan.tif").meta.extra[
+        "warnings"]), "a gray file's samples are not called colour ones"
