@@ -23,6 +23,7 @@ from enhance_core.filters.common import (
     clip_unit,
     clip_unless_float,
     from_planes,
+    gaussian_blur,
     gaussian_margin,
     luminance,
     odd_kernel,
@@ -49,7 +50,7 @@ def blur_gaussian(pixels: np.ndarray, params: GaussianBlurParams, ctx: RenderCon
     sigma = scaled_length(params.sigma, ctx)
     if sigma < 0.05:
         return pixels.copy()
-    return _within_input(from_planes(cv2.GaussianBlur(as_planes(pixels), (0, 0), sigma), pixels.shape[2]), pixels)
+    return _within_input(from_planes(gaussian_blur(as_planes(pixels), sigma), pixels.shape[2]), pixels)
 
 
 def _within_input(blurred: np.ndarray, pixels: np.ndarray) -> np.ndarray:
@@ -260,7 +261,7 @@ def sharpen_unsharp(pixels: np.ndarray, params: UnsharpParams, ctx: RenderContex
     sigma = scaled_length(params.sigma, ctx)
     if params.amount == 0.0 or sigma < 0.05:
         return pixels.copy()
-    blurred = from_planes(cv2.GaussianBlur(as_planes(pixels), (0, 0), sigma), pixels.shape[2])
+    blurred = from_planes(gaussian_blur(as_planes(pixels), sigma), pixels.shape[2])
     detail = np.subtract(pixels, blurred, out=blurred)
     if params.threshold > 0:
         detail[np.abs(detail) < params.threshold] = 0.0

@@ -394,3 +394,33 @@ def test_a_large_median_of_a_float_picture_past_white_is_its_median_not_cut_at_w
     pixels[20:50, 30:60] *= np.float32(8.0)
     out = run("median_blur", pixels, RenderContext(bit_depth=32), size=9)
     np.testing.assert_allclose(out[:, :, 0], median_filter(pixels[:, :, 0], size=9, mode="nearest"), atol=2e-4)
+
+
+@pytest.mark.parametrize("sigma", [0.2, 0.35, 0.5, 0.79])
+def test_a_small_gaussian_keeps_its_variance(sigma: float) -> None:
+    """A sampled kernel's spread falls to nothing below a pixel (0.3 px: one tap), so the fit view of a 24 MP
+    photo showed a 0.8 px capture sharpening as no change (a what-you-see audit)."""
+    out = run("gaussian_blur", impulse(), sigma=sigma)[:, :, 0]
+    rows = np.arange(out.shape[0]) - out.shape[0] // 2
+    assert out.sum() == pytest.approx(1.0, abs=1e-5)
+    assert float((out.sum(axis=1) * rows ** 2).sum()) == pytest.approx(sigma ** 2, rel=0.02)
+
+
+@pytest.mark.parametrize(("name", "params"), [("unsharp_mask", {"sigma": 0.8, "amount": 2.0}),
+                                              ("gaussian_blur", {"sigma": 0.8})])
+def test_a_fine_sharpening_or_blur_shows_in_the_fit_view_of_a_large_photo(name: str, params: dict) -> None:
+    import cv2
+
+    from app.bundled import SAMPLE_IMAGE
+    from enhance_core.io import read_image
+    from enhance_core.render import Renderer
+    from enhance_core.stack import make_item
+
+    image, step = read_image(SAMPLE_IMAGE), make_item(name, params)
+    for scale in (0.56, 0.29):  # the editor's preview of a 6 and a 24 MP photo
+        source = Renderer(cache_bytes=0).render(image, (), scale=scale)
+        preview = Renderer(cache_bytes=0).render(image, (step,), scale=scale)
+        export = cv2.resize(Renderer(cache_bytes=0).render(image, (step,)), source.shape[1::-1],
+                            interpolation=cv2.INTER_AREA).reshape(source.shape)
+        shown, written = np.abs(preview - source).mean(), np.abs(export - source).mean()
+        assert 0.5 * written < shown < 1.2 * written, (scale, shown * 255, written * 255)
