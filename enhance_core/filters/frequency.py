@@ -201,9 +201,10 @@ def filter_homomorphic(pixels: np.ndarray, params: HomomorphicParams, ctx: Rende
     pad = _pad_for(params.cutoff, ctx)
 
     def homomorphic(values: np.ndarray) -> np.ndarray:
-        logs = np.log(np.clip(values, 0.0, None) + np.float32(_LOG_EPSILON))
+        below = np.minimum(values, np.float32(0.0))  # a float picture's values below black: kept as they are
+        logs = np.log(values - below + np.float32(_LOG_EPSILON))
         filtered = filter_in_frequency(logs, transfer, pad=pad, ctx=ctx)
-        return np.exp(filtered, out=filtered) - np.float32(_LOG_EPSILON)
+        return np.exp(filtered, out=filtered) - np.float32(_LOG_EPSILON) + below
 
     ctx.progress(0.0, "homomorphic filter")
     out = clip_unless_float(map_intensity(pixels, homomorphic), ctx)

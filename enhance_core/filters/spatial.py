@@ -129,20 +129,15 @@ def _median(pixels: np.ndarray, size: int, ctx: RenderContext) -> np.ndarray:
     """The median over ``size`` x ``size`` windows (odd, render pixels) of :func:`blur_median`.
 
     Windows past OpenCV's float median rank codes of [0, 1]: a float picture reaching past it is mapped into it
-    first by its own range and back after (a median commutes with such a map), not cut at white.
+    first by :func:`_into_unit` and back after (a median commutes with a rising map), not cut at white.
     """
     if size == 1:
         return pixels.copy()
     planes = as_planes(pixels)
     if size <= _CV2_FLOAT_MEDIAN_MAX:
         return from_planes(cv2.medianBlur(planes, size), pixels.shape[2])
-    low, high = float(planes.min()), float(planes.max())
-    if low < 0.0 or high > 1.0:
-        span = np.float32(high - low)
-        result = _median(clip_unit((pixels - np.float32(low)) / span), size, ctx)
-        result *= span
-        result += np.float32(low)
-        return result
+    if planes.min() < 0.0 or planes.max() > 1.0:
+        return _out_of_unit(_median(_into_unit(pixels), size, ctx))
     if ctx.bit_depth <= 8 and on_8bit_grid(planes):
         codes = quantize(planes, 256).astype(np.uint8)
         return from_planes(cv2.medianBlur(codes, size).astype(np.float32) * np.float32(1.0 / 255.0),
@@ -152,6 +147,26 @@ def _median(pixels: np.ndarray, size: int, ctx: RenderContext) -> np.ndarray:
     for channel in range(stacked.shape[2]):
         out[:, :, channel] = _fine_median(np.ascontiguousarray(stacked[:, :, channel]), size, ctx)
     return from_planes(out if planes.ndim == 3 else out[:, :, 0], pixels.shape[2])
+
+
+def _into_unit(values: np.ndarray) -> np.ndarray:
+    """A fixed rising map of all values into (0, 1): [0, 1] to [0.25, 0.75] (half the codes, whatever else the
+    picture holds, so a 1:1 region and the whole picture rank alike), ``1 - 0.25 / x`` above, ``0.25 / (1 - x)``
+    below."""
+    inside = values * np.float32(0.5) + np.float32(0.25)
+    with np.errstate(divide="ignore"):
+        above = np.float32(1.0) - np.float32(0.25) / np.maximum(values, np.float32(1.0))
+        below = np.float32(0.25) / (np.float32(1.0) - np.minimum(values, np.float32(0.0)))
+    return np.where(values > 1.0, above, np.where(values < 0.0, below, inside)).astype(np.float32)
+
+
+def _out_of_unit(mapped: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`_into_unit`."""
+    mapped = np.clip(mapped, np.float32(1e-6), np.float32(1.0 - 1e-6))
+    inside = (mapped - np.float32(0.25)) * np.float32(2.0)
+    above = np.float32(0.25) / (np.float32(1.0) - mapped)
+    below = np.float32(1.0) - np.float32(0.25) / mapped
+    return np.where(mapped > 0.75, above, np.where(mapped < 0.25, below, inside)).astype(np.float32)
 
 
 FINE_LEVELS = 254

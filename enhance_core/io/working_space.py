@@ -227,8 +227,9 @@ def srgb_working(icc_profile: bytes | None) -> SrgbWorking | None:
 
 @functools.lru_cache(maxsize=8)
 def power_gamma(icc_profile: bytes | None) -> float | None:
-    """The exponent ``g`` of a profile whose tone curves are all the one pure power ``x ** g`` (1 for a linear
-    profile, 2.2 for Adobe RGB, 1.8 for ProPhoto), else None (no profile, sRGB's curve, tables, other shapes)."""
+    """The exponent ``g``, to hundredths, of a profile whose tone curves are all the one pure power ``x ** g`` (1
+    for a linear profile, 2.2 for Adobe RGB, 1.8 for ProPhoto), else None (no profile, sRGB's curve, tables, other
+    shapes)."""
     if not icc_profile:
         return None
     try:
@@ -239,5 +240,5 @@ def power_gamma(icc_profile: bytes | None) -> float | None:
         return None
     if any(curve.table is not None or curve.parameters[1:] != (1.0, 0.0, 0.0, 0.0, 0.0, 0.0) for curve in curves):
         return None
-    gammas = {round(curve.parameters[0], 4) for curve in curves}
+    gammas = {round(curve.parameters[0], 2) for curve in curves}  # a curv stores 2.2 as 563/256
     return gammas.pop() if len(gammas) == 1 else None

@@ -67,3 +67,18 @@ def test_homomorphic_filter_evens_out_illumination() -> None:
 def test_a_steep_butterworth_far_below_its_cutoff_wavelength_removes_the_detail_without_a_warning() -> None:
     params = {"cutoff": 2000.0, "shape": "butterworth", "order": 10}
     assert amplitude(run("fft_lowpass", stripes(4), **params)) < 0.01
+
+
+def test_the_homomorphic_filter_keeps_a_float_picture_s_values_below_black() -> None:
+    """Its log clipped them at 0: a band at -0.3 came out 0 at neutral gains (a review)."""
+    from enhance_core.filters.base import RenderContext
+    from enhance_core.filters.registry import get_filter
+
+    pixels = np.full((64, 64, 1), 0.4, np.float32)
+    pixels[10:20] = -0.3
+    pixels[40:50] = 3.0
+    definition = get_filter("homomorphic")
+    ctx = RenderContext(bit_depth=32, float_source=True)
+    out = definition.apply(pixels, definition.make_params({"low_gain": 1.0, "high_gain": 1.0}), ctx)
+    np.testing.assert_allclose(out, pixels, atol=1e-5)
+    assert definition.apply(pixels, definition.default_params(), ctx)[12:18].max() < -0.2

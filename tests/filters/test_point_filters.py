@@ -160,7 +160,9 @@ def test_exposure_follows_the_gamma_of_a_pure_power_profile_and_a_linear_one_dou
     linear = RenderContext(bit_depth=32, float_source=True, icc_profile=gray_profile(1.0))
     np.testing.assert_allclose(run("exposure", pixels, linear, stops=-2.0), 0.125, rtol=1e-6)
     prophoto = RenderContext(icc_profile=prophoto_profile())
-    np.testing.assert_allclose(run("exposure", pixels, prophoto, stops=1.0), 0.5 * 2 ** (1 / 1.8), rtol=1e-3)
+    np.testing.assert_allclose(run("exposure", pixels, prophoto, stops=1.0), 0.5 * 2 ** (1 / 1.8), rtol=1e-6)
+    adobe = RenderContext(icc_profile=gray_profile(2.2))  # stored as 563/256: Adobe RGB's results stay as they were
+    np.testing.assert_allclose(run("exposure", pixels, adobe, stops=1.0), 0.5 * 2 ** (1 / 2.2), rtol=1e-6)
     for other in (None, srgb_profile()):
         np.testing.assert_allclose(run("exposure", pixels, RenderContext(icc_profile=other), stops=1.0),
                                    0.5 * 2 ** (1 / 2.2), rtol=1e-6)
