@@ -171,16 +171,21 @@ class SrgbWorking:
         """``pixels`` (float32 (rows, cols, C)) encoded as sRGB; colours outside it fall below 0 or above 1."""
         return self._by_rows(pixels, self._to_srgb)
 
+    def to_linear_srgb(self, pixels: np.ndarray) -> np.ndarray:
+        """``pixels`` as sRGB's linear light, in float32 (for the screen, which encodes them through a table)."""
+        return self._by_rows(pixels, self._to_linear_srgb, np.float32)
+
     def from_srgb(self, pixels: np.ndarray) -> np.ndarray:
         """The inverse of :meth:`to_srgb`."""
         return self._by_rows(pixels, self._from_srgb)
 
     def _to_srgb(self, pixels: np.ndarray) -> np.ndarray:
+        return _srgb_encode(self._to_linear_srgb(pixels))
+
+    def _to_linear_srgb(self, pixels: np.ndarray) -> np.ndarray:
         linear = np.stack([np.copysign(curve.linear(np.abs(pixels[:, :, c])), pixels[:, :, c])
                            for c, curve in enumerate(self.curves)], axis=-1)
-        if self.channels == 3:
-            linear = linear @ self.matrix.T
-        return _srgb_encode(linear)
+        return linear @ self.matrix.T.astype(linear.dtype) if self.channels == 3 else linear
 
     def _from_srgb(self, pixels: np.ndarray) -> np.ndarray:
         linear = _srgb_decode(pixels)
@@ -190,13 +195,14 @@ class SrgbWorking:
                          for c, curve in enumerate(self.curves)], axis=-1)
 
     @staticmethod
-    def _by_rows(pixels: np.ndarray, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """``convert`` applied in float64 (near black a gamma curve's inverse magnifies float32's rounding) to
-        bands of :data:`BAND_PIXELS`, into one float32 array."""
+    def _by_rows(pixels: np.ndarray, convert: Callable[[np.ndarray], np.ndarray],
+                 dtype: type = np.float64) -> np.ndarray:
+        """``convert`` applied in ``dtype``, float64 by default (near black a gamma curve's inverse magnifies
+        float32's rounding), to bands of :data:`BAND_PIXELS`, into one float32 array."""
         out = np.empty(pixels.shape, np.float32)
         rows = max(1, BAND_PIXELS // max(1, pixels.shape[1]))
         for top in range(0, pixels.shape[0], rows):
-            out[top:top + rows] = convert(pixels[top:top + rows].astype(np.float64))
+            out[top:top + rows] = convert(pixels[top:top + rows].astype(dtype))
         return out
 
 
