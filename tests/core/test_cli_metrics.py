@@ -132,3 +132,18 @@ def test_what_the_reader_warns_of_either_file_is_said(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "nan.tif", data, photometric="rgb")
     assert main(["metrics", str(tmp_path / "clean.tif"), str(tmp_path / "nan.tif")]) == 0
     assert f"warning: {tmp_path / 'nan.tif'}: 1 color sample(s) hold NaN" in capsys.readouterr().err
+
+
+def test_a_float_reference_past_white_is_said_to_be_scored_against_a_peak_of_1(tmp_path, capsys):
+    """A float result with everything past white cut scored 2.9 dB with nothing said of the peak (a walk-through
+    with float HDR masters)."""
+    import tifffile
+
+    data = np.linspace(0.1, 4.0, 20 * 30 * 3, dtype=np.float32).reshape(20, 30, 3)
+    tifffile.imwrite(tmp_path / "hdr.tif", data, photometric="rgb")
+    tifffile.imwrite(tmp_path / "cut.tif", np.minimum(data, 1.0), photometric="rgb")
+    assert main(["metrics", str(tmp_path / "cut.tif"), str(tmp_path / "hdr.tif")]) == 0
+    assert f"warning: {tmp_path / 'hdr.tif'} holds values up to 4 (a float picture past white)" in (
+        capsys.readouterr().err)
+    assert main(["metrics", str(tmp_path / "cut.tif"), str(tmp_path / "hdr.tif"), "--data-range", "4"]) == 0
+    assert "past white" not in capsys.readouterr().err
