@@ -239,8 +239,9 @@ class Renderer:
                 raise Cancelled("render cancelled")
             step_progress = _sub_progress(progress, step, count, active[k].filter)
             step_input = current[inputs[k].relative_to(current_region).slices]
-            step_ctx = base_ctx.with_(note=partial(self._remember_note, keys[k]),
-                                      windowed=any(item.filter == WINDOW_LEVEL for item in active[:k]))
+            windowed = any(item.filter == WINDOW_LEVEL for item in active[:k])
+            step_ctx = base_ctx.with_(note=partial(self._remember_note, keys[k]), windowed=windowed,
+                                      float_source=base_ctx.float_source and not windowed)
             result = self._run_step(shapes[k], step_input, inputs[k], outputs[k], step_ctx, step_progress)
             if self._cache.max_bytes > 0:
                 result.flags.writeable = False

@@ -220,7 +220,8 @@ class RenderContext:
     float_source : bool
         Whether the source's samples are floating point (a float TIFF): its values past white and below black
         are picture, as in float editors, so tone operations keep them (:func:`enhance_core.filters.common.
-        clip_unless_float`) and filters defined on [0, 1] only (:attr:`FilterDef.unit_range`) carry them.
+        clip_unless_float`) and filters defined on [0, 1] only (:attr:`FilterDef.unit_range`) carry them. False
+        after a window/level step, whose display picture ends at black and white whatever the samples were.
     """
 
     scale: float = 1.0

@@ -199,3 +199,26 @@ def test_a_window_whose_ends_fall_between_whole_units_matches_pydicom(center, wi
     expected = (expected - expected.min()) / (expected.max() - expected.min())
     shown = render_image(read_image(path), [make_item("window_level", {"center": center, "width": width})])
     np.testing.assert_allclose(shown.pixels[:, :, 0], expected, atol=1e-3)  # a dragged centre: 100.3
+
+
+@pytest.mark.parametrize("after", [{"brightness_contrast": {"contrast": 1.5, "brightness": 0.1}},
+                                   {"unsharp_mask": {"sigma": 1.0, "amount": 1.5}}])
+def test_steps_after_the_window_end_at_its_black_and_white_whether_the_samples_are_float_or_not(after):
+    """On a float CT the steps after the window kept values past its white: a bone ROI's "after" mean fell from
+    942 to 80 HU, its pixels counted as taken to white, and the same recipe drew halos only on float slices (a
+    radiology check of the float changes)."""
+    from enhance_core.render import render_image
+
+    rng = np.random.default_rng(0)
+    pixels = rng.uniform(0.0, 1.0, (40, 50, 1)).astype(np.float32)
+    pixels[10:30, 10:30] = np.float32((1000.0 + 1024.0) / 4095.0)  # bone, white in a 40 / 400 window
+    from dataclasses import replace
+
+    (name, params), = after.items()
+    steps = [window_item(Window(40, 400)), make_item(name, params)]
+    rendered = {}
+    for float_source in (False, True):
+        image = Image(pixels, None, replace(ct_image().meta, float_source=float_source))
+        rendered[float_source] = render_image(image, steps).pixels
+    assert rendered[True].min() >= 0.0 and rendered[True].max() <= 1.0
+    np.testing.assert_array_equal(rendered[True], rendered[False])
