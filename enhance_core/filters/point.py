@@ -5,15 +5,17 @@ docstring says luma), keep the shape, and return float32 in [0, 1] for input in
 [0, 1]. Curves that are undefined below 0 (gamma, log) clip their input to
 [0, 1] first; linear ones (negative, brightness/contrast, exposure) clip only
 their output. On a float source (``ctx.float_source``) brightness/contrast,
-exposure, gamma, log and levels keep values past white (and the linear ones
-below black), as float editors do: only what a curve cannot take below 0 is
-clipped. Each is a handful of in-place numpy/cv2 passes over a copy, fast
-enough for a live preview (see ``benchmarks/bench_filters.py``).
+exposure, gamma, log and levels keep values past white and below black, as
+float editors do: a curve undefined below 0 is mirrored there
+(``-f(-x)``), so noise around a subtracted black level keeps its sign. Each
+is a handful of in-place numpy/cv2 passes over a copy, fast enough for a
+live preview (see ``benchmarks/bench_filters.py``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -98,13 +100,19 @@ class GammaParams:
 
 
 def apply_gamma(pixels: np.ndarray, params: GammaParams, ctx: RenderContext) -> np.ndarray:
-    """Return ``pixels ** gamma`` (power-law transform) on input clipped to [0, 1] (on a float source, at 0 only)."""
-    if ctx.float_source and params.gamma == 1.0:
-        return pixels.copy()
-    out = np.clip(pixels, 0.0, None if ctx.float_source else 1.0)
+    """Return ``pixels ** gamma`` (power-law transform) on input clipped to [0, 1] (on a float source, mirrored
+    below 0 instead)."""
+    if ctx.float_source:
+        return _mirrored(pixels, lambda magnitude: np.power(magnitude, np.float32(params.gamma), out=magnitude))
+    out = np.clip(pixels, 0.0, 1.0)
     if params.gamma != 1.0:
         np.power(out, np.float32(params.gamma), out=out)
     return out
+
+
+def _mirrored(pixels: np.ndarray, curve: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``curve`` (in place on non-negative values) of ``pixels``' magnitudes with their signs put back."""
+    return np.copysign(curve(np.abs(pixels)), pixels)
 
 
 @dataclass(frozen=True)
@@ -118,15 +126,18 @@ class LogParams:
 def apply_log_transform(pixels: np.ndarray, params: LogParams, ctx: RenderContext) -> np.ndarray:
     """Return ``log(1 + k x) / log(1 + k)``, the log transform normalized to keep 0 and 1."""
     k = params.strength
-    if ctx.float_source and k == 0.0:
-        return pixels.copy()
-    out = np.clip(pixels, 0.0, None if ctx.float_source else 1.0)
-    if k == 0.0:
+
+    def curve(out: np.ndarray) -> np.ndarray:
+        if k == 0.0:
+            return out
+        out *= np.float32(k)
+        np.log1p(out, out=out)  # not log(1 + k x): forming 1 + k x in float32 loses a small k x
+        out *= np.float32(1.0 / math.log1p(k))
         return out
-    out *= np.float32(k)
-    np.log1p(out, out=out)  # not log(1 + k x): forming 1 + k x in float32 loses a small k x
-    out *= np.float32(1.0 / math.log1p(k))
-    return clip_unless_float(out, ctx)
+
+    if ctx.float_source:
+        return _mirrored(pixels, curve)
+    return clip_unit(curve(np.clip(pixels, 0.0, 1.0)))
 
 
 @dataclass(frozen=True)
@@ -143,7 +154,7 @@ def adjust_levels(pixels: np.ndarray, params: LevelsParams, ctx: RenderContext) 
     """Map [black, white] to [0, 1], then apply ``x ** (1 / midtones)``.
 
     A white point at or below the black point makes a hard threshold at ``black``. On a float source values
-    past white stay past it (and below black below it, but where the midtones curve needs them at 0 or more).
+    past white stay past it and below black below it (the midtones curve mirrored there).
     """
     span = max(params.white - params.black, 1e-6)
     out = cv2.addWeighted(pixels, 1.0 / span, pixels, 0.0, -params.black / span).reshape(pixels.shape)
@@ -151,8 +162,9 @@ def adjust_levels(pixels: np.ndarray, params: LevelsParams, ctx: RenderContext) 
         clip_unless_float(out, ctx)
     else:
         clip_unit(out)
+    if params.midtones != 1.0 and ctx.float_source:
+        return _mirrored(out, lambda magnitude: np.power(magnitude, np.float32(1.0 / params.midtones), out=magnitude))
     if params.midtones != 1.0:
-        np.maximum(out, 0.0, out=out)
         np.power(out, np.float32(1.0 / params.midtones), out=out)
     return out
 

@@ -166,3 +166,16 @@ def test_exposure_follows_the_gamma_of_a_pure_power_profile_and_a_linear_one_dou
     for other in (None, srgb_profile()):
         np.testing.assert_allclose(run("exposure", pixels, RenderContext(icc_profile=other), stops=1.0),
                                    0.5 * 2 ** (1 / 2.2), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("name", "params"), [("gamma", {"gamma": 0.9}), ("gamma", {"gamma": 1.1}),
+                                              ("log", {"strength": 10.0}), ("levels", {"midtones": 1.1})])
+def test_a_curve_mirrors_below_black_on_a_float_picture(name: str, params: dict) -> None:
+    """Gamma, log and levels' midtones set a float picture's values below black to 0: noise around a subtracted
+    black level was rectified (a walk-through with float masters)."""
+    ctx = RenderContext(bit_depth=32, float_source=True)
+    values = column(-0.05, -0.01, 0.01, 0.05, 0.5, 3.0)
+    out = run(name, values, ctx, **params)
+    np.testing.assert_allclose(out[0, :2, 0], -out[0, 3:1:-1, 0], rtol=1e-6)
+    assert out[0, 0, 0] < -0.01 and out[0, 5, 0] > 1.0
+    np.testing.assert_array_equal(run(name, values, CTX, **params)[0, :2, 0], 0.0)
