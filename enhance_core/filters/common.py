@@ -135,6 +135,22 @@ def clip_unless_float(array: np.ndarray, ctx: RenderContext) -> np.ndarray:
     return array if ctx.float_source else clip_unit(array)
 
 
+def per_brightness(pixels: np.ndarray, ctx: RenderContext, edit: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``edit`` (a colour edit of pixels within [0, 1]) of a float picture reaching past white: each pixel's colour
+    is scaled into [0, 1] by its brightest channel, edited and scaled back, and values below black are added
+    back, so a hue or saturation edit acts alike at any exposure (handed clipped, a red lamp's core past white kept
+    its hue while its dimmer rim turned). Other pictures go to ``edit`` as they are."""
+    if not ctx.float_source or (pixels.min() >= 0.0 and pixels.max() <= 1.0):
+        return edit(pixels)
+    below = np.minimum(pixels, np.float32(0.0))
+    light = pixels - below
+    peak = np.maximum(light.max(axis=2, keepdims=True), np.float32(1.0))
+    out = edit(light / peak)
+    out *= peak
+    out += below
+    return out
+
+
 def blend_channels(pixels: np.ndarray, result: np.ndarray, amount: float) -> np.ndarray:
     """Return ``pixels + amount * (result - pixels)`` as a new float32 array."""
     if amount == 1.0:

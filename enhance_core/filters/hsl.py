@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from enhance_core.filters.base import FilterDef, RenderContext, param
-from enhance_core.filters.common import clip_unit, in_row_bands
+from enhance_core.filters.common import clip_unit, in_row_bands, per_brightness
 
 BANDS: tuple[tuple[str, float], ...] = (
     ("red", 0.0), ("orange", 30.0), ("yellow", 60.0), ("green", 120.0),
@@ -129,7 +129,8 @@ def adjust_hsl(pixels: np.ndarray, params: HSLParams, ctx: RenderContext) -> np.
     value kept); value is multiplied by ``1 + 0.5 * weighted lightness *
     saturation`` (grays keep their value); then a ``k`` below 1 moves the color
     toward the gray of its luma (:func:`toward_luma`: -1 gives that gray).
-    Results are clipped to [0, 1]; gray images are returned unchanged. The HSV
+    Results are clipped to [0, 1] (a float picture's colours past white are
+    edited at their brightness: :func:`per_brightness`); gray images are returned unchanged. The HSV
     image is edited in place through channel views and one scratch plane (at a
     2 MP preview every image-size array costs milliseconds).
     """
@@ -138,7 +139,8 @@ def adjust_hsl(pixels: np.ndarray, params: HSLParams, ctx: RenderContext) -> np.
     if pixels.shape[2] == 1 or not values.any():
         return pixels.copy()
     tables = values @ _TABLE_WEIGHTS
-    return in_row_bands(lambda band, first_row, out: _hsl_band(band, values, tables, out), pixels)
+    return per_brightness(pixels, ctx, lambda colours: in_row_bands(
+        lambda band, first_row, out: _hsl_band(band, values, tables, out), colours))
 
 
 def _hsl_band(pixels: np.ndarray, values: np.ndarray, tables: np.ndarray, out: np.ndarray) -> None:
@@ -211,7 +213,8 @@ def adjust_vibrance(pixels: np.ndarray, params: VibranceParams, ctx: RenderConte
     if pixels.shape[2] == 1 or params.vibrance == 0.0:
         return pixels.copy()
     table = _SKIN_TABLE * np.float32(params.vibrance)
-    return in_row_bands(lambda band, first_row, out: _vibrance_band(band, table, params.vibrance > 0, out), pixels)
+    return per_brightness(pixels, ctx, lambda colours: in_row_bands(
+        lambda band, first_row, out: _vibrance_band(band, table, params.vibrance > 0, out), colours))
 
 
 def _vibrance_band(pixels: np.ndarray, table: np.ndarray, more: bool, out: np.ndarray) -> None:
@@ -236,9 +239,7 @@ def _vibrance_band(pixels: np.ndarray, table: np.ndarray, more: bool, out: np.nd
 
 FILTERS: tuple[FilterDef, ...] = (
     FilterDef(name="hsl", label="HSL (per color)", category="Color", params_type=HSLParams, apply=adjust_hsl,
-              description="Hue, saturation and lightness of eight color bands (reds, oranges ... magentas).",
-              unit_range=True),
+              description="Hue, saturation and lightness of eight color bands (reds, oranges ... magentas)."),
     FilterDef(name="vibrance", label="Vibrance", category="Color", params_type=VibranceParams,
-              apply=adjust_vibrance, description="Saturate dull colors more than vivid ones, sparing skin tones.",
-              unit_range=True),
+              apply=adjust_vibrance, description="Saturate dull colors more than vivid ones, sparing skin tones."),
 )

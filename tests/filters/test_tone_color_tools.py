@@ -270,3 +270,17 @@ def test_large_images_split_into_bands_give_the_one_thread_result(name, values, 
     monkeypatch.setattr(cv2, "getNumThreads", lambda: 1)
     whole = definition.apply(pixels, params, ctx)
     assert np.array_equal(split, whole)
+
+
+@pytest.mark.parametrize(("name", "params"), [("hsl", {"red_hue": 20.0}), ("hsl", {"red_saturation": -0.5}),
+                                              ("vibrance", {"vibrance": 0.6})])
+def test_a_colour_edit_acts_alike_on_a_float_picture_s_colours_at_any_brightness(name: str, params: dict) -> None:
+    """Handed clipped, a red past white kept its hue while the same red below white turned: a lamp's core and rim
+    split in two colours (a walk-through with float HDR masters)."""
+    red = np.array([1.0, 0.6, 0.5], np.float32)
+    pixels = np.stack([red * np.float32(k) for k in (0.5, 0.9, 1.5, 4.0, 8.0)])[None]
+    image = Image(np.ascontiguousarray(pixels), meta=ImageMeta(bit_depth=32, float_source=True))
+    out = Renderer().render(image, [make_item(name, params)])[0]
+    ratios = out / out[:, :1]
+    np.testing.assert_allclose(ratios, np.repeat(ratios[:1], 5, axis=0), atol=2e-3)
+    assert np.abs(ratios[0] - red).max() > 0.02, "the edit changed the colour"
