@@ -37,7 +37,8 @@ NO_REFERENCE_TIPS = {
     "sharpness": "Variance of the Laplacian of luma ×1000: higher is sharper; compare result with original. "
                  "Noise, grain, scratches and dust raise it too, so denoising or restoring lowers it.",
     "shadows": "Share of pixels black in every channel.",
-    "highlights": "Share of pixels white in at least one channel.",
+    "highlights": "Share of pixels white in at least one channel (on a float picture: at or past white, which the "
+                  "screen shows white and a 32-bit float export keeps).",
 }
 
 
