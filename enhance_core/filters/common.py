@@ -59,25 +59,36 @@ def odd_kernel(size: float, ctx: RenderContext) -> int:
     return max(1, k | 1)
 
 
-SMALL_SIGMA = 0.8
-"""Below this many render pixels :func:`gaussian_blur` uses the discrete Gaussian kernel instead of a sampled one."""
+SMALL_SIGMA = (0.5, 0.8)
+"""Render pixels below which :func:`gaussian_blur` uses the discrete Gaussian kernel, and from which OpenCV's sampled
+one; between, a blend of the two that goes from one to the other."""
 
 
 def gaussian_blur(planes: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of variance ``sigma ** 2`` (render pixels) of (rows, cols) or (rows, cols, 3) float32 planes.
 
-    From :data:`SMALL_SIGMA` up it is OpenCV's sampled kernel. Below, a sampled kernel's spread falls to nothing
-    (at 0.3 px it is a single tap), so the reduced render of a fit view showed a 0.8 px capture sharpening of a
-    24 MP photo as no change at all: there the discrete Gaussian (``exp(-t) I_n(t)``, ``t = sigma ** 2``), whose
-    variance is ``sigma ** 2`` however small, reaches :func:`gaussian_margin`'s pixels.
+    From :data:`SMALL_SIGMA`'s upper end it is OpenCV's sampled kernel. Below, a sampled kernel's spread falls to
+    nothing (at 0.3 px it is a single tap), so the reduced render of a fit view showed a 0.8 px capture sharpening
+    of a 24 MP photo as no change at all: there the discrete Gaussian (``exp(-t) I_n(t)``, ``t = sigma ** 2``),
+    whose variance is ``sigma ** 2`` however small, reaches :func:`gaussian_margin`'s pixels. The two differ in
+    shape (their centre taps by 17 % at 0.8 px), so between the ends of :data:`SMALL_SIGMA` the kernel moves from
+    one to the other and the strength does not jump as the size crosses a bound.
     """
-    if sigma >= SMALL_SIGMA:
+    low, high = SMALL_SIGMA
+    if sigma >= high:
         return cv2.GaussianBlur(planes, (0, 0), sigma)
     from scipy.special import ive
 
     radius = int(math.ceil(4.0 * sigma)) + 1
-    taps = ive(np.abs(np.arange(-radius, radius + 1)), sigma * sigma).astype(np.float32)
+    taps = ive(np.abs(np.arange(-radius, radius + 1)), sigma * sigma)
     taps /= taps.sum()
+    if sigma > low:
+        size = int(round(sigma * 8.0 + 1.0)) | 1  # OpenCV's own size for a float picture's Gaussian
+        sampled = np.zeros_like(taps)
+        sampled[radius - size // 2:radius + size // 2 + 1] = cv2.getGaussianKernel(size, sigma, cv2.CV_64F)[:, 0]
+        share = (sigma - low) / (high - low)
+        taps = (1.0 - share) * taps + share * sampled
+    taps = taps.astype(np.float32)
     return cv2.sepFilter2D(planes, cv2.CV_32F, taps, taps, borderType=cv2.BORDER_REFLECT_101)
 
 
