@@ -9,6 +9,9 @@ render with that margin equals the same region of a full render.
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -129,15 +132,19 @@ def _median(pixels: np.ndarray, size: int, ctx: RenderContext) -> np.ndarray:
     """The median over ``size`` x ``size`` windows (odd, render pixels) of :func:`blur_median`.
 
     Windows past OpenCV's float median rank codes of [0, 1]: a float picture reaching past it is mapped into it
-    first by :func:`_into_unit` and back after (a median commutes with a rising map), not cut at white.
+    first by its source's :class:`_RankMap` and back after (a median commutes with a rising map), not cut at
+    white.
     """
     if size == 1:
         return pixels.copy()
     planes = as_planes(pixels)
     if size <= _CV2_FLOAT_MEDIAN_MAX:
         return from_planes(cv2.medianBlur(planes, size), pixels.shape[2])
-    if planes.min() < 0.0 or planes.max() > 1.0:
-        return _out_of_unit(_median(_into_unit(pixels), size, ctx))
+    outside = bool(planes.min() < 0.0 or planes.max() > 1.0)
+    if ctx.float_source or outside:
+        beyond, ranks = _rank_map(pixels if ctx.source is None else ctx.source)
+        if beyond or outside:
+            return ranks.out_of_unit(_median(ranks.into_unit(pixels), size, ctx.with_(float_source=False)))
     if ctx.bit_depth <= 8 and on_8bit_grid(planes):
         codes = quantize(planes, 256).astype(np.uint8)
         return from_planes(cv2.medianBlur(codes, size).astype(np.float32) * np.float32(1.0 / 255.0),
@@ -149,24 +156,93 @@ def _median(pixels: np.ndarray, size: int, ctx: RenderContext) -> np.ndarray:
     return from_planes(out if planes.ndim == 3 else out[:, :, 0], pixels.shape[2])
 
 
-def _into_unit(values: np.ndarray) -> np.ndarray:
-    """A fixed rising map of all values into (0, 1): [0, 1] to [0.25, 0.75] (half the codes, whatever else the
-    picture holds, so a 1:1 region and the whole picture rank alike), ``1 - 0.25 / x`` above, ``0.25 / (1 - x)``
-    below."""
-    inside = values * np.float32(0.5) + np.float32(0.25)
-    with np.errstate(divide="ignore"):
-        above = np.float32(1.0) - np.float32(0.25) / np.maximum(values, np.float32(1.0))
-        below = np.float32(0.25) / (np.float32(1.0) - np.minimum(values, np.float32(0.0)))
-    return np.where(values > 1.0, above, np.where(values < 0.0, below, inside)).astype(np.float32)
+RANK_KNOTS = 1024
+"""Quantiles of a float source, and steps of ``asinh`` over its range, that make :class:`_RankMap`'s table."""
+RANK_SAMPLES = 1 << 20
+"""Most source values those quantiles are taken from (a regular sample of a larger source)."""
+_RANK_MAPS: list[tuple[weakref.ref, bool, _RankMap]] = []
+"""The last source a median looked at, whether it reaches past [0, 1], and its rank map (one: a render has one
+source)."""
+_RANK_MAPS_LOCK = threading.Lock()
 
 
-def _out_of_unit(mapped: np.ndarray) -> np.ndarray:
-    """The inverse of :func:`_into_unit`."""
-    mapped = np.clip(mapped, np.float32(1e-6), np.float32(1.0 - 1e-6))
-    inside = (mapped - np.float32(0.25)) * np.float32(2.0)
-    above = np.float32(0.25) / (np.float32(1.0) - mapped)
-    below = np.float32(1.0) - np.float32(0.25) / mapped
-    return np.where(mapped > 0.75, above, np.where(mapped < 0.25, below, inside)).astype(np.float32)
+@dataclass(frozen=True)
+class _RankMap:
+    """A rising map of all values into (0, 1) for a median to rank a float source's values by (it commutes with
+    any rising map): between the source's lowest and highest value it goes through [0.1, 0.9], half by the
+    values' share below (codes fall where values are dense: a range rescale gave a dark part one code 0.2 wide
+    beside a highlight at 50) and half by ``asinh`` of the value (distant values keep codes apart: a fixed map
+    lost counts past 16 000); beyond, to the tails. ``values`` and ``levels`` are its table; region and whole
+    renders share it."""
+
+    values: np.ndarray
+    levels: np.ndarray
+
+    @classmethod
+    def of(cls, source: np.ndarray) -> _RankMap:
+        """The map of ``source`` (a regular sample of it when it holds more than :data:`RANK_SAMPLES` values)."""
+        flat = source.reshape(-1)
+        sample = flat[::max(1, flat.size // RANK_SAMPLES)].astype(np.float64)
+        shares = np.linspace(0.0, 1.0, RANK_KNOTS + 1)
+        knots = np.quantile(sample, shares)
+        first, last = float(knots[0]), float(knots[-1])
+        if last <= first:
+            last = first + 1.0
+        scale = max(float(np.median(np.abs(sample))), (last - first) * 1e-6, 1e-12)
+        ends = np.arcsinh(np.array([first, last]) / scale)
+        grid = np.sinh(np.linspace(ends[0], ends[1], RANK_KNOTS + 1)) * scale
+        values = np.unique(np.clip(np.concatenate([knots, grid, [first, last]]), first, last))
+        knots, first_of = np.unique(knots, return_index=True)
+        below = np.interp(values, knots, shares[np.r_[first_of[1:] - 1, RANK_KNOTS]])
+        spread = (np.arcsinh(values / scale) - ends[0]) / (ends[1] - ends[0])
+        return cls(values, 0.1 + 0.4 * below + 0.4 * spread)
+
+    def into_unit(self, values: np.ndarray) -> np.ndarray:
+        """``values`` mapped into (0, 1), in bands of rows (its float64 work stays tens of MB)."""
+        return _in_bands(values, self._into_unit)
+
+    def out_of_unit(self, mapped: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`into_unit`."""
+        return _in_bands(mapped, self._out_of_unit)
+
+    def _into_unit(self, values: np.ndarray) -> np.ndarray:
+        first, last = self.values[0], self.values[-1]
+        span = last - first
+        inside = np.interp(values, self.values, self.levels)
+        below = 0.1 / (1.0 + (first - np.minimum(values, first)) / span)
+        above = 1.0 - 0.1 / (1.0 + (np.maximum(values, last) - last) / span)
+        return np.where(values < first, below, np.where(values > last, above, inside)).astype(np.float32)
+
+    def _out_of_unit(self, mapped: np.ndarray) -> np.ndarray:
+        first, last = self.values[0], self.values[-1]
+        span = last - first
+        mapped = np.clip(mapped.astype(np.float64), 1e-12, 1.0 - 1e-12)
+        inside = np.interp(mapped, self.levels, self.values)
+        below = first - span * (0.1 / mapped - 1.0)
+        above = last + span * (0.1 / (1.0 - mapped) - 1.0)
+        return np.where(mapped < 0.1, below, np.where(mapped > 0.9, above, inside)).astype(np.float32)
+
+
+def _in_bands(values: np.ndarray, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``convert`` of ``values`` ((rows, cols, C) float32) applied to bands of about :data:`RANK_SAMPLES` values."""
+    out = np.empty(values.shape, np.float32)
+    rows = max(1, RANK_SAMPLES // max(1, values[0].size))
+    for top in range(0, values.shape[0], rows):
+        out[top:top + rows] = convert(values[top:top + rows])
+    return out
+
+
+def _rank_map(values: np.ndarray) -> tuple[bool, _RankMap]:
+    """Whether ``values`` (the render's source) reach past [0, 1], and their :class:`_RankMap`: looked at once per
+    source array."""
+    with _RANK_MAPS_LOCK:
+        for ref, beyond, known in _RANK_MAPS:
+            if ref() is values:
+                return beyond, known
+    beyond, made = bool(values.min() < 0.0 or values.max() > 1.0), _RankMap.of(values)
+    with _RANK_MAPS_LOCK:
+        _RANK_MAPS[:] = [(weakref.ref(values), beyond, made)]
+    return beyond, made
 
 
 FINE_LEVELS = 254
