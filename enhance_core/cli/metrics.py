@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         data_range = args.data_range / reference.meta.integer_max
     elif reference.meta.float_source and float(reference.pixels.max()) > 1.0:
         print(f"warning: {args.reference} holds values up to {float(reference.pixels.max()):g} (a float picture "
-              "past white): PSNR is scored against a peak of 1; give --data-range to score against another",
+              "past white): PSNR and SSIM are scored against a peak of 1; give --data-range to score against another",
               file=sys.stderr, flush=True)
     if not same_colours(result.meta.icc_profile, reference.meta.icc_profile):
         print(f"warning: {args.result} and {args.reference} {PROFILES_DIFFER}", file=sys.stderr, flush=True)
