@@ -526,11 +526,22 @@ class FileActions(QObject):
 
     def save_recipe_dialog(self) -> None:
         """Save the stack alone as a recipe (for the command line's batch mode)."""
+        if self._refuse_empty_recipe():
+            return
         name, _ = QFileDialog.getSaveFileName(self.window, "Save recipe", self.settings.last_folder("recipe"),
                                               RECIPE_FILTER)
         path = self._with_suffix(name, ".json", "Save recipe") if name else None
         if path is not None:
             self.save_recipe(path)
+
+    def _refuse_empty_recipe(self) -> bool:
+        """Say so and return True when the stack has no steps: such a recipe would apply nothing, and Load Recipe
+        refuses it (a GUI monkey test saved one, then could not load it)."""
+        if self.document.stack.snapshot():
+            return False
+        self.reporter.show_error(self.window, "Nothing to save",
+                                 "The stack has no steps: add the steps the recipe should apply, then save it.")
+        return True
 
     def save_recipe(self, path: Path) -> bool:
         """Save the stack as recipe ``path``, first warning when steps hold masks that fit only this image.
@@ -539,6 +550,8 @@ class FileActions(QObject):
         setting replays on any image); other brush masks keep the recipe to
         images of this size. Returns whether the recipe was written.
         """
+        if self._refuse_empty_recipe():
+            return False
         steps = self._with_picture(self.document.stack.snapshot())
         corrections = [i for i, item in enumerate(steps) if item.mask is not None and _mask_edits(item)]
         brushed = [i for i, item in enumerate(steps) if item.mask is not None and not _mask_edits(item)]

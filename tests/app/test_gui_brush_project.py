@@ -961,6 +961,9 @@ def test_loading_a_recipe_painted_on_another_size_asks_what_to_do_with_its_masks
 def test_save_recipe_dialog_adds_the_json_suffix_and_asks_before_replacing_that_file(window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
+    from enhance_core.stack import make_item
+
+    window.document.stack.reset((make_item("gamma"),))
     typed = [str(tmp_path / "recipe"), str(tmp_path / "recipe"), str(tmp_path / "recipe"), str(tmp_path / "x.JSON")]
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *args, **kwargs: (typed.pop(0), "")))
     window.files.save_recipe_dialog()
@@ -1020,6 +1023,17 @@ def test_the_shortcuts_list_names_the_brush_clicks_and_the_toolbars_keys(window)
     assert len(window.shortcut_rows()) == len(set(window.shortcut_rows())), "each shortcut once"
     (redo,) = [shown for shown, name in keys.items() if name == "Redo"]
     assert set(redo.split(" / ")) == {"Ctrl+Y", "Ctrl+Shift+Z"}, "both of Redo's Ctrl keys, not Alt+Backspace"
+
+
+def test_saving_a_recipe_of_an_empty_stack_is_refused_with_a_reason(qtbot, window, tmp_path):
+    """Save Recipe wrote a stack without steps and said "Saved recipe", and Load Recipe then refused the file (a
+    GUI monkey test)."""
+    open_image(qtbot, window, save_png(np.full((40, 60, 3), 0.5, np.float32), tmp_path / "scan.png"))
+    window.document.stack.reset(())
+    assert window.files.save_recipe(tmp_path / "r.json") is False
+    assert not (tmp_path / "r.json").exists()
+    assert window.reporter.errors[-1][:2] == (
+        "Nothing to save", "The stack has no steps: add the steps the recipe should apply, then save it.")
 
 
 def test_loading_an_empty_or_an_earlier_version_s_recipe_says_so(qtbot, window, tmp_path):
