@@ -415,7 +415,10 @@ def test_the_open_dialog_lists_projects_with_the_images_and_saving_says_so(qtbot
 
     first = image_file_filter(projects=True).split(";;")[0]
     assert first.startswith("Images and projects (*.esproj ") and "*.png" in first
+    from enhance_core.stack import make_item
+
     open_image(qtbot, window, photo_path)
+    window.document.stack.reset((make_item("gamma"),))
     with qtbot.waitSignal(window.files.saved, timeout=5000) as said:
         window.files.save_recipe(tmp_path / "look.json")
     assert said.args[0] == f"Saved recipe {tmp_path / 'look.json'}" and window.status.currentMessage() == said.args[0]
