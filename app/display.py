@@ -21,7 +21,7 @@ from PySide6.QtGui import QImage
 
 from enhance_core.image import ImageMeta
 from enhance_core.io.profiles import ToSrgb
-from enhance_core.io.working_space import SrgbWorking, power_gamma, srgb_working
+from enhance_core.io.working_space import SrgbWorking, power_gamma, srgb_encode, srgb_working
 from enhance_core.view_plan import Detail, add_patch
 
 STEEP_GAMMA = 1.6
@@ -45,8 +45,7 @@ near black, moves 0.05 of an 8-bit level per step)."""
 @functools.lru_cache(maxsize=1)
 def _srgb_table() -> np.ndarray:
     """sRGB's encoding of :data:`SCREEN_TABLE_STEPS` + 1 even steps of linear light."""
-    linear = np.linspace(0.0, 1.0, SCREEN_TABLE_STEPS + 1)
-    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055).astype(np.float32)
+    return srgb_encode(np.linspace(0.0, 1.0, SCREEN_TABLE_STEPS + 1)).astype(np.float32)
 
 
 def _screen_encoded(linear: np.ndarray) -> np.ndarray:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import threading
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -118,33 +117,44 @@ def blur_median(pixels: np.ndarray, params: MedianBlurParams, ctx: RenderContext
     windows around ``size * scale`` by where it lies between them, so the fit
     view's strength follows the size: one rounded odd window showed sizes 3
     and 5 alike at half scale, and size 3 at twice the export's strength.
-    """
-    if ctx.scale >= 1.0:
-        return _median(pixels, odd_kernel(params.size, ctx), ctx)
-    reach = params.size * ctx.scale
-    low = max(1, int((reach - 1.0) // 2.0) * 2 + 1)
-    weight = min(max((reach - low) / 2.0, 0.0), 1.0)
-    result = _median(pixels, low, ctx)
-    return blend_channels(result, _median(pixels, low + 2, ctx), weight) if weight > 0.0 else result
-
-
-def _median(pixels: np.ndarray, size: int, ctx: RenderContext) -> np.ndarray:
-    """The median over ``size`` x ``size`` windows (odd, render pixels) of :func:`blur_median`.
 
     Windows past OpenCV's float median rank codes of [0, 1]: a float picture reaching past it is mapped into it
     first by its source's :class:`_RankMap` and back after (a median commutes with a rising map), not cut at
     white.
     """
+    sizes: tuple[int, ...]
+    if ctx.scale >= 1.0:
+        sizes, weight = (odd_kernel(params.size, ctx),), 0.0
+    else:
+        reach = params.size * ctx.scale
+        low = max(1, int((reach - 1.0) // 2.0) * 2 + 1)
+        weight = min(max((reach - low) / 2.0, 0.0), 1.0)
+        sizes = (low, low + 2) if weight > 0.0 else (low,)
+    ranks = _ranks_for(pixels, ctx) if sizes[-1] > _CV2_FLOAT_MEDIAN_MAX else None
+    values = pixels if ranks is None else ranks.into_unit(pixels)
+    medians = [_median(values, size, ctx) for size in sizes]
+    result = medians[0] if len(medians) == 1 else blend_channels(medians[0], medians[1], weight)
+    return result if ranks is None else ranks.out_of_unit(result)
+
+
+def _ranks_for(pixels: np.ndarray, ctx: RenderContext) -> _RankMap | None:
+    """The :class:`_RankMap` a median ranks ``pixels`` through: that of a float source, or of pixels past [0, 1];
+    None for the others, whose values lie in [0, 1]."""
+    outside = bool(pixels.min() < 0.0 or pixels.max() > 1.0)
+    if not (ctx.float_source or outside):
+        return None
+    beyond, ranks = _rank_map(pixels if ctx.source is None else ctx.source)
+    return ranks if beyond or outside else None
+
+
+def _median(pixels: np.ndarray, size: int, ctx: RenderContext) -> np.ndarray:
+    """The median over ``size`` x ``size`` windows (odd, render pixels) of :func:`blur_median`, of values within
+    [0, 1]."""
     if size == 1:
         return pixels.copy()
     planes = as_planes(pixels)
     if size <= _CV2_FLOAT_MEDIAN_MAX:
         return from_planes(cv2.medianBlur(planes, size), pixels.shape[2])
-    outside = bool(planes.min() < 0.0 or planes.max() > 1.0)
-    if ctx.float_source or outside:
-        beyond, ranks = _rank_map(pixels if ctx.source is None else ctx.source)
-        if beyond or outside:
-            return ranks.out_of_unit(_median(ranks.into_unit(pixels), size, ctx.with_(float_source=False)))
     if ctx.bit_depth <= 8 and on_8bit_grid(planes):
         codes = quantize(planes, 256).astype(np.uint8)
         return from_planes(cv2.medianBlur(codes, size).astype(np.float32) * np.float32(1.0 / 255.0),
@@ -199,11 +209,15 @@ class _RankMap:
 
     def into_unit(self, values: np.ndarray) -> np.ndarray:
         """``values`` mapped into (0, 1), in bands of rows (its float64 work stays tens of MB)."""
-        return _in_bands(values, self._into_unit)
+        from enhance_core.io.working_space import in_bands
+
+        return in_bands(values, self._into_unit)
 
     def out_of_unit(self, mapped: np.ndarray) -> np.ndarray:
         """The inverse of :meth:`into_unit`."""
-        return _in_bands(mapped, self._out_of_unit)
+        from enhance_core.io.working_space import in_bands
+
+        return in_bands(mapped, self._out_of_unit)
 
     def _into_unit(self, values: np.ndarray) -> np.ndarray:
         first, last = self.values[0], self.values[-1]
@@ -221,15 +235,6 @@ class _RankMap:
         below = first - span * (0.1 / mapped - 1.0)
         above = last + span * (0.1 / (1.0 - mapped) - 1.0)
         return np.where(mapped < 0.1, below, np.where(mapped > 0.9, above, inside)).astype(np.float32)
-
-
-def _in_bands(values: np.ndarray, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """``convert`` of ``values`` ((rows, cols, C) float32) applied to bands of about :data:`RANK_SAMPLES` values."""
-    out = np.empty(values.shape, np.float32)
-    rows = max(1, RANK_SAMPLES // max(1, values[0].size))
-    for top in range(0, values.shape[0], rows):
-        out[top:top + rows] = convert(values[top:top + rows])
-    return out
 
 
 def _rank_map(values: np.ndarray) -> tuple[bool, _RankMap]:

@@ -137,7 +137,7 @@ def _along(values: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return out
 
 
-def _srgb_encode(linear: np.ndarray) -> np.ndarray:
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
     """sRGB's tone curve, mirrored below 0 and continued above 1."""
     magnitude = np.abs(linear)
     encoded = np.where(magnitude <= 0.0031308, 12.92 * magnitude, 1.055 * magnitude ** (1 / 2.4) - 0.055)
@@ -145,10 +145,22 @@ def _srgb_encode(linear: np.ndarray) -> np.ndarray:
 
 
 def _srgb_decode(encoded: np.ndarray) -> np.ndarray:
-    """The inverse of :func:`_srgb_encode`."""
+    """The inverse of :func:`srgb_encode`."""
     magnitude = np.abs(encoded)
     linear = np.where(magnitude <= 0.04045, magnitude / 12.92, ((magnitude + 0.055) / 1.055) ** 2.4)
     return np.copysign(linear, encoded)
+
+
+def in_bands(pixels: np.ndarray, convert: Callable[[np.ndarray], np.ndarray],
+             dtype: type = np.float64) -> np.ndarray:
+    """``convert`` of (rows, cols, C) ``pixels`` applied in ``dtype``, float64 by default (near black a gamma curve's
+    inverse magnifies float32's rounding), to bands of :data:`BAND_PIXELS`, into one float32 array: the work of a
+    band is tens of MB, whatever the picture's size."""
+    out = np.empty(pixels.shape, np.float32)
+    rows = max(1, BAND_PIXELS // max(1, pixels.shape[1]))
+    for top in range(0, pixels.shape[0], rows):
+        out[top:top + rows] = convert(pixels[top:top + rows].astype(dtype))
+    return out
 
 
 @dataclass(frozen=True)
@@ -169,18 +181,18 @@ class SrgbWorking:
 
     def to_srgb(self, pixels: np.ndarray) -> np.ndarray:
         """``pixels`` (float32 (rows, cols, C)) encoded as sRGB; colours outside it fall below 0 or above 1."""
-        return self._by_rows(pixels, self._to_srgb)
+        return in_bands(pixels, self._to_srgb)
 
     def to_linear_srgb(self, pixels: np.ndarray) -> np.ndarray:
         """``pixels`` as sRGB's linear light, in float32 (for the screen, which encodes them through a table)."""
-        return self._by_rows(pixels, self._to_linear_srgb, np.float32)
+        return in_bands(pixels, self._to_linear_srgb, np.float32)
 
     def from_srgb(self, pixels: np.ndarray) -> np.ndarray:
         """The inverse of :meth:`to_srgb`."""
-        return self._by_rows(pixels, self._from_srgb)
+        return in_bands(pixels, self._from_srgb)
 
     def _to_srgb(self, pixels: np.ndarray) -> np.ndarray:
-        return _srgb_encode(self._to_linear_srgb(pixels))
+        return srgb_encode(self._to_linear_srgb(pixels))
 
     def _to_linear_srgb(self, pixels: np.ndarray) -> np.ndarray:
         linear = np.stack([np.copysign(curve.linear(np.abs(pixels[:, :, c])), pixels[:, :, c])
@@ -193,17 +205,6 @@ class SrgbWorking:
             linear = linear @ np.linalg.inv(self.matrix).T
         return np.stack([np.copysign(curve.encoded(np.abs(linear[:, :, c])), linear[:, :, c])
                          for c, curve in enumerate(self.curves)], axis=-1)
-
-    @staticmethod
-    def _by_rows(pixels: np.ndarray, convert: Callable[[np.ndarray], np.ndarray],
-                 dtype: type = np.float64) -> np.ndarray:
-        """``convert`` applied in ``dtype``, float64 by default (near black a gamma curve's inverse magnifies
-        float32's rounding), to bands of :data:`BAND_PIXELS`, into one float32 array."""
-        out = np.empty(pixels.shape, np.float32)
-        rows = max(1, BAND_PIXELS // max(1, pixels.shape[1]))
-        for top in range(0, pixels.shape[0], rows):
-            out[top:top + rows] = convert(pixels[top:top + rows].astype(dtype))
-        return out
 
 
 @functools.lru_cache(maxsize=8)
