@@ -72,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
                                  f"{reference.meta.bit_depth}-bit file holds ({top}); {args.reference} is "
                                  f"{reference.meta.bit_depth}-bit: give its range in its own units (at most {top})")
         data_range = args.data_range / reference.meta.integer_max
-    elif reference.meta.float_source and float(reference.pixels.max()) > 1.0:
-        print(f"warning: {args.reference} holds values up to {float(reference.pixels.max()):g} (a float picture "
+    elif reference.meta.float_source and (peak := float(reference.pixels.max())) > 1.0:
+        print(f"warning: {args.reference} holds values up to {peak:g} (a float picture "
               "past white): PSNR and SSIM are scored against a peak of 1; give --data-range to score against another",
               file=sys.stderr, flush=True)
     if not same_colours(result.meta.icc_profile, reference.meta.icc_profile):
