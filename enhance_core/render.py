@@ -404,7 +404,7 @@ class Renderer:
         if working is not None and working.channels != pixels.shape[2]:
             working = None
         if geometry is None and (working is not None or (
-                (definition.learned or definition.unit_range) and _past_white_or_black(pixels))):
+                (definition.learned or (definition.unit_range and ctx.float_source)) and _past_white_or_black(pixels))):
             result = _applied_as_srgb(definition, working, pixels, item.params, step_ctx)
         else:
             result = definition.apply(pixels, item.params, step_ctx)
