@@ -36,7 +36,7 @@ def named_files(path: Path) -> set[str]:
     try:
         if path.stat().st_size > MAX_READ_BYTES:
             return set()
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM, as Notepad saves, is skipped
         _collect(data, names)
     except (OSError, ValueError, RecursionError):  # not one of ours, or nested past what a project holds
         return set()

@@ -160,6 +160,16 @@ def test_a_copy_of_a_recipe_keeps_its_mask_when_the_original_is_saved_again(tmp_
     assert load_recipe(path)[3].mask.raster.min() == 1.0
 
 
+def test_a_copy_saved_by_notepad_keeps_its_mask_when_the_original_is_saved_again(tmp_path) -> None:
+    path = save_recipe(sample_steps(), tmp_path / "look.json")
+    copy = tmp_path / "look copy.json"  # Notepad writes UTF-8 with a byte-order mark and CRLF line ends
+    copy.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    kept = load_recipe(copy)[3].mask.raster.copy()
+    other = np.ones((20, 30), np.float32)
+    save_recipe((*sample_steps()[:3], make_item("negative", mask=Mask(20, 30, raster=other))), path)
+    np.testing.assert_array_equal(load_recipe(copy)[3].mask.raster, kept)
+
+
 @pytest.mark.parametrize(("filter_name", "added"), sorted(ADDED_PARAMS))
 def test_a_recipe_from_before_a_parameter_was_added_loads_with_the_earlier_behaviour(filter_name: str,
                                                                                       added: str) -> None:
