@@ -8,7 +8,9 @@ controls a line gives the size the file will have.
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QWidget
+
+from app.decimal_spin_box import DecimalSpinBox
 
 from enhance_core.errors import ParameterError
 from enhance_core.export_size import MAX_PERCENT, SHARPEN_AMOUNTS, OutputSize
@@ -28,7 +30,7 @@ class OutputSizeBox(QGroupBox):
         self.mode = QComboBox()
         for label, _ in MODES:
             self.mode.addItem(label)
-        self.value = QDoubleSpinBox()
+        self.value = DecimalSpinBox()
         self.value.setKeyboardTracking(False)
         self.only_shrink = QCheckBox("Only shrink")
         self.only_shrink.setToolTip("Leave the image at its size when it is already smaller than this")

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSp
                                QLabel, QSlider, QSpinBox, QWidget)
 
 from app.curve_editor import CurveEditor
+from app.decimal_spin_box import DecimalSpinBox
 from enhance_core.filters.base import FilterDef, ParamSpec
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ class NumberControl(QWidget):
             self.entry = QSpinBox()
             self.entry.setRange(int(low), int(high))
         else:
-            entry = QDoubleSpinBox()
+            entry = DecimalSpinBox()
             entry.setDecimals(decimals if decimals is not None else decimals_for(spec, self.scale.low, self.scale.high))
             entry.setRange(low, high)
             step = spec.step if decimals is None and spec.step else _nice_step(self.scale.high - self.scale.low)

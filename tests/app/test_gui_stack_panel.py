@@ -372,3 +372,27 @@ def test_a_number_box_shows_its_parameter_s_minimum():
 
     spec = next(spec for spec in param_specs(get_filter("resize").params_type) if spec.name == "megapixels")
     assert decimals_for(spec, 0.01, 500.0) == 2
+
+
+@pytest.mark.parametrize("language", ["German", "English"])
+@pytest.mark.parametrize("typed", ["2.5", "2,5"])
+def test_a_number_typed_with_either_decimal_mark_is_read_as_that_number(qtbot, language, typed):
+    from PySide6.QtCore import QLocale
+    from PySide6.QtTest import QTest
+
+    from enhance_core.filters.registry import get_filter
+
+    spec = next(spec for spec in get_filter("bilateral").specs if spec.name == "sigma_space")
+    before = QLocale()
+    QLocale.setDefault(QLocale(getattr(QLocale.Language, language)))
+    try:
+        control = NumberControl(spec, unit="px")
+    finally:
+        QLocale.setDefault(before)
+    qtbot.addWidget(control)
+    values: list[float] = []
+    control.edited.connect(values.append)
+    control.entry.lineEdit().selectAll()
+    QTest.keyClicks(control.entry.lineEdit(), typed)
+    QTest.keyClick(control.entry.lineEdit(), Qt.Key.Key_Return)
+    assert values[-1:] == [2.5] and control.value() == 2.5, control.entry.text()
