@@ -66,6 +66,14 @@ STORAGE_STOP = 8
 each after its whole computation."""
 FALLBACK_SUFFIX = ".png"
 """Output suffix for inputs whose format cannot be written (DICOM): 16-bit PNG keeps their depth."""
+NAME_BYTES = 255
+"""Longest file name, in UTF-8 bytes, that common file systems take (ext4, APFS, NTFS in UTF-16 units)."""
+
+
+def _fitted(base: str, suffix: str) -> str:
+    """``base + suffix``, ``base`` cut short (whole characters) so the name fits :data:`NAME_BYTES`."""
+    room = NAME_BYTES - len(suffix.encode())
+    return base.encode()[:room].decode(errors="ignore") + suffix
 
 
 def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath], format_suffix: str | None,
@@ -79,7 +87,9 @@ def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath], for
     output suffix; inputs that would share a name each add their format when
     that tells them apart (``a.jpg`` and ``a.tif`` to PNG: ``a-jpg.png``,
     ``a-tif.png``), else their folder's name (two folders' ``a.png`` without
-    ``-r``: ``a-box1.png``, ``a-box2.png``), and only then a count.
+    ``-r``: ``a-box1.png``, ``a-box2.png``), and only then a count. A name
+    longer than the file system takes (:data:`NAME_BYTES`) is cut short before
+    its suffix, and a count tells apart the names that cutting makes equal.
     """
     def key(place: PurePosixPath, name: str) -> str:
         return (place / name).as_posix().lower()
@@ -112,9 +122,10 @@ def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath], for
         elif len(group) > 1:
             name = f"{stem}-{source.parent.name}{suffix}"
         base, count = name[:-len(suffix)], 1
+        name = _fitted(base, suffix)
         while key(place, name) in taken:
             count += 1
-            name = f"{base}-{count}{suffix}"
+            name = _fitted(base, f"-{count}{suffix}")
         taken.add(key(place, name))
         names[source] = name
     return names

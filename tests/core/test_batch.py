@@ -476,6 +476,20 @@ def test_a_new_scan_of_a_stem_leaves_the_other_scans_output_names_as_they_were(t
     assert [t.output.name for t in second] == ["a-bmp.png", "a-jpg.png", "a-tif.png"]
 
 
+def test_an_output_name_longer_than_a_file_system_takes_is_cut_short_and_written(tmp_path) -> None:
+    names = ("é" * 125 + "x.png", "é" * 125 + "y.png")  # 255 bytes each, the most a name may hold
+    for folder in ("scans_2019", "scans_2020"):
+        (tmp_path / folder).mkdir()
+        for name in names:
+            save(tmp_path / folder / name, photo(0, 8, 8))
+    inputs = [tmp_path / folder / name for folder in ("scans_2019", "scans_2020") for name in names]
+    results = run_batch(plan_batch(inputs, (make_item("negative"),), tmp_path / "out", format_suffix="webp"), jobs=1)
+    outputs = [result.output.name for result in results]
+    assert all(result.error is None for result in results)
+    assert len(set(outputs)) == 4 and all(len(name.encode()) <= 255 and name.endswith(".webp") for name in outputs)
+    assert sorted(path.name for path in (tmp_path / "out").glob("*.webp")) == sorted(outputs)
+
+
 def test_failures_are_grouped_by_cause(tmp_path) -> None:
     from enhance_core.batch_report import failure_causes, format_failures
 
