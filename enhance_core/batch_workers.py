@@ -205,7 +205,9 @@ def sigint_held() -> Iterator[None]:
     killed workers still starting, and the broken pool lost their files from
     the summary. The workers inherit the mask through ``exec`` and ignore
     both in :func:`ignore_sigint` and :func:`ignore_sigterm`. Elsewhere
-    SIGINT is ignored for the window.
+    (Windows) a handler notes a Ctrl+C pressed in the window and the previous
+    handler gets it as the window closes (ignoring it there left a batch that
+    no Ctrl+C could stop: the pool is waited on in this window).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -217,11 +219,16 @@ def sigint_held() -> Iterator[None]:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+    if pressed and callable(previous):
+        previous(signal.SIGINT, None)
+    elif pressed and previous != signal.SIG_IGN:
+        raise KeyboardInterrupt
 
 
 def ignore_sigint() -> None:

@@ -183,6 +183,23 @@ def test_a_ctrl_c_while_workers_start_is_held_not_lost() -> None:
         signal.signal(signal.SIGINT, previous)
 
 
+def test_where_signals_cannot_be_masked_a_ctrl_c_while_the_pool_is_waited_on_stops_the_batch(monkeypatch) -> None:
+    monkeypatch.delattr(signal, "pthread_sigmask", raising=False)  # as on Windows
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with batch_workers.sigint_held():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)  # the handler runs here, on the main thread
+                reached_the_end_of_the_window = True
+        assert reached_the_end_of_the_window, "the Ctrl+C interrupted the window"
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        with batch_workers.sigint_held():
+            pass  # no Ctrl+C, nothing raised
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_a_worker_removes_its_partial_file_and_exits_when_the_parent_goes(tmp_path) -> None:
     target = tmp_path / "result.png"
     script = textwrap.dedent(f"""
