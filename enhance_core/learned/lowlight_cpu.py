@@ -25,7 +25,8 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from enhance_core.learned.lowlight_color import (BLACK_FLOOR, CHROMA_RADIUS, CLIPPED_LINEAR, GREEN_FOR_LUMA,
+from enhance_core.learned.lowlight_color import (BLACK_FLOOR, CHROMA_RADIUS, CLIPPED_LINEAR, DENOISE_FULL_GAIN,
+                                                 GREEN_FOR_LUMA,
                                                  HIGHLIGHT_KNEE, HIGHLIGHT_KNEE_SRGB, INPUT_NOISE, LUMA_WEIGHTS,
                                                  NEIGHBOURHOOD, RECORDED_WHITE_FROM, REC601, TO_LUMA_CHROMA,
                                                  highlight_curve)
@@ -224,8 +225,8 @@ def enhance_tile(pixels: np.ndarray, wb: np.ndarray, amount: float,
     """The filter on one tile: ``pixels`` (rows, cols, 4) is sRGB plus the log2 gain, rows and cols even.
 
     ``wb`` (3,) are the white-balance log2 gains, ``amount`` the share of the
-    denoiser's correction kept, ``denoise`` maps the brightened tile
-    (rows, cols, 3) to the denoiser's output, and ``white`` is the highlight
+    denoiser's correction kept (less where the gain is under ``DENOISE_FULL_GAIN``),
+    ``denoise`` maps the brightened tile (rows, cols, 3) to the denoiser's output, and ``white`` is the highlight
     shoulder's white point (``kernel``: its local brightness). Returns float32 (rows, cols, 3)
     in [0, 1]: the steps of ``brighten_tile`` in
     :func:`enhance_core.learned.lowlight_ops.enhance_with_model`.
@@ -239,6 +240,9 @@ def enhance_tile(pixels: np.ndarray, wb: np.ndarray, amount: float,
         denoised = reduce_chroma_noise_cv(denoise(bright), gained_noise_cv(half, log_gain[::2, ::2]))
         if white > 1.0:
             denoised = hold_highlights_cv(bright, denoised)
-        bright = denoised if amount == 1.0 else cv2.addWeighted(denoised, amount, bright, 1.0 - amount, 0.0)
+        kept = np.clip(log_gain, 0.0, DENOISE_FULL_GAIN) * np.float32(amount / DENOISE_FULL_GAIN)
+        denoised -= bright
+        denoised *= kept[..., None]
+        bright += denoised
     out = neutralize_near_black_cv(bright, near_black_keep_cv(half, bright.shape[:2]))
     return np.clip(out, np.float32(0.0), np.float32(1.0), out=out)

@@ -31,10 +31,9 @@ import numpy as np
 
 from enhance_core.errors import Cancelled
 from enhance_core.learned import lowlight_cpu
-from enhance_core.learned.lowlight_color import (RECORDED_WHITE_FROM_SRGB, detail_kernel, gained_noise_t,
-                                                 hold_highlights_t,
-                                                 keep_highlights_t, near_black_keep_t, neutralize_near_black_t,
-                                                 reduce_chroma_noise_t)
+from enhance_core.learned.lowlight_color import (DENOISE_FULL_GAIN, RECORDED_WHITE_FROM_SRGB, detail_kernel,
+                                                 gained_noise_t, hold_highlights_t, keep_highlights_t,
+                                                 near_black_keep_t, neutralize_near_black_t, reduce_chroma_noise_t)
 
 LOG_FLOOR = 2.0**-12
 TILE_OVERLAP = 32
@@ -228,7 +227,8 @@ def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float, *, white: floa
     Gain and white balance ``wb`` (1, 3) in linear light with the highlight
     shoulder up to ``white`` (:func:`white_point`; by local brightness under ``kernel``), ``denoiser`` (held below
     the bent highlights), chroma noise reduced, and ``amount`` of that
-    correction kept; chroma near black neutralized. H and W even.
+    correction kept, less where the gain is under
+    :data:`~enhance_core.learned.lowlight_color.DENOISE_FULL_GAIN`; chroma near black neutralized. H and W even.
     """
     import torch
 
@@ -239,7 +239,8 @@ def enhance_tile_t(x: Any, denoiser: Any, wb: Any, amount: float, *, white: floa
         denoised = reduce_chroma_noise_t(denoiser(bright, gain), gained_noise_t(linear, gain))
         if white > 1.0:
             denoised = hold_highlights_t(bright, denoised)
-        bright = bright + amount * (denoised - bright)
+        kept = amount * (gain / DENOISE_FULL_GAIN).clamp(0.0, 1.0)
+        bright = bright + kept * (denoised - bright)
     return neutralize_near_black_t(bright, near_black_keep_t(linear)).clamp(0.0, 1.0)
 
 

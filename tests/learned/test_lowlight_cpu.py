@@ -140,3 +140,18 @@ def test_the_cpu_tile_is_the_tensor_tile(amount, white):
     out = ops.enhance_tile_cpu(x, denoiser, wb, amount, white=white)
     assert out.shape == expected.shape == (1, 3, *srgb.shape[:2]) and out.dtype == torch.float32
     torch.testing.assert_close(out, expected, rtol=0, atol=TOLERANCE)
+
+
+def test_the_denoiser_changes_only_what_the_gain_brightens_in_both_tile_paths():
+    srgb = np.full((16, 20, 3), 0.3, np.float32)
+    gain = np.repeat(np.repeat(np.array([-0.5, 0.0, 0.25, 0.5, 1.0], np.float32), 4)[None], 16, axis=0)
+    x = as_tensor(np.dstack([srgb, gain]))
+    wb = torch.zeros(1, 3)
+
+    def lifting(bright, log_gain):  # a stand-in that lifts every channel by 10 levels
+        return bright + 10 / 255
+
+    for tile in (ops.enhance_tile_t, ops.enhance_tile_cpu):
+        change = (as_array(tile(x, lifting, wb, 1.0)) - as_array(tile(x, lifting, wb, 0.0)))[8, ::4] * 255
+        np.testing.assert_allclose(change, np.repeat([[0.0], [0.0], [5.0], [10.0], [10.0]], 3, axis=1), atol=0.01,
+                                   err_msg=tile.__name__)
