@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import unicodedata
 import warnings
 from contextlib import suppress
 from functools import partial
@@ -78,7 +79,7 @@ def _fitted(base: str, suffix: str) -> str:
 
 def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath], format_suffix: str | None,
                   recorded: Mapping[str, list[str]]) -> dict[Path, str]:
-    """The output file name of each input in its output folder, none shared (any case) and none a folder's.
+    """The output file name of each input in its output folder, none shared (any case or Unicode form), none a folder's.
 
     An input the output folder's manifest already names (``recorded``: input
     path to its outputs, relative, latest last) keeps the latest of those in
@@ -92,7 +93,8 @@ def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath], for
     its suffix, and a count tells apart the names that cutting makes equal.
     """
     def key(place: PurePosixPath, name: str) -> str:
-        return (place / name).as_posix().lower()
+        # macOS (APFS, HFS+) takes a name in either Unicode form as the same file, Windows and macOS in any case.
+        return unicodedata.normalize("NFC", (place / name).as_posix()).lower()
 
     def kind(source: Path) -> str:
         return source.suffix.lstrip(".").lower() or "file"

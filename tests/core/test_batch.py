@@ -476,6 +476,15 @@ def test_a_new_scan_of_a_stem_leaves_the_other_scans_output_names_as_they_were(t
     assert [t.output.name for t in second] == ["a-bmp.png", "a-jpg.png", "a-tif.png"]
 
 
+def test_names_that_differ_only_in_unicode_form_get_outputs_macos_keeps_apart(tmp_path) -> None:
+    for folder, name in (("box1", "caf\u00e9.png"), ("box2", "cafe\u0301.png")):  # é composed, and e + accent
+        (tmp_path / folder).mkdir()
+        save(tmp_path / folder / name, photo(0, 8, 8))
+    tasks = plan_batch([tmp_path / "box1" / "caf\u00e9.png", tmp_path / "box2" / "cafe\u0301.png"],
+                       (make_item("negative"),), tmp_path / "out")
+    assert [task.output.name for task in tasks] == ["caf\u00e9-box1.png", "cafe\u0301-box2.png"]
+
+
 def test_an_output_name_longer_than_a_file_system_takes_is_cut_short_and_written(tmp_path) -> None:
     names = ("é" * 125 + "x.png", "é" * 125 + "y.png")  # 255 bytes each, the most a name may hold
     for folder in ("scans_2019", "scans_2020"):
