@@ -1,32 +1,48 @@
-"""A number entry that takes either decimal separator, whatever the locale.
+"""A number entry that takes either decimal mark, whatever the locale.
 
-Qt's :class:`QDoubleSpinBox` drops a separator that is not the locale's and
-joins the digits: under a German locale ``2.5`` becomes 25, under an
-English one ``2,5`` becomes 25, and the step renders ten times too strong
-with nothing but the entry to show it. A decimal entry never needs a
-thousands separator, so :class:`DecimalSpinBox` reads either mark as the
-decimal point.
+Qt's :class:`QDoubleSpinBox` reads the mark that is not the locale's decimal
+point as its thousands separator wherever it stands: under a German locale
+``2.5`` became 25, under an English one ``2,5`` did, and the step rendered
+ten times too strong with nothing but the entry to show it.
+:class:`DecimalSpinBox` reads that mark as the decimal point where it cannot
+be a thousands separator (it is not followed by exactly three digits), in a
+box that takes decimals; ``3,840`` in English stays 3840.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PySide6.QtWidgets import QDoubleSpinBox
 
 
 class DecimalSpinBox(QDoubleSpinBox):
-    """A :class:`QDoubleSpinBox` that reads ``.`` and ``,`` alike as the decimal point."""
+    """A :class:`QDoubleSpinBox` that reads ``2.5`` and ``2,5`` alike as two and a half."""
 
     def _as_locale(self, text: str) -> str:
-        """``text`` with the separator that is not the locale's decimal point replaced by it."""
+        """``text`` with a lone other mark that cannot group thousands made the locale's decimal point."""
         point = self.locale().decimalPoint()
-        return text.replace("," if point == "." else ".", point)
+        other = "," if point == "." else "."
+        prefix, suffix = self.prefix(), self.suffix()
+        body = text.removeprefix(prefix).removesuffix(suffix) if text.endswith(suffix) else text.removeprefix(prefix)
+        if self.decimals() == 0 or point in body or body.count(other) != 1:
+            return text
+        if re.fullmatch(r"\d{3}\s*", body.split(other)[1]):
+            return text
+        return text.replace(body, body.replace(other, point), 1)
 
     def validate(self, text: str, pos: int) -> Any:
-        """Validate ``text`` as Qt does, after turning the other decimal mark into the locale's."""
-        return super().validate(self._as_locale(text), pos)
+        """Judge ``text`` as Qt does, as it stands and with a lone other mark read as the decimal point.
+
+        The text stays as typed: digit by digit, ``3,840`` passes through
+        ``3,8``, and rewriting the field there would make a decimal point of a
+        thousands separator (:meth:`valueFromText` decides once it is entered).
+        """
+        as_typed = super().validate(text, pos)[0]
+        as_read = super().validate(self._as_locale(text), pos)[0]
+        return max(as_typed, as_read, key=lambda state: state.value), text, pos
 
     def valueFromText(self, text: str) -> float:
-        """The value of ``text``, either decimal mark taken as the point."""
+        """The value of ``text``, a lone other mark read as the decimal point."""
         return super().valueFromText(self._as_locale(text))

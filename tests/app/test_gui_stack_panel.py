@@ -396,3 +396,30 @@ def test_a_number_typed_with_either_decimal_mark_is_read_as_that_number(qtbot, l
     QTest.keyClicks(control.entry.lineEdit(), typed)
     QTest.keyClick(control.entry.lineEdit(), Qt.Key.Key_Return)
     assert values[-1:] == [2.5] and control.value() == 2.5, control.entry.text()
+
+
+@pytest.mark.parametrize(("language", "decimals", "suffix", "typed", "value"), [
+    ("English", 2, " px", "3,840", 3840.0), ("German", 2, " px", "3.840", 3840.0),
+    ("English", 0, " px", "3,840", 3840.0), ("English", 1, " MP", "1,000", 1000.0),
+    ("German", 2, " a.u.", "2.5", 2.5), ("English", 2, " a,u", "0,75", 0.75)])
+def test_a_thousands_separator_stays_one_and_a_unit_with_a_mark_stays_a_unit(qtbot, language, decimals, suffix, typed,
+                                                                             value):
+    from PySide6.QtCore import QLocale
+    from PySide6.QtTest import QTest
+
+    from app.decimal_spin_box import DecimalSpinBox
+
+    before = QLocale()
+    QLocale.setDefault(QLocale(getattr(QLocale.Language, language)))
+    try:
+        box = DecimalSpinBox()
+    finally:
+        QLocale.setDefault(before)
+    qtbot.addWidget(box)
+    box.setDecimals(decimals)
+    box.setRange(0, 10_000)
+    box.setSuffix(suffix)
+    box.lineEdit().selectAll()
+    QTest.keyClicks(box.lineEdit(), typed)
+    QTest.keyClick(box.lineEdit(), Qt.Key.Key_Return)
+    assert box.value() == value, box.text()
