@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import cv2
 import numpy as np
 
+from enhance_core.atomic import NAME_BYTES
 from enhance_core.batch_inputs import index_by_stem, path_refusal
 from enhance_core.batch_manifest import (DONE, FAILED, QUEUED, STARTED, Entry, Manifest, recorded_names, steps_digest,
                                          work_hash)
@@ -67,14 +68,17 @@ STORAGE_STOP = 8
 each after its whole computation."""
 FALLBACK_SUFFIX = ".png"
 """Output suffix for inputs whose format cannot be written (DICOM): 16-bit PNG keeps their depth."""
-NAME_BYTES = 255
-"""Longest file name, in UTF-8 bytes, that common file systems take (ext4, APFS, NTFS in UTF-16 units)."""
 
 
 def _fitted(base: str, suffix: str) -> str:
-    """``base + suffix``, ``base`` cut short (whole characters) so the name fits :data:`NAME_BYTES`."""
-    room = NAME_BYTES - len(suffix.encode())
-    return base.encode()[:room].decode(errors="ignore") + suffix
+    """``base + suffix``, ``base`` cut short (whole characters) to fit :data:`~enhance_core.atomic.NAME_BYTES`.
+
+    A name that is not UTF-8 (its bytes kept as surrogate escapes) is measured in the bytes it stands for.
+    """
+    room = NAME_BYTES - len(suffix.encode("utf-8", "surrogateescape"))
+    while len(base.encode("utf-8", "surrogateescape")) > room:
+        base = base[:-1]
+    return base + suffix
 
 
 def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath], format_suffix: str | None,
@@ -89,7 +93,7 @@ def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath], for
     that tells them apart (``a.jpg`` and ``a.tif`` to PNG: ``a-jpg.png``,
     ``a-tif.png``), else their folder's name (two folders' ``a.png`` without
     ``-r``: ``a-box1.png``, ``a-box2.png``), and only then a count. A name
-    longer than the file system takes (:data:`NAME_BYTES`) is cut short before
+    longer than the file system takes (:data:`~enhance_core.atomic.NAME_BYTES`) is cut short before
     its suffix, and a count tells apart the names that cutting makes equal.
     """
     def key(place: PurePosixPath, name: str) -> str:

@@ -127,6 +127,14 @@ def work_hash(steps: str, *, bit_depth: int | None, quality: int | None, mask: P
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def _json_line(data: Any) -> bytes:
+    """``data`` as one line of UTF-8 JSON; a file name that is not UTF-8 (surrogate escapes) as ``\\u`` escapes."""
+    try:
+        return (json.dumps(data, ensure_ascii=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # json reads the escapes back as the same surrogates, so the path stays its own
+        return (json.dumps(data) + "\n").encode("ascii")
+
+
 def _entry(data: Any) -> Entry | None:
     """An entry from one parsed line; None when a field is missing or of the wrong type."""
     if not isinstance(data, dict) or set(data) not in (set(_FIELDS), set(_FIELDS) | set(_SCORE_FIELDS)):
@@ -314,7 +322,7 @@ class Manifest:
 
     def append(self, entries: Sequence[Entry]) -> None:
         """Append lines and put them on disk before returning."""
-        lines = [(json.dumps(_line(entry), ensure_ascii=False) + "\n").encode("utf-8") for entry in entries]
+        lines = [_json_line(_line(entry)) for entry in entries]
         if lines:
             self._write(b"".join(lines))
             for entry in entries:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import os
 
 import cv2
 import numpy as np
@@ -616,6 +617,20 @@ def test_a_fill_of_mask_files_says_how_much_each_mask_fills(folder, tmp_path) ->
     assert said["half"] == ("Hole fill (CNN): fills 50.00 % of the picture",)
     assert said["blank"] == ("Hole fill (CNN): the mask marks no pixel: nothing is filled (is it the right mask "
                              "file?)",)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="file names are bytes on POSIX only")
+def test_a_file_name_that_is_not_utf8_is_processed_and_recorded_under_its_own_bytes(tmp_path, capsys) -> None:
+    from enhance_core.cli import main
+
+    (tmp_path / "in").mkdir()
+    name = os.fsdecode(b"caf\xe9.png")  # Latin-1, as old archives unpack on Linux
+    save(tmp_path / "in" / name, photo(0, 8, 8))
+    out = tmp_path / "out"
+    for _ in range(2):  # the second run reads the manifest back and finds the file done
+        assert main(["apply", "--filter", "negative", "--skip-existing", "-o", str(out), str(tmp_path / "in")]) == 0
+    assert sorted(os.listdir(os.fsencode(out))) == sorted([b"caf\xe9.png", os.fsencode(MANIFEST_NAME)])
+    assert "1 done in an earlier run" in capsys.readouterr().out
 
 
 def test_an_input_keeps_the_output_name_an_earlier_run_gave_it_whatever_joins_the_batch(tmp_path, capsys) -> None:
