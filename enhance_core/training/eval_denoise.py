@@ -30,7 +30,9 @@ with sigma estimated from the image by the patch-PCA white-noise estimator
 (``cbm3d_est``) and by our learned estimator (``cbm3d_ours_est``), and NLM
 with our estimate. Each row also gives the tone shift: the mean brightness and
 the darkest 5 % of pixels (5th percentile of luma) of the output minus the
-reference's, in 8-bit levels.
+reference's, in 8-bit levels. ``--sets real_gray`` scores the same pairs made
+gray (their luma, as a camera's monochrome JPEG holds it), through the gray
+path of every method.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ from enhance_core.training.real_noise import REAL_NOISE_DIR
 
 SETS = {"gray": (("Set12", "L"),), "color": (("Set5", "RGB"), ("Set14", "RGB")), "live1": (("LIVE1", "RGB"),)}
 METHODS = ("ours", "ours_auto", "bm3d", "nlm", "wavelet", "bilateral")
+REAL_SETS = {"real": "RGB", "real_gray": "L"}
+"""The real-noise sets and the mode their pairs are loaded in."""
 
 
 def load_set(data: Path, name: str, max_images: int | None) -> list[tuple[str, np.ndarray]]:
@@ -185,21 +189,24 @@ REAL_LEVELS = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0)
 
 def tone_shift(output: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
     """(mean, 5th percentile of luma) of ``output`` minus ``reference``'s, in 8-bit levels."""
-    weights = np.array([0.299, 0.587, 0.114], np.float32)
+    weights = np.array([0.299, 0.587, 0.114] if output.shape[2] == 3 else [1.0], np.float32)
     out_luma, ref_luma = np.clip(output, 0, 1) @ weights, reference @ weights
     return (255.0 * float(out_luma.mean() - ref_luma.mean()),
             255.0 * float(np.percentile(out_luma, 5) - np.percentile(ref_luma, 5)))
 
 
 def evaluate_real(network, device: str, *, data: Path, max_images: int | None, levels: tuple[float, ...],
-                  baselines: bool, noise_network=None, log: Callable[[str], None]) -> dict:
-    """Score ours (automatic and manual levels) and the baselines on the real noisy pairs; return the figures."""
+                  baselines: bool, noise_network=None, log: Callable[[str], None], mode: str = "RGB") -> dict:
+    """Score ours (automatic and manual levels) and the baselines on the real noisy pairs; return the figures.
+
+    ``mode`` ``"L"`` scores the pairs made gray.
+    """
     from enhance_core.learned.denoise import SIGMA_MAX, run_denoiser
     from enhance_core.learned.noise_level import estimate_noise_sigma
     from enhance_core.learned.noise_map import estimate_noise_map, level_for_denoising, typical_level
     from enhance_core.training.real_noise import load_real_pairs
 
-    pairs = load_real_pairs(data / REAL_NOISE_DIR, split="validation")
+    pairs = load_real_pairs(data / REAL_NOISE_DIR, split="validation", mode=mode)
     pairs = pairs[::max(1, len(pairs) // max_images)][:max_images] if max_images else pairs
     if not pairs:
         raise SystemExit(f"error: no real noisy validation pairs in {data / REAL_NOISE_DIR}")
@@ -232,7 +239,7 @@ def evaluate_real(network, device: str, *, data: Path, max_images: int | None, l
     manual = [f"ours_{level:g}" for level in levels]
     best = max(manual, key=lambda name: figures[name]["psnr"])
     oracle = np.mean([max(scores[name][i][0] for name in manual) for i in range(len(pairs))])
-    return {"images": len(pairs), "figures": figures, "best_manual": best,
+    return {"images": len(pairs), "gray": mode == "L", "figures": figures, "best_manual": best,
             "oracle_manual_psnr": round(float(oracle), 3),
             "auto_level_mean": round(float(np.mean(auto_levels)), 2)}
 
@@ -240,7 +247,8 @@ def evaluate_real(network, device: str, *, data: Path, max_images: int | None, l
 def print_real(result: dict) -> None:
     """The real-noise comparison as a table, with the targets of the issue."""
     figures = result["figures"]
-    print(f"\nreal camera noise ({REAL_NOISE_DIR}, {result['images']} validation pairs from other cameras than "
+    print(f"\nreal camera noise ({REAL_NOISE_DIR}, {result['images']} validation pairs"
+          f"{' made gray' if result.get('gray') else ''} from other cameras than "
           f"the estimator trained on; mean automatic level "
           f"{result['auto_level_mean']})\n"
           f"{'method':16} {'PSNR':>7} {'SSIM':>7} {'mean shift':>11} {'dark 5% shift':>14}")
@@ -260,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, help="score a training checkpoint's EMA weights instead")
     parser.add_argument("--model", default="denoise", help="registered model name (default: denoise)")
     parser.add_argument("--sigmas", type=float, nargs="+", default=[15.0, 25.0, 50.0])
-    parser.add_argument("--sets", nargs="+", choices=sorted([*SETS, "real"]), default=["gray", "color"])
+    parser.add_argument("--sets", nargs="+", choices=sorted([*SETS, *REAL_SETS]), default=["gray", "color"])
     parser.add_argument("--real-levels", type=float, nargs="+", default=list(REAL_LEVELS),
                         help="manual levels to score on the real pairs (0-255 scale)")
     parser.add_argument("--noise-checkpoint", type=Path,
@@ -273,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the rows and the summary to this JSON file")
     args = parser.parse_args(argv)
-    if "real" in args.sets:
+    if set(REAL_SETS) & set(args.sets):
         return run_real(args)
     methods: dict[str, Denoiser] = {}
     source = "not evaluated"
@@ -297,11 +305,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_real(args: argparse.Namespace) -> int:
-    """``--sets real``: the real-noise comparison (other sets are given separately)."""
+    """``--sets real`` or ``real_gray``: the real-noise comparison (other sets are given separately)."""
     from enhance_core.learned.engine import select_device
 
     if len(args.sets) > 1:
-        raise SystemExit("error: --sets real runs alone; score the Gaussian-noise sets in another run")
+        raise SystemExit(f"error: --sets {' / '.join(REAL_SETS)} runs alone; score the other sets in another run")
     try:
         device = select_device(args.device)
         network, source = load_network(args.checkpoint, args.model, device)
@@ -311,7 +319,7 @@ def run_real(args: argparse.Namespace) -> int:
     print(f"weights: {source}", flush=True)
     result = evaluate_real(network, device, data=args.data, max_images=args.max_images, levels=tuple(args.real_levels),
                            baselines=bool({"bm3d", "nlm"} & set(args.methods)), noise_network=noise_network,
-                           log=lambda line: print(line, file=sys.stderr, flush=True))
+                           log=lambda line: print(line, file=sys.stderr, flush=True), mode=REAL_SETS[args.sets[0]])
     print_real(result)
     if args.json:
         args.json.write_text(json.dumps({"weights": source, **result}, indent=1))

@@ -59,12 +59,17 @@ def real_pair_files(folder: Path, split: str = "validation") -> list[tuple[Path,
     return pairs
 
 
-def load_real_pairs(folder: Path, limit: int | None = None, *,
-                    split: str = "validation") -> list[tuple[np.ndarray, np.ndarray]]:
-    """(noisy, reference) float32 RGB pairs in [0, 1] of ``split`` (see :func:`real_pair_files`), at most ``limit``."""
+def load_real_pairs(folder: Path, limit: int | None = None, *, split: str = "validation",
+                    mode: str = "RGB") -> list[tuple[np.ndarray, np.ndarray]]:
+    """(noisy, reference) float32 pairs in [0, 1] of ``split`` (see :func:`real_pair_files`), at most ``limit``.
+
+    ``mode`` ``"L"`` makes both gray (their luma, one channel), as a camera's
+    monochrome JPEG or a gray conversion holds the same noise: correlated
+    by demosaicing and JPEG, and weaker than one colour channel's.
+    """
     pairs = []
     for noisy_path, reference_path in real_pair_files(folder, split)[:limit]:
-        noisy, clean = load_uint8([noisy_path, reference_path], mode="RGB")
+        noisy, clean = load_uint8([noisy_path, reference_path], mode=mode)
         pairs.append((noisy.astype(np.float32) / 255.0, clean.astype(np.float32) / 255.0))
     return pairs
 

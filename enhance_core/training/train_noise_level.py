@@ -12,7 +12,10 @@ local level, and a ``real_fraction`` of crops come from the real noisy
 photos of the training cameras (:mod:`enhance_core.training.real_noise`),
 labelled with the level the shipped denoiser removes their noise best at
 (their measured RMS map times the pair's :func:`~enhance_core.training.real_noise.best_gain`:
-camera noise is correlated, and the denoiser wants more than its RMS). The network
+camera noise is correlated, and the denoiser wants more than its RMS); a
+``real_gray_fraction`` of those come from the same pairs made gray, whose
+noise is weaker and as correlated, and which Gaussian gray crops alone taught
+the network to read as little or no noise. The network
 (:class:`~enhance_core.learned.archs.noise_level_net.NoiseLevelNet`) learns
 the level map with an L1 loss on the logarithm of the level (a relative
 error: reading 2 as 4 is as wrong as 20 as 40), weighted ``under_weight``
@@ -20,7 +23,8 @@ times where it reads too low, since a denoiser told too little leaves noise.
 Validation reports the median level read on Set12 with Gaussian noise at
 several levels, and on the real noisy photos of the validation cameras the
 mean level read and the PSNR of the shipped denoiser at that level
-(``real_auto_psnr``: what automatic mode gives), and on their reference
+(``real_auto_psnr``: what automatic mode gives; ``gray_real_*`` the same made
+gray), and on their reference
 images the level read and how far automatic mode moves them
 (``clean_read_mean``, ``clean_auto_psnr``: high is little harm).
 """
@@ -55,6 +59,7 @@ DEFAULTS = {
     "camera_fraction": 1.0,
     "map_jitter": 0.0,
     "real_fraction": 0.0,
+    "real_gray_fraction": 0.0,
     "under_weight": 2.0,
     "grad_clip": 1.0,
     "bf16": False,
@@ -75,6 +80,8 @@ def level_loss(predicted: torch.Tensor, true: torch.Tensor, under_weight: float)
 
 
 def _read(model: NoiseLevelNet, image: np.ndarray) -> np.ndarray:
+    """The level map (rows, cols) that ``model`` reads on ``image`` (one channel is read as three equal ones)."""
+    image = np.repeat(image, 3 // image.shape[2], axis=2)
     rows, cols = image.shape[:2]
     padded = np.pad(image, ((0, rows % 2), (0, cols % 2), (0, 0)), mode="reflect")
     x = torch.from_numpy(padded.transpose(2, 0, 1).copy())[None]
@@ -96,26 +103,35 @@ def shipped_denoiser() -> Denoise:
 
 
 def real_targets(pairs: list[tuple[np.ndarray, np.ndarray]], denoise: Denoise) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(noisy, level map) of real training pairs: the measured RMS map times the pair's best gain."""
+    """(noisy, level map) of real training pairs: the measured RMS map times the pair's best gain.
+
+    A gray pair (one channel) is scored as the filter runs it and returned
+    as three equal channels, as the network reads gray pictures.
+    """
     targets = []
     for noisy, clean in pairs:
         level = noise_level_map(noisy, clean)
-        targets.append((noisy, (level * best_gain(denoise, noisy, clean, level)).astype(np.float32)))
+        level *= best_gain(denoise, noisy, clean, level)
+        targets.append((np.repeat(noisy, 3 // noisy.shape[2], axis=2), level.astype(np.float32)))
     return targets
 
 
-def make_batch(images: list[np.ndarray], real: list[tuple[np.ndarray, np.ndarray]], cfg: dict,
+def make_batch(images: list[np.ndarray], real: list[tuple[np.ndarray, np.ndarray]],
+               real_gray: list[tuple[np.ndarray, np.ndarray]], cfg: dict,
                rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
     """The denoiser's batch (:func:`train_denoise.make_batch`) with a ``real_fraction`` of real crops in it.
 
-    A real crop's clean slot holds the noisy crop: the level loss reads only the noisy image and the map.
+    A ``real_gray_fraction`` of the real crops come from ``real_gray`` (the
+    same pairs made gray, from :func:`real_targets`). A real crop's clean slot
+    holds the noisy crop: the level loss reads only the noisy image and the map.
     """
     clean, noisy, level = train_denoise.make_batch(images, cfg, rng)
     size = cfg["patch"]
     for i in range(len(noisy)):
         if not real or rng.random() >= cfg["real_fraction"]:
             continue
-        image, target = real[rng.integers(len(real))]
+        pairs = real_gray if real_gray and rng.random() < cfg["real_gray_fraction"] else real
+        image, target = pairs[rng.integers(len(pairs))]
         top, left = rng.integers(image.shape[0] - size + 1), rng.integers(image.shape[1] - size + 1)
         turns, flip = int(rng.integers(4)), bool(rng.integers(2))
         for out, source in ((noisy, image), (level, target[..., None])):
@@ -138,8 +154,12 @@ def _read_and_score(model: NoiseLevelNet, pairs: list[tuple[np.ndarray, np.ndarr
 
 
 def validate(model: NoiseLevelNet, gray: list[np.ndarray], sigmas: list[float], real_pairs: list,
-             denoise: Denoise | None) -> dict:
-    """Median level read (0-255) per Gaussian level on ``gray``; on real pairs the level read and auto's PSNR."""
+             denoise: Denoise | None, gray_real_pairs: list | None = None) -> dict:
+    """Median level read (0-255) per Gaussian level on ``gray``; on real pairs the level read and auto's PSNR.
+
+    ``gray_real_pairs`` (one channel) are scored the same way
+    (``gray_real_read_mean``, ``gray_real_auto_psnr``).
+    """
     line = {}
     rng = np.random.default_rng(7)
     for sigma in sigmas:
@@ -156,6 +176,11 @@ def validate(model: NoiseLevelNet, gray: list[np.ndarray], sigmas: list[float], 
             line[f"{key}_read_mean"] = round(read, 2)
             if psnr is not None:
                 line[f"{key}_auto_psnr"] = round(psnr, 3)
+    if gray_real_pairs:
+        read, psnr = _read_and_score(model, gray_real_pairs, denoise)
+        line["gray_real_read_mean"] = round(read, 2)
+        if psnr is not None:
+            line["gray_real_auto_psnr"] = round(psnr, 3)
     return line
 
 
@@ -170,13 +195,17 @@ def main(argv: list[str] | None = None) -> None:
     denoise = shipped_denoiser() if cfg["real_fraction"] else None
     real = real_targets(load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit, split="train"), denoise) \
         if denoise is not None else []
-    print(f"{len(train)} training images, {len(real)} real training pairs; validation: Set12 {len(gray)}, "
-          f"real pairs {len(real_pairs)}", flush=True)
+    gray_pairs = load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit or 23, split="validation", mode="L") \
+        if cfg["real_gray_fraction"] else []
+    real_gray = real_targets(load_real_pairs(args.data / REAL_NOISE_DIR, limit=limit, split="train", mode="L"),
+                             denoise) if denoise is not None and cfg["real_gray_fraction"] else []
+    print(f"{len(train)} training images, {len(real)} real training pairs ({len(real_gray)} also gray); validation: "
+          f"Set12 {len(gray)}, real pairs {len(real_pairs)}", flush=True)
     task: loop.Task[NoiseLevelNet] = loop.Task(
         arch="NoiseLevelNet",
-        make_batch=lambda rng: make_batch(train, real, cfg, rng),
+        make_batch=lambda rng: make_batch(train, real, real_gray, cfg, rng),
         loss=lambda model, batch: level_loss(model(batch[1]), batch[2], cfg["under_weight"]),
-        validate=lambda model: validate(model, gray, cfg["val_sigma"], real_pairs, denoise),
+        validate=lambda model: validate(model, gray, cfg["val_sigma"], real_pairs, denoise, gray_pairs),
     )
     loop.run(cfg, task, until=args.until)
 

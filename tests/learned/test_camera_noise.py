@@ -51,6 +51,8 @@ def test_tone_shift_reads_brightness_and_shadows_in_levels():
     reference = synthetic_rgb(32, 32)
     mean, dark = tone_shift(reference + 2 / 255, reference)
     assert abs(mean - 2.0) < 1e-3 and abs(dark - 2.0) < 1e-3
+    gray = reference[..., :1]
+    assert tone_shift(gray - 3 / 255, gray) == pytest.approx((-3.0, -3.0), abs=1e-3)
 
 
 def test_tiny_noise_level_run_trains_exports_and_reads(tmp_path):
@@ -83,6 +85,9 @@ def test_real_pairs_split_by_camera_body_so_validation_sees_other_cameras(tmp_pa
                      "all": ["Canon5D2", "Canon600D", "Canon80D"]}
     noisy, clean = load_real_pairs(tmp_path / "real", split="train")[0]
     assert noisy.shape == clean.shape == (64, 64, 3) and noisy.dtype == np.float32
+    gray, _ = load_real_pairs(tmp_path / "real", split="train", mode="L")[0]
+    weights = np.array([0.299, 0.587, 0.114], np.float32)
+    assert gray.shape == (64, 64, 1) and np.abs(gray[..., 0] - noisy @ weights).max() < 1.5 / 255
     assert real_pair_files(tmp_path / "missing") == []
     with pytest.raises(ValueError, match="split='test'"):
         real_pair_files(tmp_path / "real", "test")
@@ -105,7 +110,9 @@ def test_tiny_noise_level_run_learns_from_real_training_pairs_and_scores_auto_on
     write_real_pairs(tmp_path / "data" / REAL_NOISE_DIR)
     run_dir = tmp_path / "run"
     train_noise_level.main(["--config", str(TINY_CONFIG), "--data", str(tmp_path / "data"),
-                            "--set", f"out_dir={json.dumps(str(run_dir))}", "--set", "real_fraction=1.0"])
-    assert "1 real training pairs; validation: Set12 2, real pairs 1" in capsys.readouterr().out
+                            "--set", f"out_dir={json.dumps(str(run_dir))}", "--set", "real_fraction=1.0",
+                            "--set", "real_gray_fraction=0.5"])
+    assert "1 real training pairs (1 also gray); validation: Set12 2, real pairs 1" in capsys.readouterr().out
     line = json.loads((run_dir / "val_log.jsonl").read_text().splitlines()[-1])
     assert np.isfinite(line["real_auto_psnr"]) and line["real_read_mean"] >= 0
+    assert np.isfinite(line["gray_real_auto_psnr"]) and line["gray_real_read_mean"] >= 0
