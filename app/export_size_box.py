@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QWidget
 
-from app.decimal_spin_box import DecimalSpinBox
+from app.number_entries import DecimalSpinBox
 
 from enhance_core.errors import ParameterError
 from enhance_core.export_size import MAX_PERCENT, SHARPEN_AMOUNTS, OutputSize

@@ -110,9 +110,12 @@ def _history_action(window: QMainWindow, text: str, slot: Callable, shortcut: St
     return action
 
 
-def _unless_dragging(window: QMainWindow, slot: Callable[[], None]) -> Callable[[], None]:
-    """``slot`` (undo, redo), kept while a mouse button is held: an undo under a drag (a slider, a brush stroke,
-    a window/level drag) took away or reset what the drag was changing, and the drag's end brought it back."""
+def _unless_dragging(window: QMainWindow, slot: Callable[[], object]) -> Callable[[], None]:
+    """``slot``, kept while a mouse button is held: a drag (a slider, a brush stroke, a window/level drag) changes
+    the stack at once and records its undo command when it ends. An undo under it took away or reset what the drag
+    was changing, and the drag's end brought it back; a save under it (Ctrl+S) wrote the dragged steps with a
+    history that did not hold them yet, and the project reopened without its undo history; loading a recipe or
+    another file under it replaced the stack the drag's end then recorded against."""
 
     def guarded() -> None:
         if QGuiApplication.mouseButtons() != Qt.MouseButton.NoButton:
@@ -129,18 +132,21 @@ def build_menus(window: EditorWindow) -> Menus:
     main = cast(QMainWindow, window)  # the editor window is a QMainWindow with the parts EditorWindow lists
     files, canvas, doc = window.files, window.canvas, window.document
     a: dict[str, QAction] = {
-        "open": _action(main, "&Open…", files.open_dialog, Std.Open, "Open an image or a project"),
-        "open_series": _action(main, "Open &DICOM Series…", files.open_series_dialog, "Ctrl+Shift+O",
+        "open": _action(main, "&Open…", _unless_dragging(main, files.open_dialog), Std.Open,
+                        "Open an image or a project"),
+        "open_series": _action(main, "Open &DICOM Series…", _unless_dragging(main, files.open_series_dialog),
+                               "Ctrl+Shift+O",
                                "Open a folder holding a DICOM series, or a study of series folders, and browse its "
                                "slices"),
         "open_reference": _action(main, "Open Re&ference…", files.open_reference_dialog, "Ctrl+Shift+R",
                                   "Load a reference image to compare the result with (PSNR, SSIM, MSE)"),
         "clear_reference": _action(main, "&Clear Reference", lambda: doc.set_reference(None, None)),
-        "save": _action(main, "&Save Project", files.save_project, Std.Save,
+        "save": _action(main, "&Save Project", _unless_dragging(main, files.save_project), Std.Save,
                         "Save the image paths, the filter stack and the masks"),
-        "save_as": _action(main, "Save Project &As…", lambda: files.save_project(ask=True), Std.SaveAs),
-        "load_recipe": _action(main, "&Load Recipe…", files.load_recipe_dialog),
-        "save_recipe": _action(main, "Sa&ve Recipe…", files.save_recipe_dialog),
+        "save_as": _action(main, "Save Project &As…", _unless_dragging(main, lambda: files.save_project(ask=True)),
+                           Std.SaveAs),
+        "load_recipe": _action(main, "&Load Recipe…", _unless_dragging(main, files.load_recipe_dialog)),
+        "save_recipe": _action(main, "Sa&ve Recipe…", _unless_dragging(main, files.save_recipe_dialog)),
         "export": _action(main, "&Export…", window.export_image, "Ctrl+E",
                           "Render at full resolution and save as JPEG, PNG or TIFF"),
         "quit": _action(main, "&Quit", main.close, Std.Quit),

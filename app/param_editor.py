@@ -20,12 +20,12 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QWheelEvent
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
                                QLabel, QSlider, QSpinBox, QWidget)
 
 from app.curve_editor import CurveEditor
-from app.decimal_spin_box import DecimalSpinBox
+from app.number_entries import DecimalSpinBox, WholeSpinBox, wheel_event, wheel_if_focused
 from enhance_core.filters.base import FilterDef, ParamSpec
 
 if TYPE_CHECKING:
@@ -37,7 +37,8 @@ LOG_DECADES_FROM_ZERO = 3.0
 
 class StepSlider(QSlider):
     """A parameter's slider whose keys step its number box: an arrow by one of its steps, Page Up/Down by ten
-    (a slider step is 1/1000 of the range, finer than the number shows: presses changed nothing seen)."""
+    (a slider step is 1/1000 of the range, finer than the number shows: presses changed nothing seen); it takes
+    the wheel only when focused (:mod:`app.number_entries`)."""
 
     STEPS = {Qt.Key.Key_Right: 1, Qt.Key.Key_Up: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_Down: -1,
              Qt.Key.Key_PageUp: 10, Qt.Key.Key_PageDown: -10}
@@ -45,6 +46,12 @@ class StepSlider(QSlider):
     def __init__(self) -> None:
         super().__init__(Qt.Orientation.Horizontal)
         self.entry: QAbstractSpinBox | None = None
+        wheel_if_focused(self)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        """Move by the wheel when focused; else leave the turn to the settings column."""
+        if wheel_event(self, event):
+            super().wheelEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         steps = self.STEPS.get(Qt.Key(event.key()))
@@ -123,7 +130,7 @@ class NumberControl(QWidget):
         self.slider.setRange(0, SLIDER_STEPS)
         self.entry: QSpinBox | QDoubleSpinBox
         if spec.kind == "int":
-            self.entry = QSpinBox()
+            self.entry = WholeSpinBox()
             self.entry.setRange(int(low), int(high))
         else:
             entry = DecimalSpinBox()

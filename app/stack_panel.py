@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QPushButton, QScrollArea, QSizePolicy, QSlider, QSpinBox, QToolButton, QVBoxLayout,
+                               QPushButton, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout,
                                QWidget)
 
 from app.commands import (AddStepCommand, MoveStepCommand, RemoveStepCommand, change_params_command, reset_step_command,
                           set_enabled_command, set_mask_command, set_opacity_command)
 from app.document import Document
 from app.filter_menu import FilterPalette, build_filter_menu
-from app.param_editor import ParamEditor
+from app.number_entries import WholeSpinBox
+from app.param_editor import ParamEditor, StepSlider
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.registry import get_filter
 from enhance_core.learned.hole_fill import share_text, stroke_shares
@@ -95,9 +96,10 @@ class StackPanel(QWidget):
         self.list.currentItemChanged.connect(self._on_current_changed)
         self.list.itemChanged.connect(self._on_item_changed)
         self.list.model().rowsMoved.connect(self._on_rows_moved)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity = StepSlider()
         self.opacity.setRange(0, 100)
-        self.opacity_entry = QSpinBox(suffix=" %")
+        self.opacity_entry = WholeSpinBox()
+        self.opacity_entry.setSuffix(" %")
         self.opacity_entry.setRange(0, 100)
         self.opacity_entry.setKeyboardTracking(False)
         self.opacity.valueChanged.connect(self._on_opacity_slider)

@@ -156,3 +156,54 @@ def test_undo_waits_while_a_mouse_button_holds_a_drag(qtbot, window, photo_path)
     before = stack.index()
     window.actions_by_name["undo"].trigger()
     assert stack.index() == before - 1
+
+
+def test_a_save_waits_while_a_mouse_button_holds_a_drag(qtbot, window, photo_path, tmp_path):
+    """Ctrl+S under a held slider wrote the dragged steps with a history that did not hold them yet, and the
+    project reopened without its undo history."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtWidgets import QSlider
+
+    from tests.app.conftest import add_filter, open_image
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "unsharp_mask")
+    path = tmp_path / "edit.esproj"
+    assert window.files.save_project_to(path)  # saved once: Ctrl+S now saves there without asking
+    saved = path.read_bytes()
+    slider = window.stack_panel.editor.findChildren(QSlider)[-1]
+    qtbot.mousePress(slider, Qt.MouseButton.LeftButton, pos=QPoint(4, slider.height() // 2))
+    window.actions_by_name["save"].trigger()
+    assert path.read_bytes() == saved and "Release the mouse button" in window.statusBar().currentMessage()
+    qtbot.mouseRelease(slider, Qt.MouseButton.LeftButton, pos=QPoint(4, slider.height() // 2))
+    window.actions_by_name["save"].trigger()
+    assert path.read_bytes() != saved and not window.document.modified
+
+
+def test_the_wheel_scrolling_over_a_step_s_settings_changes_nothing_until_a_control_is_clicked(qtbot, window,
+                                                                                                photo_path):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    from tests.app.conftest import add_filter, open_image
+
+    def wheel(widget) -> None:
+        at = QPointF(widget.width() / 2, widget.height() / 2)
+        QApplication.sendEvent(widget, QWheelEvent(at, widget.mapToGlobal(at), QPoint(0, 0), QPoint(0, -120),
+                                                   Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                                                   Qt.ScrollPhase.NoScrollPhase, False))
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "shadows_highlights")
+    panel, stack = window.stack_panel, window.document.undo_stack
+    control = panel.editor.controls["shadows"]
+    before, index = window.document.selected_item().params, stack.index()
+    for widget in (control.slider, control.entry, panel.opacity, panel.opacity_entry):
+        wheel(widget)
+    assert window.document.selected_item().params == before and stack.index() == index
+    assert window.document.selected_item().opacity == 1.0
+    control.slider.setFocus()
+    qtbot.waitUntil(control.slider.hasFocus, timeout=5000)
+    wheel(control.slider)
+    assert window.document.selected_item().params != before, "a focused slider takes the wheel"

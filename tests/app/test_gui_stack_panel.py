@@ -407,7 +407,7 @@ def test_a_thousands_separator_stays_one_and_a_unit_with_a_mark_stays_a_unit(qtb
     from PySide6.QtCore import QLocale
     from PySide6.QtTest import QTest
 
-    from app.decimal_spin_box import DecimalSpinBox
+    from app.number_entries import DecimalSpinBox
 
     before = QLocale()
     QLocale.setDefault(QLocale(getattr(QLocale.Language, language)))

@@ -1,4 +1,4 @@
-"""A number entry that takes either decimal mark, whatever the locale.
+"""Number entries of the step settings: either decimal mark taken, the wheel only once focused.
 
 Qt's :class:`QDoubleSpinBox` reads the mark that is not the locale's decimal
 point as its thousands separator wherever it stands: under a German locale
@@ -7,6 +7,12 @@ ten times too strong with nothing but the entry to show it.
 :class:`DecimalSpinBox` reads that mark as the decimal point where it cannot
 be a thousands separator (it is not followed by exactly three digits), in a
 box that takes decimals; ``3,840`` in English stays 3840.
+
+The settings column scrolls with the mouse wheel, and Qt's sliders and
+spin boxes take a wheel turn that passes over them: scrolling the column
+changed the step under the pointer, one undo entry per notch.
+:func:`wheel_if_focused` leaves the turn to the column unless the control
+has the keyboard focus (a click or Tab gives it).
 """
 
 from __future__ import annotations
@@ -14,11 +20,49 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PySide6.QtWidgets import QDoubleSpinBox
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QAbstractSlider, QAbstractSpinBox, QDoubleSpinBox, QSpinBox
+
+
+def wheel_if_focused(control: QAbstractSlider | QAbstractSpinBox) -> None:
+    """Make ``control`` take the keyboard focus by click or Tab only, as :func:`wheel_event` expects."""
+    control.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+
+def wheel_event(control: QAbstractSlider | QAbstractSpinBox, event: QWheelEvent) -> bool:
+    """Whether ``control`` should take the wheel ``event``; if not, it is ignored and goes on to the parent."""
+    if control.hasFocus():
+        return True
+    event.ignore()
+    return False
+
+
+class WholeSpinBox(QSpinBox):
+    """A :class:`QSpinBox` that takes the wheel only when focused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        wheel_if_focused(self)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        """Step by the wheel when focused; else leave the turn to the parent."""
+        if wheel_event(self, event):
+            super().wheelEvent(event)
 
 
 class DecimalSpinBox(QDoubleSpinBox):
-    """A :class:`QDoubleSpinBox` that reads ``2.5`` and ``2,5`` alike as two and a half."""
+    """A :class:`QDoubleSpinBox` that reads ``2.5`` and ``2,5`` alike as two and a half, and takes the wheel only
+    when focused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        wheel_if_focused(self)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        """Step by the wheel when focused; else leave the turn to the parent."""
+        if wheel_event(self, event):
+            super().wheelEvent(event)
 
     def _as_locale(self, text: str) -> str:
         """``text`` with a lone other mark that cannot group thousands made the locale's decimal point."""
