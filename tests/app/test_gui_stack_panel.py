@@ -398,12 +398,13 @@ def test_a_number_typed_with_either_decimal_mark_is_read_as_that_number(qtbot, l
     assert values[-1:] == [2.5] and control.value() == 2.5, control.entry.text()
 
 
-@pytest.mark.parametrize(("language", "decimals", "suffix", "typed", "value"), [
-    ("English", 2, " px", "3,840", 3840.0), ("German", 2, " px", "3.840", 3840.0),
-    ("English", 0, " px", "3,840", 3840.0), ("English", 1, " MP", "1,000", 1000.0),
-    ("German", 2, " a.u.", "2.5", 2.5), ("English", 2, " a,u", "0,75", 0.75)])
-def test_a_thousands_separator_stays_one_and_a_unit_with_a_mark_stays_a_unit(qtbot, language, decimals, suffix, typed,
-                                                                             value):
+@pytest.mark.parametrize(("language", "decimals", "high", "suffix", "typed", "value"), [
+    ("English", 2, 1e4, " px", "3,840", 3840.0), ("German", 2, 1e4, " px", "3.840", 3840.0),
+    ("English", 0, 1e4, " px", "3,840", 3840.0), ("English", 1, 1e4, " MP", "1,000", 1000.0),
+    ("German", 2, 1e4, " a.u.", "2.5", 2.5), ("English", 2, 1e4, " a,u", "0,75", 0.75),
+    ("English", 3, 1.0, "", "0,125", 0.125), ("German", 3, 2.0, "", "1.125", 1.125)])
+def test_a_thousands_separator_stays_one_and_a_unit_with_a_mark_stays_a_unit(qtbot, language, decimals, high, suffix,
+                                                                             typed, value):
     from PySide6.QtCore import QLocale
     from PySide6.QtTest import QTest
 
@@ -417,7 +418,7 @@ def test_a_thousands_separator_stays_one_and_a_unit_with_a_mark_stays_a_unit(qtb
         QLocale.setDefault(before)
     qtbot.addWidget(box)
     box.setDecimals(decimals)
-    box.setRange(0, 10_000)
+    box.setRange(0, high)
     box.setSuffix(suffix)
     box.lineEdit().selectAll()
     QTest.keyClicks(box.lineEdit(), typed)
