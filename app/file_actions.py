@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QWidget
 
 from app.commands import AddStepCommand, ResetStackCommand
 from app.document import Document
@@ -52,6 +53,20 @@ if TYPE_CHECKING:
 
 RECIPE_FILTER = "Recipes (*.json)"
 PROJECT_FILTER = f"Enhance Studio projects (*{PROJECT_SUFFIX})"
+
+
+def drag_held(window: QWidget) -> bool:
+    """Whether a mouse button holds a drag now, saying so in ``window``'s status bar.
+
+    A drag (a slider, a brush stroke, a window/level drag) changes the stack at
+    once and records its undo command when it ends: an undo, a save, a load or
+    a close under it would see the stack and its history disagree.
+    """
+    if QGuiApplication.mouseButtons() == Qt.MouseButton.NoButton:
+        return False
+    if isinstance(window, QMainWindow):
+        window.statusBar().showMessage("Release the mouse button first: the drag is still changing the stack.", 4000)
+    return True
 
 
 def image_file_filter(*, projects: bool = False) -> str:

@@ -26,7 +26,7 @@ from app.dicom_panel import DicomHeaderPanel
 from app.display import describe_value
 from app.document import Document
 from app.error_reporter import ErrorReporter
-from app.file_actions import FileActions
+from app.file_actions import FileActions, drag_held
 from app.filter_menu import menu_text
 from app.geometry_tools import GeometryTools
 from app.histogram_panel import HistogramController, HistogramPanel, is_physical
@@ -519,11 +519,15 @@ class MainWindow(QMainWindow):
         for path in paths:
             action = menu.addAction(menu_text(path.name))
             action.setToolTip(str(path))
-            action.triggered.connect(lambda checked=False, p=path: self.files.open_path(p))
+            action.triggered.connect(lambda checked=False, p=path: self._open_recent(p))
         menu.addSeparator()
         clear = menu.addAction("Clear Recent Files")
         clear.triggered.connect(self._clear_recent_files)
         menu.setEnabled(True)
+
+    def _open_recent(self, path: Path) -> None:
+        if not drag_held(self):
+            self.files.open_path(path)
 
     # --- commands --------------------------------------------------------------------------
     def open_paths(self, paths: list[str]) -> None:
@@ -666,7 +670,7 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.files.resolve_unsaved_edits("Save them before closing the window?"):
+        if drag_held(self) or not self.files.resolve_unsaved_edits("Save them before closing the window?"):
             event.ignore()
             return
         self.settings.save_window_state(self.saveGeometry(), self.saveState())

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol, cast
 
 from PySide6.QtCore import Qt, SignalInstance
-from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
 from app.brush_toolbar import BrushToolbar
 from app.canvas import CompareCanvas, CompareMode
 from app.document import Document
-from app.file_actions import FileActions
+from app.file_actions import FileActions, drag_held
 from app.metrics_controller import MetricsController
 from app.render_controller import RenderController
 from app.shortcut_keys import modifier_label
@@ -118,11 +118,8 @@ def _unless_dragging(window: QMainWindow, slot: Callable[[], object]) -> Callabl
     another file under it replaced the stack the drag's end then recorded against."""
 
     def guarded() -> None:
-        if QGuiApplication.mouseButtons() != Qt.MouseButton.NoButton:
-            window.statusBar().showMessage("Release the mouse button first: the drag is still changing the stack.",
-                                           4000)
-            return
-        slot()
+        if not drag_held(window):
+            slot()
 
     return guarded
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSp
                                QLabel, QSlider, QSpinBox, QWidget)
 
 from app.curve_editor import CurveEditor
-from app.number_entries import DecimalSpinBox, WholeSpinBox, wheel_event, wheel_if_focused
+from app.number_entries import ChoiceBox, DecimalSpinBox, WholeSpinBox, wheel_event, wheel_if_focused
 from enhance_core.filters.base import FilterDef, ParamSpec
 
 if TYPE_CHECKING:
@@ -36,9 +36,9 @@ LOG_DECADES_FROM_ZERO = 3.0
 
 
 class StepSlider(QSlider):
-    """A parameter's slider whose keys step its number box: an arrow by one of its steps, Page Up/Down by ten
-    (a slider step is 1/1000 of the range, finer than the number shows: presses changed nothing seen); it takes
-    the wheel only when focused (:mod:`app.number_entries`)."""
+    """A parameter's slider whose keys and wheel step its number box: an arrow or a wheel notch by one of its
+    steps, Page Up/Down by ten (a slider step is 1/1000 of the range, finer than the number shows: presses and
+    notches changed nothing seen); it takes the wheel only when focused (:mod:`app.number_entries`)."""
 
     STEPS = {Qt.Key.Key_Right: 1, Qt.Key.Key_Up: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_Down: -1,
              Qt.Key.Key_PageUp: 10, Qt.Key.Key_PageDown: -10}
@@ -46,12 +46,23 @@ class StepSlider(QSlider):
     def __init__(self) -> None:
         super().__init__(Qt.Orientation.Horizontal)
         self.entry: QAbstractSpinBox | None = None
+        self._turned = 0
         wheel_if_focused(self)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        """Move by the wheel when focused; else leave the turn to the settings column."""
-        if wheel_event(self, event):
+        """Step the number box a step per notch when focused; else leave the turn to the settings column."""
+        if not wheel_event(self, event):
+            return
+        if self.entry is None:
             super().wheelEvent(event)
+            return
+        delta = event.angleDelta()
+        self._turned += delta.y() or delta.x()  # a trackpad sends fractions of a notch: they add up
+        notches = int(self._turned / 120)
+        self._turned -= notches * 120
+        if notches:
+            self.entry.stepBy(notches)
+        event.accept()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         steps = self.STEPS.get(Qt.Key(event.key()))
@@ -283,7 +294,7 @@ class ParamEditor(QWidget):
             box.toggled.connect(lambda checked: self._switch_toggled(name, bool(checked)))
             return box
         if spec.kind == "choice":
-            combo = QComboBox()
+            combo = ChoiceBox()
             combo.addItems([choice for choice in spec.choices if choice not in self.unoffered.get(name, ())])
             combo.currentTextChanged.connect(lambda text: self._choice_changed(name, text))
             return combo

@@ -158,11 +158,11 @@ def test_undo_waits_while_a_mouse_button_holds_a_drag(qtbot, window, photo_path)
     assert stack.index() == before - 1
 
 
-def test_a_save_waits_while_a_mouse_button_holds_a_drag(qtbot, window, photo_path, tmp_path):
-    """Ctrl+S under a held slider wrote the dragged steps with a history that did not hold them yet, and the
-    project reopened without its undo history."""
+def test_a_save_or_a_close_waits_while_a_slider_is_dragged(qtbot, window, photo_path, tmp_path):
+    """Ctrl+S (or closing the window and saving) under a held slider wrote the dragged steps with a history that
+    did not hold them yet, and the project reopened without its undo history."""
     from PySide6.QtCore import QPoint, Qt
-    from PySide6.QtWidgets import QSlider
+    from PySide6.QtWidgets import QSlider, QStyle, QStyleOptionSlider
 
     from tests.app.conftest import add_filter, open_image
 
@@ -170,40 +170,56 @@ def test_a_save_waits_while_a_mouse_button_holds_a_drag(qtbot, window, photo_pat
     add_filter(qtbot, window, "unsharp_mask")
     path = tmp_path / "edit.esproj"
     assert window.files.save_project_to(path)  # saved once: Ctrl+S now saves there without asking
-    saved = path.read_bytes()
+    saved, index = path.read_bytes(), window.document.undo_stack.index()
     slider = window.stack_panel.editor.findChildren(QSlider)[-1]
-    qtbot.mousePress(slider, Qt.MouseButton.LeftButton, pos=QPoint(4, slider.height() // 2))
+    option = QStyleOptionSlider()
+    slider.initStyleOption(option)
+    handle = slider.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                           QStyle.SubControl.SC_SliderHandle, slider).center()
+    qtbot.mousePress(slider, Qt.MouseButton.LeftButton, pos=handle)
+    qtbot.mouseMove(slider, handle + QPoint(slider.width() // 3, 0))
+    assert slider.isSliderDown() and window.document.undo_stack.index() == index, "a drag is pending"
     window.actions_by_name["save"].trigger()
+    assert not window.close(), "the window stays open"
     assert path.read_bytes() == saved and "Release the mouse button" in window.statusBar().currentMessage()
-    qtbot.mouseRelease(slider, Qt.MouseButton.LeftButton, pos=QPoint(4, slider.height() // 2))
+    qtbot.mouseRelease(slider, Qt.MouseButton.LeftButton, pos=handle + QPoint(slider.width() // 3, 0))
+    assert window.document.undo_stack.index() == index + 1
     window.actions_by_name["save"].trigger()
     assert path.read_bytes() != saved and not window.document.modified
 
 
-def test_the_wheel_scrolling_over_a_step_s_settings_changes_nothing_until_a_control_is_clicked(qtbot, window,
-                                                                                                photo_path):
-    from PySide6.QtCore import QPoint, QPointF, Qt
-    from PySide6.QtGui import QWheelEvent
-    from PySide6.QtWidgets import QApplication
+def test_the_wheel_scrolls_a_step_s_settings_past_its_controls_until_one_is_clicked(qtbot, window, photo_path):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtTest import QTest
 
     from tests.app.conftest import add_filter, open_image
 
-    def wheel(widget) -> None:
-        at = QPointF(widget.width() / 2, widget.height() / 2)
-        QApplication.sendEvent(widget, QWheelEvent(at, widget.mapToGlobal(at), QPoint(0, 0), QPoint(0, -120),
-                                                   Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
-                                                   Qt.ScrollPhase.NoScrollPhase, False))
+    def wheel(widget, notch: int) -> None:  # through the window system, as a mouse wheel: an ignored turn goes up
+        at = widget.mapTo(window, QPoint(widget.width() // 2, widget.height() // 2))
+        QTest.wheelEvent(window.windowHandle(), QPointF(at), QPoint(0, notch))
+        QTest.qWait(30)
 
     open_image(qtbot, window, photo_path)
-    add_filter(qtbot, window, "shadows_highlights")
-    panel, stack = window.stack_panel, window.document.undo_stack
-    control = panel.editor.controls["shadows"]
-    before, index = window.document.selected_item().params, stack.index()
-    for widget in (control.slider, control.entry, panel.opacity, panel.opacity_entry):
-        wheel(widget)
-    assert window.document.selected_item().params == before and stack.index() == index
-    assert window.document.selected_item().opacity == 1.0
-    control.slider.setFocus()
-    qtbot.waitUntil(control.slider.hasFocus, timeout=5000)
-    wheel(control.slider)
-    assert window.document.selected_item().params != before, "a focused slider takes the wheel"
+    add_filter(qtbot, window, "crop")
+    window.resize(900, 560)
+    QTest.qWait(100)
+    panel, doc = window.stack_panel, window.document
+    bar = panel.editor_area.verticalScrollBar()
+    assert bar.maximum() > 0, "the settings column scrolls"
+    controls = panel.editor.controls
+    before, index = doc.selected_item().params, doc.undo_stack.index()
+    scrolled = []
+    for widget in (controls["aspect"], controls["left"].slider, controls["left"].entry, panel.opacity,
+                   panel.opacity_entry):
+        panel.editor_area.ensureWidgetVisible(widget)
+        was = bar.value()
+        wheel(widget, 120 if was == bar.maximum() else -120)
+        scrolled.append(bar.value() != was)
+    assert doc.selected_item().params == before and doc.selected_item().opacity == 1.0
+    assert doc.undo_stack.index() == index and any(scrolled), scrolled
+    slider = controls["left"].slider
+    panel.editor_area.ensureWidgetVisible(slider)
+    slider.setFocus()
+    qtbot.waitUntil(slider.hasFocus, timeout=5000)
+    wheel(slider, 120)
+    assert doc.selected_item().params.left == controls["left"].entry.singleStep(), "a focused slider steps its number"
