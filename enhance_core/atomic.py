@@ -81,5 +81,8 @@ def write_bytes_atomic(path: str | PathLike[str], data: bytes) -> Path:
 
 
 def write_text_atomic(path: str | PathLike[str], text: str) -> Path:
-    """Write ``text`` as UTF-8 to ``path`` through :func:`atomic_write`; return the path (``OSError`` as there)."""
-    return write_bytes_atomic(path, text.encode("utf-8"))
+    """Write ``text`` as UTF-8 to ``path`` through :func:`atomic_write`; return the path (``OSError`` as there).
+
+    A file name in ``text`` that is not UTF-8 (its bytes held as surrogate escapes) is written as those bytes.
+    """
+    return write_bytes_atomic(path, text.encode("utf-8", "surrogateescape"))

@@ -127,8 +127,10 @@ def write_report(results: Sequence[FileResult], folder: Path, *, min_psnr: float
         best, worst = [_with_thumbnails(r) for r in ranked[::-1][:count]], [_with_thumbnails(r) for r in ranked[:count]]
         files.append(_write_png(draw_sheet(best, "best (highest SSIM)"), folder / best_name))
         files.append(_write_png(draw_sheet(worst, "worst (lowest SSIM)"), folder / worst_name))
-    files.append(_write(folder / flagged_name, "".join(f"{path}\n" for path in flagged).encode("utf-8")))
-    files.append(_write(folder / failures_name, format_failures(results).encode("utf-8")))
+    # A file name that is not UTF-8 (its bytes held as surrogate escapes) is written as those bytes.
+    files.append(_write(folder / flagged_name,
+                        "".join(f"{path}\n" for path in flagged).encode("utf-8", "surrogateescape")))
+    files.append(_write(folder / failures_name, format_failures(results).encode("utf-8", "surrogateescape")))
     return ReportSummary(len(scored), flagged, files)
 
 
@@ -196,7 +198,7 @@ def _write_csv(results: Sequence[FileResult], path: Path, *, min_psnr: float, mi
                          _number(m.get("psnr")), _number(m.get("ssim")), _number(m.get("mse")),
                          "yes" if is_flagged(r, min_psnr=min_psnr, min_ssim=min_ssim) else "",
                          note, r.error or ""])
-    return _write(path, text.getvalue().encode("utf-8"))
+    return _write(path, text.getvalue().encode("utf-8", "surrogateescape"))
 
 
 def _number(value: float | None) -> str:
@@ -272,7 +274,9 @@ def draw_sheet(results: Sequence[FileResult], title: str) -> np.ndarray:
     for r in results:
         row = np.full((label_height + cell + pad, width, 3), 255, np.uint8)
         m = _scores(r)
-        text = f"{r.source.name[:40]}  PSNR {m['psnr']:.2f} dB  SSIM {m['ssim']:.4f}"
+        # OpenCV's font draws ASCII only, and a name that is not UTF-8 (surrogate escapes) crashed it
+        name = r.source.name.encode("ascii", "replace").decode("ascii")
+        text = f"{name[:40]}  PSNR {m['psnr']:.2f} dB  SSIM {m['ssim']:.4f}"
         cv2.putText(row, text, (pad, 16), _FONT, 0.42, _INK, 1, cv2.LINE_AA)
         for column, thumb in enumerate(r.thumbnails[:3]):
             x = pad + column * (cell + pad)

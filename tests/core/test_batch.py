@@ -625,12 +625,19 @@ def test_a_file_name_that_is_not_utf8_is_processed_and_recorded_under_its_own_by
 
     (tmp_path / "in").mkdir()
     name = os.fsdecode(b"caf\xe9.png")  # Latin-1, as old archives unpack on Linux
-    save(tmp_path / "in" / name, photo(0, 8, 8))
+    save(tmp_path / "in" / name, photo(0, 24, 24))
     out = tmp_path / "out"
     for _ in range(2):  # the second run reads the manifest back and finds the file done
         assert main(["apply", "--filter", "negative", "--skip-existing", "-o", str(out), str(tmp_path / "in")]) == 0
     assert sorted(os.listdir(os.fsencode(out))) == sorted([b"caf\xe9.png", os.fsencode(MANIFEST_NAME)])
     assert "1 done in an earlier run" in capsys.readouterr().out
+    (tmp_path / "ref").mkdir()
+    save(tmp_path / "ref" / name, photo(1, 24, 24))
+    assert main(["apply", "--filter", "negative", "--overwrite", "-o", str(out), "--reference-dir",
+                 str(tmp_path / "ref"), "--min-psnr", "99", str(tmp_path / "in")]) == 0
+    report = out / "report"
+    assert b"caf\xe9.png" in (report / "report.csv").read_bytes()  # the name's own bytes, as the file system has it
+    assert (report / "flagged.txt").read_bytes().endswith(b"caf\xe9.png\n")
 
 
 def test_an_input_keeps_the_output_name_an_earlier_run_gave_it_whatever_joins_the_batch(tmp_path, capsys) -> None:
