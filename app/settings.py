@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,29 @@ APPLICATION = "Enhance Studio"
 MAX_RECENT = 10
 DEFAULT_UNDO_MEMORY_MB = 1024
 """Default memory budget of the undo history (a 24-megapixel detected-dust mask holds 96 MB)."""
+BYTES_PREFIX = "bytes:"
+"""Marks a remembered path kept as the hex of its bytes (no absolute path starts so)."""
+
+
+def _stored(path: Path) -> str:
+    """``path`` as QSettings keeps it: as it is, or a name that is not UTF-8 (Latin-1 ``café`` on Linux, held as
+    surrogate escapes, which a QString drops: Open Recent then opened ``caf.png``) as the hex of its bytes."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return BYTES_PREFIX + os.fsencode(text).hex()
+    return text
+
+
+def _read(text: str) -> Path | None:
+    """The path :func:`_stored` kept as ``text``; None for a damaged entry."""
+    if not text.startswith(BYTES_PREFIX):
+        return Path(text)
+    try:
+        return Path(os.fsdecode(bytes.fromhex(text[len(BYTES_PREFIX):])))
+    except ValueError:
+        return None
 
 
 class EditorSettings:
@@ -24,15 +48,15 @@ class EditorSettings:
         """Recently opened images and projects, newest first (missing files dropped; one whose folder cannot be
         entered now is kept: opening it says why it cannot be read)."""
         stored = self.qsettings.value("recent/files", [], type=list)
-        return [Path(p) for p in stored if isinstance(p, str) and _may_exist(Path(p))] if isinstance(stored, list) \
-            else []
+        paths = [_read(p) for p in stored if isinstance(p, str)] if isinstance(stored, list) else []
+        return [path for path in paths if path is not None and _may_exist(path)]
 
     def add_recent_file(self, path: Path) -> list[Path]:
         """Put ``path`` at the top of the recent list; return the new list."""
         path = Path(path).resolve()
         files = [path] + [p for p in self.recent_files() if p.resolve() != path]
         files = files[:MAX_RECENT]
-        self.qsettings.setValue("recent/files", [str(p) for p in files])
+        self.qsettings.setValue("recent/files", [_stored(p) for p in files])
         return files
 
     def clear_recent_files(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from conftest import add_filter, open_image, save_png, synthetic_photo, wait_rendered
@@ -444,3 +446,19 @@ def test_a_disabled_slider_s_groove_is_dimmed(qtbot):
         assert dimmed.saturation() < live.saturation() / 3
     finally:
         app.setPalette(before)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="file names are bytes on POSIX only")
+def test_a_recent_file_whose_name_is_not_utf8_is_remembered_as_itself(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from app.settings import EditorSettings
+
+    latin1 = tmp_path / os.fsdecode(b"caf\xe9.png")  # as old archives unpack on Linux
+    for path in (latin1, tmp_path / "caf.png", tmp_path / "plain é.png"):
+        path.write_bytes(b"")
+    settings = EditorSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    settings.add_recent_file(tmp_path / "plain é.png")
+    settings.add_recent_file(latin1)
+    again = EditorSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    assert again.recent_files() == [latin1, tmp_path / "plain é.png"]
