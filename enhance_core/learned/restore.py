@@ -233,6 +233,11 @@ GRAIN_ANGLES = 12
 GRAIN_OUTLIER = 4.0
 """Fine detail beyond this many grain levels (in any channel) is an edge or a speck, not grain: it and the pixels
 within two of it are not borrowed."""
+GRAIN_LIKE_FILL = 16.0 / 255.0
+"""A hole borrows grain only where the picture, blurred at :data:`GRAIN_CONTEXT`, is within this of its fill in every
+channel: grain of what is being filled, not the detail of other things (a pier's posts ghosted into filled water)."""
+GRAIN_CONTEXT = 4.0
+"""Scale (px) of the blur that tells what a borrowing place shows (:data:`GRAIN_LIKE_FILL`)."""
 CLIPPED = 0.5 / 255.0
 """Values this close to 0 or 1 are clipped: they tell nothing of the grain."""
 
@@ -277,7 +282,8 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
     known pixels at least two pixels from any hole and from any detail above
     :data:`GRAIN_OUTLIER` times the grain level of the ring around the holes
     in a channel (:func:`_grain_level`, which leaves clipped values out), so
-    an edge beside a hole is not copied into it. Pixels with no usable place in any
+    an edge beside a hole is not copied into it, and whose surroundings look
+    like the fill they give grain to (:data:`GRAIN_LIKE_FILL`). Pixels with no usable place in any
     direction (a hole over most of the picture) are left smooth. Filled pixels stay within the range the
     picture's values can take ([0, 1], or wider where the original is).
     """
@@ -304,13 +310,16 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
         return (rows[pick] + np.round(reach[pick] * np.sin(angle)).astype(np.intp),
                 cols[pick] + np.round(reach[pick] * np.cos(angle)).astype(np.intp))
 
+    context = cv2.GaussianBlur(original, (0, 0), GRAIN_CONTEXT).reshape(original.shape)
+    fill = filled[rows, cols]
     everyone = np.arange(rows.size)
     valid = np.zeros((len(angles), rows.size), bool)
     for k, angle in enumerate(angles):
         from_rows, from_cols = source(everyone, angle)
         inside = np.flatnonzero((from_rows >= 0) & (from_rows < hole.shape[0]) & (from_cols >= 0)
                                 & (from_cols < hole.shape[1]))
-        valid[k, inside] = known[from_rows[inside], from_cols[inside]]
+        alike = (np.abs(context[from_rows[inside], from_cols[inside]] - fill[inside]) <= GRAIN_LIKE_FILL).all(axis=1)
+        valid[k, inside] = known[from_rows[inside], from_cols[inside]] & alike
     usable = np.stack([np.bincount(part, weights=row, minlength=parts) for row in valid])
     preference = np.argsort(-usable, axis=0, kind="stable")
     result = filled.copy()

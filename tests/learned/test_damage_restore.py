@@ -1163,10 +1163,27 @@ def test_a_channel_clipped_around_most_holes_does_not_keep_grain_out_of_the_othe
         for col in range(10, 190, 12):
             hole[row:row + 3, col:col + 3] = True
     hole[160, 10:180] = True
-    smooth = np.where(hole[..., None], np.float32(0.5), grainy)
+    smooth = np.where(hole[..., None], cv2.GaussianBlur(grainy, (0, 0), 4.0), grainy)  # as a fill: the local colour
     out = add_matched_grain(smooth, grainy, hole, seed=1)
     assert (grainy[:128, :, 2] == 1.0).mean() > 0.99, "a sky blown in blue holds most of the holes"
     assert 0.02 < out[160, 10:180].std(axis=0).min() < 0.04, "the crack on the grainy ground gets its grain"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_hole_in_grainy_water_borrows_the_water_s_grain_not_the_posts_beyond_it(seed):
+    from enhance_core.learned.restore import add_matched_grain
+
+    rng = np.random.default_rng(seed)
+    bars = np.where(np.arange(160) % 6 < 3, 0.05, -0.05)[None, :, None]  # a pier's posts, as faint as the grain
+    picture = (0.45 + bars + rng.normal(0, 0.02, (160, 160, 1))).repeat(3, axis=2)
+    picture[66:94] = 0.8 + rng.normal(0, 0.04, (28, 160, 1))  # a band of glittering water across the picture
+    picture = picture.astype(np.float32)
+    hole = np.zeros((160, 160), bool)
+    hole[72:88, 70:90] = True  # someone removed from the water
+    smooth = np.where(hole[..., None], np.float32(0.8), picture)
+    added = (add_matched_grain(smooth, picture, hole, seed=seed) - smooth)[72:88, 70:90, 0]
+    assert 0.02 < added.std() < 0.05, "the fill gets the water's grain"
+    assert added.mean(axis=0).std() < 0.015, "no posts: the columns of the fill differ only by grain"
 
 
 def test_a_hole_ringed_by_an_edge_does_not_borrow_the_edge():
