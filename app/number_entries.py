@@ -21,62 +21,34 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QWheelEvent
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox, QWidget
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QDoubleSpinBox, QWidget
+
+
+class _WheelIfFocused(QObject):
+    """An event filter that passes a wheel turn over an unfocused control on to its parent."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Ignore a wheel event of an unfocused control, so that Qt hands it to the parents (the column)."""
+        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) and not watched.hasFocus():
+            event.ignore()
+            return True
+        return False
+
+
+_FILTERS: list[_WheelIfFocused] = []
 
 
 def wheel_if_focused(control: QWidget) -> None:
-    """Make ``control`` take the keyboard focus by click or Tab only, as :func:`wheel_event` expects."""
+    """Let ``control`` (a slider, spin box or choice box) take the wheel only once a click or Tab has focused it."""
+    if not _FILTERS:
+        _FILTERS.append(_WheelIfFocused())
     control.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-
-
-def wheel_event(control: QWidget, event: QWheelEvent) -> bool:
-    """Whether ``control`` should take the wheel ``event``; if not, it is ignored and goes on to the parent."""
-    if control.hasFocus():
-        return True
-    event.ignore()
-    return False
-
-
-class ChoiceBox(QComboBox):
-    """A :class:`QComboBox` that takes the wheel only when focused."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        wheel_if_focused(self)
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        """Change the choice by the wheel when focused; else leave the turn to the parent."""
-        if wheel_event(self, event):
-            super().wheelEvent(event)
-
-
-class WholeSpinBox(QSpinBox):
-    """A :class:`QSpinBox` that takes the wheel only when focused."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        wheel_if_focused(self)
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        """Step by the wheel when focused; else leave the turn to the parent."""
-        if wheel_event(self, event):
-            super().wheelEvent(event)
+    control.installEventFilter(_FILTERS[0])
 
 
 class DecimalSpinBox(QDoubleSpinBox):
-    """A :class:`QDoubleSpinBox` that reads ``2.5`` and ``2,5`` alike as two and a half, and takes the wheel only
-    when focused."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        wheel_if_focused(self)
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        """Step by the wheel when focused; else leave the turn to the parent."""
-        if wheel_event(self, event):
-            super().wheelEvent(event)
+    """A :class:`QDoubleSpinBox` that reads ``2.5`` and ``2,5`` alike as two and a half."""
 
     def _as_locale(self, text: str) -> str:
         """``text`` with a lone other mark that cannot group thousands made the locale's decimal point.

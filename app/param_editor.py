@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSp
                                QLabel, QSlider, QSpinBox, QWidget)
 
 from app.curve_editor import CurveEditor
-from app.number_entries import ChoiceBox, DecimalSpinBox, WholeSpinBox, wheel_event, wheel_if_focused
+from app.number_entries import DecimalSpinBox, wheel_if_focused
 from enhance_core.filters.base import FilterDef, ParamSpec
 
 if TYPE_CHECKING:
@@ -50,9 +50,7 @@ class StepSlider(QSlider):
         wheel_if_focused(self)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        """Step the number box a step per notch when focused; else leave the turn to the settings column."""
-        if not wheel_event(self, event):
-            return
+        """Step the number box a step per notch (only a focused slider gets the wheel: :mod:`app.number_entries`)."""
         if self.entry is None:
             super().wheelEvent(event)
             return
@@ -141,7 +139,7 @@ class NumberControl(QWidget):
         self.slider.setRange(0, SLIDER_STEPS)
         self.entry: QSpinBox | QDoubleSpinBox
         if spec.kind == "int":
-            self.entry = WholeSpinBox()
+            self.entry = QSpinBox()
             self.entry.setRange(int(low), int(high))
         else:
             entry = DecimalSpinBox()
@@ -151,6 +149,7 @@ class NumberControl(QWidget):
             entry.setSingleStep(step)
             self.entry = entry
         self.slider.entry = self.entry
+        wheel_if_focused(self.entry)
         self.entry.setKeyboardTracking(False)
         self.entry.setMinimumWidth(84)
         self.entry.setAlignment(Qt.AlignmentFlag.AlignRight)
@@ -294,7 +293,8 @@ class ParamEditor(QWidget):
             box.toggled.connect(lambda checked: self._switch_toggled(name, bool(checked)))
             return box
         if spec.kind == "choice":
-            combo = ChoiceBox()
+            combo = QComboBox()
+            wheel_if_focused(combo)
             combo.addItems([choice for choice in spec.choices if choice not in self.unoffered.get(name, ())])
             combo.currentTextChanged.connect(lambda text: self._choice_changed(name, text))
             return combo

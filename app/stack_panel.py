@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QPushButton, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout,
+                               QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout,
                                QWidget)
 
 from app.commands import (AddStepCommand, MoveStepCommand, RemoveStepCommand, change_params_command, reset_step_command,
                           set_enabled_command, set_mask_command, set_opacity_command)
 from app.document import Document
 from app.filter_menu import FilterPalette, build_filter_menu
-from app.number_entries import WholeSpinBox
+from app.number_entries import wheel_if_focused
 from app.param_editor import ParamEditor, StepSlider
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.registry import get_filter
@@ -98,8 +98,8 @@ class StackPanel(QWidget):
         self.list.model().rowsMoved.connect(self._on_rows_moved)
         self.opacity = StepSlider()
         self.opacity.setRange(0, 100)
-        self.opacity_entry = WholeSpinBox()
-        self.opacity_entry.setSuffix(" %")
+        self.opacity_entry = QSpinBox(suffix=" %")
+        wheel_if_focused(self.opacity_entry)
         self.opacity_entry.setRange(0, 100)
         self.opacity_entry.setKeyboardTracking(False)
         self.opacity.valueChanged.connect(self._on_opacity_slider)
