@@ -65,11 +65,13 @@ class EditorSettings:
 
     def last_folder(self, kind: str) -> str:
         """The folder last used for ``kind`` (open, export, project, reference), or ""."""
-        return str(self.qsettings.value(f"folders/{kind}", "", type=str) or "")
+        stored = str(self.qsettings.value(f"folders/{kind}", "", type=str) or "")
+        folder = _read(stored) if stored else None
+        return str(folder) if folder is not None else ""
 
     def set_last_folder(self, kind: str, path: Path) -> None:
         """Remember the folder of ``path`` for ``kind``."""
-        self.qsettings.setValue(f"folders/{kind}", str(Path(path).parent))
+        self.qsettings.setValue(f"folders/{kind}", _stored(Path(path).parent))
 
     def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
         """Saved (geometry, dock state) of the main window."""

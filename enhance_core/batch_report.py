@@ -104,7 +104,7 @@ def check_report_folder(folder: Path, tasks: Sequence[FileTask]) -> None:
 def _holds_a_report(folder: Path) -> bool:
     """Whether ``folder`` holds a report an earlier batch wrote (its ``report.csv`` starts with the report's header)."""
     try:
-        with open(folder / REPORT_FILES[0], encoding="utf-8") as handle:
+        with open(folder / REPORT_FILES[0], encoding="utf-8", errors="surrogateescape") as handle:  # names' bytes
             return handle.readline().strip() == ",".join(CSV_HEADER)
     except (OSError, UnicodeDecodeError):
         return False

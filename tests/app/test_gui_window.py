@@ -449,7 +449,7 @@ def test_a_disabled_slider_s_groove_is_dimmed(qtbot):
 
 
 @pytest.mark.skipif(os.name == "nt", reason="file names are bytes on POSIX only")
-def test_a_recent_file_whose_name_is_not_utf8_is_remembered_as_itself(tmp_path):
+def test_a_recent_file_or_a_folder_whose_name_is_not_utf8_is_remembered_as_itself(tmp_path):
     from PySide6.QtCore import QSettings
 
     from app.settings import EditorSettings
@@ -462,3 +462,8 @@ def test_a_recent_file_whose_name_is_not_utf8_is_remembered_as_itself(tmp_path):
     settings.add_recent_file(latin1)
     again = EditorSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     assert again.recent_files() == [latin1, tmp_path / "plain é.png"]
+    settings.set_last_folder("open", latin1)
+    (tmp_path / os.fsdecode(b"scans \xe9t\xe9")).mkdir()
+    settings.set_last_folder("export", tmp_path / os.fsdecode(b"scans \xe9t\xe9") / "a.png")
+    assert again.last_folder("open") == str(tmp_path)
+    assert again.last_folder("export") == str(tmp_path / os.fsdecode(b"scans \xe9t\xe9"))

@@ -638,6 +638,8 @@ def test_a_file_name_that_is_not_utf8_is_processed_and_recorded_under_its_own_by
     report = out / "report"
     assert b"caf\xe9.png" in (report / "report.csv").read_bytes()  # the name's own bytes, as the file system has it
     assert (report / "flagged.txt").read_bytes().endswith(b"caf\xe9.png\n")
+    assert main(["apply", "--filter", "negative", "--overwrite", "-o", str(out), "--reference-dir",
+                 str(tmp_path / "ref"), str(tmp_path / "in")]) == 0, "the same batch again replaces its own report"
 
 
 def test_an_input_keeps_the_output_name_an_earlier_run_gave_it_whatever_joins_the_batch(tmp_path, capsys) -> None:
