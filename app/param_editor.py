@@ -50,16 +50,19 @@ class StepSlider(QSlider):
         wheel_if_focused(self)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        """Step the number box a step per notch (only a focused slider gets the wheel: :mod:`app.number_entries`)."""
+        """Step the number box a step per notch, ten with Ctrl or Shift, the other way for "natural" scrolling
+        (only a focused slider gets the wheel: :mod:`app.number_entries`)."""
         if self.entry is None:
             super().wheelEvent(event)
             return
         delta = event.angleDelta()
-        self._turned += delta.y() or delta.x()  # a trackpad sends fractions of a notch: they add up
+        turned = delta.y() or delta.x()
+        self._turned += -turned if event.inverted() else turned  # a trackpad sends fractions of a notch: they add up
         notches = int(self._turned / 120)
         self._turned -= notches * 120
+        page = event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
         if notches:
-            self.entry.stepBy(notches)
+            self.entry.stepBy(notches * (10 if page else 1))  # Ctrl or Shift: ten steps, as Page Up/Down
         event.accept()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:

@@ -424,3 +424,31 @@ def test_a_thousands_separator_stays_one_and_a_unit_with_a_mark_stays_a_unit(qtb
     QTest.keyClicks(box.lineEdit(), typed)
     QTest.keyClick(box.lineEdit(), Qt.Key.Key_Return)
     assert box.value() == value, box.text()
+
+
+def test_a_wheel_notch_on_a_focused_slider_steps_its_number_as_the_keys_do(qtbot):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    from enhance_core.filters.registry import get_filter
+
+    spec = next(spec for spec in get_filter("gaussian_blur").specs if spec.name == "sigma")
+    control = NumberControl(spec, unit="px")
+    qtbot.addWidget(control)
+    control.show()
+    control.activateWindow()
+    control.slider.setFocus()
+    qtbot.waitUntil(control.slider.hasFocus, timeout=5000)
+
+    def wheel(modifiers=Qt.KeyboardModifier.NoModifier, inverted=False) -> float:
+        at = QPointF(control.slider.rect().center())
+        QApplication.sendEvent(control.slider, QWheelEvent(at, control.slider.mapToGlobal(at), QPoint(0, 0),
+                                                           QPoint(0, 120), Qt.MouseButton.NoButton, modifiers,
+                                                           Qt.ScrollPhase.NoScrollPhase, inverted))
+        return control.value()
+
+    start, step = control.value(), control.entry.singleStep()
+    assert wheel() == pytest.approx(start + step), "one notch up: one step"
+    assert wheel(inverted=True) == pytest.approx(start), "natural scrolling turns the other way"
+    assert wheel(Qt.KeyboardModifier.ShiftModifier) == pytest.approx(start + 10 * step), "Shift: ten steps"
