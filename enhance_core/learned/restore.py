@@ -234,7 +234,7 @@ GRAIN_OUTLIER = 4.0
 """Fine detail beyond this many grain levels (in any channel) is an edge or a speck, not grain: it and the pixels
 within two of it are not borrowed."""
 GRAIN_LIKE_FILL = 16.0 / 255.0
-"""A hole borrows grain only where the picture, blurred at :data:`GRAIN_CONTEXT`, is within this of its fill in every
+"""A hole borrows grain first where the picture, blurred at :data:`GRAIN_CONTEXT`, is within this of its fill in every
 channel: grain of what is being filled, not the detail of other things (a pier's posts ghosted into filled water)."""
 GRAIN_CONTEXT = 4.0
 """Scale (px) of the blur that tells what a borrowing place shows (:data:`GRAIN_LIKE_FILL`)."""
@@ -282,8 +282,10 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
     known pixels at least two pixels from any hole and from any detail above
     :data:`GRAIN_OUTLIER` times the grain level of the ring around the holes
     in a channel (:func:`_grain_level`, which leaves clipped values out), so
-    an edge beside a hole is not copied into it, and whose surroundings look
-    like the fill they give grain to (:data:`GRAIN_LIKE_FILL`). Pixels with no usable place in any
+    an edge beside a hole is not copied into it. A place whose surroundings
+    look like the fill (:data:`GRAIN_LIKE_FILL`) is taken first; only pixels
+    that find none in any direction (a crack through foliage) take any usable
+    place. Pixels with no usable place in any
     direction (a hole over most of the picture) are left smooth. Filled pixels stay within the range the
     picture's values can take ([0, 1], or wider where the original is).
     """
@@ -313,23 +315,26 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
     context = cv2.GaussianBlur(original, (0, 0), GRAIN_CONTEXT).reshape(original.shape)
     fill = filled[rows, cols]
     everyone = np.arange(rows.size)
-    valid = np.zeros((len(angles), rows.size), bool)
+    known_there = np.zeros((len(angles), rows.size), bool)
+    alike = np.zeros((len(angles), rows.size), bool)
     for k, angle in enumerate(angles):
         from_rows, from_cols = source(everyone, angle)
         inside = np.flatnonzero((from_rows >= 0) & (from_rows < hole.shape[0]) & (from_cols >= 0)
                                 & (from_cols < hole.shape[1]))
-        alike = (np.abs(context[from_rows[inside], from_cols[inside]] - fill[inside]) <= GRAIN_LIKE_FILL).all(axis=1)
-        valid[k, inside] = known[from_rows[inside], from_cols[inside]] & alike
-    usable = np.stack([np.bincount(part, weights=row, minlength=parts) for row in valid])
-    preference = np.argsort(-usable, axis=0, kind="stable")
+        known_there[k, inside] = known[from_rows[inside], from_cols[inside]]
+        alike[k, inside] = (np.abs(context[from_rows[inside], from_cols[inside]] - fill[inside])
+                            <= GRAIN_LIKE_FILL).all(axis=1)
     result = filled.copy()
     pending = np.ones(rows.size, bool)
-    for rank in range(len(angles)):
-        choice = preference[rank, part]
-        take = np.flatnonzero(pending & valid[choice, everyone])
-        from_rows, from_cols = source(take, angles[choice[take]])
-        result[rows[take], cols[take]] += amount * detail[from_rows, from_cols]
-        pending[take] = False
+    for valid in (known_there & alike, known_there):  # a place like the fill first; else any, as grain
+        usable = np.stack([np.bincount(part, weights=row, minlength=parts) for row in valid & pending])
+        preference = np.argsort(-usable, axis=0, kind="stable")
+        for rank in range(len(angles)):
+            choice = preference[rank, part]
+            take = np.flatnonzero(pending & valid[choice, everyone])
+            from_rows, from_cols = source(take, angles[choice[take]])
+            result[rows[take], cols[take]] += amount * detail[from_rows, from_cols]
+            pending[take] = False
     low, high = min(0.0, float(original.min())), max(1.0, float(original.max()))
     result[rows, cols] = np.clip(result[rows, cols], low, high)  # grain never pushes a fill past the picture's range
     return result

@@ -1186,6 +1186,20 @@ def test_a_hole_in_grainy_water_borrows_the_water_s_grain_not_the_posts_beyond_i
     assert added.mean(axis=0).std() < 0.015, "no posts: the columns of the fill differ only by grain"
 
 
+def test_a_crack_through_colourful_texture_still_gets_grain_where_no_place_looks_like_its_fill():
+    from enhance_core.learned.restore import add_matched_grain
+
+    rng = np.random.default_rng(3)
+    patches = cv2.resize(rng.uniform(0.1, 0.9, (12, 12, 3)).astype(np.float32), (96, 96),
+                         interpolation=cv2.INTER_NEAREST)  # foliage and bark: colour changing every 8 px
+    picture = np.clip(patches + rng.normal(0, 0.03, (96, 96, 1)), 0, 1).astype(np.float32)
+    hole = np.zeros((96, 96), bool)
+    hole[47:49, 8:88] = True  # a crack across it, filled with one smooth colour
+    smooth = np.where(hole[..., None], np.float32(0.5), picture)
+    added = (add_matched_grain(smooth, picture, hole, seed=0) - smooth)[47:49, 8:88]
+    assert (np.abs(added).max(axis=2) > 0).mean() > 0.95 and added.std() > 0.01
+
+
 def test_a_hole_ringed_by_an_edge_does_not_borrow_the_edge():
     from enhance_core.learned.restore import add_matched_grain
 
