@@ -24,9 +24,15 @@ def display_name(definition: FilterDef) -> str:
         else definition.label
 
 
+def shown_text(text: str) -> str:
+    """``text`` as Qt can show it: the bytes of a file name that is not UTF-8 (held as surrogate escapes, which
+    Qt drops: ``caf\udce9.png`` showed as ``caf.png``) as the replacement character, ``caf\ufffd.png``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def menu_text(text: str) -> str:
     """``text`` as a menu or action label shows it: ``&`` doubled so Qt does not read it as a mnemonic."""
-    return text.replace("&", "&&")
+    return shown_text(text).replace("&", "&&")
 
 
 def build_filter_menu(parent: QWidget, on_chosen: Callable[[str], None]) -> QMenu:

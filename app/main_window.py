@@ -27,7 +27,7 @@ from app.display import describe_value
 from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.file_actions import FileActions, drag_held
-from app.filter_menu import menu_text
+from app.filter_menu import menu_text, shown_text
 from app.geometry_tools import GeometryTools
 from app.histogram_panel import HistogramController, HistogramPanel, is_physical
 from app.measure import MeasureTool, export_roi_csv
@@ -427,7 +427,7 @@ class MainWindow(QMainWindow):
         doc = self.document
         name = doc.source_path.name if doc.source_path else "no image"
         reference = f" — reference: {doc.reference_path.name}" if doc.reference_path else ""
-        self.setWindowTitle(f"{name}[*]{reference} — {APPLICATION}")
+        self.setWindowTitle(shown_text(f"{name}[*]{reference} — {APPLICATION}"))
         self.setWindowModified(doc.modified)
 
     def _show_zoom(self) -> None:

@@ -334,6 +334,16 @@ def test_a_frame_arriving_after_shutdown_starts_no_work(qtbot, photo_path):
     assert not [thread for thread in running_workers() if thread.parent() in win.lanes()]
 
 
+@pytest.mark.skipif(os.name == "nt", reason="file names are bytes on POSIX only")
+def test_a_name_that_is_not_utf8_shows_its_odd_byte_in_the_title_and_open_recent(qtbot, window, tmp_path):
+    path = tmp_path / os.fsdecode(b"caf\xe9.png")  # Latin-1, as old archives unpack on Linux
+    save_png(synthetic_photo(), path)
+    open_image(qtbot, window, path)
+    assert window.windowTitle().startswith("caf\ufffd.png"), window.windowTitle()
+    window.refresh_recent_menu([path])
+    assert window.recent_menu.actions()[0].text() == "caf\ufffd.png"
+
+
 def test_recent_file_names_show_ampersands_instead_of_mnemonics(window, tmp_path):
     window.refresh_recent_menu([tmp_path / "R&D scan.png"])
     action = window.recent_menu.actions()[0]
