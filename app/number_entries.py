@@ -54,19 +54,29 @@ class DecimalSpinBox(QDoubleSpinBox):
         """``text`` with a lone other mark that cannot group thousands made the locale's decimal point.
 
         It groups thousands only where three digits follow it and the grouped
-        number lies in the box's range: ``0,125`` in a 0-1 box is 0.125.
+        number lies in the box's range: ``0,125`` in a 0-1 box is 0.125. In a
+        box of whole numbers (Hounsfield units) a number with either mark is
+        rounded: ``40,5`` HU is 41, where Qt joined the digits (405) or dropped them.
         """
         point = self.locale().decimalPoint()
         other = "," if point == "." else "."
         prefix, suffix = self.prefix(), self.suffix()
         body = text.removeprefix(prefix).removesuffix(suffix) if text.endswith(suffix) else text.removeprefix(prefix)
-        if self.decimals() == 0 or point in body or body.count(other) != 1:
+        marks = [mark for mark in (point, other) if mark in body]
+        if len(marks) != 1 or body.count(marks[0]) != 1:
             return text
-        whole, part = body.split(other)
-        grouped = re.fullmatch(r"\s*[-+]?\d+", whole) and re.fullmatch(r"\d{3}\s*", part)
-        if grouped and self.minimum() <= float(whole + part) <= self.maximum():
+        whole, part = body.split(marks[0])
+        if marks[0] == other:
+            grouped = re.fullmatch(r"\s*[-+]?\d+", whole) and re.fullmatch(r"\d{3}\s*", part)
+            if grouped and self.minimum() <= float(whole + part) <= self.maximum():
+                return text
+        if self.decimals() > 0:
+            return text.replace(body, body.replace(other, point), 1)
+        sign, units = re.fullmatch(r"\s*([-+]?)(\d*)\s*", whole), re.fullmatch(r"(\d*)\s*", part)
+        if sign is None or units is None or not (sign[2] or units[1]):
             return text
-        return text.replace(body, body.replace(other, point), 1)
+        rounded = int(float(f"{sign[2] or 0}.{units[1] or 0}") + 0.5)  # halves away from zero
+        return text.replace(body, f"{'-' if sign[1] == '-' and rounded else ''}{rounded}", 1)
 
     def validate(self, text: str, pos: int) -> Any:
         """Judge ``text`` as Qt does, as it stands and with a lone other mark read as the decimal point.
@@ -75,9 +85,11 @@ class DecimalSpinBox(QDoubleSpinBox):
         ``3,8``, and rewriting the field there would make a decimal point of a
         thousands separator (:meth:`valueFromText` decides once it is entered).
         """
-        as_typed = super().validate(text, pos)[0]
+        as_typed = super().validate(text, pos)
         as_read = super().validate(self._as_locale(text), pos)[0]
-        return max(as_typed, as_read, key=lambda state: state.value), text, pos
+        if as_read.value > as_typed[0].value:
+            return as_read, text, pos
+        return as_typed  # with Qt's own tidying: "1 500" typed digit by digit passes through "1  HU"
 
     def valueFromText(self, text: str) -> float:
         """The value of ``text``, a lone other mark read as the decimal point."""

@@ -402,9 +402,12 @@ def test_a_number_typed_with_either_decimal_mark_is_read_as_that_number(qtbot, l
     ("English", 2, 1e4, " px", "3,840", 3840.0), ("German", 2, 1e4, " px", "3.840", 3840.0),
     ("English", 0, 1e4, " px", "3,840", 3840.0), ("English", 1, 1e4, " MP", "1,000", 1000.0),
     ("German", 2, 1e4, " a.u.", "2.5", 2.5), ("English", 2, 1e4, " a,u", "0,75", 0.75),
-    ("English", 3, 1.0, "", "0,125", 0.125), ("German", 3, 2.0, "", "1.125", 1.125)])
-def test_a_thousands_separator_stays_one_and_a_unit_with_a_mark_stays_a_unit(qtbot, language, decimals, high, suffix,
-                                                                             typed, value):
+    ("English", 3, 1.0, "", "0,125", 0.125), ("German", 3, 2.0, "", "1.125", 1.125),
+    ("English", 0, 1e4, " HU", "40,5", 41.0), ("German", 0, 1e4, " HU", "40.5", 41.0),
+    ("German", 0, 1e4, " HU", "40,5", 41.0), ("French", 0, 1e4, " HU", "1 500", 1500.0),
+    ("English", 2, 1e4, " HU", "1 500", 1500.0)])
+def test_thousands_stay_grouped_whole_numbers_round_and_a_unit_with_a_mark_stays_a_unit(qtbot, language, decimals,
+                                                                                         high, suffix, typed, value):
     from PySide6.QtCore import QLocale
     from PySide6.QtTest import QTest
 
