@@ -9,8 +9,6 @@ render with that margin equals the same region of a full render.
 from __future__ import annotations
 
 import math
-import threading
-import weakref
 from dataclasses import dataclass
 
 import cv2
@@ -33,6 +31,7 @@ from enhance_core.filters.common import (
     quantize,
     scaled_length,
 )
+from enhance_core.identity_memo import IdentityMemo
 
 BLUR = "Blur & denoise"
 SHARPEN = "Sharpen & edges"
@@ -170,10 +169,9 @@ RANK_KNOTS = 1024
 """Quantiles of a float source, and steps of ``asinh`` over its range, that make :class:`_RankMap`'s table."""
 RANK_SAMPLES = 1 << 20
 """Most source values those quantiles are taken from (a regular sample of a larger source)."""
-_RANK_MAPS: list[tuple[weakref.ref, bool, _RankMap]] = []
+_RANK_MAPS: IdentityMemo[tuple[bool, _RankMap]] = IdentityMemo(1)
 """The last source a median looked at, whether it reaches past [0, 1], and its rank map (one: a render has one
 source)."""
-_RANK_MAPS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -240,14 +238,7 @@ class _RankMap:
 def _rank_map(values: np.ndarray) -> tuple[bool, _RankMap]:
     """Whether ``values`` (the render's source) reach past [0, 1], and their :class:`_RankMap`: looked at once per
     source array."""
-    with _RANK_MAPS_LOCK:
-        for ref, beyond, known in _RANK_MAPS:
-            if ref() is values:
-                return beyond, known
-    beyond, made = bool(values.min() < 0.0 or values.max() > 1.0), _RankMap.of(values)
-    with _RANK_MAPS_LOCK:
-        _RANK_MAPS[:] = [(weakref.ref(values), beyond, made)]
-    return beyond, made
+    return _RANK_MAPS.get(values, None, lambda: (bool(values.min() < 0.0 or values.max() > 1.0), _RankMap.of(values)))
 
 
 FINE_LEVELS = 254

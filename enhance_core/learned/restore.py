@@ -28,8 +28,6 @@ The ``restore`` filter is the archivist's preset as one stack step, and the
 from __future__ import annotations
 
 import math
-import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +38,7 @@ import numpy as np
 from enhance_core.filters.base import FilterDef, ProgressFn, RenderContext, StopFn, param
 from enhance_core.filters.common import whole_image_margin
 from enhance_core.geometry import is_scale_only
+from enhance_core.identity_memo import IdentityMemo
 from enhance_core.learned.engine import sub_progress
 from enhance_core.masks import Mask, Region, full_region, scaled_shape
 
@@ -178,10 +177,9 @@ def _layer_over_pixels(mask: np.ndarray, ctx: RenderContext) -> np.ndarray:
     return layer.render_over(mask) if (layer.rows, layer.cols) == mask.shape else mask
 
 
-_LINES: list[tuple[weakref.ref, tuple[float, float], int]] = []
+_LINES: IdentityMemo[int] = IdentityMemo(4)
 """The long straight marks counted on the last few masks, by the map and the threshold and growth that made the
 mask from it (a render of each region of the view asks again)."""
-_LINES_LOCK = threading.Lock()
 
 
 def _straight_marks(probability: np.ndarray, marked: np.ndarray, settings: tuple[float, float]) -> int:
@@ -189,15 +187,7 @@ def _straight_marks(probability: np.ndarray, marked: np.ndarray, settings: tuple
     growth) made of ``probability``, counted once per map and settings."""
     from enhance_core.learned.damage import long_straight_marks
 
-    with _LINES_LOCK:
-        for ref, known, lines in _LINES:
-            if ref() is probability and known == settings:
-                return lines
-    lines = long_straight_marks(marked)
-    with _LINES_LOCK:
-        _LINES[:] = [entry for entry in _LINES[-3:] if entry[0]() is not None] + [
-            (weakref.ref(probability), settings, lines)]
-    return lines
+    return _LINES.get(probability, settings, lambda: long_straight_marks(marked))
 
 
 def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float, grow: float, grain: float,
