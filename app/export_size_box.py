@@ -11,7 +11,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QWidget
 
 from app.number_entries import DecimalSpinBox
-
 from enhance_core.errors import ParameterError
 from enhance_core.export_size import MAX_PERCENT, SHARPEN_AMOUNTS, OutputSize
 

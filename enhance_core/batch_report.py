@@ -127,10 +127,8 @@ def write_report(results: Sequence[FileResult], folder: Path, *, min_psnr: float
         best, worst = [_with_thumbnails(r) for r in ranked[::-1][:count]], [_with_thumbnails(r) for r in ranked[:count]]
         files.append(_write_png(draw_sheet(best, "best (highest SSIM)"), folder / best_name))
         files.append(_write_png(draw_sheet(worst, "worst (lowest SSIM)"), folder / worst_name))
-    # A file name that is not UTF-8 (its bytes held as surrogate escapes) is written as those bytes.
-    files.append(_write(folder / flagged_name,
-                        "".join(f"{path}\n" for path in flagged).encode("utf-8", "surrogateescape")))
-    files.append(_write(folder / failures_name, format_failures(results).encode("utf-8", "surrogateescape")))
+    files.append(_write(folder / flagged_name, _text_bytes("".join(f"{path}\n" for path in flagged))))
+    files.append(_write(folder / failures_name, _text_bytes(format_failures(results))))
     return ReportSummary(len(scored), flagged, files)
 
 
@@ -198,7 +196,7 @@ def _write_csv(results: Sequence[FileResult], path: Path, *, min_psnr: float, mi
                          _number(m.get("psnr")), _number(m.get("ssim")), _number(m.get("mse")),
                          "yes" if is_flagged(r, min_psnr=min_psnr, min_ssim=min_ssim) else "",
                          note, r.error or ""])
-    return _write(path, text.getvalue().encode("utf-8", "surrogateescape"))
+    return _write(path, _text_bytes(text.getvalue()))
 
 
 def _number(value: float | None) -> str:
@@ -214,6 +212,11 @@ def _write_png(canvas: np.ndarray, path: Path) -> Path:
     if not ok:
         raise ImageWriteError(path, "could not encode the report image")
     return _write(path, data.tobytes())
+
+
+def _text_bytes(text: str) -> bytes:
+    """``text`` as UTF-8; a file name in it that is not UTF-8 (its bytes held as surrogate escapes) as those bytes."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def _write(path: Path, data: bytes) -> Path:
