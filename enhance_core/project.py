@@ -61,7 +61,7 @@ from enhance_core.project_states import SavedHistory, Snapshot, decode_states, e
 from enhance_core.recipe import MAX_BYTES_ENV, MAX_RECIPE_BYTES, raster_file_name, recipe_from_dict, recipe_to_dict
 from enhance_core.sidecars import Sidecars
 from enhance_core.stack import StackItem
-from enhance_core.validation import env_limit, shown
+from enhance_core.validation import check_whole, env_limit, shown
 
 SCHEMA = "enhance-studio.project"
 VERSION = 4
@@ -286,12 +286,18 @@ def load_project(path: str | Path) -> Project:
                      "opened with its current steps only (saving it again keeps it under the limit)")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ParameterError(f"{path} is not an Enhance Studio project (expected \"schema\": \"{SCHEMA}\")")
-    version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version > VERSION:
+    if "version" not in data:
+        raise ParameterError(f"project {path}: \"version\" is missing")
+    version = data["version"]
+    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
         raise ParameterError(f"project {path} has version {shown(version)}; this program reads "
                              f"version {VERSION} (update Enhance Studio for newer projects)")
+    check_whole(version, f"project {path}: version", minimum=1, maximum=VERSION)
     image = _resolved_path(data.get("image"), path, "image")
     reference = None if data.get("reference") is None else _resolved_path(data["reference"], path, "reference")
+    if "recipe" not in data:
+        raise ParameterError(f"project {path}: \"recipe\" is missing (the project's steps); it is damaged: "
+                             "open an earlier copy of it, or open its image and a recipe")
     unread: list[str] = []
     steps = recipe_from_dict(data.get("recipe"), base_dir=path.parent, source=f"project {path}", unread_masks=unread,
                              notes=unread)
