@@ -198,13 +198,26 @@ def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[tuple[str
                      opacity=opacity, mask=mask)
 
 
-RETIRED_PARAMS: dict[tuple[str, str], tuple[str, Any]] = {
-    ("hole_fill", "max_width"): ("grow", 1.5),
-}
-"""(filter, parameter) of earlier recipes -> (the parameter that replaced it, the value it takes).
+@dataclasses.dataclass(frozen=True)
+class RetiredParam:
+    """A parameter earlier recipes wrote and this version no longer has: what takes its place."""
 
-``hole_fill``'s ``max_width`` sized the classical dust detector; the learned
-detector finds damage of any width, and ``grow`` widens what it marks.
+    successor: str
+    """The parameter that replaced it."""
+    value: Any
+    """The value the successor takes when the recipe does not set it."""
+    change: str
+    """Why its value is no longer used, and what to set instead (the note loading such a recipe gives)."""
+
+
+RETIRED_PARAMS: dict[tuple[str, str], RetiredParam] = {
+    ("hole_fill", "max_width"): RetiredParam(
+        "grow", 1.5, "the learned detector finds damage of any width, so its value was left out; 'grow' "
+        "(1.5 px unless set) widens what the detector marks, and 'sensitivity' sets how much it marks"),
+}
+"""(filter, parameter) of earlier recipes -> what replaced it.
+
+``hole_fill``'s ``max_width`` sized the classical dust detector.
 """
 
 
@@ -253,11 +266,15 @@ def without_added_defaults(filter_name: str, params: dict) -> dict:
 
 def changed_by_added(filter_name: str, params: dict) -> list[str]:
     """What a step of ``filter_name`` with ``params`` as a recipe holds them (before :func:`upgrade_params`)
-    renders differently from the version that saved it: one line per missing parameter whose value today
-    changes the output (:attr:`AddedParam.change`)."""
-    return [f"it was saved before its {name!r} setting existed and takes {shown(added.value)}: {added.change}"
-            for (owner, name), added in ADDED_PARAMS.items()
-            if owner == filter_name and not added.same_output and name not in params]
+    renders differently from the version that saved it: one line per retired parameter it sets
+    (:attr:`RetiredParam.change`) and per missing parameter whose value today changes the output
+    (:attr:`AddedParam.change`)."""
+    retired = [f"it was saved with a {name!r} setting, which this version no longer has: {spec.change}"
+               for (owner, name), spec in RETIRED_PARAMS.items() if owner == filter_name and name in params]
+    return retired + [f"it was saved before its {name!r} setting existed and takes {shown(added.value)}: "
+                      f"{added.change}"
+                      for (owner, name), added in ADDED_PARAMS.items()
+                      if owner == filter_name and not added.same_output and name not in params]
 
 
 def upgrade_params(filter_name: str, params: dict) -> dict:
@@ -268,10 +285,10 @@ def upgrade_params(filter_name: str, params: dict) -> dict:
     keeps the earlier behaviour (:data:`ADDED_PARAMS`).
     """
     upgraded = dict(params)
-    for (name, old), (new, value) in RETIRED_PARAMS.items():
+    for (name, old), retired in RETIRED_PARAMS.items():
         if name == filter_name and old in upgraded:
             del upgraded[old]
-            upgraded.setdefault(new, value)
+            upgraded.setdefault(retired.successor, retired.value)
     for (name, added), spec in ADDED_PARAMS.items():
         if name == filter_name:
             upgraded.setdefault(added, spec.value)

@@ -1106,15 +1106,19 @@ def test_only_detected_mode_lets_the_mask_edit():
     assert hole_fill.mask_edits(hole_fill.make_params({"source": "detected"}))
 
 
-def test_a_recipe_from_the_classical_detector_loads_with_the_learned_one(tmp_path):
-    from enhance_core.recipe import load_recipe
+def test_a_recipe_from_the_classical_detector_loads_with_the_learned_one_and_says_its_width_is_gone(tmp_path):
+    from enhance_core.recipe import RETIRED_PARAMS, load_recipe
 
     path = tmp_path / "old.json"
     path.write_text(json.dumps({"schema": "enhance-studio.recipe", "version": 1, "steps": [
         {"filter": "hole_fill", "params": {"source": "detected", "sensitivity": 0.4, "max_width": 7.0},
          "enabled": True, "opacity": 1.0, "mask": None}]}))
-    (step,) = load_recipe(path)
+    notes: list[str] = []
+    (step,) = load_recipe(path, notes=notes)
     assert (step.params.source, step.params.sensitivity, step.params.grow) == ("detected", 0.4, 1.5)
+    assert notes[0] == (f"recipe {path}, step 1 (Hole fill (CNN)): it was saved with a 'max_width' setting, which "
+                        f"this version no longer has: {RETIRED_PARAMS['hole_fill', 'max_width'].change}")
+    assert "'grain' setting existed" in notes[1] and len(notes) == 2
 
 
 def test_fills_borrow_the_grain_of_their_surroundings_but_not_its_edges():
