@@ -56,6 +56,7 @@ MAX_RECIPE_STEPS = 1000
 """Most steps in a recipe; ``ENHANCE_MAX_RECIPE_STEPS`` raises it."""
 MAX_BYTES_ENV = "ENHANCE_MAX_RECIPE_BYTES"
 MAX_STEPS_ENV = "ENHANCE_MAX_RECIPE_STEPS"
+_FROM_NEWER = "if a newer Enhance Studio saved the recipe, open it with that version or update this one"
 _RECIPE_KEYS = ("schema", "version", "steps")
 _STEP_KEYS = ("filter", "params", "enabled", "opacity", "mask")
 
@@ -183,7 +184,10 @@ def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[tuple[str
         raise ParameterError("\"filter\" is missing")
     if not isinstance(step["filter"], str):
         raise ParameterError(f"\"filter\" must be a filter name (a string), got {shown(step['filter'])}")
-    definition = get_filter(step["filter"])
+    try:
+        definition = get_filter(step["filter"])
+    except ParameterError as error:
+        raise ParameterError(f"{error} ({_FROM_NEWER})") from None
     params = step.get("params")
     if not isinstance(params, dict):
         raise ParameterError(f"filter {definition.name!r}: \"params\" must be an object of parameter values")
@@ -296,13 +300,15 @@ def upgrade_params(filter_name: str, params: dict) -> dict:
 
 
 def _check_param_types(definition: FilterDef, params: dict) -> None:
-    """Each parameter value must have its JSON type: booleans true/false, numbers finite numbers, choices strings,
-    points lists of [x, y] number pairs."""
+    """Each parameter must be one the filter has (else the recipe may come from a newer version), and its value
+    must have its JSON type: booleans true/false, numbers finite numbers, choices strings, points lists of [x, y]
+    number pairs."""
     specs = {spec.name: spec for spec in definition.specs}
     for name, value in params.items():
         spec = specs.get(name)
         if spec is None:
-            continue
+            raise ParameterError(f"filter {definition.name!r} has no parameter {name!r}; its parameters are: "
+                                 f"{', '.join(specs)}; {_FROM_NEWER}")
         where = f"filter {definition.name!r}, parameter {name!r}"
         if spec.kind == "bool":
             check_bool(value, where)

@@ -60,6 +60,11 @@ def recipe(*steps: dict) -> dict:
     ({"filter": "gaussian_blur", "params": {}}, r"step 2: filter 'gaussian_blur': parameter 'sigma' is missing"),
     ({"filter": "gaussian_blur", "params": {"sigma": 900}}, r"step 2: .*'sigma'.*900.*outside"),
     ({"filter": "gaussian_blur", "params": {"sigma": 1, "size": 3}}, r"step 2: .*no parameter 'size'"),
+    ({"filter": "colorize", "params": {}}, r"step 2: unknown filter 'colorize'.*\(if a newer Enhance Studio saved "
+     r"the recipe, open it with that version or update this one\)$"),
+    ({"filter": "denoise", "params": {"mode": "auto", "sigma": 25, "auto_strength": 1, "detail": 2}},
+     r"step 2: filter 'denoise' has no parameter 'detail'; its parameters are: mode, sigma, auto_strength; if a "
+     r"newer Enhance Studio saved the recipe, open it with that version or update this one$"),
     ({"filter": "gamma", "params": {"gamma": 1}, "opacity": 2}, r"step 2: opacity"),
     ({"filter": "gamma", "params": {"gamma": 1}, "blend": "x"}, r"step 2: unknown key 'blend'"),
     ({"params": {}}, r"step 2: \"filter\" is missing"),
