@@ -8,7 +8,10 @@ Format (version 1)::
 
 ``params`` lists every parameter of the filter by name (a parameter an
 earlier version wrote and a later one retired loads as its successor, see
-:data:`RETIRED_PARAMS`). A mask is stored
+:data:`RETIRED_PARAMS`). A step of a filter whose rendering changed since
+recipes were first written also holds ``"revision"``, the filter's revision
+that saved it (:data:`RENDER_CHANGES`); loading a recipe of an earlier
+revision says what renders differently now. A mask is stored
 inside the step as its strokes (source-pixel vectors, exact floats, so it
 replays exactly); a raster base goes beside the recipe as a 16-bit PNG named
 ``<recipe stem>.recipe.step<N>.mask.png`` (a project's are ``<stem>.step<N>.mask.png``,
@@ -58,7 +61,8 @@ MAX_BYTES_ENV = "ENHANCE_MAX_RECIPE_BYTES"
 MAX_STEPS_ENV = "ENHANCE_MAX_RECIPE_STEPS"
 _FROM_NEWER = "if a newer Enhance Studio saved the recipe, open it with that version or update this one"
 _RECIPE_KEYS = ("schema", "version", "steps")
-_STEP_KEYS = ("filter", "params", "enabled", "opacity", "mask")
+_STEP_KEYS = ("filter", "params", "enabled", "opacity", "mask", "revision")
+_MAX_REVISION = 1_000_000
 
 
 def raster_file_name(recipe_path: Path, index: int) -> str:
@@ -75,8 +79,11 @@ def recipe_to_dict(steps: Sequence[StackItem], *, raster_names: Sequence[str | N
         if item.mask is not None:
             name = raster_names[index] if raster_names else None
             mask = mask_to_dict(item.mask, raster_file=name)
-        out.append({"filter": item.filter, "params": dataclasses.asdict(item.params),
-                    "enabled": item.enabled, "opacity": item.opacity, "mask": mask})
+        step = {"filter": item.filter, "params": dataclasses.asdict(item.params),
+                "enabled": item.enabled, "opacity": item.opacity, "mask": mask}
+        if (revision := render_revision(item.filter)) > 1:
+            step["revision"] = revision
+        out.append(step)
     return {"schema": SCHEMA, "version": VERSION, "steps": out}
 
 
@@ -166,9 +173,10 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None, source: s
                                          unread=None if unread_masks is None else reasons))
         except EnhanceError as error:
             raise ParameterError(f"{source}, step {index + 1}: {error}") from None
-        if notes is not None and isinstance(step.get("params"), dict):
+        if notes is not None:
             notes.extend(f"{source}, step {index + 1} ({items[-1].definition.label}): {change}"
-                         for change in changed_by_added(items[-1].filter, step["params"]))
+                         for change in (*changed_since(items[-1].filter, step.get("revision", 1)),
+                                        *changed_by_added(items[-1].filter, step["params"])))
         if unread_masks is not None and reasons:
             unread_masks.append(f"step {index + 1} ({items[-1].definition.label}) opened switched off: {reasons[0]}; "
                                 "what its mask held there is lost: paint or detect it again, or remove the step")
@@ -193,6 +201,7 @@ def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[tuple[str
         raise ParameterError(f"filter {definition.name!r}: \"params\" must be an object of parameter values")
     params = upgrade_params(definition.name, params)
     _check_param_types(definition, params)
+    check_whole(step.get("revision", 1), "revision", minimum=1, maximum=_MAX_REVISION)
     enabled = check_bool(step.get("enabled", True), "enabled")
     opacity = check_number(step.get("opacity", 1.0), "opacity", minimum=0.0, maximum=1.0)
     mask = None
@@ -256,6 +265,34 @@ holes then; they take 0.6, the default when grain came to all fills.
 ``restore``'s rebalance stretched each channel on its own before
 ``remove_cast`` made that a choice (it matters only with ``rebalance`` on).
 """
+
+
+RENDER_CHANGES: dict[str, tuple[str, ...]] = {}
+"""Filter -> how it renders the same settings differently since recipes were first written, oldest first.
+
+Each entry is one revision of the filter (the first is revision 2), said to
+whoever loads a recipe saved at an earlier one: what changed, and what to set
+for the earlier look where a setting gives it. A change of what a filter
+renders (other than a fix of a crash or of a result no one could want) adds
+one; ``tests/core/test_render_revisions.py`` holds each filter's renders and
+fails when one changes at the same revision.
+"""
+
+
+def render_revision(filter_name: str) -> int:
+    """The revision of ``filter_name``'s rendering that this version has (1 until it first changed)."""
+    return 1 + len(RENDER_CHANGES.get(filter_name, ()))
+
+
+def changed_since(filter_name: str, saved: int) -> list[str]:
+    """What renders differently in a step of ``filter_name`` that a recipe saved at revision ``saved``: each
+    change since (:data:`RENDER_CHANGES`), or, from a newer version, that this one renders it as before."""
+    current = render_revision(filter_name)
+    if saved > current:
+        return [f"it was saved by a newer Enhance Studio, whose rendering of this filter (revision {saved}) differs "
+                f"from this version's (revision {current}): update Enhance Studio for the same picture"]
+    return [f"it renders differently since the recipe was saved: {change}"
+            for change in RENDER_CHANGES.get(filter_name, ())[saved - 1:]]
 
 
 def without_added_defaults(filter_name: str, params: dict) -> dict:

@@ -1,0 +1,86 @@
+"""A filter renders the same settings as it did at its revision, and a recipe of an earlier revision says so."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from enhance_core.filters.registry import FILTERS
+from enhance_core.errors import ParameterError
+from enhance_core.recipe import (RENDER_CHANGES, load_recipe, recipe_from_dict, recipe_to_dict, render_revision,
+                                 save_recipe)
+from enhance_core.stack import make_item
+from tests.core.render_references import OVERRIDES, REFERENCES, changes, difference, second_setting, stored
+
+UPDATE = "python -m tests.core.render_references"
+
+
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_each_filter_renders_as_at_its_revision(name: str) -> None:
+    assert (REFERENCES / f"{name}.npz").exists(), f"new filter {name!r}: store its renders with {UPDATE}"
+    assert int(stored(name)["revision"]) == render_revision(name), (
+        f"{name}'s revision changed: store its new renders with {UPDATE}")
+    assert not changes(name), (
+        f"{name} renders differently ({changes(name)[0]}); if that is meant, say how in "
+        f"enhance_core.recipe.RENDER_CHANGES[{name!r}] (loading an older recipe tells its users) and run {UPDATE}")
+
+
+def test_the_second_setting_moves_every_parameter_off_its_default() -> None:
+    unmoved = {name: [spec.name for spec in definition.specs if spec.name not in second_setting(definition)]
+               for name, definition in FILTERS.items() if name not in OVERRIDES}
+    assert not any(unmoved.values()), unmoved
+
+
+def test_small_differences_pass_and_a_changed_render_is_told() -> None:
+    base = np.full((20, 20, 3), 100, np.uint8)
+    rounded = base.copy()
+    rounded[::5] += 1
+    assert difference(base, base) == "" and difference(base, rounded) == "", "a fifth of values rounded the other way"
+    assert difference(base, base + 1).startswith("mean difference 1.000 levels, 0.00% of values")
+    flipped = base.copy()
+    flipped[0, 0, 0] = 255
+    assert difference(base, flipped) == "", "an edge flipping on one pixel in 1200 values"
+    assert difference(base, base + 3) == ("mean difference 3.000 levels, 100.00% of values more than 2 levels off, "
+                                          "at most 3")
+    assert difference(base, base[:5]) == "its size is (5, 20, 3), was (20, 20, 3)"
+
+
+@pytest.fixture
+def bilateral_changed(monkeypatch) -> None:
+    monkeypatch.setitem(RENDER_CHANGES, "bilateral", ("the colour sigma means what it means on gray",))
+
+
+def test_a_recipe_saved_at_an_earlier_revision_says_what_renders_differently(tmp_path, bilateral_changed) -> None:
+    data = recipe_to_dict([make_item("gamma"), make_item("bilateral")])
+    assert "revision" not in data["steps"][0] and data["steps"][1]["revision"] == 2
+    del data["steps"][1]["revision"]
+    notes: list[str] = []
+    recipe_from_dict(data, source="recipe old.json", notes=notes)
+    assert notes == ["recipe old.json, step 2 (Bilateral filter): it renders differently since the recipe was "
+                     "saved: the colour sigma means what it means on gray"]
+    path = save_recipe([make_item("bilateral")], tmp_path / "now.json")
+    assert json.loads(path.read_text())["steps"][0]["revision"] == 2
+    notes.clear()
+    load_recipe(path, notes=notes)
+    assert notes == []
+
+
+def test_a_recipe_from_a_newer_revision_loads_and_says_this_version_renders_it_as_before() -> None:
+    data = recipe_to_dict([make_item("bilateral")])
+    data["steps"][0]["revision"] = 3
+    notes: list[str] = []
+    (step,) = recipe_from_dict(data, source="recipe new.json", notes=notes)
+    assert step.filter == "bilateral"
+    assert notes == ["recipe new.json, step 1 (Bilateral filter): it was saved by a newer Enhance Studio, whose "
+                     "rendering of this filter (revision 3) differs from this version's (revision 1): update "
+                     "Enhance Studio for the same picture"]
+
+
+@pytest.mark.parametrize("revision", [0, 1.5, "2", True, None])
+def test_a_bad_revision_is_named(revision) -> None:
+    data = recipe_to_dict([make_item("gamma")])
+    data["steps"][0]["revision"] = revision
+    with pytest.raises(ParameterError, match=r"step 1: revision: .*(not a whole number|outside the allowed range)"):
+        recipe_from_dict(data)
