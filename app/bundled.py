@@ -4,5 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+_INSTALLED = Path(__file__).resolve().parent / "resources"
+RESOURCES = _INSTALLED if _INSTALLED.is_dir() else Path(__file__).resolve().parent.parent / "resources"
+"""``app/resources`` of an installed copy (the wheel holds them there), else ``resources/`` at the root of a
+checkout."""
 SAMPLE_IMAGE = RESOURCES / "sample_astronaut.png"

@@ -41,9 +41,7 @@ from enhance_core.learned.archs.inpaint_unet import InpaintUNet
 from enhance_core.learned.archs.lowlight_net import LowLightNet
 from enhance_core.learned.archs.noise_level_net import NoiseLevelNet
 from enhance_core.learned.archs.super_res_net import SuperResNet
-from enhance_core.learned.weights import metadata_args, read_weights
-
-MODELS_ENV = "ENHANCE_MODELS_DIR"
+from enhance_core.learned.weights import MODELS_ENV, metadata_args, read_weights
 
 ARCHS: dict[str, type[nn.Module]] = {
     "DamageUNet": DamageUNet,
@@ -196,9 +194,13 @@ _LOCK = threading.Lock()
 
 
 def models_dir() -> Path:
-    """Return the models folder: ``$ENHANCE_MODELS_DIR`` or ``models/`` at the repository root."""
+    """Return the models folder: ``$ENHANCE_MODELS_DIR``, else ``enhance_core/models`` of an installed copy (the
+    wheel holds them there), else ``models/`` at the root of a checkout."""
     override = os.environ.get(MODELS_ENV)
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "models"
+    if override:
+        return Path(override)
+    installed = Path(__file__).resolve().parents[1] / "models"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "models"
 
 
 def weights_path(name: str) -> Path:

@@ -30,6 +30,9 @@ from typing import Any
 from enhance_core.atomic import write_bytes_atomic
 from enhance_core.errors import ModelError
 
+MODELS_ENV = "ENHANCE_MODELS_DIR"
+"""Environment variable naming a models folder to use instead of the shipped one."""
+
 FORMAT = "enhance-studio.weights"
 FORMAT_VERSION = "1"
 _DTYPES = {"float16": "F16", "float32": "F32", "float64": "F64", "int64": "I64", "int32": "I32", "uint8": "U8",
@@ -152,8 +155,9 @@ def read_weights(path: Path, *, sha256: str) -> tuple[dict[str, Any], dict[str, 
     try:
         data = Path(path).read_bytes()
     except OSError as error:
-        raise ModelError(f"{path}: cannot read model weights ({error.strerror}); reinstall the models "
-                         f"folder or export the weights with python -m enhance_core.training.export") from None
+        raise ModelError(f"{path}: cannot read model weights ({error.strerror}); reinstall Enhance Studio (its "
+                         f"wheel holds the weights) or set {MODELS_ENV} to a folder that holds them (a checkout's "
+                         f"models/); weights you trained: python -m enhance_core.training.export") from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256.lower():
         raise ModelError(f"{path}: SHA-256 is {actual}, expected {sha256.lower()}; the file is corrupt or was "
