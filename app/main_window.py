@@ -51,6 +51,7 @@ from app.white_balance_picker import WHITE_BALANCE_FILTER, WhiteBalancePicker
 from app.window_level import WindowLevelControls
 from app.viewer_overlay import ViewerOverlay
 from app.workers import JobFailure, JobRunner
+from enhance_core import __version__
 from enhance_core.medical.roi import pixel_spacing
 from enhance_core.medical.windows import stack_window
 from enhance_core.project import SUFFIX as PROJECT_SUFFIX
@@ -647,8 +648,8 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         """A short About box."""
         QMessageBox.about(self, f"About {APPLICATION}",
-                          f"<b>{APPLICATION}</b><br>Non-destructive image editing with classic and learned "
-                          "filters, live PSNR/SSIM against a reference, and batch recipes.")
+                          f"<b>{APPLICATION}</b> {__version__}<br>Non-destructive image editing with classic and "
+                          "learned filters, live PSNR/SSIM against a reference, and batch recipes.")
 
     def _report_failure(self, title: str, failure: JobFailure) -> None:
         self.reporter.report(self, title, failure.error, failure.details)

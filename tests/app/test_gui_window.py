@@ -477,3 +477,13 @@ def test_a_recent_file_or_a_folder_whose_name_is_not_utf8_is_remembered_as_itsel
     settings.set_last_folder("export", tmp_path / os.fsdecode(b"scans \xe9t\xe9") / "a.png")
     assert again.last_folder("open") == str(tmp_path)
     assert again.last_folder("export") == str(tmp_path / os.fsdecode(b"scans \xe9t\xe9"))
+
+
+def test_the_about_box_names_the_version(window, monkeypatch):
+    from enhance_core import __version__
+
+    shown = []
+    monkeypatch.setattr("app.main_window.QMessageBox.about", lambda parent, title, text: shown.append((title, text)))
+    window.show_about()
+    ((title, text),) = shown
+    assert title == "About Enhance Studio" and f"<b>Enhance Studio</b> {__version__}<br>" in text
