@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import glob
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -119,6 +120,20 @@ def test_outputs_never_replace_a_mask_or_a_reference(folder, tmp_path) -> None:
         plan_batch([folder / "a.png"], steps, masks, mask_file=masks / "a.png", overwrite=True)
     with pytest.raises(ParameterError, match=f"would overwrite the reference {truth / 'a.png'}"):
         plan_batch([folder / "a.png"], steps, truth, reference_dir=truth, overwrite=True)
+
+
+def test_a_relative_output_folder_never_replaces_a_mask_or_a_reference(folder, tmp_path, monkeypatch) -> None:
+    for where in ("masks", "truth"):
+        (tmp_path / where).mkdir()
+        save(tmp_path / where / "a.png", photo(5))
+    monkeypatch.chdir(tmp_path)
+    steps = (make_item("negative"),)
+    with pytest.raises(ParameterError, match="would overwrite the mask"):
+        plan_batch([folder / "a.png"], steps, Path("masks"), mask_dir=tmp_path / "masks", overwrite=True)
+    with pytest.raises(ParameterError, match="would overwrite the mask"):
+        plan_batch([folder / "a.png"], steps, tmp_path / "masks", mask_dir=Path("masks"), overwrite=True)
+    with pytest.raises(ParameterError, match="would overwrite the reference"):
+        plan_batch([folder / "a.png"], steps, Path("truth"), reference_dir=Path("truth"), overwrite=True)
 
 
 def test_ctrl_c_while_a_result_is_recorded_counts_the_files_written(folder, tmp_path) -> None:

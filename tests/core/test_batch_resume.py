@@ -201,6 +201,20 @@ def test_a_model_update_makes_learned_steps_count_as_other_work(monkeypatch) -> 
     assert steps_digest(learned) != before[0] and steps_digest(classic) == before[1]
 
 
+def test_only_an_added_parameter_that_renders_as_before_is_left_out_of_the_work_digest(monkeypatch) -> None:
+    from enhance_core import recipe
+    from enhance_core.batch_manifest import steps_digest
+    from enhance_core.stack import make_item
+
+    for (name, added), spec in recipe.ADDED_PARAMS.items():
+        kept = recipe.without_added_defaults(name, {added: spec.value, "other": 1})
+        assert kept == ({"other": 1} if spec.same_output else {added: spec.value, "other": 1}), (name, added)
+    steps = (make_item("gamma"), make_item("bilateral"))
+    before = steps_digest(steps)
+    monkeypatch.setitem(recipe.RENDER_CHANGES, "bilateral", ("renders otherwise",))
+    assert steps_digest(steps) != before, "files made before a filter renders otherwise are work again"
+
+
 def test_an_added_parameter_at_its_earlier_value_leaves_finished_files_done(folder, tmp_path, capsys,
                                                                              monkeypatch) -> None:
     from enhance_core import recipe

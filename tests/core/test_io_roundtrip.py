@@ -323,3 +323,25 @@ def test_the_written_file_itself_says_orientation_one(tmp_path, suffix):
     with PILImage.open(path) as written:
         assert written.getexif().get(0x0112, 1) == 1, "else it opens turned a second time"
     assert read_image(path).pixels.shape == image.pixels.shape
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4])
+def test_a_low_bit_gray_png_colour_key_becomes_alpha(tmp_path, bits):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    top = (1 << bits) - 1
+    levels = np.full((8, 16), top, np.uint8)
+    levels[2:6, 4:12] = 0
+    per_byte = 8 // bits
+    rows = b"".join(b"\x00" + bytes(int("".join(format(v, f"0{bits}b") for v in row[i:i + per_byte]), 2)
+                                   for i in range(0, 16, per_byte)) for row in levels)
+    (tmp_path / "ink.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 8, bits, 0, 0, 0, 0))
+        + chunk(b"tRNS", struct.pack(">H", top)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    image = read_image(tmp_path / "ink.png")
+    assert image.alpha is not None and int((image.alpha == 0).sum()) == 8 * 16 - 32, "the white paper is the key"
+    np.testing.assert_array_equal(image.alpha[2:6, 4:12], 1.0)

@@ -232,3 +232,17 @@ def test_float_tiff_nan_and_infinities_read_as_finite_values_with_a_warning(tmp_
     tifffile.imwrite(tmp_path / "gray_nan.tif", data[:, :, 0], photometric="minisblack")
     assert any(w.startswith("1 gray sample(s) hold NaN") for w in read_image(tmp_path / "gray_nan.tif").meta.extra[
         "warnings"]), "a gray file's samples are not called colour ones"
+
+
+def test_a_float_tiff_cut_out_keeps_its_alpha_and_values_past_white(tmp_path):
+    rgba = np.random.default_rng(1).random((32, 32, 4)).astype(np.float32)
+    rgba[..., :3] *= 2.0
+    rgba[..., 3] = 0.0
+    rgba[8:24, 8:24, 3] = 1.0
+    tifffile.imwrite(tmp_path / "cutout.tif", rgba, photometric="rgb", extrasamples=(2,))
+    image = read_image(tmp_path / "cutout.tif")
+    back = read_image(write_image(image, tmp_path / "out.tif"))
+    assert back.meta.float_source and back.alpha is not None
+    np.testing.assert_array_equal(back.alpha, image.alpha)
+    np.testing.assert_allclose(back.pixels[8:24, 8:24], image.pixels[8:24, 8:24], rtol=1e-6)
+    assert back.pixels.max() > 1.5

@@ -135,3 +135,15 @@ def test_the_source_is_refused_under_any_spelling_of_its_path(tmp_path, monkeypa
         with pytest.raises(ImageWriteError, match="own source file"):
             write_image(image.with_pixels(1.0 - image.pixels), alias)
     assert source.read_bytes() == before
+
+
+@pytest.mark.parametrize(("bits", "wanted"), [(8, 8), (10, 16), (12, 16), (16, 16)])
+def test_a_source_of_more_than_8_bits_exports_at_16_by_default(tmp_path, bits, wanted):
+    from enhance_core.image import Image, ImageMeta
+
+    levels = (1 << bits) - 1
+    ramp = (np.arange(64 * 64, dtype=np.float32).reshape(64, 64, 1) % (levels + 1)) / levels
+    path = write_image(Image(ramp, meta=ImageMeta(bit_depth=bits)), tmp_path / "out.png")
+    back = read_image(path)
+    assert back.meta.bit_depth == wanted
+    assert len(np.unique(back.pixels)) == min(levels + 1, 64 * 64), "every level the source has is kept"

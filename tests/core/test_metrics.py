@@ -169,3 +169,8 @@ def test_only_the_pixels_visible_in_both_count_when_some_are_transparent() -> No
     repainted[~visible] = rng.random((int((~visible).sum()), 3))
     assert compare_images(repainted, reference, visible=visible) == scores, "what transparency hides plays no part"
     assert compare_images(result, reference, visible=np.zeros((48, 64), bool)) == compare_images(result, reference)
+
+
+def test_luma_weighs_the_primaries_as_rec_709_does() -> None:
+    primaries = np.eye(3, dtype=np.float32).reshape(1, 3, 3)
+    np.testing.assert_allclose(compute_luma(primaries).ravel(), [0.2126, 0.7152, 0.0722], rtol=1e-6)

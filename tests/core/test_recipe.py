@@ -60,6 +60,8 @@ def recipe(*steps: dict) -> dict:
     ({"filter": "gaussian_blur", "params": {}}, r"step 2: filter 'gaussian_blur': parameter 'sigma' is missing"),
     ({"filter": "gaussian_blur", "params": {"sigma": 900}}, r"step 2: .*'sigma'.*900.*outside"),
     ({"filter": "gaussian_blur", "params": {"sigma": 1, "size": 3}}, r"step 2: .*no parameter 'size'"),
+    ({"filter": "box_blur", "params": {"size": 4.5}}, r"step 2: filter 'box_blur', parameter 'size': 4.5 must be a "
+     r"whole number"),
     ({"filter": "colorize", "params": {}}, r"step 2: unknown filter 'colorize'.*\(if a newer Enhance Studio saved "
      r"the recipe, open it with that version or update this one\)$"),
     ({"filter": "denoise", "params": {"mode": "auto", "sigma": 25, "auto_strength": 1, "detail": 2}},
@@ -73,6 +75,12 @@ def test_errors_name_the_step_and_the_problem(step: dict, message: str) -> None:
     good = {"filter": "negative", "params": {}}
     with pytest.raises(ParameterError, match=message):
         recipe_from_dict(recipe(good, step))
+
+
+def test_a_step_without_enabled_opacity_or_mask_is_on_opaque_and_everywhere() -> None:
+    (step,) = recipe_from_dict(recipe({"filter": "unsharp_mask", "params": {"sigma": 2.0, "amount": 1.0,
+                                                                           "threshold": 0.0}}))
+    assert (step.enabled, step.opacity, step.mask) == (True, 1.0, None)
 
 
 def test_the_picture_a_mask_was_painted_on_round_trips_and_a_malformed_one_is_named() -> None:

@@ -86,6 +86,7 @@ def test_bit_planes_of_16_bit_samples() -> None:
     assert run("bit_plane", column(255 / 255), eight, lowest=8, highest=15, stretch=False).ravel()[0] == 0.0
     assert run("bit_plane", column(128 / 255), eight, lowest=15, highest=15).ravel()[0] == 0.0
     assert run("bit_plane", column(128 / 255), eight, lowest=7, highest=15).ravel()[0] == 1.0
+    assert run("bit_plane", column(255 / 255), eight, lowest=8, highest=9).ravel()[0] == 0.0, "stretched, too"
 
 
 def test_bit_planes_after_a_window_are_the_display_picture_s_eight() -> None:
@@ -104,8 +105,8 @@ def test_threshold_fixed_and_otsu() -> None:
     np.testing.assert_array_equal(out, (bimodal > 0.475).astype(np.float32))
 
 
-@pytest.mark.parametrize("dark", [1, 9, 40])
-def test_otsu_splits_two_tones_that_do_not_reach_white(dark: int) -> None:
+@pytest.mark.parametrize("dark", [1, 9, 40, 40.3])
+def test_otsu_splits_two_tones_that_do_not_reach_white(dark: float) -> None:
     pixels = np.full((10, 10, 1), 150 / 255, np.float32)
     pixels.reshape(-1)[:10] = dark / 255
     out = run("threshold", pixels, RenderContext(bit_depth=8), method="otsu")
@@ -123,6 +124,12 @@ def test_threshold_on_color_uses_luma_in_every_channel() -> None:
     pixels = np.array([[[1.0, 1.0, 1.0], [0.0, 0.0, 1.0]]], np.float32)
     out = run("threshold", pixels, level=0.5)
     np.testing.assert_array_equal(out, [[[1, 1, 1], [0, 0, 0]]])
+
+
+def test_window_level_on_colour_stays_within_black_and_white() -> None:
+    colours = np.array([[[1.0, 0.0, 0.0], [0.0, 0.9, 1.0], [0.2, 0.1, 0.95], [1.0, 1.0, 0.0]]], np.float32)
+    out = run("window_level", colours, center=0.5, width=0.4)
+    assert out.min() >= 0.0 and out.max() <= 1.0 and out.max() == 1.0
 
 
 def test_window_level_in_hounsfield_units() -> None:
