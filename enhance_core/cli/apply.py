@@ -391,18 +391,15 @@ def file_window(args: argparse.Namespace) -> tuple[str, ...]:
 
 def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
     """The steps from ``--recipe`` or from ``--filter`` and its ``--set`` values."""
-    from enhance_core.recipe import load_recipe
+    from enhance_core.cli.recipes import read_recipe
     from enhance_core.stack import make_item
 
     if args.recipe is not None:
         if args.set:
             raise ParameterError("--set goes with --filter; edit the recipe to change its parameters")
-        notes: list[str] = []
-        steps = load_recipe(args.recipe, notes=notes)
+        steps = read_recipe(args.recipe)
         if not steps:
             raise ParameterError(f"recipe {args.recipe} has no steps")
-        for note in notes:
-            print(f"note: {note}", file=sys.stderr, flush=True)
         return steps
     if args.filter is None:
         raise ParameterError("give --recipe R.json or --filter NAME (see --list)")

@@ -184,8 +184,8 @@ def _recipe_window(args: argparse.Namespace, steps: tuple[StackItem, ...]
 
 def run(args: argparse.Namespace) -> int:
     """Export every slice of the chosen series; return 0, or 1 when some slices failed."""
+    from enhance_core.cli.recipes import read_recipe
     from enhance_core.io import check_quality
-    from enhance_core.recipe import load_recipe
 
     suffix = FORMATS[args.format]
     check_quality(args.quality)
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     for series, folder in chosen:
         if folder.resolve() in {item.path.parent.resolve() for item in series.slices}:
             raise ParameterError(f"{folder} holds the series' own files; give -o another folder for the slices")
-    steps = load_recipe(args.recipe) if args.recipe else ()
+    steps = read_recipe(args.recipe) if args.recipe else ()
     if steps and args.full_range:
         raise ParameterError("--recipe applies to windowed pictures; drop --full-range or --recipe")
     recipe_window, steps = _recipe_window(args, steps)

@@ -159,14 +159,14 @@ def _check_output(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Measure every ROI on every image and write the CSV."""
     from enhance_core.atomic import write_text_atomic
+    from enhance_core.cli.recipes import read_recipe
     from enhance_core.medical.roi import (RoiRecord, pixel_spacing, roi_stats, roi_stats_csv, roi_unit, source_values,
                                           stack_values)
-    from enhance_core.recipe import load_recipe
 
     rois = [(text, parse_roi(text)) for text in args.roi]
     if args.output is not None:
         _check_output(args)
-    steps = load_recipe(args.recipe) if args.recipe is not None else None
+    steps = read_recipe(args.recipe) if args.recipe is not None else None
     rows: list[RoiRecord] = []
     clipped: set[tuple[str, int, int]] = set()
     damaged: list[str] = []

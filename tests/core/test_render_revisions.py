@@ -84,3 +84,21 @@ def test_a_bad_revision_is_named(revision) -> None:
     data["steps"][0]["revision"] = revision
     with pytest.raises(ParameterError, match=r"step 1: revision: .*(not a whole number|outside the allowed range)"):
         recipe_from_dict(data)
+
+
+@pytest.mark.parametrize("command", ["apply", "dicom-export", "roi-stats"])
+def test_every_subcommand_that_takes_a_recipe_says_what_renders_differently(tmp_path, capsys, command) -> None:
+    from enhance_core.cli import main
+    from tests.core.dicom_fixtures import write_series
+
+    slices = write_series(tmp_path / "series", [0.0, 1.0])
+    recipe = recipe_to_dict([make_item("bilateral")])
+    recipe["steps"][0]["revision"] = 2
+    path = tmp_path / "newer.json"
+    path.write_text(json.dumps(recipe))
+    arguments = {"apply": ["-o", str(tmp_path / "out"), str(slices[0])],
+                 "dicom-export": [str(tmp_path / "series"), "-o", str(tmp_path / "out")],
+                 "roi-stats": [str(slices[0]), "--roi", "rect:2,2,8,8"]}[command]
+    assert main([command, *arguments, "--recipe", str(path)]) == 0
+    assert (f"note: recipe {path}, step 1 (Bilateral filter): it was saved by a newer Enhance Studio"
+            in capsys.readouterr().err)
