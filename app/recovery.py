@@ -333,6 +333,7 @@ class RecoveryController(QObject):
                          "File ▸ Open Reference.")
         if note:
             notes.append(note)
+        notes += [f"A restored step ({label}): {change}." for label, change in recovered.changes]
         if not resized and state.digest is not None and not Picture("", state.digest).is_of(source.pixels):
             notes.append(f"{image.name} is not the picture the session edited (it was replaced or edited since): "
                          + ("masks painted or detected on that one now lie on this one; check them with the brush "

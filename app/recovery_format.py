@@ -12,7 +12,8 @@ detector's 0/1 masks are, else 16-bit). Format (version 1)::
      "strokes": {"<n>": <stroke as in a recipe>},
      "masks": {"<n>": {"rows", "cols", "feather", "raster": "raster-1.png" or null,
                        "strokes": [[first, last], ...]}},
-     "items": {"<n>": {"filter", "params", "enabled", "opacity", "uid", "mask": "<n>" or null}},
+     "items": {"<n>": {"filter", "params", "enabled", "opacity", "uid", "mask": "<n>" or null,
+                       "revision" (as a recipe step holds it, when above 1)}},
      "stack": ["<item>", ...], "base": ["<item>", ...],
      "history": [{"kind": "replace", "label": "Paint on Hole fill", "before": "<item>", "after": "<item>"}, ...],
      "snapshots": [{"name": "14:02 Add Gamma", "created": "2026-12-02T14:02:11", "steps": ["<item>", ...]}, ...]}
@@ -51,7 +52,7 @@ from enhance_core.errors import EnhanceError, ParameterError
 from enhance_core.filters.registry import get_filter
 from enhance_core.masks import Mask, Stroke, load_mask_raster, stroke_from_dict, stroke_to_dict
 from enhance_core.project_states import Snapshot
-from enhance_core.recipe import upgrade_params
+from enhance_core.recipe import render_revision, step_changes, upgrade_params
 from enhance_core.stack import StackItem, make_item
 
 SCHEMA = "enhance-studio.recovery"
@@ -108,6 +109,9 @@ class RecoveredSession:
     base: tuple[StackItem, ...]
     rasters: dict[str, np.ndarray]
     masked: bool = False
+    changes: tuple[tuple[str, str], ...] = ()
+    """What a step of it renders differently from the version that wrote the file: (its filter's label, the
+    change as :func:`enhance_core.recipe.step_changes` says it), each once."""
 
 
 def encode_raster(raster: np.ndarray) -> bytes:
@@ -216,9 +220,11 @@ class SessionEncoder:
             else:
                 mask = None if item.mask is None else self._mask(item.mask)
                 self._counter += 1
-                entry = (item, self._counter, json.dumps({
-                    "filter": item.filter, "params": dataclasses.asdict(item.params), "enabled": item.enabled,
-                    "opacity": item.opacity, "uid": item.uid, "mask": mask}))
+                fields = {"filter": item.filter, "params": dataclasses.asdict(item.params), "enabled": item.enabled,
+                          "opacity": item.opacity, "uid": item.uid, "mask": mask}
+                if (revision := render_revision(item.filter)) > 1:
+                    fields["revision"] = revision
+                entry = (item, self._counter, json.dumps(fields))
             self._used_items[id(item)] = entry
         return str(entry[1])
 
@@ -344,9 +350,12 @@ def _decode(data: dict[str, Any], folder: Path) -> RecoveredSession:
         chosen = tuple(strokes[str(n)] for first, last in runs for n in range(first, last + 1))
         masks[key] = Mask(int(entry["rows"]), int(entry["cols"]), chosen, raster, float(entry["feather"]))
     items: dict[str, StackItem] = {}
+    changes: set[tuple[str, str]] = set()
     for key, entry in data["items"].items():
         definition = get_filter(entry["filter"])
         params = definition.make_params(upgrade_params(definition.name, dict(entry["params"])), partial=False)
+        changes.update((definition.label, change) for change in step_changes(
+            {"filter": definition.name, "params": entry["params"], "revision": int(entry.get("revision", 1))}))
         mask = None if entry["mask"] is None else masks[entry["mask"]]
         items[key] = make_item(definition.name, params, enabled=bool(entry["enabled"]),
                                opacity=float(entry["opacity"]), mask=mask, uid=str(entry["uid"]))
@@ -367,7 +376,8 @@ def _decode(data: dict[str, Any], folder: Path) -> RecoveredSession:
         digest=data["digest"] if isinstance(data.get("digest"), str) else None,
         snapshots=tuple(Snapshot(str(entry["name"]), tuple(items[key] for key in entry["steps"]),
                                  str(entry.get("created", ""))) for entry in data.get("snapshots", ())))
-    return RecoveredSession(state, tuple(items[key] for key in data["base"]), rasters, masked=bool(masks))
+    return RecoveredSession(state, tuple(items[key] for key in data["base"]), rasters, masked=bool(masks),
+                            changes=tuple(sorted(changes)))
 
 
 def _record(entry: dict[str, Any], items: Mapping[str, StackItem]) -> EditRecord:

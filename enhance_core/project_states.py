@@ -44,7 +44,7 @@ from enhance_core.masks import (Mask, Stroke, check_mask_dict, load_mask_raster,
                                 stroke_from_dict, stroke_to_dict)
 from enhance_core.recipe import SCHEMA as RECIPE_SCHEMA
 from enhance_core.recipe import VERSION as RECIPE_VERSION
-from enhance_core.recipe import raster_file_name, recipe_from_dict, recipe_to_dict
+from enhance_core.recipe import raster_file_name, recipe_from_dict, recipe_to_dict, step_changes
 from enhance_core.stack import StackItem
 from enhance_core.validation import check_list, check_object, check_whole, shown
 
@@ -183,11 +183,12 @@ def decode_states(data: Any, path: Path, current: Steps, current_rasters: dict[s
     source = f"project {path}"
     try:
         check_object(data, f"{source}: states", _SECTION_KEYS)
-        pool = _decode_pool(data, path, current_rasters)
+        changes: set[tuple[str, str]] = set()
+        pool = _decode_pool(data, path, current_rasters, changes)
     except (EnhanceError, ValueError) as error:
         return None, (), [f"the undo history and snapshots saved in {path.name} could not be read ({error}); "
                           "the project opened with its current steps only"]
-    warnings: list[str] = []
+    warnings = [f"a step of the undo history or snapshots ({label}): {change}" for label, change in sorted(changes)]
     history = None
     if data.get("history") is not None:
         try:
@@ -208,8 +209,10 @@ def decode_states(data: Any, path: Path, current: Steps, current_rasters: dict[s
     return history, tuple(snapshots), warnings
 
 
-def _decode_pool(data: dict, path: Path, current_rasters: dict[str, np.ndarray]) -> list[StackItem]:
-    """Every step of the section, in order, with its mask (rasters read once per file)."""
+def _decode_pool(data: dict, path: Path, current_rasters: dict[str, np.ndarray], changes: set[tuple[str, str]]
+                 ) -> list[StackItem]:
+    """Every step of the section, in order, with its mask (rasters read once per file); what a step renders
+    differently from the version that saved it is added to ``changes`` as (filter label, change)."""
     source = f"project {path}"
     rasters = dict(current_rasters)
     strokes = [stroke_from_dict(entry, f"states, stroke {number + 1}")
@@ -239,6 +242,7 @@ def _decode_pool(data: dict, path: Path, current_rasters: dict[str, np.ndarray])
             raise ParameterError(f"{where}: \"uid\" must be text, got {shown(uid)}")
         recipe = {"schema": RECIPE_SCHEMA, "version": RECIPE_VERSION, "steps": [entry.get("step")]}
         (item,) = recipe_from_dict(recipe, source=where)
+        changes.update((item.definition.label, change) for change in step_changes(entry["step"]))
         mask = None
         if entry.get("mask") is not None:
             mask = masks[check_whole(entry["mask"], f"{where}: mask", minimum=0, maximum=len(masks) - 1)]

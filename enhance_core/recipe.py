@@ -141,8 +141,8 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None, source: s
                      unread_masks: list[str] | None = None, notes: list[str] | None = None) -> tuple[StackItem, ...]:
     """Validate a recipe dict and build its steps; ``source`` names it in error messages.
 
-    With ``notes``, a line is appended there for each step that renders
-    differently from the version that saved it (:func:`changed_by_added`).
+    With ``notes``, a line is appended there for each way a step renders
+    differently from the version that saved it (:func:`step_changes`).
 
     A mask raster file that cannot be read raises, unless ``unread_masks`` is
     given (a project: its steps open whatever became of a file beside it): then
@@ -175,8 +175,7 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None, source: s
             raise ParameterError(f"{source}, step {index + 1}: {error}") from None
         if notes is not None:
             notes.extend(f"{source}, step {index + 1} ({items[-1].definition.label}): {change}"
-                         for change in (*changed_since(items[-1].filter, step.get("revision", 1)),
-                                        *changed_by_added(items[-1].filter, step["params"])))
+                         for change in step_changes(step))
         if unread_masks is not None and reasons:
             unread_masks.append(f"step {index + 1} ({items[-1].definition.label}) opened switched off: {reasons[0]}; "
                                 "what its mask held there is lost: paint or detect it again, or remove the step")
@@ -293,6 +292,12 @@ def changed_since(filter_name: str, saved: int) -> list[str]:
                 f"from this version's (revision {current}): update Enhance Studio for the same picture"]
     return [f"it renders differently since the recipe was saved: {change}"
             for change in RENDER_CHANGES.get(filter_name, ())[saved - 1:]]
+
+
+def step_changes(step: dict) -> list[str]:
+    """What a valid recipe step (as JSON holds it) renders differently from the version that saved it: each
+    change of its filter since (:func:`changed_since`), each retired or added setting (:func:`changed_by_added`)."""
+    return [*changed_since(step["filter"], step.get("revision", 1)), *changed_by_added(step["filter"], step["params"])]
 
 
 def without_added_defaults(filter_name: str, params: dict) -> dict:

@@ -571,3 +571,18 @@ def test_a_picture_replaced_by_another_of_its_size_is_restored_onto_with_a_warni
         again.recovery.offer_restore()
     assert again.reporter.errors == []
     again.shutdown()
+
+
+def test_a_restored_step_whose_filter_renders_differently_since_is_reported(qtbot, root, photo_path, monkeypatch):
+    from enhance_core import recipe
+
+    crashed = edited_session(qtbot, root, photo_path)
+    crashed.shutdown()
+    monkeypatch.setitem(recipe.RENDER_CHANGES, "gaussian_blur", ("its sigma is now in display pixels",))
+    restored = editor(qtbot, root, "Restore")
+    with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
+        restored.recovery.offer_restore()
+    assert restored.reporter.errors[0][0] == "Session restored with changes"
+    assert ("A restored step (Gaussian blur): it renders differently since the recipe was saved: its sigma is now "
+            "in display pixels.") in restored.reporter.errors[0][1]
+    restored.shutdown()

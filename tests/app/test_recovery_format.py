@@ -75,6 +75,23 @@ def test_a_session_from_before_a_parameter_was_added_is_recovered(tmp_path):
     assert read_session(tmp_path).state.items[0].params.function == "linear"
 
 
+def test_a_session_of_a_filter_that_renders_differently_since_says_so(tmp_path, monkeypatch):
+    from enhance_core import recipe
+
+    stack, commands = FilterStack(), []
+    edit(stack, commands, AddStepCommand(stack, "bilateral"))
+    edit(stack, commands, change_params_command(stack, stack.snapshot()[0], {"sigma_space": 4.0}))
+    SessionEncoder(tmp_path).write(session(stack, commands))
+    assert read_session(tmp_path).changes == ()
+    monkeypatch.setitem(recipe.RENDER_CHANGES, "bilateral", ("the colour sigma means what it means on gray",))
+    assert read_session(tmp_path).changes == (
+        ("Bilateral filter", "it renders differently since the recipe was saved: the colour sigma means what it "
+                             "means on gray"),)
+    (tmp_path / "now").mkdir()
+    SessionEncoder(tmp_path / "now").write(session(stack, commands))
+    assert read_session(tmp_path / "now").changes == (), "written at this revision"
+
+
 def test_rasters_are_written_once_and_removed_when_unused(tmp_path):
     stack, commands = FilterStack(), []
     edit(stack, commands, AddStepCommand(stack, "gaussian_blur"))

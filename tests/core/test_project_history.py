@@ -130,3 +130,16 @@ def test_a_damaged_snapshot_is_left_out_with_a_warning(tmp_path):
     assert project.history is not None
     assert project.warnings == ("snapshot 1 saved in edit.esproj could not be read (snapshot 1: \"name\" and "
                                 "\"created\" must be text, got 7 and ''); left out",)
+
+
+def test_a_snapshot_step_of_a_filter_that_renders_differently_since_is_warned_about_once(tmp_path, monkeypatch):
+    from enhance_core import recipe
+
+    history = edited_history()
+    with_gamma_twice = (*history.states[3], *history.states[1])
+    path = save(tmp_path, history, [Snapshot("both", with_gamma_twice), Snapshot("first", history.states[1])])
+    monkeypatch.setitem(recipe.RENDER_CHANGES, "gamma", ("gamma now works in linear light",))
+    project = load_project(path)
+    assert [warning for warning in project.warnings if "undo history or snapshots" in warning] == [
+        "a step of the undo history or snapshots (Gamma): it renders differently since the recipe was saved: "
+        "gamma now works in linear light"]
