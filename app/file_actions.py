@@ -664,7 +664,10 @@ class FileActions(QObject):
         self.settings.set_last_folder("recipe", path)
         self.document.push(ResetStackCommand(self.document.stack, steps, f"Load recipe {path.name}"))
         if notes:
-            self.warned.emit(" · ".join(notes))
+            lines = [note.removeprefix(f"recipe {path}, ") for note in notes]
+            said = "\n\n".join(line[:1].upper() + line[1:] for line in lines)
+            self.reporter.show_error(self.window, "Recipe loaded with changes",
+                                     f"{path.name} renders differently from the version that saved it:\n\n{said}")
 
 
 def _painted_on(mask: Mask) -> str:
