@@ -151,7 +151,7 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None, source: s
     """
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ParameterError(f"{source} is not an Enhance Studio recipe (expected \"schema\": \"{SCHEMA}\")")
-    check_object(data, source, _RECIPE_KEYS)
+    _check_keys(data, source, _RECIPE_KEYS)
     if "version" not in data:
         raise ParameterError(f"{source}: \"version\" is missing")
     version = data["version"]
@@ -186,7 +186,7 @@ def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[tuple[str
                     unread: list[str] | None = None) -> StackItem:
     """Build one validated step; ``rasters`` holds the mask rasters read so far, by file name and size (read
     once). With ``unread``, a mask raster that cannot be read is said there and the step is switched off."""
-    check_object(step, "", _STEP_KEYS)
+    _check_keys(step, "", _STEP_KEYS)
     if "filter" not in step:
         raise ParameterError("\"filter\" is missing")
     if not isinstance(step["filter"], str):
@@ -339,6 +339,17 @@ def upgrade_params(filter_name: str, params: dict) -> dict:
         if name == filter_name:
             upgraded.setdefault(added, spec.value)
     return upgraded
+
+
+def _check_keys(value: Any, where: str, allowed: Sequence[str]) -> None:
+    """:func:`~enhance_core.validation.check_object`, saying that a key this version does not know may come from a
+    newer one."""
+    try:
+        check_object(value, where, allowed)
+    except ParameterError as error:
+        if isinstance(value, dict):
+            raise ParameterError(f"{error}; {_FROM_NEWER}") from None
+        raise
 
 
 def _check_param_types(definition: FilterDef, params: dict) -> None:

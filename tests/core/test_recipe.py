@@ -68,7 +68,8 @@ def recipe(*steps: dict) -> dict:
      r"step 2: filter 'denoise' has no parameter 'detail'; its parameters are: mode, sigma, auto_strength; if a "
      r"newer Enhance Studio saved the recipe, open it with that version or update this one$"),
     ({"filter": "gamma", "params": {"gamma": 1}, "opacity": 2}, r"step 2: opacity"),
-    ({"filter": "gamma", "params": {"gamma": 1}, "blend": "x"}, r"step 2: unknown key 'blend'"),
+    ({"filter": "gamma", "params": {"gamma": 1}, "blend": "x"}, r"step 2: unknown key 'blend'; allowed: .*; if a "
+     r"newer Enhance Studio saved the recipe, open it with that version or update this one$"),
     ({"params": {}}, r"step 2: \"filter\" is missing"),
 ])
 def test_errors_name_the_step_and_the_problem(step: dict, message: str) -> None:
@@ -81,6 +82,12 @@ def test_a_step_without_enabled_opacity_or_mask_is_on_opaque_and_everywhere() ->
     (step,) = recipe_from_dict(recipe({"filter": "unsharp_mask", "params": {"sigma": 2.0, "amount": 1.0,
                                                                            "threshold": 0.0}}))
     assert (step.enabled, step.opacity, step.mask) == (True, 1.0, None)
+
+
+def test_an_unknown_top_level_key_may_come_from_a_newer_version() -> None:
+    with pytest.raises(ParameterError, match=r"^recipe: unknown key 'colour_space'; allowed: schema, version, steps; "
+                                             r"if a newer Enhance Studio saved the recipe"):
+        recipe_from_dict(dict(recipe(), colour_space="p3"))
 
 
 def test_the_picture_a_mask_was_painted_on_round_trips_and_a_malformed_one_is_named() -> None:
