@@ -63,6 +63,7 @@ _FROM_NEWER = "if a newer Enhance Studio saved the recipe, open it with that ver
 _RECIPE_KEYS = ("schema", "version", "steps")
 _STEP_KEYS = ("filter", "params", "enabled", "opacity", "mask", "revision")
 _MAX_REVISION = 1_000_000
+"""Largest revision a recipe step may name (a check of the number's sanity, far above any real revision)."""
 
 
 def raster_file_name(recipe_path: Path, index: int) -> str:

@@ -2,8 +2,9 @@
 
 Each filter renders a crop of the bundled astronaut (and a gray copy) at its
 defaults and at a second setting with every parameter moved off its default.
-``render_references/<filter>.npz`` holds its renders as 8-bit pictures with
-the filter's revision (:func:`enhance_core.recipe.render_revision`);
+``render_references/<filter>.npz`` holds its renders as 8-bit pictures, the
+settings in full (so a setting added later, or a default changed, leaves the
+test as it was), and the filter's revision (:func:`enhance_core.recipe.render_revision`);
 ``test_render_revisions.py`` renders them again and compares.
 
 When a filter is meant to render differently, say how in
@@ -15,7 +16,8 @@ render that changed at the same revision.
 
 from __future__ import annotations
 
-import sys
+import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from enhance_core.filters.base import FilterDef
 from enhance_core.filters.registry import FILTERS
 from enhance_core.image import Image
 from enhance_core.io.reader import read_image
-from enhance_core.recipe import render_revision
+from enhance_core.recipe import render_revision, upgrade_params
 from enhance_core.render import render_image
 from enhance_core.stack import make_item
 
@@ -78,14 +80,26 @@ def second_setting(definition: FilterDef) -> dict[str, Any]:
     return values
 
 
-def renders(name: str) -> dict[str, np.ndarray]:
-    """Filter ``name``'s renders by ``<picture>.<setting>``, as 8-bit pictures."""
+def settings(name: str) -> dict[str, dict[str, Any]]:
+    """The settings filter ``name`` renders at, in full as a recipe holds them: ``default`` and ``second``."""
+    definition = FILTERS[name]
+    return {setting: dataclasses.asdict(definition.make_params(params))
+            for setting, params in (("default", {}), ("second", second_setting(definition)))}
+
+
+def renders(name: str, chosen: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Filter ``name``'s renders at the ``chosen`` settings, by ``<picture>.<setting>``, as 8-bit pictures.
+
+    The settings are read as a recipe's are: a setting added since they were stored takes the value that
+    renders as before it existed (:func:`enhance_core.recipe.upgrade_params`).
+    """
     definition = FILTERS[name]
     out = {}
     for picture, image in pictures().items():
-        for setting, params in (("default", {}), ("second", second_setting(definition))):
-            rendered = render_image(image, [make_item(name, definition.make_params(params))]).pixels
-            out[f"{picture}.{setting}"] = np.round(np.clip(rendered, 0, 1) * 255).astype(np.uint8)
+        for setting, params in chosen.items():
+            step = make_item(name, definition.make_params(upgrade_params(name, params), partial=False))
+            out[f"{picture}.{setting}"] = np.round(np.clip(render_image(image, [step]).pixels, 0, 1) * 255
+                                                   ).astype(np.uint8)
     return out
 
 
@@ -100,16 +114,20 @@ def difference(stored: np.ndarray, rendered: np.ndarray) -> str:
     return f"mean difference {mean:.3f} levels, {share:.2%} of values more than 2 levels off, at most {off.max()}"
 
 
-def stored(name: str) -> dict[str, np.ndarray]:
-    """Filter ``name``'s stored renders by ``<picture>.<setting>``, and its revision as ``revision``."""
+def stored(name: str) -> tuple[int, dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """Filter ``name``'s stored revision, the settings it rendered at, and its renders by ``<picture>.<setting>``."""
     with np.load(REFERENCES / f"{name}.npz", allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+        return (int(data["revision"]), json.loads(str(data["settings"])),
+                {key: data[key] for key in data.files if key not in ("revision", "settings")})
 
 
 def changes(name: str) -> list[str]:
-    """How filter ``name``'s renders differ from the stored ones, one line per render that is off."""
-    old = stored(name)
-    return [f"{key}: {off}" for key, value in renders(name).items() if (off := difference(old[key], value))]
+    """How filter ``name``'s renders at its stored settings differ from the stored ones, one line per render."""
+    _, chosen, old = stored(name)
+    new = renders(name, chosen)
+    if set(new) != set(old):
+        return [f"the stored renders are of {', '.join(sorted(old))}, not of {', '.join(sorted(new))}"]
+    return [f"{key}: {off}" for key, value in new.items() if (off := difference(old[key], value))]
 
 
 def update() -> list[str]:
@@ -119,13 +137,16 @@ def update() -> list[str]:
     for name in sorted(FILTERS):
         path = REFERENCES / f"{name}.npz"
         revision = render_revision(name)
-        if path.exists() and int(stored(name)["revision"]) == revision:
+        if path.exists() and stored(name)[0] == revision:
             if changed := changes(name):
                 raise SystemExit(f"{name} renders differently at revision {revision} ({changed[0]}): say how in "
                                  "enhance_core.recipe.RENDER_CHANGES, then run this again")
             continue
         REFERENCES.mkdir(exist_ok=True)
-        np.savez_compressed(path, **renders(name), revision=np.array(revision))
+        chosen = settings(name)
+        arrays: dict[str, Any] = {**renders(name, chosen), "revision": np.array(revision),
+                                  "settings": np.array(json.dumps(chosen))}
+        np.savez_compressed(path, **arrays)
         said.append(f"{name}: stored at revision {revision}")
     for path in sorted(REFERENCES.glob("*.npz")):
         if path.stem not in FILTERS:
@@ -136,4 +157,3 @@ def update() -> list[str]:
 
 if __name__ == "__main__":
     print("\n".join(update()) or "every filter renders as stored")
-    sys.exit(0)
