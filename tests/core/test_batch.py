@@ -501,6 +501,13 @@ def test_names_that_differ_only_in_unicode_form_get_outputs_macos_keeps_apart(tm
     assert [task.output.name for task in tasks] == ["caf\u00e9-box1.png", "cafe\u0301-box2.png"]
 
 
+def test_an_output_name_of_exactly_255_bytes_is_kept_whole(tmp_path) -> None:
+    name = "é" * 125 + "x.png"
+    save(tmp_path / name, photo(0, 8, 8))
+    (task,) = plan_batch([tmp_path / name], (make_item("negative"),), tmp_path / "out")
+    assert task.output.name == name and len(name.encode()) == 255
+
+
 def test_an_output_name_longer_than_a_file_system_takes_is_cut_short_and_written(tmp_path) -> None:
     names = ("é" * 125 + "x.png", "é" * 125 + "y.png")  # 255 bytes each, the most a name may hold
     for folder in ("scans_2019", "scans_2020"):

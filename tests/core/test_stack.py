@@ -170,6 +170,8 @@ def test_opacity_and_mask_blend_the_step_result() -> None:
     half = make_item("negative", opacity=0.5)
     out = Renderer().render(image, (half,))
     np.testing.assert_allclose(out, 0.5 * image.pixels + 0.5 * (1 - image.pixels), atol=1e-6)
+    nearly = Renderer().render(image, (make_item("negative", opacity=0.995),))
+    np.testing.assert_allclose(nearly, 0.005 * image.pixels + 0.995 * (1 - image.pixels), atol=1e-6)
     raster = np.zeros((40, 50), np.float32)
     raster[:, 25:] = 1.0
     masked = make_item("negative", mask=Mask(40, 50, raster=raster))

@@ -113,3 +113,9 @@ def test_registry_import_does_not_start_torch() -> None:
     code = "import sys, enhance_core.filters.registry; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("on", True), ("Yes", True), ("1", True), ("true", True),
+                                              ("off", False), ("No", False), ("0", False), (" false ", False)])
+def test_a_switch_typed_as_a_word_reads_as_meant(typed: str, meant: bool) -> None:
+    assert get_filter("restore").make_params({"denoise": typed}).denoise is meant

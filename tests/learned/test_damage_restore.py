@@ -1119,6 +1119,11 @@ def test_a_recipe_from_the_classical_detector_loads_with_the_learned_one_and_say
     assert notes[0] == (f"recipe {path}, step 1 (Hole fill (CNN)): it was saved with a 'max_width' setting, which "
                         f"this version no longer has: {RETIRED_PARAMS['hole_fill', 'max_width'].change}")
     assert "'grain' setting existed" in notes[1] and len(notes) == 2
+    assert step.params.grain == 0.6, "a recipe from before grain in fills takes the default it came with"
+    data = json.loads(path.read_text())
+    data["steps"][0]["params"]["grow"] = 3.0
+    path.write_text(json.dumps(data))
+    assert load_recipe(path)[0].params.grow == 3.0, "a grow the recipe sets is kept"
 
 
 def test_fills_borrow_the_grain_of_their_surroundings_but_not_its_edges():
