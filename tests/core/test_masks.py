@@ -37,6 +37,10 @@ def test_opacity_paint_over_and_erase() -> None:
     erased = Mask(40, 40).with_stroke(dab).with_stroke(
         Stroke(points=((20, 20),), radius=3, hardness=1.0, erase=True)).render()
     assert erased[20, 20] == 0.0 and erased[20, 24] == pytest.approx(0.5)
+    full = Stroke(points=((20, 20),), radius=8, hardness=1.0)
+    half_erased = Mask(40, 40).with_stroke(full).with_stroke(
+        Stroke(points=((20, 20),), radius=3, hardness=1.0, opacity=0.5, erase=True)).render()
+    assert half_erased[20, 20] == pytest.approx(0.5), "an eraser at half opacity takes half away"
 
 
 def test_region_render_equals_the_same_part_of_a_full_render() -> None:

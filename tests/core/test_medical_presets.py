@@ -15,7 +15,8 @@ from enhance_core.filters.point import WindowLevelParams, apply_window_level
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io import read_image
 from enhance_core.medical import auto_window, builtin_presets, find_preset, header_window, load_user_presets
-from enhance_core.medical.presets import WindowPreset, add_user_preset, remove_user_preset, save_user_presets
+from enhance_core.medical.presets import (WindowPreset, add_user_preset, presets_for, remove_user_preset,
+                                          save_user_presets)
 
 DOCUMENTED_CT = {"brain": (40, 80), "subdural": (75, 215), "stroke": (40, 40), "temporal_bone": (600, 2800),
                  "lung": (-600, 1500), "mediastinum": (50, 350), "soft_tissue": (50, 400), "liver": (30, 150),
@@ -82,6 +83,10 @@ def test_user_presets_round_trip_and_win_over_builtins(tmp_path):
     assert find_preset("my_lung", "CT", loaded).width == 1300
     with pytest.raises(PresetError):
         find_preset("my lung", "MR", loaded)
+    add_user_preset(path, WindowPreset("Soft", 50, 400))
+    anywhere = load_user_presets(path)
+    assert find_preset("soft", "CT", anywhere).width == 400 and find_preset("soft", "MR", anywhere).center == 50
+    assert "Soft" in [preset.name for preset in presets_for("CT", anywhere)]
 
 
 @pytest.mark.parametrize(("content", "words"), [

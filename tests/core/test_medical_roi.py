@@ -87,12 +87,12 @@ def test_a_disabled_step_or_pixels_a_step_left_alone_read_as_the_source(ct):
 
 def test_ellipse_takes_the_pixels_whose_centers_are_inside(ct):
     image, hu, _ = ct
-    roi = Roi("ellipse", 70, 60, 30, 20)  # dragged up and to the left
+    roi = Roi("ellipse", 70, 60, 10, 20)  # dragged up and to the left, wider than tall
     y, x = np.mgrid[0:128, 0:128] + 0.5
-    expected = ((x - 50) / 20) ** 2 + ((y - 40) / 20) ** 2 <= 1
+    expected = ((x - 40) / 30) ** 2 + ((y - 40) / 20) ** 2 <= 1
     np.testing.assert_array_equal(roi_mask(roi, 128, 128), expected)
     stats = roi_stats(source_values(image), roi)
-    assert stats.count == expected.sum() and abs(stats.count - math.pi * 400) < 20
+    assert stats.count == expected.sum() and abs(stats.count - math.pi * 600) < 20
     assert stats.mean == pytest.approx(hu[expected].mean(), abs=0.01) and stats.area_mm2 is None
     assert stats.sd == pytest.approx(hu[expected].std(ddof=1), abs=0.01)
 

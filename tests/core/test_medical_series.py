@@ -23,6 +23,13 @@ def test_slices_follow_the_position_along_the_normal_not_file_names(tmp_path):
     assert [slice_offset(series.read_slice(i)) for i in range(len(series))] == [1, 2, 4, 0, 3]
 
 
+def test_slices_at_one_position_follow_their_instance_numbers_not_file_names(tmp_path):
+    write_series(tmp_path, [10.0, 10.0, 20.0, 20.0], names=["d.dcm", "c.dcm", "b.dcm", "a.dcm"])
+    series = open_series(tmp_path)
+    assert series.order == "position"
+    assert [item.path.name for item in series.slices] == ["d.dcm", "c.dcm", "b.dcm", "a.dcm"]
+
+
 def test_without_positions_instance_numbers_decide(tmp_path):
     write_series(tmp_path, [0.0, 0.0, 0.0], names=["c.dcm", "a.dcm", "b.dcm"], with_position=False)
     series = open_series(tmp_path)

@@ -99,3 +99,28 @@ def test_uncached_steps_are_those_a_render_at_that_scale_would_compute() -> None
     assert renderer.uncached_steps(image, [blur], scale=0.5) == ()
     other = Image(image.pixels.copy())
     assert renderer.uncached_steps(other, [blur], scale=0.5) == (blur,)
+
+
+def test_two_regions_of_one_renderer_each_match_the_export() -> None:
+    from enhance_core.masks import Region
+    from enhance_core.render import render_image
+
+    image = Image(np.random.default_rng(2).random((120, 150, 3), dtype=np.float32))
+    steps = [make_item("gaussian_blur", {"sigma": 2.0}), make_item("negative")]
+    export = render_image(image, steps).pixels
+    renderer = Renderer()
+    for region in (Region(0, 0, 50, 60), Region(60, 80, 50, 60), Region(10, 20, 30, 30)):
+        np.testing.assert_allclose(renderer.render(image, steps, region=region), export[region.slices], atol=1e-6)
+
+
+def test_an_exact_render_after_a_quick_preview_is_computed_again(monkeypatch) -> None:
+    gamma = FILTERS["gamma"]
+
+    def by_draft(pixels, params, ctx):
+        return np.full_like(pixels, 0.25 if ctx.draft else 0.75)
+
+    monkeypatch.setitem(FILTERS, "gamma", dataclasses.replace(gamma, apply=by_draft))
+    image = Image(np.full((4, 5, 3), 0.5, np.float32))
+    renderer = Renderer()
+    assert np.allclose(renderer.render(image, [make_item("gamma")], draft=True), 0.25)
+    assert np.allclose(renderer.render(image, [make_item("gamma")]), 0.75)

@@ -178,6 +178,10 @@ def test_opacity_and_mask_blend_the_step_result() -> None:
     out = Renderer().render(image, (masked,))
     np.testing.assert_allclose(out[:, :25], image.pixels[:, :25])
     np.testing.assert_allclose(out[:, 25:], 1 - image.pixels[:, 25:], atol=1e-6)
+    quarter = Renderer().render(image, (make_item("negative", mask=Mask(40, 50, raster=raster), opacity=0.25),))
+    np.testing.assert_allclose(quarter[:, :25], image.pixels[:, :25])
+    np.testing.assert_allclose(quarter[:, 25:], 0.75 * image.pixels[:, 25:] + 0.25 * (1 - image.pixels[:, 25:]),
+                               atol=1e-6)
 
 
 def test_filters_see_the_mask_progress_runs_and_stop_cancels(counting) -> None:
@@ -306,3 +310,9 @@ def test_an_opacity_may_be_any_real_number_from_0_to_1(opacity) -> None:
 def test_an_opacity_that_is_no_number_from_0_to_1_is_named(opacity) -> None:
     with pytest.raises(ParameterError, match="opacity must be a number from 0 to 1"):
         make_item("negative", opacity=opacity)
+
+
+def test_a_picture_transparent_everywhere_renders() -> None:
+    image = Image(textured(20, 30).pixels, alpha=np.zeros((20, 30), np.float32))
+    out = render_image(image, (make_item("gaussian_blur", {"sigma": 2.0}),))
+    assert out.pixels.shape == (20, 30, 3) and np.isfinite(out.pixels).all()

@@ -151,3 +151,12 @@ def test_bad_inputs_raise_parameter_errors():
 def test_wrong_output_shape_is_a_model_error():
     with pytest.raises(ModelError, match="expected"):
         run_tiled(lambda t: t[:, :1], np.zeros((16, 16, 3), np.float32), device="cpu")
+
+
+@pytest.mark.parametrize("length", [1, 2, 5, 8])
+def test_reflect_indices_mirror_as_numpy_pads(length: int) -> None:
+    from enhance_core.learned.tiling import reflect_indices
+
+    axis = np.arange(length)
+    padded = np.pad(axis, 3 * length, mode="reflect") if length > 1 else np.zeros(7 * length, int)
+    np.testing.assert_array_equal(axis[reflect_indices(-3 * length, 4 * length, length)], padded)

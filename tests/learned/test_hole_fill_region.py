@@ -142,3 +142,16 @@ def test_margin_is_the_whole_image_for_far_reaching_holes_detected_damage_or_no_
     assert hole_fill_margin(params, RenderContext(scale=1.0)) == WHOLE_IMAGE
     detected = get_filter("hole_fill").make_params({"source": "detected"})
     assert hole_fill_margin(detected, RenderContext(scale=1.0, mask_layer=small)) == WHOLE_IMAGE
+
+
+def test_a_region_at_the_picture_s_corner_fills_its_holes_as_the_full_render_does():
+    pixels = cv2.resize(data.astronaut(), (800, 600), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    image = Image(pixels)
+    mask = Mask(600, 800, (Stroke(((30.0, 20.0), (60.0, 25.0)), radius=4.0, hardness=1.0),))
+    item = make_item("hole_fill", {"source": "mask", "grain": 0.0}, mask=mask)
+    full = Renderer(cache_bytes=0).render(image, [item])
+    corner = Region(top=0, left=0, rows=120, cols=160)
+    part = Renderer(cache_bytes=0).render(image, [item], region=corner)
+    hole = mask.render(region=corner) > 0
+    assert np.abs(part[hole] - pixels[corner.slices][hole]).mean() > 0.01, "the hole is filled"
+    assert np.abs(part - full[corner.slices]).max() < MAX_TOLERANCE

@@ -145,6 +145,13 @@ def test_tiny_model_fills_color_and_keeps_known_pixels(tiny_model):
     assert not np.array_equal(out[mask > 0], image[mask > 0])
 
 
+def test_a_feathered_rim_is_filled_too(tiny_model):
+    image = synthetic_rgb(96, 112)
+    mask = blob_mask(96, 112, 12).astype(np.float32) * 0.3
+    out = inpaint_masked(image, mask, device="cpu", model=tiny_model)
+    assert not np.array_equal(out[mask > 0], image[mask > 0]), "a mask value of 0.3 is a hole"
+
+
 def test_gray_image_stays_gray_with_one_channel(tiny_model):
     image = synthetic_rgb(80, 64)[..., 1:2]
     mask = blob_mask(80, 64, 8)

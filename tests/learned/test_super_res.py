@@ -90,6 +90,9 @@ def test_detail_zero_is_bicubic_and_the_kind_changes_the_result(random_net: Supe
     scan = enlarge_image(picture, scale=2, input_kind="scan", model=random_net, device="cpu")
     assert np.abs(clean - plain).max() > 1e-3
     assert np.abs(scan - clean).max() > 1e-4
+    half = enlarge_image(picture, scale=2, detail=0.5, model=random_net, device="cpu")
+    inside = (plain > 0) & (plain < 1) & (clean > 0) & (clean < 1)
+    np.testing.assert_allclose(half[inside], (plain[inside] + clean[inside]) / 2, atol=1e-5)
 
 
 @pytest.mark.parametrize("options, message", [
@@ -230,6 +233,8 @@ def test_a_region_at_one_to_one_equals_that_part_of_the_whole_enlargement() -> N
     part = Renderer().render(image, steps, region=Region(37, 101, 50, 90), device="cpu")
     assert whole.shape == (240, 280, 3)
     np.testing.assert_allclose(part, whole[37:87, 101:191], atol=1e-4)
+    low = Renderer().render(image, steps, region=Region(170, 150, 60, 70), device="cpu")
+    np.testing.assert_allclose(low, whole[170:230, 150:220], atol=1e-4)
 
 
 def test_a_preview_enlarges_the_downscaled_source() -> None:
