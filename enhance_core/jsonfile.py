@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -24,14 +25,31 @@ MAX_INT_DIGITS = 30
 
 
 class _Refused(Exception):
-    """Raised inside the JSON parser's hooks; carries the reason."""
+    """Raised inside the JSON parser's hooks; carries the reason and the text of the value refused."""
+
+    def __init__(self, reason: str, token: str) -> None:
+        super().__init__(reason)
+        self.token = token
+
+
+_STRING_OR_VALUE = re.compile(r'"(?:[^"\\]|\\.)*"|[-+.\w]+')
+
+
+def _place(text: str, token: str) -> str:
+    """`` (line L, column C)`` of the first ``token`` in JSON ``text`` outside its strings; empty when not found
+    (or ``token`` is empty)."""
+    for found in _STRING_OR_VALUE.finditer(text):
+        if found.group() == token:
+            line_start = text.rfind("\n", 0, found.start()) + 1
+            return f" (line {text.count(chr(10), 0, line_start) + 1}, column {found.start() - line_start + 1})"
+    return ""
 
 
 def _parse_int(text: str) -> int:
     """Parse a JSON integer, refusing ones too long to be a setting."""
     if len(text) > MAX_INT_DIGITS:
         raise _Refused(f"holds a whole number of {len(text.lstrip('-'))} digits ({text[:12]}...); numbers "
-                       f"here have at most {MAX_INT_DIGITS} digits")
+                       f"here have at most {MAX_INT_DIGITS} digits", text)
     return int(text)
 
 
@@ -39,13 +57,14 @@ def _parse_float(text: str) -> float:
     """Parse a JSON number with a fraction or exponent, refusing ones too large to be finite."""
     value = float(text)
     if not math.isfinite(value):
-        raise _Refused(f"holds the number {text[:20]}{'...' if len(text) > 20 else ''}, too large to be finite")
+        raise _Refused(f"holds the number {text[:20]}{'...' if len(text) > 20 else ''}, too large to be finite",
+                       text)
     return value
 
 
 def _parse_constant(name: str) -> Any:
     """Refuse NaN, Infinity and -Infinity, which are not JSON."""
-    raise _Refused(f"holds {name}, which is not a JSON number; use a finite number")
+    raise _Refused(f"holds {name}, which is not a JSON number; use a finite number", name)
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -53,7 +72,8 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in pairs:
         if key in found:
-            raise _Refused(f"gives the key {key!r} twice in one object; keep the one you mean and delete the other")
+            raise _Refused(f"gives the key {key!r} twice in one object; keep the one you mean and delete the other",
+                           "")
         found[key] = value
     return found
 
@@ -77,7 +97,8 @@ def parse_json(text: str | bytes, *, source: str) -> Any:
         return json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant,
                           object_pairs_hook=_object)
     except _Refused as refused:
-        raise ParameterError(f"{source} {refused}") from None
+        where = _place(text if isinstance(text, str) else text.decode("utf-8", "replace"), refused.token)
+        raise ParameterError(f"{source} {refused}{where}") from None
     except json.JSONDecodeError as error:
         raise ParameterError(f"{source} is not valid JSON (line {error.lineno}, column {error.colno}: "
                              f"{error.msg})") from None

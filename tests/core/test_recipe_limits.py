@@ -101,7 +101,7 @@ def test_a_fifo_is_refused_instead_of_blocking(tmp_path) -> None:
     ('{"schema": "%s", "version": %s, "steps": []}' % (SCHEMA, "1" * 5000), "whole number of 5000 digits"),
     ('{"schema": "%s", "version": 1, "steps": %s%s}' % (SCHEMA, "[" * 100_000, "]" * 100_000), "too deeply"),
     ('{"schema": "%s", "version": 1, "steps": [{"filter": "gamma", "params": {"gamma": NaN}}]}' % SCHEMA,
-     "holds NaN, which is not a JSON number"),
+     r"holds NaN, which is not a JSON number; use a finite number \(line 1, column 101\)"),
     ('{"schema": "%s", "version": 1, "steps": [{"filter": "gamma", "params": {"gamma": 1e400}}]}' % SCHEMA,
      "1e400, too large to be finite"),
     ('{"schema": "%s", "version": 1, "steps": [' % SCHEMA, "not valid JSON"),
