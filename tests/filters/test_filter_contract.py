@@ -226,7 +226,9 @@ def test_every_other_filter_keeps_a_float_picture_s_highlights_past_white(name: 
     pixels[10:30, 20:44] += np.float32(3.0)
     image = Image(pixels, meta=ImageMeta(bit_depth=32, float_source=True))
     out = Renderer().render(image, [make_item(name, REGION_SETTINGS[name])])
-    assert out[15:25, 26:38].min() > 1.2
+    assert out[15:25, 26:38].min() > 1.2, (
+        f"{name} cuts a float picture's values past white: keep them, or, if its result is a map in [0, 1] by what "
+        "it does, list it in ENDS_WITHIN_UNIT")
 
 
 @pytest.mark.parametrize("name", ["fft_lowpass", "fft_highpass", "fft_bandpass", "gaussian_blur", "box_blur",
