@@ -94,3 +94,12 @@ class DecimalSpinBox(QDoubleSpinBox):
     def valueFromText(self, text: str) -> float:
         """The value of ``text``, a lone other mark read as the decimal point."""
         return super().valueFromText(self._as_locale(text))
+
+    def fixup(self, text: str) -> str:
+        """A number entered outside the box's range becomes the nearest end of it (Qt would drop it and show the
+        value before): 0 typed in a Hounsfield width box is its narrowest width, 1 HU."""
+        body = self._as_locale(text).removeprefix(self.prefix()).removesuffix(self.suffix()).strip()
+        number, read = self.locale().toDouble(body)
+        if not read or self.minimum() <= number <= self.maximum():
+            return super().fixup(text)
+        return self.prefix() + self.textFromValue(min(max(number, self.minimum()), self.maximum())) + self.suffix()

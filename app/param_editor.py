@@ -147,7 +147,8 @@ class NumberControl(QWidget):
         else:
             entry = DecimalSpinBox()
             entry.setDecimals(decimals if decimals is not None else decimals_for(spec, self.scale.low, self.scale.high))
-            entry.setRange(low, high)
+            shown = 10.0 ** -entry.decimals()
+            entry.setRange(shown if 0 < low < shown else low, high)  # a width just above 0 would show as 0
             step = spec.step if decimals is None and spec.step else _nice_step(self.scale.high - self.scale.low)
             entry.setSingleStep(step)
             self.entry = entry

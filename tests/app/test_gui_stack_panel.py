@@ -455,3 +455,20 @@ def test_a_wheel_notch_on_a_focused_slider_steps_its_number_as_the_keys_do(qtbot
     assert wheel() == pytest.approx(start + step), "one notch up: one step"
     assert wheel(inverted=True) == pytest.approx(start), "natural scrolling turns the other way"
     assert wheel(Qt.KeyboardModifier.ShiftModifier) == pytest.approx(start + 10 * step), "Shift: ten steps"
+
+
+@pytest.mark.parametrize("typed", ["0", "0.4", "0,4"])
+def test_a_width_of_0_typed_in_a_hounsfield_box_is_its_narrowest(qtbot, typed):
+    """The box showed 0 HU (the step kept its width); a number typed below a box's range was dropped."""
+    from PySide6.QtTest import QTest
+
+    from enhance_core.filters.registry import get_filter
+
+    spec = next(spec for spec in get_filter("window_level").specs if spec.name == "width")
+    control = NumberControl(spec, unit="HU", slider_range=(0.5, 3000.0), decimals=0)
+    qtbot.addWidget(control)
+    control.set_value(400.0)
+    control.entry.lineEdit().selectAll()
+    QTest.keyClicks(control.entry, typed)
+    QTest.keyClick(control.entry, Qt.Key.Key_Return)
+    assert (control.value(), control.entry.text()) == (1.0, "1 HU")
