@@ -90,11 +90,15 @@ class EditorSettings:
         self.qsettings.sync()
 
     def value(self, key: str, default: Any, kind: type) -> Any:
-        """A stored value of type ``kind`` (``default`` when missing or unreadable)."""
+        """A stored value of type ``kind`` (``default`` when missing or unreadable, and for a whole number past 32
+        bits, which no Qt control holds, as a hand-edited file may give)."""
         try:
-            return self.qsettings.value(key, default, type=kind)
-        except (TypeError, ValueError):
+            value = self.qsettings.value(key, default, type=kind)
+        except (TypeError, ValueError, OverflowError):
             return default
+        if kind is int and isinstance(value, int) and not -2**31 <= value < 2**31:
+            return default
+        return value
 
     def set_value(self, key: str, value: Any) -> None:
         """Store one value."""

@@ -487,3 +487,25 @@ def test_the_about_box_names_the_version(window, monkeypatch):
     window.show_about()
     ((title, text),) = shown
     assert title == "About Enhance Studio" and f"<b>Enhance Studio</b> {__version__}<br>" in text
+
+
+def test_numbers_no_control_can_hold_in_a_hand_edited_settings_file_are_the_defaults(qtbot):
+    """A brush radius of 3 000 000 000 stopped the editor from starting, with a traceback on the terminal."""
+    from PySide6.QtCore import QSettings
+
+    from app.error_reporter import RecordingReporter
+    from app.main_window import MainWindow
+    from app.settings import DEFAULT_UNDO_MEMORY_MB, EditorSettings
+
+    stored = QSettings()
+    for key, value in (("brush/radius", "3000000000"), ("brush/hardness", "99999999999999999999"),
+                       ("history/max_steps", "99999999999"), ("history/memory_mb", "-99999999999")):
+        stored.setValue(key, value)
+    stored.sync()
+    assert EditorSettings().undo_limits() == (0, DEFAULT_UNDO_MEMORY_MB)
+    window = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(window)
+    try:
+        assert (window.brush_toolbar.radius.value(), window.brush_toolbar.hardness.value()) == (40, 50)
+    finally:
+        window.shutdown()
