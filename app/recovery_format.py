@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ from app.history import HistoryState
 from enhance_core.atomic import write_bytes_atomic
 from enhance_core.errors import EnhanceError, ParameterError
 from enhance_core.filters.registry import get_filter
+from enhance_core.jsonfile import parse_json
 from enhance_core.masks import Mask, Stroke, load_mask_raster, stroke_from_dict, stroke_to_dict
 from enhance_core.project_states import Snapshot
 from enhance_core.recipe import render_revision, step_changes, upgrade_params
@@ -296,24 +298,35 @@ def _merged(runs: list[list[int]]) -> list[list[int]]:
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
-    """The parsed ``session.json`` of ``folder``, with its schema and version checked."""
+    """The parsed ``session.json`` of ``folder``, with its schema, version and the paths it names checked.
+
+    JSON that Python's parser would choke on (nesting thousands deep, NaN) and a ``session.json`` that is not a
+    regular file (a named pipe would block the start for good) are damage too.
+    """
     path = Path(folder) / MANIFEST
+    source = f"recovery file {path}"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ParameterError(f"{source} is damaged (it is not a regular file)")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ParameterError(f"recovery file {path} does not exist") from None
+        raise ParameterError(f"{source} does not exist") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ParameterError(f"recovery file {path} could not be read: {error}") from None
-    except json.JSONDecodeError as error:
-        raise ParameterError(f"recovery file {path} is damaged (line {error.lineno}: {error.msg})") from None
+        raise ParameterError(f"{source} could not be read: {error}") from None
+    try:
+        data = parse_json(text, source=source)
+    except ParameterError as error:
+        raise ParameterError(f"{source} is damaged ({str(error).removeprefix(source).strip()})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ParameterError(f"{path} is not an Enhance Studio recovery file")
     if data.get("version") != VERSION:
-        raise ParameterError(f"recovery file {path} has version {data.get('version')!r}; this program reads "
-                             f"version {VERSION}")
+        raise ParameterError(f"{source} has version {data.get('version')!r}; this program reads version {VERSION}")
     for key, kind, named in (("image", str, "a file path"), ("history", list, "a list of states")):
         if not isinstance(data.get(key), kind):
-            raise ParameterError(f"recovery file {path} is damaged (its {key!r} is not {named})")
+            raise ParameterError(f"{source} is damaged (its {key!r} is not {named})")
+    for key in ("reference", "project", "study"):
+        if not isinstance(data.get(key), (str, type(None))):
+            raise ParameterError(f"{source} is damaged (its {key!r} is not a file path)")
     return data
 
 

@@ -304,7 +304,8 @@ def test_a_damaged_recovery_file_can_be_discarded(qtbot, root, photo_path):
 
 @pytest.mark.parametrize("damage, said", [({"image": None}, "is damaged (its 'image' is not a file path)"),
                                           ({"history": 3}, "is damaged (its 'history' is not a list of states)"),
-                                          ({"project": 7}, "ended unexpectedly while you were editing photo.png.")])
+                                          ({"project": 7}, "is damaged (its 'project' is not a file path)"),
+                                          ({"reference": 123}, "is damaged (its 'reference' is not a file path)")])
 def test_a_recovery_file_damaged_inside_valid_json_can_be_discarded(qtbot, root, photo_path, damage, said):
     import json
 

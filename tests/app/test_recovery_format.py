@@ -150,6 +150,20 @@ def test_a_damaged_file_names_itself(tmp_path):
         read_session(tmp_path)
 
 
+def test_a_session_file_nested_too_deeply_or_that_is_a_pipe_is_damaged_not_a_crash_or_a_hang(tmp_path):
+    import os
+
+    from app.recovery_format import read_manifest
+
+    (tmp_path / MANIFEST).write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ParameterError, match=r"session.json is damaged \(nests lists or objects too deeply"):
+        read_manifest(tmp_path)
+    (tmp_path / MANIFEST).unlink()
+    os.mkfifo(tmp_path / MANIFEST)
+    with pytest.raises(ParameterError, match=r"session.json is damaged \(it is not a regular file\)"):
+        read_manifest(tmp_path)
+
+
 def test_exact_rasters_go_to_8_bits_and_others_to_16(tmp_path):
     import cv2
 
