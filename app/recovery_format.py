@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import stat
 import time
@@ -384,13 +385,23 @@ def _decode(data: dict[str, Any], folder: Path) -> RecoveredSession:
         items=tuple(items[key] for key in data["stack"]),
         history=HistoryState(records, index, clean, int(data.get("dropped", 0))),
         selected=str(data.get("selected", "")),
-        view=None if view is None else {name: float(view[name]) for name in ("zoom", "center_x", "center_y")},
+        view=_view(view),
         page=int(data.get("page", 0)), study=None if data.get("study") is None else Path(data["study"]),
         digest=data["digest"] if isinstance(data.get("digest"), str) else None,
         snapshots=tuple(Snapshot(str(entry["name"]), tuple(items[key] for key in entry["steps"]),
                                  str(entry.get("created", ""))) for entry in data.get("snapshots", ())))
     return RecoveredSession(state, tuple(items[key] for key in data["base"]), rasters, masked=bool(masks),
                             changes=tuple(sorted(changes)))
+
+
+def _view(entry: Any) -> dict[str, float] | None:
+    """The saved zoom and centre, or None when there are none or they are damaged (the view is only a
+    convenience: the restore goes on without it)."""
+    try:
+        view = {name: float(entry[name]) for name in ("zoom", "center_x", "center_y")}
+    except (KeyError, TypeError, ValueError):
+        return None
+    return view if all(map(math.isfinite, view.values())) and view["zoom"] > 0 else None
 
 
 def _record(entry: dict[str, Any], items: Mapping[str, StackItem]) -> EditRecord:

@@ -164,6 +164,19 @@ def test_a_session_file_nested_too_deeply_or_that_is_a_pipe_is_damaged_not_a_cra
         read_manifest(tmp_path)
 
 
+@pytest.mark.parametrize("view", [{"zoom": "x", "center_x": 1, "center_y": 2}, {"zoom": 2.0}, [1, 2],
+                                  {"zoom": 0.0, "center_x": 1, "center_y": 2}])
+def test_a_damaged_view_is_left_out_and_the_session_still_restores(tmp_path, view):
+    stack, commands = FilterStack(), []
+    edit(stack, commands, AddStepCommand(stack, "gaussian_blur"))
+    SessionEncoder(tmp_path).write(session(stack, commands))
+    data = json.loads((tmp_path / MANIFEST).read_text())
+    data["view"] = view
+    (tmp_path / MANIFEST).write_text(json.dumps(data))
+    state = read_session(tmp_path).state
+    assert state.view is None and state.items == stack.snapshot()
+
+
 def test_exact_rasters_go_to_8_bits_and_others_to_16(tmp_path):
     import cv2
 
