@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -560,15 +561,21 @@ def load_mask_raster(path: str | Path, *, rows: int, cols: int) -> np.ndarray:
     if path.exists() and not path.is_file():  # a named pipe would block the read for ever
         raise ImageReadError(path, "the mask is not a regular file; give the mask PNG saved with the recipe")
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        with open(path, "rb") as handle:
+            header = handle.read(24)
+            claimed = png_header_size(header)
+            if claimed is None:
+                raise ImageReadError(path, "not a gray PNG mask; save masks as one-channel PNG")
+            if claimed != (rows, cols):
+                raise ImageReadError(path, f"mask is {claimed[1]}x{claimed[0]}, expected {cols}x{rows}")
+            resolve_limits().check_size(path, rows, cols, bytes_per_sample=2)
+            size = os.fstat(handle.fileno()).st_size
+            if size > 2 * rows * (2 * cols + 1) + 2**20:
+                raise ImageReadError(path, f"the mask file is {size:,} bytes, far more than a {cols}x{rows} mask PNG "
+                                           "holds; it is no mask this program wrote: paint or detect the mask again")
+            data = np.frombuffer(header + handle.read(), dtype=np.uint8)
     except OSError as error:
         raise ImageReadError(path, f"could not read the mask file: {error.strerror or error}") from None
-    claimed = png_header_size(data[:24].tobytes())
-    if claimed is None:
-        raise ImageReadError(path, "not a gray PNG mask; save masks as one-channel PNG")
-    if claimed != (rows, cols):
-        raise ImageReadError(path, f"mask is {claimed[1]}x{claimed[0]}, expected {cols}x{rows}")
-    resolve_limits().check_size(path, rows, cols, bytes_per_sample=2)
     codes = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if codes is None:
         raise ImageReadError(path, "the mask PNG cannot be decoded (truncated or damaged?); save the recipe again")

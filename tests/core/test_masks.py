@@ -135,3 +135,17 @@ def test_raster_line_keeps_its_coverage_in_a_shrunk_render_through_a_crop() -> N
     plain = mask.render(scale=0.25)[10:, 10:]
     assert through.sum() == pytest.approx(plain.sum(), rel=0.05)
     np.testing.assert_allclose(through, plain, atol=0.02)
+
+
+def test_a_mask_file_far_larger_than_its_picture_is_refused_before_it_is_read(tmp_path, monkeypatch) -> None:
+    """A 3 GiB file named as a mask froze Load Recipe for 18 s and took 3.3 GB, to end 'not a gray PNG mask'."""
+    noisy = np.random.default_rng(0).random((300, 400)).astype(np.float32)
+    png = save_mask_raster(Mask(300, 400, raster=noisy), tmp_path / "m.png")
+    assert load_mask_raster(png, rows=300, cols=400).shape == (300, 400), "the noisiest real mask is read"
+    with open(png, "r+b") as handle:
+        handle.truncate(3 * 2**30)  # sparse: 3 GiB on paper
+    read = []
+    monkeypatch.setattr(np, "frombuffer", lambda *args, **kwargs: read.append(1))
+    with pytest.raises(ImageReadError, match=r"m.png.*3,221,225,472 bytes, far more than a 400x300 mask PNG holds"):
+        load_mask_raster(png, rows=300, cols=400)
+    assert read == []
