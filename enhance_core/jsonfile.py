@@ -32,7 +32,8 @@ class _Refused(Exception):
         self.token = token
 
 
-_STRING_OR_VALUE = re.compile(r'"(?:[^"\\]|\\.)*"|[-+.\w]+')
+_STRING_OR_VALUE = re.compile(r'"(?:[^"\\]|\\(?:.|\Z))*(?:"|\Z)|[-+.\w]+', re.DOTALL)
+"""A JSON string (one left open runs to the end, so a scan of a damaged file stays linear) or a bare value."""
 
 
 def _place(text: str, token: str) -> str:

@@ -189,3 +189,27 @@ def test_a_valid_recipe_still_loads_and_booleans_read_correctly(tmp_path) -> Non
                                {"points": [[8, 8]], "radius": 2, "erase": True}]})
     (item,) = load_recipe(write_recipe(tmp_path, step))
     assert [s.erase for s in item.mask.strokes] == [False, True]
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ('{"note": "NaN and 1e400", "gamma":\r\n  NaN}', " (line 2, column 3)"),
+    ('{"note": "a \\"quoted\\" NaN", "x": NaN}', " (line 1, column 35)"),
+    ('{"NaN": 1, "x": -Infinity}', " (line 1, column 17)"),
+    ('{"x": NaNx}', ""),
+])
+def test_a_refused_number_is_placed_outside_strings_or_not_at_all(text: str, where: str) -> None:
+    from enhance_core.jsonfile import parse_json
+
+    with pytest.raises(ParameterError) as caught:
+        parse_json(text, source="recipe r.json")
+    assert str(caught.value).endswith("use a finite number" + where)
+
+
+@pytest.mark.timeout(30)
+def test_placing_a_refused_number_in_a_damaged_file_takes_one_pass() -> None:
+    """An unterminated string of escaped quotes after ``NaNx`` made the search quadratic: 35 s for 120 KB."""
+    from enhance_core.jsonfile import parse_json
+
+    for tail in ('\\"' * 1_000_000, '\\"' * 1_000_000 + "\\"):
+        with pytest.raises(ParameterError, match="holds NaN"):
+            parse_json('{"gamma": NaNx, "note": "' + tail, source="recipe r.json")
