@@ -57,6 +57,7 @@ from enhance_core.masks import Mask, Stroke, load_mask_raster, stroke_from_dict,
 from enhance_core.project_states import Snapshot
 from enhance_core.recipe import render_revision, step_changes, upgrade_params
 from enhance_core.stack import StackItem, make_item
+from enhance_core.validation import check_whole
 
 SCHEMA = "enhance-studio.recovery"
 VERSION = 1
@@ -368,8 +369,9 @@ def _decode(data: dict[str, Any], folder: Path) -> RecoveredSession:
     for key, entry in data["items"].items():
         definition = get_filter(entry["filter"])
         params = definition.make_params(upgrade_params(definition.name, dict(entry["params"])), partial=False)
+        revision = check_whole(entry.get("revision", 1), f"item {key}: revision", minimum=1, maximum=2**31)
         changes.update((definition.label, change) for change in step_changes(
-            {"filter": definition.name, "params": entry["params"], "revision": int(entry.get("revision", 1))}))
+            {"filter": definition.name, "params": entry["params"], "revision": revision}))
         mask = None if entry["mask"] is None else masks[entry["mask"]]
         items[key] = make_item(definition.name, params, enabled=bool(entry["enabled"]),
                                opacity=float(entry["opacity"]), mask=mask, uid=str(entry["uid"]))

@@ -92,6 +92,20 @@ def test_a_session_of_a_filter_that_renders_differently_since_says_so(tmp_path, 
     assert read_session(tmp_path / "now").changes == (), "written at this revision"
 
 
+@pytest.mark.parametrize("revision", ["2", 2.5, 0, -3, True, "Infinity"])
+def test_a_step_revision_that_is_no_whole_number_from_1_is_damage(tmp_path, revision):
+    stack, commands = FilterStack(), []
+    edit(stack, commands, AddStepCommand(stack, "gamma"))
+    SessionEncoder(tmp_path).write(session(stack, commands))
+    text = (tmp_path / MANIFEST).read_text()
+    data = json.loads(text)
+    for item in data["items"].values():
+        item["revision"] = revision
+    (tmp_path / MANIFEST).write_text(json.dumps(data).replace('"Infinity"', "Infinity"))
+    with pytest.raises(ParameterError, match=r"session.json is damaged"):
+        read_session(tmp_path)
+
+
 def test_rasters_are_written_once_and_removed_when_unused(tmp_path):
     stack, commands = FilterStack(), []
     edit(stack, commands, AddStepCommand(stack, "gaussian_blur"))
