@@ -24,10 +24,12 @@ class ErrorReporter:
 
     def show_error(self, parent: QWidget | None, title: str, message: str, details: str = "") -> None:
         """Show ``message`` in an error dialog, with ``details`` (a traceback) one click away."""
-        box = QMessageBox(QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok, parent)
-        if details:
-            box.setDetailedText(details)
-        box.exec()
+        _show(QMessageBox.Icon.Critical, parent, title, message, details)
+
+    def show_warning(self, parent: QWidget | None, title: str, message: str, details: str = "") -> None:
+        """Show ``message`` in a warning dialog (what was done differs from what the user may expect; nothing
+        failed), with ``details`` one click away."""
+        _show(QMessageBox.Icon.Warning, parent, title, message, details)
 
     def ask_to_save(self, parent: QWidget | None, title: str, question: str) -> str:
         """Ask whether to save unsaved work first: "save", "discard" or "cancel" (default Save, Escape cancels)."""
@@ -55,6 +57,14 @@ class ErrorReporter:
         self.show_error(parent, title, message, details)
 
 
+def _show(icon: QMessageBox.Icon, parent: QWidget | None, title: str, message: str, details: str) -> None:
+    """A message box with an OK button, ``details`` (when given) one click away."""
+    box = QMessageBox(icon, title, message, QMessageBox.StandardButton.Ok, parent)
+    if details:
+        box.setDetailedText(details)
+    box.exec()
+
+
 def question_box(parent: QWidget | None, title: str, message: str,
                  choices: Sequence[str]) -> tuple[QMessageBox, dict[QAbstractButton, str]]:
     """A question box with one button per choice (first: default, last: Escape) and the buttons' choices."""
@@ -76,6 +86,7 @@ class RecordingReporter(ErrorReporter):
 
     def __init__(self, choices: list[str] | None = None, saves: list[str] | None = None) -> None:
         self.errors: list[tuple[str, str, str]] = []
+        self.warnings: list[tuple[str, str, str]] = []
         self.questions: list[str] = []
         self.choices = list(choices or [])
         self.saves = list(saves or [])
@@ -83,6 +94,10 @@ class RecordingReporter(ErrorReporter):
     def show_error(self, parent: QWidget | None, title: str, message: str, details: str = "") -> None:
         """Keep ``(title, message, details)`` in :attr:`errors`."""
         self.errors.append((title, message, details))
+
+    def show_warning(self, parent: QWidget | None, title: str, message: str, details: str = "") -> None:
+        """Keep ``(title, message, details)`` in :attr:`warnings`."""
+        self.warnings.append((title, message, details))
 
     def ask_to_save(self, parent: QWidget | None, title: str, question: str) -> str:
         """Record the question and return the next preset answer of :attr:`saves` ("discard" when none are left)."""

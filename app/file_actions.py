@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 RECIPE_FILTER = "Recipes (*.json)"
 PROJECT_FILTER = f"Enhance Studio projects (*{PROJECT_SUFFIX})"
+SHOWN_NOTES = 4
+"""Most notes of a loaded recipe said in its dialog's text; all of them are under Show Details."""
 
 
 def drag_held(window: QWidget) -> bool:
@@ -154,8 +156,8 @@ class FileActions(QObject):
         undo history and snapshots are to be taken over (:func:`app.project_history.connect_project_states`).
     warned(message)
         What the user should know of a save or a load that went through (for the status bar): a project saved
-        without part of its undo history or snapshots, a recipe whose steps render differently from the
-        version that saved it, what the reader warned of in a reference.
+        without part of its undo history or snapshots, what the reader warned of in a reference. (What of a
+        recipe renders differently from the version that saved it is said in a dialog.)
     saved(message)
         A project or recipe was saved (and nothing was warned): "Saved project PATH" (for the status bar).
 
@@ -664,10 +666,13 @@ class FileActions(QObject):
         self.settings.set_last_folder("recipe", path)
         self.document.push(ResetStackCommand(self.document.stack, steps, f"Load recipe {path.name}"))
         if notes:
-            lines = [note.removeprefix(f"recipe {path}, ") for note in notes]
-            said = "\n\n".join(line[:1].upper() + line[1:] for line in lines)
-            self.reporter.show_error(self.window, "Recipe loaded with changes",
-                                     f"{path.name} renders differently from the version that saved it:\n\n{said}")
+            lines = [line[:1].upper() + line[1:] for line in (note.removeprefix(f"recipe {path}, ") for note in notes)]
+            more = len(lines) - SHOWN_NOTES
+            self.reporter.show_warning(
+                self.window, "Recipe loaded with changes",
+                f"{path.name} renders differently from the version that saved it:\n\n"
+                + "\n\n".join(lines[:SHOWN_NOTES]) + (f"\n\n… and {more} more (Show Details…)" if more > 0 else ""),
+                "\n\n".join(lines) if more > 0 else "")
 
 
 def _painted_on(mask: Mask) -> str:

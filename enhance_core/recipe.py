@@ -143,7 +143,8 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None, source: s
     """Validate a recipe dict and build its steps; ``source`` names it in error messages.
 
     With ``notes``, a line is appended there for each way a step renders
-    differently from the version that saved it (:func:`step_changes`).
+    differently from the version that saved it (:func:`step_changes`), one
+    line for the steps that share a filter and a change.
 
     A mask raster file that cannot be read raises, unless ``unread_masks`` is
     given (a project: its steps open whatever became of a file beside it): then
@@ -167,6 +168,7 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None, source: s
                              f"it, raise the limit with the environment variable {MAX_STEPS_ENV}")
     items: list[StackItem] = []
     rasters: dict[tuple[str, int, int], np.ndarray] = {}
+    changed: dict[tuple[str, str], list[int]] = {}
     for index, step in enumerate(steps):
         reasons: list[str] = []
         try:
@@ -174,13 +176,22 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None, source: s
                                          unread=None if unread_masks is None else reasons))
         except EnhanceError as error:
             raise ParameterError(f"{source}, step {index + 1}: {error}") from None
-        if notes is not None:
-            notes.extend(f"{source}, step {index + 1} ({items[-1].definition.label}): {change}"
-                         for change in step_changes(step))
+        for change in step_changes(step) if notes is not None else ():
+            changed.setdefault((items[-1].definition.label, change), []).append(index + 1)
         if unread_masks is not None and reasons:
             unread_masks.append(f"step {index + 1} ({items[-1].definition.label}) opened switched off: {reasons[0]}; "
                                 "what its mask held there is lost: paint or detect it again, or remove the step")
+    if notes is not None:
+        notes.extend(f"{source}, {_steps_named(numbers)} ({label}): {change}"
+                     for (label, change), numbers in changed.items())
     return tuple(items)
+
+
+def _steps_named(numbers: Sequence[int]) -> str:
+    """``step 3``, ``steps 1 and 4``, ``steps 1, 2 and 5``."""
+    if len(numbers) == 1:
+        return f"step {numbers[0]}"
+    return f"steps {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}"
 
 
 def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[tuple[str, int, int], np.ndarray],
@@ -291,7 +302,7 @@ def changed_since(filter_name: str, saved: int) -> list[str]:
     if saved > current:
         return [f"it was saved by a newer Enhance Studio, whose rendering of this filter (revision {saved}) differs "
                 f"from this version's (revision {current}): update Enhance Studio for the same picture"]
-    return [f"it renders differently since the recipe was saved: {change}"
+    return [f"it renders differently since it was saved: {change}"
             for change in RENDER_CHANGES.get(filter_name, ())[saved - 1:]]
 
 

@@ -1055,8 +1055,15 @@ def test_loading_an_empty_or_an_earlier_version_s_recipe_says_so(qtbot, window, 
     recipe.write_text(json.dumps(data))
     window.files.load_recipe(recipe)
     assert [item.filter for item in stack.snapshot()] == ["hole_fill"]
-    title, text = window.reporter.errors[-1][:2]
-    assert title == "Recipe loaded with changes"
+    title, text, details = window.reporter.warnings[-1]
+    assert title == "Recipe loaded with changes" and details == ""
     assert text.startswith("old.json renders differently from the version that saved it:\n\nStep 1 (Hole fill "
                            "(CNN)): it was saved before its 'grain' setting existed and takes 0.6: every fill now gets")
+    data["steps"] = [dict(data["steps"][0], filter=name, params=make_item(name).params.__dict__, revision=9)
+                     for name in ("gamma", "negative", "bilateral", "median_blur", "sobel", "clahe")]
+    recipe.write_text(json.dumps(data))
+    window.files.load_recipe(recipe)
+    title, text, details = window.reporter.warnings[-1]
+    assert text.count("\n\nStep") == 4 and text.endswith("… and 2 more (Show Details…)")
+    assert details.count("Step") == 6 and "Step 6 (CLAHE)" in details
     wait_rendered(qtbot, window)

@@ -584,6 +584,6 @@ def test_a_restored_step_whose_filter_renders_differently_since_is_reported(qtbo
     with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
         restored.recovery.offer_restore()
     assert restored.reporter.errors[0][0] == "Session restored with changes"
-    assert ("A restored step (Gaussian blur): it renders differently since the recipe was saved: its sigma is now "
+    assert ("A restored step (Gaussian blur): it renders differently since it was saved: its sigma is now "
             "in display pixels.") in restored.reporter.errors[0][1]
     restored.shutdown()

@@ -85,7 +85,7 @@ def test_a_session_of_a_filter_that_renders_differently_since_says_so(tmp_path, 
     assert read_session(tmp_path).changes == ()
     monkeypatch.setitem(recipe.RENDER_CHANGES, "bilateral", ("the colour sigma means what it means on gray",))
     assert read_session(tmp_path).changes == (
-        ("Bilateral filter", "it renders differently since the recipe was saved: the colour sigma means what it "
+        ("Bilateral filter", "it renders differently since it was saved: the colour sigma means what it "
                              "means on gray"),)
     (tmp_path / "now").mkdir()
     SessionEncoder(tmp_path / "now").write(session(stack, commands))

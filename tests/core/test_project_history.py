@@ -141,5 +141,5 @@ def test_a_snapshot_step_of_a_filter_that_renders_differently_since_is_warned_ab
     monkeypatch.setitem(recipe.RENDER_CHANGES, "gamma", ("gamma now works in linear light",))
     project = load_project(path)
     assert [warning for warning in project.warnings if "undo history or snapshots" in warning] == [
-        "a step of the undo history or snapshots (Gamma): it renders differently since the recipe was saved: "
+        "a step of the undo history or snapshots (Gamma): it renders differently since it was saved: "
         "gamma now works in linear light"]

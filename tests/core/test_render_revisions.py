@@ -61,12 +61,12 @@ def bilateral_changed(monkeypatch) -> None:
 
 
 def test_a_recipe_saved_at_an_earlier_revision_says_what_renders_differently(tmp_path, bilateral_changed) -> None:
-    data = recipe_to_dict([make_item("gamma"), make_item("bilateral")])
+    data = recipe_to_dict([make_item("gamma"), make_item("bilateral"), make_item("negative"), make_item("bilateral")])
     assert "revision" not in data["steps"][0] and data["steps"][1]["revision"] == 2
-    del data["steps"][1]["revision"]
+    del data["steps"][1]["revision"], data["steps"][3]["revision"]
     notes: list[str] = []
     recipe_from_dict(data, source="recipe old.json", notes=notes)
-    assert notes == ["recipe old.json, step 2 (Bilateral filter): it renders differently since the recipe was "
+    assert notes == ["recipe old.json, steps 2 and 4 (Bilateral filter): it renders differently since it was "
                      "saved: the colour sigma means what it means on gray"]
     path = save_recipe([make_item("bilateral")], tmp_path / "now.json")
     assert json.loads(path.read_text())["steps"][0]["revision"] == 2
