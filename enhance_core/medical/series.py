@@ -42,7 +42,7 @@ from enhance_core.errors import Cancelled, DicomSeriesError, ImageReadError
 from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
 from enhance_core.io import read_image
-from enhance_core.io.detect import SUFFIX_FORMATS, dicom_marked
+from enhance_core.io.detect import SUFFIX_FORMATS
 from enhance_core.io.dicom_checks import holds_pixels, not_dicom
 
 _PARALLEL = 0.9999
@@ -142,12 +142,22 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
     A file counts as a DICOM file when it starts like one or is named like one
     (``.dcm``, ``.dicom``, ``.dic``: those without the 128-byte preamble, as old
     files are written, are read all the same). Anything but a regular file (a
-    named pipe would block the read for ever) is not one.
+    named pipe would block the read for ever) is not one. A file that cannot be
+    opened is unreadable when its name could be a slice's (a DICOM suffix, none,
+    or digits, as PACS exports name slices), so a series is never shown with a
+    slice left out unsaid.
     """
     if not path.is_file():
         return None, ""
-    marker = dicom_marked(path)
     named = SUFFIX_FORMATS.get(path.suffix.lower()) == "DICOM"
+    try:
+        with open(path, "rb") as stream:
+            marker = stream.read(132)[128:] == b"DICM"
+    except OSError as error:
+        if named or not path.suffix or path.suffix[1:].isdigit():  # PACS names: IM0001, or a UID ending .320
+            return None, (f"it cannot be opened ({error.strerror or error}); check that you may read it, or copy "
+                          "the series where you may")
+        return None, ""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

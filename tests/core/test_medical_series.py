@@ -202,3 +202,30 @@ def test_a_multi_frame_file_whose_pixels_cannot_hold_its_frames_is_named_once(tm
     with pytest.raises(DicomSeriesError, match="holds 2 bytes but the header's size needs 200,000"):
         series_from_file(claimed)
     assert len(series_from_file(write_multi_frame(tmp_path / "whole.dcm", 5, 5))) == 5
+
+
+@pytest.mark.parametrize("name", ["IM0003", "1.2.840.113619.2.55.3.320", "slice3.dcm"])
+def test_a_slice_that_cannot_be_opened_is_named_not_left_out(tmp_path, monkeypatch, name):
+    """A slice without read permission was skipped without a word: the series showed and exported without it."""
+    import builtins
+
+    from enhance_core.errors import ImageReadError
+    from enhance_core.medical import scan_series
+    from enhance_core.medical.study import choose_series
+
+    names = ["IM0001", "IM0002", name, "IM0004", "notes.txt"]
+    write_series(tmp_path, [0.0, 10.0, 20.0, 30.0, 40.0], names=names)
+    real_open = builtins.open
+
+    def refusing(path, *args, **kwargs):
+        if Path(path).name in (name, "notes.txt"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing)
+    scan = scan_series(tmp_path)
+    assert [(path.name, reason) for path, reason in scan.unreadable] == [
+        (name, "it cannot be opened (Permission denied); check that you may read it, or copy the series where "
+               "you may")]
+    with pytest.raises(ImageReadError, match=f"{name}: it cannot be opened"):
+        choose_series(scan)
