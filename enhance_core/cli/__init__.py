@@ -82,4 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would fail on the pipe again
         return 141
+    except PermissionError as error:  # a check no subcommand foresaw: a file or folder it may not open or enter
+        print(f"error: {error.filename or 'a file'}: permission denied; check that you may read it (write it, for "
+              "an output) and enter the folders on its way", file=sys.stderr)
+        return 2
 

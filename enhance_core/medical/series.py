@@ -31,6 +31,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from os import PathLike
 from pathlib import Path
 
@@ -44,6 +45,7 @@ from enhance_core.image import Image
 from enhance_core.io import read_image
 from enhance_core.io.detect import SUFFIX_FORMATS
 from enhance_core.io.dicom_checks import holds_pixels, not_dicom
+from enhance_core.paths import exists
 
 _PARALLEL = 0.9999
 """Smallest cosine between two slices' normals for their planes to count as parallel (under about 0.8 degrees)."""
@@ -121,12 +123,6 @@ class DicomSeries:
 def _natural_key(name: str) -> tuple:
     """Sort key that orders embedded numbers by value (``IM2`` before ``IM10``)."""
     return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
-
-
-def _read_header(path: Path) -> Dataset | None:
-    """Return the header of a DICOM image file, or None for anything else."""
-    header, _ = _try_header(path)
-    return header
 
 
 def is_dicom_image(path: Path) -> bool:
@@ -476,15 +472,19 @@ def series_from_file(path: str | PathLike[str]) -> DicomSeries:
         The file is no DICOM image, or its pixel data cannot hold the frames its header claims.
     """
     path = Path(path)
-    if path.exists() and not path.is_file():
+    if exists(path, partial(DicomSeriesError, path)) and not path.is_file():
         raise DicomSeriesError(path, "is not a regular file (a folder, a named pipe or a device); give a DICOM file")
-    header = _read_header(path)
+    header, why = _try_header(path)
     if header is None:  # the reader says why, as the editor does (a DICOMDIR, a structure set, a cut header)
         from enhance_core.io import read_image
         from enhance_core.io.detect import detect_format
 
-        with open(path, "rb") as handle:
-            known = detect_format(handle.read(512), path.suffix.lower())
+        try:
+            with open(path, "rb") as handle:
+                known = detect_format(handle.read(512), path.suffix.lower())
+        except OSError as error:
+            raise DicomSeriesError(path, why or f"cannot be opened ({error.strerror or error}); check that you may "
+                                                "read it") from None
         if known not in (None, "DICOM"):  # a picture: never decoded just to be refused
             raise DicomSeriesError(path, f"is not a DICOM image: it is a {known} file; give a DICOM file or folder")
         try:

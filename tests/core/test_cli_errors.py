@@ -43,3 +43,26 @@ def test_decompression_bomb_limit_from_the_environment(tmp_path):
     PILImage.new("L", (300, 200)).save(path)
     done = run_entry("info", str(path), env={"ENHANCE_MAX_PIXELS": "1000"})
     assert_one_line_error(done, "60,000 pixels, more than the limit of 1,000")
+
+
+def test_a_folder_a_subcommand_may_not_enter_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """dicom-export into a folder without search permission ended in a PermissionError traceback."""
+    import pathlib
+
+    from enhance_core.cli import main
+    from tests.core.dicom_fixtures import write_series
+
+    write_series(tmp_path / "series", [0.0, 1.0])
+    locked = tmp_path / "locked"
+    real_exists = pathlib.Path.exists
+
+    def exists(path, *args, **kwargs):
+        if locked in path.parents:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_exists(path, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "exists", exists)
+    assert main(["dicom-export", str(tmp_path / "series"), "-o", str(locked)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {locked / 'slice_0001.png'}: permission denied; check that you may read it")
+    assert "Traceback" not in err

@@ -229,3 +229,6 @@ def test_a_slice_that_cannot_be_opened_is_named_not_left_out(tmp_path, monkeypat
                "you may")]
     with pytest.raises(ImageReadError, match=f"{name}: it cannot be opened"):
         choose_series(scan)
+    for alone in (name, "notes.txt"):
+        with pytest.raises(DicomSeriesError, match=f"{alone}: .*cannot be opened \\(Permission denied\\)"):
+            series_from_file(tmp_path / alone)
