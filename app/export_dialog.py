@@ -50,7 +50,7 @@ from enhance_core.io import BIT_DEPTHS, default_bit_depth, holds_location, same_
 from enhance_core.io.writer import DEFAULT_QUALITY
 from enhance_core.medical.series import DicomSeries
 from enhance_core.medical.windows import stack_window
-from enhance_core.paths import is_dir, is_file
+from enhance_core.paths import exists, is_dir, is_file
 
 FULL_RANGE_FORMATS = ("PNG", "TIFF")
 FORMATS = (("JPEG", ".jpg"), ("PNG", ".png"), ("TIFF", ".tif"), ("WEBP", ".webp"), ("BMP", ".bmp"))
@@ -451,12 +451,19 @@ class ExportDialog(QDialog):
     def _export_series(self, path: Path) -> None:
         """Write every slice of the series, after asking before replacing any file of that name."""
         assert self.series is not None  # writes_series() checked it
-        if not path.parent.is_dir():
+        try:
+            there = is_dir(path.parent, partial(ImageWriteError, path.parent))
+            existing = [target for target in series_targets(path, len(self.series))
+                        if there and exists(target, partial(ImageWriteError, target))]
+        except ImageWriteError as error:
+            self.reporter.report(self, "Export", error)
+            self.export_button.setEnabled(True)
+            return
+        if not there:
             self.reporter.show_error(self, "Export", f"The folder {path.parent} does not exist; create it or "
                                      "choose another folder for the slices.")
             self.export_button.setEnabled(True)
             return
-        existing = [target for target in series_targets(path, len(self.series)) if target.exists()]
         if existing and self._series_confirmed != path:
             answer = self.reporter.choose(self, "Export", f"{len(existing)} of the {len(self.series)} files exist "
                                           f"already ({existing[0].name}...). Replace them?", ("Replace", "Cancel"))

@@ -42,6 +42,7 @@ from typing import Iterable
 
 from enhance_core.atomic import write_text_atomic
 from enhance_core.errors import PresetError
+from enhance_core.paths import exists
 from enhance_core.image import Window, window_out_of_reach
 from enhance_core.validation import shown
 
@@ -154,7 +155,7 @@ def load_user_presets(path: str | PathLike[str]) -> list[WindowPreset]:
         names it (fix or delete it to start afresh).
     """
     path = Path(path)
-    if not path.exists():
+    if not exists(path, lambda reason: PresetError(f"{path}: cannot read the window presets ({reason})")):
         return []
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
