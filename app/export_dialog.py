@@ -50,7 +50,7 @@ from enhance_core.io import BIT_DEPTHS, default_bit_depth, holds_location, same_
 from enhance_core.io.writer import DEFAULT_QUALITY
 from enhance_core.medical.series import DicomSeries
 from enhance_core.medical.windows import stack_window
-from enhance_core.paths import exists, is_dir, is_file
+from enhance_core.paths import exists, is_dir, is_file, read_only
 
 FULL_RANGE_FORMATS = ("PNG", "TIFF")
 FORMATS = (("JPEG", ".jpg"), ("PNG", ".png"), ("TIFF", ".tif"), ("WEBP", ".webp"), ("BMP", ".bmp"))
@@ -410,6 +410,7 @@ class ExportDialog(QDialog):
             reference = self.document.reference_path
             what = (" It is the reference open in the editor (the ground truth the metrics compare with)."
                     if reference is not None and same_file(path, reference) else "")
+            what += " It is read-only: protected from changes." if read_only(path) else ""
             answer = self.reporter.choose(self, "Export", f"{path} already exists.{what} Replace it, or write the "
                                           f"export beside it as {free_path(path).name}?",
                                           ("Keep Both", "Replace", "Cancel"))

@@ -40,7 +40,7 @@ from enhance_core.filters.registry import get_filter
 from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL, default_window_params
 from enhance_core.masks import Mask, Picture, picture_digest
-from enhance_core.paths import exists, file_identity
+from enhance_core.paths import exists, file_identity, read_only
 from enhance_core.project import SUFFIX as PROJECT_SUFFIX
 from enhance_core.project import load_project, read_saved_preview, save_project
 from enhance_core.recipe import load_recipe, save_recipe
@@ -512,6 +512,8 @@ class FileActions(QObject):
         if document.source_path is None:
             self.reporter.show_error(self.window, "Nothing to save", "Open an image first.")
             return False
+        if not self._may_replace(path, "Save project"):
+            return False
         changed = (path == document.project_path and self._project_stamp is not None
                    and file_identity(path) not in (None, self._project_stamp))
         if changed and self.reporter.choose(
@@ -541,6 +543,12 @@ class FileActions(QObject):
             self.saved.emit(f"Saved project {path}")
         return True
 
+    def _may_replace(self, path: Path, title: str) -> bool:
+        """Whether to write over ``path``: asked first when it is read-only (how users protect a version)."""
+        return not read_only(path) or self.reporter.choose(
+            self.window, title, f"{path} is read-only: it is protected from changes. Replace it anyway, or cancel "
+            "and save under another name (File ▸ Save As)?", ("Replace", "Cancel")) == "Replace"
+
     def save_recipe_dialog(self) -> None:
         """Save the stack alone as a recipe (for the command line's batch mode)."""
         if self._refuse_empty_recipe():
@@ -567,7 +575,7 @@ class FileActions(QObject):
         setting replays on any image); other brush masks keep the recipe to
         images of this size. Returns whether the recipe was written.
         """
-        if self._refuse_empty_recipe():
+        if self._refuse_empty_recipe() or not self._may_replace(path, "Save recipe"):
             return False
         steps = self._with_picture(self.document.stack.snapshot())
         corrections = [i for i, item in enumerate(steps) if item.mask is not None and _mask_edits(item)]

@@ -80,6 +80,16 @@ def is_file(path: Path, refuse: Refuse) -> bool:
     return mode is not None and stat.S_ISREG(mode)
 
 
+def read_only(path: Path) -> bool:
+    """Whether ``path`` is a file its owner may not write (protected, as users mark a version to keep; an
+    atomic save would replace it all the same, as the folder allows). False when it cannot be looked at."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) and not mode & stat.S_IWUSR
+
+
 def file_identity(path: Path) -> tuple[int, int] | None:
     """Size and modification time (ns) of a file; None when it cannot be read."""
     try:

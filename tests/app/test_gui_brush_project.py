@@ -1067,3 +1067,22 @@ def test_loading_an_empty_or_an_earlier_version_s_recipe_says_so(qtbot, window, 
     assert text.count("\n\nStep") == 4 and text.endswith("… and 2 more (Show Details…)")
     assert details.count("Step") == 6 and "Step 6 (CLAHE)" in details
     wait_rendered(qtbot, window)
+
+
+@pytest.mark.parametrize("answer", ["Cancel", "Replace"])
+def test_saving_over_a_read_only_project_or_recipe_asks_first(qtbot, window, tmp_path, answer):
+    """File ▸ Save replaced a project the user had made read-only, without a word."""
+    open_image(qtbot, window, save_png(np.full((40, 60, 3), 0.5, np.float32), tmp_path / "scan.png"))
+    add_filter(qtbot, window, "gamma")
+    project, recipe = tmp_path / "kept.esproj", tmp_path / "kept.json"
+    assert window.files.save_project_to(project) and window.files.save_recipe(recipe)
+    kept = {path: path.read_bytes() for path in (project, recipe)}
+    for path in kept:
+        path.chmod(0o444)
+    add_filter(qtbot, window, "negative")
+    window.reporter.choices = [answer, answer]
+    assert window.files.save_project_to(project) is (answer == "Replace")
+    assert window.files.save_recipe(recipe) is (answer == "Replace")
+    assert [question.split(" is read-only")[0] for question in window.reporter.questions[-2:]] == [
+        str(project), str(recipe)]
+    assert all((path.read_bytes() == before) is (answer == "Cancel") for path, before in kept.items())

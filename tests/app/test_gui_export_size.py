@@ -140,7 +140,22 @@ def test_an_existing_file_is_replaced_only_when_the_user_says_so(qtbot, open_dia
         with PILImage.open(written) as image:
             assert image.size == (80, 60)
     assert "already exists" in dialog.reporter.questions[-1]
+    assert "read-only" not in dialog.reporter.questions[-1]
     assert (target.read_bytes() == b"an earlier export") == (answer != "Replace")
+
+
+def test_replacing_a_read_only_export_says_it_is_read_only(qtbot, open_dialog, tmp_path):
+    scan = save_png(synthetic_photo(60, 80), tmp_path / "scan.png")
+    target = tmp_path / "scan_edited.png"
+    target.write_text("a protected export")
+    target.chmod(0o444)
+    dialog = open_dialog(scan)
+    dialog.path.setText(str(target))
+    dialog.reporter.choices = ["Cancel"]
+    dialog.export()
+    assert "already exists. It is read-only: protected from changes. Replace it" in dialog.reporter.questions[-1]
+    assert target.read_text() == "a protected export"
+    dialog.reject()
 
 
 def test_a_free_path_adds_a_number_while_the_name_is_taken(tmp_path):
