@@ -229,14 +229,18 @@ def _make_folders(folders: list[Path]) -> None:
     Raises
     ------
     ImageWriteError
-        A folder cannot be made (no permission, a file in its path).
+        A folder cannot be made (no permission, a file in its path) or written in.
     """
+    from enhance_core.cli.folders import write_refusal
+
     for folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ImageWriteError(folder, f"cannot be made ({error.strerror or error}); "
                                           "choose another -o") from None
+        if refusal := write_refusal(folder):
+            raise ImageWriteError(folder, f"cannot be written in ({refusal}); choose another -o")
 
 
 def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, window: Window | None,

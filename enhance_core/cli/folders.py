@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from enhance_core.errors import ParameterError
@@ -29,8 +31,8 @@ def make_output_folder(folder: Path, kind: str) -> list[Path]:
     Raises
     ------
     ParameterError
-        ``folder`` is a file (left alone), or the system refuses to create it
-        (no permission, a file in its path); the message names it.
+        ``folder`` is a file (left alone), the system refuses to create it
+        (no permission, a file in its path) or to write in it; the message names it.
     """
     check_output_folder(folder, kind)
     created = [path for path in (folder, *folder.parents) if not path.exists()]
@@ -39,7 +41,22 @@ def make_output_folder(folder: Path, kind: str) -> list[Path]:
     except OSError as error:
         raise ParameterError(f"cannot create the folder {folder} for the {kind} "
                              f"({error.strerror or error})") from None
+    refusal = write_refusal(folder)
+    if refusal:
+        raise ParameterError(f"cannot write in the folder {folder} ({refusal}); name another folder for the {kind}")
     return created
+
+
+def write_refusal(folder: Path) -> str:
+    """Why a file cannot be written in ``folder`` ("" when one can): tried with a file made and removed at once,
+    so a read-only folder stops a command before its slow work, not file by file."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".enhance-probe.", dir=folder)
+        os.close(handle)
+        os.unlink(name)
+    except OSError as error:
+        return error.strerror or str(error)
+    return ""
 
 
 def remove_empty_folders(folders: list[Path]) -> None:

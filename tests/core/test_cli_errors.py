@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 ENTRY = "import sys; from app.launcher import main; sys.exit(main())"
 
@@ -66,3 +68,34 @@ def test_a_folder_a_subcommand_may_not_enter_is_one_line_not_a_traceback(tmp_pat
     err = capsys.readouterr().err
     assert err.startswith(f"error: {locked / 'slice_0001.png'}: permission denied; check that you may read it")
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["detect-dust", "dicom-export"])
+def test_an_output_folder_that_cannot_be_written_in_stops_before_any_work(tmp_path, monkeypatch, capsys, command):
+    """detect-dust ran the detector on every scan, then failed each; dicom-export failed slice by slice."""
+    import tempfile
+
+    import numpy as np
+
+    from enhance_core.cli import main
+    from enhance_core.image import Image
+    from enhance_core.io import write_image
+    from tests.core.dicom_fixtures import write_series
+
+    write_series(tmp_path / "series", [0.0, 1.0])
+    write_image(Image(np.full((16, 16, 3), 0.5, np.float32)), tmp_path / "scan.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    real = tempfile.mkstemp
+
+    def refused(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == out:
+            raise PermissionError(13, "Permission denied", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    source = str(tmp_path / ("scan.png" if command == "detect-dust" else "series"))
+    assert main([command, source, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{out}" in err and "Permission denied" in err and "failed" not in err
+    assert err.count("\n") == 1 and list(out.iterdir()) == []
