@@ -188,10 +188,19 @@ def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None, source: s
 
 
 def _steps_named(numbers: Sequence[int]) -> str:
-    """``step 3``, ``steps 1 and 4``, ``steps 1, 2 and 5``."""
+    """``step 3``, ``steps 1 and 4``, ``steps 1-3, 5 and 7-9``; past eight runs, how many more steps."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    named = [f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs[:8]]
+    if len(runs) > 8:
+        named.append(f"{sum(map(len, runs[8:]))} more")
     if len(numbers) == 1:
-        return f"step {numbers[0]}"
-    return f"steps {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}"
+        return f"step {named[0]}"
+    return f"steps {named[0]}" if len(named) == 1 else f"steps {', '.join(named[:-1])} and {named[-1]}"
 
 
 def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[tuple[str, int, int], np.ndarray],

@@ -75,6 +75,15 @@ def test_a_recipe_saved_at_an_earlier_revision_says_what_renders_differently(tmp
     assert notes == []
 
 
+@pytest.mark.parametrize(("numbers", "named"), [
+    ([3], "step 3"), ([1, 4], "steps 1 and 4"), ([1, 2, 3, 5, 7, 8, 9], "steps 1-3, 5 and 7-9"),
+    (list(range(1, 1001)), "steps 1-1000"), (list(range(1, 40, 2)), "steps 1, 3, 5, 7, 9, 11, 13, 15 and 12 more")])
+def test_steps_sharing_a_change_are_named_in_runs(numbers: list[int], named: str) -> None:
+    from enhance_core.recipe import _steps_named
+
+    assert _steps_named(numbers) == named
+
+
 def test_a_recipe_from_a_newer_revision_loads_and_says_this_version_renders_it_as_before() -> None:
     data = recipe_to_dict([make_item("bilateral")])
     data["steps"][0]["revision"] = 3
