@@ -248,7 +248,8 @@ class Manifest:
         try:
             handle = open(path, "a+b")
         except OSError as error:
-            raise ImageWriteError(path, f"cannot open the batch manifest ({error.strerror or error})") from None
+            raise ImageWriteError(path, f"cannot open the batch manifest ({error.strerror or error}); make it "
+                                        "writable, or choose another -o folder") from None
         try:
             if fcntl is not None:
                 try:

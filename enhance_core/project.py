@@ -179,7 +179,8 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
             pending.close()  # the masks and preview are in place before the project file names them
             write_text_atomic(path, text)
     except OSError as error:
-        raise ImageWriteError(path, f"could not write the project: {error.strerror or error}") from None
+        raise ImageWriteError(path, f"could not write the project: {error.strerror or error}; save it in a folder "
+                                    "you may write in (File ▸ Save As), or free space there") from None
     if warn is not None:
         for warning in warnings:
             warn(warning)

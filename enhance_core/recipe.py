@@ -116,7 +116,8 @@ def save_recipe(steps: Sequence[StackItem], path: str | Path) -> Path:
                         raise ImageWriteError(path, f"could not write its mask {name}: {error.reason}") from None
             write_text_atomic(path, text)
     except OSError as error:
-        raise ImageWriteError(path, f"could not write the recipe: {error.strerror or error}") from None
+        raise ImageWriteError(path, f"could not write the recipe: {error.strerror or error}; save it in a folder "
+                                    "you may write in, or free space there") from None
     return path
 
 

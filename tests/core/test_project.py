@@ -86,7 +86,8 @@ def test_a_failed_save_keeps_the_previous_project(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("enhance_core.atomic.os.replace", full_disk)
-    with pytest.raises(ImageWriteError, match="could not write the project: No space left"):
+    with pytest.raises(ImageWriteError, match="could not write the project: No space left on device; save it in a "
+                                              r"folder you may write in \(File ▸ Save As\), or free space there"):
         save_project(path, image=tmp_path / "other.png", reference=None, steps=masked_steps()[:1])
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.esproj"]

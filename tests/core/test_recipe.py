@@ -130,7 +130,8 @@ def test_a_failed_save_keeps_the_previous_recipe(tmp_path, monkeypatch) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("enhance_core.atomic.os.replace", full_disk)
-    with pytest.raises(ImageWriteError, match="could not write the recipe: No space left"):
+    with pytest.raises(ImageWriteError, match="could not write the recipe: No space left on device; save it in a "
+                                              "folder you may write in, or free space there"):
         save_recipe(sample_steps()[1:2], path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["look.json"]
