@@ -156,6 +156,24 @@ def test_an_existing_output_not_in_the_manifest_is_kept(folder, tmp_path, capsys
     assert [line["output"] for line in entries(out) if line["status"] == "queued"] == ["b.png", "broken.png", "c.png"]
 
 
+def test_a_manifest_the_system_will_not_open_says_what_to_do(tmp_path, monkeypatch) -> None:
+    import builtins
+
+    from enhance_core.errors import ImageWriteError
+
+    real_open = builtins.open
+
+    def refusing(path, *args, **kwargs):
+        if str(path).endswith(MANIFEST_NAME):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing)
+    with pytest.raises(ImageWriteError, match=r"cannot open the batch manifest \(Permission denied\); make it "
+                                              "writable, or choose another -o folder"):
+        Manifest.open(tmp_path)
+
+
 def test_one_run_at_a_time_per_output_folder(tmp_path) -> None:
     first = Manifest.open(tmp_path)
     try:
