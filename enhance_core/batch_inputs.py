@@ -36,7 +36,7 @@ def collect_inputs(specs: Sequence[str | Path], *, recursive: bool = False, incl
 def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, include: Sequence[str] = (),
                  exclude: Sequence[str] = (), skip: Path | None = None,
                  left_out: list[Path] | None = None, notes: list[str] | None = None,
-                 recurse_hint: str = RECURSE_HINT) -> dict[Path, PurePosixPath]:
+                 unopened: list[Path] | None = None, recurse_hint: str = RECURSE_HINT) -> dict[Path, PurePosixPath]:
     """Expand files, folders and glob patterns; map each file to the subfolder its result goes to.
 
     A folder gives its images (with ``recursive``, those of its subfolders too,
@@ -56,7 +56,9 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     caller can say what it did not take; without ``recursive``, a line for
     each folder whose subfolders hold images goes to ``notes``, and so do a
     line for the links to folders ``recursive`` does not follow and one for
-    each exclude pattern that matched no file.
+    each exclude pattern that matched no file. The subfolders that cannot be
+    opened (of a folder with files taken) go to ``notes`` as one line, and with
+    ``recursive``, whose files they would have given, to ``unopened`` when it is given.
 
     Raises :class:`ParameterError` naming a spec that matches nothing (saying
     when its subfolders hold images, for ``-r``) or whose every file the
@@ -112,9 +114,11 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
                           f"{MANIFEST_NAME} of their output folder lists them)")
         denied = [folder for folder in denied if not any(folder.is_relative_to(other) and folder != other
                                                          for other in denied)]
-        unopened = f"{len(denied)} folder(s) that cannot be opened (permission denied; check their permissions)"
+        refused = f"{len(denied)} folder(s) that cannot be opened (permission denied; check their permissions)"
         if denied and matches and notes is not None:
-            notes.append(f"left out {unopened}: {_some(denied)}")
+            notes.append(f"left out {refused}: {_some(denied)}")
+        if denied and matches and recursive and unopened is not None:
+            unopened += denied
         if not matches:
             if deeper:
                 why = deeper.replace("hold images too", "hold images")
@@ -123,7 +127,7 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
                        f"earlier batches (their {MANIFEST_NAME} lists them), which -r leaves out: name one as the "
                        "input to process it again")
             elif denied:
-                why = f"it leads to {unopened}: {_some(denied)}"
+                why = f"it leads to {refused}: {_some(denied)}"
             else:
                 why = "check the path or pattern"
             raise ParameterError(f"input {str(spec)!r} matches no image file; {why}")

@@ -152,7 +152,8 @@ def positive_int(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Process the inputs; return 0 when every file succeeded, 1 when some failed (130 on Ctrl+C, 143 on SIGTERM)."""
+    """Process the inputs; return 0 when every file succeeded, 1 when some failed or a folder of the inputs could
+    not be opened (130 on Ctrl+C, 143 on SIGTERM)."""
     args.batch_ended = False
     try:
         return _run(args)
@@ -207,8 +208,9 @@ def _run(args: argparse.Namespace) -> int:
                              "files (local:N starts N of them)")
     left_out: list[Path] = []
     notes: list[str] = []
+    unopened: list[Path] = []
     tree = collect_tree(args.inputs, recursive=args.recursive, include=args.include, exclude=args.exclude,
-                        skip=args.output, left_out=left_out, notes=notes)
+                        skip=args.output, left_out=left_out, notes=notes, unopened=unopened)
     tasks = plan_batch(list(tree), steps, args.output, format_suffix=args.format, mask_file=args.mask,
                        mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
                        quality=args.quality, overwrite=args.overwrite, device=args.device, subfolders=tree,
@@ -291,7 +293,10 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{stopped_word()} while writing the report: the files above are written; run the same command again "
                   "to write it (the files count as done)", file=sys.stderr)
             return stop_status()
-    return 1 if failed else 0
+    if unopened:
+        print(f"note: {len(unopened)} folder(s) could not be opened and their files were not processed (exit "
+              "status 1): check their permissions and run the same command again")
+    return 1 if failed or unopened else 0
 
 
 def _refuse_originals_in_output(args: argparse.Namespace, tasks: Sequence[FileTask], manifest: Manifest) -> None:

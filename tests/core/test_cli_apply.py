@@ -161,11 +161,13 @@ def test_a_folder_that_cannot_be_opened_is_left_out_with_a_note_or_refused_when_
     lock_folder(monkeypatch, locked, listable=False)
     for extra in ([], ["-r"]):
         out = tmp_path / f"out{len(extra)}"
-        assert main(["apply", "--filter", "negative", *extra, "-o", str(out), str(inputs)]) == 0
+        assert main(["apply", "--filter", "negative", *extra, "-o", str(out), str(inputs)]) == len(extra), (
+            "with -r, the files of the folder that cannot be opened were not processed: exit status 1")
         said = capsys.readouterr()
         assert "2 of 2 file(s) written" in said.out
         assert (f"left out 1 folder(s) that cannot be opened (permission denied; check their permissions): {locked}"
                 in said.err)
+        assert ("1 folder(s) could not be opened and their files were not processed" in said.out) is bool(extra)
     assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(locked)]) == 2
     assert capsys.readouterr().err == (f"error: input {str(locked)!r}: permission denied: the folder {locked} cannot "
                                        "be opened; check the folder's permissions\n")
