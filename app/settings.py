@@ -44,6 +44,14 @@ class EditorSettings:
     def __init__(self, settings: QSettings | None = None) -> None:
         self.qsettings = settings or QSettings()
 
+    def unkept(self) -> str:
+        """Why preferences and recent files will not be kept ("" when they will): the settings file or its
+        folder cannot be written (read-only, or owned by another user)."""
+        if self.qsettings.isWritable():
+            return ""
+        return (f"Preferences and recent files will not be kept: {self.qsettings.fileName()} cannot be written; "
+                "check the permissions of the file and its folder")
+
     def recent_files(self) -> list[Path]:
         """Recently opened images and projects, newest first (missing files dropped; one whose folder cannot be
         entered now is kept: opening it says why it cannot be read)."""

@@ -509,3 +509,20 @@ def test_numbers_no_control_can_hold_in_a_hand_edited_settings_file_are_the_defa
         assert (window.brush_toolbar.radius.value(), window.brush_toolbar.hardness.value()) == (40, 50)
     finally:
         window.shutdown()
+
+
+def test_settings_that_cannot_be_written_are_said_at_the_start(qtbot, monkeypatch):
+    """A read-only settings file or folder kept no preference or recent file, without a word."""
+    from app.error_reporter import RecordingReporter
+    from app.main_window import MainWindow
+    from app.settings import EditorSettings
+
+    assert EditorSettings().unkept() == ""
+    monkeypatch.setattr("PySide6.QtCore.QSettings.isWritable", lambda self: False)
+    window = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(window)
+    try:
+        assert window.statusBar().currentMessage().startswith("Preferences and recent files will not be kept: ")
+        assert "cannot be written; check the permissions" in window.statusBar().currentMessage()
+    finally:
+        window.shutdown()
