@@ -113,7 +113,7 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
                 deeper = (f"its {len(files)} file(s) are the outputs of this batch or of earlier ones (the "
                           f"{MANIFEST_NAME} of their output folder lists them)")
         denied = [folder for folder in denied if not any(folder.is_relative_to(other) and folder != other
-                                                         for other in denied)]
+                                                         for other in denied) and not _meant_out(folder, path, exclude)]
         refused = f"{len(denied)} folder(s) that cannot be opened (permission denied; check their permissions)"
         if denied and matches and notes is not None:
             notes.append(f"left out {refused}: {_some(denied)}")
@@ -292,6 +292,18 @@ def _fixed_prefix(pattern: str) -> Path:
             break
         fixed.append(part)
     return Path(*fixed) if fixed else Path(".")
+
+
+def _meant_out(folder: Path, named: Path, exclude: Sequence[str]) -> bool:
+    """Whether a folder that cannot be opened is one to leave out unsaid: the file system's own ``lost+found``, or
+    one the exclude patterns leave out (relative to the folder ``named``)."""
+    if folder.name == "lost+found":
+        return True
+    if not folder.is_relative_to(named) or folder == named:
+        return False
+    relative = PurePosixPath(folder.relative_to(named).as_posix().lower())
+    return any(any(fnmatchcase(part, pattern.lower()) for part in relative.parts) if "/" not in pattern
+               else fnmatchcase(f"{relative}/any", pattern.lower()) for pattern in exclude)
 
 
 def _hits(relative: PurePosixPath, patterns: Sequence[str], *, folders: bool = False) -> bool:

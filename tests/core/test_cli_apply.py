@@ -173,6 +173,19 @@ def test_a_folder_that_cannot_be_opened_is_left_out_with_a_note_or_refused_when_
                                        "be opened; check the folder's permissions\n")
 
 
+@pytest.mark.parametrize(("name", "exclude"), [("private", ["--exclude", "private"]),
+                                            ("private", ["--exclude", "PRIV*"]), ("lost+found", [])])
+def test_a_folder_that_cannot_be_opened_but_is_meant_out_leaves_the_exit_status_0(inputs, tmp_path, capsys,
+                                                                                  monkeypatch, name, exclude) -> None:
+    """An excluded folder (or an ext4 disk's lost+found) made every run of apply -r exit 1."""
+    locked = inputs / name
+    locked.mkdir()
+    lock_folder(monkeypatch, locked, listable=False)
+    assert main(["apply", "--filter", "negative", "-r", *exclude, "-o", str(tmp_path / "out"), str(inputs)]) == 0
+    said = capsys.readouterr()
+    assert "2 of 2 file(s) written" in said.out and "cannot be opened" not in said.err + said.out
+
+
 def test_files_of_an_input_folder_that_are_not_images_are_named_once(inputs, tmp_path, capsys) -> None:
     for name in ("notes.txt", "scan.xmp", "box.xml", "ledger.csv", ".DS_Store"):
         (inputs / name).write_text("sidecar")
