@@ -139,8 +139,8 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
     (``.dcm``, ``.dicom``, ``.dic``: those without the 128-byte preamble, as old
     files are written, are read all the same). Anything but a regular file (a
     named pipe would block the read for ever) is not one. A file that cannot be
-    opened is unreadable when its name could be a slice's (a DICOM suffix, none,
-    or digits, as PACS exports name slices), so a series is never shown with a
+    opened is unreadable when its name could be a slice's (a DICOM suffix, or a
+    PACS export's name: :func:`_slice_name`), so a series is never shown with a
     slice left out unsaid.
     """
     if not path.is_file():
@@ -150,7 +150,7 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
         with open(path, "rb") as stream:
             marker = stream.read(132)[128:] == b"DICM"
     except OSError as error:
-        if named or not path.suffix or path.suffix[1:].isdigit():  # PACS names: IM0001, or a UID ending .320
+        if named or _slice_name(path.name):
             return None, (f"it cannot be opened ({error.strerror or error}); check that you may read it, or copy "
                           "the series where you may")
         return None, ""
@@ -176,6 +176,13 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
     if named and not marker and "SOPClassUID" not in header:
         return None, _named_but_not_dicom(path)
     return None, ""
+
+
+def _slice_name(name: str) -> bool:
+    """Whether a file name without a DICOM suffix is one PACS and CD exports give slices: letters and digits with
+    a digit and no suffix (``IM0001``, ``I1000``), or a UID (``1.2.840.113619.2.55.3.320``); not ``DICOMDIR``,
+    ``LOCKFILE`` or ``x.log.1``."""
+    return bool(re.fullmatch(r"[A-Za-z_]*\d[\w-]*", name) or re.fullmatch(r"\d+(\.\d+)+", name))
 
 
 def _frames(header: Dataset) -> int:
