@@ -87,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
     for group in places.values():
         sharing.update(shared_stems(group, ignore_case=True))
     scans = {_file_id(source) for source in inputs}
-    make_output_folder(args.output, "masks")
+    done = args.skip_existing and all((args.output / tree[source] / f"{source.stem}.png").exists()
+                                      for source in inputs)
+    make_output_folder(args.output, "masks", probe=not done)  # a finished run's read-only masks are kept
     failed = kept = 0
     for index, source in enumerate(inputs, start=1):
         target = args.output / tree[source] / f"{source.stem}.png"

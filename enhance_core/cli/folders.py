@@ -23,8 +23,9 @@ def check_output_folder(folder: Path, kind: str) -> None:
         raise ParameterError(f"-o {folder} is a file, not a folder; name a folder for the {kind}")
 
 
-def make_output_folder(folder: Path, kind: str) -> list[Path]:
-    """Create ``folder`` (and its parents) for the command's ``kind`` of files ("results", "masks").
+def make_output_folder(folder: Path, kind: str, *, probe: bool = True) -> list[Path]:
+    """Create ``folder`` (and its parents) for the command's ``kind`` of files ("results", "masks"), and with
+    ``probe`` (the command has files to write) try writing in it.
 
     Returns the folders it created, ``folder`` first (for :func:`remove_empty_folders`).
 
@@ -41,7 +42,7 @@ def make_output_folder(folder: Path, kind: str) -> list[Path]:
     except OSError as error:
         raise ParameterError(f"cannot create the folder {folder} for the {kind} "
                              f"({error.strerror or error})") from None
-    refusal = write_refusal(folder)
+    refusal = write_refusal(folder) if probe else ""
     if refusal:
         raise ParameterError(f"cannot write in the folder {folder} ({refusal}); name another folder for the {kind}")
     return created

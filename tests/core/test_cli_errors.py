@@ -99,3 +99,30 @@ def test_an_output_folder_that_cannot_be_written_in_stops_before_any_work(tmp_pa
     err = capsys.readouterr().err
     assert f"{out}" in err and "Permission denied" in err and "failed" not in err
     assert err.count("\n") == 1 and list(out.iterdir()) == []
+
+
+def test_a_finished_detect_dust_run_into_a_read_only_folder_runs_again_with_skip_existing(tmp_path, monkeypatch,
+                                                                                         capsys):
+    """The write probe refused it (exit 2) although it had nothing to write."""
+    import tempfile
+
+    import numpy as np
+
+    from enhance_core.cli import main
+    from enhance_core.image import Image
+    from enhance_core.io import write_image
+
+    write_image(Image(np.full((16, 16, 3), 0.5, np.float32)), tmp_path / "scan.png")
+    out = tmp_path / "masks"
+    out.mkdir()
+    write_image(Image(np.zeros((16, 16, 1), np.float32)), out / "scan.png")
+    real = tempfile.mkstemp
+
+    def refused(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == out:
+            raise PermissionError(13, "Permission denied", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    assert main(["detect-dust", str(tmp_path / "scan.png"), "--skip-existing", "-o", str(out)]) == 0
+    assert "kept" in capsys.readouterr().err
