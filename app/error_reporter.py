@@ -38,15 +38,18 @@ class ErrorReporter:
                                       button.Save)
         return {button.Save: "save", button.Discard: "discard"}.get(answer, "cancel")
 
-    def choose(self, parent: QWidget | None, title: str, message: str, choices: Sequence[str]) -> str:
-        """Ask with one button per choice (the first is the default, Escape picks the last); return its text."""
-        box, buttons = question_box(parent, title, message, choices)
+    def choose(self, parent: QWidget | None, title: str, message: str, choices: Sequence[str], *,
+               default: str | None = None) -> str:
+        """Ask with one button per choice (``default``, else the first, for Enter; Escape picks the last); return
+        its text."""
+        box, buttons = question_box(parent, title, message, choices, default=default)
         box.exec()
         return buttons.get(box.clickedButton(), choices[-1])
 
     def report(self, parent: QWidget | None, title: str, error: BaseException, details: str = "") -> None:
         """Show an exception: its own message for typed errors, a plain "unexpected error" otherwise."""
-        details = details or "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        if not isinstance(error, EnhanceError):  # a message of ours says all; an unforeseen error needs its trace
+            details = details or "".join(traceback.format_exception(type(error), error, error.__traceback__))
         if isinstance(error, EnhanceError):
             message = str(error)
         elif out_of_memory(error):
@@ -65,16 +68,17 @@ def _show(icon: QMessageBox.Icon, parent: QWidget | None, title: str, message: s
     box.exec()
 
 
-def question_box(parent: QWidget | None, title: str, message: str,
-                 choices: Sequence[str]) -> tuple[QMessageBox, dict[QAbstractButton, str]]:
-    """A question box with one button per choice (first: default, last: Escape) and the buttons' choices."""
+def question_box(parent: QWidget | None, title: str, message: str, choices: Sequence[str], *,
+                 default: str | None = None) -> tuple[QMessageBox, dict[QAbstractButton, str]]:
+    """A question box with one button per choice (``default``, else the first, for Enter; the last for Escape)
+    and the buttons' choices."""
     box = QMessageBox(QMessageBox.Icon.Question, title, message, QMessageBox.StandardButton.NoButton, parent)
     buttons: dict[QAbstractButton, str] = {}
     for index, choice in enumerate(choices):
         role = QMessageBox.ButtonRole.AcceptRole if index == 0 else QMessageBox.ButtonRole.ActionRole
         button = box.addButton(choice, role)
         buttons[button] = choice
-        if index == 0:
+        if choice == (default or choices[0]):
             box.setDefaultButton(button)
         if index == len(choices) - 1:
             box.setEscapeButton(button)
@@ -107,10 +111,12 @@ class RecordingReporter(ErrorReporter):
             raise ValueError(f"preset answer {answer!r} is not one of {list(SAVE_ANSWERS)}")
         return answer
 
-    def choose(self, parent: QWidget | None, title: str, message: str, choices: Sequence[str]) -> str:
-        """Record the question and return the next preset choice (the first offered when none are left)."""
+    def choose(self, parent: QWidget | None, title: str, message: str, choices: Sequence[str], *,
+               default: str | None = None) -> str:
+        """Record the question and return the next preset choice (the default, as Enter would, when none are
+        left)."""
         self.questions.append(message)
-        answer = self.choices.pop(0) if self.choices else choices[0]
+        answer = self.choices.pop(0) if self.choices else (default or choices[0])
         if answer not in choices:
             raise ValueError(f"preset answer {answer!r} is not one of the choices {list(choices)}")
         return answer

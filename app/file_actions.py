@@ -512,7 +512,7 @@ class FileActions(QObject):
         if document.source_path is None:
             self.reporter.show_error(self.window, "Nothing to save", "Open an image first.")
             return False
-        if not self._may_replace(path, "Save project"):
+        if not self._may_replace(path, "Save project", "File ▸ Save Project As…"):
             return False
         changed = (path == document.project_path and self._project_stamp is not None
                    and file_identity(path) not in (None, self._project_stamp))
@@ -543,11 +543,17 @@ class FileActions(QObject):
             self.saved.emit(f"Saved project {path}")
         return True
 
-    def _may_replace(self, path: Path, title: str) -> bool:
-        """Whether to write over ``path``: asked first when it is read-only (how users protect a version)."""
-        return not read_only(path) or self.reporter.choose(
-            self.window, title, f"{path} is read-only: it is protected from changes. Replace it anyway, or cancel "
-            "and save under another name (File ▸ Save As)?", ("Replace", "Cancel")) == "Replace"
+    def _may_replace(self, path: Path, title: str, elsewhere: str) -> bool:
+        """Whether to write over ``path``: asked first when it is read-only (how users protect a version), Cancel
+        the answer Enter gives; ``elsewhere`` is the menu item that saves under another name."""
+        if not read_only(path):
+            return True
+        if self.reporter.choose(self.window, title, f"{path} is read-only: it is protected from changes. Replace "
+                                f"it anyway, or cancel and save under another name ({elsewhere})?",
+                                ("Replace", "Cancel"), default="Cancel") == "Replace":
+            return True
+        self.warned.emit(f"Not saved: {path} is read-only")
+        return False
 
     def save_recipe_dialog(self) -> None:
         """Save the stack alone as a recipe (for the command line's batch mode)."""
@@ -575,7 +581,7 @@ class FileActions(QObject):
         setting replays on any image); other brush masks keep the recipe to
         images of this size. Returns whether the recipe was written.
         """
-        if self._refuse_empty_recipe() or not self._may_replace(path, "Save recipe"):
+        if self._refuse_empty_recipe() or not self._may_replace(path, "Save recipe", "File ▸ Save Recipe…"):
             return False
         steps = self._with_picture(self.document.stack.snapshot())
         corrections = [i for i, item in enumerate(steps) if item.mask is not None and _mask_edits(item)]

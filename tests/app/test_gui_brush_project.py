@@ -1085,4 +1085,25 @@ def test_saving_over_a_read_only_project_or_recipe_asks_first(qtbot, window, tmp
     assert window.files.save_recipe(recipe) is (answer == "Replace")
     assert [question.split(" is read-only")[0] for question in window.reporter.questions[-2:]] == [
         str(project), str(recipe)]
+    assert "(File ▸ Save Project As…)" in window.reporter.questions[-2]
+    assert "(File ▸ Save Recipe…)" in window.reporter.questions[-1]
     assert all((path.read_bytes() == before) is (answer == "Cancel") for path, before in kept.items())
+
+
+def test_enter_on_the_read_only_question_keeps_the_protected_project(qtbot, window, tmp_path):
+    """Replace was the default button: Enter, pressed out of habit, replaced the protected version."""
+    from app.error_reporter import question_box
+
+    open_image(qtbot, window, save_png(np.full((40, 60, 3), 0.5, np.float32), tmp_path / "scan.png"))
+    add_filter(qtbot, window, "gamma")
+    project = tmp_path / "kept.esproj"
+    assert window.files.save_project_to(project)
+    kept = project.read_bytes()
+    project.chmod(0o444)
+    add_filter(qtbot, window, "negative")
+    with qtbot.waitSignal(window.files.warned, timeout=5000) as said:
+        assert not window.files.save_project_to(project), "the reporter answers as Enter would: the default"
+    assert project.read_bytes() == kept and said.args[0] == f"Not saved: {project} is read-only"
+    box, buttons = question_box(None, "Save project", "?", ("Replace", "Cancel"), default="Cancel")
+    assert buttons[box.defaultButton()] == "Cancel" and buttons[box.escapeButton()] == "Cancel"
+    box.deleteLater()
