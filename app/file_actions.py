@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 RECIPE_FILTER = "Recipes (*.json)"
 PROJECT_FILTER = f"Enhance Studio projects (*{PROJECT_SUFFIX})"
 SHOWN_NOTES = 4
-"""Most notes of a loaded recipe said in its dialog's text; all of them are under Show Details."""
+"""Most notes of a loaded recipe said in its dialog's text; the rest are under Show Details."""
 
 
 def drag_held(window: QWidget) -> bool:
@@ -685,8 +685,8 @@ class FileActions(QObject):
             self.reporter.show_warning(
                 self.window, "Recipe loaded with changes",
                 f"{path.name} renders differently from the version that saved it:\n\n"
-                + "\n\n".join(lines[:SHOWN_NOTES]) + (f"\n\n… and {more} more (Show Details…)" if more > 0 else ""),
-                "\n\n".join(lines) if more > 0 else "")
+                + "\n\n".join(lines[:SHOWN_NOTES]) + (f"\n\n{more} more under the details." if more > 0 else ""),
+                "\n\n".join(lines[SHOWN_NOTES:]))
 
 
 def _painted_on(mask: Mask) -> str:

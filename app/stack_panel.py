@@ -325,7 +325,9 @@ class StackPanel(QWidget):
             self.mask_label.setText("Mask: the detected damage" if item.mask is None else
                                     f"Mask: the detected damage, {corrections(item.mask)}")
         else:
-            self.mask_label.setText("Mask: none (applies everywhere)" if item.mask is None else
+            unmasked = ("Mask: none (nothing to fill until you paint)" if definition.needs_mask(item.params)
+                        else "Mask: none (applies everywhere)")
+            self.mask_label.setText(unmasked if item.mask is None else
                                     f"Mask: {painted}" + (" over a detected mask" if item.mask.raster is not None
                                                           else ""))
         self._show_note(item.uid)

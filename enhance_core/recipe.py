@@ -268,7 +268,8 @@ class AddedParam:
 
 
 _GRAIN_CHANGE = ("every fill now gets film grain matched to the picture around it, where earlier versions added it "
-                 "only inside large holes; for smooth fills of thin damage as before, set \"grain\": 0 in the recipe")
+                 "only inside large holes; for smooth fills of thin damage as before, set Grain in fills to 0 "
+                 "(\"grain\": 0 in the recipe)")
 
 ADDED_PARAMS: dict[tuple[str, str], AddedParam] = {
     ("super_resolution", "sharpness"): AddedParam(0.0, same_output=True),

@@ -1064,8 +1064,8 @@ def test_loading_an_empty_or_an_earlier_version_s_recipe_says_so(qtbot, window, 
     recipe.write_text(json.dumps(data))
     window.files.load_recipe(recipe)
     title, text, details = window.reporter.warnings[-1]
-    assert text.count("\n\nStep") == 4 and text.endswith("… and 2 more (Show Details…)")
-    assert details.count("Step") == 6 and "Step 6 (CLAHE)" in details
+    assert text.count("\n\nStep") == 4 and text.endswith("2 more under the details.")
+    assert details.startswith("Step 5 (Sobel") and "Step 6 (CLAHE)" in details and details.count("Step") == 2
     wait_rendered(qtbot, window)
 
 

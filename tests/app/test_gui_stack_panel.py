@@ -177,9 +177,10 @@ def test_what_the_selected_step_said_is_shown_and_detection_masks_are_named(pane
     uid = document.selected_item().uid
     panel.show_notes({uid: "estimated noise σ 4.2"})
     assert not panel.note_label.isHidden() and "Estimated noise σ 4.2" in panel.note_label.text()
+    assert panel.mask_label.text() == "Mask: none (applies everywhere)"
     panel.add_filter("hole_fill")
     assert panel.note_label.isHidden(), "another step said nothing"
-    assert panel.mask_label.text() == "Mask: none (applies everywhere)"
+    assert panel.mask_label.text() == "Mask: none (nothing to fill until you paint)", "not 'applies everywhere'"
     document.select(uid)
     assert "4.2" in panel.note_label.text()
     panel.add_filter("restore")

@@ -75,7 +75,7 @@ def test_a_recipe_from_before_grain_in_fills_says_its_fills_now_get_grain_and_ho
     note = capsys.readouterr().err
     assert note.startswith(f"note: recipe {recipe}, step 2 (Restore old photo (CNN)): it was saved before its 'grain' "
                            "setting existed and takes 0.6: every fill now gets film grain")
-    assert 'set "grain": 0 in the recipe' in note
+    assert 'set Grain in fills to 0 ("grain": 0 in the recipe)' in note
 
 
 @pytest.mark.parametrize("argv, message", [
