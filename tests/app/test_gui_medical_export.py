@@ -160,9 +160,8 @@ def test_a_series_export_into_a_missing_folder_is_refused_before_it_starts(qtbot
 def test_a_series_export_into_a_folder_that_cannot_be_entered_says_so_and_can_be_tried_again(
         qtbot, window, series_folder, tmp_path, monkeypatch):
     """It ended in an 'unexpected error' (PermissionError) and left the Export button disabled."""
-    import pathlib
-
     from tests.app.test_gui_medical import open_folder
+    from tests.core.locked_folders import lock_folder
 
     open_folder(qtbot, window, series_folder)
     dialog = open_dialog(qtbot, window)
@@ -170,14 +169,7 @@ def test_a_series_export_into_a_folder_that_cannot_be_entered_says_so_and_can_be
     locked = tmp_path / "locked"
     locked.mkdir()
     dialog.path.setText(str(locked / "lung.png"))
-    real_stat = pathlib.Path.stat
-
-    def stat(path, *args, **kwargs):
-        if locked in path.parents:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_stat(path, *args, **kwargs)
-
-    monkeypatch.setattr(pathlib.Path, "stat", stat)
+    lock_folder(monkeypatch, locked)
     dialog.export()
     assert f"permission denied: the folder {locked} cannot be entered" in window.reporter.errors[-1][1]
     assert dialog.export_button.isEnabled() and not window.export_lane.busy

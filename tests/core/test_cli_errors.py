@@ -49,32 +49,36 @@ def test_decompression_bomb_limit_from_the_environment(tmp_path):
 
 def test_a_folder_a_subcommand_may_not_enter_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
     """dicom-export into a folder without search permission ended in a PermissionError traceback."""
-    import pathlib
-
     from enhance_core.cli import main
     from tests.core.dicom_fixtures import write_series
+    from tests.core.locked_folders import lock_folder
 
     write_series(tmp_path / "series", [0.0, 1.0])
     locked = tmp_path / "locked"
-    real_exists = pathlib.Path.exists
-
-    def exists(path, *args, **kwargs):
-        if locked in path.parents:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_exists(path, *args, **kwargs)
-
-    monkeypatch.setattr(pathlib.Path, "exists", exists)
+    lock_folder(monkeypatch, locked)
     assert main(["dicom-export", str(tmp_path / "series"), "-o", str(locked)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {locked / 'slice_0001.png'}: permission denied; check that you may read it")
     assert "Traceback" not in err
 
 
+def refuse_writing_in(monkeypatch, folder: Path) -> None:
+    """Make ``folder`` one whose files may be looked at but where none may be made (``chmod 555``), as root too."""
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def refused(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == folder:
+            raise PermissionError(13, "Permission denied", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+
+
 @pytest.mark.parametrize("command", ["detect-dust", "dicom-export"])
 def test_an_output_folder_that_cannot_be_written_in_stops_before_any_work(tmp_path, monkeypatch, capsys, command):
     """detect-dust ran the detector on every scan, then failed each; dicom-export failed slice by slice."""
-    import tempfile
-
     import numpy as np
 
     from enhance_core.cli import main
@@ -86,14 +90,7 @@ def test_an_output_folder_that_cannot_be_written_in_stops_before_any_work(tmp_pa
     write_image(Image(np.full((16, 16, 3), 0.5, np.float32)), tmp_path / "scan.png")
     out = tmp_path / "out"
     out.mkdir()
-    real = tempfile.mkstemp
-
-    def refused(*args, dir=None, **kwargs):
-        if dir is not None and Path(dir) == out:
-            raise PermissionError(13, "Permission denied", str(dir))
-        return real(*args, dir=dir, **kwargs)
-
-    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    refuse_writing_in(monkeypatch, out)
     source = str(tmp_path / ("scan.png" if command == "detect-dust" else "series"))
     assert main([command, source, "-o", str(out)]) == 2
     err = capsys.readouterr().err
@@ -104,8 +101,6 @@ def test_an_output_folder_that_cannot_be_written_in_stops_before_any_work(tmp_pa
 def test_a_finished_detect_dust_run_into_a_read_only_folder_runs_again_with_skip_existing(tmp_path, monkeypatch,
                                                                                          capsys):
     """The write probe refused it (exit 2) although it had nothing to write."""
-    import tempfile
-
     import numpy as np
 
     from enhance_core.cli import main
@@ -116,13 +111,6 @@ def test_a_finished_detect_dust_run_into_a_read_only_folder_runs_again_with_skip
     out = tmp_path / "masks"
     out.mkdir()
     write_image(Image(np.zeros((16, 16, 1), np.float32)), out / "scan.png")
-    real = tempfile.mkstemp
-
-    def refused(*args, dir=None, **kwargs):
-        if dir is not None and Path(dir) == out:
-            raise PermissionError(13, "Permission denied", str(dir))
-        return real(*args, dir=dir, **kwargs)
-
-    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    refuse_writing_in(monkeypatch, out)
     assert main(["detect-dust", str(tmp_path / "scan.png"), "--skip-existing", "-o", str(out)]) == 0
     assert "kept" in capsys.readouterr().err

@@ -162,17 +162,11 @@ def test_deleting_a_user_preset_keeps_the_others_and_unknown_names_are_refused(t
 
 def test_a_presets_file_in_a_folder_that_cannot_be_entered_is_a_preset_error(tmp_path, monkeypatch):
     """It raised a bare PermissionError, an 'unexpected error' at every CT opened in the editor."""
-    import pathlib
+    from tests.core.locked_folders import lock_folder
 
     config = tmp_path / "config"
-    real_stat = pathlib.Path.stat
-
-    def stat(path, *args, **kwargs):
-        if config in path.parents:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_stat(path, *args, **kwargs)
-
-    monkeypatch.setattr(pathlib.Path, "stat", stat)
+    config.mkdir()
+    lock_folder(monkeypatch, config)
     with pytest.raises(PresetError, match=r"window_presets.json: cannot read the window presets \(permission "
                                           f"denied: the folder {config} cannot be entered"):
         load_user_presets(config / "window_presets.json")
