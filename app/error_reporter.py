@@ -48,8 +48,7 @@ class ErrorReporter:
 
     def report(self, parent: QWidget | None, title: str, error: BaseException, details: str = "") -> None:
         """Show an exception: its own message for typed errors, a plain "unexpected error" otherwise."""
-        if not isinstance(error, EnhanceError):  # a message of ours says all; an unforeseen error needs its trace
-            details = details or "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        details = details or "".join(traceback.format_exception(type(error), error, error.__traceback__))
         if isinstance(error, EnhanceError):
             message = str(error)
         elif out_of_memory(error):

@@ -526,16 +526,3 @@ def test_settings_that_cannot_be_written_are_said_at_the_start(qtbot, monkeypatc
         assert "cannot be written; check the permissions" in window.statusBar().currentMessage()
     finally:
         window.shutdown()
-
-
-def test_a_message_of_ours_comes_without_a_traceback_and_an_unforeseen_error_with_one() -> None:
-    """An invalid recipe's clear message had a Python traceback under Show Details."""
-    from app.error_reporter import RecordingReporter
-    from enhance_core.errors import ParameterError
-
-    reporter = RecordingReporter()
-    reporter.report(None, "Cannot load the recipe", ParameterError("step 26: parameter 'mode' is missing"))
-    reporter.report(None, "Export", ValueError("a bug"))
-    (_, ours, none), (_, unforeseen, trace) = reporter.errors
-    assert (ours, none) == ("step 26: parameter 'mode' is missing", "")
-    assert unforeseen.startswith("An unexpected error occurred (ValueError: a bug)") and "ValueError" in trace
