@@ -178,11 +178,18 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
     return None, ""
 
 
+_NOT_SLICES = frozenset({"DICOMDIR", "LOCKFILE", "VERSION", "README", "INDEX", "CHECKSUM", "MANIFEST"})
+"""Names without a suffix that DICOM media and shares hold beside the slices."""
+
+
 def _slice_name(name: str) -> bool:
-    """Whether a file name without a DICOM suffix is one PACS and CD exports give slices: letters and digits with
-    a digit and no suffix (``IM0001``, ``I1000``), or a UID (``1.2.840.113619.2.55.3.320``); not ``DICOMDIR``,
-    ``LOCKFILE`` or ``x.log.1``."""
-    return bool(re.fullmatch(r"[A-Za-z_]*\d[\w-]*", name) or re.fullmatch(r"\d+(\.\d+)+", name))
+    """Whether a file name without a DICOM suffix is one DICOM receivers and CD exports give slices: none
+    (``IM0001``, ``DEADBEEF``; not ``DICOMDIR`` or ``LOCKFILE``) or digits after the last dot (a UID,
+    ``CT.1.2.826.0.1.3``, ``i1234567.MRDC.13``, ``I.001``; not a rotated ``x.log.1``)."""
+    stem, dot, last = name.rpartition(".")
+    if not dot:
+        return name.upper() not in _NOT_SLICES
+    return last.isdigit() and not re.search(r"\.(log|txt|bak|old|tmp|out)$", stem, re.IGNORECASE)
 
 
 def _frames(header: Dataset) -> int:

@@ -204,7 +204,8 @@ def test_a_multi_frame_file_whose_pixels_cannot_hold_its_frames_is_named_once(tm
     assert len(series_from_file(write_multi_frame(tmp_path / "whole.dcm", 5, 5))) == 5
 
 
-@pytest.mark.parametrize("name", ["IM0003", "1.2.840.113619.2.55.3.320", "slice3.dcm"])
+@pytest.mark.parametrize("name", ["IM0003", "1.2.840.113619.2.55.3.320", "slice3.dcm", "CT.1.2.826.0.1.3",
+                                  "IM-0003-0001", "i1234567.MRDC.13", "DEADBEEF"])
 def test_a_slice_that_cannot_be_opened_is_named_not_left_out(tmp_path, monkeypatch, name):
     """A slice without read permission was skipped without a word: the series showed and exported without it."""
     import builtins
