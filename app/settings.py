@@ -43,6 +43,9 @@ class EditorSettings:
 
     def __init__(self, settings: QSettings | None = None) -> None:
         self.qsettings = settings or QSettings()
+        folder = Path(self.qsettings.fileName()).parent
+        if folder.is_dir() and not os.access(folder, os.W_OK):
+            self.qsettings.setAtomicSyncRequired(False)  # a writable file in a read-only folder is written in place
 
     def unkept(self) -> str:
         """Why preferences and recent files will not be kept ("" when they will): the settings file or its

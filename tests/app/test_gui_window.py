@@ -511,8 +511,9 @@ def test_numbers_no_control_can_hold_in_a_hand_edited_settings_file_are_the_defa
         window.shutdown()
 
 
-def test_settings_that_cannot_be_written_are_said_at_the_start(qtbot, monkeypatch):
-    """A read-only settings file or folder kept no preference or recent file, without a word."""
+def test_settings_that_cannot_be_written_are_said_at_the_start(qtbot, monkeypatch, photo_path):
+    """A read-only settings file or folder kept no preference or recent file, without a word; a status line
+    saying so was gone as soon as an image opened."""
     from app.error_reporter import RecordingReporter
     from app.main_window import MainWindow
     from app.settings import EditorSettings
@@ -522,7 +523,30 @@ def test_settings_that_cannot_be_written_are_said_at_the_start(qtbot, monkeypatc
     window = MainWindow(reporter=RecordingReporter())
     qtbot.addWidget(window)
     try:
-        assert window.statusBar().currentMessage().startswith("Preferences and recent files will not be kept: ")
-        assert "cannot be written; check the permissions" in window.statusBar().currentMessage()
+        window.files.open_path(photo_path)
+        qtbot.waitUntil(lambda: bool(window.reporter.warnings), timeout=5000)
+        ((title, text, _),) = window.reporter.warnings
+        assert title == "Settings will not be kept"
+        assert text.startswith("Preferences and recent files will not be kept: ")
+        assert "cannot be written; check the permissions" in text
     finally:
         window.shutdown()
+
+
+def test_settings_in_a_folder_that_cannot_be_written_are_written_in_place(tmp_path, monkeypatch):
+    """Qt's atomic save needs the folder: a writable settings file in a read-only folder kept nothing, unsaid."""
+    import os
+
+    from PySide6.QtCore import QSettings
+
+    from app.settings import EditorSettings
+
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if str(path) == str(tmp_path) and mode == os.W_OK
+                        else real_access(path, mode, **kw))
+    settings = EditorSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    assert not settings.qsettings.isAtomicSyncRequired()
+    (tmp_path / "elsewhere").mkdir()
+    for folder in (tmp_path / "elsewhere", tmp_path / "not yet made"):
+        assert EditorSettings(QSettings(str(folder / "s.ini"), QSettings.Format.IniFormat)
+                              ).qsettings.isAtomicSyncRequired()
