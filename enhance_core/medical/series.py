@@ -178,7 +178,8 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
     return None, ""
 
 
-_NOT_SLICES = frozenset({"DICOMDIR", "LOCKFILE", "VERSION", "README", "INDEX", "CHECKSUM", "MANIFEST"})
+_NOT_SLICES = frozenset({"DICOMDIR", "LOCKFILE", "VERSION", "README", "INDEX", "CHECKSUM", "MANIFEST", "LICENSE",
+                         "LICENCE", "COPYING", "ABOUT", "NOTICE"})
 """Names without a suffix that DICOM media and shares hold beside the slices."""
 
 
