@@ -249,7 +249,7 @@ class MainWindow(QMainWindow):
         self.slices.play_action.toggled.connect(self.measure.set_playing)
         self.slices.message.connect(lambda text: status.showMessage(text, 10000))
         if unkept := self.settings.unkept():  # once, when the window is up: a status line would be gone at once
-            QTimer.singleShot(0, lambda: self.reporter.show_warning(self, "Settings will not be kept", unkept))
+            QTimer.singleShot(0, self, lambda: self.reporter.show_warning(self, "Settings will not be kept", unkept))
         doc.source_replaced.connect(self._on_image_changed)
         doc.source_replaced.connect(self._show_value_again)
         self.renders.frame_ready.connect(self._show_value_again)
