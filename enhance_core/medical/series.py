@@ -179,18 +179,20 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
 
 
 _NOT_SLICES = frozenset({"DICOMDIR", "LOCKFILE", "VERSION", "README", "INDEX", "CHECKSUM", "MANIFEST", "LICENSE",
-                         "LICENCE", "COPYING", "ABOUT", "NOTICE"})
+                         "LICENCE", "COPYING", "ABOUT", "NOTICE", "MAKEFILE", "CORE"})
 """Names without a suffix that DICOM media and shares hold beside the slices."""
 
 
 def _slice_name(name: str) -> bool:
     """Whether a file name without a DICOM suffix is one DICOM receivers and CD exports give slices: none
     (``IM0001``, ``DEADBEEF``; not ``DICOMDIR`` or ``LOCKFILE``) or digits after the last dot (a UID,
-    ``CT.1.2.826.0.1.3``, ``i1234567.MRDC.13``, ``I.001``; not a rotated ``x.log.1``)."""
+    ``CT.1.2.826.0.1.3``, ``i1234567.MRDC.13``, ``I.001``; not a rotated ``syslog.1`` or a ``core.123``). A CD's
+    version suffix (``DICOMDIR;1``) is left out first."""
+    name = re.sub(r";\d+$", "", name)
     stem, dot, last = name.rpartition(".")
     if not dot:
         return name.upper() not in _NOT_SLICES
-    return last.isdigit() and not re.search(r"\.(log|txt|bak|old|tmp|out)$", stem, re.IGNORECASE)
+    return last.isdigit() and not re.search(r"(log|txt|bak|old|tmp|out|messages|core)$", stem, re.IGNORECASE)
 
 
 def _frames(header: Dataset) -> int:

@@ -214,12 +214,13 @@ def test_a_slice_that_cannot_be_opened_is_named_not_left_out(tmp_path, monkeypat
     from enhance_core.medical import scan_series
     from enhance_core.medical.study import choose_series
 
-    names = ["IM0001", "IM0002", name, "IM0004", "notes.txt", "LOCKFILE", "x.log.1", "LICENSE"]
-    write_series(tmp_path, [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0], names=names)
+    others = ["notes.txt", "LOCKFILE", "x.log.1", "LICENSE", "syslog.1", "core.12345", "DICOMDIR;1"]
+    names = ["IM0001", "IM0002", name, "IM0004", *others]
+    write_series(tmp_path, [10.0 * index for index in range(len(names))], names=names)
     real_open = builtins.open
 
     def refusing(path, *args, **kwargs):
-        if Path(path).name in (name, "notes.txt", "LOCKFILE", "x.log.1", "LICENSE"):
+        if Path(path).name in (name, *others):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
