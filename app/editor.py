@@ -91,7 +91,9 @@ def start_editor(paths: Sequence[str | os.PathLike[str]]) -> QWidget:
         splash.finish(window)
     window.device.probe_in_background()
     files = [str(Path(p)) for p in paths]
-    if not window.recovery.offer_restore():
+    restoring = window.recovery.offer_restore()
+    window.warn_if_settings_unkept()  # after the recovery question, never on top of it
+    if not restoring:
         QTimer.singleShot(0, lambda: window.open_paths(files))
     return window
 

@@ -248,8 +248,6 @@ class MainWindow(QMainWindow):
         self.slices.install_keys(self.canvas)
         self.slices.play_action.toggled.connect(self.measure.set_playing)
         self.slices.message.connect(lambda text: status.showMessage(text, 10000))
-        if unkept := self.settings.unkept():  # once, when the window is up: a status line would be gone at once
-            QTimer.singleShot(0, self, lambda: self.reporter.show_warning(self, "Settings will not be kept", unkept))
         doc.source_replaced.connect(self._on_image_changed)
         doc.source_replaced.connect(self._show_value_again)
         self.renders.frame_ready.connect(self._show_value_again)
@@ -646,6 +644,12 @@ class MainWindow(QMainWindow):
                       min(table.sizeHint().height() + 90, room.height() - 80))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
+
+    def warn_if_settings_unkept(self) -> None:
+        """Say once, in a warning, when preferences and recent files cannot be written (a status line would be
+        wiped by the first image opened)."""
+        if unkept := self.settings.unkept():
+            self.reporter.show_warning(self, "Settings will not be kept", unkept)
 
     def show_about(self) -> None:
         """A short About box."""

@@ -511,7 +511,7 @@ def test_numbers_no_control_can_hold_in_a_hand_edited_settings_file_are_the_defa
         window.shutdown()
 
 
-def test_settings_that_cannot_be_written_are_said_at_the_start(qtbot, monkeypatch, photo_path):
+def test_settings_that_cannot_be_written_are_said_at_the_start(qtbot, monkeypatch):
     """A read-only settings file or folder kept no preference or recent file, without a word; a status line
     saying so was gone as soon as an image opened."""
     from app.error_reporter import RecordingReporter
@@ -519,12 +519,13 @@ def test_settings_that_cannot_be_written_are_said_at_the_start(qtbot, monkeypatc
     from app.settings import EditorSettings
 
     assert EditorSettings().unkept() == ""
-    monkeypatch.setattr("PySide6.QtCore.QSettings.isWritable", lambda self: False)
     window = MainWindow(reporter=RecordingReporter())
     qtbot.addWidget(window)
+    window.warn_if_settings_unkept()
+    assert window.reporter.warnings == []
+    monkeypatch.setattr("PySide6.QtCore.QSettings.isWritable", lambda self: False)
     try:
-        window.files.open_path(photo_path)
-        qtbot.waitUntil(lambda: bool(window.reporter.warnings), timeout=5000)
+        window.warn_if_settings_unkept()
         ((title, text, _),) = window.reporter.warnings
         assert title == "Settings will not be kept"
         assert text.startswith("Preferences and recent files will not be kept: ")
