@@ -319,8 +319,11 @@ def changed_since(filter_name: str, saved: int) -> list[str]:
 
 def step_changes(step: dict) -> list[str]:
     """What a valid recipe step (as JSON holds it) renders differently from the version that saved it: each
-    change of its filter since (:func:`changed_since`), each retired or added setting (:func:`changed_by_added`)."""
-    return [*changed_since(step["filter"], step.get("revision", 1)), *changed_by_added(step["filter"], step["params"])]
+    change of its filter since (:func:`changed_since`), each retired setting it sets (:func:`changed_by_retired`)
+    and each added one it lacks (:func:`changed_by_added`)."""
+    filter_name, params = step["filter"], step["params"]
+    return [*changed_since(filter_name, step.get("revision", 1)), *changed_by_retired(filter_name, params),
+            *changed_by_added(filter_name, params)]
 
 
 def without_added_defaults(filter_name: str, params: dict) -> dict:
@@ -333,17 +336,20 @@ def without_added_defaults(filter_name: str, params: dict) -> dict:
             if not ((added := ADDED_PARAMS.get((filter_name, name))) and added.same_output and value == added.value)}
 
 
+def changed_by_retired(filter_name: str, params: dict) -> list[str]:
+    """One line per retired parameter that a step of ``filter_name`` with ``params`` as a recipe holds them
+    sets (:attr:`RetiredParam.change`)."""
+    return [f"it was saved with a {name!r} setting, which this version no longer has: {spec.change}"
+            for (owner, name), spec in RETIRED_PARAMS.items() if owner == filter_name and name in params]
+
+
 def changed_by_added(filter_name: str, params: dict) -> list[str]:
     """What a step of ``filter_name`` with ``params`` as a recipe holds them (before :func:`upgrade_params`)
-    renders differently from the version that saved it: one line per retired parameter it sets
-    (:attr:`RetiredParam.change`) and per missing parameter whose value today changes the output
-    (:attr:`AddedParam.change`)."""
-    retired = [f"it was saved with a {name!r} setting, which this version no longer has: {spec.change}"
-               for (owner, name), spec in RETIRED_PARAMS.items() if owner == filter_name and name in params]
-    return retired + [f"it was saved before its {name!r} setting existed and takes {shown(added.value)}: "
-                      f"{added.change}"
-                      for (owner, name), added in ADDED_PARAMS.items()
-                      if owner == filter_name and not added.same_output and name not in params]
+    renders differently from the version that saved it: one line per missing parameter whose value today
+    changes the output (:attr:`AddedParam.change`)."""
+    return [f"it was saved before its {name!r} setting existed and takes {shown(added.value)}: {added.change}"
+            for (owner, name), added in ADDED_PARAMS.items()
+            if owner == filter_name and not added.same_output and name not in params]
 
 
 def upgrade_params(filter_name: str, params: dict) -> dict:
