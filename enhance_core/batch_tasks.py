@@ -10,13 +10,13 @@ worker to check that it can use the batch's files. Kept apart from
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from enhance_core.export_size import OutputSize
+from enhance_core.paths import write_refusal
 from enhance_core.stack import StackItem
 
 
@@ -77,12 +77,8 @@ def storage_refusal(output: str, sample: str | None) -> str | None:
     """Why this process (or a Dask worker) cannot write in the folder ``output`` or read ``sample``; None if it can."""
     if not os.path.isdir(output):
         return f"the output folder {output} does not exist or is not a folder"
-    try:
-        handle, name = tempfile.mkstemp(prefix=".enhance-probe.", dir=output)
-        os.close(handle)
-        os.unlink(name)
-    except OSError as error:
-        return f"cannot write in the output folder {output} ({error.strerror or error})"
+    if refusal := write_refusal(output):
+        return f"cannot write in the output folder {output} ({refusal})"
     if sample is not None and not os.access(sample, os.R_OK):
         return f"cannot read the input {sample}"
     return None

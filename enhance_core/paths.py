@@ -12,7 +12,9 @@ takes (``ENAMETOOLONG``), a reason that says how long it is.
 from __future__ import annotations
 
 import errno
+import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -78,6 +80,18 @@ def is_file(path: Path, refuse: Refuse) -> bool:
     """:meth:`Path.is_file`, raising ``refuse(reason)`` when a folder on the way cannot be entered."""
     mode = _mode(path, refuse)
     return mode is not None and stat.S_ISREG(mode)
+
+
+def write_refusal(folder: Path | str) -> str:
+    """Why a file cannot be written in ``folder`` ("" when one can): tried with a file made and removed at once,
+    so a read-only folder stops a command before its slow work, not file by file."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".enhance-probe.", dir=folder)
+        os.close(handle)
+        os.unlink(name)
+    except OSError as error:
+        return error.strerror or str(error)
+    return ""
 
 
 def read_only(path: Path) -> bool:

@@ -231,7 +231,7 @@ def _make_folders(folders: list[Path]) -> None:
     ImageWriteError
         A folder cannot be made (no permission, a file in its path) or written in.
     """
-    from enhance_core.cli.folders import write_refusal
+    from enhance_core.paths import write_refusal
 
     for folder in folders:
         try:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from enhance_core.errors import ParameterError
-from enhance_core.paths import exists, is_dir
+from enhance_core.paths import exists, is_dir, write_refusal
 
 
 def check_output_folder(folder: Path, kind: str) -> None:
@@ -46,18 +44,6 @@ def make_output_folder(folder: Path, kind: str, *, probe: bool = True) -> list[P
     if refusal:
         raise ParameterError(f"cannot write in the folder {folder} ({refusal}); name another folder for the {kind}")
     return created
-
-
-def write_refusal(folder: Path) -> str:
-    """Why a file cannot be written in ``folder`` ("" when one can): tried with a file made and removed at once,
-    so a read-only folder stops a command before its slow work, not file by file."""
-    try:
-        handle, name = tempfile.mkstemp(prefix=".enhance-probe.", dir=folder)
-        os.close(handle)
-        os.unlink(name)
-    except OSError as error:
-        return error.strerror or str(error)
-    return ""
 
 
 def remove_empty_folders(folders: list[Path]) -> None:

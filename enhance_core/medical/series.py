@@ -43,7 +43,7 @@ from enhance_core.errors import Cancelled, DicomSeriesError, ImageReadError
 from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
 from enhance_core.io import read_image
-from enhance_core.io.detect import SUFFIX_FORMATS
+from enhance_core.io.detect import SUFFIX_FORMATS, detect_format
 from enhance_core.io.dicom_checks import holds_pixels, not_dicom
 from enhance_core.paths import exists
 
@@ -148,7 +148,7 @@ def _try_header(path: Path) -> tuple[Dataset | None, str]:
     named = SUFFIX_FORMATS.get(path.suffix.lower()) == "DICOM"
     try:
         with open(path, "rb") as stream:
-            marker = stream.read(132)[128:] == b"DICM"
+            marker = detect_format(stream.read(132)) == "DICOM"
     except OSError as error:
         if named or _slice_name(path.name):
             return None, (f"it cannot be opened ({error.strerror or error}); check that you may read it, or copy "
