@@ -39,10 +39,11 @@ _STRING_OR_VALUE = re.compile(r'"(?:[^"\\]|\\(?:.|\Z))*(?:"|\Z)|[-+.\w]+', re.DO
 def _place(text: str, token: str) -> str:
     """`` (line L, column C)`` of the first ``token`` in JSON ``text`` outside its strings; empty when not found
     (or ``token`` is empty)."""
-    for found in _STRING_OR_VALUE.finditer(text):
+    for found in _STRING_OR_VALUE.finditer(text) if token else ():
         if found.group() == token:
             line_start = text.rfind("\n", 0, found.start()) + 1
-            return f" (line {text.count(chr(10), 0, line_start) + 1}, column {found.start() - line_start + 1})"
+            line = text.count("\n", 0, line_start) + 1
+            return f" (line {line}, column {found.start() - line_start + 1})"
     return ""
 
 
