@@ -17,6 +17,7 @@ render that changed at the same revision.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,10 @@ MAX_OFF_SHARE = 0.005
 flipping on a few pixels)."""
 
 
+@functools.cache
 def pictures() -> dict[str, Image]:
-    """The photos every filter renders: a colour crop with a face, flag and shadow, and its gray copy."""
+    """The photos every filter renders: a colour crop with a face, flag and shadow, and its gray copy (read once:
+    a render never writes into its source)."""
     pixels = read_image(SAMPLE).pixels[90:138, 220:284]
     gray = pixels @ np.array([0.2126, 0.7152, 0.0722], np.float32)
     return {"colour": Image(np.ascontiguousarray(pixels)), "gray": Image(np.ascontiguousarray(gray[..., None]))}
