@@ -17,9 +17,11 @@ from tests.core.dicom_fixtures import PATIENT_NAME
 
 
 def open_dialog(qtbot, window) -> ExportDialog:
-    """Open the export dialog and wait for its full-resolution render."""
+    """Open the export dialog and wait for its full-resolution render, and for the lane to let go of its thread
+    (``finished`` comes before the thread has returned, while the lane is still busy)."""
     with qtbot.waitSignal(window.export_lane.finished, timeout=20000):
         window.export_image()
+    qtbot.waitUntil(lambda: not window.export_lane.busy, timeout=20000)
     return window.findChild(ExportDialog)
 
 
