@@ -86,6 +86,9 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
                                                f"{MANIFEST_NAME} lists)")):
                     if folders:
                         notes.append(f"left out {len(folders)} {why}: {_some(folders)}")
+            if notes is not None and path.resolve() == skipped and batch_files(path):
+                notes.append(f"left out the files that batches wrote in {path}, the output folder (its "
+                             f"{MANIFEST_NAME} lists them)")
             if left_out is not None:  # the files --include/--exclude select that are not images
                 known = {file.resolve() for file in left_out}
                 left_out += [file for file in others if file.name != MANIFEST_NAME and file.resolve() not in known
@@ -160,9 +163,12 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
     whose files were left out to ``outputs``, and the folders (``folder``
     itself too) that cannot be listed or entered to ``denied``, whose files
     are left out. An original in an output folder (an -o that held scans
-    already) is taken: only what a run wrote is left out.
+    already) is taken: only what a run wrote is left out, of ``folder`` too when
+    it is ``skip`` (the results of ``apply --format png -o scans scans``).
     """
     earlier: set[str] = set()
+    if skip is not None and folder.resolve() == skip:  # the output folder too: a rerun must not take its results
+        earlier = batch_files(folder)
     denied = [] if denied is None else denied
     walked = []
     for top, folders, files in os.walk(folder, onerror=partial(_note_denied, denied)):

@@ -214,6 +214,19 @@ def test_files_of_an_input_folder_that_are_not_images_are_named_once(inputs, tmp
             f"{inputs / 'notes.txt'} and 1 more\n") in err, "once each, with their folder, the run's manifest not"
 
 
+def test_a_batch_written_into_its_input_folder_runs_again_without_taking_its_results(inputs, capsys) -> None:
+    command = ["apply", "--filter", "negative", "--format", "tif", "-o", str(inputs), str(inputs)]
+    assert main(command) == 0
+    written = {path.name: path.read_bytes() for path in inputs.glob("*.tif")}
+    assert sorted(written) == ["one.tif", "two.tif"]
+    capsys.readouterr()
+    assert main(command) == 0, "a rerun (to finish an interrupted batch) takes the originals, not the results"
+    captured = capsys.readouterr()
+    assert "2 done in an earlier run" in captured.out
+    assert f"left out the files that batches wrote in {inputs}, the output folder" in captured.err
+    assert {path.name: path.read_bytes() for path in inputs.glob("*.tif")} == written
+
+
 def test_output_folder_holding_the_inputs_is_refused(inputs, capsys) -> None:
     assert main(["apply", "--filter", "negative", "-o", str(inputs), str(inputs)]) == 2
     assert "would overwrite the input" in capsys.readouterr().err
