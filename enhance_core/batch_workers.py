@@ -37,7 +37,7 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
-from multiprocessing import get_context
+from multiprocessing import get_context, resource_tracker
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -213,6 +213,10 @@ def sigint_held() -> Iterator[None]:
         yield
         return
     if hasattr(signal, "pthread_sigmask"):
+        # multiprocessing's resource tracker, started by the first process a run starts, unblocks both signals
+        # after starting: begun inside the window, it let the janitor start unguarded (a Ctrl+C 0.3 s into a
+        # batch printed the janitor's traceback)
+        resource_tracker.ensure_running()
         previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             yield
