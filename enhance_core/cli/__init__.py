@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is printed with escapes, not a crash
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
-    args = build_parser().parse_args(_join_signed_values(list(sys.argv[1:] if argv is None else argv)))
     try:
+        args = build_parser().parse_args(_join_signed_values(list(sys.argv[1:] if argv is None else argv)))
         with terminate_as_interrupt():
             return int(args.run(args) or 0)
     except EnhanceError as error:

@@ -114,3 +114,15 @@ def test_a_finished_detect_dust_run_into_a_read_only_folder_runs_again_with_skip
     refuse_writing_in(monkeypatch, out)
     assert main(["detect-dust", str(tmp_path / "scan.png"), "--skip-existing", "-o", str(out)]) == 0
     assert "kept" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_the_commands_are_being_read_is_one_line(monkeypatch, capsys) -> None:
+    """A Ctrl+C in the first tenth of a second, as the subcommands are imported, printed a traceback."""
+    import enhance_core.cli as cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["info", "x.png"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
