@@ -181,9 +181,10 @@ def test_brush_changes_only_the_painted_area(tiny_lowlight):
 def test_mask_computes_only_the_tiles_it_touches(tiny_lowlight):
     calls = []
     handle = tiny_lowlight.denoiser.register_forward_hook(lambda module, inputs, output: calls.append(1))
-    dark = dark_rgb(640, 640)[1]  # 2 x 2 tiles of 512 on the CPU
-    mask = np.zeros((640, 640), np.float32)
-    mask[600:610, 600:610] = 1.0
+    side = lowlight_ops.CPU_TILE + 128  # 2 x 2 tiles on the CPU
+    dark = dark_rgb(side, side)[1]
+    mask = np.zeros((side, side), np.float32)
+    mask[side - 40:side - 30, side - 40:side - 30] = 1.0
     try:
         enhance_low_light(dark, device="cpu")
         whole = len(calls)
@@ -241,6 +242,15 @@ def test_shipped_model_brightens_and_cleans_a_photo(shipped, ev):
     out = enhance_low_light(dark, device="cpu")
     assert psnr(out, clean) > psnr(dark, clean) + 6.0
     assert abs(stops_off(out, clean)) < 1.0
+
+
+def test_shipped_model_leaves_no_tile_seams_in_a_smooth_sky(shipped):
+    rows, cols = lowlight_ops.CPU_TILE + 96, lowlight_ops.CPU_TILE + 160  # 2 x 2 tiles on the CPU
+    ramp = np.linspace(0.05, 0.25, rows, dtype=np.float32)[:, None] + np.linspace(0.0, 0.05, cols, dtype=np.float32)
+    sky = np.repeat(ramp[..., None], 3, axis=2)
+    tiled = enhance_low_light(sky, device="cpu")
+    whole = enhance_low_light(sky, device="cpu", tile=2 * lowlight_ops.CPU_TILE)
+    assert np.abs(tiled - whole).max() < 1 / 255
 
 
 def test_bf16_denoiser_matches_fp32_on_a_photo(shipped, monkeypatch):
