@@ -29,6 +29,7 @@ import sys
 from pathlib import Path, PurePosixPath
 
 from enhance_core.cli.folders import make_output_folder
+from enhance_core.cli.stopping import stop_status, stopped_word
 from enhance_core.errors import EnhanceError, ParameterError
 
 
@@ -58,12 +59,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write one mask per input; return 0, or 1 when some file failed."""
-    import numpy as np
-
     from enhance_core.batch_inputs import collect_tree, shared_stems
-    from enhance_core.image import Image, ImageMeta
-    from enhance_core.io import read_image, same_file, write_image
-    from enhance_core.learned.damage import detect_damage
+    from enhance_core.io import same_file
     from enhance_core.learned.engine import select_device
 
     if args.output is None or not args.inputs:
@@ -90,37 +87,58 @@ def run(args: argparse.Namespace) -> int:
     done = args.skip_existing and all((args.output / tree[source] / f"{source.stem}.png").exists()
                                       for source in inputs)
     make_output_folder(args.output, "masks", probe=not done)  # a finished run's read-only masks are kept
-    failed = kept = 0
-    for index, source in enumerate(inputs, start=1):
-        target = args.output / tree[source] / f"{source.stem}.png"
-        try:
-            if source in sharing:
-                raise ParameterError(f"{source} shares the stem {source.stem!r} with {sharing[source]}: both masks "
-                                     f"would be {target} and 'apply --mask-dir' could not tell whose it is; "
-                                     "rename one of the scans or detect them into separate mask folders")
-            if target.exists() and _file_id(target) in scans:
-                raise ParameterError(f"{target} is one of the scans; a mask must not replace it: give -o a folder "
-                                     "of its own")
-            if target.exists() and args.skip_existing:
-                print(f"[{index}/{len(inputs)}] {source}: kept {target} (already there)", file=sys.stderr, flush=True)
-                kept += 1
-                continue
-            if target.exists() and not args.overwrite:
-                raise ParameterError(f"{target} already exists; pass --skip-existing to keep it (finishing an "
-                                     "interrupted run) or --overwrite to replace it")
-            image = read_image(source)
-            mask = detect_damage(image.pixels, sensitivity=args.sensitivity, grow=args.grow, device=args.device)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_image(Image(mask[..., None], meta=ImageMeta(format="PNG", bit_depth=8)), target)
-        except EnhanceError as error:
-            failed += 1
-            print(f"[{index}/{len(inputs)}] failed: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
-            continue
-        print(f"[{index}/{len(inputs)}] {source} -> {target} ({float(np.mean(mask > 0)):.3%} marked)",
-              file=sys.stderr, flush=True)
-    before = f" ({kept} already there, kept)" if kept else ""
-    print(f"done: {len(inputs) - failed - kept} of {len(inputs)} mask(s) written to {args.output}{before}")
-    return 1 if failed else 0
+    counts = dict.fromkeys(("written", "kept", "failed"), 0)
+    try:
+        for index, source in enumerate(inputs, start=1):
+            counts[_detect_one(args, source, args.output / tree[source] / f"{source.stem}.png",
+                               sharing.get(source), scans, f"[{index}/{len(inputs)}]")] += 1
+    except KeyboardInterrupt:
+        print(f"{stopped_word()}: {_counted(counts, len(inputs), args.output)}; run the same command with "
+              "--skip-existing to finish (the masks written are kept)", file=sys.stderr)
+        return stop_status()
+    print(f"done: {_counted(counts, len(inputs), args.output)}")
+    return 1 if counts["failed"] else 0
+
+
+def _counted(counts: dict[str, int], total: int, folder: Path) -> str:
+    """"N of M mask(s) written to FOLDER", with the masks kept and those that failed."""
+    kept = f" ({counts['kept']} already there, kept)" if counts["kept"] else ""
+    failed = f", {counts['failed']} failed" if counts["failed"] else ""
+    return f"{counts['written']} of {total} mask(s) written to {folder}{kept}{failed}"
+
+
+def _detect_one(args: argparse.Namespace, source: Path, target: Path, sharing: Path | None,
+                scans: set[tuple[int, int]], place: str) -> str:
+    """Detect the damage of ``source`` into the mask ``target`` and say so; return "written", "kept" or "failed"."""
+    import numpy as np
+
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.io import read_image, write_image
+    from enhance_core.learned.damage import detect_damage
+
+    try:
+        if sharing is not None:
+            raise ParameterError(f"{source} shares the stem {source.stem!r} with {sharing}: both masks "
+                                 f"would be {target} and 'apply --mask-dir' could not tell whose it is; "
+                                 "rename one of the scans or detect them into separate mask folders")
+        if target.exists() and _file_id(target) in scans:
+            raise ParameterError(f"{target} is one of the scans; a mask must not replace it: give -o a folder "
+                                 "of its own")
+        if target.exists() and args.skip_existing:
+            print(f"{place} {source}: kept {target} (already there)", file=sys.stderr, flush=True)
+            return "kept"
+        if target.exists() and not args.overwrite:
+            raise ParameterError(f"{target} already exists; pass --skip-existing to keep it (finishing an "
+                                 "interrupted run) or --overwrite to replace it")
+        image = read_image(source)
+        mask = detect_damage(image.pixels, sensitivity=args.sensitivity, grow=args.grow, device=args.device)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_image(Image(mask[..., None], meta=ImageMeta(format="PNG", bit_depth=8)), target)
+    except EnhanceError as error:
+        print(f"{place} failed: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
+        return "failed"
+    print(f"{place} {source} -> {target} ({float(np.mean(mask > 0)):.3%} marked)", file=sys.stderr, flush=True)
+    return "written"
 
 
 def _file_id(path: Path) -> tuple[int, int]:

@@ -54,6 +54,29 @@ def test_skip_existing_finishes_an_interrupted_run(tmp_path, capsys, bright_dete
     assert (masks / "scan1.png").read_bytes() == b"kept as it was" and (masks / "scan2.png").exists()
 
 
+def test_a_stopped_run_says_what_it_wrote_and_how_to_finish(tmp_path, capsys, monkeypatch, bright_detector):
+    """Stopped, it said only "stopped by SIGTERM", and the same command run again failed on every mask written."""
+    from enhance_core.learned import damage
+
+    folder = cracked_and_clean(tmp_path / "scans", (96, 112), (40, 10, 100), ("scan1.png", "scan2.png"))
+    masks = tmp_path / "masks"
+    detect = damage.detect_damage
+
+    def stopped_at_the_second(pixels, **kwargs):
+        if (masks / "scan1.png").exists():
+            raise KeyboardInterrupt
+        return detect(pixels, **kwargs)
+
+    monkeypatch.setattr(damage, "detect_damage", stopped_at_the_second)
+    assert main(["detect-dust", "-o", str(masks), str(folder)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"interrupted: 1 of 2 mask(s) written to {masks}; run the same command with --skip-existing to finish "
+        "(the masks written are kept)")
+    monkeypatch.setattr(damage, "detect_damage", detect)
+    assert main(["detect-dust", "--skip-existing", "-o", str(masks), str(folder)]) == 0
+    assert "done: 1 of 2 mask(s) written to" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("option", "value", "said"), [("--sensitivity", "3", "--sensitivity must lie between"),
                                                       ("--grow", "-1", "--grow must lie between"),
                                                       ("--device", "tpu", "'tpu'")])
