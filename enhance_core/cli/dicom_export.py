@@ -4,7 +4,7 @@
 
     enhance-studio dicom-export SERIES_DIR -o OUT [--preset lung | --window C,W | --auto] [--format png|jpg|tif]
                                 [--full-range] [--recipe R.json] [--series UID | --all-series]
-                                [--include-patient-data]
+                                [--include-patient-data] [--overwrite | --skip-existing]
 
 SOURCE is a folder holding a series (slices in anatomical order, see
 :mod:`enhance_core.medical.series`; its subfolders are searched too, so a
@@ -25,7 +25,9 @@ slice's own header window. ``--full-range`` writes 16-bit PNG/TIFF values
 instead (``value = HU + 32768`` for CT). A recipe's steps run after the window;
 a recipe that opens with a window (one saved from the editor) gives its
 window when no window option is given, and gives way to the option otherwise.
-No DICOM is written; existing outputs are replaced only with ``--overwrite``.
+No DICOM is written; existing outputs are replaced only with ``--overwrite``;
+``--skip-existing`` keeps them and writes the rest (finishing an export that
+was stopped, which says so with what it wrote).
 Bad input (a DICOM image file whose header cannot be read included, and a
 multi-frame file whose pixel data cannot hold the frames it claims) and
 output folders that are files or cannot be made stop with one line and
@@ -42,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from enhance_core.cli.progress import report_failure, report_progress
+from enhance_core.cli.stopping import stop_status, stopped_word
 from enhance_core.errors import EnhanceError, ImageReadError, ImageWriteError, ParameterError, PresetError
 
 if TYPE_CHECKING:
@@ -82,7 +85,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--presets-file", type=Path, help="JSON file of user window presets")
     parser.add_argument("--include-patient-data", action="store_true",
                         help="also write patient, study and institution fields into the files' descriptions")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    existing.add_argument("--skip-existing", action="store_true",
+                          help="keep existing output files and write the rest (finishing a stopped export)")
     parser.set_defaults(run=run)
 
 
@@ -213,14 +219,21 @@ def run(args: argparse.Namespace) -> int:
         raise ImageWriteError(blocked[0], "is a file; move it or choose another -o")
     targets = [folder / f"slice_{index + 1:04d}{suffix}" for series, folder, _ in plans for index in range(len(series))]
     existing = [target for target in targets if target.exists()]
-    if existing and not args.overwrite:
-        raise ImageWriteError(existing[0], f"already exists ({len(existing)} of the outputs do); "
-                                           "choose another folder or pass --overwrite")
+    if existing and not (args.overwrite or args.skip_existing):
+        raise ImageWriteError(existing[0], f"already exists ({len(existing)} of the outputs do); pass "
+                                           "--skip-existing to keep them (finishing a stopped export), --overwrite "
+                                           "to replace them, or choose another folder")
     _make_folders([folder for _, folder, _ in plans])
-    failed = 0
-    for series, folder, window in plans:
-        failed += _export_series(args, series, folder, window, steps, suffix)
-    return 1 if failed else 0
+    counts = dict.fromkeys(("written", "kept", "failed"), 0)
+    try:
+        for series, folder, window in plans:
+            _export_series(args, series, folder, window, steps, suffix, counts)
+    except KeyboardInterrupt:
+        kept = f" ({counts['kept']} already there, kept)" if counts["kept"] else ""
+        print(f"{stopped_word()}: {counts['written']} of {len(targets)} slices written{kept}; run the same command "
+              "with --skip-existing to finish (the slices written are kept)", file=sys.stderr)
+        return stop_status()
+    return 1 if counts["failed"] else 0
 
 
 def _make_folders(folders: list[Path]) -> None:
@@ -244,14 +257,18 @@ def _make_folders(folders: list[Path]) -> None:
 
 
 def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, window: Window | None,
-                   steps: tuple[StackItem, ...], suffix: str) -> int:
-    """Write the slices of ``series`` into ``folder``; return how many failed (each reported)."""
+                   steps: tuple[StackItem, ...], suffix: str, counts: dict[str, int]) -> None:
+    """Write the slices of ``series`` into ``folder``, counting those written, kept and failed (each reported)."""
     from enhance_core.medical.export import export_slice
     from enhance_core.medical.windows import header_window
 
-    failed = 0
+    failed = kept = 0
     for index in range(len(series)):
         target = folder / f"slice_{index + 1:04d}{suffix}"
+        if args.skip_existing and target.exists():
+            kept += 1
+            counts["kept"] += 1
+            continue
         report_progress(index + 1, len(series), target.name, verb="writing")
         try:
             image = series.read_slice(index)
@@ -260,9 +277,12 @@ def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, 
                          include_patient_data=args.include_patient_data)
         except EnhanceError as error:
             failed += 1
+            counts["failed"] += 1
             report_failure(series.slices[index].path, error)
-    print(f"wrote {len(series) - failed} of {len(series)} slices to {folder} "
-          f"({series.modality or 'DICOM'}, ordered by {series.order})", file=sys.stdout)
+            continue
+        counts["written"] += 1
+    before = f", {kept} already there, kept" if kept else ""
+    print(f"wrote {len(series) - failed - kept} of {len(series)} slices to {folder} "
+          f"({series.modality or 'DICOM'}, ordered by {series.order}{before})", file=sys.stdout)
     if series.size_note():
         print(f"note: {series.size_note()}", file=sys.stderr)
-    return failed

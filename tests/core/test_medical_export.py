@@ -132,6 +132,36 @@ def test_cli_exports_a_series_in_slice_order_with_one_preset(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def test_a_stopped_export_says_what_it_wrote_and_finishes_with_skip_existing(tmp_path, capsys, monkeypatch):
+    """Stopped, it said only "interrupted", and nothing but a whole new export into another folder could finish it."""
+    from enhance_core.medical import export
+
+    write_series(tmp_path / "series", [20.0, 0.0, 10.0])
+    out = tmp_path / "out"
+    command = ["dicom-export", str(tmp_path / "series"), "-o", str(out), "--preset", "lung"]
+    write = export.export_slice
+
+    def stopped_at_the_third(image, target, **kwargs):
+        if target.name == "slice_0003.png":
+            raise KeyboardInterrupt
+        write(image, target, **kwargs)
+
+    monkeypatch.setattr(export, "export_slice", stopped_at_the_third)
+    assert cli_main(command) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "interrupted: 2 of 3 slices written; run the same command with --skip-existing to finish (the slices "
+        "written are kept)")
+    first = (out / "slice_0001.png").read_bytes()
+    monkeypatch.setattr(export, "export_slice", write)
+    assert cli_main(command) == 2
+    assert "pass --skip-existing to keep them (finishing a stopped export)" in capsys.readouterr().err
+    assert cli_main([*command, "--skip-existing"]) == 0
+    said = capsys.readouterr().out
+    assert "wrote 1 of 3 slices to" in said and "2 already there, kept)" in said
+    assert sorted(path.name for path in out.iterdir()) == ["slice_0001.png", "slice_0002.png", "slice_0003.png"]
+    assert (out / "slice_0001.png").read_bytes() == first
+
+
 def test_cli_full_range_tiff_and_patient_data_on_request(tmp_path):
     write_series(tmp_path / "series", [0.0, 1.0])
     out = tmp_path / "out"
