@@ -6,7 +6,7 @@ EXIF (orientation reset, pixels upright), ICC profile, resolution and alpha go
 along where the format can hold them. A gray DICOM image becomes, de-identified,
 its values (16-bit PNG or TIFF, the map to physical units in the description,
 as ``dicom-export --full-range``) or, in 8 bits, the picture its header window
-shows. The input is never overwritten, and an existing OUT only with ``--force``.
+shows. The input is never overwritten, and an existing OUT only with ``--overwrite`` (or ``--force``, its older name).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "counts: --page 1 is the second (default: the first)")
     parser.add_argument("--strip-location", action="store_true",
                         help="leave out where the picture was taken (EXIF GPS data and XMP GPS properties)")
-    parser.add_argument("--force", action="store_true", help="replace OUT if it exists (never IN)")
+    parser.add_argument("--overwrite", "--force", dest="overwrite", action="store_true",
+                        help="replace OUT if it exists (never IN); --force is the same")
     parser.set_defaults(run=run)
 
 
@@ -56,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if is_dir(args.target, refuse):
         raise ImageWriteError(args.target,
                               f"is a folder; give the file to write, e.g. {args.target / args.source.name}")
-    if target_exists and not args.force:
-        raise ImageWriteError(args.target, "already exists; choose another name or pass --force to replace it")
+    if target_exists and not args.overwrite:
+        raise ImageWriteError(args.target, "already exists; choose another name or pass --overwrite to replace it")
     image = read_image(args.source, page=args.page)
     for warning in image.meta.extra.get("warnings", ()):
         print(f"warning: {args.source}: {warning}", file=sys.stderr, flush=True)

@@ -65,7 +65,8 @@ def test_refuses_to_overwrite_input_or_an_existing_file(tmp_path, capsys):
     assert source.read_bytes() == before
     other = write_image(make_image(), tmp_path / "taken.jpg")
     assert main(["convert", str(source), str(other)]) == 2
-    assert "already exists; choose another name or pass --force" in capsys.readouterr().err
+    assert "already exists; choose another name or pass --overwrite" in capsys.readouterr().err
+    assert main(["convert", str(source), str(other), "--overwrite"]) == 0, "the name the other commands use"
     assert main(["convert", str(source), str(other), "--force"]) == 0
 
 
