@@ -125,6 +125,7 @@ class WindowLevelControls(QObject):
         self.presets_path = presets_path or user_presets_path()
         self._chosen: tuple[object, tuple[float, float]] | None = None
         self._auto: tuple[weakref.ref, Window] | None = None  # the automatic window of a source, read once
+        self._broken_reported: tuple[str, int, int] | None = None  # the presets file last reported unreadable
         self.tool = WindowLevelTool(document, self)
         self.combo = QComboBox()
         self.combo.setObjectName("window_preset_box")
@@ -159,11 +160,18 @@ class WindowLevelControls(QObject):
         return source.meta.modality if source is not None else ""
 
     def user_presets(self) -> list[WindowPreset]:
-        """The saved presets; a broken file is reported and treated as empty."""
+        """The saved presets; a broken file is reported (once, until it changes) and treated as empty."""
         try:
             return load_user_presets(self.presets_path)
         except EnhanceError as error:
-            self.reporter.report(self.parent_widget, "Cannot read the window presets", error)
+            try:
+                status = self.presets_path.stat()
+                seen = (str(self.presets_path), status.st_mtime_ns, status.st_size)
+            except OSError:
+                seen = (str(self.presets_path), 0, 0)
+            if seen != self._broken_reported:  # each image opened asked again, with the same dialog
+                self._broken_reported = seen
+                self.reporter.report(self.parent_widget, "Cannot read the window presets", error)
             return []
 
     def refresh(self) -> None:

@@ -235,6 +235,13 @@ def test_saved_presets_come_back_and_a_broken_file_is_reported(qtbot, window, se
     controls.refresh()
     title, message, _ = window.reporter.errors[-1]
     assert title == "Cannot read the window presets" and "not valid JSON" in message
+    reported = len(window.reporter.errors)
+    controls.refresh()
+    controls.refresh()
+    assert len(window.reporter.errors) == reported, "said once, not at every image opened"
+    controls.presets_path.write_text("[1")
+    controls.refresh()
+    assert len(window.reporter.errors) == reported + 1, "a file broken anew is said again"
 
 
 def test_header_panel_lists_and_filters_the_slice_header(qtbot, window, series_folder):
