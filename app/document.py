@@ -22,6 +22,7 @@ from enhance_core.filters.geometry_ops import skews_measured
 from enhance_core.full_results import FullResults
 from enhance_core.image import Image
 from enhance_core.metrics import reference_for_result
+from enhance_core.paths import file_identity
 from enhance_core.stack import FilterStack, StackChange, StackItem
 from enhance_core.stack_geometry import has_geometry, output_affine, output_shape
 
@@ -71,6 +72,9 @@ class Document(QObject):
         """The reference the open project was opened or saved with: another one is an unsaved edit."""
         self.saved_image: Path | None = None
         """The image the open project's file names: another (a moved image located) is an unsaved edit."""
+        self.project_stamp: tuple[int, int] | None = None
+        """Size and modification time of the project file when this window opened or saved it: another one on
+        disk means another window or program saved it since (None: unknown)."""
         self.kept_reference: Path | None = None
         """The open project's reference while it is not loaded (being read, or unreadable: a drive not mounted):
         the project still names it, and saving keeps it."""
@@ -91,10 +95,12 @@ class Document(QObject):
         """The reference a project saved now names: the one loaded, else the project's own not loaded."""
         return self.reference_path or self.kept_reference
 
-    def bind_project(self, project: Path | None, *, image: Path | None, reference: Path | None) -> None:
+    def bind_project(self, project: Path | None, *, image: Path | None, reference: Path | None,
+                     stamp: tuple[int, int] | None) -> None:
         """Show the project file ``project`` as naming ``image`` and ``reference``: another image or reference
-        shown is then an unsaved edit."""
+        shown is then an unsaved edit. ``stamp`` is the file's :attr:`project_stamp`."""
         self.project_path, self.saved_image, self.saved_reference = project, image, reference
+        self.project_stamp = stamp
         self.modified_changed.emit(self.modified)
 
     def keep_reference(self, path: Path | None) -> None:
@@ -105,11 +111,11 @@ class Document(QObject):
     def mark_saved(self, project: Path, reference: Path | None) -> None:
         """The project was saved to ``project`` with the image shown and ``reference``: nothing is unsaved now."""
         self.undo_stack.setClean()
-        self.bind_project(project, image=self.source_path, reference=reference)
+        self.bind_project(project, image=self.source_path, reference=reference, stamp=file_identity(project))
 
     def set_source(self, image: Image, path: Path | None) -> None:
         """Show a new source image with an empty stack and history."""
-        self.source, self.source_path, self.project_path = image, path, None
+        self.source, self.source_path, self.project_path, self.project_stamp = image, path, None, None
         self.kept_reference = None
         self.full_results.clear()
         self.undo_stack.clear()

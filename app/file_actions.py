@@ -187,7 +187,6 @@ class FileActions(QObject):
         self.states: Callable[[], tuple[SavedHistory | None, Sequence[Snapshot]]] = lambda: (None, ())
         self.lane = JobRunner("Opening", self)
         self.reference_lane = JobRunner("Opening the reference", self)  # a reference must not cancel an image's read
-        self._project_stamp: tuple[int, int] | None = None
         """Size and modification time of the project file as this window last opened or saved it."""
         self._edits = 0
         document.undo_stack.indexChanged.connect(self._count_edit)
@@ -388,8 +387,8 @@ class FileActions(QObject):
             if shown:  # the brush and the last step's settings are at hand, as when the project was saved
                 self.document.select(shown[-1].uid)
             self.project_opened.emit(project)
-            self.document.bind_project(path, image=saved_image, reference=project.reference)
-            self._project_stamp = file_identity(path)
+            self.document.bind_project(path, image=saved_image, reference=project.reference,
+                                       stamp=file_identity(path))
             self._remember(path)
             if preview is not None:
                 self.saved_preview_loaded.emit(preview)
@@ -514,8 +513,8 @@ class FileActions(QObject):
             return False
         if not self._may_replace(path, "Save project", "File ▸ Save Project As…"):
             return False
-        changed = (path == document.project_path and self._project_stamp is not None
-                   and file_identity(path) not in (None, self._project_stamp))
+        changed = (path == document.project_path and document.project_stamp is not None
+                   and file_identity(path) not in (None, document.project_stamp))
         if changed and self.reporter.choose(
                 self.window, "Save project", f"{path} was changed on disk since this window opened or saved it "
                 "(another window or program saved it). Replace it with this window's project, or cancel and save "
@@ -537,7 +536,6 @@ class FileActions(QObject):
             self.reporter.report(self.window, "Cannot save the project", error)
             return False
         document.mark_saved(path, document.named_reference)
-        self._project_stamp = file_identity(path)
         self._remember(path)
         if not warned:  # a warning says it was saved, and stays shown
             self.saved.emit(f"Saved project {path}")

@@ -178,7 +178,8 @@ class RecoveryController(QObject):
         writer.submit(SessionState(Path(doc.source_path).absolute(), doc.source.rows, doc.source.cols,
                                    reference, project, doc.stack.snapshot(), self.history.state(),
                                    doc.selected_uid, view, doc.source.meta.page, self.study(),
-                                   tuple(self.snapshots.snapshots), self._digest(doc.source.pixels)))
+                                   tuple(self.snapshots.snapshots), self._digest(doc.source.pixels),
+                                   doc.project_stamp))
 
     def _digest(self, pixels: np.ndarray) -> str:
         """The picture's digest, computed once per picture."""
@@ -365,7 +366,7 @@ class RecoveryController(QObject):
             doc.stack.reset(state.items)
         saved = _project_paths(state.project)  # what the project file holds: the session's reference, when
         doc.bind_project(state.project, image=saved[0] if saved else doc.source_path,  # it differs, is an edit
-                         reference=saved[1] if saved else state.reference)
+                         reference=saved[1] if saved else state.reference, stamp=state.project_stamp)
         if reference is None and state.project is not None:
             doc.keep_reference(state.reference)  # a project's reference that cannot be read now stays named
         self.snapshots.set_all(state.snapshots)

@@ -6,7 +6,7 @@ detector's 0/1 masks are, else 16-bit). Format (version 1)::
 
     {"schema": "enhance-studio.recovery", "version": 1, "pid": 4242, "saved": "2026-01-02T10:11:12",
      "image": "/photos/scan.tif", "page": 0, "study": null, "rows": 4000, "cols": 6000,
-     "reference": null, "project": null,
+     "reference": null, "project": null, "project_stamp": [20480, 1767348672000000000] or null,
      "selected": "<uid>", "view": {"zoom": 2.0, "center_x": 310.5, "center_y": 200.0} or null,
      "index": 5, "clean": 0, "dropped": 0,
      "strokes": {"<n>": <stroke as in a recipe>},
@@ -21,7 +21,9 @@ detector's 0/1 masks are, else 16-bit). Format (version 1)::
 ``page`` is the page or frame of the image that was edited (a multi-frame DICOM
 file's frame; files written before it was kept read as page 0). ``study`` is
 the folder opened as a DICOM study when the image is one of its slices (null
-otherwise, and in files written before it was kept). ``stack`` is
+otherwise, and in files written before it was kept). ``project_stamp`` is the
+size and modification time (ns) of ``project`` when the window opened or saved
+it (null in files written before it was kept). ``stack`` is
 the current stack, ``base`` the stack before the first history entry; a
 history entry holds its command's ``FIELDS`` (positions, uids, item keys,
 lists of item keys). ``snapshots`` are the named states of the Snapshots panel
@@ -92,6 +94,9 @@ class SessionState:
     snapshots: tuple[Snapshot, ...] = ()
     digest: str | None = None
     """:func:`~enhance_core.masks.picture_digest` of the picture edited (a restore tells a replaced one)."""
+    project_stamp: tuple[int, int] | None = None
+    """Size and modification time of ``project`` when the session opened or saved it: a save after a restore
+    asks before replacing a file another window saved since."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,7 @@ class SessionEncoder:
                   "digest": state.digest,
                   "reference": None if state.reference is None else str(state.reference),
                   "project": None if state.project is None else str(state.project),
+                  "project_stamp": None if state.project_stamp is None else list(state.project_stamp),
                   "selected": state.selected, "view": None if state.view is None else dict(state.view),
                   "index": history.index, "clean": history.clean_index, "dropped": history.dropped,
                   "stack": [self._item(item) for item in state.items], "base": [self._item(item) for item in base],
@@ -390,6 +396,7 @@ def _decode(data: dict[str, Any], folder: Path) -> RecoveredSession:
         view=_view(view),
         page=int(data.get("page", 0)), study=None if data.get("study") is None else Path(data["study"]),
         digest=data["digest"] if isinstance(data.get("digest"), str) else None,
+        project_stamp=_stamp(data.get("project_stamp")),
         snapshots=tuple(Snapshot(str(entry["name"]), tuple(items[key] for key in entry["steps"]),
                                  str(entry.get("created", ""))) for entry in data.get("snapshots", ())))
     return RecoveredSession(state, tuple(items[key] for key in data["base"]), rasters, masked=bool(masks),
@@ -422,3 +429,11 @@ def _record(entry: dict[str, Any], items: Mapping[str, StackItem]) -> EditRecord
         else:
             values[name] = value
     return EditRecord(kind, str(entry["label"]), values)
+
+
+def _stamp(value: Any) -> tuple[int, int] | None:
+    """A project file's size and modification time as the manifest holds them; None when absent (files written
+    before it was kept) or not two whole numbers."""
+    if isinstance(value, list) and len(value) == 2 and all(type(part) is int for part in value):
+        return value[0], value[1]
+    return None

@@ -220,6 +220,32 @@ def test_a_project_s_reference_changed_before_a_crash_is_still_an_edit_after_the
     restored.close()
 
 
+def test_saving_a_restored_project_asks_before_replacing_what_another_window_saved_since(qtbot, root, photo_path,
+                                                                                         tmp_path):
+    """After a restore, Save wrote over the project another window had saved meanwhile, asking nothing."""
+    import os
+
+    window = editor(qtbot, root)
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "gaussian_blur")
+    project = tmp_path / "shared.esproj"
+    assert window.files.save_project_to(project)
+    add_filter(qtbot, window, "negative")
+    written(qtbot, window)
+    window.shutdown()
+    status = project.stat()
+    os.utime(project, ns=(status.st_atime_ns, status.st_mtime_ns + 5_000_000_000))  # another window's save
+    before = project.read_bytes()
+
+    restored = restore_the_session(qtbot, root)
+    assert restored.document.project_path == project
+    restored.reporter.choices = ["Cancel"]
+    assert not restored.files.save_project_to(project)
+    assert "was changed on disk since this window opened or saved it" in restored.reporter.questions[-1]
+    assert project.read_bytes() == before
+    restored.close()
+
+
 def test_snapshots_come_back_with_the_session(qtbot, root, photo_path):
     window = editor(qtbot, root)
     open_image(qtbot, window, photo_path)
