@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._update_title()
         self.refresh_recent_menu(self.settings.recent_files())
+        self.recent_menu.aboutToShow.connect(lambda: self.refresh_recent_menu(self.settings.recent_files()))
         self.setAcceptDrops(True)
         self._restore_layout()
         self._show_dicom_tools()

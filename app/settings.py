@@ -56,23 +56,28 @@ class EditorSettings:
                 "check the permissions of the file and its folder")
 
     def recent_files(self) -> list[Path]:
-        """Recently opened images and projects, newest first (missing files dropped; one whose folder cannot be
-        entered now is kept: opening it says why it cannot be read)."""
+        """Recently opened images and projects, newest first, as they are on disk now (other windows of the editor
+        add to them; missing files dropped; one whose folder cannot be entered now is kept: opening it says why
+        it cannot be read)."""
+        self.qsettings.sync()
         stored = self.qsettings.value("recent/files", [], type=list)
         paths = [_read(p) for p in stored if isinstance(p, str)] if isinstance(stored, list) else []
         return [path for path in paths if path is not None and _may_exist(path)]
 
     def add_recent_file(self, path: Path) -> list[Path]:
-        """Put ``path`` at the top of the recent list; return the new list."""
+        """Put ``path`` at the top of the recent list, as it is on disk now (another window of the editor may have
+        added to it: written from this window's copy, the list lost that window's files); return the new list."""
         path = Path(path).resolve()
         files = [path] + [p for p in self.recent_files() if p.resolve() != path]
         files = files[:MAX_RECENT]
         self.qsettings.setValue("recent/files", [_stored(p) for p in files])
+        self.qsettings.sync()
         return files
 
     def clear_recent_files(self) -> None:
-        """Forget the recent files."""
+        """Forget the recent files (at once on disk, so that another window adding one does not bring them back)."""
         self.qsettings.setValue("recent/files", [])
+        self.qsettings.sync()
 
     def last_folder(self, kind: str) -> str:
         """The folder last used for ``kind`` (open, export, project, reference), or ""."""

@@ -479,6 +479,36 @@ def test_a_recent_file_or_a_folder_whose_name_is_not_utf8_is_remembered_as_itsel
     assert again.last_folder("export") == str(tmp_path / os.fsdecode(b"scans \xe9t\xe9"))
 
 
+def test_files_another_editor_opened_stay_in_open_recent(window, tmp_path):
+    """Two editors open at once: the last to open a file wrote its own list, and the other's files were lost."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PySide6.QtCore import QSettings
+
+    from app.settings import EditorSettings
+
+    ini = window.settings.qsettings.fileName()
+    mine, theirs, later = tmp_path / "mine.png", tmp_path / "theirs.png", tmp_path / "later.png"
+    for path in (mine, theirs, later):
+        path.write_bytes(b"")
+
+    def open_in_another_editor(path: Path) -> None:
+        other = ("from pathlib import Path; from PySide6.QtCore import QSettings; from app.settings import "
+                 f"EditorSettings; EditorSettings(QSettings({ini!r}, QSettings.Format.IniFormat))"
+                 f".add_recent_file(Path({str(path)!r}))")
+        subprocess.run([sys.executable, "-c", other], check=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+
+    assert window.settings.recent_files() == []
+    open_in_another_editor(theirs)
+    assert window.settings.add_recent_file(mine) == [mine, theirs]
+    assert EditorSettings(QSettings(ini, QSettings.Format.IniFormat)).recent_files() == [mine, theirs]
+    open_in_another_editor(later)
+    window.recent_menu.aboutToShow.emit()
+    assert [action.text() for action in window.recent_menu.actions()][:3] == ["later.png", "mine.png", "theirs.png"]
+
+
 def test_the_about_box_names_the_version(window, monkeypatch):
     from enhance_core import __version__
 
