@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,10 @@ SESSION_FOLDER = re.compile(r"\d{8}-\d{6}-\d+-\d+")
 """The name of a session folder (:func:`new_session_folder`); other folders under the root are not ours."""
 SESSION_FILE = re.compile(r"\.?(session\.json|raster-\d+\.png)(\.[^/]*\.part)?")
 """The files a session writes beside its lock: the recovery file, its mask rasters, and their partial files."""
+FRESH_SECONDS = 60.0
+"""A session folder without a recovery file this young may be another editor's, just made and not yet locked."""
+LOCK_WAIT_MS = 2000
+"""How long a new session waits for its lock while another editor's start looks into the folder."""
 
 
 def recovery_root() -> Path:
@@ -94,7 +99,8 @@ def remove_session_folder(folder: Path, lock: QLockFile) -> None:
 
 
 def find_crashed_sessions(root: Path) -> list[CrashedSession]:
-    """Sessions under ``root`` whose editor is gone, newest first, each locked by us (empty ones are removed).
+    """Sessions under ``root`` whose editor is gone, newest first, each locked by us (empty ones are removed once
+    they are older than :data:`FRESH_SECONDS`: a younger one may be another editor's, being made).
 
     Only folders named as :func:`new_session_folder` names them count: ``ENHANCE_RECOVERY_DIR`` may name a
     folder that holds other things, which are left alone.
@@ -102,13 +108,17 @@ def find_crashed_sessions(root: Path) -> list[CrashedSession]:
     if not root.is_dir():
         return []
     found = []
-    folders = (p for p in root.iterdir() if p.is_dir() and SESSION_FOLDER.fullmatch(p.name))
-    for folder in sorted(folders, key=lambda p: p.stat().st_mtime, reverse=True):
+    ages = {folder: modified for folder in root.iterdir()  # a folder removed meanwhile has no time: left out
+            if SESSION_FOLDER.fullmatch(folder.name) and (modified := _modified(folder)) is not None}
+    for folder in sorted(ages, key=ages.__getitem__, reverse=True):
         lock = session_lock(folder)
         if not lock.tryLock(0):
             continue
         if not (folder / MANIFEST).exists():
-            remove_session_folder(folder, lock)
+            if time.time() - ages[folder] < FRESH_SECONDS:
+                lock.unlock()  # another editor's, just made: its lock comes next (new_session_folder)
+            else:
+                remove_session_folder(folder, lock)
             continue
         try:
             found.append(CrashedSession(folder, lock, read_manifest(folder)))
@@ -122,7 +132,16 @@ def new_session_folder(root: Path) -> tuple[Path, QLockFile]:
     folder = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_SESSION_NUMBERS)}"
     folder.mkdir(parents=True)
     lock = session_lock(folder)
-    if not lock.tryLock(0):
+    if not lock.tryLock(LOCK_WAIT_MS):  # another editor starting may hold it a moment (find_crashed_sessions)
         folder.rmdir()
         raise OSError(f"cannot lock {folder / LOCK_NAME} ({lock.error().name})")
     return folder, lock
+
+
+def _modified(folder: Path) -> float | None:
+    """The modification time of a session folder; None when it is not a folder (or no longer there)."""
+    try:
+        status = folder.stat()
+    except OSError:
+        return None
+    return status.st_mtime if stat.S_ISDIR(status.st_mode) else None
