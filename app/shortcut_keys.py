@@ -32,7 +32,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QAbstractSlider, QAbstractSpin
 Std = QKeySequence.StandardKey
 EDITING_KEYS = (Std.Copy, Std.Cut, Std.Paste, Std.Undo, Std.Redo, Std.SelectAll, Std.MoveToNextWord,
                 Std.MoveToPreviousWord, Std.SelectNextWord, Std.SelectPreviousWord, Std.DeleteStartOfWord,
-                Std.DeleteEndOfWord)
+                Std.DeleteEndOfWord, Std.Delete)
+"""The command keys a text field keeps: Std.Delete is Ctrl+D under X11 too (delete the next character), which
+the window's Remove Step also answers to."""
 COMMAND_MODIFIERS = (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
                      | Qt.KeyboardModifier.MetaModifier)
 NAVIGATION_KEYS = (Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Home, Qt.Key.Key_End)

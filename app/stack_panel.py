@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QApplication, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from app.commands import (AddStepCommand, MoveStepCommand, RemoveStepCommand, change_params_command, reset_step_command,
                           set_enabled_command, set_mask_command, set_opacity_command)
@@ -187,9 +187,15 @@ class StackPanel(QWidget):
         palette.open()
 
     def remove_selected(self) -> None:
-        """Remove the selected step (undoable)."""
-        if self.document.selected_item() is not None:
-            self.document.push(RemoveStepCommand(self.document.stack, self.document.selected_uid))
+        """Remove the selected step (undoable). Removed by a key while its settings had the focus, the focus goes
+        to the list of steps (it went with the settings, and the window had none)."""
+        if self.document.selected_item() is None:
+            return
+        focused = QApplication.focusWidget()
+        in_settings = focused is not None and self.editor_area.isAncestorOf(focused)
+        self.document.push(RemoveStepCommand(self.document.stack, self.document.selected_uid))
+        if in_settings:
+            self.list.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def move_selected(self, delta: int) -> None:
         """Move the selected step ``delta`` places (undoable)."""

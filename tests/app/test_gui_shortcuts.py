@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QLineEdit, QSlider, QSpinBox
 
 from app.canvas import CompareMode
@@ -139,6 +139,26 @@ def test_which_keys_a_focused_widget_leaves_to_the_shortcuts(qtbot):
     assert not yields_to_shortcuts(line, key(Key.Key_C, modifiers=CTRL))
     assert not yields_to_shortcuts(line, key(Key.Key_Z, modifiers=CTRL))
     assert not yields_to_shortcuts(slider, key(Key.Key_B, "b")), "Qt decides for other widgets (they claim nothing)"
+
+
+def test_a_text_field_keeps_the_delete_key_of_the_x11_scheme(qtbot):
+    """Under X11 Ctrl+D deletes the next character and is also Remove Step: typed in a number box, it removed the
+    step."""
+
+    class CtrlD(QKeyEvent):
+        def matches(self, key) -> bool:  # the X11 key scheme's bindings, which the offscreen platform lacks
+            return key == QKeySequence.StandardKey.Delete
+
+    spin = QSpinBox()
+    qtbot.addWidget(spin)
+    assert not yields_to_shortcuts(spin, CtrlD(QEvent.Type.ShortcutOverride, Key.Key_D, CTRL, ""))
+
+
+def test_removing_a_step_by_key_from_its_settings_leaves_the_focus_on_the_list(qtbot, active):
+    active.stack_panel.add_filter("gamma")
+    press(qtbot, active.stack_panel.editor.controls["gamma"].slider, Key.Key_Delete)
+    assert [item.filter for item in active.document.stack.snapshot()] == ["exposure"]
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is active.stack_panel.list)
 
 
 @pytest.mark.parametrize("modifier, key", [(CTRL, Key.Key_Y),
