@@ -77,6 +77,7 @@ class BrushToolbar(QToolBar):
         spin.setRange(low, high)
         spin.setSuffix(suffix)
         spin.setToolTip(tip)
+        spin.setAccessibleName(f"Brush {name.lower()}")
         spin.setObjectName(f"brush_{name.lower()}")
         spin.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         return spin

@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
 
     def _add_docks(self) -> None:
         self.history_view = history = QUndoView(self.document.undo_stack)
+        history.setAccessibleName("Undo history")
         history.setWordWrap(True)  # long entries ("Change Restore old photo (CNN): Detector sensitivity…") wrap
         history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.docks: dict[str, QDockWidget] = {}

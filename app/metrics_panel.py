@@ -107,6 +107,7 @@ class MetricsPanel(QWidget):
         self.note.setWordWrap(True)
         self.note.hide()
         self.table = QTableWidget(0, 3)
+        self.table.setAccessibleName("Quality metrics")
         self.table.verticalHeader().setVisible(True)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)

@@ -246,6 +246,10 @@ class ParamEditor(QWidget):
             control = self._make_control(spec, physical_unit, physical_range, data_range)
             tip = _tooltip(spec)
             control.setToolTip(tip)
+            parts = (control.slider, control.entry) if isinstance(control, NumberControl) else (control,)
+            for part in parts:  # a screen reader said only "slider" and "spin box"
+                part.setAccessibleName(spec.label)
+                part.setAccessibleDescription(tip)
             self.controls[spec.name] = control
             if isinstance(control, QCheckBox):  # its own text: a long switch name leaves the sliders their width
                 form.addRow(control)

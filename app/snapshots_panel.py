@@ -113,6 +113,7 @@ class SnapshotsPanel(QWidget):
         super().__init__(parent)
         self.store = store
         self.list = QListWidget()
+        self.list.setAccessibleName("Snapshots")
         self.list.setToolTip("Named states of the stack, saved with the project; double-click a name to rename it")
         self.take_button = QPushButton("Take snapshot")
         self.take_button.setToolTip("Remember the current stack under a name (the time and the last edit; "

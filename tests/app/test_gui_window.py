@@ -581,3 +581,21 @@ def test_settings_in_a_folder_that_cannot_be_written_are_written_in_place(tmp_pa
     for folder in (tmp_path / "elsewhere", tmp_path / "not yet made"):
         assert EditorSettings(QSettings(str(folder / "s.ini"), QSettings.Format.IniFormat)
                               ).qsettings.isAtomicSyncRequired()
+
+
+def test_every_control_a_screen_reader_meets_has_a_name(qtbot, window, photo_path):
+    """The parameters' sliders and boxes, the lists and the ▲/▼ buttons had none: a screen reader said "slider"."""
+    from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlider, QAbstractSpinBox, QHeaderView,
+                                   QScrollBar, QWidget)
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "unsharp_mask")
+    window.show()
+    kinds = (QAbstractSlider, QAbstractSpinBox, QAbstractItemView, QAbstractButton)
+    controls = [widget for widget in window.findChildren(QWidget) if isinstance(widget, kinds) and widget.isVisible()
+                and not isinstance(widget, (QScrollBar, QHeaderView)) and widget.window() is window
+                and not isinstance(widget.parent(), QAbstractItemView)]  # a table's headers and corner: its own
+    unnamed = [f"{type(widget).__name__} {widget.objectName()}" for widget in controls
+               if not any(character.isalpha() for character in widget.accessibleName()
+                          or (widget.text() if isinstance(widget, QAbstractButton) else ""))]
+    assert len(controls) > 20 and unnamed == []
