@@ -29,7 +29,7 @@ import sys
 from pathlib import Path, PurePosixPath
 
 from enhance_core.cli.folders import make_output_folder
-from enhance_core.cli.stopping import stop_status, stopped_word
+from enhance_core.cli.stopping import finish_advice, stop_status, stopped_word
 from enhance_core.errors import EnhanceError, ParameterError
 
 
@@ -93,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
             counts[_detect_one(args, source, args.output / tree[source] / f"{source.stem}.png",
                                sharing.get(source), scans, f"[{index}/{len(inputs)}]")] += 1
     except KeyboardInterrupt:
-        print(f"{stopped_word()}: {_counted(counts, len(inputs), args.output)}; run the same command with "
-              "--skip-existing to finish (the masks written are kept)", file=sys.stderr)
+        print(f"{stopped_word()}: {_counted(counts, len(inputs), args.output)}; "
+              f"{finish_advice(args.overwrite, 'masks')}", file=sys.stderr)
         return stop_status()
     print(f"done: {_counted(counts, len(inputs), args.output)}")
     return 1 if counts["failed"] else 0

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from enhance_core.cli.progress import report_failure, report_progress
-from enhance_core.cli.stopping import stop_status, stopped_word
+from enhance_core.cli.stopping import finish_advice, stop_status, stopped_word
 from enhance_core.errors import EnhanceError, ImageReadError, ImageWriteError, ParameterError, PresetError
 
 if TYPE_CHECKING:
@@ -223,21 +223,22 @@ def run(args: argparse.Namespace) -> int:
         raise ImageWriteError(existing[0], f"already exists ({len(existing)} of the outputs do); pass "
                                            "--skip-existing to keep them (finishing a stopped export), --overwrite "
                                            "to replace them, or choose another folder")
-    _make_folders([folder for _, folder, _ in plans])
+    finished = args.skip_existing and len(existing) == len(targets)
+    _make_folders([folder for _, folder, _ in plans], probe=not finished)  # a finished export's folder may be locked
     counts = dict.fromkeys(("written", "kept", "failed"), 0)
     try:
         for series, folder, window in plans:
             _export_series(args, series, folder, window, steps, suffix, counts)
     except KeyboardInterrupt:
         kept = f" ({counts['kept']} already there, kept)" if counts["kept"] else ""
-        print(f"{stopped_word()}: {counts['written']} of {len(targets)} slices written{kept}; run the same command "
-              "with --skip-existing to finish (the slices written are kept)", file=sys.stderr)
+        print(f"{stopped_word()}: {counts['written']} of {len(targets)} slices written{kept}; "
+              f"{finish_advice(args.overwrite, 'slices')}", file=sys.stderr)
         return stop_status()
     return 1 if counts["failed"] else 0
 
 
-def _make_folders(folders: list[Path]) -> None:
-    """Make every output folder before any slice is written.
+def _make_folders(folders: list[Path], *, probe: bool = True) -> None:
+    """Make every output folder before any slice is written (and, with ``probe``, check that it can be written in).
 
     Raises
     ------
@@ -252,7 +253,7 @@ def _make_folders(folders: list[Path]) -> None:
         except OSError as error:
             raise ImageWriteError(folder, f"cannot be made ({error.strerror or error}); "
                                           "choose another -o") from None
-        if refusal := write_refusal(folder):
+        if probe and (refusal := write_refusal(folder)):
             raise ImageWriteError(folder, f"cannot be written in ({refusal}); choose another -o")
 
 

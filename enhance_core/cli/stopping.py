@@ -57,3 +57,12 @@ def stop_status() -> int:
 def stopped_word() -> str:
     """How a stop is told: "interrupted" after Ctrl+C, "stopped by SIGTERM" after SIGTERM."""
     return "stopped by SIGTERM" if _terminated.is_set() else "interrupted"
+
+
+def finish_advice(overwrite: bool, what: str) -> str:
+    """How to finish a stopped run that writes one file per input: with ``--skip-existing``; after ``--overwrite``
+    the same command again (the outputs it had not yet replaced are the old ones, which ``--skip-existing`` would
+    keep, and the two options do not go together)."""
+    if overwrite:
+        return f"run the same command again to finish (it replaces all the {what} again)"
+    return f"run the same command with --skip-existing to finish (the {what} written are kept)"

@@ -116,6 +116,20 @@ def test_a_finished_detect_dust_run_into_a_read_only_folder_runs_again_with_skip
     assert "kept" in capsys.readouterr().err
 
 
+def test_a_finished_dicom_export_into_a_read_only_folder_runs_again_with_skip_existing(tmp_path, monkeypatch,
+                                                                                       capsys):
+    from enhance_core.cli import main
+    from tests.core.dicom_fixtures import write_series
+
+    write_series(tmp_path / "series", [0.0, 10.0])
+    out = tmp_path / "out"
+    command = ["dicom-export", str(tmp_path / "series"), "-o", str(out), "--preset", "lung"]
+    assert main(command) == 0
+    refuse_writing_in(monkeypatch, out)
+    assert main([*command, "--skip-existing"]) == 0
+    assert "wrote 0 of 2 slices" in capsys.readouterr().out
+
+
 def test_ctrl_c_while_the_commands_are_being_read_is_one_line(monkeypatch, capsys) -> None:
     """A Ctrl+C in the first tenth of a second, as the subcommands are imported, printed a traceback."""
     import enhance_core.cli as cli

@@ -72,7 +72,14 @@ def test_a_stopped_run_says_what_it_wrote_and_how_to_finish(tmp_path, capsys, mo
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"interrupted: 1 of 2 mask(s) written to {masks}; run the same command with --skip-existing to finish "
         "(the masks written are kept)")
+    monkeypatch.setattr(damage, "detect_damage", stopped_at_the_second)
+    (masks / "scan2.png").write_bytes(b"an earlier run's")
+    assert main(["detect-dust", "--overwrite", "-o", str(masks), str(folder)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        "; run the same command again to finish (it replaces all the masks again)"), \
+        "--skip-existing would keep the masks not yet replaced, and does not go with --overwrite"
     monkeypatch.setattr(damage, "detect_damage", detect)
+    (masks / "scan2.png").unlink()
     assert main(["detect-dust", "--skip-existing", "-o", str(masks), str(folder)]) == 0
     assert "done: 1 of 2 mask(s) written to" in capsys.readouterr().out
 

@@ -152,6 +152,9 @@ def test_a_stopped_export_says_what_it_wrote_and_finishes_with_skip_existing(tmp
         "interrupted: 2 of 3 slices written; run the same command with --skip-existing to finish (the slices "
         "written are kept)")
     first = (out / "slice_0001.png").read_bytes()
+    assert cli_main([*command, "--overwrite"]) == 130
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        "; run the same command again to finish (it replaces all the slices again)")
     monkeypatch.setattr(export, "export_slice", write)
     assert cli_main(command) == 2
     assert "pass --skip-existing to keep them (finishing a stopped export)" in capsys.readouterr().err
