@@ -187,7 +187,6 @@ class FileActions(QObject):
         self.states: Callable[[], tuple[SavedHistory | None, Sequence[Snapshot]]] = lambda: (None, ())
         self.lane = JobRunner("Opening", self)
         self.reference_lane = JobRunner("Opening the reference", self)  # a reference must not cancel an image's read
-        """Size and modification time of the project file as this window last opened or saved it."""
         self._edits = 0
         document.undo_stack.indexChanged.connect(self._count_edit)
 
