@@ -7,22 +7,26 @@ import shutil
 import time
 from pathlib import Path
 
-from app.recovery_sessions import FRESH_SECONDS, find_crashed_sessions, new_session_folder
+from app.recovery_sessions import FRESH_SECONDS, find_crashed_sessions
 
 
 def test_a_folder_another_editor_removes_during_the_scan_is_left_out(tmp_path, monkeypatch) -> None:
-    """A quitting editor removed its folder between the scan's listing and its look at it: the start failed."""
+    """A quitting editor removed its folder while the scan looked at it (after its first look, before its second):
+    the start failed with FileNotFoundError."""
     root = tmp_path / "recovery"
-    leaving, _ = new_session_folder(root)
-    is_dir = Path.is_dir
+    leaving = root / "20260101-120000-4242-1"
+    leaving.mkdir(parents=True)
+    stat = Path.stat
+    looks = []
 
-    def removed_after_the_look(path: Path) -> bool:
-        answer = is_dir(path)
+    def removed_after_the_first_look(path: Path, **kwargs):
         if path == leaving:
-            shutil.rmtree(leaving)
-        return answer
+            looks.append(path)
+            if len(looks) == 2:
+                shutil.rmtree(leaving)
+        return stat(path, **kwargs)
 
-    monkeypatch.setattr(Path, "is_dir", removed_after_the_look)
+    monkeypatch.setattr(Path, "stat", removed_after_the_first_look)
     assert find_crashed_sessions(root) == []
 
 
