@@ -197,37 +197,36 @@ def sigint_held() -> Iterator[None]:
     """Hold Ctrl+C back while workers are started (they start with it held and ignore it before running code),
     and while the pool is waited on (raised there, it could leave a future's lock taken).
 
-    POSIX: SIGINT is blocked in this thread (the pool's threads start inside
-    this window and inherit the mask), so a Ctrl+C pressed now waits and
-    raises :class:`KeyboardInterrupt` as the window closes instead of being
-    lost (ignoring it, as before, lost it: CI saw a batch finish all its files
-    after a Ctrl+C). SIGTERM is held with it: sent to the process group, it
-    killed workers still starting, and the broken pool lost their files from
-    the summary. The workers inherit the mask through ``exec`` and ignore
-    both in :func:`ignore_sigint` and :func:`ignore_sigterm`. Elsewhere
-    (Windows) a handler notes a Ctrl+C pressed in the window and the previous
-    handler gets it as the window closes (ignoring it there left a batch that
-    no Ctrl+C could stop: the pool is waited on in this window).
+    A handler notes a Ctrl+C pressed in the window and the previous handler
+    gets it as the window closes (ignoring it, as before, lost it: CI saw a
+    batch finish all its files after a Ctrl+C, and on Windows no Ctrl+C could
+    stop a batch, whose pool is waited on in this window). POSIX: SIGINT is
+    also blocked in this thread, whose new processes and threads inherit the
+    mask; the handler catches a Ctrl+C that another thread (one of numpy's)
+    took, which otherwise interrupted a worker's start mid-way (its
+    "EOFError: Ran out of input"). SIGTERM is held with it: sent to the
+    process group, it killed workers still starting, and the broken pool lost
+    their files from the summary. The workers ignore both in
+    :func:`ignore_sigint` and :func:`ignore_sigterm`.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    if hasattr(signal, "pthread_sigmask"):
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    masked = hasattr(signal, "pthread_sigmask")
+    previous_mask: set[int | signal.Signals] = set()
+    if masked:
         # multiprocessing's resource tracker, started by the first process a run starts, unblocks both signals
         # after starting: begun inside the window, it let the janitor start unguarded (a Ctrl+C 0.3 s into a
         # batch printed the janitor's traceback)
         resource_tracker.ensure_running()
         previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
-            yield
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
-        return
-    pressed: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
     try:
         yield
     finally:
+        if masked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         signal.signal(signal.SIGINT, previous)
     if pressed and callable(previous):
         previous(signal.SIGINT, None)

@@ -184,6 +184,33 @@ def test_a_ctrl_c_while_workers_start_is_held_not_lost() -> None:
 
 
 @pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_a_ctrl_c_another_thread_takes_is_held_too() -> None:
+    """A terminal's Ctrl+C may land on any thread that does not block it (numpy's, started before the window): it
+    interrupted a worker's start mid-way, which then died with "EOFError: Ran out of input"."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    go, sent = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        go.wait(10)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        sent.set()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with batch_workers.sigint_held():
+                go.set()
+                sent.wait(10)
+                time.sleep(0.05)  # the main thread runs the Python handler here
+                reached_the_end_of_the_window = True
+        assert reached_the_end_of_the_window, "the Ctrl+C interrupted the window"
+    finally:
+        thread.join()
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
 def test_the_first_process_a_run_starts_keeps_ctrl_c_held() -> None:
     """multiprocessing starts its resource tracker with the first process and unblocks Ctrl+C after it: begun
     inside the window, the janitor then started unguarded and printed a traceback on a Ctrl+C 0.3 s in."""
