@@ -66,6 +66,10 @@ SHUTDOWN_WAIT_S = 3.0
 (:meth:`JobRunner.close`) and ends with the process."""
 NARROW_WINDOW = 1280
 """A first start in a window narrower than this (a small laptop screen) puts the brush toolbar on its own row."""
+SHORT_WINDOW = 640
+"""On a screen shorter than this (logical pixels: 1080 rows at 200 %) the first layout leaves the filter stack
+alone on the right and puts Metrics among History's tabs under the histogram: stacked, the metrics table ran
+into its status line and a step's settings had 55 px."""
 
 
 class MainWindow(QMainWindow):
@@ -183,14 +187,22 @@ class MainWindow(QMainWindow):
             self.addDockWidget(area, dock)
             self.docks[name] = dock
         self.docks["series"].hide()  # hidden after tabifying, it would leave its first tab bar on screen (Qt 6.11)
-        self.tabifyDockWidget(self.docks["history"], self.docks["snapshots"])
-        self.tabifyDockWidget(self.docks["history"], self.docks["dicom"])
-        self.tabifyDockWidget(self.docks["metrics"], self.docks["series"])
-        self.docks["metrics"].raise_()
-        self.docks["history"].raise_()
-        self.resizeDocks([self.docks["histogram"], self.docks["stack"]], [220, 520], Qt.Orientation.Vertical)
-        # The metrics' heading wraps and its table has four rows without a reference: room for both over History.
-        self.resizeDocks([self.docks["metrics"], self.docks["history"]], [320, 420], Qt.Orientation.Vertical)
+        if self.screen().availableGeometry().height() < SHORT_WINDOW:
+            # The filter stack alone on the right; on the left the histogram over one group of tabs, Metrics first
+            self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.docks["histogram"])
+            self.splitDockWidget(self.docks["histogram"], self.docks["metrics"], Qt.Orientation.Vertical)
+            for name in ("history", "snapshots", "dicom", "series"):
+                self.tabifyDockWidget(self.docks["metrics"], self.docks[name])
+            self.docks["metrics"].raise_()
+        else:
+            self.tabifyDockWidget(self.docks["history"], self.docks["snapshots"])
+            self.tabifyDockWidget(self.docks["history"], self.docks["dicom"])
+            self.tabifyDockWidget(self.docks["metrics"], self.docks["series"])
+            self.docks["metrics"].raise_()
+            self.docks["history"].raise_()
+            self.resizeDocks([self.docks["histogram"], self.docks["stack"]], [220, 520], Qt.Orientation.Vertical)
+            # The metrics' heading wraps and its table has four rows without a reference: room for both over History.
+            self.resizeDocks([self.docks["metrics"], self.docks["history"]], [320, 420], Qt.Orientation.Vertical)
         self._fit_docks(1400)
 
     def _fit_docks(self, width: int) -> None:
@@ -714,6 +726,7 @@ class MainWindow(QMainWindow):
             self._fit_docks(self.width())
             if self.width() < NARROW_WINDOW:  # the brush's settings would go behind the toolbar's » otherwise
                 self.insertToolBarBreak(self.brush_toolbar)
+
         mode = self.settings.value("view/compare_mode", CompareMode.SPLIT.value, str)
         if mode in {m.value for m in CompareMode}:
             self.set_compare_mode(CompareMode(mode))

@@ -599,3 +599,22 @@ def test_every_control_a_screen_reader_meets_has_a_name(qtbot, window, photo_pat
                if not any(character.isalpha() for character in widget.accessibleName()
                           or (widget.text() if isinstance(widget, QAbstractButton) else ""))]
     assert len(controls) > 20 and unnamed == []
+
+
+def test_a_short_screen_gets_a_layout_whose_panels_fit(qtbot, monkeypatch):
+    """At 200 % on a 1080-row screen (960x540 logical) the metrics table ran into its status line and a step's
+    settings had 55 px: the filter stack now stands alone on the right, Metrics under the histogram among the tabs."""
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtGui import QScreen
+
+    from app.error_reporter import RecordingReporter
+    from app.main_window import MainWindow
+
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda screen: QRect(0, 0, 960, 540))
+    window = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(window)
+    left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+    assert [name for name, dock in window.docks.items() if window.dockWidgetArea(dock) == right] == ["stack"]
+    assert window.dockWidgetArea(window.docks["histogram"]) == left
+    assert set(window.tabifiedDockWidgets(window.docks["metrics"])) >= {window.docks[name] for name in
+                                                                        ("history", "snapshots", "dicom")}
