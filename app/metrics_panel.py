@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QT
                                QVBoxLayout, QWidget)
 
 from app.quality import CONVENTIONS, MetricsReport
+from app.theme import PROBLEM_COLOUR
 from enhance_core.filters.point import linear_window, value_step
 from enhance_core.image import ImageMeta, Window
 
@@ -101,7 +102,7 @@ class MetricsPanel(QWidget):
         self.heading.setWordWrap(True)
         self.problem = QLabel()
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: #d9534f;")
+        self.problem.setStyleSheet(f"color: {PROBLEM_COLOUR};")
         self.problem.hide()
         self.note = QLabel()
         self.note.setWordWrap(True)

@@ -19,6 +19,7 @@ from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
+from app.theme import PROBLEM_COLOUR, WARNING_COLOUR
 from app.workers import JobRunner
 
 SHOW_AFTER_MS = 300
@@ -55,9 +56,9 @@ class EditorStatusBar(QStatusBar):
         self.set_device("Device: …")
         self._message_timed = True  # whether the temporary message ends by itself (Qt's status tips bypass ours)
         self.problem_label = ElidedLabel()
-        self.problem_label.setStyleSheet("color: #d9534f;")
+        self.problem_label.setStyleSheet(f"color: {PROBLEM_COLOUR};")
         self.read_warning_label = ElidedLabel()
-        self.read_warning_label.setStyleSheet("color: #c77c00;")
+        self.read_warning_label.setStyleSheet(f"color: {WARNING_COLOUR};")
         self.read_warning_label.setVisible(False)
         self.job_label = ElidedLabel()
         self.progress = QProgressBar()

@@ -21,6 +21,10 @@ _ROLES = {
     QPalette.ColorRole.HighlightedText: (255, 255, 255),
     QPalette.ColorRole.PlaceholderText: (140, 140, 140),
 }
+PROBLEM_COLOUR = "#f07470"
+"""Text that says something failed: 4.9:1 on the window's gray (#d9534f was 3.5:1, under WCAG AA's 4.5:1)."""
+WARNING_COLOUR = "#e8a33d"
+"""Text that warns (a file read with a warning): 6.4:1 on the window's gray (#c77c00 was 4.1:1)."""
 
 
 def apply_dark_theme(app: QApplication) -> None:
