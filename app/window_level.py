@@ -18,9 +18,11 @@ them (built-in presets stay).
 from __future__ import annotations
 
 import weakref
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Iterator
 
-from PySide6.QtCore import QObject, QRectF, QStandardPaths, Signal
+from PySide6.QtCore import QLockFile, QObject, QRectF, QStandardPaths, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPainter
 from PySide6.QtWidgets import QComboBox, QInputDialog, QLabel, QToolBar, QWidget
 
@@ -38,12 +40,29 @@ from enhance_core.medical.windows import (WINDOW_LEVEL, auto_window, default_win
 from enhance_core.stack import StackItem
 
 PRESETS_FILE = "window_presets.json"
+LOCK_WAIT_MS = 3000
 
 
 def user_presets_path() -> Path:
     """``window_presets.json`` in the application's config folder (QStandardPaths.AppConfigLocation)."""
     folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
     return Path(folder) / PRESETS_FILE
+
+
+@contextmanager
+def one_writer(path: Path) -> Iterator[None]:
+    """Hold the lock file beside the presets file ``path`` while it is read and rewritten (two windows saving a
+    preset at the same moment each wrote what it had read, and one's preset was lost). A lock that cannot be
+    had in a few seconds (a folder that cannot be written in: the save says so) is gone without."""
+    with suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    lock = QLockFile(str(path) + ".lock")
+    held = lock.tryLock(LOCK_WAIT_MS)
+    try:
+        yield
+    finally:
+        if held:
+            lock.unlock()
 
 
 def window_step(document: Document) -> StackItem | None:
@@ -297,7 +316,8 @@ class WindowLevelControls(QObject):
             return None
         try:
             preset = WindowPreset(name, float(item.params.center), float(item.params.width), self.modality)
-            add_user_preset(self.presets_path, preset)
+            with one_writer(self.presets_path):
+                add_user_preset(self.presets_path, preset)
         except EnhanceError as error:
             self.reporter.report(self.parent_widget, "Cannot save the window preset", error)
             return None
@@ -321,7 +341,8 @@ class WindowLevelControls(QObject):
         named = [preset for preset in self.saved_presets() if preset.name == name]
         preset = next((p for p in named if p.modality), named[0] if named else None)
         try:
-            remove_user_preset(self.presets_path, name, preset.modality if preset else self.modality)
+            with one_writer(self.presets_path):
+                remove_user_preset(self.presets_path, name, preset.modality if preset else self.modality)
         except EnhanceError as error:
             self.reporter.report(self.parent_widget, "Cannot delete the window preset", error)
             return False

@@ -244,6 +244,25 @@ def test_saved_presets_come_back_and_a_broken_file_is_reported(qtbot, window, se
     assert len(window.reporter.errors) == reported + 1, "a file broken anew is said again"
 
 
+def test_two_editors_saving_presets_at_the_same_moment_keep_all_of_them(tmp_path):
+    """Each save read the file and wrote it back with its preset: saved at the same moment, one was lost."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    presets = tmp_path / "config" / "window_presets.json"
+    editor = ("import sys; from pathlib import Path; from app.window_level import one_writer; "
+              "from enhance_core.medical.presets import WindowPreset, add_user_preset\n"
+              "for number in range(40):\n"
+              "    with one_writer(Path(sys.argv[1])):\n"
+              "        add_user_preset(Path(sys.argv[1]), WindowPreset(f'{sys.argv[2]} {number}', 40.0, 400.0, 'CT'))")
+    root = Path(__file__).resolve().parents[2]
+    editors = [subprocess.Popen([sys.executable, "-c", editor, str(presets), name], cwd=root) for name in "AB"]
+    assert [process.wait(timeout=120) for process in editors] == [0, 0]
+    assert len(json.loads(presets.read_text())["presets"]) == 80
+
+
 def test_header_panel_lists_and_filters_the_slice_header(qtbot, window, series_folder):
     open_folder(qtbot, window, series_folder)
     panel = window.dicom_panel
