@@ -59,6 +59,8 @@ MAX_RECIPE_STEPS = 1000
 """Most steps in a recipe; ``ENHANCE_MAX_RECIPE_STEPS`` raises it."""
 MAX_BYTES_ENV = "ENHANCE_MAX_RECIPE_BYTES"
 MAX_STEPS_ENV = "ENHANCE_MAX_RECIPE_STEPS"
+RELOADS = 5
+"""Times a recipe saved again while it was read is read again (:func:`load_recipe`)."""
 _FROM_NEWER = "if a newer Enhance Studio saved the recipe, open it with that version or update this one"
 _RECIPE_KEYS = ("schema", "version", "steps")
 _STEP_KEYS = ("filter", "params", "enabled", "opacity", "mask", "revision")
@@ -132,11 +134,34 @@ def load_recipe(path: str | Path, *, notes: list[str] | None = None) -> tuple[St
     ParameterError
         The file is missing, unreadable, too large, not JSON, or not a valid
         recipe; the message names the file, the step and the field.
+
+    A recipe saved again while it was read (the editor's Save Recipe while
+    ``apply`` starts), whose previous mask files went with that save, is read
+    again, up to :data:`RELOADS` times.
     """
     path = Path(path)
-    data = read_json_file(path, what="recipe", max_bytes=env_limit(MAX_BYTES_ENV, MAX_RECIPE_BYTES),
-                          limit_env=MAX_BYTES_ENV)
-    return recipe_from_dict(data, base_dir=path.parent, source=f"recipe {path}", notes=notes)
+
+    def read() -> Any:
+        return read_json_file(path, what="recipe", max_bytes=env_limit(MAX_BYTES_ENV, MAX_RECIPE_BYTES),
+                              limit_env=MAX_BYTES_ENV)
+
+    data, reloads = read(), 0
+    while True:
+        said: list[str] = []
+        try:
+            steps = recipe_from_dict(data, base_dir=path.parent, source=f"recipe {path}", notes=said)
+        except EnhanceError as error:
+            try:
+                again = read() if reloads < RELOADS else data
+            except EnhanceError:
+                raise error from None
+            if again == data:
+                raise
+            data, reloads = again, reloads + 1
+            continue
+        if notes is not None:
+            notes += said
+        return steps
 
 
 def recipe_from_dict(data: Any, *, base_dir: str | Path | None = None, source: str = "recipe",

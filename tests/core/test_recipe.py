@@ -253,3 +253,28 @@ def test_a_digest_written_before_the_half_float_kind_still_names_its_picture() -
 def test_a_step_s_opacity_comes_back_exactly(tmp_path) -> None:
     steps = (make_item("negative", opacity=0.37), make_item("gamma", {"gamma": 1.7}, opacity=0.123456))
     assert [item.opacity for item in load_recipe(save_recipe(steps, tmp_path / "o.json"))] == [0.37, 0.123456]
+
+
+def test_a_recipe_saved_again_while_it_is_read_is_read_again(tmp_path, monkeypatch) -> None:
+    """apply read the recipe, the editor saved it again (its previous mask file went with that save), and apply
+    failed on a mask file that no longer existed."""
+    import dataclasses
+
+    from enhance_core import recipe
+
+    def steps(value: float) -> tuple:
+        return (dataclasses.replace(make_item("gaussian_blur"), mask=Mask(16, 16, raster=np.full((16, 16), value,
+                                                                                                  np.float32))),)
+
+    path = save_recipe(steps(0.0), tmp_path / "r.json")
+    read_mask = recipe.load_mask_raster
+    saved_again = []
+
+    def saved_meanwhile(file: Path, **kwargs) -> np.ndarray:
+        if not saved_again:
+            saved_again.append(save_recipe(steps(1.0), path))
+        return read_mask(file, **kwargs)
+
+    monkeypatch.setattr(recipe, "load_mask_raster", saved_meanwhile)
+    (step,) = load_recipe(path)
+    assert saved_again and step.mask.raster.min() == 1.0, "the recipe as saved last"
