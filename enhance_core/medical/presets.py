@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -97,8 +98,10 @@ ALIASES = {"abdomen": "soft_tissue", "lungs": "lung", "head": "brain"}
 
 
 def preset_key(name: str) -> str:
-    """Normalize a preset name for matching: lower case, other characters as single ``_``."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    """Normalize a preset name for matching: case folded, runs of characters that are neither letters nor digits
+    (in any script) as single ``_``, width and accent forms unified (NFKC: a name typed on a Mac matches). Keeping
+    only a-z and 0-9 made every Japanese name ``""``: each saved one replaced the last, and any name found it."""
+    return re.sub(r"[\W_]+", "_", unicodedata.normalize("NFKC", name).casefold()).strip("_")
 
 
 def builtin_presets(modality: str) -> tuple[WindowPreset, ...]:
@@ -124,7 +127,7 @@ def find_preset(name: str, modality: str, user: Iterable[WindowPreset] = ()) -> 
     key = preset_key(name)
     key = ALIASES.get(key, key)
     for preset in reversed(candidates):
-        if preset.key == key:
+        if key and preset.key == key:
             return preset
     names = ", ".join(preset.key for preset in candidates) or "none"
     raise PresetError(f"no window preset {name!r} for modality {modality or 'unknown'}; available: {names}")
@@ -188,7 +191,16 @@ def save_user_presets(path: str | PathLike[str], presets: Iterable[WindowPreset]
 
 
 def add_user_preset(path: str | PathLike[str], preset: WindowPreset) -> list[WindowPreset]:
-    """Add ``preset`` to the file at ``path`` (replacing one of the same name and modality); return them all."""
+    """Add ``preset`` to the file at ``path`` (replacing one of the same name and modality); return them all.
+
+    Raises
+    ------
+    PresetError
+        Its name holds no letter or digit (it could not be told from another such name), or the file cannot be
+        read or written.
+    """
+    if not preset.key:
+        raise PresetError(f"window preset {preset.name!r}: give it a name with a letter or a digit")
     kept = [p for p in load_user_presets(path)
             if not (p.key == preset.key and p.modality == preset.modality)]
     kept.append(preset)

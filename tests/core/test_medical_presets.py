@@ -170,3 +170,20 @@ def test_a_presets_file_in_a_folder_that_cannot_be_entered_is_a_preset_error(tmp
     with pytest.raises(PresetError, match=r"window_presets.json: cannot read the window presets \(permission "
                                           f"denied: the folder {config} cannot be entered"):
         load_user_presets(config / "window_presets.json")
+
+
+def test_presets_named_in_any_script_are_kept_apart_and_found_by_their_own_name(tmp_path):
+    """Keeping only a-z and 0-9 made every Japanese name the same key: each save replaced the last, and any name,
+    even one never saved, found the bone window."""
+    path = tmp_path / "window_presets.json"
+    for name, center, width in (("肺野", -600, 1500), ("縦隔", 50, 350), ("骨", 400, 1800), ("Hüfte", 300, 1500),
+                                ("Häfte", 30, 150)):
+        add_user_preset(path, WindowPreset(name, center, width, "CT"))
+    saved = load_user_presets(path)
+    assert [preset.name for preset in saved] == ["肺野", "縦隔", "骨", "Hüfte", "Häfte"]
+    assert find_preset("肺野", "CT", saved).window.center == -600
+    assert find_preset("Hu\u0308fte", "CT", saved).window.center == 300, "the same name as a Mac writes it"
+    with pytest.raises(PresetError, match="no window preset '腹部'"):
+        find_preset("腹部", "CT", saved)
+    with pytest.raises(PresetError, match="a name with a letter or a digit"):
+        add_user_preset(path, WindowPreset("—", 40, 400, "CT"))
