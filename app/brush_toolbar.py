@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QLabel, QMenu, QSpinBox, QToolBar, QToolButton, QW
 
 from app.brush import OVERLAY_COLORS, BrushTool
 from app.canvas import CompareCanvas
+from app.number_entries import WholeSpinBox
 from app.settings import EditorSettings
 from app.shortcut_keys import modifier_label
 
@@ -73,7 +74,7 @@ class BrushToolbar(QToolBar):
         self._apply()
 
     def _spin(self, name: str, low: int, high: int, suffix: str, tip: str) -> QSpinBox:
-        spin = QSpinBox()
+        spin = WholeSpinBox()
         spin.setRange(low, high)
         spin.setSuffix(suffix)
         spin.setToolTip(tip)

@@ -32,7 +32,7 @@ import shiboken6
 
 from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
+                               QLabel, QLineEdit, QPushButton, QSlider, QVBoxLayout, QWidget)
 
 from app.bundled import RESOURCES
 from app.document import Document
@@ -41,6 +41,7 @@ from app.export_jobs import (JpegEstimate, SizedResults, estimate_jpeg, render_f
                              write_dicom_result, write_full_range, write_result, write_series)
 from app.export_size_box import OutputSizeBox
 from app.metrics_panel import format_score
+from app.number_entries import WholeSpinBox
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
@@ -114,7 +115,7 @@ class ExportDialog(QDialog):
         self.bit_depth = QComboBox()
         self.quality = QSlider(Qt.Orientation.Horizontal)
         self.quality.setRange(1, 100)
-        self.quality_entry = QSpinBox()
+        self.quality_entry = WholeSpinBox()
         self.quality_entry.setRange(1, 100)
         self.offered_quality = self._quality_for("WEBP" if self.source.meta.extra.get("webp_lossless") else "JPEG")
         self.quality.setValue(self.offered_quality)

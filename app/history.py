@@ -18,10 +18,11 @@ from typing import Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QSpinBox, QUndoView, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QUndoView, QWidget
 
 from app.commands import COMMANDS, EditRecord, command_from_record, edit_record, undo_records
 from app.document import Document
+from app.number_entries import WholeSpinBox
 from app.settings import EditorSettings
 from enhance_core.masks import Mask, Stroke
 from enhance_core.stack import FilterStack, StackItem
@@ -276,12 +277,12 @@ class HistorySettingsDialog(QDialog):
         super().__init__(parent)
         self.keeper = keeper
         self.setWindowTitle("Undo history")
-        self.steps = QSpinBox()
+        self.steps = WholeSpinBox()
         self.steps.setRange(0, 100000)
         self.steps.setSpecialValueText("Unlimited")
         self.steps.setValue(keeper.max_steps)
         self.steps.setToolTip("Most undo steps to keep (Unlimited: only the memory budget limits them)")
-        self.memory = QSpinBox(suffix=" MB")
+        self.memory = WholeSpinBox(suffix=" MB")
         self.memory.setRange(16, 1024 * 1024)
         self.memory.setSingleStep(256)
         self.memory.setValue(keeper.budget_mb)

@@ -1,13 +1,16 @@
 """Entries of the step settings: either decimal mark taken in numbers, the wheel only once focused.
 
-Qt's :class:`QDoubleSpinBox` reads the mark that is not the locale's decimal
-point as its thousands separator wherever it stands: under a German locale
-``2.5`` became 25, under an English one ``2,5`` did, and the step rendered
-ten times too strong with nothing but the entry to show it.
-:class:`DecimalSpinBox` reads that mark as the decimal point where it cannot
-be a thousands separator (it is not followed by exactly three digits, or
-the number so grouped is out of the box's range), in a box that takes
-decimals; ``3,840`` px in English stays 3840, ``0,125`` in a 0-1 box is 0.125.
+Qt's :class:`QDoubleSpinBox` and :class:`QSpinBox` read the mark that is not
+the locale's decimal point as their thousands separator wherever it stands:
+under a German locale ``2.5`` became 25, under an English one ``2,5`` did,
+and the step rendered ten times too strong with nothing but the entry to
+show it. :class:`DecimalSpinBox` and :class:`WholeSpinBox` read that mark as
+the decimal point where it cannot be a thousands separator (it is not
+followed by exactly three digits, it follows a lone 0, or the number so
+grouped is out of the box's range), and round a number to the decimals the
+box shows (Qt refused ``2.25`` in a box of one decimal, and the box went to
+its minimum): ``3,840`` px in English stays 3840, ``0,125`` in a 0-1 box is
+0.125, ``0.950`` Gy in German is 0.95, ``2,5`` in a box of whole numbers is 3.
 
 The settings column scrolls with the mouse wheel, and Qt's sliders, spin
 boxes and choice boxes take a wheel turn that passes over them: scrolling the column
@@ -22,7 +25,7 @@ import re
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QDoubleSpinBox, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox, QWidget
 
 
 class _WheelIfFocused(QObject):
@@ -47,36 +50,45 @@ def wheel_if_focused(control: QWidget) -> None:
     control.installEventFilter(_FILTERS[0])
 
 
+def as_locale(box: QSpinBox | QDoubleSpinBox, text: str, decimals: int) -> str:
+    """``text`` of ``box`` with a lone other mark that cannot group thousands made the locale's decimal point, and
+    a number with more decimals than ``decimals`` rounded to them (halves away from zero).
+
+    The other mark groups thousands only where three digits follow it, it does
+    not follow a lone 0, and the grouped number lies in the box's range:
+    ``0,125`` in a 0-1 box is 0.125; ``40,5`` HU in a box of whole numbers is
+    41, where Qt joined the digits (405) or dropped them.
+    """
+    point = box.locale().decimalPoint()
+    other = "," if point == "." else "."
+    prefix, suffix = box.prefix(), box.suffix()
+    body = text.removeprefix(prefix).removesuffix(suffix) if text.endswith(suffix) else text.removeprefix(prefix)
+    marks = [mark for mark in (point, other) if mark in body]
+    if len(marks) != 1 or body.count(marks[0]) != 1:
+        return text
+    whole, part = body.split(marks[0])
+    if marks[0] == other:
+        grouped = (re.fullmatch(r"\s*[-+]?\d+", whole) and re.fullmatch(r"\d{3}\s*", part)
+                   and not re.fullmatch(r"\s*[-+]?0", whole))
+        if grouped and box.minimum() <= float(whole + part) <= box.maximum():
+            return text
+    sign, units = re.fullmatch(r"\s*([-+]?)(\d*)\s*", whole), re.fullmatch(r"(\d*)\s*", part)
+    if sign is None or units is None or not (sign[2] or units[1]):
+        return text.replace(body, body.replace(other, point), 1) if decimals > 0 else text
+    if decimals and len(units[1]) <= decimals:
+        return text.replace(body, body.replace(other, point), 1)
+    scale = 10**decimals
+    rounded = int(float(f"{sign[2] or 0}.{units[1]}") * scale + 0.5)  # halves away from zero
+    number = f"{rounded // scale}" + (f"{point}{rounded % scale:0{decimals}d}" if decimals else "")
+    return text.replace(body, f"{'-' if sign[1] == '-' and rounded else ''}{number}", 1)
+
+
 class DecimalSpinBox(QDoubleSpinBox):
     """A :class:`QDoubleSpinBox` that reads ``2.5`` and ``2,5`` alike as two and a half."""
 
     def _as_locale(self, text: str) -> str:
-        """``text`` with a lone other mark that cannot group thousands made the locale's decimal point.
-
-        It groups thousands only where three digits follow it and the grouped
-        number lies in the box's range: ``0,125`` in a 0-1 box is 0.125. In a
-        box of whole numbers (Hounsfield units) a number with either mark is
-        rounded: ``40,5`` HU is 41, where Qt joined the digits (405) or dropped them.
-        """
-        point = self.locale().decimalPoint()
-        other = "," if point == "." else "."
-        prefix, suffix = self.prefix(), self.suffix()
-        body = text.removeprefix(prefix).removesuffix(suffix) if text.endswith(suffix) else text.removeprefix(prefix)
-        marks = [mark for mark in (point, other) if mark in body]
-        if len(marks) != 1 or body.count(marks[0]) != 1:
-            return text
-        whole, part = body.split(marks[0])
-        if marks[0] == other:
-            grouped = re.fullmatch(r"\s*[-+]?\d+", whole) and re.fullmatch(r"\d{3}\s*", part)
-            if grouped and self.minimum() <= float(whole + part) <= self.maximum():
-                return text
-        if self.decimals() > 0:
-            return text.replace(body, body.replace(other, point), 1)
-        sign, units = re.fullmatch(r"\s*([-+]?)(\d*)\s*", whole), re.fullmatch(r"(\d*)\s*", part)
-        if sign is None or units is None or not (sign[2] or units[1]):
-            return text
-        rounded = int(float(f"{sign[2] or 0}.{units[1] or 0}") + 0.5)  # halves away from zero
-        return text.replace(body, f"{'-' if sign[1] == '-' and rounded else ''}{rounded}", 1)
+        """``text`` read with either mark (:func:`as_locale`)."""
+        return as_locale(self, text, self.decimals())
 
     def validate(self, text: str, pos: int) -> Any:
         """Judge ``text`` as Qt does, as it stands and with a lone other mark read as the decimal point.
@@ -103,3 +115,19 @@ class DecimalSpinBox(QDoubleSpinBox):
         if not read or self.minimum() <= number <= self.maximum():
             return super().fixup(text)
         return self.prefix() + self.textFromValue(min(max(number, self.minimum()), self.maximum())) + self.suffix()
+
+
+class WholeSpinBox(QSpinBox):
+    """A :class:`QSpinBox` that reads ``2.5`` and ``2,5`` alike as three, where Qt read 25."""
+
+    def validate(self, text: str, pos: int) -> Any:
+        """Judge ``text`` as Qt does, as it stands and with a lone other mark read as the decimal point."""
+        as_typed = super().validate(text, pos)
+        as_read = super().validate(as_locale(self, text, 0), pos)[0]
+        if as_read.value > as_typed[0].value:
+            return as_read, text, pos
+        return as_typed
+
+    def valueFromText(self, text: str) -> int:
+        """The value of ``text``, a lone other mark read as the decimal point and the number rounded."""
+        return super().valueFromText(as_locale(self, text, 0))

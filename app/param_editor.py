@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSp
                                QLabel, QSlider, QSpinBox, QWidget)
 
 from app.curve_editor import CurveEditor
-from app.number_entries import DecimalSpinBox, wheel_if_focused
+from app.number_entries import DecimalSpinBox, WholeSpinBox, wheel_if_focused
 from enhance_core.filters.base import FilterDef, ParamSpec
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ class NumberControl(QWidget):
         self.slider.setRange(0, SLIDER_STEPS)
         self.entry: QSpinBox | QDoubleSpinBox
         if spec.kind == "int":
-            self.entry = QSpinBox()
+            self.entry = WholeSpinBox()
             self.entry.setRange(int(low), int(high))
         else:
             entry = DecimalSpinBox()

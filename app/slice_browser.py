@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QWheelEvent
-from PySide6.QtWidgets import QLabel, QSlider, QSpinBox, QToolBar, QWidget
+from PySide6.QtWidgets import QLabel, QSlider, QToolBar, QWidget
 
 from app.document import Document
 from app.error_reporter import ErrorReporter
+from app.number_entries import WholeSpinBox
 from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
 from enhance_core.filters.base import ProgressFn, StopFn
@@ -113,7 +114,7 @@ class SliceBrowser(QToolBar):
         self.play_action = QAction("Play Cine", self, checkable=True, shortcut=QKeySequence("C"))
         self.play_action.setToolTip("Play through the slices in a loop at the frame rate beside it (C)")
         self.play_action.toggled.connect(self._on_play_toggled)
-        self.fps = QSpinBox()
+        self.fps = WholeSpinBox()
         self.fps.setObjectName("cine_fps")
         self.fps.setRange(1, 60)
         self.fps.setSuffix(" fps")

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QApplication, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QToolButton,
+                               QListWidgetItem, QPushButton, QScrollArea, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
 from app.commands import (AddStepCommand, MoveStepCommand, RemoveStepCommand, change_params_command, reset_step_command,
                           set_enabled_command, set_mask_command, set_opacity_command)
 from app.document import Document
 from app.filter_menu import FilterPalette, build_filter_menu
-from app.number_entries import wheel_if_focused
+from app.number_entries import WholeSpinBox, wheel_if_focused
 from app.param_editor import ParamEditor, StepSlider
 from enhance_core.errors import EnhanceError
 from enhance_core.filters.registry import get_filter
@@ -101,7 +101,7 @@ class StackPanel(QWidget):
         self.list.model().rowsMoved.connect(self._on_rows_moved)
         self.opacity = StepSlider()
         self.opacity.setRange(0, 100)
-        self.opacity_entry = QSpinBox(suffix=" %")
+        self.opacity_entry = WholeSpinBox(suffix=" %")
         for widget in (self.opacity, self.opacity_entry):
             widget.setAccessibleName("Step opacity")
         wheel_if_focused(self.opacity_entry)

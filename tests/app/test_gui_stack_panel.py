@@ -406,7 +406,11 @@ def test_a_number_typed_with_either_decimal_mark_is_read_as_that_number(qtbot, l
     ("English", 3, 1.0, "", "0,125", 0.125), ("German", 3, 2.0, "", "1.125", 1.125),
     ("English", 0, 1e4, " HU", "40,5", 41.0), ("German", 0, 1e4, " HU", "40.5", 41.0),
     ("German", 0, 1e4, " HU", "40,5", 41.0), ("French", 0, 1e4, " HU", "1 500", 1500.0),
-    ("English", 2, 1e4, " HU", "1 500", 1500.0)])
+    ("English", 2, 1e4, " HU", "1 500", 1500.0),
+    # more decimals than the box shows were refused and the box went to its minimum; a lone 0 groups nothing
+    ("German", 1, 1e4, "", "2.25", 2.3), ("German", 1, 1e4, "", "1.25", 1.3), ("English", 1, 1e4, "", "2,25", 2.3),
+    ("German", 3, 1e12, " Gy", "0.950", 0.95), ("German", 3, 1e12, " Gy", "0.250", 0.25),
+    ("English", 3, 1e12, " Gy", "0,950", 0.95), ("German", 1, 1e4, "", "2,25", 2.3)])
 def test_thousands_stay_grouped_whole_numbers_round_and_a_unit_with_a_mark_stays_a_unit(qtbot, language, decimals,
                                                                                          high, suffix, typed, value):
     from PySide6.QtCore import QLocale
@@ -428,6 +432,42 @@ def test_thousands_stay_grouped_whole_numbers_round_and_a_unit_with_a_mark_stays
     QTest.keyClicks(box.lineEdit(), typed)
     QTest.keyClick(box.lineEdit(), Qt.Key.Key_Return)
     assert box.value() == value, box.text()
+
+
+@pytest.mark.parametrize(("language", "typed", "value"), [
+    ("German", "2,5", 3), ("German", "2.5", 3), ("English", "2,5", 3), ("English", "1.5", 2), ("French", "2,4", 2),
+    ("German", "1.000", 1000), ("English", "1,000", 1000), ("English", "-0,5", -1)])
+def test_a_box_of_whole_numbers_rounds_a_number_typed_with_either_mark(qtbot, language, typed, value):
+    """Qt read the mark it could not use as a thousands separator: 2,5 in a box-blur size became 25."""
+    from PySide6.QtCore import QLocale
+    from PySide6.QtTest import QTest
+
+    from app.number_entries import WholeSpinBox
+
+    before = QLocale()
+    QLocale.setDefault(QLocale(getattr(QLocale.Language, language)))
+    try:
+        box = WholeSpinBox()
+    finally:
+        QLocale.setDefault(before)
+    qtbot.addWidget(box)
+    box.setRange(-100, 5000)
+    box.lineEdit().selectAll()
+    QTest.keyClicks(box.lineEdit(), typed)
+    QTest.keyClick(box.lineEdit(), Qt.Key.Key_Return)
+    assert box.value() == value, box.text()
+
+
+def test_every_box_a_number_is_typed_in_reads_either_mark(qtbot, window):
+    """The whole-number boxes (a parameter's, the step opacity, the brush) read 2,5 as 25."""
+    from PySide6.QtWidgets import QSpinBox
+
+    from app.number_entries import WholeSpinBox
+
+    window.stack_panel.add_filter("box_blur")
+    boxes = window.findChildren(QSpinBox)
+    assert len(boxes) >= 5 and all(isinstance(box, WholeSpinBox) for box in boxes), \
+        [box.objectName() or type(box).__name__ for box in boxes if not isinstance(box, WholeSpinBox)]
 
 
 def test_a_wheel_notch_on_a_focused_slider_steps_its_number_as_the_keys_do(qtbot):
