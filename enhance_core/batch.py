@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 
 from enhance_core.atomic import NAME_BYTES
-from enhance_core.batch_inputs import index_by_stem, path_refusal
+from enhance_core.batch_inputs import index_by_stem, name_form, path_refusal
 from enhance_core.batch_manifest import (DONE, FAILED, QUEUED, STARTED, Entry, Manifest, recorded_names, steps_digest,
                                          work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
@@ -242,7 +242,9 @@ def read_files(tasks: Sequence[FileTask]) -> dict[Path, tuple[str, Path]]:
 def _paired(index: Mapping[tuple[PurePosixPath, str], list[Path]], place: PurePosixPath, stem: str,
             what: str) -> Path | None:
     """The mask or reference of an input with ``stem`` in subfolder ``place``: the one in the same subfolder
-    of the folder's tree, else the one at its top (a flat folder, as ``detect-dust`` writes)."""
+    of the folder's tree, else the one at its top (a flat folder, as ``detect-dust`` writes); names compare in
+    one Unicode form (:func:`~enhance_core.batch_inputs.name_form`)."""
+    place, stem = PurePosixPath(name_form(place.as_posix())), name_form(stem)
     return _single(index.get((place, stem)) or index.get((PurePosixPath("."), stem)), what)
 
 

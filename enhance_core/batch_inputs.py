@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import unicodedata
 from fnmatch import fnmatchcase
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -312,15 +313,23 @@ def _meant_out(folder: Path, named: Path, exclude: Sequence[str]) -> bool:
                else fnmatchcase(f"{relative}/any", pattern.lower()) for pattern in exclude)
 
 
+def name_form(text: str) -> str:
+    """``text`` in the one Unicode form names are compared in (NFC): a Mac writes ``é`` as ``e`` and an accent
+    (NFD), a keyboard as one character, and the two did not match."""
+    return unicodedata.normalize("NFC", text)
+
+
 def _hits(relative: PurePosixPath, patterns: Sequence[str], *, folders: bool = False) -> bool:
     """Whether a file's path relative to the folder named, its name, or (with ``folders``, for a pattern
-    without a slash) the name of a folder on its way matches one of ``patterns`` (any case): an exclude
-    pattern ``drafts`` leaves out every folder named so, at any depth."""
+    without a slash) the name of a folder on its way matches one of ``patterns`` (any case, any Unicode form:
+    :func:`name_form`): an exclude pattern ``drafts`` leaves out every folder named so, at any depth."""
+    relative = PurePosixPath(name_form(relative.as_posix()))
     path, name = relative.as_posix().lower(), relative.name.lower()
     parts = [part.lower() for part in relative.parent.parts] if folders else []
-    return any(fnmatchcase(path, pattern.lower()) or fnmatchcase(name, pattern.lower())
-               or ("/" not in pattern and any(fnmatchcase(part, pattern.lower()) for part in parts))
-               for pattern in patterns)
+    folded = [name_form(pattern).lower() for pattern in patterns]
+    return any(fnmatchcase(path, pattern) or fnmatchcase(name, pattern)
+               or ("/" not in pattern and any(fnmatchcase(part, pattern) for part in parts))
+               for pattern in folded)
 
 
 def _selected(relative: PurePosixPath, include: Sequence[str], exclude: Sequence[str]) -> bool:
@@ -329,8 +338,9 @@ def _selected(relative: PurePosixPath, include: Sequence[str], exclude: Sequence
 
 
 def index_by_stem(folder: Path, *, what: str, mirrored: bool = False) -> dict[tuple[PurePosixPath, str], list[Path]]:
-    """Image files of ``folder`` grouped by (subfolder, stem): with ``mirrored``, those of its whole tree
-    (hidden folders left out), else its own, all under ``.`` (``what`` names the folder in errors)."""
+    """Image files of ``folder`` grouped by (subfolder, stem), both in :func:`name_form`: with ``mirrored``, those
+    of its whole tree (hidden folders left out), else its own, all under ``.`` (``what`` names the folder in
+    errors)."""
     if not is_dir(folder, path_refusal(f"{what} folder {folder}")):
         raise ParameterError(f"{what} folder {folder} does not exist or is not a folder")
     denied: list[Path] = []
@@ -340,7 +350,7 @@ def index_by_stem(folder: Path, *, what: str, mirrored: bool = False) -> dict[tu
                              "permissions")
     index: dict[tuple[PurePosixPath, str], list[Path]] = {}
     for path, relative in found:
-        index.setdefault((relative.parent, path.stem), []).append(path)
+        index.setdefault((PurePosixPath(name_form(relative.parent.as_posix())), name_form(path.stem)), []).append(path)
     return index
 
 
@@ -353,6 +363,7 @@ def shared_stems(inputs: Sequence[Path], *, ignore_case: bool = False) -> dict[P
     """
     groups: dict[str, list[Path]] = {}
     for path in inputs:
-        groups.setdefault(path.stem.lower() if ignore_case else path.stem, []).append(path)
+        stem = name_form(path.stem)
+        groups.setdefault(stem.lower() if ignore_case else stem, []).append(path)
     return {path: next(other for other in group if other != path)
             for group in groups.values() if len(group) > 1 for path in group}

@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import unicodedata
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Sequence
@@ -434,6 +435,18 @@ def _check_param_types(definition: FilterDef, params: dict) -> None:
             check_number(value, where, minimum=low, maximum=high)
 
 
+def _in_either_form(path: Path) -> Path:
+    """``path``, else the file of its name in the other Unicode form when only that one is there (a recipe saved on
+    a Mac names ``é`` as ``e`` and an accent, and a copy to another disk may have written it as one character)."""
+    if path.exists():
+        return path
+    for form in ("NFC", "NFD"):
+        other = path.with_name(unicodedata.normalize(form, path.name))
+        if other.exists():
+            return other
+    return path
+
+
 def _mask_from_step(entry: Any, *, base_dir: Path | None, rasters: dict[tuple[str, int, int], np.ndarray],
                     unread: list[str] | None = None) -> Any:
     """Build a step's mask, reading its raster file relative to the recipe (once: ``rasters``); with ``unread``, a
@@ -445,8 +458,9 @@ def _mask_from_step(entry: Any, *, base_dir: Path | None, rasters: dict[tuple[st
         if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
             raise ParameterError(f"mask raster must be a file name beside the recipe, got {shown(name)}")
         if (name, rows, cols) not in rasters:
+            file = _in_either_form((base_dir or Path.cwd()) / name)
             try:
-                rasters[name, rows, cols] = load_mask_raster((base_dir or Path.cwd()) / name, rows=rows, cols=cols)
+                rasters[name, rows, cols] = load_mask_raster(file, rows=rows, cols=cols)
             except EnhanceError as error:
                 if unread is None:
                     raise

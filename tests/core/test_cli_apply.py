@@ -657,3 +657,23 @@ def test_with_q_the_note_on_pages_left_out_names_every_such_file(tmp_path, capsy
     assert main(["apply", "--filter", "negative", "-q", "--jobs", "1", "-o", str(tmp_path / "out"), str(folder)]) == 0
     note = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("note: 7 file(s)"))
     assert all(str(folder / f"two_{index}.tif") in note for index in range(7)) and "lines say" not in note
+
+
+def test_names_in_either_unicode_form_pair_and_match(tmp_path, capsys) -> None:
+    """A scan named on a Mac ("Cafe" and a combining accent) found no mask or reference named on a keyboard
+    ("Caf" and "é"), and --include 'Café*' typed on a keyboard selected nothing."""
+    import unicodedata
+
+    mac, keyboard = unicodedata.normalize("NFD", "Café"), unicodedata.normalize("NFC", "Café")
+    for folder in ("in", "masks", "refs"):
+        (tmp_path / folder).mkdir()
+    pixels = np.full((24, 32, 3), 0.4, np.float32)
+    write_image(Image(pixels, meta=ImageMeta(bit_depth=8)), tmp_path / "in" / f"{mac}.png")
+    write_image(Image(pixels, meta=ImageMeta(bit_depth=8)), tmp_path / "refs" / f"{keyboard}.png")
+    mask = np.zeros((24, 32, 1), np.float32)
+    mask[8:12, 8:20] = 1.0
+    write_image(Image(mask, meta=ImageMeta(bit_depth=8)), tmp_path / "masks" / f"{keyboard}.png")
+    assert main(["apply", "--filter", "hole_fill", "--mask-dir", str(tmp_path / "masks"),
+                 "--reference-dir", str(tmp_path / "refs"), "--include", f"{keyboard}*", "-o", str(tmp_path / "out"),
+                 str(tmp_path / "in")]) == 0
+    assert "1 scored" in capsys.readouterr().out

@@ -278,3 +278,18 @@ def test_a_recipe_saved_again_while_it_is_read_is_read_again(tmp_path, monkeypat
     monkeypatch.setattr(recipe, "load_mask_raster", saved_meanwhile)
     (step,) = load_recipe(path)
     assert saved_again and step.mask.raster.min() == 1.0, "the recipe as saved last"
+
+
+def test_a_recipe_finds_its_mask_when_a_copy_changed_the_unicode_form_of_its_name(tmp_path) -> None:
+    """Saved on a Mac, the recipe names its mask "re\\u0301cipe…"; a copy that writes names as one character left
+    "could not read the mask file" naming a file the user could see."""
+    import dataclasses
+    import unicodedata
+
+    mac = tmp_path / unicodedata.normalize("NFD", "récipé.json")
+    step = dataclasses.replace(make_item("gaussian_blur"), mask=Mask(16, 16, raster=np.ones((16, 16), np.float32)))
+    save_recipe((step,), mac)
+    for file in list(tmp_path.iterdir()):
+        file.rename(file.with_name(unicodedata.normalize("NFC", file.name)))
+    (loaded,) = load_recipe(tmp_path / unicodedata.normalize("NFC", "récipé.json"))
+    assert loaded.mask.raster.min() == 1.0
