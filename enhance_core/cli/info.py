@@ -17,13 +17,12 @@ Files that fail print an ``error:`` line on stderr; the run goes on and exits 1.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from enhance_core.cli.progress import report_failure, report_progress
+from enhance_core.cli.progress import json_line, report_failure, report_progress
 from enhance_core.errors import EnhanceError
 
 if TYPE_CHECKING:
@@ -103,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
             if len(args.files) == 1:
                 raise
             report_failure(path, error)
-            print(json.dumps({"file": str(path), "error": " ".join(str(error).split())}), flush=True)
+            print(json_line({"file": str(path), "error": " ".join(str(error).split())}), flush=True)
             failures += 1
             continue
         facts = strict_json({"file": str(path), **describe_image(image)})
         for warning in facts.get("warnings", ()):
             print(f"warning: {path}: {warning}", file=sys.stderr, flush=True)
-        print(json.dumps(facts, allow_nan=False), flush=True)
+        print(json_line(facts), flush=True)
     return 1 if failures else 0

@@ -17,11 +17,11 @@ Gaussian window (see :mod:`enhance_core.metrics`). Identical images print
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 
+from enhance_core.cli.progress import json_line
 from enhance_core.errors import ParameterError
 
 
@@ -95,5 +95,5 @@ def run(args: argparse.Namespace) -> int:
         "mse": scores["mse"],
         "identical": identical,
     }
-    print(json.dumps(report))
+    print(json_line(report))
     return 0

@@ -6,10 +6,18 @@ errors go to standard error, one line each.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
 from typing import Callable
+
+
+def json_line(data: dict) -> str:
+    """``data`` as one line of JSON for standard output: names in their own letters where the output takes any
+    (写真 rather than \\u5199\\u771f), escaped where it does not (a code page would break the JSON)."""
+    readable = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").startswith("utf")
+    return json.dumps(data, ensure_ascii=not readable)
 
 
 def report_progress(done: int, total: int, item: Path | str, *, verb: str = "reading") -> None:

@@ -95,3 +95,21 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
     reader.stdin.close()
     reader.wait(30)
     assert "Traceback" not in run.stderr and run.returncode == 141, run.stderr[-500:]
+
+
+def test_names_print_in_their_own_letters_where_the_output_takes_them(tmp_path, capsys, monkeypatch):
+    """A Japanese name printed as \\u5199\\u771f…: valid JSON, unreadable to its reader."""
+    import io
+    import sys
+
+    folder = tmp_path / "写真 📷"
+    folder.mkdir()
+    path = write_image(make_image(rows=8, cols=8), folder / "東京.png")
+    assert main(["info", str(path)]) == 0
+    line = capsys.readouterr().out
+    assert "写真 📷/東京.png" in line and json.loads(line)["file"] == str(path)
+    legacy = io.TextIOWrapper(io.BytesIO(), encoding="cp1252", errors="backslashreplace")
+    monkeypatch.setattr(sys, "stdout", legacy)
+    assert main(["info", str(path)]) == 0
+    legacy.flush()
+    assert json.loads(legacy.buffer.getvalue().decode("cp1252"))["file"] == str(path), "escaped, still JSON"
