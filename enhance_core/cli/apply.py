@@ -66,8 +66,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--recipe", type=Path, help="recipe JSON saved by the editor")
-    what.add_argument("--filter", metavar="NAME", action="append",
-                      help="one filter by name (see --list); for several, save a recipe from the editor")
+    # every filter's name is in lower case: GAMMA is gamma (it was "unknown filter", without a hint)
+    what.add_argument("--filter", metavar="NAME", action="append", type=str.lower,
+                      help="one filter by name, in any case (see --list); for several, save a recipe from the "
+                           "editor")
     what.add_argument("--list", action="store_true", help="list the filters and their parameters, then exit")
     parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
                         help="a parameter of --filter (repeatable); others keep their defaults; one that a mode "

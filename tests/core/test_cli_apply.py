@@ -677,3 +677,10 @@ def test_names_in_either_unicode_form_pair_and_match(tmp_path, capsys) -> None:
                  "--reference-dir", str(tmp_path / "refs"), "--include", f"{keyboard}*", "-o", str(tmp_path / "out"),
                  str(tmp_path / "in")]) == 0
     assert "1 scored" in capsys.readouterr().out
+
+
+def test_a_filter_name_is_taken_in_any_case(inputs, tmp_path) -> None:
+    from enhance_core.filters.registry import FILTERS
+
+    assert all(name == name.lower() for name in FILTERS), "--filter lowers what is typed"
+    assert main(["apply", "--filter", "NEGATIVE", "-o", str(tmp_path / "out"), str(inputs)]) == 0
