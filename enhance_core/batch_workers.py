@@ -198,7 +198,8 @@ def sigint_held() -> Iterator[None]:
     and while the pool is waited on (raised there, it could leave a future's lock taken).
 
     A handler notes a Ctrl+C pressed in the window and the previous handler
-    gets it as the window closes (ignoring it, as before, lost it: CI saw a
+    gets it as the window closes (unless Ctrl+C is ignored, as in a background
+    job; ignoring it, as before, lost it: CI saw a
     batch finish all its files after a Ctrl+C, and on Windows no Ctrl+C could
     stop a batch, whose pool is waited on in this window). POSIX: SIGINT is
     also blocked in this thread, whose new processes and threads inherit the
@@ -212,22 +213,29 @@ def sigint_held() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    pressed: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
     masked = hasattr(signal, "pthread_sigmask")
-    previous_mask: set[int | signal.Signals] = set()
     if masked:
         # multiprocessing's resource tracker, started by the first process a run starts, unblocks both signals
         # after starting: begun inside the window, it let the janitor start unguarded (a Ctrl+C 0.3 s into a
         # batch printed the janitor's traceback)
         resource_tracker.ensure_running()
-        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    pressed: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    # A background job's Ctrl+C stays ignored: a SIGTERM there finds it so and puts the default back to stop the
+    # batch (stopping.terminate_as_interrupt); a noting handler in its place swallowed the SIGTERM.
+    noting = previous not in (signal.SIG_IGN, None)
+    if noting:
+        signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    previous_mask: set[int | signal.Signals] = set()
     try:
+        if masked:
+            previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         yield
     finally:
         if masked:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
-        signal.signal(signal.SIGINT, previous)
+        if noting:
+            signal.signal(signal.SIGINT, previous)
     if pressed and callable(previous):
         previous(signal.SIGINT, None)
     elif pressed and previous != signal.SIG_IGN:

@@ -211,6 +211,32 @@ def test_a_ctrl_c_another_thread_takes_is_held_too() -> None:
 
 
 @pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_a_sigterm_stops_a_background_batch_whose_ctrl_c_is_ignored(monkeypatch) -> None:
+    """A script's `apply ... &` starts with Ctrl+C ignored; the window's handler took the SIGTERM turned into Ctrl+C
+    for itself, and `kill PID` left the batch to finish every file and exit 0."""
+    from enhance_core.cli.stopping import terminate_as_interrupt
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with terminate_as_interrupt():
+            with pytest.raises(KeyboardInterrupt):
+                with batch_workers.sigint_held():
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    time.sleep(0.05)
+        def too_many_open_files() -> None:
+            raise OSError(24, os.strerror(24))
+
+        monkeypatch.setattr(batch_workers.resource_tracker, "ensure_running", too_many_open_files)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with pytest.raises(OSError):
+            with batch_workers.sigint_held():
+                pass
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "a failed start leaves Ctrl+C alone"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
 def test_the_first_process_a_run_starts_keeps_ctrl_c_held() -> None:
     """multiprocessing starts its resource tracker with the first process and unblocks Ctrl+C after it: begun
     inside the window, the janitor then started unguarded and printed a traceback on a Ctrl+C 0.3 s in."""
