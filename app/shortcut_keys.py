@@ -154,6 +154,9 @@ class ShortcutKeys(QObject):
         if is_text_field(watched) and yields_to_shortcuts(watched, event):
             event.ignore()
             return True
+        if is_text_field(watched) and event.modifiers() & COMMAND_MODIFIERS and event.matches(Std.Delete):
+            event.accept()  # the field's Ctrl+D (X11's Delete), which Qt's fields do not claim: it removed the step
+            return True
         return False
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QLineEdit, QSlider, QSpinBox
+from PySide6.QtWidgets import QApplication, QLineEdit, QSlider, QSpinBox, QWidget
 
 from app.canvas import CompareMode
 from app.shortcut_keys import yields_to_shortcuts
@@ -149,9 +149,15 @@ def test_a_text_field_keeps_the_delete_key_of_the_x11_scheme(qtbot):
         def matches(self, key) -> bool:  # the X11 key scheme's bindings, which the offscreen platform lacks
             return key == QKeySequence.StandardKey.Delete
 
-    spin = QSpinBox()
-    qtbot.addWidget(spin)
-    assert not yields_to_shortcuts(spin, CtrlD(QEvent.Type.ShortcutOverride, Key.Key_D, CTRL, ""))
+    from app.shortcut_keys import ShortcutKeys
+
+    owner, spin = QWidget(), QSpinBox()
+    for widget in (owner, spin):
+        qtbot.addWidget(widget)
+    event = CtrlD(QEvent.Type.ShortcutOverride, Key.Key_D, CTRL, "")
+    assert not yields_to_shortcuts(spin, event)
+    event.ignore()
+    assert ShortcutKeys(owner).eventFilter(spin, event) and event.isAccepted(), "claimed: Qt's fields do not claim it"
 
 
 def test_removing_a_step_by_key_from_its_settings_leaves_the_focus_on_the_list(qtbot, active):
