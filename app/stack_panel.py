@@ -197,10 +197,13 @@ class StackPanel(QWidget):
         if self.document.selected_item() is None:
             return
         focused = QApplication.focusWidget()
-        in_settings = focused is not None and self.editor_area.isAncestorOf(focused)
+        in_settings = focused is not None and self.settings.isAncestorOf(focused)
         self.document.push(RemoveStepCommand(self.document.stack, self.document.selected_uid))
         if in_settings:
+            self.list.blockSignals(True)  # focused, a list makes its first row current, which selected that step
             self.list.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.list.setCurrentRow(-1)
+            self.list.blockSignals(False)
 
     def move_selected(self, delta: int) -> None:
         """Move the selected step ``delta`` places (undoable)."""

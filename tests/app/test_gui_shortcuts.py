@@ -161,10 +161,15 @@ def test_a_text_field_keeps_the_delete_key_of_the_x11_scheme(qtbot):
 
 
 def test_removing_a_step_by_key_from_its_settings_leaves_the_focus_on_the_list(qtbot, active):
-    active.stack_panel.add_filter("gamma")
-    press(qtbot, active.stack_panel.editor.controls["gamma"].slider, Key.Key_Delete)
-    assert [item.filter for item in active.document.stack.snapshot()] == ["exposure"]
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is active.stack_panel.list)
+    panel = active.stack_panel
+    for control in (lambda: panel.editor.controls["gamma"].slider, lambda: panel.opacity):
+        panel.add_filter("gamma")
+        press(qtbot, control(), Key.Key_Delete)
+        assert [item.filter for item in active.document.stack.snapshot()] == ["exposure"]
+        qtbot.waitUntil(lambda: QApplication.focusWidget() is panel.list)
+        assert active.document.selected_item() is None, "a second Delete removed a step never selected"
+        press(qtbot, panel.list, Key.Key_Delete)
+        assert [item.filter for item in active.document.stack.snapshot()] == ["exposure"]
 
 
 @pytest.mark.parametrize("modifier, key", [(CTRL, Key.Key_Y),
