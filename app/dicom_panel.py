@@ -43,11 +43,13 @@ class DicomHeaderPanel(QWidget):
         super().__init__(parent)
         self.document = document
         self.filter_edit = QLineEdit()
+        self.filter_edit.setAccessibleName("Filter the header")
         self.filter_edit.setObjectName("dicom_filter")
         self.filter_edit.setPlaceholderText("Filter by tag, name or value")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self.apply_filter)
         self.tree = QTreeWidget()
+        self.tree.setAccessibleName("DICOM header")
         self.tree.setObjectName("dicom_tree")
         self.tree.setHeaderLabels(["Tag", "Name", "Value"])
         self.tree.setUniformRowHeights(True)

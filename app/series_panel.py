@@ -80,6 +80,7 @@ class SeriesPanel(QWidget):
         self.thumbnails: dict[int, QPixmap] = {}
         self.lane = JobRunner("Series thumbnails", self)
         self.list = QListWidget()
+        self.list.setAccessibleName("Series of the study")
         self.list.setObjectName("series_list")
         self.list.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
         self.list.setSpacing(2)

@@ -583,22 +583,27 @@ def test_settings_in_a_folder_that_cannot_be_written_are_written_in_place(tmp_pa
                               ).qsettings.isAtomicSyncRequired()
 
 
-def test_every_control_a_screen_reader_meets_has_a_name(qtbot, window, photo_path):
-    """The parameters' sliders and boxes, the lists and the ▲/▼ buttons had none: a screen reader said "slider"."""
+def test_every_control_a_screen_reader_meets_has_a_name(qtbot, window, photo_path, series_folder):
+    """The parameters' sliders and boxes, the lists, the ▲/▼ buttons and a series' slice slider, cine speed and
+    header had none: a screen reader said "slider"."""
     from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlider, QAbstractSpinBox, QHeaderView,
-                                   QScrollBar, QWidget)
+                                   QLineEdit, QScrollBar, QWidget)
+
+    from tests.app.test_gui_medical import open_folder
 
     open_image(qtbot, window, photo_path)
     add_filter(qtbot, window, "unsharp_mask")
     window.show()
-    kinds = (QAbstractSlider, QAbstractSpinBox, QAbstractItemView, QAbstractButton)
-    controls = [widget for widget in window.findChildren(QWidget) if isinstance(widget, kinds) and widget.isVisible()
+    open_folder(qtbot, window, series_folder)
+    kinds = (QAbstractSlider, QAbstractSpinBox, QAbstractItemView, QAbstractButton, QLineEdit)
+    controls = [widget for widget in window.findChildren(QWidget) if isinstance(widget, kinds)
                 and not isinstance(widget, (QScrollBar, QHeaderView)) and widget.window() is window
-                and not isinstance(widget.parent(), QAbstractItemView)]  # a table's headers and corner: its own
+                and not isinstance(widget.parent(), (QAbstractItemView, QAbstractSpinBox, QLineEdit))  # their parts
+                and not widget.objectName().startswith("qt_")]  # Qt's own: a toolbar's », a dock's float button
     unnamed = [f"{type(widget).__name__} {widget.objectName()}" for widget in controls
                if not any(character.isalpha() for character in widget.accessibleName()
                           or (widget.text() if isinstance(widget, QAbstractButton) else ""))]
-    assert len(controls) > 20 and unnamed == []
+    assert len(controls) > 25 and unnamed == []
 
 
 def test_a_short_screen_gets_a_layout_whose_panels_fit(qtbot, monkeypatch):
