@@ -428,12 +428,16 @@ class MainWindow(QMainWindow):
         self._show_series_panel()
 
     def _show_series_panel(self) -> None:
-        """Show the Series panel, to the front, while a study of several series is open; else hide it."""
+        """Show the Series panel, to the front, while a study of several series is open; else hide it, Metrics to the
+        front of its tabs (Qt fronted the next tab: Snapshots, in the layout of a short screen)."""
         dock, study = self.docks["series"], self.series_panel.has_study
+        shown = not dock.isHidden()
         dock.toggleViewAction().setVisible(study)
         dock.setVisible(study)
         if study:
             dock.raise_()
+        elif shown and self.docks["metrics"] in self.tabifiedDockWidgets(dock):
+            self.docks["metrics"].raise_()
 
     def _on_modified_changed(self, modified: bool) -> None:
         self._update_title()

@@ -148,3 +148,24 @@ def test_a_series_folder_holding_a_copy_of_itself_shows_each_slice_once_and_name
     note = window.series_panel.note
     assert note.isVisible() and "3 copied slice(s) skipped" in note.text(), "the panel counts the copies too"
     assert "ct_lung/backup/010.dcm skipped" in note.toolTip()
+
+
+def test_once_a_study_is_closed_metrics_comes_to_the_front_of_its_tabs(qtbot, tmp_path, monkeypatch, photo_path):
+    """In the layout of a short screen, where the Series panel shares the Metrics tabs, Qt fronted Snapshots."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QScreen
+
+    from app.error_reporter import RecordingReporter
+    from app.main_window import MainWindow
+    from tests.app.conftest import open_image
+
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda screen: QRect(0, 0, 960, 540))
+    window = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(window)
+    window.resize(960, 540)
+    window.show()
+    open_folder(qtbot, window, make_study(tmp_path))
+    assert window.docks["series"].isVisible()
+    open_image(qtbot, window, photo_path)
+    qtbot.waitUntil(lambda: not window.docks["metrics"].visibleRegion().isEmpty())
+    assert window.docks["snapshots"].visibleRegion().isEmpty()
