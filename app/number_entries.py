@@ -22,6 +22,7 @@ has the keyboard focus (a click or Tab gives it).
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt
@@ -54,33 +55,41 @@ def as_locale(box: QSpinBox | QDoubleSpinBox, text: str, decimals: int) -> str:
     """``text`` of ``box`` with a lone other mark that cannot group thousands made the locale's decimal point, and
     a number with more decimals than ``decimals`` rounded to them (halves away from zero).
 
-    The other mark groups thousands only where three digits follow it, it does
-    not follow a lone 0, and the grouped number lies in the box's range:
-    ``0,125`` in a 0-1 box is 0.125; ``40,5`` HU in a box of whole numbers is
-    41, where Qt joined the digits (405) or dropped them.
+    The other mark groups thousands only where the locale groups with it (not
+    French, whose group is a space), three digits follow it, it does not follow
+    a lone 0, and the grouped number lies in the box's range: ``0,125`` in a
+    0-1 box is 0.125; ``40,5`` HU in a box of whole numbers is 41, where Qt
+    joined the digits (405) or dropped them. With both marks once each, the
+    last is the decimal point and the first groups three digits: ``1,234.5``
+    and ``1.234,5`` are both 1234.5 (typed key by key, ``2,048.0`` in a box of
+    whole numbers came out 2).
     """
     point = box.locale().decimalPoint()
     other = "," if point == "." else "."
     prefix, suffix = box.prefix(), box.suffix()
     body = text.removeprefix(prefix).removesuffix(suffix) if text.endswith(suffix) else text.removeprefix(prefix)
-    marks = [mark for mark in (point, other) if mark in body]
-    if len(marks) != 1 or body.count(marks[0]) != 1:
+    marks = sorted((mark for mark in (point, other) if mark in body), key=body.index)
+    if not marks or any(body.count(mark) != 1 for mark in marks):
         return text
-    whole, part = body.split(marks[0])
-    if marks[0] == other:
+    whole, part = body.split(marks[-1])
+    if len(marks) == 2:
+        whole, group = whole.split(marks[0])
+        if not re.fullmatch(r"\d{3}", group):
+            return text
+        whole += group
+    elif marks[0] == other and box.locale().groupSeparator() == other:
         grouped = (re.fullmatch(r"\s*[-+]?\d+", whole) and re.fullmatch(r"\d{3}\s*", part)
                    and not re.fullmatch(r"\s*[-+]?0", whole))
         if grouped and box.minimum() <= float(whole + part) <= box.maximum():
             return text
     sign, units = re.fullmatch(r"\s*([-+]?)(\d*)\s*", whole), re.fullmatch(r"(\d*)\s*", part)
     if sign is None or units is None or not (sign[2] or units[1]):
-        return text.replace(body, body.replace(other, point), 1) if decimals > 0 else text
-    if decimals and len(units[1]) <= decimals:
+        return text.replace(body, body.replace(other, point), 1) if decimals > 0 and len(marks) == 1 else text
+    if decimals and len(units[1]) <= decimals and len(marks) == 1:
         return text.replace(body, body.replace(other, point), 1)
-    scale = 10**decimals
-    rounded = int(float(f"{sign[2] or 0}.{units[1]}") * scale + 0.5)  # halves away from zero
-    number = f"{rounded // scale}" + (f"{point}{rounded % scale:0{decimals}d}" if decimals else "")
-    return text.replace(body, f"{'-' if sign[1] == '-' and rounded else ''}{number}", 1)
+    step = Decimal(1).scaleb(-decimals)
+    number = Decimal(f"{sign[2] or 0}.{units[1] or 0}").quantize(step, rounding=ROUND_HALF_UP)
+    return text.replace(body, f"{'-' if sign[1] == '-' and number else ''}{f'{number:f}'.replace('.', point)}", 1)
 
 
 class DecimalSpinBox(QDoubleSpinBox):

@@ -410,7 +410,13 @@ def test_a_number_typed_with_either_decimal_mark_is_read_as_that_number(qtbot, l
     # more decimals than the box shows were refused and the box went to its minimum; a lone 0 groups nothing
     ("German", 1, 1e4, "", "2.25", 2.3), ("German", 1, 1e4, "", "1.25", 1.3), ("English", 1, 1e4, "", "2,25", 2.3),
     ("German", 3, 1e12, " Gy", "0.950", 0.95), ("German", 3, 1e12, " Gy", "0.250", 0.25),
-    ("English", 3, 1e12, " Gy", "0,950", 0.95), ("German", 1, 1e4, "", "2,25", 2.3)])
+    ("English", 3, 1e12, " Gy", "0,950", 0.95), ("German", 1, 1e4, "", "2,25", 2.3),
+    # French groups with a space, so "." is always its decimal point (it lost the last digit); both marks: the last
+    # is the point; halves round away from zero in decimal, not binary (1.005 gave 1.00)
+    ("French", 3, 1e4, " Gy", "1.125", 1.125), ("French", 2, 1e4, "", "2.675", 2.68),
+    ("English", 1, 1e5, " px", "1,234.5", 1234.5), ("German", 1, 1e5, " px", "1,234.5", 1234.5),
+    ("German", 1, 1e5, " px", "1.234,5", 1234.5), ("English", 2, 1e4, "", "1.005", 1.01),
+    ("German", 2, 1e4, "", "8,325", 8.33)])
 def test_thousands_stay_grouped_whole_numbers_round_and_a_unit_with_a_mark_stays_a_unit(qtbot, language, decimals,
                                                                                          high, suffix, typed, value):
     from PySide6.QtCore import QLocale
@@ -436,7 +442,8 @@ def test_thousands_stay_grouped_whole_numbers_round_and_a_unit_with_a_mark_stays
 
 @pytest.mark.parametrize(("language", "typed", "value"), [
     ("German", "2,5", 3), ("German", "2.5", 3), ("English", "2,5", 3), ("English", "1.5", 2), ("French", "2,4", 2),
-    ("German", "1.000", 1000), ("English", "1,000", 1000), ("English", "-0,5", -1)])
+    ("German", "1.000", 1000), ("English", "1,000", 1000), ("English", "-0,5", -1),
+    ("English", "2,048.0", 2048), ("German", "1.920,5", 1921), ("French", "2.500", 3)])
 def test_a_box_of_whole_numbers_rounds_a_number_typed_with_either_mark(qtbot, language, typed, value):
     """Qt read the mark it could not use as a thousands separator: 2,5 in a box-blur size became 25."""
     from PySide6.QtCore import QLocale
