@@ -98,10 +98,19 @@ ALIASES = {"abdomen": "soft_tissue", "lungs": "lung", "head": "brain"}
 
 
 def preset_key(name: str) -> str:
-    """Normalize a preset name for matching: case folded, runs of characters that are neither letters nor digits
-    (in any script) as single ``_``, width and accent forms unified (NFKC: a name typed on a Mac matches). Keeping
-    only a-z and 0-9 made every Japanese name ``""``: each saved one replaced the last, and any name found it."""
-    return re.sub(r"[\W_]+", "_", unicodedata.normalize("NFKC", name).casefold()).strip("_")
+    """Normalize a preset name for matching: case folded, runs of characters that are neither letters, marks nor
+    digits (in any script: a Thai or Hindi vowel is a mark) as single ``_``, width and accent forms unified (NFKC: a
+    name typed on a Mac matches). Keeping only a-z and 0-9 made every Japanese name ``""``: each saved one replaced
+    the last, and any name found it."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    kept = "".join(character if unicodedata.category(character)[0] in "LMN" else "_" for character in folded)
+    return re.sub("_+", "_", kept).strip("_")
+
+
+def _older_key(name: str) -> str:
+    """The key earlier versions gave a name (a-z and 0-9 only): ``sch_del`` for Schädel, as their "available" lists
+    printed it and scripts may pass it; it finds a preset only when one name has it."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def builtin_presets(modality: str) -> tuple[WindowPreset, ...]:
@@ -123,13 +132,16 @@ def find_preset(name: str, modality: str, user: Iterable[WindowPreset] = ()) -> 
     PresetError
         No such preset; the message lists the available names.
     """
-    candidates = presets_for(modality, user)
+    candidates = presets_for(modality, user)[::-1]
     key = preset_key(name)
     key = ALIASES.get(key, key)
-    for preset in reversed(candidates):
-        if key and preset.key == key:
-            return preset
-    names = ", ".join(preset.key for preset in candidates) or "none"
+    older = [preset for preset in candidates if _older_key(name) and _older_key(preset.name) == _older_key(name)]
+    found = ([preset for preset in candidates if preset.name == name]  # the very name first: Straße, not Strasse
+             or [preset for preset in candidates if key and preset.key == key]
+             or (older if len({preset.name for preset in older}) == 1 else []))
+    if found:
+        return found[0]
+    names = ", ".join(preset.key for preset in candidates[::-1] if preset.key) or "none"
     raise PresetError(f"no window preset {name!r} for modality {modality or 'unknown'}; available: {names}")
 
 
@@ -222,7 +234,8 @@ def remove_user_preset(path: str | PathLike[str], name: str, modality: str = "")
     """
     saved = load_user_presets(path)
     key, modality = preset_key(name), modality.upper()
-    kept = [p for p in saved if not (p.key == key and p.modality == modality)]
+    exact = any(p.name == name and p.modality == modality for p in saved)  # Straße goes, Strasse stays
+    kept = [p for p in saved if not ((p.name == name if exact else p.key == key) and p.modality == modality)]
     if len(kept) == len(saved):
         names = ", ".join(repr(p.name) for p in saved if p.modality == modality) or "none"
         builtin = any(p.key == key for p in builtin_presets(modality))

@@ -187,3 +187,22 @@ def test_presets_named_in_any_script_are_kept_apart_and_found_by_their_own_name(
         find_preset("腹部", "CT", saved)
     with pytest.raises(PresetError, match="a name with a letter or a digit"):
         add_user_preset(path, WindowPreset("—", 40, 400, "CT"))
+
+
+def test_names_that_differ_by_a_vowel_mark_or_only_by_folding_stay_apart(tmp_path):
+    """Thai and Hindi vowels are marks, which the key had made "_": saving ตีบ (stenosis) replaced ตับ (liver) and
+    --preset ตับ exported with the stenosis window. Straße found Strasse, and deleting Strasse took both."""
+    path = tmp_path / "window_presets.json"
+    for name, center in (("ตับ", 60), ("ตีบ", 300), ("दिल", 40), ("दाल", 50)):
+        add_user_preset(path, WindowPreset(name, center, 400, "CT"))
+    saved = load_user_presets(path)
+    assert [preset.name for preset in saved] == ["ตับ", "ตีบ", "दिल", "दाल"]
+    assert find_preset("ตับ", "CT", saved).center == 60 and find_preset("दाल", "CT", saved).center == 50
+    path.write_text(json.dumps({"schema": "enhance-studio.window-presets", "version": 1, "presets": [
+        {"name": "Straße", "modality": "CT", "center": 4, "width": 100},
+        {"name": "Strasse", "modality": "CT", "center": 5, "width": 100},
+        {"name": "Schädel", "modality": "CT", "center": 35, "width": 90}]}))
+    saved = load_user_presets(path)
+    assert find_preset("Straße", "CT", saved).center == 4 and find_preset("Strasse", "CT", saved).center == 5
+    assert find_preset("sch_del", "CT", saved).name == "Schädel", "the key earlier versions listed"
+    assert [preset.name for preset in remove_user_preset(path, "Strasse", "CT")] == ["Straße", "Schädel"]
