@@ -243,9 +243,12 @@ def _paired(index: Mapping[tuple[PurePosixPath, str], list[Path]], place: PurePo
             what: str) -> Path | None:
     """The mask or reference of an input with ``stem`` in subfolder ``place``: the one in the same subfolder
     of the folder's tree, else the one at its top (a flat folder, as ``detect-dust`` writes); names compare in
-    one Unicode form (:func:`~enhance_core.batch_inputs.name_form`)."""
-    place, stem = PurePosixPath(name_form(place.as_posix())), name_form(stem)
-    return _single(index.get((place, stem)) or index.get((PurePosixPath("."), stem)), what)
+    one Unicode form (:func:`~enhance_core.batch_inputs.name_form`), and of two that differ in form alone, the
+    one written as the input's is taken."""
+    place, form = PurePosixPath(name_form(place.as_posix())), name_form(stem)
+    found = index.get((place, form)) or index.get((PurePosixPath("."), form))
+    same = [path for path in found or () if path.stem == stem]
+    return _single(same if len(same) == 1 else found, what)
 
 
 def _refuse_shared_pairs(tasks: Sequence[FileTask], what: str, paired: Callable[[FileTask], Path | None]) -> None:
@@ -262,8 +265,11 @@ def _refuse_shared_pairs(tasks: Sequence[FileTask], what: str, paired: Callable[
 def _single(paths: list[Path] | None, what: str) -> Path | None:
     """The one file of a stem in a mask or reference folder; several for one stem is an error (which one?)."""
     if paths and len(paths) > 1:
+        names = [path.name for path in paths]
+        if len({name_form(name) for name in names}) < len(names):  # they print alike: show how they differ
+            names = [ascii(name) for name in names]
         raise ParameterError(f"the {what} folder {paths[0].parent} holds {len(paths)} files for the stem "
-                             f"{paths[0].stem!r} ({', '.join(path.name for path in paths)}); keep one of them")
+                             f"{paths[0].stem!r} ({', '.join(names)}); keep one of them")
     return paths[0] if paths else None
 
 

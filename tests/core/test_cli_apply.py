@@ -684,3 +684,21 @@ def test_a_filter_name_is_taken_in_any_case(inputs, tmp_path) -> None:
 
     assert all(name == name.lower() for name in FILTERS), "--filter lowers what is typed"
     assert main(["apply", "--filter", "NEGATIVE", "-o", str(tmp_path / "out"), str(inputs)]) == 0
+
+
+def test_of_two_masks_that_differ_in_unicode_form_alone_the_one_written_as_the_scan_is_taken(tmp_path, capsys) -> None:
+    """Both forms in one mask folder stopped the whole batch, naming two files that printed alike."""
+    import unicodedata
+
+    mac, keyboard = unicodedata.normalize("NFD", "Café"), unicodedata.normalize("NFC", "Café")
+    for folder in ("in", "masks"):
+        (tmp_path / folder).mkdir()
+    scan = Image(np.full((24, 32, 3), 0.4, np.float32), meta=ImageMeta(bit_depth=8))
+    write_image(scan, tmp_path / "in" / f"{mac}.png")
+    for name, rows in ((mac, slice(8, 12)), (keyboard, slice(16, 24))):
+        mask = np.zeros((24, 32, 1), np.float32)
+        mask[rows, 8:20] = 1.0
+        write_image(Image(mask, meta=ImageMeta(bit_depth=8)), tmp_path / "masks" / f"{name}.png")
+    assert main(["apply", "--filter", "hole_fill", "--mask-dir", str(tmp_path / "masks"), "-o", str(tmp_path / "out"),
+                 str(tmp_path / "in")]) == 0
+    assert "fills 6.25 % of the picture" in capsys.readouterr().err, "the mask named as the scan is"
