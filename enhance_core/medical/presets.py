@@ -127,21 +127,28 @@ def presets_for(modality: str, user: Iterable[WindowPreset] = ()) -> list[Window
 def find_preset(name: str, modality: str, user: Iterable[WindowPreset] = ()) -> WindowPreset:
     """Return the preset called ``name`` (case and punctuation ignored) for ``modality``; user presets win.
 
+    The name's own key is tried before its alias (a preset saved as "Abdomen" before Soft tissue); among presets of
+    one key, the user's come first (the last saved first), and of those the very name (Straße before Strasse).
+    A key that earlier versions listed (``sch_del``) finds a preset when one name has it.
+
     Raises
     ------
     PresetError
         No such preset; the message lists the available names.
     """
-    candidates = presets_for(modality, user)[::-1]
-    key = preset_key(name)
-    key = ALIASES.get(key, key)
-    older = [preset for preset in candidates if _older_key(name) and _older_key(preset.name) == _older_key(name)]
-    found = ([preset for preset in candidates if preset.name == name]  # the very name first: Straße, not Strasse
-             or [preset for preset in candidates if key and preset.key == key]
-             or (older if len({preset.name for preset in older}) == 1 else []))
-    if found:
-        return found[0]
-    names = ", ".join(preset.key for preset in candidates[::-1] if preset.key) or "none"
+    candidates = presets_for(modality, user)
+    builtin = list(builtin_presets(modality))
+    mine = candidates[len(builtin):][::-1]
+    own = preset_key(name)
+    for key in dict.fromkeys(key for key in (own, ALIASES.get(own, own)) if key):
+        for group in (mine, builtin):
+            keyed = [preset for preset in group if preset.key == key]
+            if keyed:
+                return next((preset for preset in keyed if preset.name == name), keyed[0])
+    older = [preset for preset in mine + builtin if _older_key(name) and _older_key(preset.name) == _older_key(name)]
+    if older and len({preset.name for preset in older}) == 1:
+        return older[0]
+    names = ", ".join(preset.key for preset in candidates if preset.key) or "none"
     raise PresetError(f"no window preset {name!r} for modality {modality or 'unknown'}; available: {names}")
 
 

@@ -206,3 +206,14 @@ def test_names_that_differ_by_a_vowel_mark_or_only_by_folding_stay_apart(tmp_pat
     assert find_preset("Straße", "CT", saved).center == 4 and find_preset("Strasse", "CT", saved).center == 5
     assert find_preset("sch_del", "CT", saved).name == "Schädel", "the key earlier versions listed"
     assert [preset.name for preset in remove_user_preset(path, "Strasse", "CT")] == ["Straße", "Schädel"]
+
+
+def test_a_user_preset_overrides_the_built_in_of_its_name_in_any_case():
+    """Finding the very name first let the built-in "Lung" win over the user's "lung" (a review)."""
+    user = [WindowPreset("lung", -500, 1200, "CT"), WindowPreset("Abdomen", 60, 360, "CT")]
+    for name in ("Lung", "lung", "LUNG"):
+        assert find_preset(name, "CT", user).center == -500
+    for name in ("Abdomen", "abdomen"):
+        assert find_preset(name, "CT", user).center == 60, "the name's own preset before its alias"
+    assert find_preset("abdomen", "CT").name == "Soft tissue"
+
