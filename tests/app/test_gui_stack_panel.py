@@ -399,6 +399,29 @@ def test_a_number_typed_with_either_decimal_mark_is_read_as_that_number(qtbot, l
     assert values[-1:] == [2.5] and control.value() == 2.5, control.entry.text()
 
 
+def box_in(qtbot, kind: type, language: str):
+    """A new number box of ``kind`` made under the Qt locale of ``language``."""
+    from PySide6.QtCore import QLocale
+
+    before = QLocale()
+    QLocale.setDefault(QLocale(getattr(QLocale.Language, language)))
+    try:
+        box = kind()
+    finally:
+        QLocale.setDefault(before)
+    qtbot.addWidget(box)
+    return box
+
+
+def type_into(box, typed: str) -> None:
+    """Type ``typed`` over the box's text key by key, then Enter."""
+    from PySide6.QtTest import QTest
+
+    box.lineEdit().selectAll()
+    QTest.keyClicks(box.lineEdit(), typed)
+    QTest.keyClick(box.lineEdit(), Qt.Key.Key_Return)
+
+
 @pytest.mark.parametrize(("language", "decimals", "high", "suffix", "typed", "value"), [
     ("English", 2, 1e4, " px", "3,840", 3840.0), ("German", 2, 1e4, " px", "3.840", 3840.0),
     ("English", 0, 1e4, " px", "3,840", 3840.0), ("English", 1, 1e4, " MP", "1,000", 1000.0),
@@ -419,24 +442,13 @@ def test_a_number_typed_with_either_decimal_mark_is_read_as_that_number(qtbot, l
     ("German", 2, 1e4, "", "8,325", 8.33)])
 def test_thousands_stay_grouped_whole_numbers_round_and_a_unit_with_a_mark_stays_a_unit(qtbot, language, decimals,
                                                                                          high, suffix, typed, value):
-    from PySide6.QtCore import QLocale
-    from PySide6.QtTest import QTest
-
     from app.number_entries import DecimalSpinBox
 
-    before = QLocale()
-    QLocale.setDefault(QLocale(getattr(QLocale.Language, language)))
-    try:
-        box = DecimalSpinBox()
-    finally:
-        QLocale.setDefault(before)
-    qtbot.addWidget(box)
+    box = box_in(qtbot, DecimalSpinBox, language)
     box.setDecimals(decimals)
     box.setRange(0, high)
     box.setSuffix(suffix)
-    box.lineEdit().selectAll()
-    QTest.keyClicks(box.lineEdit(), typed)
-    QTest.keyClick(box.lineEdit(), Qt.Key.Key_Return)
+    type_into(box, typed)
     assert box.value() == value, box.text()
 
 
@@ -446,22 +458,11 @@ def test_thousands_stay_grouped_whole_numbers_round_and_a_unit_with_a_mark_stays
     ("English", "2,048.0", 2048), ("German", "1.920,5", 1921), ("French", "2.500", 3)])
 def test_a_box_of_whole_numbers_rounds_a_number_typed_with_either_mark(qtbot, language, typed, value):
     """Qt read the mark it could not use as a thousands separator: 2,5 in a box-blur size became 25."""
-    from PySide6.QtCore import QLocale
-    from PySide6.QtTest import QTest
-
     from app.number_entries import WholeSpinBox
 
-    before = QLocale()
-    QLocale.setDefault(QLocale(getattr(QLocale.Language, language)))
-    try:
-        box = WholeSpinBox()
-    finally:
-        QLocale.setDefault(before)
-    qtbot.addWidget(box)
+    box = box_in(qtbot, WholeSpinBox, language)
     box.setRange(-100, 5000)
-    box.lineEdit().selectAll()
-    QTest.keyClicks(box.lineEdit(), typed)
-    QTest.keyClick(box.lineEdit(), Qt.Key.Key_Return)
+    type_into(box, typed)
     assert box.value() == value, box.text()
 
 
