@@ -197,15 +197,16 @@ def sigint_held() -> Iterator[None]:
     """Hold Ctrl+C back while workers are started (they start with it held and ignore it before running code),
     and while the pool is waited on (raised there, it could leave a future's lock taken).
 
-    A handler notes a Ctrl+C pressed in the window and the previous handler
-    gets it as the window closes (unless Ctrl+C is ignored, as in a background
-    job; ignoring it, as before, lost it: CI saw a
-    batch finish all its files after a Ctrl+C, and on Windows no Ctrl+C could
-    stop a batch, whose pool is waited on in this window). POSIX: SIGINT is
-    also blocked in this thread, whose new processes and threads inherit the
-    mask; the handler catches a Ctrl+C that another thread (one of numpy's)
-    took, which otherwise interrupted a worker's start mid-way (its
-    "EOFError: Ran out of input"). SIGTERM is held with it: sent to the
+    A handler notes a Ctrl+C pressed in the window, and the previous handler
+    gets it as the window closes (ignoring the press, as once, lost it: CI saw
+    a batch finish all its files after a Ctrl+C, and on Windows no Ctrl+C could
+    stop a batch, whose pool is waited on in this window). Where Ctrl+C is
+    ignored already (a background job) no handler is put in its place.
+
+    POSIX: SIGINT is also blocked in this thread, whose new processes and
+    threads inherit the mask; the handler catches a Ctrl+C that another thread
+    (one of numpy's) took, which otherwise interrupted a worker's start mid-way
+    (its "EOFError: Ran out of input"). SIGTERM is held with it: sent to the
     process group, it killed workers still starting, and the broken pool lost
     their files from the summary. The workers ignore both in
     :func:`ignore_sigint` and :func:`ignore_sigterm`.

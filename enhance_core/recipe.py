@@ -128,17 +128,16 @@ def load_recipe(path: str | Path, *, notes: list[str] | None = None) -> tuple[St
     """Read a recipe file and return its validated steps (mask rasters read from beside it).
 
     With ``notes``, what renders differently from the version that saved
-    the recipe is appended there (see :func:`recipe_from_dict`).
+    the recipe is appended there (see :func:`recipe_from_dict`). A recipe
+    saved again while it was read (the editor's Save Recipe while ``apply``
+    starts), whose previous mask files went with that save, is read again, up
+    to :data:`RELOADS` times.
 
     Raises
     ------
     ParameterError
         The file is missing, unreadable, too large, not JSON, or not a valid
         recipe; the message names the file, the step and the field.
-
-    A recipe saved again while it was read (the editor's Save Recipe while
-    ``apply`` starts), whose previous mask files went with that save, is read
-    again, up to :data:`RELOADS` times.
     """
     path = Path(path)
 
