@@ -730,7 +730,6 @@ class MainWindow(QMainWindow):
             self._fit_docks(self.width())
             if self.width() < NARROW_WINDOW:  # the brush's settings would go behind the toolbar's » otherwise
                 self.insertToolBarBreak(self.brush_toolbar)
-
         mode = self.settings.value("view/compare_mode", CompareMode.SPLIT.value, str)
         if mode in {m.value for m in CompareMode}:
             self.set_compare_mode(CompareMode(mode))
