@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox, QWidget
@@ -67,7 +67,7 @@ def as_locale(box: QSpinBox | QDoubleSpinBox, text: str, decimals: int) -> str:
     point = box.locale().decimalPoint()
     other = "," if point == "." else "."
     prefix, suffix = box.prefix(), box.suffix()
-    body = text.removeprefix(prefix).removesuffix(suffix) if text.endswith(suffix) else text.removeprefix(prefix)
+    body = text.removeprefix(prefix).removesuffix(suffix)
     marks = sorted((mark for mark in (point, other) if mark in body), key=body.index)
     if not marks or any(body.count(mark) != 1 for mark in marks):
         return text
@@ -92,12 +92,14 @@ def as_locale(box: QSpinBox | QDoubleSpinBox, text: str, decimals: int) -> str:
     return text.replace(body, f"{'-' if sign[1] == '-' and number else ''}{f'{number:f}'.replace('.', point)}", 1)
 
 
-class DecimalSpinBox(QDoubleSpinBox):
-    """A :class:`QDoubleSpinBox` that reads ``2.5`` and ``2,5`` alike as two and a half."""
+class _EitherMark:
+    """What :class:`DecimalSpinBox` and :class:`WholeSpinBox` share: either mark read, the number rounded to the
+    decimals shown, and one entered out of range taken to the nearest end of it."""
 
-    def _as_locale(self, text: str) -> str:
-        """``text`` read with either mark (:func:`as_locale`)."""
-        return as_locale(self, text, self.decimals())
+    def _read(self, text: str) -> str:
+        """``text`` read with either mark (:func:`as_locale`) and rounded to the box's decimals."""
+        box = cast(QSpinBox | QDoubleSpinBox, self)
+        return as_locale(box, text, box.decimals() if isinstance(box, QDoubleSpinBox) else 0)
 
     def validate(self, text: str, pos: int) -> Any:
         """Judge ``text`` as Qt does, as it stands and with a lone other mark read as the decimal point.
@@ -106,37 +108,32 @@ class DecimalSpinBox(QDoubleSpinBox):
         ``3,8``, and rewriting the field there would make a decimal point of a
         thousands separator (:meth:`valueFromText` decides once it is entered).
         """
-        as_typed = super().validate(text, pos)
-        as_read = super().validate(self._as_locale(text), pos)[0]
+        as_typed = super().validate(text, pos)  # type: ignore[misc]
+        as_read = super().validate(self._read(text), pos)[0]  # type: ignore[misc]
         if as_read.value > as_typed[0].value:
             return as_read, text, pos
         return as_typed  # with Qt's own tidying: "1 500" typed digit by digit passes through "1  HU"
 
-    def valueFromText(self, text: str) -> float:
+    def valueFromText(self, text: str) -> Any:
         """The value of ``text``, a lone other mark read as the decimal point."""
-        return super().valueFromText(self._as_locale(text))
+        return super().valueFromText(self._read(text))  # type: ignore[misc]
 
     def fixup(self, text: str) -> str:
         """A number entered outside the box's range becomes the nearest end of it (Qt would drop it and show the
         value before): 0 typed in a Hounsfield width box is its narrowest width, 1 HU."""
-        body = self._as_locale(text).removeprefix(self.prefix()).removesuffix(self.suffix()).strip()
-        number, read = self.locale().toDouble(body)
-        if not read or self.minimum() <= number <= self.maximum():
-            return super().fixup(text)
-        return self.prefix() + self.textFromValue(min(max(number, self.minimum()), self.maximum())) + self.suffix()
+        box = cast(QSpinBox | QDoubleSpinBox, self)
+        body = self._read(text).removeprefix(box.prefix()).removesuffix(box.suffix()).strip()
+        number, read = box.locale().toDouble(body)
+        if not read or box.minimum() <= number <= box.maximum():
+            return super().fixup(text)  # type: ignore[misc]
+        nearest = min(max(number, box.minimum()), box.maximum())
+        shown = box.textFromValue(nearest) if isinstance(box, QDoubleSpinBox) else box.textFromValue(round(nearest))
+        return box.prefix() + shown + box.suffix()
 
 
-class WholeSpinBox(QSpinBox):
+class DecimalSpinBox(_EitherMark, QDoubleSpinBox):
+    """A :class:`QDoubleSpinBox` that reads ``2.5`` and ``2,5`` alike as two and a half."""
+
+
+class WholeSpinBox(_EitherMark, QSpinBox):
     """A :class:`QSpinBox` that reads ``2.5`` and ``2,5`` alike as three, where Qt read 25."""
-
-    def validate(self, text: str, pos: int) -> Any:
-        """Judge ``text`` as Qt does, as it stands and with a lone other mark read as the decimal point."""
-        as_typed = super().validate(text, pos)
-        as_read = super().validate(as_locale(self, text, 0), pos)[0]
-        if as_read.value > as_typed[0].value:
-            return as_read, text, pos
-        return as_typed
-
-    def valueFromText(self, text: str) -> int:
-        """The value of ``text``, a lone other mark read as the decimal point and the number rounded."""
-        return super().valueFromText(as_locale(self, text, 0))

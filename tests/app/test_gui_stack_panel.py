@@ -466,6 +466,17 @@ def test_a_box_of_whole_numbers_rounds_a_number_typed_with_either_mark(qtbot, la
     assert box.value() == value, box.text()
 
 
+def test_a_number_entered_below_a_whole_number_box_is_its_least(qtbot):
+    """As in a box of decimals; the whole-number box (the undo memory's 16 MB and up) kept its old value."""
+    from app.number_entries import WholeSpinBox
+
+    box = box_in(qtbot, WholeSpinBox, "English")
+    box.setRange(16, 1000)
+    box.setValue(100)
+    type_into(box, "5")
+    assert box.value() == 16
+
+
 def test_every_box_a_number_is_typed_in_reads_either_mark(qtbot, window):
     """The whole-number boxes (a parameter's, the step opacity, the brush) read 2,5 as 25."""
     from PySide6.QtWidgets import QSpinBox
