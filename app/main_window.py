@@ -66,7 +66,7 @@ SHUTDOWN_WAIT_S = 3.0
 (:meth:`JobRunner.close`) and ends with the process."""
 NARROW_WINDOW = 1280
 """A first start in a window narrower than this (a small laptop screen) puts the brush toolbar on its own row."""
-SHORT_WINDOW = 640
+SHORT_SCREEN = 640
 """On a screen shorter than this (logical pixels: 1080 rows at 200 %) the first layout leaves the filter stack
 alone on the right and puts Metrics among History's tabs under the histogram: stacked, the metrics table ran
 into its status line and a step's settings had 55 px."""
@@ -187,7 +187,7 @@ class MainWindow(QMainWindow):
             self.addDockWidget(area, dock)
             self.docks[name] = dock
         self.docks["series"].hide()  # hidden after tabifying, it would leave its first tab bar on screen (Qt 6.11)
-        if self.screen().availableGeometry().height() < SHORT_WINDOW:
+        if self.screen().availableGeometry().height() < SHORT_SCREEN:
             # The filter stack alone on the right; on the left the histogram over one group of tabs, Metrics first
             self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.docks["histogram"])
             self.splitDockWidget(self.docks["histogram"], self.docks["metrics"], Qt.Orientation.Vertical)

@@ -31,6 +31,7 @@ from app.document import Document
 from app.error_reporter import ErrorReporter
 from app.viewport import Viewport
 from enhance_core.errors import EnhanceError
+from enhance_core.paths import file_identity
 from enhance_core.image import Image, Window
 from enhance_core.medical.presets import (WindowPreset, add_user_preset, load_user_presets, presets_for,
                                           remove_user_preset)
@@ -40,7 +41,8 @@ from enhance_core.medical.windows import (WINDOW_LEVEL, auto_window, default_win
 from enhance_core.stack import StackItem
 
 PRESETS_FILE = "window_presets.json"
-LOCK_WAIT_MS = 3000
+PRESETS_LOCK_WAIT_MS = 3000
+"""How long a save waits for another window's save of the presets file (:func:`one_writer`)."""
 
 
 def user_presets_path() -> Path:
@@ -53,11 +55,12 @@ def user_presets_path() -> Path:
 def one_writer(path: Path) -> Iterator[None]:
     """Hold the lock file beside the presets file ``path`` while it is read and rewritten (two windows saving a
     preset at the same moment each wrote what it had read, and one's preset was lost). A lock that cannot be
-    had in a few seconds (a folder that cannot be written in: the save says so) is gone without."""
+    had in a few seconds is gone without: a folder that cannot be written in (the save then says so), or another
+    window holding it that long (the two saves may then race as before)."""
     with suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
     lock = QLockFile(str(path) + ".lock")
-    held = lock.tryLock(LOCK_WAIT_MS)
+    held = lock.tryLock(PRESETS_LOCK_WAIT_MS)
     try:
         yield
     finally:
@@ -144,7 +147,7 @@ class WindowLevelControls(QObject):
         self.presets_path = presets_path or user_presets_path()
         self._chosen: tuple[object, tuple[float, float]] | None = None
         self._auto: tuple[weakref.ref, Window] | None = None  # the automatic window of a source, read once
-        self._broken_reported: tuple[str, int, int] | None = None  # the presets file last reported unreadable
+        self._broken_reported: tuple[Path, tuple[int, int] | None] | None = None  # the file last said unreadable
         self.tool = WindowLevelTool(document, self)
         self.combo = QComboBox()
         self.combo.setObjectName("window_preset_box")
@@ -183,11 +186,7 @@ class WindowLevelControls(QObject):
         try:
             return load_user_presets(self.presets_path)
         except EnhanceError as error:
-            try:
-                status = self.presets_path.stat()
-                seen = (str(self.presets_path), status.st_mtime_ns, status.st_size)
-            except OSError:
-                seen = (str(self.presets_path), 0, 0)
+            seen = (self.presets_path, file_identity(self.presets_path))
             if seen != self._broken_reported:  # each image opened asked again, with the same dialog
                 self._broken_reported = seen
                 self.reporter.report(self.parent_widget, "Cannot read the window presets", error)

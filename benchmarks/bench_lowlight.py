@@ -47,6 +47,8 @@ from enhance_core.training.eval_lowlight import gain_then_nlm, load_network  # n
 from enhance_core.training.synth_lowlight import EVAL_CAMERA, Darkening, darken_image  # noqa: E402
 
 TARGET_S_PER_MP = 0.5
+OLD_TILE, OLD_OVERLAP = 512, 32
+"""The CPU's tile side and the pixels tiles shared before the seams were fixed (session 62)."""
 
 
 def dark_photo(megapixels: float) -> np.ndarray:
@@ -96,7 +98,7 @@ def main() -> int:
     with_colour, without_colour, in_fp32, small_tiles = [], [], [], []
     for _ in range(args.repeats):
         with_colour.append(timed(enhance_low_light, photo, model=model, device="cpu")[1])
-        with mock.patch.multiple(lowlight_ops, CPU_TILE=512, TILE_OVERLAP=32):
+        with mock.patch.multiple(lowlight_ops, CPU_TILE=OLD_TILE, TILE_OVERLAP=OLD_OVERLAP):
             small_tiles.append(timed(enhance_low_light, photo, model=model, device="cpu")[1])
         if cpu_has_fast_bf16():
             with mock.patch.object(engine, "cpu_has_fast_bf16", lambda: False):
@@ -114,7 +116,8 @@ def main() -> int:
           f"without (the old behaviour) {before:.2f} s = {before / megapixels:.3f} s/MP; "
           f"colour steps cost {100 * (best - before) / before:+.0f}%")
     small = min(small_tiles)
-    print(f"tiles of 512 px sharing 32 px (before the seams were fixed): {small:.2f} s = {small / megapixels:.3f} s/MP;"
+    print(f"tiles of {OLD_TILE} px sharing {OLD_OVERLAP} px (before the seams were fixed): {small:.2f} s = "
+          f"{small / megapixels:.3f} s/MP;"
           f" tiles of {lowlight_ops.CPU_TILE} sharing {lowlight_ops.TILE_OVERLAP} / those = {best / small:.2f}")
     if in_fp32:
         fp32 = min(in_fp32)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-import unicodedata
 import warnings
 from contextlib import suppress
 from functools import partial
@@ -98,7 +97,7 @@ def _output_names(inputs: Sequence[Path], placed: dict[Path, PurePosixPath], for
     """
     def key(place: PurePosixPath, name: str) -> str:
         # macOS (APFS, HFS+) takes a name in either Unicode form as the same file, Windows and macOS in any case.
-        return unicodedata.normalize("NFC", (place / name).as_posix()).lower()
+        return name_form((place / name).as_posix()).lower()
 
     def kind(source: Path) -> str:
         return source.suffix.lstrip(".").lower() or "file"

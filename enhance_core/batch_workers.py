@@ -239,7 +239,7 @@ def sigint_held() -> Iterator[None]:
             signal.signal(signal.SIGINT, previous)
     if pressed and callable(previous):
         previous(signal.SIGINT, None)
-    elif pressed and previous != signal.SIG_IGN:
+    elif pressed:  # the default action (SIG_DFL): stop
         raise KeyboardInterrupt
 
 

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is printed with escapes, not a crash
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
-    try:
+    try:  # the subcommands are imported here: a Ctrl+C meanwhile is a stop like any other, not a traceback
         args = build_parser().parse_args(_join_signed_values(list(sys.argv[1:] if argv is None else argv)))
         with terminate_as_interrupt():
             return int(args.run(args) or 0)

@@ -10,10 +10,10 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 
-def json_line(data: dict) -> str:
+def json_line(data: Mapping[str, Any]) -> str:
     """``data`` as one line of JSON for standard output: names in their own letters where the output takes any
     (写真 rather than \\u5199\\u771f), escaped where it does not (a code page would break the JSON)."""
     readable = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").startswith("utf")

@@ -72,7 +72,7 @@ class WindowPreset:
 
     @property
     def key(self) -> str:
-        """The name in lower case with runs of other characters as ``_`` (``"Soft tissue"`` -> ``soft_tissue``)."""
+        """The name as :func:`preset_key` matches it (``Soft tissue`` -> ``soft_tissue``, ``Straße`` -> ``strasse``)."""
         return preset_key(self.name)
 
     @property
@@ -138,7 +138,7 @@ def find_preset(name: str, modality: str, user: Iterable[WindowPreset] = ()) -> 
     """
     candidates = presets_for(modality, user)
     builtin = list(builtin_presets(modality))
-    mine = candidates[len(builtin):][::-1]
+    mine = [preset for preset in candidates if preset not in builtin][::-1]
     own = preset_key(name)
     for key in dict.fromkeys(key for key in (own, ALIASES.get(own, own)) if key):
         for group in (mine, builtin):
