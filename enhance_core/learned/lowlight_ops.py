@@ -41,9 +41,10 @@ TILE_OVERLAP = 128
 tile's edge differs from a whole-picture pass; the blend ignores the outer quarter of the overlap and ramps
 over the middle half. At 32 a smooth sky showed tile seams of up to 9 levels, at 128 under one."""
 CPU_TILE = 1024
-"""Tile side on the CPU. Fewer tiles mean fewer seams and less overlap to compute; a 1024 px tile needs
-about 300 MB (the 2 048 bytes per pixel budgeted for the GPU, where autocast and cuDNN workspaces add to it,
-would cap it at 512)."""
+"""Tile side on the CPU, in place of the engine's (:func:`~enhance_core.learned.engine.choose_tile`, at most 512).
+Fewer tiles mean fewer seams and less overlap to compute; a 1024 px tile needs about 300 MB (the 2 048 bytes per
+pixel budgeted for the GPU, where autocast and cuDNN workspaces add to it, would cap it at 512), and a stop is
+still seen between the denoiser's layers (progress moves once per tile)."""
 BAND_ROWS = 256
 """Rows per band of full-resolution work between stop checks."""
 WHITE_QUANTILE = 0.999
