@@ -76,8 +76,9 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
         if is_dir(path, path_refusal(f"input {str(spec)!r}")):
             others: list[Path] = []
             links: list[Path] = []
+            own: list[Path] = []
             matches = _folder_images(path, recursive=recursive, skip=skipped, others=others, links=links,
-                                     outputs=outputs, denied=denied)
+                                     outputs=outputs, denied=denied, own=own)
             if path in denied:
                 raise ParameterError(f"input {str(spec)!r}: permission denied: the folder {path} cannot be opened; "
                                      "check the folder's permissions")
@@ -87,7 +88,7 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
                                                f"{MANIFEST_NAME} lists)")):
                     if folders:
                         notes.append(f"left out {len(folders)} {why}: {_some(folders)}")
-            if notes is not None and path.resolve() == skipped and batch_files(path):
+            if notes is not None and own:
                 notes.append(f"left out the files that batches wrote in {path}, the output folder (its "
                              f"{MANIFEST_NAME} lists them)")
             if left_out is not None:  # the files --include/--exclude select that are not images
@@ -155,7 +156,7 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
 
 def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: list[Path] | None = None,
                    links: list[Path] | None = None, outputs: list[Path] | None = None,
-                   denied: list[Path] | None = None) -> list[tuple[Path, PurePosixPath]]:
+                   denied: list[Path] | None = None, own: list[Path] | None = None) -> list[tuple[Path, PurePosixPath]]:
     """The images of ``folder`` (and of its subfolders, but hidden ones, ``skip`` and the files that earlier
     batches wrote there, which the manifest of their output folder lists) with their relative paths.
 
@@ -165,11 +166,12 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
     itself too) that cannot be listed or entered to ``denied``, whose files
     are left out. An original in an output folder (an -o that held scans
     already) is taken: only what a run wrote is left out, of ``folder`` too when
-    it is ``skip`` (the results of ``apply --format png -o scans scans``).
+    it is ``skip`` (the results of ``apply --format png -o scans scans``), which go to ``own``.
     """
     earlier: set[str] = set()
     if skip is not None and folder.resolve() == skip:  # the output folder too: a rerun must not take its results
         earlier = batch_files(folder)
+    written_here = set(earlier)
     denied = [] if denied is None else denied
     walked = []
     for top, folders, files in os.walk(folder, onerror=partial(_note_denied, denied)):
@@ -188,6 +190,8 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
         walked += [Path(top, name) for name in files if _reached(Path(top, name), Path.is_file, denied)]
     images = []
     for file in walked:
+        if own is not None and os.path.abspath(file) in written_here:
+            own.append(file)
         if os.path.abspath(file) in earlier or file.name.startswith("."):
             continue  # hidden files (a Mac's ._scan.tif beside each scan) are no pictures of the archive
         if file.suffix.lower() in SUPPORTED_SUFFIXES or (not file.suffix[1:].isalpha() and _unnamed_dicom(file)):
