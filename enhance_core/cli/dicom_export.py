@@ -263,11 +263,10 @@ def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, 
     from enhance_core.medical.export import export_slice
     from enhance_core.medical.windows import header_window
 
-    failed = kept = 0
+    before = dict(counts)
     for index in range(len(series)):
         target = folder / f"slice_{index + 1:04d}{suffix}"
         if args.skip_existing and target.exists():
-            kept += 1
             counts["kept"] += 1
             continue
         report_progress(index + 1, len(series), target.name, verb="writing")
@@ -277,13 +276,13 @@ def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, 
             export_slice(image, target, window=shown, steps=steps, quality=args.quality,
                          include_patient_data=args.include_patient_data)
         except EnhanceError as error:
-            failed += 1
             counts["failed"] += 1
             report_failure(series.slices[index].path, error)
             continue
         counts["written"] += 1
-    before = f", {kept} already there, kept" if kept else ""
-    print(f"wrote {len(series) - failed - kept} of {len(series)} slices to {folder} "
-          f"({series.modality or 'DICOM'}, ordered by {series.order}{before})", file=sys.stdout)
+    kept = counts["kept"] - before["kept"]
+    already = f", {kept} already there, kept" if kept else ""
+    print(f"wrote {counts['written'] - before['written']} of {len(series)} slices to {folder} "
+          f"({series.modality or 'DICOM'}, ordered by {series.order}{already})", file=sys.stdout)
     if series.size_note():
         print(f"note: {series.size_note()}", file=sys.stderr)
