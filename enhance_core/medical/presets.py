@@ -145,7 +145,8 @@ def find_preset(name: str, modality: str, user: Iterable[WindowPreset] = ()) -> 
             keyed = [preset for preset in group if preset.key == key]
             if keyed:
                 return next((preset for preset in keyed if preset.name == name), keyed[0])
-    older = [preset for preset in mine + builtin if _older_key(name) and _older_key(preset.name) == _older_key(name)]
+    older_key = _older_key(name)
+    older = [preset for preset in mine + builtin if older_key and _older_key(preset.name) == older_key]
     if older and len({preset.name for preset in older}) == 1:
         return older[0]
     names = ", ".join(preset.key for preset in candidates if preset.key) or "none"
