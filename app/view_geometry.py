@@ -76,12 +76,6 @@ class ViewGeometry:
     affine: np.ndarray
 
     @property
-    def changes_geometry(self) -> bool:
-        """Whether the shown frame differs from the source's (size or placement)."""
-        return ((self.rows, self.cols) != (self.source_rows, self.source_cols)
-                or not np.allclose(self.affine, identity_affine()))
-
-    @property
     def scale(self) -> float:
         """Shown pixels per source pixel (linear)."""
         return affine_scale(self.affine)

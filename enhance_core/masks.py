@@ -297,10 +297,6 @@ class Mask:
         return self._derive(Mask(self.rows, self.cols, self.strokes + tuple(strokes), self.raster, self.feather,
                                  self.picture))
 
-    def with_feather(self, feather: float) -> Mask:
-        """A new mask with another feather radius."""
-        return self._derive(Mask(self.rows, self.cols, self.strokes, self.raster, feather, self.picture))
-
     def _derive(self, new: Mask) -> Mask:
         """Hand the raster's digest (and scaled copies) on to a mask that shares the raster."""
         if "_raster_digest" in self.__dict__:

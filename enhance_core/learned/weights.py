@@ -170,9 +170,3 @@ def read_weights(path: Path, *, sha256: str) -> tuple[dict[str, Any], dict[str, 
     return {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}, metadata
 
 
-def describe_metadata(metadata: dict[str, str]) -> dict[str, Any]:
-    """Return the metadata with its JSON fields decoded (for model cards and ``--info`` output)."""
-    decoded: dict[str, Any] = dict(metadata)
-    for key in ("args", "training_config", "metrics"):
-        decoded[key] = json.loads(metadata.get(key, "{}"))
-    return decoded
