@@ -43,6 +43,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from enhance_core.cli.folders import make_output_folder, remove_empty_folders
 from enhance_core.cli.progress import report_failure, report_progress
 from enhance_core.cli.stopping import finish_advice, stop_status, stopped_word
 from enhance_core.errors import EnhanceError, ImageReadError, ImageWriteError, ParameterError, PresetError
@@ -238,23 +239,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _make_folders(folders: list[Path], *, probe: bool = True) -> None:
-    """Make every output folder before any slice is written (and, with ``probe``, check that it can be written in).
+    """Make every output folder before any slice is written (and, with ``probe``, check that it can be written in);
+    a refusal removes the folders made before it.
 
     Raises
     ------
-    ImageWriteError
-        A folder cannot be made (no permission, a file in its path) or written in.
+    ParameterError
+        A folder cannot be made (no permission, a file in its path) or written in; the message names it.
     """
-    from enhance_core.paths import write_refusal
-
-    for folder in folders:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ImageWriteError(folder, f"cannot be made ({error.strerror or error}); "
-                                          "choose another -o") from None
-        if probe and (refusal := write_refusal(folder)):
-            raise ImageWriteError(folder, f"cannot be written in ({refusal}); choose another -o")
+    created: list[Path] = []
+    try:
+        for folder in folders:
+            created = make_output_folder(folder, "slices", probe=probe) + created
+    except ParameterError:
+        remove_empty_folders(created)
+        raise
 
 
 def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, window: Window | None,

@@ -31,17 +31,20 @@ def make_output_folder(folder: Path, kind: str, *, probe: bool = True) -> list[P
     ------
     ParameterError
         ``folder`` is a file (left alone), the system refuses to create it
-        (no permission, a file in its path) or to write in it; the message names it.
+        (no permission, a file in its path) or to write in it; the message names it. The folders it
+        created are removed again.
     """
     check_output_folder(folder, kind)
     created = [path for path in (folder, *folder.parents) if not path.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
+        remove_empty_folders(created)
         raise ParameterError(f"cannot create the folder {folder} for the {kind} "
-                             f"({error.strerror or error})") from None
+                             f"({error.strerror or error}); name another folder for the {kind}") from None
     refusal = write_refusal(folder) if probe else ""
     if refusal:
+        remove_empty_folders(created)
         raise ParameterError(f"cannot write in the folder {folder} ({refusal}); name another folder for the {kind}")
     return created
 
@@ -51,5 +54,7 @@ def remove_empty_folders(folders: list[Path]) -> None:
     for path in folders:
         try:
             path.rmdir()
+        except FileNotFoundError:
+            continue
         except OSError:
             return

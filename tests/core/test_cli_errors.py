@@ -98,6 +98,36 @@ def test_an_output_folder_that_cannot_be_written_in_stops_before_any_work(tmp_pa
     assert err.count("\n") == 1 and list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["apply", "detect-dust", "dicom-export"])
+def test_an_output_folder_refused_after_it_was_made_is_removed_again(tmp_path, monkeypatch, capsys, command):
+    """The folders made for a refused run stayed behind, empty (dicom-export: each series' folder made before)."""
+    import numpy as np
+
+    from enhance_core.cli import main
+    from enhance_core.image import Image
+    from enhance_core.io import write_image
+    from tests.core.dicom_fixtures import write_series
+    from tests.core.test_medical_study import make_study
+
+    write_image(Image(np.full((16, 16, 3), 0.5, np.float32)), tmp_path / "scan.png")
+    out = tmp_path / "new" / "out"
+    source = [str(tmp_path / "scan.png")]
+    if command == "apply":
+        source = ["--filter", "negative", *source]
+    elif command == "dicom-export":
+        write_series(tmp_path / "series", [0.0, 1.0])
+        source = [str(tmp_path / "series")]
+    refuse_writing_in(monkeypatch, out)
+    assert main([command, *source, "-o", str(out)]) == 2
+    assert "Permission denied" in capsys.readouterr().err and not (tmp_path / "new").exists()
+    if command == "dicom-export":
+        study = make_study(tmp_path)
+        refuse_writing_in(monkeypatch, out / "series_005_MR")
+        assert main([command, str(study), "--all-series", "--full-range", "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "series_005_MR" in err and "Permission denied" in err and not (tmp_path / "new").exists()
+
+
 def test_a_finished_detect_dust_run_into_a_read_only_folder_runs_again_with_skip_existing(tmp_path, monkeypatch,
                                                                                          capsys):
     """The write probe refused it (exit 2) although it had nothing to write."""
