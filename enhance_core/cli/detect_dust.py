@@ -29,6 +29,7 @@ import sys
 from pathlib import Path, PurePosixPath
 
 from enhance_core.cli.folders import make_output_folder
+from enhance_core.cli.progress import Tally
 from enhance_core.cli.stopping import finish_advice, stop_status, stopped_word
 from enhance_core.errors import EnhanceError, ParameterError
 
@@ -87,24 +88,17 @@ def run(args: argparse.Namespace) -> int:
     done = args.skip_existing and all((args.output / tree[source] / f"{source.stem}.png").exists()
                                       for source in inputs)
     make_output_folder(args.output, "masks", probe=not done)  # a finished run's read-only masks are kept
-    counts = dict.fromkeys(("written", "kept", "failed"), 0)
+    tally = Tally()
     try:
         for index, source in enumerate(inputs, start=1):
-            counts[_detect_one(args, source, args.output / tree[source] / f"{source.stem}.png",
-                               sharing.get(source), scans, f"[{index}/{len(inputs)}]")] += 1
+            tally.count(_detect_one(args, source, args.output / tree[source] / f"{source.stem}.png",
+                                    sharing.get(source), scans, f"[{index}/{len(inputs)}]"))
     except KeyboardInterrupt:
-        print(f"{stopped_word()}: {_counted(counts, len(inputs), args.output)}; "
+        print(f"{stopped_word()}: {tally.told(len(inputs), 'mask(s)', args.output)}; "
               f"{finish_advice(args.overwrite, 'masks')}", file=sys.stderr)
         return stop_status()
-    print(f"done: {_counted(counts, len(inputs), args.output)}")
-    return 1 if counts["failed"] else 0
-
-
-def _counted(counts: dict[str, int], total: int, folder: Path) -> str:
-    """"N of M mask(s) written to FOLDER", with the masks kept and those that failed."""
-    kept = f" ({counts['kept']} already there, kept)" if counts["kept"] else ""
-    failed = f", {counts['failed']} failed" if counts["failed"] else ""
-    return f"{counts['written']} of {total} mask(s) written to {folder}{kept}{failed}"
+    print(f"done: {tally.told(len(inputs), 'mask(s)', args.output)}")
+    return 1 if tally.failed else 0
 
 
 def _detect_one(args: argparse.Namespace, source: Path, target: Path, sharing: Path | None,

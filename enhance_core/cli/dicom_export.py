@@ -38,13 +38,14 @@ status is 1.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from enhance_core.cli.folders import make_output_folder, remove_empty_folders
-from enhance_core.cli.progress import report_failure, report_progress
+from enhance_core.cli.progress import Tally, report_failure, report_progress
 from enhance_core.cli.stopping import finish_advice, stop_status, stopped_word
 from enhance_core.errors import EnhanceError, ImageReadError, ImageWriteError, ParameterError, PresetError
 
@@ -226,16 +227,15 @@ def run(args: argparse.Namespace) -> int:
                                            "to replace them, or choose another folder")
     finished = args.skip_existing and len(existing) == len(targets)
     _make_folders([folder for _, folder, _ in plans], probe=not finished)  # a finished export's folder may be locked
-    counts = dict.fromkeys(("written", "kept", "failed"), 0)
+    tally = Tally()
     try:
         for series, folder, window in plans:
-            _export_series(args, series, folder, window, steps, suffix, counts)
+            _export_series(args, series, folder, window, steps, suffix, tally)
     except KeyboardInterrupt:
-        kept = f" ({counts['kept']} already there, kept)" if counts["kept"] else ""
-        print(f"{stopped_word()}: {counts['written']} of {len(targets)} slices written{kept}; "
+        print(f"{stopped_word()}: {tally.told(len(targets), 'slices', args.output)}; "
               f"{finish_advice(args.overwrite, 'slices')}", file=sys.stderr)
         return stop_status()
-    return 1 if counts["failed"] else 0
+    return 1 if tally.failed else 0
 
 
 def _make_folders(folders: list[Path], *, probe: bool = True) -> None:
@@ -257,16 +257,16 @@ def _make_folders(folders: list[Path], *, probe: bool = True) -> None:
 
 
 def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, window: Window | None,
-                   steps: tuple[StackItem, ...], suffix: str, counts: dict[str, int]) -> None:
+                   steps: tuple[StackItem, ...], suffix: str, tally: Tally) -> None:
     """Write the slices of ``series`` into ``folder``, counting those written, kept and failed (each reported)."""
     from enhance_core.medical.export import export_slice
     from enhance_core.medical.windows import header_window
 
-    before = dict(counts)
+    before = dataclasses.replace(tally)
     for index in range(len(series)):
         target = folder / f"slice_{index + 1:04d}{suffix}"
         if args.skip_existing and target.exists():
-            counts["kept"] += 1
+            tally.kept += 1
             continue
         report_progress(index + 1, len(series), target.name, verb="writing")
         try:
@@ -275,13 +275,13 @@ def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, 
             export_slice(image, target, window=shown, steps=steps, quality=args.quality,
                          include_patient_data=args.include_patient_data)
         except EnhanceError as error:
-            counts["failed"] += 1
+            tally.failed += 1
             report_failure(series.slices[index].path, error)
             continue
-        counts["written"] += 1
-    kept = counts["kept"] - before["kept"]
+        tally.written += 1
+    kept = tally.kept - before.kept
     already = f", {kept} already there, kept" if kept else ""
-    print(f"wrote {counts['written'] - before['written']} of {len(series)} slices to {folder} "
+    print(f"wrote {tally.written - before.written} of {len(series)} slices to {folder} "
           f"({series.modality or 'DICOM'}, ordered by {series.order}{already})", file=sys.stdout)
     if series.size_note():
         print(f"note: {series.size_note()}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -30,6 +31,25 @@ def report_failure(item: Path | str, error: Exception) -> None:
     """Print one ``error: ...`` line for a failed item of a batch, which then goes on."""
     message = " ".join(str(error).split())
     print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Tally:
+    """Files a command wrote, kept (already there, ``--skip-existing``) and failed, for its summary lines."""
+
+    written: int = 0
+    kept: int = 0
+    failed: int = 0
+
+    def count(self, outcome: str) -> None:
+        """Count one file's ``outcome``: "written", "kept" or "failed"."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def told(self, total: int, noun: str, folder: Path) -> str:
+        """"N of TOTAL NOUN written to FOLDER", with those kept and those that failed."""
+        kept = f" ({self.kept} already there, kept)" if self.kept else ""
+        failed = f", {self.failed} failed" if self.failed else ""
+        return f"{self.written} of {total} {noun} written to {folder}{kept}{failed}"
 
 
 class BatchProgress:

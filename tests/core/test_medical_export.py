@@ -149,8 +149,8 @@ def test_a_stopped_export_says_what_it_wrote_and_finishes_with_skip_existing(tmp
     monkeypatch.setattr(export, "export_slice", stopped_at_the_third)
     assert cli_main(command) == 130
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "interrupted: 2 of 3 slices written; run the same command with --skip-existing to finish (the slices "
-        "written are kept)")
+        f"interrupted: 2 of 3 slices written to {out}; run the same command with --skip-existing to finish (the "
+        "slices written are kept)")
     first = (out / "slice_0001.png").read_bytes()
     assert cli_main([*command, "--overwrite"]) == 130
     assert capsys.readouterr().err.splitlines()[-1].endswith(
@@ -163,6 +163,24 @@ def test_a_stopped_export_says_what_it_wrote_and_finishes_with_skip_existing(tmp
     assert "wrote 1 of 3 slices to" in said and "2 already there, kept)" in said
     assert sorted(path.name for path in out.iterdir()) == ["slice_0001.png", "slice_0002.png", "slice_0003.png"]
     assert (out / "slice_0001.png").read_bytes() == first
+
+
+def test_a_stopped_export_counts_the_slices_that_failed(tmp_path, capsys, monkeypatch):
+    """The stop line left out the slices that failed before it, which the user must export again."""
+    from enhance_core.errors import ImageWriteError
+    from enhance_core.medical import export
+
+    write_series(tmp_path / "series", [20.0, 0.0, 10.0])
+    out = tmp_path / "out"
+
+    def failing_then_stopped(image, target, **kwargs):
+        if target.name == "slice_0001.png":
+            raise ImageWriteError(target, "disk full")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "export_slice", failing_then_stopped)
+    assert cli_main(["dicom-export", str(tmp_path / "series"), "-o", str(out)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1].startswith(f"interrupted: 0 of 3 slices written to {out}, 1 failed;")
 
 
 def test_cli_full_range_tiff_and_patient_data_on_request(tmp_path):
