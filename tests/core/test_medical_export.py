@@ -180,7 +180,8 @@ def test_a_stopped_export_counts_the_slices_that_failed(tmp_path, capsys, monkey
 
     monkeypatch.setattr(export, "export_slice", failing_then_stopped)
     assert cli_main(["dicom-export", str(tmp_path / "series"), "-o", str(out)]) == 130
-    assert capsys.readouterr().err.splitlines()[-1].startswith(f"interrupted: 0 of 3 slices written to {out}, 1 failed;")
+    stop_line = capsys.readouterr().err.splitlines()[-1]
+    assert stop_line.startswith(f"interrupted: 0 of 3 slices written to {out}, 1 failed;")
 
 
 def test_cli_full_range_tiff_and_patient_data_on_request(tmp_path):
