@@ -43,9 +43,10 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
     A folder gives its images (with ``recursive``, those of its subfolders too,
     hidden folders, ``skip``, the output folder, and the files that earlier
     batches wrote, which their output folder's manifest lists, left out); a
-    glob gives its matches, its file-name part in any case (but those in ``skip`` and those earlier batches
-    wrote). The subfolder is the file's folder relative to the folder named
-    (to a glob's fixed leading folders) with ``recursive``, else ``.``.
+    glob gives its matches, its file-name part in any case (but those in ``skip``, unless the glob's
+    folder is ``skip`` itself, and those earlier batches wrote; never a manifest). The subfolder is the
+    file's folder relative to the folder named (to a glob's fixed leading folders) with ``recursive``,
+    else ``.``.
     ``include`` and ``exclude`` are glob patterns matched, without regard to
     case, against the file's name and its path relative to that folder, and
     exclude patterns without a slash against the names of the folders on that path; a file
@@ -107,10 +108,17 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
         else:
             root = _fixed_prefix(str(spec))
             files = [Path(p) for p in glob.glob(_any_case_name(str(spec)), recursive=True)
-                     if _reached(Path(p), Path.is_file, denied)]
+                     if _reached(Path(p), Path.is_file, denied) and Path(p).name != MANIFEST_NAME]
             earlier = _earlier_outputs(root, {file.parent for file in files})
+            own_root = skipped is not None and root.resolve() == skipped  # 'scans/*.tif' -o scans, as the folder
+            if own_root:
+                written_here = batch_files(root)
+                earlier |= written_here
+                if notes is not None and any(os.path.abspath(file) in written_here for file in files):
+                    notes.append(f"left out the files that batches wrote in {root}, the output folder (its "
+                                 f"{MANIFEST_NAME} lists them)")
             matches = sorted((file, PurePosixPath(file.relative_to(root).as_posix())) for file in files
-                             if not _inside(file, skipped) and os.path.abspath(file) not in earlier)
+                             if (own_root or not _inside(file, skipped)) and os.path.abspath(file) not in earlier)
             if files and not matches and skipped is not None and all(_inside(file, skipped) for file in files):
                 deeper = (f"its {len(files)} file(s) lie in the output folder {skip}, which a batch never takes "
                           "as input (its results would replace them): write the results to another folder")

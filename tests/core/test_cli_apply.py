@@ -214,8 +214,11 @@ def test_files_of_an_input_folder_that_are_not_images_are_named_once(inputs, tmp
             f"{inputs / 'notes.txt'} and 1 more\n") in err, "once each, with their folder, the run's manifest not"
 
 
-def test_a_batch_written_into_its_input_folder_runs_again_without_taking_its_results(inputs, capsys) -> None:
-    command = ["apply", "--filter", "negative", "--format", "tif", "-o", str(inputs), str(inputs)]
+@pytest.mark.parametrize("named", ["folder", "glob"])
+def test_a_batch_written_into_its_input_folder_runs_again_without_taking_its_results(inputs, capsys, named) -> None:
+    """A glob of the output folder ('scans/*.png' -o scans) was refused although its results had another format."""
+    spec = str(inputs) if named == "folder" else str(inputs / "*.png")
+    command = ["apply", "--filter", "negative", "--format", "tif", "-o", str(inputs), spec]
     assert main(command) == 0
     written = {path.name: path.read_bytes() for path in inputs.glob("*.tif")}
     assert sorted(written) == ["one.tif", "two.tif"]
@@ -223,7 +226,8 @@ def test_a_batch_written_into_its_input_folder_runs_again_without_taking_its_res
     assert main(command) == 0, "a rerun (to finish an interrupted batch) takes the originals, not the results"
     captured = capsys.readouterr()
     assert "2 done in an earlier run" in captured.out
-    assert f"left out the files that batches wrote in {inputs}, the output folder" in captured.err
+    if named == "folder":  # the glob matches no result
+        assert f"left out the files that batches wrote in {inputs}, the output folder" in captured.err
     assert {path.name: path.read_bytes() for path in inputs.glob("*.tif")} == written
 
 
@@ -411,15 +415,29 @@ def test_quiet_prints_failures_a_progress_line_every_5_percent_and_the_summary(t
     assert "done: 39 of 40 file(s) written" in captured.out
 
 
-def test_a_glob_of_the_output_folder_itself_says_its_files_lie_in_the_output_folder(tmp_path, capsys,
-                                                                                   monkeypatch) -> None:
+def test_a_glob_reaching_into_the_output_folder_says_its_files_lie_in_the_output_folder(tmp_path, capsys,
+                                                                                       monkeypatch) -> None:
+    (tmp_path / "out").mkdir()
+    for index in range(3):
+        write_image(Image(np.full((8, 8, 3), 0.3, np.float32)), tmp_path / "out" / f"a{index}.png")
+    monkeypatch.chdir(tmp_path.parent)
+    spec = f"{tmp_path.name}/*/*.png"
+    assert main(["apply", "--filter", "negative", spec, "-o", f"{tmp_path.name}/out", "--format", "tif"]) == 2
+    assert (f"its 3 file(s) lie in the output folder {tmp_path.name}/out, which a batch never takes as input"
+            in capsys.readouterr().err)
+
+
+def test_a_glob_of_the_output_folder_whose_results_would_replace_their_inputs_is_refused(tmp_path, capsys,
+                                                                                       monkeypatch) -> None:
     for index in range(3):
         write_image(Image(np.full((8, 8, 3), 0.3, np.float32)), tmp_path / f"a{index}.png")
     monkeypatch.chdir(tmp_path.parent)
-    spec = f"{tmp_path.name}/*.png"
-    assert main(["apply", "--filter", "negative", spec, "-o", tmp_path.name, "--overwrite"]) == 2
-    assert (f"its 3 file(s) lie in the output folder {tmp_path.name}, which a batch never takes as input"
-            in capsys.readouterr().err)
+    assert main(["apply", "--filter", "negative", f"{tmp_path.name}/*.png", "-o", tmp_path.name, "--overwrite"]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert main(["apply", "--filter", "negative", f"{tmp_path.name}/*", "-o", tmp_path.name, "--format", "tif"]) == 0
+    capsys.readouterr()
+    assert main(["apply", "--filter", "negative", f"{tmp_path.name}/*", "-o", tmp_path.name, "--format", "tif"]) == 0
+    assert "3 done in an earlier run" in capsys.readouterr().out, "neither its results nor its manifest are taken"
 
 
 def test_the_summary_offers_retry_failed_only_for_files_that_ran_and_failed(inputs, tmp_path, capsys) -> None:
