@@ -33,8 +33,8 @@ from app.viewport import Viewport
 from enhance_core.errors import EnhanceError
 from enhance_core.paths import file_identity
 from enhance_core.image import Image, Window
-from enhance_core.medical.presets import (WindowPreset, add_user_preset, load_user_presets, presets_for,
-                                          remove_user_preset)
+from enhance_core.medical.presets import (WindowPreset, add_user_preset, load_user_presets, preset_key,
+                                          presets_for, remove_user_preset)
 from enhance_core.medical.windows import (WINDOW_LEVEL, auto_window, default_window_params, drag_span,
                                           dragged_window, header_window, window_params, window_step_to_edit,
                                           with_window)
@@ -303,8 +303,20 @@ class WindowLevelControls(QObject):
     def save_dialog(self) -> None:
         """Ask for a name and save the current window as a preset."""
         name, ok = QInputDialog.getText(self.parent_widget, "Save window preset", "Preset name:")
-        if ok and name.strip():
-            self.save_current_as(name.strip())
+        name = name.strip()
+        if not ok or not name:
+            return
+        modality = self.modality.upper()
+        replaced = [preset.name for preset in self.user_presets()
+                    if preset.key == preset_key(name) and preset.modality == modality]
+        if replaced:
+            also = "" if replaced[0] == name else " (names that differ only in case, accents or marks are one preset)"
+            question = f"A window preset {replaced[0]!r} is saved{f' for {modality}' if modality else ''}{also}. " \
+                       "Replace it?"
+            if self.reporter.choose(self.parent_widget, "Save window preset", question,
+                                    ("Replace", "Cancel")) != "Replace":
+                return
+        self.save_current_as(name)
 
     def save_current_as(self, name: str) -> WindowPreset | None:
         """Save the window/level step's window as user preset ``name`` for this modality."""

@@ -497,6 +497,30 @@ def test_clahe_added_after_the_lung_window_enhances_the_windowed_slice(qtbot, wi
     assert window.reporter.errors == []
 
 
+def test_saving_a_preset_under_a_saved_name_asks_before_replacing_it(qtbot, window, series_folder, tmp_path,
+                                                                     monkeypatch):
+    """A name that was saved already (or one that differs only in case or accents: Strasse, Straße) replaced the
+    saved preset without a word."""
+    controls = window.window_level
+    controls.presets_path = tmp_path / "config" / "window_presets.json"
+    open_folder(qtbot, window, series_folder)
+    names = iter(["Straße", "Strasse", "STRASSE", "Other"])
+    monkeypatch.setattr("app.window_level.QInputDialog.getText", lambda *args: (next(names), True))
+    controls.apply_window(Window(-500, 1200), "Set window")
+    controls.save_dialog()
+    assert window.reporter.questions == []
+    controls.apply_window(Window(100, 300), "Set window")
+    window.reporter.choices = ["Cancel", "Replace"]
+    controls.save_dialog()
+    question = window.reporter.questions[-1]
+    assert "'Straße' is saved for CT" in question and "differ only in case, accents" in question
+    assert [(p.name, p.center) for p in controls.saved_presets()] == [("Straße", -500.0)], "cancelled: kept"
+    controls.save_dialog()
+    assert [(p.name, p.center) for p in controls.saved_presets()] == [("STRASSE", 100.0)]
+    controls.save_dialog()
+    assert len(window.reporter.questions) == 2 and len(controls.saved_presets()) == 2
+
+
 def test_a_saved_preset_can_be_deleted_from_the_menu(qtbot, window, series_folder, tmp_path, monkeypatch):
     controls = window.window_level
     controls.presets_path = tmp_path / "config" / "window_presets.json"
