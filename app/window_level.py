@@ -193,12 +193,13 @@ class WindowLevelControls(QObject):
             return []
 
     def refresh(self) -> None:
-        """Rebuild the preset box for the current image: its header windows (the first is "Header") and modality."""
+        """Rebuild the preset box for the current image: its header windows (the first is "Header"; "Value range" when
+        it states none) and modality."""
         source = self.document.source
         medical = source is not None and bool(source.meta.unit or source.meta.windows or source.meta.format == "DICOM")
         self.combo.clear()
         self.combo.addItem("Preset…", None)
-        self.combo.addItem("Header", "header")
+        self.combo.addItem(self._header_label(), "header")
         for number, window in enumerate(source.meta.windows[1:] if source is not None else [], start=2):
             name = f"Header {number}" + (f" {window.name}" if window.name else "")
             shown = "VOI LUT" if window.function == "file LUT" else f"{window.center:g} / {window.width:g}"
@@ -248,7 +249,12 @@ class WindowLevelControls(QObject):
         data = self.combo.itemData(self.active_index())
         if isinstance(data, (WindowPreset, Window)):
             return data.name
-        return {"header": "Header", "auto": "Auto"}.get(data, "")
+        return {"header": self._header_label(), "auto": "Auto"}.get(data, "")
+
+    def _header_label(self) -> str:
+        """The header entry's text: "Header", or "Value range" where the file states no window (what opens then)."""
+        source = self.document.source
+        return "Header" if source is None or source.meta.windows else "Value range"
 
     def show_active(self, *args: object) -> None:
         """Show the active entry in the preset box (see :meth:`active_index`)."""

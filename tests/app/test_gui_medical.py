@@ -108,8 +108,9 @@ def test_presets_auto_and_header_are_undoable_stack_edits(qtbot, window, series_
     np.testing.assert_allclose(shown, np.clip((hu + 1350) / 1500, 0, 1), atol=2e-3)
     controls.choose("Auto")
     assert document.undo_stack.undoText() == "Automatic window/level"
-    controls.choose("Header")
+    controls.choose("Value range")  # the file states no window: the header entry says what opens instead
     assert (window_item(window).params.center, window_item(window).params.width) == header
+    assert controls.active_name() == "Value range" and controls.combo.currentText() == "Value range"
     document.undo_stack.undo()
     document.undo_stack.undo()
     assert window_item(window).params.center == -600.0
@@ -228,7 +229,7 @@ def test_saved_presets_come_back_and_a_broken_file_is_reported(qtbot, window, se
     controls.apply_window(Window(-500, 1200), "Set window")
     assert controls.save_current_as("My chest") is not None
     assert controls.presets_path.exists() and any(text.startswith("My chest") for text in controls.preset_names())
-    controls.choose("Header")
+    controls.choose("Value range")
     controls.choose("My chest")
     assert (window_item(window).params.center, window_item(window).params.width) == (-500.0, 1200.0)
     controls.presets_path.write_text("{broken")

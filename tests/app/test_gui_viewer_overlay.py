@@ -19,9 +19,10 @@ def test_corners_show_modality_slice_window_and_zoom_and_follow_them(qtbot, wind
     corners = canvas.corner_text
     assert corners["top_left"][0].startswith("CT") and corners["top_left"][1] == "128 × 128"
     assert corners["top_right"] == ["Slice 1 / 4", "Pos 0.0 mm"]
-    assert corners["bottom_left"] == [f"W {header.width:.0f}  L {header.center:.0f}", "Header"]
+    assert corners["bottom_left"] == [f"W {header.width:.0f}  L {header.center:.0f}", "Value range"], \
+        "the file states no window: it opens with its value range, which was called the header's"
     assert corners["bottom_right"] == [f"Zoom {canvas.viewport.zoom:.0%}", "HU"]
-    assert controls.combo.currentText() == "Header"
+    assert controls.combo.currentText() == "Value range"
     controls.choose("Lung")
     assert canvas.corner_text["bottom_left"] == ["W 1500  L -600", "Lung"]
     assert controls.combo.currentText().startswith("Lung")
