@@ -246,6 +246,8 @@ def _windows(view: Dataset, messages: list[str]) -> list[Window]:
     shown = []
     for window in windows:
         if not (math.isfinite(window.center) and math.isfinite(window.width) and window.width > 0):
+            messages.append(f"the header window {window.center:g} / {window.width:g} (WindowCenter / WindowWidth) "
+                            "is not a window one can show (a width must be above 0); it is left out")
             continue
         beyond = window_out_of_reach(window.center, window.width, names=("WindowCenter", "WindowWidth"))
         if beyond:
@@ -323,6 +325,10 @@ def _unit(header: Dataset, view: Dataset) -> str:
     rescale_type = str(view.get("RescaleType", "") or "")
     if rescale_type and rescale_type != "US":
         return rescale_type
+    lut = view.get("ModalityLUTSequence") or header.get("ModalityLUTSequence")
+    lut_type = str(lut[0].get("ModalityLUTType", "") or "") if lut else ""
+    if lut_type and lut_type != "US":  # values through a table, its output named (HU, OD...)
+        return lut_type
     if header.get("Modality") == "CT" and "RescaleIntercept" in view:
         return "HU"
     if header.get("Modality") == "PT":
@@ -595,6 +601,11 @@ def _read_frame(path: Path, page: int, limits: Limits) -> Image:
         pixels = _colour_pixels(stored, meta, messages)
     else:
         pixels = _grayscale(path, stored, header, frame_attributes(header, page), meta)
+    overlays = sorted({tag.group for tag in header.keys() if 0x6000 <= tag.group <= 0x601E and tag.element == 0x3000})
+    if overlays:
+        messages.append(f"the file holds {len(overlays)} overlay plane(s) (group "
+                        f"{', '.join(f'{group:04X}' for group in overlays)}: graphics or text drawn over the image) "
+                        "that Enhance Studio neither shows nor exports; look at them in a DICOM viewer")
     messages.extend(meta.extra.get("warnings", ()))
     if messages:
         plain = plain_warnings(messages, _transfer_syntax(header))

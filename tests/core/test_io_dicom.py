@@ -328,3 +328,38 @@ def test_a_pet_unit_code_reads_as_the_unit_it_names(tmp_path):
     dataset.Modality, dataset.Units = "PT", "BQML"
     dataset.save_as(tmp_path / "pet.dcm")
     assert read_image(tmp_path / "pet.dcm").meta.unit == "Bq/ml"
+
+
+def test_a_ct_mapped_through_a_modality_lut_is_in_the_unit_the_lut_names(tmp_path):
+    """Only RescaleType and RescaleIntercept were read: a CT through a Modality LUT Sequence had no unit."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    del dataset.RescaleSlope, dataset.RescaleIntercept
+    stored = np.clip(dataset.pixel_array.astype(np.int32) - dataset.pixel_array.min(), 0, 4095).astype(np.uint16)
+    dataset.PixelRepresentation, dataset.BitsStored, dataset.HighBit = 0, 12, 11
+    dataset.PixelData = stored.tobytes()
+    lut = Dataset()
+    lut.LUTDescriptor, lut.ModalityLUTType = [4096, 0, 16], "HU"
+    lut.add_new("LUTData", "OW", (np.arange(4096) * 2).astype("<u2").tobytes())
+    dataset.ModalityLUTSequence = Sequence([lut])
+    dataset.save_as(tmp_path / "ct_lut.dcm", enforce_file_format=True)
+    image = read_image(tmp_path / "ct_lut.dcm")
+    assert image.meta.unit == "HU"
+    np.testing.assert_allclose(image.to_physical(image.pixels[..., 0].astype(np.float64)),
+                               apply_modality_lut(stored, dataset), atol=0.01)
+
+
+def test_overlay_planes_and_a_window_of_width_0_are_told_not_dropped_silently(tmp_path):
+    overlaid = read_image(get_testdata_file("examples_overlay.dcm"))
+    assert any("1 overlay plane(s) (group 6000" in warning and "neither shows nor exports" in warning
+               for warning in overlaid.meta.extra["warnings"])
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.WindowCenter, dataset.WindowWidth = [40, 300], [0, 1500]
+    dataset.save_as(tmp_path / "width0.dcm")
+    image = read_image(tmp_path / "width0.dcm")
+    assert [(window.center, window.width) for window in image.meta.windows] == [(300.0, 1500.0)]
+    assert any("header window 40 / 0 " in warning and "left out" in warning
+               for warning in image.meta.extra["warnings"])
+    assert "warnings" not in read_image(get_testdata_file("CT_small.dcm")).meta.extra
