@@ -74,7 +74,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="window in physical units, e.g. --window -600,1500 (lung)")
     window.add_argument("--auto", action="store_true",
                         help="window from the 0.5-99.5 %% percentiles of the middle slice")
-    window.add_argument("--full-range", action="store_true", help="16-bit PNG/TIFF of the values (HU + 32768 for CT)")
+    window.add_argument("--full-range", action="store_true",
+                        help="16-bit PNG/TIFF of the values (HU + 32768 for CT, 32767 - HU for a MONOCHROME1 CT; "
+                             "the map is in each file's description)")
     parser.add_argument("--format", choices=sorted(FORMATS), default="png", help="output format (default png)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100 (default 95)")
     parser.add_argument("--recipe", type=Path, help="recipe whose steps run after the window (CLAHE, denoise...)")
