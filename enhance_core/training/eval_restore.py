@@ -61,6 +61,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -79,13 +80,28 @@ from enhance_core.training.export import network_from_checkpoint
 
 SETS = {"LIVE1": "RGB", "Set12": "L"}
 EVAL_SEED = 31_000
-REAL_SETS = {"old_photos": ("old_photos", slice(None), ""), "RNI15": ("RNI15", slice(None), ""),
-             "RNI6": ("RNI6", slice(None), ""), "LIME": ("lowlight_real/LIME", slice(None), ""),
-             "DICM": ("lowlight_real/DICM", slice(0, 20), ""),
-             "PolyU": ("real_noise_polyu_canon", slice(None), "_mean"), "SICE": ("SICE_unpaired", slice(800, 860), "")}
+SCENE_GAP = 8
+"""SICE numbers the exposures of one scene in a row (``3.jpg``, ``5.jpg`` and ``7.jpg`` are one hay field at three
+exposures): a file whose number lies within this of a trained file's may show the same scene."""
+
+
+def scenes_apart(paths: list[Path], *, trained: int, count: int, gap: int = SCENE_GAP) -> list[Path]:
+    """The first ``count`` of ``paths`` (sorted) past the first ``trained``, which a detector trains on, whose
+    number lies more than ``gap`` from every trained file's (stems that are no number are kept)."""
+    numbers = {int(path.stem) for path in paths[:trained] if path.stem.isdigit()}
+    apart = [path for path in paths[trained:]
+             if not path.stem.isdigit() or all(abs(int(path.stem) - number) > gap for number in numbers)]
+    return apart[:count]
+
+
+REAL_SETS: dict[str, tuple[str, slice | Callable[[list[Path]], list[Path]], str]] = {
+    "old_photos": ("old_photos", slice(None), ""), "RNI15": ("RNI15", slice(None), ""),
+    "RNI6": ("RNI6", slice(None), ""), "LIME": ("lowlight_real/LIME", slice(None), ""),
+    "DICM": ("lowlight_real/DICM", slice(0, 20), ""), "PolyU": ("real_noise_polyu_canon", slice(None), "_mean"),
+    "SICE": ("SICE_unpaired", partial(scenes_apart, trained=800, count=60), "")}
 """Real photographs for ``--real``: folder, which of its sorted files, and the end their stem must have.
-PolyU keeps its clean ``*_mean`` files; SICE's, at sorted positions 800-859, are past the first 800 the
-detector trains on."""
+PolyU keeps its clean ``*_mean`` files; SICE's are 60 past the first 800 the detector trains on, of other
+scenes than those (:func:`scenes_apart`)."""
 COVERAGE = (0.02, 0.06)
 PER_KIND_SEED = 77_000
 PER_KIND_COVERAGE = (0.02, 0.05)
@@ -247,7 +263,8 @@ def score_real(data: Path, detectors: StandIns) -> dict[str, float]:
     figures: dict[str, float] = {}
     shares: dict[str, list[float]] = {"colour": [], "gray": []}
     for name, (folder, chosen, stem_end) in REAL_SETS.items():
-        paths = [p for p in list_images(data / folder)[chosen] if p.stem.endswith(stem_end)]
+        found = list_images(data / folder)
+        paths = [p for p in (chosen(found) if callable(chosen) else found[chosen]) if p.stem.endswith(stem_end)]
         if not paths:
             raise FileNotFoundError(f"no photos in {data / folder} for --real")
         marked: dict[str, list[float]] = {"colour": [], "gray": []}

@@ -1371,6 +1371,18 @@ def test_the_real_photo_figure_marks_each_photo_as_it_is_and_made_gray(tmp_path,
         eval_restore.score_real(tmp_path, eval_restore.StandIns())
 
 
+def test_the_real_sice_photos_leave_out_the_scenes_the_detector_trained_on():
+    """Held out by sorted position alone, 7.jpg (the hay field of the trained 3.jpg and 5.jpg) and 638.jpg (the
+    trained 636.jpg at another exposure) were scored as unseen photos."""
+    from enhance_core.training.eval_restore import REAL_SETS, scenes_apart
+
+    names = ["3", "5", "60", "62", "636", "638", "641", "645", "7", "71", "750", "x"]
+    paths = [Path(f"{name}.jpg") for name in names]
+    assert [p.stem for p in scenes_apart(paths, trained=5, count=10)] == ["645", "71", "750", "x"]
+    assert [p.stem for p in scenes_apart(paths, trained=5, count=2)] == ["645", "71"]
+    assert REAL_SETS["SICE"][0] == "SICE_unpaired"
+
+
 def test_detector_training_refuses_an_unknown_damage_kind(tmp_path):
     with pytest.raises(SystemExit, match="unknown kinds smudge; known: crack"):
         train_detect.main(["--config", TINY_CONFIG, "--data", str(tmp_path), "--set", 'damage_weights={"smudge": 1}'])
