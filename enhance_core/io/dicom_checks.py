@@ -232,7 +232,7 @@ def check_byte_order(path: Path, transfer_syntax: pydicom.uid.UID | None) -> Non
             handle.seek(_META_START + meta_length)
             dataset = read_dataset(handle, False, little, stop_when=lambda tag, vr, length: tag >= 0x7FE00000)
     except (InvalidDicomError, BytesLengthException, ValueError, KeyError, TypeError, OverflowError, EOFError,
-            struct.error, NotImplementedError, MemoryError):  # read the wrong way, a length can say 4 GB
+            OSError, struct.error, NotImplementedError, MemoryError):  # read the wrong way, a length can say 4 GB
         return
     if "Rows" in dataset and "Columns" in dataset:
         raise ImageReadError(path, f"the header says the file is written as {transfer_syntax.name}, but it is "

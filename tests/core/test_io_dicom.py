@@ -363,3 +363,9 @@ def test_overlay_planes_and_a_window_of_width_0_are_told_not_dropped_silently(tm
     assert any("header window 40 / 0 " in warning and "left out" in warning
                for warning in image.meta.extra["warnings"])
     assert "warnings" not in read_image(get_testdata_file("CT_small.dcm")).meta.extra
+
+
+def test_a_ct_object_without_an_image_is_called_so_not_undecodable():
+    """Its header read the other byte order raised OSError, which sent the message to 'cannot decode this file'."""
+    with pytest.raises(ImageReadError, match="it is a CT Image Storage file but its header ends before the image"):
+        read_image(get_testdata_file("UN_sequence.dcm"))
