@@ -26,9 +26,11 @@ manifest is locked (``flock``, where the platform has it) while a run holds it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import stat
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -157,10 +159,22 @@ def _line(entry: Entry) -> dict[str, Any]:
     return data
 
 
+def _open_manifest(path: Path, flags: int) -> int:
+    """Open the manifest at ``path`` (a descriptor) with ``flags``, never through a link nor blocking on a named
+    pipe; raise ``OSError`` when it is not a plain file (a link, a pipe, a device: none a batch writes)."""
+    descriptor = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o666)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # on a plain file O_NONBLOCK changes nothing
+        os.close(descriptor)
+        raise OSError(errno.EINVAL, "not a plain file", str(path))
+    return descriptor
+
+
 def recorded_entries(folder: Path) -> list[Entry]:
-    """The readable lines of the manifest of ``folder``, in order; empty when it has none or cannot be read."""
+    """The readable lines of the manifest of ``folder``, in order; empty when it has none, cannot be read or is
+    no plain file."""
     try:
-        data = (folder / MANIFEST_NAME).read_bytes()
+        with open(_open_manifest(folder / MANIFEST_NAME, os.O_RDONLY), "rb") as handle:
+            data = handle.read()
     except OSError:
         return []
     entries = []
@@ -246,8 +260,12 @@ class Manifest:
         """
         path = folder / MANIFEST_NAME
         try:
-            handle = open(path, "a+b")
+            handle = open(_open_manifest(path, os.O_RDWR | os.O_APPEND | os.O_CREAT), "a+b")
         except OSError as error:
+            if path.is_symlink() or (path.exists() and not path.is_file()):
+                raise ImageWriteError(path, "is a link or not a plain file, where a batch keeps its manifest (a "
+                                            "plain file it writes itself); remove it, or choose another -o "
+                                            "folder") from None
             raise ImageWriteError(path, f"cannot open the batch manifest ({error.strerror or error}); make it "
                                         "writable, or choose another -o folder") from None
         try:

@@ -157,21 +157,44 @@ def test_an_existing_output_not_in_the_manifest_is_kept(folder, tmp_path, capsys
 
 
 def test_a_manifest_the_system_will_not_open_says_what_to_do(tmp_path, monkeypatch) -> None:
-    import builtins
+    import os
 
     from enhance_core.errors import ImageWriteError
 
-    real_open = builtins.open
+    real_open = os.open
 
     def refusing(path, *args, **kwargs):
         if str(path).endswith(MANIFEST_NAME):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "open", refusing)
+    monkeypatch.setattr(os, "open", refusing)
     with pytest.raises(ImageWriteError, match=r"cannot open the batch manifest \(Permission denied\); make it "
                                               "writable, or choose another -o folder"):
         Manifest.open(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="named pipes and links as on POSIX")
+def test_a_manifest_that_is_a_link_or_a_pipe_is_refused_and_nothing_outside_is_written(folder, tmp_path,
+                                                                                     capsys) -> None:
+    """A link named like the manifest had the batch append its lines to the file it pointed to (anywhere); a
+    named pipe hung the batch, and a link to /dev/zero read until memory ran out."""
+    import os
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    kinds = {"link": lambda path: path.symlink_to(victim), "pipe": lambda path: os.mkfifo(path),
+             "zero": lambda path: path.symlink_to("/dev/zero")}
+    for kind, make in kinds.items():
+        out = tmp_path / f"out_{kind}"
+        out.mkdir()
+        make(out / MANIFEST_NAME)
+        assert apply(folder, out) == 2
+        assert "is a link or not a plain file, where a batch keeps its manifest" in capsys.readouterr().err
+        assert sorted(path.name for path in out.iterdir()) == [MANIFEST_NAME]
+    assert victim.read_text() == "precious\n"
+    os.mkfifo(folder / MANIFEST_NAME)  # an input folder's manifest is read to leave out what batches wrote there
+    assert apply(folder, tmp_path / "out") == 1, "the broken scan fails; the batch neither hangs nor stops"
 
 
 def test_one_run_at_a_time_per_output_folder(tmp_path) -> None:
