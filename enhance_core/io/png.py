@@ -308,22 +308,22 @@ def encode_png(
         ``Description`` text when ``description`` replaces it.
     """
     buffer = bytes(imagecodecs.png_encode(np.ascontiguousarray(array), level=6))
-    extra = b""
+    extra: list[bytes] = []  # joined once: 200 000 text chunks added one by one took 40 s
     if icc_profile:
-        extra += _chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile))
+        extra.append(_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile)))
     if exif:
-        extra += _chunk(b"eXIf", exif[len(EXIF_PREFIX):] if exif.startswith(EXIF_PREFIX) else exif)
+        extra.append(_chunk(b"eXIf", exif[len(EXIF_PREFIX):] if exif.startswith(EXIF_PREFIX) else exif))
     if dpi:
         x_ppm, y_ppm = (round(value / _METERS_PER_INCH) for value in dpi)
-        extra += _chunk(b"pHYs", struct.pack(">IIB", x_ppm, y_ppm, 1))
+        extra.append(_chunk(b"pHYs", struct.pack(">IIB", x_ppm, y_ppm, 1)))
     if description:
-        extra += _chunk(b"iTXt", b"Description\x00\x00\x00\x00\x00" + description.encode("utf-8"))
+        extra.append(_chunk(b"iTXt", b"Description\x00\x00\x00\x00\x00" + description.encode("utf-8")))
     if xmp:
-        extra += _chunk(b"iTXt", XMP_KEYWORD + b"\x00\x00\x00\x00\x00" + xmp)
+        extra.append(_chunk(b"iTXt", XMP_KEYWORD + b"\x00\x00\x00\x00\x00" + xmp))
     for name, payload in carried or ():
         replaced = description and text_keyword(name, payload) == "Description"
         if not replaced and not (icc_profile and name in COLOUR_CHUNKS):
-            extra += _chunk(name.encode("latin-1"), payload)
+            extra.append(_chunk(name.encode("latin-1"), payload))
     ihdr_end = len(PNG_SIGNATURE) + 8 + 13 + 4
-    return buffer[:ihdr_end] + extra + buffer[ihdr_end:]
+    return b"".join([buffer[:ihdr_end], *extra, buffer[ihdr_end:]])
 
