@@ -33,8 +33,11 @@ from enhance_core.errors import DecompressionBomb, ImageReadError, ParameterErro
 
 DEFAULT_MAX_PIXELS = 500_000_000
 """500 megapixels: an A1 sheet scanned at 600 dpi (280 MP) or a 35 mm frame at
-8000 dpi fits; decoded as float32 RGB that is 6 GB, about what a desktop can
-hold. Raise it with ``ENHANCE_MAX_PIXELS`` for larger archival scans."""
+8000 dpi fits; decoded as float32 RGB that is 6 GB, and a batch's file needs
+more at its peak (about 28 bytes per pixel for ``apply --filter negative`` of a
+49 MP PNG, so about 14 GB at the limit, for each of ``--jobs``). Raise it with
+``ENHANCE_MAX_PIXELS`` for larger archival scans; lower it where many files run
+at once or files come from others."""
 
 MAX_PIXELS_ENV = "ENHANCE_MAX_PIXELS"
 SAMPLES_PER_PIXEL = 4
