@@ -8,7 +8,8 @@ Usage::
 
 Every method fills the same images with the same masks in this run. Images:
 Set5, Set14, LIVE1 (color) and Set12 (gray), none of them used in training
-(the network trains on CBSD432 only). Masks: synthetic damage
+(the network trains on CBSD432 only; Set5 and Set12 are its validation, which
+chose when to stop: ``--sets Set14,LIVE1`` scores the images that chose nothing). Masks: synthetic damage
 (:func:`enhance_core.training.masks_synth.band_mask`: strokes, scratches,
 blotches, dust specks) covering 5-10 %, 10-20 % and 20-30 % of each image,
 drawn from fixed seeds (``EVAL_SEED`` + 100 * band + image), different from
