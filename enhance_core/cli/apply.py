@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from enhance_core.cli.folders import check_output_folder, make_output_folder, remove_empty_folders
+from enhance_core.cli.progress import one_line
 from enhance_core.cli.stopping import stop_status, stopped_word
 from enhance_core.errors import ParameterError
 
@@ -446,7 +447,7 @@ def report_result(result: FileResult, done: int, total: int, progress: BatchProg
     else:
         said = "".join(f"; {note}" for note in result.step_notes)
         line = f"ok {result.source} -> {result.output} ({result.seconds:.1f} s{said})"
-    print(f"[{done}/{total}] {line} | {rate}", file=sys.stderr, flush=True)
+    print(one_line(f"[{done}/{total}] {line} | {rate}"), file=sys.stderr, flush=True)
 
 
 def report_folder(args: argparse.Namespace) -> Path:

@@ -21,10 +21,19 @@ def json_line(data: Mapping[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=not readable)
 
 
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(32), 127)} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters escaped (``\\n`` for a line break), so a file name holding one
+    cannot break a progress line in two (or fake a line of its own in a log)."""
+    return text.translate(_CONTROLS)
+
+
 def report_progress(done: int, total: int, item: Path | str, *, verb: str = "reading") -> None:
     """Print ``[done/total] verb item`` to stderr when a run has more than one item."""
     if total > 1:
-        print(f"[{done}/{total}] {verb} {item}", file=sys.stderr, flush=True)
+        print(one_line(f"[{done}/{total}] {verb} {item}"), file=sys.stderr, flush=True)
 
 
 def report_failure(item: Path | str, error: Exception) -> None:

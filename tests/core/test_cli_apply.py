@@ -449,6 +449,14 @@ def test_the_summary_offers_retry_failed_only_for_files_that_ran_and_failed(inpu
     assert "1 failed" in summary and "--retry-failed" not in summary, "an existing output is no failure to retry"
 
 
+def test_a_file_name_with_a_line_break_keeps_its_progress_line_whole(tmp_path, capsys) -> None:
+    """Printed as it is, a name with a line break split the "ok" line in two (and could fake a line of its own)."""
+    write_image(Image(np.full((8, 8, 3), 0.3, np.float32)), tmp_path / "x\n[2of2] ok forged.png")
+    assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(tmp_path / "x*")]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("[1/1] ok ") and "x\\n[2of2] ok forged.png ->" in lines[1]
+
+
 def test_batch_progress_counts_only_files_run_here() -> None:
     from enhance_core.cli.progress import BatchProgress, format_duration
 
