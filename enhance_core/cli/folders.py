@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from enhance_core.errors import ParameterError
@@ -25,7 +26,7 @@ def make_output_folder(folder: Path, kind: str, *, probe: bool = True) -> list[P
     """Create ``folder`` (and its parents) for the command's ``kind`` of files ("results", "masks"), and with
     ``probe`` (the command has files to write) try writing in it.
 
-    Returns the folders it created, ``folder`` first (for :func:`remove_empty_folders`).
+    Returns the folders it created, deepest first (for :func:`remove_empty_folders`).
 
     Raises
     ------
@@ -35,7 +36,7 @@ def make_output_folder(folder: Path, kind: str, *, probe: bool = True) -> list[P
         created are removed again.
     """
     check_output_folder(folder, kind)
-    created = [path for path in (folder, *folder.parents) if not path.exists()]
+    created = _missing_folders(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -47,6 +48,18 @@ def make_output_folder(folder: Path, kind: str, *, probe: bool = True) -> list[P
         remove_empty_folders(created)
         raise ParameterError(f"cannot write in the folder {folder} ({refusal}); name another folder for the {kind}")
     return created
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders that making ``folder`` will create, deepest first: of each leading part of its path (``new``,
+    ``new/..``, ``new/../keep``), made absolute with its ``..`` taken back, those that do not exist (``new`` of
+    ``new/../keep``, not ``keep``, which the user may have)."""
+    missing: list[Path] = []
+    for end in range(len(folder.parts), 0, -1):
+        path = Path(os.path.abspath(Path(*folder.parts[:end])))
+        if path not in missing and not path.exists():
+            missing.append(path)
+    return sorted(missing, key=lambda path: len(path.parts), reverse=True)
 
 
 def remove_empty_folders(folders: list[Path]) -> None:

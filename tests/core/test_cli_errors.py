@@ -128,6 +128,24 @@ def test_an_output_folder_refused_after_it_was_made_is_removed_again(tmp_path, m
         assert "series_005_MR" in err and "Permission denied" in err and not (tmp_path / "new").exists()
 
 
+def test_a_refused_output_path_through_dot_dot_keeps_the_users_folder_and_leaves_none_made(tmp_path, monkeypatch,
+                                                                                          capsys):
+    """-o new/../keep: keep (the user's) was taken for a folder the run made, and removed; new stayed behind."""
+    import numpy as np
+
+    from enhance_core.cli import main
+    from enhance_core.image import Image
+    from enhance_core.io import write_image
+
+    monkeypatch.chdir(tmp_path)
+    write_image(Image(np.full((16, 16, 3), 0.5, np.float32)), tmp_path / "scan.png")
+    (tmp_path / "keep").mkdir()
+    refuse_writing_in(monkeypatch, Path("new/../keep"))
+    assert main(["apply", "--filter", "negative", "scan.png", "-o", "new/../keep"]) == 2
+    assert "Permission denied" in capsys.readouterr().err
+    assert (tmp_path / "keep").is_dir() and not (tmp_path / "new").exists()
+
+
 def test_a_finished_detect_dust_run_into_a_read_only_folder_runs_again_with_skip_existing(tmp_path, monkeypatch,
                                                                                          capsys):
     """The write probe refused it (exit 2) although it had nothing to write."""
