@@ -74,10 +74,12 @@ def run(args: argparse.Namespace) -> int:
     tree = collect_tree(args.inputs, recursive=args.recursive, skip=args.output,
                         recurse_hint="pass -r to detect them too, their masks in the same subfolders of MASKDIR")
     inputs = list(tree)
-    mixed = next((source for source in inputs if same_file(source.absolute().parent, args.output)), None)
+    mixed = next((source for source in inputs  # with -r, a subfolder's masks go to the same subfolder of -o
+                  if same_file(source.absolute().parent, args.output / tree[source])), None)
     if mixed is not None:
-        raise ParameterError(f"the mask folder {args.output} holds the scan {mixed}: masks are named after their "
-                             "scan's stem and would replace or mix with the scans; give -o a folder of its own")
+        raise ParameterError(f"the mask folder {args.output / tree[mixed]} holds the scan {mixed}: masks are named "
+                             "after their scan's stem and would replace or mix with the scans; give -o a folder of "
+                             "its own")
     places: dict[PurePosixPath, list[Path]] = {}
     for source, place in tree.items():
         places.setdefault(place, []).append(source)

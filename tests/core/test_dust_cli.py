@@ -112,6 +112,18 @@ def test_masks_never_replace_or_mix_with_the_scans(tmp_path, capsys, bright_dete
     assert read_image(folder / "scan.png").pixels.shape == (32, 40, 3) and (linked / "scan.png").is_symlink()
 
 
+def test_with_r_masks_never_mix_with_the_scans_of_a_subfolder(tmp_path, capsys, bright_detector):
+    """detect-dust -r -o scans scans (or 'scans/**/*.tif') wrote each box's masks beside its scans."""
+    box = tmp_path / "scans" / "box"
+    box.mkdir(parents=True)
+    write_image(Image(np.full((32, 40, 3), 0.4, np.float32), meta=ImageMeta(bit_depth=8)), box / "scan.tif")
+    for spec in (tmp_path / "scans", tmp_path / "scans" / "**" / "*.tif"):
+        assert main(["detect-dust", "-r", "-o", str(tmp_path / "scans"), str(spec)]) == 2
+        err = capsys.readouterr().err
+        assert f"the mask folder {box} holds the scan {box / 'scan.tif'}" in err and "folder of its own" in err
+    assert sorted(path.name for path in box.iterdir()) == ["scan.tif"]
+
+
 def test_scans_that_share_a_stem_get_no_mask_and_the_rest_do(tmp_path, capsys, bright_detector):
     folder = tmp_path / "scans"
     folder.mkdir(parents=True)
