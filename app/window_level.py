@@ -151,8 +151,9 @@ class WindowLevelControls(QObject):
         self.tool = WindowLevelTool(document, self)
         self.combo = QComboBox()
         self.combo.setObjectName("window_preset_box")
-        self.combo.setToolTip("Window/level preset: the file's header window, an automatic window "
-                              "(0.5-99.5 % of the values), the modality's presets and your own")
+        self.combo.setToolTip("Window/level preset: the file's header window (its value range when it states "
+                              "none), an automatic window (0.5-99.5 % of the values), the modality's presets and "
+                              "your own")
         self.combo.activated.connect(self._on_chosen)
         self.drag_action = QAction("Window/Level Drag", self, checkable=True, shortcut=QKeySequence("W"))
         self.drag_action.setToolTip("Drag on the image: right/left widens/narrows the window, down/up raises/"
@@ -284,7 +285,8 @@ class WindowLevelControls(QObject):
             self.show_active()
             return
         if data == "header":
-            window, label = header_window(source), "Reset window/level to the header"
+            window = header_window(source)
+            label = "Reset window/level to the header" if source.meta.windows else "Window over the value range"
         elif data == "auto":
             window, label = self._auto_window(source), "Automatic window/level"
         elif isinstance(data, Window):
@@ -313,8 +315,12 @@ class WindowLevelControls(QObject):
         if not ok or not name:
             return
         modality = self.modality.upper()
-        replaced = [preset.name for preset in self.user_presets()
-                    if preset.key == preset_key(name) and preset.modality == modality]
+        try:
+            saved = load_user_presets(self.presets_path)
+        except EnhanceError as error:  # the save would fail the same way: one dialog, not a read and a save one
+            self.reporter.report(self.parent_widget, "Cannot save the window preset", error)
+            return
+        replaced = [preset.name for preset in saved if preset.key == preset_key(name) and preset.modality == modality]
         if replaced:
             also = "" if replaced[0] == name else " (names that differ only in case, accents or marks are one preset)"
             question = f"A window preset {replaced[0]!r} is saved{f' for {modality}' if modality else ''}{also}. " \

@@ -111,6 +111,7 @@ def test_presets_auto_and_header_are_undoable_stack_edits(qtbot, window, series_
     controls.choose("Value range")  # the file states no window: the header entry says what opens instead
     assert (window_item(window).params.center, window_item(window).params.width) == header
     assert controls.active_name() == "Value range" and controls.combo.currentText() == "Value range"
+    assert document.undo_stack.undoText() == "Window over the value range"
     document.undo_stack.undo()
     document.undo_stack.undo()
     assert window_item(window).params.center == -600.0
@@ -505,7 +506,7 @@ def test_saving_a_preset_under_a_saved_name_asks_before_replacing_it(qtbot, wind
     controls = window.window_level
     controls.presets_path = tmp_path / "config" / "window_presets.json"
     open_folder(qtbot, window, series_folder)
-    names = iter(["Straße", "Strasse", "STRASSE", "Other"])
+    names = iter(["Straße", "Strasse", "STRASSE", "Other", "Broken"])
     monkeypatch.setattr("app.window_level.QInputDialog.getText", lambda *args: (next(names), True))
     controls.apply_window(Window(-500, 1200), "Set window")
     controls.save_dialog()
@@ -520,6 +521,11 @@ def test_saving_a_preset_under_a_saved_name_asks_before_replacing_it(qtbot, wind
     assert [(p.name, p.center) for p in controls.saved_presets()] == [("STRASSE", 100.0)]
     controls.save_dialog()
     assert len(window.reporter.questions) == 2 and len(controls.saved_presets()) == 2
+    controls.presets_path.write_text("{broken")
+    errors = len(window.reporter.errors)
+    controls.save_dialog()
+    assert [title for title, _, _ in window.reporter.errors[errors:]] == ["Cannot save the window preset"]
+    assert controls.presets_path.read_text() == "{broken", "the user's file is left for them to mend"
 
 
 def test_a_saved_preset_can_be_deleted_from_the_menu(qtbot, window, series_folder, tmp_path, monkeypatch):
