@@ -133,7 +133,9 @@ def _color_and_alpha(path: Path, page: tifffile.TiffPage, array: np.ndarray) -> 
             raise ImageReadError(path, "palette TIFF without a color map (tag 320); the file is damaged")
         return np.moveaxis(colormap[:, array], 0, -1), False, False
     if photometric == tifffile.PHOTOMETRIC.MINISWHITE:
-        if array.dtype.kind == "u":  # white is the largest value of the stored bits (15 of 4-bit samples)
+        if array.dtype == np.bool_:  # a bilevel page (fax, document scans): 1 is black
+            array = ~array
+        elif array.dtype.kind == "u":  # white is the largest value of the stored bits (15 of 4-bit samples)
             array = np.array(min((1 << int(page.bitspersample)) - 1, np.iinfo(array.dtype).max), array.dtype) - array
         else:
             array = np.iinfo(array.dtype).max - array if array.dtype.kind == "i" else 1.0 - array

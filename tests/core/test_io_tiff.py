@@ -90,6 +90,21 @@ def test_min_is_white_of_fewer_bits_is_inverted_within_them(tmp_path, bits: int,
     assert image.meta.bit_depth == bits
 
 
+def test_a_bilevel_min_is_white_page_reads_as_one_bit_and_exports_8_bit(tmp_path) -> None:
+    """Inverted as floats (1.0 - samples), a 1-bit document scan read as a 32-bit float image and exported so."""
+    from enhance_core.io import write_image
+
+    page = np.zeros((4, 6), bool)
+    page[:, 3:] = True  # black, as the fax convention has it
+    tifffile.imwrite(tmp_path / "fax.tif", page, photometric="miniswhite")
+    image = read_image(tmp_path / "fax.tif")
+    assert (image.meta.bit_depth, image.meta.float_source) == (1, False)
+    np.testing.assert_array_equal(image.pixels[0, :, 0], [1, 1, 1, 0, 0, 0])
+    write_image(image, tmp_path / "out.tif")
+    with tifffile.TiffFile(tmp_path / "out.tif") as written:
+        assert written.pages[0].dtype == np.uint8
+
+
 def _overwrite_tag(path, name: str, value: int) -> None:
     """Overwrite the value of page 0's SHORT or LONG tag ``name`` in place (as a flipped bit or an old writer)."""
     with tifffile.TiffFile(path) as tif:
