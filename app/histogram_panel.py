@@ -52,25 +52,36 @@ def histogram_job(result: np.ndarray, original: np.ndarray | None, meta: ImageMe
                   windowed: bool, progress, should_stop, *, visible: np.ndarray | None = None) -> HistogramPair:
     """Worker job: histograms of the preview (and of the original's preview).
 
-    Photographs are binned on their level grid; float sources and images in physical units (CT,
-    whose stored range is far wider than the data) over the range their values cover: for a DICOM
-    image shown without a window, its value range (``meta.extra["value_range"]``). With
+    Photographs are binned on their level grid (at least 8 bits: an edited 1-bit scan holds grays);
+    float sources and images in physical units (CT, whose stored range is far wider than the data)
+    over the range their values cover: for a DICOM image shown without a window, its value range
+    (``meta.extra["value_range"]``), its padding (``meta.extra["padding"]``) not counted. With
     ``visible`` (a boolean map of the preview's shape: where the image is not wholly transparent)
     only those pixels count, not the colours hidden under transparency.
     """
-    depth = min(max(meta.bit_depth, 1), 16)
+    depth = min(max(meta.bit_depth, 8), 16)  # a 1-bit scan, once blurred, holds the grays of its 8-bit export
     over_data = meta.float_source or is_physical(meta)
     span: tuple[float, float] | None = None
+    padding: tuple[float, float] | None = None
     if is_physical(meta) and not windowed and meta.extra.get("value_range") and meta.value_scale:
         low, high = sorted((float(value) - meta.value_offset) / meta.value_scale
                            for value in meta.extra["value_range"])  # the values the file holds, not all it could
         span = (low, high)
+        if meta.extra.get("padding"):  # the value outside a CT's scan circle, which is no tissue
+            ends = sorted((float(value) - meta.value_offset) / meta.value_scale for value in meta.extra["padding"])
+            slack = 1e-6 * (high - low or 1.0)
+            padding = (ends[0] - slack, ends[1] + slack)
 
     def count(pixels: np.ndarray) -> Histogram:
         sample = sample_pixels(pixels)
+        kept = None
         if visible is not None and visible.shape == pixels.shape[:2]:
-            shown = sample_pixels(visible)
-            sample = sample[shown][:, None, :]
+            kept = sample_pixels(visible)
+        if padding is not None:
+            outside = (sample[:, :, 0] < padding[0]) | (sample[:, :, 0] > padding[1])
+            kept = outside if kept is None else kept & outside
+        if kept is not None:
+            sample = sample[kept][:, None, :]
         return compute_histogram(sample, bit_depth=depth, bins=min(256, 1 << depth), float_source=over_data,
                                  span=span)
 
@@ -191,6 +202,12 @@ def is_physical(meta: ImageMeta) -> bool:
     return bool(meta.unit) or meta.value_scale != 1.0 or meta.value_offset != 0.0
 
 
+def in_reverse(pair: HistogramPair) -> bool:
+    """Whether the bins run from the highest value to the lowest: a MONOCHROME1 image (its pixels inverted)
+    shown in its own units, which the panel draws mirrored."""
+    return is_physical(pair.meta) and not pair.windowed and pair.meta.value_scale < 0
+
+
 def axis_labels(meta: ImageMeta, edges: np.ndarray, *, windowed: bool = False) -> tuple[str, str]:
     """Texts for the ends of the value axis: the source's units, or display levels after a window."""
     low, high = float(edges[0]), float(edges[-1])
@@ -241,17 +258,18 @@ class HistogramView(QWidget):
         peak = self._peak(self.pair, shown)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Plus)
+        order = slice(None, None, -1) if in_reverse(self.pair) else slice(None)  # lowest value on the left
         for name in shown:
             fill = QColor(CHANNEL_COLORS[name])
             fill.setAlpha(70 if name == "luminance" else 120)
-            path = self._path(self.heights(self.pair.result.counts[name], peak), plot)
+            path = self._path(self.heights(self.pair.result.counts[name][order], peak), plot)
             painter.fillPath(path, fill)
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
         if self.pair.original is not None:
             for name in shown:
                 pen = QPen(CHANNEL_COLORS[name].lighter(130), 1, Qt.PenStyle.DashLine)
-                painter.strokePath(self._path(self.heights(self.pair.original.counts[name], peak), plot, closed=False),
-                                   pen)
+                heights = self.heights(self.pair.original.counts[name][order], peak)
+                painter.strokePath(self._path(heights, plot, closed=False), pen)
         left, right = axis_labels(self.pair.meta, self.pair.result.edges, windowed=self.pair.windowed)
         painter.setPen(QColor(180, 180, 180))
         text_box = QRectF(plot.left(), plot.bottom() + 3, plot.width(), 16)

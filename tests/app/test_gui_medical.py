@@ -605,6 +605,65 @@ def test_without_a_window_the_histogram_spans_the_values_the_series_holds(qtbot,
     assert axis_labels(pair.meta, pair.result.edges) == (f"{low:.0f} HU", f"{high:.0f} HU")
 
 
+def unwindowed_histogram(qtbot, window, dataset, path):
+    """Open ``dataset`` saved at ``path``, take its window step away and return the histogram pair."""
+    dataset.save_as(path)
+    open_image(qtbot, window, path)
+    while any(item.filter == "window_level" for item in window.document.stack.snapshot()):
+        window.document.undo_stack.undo()
+    wait_rendered(qtbot, window)
+    return window.histogram.latest
+
+
+def drawn_columns(qtbot, window, pair) -> np.ndarray:
+    """How tall the panel draws the histogram in each column (its plot's lit pixels per column)."""
+    from PySide6.QtWidgets import QApplication
+
+    view = window.histogram_panel.view
+    view.resize(266, 120)
+    view.pair, view.log_scale = pair, True  # linear heights clip both end bins' spikes to the top
+    view.update()
+    QApplication.processEvents()
+    image = view.grab().toImage()
+    rows = np.array([[image.pixelColor(x, y).lightness() for x in range(6, 260)] for y in range(6, 94)])
+    return (rows > 40).sum(axis=0)
+
+
+def test_a_monochrome1_histogram_in_its_units_runs_from_the_lowest_value_on_the_left(qtbot, window, tmp_path):
+    """Its bins run in pixel order, highest value first; the panel drew them so under labels sorted the other way."""
+    import pydicom
+
+    from app.histogram_panel import axis_labels
+
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    stored = np.full((dataset.Rows, dataset.Columns), 1000, np.int16)  # 3/4 of the pixels at -24 HU
+    stored[:, : dataset.Columns // 4] = 2000  # 1/4 at 976 HU
+    dataset.PixelData, dataset.PhotometricInterpretation = stored.tobytes(), "MONOCHROME1"
+    pair = unwindowed_histogram(qtbot, window, dataset, tmp_path / "mono1.dcm")
+    assert axis_labels(pair.meta, pair.result.edges) == ("-24 HU", "976 HU")
+    heights = drawn_columns(qtbot, window, pair)
+    tall_left, tall_right = heights[:10].max(), heights[-10:].max()
+    assert tall_left > 0 and tall_right > 0 and tall_left > tall_right, "the -24 HU bar (3/4 of the pixels) is left"
+
+
+def test_a_ct_histogram_in_its_units_leaves_out_the_padding_outside_the_scan(qtbot, window, tmp_path):
+    """The padding (-3024 HU round the scan circle) was counted as tissue and stretched the axis down to it."""
+    import pydicom
+
+    from app.histogram_panel import axis_labels
+
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    stored = dataset.pixel_array.copy()
+    rows, cols = np.ogrid[: dataset.Rows, : dataset.Columns]
+    outside = (rows - dataset.Rows / 2) ** 2 + (cols - dataset.Columns / 2) ** 2 > (dataset.Rows / 2) ** 2
+    stored[outside] = -2000
+    dataset.PixelData, dataset.PixelPaddingValue = stored.tobytes(), -2000
+    pair = unwindowed_histogram(qtbot, window, dataset, tmp_path / "padded.dcm")
+    low, high = window.document.source.meta.extra["value_range"]
+    assert axis_labels(pair.meta, pair.result.edges) == (f"{low:.0f} HU", f"{high:.0f} HU")
+    assert pair.result.counts["luminance"].sum() == np.count_nonzero(~outside)
+
+
 @pytest.mark.parametrize(("keyword", "value"), [("WindowCenter", "1e15"), ("RescaleSlope", "1e9")])
 def test_a_header_window_or_values_beyond_the_window_step_open_on_the_value_range(qtbot, window, tmp_path, keyword,
                                                                                    value):

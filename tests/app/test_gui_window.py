@@ -639,3 +639,19 @@ def test_problem_and_warning_text_reads_on_the_dark_theme():
     window = luminance(QColor(*_ROLES[QPalette.ColorRole.Window]))
     for colour in (PROBLEM_COLOUR, WARNING_COLOUR):
         assert (luminance(QColor(colour)) + 0.05) / (window + 0.05) >= 4.5, colour
+
+
+def test_a_blurred_one_bit_scans_histogram_shows_its_grays(qtbot, window, tmp_path):
+    """Binned on the 1-bit source's two levels, the blurred scan's grays showed as black and white alone."""
+    import tifffile
+
+    page = np.zeros((60, 80), bool)
+    page[:, 40:] = True
+    tifffile.imwrite(tmp_path / "bilevel.tif", page)
+    open_image(qtbot, window, tmp_path / "bilevel.tif")
+    assert window.document.source.meta.bit_depth == 1
+    add_filter(qtbot, window, "gaussian_blur")
+    qtbot.waitUntil(lambda: window.histogram.latest is not None
+                    and window.histogram.latest.generation == window.renders.latest.request.generation,
+                    timeout=20000)
+    assert np.count_nonzero(window.histogram.latest.result.counts["luminance"]) > 10
