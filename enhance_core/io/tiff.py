@@ -192,8 +192,8 @@ def _other_previews(tif: tifffile.TiffFile, page: int) -> int:
 def _dpi(page: tifffile.TiffPage) -> tuple[float, float] | None:
     """Return (x, y) resolution in dots per inch, or None when the file states none."""
     unit = page.resolutionunit
-    if unit not in (tifffile.RESUNIT.INCH, tifffile.RESUNIT.CENTIMETER):
-        return None
+    if unit not in (tifffile.RESUNIT.INCH, tifffile.RESUNIT.CENTIMETER) or not {282, 283} <= set(page.tags.keys()):
+        return None  # no XResolution / YResolution: tifffile's 1 for them is no resolution the file states
     x_res, y_res = page.get_resolution()
     if x_res <= 0 or y_res <= 0:
         return None

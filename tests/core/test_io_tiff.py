@@ -261,3 +261,14 @@ def test_a_float_tiff_cut_out_keeps_its_alpha_and_values_past_white(tmp_path):
     np.testing.assert_array_equal(back.alpha, image.alpha)
     np.testing.assert_allclose(back.pixels[8:24, 8:24], image.pixels[8:24, 8:24], rtol=1e-6)
     assert back.pixels.max() > 1.5
+
+
+def test_a_tiff_without_resolution_tags_states_no_dpi(tmp_path) -> None:
+    """tifffile gives 1 for missing XResolution / YResolution: a page Pillow wrote without dpi read as 1 dpi
+    (an A4 scan 2480 inches wide), and every export carried it on."""
+    from PIL import Image as PILImage
+
+    PILImage.new("L", (40, 30), 200).save(tmp_path / "nodpi.tif")
+    assert "dpi" not in read_image(tmp_path / "nodpi.tif").meta.extra
+    PILImage.new("L", (40, 30), 200).save(tmp_path / "dpi.tif", dpi=(300, 300))
+    assert read_image(tmp_path / "dpi.tif").meta.extra["dpi"] == (300.0, 300.0)
