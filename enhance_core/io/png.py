@@ -195,7 +195,7 @@ def inspect_png(data: bytes, path: Path) -> PngInfo:
         elif name == b"pHYs":
             x_ppu, y_ppu, unit = struct.unpack_from(">IIB", payload)
             if unit == 1:
-                info.dpi = (x_ppu * _METERS_PER_INCH, y_ppu * _METERS_PER_INCH)
+                info.dpi = (_as_dpi(x_ppu), _as_dpi(y_ppu))
         else:
             _collect_metadata(info, name.decode("latin-1"), payload)
     if info is None:
@@ -276,6 +276,14 @@ def decode_png_16bit(data: bytes, path: Path) -> np.ndarray:
 def _chunk(name: bytes, payload: bytes) -> bytes:
     """Serialize one PNG chunk with its length and CRC."""
     return struct.pack(">I", len(payload)) + name + payload + struct.pack(">I", zlib.crc32(name + payload))
+
+
+def _as_dpi(pixels_per_meter: int) -> float:
+    """Dots per inch of a pHYs value, a whole number when the whole pixels per meter stand for one (300 dpi is
+    stored as 11811, which is 299.9994 dpi: a TIFF written from it said so)."""
+    dpi = pixels_per_meter * _METERS_PER_INCH
+    whole = round(dpi)
+    return float(whole) if round(whole / _METERS_PER_INCH) == pixels_per_meter else dpi
 
 
 def encode_png(

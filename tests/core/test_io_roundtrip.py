@@ -156,7 +156,15 @@ def test_resolution_is_kept(tmp_path, suffix, dpi):
     image = make_image(channels=3, bit_depth=8)
     image.meta.extra["dpi"] = dpi
     back = read_image(write_image(image, tmp_path / f"dpi.{suffix}"))
-    assert back.meta.extra["dpi"] == pytest.approx(dpi, abs=0.05)  # PNG keeps whole pixels per metre
+    assert back.meta.extra["dpi"] == dpi, "PNG keeps whole pixels per metre, read back as the whole dpi they stand for"
+    again = read_image(write_image(back, tmp_path / f"again.{suffix}.tif"))
+    assert again.meta.extra["dpi"] == dpi, "a 300 dpi PNG written as TIFF said 299.9994"
+
+
+def test_png_dots_per_inch_that_whole_pixels_per_metre_cannot_stand_for_are_kept():
+    from enhance_core.io.png import _as_dpi
+
+    assert (_as_dpi(11811), _as_dpi(2835), _as_dpi(11812)) == (300.0, 72.0, 11812 * 0.0254)
 
 
 def test_written_file_gets_normal_permissions_and_no_temp_files_remain(tmp_path):
