@@ -52,7 +52,7 @@ CARRIED_COVERAGE = 0.25
 def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensitivity: float, grow: float,
                     layer: Mask | None = None, device: str | None = None, progress: ProgressFn | None = None,
                     should_stop: StopFn | None = None, draft: bool = False,
-                    found: Callable[[float, int], None] | None = None, affine: Any = None,
+                    found: Callable[[float, int, bool], None] | None = None, affine: Any = None,
                     shape: tuple[int, int] | None = None) -> np.ndarray:
     """The damage mask (float32 in 0..1) of ``region`` of ``source`` rendered at ``scale``, edited by ``layer``.
 
@@ -64,15 +64,17 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
     a reduced copy of a large scan, until the full-resolution one is ready.
     ``layer`` (the step's painted mask) then adds and erases. ``grow`` is in
     source pixels. ``found`` is told the share of the whole picture the
-    detector marked (before ``layer``), whichever ``region`` is rendered, and
-    how many of its marks are long straight lines (none counted in a draft).
+    detector marked (before ``layer``), whichever ``region`` is rendered,
+    how many of its marks are long straight lines and whether the picture
+    looks like a page of text (neither in a draft).
     With ``affine`` (from the source's full-resolution coordinates to a render
     of ``shape`` (rows, cols) that a crop, turn or resize made; ``ctx.in_affine``)
     the mask is carried through it, as the painted strokes are, and ``scale``
     is not used: what is filled after a geometry step is what the editor's
     overlay shows on the source.
     """
-    from enhance_core.learned.damage import damage_mask, draft_damage_probability, source_damage_probability
+    from enhance_core.learned.damage import (damage_mask, draft_damage_probability, looks_like_text,
+                                             source_damage_probability)
 
     if draft:
         probability, at = draft_damage_probability(source, device=device, progress=progress,
@@ -83,7 +85,8 @@ def detected_damage(source: np.ndarray, *, scale: float, region: Region, sensiti
     marked = damage_mask(probability, sensitivity=sensitivity, grow=grow * at)
     if found is not None:
         lines = 0 if draft else _straight_marks(probability, marked, (sensitivity, grow * at))
-        found(float(np.count_nonzero(marked)) / marked.size, lines)
+        text = not draft and _TEXT.get(source, (), lambda: looks_like_text(source))
+        found(float(np.count_nonzero(marked)) / marked.size, lines, text)
     if affine is not None and shape is not None:
         mask = _carried(marked, at, np.asarray(affine, dtype=np.float64).reshape(2, 3), region)
         return mask if layer is None else layer.render_over(mask, region=region, affine=affine, shape=shape)
@@ -120,7 +123,7 @@ def _carried(marked: np.ndarray, at: float, affine: np.ndarray, region: Region) 
 
 
 def found_damage_note(share: float, sensitivity: float, *, draft: bool = False, painted: bool = False,
-                      lines: int = 0) -> str:
+                      lines: int = 0, text: bool = False) -> str:
     """What the detector found, for the user: the share of the picture marked, or what to do when it found nothing.
 
     Parameters
@@ -136,6 +139,8 @@ def found_damage_note(share: float, sensitivity: float, *, draft: bool = False, 
     lines : int
         How many of the marks are long straight lines
         (:func:`enhance_core.learned.damage.long_straight_marks`).
+    text : bool
+        Whether the picture looks like a page of text (:func:`enhance_core.learned.damage.looks_like_text`).
     """
     if share <= 0.0:
         if painted:
@@ -149,8 +154,11 @@ def found_damage_note(share: float, sensitivity: float, *, draft: bool = False, 
         straight = (f"; {'one' if one else lines} of its marks {'is a' if one else 'are'} long straight "
                     f"line{'' if one else 's'}: a scratch, or a rope, mast or pole to keep (in the editor the brush's "
                     f"overlay shows {'it' if one else 'them'} and its eraser unmarks)")
+    page = ("; the picture looks like a page of text, and the detector is made for photographs: it can take full "
+            "stops and the dots of letters for dust and a blank margin for a torn-off piece (look at the brush's "
+            "overlay in the editor and erase them, or leave this step out)") if text else ""
     return (f"damage found on {amount} of the picture" + (" before your painting" if painted else "")
-            + (" (quick preview)" if draft else "") + straight)
+            + (" (quick preview)" if draft else "") + straight + page)
 
 
 def _detector_view(pixels: np.ndarray, ctx: RenderContext) -> tuple[np.ndarray, float, Region, bool]:
@@ -177,6 +185,8 @@ def _layer_over_pixels(mask: np.ndarray, ctx: RenderContext) -> np.ndarray:
     return layer.render_over(mask) if (layer.rows, layer.cols) == mask.shape else mask
 
 
+_TEXT: IdentityMemo[bool] = IdentityMemo(4)
+"""Whether the last few sources looked like pages of text (a render of each region of the view asks again)."""
 _LINES: IdentityMemo[int] = IdentityMemo(4)
 """The long straight marks counted on the last few masks, by the map and the threshold and growth that made the
 mask from it (a render of each region of the view asks again)."""
@@ -200,8 +210,9 @@ def fill_detected(pixels: np.ndarray, ctx: RenderContext, *, sensitivity: float,
     mask = detected_damage(source, scale=scale, region=region, sensitivity=sensitivity, grow=grow,
                            layer=ctx.mask_layer if on_source else None, device=ctx.device,
                            progress=sub_progress(progress, 0.0, 0.5), should_stop=ctx.should_stop, draft=ctx.draft,
-                           found=lambda share, lines: ctx.note(found_damage_note(
-                               share, sensitivity, draft=ctx.draft, painted=ctx.mask_layer is not None, lines=lines)),
+                           found=lambda share, lines, text: ctx.note(found_damage_note(
+                               share, sensitivity, draft=ctx.draft, painted=ctx.mask_layer is not None, lines=lines,
+                               text=text)),
                            affine=ctx.in_affine if carry else None, shape=ctx.in_shape if carry else None)
     if not on_source:
         mask = _layer_over_pixels(mask, ctx)

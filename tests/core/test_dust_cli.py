@@ -155,6 +155,20 @@ def test_apply_restore_prints_what_the_detector_found_per_file(tmp_path, capsys,
     assert "no damage found at sensitivity 0.50: raise the sensitivity" in said["clean"]
 
 
+def test_apply_restore_on_a_page_of_text_says_the_detector_is_made_for_photographs(tmp_path, capsys,
+                                                                                  bright_detector):
+    from tests.learned.test_damage_restore import typed_page
+
+    write_image(Image(typed_page(), meta=ImageMeta(bit_depth=8)), tmp_path / "letter.png")
+    write_image(Image(np.full((40, 50, 3), 0.95, np.float32), meta=ImageMeta(bit_depth=8)), tmp_path / "sky.png")
+    assert main(["apply", "--filter", "restore", "--jobs", "1", "-o", str(tmp_path / "out"),
+                 str(tmp_path / "letter.png"), str(tmp_path / "sky.png")]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    said = {name: next(line for line in lines if f"{name}.png ->" in line) for name in ("letter", "sky")}
+    assert "the picture looks like a page of text, and the detector is made for photographs" in said["letter"]
+    assert "page of text" not in said["sky"]
+
+
 def test_a_folder_of_boxes_is_detected_with_r_into_the_tree_apply_r_reads(tmp_path, capsys, bright_detector):
     """An archive of hundreds of boxes needed one detect-dust command per box, each with its own -o (an archivist's
     walk-through); -r mirrors the tree, and scans of different boxes may share a stem."""

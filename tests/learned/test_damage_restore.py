@@ -1008,6 +1008,38 @@ def test_long_straight_marks_are_counted_for_the_user_to_look_at():
                     "rope, mast or pole to keep (in the editor the brush's overlay shows them and its eraser unmarks)")
 
 
+def typed_page(rows: int = 400, cols: int = 600, *, paper: float = 0.9, seed: int = 0) -> np.ndarray:
+    """A page of typed lines: thin dark strokes and full stops on light paper with a little grain (rows, cols, 3)."""
+    rng = np.random.default_rng(seed)
+    page = np.full((rows, cols), paper, np.float32)
+    for top in range(30, rows - 30, 40):
+        left = 30
+        while left < cols - 80:
+            for stroke in range(int(rng.integers(2, 7))):  # a word of letters
+                x = left + 9 * stroke
+                cv2.line(page, (x, top), (x + int(rng.integers(0, 5)), top + 14), 0.15, 2)
+                cv2.line(page, (x, top + 14), (x + 6, top + 14 - int(rng.integers(0, 8))), 0.15, 1)
+            left += 9 * (stroke + 1) + 12
+            cv2.circle(page, (left - 8, top + 13), 1, 0.15, -1)  # a full stop
+    page += rng.normal(0.0, 0.015, page.shape).astype(np.float32)
+    return np.repeat(np.clip(page, 0.0, 1.0)[..., None], 3, axis=2)
+
+
+def test_a_page_of_text_is_told_from_photographs():
+    """The detector takes full stops for dust and a blank margin for a torn piece; the note says so on a page."""
+    from enhance_core.io import read_image
+
+    assert damage.looks_like_text(typed_page())
+    assert damage.looks_like_text(typed_page(paper=0.78, seed=1)[..., :1]), "yellowed and gray: still a page"
+    assert damage.looks_like_text(np.round(typed_page(seed=2)))  # a bilevel (fax) page
+    photos = [read_image(Path(__file__).resolve().parents[2] / "resources" / "sample_astronaut.png").pixels,
+              synthetic_rgb(200, 300), np.full((64, 64, 3), 0.95, np.float32)]
+    assert not any(damage.looks_like_text(photo) for photo in photos)
+    said = restore.found_damage_note(0.19, 0.5, text=True)
+    assert said.startswith("damage found on 19.00 % of the picture; the picture looks like a page of text, and the "
+                           "detector is made for photographs: it can take full stops")
+
+
 def test_the_damage_note_tells_specks_from_nothing():
     assert restore.found_damage_note(3e-5, 0.5) == "damage found on under 0.01 % of the picture"
     assert restore.found_damage_note(0.0123, 0.5, draft=True) == "damage found on 1.23 % of the picture (quick preview)"
