@@ -110,7 +110,7 @@ def _detect_one(args: argparse.Namespace, source: Path, target: Path, sharing: P
 
     from enhance_core.image import Image, ImageMeta
     from enhance_core.io import read_image, write_image
-    from enhance_core.learned.damage import detect_damage
+    from enhance_core.learned.damage import detect_damage, looks_like_text
 
     try:
         if sharing is not None:
@@ -133,7 +133,9 @@ def _detect_one(args: argparse.Namespace, source: Path, target: Path, sharing: P
     except EnhanceError as error:
         print(f"{place} failed: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
         return "failed"
-    print(f"{place} {source} -> {target} ({float(np.mean(mask > 0)):.3%} marked)", file=sys.stderr, flush=True)
+    page = ("; it looks like a page of text: full stops and a blank margin can be marked, look at the mask"
+            if looks_like_text(image.pixels) else "")
+    print(f"{place} {source} -> {target} ({float(np.mean(mask > 0)):.3%} marked{page})", file=sys.stderr, flush=True)
     return "written"
 
 

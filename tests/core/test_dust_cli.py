@@ -155,7 +155,7 @@ def test_apply_restore_prints_what_the_detector_found_per_file(tmp_path, capsys,
     assert "no damage found at sensitivity 0.50: raise the sensitivity" in said["clean"]
 
 
-def test_apply_restore_on_a_page_of_text_says_the_detector_is_made_for_photographs(tmp_path, capsys,
+def test_restore_and_detect_dust_on_a_page_of_text_say_the_detector_is_made_for_photographs(tmp_path, capsys,
                                                                                   bright_detector):
     from tests.learned.test_damage_restore import typed_page
 
@@ -166,6 +166,12 @@ def test_apply_restore_on_a_page_of_text_says_the_detector_is_made_for_photograp
     lines = capsys.readouterr().err.splitlines()
     said = {name: next(line for line in lines if f"{name}.png ->" in line) for name in ("letter", "sky")}
     assert "the picture looks like a page of text, and the detector is made for photographs" in said["letter"]
+    assert "page of text" not in said["sky"]
+    assert main(["detect-dust", "-o", str(tmp_path / "masks"), str(tmp_path / "letter.png"),
+                 str(tmp_path / "sky.png")]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    said = {name: next(line for line in lines if f"{name}.png ->" in line) for name in ("letter", "sky")}
+    assert "marked; it looks like a page of text: full stops and a blank margin can be marked" in said["letter"]
     assert "page of text" not in said["sky"]
 
 
