@@ -55,7 +55,8 @@ def histogram_job(result: np.ndarray, original: np.ndarray | None, meta: ImageMe
     Photographs are binned on their level grid (at least 8 bits: an edited 1-bit scan holds grays);
     float sources and images in physical units (CT, whose stored range is far wider than the data)
     over the range their values cover: for a DICOM image shown without a window, its value range
-    (``meta.extra["value_range"]``), its padding (``meta.extra["padding"]``) not counted. With
+    (``meta.extra["value_range"]``), its padding (``meta.extra["padding"]``) not counted, nor what a reduced
+    preview or a blur blends between it and the tissue. With
     ``visible`` (a boolean map of the preview's shape: where the image is not wholly transparent)
     only those pixels count, not the colours hidden under transparency.
     """
@@ -70,7 +71,10 @@ def histogram_job(result: np.ndarray, original: np.ndarray | None, meta: ImageMe
         if meta.extra.get("padding"):  # the value outside a CT's scan circle, which is no tissue
             ends = sorted((float(value) - meta.value_offset) / meta.value_scale for value in meta.extra["padding"])
             slack = 1e-6 * (high - low or 1.0)
-            padding = (ends[0] - slack, ends[1] + slack)
+            # beyond the tissue, what lies on the padding's side goes too: a reduced preview or a blur blends the
+            # circle's rim into values between them
+            padding = ((-np.inf, low - slack) if ends[1] < low else (high + slack, np.inf) if ends[0] > high
+                       else (ends[0] - slack, ends[1] + slack))
 
     def count(pixels: np.ndarray) -> Histogram:
         sample = sample_pixels(pixels)
