@@ -437,6 +437,9 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
     except BatchInterrupted as interrupted:
         _settle_interrupted(interrupted, tasks, results, finish, started)
         if manifest is not None:  # stopped by the user, not ended by the system: queued again as they were
+            if cluster is not None:  # a remote worker may yet finish what it was running: the output is this batch's
+                for index in interrupted.running:
+                    begin(index)
             again = (manifest.entry(tasks[i].source, tasks[i].output, work[i], QUEUED)
                      for i in interrupted.running if i in work)
             manifest.append([entry for entry in again if entry is not None])

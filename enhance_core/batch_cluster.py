@@ -38,6 +38,7 @@ import dataclasses
 import logging
 import pickle
 import re
+import threading
 import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -45,8 +46,8 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from enhance_core.batch_workers import (POLL_SECONDS, BatchInterrupted, ignore_sigint, remove_partial_files,
-                                        sigint_held, stop_reason)
+from enhance_core.batch_workers import (POLL_SECONDS, BatchInterrupted, StopBatch, ignore_sigint,
+                                        remove_partial_files, sigint_held, stop_reason)
 from enhance_core.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ EXTRA = "pip install 'enhance-studio[cluster]'"
 """How to install what ``--cluster`` needs."""
 CONNECT_SECONDS = 10
 """How long to try to reach a scheduler."""
+ANSWER_SECONDS = 20
+"""How long a scheduler reached may take to answer as one."""
 WORKER_WAIT_SECONDS = 30
 """How long to wait for a scheduler's first worker."""
 LOCAL_ALLOWED_FAILURES = 1
@@ -143,13 +146,49 @@ def open_cluster(spec: ClusterSpec) -> Iterator[Cluster]:
                 stack.callback(client.close)
                 client.register_plugin(_ignoring_ctrl_c(distributed), name="enhance-ignore-ctrl-c")
             else:
-                try:
-                    client = distributed.Client(spec.address, timeout=CONNECT_SECONDS)
-                except (OSError, TimeoutError) as error:
-                    raise ParameterError(f"cannot reach the Dask scheduler at {spec.address} ({error}); start it "
-                                         "with `dask scheduler` or check --cluster") from None
+                for name in ["distributed", *(name for name in logging.root.manager.loggerDict
+                                               if name.startswith("distributed."))]:
+                    quiet = logging.getLogger(name)  # a scheduler lost mid-run: the summary says so, in a line
+                    stack.callback(quiet.setLevel, quiet.level)  # after the client's close, which logs it again
+                    quiet.setLevel(logging.CRITICAL)
+                client = _connect(distributed, spec.address)
                 stack.callback(client.close)
         yield Cluster(client, spec, stack.close)
+
+
+def _connect(distributed: Any, address: str) -> Any:
+    """A client of the scheduler at ``address``, or a clear error within :data:`ANSWER_SECONDS`.
+
+    Dask's own timeout covers reaching the address, not its answer: a port that takes the connection and
+    says nothing (a dashboard, a proxy) held the batch for ever, and one that answers something else (SSH)
+    raised from deep in Dask's decoding.
+
+    Raises
+    ------
+    ParameterError
+        The address cannot be reached, does not answer in time, or does not answer as a Dask scheduler.
+    """
+    answer: SimpleQueue[Any] = SimpleQueue()
+
+    def connect() -> None:
+        try:
+            answer.put(distributed.Client(address, timeout=CONNECT_SECONDS))
+        except BaseException as error:  # noqa: BLE001 - whatever it is, the main thread reports it
+            answer.put(error)
+
+    threading.Thread(target=connect, name="dask-connect", daemon=True).start()
+    try:
+        client = answer.get(timeout=ANSWER_SECONDS)
+    except Empty:
+        raise ParameterError(f"{address} took the connection but gave no Dask scheduler's answer in {ANSWER_SECONDS} "
+                             "s; check --cluster (a scheduler listens on 8786, its dashboard on 8787)") from None
+    if isinstance(client, (OSError, TimeoutError)):
+        raise ParameterError(f"cannot reach the Dask scheduler at {address} ({client}); start it with "
+                             "`dask scheduler` or check --cluster")
+    if isinstance(client, BaseException):
+        raise ParameterError(f"{address} does not answer as a Dask scheduler ({type(client).__name__}); check "
+                             "--cluster (a scheduler listens on 8786)")
+    return client
 
 
 def _ignoring_ctrl_c(distributed: Any) -> Any:
@@ -230,6 +269,9 @@ def run_on_cluster(cluster: Cluster, fn: Callable[[FileTask, Any], FileResult], 
                 while not arrived.empty():
                     done.append(arrived.get())
                 for future in done:
+                    if future.status == "cancelled":  # not by this client: its scheduler was lost or restarted
+                        raise StopBatch(f"the Dask scheduler at {cluster.spec} was lost or restarted; run the "
+                                        "same command again once it runs")
                     index = running.pop(future)
                     finish(index, _result(future, tasks[index], sent[index], died))
     except KeyboardInterrupt as stop:
@@ -253,8 +295,6 @@ def _started(client: Any, running: dict[Any, int]) -> set[str]:
 
 def _result(future: Any, task: FileTask, sent: FileTask, died: Callable[[FileTask, str], FileResult]) -> FileResult:
     """The result of a finished future, with this process's paths; a failure of the task itself via ``died``."""
-    if future.status == "cancelled":
-        return died(task, "the cluster cancelled it (its scheduler restarted or lost this client)")
     if future.status != "finished":
         error = future.exception()
         if type(error).__name__ == "KilledWorker":

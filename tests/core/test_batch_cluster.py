@@ -131,19 +131,94 @@ def test_ctrl_c_stops_the_cluster_and_the_same_command_finishes_the_rest(tmp_pat
     address = cluster.client.scheduler.address
     again = [*COMMAND, "apply", "--recipe", str(recipe), "-o", str(out), "--cluster", address, str(inputs)]
     finished = subprocess.run(again, capture_output=True, text=True, timeout=120)
-    refused = finished.stderr.count("already exists; pass --skip-existing")
-    # A file a worker renamed into place after the Ctrl+C was not recorded (at most 2 were running): the manifest
-    # shows it only queued, so the rerun keeps it and asks, as for any file it did not begin.
-    assert finished.returncode == (1 if refused else 0) and refused <= 2, finished.stderr
+    # A file a worker renamed into place after the Ctrl+C is the batch's (the files running were recorded as
+    # begun): the rerun writes it again instead of asking, as it did, for --skip-existing every night.
+    assert finished.returncode == 0 and "already exists" not in finished.stderr, finished.stderr
     summary = re.search(rf"(\d+) of 40 file\(s\) written to {re.escape(str(out))}(?:, (\d+) done in an earlier run)?",
                         finished.stdout)
     assert summary, finished.stdout
     now, earlier = int(summary[1]), int(summary[2] or 0)
-    assert now + earlier + refused == 40 and len(written) - 2 <= earlier <= len(written)
-    if refused:
-        assert subprocess.run([*again, "--skip-existing"], capture_output=True, text=True,
-                              timeout=120).returncode == 0
+    assert now + earlier == 40 and len(written) - 2 <= earlier <= len(written)
     assert len(list(out.glob("*.png"))) == 40
+
+
+def test_a_scheduler_lost_mid_run_stops_the_batch_and_the_same_command_finishes_it(tmp_path, cluster,
+                                                                                    capsys) -> None:
+    """Its files were recorded as failed ("the cluster cancelled it"), which a plain rerun did not run again."""
+    import threading
+    import time
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rng = np.random.default_rng(1)
+    for index in range(40):
+        write_image(Image(rng.random((160, 160, 3), dtype=np.float32)), inputs / f"img{index}.png")
+    recipe = save_recipe([make_item("tv_denoise", {"weight": 0.5})] * 2, tmp_path / "slow.json")
+    out = tmp_path / "out"
+    command = ["apply", "--recipe", str(recipe), "-o", str(out), "--cluster", cluster.client.scheduler.address,
+               "-q", str(inputs)]
+
+    def restart_after_the_first_file() -> None:
+        deadline = time.monotonic() + 60
+        while not list(out.glob("*.png")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        cluster.client.restart()
+
+    restarting = threading.Thread(target=restart_after_the_first_file)
+    restarting.start()
+    assert main(command) == 1
+    restarting.join()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and " - ERROR - " not in err
+    assert err.strip().splitlines()[-1].startswith(
+        f"stopped: the Dask scheduler at {cluster.client.scheduler.address} was lost or restarted; run the same "
+        "command again once it runs: ")
+    cluster.client.wait_for_workers(2, timeout=30)
+    assert main(command) == 0, capsys.readouterr().err
+    assert len(list(out.glob("*.png"))) == 40 and not list(out.glob(".*.part"))
+
+
+def test_an_address_that_is_no_dask_scheduler_is_a_clear_error_in_time(tmp_path, monkeypatch, capsys) -> None:
+    """A port that took the connection and said nothing held the batch (Ctrl+C too) for ever; one that answered
+    something else printed Dask's traceback."""
+    import socket
+    import threading
+
+    write_image(Image(np.zeros((8, 8, 3), np.float32)), tmp_path / "a.png")
+    monkeypatch.setattr(batch_cluster, "ANSWER_SECONDS", 2)
+    listeners = []
+
+    def listen(answer: bytes) -> str:
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        listeners.append(server)
+
+        def serve() -> None:
+            while True:
+                try:
+                    connection, _ = server.accept()
+                except OSError:
+                    return
+                listeners.append(connection)
+                if answer:
+                    connection.sendall(answer)
+                    connection.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+    try:
+        for answer, said in ((b"", "took the connection but gave no Dask scheduler's answer in 2 s"),
+                             (b"SSH-2.0-OpenSSH_9.6\r\n" + b"x" * 5000, "does not answer as a Dask scheduler")):
+            address = listen(answer)
+            assert main(["apply", "--filter", "negative", "--cluster", address, "-o", str(tmp_path / "out"),
+                         str(tmp_path / "a.png")]) == 2
+            error = capsys.readouterr().err
+            assert error.startswith(f"error: {address} {said}") and error.count("\n") == 1, error
+    finally:
+        for listener in listeners:
+            listener.close()
 
 
 def test_storage_the_workers_cannot_write_is_refused_before_any_work(tmp_path, cluster) -> None:
