@@ -122,6 +122,14 @@ def _images(args: argparse.Namespace, damaged: list[str]) -> Iterator[_Slice]:
     from enhance_core.medical.study import export_folder_names
 
     inputs = [_series(path, args) for path in args.inputs]
+    if args.output is not None and args.output.exists():
+        from enhance_core.io import same_file
+
+        for found in inputs:
+            for series in found:
+                if any(same_file(item.path, args.output) for item in series.slices):
+                    raise ParameterError(f"-o {args.output} is one of the DICOM files measured; roi-stats never "
+                                         "writes over its input: give the CSV another name")
     measured: set[tuple[Path, int]] = set()
     for path, found in zip(args.inputs, inputs):
         names = export_folder_names(found, with_titles=args.include_patient_data)

@@ -78,6 +78,16 @@ def test_an_existing_csv_is_kept_without_overwrite(series, tmp_path, capsys):
     assert out.read_text().startswith("file,roi,unit,count")
 
 
+def test_the_csv_never_replaces_a_scan_it_measures_even_with_overwrite(series, capsys):
+    """roi-stats -o ct.dcm --overwrite wrote its table over the scan it had measured (a slip of the tab key)."""
+    kept = {path: path.read_bytes() for path in series}
+    for given, out in ((series[0], series[0]), (series[0].parent, series[2])):
+        assert main(["roi-stats", str(given), "--roi", "rect:0,0,8,8", "-o", str(out), "--overwrite"]) == 2
+        assert f"-o {out} is one of the DICOM files measured; roi-stats never writes over its input" in \
+            capsys.readouterr().err
+    assert {path: path.read_bytes() for path in series} == kept
+
+
 @pytest.mark.parametrize("roi, words", [
     ("circle:1,2,3,4", "the shape must be rect or ellipse"),
     ("rect:1,2,3", "four numbers LEFT,TOP,RIGHT,BOTTOM"),
