@@ -40,6 +40,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from enhance_core.cli.arguments import nonempty_argument, path_argument
 from enhance_core.cli.folders import check_output_folder, make_output_folder, remove_empty_folders
 from enhance_core.cli.progress import one_line
 from enhance_core.cli.stopping import stop_status, stopped_word
@@ -66,7 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "folders or globs and write the results to OUTDIR, keeping format, bit depth and metadata.",
     )
     what = parser.add_mutually_exclusive_group()
-    what.add_argument("--recipe", type=Path, help="recipe JSON saved by the editor")
+    what.add_argument("--recipe", type=path_argument, help="recipe JSON saved by the editor")
     # every filter's name is in lower case: GAMMA is gamma (it was "unknown filter", without a hint)
     what.add_argument("--filter", metavar="NAME", action="append", type=str.lower,
                       help="one filter by name, in any case (see --list); for several, save a recipe from the "
@@ -77,10 +78,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "uses chooses that mode (sigma=25 of denoise means mode=manual); curve points as "
                         "'rgb=0,0;0.25,0.2;1,1' (x,y pairs, quoted for the shell)")
     masks = parser.add_mutually_exclusive_group()
-    masks.add_argument("--mask", type=Path, metavar="FILE", help="mask image for every input (white applies)")
-    masks.add_argument("--mask-dir", type=Path, metavar="DIR", help="masks paired with inputs by file stem")
-    parser.add_argument("-o", "--output", type=Path, metavar="OUTDIR", help="folder for the results (created)")
-    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
+    masks.add_argument("--mask", type=path_argument, metavar="FILE", help="mask image for every input (white applies)")
+    masks.add_argument("--mask-dir", type=path_argument, metavar="DIR", help="masks paired with inputs by file stem")
+    parser.add_argument("-o", "--output", type=path_argument, metavar="OUTDIR", help="folder for the results (created)")
+    parser.add_argument("inputs", nargs="*", type=nonempty_argument, metavar="INPUT",
+                        help="image files, folders or glob patterns")
     parser.add_argument("-r", "--recursive", action="store_true",
                         help="take the images of subfolders too (hidden ones and OUTDIR left out) and mirror "
                         "the folder tree under OUTDIR")
@@ -120,9 +122,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="no line per file written: failures, a progress line every 5 %% and the summary")
     parser.add_argument("--device",
                         help="device for learned filters: auto (default: the GPU if there is one), cpu, cuda or mps")
-    parser.add_argument("--reference-dir", type=Path, metavar="DIR",
+    parser.add_argument("--reference-dir", type=path_argument, metavar="DIR",
                         help="score each result against the same-stem reference and write a report")
-    parser.add_argument("--report-dir", type=Path, metavar="DIR", help="where the report goes (default OUTDIR/report)")
+    parser.add_argument("--report-dir", type=path_argument, metavar="DIR",
+                        help="where the report goes (default OUTDIR/report)")
     parser.add_argument("--min-psnr", type=float,
                         help="with --reference-dir: flag results under this PSNR in dB (default 30)")
     parser.add_argument("--min-ssim", type=float,

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 from functools import partial
-from pathlib import Path
 
+from enhance_core.cli.arguments import path_argument
 from enhance_core.errors import ImageWriteError
 from enhance_core.image import Image
 from enhance_core.paths import exists, is_dir
@@ -28,8 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Read IN and write OUT in the format its suffix names (.png .tif .jpg .webp .bmp), "
         "keeping bit depth, EXIF, ICC profile and alpha where the format allows.",
     )
-    parser.add_argument("source", type=Path, metavar="IN", help="image to convert")
-    parser.add_argument("target", type=Path, metavar="OUT", help="file to write; its suffix picks the format")
+    parser.add_argument("source", type=path_argument, metavar="IN", help="image to convert")
+    parser.add_argument("target", type=path_argument, metavar="OUT", help="file to write; its suffix picks the format")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), default=None,
                         help="bits per sample (default: the source's)")
     parser.add_argument("--quality", type=int,

@@ -28,6 +28,7 @@ import argparse
 import sys
 from pathlib import Path, PurePosixPath
 
+from enhance_core.cli.arguments import nonempty_argument, path_argument
 from enhance_core.cli.folders import make_output_folder
 from enhance_core.cli.progress import Tally
 from enhance_core.cli.stopping import finish_advice, stop_status, stopped_word
@@ -41,8 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Detect cracks, scratches, dust and tears in each INPUT with the learned detector and write "
         "MASKDIR/<stem>.png (white = damage), ready for 'enhance-studio apply --filter hole_fill --mask-dir MASKDIR'.",
     )
-    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
-    parser.add_argument("-o", "--output", type=Path, metavar="MASKDIR", help="folder for the masks (created)")
+    parser.add_argument("inputs", nargs="*", type=nonempty_argument, metavar="INPUT",
+                        help="image files, folders or glob patterns")
+    parser.add_argument("-o", "--output", type=path_argument, metavar="MASKDIR", help="folder for the masks (created)")
     parser.add_argument("-r", "--recursive", action="store_true",
                         help="take the images of subfolders too (hidden ones and MASKDIR left out) and write their "
                         "masks in the same subfolders of MASKDIR, as 'apply -r --mask-dir' reads them")

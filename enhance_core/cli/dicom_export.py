@@ -44,6 +44,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from enhance_core.cli.arguments import path_argument
 from enhance_core.cli.folders import make_output_folder, remove_empty_folders
 from enhance_core.cli.progress import Tally, report_failure, report_progress
 from enhance_core.cli.stopping import finish_advice, stop_status, stopped_word
@@ -65,8 +66,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "window (preset, center/width, automatic, or each slice's header window), or as full-range 16-bit values. "
         "Exported files carry no patient-identifying DICOM fields unless --include-patient-data is given.",
     )
-    parser.add_argument("source", type=Path, metavar="SOURCE", help="series folder or DICOM file")
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR", help="folder for the slices")
+    parser.add_argument("source", type=path_argument, metavar="SOURCE", help="series folder or DICOM file")
+    parser.add_argument("-o", "--output", type=path_argument, required=True, metavar="OUTDIR",
+                        help="folder for the slices")
     window = parser.add_mutually_exclusive_group()
     window.add_argument("--preset", help="window preset name (CT: brain, subdural, stroke, temporal_bone, lung, "
                                          "mediastinum, soft_tissue, liver, bone) or one of --presets-file")
@@ -79,14 +81,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "the map is in each file's description)")
     parser.add_argument("--format", choices=sorted(FORMATS), default="png", help="output format (default png)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100 (default 95)")
-    parser.add_argument("--recipe", type=Path, help="recipe whose steps run after the window (CLAHE, denoise...)")
+    parser.add_argument("--recipe", type=path_argument,
+                        help="recipe whose steps run after the window (CLAHE, denoise...)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--series", metavar="UID", help="SeriesInstanceUID to export when the folder holds several "
                                                        "(a file given must belong to it)")
     which.add_argument("--all-series", action="store_true",
                        help="export every series of the folder and its subfolders, each into its own subfolder "
                             "of OUTDIR (series_NNN_MODALITY)")
-    parser.add_argument("--presets-file", type=Path, help="JSON file of user window presets")
+    parser.add_argument("--presets-file", type=path_argument, help="JSON file of user window presets")
     parser.add_argument("--include-patient-data", action="store_true",
                         help="also write patient, study and institution fields into the files' descriptions")
     existing = parser.add_mutually_exclusive_group()

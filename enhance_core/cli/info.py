@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from enhance_core.cli.arguments import path_argument
 from enhance_core.cli.progress import json_line, report_failure, report_progress
 from enhance_core.errors import EnhanceError
 
@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Print one JSON object per file: size, channels, bit depth, format, orientation, ICC, "
         "and for DICOM the modality, windows, unit and value range.",
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
+    parser.add_argument("files", nargs="+", type=path_argument, metavar="FILE",
                         help="image files (JPEG, PNG, TIFF, BMP, WebP, HEIC, AVIF, camera RAW, DICOM)")
     parser.add_argument("--page", type=int, default=None, metavar="N",
                         help="TIFF page or DICOM frame to describe, counted from 0 as ImageMagick's file.tif[0] "

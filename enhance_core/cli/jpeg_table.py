@@ -15,9 +15,9 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from enhance_core.cli.arguments import path_argument
 from enhance_core.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Re-encode IMAGE as JPEG at quality 95 down to 5 in steps of 5 "
         "and print PSNR, SSIM and bytes for each.",
     )
-    parser.add_argument("image", type=Path, metavar="IMAGE", help="image to re-encode")
+    parser.add_argument("image", type=path_argument, metavar="IMAGE", help="image to re-encode")
     parser.add_argument("--json", action="store_true", help="print one JSON object per quality instead of a table")
     parser.set_defaults(run=run)
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 
+from enhance_core.cli.arguments import path_argument
 from enhance_core.cli.progress import json_line
 from enhance_core.errors import ParameterError
 
@@ -32,8 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Compare RESULT with REFERENCE (same size; a gray and a color image on luma) "
         "and print JSON with psnr (dB), ssim and mse.",
     )
-    parser.add_argument("result", type=Path, metavar="RESULT", help="the processed image")
-    parser.add_argument("reference", type=Path, metavar="REFERENCE", help="the ground truth it is compared with")
+    parser.add_argument("result", type=path_argument, metavar="RESULT", help="the processed image")
+    parser.add_argument("reference", type=path_argument, metavar="REFERENCE",
+                        help="the ground truth it is compared with")
     parser.add_argument("--data-range", type=float, default=None,
                         help="value range in the reference file's units (255 for 8-bit, 65535 for 16-bit, as stored "
                              "for float); default its bit depth's whole range")

@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, NamedTuple
 
+from enhance_core.cli.arguments import path_argument
 from enhance_core.errors import DecompressionBomb, ImageReadError, MissingDecoder, ParameterError, UnsupportedFormat
 
 if TYPE_CHECKING:
@@ -48,12 +49,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "area in mm², mean, SD, min and max of the source values (HU for CT), and with --recipe the "
                     "same after the recipe.",
     )
-    parser.add_argument("inputs", nargs="+", type=Path, metavar="FILE",
+    parser.add_argument("inputs", nargs="+", type=path_argument, metavar="FILE",
                         help="DICOM files or series folders (subfolders searched, so a study folder works)")
     parser.add_argument("--roi", action="append", required=True, metavar="SHAPE:LEFT,TOP,RIGHT,BOTTOM",
                         help="rect or ellipse and its box in source pixels, e.g. ellipse:40,50,80,90 (repeatable)")
-    parser.add_argument("--recipe", type=Path, help="also measure after this recipe's steps (steps after its window "
-                                                              "measured on the picture shown, in HU)")
+    parser.add_argument("--recipe", type=path_argument,
+                        help="also measure after this recipe's steps (steps after its window measured on the picture "
+                             "shown, in HU)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--series", metavar="UID", help="SeriesInstanceUID to measure when a folder holds several")
     which.add_argument("--all-series", action="store_true",
@@ -62,7 +64,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--include-patient-data", action="store_true",
                         help="with --all-series, add the SeriesDescription (which may name a person) to the "
                              "series column")
-    parser.add_argument("-o", "--output", type=Path, help="write the CSV here instead of printing it")
+    parser.add_argument("-o", "--output", type=path_argument, help="write the CSV here instead of printing it")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing -o file")
     parser.set_defaults(run=run)
 

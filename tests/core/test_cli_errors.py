@@ -188,3 +188,28 @@ def test_ctrl_c_while_the_commands_are_being_read_is_one_line(monkeypatch, capsy
     monkeypatch.setattr(cli, "build_parser", interrupted)
     assert cli.main(["info", "x.png"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize("command", [
+    ["apply", "--filter", "negative", "", "-o", "out"], ["apply", "--filter", "negative", "in.png", "-o", ""],
+    ["detect-dust", "", "-o", "masks"], ["dicom-export", "series", "-o", ""], ["info", ""],
+    ["roi-stats", "", "--roi", "rect:0,0,4,4"], ["convert", "in.png", ""], ["metrics", "", "in.png"]])
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(command, tmp_path, monkeypatch, capsys):
+    """An unset variable (-o "$OUT") wrote the results, a manifest or DICOM slices into the folder the command ran
+    in; an empty input processed every image there."""
+    import numpy as np
+
+    from enhance_core.cli import main
+    from enhance_core.image import Image
+    from enhance_core.io import write_image
+    from tests.core.dicom_fixtures import write_series
+
+    monkeypatch.chdir(tmp_path)
+    write_image(Image(np.full((8, 8, 3), 0.5, np.float32)), tmp_path / "in.png")
+    write_series(tmp_path / "series", [0.0])
+    before = sorted(path.name for path in tmp_path.iterdir())
+    with pytest.raises(SystemExit) as stopped:
+        main(command)
+    assert stopped.value.code == 2
+    assert "an empty path (an unset shell variable?): name a file or folder" in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
