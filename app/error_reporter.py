@@ -9,12 +9,16 @@ of opening modal dialogs.
 
 from __future__ import annotations
 
+import errno
+import os
 import traceback
+from pathlib import Path
 from typing import Sequence
 
 from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
 
 from enhance_core.errors import EnhanceError, out_of_memory
+from enhance_core.paths import name_refusal
 
 SAVE_ANSWERS = ("save", "discard", "cancel")
 
@@ -51,6 +55,8 @@ class ErrorReporter:
         details = details or "".join(traceback.format_exception(type(error), error, error.__traceback__))
         if isinstance(error, EnhanceError):
             message = str(error)
+        elif isinstance(error, OSError) and error.errno == errno.ENAMETOOLONG and error.filename is not None:
+            message = f"{error.filename}: {name_refusal(Path(os.fsdecode(error.filename)))}"
         elif out_of_memory(error):
             message = "There was not enough memory for this operation. Close other programs or use a smaller image."
         else:

@@ -12,15 +12,18 @@ it: ``--help`` then starts in a fraction of a second (issue 20,
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import io
 import os
 import re
 import sys
+from pathlib import Path
 
 from enhance_core import __version__
 from enhance_core.cli.stopping import stop_status, stopped_word, terminate_as_interrupt
 from enhance_core.errors import EnhanceError
+from enhance_core.paths import name_refusal
 
 SUBCOMMANDS: dict[str, str] = {
     "info": "enhance_core.cli.info",
@@ -85,5 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     except PermissionError as error:  # a check no subcommand foresaw: a file or folder it may not open or enter
         print(f"error: {error.filename or 'a file'}: permission denied; check that you may read it (write it, for "
               "an output) and enter the folders on its way", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno != errno.ENAMETOOLONG or error.filename is None:
+            raise
+        print(f"error: {error.filename}: {name_refusal(Path(os.fsdecode(error.filename)))}", file=sys.stderr)
         return 2
 

@@ -238,6 +238,16 @@ def test_bad_file_shows_an_error_and_keeps_the_image(qtbot, window, tmp_path, ph
     assert window.document.source_path == photo_path
 
 
+def test_a_series_folder_name_too_long_for_the_file_system_says_so(qtbot, window, tmp_path):
+    """It said "An unexpected error occurred (OSError: [Errno 36] File name too long ...)"."""
+    with qtbot.waitSignal(window.files.lane.failed, timeout=20000):
+        window.files.open_series(tmp_path / ("L" * 300))
+    title, message, _ = window.reporter.errors[-1]
+    assert title == "Cannot open the file" and "unexpected" not in message
+    assert message.endswith("the name is too long for the file system (300 bytes in UTF-8; most allow 255, and the "
+                            "whole path 4096): choose a shorter one")
+
+
 def test_a_file_in_a_folder_that_cannot_be_entered_shows_an_error_naming_the_folder(qtbot, window, tmp_path,
                                                                                    photo_path, monkeypatch):
     open_image(qtbot, window, photo_path)

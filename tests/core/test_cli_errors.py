@@ -213,3 +213,19 @@ def test_an_empty_path_is_refused_not_read_as_the_current_folder(command, tmp_pa
     assert stopped.value.code == 2
     assert "an empty path (an unset shell variable?): name a file or folder" in capsys.readouterr().err
     assert sorted(path.name for path in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("command", [
+    ["dicom-export", "series", "-o", "L" * 300], ["dicom-export", "L" * 300, "-o", "out"],
+    ["roi-stats", "L" * 300 + ".dcm", "--roi", "rect:0,0,4,4"],
+    ["roi-stats", "series", "--roi", "rect:0,0,4,4", "-o", "L" * 300 + ".csv"]])
+def test_a_name_too_long_for_the_file_system_is_one_line_not_a_traceback(command, tmp_path, monkeypatch, capsys):
+    from enhance_core.cli import main
+    from tests.core.dicom_fixtures import write_series
+
+    monkeypatch.chdir(tmp_path)
+    write_series(tmp_path / "series", [0.0])
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "is too long for the file system (30" in err and "bytes in UTF-8" in err and "choose a shorter one" in err
