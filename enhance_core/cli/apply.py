@@ -40,7 +40,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from enhance_core.cli.arguments import nonempty_argument, path_argument
+from enhance_core.cli.arguments import nonempty_argument, path_argument, value_argument
 from enhance_core.cli.folders import check_output_folder, make_output_folder, remove_empty_folders
 from enhance_core.cli.progress import one_line
 from enhance_core.cli.stopping import stop_status, stopped_word
@@ -96,7 +96,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="run the files on Dask: local:N starts N worker processes here for the run, "
                         "tcp://HOST:PORT uses a running scheduler whose workers share the inputs' and OUTDIR's "
                         "storage (needs the cluster extra: pip install 'enhance-studio[cluster]')")
-    parser.add_argument("--format", metavar="EXT", help="write this format instead of the input's (png, tif, jpg...)")
+    parser.add_argument("--format", type=value_argument, metavar="EXT",
+                        help="write this format instead of the input's (png, tif, jpg...)")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), help="bits per sample (default: the input's)")
     parser.add_argument("--quality", type=int,
                         help="JPEG/WebP quality 1-100 (default: a JPEG input's own, read from its tables; 100, "

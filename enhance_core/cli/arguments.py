@@ -12,6 +12,14 @@ def path_argument(text: str) -> Path:
     return Path(nonempty_argument(text))
 
 
+def value_argument(text: str) -> str:
+    """An option's value, refused when empty or blank (``--preset "$PRESET"`` with the variable unset exported
+    with the default window, as if no preset had been asked for)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty value (an unset shell variable?): give one or leave the option out")
+    return text
+
+
 def nonempty_argument(text: str) -> str:
     """A file, folder or glob given on the command line, refused when empty (see :func:`path_argument`)."""
     if not text:

@@ -44,7 +44,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from enhance_core.cli.arguments import path_argument
+from enhance_core.cli.arguments import path_argument, value_argument
 from enhance_core.cli.folders import make_output_folder, remove_empty_folders
 from enhance_core.cli.progress import Tally, report_failure, report_progress
 from enhance_core.cli.stopping import finish_advice, stop_status, stopped_word
@@ -70,9 +70,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", type=path_argument, required=True, metavar="OUTDIR",
                         help="folder for the slices")
     window = parser.add_mutually_exclusive_group()
-    window.add_argument("--preset", help="window preset name (CT: brain, subdural, stroke, temporal_bone, lung, "
-                                         "mediastinum, soft_tissue, liver, bone) or one of --presets-file")
-    window.add_argument("--window", metavar="CENTER,WIDTH",
+    window.add_argument("--preset", type=value_argument,
+                        help="window preset name (CT: brain, subdural, stroke, temporal_bone, lung, "
+                             "mediastinum, soft_tissue, liver, bone) or one of --presets-file")
+    window.add_argument("--window", type=value_argument, metavar="CENTER,WIDTH",
                         help="window in physical units, e.g. --window -600,1500 (lung)")
     window.add_argument("--auto", action="store_true",
                         help="window from the 0.5-99.5 %% percentiles of the middle slice")
@@ -84,8 +85,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--recipe", type=path_argument,
                         help="recipe whose steps run after the window (CLAHE, denoise...)")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--series", metavar="UID", help="SeriesInstanceUID to export when the folder holds several "
-                                                       "(a file given must belong to it)")
+    which.add_argument("--series", type=value_argument, metavar="UID",
+                       help="SeriesInstanceUID to export when the folder holds several "
+                            "(a file given must belong to it)")
     which.add_argument("--all-series", action="store_true",
                        help="export every series of the folder and its subfolders, each into its own subfolder "
                             "of OUTDIR (series_NNN_MODALITY)")
@@ -204,6 +206,9 @@ def run(args: argparse.Namespace) -> int:
     check_quality(args.quality)
     if args.full_range and suffix == ".jpg":
         raise ParameterError("--full-range needs 16 bits; use --format png or tif")
+    if args.presets_file is not None and not args.preset:
+        raise ParameterError(f"--presets-file {args.presets_file} is read for --preset NAME only; add --preset, or "
+                             "leave --presets-file out")
     if args.output.exists() and not args.output.is_dir():
         raise ImageWriteError(args.output, "is a file; give a folder for the slices")
     chosen = _series(args)

@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, NamedTuple
 
-from enhance_core.cli.arguments import path_argument
+from enhance_core.cli.arguments import path_argument, value_argument
 from enhance_core.errors import DecompressionBomb, ImageReadError, MissingDecoder, ParameterError, UnsupportedFormat
 
 if TYPE_CHECKING:
@@ -57,7 +57,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="also measure after this recipe's steps (steps after its window measured on the picture "
                              "shown, in HU)")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--series", metavar="UID", help="SeriesInstanceUID to measure when a folder holds several")
+    which.add_argument("--series", type=value_argument, metavar="UID",
+                       help="SeriesInstanceUID to measure when a folder holds several")
     which.add_argument("--all-series", action="store_true",
                        help="measure every series of each folder, named in a first column, series "
                             "(series_NNN_MODALITY)")

@@ -229,3 +229,38 @@ def test_a_name_too_long_for_the_file_system_is_one_line_not_a_traceback(command
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert "is too long for the file system (30" in err and "bytes in UTF-8" in err and "choose a shorter one" in err
+
+
+@pytest.mark.parametrize("command", [
+    ["apply", "--filter", "negative", "--format", "", "in.png", "-o", "out"],
+    ["dicom-export", "series", "-o", "out", "--preset", ""], ["dicom-export", "series", "-o", "out", "--window", " "],
+    ["dicom-export", "series", "-o", "out", "--series", ""],
+    ["roi-stats", "series", "--roi", "rect:0,0,4,4", "--series", ""]])
+def test_an_empty_option_value_is_refused_not_taken_as_no_option(command, tmp_path, monkeypatch, capsys):
+    """dicom-export --preset "" exported with the header window, apply --format "" kept the input's format."""
+    import numpy as np
+
+    from enhance_core.cli import main
+    from enhance_core.image import Image
+    from enhance_core.io import write_image
+    from tests.core.dicom_fixtures import write_series
+
+    monkeypatch.chdir(tmp_path)
+    write_image(Image(np.full((8, 8, 3), 0.5, np.float32)), tmp_path / "in.png")
+    write_series(tmp_path / "series", [0.0])
+    with pytest.raises(SystemExit) as stopped:
+        main(command)
+    assert stopped.value.code == 2 and "an empty value (an unset shell variable?)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_presets_file_without_a_preset_is_refused(tmp_path, capsys):
+    """It was not read at all, so a misspelt or missing file passed unnoticed."""
+    from enhance_core.cli import main
+    from tests.core.dicom_fixtures import write_series
+
+    write_series(tmp_path / "series", [0.0])
+    assert main(["dicom-export", str(tmp_path / "series"), "-o", str(tmp_path / "out"), "--presets-file",
+                 str(tmp_path / "nosuch.json")]) == 2
+    assert "is read for --preset NAME only; add --preset, or leave --presets-file out" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
