@@ -180,7 +180,10 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     if mask_file is not None and mask_dir is not None:
         raise ParameterError("give --mask or --mask-dir, not both")
     if mask_file is not None and not is_file(mask_file, path_refusal(f"mask file {mask_file}")):
-        raise ParameterError(f"mask file {mask_file} does not exist")
+        what = ("is a folder; give --mask a mask image, or --mask-dir the folder" if mask_file.is_dir()
+                else "is not a regular file (a named pipe?); give a mask image" if mask_file.exists()
+                else "does not exist")
+        raise ParameterError(f"mask file {mask_file} {what}")
     if mask_file is not None:
         read_image(mask_file)
     placed = {source: (subfolders or {}).get(source, PurePosixPath(".")) for source in inputs}

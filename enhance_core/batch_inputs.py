@@ -105,6 +105,9 @@ def collect_tree(specs: Sequence[str | Path], *, recursive: bool = False, includ
                 denied += peeked
         elif path.is_file():
             matches = [(path, PurePosixPath(path.name))]
+        elif path.exists():
+            raise ParameterError(f"input {str(spec)!r} is not a regular file (a named pipe or a device); give image "
+                                 "files, folders or glob patterns")
         else:
             root = _fixed_prefix(str(spec))
             files = [Path(p) for p in glob.glob(_any_case_name(str(spec)), recursive=True)

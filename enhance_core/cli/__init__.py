@@ -50,9 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SIGNED_VALUE_OPTIONS = ("--window",)
+SIGNED_VALUE_OPTIONS = ("--window", "--resize")
 """Options whose value may start with a minus sign (a lung window's centre, -600), which argparse would take for
-an option of its own: ``--window -600,1500`` is read as ``--window=-600,1500``."""
+an option of its own: ``--window -600,1500`` is read as ``--window=-600,1500``; ``--resize -5%`` is then refused
+by its own check, which says why, not by argparse's "expected one argument"."""
 
 
 def _join_signed_values(argv: list[str]) -> list[str]:

@@ -20,6 +20,17 @@ def value_argument(text: str) -> str:
     return text
 
 
+def page_argument(text: str) -> int:
+    """A page or frame number (0 the first), refused with the option's name when it is not one."""
+    try:
+        page = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a page number (0 for the first)") from None
+    if page < 0:
+        raise argparse.ArgumentTypeError(f"pages are numbered from 0, got {page}")
+    return page
+
+
 def nonempty_argument(text: str) -> str:
     """A file, folder or glob given on the command line, refused when empty (see :func:`path_argument`)."""
     if not text:

@@ -15,7 +15,7 @@ import argparse
 import sys
 from functools import partial
 
-from enhance_core.cli.arguments import path_argument
+from enhance_core.cli.arguments import page_argument, path_argument
 from enhance_core.errors import ImageWriteError
 from enhance_core.image import Image
 from enhance_core.paths import exists, is_dir
@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quality", type=int,
                         help="JPEG/WebP quality 1-100 (default: a JPEG source's own, read from its tables; 100, "
                         "lossless, for a lossless WebP source written as WebP; else 95)")
-    parser.add_argument("--page", type=int, default=None, metavar="N",
+    parser.add_argument("--page", type=page_argument, default=None, metavar="N",
                         help="TIFF page or DICOM frame to convert, counted from 0 as ImageMagick's file.tif[0] "
                         "counts: --page 1 is the second (default: the first)")
     parser.add_argument("--strip-location", action="store_true",

@@ -21,7 +21,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from enhance_core.cli.arguments import path_argument
+from enhance_core.cli.arguments import page_argument, path_argument
 from enhance_core.cli.progress import json_line, report_failure, report_progress
 from enhance_core.errors import EnhanceError
 
@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("files", nargs="+", type=path_argument, metavar="FILE",
                         help="image files (JPEG, PNG, TIFF, BMP, WebP, HEIC, AVIF, camera RAW, DICOM)")
-    parser.add_argument("--page", type=int, default=None, metavar="N",
+    parser.add_argument("--page", type=page_argument, default=None, metavar="N",
                         help="TIFF page or DICOM frame to describe, counted from 0 as ImageMagick's file.tif[0] "
                         "counts: --page 1 is the second (default: the first)")
     parser.set_defaults(run=run)

@@ -264,3 +264,30 @@ def test_a_presets_file_without_a_preset_is_refused(tmp_path, capsys):
                  str(tmp_path / "nosuch.json")]) == 2
     assert "is read for --preset NAME only; add --preset, or leave --presets-file out" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes as on POSIX")
+@pytest.mark.parametrize(("command", "said"), [
+    (["info", "in.png", "--page", "-1"], "argument --page: pages are numbered from 0, got -1"),
+    (["apply", "--filter", "negative", "--resize", "-5%", "in.png", "-o", "out"], "--resize '-5%' is not a size"),
+    (["apply", "--filter", "negative", "--mask", "masks", "in.png", "-o", "out"],
+     "mask file masks is a folder; give --mask a mask image, or --mask-dir the folder"),
+    (["apply", "--filter", "negative", "pipe.png", "-o", "out"],
+     "input 'pipe.png' is not a regular file (a named pipe or a device)")])
+def test_odd_values_are_told_for_what_they_are(command, said, tmp_path, monkeypatch, capsys):
+    """Were: "page must be ...", argparse's "expected one argument", "does not exist" and "matches no image file"."""
+    import numpy as np
+
+    from enhance_core.cli import main
+    from enhance_core.image import Image
+    from enhance_core.io import write_image
+
+    monkeypatch.chdir(tmp_path)
+    write_image(Image(np.full((8, 8, 3), 0.5, np.float32)), tmp_path / "in.png")
+    (tmp_path / "masks").mkdir()
+    os.mkfifo(tmp_path / "pipe.png")
+    try:
+        status = main(command)
+    except SystemExit as stopped:
+        status = stopped.code
+    assert status == 2 and said in capsys.readouterr().err
