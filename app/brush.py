@@ -253,9 +253,12 @@ class BrushTool(QObject):
         geometry = self._geometry()
         zoom = (self._viewport.zoom if self._viewport is not None else 1.0) * (geometry.scale if geometry else 1.0)
         column, row = self._to_source(x, y)
+        detection = None
+        if self.settings.erase and get_filter(item.filter).mask_edits(item.params):
+            detection = (item.params.sensitivity, item.params.grow)  # unmark the detector's whole mark there
         self._picks.append(_Pick(source, item.uid, column, row, max(PICK_REACH, PICK_REACH / max(zoom, 1e-6)),
                                  self.settings.erase, self.document.undo_stack.index(),
-                                 f"({math.floor(x)}, {math.floor(y)})"))
+                                 f"({math.floor(x)}, {math.floor(y)})", detection))
         self._next_pick()
 
     def _next_pick(self) -> None:
@@ -452,6 +455,8 @@ class _Pick:
     erase: bool
     undo_index: int
     shown: str
+    detection: tuple[float, float] | None = None
+    """With the eraser on a step that edits a detection: its sensitivity and grow (the mark to unmark whole)."""
 
 
 def _sentence(said: str) -> str:
@@ -462,6 +467,15 @@ def _sentence(said: str) -> str:
 
 def _pick_job(pick: _Pick, progress, should_stop) -> tuple[Stroke, ...]:
     """Trace the damage at the click on its source and return strokes over it: grown over its soft rim to mark
-    it, or exactly over it to unmark it (so as little as may be is unmarked of damage beside it)."""
+    it, or exactly over it to unmark it (so as little as may be is unmarked of damage beside it). Unmarking on a
+    step that edits a detection takes the detector's whole mark under the click, when there is one."""
+    if pick.detection is not None:
+        from enhance_core.learned.damage import detected_mark_at
+
+        sensitivity, grow = pick.detection
+        whole = detected_mark_at(pick.source.pixels, pick.column, pick.row, sensitivity=sensitivity, grow=grow,
+                                 reach=pick.reach, should_stop=should_stop)
+        if whole is not None:
+            return mark_strokes(whole, grow=0.0, erase=True)
     marked = pick_damage(pick.source.pixels, pick.column, pick.row, reach=pick.reach, should_stop=should_stop)
     return mark_strokes(marked, grow=0.0, erase=True) if pick.erase else mark_strokes(marked)

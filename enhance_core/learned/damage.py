@@ -49,6 +49,7 @@ the GUI start without it.
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections.abc import Callable
@@ -569,6 +570,32 @@ class _ProbabilityCache:
 
 _CACHE = _ProbabilityCache()
 _DRAFTS = _ProbabilityCache()
+
+
+def detected_mark_at(source: np.ndarray, x: float, y: float, *, sensitivity: float, grow: float, reach: float,
+                     device: str | None = None, should_stop: StopFn | None = None) -> np.ndarray | None:
+    """The detector's mark (joined marked pixels of the mask ``sensitivity`` and ``grow`` make of ``source``'s
+    full-resolution map) at or nearest source pixel (``x``, ``y``) within ``reach`` pixels; None when none is.
+
+    What the eraser's Ctrl+click unmarks whole: a rope or mast the detector took for a scratch, which a trace by
+    tone brought back some 30 px a click.
+    """
+    marked = damage_mask(source_damage_probability(source, device=device, should_stop=should_stop),
+                         sensitivity=sensitivity, grow=grow)
+    rows, cols = marked.shape
+    column, row = int(round(x)), int(round(y))
+    span = int(math.ceil(reach))
+    top, left = max(0, row - span), max(0, column - span)
+    near = marked[top:min(rows, row + span + 1), left:min(cols, column + span + 1)]
+    found = np.argwhere(near > 0)
+    if not len(found):
+        return None
+    distances = np.hypot(found[:, 0] + top - row, found[:, 1] + left - column)
+    if distances.min() > reach:
+        return None
+    seed_row, seed_col = found[int(np.argmin(distances))] + (top, left)
+    _, labels = cv2.connectedComponents((marked > 0).astype(np.uint8), connectivity=8)
+    return labels == labels[seed_row, seed_col]
 
 
 def source_damage_probability(source: np.ndarray, *, device: str | None = None, progress: ProgressFn | None = None,

@@ -785,6 +785,22 @@ def test_detect_dust_adds_a_detected_hole_fill_step_whose_overlay_shows_the_dama
     assert f"Damage found on {100 * grown / (96 * 128):.2f} % of the picture" in note.text()
 
 
+def test_ctrl_click_with_the_eraser_unmarks_the_detectors_whole_mark_at_once(qtbot, window, tmp_path, monkeypatch):
+    """Traced by its tone, a long mark (the mooring rope of old_photos f) came back some 30 px a click."""
+    detector_finds_row_40(monkeypatch)
+    pixels = np.full((96, 128, 3), 0.5, np.float32)
+    pixels[40, 20:100] = np.linspace(0.6, 1.0, 80)[:, None]  # a line whose tone drifts along it
+    open_image(qtbot, window, save_png(pixels, tmp_path / "scan.png"))
+    with qtbot.waitSignal(window.document.stack_changed, timeout=20000):
+        window.restoration.detect_dust({"source": "detected", "sensitivity": 0.5, "grow": 1.0})
+    window.brush_toolbar.erase_action.trigger()
+    ctrl_click(qtbot, window, 90, 40)
+    wait_rendered(qtbot, window)
+    assert window.document.undo_stack.undoText() == "Unmark damage at (90, 40) on Hole fill (CNN)"
+    result, before = window.renders.latest.preview_pixels, window.renders.latest.before_pixels
+    np.testing.assert_allclose(result[38:43, 18:102], before[38:43, 18:102], atol=1e-5)
+
+
 def test_detect_dust_on_a_selected_hole_fill_step_changes_its_setting(qtbot, window, tmp_path):
     from app.commands import AddStepCommand
 
