@@ -39,6 +39,7 @@ import logging
 import pickle
 import re
 import threading
+import time
 import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -59,6 +60,9 @@ CONNECT_SECONDS = 10
 """How long to try to reach a scheduler."""
 ANSWER_SECONDS = 20
 """How long a scheduler reached may take to answer as one."""
+SEEN_SECONDS = 1.0
+"""How often a run asks the scheduler which files its workers are processing: those are the batch's own outputs if
+they appear after a stop (a remote worker finishes what it began; a lost scheduler cannot say any more)."""
 WORKER_WAIT_SECONDS = 30
 """How long to wait for a scheduler's first worker."""
 LOCAL_ALLOWED_FAILURES = 1
@@ -127,16 +131,17 @@ def import_distributed() -> Any:
 def open_cluster(spec: ClusterSpec) -> Iterator[Cluster]:
     """Start the local cluster or connect to the scheduler; close both when the block ends.
 
-    Ctrl+C is held while they start and raised once they can be closed; the
-    local cluster's workers ignore it (this process stops them), a remote
-    cluster's are left as they are.
+    Ctrl+C is held while the local cluster starts and raised once it can be
+    closed, and its workers ignore it (this process stops them); while a
+    remote scheduler is asked, Ctrl+C stops the wait at once, and its
+    workers are left as they are.
     """
     distributed = import_distributed()
     import dask
 
     with ExitStack() as stack:
-        with sigint_held():
-            if spec.address == "":
+        if spec.address == "":
+            with sigint_held():
                 with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
                                       "distributed.scheduler.worker-saturation": 1.0}):
                     local = distributed.LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
@@ -145,14 +150,14 @@ def open_cluster(spec: ClusterSpec) -> Iterator[Cluster]:
                 client = distributed.Client(local)
                 stack.callback(client.close)
                 client.register_plugin(_ignoring_ctrl_c(distributed), name="enhance-ignore-ctrl-c")
-            else:
-                for name in ["distributed", *(name for name in logging.root.manager.loggerDict
-                                               if name.startswith("distributed."))]:
-                    quiet = logging.getLogger(name)  # a scheduler lost mid-run: the summary says so, in a line
-                    stack.callback(quiet.setLevel, quiet.level)  # after the client's close, which logs it again
-                    quiet.setLevel(logging.CRITICAL)
-                client = _connect(distributed, spec.address)
-                stack.callback(client.close)
+        else:
+            for name in ["distributed", *(name for name in logging.root.manager.loggerDict
+                                           if name.startswith("distributed."))]:
+                quiet = logging.getLogger(name)  # a scheduler lost mid-run: the summary says so, in a line
+                stack.callback(quiet.setLevel, quiet.level)  # after the client's close, which logs it again
+                quiet.setLevel(logging.CRITICAL)
+            client = _connect(distributed, spec.address)
+            stack.callback(client.close)
         yield Cluster(client, spec, stack.close)
 
 
@@ -246,6 +251,7 @@ def run_on_cluster(cluster: Cluster, fn: Callable[[FileTask, Any], FileResult], 
     running: dict[Any, int] = {}
     sent = {index: _absolute(tasks[index]) for index in pending}
     arrived: SimpleQueue[Any] = SimpleQueue()
+    seen: set[str] = set()  # keys the workers were seen processing
     try:
         with sigint_held():
             groups: dict[tuple[int, ...], list[int]] = {}
@@ -260,8 +266,12 @@ def run_on_cluster(cluster: Cluster, fn: Callable[[FileTask, Any], FileResult], 
                 for index, future in zip(indices, futures):
                     running[future] = index
                     future.add_done_callback(arrived.put)
+        looked = time.monotonic()
         while running:
             with sigint_held():
+                if time.monotonic() - looked >= SEEN_SECONDS:
+                    seen |= _processing(client)
+                    looked = time.monotonic()
                 try:
                     done = [arrived.get(timeout=POLL_SECONDS)]
                 except Empty:
@@ -270,12 +280,12 @@ def run_on_cluster(cluster: Cluster, fn: Callable[[FileTask, Any], FileResult], 
                     done.append(arrived.get())
                 for future in done:
                     if future.status == "cancelled":  # not by this client: its scheduler was lost or restarted
-                        raise StopBatch(f"the Dask scheduler at {cluster.spec} was lost or restarted; run the "
-                                        "same command again once it runs")
+                        raise StopBatch(f"the Dask scheduler at {cluster.spec} was lost or restarted (start it "
+                                        "again first)")
                     index = running.pop(future)
                     finish(index, _result(future, tasks[index], sent[index], died))
     except KeyboardInterrupt as stop:
-        started = _started(client, running)
+        started = _started(client, running) | seen
         client.cancel(list(running))
         cluster.close()
         remove_partial_files(tasks[index].output for index in running.values())
@@ -284,13 +294,18 @@ def run_on_cluster(cluster: Cluster, fn: Callable[[FileTask, Any], FileResult], 
                                reason=stop_reason(stop)) from None
 
 
-def _started(client: Any, running: dict[Any, int]) -> set[str]:
-    """Keys of ``running`` that workers were processing or had finished (all when the scheduler cannot say)."""
+def _processing(client: Any) -> set[str]:
+    """Keys the workers are processing; none when the scheduler cannot say (gone)."""
     try:
-        processing = {key for keys in client.processing().values() for key in keys}
-    except Exception:  # noqa: BLE001 - a scheduler already gone: count every unfinished file as stopped
-        return {future.key for future in running}
-    return processing | {future.key for future in running if future.status != "pending"}
+        return {key for keys in client.processing().values() for key in keys}
+    except Exception:  # noqa: BLE001 - a scheduler already gone: no file is known to have begun
+        return set()
+
+
+def _started(client: Any, running: dict[Any, int]) -> set[str]:
+    """Keys of ``running`` that workers are processing or had finished. Only those are recorded as begun, whose
+    outputs a rerun writes over: a file the user put at the output name of one not begun is asked about."""
+    return _processing(client) | {future.key for future in running if future.status not in ("pending", "cancelled")}
 
 
 def _result(future: Any, task: FileTask, sent: FileTask, died: Callable[[FileTask, str], FileResult]) -> FileResult:
