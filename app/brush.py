@@ -50,7 +50,7 @@ from enhance_core.errors import EnhanceError
 from enhance_core.filters.registry import get_filter
 from enhance_core.geometry import compose_affines, scale_affine, translate_affine
 from enhance_core.masks import Mask, Stroke, full_region, scaled_shape
-from enhance_core.restoration.pick import mark_strokes, pick_damage
+from enhance_core.restoration.pick import mark_strokes, pick_damage, unmark_strokes
 
 DETECTING_LABEL = "Finding damage"
 """The overlay lane's label while it waits on the damage detector (the status bar shows it with the progress)."""
@@ -476,6 +476,6 @@ def _pick_job(pick: _Pick, progress, should_stop) -> tuple[Stroke, ...]:
         whole = detected_mark_at(pick.source.pixels, pick.column, pick.row, sensitivity=sensitivity, grow=grow,
                                  reach=pick.reach, should_stop=should_stop)
         if whole is not None:
-            return mark_strokes(whole, grow=0.0, erase=True)
+            return unmark_strokes(whole)
     marked = pick_damage(pick.source.pixels, pick.column, pick.row, reach=pick.reach, should_stop=should_stop)
     return mark_strokes(marked, grow=0.0, erase=True) if pick.erase else mark_strokes(marked)

@@ -59,7 +59,7 @@ import numpy as np
 from skimage.morphology import skeletonize
 
 from enhance_core.errors import Cancelled, ParameterError
-from enhance_core.masks import Stroke
+from enhance_core.masks import Mask, Region, Stroke
 from enhance_core.restoration.dust import luma
 
 LINE_WIDTH = 15
@@ -499,6 +499,32 @@ def _skeleton_paths(skeleton: np.ndarray) -> list[list[tuple[int, int]]]:
             covered.update(loop)
             paths.append(loop)
     return paths
+
+
+UNMARK_ROUNDS = 6
+"""Rounds of strokes :func:`unmark_strokes` adds over what the ones before left marked (a square's corners)."""
+
+
+def unmark_strokes(mark: np.ndarray) -> tuple[Stroke, ...]:
+    """Eraser strokes that take every pixel of ``mark`` (rows, cols) off a mask: those of :func:`mark_strokes`, then
+    more over what they leave marked, round after round (a stroke along a blob's skeleton is as wide as the blob
+    is thick there: it left the corners of a square, a fifth of it)."""
+    rows, cols = mark.shape
+    marked_rows, marked_cols = np.flatnonzero(mark.any(axis=1)), np.flatnonzero(mark.any(axis=0))
+    if not len(marked_rows):
+        return ()
+    region = Region(int(marked_rows[0]), int(marked_cols[0]), int(marked_rows[-1] - marked_rows[0] + 1),
+                    int(marked_cols[-1] - marked_cols[0] + 1))
+    inside = mark[region.slices].astype(np.float32)
+    strokes = mark_strokes(mark, grow=0.0, erase=True)
+    for _ in range(UNMARK_ROUNDS):
+        left = Mask(rows, cols).with_strokes(strokes).render_over(inside, region=region) > 0.0
+        if not left.any():
+            break
+        rest = np.zeros_like(mark, dtype=bool)
+        rest[region.slices] = left
+        strokes += mark_strokes(rest, grow=0.0, erase=True)
+    return strokes
 
 
 def mark_strokes(mark: np.ndarray, *, grow: float = GROW, erase: bool = False) -> tuple[Stroke, ...]:

@@ -801,6 +801,30 @@ def test_ctrl_click_with_the_eraser_unmarks_the_detectors_whole_mark_at_once(qtb
     np.testing.assert_allclose(result[38:43, 18:102], before[38:43, 18:102], atol=1e-5)
 
 
+def test_ctrl_click_with_the_eraser_unmarks_a_blocky_detected_mark_to_its_corners(qtbot, window, tmp_path,
+                                                                                  monkeypatch):
+    """Strokes along its skeleton left a square's corners marked, and another click drew the same stroke again."""
+    pytest.importorskip("torch")
+    from enhance_core.learned import damage
+
+    def square(source, **kwargs):
+        probability = np.zeros(source.shape[:2], np.float32)
+        probability[20:60, 30:70] = 0.9
+        return probability
+
+    monkeypatch.setattr(damage, "source_damage_probability", square)
+    pixels = np.full((96, 128, 3), 0.5, np.float32)
+    pixels[20:60, 30:70] = 0.95
+    open_image(qtbot, window, save_png(pixels, tmp_path / "scan.png"))
+    with qtbot.waitSignal(window.document.stack_changed, timeout=20000):
+        window.restoration.detect_dust({"source": "detected", "sensitivity": 0.5, "grow": 1.0})
+    window.brush_toolbar.erase_action.trigger()
+    ctrl_click(qtbot, window, 50, 40)
+    wait_rendered(qtbot, window)
+    result, before = window.renders.latest.preview_pixels, window.renders.latest.before_pixels
+    np.testing.assert_allclose(result[17:63, 27:73], before[17:63, 27:73], atol=1e-5)
+
+
 def test_detect_dust_on_a_selected_hole_fill_step_changes_its_setting(qtbot, window, tmp_path):
     from app.commands import AddStepCommand
 

@@ -174,6 +174,22 @@ def test_strokes_cover_a_ring_and_a_lone_pixel():
     assert covered[ring].min() > 0.99
 
 
+def test_unmark_strokes_take_off_a_whole_blob_a_square_and_a_torn_corner():
+    """One stroke along a square's skeleton, as wide as the square is thick, left its corners marked (a fifth)."""
+    from enhance_core.restoration.pick import unmark_strokes
+
+    marks = [np.zeros((300, 300), bool) for _ in range(3)]
+    marks[0][100:200, 80:180] = True  # a square
+    marks[1][np.add(*np.mgrid[:300, :300]) < 150] = True  # a torn corner
+    cv2.line(marks[2].view(np.uint8), (10, 290), (290, 40), 1, 3)  # a rope
+    for mark in marks:
+        strokes = unmark_strokes(mark)
+        assert all(stroke.erase for stroke in strokes) and len(strokes) < 400
+        left = Mask(300, 300, strokes).render_over(mark.astype(np.float32))
+        assert left.max() == 0.0
+    assert unmark_strokes(np.zeros((8, 8), bool)) == ()
+
+
 def test_a_pick_stops_when_asked():
     from enhance_core.errors import Cancelled
 
