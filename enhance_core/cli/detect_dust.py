@@ -136,7 +136,7 @@ def _detect_one(args: argparse.Namespace, source: Path, target: Path, sharing: P
         print(f"{place} failed: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
         return "failed"
     page = ("; it looks like a page of text: full stops and a blank margin can be marked, look at the mask"
-            if looks_like_text(image.pixels) else "")
+            if mask.any() and looks_like_text(image.pixels) else "")
     print(f"{place} {source} -> {target} ({float(np.mean(mask > 0)):.3%} marked{page})", file=sys.stderr, flush=True)
     return "written"
 
