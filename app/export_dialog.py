@@ -55,6 +55,8 @@ from enhance_core.paths import exists, is_dir, is_file, read_only
 
 FULL_RANGE_FORMATS = ("PNG", "TIFF")
 FORMATS = (("JPEG", ".jpg"), ("PNG", ".png"), ("TIFF", ".tif"), ("WEBP", ".webp"), ("BMP", ".bmp"))
+_SUFFIX_FORMATS = {suffix: name for name, suffix in FORMATS} | {".jpeg": "JPEG", ".tiff": "TIFF"}
+"""The format each suffix an export may end in asks for."""
 LOSSY = ("JPEG", "WEBP")
 WITH_ALPHA = ("PNG", "TIFF", "WEBP")
 """Formats that keep transparency (JPEG and BMP composite it over white)."""
@@ -235,18 +237,21 @@ class ExportDialog(QDialog):
             self._sync_format_to_path()
 
     def _sync_format_to_path(self) -> None:
-        typed = Path(self.path.text().strip()).expanduser()
+        if self.path.text() != self.path.text().strip():  # spaces alone are no name: Export asks for one
+            self.path.setText(self.path.text().strip())
+        typed = Path(self.path.text()).expanduser()
         try:
             folder = typed.is_absolute() and is_dir(typed, partial(ImageWriteError, typed))
         except ImageWriteError:
             folder = False  # a name too long or a folder not entered: Export says why
+        stem = (self.document.source_path or Path("image")).stem
         if folder:
-            stem = (self.document.source_path or Path("image")).stem
             self.path.setText(str(free_path(typed / f"{stem}_edited{self.format.currentData()}")))
+        elif typed.name.lower() in _SUFFIX_FORMATS:  # ".jpg" alone, a hidden file to the system: a format asked for
+            self.path.setText(str(typed.with_name(f"{stem}_edited{typed.name.lower()}")))
         suffix = Path(self.path.text()).suffix.lower()
-        names = {s: name for name, s in FORMATS} | {".jpeg": "JPEG", ".tiff": "TIFF"}
-        if suffix in names:
-            self.format.setCurrentText(names[suffix])
+        if suffix in _SUFFIX_FORMATS:
+            self.format.setCurrentText(_SUFFIX_FORMATS[suffix])
         self._on_format()
 
     def _default_depth(self, name: str) -> int:
@@ -271,7 +276,10 @@ class ExportDialog(QDialog):
         path = Path(self.path.text())
         spellings = {"JPEG": (".jpeg",), "TIFF": (".tiff",)}.get(name, ())
         if path.name and path.suffix.lower() not in (suffix, *spellings):
-            self.path.setText(str(path.with_suffix(suffix)))
+            # another format's suffix is replaced; anything else stays in the name ("scan.v2", "out.xyz"), which the
+            # format's is added to, so nothing typed is dropped unseen
+            other = path.suffix.lower() in _SUFFIX_FORMATS
+            self.path.setText(str(path.with_suffix(suffix) if other else path.with_name(path.name + suffix)))
         self.bit_depth.clear()
         for depth in BIT_DEPTHS[name]:
             self.bit_depth.addItem("32-bit float" if depth == 32 else f"{depth}-bit", depth)

@@ -396,3 +396,22 @@ def test_a_lossless_source_is_offered_a_lossless_export(open_dialog, tmp_path, n
     dialog.format.setCurrentText("JPEG")
     assert dialog.quality.value() == 70, "a quality the user chose stays"
     dialog.reject()
+
+
+def test_a_typed_name_keeps_what_was_typed_and_gets_the_formats_suffix(open_dialog, photo_path, tmp_path):
+    """'.jpg' alone wrote a hidden '.jpg.png'; 'out.xyz' became 'out.jpg' and 'scan.v2' 'scan.png' without a word;
+    spaces alone were told they lacked a suffix."""
+    dialog = open_dialog(photo_path)
+    dialog.format.setCurrentText("JPEG")
+    for typed, shown in ((tmp_path / ".jpg", tmp_path / f"{photo_path.stem}_edited.jpg"),
+                         (tmp_path / "out.xyz", tmp_path / "out.xyz.jpg"),
+                         (tmp_path / "scan.v2", tmp_path / "scan.v2.jpg"), (tmp_path / "b.png", tmp_path / "b.png"),
+                         ("   ", "")):
+        dialog.path.setText(str(typed))
+        dialog.path.editingFinished.emit()
+        assert dialog.path.text() == str(shown)
+    assert dialog.format.currentText() == "PNG", "a known suffix still chooses its format"
+    dialog.format.setCurrentText("TIFF")
+    dialog.path.setText(str(tmp_path / "b.png"))
+    dialog.format.setCurrentText("JPEG")
+    assert dialog.path.text() == str(tmp_path / "b.jpg"), "another format's suffix is replaced"
