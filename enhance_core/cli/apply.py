@@ -40,7 +40,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from enhance_core.cli.arguments import nonempty_argument, path_argument, value_argument
+from enhance_core.cli.arguments import nonempty_argument, path_argument, positive_argument, value_argument
 from enhance_core.cli.folders import check_output_folder, make_output_folder, remove_empty_folders
 from enhance_core.cli.progress import one_line
 from enhance_core.cli.stopping import stop_status, stopped_word
@@ -90,7 +90,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="only files whose name or path under the INPUT folder matches (repeatable; any case)")
     parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                         help="leave out files whose name or path under the INPUT folder matches (repeatable)")
-    parser.add_argument("--jobs", type=positive_int, default=None,
+    parser.add_argument("--jobs", type=positive_argument, default=None,
                         help="worker processes (default: one per core; 1 when a step is a learned filter)")
     parser.add_argument("--cluster", metavar="SPEC",
                         help="run the files on Dask: local:N starts N worker processes here for the run, "
@@ -145,17 +145,6 @@ def output_size(args: argparse.Namespace) -> OutputSize | None:
     else:
         size = parse_output_size(args.resize, sharpen=args.sharpen, only_shrink=args.only_shrink)
     return None if size.is_identity else size
-
-
-def positive_int(text: str) -> int:
-    """Argument type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,15 +20,25 @@ def value_argument(text: str) -> str:
     return text
 
 
+def _whole_number(text: str, lowest: int, below: str) -> int:
+    """``text`` as a whole number of at least ``lowest``; ``below`` says what a smaller one is not."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"{below}, got {value}")
+    return value
+
+
 def page_argument(text: str) -> int:
     """A page or frame number (0 the first), refused with the option's name when it is not one."""
-    try:
-        page = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a page number (0 for the first)") from None
-    if page < 0:
-        raise argparse.ArgumentTypeError(f"pages are numbered from 0, got {page}")
-    return page
+    return _whole_number(text, 0, "pages are numbered from 0")
+
+
+def positive_argument(text: str) -> int:
+    """A whole number of at least 1 (``--jobs``)."""
+    return _whole_number(text, 1, "must be at least 1")
 
 
 def nonempty_argument(text: str) -> str:
