@@ -52,6 +52,7 @@ from app.window_level import WindowLevelControls
 from app.viewer_overlay import ViewerOverlay
 from app.workers import JobFailure, JobRunner
 from enhance_core import __version__
+from enhance_core.learned.engine import wait_for_start_up_work
 from enhance_core.medical.roi import pixel_spacing
 from enhance_core.medical.windows import stack_window
 from enhance_core.project import SUFFIX as PROJECT_SUFFIX
@@ -64,6 +65,9 @@ SAVED_PREVIEW_MESSAGE = "Showing the preview saved with the project while the st
 SHUTDOWN_WAIT_S = 3.0
 """Longest a closing window waits, over all its lanes, for background jobs to stop; one still running is let go
 (:meth:`JobRunner.close`) and ends with the process."""
+START_UP_WAIT_S = 10.0
+"""Longest a closing window waits for a learned filter's start-up work (torch, weights) that a stop abandoned:
+the process aborted as it ended while that work ran."""
 NARROW_WINDOW = 1280
 """A first start in a window narrower than this (a small laptop screen) puts the brush toolbar on its own row."""
 SHORT_SCREEN = 640
@@ -715,6 +719,7 @@ class MainWindow(QMainWindow):
         deadline = time.monotonic() + SHUTDOWN_WAIT_S
         for lane in lanes:
             lane.close(max(0, int((deadline - time.monotonic()) * 1000)))
+        wait_for_start_up_work(max(START_UP_WAIT_S, deadline - time.monotonic()))
 
     def _restore_layout(self) -> None:
         geometry, state = self.settings.window_state()

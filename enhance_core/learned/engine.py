@@ -38,6 +38,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, overload
 
@@ -203,6 +204,25 @@ def settle_cuda() -> None:
         _CUDA_SETTLED.set()
 
 
+_STARTING: set[threading.Thread] = set()
+"""Helper threads of :func:`call_interruptibly` still at their work (abandoned by a stop, some of them)."""
+_STARTING_LOCK = threading.Lock()
+
+
+def wait_for_start_up_work(timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for start-up work that a stop abandoned to end; True when none is left.
+
+    An application closing while such work ran aborted as the process ended ("terminate called without an active
+    exception": torch was still building a network on that thread), so a window waits for it when it shuts down.
+    """
+    deadline = time.monotonic() + max(0.0, timeout)
+    with _STARTING_LOCK:
+        helpers = list(_STARTING)
+    for helper in helpers:
+        helper.join(max(0.0, deadline - time.monotonic()))
+    return not any(helper.is_alive() for helper in helpers)
+
+
 def call_interruptibly(work: Callable[[], Any], should_stop: StopFn | None, *, poll: float = 0.02) -> Any:
     """Return ``work()``, run in a helper thread while ``should_stop()`` is checked every ``poll`` seconds.
 
@@ -229,8 +249,13 @@ def call_interruptibly(work: Callable[[], Any], should_stop: StopFn | None, *, p
             outcome["error"] = error
         finally:
             done.set()
+            with _STARTING_LOCK:
+                _STARTING.discard(helper)
 
-    threading.Thread(target=run, name="enhance-learned-start").start()
+    helper = threading.Thread(target=run, name="enhance-learned-start")
+    with _STARTING_LOCK:
+        _STARTING.add(helper)
+    helper.start()
     while not done.wait(poll):
         if should_stop():
             raise Cancelled("stopped by request")

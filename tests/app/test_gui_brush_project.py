@@ -790,15 +790,20 @@ def test_ctrl_click_with_the_eraser_unmarks_the_detectors_whole_mark_at_once(qtb
     detector_finds_row_40(monkeypatch)
     pixels = np.full((96, 128, 3), 0.5, np.float32)
     pixels[40, 20:100] = np.linspace(0.6, 1.0, 80)[:, None]  # a line whose tone drifts along it
-    open_image(qtbot, window, save_png(pixels, tmp_path / "scan.png"))
+    result, before = erase_detected_at(qtbot, window, save_png(pixels, tmp_path / "scan.png"), 90, 40)
+    assert window.document.undo_stack.undoText() == "Unmark damage at (90, 40) on Hole fill (CNN)"
+    np.testing.assert_allclose(result[38:43, 18:102], before[38:43, 18:102], atol=1e-5)
+
+
+def erase_detected_at(qtbot, window, scan: Path, x: int, y: int) -> tuple[np.ndarray, np.ndarray]:
+    """Open ``scan``, fill its detected damage, Ctrl+click (x, y) with the eraser; return the result and before."""
+    open_image(qtbot, window, scan)
     with qtbot.waitSignal(window.document.stack_changed, timeout=20000):
         window.restoration.detect_dust({"source": "detected", "sensitivity": 0.5, "grow": 1.0})
     window.brush_toolbar.erase_action.trigger()
-    ctrl_click(qtbot, window, 90, 40)
+    ctrl_click(qtbot, window, x, y)
     wait_rendered(qtbot, window)
-    assert window.document.undo_stack.undoText() == "Unmark damage at (90, 40) on Hole fill (CNN)"
-    result, before = window.renders.latest.preview_pixels, window.renders.latest.before_pixels
-    np.testing.assert_allclose(result[38:43, 18:102], before[38:43, 18:102], atol=1e-5)
+    return window.renders.latest.preview_pixels, window.renders.latest.before_pixels
 
 
 def test_ctrl_click_with_the_eraser_unmarks_a_blocky_detected_mark_to_its_corners(qtbot, window, tmp_path,
@@ -815,13 +820,7 @@ def test_ctrl_click_with_the_eraser_unmarks_a_blocky_detected_mark_to_its_corner
     monkeypatch.setattr(damage, "source_damage_probability", square)
     pixels = np.full((96, 128, 3), 0.5, np.float32)
     pixels[20:60, 30:70] = 0.95
-    open_image(qtbot, window, save_png(pixels, tmp_path / "scan.png"))
-    with qtbot.waitSignal(window.document.stack_changed, timeout=20000):
-        window.restoration.detect_dust({"source": "detected", "sensitivity": 0.5, "grow": 1.0})
-    window.brush_toolbar.erase_action.trigger()
-    ctrl_click(qtbot, window, 50, 40)
-    wait_rendered(qtbot, window)
-    result, before = window.renders.latest.preview_pixels, window.renders.latest.before_pixels
+    result, before = erase_detected_at(qtbot, window, save_png(pixels, tmp_path / "scan.png"), 50, 40)
     np.testing.assert_allclose(result[17:63, 27:73], before[17:63, 27:73], atol=1e-5)
 
 

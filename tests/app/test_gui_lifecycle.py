@@ -155,3 +155,37 @@ def test_a_missing_medical_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no_such_name"):
         medical.no_such_name  # noqa: B018 - the attribute access is the test
     assert medical.find_preset("lung", "CT").width > 0
+
+
+@pytest.mark.parametrize("pause", [3, 6, 12])  # the start-up work takes a moment: shut down at a few points in it
+def test_a_window_shut_down_while_a_learned_filter_starts_lets_the_process_end_cleanly(tmp_path, pause):
+    """The start-up work a stop abandoned (torch building the fill's network on its own thread) was still running
+    as the process ended, which aborted ("terminate called without an active exception", status 134)."""
+    pytest.importorskip("torch")
+    done = _python(
+        "import sys, time\n"
+        "import numpy as np\n"
+        "from pathlib import Path\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "import torch\n"
+        "from app.error_reporter import RecordingReporter\n"
+        "from app.main_window import MainWindow\n"
+        "from enhance_core.image import Image\n"
+        "from enhance_core.io import write_image\n"
+        "from enhance_core.learned import damage\n"
+        "damage.source_damage_probability = lambda source, **kwargs: np.pad(np.full((1, 80), 0.9, np.float32),"
+        " ((40, 55), (20, 28)))\n"
+        f"scan = Path({str(tmp_path / 'scan.png')!r})\n"
+        "write_image(Image(np.full((96, 128, 3), 0.5, np.float32)), scan)\n"
+        "window = MainWindow(reporter=RecordingReporter())\n"
+        "window.files.open_path(scan)\n"
+        "end = time.monotonic() + 20\n"
+        "while window.document.source is None and time.monotonic() < end:\n"
+        "    app.processEvents(); time.sleep(0.01)\n"
+        "window.restoration.detect_dust({'source': 'detected', 'sensitivity': 0.5, 'grow': 1.0})\n"
+        f"for _ in range({pause}):\n"
+        "    app.processEvents(); time.sleep(0.01)\n"
+        "window.shutdown()\n"
+        "print('shut down')\n")
+    assert done.returncode == 0 and done.stdout == "shut down\n", done.stderr[-2000:]

@@ -104,14 +104,18 @@ def test_a_worker_that_dies_loses_only_its_file(tmp_path, cluster) -> None:
     cluster.client.wait_for_workers(2, timeout=30)
 
 
-def test_ctrl_c_stops_the_cluster_and_the_same_command_finishes_the_rest(tmp_path, cluster) -> None:
-    inputs = tmp_path / "in"
+def slow_batch(folder: Path, seed: int) -> tuple[Path, Path, Path]:
+    """40 noisy pictures, a recipe slow enough that a batch of them can be stopped part-way, and the output folder."""
+    inputs = folder / "in"
     inputs.mkdir()
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     for index in range(40):
         write_image(Image(rng.random((160, 160, 3), dtype=np.float32)), inputs / f"img{index}.png")
-    recipe = save_recipe([make_item("tv_denoise", {"weight": 0.5})] * 2, tmp_path / "slow.json")
-    out = tmp_path / "out"
+    return inputs, save_recipe([make_item("tv_denoise", {"weight": 0.5})] * 2, folder / "slow.json"), folder / "out"
+
+
+def test_ctrl_c_stops_the_cluster_and_the_same_command_finishes_the_rest(tmp_path, cluster) -> None:
+    inputs, recipe, out = slow_batch(tmp_path, 0)
     process = subprocess.Popen([*COMMAND, "apply", "--recipe", str(recipe), "-o", str(out), "--cluster", "local:2",
                                 str(inputs)], stderr=subprocess.PIPE, text=True, start_new_session=True)
     for line in process.stderr:
@@ -150,13 +154,7 @@ def test_a_scheduler_lost_mid_run_stops_the_batch_and_the_same_command_finishes_
     import threading
     import time
 
-    inputs = tmp_path / "in"
-    inputs.mkdir()
-    rng = np.random.default_rng(1)
-    for index in range(40):
-        write_image(Image(rng.random((160, 160, 3), dtype=np.float32)), inputs / f"img{index}.png")
-    recipe = save_recipe([make_item("tv_denoise", {"weight": 0.5})] * 2, tmp_path / "slow.json")
-    out = tmp_path / "out"
+    inputs, recipe, out = slow_batch(tmp_path, 1)
     command = ["apply", "--recipe", str(recipe), "-o", str(out), "--cluster", cluster.client.scheduler.address,
                "-q", str(inputs)]
 
