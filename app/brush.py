@@ -476,6 +476,6 @@ def _pick_job(pick: _Pick, progress, should_stop) -> tuple[Stroke, ...]:
         whole = detected_mark_at(pick.source.pixels, pick.column, pick.row, sensitivity=sensitivity, grow=grow,
                                  reach=pick.reach, should_stop=should_stop)
         if whole is not None:
-            return unmark_strokes(whole)
+            return unmark_strokes(whole, should_stop=should_stop)
     marked = pick_damage(pick.source.pixels, pick.column, pick.row, reach=pick.reach, should_stop=should_stop)
     return mark_strokes(marked, grow=0.0, erase=True) if pick.erase else mark_strokes(marked)

@@ -438,6 +438,8 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             run_pool(process_file, tasks, pending, min(jobs, len(pending)), finish=finish, died=_died,
                      target=lambda task: task.output, begin=begin)
     except BatchInterrupted as interrupted:
+        if cluster is not None:
+            take_late_outputs(interrupted, tasks, started)
         _settle_interrupted(interrupted, tasks, results, finish, started)
         if manifest is not None:  # stopped by the user, not ended by the system: queued again as they were
             if cluster is not None:  # a remote worker may yet finish what it was running: the output is this batch's
@@ -513,6 +515,15 @@ def _settled(standing: _Standing, *, mask_required: bool, skip_existing: bool,
         return FileResult(task.source, None, _exists_message(task.output, other_work=standing.other_work,
                                                              changed=standing.changed), not_run=True)
     return None
+
+
+def take_late_outputs(interrupted: BatchInterrupted, tasks: Sequence[FileTask], started: float) -> None:
+    """Move from ``interrupted.not_started`` to its ``running`` the files whose outputs were written since the batch
+    ``started``: on a cluster, a file begun and ended between two looks at what the workers ran (or after the
+    last, its scheduler lost) was written by the batch, though none saw it begin."""
+    late = [index for index in interrupted.not_started if _written_since(tasks[index].output, started)]
+    interrupted.not_started = [index for index in interrupted.not_started if index not in late]
+    interrupted.running += late
 
 
 def _settle_interrupted(interrupted: BatchInterrupted, tasks: Sequence[FileTask], results: Mapping[int, FileResult],

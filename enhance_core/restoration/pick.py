@@ -59,7 +59,7 @@ import numpy as np
 from skimage.morphology import skeletonize
 
 from enhance_core.errors import Cancelled, ParameterError
-from enhance_core.masks import Mask, Region, Stroke
+from enhance_core.masks import Stroke
 from enhance_core.restoration.dust import luma
 
 LINE_WIDTH = 15
@@ -505,26 +505,47 @@ UNMARK_ROUNDS = 6
 """Rounds of strokes :func:`unmark_strokes` adds over what the ones before left marked (a square's corners)."""
 
 
-def unmark_strokes(mark: np.ndarray) -> tuple[Stroke, ...]:
+def unmark_strokes(mark: np.ndarray, *, should_stop: Callable[[], bool] | None = None) -> tuple[Stroke, ...]:
     """Eraser strokes that take every pixel of ``mark`` (rows, cols) off a mask: those of :func:`mark_strokes`, then
     more over what they leave marked, round after round (a stroke along a blob's skeleton is as wide as the blob
-    is thick there: it left the corners of a square, a fifth of it)."""
-    rows, cols = mark.shape
+    is thick there: it left the corners of a square, a fifth of it). What a round leaves is found by drawing the
+    strokes' full-strength cores with OpenCV (rendering them as a mask took 4x as long as making them on a
+    speckled mark of 60 000 strokes); ``should_stop()`` true between rounds raises :class:`Cancelled`."""
     marked_rows, marked_cols = np.flatnonzero(mark.any(axis=1)), np.flatnonzero(mark.any(axis=0))
     if not len(marked_rows):
         return ()
-    region = Region(int(marked_rows[0]), int(marked_cols[0]), int(marked_rows[-1] - marked_rows[0] + 1),
-                    int(marked_cols[-1] - marked_cols[0] + 1))
-    inside = mark[region.slices].astype(np.float32)
-    strokes = mark_strokes(mark, grow=0.0, erase=True)
+    top, left = int(marked_rows[0]), int(marked_cols[0])
+    part = mark[top:marked_rows[-1] + 1, left:marked_cols[-1] + 1]
+    covered = np.zeros(part.shape, np.uint8)
+    strokes = added = mark_strokes(mark, grow=0.0, erase=True)
     for _ in range(UNMARK_ROUNDS):
-        left = Mask(rows, cols).with_strokes(strokes).render_over(inside, region=region) > 0.0
-        if not left.any():
+        if should_stop is not None and should_stop():
+            raise Cancelled("stopped by request")
+        _draw_cores(covered, added, (left, top))
+        rest = part & (covered == 0)
+        if not rest.any():
             break
-        rest = np.zeros_like(mark, dtype=bool)
-        rest[region.slices] = left
-        strokes += mark_strokes(rest, grow=0.0, erase=True)
+        whole = np.zeros_like(mark, dtype=bool)
+        whole[top:marked_rows[-1] + 1, left:marked_cols[-1] + 1] = rest
+        added = mark_strokes(whole, grow=0.0, erase=True)
+        strokes += added
     return strokes
+
+
+def _draw_cores(canvas: np.ndarray, strokes: tuple[Stroke, ...], origin: tuple[int, int]) -> None:
+    """Draw on ``canvas`` (uint8, its top-left pixel at source ``origin`` (x, y)) what each stroke surely paints at
+    full strength: within ``radius * hardness`` of its path, less a pixel (to a sixteenth of a pixel)."""
+    shift = 4
+    for stroke in strokes:
+        core = max(stroke.radius * stroke.hardness - 1.0, 0.5)  # a pixel short of it: OpenCV's discs are not the
+        # renderer's, and a pixel only nearly erased still shows its fill
+        points = np.round((np.asarray(stroke.points, np.float64) - origin) * (1 << shift)).astype(np.int32)
+        if len(points) == 1 or not np.any(points != points[0]):
+            cv2.circle(canvas, tuple(int(v) for v in points[0]), int(core * (1 << shift)), 1, -1, cv2.LINE_8, shift)
+        else:
+            cv2.polylines(canvas, [points.reshape(-1, 1, 2)], False, 1, max(1, int(2 * core)), cv2.LINE_8, shift)
+            for point in (points[0], points[-1]):
+                cv2.circle(canvas, tuple(int(v) for v in point), int(core * (1 << shift)), 1, -1, cv2.LINE_8, shift)
 
 
 def mark_strokes(mark: np.ndarray, *, grow: float = GROW, erase: bool = False) -> tuple[Stroke, ...]:

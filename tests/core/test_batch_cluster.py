@@ -148,9 +148,9 @@ def test_ctrl_c_stops_the_cluster_and_the_same_command_finishes_the_rest(tmp_pat
 
 def test_a_scheduler_lost_mid_run_stops_the_batch_and_the_same_command_finishes_it(tmp_path, cluster,
                                                                                     capsys) -> None:
-    """Its files were recorded as failed ("the cluster cancelled it"), which a plain rerun did not run again. An
-    output a worker wrote after the scheduler last said what ran is asked about, as any file the batch did not
-    see begun (a user's file at that name is never written over)."""
+    """Its files were recorded as failed ("the cluster cancelled it"), which a plain rerun did not run again. The
+    outputs written since the batch began count as written; one a worker writes after the stop is asked about, as
+    any file at the output of a file the batch did not see begin (a user's file there is never written over)."""
     import threading
     import time
 
@@ -176,8 +176,8 @@ def test_a_scheduler_lost_mid_run_stops_the_batch_and_the_same_command_finishes_
     cluster.client.wait_for_workers(2, timeout=30)
     status = main(command)
     err = capsys.readouterr().err
-    asked = err.count("already exists; pass --skip-existing")  # written by a worker after the last look, at most
-    assert status == (1 if asked else 0) and asked <= 2 and "Traceback" not in err, err  # one a worker
+    asked = err.count("already exists; pass --skip-existing")  # at most one a worker: written after the stop
+    assert status == (1 if asked else 0) and asked <= 2 and "Traceback" not in err, err
     if asked:
         assert main([*command, "--skip-existing"]) == 0
     assert len(list(out.glob("*.png"))) == 40 and not list(out.glob(".*.part"))
@@ -329,3 +329,22 @@ def test_ctrl_c_while_an_address_is_asked_stops_at_once(tmp_path) -> None:
         said = process.communicate(timeout=15)[1]
         assert process.returncode == 130 and time.monotonic() - sent < 5, said
     assert said.strip().splitlines()[-1].startswith("interrupted") and "Traceback" not in said
+
+
+
+def test_an_output_written_between_two_looks_at_the_workers_counts_as_running(tmp_path) -> None:
+    """Begun and ended between two looks, a file was called not started: 0 written though its output was there."""
+    import time
+
+    from enhance_core.batch import take_late_outputs
+    from enhance_core.batch_tasks import FileTask
+
+    old = tmp_path / "old.png"
+    old.write_bytes(b"an output from before the batch")
+    os.utime(old, (1.0, 1.0))
+    started = time.time() - 1.0
+    (tmp_path / "late.png").write_bytes(b"written by a worker")
+    tasks = [FileTask(tmp_path / f"{name}.tif", tmp_path / f"{name}.png", ()) for name in ("old", "late", "none")]
+    interrupted = batch_cluster.BatchInterrupted([], [0, 1, 2])
+    take_late_outputs(interrupted, tasks, started)
+    assert (interrupted.running, interrupted.not_started) == ([1], [0, 2])
