@@ -426,6 +426,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
     pending += stopped_in
     if manifest is not None:
         manifest.append(queued)
+    had = {index for index in pending if cluster is not None and tasks[index].output.exists()}  # --overwrite's
     started = time.time()
     try:
         if cluster is not None and pending:
@@ -439,7 +440,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
                      target=lambda task: task.output, begin=begin)
     except BatchInterrupted as interrupted:
         if cluster is not None:
-            take_late_outputs(interrupted, tasks, started)
+            take_late_outputs(interrupted, tasks, started, had)
         _settle_interrupted(interrupted, tasks, results, finish, started)
         if manifest is not None:  # stopped by the user, not ended by the system: queued again as they were
             if cluster is not None:  # a remote worker may yet finish what it was running: the output is this batch's
@@ -517,11 +518,14 @@ def _settled(standing: _Standing, *, mask_required: bool, skip_existing: bool,
     return None
 
 
-def take_late_outputs(interrupted: BatchInterrupted, tasks: Sequence[FileTask], started: float) -> None:
+def take_late_outputs(interrupted: BatchInterrupted, tasks: Sequence[FileTask], started: float,
+                      had: set[int]) -> None:
     """Move from ``interrupted.not_started`` to its ``running`` the files whose outputs were written since the batch
     ``started``: on a cluster, a file begun and ended between two looks at what the workers ran (or after the
-    last, its scheduler lost) was written by the batch, though none saw it begin."""
-    late = [index for index in interrupted.not_started if _written_since(tasks[index].output, started)]
+    last, its scheduler lost) was written by the batch, though none saw it begin. Not those in ``had``, whose
+    output was there before (``--overwrite``): a file the user saved meanwhile is no result."""
+    late = [index for index in interrupted.not_started
+            if index not in had and _written_since(tasks[index].output, started)]
     interrupted.not_started = [index for index in interrupted.not_started if index not in late]
     interrupted.running += late
 

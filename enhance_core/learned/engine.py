@@ -255,7 +255,12 @@ def call_interruptibly(work: Callable[[], Any], should_stop: StopFn | None, *, p
     helper = threading.Thread(target=run, name="enhance-learned-start")
     with _STARTING_LOCK:
         _STARTING.add(helper)
-    helper.start()
+    try:
+        helper.start()
+    except BaseException:  # noqa: BLE001 - no thread to wait for ("can't start new thread")
+        with _STARTING_LOCK:
+            _STARTING.discard(helper)
+        raise
     while not done.wait(poll):
         if should_stop():
             raise Cancelled("stopped by request")

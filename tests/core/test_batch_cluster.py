@@ -344,7 +344,9 @@ def test_an_output_written_between_two_looks_at_the_workers_counts_as_running(tm
     os.utime(old, (1.0, 1.0))
     started = time.time() - 1.0
     (tmp_path / "late.png").write_bytes(b"written by a worker")
-    tasks = [FileTask(tmp_path / f"{name}.tif", tmp_path / f"{name}.png", ()) for name in ("old", "late", "none")]
-    interrupted = batch_cluster.BatchInterrupted([], [0, 1, 2])
-    take_late_outputs(interrupted, tasks, started)
-    assert (interrupted.running, interrupted.not_started) == ([1], [0, 2])
+    (tmp_path / "saved.png").write_bytes(b"the user's, there before the batch and saved again meanwhile")
+    names = ("old", "late", "none", "saved")
+    tasks = [FileTask(tmp_path / f"{name}.tif", tmp_path / f"{name}.png", ()) for name in names]
+    interrupted = batch_cluster.BatchInterrupted([], [0, 1, 2, 3])
+    take_late_outputs(interrupted, tasks, started, {0, 3})
+    assert (interrupted.running, interrupted.not_started) == ([1], [0, 2, 3])

@@ -166,3 +166,18 @@ def test_a_stop_asked_as_the_tiles_finish_stops_the_denoiser_s_refine_step() -> 
         denoise.denoise_image(pixels, sigma=10.0, device="cpu", progress=progress, should_stop=lambda: bool(asked))
     with pytest.raises(Cancelled, match="refined"):
         denoise.keep_local_mean(pixels, pixels, should_stop=lambda: True)
+
+
+def test_start_up_work_whose_thread_cannot_start_leaves_nothing_to_wait_for(monkeypatch):
+    """Left in the set of running start-up work, an unstarted thread made the window's shutdown raise on its join."""
+    real_start = threading.Thread.start
+
+    def refused(thread):
+        if thread.name == "enhance-learned-start":
+            raise RuntimeError("can't start new thread")
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        engine.call_interruptibly(lambda: 1, lambda: False)
+    assert engine.wait_for_start_up_work(0.1)
