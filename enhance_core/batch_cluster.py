@@ -279,11 +279,13 @@ def run_on_cluster(cluster: Cluster, fn: Callable[[FileTask, Any], FileResult], 
                 while not arrived.empty():
                     done.append(arrived.get())
                 for future in done:
-                    if future.status == "cancelled":  # not by this client: its scheduler was lost or restarted
+                    index = running[future]
+                    result = _result(future, tasks[index], sent[index], died)
+                    if result is None:  # cancelled, not by this client: its scheduler was lost or restarted
                         raise StopBatch(f"the Dask scheduler at {cluster.spec} was lost or restarted (start it "
                                         "again first)")
-                    index = running.pop(future)
-                    finish(index, _result(future, tasks[index], sent[index], died))
+                    del running[future]
+                    finish(index, result)
     except KeyboardInterrupt as stop:
         started = _started(client, running) | seen
         client.cancel(list(running))
@@ -308,8 +310,12 @@ def _started(client: Any, running: dict[Any, int]) -> set[str]:
     return _processing(client) | {future.key for future in running if future.status not in ("pending", "cancelled")}
 
 
-def _result(future: Any, task: FileTask, sent: FileTask, died: Callable[[FileTask, str], FileResult]) -> FileResult:
-    """The result of a finished future, with this process's paths; a failure of the task itself via ``died``."""
+def _result(future: Any, task: FileTask, sent: FileTask,
+            died: Callable[[FileTask, str], FileResult]) -> FileResult | None:
+    """The result of a finished future, with this process's paths; a failure of the task itself via ``died``;
+    None when the cluster cancelled it (as it arrived, too: a scheduler restarting)."""
+    if future.status == "cancelled":
+        return None
     if future.status != "finished":
         error = future.exception()
         if type(error).__name__ == "KilledWorker":
@@ -320,6 +326,8 @@ def _result(future: Any, task: FileTask, sent: FileTask, died: Callable[[FileTas
     try:
         result: FileResult = future.result()
     except Exception as error:  # noqa: BLE001 - a result lost with its worker and not made again
+        if future.status == "cancelled" or "Cancelled" in type(error).__name__:
+            return None
         return died(task, f"its result was lost: {type(error).__name__}: {error}")
     return dataclasses.replace(
         result, source=task.source, reference=task.reference,

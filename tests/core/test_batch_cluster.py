@@ -350,3 +350,22 @@ def test_an_output_written_between_two_looks_at_the_workers_counts_as_running(tm
     interrupted = batch_cluster.BatchInterrupted([], [0, 1, 2, 3])
     take_late_outputs(interrupted, tasks, started, {0, 3})
     assert (interrupted.running, interrupted.not_started) == ([1], [0, 2, 3])
+
+
+def test_a_result_cancelled_as_it_arrives_stops_the_batch_not_fails_the_file(tmp_path) -> None:
+    """Cancelled by a restarting scheduler between its arrival and its reading, a file was recorded as failed ("its
+    result was lost"), which a plain rerun then did not run again."""
+    from enhance_core.batch_tasks import FileTask
+
+    class FutureCancelledError(Exception):
+        pass
+
+    class Arrived:
+        status = "finished"
+
+        def result(self):
+            self.status = "cancelled"
+            raise FutureCancelledError("cancelled for reason: scheduler-restart")
+
+    task = FileTask(tmp_path / "a.png", tmp_path / "out" / "a.png", ())
+    assert batch_cluster._result(Arrived(), task, task, lambda task, cause: cause) is None
