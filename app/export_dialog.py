@@ -237,8 +237,12 @@ class ExportDialog(QDialog):
             self._sync_format_to_path()
 
     def _sync_format_to_path(self) -> None:
-        if self.path.text() != self.path.text().strip():  # spaces alone are no name: Export asks for one
-            self.path.setText(self.path.text().strip())
+        typed_text = self.path.text().strip()  # spaces alone are no name: Export asks for one
+        name = Path(typed_text).name
+        if name.rstrip(".") and name.endswith("."):  # "out." is "out", not "out..png"
+            typed_text = typed_text.rstrip(".")
+        if self.path.text() != typed_text:
+            self.path.setText(typed_text)
         typed = Path(self.path.text()).expanduser()
         try:
             folder = typed.is_absolute() and is_dir(typed, partial(ImageWriteError, typed))

@@ -405,8 +405,8 @@ def test_a_typed_name_keeps_what_was_typed_and_gets_the_formats_suffix(open_dial
     dialog.format.setCurrentText("JPEG")
     for typed, shown in ((tmp_path / ".jpg", tmp_path / f"{photo_path.stem}_edited.jpg"),
                          (tmp_path / "out.xyz", tmp_path / "out.xyz.jpg"),
-                         (tmp_path / "scan.v2", tmp_path / "scan.v2.jpg"), (tmp_path / "b.png", tmp_path / "b.png"),
-                         ("   ", "")):
+                         (tmp_path / "scan.v2", tmp_path / "scan.v2.jpg"), (f"{tmp_path}/out.", tmp_path / "out.jpg"),
+                         (tmp_path / "b.png", tmp_path / "b.png"), ("   ", "")):
         dialog.path.setText(str(typed))
         dialog.path.editingFinished.emit()
         assert dialog.path.text() == str(shown)
