@@ -143,12 +143,16 @@ class MetricsController(QObject):
             self._on_frame(self.renders.latest)
 
     def _update_note(self) -> None:
-        """Say what to keep in mind reading the figures: the reference is in another colour space, or was opened
-        with another image."""
+        """Say what to keep in mind reading the figures: the reference is in another colour space, one of the two
+        is gray (luma is compared), or the reference was opened with another image."""
         source, reference = self.document.source, self.document.reference
         differ = (source is not None and reference is not None
                   and not same_colours(source.meta.icc_profile, reference.meta.icc_profile))
+        gray_and_colour = (source is not None and reference is not None
+                           and sorted((source.channels, reference.channels)) == [1, 3])
         notes = [f"The picture and the reference {PROFILES_DIFFER}." if differ else "",
+                 f"The {'reference' if reference is not None and reference.channels == 1 else 'picture'} is gray: "
+                 "the figures compare the brightness (luma) of both." if gray_and_colour else "",
                  self.document.reference_of_another_image()]
         self.note.emit(" ".join(note for note in notes if note))
 

@@ -169,6 +169,17 @@ def test_a_reference_kept_from_another_image_is_said_beside_the_figures(qtbot, w
     assert said.args[0] == "" and not note.isVisibleTo(window.metrics_panel)
 
 
+def test_a_gray_reference_for_a_colour_picture_says_the_figures_compare_brightness(qtbot, window, tmp_path):
+    """PSNR and SSIM were of luma alone, and nothing said so beside them."""
+    open_image(qtbot, window, save_png(synthetic_photo(seed=1), tmp_path / "photo.png"))
+    with qtbot.waitSignal(window.metrics.note, timeout=20000) as said:
+        window.files.open_reference(save_png(synthetic_photo(seed=1)[..., :1], tmp_path / "gray_truth.png"))
+    assert said.args[0] == "The reference is gray: the figures compare the brightness (luma) of both."
+    with qtbot.waitSignal(window.metrics.note, timeout=20000) as said:
+        window.files.open_reference(save_png(synthetic_photo(seed=1), tmp_path / "truth.png"))
+    assert said.args[0] == ""
+
+
 def test_reference_of_another_size_is_explained(qtbot, window, tmp_path, photo_path):
     open_image(qtbot, window, photo_path)
     other = save_png(synthetic_photo(64, 64), tmp_path / "small.png")
