@@ -65,6 +65,7 @@ SAVED_PREVIEW_MESSAGE = "Showing the preview saved with the project while the st
 SHUTDOWN_WAIT_S = 3.0
 """Longest a closing window waits, over all its lanes, for background jobs to stop; one still running is let go
 (:meth:`JobRunner.close`) and ends with the process."""
+BRUSH_ON_MESSAGE = "Brush on: the result is shown alone while you paint; turning the brush off compares again"
 START_UP_WAIT_S = 10.0
 """Longest a closing window waits for a learned filter's start-up work (torch, weights) that a stop abandoned:
 the process aborted as it ended while that work ran."""
@@ -505,9 +506,10 @@ class MainWindow(QMainWindow):
             self._mode_before_brush = self.canvas.mode
             self.canvas.set_mode(CompareMode.AFTER)
             self.actions_by_name["mode_after"].setChecked(True)
-            self.status.showMessage("Brush on: the result is shown alone while you paint; turning the brush off "
-                                    "compares again", 6000)
+            self.status.showMessage(BRUSH_ON_MESSAGE, 6000)
         elif not painting and self._mode_before_brush is not None:
+            if self.status.currentMessage() == BRUSH_ON_MESSAGE:  # the brush is off: the message is no longer true
+                self.status.clearMessage()
             mode, self._mode_before_brush = self._mode_before_brush, None
             if self.canvas.mode is CompareMode.AFTER:
                 self.canvas.set_mode(mode)

@@ -97,10 +97,12 @@ def test_the_result_is_shown_alone_while_a_brush_is_on_and_the_comparison_comes_
     window.set_compare_mode(CompareMode.SPLIT)
     window.brush_toolbar.paint_action.trigger()
     assert window.canvas.mode is CompareMode.AFTER and window.actions_by_name["mode_after"].isChecked()
+    assert window.status.currentMessage().startswith("Brush on: the result is shown alone")
     window.brush_toolbar.erase_action.trigger()
     assert window.canvas.mode is CompareMode.AFTER
     window.brush_toolbar.erase_action.trigger()
     assert window.canvas.mode is CompareMode.SPLIT and window.actions_by_name["mode_split"].isChecked()
+    assert window.status.currentMessage() == "", "the brush is off: its message, no longer true, goes"
     window.brush_toolbar.paint_action.trigger()
     window.set_compare_mode(CompareMode.SIDE_BY_SIDE)  # chosen while painting: kept
     window.brush_toolbar.paint_action.trigger()
