@@ -62,10 +62,10 @@ if TYPE_CHECKING:  # pydicom is imported with the first DICOM image, not with th
     from enhance_core.medical.series import DicomSeries, SeriesScan
 
 SAVED_PREVIEW_MESSAGE = "Showing the preview saved with the project while the stack renders"
+BRUSH_ON_MESSAGE = "Brush on: the result is shown alone while you paint; turning the brush off compares again"
 SHUTDOWN_WAIT_S = 3.0
 """Longest a closing window waits, over all its lanes, for background jobs to stop; one still running is let go
 (:meth:`JobRunner.close`) and ends with the process."""
-BRUSH_ON_MESSAGE = "Brush on: the result is shown alone while you paint; turning the brush off compares again"
 START_UP_WAIT_S = 10.0
 """Longest a closing window waits for a learned filter's start-up work (torch, weights) that a stop abandoned:
 the process aborted as it ended while that work ran."""

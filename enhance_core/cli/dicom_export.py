@@ -276,7 +276,7 @@ def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, 
     for index in range(len(series)):
         target = folder / f"slice_{index + 1:04d}{suffix}"
         if args.skip_existing and target.exists():
-            tally.kept += 1
+            tally.count("kept")
             continue
         report_progress(index + 1, len(series), target.name, verb="writing")
         try:
@@ -285,10 +285,10 @@ def _export_series(args: argparse.Namespace, series: DicomSeries, folder: Path, 
             export_slice(image, target, window=shown, steps=steps, quality=args.quality,
                          include_patient_data=args.include_patient_data)
         except EnhanceError as error:
-            tally.failed += 1
+            tally.count("failed")
             report_failure(series.slices[index].path, error)
             continue
-        tally.written += 1
+        tally.count("written")
     kept = tally.kept - before.kept
     already = f", {kept} already there, kept" if kept else ""
     print(f"wrote {tally.written - before.written} of {len(series)} slices to {folder} "
