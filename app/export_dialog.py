@@ -60,6 +60,8 @@ _SUFFIX_FORMATS = {suffix: name for name, suffix in FORMATS} | {".jpeg": "JPEG",
 LOSSY = ("JPEG", "WEBP")
 WITH_ALPHA = ("PNG", "TIFF", "WEBP")
 """Formats that keep transparency (JPEG and BMP composite it over white)."""
+NO_RESOLUTION = ("WEBP",)
+"""Formats whose files the export writes without the source's dots per inch."""
 
 
 def free_path(path: Path) -> Path:
@@ -298,6 +300,7 @@ class ExportDialog(QDialog):
             self.bit_depth.setCurrentIndex(BIT_DEPTHS[name].index(16))
         self.bit_depth.setEnabled(not self.writes_full_range())
         self.size_box.setEnabled(not self.writes_full_range())
+        self.size_box.set_resolution(None if name in NO_RESOLUTION else self.source.meta.extra.get("dpi"))
         self._request_estimate()
 
     def writes_full_range(self) -> bool:

@@ -2,7 +2,9 @@
 
 The group only collects the settings (:class:`enhance_core.export_size.OutputSize`);
 the export job resizes the rendered result on its worker thread. Below the
-controls a line gives the size the file will have.
+controls a line gives the size the file will have and, when it keeps the
+source's resolution (dots per inch), the size it prints at: a resize keeps the
+resolution, so a scan made smaller prints smaller.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class OutputSizeBox(QGroupBox):
     def __init__(self, rows: int, cols: int, parent: QWidget | None = None) -> None:
         super().__init__("Size", parent)
         self.rows, self.cols = rows, cols
+        self.dpi: tuple[float, float] | None = None
         self.mode = QComboBox()
         for label, _ in MODES:
             self.mode.addItem(label)
@@ -81,6 +84,8 @@ class OutputSizeBox(QGroupBox):
         try:
             rows, cols = self.output_size().target_shape(self.rows, self.cols)
             text = f"{cols} × {rows} px ({rows * cols / 1e6:.1f} MP)"
+            if self.dpi:
+                text += "\n" + print_size(rows, cols, self.dpi)
         except ParameterError as error:
             text = str(error)
         self.result.setText(text)
@@ -88,6 +93,11 @@ class OutputSizeBox(QGroupBox):
     def set_input_size(self, rows: int, cols: int) -> None:
         """Size the result from a ``rows`` x ``cols`` image (the rendered stack's, which a crop or turn changes)."""
         self.rows, self.cols = rows, cols
+        self._show_result()
+
+    def set_resolution(self, dpi: tuple[float, float] | None) -> None:
+        """Give the print size at ``dpi`` (horizontal, vertical dots per inch), or none when the file keeps none."""
+        self.dpi = dpi
         self._show_result()
 
     def set_long_edge(self, pixels: int) -> None:
@@ -107,3 +117,12 @@ class OutputSizeBox(QGroupBox):
         if index == 3:
             return OutputSize(megapixels=value, sharpen=sharpen, only_shrink=only_shrink)
         return OutputSize(sharpen=sharpen)
+
+
+def print_size(rows: int, cols: int, dpi: tuple[float, float]) -> str:
+    """The size ``rows`` x ``cols`` pixels print at ``dpi``, in inches and centimetres, e.g.
+    ``"Prints 10 × 6.67 in (25.4 × 16.9 cm) at 300 dpi"``."""
+    width, height = cols / dpi[0], rows / dpi[1]
+    resolution = f"{dpi[0]:g} dpi" if dpi[0] == dpi[1] else f"{dpi[0]:g} × {dpi[1]:g} dpi"
+    return (f"Prints {width:.3g} × {height:.3g} in ({width * 2.54:.3g} × {height * 2.54:.3g} cm) "
+            f"at {resolution}")

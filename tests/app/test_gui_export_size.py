@@ -415,3 +415,24 @@ def test_a_typed_name_keeps_what_was_typed_and_gets_the_formats_suffix(open_dial
     dialog.path.setText(str(tmp_path / "b.png"))
     dialog.format.setCurrentText("JPEG")
     assert dialog.path.text() == str(tmp_path / "b.jpg"), "another format's suffix is replaced"
+
+
+def test_the_print_size_at_the_scans_resolution_follows_the_size_and_format(qtbot, open_dialog, tmp_path):
+    """An archivist exporting a 300 dpi scan smaller is told it will print smaller; WebP keeps no resolution."""
+    source = tmp_path / "scan.png"
+    PILImage.fromarray((synthetic_photo(600, 1000) * 255).astype(np.uint8)).save(source, dpi=(300, 300))
+    dialog = open_dialog(source)
+    box = dialog.size_box
+    assert box.result.text() == "1000 × 600 px (0.6 MP)\nPrints 3.33 × 2 in (8.47 × 5.08 cm) at 300 dpi"
+    box.set_long_edge(500)
+    assert box.result.text().endswith("Prints 1.67 × 1 in (4.23 × 2.54 cm) at 300 dpi")
+    dialog.format.setCurrentIndex(dialog.format.findText("WEBP"))
+    assert "Prints" not in box.result.text()
+    dialog.format.setCurrentIndex(dialog.format.findText("TIFF"))
+    target = tmp_path / "access.tif"
+    dialog.path.setText(str(target))
+    dialog.path.editingFinished.emit()
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.buttons.accepted.emit()
+    with PILImage.open(target) as written:
+        assert written.size == (500, 300) and tuple(map(round, written.info["dpi"])) == (300, 300)
