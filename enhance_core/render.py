@@ -62,7 +62,7 @@ from enhance_core.filters.registry import get_filter
 from enhance_core.geometry import as_affine, is_scale_only, meta_after_geometry, warp_image, warp_region
 from enhance_core.image import HIDDEN_ALPHA, Image, count_non_finite
 from enhance_core.io.exif import drop_thumbnail
-from enhance_core.io.working_space import SrgbWorking, srgb_working
+from enhance_core.io.working_space import SrgbWorking, srgb_tone_working, srgb_working
 from enhance_core.masks import Region, check_region, full_region, scaled_shape
 from enhance_core.medical.windows import WINDOW_LEVEL
 from enhance_core.stack_geometry import StepShape, stack_geometry
@@ -400,7 +400,9 @@ class Renderer:
                              in_shape=(shape.in_rows, shape.in_cols), in_affine=shape.to_input,
                              out_region=None if geometry is None else out_region)
         same_size_learned = definition.learned and geometry is None
-        working = srgb_working(ctx.icc_profile) if same_size_learned else None
+        working = None
+        if same_size_learned:
+            working = (srgb_tone_working if definition.own_primaries else srgb_working)(ctx.icc_profile)
         if working is not None and working.channels != pixels.shape[2]:
             working = None
         if geometry is None and (working is not None or (
@@ -439,7 +441,8 @@ def _past_white_or_black(pixels: np.ndarray) -> bool:
 
 def _applied_as_srgb(definition: FilterDef, working: SrgbWorking | None, pixels: np.ndarray, params: Any,
                      ctx: RenderContext) -> np.ndarray:
-    """A learned filter's result on ``pixels`` encoded in another profile's space (``working``; None: sRGB), or
+    """A learned filter's result on ``pixels`` encoded in another profile's space (``working``: to sRGB, or to
+    sRGB's tone curve for :attr:`~FilterDef.own_primaries`; None: sRGB), or
     that of a learned or :attr:`~FilterDef.unit_range` filter on ``pixels`` reaching past white or black: it is
     handed them re-encoded as sRGB and within [0, 1], as it was trained, and its change is carried back.
 

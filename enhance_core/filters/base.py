@@ -215,8 +215,9 @@ class RenderContext:
         full-resolution map is ready). False for previews, views and exports.
     icc_profile : bytes or None
         The source's embedded ICC profile: learned filters, trained on sRGB-encoded values, are handed the
-        pixels (and ``source``) re-encoded as sRGB when it describes another space
-        (:mod:`enhance_core.io.working_space`, done by the renderer).
+        pixels (and ``source``) re-encoded as sRGB when it describes another space, or with sRGB's tone curve
+        in its own primaries (:attr:`FilterDef.own_primaries`; :mod:`enhance_core.io.working_space`, done by
+        the renderer).
     float_source : bool
         Whether the source's samples are floating point (a float TIFF): its values past white and below black
         are picture, as in float editors, so tone operations keep them (:func:`enhance_core.filters.common.
@@ -311,6 +312,12 @@ class FilterDef:
         learned filter is: a float picture's values past white or black are
         handed to it clipped, and its change is added back to them, so they
         are kept (by the renderer).
+    own_primaries : bool
+        True for a learned filter that only takes noise or damage out: a
+        picture in another profile is handed to it with sRGB's tone curve in
+        its own primaries, so no colour is clipped to sRGB's gamut (a clipped
+        channel kept its noise, or the damage). False: re-encoded as sRGB
+        (low light, whose brightness and colours were learned there).
     """
 
     name: str
@@ -326,6 +333,7 @@ class FilterDef:
     needs_mask: Callable[[Any], bool] = lambda params: False
     geometry: GeometryFn | None = None
     unit_range: bool = False
+    own_primaries: bool = False
 
     @property
     def specs(self) -> list[ParamSpec]:

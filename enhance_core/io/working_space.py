@@ -12,6 +12,14 @@ nothing is rounded to 8 bits and colours outside sRGB's gamut come out as
 values below 0 or above 1, which :meth:`SrgbWorking.from_srgb` takes back
 exactly. Profiles built from lookup tables, and profiles that do what sRGB
 does, give None: the values are used as they are.
+
+A filter that only takes noise or damage out is handed values clipped at 0
+and 1 (the networks never saw others), and a colour outside sRGB loses a
+channel there: a denoiser left the clipped channel's noise, no longer offset
+by the others', four times as strong, and a fill left a white scratch across
+a saturated green in red. :func:`srgb_tone_working` gives such filters the
+picture's own primaries re-encoded with sRGB's tone curve only: every colour
+the profile holds stays within [0, 1].
 """
 
 from __future__ import annotations
@@ -168,7 +176,7 @@ class SrgbWorking:
     """Conversions of a picture encoded in one matrix/TRC profile to sRGB encoding and back, in float.
 
     ``curves`` holds each channel's tone curve (one for a gray profile), ``matrix`` the profile's linear RGB to
-    sRGB's.
+    sRGB's (the identity for :func:`srgb_tone_working`'s, which keeps the profile's primaries).
     """
 
     curves: tuple[ToneCurve, ...]
@@ -230,6 +238,23 @@ def srgb_working(icc_profile: bytes | None) -> SrgbWorking | None:
     if not all(curve.increasing() for curve in curves):
         return None  # a tone curve that turns back cannot be undone
     return SrgbWorking(curves, np.linalg.solve(SRGB_TO_XYZ_D50, colorants))
+
+
+@functools.lru_cache(maxsize=8)
+def srgb_tone_working(icc_profile: bytes | None) -> SrgbWorking | None:
+    """The conversions of pictures described by ``icc_profile`` to sRGB's tone curve and back, in the profile's own
+    primaries (no colour it holds leaves [0, 1]); None when :func:`srgb_working` gives None or the profile's
+    tone curves are sRGB's (Display P3's)."""
+    working = srgb_working(icc_profile)
+    if working is None or all(_is_srgb_curve(curve) for curve in working.curves):
+        return None
+    return SrgbWorking(working.curves, np.eye(3))
+
+
+def _is_srgb_curve(curve: ToneCurve) -> bool:
+    """Whether ``curve`` gives every encoded value the light sRGB's does, within a tenth of an 8-bit level."""
+    encoded = np.linspace(0.0, 1.0, 1025)
+    return bool(np.abs(srgb_encode(curve.linear(encoded)) - encoded).max() < 0.1 / 255)
 
 
 @functools.lru_cache(maxsize=8)

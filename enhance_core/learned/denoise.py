@@ -344,5 +344,6 @@ FILTER_DEF = FilterDef(
     margin=lambda params, ctx: OVERLAP,
     grid=GRID,
     learned=True,
+    own_primaries=True,
     description="Remove noise with a neural network; automatic or set noise level (σ on the 0-255 scale).",
 )

@@ -228,6 +228,7 @@ FILTER_DEF = FilterDef(
     apply=apply_hole_fill,
     margin=hole_fill_margin,
     learned=True,
+    own_primaries=True,
     description="Fill holes, tears, scratches and dust (painted or detected) with a neural network at full resolution.",
     mask_edits=lambda params: params.source == "detected",
     needs_mask=lambda params: params.source == "mask",

@@ -435,6 +435,7 @@ FILTER_DEF = FilterDef(
     apply=apply_restore,
     margin=whole_image_margin,
     learned=True,
+    own_primaries=True,
     description="Find cracks, scratches, dust and tears with a neural network and fill them; "
                 "optionally remove grain and rebalance faded contrast. Paint or erase to correct what it finds.",
     mask_edits=lambda params: True,

@@ -54,19 +54,33 @@ def photo(rows: int = 64, cols: int = 80) -> np.ndarray:
     return np.clip(pixels, 0, 1).astype(np.float32)
 
 
-@pytest.mark.parametrize("step", ["low_light", "denoise"])
-def test_a_learned_filter_gives_a_prophoto_copy_what_it_gives_the_srgb_original(step) -> None:
+def test_low_light_gives_a_prophoto_copy_what_it_gives_the_srgb_original() -> None:
     """Low-light brightened a ProPhoto copy of a dark photo by 12-14 L* more than its sRGB copy."""
     profile = prophoto_profile()
     working = srgb_working(profile)
     original = photo()
     copy = working.from_srgb(original)
-    on_original = render_image(Image(original, meta=ImageMeta(bit_depth=16)), [make_item(step)]).pixels
-    on_copy = render_image(Image(copy, meta=ImageMeta(bit_depth=16, icc_profile=profile)), [make_item(step)]).pixels
+    on_original = render_image(Image(original, meta=ImageMeta(bit_depth=16)), [make_item("low_light")]).pixels
+    on_copy = render_image(Image(copy, meta=ImageMeta(bit_depth=16, icc_profile=profile)),
+                           [make_item("low_light")]).pixels
     assert np.abs(working.to_srgb(on_copy) - on_original).max() < 0.005
-    if step == "low_light":
-        as_srgb = render_image(Image(copy, meta=ImageMeta(bit_depth=16)), [make_item(step)]).pixels
-        assert np.abs(working.to_srgb(as_srgb) - on_original).mean() > 0.02, "the values read as sRGB differ"
+    as_srgb = render_image(Image(copy, meta=ImageMeta(bit_depth=16)), [make_item("low_light")]).pixels
+    assert np.abs(working.to_srgb(as_srgb) - on_original).mean() > 0.02, "the values read as sRGB differ"
+
+
+def test_the_denoiser_gives_a_linear_gray_copy_what_it_gives_the_srgb_original() -> None:
+    """The denoiser keeps the primaries of a picture's profile but is handed values on sRGB's tone curve."""
+    profile = gray_profile(1.0)
+    working = srgb_working(profile)
+    noise = np.random.default_rng(1).normal(0, 0.02, (64, 80, 1)).astype(np.float32)
+    original = np.clip(photo().mean(axis=2, keepdims=True) + noise, 0, 1)
+    copy = working.from_srgb(original)
+    on_original = render_image(Image(original, meta=ImageMeta(bit_depth=16)), [make_item("denoise")]).pixels
+    on_copy = render_image(Image(copy, meta=ImageMeta(bit_depth=16, icc_profile=profile)),
+                           [make_item("denoise")]).pixels
+    assert np.abs(working.to_srgb(on_copy) - on_original).max() < 1e-4
+    as_is = render_image(Image(copy, meta=ImageMeta(bit_depth=16)), [make_item("denoise")]).pixels
+    assert np.abs(working.to_srgb(as_is) - on_original).mean() > 0.003, "linear values denoise otherwise"
 
 
 def test_what_a_learned_filter_leaves_alone_and_colours_outside_srgb_come_back_exactly() -> None:
@@ -135,3 +149,54 @@ def test_a_table_curve_that_stays_flat_at_black_or_white_goes_back_to_its_first_
                           [make_item("denoise", {"mode": "manual", "sigma": 5.0})]).pixels
     assert np.isfinite(result).all(), "values the network puts past white went to infinity through the flat top"
     assert np.median(result[13:17]) == 0.0
+
+
+def saturated_green(rows: int = 96, cols: int = 96) -> np.ndarray:
+    """A ProPhoto picture: a green no sRGB value holds on gray."""
+    pixels = np.full((rows, cols, 3), 0.5, np.float32)
+    pixels[16:80, 16:80] = (0.25, 0.75, 0.2)
+    return pixels
+
+
+def test_the_denoiser_takes_the_noise_out_of_every_channel_of_a_colour_outside_srgb() -> None:
+    """Handed sRGB clipped at 0, the denoiser left the green's red noise 1.4 times as strong (a helper's P3 photo:
+    four times) and its blue untouched."""
+    profile = prophoto_profile()
+    assert srgb_working(profile).to_srgb(saturated_green()[20:21, 20:21]).min() < -0.5
+    noisy = saturated_green() + np.random.default_rng(0).normal(0, 0.03, (96, 96, 3)).astype(np.float32)
+    result = render_image(Image(noisy, meta=ImageMeta(bit_depth=16, icc_profile=profile)),
+                          [make_item("denoise", {"mode": "manual", "sigma": 8.0})]).pixels
+    patch = np.s_[24:72, 24:72]
+    assert (result[patch].std(axis=(0, 1)) < noisy[patch].std(axis=(0, 1)) / 3).all()
+
+
+def test_a_scratch_across_a_colour_outside_srgb_is_filled_in_every_channel() -> None:
+    """Handed sRGB clipped at 0, the fill left a white scratch across a ProPhoto green in red (0.45 for 0.25)."""
+    from enhance_core.masks import Mask, Stroke
+
+    scratch = Mask(96, 96).with_stroke(Stroke(((30.0, 48.0), (66.0, 48.0)), radius=3.0, hardness=1.0))
+    inside = scratch.render() > 0.5
+    damaged = saturated_green()
+    damaged[inside] = 1.0
+    result = render_image(Image(damaged, meta=ImageMeta(bit_depth=16, icc_profile=prophoto_profile())),
+                          [make_item("hole_fill", mask=scratch)]).pixels
+    assert np.abs(result[inside].mean(axis=0) - (0.25, 0.75, 0.2)).max() < 0.02
+
+
+def test_only_profiles_whose_tone_curve_is_not_srgb_s_are_re_encoded_for_the_filters_that_keep_primaries() -> None:
+    from enhance_core.io.working_space import srgb_tone_working
+
+    from .io_fixtures import _matrix_trc_profile, _xyz
+
+    srgb_curve = b"para\0\0\0\0\0\x03\0\0" + b"".join(
+        int(round(value * 65536)).to_bytes(4, "big", signed=True)
+        for value in (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045))
+    display_p3 = _matrix_trc_profile(b"RGB ", b"Display P3 (test)", [
+        (b"rXYZ", _xyz(0.5151, 0.2412, -0.0011)), (b"gXYZ", _xyz(0.2920, 0.6922, 0.0419)),
+        (b"bXYZ", _xyz(0.1571, 0.0666, 0.7841)), (b"rTRC", srgb_curve), (b"gTRC", srgb_curve), (b"bTRC", srgb_curve)])
+    assert srgb_working(display_p3) is not None and srgb_tone_working(display_p3) is None
+    tone = srgb_tone_working(prophoto_profile())
+    pixels = saturated_green()
+    assert tone.to_srgb(pixels).min() >= 0 and np.abs(tone.from_srgb(tone.to_srgb(pixels)) - pixels).max() < 1e-5
+    gray = np.full((4, 4, 3), 0.5, np.float32)
+    np.testing.assert_allclose(tone.to_srgb(gray), srgb_working(prophoto_profile()).to_srgb(gray), atol=1e-3)
