@@ -37,6 +37,7 @@ from enhance_core.geometry import dicom_after_geometry, scale_affine
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io.exif import set_pixel_dimensions
 from enhance_core.io.limits import MAX_PIXELS_ENV, resolve_max_pixels
+from enhance_core.io.xmp_iptc import xmp_for_new_picture
 
 SHARPEN_AMOUNTS = {"none": 0.0, "low": 0.3, "standard": 0.6, "high": 1.0}
 """Share of the unsharp mask's detail added back for each output sharpening level."""
@@ -190,6 +191,7 @@ def _meta_for_size(meta: ImageMeta, rows: int, cols: int, row_factor: float, col
     extra = dict(meta.extra)
     extra["output_size"] = (rows, cols)
     return replace(meta, exif=set_pixel_dimensions(meta.exif, rows, cols),
+                   xmp=xmp_for_new_picture(meta.xmp, rows, cols, same_picture=True),
                    dicom=dicom_after_geometry(meta.dicom, scale_affine(col_factor, row_factor))[0], extra=extra)
 
 

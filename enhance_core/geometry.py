@@ -36,6 +36,7 @@ import numpy as np
 from enhance_core.errors import ParameterError
 from enhance_core.image import ImageMeta
 from enhance_core.io.exif import exif_for_new_picture
+from enhance_core.io.xmp_iptc import xmp_for_new_picture
 from enhance_core.masks import Region
 
 Matrix = tuple[tuple[float, float, float], tuple[float, float, float]]
@@ -366,14 +367,15 @@ def meta_after_geometry(meta: ImageMeta, matrix: Any, *, out_shape: tuple[int, i
     linear = affine[:, :2]
     only_scales = bool(linear[0, 0] > 0 and linear[1, 1] > 0 and np.allclose([linear[0, 1], linear[1, 0]], 0.0)
                        and np.allclose(affine[:, 2], 0.0))
-    exif = exif_for_new_picture(meta.exif, int(out_shape[0]), int(out_shape[1]),
-                                same_picture=only_scales and not retouched)
+    rows, cols, same_picture = int(out_shape[0]), int(out_shape[1]), only_scales and not retouched
+    exif = exif_for_new_picture(meta.exif, rows, cols, same_picture=same_picture)
+    xmp = xmp_for_new_picture(meta.xmp, rows, cols, same_picture=same_picture)
     extra = dict(meta.extra)
     extra["geometry"] = affine.tolist()
     header, note = dicom_after_geometry(meta.dicom, affine)
     if note:
         extra["pixel_spacing_note"] = note
-    return replace(meta, extra=extra, dicom=header, exif=exif)
+    return replace(meta, extra=extra, dicom=header, exif=exif, xmp=xmp)
 
 
 def dicom_after_geometry(header: Any, matrix: Any) -> tuple[Any, str]:

@@ -63,6 +63,7 @@ from enhance_core.geometry import as_affine, is_scale_only, meta_after_geometry,
 from enhance_core.image import HIDDEN_ALPHA, Image, count_non_finite
 from enhance_core.io.exif import drop_thumbnail
 from enhance_core.io.working_space import SrgbWorking, srgb_tone_working, srgb_working
+from enhance_core.io.xmp_iptc import xmp_for_new_picture
 from enhance_core.masks import Region, check_region, full_region, scaled_shape
 from enhance_core.medical.windows import WINDOW_LEVEL
 from enhance_core.stack_geometry import StepShape, stack_geometry
@@ -656,10 +657,13 @@ def result_image(image: Image, steps: Sequence[StackItem], pixels: np.ndarray) -
     shapes = stack_geometry(steps, image.rows, image.cols, ctx=RenderContext(source=image.pixels))
     retouched = any(shape.geometry is None for shape in shapes)
     if not any(shape.geometry is not None for shape in shapes):
-        exif = drop_thumbnail(image.meta.exif) if retouched else image.meta.exif
-        if exif == image.meta.exif:
+        if not retouched:
             return image.with_pixels(pixels)
-        return Image(pixels, image.alpha, replace(image.meta, exif=exif))
+        exif = drop_thumbnail(image.meta.exif)
+        xmp = xmp_for_new_picture(image.meta.xmp, image.rows, image.cols, same_picture=False)
+        if exif == image.meta.exif and xmp == image.meta.xmp:
+            return image.with_pixels(pixels)
+        return Image(pixels, image.alpha, replace(image.meta, exif=exif, xmp=xmp))
     affine = shapes[-1].to_output
     alpha = image.alpha
     if alpha is not None:

@@ -5,7 +5,7 @@ followed by a TIFF structure (byte order mark, IFD0, sub-IFDs). Resetting the
 orientation and setting the pixel dimensions patch single entries in place, so
 every other byte of the block (maker notes with absolute offsets included)
 survives unchanged; dropping the thumbnail (IFD1) unlinks it from IFD0 and cuts
-its bytes off when they end the block.
+its bytes off when they end the block, else overwrites them with zeros.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ ORIENTATION_TAG = 0x0112
 _SHORT, _LONG = 3, 4
 _EXIF_IFD_TAG, _GPS_IFD_TAG, _INTEROP_IFD_TAG = 0x8769, 0x8825, 0xA005
 _PIXEL_X, _PIXEL_Y = 0xA002, 0xA003
+_IMAGE_WIDTH, _IMAGE_LENGTH = 0x0100, 0x0101
+_STRIP_OFFSETS, _STRIP_BYTE_COUNTS = 0x0111, 0x0117
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
 _THUMBNAIL_OFFSET, _THUMBNAIL_LENGTH = 0x0201, 0x0202
 MAKER_NOTE_TAG = 0x927C
@@ -66,6 +68,12 @@ def read_orientation(exif: bytes | None) -> int:
     offset, order = found
     (value,) = struct.unpack_from(order + "H", exif, offset)
     return value if 1 <= value <= 8 else 1
+
+
+def has_orientation(exif: bytes | None) -> bool:
+    """Whether ``exif`` holds an orientation tag (which then rules over an XMP ``tiff:Orientation``)."""
+    exif = normalize_exif(exif)
+    return exif is not None and _orientation_entry(exif) is not None
 
 
 def reset_orientation(exif: bytes | None) -> bytes | None:
@@ -174,7 +182,8 @@ def has_maker_note(exif: bytes | None) -> bool:
 
 
 def set_pixel_dimensions(exif: bytes | None, rows: int, cols: int) -> bytes | None:
-    """Return ``exif`` with the EXIF sub-IFD's PixelXDimension and PixelYDimension set to ``cols`` x ``rows``.
+    """Return ``exif`` with the picture's size set to ``cols`` x ``rows``: the EXIF sub-IFD's PixelXDimension and
+    PixelYDimension, and IFD0's ImageWidth and ImageLength where a camera or scanner wrote them there.
 
     Tags that are absent stay absent; other bytes are unchanged. A damaged
     block is returned as it came.
@@ -184,13 +193,14 @@ def set_pixel_dimensions(exif: bytes | None, rows: int, cols: int) -> bytes | No
         return None
     order = _byte_order(exif)
     patched = bytearray(exif)
+    sizes = {_PIXEL_X: cols, _PIXEL_Y: rows, _IMAGE_WIDTH: cols, _IMAGE_LENGTH: rows}
     try:
-        sub_ifd = _sub_ifd(exif, order, _ifd0(exif, order), _EXIF_IFD_TAG)
-        if sub_ifd is None:
-            return exif
-        for tag, _, _, entry in _entries(exif, order, sub_ifd):
-            if tag in (_PIXEL_X, _PIXEL_Y):
-                size = cols if tag == _PIXEL_X else rows
+        ifd0 = _ifd0(exif, order)
+        sub_ifd = _sub_ifd(exif, order, ifd0, _EXIF_IFD_TAG)
+        entries = _entries(exif, order, ifd0) + ([] if sub_ifd is None else _entries(exif, order, sub_ifd))
+        for tag, _, _, entry in entries:
+            if tag in sizes:
+                size = sizes[tag]
                 kind = _SHORT if size <= 0xFFFF else _LONG
                 struct.pack_into(order + "HHI", patched, entry, tag, kind, 1)
                 value = struct.pack(order + "H", size) + b"\x00\x00" if kind == _SHORT else struct.pack(
@@ -214,11 +224,12 @@ def _used_end(exif: bytes, order: str, offset: int) -> int:
 
 
 def drop_thumbnail(exif: bytes | None) -> bytes | None:
-    """Return ``exif`` without its thumbnail (IFD1), which shows the picture before a crop or turn.
+    """Return ``exif`` without its thumbnail (IFD1), which shows the picture before a crop, turn or edit.
 
-    IFD0's link to IFD1 is set to 0; the bytes of IFD1 and its JPEG are cut
+    IFD0's link to IFD1 is set to 0; the bytes of IFD1 and its picture are cut
     off when nothing of IFD0 and its sub-IFDs lies after them (the usual
-    layout), else left unreferenced. A damaged block is returned as it came.
+    layout), else overwritten with zeros (unlinked, they would still hold the
+    picture). A damaged block is returned as it came.
     """
     exif = normalize_exif(exif)
     if exif is None:
@@ -234,9 +245,40 @@ def drop_thumbnail(exif: bytes | None) -> bytes | None:
         struct.pack_into(order + "I", patched, link, 0)
         if _used_end(exif, order, ifd0) <= ifd1:
             del patched[base + ifd1:]
+        else:
+            _zero_ifd1(exif, patched, order, ifd1)
     except struct.error:
         return exif
     return bytes(patched)
+
+
+def _zero_ifd1(exif: bytes, patched: bytearray, order: str, ifd1: int) -> None:
+    """Overwrite with zeros, in ``patched``, the thumbnail IFD at ``ifd1`` of ``exif``: its entries, their values
+    and the picture they point to (a JPEG, or strips of samples)."""
+    base = len(EXIF_PREFIX)
+
+    def clear(start: int, size: int) -> None:
+        start = base + start
+        patched[start:min(start + size, len(patched))] = bytes(max(0, min(size, len(patched) - start)))
+
+    entries = _entries(exif, order, ifd1)
+    values = {tag: _values(exif, order, kind, number, entry) for tag, kind, number, entry in entries}
+    for picture_at, picture_size in ((_THUMBNAIL_OFFSET, _THUMBNAIL_LENGTH), (_STRIP_OFFSETS, _STRIP_BYTE_COUNTS)):
+        for start, size in zip(values.get(picture_at, ()), values.get(picture_size, ())):
+            clear(start, size)
+    for _, kind, number, entry in entries:
+        if _TYPE_SIZES.get(kind, 1) * number > 4:
+            clear(_long_value(exif, order, entry), _TYPE_SIZES.get(kind, 1) * number)
+    clear(ifd1, 2 + 12 * len(entries) + 4)
+
+
+def _values(exif: bytes, order: str, kind: int, number: int, entry: int) -> tuple[int, ...]:
+    """The SHORT or LONG values of an entry (offsets and sizes); none for another type."""
+    if kind not in (_SHORT, _LONG):
+        return ()
+    code = "H" if kind == _SHORT else "I"
+    start = entry + 8 if _TYPE_SIZES[kind] * number <= 4 else len(EXIF_PREFIX) + _long_value(exif, order, entry)
+    return tuple(int(value) for value in struct.unpack_from(f"{order}{number}{code}", exif, start))
 
 
 def has_location(exif: bytes | None) -> bool:

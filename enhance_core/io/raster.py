@@ -22,12 +22,14 @@ from PIL import Image as PILImage
 
 from enhance_core.errors import ImageReadError
 from enhance_core.image import Image, ImageMeta
-from enhance_core.io.exif import apply_orientation, exif_upright, normalize_exif, read_orientation
+from enhance_core.io.exif import (apply_orientation, exif_for_new_picture, exif_upright, has_orientation,
+                                  normalize_exif, read_orientation)
 from enhance_core.io.jpeg import (count_scans, decode_checked, encode_jpeg, estimated_quality, source_subsampling,
                                   xmp_and_iptc)
 from enhance_core.io.limits import Limits
 from enhance_core.io.png import check_image_data, decode_png_16bit, encode_png, inspect_png
 from enhance_core.io.samples import quantize, stack_alpha, to_unit_pixels
+from enhance_core.io.xmp_iptc import xmp_for_new_picture, xmp_orientation
 
 PILImage.MAX_IMAGE_PIXELS = None
 
@@ -124,11 +126,23 @@ def _cmyk_to_rgb(picture: PILImage.Image, meta: ImageMeta) -> PILImage.Image:
     return picture.convert("RGB")
 
 
-def _finish(array: np.ndarray, has_alpha: bool, meta: ImageMeta) -> Image:
-    """Turn decoded samples upright and into contract pixels."""
-    meta.orientation = read_orientation(meta.exif)
+def _finish(array: np.ndarray, has_alpha: bool, meta: ImageMeta, *, turned_by_decoder: int = 1) -> Image:
+    """Turn decoded samples upright and into contract pixels.
+
+    The EXIF orientation rules; a file without one is turned by its XMP
+    ``tiff:Orientation`` (digiKam writes PNG's there). ``turned_by_decoder``:
+    the orientation the decoder already applied (pillow-heif turns a HEIF's
+    pixels and resets its tags), whose metadata still describes the stored picture.
+    """
+    meta.orientation = read_orientation(meta.exif) if has_orientation(meta.exif) else xmp_orientation(meta.xmp)
     upright = apply_orientation(array, meta.orientation)
-    meta.exif = exif_upright(meta.exif, meta.orientation, *upright.shape[:2])
+    rows, cols = upright.shape[:2]
+    meta.exif = exif_upright(meta.exif, meta.orientation, rows, cols)
+    if 2 <= turned_by_decoder <= 8:
+        meta.orientation = turned_by_decoder
+        meta.exif = exif_for_new_picture(meta.exif, rows, cols, same_picture=False)
+    if 2 <= meta.orientation <= 8:
+        meta.xmp = xmp_for_new_picture(meta.xmp, rows, cols, same_picture=False)
     pixels, alpha = to_unit_pixels(upright, has_alpha=has_alpha)
     return Image(pixels, alpha, meta)
 
@@ -222,8 +236,9 @@ def read_pillow_format(path: Path, *, page: int | None, limits: Limits, format_n
         if dpi and all(value > 0 for value in dpi):
             meta.extra["dpi"] = (float(dpi[0]), float(dpi[1]))
         _count_frames(picture, meta)
+        turned = int(picture.info.get("original_orientation") or 1) if format_name == "HEIF" else 1
         array, has_alpha = _pillow_array(picture, meta) if samples is None else (samples, False)
-    return _finish(array, has_alpha, meta)
+    return _finish(array, has_alpha, meta, turned_by_decoder=turned)
 
 
 def _as_bytes(value: object) -> bytes | None:

@@ -30,6 +30,7 @@ from enhance_core.io.exif import apply_orientation, exif_upright
 from enhance_core.io.limits import Limits
 from enhance_core.io.samples import dtype_bit_depth, quantize, stack_alpha, to_unit_pixels
 from enhance_core.io.tiff_exif import append_sub_ifds, exif_from_tiff, tiff_tags_from_exif
+from enhance_core.io.xmp_iptc import xmp_for_new_picture
 
 # tifffile reports damaged structures through logging; without a handler Python
 # would print them to stderr next to our one-line error. Applications that
@@ -257,6 +258,8 @@ def read_tiff(path: Path, *, page: int | None, limits: Limits) -> Image:
         meta.bit_depth = stored_bits
     upright = apply_orientation(samples, meta.orientation if 1 <= meta.orientation <= 8 else 1)
     meta.exif = exif_upright(exif_from_tiff(path), meta.orientation, *upright.shape[:2])
+    if 2 <= meta.orientation <= 8:
+        meta.xmp = xmp_for_new_picture(meta.xmp, *upright.shape[:2], same_picture=False)
     pixels, alpha = to_unit_pixels(upright, has_alpha=has_alpha, maximum=maximum, premultiplied=premultiplied)
     if is_float:
         pixels, alpha = _finite_samples(pixels, alpha, meta)

@@ -18,7 +18,13 @@ PHOTOSHOP_HEADER = b"Photoshop 3.0\x00"
 """How a JPEG APP13 segment holding Photoshop image resources starts."""
 IPTC_RESOURCE = 0x0404
 _RESOURCE_SIGNATURES = (b"8BIM", b"PHUT", b"AgHg", b"DCSR", b"MeSa")
-_ORIENTATION = re.compile(rb"(tiff:Orientation\s*=\s*[\"']\s*|<tiff:Orientation>\s*)[1-8]")
+_ORIENTATION = re.compile(rb"(tiff:Orientation\s*=\s*[\"']\s*|<tiff:Orientation>\s*)([1-8])")
+_SIZE_NAMES = {b"tiff:ImageWidth": "cols", b"exif:PixelXDimension": "cols", b"tiff:ImageLength": "rows",
+               b"exif:PixelYDimension": "rows"}
+_SIZES = re.compile(rb"((tiff:ImageWidth|tiff:ImageLength|exif:PixelXDimension|exif:PixelYDimension)\s*=\s*[\"']\s*|"
+                    rb"<(tiff:ImageWidth|tiff:ImageLength|exif:PixelXDimension|exif:PixelYDimension)>\s*)\d+")
+_THUMBNAILS = re.compile(rb"<([\w.-]+:Thumbnails)\b[^>]*?(?:/>|>.*?</\1\s*>)", re.DOTALL)
+"""``xmp:Thumbnails``: pictures of the whole original, as base64 JPEG."""
 
 
 def iptc_from_photoshop(resources: bytes) -> bytes | None:
@@ -66,6 +72,28 @@ def xmp_without_location(xmp: bytes | None) -> bytes | None:
     if not xmp:
         return None
     return _GPS.sub(b"", xmp)
+
+
+def xmp_orientation(xmp: bytes | None) -> int:
+    """The ``tiff:Orientation`` (1 to 8) of ``xmp``; 1 when it holds none."""
+    found = _ORIENTATION.search(xmp) if xmp else None
+    return int(found.group(2)) if found else 1
+
+
+def xmp_for_new_picture(xmp: bytes | None, rows: int, cols: int, *, same_picture: bool) -> bytes | None:
+    """``xmp`` for pixels of ``rows`` x ``cols``: its sizes (``tiff:ImageWidth``, ``exif:PixelXDimension``...)
+    set, and its thumbnails (``xmp:Thumbnails``) left out unless ``same_picture`` (only resized: they still show
+    it; False after a crop, turn or edit, where they would show the original)."""
+    if not xmp:
+        return None
+    size = {"rows": rows, "cols": cols}
+
+    def sized(found: re.Match[bytes]) -> bytes:
+        name = found.group(2) or found.group(3)
+        return found.group(1) + str(size[_SIZE_NAMES[name]]).encode()
+
+    xmp = _SIZES.sub(sized, xmp)
+    return xmp if same_picture else _THUMBNAILS.sub(b"", xmp)
 
 
 def xmp_upright(xmp: bytes | None) -> bytes | None:
