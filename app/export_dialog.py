@@ -138,9 +138,10 @@ class ExportDialog(QDialog):
         self.all_slices.setToolTip("Write every slice of the series through the same filter stack (or its unedited "
                                    "values), into files named like the one given with _0001, _0002... added")
         self.offers_location = not self.is_dicom and holds_location(self.source.meta)
-        self.strip_location = QCheckBox("Leave out where it was taken (GPS)")
-        self.strip_location.setToolTip("The picture's metadata holds its GPS position: leave it out of the exported "
-                                       "file (EXIF GPS data and XMP GPS properties) before sharing it")
+        self.strip_location = QCheckBox("Leave out where it was taken (GPS, place names)")
+        self.strip_location.setToolTip("The picture's metadata says where it was taken: leave it out of the exported "
+                                       "file (EXIF GPS data, XMP GPS properties, and the city, street and country "
+                                       "of IPTC and XMP) before sharing it")
         self.strip_location.setChecked(self.settings.value("export/strip_location", False, bool))
         self.size_box = OutputSizeBox(self.source.rows, self.source.cols)
         self.estimate = QLabel("Rendering the full-resolution result…")

@@ -114,7 +114,8 @@ def work_hash(steps: str, *, bit_depth: int | None, quality: int | None, mask: P
     ``size`` describes the output size (:meth:`OutputSize.describe`); empty, the hash is what it was before
     resizing existed, so earlier manifests stay valid; so does an empty ``file_window`` (what of a window step
     each file's header gives, :attr:`~enhance_core.batch_tasks.FileTask.file_window`), and a false
-    ``strip_location``. ``quality`` None (a JPEG
+    ``strip_location``; a true one hashes apart from the GPS-only stripping of earlier versions, whose files
+    still name the place. ``quality`` None (a JPEG
     input's own, the default since it existed) hashes apart from every number: ``--quality 95`` is other work
     than the default, and a batch an earlier version began with its default of 95 asks for ``--skip-existing``
     or ``--overwrite``, as after any change of output settings.
@@ -125,7 +126,7 @@ def work_hash(steps: str, *, bit_depth: int | None, quality: int | None, mask: P
     text = json.dumps([steps, bit_depth, quality, mask_identity,
                        *([size] if size or file_window or strip_location else []),
                        *([list(file_window)] if file_window or strip_location else []),
-                       *(["strip_location"] if strip_location else [])])
+                       *(["strip_location", "place names"] if strip_location else [])])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 

@@ -40,7 +40,7 @@ class FileTask:
     width: ``center`` and ``width`` of a DICOM's first header window, and ``function``, its curve, unless given),
     as the editor opens the file."""
     strip_location: bool = False
-    """Leave out where the picture was taken (EXIF GPS data, XMP GPS properties)."""
+    """Leave out where the picture was taken (EXIF GPS data, XMP GPS properties, IPTC and XMP place names)."""
 
 
 @dataclass

@@ -103,7 +103,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="JPEG/WebP quality 1-100 (default: a JPEG input's own, read from its tables; 100, "
                         "lossless, for a lossless WebP input written as WebP; else 95)")
     parser.add_argument("--strip-location", action="store_true",
-                        help="leave out where each picture was taken (EXIF GPS data and XMP GPS properties)")
+                        help="leave out where each picture was taken (EXIF GPS data, XMP GPS properties, and the city, "
+                        "street and country of IPTC and XMP)")
     parser.add_argument("--resize", metavar="SIZE",
                         help="resize each result after the recipe, keeping its aspect: long=2000 (or 2000px) for "
                         "the long edge in pixels, 50%% for a percentage, 12mp for megapixels (area filter when "

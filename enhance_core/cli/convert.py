@@ -39,7 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="TIFF page or DICOM frame to convert, counted from 0 as ImageMagick's file.tif[0] "
                         "counts: --page 1 is the second (default: the first)")
     parser.add_argument("--strip-location", action="store_true",
-                        help="leave out where the picture was taken (EXIF GPS data and XMP GPS properties)")
+                        help="leave out where the picture was taken (EXIF GPS data, XMP GPS properties, and the city, "
+                        "street and country of IPTC and XMP)")
     parser.add_argument("--overwrite", "--force", dest="overwrite", action="store_true",
                         help="replace OUT if it exists (never IN); --force is the same")
     parser.set_defaults(run=run)

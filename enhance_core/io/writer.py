@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 
@@ -37,7 +38,8 @@ from enhance_core.io.jpeg import MAX_IPTC_BYTES, MAX_XMP_BYTES
 from enhance_core.io.png import COLOUR_CHUNKS, text_keyword
 from enhance_core.io.raster import encode_pillow_image, encode_png_image, is_gray_profile, keeps_profile
 from enhance_core.io.tiff import write_tiff
-from enhance_core.io.xmp_iptc import xmp_has_location, xmp_upright, xmp_without_location
+from enhance_core.io.xmp_iptc import (iptc_has_location, iptc_without_location, xmp_has_location, xmp_upright,
+                                      xmp_without_location)
 from enhance_core.paths import exists, is_dir
 
 WRITE_FORMATS: dict[str, str] = {
@@ -122,9 +124,9 @@ def metadata_losses(meta: ImageMeta, format_name: str) -> list[str]:
 
 
 def holds_location(meta: ImageMeta) -> bool:
-    """Whether ``meta`` says where the picture was taken (EXIF GPS data, or XMP's GPS properties), which
-    :func:`write_image` keeps unless told ``strip_location``."""
-    return has_location(meta.exif) or xmp_has_location(meta.xmp)
+    """Whether ``meta`` says where the picture was taken (EXIF GPS data, XMP's GPS properties or place names,
+    IPTC place names), which :func:`write_image` keeps unless told ``strip_location``."""
+    return has_location(meta.exif) or xmp_has_location(meta.xmp) or iptc_has_location(meta.iptc)
 
 
 def same_file(first: Path, second: Path) -> bool:
@@ -259,8 +261,10 @@ def write_image(
     description : str, optional
         Text stored as the PNG ``Description`` (iTXt), TIFF ImageDescription or JPEG comment.
     strip_location : bool
-        Leave out where the picture was taken: the EXIF GPS data and XMP's GPS properties
-        (:func:`~enhance_core.io.exif.without_location`).
+        Leave out where the picture was taken: the EXIF GPS data, XMP's GPS properties and place names, and
+        IPTC's place names (:func:`~enhance_core.io.exif.without_location`,
+        :func:`~enhance_core.io.xmp_iptc.xmp_without_location`,
+        :func:`~enhance_core.io.xmp_iptc.iptc_without_location`).
 
     Returns
     -------
@@ -280,6 +284,7 @@ def write_image(
     exif, xmp = reset_orientation(image.meta.exif), xmp_upright(image.meta.xmp)
     if strip_location:
         exif, xmp = without_location(exif), xmp_without_location(xmp)
+        image = Image(image.pixels, image.alpha, replace(image.meta, iptc=iptc_without_location(image.meta.iptc)))
     try:
         with atomic_write(path) as temp:
             _encode(image, temp, format_name, depth, quality, exif, xmp, description)

@@ -62,16 +62,71 @@ _GPS = re.compile(rb"""\s([\w.-]+:gps\w*)\s*=\s*(?:"[^"]*"|'[^']*')|<([\w.-]+:gp
 an attribute or an element (with what it holds)."""
 
 
+_PLACE_NAMES = (b"photoshop:City", b"photoshop:State", b"photoshop:Country", b"Iptc4xmpCore:Location",
+                b"Iptc4xmpCore:CountryCode", b"Iptc4xmpExt:LocationCreated", b"Iptc4xmpExt:LocationShown")
+_PLACE = re.compile(rb"""\s(%(names)s)\s*=\s*(?:"[^"]*"|'[^']*')|<(%(names)s)\b[^>]*?(?:/>|>.*?</\2\s*>)"""
+                    % {b"names": b"|".join(_PLACE_NAMES)}, re.DOTALL)
+"""A place name of an XMP packet (the IPTC Core and Extension properties and Photoshop's city, state and
+country), as an attribute or an element."""
+IPTC_PLACE_DATASETS = frozenset({26, 27, 90, 92, 95, 100, 101})
+"""IPTC-IIM record 2 datasets naming a place: content location code and name, city, sub-location (a street),
+province or state, country code and name."""
+
+
 def xmp_has_location(xmp: bytes | None) -> bool:
-    """Whether ``xmp`` holds a GPS property (see :func:`xmp_without_location`)."""
-    return xmp is not None and _GPS.search(xmp) is not None
+    """Whether ``xmp`` holds a GPS property or a place name (see :func:`xmp_without_location`)."""
+    return xmp is not None and (_GPS.search(xmp) is not None or _PLACE.search(xmp) is not None)
 
 
 def xmp_without_location(xmp: bytes | None) -> bytes | None:
-    """``xmp`` without its GPS properties (``exif:GPSLatitude``, ``drone-dji:GpsLongitude``...)."""
+    """``xmp`` without its GPS properties (``exif:GPSLatitude``, ``drone-dji:GpsLongitude``...) and place names
+    (``photoshop:City``, ``Iptc4xmpCore:Location``, ``Iptc4xmpExt:LocationShown``...)."""
     if not xmp:
         return None
-    return _GPS.sub(b"", xmp)
+    return _PLACE.sub(b"", _GPS.sub(b"", xmp))
+
+
+def _iptc_datasets(iptc: bytes) -> list[tuple[int, int, bytes]]:
+    """(record, dataset number, its bytes from tag to end) of IPTC-IIM records; ValueError when they do not parse."""
+    found, position = [], 0
+    while position < len(iptc):
+        if iptc[position] != 0x1C or position + 5 > len(iptc):
+            raise ValueError("not an IPTC-IIM dataset")
+        record, number, size = iptc[position + 1], iptc[position + 2], int.from_bytes(iptc[position + 3:position + 5],
+                                                                                      "big")
+        start = position + 5
+        if size & 0x8000:  # an extended dataset: the low bits count the bytes of its length
+            width = size & 0x7FFF
+            size, start = int.from_bytes(iptc[start:start + width], "big"), start + width
+        if start + size > len(iptc):
+            raise ValueError("an IPTC-IIM dataset runs past the records' end")
+        found.append((record, number, iptc[position:start + size]))
+        position = start + size
+    return found
+
+
+def iptc_has_location(iptc: bytes | None) -> bool:
+    """Whether the IPTC-IIM records name where the picture was taken (:data:`IPTC_PLACE_DATASETS`), or cannot be
+    read (they might)."""
+    if not iptc:
+        return False
+    try:
+        return any(record == 2 and number in IPTC_PLACE_DATASETS for record, number, _ in _iptc_datasets(iptc))
+    except ValueError:
+        return True
+
+
+def iptc_without_location(iptc: bytes | None) -> bytes | None:
+    """The IPTC-IIM records without those naming a place (:data:`IPTC_PLACE_DATASETS`); records that cannot be
+    read are left out whole (None), as they might name one."""
+    if not iptc:
+        return None
+    try:
+        kept = b"".join(data for record, number, data in _iptc_datasets(iptc)
+                        if not (record == 2 and number in IPTC_PLACE_DATASETS))
+    except ValueError:
+        return None
+    return kept or None
 
 
 def xmp_orientation(xmp: bytes | None) -> int:

@@ -1,4 +1,5 @@
-"""Where a picture was taken (EXIF GPS, XMP GPS properties) is kept by default and left out when asked."""
+"""Where a picture was taken (EXIF GPS, XMP GPS properties, IPTC and XMP place names) is kept by default and left
+out when asked."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from enhance_core.cli import main
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io import holds_location, read_image, write_image
 from enhance_core.io.exif import has_location, without_location
-from enhance_core.io.xmp_iptc import xmp_without_location
+from enhance_core.io.xmp_iptc import iptc_without_location, xmp_without_location
 
-from .io_fixtures import camera_exif, gradient_pixels, png_with_chunks, xmp_packet
+from .io_fixtures import camera_exif, gradient_pixels, iptc_records, png_with_chunks, xmp_packet
 
 GPS_XMP = xmp_packet().replace(b'xmp:Rating="5"', b'xmp:Rating="5" exif:GPSLatitude="52,22.2083N" '
                                b'exif:GPSLongitude=\'4,53.1E\'').replace(
@@ -107,3 +108,39 @@ def test_leaving_out_the_location_is_other_work_for_a_resumed_batch() -> None:
     assert np.unique([work_hash("s", bit_depth=None, quality=None, mask=None, size=size, file_window=window,
                                 strip_location=strip)
                       for size in ("", "long=10") for window in ((), ("center",)) for strip in (False, True)]).size == 8
+
+
+def iptc_dataset(number: int, value: bytes) -> bytes:
+    return b"\x1c\x02" + bytes((number,)) + len(value).to_bytes(2, "big") + value
+
+
+PLACED_IPTC = (iptc_records() + iptc_dataset(90, b"Paris") + iptc_dataset(92, b"Rue Secret 12")
+               + iptc_dataset(101, b"France"))
+PLACED_XMP = xmp_packet().replace(b'xmp:Rating="5"', b'xmp:Rating="5" photoshop:City="Paris" '
+                                  b'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"').replace(
+    b"<dc:rights>", b"<Iptc4xmpCore:Location>Rue Secret 12</Iptc4xmpCore:Location><Iptc4xmpExt:LocationShown>"
+                    b"<rdf:Bag><rdf:li><Iptc4xmpExt:City>Paris</Iptc4xmpExt:City></rdf:li></rdf:Bag>"
+                    b"</Iptc4xmpExt:LocationShown><dc:rights>")
+
+
+@pytest.mark.parametrize("suffix", ["jpg", "tif"])
+def test_place_names_of_iptc_and_xmp_are_left_out_with_the_gps_data(tmp_path, suffix: str) -> None:
+    """--strip-location and the export option left the city and street in IPTC and XMP, and a photo whose only
+    location was a place name was not offered the option (a helper)."""
+    image = Image(gradient_pixels(24, 32, 3), meta=ImageMeta(bit_depth=8, xmp=PLACED_XMP, iptc=PLACED_IPTC))
+    assert holds_location(image.meta) and holds_location(ImageMeta(iptc=PLACED_IPTC))
+    assert holds_location(ImageMeta(xmp=PLACED_XMP))
+    written = write_image(image, tmp_path / f"bare.{suffix}", strip_location=True)
+    bare = read_image(written)
+    assert not holds_location(bare.meta) and b"Paris" not in written.read_bytes()
+    assert b"Rue Secret" not in written.read_bytes() and b"France" not in written.read_bytes()
+    assert bare.meta.iptc == iptc_records() and b"<dc:rights>(c) Jane</dc:rights>" in bare.meta.xmp
+    assert b'xmp:Rating="5"' in bare.meta.xmp
+
+
+def test_iptc_records_that_do_not_parse_are_left_out_whole_when_the_location_is() -> None:
+    damaged = PLACED_IPTC[:-3]
+    assert holds_location(ImageMeta(iptc=damaged)) and iptc_without_location(damaged) is None
+    assert iptc_without_location(iptc_records()) == iptc_records()
+    extended = b"\x1c\x02\x5a\x80\x04" + (5).to_bytes(4, "big") + b"Paris" + iptc_records()
+    assert iptc_without_location(extended) == iptc_records()
