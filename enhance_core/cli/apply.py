@@ -278,6 +278,9 @@ def _run(args: argparse.Namespace) -> int:
         more = f" and {len(paged) - shown} more (their lines say which)" if len(paged) > shown else ""
         print(f"note: {len(paged)} file(s) hold more pages than the one read; their outputs hold that page only: "
               f"{', '.join(paged[:shown])}{more}")
+    if args.quiet:
+        for line in quiet_notes(results):
+            print(line)
     failed = [r for r in results if r.error]
     if failed:
         from enhance_core.batch_report import format_failures
@@ -362,6 +365,23 @@ def done_summary(results: list[FileResult], output: Path) -> str:
                "permission)" if refused else "")
             + (f"; once they are fixed, --retry-failed tries the {retried} that failed again (a replaced input is "
                "tried without it)" if retried else ""))
+
+
+def quiet_notes(results: list[FileResult], shown: int = 8) -> list[str]:
+    """What the files' lines would have said under ``-q``, which prints none of a file that went well: each note
+    (a read warning, a step's note, metadata the output format cannot hold) once, with how many files it is
+    said of and the first file, the most said first."""
+    files: dict[str, list[Path]] = {}
+    for result in results:
+        if result.error is None and not result.skipped and not result.earlier:
+            for note in dict.fromkeys(result.step_notes):
+                files.setdefault(note, []).append(result.source)
+    ranked = sorted(files.items(), key=lambda item: -len(item[1]))
+    lines = [one_line(f"note: {len(sources)} file(s) (first {sources[0]}): {note}")
+             for note, sources in ranked[:shown]]
+    if len(ranked) > shown:
+        lines.append(f"note: {len(ranked) - shown} other note(s); run without -q to see each file's")
+    return lines
 
 
 def interrupted_summary(interrupted: BatchInterrupted, output: Path) -> str:

@@ -728,3 +728,19 @@ def test_of_two_masks_that_differ_in_unicode_form_alone_the_one_written_as_the_s
     assert main(["apply", "--filter", "hole_fill", "--mask-dir", str(tmp_path / "masks"), "-o", str(tmp_path / "out"),
                  str(tmp_path / "in")]) == 0
     assert "fills 6.25 % of the picture" in capsys.readouterr().err, "the mask named as the scan is"
+
+
+def test_quiet_still_says_once_what_the_files_lines_would_have_said(tmp_path, capsys) -> None:
+    """A quiet batch of JPEGs written as PNG lost every caption and credit with nothing said (a helper)."""
+    from tests.core.io_fixtures import iptc_records
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for index in range(3):
+        write_image(Image(np.full((8, 8, 3), 0.5, np.float32), meta=ImageMeta(iptc=iptc_records())),
+                    folder / f"scan{index}.jpg")
+    write_image(Image(np.full((8, 8, 3), 0.5, np.float32)), folder / "plain.jpg")
+    assert main(["apply", "--filter", "negative", "--jobs", "1", "-q", "--format", "png", "-o",
+                 str(tmp_path / "out"), str(folder)]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and notes[0].startswith(f"note: 3 file(s) (first {folder / 'scan0.jpg'}): PNG holds no IPTC")
