@@ -140,11 +140,14 @@ def _color_and_alpha(path: Path, page: tifffile.TiffPage, array: np.ndarray) -> 
             array = np.array(min((1 << int(page.bitspersample)) - 1, np.iinfo(array.dtype).max), array.dtype) - array
         else:
             array = np.iinfo(array.dtype).max - array if array.dtype.kind == "i" else 1.0 - array
+    elif photometric == tifffile.PHOTOMETRIC.SEPARATED:
+        raise UnsupportedFormat(path, "a CMYK TIFF is not read (a CMYK JPEG is); convert it to RGB with its colour "
+                                      "profile first, e.g. in GIMP, Krita or `magick in.tif -colorspace sRGB out.tif`")
     elif photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.YCBCR):
         raise UnsupportedFormat(
             path,
             f"TIFF photometric interpretation {_code_name(photometric)} is not supported; "
-            "convert the file to RGB or grayscale (camera raw and CMYK files need a raw or prepress converter)",
+            "convert the file to RGB or grayscale (a camera's raw TIFF needs a raw converter)",
         )
     gray = photometric in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.MINISWHITE)
     color_samples = 1 if gray else 3
