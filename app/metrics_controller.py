@@ -42,7 +42,7 @@ from enhance_core.geometry import warp_image
 from enhance_core.image import Image
 from enhance_core.io.profiles import PROFILES_DIFFER, same_colours
 from enhance_core.medical.windows import display_steps
-from enhance_core.metrics import reference_for_result
+from enhance_core.metrics import reference_for_result, transparency_differs
 from enhance_core.render import render_image
 from enhance_core.stack import StackItem
 from enhance_core.stack_geometry import has_geometry, output_affine, output_shape
@@ -150,7 +150,11 @@ class MetricsController(QObject):
                   and not same_colours(source.meta.icc_profile, reference.meta.icc_profile))
         gray_and_colour = (source is not None and reference is not None
                            and sorted((source.channels, reference.channels)) == [1, 3])
+        transparency = ""
+        if source is not None and reference is not None and source.pixels.shape[:2] == reference.pixels.shape[:2]:
+            transparency = transparency_differs(source.alpha, reference.alpha)
         notes = [f"The picture and the reference {PROFILES_DIFFER}." if differ else "",
+                 f"The picture and the reference: {transparency}." if transparency else "",
                  f"The {'reference' if reference is not None and reference.channels == 1 else 'picture'} is gray: "
                  "the figures compare the brightness (luma) of both." if gray_and_colour else "",
                  self.document.reference_of_another_image()]

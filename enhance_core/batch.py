@@ -53,7 +53,8 @@ from enhance_core.io import (WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal
 from enhance_core.io.raw import RAW_SUFFIXES
 from enhance_core.learned.engine import select_device
 from enhance_core.masks import Mask, resize_raster
-from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, reference_for_result, visible_in
+from enhance_core.metrics import (SSIM_WINDOW, comparable, compare_images, reference_for_result, transparency_differs,
+                                  visible_in)
 from enhance_core.paths import is_file
 from enhance_core.render import render_image
 from enhance_core.stack import StackItem
@@ -772,6 +773,7 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
         else:
             outcome.metrics = compare_images(*comparable(written.pixels, reference.pixels),
                                              visible=visible_in(written.alpha, reference.alpha))
+            outcome.note = transparency_differs(written.alpha, reference.alpha)
         return
     try:
         follow = partial(reference_for_result, result_shape=(result.rows, result.cols),
@@ -791,9 +793,11 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
         scored = result if resized else written
         outcome.metrics = compare_images(*comparable(scored.pixels, expected),
                                          visible=visible_in(scored.alpha, expected_alpha))
+        notes = [transparency_differs(scored.alpha, expected_alpha)]
         if resized:
-            outcome.note = (f"scored at {result.cols}x{result.rows}, before --resize to {written.cols}x{written.rows} "
-                            "(a reference of the written size is compared with the file itself)")
+            notes.append(f"scored at {result.cols}x{result.rows}, before --resize to {written.cols}x{written.rows} "
+                         "(a reference of the written size is compared with the file itself)")
+        outcome.note = "; ".join(note for note in notes if note)
 
 
 def make_thumbnail(pixels: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:

@@ -233,6 +233,26 @@ def visible_in(*alphas: np.ndarray | None) -> np.ndarray | None:
     return None if visible is None or visible.all() else visible
 
 
+def transparency_differs(first: np.ndarray | None, second: np.ndarray | None) -> str:
+    """What to say of two pictures whose transparencies (``first``, ``second``: alpha (rows, cols) of one size,
+    None for an opaque picture) show different pixels: the share shown in one and hidden in the other, which
+    the scores leave out (:func:`visible_in`); "" when they show the same pixels."""
+    if first is None or second is None:
+        alpha = first if second is None else second
+        if alpha is None:
+            return ""
+        shown, other = alpha > HIDDEN_ALPHA, np.ones(alpha.shape, np.bool_)
+    else:
+        shown, other = first > HIDDEN_ALPHA, second > HIDDEN_ALPHA
+    differs = int(np.count_nonzero(shown != other))
+    if differs == 0:
+        return ""
+    counted = ("the pixels both show" if np.any(np.logical_and(shown, other))
+               else "every pixel's colour, hidden or not, as no pixel shows in both")
+    return (f"their transparency differs: {differs / shown.size:.1%} of the pixels show in one and are hidden in "
+            f"the other; the scores count {counted}")
+
+
 def compare_images(result: np.ndarray, reference: np.ndarray, *, data_range: float = 1.0,
                    visible: np.ndarray | None = None) -> dict[str, float]:
     """Return ``{"mse", "psnr", "ssim"}`` of ``result`` against ``reference`` (SSIM per channel).

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     from enhance_core.io import read_image
     from enhance_core.io.profiles import PROFILES_DIFFER, same_colours
-    from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, visible_in
+    from enhance_core.metrics import SSIM_WINDOW, comparable, compare_images, transparency_differs, visible_in
 
     result = read_image(args.result)
     reference = read_image(args.reference)
@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
     if not same_colours(result.meta.icc_profile, reference.meta.icc_profile):
         print(f"warning: {args.result} and {args.reference} {PROFILES_DIFFER}", file=sys.stderr, flush=True)
+    if transparency := transparency_differs(result.alpha, reference.alpha):
+        print(f"warning: {args.result} and {args.reference}: {transparency}", file=sys.stderr, flush=True)
     pixels = result.pixels
     stored = (result.meta.value_offset, result.meta.value_scale)
     if result.meta.unit and result.meta.unit == reference.meta.unit and stored != (reference.meta.value_offset,

@@ -208,6 +208,20 @@ def test_a_reference_in_another_colour_space_is_measured_with_a_note(qtbot, wind
     assert blocker.args[0] == "" and not window.metrics_panel.note.isVisibleTo(window.metrics_panel)
 
 
+def test_a_reference_whose_transparency_differs_is_measured_with_a_note(qtbot, window, tmp_path):
+    """A cut-out scored against its opaque original: the pixels it hides are left out, and that was not said."""
+    from PIL import Image as PILImage
+
+    rgba = np.dstack([(synthetic_photo() * 255).astype(np.uint8), np.full((96, 128), 255, np.uint8)])
+    rgba[:48, :, 3] = 0
+    PILImage.fromarray(rgba).save(tmp_path / "cut.png")
+    open_image(qtbot, window, tmp_path / "cut.png")
+    with qtbot.waitSignal(window.metrics.note, timeout=20000) as blocker:
+        window.files.open_reference(save_png(synthetic_photo(), tmp_path / "whole.png"))
+    assert blocker.args[0] == ("The picture and the reference: their transparency differs: 50.0% of the pixels show "
+                               "in one and are hidden in the other; the scores count the pixels both show.")
+
+
 def test_a_measurement_started_before_the_reference_changed_is_not_shown(qtbot, window, tmp_path, photo_path):
     open_image(qtbot, window, photo_path)
     qtbot.waitUntil(lambda: window.metrics.latest is not None, timeout=20000)

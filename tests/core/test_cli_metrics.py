@@ -147,3 +147,35 @@ def test_a_float_reference_past_white_is_said_to_be_scored_against_a_peak_of_1(t
         capsys.readouterr().err)
     assert main(["metrics", str(tmp_path / "cut.tif"), str(tmp_path / "hdr.tif"), "--data-range", "4"]) == 0
     assert "past white" not in capsys.readouterr().err
+
+
+def test_a_transparency_that_differs_from_the_reference_s_is_said(tmp_path, capsys):
+    """A fully transparent result scored 'identical' to its opaque reference, with nothing said (a helper)."""
+    pixels = np.random.default_rng(4).random((30, 40, 3)).astype(np.float32)
+    opaque = write_image(Image(pixels, None, ImageMeta()), tmp_path / "opaque.png")
+    gone = write_image(Image(pixels, np.zeros((30, 40), np.float32), ImageMeta()), tmp_path / "gone.png")
+    assert main(["metrics", str(gone), str(opaque)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["identical"] is True
+    assert (f"warning: {gone} and {opaque}: their transparency differs: 100.0% of the pixels show in one and are "
+            "hidden in the other; the scores count every pixel's colour") in captured.err
+    half = np.ones((30, 40), np.float32)
+    half[:15] = 0.0
+    assert main(["metrics", str(write_image(Image(pixels, half, ImageMeta()), tmp_path / "half.png")),
+                 str(opaque)]) == 0
+    assert "50.0% of the pixels show in one and are hidden in the other; the scores count the pixels both show" \
+        in capsys.readouterr().err
+    assert main(["metrics", str(opaque), str(opaque)]) == 0
+    assert "transparency" not in capsys.readouterr().err
+
+
+def test_a_batch_report_notes_a_transparency_that_differs_from_the_reference_s(tmp_path, capsys):
+    pixels = np.random.default_rng(5).random((30, 40, 3)).astype(np.float32)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "truth").mkdir()
+    write_image(Image(pixels, np.zeros((30, 40), np.float32), ImageMeta()), tmp_path / "in" / "scan.png")
+    write_image(Image(pixels, None, ImageMeta()), tmp_path / "truth" / "scan.png")
+    assert main(["apply", "--filter", "gamma", "--set", "gamma=1.0", "-o", str(tmp_path / "out"), "--reference-dir",
+                 str(tmp_path / "truth"), str(tmp_path / "in")]) == 0
+    report = (tmp_path / "out" / "report" / "report.csv").read_text()
+    assert "their transparency differs: 100.0% of the pixels" in report
