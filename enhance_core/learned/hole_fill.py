@@ -167,7 +167,7 @@ def apply_hole_fill(pixels: np.ndarray, params: HoleFillParams, ctx: RenderConte
     filled = inpaint.inpaint_masked(pixels, ctx.mask, device=ctx.device, progress=ctx.progress,
                                     should_stop=ctx.should_stop, model=inpaint.MODEL_NAME, coarse=own is None,
                                     window=own)
-    return add_matched_grain(filled, pixels, ctx.mask > 0, amount=params.grain)
+    return add_matched_grain(filled, pixels, ctx.mask > 0, amount=params.grain, origin=ctx.origin)
 
 
 SHARE_PIXELS = 1 << 20

@@ -3,9 +3,10 @@
 The network (:class:`enhance_core.learned.archs.inpaint_unet.InpaintUNet`,
 weights ``models/inpaint/``) refines a smooth push-pull pre-fill
 (:func:`enhance_core.learned.prefill.push_pull_fill`) of the holes. It runs
-at the image's own resolution on a crop around the mask with ``CONTEXT``
-pixels of context on every side, in tiles through the inference engine, and
-only the tiles the mask touches are computed. Holes that reach farther than
+at the image's own resolution, for each group of holes (:func:`hole_groups`:
+holes closer than twice ``CONTEXT`` share one) on a crop around it with
+``CONTEXT`` pixels of context on every side, in tiles through the inference
+engine, and only the tiles the mask touches are computed. Holes that reach farther than
 ``COARSE_REACH`` pixels from any known pixel are first filled on a copy of the
 crop at half size (recursively), and that coarse fill replaces the pre-fill
 of the full-size pass, which then restores full-resolution detail: a large
@@ -19,8 +20,9 @@ holes' reach, the network its receptive field. :func:`region_context` is
 that distance for holes within :data:`COARSE_REACH`, so the ``hole_fill``
 filter fills a viewport from the viewport grown by it (``coarse=False``,
 the network run only where the viewport has holes: ``window``) instead of
-from the whole image; the result differs from the crop of a whole-image fill
-only by where the pyramid's samples and the tiles fall (measured in
+from the whole image. A group the grown viewport holds whole is filled
+exactly as in the whole image; one it cuts differs by where the pyramid's
+samples and the network's tiles fall (measured in
 ``tests/learned/test_hole_fill_region.py``).
 
 ``torch`` is imported only when a fill runs, so the filter registry and the
@@ -30,6 +32,7 @@ GUI start without it.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -82,15 +85,6 @@ def _check_inputs(pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:
         raise ParameterError(f"mask must have the image's {rows}x{cols} shape (rows x cols), got {got}; "
                              f"resize it or paint a new one")
     return np.asarray(mask) > 0
-
-
-def _crop_box(hole: np.ndarray, context: int) -> tuple[slice, slice]:
-    """The bounding box of ``hole`` grown by ``context`` pixels, clipped to the image."""
-    rows = np.flatnonzero(hole.any(axis=1))
-    cols = np.flatnonzero(hole.any(axis=0))
-    top, bottom = max(0, rows[0] - context), min(hole.shape[0], rows[-1] + 1 + context)
-    left, right = max(0, cols[0] - context), min(hole.shape[1], cols[-1] + 1 + context)
-    return slice(top, bottom), slice(left, right)
 
 
 def _forward(network: Any, tensor: Any) -> Any:
@@ -194,20 +188,75 @@ def inpaint_masked(
     if not hole.any():
         return pixels.copy()
     network, device = load_network(model, device=device, should_stop=should_stop, network=network)
-    rows, cols = _crop_box(hole, CONTEXT)
-    crop = pixels[rows, cols]
-    crop_hole = hole[rows, cols]
-    wanted = None
+    inside = None
     if window is not None:
         inside = np.zeros_like(hole)
         inside[window] = hole[window]
-        wanted = inside[rows, cols]
-    source = np.repeat(crop, 3, axis=2) if crop.shape[2] == 1 else crop
-    filled = _fill_crop(network, source, crop_hole, device=device, progress=progress, should_stop=should_stop,
-                        tile=tile, coarse=coarse, wanted=wanted)
-    if crop.shape[2] == 1:
-        filled = filled.mean(axis=2, keepdims=True, dtype=np.float32)
+    groups = [group for group in hole_groups(hole, CONTEXT)
+              if inside is None or np.any(inside[group.rows, group.cols] & group.own)]
     low, high = min(0.0, float(pixels.min())), max(1.0, float(pixels.max()))
     result = pixels.copy()
-    result[rows, cols] = np.where(crop_hole[..., None], np.clip(filled, low, high), crop)
+    total, done = sum(group.size for group in groups), 0
+    for group in groups:
+        crop = pixels[group.rows, group.cols]
+        crop_hole = hole[group.rows, group.cols]
+        wanted = None if inside is None else inside[group.rows, group.cols] & group.own
+        source = np.repeat(crop, 3, axis=2) if crop.shape[2] == 1 else crop
+        filled = _fill_crop(network, source, crop_hole, device=device,
+                            progress=sub_progress(progress, done / total, (done + group.size) / total),
+                            should_stop=should_stop, tile=tile, coarse=coarse, wanted=wanted)
+        done += group.size
+        if crop.shape[2] == 1:
+            filled = filled.mean(axis=2, keepdims=True, dtype=np.float32)
+        part = result[group.rows, group.cols]
+        part[group.own] = np.clip(filled, low, high)[group.own]
     return result
+
+
+@dataclass(frozen=True)
+class HoleGroup:
+    """Holes filled together: the crop (``rows``, ``cols``) around them and which of its pixels are theirs
+    (``own``, bool of the crop's shape); the crop's other holes are filled too, but by their own group."""
+
+    rows: slice
+    cols: slice
+    own: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Pixels of the crop."""
+        return self.own.size
+
+
+def hole_group_labels(hole: np.ndarray, context: int) -> tuple[int, np.ndarray]:
+    """The number of labels and the label (int32 (rows, cols)) of each pixel within ``context`` of a hole: holes
+    closer than ``2 * context`` to each other share one; 0 is every other pixel's."""
+    near = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= context
+    count, labels = cv2.connectedComponents(near.astype(np.uint8), connectivity=8)
+    return int(count), labels
+
+
+def hole_groups(hole: np.ndarray, context: int) -> list[HoleGroup]:
+    """The groups of ``hole`` (bool (rows, cols)) filled together: holes closer than ``2 * context`` to each other
+    share one, whose crop is their bounding box grown by ``context`` (clipped to the image).
+
+    A group's fill depends only on the pixels around it, not on holes far away: a region render (the 1:1 view)
+    holding a group whole fills it as the whole image's fill does.
+    """
+    count, labels = hole_group_labels(hole, context)
+    ys, xs = np.nonzero(hole)
+    label = np.asarray(labels[ys, xs], np.intp)
+    top = np.full(count, hole.shape[0], np.intp)
+    left = np.full(count, hole.shape[1], np.intp)
+    bottom = np.full(count, -1, np.intp)
+    right = np.full(count, -1, np.intp)
+    np.minimum.at(top, label, ys)
+    np.minimum.at(left, label, xs)
+    np.maximum.at(bottom, label, ys)
+    np.maximum.at(right, label, xs)
+    groups = []
+    for index in np.flatnonzero(bottom >= 0):
+        rows = slice(max(0, int(top[index]) - context), min(hole.shape[0], int(bottom[index]) + 1 + context))
+        cols = slice(max(0, int(left[index]) - context), min(hole.shape[1], int(right[index]) + 1 + context))
+        groups.append(HoleGroup(rows, cols, (labels[rows, cols] == index) & hole[rows, cols]))
+    return groups

@@ -246,11 +246,19 @@ CLIPPED = 0.5 / 255.0
 """Values this close to 0 or 1 are clipped: they tell nothing of the grain."""
 
 
-def _context(image: np.ndarray) -> np.ndarray:
+def _context(image: np.ndarray, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
     """``image`` blurred at :data:`GRAIN_CONTEXT`, at a :data:`CONTEXT_STEP`-th of its size (pixel ``(r, c)`` is
-    at ``(r // CONTEXT_STEP, c // CONTEXT_STEP)``): what a place shows, for a sixteenth of the memory and time."""
+    at ``((r + shift[0]) // CONTEXT_STEP, (c + shift[1]) // CONTEXT_STEP)``): what a place shows, for a sixteenth
+    of the memory and time. ``shift`` (each below :data:`CONTEXT_STEP`) rows and columns of the edge are added
+    before the top and left, so that cells fall where they fall in the whole picture (a region render's), and
+    as many after the bottom and right as make whole cells."""
     rows, cols = image.shape[:2]
-    small = cv2.resize(image, (-(-cols // CONTEXT_STEP), -(-rows // CONTEXT_STEP)), interpolation=cv2.INTER_AREA)
+    below, right = -(rows + shift[0]) % CONTEXT_STEP, -(cols + shift[1]) % CONTEXT_STEP
+    if any(shift) or below or right:
+        image = cv2.copyMakeBorder(image, shift[0], below, shift[1], right, cv2.BORDER_REPLICATE).reshape(
+            (rows + shift[0] + below, cols + shift[1] + right) + image.shape[2:])
+    small = cv2.resize(image, (image.shape[1] // CONTEXT_STEP, image.shape[0] // CONTEXT_STEP),
+                       interpolation=cv2.INTER_AREA)
     return cv2.GaussianBlur(small, (0, 0), GRAIN_CONTEXT / CONTEXT_STEP).reshape(small.shape[:2] + image.shape[2:])
 
 
@@ -279,8 +287,31 @@ def _grain_level(detail: np.ndarray, values: np.ndarray) -> np.ndarray:
     return level
 
 
+def _group_levels(detail: np.ndarray, original: np.ndarray, hole: np.ndarray, ring: np.ndarray,
+                  level: np.ndarray) -> np.ndarray:
+    """The grain level (per channel) each pixel's edges are told by: that of the ring around its group of holes
+    (:func:`~enhance_core.learned.inpaint.hole_group_labels`), so a group is grained as in the whole picture
+    whatever other holes a region render holds; ``level`` (the whole ring's) where no group is near."""
+    from enhance_core.learned.inpaint import CONTEXT, hole_group_labels
+
+    count, labels = hole_group_labels(hole, CONTEXT)
+    levels = np.repeat(level[None, :], count, axis=0)
+    where = np.flatnonzero(ring.ravel())
+    label = labels.ravel()[where]
+    order = np.argsort(label, kind="stable")
+    where, label = where[order], label[order]
+    starts = np.flatnonzero(np.diff(label, prepend=-1))
+    flat_detail = detail.reshape(-1, detail.shape[2])
+    flat_original = original.reshape(-1, original.shape[2])
+    for start, stop in zip(starts, [*starts[1:], len(where)]):
+        if stop - start >= 64:
+            levels[label[start]] = _grain_level(flat_detail[where[start:stop]], flat_original[where[start:stop]])
+    levels[0] = level
+    return levels[labels]
+
+
 def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray, *, seed: int = 0,
-                      amount: float = 1.0) -> np.ndarray:
+                      amount: float = 1.0, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Give filled holes ``amount`` of the grain of the picture around them.
 
     The network fills with the expected value, which is smooth: on a grainy
@@ -292,14 +323,15 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
     on usable pixels first, so the grain keeps its size and colour. Pixels
     whose shifted place is not usable take the next direction. Usable are
     known pixels at least two pixels from any hole and from any detail above
-    :data:`GRAIN_OUTLIER` times the grain level of the ring around the holes
-    in a channel (:func:`_grain_level`, which leaves clipped values out), so
-    an edge beside a hole is not copied into it. A place whose surroundings
+    :data:`GRAIN_OUTLIER` times the grain level of the ring around their group
+    of holes in a channel (:func:`_grain_level`, which leaves clipped values
+    out), so an edge beside a hole is not copied into it. A place whose surroundings
     look like the fill (:data:`GRAIN_LIKE_FILL`) is taken first; only pixels
     that find none in any direction (a crack through foliage) take any usable
     place. Pixels with no usable place in any
     direction (a hole over most of the picture) are left smooth. Filled pixels stay within the range the
-    picture's values can take ([0, 1], or wider where the original is).
+    picture's values can take ([0, 1], or wider where the original is). ``origin``: where the arrays' first
+    pixel lies in the whole picture (a region render's), so a region grains its holes as the whole picture does.
     """
     holes = hole.astype(np.uint8)
     ring = cv2.dilate(holes, np.ones((17, 17), np.uint8)).astype(bool) & ~hole
@@ -309,7 +341,8 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
     level = _grain_level(detail[ring], original[ring])
     if level.max() <= 1e-4:
         return filled
-    edges = (np.abs(detail) > GRAIN_OUTLIER * level).any(axis=2).astype(np.uint8)
+    edges = (np.abs(detail) > GRAIN_OUTLIER * _group_levels(detail, original, hole, ring, level)).any(axis=2)
+    edges = edges.astype(np.uint8)
     known = ~cv2.dilate(holes | edges, np.ones((5, 5), np.uint8)).astype(bool)
     depth = cv2.distanceTransform(holes, cv2.DIST_L2, 3)
     parts, labels = cv2.connectedComponents(holes, connectivity=8)
@@ -324,7 +357,8 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
         return (rows[pick] + np.round(reach[pick] * np.sin(angle)).astype(np.intp),
                 cols[pick] + np.round(reach[pick] * np.cos(angle)).astype(np.intp))
 
-    context = _context(original)
+    shift = (origin[0] % CONTEXT_STEP, origin[1] % CONTEXT_STEP)
+    context = _context(original, shift)
     context_cols = context.shape[1]
     context = context.reshape(-1, original.shape[2] if original.ndim == 3 else 1)
     fill = filled[rows, cols].reshape(rows.size, -1)
@@ -337,7 +371,8 @@ def add_matched_grain(filled: np.ndarray, original: np.ndarray, hole: np.ndarray
                                 & (from_cols < hole.shape[1]))
         there = inside[known[from_rows[inside], from_cols[inside]]]
         known_there[k, there] = True
-        seen = context[(from_rows[there] // CONTEXT_STEP) * context_cols + from_cols[there] // CONTEXT_STEP]
+        seen = context[((from_rows[there] + shift[0]) // CONTEXT_STEP) * context_cols
+                       + (from_cols[there] + shift[1]) // CONTEXT_STEP]
         alike[k, there] = (np.abs(seen - fill[there]) <= GRAIN_LIKE_FILL).all(axis=1)
     result = filled.copy()
     todo = everyone

@@ -1,18 +1,18 @@
 """A region render of the painted hole fill (the 1:1 viewport) against the crop of the whole image's fill.
 
 With small painted holes ``hole_fill`` declares a bounded margin (growing
-with how far the holes reach), so the
-renderer fills the region grown by it instead of the whole image, and the
-network runs only on the region's own holes. The fill then differs from the
-crop of the whole image's only by where the push-pull pyramid's samples and
-the network's tiles fall: on this scene (shipped weights, CPU) 2.4e-3 at
-most and 2.4e-4 on average over the hole pixels (4.6e-3 and 8e-4 measured on
-a denser synthetic scene); known pixels are exact. The tolerance below is
-about twice the worst of those, and a margin of 32 breaks it. Those tests fill
-without grain: the grain a fill borrows (the default) comes, for each hole, from
-one direction chosen over the part of the hole within the rendered area, so a
-region's fills carry as much grain as the whole image's, not the same grain
-(the last of them).
+with how far the holes reach), so the renderer fills the region grown by it
+instead of the whole image. Holes are filled in groups (holes closer than
+twice the fill's context share one), each from a crop around it, and the
+grain's cells fall on the whole picture's grid: a group the rendered area
+holds whole is filled exactly as the whole image fills it, grain included
+(the painted strokes an archivist judges at 1:1 had up to 10 levels of
+difference before). A group the rendered area cuts (a long scratch through
+the view) is filled from another crop, whose tiles and pre-fill pyramid fall
+elsewhere: on this scene 3.6e-2 at most and 3.2e-3 on average over the hole
+pixels (over five regions up to 0.10 at a few pixels; the single crop of
+every hole used before varied as much, 1.7e-3 to 8.8e-2); known pixels are
+exact. A margin of 32 doubles that.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from enhance_core.masks import Mask, Region, Stroke
 from enhance_core.render import Renderer
 from enhance_core.stack import make_item
 
-MAX_TOLERANCE = 1e-2
-MEAN_TOLERANCE = 2e-3
+MAX_TOLERANCE = 5e-2
+MEAN_TOLERANCE = 5e-3
 REGION = Region(top=800, left=1040, rows=240, cols=320)
 
 
@@ -106,6 +106,20 @@ def test_a_region_render_gives_its_fills_as_much_grain_as_the_full_render(full_f
     assert np.array_equal(part[~hole], full[~hole])
     assert grain(part, smooth) > 0.005, "the fills get grain"
     assert grain(part, smooth) == pytest.approx(grain(full, full_smooth), rel=0.25)
+
+
+def test_a_region_holding_its_strokes_whole_fills_them_exactly_as_the_whole_image_does():
+    """Two strokes far apart, the view on one: its fill and grain were up to 10 levels off the export's (a helper)."""
+    pixels = cv2.resize(data.astronaut(), (1600, 1200), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    grainy = np.clip(pixels + np.random.default_rng(5).normal(0, 0.02, pixels.shape[:2] + (1,)), 0, 1)
+    image = Image(grainy.astype(np.float32))
+    far = Stroke(((300.0, 260.0), (520.0, 340.0), (700.0, 300.0)), radius=15.0, hardness=0.5)
+    near = Stroke(((900.0, 700.0), (1000.0, 820.0)), radius=10.0, hardness=0.8)
+    item = make_item("hole_fill", {"source": "mask"}, mask=Mask(1200, 1600, (far, near)))
+    full = Renderer(cache_bytes=0).render(image, [item])
+    for region in (Region(top=615, left=841, rows=320, cols=318), Region(top=613, left=867, rows=290, cols=268)):
+        part = Renderer(cache_bytes=0).render(image, [item], region=region)
+        np.testing.assert_array_equal(part, full[region.slices])
 
 
 def test_region_render_with_a_margin_too_small_misses_the_tolerance(full_fill, monkeypatch):
