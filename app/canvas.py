@@ -21,6 +21,8 @@ import math
 from enum import Enum
 from typing import Protocol
 
+import numpy as np
+
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal, SignalInstance
 from PySide6.QtGui import (QBrush, QColor, QFocusEvent, QImage, QKeyEvent, QMouseEvent, QNativeGestureEvent, QPainter,
                            QPalette, QPen, QPixmap, QWheelEvent)
@@ -36,6 +38,8 @@ DIVIDER_GRAB = 6
 LABEL_MARGIN = 10
 """Pixels between the split view's Before and After labels and the divider (and the top edge)."""
 PANE_GAP = 4
+CRISP_RATIO = 1.5
+"""Device pixels per layer pixel from which a layer is drawn with crisp pixels (below it, smoothly)."""
 FLASH_KEY = Qt.Key.Key_Backslash
 CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 CORNER_MARGIN = 10
@@ -227,6 +231,13 @@ class CompareCanvas(QWidget):
         """Source coordinates under widget point ``pos``."""
         return self.viewport.to_source(*self._pane_point(pos)[1])
 
+    def pixel_under(self, pos: QPointF) -> tuple[float, float]:
+        """Source coordinates of the middle of the screen pixel at widget point ``pos`` (whose corner a mouse
+        position names): the point the painter samples there, so the pixel read out is the one shown."""
+        dpr = self.devicePixelRatioF()
+        return self.source_point(QPointF((math.floor(pos.x() * dpr) + 0.5) / dpr,
+                                         (math.floor(pos.y() * dpr) + 0.5) / dpr))
+
     def _view_moved(self) -> None:
         self.update()
         self.view_changed.emit()
@@ -234,8 +245,8 @@ class CompareCanvas(QWidget):
     def _panes(self) -> list[tuple[float, float]]:
         """(x offset, width) of each pane."""
         if self.mode is CompareMode.SIDE_BY_SIDE:
-            half = (self.width() - PANE_GAP) / 2.0
-            return [(0.0, half), (half + PANE_GAP, half)]
+            half = float((self.width() - PANE_GAP) // 2)  # whole pixels: a pane starting on a half pixel drew
+            return [(0.0, half), (half + PANE_GAP, half)]  # one image pixel 3 px wide at 400 %
         return [(0.0, float(self.width()))]
 
     def _pane_point(self, pos: QPointF) -> tuple[int, tuple[float, float]]:
@@ -351,16 +362,50 @@ class CompareCanvas(QWidget):
         ratio = vp.zoom / scale
         dpr = self.devicePixelRatioF()
         if abs(ratio * dpr - 1.0) < 0.02:
+            # whole layer pixels on whole device pixels: each where the device pixels whose middles fall in it are,
+            # as the readout (:meth:`pixel_under`) samples them
             pixels = source.toAlignedRect()
-            target = QRectF(round(sx0), round(sy0), pixels.width() / dpr, pixels.height() / dpr)
+            edge_x, edge_y = vp.to_screen(image.left + pixels.left() / scale, image.top + pixels.top() / scale)
+            target = QRectF(math.ceil(edge_x * dpr - 0.5) / dpr, math.ceil(edge_y * dpr - 0.5) / dpr,
+                            pixels.width() / dpr, pixels.height() / dpr)
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
             self._paint_checker(painter, image, target)
             painter.drawImage(target, qimage, QRectF(pixels))
             return
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, ratio * dpr < 1.5)  # magnified: crisp pixels
+        if ratio * dpr >= CRISP_RATIO:
+            self._paint_magnified(painter, image, qimage, (sx0, sy0, sx1, sy1))
+            return
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         target = QRectF(sx0, sy0, sx1 - sx0, sy1 - sy0)
         self._paint_checker(painter, image, target)
         painter.drawImage(target, qimage, source)
+
+    def _paint_magnified(self, painter: QPainter, image: DisplayImage, qimage: QImage,
+                         screen: tuple[float, float, float, float]) -> None:
+        """Draw a layer magnified with crisp pixels, device pixel by device pixel: each shows the layer pixel
+        under its middle, the one the readout (:meth:`pixel_under`) names. Qt's scaled drawImage snapped the
+        image to the device grid its own way: at 200 % half the columns read out their neighbour.
+
+        ``screen`` is the (left, top, right, bottom) screen rectangle of the layer's visible part.
+        """
+        vp, dpr, scale = self.viewport, self.devicePixelRatioF(), image.scale
+        first_x, first_y = (math.ceil(edge * dpr - 0.5) for edge in screen[:2])
+        end_x, end_y = (math.ceil(edge * dpr - 0.5) for edge in screen[2:])
+        if end_x <= first_x or end_y <= first_y:
+            return
+        x = vp.center_x + ((np.arange(first_x, end_x) + 0.5) / dpr - vp.width / 2.0) / vp.zoom
+        y = vp.center_y + ((np.arange(first_y, end_y) + 0.5) / dpr - vp.height / 2.0) / vp.zoom
+        cols = np.clip(np.floor((x - image.left) * scale).astype(np.intp), 0, qimage.width() - 1)
+        rows = np.clip(np.floor((y - image.top) * scale).astype(np.intp), 0, qimage.height() - 1)
+        stride = qimage.bytesPerLine() // 4
+        whole = np.frombuffer(qimage.constBits(), np.uint32, count=qimage.height() * stride).reshape(-1, stride)
+        shown = np.ascontiguousarray(whole[rows[:, None], cols[None, :]])
+        picture = QImage(shown.data, shown.shape[1], shown.shape[0], shown.strides[0],
+                         QImage.Format.Format_ARGB32_Premultiplied)
+        picture.setDevicePixelRatio(dpr)
+        target = QRectF(first_x / dpr, first_y / dpr, shown.shape[1] / dpr, shown.shape[0] / dpr)
+        self._paint_checker(painter, image, target)
+        painter.drawImage(target.topLeft(), picture)
 
     def _paint_checker(self, painter: QPainter, image: DisplayImage, target: QRectF) -> None:
         """Under a layer with transparency, a gray checkerboard fixed to the screen (what shows through)."""
@@ -437,7 +482,7 @@ class CompareCanvas(QWidget):
         x, y = self.source_point(pos)
         previous, self._cursor = self._cursor, (x, y) if self.has_image else None
         if self.has_image:
-            self.cursor_moved.emit(x, y)
+            self.cursor_moved.emit(*self.pixel_under(pos))
         if self._drag == "divider":
             self.divider = min(max(pos.x() / max(1, self.width()), 0.0), 1.0)
             self.update()

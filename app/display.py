@@ -113,7 +113,10 @@ class DisplayImage:
 
     @property
     def scale(self) -> float:
-        """Array pixels per source pixel."""
+        """Array pixels per source pixel, along the longer side (a 1-pixel-wide picture's screen copy, 923 x 1 of
+        4000 x 1, is not at scale 1)."""
+        if self.height > self.width:
+            return self.array.shape[0] / self.height
         return self.array.shape[1] / self.width
 
     def to_qimage(self) -> QImage:

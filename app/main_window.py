@@ -483,12 +483,14 @@ class MainWindow(QMainWindow):
         text = f"x {col}, y {row}{place}"
         if 0 <= src_col < source.cols and 0 <= src_row < source.rows:
             text += f"   original {describe_value(source.meta, source.pixels[src_row, src_col])}"
-        value = self.renders.result_value(x, y)
-        if value is not None:
+        read = self.renders.result_value(x, y)
+        if read is not None:
+            value, exact = read
+            about = "" if exact else " ≈"  # from the reduced preview: zoom to 1:1 for the pixel's own value
             if is_physical(source.meta):
-                text += "   display " + " ".join(str(int(round(min(max(v, 0.0), 1.0) * 255))) for v in value)
+                text += f"   display{about} " + " ".join(str(int(round(min(max(v, 0.0), 1.0) * 255))) for v in value)
             else:
-                text += f"   result {describe_value(source.meta, value)}"
+                text += f"   result{about} {describe_value(source.meta, value)}"
         self.status.value_label.setText(text)
 
     def set_compare_mode(self, mode: CompareMode) -> None:

@@ -382,23 +382,25 @@ class RenderController(QObject):
             self.problem.emit("")
         self.schedule()
 
-    def result_value(self, x: float, y: float) -> np.ndarray | None:
-        """The result's pixel under output point (``x``, ``y``), None before a preview landed.
+    def result_value(self, x: float, y: float) -> tuple[np.ndarray, bool] | None:
+        """The result's pixel under output point (``x``, ``y``) and whether it is the full-resolution result's,
+        None before a preview landed.
 
         Read from the sharp patch of the current stack where one covers the
-        point (the 1:1 view, at full resolution), else from the latest preview.
+        point (the 1:1 view, at full resolution), else from the latest preview,
+        which is not exact when reduced: an average of the pixels it stands for.
         """
         if self._values is not None and self._values[0] == self.generation:
             value = self._values[1].value_at(x, y)
             if value is not None:
-                return value
+                return value, True
         frame, geometry = self.latest, self.document.view_geometry()
         if frame is None or frame.preview_pixels is None or geometry is None:
             return None
         pixels = frame.preview_pixels
         row = min(pixels.shape[0] - 1, int(int(np.floor(y)) * pixels.shape[0] / geometry.rows))
         col = min(pixels.shape[1] - 1, int(int(np.floor(x)) * pixels.shape[1] / geometry.cols))
-        return pixels[row, col]
+        return pixels[row, col], pixels.shape[:2] == (geometry.rows, geometry.cols)
 
     def _on_cancelled(self, request: ViewRequest) -> None:
         """The user stopped ``request``'s render: its stack waits for an edit or F5 (a later edit still renders)."""

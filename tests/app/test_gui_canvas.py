@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -219,3 +221,62 @@ def test_the_canvas_reached_with_tab_shows_a_focus_frame_and_a_click_does_not(qt
     canvas.setFocus(Qt.FocusReason.TabFocusReason)
     qtbot.waitUntil(canvas.hasFocus, timeout=5000)
     assert edge() == highlight, "where the keys go is shown"
+
+
+def coded_picture(rows: int, cols: int) -> np.ndarray:
+    """Each pixel's colour says its place: red the column, green the row (both below 256)."""
+    y, x = np.mgrid[0:rows, 0:cols]
+    return np.stack([x, y, np.full_like(x, 128)], axis=-1).astype(np.float32) / 255
+
+
+@pytest.mark.parametrize("zoom, pan", [(1.0, 0.5), (1.0, 0.0), (2.0, 0.5), (2.0, 0.25), (2 * 2 ** 0.5, 0.3),
+                                       (4.0, 0.5), (4 * 2 ** 0.5, 0.1)])
+def test_the_pixel_read_out_under_the_pointer_is_the_pixel_painted_there(qtbot, zoom: float, pan: float) -> None:
+    """At 1:1 and crisp zooms the status bar named the neighbour of the pixel shown on whole columns (a helper)."""
+    widget = CompareCanvas()
+    qtbot.addWidget(widget)
+    widget.resize(301, 200)
+    widget.show()
+    widget.set_image_size(151, 101)
+    pixels = coded_picture(101, 151)
+    widget.set_layers(CanvasLayers(SideLayers(whole=DisplayImage.from_pixels(pixels)),
+                                   SideLayers(whole=DisplayImage.from_pixels(pixels))))
+    widget.set_mode(CompareMode.AFTER)
+    widget.viewport.set_zoom(zoom)
+    widget.viewport.pan_by(pan, pan)
+    shown = widget.grab().toImage()
+    checked = 0
+    for sy in range(0, 200, 7):
+        for sx in range(0, 301, 3):
+            colour = shown.pixelColor(sx, sy)
+            if colour.blue() != 128:
+                continue  # the background around the picture
+            x, y = widget.pixel_under(QPointF(sx, sy))
+            assert (int(np.floor(x)), int(np.floor(y))) == (colour.red(), colour.green()), (sx, sy)
+            checked += 1
+    assert checked > 200
+
+
+def test_the_right_pane_of_an_odd_width_canvas_draws_every_pixel_alike_at_400_percent(qtbot) -> None:
+    """The right pane started on a half pixel: one image pixel was drawn 3 px wide, its neighbour 2."""
+    widget = CompareCanvas()
+    qtbot.addWidget(widget)
+    widget.resize(401, 200)
+    widget.show()
+    widget.set_image_size(151, 101)
+    pixels = coded_picture(101, 151)
+    widget.set_layers(CanvasLayers(SideLayers(whole=DisplayImage.from_pixels(pixels)),
+                                   SideLayers(whole=DisplayImage.from_pixels(pixels))))
+    widget.set_mode(CompareMode.SIDE_BY_SIDE)
+    widget.viewport.set_zoom(4.0)
+    shown = widget.grab().toImage()
+    (_, _), (right_start, width) = widget._panes()
+    columns = [shown.pixelColor(sx, 100).red() for sx in range(int(right_start), int(right_start + width))]
+    runs = [len(list(group)) for _, group in itertools.groupby(columns)]
+    assert set(runs[1:-1]) == {4}
+
+
+def test_a_picture_one_pixel_wide_shows_at_actual_pixels(qtbot) -> None:
+    """Its screen copy (923 x 1 of 4000 x 1) was taken to be at scale 1 and painted at 1:1: nothing showed."""
+    screen_copy = DisplayImage.from_pixels(np.ones((923, 1, 3), np.float32), width=1, height=4000)
+    assert screen_copy.scale == pytest.approx(923 / 4000)

@@ -165,6 +165,16 @@ def test_at_one_to_one_the_status_line_reads_the_full_resolution_result(qtbot, w
         assert f"result {exact}" in window.status.value_label.text()
 
 
+def test_a_value_read_from_a_reduced_preview_is_marked_approximate(qtbot, window, tmp_path, monkeypatch):
+    """At fit the status line gave a reduced preview's average as the result: 117 beside an original 60, no edit."""
+    monkeypatch.setattr("app.render_controller.preview_scale_for", lambda rows, cols: 0.25)
+    open_image(qtbot, window, save_png(synthetic_photo(1200, 1600), tmp_path / "large.png"))
+    add_filter(qtbot, window, "negative")
+    assert window.renders.latest.preview_pixels.shape[:2] == (300, 400)
+    window._show_value(10.5, 10.5)
+    assert "   result ≈ R " in window.status.value_label.text()
+
+
 def test_a_pan_renders_only_the_new_part_and_the_canvas_keeps_both_patches(qtbot, window, photo_path, monkeypatch):
     monkeypatch.setattr("app.render_controller.preview_scale_for", lambda rows, cols: 0.25)
     open_image(qtbot, window, photo_path)
