@@ -328,8 +328,3 @@ def test_a_cut_jpeg_with_few_restart_markers_or_cut_where_one_is_due_is_refused(
     (tmp_path / "cut.jpg").write_bytes(data[:int(len(data) * cut)] + b"\xff\xd9")
     expect_error(tmp_path / "cut.jpg", ImageReadError, "its compressed data ends before the whole picture")
 
-
-def test_a_cmyk_tiff_is_refused_with_what_to_do(tmp_path):
-    """The message said CMYK files need a prepress converter, while a CMYK JPEG opens (a helper)."""
-    tifffile.imwrite(tmp_path / "print.tif", np.zeros((16, 16, 4), np.uint8), photometric="separated")
-    expect_error(tmp_path / "print.tif", UnsupportedFormat, "a CMYK TIFF is not read (a CMYK JPEG is); convert it")

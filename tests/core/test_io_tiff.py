@@ -180,9 +180,10 @@ def test_twelve_bit_samples_map_their_range_to_one(tmp_path):
 
 
 def test_cmyk_tiff_is_refused_with_advice(tmp_path):
+    """The message said CMYK files need a prepress converter, while a CMYK JPEG opens (a helper)."""
     path = tmp_path / "cmyk.tif"
     tifffile.imwrite(path, np.zeros((4, 4, 4), np.uint8), photometric="separated")
-    with pytest.raises(UnsupportedFormat, match="SEPARATED is not supported; convert the file to RGB"):
+    with pytest.raises(UnsupportedFormat, match=r"a CMYK TIFF is not read \(a CMYK JPEG is\); convert it to RGB"):
         read_image(path)
 
 
