@@ -389,8 +389,11 @@ class CompareCanvas(QWidget):
         ``screen`` is the (left, top, right, bottom) screen rectangle of the layer's visible part.
         """
         vp, dpr, scale = self.viewport, self.devicePixelRatioF(), image.scale
-        first_x, first_y = (math.ceil(edge * dpr - 0.5) for edge in screen[:2])
-        end_x, end_y = (math.ceil(edge * dpr - 0.5) for edge in screen[2:])
+        clip = painter.clipBoundingRect() if painter.hasClipping() else QRectF(0, 0, vp.width, vp.height)
+        first_x, first_y = (math.ceil(max(edge, bound) * dpr - 0.5)
+                            for edge, bound in zip(screen[:2], (clip.left(), clip.top())))
+        end_x, end_y = (math.ceil(min(edge, bound) * dpr - 0.5)
+                        for edge, bound in zip(screen[2:], (clip.right(), clip.bottom())))
         if end_x <= first_x or end_y <= first_y:
             return
         x = vp.center_x + ((np.arange(first_x, end_x) + 0.5) / dpr - vp.width / 2.0) / vp.zoom
@@ -399,7 +402,9 @@ class CompareCanvas(QWidget):
         rows = np.clip(np.floor((y - image.top) * scale).astype(np.intp), 0, qimage.height() - 1)
         stride = qimage.bytesPerLine() // 4
         whole = np.frombuffer(qimage.constBits(), np.uint32, count=qimage.height() * stride).reshape(-1, stride)
-        shown = np.ascontiguousarray(whole[rows[:, None], cols[None, :]])
+        # magnified, the indices rise by 0 or 1: the visible block, each pixel repeated as often as it shows
+        block = whole[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        shown = np.repeat(np.repeat(block, np.bincount(rows - rows[0]), axis=0), np.bincount(cols - cols[0]), axis=1)
         picture = QImage(shown.data, shown.shape[1], shown.shape[0], shown.strides[0],
                          QImage.Format.Format_ARGB32_Premultiplied)
         picture.setDevicePixelRatio(dpr)
