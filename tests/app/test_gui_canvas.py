@@ -229,19 +229,25 @@ def coded_picture(rows: int, cols: int) -> np.ndarray:
     return np.stack([x, y, np.full_like(x, 128)], axis=-1).astype(np.float32) / 255
 
 
-@pytest.mark.parametrize("zoom, pan", [(1.0, 0.5), (1.0, 0.0), (2.0, 0.5), (2.0, 0.25), (2 * 2 ** 0.5, 0.3),
-                                       (4.0, 0.5), (4 * 2 ** 0.5, 0.1)])
-def test_the_pixel_read_out_under_the_pointer_is_the_pixel_painted_there(qtbot, zoom: float, pan: float) -> None:
-    """At 1:1 and crisp zooms the status bar named the neighbour of the pixel shown on whole columns (a helper)."""
+def coded_canvas(qtbot, width: int, mode: CompareMode) -> CompareCanvas:
+    """A canvas ``width`` x 200 showing a 151 x 101 :func:`coded_picture` on both sides in ``mode``."""
     widget = CompareCanvas()
     qtbot.addWidget(widget)
-    widget.resize(301, 200)
+    widget.resize(width, 200)
     widget.show()
     widget.set_image_size(151, 101)
     pixels = coded_picture(101, 151)
     widget.set_layers(CanvasLayers(SideLayers(whole=DisplayImage.from_pixels(pixels)),
                                    SideLayers(whole=DisplayImage.from_pixels(pixels))))
-    widget.set_mode(CompareMode.AFTER)
+    widget.set_mode(mode)
+    return widget
+
+
+@pytest.mark.parametrize("zoom, pan", [(1.0, 0.5), (1.0, 0.0), (2.0, 0.5), (2.0, 0.25), (2 * 2 ** 0.5, 0.3),
+                                       (4.0, 0.5), (4 * 2 ** 0.5, 0.1)])
+def test_the_pixel_read_out_under_the_pointer_is_the_pixel_painted_there(qtbot, zoom: float, pan: float) -> None:
+    """At 1:1 and crisp zooms the status bar named the neighbour of the pixel shown on whole columns (a helper)."""
+    widget = coded_canvas(qtbot, 301, CompareMode.AFTER)
     widget.viewport.set_zoom(zoom)
     widget.viewport.pan_by(pan, pan)
     shown = widget.grab().toImage()
@@ -259,15 +265,7 @@ def test_the_pixel_read_out_under_the_pointer_is_the_pixel_painted_there(qtbot, 
 
 def test_the_right_pane_of_an_odd_width_canvas_draws_every_pixel_alike_at_400_percent(qtbot) -> None:
     """The right pane started on a half pixel: one image pixel was drawn 3 px wide, its neighbour 2."""
-    widget = CompareCanvas()
-    qtbot.addWidget(widget)
-    widget.resize(401, 200)
-    widget.show()
-    widget.set_image_size(151, 101)
-    pixels = coded_picture(101, 151)
-    widget.set_layers(CanvasLayers(SideLayers(whole=DisplayImage.from_pixels(pixels)),
-                                   SideLayers(whole=DisplayImage.from_pixels(pixels))))
-    widget.set_mode(CompareMode.SIDE_BY_SIDE)
+    widget = coded_canvas(qtbot, 401, CompareMode.SIDE_BY_SIDE)
     widget.viewport.set_zoom(4.0)
     shown = widget.grab().toImage()
     (_, _), (right_start, width) = widget._panes()
