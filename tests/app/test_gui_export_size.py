@@ -41,18 +41,22 @@ def open_dialog(qtbot):
         thread.wait(5000)
 
 
+def export_to(qtbot, dialog: ExportDialog, target):
+    """Type ``target`` as the file name, press Export and wait for the dialog to close; return ``target``."""
+    dialog.path.setText(str(target))
+    dialog.path.editingFinished.emit()
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.buttons.accepted.emit()
+    return target
+
+
 def test_long_edge_800_writes_a_file_800_on_its_long_edge(qtbot, open_dialog, tmp_path):
     dialog = open_dialog(save_png(synthetic_photo(600, 1000), tmp_path / "wide.png"))
     assert dialog.output_size() is None and dialog.size_box.result.text().startswith("1000 × 600 px")
     dialog.size_box.set_long_edge(800)
     dialog.size_box.sharpen.setCurrentIndex(dialog.size_box.sharpen.findData("low"))
     assert dialog.size_box.result.text().startswith("800 × 480 px")
-    target = tmp_path / "small.jpg"
-    dialog.path.setText(str(target))
-    dialog.path.editingFinished.emit()
-    with qtbot.waitSignal(dialog.accepted, timeout=20000):
-        dialog.buttons.accepted.emit()
-    with PILImage.open(target) as written:
+    with PILImage.open(export_to(qtbot, dialog, tmp_path / "small.jpg")) as written:
         assert written.size == (800, 480)
     assert dialog.reporter.errors == []
 
@@ -429,10 +433,5 @@ def test_the_print_size_at_the_scans_resolution_follows_the_size_and_format(qtbo
     dialog.format.setCurrentIndex(dialog.format.findText("WEBP"))
     assert "Prints" not in box.result.text()
     dialog.format.setCurrentIndex(dialog.format.findText("TIFF"))
-    target = tmp_path / "access.tif"
-    dialog.path.setText(str(target))
-    dialog.path.editingFinished.emit()
-    with qtbot.waitSignal(dialog.accepted, timeout=20000):
-        dialog.buttons.accepted.emit()
-    with PILImage.open(target) as written:
+    with PILImage.open(export_to(qtbot, dialog, tmp_path / "access.tif")) as written:
         assert written.size == (500, 300) and tuple(map(round, written.info["dpi"])) == (300, 300)
