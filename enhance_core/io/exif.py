@@ -4,8 +4,9 @@
 followed by a TIFF structure (byte order mark, IFD0, sub-IFDs). Resetting the
 orientation and setting the pixel dimensions patch single entries in place, so
 every other byte of the block (maker notes with absolute offsets included)
-survives unchanged; dropping the thumbnail (IFD1) unlinks it from IFD0 and cuts
-its bytes off when they end the block, else overwrites them with zeros.
+survives unchanged; dropping the thumbnail (IFD1) unlinks it from IFD0,
+overwrites its bytes that nothing else uses with zeros and cuts them off when
+they end the block.
 """
 
 from __future__ import annotations
@@ -211,25 +212,28 @@ def set_pixel_dimensions(exif: bytes | None, rows: int, cols: int) -> bytes | No
     return bytes(patched)
 
 
-def _used_end(exif: bytes, order: str, offset: int) -> int:
-    """Where the IFD at ``offset``, its values and its sub-IFDs (EXIF, GPS, interoperability) end."""
+def _used_ranges(exif: bytes, order: str, offset: int) -> list[tuple[int, int]]:
+    """(start, end) of the IFD at ``offset``, its values and its sub-IFDs' (EXIF, GPS, interoperability)."""
     entries = _entries(exif, order, offset)
-    end = offset + 2 + 12 * len(entries) + 4
+    ranges = [(offset, offset + 2 + 12 * len(entries) + 4)]
     for tag, kind, number, entry in entries:
         if tag in (_EXIF_IFD_TAG, _GPS_IFD_TAG, _INTEROP_IFD_TAG):
-            end = max(end, _used_end(exif, order, _long_value(exif, order, entry)))
+            ranges += _used_ranges(exif, order, _long_value(exif, order, entry))
         elif _TYPE_SIZES.get(kind, 1) * number > 4:
-            end = max(end, _long_value(exif, order, entry) + _TYPE_SIZES.get(kind, 1) * number)
-    return end
+            start = _long_value(exif, order, entry)
+            ranges.append((start, start + _TYPE_SIZES.get(kind, 1) * number))
+    return ranges
 
 
 def drop_thumbnail(exif: bytes | None) -> bytes | None:
     """Return ``exif`` without its thumbnail (IFD1), which shows the picture before a crop, turn or edit.
 
-    IFD0's link to IFD1 is set to 0; the bytes of IFD1 and its picture are cut
-    off when nothing of IFD0 and its sub-IFDs lies after them (the usual
-    layout), else overwritten with zeros (unlinked, they would still hold the
-    picture). A damaged block is returned as it came.
+    IFD0's link to IFD1 is set to 0, and IFD1, its values and the picture it
+    points to (a JPEG, or strips of samples) are overwritten with zeros
+    wherever IFD0 and its sub-IFDs use no byte (unlinked, they would still
+    hold the picture); what then ends the block after the last byte IFD0 and
+    its sub-IFDs use, all zeros, is cut off. A damaged block is returned as
+    it came.
     """
     exif = normalize_exif(exif)
     if exif is None:
@@ -243,33 +247,45 @@ def drop_thumbnail(exif: bytes | None) -> bytes | None:
             return exif
         patched = bytearray(exif)
         struct.pack_into(order + "I", patched, link, 0)
-        if _used_end(exif, order, ifd0) <= ifd1:
-            del patched[base + ifd1:]
-        else:
-            _zero_ifd1(exif, patched, order, ifd1)
+        used = sorted([(0, 8), *_used_ranges(exif, order, ifd0)])  # the TIFF header too
+        for start, end in _thumbnail_ranges(exif, order, ifd1):
+            for first, last in _without(start, end, used):
+                patched[base + first:base + last] = bytes(max(0, min(last, len(exif) - base) - first))
+        end = max(last for _, last in used)
+        if not any(patched[base + end:]):
+            del patched[base + end:]
     except struct.error:
         return exif
     return bytes(patched)
 
 
-def _zero_ifd1(exif: bytes, patched: bytearray, order: str, ifd1: int) -> None:
-    """Overwrite with zeros, in ``patched``, the thumbnail IFD at ``ifd1`` of ``exif``: its entries, their values
-    and the picture they point to (a JPEG, or strips of samples)."""
-    base = len(EXIF_PREFIX)
-
-    def clear(start: int, size: int) -> None:
-        start = base + start
-        patched[start:min(start + size, len(patched))] = bytes(max(0, min(size, len(patched) - start)))
-
+def _thumbnail_ranges(exif: bytes, order: str, ifd1: int) -> list[tuple[int, int]]:
+    """(start, end) of the thumbnail IFD at ``ifd1``: its table, its values and the picture they point to."""
     entries = _entries(exif, order, ifd1)
+    ranges = [(ifd1, ifd1 + 2 + 12 * len(entries) + 4)]
     values = {tag: _values(exif, order, kind, number, entry) for tag, kind, number, entry in entries}
     for picture_at, picture_size in ((_THUMBNAIL_OFFSET, _THUMBNAIL_LENGTH), (_STRIP_OFFSETS, _STRIP_BYTE_COUNTS)):
-        for start, size in zip(values.get(picture_at, ()), values.get(picture_size, ())):
-            clear(start, size)
+        starts, sizes = values.get(picture_at, ()), values.get(picture_size, ())
+        ranges += [(start, start + size) for start, size in zip(starts, sizes)]
     for _, kind, number, entry in entries:
         if _TYPE_SIZES.get(kind, 1) * number > 4:
-            clear(_long_value(exif, order, entry), _TYPE_SIZES.get(kind, 1) * number)
-    clear(ifd1, 2 + 12 * len(entries) + 4)
+            start = _long_value(exif, order, entry)
+            ranges.append((start, start + _TYPE_SIZES.get(kind, 1) * number))
+    return ranges
+
+
+def _without(start: int, end: int, used: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of [``start``, ``end``) outside every range of ``used`` (sorted)."""
+    parts = []
+    for first, last in used:
+        if last <= start or first >= end:
+            continue
+        if first > start:
+            parts.append((start, first))
+        start = max(start, last)
+    if start < end:
+        parts.append((start, end))
+    return parts
 
 
 def _values(exif: bytes, order: str, kind: int, number: int, entry: int) -> tuple[int, ...]:

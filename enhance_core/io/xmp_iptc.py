@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Callable
 
 PHOTOSHOP_HEADER = b"Photoshop 3.0\x00"
 """How a JPEG APP13 segment holding Photoshop image resources starts."""
@@ -23,6 +24,10 @@ _SIZE_NAMES = {b"tiff:ImageWidth": "cols", b"exif:PixelXDimension": "cols", b"ti
                b"exif:PixelYDimension": "rows"}
 _SIZES = re.compile(rb"((tiff:ImageWidth|tiff:ImageLength|exif:PixelXDimension|exif:PixelYDimension)\s*=\s*[\"']\s*|"
                     rb"<(tiff:ImageWidth|tiff:ImageLength|exif:PixelXDimension|exif:PixelYDimension)>\s*)\d+")
+_NESTED = re.compile(rb"<([\w.-]+:(?:Pantry|History|Ingredients|DerivedFrom|Manifest|DocumentAncestors))\b[^>]*?"
+                     rb"(?:/>|>.*?</\1\s*>)", re.DOTALL)
+"""Properties holding other documents' records (Adobe's pantry of placed files, the history, the ingredients),
+whose ``tiff:Orientation`` and sizes are not the picture's."""
 _THUMBNAILS = re.compile(rb"<([\w.-]+:Thumbnails)\b[^>]*?(?:/>|>.*?</\1\s*>)", re.DOTALL)
 """``xmp:Thumbnails``: pictures of the whole original, as base64 JPEG."""
 
@@ -62,12 +67,12 @@ _GPS = re.compile(rb"""\s([\w.-]+:gps\w*)\s*=\s*(?:"[^"]*"|'[^']*')|<([\w.-]+:gp
 an attribute or an element (with what it holds)."""
 
 
-_PLACE_NAMES = (b"photoshop:City", b"photoshop:State", b"photoshop:Country", b"Iptc4xmpCore:Location",
-                b"Iptc4xmpCore:CountryCode", b"Iptc4xmpExt:LocationCreated", b"Iptc4xmpExt:LocationShown")
-_PLACE = re.compile(rb"""\s(%(names)s)\s*=\s*(?:"[^"]*"|'[^']*')|<(%(names)s)\b[^>]*?(?:/>|>.*?</\2\s*>)"""
-                    % {b"names": b"|".join(_PLACE_NAMES)}, re.DOTALL)
-"""A place name of an XMP packet (the IPTC Core and Extension properties and Photoshop's city, state and
-country), as an attribute or an element."""
+_PLACE_NAMES = (b"City", b"State", b"Country", b"Location", b"CountryCode", b"LocationCreated", b"LocationShown")
+_PLACE = re.compile((rb"""\s([\w.-]+:(?:%(names)s))\s*=\s*(?:"[^"]*"|'[^']*')"""
+                     rb"""|<([\w.-]+:(?:%(names)s))\b[^>]*?(?:/>|>.*?</\2\s*>)""")
+                    % {b"names": b"|".join(_PLACE_NAMES)}, re.DOTALL | re.IGNORECASE)
+"""A place name of an XMP packet, as an attribute or an element, of any prefix (the IPTC Core and Extension
+properties, Photoshop's city, state and country, a writer's own)."""
 IPTC_PLACE_DATASETS = frozenset({26, 27, 90, 92, 95, 100, 101})
 """IPTC-IIM record 2 datasets naming a place: content location code and name, city, sub-location (a street),
 province or state, country code and name."""
@@ -90,6 +95,8 @@ def _iptc_datasets(iptc: bytes) -> list[tuple[int, int, bytes]]:
     """(record, dataset number, its bytes from tag to end) of IPTC-IIM records; ValueError when they do not parse."""
     found, position = [], 0
     while position < len(iptc):
+        if not iptc[position:].strip(b"\x00"):
+            break  # padding: Photoshop's TIFF tag is a count of 4-byte LONGs, filled up with zeros
         if iptc[position] != 0x1C or position + 5 > len(iptc):
             raise ValueError("not an IPTC-IIM dataset")
         record, number, size = iptc[position + 1], iptc[position + 2], int.from_bytes(iptc[position + 3:position + 5],
@@ -129,9 +136,18 @@ def iptc_without_location(iptc: bytes | None) -> bytes | None:
     return kept or None
 
 
+def _outside_nested(xmp: bytes, change: Callable[[bytes], bytes]) -> bytes:
+    """``xmp`` with ``change`` applied to all but the records of other documents it holds (:data:`_NESTED`)."""
+    parts, start = [], 0
+    for nested in _NESTED.finditer(xmp):
+        parts += [change(xmp[start:nested.start()]), nested.group(0)]
+        start = nested.end()
+    return b"".join([*parts, change(xmp[start:])])
+
+
 def xmp_orientation(xmp: bytes | None) -> int:
-    """The ``tiff:Orientation`` (1 to 8) of ``xmp``; 1 when it holds none."""
-    found = _ORIENTATION.search(xmp) if xmp else None
+    """The picture's own ``tiff:Orientation`` (1 to 8) in ``xmp`` (not a placed document's); 1 when it holds none."""
+    found = _ORIENTATION.search(_NESTED.sub(b"", xmp)) if xmp else None
     return int(found.group(2)) if found else 1
 
 
@@ -147,15 +163,16 @@ def xmp_for_new_picture(xmp: bytes | None, rows: int, cols: int, *, same_picture
         name = found.group(2) or found.group(3)
         return found.group(1) + str(size[_SIZE_NAMES[name]]).encode()
 
-    xmp = _SIZES.sub(sized, xmp)
+    xmp = _outside_nested(xmp, lambda part: _SIZES.sub(sized, part))
     return xmp if same_picture else _THUMBNAILS.sub(b"", xmp)
 
 
 def xmp_upright(xmp: bytes | None) -> bytes | None:
-    """``xmp`` with its ``tiff:Orientation`` (attribute or element) set to 1, as the pixels are stored upright.
+    """``xmp`` with its own ``tiff:Orientation`` (attribute or element; not a placed document's) set to 1, as the pixels
+    are stored upright.
 
     One digit replaces another, so the packet keeps its length; other bytes are unchanged.
     """
     if not xmp:
         return None
-    return _ORIENTATION.sub(rb"\g<1>1", xmp)
+    return _outside_nested(xmp, lambda part: _ORIENTATION.sub(rb"\g<1>1", part))

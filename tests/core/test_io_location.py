@@ -144,3 +144,21 @@ def test_iptc_records_that_do_not_parse_are_left_out_whole_when_the_location_is(
     assert iptc_without_location(iptc_records()) == iptc_records()
     extended = b"\x1c\x02\x5a\x80\x04" + (5).to_bytes(4, "big") + b"Paris" + iptc_records()
     assert iptc_without_location(extended) == iptc_records()
+
+
+def test_iptc_records_padded_with_zeros_keep_every_record_and_name_no_place() -> None:
+    """Photoshop's TIFF IPTC tag counts 4-byte LONGs: its zero padding was taken for damage, and leaving the location
+    out dropped the caption and copyright of a photo that named no place (a review)."""
+    padded = iptc_records() + b"\x00\x00\x00"
+    assert not holds_location(ImageMeta(iptc=padded))
+    assert iptc_without_location(padded) == iptc_records()
+    assert iptc_without_location(PLACED_IPTC + b"\x00") == iptc_records()
+
+
+def test_place_names_are_found_whatever_prefix_the_writer_bound() -> None:
+    for xmp in (b'<rdf:Description xmlns:ps="http://ns.adobe.com/photoshop/1.0/" ps:City="Paris"/>',
+                b"<rdf:Description><iptcCore:Location>Rue Secret 12</iptcCore:Location></rdf:Description>"):
+        assert holds_location(ImageMeta(xmp=xmp))
+        assert b"Paris" not in xmp_without_location(xmp) and b"Secret" not in xmp_without_location(xmp)
+    kept = b"<rdf:Description><Iptc4xmpExt:LocationId>x</Iptc4xmpExt:LocationId></rdf:Description>"
+    assert xmp_without_location(kept) == kept

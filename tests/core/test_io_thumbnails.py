@@ -111,3 +111,45 @@ def test_a_heif_its_decoder_turned_says_its_upright_size_and_loses_its_thumbnail
     assert (image.rows, image.cols, image.meta.orientation) == (60, 40, 6)
     assert b"ORIGINAL PICTURE" not in image.meta.exif
     assert struct.pack("<HHIH", 0xA002, 3, 1, 40) in image.meta.exif
+
+
+def test_a_placed_document_s_orientation_and_size_in_the_pantry_are_not_the_picture_s() -> None:
+    """A tiff:Orientation of 6 in xmpMM:Pantry turned the picture on reading, for good once exported (a review)."""
+    from enhance_core.io.xmp_iptc import xmp_for_new_picture, xmp_orientation, xmp_upright
+
+    pantry = (b"<xmpMM:Pantry><rdf:Bag><rdf:li><rdf:Description><tiff:Orientation>6</tiff:Orientation>"
+              b"<tiff:ImageWidth>900</tiff:ImageWidth></rdf:Description></rdf:li></rdf:Bag></xmpMM:Pantry>")
+    packet = described(20, 60).replace(b"<tiff:ImageLength>", pantry + b"<tiff:ImageLength>")
+    assert xmp_orientation(packet) == 1 and xmp_orientation(described(20, 60, orientation=6)) == 6
+    resized = xmp_for_new_picture(packet, 10, 30, same_picture=True)
+    assert pantry in resized and b'tiff:ImageWidth="30"' in resized
+    assert pantry in xmp_upright(packet.replace(b'tiff:Orientation="1"', b'tiff:Orientation="3"'))
+
+
+def thumbnail_last_exif() -> bytes:
+    """IFD0 (with a 600 dpi XResolution value after it), the EXIF sub-IFD, the thumbnail, then IFD1 last, whose
+    XResolution shares IFD0's value and whose thumbnail length is overstated by 200 bytes (into nothing)."""
+    resolution = 8 + 2 + 2 * 12 + 4
+    sub_ifd = resolution + 8
+    picture = sub_ifd + 2 + 12 + 4
+    ifd1 = picture + len(THUMBNAIL)
+    body = b"II*\x00" + struct.pack("<I", 8)
+    body += struct.pack("<H", 2) + struct.pack("<HHII", 0x011A, 5, 1, resolution)
+    body += struct.pack("<HHII", 0x8769, 4, 1, sub_ifd) + struct.pack("<I", ifd1) + struct.pack("<II", 600, 1)
+    body += struct.pack("<H", 1) + struct.pack("<HHII", 0xA002, 4, 1, 600) + struct.pack("<I", 0)
+    body += THUMBNAIL
+    body += struct.pack("<H", 3) + struct.pack("<HHII", 0x011A, 5, 1, resolution)
+    body += struct.pack("<HHII", 0x0201, 4, 1, picture) + struct.pack("<HHII", 0x0202, 4, 1, len(THUMBNAIL) + 200)
+    body += struct.pack("<I", 0)
+    return EXIF_PREFIX + body
+
+
+def test_a_thumbnail_is_overwritten_only_where_the_rest_of_the_block_uses_no_byte() -> None:
+    """Trusting IFD1's pointers wiped IFD0's resolution, and a thumbnail before a last IFD1 was left whole (a
+    review)."""
+    exif = thumbnail_last_exif()
+    dropped = drop_thumbnail(exif)
+    assert b"ORIGINAL PICTURE" not in dropped
+    assert struct.pack("<II", 600, 1) in dropped, "IFD0's XResolution value is kept"
+    assert struct.pack("<HHII", 0xA002, 4, 1, 600) in dropped, "the EXIF sub-IFD is kept"
+    assert len(dropped) == len(EXIF_PREFIX) + 8 + 2 + 2 * 12 + 4 + 8 + 2 + 12 + 4, "the zeros after it are cut off"
