@@ -744,3 +744,18 @@ def test_quiet_still_says_once_what_the_files_lines_would_have_said(tmp_path, ca
                  str(tmp_path / "out"), str(folder)]) == 0
     notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note: ")]
     assert len(notes) == 1 and notes[0].startswith(f"note: 3 file(s) (first {folder / 'scan0.jpg'}): PNG holds no IPTC")
+
+
+def test_quiet_counts_notes_that_differ_only_in_their_figures_as_one() -> None:
+    """Each file's "fills 0.05 % of the picture" counted apart and crowded out the caption each lost (a review)."""
+    from pathlib import Path
+
+    from enhance_core.batch import FileResult
+    from enhance_core.cli.apply import quiet_notes
+
+    results = [FileResult(Path(f"scan{index:02d}.jpg"), Path(f"out/scan{index:02d}.png"),
+                          step_notes=(f"Hole fill (CNN): fills 0.{index:02d} % of the picture",)
+                          + (("PNG holds no IPTC: the caption is left out",) if index == 11 else ()))
+               for index in range(12)]
+    assert quiet_notes(results) == ["note: 12 file(s) (first scan00.jpg): Hole fill (CNN): fills 0.00 % of the picture",
+                                    "note: 1 file(s) (first scan11.jpg): PNG holds no IPTC: the caption is left out"]
