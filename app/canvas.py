@@ -38,6 +38,9 @@ DIVIDER_GRAB = 6
 LABEL_MARGIN = 10
 """Pixels between the split view's Before and After labels and the divider (and the top edge)."""
 PANE_GAP = 4
+TIE_DIGITS = 6
+"""Digits a position is rounded to before it is floored to a pixel, by the painter and the readout alike: where a
+device pixel's middle falls on a pixel edge (at 150 %), float error broke the tie one way for each."""
 CRISP_RATIO = 1.5
 """Device pixels per layer pixel from which a layer is drawn with crisp pixels (below it, smoothly)."""
 FLASH_KEY = Qt.Key.Key_Backslash
@@ -49,6 +52,12 @@ PAN_KEYS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (
 """Arrow keys on the focused canvas look that way (on a DICOM series Up and Down step the slices first)."""
 PAN_STEP = 0.1
 """A pan key moves the view by this share of the pane's shorter side."""
+
+
+def first_device_pixel(edge: float) -> int:
+    """The first device pixel whose middle lies at or past ``edge`` (in device pixels), ties broken as the
+    readout breaks them (:data:`TIE_DIGITS`)."""
+    return math.ceil(round(edge - 0.5, TIE_DIGITS))
 
 
 class CompareMode(str, Enum):
@@ -235,8 +244,9 @@ class CompareCanvas(QWidget):
         """Source coordinates of the middle of the screen pixel at widget point ``pos`` (whose corner a mouse
         position names): the point the painter samples there, so the pixel read out is the one shown."""
         dpr = self.devicePixelRatioF()
-        return self.source_point(QPointF((math.floor(pos.x() * dpr) + 0.5) / dpr,
+        x, y = self.source_point(QPointF((math.floor(pos.x() * dpr) + 0.5) / dpr,
                                          (math.floor(pos.y() * dpr) + 0.5) / dpr))
+        return round(x, TIE_DIGITS), round(y, TIE_DIGITS)
 
     def _view_moved(self) -> None:
         self.update()
@@ -366,7 +376,7 @@ class CompareCanvas(QWidget):
             # as the readout (:meth:`pixel_under`) samples them
             pixels = source.toAlignedRect()
             edge_x, edge_y = vp.to_screen(image.left + pixels.left() / scale, image.top + pixels.top() / scale)
-            target = QRectF(math.ceil(edge_x * dpr - 0.5) / dpr, math.ceil(edge_y * dpr - 0.5) / dpr,
+            target = QRectF(first_device_pixel(edge_x * dpr) / dpr, first_device_pixel(edge_y * dpr) / dpr,
                             pixels.width() / dpr, pixels.height() / dpr)
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
             self._paint_checker(painter, image, target)
@@ -390,16 +400,17 @@ class CompareCanvas(QWidget):
         """
         vp, dpr, scale = self.viewport, self.devicePixelRatioF(), image.scale
         clip = painter.clipBoundingRect() if painter.hasClipping() else QRectF(0, 0, vp.width, vp.height)
-        first_x, first_y = (math.ceil(max(edge, bound) * dpr - 0.5)
+        first_x, first_y = (first_device_pixel(max(edge, bound) * dpr)
                             for edge, bound in zip(screen[:2], (clip.left(), clip.top())))
-        end_x, end_y = (math.ceil(min(edge, bound) * dpr - 0.5)
+        end_x, end_y = (first_device_pixel(min(edge, bound) * dpr)
                         for edge, bound in zip(screen[2:], (clip.right(), clip.bottom())))
         if end_x <= first_x or end_y <= first_y:
             return
         x = vp.center_x + ((np.arange(first_x, end_x) + 0.5) / dpr - vp.width / 2.0) / vp.zoom
         y = vp.center_y + ((np.arange(first_y, end_y) + 0.5) / dpr - vp.height / 2.0) / vp.zoom
-        cols = np.clip(np.floor((x - image.left) * scale).astype(np.intp), 0, qimage.width() - 1)
-        rows = np.clip(np.floor((y - image.top) * scale).astype(np.intp), 0, qimage.height() - 1)
+        cols = np.clip(np.floor(np.round((x - image.left) * scale, TIE_DIGITS)).astype(np.intp), 0, qimage.width() - 1)
+        rows = np.clip(np.floor(np.round((y - image.top) * scale, TIE_DIGITS)).astype(np.intp), 0,
+                       qimage.height() - 1)
         stride = qimage.bytesPerLine() // 4
         whole = np.frombuffer(qimage.constBits(), np.uint32, count=qimage.height() * stride).reshape(-1, stride)
         # magnified, the indices rise by 0 or 1: the visible block, each pixel repeated as often as it shows

@@ -278,3 +278,22 @@ def test_a_picture_one_pixel_wide_shows_at_actual_pixels(qtbot) -> None:
     """Its screen copy (923 x 1 of 4000 x 1) was taken to be at scale 1 and painted at 1:1: nothing showed."""
     screen_copy = DisplayImage.from_pixels(np.ones((923, 1, 3), np.float32), width=1, height=4000)
     assert screen_copy.scale == pytest.approx(923 / 4000)
+
+
+def test_at_1_to_1_on_a_150_percent_screen_the_painter_and_the_readout_break_ties_alike(qtbot, monkeypatch) -> None:
+    """A device pixel's middle on a pixel edge: float error put it in the next pixel for the painter and in the one
+    before for the readout, on almost every row (a review, at Actual Pixels on a 150 % screen)."""
+    from app.canvas import first_device_pixel
+
+    widget = coded_canvas(qtbot, 1011, CompareMode.AFTER)
+    widget.resize(1011, 894)
+    monkeypatch.setattr(CompareCanvas, "devicePixelRatioF", lambda canvas: 1.5)
+    widget.set_image_size(2400, 1600)
+    widget.viewport.set_zoom(1 / 1.5)
+    widget.viewport.center_x, widget.viewport.center_y = 1200.0, 800.0
+    for device in range(0, int(894 * 1.5)):
+        _, y = widget.pixel_under(QPointF(0.0, (device + 0.5) / 1.5))
+        row = int(np.floor(y))
+        top = first_device_pixel(widget.viewport.to_screen(0.0, row)[1] * 1.5)
+        bottom = first_device_pixel(widget.viewport.to_screen(0.0, row + 1)[1] * 1.5)
+        assert top <= device < bottom, (device, y)
