@@ -372,6 +372,9 @@ def meta_after_geometry(meta: ImageMeta, matrix: Any, *, out_shape: tuple[int, i
     xmp = xmp_for_new_picture(meta.xmp, rows, cols, same_picture=same_picture)
     extra = dict(meta.extra)
     extra["geometry"] = affine.tolist()
+    dpi = extra.get("dpi")
+    if dpi and abs(linear[0, 1]) > abs(linear[0, 0]):  # a quarter turn: the columns were rows
+        extra["dpi"] = (dpi[1], dpi[0])
     header, note = dicom_after_geometry(meta.dicom, affine)
     if note:
         extra["pixel_spacing_note"] = note

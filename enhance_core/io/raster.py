@@ -143,6 +143,8 @@ def _finish(array: np.ndarray, has_alpha: bool, meta: ImageMeta, *, turned_by_de
         meta.exif = exif_for_new_picture(meta.exif, rows, cols, same_picture=False)
     if 2 <= meta.orientation <= 8:
         meta.xmp = xmp_for_new_picture(meta.xmp, rows, cols, same_picture=False)
+    if meta.orientation >= 5 and meta.extra.get("dpi"):  # turned a quarter: the stored columns are rows
+        meta.extra["dpi"] = tuple(reversed(meta.extra["dpi"]))
     pixels, alpha = to_unit_pixels(upright, has_alpha=has_alpha)
     return Image(pixels, alpha, meta)
 

@@ -263,6 +263,8 @@ def read_tiff(path: Path, *, page: int | None, limits: Limits) -> Image:
     meta.exif = exif_upright(exif_from_tiff(path), meta.orientation, *upright.shape[:2])
     if 2 <= meta.orientation <= 8:
         meta.xmp = xmp_for_new_picture(meta.xmp, *upright.shape[:2], same_picture=False)
+    if 5 <= meta.orientation <= 8 and meta.extra.get("dpi"):  # turned a quarter: the stored columns are rows
+        meta.extra["dpi"] = tuple(reversed(meta.extra["dpi"]))
     pixels, alpha = to_unit_pixels(upright, has_alpha=has_alpha, maximum=maximum, premultiplied=premultiplied)
     if is_float:
         pixels, alpha = _finite_samples(pixels, alpha, meta)

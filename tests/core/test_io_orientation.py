@@ -10,6 +10,8 @@ from PIL import ImageOps
 
 from enhance_core.io import read_image, write_image
 from enhance_core.io.exif import read_orientation, reset_orientation
+from enhance_core.render import render_image
+from enhance_core.stack import make_item
 
 from .io_fixtures import camera_exif
 
@@ -72,3 +74,15 @@ def test_missing_or_invalid_exif_means_orientation_one():
     assert read_orientation(None) == 1
     assert read_orientation(b"not exif at all") == 1
     assert reset_orientation(b"garbage") is None
+
+
+@pytest.mark.parametrize("orientation, expected", [(1, (300, 150)), (3, (300, 150)), (6, (150, 300)), (8, (150, 300))])
+def test_a_quarter_turn_swaps_a_fax_scan_s_resolutions(tmp_path, orientation, expected):
+    """A 300 x 150 dpi scan turned a quarter printed at half its width and twice its height (a review)."""
+    path = tmp_path / f"o{orientation}.jpg"
+    PILImage.fromarray(stored_samples()).save(path, exif=camera_exif(orientation), dpi=(300, 150))
+    image = read_image(path)
+    assert tuple(map(round, image.meta.extra["dpi"])) == expected
+    turned = render_image(image, [make_item("rotate", {"angle": "90"})])
+    assert tuple(map(round, turned.meta.extra["dpi"])) == expected[::-1]
+    assert tuple(map(round, render_image(image, [make_item("rotate", {"angle": "180"})]).meta.extra["dpi"])) == expected
