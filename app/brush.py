@@ -39,6 +39,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPen, QTransform
 
+from app.canvas import CRISP_RATIO, crisp_picture
 from app.commands import add_strokes_command, paint_stroke_command, step_label
 from app.document import Document
 from app.shortcut_keys import modifier_label
@@ -326,20 +327,27 @@ class BrushTool(QObject):
         if source is None:
             return
         painter.save()
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         x0, y0 = viewport.to_screen(0.0, 0.0)
         x1, y1 = viewport.to_screen(viewport.image_cols, viewport.image_rows)
         painter.setClipRect(QRectF(x0, y0, x1 - x0, y1 - y0), Qt.ClipOperation.IntersectClip)
-        painter.setTransform(self._source_transform(viewport), True)
-        target = QRectF(0.0, 0.0, float(source.cols), float(source.rows))
-        if self._overlay is not None and self.settings.show_overlay:
-            painter.drawImage(target, self._overlay[1])
+        layers = [self._overlay[1]] if self._overlay is not None and self.settings.show_overlay else []
         if self._stroke_layer is not None:
-            if self.settings.erase:
-                painter.setOpacity(0.6)
-            else:
-                painter.setOpacity(OVERLAY_ALPHA * self.settings.opacity)
-            painter.drawImage(target, self._stroke_layer)
+            layers.append(self._stroke_layer)
+        crisp = viewport.zoom * painter.device().devicePixelRatioF() >= CRISP_RATIO
+        if crisp and self._geometry() is None:  # the mask's pixels exactly over the picture's (sampled alike)
+            for layer in layers:
+                self._set_opacity(painter, layer)
+                drawn = crisp_picture(painter, layer, viewport, origin=(0.0, 0.0), scale=1.0,
+                                      screen=(x0, y0, x1, y1))
+                if drawn is not None:
+                    painter.drawImage(drawn.position, drawn.picture)
+        else:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, not crisp)
+            painter.setTransform(self._source_transform(viewport), True)
+            target = QRectF(0.0, 0.0, float(source.cols), float(source.rows))
+            for layer in layers:
+                self._set_opacity(painter, layer)
+                painter.drawImage(target, layer)
         painter.restore()
         guide = self._guide(viewport, cursor)
         if guide is not None:
@@ -352,6 +360,13 @@ class BrushTool(QObject):
             painter.restore()
         if cursor is not None:
             self._paint_outline(painter, viewport, cursor)
+
+    def _set_opacity(self, painter: QPainter, layer: QImage) -> None:
+        """The opacity ``layer`` is drawn with: the mask overlay its own, the stroke being painted its brush's."""
+        if layer is not self._stroke_layer:
+            painter.setOpacity(1.0)
+        else:
+            painter.setOpacity(0.6 if self.settings.erase else OVERLAY_ALPHA * self.settings.opacity)
 
     def _guide(self, viewport: Viewport, cursor: tuple[float, float] | None) -> tuple[QPointF, QPointF] | None:
         """Pane end points of the line a Shift+click at ``cursor`` would draw; None unless Shift is held."""

@@ -18,6 +18,7 @@ Viewer text (W/L, slice, zoom, modality of a DICOM image) sits in the corners.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
@@ -58,6 +59,49 @@ def first_device_pixel(edge: float) -> int:
     """The first device pixel whose middle lies at or past ``edge`` (in device pixels), ties broken as the
     readout breaks them (:data:`TIE_DIGITS`)."""
     return math.ceil(round(edge - 0.5, TIE_DIGITS))
+
+
+@dataclass(frozen=True)
+class CrispPicture:
+    """A layer's visible part sampled on the device grid: ``picture`` (over ``pixels``, which it shares) drawn
+    unscaled at ``position``."""
+
+    picture: QImage
+    position: QPointF
+    pixels: np.ndarray
+
+
+def crisp_picture(painter: QPainter, qimage: QImage, viewport: Viewport, *, origin: tuple[float, float], scale: float,
+                  screen: tuple[float, float, float, float]) -> CrispPicture | None:
+    """A magnified layer (``qimage``, premultiplied ARGB32, ``scale`` of its pixels per source pixel, its first
+    pixel at source point ``origin``) sampled device pixel by device pixel: each shows the layer pixel under its
+    middle, the one the readout (:meth:`CompareCanvas.pixel_under`) names. Qt's scaled drawImage snapped the image
+    to the device grid its own way: at 200 % half the columns read out their neighbour.
+
+    ``screen`` is the (left, top, right, bottom) rectangle, in the painter's coordinates, the layer's visible part
+    covers; only what the painter's clip shows is sampled. None when nothing shows.
+    """
+    vp, dpr = viewport, painter.device().devicePixelRatioF()
+    clip = painter.clipBoundingRect() if painter.hasClipping() else QRectF(0, 0, vp.width, vp.height)
+    first_x, first_y = (first_device_pixel(max(edge, bound) * dpr)
+                        for edge, bound in zip(screen[:2], (clip.left(), clip.top())))
+    end_x, end_y = (first_device_pixel(min(edge, bound) * dpr)
+                    for edge, bound in zip(screen[2:], (clip.right(), clip.bottom())))
+    if end_x <= first_x or end_y <= first_y:
+        return None
+    x = vp.center_x + ((np.arange(first_x, end_x) + 0.5) / dpr - vp.width / 2.0) / vp.zoom
+    y = vp.center_y + ((np.arange(first_y, end_y) + 0.5) / dpr - vp.height / 2.0) / vp.zoom
+    cols = np.clip(np.floor(np.round((x - origin[0]) * scale, TIE_DIGITS)).astype(np.intp), 0, qimage.width() - 1)
+    rows = np.clip(np.floor(np.round((y - origin[1]) * scale, TIE_DIGITS)).astype(np.intp), 0, qimage.height() - 1)
+    stride = qimage.bytesPerLine() // 4
+    whole = np.frombuffer(qimage.constBits(), np.uint32, count=qimage.height() * stride).reshape(-1, stride)
+    # magnified, the indices rise by 0 or 1: the visible block, each pixel repeated as often as it shows
+    block = whole[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    pixels = np.repeat(np.repeat(block, np.bincount(rows - rows[0]), axis=0), np.bincount(cols - cols[0]), axis=1)
+    picture = QImage(pixels.data, pixels.shape[1], pixels.shape[0], pixels.strides[0],
+                     QImage.Format.Format_ARGB32_Premultiplied)
+    picture.setDevicePixelRatio(dpr)
+    return CrispPicture(picture, QPointF(first_x / dpr, first_y / dpr), pixels)
 
 
 class CompareMode(str, Enum):
@@ -392,36 +436,12 @@ class CompareCanvas(QWidget):
 
     def _paint_magnified(self, painter: QPainter, image: DisplayImage, qimage: QImage,
                          screen: tuple[float, float, float, float]) -> None:
-        """Draw a layer magnified with crisp pixels, device pixel by device pixel: each shows the layer pixel
-        under its middle, the one the readout (:meth:`pixel_under`) names. Qt's scaled drawImage snapped the
-        image to the device grid its own way: at 200 % half the columns read out their neighbour.
-
-        ``screen`` is the (left, top, right, bottom) screen rectangle of the layer's visible part.
-        """
-        vp, dpr, scale = self.viewport, self.devicePixelRatioF(), image.scale
-        clip = painter.clipBoundingRect() if painter.hasClipping() else QRectF(0, 0, vp.width, vp.height)
-        first_x, first_y = (first_device_pixel(max(edge, bound) * dpr)
-                            for edge, bound in zip(screen[:2], (clip.left(), clip.top())))
-        end_x, end_y = (first_device_pixel(min(edge, bound) * dpr)
-                        for edge, bound in zip(screen[2:], (clip.right(), clip.bottom())))
-        if end_x <= first_x or end_y <= first_y:
-            return
-        x = vp.center_x + ((np.arange(first_x, end_x) + 0.5) / dpr - vp.width / 2.0) / vp.zoom
-        y = vp.center_y + ((np.arange(first_y, end_y) + 0.5) / dpr - vp.height / 2.0) / vp.zoom
-        cols = np.clip(np.floor(np.round((x - image.left) * scale, TIE_DIGITS)).astype(np.intp), 0, qimage.width() - 1)
-        rows = np.clip(np.floor(np.round((y - image.top) * scale, TIE_DIGITS)).astype(np.intp), 0,
-                       qimage.height() - 1)
-        stride = qimage.bytesPerLine() // 4
-        whole = np.frombuffer(qimage.constBits(), np.uint32, count=qimage.height() * stride).reshape(-1, stride)
-        # magnified, the indices rise by 0 or 1: the visible block, each pixel repeated as often as it shows
-        block = whole[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-        shown = np.repeat(np.repeat(block, np.bincount(rows - rows[0]), axis=0), np.bincount(cols - cols[0]), axis=1)
-        picture = QImage(shown.data, shown.shape[1], shown.shape[0], shown.strides[0],
-                         QImage.Format.Format_ARGB32_Premultiplied)
-        picture.setDevicePixelRatio(dpr)
-        target = QRectF(first_x / dpr, first_y / dpr, shown.shape[1] / dpr, shown.shape[0] / dpr)
-        self._paint_checker(painter, image, target)
-        painter.drawImage(target.topLeft(), picture)
+        """Draw a layer magnified with crisp pixels (:func:`crisp_picture`) over its checkerboard."""
+        crisp = crisp_picture(painter, qimage, self.viewport, origin=(image.left, image.top), scale=image.scale,
+                              screen=screen)
+        if crisp is not None:
+            self._paint_checker(painter, image, QRectF(crisp.position, crisp.picture.deviceIndependentSize()))
+            painter.drawImage(crisp.position, crisp.picture)
 
     def _paint_checker(self, painter: QPainter, image: DisplayImage, target: QRectF) -> None:
         """Under a layer with transparency, a gray checkerboard fixed to the screen (what shows through)."""

@@ -1148,3 +1148,32 @@ def test_enter_on_the_read_only_question_keeps_the_protected_project(qtbot, wind
     box, buttons = question_box(None, "Save project", "?", ("Replace", "Cancel"), default="Cancel")
     assert buttons[box.defaultButton()] == "Cancel" and buttons[box.escapeButton()] == "Cancel"
     box.deleteLater()
+
+
+@pytest.mark.parametrize("zoom", [4.0, 4 * 2 ** 0.5])
+def test_the_mask_overlay_covers_whole_picture_pixels_when_zoomed_in(qtbot, window, tmp_path, zoom):
+    """The overlay was drawn smoothed: a ramp half a pixel onto the unmasked neighbours and half off the masked
+    edge pixels, beside crisp picture pixels (a helper, at 400 % and 566 %)."""
+    brush_on_a_negative_step(qtbot, window, save_png(np.full((60, 80, 3), 0.2, np.float32), tmp_path / "flat.png"),
+                             radius=4, hardness=100)
+    window.canvas.set_zoom(1.0)
+    drag_on_canvas(qtbot, window, [(40, 30)])
+    wait_overlay(qtbot, window)
+    window.canvas.set_zoom(zoom)
+    window.canvas.viewport.center_x, window.canvas.viewport.center_y = 40.37, 30.21
+    canvas = window.canvas
+    with_overlay = canvas.grab().toImage()
+    window.brush_toolbar.overlay_action.trigger()
+    without = canvas.grab().toImage()
+    mask = window.document.selected_item().mask.render(scale=1.0)
+    checked = 0
+    for sy in range(int(canvas.height() / 2 - 60), int(canvas.height() / 2 + 60), 2):
+        for sx in range(int(canvas.width() / 2 - 60), int(canvas.width() / 2 + 60), 2):
+            x, y = canvas.pixel_under(QPointF(sx, sy))
+            painted = mask[int(np.floor(y)), int(np.floor(x))]
+            if 0 < painted < 0.1:
+                continue  # a tint too faint to tell from rounding
+            tinted = with_overlay.pixelColor(sx, sy) != without.pixelColor(sx, sy)
+            assert tinted == (painted > 0), (sx, sy, x, y)
+            checked += 1
+    assert checked > 3000
