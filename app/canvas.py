@@ -518,7 +518,11 @@ class CompareCanvas(QWidget):
         x, y = self.source_point(pos)
         previous, self._cursor = self._cursor, (x, y) if self.has_image else None
         if self.has_image:
-            self.cursor_moved.emit(*self.pixel_under(pos))
+            index, (pane_x, _) = self._pane_point(pos)
+            if 0.0 <= pane_x < self._panes()[index][1]:
+                self.cursor_moved.emit(*self.pixel_under(pos))
+            else:  # the gap between side-by-side panes shows no pixel: none is read out
+                self.cursor_left.emit()
         if self._drag == "divider":
             self.divider = min(max(pos.x() / max(1, self.width()), 0.0), 1.0)
             self.update()

@@ -297,3 +297,16 @@ def test_at_1_to_1_on_a_150_percent_screen_the_painter_and_the_readout_break_tie
         top = first_device_pixel(widget.viewport.to_screen(0.0, row)[1] * 1.5)
         bottom = first_device_pixel(widget.viewport.to_screen(0.0, row + 1)[1] * 1.5)
         assert top <= device < bottom, (device, y)
+
+
+def test_the_gap_between_side_by_side_panes_reads_out_no_pixel(qtbot) -> None:
+    """The pointer on the gap named a left-pane pixel that the gap does not show (a review)."""
+    widget = coded_canvas(qtbot, 401, CompareMode.SIDE_BY_SIDE)
+    moved, left = [], []
+    widget.cursor_moved.connect(lambda x, y: moved.append((x, y)))
+    widget.cursor_left.connect(lambda: left.append(True))
+    (_, width), (right_start, _) = widget._panes()
+    qtbot.mouseMove(widget, QPoint(int(width) + 1, 100))
+    assert left and not moved
+    qtbot.mouseMove(widget, QPoint(int(right_start) + 5, 100))
+    assert len(moved) == 1
