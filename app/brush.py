@@ -334,11 +334,13 @@ class BrushTool(QObject):
         if self._stroke_layer is not None:
             layers.append(self._stroke_layer)
         crisp = viewport.zoom * painter.device().devicePixelRatioF() >= CRISP_RATIO
-        if crisp and self._geometry() is None:  # the mask's pixels exactly over the picture's (sampled alike)
+        placement = self._shown_placement()
+        if crisp and placement is not None:  # the mask's pixels exactly over the picture's (sampled alike)
+            magnification, left, top = placement
             for layer in layers:
                 self._set_opacity(painter, layer)
-                drawn = crisp_picture(painter, layer, viewport, origin=(0.0, 0.0), scale=1.0,
-                                      screen=(x0, y0, x1, y1))
+                drawn = crisp_picture(painter, layer, viewport, origin=(left, top),
+                                      scale=layer.width() / source.cols / magnification, screen=(x0, y0, x1, y1))
                 if drawn is not None:
                     painter.drawImage(drawn.position, drawn.picture)
         else:
@@ -360,6 +362,17 @@ class BrushTool(QObject):
             painter.restore()
         if cursor is not None:
             self._paint_outline(painter, viewport, cursor)
+
+    def _shown_placement(self) -> tuple[float, float, float] | None:
+        """(magnification, left, top): the source shown scaled alike both ways and moved (no geometry, a crop,
+        a resize), its point (0, 0) at shown point (left, top); None when the stack turns or shears it."""
+        geometry = self._geometry()
+        if geometry is None:
+            return 1.0, 0.0, 0.0
+        (a, b, left), (c, d, top) = np.asarray(geometry.affine, dtype=np.float64)
+        if b != 0.0 or c != 0.0 or a <= 0.0 or abs(a - d) > 1e-9 * a:
+            return None
+        return float(a), float(left), float(top)
 
     def _set_opacity(self, painter: QPainter, layer: QImage) -> None:
         """The opacity ``layer`` is drawn with: the mask overlay its own, the stroke being painted its brush's."""
