@@ -380,8 +380,11 @@ def quiet_notes(results: list[FileResult], shown: int = 8) -> list[str]:
     files: dict[str, list[tuple[Path, str]]] = {}
     for result in results:
         if result.error is None and not result.skipped and not result.earlier:
-            for note in dict.fromkeys(result.step_notes):
-                files.setdefault(_FIGURES.sub("#", note), []).append((result.source, note))
+            said: dict[str, str] = {}  # a file counts once for a kind of note, whatever its figures
+            for note in result.step_notes:
+                said.setdefault(_FIGURES.sub("#", note), note)
+            for kind, note in said.items():
+                files.setdefault(kind, []).append((result.source, note))
     ranked = sorted(files.values(), key=lambda said: -len(said))
     lines = [one_line(f"note: {len(said)} file(s) (first {said[0][0]}): {said[0][1]}") for said in ranked[:shown]]
     if len(ranked) > shown:

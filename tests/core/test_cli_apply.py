@@ -759,3 +759,5 @@ def test_quiet_counts_notes_that_differ_only_in_their_figures_as_one() -> None:
                for index in range(12)]
     assert quiet_notes(results) == ["note: 12 file(s) (first scan00.jpg): Hole fill (CNN): fills 0.00 % of the picture",
                                     "note: 1 file(s) (first scan11.jpg): PNG holds no IPTC: the caption is left out"]
+    twice = FileResult(Path("a.jpg"), Path("out/a.png"), step_notes=("Fill 1: fills 0.05 %", "Fill 2: fills 0.30 %"))
+    assert quiet_notes([twice]) == ["note: 1 file(s) (first a.jpg): Fill 1: fills 0.05 %"], "one file, counted once"
