@@ -95,7 +95,7 @@ def _iptc_datasets(iptc: bytes) -> list[tuple[int, int, bytes]]:
     """(record, dataset number, its bytes from tag to end) of IPTC-IIM records; ValueError when they do not parse."""
     found, position = [], 0
     while position < len(iptc):
-        if not iptc[position:].strip(b"\x00"):
+        if iptc[position] == 0 and not any(iptc[position:]):
             break  # padding: Photoshop's TIFF tag is a count of 4-byte LONGs, filled up with zeros
         if iptc[position] != 0x1C or position + 5 > len(iptc):
             raise ValueError("not an IPTC-IIM dataset")
