@@ -301,7 +301,7 @@ class ExportDialog(QDialog):
             self.bit_depth.setCurrentIndex(BIT_DEPTHS[name].index(16))
         self.bit_depth.setEnabled(not self.writes_full_range())
         self.size_box.setEnabled(not self.writes_full_range())
-        self.size_box.set_resolution(None if name in NO_RESOLUTION else self.source.meta.extra.get("dpi"))
+        self._show_resolution()
         self._request_estimate()
 
     def writes_full_range(self) -> bool:
@@ -333,9 +333,16 @@ class ExportDialog(QDialog):
         size = self.size_box.output_size()
         return None if size.is_identity else size
 
+    def _show_resolution(self) -> None:
+        """Give the Size group the dots per inch the file will say: the rendered result's (a quarter turn swaps
+        a scan's two), else the source's; none for a format that keeps none."""
+        meta = (self.rendered or self.source).meta
+        self.size_box.set_resolution(None if self.format.currentText() in NO_RESOLUTION else meta.extra.get("dpi"))
+
     def _on_rendered(self, image: Image) -> None:
         self.rendered, self._rendering = image, False
         self.size_box.set_input_size(image.rows, image.cols)
+        self._show_resolution()
         self._request_estimate()
         if self._write_when_ready:
             self.export()

@@ -435,3 +435,14 @@ def test_the_print_size_at_the_scans_resolution_follows_the_size_and_format(qtbo
     dialog.format.setCurrentIndex(dialog.format.findText("TIFF"))
     with PILImage.open(export_to(qtbot, dialog, tmp_path / "access.tif")) as written:
         assert written.size == (500, 300) and tuple(map(round, written.info["dpi"])) == (300, 300)
+
+
+def test_the_print_size_of_a_scan_turned_a_quarter_uses_its_resolutions_swapped(qtbot, open_dialog, tmp_path):
+    """A 300 x 150 dpi scan turned: the text gave the source's dpi, while the file says them swapped (a review)."""
+    source = tmp_path / "fax.tif"
+    PILImage.fromarray((synthetic_photo(600, 1000) * 255).astype(np.uint8)).save(source, dpi=(300, 150))
+    dialog = open_dialog(source, {"rotate": {"angle": "90"}})
+    dialog.format.setCurrentIndex(dialog.format.findText("TIFF"))
+    assert dialog.size_box.result.text().endswith("Prints 4 × 3.33 in (10.2 × 8.47 cm) at 150 × 300 dpi")
+    with PILImage.open(export_to(qtbot, dialog, tmp_path / "turned.tif")) as written:
+        assert written.size == (600, 1000) and tuple(map(round, written.info["dpi"])) == (150, 300)
