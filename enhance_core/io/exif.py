@@ -212,16 +212,24 @@ def set_pixel_dimensions(exif: bytes | None, rows: int, cols: int) -> bytes | No
     return bytes(patched)
 
 
+def _table_and_values(exif: bytes, order: str, offset: int,
+                      entries: list[tuple[int, int, int, int]]) -> list[tuple[int, int]]:
+    """(start, end) of the IFD at ``offset`` holding ``entries`` and of each value stored outside its entry."""
+    ranges = [(offset, offset + 2 + 12 * len(entries) + 4)]
+    for _, kind, number, entry in entries:
+        if _TYPE_SIZES.get(kind, 1) * number > 4:
+            start = _long_value(exif, order, entry)
+            ranges.append((start, start + _TYPE_SIZES.get(kind, 1) * number))
+    return ranges
+
+
 def _used_ranges(exif: bytes, order: str, offset: int) -> list[tuple[int, int]]:
     """(start, end) of the IFD at ``offset``, its values and its sub-IFDs' (EXIF, GPS, interoperability)."""
     entries = _entries(exif, order, offset)
-    ranges = [(offset, offset + 2 + 12 * len(entries) + 4)]
-    for tag, kind, number, entry in entries:
+    ranges = _table_and_values(exif, order, offset, entries)
+    for tag, _, _, entry in entries:
         if tag in (_EXIF_IFD_TAG, _GPS_IFD_TAG, _INTEROP_IFD_TAG):
             ranges += _used_ranges(exif, order, _long_value(exif, order, entry))
-        elif _TYPE_SIZES.get(kind, 1) * number > 4:
-            start = _long_value(exif, order, entry)
-            ranges.append((start, start + _TYPE_SIZES.get(kind, 1) * number))
     return ranges
 
 
@@ -262,15 +270,11 @@ def drop_thumbnail(exif: bytes | None) -> bytes | None:
 def _thumbnail_ranges(exif: bytes, order: str, ifd1: int) -> list[tuple[int, int]]:
     """(start, end) of the thumbnail IFD at ``ifd1``: its table, its values and the picture they point to."""
     entries = _entries(exif, order, ifd1)
-    ranges = [(ifd1, ifd1 + 2 + 12 * len(entries) + 4)]
+    ranges = _table_and_values(exif, order, ifd1, entries)
     values = {tag: _values(exif, order, kind, number, entry) for tag, kind, number, entry in entries}
     for picture_at, picture_size in ((_THUMBNAIL_OFFSET, _THUMBNAIL_LENGTH), (_STRIP_OFFSETS, _STRIP_BYTE_COUNTS)):
         starts, sizes = values.get(picture_at, ()), values.get(picture_size, ())
         ranges += [(start, start + size) for start, size in zip(starts, sizes)]
-    for _, kind, number, entry in entries:
-        if _TYPE_SIZES.get(kind, 1) * number > 4:
-            start = _long_value(exif, order, entry)
-            ranges.append((start, start + _TYPE_SIZES.get(kind, 1) * number))
     return ranges
 
 
