@@ -102,7 +102,7 @@ class PassParams:
     cutoff: float = param(8.0, label="Cutoff wavelength", minimum=1.0, maximum=10000.0, step=0.1,
                           unit="px", log=True)
     shape: str = param("butterworth", label="Shape", choices=_SHAPES)
-    order: int = param(2, label="Butterworth order", minimum=1, maximum=10)
+    order: int = param(2, label="Butterworth order", minimum=1, maximum=10, used_when=("shape", "butterworth"))
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class BandPassParams:
     longest: float = param(32.0, label="Longest wavelength", minimum=1.0, maximum=10000.0,
                            step=0.1, unit="px", log=True)
     shape: str = param("butterworth", label="Shape", choices=_SHAPES)
-    order: int = param(2, label="Butterworth order", minimum=1, maximum=10)
+    order: int = param(2, label="Butterworth order", minimum=1, maximum=10, used_when=("shape", "butterworth"))
     keep_mean: bool = param(True, label="Keep mean brightness")
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from enhance_core.errors import ParameterError
 from enhance_core.filters.base import RenderContext
+from enhance_core.filters.conflicts import check_param_conflicts
+from enhance_core.filters.registry import get_filter
 
 from .test_point_filters import run
 
@@ -82,3 +85,9 @@ def test_the_homomorphic_filter_keeps_a_float_picture_s_values_below_black() -> 
     out = definition.apply(pixels, definition.make_params({"low_gain": 1.0, "high_gain": 1.0}), ctx)
     np.testing.assert_allclose(out, pixels, atol=1e-5)
     assert definition.apply(pixels, definition.default_params(), ctx)[12:18].max() < -0.2
+
+
+@pytest.mark.parametrize("name", ("fft_lowpass", "fft_highpass", "fft_bandpass"))
+def test_the_order_is_refused_with_a_shape_that_ignores_it(name: str) -> None:
+    with pytest.raises(ParameterError, match="order is used only when shape=butterworth, not shape=gaussian"):
+        check_param_conflicts(get_filter(name), {"shape": "gaussian", "order": 4})
