@@ -21,7 +21,7 @@ from enhance_core.errors import EnhanceError
 from enhance_core.filters.geometry_ops import skews_measured
 from enhance_core.full_results import FullResults
 from enhance_core.image import Image
-from enhance_core.metrics import reference_for_result
+from enhance_core.metrics import reference_for_result, reference_is_moved
 from enhance_core.paths import file_identity
 from enhance_core.stack import FilterStack, StackChange, StackItem
 from enhance_core.stack_geometry import has_geometry, output_affine, output_shape
@@ -64,6 +64,7 @@ class Document(QObject):
         self.source: Image | None = None
         self.source_path: Path | None = None
         self.reference: Image | None = None
+        self._moved_reference: tuple[tuple | None, bool] = (None, False)  # (reference, source, geometry), answer
         self.reference_path: Path | None = None
         self.reference_opened_with: Path | None = None
         """The image shown when the reference was loaded (a reference stays when another image is opened)."""
@@ -178,6 +179,26 @@ class Document(QObject):
         except ValueError as error:
             return str(error)
         return ""
+
+    def reference_is_moved(self) -> bool:
+        """Whether the reference, of both the source's and the output's size, is already flipped or turned as the
+        output is (:func:`enhance_core.metrics.reference_is_moved`): it is then compared as it is. Cached per
+        reference, source and the stack's geometry."""
+        if self.reference is None or self.source is None or not has_geometry(steps := self.stack.snapshot()):
+            return False
+        ref, src = self.reference, self.source
+        ctx = planning_context(src)
+        try:
+            output = output_shape(steps, src.rows, src.cols, ctx=ctx)
+            affine = output_affine(steps, src.rows, src.cols, ctx=ctx)
+        except EnhanceError:  # the stack cannot be planned: reference_size_problem says so
+            return False
+        key = (ref.pixels, src.pixels, output, affine.tobytes())
+        kept, moved = self._moved_reference
+        if kept is None or any(a is not b for a, b in zip(kept[:2], key[:2])) or kept[2:] != key[2:]:
+            moved = reference_is_moved(ref.pixels, src.pixels, affine, output)
+            self._moved_reference = (key, moved)
+        return moved
 
     def shown_steps(self) -> tuple[StackItem, ...]:
         """The steps whose output the canvas shows (a selected crop shown uncropped, see :func:`shown_steps`)."""

@@ -42,7 +42,7 @@ from enhance_core.geometry import warp_image
 from enhance_core.image import Image
 from enhance_core.io.profiles import PROFILES_DIFFER, same_colours
 from enhance_core.medical.windows import display_steps
-from enhance_core.metrics import reference_for_result, transparency_differs
+from enhance_core.metrics import MOVED_NOTE, reference_for_result, transparency_differs
 from enhance_core.render import render_image
 from enhance_core.stack import StackItem
 from enhance_core.stack_geometry import has_geometry, output_affine, output_shape
@@ -115,6 +115,7 @@ class MetricsController(QObject):
         renders.lane.cancelled.connect(self._on_render_stopped)
         renders.lane.failed.connect(self._on_render_stopped)
         self._problem = ""
+        self._moved = False
 
     def compute_exact(self) -> None:
         """Measure the full-resolution result now (Ctrl+M)."""
@@ -123,8 +124,8 @@ class MetricsController(QObject):
             return
         self._idle.stop()
         steps = self.document.stack.snapshot()
-        job = partial(_exact_job, self.document.full_results, source, steps,
-                      self.document.reference, self.renders.generation, self.renders.device)
+        job = partial(_exact_job, self.document.full_results, source, steps, self.document.reference,
+                      self.document.reference_is_moved(), self.renders.generation, self.renders.device)
         self.exact_lane.submit(job, on_done=partial(self._on_report, steps=steps), on_failed=self.failed.emit,
                                label="Measuring at full resolution")
 
@@ -144,8 +145,10 @@ class MetricsController(QObject):
 
     def _update_note(self) -> None:
         """Say what to keep in mind reading the figures: the reference is in another colour space, one of the two
-        is gray (luma is compared), or the reference was opened with another image."""
+        is gray (luma is compared), is already flipped or turned as the result is, or was opened with another
+        image."""
         source, reference = self.document.source, self.document.reference
+        self._moved = self.document.reference_is_moved()
         differ = (source is not None and reference is not None
                   and not same_colours(source.meta.icc_profile, reference.meta.icc_profile))
         gray_and_colour = (source is not None and reference is not None
@@ -157,6 +160,7 @@ class MetricsController(QObject):
                  f"The picture and the reference: {transparency}." if transparency else "",
                  f"The {'reference' if reference is not None and reference.channels == 1 else 'picture'} is gray: "
                  "the figures compare the brightness (luma) of both." if gray_and_colour else "",
+                 f"The {MOVED_NOTE}." if self._moved else "",
                  self.document.reference_of_another_image()]
         self.note.emit(" ".join(note for note in notes if note))
 
@@ -166,6 +170,8 @@ class MetricsController(QObject):
         if problem != self._problem:
             self._problem = problem
             self.problem.emit(problem)
+        if self.document.reference_is_moved() != self._moved:
+            self._update_note()
 
     def _stop_exact(self, *args: object) -> None:
         """An edit or another slice: the full-resolution figures being measured are of what was shown before."""
@@ -193,7 +199,8 @@ class MetricsController(QObject):
         reference = self._usable_reference()
         follow = None
         if reference is not None and source is not None:
-            follow = _Follow.of(source, frame.request.steps, frame.request.preview_scale, measure=False)
+            follow = _Follow.of(source, frame.request.steps, frame.request.preview_scale, measure=False,
+                                moved=self.document.reference_is_moved())
             if (reference.rows, reference.cols) not in follow.comparable:
                 return  # a crop being edited shows its input, which this reference does not fit
         job = partial(_live_job, frame.preview_pixels, frame.before_pixels, reference,
@@ -241,16 +248,18 @@ class MetricsController(QObject):
 class _Follow:
     """What a reference needs to follow a stack's geometry to a result at a render scale."""
 
-    def __init__(self, source_shape: tuple[int, int], output: tuple[int, int], affine: np.ndarray | None) -> None:
-        self.source_shape, self.output, self.affine = source_shape, output, affine
+    def __init__(self, source_shape: tuple[int, int], output: tuple[int, int], affine: np.ndarray | None,
+                 moved: bool = False) -> None:
+        self.source_shape, self.output, self.affine, self.moved = source_shape, output, affine, moved
 
     @classmethod
-    def of(cls, source, steps, scale: float, *, measure: bool = True) -> _Follow:
-        """For ``steps`` on ``source``, the result rendered at ``scale`` (``measure``: see RenderContext)."""
+    def of(cls, source, steps, scale: float, *, measure: bool = True, moved: bool = False) -> _Follow:
+        """For ``steps`` on ``source``, the result rendered at ``scale`` (``measure``: see RenderContext); ``moved``:
+        the reference is already flipped or turned as the output is (:meth:`Document.reference_is_moved`)."""
         ctx = RenderContext(source=source.pixels, measure=measure)
         output = output_shape(steps, source.rows, source.cols, ctx=ctx)
         affine = output_affine(steps, source.rows, source.cols, scale, ctx=ctx) if has_geometry(steps) else None
-        return cls((source.rows, source.cols), output, affine)
+        return cls((source.rows, source.cols), output, affine, moved)
 
     @property
     def comparable(self) -> tuple[tuple[int, int], ...]:
@@ -260,7 +269,7 @@ class _Follow:
     def reference(self, reference: np.ndarray, result_shape: tuple[int, int]) -> np.ndarray:
         """``reference`` made comparable with a result of ``result_shape``."""
         return reference_for_result(reference, result_shape=result_shape, source_shape=self.source_shape,
-                                    output_shape=self.output, affine=self.affine)
+                                    output_shape=self.output, affine=self.affine, moved=self.moved)
 
 
 def reference_display(source: Image | None, steps: Sequence[StackItem]) -> tuple[StackItem, ...]:
@@ -299,7 +308,8 @@ def _live_job(result: np.ndarray, original: np.ndarray, reference: Image | None,
     pixels = reference_alpha = None
     if reference is not None:
         affine = None if follow is None or follow.affine is None else follow.affine.tobytes()
-        key = (id(reference), tuple(item.render_key for item in display), result.shape[:2], affine)
+        key = (id(reference), tuple(item.render_key for item in display), result.shape[:2], affine,
+               follow is not None and follow.moved)
         cached = cache.get(key)
         if cached is None:
             full = with_alpha(displayed_reference(reference, display, should_stop), reference)
@@ -312,7 +322,7 @@ def _live_job(result: np.ndarray, original: np.ndarray, reference: Image | None,
                    reference_alpha=reference_alpha)
 
 
-def _exact_job(results: FullResults, source, steps, reference, generation: int, device, progress,
+def _exact_job(results: FullResults, source, steps, reference, moved: bool, generation: int, device, progress,
                should_stop) -> MetricsReport:
     """Worker job: render at full resolution (through ``results``), then measure against the full-resolution reference.
 
@@ -321,7 +331,7 @@ def _exact_job(results: FullResults, source, steps, reference, generation: int, 
     rendered = results.render(source, steps, progress=lambda f, m: progress(0.9 * f, m),
                               should_stop=should_stop, device=device)
     original = render_image(source, display_steps(steps), should_stop=should_stop).pixels
-    follow = _Follow.of(source, steps, 1.0)
+    follow = _Follow.of(source, steps, 1.0, moved=moved)
     shape = rendered.pixels.shape[:2]
     if follow.affine is not None:
         original = warp_image(original, follow.affine, shape)

@@ -53,8 +53,8 @@ from enhance_core.io import (WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal
 from enhance_core.io.raw import RAW_SUFFIXES
 from enhance_core.learned.engine import select_device
 from enhance_core.masks import Mask, resize_raster
-from enhance_core.metrics import (SSIM_WINDOW, comparable, compare_images, reference_for_result, transparency_differs,
-                                  visible_in)
+from enhance_core.metrics import (MOVED_NOTE, SSIM_WINDOW, comparable, compare_images, reference_for_result,
+                                  reference_is_moved, transparency_differs, visible_in)
 from enhance_core.paths import is_file
 from enhance_core.render import render_image
 from enhance_core.stack import StackItem
@@ -757,7 +757,9 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
     ``--resize``) and not of the source's is compared with it. Otherwise
     ``result`` is scored: a reference of the source's size follows the stack's
     geometry (crop, rotate, resize: :func:`enhance_core.metrics.reference_for_result`
-    with the affine :func:`render_image` keeps in ``meta.extra["geometry"]``),
+    with the affine :func:`render_image` keeps in ``meta.extra["geometry"]``,
+    unless it is also the output's size and already moved as the output is,
+    :func:`enhance_core.metrics.reference_is_moved`, which a note says),
     and a note says when that is not the size written; of the result's size,
     the file as written is scored (with ``--sharpen`` alone, sharpened). A gray image and a color
     one are compared as :func:`enhance_core.metrics.comparable` pairs them, and pixels transparent in
@@ -776,8 +778,10 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
             outcome.note = transparency_differs(written.alpha, reference.alpha)
         return
     try:
+        affine = result.meta.extra.get("geometry")
+        moved = reference_is_moved(reference.pixels, image.pixels, affine, (result.rows, result.cols))
         follow = partial(reference_for_result, result_shape=(result.rows, result.cols),
-                         source_shape=(image.rows, image.cols), affine=result.meta.extra.get("geometry"))
+                         source_shape=(image.rows, image.cols), affine=affine, moved=moved)
         expected = follow(reference.pixels)
         expected_alpha = None if reference.alpha is None else follow(reference.alpha)
     except ValueError as error:
@@ -793,7 +797,7 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
         scored = result if resized else written
         outcome.metrics = compare_images(*comparable(scored.pixels, expected),
                                          visible=visible_in(scored.alpha, expected_alpha))
-        notes = [transparency_differs(scored.alpha, expected_alpha)]
+        notes = [MOVED_NOTE if moved else "", transparency_differs(scored.alpha, expected_alpha)]
         if resized:
             notes.append(f"scored at {result.cols}x{result.rows}, before --resize to {written.cols}x{written.rows} "
                          "(a reference of the written size is compared with the file itself)")

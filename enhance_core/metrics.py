@@ -35,7 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from enhance_core.geometry import affine_scale, map_points, scale_affine, warp_image
+from enhance_core.geometry import affine_scale, compose_affines, invert_affine, map_points, scale_affine, warp_image
 from enhance_core.image import HIDDEN_ALPHA
 
 LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
@@ -293,8 +293,55 @@ def _moves_pixels(affine: Any, source_shape: tuple[int, int], result_shape: tupl
     return bool(np.abs(map_points(affine, corners) - scaled).max() > 0.5)
 
 
+FIT_SIDE = 256
+"""Longer side (px) of the reduced copies :func:`reference_is_moved` compares."""
+MOVED_NOTE = ("the reference is already flipped or turned as the result is (it fits the result better than the "
+              "original): it is compared as it is, not moved with the stack")
+
+
+def _fit_plane(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The first channel of ``pixels``, reduced to ``shape`` (rows, cols) by area averaging, as float32."""
+    plane = np.ascontiguousarray(pixels if pixels.ndim == 2 else pixels[:, :, 0], dtype=np.float32)
+    return cv2.resize(plane, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def _correlation(first: np.ndarray, second: np.ndarray) -> float:
+    """Pearson correlation of two equal-shape arrays (0 when either is flat)."""
+    a, b = first - first.mean(), second - second.mean()
+    scale = math.sqrt(float(np.sum(a * a)) * float(np.sum(b * b)))
+    return float(np.sum(a * b)) / scale if scale > 0 else 0.0
+
+
+def reference_is_moved(reference: np.ndarray, source: np.ndarray, affine: Any,
+                       output_shape: tuple[int, int]) -> bool:
+    """Whether a reference whose size is both the source's and the output's is the output's own ground truth.
+
+    A flip, a half turn, a square's quarter turn or a straighten without crop
+    keep the picture's size, so such a reference may be of the original (an
+    earlier version: it follows the stack's geometry) or already flipped or
+    turned as the result is. The one it correlates with best, of the source
+    and the source moved by ``affine`` (source to output at full resolution),
+    on copies reduced to :data:`FIT_SIDE`, tells which; the source's tones
+    are compared, not the edit's, so the answer does not change as filters do.
+    False when the sizes or the geometry leave no doubt.
+    """
+    rows, cols = source.shape[:2]
+    output = (int(output_shape[0]), int(output_shape[1]))
+    if (affine is None or tuple(reference.shape[:2]) != (rows, cols) or output != (rows, cols)
+            or not _moves_pixels(affine, (rows, cols), output)):
+        return False
+    factor = min(1.0, FIT_SIDE / max(rows, cols))
+    small = (max(1, round(rows * factor)), max(1, round(cols * factor)))
+    shrink = scale_affine(small[1] / cols, small[0] / rows)
+    local = compose_affines(compose_affines(invert_affine(shrink), affine), shrink)
+    ref, src = _fit_plane(reference, small), _fit_plane(source, small)
+    moved = warp_image(src[:, :, None], local, small)[:, :, 0]
+    return _correlation(ref, moved) > _correlation(ref, src)
+
+
 def reference_for_result(reference: np.ndarray, *, result_shape: tuple[int, int], source_shape: tuple[int, int],
-                         output_shape: tuple[int, int] | None = None, affine: Any = None) -> np.ndarray:
+                         output_shape: tuple[int, int] | None = None, affine: Any = None,
+                         moved: bool = False) -> np.ndarray:
     """The reference to compare a result with, following the stack's geometry (crop, rotate, resize...).
 
     * A reference of the source's size, when the stack changes the geometry
@@ -306,7 +353,9 @@ def reference_for_result(reference: np.ndarray, *, result_shape: tuple[int, int]
       a half turn, a straighten or deskew without auto-crop) when the affine
       moves pixels (a corner lands over half a result pixel away from where
       plain scaling puts it): a reference is loaded for the original, so it
-      is taken as aligned with the source.
+      is taken as aligned with the source, unless ``moved``
+      (:func:`reference_is_moved`: it is already flipped or turned as the
+      output is).
     * Otherwise a reference of the final output's full-resolution size
       (``output_shape``, default ``result_shape``) is the result's own ground
       truth: returned as is, or resized to ``result_shape`` for a preview
@@ -322,13 +371,15 @@ def reference_for_result(reference: np.ndarray, *, result_shape: tuple[int, int]
         The compared result, the source at full resolution, the final output at full resolution.
     affine : 2x3 affine, optional
         None when the stack keeps the source's geometry.
+    moved : bool
+        A reference of both the source's and the output's size is the output's own ground truth.
     """
     rows, cols = (int(v) for v in result_shape[:2])
     final = (rows, cols) if output_shape is None else (int(output_shape[0]), int(output_shape[1]))
     have = tuple(reference.shape[:2])
     planes = reference if reference.ndim == 3 else reference[:, :, None]
     source = (int(source_shape[0]), int(source_shape[1]))
-    from_source = affine is not None and have == source
+    from_source = affine is not None and have == source and not (moved and have == final)
     if have == final and not (from_source and _moves_pixels(affine, source, (rows, cols))):
         if have == (rows, cols):
             return reference

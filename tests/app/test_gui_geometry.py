@@ -22,6 +22,7 @@ from enhance_core.geometry import map_points
 from enhance_core.image import Image
 from enhance_core.masks import scaled_shape
 from enhance_core.metrics import compare_images
+from enhance_core.render import render_image
 
 CROP = {"left": 0.25, "top": 0.125, "right": 0.25, "bottom": 0.125}
 """On the 128 x 96 photo: columns 32..96, rows 12..84 (64 x 72)."""
@@ -454,6 +455,24 @@ def test_a_source_size_reference_follows_a_flip_that_keeps_the_size(qtbot, windo
         window.document.set_reference(Image(source.pixels.copy()), None)
     assert window.metrics.latest.scores["original"]["mse"] == pytest.approx(0.0, abs=1e-9)
     assert window.metrics_panel.problem.isHidden()
+
+
+@pytest.mark.parametrize("step", [("flip", {"direction": "horizontal"}), ("rotate", {"angle": "180"})])
+def test_a_reference_already_flipped_as_the_output_is_compared_as_it_is_and_the_note_says_so(qtbot, window,
+                                                                                             photo_path, step):
+    open_image(qtbot, window, photo_path)
+    source = window.document.source
+    add_step(qtbot, window, *step)
+    moved = render_image(source, window.document.stack.snapshot()).pixels
+    with qtbot.waitSignal(window.metrics.report, timeout=20000,
+                          check_params_cb=lambda report: report.with_reference):
+        window.document.set_reference(Image(moved), None)
+    window.metrics.compute_exact()
+    qtbot.waitUntil(lambda: window.metrics.latest.scale == 1.0, timeout=20000)
+    assert window.metrics.latest.scores["result"]["mse"] == pytest.approx(0.0, abs=1e-9)
+    assert "already flipped or turned as the result is" in window.metrics_panel.note.text()
+    window.document.stack.remove(window.document.stack.snapshot()[0].uid)
+    qtbot.waitUntil(lambda: window.metrics_panel.note.isHidden(), timeout=20000)
 
 
 def test_transparency_shows_over_a_checkerboard_through_a_crop_at_every_zoom(qtbot, window, tmp_path, monkeypatch):

@@ -143,6 +143,39 @@ def test_batch_scores_a_flip_against_the_source_aligned_reference(tmp_path) -> N
     assert outcome.metrics is not None and outcome.metrics["psnr"] > 60, outcome
 
 
+@pytest.mark.parametrize("step", [("flip", {"direction": "horizontal"}), ("rotate", {"angle": "180"}),
+                                  ("rotate", {"angle": "90"})])
+def test_a_reference_already_moved_as_the_output_is_compared_as_it_is(tmp_path, step) -> None:
+    """A reference of both the source's and the output's size may be the output's ground truth: the batch scores
+    it unmoved when it fits the moved source better, and says so; one of the original still follows the stack."""
+    from pathlib import Path
+
+    from enhance_core.batch import _score
+    from enhance_core.batch_tasks import FileResult
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.io import write_image
+    from enhance_core.metrics import MOVED_NOTE, reference_is_moved
+    from enhance_core.render import render_image
+    from enhance_core.stack import make_item
+    from enhance_core.stack_geometry import output_affine
+
+    clean = _textured(48, 48)
+    noisy = Image(np.clip(clean + np.random.default_rng(4).normal(0, 0.05, clean.shape), 0, 1).astype(np.float32),
+                  meta=ImageMeta(bit_depth=16))
+    steps = [make_item(*step)]
+    truth = render_image(Image(clean), steps).pixels
+    affine = output_affine(steps, 48, 48)
+    assert reference_is_moved(truth, noisy.pixels, affine, (48, 48))
+    assert not reference_is_moved(clean, noisy.pixels, affine, (48, 48))
+    assert not reference_is_moved(truth, noisy.pixels, None, (48, 48))
+    result = render_image(noisy, steps)
+    for reference, note in ((truth, MOVED_NOTE), (clean, "")):
+        write_image(Image(reference, meta=ImageMeta(bit_depth=16)), tmp_path / "reference.png")
+        outcome = FileResult(Path("a.png"), None)
+        _score(outcome, noisy, result, tmp_path / "reference.png")
+        assert outcome.metrics is not None and 25 < outcome.metrics["psnr"] < 30 and outcome.note == note, outcome
+
+
 def test_compare_images_of_a_picture_smaller_than_the_ssim_window_gives_psnr_and_mse_and_no_ssim():
     result, reference = pair()
     scores = compare_images(result[:8, :40], reference[:8, :40])
