@@ -660,7 +660,8 @@ def process_file(task: FileTask) -> FileResult:
         outcome = FileResult(task.source, written, reference=task.reference, megapixels=megapixels,
                              step_notes=tuple(said), pages_left_out=image.meta.other_pages)
         if task.reference is not None:
-            _score(outcome, image, result, task.reference, written_image=output)
+            _score(outcome, image, result, task.reference,
+                   written_image=output if _holds_values(image, steps) else _read_back(written, output, outcome))
     except EnhanceError as error:
         outcome = FileResult(task.source, None, _with_file(task.source, error),
                              retry=isinstance(error, ImageWriteError) and error.storage)
@@ -673,6 +674,16 @@ def process_file(task: FileTask) -> FileResult:
         outcome = FileResult(task.source, None, message)
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+def _read_back(path: Path, output: Image, outcome: FileResult) -> Image:
+    """The file written at ``path`` as a reader sees it (a JPEG's loss, the rounding to 8 or 16 bits), to score;
+    ``output`` (the result before it was encoded), with a note in ``outcome``, when it cannot be read back."""
+    try:
+        return read_image(path)
+    except EnhanceError as error:
+        outcome.step_notes += (f"scored before writing: the file written could not be read back ({error})",)
+        return output
 
 
 def _in_file_window(steps: Sequence[StackItem], image: Image, what: Sequence[str]) -> tuple[StackItem, ...]:
@@ -753,8 +764,9 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
            written_image: Image | None = None) -> None:
     """Fill metrics and thumbnails of ``outcome`` against the reference (a note says why not).
 
-    A reference of the size of ``written_image`` (the result as written, after
-    ``--resize``) and not of the source's is compared with it. Otherwise
+    A reference of the size of ``written_image`` (the file as written and read
+    back: after ``--resize``, a JPEG's loss, the rounding to its bit depth) and
+    not of the source's is compared with it. Otherwise
     ``result`` is scored: a reference of the source's size follows the stack's
     geometry (crop, rotate, resize: :func:`enhance_core.metrics.reference_for_result`
     with the affine :func:`render_image` keeps in ``meta.extra["geometry"]``,

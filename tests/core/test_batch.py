@@ -763,3 +763,21 @@ def test_a_camera_raw_is_sized_by_its_file_not_by_the_preview_pillow_reads(tmp_p
         data.write(bytes(400_000))  # the sensor data after it
     assert batch.largest_pixels([raw]) == raw.stat().st_size
 
+
+
+def test_the_file_written_is_scored_with_its_jpeg_loss(tmp_path) -> None:
+    """The report's figures are those of the JPEG in its output column, not of the result before it was encoded."""
+    from enhance_core.metrics import compare_images
+
+    source = save(tmp_path / "in.png", photo(3, 96, 128))
+    references = tmp_path / "ref"
+    references.mkdir()
+    save(references / "in.png", photo(3, 96, 128))
+    out = tmp_path / "out"
+    out.mkdir()
+    result, = run_batch(plan_batch([source], (make_item("gaussian_blur", {"sigma": 1.0}),), out,
+                                   reference_dir=references, format_suffix="jpg", quality=40), jobs=1)
+    written = read_image(result.output)
+    expected = compare_images(written.pixels, read_image(references / "in.png").pixels)
+    assert result.output.suffix == ".jpg" and result.metrics["psnr"] == pytest.approx(expected["psnr"], abs=1e-6)
+    assert result.metrics["ssim"] == pytest.approx(expected["ssim"], abs=1e-6)
