@@ -144,9 +144,9 @@ class MetricsController(QObject):
             self._on_frame(self.renders.latest)
 
     def _update_note(self) -> None:
-        """Say what to keep in mind reading the figures: the reference is in another colour space, one of the two
-        is gray (luma is compared), is already flipped or turned as the result is, or was opened with another
-        image."""
+        """Say what to keep in mind reading the figures: the reference is in another colour space, holds values
+        past white, one of the two is gray (luma is compared), the reference is already flipped or turned as the
+        result is, or was opened with another image."""
         source, reference = self.document.source, self.document.reference
         self._moved = self.document.reference_is_moved()
         differ = (source is not None and reference is not None
@@ -156,7 +156,11 @@ class MetricsController(QObject):
         transparency = ""
         if source is not None and reference is not None and source.pixels.shape[:2] == reference.pixels.shape[:2]:
             transparency = transparency_differs(source.alpha, reference.alpha)
+        peak = float(reference.pixels.max()) if reference is not None and reference.meta.float_source else 0.0
         notes = [f"The picture and the reference {PROFILES_DIFFER}." if differ else "",
+                 f"The reference holds values up to {peak:g} (a float picture past white): PSNR and SSIM take "
+                 "white (1) as the peak; enhance-studio metrics --data-range scores against another." if peak > 1
+                 else "",
                  f"The picture and the reference: {transparency}." if transparency else "",
                  f"The {'reference' if reference is not None and reference.channels == 1 else 'picture'} is gray: "
                  "the figures compare the brightness (luma) of both." if gray_and_colour else "",

@@ -11,7 +11,8 @@ units, so equal values compare as equal. A gray image and a color one
 are compared on luma (a color image whose channels are all equal, as a gray
 picture saved as WebP is, on its one channel). SSIM is per channel with a
 Gaussian window (see :mod:`enhance_core.metrics`). Identical images print
-``"psnr": null`` and ``"identical": true`` (JSON has no infinity).
+``"psnr": null``, ``"ssim": 1.0`` and ``"identical": true`` (JSON has no infinity); images under
+:data:`~enhance_core.metrics.SSIM_WINDOW` pixels on a side ``"ssim": null`` (its window does not fit).
 """
 
 from __future__ import annotations
@@ -60,9 +61,8 @@ def run(args: argparse.Namespace) -> int:
             f"{reference.cols}x{reference.rows} with {reference.channels}; compare images of the same size"
         )
     if min(result.rows, result.cols) < SSIM_WINDOW:
-        raise ParameterError(
-            f"{args.result}: SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {result.cols}x{result.rows}"
-        )
+        print(f"warning: {args.result} is {result.cols}x{result.rows}: SSIM needs at least {SSIM_WINDOW}x"
+              f"{SSIM_WINDOW} pixels, so it is null; PSNR and MSE are scored", file=sys.stderr, flush=True)
     data_range = 1.0
     if args.data_range is not None:
         if not (math.isfinite(args.data_range) and args.data_range > 0):
@@ -79,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
     if not same_colours(result.meta.icc_profile, reference.meta.icc_profile):
         print(f"warning: {args.result} and {args.reference} {PROFILES_DIFFER}", file=sys.stderr, flush=True)
+    if sorted((result.channels, reference.channels)) == [1, 3]:
+        gray = args.reference if reference.channels == 1 else args.result
+        print(f"warning: {gray} is gray: the brightness (luma) of both is compared", file=sys.stderr, flush=True)
     if transparency := transparency_differs(result.alpha, reference.alpha):
         print(f"warning: {args.result} and {args.reference}: {transparency}", file=sys.stderr, flush=True)
     pixels = result.pixels
@@ -94,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         "result": str(args.result),
         "reference": str(args.reference),
         "psnr": None if identical or not math.isfinite(scores["psnr"]) else scores["psnr"],
-        "ssim": scores["ssim"],
+        "ssim": 1.0 if identical else None if math.isnan(scores["ssim"]) else scores["ssim"],
         "mse": scores["mse"],
         "identical": identical,
     }

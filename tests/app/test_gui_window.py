@@ -152,6 +152,19 @@ def test_what_the_reader_warns_of_in_a_reference_is_said(qtbot, window, tmp_path
     assert window.document.reference is not None
 
 
+def test_a_float_reference_past_white_is_said_beside_the_figures(qtbot, window, tmp_path):
+    """The command line warned that PSNR took 1 as the peak of a reference reaching 1.7; the editor said nothing."""
+    import tifffile
+
+    data = np.linspace(0.1, 1.7, 96 * 128 * 3, dtype=np.float32).reshape(96, 128, 3)
+    open_image(qtbot, window, save_png(np.clip(data, 0, 1), tmp_path / "result.png"))
+    tifffile.imwrite(tmp_path / "truth.tif", data, photometric="rgb")
+    with qtbot.waitSignal(window.metrics.note, timeout=20000) as said:
+        window.files.open_reference(tmp_path / "truth.tif")
+    assert said.args[0].startswith("The reference holds values up to 1.7 (a float picture past white): PSNR and "
+                                   "SSIM take white (1) as the peak")
+
+
 def test_a_reference_kept_from_another_image_is_said_beside_the_figures(qtbot, window, tmp_path):
     """Figures against another scene's ground truth read as real ones: 3.2 dB, and nothing said (a walk-through)."""
     open_image(qtbot, window, save_png(synthetic_photo(seed=1), tmp_path / "chair.png"))

@@ -32,7 +32,26 @@ def test_identical_images_print_null_psnr(tmp_path, capsys):
     path = write_image(make_image(), tmp_path / "same.png")
     assert main(["metrics", str(path), str(path)]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["psnr"] is None and report["identical"] is True and report["ssim"] == pytest.approx(1.0)
+    assert report["psnr"] is None and report["identical"] is True and report["ssim"] == 1.0
+
+
+def test_a_picture_smaller_than_the_ssim_window_gets_psnr_and_mse_and_a_null_ssim(tmp_path, capsys):
+    reference = write_image(make_image(rows=8, cols=9), tmp_path / "ref.png")
+    noisy = make_image(rows=8, cols=9)
+    result = write_image(noisy.with_pixels(np.clip(noisy.pixels + np.float32(0.05), 0, 1)), tmp_path / "res.png")
+    assert main(["metrics", str(result), str(reference)]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["ssim"] is None and 20 < report["psnr"] < 40 and report["mse"] > 0
+    assert f"warning: {result} is 9x8: SSIM needs at least 11x11 pixels, so it is null" in captured.err
+
+
+def test_a_gray_picture_against_a_colour_one_says_luma_is_compared(tmp_path, capsys):
+    colour = make_image()
+    gray = write_image(colour.with_pixels(colour.pixels.mean(axis=2, keepdims=True)), tmp_path / "gray.png")
+    path = write_image(colour, tmp_path / "colour.png")
+    assert main(["metrics", str(path), str(gray)]) == 0
+    assert f"warning: {gray} is gray: the brightness (luma) of both is compared" in capsys.readouterr().err
 
 
 def test_size_mismatch_is_one_line_naming_both_files(tmp_path, capsys):
