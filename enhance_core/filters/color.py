@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from enhance_core.filters.base import FilterDef, RenderContext, param
-from enhance_core.filters.common import WHOLE_IMAGE, clip_unless_float, luminance
+from enhance_core.filters.common import WHOLE_IMAGE, clip_unit, clip_unless_float, luminance
 
 _ENCODING_GAMMA = 2.2
 
@@ -93,20 +93,36 @@ class SaturationParams:
     """Saturation factor."""
 
     saturation: float = param(1.0, label="Saturation", minimum=0.0, maximum=4.0, step=0.01, unit="×",
-                              help="0 gives gray, 1 leaves colors, 2 doubles their distance from gray.")
+                              help="0 gives gray, 1 leaves colors, 2 doubles their distance from gray (a vivid "
+                                   "color only up to full red, green or blue: its hue is kept).")
 
 
 def adjust_saturation(pixels: np.ndarray, params: SaturationParams, ctx: RenderContext) -> np.ndarray:
-    """Scale every pixel's distance from its luma: ``luma + s (rgb - luma)``, clipped to [0, 1] but on a float
-    source.
+    """Scale every pixel's distance from its luma: ``luma + s (rgb - luma)``.
 
-    Luma is kept; gray images are returned unchanged.
+    Luma and hue are kept: a colour that ``s`` would push past white or
+    black in a channel is scaled only as far as the first channel reaches
+    it (clipping that channel alone turned an orange red and darkened it);
+    a float source's values are not clipped and take the whole ``s``. Gray
+    images are returned unchanged.
     """
     if pixels.shape[2] == 1 or params.saturation == 1.0:
         return pixels.copy()
-    out = cv2.cvtColor(luminance(pixels), cv2.COLOR_GRAY2RGB)
-    cv2.addWeighted(pixels, params.saturation, out, 1.0 - params.saturation, 0.0, dst=out)
-    return clip_unless_float(out, ctx)
+    luma = luminance(pixels)
+    out = cv2.cvtColor(luma, cv2.COLOR_GRAY2RGB)
+    if params.saturation < 1.0 or ctx.float_source:
+        cv2.addWeighted(pixels, params.saturation, out, 1.0 - params.saturation, 0.0, dst=out)
+        return clip_unless_float(out, ctx)
+    tiny = np.float32(1e-12)  # a gray pixel has no chroma to scale: any gain leaves it
+    brightest = np.maximum(np.maximum(pixels[:, :, 0], pixels[:, :, 1]), pixels[:, :, 2])
+    darkest = np.minimum(np.minimum(pixels[:, :, 0], pixels[:, :, 1]), pixels[:, :, 2])
+    gain = np.minimum((1.0 - luma) / np.maximum(brightest - luma, tiny),
+                      luma / np.maximum(luma - darkest, tiny))
+    np.minimum(gain, np.float32(params.saturation), out=gain)
+    chroma: np.ndarray = cv2.subtract(pixels, out)
+    chroma *= gain[:, :, None]
+    out += chroma
+    return clip_unit(out)
 
 
 FILTERS: tuple[FilterDef, ...] = (

@@ -146,6 +146,27 @@ def test_zero_saturation_gives_luma_and_keeps_it() -> None:
                                                  luma + 2 * (0.4 - luma)], atol=1e-4)
 
 
+def _hue_and_luma(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import cv2
+
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)[..., 0], pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+@pytest.mark.parametrize("saturation", [2.0, 4.0])
+def test_saturation_keeps_hue_and_luma_of_colours_it_would_push_out_of_range(saturation: float) -> None:
+    """Clipping the one channel past white turned an orange red and darkened it (a helper: 30° to 17° at 4x)."""
+    pixels = np.array([[[0.9, 0.5, 0.1], [0.95, 0.8, 0.7], [0.2, 0.3, 0.9], [0.55, 0.5, 0.45]]], np.float32)
+    out = run("saturation", pixels, saturation=saturation)
+    hue, luma = _hue_and_luma(pixels)
+    out_hue, out_luma = _hue_and_luma(out)
+    np.testing.assert_allclose(out_hue, hue, atol=0.01)
+    np.testing.assert_allclose(out_luma, luma, atol=1e-5)
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert out[0, 0, 2] == pytest.approx(0.0, abs=1e-6) and out[0, 1, 0] == pytest.approx(1.0, abs=1e-6), \
+        "as vivid as the range allows"
+    assert np.ptp(out[0, 3]) == pytest.approx(saturation * np.ptp(pixels[0, 3]), rel=1e-4), "room to spare: all of s"
+
+
 def test_clahe_of_a_16_bit_source_treats_nan_as_black_and_pads_as_opencv() -> None:
     import cv2
 
