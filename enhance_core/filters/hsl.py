@@ -127,7 +127,10 @@ def adjust_hsl(pixels: np.ndarray, params: HSLParams, ctx: RenderContext) -> np.
     Per pixel, with ``k = 1 + weighted saturation``: hue turns by the weighted
     band hue shifts; a ``k`` above 1 multiplies the HSV saturation (at most 1,
     value kept); value is multiplied by ``1 + 0.5 * weighted lightness *
-    saturation`` (grays keep their value); then a ``k`` below 1 moves the color
+    saturation`` (grays keep their value; a value ``v`` past 1 is 1 and the
+    saturation is multiplied by ``2 - v``, so a bright colour lightens toward
+    white keeping its hue, where clipping its brightest channel turned an
+    orange yellow); then a ``k`` below 1 moves the color
     toward the gray of its luma (:func:`toward_luma`: -1 gives that gray).
     Results are clipped to [0, 1] (a float picture's colours past white are
     edited at their brightness: :func:`per_brightness`); gray images are returned unchanged. The HSV
@@ -158,6 +161,10 @@ def _hsl_band(pixels: np.ndarray, values: np.ndarray, tables: np.ndarray, out: n
         plane *= saturation if factor is None else saturation * np.minimum(factor, np.float32(1.0))
         plane += np.float32(1.0)
         value *= plane
+        np.subtract(np.float32(2.0), value, out=plane)  # past full value: toward white along the hue
+        np.clip(plane, np.float32(0.0), np.float32(1.0), out=plane)
+        saturation *= plane
+        np.minimum(value, np.float32(1.0), out=value)
     if values[0].any():
         # OpenCV wraps hues in [360, 720) but not negative ones: shift by the positive equivalent
         np.take(_wrap_table(np.mod(tables[0], 360.0)), index, out=plane, mode="clip")

@@ -88,6 +88,17 @@ def test_hsl_and_vibrance_take_colors_to_the_gray_of_their_luma_not_to_white() -
     assert hsv_of(run("vibrance", sky, vibrance=1.0)[0, 0])[0, 1] > hsv_of(sky[0, 0])[0, 1] + 0.05
 
 
+@pytest.mark.parametrize("lightness", [0.5, 1.0])
+def test_hsl_lightness_brightens_a_bright_colour_toward_white_keeping_its_hue(lightness: float) -> None:
+    """Clipping the brightest channel turned oranges yellow (a helper: 30° to 45° at +1)."""
+    pixels = patches((1.0, 0.5, 0.0), (0.9, 0.6, 0.3), (0.6, 0.4, 0.2))
+    out = run("hsl", pixels, orange_lightness=lightness)
+    before, after = hsv_of(pixels[0, ::8]), hsv_of(out[0, ::8])
+    np.testing.assert_allclose(after[:, 0], before[:, 0], atol=0.01)
+    assert (luma_of(out[0, ::8]) > luma_of(pixels[0, ::8]) + 0.05).all()
+    assert run("hsl", pixels, orange_lightness=1.0)[0, 0, 2] > run("hsl", pixels, orange_lightness=0.5)[0, 0, 2]
+
+
 def test_hsl_leaves_gray_images_unchanged() -> None:
     pixels = source_pixels(16, 16, 1, 8)
     np.testing.assert_array_equal(run("hsl", pixels, red_lightness=1.0, blue_hue=10.0), pixels)
