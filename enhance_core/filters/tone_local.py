@@ -118,8 +118,14 @@ def enhance_clarity(pixels: np.ndarray, params: ClarityParams, ctx: RenderContex
     """Scale the luma's detail around a large edge-aware base, most in the midtones.
 
     ``luma + amount * detail * 4 base (1 - base)``: amount 1 doubles midtone
-    detail, -1 removes it (the base shows through). Strong edges belong to
-    the base (regularization :data:`CLARITY_EDGE_EPS`), so they do not get halos.
+    detail, -1 removes it (the base shows through). Strong edges mostly
+    belong to the base (regularization :data:`CLARITY_EDGE_EPS`), but a guided
+    filter's base follows a step only in part: at amount 1 a step from 0.3
+    to 0.7 gets a soft halo of 0.09 (22 levels of 8 bits) on each side, about
+    as wide as the radius (a Gaussian base's is twice that, and five times
+    on a step from 0.1 to 0.8). Damping the detail where the base follows an
+    edge took most halos away, and with them 60-90 % of the effect on
+    photographs, whose local contrast is mostly such edges.
     """
     if params.amount == 0.0:
         return pixels.copy()
