@@ -178,6 +178,16 @@ def test_clarity_raises_midtone_texture_and_negative_softens_it() -> None:
     assert abs(float(more.mean()) - float(pixels.mean())) < 0.01
 
 
+def test_clarity_halo_at_a_strong_step_is_bounded_and_half_a_gaussian_base_s() -> None:
+    from enhance_core.filters.guided import midtone_weight
+
+    pixels = step_edge(0.3, 0.7, cols=600)
+    out = run("clarity", pixels, amount=1.0, radius=80.0)
+    blurred = cv2.GaussianBlur(pixels[:, :, 0], (0, 0), 80.0)[:, :, None]
+    gaussian = pixels + (pixels - blurred) * midtone_weight(blurred)
+    assert 0.05 < halo(out) < 0.1 and halo(gaussian) > 2 * halo(out), (halo(out), halo(gaussian))
+
+
 def hazy_scene() -> tuple[np.ndarray, np.ndarray]:
     """A colorful textured scene obeying the dark-channel prior under a hazy sky, and the same scene in haze.
 
