@@ -558,8 +558,11 @@ def _done_earlier(task: FileTask, earlier: Entry) -> FileResult:
     """The result of a file an earlier run of the batch wrote: with the scores it recorded against this reference."""
     same = (task.reference is not None and earlier.reference is not None
             and earlier.reference == str(task.reference.resolve()))
-    scores = dict(earlier.metrics) if same and earlier.metrics is not None else None
+    scores = earlier.scores() if same else None
     unscored = "" if scores is not None or task.reference is None else "; not scored"
+    if same and scores is None and earlier.metrics is not None:
+        unscored = ("; not scored: an earlier version scored it otherwise (before writing); --overwrite makes "
+                    "and scores it again")
     return FileResult(task.source, task.output, note=f"done in an earlier run (manifest){unscored}",
                       seconds=earlier.seconds, skipped=True, earlier=True, reference=task.reference, metrics=scores)
 

@@ -52,6 +52,10 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "seconds": (int, float), "error": (str, type(None))}
 _SCORE_FIELDS: dict[str, type | tuple[type, ...]] = {"reference": str, "metrics": dict}
 """Fields of a line about a file scored against a reference (lines written before they were kept lack them)."""
+SCORING = 2
+"""How the recorded scores were made, kept among them as ``"scoring"``: 2 scores the file written, read back,
+and a reference already flipped or turned as the output unmoved; scores of another way (none recorded: 1, the
+result before it was encoded) are not taken up again (:meth:`Entry.scores`)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,12 @@ class Entry:
     error: str | None = None
     reference: str | None = None
     metrics: dict[str, float] | None = None
+
+    def scores(self) -> dict[str, float] | None:
+        """The recorded scores, when they were made as this version makes them (:data:`SCORING`); else None."""
+        if self.metrics is None or self.metrics.get("scoring") != SCORING:
+            return None
+        return {name: value for name, value in self.metrics.items() if name != "scoring"}
 
     def same_file(self, other: Entry) -> bool:
         """Whether both lines are about the same input content and output, whatever the recipe."""
@@ -326,7 +336,7 @@ class Manifest:
         if reference is None or metrics is None:
             return Entry(str(source.resolve()), *identity, recipe, relative, status, round(seconds, 3), error)
         return Entry(str(source.resolve()), *identity, recipe, relative, status, round(seconds, 3), error,
-                     str(reference.resolve()), dict(metrics))
+                     str(reference.resolve()), {**metrics, "scoring": SCORING})
 
     def first_not_written(self, outputs: Iterable[Path]) -> Path | None:
         """The first of ``outputs`` that exists although no run recorded here wrote it (:meth:`wrote`), or None."""

@@ -306,6 +306,28 @@ def test_a_resumed_run_reports_the_scores_the_earlier_run_recorded(folder, tmp_p
     assert "(0 scored, 2 without a reference" in capsys.readouterr().out, "scores of another reference are not reused"
 
 
+def test_scores_an_earlier_version_made_otherwise_are_not_reported_again(folder, tmp_path, capsys) -> None:
+    """Scores of the result before it was encoded sat in the report beside scores of the files written."""
+    (folder / "broken.png").unlink()
+    references = tmp_path / "refs"
+    references.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        (references / name).write_bytes((folder / name).read_bytes())
+    out = tmp_path / "out"
+    assert apply(folder, out, "--reference-dir", str(references)) == 0
+    capsys.readouterr()
+    lines = [json.loads(line) for line in (out / MANIFEST_NAME).read_text(encoding="utf-8").splitlines()]
+    assert {line["metrics"]["scoring"] for line in lines if line.get("metrics")} == {2}
+    for line in lines:
+        if line.get("metrics") and line["input"].endswith("a.png"):
+            del line["metrics"]["scoring"]  # as the version before it wrote them
+    (out / MANIFEST_NAME).write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    assert apply(folder, out, "--reference-dir", str(references)) == 0
+    assert "(2 scored, " in capsys.readouterr().out
+    rows = (out / "report" / "report.csv").read_text(encoding="utf-8")
+    assert "not scored: an earlier version scored it otherwise (before writing)" in rows
+
+
 def test_a_manifest_line_written_before_scores_were_kept_still_reads(folder, tmp_path) -> None:
     out = tmp_path / "out"
     out.mkdir()
