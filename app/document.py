@@ -64,7 +64,7 @@ class Document(QObject):
         self.source: Image | None = None
         self.source_path: Path | None = None
         self.reference: Image | None = None
-        self._moved_reference: tuple[tuple | None, bool] = (None, False)  # (reference, source, geometry), answer
+        self._moved_reference: tuple[tuple | None, bool] = (None, False)  # the geometry asked of, the answer
         self.reference_path: Path | None = None
         self.reference_opened_with: Path | None = None
         """The image shown when the reference was loaded (a reference stays when another image is opened)."""
@@ -117,6 +117,7 @@ class Document(QObject):
     def set_source(self, image: Image, path: Path | None) -> None:
         """Show a new source image with an empty stack and history."""
         self.source, self.source_path, self.project_path, self.project_stamp = image, path, None, None
+        self._moved_reference = (None, False)
         self.kept_reference = None
         self.full_results.clear()
         self.undo_stack.clear()
@@ -130,12 +131,14 @@ class Document(QObject):
         if self.saved_image is not None and self.saved_image == self.source_path:
             self.saved_image = path
         self.source, self.source_path = image, path
+        self._moved_reference = (None, False)
         self.full_results.clear()
         self.source_replaced.emit()
 
     def set_reference(self, image: Image | None, path: Path | None) -> None:
         """Set (or clear, with None) the reference image the metrics compare against."""
         self.reference, self.reference_path = image, path if image is not None else None
+        self._moved_reference = (None, False)
         self.reference_opened_with = self.source_path if image is not None else None
         if image is not None:
             self.kept_reference = None
@@ -183,7 +186,7 @@ class Document(QObject):
     def reference_is_moved(self) -> bool:
         """Whether the reference, of both the source's and the output's size, is already flipped or turned as the
         output is (:func:`enhance_core.metrics.reference_is_moved`): it is then compared as it is. Cached per
-        reference, source and the stack's geometry."""
+        stack geometry; a new source or reference forgets it."""
         if self.reference is None or self.source is None or not has_geometry(steps := self.stack.snapshot()):
             return False
         ref, src = self.reference, self.source
@@ -193,9 +196,9 @@ class Document(QObject):
             affine = output_affine(steps, src.rows, src.cols, ctx=ctx)
         except EnhanceError:  # the stack cannot be planned: reference_size_problem says so
             return False
-        key = (ref.pixels, src.pixels, output, affine.tobytes())
+        key = (output, affine.tobytes())
         kept, moved = self._moved_reference
-        if kept is None or any(a is not b for a, b in zip(kept[:2], key[:2])) or kept[2:] != key[2:]:
+        if kept != key:
             moved = reference_is_moved(ref.pixels, src.pixels, affine, output)
             self._moved_reference = (key, moved)
         return moved

@@ -300,9 +300,13 @@ MOVED_NOTE = ("the reference is already flipped or turned as the result is (it f
 
 
 def _fit_plane(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """The first channel of ``pixels``, reduced to ``shape`` (rows, cols) by area averaging, as float32."""
-    plane = np.ascontiguousarray(pixels if pixels.ndim == 2 else pixels[:, :, 0], dtype=np.float32)
-    return cv2.resize(plane, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    """The luma of ``pixels`` (the one channel of a gray picture), reduced to ``shape`` (rows, cols) as float32:
+    sampled at every few pixels first, so a 24 MP picture costs milliseconds."""
+    step = max(1, min(pixels.shape[0] // (4 * shape[0]), pixels.shape[1] // (4 * shape[1])))
+    sampled = np.asarray(pixels[::step, ::step], dtype=np.float32)
+    plane = (compute_luma(sampled[:, :, :3]) if sampled.ndim == 3 and sampled.shape[2] >= 3
+             else sampled if sampled.ndim == 2 else sampled[:, :, 0])
+    return cv2.resize(np.ascontiguousarray(plane), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 
 
 def _correlation(first: np.ndarray, second: np.ndarray) -> float:
@@ -312,23 +316,33 @@ def _correlation(first: np.ndarray, second: np.ndarray) -> float:
     return float(np.sum(a * b)) / scale if scale > 0 else 0.0
 
 
+def _flips_or_turns(affine: Any) -> bool:
+    """Whether ``affine``'s linear part is a flip, a half turn or a quarter turn (each entry 0 or ±1)."""
+    linear = np.asarray(affine, dtype=np.float64)[:2, :2]
+    whole = np.round(linear)
+    return bool(np.allclose(linear, whole, atol=1e-9) and (np.abs(whole).sum(axis=0) == 1).all()
+                and (np.abs(whole).sum(axis=1) == 1).all())
+
+
 def reference_is_moved(reference: np.ndarray, source: np.ndarray, affine: Any,
                        output_shape: tuple[int, int]) -> bool:
     """Whether a reference whose size is both the source's and the output's is the output's own ground truth.
 
-    A flip, a half turn, a square's quarter turn or a straighten without crop
-    keep the picture's size, so such a reference may be of the original (an
-    earlier version: it follows the stack's geometry) or already flipped or
-    turned as the result is. The one it correlates with best, of the source
-    and the source moved by ``affine`` (source to output at full resolution),
-    on copies reduced to :data:`FIT_SIDE`, tells which; the source's tones
-    are compared, not the edit's, so the answer does not change as filters do.
-    False when the sizes or the geometry leave no doubt.
+    A flip, a half turn or a square's quarter turn keep the picture's size,
+    so such a reference may be of the original (an earlier version: it
+    follows the stack's geometry) or already flipped or turned as the result
+    is. The one it correlates with best, of the source and the source moved
+    by ``affine`` (source to output at full resolution), on lumas reduced to
+    :data:`FIT_SIDE`, tells which; the source's tones are compared, not the
+    edit's, so the answer does not change as filters do. False when the
+    sizes or the geometry leave no doubt, and for any other geometry (a
+    straighten moves pixels too little to tell, and a reference always
+    follows it).
     """
     rows, cols = source.shape[:2]
     output = (int(output_shape[0]), int(output_shape[1]))
     if (affine is None or tuple(reference.shape[:2]) != (rows, cols) or output != (rows, cols)
-            or not _moves_pixels(affine, (rows, cols), output)):
+            or not _flips_or_turns(affine) or not _moves_pixels(affine, (rows, cols), output)):
         return False
     factor = min(1.0, FIT_SIDE / max(rows, cols))
     small = (max(1, round(rows * factor)), max(1, round(cols * factor)))

@@ -60,9 +60,6 @@ def run(args: argparse.Namespace) -> int:
             f"{args.result} is {result.cols}x{result.rows} with {result.channels} channel(s) but {args.reference} is "
             f"{reference.cols}x{reference.rows} with {reference.channels}; compare images of the same size"
         )
-    if min(result.rows, result.cols) < SSIM_WINDOW:
-        print(f"warning: {args.result} is {result.cols}x{result.rows}: SSIM needs at least {SSIM_WINDOW}x"
-              f"{SSIM_WINDOW} pixels, so it is null; PSNR and MSE are scored", file=sys.stderr, flush=True)
     data_range = 1.0
     if args.data_range is not None:
         if not (math.isfinite(args.data_range) and args.data_range > 0):
@@ -93,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
         scores = compare_images(*comparable(pixels, reference.pixels), data_range=data_range,
                                 visible=visible_in(result.alpha, reference.alpha))
     identical = scores["mse"] == 0.0
+    if min(result.rows, result.cols) < SSIM_WINDOW and not identical:
+        print(f"warning: {args.result} is {result.cols}x{result.rows}: SSIM needs at least {SSIM_WINDOW}x"
+              f"{SSIM_WINDOW} pixels, so it is null; PSNR and MSE are scored", file=sys.stderr, flush=True)
     report = {
         "result": str(args.result),
         "reference": str(args.reference),

@@ -44,6 +44,9 @@ def test_a_picture_smaller_than_the_ssim_window_gets_psnr_and_mse_and_a_null_ssi
     report = json.loads(captured.out)
     assert report["ssim"] is None and 20 < report["psnr"] < 40 and report["mse"] > 0
     assert f"warning: {result} is 9x8: SSIM needs at least 11x11 pixels, so it is null" in captured.err
+    assert main(["metrics", str(reference), str(reference)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["ssim"] == 1.0 and "SSIM needs" not in captured.err, "identical: nothing to say"
 
 
 def test_a_gray_picture_against_a_colour_one_says_luma_is_compared(tmp_path, capsys):

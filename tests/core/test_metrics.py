@@ -176,6 +176,26 @@ def test_a_reference_already_moved_as_the_output_is_compared_as_it_is(tmp_path, 
         assert outcome.metrics is not None and 25 < outcome.metrics["psnr"] < 30 and outcome.note == note, outcome
 
 
+def test_a_reference_always_follows_a_straighten_and_is_judged_on_luma() -> None:
+    """A straighten of 0.2° moves pixels too little to tell which way a reference fits: noise decided (a review)."""
+    from enhance_core.image import Image
+    from enhance_core.metrics import reference_is_moved
+    from enhance_core.render import render_image
+    from enhance_core.stack import make_item
+    from enhance_core.stack_geometry import output_affine
+
+    clean = _textured(48, 48)
+    steps = [make_item("straighten", {"angle": 3.0, "auto_crop": False})]
+    straightened = render_image(Image(clean), steps).pixels
+    assert straightened.shape == clean.shape
+    assert not reference_is_moved(straightened, clean, output_affine(steps, 48, 48), (48, 48))
+    flat_red = clean.copy()
+    flat_red[:, :, 0] = 0.5
+    steps = [make_item("flip", {"direction": "horizontal"})]
+    flipped = render_image(Image(flat_red), steps).pixels
+    assert reference_is_moved(flipped, flat_red, output_affine(steps, 48, 48), (48, 48))
+
+
 def test_compare_images_of_a_picture_smaller_than_the_ssim_window_gives_psnr_and_mse_and_no_ssim():
     result, reference = pair()
     scores = compare_images(result[:8, :40], reference[:8, :40])
