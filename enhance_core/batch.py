@@ -790,7 +790,8 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
         else:
             outcome.metrics = compare_images(*comparable(written.pixels, reference.pixels),
                                              visible=visible_in(written.alpha, reference.alpha))
-            outcome.note = transparency_differs(written.alpha, reference.alpha)
+            notes = [_flattened(result, written), transparency_differs(written.alpha, reference.alpha)]
+            outcome.note = "; ".join(note for note in notes if note)
         return
     try:
         affine = result.meta.extra.get("geometry")
@@ -812,11 +813,19 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
         scored = result if resized else written
         outcome.metrics = compare_images(*comparable(scored.pixels, expected),
                                          visible=visible_in(scored.alpha, expected_alpha))
-        notes = [MOVED_NOTE if moved else "", transparency_differs(scored.alpha, expected_alpha)]
+        notes = [MOVED_NOTE if moved else "", "" if resized else _flattened(result, written),
+                 transparency_differs(scored.alpha, expected_alpha)]
         if resized:
             notes.append(f"scored at {result.cols}x{result.rows}, before --resize to {written.cols}x{written.rows} "
                          "(a reference of the written size is compared with the file itself)")
         outcome.note = "; ".join(note for note in notes if note)
+
+
+def _flattened(result: Image, written: Image) -> str:
+    """What to say when the file written lost the result's transparency (a JPEG holds none): what is scored."""
+    if result.alpha is None or written.alpha is not None or written is result:
+        return ""
+    return "the file written holds no transparency: it is scored as written, its transparent parts over white"
 
 
 def make_thumbnail(pixels: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:

@@ -781,3 +781,20 @@ def test_the_file_written_is_scored_with_its_jpeg_loss(tmp_path) -> None:
     expected = compare_images(written.pixels, read_image(references / "in.png").pixels)
     assert result.output.suffix == ".jpg" and result.metrics["psnr"] == pytest.approx(expected["psnr"], abs=1e-6)
     assert result.metrics["ssim"] == pytest.approx(expected["ssim"], abs=1e-6)
+
+
+def test_a_transparent_result_written_as_jpeg_is_scored_as_written_and_the_note_says_so(tmp_path) -> None:
+    alpha = np.ones((96, 128), np.float32)
+    alpha[:, :40] = 0.0
+    source = tmp_path / "in.png"
+    write_image(Image(photo(3, 96, 128), alpha, ImageMeta(bit_depth=8)), source)
+    references = tmp_path / "ref"
+    references.mkdir()
+    save(references / "in.png", photo(3, 96, 128))
+    out = tmp_path / "out"
+    out.mkdir()
+    result, = run_batch(plan_batch([source], (make_item("exposure", {"stops": 0.0}),), out,
+                                   reference_dir=references, format_suffix="jpg", quality=95), jobs=1)
+    assert result.metrics["psnr"] < 20, "the white where the picture was transparent is in the file"
+    assert result.note == ("the file written holds no transparency: it is scored as written, its transparent parts "
+                           "over white")
