@@ -41,8 +41,8 @@ import numpy as np
 
 from enhance_core.atomic import NAME_BYTES
 from enhance_core.batch_inputs import index_by_stem, name_form, path_refusal
-from enhance_core.batch_manifest import (DONE, FAILED, QUEUED, STARTED, Entry, Manifest, recorded_names, steps_digest,
-                                         work_hash)
+from enhance_core.batch_manifest import (DONE, FAILED, QUEUED, STARTED, STOPPED, Entry, Manifest, recorded_names,
+                                         steps_digest, work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, StopBatch, remove_partial_files, run_pool
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError, out_of_memory
@@ -447,7 +447,8 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             if cluster is not None:  # a remote worker may yet finish what it was running: the output is this batch's
                 for index in interrupted.running:
                     begin(index)
-            again = (manifest.entry(tasks[i].source, tasks[i].output, work[i], QUEUED)
+            unwritten = QUEUED if cluster is not None else STOPPED
+            again = (manifest.entry(tasks[i].source, tasks[i].output, work[i], unwritten)
                      for i in interrupted.running if i in work)
             manifest.append([entry for entry in again if entry is not None])
         interrupted.results = [results.get(i) for i in range(len(tasks))]

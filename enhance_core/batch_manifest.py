@@ -46,7 +46,9 @@ except ImportError:  # Windows: no advisory lock, one run at a time is then the 
     fcntl = None  # type: ignore[assignment]
 
 MANIFEST_NAME = "enhance-manifest.jsonl"
-QUEUED, DONE, FAILED, STARTED = "queued", "done", "failed", "started"
+QUEUED, DONE, FAILED, STARTED, STOPPED = "queued", "done", "failed", "started", "stopped"
+"""Statuses of a line; ``stopped``: started, and stopped by the user before its output was written (so a file
+at its output is never this batch's: :meth:`Manifest.wrote`)."""
 _FIELDS: dict[str, type | tuple[type, ...]] = {
     "input": str, "size": int, "mtime_ns": int, "recipe": str, "output": str, "status": str,
     "seconds": (int, float), "error": (str, type(None))}
@@ -255,7 +257,7 @@ class Manifest:
         self._entries[key] = entry
         if entry.status in (DONE, STARTED):
             self._writers[key] = entry
-        elif key in self._writers and not self._writers[key].same_work(entry):
+        elif key in self._writers and (entry.status == STOPPED or not self._writers[key].same_work(entry)):
             del self._writers[key]
 
     @classmethod
@@ -316,8 +318,9 @@ class Manifest:
 
     def wrote(self, entry: Entry) -> bool:
         """Whether a run of this manifest wrote, or was writing, ``entry``'s output for ``entry``'s work: the
-        output's last line done or started is of that work, and no line of other work came after it (a run
-        stopped before it came back to the file only queued it again)."""
+        output's last line done or started is of that work, and no line of other work, nor one saying the run
+        stopped it unwritten, came after it (a later run stopped before it came back to the file only queued it
+        again: the first may have been ended by the system after writing it)."""
         writer = self._writers.get((entry.input, entry.output))
         return writer is not None and writer.same_work(entry)
 

@@ -475,7 +475,8 @@ def test_a_file_a_run_was_ended_in_is_tried_after_the_others_and_said_so(folder,
     assert [line["status"] for line in entries(out) if line["output"] == "a.png"][-1] == "done"
 
 
-def test_a_file_stopped_by_ctrl_c_is_queued_again_not_taken_for_one_the_system_ended(folder, tmp_path, monkeypatch):
+def test_a_file_stopped_by_ctrl_c_is_queued_again_not_taken_for_one_the_system_ended_nor_for_ours(folder, tmp_path,
+                                                                                                 monkeypatch):
     from enhance_core import batch
 
     (folder / "broken.png").unlink()
@@ -489,5 +490,9 @@ def test_a_file_stopped_by_ctrl_c_is_queued_again_not_taken_for_one_the_system_e
 
     monkeypatch.setattr(batch, "process_file", interrupted_on_b)
     assert apply(folder, out) == 130
-    assert [line["status"] for line in entries(out, started=True) if line["output"] == "b.png"][-1] == "queued"
+    assert [line["status"] for line in entries(out, started=True) if line["output"] == "b.png"][-1] == "stopped"
+    monkeypatch.setattr(batch, "process_file", real)
+    (out / "b.png").write_bytes(b"the archivist's own file")  # at the name of a file the run stopped unwritten
+    assert apply(folder, out) == 1, "the README: a file where a stopped run had stopped a file needs --overwrite"
+    assert (out / "b.png").read_bytes() == b"the archivist's own file"
 
