@@ -337,6 +337,14 @@ def test_only_our_partial_files_are_removed(tmp_path) -> None:
     assert sorted(partial_files(tmp_path / "a.png")) == sorted(ours)
     assert remove_partial_files([tmp_path / "a.png", tmp_path / "missing" / "c.png"]) == 2
     assert sorted(tmp_path.iterdir()) == sorted(theirs)
+    (tmp_path / "sub").mkdir()
+    more = [tmp_path / ".c.png.abcd1234.part", tmp_path / "sub" / ".a.png.abcd1234.part",
+            tmp_path / "sub" / ".d.png.abcd1234.part"]
+    for path in more:
+        path.write_bytes(b"x")
+    outputs = [tmp_path / "c.png", tmp_path / "sub" / "a.png", tmp_path / "sub" / "d.png", tmp_path / "e.png"]
+    assert remove_partial_files(outputs) == 3, "outputs of several folders, each folder listed once"
+    assert sorted(tmp_path.rglob("*")) == sorted([*theirs, tmp_path / "sub"])
 
 
 def test_ctrl_c_in_a_one_process_batch_reports_what_finished(tmp_path, monkeypatch) -> None:
