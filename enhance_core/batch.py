@@ -573,14 +573,14 @@ def _exists_message(output: Path, *, other_work: bool = False, changed: bool = F
     run made it from the same input with another recipe, other output settings or another program version;
     ``changed``: an earlier run made it from this input as it was before (another size or time: a new scan)."""
     if changed:
-        return (f"{output} was made by an earlier run from this input before it changed (a new scan?); pass "
+        return (f"the output {output} was made by an earlier run from this input before it changed (a new scan?); pass "
                 "--overwrite to make it again from the file as it is now, or --skip-existing to keep the old "
                 "output")
     if other_work:
-        return (f"{output} was made by an earlier run from the same input with another recipe, other output "
+        return (f"the output {output} was made by an earlier run from the same input with another recipe, other output "
                 "settings or another version of Enhance Studio; pass --overwrite to make it again with this one, "
                 "or --skip-existing to keep it")
-    return (f"{output} already exists; pass --skip-existing to keep it (finishing an interrupted run) or "
+    return (f"the output {output} already exists; pass --skip-existing to keep it (finishing an interrupted run) or "
             "--overwrite to replace it")
 
 

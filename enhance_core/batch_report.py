@@ -51,6 +51,8 @@ _PATH = re.compile(r"""(?:[A-Za-z]:)?[^\s'"]*[/\\][^\s'"]*""")
 """A path in an error message (anything with a slash), replaced by ``<file>`` to group messages by cause."""
 _NUMBER = re.compile(r"\d[\d,]*\d")
 """A number of two digits or more (a byte count, an offset, a size), written ``N`` to group messages by cause."""
+_BYTES = re.compile(r"(?<=first bytes: )[0-9a-f]{2}(?: [0-9a-f]{2})*")
+"""The first bytes an unrecognised file shows, written ``B`` to group messages by cause (damaged files differ)."""
 
 
 @dataclass
@@ -152,9 +154,9 @@ def failure_causes(results: Sequence[FileResult]) -> list[tuple[str, list[Path]]
     written ``<file>``, so "a.png: not a PNG" and "b.png: not a PNG" group;
     so do messages about "out/Summer 2019/a b.png", a path made from a
     source's folder and name with spaces. Messages that differ only in
-    numbers of two digits or more group too (truncated files, whatever byte
-    counts they name): the cause is the first file's message, which says
-    when the numbers differ from file to file.
+    numbers of two digits or more, or in the first bytes of files of no
+    known format, group too (truncated or damaged files): the cause is the
+    first file's message, which says when those differ from file to file.
     """
     groups: dict[str, tuple[str, set[str], list[Path]]] = {}
     for result in results:
@@ -165,12 +167,20 @@ def failure_causes(results: Sequence[FileResult]) -> list[tuple[str, list[Path]]
             if any(character.isspace() for character in part):
                 message = re.sub(rf"(?<=[/\\]){re.escape(part)}(?=[/\\.\s-]|$)", "name", message)
         message = _PATH.sub("<file>", message).removeprefix("<file>: ")
-        first, variants, sources = groups.setdefault(_NUMBER.sub("N", message), (message, set(), []))
+        first, variants, sources = groups.setdefault(_NUMBER.sub("N", _BYTES.sub("B", message)),
+                                                     (message, set(), []))
         variants.add(message)
         sources.append(result.source)
-    causes = [(first + (" (the numbers differ from file to file)" if len(variants) > 1 else ""), sources)
-              for first, variants, sources in groups.values()]
+    causes = [(first + _differing(variants), sources) for first, variants, sources in groups.values()]
     return sorted(causes, key=lambda item: (-len(item[1]), item[0]))
+
+
+def _differing(variants: set[str]) -> str:
+    """What differs from file to file among the messages ``variants`` of one cause ('' when they are one)."""
+    numbers = len({_BYTES.sub("B", variant) for variant in variants}) > 1
+    first_bytes = len({match[0] if (match := _BYTES.search(variant)) else "" for variant in variants}) > 1
+    differ = " and ".join(what for what, differs in (("numbers", numbers), ("first bytes", first_bytes)) if differs)
+    return f" (the {differ} differ from file to file)" if differ else ""
 
 
 def format_failures(results: Sequence[FileResult], *, examples: int = 3) -> str:

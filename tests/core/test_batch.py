@@ -542,6 +542,10 @@ def test_failures_are_grouped_by_cause(tmp_path) -> None:
     magic = [failed("f.png", "first bytes: 6e 6f 74 20 61 6e 20 69"), failed("g.png", "image is 640x480")]
     assert [cause for cause, _ in failure_causes(magic)] == ["first bytes: 6e 6f 74 20 61 6e 20 69",
                                                              "image is 640x480"], "one file's numbers stay"
+    damaged = [failed(f"{name}.jpg", f"not a known format; first bytes: {first}")
+               for name, first in (("h", "9a 00 13 ff 2c 41 00 07"), ("i", "11 22 33 44 55 66 77 88"))]
+    assert failure_causes(damaged) == [("not a known format; first bytes: 9a 00 13 ff 2c 41 00 07 (the first bytes "
+                                        "differ from file to file)", [tmp_path / "h.jpg", tmp_path / "i.jpg"])]
 
 
 def test_failures_about_outputs_with_spaces_in_their_names_group_with_the_others(tmp_path) -> None:

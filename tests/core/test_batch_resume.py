@@ -401,8 +401,8 @@ def test_an_output_of_an_input_that_changed_since_says_so(folder, tmp_path, caps
     write_image(Image(np.zeros((12, 16, 3), np.float32)), folder / "a.png")
     capsys.readouterr()
     assert apply(folder, out) == 1
-    assert (f"{out / 'a.png'} was made by an earlier run from this input before it changed (a new scan?); pass "
-            "--overwrite to make it again") in capsys.readouterr().err
+    assert (f"the output {out / 'a.png'} was made by an earlier run from this input before it changed (a new "
+            "scan?); pass --overwrite to make it again") in capsys.readouterr().err
 
 
 def test_a_manifest_a_full_disk_refused_closes_without_a_second_error(tmp_path) -> None:
