@@ -314,7 +314,12 @@ holes then; they take 0.6, the default when grain came to all fills.
 """
 
 
-RENDER_CHANGES: dict[str, tuple[str, ...]] = {}
+RENDER_CHANGES: dict[str, tuple[str, ...]] = {
+    "hsl": ("a colour that Lightness brightens past full value lightens toward white keeping its hue (its brightest "
+            "channel was clipped, which turned oranges yellow by up to 15°)",),
+    "saturation": ("above 1, a colour is made only as vivid as black and white allow, keeping its hue and luma (the "
+                   "channel pushed past them was clipped, which turned oranges red and darkened them)",),
+}
 """Filter -> how it renders the same settings differently since recipes were first written, oldest first.
 
 Each entry is one revision of the filter (the first is revision 2), said to
