@@ -184,9 +184,9 @@ class Document(QObject):
         return ""
 
     def reference_is_moved(self) -> bool:
-        """Whether the reference, of both the source's and the output's size, is already flipped or turned as the
-        output is (:func:`enhance_core.metrics.reference_is_moved`): it is then compared as it is. Cached per
-        stack geometry; a new source or reference forgets it."""
+        """Whether the reference, of both the source's and the output's size, is already flipped, turned or
+        straightened as the output is (:func:`enhance_core.metrics.reference_is_moved`): it is then compared as it
+        is. Cached per stack geometry; a new source or reference forgets it."""
         if self.reference is None or self.source is None or not has_geometry(steps := self.stack.snapshot()):
             return False
         ref, src = self.reference, self.source

@@ -145,7 +145,7 @@ class MetricsController(QObject):
 
     def _update_note(self) -> None:
         """Say what to keep in mind reading the figures: the reference is in another colour space, holds values
-        past white, one of the two is gray (luma is compared), the reference is already flipped or turned as the
+        past white, one of the two is gray (luma is compared), the reference is already moved as the
         result is, or was opened with another image."""
         source, reference = self.document.source, self.document.reference
         self._moved = self.document.reference_is_moved()
@@ -259,7 +259,7 @@ class _Follow:
     @classmethod
     def of(cls, source, steps, scale: float, *, measure: bool = True, moved: bool = False) -> _Follow:
         """For ``steps`` on ``source``, the result rendered at ``scale`` (``measure``: see RenderContext); ``moved``:
-        the reference is already flipped or turned as the output is (:meth:`Document.reference_is_moved`)."""
+        the reference is already moved as the output is (:meth:`Document.reference_is_moved`)."""
         ctx = RenderContext(source=source.pixels, measure=measure)
         output = output_shape(steps, source.rows, source.cols, ctx=ctx)
         affine = output_affine(steps, source.rows, source.cols, scale, ctx=ctx) if has_geometry(steps) else None

@@ -824,7 +824,7 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
 
 def _flattened(result: Image, written: Image) -> str:
     """What to say when the file written lost the result's transparency (a JPEG holds none): what is scored."""
-    if result.alpha is None or written.alpha is not None or written is result:
+    if result.alpha is None or written.alpha is not None or written is result or float(result.alpha.min()) >= 1.0:
         return ""
     return "the file written holds no transparency: it is scored as written, its transparent parts over white"
 

@@ -56,7 +56,7 @@ _SCORE_FIELDS: dict[str, type | tuple[type, ...]] = {"reference": str, "metrics"
 """Fields of a line about a file scored against a reference (lines written before they were kept lack them)."""
 SCORING = 2
 """How the recorded scores were made, kept among them as ``"scoring"``: 2 scores the file written, read back,
-and a reference already flipped or turned as the output unmoved; scores of another way (none recorded: 1, the
+and a reference already moved as the output unmoved; scores of another way (none recorded: 1, the
 result before it was encoded) are not taken up again (:meth:`Entry.scores`)."""
 
 

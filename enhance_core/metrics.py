@@ -295,8 +295,14 @@ def _moves_pixels(affine: Any, source_shape: tuple[int, int], result_shape: tupl
 
 FIT_SIDE = 256
 """Longer side (px) of the reduced copies :func:`reference_is_moved` compares."""
-MOVED_NOTE = ("the reference is already flipped or turned as the result is (it fits the result better than the "
-              "original): it is compared as it is, not moved with the stack")
+MOVED_NOTE = ("the reference is already flipped, turned or straightened as the result is (it fits the result clearly "
+              "better than the original): it is compared as it is, not moved with the stack")
+MOVED_MARGIN = 0.9
+"""A reference is taken as already moved when the moved source leaves less than this share of the mismatch (one
+minus the correlation) that the source as it is leaves. On 92 pairs of real noisy, synthetic noisy and dark photos
+against their clean reference, it told every flip and turn, missed 1 straighten of 1° and none of 5°; at 0.2°, where
+the two differ by under a reduced pixel, it took 1 original for moved and missed 18 (plain "fits better": 48 and
+0; a share of 0.5 missed 6 flips)."""
 
 
 def _fit_plane(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -316,33 +322,24 @@ def _correlation(first: np.ndarray, second: np.ndarray) -> float:
     return float(np.sum(a * b)) / scale if scale > 0 else 0.0
 
 
-def _flips_or_turns(affine: Any) -> bool:
-    """Whether ``affine``'s linear part is a flip, a half turn or a quarter turn (each entry 0 or ±1)."""
-    linear = np.asarray(affine, dtype=np.float64)[:2, :2]
-    whole = np.round(linear)
-    return bool(np.allclose(linear, whole, atol=1e-9) and (np.abs(whole).sum(axis=0) == 1).all()
-                and (np.abs(whole).sum(axis=1) == 1).all())
-
-
 def reference_is_moved(reference: np.ndarray, source: np.ndarray, affine: Any,
                        output_shape: tuple[int, int]) -> bool:
     """Whether a reference whose size is both the source's and the output's is the output's own ground truth.
 
-    A flip, a half turn or a square's quarter turn keep the picture's size,
-    so such a reference may be of the original (an earlier version: it
-    follows the stack's geometry) or already flipped or turned as the result
-    is. The one it correlates with best, of the source and the source moved
-    by ``affine`` (source to output at full resolution), on lumas reduced to
-    :data:`FIT_SIDE`, tells which; the source's tones are compared, not the
-    edit's, so the answer does not change as filters do. False when the
-    sizes or the geometry leave no doubt, and for any other geometry (a
-    straighten moves pixels too little to tell, and a reference always
-    follows it).
+    A flip, a half turn, a square's quarter turn or a straighten without
+    crop keep the picture's size, so such a reference may be of the
+    original (an earlier version: it follows the stack's geometry) or
+    already moved as the result is. It is taken as moved when it
+    correlates with the source moved by ``affine`` (source to output at
+    full resolution) clearly better than with the source as it is
+    (:data:`MOVED_MARGIN`), on lumas reduced to :data:`FIT_SIDE`; the
+    source's tones are compared, not the edit's, so the answer does not
+    change as filters do. False when the sizes or the geometry leave no doubt.
     """
     rows, cols = source.shape[:2]
     output = (int(output_shape[0]), int(output_shape[1]))
     if (affine is None or tuple(reference.shape[:2]) != (rows, cols) or output != (rows, cols)
-            or not _flips_or_turns(affine) or not _moves_pixels(affine, (rows, cols), output)):
+            or not _moves_pixels(affine, (rows, cols), output)):
         return False
     factor = min(1.0, FIT_SIDE / max(rows, cols))
     small = (max(1, round(rows * factor)), max(1, round(cols * factor)))
@@ -350,7 +347,7 @@ def reference_is_moved(reference: np.ndarray, source: np.ndarray, affine: Any,
     local = compose_affines(compose_affines(invert_affine(shrink), affine), shrink)
     ref, src = _fit_plane(reference, small), _fit_plane(source, small)
     moved = warp_image(src[:, :, None], local, small)[:, :, 0]
-    return _correlation(ref, moved) > _correlation(ref, src)
+    return 1.0 - _correlation(ref, moved) < MOVED_MARGIN * (1.0 - _correlation(ref, src))
 
 
 def reference_for_result(reference: np.ndarray, *, result_shape: tuple[int, int], source_shape: tuple[int, int],
@@ -368,7 +365,7 @@ def reference_for_result(reference: np.ndarray, *, result_shape: tuple[int, int]
       moves pixels (a corner lands over half a result pixel away from where
       plain scaling puts it): a reference is loaded for the original, so it
       is taken as aligned with the source, unless ``moved``
-      (:func:`reference_is_moved`: it is already flipped or turned as the
+      (:func:`reference_is_moved`: it is already moved as the
       output is).
     * Otherwise a reference of the final output's full-resolution size
       (``output_shape``, default ``result_shape``) is the result's own ground

@@ -802,3 +802,7 @@ def test_a_transparent_result_written_as_jpeg_is_scored_as_written_and_the_note_
     assert result.metrics["psnr"] < 20, "the white where the picture was transparent is in the file"
     assert result.note == ("the file written holds no transparency: it is scored as written, its transparent parts "
                            "over white")
+    write_image(Image(photo(3, 96, 128), np.ones((96, 128), np.float32), ImageMeta(bit_depth=8)), source)
+    result, = run_batch(plan_batch([source], (make_item("exposure", {"stops": 0.0}),), out, overwrite=True,
+                                   reference_dir=references, format_suffix="jpg", quality=95), jobs=1)
+    assert result.metrics["psnr"] > 30 and result.note == "", "an alpha channel opaque everywhere: nothing to say"

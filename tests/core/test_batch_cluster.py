@@ -7,6 +7,7 @@ remote scheduler, ``tcp://...``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -132,6 +133,8 @@ def test_ctrl_c_stops_the_cluster_and_the_same_command_finishes_the_rest(tmp_pat
     assert not list(out.glob(".*.part"))
     written = {path.name for path in out.glob("*.png")}
     assert 1 <= len(written) < 40, "enough files that a Ctrl+C after the first always leaves some"
+    statuses = {json.loads(line)["status"] for line in (out / MANIFEST_NAME).read_text(encoding="utf-8").splitlines()}
+    assert "stopped" not in statuses, "a remote worker may yet write a file it runs: it stays the batch's"
     address = cluster.client.scheduler.address
     again = [*COMMAND, "apply", "--recipe", str(recipe), "-o", str(out), "--cluster", address, str(inputs)]
     finished = subprocess.run(again, capture_output=True, text=True, timeout=120)

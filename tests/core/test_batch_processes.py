@@ -343,8 +343,22 @@ def test_only_our_partial_files_are_removed(tmp_path) -> None:
     for path in more:
         path.write_bytes(b"x")
     outputs = [tmp_path / "c.png", tmp_path / "sub" / "a.png", tmp_path / "sub" / "d.png", tmp_path / "e.png"]
-    assert remove_partial_files(outputs) == 3, "outputs of several folders, each folder listed once"
+    assert remove_partial_files(outputs) == 3, "outputs of several folders"
     assert sorted(tmp_path.rglob("*")) == sorted([*theirs, tmp_path / "sub"])
+
+
+def test_partial_files_of_many_outputs_list_each_folder_once(tmp_path, monkeypatch) -> None:
+    """Listing the folder once per output made a rerun into 24,000 outputs sit silent for minutes (a helper)."""
+    import enhance_core.batch_workers as workers
+
+    listed = []
+    real = os.scandir
+    monkeypatch.setattr(workers.os, "scandir", lambda path: listed.append(path) or real(path))
+    (tmp_path / "sub").mkdir()
+    outputs = [tmp_path / f"{index}.png" for index in range(50)] + [tmp_path / "sub" / "a.png"]
+    (tmp_path / ".7.png.abcd1234.part").write_bytes(b"x")
+    assert remove_partial_files(outputs) == 1
+    assert sorted(map(str, listed)) == sorted([str(tmp_path), str(tmp_path / "sub")])
 
 
 def test_ctrl_c_in_a_one_process_batch_reports_what_finished(tmp_path, monkeypatch) -> None:
