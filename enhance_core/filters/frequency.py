@@ -14,7 +14,7 @@ when a filter runs, so importing the filter registry stays cheap.
 
 Periodic noise removal finds a pattern's peaks in the spectrum of the
 picture under a Hann window (:func:`periodic_peaks`) and takes each wave out
-in the picture itself at its local amplitude (:func:`remove_wave`), which a
+in the picture itself at its local amplitude (:meth:`Wave.remove_from`), which a
 notch cut into the spectrum of a reflected picture did only in part (its
 reflections spread a pattern's peak, and stripes stayed near the edges).
 """
@@ -249,9 +249,19 @@ PEAK_BACKGROUND = 8.0
 """Scale (frequency bins) of the Gaussian blur of the log spectrum that a peak is measured against."""
 PEAK_SHOULDER = 1.0
 """Log amplitude (nepers, 8.7 dB) above the blur beyond which a bin counts as a peak's, not as the background."""
+RING_BINS = 3.0
+"""Radius (frequency bins) of the ring a peak is compared with, to tell it from an edge's streak: beyond a Hann
+window's main lobe (two bins)."""
+RING_DIRECTIONS = 16
+"""Bins of that ring looked at."""
 QUANTUM = 1.0 / (255.0 * math.sqrt(12.0))
 """The noise of rounding to 8 bits (a standard deviation): the spectrum's floor, so a flat picture's rounding
 errors and a window's leakage below it are not taken for patterns."""
+RIDGE = 1e-4
+"""Added to the normal equations' determinant of a wave at the highest frequency, whose sine is 0 everywhere."""
+MAX_PATTERNS = 24
+"""At most this many patterns are taken out, the strongest first: each costs about a second per channel of a 24 MP
+picture, and a pattern of more peaks (a halftone's dots) is better softened by a blur."""
 PATTERN_SIDE = 16
 """Pictures (or preview regions) narrower than this are left as they are: too few repeats to tell a pattern."""
 NOTCH_PERIODS = 3.0
@@ -307,6 +317,8 @@ def periodic_peaks(plane: np.ndarray, *, lowest: float, height: float) -> np.nda
              & (excess >= cv2.dilate(excess, np.ones((3, 3), np.uint8))))
     peaks[: rows // 2 + 1, 0] = False  # the conjugates of the column above
     at_row, at_col = np.nonzero(peaks)
+    alone = _stands_alone(excess, at_row, at_col, height)
+    at_row, at_col = at_row[alone], at_col[alone]
     order = np.argsort(-excess[at_row, at_col], kind="stable")
     at_row, at_col = at_row[order], at_col[order]
     mirrored = np.concatenate([np.flipud(np.roll(logs, -(rows % 2 == 0), axis=0))[:, 1:2], logs], axis=1)
@@ -315,13 +327,33 @@ def periodic_peaks(plane: np.ndarray, *, lowest: float, height: float) -> np.nda
     ahead = np.minimum(at_col + 2, mirrored.shape[1] - 1)
     fx = (at_col + _vertex(mirrored[at_row, at_col], mirrored[at_row, at_col + 1], mirrored[at_row, ahead])) / cols
     def near(y: float, x: float, z: float, w: float) -> bool:
-        return abs(y - z) * rows <= 1.5 and abs(x - w) * cols <= 1.5
+        return abs((y - z + 0.5) % 1.0 - 0.5) * rows <= 1.5 and abs(x - w) * cols <= 1.5
+
+    def on_edge(x: float) -> bool:  # columns 0 and 1/2 hold the conjugates of their own bins
+        return min(x, 0.5 - x) * cols <= 1.5
 
     kept: list[tuple[float, float]] = []
     for y, x in zip(fy.tolist(), np.abs(fx).tolist()):  # a wave along an axis peaks beside it, at both signs of fy
-        if not any(near(y, x, z, w) or (w * cols <= 1.5 and near(y, x, -z, w)) for z, w in kept):
+        if not any(near(y, x, z, w) or (on_edge(w) and near(y, x, -z, w)) for z, w in kept):
             kept.append((y, x))
     return np.array(kept, dtype=np.float64).reshape(-1, 2)
+
+
+def _stands_alone(excess: np.ndarray, at_row: np.ndarray, at_col: np.ndarray, height: float) -> np.ndarray:
+    """Bool per peak (``at_row``, ``at_col`` of ``excess``): whether it stands ``height / 2`` above every bin of the
+    ring :data:`RING_BINS` bins around it. A straight edge (a cable, a horizon) puts a streak across the spectrum
+    (through zero frequency, and wrapped around its borders where the edge is sharp), whose local maxima stand out
+    sideways but not along it; a pattern's peak stands out every way."""
+    around = np.zeros(len(at_row), np.float32) - np.inf
+    middle, height_bins = excess.shape[0] // 2, excess.shape[0]
+    for angle in np.linspace(0.0, 2.0 * np.pi, RING_DIRECTIONS, endpoint=False):
+        rows = at_row + np.round(RING_BINS * np.sin(angle)).astype(np.intp)
+        cols = at_col + np.round(RING_BINS * np.cos(angle)).astype(np.intp)
+        rows = np.where(cols < 0, 2 * middle - rows, rows) % height_bins  # left of column 0: the conjugate's bin
+        cols = np.abs(cols)
+        inside = cols < excess.shape[1]
+        around[inside] = np.maximum(around[inside], excess[rows[inside], cols[inside]])
+    return excess[at_row, at_col] - around >= np.float32(height / 2.0)
 
 
 def _vertex(before: np.ndarray, at: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -337,36 +369,92 @@ def _smooth(plane: np.ndarray, sigma: float) -> np.ndarray:
     ``sigma`` (a reduced copy, cheaper, let the wave's carrier alias back into its amplitude)."""
     import cv2
 
-    width = max(1, 2 * round(math.sqrt(4.0 * sigma * sigma + 1.0) / 2.0) + 1)
+    width = _box_width(sigma)
     out = plane
     for _ in range(3):
         out = cv2.blur(out, (width, width), borderType=cv2.BORDER_REFLECT)
     return out
 
 
-def remove_wave(plane: np.ndarray, fy: float, fx: float) -> None:
-    """Take out of ``plane`` (float32 (rows, cols), in place) the wave of frequency ``(fy, fx)`` (cycles per pixel)
-    at its local amplitude and phase: the plane is shifted down to zero frequency by that wave, smoothed over
-    :data:`NOTCH_PERIODS` of its periods (what is left is the wave's local complex amplitude) and the wave
-    rebuilt from it is subtracted. Unlike a notch in the spectrum of a padded picture, it holds to the edges."""
-    rows, cols = plane.shape
-    down_rows = np.exp(-2j * np.pi * fy * np.arange(rows)).astype(np.complex64)[:, None]
-    down_cols = np.exp(-2j * np.pi * fx * np.arange(cols)).astype(np.complex64)[None, :]
-    sigma = NOTCH_PERIODS / float(np.hypot(fy, fx))
-    shifted = (plane - _smooth(plane, sigma)) * down_rows  # the picture's slow tones would leak in at the edges
-    shifted *= down_cols
-    local = np.empty_like(shifted)
-    local.real = _smooth(np.ascontiguousarray(shifted.real), sigma)
-    local.imag = _smooth(np.ascontiguousarray(shifted.imag), sigma)
-    local *= np.conj(down_rows)
-    local *= np.conj(down_cols)
-    plane -= np.float32(2.0) * local.real
+def _box_width(sigma: float) -> int:
+    """Odd width of the three box blurs of :func:`_smooth` as wide as a Gaussian of ``sigma``."""
+    return max(1, 2 * round(math.sqrt(4.0 * sigma * sigma + 1.0) / 2.0) + 1)
+
+
+def _box_response(frequency: float, width: int) -> float:
+    """How much of a wave of ``frequency`` (cycles per pixel, one axis) three box blurs of ``width`` let through."""
+    alias = frequency - round(frequency)
+    if abs(alias) < 1e-12:
+        return 1.0
+    return abs(math.sin(math.pi * width * alias) / (width * math.sin(math.pi * alias))) ** 3
+
+
+@dataclass(frozen=True)
+class Wave:
+    """A wave of frequency ``(fy, fx)`` (cycles per pixel) on a picture of some size, ready to be taken out of each
+    of its channels (:meth:`remove_from`): its cosine and sine (float32 planes), the smoothing scale, and, for a
+    period near 2 px, the normal equations' matrix (``cc``, ``ss``, ``cs``; None elsewhere, where it is
+    ``1/2, 1/2, 0``)."""
+
+    cos: np.ndarray
+    sin: np.ndarray
+    sigma: float
+    normal: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+
+    @classmethod
+    def of(cls, fy: float, fx: float, shape: tuple[int, int]) -> Wave:
+        """The wave ``(fy, fx)`` on a picture of ``shape`` (rows, cols)."""
+        row_angle = 2.0 * np.pi * fy * np.arange(shape[0])
+        col_angle = 2.0 * np.pi * fx * np.arange(shape[1])
+        row_cos, row_sin = np.cos(row_angle).astype(np.float32)[:, None], np.sin(row_angle).astype(np.float32)[:, None]
+        col_cos, col_sin = np.cos(col_angle).astype(np.float32)[None, :], np.sin(col_angle).astype(np.float32)[None, :]
+        cos = row_cos * col_cos
+        cos -= row_sin * col_sin
+        sin = row_sin * col_cos
+        sin += row_cos * col_sin
+        sigma = NOTCH_PERIODS / float(np.hypot(fy, fx))
+        width = _box_width(sigma)
+        normal = None
+        if _box_response(2 * fy, width) * _box_response(2 * fx, width) > 1e-3:  # a period near 2 px
+            half_cos2 = _smooth(cos * cos - sin * sin, sigma) / np.float32(2.0)
+            normal = (np.float32(0.5) + half_cos2, np.float32(0.5) - half_cos2, _smooth(cos * sin, sigma))
+        return cls(cos, sin, sigma, normal)
+
+    def remove_from(self, plane: np.ndarray) -> None:
+        """Take this wave out of ``plane`` (float32 (rows, cols), in place) at its local amplitude and phase.
+
+        The plane's detail ``d`` (itself less its blur: its slow tones would
+        leak in at the edges) times the wave's cosine and sine, smoothed over
+        :data:`NOTCH_PERIODS` of its periods, gives the local means of ``d cos``
+        and ``d sin``; the wave ``a cos + b sin`` that fits the detail best
+        there solves the two normal equations. Their matrix (the local means of
+        ``cos^2``, ``sin^2`` and ``cos sin``) is ``1/2, 1/2, 0`` for most waves,
+        so the wave is twice the means; a period near 2 px, whose wave and
+        mirror image meet, needs the whole matrix (twice the means flipped the
+        wave over). Unlike a notch in the spectrum of a padded picture, it
+        holds to the edges.
+        """
+        detail = plane - _smooth(plane, self.sigma)
+        with_cos = _smooth(detail * self.cos, self.sigma)
+        with_sin = _smooth(np.multiply(detail, self.sin, out=detail), self.sigma)
+        if self.normal is None:
+            with_cos *= self.cos
+            with_sin *= self.sin
+            with_cos += with_sin
+            with_cos *= np.float32(2.0)
+            plane -= with_cos
+            return
+        cc, ss, cs = self.normal
+        det = cc * ss - cs * cs + np.float32(RIDGE)
+        a = (ss * with_cos - cs * with_sin) / det
+        b = (cc * with_sin - cs * with_cos) / det
+        plane -= a * self.cos + b * self.sin
 
 
 def remove_periodic_noise(pixels: np.ndarray, params: PeriodicNoiseParams, ctx: RenderContext) -> np.ndarray:
-    """Remove periodic patterns (a halftone screen, scanner banding, an X-ray grid's lines): the patterns found in
-    the luma (:func:`periodic_peaks`) are taken out of every channel, one after the other (:func:`remove_wave`);
-    the note says what was found. Clipped to [0, 1] but on a float source."""
+    """Remove periodic patterns (scanner banding, moiré, an X-ray grid's lines): the :data:`MAX_PATTERNS`
+    strongest patterns found in the luma (:func:`periodic_peaks`) are taken out of every channel, one after the
+    other (:meth:`Wave.remove_from`); the note says what was found. Clipped to [0, 1] but on a float source."""
     if min(pixels.shape[:2]) < PATTERN_SIDE:
         ctx.note(f"a picture under {PATTERN_SIDE} pixels on a side holds no pattern to tell from it: left as it is")
         return pixels.copy()
@@ -378,18 +466,23 @@ def remove_periodic_noise(pixels: np.ndarray, params: PeriodicNoiseParams, ctx: 
         ctx.note(f"no periodic pattern stands {params.height:g} dB above the spectrum around it at periods up to "
                  f"{params.longest:g} px; lower the peak height to find fainter ones")
         return pixels.copy()
-    periods = 1.0 / (np.hypot(found[:, 0], found[:, 1]) * ctx.scale)
-    ctx.note(f"{len(found)} periodic patterns removed: periods {periods.min():.1f} to {periods.max():.1f} px"
-             if len(found) > 1 else f"1 periodic pattern removed: period {periods[0]:.1f} px")
+    kept = found[:MAX_PATTERNS]
+    periods = 1.0 / (np.hypot(kept[:, 0], kept[:, 1]) * ctx.scale)
+    ctx.note((f"{len(kept)} periodic patterns removed: periods {periods.min():.1f} to {periods.max():.1f} px"
+              if len(kept) > 1 else f"1 periodic pattern removed: period {periods[0]:.1f} px")
+             + (f" (the strongest of {len(found)} found: raise the peak height for fewer; a halftone's dots are "
+                "better softened by a Gaussian blur)" if len(found) > MAX_PATTERNS else ""))
     out = np.array(pixels, dtype=np.float32, copy=True)
-    steps = len(found) * out.shape[2]
-    for channel in range(out.shape[2]):
-        plane = np.ascontiguousarray(out[:, :, channel])
-        for number, (fy, fx) in enumerate(found):
+    planes = [np.ascontiguousarray(out[:, :, channel]) for channel in range(out.shape[2])]
+    steps = len(kept) * len(planes)
+    for number, (fy, fx) in enumerate(kept):
+        wave = Wave.of(fy, fx, luma.shape)
+        for channel, plane in enumerate(planes):
             if ctx.should_stop():
                 raise Cancelled("periodic noise removal cancelled")
-            ctx.progress((channel * len(found) + number) / steps, "removing periodic patterns")
-            remove_wave(plane, fy, fx)
+            ctx.progress((number * len(planes) + channel) / steps, "removing periodic patterns")
+            wave.remove_from(plane)
+    for channel, plane in enumerate(planes):
         out[:, :, channel] = plane
     ctx.progress(1.0, "removing periodic patterns")
     return clip_unless_float(out, ctx)
@@ -407,7 +500,7 @@ FILTERS: tuple[FilterDef, ...] = (
               description="Keep detail between two wavelengths."),
     FilterDef(name="periodic_noise", label="Periodic noise removal", category=FREQUENCY,
               params_type=PeriodicNoiseParams, apply=remove_periodic_noise, margin=whole_image_margin,
-              description="Remove a repeating pattern: a halftone screen, scanner banding, grid lines."),
+              description="Remove a repeating pattern: scanner banding, moiré, grid lines."),
     FilterDef(name="homomorphic", label="Homomorphic filter", category=FREQUENCY,
               params_type=HomomorphicParams, apply=filter_homomorphic, margin=whole_image_margin,
               description="Even out uneven illumination while boosting detail."),

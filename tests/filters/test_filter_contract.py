@@ -80,7 +80,7 @@ REGION_SETTINGS: dict[str, dict] = {
     "log": {},
     "median_blur": {"size": 9},
     "negative": {},
-    "periodic_noise": {"longest": 64.0},
+    "periodic_noise": {"longest": 64.0, "height": 10.0},
     "non_local_means": {"strength": 0.3},
     "saturation": {"saturation": 2.0},
     "shadows_highlights": {"shadows": 0.7, "highlights": -0.6, "radius": 12.0},
@@ -113,7 +113,8 @@ def test_region_render_equals_the_crop_of_the_full_render(name: str, channels: i
     steps = (make_item(name, REGION_SETTINGS[name]),)
     for scale in (1.0, 0.5):
         full = Renderer(cache_bytes=0).render(image, steps, scale=scale)
-        if scale == 1.0 and (channels == 3 or name not in ("hsl", "vibrance", "saturation", "color_balance")):
+        if scale == 1.0 and (channels == 3 or name not in ("hsl", "vibrance", "saturation", "color_balance")) \
+                and name != "periodic_noise":  # no pattern of 40 repeats here: test_frequency_filters has one
             assert np.abs(full - image.pixels).max() > 0.02, "the setting changes nothing"
         rows, cols = full.shape[:2]
         for region in (Region(5, 7, 20, 30), Region(30, 40, 15, 12), Region(0, 0, 10, 10),

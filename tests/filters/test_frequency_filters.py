@@ -152,3 +152,58 @@ def test_periodic_noise_preview_finds_what_the_export_removes() -> None:
     assert said == said_half == ["1 periodic pattern removed: period 9.0 px"]
     expected = cv2.resize(full, (256, 192), interpolation=cv2.INTER_AREA)
     assert np.abs(half - expected)[16:-16, 16:-16].max() < 0.02
+
+
+def test_periodic_noise_region_render_is_the_crop_of_the_whole_render() -> None:
+    """The 1:1 view renders a region: the patterns are those of the whole picture (its margin is the whole image)."""
+    from enhance_core.image import Image, ImageMeta
+    from enhance_core.masks import Region
+    from enhance_core.render import Renderer
+    from enhance_core.stack import make_item
+
+    image = Image(with_stripes(textured(), 5.3, 0.5), meta=ImageMeta(bit_depth=32, float_source=True))
+    steps = (make_item("periodic_noise", {}),)
+    full = Renderer(cache_bytes=0).render(image, steps)
+    assert psnr(full, textured()) > 40
+    for region in (Region(5, 7, 40, 60), Region(150, 200, 42, 56)):
+        part = Renderer(cache_bytes=0).render(image, steps, region=region)
+        np.testing.assert_allclose(part, full[region.slices], atol=2e-5)
+
+
+@pytest.mark.parametrize("angle", (20.0, 30.0, 45.0))
+def test_periodic_noise_leaves_a_straight_slanted_edge_alone(angle: float) -> None:
+    """An edge's streak across the spectrum was taken for 34-54 patterns: ripples over a flat wall (a helper)."""
+    import cv2
+
+    rows, cols = np.mgrid[0:256, 0:256].astype(np.float32)
+    distance = np.abs((cols - 128) * np.sin(np.radians(angle)) - (rows - 128) * np.cos(np.radians(angle)))
+    bar = cv2.GaussianBlur(np.where(distance < 6, 0.1, 0.8).astype(np.float32), (0, 0), 1.5)
+    bar = (np.round(bar * 255) / 255).astype(np.float32)[:, :, None]
+    out, notes = periodic(bar)
+    np.testing.assert_array_equal(out, bar)
+    assert notes[0].startswith("no periodic pattern")
+
+
+@pytest.mark.parametrize("wave", ("columns", "rows", "checkerboard"))
+def test_periodic_noise_removes_a_two_pixel_pattern_instead_of_flipping_it(wave: str) -> None:
+    """Odd and even columns: the wave and its mirror image meet, and twice the local mean flipped it over."""
+    clean = textured()
+    rows, cols = np.mgrid[0:clean.shape[0], 0:clean.shape[1]]
+    sign = {"columns": (-1.0) ** cols, "rows": (-1.0) ** rows, "checkerboard": (-1.0) ** (rows + cols)}[wave]
+    striped = (clean + 0.03 * sign[:, :, None]).astype(np.float32)
+    out, notes = periodic(striped)
+    assert psnr(out, clean) > psnr(striped, clean) + 10, (psnr(striped, clean), psnr(out, clean))
+    assert len(notes) == 1 and notes[0].startswith("1 periodic pattern removed: period "), notes
+
+
+def test_periodic_noise_takes_out_at_most_the_strongest_patterns_and_says_so() -> None:
+    """Thousands of peaks at a low peak height took minutes; a halftone's dots are better softened by a blur."""
+    from enhance_core.filters.frequency import MAX_PATTERNS
+
+    clean = textured(384, 384, 1)
+    striped = clean.copy()
+    for number in range(MAX_PATTERNS + 16):
+        striped = with_stripes(striped, 2.5 + 0.2 * number, 2.39996 * number, amplitude=0.01)
+    out, notes = periodic(striped, height=10.0)
+    assert notes[0].startswith(f"{MAX_PATTERNS} periodic patterns removed") and "the strongest of " in notes[0]
+    assert psnr(out, clean) > psnr(striped, clean) + 3
