@@ -490,7 +490,8 @@ def _standing(task: FileTask, manifest: Manifest | None, digests: dict[int, str]
     if now is None or earlier is None:
         return _Standing(task, now, recipe)
     done = earlier.status == DONE
-    other_work = done and earlier.same_file(now) and earlier.recipe != now.recipe
+    made = manifest.made(now)  # a run stopped since, with another recipe, leaves the file the earlier one wrote
+    other_work = made is not None and made.same_file(now) and made.recipe != now.recipe
     changed = done and earlier.output == now.output and not earlier.same_file(now)
     ended_in = earlier.status == STARTED and earlier.same_work(now)
     if not earlier.same_work(now) or task.overwrite:

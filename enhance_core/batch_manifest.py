@@ -247,6 +247,7 @@ class Manifest:
         self._handle, self.unreadable = handle, unreadable
         self._entries: dict[tuple[str, str], Entry] = {}
         self._writers: dict[tuple[str, str], Entry] = {}
+        self._made: dict[tuple[str, str], Entry] = {}
         for entry in entries:
             self._record(entry)
         self._empty = not entries and not unreadable
@@ -255,6 +256,8 @@ class Manifest:
         """Take ``entry`` as the latest line of its input and output, and follow which work wrote the output."""
         key = (entry.input, entry.output)
         self._entries[key] = entry
+        if entry.status == DONE:
+            self._made[key] = entry
         if entry.status in (DONE, STARTED):
             self._writers[key] = entry
         elif key in self._writers and (entry.status == STOPPED or not self._writers[key].same_work(entry)):
@@ -315,6 +318,10 @@ class Manifest:
         """The last readable line about ``source`` and its ``output`` (relative, as :meth:`entry` writes it), if any:
         a run in another format between leaves this output's line as it was."""
         return self._entries.get((str(source.resolve()), output))
+
+    def made(self, entry: Entry) -> Entry | None:
+        """The last line saying a run wrote ``entry``'s output from its input (whatever came after it), if any."""
+        return self._made.get((entry.input, entry.output))
 
     def wrote(self, entry: Entry) -> bool:
         """Whether a run of this manifest wrote, or was writing, ``entry``'s output for ``entry``'s work: the

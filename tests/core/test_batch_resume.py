@@ -496,3 +496,28 @@ def test_a_file_stopped_by_ctrl_c_is_queued_again_not_taken_for_one_the_system_e
     assert apply(folder, out) == 1, "the README: a file where a stopped run had stopped a file needs --overwrite"
     assert (out / "b.png").read_bytes() == b"the archivist's own file"
 
+
+
+def test_a_file_another_recipe_made_says_so_after_this_recipe_was_stopped_on_it(folder, tmp_path, monkeypatch,
+                                                                               capsys) -> None:
+    """The refusal said only "already exists ... (finishing an interrupted run)", and keeping the file left the
+    first recipe's picture among the second's (a review)."""
+    from enhance_core import batch
+
+    (folder / "broken.png").unlink()
+    out = tmp_path / "out"
+
+    def run(name: str, *extra: str) -> int:
+        return main(["apply", "--filter", name, "--jobs", "1", "-o", str(out), *extra, str(folder)])
+
+    assert run("negative") == 0
+    real = batch.process_file
+    monkeypatch.setattr(batch, "process_file",
+                        lambda task: (_ for _ in ()).throw(KeyboardInterrupt) if task.source.name == "b.png"
+                        else real(task))
+    assert run("gamma", "--overwrite") == 130
+    monkeypatch.setattr(batch, "process_file", real)
+    capsys.readouterr()
+    assert run("gamma") == 1
+    assert f"the output {out / 'b.png'} was made by an earlier run from the same input with another recipe" in \
+        capsys.readouterr().err
