@@ -769,20 +769,27 @@ def test_a_camera_raw_is_sized_by_its_file_not_by_the_preview_pillow_reads(tmp_p
 
 
 
+def scored_as_jpeg(source: Path, tmp_path: Path, step, *, quality: int) -> FileResult:
+    """``source`` through ``step``, written as JPEG (over any earlier output) and scored against the 96 x 128 photo
+    of seed 3 in ``tmp_path / "ref"``."""
+    references, out = tmp_path / "ref", tmp_path / "out"
+    if not references.exists():
+        references.mkdir()
+        save(references / "in.png", photo(3, 96, 128))
+    out.mkdir(exist_ok=True)
+    result, = run_batch(plan_batch([source], (step,), out, reference_dir=references, format_suffix="jpg",
+                                   quality=quality, overwrite=True), jobs=1)
+    return result
+
+
 def test_the_file_written_is_scored_with_its_jpeg_loss(tmp_path) -> None:
     """The report's figures are those of the JPEG in its output column, not of the result before it was encoded."""
     from enhance_core.metrics import compare_images
 
     source = save(tmp_path / "in.png", photo(3, 96, 128))
-    references = tmp_path / "ref"
-    references.mkdir()
-    save(references / "in.png", photo(3, 96, 128))
-    out = tmp_path / "out"
-    out.mkdir()
-    result, = run_batch(plan_batch([source], (make_item("gaussian_blur", {"sigma": 1.0}),), out,
-                                   reference_dir=references, format_suffix="jpg", quality=40), jobs=1)
+    result = scored_as_jpeg(source, tmp_path, make_item("gaussian_blur", {"sigma": 1.0}), quality=40)
     written = read_image(result.output)
-    expected = compare_images(written.pixels, read_image(references / "in.png").pixels)
+    expected = compare_images(written.pixels, read_image(tmp_path / "ref" / "in.png").pixels)
     assert result.output.suffix == ".jpg" and result.metrics["psnr"] == pytest.approx(expected["psnr"], abs=1e-6)
     assert result.metrics["ssim"] == pytest.approx(expected["ssim"], abs=1e-6)
 
@@ -792,17 +799,10 @@ def test_a_transparent_result_written_as_jpeg_is_scored_as_written_and_the_note_
     alpha[:, :40] = 0.0
     source = tmp_path / "in.png"
     write_image(Image(photo(3, 96, 128), alpha, ImageMeta(bit_depth=8)), source)
-    references = tmp_path / "ref"
-    references.mkdir()
-    save(references / "in.png", photo(3, 96, 128))
-    out = tmp_path / "out"
-    out.mkdir()
-    result, = run_batch(plan_batch([source], (make_item("exposure", {"stops": 0.0}),), out,
-                                   reference_dir=references, format_suffix="jpg", quality=95), jobs=1)
+    result = scored_as_jpeg(source, tmp_path, make_item("exposure", {"stops": 0.0}), quality=95)
     assert result.metrics["psnr"] < 20, "the white where the picture was transparent is in the file"
     assert result.note == ("the file written holds no transparency: it is scored as written, its transparent parts "
                            "over white")
     write_image(Image(photo(3, 96, 128), np.ones((96, 128), np.float32), ImageMeta(bit_depth=8)), source)
-    result, = run_batch(plan_batch([source], (make_item("exposure", {"stops": 0.0}),), out, overwrite=True,
-                                   reference_dir=references, format_suffix="jpg", quality=95), jobs=1)
+    result = scored_as_jpeg(source, tmp_path, make_item("exposure", {"stops": 0.0}), quality=95)
     assert result.metrics["psnr"] > 30 and result.note == "", "an alpha channel opaque everywhere: nothing to say"

@@ -282,12 +282,18 @@ def test_an_added_parameter_at_its_earlier_value_leaves_finished_files_done(fold
     assert main([*steps[:5], "--set", "function=sigmoid", *steps[5:]]) == 1, "another curve is other work"
 
 
-def test_a_resumed_run_reports_the_scores_the_earlier_run_recorded(folder, tmp_path, capsys) -> None:
+def twin_references(folder, tmp_path):
+    """A reference folder holding a copy of each readable input (the broken one is removed from the inputs)."""
     (folder / "broken.png").unlink()
     references = tmp_path / "refs"
     references.mkdir()
     for name in ("a.png", "b.png", "c.png"):
         (references / name).write_bytes((folder / name).read_bytes())
+    return references
+
+
+def test_a_resumed_run_reports_the_scores_the_earlier_run_recorded(folder, tmp_path, capsys) -> None:
+    references = twin_references(folder, tmp_path)
     out = tmp_path / "out"
     assert apply(folder, out, "--reference-dir", str(references)) == 0
     first = (out / "report" / "report.csv").read_text(encoding="utf-8").splitlines()
@@ -308,11 +314,7 @@ def test_a_resumed_run_reports_the_scores_the_earlier_run_recorded(folder, tmp_p
 
 def test_scores_an_earlier_version_made_otherwise_are_not_reported_again(folder, tmp_path, capsys) -> None:
     """Scores of the result before it was encoded sat in the report beside scores of the files written."""
-    (folder / "broken.png").unlink()
-    references = tmp_path / "refs"
-    references.mkdir()
-    for name in ("a.png", "b.png", "c.png"):
-        (references / name).write_bytes((folder / name).read_bytes())
+    references = twin_references(folder, tmp_path)
     out = tmp_path / "out"
     assert apply(folder, out, "--reference-dir", str(references)) == 0
     capsys.readouterr()
