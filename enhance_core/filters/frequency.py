@@ -258,7 +258,8 @@ QUANTUM = 1.0 / (255.0 * math.sqrt(12.0))
 """The noise of rounding to 8 bits (a standard deviation): the spectrum's floor, so a flat picture's rounding
 errors and a window's leakage below it are not taken for patterns."""
 RIDGE = 1e-4
-"""Added to the normal equations' determinant of a wave at the highest frequency, whose sine is 0 everywhere."""
+"""Added to the diagonal of the normal equations of a wave near the highest frequency: at it the sine is 0
+everywhere, and the fit is the cosine's alone."""
 MAX_PATTERNS = 24
 """At most this many patterns are taken out, the strongest first: each costs about a second per channel of a 24 MP
 picture, and a pattern of more peaks (a halftone's dots) is better softened by a blur."""
@@ -317,15 +318,13 @@ def periodic_peaks(plane: np.ndarray, *, lowest: float, height: float) -> np.nda
              & (excess >= cv2.dilate(excess, np.ones((3, 3), np.uint8))))
     peaks[: rows // 2 + 1, 0] = False  # the conjugates of the column above
     at_row, at_col = np.nonzero(peaks)
-    alone = _stands_alone(excess, at_row, at_col, height)
+    alone = _stands_alone(excess, at_row, at_col, height, cols)
     at_row, at_col = at_row[alone], at_col[alone]
     order = np.argsort(-excess[at_row, at_col], kind="stable")
     at_row, at_col = at_row[order], at_col[order]
-    mirrored = np.concatenate([np.flipud(np.roll(logs, -(rows % 2 == 0), axis=0))[:, 1:2], logs], axis=1)
-    fy = (at_row + _vertex(mirrored[(at_row - 1) % rows, at_col + 1], mirrored[at_row, at_col + 1],
-                           mirrored[(at_row + 1) % rows, at_col + 1]) - rows // 2) / rows
-    ahead = np.minimum(at_col + 2, mirrored.shape[1] - 1)
-    fx = (at_col + _vertex(mirrored[at_row, at_col], mirrored[at_row, at_col + 1], mirrored[at_row, ahead])) / cols
+    fy = (at_row + _vertex(*(logs[_bin(at_row + step, at_col, cols, rows)] for step in (-1, 0, 1)))
+          - rows // 2) / rows
+    fx = (at_col + _vertex(*(logs[_bin(at_row, at_col + step, cols, rows)] for step in (-1, 0, 1)))) / cols
     def near(y: float, x: float, z: float, w: float) -> bool:
         return abs((y - z + 0.5) % 1.0 - 0.5) * rows <= 1.5 and abs(x - w) * cols <= 1.5
 
@@ -339,21 +338,30 @@ def periodic_peaks(plane: np.ndarray, *, lowest: float, height: float) -> np.nda
     return np.array(kept, dtype=np.float64).reshape(-1, 2)
 
 
-def _stands_alone(excess: np.ndarray, at_row: np.ndarray, at_col: np.ndarray, height: float) -> np.ndarray:
-    """Bool per peak (``at_row``, ``at_col`` of ``excess``): whether it stands ``height / 2`` above every bin of the
-    ring :data:`RING_BINS` bins around it. A straight edge (a cable, a horizon) puts a streak across the spectrum
-    (through zero frequency, and wrapped around its borders where the edge is sharp), whose local maxima stand out
-    sideways but not along it; a pattern's peak stands out every way."""
+def _stands_alone(excess: np.ndarray, at_row: np.ndarray, at_col: np.ndarray, height: float,
+                  width: int) -> np.ndarray:
+    """Bool per peak (``at_row``, ``at_col`` of ``excess``, the half spectrum of a picture ``width`` wide): whether
+    it stands ``height / 2`` above every bin of the ring :data:`RING_BINS` bins around it. A straight edge (a
+    cable, a horizon) puts a streak across the spectrum (through zero frequency, and wrapped around its borders
+    where the edge is sharp), whose local maxima stand out sideways but not along it; a pattern's peak stands out
+    every way."""
     around = np.zeros(len(at_row), np.float32) - np.inf
-    middle, height_bins = excess.shape[0] // 2, excess.shape[0]
     for angle in np.linspace(0.0, 2.0 * np.pi, RING_DIRECTIONS, endpoint=False):
-        rows = at_row + np.round(RING_BINS * np.sin(angle)).astype(np.intp)
-        cols = at_col + np.round(RING_BINS * np.cos(angle)).astype(np.intp)
-        rows = np.where(cols < 0, 2 * middle - rows, rows) % height_bins  # left of column 0: the conjugate's bin
-        cols = np.abs(cols)
-        inside = cols < excess.shape[1]
-        around[inside] = np.maximum(around[inside], excess[rows[inside], cols[inside]])
+        where = _bin(at_row + np.round(RING_BINS * np.sin(angle)).astype(np.intp),
+                     at_col + np.round(RING_BINS * np.cos(angle)).astype(np.intp), width, excess.shape[0])
+        around = np.maximum(around, excess[where])
     return excess[at_row, at_col] - around >= np.float32(height / 2.0)
+
+
+def _bin(rows: np.ndarray, cols: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where bin (``rows``, ``cols``) of the full spectrum of a ``height`` x ``width`` picture lies in its half
+    spectrum (zero frequency in the middle row): a column left of 0 or past the last one is its conjugate's,
+    mirrored through zero frequency; rows wrap around."""
+    middle = height // 2
+    outside = (cols < 0) | (cols > width // 2)
+    mirrored_cols = np.where(cols < 0, -cols, width - cols)
+    return (np.where(outside, 2 * middle - rows, rows) % height,
+            np.where(outside, mirrored_cols, cols).astype(np.intp))
 
 
 def _vertex(before: np.ndarray, at: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -444,11 +452,20 @@ class Wave:
             with_cos *= np.float32(2.0)
             plane -= with_cos
             return
-        cc, ss, cs = self.normal
-        det = cc * ss - cs * cs + np.float32(RIDGE)
-        a = (ss * with_cos - cs * with_sin) / det
-        b = (cc * with_sin - cs * with_cos) / det
-        plane -= a * self.cos + b * self.sin
+        ridge = np.float32(RIDGE)
+        cc, ss, cs = self.normal[0] + ridge, self.normal[1] + ridge, self.normal[2]
+        det = cc * ss
+        det -= cs * cs
+        a = ss * with_cos
+        a -= cs * with_sin
+        a /= det
+        with_sin *= cc
+        with_sin -= cs * with_cos
+        with_sin /= det
+        a *= self.cos
+        with_sin *= self.sin
+        plane -= a
+        plane -= with_sin
 
 
 def remove_periodic_noise(pixels: np.ndarray, params: PeriodicNoiseParams, ctx: RenderContext) -> np.ndarray:
