@@ -401,13 +401,13 @@ def _box_response(frequency: float, width: int) -> float:
 class Wave:
     """A wave of frequency ``(fy, fx)`` (cycles per pixel) on a picture of some size, ready to be taken out of each
     of its channels (:meth:`remove_from`): its cosine and sine (float32 planes), the smoothing scale, and, for a
-    period near 2 px, the normal equations' matrix (``cc``, ``ss``, ``cs``; None elsewhere, where it is
-    ``1/2, 1/2, 0``)."""
+    period near 2 px, the inverse of the normal equations' matrix, as ``ss / det``, ``cs / det`` and
+    ``cc / det`` (None elsewhere, where the matrix is ``1/2, 1/2, 0``)."""
 
     cos: np.ndarray
     sin: np.ndarray
     sigma: float
-    normal: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    inverse: tuple[np.ndarray, np.ndarray, np.ndarray] | None
 
     @classmethod
     def of(cls, fy: float, fx: float, shape: tuple[int, int]) -> Wave:
@@ -422,11 +422,17 @@ class Wave:
         sin += row_cos * col_sin
         sigma = NOTCH_PERIODS / float(np.hypot(fy, fx))
         width = _box_width(sigma)
-        normal = None
+        inverse = None
         if _box_response(2 * fy, width) * _box_response(2 * fx, width) > 1e-3:  # a period near 2 px
-            half_cos2 = _smooth(cos * cos - sin * sin, sigma) / np.float32(2.0)
-            normal = (np.float32(0.5) + half_cos2, np.float32(0.5) - half_cos2, _smooth(cos * sin, sigma))
-        return cls(cos, sin, sigma, normal)
+            half_cos2 = _smooth(cos * cos - sin * sin, sigma)
+            half_cos2 *= np.float32(0.5)
+            cs = _smooth(cos * sin, sigma)
+            cc = np.float32(0.5 + RIDGE) + half_cos2
+            ss = np.subtract(np.float32(0.5 + RIDGE), half_cos2, out=half_cos2)
+            det = cc * ss
+            det -= cs * cs
+            inverse = (np.divide(ss, det, out=ss), np.divide(cs, det, out=cs), np.divide(cc, det, out=cc))
+        return cls(cos, sin, sigma, inverse)
 
     def remove_from(self, plane: np.ndarray) -> None:
         """Take this wave out of ``plane`` (float32 (rows, cols), in place) at its local amplitude and phase.
@@ -445,23 +451,18 @@ class Wave:
         detail = plane - _smooth(plane, self.sigma)
         with_cos = _smooth(detail * self.cos, self.sigma)
         with_sin = _smooth(np.multiply(detail, self.sin, out=detail), self.sigma)
-        if self.normal is None:
+        if self.inverse is None:
             with_cos *= self.cos
             with_sin *= self.sin
             with_cos += with_sin
             with_cos *= np.float32(2.0)
             plane -= with_cos
             return
-        ridge = np.float32(RIDGE)
-        cc, ss, cs = self.normal[0] + ridge, self.normal[1] + ridge, self.normal[2]
-        det = cc * ss
-        det -= cs * cs
-        a = ss * with_cos
-        a -= cs * with_sin
-        a /= det
-        with_sin *= cc
-        with_sin -= cs * with_cos
-        with_sin /= det
+        ss_, cs_, cc_ = self.inverse  # the inverse matrix: (ss, -cs; -cs, cc) / det
+        a = ss_ * with_cos
+        a -= cs_ * with_sin
+        with_sin *= cc_
+        with_sin -= np.multiply(cs_, with_cos, out=with_cos)
         a *= self.cos
         with_sin *= self.sin
         plane -= a
