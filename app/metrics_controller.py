@@ -164,7 +164,7 @@ class MetricsController(QObject):
                  f"The picture and the reference: {transparency}." if transparency else "",
                  f"The {'reference' if reference is not None and reference.channels == 1 else 'picture'} is gray: "
                  "the figures compare the brightness (luma) of both." if gray_and_colour else "",
-                 f"The {MOVED_NOTE}." if self._moved else "",
+                 f"{MOVED_NOTE[:1].upper()}{MOVED_NOTE[1:]}." if self._moved else "",
                  self.document.reference_of_another_image()]
         self.note.emit(" ".join(note for note in notes if note))
 

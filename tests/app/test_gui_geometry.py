@@ -470,7 +470,8 @@ def test_a_reference_already_flipped_as_the_output_is_compared_as_it_is_and_the_
     window.metrics.compute_exact()
     qtbot.waitUntil(lambda: window.metrics.latest.scale == 1.0, timeout=20000)
     assert window.metrics.latest.scores["result"]["mse"] == pytest.approx(0.0, abs=1e-9)
-    assert "already flipped, turned or straightened as the result is" in window.metrics_panel.note.text()
+    assert window.metrics_panel.note.text().startswith(
+        "The reference is already flipped, turned or straightened as the result is")
     window.document.stack.remove(window.document.stack.snapshot()[0].uid)
     qtbot.waitUntil(lambda: window.metrics_panel.note.isHidden(), timeout=20000)
 
