@@ -480,14 +480,17 @@ def remove_periodic_noise(pixels: np.ndarray, params: PeriodicNoiseParams, ctx: 
     luma = pixels[:, :, 0] if pixels.shape[2] == 1 else luminance(pixels)
     found = periodic_peaks(luma, lowest=_cutoff_frequency(params.longest, ctx),
                            height=params.height * math.log(10.0) / 20.0)
+    reduced = (f" in this preview at {ctx.scale:.0%}, where a pattern finer than {2.0 / ctx.scale:.1f} px does not "
+               "show: the 1:1 view and the export work at full resolution" if ctx.scale < 1.0 else "")
     if not len(found):
         ctx.note(f"no periodic pattern stands {params.height:g} dB above the spectrum around it at periods up to "
-                 f"{params.longest:g} px; lower the peak height to find fainter ones")
+                 f"{params.longest:g} px{reduced}" + ("" if reduced else "; lower the peak height to find fainter "
+                                                                        "ones"))
         return pixels.copy()
     kept = found[:MAX_PATTERNS]
     periods = 1.0 / (np.hypot(kept[:, 0], kept[:, 1]) * ctx.scale)
     ctx.note((f"{len(kept)} periodic patterns removed: periods {periods.min():.1f} to {periods.max():.1f} px"
-              if len(kept) > 1 else f"1 periodic pattern removed: period {periods[0]:.1f} px")
+              if len(kept) > 1 else f"1 periodic pattern removed: period {periods[0]:.1f} px") + reduced
              + (f" (the strongest of {len(found)} found: raise the peak height for fewer; a halftone's dots are "
                 "better softened by a Gaussian blur)" if len(found) > MAX_PATTERNS else ""))
     out = np.array(pixels, dtype=np.float32, copy=True)
