@@ -497,9 +497,11 @@ def write_batch_report(results: list[FileResult], args: argparse.Namespace) -> N
 
 
 def print_filter_list() -> None:
-    """Print every filter by category with its parameters, ranges and defaults."""
+    """Print every filter by category with its parameters, ranges and defaults, and its render revision where a
+    recipe written by hand must give one (:func:`enhance_core.recipe.render_revision`)."""
     from enhance_core.filters.base import MAX_POINTS, MIN_POINTS, format_points
     from enhance_core.filters.registry import CATEGORIES, filters_in_category
+    from enhance_core.recipe import render_revision
 
     for category in CATEGORIES:
         filters = filters_in_category(category)
@@ -508,6 +510,9 @@ def print_filter_list() -> None:
         print(f"{category}:")
         for definition in filters:
             print(f"  {definition.name:20s} {definition.description}")
+            if (revision := render_revision(definition.name)) > 1:
+                print(f"      (renders as at revision {revision}: a recipe written by hand says \"revision\": "
+                      f"{revision} in its step)")
             for spec in definition.specs:
                 default = (format_points(spec.default) if spec.kind == "points"
                            else str(spec.default).lower() if spec.kind == "bool" else spec.default)

@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -327,6 +328,9 @@ def test_list_shows_every_filter_with_parameters(capsys) -> None:
     columns = {line.index(" 0..0.99") for line in lines if line.lstrip().startswith(("left=", "top="))}
     assert len(columns) == 1 and columns == {next(line for line in lines if "aspect=free" in line).index(" free|")}
     assert any(line.split() == ["auto_crop=true", "true|false", "(Crop", "empty", "corners)"] for line in lines)
+    saturation = lines.index(next(line for line in lines if line.startswith("  saturation ")))
+    assert lines[saturation + 1] == ('      (renders as at revision 2: a recipe written by hand says "revision": '
+                                     '2 in its step)')
 
 
 def test_list_shows_an_open_ended_range(monkeypatch, capsys) -> None:
@@ -761,3 +765,15 @@ def test_quiet_counts_notes_that_differ_only_in_their_figures_as_one() -> None:
                                     "note: 1 file(s) (first scan11.jpg): PNG holds no IPTC: the caption is left out"]
     twice = FileResult(Path("a.jpg"), Path("out/a.png"), step_notes=("Fill 1: fills 0.05 %", "Fill 2: fills 0.30 %"))
     assert quiet_notes([twice]) == ["note: 1 file(s) (first a.jpg): Fill 1: fills 0.05 %"], "one file, counted once"
+
+
+def test_the_readme_s_hand_written_recipe_runs_without_a_note(tmp_path, capsys) -> None:
+    """A CLI user could write a recipe only by trial and error, and a hand-written Saturation step was told it
+    renders differently since it was saved (a helper)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    recipe = re.search(r"### Recipe files\n.*?```json\n(.*?)```", readme, re.S)[1]
+    (tmp_path / "hand.json").write_text(recipe, encoding="utf-8")
+    source = write_image(Image(np.random.default_rng(2).random((40, 48, 3)).astype(np.float32)), tmp_path / "in.png")
+    assert main(["apply", "--recipe", str(tmp_path / "hand.json"), "-o", str(tmp_path / "out"), str(source)]) == 0
+    printed = capsys.readouterr()
+    assert "note:" not in printed.out + printed.err and (tmp_path / "out" / "in.png").exists()
