@@ -97,8 +97,9 @@ class SaturationParams:
                                    "color only up to full red, green or blue: its hue is kept).")
 
 
-SATURATION_BAND = 256
-"""Rows of a picture saturated at a time."""
+SATURATION_BAND = 65536
+"""Pixels saturated at a time (whole rows): a band's temporaries stay in the cache (bands of 1.5 MP were 6x slower
+on 24 MP)."""
 
 
 def adjust_saturation(pixels: np.ndarray, params: SaturationParams, ctx: RenderContext) -> np.ndarray:
@@ -116,22 +117,25 @@ def adjust_saturation(pixels: np.ndarray, params: SaturationParams, ctx: RenderC
         out = cv2.cvtColor(luminance(pixels), cv2.COLOR_GRAY2RGB)
         cv2.addWeighted(pixels, params.saturation, out, 1.0 - params.saturation, 0.0, dst=out)
         return clip_unless_float(out, ctx)
-    out = np.empty_like(pixels, dtype=np.float32)
-    for top in range(0, pixels.shape[0], SATURATION_BAND):  # small temporaries: 2x faster, no extra memory
-        rows = slice(top, top + SATURATION_BAND)
-        _saturate_in_range(pixels[rows], np.float32(params.saturation), out[rows])
+    out = np.empty(pixels.shape, np.float32)
+    band = max(1, SATURATION_BAND // pixels.shape[1])
+    for top in range(0, pixels.shape[0], band):  # small temporaries: faster, and no extra memory
+        rows = slice(top, top + band)
+        _saturate_in_range(np.ascontiguousarray(pixels[rows], dtype=np.float32), np.float32(params.saturation),
+                           out[rows])
     return clip_unit(out)
 
 
 def _saturate_in_range(pixels: np.ndarray, saturation: np.float32, out: np.ndarray) -> None:
     """``luma + g (pixels - luma)`` into ``out`` with the largest ``g`` up to ``saturation`` that keeps every channel
-    within [0, 1]: the brightest channel (HSV's value) reaches 1 at ``(1 - luma) / (value - luma)``, the darkest
-    (value times one less HSV's saturation) 0 at ``luma / (luma - darkest)``."""
+    within [0, 1]: the brightest channel reaches 1 at ``(1 - luma) / (brightest - luma)``, the darkest 0 at
+    ``luma / (luma - darkest)``. (HSV's value and saturation would give both in one call, but OpenCV divides by the
+    value plus the float epsilon, so the darkest came out too high on near-black pixels, which were then clipped.)"""
     tiny = np.float32(1e-12)  # a gray pixel has no chroma to scale: any gain leaves it
     luma = luminance(pixels)
-    hsv = cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)
-    brightest = hsv[:, :, 2]
-    darkest = brightest * (np.float32(1.0) - hsv[:, :, 1])
+    red, green, blue = cv2.split(pixels)
+    brightest = cv2.max(cv2.max(red, green), blue)
+    darkest = cv2.min(cv2.min(red, green), blue)
     gain = cv2.divide(np.float32(1.0) - luma, np.maximum(brightest - luma, tiny))
     np.minimum(gain, cv2.divide(luma, np.maximum(luma - darkest, tiny)), out=gain)
     np.minimum(gain, saturation, out=gain)

@@ -167,6 +167,17 @@ def test_saturation_keeps_hue_and_luma_of_colours_it_would_push_out_of_range(sat
     assert np.ptp(out[0, 3]) == pytest.approx(saturation * np.ptp(pixels[0, 3]), rel=1e-4), "room to spare: all of s"
 
 
+def test_saturation_keeps_near_black_colours_exact_and_takes_any_memory_layout() -> None:
+    """HSV's saturation, divided by the value plus the float epsilon, let near-black colours overshoot and clip; an
+    output laid out as a transposed input could not be written band by band (a review)."""
+    dark = np.array([[[0, 0, 1], [0, 1, 3], [2, 0, 5]]], np.float32) / np.float32(65535)
+    np.testing.assert_allclose(run("saturation", dark, saturation=4.0), dark, atol=1e-9)
+    planar = np.random.default_rng(4).random((3, 300, 20)).astype(np.float32)
+    view = planar.transpose(1, 2, 0)
+    np.testing.assert_array_equal(run("saturation", view, saturation=2.0),
+                                  run("saturation", np.ascontiguousarray(view), saturation=2.0))
+
+
 def test_clahe_of_a_16_bit_source_treats_nan_as_black_and_pads_as_opencv() -> None:
     import cv2
 
