@@ -676,6 +676,7 @@ class FileActions(QObject):
             item, mask=dataclasses.replace(item.mask, picture=None)) for item in steps)
         self.settings.set_last_folder("recipe", path)
         self.document.push(ResetStackCommand(self.document.stack, steps, f"Load recipe {path.name}"))
+        self.document.select(steps[-1].uid)  # as an added step is: its settings and note show
         if notes:
             lines = [line[:1].upper() + line[1:] for line in (note.removeprefix(f"recipe {path}, ") for note in notes)]
             more = len(lines) - SHOWN_NOTES

@@ -1096,6 +1096,7 @@ def test_loading_an_empty_or_an_earlier_version_s_recipe_says_so(qtbot, window, 
     recipe.write_text(json.dumps(data))
     window.files.load_recipe(recipe)
     assert [item.filter for item in stack.snapshot()] == ["hole_fill"]
+    assert window.document.selected_uid == stack.snapshot()[-1].uid, "its settings and note show, as an added step's"
     title, text, details = window.reporter.warnings[-1]
     assert title == "Recipe loaded with changes" and details == ""
     assert text.startswith("old.json renders differently from the version that saved it:\n\nStep 1 (Hole fill "
