@@ -58,9 +58,9 @@ def lowpass_response(freq: np.ndarray, cutoff: float, shape: str, order: int) ->
     return np.exp(-0.5 * ratio * ratio)
 
 
-def _padded(plane: np.ndarray, pad: int) -> tuple[np.ndarray, int, int]:
-    """``plane`` padded by reflection by about ``pad`` on each side to a fast FFT size; and the rows and columns
-    added before it."""
+def filter_in_frequency(plane: np.ndarray, transfer: Callable[[np.ndarray], np.ndarray],
+                        *, pad: int, ctx: RenderContext) -> np.ndarray:
+    """Multiply the spectrum of a (rows, cols) plane by ``transfer(freq)`` and return the result."""
     import scipy.fft
 
     rows, cols = plane.shape
@@ -72,17 +72,6 @@ def _padded(plane: np.ndarray, pad: int) -> tuple[np.ndarray, int, int]:
     padded = np.pad(plane, ((pad_r, extra_r), (pad_c, extra_c)), mode="reflect")
     if padded.shape != shape:
         padded = np.pad(padded, ((0, shape[0] - padded.shape[0]), (0, shape[1] - padded.shape[1])), mode="wrap")
-    return padded, pad_r, pad_c
-
-
-def filter_in_frequency(plane: np.ndarray, transfer: Callable[[np.ndarray], np.ndarray],
-                        *, pad: int, ctx: RenderContext) -> np.ndarray:
-    """Multiply the spectrum of a (rows, cols) plane by ``transfer(freq)`` and return the result."""
-    import scipy.fft
-
-    rows, cols = plane.shape
-    padded, pad_r, pad_c = _padded(plane, pad)
-    shape = padded.shape
     workers = os.cpu_count() or 1
     spectrum = scipy.fft.rfft2(padded, s=shape, workers=workers)
     if ctx.should_stop():
@@ -325,6 +314,7 @@ def periodic_peaks(plane: np.ndarray, *, lowest: float, height: float) -> np.nda
     fy = (at_row + _vertex(*(logs[_bin(at_row + step, at_col, cols, rows)] for step in (-1, 0, 1)))
           - rows // 2) / rows
     fx = (at_col + _vertex(*(logs[_bin(at_row, at_col + step, cols, rows)] for step in (-1, 0, 1)))) / cols
+
     def near(y: float, x: float, z: float, w: float) -> bool:
         return abs((y - z + 0.5) % 1.0 - 0.5) * rows <= 1.5 and abs(x - w) * cols <= 1.5
 
@@ -493,8 +483,7 @@ def remove_periodic_noise(pixels: np.ndarray, params: PeriodicNoiseParams, ctx: 
               if len(kept) > 1 else f"1 periodic pattern removed: period {periods[0]:.1f} px") + reduced
              + (f" (the strongest of {len(found)} found: raise the peak height for fewer; a halftone's dots are "
                 "better softened by a Gaussian blur)" if len(found) > MAX_PATTERNS else ""))
-    out = np.array(pixels, dtype=np.float32, copy=True)
-    planes = [np.ascontiguousarray(out[:, :, channel]) for channel in range(out.shape[2])]
+    planes = [np.array(pixels[:, :, channel], dtype=np.float32) for channel in range(pixels.shape[2])]
     steps = len(kept) * len(planes)
     for number, (fy, fx) in enumerate(kept):
         wave = Wave.of(fy, fx, luma.shape)
@@ -503,10 +492,8 @@ def remove_periodic_noise(pixels: np.ndarray, params: PeriodicNoiseParams, ctx: 
                 raise Cancelled("periodic noise removal cancelled")
             ctx.progress((number * len(planes) + channel) / steps, "removing periodic patterns")
             wave.remove_from(plane)
-    for channel, plane in enumerate(planes):
-        out[:, :, channel] = plane
     ctx.progress(1.0, "removing periodic patterns")
-    return clip_unless_float(out, ctx)
+    return clip_unless_float(np.stack(planes, axis=2), ctx)
 
 
 FILTERS: tuple[FilterDef, ...] = (
