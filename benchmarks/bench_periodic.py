@@ -15,6 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from enhance_core.filters.base import RenderContext
@@ -78,8 +79,6 @@ def main() -> None:
     if photos:
         print(f"stripes removed by {min(gains):.1f} to {max(gains):.1f} dB on {len(photos)} photos")
     rng = np.random.default_rng(0)
-    import cv2
-
     big = cv2.GaussianBlur(rng.random((4000, 6000, 3), dtype=np.float32), (0, 0), 3.0)
     big += _stripes(big.shape, 5.0, 0.03)
     start = time.perf_counter()
