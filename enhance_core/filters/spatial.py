@@ -16,6 +16,7 @@ import numpy as np
 
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, RenderContext, param
+from enhance_core.filters.bilateral_grid import GRID_SIGMA, bilateral_grid, grid_margin, use_grid
 from enhance_core.filters.common import (
     WHOLE_IMAGE,
     as_planes,
@@ -304,12 +305,22 @@ def filter_bilateral(pixels: np.ndarray, params: BilateralParams, ctx: RenderCon
     of ``sigma_color`` in every channel weighs as it does on a gray picture.
     Its cost grows with the window's area, so it runs in bands of rows (each
     with the window's reach of rows around it, so the result is the same),
-    reporting progress and stopping between bands when asked.
+    reporting progress and stopping between bands when asked. A gray picture
+    (or one whose channels are all equal) at a spatial sigma of 8 render
+    pixels or more is filtered on a bilateral grid instead, whose cost does
+    not grow with the sigma (:mod:`enhance_core.filters.bilateral_grid`).
     """
     sigma = scaled_length(params.sigma_space, ctx)
     diameter = 2 * int(math.ceil(2.0 * sigma)) + 1
     if diameter <= 1:
         return pixels.copy()
+    if use_grid(pixels, sigma, params.sigma_color):
+        ctx.progress(0.0, "bilateral filter")
+        grid = bilateral_grid(pixels[:, :, 0], sigma, params.sigma_color, ctx.origin,
+                              lambda fraction: ctx.progress(fraction, "bilateral filter"), ctx.should_stop)
+        if grid is None:
+            raise Cancelled("bilateral filter cancelled")
+        return from_planes(grid, pixels.shape[2])
     planes = as_planes(pixels)
     rows, reach = planes.shape[0], diameter // 2
     band = max(_BILATERAL_BAND_PIXELS // (planes.shape[1] * diameter * diameter), 4 * reach, 16)
@@ -328,8 +339,11 @@ def filter_bilateral(pixels: np.ndarray, params: BilateralParams, ctx: RenderCon
 
 
 def _bilateral_margin(params: BilateralParams, ctx: RenderContext) -> int:
-    """Half the bilateral window."""
-    return int(math.ceil(2.0 * scaled_length(params.sigma_space, ctx))) + 1
+    """Half the bilateral window, or what the grid reads around a region where a gray picture may use it."""
+    sigma = scaled_length(params.sigma_space, ctx)
+    if sigma >= GRID_SIGMA:
+        return max(grid_margin(sigma), int(math.ceil(2.0 * sigma)) + 1)
+    return int(math.ceil(2.0 * sigma)) + 1
 
 
 @dataclass(frozen=True)

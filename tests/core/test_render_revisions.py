@@ -56,19 +56,20 @@ def test_small_differences_pass_and_a_changed_render_is_told() -> None:
 
 
 @pytest.fixture
-def bilateral_changed(monkeypatch) -> None:
-    monkeypatch.setitem(RENDER_CHANGES, "bilateral", ("the colour sigma means what it means on gray",))
+def blur_changed(monkeypatch) -> None:
+    monkeypatch.setitem(RENDER_CHANGES, "gaussian_blur", ("a small sigma uses the discrete kernel",))
 
 
-def test_a_recipe_saved_at_an_earlier_revision_says_what_renders_differently(tmp_path, bilateral_changed) -> None:
-    data = recipe_to_dict([make_item("gamma"), make_item("bilateral"), make_item("negative"), make_item("bilateral")])
+def test_a_recipe_saved_at_an_earlier_revision_says_what_renders_differently(tmp_path, blur_changed) -> None:
+    data = recipe_to_dict([make_item("gamma"), make_item("gaussian_blur"), make_item("negative"),
+                           make_item("gaussian_blur")])
     assert "revision" not in data["steps"][0] and data["steps"][1]["revision"] == 2
     del data["steps"][1]["revision"], data["steps"][3]["revision"]
     notes: list[str] = []
     recipe_from_dict(data, source="recipe old.json", notes=notes)
-    assert notes == ["recipe old.json, steps 2 and 4 (Bilateral filter): it renders differently since it was "
-                     "saved: the colour sigma means what it means on gray"]
-    path = save_recipe([make_item("bilateral")], tmp_path / "now.json")
+    assert notes == ["recipe old.json, steps 2 and 4 (Gaussian blur): it renders differently since it was "
+                     "saved: a small sigma uses the discrete kernel"]
+    path = save_recipe([make_item("gaussian_blur")], tmp_path / "now.json")
     assert json.loads(path.read_text())["steps"][0]["revision"] == 2
     notes.clear()
     load_recipe(path, notes=notes)
@@ -85,12 +86,12 @@ def test_steps_sharing_a_change_are_named_in_runs(numbers: list[int], named: str
 
 
 def test_a_recipe_from_a_newer_revision_loads_and_says_this_version_renders_it_as_before() -> None:
-    data = recipe_to_dict([make_item("bilateral")])
+    data = recipe_to_dict([make_item("gaussian_blur")])
     data["steps"][0]["revision"] = 3
     notes: list[str] = []
     (step,) = recipe_from_dict(data, source="recipe new.json", notes=notes)
-    assert step.filter == "bilateral"
-    assert notes == ["recipe new.json, step 1 (Bilateral filter): it was saved by a newer Enhance Studio, whose "
+    assert step.filter == "gaussian_blur"
+    assert notes == ["recipe new.json, step 1 (Gaussian blur): it was saved by a newer Enhance Studio, whose "
                      "rendering of this filter (revision 3) differs from this version's (revision 1): update "
                      "Enhance Studio for the same picture"]
 
@@ -109,7 +110,7 @@ def test_every_subcommand_that_takes_a_recipe_says_what_renders_differently(tmp_
     from tests.core.dicom_fixtures import write_series
 
     slices = write_series(tmp_path / "series", [0.0, 1.0])
-    recipe = recipe_to_dict([make_item("bilateral")])
+    recipe = recipe_to_dict([make_item("gaussian_blur")])
     recipe["steps"][0]["revision"] = 2
     path = tmp_path / "newer.json"
     path.write_text(json.dumps(recipe))
@@ -117,5 +118,5 @@ def test_every_subcommand_that_takes_a_recipe_says_what_renders_differently(tmp_
                  "dicom-export": [str(tmp_path / "series"), "-o", str(tmp_path / "out")],
                  "roi-stats": [str(slices[0]), "--roi", "rect:2,2,8,8"]}[command]
     assert main([command, *arguments, "--recipe", str(path)]) == 0
-    assert (f"note: recipe {path}, step 1 (Bilateral filter): it was saved by a newer Enhance Studio"
+    assert (f"note: recipe {path}, step 1 (Gaussian blur): it was saved by a newer Enhance Studio"
             in capsys.readouterr().err)

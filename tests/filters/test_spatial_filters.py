@@ -483,3 +483,35 @@ def test_a_fine_blur_or_sharpening_grows_smoothly_with_its_size(name: str) -> No
     changes = np.array([np.abs(run(name, pixels, sigma=float(sigma)) - pixels).mean() for sigma in sigmas])
     steps = np.diff(changes) / changes[:-1]
     assert (steps > 0).all() and steps.max() < 2.0 * np.median(steps), steps.round(3)
+
+
+def test_a_gray_bilateral_at_a_wide_sigma_runs_on_a_grid_within_46_db_of_the_exact_filter() -> None:
+    import cv2
+    from skimage import data
+
+    clean = cv2.resize(data.camera().astype(np.float32) / 255, (384, 384), interpolation=cv2.INTER_AREA)
+    noisy = np.clip(clean + np.random.default_rng(3).normal(0, 0.04, clean.shape), 0, 1).astype(np.float32)
+    exact = cv2.bilateralFilter(noisy, 65, 0.08, 16.0)
+    out = run("bilateral", noisy[:, :, None], sigma_space=16.0, sigma_color=0.08)
+    assert psnr(out[:, :, 0], exact) > 46 > psnr(noisy, exact) + 15
+    colour = run("bilateral", np.repeat(noisy[:, :, None], 3, axis=2), sigma_space=16.0, sigma_color=0.08)
+    np.testing.assert_array_equal(colour, np.repeat(out, 3, axis=2))
+
+
+def test_the_bilateral_grid_reports_progress_per_band_and_stops_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from enhance_core.errors import Cancelled
+    from enhance_core.filters import bilateral_grid
+
+    pixels = np.random.default_rng(8).random((400, 120, 1)).astype(np.float32)
+    whole = run("bilateral", pixels, sigma_space=9.0, sigma_color=0.2)
+    monkeypatch.setattr(bilateral_grid, "_BAND_CELLS", 1 << 12)
+    seen: list[float] = []
+    banded = run("bilateral", pixels, RenderContext(progress=lambda fraction, message: seen.append(fraction)),
+                 sigma_space=9.0, sigma_color=0.2)
+    np.testing.assert_allclose(banded, whole, atol=1e-6)
+    assert len(seen) > 3 and seen == sorted(seen) and seen[-1] == 1.0
+    started: list[float] = []
+    with pytest.raises(Cancelled):
+        run("bilateral", pixels, RenderContext(progress=lambda fraction, message: started.append(fraction),
+                                                should_stop=lambda: len(started) > 2), sigma_space=9.0)
+    assert len(started) == 3, "it stopped after the second band"
