@@ -73,6 +73,9 @@ def describe_image(image: Image) -> dict[str, Any]:
         facts["value_range"] = list(value_range) if value_range else None
         if meta.extra.get("padding") is not None:
             facts["padding"] = list(meta.extra["padding"])
+    elif meta.unit or (meta.value_offset, meta.value_scale) != (0.0, 1.0):
+        facts["unit"] = meta.unit
+        facts["value_map"] = {"offset": meta.value_offset, "scale": meta.value_scale / 65535}
     if meta.extra.get("warnings"):
         facts["warnings"] = list(meta.extra["warnings"])
     return facts

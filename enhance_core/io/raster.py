@@ -29,6 +29,7 @@ from enhance_core.io.jpeg import (count_scans, decode_checked, encode_jpeg, esti
 from enhance_core.io.limits import Limits
 from enhance_core.io.png import check_image_data, decode_png_16bit, encode_png, inspect_png
 from enhance_core.io.samples import quantize, stack_alpha, to_unit_pixels
+from enhance_core.io.value_map import png_description, read_value_map
 from enhance_core.io.xmp_iptc import xmp_for_new_picture, xmp_orientation
 
 PILImage.MAX_IMAGE_PIXELS = None
@@ -153,7 +154,8 @@ def read_png(path: Path, *, page: int | None, limits: Limits) -> Image:
     """Read an 8- or 16-bit PNG (gray, gray+alpha, palette, RGB, RGBA) with ICC, EXIF, XMP, text and resolution.
 
     The text chunks (but XMP) and the colour chunks gAMA, cHRM and sRGB are kept as they came in
-    ``meta.extra["png_chunks"]`` for a PNG written from it.
+    ``meta.extra["png_chunks"]`` for a PNG written from it. A 16-bit gray PNG of a medical image's values
+    written by Enhance Studio gets its unit and value map back (:mod:`enhance_core.io.value_map`).
     """
     data = path.read_bytes()
     info = inspect_png(data, path)
@@ -177,7 +179,9 @@ def read_png(path: Path, *, page: int | None, limits: Limits) -> Image:
             array, has_alpha = _pillow_array(picture, meta)
     if info.transparent is not None and not has_alpha:
         array, has_alpha = _keyed_alpha(array, info.transparent, info.bit_depth), True
-    return _finish(array, has_alpha, meta)
+    image = _finish(array, has_alpha, meta)
+    read_value_map(image.meta, png_description(info.carried), image.channels)
+    return image
 
 
 def _last_pixel_blank(picture: PILImage.Image) -> bool:

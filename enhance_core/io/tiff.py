@@ -30,6 +30,7 @@ from enhance_core.io.exif import apply_orientation, exif_upright
 from enhance_core.io.limits import Limits
 from enhance_core.io.samples import dtype_bit_depth, quantize, stack_alpha, to_unit_pixels
 from enhance_core.io.tiff_exif import append_sub_ifds, exif_from_tiff, tiff_tags_from_exif
+from enhance_core.io.value_map import read_value_map
 from enhance_core.io.xmp_iptc import xmp_for_new_picture
 
 # tifffile reports damaged structures through logging; without a handler Python
@@ -249,6 +250,7 @@ def read_tiff(path: Path, *, page: int | None, limits: Limits) -> Image:
         meta.iptc = _tag_bytes(tiff_page, IPTC_TAG)
         meta.orientation = int(tiff_page.tags.valueof(274, 1))
         meta.extra["compression"] = _code_name(tiff_page.compression)
+        description = tiff_page.description
         dpi = _dpi(tiff_page)
         if dpi:
             meta.extra["dpi"] = dpi
@@ -268,6 +270,7 @@ def read_tiff(path: Path, *, page: int | None, limits: Limits) -> Image:
     pixels, alpha = to_unit_pixels(upright, has_alpha=has_alpha, maximum=maximum, premultiplied=premultiplied)
     if is_float:
         pixels, alpha = _finite_samples(pixels, alpha, meta)
+    read_value_map(meta, description, pixels.shape[2])
     return Image(pixels, alpha, meta)
 
 

@@ -9,7 +9,8 @@ values map to physical units. The fields of :data:`PATIENT_KEYWORDS`
 (``include_patient_data=True``).
 
 Full-range mapping (16-bit PNG/TIFF), written into the description as
-``offset`` and ``scale`` with ``physical = offset + scale * value``:
+``offset`` and ``scale`` with ``physical = offset + scale * value`` (read back
+with the file: :mod:`enhance_core.io.value_map`):
 
 * Hounsfield units: ``value = HU + 32768`` (offset -32768, scale 1), rounded
   to whole HU, so every CT value from -32768 to 32767 HU is kept exactly.
@@ -41,6 +42,7 @@ import numpy as np
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.image import Image, ImageMeta, Window
 from enhance_core.io import write_image
+from enhance_core.io.value_map import MAPPING
 from enhance_core.io.writer import WRITE_FORMATS
 from enhance_core.medical.windows import window_item
 from enhance_core.render import render_image
@@ -107,7 +109,7 @@ def export_description(meta: ImageMeta, *, window: Window | None = None, value_m
         if window.function != "linear":
             data["window"]["function"] = window.function
     if value_map is not None:
-        data["mapping"] = "physical = offset + scale * value"
+        data["mapping"] = MAPPING
         data["offset"], data["scale"] = value_map.offset, value_map.scale
     fields = header_fields(meta, include_patient_data=include_patient_data)
     if value_map is None:  # the pixels are a picture of the window, not stored values: no rescale applies to them

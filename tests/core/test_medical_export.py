@@ -360,3 +360,41 @@ def test_full_range_export_of_a_monochrome1_image_in_hu_runs_the_other_way_too(t
     codes = np.rint(read_image(path).pixels[:, :, 0] * 65535)
     expected = pydicom.pixels.apply_modality_lut(dataset.pixel_array, dataset)
     np.testing.assert_array_equal(described["offset"] + described["scale"] * codes, expected)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_a_full_range_export_reads_back_in_its_unit_and_scores_as_identical_to_its_dicom(tmp_path, ct, suffix,
+                                                                                       capsys):
+    from enhance_core.medical.roi import source_values
+
+    path = export_slice(ct, tmp_path / f"values{suffix}")
+    back = read_image(path)
+    assert back.meta.unit == "HU"
+    physical = back.to_physical(back.pixels[:, :, 0].astype(np.float64))
+    np.testing.assert_array_equal(np.rint(physical), source_values(ct))
+    assert np.abs(physical - source_values(ct)).max() < 0.01, "float32 pixels hold a 16-bit code to 1/100 of it"
+    assert cli_main(["metrics", str(path), get_testdata_file("CT_small.dcm")]) == 0
+    assert json.loads(capsys.readouterr().out)["identical"] is True
+    assert cli_main(["info", str(path)]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["unit"] == "HU" and facts["value_map"] == {"offset": -32768.0, "scale": 1.0}
+
+
+@pytest.mark.parametrize("text", [
+    '{"software": "Other", "mapping": "physical = offset + scale * value", "offset": 0, "scale": 1, "unit": "HU"}',
+    '{"software": "Enhance Studio", "mapping": "physical = offset + scale * value", "offset": 0, "scale": 0, '
+    '"unit": "HU"}',
+    '{"software": "Enhance Studio", "mapping": "physical = offset + scale * value", "offset": "0", "scale": 1, '
+    '"unit": "HU"}',
+    '{"software": "Enhance Studio", "offset": 0, "scale": 1, "unit": "HU"}',
+    '{"software": "Enhance Studio", "mapping": "physical = offset + scale * value", "offset": 0, "scale": 1e308, '
+    '"unit": "HU"}',
+    "not json {", "[1, 2]"])
+def test_a_description_that_is_not_an_enhance_studio_value_map_gives_no_unit(tmp_path, text):
+    from enhance_core.image import Image, ImageMeta
+
+    pixels = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8, 1)
+    path = write_image(Image(pixels, None, ImageMeta(bit_depth=16)), tmp_path / "plain.png", bit_depth=16,
+                       description=text)
+    back = read_image(path)
+    assert (back.meta.unit, back.meta.value_offset, back.meta.value_scale) == ("", 0.0, 1.0)

@@ -1,0 +1,83 @@
+"""The value map of a 16-bit gray file that Enhance Studio wrote from a medical image, read back.
+
+:func:`enhance_core.medical.export.write_values` writes a DICOM image's physical values (Hounsfield units, a
+dose) as 16-bit codes and says how they map back in the file's description (PNG ``Description``, TIFF
+ImageDescription): a JSON object with ``"software": "Enhance Studio"``, :data:`MAPPING`, ``offset``, ``scale`` and
+``unit``. Read back, such a file has its unit and map again, so window/level, the pixel readout and
+``enhance-studio metrics`` against the DICOM it came from work in the same units.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from typing import TypeGuard
+
+import numpy as np
+
+from enhance_core.image import ImageMeta
+
+MAPPING = "physical = offset + scale * value"
+"""How the description of a value export names its map (``value`` is the 16-bit code)."""
+
+_MAX_TEXT = 1 << 20
+"""Longest description read for a map (an export's is a few hundred bytes)."""
+
+
+def png_description(chunks: list[tuple[str, bytes]]) -> str | None:
+    """The text of the ``Description`` tEXt or iTXt chunk among a PNG's text chunks, or None."""
+    for name, payload in chunks:
+        keyword, _, rest = payload.partition(b"\x00")
+        if keyword != b"Description":
+            continue
+        if name == "tEXt":
+            return rest.decode("latin-1")
+        if name == "iTXt" and len(rest) >= 2:
+            fields = rest[2:].split(b"\x00", 2)
+            if len(fields) < 3:
+                return None
+            text = fields[2]
+            if rest[:1] == b"\x01":
+                try:
+                    text = zlib.decompressobj().decompress(text, _MAX_TEXT)
+                except zlib.error:
+                    return None
+            return text.decode("utf-8", errors="replace")
+    return None
+
+
+def read_value_map(meta: ImageMeta, description: str | None, channels: int) -> None:
+    """Give ``meta`` the unit and value map that ``description`` states for a 16-bit gray file.
+
+    Parameters
+    ----------
+    meta : ImageMeta
+        Metadata of the file as read (16-bit); ``unit``, ``value_offset`` and ``value_scale`` are set in place.
+    description : str or None
+        The file's description text.
+    channels : int
+        Colour channels of its pixels: only gray files hold values.
+    """
+    if description is None or channels != 1 or meta.bit_depth != 16 or meta.float_source \
+            or len(description) > _MAX_TEXT or not description.lstrip().startswith("{"):
+        return
+    try:
+        data = json.loads(description)
+    except ValueError:
+        return
+    if not isinstance(data, dict) or data.get("software") != "Enhance Studio" or data.get("mapping") != MAPPING:
+        return
+    offset, scale, unit = data.get("offset"), data.get("scale"), data.get("unit")
+    if not (_is_number(offset) and _is_number(scale) and isinstance(unit, str) and 0 < len(unit) <= 32):
+        return
+    top = float(np.iinfo(np.uint16).max)
+    if scale == 0 or not math.isfinite(offset + scale * top):
+        return
+    meta.unit = unit
+    meta.value_offset, meta.value_scale = float(offset), float(scale) * top
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    """Whether a JSON value is a finite number (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
