@@ -36,6 +36,19 @@ def test_lossless_round_trip_keeps_every_level(tmp_path, suffix, bits, channels,
         assert back.channels == channels
 
 
+@pytest.mark.parametrize(("shape", "bits"), [((400, 1, 1), 8), ((300, 3, 1), 8), ((300, 2, 1), 16), ((300, 1, 3), 8),
+                                             ((300, 1, 4), 16)])
+def test_a_noisy_strip_a_few_pixels_wide_writes_as_png(tmp_path, shape, bits):
+    pixels = np.random.default_rng(4).random(shape).astype(np.float32)
+    pixels = np.round(pixels * (2 ** bits - 1)) / (2 ** bits - 1)
+    colour, alpha = (pixels[:, :, :3], pixels[:, :, 3]) if shape[2] == 4 else (pixels, None)
+    path = write_image(Image(colour, alpha), tmp_path / "strip.png", bit_depth=bits)
+    back = read_image(path)
+    np.testing.assert_allclose(back.pixels, colour, atol=1e-6)
+    if alpha is not None:
+        np.testing.assert_allclose(back.alpha, alpha, atol=1e-6)
+
+
 def test_sixteen_bit_png_and_tiff_keep_more_than_256_levels(tmp_path):
     image = make_image(channels=3, bit_depth=16)
     for suffix in ("png", "tif"):
