@@ -124,3 +124,26 @@ def test_an_exact_render_after_a_quick_preview_is_computed_again(monkeypatch) ->
     renderer = Renderer()
     assert np.allclose(renderer.render(image, [make_item("gamma")], draft=True), 0.25)
     assert np.allclose(renderer.render(image, [make_item("gamma")]), 0.75)
+
+
+def test_a_step_that_needs_the_whole_picture_runs_once_for_every_region(monkeypatch) -> None:
+    from enhance_core.masks import Region
+    from enhance_core.render import render_image
+
+    calls = []
+    equalize = FILTERS["histogram_equalize"]
+
+    def counted(pixels, params, ctx):
+        calls.append(pixels.shape)
+        return equalize.apply(pixels, params, ctx)
+
+    monkeypatch.setitem(FILTERS, "histogram_equalize", dataclasses.replace(equalize, apply=counted))
+    image = Image(np.random.default_rng(3).random((80, 100, 3), dtype=np.float32))
+    steps = [make_item("histogram_equalize"), make_item("gaussian_blur", {"sigma": 1.5})]
+    export = render_image(image, steps).pixels
+    calls.clear()
+    renderer = Renderer()
+    for region in (Region(0, 0, 30, 40), Region(40, 50, 30, 40), Region(10, 60, 20, 30)):
+        np.testing.assert_allclose(renderer.render(image, steps, region=region), export[region.slices], atol=1e-6)
+    assert calls == [(80, 100, 3)], "the first region's render kept the whole result for the others"
+    assert renderer.uncached_steps(image, steps[:1]) == ()
