@@ -79,14 +79,13 @@ def test_a_session_of_a_filter_that_renders_differently_since_says_so(tmp_path, 
     from enhance_core import recipe
 
     stack, commands = FilterStack(), []
-    edit(stack, commands, AddStepCommand(stack, "bilateral"))
-    edit(stack, commands, change_params_command(stack, stack.snapshot()[0], {"sigma_space": 4.0}))
+    edit(stack, commands, AddStepCommand(stack, "gaussian_blur"))
+    edit(stack, commands, change_params_command(stack, stack.snapshot()[0], {"sigma": 4.0}))
     SessionEncoder(tmp_path).write(session(stack, commands))
     assert read_session(tmp_path).changes == ()
-    monkeypatch.setitem(recipe.RENDER_CHANGES, "bilateral", ("the colour sigma means what it means on gray",))
+    monkeypatch.setitem(recipe.RENDER_CHANGES, "gaussian_blur", ("a small sigma uses the discrete kernel",))
     assert read_session(tmp_path).changes == (
-        ("Bilateral filter", "it renders differently since it was saved: the colour sigma means what it "
-                             "means on gray"),)
+        ("Gaussian blur", "it renders differently since it was saved: a small sigma uses the discrete kernel"),)
     (tmp_path / "now").mkdir()
     SessionEncoder(tmp_path / "now").write(session(stack, commands))
     assert read_session(tmp_path / "now").changes == (), "written at this revision"
