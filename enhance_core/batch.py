@@ -45,7 +45,7 @@ from enhance_core.batch_manifest import (DONE, FAILED, QUEUED, STARTED, STOPPED,
                                          steps_digest, work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, StopBatch, remove_partial_files, run_pool
-from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError, out_of_memory
+from enhance_core.errors import EnhanceError, ImageReadError, ImageWriteError, ParameterError, out_of_memory
 from enhance_core.export_size import OutputSize, apply_output_size
 from enhance_core.image import Image
 from enhance_core.io import (WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality, quality_for,
@@ -753,9 +753,12 @@ def load_mask_file(path: Path, *, rows: int, cols: int) -> tuple[np.ndarray, tup
     """Read any image as a mask (its luma, 0..1; white applies), resized to ``rows`` x ``cols``; and the file's
     own columns and rows.
 
-    The aspect ratio must match the image's within 1 %.
+    The aspect ratio must match the image's within 1 %. A mask that cannot be read is refused as the mask.
     """
-    mask = read_image(path)
+    try:
+        mask = read_image(path)
+    except ImageReadError as error:
+        raise ParameterError(f"mask {' '.join(str(error).split())}") from error
     luma = mask.pixels[:, :, 0] if mask.channels == 1 else cv2.cvtColor(mask.pixels, cv2.COLOR_RGB2GRAY)
     if (mask.rows, mask.cols) == (rows, cols):
         return np.clip(luma, 0.0, 1.0), (mask.cols, mask.rows)

@@ -47,8 +47,9 @@ _BINS = 20
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _INK = (40, 40, 40)
 _BAR = (180, 110, 40)
-_PATH = re.compile(r"""(?:[A-Za-z]:)?[^\s'"]*[/\\][^\s'"]*""")
-"""A path in an error message (anything with a slash), replaced by ``<file>`` to group messages by cause."""
+_PATH = re.compile(r"""(?:[A-Za-z]:)?[^\s'"]*[/\\](?:[^\s'"]*[^\s'":])?""")
+"""A path in an error message (anything with a slash, but the colon after it), replaced by ``<file>`` to group
+messages by cause."""
 _NUMBER = re.compile(r"\d[\d,]*\d")
 """A number of two digits or more (a byte count, an offset, a size), written ``N`` to group messages by cause."""
 _BYTES = re.compile(r"(?<=first bytes: )[0-9a-f]{2}(?: [0-9a-f]{2})*")

@@ -182,6 +182,8 @@ def test_batch_keeps_format_and_depth_and_skips_bad_files(folder, tmp_path) -> N
 
 
 def test_mask_file_and_mask_dir(folder, tmp_path) -> None:
+    from enhance_core.batch_report import failure_causes
+
     mask = np.zeros((48, 64, 1), np.float32)
     mask[:, 32:] = 1.0
     save(tmp_path / "half.png", mask)
@@ -197,6 +199,12 @@ def test_mask_file_and_mask_dir(folder, tmp_path) -> None:
     (stretched,) = run_batch(plan_batch([folder / "a.png"], steps, out, mask_file=tmp_path / "small.png",
                                         overwrite=True), jobs=1)
     assert stretched.step_notes == ("mask small.png is 32x24: stretched to the image's 64x48",)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "a.png").write_text("not an image")
+    (broken,) = run_batch(plan_batch([folder / "a.png"], steps, out, mask_dir=tmp_path / "broken",
+                                     overwrite=True), jobs=1)
+    assert broken.error.startswith(f"{folder / 'a.png'}: mask {tmp_path / 'broken' / 'a.png'}: the name says PNG")
+    assert failure_causes([broken])[0][0].startswith("mask <file>: the name says PNG"), "not the photo's fault"
     masks = tmp_path / "masks"
     masks.mkdir()
     save(masks / "b.png", mask)
@@ -529,9 +537,11 @@ def test_failures_are_grouped_by_cause(tmp_path) -> None:
         return FileResult(tmp_path / name, None, f"{tmp_path / name}: {reason}")
 
     results = [failed("a.png", "not a PNG"), FileResult(tmp_path / "ok.png", tmp_path / "out.png"),
-               failed("b.png", "not a PNG"), failed("c.tif", f"mask {tmp_path / 'm.png'} is 3x4 but ...")]
+               failed("b.png", "not a PNG"), failed("c.tif", f"mask {tmp_path / 'm.png'} is 3x4 but ..."),
+               FileResult(tmp_path / "d.tif", None, f"{tmp_path / 'out' / 'd.png'}: the PNG encoder failed")]
     assert failure_causes(results) == [("not a PNG", [tmp_path / "a.png", tmp_path / "b.png"]),
-                                       ("mask <file> is 3x4 but ...", [tmp_path / "c.tif"])]
+                                       ("mask <file> is 3x4 but ...", [tmp_path / "c.tif"]),
+                                       ("the PNG encoder failed", [tmp_path / "d.tif"])]
     assert format_failures(results, examples=1).splitlines()[:3] == [
         "     2  not a PNG", f"        {tmp_path / 'a.png'}", "        ... and 1 more"]
     assert format_failures(results[1:2]) == ""
