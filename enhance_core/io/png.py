@@ -56,10 +56,14 @@ class PngInfo:
     """Text chunks (but the XMP one) and colour chunks (:data:`COLOUR_CHUNKS`) as (name, payload), in file
     order, for a PNG written from this one."""
     chunk_names: list[str] = field(default_factory=list)
+    damaged: list[tuple[str, int, int]] = field(default_factory=list)
+    """Ancillary chunks whose CRC fails, as (name, start, end) in the file: left out (:func:`without_damaged`)."""
 
 
 def _iter_chunks(data: bytes, path: Path):
-    """Yield (name, payload) of each chunk, raising on truncation or a CRC mismatch."""
+    """Yield (name, payload, start, end, intact) of each chunk, raising on truncation or on a CRC mismatch of a
+    critical chunk; an ancillary chunk (metadata, named with a small first letter) that fails its CRC comes with
+    ``intact`` false, as libpng skips it."""
     position = len(PNG_SIGNATURE)
     while position < len(data):
         if position + 12 > len(data):
@@ -74,9 +78,11 @@ def _iter_chunks(data: bytes, path: Path):
                                  "re-copy or re-export it")
         payload = data[position + 8:end - 4]
         (crc,) = struct.unpack_from(">I", data, end - 4)
-        if zlib.crc32(name + payload) != crc:
-            raise ImageReadError(path, f"PNG chunk {name.decode('latin-1')!r} is damaged (CRC mismatch)")
-        yield name, payload
+        intact = zlib.crc32(name + payload) == crc
+        if not intact and not name[0] & 0x20:
+            raise ImageReadError(path, f"PNG chunk {name.decode('latin-1')!r} is damaged (CRC mismatch), and the "
+                                 "picture cannot be read without it; re-copy or re-export it")
+        yield name, payload, position, end, intact
         if name == b"IEND":
             return
         position = end
@@ -177,7 +183,11 @@ def png_header_size(data: bytes) -> tuple[int, int] | None:
 def inspect_png(data: bytes, path: Path) -> PngInfo:
     """Walk and verify all chunks of a PNG held in ``data``; return its header and metadata."""
     info: PngInfo | None = None
-    for name, payload in _iter_chunks(data, path):
+    for name, payload, start, end, intact in _iter_chunks(data, path):
+        if not intact:
+            if info is not None:
+                info.damaged.append((name.decode("latin-1"), start, end))
+            continue
         if name == b"IHDR":
             cols, rows, depth, color_type = struct.unpack_from(">IIBB", payload)
             info = PngInfo(cols=cols, rows=rows, bit_depth=depth, color_type=color_type,
@@ -201,6 +211,19 @@ def inspect_png(data: bytes, path: Path) -> PngInfo:
     if info is None:
         raise ImageReadError(path, "PNG file has no IHDR chunk; it is damaged")
     return info
+
+
+def without_damaged(data: bytes, info: PngInfo) -> bytes:
+    """The PNG ``data`` without the ancillary chunks :func:`inspect_png` found damaged (decoders such as Pillow
+    refuse them); with none, ``data`` itself."""
+    if not info.damaged:
+        return data
+    parts, position = [], 0
+    for _, start, end in info.damaged:
+        parts.append(data[position:start])
+        position = end
+    parts.append(data[position:])
+    return b"".join(parts)
 
 
 CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from enhance_core.io.exif import (apply_orientation, exif_for_new_picture, exif_
 from enhance_core.io.jpeg import (count_scans, decode_checked, encode_jpeg, estimated_quality, source_subsampling,
                                   xmp_and_iptc)
 from enhance_core.io.limits import Limits
-from enhance_core.io.png import check_image_data, decode_png_16bit, encode_png, inspect_png
+from enhance_core.io.png import check_image_data, decode_png_16bit, encode_png, inspect_png, without_damaged
 from enhance_core.io.samples import quantize, stack_alpha, to_unit_pixels
 from enhance_core.io.value_map import png_description, read_value_map
 from enhance_core.io.xmp_iptc import xmp_for_new_picture, xmp_orientation
@@ -159,6 +160,11 @@ def read_png(path: Path, *, page: int | None, limits: Limits) -> Image:
     """
     data = path.read_bytes()
     info = inspect_png(data, path)
+    if info.damaged:
+        names = ", ".join(sorted({repr(name) for name, _, _ in info.damaged}))
+        warnings.warn(f"damaged metadata left out: PNG chunk {names} fails its CRC; the picture's own data is "
+                      "whole", stacklevel=2)
+        data = without_damaged(data, info)
     limits.check_size(path, info.rows, info.cols, samples=_PNG_SAMPLES.get(info.color_type, 4),
                       bytes_per_sample=2 if info.bit_depth == 16 else 1)
     meta = ImageMeta(format="PNG", bit_depth=16 if info.bit_depth == 16 else 8, exif=info.exif)

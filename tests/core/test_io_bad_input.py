@@ -73,7 +73,24 @@ def test_damaged_png_chunk_is_reported(tmp_path):
     data = bytearray(encoded("PNG"))
     data[60] ^= 0xFF
     (tmp_path / "bitflip.png").write_bytes(bytes(data))
-    expect_error(tmp_path / "bitflip.png", ImageReadError, "damaged (CRC mismatch)")
+    expect_error(tmp_path / "bitflip.png", ImageReadError, "damaged (CRC mismatch)", "re-copy or re-export")
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_png_whose_only_damage_is_in_a_text_chunk_opens_with_a_warning(tmp_path, bits):
+    pixels = np.random.default_rng(6).random((20, 30, 3)).astype(np.float32)
+    from enhance_core.image import Image
+
+    path = write_image(Image(pixels), tmp_path / "whole.png", bit_depth=bits, description="scanned 1952")
+    data = bytearray(path.read_bytes())
+    text = data.index(b"iTXt")
+    data[text + 8] ^= 0xFF  # a letter of its keyword: the chunk's CRC no longer matches
+    (tmp_path / "text.png").write_bytes(bytes(data))
+    image = read_image(tmp_path / "text.png")
+    np.testing.assert_array_equal(image.pixels, read_image(path).pixels)
+    assert image.meta.extra["warnings"] == ["damaged metadata left out: PNG chunk 'iTXt' fails its CRC; the "
+                                            "picture's own data is whole"]
+    assert "png_chunks" not in image.meta.extra
 
 
 def png_file(path, pixels: np.ndarray, *, height: int | None = None, keep: int | None = None,
