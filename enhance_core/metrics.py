@@ -176,6 +176,7 @@ def _ssim_planes(first: np.ndarray, second: np.ndarray, data_range: float,
     mean_squares += c1
     denominator = np.multiply(mean_squares, sum_squares, out=mean_squares)
     ssim_map = np.divide(numerator, denominator, out=numerator)
+    np.minimum(ssim_map, 1.0, out=ssim_map)  # at most 1 in exact arithmetic; float32 cancellation on flat areas
     channels = 1 if ssim_map.ndim == 2 else ssim_map.shape[2]
     inside = None if visible is None else visible[crop].astype(np.uint8)
     if inside is not None and not inside.any():

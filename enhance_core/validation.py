@@ -54,6 +54,18 @@ def _json_spelt(value: Any, depth: int = 0) -> str:
     return repr(value[:41] if isinstance(value, str) else value)
 
 
+def json_kind(value: Any) -> str:
+    """What JSON value ``value`` is, as an error message says it: ``nothing (or null)`` (a key left out reads as
+    None), ``an object {...}``, ``a string 'x'``, ``a number 3``, ``true``."""
+    if value is None:
+        return "nothing (or null)"
+    if isinstance(value, bool):
+        return shown(value)
+    kind = ("an object" if isinstance(value, dict) else "a list" if isinstance(value, list)
+            else "a string" if isinstance(value, str) else "a number")
+    return f"{kind} {shown(value)}"
+
+
 def _at(where: str) -> str:
     """``where`` as a message prefix (nothing when empty)."""
     return f"{where}: " if where else ""
@@ -62,8 +74,7 @@ def _at(where: str) -> str:
 def check_object(value: Any, where: str, allowed: Collection[str]) -> dict:
     """Return ``value`` if it is a dict whose keys are all in ``allowed``; else raise."""
     if not isinstance(value, dict):
-        raise ParameterError(f"{_at(where)}expected an object with {', '.join(allowed)}, "
-                             f"got {type(value).__name__} {shown(value)}")
+        raise ParameterError(f"{_at(where)}expected an object with {', '.join(allowed)}, got {json_kind(value)}")
     unknown = sorted(str(key) for key in value if key not in allowed)
     if unknown:
         raise ParameterError(f"{_at(where)}unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}")
@@ -73,7 +84,7 @@ def check_object(value: Any, where: str, allowed: Collection[str]) -> dict:
 def check_list(value: Any, where: str) -> list:
     """Return ``value`` if it is a list; else raise."""
     if not isinstance(value, list):
-        raise ParameterError(f"{_at(where)}expected a list, got {type(value).__name__} {shown(value)}")
+        raise ParameterError(f"{_at(where)}expected a list, got {json_kind(value)}")
     return value
 
 

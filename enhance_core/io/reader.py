@@ -107,7 +107,7 @@ def _read_header(path: Path) -> bytes:
                                      "save the image to a regular file and open that")
             header = handle.read(HEADER_BYTES)
     except FileNotFoundError:
-        raise ImageReadError(path, "no such file; check the path and spelling") from None
+        raise ImageReadError(path, _not_found(path)) from None
     except IsADirectoryError:
         raise ImageReadError(path, "is a folder, not an image file; pick a file inside it") from None
     except PermissionError:
@@ -162,6 +162,14 @@ def _decode(path: Path, format_name: str, page: int | None, limits: Limits) -> t
             "it may be truncated or damaged"
         ) from error
     return image, [" ".join(str(item.message).split()) for item in caught]
+
+
+def _not_found(path: Path) -> str:
+    """Why ``path`` is not found, pointing out a space or line break around its name (invisible when printed)."""
+    if path.name != path.name.strip():
+        return (f"no such file: the name given, {path.name!r}, starts or ends with a space or line break; check "
+                "how it was typed or pasted")
+    return "no such file; check the path and spelling"
 
 
 def read_image(path: str | PathLike[str], *, page: int | None = None, max_pixels: int | None = None) -> Image:

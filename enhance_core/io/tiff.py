@@ -228,6 +228,9 @@ def read_tiff(path: Path, *, page: int | None, limits: Limits) -> Image:
             # the first two as TiffFrames, which lack the tags read below; read the full page.
             tiff_page = tiff_page.aspage()
         _check_layout(path, tiff_page, page, limits, tif.filehandle.size)
+        if tiff_page.dtype is not None and tiff_page.dtype.kind == "c":
+            raise ImageReadError(path, "holds complex numbers (a Fourier transform or a radar image), not a "
+                                 "picture; save its magnitude or real part as an image and open that")
         stored = _page_samples(path, tiff_page, page)
         samples, has_alpha, premultiplied = _color_and_alpha(path, tiff_page, stored)
         if stored.ndim == 3 and samples.ndim == 3 and stored.shape[2] > samples.shape[2]:

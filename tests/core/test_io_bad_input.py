@@ -208,6 +208,11 @@ def test_pixel_limit_settings(monkeypatch):
 def test_missing_file_and_directory(tmp_path):
     expect_error(tmp_path / "nowhere.png", ImageReadError, "no such file")
     expect_error(tmp_path, ImageReadError, "is a folder")
+    write_image(make_image(), tmp_path / "photo.png")
+    for typed in ("photo.png ", "photo.png\n", " photo.png"):
+        with pytest.raises(ImageReadError) as caught:
+            read_image(tmp_path / typed)
+        assert f"the name given, {typed!r}, starts or ends with a space" in str(caught.value)
 
 
 def test_unreadable_file(tmp_path, monkeypatch):
@@ -345,3 +350,8 @@ def test_a_cut_jpeg_with_few_restart_markers_or_cut_where_one_is_due_is_refused(
     (tmp_path / "cut.jpg").write_bytes(data[:int(len(data) * cut)] + b"\xff\xd9")
     expect_error(tmp_path / "cut.jpg", ImageReadError, "its compressed data ends before the whole picture")
 
+
+
+def test_a_tiff_of_complex_numbers_is_named_as_such_not_as_damaged(tmp_path):
+    tifffile.imwrite(tmp_path / "spectrum.tif", np.ones((8, 8), np.complex64))
+    expect_error(tmp_path / "spectrum.tif", ImageReadError, "holds complex numbers", "save its magnitude")

@@ -235,3 +235,10 @@ def test_only_the_pixels_visible_in_both_count_when_some_are_transparent() -> No
 def test_luma_weighs_the_primaries_as_rec_709_does() -> None:
     primaries = np.eye(3, dtype=np.float32).reshape(1, 3, 3)
     np.testing.assert_allclose(compute_luma(primaries).ravel(), [0.2126, 0.7152, 0.0722], rtol=1e-6)
+
+
+def test_ssim_of_two_flat_pictures_is_at_most_one() -> None:
+    from enhance_core.metrics import structural_similarity
+
+    light = np.full((16, 16, 3), 0.9, np.float32)
+    assert 0.99 < structural_similarity(light, np.full_like(light, 0.9 - 2 / 255)) <= 1.0
