@@ -23,7 +23,6 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 GRID_SIGMA = 8.0
 """Spatial sigma in render pixels from which a gray picture is filtered on the grid (the exact window is then
@@ -122,6 +121,8 @@ def bilateral_grid(plane: np.ndarray, sigma: float, tonal: float, origin: tuple[
 
 def _filter_band(plane: np.ndarray, cell: float, tonal: float, origin: tuple[int, int]) -> np.ndarray:
     """Splat a band into its grid, blur the grid, and read every pixel back."""
+    from scipy import ndimage  # imported when first used: the command line's help and filter list stay quick
+
     rows, cols = plane.shape
     pad = _REACH + 2
     along_rows = (np.arange(rows) + origin[0]) / cell
