@@ -28,6 +28,7 @@ in its description: :func:`enhance_core.medical.export.write_values`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 import warnings
@@ -45,7 +46,7 @@ from enhance_core.batch_manifest import (DONE, FAILED, QUEUED, STARTED, STOPPED,
                                          steps_digest, work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
 from enhance_core.batch_workers import BatchInterrupted, StopBatch, remove_partial_files, run_pool
-from enhance_core.errors import EnhanceError, ImageReadError, ImageWriteError, ParameterError, out_of_memory
+from enhance_core.errors import Cancelled, EnhanceError, ImageReadError, ImageWriteError, ParameterError, out_of_memory
 from enhance_core.export_size import OutputSize, apply_output_size
 from enhance_core.image import Image
 from enhance_core.io import (WRITABLE_SUFFIXES, WRITE_FORMATS, bit_depth_refusal, check_quality, quality_for,
@@ -153,7 +154,7 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
                overwrite: bool = False, device: str | None = None,
                subfolders: Mapping[Path, PurePosixPath] | None = None,
                size: OutputSize | None = None, file_window: tuple[str, ...] = (),
-               strip_location: bool = False) -> list[FileTask]:
+               strip_location: bool = False, time_limit: float | None = None) -> list[FileTask]:
     """Build one :class:`FileTask` per input.
 
     Outputs keep the input's name in ``output_dir``, in the input's
@@ -172,10 +173,13 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
     1-100, when an output format cannot hold ``bit_depth``, or when ``device``
     (or ``ENHANCE_DEVICE``) is not available and a step is a learned filter. ``size`` resizes and
     sharpens each result for output (:mod:`enhance_core.export_size`). ``file_window`` (see
-    :attr:`FileTask.file_window`) shows each file through its own window.
+    :attr:`FileTask.file_window`) shows each file through its own window. ``time_limit`` stops a file whose steps
+    run longer than that many seconds from its start (:attr:`FileTask.time_limit`).
     """
     if quality is not None:
         check_quality(quality)
+    if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
+        raise ParameterError(f"--time-limit must be a number of seconds above 0, got {time_limit:g}")
     if any(item.definition.learned for item in steps):
         select_device(device)
     if mask_file is not None and mask_dir is not None:
@@ -218,7 +222,7 @@ def plan_batch(inputs: Sequence[Path], steps: Sequence[StackItem], output_dir: P
         tasks.append(FileTask(source, output, tuple(steps), mask, reference,
                               bit_depth, quality, overwrite, device,
                               None if size is None or size.is_identity else size, file_window,
-                              strip_location=strip_location))
+                              strip_location=strip_location, time_limit=time_limit))
     if mask_file is None:
         _refuse_shared_pairs(tasks, "mask", lambda task: task.mask)
     _refuse_shared_pairs(tasks, "reference", lambda task: task.reference)
@@ -637,6 +641,7 @@ def process_on_worker(task: FileTask, steps: tuple[StackItem, ...]) -> FileResul
 def process_file(task: FileTask) -> FileResult:
     """Read, render, write and score one file; any failure becomes ``FileResult.error``."""
     start = time.perf_counter()
+    deadline = None if task.time_limit is None else time.monotonic() + task.time_limit
     try:
         if task.output.exists() and not task.overwrite:
             raise ParameterError(_exists_message(task.output))
@@ -645,7 +650,8 @@ def process_file(task: FileTask) -> FileResult:
         steps, mask_note = _with_mask(_in_file_window(task.steps, image, task.file_window) if task.file_window
                                       else task.steps, image, task.mask)
         notes: dict[str, str] = {}
-        result = render_image(image, steps, device=task.device, notes=notes)
+        result = render_image(image, steps, device=task.device, notes=notes,
+                              should_stop=None if deadline is None else lambda: time.monotonic() > deadline)
         _make_folder(task.output.parent)
         output = apply_output_size(result, task.size) if task.size is not None else result
         if _holds_values(image, steps):
@@ -667,6 +673,10 @@ def process_file(task: FileTask) -> FileResult:
         if task.reference is not None:
             _score(outcome, image, result, task.reference,
                    written_image=output if _holds_values(image, steps) else _read_back(written, output, outcome))
+    except Cancelled as error:
+        outcome = FileResult(task.source, None, _with_file(task.source, error) if task.time_limit is None else
+                             f"{task.source}: stopped after the --time-limit of {task.time_limit:g} s; give it more "
+                             "time, or run it with a lighter recipe")
     except EnhanceError as error:
         outcome = FileResult(task.source, None, _with_file(task.source, error),
                              retry=isinstance(error, ImageWriteError) and error.storage)

@@ -41,6 +41,8 @@ class FileTask:
     as the editor opens the file."""
     strip_location: bool = False
     """Leave out where the picture was taken (EXIF GPS data, XMP GPS properties, IPTC and XMP place names)."""
+    time_limit: float | None = None
+    """Seconds after which the file's steps stop (checked between and inside them) and it fails; None: no limit."""
 
 
 @dataclass

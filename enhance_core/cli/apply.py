@@ -121,6 +121,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--retry-failed", action="store_true",
                         help="run again the files that failed in an earlier run into OUTDIR (its manifest "
                         "says which); without it they are reported as failed and not tried")
+    parser.add_argument("--time-limit", type=float, metavar="SECONDS",
+                        help="stop a file whose steps run longer than this, and count it as failed (--retry-failed "
+                        "tries it again); by default files take the time they need")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no line per file written: failures, a progress line every 5 %% and the summary")
     parser.add_argument("--device",
@@ -212,7 +215,8 @@ def _run(args: argparse.Namespace) -> int:
     tasks = plan_batch(list(tree), steps, args.output, format_suffix=args.format, mask_file=args.mask,
                        mask_dir=args.mask_dir, reference_dir=args.reference_dir, bit_depth=args.bit_depth,
                        quality=args.quality, overwrite=args.overwrite, device=args.device, subfolders=tree,
-                       size=size, file_window=file_window(args), strip_location=args.strip_location)
+                       size=size, file_window=file_window(args), strip_location=args.strip_location,
+                       time_limit=args.time_limit)
     if args.reference_dir is not None:
         from enhance_core.batch_report import check_report_folder
 

@@ -777,3 +777,17 @@ def test_the_readme_s_hand_written_recipe_runs_without_a_note(tmp_path, capsys) 
     assert main(["apply", "--recipe", str(tmp_path / "hand.json"), "-o", str(tmp_path / "out"), str(source)]) == 0
     printed = capsys.readouterr()
     assert "note:" not in printed.out + printed.err and (tmp_path / "out" / "in.png").exists()
+
+
+def test_a_file_past_the_time_limit_is_stopped_and_counted_as_failed(inputs, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    slow = ["apply", "--filter", "bilateral", "--set", "sigma_space=20", "--jobs", "1", "-o", str(out)]
+    assert main([*slow, "--time-limit", "0.000001", str(inputs / "one.png")]) == 1
+    captured = capsys.readouterr()
+    assert "stopped after the --time-limit of 1e-06 s; give it more time" in captured.err
+    assert not (out / "one.png").exists()
+    assert main([*slow, "--time-limit", "600", "--retry-failed", str(inputs / "one.png")]) == 0
+    assert (out / "one.png").exists()
+    for bad in ("0", "-2", "nan", "inf"):
+        assert main([*slow, "--time-limit", bad, str(inputs / "two.png")]) == 2
+        assert "--time-limit must be a number of seconds above 0" in capsys.readouterr().err
