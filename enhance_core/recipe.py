@@ -317,9 +317,9 @@ holes then; they take 0.6, the default when grain came to all fills.
 RENDER_CHANGES: dict[str, tuple[str, ...]] = {
     "hsl": ("a colour that Lightness brightens past full value lightens toward white keeping its hue (its brightest "
             "channel was clipped, which turned oranges yellow by up to 15°)",),
-    "bilateral": ("a gray picture at a spatial sigma of 8 px or more (in the render) is filtered on a bilateral grid, "
-                  "within about 1/200 of the exact window at tonal sigmas up to 0.1 and 1/60 at wider ones, in "
-                  "seconds at any sigma (the exact window took minutes past 30 px)",),
+    "bilateral": ("past a spatial sigma of 8 px (in the render), a pixel's window takes every k-th pixel in each "
+                  "direction, the fewest k that bring the sigma on that lattice back under 8 px: within 42-58 dB of "
+                  "the whole window, and minutes become seconds (sigma 100: 150 times faster)",),
     "saturation": ("above 1, a colour is made only as vivid as black and white allow, keeping its hue and luma (the "
                    "channel pushed past them was clipped, which turned oranges red and darkened them)",),
 }

@@ -55,7 +55,7 @@ NO_IDENTITY = {"negative", "threshold", "histogram_equalize", "clahe", "bilatera
 
 
 REGION_SETTINGS: dict[str, dict] = {
-    "bilateral": {"sigma_space": 8.0},
+    "bilateral": {"sigma_space": 12.0},
     "bit_plane": {},
     "box_blur": {"size": 15},
     "brightness_contrast": {"brightness": 0.2, "contrast": 1.5},
