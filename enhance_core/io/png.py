@@ -62,8 +62,8 @@ class PngInfo:
 
 def _iter_chunks(data: bytes, path: Path):
     """Yield (name, payload, start, end, intact) of each chunk, raising on truncation or on a CRC mismatch of a
-    critical chunk; an ancillary chunk (metadata, named with a small first letter) that fails its CRC comes with
-    ``intact`` false, as libpng skips it."""
+    critical chunk or of tRNS (the transparency); another ancillary chunk (metadata, named with a small first
+    letter) that fails its CRC comes with ``intact`` false, as libpng skips it."""
     position = len(PNG_SIGNATURE)
     while position < len(data):
         if position + 12 > len(data):
@@ -79,9 +79,10 @@ def _iter_chunks(data: bytes, path: Path):
         payload = data[position + 8:end - 4]
         (crc,) = struct.unpack_from(">I", data, end - 4)
         intact = zlib.crc32(name + payload) == crc
-        if not intact and not name[0] & 0x20:
-            raise ImageReadError(path, f"PNG chunk {name.decode('latin-1')!r} is damaged (CRC mismatch), and the "
-                                 "picture cannot be read without it; re-copy or re-export it")
+        if not intact and (not name[0] & 0x20 or name == b"tRNS"):
+            needed = "the picture's transparency" if name == b"tRNS" else "the picture"
+            raise ImageReadError(path, f"PNG chunk {name.decode('latin-1')!r} is damaged (CRC mismatch), and "
+                                 f"{needed} cannot be read without it; re-copy or re-export it")
         yield name, payload, position, end, intact
         if name == b"IEND":
             return

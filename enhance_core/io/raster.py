@@ -161,9 +161,12 @@ def read_png(path: Path, *, page: int | None, limits: Limits) -> Image:
     data = path.read_bytes()
     info = inspect_png(data, path)
     if info.damaged:
-        names = ", ".join(sorted({repr(name) for name, _, _ in info.damaged}))
-        warnings.warn(f"damaged metadata left out: PNG chunk {names} fails its CRC; the picture's own data is "
-                      "whole", stacklevel=2)
+        names = {name for name, _, _ in info.damaged}
+        colour = sorted(names & {"iCCP", "gAMA", "cHRM", "sRGB"})
+        lost = (f"its colour description ({', '.join(colour)}) is left out, so its colours are read as sRGB"
+                if colour else "it is left out")
+        warnings.warn(f"damaged metadata: PNG chunk {', '.join(repr(name) for name in sorted(names))} fails its "
+                      f"CRC; {lost}; the picture's own data is whole", stacklevel=2)
         data = without_damaged(data, info)
     limits.check_size(path, info.rows, info.cols, samples=_PNG_SAMPLES.get(info.color_type, 4),
                       bytes_per_sample=2 if info.bit_depth == 16 else 1)
@@ -186,7 +189,9 @@ def read_png(path: Path, *, page: int | None, limits: Limits) -> Image:
     if info.transparent is not None and not has_alpha:
         array, has_alpha = _keyed_alpha(array, info.transparent, info.bit_depth), True
     image = _finish(array, has_alpha, meta)
-    read_value_map(image.meta, png_description(info.carried), image.channels)
+    if read_value_map(image.meta, png_description(info.carried), image.pixels):
+        image.meta.extra["png_chunks"] = [(name, payload) for name, payload in info.carried
+                                          if payload.partition(b"\x00")[0] != b"Description"]
     return image
 
 

@@ -273,7 +273,7 @@ def read_tiff(path: Path, *, page: int | None, limits: Limits) -> Image:
     pixels, alpha = to_unit_pixels(upright, has_alpha=has_alpha, maximum=maximum, premultiplied=premultiplied)
     if is_float:
         pixels, alpha = _finite_samples(pixels, alpha, meta)
-    read_value_map(meta, description, pixels.shape[2])
+    read_value_map(meta, description, pixels)
     return Image(pixels, alpha, meta)
 
 

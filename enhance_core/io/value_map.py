@@ -4,7 +4,8 @@
 dose) as 16-bit codes and says how they map back in the file's description (PNG ``Description``, TIFF
 ImageDescription): a JSON object with ``"software": "Enhance Studio"``, :data:`MAPPING`, ``offset``, ``scale`` and
 ``unit``. Read back, such a file has its unit and map again, so window/level, the pixel readout and
-``enhance-studio metrics`` against the DICOM it came from work in the same units.
+``enhance-studio metrics`` against the DICOM it came from work in the same units. The map describes the
+exported codes only: a picture written from such a file (an edit, a windowed view) does not carry it.
 """
 
 from __future__ import annotations
@@ -47,35 +48,42 @@ def png_description(chunks: list[tuple[str, bytes]]) -> str | None:
     return None
 
 
-def read_value_map(meta: ImageMeta, description: str | None, channels: int) -> None:
-    """Give ``meta`` the unit and value map that ``description`` states for a 16-bit gray file.
+def read_value_map(meta: ImageMeta, description: str | None, pixels: np.ndarray) -> bool:
+    """Give ``meta`` the unit and value map that ``description`` states for a 16-bit gray file; say whether it did.
 
     Parameters
     ----------
     meta : ImageMeta
-        Metadata of the file as read (16-bit); ``unit``, ``value_offset`` and ``value_scale`` are set in place.
+        Metadata of the file as read (16-bit); ``unit``, ``value_offset``, ``value_scale`` and
+        ``extra["value_range"]`` (the lowest and highest value held, from which the editor's first window
+        and the window's slider range come, as for a DICOM image) are set in place.
     description : str or None
         The file's description text.
-    channels : int
-        Colour channels of its pixels: only gray files hold values.
+    pixels : ndarray
+        Its pixels, (rows, cols, C) in 0..1: only gray files hold values.
     """
-    if description is None or channels != 1 or meta.bit_depth != 16 or meta.float_source \
+    if description is None or pixels.shape[2] != 1 or meta.bit_depth != 16 or meta.float_source \
             or len(description) > _MAX_TEXT or not description.lstrip().startswith("{"):
-        return
+        return False
     try:
         data = json.loads(description)
     except ValueError:
-        return
+        return False
     if not isinstance(data, dict) or data.get("software") != "Enhance Studio" or data.get("mapping") != MAPPING:
-        return
+        return False
     offset, scale, unit = data.get("offset"), data.get("scale"), data.get("unit")
     if not (_is_number(offset) and _is_number(scale) and isinstance(unit, str) and 0 < len(unit) <= 32):
-        return
+        return False
     top = float(np.iinfo(np.uint16).max)
     if scale == 0 or not math.isfinite(offset + scale * top):
-        return
+        return False
     meta.unit = unit
     meta.value_offset, meta.value_scale = float(offset), float(scale) * top
+    if pixels.size:
+        codes = (round(float(value) * top) for value in (pixels.min(), pixels.max()))
+        low, high = sorted(float(offset) + float(scale) * code for code in codes)
+        meta.extra["value_range"] = (low, high)
+    return True
 
 
 def _is_number(value: object) -> TypeGuard[float]:

@@ -88,9 +88,32 @@ def test_a_png_whose_only_damage_is_in_a_text_chunk_opens_with_a_warning(tmp_pat
     (tmp_path / "text.png").write_bytes(bytes(data))
     image = read_image(tmp_path / "text.png")
     np.testing.assert_array_equal(image.pixels, read_image(path).pixels)
-    assert image.meta.extra["warnings"] == ["damaged metadata left out: PNG chunk 'iTXt' fails its CRC; the "
-                                            "picture's own data is whole"]
+    assert image.meta.extra["warnings"] == ["damaged metadata: PNG chunk 'iTXt' fails its CRC; it is left out; "
+                                            "the picture's own data is whole"]
     assert "png_chunks" not in image.meta.extra
+
+
+def test_a_damaged_colour_chunk_is_named_as_lost_colours_and_a_damaged_transparency_refuses(tmp_path):
+    from enhance_core.image import Image
+
+    pixels = np.random.default_rng(6).random((20, 30, 3)).astype(np.float32)
+    path = write_image(Image(pixels, np.full((20, 30), 0.5, np.float32)), tmp_path / "whole.png", bit_depth=8)
+    data = path.read_bytes()
+    gamma = b"gAMA" + struct.pack(">I", 45455)
+    damaged = data[:33] + struct.pack(">I", 4) + gamma + struct.pack(">I", zlib.crc32(gamma) ^ 1) + data[33:]
+    (tmp_path / "gamma.png").write_bytes(damaged)
+    assert read_image(tmp_path / "gamma.png").meta.extra["warnings"] == [
+        "damaged metadata: PNG chunk 'gAMA' fails its CRC; its colour description (gAMA) is left out, so its "
+        "colours are read as sRGB; the picture's own data is whole"]
+    palette = PILImage.new("P", (8, 8))
+    palette.putpalette([0, 0, 0, 255, 255, 255])
+    palette.info["transparency"] = 0
+    palette.save(tmp_path / "keyed.png", transparency=0)
+    keyed = bytearray((tmp_path / "keyed.png").read_bytes())
+    keyed[keyed.index(b"tRNS") + 4] ^= 0xFF
+    (tmp_path / "keyed_damaged.png").write_bytes(bytes(keyed))
+    expect_error(tmp_path / "keyed_damaged.png", ImageReadError, "'tRNS' is damaged",
+                 "picture's transparency cannot be read without it")
 
 
 def png_file(path, pixels: np.ndarray, *, height: int | None = None, keep: int | None = None,

@@ -375,9 +375,25 @@ def test_a_full_range_export_reads_back_in_its_unit_and_scores_as_identical_to_i
     assert np.abs(physical - source_values(ct)).max() < 0.01, "float32 pixels hold a 16-bit code to 1/100 of it"
     assert cli_main(["metrics", str(path), get_testdata_file("CT_small.dcm")]) == 0
     assert json.loads(capsys.readouterr().out)["identical"] is True
+    assert back.meta.extra["value_range"] == (source_values(ct).min(), source_values(ct).max())
     assert cli_main(["info", str(path)]) == 0
     facts = json.loads(capsys.readouterr().out)
     assert facts["unit"] == "HU" and facts["value_map"] == {"offset": -32768.0, "scale": 1.0}
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_a_picture_made_from_a_value_export_does_not_carry_its_map(tmp_path, ct, suffix, capsys):
+    from enhance_core.io.value_map import MAPPING
+
+    path = export_slice(ct, tmp_path / f"values{suffix}")
+    recipe = tmp_path / "window.json"
+    recipe.write_text(json.dumps({"schema": "enhance-studio.recipe", "version": 1, "steps": [
+        {"filter": "window_level", "params": {"center": 40, "width": 400}}]}))
+    assert cli_main(["apply", "--recipe", str(recipe), "-q", "-o", str(tmp_path / "out"), str(path)]) == 0
+    capsys.readouterr()
+    windowed = read_image(tmp_path / "out" / path.name)
+    assert windowed.meta.unit == "" and (windowed.meta.value_offset, windowed.meta.value_scale) == (0.0, 1.0)
+    assert MAPPING.encode() not in (tmp_path / "out" / path.name).read_bytes()
 
 
 @pytest.mark.parametrize("text", [
