@@ -1,8 +1,9 @@
 """The bilateral filter past a spatial sigma of 8 px: its lattice of the window against the whole window.
 
-For Set14's colour pictures and Set12's gray ones (each made 800 x 600), at spatial sigmas of 8.5 to 100 px and
+For Set14's colour pictures and Set12's gray ones (each made 800 x 600), at spatial sigmas of 8.5 to 64 px and
 tonal sigmas of 0.05 to 0.3, the PSNR of the filter's result against OpenCV's filter over the whole window, and
-both times side by side. Then the filter's time on a 24 MP colour and gray picture.
+both times side by side. Then the filter's time on a 24 MP colour and gray picture, at a sigma of 8 px (the whole
+window) and past it.
 
     python benchmarks/bench_bilateral.py [--data ../shared/data]
 """
@@ -20,7 +21,7 @@ import numpy as np
 from enhance_core.filters.base import RenderContext
 from enhance_core.filters.spatial import BilateralParams, filter_bilateral
 
-_SETTINGS = ((8.5, 0.1), (16.0, 0.3), (24.0, 0.05), (64.0, 0.3), (100.0, 0.1))
+_SETTINGS = ((8.5, 0.1), (16.0, 0.3), (24.0, 0.05), (64.0, 0.3))
 """(spatial sigma, tonal sigma) pairs compared."""
 _COLOUR = ("pepper", "monarch", "comic")
 _GRAY = ("01", "05", "10")
@@ -61,7 +62,7 @@ def main() -> None:
                   f"{lattice_time:9.2f} {whole_time / lattice_time:6.0f}")
     for kind, pictures in kinds.items():
         big = cv2.resize(pictures[0], (6000, 4000), interpolation=cv2.INTER_CUBIC).reshape(4000, 6000, -1)
-        for sigma in (8.5, 100.0):
+        for sigma in (8.0, 8.5, 100.0):
             start = time.perf_counter()
             filter_bilateral(big, BilateralParams(sigma, 0.1), RenderContext())
             print(f"24 MP {kind}, sigma {sigma:g} px: {time.perf_counter() - start:.1f} s")

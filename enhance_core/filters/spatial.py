@@ -295,6 +295,10 @@ _BILATERAL_BAND_PIXELS = 1 << 27
 """Window pixels weighed per band of :func:`filter_bilateral` (a fifth of a second of work); a band is at least
 four times the window's reach tall, so the rows read around it cost at most half as much again."""
 
+_GRAY_BAND_DIAMETERS = 9
+"""Windows' diameters of rows handed at least to OpenCV's gray float bilateral filter at a time: on fewer than
+about 8 it runs 10 to 30 times slower (0.13 against 3.5 microseconds a pixel at a 33 px window)."""
+
 LATTICE_SIGMA = 8.0
 """Widest spatial sigma, in render pixels, at which the bilateral filter weighs every pixel of its window."""
 
@@ -347,13 +351,16 @@ def _bilateral_bands(planes: np.ndarray, diameter: int, tonal: float, sigma: flo
     """OpenCV's bilateral filter of ``planes`` in bands of rows, reporting progress from ``start`` to ``stop``."""
     rows, reach = planes.shape[0], diameter // 2
     band = max(_BILATERAL_BAND_PIXELS // (planes.shape[1] * diameter * diameter), 4 * reach, 16)
+    tallest = min(rows, _GRAY_BAND_DIAMETERS * diameter) if planes.ndim == 2 else 0
+    band = max(band, tallest - 2 * reach)
     out = np.empty_like(planes)
     for top in range(0, rows, band):
         if ctx.should_stop():
             raise Cancelled("bilateral filter cancelled")
         ctx.progress(start + (stop - start) * top / rows, "bilateral filter")
         bottom = min(rows, top + band)
-        first, last = max(0, top - reach), min(rows, bottom + reach)
+        first = max(0, min(top - reach, min(rows, bottom + reach) - tallest))
+        last = min(rows, max(bottom + reach, first + tallest))
         part = cv2.bilateralFilter(np.ascontiguousarray(planes[first:last]), diameter, tonal, sigma)
         out[top:bottom] = part[top - first:bottom - first]
     return out

@@ -522,3 +522,18 @@ def test_a_lattice_bilateral_of_a_picture_smaller_than_its_lattice_keeps_its_siz
     pixels = np.random.default_rng(9).random((3, 5, 3)).astype(np.float32)
     out = run("bilateral", pixels, sigma_space=100.0, sigma_color=1.0)
     assert out.shape == pixels.shape and np.isfinite(out).all()
+
+
+def test_a_gray_bilateral_hands_opencv_at_least_nine_windows_of_rows_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+
+    heights: list[int] = []
+    real = cv2.bilateralFilter
+
+    def measured(part, *args):
+        heights.append(part.shape[0])
+        return real(part, *args)
+
+    monkeypatch.setattr(cv2, "bilateralFilter", measured)
+    run("bilateral", np.random.default_rng(4).random((700, 3000, 1)).astype(np.float32), sigma_space=8.0)
+    assert len(heights) > 1 and min(heights) >= 9 * 33, "fewer rows take OpenCV's 10-30 times slower path"
