@@ -414,3 +414,25 @@ def test_a_description_that_is_not_an_enhance_studio_value_map_gives_no_unit(tmp
                        description=text)
     back = read_image(path)
     assert (back.meta.unit, back.meta.value_offset, back.meta.value_scale) == ("", 0.0, 1.0)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_a_value_export_filtered_without_a_window_is_written_as_values_again(tmp_path, ct, suffix, capsys):
+    path = export_slice(ct, tmp_path / f"values{suffix}")
+    assert cli_main(["apply", "--filter", "brightness_contrast", "-q", "-o", str(tmp_path / "out"), str(path)]) == 0
+    edited = tmp_path / "out" / path.name
+    assert read_image(edited).meta.unit == "HU"
+    capsys.readouterr()
+    assert cli_main(["metrics", str(edited), get_testdata_file("CT_small.dcm")]) == 0
+    assert json.loads(capsys.readouterr().out)["identical"] is True
+    assert cli_main(["apply", "--filter", "brightness_contrast", "--format", "jpg", "-q", "-o",
+                     str(tmp_path / "jpeg"), str(path)]) == 1
+    assert "full-range values need 16 bits" in capsys.readouterr().err
+
+
+def test_converting_a_value_export_keeps_its_values_or_windows_its_picture(tmp_path, ct, capsys):
+    path = export_slice(ct, tmp_path / "values.png")
+    assert cli_main(["convert", str(path), str(tmp_path / "copy.tif")]) == 0
+    assert read_image(tmp_path / "copy.tif").meta.unit == "HU"
+    assert cli_main(["convert", str(path), str(tmp_path / "picture.jpg")]) == 0
+    assert "8-bit picture through the window 135.5 / 2063" in capsys.readouterr().out
