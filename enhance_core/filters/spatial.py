@@ -296,8 +296,13 @@ _BILATERAL_BAND_PIXELS = 1 << 27
 four times the window's reach tall, so the rows read around it cost at most half as much again."""
 
 _GRAY_BAND_DIAMETERS = 9
-"""Windows' diameters of rows handed at least to OpenCV's gray float bilateral filter at a time: on fewer than
-about 8 it runs 10 to 30 times slower (0.13 against 3.5 microseconds a pixel at a 33 px window)."""
+"""Windows' diameters of rows handed at least to OpenCV's gray float bilateral filter at a time, and 5 per
+OpenCV thread: on fewer than about 4 per thread it runs 10 to 30 times slower (0.13 against 3.5 microseconds a
+pixel at a 33 px window, two threads; a review measured 16 threads)."""
+
+_NARROW = 16
+"""Columns under which a slice goes to OpenCV's bilateral filter turned (a 3000 x 15 colour slice aborted the
+process with two threads; 3000 x 16 and 12 x 5000 did not)."""
 
 LATTICE_SIGMA = 8.0
 """Widest spatial sigma, in render pixels, at which the bilateral filter weighs every pixel of its window."""
@@ -348,10 +353,19 @@ def filter_bilateral(pixels: np.ndarray, params: BilateralParams, ctx: RenderCon
 
 def _bilateral_bands(planes: np.ndarray, diameter: int, tonal: float, sigma: float, ctx: RenderContext,
                      start: float, stop: float) -> np.ndarray:
-    """OpenCV's bilateral filter of ``planes`` in bands of rows, reporting progress from ``start`` to ``stop``."""
+    """OpenCV's bilateral filter of ``planes`` in bands of rows, reporting progress from ``start`` to ``stop``.
+
+    A slice narrower than :data:`_NARROW` columns is filtered turned a quarter (the window is round, so the
+    result is the same): OpenCV's threaded float filter corrupts memory on tall slices that narrow.
+    """
+    if planes.shape[1] < _NARROW and planes.shape[0] > planes.shape[1]:
+        turned = _bilateral_bands(np.ascontiguousarray(np.swapaxes(planes, 0, 1)), diameter, tonal, sigma, ctx,
+                                  start, stop)
+        return np.ascontiguousarray(np.swapaxes(turned, 0, 1))
     rows, reach = planes.shape[0], diameter // 2
     band = max(_BILATERAL_BAND_PIXELS // (planes.shape[1] * diameter * diameter), 4 * reach, 16)
-    tallest = min(rows, _GRAY_BAND_DIAMETERS * diameter) if planes.ndim == 2 else 0
+    threads = max(1, cv2.getNumThreads())
+    tallest = min(rows, max(_GRAY_BAND_DIAMETERS, 5 * threads) * diameter) if planes.ndim == 2 else 0
     band = max(band, tallest - 2 * reach)
     out = np.empty_like(planes)
     for top in range(0, rows, band):

@@ -524,7 +524,8 @@ def test_a_lattice_bilateral_of_a_picture_smaller_than_its_lattice_keeps_its_siz
     assert out.shape == pixels.shape and np.isfinite(out).all()
 
 
-def test_a_gray_bilateral_hands_opencv_at_least_nine_windows_of_rows_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_gray_bilateral_hands_opencv_at_least_five_windows_of_rows_per_thread_at_a_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     import cv2
 
     heights: list[int] = []
@@ -535,5 +536,32 @@ def test_a_gray_bilateral_hands_opencv_at_least_nine_windows_of_rows_at_a_time(m
         return real(part, *args)
 
     monkeypatch.setattr(cv2, "bilateralFilter", measured)
-    run("bilateral", np.random.default_rng(4).random((700, 3000, 1)).astype(np.float32), sigma_space=8.0)
-    assert len(heights) > 1 and min(heights) >= 9 * 33, "fewer rows take OpenCV's 10-30 times slower path"
+    threads = cv2.getNumThreads()
+    try:
+        for count in (2, 4):
+            cv2.setNumThreads(count)
+            heights.clear()
+            run("bilateral", np.random.default_rng(4).random((1400, 3000, 1)).astype(np.float32), sigma_space=8.0)
+            least = max(9, 5 * count) * 33
+            assert len(heights) > 1 and min(heights) >= least, "fewer rows take OpenCV's 10-30 times slower path"
+    finally:
+        cv2.setNumThreads(threads)
+
+
+@pytest.mark.parametrize(("shape", "sigma"), [((3000, 15, 3), 8.0), ((30000, 40, 3), 20.0)])
+def test_a_bilateral_of_a_narrow_tall_slice_does_not_bring_the_process_down(shape: tuple[int, ...],
+                                                                            sigma: float) -> None:
+    import subprocess
+    import sys
+
+    script = ("import numpy as np, cv2\n"
+              "from tests.filters.test_point_filters import run\n"
+              "cv2.setNumThreads(2)\n"
+              f"pixels = np.random.default_rng(0).random({shape}).astype(np.float32)\n"
+              f"out = run('bilateral', pixels, sigma_space={sigma})\n"
+              "print(out.shape, bool(np.isfinite(out).all()))\n")
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).parents[2])
+    assert done.returncode == 0 and done.stdout.split() == [*f"{shape}".split(), "True"], done.stderr[-500:]
