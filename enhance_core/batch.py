@@ -794,7 +794,8 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
     and a note says when that is not the size written; of the result's size,
     the file as written is scored (with ``--sharpen`` alone, sharpened). A gray image and a color
     one are compared as :func:`enhance_core.metrics.comparable` pairs them, and pixels transparent in
-    either are left out (:func:`enhance_core.metrics.visible_in`).
+    either are left out (:func:`enhance_core.metrics.visible_in`). Values in one unit stored differently are
+    compared in the reference's storage (:func:`_in_units_of`).
     """
     reference = read_image(reference_path)
     outcome.thumbnails = tuple(make_thumbnail(p) for p in (image.pixels, result.pixels, reference.pixels))
@@ -804,7 +805,7 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
         if min(written.rows, written.cols) < SSIM_WINDOW:
             outcome.note = f"smaller than {SSIM_WINDOW}x{SSIM_WINDOW}: not scored"
         else:
-            outcome.metrics = compare_images(*comparable(written.pixels, reference.pixels),
+            outcome.metrics = compare_images(*comparable(_in_units_of(written, reference), reference.pixels),
                                              visible=visible_in(written.alpha, reference.alpha))
             notes = [_flattened(result, written), transparency_differs(written.alpha, reference.alpha)]
             outcome.note = "; ".join(note for note in notes if note)
@@ -827,7 +828,7 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
     else:
         resized = (written.rows, written.cols) != (result.rows, result.cols)
         scored = result if resized else written
-        outcome.metrics = compare_images(*comparable(scored.pixels, expected),
+        outcome.metrics = compare_images(*comparable(_in_units_of(scored, reference), expected),
                                          visible=visible_in(scored.alpha, expected_alpha))
         notes = [MOVED_NOTE if moved else "", "" if resized else _flattened(result, written),
                  transparency_differs(scored.alpha, expected_alpha)]
@@ -835,6 +836,17 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
             notes.append(f"scored at {result.cols}x{result.rows}, before --resize to {written.cols}x{written.rows} "
                          "(a reference of the written size is compared with the file itself)")
         outcome.note = "; ".join(note for note in notes if note)
+
+
+def _in_units_of(image: Image, reference: Image) -> np.ndarray:
+    """The pixels of ``image`` stored as ``reference`` stores the same physical values, when both are in one unit
+    stored differently (a value export and its DICOM image, another rescale), as ``enhance-studio metrics``
+    compares them; else its pixels."""
+    meta, other = image.meta, reference.meta
+    if not meta.unit or meta.unit != other.unit or (meta.value_offset, meta.value_scale) == (other.value_offset,
+                                                                                          other.value_scale):
+        return image.pixels
+    return np.asarray(reference.from_physical(image.to_physical(image.pixels)), dtype=np.float32)
 
 
 def _flattened(result: Image, written: Image) -> str:

@@ -356,7 +356,8 @@ def _bilateral_bands(planes: np.ndarray, diameter: int, tonal: float, sigma: flo
     """OpenCV's bilateral filter of ``planes`` in bands of rows, reporting progress from ``start`` to ``stop``.
 
     A slice narrower than :data:`_NARROW` columns is filtered turned a quarter (the window is round, so the
-    result is the same): OpenCV's threaded float filter corrupts memory on tall slices that narrow.
+    result is the same but for float rounding, under 3e-6): OpenCV's threaded float filter corrupts memory on
+    tall slices that narrow.
     """
     if planes.shape[1] < _NARROW and planes.shape[0] > planes.shape[1]:
         turned = _bilateral_bands(np.ascontiguousarray(np.swapaxes(planes, 0, 1)), diameter, tonal, sigma, ctx,

@@ -436,3 +436,18 @@ def test_converting_a_value_export_keeps_its_values_or_windows_its_picture(tmp_p
     assert read_image(tmp_path / "copy.tif").meta.unit == "HU"
     assert cli_main(["convert", str(path), str(tmp_path / "picture.jpg")]) == 0
     assert "8-bit picture through the window 135.5 / 2063" in capsys.readouterr().out
+
+
+def test_a_batch_scores_a_value_export_against_its_dicom_in_their_unit(tmp_path, ct):
+    import csv
+    import shutil
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "ref").mkdir()
+    shutil.copy(get_testdata_file("CT_small.dcm"), tmp_path / "ref" / "ct.dcm")
+    export_slice(ct, tmp_path / "in" / "ct.png")
+    assert cli_main(["apply", "--filter", "gamma", "-q", "-o", str(tmp_path / "out"), "--reference-dir",
+                     str(tmp_path / "ref"), str(tmp_path / "in")]) == 0
+    with open(tmp_path / "out" / "report" / "report.csv", newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert (row["psnr_db"], row["ssim"], row["mse"]) == ("inf", "1", "0")
