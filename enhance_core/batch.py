@@ -671,8 +671,9 @@ def process_file(task: FileTask) -> FileResult:
         outcome = FileResult(task.source, written, reference=task.reference, megapixels=megapixels,
                              step_notes=tuple(said), pages_left_out=image.meta.other_pages)
         if task.reference is not None:
+            values = _holds_values(image, steps)
             _score(outcome, image, result, task.reference,
-                   written_image=output if _holds_values(image, steps) else _read_back(written, output, outcome))
+                   written_image=output if values else _read_back(written, output, outcome), values=values)
     except Cancelled as error:
         outcome = FileResult(task.source, None, _with_file(task.source, error) if task.time_limit is None else
                              f"{task.source}: stopped after the --time-limit of {task.time_limit:g} s; give it more "
@@ -780,7 +781,7 @@ def load_mask_file(path: Path, *, rows: int, cols: int) -> tuple[np.ndarray, tup
 
 
 def _score(outcome: FileResult, image: Image, result: Image, reference_path: Path, *,
-           written_image: Image | None = None) -> None:
+           written_image: Image | None = None, values: bool = False) -> None:
     """Fill metrics and thumbnails of ``outcome`` against the reference (a note says why not).
 
     A reference of the size of ``written_image`` (the file as written and read
@@ -794,8 +795,9 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
     and a note says when that is not the size written; of the result's size,
     the file as written is scored (with ``--sharpen`` alone, sharpened). A gray image and a color
     one are compared as :func:`enhance_core.metrics.comparable` pairs them, and pixels transparent in
-    either are left out (:func:`enhance_core.metrics.visible_in`). Values in one unit stored differently are
-    compared in the reference's storage (:func:`_in_units_of`).
+    either are left out (:func:`enhance_core.metrics.visible_in`). A result that holds ``values`` (no window
+    step) in the reference's unit stored differently is compared in the reference's storage
+    (:func:`_in_units_of`).
     """
     reference = read_image(reference_path)
     outcome.thumbnails = tuple(make_thumbnail(p) for p in (image.pixels, result.pixels, reference.pixels))
@@ -805,7 +807,8 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
         if min(written.rows, written.cols) < SSIM_WINDOW:
             outcome.note = f"smaller than {SSIM_WINDOW}x{SSIM_WINDOW}: not scored"
         else:
-            outcome.metrics = compare_images(*comparable(_in_units_of(written, reference), reference.pixels),
+            scored_pixels = _in_units_of(written, reference) if values else written.pixels
+            outcome.metrics = compare_images(*comparable(scored_pixels, reference.pixels),
                                              visible=visible_in(written.alpha, reference.alpha))
             notes = [_flattened(result, written), transparency_differs(written.alpha, reference.alpha)]
             outcome.note = "; ".join(note for note in notes if note)
@@ -828,7 +831,8 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
     else:
         resized = (written.rows, written.cols) != (result.rows, result.cols)
         scored = result if resized else written
-        outcome.metrics = compare_images(*comparable(_in_units_of(scored, reference), expected),
+        scored_pixels = _in_units_of(scored, reference) if values else scored.pixels
+        outcome.metrics = compare_images(*comparable(scored_pixels, expected),
                                          visible=visible_in(scored.alpha, expected_alpha))
         notes = [MOVED_NOTE if moved else "", "" if resized else _flattened(result, written),
                  transparency_differs(scored.alpha, expected_alpha)]

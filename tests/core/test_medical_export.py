@@ -451,3 +451,24 @@ def test_a_batch_scores_a_value_export_against_its_dicom_in_their_unit(tmp_path,
     with open(tmp_path / "out" / "report" / "report.csv", newline="") as handle:
         (row,) = csv.DictReader(handle)
     assert (row["psnr_db"], row["ssim"], row["mse"]) == ("inf", "1", "0")
+
+
+def test_a_windowed_batch_result_is_not_scored_as_values(tmp_path, ct):
+    import csv
+    import shutil
+
+    from enhance_core.metrics import comparable, compare_images
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "ref").mkdir()
+    export_slice(ct, tmp_path / "in" / "ct.png")
+    shutil.copy(get_testdata_file("CT_small.dcm"), tmp_path / "ref" / "ct.dcm")
+    window = ["--filter", "window_level", "--set", "center=40", "--set", "width=400"]
+    assert cli_main(["apply", *window, "--resize", "50%", "-q", "-o", str(tmp_path / "out"), "--reference-dir",
+                     str(tmp_path / "ref"), str(tmp_path / "in")]) == 0
+    with open(tmp_path / "out" / "report" / "report.csv", newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    exported = read_image(tmp_path / "in" / "ct.png")
+    shown = render_image(exported, [make_item("window_level", {"center": 40.0, "width": 400.0})])
+    expected = compare_images(*comparable(shown.pixels, ct.pixels))
+    assert float(row["psnr_db"]) == pytest.approx(expected["psnr"], abs=1e-3)
