@@ -654,7 +654,8 @@ def process_file(task: FileTask) -> FileResult:
                               should_stop=None if deadline is None else lambda: time.monotonic() > deadline)
         _make_folder(task.output.parent)
         output = apply_output_size(result, task.size) if task.size is not None else result
-        if _holds_values(image, steps):
+        values = _holds_values(image, steps)
+        if values:
             written = _write_values(output, task)
         else:
             written = write_image(output, task.output, bit_depth=task.bit_depth,
@@ -666,12 +667,11 @@ def process_file(task: FileTask) -> FileResult:
             said.append(mask_note)
         if image.meta.other_pages > 0:
             said.append(f"{image.meta.page_words} only: the other pages are not in the output")
-        if not _holds_values(image, steps):
+        if not values:
             said += write_losses(output, written, task.bit_depth)
         outcome = FileResult(task.source, written, reference=task.reference, megapixels=megapixels,
                              step_notes=tuple(said), pages_left_out=image.meta.other_pages)
         if task.reference is not None:
-            values = _holds_values(image, steps)
             _score(outcome, image, result, task.reference,
                    written_image=output if values else _read_back(written, output, outcome), values=values)
     except Cancelled as error:
@@ -797,7 +797,7 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
     one are compared as :func:`enhance_core.metrics.comparable` pairs them, and pixels transparent in
     either are left out (:func:`enhance_core.metrics.visible_in`). A result that holds ``values`` (no window
     step) in the reference's unit stored differently is compared in the reference's storage
-    (:func:`_in_units_of`).
+    (:meth:`Image.stored_as`).
     """
     reference = read_image(reference_path)
     outcome.thumbnails = tuple(make_thumbnail(p) for p in (image.pixels, result.pixels, reference.pixels))
@@ -807,7 +807,7 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
         if min(written.rows, written.cols) < SSIM_WINDOW:
             outcome.note = f"smaller than {SSIM_WINDOW}x{SSIM_WINDOW}: not scored"
         else:
-            scored_pixels = _in_units_of(written, reference) if values else written.pixels
+            scored_pixels = written.stored_as(reference) if values else written.pixels
             outcome.metrics = compare_images(*comparable(scored_pixels, reference.pixels),
                                              visible=visible_in(written.alpha, reference.alpha))
             notes = [_flattened(result, written), transparency_differs(written.alpha, reference.alpha)]
@@ -831,7 +831,7 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
     else:
         resized = (written.rows, written.cols) != (result.rows, result.cols)
         scored = result if resized else written
-        scored_pixels = _in_units_of(scored, reference) if values else scored.pixels
+        scored_pixels = scored.stored_as(reference) if values else scored.pixels
         outcome.metrics = compare_images(*comparable(scored_pixels, expected),
                                          visible=visible_in(scored.alpha, expected_alpha))
         notes = [MOVED_NOTE if moved else "", "" if resized else _flattened(result, written),
@@ -840,17 +840,6 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
             notes.append(f"scored at {result.cols}x{result.rows}, before --resize to {written.cols}x{written.rows} "
                          "(a reference of the written size is compared with the file itself)")
         outcome.note = "; ".join(note for note in notes if note)
-
-
-def _in_units_of(image: Image, reference: Image) -> np.ndarray:
-    """The pixels of ``image`` stored as ``reference`` stores the same physical values, when both are in one unit
-    stored differently (a value export and its DICOM image, another rescale), as ``enhance-studio metrics``
-    compares them; else its pixels."""
-    meta, other = image.meta, reference.meta
-    if not meta.unit or meta.unit != other.unit or (meta.value_offset, meta.value_scale) == (other.value_offset,
-                                                                                          other.value_scale):
-        return image.pixels
-    return np.asarray(reference.from_physical(image.to_physical(image.pixels)), dtype=np.float32)
 
 
 def _flattened(result: Image, written: Image) -> str:

@@ -222,6 +222,15 @@ class Image:
         """Map physical values (for example Hounsfield units) to normalized pixel values."""
         return (values - self.meta.value_offset) / self.meta.value_scale
 
+    def stored_as(self, other: Image) -> np.ndarray:
+        """These pixels stored as ``other`` stores the same physical values, when both are in one unit stored
+        differently (a value export and its DICOM image, another rescale); else the pixels themselves."""
+        meta, theirs = self.meta, other.meta
+        if not meta.unit or meta.unit != theirs.unit or (meta.value_offset, meta.value_scale) == (
+                theirs.value_offset, theirs.value_scale):
+            return self.pixels
+        return np.asarray(other.from_physical(self.to_physical(self.pixels)), dtype=np.float32)
+
     def with_pixels(self, pixels: np.ndarray) -> Image:
         """Return a new image with ``pixels`` replaced; alpha and metadata are shared."""
         return replace(self, pixels=pixels)

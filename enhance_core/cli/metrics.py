@@ -81,11 +81,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {gray} is gray: the brightness (luma) of both is compared", file=sys.stderr, flush=True)
     if transparency := transparency_differs(result.alpha, reference.alpha):
         print(f"warning: {args.result} and {args.reference}: {transparency}", file=sys.stderr, flush=True)
-    pixels = result.pixels
-    stored = (result.meta.value_offset, result.meta.value_scale)
-    if result.meta.unit and result.meta.unit == reference.meta.unit and stored != (reference.meta.value_offset,
-                                                                                  reference.meta.value_scale):
-        pixels = np.asarray(reference.from_physical(result.to_physical(pixels)), dtype=np.float32)
+    pixels = result.stored_as(reference)
     with np.errstate(divide="ignore", over="ignore"):  # a data range so small its square is 0: no finite PSNR
         scores = compare_images(*comparable(pixels, reference.pixels), data_range=data_range,
                                 visible=visible_in(result.alpha, reference.alpha))

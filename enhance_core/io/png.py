@@ -151,24 +151,33 @@ RAW_XMP = "raw profile type xmp"
 the standard iTXt chunk, and a location left out is left out of it too)."""
 
 
-def _raw_profile(name: str, payload: bytes) -> bytes | None:
-    """The bytes of an ImageMagick raw profile chunk (text ``\\nNAME\\n LENGTH\\nHEX...``); None when it is
-    not one or does not decode."""
+def chunk_text(name: str, payload: bytes, limit: int) -> bytes | None:
+    """The text of a tEXt, zTXt or iTXt chunk after its keyword, inflated to at most ``limit`` bytes where
+    compressed (as bytes: Latin-1 in tEXt and zTXt, UTF-8 in iTXt); None when it does not inflate."""
     _, _, rest = payload.partition(b"\x00")
     try:
         if name == "zTXt":
-            text = zlib.decompressobj().decompress(rest[1:], MAX_XMP_BYTES * 2 + 64)
-        elif name == "iTXt":
+            return zlib.decompressobj().decompress(rest[1:], limit)
+        if name == "iTXt":
             compressed, fields = rest[:1], rest[2:].split(b"\x00", 2)
             text = fields[2] if len(fields) == 3 else b""
-            if compressed == b"\x01":
-                text = zlib.decompressobj().decompress(text, MAX_XMP_BYTES * 2 + 64)
-        else:
-            text = rest
+            return zlib.decompressobj().decompress(text, limit) if compressed == b"\x01" else text
+    except zlib.error:
+        return None
+    return rest
+
+
+def _raw_profile(name: str, payload: bytes) -> bytes | None:
+    """The bytes of an ImageMagick raw profile chunk (text ``\\nNAME\\n LENGTH\\nHEX...``); None when it is
+    not one or does not decode."""
+    text = chunk_text(name, payload, MAX_XMP_BYTES * 2 + 64)
+    if text is None:
+        return None
+    try:
         words = text.split()
         length = int(words[1])
         data = bytes.fromhex(b"".join(words[2:]).decode("ascii"))
-    except (zlib.error, ValueError, IndexError, UnicodeDecodeError):
+    except (ValueError, IndexError, UnicodeDecodeError):
         return None
     return data[:length] if 0 < length <= len(data) else None
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from typing import TypeGuard
 
 import numpy as np
 
 from enhance_core.image import ImageMeta
+from enhance_core.io.png import chunk_text, text_keyword
 
 MAPPING = "physical = offset + scale * value"
 """How the description of a value export names its map (``value`` is the 16-bit code)."""
@@ -27,24 +27,11 @@ _MAX_TEXT = 1 << 20
 
 
 def png_description(chunks: list[tuple[str, bytes]]) -> str | None:
-    """The text of the ``Description`` tEXt or iTXt chunk among a PNG's text chunks, or None."""
+    """The text of the ``Description`` text chunk among a PNG's text chunks, or None."""
     for name, payload in chunks:
-        keyword, _, rest = payload.partition(b"\x00")
-        if keyword != b"Description":
-            continue
-        if name == "tEXt":
-            return rest.decode("latin-1")
-        if name == "iTXt" and len(rest) >= 2:
-            fields = rest[2:].split(b"\x00", 2)
-            if len(fields) < 3:
-                return None
-            text = fields[2]
-            if rest[:1] == b"\x01":
-                try:
-                    text = zlib.decompressobj().decompress(text, _MAX_TEXT)
-                except zlib.error:
-                    return None
-            return text.decode("utf-8", errors="replace")
+        if text_keyword(name, payload) == "Description":
+            text = chunk_text(name, payload, _MAX_TEXT)
+            return None if text is None else text.decode("utf-8" if name == "iTXt" else "latin-1", errors="replace")
     return None
 
 
