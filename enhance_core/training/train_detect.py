@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from enhance_core.learned.archs.damage_unet import DamageUNet
-from enhance_core.learned.archs.inpaint_unet import ResBlock
+from enhance_core.learned.archs.unet import ResBlock
 from enhance_core.learned.damage import COARSE_SIDE
 from enhance_core.restoration.scoring import DetectionCounts, count_detections
 from enhance_core.training import loop

@@ -14,10 +14,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from enhance_core.learned.archs.inpaint_unet import ResBlock
+from enhance_core.learned.archs.unet import UNetLevels
 
 
-class DamageUNet(nn.Module):
+class DamageUNet(UNetLevels):
     """U-Net that maps an RGB scan to damage logits.
 
     Parameters
@@ -38,22 +38,11 @@ class DamageUNet(nn.Module):
         blocks: tuple[int, ...] = (1, 1, 2, 2),
     ) -> None:
         super().__init__()
-        if len(widths) != len(blocks):
-            raise ValueError(f"widths and blocks need the same length, got {widths} and {blocks}")
         self.channels = channels
         self.head = nn.Sequential(nn.PixelUnshuffle(2), nn.Conv2d(4 * channels, widths[0], 3, padding=1),
                                   nn.LeakyReLU(0.1, inplace=True))
-        self.encoders = nn.ModuleList()
-        self.downs = nn.ModuleList()
-        self.ups = nn.ModuleList()
-        self.decoders = nn.ModuleList()
-        for level in range(len(widths) - 1):
-            w, w_next = widths[level], widths[level + 1]
-            self.encoders.append(nn.Sequential(*[ResBlock(w, slope=0.1) for _ in range(blocks[level])]))
-            self.downs.append(nn.Sequential(nn.Conv2d(w, w_next, 2, stride=2), nn.LeakyReLU(0.1, inplace=True)))
-            self.ups.append(nn.ConvTranspose2d(w_next, w, 2, stride=2))
-            self.decoders.append(nn.Sequential(*[ResBlock(w, slope=0.1) for _ in range(blocks[level])]))
-        self.bottleneck = nn.Sequential(*[ResBlock(widths[-1], slope=0.1) for _ in range(blocks[-1])])
+        self.build_levels(widths, blocks, slope=0.1, down=lambda w, w_next: nn.Sequential(
+            nn.Conv2d(w, w_next, 2, stride=2), nn.LeakyReLU(0.1, inplace=True)))
         self.tail = nn.Sequential(nn.Conv2d(widths[0], 4, 3, padding=1), nn.PixelShuffle(2))
         self.multiple = 2 ** len(widths)
 
@@ -63,12 +52,5 @@ class DamageUNet(nn.Module):
         H and W must be multiples of :attr:`multiple`.
         """
         x = self.head(image - 0.5)
-        skips = []
-        for encoder, down in zip(self.encoders, self.downs):
-            x = encoder(x)
-            skips.append(x)
-            x = down(x)
-        x = self.bottleneck(x)
-        for up, decoder, skip in zip(reversed(self.ups), reversed(self.decoders), reversed(skips)):
-            x = decoder(up(x) + skip)
+        x = self.levels(x)
         return self.tail(x)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from enhance_core.learned.archs.unet import UNetLevels
+
 
 class GatedConv(nn.Module):
     """3x3 convolution whose output is ``act(features) * sigmoid(gate)``."""
@@ -31,22 +33,7 @@ class GatedConv(nn.Module):
         return self.act(features) * torch.sigmoid(gate)
 
 
-class ResBlock(nn.Module):
-    """Two 3x3 convolutions with a leaky ReLU (negative ``slope``) between and an identity skip."""
-
-    def __init__(self, channels: int, slope: float = 0.2) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1),
-            nn.LeakyReLU(slope, inplace=True),
-            nn.Conv2d(channels, channels, 3, padding=1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
-class InpaintUNet(nn.Module):
+class InpaintUNet(UNetLevels):
     """U-Net that turns a smoothly pre-filled image into a detailed fill.
 
     Parameters
@@ -67,21 +54,9 @@ class InpaintUNet(nn.Module):
         blocks: tuple[int, ...] = (1, 1, 2, 2),
     ) -> None:
         super().__init__()
-        if len(widths) != len(blocks):
-            raise ValueError(f"widths and blocks need the same length, got {widths} and {blocks}")
         self.channels = channels
         self.head = nn.Sequential(nn.PixelUnshuffle(2), GatedConv(4 * (channels + 1), widths[0]))
-        self.encoders = nn.ModuleList()
-        self.downs = nn.ModuleList()
-        self.ups = nn.ModuleList()
-        self.decoders = nn.ModuleList()
-        for level in range(len(widths) - 1):
-            w, w_next = widths[level], widths[level + 1]
-            self.encoders.append(nn.Sequential(*[ResBlock(w) for _ in range(blocks[level])]))
-            self.downs.append(GatedConv(w, w_next, stride=2))
-            self.ups.append(nn.ConvTranspose2d(w_next, w, 2, stride=2))
-            self.decoders.append(nn.Sequential(*[ResBlock(w) for _ in range(blocks[level])]))
-        self.bottleneck = nn.Sequential(*[ResBlock(widths[-1]) for _ in range(blocks[-1])])
+        self.build_levels(widths, blocks, slope=0.2, down=lambda w, w_next: GatedConv(w, w_next, stride=2))
         out = nn.Conv2d(widths[0], 4 * channels, 3, padding=1)
         assert out.bias is not None  # bias=True (the default)
         nn.init.zeros_(out.weight)
@@ -97,12 +72,5 @@ class InpaintUNet(nn.Module):
         :attr:`multiple`.
         """
         x = self.head(torch.cat([prefilled, hole], dim=1))
-        skips = []
-        for encoder, down in zip(self.encoders, self.downs):
-            x = encoder(x)
-            skips.append(x)
-            x = down(x)
-        x = self.bottleneck(x)
-        for up, decoder, skip in zip(reversed(self.ups), reversed(self.decoders), reversed(skips)):
-            x = decoder(up(x) + skip)
+        x = self.levels(x)
         return prefilled + self.tail(x)

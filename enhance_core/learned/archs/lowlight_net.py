@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from enhance_core.learned.archs.denoise_unet import ResBlock
+from enhance_core.learned.archs.unet import UNetLevels
 
 
 def conv_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -70,7 +70,7 @@ class ExposureNet(nn.Module):
         return head[:, :1, None, None] + local, wb
 
 
-class GainDenoiser(nn.Module):
+class GainDenoiser(UNetLevels):
     """Small U-Net after a 4x4 pixel unshuffle that removes the noise a gain revealed.
 
     Parameters
@@ -83,17 +83,8 @@ class GainDenoiser(nn.Module):
 
     def __init__(self, widths: tuple[int, ...] = (32, 64), blocks: tuple[int, ...] = (1, 2)) -> None:
         super().__init__()
-        if len(widths) != len(blocks):
-            raise ValueError(f"widths and blocks need the same length, got {widths} and {blocks}")
         self.head = nn.Sequential(nn.PixelUnshuffle(4), nn.Conv2d(16 * 4, widths[0], 3, padding=1, bias=False))
-        self.encoders, self.downs, self.ups, self.decoders = (nn.ModuleList() for _ in range(4))
-        for level in range(len(widths) - 1):
-            w, w_next = widths[level], widths[level + 1]
-            self.encoders.append(nn.Sequential(*[ResBlock(w) for _ in range(blocks[level])]))
-            self.downs.append(nn.Conv2d(w, w_next, 2, stride=2, bias=False))
-            self.ups.append(nn.ConvTranspose2d(w_next, w, 2, stride=2, bias=False))
-            self.decoders.append(nn.Sequential(*[ResBlock(w) for _ in range(blocks[level])]))
-        self.bottleneck = nn.Sequential(*[ResBlock(widths[-1]) for _ in range(blocks[-1])])
+        self.build_levels(widths, blocks, bias=False)
         self.tail = nn.Sequential(nn.Conv2d(widths[0], 16 * 3, 3, padding=1, bias=False), nn.PixelShuffle(4))
         self.multiple = 4 * 2 ** (len(widths) - 1)
 
@@ -103,14 +94,7 @@ class GainDenoiser(nn.Module):
         H and W must be multiples of :attr:`multiple`.
         """
         x = self.head(torch.cat([bright, log_gain * 0.25], dim=1))
-        skips = []
-        for encoder, down in zip(self.encoders, self.downs):
-            x = encoder(x)
-            skips.append(x)
-            x = down(x)
-        x = self.bottleneck(x)
-        for up, decoder, skip in zip(reversed(self.ups), reversed(self.decoders), reversed(skips)):
-            x = decoder(up(x) + skip)
+        x = self.levels(x)
         return bright - self.tail(x)
 
 
