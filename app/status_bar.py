@@ -8,7 +8,9 @@ warning is shortened with "…" instead of widening the window.
 
 Jobs from every registered :class:`~app.workers.JobRunner` show their label
 and progress with a Cancel button; the progress appears only when a job runs
-longer than ``SHOW_AFTER_MS``, so quick previews do not flicker.
+longer than ``SHOW_AFTER_MS``, so quick previews do not flicker. Until a job
+reports some progress, the bar moves as a busy bar: a learned filter's preview
+is often one tile, which reports only when it is done.
 """
 
 from __future__ import annotations
@@ -161,7 +163,11 @@ class EditorStatusBar(QStatusBar):
 
     def _show_progress(self, runner: JobRunner) -> None:
         fraction, message = self._done.get(runner, (0.0, ""))
-        self.progress.setValue(int(fraction * 1000))
+        if fraction > 0.0:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(fraction * 1000))
+        else:  # nothing measured yet (a model loading, one large tile): a busy bar, not one stuck at 0
+            self.progress.setRange(0, 0)
         self.job_label.setText(f"{runner.label}: {message}" if message else runner.label)
 
     def _on_idle(self, runner: JobRunner) -> None:

@@ -70,6 +70,24 @@ def test_a_new_job_s_bar_shows_its_own_progress_not_the_last_job_s(qtbot, window
         window.document.undo_stack.undo()
 
 
+def test_a_job_that_has_not_reported_shows_a_busy_bar_not_one_stuck_at_zero(qtbot, window, photo_path,
+                                                                            one_report_filter):
+    """A learned filter's preview of one tile reported nothing until it was done: the bar sat at 0 for seconds."""
+    open_image(qtbot, window, photo_path)
+    lane = window.renders.lane
+    window.document.push(AddStepCommand(window.document.stack, "test_once", {"strength": 0.0}))
+    qtbot.waitUntil(window.status.progress.isVisible, timeout=10000)
+    assert window.status.progress.maximum() == 0
+    with qtbot.waitSignals([lane.cancelled, lane.idle], timeout=3000):
+        window.status.cancel_button.click()
+    window.document.undo_stack.undo()
+    window.document.push(AddStepCommand(window.document.stack, "test_once", {"strength": 0.4}))
+    qtbot.waitUntil(window.status.progress.isVisible, timeout=10000)
+    assert (window.status.progress.maximum(), window.status.progress.value()) == (1000, 400)
+    with qtbot.waitSignals([lane.cancelled, lane.idle], timeout=3000):
+        window.status.cancel_button.click()
+
+
 def test_render_again_after_a_cancel_draws_the_brush_overlay_the_cancel_stopped(qtbot, window, photo_path,
                                                                                   monkeypatch):
     """Cancel stops the overlay's lane too; F5 rendered only the preview again, and a restore's detected damage
