@@ -50,7 +50,7 @@ from enhance_core.masks import check_mask_dict, load_mask_raster, mask_from_dict
 from enhance_core.sidecars import Sidecars
 from enhance_core.stack import StackItem, make_item
 from enhance_core.validation import (check_bool, check_list, check_number, check_object, check_whole, env_limit,
-                                     shown)
+                                     json_kind, shown)
 
 SCHEMA = "enhance-studio.recipe"
 VERSION = 1
@@ -64,6 +64,8 @@ RELOADS = 5
 """Times a recipe saved again while it was read is read again (:func:`load_recipe`)."""
 _FROM_NEWER = "if a newer Enhance Studio saved the recipe, open it with that version or update this one"
 _RECIPE_KEYS = ("schema", "version", "steps")
+_EVERY_PARAM = ("a step gives every parameter of its filter (`enhance-studio apply --list` shows them and their "
+                "defaults)")
 _STEP_KEYS = ("filter", "params", "enabled", "opacity", "mask", "revision")
 _MAX_REVISION = 1_000_000
 """Largest revision a recipe step may name (a check of the number's sanity, far above any real revision)."""
@@ -242,9 +244,12 @@ def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[tuple[str
         definition = get_filter(step["filter"])
     except ParameterError as error:
         raise ParameterError(f"{error} ({_FROM_NEWER})") from None
-    params = step.get("params")
+    if "params" not in step:
+        raise ParameterError(f"filter {definition.name!r}: \"params\" is missing; {_EVERY_PARAM}")
+    params = step["params"]
     if not isinstance(params, dict):
-        raise ParameterError(f"filter {definition.name!r}: \"params\" must be an object of parameter values")
+        raise ParameterError(f"filter {definition.name!r}: \"params\" must be an object of parameter values, got "
+                             f"{json_kind(params)}")
     params = upgrade_params(definition.name, params)
     _check_param_types(definition, params)
     check_whole(step.get("revision", 1), "revision", minimum=1, maximum=_MAX_REVISION)

@@ -71,6 +71,10 @@ def recipe(*steps: dict) -> dict:
     ({"filter": "gamma", "params": {"gamma": 1}, "blend": "x"}, r"step 2: unknown key 'blend'; allowed: .*; if a "
      r"newer Enhance Studio saved the recipe, open it with that version or update this one$"),
     ({"params": {}}, r"step 2: \"filter\" is missing"),
+    ({"filter": "gamma"}, r"step 2: filter 'gamma': \"params\" is missing; a step gives every parameter of its "
+     r"filter \(`enhance-studio apply --list` shows them and their defaults\)$"),
+    ({"filter": "gamma", "params": [2]}, r"step 2: filter 'gamma': \"params\" must be an object of parameter values, "
+     r"got a list \[2\]$"),
 ])
 def test_errors_name_the_step_and_the_problem(step: dict, message: str) -> None:
     good = {"filter": "negative", "params": {}}
