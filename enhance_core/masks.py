@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from enhance_core.atomic import write_bytes_atomic
+from enhance_core.blur import gaussian
 from enhance_core.errors import ImageReadError, ImageWriteError, ParameterError
 from enhance_core.io.limits import resolve_limits
 from enhance_core.io.png import png_header_size
@@ -356,7 +357,7 @@ class Mask:
                          opacity=stroke.opacity, erase=stroke.erase, scale=scale, origin=(work.top, work.left),
                          should_stop=should_stop)
         if feather > 0:
-            canvas = cv2.GaussianBlur(canvas, (0, 0), feather, borderType=cv2.BORDER_REPLICATE)
+            canvas = gaussian(canvas, feather, border=cv2.BORDER_REPLICATE)
         inner = region.relative_to(work)
         return np.ascontiguousarray(np.clip(canvas[inner.slices], 0.0, 1.0))
 
@@ -386,7 +387,7 @@ class Mask:
                          opacity=stroke.opacity, erase=stroke.erase, scale=1.0, origin=(work.top, work.left),
                          should_stop=should_stop)
         if feather > 0:
-            canvas = cv2.GaussianBlur(canvas, (0, 0), feather, borderType=cv2.BORDER_REPLICATE)
+            canvas = gaussian(canvas, feather, border=cv2.BORDER_REPLICATE)
         inner = region.relative_to(work)
         return np.ascontiguousarray(np.clip(canvas[inner.slices], 0.0, 1.0))
 
@@ -426,7 +427,7 @@ class Mask:
                          erase=stroke.erase, scale=stroke_scale, origin=(region.top, region.left))
         feather = self.feather * gain
         if feather > 0:
-            canvas = cv2.GaussianBlur(canvas, (0, 0), feather, borderType=cv2.BORDER_REPLICATE)
+            canvas = gaussian(canvas, feather, border=cv2.BORDER_REPLICATE)
         return np.clip(canvas, 0.0, 1.0)
 
     def _base(self, scale: float, rows: int, cols: int, work: Region) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from enhance_core.blur import gaussian
 from enhance_core.filters.base import RenderContext
 
 WHOLE_IMAGE = 1 << 30
@@ -67,7 +68,8 @@ one; between, a blend of the two that goes from one to the other."""
 def gaussian_blur(planes: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of variance ``sigma ** 2`` (render pixels) of (rows, cols) or (rows, cols, 3) float32 planes.
 
-    From :data:`SMALL_SIGMA`'s upper end it is OpenCV's sampled kernel. Below, a sampled kernel's spread falls to
+    From :data:`SMALL_SIGMA`'s upper end it is OpenCV's sampled kernel (by FFT for large sigmas:
+    :func:`enhance_core.blur.gaussian`). Below, a sampled kernel's spread falls to
     nothing (at 0.3 px it is a single tap), so the reduced render of a fit view showed a 0.8 px capture sharpening
     of a 24 MP photo as no change at all: there the discrete Gaussian (``exp(-t) I_n(t)``, ``t = sigma ** 2``),
     whose variance is ``sigma ** 2`` however small, reaches :func:`gaussian_margin`'s pixels. The two differ in
@@ -76,7 +78,7 @@ def gaussian_blur(planes: np.ndarray, sigma: float) -> np.ndarray:
     """
     low, high = SMALL_SIGMA
     if sigma >= high:
-        return cv2.GaussianBlur(planes, (0, 0), sigma)
+        return gaussian(planes, sigma)
     from scipy.special import ive
 
     radius = int(math.ceil(4.0 * sigma)) + 1
