@@ -142,7 +142,7 @@ def test_a_source_of_more_than_8_bits_exports_at_16_by_default(tmp_path, bits, w
     from enhance_core.image import Image, ImageMeta
 
     levels = (1 << bits) - 1
-    ramp = (np.arange(64 * 64, dtype=np.float32).reshape(64, 64, 1) % (levels + 1)) / levels
+    ramp = (np.arange(64 * 64).reshape(64, 64, 1) % (levels + 1) / levels).astype(np.float32)
     path = write_image(Image(ramp, meta=ImageMeta(bit_depth=bits)), tmp_path / "out.png")
     back = read_image(path)
     assert back.meta.bit_depth == wanted
