@@ -47,7 +47,7 @@ def to_srgb(icc_profile: bytes | None) -> ToSrgb | None:
                                             renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
                                             flags=ImageCms.Flags.NOCACHE)  # threads share it: no one-pixel cache
         probe = _CUBE if mode == "RGB" else _RAMP
-        moved = np.asarray(ImageCms.applyTransform(PILImage.fromarray(probe, mode), transform)).astype(np.int16)
+        moved = np.asarray(ImageCms.applyTransform(PILImage.fromarray(probe), transform)).astype(np.int16)
         expected = probe if mode == "RGB" else np.repeat(probe[..., None], 3, axis=2)
     except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
         return None
@@ -68,7 +68,7 @@ def to_srgb(icc_profile: bytes | None) -> ToSrgb | None:
         if table is not None:
             converted = cv2.LUT(cv2.cvtColor(np.ascontiguousarray(colour), cv2.COLOR_GRAY2RGB), table)
         else:
-            converted = np.asarray(ImageCms.applyTransform(PILImage.fromarray(np.ascontiguousarray(colour), mode),
+            converted = np.asarray(ImageCms.applyTransform(PILImage.fromarray(np.ascontiguousarray(colour)),
                                                            transform))
         if array.ndim == 3 and array.shape[2] == 4:
             converted = np.concatenate([converted, array[:, :, 3:]], axis=2)
