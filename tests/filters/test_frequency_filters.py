@@ -211,3 +211,26 @@ def test_periodic_noise_takes_out_at_most_the_strongest_patterns_and_says_so() -
     out, notes = periodic(striped, height=10.0)
     assert notes[0].startswith(f"{MAX_PATTERNS} periodic patterns removed") and "the strongest of " in notes[0]
     assert psnr(out, clean) > psnr(striped, clean) + 3
+
+
+def test_periodic_noise_names_each_peak_once_as_comparing_every_pair_would() -> None:
+    """Comparing each peak with every one kept took minutes at a low peak height (tens of thousands of peaks)."""
+    from enhance_core.filters.frequency import _distinct
+
+    rows, cols = 60, 90
+    rng = np.random.default_rng(5)
+    centres = rng.uniform([-0.5, 0.0], [0.5, 0.5], (150, 2))
+    centres[:30, 1] = rng.choice([0.0, 0.5], 30)  # on the edge columns, whose conjugates count
+    centres[30:45, 0] = rng.choice([-0.5, 0.4999], 15)  # where fy wraps
+    points = np.repeat(centres, 4, axis=0) + rng.normal(0, 1.2, (600, 2)) / [rows, cols]
+    fy, fx = points[:, 0], points[:, 1] * rng.choice([-1, 1], 600)
+
+    def near(y, x, z, w):
+        return abs((y - z + 0.5) % 1.0 - 0.5) * rows <= 1.5 and abs(x - w) * cols <= 1.5
+
+    kept: list[tuple[float, float]] = []
+    for y, x in zip(fy.tolist(), np.abs(fx).tolist()):
+        if not any(near(y, x, z, w) or (min(w, 0.5 - w) * cols <= 1.5 and near(y, x, -z, w)) for z, w in kept):
+            kept.append((y, x))
+    assert 100 < len(kept) < 600
+    np.testing.assert_array_equal(_distinct(fy, fx, rows, cols), np.array(kept))
