@@ -245,7 +245,8 @@ def _step_from_dict(step: Any, *, base_dir: Path | None, rasters: dict[tuple[str
     except ParameterError as error:
         raise ParameterError(f"{error} ({_FROM_NEWER})") from None
     if "params" not in step:
-        raise ParameterError(f"filter {definition.name!r}: \"params\" is missing; {_EVERY_PARAM}")
+        need = _EVERY_PARAM if definition.specs else "a filter without parameters has \"params\": {}"
+        raise ParameterError(f"filter {definition.name!r}: \"params\" is missing; {need}")
     params = step["params"]
     if not isinstance(params, dict):
         raise ParameterError(f"filter {definition.name!r}: \"params\" must be an object of parameter values, got "

@@ -53,12 +53,12 @@ def _read_heif(path: Path, *, page: int | None, limits: Limits) -> Image:
 
 
 def _read_avif(path: Path, *, page: int | None, limits: Limits) -> Image:
-    """Read AVIF through Pillow's own plugin (Pillow 11.3 and later, built with libavif)."""
+    """Read AVIF through Pillow's own plugin (in PyPI's wheels; a Pillow built from source needs libavif)."""
     from PIL import features
 
     if not features.check("avif"):
-        raise MissingDecoder(path, "this Pillow cannot read AVIF; upgrade it with `pip install -U pillow` "
-                             "(11.3 or later)")
+        raise MissingDecoder(path, "this Pillow was built without AVIF (libavif); install PyPI's wheel with "
+                             "`pip install --force-reinstall --only-binary=pillow pillow`")
     return read_pillow_format(path, page=page, limits=limits, format_name="AVIF")
 
 

@@ -73,6 +73,8 @@ def recipe(*steps: dict) -> dict:
     ({"params": {}}, r"step 2: \"filter\" is missing"),
     ({"filter": "gamma"}, r"step 2: filter 'gamma': \"params\" is missing; a step gives every parameter of its "
      r"filter \(`enhance-studio apply --list` shows them and their defaults\)$"),
+    ({"filter": "negative"}, r"step 2: filter 'negative': \"params\" is missing; a filter without parameters has "
+     r"\"params\": \{\}$"),
     ({"filter": "gamma", "params": [2]}, r"step 2: filter 'gamma': \"params\" must be an object of parameter values, "
      r"got a list \[2\]$"),
 ])
