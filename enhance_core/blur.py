@@ -24,6 +24,11 @@ so a blur needs little more memory than OpenCV's (a whole padded spectrum of a 2
 _PADDING = {cv2.BORDER_REFLECT_101: "reflect", cv2.BORDER_REPLICATE: "edge"}
 
 
+def fft_workers() -> int:
+    """Threads for SciPy's FFTs: as many as OpenCV uses (one in a batch's worker processes, which run side by side)."""
+    return max(1, cv2.getNumThreads())
+
+
 def gaussian(planes: np.ndarray, sigma: float, *, border: int = cv2.BORDER_REFLECT_101) -> np.ndarray:
     """``cv2.GaussianBlur(planes, (0, 0), sigma, borderType=border)`` of float32 planes, in any sigma's time.
 
@@ -61,6 +66,7 @@ def _along(source: np.ndarray, target: np.ndarray, taps: np.ndarray, axis: int, 
     into ``target``, a few lines at a time."""
     import scipy.fft  # not at import: the command line's help starts without SciPy
 
+    workers = fft_workers()
     reach = len(taps) // 2
     length = scipy.fft.next_fast_len(source.shape[axis] + 2 * reach, real=True)
     kernel = np.zeros(length)
@@ -75,9 +81,9 @@ def _along(source: np.ndarray, target: np.ndarray, taps: np.ndarray, axis: int, 
         part = source[:, block] if axis == 0 else source[block]
         widths = ((reach, reach), (0, 0)) if axis == 0 else ((0, 0), (reach, reach))
         padded = np.pad(part, widths, mode=_PADDING[border])  # type: ignore[call-overload]
-        spectrum = scipy.fft.rfft(padded, n=length, axis=axis, workers=-1)
+        spectrum = scipy.fft.rfft(padded, n=length, axis=axis, workers=workers)
         spectrum *= response
-        full = scipy.fft.irfft(spectrum, n=length, axis=axis, workers=-1)
+        full = scipy.fft.irfft(spectrum, n=length, axis=axis, workers=workers)
         if axis == 0:
             target[:, block] = full[kept]
         else:

@@ -22,13 +22,13 @@ reflections spread a pattern's peak, and stripes stayed near the edges).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
 import numpy as np
 
+from enhance_core.blur import fft_workers
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, RenderContext, param
 from enhance_core.filters.common import clip_unless_float, luminance, map_intensity, whole_image_margin
@@ -72,7 +72,7 @@ def filter_in_frequency(plane: np.ndarray, transfer: Callable[[np.ndarray], np.n
     padded = np.pad(plane, ((pad_r, extra_r), (pad_c, extra_c)), mode="reflect")
     if padded.shape != shape:
         padded = np.pad(padded, ((0, shape[0] - padded.shape[0]), (0, shape[1] - padded.shape[1])), mode="wrap")
-    workers = os.cpu_count() or 1
+    workers = fft_workers()
     spectrum = scipy.fft.rfft2(padded, s=shape, workers=workers)
     if ctx.should_stop():
         raise Cancelled("FFT filter cancelled")
@@ -264,7 +264,7 @@ def _log_spectrum(plane: np.ndarray, floor: float) -> np.ndarray:
     """Log amplitudes of the ``rfft2`` of ``plane`` above ``floor``, zero frequency in the middle row (float32)."""
     import scipy.fft
 
-    spectrum = scipy.fft.rfft2(plane, workers=os.cpu_count() or 1)
+    spectrum = scipy.fft.rfft2(plane, workers=fft_workers())
     return np.fft.fftshift(np.log(np.abs(spectrum) + np.float32(floor)).astype(np.float32), axes=0)
 
 
