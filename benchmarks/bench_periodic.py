@@ -88,7 +88,7 @@ def main() -> None:
     notes = []
     start = time.perf_counter()
     definition.apply(big, definition.make_params({"height": 6.0}), RenderContext(note=notes.append))
-    print(f"24 MP RGB, one pattern, peak height 6 dB: {time.perf_counter() - start:.1f} s ({notes[0]})")
+    print(f"24 MP RGB, one pattern, peak height 6 dB: {time.perf_counter() - start:.1f} s ({'; '.join(notes)})")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ from enhance_core.metrics import (MOVED_NOTE, SSIM_WINDOW, comparable, compare_i
 from enhance_core.paths import is_file
 from enhance_core.render import render_image
 from enhance_core.stack import StackItem
+from enhance_core.threads import limit_threads
 
 if TYPE_CHECKING:
     from enhance_core.batch_cluster import Cluster
@@ -632,9 +633,9 @@ def _lost(task: FileTask, cause: str) -> FileResult:
 def process_on_worker(task: FileTask, steps: tuple[StackItem, ...]) -> FileResult:
     """:func:`process_file` on a Dask worker: the task came without its steps, which come once per worker.
 
-    One OpenCV thread per file, as in the process pool's workers.
+    One thread per file, as in the process pool's workers.
     """
-    cv2.setNumThreads(1)
+    limit_threads(1)
     return process_file(dataclasses.replace(task, steps=steps))
 
 

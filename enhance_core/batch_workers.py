@@ -159,11 +159,11 @@ def _start_worker(pipe: Connection, parent: int, threads: int) -> None:
     this module too, then starts on the standard library alone instead of
     importing NumPy and OpenCV beside the starting workers.
     """
-    import cv2
+    from enhance_core.threads import limit_threads
 
     ignore_sigint()
     ignore_sigterm()
-    cv2.setNumThreads(1)
+    limit_threads(1)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     _die_with_parent(parent)
     threading.Thread(target=_watch_parent, args=(pipe,), name="watch-parent", daemon=True).start()

@@ -13,6 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from enhance_core.threads import thread_count
+
 FFT_SIGMA = 24.0
 """Sigma, in pixels, from which :func:`gaussian` convolves by FFT (about 16 px the two take as long; at 32 px the
 FFT takes half OpenCV's time, at 64 px a tenth)."""
@@ -22,11 +24,6 @@ BLOCK_BYTES = 16 << 20
 so a blur needs little more memory than OpenCV's (a whole padded spectrum of a 24 MP picture took 2.5 GB)."""
 
 _PADDING = {cv2.BORDER_REFLECT_101: "reflect", cv2.BORDER_REPLICATE: "edge"}
-
-
-def fft_workers() -> int:
-    """Threads for SciPy's FFTs: as many as OpenCV uses (one in a batch's worker processes, which run side by side)."""
-    return max(1, cv2.getNumThreads())
 
 
 def gaussian(planes: np.ndarray, sigma: float, *, border: int = cv2.BORDER_REFLECT_101) -> np.ndarray:
@@ -66,7 +63,7 @@ def _along(source: np.ndarray, target: np.ndarray, taps: np.ndarray, axis: int, 
     into ``target``, a few lines at a time."""
     import scipy.fft  # not at import: the command line's help starts without SciPy
 
-    workers = fft_workers()
+    workers = thread_count()
     reach = len(taps) // 2
     length = scipy.fft.next_fast_len(source.shape[axis] + 2 * reach, real=True)
     kernel = np.zeros(length)

@@ -18,6 +18,7 @@ import numpy as np
 
 from enhance_core.blur import gaussian
 from enhance_core.filters.base import RenderContext
+from enhance_core.threads import thread_count
 
 WHOLE_IMAGE = 1 << 30
 """Margin returned by filters that need the whole image (global statistics, FFT).
@@ -241,8 +242,8 @@ def part_executor() -> ThreadPoolExecutor:
 
 
 def part_count(values: int) -> int:
-    """Parts to split ``values`` samples into: as many as OpenCV's threads (batch workers set it to one)."""
-    return max(1, min(cv2.getNumThreads(), MAX_PART_THREADS, values // MIN_PART_VALUES))
+    """Parts to split ``values`` samples into: as many as the threads a picture may use (one in batch workers)."""
+    return max(1, min(thread_count(), MAX_PART_THREADS, values // MIN_PART_VALUES))
 
 
 def in_row_bands(apply: Callable[[np.ndarray, int, np.ndarray], None], pixels: np.ndarray) -> np.ndarray:

@@ -28,10 +28,10 @@ from typing import Callable
 
 import numpy as np
 
-from enhance_core.blur import fft_workers
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, RenderContext, param
 from enhance_core.filters.common import clip_unless_float, luminance, map_intensity, whole_image_margin
+from enhance_core.threads import thread_count
 
 FREQUENCY = "Frequency"
 _SHAPES = ("ideal", "butterworth", "gaussian")
@@ -72,7 +72,7 @@ def filter_in_frequency(plane: np.ndarray, transfer: Callable[[np.ndarray], np.n
     padded = np.pad(plane, ((pad_r, extra_r), (pad_c, extra_c)), mode="reflect")
     if padded.shape != shape:
         padded = np.pad(padded, ((0, shape[0] - padded.shape[0]), (0, shape[1] - padded.shape[1])), mode="wrap")
-    workers = fft_workers()
+    workers = thread_count()
     spectrum = scipy.fft.rfft2(padded, s=shape, workers=workers)
     if ctx.should_stop():
         raise Cancelled("FFT filter cancelled")
@@ -264,7 +264,7 @@ def _log_spectrum(plane: np.ndarray, floor: float) -> np.ndarray:
     """Log amplitudes of the ``rfft2`` of ``plane`` above ``floor``, zero frequency in the middle row (float32)."""
     import scipy.fft
 
-    spectrum = scipy.fft.rfft2(plane, workers=fft_workers())
+    spectrum = scipy.fft.rfft2(plane, workers=thread_count())
     return np.fft.fftshift(np.log(np.abs(spectrum) + np.float32(floor)).astype(np.float32), axes=0)
 
 

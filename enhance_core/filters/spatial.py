@@ -32,6 +32,7 @@ from enhance_core.filters.common import (
     scaled_length,
 )
 from enhance_core.identity_memo import IdentityMemo
+from enhance_core.threads import thread_count
 
 BLUR = "Blur & denoise"
 SHARPEN = "Sharpen & edges"
@@ -365,7 +366,7 @@ def _bilateral_bands(planes: np.ndarray, diameter: int, tonal: float, sigma: flo
         return np.ascontiguousarray(np.swapaxes(turned, 0, 1))
     rows, reach = planes.shape[0], diameter // 2
     band = max(_BILATERAL_BAND_PIXELS // (planes.shape[1] * diameter * diameter), 4 * reach, 16)
-    threads = max(1, cv2.getNumThreads())
+    threads = thread_count()
     tallest = min(rows, max(_GRAY_BAND_DIAMETERS, 5 * threads) * diameter) if planes.ndim == 2 else 0
     band = max(band, tallest - 2 * reach)
     out = np.empty_like(planes)

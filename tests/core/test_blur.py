@@ -53,15 +53,3 @@ def test_other_borders_are_refused_by_name():
     with pytest.raises(ValueError, match="border must be"):
         gaussian(np.zeros((4, 4), np.float32), 30.0, border=cv2.BORDER_CONSTANT)
 
-
-def test_fft_threads_follow_opencv_s_so_batch_workers_use_one_each():
-    from enhance_core.blur import fft_workers
-
-    before = cv2.getNumThreads()
-    try:
-        cv2.setNumThreads(1)
-        assert fft_workers() == 1
-        cv2.setNumThreads(2)
-        assert fft_workers() == 2
-    finally:
-        cv2.setNumThreads(before)
