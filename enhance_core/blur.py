@@ -16,8 +16,8 @@ import numpy as np
 from enhance_core.threads import thread_count
 
 FFT_SIGMA = 24.0
-"""Sigma, in pixels, from which :func:`gaussian` convolves by FFT (about 16 px the two take as long; at 32 px the
-FFT takes half OpenCV's time, at 64 px a tenth)."""
+"""Sigma, in pixels, from which :func:`gaussian` convolves by FFT: about 16 px the two take as long; on a 24 MP
+colour picture at 24 px the FFT takes 0.6 of OpenCV's time, at 64 px a twentieth (``benchmarks/bench_gaussian.py``)."""
 
 BLOCK_BYTES = 16 << 20
 """About how many bytes of padded lines one FFT takes at a time: the result is written straight into the output,
