@@ -30,3 +30,12 @@ def constant(value: float, channels: int = 1, shape: tuple[int, int] = (32, 40))
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio for [0, 1] images."""
     return float(10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+def at_offset(pixels: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of float32 ``pixels`` starting ``offset`` bytes past a 64-byte boundary (SIMD code may answer by it)."""
+    buffer = np.empty(pixels.nbytes + 128, np.uint8)
+    start = (-buffer.ctypes.data) % 64 + offset
+    copy = buffer[start:start + pixels.nbytes].view(np.float32).reshape(pixels.shape)
+    copy[...] = pixels
+    return copy
