@@ -54,3 +54,31 @@ def test_a_dask_worker_limits_itself_to_one_thread_per_file(monkeypatch, tmp_pat
     finally:
         monkeypatch.undo()
         limit_threads(None)
+
+
+def test_the_ffts_of_the_blur_and_the_frequency_filters_use_the_limit(monkeypatch):
+    import numpy as np
+    import scipy.fft
+
+    from enhance_core.blur import gaussian
+    from enhance_core.filters.base import RenderContext
+    from enhance_core.filters.registry import get_filter
+
+    asked: list[int] = []
+    for name in ("rfft", "irfft", "rfft2", "irfft2"):
+        real = getattr(scipy.fft, name)
+        def spy(values, *args, real=real, **kwargs):
+            if np.ndim(values) > 1:  # a picture's, not the 1-D kernel's
+                asked.append(kwargs.get("workers"))
+            return real(values, *args, **kwargs)
+
+        monkeypatch.setattr(scipy.fft, name, spy)
+    pixels = np.random.default_rng(0).random((64, 80, 3), dtype=np.float32)
+    lowpass = get_filter("fft_lowpass")
+    try:
+        limit_threads(1)
+        gaussian(pixels, 40.0)
+        lowpass.apply(pixels, lowpass.default_params(), RenderContext())
+    finally:
+        limit_threads(None)
+    assert len(asked) > 4 and set(asked) == {1}
