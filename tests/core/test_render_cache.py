@@ -147,3 +147,24 @@ def test_a_step_that_needs_the_whole_picture_runs_once_for_every_region(monkeypa
         np.testing.assert_allclose(renderer.render(image, steps, region=region), export[region.slices], atol=1e-6)
     assert calls == [(80, 100, 3)], "the first region's render kept the whole result for the others"
     assert renderer.uncached_steps(image, steps[:1]) == ()
+
+
+def test_the_editor_s_cache_grows_with_the_machine_s_memory(monkeypatch):
+    """At 1 GiB a 100 MP scan's whole CLAHE result (1.2 GB) was never kept, so every 1:1 pan ran CLAHE again."""
+    import os
+
+    from enhance_core.render import DEFAULT_CACHE_BYTES, Renderer, default_cache_bytes
+
+    pages = {"SC_PHYS_PAGES": 6 << 20, "SC_PAGE_SIZE": 4096}  # 24 GiB
+    monkeypatch.setattr(os, "sysconf", lambda name: pages[name], raising=False)
+    assert default_cache_bytes() == 3 << 30
+    assert Renderer()._cache.max_bytes == 3 << 30
+    assert Renderer(cache_bytes=0)._cache.max_bytes == 0
+    pages["SC_PHYS_PAGES"] = 1 << 20  # 4 GiB: never below the floor
+    assert default_cache_bytes() == DEFAULT_CACHE_BYTES
+
+    def no_sysconf(name):
+        raise AttributeError(name)
+
+    monkeypatch.setattr(os, "sysconf", no_sysconf, raising=False)
+    assert default_cache_bytes() == DEFAULT_CACHE_BYTES
