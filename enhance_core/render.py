@@ -77,6 +77,8 @@ if TYPE_CHECKING:
 
 DEFAULT_CACHE_BYTES = 1 << 30
 """The least memory a :class:`Renderer` keeps step results in (:func:`default_cache_bytes`)."""
+MAX_DEFAULT_CACHE_BYTES = 4 << 30
+"""The most, whatever the machine: stale results of every setting tried stay until the budget is full."""
 MAX_NOTES = 256
 """Notes of this many most recently run steps are kept for cache hits."""
 SOURCE_SCALES = 3
@@ -123,16 +125,39 @@ class PrefixKey:
 
 
 def default_cache_bytes() -> int:
-    """A renderer's memory for step results: an eighth of the physical memory, at least :data:`DEFAULT_CACHE_BYTES`.
+    """A renderer's memory for step results: an eighth of the memory this process may use, from
+    :data:`DEFAULT_CACHE_BYTES` to :data:`MAX_DEFAULT_CACHE_BYTES`.
 
     A whole-image step's result (CLAHE, equalization) is kept whole so that 1:1 pans crop it; on a 100 MP scan
-    it is 1.2 GB, more than 1 GiB, and every pan ran the step over the whole scan again (10-18 s).
+    it is 1.2 GB, more than 1 GiB, and every pan ran the step over the whole scan again (10-18 s). The memory is
+    the physical memory, or less where a container's limit (cgroup) or the address-space limit says so.
     """
+    return max(DEFAULT_CACHE_BYTES, min(usable_memory() // 8, MAX_DEFAULT_CACHE_BYTES))
+
+
+def usable_memory() -> int:
+    """Bytes of memory this process may use: the least of the physical memory, the container's (cgroup) limit and
+    the address-space limit; 0 where none of them is known."""
+    limits = []
     try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, OSError, ValueError):  # Windows has no sysconf
-        total = 0
-    return max(DEFAULT_CACHE_BYTES, total // 8)
+        pass
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path, encoding="ascii") as limit:
+                limits.append(int(limit.read().strip()))
+        except (OSError, ValueError):  # absent, or "max" (no limit)
+            pass
+    try:
+        import resource  # not on Windows
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            limits.append(soft)
+    except (ImportError, OSError, ValueError):
+        pass
+    return min((limit for limit in limits if limit > 0), default=0)
 
 
 class _StepCache:

@@ -37,7 +37,7 @@ from enhance_core.filters.common import luminance
 from enhance_core.filters.point import linear_window, value_step
 from enhance_core.image import Image
 from enhance_core.medical.windows import WINDOW_LEVEL
-from enhance_core.render import Renderer
+from enhance_core.render import DEFAULT_CACHE_BYTES, Renderer
 from enhance_core.stack import StackItem
 
 RoiShape = Literal["rectangle", "ellipse"]
@@ -196,7 +196,7 @@ def stack_values(image: Image, steps: Sequence[StackItem], *, should_stop: StopF
     """
     kept = value_steps(steps)
     windows = [index for index, step in enumerate(kept) if step.filter == WINDOW_LEVEL]
-    renderer = Renderer()
+    renderer = Renderer(cache_bytes=DEFAULT_CACHE_BYTES)  # one call's prefixes, beside the editor's cache
     if windows and image.channels == 1:
         window = kept[windows[0]]
         why = ("two window/level steps" if len(windows) > 1 else "a window/level step with a painted mask"

@@ -149,22 +149,32 @@ def test_a_step_that_needs_the_whole_picture_runs_once_for_every_region(monkeypa
     assert renderer.uncached_steps(image, steps[:1]) == ()
 
 
-def test_the_editor_s_cache_grows_with_the_machine_s_memory(monkeypatch):
-    """At 1 GiB a 100 MP scan's whole CLAHE result (1.2 GB) was never kept, so every 1:1 pan ran CLAHE again."""
-    import os
+def test_the_editor_s_cache_grows_with_the_memory_the_process_may_use(monkeypatch):
+    """At 1 GiB a 100 MP scan's whole CLAHE result (1.2 GB) was never kept, so every 1:1 pan ran CLAHE again; but
+    a container's or the address space's limit must hold it down (a review: a MemoryError under ulimit -v)."""
+    from enhance_core import render
+    from enhance_core.render import DEFAULT_CACHE_BYTES, MAX_DEFAULT_CACHE_BYTES, Renderer, default_cache_bytes
 
-    from enhance_core.render import DEFAULT_CACHE_BYTES, Renderer, default_cache_bytes
-
-    pages = {"SC_PHYS_PAGES": 6 << 20, "SC_PAGE_SIZE": 4096}  # 24 GiB
-    monkeypatch.setattr(os, "sysconf", lambda name: pages[name], raising=False)
+    monkeypatch.setattr(render, "usable_memory", lambda: 24 << 30)
     assert default_cache_bytes() == 3 << 30
     assert Renderer()._cache.max_bytes == 3 << 30
     assert Renderer(cache_bytes=0)._cache.max_bytes == 0
-    pages["SC_PHYS_PAGES"] = 1 << 20  # 4 GiB: never below the floor
+    monkeypatch.setattr(render, "usable_memory", lambda: 4 << 30)
     assert default_cache_bytes() == DEFAULT_CACHE_BYTES
-
-    def no_sysconf(name):
-        raise AttributeError(name)
-
-    monkeypatch.setattr(os, "sysconf", no_sysconf, raising=False)
+    monkeypatch.setattr(render, "usable_memory", lambda: 0)  # unknown
     assert default_cache_bytes() == DEFAULT_CACHE_BYTES
+    monkeypatch.setattr(render, "usable_memory", lambda: 256 << 30)
+    assert default_cache_bytes() == MAX_DEFAULT_CACHE_BYTES
+
+
+def test_usable_memory_is_the_least_of_the_machine_s_and_the_limits():
+    import subprocess
+    import sys
+
+    script = ("import resource\n"
+              "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY))\n"
+              "from enhance_core.render import default_cache_bytes, usable_memory\n"
+              "print(usable_memory(), default_cache_bytes())\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    usable, budget = (int(word) for word in done.stdout.split())
+    assert usable <= 3 << 30 and budget == 1 << 30, done.stderr
