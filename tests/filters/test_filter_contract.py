@@ -142,9 +142,10 @@ def test_filter_keeps_pixel_contract(name: str, channels: int, depth: int) -> No
 @pytest.mark.parametrize("channels", (1, 3))
 @pytest.mark.parametrize("name", CLASSIC)
 def test_filter_gives_the_same_pixels_every_time(name: str, channels: int) -> None:
-    """The editor renders a step many times, the command line once, each from a picture wherever it lies in
-    memory: OpenCV's Sobel magnitude answered by the alignment, and an equalization after it made the two exports
-    differ by 85 16-bit levels. With settings that change the picture (most defaults leave it as it is)."""
+    """The editor renders a step many times, the command line once: OpenCV's Sobel magnitude answered by where its
+    output landed in memory, and an equalization after it made the two exports differ by 85 16-bit levels
+    (test_spatial_filters has the test of that). Here: repeated renders, from copies of the picture at several
+    offsets in memory, with settings that change the picture (most defaults leave it as it is)."""
     pixels = source_pixels(150, 200, channels, 8)
     definition = FILTERS[name]
     params = definition.make_params(REGION_SETTINGS[name])
