@@ -715,12 +715,12 @@ def _in_file_window(steps: Sequence[StackItem], image: Image, what: Sequence[str
 
 
 def _holds_values(image: Image, steps: Sequence[StackItem]) -> bool:
-    """Whether the result of ``steps`` on ``image`` is physical values: a gray DICOM image, or a value export of one
-    read back in its unit (:mod:`enhance_core.io.value_map`), with no window step on."""
+    """Whether the result of ``steps`` on ``image`` is physical values: ``image`` holds them
+    (:attr:`Image.holds_values`) and no window step is on."""
     from enhance_core.medical.windows import WINDOW_LEVEL
 
     windowed = any(step.enabled and step.filter == WINDOW_LEVEL for step in steps)
-    return (image.meta.dicom is not None or bool(image.meta.unit)) and image.channels == 1 and not windowed
+    return image.holds_values and not windowed
 
 
 def _write_values(result: Image, task: FileTask) -> Path:

@@ -209,6 +209,12 @@ class Image:
         """Color channels in ``pixels`` (1 or 3; alpha not counted)."""
         return self.pixels.shape[2]
 
+    @property
+    def holds_values(self) -> bool:
+        """Whether the pixels are physical values: a gray DICOM image, or a value export of one read back in its
+        unit (:mod:`enhance_core.io.value_map`)."""
+        return (self.meta.dicom is not None or bool(self.meta.unit)) and self.channels == 1
+
     def to_physical(self, values: np.ndarray | float) -> np.ndarray | float:
         """Map normalized pixel values to physical units (identity map for photographs)."""
         return self.meta.value_offset + self.meta.value_scale * values

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     image = read_image(args.source, page=args.page)
     for warning in image.meta.extra.get("warnings", ()):
         print(f"warning: {args.source}: {warning}", file=sys.stderr, flush=True)
-    if (image.meta.dicom is not None or image.meta.unit) and image.channels == 1:
+    if image.holds_values:
         return _convert_dicom(image, args)
     written = write_image(image, args.target, bit_depth=args.bit_depth,
                           quality=quality_for(image.meta, args.quality, args.target),
