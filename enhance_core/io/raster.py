@@ -28,7 +28,8 @@ from enhance_core.io.exif import (apply_orientation, exif_for_new_picture, exif_
 from enhance_core.io.jpeg import (count_scans, decode_checked, encode_jpeg, estimated_quality, source_subsampling,
                                   xmp_and_iptc)
 from enhance_core.io.limits import Limits
-from enhance_core.io.png import check_image_data, decode_png_16bit, encode_png, inspect_png, without_damaged
+from enhance_core.io.png import (check_image_data, decode_png_16bit, encode_png, inspect_png, text_keyword,
+                                 without_damaged)
 from enhance_core.io.samples import quantize, stack_alpha, to_unit_pixels
 from enhance_core.io.value_map import png_description, read_value_map
 from enhance_core.io.xmp_iptc import xmp_for_new_picture, xmp_orientation
@@ -191,7 +192,7 @@ def read_png(path: Path, *, page: int | None, limits: Limits) -> Image:
     image = _finish(array, has_alpha, meta)
     if read_value_map(image.meta, png_description(info.carried), image.pixels):
         image.meta.extra["png_chunks"] = [(name, payload) for name, payload in info.carried
-                                          if payload.partition(b"\x00")[0] != b"Description"]
+                                          if text_keyword(name, payload) != "Description"]
     return image
 
 
