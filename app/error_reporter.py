@@ -90,6 +90,10 @@ def question_box(parent: QWidget | None, title: str, message: str, choices: Sequ
     return box, buttons
 
 
+ESCAPE = "<Escape>"
+"""A preset answer of :class:`RecordingReporter` that stands for Escape (or the question box's close button)."""
+
+
 class RecordingReporter(ErrorReporter):
     """Records errors and answers questions from preset lists (for tests and headless runs)."""
 
@@ -119,9 +123,11 @@ class RecordingReporter(ErrorReporter):
     def choose(self, parent: QWidget | None, title: str, message: str, choices: Sequence[str], *,
                default: str | None = None) -> str:
         """Record the question and return the next preset choice (the default, as Enter would, when none are
-        left)."""
+        left; :data:`ESCAPE` gives the last choice, as Escape and the close button do)."""
         self.questions.append(message)
         answer = self.choices.pop(0) if self.choices else (default or choices[0])
+        if answer == ESCAPE:
+            answer = choices[-1]
         if answer not in choices:
             raise ValueError(f"preset answer {answer!r} is not one of the choices {list(choices)}")
         return answer

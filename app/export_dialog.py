@@ -491,7 +491,8 @@ class ExportDialog(QDialog):
             return
         if existing and self._series_confirmed != path:
             answer = self.reporter.choose(self, "Export", f"{len(existing)} of the {len(self.series)} files exist "
-                                          f"already ({existing[0].name}...). Replace them?", ("Replace", "Cancel"))
+                                          f"already ({existing[0].name}...). Replace them?", ("Replace", "Cancel"),
+                                          default="Cancel")
             if answer != "Replace":
                 self.export_button.setEnabled(True)
                 return

@@ -500,7 +500,7 @@ class FileActions(QObject):
             self.reporter.report(self.window, title, error)
             return None
         if taken and self.reporter.choose(self.window, title, f"{path} already exists. Replace it?",
-                                          ("Replace", "Cancel")) != "Replace":
+                                          ("Replace", "Cancel"), default="Cancel") != "Replace":
             return None
         return path
 
@@ -517,7 +517,7 @@ class FileActions(QObject):
         if changed and self.reporter.choose(
                 self.window, "Save project", f"{path} was changed on disk since this window opened or saved it "
                 "(another window or program saved it). Replace it with this window's project, or cancel and save "
-                "this one under another name?", ("Replace", "Cancel")) != "Replace":
+                "this one under another name?", ("Replace", "Cancel"), default="Cancel") != "Replace":
             return False
         history, snapshots = self.states()
         warned: list[str] = []

@@ -240,7 +240,8 @@ class RecoveryController(QObject):
         sessions = find_crashed_sessions(self.root)
         for position, session in enumerate(sessions):
             choices = ["Restore", "Discard", "Later"] if session.manifest is not None else ["Discard", "Later"]
-            choice = self.reporter.choose(self.window, "Recover unsaved edits?", session.describe(), choices)
+            choice = self.reporter.choose(self.window, "Recover unsaved edits?", session.describe(), choices,
+                                          default=choices[0] if session.manifest is not None else "Later")
             if choice == "Discard":
                 session.remove()
             elif choice == "Later":
@@ -272,11 +273,12 @@ class RecoveryController(QObject):
         return True
 
     def _locate(self, session: CrashedSession, image: Path) -> Path | None:
-        """Ask where a moved image went; None when the session is kept for later (or discarded)."""
+        """Ask where a moved image went; None when the session is kept for later (or discarded). Later is the last
+        choice, which Escape and the close button give (as in every question about the recovery file)."""
         choice = self.reporter.choose(
             self.window, "Image not found",
             f"The image the crashed session edited is no longer at {image} (moved, renamed or deleted). "
-            f"Locate it to restore the edits, or keep the recovery file for later.", ["Locate…", "Later", "Discard"])
+            f"Locate it to restore the edits, or keep the recovery file for later.", ["Locate…", "Discard", "Later"])
         name = ""
         if choice == "Locate…":
             name, _ = QFileDialog.getOpenFileName(self.window, f"Where is {image.name}?", str(image.parent))
@@ -389,7 +391,7 @@ class RecoveryController(QObject):
         self.reporter.report(self.window, "Cannot restore the session", failure.error, failure.details)
         choice = self.reporter.choose(self.window, "Keep the recovery file?",
                                       f"The recovery file in {session.folder} could not be restored. Keep it for "
-                                      "the next start, or discard it?", ["Later", "Discard"])
+                                      "the next start, or discard it?", ["Discard", "Later"], default="Later")
         if choice == "Discard":
             session.remove()
         else:

@@ -326,7 +326,7 @@ class WindowLevelControls(QObject):
             question = f"A window preset {replaced[0]!r} is saved{f' for {modality}' if modality else ''}{also}. " \
                        "Replace it?"
             if self.reporter.choose(self.parent_widget, "Save window preset", question,
-                                    ("Replace", "Cancel")) != "Replace":
+                                    ("Replace", "Cancel"), default="Cancel") != "Replace":
                 return
         self.save_current_as(name)
 

@@ -535,7 +535,7 @@ def test_saving_over_a_project_another_window_saved_meanwhile_asks_first(qtbot, 
     assert window.reporter.questions == []
     os.utime(project, ns=(project.stat().st_atime_ns, project.stat().st_mtime_ns + 5_000_000_000))  # another save
     before = project.read_bytes()
-    window.reporter.choices = ["Cancel"]
+    window.reporter.choices = []  # Enter
     assert not window.files.save_project_to(project)
     assert "was changed on disk since this window opened or saved it" in window.reporter.questions[-1]
     assert project.read_bytes() == before
@@ -1010,10 +1010,11 @@ def test_save_recipe_dialog_adds_the_json_suffix_and_asks_before_replacing_that_
     window.files.save_recipe_dialog()
     assert (tmp_path / "recipe.json").exists() and not (tmp_path / "recipe").exists()
     (tmp_path / "recipe.json").write_text("precious")
-    window.reporter.choices = ["Cancel", "Replace"]
+    window.reporter.choices = []  # Enter
     window.files.save_recipe_dialog()
     assert (tmp_path / "recipe.json").read_text() == "precious"
     assert window.reporter.questions[-1] == f"{tmp_path / 'recipe.json'} already exists. Replace it?"
+    window.reporter.choices = ["Replace"]
     window.files.save_recipe_dialog()
     assert (tmp_path / "recipe.json").read_text() != "precious"
     window.files.save_recipe_dialog()

@@ -512,11 +512,12 @@ def test_saving_a_preset_under_a_saved_name_asks_before_replacing_it(qtbot, wind
     controls.save_dialog()
     assert window.reporter.questions == []
     controls.apply_window(Window(100, 300), "Set window")
-    window.reporter.choices = ["Cancel", "Replace"]
+    window.reporter.choices = []  # Enter
     controls.save_dialog()
     question = window.reporter.questions[-1]
     assert "'Straße' is saved for CT" in question and "differ only in case, accents" in question
     assert [(p.name, p.center) for p in controls.saved_presets()] == [("Straße", -500.0)], "cancelled: kept"
+    window.reporter.choices = ["Replace"]
     controls.save_dialog()
     assert [(p.name, p.center) for p in controls.saved_presets()] == [("STRASSE", 100.0)]
     controls.save_dialog()

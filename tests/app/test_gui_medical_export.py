@@ -137,9 +137,15 @@ def test_all_slices_of_a_series_are_exported_through_the_stack_or_as_values(qtbo
         assert description_of(written)["window"]["center"] == -600.0
         assert PATIENT_NAME.encode() not in written.read_bytes()
     assert window.status.currentMessage().startswith("Exported the 4 slices to")
+    written = (tmp_path / "lung_0001.png").read_bytes()
     dialog = open_dialog(qtbot, window)
     dialog.all_slices.setChecked(True)
     dialog.full_range.setChecked(True)
+    dialog.path.setText(str(tmp_path / "lung.png"))
+    dialog.path.editingFinished.emit()
+    dialog.buttons.accepted.emit()  # Enter on "4 of the 4 files exist already"
+    assert "Replace them?" in window.reporter.questions[-1] and dialog.isVisible()
+    assert (tmp_path / "lung_0001.png").read_bytes() == written
     export_to(qtbot, dialog, tmp_path / "values.png")
     for index in range(4):
         codes = np.asarray(PILImage.open(tmp_path / f"values_{index + 1:04d}.png"), dtype=np.int64)

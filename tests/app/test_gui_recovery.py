@@ -9,7 +9,7 @@ import pytest
 from conftest import add_filter, open_image, save_png, synthetic_photo
 
 from app.commands import change_params_command
-from app.error_reporter import RecordingReporter
+from app.error_reporter import ESCAPE, RecordingReporter
 from app.main_window import MainWindow
 from app.recovery_format import MANIFEST
 
@@ -298,6 +298,20 @@ def test_a_moved_image_is_named_and_can_be_located(qtbot, root, photo_path, tmp_
     window.shutdown()
 
 
+def test_escape_on_a_moved_image_keeps_the_recovery_file(qtbot, root, photo_path, tmp_path):
+    edited_session(qtbot, root, photo_path).shutdown()
+    moved = tmp_path / "moved" / "photo.png"
+    moved.parent.mkdir()
+    photo_path.rename(moved)
+    window = editor(qtbot, root, "Restore", ESCAPE)
+    assert not window.recovery.offer_restore()
+    window.shutdown()
+    again = editor(qtbot, root, "Later")
+    assert not again.recovery.offer_restore()
+    assert "ended unexpectedly while you were editing photo.png" in again.reporter.questions[0]  # offered again
+    again.shutdown()
+
+
 def test_a_missing_reference_is_reported(qtbot, root, photo_path, tmp_path):
     window = editor(qtbot, root)
     open_image(qtbot, window, photo_path)
@@ -325,6 +339,19 @@ def test_a_damaged_recovery_file_can_be_discarded(qtbot, root, photo_path):
     assert not other.recovery.offer_restore()
     assert f"recovery file {manifest} is damaged" in other.reporter.questions[0]
     assert not manifest.parent.exists()
+    other.shutdown()
+
+
+@pytest.mark.parametrize("answer", [(), (ESCAPE,)], ids=["enter", "escape"])
+def test_enter_or_escape_on_a_damaged_recovery_file_keeps_it(qtbot, root, photo_path, answer):
+    window = edited_session(qtbot, root, photo_path)
+    window.shutdown()
+    manifest = window.recovery.folder / MANIFEST
+    manifest.write_text(manifest.read_text()[:100])
+    other = editor(qtbot, root, *answer)
+    assert not other.recovery.offer_restore()
+    assert f"recovery file {manifest} is damaged" in other.reporter.questions[0]
+    assert manifest.exists()
     other.shutdown()
 
 
