@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QSplashScreen, QWidget
 
 from app.settings import APPLICATION, ORGANIZATION
 from app.workers import running_workers
+from enhance_core.atomic import remove_unfinished
 
 
 def _install_exception_hook(window: object) -> None:
@@ -113,11 +114,15 @@ def end_process(status: int) -> NoReturn:
     shutdown after a learned filter ran takes about a second more on a 2-core
     CPU (tearing down torch's modules and C++ statics) and waits for a model load
     that a cancel abandoned (:func:`enhance_core.learned.engine.call_interruptibly`);
-    neither writes anything. The ``atexit`` handlers still run (PySide6's deletes
-    the QApplication; logging flushes), then the standard streams are flushed,
+    neither writes anything. A write still under way on a worker the window let
+    go (an export the user stopped while it was being encoded) leaves no
+    temporary file behind (:func:`~enhance_core.atomic.remove_unfinished`).
+    The ``atexit`` handlers still run (PySide6's deletes the QApplication;
+    logging flushes), then the standard streams are flushed,
     unless a worker the window let go still runs: deleting the application would
     destroy its thread and abort the process.
     """
+    remove_unfinished()
     if not running_workers():
         atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

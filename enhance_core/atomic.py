@@ -7,7 +7,8 @@ was: the target is replaced by :func:`os.replace` only once the new content is
 complete and on disk (``fsync``). The temporary file is hidden and named
 ``.<name>.<8 random characters>.part`` (a name too long for that is cut,
 :func:`partial_name`); batch runs find and remove the ones a killed worker
-left by that name. A replaced file keeps its permission bits; a
+left by that name, and a process that ends without waiting for a write under
+way removes its temporary file first (:func:`remove_unfinished`). A replaced file keeps its permission bits; a
 new one gets ``0o666`` less the process umask, as :func:`open` would give it.
 """
 
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, suppress
 from os import PathLike
 from pathlib import Path
 from typing import Iterator
@@ -33,6 +35,9 @@ NAME_BYTES = 255
 """Longest file name, in bytes, of the common file systems (ext4, APFS, NTFS in UTF-16 units)."""
 _PARTIAL_EXTRA = len(".") + len(".") + 8 + len(".part")
 """Bytes a partial file's name adds to the target's name part."""
+_UNFINISHED: set[Path] = set()
+"""The temporary files of the writes under way in this process."""
+_UNFINISHED_LOCK = threading.Lock()
 
 
 def partial_name(name: str) -> str:
@@ -63,6 +68,8 @@ def atomic_write(path: str | PathLike[str]) -> Iterator[Path]:
     handle, temp_name = tempfile.mkstemp(prefix=f".{partial_name(path.name)}.", suffix=".part", dir=path.parent)
     os.close(handle)
     temp = Path(temp_name)
+    with _UNFINISHED_LOCK:
+        _UNFINISHED.add(temp)
     try:
         yield temp
         with open(temp, "rb+") as written:
@@ -71,6 +78,18 @@ def atomic_write(path: str | PathLike[str]) -> Iterator[Path]:
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
+        with _UNFINISHED_LOCK:
+            _UNFINISHED.discard(temp)
+
+
+def remove_unfinished() -> None:
+    """Remove the temporary files of the writes still under way (the process is about to end without waiting for
+    them: the editor closed during a long export). Their targets are left as they were."""
+    with _UNFINISHED_LOCK:
+        unfinished = list(_UNFINISHED)
+    for temp in unfinished:
+        with suppress(OSError):  # Windows refuses to remove a file still open
+            temp.unlink()
 
 
 def write_bytes_atomic(path: str | PathLike[str], data: bytes) -> Path:

@@ -76,3 +76,18 @@ def test_a_name_near_the_file_system_limit_is_written_and_its_partial_file_found
         temp.write_bytes(b"new")
         assert len(temp.name.encode()) <= 255 and partial_files(target) == [temp]
     assert target.read_bytes() == b"new" and partial_files(target) == []
+
+
+def test_remove_unfinished_removes_the_temporary_files_of_writes_under_way_only(tmp_path):
+    """A process ending during a long export (the editor closed) left the hidden partial file in the user's folder."""
+    target = tmp_path / "result.png"
+    target.write_bytes(b"earlier")
+    write_bytes_atomic(tmp_path / "done.png", b"done")
+    with atomic_write(target) as temp:
+        temp.write_bytes(b"half")
+        atomic.remove_unfinished()
+        assert not temp.exists()
+        temp.write_bytes(b"whole")  # a writer that goes on (the process did not end after all) still lands
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["done.png", "result.png"]
+    atomic.remove_unfinished()  # nothing under way: nothing to remove
+    assert (tmp_path / "done.png").read_bytes() == b"done"
