@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QSizePolicy, QVBoxLayout,
                                QWidget)
 
@@ -143,6 +144,7 @@ class SnapshotsPanel(QWidget):
         self.delete_button.clicked.connect(lambda: self.store.delete(self.list.currentRow()))
         self.restore_button.clicked.connect(lambda: self.store.restore(self.list.currentRow()))
         self.compare_button.toggled.connect(self._compare)
+        self.list.installEventFilter(self)
         self.list.currentRowChanged.connect(self._on_row)
         self.list.itemChanged.connect(self._on_renamed)
         store.changed.connect(self._rebuild)
@@ -155,6 +157,16 @@ class SnapshotsPanel(QWidget):
         self.store.take()
         self.list.setCurrentRow(self.list.count() - 1)
         self._edit(self.list.currentItem())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Delete in the list deletes the current snapshot (the window's Delete removed the selected filter step)."""
+        if (watched is self.list and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress)
+                and isinstance(event, QKeyEvent) and event.matches(QKeySequence.StandardKey.Delete)):
+            event.accept()
+            if event.type() == QEvent.Type.KeyPress and self.list.currentRow() >= 0:
+                self.store.delete(self.list.currentRow())
+            return True
+        return super().eventFilter(watched, event)
 
     def _edit(self, item: QListWidgetItem | None) -> None:
         if item is not None:

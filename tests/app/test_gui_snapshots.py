@@ -153,6 +153,25 @@ def test_deleting_the_compared_snapshot_shows_the_original_again(qtbot, window, 
     wait_rendered(qtbot, window)
 
 
+def test_delete_in_the_snapshots_list_deletes_the_snapshot_not_the_selected_step(qtbot, window, photo_path):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "gaussian_blur")
+    add_filter(qtbot, window, "exposure")
+    window.snapshots.take("before sharpening")
+    window.snapshots.take("second")
+    window.docks["snapshots"].raise_()
+    listed = window.snapshots_panel.list
+    listed.setFocus(Qt.FocusReason.TabFocusReason)
+    listed.setCurrentRow(0)
+    QTest.keyClick(listed, Qt.Key.Key_Delete)
+    assert [snapshot.name for snapshot in window.snapshots.snapshots] == ["second"]
+    assert [item.filter for item in window.document.stack] == ["gaussian_blur", "exposure"]
+    wait_rendered(qtbot, window)
+
+
 def test_reopened_edits_are_the_commands_they_were(qtbot, window, photo_path, tmp_path):
     from app.commands import MoveStepCommand, RemoveStepCommand, edit_record, set_opacity_command
 
