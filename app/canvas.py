@@ -50,7 +50,8 @@ CORNER_MARGIN = 10
 CORNER_TOP = 36
 """Top corners start below the Before/After labels."""
 PAN_KEYS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
-"""Arrow keys on the focused canvas look that way (on a DICOM series Up and Down step the slices first)."""
+"""Arrow keys on the focused canvas look that way, with Shift too (on a DICOM series Up and Down alone step the
+slices, so Shift+Up and Shift+Down pan there)."""
 PAN_STEP = 0.1
 """A pan key moves the view by this share of the pane's shorter side."""
 
@@ -593,7 +594,8 @@ class CompareCanvas(QWidget):
         pan = PAN_KEYS.get(Qt.Key(event.key()))
         if pan is not None and self._drag is not None:
             event.accept()  # not while a stroke or the divider is dragged: the stroke would jump across the picture
-        elif pan is not None and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+        elif pan is not None and not event.modifiers() & ~(Qt.KeyboardModifier.KeypadModifier
+                                                             | Qt.KeyboardModifier.ShiftModifier):
             step = PAN_STEP * min(self.viewport.width, self.viewport.height)  # the image moves the other way
             self.viewport.pan_by(-pan[0] * step, -pan[1] * step)
             self._view_moved()

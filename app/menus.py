@@ -150,6 +150,8 @@ def build_menus(window: EditorWindow) -> Menus:
         "palette": _action(main, "Add &Filter…", window.stack_panel.open_palette, "Ctrl+K",
                            "Search the filters and add one"),
         "remove": _action(main, "Remove S&tep", window.stack_panel.remove_selected, Std.Delete),
+        "move_up": _action(main, "Move Step &Earlier", lambda: window.stack_panel.move_selected(-1), "Alt+Up"),
+        "move_down": _action(main, "Move Step &Later", lambda: window.stack_panel.move_selected(+1), "Alt+Down"),
         "dust": _action(main, "Detect &Dust and Scratches…", window.detect_dust,
                         tip="Fill the cracks, scratches and dust a neural network finds; paint or erase to correct it"),
         "restore": _action(main, "Restore &Old Photo", window.restore_old_photo,
@@ -174,6 +176,8 @@ def build_menus(window: EditorWindow) -> Menus:
                                 doc.undo_stack.canRedoChanged, doc.undo_stack.redoTextChanged)
     if QKeySequence("Ctrl+Y") not in a["redo"].shortcuts():
         a["redo"].setShortcuts(a["redo"].shortcuts() + [QKeySequence("Ctrl+Y")])
+    if a["quit"].shortcut().isEmpty():  # Quit has no standard key without a desktop's key theme (and on Windows)
+        a["quit"].setShortcut(QKeySequence("Ctrl+Q"))
     if QKeySequence("Ctrl+=") not in a["zoom_in"].shortcuts():  # + is Shift+= on most keyboards
         a["zoom_in"].setShortcuts(a["zoom_in"].shortcuts() + [QKeySequence("Ctrl+=")])
     modes = QActionGroup(main)
@@ -205,7 +209,8 @@ def _fill_menus(window: QMainWindow, brush: BrushToolbar, a: dict[str, QAction])
                  "save_recipe", None, "export", None, "quit"):
         file_menu.addSeparator() if name is None else file_menu.addAction(a[name])
     edit = bar.addMenu("&Edit")
-    for name in ("undo", "redo", "history_settings", None, "palette", "remove", None, "dust", None, "cancel"):
+    for name in ("undo", "redo", "history_settings", None, "palette", "remove", "move_up", "move_down", None, "dust",
+                 None, "cancel"):
         edit.addSeparator() if name is None else edit.addAction(a[name])
     view = bar.addMenu("&View")
     for mode, _, _ in COMPARE_MODES:
@@ -262,6 +267,7 @@ def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
              ("Brush: mark the damage under the cursor (eraser: unmark)", modifier_label(ctrl, "click")),
              ("Zoom around the cursor", f"Wheel ({modifier_label(ctrl, 'wheel')} on a DICOM series) / pinch"),
              ("Step slices of a DICOM series", "Wheel / Up / Down"),
+             ("Toggle the selected step (step list)", "Space"),
              ("Open the chosen series (Series panel)", "Enter / double-click"),
-             ("Pan", "Drag / trackpad scroll / arrow keys")]
+             ("Pan", "Drag / trackpad scroll / arrow keys (Shift+arrow keys on a DICOM series)")]
     return rows

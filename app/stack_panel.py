@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+import shiboken6
+
 from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QApplication, QHBoxLayout, QLabel, QListWidget,
@@ -192,18 +194,9 @@ class StackPanel(QWidget):
         palette.open()
 
     def remove_selected(self) -> None:
-        """Remove the selected step (undoable). Removed by a key while its settings had the focus, the focus goes
-        to the list of steps (it went with the settings, and the window had none)."""
-        if self.document.selected_item() is None:
-            return
-        focused = QApplication.focusWidget()
-        in_settings = focused is not None and self.settings.isAncestorOf(focused)
-        self.document.push(RemoveStepCommand(self.document.stack, self.document.selected_uid))
-        if in_settings:
-            self.list.blockSignals(True)  # focused, a list makes its first row current, which selected that step
-            self.list.setFocus(Qt.FocusReason.OtherFocusReason)
-            self.list.setCurrentRow(-1)
-            self.list.blockSignals(False)
+        """Remove the selected step (undoable)."""
+        if self.document.selected_item() is not None:
+            self.document.push(RemoveStepCommand(self.document.stack, self.document.selected_uid))
 
     def move_selected(self, delta: int) -> None:
         """Move the selected step ``delta`` places (undoable)."""
@@ -291,7 +284,14 @@ class StackPanel(QWidget):
 
     # --- views of the stack ----------------------------------------------------------------
     def rebuild(self) -> None:
-        """Refill the list from the stack and refresh the selected step's settings."""
+        """Refill the list from the stack and refresh the selected step's settings.
+
+        A control of the panel that had the focus and loses it here (the settings of a step removed by a key or
+        an undo, a ▲ at the top now disabled, whose focus Qt moved on to ▼) hands it to the list of steps, so
+        the keyboard stays in the panel and the next key does not act on another control.
+        """
+        focused = QApplication.focusWidget()
+        had_focus = focused is not None and focused is not self.list and self.isAncestorOf(focused)
         self.list.blockSignals(True)
         self.list.clear()
         for item in self.document.stack.snapshot():
@@ -306,6 +306,13 @@ class StackPanel(QWidget):
         self.list.blockSignals(False)
         self.list.updateGeometry()
         self._show_settings(rebuild_editor=True)
+        if had_focus and focused is not None and not (shiboken6.isValid(focused) and focused.hasFocus()
+                                                      and focused.isEnabled()):
+            current = self.list.currentRow()
+            self.list.blockSignals(True)  # focused, a list makes its first row current, which selected that step
+            self.list.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.list.setCurrentRow(current)
+            self.list.blockSignals(False)
 
     def _show_settings(self, *, rebuild_editor: bool) -> None:
         item = self.document.selected_item()

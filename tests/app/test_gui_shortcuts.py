@@ -172,6 +172,41 @@ def test_removing_a_step_by_key_from_its_settings_leaves_the_focus_on_the_list(q
         assert [item.filter for item in active.document.stack.snapshot()] == ["exposure"]
 
 
+def test_an_undo_that_takes_away_the_focused_settings_leaves_the_focus_on_the_list(qtbot, active):
+    panel = active.stack_panel
+    panel.add_filter("gamma")
+    press(qtbot, panel.editor.controls["gamma"].slider, Key.Key_Z, CTRL)
+    assert [item.filter for item in active.document.stack.snapshot()] == ["exposure"]
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is panel.list)
+
+
+def test_moving_a_step_to_the_top_by_key_leaves_the_focus_on_the_list_not_on_the_other_arrow(qtbot, active):
+    """▲ disabled at the top handed its focus to ▼, so the next Space moved the step back down."""
+    panel = active.stack_panel
+    panel.add_filter("gamma")
+    panel.add_filter("negative")
+    press(qtbot, panel.up_button, Key.Key_Space)
+    qtbot.keyClick(QApplication.focusWidget(), Key.Key_Space)
+    assert [item.filter for item in active.document.stack.snapshot()] == ["negative", "exposure", "gamma"]
+    assert QApplication.focusWidget() is panel.list and active.document.selected_item().filter == "negative"
+    qtbot.keyClick(panel.list, Key.Key_Space)  # toggles the step's enable box, as Space on the list does
+    assert [item.filter for item in active.document.stack.snapshot()] == ["negative", "exposure", "gamma"]
+
+
+def test_alt_arrows_move_the_selected_step_from_the_list_or_its_settings(qtbot, active):
+    panel, alt = active.stack_panel, Qt.KeyboardModifier.AltModifier
+    panel.add_filter("gamma")
+    press(qtbot, panel.list, Key.Key_Up, alt)
+    assert [item.filter for item in active.document.stack.snapshot()] == ["gamma", "exposure"]
+    press(qtbot, panel.editor.controls["gamma"].slider, Key.Key_Down, alt)
+    assert [item.filter for item in active.document.stack.snapshot()] == ["exposure", "gamma"]
+    assert active.document.selected_item().filter == "gamma"
+
+
+def test_quit_has_a_key_where_the_platform_names_none(active):
+    assert not active.actions_by_name["quit"].shortcut().isEmpty()
+
+
 @pytest.mark.parametrize("modifier, key", [(CTRL, Key.Key_Y),
                                            (CTRL | Qt.KeyboardModifier.ShiftModifier, Key.Key_Z)])
 def test_redo_keys_redo_once(qtbot, active, modifier, key):

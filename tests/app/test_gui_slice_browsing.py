@@ -286,6 +286,10 @@ def test_page_keys_on_a_focused_slider_move_the_slider_not_the_slice(qtbot, wind
     keypad = Qt.KeyboardModifier.KeypadModifier
     next_slice(qtbot, window, lambda: QTest.keyClick(window.canvas, Qt.Key.Key_Down, keypad))
     assert window.slices.index == 7, "an arrow key as macOS sends it (keypad) steps too, rather than pan"
+    window.canvas.set_zoom(8.0)
+    top = window.canvas.viewport.center_y
+    QTest.keyClick(window.canvas, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert window.slices.index == 7 and window.canvas.viewport.center_y > top, "Shift+Down pans the slice instead"
 
 
 def test_page_keys_on_the_focused_slice_slider_step_one_slice(qtbot, window, series_folder):
