@@ -73,6 +73,9 @@ class CurvePlot(QWidget):
         self._dragging: int | None = None
         self.selected = 0  # the point the keys edit
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAccessibleName("Tone curve")
+        self.setAccessibleDescription("Page Up/Down pick a point, arrows move it (Shift: ten levels), Insert adds "
+                                      "one, Delete removes it")
         self.setMinimumSize(160, 160)
         self.setMaximumHeight(MAX_SIDE)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)

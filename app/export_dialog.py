@@ -121,6 +121,9 @@ class ExportDialog(QDialog):
         self.quality.setRange(1, 100)
         self.quality_entry = WholeSpinBox()
         self.quality_entry.setRange(1, 100)
+        self.path.setAccessibleName("File")
+        for part in (self.quality, self.quality_entry):  # their label names a row, not them: a screen reader said none
+            part.setAccessibleName("Quality")
         self.offered_quality = self._quality_for("WEBP" if self.source.meta.extra.get("webp_lossless") else "JPEG")
         self.quality.setValue(self.offered_quality)
         self.quality_entry.setValue(self.quality.value())

@@ -325,6 +325,8 @@ class HistogramPanel(QWidget):
         self.toggles: dict[str, QCheckBox] = {}
         for name, text in (("red", "R"), ("green", "G"), ("blue", "B"), ("luminance", "L")):
             box = QCheckBox(text)
+            box.setAccessibleName(f"Show {name}")
+            box.setToolTip(f"Draw the {name} histogram")
             box.setChecked(True)
             box.toggled.connect(lambda on, n=name: self._toggle_channel(n, on))
             self.toggles[name] = box

@@ -151,6 +151,7 @@ class WindowLevelControls(QObject):
         self.tool = WindowLevelTool(document, self)
         self.combo = QComboBox()
         self.combo.setObjectName("window_preset_box")
+        self.combo.setAccessibleName("Window preset")
         self.combo.setToolTip("Window/level preset: the file's header window (its value range when it states "
                               "none), an automatic window (0.5-99.5 % of the values), the modality's presets and "
                               "your own")

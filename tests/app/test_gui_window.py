@@ -631,27 +631,45 @@ def test_settings_in_a_folder_that_cannot_be_written_are_written_in_place(tmp_pa
                               ).qsettings.isAtomicSyncRequired()
 
 
-def test_every_control_a_screen_reader_meets_has_a_name(qtbot, window, photo_path, series_folder):
-    """The parameters' sliders and boxes, the lists, the ▲/▼ buttons and a series' slice slider, cine speed and
-    header had none: a screen reader said "slider"."""
+def unnamed_controls(top) -> tuple[int, list[str]]:
+    """How many controls of window ``top`` a screen reader meets (the kinds a user works, and whatever else takes
+    Tab's focus), and those of them without a name."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QAccessible
     from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlider, QAbstractSpinBox, QHeaderView,
-                                   QLineEdit, QScrollBar, QWidget)
+                                   QLineEdit, QScrollBar, QTabBar, QWidget)
 
-    from tests.app.test_gui_medical import open_folder
-
-    open_image(qtbot, window, photo_path)
-    add_filter(qtbot, window, "unsharp_mask")
-    window.show()
-    open_folder(qtbot, window, series_folder)
     kinds = (QAbstractSlider, QAbstractSpinBox, QAbstractItemView, QAbstractButton, QLineEdit)
-    controls = [widget for widget in window.findChildren(QWidget) if isinstance(widget, kinds)
-                and not isinstance(widget, (QScrollBar, QHeaderView)) and widget.window() is window
+    controls = [widget for widget in top.findChildren(QWidget)
+                if (isinstance(widget, kinds) or widget.focusPolicy() & Qt.FocusPolicy.TabFocus)
+                and not isinstance(widget, (QScrollBar, QHeaderView, QTabBar))  # a tab bar's tabs name themselves
+                and widget.window() is top and widget.isVisibleTo(top)
                 and not isinstance(widget.parent(), (QAbstractItemView, QAbstractSpinBox, QLineEdit))  # their parts
                 and not widget.objectName().startswith("qt_")]  # Qt's own: a toolbar's », a dock's float button
     unnamed = [f"{type(widget).__name__} {widget.objectName()}" for widget in controls
-               if not any(character.isalpha() for character in widget.accessibleName()
-                          or (widget.text() if isinstance(widget, QAbstractButton) else ""))]
-    assert len(controls) > 25 and unnamed == []
+               if not any(character.isalpha() for character in QAccessible.queryAccessibleInterface(widget).text(
+                   QAccessible.Text.Name))]  # its own name, its text, or its label's (a form's buddy)
+    return len(controls), unnamed
+
+
+def test_every_control_a_screen_reader_meets_has_a_name(qtbot, window, photo_path, series_folder):
+    """The parameters' sliders and boxes, the lists, the ▲/▼ buttons and a series' slice slider, cine speed and
+    header had none: a screen reader said "slider"; the image, the tone curve's plot and the export's file and
+    quality neither."""
+    from tests.app.test_gui_medical import open_folder
+    from tests.app.test_gui_medical_export import open_dialog
+
+    open_image(qtbot, window, photo_path)
+    add_filter(qtbot, window, "unsharp_mask")
+    add_filter(qtbot, window, "tone_curve")
+    window.show()
+    count, unnamed = unnamed_controls(window)
+    assert count > 25 and unnamed == []
+    count, unnamed = unnamed_controls(open_dialog(qtbot, window))
+    assert count > 8 and unnamed == []
+    open_folder(qtbot, window, series_folder)
+    count, unnamed = unnamed_controls(window)
+    assert count > 25 and unnamed == []
 
 
 def test_a_short_screen_gets_a_layout_whose_panels_fit(qtbot, monkeypatch):
