@@ -443,7 +443,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             _run_here(tasks, pending, finish, begin)
         else:
             run_pool(process_file, tasks, pending, min(jobs, len(pending)), finish=finish, died=_died,
-                     target=lambda task: task.output, begin=begin)
+                     target=lambda task: task.output, begin=begin, again=partial(rerun_task, started=started))
     except BatchInterrupted as interrupted:
         if cluster is not None:
             take_late_outputs(interrupted, tasks, started, had)
@@ -524,6 +524,12 @@ def _settled(standing: _Standing, *, mask_required: bool, skip_existing: bool,
         return FileResult(task.source, None, _exists_message(task.output, other_work=standing.other_work,
                                                              changed=standing.changed), not_run=True)
     return None
+
+
+def rerun_task(task: FileTask, *, started: float) -> FileTask:
+    """The task a file runs again as when its worker pool broke (another worker died): an output written since the
+    batch ``started`` is its own, written before the break, and is replaced (it was refused as "already exists")."""
+    return dataclasses.replace(task, overwrite=True) if _written_since(task.output, started) else task
 
 
 def take_late_outputs(interrupted: BatchInterrupted, tasks: Sequence[FileTask], started: float,

@@ -276,13 +276,15 @@ def ignore_sigterm() -> None:
 
 def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int], jobs: int, *,
              finish: Callable[[int, Any], None], died: Callable[[Any], Any],
-             target: Callable[[Any], Path | None], begin: Callable[[int], None] = lambda index: None) -> None:
+             target: Callable[[Any], Path | None], begin: Callable[[int], None] = lambda index: None,
+             again: Callable[[Any], Any] = lambda task: task) -> None:
     """Run ``fn(tasks[i])`` for each ``i`` in ``pending`` in ``jobs`` worker processes.
 
     ``finish(i, result)`` is called as each task ends. When a worker dies
     (killed, out of memory) the pool breaks and cannot tell which of its
     running tasks did it: the partial files they leave are removed, each of
-    them runs again alone, and only one whose worker dies alone gets
+    them runs again alone, as ``again(task)`` (it may have written its
+    output before the pool broke), and only one whose worker dies alone gets
     ``died(task)`` as its result; then a new pool goes on with the rest.
     ``target(task)`` is the file the task writes (its partial file is
     removed if the task is stopped). ``begin(i)`` is called as task ``i`` is handed to a worker.
@@ -301,8 +303,10 @@ def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int],
             remove_partial_files(path for path in (target(tasks[i]) for i in suspects) if path is not None)
             while suspects:
                 index = suspects.pop(0)
+                rerun = list(tasks)
+                rerun[index] = again(tasks[index])
                 try:
-                    alone = [index] if jobs == 1 else _run_pool_once(fn, tasks, [index], 1, context, finish=finish,
+                    alone = [index] if jobs == 1 else _run_pool_once(fn, rerun, [index], 1, context, finish=finish,
                                                                     target=target, begin=begin)
                     remove_partial_files(path for path in (target(tasks[i]) for i in alone) if path is not None)
                 except BatchInterrupted as interrupted:

@@ -26,6 +26,7 @@ from enhance_core import batch as batch_module
 from enhance_core import batch_workers
 from enhance_core.batch import plan_batch, run_batch
 from enhance_core.batch_manifest import MANIFEST_NAME
+from enhance_core.batch_tasks import FileTask
 from enhance_core.batch_workers import BatchInterrupted, partial_files, remove_partial_files
 from enhance_core.cli import main
 from enhance_core.image import Image
@@ -480,6 +481,43 @@ def test_only_the_file_whose_worker_dies_alone_fails_and_the_others_finish() -> 
     batch_workers.run_pool(_double_or_die, tasks, list(range(len(tasks))), 2, finish=results.__setitem__,
                            died=lambda task: f"died on {task}", target=lambda task: None)
     assert results == {0: 2, 1: "died on 13", 2: 4, 3: 6, 4: 8}
+
+
+def _write_once_or_die(task: tuple[int, str, bool]) -> object:
+    """Write ``out<number>`` (refused when it exists, unless the task may replace it); 13 dies once the other wrote."""
+    number, folder, overwrite = task
+    output = Path(folder, f"out{number}.png")
+    if number == 13:
+        threading.Event().wait(0.3)
+        os.kill(os.getpid(), signal.SIGKILL)
+    if output.exists() and not overwrite:
+        return "already exists"
+    output.write_bytes(b"written")
+    threading.Event().wait(0.6)  # still running when the other worker dies
+    return number
+
+
+def test_a_file_whose_pool_broke_after_it_wrote_its_output_runs_again_as_the_batch_says(tmp_path) -> None:
+    """Its rerun alone was refused: "the output ... already exists" (its own, written before the pool broke)."""
+    results: dict[int, object] = {}
+    tasks = [(1, str(tmp_path), False), (13, str(tmp_path), False)]
+    batch_workers.run_pool(_write_once_or_die, tasks, [0, 1], 2, finish=results.__setitem__, died=lambda task: "died",
+                           target=lambda task: None, again=lambda task: (task[0], task[1], True))
+    assert results == {0: 1, 1: "died"}
+
+
+def test_a_rerun_replaces_only_an_output_written_since_the_batch_began(tmp_path) -> None:
+    import dataclasses
+
+    output = tmp_path / "out.png"
+    task = FileTask(tmp_path / "in.png", output, ())
+    assert batch_module.rerun_task(task, started=time.time()) == task, "no output: nothing to replace"
+    output.write_bytes(b"the user's")
+    os.utime(output, (1e9, 1e9))
+    assert batch_module.rerun_task(task, started=time.time()) == task, "there before: still refused"
+    started = time.time()
+    output.write_bytes(b"this batch's")
+    assert batch_module.rerun_task(task, started=started) == dataclasses.replace(task, overwrite=True)
 
 
 def _write_part_then_die(task: tuple[int, str]) -> int:
