@@ -31,10 +31,14 @@ def _plane_to_float(plane: np.ndarray, *, maximum: float | None) -> np.ndarray:
     """Convert one stored plane (rows, cols[, samples]) to contiguous float32 in one pass.
 
     Integers are divided (not multiplied by a reciprocal), so level ``k`` of an
-    8-bit source becomes exactly ``float32(k / 255)``.
+    8-bit source becomes exactly ``float32(k / 255)``. Float samples read-only
+    as they came (a memory map of the file) are copied: the pixels held the
+    file open (Windows then refuses to replace or delete it) and changed, or
+    ended the process with a bus error, when another program rewrote it.
     """
     if plane.dtype.kind == "f":
-        return np.ascontiguousarray(plane, dtype=np.float32)
+        out = np.ascontiguousarray(plane, dtype=np.float32)
+        return out if out.flags.writeable else out.copy()
     offset, span = (0.0, maximum) if maximum is not None else _unit_span(plane.dtype)
     out = np.empty(plane.shape, dtype=np.float32)
     if offset:

@@ -273,3 +273,15 @@ def test_a_tiff_without_resolution_tags_states_no_dpi(tmp_path) -> None:
     assert "dpi" not in read_image(tmp_path / "nodpi.tif").meta.extra
     PILImage.new("L", (40, 30), 200).save(tmp_path / "dpi.tif", dpi=(300, 300))
     assert read_image(tmp_path / "dpi.tif").meta.extra["dpi"] == (300.0, 300.0)
+
+
+def test_float_tiff_pixels_are_the_image_read_not_a_view_of_the_file(tmp_path):
+    """Float samples stayed memory-mapped: the pixels changed when another program rewrote the file in place (a
+    truncation ended the process with a bus error), and Windows kept the file from being replaced."""
+    path = tmp_path / "master.tif"
+    values = np.linspace(0.0, 2.0, 64 * 48 * 3, dtype=np.float32).reshape(64, 48, 3)
+    tifffile.imwrite(path, values, photometric="rgb")
+    image = read_image(path)
+    tifffile.imwrite(path.with_name("other.tif"), np.zeros_like(values), photometric="rgb")
+    path.write_bytes(path.with_name("other.tif").read_bytes())  # rewritten in place, same layout
+    np.testing.assert_array_equal(image.pixels, values)
