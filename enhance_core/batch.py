@@ -45,7 +45,7 @@ from enhance_core.batch_inputs import index_by_stem, name_form, path_refusal
 from enhance_core.batch_manifest import (DONE, FAILED, QUEUED, STARTED, STOPPED, Entry, Manifest, recorded_names,
                                          steps_digest, work_hash)
 from enhance_core.batch_tasks import FileResult, FileTask
-from enhance_core.batch_workers import BatchInterrupted, StopBatch, remove_partial_files, run_pool
+from enhance_core.batch_workers import BatchInterrupted, StopBatch, process_limit, remove_partial_files, run_pool
 from enhance_core.errors import Cancelled, EnhanceError, ImageReadError, ImageWriteError, ParameterError, out_of_memory
 from enhance_core.export_size import OutputSize, apply_output_size
 from enhance_core.image import Image
@@ -293,7 +293,7 @@ def default_jobs(tasks: Sequence[FileTask]) -> int:
     more than the memory available holds, at :data:`BYTES_PER_PIXEL` for the largest of the largest files
     (eight 100-megapixel scans at once need about 25 GB)."""
     learned = any(item.definition.learned for item in (tasks[0].steps if tasks else ()))
-    jobs = 1 if learned else max(1, min(os.cpu_count() or 1, len(tasks)))
+    jobs = 1 if learned else max(1, min(os.cpu_count() or 1, len(tasks), process_limit() or len(tasks)))
     if jobs > 1:
         need, available = BYTES_PER_PIXEL * largest_pixels([task.source for task in tasks]), available_memory()
         if need and available:

@@ -52,6 +52,8 @@ DONE = b"done"
 """Told to the janitor when the pool ended normally or was stopped: nothing to clean."""
 POLL_SECONDS = 0.1
 """Longest wait for a result with Ctrl+C held: a Ctrl+C stops the batch at most this much later."""
+WINDOWS_PROCESSES = 61
+"""Most worker processes Windows can wait on (Python's process pool refuses more there)."""
 _current_target: Path | None = None
 """In a worker: the output of the task it is running."""
 
@@ -139,6 +141,11 @@ def _die_with_parent(parent: int) -> bool:
     if os.getppid() != parent:
         os._exit(1)
     return True
+
+
+def process_limit() -> int | None:
+    """The most worker processes this platform can run in one pool (None: no limit)."""
+    return WINDOWS_PROCESSES if sys.platform == "win32" else None
 
 
 def worker_threads(jobs: int) -> int:
@@ -280,7 +287,7 @@ def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int],
              again: Callable[[Any], Any] = lambda task: task) -> None:
     """Run ``fn(tasks[i])`` for each ``i`` in ``pending`` in ``jobs`` worker processes.
 
-    ``finish(i, result)`` is called as each task ends. When a worker dies
+    ``finish(i, result)`` is called as each task ends; ``jobs`` is cut to :func:`process_limit`. When a worker dies
     (killed, out of memory) the pool breaks and cannot tell which of its
     running tasks did it: the partial files they leave are removed, each of
     them runs again alone, as ``again(task)`` (it may have written its
@@ -295,6 +302,7 @@ def run_pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pending: list[int],
         Ctrl+C; every worker has stopped and their partial files are removed.
     """
     queue = list(pending)
+    jobs = min(jobs, process_limit() or jobs)
     context = get_context("spawn")
     janitor = _start_janitor(context, [path for path in (target(tasks[i]) for i in pending) if path is not None])
     try:

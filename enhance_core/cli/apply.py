@@ -177,7 +177,7 @@ def _run(args: argparse.Namespace) -> int:
     from enhance_core.batch_tasks import storage_refusal
     from enhance_core.batch_cluster import check_cluster, open_cluster, parse_cluster
     from enhance_core.batch_manifest import Manifest
-    from enhance_core.batch_workers import BatchInterrupted, remove_partial_files
+    from enhance_core.batch_workers import BatchInterrupted, process_limit, remove_partial_files
     from enhance_core.cli.progress import BatchProgress
 
     steps = build_steps(args)
@@ -258,6 +258,11 @@ def _run(args: argparse.Namespace) -> int:
                 jobs = 1
             else:
                 jobs = args.jobs if args.jobs is not None else default_jobs(tasks)
+                limit = process_limit()
+                if limit is not None and jobs > limit:
+                    print(f"note: this system runs at most {limit} worker processes; --jobs {jobs} runs {limit}",
+                          file=sys.stderr)
+                    jobs = limit
                 print(f"applying {len(steps)} step(s) to {len(tasks)} file(s) with {min(jobs, len(tasks))} "
                       "process(es)", file=sys.stderr, flush=True)
             for line in left_out_lines(left_out):

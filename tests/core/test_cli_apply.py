@@ -131,6 +131,26 @@ def test_jobs_below_one_is_an_argument_error(inputs, tmp_path, capsys) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_jobs_past_the_system_s_process_limit_run_at_the_limit(inputs, tmp_path, capsys, monkeypatch) -> None:
+    """Windows runs at most 61 worker processes; --jobs 64, or the default on a 64-core machine, crashed there."""
+    from enhance_core import batch, batch_workers
+
+    monkeypatch.setattr(batch_workers, "process_limit", lambda: 2)
+    assert main(["apply", "--filter", "negative", "--jobs", "5", "-o", str(tmp_path / "out"), str(inputs)]) == 0
+    err = capsys.readouterr().err
+    assert "note: this system runs at most 2 worker processes; --jobs 5 runs 2" in err
+    monkeypatch.undo()
+    monkeypatch.setattr(batch_workers.sys, "platform", "win32")
+    assert batch_workers.process_limit() == 61
+    monkeypatch.undo()
+    monkeypatch.setattr(batch, "process_limit", lambda: 61)
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: 64)
+    from enhance_core.batch_tasks import FileTask
+
+    tasks = [FileTask(tmp_path / f"in{index}.png", tmp_path / f"out{index}.png", ()) for index in range(70)]
+    assert batch.default_jobs(tasks) == 61
+
+
 def test_an_output_path_that_is_a_file_is_refused_and_left_alone(inputs, tmp_path, capsys) -> None:
     taken = tmp_path / "result.png"
     taken.write_bytes(b"the user's own file")
