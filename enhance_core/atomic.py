@@ -15,6 +15,8 @@ new one gets ``0o666`` less the process umask, as :func:`open` would give it.
 from __future__ import annotations
 
 import os
+import stat
+import sys
 import tempfile
 import threading
 from contextlib import contextmanager, suppress
@@ -74,8 +76,18 @@ def atomic_write(path: str | PathLike[str]) -> Iterator[Path]:
         yield temp
         with open(temp, "rb+") as written:
             os.fsync(written.fileno())
-        os.chmod(temp, (path.stat().st_mode & 0o7777) if path.exists() else 0o666 & ~_UMASK)
-        os.replace(temp, path)
+        mode = (path.stat().st_mode & 0o7777) if path.exists() else 0o666 & ~_UMASK
+        if sys.platform == "win32" and not mode & stat.S_IWRITE:
+            # Windows refuses to replace a read-only file, and to remove a read-only temporary file: a writable
+            # target is replaced, then marked read-only as it was
+            os.chmod(path, stat.S_IREAD | stat.S_IWRITE)
+            try:
+                os.replace(temp, path)
+            finally:
+                os.chmod(path, mode)
+        else:
+            os.chmod(temp, mode)
+            os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
         with _UNFINISHED_LOCK:

@@ -32,6 +32,7 @@ import os
 import re
 import select
 import signal
+import stat
 import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -111,6 +112,9 @@ def remove_partial_files(outputs: Iterable[Path]) -> int:
     removed = 0
     for path in _partial_files_of(outputs):
         try:
+            if sys.platform == "win32":  # a read-only partial file (an older run's) cannot be removed there as it is
+                with suppress(OSError):
+                    os.chmod(path, stat.S_IREAD | stat.S_IWRITE)
             path.unlink()
             removed += 1
         except FileNotFoundError:

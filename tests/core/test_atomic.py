@@ -91,3 +91,24 @@ def test_remove_unfinished_removes_the_temporary_files_of_writes_under_way_only(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["done.png", "result.png"]
     atomic.remove_unfinished()  # nothing under way: nothing to remove
     assert (tmp_path / "done.png").read_bytes() == b"done"
+
+
+def test_a_read_only_target_is_replaced_where_the_system_refuses_to_replace_read_only_files(tmp_path, monkeypatch):
+    """Windows refuses to replace a read-only file: the temporary file took the target's read-only mode, the
+    replace failed and the read-only partial file then blocked every later batch into that folder."""
+    target = tmp_path / "protected.png"
+    target.write_bytes(b"old")
+    target.chmod(0o444)
+    real_replace = os.replace
+
+    def windows_replace(source, destination) -> None:
+        if os.path.exists(destination) and not os.stat(destination).st_mode & stat.S_IWRITE:
+            raise PermissionError(13, "Access is denied", str(destination))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(atomic.sys, "platform", "win32")
+    monkeypatch.setattr(atomic.os, "replace", windows_replace)
+    write_bytes_atomic(target, b"new")
+    monkeypatch.undo()
+    assert target.read_bytes() == b"new" and stat.S_IMODE(target.stat().st_mode) == 0o444
+    assert list(tmp_path.iterdir()) == [target]

@@ -348,6 +348,29 @@ def test_only_our_partial_files_are_removed(tmp_path) -> None:
     assert sorted(tmp_path.rglob("*")) == sorted([*theirs, tmp_path / "sub"])
 
 
+def test_a_read_only_partial_file_is_removed_where_the_system_refuses_to_remove_read_only_files(
+        tmp_path, monkeypatch) -> None:
+    """An older run left it read-only on Windows, which refuses to remove such a file: every later batch into the
+    folder stopped with "permission denied"."""
+    import stat
+
+    partial = tmp_path / ".a.png.abcd1234.part"
+    partial.write_bytes(b"half")
+    partial.chmod(0o444)
+    real_unlink = os.unlink
+
+    def windows_unlink(path, *args, **kwargs) -> None:
+        if not os.stat(path).st_mode & stat.S_IWRITE:
+            raise PermissionError(13, "Access is denied", str(path))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(batch_workers.sys, "platform", "win32")
+    monkeypatch.setattr(os, "unlink", windows_unlink)
+    removed = remove_partial_files([tmp_path / "a.png"])
+    monkeypatch.undo()
+    assert removed == 1 and list(tmp_path.iterdir()) == []
+
+
 def test_partial_files_of_many_outputs_list_each_folder_once(tmp_path, monkeypatch) -> None:
     """Listing the folder once per output made a rerun into 24,000 outputs sit silent for minutes (a helper)."""
     import enhance_core.batch_workers as workers
