@@ -328,17 +328,12 @@ def largest_pixels(sources: Sequence[Path]) -> int:
 
 
 def available_memory() -> int:
-    """Bytes of memory available to new processes (Linux's MemAvailable, else free physical pages); 0: unknown."""
+    """Bytes of memory available to new processes without swapping (Linux's MemAvailable); 0: unknown."""
+    import psutil
+
     try:
-        with open("/proc/meminfo", encoding="ascii") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, OSError, ValueError):
+        return int(psutil.virtual_memory().available)
+    except (OSError, RuntimeError):
         return 0
 
 

@@ -47,7 +47,6 @@ Returned pixels are cached and read-only: copy before changing them.
 
 from __future__ import annotations
 
-import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -138,10 +137,12 @@ def default_cache_bytes() -> int:
 def usable_memory() -> int:
     """Bytes of memory this process may use: the least of the physical memory, the container's (cgroup) limit and
     the address-space limit; 0 where none of them is known."""
+    import psutil
+
     limits = []
     try:
-        limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, OSError, ValueError):  # Windows has no sysconf
+        limits.append(int(psutil.virtual_memory().total))
+    except (OSError, RuntimeError):
         pass
     for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:

@@ -178,3 +178,17 @@ def test_usable_memory_is_the_least_of_the_machine_s_and_the_limits():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     usable, budget = (int(word) for word in done.stdout.split())
     assert usable <= 3 << 30 and budget == 1 << 30, done.stderr
+
+
+def test_memory_comes_from_the_system_on_every_platform(monkeypatch):
+    """Windows has no os.sysconf and no /proc, macOS no count of free pages: the free memory read as unknown (no cap
+    on the batch's workers) and the editor's cache stayed at 1 GiB whatever the machine had."""
+    from types import SimpleNamespace
+
+    import psutil
+
+    from enhance_core import batch, render
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(total=3 << 30, available=5 << 20))
+    assert batch.available_memory() == 5 << 20
+    assert 0 < render.usable_memory() <= 3 << 30
