@@ -31,6 +31,7 @@ from typing import Callable
 import shiboken6
 
 from PySide6.QtCore import QStandardPaths, Qt
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QSlider, QVBoxLayout, QWidget)
 
@@ -101,6 +102,7 @@ class ExportDialog(QDialog):
         self.written: Path | None = None
         self._write_when_ready = False
         self._rendering = False
+        self._writing = False
         self._series_job: tuple[list[Path], float] | None = None
         """The files of a series export running, and when it started."""
         self._confirmed: Path | None = None
@@ -370,7 +372,7 @@ class ExportDialog(QDialog):
         self.reporter.report(self, "JPEG estimate failed", failure.error, failure.details)
 
     def _on_failed(self, failure: JobFailure) -> None:
-        self._write_when_ready = self._rendering = False
+        self._write_when_ready = self._rendering = self._writing = False
         self.export_button.setEnabled(True)
         self._say_series_left("Export failed")
         if self.rendered is None:
@@ -379,7 +381,7 @@ class ExportDialog(QDialog):
 
     def _on_stopped(self) -> None:
         """The render or the write was stopped (the status bar's Cancel, Esc): Export starts it again."""
-        self._write_when_ready = self._rendering = False
+        self._write_when_ready = self._rendering = self._writing = False
         self.export_button.setEnabled(True)
         self._say_series_left("Export stopped")
         if self.rendered is None:
@@ -455,7 +457,7 @@ class ExportDialog(QDialog):
                 self._start_render()
             self.estimate.setText("The export starts as soon as the full-resolution render is done…")
             return
-        self._write_when_ready = False
+        self._write_when_ready, self._writing = False, True
         self.render_lane.submit(self._write_job(path), on_done=self._on_written, on_failed=self._on_failed,
                                 on_cancelled=self._said_if_written(path), label=f"Writing {path.name}")
 
@@ -504,6 +506,7 @@ class ExportDialog(QDialog):
         job = partial(write_series, self.series, self.steps, path, full_range=self.writes_full_range(),
                       bit_depth=self.bit_depth.currentData(), quality=self.quality.value(),
                       include_patient_data=self.patient_data.isChecked(), size=self.output_size(), device=self.device)
+        self._writing = True
         self.render_lane.submit(job, on_done=self._on_written, on_failed=self._on_failed,
                                 label=f"Writing the {len(self.series)} slices", cancel_running=False)
 
@@ -522,7 +525,7 @@ class ExportDialog(QDialog):
                        strip_location=self.offers_location and self.strip_location.isChecked())
 
     def _on_written(self, path: Path) -> None:
-        self._series_job = None
+        self._series_job, self._writing = None, False
         self.written = Path(path)
         self.settings.set_last_folder("export", self.written)
         if self.offers_location:
@@ -538,6 +541,20 @@ class ExportDialog(QDialog):
             said = f"; left out: {'; '.join(losses)}" if losses else ""
             parent.statusBar().showMessage(f"Exported {what}{said}", 20000 if losses else 6000)
         self.accept()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Closed otherwise than by Cancel or Esc (the application quitting, the window's close button) while an
+        export the user asked for is under way: asked first. *Keep Writing* refuses the close (a quit then stops
+        there), *Stop* stops the export as Cancel does. It went unfinished without a word (a helper lost a 56 MP
+        export), and with it the window."""
+        if self._write_when_ready or self._writing:
+            answer = self.reporter.choose(
+                self, "Export not finished", f"The export to {self.path.text()} is not written yet. Keep writing "
+                "it, or stop it (nothing of it is written)?", ("Stop", "Keep Writing"), default="Keep Writing")
+            if answer == "Keep Writing":
+                event.ignore()
+                return
+        super().closeEvent(event)
 
     def reject(self) -> None:
         """Close without exporting; stops the render and the estimate (and a series export, saying what it

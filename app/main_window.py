@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox,
@@ -112,12 +113,9 @@ class MainWindow(QMainWindow):
         self.device = DeviceProbe(self.document, self)
         self.brush = BrushTool(self.document, self)
         self.export_lane = JobRunner("Exporting", self)
-        self._close_after_export = False
-        """Whether the window closes once the export under way has been written (*Close When Written*)."""
-        self.export_lane.failed.connect(self._keep_open_after_export)
-        self.export_lane.cancelled.connect(self._keep_open_after_export)
-        self.export_lane.idle.connect(self._close_when_exported)
         self.estimate_lane = JobRunner("Estimating JPEG", self)
+        self._export_dialog: QDialog | None = None
+        """The latest export dialog (deleted once closed)."""
         self.stack_panel = StackPanel(self.document)
         self.metrics_panel = MetricsPanel()
         self.histogram_panel = HistogramPanel(self.histogram)
@@ -601,6 +599,7 @@ class MainWindow(QMainWindow):
             return
         dialog = ExportDialog(self.document, self.settings, self.reporter, self.export_lane, self.estimate_lane,
                               self, device=self.renders.device, series=self.slices.series)
+        self._export_dialog = dialog
         dialog.open()
 
     def detect_dust(self) -> None:
@@ -708,7 +707,7 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if (drag_held(self) or not self._export_ended_or_stopped()
+        if (drag_held(self) or not self._export_dialog_closed()
                 or not self.files.resolve_unsaved_edits("Save them before closing the window?")):
             event.ignore()
             return
@@ -718,30 +717,11 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         event.accept()
 
-    def _export_ended_or_stopped(self) -> bool:
-        """Whether the window may close as far as an export is concerned: none is under way, or the user stops it.
-        *Close When Written* closes the window once the export has been written (it stays open if that fails)."""
-        lane = self.export_lane
-        if not lane.busy:
-            return True
-        choice = self.reporter.choose(
-            self, "Export not finished", f"The export is not finished ({lane.label}). Close the window once it is "
-            "written, or stop it and close now (nothing of it is written then)?",
-            ("Close When Written", "Stop and Close", "Cancel"))
-        if choice == "Close When Written":
-            self._close_after_export = True
-            self.status.showMessage("The window closes once the export is written")
-        return choice == "Stop and Close"
-
-    def _keep_open_after_export(self) -> None:
-        if self._close_after_export:
-            self._close_after_export = False
-            self.status.showMessage("The export did not finish, so the window stays open", 20000)
-
-    def _close_when_exported(self) -> None:
-        if self._close_after_export:
-            self._close_after_export = False
-            self.close()
+    def _export_dialog_closed(self) -> bool:
+        """Close the export dialog first (the application quitting closes the windows in any order): it asks
+        before it stops an export under way, and refuses to close while the user keeps it writing."""
+        dialog = self._export_dialog
+        return dialog is None or not shiboken6.isValid(dialog) or not dialog.isVisible() or dialog.close()
 
     def shutdown(self) -> None:
         """Cancel every background job and wait for the worker threads to return (recovery files stay)."""

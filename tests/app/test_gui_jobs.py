@@ -11,6 +11,7 @@ from conftest import add_filter, open_image, save_png, synthetic_photo, wait_ren
 
 from app import file_actions
 from app.commands import AddStepCommand
+from app.error_reporter import ESCAPE
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, param
 from enhance_core.filters.registry import FILTERS, register
@@ -434,6 +435,46 @@ def test_cancel_while_the_export_is_written_says_the_file_was_written(qtbot, win
     assert (tmp_path / "out.png").exists()
     said = window.statusBar().currentMessage()
     assert said == f"Exported {tmp_path / 'out.png'}: Cancel came while it was being written"
+
+
+@pytest.mark.parametrize("closing", ["dialog", "window"])
+@pytest.mark.parametrize("answer", [None, ESCAPE, "Stop"])
+def test_closing_the_export_while_it_is_written_asks_first(qtbot, window, photo_path, tmp_path, monkeypatch, answer,
+                                                          closing):
+    """Quitting the application (which closes the windows, the dialog or the main window first) while a long export
+    was written let it go unfinished, without a word. Enter and Escape keep writing it (and the window open); Stop
+    stops it as Cancel does."""
+    from app import export_dialog
+    from app.export_dialog import ExportDialog
+
+    write, writing, go_on = export_dialog.write_result, threading.Event(), threading.Event()
+
+    def slow_write(result, path, depth, quality, progress, should_stop, **options):
+        writing.set()
+        while not go_on.wait(0.01):
+            if should_stop():
+                raise Cancelled("stopped")
+        return write(result, path, depth, quality, progress, should_stop, **options)
+
+    monkeypatch.setattr(export_dialog, "write_result", slow_write)
+    open_image(qtbot, window, photo_path)
+    with qtbot.waitSignal(window.export_lane.finished, timeout=20000):
+        window.export_image()
+    dialog = window.findChild(ExportDialog)
+    dialog.path.setText(str(tmp_path / "out.png"))
+    dialog.path.editingFinished.emit()
+    dialog.export_button.click()
+    qtbot.waitUntil(writing.is_set, timeout=10000)
+    window.reporter.choices = [] if answer is None else [answer]
+    closed = (dialog if closing == "dialog" else window).close()  # as QApplication.closeAllWindows() does
+    assert "The export to" in window.reporter.questions[-1] and "is not written yet" in window.reporter.questions[-1]
+    if answer == "Stop":
+        qtbot.waitUntil(lambda: not window.export_lane.busy, timeout=10000)
+    go_on.set()
+    qtbot.waitUntil(lambda: not window.export_lane.busy, timeout=10000)
+    assert closed == (answer == "Stop")
+    assert (tmp_path / "out.png").exists() == (answer != "Stop")
+    assert window.isVisible() == (closing == "dialog" or answer != "Stop")
 
 
 def test_a_failed_export_render_no_longer_says_it_is_rendering(qtbot, window, photo_path, monkeypatch):

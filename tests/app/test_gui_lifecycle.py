@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from conftest import open_image
 
-from app.error_reporter import ESCAPE
 from app.workers import running_workers
 from enhance_core.errors import Cancelled
 from enhance_core.filters.base import FilterDef, param
@@ -53,60 +52,6 @@ def test_closing_during_a_learned_render_stops_it_before_the_window_closes(qtbot
     assert window.close()
     assert slow_learned["stopped"].is_set()  # the job saw its stop flag before close() returned
     assert not window.isVisible() and running_workers() == []  # every worker thread has returned
-
-
-def write_until(gate: threading.Event, error: Exception | None = None):
-    """An export's write that ends once ``gate`` is set (raising ``error`` if given) or the job is stopped."""
-    def write(progress, should_stop):
-        while not gate.wait(0.01):
-            if should_stop():
-                raise Cancelled("stopped")
-        if error is not None:
-            raise error
-
-    return write
-
-
-def test_closing_during_an_export_asks_first_and_escape_keeps_the_window(qtbot, window):
-    """Closing while a long export was being written let it go unfinished, without a word."""
-    gate = threading.Event()
-    window.export_lane.submit(write_until(gate), label="Writing result.png")
-    try:
-        window.reporter.choices = [ESCAPE]
-        assert not window.close()
-        assert "The export is not finished (Writing result.png)" in window.reporter.questions[-1]
-        assert window.isVisible() and window.export_lane.busy
-    finally:
-        gate.set()
-    qtbot.waitUntil(lambda: not window.export_lane.busy, timeout=10000)
-    assert window.isVisible(), "Escape did not ask to close later"
-
-
-def test_close_when_written_closes_the_window_once_the_export_is_written(qtbot, window):
-    gate = threading.Event()
-    window.export_lane.submit(write_until(gate), label="Writing result.png")
-    assert not window.close()  # Enter: Close When Written
-    assert window.isVisible() and window.status.currentMessage() == "The window closes once the export is written"
-    gate.set()
-    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10000)
-
-
-def test_a_failed_export_keeps_open_the_window_that_was_to_close_after_it(qtbot, window):
-    gate = threading.Event()
-    window.export_lane.submit(write_until(gate, OSError("the disk is full")), label="Writing result.png")
-    assert not window.close()
-    gate.set()
-    qtbot.waitUntil(lambda: not window.export_lane.busy, timeout=10000)
-    qtbot.wait(50)
-    assert window.isVisible() and "did not finish, so the window stays open" in window.status.currentMessage()
-
-
-def test_stop_and_close_stops_the_export_and_closes(qtbot, window):
-    gate = threading.Event()
-    window.export_lane.submit(write_until(gate), label="Writing result.png")
-    window.reporter.choices = ["Stop and Close"]
-    assert window.close()
-    assert not window.isVisible() and running_workers() == []
 
 
 def test_closing_does_not_wait_for_the_device_description(qtbot, window, monkeypatch):
