@@ -176,6 +176,9 @@ def build_menus(window: EditorWindow) -> Menus:
                                 doc.undo_stack.canRedoChanged, doc.undo_stack.redoTextChanged)
     if QKeySequence("Ctrl+Y") not in a["redo"].shortcuts():
         a["redo"].setShortcuts(a["redo"].shortcuts() + [QKeySequence("Ctrl+Y")])
+    for name in ("move_up", "move_down"):  # the step list's and its settings' keys: elsewhere lists move by them
+        a[name].setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        window.stack_panel.addAction(a[name])
     if a["quit"].shortcut().isEmpty():  # Quit has no standard key without a desktop's key theme (and on Windows)
         a["quit"].setShortcut(QKeySequence("Ctrl+Q"))
     if QKeySequence("Ctrl+=") not in a["zoom_in"].shortcuts():  # + is Shift+= on most keyboards

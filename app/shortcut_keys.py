@@ -10,7 +10,8 @@ Add Filter. :class:`ShortcutKeys` watches the focused text field of its
 window and lets the shortcut have the key unless the field needs it
 (:func:`yields_to_shortcuts`). Sliders, spin boxes and lists keep the keys
 they move by, Page Up/Down, Home and End, which a DICOM series' slice browsing
-takes window-wide otherwise (:func:`keeps_navigation`). Other widgets
+takes window-wide otherwise (:func:`keeps_navigation`), and combo boxes
+Alt+Up and Alt+Down, which open their list (:func:`opens_list`). Other widgets
 (buttons) claim no shortcut's key and are left alone, as is the menu bar's
 keyboard mode.
 
@@ -62,6 +63,13 @@ def moves_by_keys(widget: QWidget) -> bool:
     them to the slice keys, which step as its tooltip says)."""
     return ((isinstance(widget, (QAbstractSlider, QAbstractSpinBox, QAbstractItemView))
              or getattr(type(widget), "KEEPS_NAVIGATION", False)) and widget.objectName() != "slice_slider")
+
+
+def opens_list(widget: QWidget, event: QKeyEvent) -> bool:
+    """Whether ``event`` is Alt+Down or Alt+Up on a combo box, which opens its list (the step list's Move Step keys
+    would take it)."""
+    return (isinstance(widget, QComboBox) and event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down)
+            and event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier == Qt.KeyboardModifier.AltModifier)
 
 
 def keeps_navigation(widget: QWidget, event: QKeyEvent) -> bool:
@@ -128,7 +136,8 @@ class ShortcutKeys(QObject):
     def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
         if self._watched is not None and shiboken6.isValid(self._watched):
             self._watched.removeEventFilter(self)
-        self._watched = (new if new is not None and (is_text_field(new) or moves_by_keys(new))
+        self._watched = (new if new is not None and (is_text_field(new) or moves_by_keys(new)
+                                                     or isinstance(new, QComboBox))
                          and in_window(self.owner, new) else None)
         if self._watched is not None:
             self._watched.installEventFilter(self)
@@ -148,7 +157,7 @@ class ShortcutKeys(QObject):
             return True
         if event.type() != QEvent.Type.ShortcutOverride:
             return False
-        if keeps_navigation(watched, event):
+        if keeps_navigation(watched, event) or opens_list(watched, event):
             event.accept()  # the widget has the key
             return True
         if is_text_field(watched) and yields_to_shortcuts(watched, event):

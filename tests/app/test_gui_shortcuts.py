@@ -203,6 +203,23 @@ def test_alt_arrows_move_the_selected_step_from_the_list_or_its_settings(qtbot, 
     assert active.document.selected_item().filter == "gamma"
 
 
+def test_alt_arrows_leave_other_lists_and_open_a_choice_s_list(qtbot, active):
+    """Alt+Up in the Snapshots list moved the selected filter step, and Alt+Down on a parameter's choice box no
+    longer opened its list (a review)."""
+    panel, alt = active.stack_panel, Qt.KeyboardModifier.AltModifier
+    panel.add_filter("threshold")
+    active.snapshots.take("first")
+    active.docks["snapshots"].raise_()
+    press(qtbot, active.snapshots_panel.list, Key.Key_Up, alt)
+    assert [item.filter for item in active.document.stack.snapshot()] == ["exposure", "threshold"]
+    method = panel.editor.controls["method"]
+    press(qtbot, method, Key.Key_Up, alt)
+    assert [item.filter for item in active.document.stack.snapshot()] == ["exposure", "threshold"]
+    qtbot.keyClick(method, Key.Key_Down, alt)
+    qtbot.waitUntil(lambda: method.view().isVisible(), timeout=5000)
+    method.hidePopup()
+
+
 def test_quit_has_a_key_where_the_platform_names_none(active):
     assert not active.actions_by_name["quit"].shortcut().isEmpty()
 
