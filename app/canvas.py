@@ -147,8 +147,8 @@ class CompareCanvas(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAccessibleName("Image: before and after")
-        self.setAccessibleDescription("Arrow keys pan, Ctrl+1 shows actual pixels, Ctrl+0 fits, 1 to 4 pick the "
-                                      "comparison")
+        self.setAccessibleDescription("Arrow keys pan (on a DICOM series Up and Down step the slices, Shift+Up and "
+                                      "Shift+Down pan); the View menu's keys zoom and pick the comparison")
         self.viewport = Viewport()
         self.mode = CompareMode.SPLIT
         self.divider = 0.5
