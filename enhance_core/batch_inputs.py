@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
+import sys
 import unicodedata
 from fnmatch import fnmatchcase
 from functools import partial
@@ -188,7 +190,7 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
     for top, folders, files in os.walk(folder, onerror=partial(_note_denied, denied)):
         if recursive:
             folders[:] = [name for name in folders
-                          if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
+                          if not hidden(Path(top, name)) and (skip is None or Path(top, name).resolve() != skip)]
             for name in folders:
                 listed = batch_files(Path(top, name))
                 if listed and outputs is not None:
@@ -203,7 +205,7 @@ def _folder_images(folder: Path, *, recursive: bool, skip: Path | None, others: 
     for file in walked:
         if own is not None and os.path.abspath(file) in written_here:
             own.append(file)
-        if os.path.abspath(file) in earlier or file.name.startswith("."):
+        if os.path.abspath(file) in earlier or hidden(file):
             continue  # hidden files (a Mac's ._scan.tif beside each scan) are no pictures of the archive
         if file.suffix.lower() in SUPPORTED_SUFFIXES or (not file.suffix[1:].isalpha() and _unnamed_dicom(file)):
             images.append((file, PurePosixPath(file.relative_to(folder).as_posix())))
@@ -264,13 +266,27 @@ def _earlier_outputs(root: Path, folders: set[Path]) -> set[str]:
     return outputs
 
 
+def hidden(path: Path) -> bool:
+    """Whether ``path`` is hidden, so that a folder's walk leaves it out: a name starting with a dot, or on Windows a
+    file or folder marked hidden or system (a drive's ``$RECYCLE.BIN`` and ``System Volume Information``)."""
+    if path.name.startswith("."):
+        return True
+    if sys.platform != "win32":
+        return False
+    try:
+        attributes = getattr(os.stat(path, follow_symlinks=False), "st_file_attributes", 0)
+    except OSError:
+        return False
+    return bool(attributes & (stat.FILE_ATTRIBUTE_HIDDEN | stat.FILE_ATTRIBUTE_SYSTEM))
+
+
 def _images_below(folder: Path, skip: Path | None, denied: list[Path]) -> bool:
     """Whether a subfolder of ``folder`` (not a hidden one, nor ``skip``) holds an image that no earlier batch
     wrote, at any depth; the subfolders it cannot list for want of permission go to ``denied``."""
     earlier: set[str] = set()
     for top, folders, files in os.walk(folder, onerror=partial(_note_denied, denied)):
         folders[:] = [name for name in folders
-                      if not name.startswith(".") and (skip is None or Path(top, name).resolve() != skip)]
+                      if not hidden(Path(top, name)) and (skip is None or Path(top, name).resolve() != skip)]
         for name in folders:
             earlier |= batch_files(Path(top, name))
         if Path(top) != folder and any(Path(name).suffix.lower() in SUPPORTED_SUFFIXES

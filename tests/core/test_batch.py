@@ -375,6 +375,33 @@ def test_a_recursive_collection_mirrors_its_tree(collection, tmp_path) -> None:
         np.testing.assert_allclose(read_image(task.output).pixels, 1 - read_image(task.source).pixels, atol=1 / 255)
 
 
+def test_a_recursive_walk_leaves_out_what_windows_marks_hidden_or_system(collection, monkeypatch) -> None:
+    """On a drive's root, ``apply -r`` processed the recycle bin ($RECYCLE.BIN, marked hidden and system there)."""
+    import os
+    import stat
+    from types import SimpleNamespace
+
+    from enhance_core import batch_inputs
+
+    (collection / "$RECYCLE.BIN" / "S-1-5-21").mkdir(parents=True)
+    save(collection / "$RECYCLE.BIN" / "S-1-5-21" / "$R8K2Q1X.png", photo(7, 16, 20))
+    save(collection / "box1" / "Thumbs.png", photo(8, 16, 20))
+    marked = {"$RECYCLE.BIN": stat.FILE_ATTRIBUTE_HIDDEN | stat.FILE_ATTRIBUTE_SYSTEM,
+              "Thumbs.png": stat.FILE_ATTRIBUTE_HIDDEN}
+    real_stat = os.stat
+
+    def windows_stat(path, *args, **kwargs):
+        found = real_stat(path, *args, **kwargs)
+        return SimpleNamespace(st_mode=found.st_mode, st_file_attributes=marked.get(Path(path).name, 0))
+
+    monkeypatch.setattr(batch_inputs.sys, "platform", "win32")
+    monkeypatch.setattr(batch_inputs.os, "stat", windows_stat)
+    tree = collect_tree([collection], recursive=True)
+    monkeypatch.undo()
+    assert [p.relative_to(collection).as_posix() for p in tree] == [
+        "a.png", "box1/a.png", "box1/sleeve/a.png", "box1/sleeve/b.jpg", "box2/A.TIF"]
+
+
 def test_a_recursive_walk_leaves_out_the_output_folder_inside_it(collection) -> None:
     out = collection / "restored"
     (out / "box1").mkdir(parents=True)
