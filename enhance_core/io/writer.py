@@ -289,8 +289,11 @@ def write_image(
         with atomic_write(path) as temp:
             _encode(image, temp, format_name, depth, quality, exif, xmp, description)
     except OSError as error:
+        held = (f", and that no other program has {path.name} open" if isinstance(error, PermissionError)
+                and path.exists() else "")
         raise ImageWriteError(path, f"could not be written ({error.strerror or error}); check that {path.parent} is "
-                                    "writable and has room. The target was left unchanged", storage=True) from None
+                                    f"writable and has room{held}. The target was left unchanged",
+                              storage=True) from None
     except ENCODE_ERRORS as error:
         raise ImageWriteError(path, f"the {format_name} encoder failed ({error}); "
                                     "the target was left unchanged") from error

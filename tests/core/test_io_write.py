@@ -147,3 +147,20 @@ def test_a_source_of_more_than_8_bits_exports_at_16_by_default(tmp_path, bits, w
     back = read_image(path)
     assert back.meta.bit_depth == wanted
     assert len(np.unique(back.pixels)) == min(levels + 1, 64 * 64), "every level the source has is kept"
+
+
+def test_a_target_the_system_refuses_to_replace_names_a_program_holding_it_open(tmp_path, monkeypatch):
+    """Windows refuses to replace a file another program has open; the message only said to check the folder."""
+    from enhance_core import atomic
+
+    target = tmp_path / "out.png"
+    target.write_bytes(b"the user's")
+
+    def held_open(source, destination) -> None:
+        raise PermissionError(13, "Access is denied", str(destination))
+
+    monkeypatch.setattr(atomic.os, "replace", held_open)
+    with pytest.raises(ImageWriteError) as refused:
+        write_image(make_image(), target)
+    assert "and that no other program has out.png open" in str(refused.value)
+    assert target.read_bytes() == b"the user's"
