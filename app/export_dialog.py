@@ -548,10 +548,11 @@ class ExportDialog(QDialog):
         there), *Stop* stops the export as Cancel does. It went unfinished without a word (a helper lost a 56 MP
         export), and with it the window."""
         if self._write_when_ready or self._writing:
+            stopped = ("the slices written so far stay" if self.writes_series() else "nothing of it is written")
             answer = self.reporter.choose(
                 self, "Export not finished", f"The export to {self.path.text()} is not written yet. Keep writing "
-                "it, or stop it (nothing of it is written)?", ("Stop", "Keep Writing"), default="Keep Writing")
-            if answer == "Keep Writing":
+                f"it, or stop it ({stopped})?", ("Stop", "Keep Writing"), default="Keep Writing")
+            if answer == "Keep Writing" and (self._write_when_ready or self._writing):  # not ended meanwhile
                 event.ignore()
                 return
         super().closeEvent(event)

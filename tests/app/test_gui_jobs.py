@@ -477,6 +477,43 @@ def test_closing_the_export_while_it_is_written_asks_first(qtbot, window, photo_
     assert window.isVisible() == (closing == "dialog" or answer != "Stop")
 
 
+def test_an_export_that_ends_while_its_close_question_is_open_lets_the_dialog_close(qtbot, window, photo_path,
+                                                                                    tmp_path, monkeypatch):
+    """Written while "Export not finished" waited, the default Keep Writing still refused the close: the hidden
+    dialog, holding the full-resolution render, was never freed (a review)."""
+    import shiboken6
+    from PySide6.QtWidgets import QApplication
+
+    from app import export_dialog
+    from app.export_dialog import ExportDialog
+
+    write, writing, go_on = export_dialog.write_result, threading.Event(), threading.Event()
+
+    def slow_write(result, path, depth, quality, progress, should_stop, **options):
+        writing.set()
+        go_on.wait(10)
+        return write(result, path, depth, quality, progress, should_stop, **options)
+
+    def choose(parent, title, message, choices, *, default=None):  # the write ends while the box waits (exec)
+        go_on.set()
+        qtbot.waitUntil(lambda: not window.export_lane.busy, timeout=10000)
+        return default
+
+    monkeypatch.setattr(export_dialog, "write_result", slow_write)
+    open_image(qtbot, window, photo_path)
+    with qtbot.waitSignal(window.export_lane.finished, timeout=20000):
+        window.export_image()
+    dialog = window.findChild(ExportDialog)
+    dialog.path.setText(str(tmp_path / "out.png"))
+    dialog.path.editingFinished.emit()
+    dialog.export_button.click()
+    qtbot.waitUntil(writing.is_set, timeout=10000)
+    monkeypatch.setattr(window.reporter, "choose", choose)
+    assert dialog.close() and (tmp_path / "out.png").exists()
+    QApplication.sendPostedEvents(None, 0)  # the deferred delete
+    assert not shiboken6.isValid(dialog)
+
+
 def test_a_failed_export_render_no_longer_says_it_is_rendering(qtbot, window, photo_path, monkeypatch):
     from app import export_dialog
     from app.export_dialog import ExportDialog
