@@ -333,7 +333,7 @@ def available_memory() -> int:
 
     try:
         return int(psutil.virtual_memory().available)
-    except (OSError, RuntimeError):
+    except Exception:  # advice only: whatever stops psutil (an odd /proc/meminfo) reads as unknown
         return 0
 
 
@@ -438,7 +438,7 @@ def run_batch(tasks: Sequence[FileTask], *, jobs: int | None = None, mask_requir
             _run_here(tasks, pending, finish, begin)
         else:
             run_pool(process_file, tasks, pending, min(jobs, len(pending)), finish=finish, died=_died,
-                     target=lambda task: task.output, begin=begin, again=partial(rerun_task, started=started))
+                     target=lambda task: task.output, begin=begin, again=rerun_task)
     except BatchInterrupted as interrupted:
         if cluster is not None:
             take_late_outputs(interrupted, tasks, started, had)
@@ -521,10 +521,12 @@ def _settled(standing: _Standing, *, mask_required: bool, skip_existing: bool,
     return None
 
 
-def rerun_task(task: FileTask, *, started: float) -> FileTask:
-    """The task a file runs again as when its worker pool broke (another worker died): an output written since the
-    batch ``started`` is its own, written before the break, and is replaced (it was refused as "already exists")."""
-    return dataclasses.replace(task, overwrite=True) if _written_since(task.output, started) else task
+def rerun_task(task: FileTask) -> FileTask:
+    """The task a file runs again as when its worker pool broke (another worker died): its output, absent when the
+    batch began (a file that may not replace one is settled before), is its own, written before the break, and is
+    replaced (it was refused as "already exists"). Told by its presence, not its time: a FAT disk's 2-second times
+    or a file server's clock put the batch's own output before the batch began."""
+    return dataclasses.replace(task, overwrite=True) if task.output.exists() else task
 
 
 def take_late_outputs(interrupted: BatchInterrupted, tasks: Sequence[FileTask], started: float,
