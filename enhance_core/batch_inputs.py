@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import glob
 import os
-import stat
-import sys
 import unicodedata
 from fnmatch import fnmatchcase
 from functools import partial
@@ -20,6 +18,7 @@ from typing import Callable, Sequence
 
 from enhance_core.batch_manifest import MANIFEST_NAME, batch_files
 from enhance_core.errors import ParameterError
+from enhance_core.paths import hidden
 from enhance_core.io import SUPPORTED_SUFFIXES
 from enhance_core.io.detect import dicom_marked
 from enhance_core.paths import is_dir
@@ -264,20 +263,6 @@ def _earlier_outputs(root: Path, folders: set[Path]) -> set[str]:
             seen.add(candidate)
             outputs |= batch_files(candidate)
     return outputs
-
-
-def hidden(path: Path) -> bool:
-    """Whether ``path`` is hidden, so that a folder's walk leaves it out: a name starting with a dot, or on Windows a
-    file or folder marked hidden or system (a drive's ``$RECYCLE.BIN`` and ``System Volume Information``)."""
-    if path.name.startswith("."):
-        return True
-    if sys.platform != "win32":
-        return False
-    try:
-        attributes = getattr(os.stat(path, follow_symlinks=False), "st_file_attributes", 0)
-    except OSError:
-        return False
-    return bool(attributes & (stat.FILE_ATTRIBUTE_HIDDEN | stat.FILE_ATTRIBUTE_SYSTEM))
 
 
 def _images_below(folder: Path, skip: Path | None, denied: list[Path]) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -92,6 +93,20 @@ def write_refusal(folder: Path | str) -> str:
     except OSError as error:
         return error.strerror or str(error)
     return ""
+
+
+def hidden(path: Path) -> bool:
+    """Whether ``path`` is hidden, so that a walk of a folder leaves it out: a name starting with a dot, or on Windows a
+    file or folder marked hidden or system (a drive's ``$RECYCLE.BIN`` and ``System Volume Information``)."""
+    if path.name.startswith("."):
+        return True
+    if sys.platform != "win32":
+        return False
+    try:
+        attributes = getattr(os.stat(path, follow_symlinks=False), "st_file_attributes", 0)
+    except OSError:
+        return False
+    return bool(attributes & (stat.FILE_ATTRIBUTE_HIDDEN | stat.FILE_ATTRIBUTE_SYSTEM))
 
 
 def read_only(path: Path) -> bool:

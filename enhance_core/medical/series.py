@@ -45,7 +45,7 @@ from enhance_core.image import Image
 from enhance_core.io import read_image
 from enhance_core.io.detect import SUFFIX_FORMATS, detect_format
 from enhance_core.io.dicom_checks import holds_pixels, not_dicom
-from enhance_core.paths import exists
+from enhance_core.paths import exists, hidden
 
 _PARALLEL = 0.9999
 """Smallest cosine between two slices' normals for their planes to count as parallel (under about 0.8 degrees)."""
@@ -323,9 +323,9 @@ def _files(folder: Path, recursive: bool) -> list[Path]:
         return sorted(path for path in folder.iterdir() if path.is_file())
     found: list[Path] = []
     for root, folders, names in os.walk(folder):
-        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        folders[:] = sorted(name for name in folders if not hidden(Path(root) / name))
         found.extend(Path(root) / name for name in sorted(names)
-                     if not name.startswith(".") and (Path(root) / name).is_file())
+                     if not hidden(Path(root) / name) and (Path(root) / name).is_file())
     return found
 
 

@@ -381,7 +381,7 @@ def test_a_recursive_walk_leaves_out_what_windows_marks_hidden_or_system(collect
     import stat
     from types import SimpleNamespace
 
-    from enhance_core import batch_inputs
+    from enhance_core import paths
 
     (collection / "$RECYCLE.BIN" / "S-1-5-21").mkdir(parents=True)
     save(collection / "$RECYCLE.BIN" / "S-1-5-21" / "$R8K2Q1X.png", photo(7, 16, 20))
@@ -394,8 +394,8 @@ def test_a_recursive_walk_leaves_out_what_windows_marks_hidden_or_system(collect
         found = real_stat(path, *args, **kwargs)
         return SimpleNamespace(st_mode=found.st_mode, st_file_attributes=marked.get(Path(path).name, 0))
 
-    monkeypatch.setattr(batch_inputs.sys, "platform", "win32")
-    monkeypatch.setattr(batch_inputs.os, "stat", windows_stat)
+    monkeypatch.setattr(paths.sys, "platform", "win32")
+    monkeypatch.setattr(paths.os, "stat", windows_stat)
     tree = collect_tree([collection], recursive=True)
     monkeypatch.undo()
     assert [p.relative_to(collection).as_posix() for p in tree] == [

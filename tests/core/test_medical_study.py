@@ -49,6 +49,37 @@ def test_a_nested_study_yields_every_series_by_uid_not_by_folder(tmp_path):
     assert [len(s) for s in list_series(study / "ct_lung")] == [3]
 
 
+def test_a_study_scan_leaves_out_what_windows_marks_hidden_or_system(tmp_path, monkeypatch):
+    """Open Series on a drive's root walked its recycle bin ($RECYCLE.BIN, hidden and system on Windows)."""
+    import os
+    import stat
+
+    from enhance_core import paths
+
+    study = make_study(tmp_path)
+    shutil.copytree(study / "ct_lung", study / "$RECYCLE.BIN" / "S-1-5-21")
+    real_stat = os.stat
+
+    class WindowsStat:
+        def __init__(self, found, name: str) -> None:
+            self.found = found
+            marked = name == "$RECYCLE.BIN"
+            self.st_file_attributes = stat.FILE_ATTRIBUTE_HIDDEN | stat.FILE_ATTRIBUTE_SYSTEM if marked else 0
+
+        def __getattr__(self, name: str):
+            return getattr(self.found, name)
+
+    def windows_stat(path, *args, **kwargs):
+        return WindowsStat(real_stat(path, *args, **kwargs), Path(path).name)
+
+    monkeypatch.setattr(paths.sys, "platform", "win32")
+    monkeypatch.setattr(paths.os, "stat", windows_stat)
+    scan = scan_series(study, recursive=True)
+    monkeypatch.undo()
+    assert scan.duplicates == () and {len(series) for series in scan.series if series.uid == CT_UID} == {3}
+    assert not any("$RECYCLE.BIN" in str(item.path) for series in scan.series for item in series.slices)
+
+
 def test_the_scan_reports_progress_and_stops_when_asked(tmp_path):
     study = make_study(tmp_path)
     seen: list[float] = []
