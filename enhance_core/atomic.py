@@ -76,15 +76,17 @@ def atomic_write(path: str | PathLike[str]) -> Iterator[Path]:
         yield temp
         with open(temp, "rb+") as written:
             os.fsync(written.fileno())
-        mode = (path.stat().st_mode & 0o7777) if path.exists() else 0o666 & ~_UMASK
-        if sys.platform == "win32" and not mode & stat.S_IWRITE:
+        existed = path.exists()
+        mode = (path.stat().st_mode & 0o7777) if existed else 0o666 & ~_UMASK
+        if sys.platform == "win32" and existed and not mode & stat.S_IWRITE:
             # Windows refuses to replace a read-only file, and to remove a read-only temporary file: a writable
-            # target is replaced, then marked read-only as it was
+            # target is replaced, then marked read-only as it was (left writable if that fails: it was written)
             os.chmod(path, stat.S_IREAD | stat.S_IWRITE)
             try:
                 os.replace(temp, path)
             finally:
-                os.chmod(path, mode)
+                with suppress(OSError):
+                    os.chmod(path, mode)
         else:
             os.chmod(temp, mode)
             os.replace(temp, path)

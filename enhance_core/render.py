@@ -142,7 +142,7 @@ def usable_memory() -> int:
     limits = []
     try:
         limits.append(int(psutil.virtual_memory().total))
-    except (OSError, RuntimeError):
+    except Exception:  # advice only: whatever stops psutil (an odd /proc/meminfo) reads as unknown
         pass
     for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:

@@ -259,7 +259,7 @@ def _run(args: argparse.Namespace) -> int:
             else:
                 jobs = args.jobs if args.jobs is not None else default_jobs(tasks)
                 limit = process_limit()
-                if limit is not None and jobs > limit:
+                if limit is not None and min(jobs, len(tasks)) > limit:
                     print(f"note: this system runs at most {limit} worker processes; --jobs {jobs} runs {limit}",
                           file=sys.stderr)
                     jobs = limit

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import zlib
 from dataclasses import replace
 from os import PathLike
@@ -289,8 +290,8 @@ def write_image(
         with atomic_write(path) as temp:
             _encode(image, temp, format_name, depth, quality, exif, xmp, description)
     except OSError as error:
-        held = (f", and that no other program has {path.name} open" if isinstance(error, PermissionError)
-                and path.exists() else "")
+        held = (f", and that no other program has {path.name} open" if sys.platform == "win32"
+                and isinstance(error, PermissionError) and path.exists() else "")
         raise ImageWriteError(path, f"could not be written ({error.strerror or error}); check that {path.parent} is "
                                     f"writable and has room{held}. The target was left unchanged",
                               storage=True) from None

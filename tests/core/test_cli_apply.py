@@ -135,10 +135,13 @@ def test_jobs_past_the_system_s_process_limit_run_at_the_limit(inputs, tmp_path,
     """Windows runs at most 61 worker processes; --jobs 64, or the default on a 64-core machine, crashed there."""
     from enhance_core import batch, batch_workers
 
-    monkeypatch.setattr(batch_workers, "process_limit", lambda: 2)
+    monkeypatch.setattr(batch_workers, "process_limit", lambda: 1)
     assert main(["apply", "--filter", "negative", "--jobs", "5", "-o", str(tmp_path / "out"), str(inputs)]) == 0
     err = capsys.readouterr().err
-    assert "note: this system runs at most 2 worker processes; --jobs 5 runs 2" in err
+    assert "note: this system runs at most 1 worker processes; --jobs 5 runs 1" in err
+    monkeypatch.setattr(batch_workers, "process_limit", lambda: 3)
+    assert main(["apply", "--filter", "negative", "--jobs", "5", "-o", str(tmp_path / "out2"), str(inputs)]) == 0
+    assert "note:" not in capsys.readouterr().err, "fewer files than the limit: nothing is cut"
     monkeypatch.undo()
     monkeypatch.setattr(batch_workers.sys, "platform", "win32")
     assert batch_workers.process_limit() == 61
