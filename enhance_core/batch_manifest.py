@@ -42,8 +42,12 @@ from enhance_core.stack import StackItem
 
 try:
     import fcntl
-except ImportError:  # Windows: no advisory lock, one run at a time is then the user's to keep
+except ImportError:  # Windows: msvcrt's byte-range lock instead
     fcntl = None  # type: ignore[assignment]
+try:
+    import msvcrt
+except ImportError:
+    msvcrt = None  # type: ignore[assignment]
 
 MANIFEST_NAME = "enhance-manifest.jsonl"
 QUEUED, DONE, FAILED, STARTED, STOPPED = "queued", "done", "failed", "started", "stopped"
@@ -54,6 +58,9 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "seconds": (int, float), "error": (str, type(None))}
 _SCORE_FIELDS: dict[str, type | tuple[type, ...]] = {"reference": str, "metrics": dict}
 """Fields of a line about a file scored against a reference (lines written before they were kept lack them)."""
+LOCK_OFFSET = 1 << 30
+"""Where, far past the manifest's end, Windows locks a byte for a run: its locks bar reading and writing what they
+cover, so not the lines themselves, which other runs read."""
 SCORING = 2
 """How the recorded scores were made, kept among them as ``"scoring"``: 2 scores the file written, read back,
 and a reference already moved as the output unmoved; scores of another way (none recorded: 1, the
@@ -172,6 +179,29 @@ def _line(entry: Entry) -> dict[str, Any]:
     return data
 
 
+def _lock(handle: IO[bytes], take: bool) -> bool:
+    """Take (or give back) this run's lock of the open manifest ``handle``; False when another run holds it. POSIX
+    locks the whole file (``flock``, given back as the file closes), Windows the byte at :data:`LOCK_OFFSET`."""
+    if fcntl is not None:
+        if take:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+        return True
+    if msvcrt is None:
+        return True
+    position = handle.tell()
+    handle.seek(LOCK_OFFSET)
+    try:
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK if take else msvcrt.LK_UNLCK, 1)
+    except OSError:
+        return False
+    finally:
+        handle.seek(position)
+    return True
+
+
 def _open_manifest(path: Path, flags: int) -> int:
     """Open the manifest at ``path`` (a descriptor) with ``flags``, never through a link nor blocking on a named
     pipe; raise ``OSError`` when it is not a plain file (a link, a pipe, a device: none a batch writes)."""
@@ -285,12 +315,9 @@ class Manifest:
             raise ImageWriteError(path, f"cannot open the batch manifest ({error.strerror or error}); make it "
                                         "writable, or choose another -o folder") from None
         try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    raise ParameterError(f"another apply run is writing to {folder} (its manifest {path} is "
-                                         "locked); wait for it to end or choose another -o folder") from None
+            if not _lock(handle, True):
+                raise ParameterError(f"another apply run is writing to {folder} (its manifest {path} is "
+                                     "locked); wait for it to end or choose another -o folder")
             handle.seek(0)
             data = handle.read()
             entries: list[Entry] = []
@@ -394,6 +421,7 @@ class Manifest:
                 self.path.unlink(missing_ok=True)
                 removed = True
         with suppress(OSError):
+            _lock(self._handle, False)
             self._handle.close()
         if self._empty and not removed:
             with suppress(OSError):  # Windows: an open file cannot be removed

@@ -207,6 +207,40 @@ def test_one_run_at_a_time_per_output_folder(tmp_path) -> None:
     Manifest.open(tmp_path).close()
 
 
+def test_one_run_at_a_time_where_the_system_locks_byte_ranges(tmp_path, monkeypatch) -> None:
+    """Windows has no flock: two runs into one folder each took the other's lines for their own."""
+    import os
+    from types import SimpleNamespace
+
+    from enhance_core import batch_manifest
+
+    held: dict[tuple[int, int], int] = {}
+
+    def locking(descriptor: int, mode: int, count: int) -> None:  # as the C runtime's _locking, by file and byte
+        key = (os.fstat(descriptor).st_ino, os.lseek(descriptor, 0, os.SEEK_CUR))
+        if mode == 1 and held.setdefault(key, descriptor) != descriptor:
+            raise OSError(36, "Resource deadlock avoided")
+        if mode == 0 and held.get(key) == descriptor:
+            del held[key]
+
+    monkeypatch.setattr(batch_manifest, "fcntl", None)
+    monkeypatch.setattr(batch_manifest, "msvcrt", SimpleNamespace(locking=locking, LK_NBLCK=1, LK_UNLCK=0))
+    source = tmp_path / "a.png"
+    source.write_bytes(b"a scan")
+    first = Manifest.open(tmp_path)
+    first.append([first.entry(source, tmp_path / "a_out.png", "recipe", "queued")])
+    try:
+        with pytest.raises(ParameterError, match="another apply run is writing to .*choose another -o folder"):
+            Manifest.open(tmp_path)
+        assert list(held) == [(os.stat(tmp_path / MANIFEST_NAME).st_ino, batch_manifest.LOCK_OFFSET)]
+    finally:
+        first.close()
+    assert held == {}
+    second = Manifest.open(tmp_path)
+    assert second.latest(source, "a_out.png").status == "queued", "the lines read back whole"
+    second.close()
+
+
 def test_a_second_run_leaves_the_running_batchs_partial_files_alone(folder, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     out.mkdir()
