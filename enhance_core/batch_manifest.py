@@ -205,7 +205,8 @@ def _lock(handle: IO[bytes], take: bool) -> bool:
 def _open_manifest(path: Path, flags: int) -> int:
     """Open the manifest at ``path`` (a descriptor) with ``flags``, never through a link nor blocking on a named
     pipe; raise ``OSError`` when it is not a plain file (a link, a pipe, a device: none a batch writes)."""
-    descriptor = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o666)
+    descriptor = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+                         | getattr(os, "O_BINARY", 0), 0o666)  # Windows' text mode wrote its lines with CRLF
     if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # on a plain file O_NONBLOCK changes nothing
         os.close(descriptor)
         raise OSError(errno.EINVAL, "not a plain file", str(path))
