@@ -221,7 +221,9 @@ def _values(image: Image, pixels: np.ndarray) -> np.ndarray:
 def _shown_values(renderer: Renderer, image: Image, steps: Sequence[StackItem], window: int, *,
                   should_stop: StopFn | None) -> np.ndarray:
     """The picture ``steps`` show, mapped back to physical values through their window step (index ``window``;
-    NaN where it clips); where the steps after the window changed nothing, the values before it."""
+    NaN where it clips, or where the window itself had clipped what a later step moved off black or white: CLAHE
+    lifting air clipped to black read -156 HU); where the steps after the window changed nothing, the values
+    before it."""
     shown = renderer.render(image, steps, should_stop=should_stop)[:, :, 0].astype(np.float64)
     windowed = renderer.render(image, steps[:window + 1], should_stop=should_stop)[:, :, 0]
     before = renderer.render(image, steps[:window], should_stop=should_stop) if window else image.pixels
@@ -232,7 +234,8 @@ def _shown_values(renderer: Renderer, image: Image, steps: Sequence[StackItem], 
             ramp = 0.5 + np.log(ramp / (1.0 - ramp)) / 4.0
     low, span = (linear_window(params.center, params.width, step=value_step(image.meta))
                  if params.function == "linear" else (params.center - params.width / 2.0, params.width))
-    mapped = np.where((shown > 0.0) & (shown < 1.0), low + ramp * span, np.nan)
+    inside = (shown > 0.0) & (shown < 1.0) & (windowed > 0.0) & (windowed < 1.0)
+    mapped = np.where(inside, low + ramp * span, np.nan)
     return np.where(shown == windowed, _values(image, before), mapped)
 
 

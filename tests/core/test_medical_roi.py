@@ -125,7 +125,8 @@ def test_stack_values_leave_the_window_out_and_show_what_a_filter_changed(ct):
     blurred = stack_values(image, windowed + [make_item("gaussian_blur", {"sigma": 3.0})])
     roi = Roi("rectangle", 20, 30, 60, 50)
     before, after = roi_stats(source_values(image), roi), roi_stats(blurred, roi)
-    assert after.count == before.count and after.sd < before.sd
+    assert after.count + after.clipped == before.count and after.clipped > 0, "blurred past the window: no value"
+    assert after.sd < before.sd
 
 
 def test_steps_after_the_window_are_measured_on_the_picture_shown_mapped_back_through_it(ct):
@@ -136,8 +137,11 @@ def test_steps_after_the_window_are_measured_on_the_picture_shown_mapped_back_th
     steps = [brain, make_item("clahe")]
     after = stack_values(image, steps)
     shown = render_image(image, steps).pixels[:, :, 0].astype(np.float64)
-    inside = (shown > 0) & (shown < 1)
-    changed = shown != render_image(image, [brain]).pixels[:, :, 0]
+    windowed = render_image(image, [brain]).pixels[:, :, 0]
+    inside = (shown > 0) & (shown < 1) & (windowed > 0) & (windowed < 1)
+    changed = shown != windowed
+    lifted = (windowed == 0) & (shown > 0)
+    assert lifted.any() and np.isnan(after[lifted]).all(), "clipped by the window, then lifted by CLAHE: no value"
     ramp = 399.0 * shown[inside & changed]  # DICOM LINEAR: 40 - 0.5 + (shown - 0.5) * (400 - 1)
     np.testing.assert_allclose(after[inside & changed], -160.0 + ramp, atol=1e-6)
     assert np.isnan(after[~inside & changed]).all(), "clipped to black or white: no value"
