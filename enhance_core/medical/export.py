@@ -50,13 +50,12 @@ from enhance_core.stack import StackItem
 
 SAFE_KEYWORDS = (
     "Modality", "BodyPartExamined", "PixelSpacing", "SliceThickness", "SpacingBetweenSlices", "SliceLocation",
-    "ImagePositionPatient", "ImageOrientationPatient", "KVP", "ConvolutionKernel", "PhotometricInterpretation",
-    "BitsStored", "RescaleSlope", "RescaleIntercept", "RescaleType",
+    "ImagePositionPatient", "ImageOrientationPatient", "KVP", "ConvolutionKernel", "RescaleType",
 )
-"""Header fields an export describes by default: geometry and acquisition, nothing about the person."""
-
-STORED_VALUE_KEYWORDS = ("BitsStored", "RescaleSlope", "RescaleIntercept", "RescaleType")
-"""Fields about the stored values, left out of the description of a windowed picture (they do not map its pixels)."""
+"""Header fields an export describes by default: geometry and acquisition, nothing about the person; nothing about
+how the file stored its values (BitsStored, RescaleSlope and Intercept, PhotometricInterpretation), which map
+neither a picture of the window nor the full-range codes (whose own map the description gives) and, read as the
+file's, gave wrong HU or a second inversion of a MONOCHROME1 picture."""
 
 PATIENT_KEYWORDS = (
     "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge", "PatientWeight", "PatientSize",
@@ -111,10 +110,7 @@ def export_description(meta: ImageMeta, *, window: Window | None = None, value_m
     if value_map is not None:
         data["mapping"] = MAPPING
         data["offset"], data["scale"] = value_map.offset, value_map.scale
-    fields = header_fields(meta, include_patient_data=include_patient_data)
-    if value_map is None:  # the pixels are a picture of the window, not stored values: no rescale applies to them
-        fields = {key: value for key, value in fields.items() if key not in STORED_VALUE_KEYWORDS}
-    data["dicom"] = fields
+    data["dicom"] = header_fields(meta, include_patient_data=include_patient_data)
     return json.dumps(data, ensure_ascii=False)
 
 
