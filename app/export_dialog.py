@@ -134,7 +134,8 @@ class ExportDialog(QDialog):
         self.patient_data.setToolTip("Add the patient, study, institution and UID fields of the DICOM header to "
                                      "the file's description; off, the exported file is de-identified")
         hu = self.source.meta.unit == "HU"
-        self.full_range = QCheckBox("Full-range 16-bit values" + (" (HU + 32768)" if hu else ""))
+        codes = "" if not hu else " (HU + 32768)" if self.source.meta.value_scale >= 0 else " (32767 - HU)"
+        self.full_range = QCheckBox(f"Full-range 16-bit values{codes}")  # a MONOCHROME1 CT's codes run the other way
         self.full_range.setToolTip("Write the slice's unedited values in 16 bits instead of the edited picture "
                                    "(PNG and TIFF); the mapping to physical units is in the file's description")
         self.series = series if series is not None and len(series) > 1 else None

@@ -84,6 +84,18 @@ def test_a_colour_dicom_offers_no_full_range_export(qtbot, window, tmp_path):
     assert not dialog.writes_full_range()
 
 
+@pytest.mark.parametrize("photometric, said", [("MONOCHROME2", "(HU + 32768)"), ("MONOCHROME1", "(32767 - HU)")])
+def test_the_full_range_option_says_how_its_codes_hold_hounsfield_units(qtbot, window, ct_path, photometric, said):
+    """A MONOCHROME1 CT's codes run the other way; the option said HU + 32768 all the same (a walk-through)."""
+    import pydicom
+
+    dataset = pydicom.dcmread(ct_path)
+    dataset.PhotometricInterpretation = photometric
+    dataset.save_as(ct_path)
+    open_image(qtbot, window, ct_path)
+    assert open_dialog(qtbot, window).full_range.text() == f"Full-range 16-bit values {said}"
+
+
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 def test_full_range_export_holds_hounsfield_units_plus_32768(qtbot, window, ct_path, tmp_path, suffix):
     open_image(qtbot, window, ct_path)
