@@ -161,6 +161,8 @@ class CompareCanvas(QWidget):
         self._drag: str | None = None
         self._last_pos = QPointF()
         self._cursor: tuple[float, float] | None = None
+        self._mouse: QPointF | None = None
+        """Where the mouse is over the canvas (widget coordinates), None when it is elsewhere."""
         self._space_held = False
         self._keyboard_focus = False  # reached with Tab: a focus frame is drawn
         self._shift_held = False
@@ -170,6 +172,7 @@ class CompareCanvas(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, 150)
         self.setAttribute(Qt.WidgetAttribute.WA_AcceptTouchEvents, False)
+        self.view_changed.connect(self._read_again)
 
     # --- content ---------------------------------------------------------------------------
     @property
@@ -517,16 +520,28 @@ class CompareCanvas(QWidget):
             self._drag = "pan"
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
 
+    def _read_out(self, pos: QPointF) -> None:
+        """Say which pixel is under widget point ``pos`` (``cursor_moved``), or that none is (``cursor_left``)."""
+        index, (pane_x, _) = self._pane_point(pos)
+        if 0.0 <= pane_x < self._panes()[index][1]:
+            self.cursor_moved.emit(*self.pixel_under(pos))
+        else:  # the gap between side-by-side panes shows no pixel: none is read out
+            self.cursor_left.emit()
+
+    def _read_again(self) -> None:
+        """The view moved under a mouse that did not (a zoom key, Fit): read out the pixel now under it, and put
+        the brush's ring there (the old pixel's values stayed, though 1:1 had taken it off the picture)."""
+        if self._mouse is not None and self.has_image and self._drag != "pan":
+            self._cursor = self.source_point(self._mouse)
+            self._read_out(self._mouse)
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
+        self._mouse = pos
         x, y = self.source_point(pos)
         previous, self._cursor = self._cursor, (x, y) if self.has_image else None
         if self.has_image:
-            index, (pane_x, _) = self._pane_point(pos)
-            if 0.0 <= pane_x < self._panes()[index][1]:
-                self.cursor_moved.emit(*self.pixel_under(pos))
-            else:  # the gap between side-by-side panes shows no pixel: none is read out
-                self.cursor_left.emit()
+            self._read_out(pos)
         if self._drag == "divider":
             self.divider = min(max(pos.x() / max(1, self.width()), 0.0), 1.0)
             self.update()
@@ -568,7 +583,7 @@ class CompareCanvas(QWidget):
         self.unsetCursor()
 
     def leaveEvent(self, event: QEvent) -> None:
-        self._cursor = None
+        self._cursor = self._mouse = None
         self.cursor_left.emit()
         self.update()
 

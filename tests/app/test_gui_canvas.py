@@ -310,3 +310,21 @@ def test_the_gap_between_side_by_side_panes_reads_out_no_pixel(qtbot) -> None:
     assert left and not moved
     qtbot.mouseMove(widget, QPoint(int(right_start) + 5, 100))
     assert len(moved) == 1
+
+
+def test_a_zoom_under_a_still_mouse_reads_out_the_pixel_now_under_it(qtbot, canvas) -> None:
+    """After Ctrl+1 or Fit with the mouse still, the status bar kept the old pixel's values, though 1:1 had taken
+    it off the picture (a walk-through with odd pictures)."""
+    moved, left = [], []
+    canvas.cursor_moved.connect(lambda x, y: moved.append((x, y)))
+    canvas.cursor_left.connect(lambda: left.append(True))
+    canvas.fit()
+    qtbot.mouseMove(canvas, QPoint(30, 40))
+    at_fit = moved[-1]
+    canvas.zoom_by(4.0)
+    assert moved[-1] != at_fit and moved[-1] == canvas.pixel_under(QPointF(30, 40))
+    assert canvas._cursor == canvas.source_point(QPointF(30, 40)), "the brush's ring follows the pixel too"
+    canvas.leaveEvent(None)
+    count = len(moved)
+    canvas.fit()
+    assert len(moved) == count, "a mouse gone from the canvas reads out nothing"
