@@ -484,10 +484,16 @@ class MainWindow(QMainWindow):
         sx, sy = geometry.to_source(col, row)
         src_col, src_row = int(round(sx)), int(round(sy))
         text = f"x {col}, y {row}{place}"
+        alpha = None
         if 0 <= src_col < source.cols and 0 <= src_row < source.rows:
             text += f"   original {describe_value(source.meta, source.pixels[src_row, src_col])}"
+            if source.alpha is not None and source.alpha[src_row, src_col] < 1.0:
+                alpha = float(source.alpha[src_row, src_col])
+                text += f"  alpha {alpha:.0%}" if alpha > 0.0 else "  (transparent)"
         read = self.renders.result_value(x, y)
-        if read is not None:
+        if alpha == 0.0:  # the result shows the nearest visible colour there, which no step made
+            text += "   result transparent"
+        elif read is not None:
             value, exact = read
             about = "" if exact else " ≈"  # from the reduced preview: zoom to 1:1 for the pixel's own value
             if is_physical(source.meta):

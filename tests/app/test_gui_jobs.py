@@ -411,6 +411,28 @@ def test_a_deep_picture_with_a_linear_profile_is_shown_without_bands_in_its_shad
     np.testing.assert_allclose(levels[-1], 255 * (1.055 * 0.05 ** (1 / 2.4) - 0.055), atol=1)
 
 
+def test_the_readout_says_how_transparent_a_pixel_is_and_no_result_colour_under_full_transparency(
+        qtbot, window, tmp_path):
+    """Under a fully transparent pixel of an unedited picture "result" named the nearest visible colour (which fills
+    it for the filters), as if a step had changed it, and no alpha was shown (a walk-through with odd pictures)."""
+    from PIL import Image as PILImage
+
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[:, 15:, 1] = 255
+    rgba[:, :10, 3], rgba[:, 10:20, 3], rgba[:, 20:, 3] = 255, 128, 0
+    PILImage.fromarray(rgba).save(tmp_path / "cutout.png")
+    open_image(qtbot, window, tmp_path / "cutout.png")
+    wait_rendered(qtbot, window)
+    window._show_value(25.5, 5.5)
+    said = window.status.value_label.text()
+    assert said == "x 25, y 5   original R 255  G 255  B 0  (transparent)   result transparent"
+    window._show_value(12.5, 5.5)
+    assert "original R 255  G 0  B 0  alpha 50%   result R 255  G 0  B 0" in window.status.value_label.text()
+    window._show_value(2.5, 5.5)
+    assert "alpha" not in window.status.value_label.text()
+
+
 def test_cancel_while_the_export_is_written_says_the_file_was_written(qtbot, window, photo_path, tmp_path,
                                                                        monkeypatch):
     import threading
