@@ -158,6 +158,7 @@ class ExportDialog(QDialog):
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
         self._layout(browse)
         self.format.currentIndexChanged.connect(self._on_format)
+        self.bit_depth.activated.connect(self._request_estimate)  # a float TIFF at 16 bits clips, at 32 not
         self.path.editingFinished.connect(self._sync_format_to_path)
         self.quality.valueChanged.connect(self.quality_entry.setValue)
         self.quality_entry.valueChanged.connect(self.quality.setValue)
@@ -322,7 +323,9 @@ class ExportDialog(QDialog):
             return
         if self.format.currentText() != "JPEG":
             self.estimate_lane.cancel()
-            self.estimate.setText("Lossless: the file keeps every value of the chosen bit depth."
+            clipped = self._clipped()
+            self.estimate.setText(f"Not lossless: {clipped}." if clipped else
+                                  "Lossless: the file keeps every value of the chosen bit depth."
                                   if self.format.currentText() != "WEBP" else "")
             return
         if self.rendered is None:
@@ -333,6 +336,13 @@ class ExportDialog(QDialog):
                                           cache=self.sized_results),
                                   on_done=self._on_estimate,
                                   on_failed=self._on_estimate_failed, label="Estimating JPEG")
+
+    def _clipped(self) -> str:
+        """What the chosen format and depth leave out of a float picture, its values outside 0..1 above all ("" for
+        other pictures, or nothing left out): said after the export only, the estimate had said "Lossless"."""
+        if self.rendered is None or not self.source.meta.float_source:
+            return ""
+        return "; ".join(write_losses(self.rendered, f"x{self.format.currentData()}", self.bit_depth.currentData()))
 
     def output_size(self) -> OutputSize | None:
         """The Size group's settings, or None when they leave the result as it is."""
@@ -361,8 +371,10 @@ class ExportDialog(QDialog):
                  "(copy the file to keep it as it is)"
                  if self.source.meta.format == "JPEG" and not any(item.enabled for item in self.steps)
                  and self.output_size() is None else "")
+        clipped = self._clipped()
         self.estimate.setText(f"≈ {format_bytes(estimate.bytes)} · PSNR {estimate.psnr:.2f} dB · "
-                              f"SSIM {format_score('ssim', estimate.ssim)} against the unencoded result{sample}{again}")
+                              f"SSIM {format_score('ssim', estimate.ssim)} against the unencoded result{sample}{again}"
+                              + (f"; {clipped}" if clipped else ""))
 
     def _on_estimate_failed(self, failure: JobFailure) -> None:
         """The JPEG estimate failed: a typed reason (a picture JPEG cannot hold) in its place, anything else said in
