@@ -234,10 +234,15 @@ def _shown_values(renderer: Renderer, image: Image, steps: Sequence[StackItem], 
             ramp = 0.5 + np.log(ramp / (1.0 - ramp)) / 4.0
     low, span = (linear_window(params.center, params.width, step=value_step(image.meta))
                  if params.function == "linear" else (params.center - params.width / 2.0, params.width))
-    inside = (shown > 0.0) & (shown < 1.0) & (windowed > 0.0) & (windowed < 1.0)
+    edge = SIGMOID_EDGE if params.function == "sigmoid" else 0.0  # a sigmoid never reaches 0 or 1
+    inside = (shown > 0.0) & (shown < 1.0) & (windowed > edge) & (windowed < 1.0 - edge)
     mapped = np.where(inside, low + ramp * span, np.nan)
     return np.where(shown == windowed, _values(image, before), mapped)
 
+
+SIGMOID_EDGE = 0.5 / 255
+"""How near black or white a sigmoid window's picture counts as clipped there: it shows as black or white, and a
+step after it (CLAHE) that lifts it makes up a value (air read -447 HU)."""
 
 CSV_COLUMNS = ("file", "roi", "unit", "count", "area_mm2", "mean", "sd", "min", "max")
 """Columns of :func:`roi_stats_csv`."""

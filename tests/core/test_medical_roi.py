@@ -129,6 +129,15 @@ def test_stack_values_leave_the_window_out_and_show_what_a_filter_changed(ct):
     assert after.sd < before.sd
 
 
+def test_air_a_sigmoid_window_shows_black_holds_no_value_once_clahe_lifts_it(ct):
+    """A sigmoid never reaches black: CLAHE lifted air shown black and the ROI read -447 HU (a review)."""
+    image, hu, _ = ct
+    after = stack_values(image, [window_item(Window(40, 400, function="sigmoid")), make_item("clahe")])
+    air = hu < -700
+    assert air.sum() > 1000 and np.isnan(after[air]).all()
+    assert np.isfinite(after[np.abs(hu - 40) < 100]).all(), "tissue inside the window keeps a value"
+
+
 def test_steps_after_the_window_are_measured_on_the_picture_shown_mapped_back_through_it(ct):
     from enhance_core.render import render_image
 
