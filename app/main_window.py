@@ -53,6 +53,7 @@ from app.window_level import WindowLevelControls
 from app.viewer_overlay import ViewerOverlay
 from app.workers import JobFailure, JobRunner
 from enhance_core import __version__
+from enhance_core.image import HIDDEN_ALPHA
 from enhance_core.learned.engine import wait_for_start_up_work
 from enhance_core.medical.roi import pixel_spacing
 from enhance_core.medical.windows import stack_window
@@ -489,9 +490,9 @@ class MainWindow(QMainWindow):
             text += f"   original {describe_value(source.meta, source.pixels[src_row, src_col])}"
             if source.alpha is not None and source.alpha[src_row, src_col] < 1.0:
                 alpha = float(source.alpha[src_row, src_col])
-                text += f"  alpha {alpha:.0%}" if alpha > 0.0 else "  (transparent)"
+                text += f"  alpha {100 * alpha:.3g}%" if alpha > HIDDEN_ALPHA else "  (transparent)"
         read = self.renders.result_value(x, y)
-        if alpha == 0.0:  # the result shows the nearest visible colour there, which no step made
+        if alpha is not None and alpha <= HIDDEN_ALPHA:  # the result shows the nearest visible colour, no step's
             text += "   result transparent"
         elif read is not None:
             value, exact = read

@@ -428,9 +428,19 @@ def test_the_readout_says_how_transparent_a_pixel_is_and_no_result_colour_under_
     said = window.status.value_label.text()
     assert said == "x 25, y 5   original R 255  G 255  B 0  (transparent)   result transparent"
     window._show_value(12.5, 5.5)
-    assert "original R 255  G 0  B 0  alpha 50%   result R 255  G 0  B 0" in window.status.value_label.text()
+    assert "original R 255  G 0  B 0  alpha 50.2%   result R 255  G 0  B 0" in window.status.value_label.text()
     window._show_value(2.5, 5.5)
     assert "alpha" not in window.status.value_label.text()
+    import tifffile
+
+    gray = np.zeros((20, 30, 2), np.uint16)
+    gray[..., 0] = 40000
+    gray[:, 15:, 0], gray[:, 15:, 1], gray[:, :15, 1] = 1000, 30, 65535  # 30 of 65535: hidden, as the renderer has it
+    tifffile.imwrite(tmp_path / "faint.tif", gray, photometric="minisblack", extrasamples=["unassalpha"])
+    open_image(qtbot, window, tmp_path / "faint.tif")
+    wait_rendered(qtbot, window)
+    window._show_value(25.5, 5.5)
+    assert window.status.value_label.text() == "x 25, y 5   original 1000  (transparent)   result transparent"
 
 
 def test_cancel_while_the_export_is_written_says_the_file_was_written(qtbot, window, photo_path, tmp_path,
