@@ -49,7 +49,7 @@ from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.export_size import OutputSize
 from enhance_core.image import Image
 from enhance_core.io import BIT_DEPTHS, default_bit_depth, holds_location, same_file, write_losses
-from enhance_core.io.writer import DEFAULT_QUALITY
+from enhance_core.io.writer import DEFAULT_QUALITY, clipped_share
 from enhance_core.medical.series import DicomSeries
 from enhance_core.medical.windows import stack_window
 from enhance_core.paths import exists, is_dir, is_file, read_only
@@ -98,6 +98,8 @@ class ExportDialog(QDialog):
         self.document, self.settings, self.reporter = document, settings, reporter
         self.render_lane, self.estimate_lane = render_lane, estimate_lane
         self.rendered: Image | None = None
+        self._clipped_shares: dict[tuple[str, int | None], float] = {}
+        """The share of the render's samples each format and depth clip (:meth:`_clipped`)."""
         self.sized_results = SizedResults()
         self.written: Path | None = None
         self._write_when_ready = False
@@ -324,9 +326,13 @@ class ExportDialog(QDialog):
         if self.format.currentText() != "JPEG":
             self.estimate_lane.cancel()
             clipped = self._clipped()
-            self.estimate.setText(f"Not lossless: {clipped}." if clipped else
-                                  "Lossless: the file keeps every value of the chosen bit depth."
-                                  if self.format.currentText() != "WEBP" else "")
+            if clipped:
+                self.estimate.setText(f"Not lossless: {clipped}.")
+            elif self.rendered is None and self.source.meta.float_source:  # values past 0..1 are yet to be seen
+                self.estimate.setText("Checking which of the picture's values the format keeps…")
+            else:
+                self.estimate.setText("Lossless: the file keeps every value of the chosen bit depth."
+                                      if self.format.currentText() != "WEBP" else "")
             return
         if self.rendered is None:
             return
@@ -338,11 +344,16 @@ class ExportDialog(QDialog):
                                   on_failed=self._on_estimate_failed, label="Estimating JPEG")
 
     def _clipped(self) -> str:
-        """What the chosen format and depth leave out of a float picture, its values outside 0..1 above all ("" for
-        other pictures, or nothing left out): said after the export only, the estimate had said "Lossless"."""
-        if self.rendered is None or not self.source.meta.float_source:
+        """What the chosen format and depth clip of a float picture's values outside 0..1 ("" for other pictures,
+        or where none are clipped; once per format and depth): said after the export only, the estimate had said
+        "Lossless"."""
+        if not self.source.meta.float_source or self.rendered is None:
             return ""
-        return "; ".join(write_losses(self.rendered, f"x{self.format.currentData()}", self.bit_depth.currentData()))
+        key = (self.format.currentText(), self.bit_depth.currentData())
+        if key not in self._clipped_shares:
+            self._clipped_shares[key] = clipped_share(self.rendered, *key)
+        share = self._clipped_shares[key]
+        return f"{share:.1%} of the samples lie outside 0..1 and are clipped in {key[0]}" if share else ""
 
     def output_size(self) -> OutputSize | None:
         """The Size group's settings, or None when they leave the result as it is."""
@@ -357,6 +368,7 @@ class ExportDialog(QDialog):
 
     def _on_rendered(self, image: Image) -> None:
         self.rendered, self._rendering = image, False
+        self._clipped_shares.clear()
         self.size_box.set_input_size(image.rows, image.cols)
         self._show_resolution()
         self._request_estimate()

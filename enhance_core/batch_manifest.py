@@ -339,6 +339,8 @@ class Manifest:
                 manifest._write(b"\n")
             return manifest
         except BaseException:
+            with suppress(OSError):
+                _lock(handle, False)  # Windows frees a lock left at close only after a while
             handle.close()
             raise
 

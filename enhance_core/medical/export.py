@@ -50,10 +50,11 @@ from enhance_core.stack import StackItem
 
 SAFE_KEYWORDS = (
     "Modality", "BodyPartExamined", "PixelSpacing", "SliceThickness", "SpacingBetweenSlices", "SliceLocation",
-    "ImagePositionPatient", "ImageOrientationPatient", "KVP", "ConvolutionKernel", "RescaleType",
+    "ImagePositionPatient", "ImageOrientationPatient", "KVP", "ConvolutionKernel",
 )
 """Header fields an export describes by default: geometry and acquisition, nothing about the person; nothing about
-how the file stored its values (BitsStored, RescaleSlope and Intercept, PhotometricInterpretation), which map
+how the file stored its values (BitsStored, the Rescale fields, PhotometricInterpretation; ``unit`` names the
+unit), which map
 neither a picture of the window nor the full-range codes (whose own map the description gives) and, read as the
 file's, gave wrong HU or a second inversion of a MONOCHROME1 picture."""
 

@@ -360,7 +360,8 @@ def test_full_range_export_of_a_monochrome1_image_in_hu_runs_the_other_way_too(t
     windowed = description_of(export_slice(read_image(tmp_path / "inverted.dcm"), tmp_path / "lung.png",
                                            window=find_preset("lung", "CT").window))
     for fields in (described["dicom"], windowed["dicom"]):  # read as the codes' or the picture's, they misled
-        assert not {"RescaleSlope", "RescaleIntercept", "BitsStored", "PhotometricInterpretation"} & set(fields)
+        assert not {"RescaleSlope", "RescaleIntercept", "RescaleType", "BitsStored", "PhotometricInterpretation"} \
+            & set(fields)
     codes = np.rint(read_image(path).pixels[:, :, 0] * 65535)
     expected = pydicom.pixels.apply_modality_lut(dataset.pixel_array, dataset)
     np.testing.assert_array_equal(described["offset"] + described["scale"] * codes, expected)
