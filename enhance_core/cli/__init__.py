@@ -67,6 +67,19 @@ def _join_signed_values(argv: list[str]) -> list[str]:
     return joined
 
 
+def _output_gone() -> bool:
+    """Whether standard output's reader went away: its pipe reports an error when polled (where there is no poll,
+    Windows, a broken pipe is taken to be the output's)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand and return its exit status."""
     for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is printed with escapes, not a crash
@@ -82,9 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(stopped_word(), file=sys.stderr)
         return stop_status()
-    except BrokenPipeError:  # the reader of the output went away (| head): the rest is not wanted
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would fail on the pipe again
+    except BrokenPipeError as error:
+        if not _output_gone():  # another pipe: a worker's or a helper process's
+            print(f"error: a pipe to another process broke ({error.strerror or error}); run the command again, "
+                  "or with --jobs 1", file=sys.stderr)
+            return 1
+        devnull = os.open(os.devnull, os.O_WRONLY)  # the reader of the output went away (| head): the rest is
+        os.dup2(devnull, sys.stdout.fileno())  # not wanted; Python's own flush at exit would fail on the pipe again
         return 141
     except PermissionError as error:  # a check no subcommand foresaw: a file or folder it may not open or enter
         print(f"error: {error.filename or 'a file'}: permission denied; check that you may read it (write it, for "

@@ -97,6 +97,22 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
     assert "Traceback" not in run.stderr and run.returncode == 141, run.stderr[-500:]
 
 
+def test_a_pipe_to_another_process_that_breaks_is_said_not_taken_for_a_reader_gone(tmp_path):
+    """Any broken pipe ended the run silently with 141, as if its output's reader had gone: a batch whose
+    multiprocessing helper died printed nothing at all (an audit of the messages)."""
+    import subprocess
+    import sys
+
+    script = ("import sys\n"
+              "from enhance_core.cli import info, main\n"
+              "def run(args):\n"
+              "    raise BrokenPipeError(32, 'Broken pipe')\n"
+              "info.run = run\n"
+              "sys.exit(main(['info', 'x.png']))\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "error: a pipe to another process broke (Broken pipe)" in run.stderr, run.stderr
+
+
 def test_names_print_in_their_own_letters_where_the_output_takes_them(tmp_path, capsys, monkeypatch):
     """A Japanese name printed as \\u5199\\u771f…: valid JSON, unreadable to its reader."""
     import io
