@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     try:  # the subcommands are imported here: a Ctrl+C meanwhile is a stop like any other, not a traceback
         args = build_parser().parse_args(_join_signed_values(list(sys.argv[1:] if argv is None else argv)))
+        from enhance_core.io.limits import resolve_limits  # imported past --help, which needs none of the readers
+
+        resolve_limits()  # a malformed ENHANCE_MAX_PIXELS refused once, not as a failure of every file of a batch
         with terminate_as_interrupt():
             return int(args.run(args) or 0)
     except EnhanceError as error:

@@ -123,6 +123,16 @@ def test_options_that_would_fail_every_file_are_refused_before_the_first(inputs,
     assert not out.exists()
 
 
+def test_a_malformed_limit_setting_is_refused_once_before_any_file(inputs, tmp_path, capsys, monkeypatch) -> None:
+    """ENHANCE_MAX_PIXELS=abc failed every file of a batch, and the manifest kept them failed once it was mended."""
+    monkeypatch.setenv("ENHANCE_MAX_PIXELS", "abc")
+    assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(inputs)]) == 2
+    assert "error: ENHANCE_MAX_PIXELS='abc' is not an integer" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    monkeypatch.delenv("ENHANCE_MAX_PIXELS")
+    assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(inputs)]) == 0
+
+
 def test_jobs_below_one_is_an_argument_error(inputs, tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["apply", "--filter", "gamma", "--jobs", "0", "-o", str(tmp_path / "out"), str(inputs)])
