@@ -43,7 +43,7 @@ import numpy as np
 
 from enhance_core.atomic import atomic_write, write_text_atomic
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
-from enhance_core.filters.base import FilterDef
+from enhance_core.filters.base import FilterDef, choice_named
 from enhance_core.filters.registry import get_filter
 from enhance_core.jsonfile import read_json_file
 from enhance_core.masks import check_mask_dict, load_mask_raster, mask_from_dict, mask_to_dict, save_mask_raster
@@ -434,7 +434,8 @@ def _check_param_types(definition: FilterDef, params: dict) -> None:
         if spec.kind == "bool":
             check_bool(value, where)
         elif spec.kind == "choice":
-            if not isinstance(value, str):
+            if not isinstance(value, str) and (not isinstance(value, (int, float)) or choice_named(value, spec.choices)
+                                               is None):
                 raise ParameterError(f"{where} must be one of {', '.join(spec.choices)} (a string), got {shown(value)}")
         elif spec.kind == "points":
             for point in check_list(value, where):

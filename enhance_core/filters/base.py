@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -373,15 +373,36 @@ class FilterDef:
         return dataclasses.replace(self.default_params(), **clean)
 
 
+def choice_named(value: Any, choices: Sequence[str]) -> str | None:
+    """The one of ``choices`` that ``value`` names: its text, or a number equal to a choice that is a number (an
+    angle of 90 or "90.0" for the choice "90", as ``apply --list`` shows it); None for none."""
+    if str(value) in choices:
+        return str(value)
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    for choice in choices:
+        try:
+            if float(choice) == number:
+                return choice
+        except ValueError:
+            continue
+    return None
+
+
 def coerce_param(filter_name: str, spec: ParamSpec, value: Any) -> Any:
     """Convert ``value`` (from JSON or the command line) to the spec's type and check its range."""
     where = f"filter {filter_name!r}, parameter {spec.name!r}"
     if spec.kind == "points":
         return coerce_points(value, where=where, name=spec.name)
     if spec.kind == "choice":
-        if str(value) not in spec.choices:
+        named = choice_named(value, spec.choices)
+        if named is None:
             raise ParameterError(f"{where}: {value!r} is not one of {', '.join(spec.choices)}")
-        return str(value)
+        return named
     if spec.kind == "bool":
         if isinstance(value, str):
             lowered = value.strip().lower()

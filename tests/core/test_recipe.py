@@ -77,11 +77,22 @@ def recipe(*steps: dict) -> dict:
      r"\"params\": \{\}$"),
     ({"filter": "gamma", "params": [2]}, r"step 2: filter 'gamma': \"params\" must be an object of parameter values, "
      r"got a list \[2\]$"),
+    ({"filter": "rotate", "params": {"angle": 45}}, r"step 2: filter 'rotate', parameter 'angle' must be one of 90, "
+     r"180, 270 \(a string\), got 45$"),
+    ({"filter": "rotate", "params": {"angle": True}}, r"step 2: .*'angle' must be one of 90, 180, 270"),
 ])
 def test_errors_name_the_step_and_the_problem(step: dict, message: str) -> None:
     good = {"filter": "negative", "params": {}}
     with pytest.raises(ParameterError, match=message):
         recipe_from_dict(recipe(good, step))
+
+
+def test_a_number_that_names_a_choice_is_that_choice() -> None:
+    """An angle of 90 (as `apply --list` shows it: a number) was refused with "must be one of 90, 180, 270 (a
+    string), got 90"; on the command line, "90.0" was refused too (an audit of the messages)."""
+    for angle in (90, 90.0, "90.0"):
+        (step,) = recipe_from_dict(recipe({"filter": "rotate", "params": {"angle": angle}}))
+        assert step.params.angle == "90"
 
 
 def test_a_step_without_enabled_opacity_or_mask_is_on_opaque_and_everywhere() -> None:
