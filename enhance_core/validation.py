@@ -9,6 +9,7 @@ line saying what is wrong and what is allowed. Booleans must be JSON booleans
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import operator
@@ -21,15 +22,18 @@ from enhance_core.errors import ParameterError
 
 
 def shown(value: Any) -> str:
-    """A short representation of ``value`` for an error message, booleans and None spelt as JSON spells them."""
-    if isinstance(value, (list, dict)) and len(value) > 8:
-        return f"a {type(value).__name__} of {len(value):,} entries"
+    """A short representation of ``value`` for an error message, spelt as JSON spells it (a recipe's ``"abc"``, not
+    Python's ``'abc'``)."""
+    if isinstance(value, list) and len(value) > 8:
+        return f"[... {len(value):,} entries]"
+    if isinstance(value, dict) and len(value) > 8:
+        return f"{{... {len(value):,} keys}}"
     text = _json_spelt(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _json_spelt(value: Any, depth: int = 0) -> str:
-    """``repr(value)`` with true, false and null for booleans and None, in lists and objects too.
+    """``value`` as JSON writes it (strings in double quotes, true, false and null), in lists and objects too.
 
     Lists and objects show their first 8 entries, and are written ``[...]`` and
     ``{...}`` past three levels deep (a message shows 40 characters; a recipe
@@ -51,7 +55,9 @@ def _json_spelt(value: Any, depth: int = 0) -> str:
             return "{...}"
         parts = [f"{_json_spelt(key)}: {_json_spelt(item, depth + 1)}" for key, item in list(value.items())[:8]]
         return "{" + ", ".join(parts + ["..."] * (len(value) > 8)) + "}"
-    return repr(value[:41] if isinstance(value, str) else value)
+    if isinstance(value, str):
+        return json.dumps(value[:41], ensure_ascii=False)
+    return repr(value)
 
 
 def json_kind(value: Any) -> str:

@@ -401,7 +401,7 @@ def coerce_param(filter_name: str, spec: ParamSpec, value: Any) -> Any:
     if spec.kind == "choice":
         named = choice_named(value, spec.choices)
         if named is None:
-            raise ParameterError(f"{where}: {value!r} is not one of {', '.join(spec.choices)}")
+            raise ParameterError(f"{where}: {shown(value)} is not one of {', '.join(spec.choices)}")
         return named
     if spec.kind == "bool":
         if isinstance(value, str):
@@ -410,24 +410,24 @@ def coerce_param(filter_name: str, spec: ParamSpec, value: Any) -> Any:
                 return True
             if lowered in ("0", "false", "no", "off"):
                 return False
-            raise ParameterError(f"{where}: {value!r} is not a boolean; use true or false")
+            raise ParameterError(f"{where}: {shown(value)} is not a boolean; use true or false")
         if isinstance(value, (bool, int)):
             return bool(value)
-        raise ParameterError(f"{where}: {value!r} is not a boolean; use true or false")
+        raise ParameterError(f"{where}: {shown(value)} is not a boolean; use true or false")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ParameterError(f"{where}: {value!r} is not a number") from None
+        raise ParameterError(f"{where}: {shown(value)} is not a number") from None
     if not np.isfinite(number):
-        raise ParameterError(f"{where}: {value!r} is not a finite number")
+        raise ParameterError(f"{where}: {shown(value)} is not a finite number")
     if spec.kind == "int":
         if number != int(number):
-            raise ParameterError(f"{where}: {value!r} must be a whole number")
+            raise ParameterError(f"{where}: {shown(value)} must be a whole number")
         number = int(number)
     lo, hi = spec.minimum, spec.maximum
     if (lo is not None and number < lo) or (hi is not None and number > hi):
         allowed = f"{lo:g} or more" if hi is None else f"up to {hi:g}" if lo is None else f"{lo:g} to {hi:g}"
-        given = shown(value.strip()).strip("'") if isinstance(value, str) else shown(value)
+        given = value.strip() if isinstance(value, str) else shown(value)  # --set's text as it was typed
         raise ParameterError(f"{where}: {given} is outside the allowed range {allowed}")
     return number
 
@@ -464,17 +464,17 @@ def coerce_points(value: Any, *, where: str, name: str) -> Points:
     try:
         raw = parse_points(value) if isinstance(value, str) else [list(point) for point in value]
     except (TypeError, ValueError):
-        raise ParameterError(f"{where}: {_shown(value)} is not a list of points; {fix}") from None
+        raise ParameterError(f"{where}: {shown(value)} is not a list of points; {fix}") from None
     if not MIN_POINTS <= len(raw) <= MAX_POINTS:
         raise ParameterError(f"{where}: {len(raw)} point(s) given; {fix}")
     points = []
     for point in raw:
         if len(point) != 2 or any(isinstance(v, (bool, np.bool_, str)) for v in point):
-            raise ParameterError(f"{where}: {_shown(point)} is not a point (x, y); {fix}")
+            raise ParameterError(f"{where}: {shown(point)} is not a point (x, y); {fix}")
         try:
             x, y = float(point[0]), float(point[1])
         except (TypeError, ValueError, OverflowError):
-            raise ParameterError(f"{where}: {_shown(point)} is not a point of two numbers; {fix}") from None
+            raise ParameterError(f"{where}: {shown(point)} is not a point of two numbers; {fix}") from None
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
             raise ParameterError(f"{where}: point {x:g},{y:g} is outside 0..1; {fix}")
         points.append((x, y))
@@ -484,8 +484,3 @@ def coerce_points(value: Any, *, where: str, name: str) -> Points:
                              f"{format_points(tuple(points))}; {fix}")
     return tuple(points)
 
-
-def _shown(value: Any) -> str:
-    """A short representation of ``value`` for a message."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

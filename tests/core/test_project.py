@@ -44,7 +44,7 @@ def test_round_trip_after_moving_the_folder(tmp_path):
     (json.dumps({"schema": "enhance-studio.recipe", "version": 1}), "is not an Enhance Studio project"),
     (json.dumps({"schema": SCHEMA, "version": 9, "image": "a.png"}), "version 9.*update Enhance Studio"),
     (json.dumps({"schema": SCHEMA, "version": True, "image": "a.png"}), "version: true is not a whole number"),
-    (json.dumps({"schema": SCHEMA, "version": "4", "image": "a.png"}), "version: '4' is not a whole number"),
+    (json.dumps({"schema": SCHEMA, "version": "4", "image": "a.png"}), "version: \"4\" is not a whole number"),
     (json.dumps({"schema": SCHEMA, "image": "a.png"}), "\"version\" is missing"),
     (json.dumps({"schema": SCHEMA, "version": 4, "image": "a.png"}), "\"recipe\" is missing .*open an earlier copy"),
     (json.dumps({"schema": SCHEMA, "version": 1, "image": 3}), "\"image\" must be a file path"),

@@ -129,7 +129,7 @@ def test_a_damaged_snapshot_is_left_out_with_a_warning(tmp_path):
     assert [shot.name for shot in project.snapshots] == ["good"]
     assert project.history is not None
     assert project.warnings == ("snapshot 1 saved in edit.esproj could not be read (snapshot 1: \"name\" and "
-                                "\"created\" must be text, got 7 and ''); left out",)
+                                "\"created\" must be text, got 7 and \"\"); left out",)
 
 
 def test_a_snapshot_step_of_a_filter_that_renders_differently_since_is_warned_about_once(tmp_path, monkeypatch):

@@ -115,17 +115,17 @@ def test_numbers_and_nesting_json_cannot_hold_are_refused(tmp_path, text: str, p
 @pytest.mark.parametrize("step, pattern", [
     ({"filter": ["gamma"], "params": {"gamma": 1.0}}, r"step 1: \"filter\" must be a filter name \(a string\)"),
     ({"filter": "gamma", "params": {"gamma": 10**40}}, r"whole number of 41 digits"),
-    ({"filter": "gamma", "params": {"gamma": "2"}}, r"'gamma': '2' is not a number"),
+    ({"filter": "gamma", "params": {"gamma": "2"}}, r"'gamma': \"2\" is not a number"),
     ({"filter": "gamma", "params": {"gamma": True}}, r"'gamma': true is not a number"),
     ({"filter": "denoise", "params": {"mode": 1, "sigma": 25}}, r"'mode' must be one of auto, manual"),
-    ({**GAMMA, "enabled": "no"}, r"enabled: 'no' is not a boolean; use true or false"),
+    ({**GAMMA, "enabled": "no"}, r"enabled: \"no\" is not a boolean; use true or false"),
     ({**GAMMA, "opacity": True}, r"opacity: true is not a number"),
     (masked({"strokes": 5}), r"mask, strokes: expected a list, got a number 5"),
     (masked({"strokes": None}), r"mask, strokes: expected a list, got nothing \(or null\)"),
-    (masked({"strokes": {"points": []}}), r"mask, strokes: expected a list, got an object \{'points': \[\]\}"),
+    (masked({"strokes": {"points": []}}), r"mask, strokes: expected a list, got an object \{\"points\": \[\]\}"),
     (masked({"feather": 1e300}), r"mask, feather: 1e\+300 is outside the allowed range 0 to 1000"),
     (masked({"strokes": [{"points": [[5, 5], [20, 20]], "radius": 3, "erase": "no"}]}),
-     r"mask, stroke 1, erase: 'no' is not a boolean"),
+     r"mask, stroke 1, erase: \"no\" is not a boolean"),
     (masked({"strokes": [{"points": [[5, 5]], "radius": 3, "size": 2}]}), r"stroke 1: unknown key 'size'"),
     (masked({"strokes": [{"points": [[5, "5"]], "radius": 3}]}), r"stroke 1, points: point 1 must be \[x, y\]"),
     (masked({"strokes": [{"points": [[5, 5]], "radius": 1e300}]}), r"stroke 1, radius: 1e\+300 is outside"),
@@ -143,7 +143,7 @@ def test_wrong_types_and_ranges_give_one_line_naming_the_step_and_field(tmp_path
 
 def test_top_level_keys_and_version_are_checked(tmp_path) -> None:
     refused(write_recipe(tmp_path, GAMMA, extra=1), "unknown key 'extra'")
-    refused(write(tmp_path, json.dumps({"schema": SCHEMA, "version": "1", "steps": []})), "version: '1' is not a whole")
+    refused(write(tmp_path, json.dumps({"schema": SCHEMA, "version": "1", "steps": []})), 'version: "1" is not a whole')
     refused(write(tmp_path, json.dumps({"schema": SCHEMA, "version": 10**20, "steps": []})), "newer than this program")
 
 
@@ -154,8 +154,9 @@ def test_json_values_are_shown_as_json_spells_them(tmp_path) -> None:
             "version: null is not a whole number")
     refused(write_recipe(tmp_path, {"filter": "tone_curve", "params": {"rgb": [[0, 0], [True, 1]]}}),
             "'rgb': true is not a number")
-    assert shown([True, None, [False, {"a": None}], "x"]) == "[true, null, [false, {'a': null}], 'x']"
-    assert shown("True") == "'True'" and shown(1.5) == "1.5"
+    assert shown([True, None, [False, {"a": None}], "x"]) == '[true, null, [false, {"a": null}], "x"]'
+    assert shown("True") == '"True"' and shown(1.5) == "1.5" and shown("it's") == '"it\'s"'
+    assert shown(list(range(12))) == "[... 12 entries]" and shown({str(k): k for k in range(9)}) == "{... 9 keys}"
 
 
 def test_a_recipe_saved_with_a_utf8_byte_order_mark_loads(tmp_path) -> None:
@@ -175,7 +176,7 @@ def test_a_stroke_of_200000_points_is_refused_with_the_fix(tmp_path) -> None:
 
 
 def test_the_python_api_is_as_strict_as_the_json() -> None:
-    with pytest.raises(ParameterError, match="stroke erase: 'no' is not a boolean"):
+    with pytest.raises(ParameterError, match='stroke erase: "no" is not a boolean'):
         Stroke(((1, 2),), 3.0, erase="no")
     with pytest.raises(ParameterError, match="mask feather: 1e\\+300 is outside"):
         Mask(10, 10, feather=1e300)
