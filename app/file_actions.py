@@ -93,9 +93,17 @@ def _read_job(path: Path, progress, should_stop):
     return read_image(path)
 
 
-def _project_job(project: Project, progress, should_stop) -> tuple[Image, np.ndarray | None, str]:
-    """Worker job: a project's image, then its saved preview and warning (checked against the image just read)."""
-    return _read_job(project.image, progress, should_stop), *read_saved_preview(project)
+def _project_job(project: Project, progress, should_stop) -> tuple[Image, np.ndarray | None, str, tuple | None]:
+    """Worker job: a project's image, its saved preview and warning (checked against the image just read), and for
+    a DICOM slice ``(scan, series, index)`` of its series in its folder (None for none)."""
+    from enhance_core.medical.series import series_holding
+
+    image = _read_job(project.image, progress, should_stop)
+    series = None
+    if image.meta.dicom is not None:
+        progress(0.8, f"finding the series of {project.image.name}")
+        series = series_holding(project.image, image.meta.page, project.image.parent, should_stop=should_stop)
+    return image, *read_saved_preview(project), series
 
 
 def _read_series_job(folder: Path, progress, should_stop):
@@ -143,6 +151,8 @@ class FileActions(QObject):
         An image, project or series folder finished opening.
     series_opened(series)
         A DICOM series folder opened on its first slice (a :class:`~enhance_core.medical.series.DicomSeries`).
+    slice_series(scan, series, index)
+        A project of one slice of a DICOM series opened: its series, to browse from slice ``index``.
     study_scanned(scan)
         The series found in the folder just opened and its subfolders (a
         :class:`~enhance_core.medical.series.SeriesScan`), before ``series_opened``.
@@ -171,6 +181,7 @@ class FileActions(QObject):
     recent_changed = Signal(list)
     opened = Signal(Path)
     series_opened = Signal(object)
+    slice_series = Signal(object, object, int)
     study_scanned = Signal(object)
     read_warned = Signal(str, list)
     saved_preview_loaded = Signal(object)
@@ -367,8 +378,8 @@ class FileActions(QObject):
             project = dataclasses.replace(project, image=located)
             moved = f"its image was opened from its new place, {located}; save the project to keep it"
 
-        def show(read: tuple[Image, np.ndarray | None, str]) -> None:
-            image, preview, warning = read
+        def show(read: tuple[Image, np.ndarray | None, str, tuple | None]) -> None:
+            image, preview, warning, series = read
             warnings = [warning] if warning else []
             if moved:
                 warnings.append(moved)
@@ -386,6 +397,8 @@ class FileActions(QObject):
             if shown:  # the brush and the last step's settings are at hand, as when the project was saved
                 self.document.select(shown[-1].uid)
             self.project_opened.emit(project)
+            if series is not None:  # saved while its series was browsed: browsed again
+                self.slice_series.emit(*series)
             self.document.bind_project(path, image=saved_image, reference=project.reference,
                                        stamp=file_identity(path))
             self._remember(path)

@@ -259,7 +259,8 @@ class MainWindow(QMainWindow):
         self.files.series_opened.connect(self.overlay.refresh)
         self.files.study_scanned.connect(self.series_panel.set_scan)
         self.files.series_opened.connect(self.series_panel.mark_open)
-        self.recovery.series_restored.connect(self._browse_restored_series)
+        self.recovery.series_restored.connect(self._browse_slice_series)
+        self.files.slice_series.connect(self._browse_slice_series)
         self.files.opened.connect(self._on_opened)
         self.files.opened.connect(self._load_recipe_after_open)
         self.files.lane.failed.connect(self._forget_recipe_after_open)
@@ -628,8 +629,8 @@ class MainWindow(QMainWindow):
             return None
         return scan.folder
 
-    def _browse_restored_series(self, scan: SeriesScan, series: DicomSeries, index: int) -> None:
-        """A restored session's slice: browse its series again, as when its folder was opened."""
+    def _browse_slice_series(self, scan: SeriesScan, series: DicomSeries, index: int) -> None:
+        """A restored session's or a project's slice: browse its series again, as when its folder was opened."""
         self.series_panel.set_scan(scan)
         self.slices.set_series(series, index)
         self.series_panel.mark_open(series)

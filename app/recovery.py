@@ -59,31 +59,14 @@ def _restore_job(folder: Path, image: Path, reference: Path | None, progress, sh
     series = None
     if source.meta.dicom is not None:
         progress(0.5, f"finding the series of {image.name}")
-        study = recovered.state.study
+        from enhance_core.medical.series import series_holding
+
+        study = recovered.state.study  # the study it was opened from, else its own folder
         if study is not None:
-            series = _series_of(image, source.meta.page, study, should_stop, recursive=True)
+            series = series_holding(image, source.meta.page, study, recursive=True, should_stop=should_stop)
         if series is None:
-            series = _series_of(image, source.meta.page, image.parent, should_stop)
+            series = series_holding(image, source.meta.page, image.parent, should_stop=should_stop)
     return recovered, image, source, reference_image, note, series
-
-
-def _series_of(image: Path, page: int, folder: Path, should_stop, *, recursive: bool = False) -> tuple | None:
-    """``(scan, series, index)`` of the series in ``folder`` holding ``image``'s frame ``page``; None when none does.
-
-    A crashed session edited one slice; its series comes back with it, to browse
-    as when the folder (the study it was opened from, or its own folder) was opened.
-    """
-    from enhance_core.medical.series import scan_series
-
-    try:
-        scan = scan_series(folder, recursive=recursive, should_stop=should_stop)
-    except (EnhanceError, OSError):  # a folder that cannot be listed: the slice comes back alone
-        return None
-    for series in scan.series:
-        for index, item in enumerate(series.slices):
-            if item.frame == page and item.path.resolve() == image.resolve() and len(series) > 1:
-                return scan, series, index
-    return None
 
 
 VIEW_SETTLE_MS = 1000

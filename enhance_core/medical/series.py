@@ -39,7 +39,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from enhance_core.errors import Cancelled, DicomSeriesError, ImageReadError
+from enhance_core.errors import Cancelled, DicomSeriesError, EnhanceError, ImageReadError
 from enhance_core.filters.base import ProgressFn, StopFn
 from enhance_core.image import Image
 from enhance_core.io import read_image
@@ -442,6 +442,24 @@ def list_series(folder: str | PathLike[str], *, recursive: bool = False) -> list
         The folder does not exist, is empty, or holds no DICOM image.
     """
     return list(scan_series(folder, recursive=recursive).series)
+
+
+def series_holding(image: Path, frame: int, folder: Path, *, recursive: bool = False,
+                   should_stop: StopFn | None = None) -> tuple[SeriesScan, DicomSeries, int] | None:
+    """``(scan, series, index)`` of the series of several slices in ``folder`` (its subfolders too with
+    ``recursive``) whose slice ``index`` is ``image``'s frame ``frame``; None when none is, or the folder cannot be
+    listed. A slice edited alone (a project, a crashed session) is browsed in its series again."""
+    try:
+        scan = scan_series(folder, recursive=recursive, should_stop=should_stop)
+    except Cancelled:
+        raise
+    except (EnhanceError, OSError):  # a folder that cannot be listed: the slice stays alone
+        return None
+    for series in scan.series:
+        for index, item in enumerate(series.slices):
+            if item.frame == frame and item.path.resolve() == image.resolve() and len(series) > 1:
+                return scan, series, index
+    return None
 
 
 def study_order(found: list[DicomSeries] | tuple[DicomSeries, ...]) -> list[DicomSeries]:

@@ -63,6 +63,30 @@ def test_series_opens_in_slice_order_and_keys_browse_it_keeping_the_stack(qtbot,
     assert window.reporter.errors == []
 
 
+def test_a_project_saved_while_browsing_a_series_browses_it_again_from_its_slice(qtbot, window, series_folder,
+                                                                               tmp_path):
+    """It reopened as one lone slice: Page Down did nothing and the Series panel was empty (a project fuzz)."""
+    from app.error_reporter import RecordingReporter
+    from app.main_window import MainWindow
+
+    open_folder(qtbot, window, series_folder)
+    add_filter(qtbot, window, "gaussian_blur")
+    next_slice(qtbot, window, lambda: window.slices.step(2))
+    shown = window.document.source_path
+    assert window.files.save_project_to(tmp_path / "study.esproj")
+    again = MainWindow(reporter=RecordingReporter())
+    qtbot.addWidget(again)
+    again.show()
+    with qtbot.waitSignal(again.files.slice_series, timeout=20000):
+        again.files.open_path(tmp_path / "study.esproj")
+    assert again.slices.browsing and again.slices.index == 2 and again.document.source_path == shown
+    assert again.document.stack.snapshot() == window.document.stack.snapshot()
+    next_slice(qtbot, again, lambda: again.slices.step(1))
+    assert again.document.source_path == window.slices.series.slices[3].path
+    again.document.undo_stack.setClean()
+    again.shutdown()
+
+
 def test_value_under_the_cursor_is_in_hounsfield_units_for_a_slice(qtbot, window, series_folder):
     open_folder(qtbot, window, series_folder)
     next_slice(qtbot, window, lambda: window.slices.step(2))
