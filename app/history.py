@@ -267,7 +267,8 @@ class HistoryKeeper(QObject):
         self.dropped = dropped
         opened = OPENED_LABEL if self.document.source is not None else NO_IMAGE_LABEL
         self.view.setEmptyLabel(opened if not dropped else
-                                f"{dropped} older step{'s' if dropped > 1 else ''} dropped (undo limit)")
+                                f"{dropped} older step{'s' if dropped > 1 else ''} not kept (the undo limits, or "
+                                "a saved project's)")
 
 
 class HistorySettingsDialog(QDialog):

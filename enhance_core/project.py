@@ -57,7 +57,7 @@ from enhance_core.atomic import atomic_write, write_text_atomic
 from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.jsonfile import read_json_file
 from enhance_core.masks import Mask, save_mask_raster, scaled_shape
-from enhance_core.project_states import SavedHistory, Snapshot, decode_states, encode_states
+from enhance_core.project_states import MAX_HISTORY, SavedHistory, Snapshot, decode_states, encode_states
 from enhance_core.recipe import MAX_BYTES_ENV, MAX_RECIPE_BYTES, raster_file_name, recipe_from_dict, recipe_to_dict
 from enhance_core.sidecars import Sidecars
 from enhance_core.stack import StackItem
@@ -163,9 +163,12 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
                 if entry is not None:
                     data["preview"] = dict(entry, recipe_sha256=_recipe_hash(recipe))
             head = json.dumps(data, indent=2)
-            states, state_rasters, warnings = _fitted_states(
-                path, steps, None if history is None else history.capped(), snapshots,
-                limit - len(head) - len(',\n  "states": \n'), sidecars)
+            kept = None if history is None else history.capped()
+            states, state_rasters, warnings = _fitted_states(path, steps, kept, snapshots,
+                                                             limit - len(head) - len(',\n  "states": \n'), sidecars)
+            if history is not None and kept is not None and len(kept.labels) < len(history.labels):
+                warnings.insert(0, f"Saved {path.name} with {len(kept.labels)} of its {len(history.labels)} undo "
+                                   f"steps: a project keeps {MAX_HISTORY} edits")
             text = f'{head[:-2]},\n  "states": {states}\n}}\n'
             if len(text) > limit:
                 warnings.append(f"Saved {path.name} at {_mib(len(text))}, more than the {_mib(limit)} a project may "

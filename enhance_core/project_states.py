@@ -79,9 +79,11 @@ class SavedHistory:
             raise ValueError(f"undo position {self.index} is outside the {len(self.states)} states")
 
     def capped(self, limit: int = MAX_HISTORY) -> SavedHistory:
-        """The newest ``limit`` edits (fewer newer ones when the undo position is older than that)."""
+        """``limit`` edits: the newest of those before the undo position first (what Undo reaches), then the
+        nearest of those after it (Redo). Undone far back, the edits kept were all redo entries and the original
+        was out of Undo's reach."""
         edits = len(self.labels)
-        start = min(max(0, edits - limit), self.index)
+        start = max(0, self.index - limit)
         end = min(edits, start + limit)
         if (start, end) == (0, edits):
             return self

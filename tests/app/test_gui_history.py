@@ -78,7 +78,7 @@ def test_the_oldest_steps_go_beyond_the_memory_budget_and_the_panel_says_so(qtbo
         detect(window, 4)
     assert "dropped the 4 oldest steps to stay within the 10 MB undo memory budget" in trimmed.args[0]
     assert [doc.undo_stack.text(i) for i in range(doc.undo_stack.count())] == ["Detect dust 3", "Detect dust 4"]
-    assert window.history_view.emptyLabel() == "4 older steps dropped (undo limit)"
+    assert window.history_view.emptyLabel() == "4 older steps not kept (the undo limits, or a saved project's)"
     used, entries = window.history.memory()
     assert entries == 2 and 8 * MB <= used < 9 * MB
     live = doc.stack.snapshot()[0].mask
@@ -114,8 +114,8 @@ def test_a_step_limit_from_the_dialog_applies_and_is_remembered(qtbot, window):
     window.history.trimmed.connect(said.append)
     for step in range(3):
         doc.push(change_params_command(doc.stack, doc.stack.snapshot()[0], {"sigma": 9.0 + step}))
-        qtbot.waitUntil(lambda step=step: window.history_view.emptyLabel() == f"{4 + step} older steps dropped "
-                        "(undo limit)", timeout=5000)
+        qtbot.waitUntil(lambda step=step: window.history_view.emptyLabel() == f"{4 + step} older steps not kept "
+                        "(the undo limits, or a saved project's)", timeout=5000)
     assert said == [], "said once per image, not at every edit past the limit"
     assert EditorSettings().undo_limits() == (3, 512)
     show_blank(window)

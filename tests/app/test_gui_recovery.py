@@ -435,7 +435,7 @@ def test_a_shortened_history_comes_back_shortened(qtbot, root, photo_path):
     with qtbot.waitSignal(restored.recovery.restored, timeout=20000):
         restored.recovery.offer_restore()
     assert restored.document.undo_stack.count() == 2 and restored.document.modified
-    assert restored.history_view.emptyLabel() == "1 older step dropped (undo limit)"
+    assert restored.history_view.emptyLabel() == "1 older step not kept (the undo limits, or a saved project's)"
     restored.shutdown()
 
 

@@ -87,6 +87,25 @@ def test_history_is_capped_to_the_newest_edits(tmp_path):
     assert project.steps == states[-1]
 
 
+def test_a_history_undone_far_back_keeps_what_undo_reaches_first(tmp_path):
+    """Saved undone 120 of 150 edits back, a project kept the 100 edits after the undo position: nothing to undo, and
+    the opened image out of reach; and the save said nothing (a project fuzz)."""
+    stack = FilterStack()
+    item = stack.add("gamma", {"gamma": 1.0})
+    states = [stack.snapshot()]
+    for n in range(150):
+        stack.set_params(item.uid, {"gamma": 1.0 + (n + 1) / 1000})
+        states.append(stack.snapshot())
+    history = SavedHistory(tuple(states), tuple(f"edit {n}" for n in range(150)), 30)
+    warnings: list[str] = []
+    path = save_project(tmp_path / "edit.esproj", image=tmp_path / "a.png", reference=None, steps=states[30],
+                        history=history, warn=warnings.append)
+    project = load_project(path)
+    assert project.history.labels == history.labels[:100] and project.history.index == 30
+    assert project.history.states[0] == states[0], "the opened image within Undo's reach"
+    assert warnings == ["Saved edit.esproj with 100 of its 150 undo steps: a project keeps 100 edits"]
+
+
 def test_version_2_projects_open_without_history(tmp_path):
     path = tmp_path / "old.esproj"
     path.write_text(json.dumps({"schema": "enhance-studio.project", "version": 2, "image": "a.png",
