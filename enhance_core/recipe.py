@@ -436,7 +436,7 @@ def _check_param_types(definition: FilterDef, params: dict) -> None:
         elif spec.kind == "choice":
             if not isinstance(value, str) and (not isinstance(value, (int, float)) or choice_named(value, spec.choices)
                                                is None):
-                raise ParameterError(f"{where} must be one of {', '.join(spec.choices)} (a string), got {shown(value)}")
+                raise ParameterError(f"{where} must be one of {', '.join(spec.choices)}, got {shown(value)}")
         elif spec.kind == "points":
             for point in check_list(value, where):
                 if not isinstance(point, list) or len(point) != 2:

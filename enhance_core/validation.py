@@ -55,8 +55,8 @@ def _json_spelt(value: Any, depth: int = 0) -> str:
             return "{...}"
         parts = [f"{_json_spelt(key)}: {_json_spelt(item, depth + 1)}" for key, item in list(value.items())[:8]]
         return "{" + ", ".join(parts + ["..."] * (len(value) > 8)) + "}"
-    if isinstance(value, str):
-        return json.dumps(value[:41], ensure_ascii=False)
+    if isinstance(value, str):  # letters as they are, but no control or direction mark loose in a message
+        return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in json.dumps(value[:41], ensure_ascii=False))
     return repr(value)
 
 

@@ -12,6 +12,7 @@ it: ``--help`` then starts in a fraction of a second (issue 20,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import io
@@ -100,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         return stop_status()
     except BrokenPipeError as error:
         if not _output_gone():  # another pipe: a worker's or a helper process's
-            print(f"error: a pipe to another process broke ({error.strerror or error}); run the command again, "
-                  "or with --jobs 1", file=sys.stderr)
+            with contextlib.suppress(OSError):  # standard error's reader gone too: the status says it
+                print(f"error: a pipe to another process broke ({error.strerror or error}); run the command "
+                      "again (apply --jobs 1 runs without worker processes)", file=sys.stderr)
             return 1
         devnull = os.open(os.devnull, os.O_WRONLY)  # the reader of the output went away (| head): the rest is
         os.dup2(devnull, sys.stdout.fileno())  # not wanted; Python's own flush at exit would fail on the pipe again

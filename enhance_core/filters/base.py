@@ -382,7 +382,7 @@ def choice_named(value: Any, choices: Sequence[str]) -> str | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     for choice in choices:
         try:

@@ -65,12 +65,12 @@ def _from_environment(variable: str, default: int, example: str) -> int | None:
         value = int(raw.replace("_", ""))
     except ValueError:
         raise ParameterError(
-            f"{variable}={raw!r} is not an integer; set it to a number such as {example}, "
+            f'{variable}="{raw}" is not an integer; set it to a number such as {example}, '
             "or to 0 to switch the limit off"
         ) from None
     if value < 0:
         raise ParameterError(
-            f"{variable}={raw!r} is negative; set it to a number such as {example}, or to 0 to switch the limit off"
+            f'{variable}="{raw}" is negative; set it to a number such as {example}, or to 0 to switch the limit off'
         )
     return value or None
 

@@ -127,7 +127,7 @@ def test_a_malformed_limit_setting_is_refused_once_before_any_file(inputs, tmp_p
     """ENHANCE_MAX_PIXELS=abc failed every file of a batch, and the manifest kept them failed once it was mended."""
     monkeypatch.setenv("ENHANCE_MAX_PIXELS", "abc")
     assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(inputs)]) == 2
-    assert "error: ENHANCE_MAX_PIXELS='abc' is not an integer" in capsys.readouterr().err
+    assert 'error: ENHANCE_MAX_PIXELS="abc" is not an integer' in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     monkeypatch.delenv("ENHANCE_MAX_PIXELS")
     assert main(["apply", "--filter", "negative", "-o", str(tmp_path / "out"), str(inputs)]) == 0

@@ -222,7 +222,7 @@ def test_pixel_limit_settings(monkeypatch):
     monkeypatch.delenv("ENHANCE_MAX_PIXELS", raising=False)
     assert resolve_max_pixels(None) == DEFAULT_MAX_PIXELS == 500_000_000
     monkeypatch.setenv("ENHANCE_MAX_PIXELS", "lots")
-    with pytest.raises(ParameterError, match="ENHANCE_MAX_PIXELS='lots' is not an integer"):
+    with pytest.raises(ParameterError, match='ENHANCE_MAX_PIXELS="lots" is not an integer'):
         resolve_max_pixels(None)
     with pytest.raises(ParameterError, match="max_pixels must be >= 0"):
         resolve_max_pixels(-5)

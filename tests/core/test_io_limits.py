@@ -146,7 +146,7 @@ def test_limit_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("ENHANCE_MAX_JPEG_SCANS", "none")
     assert resolve_limits(1000) == Limits(1000, 2_000_000, None, "the max_pixels argument")
     monkeypatch.setenv("ENHANCE_MAX_JPEG_SCANS", "-3")
-    with pytest.raises(ParameterError, match="ENHANCE_MAX_JPEG_SCANS='-3' is negative"):
+    with pytest.raises(ParameterError, match='ENHANCE_MAX_JPEG_SCANS="-3" is negative'):
         resolve_limits()
 
 

@@ -78,7 +78,7 @@ def recipe(*steps: dict) -> dict:
     ({"filter": "gamma", "params": [2]}, r"step 2: filter 'gamma': \"params\" must be an object of parameter values, "
      r"got a list \[2\]$"),
     ({"filter": "rotate", "params": {"angle": 45}}, r"step 2: filter 'rotate', parameter 'angle' must be one of 90, "
-     r"180, 270 \(a string\), got 45$"),
+     r"180, 270, got 45$"),
     ({"filter": "rotate", "params": {"angle": True}}, r"step 2: .*'angle' must be one of 90, 180, 270"),
 ])
 def test_errors_name_the_step_and_the_problem(step: dict, message: str) -> None:
@@ -93,6 +93,8 @@ def test_a_number_that_names_a_choice_is_that_choice() -> None:
     for angle in (90, 90.0, "90.0"):
         (step,) = recipe_from_dict(recipe({"filter": "rotate", "params": {"angle": angle}}))
         assert step.params.angle == "90"
+    with pytest.raises(ParameterError, match="'angle' must be one of 90, 180, 270, got a number of about 401 digits"):
+        recipe_from_dict(recipe({"filter": "rotate", "params": {"angle": 10**400}}))  # not an OverflowError
 
 
 def test_a_step_without_enabled_opacity_or_mask_is_on_opaque_and_everywhere() -> None:

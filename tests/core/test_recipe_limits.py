@@ -157,6 +157,7 @@ def test_json_values_are_shown_as_json_spells_them(tmp_path) -> None:
     assert shown([True, None, [False, {"a": None}], "x"]) == '[true, null, [false, {"a": null}], "x"]'
     assert shown("True") == '"True"' and shown(1.5) == "1.5" and shown("it's") == '"it\'s"'
     assert shown(list(range(12))) == "[... 12 entries]" and shown({str(k): k for k in range(9)}) == "{... 9 keys}"
+    assert shown("café\u202e\x7f") == '"café\\u202e\\x7f"', "letters as they are, no control loose in a message"
 
 
 def test_a_recipe_saved_with_a_utf8_byte_order_mark_loads(tmp_path) -> None:
