@@ -163,12 +163,8 @@ def save_project(path: str | Path, *, image: Path, reference: Path | None,
                 if entry is not None:
                     data["preview"] = dict(entry, recipe_sha256=_recipe_hash(recipe))
             head = json.dumps(data, indent=2)
-            kept = None if history is None else history.capped()
-            states, state_rasters, warnings = _fitted_states(path, steps, kept, snapshots,
+            states, state_rasters, warnings = _fitted_states(path, steps, history, snapshots,
                                                              limit - len(head) - len(',\n  "states": \n'), sidecars)
-            if history is not None and kept is not None and len(kept.labels) < len(history.labels):
-                warnings.insert(0, f"Saved {path.name} with {len(kept.labels)} of its {len(history.labels)} undo "
-                                   f"steps: a project keeps {MAX_HISTORY} edits")
             text = f'{head[:-2]},\n  "states": {states}\n}}\n'
             if len(text) > limit:
                 warnings.append(f"Saved {path.name} at {_mib(len(text))}, more than the {_mib(limit)} a project may "
@@ -195,10 +191,14 @@ def _fitted_states(path: Path, steps: Sequence[StackItem], history: SavedHistory
                    ) -> tuple[str, dict[str, Mask], list[str]]:
     """The ``states`` section as compact JSON of at most ``room`` characters, its rasters to write, and warnings.
 
-    The oldest edits of ``history`` are left out first, then the oldest snapshots, then the undo
-    history's last state (the current steps, which the recipe holds too), until it fits.
+    ``history`` is cut to :data:`~enhance_core.project_states.MAX_HISTORY` edits
+    (:meth:`~enhance_core.project_states.SavedHistory.capped`); then, until it fits, its oldest
+    edits are left out (the newest redo ones once no older one is left), then the oldest snapshots,
+    then the undo history's last state (the current steps, which the recipe holds too).
     """
-    edits, shots = 0 if history is None else len(history.labels), len(snapshots)
+    whole, shots = history, len(snapshots)
+    history = None if history is None else history.capped()
+    capped = 0 if history is None else len(history.labels)
     while True:
         section, rasters = encode_states(path, steps, history, snapshots, name=sidecars.name)
         text = json.dumps(section, separators=(",", ":"))
@@ -214,11 +214,14 @@ def _fitted_states(path: Path, steps: Sequence[StackItem], history: SavedHistory
         else:
             break
     warnings = []
-    kept = 0 if history is None else len(history.labels)
+    edits, kept = 0 if whole is None else len(whole.labels), 0 if history is None else len(history.labels)
     too_large = f"larger than a project may be to open ({MAX_BYTES_ENV})"
     if kept < edits:
-        warnings.append(f"Saved {path.name} with the newest {kept} of {edits} undo steps: the {edits - kept} "
-                        f"oldest would have made it {too_large}")
+        old = edits if history is None or whole is None else history.dropped - whole.dropped
+        cut = [f"the {old} oldest"] * (old > 0) + [f"the {edits - kept - old} newest"] * (edits - kept - old > 0)
+        why = f"a project keeps {MAX_HISTORY} edits" if kept == capped else f"more would have made it {too_large}"
+        warnings.append(f"Saved {path.name} with {kept} of its {edits} undo steps, leaving out {' and '.join(cut)}: "
+                        f"{why}")
     if len(snapshots) < shots:
         left = shots - len(snapshots)
         warnings.append(f"Saved {path.name} without its {f'{left} oldest snapshots' if left > 1 else 'oldest snapshot'}"

@@ -103,7 +103,8 @@ def test_a_history_undone_far_back_keeps_what_undo_reaches_first(tmp_path):
     project = load_project(path)
     assert project.history.labels == history.labels[:100] and project.history.index == 30
     assert project.history.states[0] == states[0], "the opened image within Undo's reach"
-    assert warnings == ["Saved edit.esproj with 100 of its 150 undo steps: a project keeps 100 edits"]
+    assert warnings == ["Saved edit.esproj with 100 of its 150 undo steps, leaving out the 50 newest: a project keeps "
+                        "100 edits"]
 
 
 def test_version_2_projects_open_without_history(tmp_path):

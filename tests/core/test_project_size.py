@@ -45,7 +45,8 @@ def test_a_long_brushed_history_saves_small_and_reopens_whole(tmp_path):
     warnings: list[str] = []
     path = save(tmp_path / "edit.esproj", history, warn=warnings.append)
     assert path.stat().st_size < MAX_RECIPE_BYTES / 6  # 4.5 MB: each stroke once, in the recipe and the states
-    assert warnings == ["Saved edit.esproj with 100 of its 101 undo steps: a project keeps 100 edits"]
+    assert warnings == ["Saved edit.esproj with 100 of its 101 undo steps, leaving out the 1 oldest: a project keeps "
+                        "100 edits"]
     project = load_project(path)
     assert project.warnings == ()
     kept = history.capped()  # the newest MAX_HISTORY edits of 101
@@ -74,8 +75,8 @@ def test_a_save_that_would_be_too_large_drops_the_oldest_edits_and_says_so(tmp_p
     assert project.history.labels == history.labels[50 - kept:]
     assert project.history.states == history.states[50 - kept:]
     assert [shot.name for shot in project.snapshots] == ["kept"]
-    assert warnings == [f"Saved edit.esproj with the newest {kept} of 50 undo steps: the {50 - kept} oldest would "
-                        f"have made it larger than a project may be to open ({MAX_BYTES_ENV})"]
+    assert warnings == [f"Saved edit.esproj with {kept} of its 50 undo steps, leaving out the {50 - kept} oldest: more "
+                        f"would have made it larger than a project may be to open ({MAX_BYTES_ENV})"]
 
 
 def test_a_save_whose_current_strokes_leave_no_room_keeps_the_steps_without_history(tmp_path, monkeypatch):
@@ -87,8 +88,29 @@ def test_a_save_whose_current_strokes_leave_no_room_keeps_the_steps_without_hist
     project = load_project(path)
     assert (project.history, project.snapshots, project.warnings) == (None, (), ())
     assert [i.render_key for i in project.steps] == [i.render_key for i in history.states[-1]]
-    assert [w.split(":")[0] for w in warnings] == ["Saved edit.esproj with the newest 0 of 41 undo steps",
+    assert [w.split(":")[0] for w in warnings] == ["Saved edit.esproj with 0 of its 41 undo steps, leaving out the 41 "
+                                                   "oldest",
                                                    "Saved edit.esproj without its oldest snapshot"]
+
+
+def test_a_save_undone_far_back_says_in_one_warning_which_edits_it_left_out(tmp_path, monkeypatch):
+    """Undone to edit 10 of 150, a save too large kept the oldest edits and said "the newest 60 ... the 20 oldest",
+    after a second warning counting 100 (a review)."""
+    stack = FilterStack()
+    item = stack.add("gamma", {"gamma": 1.0})
+    states = [stack.snapshot()]
+    for n in range(150):
+        stack.set_params(item.uid, {"gamma": 1.0 + (n + 1) / 1000})
+        states.append(stack.snapshot())
+    history = SavedHistory(tuple(states), tuple(f"edit {n} " + "x" * 2000 for n in range(150)), 10)
+    monkeypatch.setenv(MAX_BYTES_ENV, "60000")
+    warnings: list[str] = []
+    save(tmp_path / "edit.esproj", history, warn=warnings.append)
+    kept = load_project(tmp_path / "edit.esproj").history
+    assert 10 <= len(kept.labels) < 100 and kept.labels[0] == "edit 0 " + "x" * 2000 and kept.index == 10
+    assert warnings == [f"Saved edit.esproj with {len(kept.labels)} of its 150 undo steps, leaving out the "
+                        f"{150 - len(kept.labels)} newest: more would have made it larger than a project may be to "
+                        f"open ({MAX_BYTES_ENV})"]
 
 
 def test_an_oversized_states_section_opens_the_current_steps_with_a_warning(tmp_path, monkeypatch):
