@@ -287,6 +287,32 @@ def _grain_level(detail: np.ndarray, values: np.ndarray) -> np.ndarray:
     return level
 
 
+def _grain_levels(detail: np.ndarray, values: np.ndarray, label: np.ndarray, count: int,
+                  fallback: np.ndarray) -> np.ndarray:
+    """Float32 (count, C): :func:`_grain_level` of the samples of each of ``count`` labels at once (``detail`` and
+    ``values`` (n, C), ``label`` (n,)); ``fallback`` (C,) for a label of fewer than 64 samples. One sort per
+    channel, by label then size, finds every median (a loop over 3 000 holes' labels took 1.4 times as long)."""
+    channels = detail.shape[1]
+    levels = np.repeat(fallback[None, :], count, axis=0).astype(np.float32)
+    found = np.zeros((count, channels), np.float32)
+    measured = np.zeros((count, channels), bool)
+    for channel in range(channels):
+        open_ = (values[:, channel] > CLIPPED) & (values[:, channel] < 1.0 - CLIPPED)
+        labels = label[open_]
+        sizes = np.abs(detail[open_, channel]).astype(np.float64)
+        sizes = sizes[np.argsort(labels + sizes / (sizes.max(initial=0.0) + 1.0))]
+        counts = np.bincount(labels, minlength=count)
+        starts = np.cumsum(counts) - counts
+        ok = counts >= 64
+        middle = starts[ok] + (counts[ok] - 1) // 2, starts[ok] + counts[ok] // 2
+        found[ok, channel] = 1.4826 * 0.5 * (sizes[middle[0]] + sizes[middle[1]])
+        measured[ok, channel] = True
+    found = np.where(measured, found, np.where(measured, found, 0.0).max(axis=1, keepdims=True))
+    enough = np.bincount(label, minlength=count) >= 64
+    levels[enough] = found[enough]
+    return levels
+
+
 def _edges(detail: np.ndarray, original: np.ndarray, hole: np.ndarray, ring: np.ndarray,
            level: np.ndarray) -> np.ndarray:
     """Bool (rows, cols): where ``detail`` exceeds :data:`GRAIN_OUTLIER` times, in a channel, the grain level of
@@ -296,18 +322,9 @@ def _edges(detail: np.ndarray, original: np.ndarray, hole: np.ndarray, ring: np.
     per pixel and channel took 290 MB on 24 MP."""
     _, nearest = cv2.distanceTransformWithLabels((~hole).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5,
                                                  labelType=cv2.DIST_LABEL_CCOMP)
-    count = int(nearest.max()) + 1
-    levels = np.repeat(level[None, :], count, axis=0).astype(np.float32)
     where = np.flatnonzero(ring.ravel())
-    label = nearest.ravel()[where]
-    order = np.argsort(label, kind="stable")
-    where, label = where[order], label[order]
-    starts = np.flatnonzero(np.diff(label, prepend=-1))
-    flat_detail = detail.reshape(-1, detail.shape[2])
-    flat_original = original.reshape(-1, original.shape[2])
-    for start, stop in zip(starts, [*starts[1:], len(where)]):
-        if stop - start >= 64:
-            levels[label[start]] = _grain_level(flat_detail[where[start:stop]], flat_original[where[start:stop]])
+    levels = _grain_levels(detail.reshape(-1, detail.shape[2])[where], original.reshape(-1, original.shape[2])[where],
+                           nearest.ravel()[where], int(nearest.max()) + 1, level)
     edges = np.zeros(hole.shape, bool)
     for channel in range(detail.shape[2]):
         edges |= np.abs(detail[:, :, channel]) > np.float32(GRAIN_OUTLIER) * levels[:, channel][nearest]

@@ -1205,6 +1205,24 @@ def test_a_hole_added_far_away_leaves_what_counts_as_an_edge_beside_a_fill_as_it
     np.testing.assert_array_equal(found[1], found[0])
 
 
+def test_the_grain_levels_of_many_holes_at_once_are_each_hole_s_own():
+    from enhance_core.learned.restore import _grain_level, _grain_levels
+
+    rng = np.random.default_rng(4)
+    label = rng.integers(0, 40, 6000)
+    detail = rng.normal(0, 1, (6000, 3)).astype(np.float32) * rng.uniform(0.01, 0.1, 40)[label, None]
+    values = rng.uniform(0, 1, (6000, 3)).astype(np.float32)
+    values[label == 3, 1] = 1.0  # a channel clipped around one hole: it takes the largest of the others
+    values[label == 5] = 0.0  # every channel clipped: no level
+    fallback = np.array([0.5, 0.6, 0.7], np.float32)
+    levels = _grain_levels(detail, values, label, 42, fallback)
+    for index in range(42):
+        picked = label == index
+        expected = _grain_level(detail[picked], values[picked]) if picked.sum() >= 64 else fallback
+        np.testing.assert_allclose(levels[index], expected, rtol=1e-6)
+    assert levels[3, 1] == levels[3].max() > 0 and (levels[5] == 0).all() and (levels[41] == fallback).all()
+
+
 def test_grain_never_pushes_a_fill_past_the_picture_s_range():
     from enhance_core.learned.restore import add_matched_grain
 
