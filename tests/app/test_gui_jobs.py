@@ -469,13 +469,9 @@ def test_cancel_while_the_export_is_written_says_the_file_was_written(qtbot, win
     assert said == f"Exported {tmp_path / 'out.png'}: Cancel came while it was being written"
 
 
-@pytest.mark.parametrize("closing", ["dialog", "window"])
-@pytest.mark.parametrize("answer", [None, ESCAPE, "Stop"])
-def test_closing_the_export_while_it_is_written_asks_first(qtbot, window, photo_path, tmp_path, monkeypatch, answer,
-                                                          closing):
-    """Quitting the application (which closes the windows, the dialog or the main window first) while a long export
-    was written let it go unfinished, without a word. Enter and Escape keep writing it (and the window open); Stop
-    stops it as Cancel does."""
+def start_a_slow_export(qtbot, window, photo_path, tmp_path, monkeypatch):
+    """Open ``photo_path``'s export dialog and start writing ``out.png``, which goes on once the returned event is
+    set (or stops when asked); return the dialog and the event."""
     from app import export_dialog
     from app.export_dialog import ExportDialog
 
@@ -497,6 +493,17 @@ def test_closing_the_export_while_it_is_written_asks_first(qtbot, window, photo_
     dialog.path.editingFinished.emit()
     dialog.export_button.click()
     qtbot.waitUntil(writing.is_set, timeout=10000)
+    return dialog, go_on
+
+
+@pytest.mark.parametrize("closing", ["dialog", "window"])
+@pytest.mark.parametrize("answer", [None, ESCAPE, "Stop"])
+def test_closing_the_export_while_it_is_written_asks_first(qtbot, window, photo_path, tmp_path, monkeypatch, answer,
+                                                          closing):
+    """Quitting the application (which closes the windows, the dialog or the main window first) while a long export
+    was written let it go unfinished, without a word. Enter and Escape keep writing it (and the window open); Stop
+    stops it as Cancel does."""
+    dialog, go_on = start_a_slow_export(qtbot, window, photo_path, tmp_path, monkeypatch)
     window.reporter.choices = [] if answer is None else [answer]
     closed = (dialog if closing == "dialog" else window).close()  # as QApplication.closeAllWindows() does
     assert "The export to" in window.reporter.questions[-1] and "is not written yet" in window.reporter.questions[-1]
@@ -516,30 +523,13 @@ def test_an_export_that_ends_while_its_close_question_is_open_lets_the_dialog_cl
     import shiboken6
     from PySide6.QtWidgets import QApplication
 
-    from app import export_dialog
-    from app.export_dialog import ExportDialog
-
-    write, writing, go_on = export_dialog.write_result, threading.Event(), threading.Event()
-
-    def slow_write(result, path, depth, quality, progress, should_stop, **options):
-        writing.set()
-        go_on.wait(10)
-        return write(result, path, depth, quality, progress, should_stop, **options)
+    dialog, go_on = start_a_slow_export(qtbot, window, photo_path, tmp_path, monkeypatch)
 
     def choose(parent, title, message, choices, *, default=None):  # the write ends while the box waits (exec)
         go_on.set()
         qtbot.waitUntil(lambda: not window.export_lane.busy, timeout=10000)
         return default
 
-    monkeypatch.setattr(export_dialog, "write_result", slow_write)
-    open_image(qtbot, window, photo_path)
-    with qtbot.waitSignal(window.export_lane.finished, timeout=20000):
-        window.export_image()
-    dialog = window.findChild(ExportDialog)
-    dialog.path.setText(str(tmp_path / "out.png"))
-    dialog.path.editingFinished.emit()
-    dialog.export_button.click()
-    qtbot.waitUntil(writing.is_set, timeout=10000)
     monkeypatch.setattr(window.reporter, "choose", choose)
     assert dialog.close() and (tmp_path / "out.png").exists()
     QApplication.sendPostedEvents(None, 0)  # the deferred delete

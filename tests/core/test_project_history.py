@@ -90,13 +90,10 @@ def test_history_is_capped_to_the_newest_edits(tmp_path):
 def test_a_history_undone_far_back_keeps_what_undo_reaches_first(tmp_path):
     """Saved undone 120 of 150 edits back, a project kept the 100 edits after the undo position: nothing to undo, and
     the opened image out of reach; and the save said nothing (a project fuzz)."""
-    stack = FilterStack()
-    item = stack.add("gamma", {"gamma": 1.0})
-    states = [stack.snapshot()]
-    for n in range(150):
-        stack.set_params(item.uid, {"gamma": 1.0 + (n + 1) / 1000})
-        states.append(stack.snapshot())
-    history = SavedHistory(tuple(states), tuple(f"edit {n}" for n in range(150)), 30)
+    from tests.core.test_project_size import gamma_history
+
+    history = gamma_history(150, 30)
+    states = history.states
     warnings: list[str] = []
     path = save_project(tmp_path / "edit.esproj", image=tmp_path / "a.png", reference=None, steps=states[30],
                         history=history, warn=warnings.append)

@@ -34,6 +34,17 @@ def brushed_history(strokes: int, points: int) -> SavedHistory:
     return SavedHistory(tuple(states), labels, index=len(labels))
 
 
+def gamma_history(edits: int, index: int, label: str = "edit {n}") -> SavedHistory:
+    """A history of ``edits`` changes of one gamma step, at undo position ``index``; ``label`` names edit ``n``."""
+    stack = FilterStack()
+    item = stack.add("gamma", {"gamma": 1.0})
+    states = [stack.snapshot()]
+    for n in range(edits):
+        stack.set_params(item.uid, {"gamma": 1.0 + (n + 1) / 1000})
+        states.append(stack.snapshot())
+    return SavedHistory(tuple(states), tuple(label.format(n=n) for n in range(edits)), index)
+
+
 def save(path, history: SavedHistory | None, snapshots=(), warn=None):
     steps = history.states[history.index] if history else ()
     return save_project(path, image=path.with_name("a.png"), reference=None, steps=steps, history=history,
@@ -57,13 +68,8 @@ def test_a_long_brushed_history_saves_small_and_reopens_whole(tmp_path):
 
 
 def test_a_save_that_would_be_too_large_drops_the_oldest_edits_and_says_so(tmp_path, monkeypatch):
-    stack = FilterStack()
-    item = stack.add("gamma", {"gamma": 1.0})
-    states = [stack.snapshot()]
-    for n in range(50):
-        stack.set_params(item.uid, {"gamma": 1.0 + (n + 1) / 100})
-        states.append(stack.snapshot())
-    history = SavedHistory(tuple(states), tuple(f"edit {n} " + "x" * 2000 for n in range(50)), 50)
+    history = gamma_history(50, 50, "edit {n} " + "x" * 2000)
+    states = history.states
     monkeypatch.setenv(MAX_BYTES_ENV, "40000")
     warnings: list[str] = []
     path = save(tmp_path / "edit.esproj", history, [Snapshot("kept", states[-2])], warn=warnings.append)
@@ -96,13 +102,7 @@ def test_a_save_whose_current_strokes_leave_no_room_keeps_the_steps_without_hist
 def test_a_save_undone_far_back_says_in_one_warning_which_edits_it_left_out(tmp_path, monkeypatch):
     """Undone to edit 10 of 150, a save too large kept the oldest edits and said "the newest 60 ... the 20 oldest",
     after a second warning counting 100 (a review)."""
-    stack = FilterStack()
-    item = stack.add("gamma", {"gamma": 1.0})
-    states = [stack.snapshot()]
-    for n in range(150):
-        stack.set_params(item.uid, {"gamma": 1.0 + (n + 1) / 1000})
-        states.append(stack.snapshot())
-    history = SavedHistory(tuple(states), tuple(f"edit {n} " + "x" * 2000 for n in range(150)), 10)
+    history = gamma_history(150, 10, "edit {n} " + "x" * 2000)
     monkeypatch.setenv(MAX_BYTES_ENV, "60000")
     warnings: list[str] = []
     save(tmp_path / "edit.esproj", history, warn=warnings.append)
