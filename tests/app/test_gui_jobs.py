@@ -445,33 +445,18 @@ def test_the_readout_says_how_transparent_a_pixel_is_and_no_result_colour_under_
 
 def test_cancel_while_the_export_is_written_says_the_file_was_written(qtbot, window, photo_path, tmp_path,
                                                                        monkeypatch):
-    import threading
-    import time
-
-    from app import export_dialog
-    from app.export_dialog import ExportDialog
-
-    write, writing = export_dialog.write_result, threading.Event()
-    monkeypatch.setattr(export_dialog, "write_result",
-                        lambda *args, **options: writing.set() or time.sleep(0.5) or write(*args, **options))
-    open_image(qtbot, window, photo_path)
-    with qtbot.waitSignal(window.export_lane.finished, timeout=20000):
-        window.export_image()
-    dialog = window.findChild(ExportDialog)
-    dialog.path.setText(str(tmp_path / "out.png"))
-    dialog.path.editingFinished.emit()
-    dialog.export_button.click()
-    qtbot.waitUntil(writing.is_set, timeout=10000)  # on a busy machine the render may still be running at first
+    dialog, go_on = start_a_slow_export(qtbot, window, photo_path, tmp_path, monkeypatch, stoppable=False)
     dialog.reject()  # Cancel, too late to stop a file that is written whole or not at all
+    go_on.set()
     qtbot.waitUntil(lambda: not window.export_lane.busy, timeout=10000)
     assert (tmp_path / "out.png").exists()
     said = window.statusBar().currentMessage()
     assert said == f"Exported {tmp_path / 'out.png'}: Cancel came while it was being written"
 
 
-def start_a_slow_export(qtbot, window, photo_path, tmp_path, monkeypatch):
+def start_a_slow_export(qtbot, window, photo_path, tmp_path, monkeypatch, *, stoppable: bool = True):
     """Open ``photo_path``'s export dialog and start writing ``out.png``, which goes on once the returned event is
-    set (or stops when asked); return the dialog and the event."""
+    set (or, ``stoppable``, stops when asked); return the dialog and the event."""
     from app import export_dialog
     from app.export_dialog import ExportDialog
 
@@ -480,7 +465,7 @@ def start_a_slow_export(qtbot, window, photo_path, tmp_path, monkeypatch):
     def slow_write(result, path, depth, quality, progress, should_stop, **options):
         writing.set()
         while not go_on.wait(0.01):
-            if should_stop():
+            if stoppable and should_stop():
                 raise Cancelled("stopped")
         return write(result, path, depth, quality, progress, should_stop, **options)
 
