@@ -14,7 +14,6 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 import shiboken6
-
 from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QApplication, QHBoxLayout, QLabel, QListWidget,
