@@ -427,7 +427,7 @@ def coerce_param(filter_name: str, spec: ParamSpec, value: Any) -> Any:
     lo, hi = spec.minimum, spec.maximum
     if (lo is not None and number < lo) or (hi is not None and number > hi):
         allowed = f"{lo:g} or more" if hi is None else f"up to {hi:g}" if lo is None else f"{lo:g} to {hi:g}"
-        given = value.strip() if isinstance(value, str) else shown(value)  # --set's text as it was typed
+        given = shown(value.strip()).strip('"') if isinstance(value, str) else shown(value)  # --set's text, unquoted
         raise ParameterError(f"{where}: {given} is outside the allowed range {allowed}")
     return number
 
