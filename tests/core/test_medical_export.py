@@ -196,6 +196,8 @@ def test_cli_full_range_tiff_and_patient_data_on_request(tmp_path):
 
 @pytest.mark.parametrize(("args", "words"), [
     (["--preset", "lungz"], "no window preset 'lungz'"),
+    (["--preset", "lungz"], "give the window as --window CENTER,WIDTH, or --auto, or a preset of your own with "
+                            "--presets-file"),
     (["--window", "40"], "CENTER,WIDTH"),
     (["--window=nan,400"], "finite numbers"),
     (["--window", "0,inf"], "finite numbers"),
