@@ -218,10 +218,12 @@ def _fitted_states(path: Path, steps: Sequence[StackItem], history: SavedHistory
     too_large = f"larger than a project may be to open ({MAX_BYTES_ENV})"
     if kept < edits:
         old = edits if history is None or whole is None else history.dropped - whole.dropped
-        cut = [f"the {old} oldest"] * (old > 0) + [f"the {edits - kept - old} newest"] * (edits - kept - old > 0)
-        why = f"a project keeps {MAX_HISTORY} edits" if kept == capped else f"more would have made it {too_large}"
+        cut = ([f"all {edits}"] if kept == 0 else
+               [f"the {old} oldest"] * (old > 0) + [f"the {edits - kept - old} newest"] * (edits - kept - old > 0))
+        why = ([f"a project keeps {MAX_HISTORY} edits"] * (capped < edits)
+               + [f"more would have made it {too_large}"] * (kept < capped))
         warnings.append(f"Saved {path.name} with {kept} of its {edits} undo steps, leaving out {' and '.join(cut)}: "
-                        f"{why}")
+                        f"{'; '.join(why)}")
     if len(snapshots) < shots:
         left = shots - len(snapshots)
         warnings.append(f"Saved {path.name} without its {f'{left} oldest snapshots' if left > 1 else 'oldest snapshot'}"

@@ -166,8 +166,9 @@ def _fixed_window(args: argparse.Namespace, series: DicomSeries) -> Window | Non
             return find_preset(args.preset, series.modality, user).window
         except PresetError as error:
             if not args.all_series:
-                raise PresetError(f"{error}; give the window as --window CENTER,WIDTH, or --auto, or a preset of "
-                                  "your own with --presets-file") from None
+                own = ("add one to your --presets-file" if args.presets_file
+                       else "a preset of your own with --presets-file")
+                raise PresetError(f"{error}; give the window as --window CENTER,WIDTH, or --auto, or {own}") from None
             raise PresetError(f"{error}; with --all-series every series needs the preset: export the others alone "
                               f"(--series UID), or give --window CENTER,WIDTH; this one is --series {series.uid} "
                               f"({series.modality or '?'}, {len(series)} slices)") from None

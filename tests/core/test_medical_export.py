@@ -194,6 +194,16 @@ def test_cli_full_range_tiff_and_patient_data_on_request(tmp_path):
     assert description_of(first)["dicom"]["PatientName"] == PATIENT_NAME
 
 
+def test_a_preset_missing_from_the_user_s_presets_file_says_to_add_it_there(tmp_path, capsys):
+    from enhance_core.medical.presets import WindowPreset, save_user_presets
+
+    write_series(tmp_path / "series", [0.0])
+    mine = save_user_presets(tmp_path / "mine.json", [WindowPreset("Wide", 0.0, 2000.0, "CT")])
+    assert cli_main(["dicom-export", str(tmp_path / "series"), "-o", str(tmp_path / "out"), "--preset", "lungz",
+                     "--presets-file", str(mine)]) == 2
+    assert "or --auto, or add one to your --presets-file" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("args", "words"), [
     (["--preset", "lungz"], "no window preset 'lungz'"),
     (["--preset", "lungz"], "give the window as --window CENTER,WIDTH, or --auto, or a preset of your own with "

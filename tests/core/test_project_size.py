@@ -94,8 +94,7 @@ def test_a_save_whose_current_strokes_leave_no_room_keeps_the_steps_without_hist
     project = load_project(path)
     assert (project.history, project.snapshots, project.warnings) == (None, (), ())
     assert [i.render_key for i in project.steps] == [i.render_key for i in history.states[-1]]
-    assert [w.split(":")[0] for w in warnings] == ["Saved edit.esproj with 0 of its 41 undo steps, leaving out the 41 "
-                                                   "oldest",
+    assert [w.split(":")[0] for w in warnings] == ["Saved edit.esproj with 0 of its 41 undo steps, leaving out all 41",
                                                    "Saved edit.esproj without its oldest snapshot"]
 
 
@@ -109,8 +108,8 @@ def test_a_save_undone_far_back_says_in_one_warning_which_edits_it_left_out(tmp_
     kept = load_project(tmp_path / "edit.esproj").history
     assert 10 <= len(kept.labels) < 100 and kept.labels[0] == "edit 0 " + "x" * 2000 and kept.index == 10
     assert warnings == [f"Saved edit.esproj with {len(kept.labels)} of its 150 undo steps, leaving out the "
-                        f"{150 - len(kept.labels)} newest: more would have made it larger than a project may be to "
-                        f"open ({MAX_BYTES_ENV})"]
+                        f"{150 - len(kept.labels)} newest: a project keeps 100 edits; more would have made it larger "
+                        f"than a project may be to open ({MAX_BYTES_ENV})"]
 
 
 def test_an_oversized_states_section_opens_the_current_steps_with_a_warning(tmp_path, monkeypatch):
