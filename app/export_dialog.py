@@ -49,7 +49,7 @@ from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.export_size import OutputSize
 from enhance_core.image import Image
 from enhance_core.io import BIT_DEPTHS, default_bit_depth, holds_location, same_file, write_losses
-from enhance_core.io.writer import DEFAULT_QUALITY, clipped_share
+from enhance_core.io.writer import DEFAULT_QUALITY, clipping_loss
 from enhance_core.medical.series import DicomSeries
 from enhance_core.medical.windows import stack_window
 from enhance_core.paths import exists, is_dir, is_file, read_only
@@ -98,8 +98,8 @@ class ExportDialog(QDialog):
         self.document, self.settings, self.reporter = document, settings, reporter
         self.render_lane, self.estimate_lane = render_lane, estimate_lane
         self.rendered: Image | None = None
-        self._clipped_shares: dict[tuple[str, int | None], float] = {}
-        """The share of the render's samples each format and depth clip (:meth:`_clipped`)."""
+        self._clipping: dict[tuple[str, int | None], str] = {}
+        """What each format and depth clip of the render (:meth:`_clipped`)."""
         self.sized_results = SizedResults()
         self.written: Path | None = None
         self._write_when_ready = False
@@ -350,10 +350,9 @@ class ExportDialog(QDialog):
         if not self.source.meta.float_source or self.rendered is None:
             return ""
         key = (self.format.currentText(), self.bit_depth.currentData())
-        if key not in self._clipped_shares:
-            self._clipped_shares[key] = clipped_share(self.rendered, *key)
-        share = self._clipped_shares[key]
-        return f"{share:.1%} of the samples lie outside 0..1 and are clipped in {key[0]}" if share else ""
+        if key not in self._clipping:
+            self._clipping[key] = clipping_loss(self.rendered, *key)
+        return self._clipping[key]
 
     def output_size(self) -> OutputSize | None:
         """The Size group's settings, or None when they leave the result as it is."""
@@ -368,7 +367,7 @@ class ExportDialog(QDialog):
 
     def _on_rendered(self, image: Image) -> None:
         self.rendered, self._rendering = image, False
-        self._clipped_shares.clear()
+        self._clipping.clear()
         self.size_box.set_input_size(image.rows, image.cols)
         self._show_resolution()
         self._request_estimate()
@@ -572,15 +571,20 @@ class ExportDialog(QDialog):
         export the user asked for is under way: asked first. *Keep Writing* refuses the close (a quit then stops
         there), *Stop* stops the export as Cancel does. It went unfinished without a word (a helper lost a 56 MP
         export), and with it the window."""
-        if self._write_when_ready or self._writing:
+        if self._exporting:
             stopped = ("the slices written so far stay" if self.writes_series() else "nothing of it is written")
             answer = self.reporter.choose(
                 self, "Export not finished", f"The export to {self.path.text()} is not written yet. Keep writing "
                 f"it, or stop it ({stopped})?", ("Stop", "Keep Writing"), default="Keep Writing")
-            if answer == "Keep Writing" and (self._write_when_ready or self._writing):  # not ended meanwhile
+            if answer == "Keep Writing" and self._exporting:  # not ended meanwhile
                 event.ignore()
                 return
         super().closeEvent(event)
+
+    @property
+    def _exporting(self) -> bool:
+        """Whether an export the user asked for is under way: waiting for the render, or being written."""
+        return self._write_when_ready or self._writing
 
     def reject(self) -> None:
         """Close without exporting; stops the render and the estimate (and a series export, saying what it

@@ -18,10 +18,9 @@ from typing import Callable, Sequence
 
 from enhance_core.batch_manifest import MANIFEST_NAME, batch_files
 from enhance_core.errors import ParameterError
-from enhance_core.paths import hidden
 from enhance_core.io import SUPPORTED_SUFFIXES
 from enhance_core.io.detect import dicom_marked
-from enhance_core.paths import is_dir
+from enhance_core.paths import hidden, is_dir
 
 RECURSE_HINT = "pass -r to include them"
 """What the message about images in subfolders tells the user to do (a command without ``-r`` says its own)."""

@@ -76,22 +76,20 @@ def write_losses(image: Image, path: str | PathLike[str], bit_depth: int | None 
     losses = []
     if format_name in ("JPEG", "BMP") and image.alpha is not None and float(image.alpha.min()) < 1.0:
         losses.append(f"{format_name} holds no transparency: the transparent parts are composited over white")
-    clipped = clipped_share(image, format_name, bit_depth)
-    if clipped:
-        losses.append(f"{clipped:.1%} of the samples lie outside 0..1 and are clipped in {format_name} (a float "
-                      "TIFF keeps them)")
-    return losses + metadata_losses(image.meta, format_name)
+    clipped = clipping_loss(image, format_name, bit_depth)
+    return losses + ([clipped] if clipped else []) + metadata_losses(image.meta, format_name)
 
 
-def clipped_share(image: Image, format_name: str, bit_depth: int | None = None) -> float:
-    """The share of ``image``'s samples outside 0..1 by more than :data:`CLIP_SLACK`, which ``format_name`` (a value
-    of :data:`WRITE_FORMATS`) at ``bit_depth`` (None: its default) clips; 0 where it keeps them (32-bit float)."""
+def clipping_loss(image: Image, format_name: str, bit_depth: int | None = None) -> str:
+    """What ``format_name`` (a value of :data:`WRITE_FORMATS`) at ``bit_depth`` (None: its default) clips of
+    ``image``'s samples outside 0..1 by more than :data:`CLIP_SLACK`, as a phrase; "" where it keeps them all."""
     if (bit_depth or default_bit_depth(image.meta, format_name)) == 32:
-        return 0.0
+        return ""
     pixels, slack = image.pixels, np.float32(CLIP_SLACK)
     if float(pixels.min()) >= -slack and float(pixels.max()) <= 1.0 + slack:
-        return 0.0
-    return int(np.count_nonzero((pixels < -slack) | (pixels > 1.0 + slack))) / pixels.size
+        return ""
+    share = int(np.count_nonzero((pixels < -slack) | (pixels > 1.0 + slack))) / pixels.size
+    return f"{share:.1%} of the samples lie outside 0..1 and are clipped in {format_name} (a float TIFF keeps them)"
 
 
 def metadata_losses(meta: ImageMeta, format_name: str) -> list[str]:

@@ -307,7 +307,7 @@ def _grain_levels(detail: np.ndarray, values: np.ndarray, label: np.ndarray, cou
         middle = starts[ok] + (counts[ok] - 1) // 2, starts[ok] + counts[ok] // 2
         found[ok, channel] = 1.4826 * 0.5 * (sizes[middle[0]] + sizes[middle[1]])
         measured[ok, channel] = True
-    found = np.where(measured, found, np.where(measured, found, 0.0).max(axis=1, keepdims=True))
+    found = np.where(measured, found, found.max(axis=1, keepdims=True))  # 0 where nothing was measured
     enough = np.bincount(label, minlength=count) >= 64
     levels[enough] = found[enough]
     return levels

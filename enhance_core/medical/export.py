@@ -54,9 +54,8 @@ SAFE_KEYWORDS = (
 )
 """Header fields an export describes by default: geometry and acquisition, nothing about the person; nothing about
 how the file stored its values (BitsStored, the Rescale fields, PhotometricInterpretation; ``unit`` names the
-unit), which map
-neither a picture of the window nor the full-range codes (whose own map the description gives) and, read as the
-file's, gave wrong HU or a second inversion of a MONOCHROME1 picture."""
+unit), which map neither a picture of the window nor the full-range codes (whose own map the description gives)
+and, read as the file's, gave wrong HU or a second inversion of a MONOCHROME1 picture."""
 
 PATIENT_KEYWORDS = (
     "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge", "PatientWeight", "PatientSize",

@@ -218,6 +218,11 @@ def _values(image: Image, pixels: np.ndarray) -> np.ndarray:
     return np.where(unchanged, source_values(image), _physical(image.with_pixels(pixels)))
 
 
+SIGMOID_EDGE = 0.5 / 255
+"""How near black or white a sigmoid window's picture counts as clipped there: it shows as black or white, and a
+step after it (CLAHE) that lifts it makes up a value (air read -447 HU)."""
+
+
 def _shown_values(renderer: Renderer, image: Image, steps: Sequence[StackItem], window: int, *,
                   should_stop: StopFn | None) -> np.ndarray:
     """The picture ``steps`` show, mapped back to physical values through their window step (index ``window``;
@@ -239,10 +244,6 @@ def _shown_values(renderer: Renderer, image: Image, steps: Sequence[StackItem], 
     mapped = np.where(inside, low + ramp * span, np.nan)
     return np.where(shown == windowed, _values(image, before), mapped)
 
-
-SIGMOID_EDGE = 0.5 / 255
-"""How near black or white a sigmoid window's picture counts as clipped there: it shows as black or white, and a
-step after it (CLAHE) that lifts it makes up a value (air read -447 HU)."""
 
 CSV_COLUMNS = ("file", "roi", "unit", "count", "area_mm2", "mean", "sd", "min", "max")
 """Columns of :func:`roi_stats_csv`."""
