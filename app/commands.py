@@ -18,6 +18,7 @@ until then a history holding it is saved as its current steps only.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -95,10 +96,23 @@ class MoveStepCommand(StackCommand):
         self.stack.move(self.uid, self.old_index)
 
 
+MERGE_SECONDS = 1.0
+"""Changes of the same settings of a step, each within this many seconds of the last, make one undo entry."""
+
+
 class ReplaceStepCommand(StackCommand):
-    """Replace a step by an edited copy (parameters, enabled, opacity or mask): the generic edit."""
+    """Replace a step by an edited copy (parameters, enabled, opacity or mask): the generic edit.
+
+    A change of numbers made in the settings panel has a ``merge_key`` (:func:`joining`): such a change made
+    within :data:`MERGE_SECONDS` of the last one of the same settings of the same step joins it as one undo entry
+    (arrow keys and wheel notches on a slider, a value nudged in steps), and one that ends where that entry
+    started takes the entry away. Qt never joins a change to the entry a save marked clean.
+    """
 
     KIND, FIELDS = "replace", ("before", "after")
+    MERGE_ID: ClassVar[int] = 1
+    merge_key: tuple[str, ...] | None = None
+    made = 0.0
 
     def __init__(self, stack: FilterStack, before: StackItem, after: StackItem, label: str) -> None:
         if before.uid != after.uid:
@@ -112,9 +126,33 @@ class ReplaceStepCommand(StackCommand):
     def undo(self) -> None:
         self._show(self.before)
 
+    def id(self) -> int:
+        return -1 if self.merge_key is None else self.MERGE_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if (not isinstance(other, ReplaceStepCommand) or other.merge_key != self.merge_key
+                or other.made - self.made > MERGE_SECONDS):
+            return False
+        self.after, self.made = other.after, other.made
+        self.setText(other.text())
+        self.setObsolete(self.after == self.before)
+        return True
+
     def _show(self, item: StackItem) -> None:
         if self.stack.item(item.uid) != item:
             self.stack.replace_item(item)
+
+
+def joining(command: ReplaceStepCommand) -> ReplaceStepCommand:
+    """``command``, a change of a step's numbers or opacity, made to join the next changes of the same ones of that
+    step (see :class:`ReplaceStepCommand`); a change of anything else (a curve, a choice) stays an entry of its own."""
+    before, after = command.before, command.after
+    changed = [spec for spec in before.definition.specs
+               if getattr(before.params, spec.name) != getattr(after.params, spec.name)]
+    if all(spec.kind in ("int", "float") for spec in changed):
+        names = [spec.name for spec in changed] + (["opacity"] if after.opacity != before.opacity else [])
+        command.merge_key, command.made = (after.uid, *names), time.monotonic()
+    return command
 
 
 def change_params_command(stack: FilterStack, before: StackItem, params: Any, *,

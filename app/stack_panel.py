@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QApplication
                                QListWidgetItem, QPushButton, QScrollArea, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
-from app.commands import (AddStepCommand, MoveStepCommand, RemoveStepCommand, change_params_command, reset_step_command,
-                          set_enabled_command, set_mask_command, set_opacity_command)
+from app.commands import (AddStepCommand, MoveStepCommand, RemoveStepCommand, change_params_command, joining,
+                          reset_step_command, set_enabled_command, set_mask_command, set_opacity_command)
 from app.document import Document
 from app.filter_menu import FilterPalette, build_filter_menu
 from app.number_entries import WholeSpinBox, wheel_if_focused
@@ -259,9 +259,9 @@ class StackPanel(QWidget):
         start = dataclasses.replace(current, params=start.params, opacity=start.opacity)
         stack = self.document.stack
         if current.params != start.params:
-            self.document.push(change_params_command(stack, start, current.params))
+            self.document.push(joining(change_params_command(stack, start, current.params)))
         elif current.opacity != start.opacity:
-            self.document.push(set_opacity_command(stack, start, current.opacity))
+            self.document.push(joining(set_opacity_command(stack, start, current.opacity)))
 
     def _on_param_edited(self, name: str, value: object) -> None:
         self._live_edit(params={name: value})

@@ -532,3 +532,49 @@ def test_a_width_of_0_typed_in_a_hounsfield_box_is_its_narrowest(qtbot, typed):
     QTest.keyClicks(control.entry, typed)
     QTest.keyClick(control.entry, Qt.Key.Key_Return)
     assert (control.value(), control.entry.text()) == (1.0, "1 HU")
+
+
+def test_nudges_of_one_setting_in_a_row_are_one_undo_entry_and_a_pause_or_a_save_starts_another(qtbot, panel,
+                                                                                                 monkeypatch):
+    from PySide6.QtTest import QTest
+
+    from app import commands
+
+    clock = [100.0]
+    monkeypatch.setattr(commands.time, "monotonic", lambda: clock[0])
+    document = panel.document
+    panel.add_filter("gaussian_blur")
+    start = document.selected_item().params.sigma
+    slider = panel.editor.controls["sigma"].slider
+    for _ in range(5):
+        QTest.keyClick(slider, Qt.Key.Key_Right)
+        clock[0] += 0.3
+    assert document.undo_stack.count() == 2, "Add, then one entry for five presses"
+    QTest.keyClick(panel.opacity, Qt.Key.Key_Left)
+    assert document.undo_stack.count() == 3, "another setting is another entry"
+    clock[0] += 0.3
+    QTest.keyClick(slider, Qt.Key.Key_Right)
+    clock[0] += commands.MERGE_SECONDS + 0.5
+    QTest.keyClick(slider, Qt.Key.Key_Right)
+    assert document.undo_stack.count() == 5, "a pause starts another entry"
+    document.undo_stack.setClean()
+    QTest.keyClick(slider, Qt.Key.Key_Right)
+    assert document.undo_stack.count() == 6, "a saved state stays one Undo away"
+    for _ in range(4):
+        document.undo_stack.undo()
+    assert document.selected_item().opacity == 1.0
+    assert document.selected_item().params.sigma > start
+    assert document.undo_stack.undoText() == "Change Gaussian blur: Radius (sigma)"
+    document.undo_stack.undo()
+    assert document.selected_item().params.sigma == start
+
+
+def test_nudges_back_to_where_they_started_leave_no_undo_entry(qtbot, panel):
+    from PySide6.QtTest import QTest
+
+    document = panel.document
+    panel.add_filter("exposure")
+    slider = panel.editor.controls["stops"].slider
+    for key in (Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Left, Qt.Key.Key_Left):
+        QTest.keyClick(slider, key)
+    assert document.undo_stack.count() == 1 and document.undo_stack.undoText() == "Add Exposure"
