@@ -596,7 +596,9 @@ class FileActions(QObject):
         steps = self._with_picture(self.document.stack.snapshot())
         corrections = [i for i, item in enumerate(steps) if item.mask is not None and _mask_edits(item)]
         brushed = [i for i, item in enumerate(steps) if item.mask is not None and not _mask_edits(item)]
-        if corrections or brushed:
+        unpainted = [i for i, item in enumerate(steps)
+                     if item.enabled and item.mask is None and item.definition.needs_mask(item.params)]
+        if corrections or brushed or unpainted:
             source_path = self.document.source_path
             picture = source_path.name if source_path is not None else "this picture"
             lines = [f"step {i + 1} ({get_filter(steps[i].filter).label}) holds painted corrections of its "
@@ -605,9 +607,14 @@ class FileActions(QObject):
                       "covers" for i in brushed]
             said = "; ".join(lines)
             message = (f"{said[0].upper()}{said[1:]}. Painted strokes fit only {picture}: applying the recipe "
-                       f"to other images, of its size or not, fails on them.")
+                       f"to other images, of its size or not, fails on them." if lines else "")
+            message += "".join(
+                f"{' ' if message else ''}Step {i + 1} ({get_filter(steps[i].filter).label}) fills painted holes and "
+                "holds none: `enhance-studio apply` runs the recipe only with a mask given (--mask or --mask-dir); "
+                "paint the holes, or set its Fill to detected." for i in unpainted)
             choices = (["Save Without Painted Corrections"] if corrections else []) + ["Save Anyway", "Cancel"]
-            answer = self.reporter.choose(self.window, "Painted masks in the recipe", message, choices)
+            title = "Painted masks in the recipe" if lines else "A fill without holes in the recipe"
+            answer = self.reporter.choose(self.window, title, message, choices)
             if answer == "Cancel":
                 return False
             if answer == "Save Without Painted Corrections":

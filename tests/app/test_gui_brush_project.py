@@ -1187,3 +1187,27 @@ def test_the_mask_overlay_covers_whole_picture_pixels_when_zoomed_in(qtbot, wind
             checked += 1
             tinted_seen += tinted
     assert checked > 1500 and tinted_seen > 20
+
+
+def test_save_recipe_warns_of_a_fill_of_painted_holes_whose_only_stroke_was_undone(qtbot, window, tmp_path):
+    from app.commands import AddStepCommand, change_params_command, paint_stroke_command
+    from enhance_core.masks import Stroke
+    from enhance_core.recipe import load_recipe
+
+    open_image(qtbot, window, save_png(np.full((32, 48, 3), 0.5, np.float32), tmp_path / "scan.png"))
+    document = window.document
+    document.push(AddStepCommand(document.stack, "hole_fill"))
+    step = document.stack.snapshot()[0]
+    document.push(paint_stroke_command(document.stack, step, Stroke(((5, 5), (20, 5)), radius=2), rows=32, cols=48))
+    document.undo_stack.undo()
+    window.reporter.choices = ["Cancel", "Save Anyway"]
+    assert not window.files.save_recipe(tmp_path / "cancelled.json")
+    assert not (tmp_path / "cancelled.json").exists()
+    assert window.reporter.questions[-1] == (
+        "Step 1 (Hole fill (CNN)) fills painted holes and holds none: `enhance-studio apply` runs the recipe only "
+        "with a mask given (--mask or --mask-dir); paint the holes, or set its Fill to detected.")
+    assert window.files.save_recipe(tmp_path / "for_masks.json")
+    assert load_recipe(tmp_path / "for_masks.json")[0].mask is None
+    asked = len(window.reporter.questions)
+    document.push(change_params_command(document.stack, step, {"source": "detected"}))
+    assert window.files.save_recipe(tmp_path / "detected.json") and len(window.reporter.questions) == asked
