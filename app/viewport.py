@@ -45,7 +45,7 @@ class Viewport:
 
     def fit(self) -> None:
         """Zoom so the whole image fits the pane, centered; stay fitted on resize."""
-        self.zoom = _clamp_zoom(self.fit_zoom())
+        self.zoom = self._clamp_zoom(self.fit_zoom())
         self.center_x, self.center_y = self.image_cols / 2.0, self.image_rows / 2.0
         self.fitting = True
 
@@ -53,7 +53,7 @@ class Viewport:
         """Set ``zoom`` keeping the source point under screen point ``anchor`` (default: pane center) fixed."""
         anchor = anchor or (self.width / 2.0, self.height / 2.0)
         fixed_x, fixed_y = self.to_source(*anchor)
-        self.zoom = _clamp_zoom(zoom)
+        self.zoom = self._clamp_zoom(zoom)
         self.center_x = fixed_x - (anchor[0] - self.width / 2.0) / self.zoom
         self.center_y = fixed_y - (anchor[1] - self.height / 2.0) / self.zoom
         self.fitting = False
@@ -93,7 +93,7 @@ class Viewport:
         self.center_x = min(max(self.center_x, 0.0), float(self.image_cols))
         self.center_y = min(max(self.center_y, 0.0), float(self.image_rows))
 
-
-def _clamp_zoom(zoom: float) -> float:
-    """Zoom limited to [MIN_ZOOM, MAX_ZOOM]."""
-    return min(max(float(zoom), MIN_ZOOM), MAX_ZOOM)
+    def _clamp_zoom(self, zoom: float) -> float:
+        """Zoom limited to [MIN_ZOOM, MAX_ZOOM], or down to the fit of an image longer than 64 panes (a scanned
+        film strip of 70000 x 3 pixels)."""
+        return min(max(float(zoom), min(MIN_ZOOM, self.fit_zoom())), MAX_ZOOM)

@@ -40,6 +40,18 @@ def test_fit_and_visible_rect():
     assert view.center_x == 800
 
 
+def test_a_strip_longer_than_64_panes_fits_and_zooming_out_stops_at_its_fit():
+    view = Viewport()
+    view.resize(800, 600)
+    view.set_image(70000, 3)
+    assert view.visible_source_rect() == (0, 0, 70000, 3)
+    view.zoom_by(0.5)
+    assert view.zoom == pytest.approx(800 / 70000)
+    view.set_image(400, 300)
+    view.zoom_by(1e-6)
+    assert view.zoom == pytest.approx(1 / 64), "a picture that fits keeps the least zoom of 1/64"
+
+
 @pytest.fixture
 def canvas(qtbot):
     widget = CompareCanvas()
