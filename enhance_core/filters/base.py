@@ -271,7 +271,8 @@ class FilterDef:
     label : str
         Name shown to users (``Gaussian blur``).
     category : str
-        Menu group: ``Tone``, ``Color``, ``Blur & denoise``, ``Sharpen & edges``,
+        Menu group, one of :data:`enhance_core.filters.registry.CATEGORIES`:
+        ``Geometry``, ``Tone``, ``Color``, ``Blur & denoise``, ``Sharpen & edges``,
         ``Frequency``, ``Learned``, ``Medical``.
     params_type : type
         The frozen parameters dataclass.

@@ -1,6 +1,8 @@
 """The one explicit registry of filters: ``FILTERS[name] -> FilterDef``.
 
-Classic filters come from the modules listed below. Learned filters live in
+Classic filters come from the modules named in :data:`CLASSIC_MODULES`, each
+with a ``FILTERS`` tuple of :class:`FilterDef` (a new module joins that list;
+``tests/filters/test_registry.py`` finds one left out). Learned filters live in
 :mod:`enhance_core.learned`; each module named in :data:`LEARNED_MODULES`
 exposes ``FILTER_DEF`` (a :class:`FilterDef` with ``learned=True``) and imports
 ``torch`` only inside its functions, so importing this registry stays cheap
@@ -17,15 +19,17 @@ import difflib
 import importlib
 
 from enhance_core.errors import ParameterError
-from enhance_core.filters import (color, curves, dehaze, denoise, frequency, histogram, hsl, point, spatial, tone_local,
-                                  vignette)
-from enhance_core.filters import geometry_ops
 from enhance_core.filters.base import FilterDef, param_specs
 
 CATEGORIES: tuple[str, ...] = (
     "Geometry", "Tone", "Color", "Blur & denoise", "Sharpen & edges", "Frequency", "Learned", "Medical",
 )
 """Menu groups in display order."""
+
+CLASSIC_MODULES: tuple[str, ...] = tuple(f"enhance_core.filters.{name}" for name in (
+    "geometry_ops", "point", "histogram", "curves", "color", "spatial", "denoise", "frequency", "tone_local", "dehaze",
+    "vignette", "hsl"))
+"""Modules whose ``FILTERS`` are registered, in this order (the menus' order within a group)."""
 
 LEARNED_MODULES: tuple[str, ...] = (
     "enhance_core.learned.denoise",
@@ -89,8 +93,7 @@ def _register_learned() -> None:
         register(module.FILTER_DEF)
 
 
-for _module in (geometry_ops, point, histogram, curves, color, spatial, denoise, frequency, tone_local, dehaze,
-                vignette, hsl):
-    for _filter_def in _module.FILTERS:
+for _module_name in CLASSIC_MODULES:
+    for _filter_def in importlib.import_module(_module_name).FILTERS:
         register(_filter_def)
 _register_learned()

@@ -99,11 +99,17 @@ region render (the 1:1 view) must equal the crop of the whole render (the export
 
 
 def test_every_classic_filter_is_classified_for_identity() -> None:
-    assert set(CLASSIC) == set(IDENTITY) | NO_IDENTITY
+    new = set(CLASSIC) - set(IDENTITY) - NO_IDENTITY
+    assert not new, f"new filter {', '.join(sorted(new))}: add it to IDENTITY (with its do-nothing settings) or " \
+                    f"NO_IDENTITY in {__file__}"
+    assert set(CLASSIC) == set(IDENTITY) | NO_IDENTITY, "a filter that is gone leaves IDENTITY and NO_IDENTITY"
 
 
 def test_every_classic_filter_has_a_region_setting() -> None:
-    assert set(CLASSIC) == set(REGION_SETTINGS)
+    new = set(CLASSIC) - set(REGION_SETTINGS)
+    assert not new, f"new filter {', '.join(sorted(new))}: add settings that exercise its margin to REGION_SETTINGS " \
+                    f"in {__file__}"
+    assert set(CLASSIC) == set(REGION_SETTINGS), "a filter that is gone leaves REGION_SETTINGS"
 
 
 @pytest.mark.parametrize("channels", (1, 3))

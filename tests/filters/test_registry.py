@@ -9,7 +9,7 @@ import pytest
 
 from enhance_core.errors import ParameterError
 from enhance_core.filters.base import FilterDef, coerce_param, param, param_specs
-from enhance_core.filters.registry import CATEGORIES, FILTERS, get_filter, register
+from enhance_core.filters.registry import CATEGORIES, CLASSIC_MODULES, FILTERS, get_filter, register
 
 ISSUE_FILTERS = {
     "negative", "brightness_contrast", "exposure", "gamma", "log", "contrast_stretch", "intensity_slice",
@@ -23,6 +23,24 @@ ISSUE_FILTERS = {
 def test_every_classic_operation_is_registered() -> None:
     assert ISSUE_FILTERS <= set(FILTERS)
     assert all(f.category in CATEGORIES for f in FILTERS.values())
+
+
+def test_every_module_of_filters_is_registered() -> None:
+    import ast
+    from pathlib import Path
+
+    from enhance_core.filters import registry
+
+    def assigns_filters(node: ast.stmt) -> bool:
+        targets = [node.target] if isinstance(node, ast.AnnAssign) else getattr(node, "targets", [])
+        return any(isinstance(target, ast.Name) and target.id == "FILTERS" for target in targets)
+
+    folder = Path(registry.__file__).parent
+    with_filters = {f"enhance_core.filters.{path.stem}" for path in folder.glob("*.py")
+                    if path.stem != "registry"
+                    and any(assigns_filters(node) for node in ast.parse(path.read_text(encoding="utf-8")).body)}
+    assert with_filters == set(CLASSIC_MODULES), \
+        "a module with a FILTERS tuple joins CLASSIC_MODULES in enhance_core/filters/registry.py"
 
 
 def test_unknown_filter_names_close_matches() -> None:
