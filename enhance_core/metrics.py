@@ -157,22 +157,28 @@ def _ssim_planes(first: np.ndarray, second: np.ndarray, data_range: float,
     """
     c1, c2 = (_K1 * data_range) ** 2, (_K2 * data_range) ** 2
     crop = (slice(_SSIM_CROP, -_SSIM_CROP), slice(_SSIM_CROP, -_SSIM_CROP))
+    # variances from values centred per channel: float32's E[x^2] - E[x]^2 cancels on a high baseline
+    offset = np.mean(second, axis=(0, 1), dtype=np.float64).astype(np.float32)
+    first, second = first - offset, second - offset
     squares = np.multiply(first, first)
     squares += np.multiply(second, second)
     sum_squares = _gaussian(squares)[crop]
     cross = _gaussian(np.multiply(first, second))[crop]
     mean_x, mean_y = _gaussian(first)[crop], _gaussian(second)[crop]
-    mean_xy = mean_x * mean_y
-    mean_squares = np.multiply(mean_x, mean_x, out=mean_x)
-    mean_squares += np.multiply(mean_y, mean_y, out=mean_y)
-    cross -= mean_xy
+    cross -= mean_x * mean_y
     cross *= 2
     cross += c2
+    sum_squares -= np.multiply(mean_x, mean_x)
+    sum_squares -= np.multiply(mean_y, mean_y)
+    sum_squares += c2
+    mean_x += offset
+    mean_y += offset
+    mean_xy = mean_x * mean_y
     mean_xy *= 2
     mean_xy += c1
     numerator = np.multiply(mean_xy, cross, out=mean_xy)
-    sum_squares -= mean_squares
-    sum_squares += c2
+    mean_squares = np.multiply(mean_x, mean_x, out=mean_x)
+    mean_squares += np.multiply(mean_y, mean_y, out=mean_y)
     mean_squares += c1
     denominator = np.multiply(mean_squares, sum_squares, out=mean_squares)
     ssim_map = np.divide(numerator, denominator, out=numerator)
