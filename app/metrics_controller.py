@@ -277,16 +277,16 @@ class _Follow:
 
 
 def reference_display(source: Image | None, steps: Sequence[StackItem]) -> tuple[StackItem, ...]:
-    """The steps a DICOM reference is shown through: the display steps of a DICOM source's stack (none for
-    another source)."""
-    return display_steps(steps) if source is not None and source.meta.dicom is not None else ()
+    """The steps a reference of values is shown through: the display steps of the stack of a source of values
+    (a DICOM slice, a value export read back in its unit), none for another source."""
+    return display_steps(steps) if source is not None and source.holds_values else ()
 
 
 def displayed_reference(reference: Image, display: Sequence[StackItem], should_stop=None) -> np.ndarray:
-    """The reference's pixels as the original is shown: a DICOM reference through ``display``
-    (:func:`reference_display`: its window in its own physical units, as the source's), any other (an exported
-    picture) as it is."""
-    if reference.meta.dicom is None or not display:
+    """The reference's pixels as the original is shown: a reference of values (DICOM, a value export) through
+    ``display`` (:func:`reference_display`: its window in its own physical units, as the source's), any other (an
+    exported picture) as it is."""
+    if not reference.holds_values or not display:
         return reference.pixels
     return render_image(reference, display, should_stop=should_stop).pixels
 

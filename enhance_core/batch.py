@@ -677,7 +677,8 @@ def process_file(task: FileTask) -> FileResult:
                              step_notes=tuple(said), pages_left_out=image.meta.other_pages)
         if task.reference is not None:
             _score(outcome, image, result, task.reference,
-                   written_image=output if values else _read_back(written, output, outcome), values=values)
+                   written_image=output if values else _read_back(written, output, outcome), values=values,
+                   steps=steps)
     except Cancelled as error:
         outcome = FileResult(task.source, None, _with_file(task.source, error) if task.time_limit is None else
                              f"{task.source}: stopped after the --time-limit of {task.time_limit:g} s; give it more "
@@ -785,7 +786,8 @@ def load_mask_file(path: Path, *, rows: int, cols: int) -> tuple[np.ndarray, tup
 
 
 def _score(outcome: FileResult, image: Image, result: Image, reference_path: Path, *,
-           written_image: Image | None = None, values: bool = False) -> None:
+           written_image: Image | None = None, values: bool = False,
+           steps: Sequence[StackItem] = ()) -> None:
     """Fill metrics and thumbnails of ``outcome`` against the reference (a note says why not).
 
     A reference of the size of ``written_image`` (the file as written and read
@@ -801,9 +803,15 @@ def _score(outcome: FileResult, image: Image, result: Image, reference_path: Pat
     one are compared as :func:`enhance_core.metrics.comparable` pairs them, and pixels transparent in
     either are left out (:func:`enhance_core.metrics.visible_in`). A result that holds ``values`` (no window
     step) in the reference's unit stored differently is compared in the reference's storage
-    (:meth:`Image.stored_as`).
+    (:meth:`Image.stored_as`); a windowed one is compared with the reference (a DICOM file, a value export)
+    shown through the window steps ``steps`` open with, as the editor shows it.
     """
     reference = read_image(reference_path)
+    if not values and image.holds_values and reference.holds_values:
+        from enhance_core.medical.windows import display_steps
+
+        if window := display_steps(steps):
+            reference = render_image(reference, window)
     outcome.thumbnails = tuple(make_thumbnail(p) for p in (image.pixels, result.pixels, reference.pixels))
     written = written_image if written_image is not None else result
     size = reference.pixels.shape[:2]
