@@ -10,8 +10,9 @@ it differently (another rescale slope or intercept) are compared in the referenc
 units, so equal values compare as equal. A gray image and a color one
 are compared on luma (a color image whose channels are all equal, as a gray
 picture saved as WebP is, on its one channel). SSIM is per channel with a
-Gaussian window (see :mod:`enhance_core.metrics`). Identical images print
-``"psnr": null``, ``"ssim": 1.0`` and ``"identical": true`` (JSON has no infinity); images under
+Gaussian window (see :mod:`enhance_core.metrics`). ``"data_range"`` is the peak PSNR and SSIM were scored
+against, in the reference file's stored units (a 12-bit DICOM file's 4095, a value export's 65535).
+Identical images print ``"psnr": null``, ``"ssim": 1.0`` and ``"identical": true`` (JSON has no infinity); images under
 :data:`~enhance_core.metrics.SSIM_WINDOW` pixels on a side ``"ssim": null`` (its window does not fit).
 """
 
@@ -96,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         "ssim": 1.0 if identical else None if math.isnan(scores["ssim"]) else scores["ssim"],
         "mse": scores["mse"],
         "identical": identical,
+        "data_range": args.data_range if args.data_range is not None else
+        1.0 if reference.meta.float_source else reference.meta.integer_max,
     }
     print(json_line(report))
     return 0

@@ -26,6 +26,9 @@ def test_metrics_json_matches_compare_images(tmp_path, capsys):
     expected = compare_images(read_image(result).pixels, read_image(reference).pixels)
     assert report["psnr"] == pytest.approx(expected["psnr"]) and report["ssim"] == pytest.approx(expected["ssim"])
     assert report["mse"] == pytest.approx(expected["mse"]) and report["identical"] is False
+    assert report["data_range"] == 65535, "the peak scored against, in the reference file's units"
+    assert main(["metrics", str(result), str(reference), "--data-range", "4095"]) == 0
+    assert json.loads(capsys.readouterr().out)["data_range"] == 4095
 
 
 def test_identical_images_print_null_psnr(tmp_path, capsys):
