@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QUndoView, QWidget
 
-from app.commands import COMMANDS, EditRecord, command_from_record, edit_record, undo_records
+from app.commands import COMMANDS, EditRecord, ReplaceStepCommand, command_from_record, edit_record, undo_records
 from app.document import Document
 from app.number_entries import WholeSpinBox
 from app.settings import EditorSettings
@@ -253,7 +253,13 @@ class HistoryKeeper(QObject):
             return
         clean = state.clean_index - keep if state.clean_index >= keep else -1
         base = undo_records(self.document.stack.snapshot(), state.records[keep:state.index])
+        joins = [(getattr(command, "merge_key", None), getattr(command, "made", 0.0))
+                 for command in map(undo_stack.command, range(keep, undo_stack.count()))]
         rebuild_history(self.document, base, HistoryState(state.records[keep:], state.index - keep, clean))
+        for index, (merge_key, made) in enumerate(joins):  # the rebuilt entries still join the next nudges
+            command = undo_stack.command(index)
+            if merge_key is not None and isinstance(command, ReplaceStepCommand):
+                command.merge_key, command.made = merge_key, made
         first = not self.dropped
         self._set_dropped(self.dropped + keep)
         if not first:

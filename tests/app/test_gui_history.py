@@ -122,6 +122,36 @@ def test_a_step_limit_from_the_dialog_applies_and_is_remembered(qtbot, window):
     assert window.history_view.emptyLabel() == "Opened image"
 
 
+def test_nudges_still_make_one_entry_once_the_step_limit_trims_the_history(qtbot, window, monkeypatch):
+    """The trim rebuilds the entries from their records: they lost what joins nudges, so at the limit each arrow
+    press was an entry of its own and pushed an older one out."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from app import commands
+
+    clock = [100.0]
+    monkeypatch.setattr(commands.time, "monotonic", lambda: clock[0])
+    window.history.set_limits(3, 512)
+    show_blank(window)
+    window.stack_panel.add_filter("exposure")
+    slider = window.stack_panel.editor.controls["stops"].slider
+    for _ in range(3):
+        clock[0] += 1.5
+        QTest.keyClick(slider, Qt.Key.Key_Right)
+        qtbot.wait(10)
+    dropped = window.history.dropped
+    assert dropped == 1 and window.document.undo_stack.count() == 3
+    start = window.document.selected_item().params.stops
+    for _ in range(4):
+        clock[0] += 0.3
+        QTest.keyClick(slider, Qt.Key.Key_Right)
+        qtbot.wait(10)
+    assert window.history.dropped == dropped, "the burst joined the last entry"
+    window.document.undo_stack.undo()
+    assert window.document.selected_item().params.stops < start
+
+
 def test_a_long_entry_wraps_instead_of_needing_a_sideways_scroll(qtbot, window):
     show_blank(window)
     doc = window.document
