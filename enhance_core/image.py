@@ -146,8 +146,9 @@ class ImageMeta:
         return (1 << min(self.bit_depth, 16)) - 1 if not self.float_source else 1
 
 
-HIDDEN_ALPHA = 0.5 / 255.0
-"""Alpha at or below which a pixel is transparent (0 in 8 bits) and its colour hidden."""
+HIDDEN_ALPHA = 0.5 / 65535.0
+"""Alpha at or below which a pixel is transparent (0 in 8 or 16 bits) and its colour hidden (0.5/255 took a
+16-bit alpha of 1 to 128 for none, and gave such a pixel its neighbour's colour)."""
 
 
 def count_non_finite(values: np.ndarray) -> int:

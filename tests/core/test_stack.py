@@ -316,3 +316,15 @@ def test_a_picture_transparent_everywhere_renders() -> None:
     image = Image(textured(20, 30).pixels, alpha=np.zeros((20, 30), np.float32))
     out = render_image(image, (make_item("gaussian_blur", {"sigma": 2.0}),))
     assert out.pixels.shape == (20, 30, 3) and np.isfinite(out.pixels).all()
+
+
+def test_a_faint_16_bit_alpha_keeps_its_colour() -> None:
+    """An alpha of 100 of 65535 is faint, not transparent: the pixel kept its neighbour's colour instead of its own."""
+    pixels = np.zeros((4, 6, 3), np.float32)
+    pixels[:, :3, 0], pixels[:, 3:, 2] = 1.0, 1.0
+    alpha = np.ones((4, 6), np.float32)
+    alpha[:, :3] = 100 / 65535
+    alpha[0, 0] = 0.0
+    result = render_image(Image(pixels, alpha), [make_item("gamma", {"gamma": 1.0})])
+    np.testing.assert_array_equal(result.pixels[:, 1:3], pixels[:, 1:3])
+    np.testing.assert_array_equal(result.pixels[0, 0], [1.0, 0.0, 0.0])
