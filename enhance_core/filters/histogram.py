@@ -169,22 +169,26 @@ def equalize_adaptive(pixels: np.ndarray, params: ClaheParams, ctx: RenderContex
     bin whatever the limit.) A medical image's values before any window are read
     over the slice's own range (:func:`value_stretch`): a CT's anatomy spans a
     few of the 256 bins of its stored range, and came out almost unchanged.
+    A flat image (one value, or one luma) is kept, as in Zuiderveld's CLAHE, whose output spans the input's
+    range; OpenCV's lifts it (black to 3 of 255 at clip limit 2, to 8 at 7).
     """
     grid = (max(1, min(params.tiles, pixels.shape[1] // 2)), max(1, min(params.tiles, pixels.shape[0] // 2)))
     stretch = value_stretch(pixels, ctx)
-
-    def in_range(values: np.ndarray) -> np.ndarray:
-        if stretch is None or stretch[1] == 0.0:
-            return within_unit_range(values)
-        return np.clip((values - np.float32(stretch[0])) / np.float32(stretch[1]), 0.0, 1.0)
-
-    if histogram_levels(ctx, pixels) > 256:
-        return clip_unit(map_intensity(pixels, lambda values: clahe_fine(in_range(values), params.clip_limit, grid)))
-    clahe = cv2.createCLAHE(clipLimit=params.clip_limit, tileGridSize=grid)
+    fine = histogram_levels(ctx, pixels) > 256
+    clahe = None if fine else cv2.createCLAHE(clipLimit=params.clip_limit, tileGridSize=grid)
     ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)
 
     def equalize(values: np.ndarray) -> np.ndarray:
-        return apply_curve(clahe.apply(integer_codes(in_range(values), 256)), ramp)
+        low, high, _, _ = cv2.minMaxLoc(values.reshape(values.shape[0], -1))
+        if low == high:
+            return values
+        if stretch is None or stretch[1] == 0.0:
+            values = within_unit_range(values)
+        else:
+            values = np.clip((values - np.float32(stretch[0])) / np.float32(stretch[1]), 0.0, 1.0)
+        if clahe is None:
+            return clahe_fine(values, params.clip_limit, grid)
+        return apply_curve(clahe.apply(integer_codes(values, 256)), ramp)
 
     return clip_unit(map_intensity(pixels, equalize))
 

@@ -68,6 +68,16 @@ def test_clahe_raises_local_contrast(depth: int) -> None:
     np.testing.assert_allclose(out[..., 0], out[..., 1], atol=1e-6)
 
 
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("value", [0.0, 100 / 255])
+def test_clahe_keeps_a_flat_picture(depth: int, value: float) -> None:
+    """As Zuiderveld's CLAHE, whose output spans the input's range: OpenCV's lifted black to 3 and 8 levels."""
+    for channels in (1, 3):
+        pixels = np.full((64, 96, channels), value, np.float32)
+        out = run("clahe", pixels, RenderContext(bit_depth=depth), clip_limit=7.0)
+        np.testing.assert_array_equal(out, pixels)
+
+
 def test_clahe_looks_the_same_from_8_and_16_bit_sources_and_its_clip_limit_works_on_both() -> None:
     rng = np.random.default_rng(5)
     yy, xx = np.mgrid[0:256, 0:384]
