@@ -32,6 +32,7 @@ from app.filter_menu import menu_text, shown_text
 from app.geometry_tools import GeometryTools
 from app.histogram_panel import HistogramController, HistogramPanel, is_physical
 from app.measure import MeasureTool, export_roi_csv
+from app.heap import HeapTrimmer
 from app.history import HistoryKeeper, HistorySettingsDialog
 from app.menus import build_menus, shortcut_rows
 from app.metrics_controller import MetricsController
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         self.device = DeviceProbe(self.document, self)
         self.brush = BrushTool(self.document, self)
         self.export_lane = JobRunner("Exporting", self)
+        self.heap = HeapTrimmer(self)
         self.estimate_lane = JobRunner("Estimating JPEG", self)
         self._export_dialog: QDialog | None = None
         """The latest export dialog (deleted once closed)."""

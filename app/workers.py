@@ -37,6 +37,8 @@ JobFn = Callable[[Callable[[float, str], None], Callable[[], bool]], Any]
 DoneFn = Callable[[Any], None]
 
 _THREADS: weakref.WeakSet = weakref.WeakSet()
+_STARTED = [0]
+"""Worker threads made so far (made on the GUI thread only): :func:`jobs_started`."""
 _ORPHANS: set[QThread] = set()
 """Worker threads that a closed lane stopped waiting for, unparented and held here until the process ends: Qt
 aborts the process when a running thread is destroyed with its window."""
@@ -56,6 +58,11 @@ def lower_thread_priority() -> None:
             os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + WORKER_NICENESS))
         except OSError:
             pass
+
+
+def jobs_started() -> int:
+    """How many worker threads every :class:`JobRunner` has made so far (a change says work was done since)."""
+    return _STARTED[0]
 
 
 def running_workers() -> list[QThread]:
@@ -112,6 +119,7 @@ class _WorkerThread(QThread):
         self.stands_for = job
         """The job a cancel of this thread stopped: its own, or the waiting one dropped with it."""
         _THREADS.add(self)
+        _STARTED[0] += 1
 
     def request_stop(self) -> None:
         """Ask the job to stop at its next ``should_stop()`` check."""
