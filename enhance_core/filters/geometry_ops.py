@@ -98,6 +98,22 @@ class CropParams:
     orientation: str = param("landscape", label="Orientation", choices=("landscape", "portrait"),
                              help="Whether a fixed aspect ratio is wide (3:2) or tall (2:3)")
 
+    def __post_init__(self) -> None:
+        """Refuse cuts that leave nothing of any image, before any image is read (a batch failed file by file)."""
+        problems = [_cut_away(first, second, side) for first, second, side in
+                    ((("left", self.left), ("right", self.right), "width"),
+                     (("top", self.top), ("bottom", self.bottom), "height"))
+                    if first[1] + second[1] >= 1.0]
+        if problems:
+            raise ParameterError("crop: " + "; ".join(problems))
+
+
+def _cut_away(first: tuple[str, float], second: tuple[str, float], side: str) -> str:
+    """What to say of cuts ``first`` + ``second`` (names and fractions) that sum to 1 or more of a ``side``."""
+    (first_name, first_cut), (second_name, second_cut) = first, second
+    return (f"{first_name} {first_cut:g} + {second_name} {second_cut:g} sum to {first_cut + second_cut:g} and cut "
+            f"away the whole {side}; make them sum to less than 1")
+
 
 def crop_box(params: CropParams, rows: int, cols: int) -> tuple[int, int, int, int]:
     """(top, left, rows, cols) of the crop of a ``rows`` x ``cols`` input."""
@@ -131,12 +147,11 @@ def crop_box(params: CropParams, rows: int, cols: int) -> tuple[int, int, int, i
 
 def _empty_crop_problem(first: tuple[str, float], second: tuple[str, float], side: str, length: int, rows: int,
                         cols: int) -> str:
-    """Why the crop of ``first`` + ``second`` (names and fractions) leaves none of a side ``length`` px long."""
+    """Why the crop of ``first`` + ``second`` (names and fractions, summing to less than 1) leaves none of a side
+    ``length`` px long."""
     (first_name, first_cut), (second_name, second_cut) = first, second
     cuts = f"{first_name} {first_cut:g} + {second_name} {second_cut:g}"
     total = first_cut + second_cut
-    if total >= 1.0:
-        return f"{cuts} sum to {total:g} and cut away the whole {side}; make them sum to less than 1"
     safe = math.floor(max(0.0, (length - 2) / length) * 100.0) / 100.0
     remedy = f"a sum of at most {safe:g} always does on this image" if safe > 0 else "set both to 0"
     return (f"{cuts} leave {(1.0 - total) * length:.2g} px of the {length} px {side} of this {cols} x {rows} px "

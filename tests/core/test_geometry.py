@@ -309,3 +309,16 @@ def test_a_photo_turned_upright_on_reading_says_its_upright_size_and_drops_its_s
     parsed.load(image.meta.exif)
     assert parsed[0x0112] == 1 and (parsed.get_ifd(0x8769)[0xA002], parsed.get_ifd(0x8769)[0xA003]) == (60, 80)
     assert not parsed.get_ifd(ExifTags.IFD.IFD1) and image.meta.exif.find(b"\xff\xd8") < 0
+
+
+def test_a_crop_that_cuts_away_a_whole_side_is_refused_before_any_file_is_read(tmp_path, capsys):
+    from enhance_core.cli import main as cli_main
+
+    with pytest.raises(ParameterError, match="left 0.6 \\+ right 0.5 sum to 1.1 and cut away the whole width"):
+        make_item("crop", {"left": 0.6, "right": 0.5})
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.png").write_bytes(b"not read")
+    assert cli_main(["apply", "--filter", "crop", "--set", "top=0.5", "--set", "bottom=0.5", "-o",
+                     str(tmp_path / "out"), str(tmp_path / "in")]) == 2
+    assert "top 0.5 + bottom 0.5 sum to 1 and cut away the whole height" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists(), "no output folder, no manifest of failed files"
