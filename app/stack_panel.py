@@ -229,7 +229,8 @@ class StackPanel(QWidget):
     # --- live edits ------------------------------------------------------------------------
     def _live_edit(self, *, params: dict[str, object] | None = None, opacity: float | None = None) -> None:
         """Apply a live change of ``params`` or ``opacity`` to the selected step, remembering the state the gesture
-        started from."""
+        started from. A refused value (a crop that cuts all away) is said, and its control shows the step's value
+        again at once, or, while its slider is dragged, at the release (:meth:`_commit`)."""
         item = self.document.selected_item()
         if item is None:
             return
@@ -242,6 +243,9 @@ class StackPanel(QWidget):
                 self.document.stack.set_params(item.uid, params or {})
         except EnhanceError as error:
             self.problem.emit(str(error))
+            editor = self.editor
+            if editor is not None and not any(slider.isSliderDown() for slider in editor.findChildren(StepSlider)):
+                editor.set_params(item.params)
 
     def _commit(self) -> None:
         """End a gesture: push one undo command for everything it changed.
@@ -262,6 +266,8 @@ class StackPanel(QWidget):
             self.document.push(joining(change_params_command(stack, start, current.params)))
         elif current.opacity != start.opacity:
             self.document.push(joining(set_opacity_command(stack, start, current.opacity)))
+        elif self.editor is not None:
+            self.editor.set_params(current.params)
 
     def _on_param_edited(self, name: str, value: object) -> None:
         self._live_edit(params={name: value})

@@ -578,3 +578,21 @@ def test_nudges_back_to_where_they_started_leave_no_undo_entry(qtbot, panel):
     for key in (Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Left, Qt.Key.Key_Left):
         QTest.keyClick(slider, key)
     assert document.undo_stack.count() == 1 and document.undo_stack.undoText() == "Add Exposure"
+
+
+def test_a_refused_value_is_said_and_its_control_shows_the_step_s_value_again(qtbot, panel):
+    said: list[str] = []
+    panel.problem.connect(said.append)
+    panel.add_filter("crop")
+    controls = panel.editor.controls
+    controls["right"].entry.setValue(0.5)
+    controls["left"].entry.setValue(0.6)
+    assert said[-1].startswith("crop: left 0.6 + right 0.5 sum to 1.1")
+    assert controls["left"].value() == 0.0 == panel.document.selected_item().params.left
+    slider = controls["left"].slider
+    slider.setSliderDown(True)
+    slider.setValue(800)
+    assert controls["left"].value() == pytest.approx(0.79, abs=0.01), "a dragged slider stays under the mouse"
+    slider.setSliderDown(False)
+    slider.sliderReleased.emit()
+    assert controls["left"].value() == 0.0 and panel.document.undo_stack.count() == 2
