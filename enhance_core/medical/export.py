@@ -94,8 +94,34 @@ def header_fields(meta: ImageMeta, *, include_patient_data: bool = False) -> dic
     if header is None:
         return {}
     keywords = SAFE_KEYWORDS + (PATIENT_KEYWORDS if include_patient_data else ())
-    return {keyword: _plain(header.get(keyword)) for keyword in keywords
-            if keyword in header and header.get(keyword) not in (None, "")}
+    fields = {keyword: _plain(header.get(keyword)) for keyword in keywords
+              if keyword in header and header.get(keyword) not in (None, "")}
+    return fields | frame_geometry(header, meta.page)
+
+
+def frame_geometry(header: Any, frame: int) -> dict[str, list[float]]:
+    """``ImagePositionPatient`` and ``ImageOrientationPatient`` of ``frame`` of a multi-frame file where it gives
+    them per frame: an enhanced object's functional groups (the frame's own, else the shared ones), or a grid of
+    frames (an RT dose) whose ``GridFrameOffsetVector`` places each frame along the slice normal from the
+    top-level position (the first offset 0, or the first frame's own coordinate). Empty for one frame."""
+    if int(header.get("NumberOfFrames", 1) or 1) < 2:
+        return {}
+    found: dict[str, list[float]] = {}
+    for keyword, index in (("SharedFunctionalGroupsSequence", 0), ("PerFrameFunctionalGroupsSequence", frame)):
+        sequence = header.get(keyword)
+        group = sequence[index] if sequence and index < len(sequence) else None
+        for holder, element in (("PlanePositionSequence", "ImagePositionPatient"),
+                                ("PlaneOrientationSequence", "ImageOrientationPatient")):
+            items = group.get(holder) if group is not None else None
+            if items and element in items[0]:
+                found[element] = [float(value) for value in items[0].get(element)]
+    offsets = header.get("GridFrameOffsetVector")
+    position, orientation = header.get("ImagePositionPatient"), header.get("ImageOrientationPatient")
+    if "ImagePositionPatient" not in found and offsets and frame < len(offsets) and position and orientation:
+        normal = np.cross([float(v) for v in orientation[:3]], [float(v) for v in orientation[3:6]])
+        moved = np.asarray([float(v) for v in position]) + (float(offsets[frame]) - float(offsets[0])) * normal
+        found["ImagePositionPatient"] = [float(v) for v in moved]
+    return found
 
 
 def export_description(meta: ImageMeta, *, window: Window | None = None, value_map: ValueMap | None = None,

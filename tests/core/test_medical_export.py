@@ -490,3 +490,17 @@ def test_a_windowed_batch_result_is_not_scored_as_values(tmp_path, ct):
     expected = compare_images(*comparable(render_image(exported, window).pixels, render_image(ct, window).pixels))
     assert float(row["psnr_db"]) == pytest.approx(expected["psnr"], abs=1e-3)
     assert expected["psnr"] > 50, "the reference is shown through the same window: an unedited slice matches it"
+
+
+@pytest.mark.parametrize("name, frame, position, orientation", [
+    ("rtdose.dcm", 14, [189.43125, 199.43125, -691.87], [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]),
+    ("eCT_Supplemental.dcm", 1, [99.5, -301.5, -149.0], [-1.0, 0.0, 0.0, 0.0, 1.0, 0.0]),
+])
+def test_each_frame_of_a_multi_frame_export_is_described_at_its_own_position(tmp_path, name, frame, position,
+                                                                             orientation):
+    """Every frame said the first frame's position (an RT dose's grid of frames), or none (an enhanced CT's
+    positions lie in its functional groups)."""
+    export_slice(read_image(get_testdata_file(name), page=frame), tmp_path / "frame.png")
+    described = description_of(tmp_path / "frame.png")["dicom"]
+    assert described["ImagePositionPatient"] == pytest.approx(position)
+    assert [float(value) for value in described["ImageOrientationPatient"]] == orientation
