@@ -392,6 +392,8 @@ def test_a_full_range_export_reads_back_in_its_unit_and_scores_as_identical_to_i
     assert np.abs(physical - source_values(ct)).max() < 0.01, "float32 pixels hold a 16-bit code to 1/100 of it"
     assert cli_main(["metrics", str(path), get_testdata_file("CT_small.dcm")]) == 0
     assert json.loads(capsys.readouterr().out)["identical"] is True
+    assert cli_main(["metrics", get_testdata_file("CT_small.dcm"), str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["identical"] is True, "the DICOM against its export: float32's error"
     assert back.meta.extra["value_range"] == (source_values(ct).min(), source_values(ct).max())
     assert cli_main(["info", str(path)]) == 0
     facts = json.loads(capsys.readouterr().out)
