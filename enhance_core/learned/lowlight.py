@@ -33,7 +33,7 @@ are clipped to [0, 1] first (float TIFFs beyond that range lose the excess).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -58,6 +58,7 @@ def enhance_low_light(
     tile: int | None = None,
     model: Any = MODEL_NAME,
     scale: float = 1.0,
+    note: Callable[[str], None] | None = None,
 ) -> np.ndarray:
     """Brighten a dark photo with the learned low-light model.
 
@@ -84,6 +85,8 @@ def enhance_low_light(
         Pixels per full-resolution pixel (a preview's scale): the highlight
         shoulder bends the detail of a bright area by its local brightness, over
         the same part of the picture at any scale.
+    note : callable, optional
+        Told the lift judged, in stops (the median over the picture), and what ``strength`` makes of it.
 
     Returns
     -------
@@ -121,7 +124,7 @@ def enhance_low_light(
     with stop_checks(model, should_stop):
         result = enhance_with_model(model, pixels, strength=strength, denoise=denoise, mask=mask,
                                     device=device, progress=progress, should_stop=should_stop, tile=tile,
-                                    scale=scale)
+                                    scale=scale, note=note)
     if pixels.shape[2] == 1:
         result = result.mean(axis=2, keepdims=True, dtype=np.float32)
     return result
@@ -140,7 +143,8 @@ class LowLightParams:
 def apply_low_light(pixels: np.ndarray, params: LowLightParams, ctx: RenderContext) -> np.ndarray:
     """Filter-stack entry point; with ``ctx.mask`` it acts as a brush (see the module docstring)."""
     return enhance_low_light(pixels, strength=params.strength, denoise=params.denoise, mask=ctx.mask,
-                             device=ctx.device, progress=ctx.progress, should_stop=ctx.should_stop, scale=ctx.scale)
+                             device=ctx.device, progress=ctx.progress, should_stop=ctx.should_stop, scale=ctx.scale,
+                             note=ctx.note)
 
 
 FILTER_DEF = FilterDef(

@@ -292,6 +292,7 @@ def enhance_with_model(
     should_stop: Callable[[], bool] | None = None,
     tile: int | None = None,
     scale: float = 1.0,
+    note: Callable[[str], None] | None = None,
 ) -> np.ndarray:
     """Brighten sRGB ``pixels`` (rows, cols, 1 or 3; clipped to [0, 1], gray as three equal channels).
 
@@ -304,7 +305,7 @@ def enhance_with_model(
     full-resolution pixel), which sizes the highlight shoulder's local brightness
     (:func:`~enhance_core.learned.lowlight_color.detail_kernel`). Returns float32 (rows, cols, 3).
     ``should_stop()`` is checked between bands of full-resolution work and
-    between tiles; true raises :class:`Cancelled`.
+    between tiles; true raises :class:`Cancelled`. ``note(text)`` is told the median lift judged, in stops.
     """
     import torch
 
@@ -320,6 +321,10 @@ def enhance_with_model(
         cv2.cvtColor(np.clip(pixels[band].astype(np.float32, copy=False), 0.0, 1.0), to_four, dst=stacked[band])
     with inference_mode(device):
         coarse, wb = estimate_gain(model, stacked, device, should_stop)
+    if note is not None:
+        lift = float(np.median(coarse))
+        note(f"judged a lift of {lift:+.1f} stops (the picture's median)"
+             + (f", applied at {strength:g}×: {lift * strength:+.1f}" if strength != 1.0 else ""))
     field = GainField(coarse, rows, cols)
     wb = wb * np.float32(strength)
     highlights: list[np.ndarray] = []

@@ -168,6 +168,19 @@ def test_strength_scales_the_exposure_change_in_stops(tiny_lowlight):
     assert stops(half) == pytest.approx(0.5 * stops(full), abs=0.05 + 0.1 * abs(stops(full)))
 
 
+def test_the_lift_it_judged_is_told(tiny_lowlight):
+    """A photographer saw nothing of why the filter brightened a photo that was not dark, or barely a dark one."""
+    import re
+
+    told: list[str] = []
+    enhance_low_light(dark_rgb()[1], strength=0.5, device="cpu", note=told.append)
+    (said,) = told
+    found = re.fullmatch(r"judged a lift of ([+-]\d+\.\d) stops \(the picture's median\), "
+                         r"applied at 0\.5×: ([+-]\d+\.\d)", said)
+    assert found, said
+    assert float(found[2]) == pytest.approx(0.5 * float(found[1]), abs=0.051)
+
+
 def test_brush_changes_only_the_painted_area(tiny_lowlight):
     dark = dark_rgb(160, 200)[1]
     mask = Mask(160, 200, feather=3.0).with_stroke(Stroke(((100, 80), (130, 90)), radius=20))
