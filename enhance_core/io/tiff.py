@@ -8,7 +8,9 @@ data with associated or unassociated alpha; further samples per pixel (extra
 channels) are left out. What tifffile logs about damaged structures while
 reading goes to ``meta.extra["warnings"]``, as do the number of channels left
 out and a count of float samples that were NaN or infinite (replaced by finite
-values). Writing uses lossless Deflate with a predictor and keeps the ICC
+values). Writing keeps a TIFF source's uncompressed, LZW, PackBits, Deflate or
+Zstandard storage (:data:`KEPT_COMPRESSION`: an archive's masters are often
+required uncompressed or LZW), else uses lossless Deflate, and keeps the ICC
 profile (tag 34675), XMP (tag 700), IPTC (tag 33723), resolution and EXIF (see
 :mod:`enhance_core.io.tiff_exif`).
 """
@@ -309,9 +311,16 @@ def _finite_samples(pixels: np.ndarray, alpha: np.ndarray | None,
     return pixels, alpha
 
 
+KEPT_COMPRESSION: dict[str, str | None] = {"NONE": None, "LZW": "lzw", "PACKBITS": "packbits", "ADOBE_DEFLATE": "zlib",
+                                           "DEFLATE": "zlib", "ZSTD": "zstd"}
+"""A TIFF source's compression (``meta.extra["compression"]``) that its TIFF output keeps, as tifffile names it;
+any other (JPEG, CCITT) and a source that is not a TIFF give lossless Deflate."""
+
+
 def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None, description: str | None = None,
                xmp: bytes | None = None) -> None:
-    """Write ``image`` as a Deflate-compressed TIFF at 8, 16 or 32 (float) bits per sample.
+    """Write ``image`` as a TIFF at 8, 16 or 32 (float) bits per sample, compressed as its source was
+    (:data:`KEPT_COMPRESSION`) or with Deflate, with a predictor where the compression uses one.
 
     Keeps the ICC profile, resolution, EXIF (IFD0 text tags, the EXIF and
     GPS sub-IFDs), ``xmp`` (tag 700) and ``meta.iptc`` (tag 33723); the
@@ -332,15 +341,16 @@ def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None, 
         extratags.append((XMP_TAG, "B", len(xmp), xmp, True))
     if image.meta.iptc:
         extratags.append((IPTC_TAG, _UNDEFINED, len(image.meta.iptc), image.meta.iptc, True))
+    compression = KEPT_COMPRESSION.get(str(image.meta.extra.get("compression")), "zlib")
     tifffile.imwrite(
         path,
         samples,
         photometric="rgb" if image.channels == 3 else "minisblack",
         planarconfig="contig",
         extrasamples=(_UNASSOCIATED_ALPHA,) if alpha is not None else None,
-        compression="zlib",
-        compressionargs={"level": 6},
-        predictor=True,
+        compression=compression,
+        compressionargs={"level": 6} if compression == "zlib" else None,
+        predictor=compression in ("lzw", "zlib", "zstd"),
         iccprofile=image.meta.icc_profile,
         resolution=tuple(dpi) if dpi else None,
         resolutionunit="INCH" if dpi else None,

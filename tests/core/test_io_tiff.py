@@ -64,6 +64,24 @@ def test_compressed_tiffs_decode(tmp_path, compression):
     assert np.abs(np.rint(image.pixels * 255) - samples).max() <= tolerance
 
 
+@pytest.mark.parametrize("compression, kept", [(None, "NONE"), ("lzw", "LZW"), ("packbits", "PACKBITS"),
+                                               ("zstd", "ZSTD"), ("zlib", "ADOBE_DEFLATE"), ("jpeg", "ADOBE_DEFLATE")])
+def test_a_tiff_written_from_a_tiff_keeps_its_compression(tmp_path, compression, kept):
+    """An archive whose masters must stay uncompressed or LZW got Deflate whatever the scan was."""
+    samples = np.tile(np.arange(64, dtype=np.uint16)[None, :, None] * 1000, (32, 1, 3))
+    tifffile.imwrite(tmp_path / "scan.tif", samples, photometric="rgb", compression=compression)
+    image = read_image(tmp_path / "scan.tif")
+    write_image(image, tmp_path / "out.tif")
+    with tifffile.TiffFile(tmp_path / "out.tif") as written:
+        assert tifffile.COMPRESSION(written.pages[0].compression).name == kept
+        assert int(written.pages[0].predictor) == (1 if kept in ("NONE", "PACKBITS") else 2)
+        np.testing.assert_array_equal(written.pages[0].asarray(), np.rint(image.pixels * 65535).astype(np.uint16))
+    png = make_image(bit_depth=16)
+    write_image(png, tmp_path / "from_png.tif")
+    with tifffile.TiffFile(tmp_path / "from_png.tif") as written:
+        assert tifffile.COMPRESSION(written.pages[0].compression).name == "ADOBE_DEFLATE"
+
+
 def test_planar_separate_layout(tmp_path):
     path = tmp_path / "planar.tif"
     samples = np.stack([np.full((10, 12), v, np.uint8) for v in (10, 20, 30)])
