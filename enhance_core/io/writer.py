@@ -93,7 +93,7 @@ def clipping_loss(image: Image, format_name: str, bit_depth: int | None = None) 
 
 
 def metadata_losses(meta: ImageMeta, format_name: str) -> list[str]:
-    """What of ``meta``'s XMP, IPTC, colour profile, PNG text and colour chunks and EXIF maker note a file in
+    """What of ``meta``'s EXIF, XMP, IPTC, colour profile, PNG text and colour chunks and EXIF maker note a file in
     ``format_name`` (a value of :data:`WRITE_FORMATS`) leaves out, one phrase each.
 
     An sRGB chunk or profile alone is no loss: a file without a colour description is taken to be sRGB.
@@ -102,6 +102,9 @@ def metadata_losses(meta: ImageMeta, format_name: str) -> list[str]:
     if format_name == "TIFF" and has_maker_note(meta.exif):
         losses.append("TIFF output leaves out the camera's maker note (its entries point to places in the "
                       "original EXIF block that a TIFF does not keep); JPEG, PNG and WebP keep it")
+    if meta.exif and format_name == "BMP":
+        losses.append("BMP holds no EXIF: the camera, date, exposure and location are left out (JPEG, PNG, TIFF "
+                      "and WebP keep them)")
     if meta.xmp and format_name == "BMP":
         losses.append("BMP holds no XMP: the XMP metadata (rating, keywords, rights...) is left out")
     elif meta.xmp and format_name == "JPEG" and len(meta.xmp) > MAX_XMP_BYTES:

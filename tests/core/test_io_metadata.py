@@ -15,7 +15,8 @@ from PIL import PngImagePlugin
 from enhance_core.image import Image, ImageMeta
 from enhance_core.io import read_image, write_image, write_losses
 
-from .io_fixtures import gradient_pixels, iptc_records, jpeg_segment, png_with_chunks, with_segments, xmp_packet
+from .io_fixtures import (camera_exif, gradient_pixels, iptc_records, jpeg_segment, png_with_chunks, with_segments,
+                          xmp_packet)
 
 XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
 
@@ -82,10 +83,13 @@ def test_a_format_that_leaves_out_a_colour_profile_other_than_srgb_says_so(tmp_p
     assert bool(said) is left_out, said
 
 
-def test_bmp_says_it_holds_neither_xmp_nor_iptc(tmp_path):
+def test_bmp_says_it_holds_neither_exif_nor_xmp_nor_iptc(tmp_path):
     _tagged_jpeg(tmp_path / "tagged.jpg")
-    losses = " ".join(write_losses(read_image(tmp_path / "tagged.jpg"), tmp_path / "out.bmp"))
-    assert "BMP holds no XMP" in losses and "BMP holds no IPTC" in losses
+    image = read_image(tmp_path / "tagged.jpg")
+    losses = " ".join(write_losses(image, tmp_path / "out.bmp"))
+    assert "BMP holds no XMP" in losses and "BMP holds no IPTC" in losses and "EXIF" not in losses
+    image.meta.exif = camera_exif()
+    assert "BMP holds no EXIF: the camera, date" in " ".join(write_losses(image, tmp_path / "out.bmp"))
 
 
 def test_the_xmp_orientation_is_reset_with_the_exif_one(tmp_path):
