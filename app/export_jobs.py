@@ -37,7 +37,7 @@ from enhance_core.image import Image, Window
 from enhance_core.io import write_image
 from enhance_core.io.jpeg_cost import jpeg_cost
 from enhance_core.io.writer import side_refusal
-from enhance_core.medical.export import export_description, export_slice
+from enhance_core.medical.export import export_description, export_slice, with_spacing
 from enhance_core.medical.series import DicomSeries
 from enhance_core.medical.windows import stack_window
 from enhance_core.render import render_image
@@ -148,7 +148,8 @@ def write_dicom_result(result: Image, path: Path, bit_depth: int | None, quality
     progress(0.0, f"writing {path.name}")
     result = sized(result, size) if cache is None else cache.get(result, size)
     text = export_description(result.meta, window=window, include_patient_data=include_patient_data)
-    return write_image(result, path, bit_depth=bit_depth, quality=quality, description=text)
+    return write_image(with_spacing(result, result.meta), path, bit_depth=bit_depth, quality=quality,
+                       description=text)
 
 
 def write_full_range(source: Image, path: Path, include_patient_data: bool, progress, should_stop) -> Path:

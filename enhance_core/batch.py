@@ -662,6 +662,10 @@ def process_file(task: FileTask) -> FileResult:
         if values:
             written = _write_values(output, task)
         else:
+            if output.meta.dicom is not None:
+                from enhance_core.medical.export import with_spacing
+
+                output = with_spacing(output, output.meta)
             written = write_image(output, task.output, bit_depth=task.bit_depth,
                                   quality=quality_for(image.meta, task.quality, task.output),
                                   strip_location=task.strip_location)

@@ -32,6 +32,7 @@ source DICOM file is never written: the writer refuses its path.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
@@ -68,6 +69,7 @@ PATIENT_KEYWORDS = (
 """Identifying fields (after DICOM PS3.15's basic profile) added only with ``include_patient_data=True``."""
 
 HU_OFFSET = -32768.0
+MM_PER_INCH = 25.4
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,24 @@ def write_values(image: Image, path: str | PathLike[str], *, include_patient_dat
         raise ImageWriteError(path, f"full-range values need 16 bits; write .png or .tif, or {hint}")
     pixels, value_map = full_range_image(image)
     text = export_description(image.meta, value_map=value_map, include_patient_data=include_patient_data)
-    return write_image(pixels, path, bit_depth=16, description=text)
+    return write_image(with_spacing(pixels, image.meta), path, bit_depth=16, description=text)
+
+
+def with_spacing(exported: Image, described: ImageMeta) -> Image:
+    """``exported`` with the resolution (dpi) of ``described``'s ``PixelSpacing`` (mm), so ImageJ, Fiji and other
+    tools that read a file's resolution measure in its units; as it was when the header gives none."""
+    header = described.dicom
+    spacing = header.get("PixelSpacing") if header is not None else None
+    if spacing is None:
+        return exported
+    try:
+        rows_mm, cols_mm = (float(value) for value in spacing)
+    except (TypeError, ValueError):
+        return exported
+    if not (math.isfinite(rows_mm) and math.isfinite(cols_mm) and rows_mm > 0 and cols_mm > 0):
+        return exported
+    meta = replace(exported.meta, extra={**exported.meta.extra, "dpi": (MM_PER_INCH / cols_mm, MM_PER_INCH / rows_mm)})
+    return Image(exported.pixels, exported.alpha, meta)
 
 
 def export_slice(image: Image, path: str | PathLike[str], *, window: Window | None = None,
@@ -238,4 +257,4 @@ def export_slice(image: Image, path: str | PathLike[str], *, window: Window | No
     shown = windowed_image(image, window, steps)
     described = image.meta if shown.meta.dicom is None else replace(image.meta, dicom=shown.meta.dicom)
     text = export_description(described, window=window, include_patient_data=include_patient_data)
-    return write_image(shown, path, bit_depth=8, quality=quality, description=text)
+    return write_image(with_spacing(shown, described), path, bit_depth=8, quality=quality, description=text)

@@ -506,3 +506,15 @@ def test_each_frame_of_a_multi_frame_export_is_described_at_its_own_position(tmp
     described = description_of(tmp_path / "frame.png")["dicom"]
     assert described["ImagePositionPatient"] == pytest.approx(position)
     assert [float(value) for value in described["ImageOrientationPatient"]] == orientation
+
+
+@pytest.mark.parametrize("suffix, full_range", [(".png", True), (".tif", True), (".png", False), (".jpg", False)])
+def test_an_export_carries_the_pixel_spacing_as_its_resolution(tmp_path, ct, suffix, full_range):
+    """ImageJ and Fiji measure in a file's resolution: an export said 1 px per unit, so they measured nothing."""
+    window = None if full_range else find_preset("Abdomen", "CT").window
+    path = export_slice(ct, tmp_path / f"out{suffix}", window=window)
+    spacing_mm = float(ct.meta.dicom.PixelSpacing[1])
+    with PILImage.open(path) as picture:
+        dpi = picture.info["dpi"][0]
+    assert dpi == pytest.approx(25.4 / spacing_mm, abs=0.5 if suffix == ".jpg" else 0.01)
+    assert read_image(path).meta.extra["dpi"][0] == pytest.approx(dpi)
