@@ -435,12 +435,14 @@ def test_the_readout_says_how_transparent_a_pixel_is_and_no_result_colour_under_
 
     gray = np.zeros((20, 30, 2), np.uint16)
     gray[..., 0] = 40000
-    gray[:, 15:, 0], gray[:, 15:, 1], gray[:, :15, 1] = 1000, 30, 65535  # 30 of 65535: hidden, as the renderer has it
+    gray[:, 15:, 0], gray[:, 15:22, 1], gray[:, :15, 1] = 1000, 30, 65535  # 30 of 65535: faint, not hidden
     tifffile.imwrite(tmp_path / "faint.tif", gray, photometric="minisblack", extrasamples=["unassalpha"])
     open_image(qtbot, window, tmp_path / "faint.tif")
     wait_rendered(qtbot, window)
     window._show_value(25.5, 5.5)
     assert window.status.value_label.text() == "x 25, y 5   original 1000  (transparent)   result transparent"
+    window._show_value(18.5, 5.5)
+    assert window.status.value_label.text() == "x 18, y 5   original 1000  alpha 0.0458%   result 1000"
 
 
 def test_cancel_while_the_export_is_written_says_the_file_was_written(qtbot, window, photo_path, tmp_path,
