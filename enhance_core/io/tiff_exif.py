@@ -59,6 +59,11 @@ _MAX_OTHER_VALUES = 16
 _MAX_OTHER_TOTAL = 32768
 """Most bytes those tags take together (a scanner's many private tags would not fit a JPEG's EXIF segment
 beside the camera tags; the rest are left out)."""
+_UNDEFINED_TYPE = 7
+_GPS_BYTE_TAGS = frozenset({0x0000, 0x0005})
+"""The GPS tags typed BYTE (GPSVersionID, GPSAltitudeRef); every other byte string of the EXIF and GPS IFDs is
+UNDEFINED (ExifVersion, UserComment, ComponentsConfiguration, GPSProcessingMethod...): written as BYTE, strict
+readers (exiftool -validate) called it non-standard."""
 _VALUE_FORMATS = {3: "H", 4: "I", 5: "I", 6: "b", 8: "h", 9: "i", 10: "i", 11: "f", 12: "d"}
 """struct format of one number of each EXIF type but bytes and text (rationals are two numbers each)."""
 
@@ -221,6 +226,8 @@ def append_sub_ifds(path: Path, sub_ifds: dict[int, dict[int, Any]]) -> None:
             directory = TiffImagePlugin.ImageFileDirectory_v2(ifh=header[:4] + b"\x00" * 4, group=tag)
             for key, value in sub_ifds[tag].items():
                 directory[key] = value
+                if isinstance(value, bytes) and (tag == EXIF_IFD_TAG or key not in _GPS_BYTE_TAGS):
+                    directory.tagtype[key] = _UNDEFINED_TYPE
             handle.write(directory.tobytes(end))
             handle.seek(entry_position)
             handle.write(struct.pack(order + "HHII", tag, 4, 1, end))

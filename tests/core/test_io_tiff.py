@@ -249,6 +249,33 @@ def test_written_exif_is_standard_tiff_structure(tmp_path):
         assert tif.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
 
 
+def test_byte_strings_of_the_exif_and_gps_ifds_keep_their_exif_types(tmp_path):
+    """UserComment and ComponentsConfiguration were written as BYTE, which exiftool -validate calls non-standard;
+    GPSVersionID is BYTE by the standard."""
+    import struct
+
+    from PIL import Image as PILImage
+
+    exif = PILImage.Exif()
+    exif.load(camera_exif())
+    exif.get_ifd(0x8769).update({0x9286: b"ASCII\x00\x00\x00note", 0x9101: b"\x01\x02\x03\x00"})
+    exif.get_ifd(0x8825)[0x0000] = b"\x02\x03\x00\x00"
+    image = make_image(bit_depth=8)
+    image.meta.exif = exif.tobytes()
+    data = write_image(image, tmp_path / "exif.tif").read_bytes()
+    order = "<" if data[:2] == b"II" else ">"
+
+    def entries(offset: int) -> dict[int, tuple[int, int]]:
+        (count,) = struct.unpack_from(order + "H", data, offset)
+        found = (struct.unpack_from(order + "HHII", data, offset + 2 + 12 * i) for i in range(count))
+        return {tag: (kind, value) for tag, kind, _, value in found}
+
+    ifd0 = entries(struct.unpack_from(order + "I", data, 4)[0])
+    exif_types = {tag: kind for tag, (kind, _) in entries(ifd0[0x8769][1]).items()}
+    gps_types = {tag: kind for tag, (kind, _) in entries(ifd0[0x8825][1]).items()}
+    assert exif_types[0x9286] == 7 and exif_types[0x9101] == 7 and gps_types[0x0000] == 1
+
+
 def test_float_tiff_nan_and_infinities_read_as_finite_values_with_a_warning(tmp_path):
     from enhance_core.render import render_image
     from enhance_core.stack import make_item
