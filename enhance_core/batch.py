@@ -662,13 +662,10 @@ def process_file(task: FileTask) -> FileResult:
         if values:
             written = _write_values(output, task)
         else:
-            if output.meta.dicom is not None:
-                from enhance_core.medical.export import with_spacing
-
-                output = with_spacing(output, output.meta)
+            output, description = _as_picture(output, steps)
             written = write_image(output, task.output, bit_depth=task.bit_depth,
                                   quality=quality_for(image.meta, task.quality, task.output),
-                                  strip_location=task.strip_location)
+                                  strip_location=task.strip_location, description=description)
         said = [f"read: {warning}" for warning in image.meta.extra.get("warnings", ())]
         said += [f"{item.definition.label}: {notes[item.uid]}" for item in steps if item.uid in notes]
         if mask_note:
@@ -729,6 +726,18 @@ def _holds_values(image: Image, steps: Sequence[StackItem]) -> bool:
 
     windowed = any(step.enabled and step.filter == WINDOW_LEVEL for step in steps)
     return image.holds_values and not windowed
+
+
+def _as_picture(result: Image, steps: Sequence[StackItem]) -> tuple[Image, str | None]:
+    """``result`` as a picture is written, and its description: for a DICOM source, its pixel spacing as the
+    file's resolution and the de-identified description the editor's export writes (the window the steps open
+    with); for any other, itself and None."""
+    if result.meta.dicom is None:
+        return result, None
+    from enhance_core.medical.export import export_description, with_spacing
+    from enhance_core.medical.windows import stack_window
+
+    return with_spacing(result, result.meta), export_description(result.meta, window=stack_window(steps))
 
 
 def _write_values(result: Image, task: FileTask) -> Path:

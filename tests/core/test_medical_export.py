@@ -518,3 +518,18 @@ def test_an_export_carries_the_pixel_spacing_as_its_resolution(tmp_path, ct, suf
         dpi = picture.info["dpi"][0]
     assert dpi == pytest.approx(25.4 / spacing_mm, abs=0.5 if suffix == ".jpg" else 0.01)
     assert read_image(path).meta.extra["dpi"][0] == pytest.approx(dpi)
+
+
+def test_apply_describes_a_windowed_dicom_picture_as_the_editor_s_export_does(tmp_path):
+    """`apply --filter window_level` wrote a bare picture: no window, no geometry, no resolution."""
+    import shutil
+
+    (tmp_path / "in").mkdir()
+    shutil.copy(get_testdata_file("CT_small.dcm"), tmp_path / "in" / "ct.dcm")
+    assert cli_main(["apply", "--filter", "window_level", "--set", "center=40", "--set", "width=400", "-q",
+                     "--format", "png", "-o", str(tmp_path / "out"), str(tmp_path / "in")]) == 0
+    described = description_of(tmp_path / "out" / "ct.png")
+    assert described["deidentified"] is True and described["window"]["center"] == 40.0
+    assert described["dicom"]["Modality"] == "CT" and "PatientName" not in described["dicom"]
+    assert "mapping" not in described, "a picture of the window, not values"
+    assert read_image(tmp_path / "out" / "ct.png").meta.unit == ""
