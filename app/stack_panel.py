@@ -77,6 +77,7 @@ class StackPanel(QWidget):
         self.step_tools: list[tuple[str, QToolButton]] = []
         self.tools_row = QHBoxLayout()
         self._gesture_start: StackItem | None = None
+        self._refused_in_drag = False
         self.add_button = _tool_button("Add filter")
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.add_button.setMenu(build_filter_menu(self, self.add_filter))
@@ -244,7 +245,9 @@ class StackPanel(QWidget):
         except EnhanceError as error:
             self.problem.emit(str(error))
             editor = self.editor
-            if editor is not None and not any(slider.isSliderDown() for slider in editor.findChildren(StepSlider)):
+            if editor is not None and any(slider.isSliderDown() for slider in editor.findChildren(StepSlider)):
+                self._refused_in_drag = True
+            elif editor is not None:
                 editor.set_params(item.params)
 
     def _commit(self) -> None:
@@ -257,6 +260,7 @@ class StackPanel(QWidget):
         meanwhile, so that its redo does not take that back.
         """
         start, self._gesture_start = self._gesture_start, None
+        refused, self._refused_in_drag = self._refused_in_drag, False
         current = self.document.selected_item()
         if start is None or current is None or current.uid != start.uid:
             return
@@ -266,7 +270,7 @@ class StackPanel(QWidget):
             self.document.push(joining(change_params_command(stack, start, current.params)))
         elif current.opacity != start.opacity:
             self.document.push(joining(set_opacity_command(stack, start, current.opacity)))
-        elif self.editor is not None:
+        if refused and self.editor is not None:
             self.editor.set_params(current.params)
 
     def _on_param_edited(self, name: str, value: object) -> None:

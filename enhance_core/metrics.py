@@ -158,7 +158,8 @@ def _ssim_planes(first: np.ndarray, second: np.ndarray, data_range: float,
     c1, c2 = (_K1 * data_range) ** 2, (_K2 * data_range) ** 2
     crop = (slice(_SSIM_CROP, -_SSIM_CROP), slice(_SSIM_CROP, -_SSIM_CROP))
     # variances from values centred per channel: float32's E[x^2] - E[x]^2 cancels on a high baseline
-    offset = np.mean(second, axis=(0, 1), dtype=np.float64).astype(np.float32)
+    offset = np.mean(second, axis=(0, 1), dtype=np.float64)
+    offset = np.where(np.isfinite(offset), offset, 0.0).astype(np.float32)  # a NaN a mask hides stays hidden
     first, second = first - offset, second - offset
     squares = np.multiply(first, first)
     squares += np.multiply(second, second)

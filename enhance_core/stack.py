@@ -198,12 +198,19 @@ class FilterStack:
         return old
 
     def set_params(self, uid: str, params: Any) -> StackItem:
-        """Set parameters (a dataclass, or a dict of changed values); return the previous item."""
+        """Set parameters (a dataclass, or a dict of changed values); return the previous item.
+
+        Parameters the filter refuses on any image (:attr:`FilterDef.refusal`: a crop that cuts all away) raise
+        :class:`ParameterError` and leave the step as it was.
+        """
         with self._lock:
             old = self.item(uid)
             if isinstance(params, Mapping):
                 check_param_conflicts(old.definition, params)
                 params = old.definition.make_params({**dataclasses.asdict(old.params), **params})
+            refusal = old.definition.refusal(params)
+            if refusal:
+                raise ParameterError(refusal)
             new = make_item(old.filter, params, enabled=old.enabled, opacity=old.opacity,
                             mask=old.mask, uid=old.uid)
             self._replace(old, new)

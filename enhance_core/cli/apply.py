@@ -429,7 +429,8 @@ def file_window(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
-    """The steps from ``--recipe`` or from ``--filter`` and its ``--set`` values."""
+    """The steps from ``--recipe`` or from ``--filter`` and its ``--set`` values; a step whose settings can do
+    nothing on any image (:attr:`FilterDef.refusal`) is refused here, before a file is read."""
     from enhance_core.cli.recipes import read_recipe
     from enhance_core.stack import make_item
 
@@ -439,6 +440,11 @@ def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
         steps = read_recipe(args.recipe)
         if not steps:
             raise ParameterError(f"recipe {args.recipe} has no steps")
+        for number, step in enumerate(steps, start=1):
+            refusal = step.definition.refusal(step.params) if step.enabled else None
+            if refusal:
+                raise ParameterError(f"recipe {args.recipe}, step {number}: {refusal}; fix it in the editor "
+                                     "(Load Recipe, then Save Recipe) or in the file")
         return steps
     if args.filter is None:
         raise ParameterError("give --recipe R.json or --filter NAME (see --list)")
@@ -453,7 +459,11 @@ def build_steps(args: argparse.Namespace) -> tuple[StackItem, ...]:
             raise ParameterError(f"--set {setting!r} must look like PARAM=VALUE")
         if values.setdefault(name, value) != value:
             raise ParameterError(f"--set gives {name} twice ({values[name]} and {value}); give it once")
-    return (make_item(args.filter[0], values),)
+    step = make_item(args.filter[0], values)
+    refusal = step.definition.refusal(step.params)
+    if refusal:
+        raise ParameterError(refusal)
+    return (step,)
 
 
 def report_result(result: FileResult, done: int, total: int, progress: BatchProgress, *, quiet: bool = False) -> None:

@@ -313,6 +313,11 @@ class FilterDef:
         learned filter is: a float picture's values past white or black are
         handed to it clipped, and its change is added back to them, so they
         are kept (by the renderer).
+    refusal : callable
+        ``refusal(params) -> str | None``: why these parameters can do nothing on
+        any image (a crop that cuts all away), or None. ``apply`` refuses such a
+        step before reading a file, and the editor refuses the value; a saved
+        project or recipe holding it still opens (its render says why).
     own_primaries : bool
         True for a learned filter that only takes noise or damage out: a
         picture in another profile is handed to it with sRGB's tone curve in
@@ -335,6 +340,7 @@ class FilterDef:
     geometry: GeometryFn | None = None
     unit_range: bool = False
     own_primaries: bool = False
+    refusal: Callable[[Any], str | None] = lambda params: None
 
     @property
     def specs(self) -> list[ParamSpec]:

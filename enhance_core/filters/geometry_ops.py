@@ -98,14 +98,14 @@ class CropParams:
     orientation: str = param("landscape", label="Orientation", choices=("landscape", "portrait"),
                              help="Whether a fixed aspect ratio is wide (3:2) or tall (2:3)")
 
-    def __post_init__(self) -> None:
-        """Refuse cuts that leave nothing of any image, before any image is read (a batch failed file by file)."""
-        problems = [_cut_away(first, second, side) for first, second, side in
-                    ((("left", self.left), ("right", self.right), "width"),
-                     (("top", self.top), ("bottom", self.bottom), "height"))
-                    if first[1] + second[1] >= 1.0]
-        if problems:
-            raise ParameterError("crop: " + "; ".join(problems))
+
+def crop_refusal(params: CropParams) -> str | None:
+    """Why ``params`` cut away a whole side of any image (the cuts of one side sum to 1 or more), or None."""
+    problems = [_cut_away(first, second, side) for first, second, side in
+                ((("left", params.left), ("right", params.right), "width"),
+                 (("top", params.top), ("bottom", params.bottom), "height"))
+                if first[1] + second[1] >= 1.0]
+    return "crop: " + "; ".join(problems) if problems else None
 
 
 def _cut_away(first: tuple[str, float], second: tuple[str, float], side: str) -> str:
@@ -117,6 +117,9 @@ def _cut_away(first: tuple[str, float], second: tuple[str, float], side: str) ->
 
 def crop_box(params: CropParams, rows: int, cols: int) -> tuple[int, int, int, int]:
     """(top, left, rows, cols) of the crop of a ``rows`` x ``cols`` input."""
+    refusal = crop_refusal(params)
+    if refusal:
+        raise ParameterError(refusal)
     left, right = int(round(params.left * cols)), cols - int(round(params.right * cols))
     top, bottom = int(round(params.top * rows)), rows - int(round(params.bottom * rows))
     problems = []
@@ -384,7 +387,7 @@ def deskew(pixels: np.ndarray, params: DeskewParams, ctx: RenderContext) -> np.n
 
 FILTERS = [
     FilterDef("crop", "Crop", CATEGORY, CropParams, _geometry_apply(crop_geometry), geometry=crop_geometry,
-              description="Cut the edges off, freely or to an aspect ratio."),
+              refusal=crop_refusal, description="Cut the edges off, freely or to an aspect ratio."),
     FilterDef("rotate", "Rotate", CATEGORY, RotateParams, _geometry_apply(rotate_geometry),
               geometry=rotate_geometry, description="Turn by 90, 180 or 270 degrees clockwise."),
     FilterDef("flip", "Flip", CATEGORY, FlipParams, _geometry_apply(flip_geometry), geometry=flip_geometry,

@@ -117,12 +117,15 @@ def frame_geometry(header: Any, frame: int) -> dict[str, list[float]]:
             items = group.get(holder) if group is not None else None
             if items and element in items[0]:
                 found[element] = [float(value) for value in items[0].get(element)]
-    offsets = header.get("GridFrameOffsetVector")
-    position, orientation = header.get("ImagePositionPatient"), header.get("ImageOrientationPatient")
-    if "ImagePositionPatient" not in found and offsets and frame < len(offsets) and position and orientation:
-        normal = np.cross([float(v) for v in orientation[:3]], [float(v) for v in orientation[3:6]])
-        moved = np.asarray([float(v) for v in position]) + (float(offsets[frame]) - float(offsets[0])) * normal
-        found["ImagePositionPatient"] = [float(v) for v in moved]
+    if "ImagePositionPatient" not in found:
+        try:
+            offsets = [float(value) for value in header.get("GridFrameOffsetVector")]
+            position = np.array([float(value) for value in header.get("ImagePositionPatient")])
+            orientation = [float(value) for value in header.get("ImageOrientationPatient")]
+            normal = np.cross(orientation[:3], orientation[3:6])
+            found["ImagePositionPatient"] = [float(v) for v in position + (offsets[frame] - offsets[0]) * normal]
+        except (TypeError, ValueError, IndexError):  # none, or a damaged header's: the top-level fields stand
+            pass
     return found
 
 

@@ -590,9 +590,13 @@ def test_a_refused_value_is_said_and_its_control_shows_the_step_s_value_again(qt
     assert said[-1].startswith("crop: left 0.6 + right 0.5 sum to 1.1")
     assert controls["left"].value() == 0.0 == panel.document.selected_item().params.left
     slider = controls["left"].slider
-    slider.setSliderDown(True)
-    slider.setValue(800)
-    assert controls["left"].value() == pytest.approx(0.79, abs=0.01), "a dragged slider stays under the mouse"
-    slider.setSliderDown(False)
-    slider.sliderReleased.emit()
-    assert controls["left"].value() == 0.0 and panel.document.undo_stack.count() == 2
+    for through in ((), (300,)):
+        slider.setSliderDown(True)
+        for position in (*through, 800):
+            slider.setValue(position)
+        assert controls["left"].value() == pytest.approx(0.79, abs=0.01), "a dragged slider stays under the mouse"
+        slider.setSliderDown(False)
+        slider.sliderReleased.emit()
+        assert controls["left"].value() == panel.document.selected_item().params.left
+    assert panel.document.selected_item().params.left == pytest.approx(0.3, abs=0.01)
+    assert panel.document.undo_stack.count() == 3, "the drag through 0.3 is an edit"

@@ -312,13 +312,31 @@ def test_a_photo_turned_upright_on_reading_says_its_upright_size_and_drops_its_s
 
 
 def test_a_crop_that_cuts_away_a_whole_side_is_refused_before_any_file_is_read(tmp_path, capsys):
-    from enhance_core.cli import main as cli_main
+    import json
 
+    from enhance_core.cli import main as cli_main
+    from enhance_core.recipe import load_recipe, save_recipe
+    from enhance_core.stack import FilterStack
+
+    stack = FilterStack()
+    crop = stack.add("crop", {"right": 0.5})
     with pytest.raises(ParameterError, match="left 0.6 \\+ right 0.5 sum to 1.1 and cut away the whole width"):
-        make_item("crop", {"left": 0.6, "right": 0.5})
+        stack.set_params(crop.uid, {"left": 0.6})
+    assert stack.item(crop.uid) == crop
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.png").write_bytes(b"not read")
     assert cli_main(["apply", "--filter", "crop", "--set", "top=0.5", "--set", "bottom=0.5", "-o",
                      str(tmp_path / "out"), str(tmp_path / "in")]) == 2
     assert "top 0.5 + bottom 0.5 sum to 1 and cut away the whole height" in capsys.readouterr().err
     assert not (tmp_path / "out").exists(), "no output folder, no manifest of failed files"
+    save_recipe([make_item("crop", {"right": 0.5})], tmp_path / "old.json")
+    data = json.loads((tmp_path / "old.json").read_text())
+    data["steps"][0]["params"]["left"] = 0.6  # as an earlier version let a user save it
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    (step,) = load_recipe(tmp_path / "old.json")
+    assert step.params.left == 0.6, "a recipe or project saved so still opens; its render says why"
+    with pytest.raises(ParameterError, match="cut away the whole width"):
+        render_image(Image(np.zeros((8, 8, 3), np.float32)), [step])
+    assert cli_main(["apply", "--recipe", str(tmp_path / "old.json"), "-o", str(tmp_path / "out"),
+                     str(tmp_path / "in")]) == 2
+    assert f"recipe {tmp_path / 'old.json'}, step 1: crop: left 0.6" in capsys.readouterr().err
