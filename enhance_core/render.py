@@ -282,7 +282,7 @@ class Renderer:
         for step, k in enumerate(range(start, len(active))):
             if should_stop():
                 raise Cancelled("render cancelled")
-            step_progress = _sub_progress(progress, step, count, active[k].filter)
+            step_progress = _sub_progress(progress, step, count, active[k].definition.label)
             step_input = current[inputs[k].relative_to(current_region).slices]
             windowed = any(item.filter == WINDOW_LEVEL for item in active[:k])
             step_ctx = base_ctx.with_(note=partial(self._remember_note, keys[k]), windowed=windowed,
@@ -652,10 +652,11 @@ def _check_mask_size(item: StackItem, image: Image, index: int) -> None:
 
 
 def _sub_progress(progress: ProgressFn, step: int, count: int, name: str) -> ProgressFn:
-    """Map a step's own 0..1 progress into its share of the whole render."""
+    """Map a step's own 0..1 progress into its share of the whole render; its messages say the step's ``name``
+    (its label: "Denoise (CNN): tile 2 of 6")."""
 
     def report(fraction: float, message: str = "") -> None:
-        progress((step + min(max(fraction, 0.0), 1.0)) / count, message or name)
+        progress((step + min(max(fraction, 0.0), 1.0)) / count, f"{name}: {message}" if message else name)
 
     progress(step / count, name)
     return report

@@ -328,3 +328,21 @@ def test_a_faint_16_bit_alpha_keeps_its_colour() -> None:
     result = render_image(Image(pixels, alpha), [make_item("gamma", {"gamma": 1.0})])
     np.testing.assert_array_equal(result.pixels[:, 1:3], pixels[:, 1:3])
     np.testing.assert_array_equal(result.pixels[0, 0], [1.0, 0.0, 0.0])
+
+
+
+def test_a_render_s_progress_names_each_step_by_its_label(monkeypatch) -> None:
+    """The status bar said "Rendering preview: low_light", or "tile 1 of 2" without saying which step."""
+    import dataclasses
+
+    from enhance_core.filters.registry import FILTERS
+
+    def in_tiles(pixels, params, ctx):
+        ctx.progress(0.5, "tile 1 of 2")
+        return pixels + np.float32(0.01)
+
+    monkeypatch.setitem(FILTERS, "gamma", dataclasses.replace(FILTERS["gamma"], apply=in_tiles))
+    said: list[str] = []
+    Renderer(cache_bytes=0).render(textured(), [make_item("exposure", {"stops": 0.5}), make_item("gamma")],
+                                   progress=lambda fraction, message: said.append(message))
+    assert said == ["Exposure", "Gamma", "Gamma: tile 1 of 2", "done"], said
