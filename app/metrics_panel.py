@@ -29,6 +29,9 @@ NO_REFERENCE_ROWS: tuple[tuple[str, str], ...] = (("noise", "Fine noise σ"), ("
                                                   ("shadows", "Clipped shadows"), ("highlights", "Clipped highlights"))
 WIDEST_CELLS = (("88.88", "88.88", "+88.88"), ("0.8888", "0.8888", "+0.8888"), ("8.88e-05", "8.88e-05", "-888 %"))
 """Rows of the widest figures each column shows against a reference (the table is made wide enough for them)."""
+EXACT_TIP = "Render the full-resolution result and measure it (Ctrl+M)"
+EXACT_NEEDS_REFERENCE = ("Without a reference the indicators are read on the preview only; open a reference "
+                         "(File ▸ Open Reference…, Ctrl+Shift+R) to score PSNR, SSIM and MSE at full resolution")
 NO_REFERENCE_TIPS = {
     "noise": "Estimated standard deviation of fine-grained noise on luma (Immerkær), in 8-bit levels (of 255) "
              "whatever the file's depth (DICOM: in its unit, HU for CT, through the window's width; clipped by the "
@@ -121,7 +124,7 @@ class MetricsPanel(QWidget):
         self.state = QLabel()
         self.state.setWordWrap(True)
         self.exact_button = QPushButton("Full resolution")
-        self.exact_button.setToolTip("Render the full-resolution result and measure it (Ctrl+M)")
+        self.exact_button.setToolTip(EXACT_TIP)
         row = QHBoxLayout()
         row.addWidget(self.state, 1)
         row.addWidget(self.exact_button)
@@ -226,6 +229,7 @@ class MetricsPanel(QWidget):
         where = "exact, full resolution" if report.exact else f"live, on the preview ({report.scale:.0%} scale)"
         self.state.setText(f"{where} · {report.seconds * 1000:.0f}\u00a0ms")  # the figure and its unit on one line
         self.exact_button.setEnabled(report.with_reference and not report.exact)
+        self.exact_button.setToolTip(EXACT_TIP if report.with_reference else EXACT_NEEDS_REFERENCE)
 
     def mark_stale(self, reason: str) -> None:
         """Say that the figures shown are of an earlier state of the stack, and why (``reason``)."""

@@ -262,6 +262,8 @@ def test_no_reference_indicators(qtbot, window, photo_path, tmp_path):
                     < 0.8 * window.metrics.latest.scores["original"]["noise"], timeout=20000)
     assert window.metrics_panel.value("noise", 0)
     assert window.metrics_panel.table.isColumnHidden(2), "no gain column without a reference"
+    button = window.metrics_panel.exact_button
+    assert not button.isEnabled() and "open a reference" in button.toolTip(), "why Full resolution is greyed"
 
 
 def test_bad_file_shows_an_error_and_keeps_the_image(qtbot, window, tmp_path, photo_path):
