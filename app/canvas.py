@@ -37,6 +37,9 @@ CHECKER_SQUARE = 8
 """Side in screen pixels of a square of the checkerboard drawn under transparent parts of an image."""
 DIVIDER_GRAB = 6
 LABEL_MARGIN = 10
+AFTER = "After"
+AFTER_STOPPED = "After: render stopped (F5 renders it)"
+"""The after side's label while it shows what a cancelled render left (a coarse preview, or the stack before)."""
 """Pixels between the split view's Before and After labels and the divider (and the top edge)."""
 PANE_GAP = 4
 TIE_DIGITS = 6
@@ -154,6 +157,7 @@ class CompareCanvas(QWidget):
         self.divider = 0.5
         self.flashing = False
         self.before_label = "Before"
+        self.after_label = AFTER
         self.tool: CanvasTool | None = None
         self._layers = CanvasLayers()
         self._qimages: dict[int, tuple[DisplayImage, QImage]] = {}
@@ -221,6 +225,12 @@ class CompareCanvas(QWidget):
     def set_before_label(self, text: str) -> None:
         """Name the "before" side ``text`` (a compared snapshot's name; "Before" for the original)."""
         self.before_label = text
+        self.update()
+
+    def set_after_label(self, text: str) -> None:
+        """Name the "after" side ``text`` (:data:`AFTER_STOPPED` while it is not the render of the stack as it is);
+        a label other than :data:`AFTER` shows in the After view too."""
+        self.after_label = text
         self.update()
 
     def set_tool(self, tool: CanvasTool | None) -> None:
@@ -337,12 +347,14 @@ class CompareCanvas(QWidget):
                 self._paint_label(painter, QPointF(offset + 10, 10), "Original" if original else self.before_label)
         elif self.mode is CompareMode.AFTER:
             self._paint_pane(painter, QRectF(0, 0, self.width(), height), 0.0, self._layers.after)
+            if self.after_label != AFTER:
+                self._paint_label(painter, QPointF(10, 10), self.after_label)
         elif self.mode is CompareMode.SIDE_BY_SIDE:
             (x0, w0), (x1, w1) = self._panes()
             self._paint_pane(painter, QRectF(x0, 0, w0, height), x0, self._layers.before)
             self._paint_pane(painter, QRectF(x1, 0, w1, height), x1, self._layers.after)
             self._paint_label(painter, QPointF(x0 + 10, 10), self.before_label)
-            self._paint_label(painter, QPointF(x1 + 10, 10), "After")
+            self._paint_label(painter, QPointF(x1 + 10, 10), self.after_label)
         else:
             split = self.divider * self.width()
             self._paint_pane(painter, QRectF(0, 0, split, height), 0.0, self._layers.before)
@@ -471,11 +483,11 @@ class CompareCanvas(QWidget):
         painter.setBrush(QColor(255, 255, 255, 230))
         painter.setPen(QPen(QColor(0, 0, 0, 120), 1))
         painter.drawEllipse(QPointF(x, self.height() / 2.0), 9, 9)
-        before, after = (self._label_width(painter, text) for text in (self.before_label, "After"))
+        before, after = (self._label_width(painter, text) for text in (self.before_label, self.after_label))
         if x >= before + 2 * LABEL_MARGIN:  # a label shows only where its side has room for it
             self._paint_label(painter, QPointF(x - LABEL_MARGIN - before, LABEL_MARGIN), self.before_label)
         if self.width() - x >= after + 2 * LABEL_MARGIN:
-            self._paint_label(painter, QPointF(x + LABEL_MARGIN, LABEL_MARGIN), "After")
+            self._paint_label(painter, QPointF(x + LABEL_MARGIN, LABEL_MARGIN), self.after_label)
 
     @staticmethod
     def _label_width(painter: QPainter, text: str) -> float:

@@ -46,7 +46,7 @@ from functools import partial
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.canvas import CompareCanvas
+from app.canvas import AFTER, AFTER_STOPPED, CompareCanvas
 from app.display import DisplayImage, SideLayers
 from app.document import Document
 from app.render_jobs import ValuePatch, ViewFrame, landed_layers, render_view
@@ -339,6 +339,7 @@ class RenderController(QObject):
         if request.before:
             self._before_frame = self._frame_key()
         job = partial(_run_view, self.renderer, image, request, self.device)
+        self.canvas.set_after_label(AFTER)
         self.lane.submit(job, on_done=self._on_frame, on_failed=partial(self._on_failed, request),
                          on_cancelled=partial(self._on_cancelled, request), label="Rendering preview",
                          cancel_running=cancel_running or (self._running_slow and not same_stack))
@@ -405,6 +406,7 @@ class RenderController(QObject):
     def _on_cancelled(self, request: ViewRequest) -> None:
         """The user stopped ``request``'s render: its stack waits for an edit or F5 (a later edit still renders)."""
         self.state = dataclasses.replace(self.state, stopped_generation=request.generation)
+        self.canvas.set_after_label(AFTER_STOPPED)
         self.problem.emit("Preview cancelled: edit the stack or press F5 to render it again.")
 
     def _on_failed(self, request: ViewRequest, failure: JobFailure) -> None:

@@ -133,8 +133,10 @@ def test_cancel_button_stops_a_long_job(qtbot, window, photo_path, slow_filter):
     assert not window.status.cancel_button.isVisible()
     assert not lane.busy
     assert "cancelled" in window.status.problem_label.text()
+    assert window.canvas.after_label == "After: render stopped (F5 renders it)", "the canvas says what it shows"
     window.renders.refresh()
     assert "cancelled" not in window.status.problem_label.text()
+    assert window.canvas.after_label == "After"
     qtbot.waitUntil(lambda: lane.busy, timeout=10000)
     with qtbot.waitSignals([lane.cancelled, lane.idle], timeout=3000):
         window.status.cancel_button.click()
