@@ -473,8 +473,10 @@ class FileActions(QObject):
         """
         if not self.document.modified or self.document.source is None:
             return True
+        project = self.document.project_path
+        where = f"project {project.name}" if project is not None else "a project"
         answer = self.reporter.ask_to_save(self.window, "Save edits?",
-                                           f"The current image has edits that are not saved in a project. {question}")
+                                           f"The current image has edits that are not saved in {where}. {question}")
         if answer == "save":
             return self.save_project()
         return answer == "discard"

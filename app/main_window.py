@@ -457,6 +457,8 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         doc = self.document
         name = doc.source_path.name if doc.source_path else "no image"
+        if doc.project_path is not None:
+            name = f"{doc.project_path.name} ({name})"
         reference = f" — reference: {doc.reference_path.name}" if doc.reference_path else ""
         self.setWindowTitle(shown_text(f"{name}[*]{reference} — {APPLICATION}"))
         self.setWindowModified(doc.modified)

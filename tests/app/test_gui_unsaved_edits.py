@@ -111,3 +111,18 @@ def test_edits_made_while_the_next_file_is_read_are_asked_about_before_it_opens(
     qtbot.waitUntil(lambda: not window.files.lane.busy, timeout=20000)
     assert "made while second.png was being read" in window.reporter.questions[-1]
     assert window.document.source_path == photo_path and len(window.document.stack) == 1
+
+
+def test_the_title_and_the_save_question_name_the_open_project(qtbot, edited, second, tmp_path, monkeypatch):
+    """With a project open, the title named only its image and the question spoke of "a project"."""
+    project = tmp_path / "work.esproj"
+    save_dialog_answers(monkeypatch, str(project))
+    assert edited.files.save_project()
+    assert edited.windowTitle().startswith("work.esproj (photo.png)"), edited.windowTitle()
+    add_filter(qtbot, edited, "gamma")
+    edited.reporter.saves = ["cancel"]
+    edited.files.open_path(second)
+    assert "not saved in project work.esproj" in edited.reporter.questions[-1]
+    edited.reporter.saves = ["discard"]
+    open_image(qtbot, edited, second)
+    assert edited.windowTitle().startswith("second.png"), "another image leaves the project"
