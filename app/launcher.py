@@ -48,7 +48,7 @@ def _open_editor(paths: list[Path]) -> int:
     except ModuleNotFoundError as error:
         if not (error.name or "").startswith("PySide6"):
             raise
-        print('error: the editor needs PySide6; install it with: pip install "PySide6-Essentials>=6.6" '
+        print('error: the editor needs PySide6; install it with: pip install "PySide6-Essentials>=6.11.2,!=6.12.0" '
               "(the headless subcommands work without it: enhance-studio --help)", file=sys.stderr)
         return 2
     return int(run_editor(paths) or 0)
