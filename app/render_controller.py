@@ -367,6 +367,8 @@ class RenderController(QObject):
         elif self._saved is not None:
             layers = dataclasses.replace(layers, after=SideLayers(whole=self._saved))
         self.canvas.set_layers(layers)
+        if frame.request.generation == self.generation:
+            self.canvas.set_after_label(AFTER)
         if not proxy:
             self._last_seconds = frame.seconds
         if frame.detail_values is not None and frame.request.generation == self.generation:
@@ -406,7 +408,8 @@ class RenderController(QObject):
     def _on_cancelled(self, request: ViewRequest) -> None:
         """The user stopped ``request``'s render: its stack waits for an edit or F5 (a later edit still renders)."""
         self.state = dataclasses.replace(self.state, stopped_generation=request.generation)
-        self.canvas.set_after_label(AFTER_STOPPED)
+        if request is self._submitted:  # a stop that returns after the next render was asked for says nothing
+            self.canvas.set_after_label(AFTER_STOPPED)
         self.problem.emit("Preview cancelled: edit the stack or press F5 to render it again.")
 
     def _on_failed(self, request: ViewRequest, failure: JobFailure) -> None:

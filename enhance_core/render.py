@@ -656,7 +656,8 @@ def _sub_progress(progress: ProgressFn, step: int, count: int, name: str) -> Pro
     (its label: "Denoise (CNN): tile 2 of 6")."""
 
     def report(fraction: float, message: str = "") -> None:
-        progress((step + min(max(fraction, 0.0), 1.0)) / count, f"{name}: {message}" if message else name)
+        said = f"{name}: {message}" if message and message.lower() != name.lower() else name
+        progress((step + min(max(fraction, 0.0), 1.0)) / count, said)
 
     progress(step / count, name)
     return report

@@ -32,7 +32,6 @@ source DICOM file is never written: the writer refuses its path.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
@@ -45,6 +44,7 @@ from enhance_core.image import Image, ImageMeta, Window
 from enhance_core.io import write_image
 from enhance_core.io.value_map import MAPPING
 from enhance_core.io.writer import WRITE_FORMATS
+from enhance_core.medical.roi import pixel_spacing
 from enhance_core.medical.windows import window_item
 from enhance_core.render import render_image
 from enhance_core.stack import StackItem
@@ -70,6 +70,9 @@ PATIENT_KEYWORDS = (
 
 HU_OFFSET = -32768.0
 MM_PER_INCH = 25.4
+DPI_RANGE = (1.0, 65535.0)
+"""Resolutions every written format holds (JPEG's density is 16 bits); a pixel spacing outside (a microscope's
+0.25 µm is 101 600 dpi) gives the file none."""
 
 
 @dataclass(frozen=True)
@@ -216,20 +219,16 @@ def write_values(image: Image, path: str | PathLike[str], *, include_patient_dat
 
 
 def with_spacing(exported: Image, described: ImageMeta) -> Image:
-    """``exported`` with the resolution (dpi) of ``described``'s ``PixelSpacing`` (mm), so ImageJ, Fiji and other
-    tools that read a file's resolution measure in its units; as it was when the header gives none."""
-    header = described.dicom
-    spacing = header.get("PixelSpacing") if header is not None else None
+    """``exported`` with the resolution (dpi) of ``described``'s pixel spacing (``PixelSpacing``, else
+    ``ImagerPixelSpacing``, in mm), so ImageJ, Fiji and other tools that read a file's resolution measure in its
+    units (JPEG to a whole dpi); as it was when the header gives none, or one outside :data:`DPI_RANGE`."""
+    spacing = pixel_spacing(described.dicom)
     if spacing is None:
         return exported
-    try:
-        rows_mm, cols_mm = (float(value) for value in spacing)
-    except (TypeError, ValueError):
+    dpi = (MM_PER_INCH / spacing[1], MM_PER_INCH / spacing[0])
+    if not all(DPI_RANGE[0] <= value <= DPI_RANGE[1] for value in dpi):
         return exported
-    if not (math.isfinite(rows_mm) and math.isfinite(cols_mm) and rows_mm > 0 and cols_mm > 0):
-        return exported
-    meta = replace(exported.meta, extra={**exported.meta.extra, "dpi": (MM_PER_INCH / cols_mm, MM_PER_INCH / rows_mm)})
-    return Image(exported.pixels, exported.alpha, meta)
+    return Image(exported.pixels, exported.alpha, replace(exported.meta, extra={**exported.meta.extra, "dpi": dpi}))
 
 
 def export_slice(image: Image, path: str | PathLike[str], *, window: Window | None = None,

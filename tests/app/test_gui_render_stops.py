@@ -164,3 +164,26 @@ def test_a_compared_snapshot_renders_on_the_chosen_device_and_stops_at_a_cancel(
     qtbot.waitUntil(lambda: not window.renders.lane.busy, timeout=10000)
     assert devices == ["cpu"]
     assert time.monotonic() - started < 2.5, "the snapshot's 5 s step ran on after the cancel"
+
+
+def test_a_stop_that_returns_after_the_next_edit_leaves_no_stopped_label(qtbot, window, photo_path, filter_named):
+    """A learned step stops between tiles: its Stop came back after the next render was asked for, and labelled
+    that render's picture "render stopped" for good."""
+    entered = threading.Event()
+
+    def slow_to_stop(pixels, params, ctx):
+        if params.amount > 0.5:
+            entered.set()
+            while not ctx.should_stop():
+                time.sleep(0.002)
+            time.sleep(0.5)
+            raise Cancelled("stopped")
+        return dim(pixels, params)
+
+    item = start_a_render_that_waits(qtbot, window, photo_path, filter_named("test_slow_to_stop", slow_to_stop),
+                                     entered)
+    window.status.cancel_button.click()
+    window.document.push(change_params_command(window.document.stack, item, _Params(0.1)))
+    qtbot.waitUntil(lambda: latest_is_current(window) and not window.renders.lane.busy, timeout=10000)
+    qtbot.wait(100)
+    assert window.canvas.after_label == "After"

@@ -533,3 +533,26 @@ def test_apply_describes_a_windowed_dicom_picture_as_the_editor_s_export_does(tm
     assert described["dicom"]["Modality"] == "CT" and "PatientName" not in described["dicom"]
     assert "mapping" not in described, "a picture of the window, not values"
     assert read_image(tmp_path / "out" / "ct.png").meta.unit == ""
+
+
+def test_a_spacing_no_format_can_hold_as_a_resolution_is_left_out_and_an_imager_spacing_is_used(tmp_path, ct):
+    """A microscope's 0.25 µm pixels are 101 600 dpi, more than a JPEG holds; 1e-9 mm broke the PNG encoder."""
+    import copy
+
+    window = find_preset("Abdomen", "CT").window
+    for spacing in ([0.00025, 0.00025], [1e-9, 1e-9]):
+        header = copy.deepcopy(ct.meta.dicom)
+        header.PixelSpacing = spacing
+        odd = ct.with_pixels(ct.pixels)
+        odd.meta.dicom = header
+        for suffix in (".png", ".jpg", ".tif", ".bmp"):
+            path = export_slice(odd, tmp_path / f"odd{suffix}", window=window)
+            dpi = read_image(path).meta.extra.get("dpi")
+            assert dpi is None or dpi[0] < 100, (suffix, dpi)  # none, or a writer's default
+    header = copy.deepcopy(ct.meta.dicom)
+    del header.PixelSpacing
+    header.ImagerPixelSpacing = [0.5, 0.5]
+    projection = ct.with_pixels(ct.pixels)
+    projection.meta.dicom = header
+    path = export_slice(projection, tmp_path / "projection.png", window=window)
+    assert read_image(path).meta.extra["dpi"][0] == pytest.approx(50.8, abs=0.01)

@@ -338,6 +338,7 @@ def test_a_render_s_progress_names_each_step_by_its_label(monkeypatch) -> None:
     from enhance_core.filters.registry import FILTERS
 
     def in_tiles(pixels, params, ctx):
+        ctx.progress(0.25, "gamma")
         ctx.progress(0.5, "tile 1 of 2")
         return pixels + np.float32(0.01)
 
@@ -345,4 +346,4 @@ def test_a_render_s_progress_names_each_step_by_its_label(monkeypatch) -> None:
     said: list[str] = []
     Renderer(cache_bytes=0).render(textured(), [make_item("exposure", {"stops": 0.5}), make_item("gamma")],
                                    progress=lambda fraction, message: said.append(message))
-    assert said == ["Exposure", "Gamma", "Gamma: tile 1 of 2", "done"], said
+    assert said == ["Exposure", "Gamma", "Gamma", "Gamma: tile 1 of 2", "done"], said
