@@ -37,10 +37,10 @@ CHECKER_SQUARE = 8
 """Side in screen pixels of a square of the checkerboard drawn under transparent parts of an image."""
 DIVIDER_GRAB = 6
 LABEL_MARGIN = 10
+"""Pixels between the split view's Before and After labels and the divider (and the top edge)."""
 AFTER = "After"
 AFTER_STOPPED = "After: render stopped (F5 renders it)"
 """The after side's label while it shows what a cancelled render left (a coarse preview, or the stack before)."""
-"""Pixels between the split view's Before and After labels and the divider (and the top edge)."""
 PANE_GAP = 4
 TIE_DIGITS = 6
 """Digits a position is rounded to before it is floored to a pixel, by the painter and the readout alike: where a

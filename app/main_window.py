@@ -30,10 +30,10 @@ from app.error_reporter import ErrorReporter
 from app.file_actions import FileActions, drag_held
 from app.filter_menu import menu_text, shown_text
 from app.geometry_tools import GeometryTools
-from app.histogram_panel import HistogramController, HistogramPanel, is_physical
-from app.measure import MeasureTool, export_roi_csv
 from app.heap import HeapTrimmer
+from app.histogram_panel import HistogramController, HistogramPanel, is_physical
 from app.history import HistoryKeeper, HistorySettingsDialog
+from app.measure import MeasureTool, export_roi_csv
 from app.menus import build_menus, shortcut_rows
 from app.metrics_controller import MetricsController
 from app.metrics_panel import MetricsPanel, noise_unit

@@ -109,17 +109,20 @@ def frame_geometry(header: Any, frame: int) -> dict[str, list[float]]:
     them per frame: an enhanced object's functional groups (the frame's own, else the shared ones), or a grid of
     frames (an RT dose) whose ``GridFrameOffsetVector`` places each frame along the slice normal from the
     top-level position (the first offset 0, or the first frame's own coordinate). Empty for one frame."""
-    if int(header.get("NumberOfFrames", 1) or 1) < 2:
-        return {}
     found: dict[str, list[float]] = {}
-    for keyword, index in (("SharedFunctionalGroupsSequence", 0), ("PerFrameFunctionalGroupsSequence", frame)):
-        sequence = header.get(keyword)
-        group = sequence[index] if sequence and index < len(sequence) else None
-        for holder, element in (("PlanePositionSequence", "ImagePositionPatient"),
-                                ("PlaneOrientationSequence", "ImageOrientationPatient")):
-            items = group.get(holder) if group is not None else None
-            if items and element in items[0]:
-                found[element] = [float(value) for value in items[0].get(element)]
+    try:
+        if int(header.get("NumberOfFrames", 1) or 1) < 2:
+            return {}
+        for keyword, index in (("SharedFunctionalGroupsSequence", 0), ("PerFrameFunctionalGroupsSequence", frame)):
+            sequence = header.get(keyword)
+            group = sequence[index] if sequence and index < len(sequence) else None
+            for holder, element in (("PlanePositionSequence", "ImagePositionPatient"),
+                                    ("PlaneOrientationSequence", "ImageOrientationPatient")):
+                items = group.get(holder) if group is not None else None
+                if items and element in items[0]:
+                    found[element] = [float(value) for value in items[0].get(element)]
+    except (TypeError, ValueError):  # a damaged header's: the top-level fields stand
+        return {}
     if "ImagePositionPatient" not in found:
         try:
             offsets = [float(value) for value in header.get("GridFrameOffsetVector")]
@@ -127,7 +130,7 @@ def frame_geometry(header: Any, frame: int) -> dict[str, list[float]]:
             orientation = [float(value) for value in header.get("ImageOrientationPatient")]
             normal = np.cross(orientation[:3], orientation[3:6])
             found["ImagePositionPatient"] = [float(v) for v in position + (offsets[frame] - offsets[0]) * normal]
-        except (TypeError, ValueError, IndexError):  # none, or a damaged header's: the top-level fields stand
+        except (TypeError, ValueError, IndexError):  # none, or a damaged header's
             pass
     return found
 
