@@ -375,21 +375,24 @@ def meta_after_geometry(meta: ImageMeta, matrix: Any, *, out_shape: tuple[int, i
     dpi = extra.get("dpi")
     if dpi and abs(linear[0, 1]) > abs(linear[0, 0]):  # a quarter turn: the columns were rows
         extra["dpi"] = (dpi[1], dpi[0])
-    header, note = dicom_after_geometry(meta.dicom, affine)
+    header, note = dicom_after_geometry(meta.dicom, affine, frame=meta.page)
     if note:
         extra["pixel_spacing_note"] = note
     return replace(meta, extra=extra, dicom=header, exif=exif, xmp=xmp)
 
 
-def dicom_after_geometry(header: Any, matrix: Any) -> tuple[Any, str]:
-    """A copy of a DICOM ``header`` whose pixel spacing fits pixels warped by ``matrix``, and a note saying so.
+def dicom_after_geometry(header: Any, matrix: Any, *, frame: int = 0) -> tuple[Any, str]:
+    """A copy of a DICOM ``header`` whose pixel spacing and plane fit pixels warped by ``matrix``, and a note
+    saying so.
 
-    ``PixelSpacing`` and ``ImagerPixelSpacing`` are rescaled with :func:`spacing_after`;
-    a header without them (or None) is returned as it is, with an empty note.
+    ``PixelSpacing`` and ``ImagerPixelSpacing`` are rescaled with :func:`spacing_after`; the plane of ``frame``
+    (:func:`dicom_frame_plane`) is moved to the warped pixels (:func:`_moved_plane`) and set at the top level,
+    where an export's description reads it. A header without a spacing (or None) is returned as it is, with an
+    empty note.
     """
     if header is None or not any(keyword in header for keyword in SPACING_KEYWORDS):
         return header, ""
-    header, note = copy.deepcopy(header), ""
+    original, header, note = header, copy.deepcopy(header), ""
     for keyword in SPACING_KEYWORDS:
         try:
             row, col = (float(value) for value in header.get(keyword) or ())
@@ -400,4 +403,68 @@ def dicom_after_geometry(header: Any, matrix: Any) -> tuple[Any, str]:
             setattr(header, keyword, [f"{new_row:.10g}", f"{new_col:.10g}"])
             note = (f"{keyword} rescaled by the stack's geometry from "
                     f"{row:g}\\{col:g} to {new_row:.6g}\\{new_col:.6g} mm")
+            plane = _moved_plane(dicom_frame_plane(original, frame), (row, col), matrix)
+            for element, values in plane.items():
+                setattr(header, element, [f"{value:.10g}" for value in values])
+            break
     return header, note
+
+
+def dicom_frame_plane(header: Any, frame: int) -> dict[str, list[float]]:
+    """``ImagePositionPatient`` and ``ImageOrientationPatient`` of ``frame`` of a DICOM ``header``: the top-level
+    ones, replaced where a multi-frame file gives them per frame: an enhanced object's functional groups (the
+    frame's own, else the shared ones), or a grid of frames (an RT dose) whose ``GridFrameOffsetVector`` places
+    each frame along the slice normal from the top-level position (the first offset 0, or the first frame's own
+    coordinate). A damaged or missing field is left out."""
+    found: dict[str, list[float]] = {}
+    for element in ("ImagePositionPatient", "ImageOrientationPatient"):
+        try:
+            found[element] = [float(value) for value in header.get(element)]
+        except (TypeError, ValueError):
+            continue
+    try:
+        if int(header.get("NumberOfFrames", 1) or 1) < 2:
+            return found
+        for keyword, index in (("SharedFunctionalGroupsSequence", 0), ("PerFrameFunctionalGroupsSequence", frame)):
+            sequence = header.get(keyword)
+            group = sequence[index] if sequence and index < len(sequence) else None
+            for holder, element in (("PlanePositionSequence", "ImagePositionPatient"),
+                                    ("PlaneOrientationSequence", "ImageOrientationPatient")):
+                items = group.get(holder) if group is not None else None
+                if items and element in items[0]:
+                    found[element] = [float(value) for value in items[0].get(element)]
+        if "ImagePositionPatient" in found and "ImageOrientationPatient" in found \
+                and not header.get("PerFrameFunctionalGroupsSequence"):
+            offsets = [float(value) for value in header.get("GridFrameOffsetVector")]
+            normal = np.cross(found["ImageOrientationPatient"][:3], found["ImageOrientationPatient"][3:6])
+            moved = np.asarray(found["ImagePositionPatient"]) + (offsets[frame] - offsets[0]) * normal
+            found["ImagePositionPatient"] = [float(value) for value in moved]
+    except (TypeError, ValueError, IndexError):  # none, or a damaged header's: what was read stands
+        pass
+    return found
+
+
+def _moved_plane(plane: dict[str, list[float]], spacing: tuple[float, float], matrix: Any) -> dict[str, list[float]]:
+    """``plane`` (:func:`dicom_frame_plane`) of pixels of ``spacing`` (row, column; mm) after the warp ``matrix``:
+    the position of the first result pixel's centre, and the directions of its rows and columns. Empty without
+    both fields."""
+    try:
+        position = np.asarray(plane["ImagePositionPatient"], dtype=np.float64).reshape(3)
+        along_row, along_column = (np.asarray(plane["ImageOrientationPatient"], dtype=np.float64).reshape(2, 3))
+    except (KeyError, ValueError):
+        return {}
+    inverse = invert_affine(matrix)
+    row_spacing, col_spacing = spacing
+
+    def world(x: float, y: float) -> np.ndarray:
+        """The physical displacement of a step of (x, y) source pixels."""
+        return x * col_spacing * along_row + y * row_spacing * along_column
+
+    first = inverse @ np.array([0.5, 0.5, 1.0]) - 0.5
+    directions = [world(*inverse[:, k]) for k in (0, 1)]
+    lengths = [float(np.linalg.norm(direction)) for direction in directions]
+    if min(lengths) <= 0.0:
+        return {}
+    orientation = np.concatenate([directions[0] / lengths[0], directions[1] / lengths[1]])
+    return {"ImagePositionPatient": [float(value) for value in position + world(*first)],
+            "ImageOrientationPatient": [float(value) for value in orientation]}

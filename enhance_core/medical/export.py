@@ -40,6 +40,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from enhance_core.errors import ImageWriteError, ParameterError
+from enhance_core.geometry import dicom_frame_plane
 from enhance_core.image import Image, ImageMeta, Window
 from enhance_core.io import write_image
 from enhance_core.io.value_map import MAPPING
@@ -101,38 +102,9 @@ def header_fields(meta: ImageMeta, *, include_patient_data: bool = False) -> dic
     keywords = SAFE_KEYWORDS + (PATIENT_KEYWORDS if include_patient_data else ())
     fields = {keyword: _plain(header.get(keyword)) for keyword in keywords
               if keyword in header and header.get(keyword) not in (None, "")}
-    return fields | frame_geometry(header, meta.page)
-
-
-def frame_geometry(header: Any, frame: int) -> dict[str, list[float]]:
-    """``ImagePositionPatient`` and ``ImageOrientationPatient`` of ``frame`` of a multi-frame file where it gives
-    them per frame: an enhanced object's functional groups (the frame's own, else the shared ones), or a grid of
-    frames (an RT dose) whose ``GridFrameOffsetVector`` places each frame along the slice normal from the
-    top-level position (the first offset 0, or the first frame's own coordinate). Empty for one frame."""
-    found: dict[str, list[float]] = {}
-    try:
-        if int(header.get("NumberOfFrames", 1) or 1) < 2:
-            return {}
-        for keyword, index in (("SharedFunctionalGroupsSequence", 0), ("PerFrameFunctionalGroupsSequence", frame)):
-            sequence = header.get(keyword)
-            group = sequence[index] if sequence and index < len(sequence) else None
-            for holder, element in (("PlanePositionSequence", "ImagePositionPatient"),
-                                    ("PlaneOrientationSequence", "ImageOrientationPatient")):
-                items = group.get(holder) if group is not None else None
-                if items and element in items[0]:
-                    found[element] = [float(value) for value in items[0].get(element)]
-    except (TypeError, ValueError):  # a damaged header's: the top-level fields stand
-        return {}
-    if "ImagePositionPatient" not in found:
-        try:
-            offsets = [float(value) for value in header.get("GridFrameOffsetVector")]
-            position = np.array([float(value) for value in header.get("ImagePositionPatient")])
-            orientation = [float(value) for value in header.get("ImageOrientationPatient")]
-            normal = np.cross(orientation[:3], orientation[3:6])
-            found["ImagePositionPatient"] = [float(v) for v in position + (offsets[frame] - offsets[0]) * normal]
-        except (TypeError, ValueError, IndexError):  # none, or a damaged header's
-            pass
-    return found
+    if "geometry" in meta.extra or meta.page_count < 2:
+        return fields  # moved by the stack's geometry, the header's plane is the result's (dicom_after_geometry)
+    return fields | dicom_frame_plane(header, meta.page)
 
 
 def export_description(meta: ImageMeta, *, window: Window | None = None, value_map: ValueMap | None = None,

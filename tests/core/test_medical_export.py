@@ -556,3 +556,16 @@ def test_a_spacing_no_format_can_hold_as_a_resolution_is_left_out_and_an_imager_
     projection.meta.dicom = header
     path = export_slice(projection, tmp_path / "projection.png", window=window)
     assert read_image(path).meta.extra["dpi"][0] == pytest.approx(50.8, abs=0.01)
+
+
+def test_a_crop_and_a_turn_move_the_described_plane_with_the_pixels(tmp_path, ct):
+    """The description kept the uncropped, unturned position and orientation while the spacing followed."""
+    spacing = float(ct.meta.dicom.PixelSpacing[0])
+    position = np.array([float(value) for value in ct.meta.dicom.ImagePositionPatient])
+    steps = [make_item("crop", {"left": 0.25}), make_item("rotate", {"angle": "90"})]
+    result = render_image(ct, steps)
+    export_slice(result, tmp_path / "turned.png", window=find_preset("Abdomen", "CT").window)
+    described = description_of(tmp_path / "turned.png")["dicom"]
+    expected = position + 32 * spacing * np.array([1.0, 0.0, 0.0]) + (ct.rows - 1) * spacing * np.array([0.0, 1.0, 0.0])
+    assert described["ImagePositionPatient"] == pytest.approx(expected.tolist(), abs=1e-6)
+    assert [float(value) for value in described["ImageOrientationPatient"]] == pytest.approx([0, -1, 0, 1, 0, 0])
