@@ -259,6 +259,8 @@ def read_tiff(path: Path, *, page: int | None, limits: Limits) -> Image:
         dpi = _dpi(tiff_page)
         if dpi:
             meta.extra["dpi"] = dpi
+            if tiff_page.resolutionunit == tifffile.RESUNIT.CENTIMETER:
+                meta.extra["resolution_unit"] = METRIC
     if messages:
         meta.extra["warnings"] = list(dict.fromkeys(messages))
     maximum = None
@@ -311,6 +313,10 @@ def _finite_samples(pixels: np.ndarray, alpha: np.ndarray | None,
     return pixels, alpha
 
 
+METRIC = "cm"
+"""``meta.extra["resolution_unit"]`` of a resolution stated per centimetre (a TIFF that said so, a DICOM
+export), which a TIFF is written with again (``meta.extra["dpi"]`` is per inch whatever the unit)."""
+
 KEPT_COMPRESSION: dict[str, str | None] = {"NONE": None, "LZW": "lzw", "PACKBITS": "packbits", "ADOBE_DEFLATE": "zlib",
                                            "DEFLATE": "zlib", "ZSTD": "zstd"}
 """A TIFF source's compression (``meta.extra["compression"]``) that its TIFF output keeps, as tifffile names it;
@@ -336,6 +342,7 @@ def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None, 
     samples = stack_alpha(color, alpha)
     tags = tiff_tags_from_exif(exif)
     dpi = image.meta.extra.get("dpi")
+    metric = image.meta.extra.get("resolution_unit") == METRIC
     extratags = list(tags.extratags)
     if xmp:
         extratags.append((XMP_TAG, "B", len(xmp), xmp, True))
@@ -352,8 +359,8 @@ def write_tiff(image: Image, path: Path, *, bit_depth: int, exif: bytes | None, 
         compressionargs={"level": 6} if compression == "zlib" else None,
         predictor=compression in ("lzw", "zlib", "zstd"),
         iccprofile=image.meta.icc_profile,
-        resolution=tuple(dpi) if dpi else None,
-        resolutionunit="INCH" if dpi else None,
+        resolution=(tuple(value / _CM_PER_INCH for value in dpi) if metric else tuple(dpi)) if dpi else None,
+        resolutionunit=("CENTIMETER" if metric else "INCH") if dpi else None,
         metadata=None,
         description=description or tags.description,
         software=tags.software or "Enhance Studio",

@@ -43,6 +43,7 @@ from enhance_core.errors import ImageWriteError, ParameterError
 from enhance_core.geometry import dicom_frame_plane
 from enhance_core.image import Image, ImageMeta, Window
 from enhance_core.io import write_image
+from enhance_core.io.tiff import METRIC
 from enhance_core.io.value_map import MAPPING
 from enhance_core.io.writer import WRITE_FORMATS
 from enhance_core.medical.roi import pixel_spacing
@@ -196,14 +197,16 @@ def write_values(image: Image, path: str | PathLike[str], *, include_patient_dat
 def with_spacing(exported: Image, described: ImageMeta) -> Image:
     """``exported`` with the resolution (dpi) of ``described``'s pixel spacing (``PixelSpacing``, else
     ``ImagerPixelSpacing``, in mm), so ImageJ, Fiji and other tools that read a file's resolution measure in its
-    units (JPEG to a whole dpi); as it was when the header gives none, or one outside :data:`DPI_RANGE`."""
+    units (per centimetre in a TIFF, as ImageJ then measures in metric units; JPEG to a whole dpi); as it was when
+    the header gives none, or one outside :data:`DPI_RANGE`."""
     spacing = pixel_spacing(described.dicom)
     if spacing is None:
         return exported
     dpi = (MM_PER_INCH / spacing[1], MM_PER_INCH / spacing[0])
     if not all(DPI_RANGE[0] <= value <= DPI_RANGE[1] for value in dpi):
         return exported
-    return Image(exported.pixels, exported.alpha, replace(exported.meta, extra={**exported.meta.extra, "dpi": dpi}))
+    extra = {**exported.meta.extra, "dpi": dpi, "resolution_unit": METRIC}
+    return Image(exported.pixels, exported.alpha, replace(exported.meta, extra=extra))
 
 
 def export_slice(image: Image, path: str | PathLike[str], *, window: Window | None = None,

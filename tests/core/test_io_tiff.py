@@ -330,3 +330,17 @@ def test_float_tiff_pixels_are_the_image_read_not_a_view_of_the_file(tmp_path):
     tifffile.imwrite(path.with_name("other.tif"), np.zeros_like(values), photometric="rgb")
     path.write_bytes(path.with_name("other.tif").read_bytes())  # rewritten in place, same layout
     np.testing.assert_array_equal(image.pixels, values)
+
+
+def test_a_resolution_per_centimetre_is_written_per_centimetre_again(tmp_path):
+    """A TIFF at 118.11 px/cm came back at 299.9994 px/inch."""
+    samples = np.zeros((8, 8, 3), np.uint8)
+    tifffile.imwrite(tmp_path / "cm.tif", samples, photometric="rgb", resolution=(118.11, 118.11),
+                     resolutionunit="CENTIMETER")
+    image = read_image(tmp_path / "cm.tif")
+    assert image.meta.extra["dpi"][0] == pytest.approx(118.11 * 2.54)
+    write_image(image, tmp_path / "out.tif")
+    with tifffile.TiffFile(tmp_path / "out.tif") as written:
+        page = written.pages[0]
+        assert page.resolutionunit == tifffile.RESUNIT.CENTIMETER
+        assert page.get_resolution()[0] == pytest.approx(118.11, abs=1e-3)

@@ -518,6 +518,10 @@ def test_an_export_carries_the_pixel_spacing_as_its_resolution(tmp_path, ct, suf
         dpi = picture.info["dpi"][0]
     assert dpi == pytest.approx(25.4 / spacing_mm, abs=0.5 if suffix == ".jpg" else 0.01)
     assert read_image(path).meta.extra["dpi"][0] == pytest.approx(dpi)
+    if suffix == ".tif":
+        with tifffile.TiffFile(path) as written:
+            assert written.pages[0].resolutionunit == tifffile.RESUNIT.CENTIMETER, "ImageJ then measures in cm"
+            assert written.pages[0].get_resolution()[0] == pytest.approx(10.0 / spacing_mm, rel=1e-6)
 
 
 def test_apply_describes_a_windowed_dicom_picture_as_the_editor_s_export_does(tmp_path):
