@@ -310,6 +310,8 @@ class ExportDialog(QDialog):
             self.bit_depth.setCurrentIndex(BIT_DEPTHS[name].index(16))
         self.bit_depth.setEnabled(not self.writes_full_range())
         self.size_box.setEnabled(not self.writes_full_range())
+        self.size_box.fix_size((self.source.rows, self.source.cols) if self.writes_full_range() else None,
+                               "the slice's own: its values are written unedited")
         self._show_resolution()
         self._request_estimate()
 

@@ -29,6 +29,7 @@ class OutputSizeBox(QGroupBox):
         super().__init__("Size", parent)
         self.rows, self.cols = rows, cols
         self.dpi: tuple[float, float] | None = None
+        self._fixed: tuple[tuple[int, int], str] | None = None
         self.mode = QComboBox()
         for label, _ in MODES:
             self.mode.addItem(label)
@@ -82,13 +83,22 @@ class OutputSizeBox(QGroupBox):
 
     def _show_result(self) -> None:
         try:
-            rows, cols = self.output_size().target_shape(self.rows, self.cols)
-            text = f"{cols} × {rows} px ({rows * cols / 1e6:.1f} MP)"
+            if self._fixed is not None:
+                (rows, cols), why = self._fixed
+            else:
+                (rows, cols), why = self.output_size().target_shape(self.rows, self.cols), ""
+            text = f"{cols} × {rows} px ({rows * cols / 1e6:.1f} MP)" + (f", {why}" if why else "")
             if self.dpi:
                 text += "\n" + print_size(rows, cols, self.dpi)
         except ParameterError as error:
             text = str(error)
         self.result.setText(text)
+
+    def fix_size(self, shape: tuple[int, int] | None, why: str = "") -> None:
+        """Show the result as ``shape`` (rows, cols) whatever the settings say, and ``why`` (a full-range export
+        writes the slice at its own size); None: the settings' size again."""
+        self._fixed = (shape, why) if shape is not None else None
+        self._show_result()
 
     def set_input_size(self, rows: int, cols: int) -> None:
         """Size the result from a ``rows`` x ``cols`` image (the rendered stack's, which a crop or turn changes)."""

@@ -110,6 +110,8 @@ def test_full_range_export_holds_hounsfield_units_plus_32768(qtbot, window, ct_p
     dialog.path.setText(str(target))
     dialog.path.editingFinished.emit()
     assert dialog.writes_full_range() and dialog.bit_depth.currentData() == 16 and not dialog.bit_depth.isEnabled()
+    assert dialog.size_box.result.text().startswith("128 × 128 px (0.0 MP), the slice's own"), \
+        "a size set before full range was chosen is not what is written"
     export_to(qtbot, dialog, target)
     if suffix == ".tif":
         values = tifffile.imread(target)
