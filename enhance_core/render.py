@@ -679,6 +679,22 @@ def render_image(image: Image, steps: Sequence[StackItem], *, progress: Progress
     return result_image(image, steps, pixels if pixels.flags.writeable else pixels.copy())
 
 
+def with_hidden_colours(image: Image, pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` (a render of ``image`` at its size) with ``image``'s own colours under its fully transparent
+    pixels. The filters saw those filled with the nearest visible colour (:func:`visible_pixels`), which nobody
+    sees; a master's hidden data (a scan under a mask) is written back as it was. A read-only array is copied,
+    and the copy made read-only too."""
+    if image.alpha is None or pixels.shape != image.pixels.shape:
+        return pixels
+    hidden = image.alpha <= HIDDEN_ALPHA
+    if not hidden.any():
+        return pixels
+    kept = pixels if pixels.flags.writeable else pixels.copy()
+    kept[hidden] = image.pixels[hidden]
+    kept.flags.writeable = pixels.flags.writeable
+    return kept
+
+
 _HUGE_SOURCE = 1e6
 """Largest source value (in magnitude) that a NaN or infinite render is blamed on a filter for, not on the source."""
 
@@ -705,6 +721,7 @@ def result_image(image: Image, steps: Sequence[StackItem], pixels: np.ndarray) -
     shapes = stack_geometry(steps, image.rows, image.cols, ctx=RenderContext(source=image.pixels))
     retouched = any(shape.geometry is None for shape in shapes)
     if not any(shape.geometry is not None for shape in shapes):
+        pixels = with_hidden_colours(image, pixels)
         if not retouched:
             return image.with_pixels(pixels)
         exif = drop_thumbnail(image.meta.exif)

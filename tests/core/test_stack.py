@@ -347,3 +347,19 @@ def test_a_render_s_progress_names_each_step_by_its_label(monkeypatch) -> None:
     Renderer(cache_bytes=0).render(textured(), [make_item("exposure", {"stops": 0.5}), make_item("gamma")],
                                    progress=lambda fraction, message: said.append(message))
     assert said == ["Exposure", "Gamma", "Gamma", "Gamma: tile 1 of 2", "done"], said
+
+
+def test_an_export_keeps_the_colours_under_fully_transparent_pixels() -> None:
+    """A master's scan under a mask (alpha 0) was written as the nearest visible colour, even through gamma 1."""
+    rng = np.random.default_rng(3)
+    pixels = rng.random((16, 20, 3)).astype(np.float32)
+    alpha = np.ones((16, 20), np.float32)
+    alpha[:, 12:] = 0.0
+    image = Image(pixels, alpha)
+    for steps in ([make_item("gamma", {"gamma": 1.0})], [make_item("gaussian_blur", {"sigma": 2.0})]):
+        result = render_image(image, steps)
+        np.testing.assert_array_equal(result.pixels[:, 12:], pixels[:, 12:])
+    blurred = render_image(image, [make_item("gaussian_blur", {"sigma": 2.0})]).pixels
+    filled = render_image(Image(render.fill_hidden_colours(pixels, alpha)), [make_item("gaussian_blur",
+                                                                                       {"sigma": 2.0})]).pixels
+    np.testing.assert_allclose(blurred[:, :12], filled[:, :12], atol=1e-6)  # the visible part sees the fill as before
