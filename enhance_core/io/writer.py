@@ -62,6 +62,10 @@ def default_bit_depth(meta: ImageMeta, format_name: str) -> int:
     return max(depth for depth in allowed if depth <= wanted)
 
 
+BIGTIFF_BYTES = 2**32 - 2**25
+"""Uncompressed samples past which tifffile writes a BigTIFF (whose EXIF sub-IFDs are not written)."""
+
+
 def write_losses(image: Image, path: str | PathLike[str], bit_depth: int | None = None) -> list[str]:
     """What writing ``image`` to ``path`` (at ``bit_depth``, None: the default) leaves out, one phrase each.
 
@@ -77,7 +81,14 @@ def write_losses(image: Image, path: str | PathLike[str], bit_depth: int | None 
     if format_name in ("JPEG", "BMP") and image.alpha is not None and float(image.alpha.min()) < 1.0:
         losses.append(f"{format_name} holds no transparency: the transparent parts are composited over white")
     clipped = clipping_loss(image, format_name, bit_depth)
-    return losses + ([clipped] if clipped else []) + metadata_losses(image.meta, format_name)
+    losses += [clipped] if clipped else []
+    depth = bit_depth or default_bit_depth(image.meta, format_name)
+    samples = image.rows * image.cols * (image.channels + (image.alpha is not None)) * max(depth // 8, 1)
+    if (format_name == "TIFF" and image.meta.exif and image.meta.extra.get("compression") == "NONE"
+            and samples > BIGTIFF_BYTES):
+        losses.append("an uncompressed TIFF of over 4 GB is a BigTIFF, which keeps the EXIF's text tags but not its "
+                      "camera and GPS data; a compressed TIFF keeps them")
+    return losses + metadata_losses(image.meta, format_name)
 
 
 def clipping_loss(image: Image, format_name: str, bit_depth: int | None = None) -> str:

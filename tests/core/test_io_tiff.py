@@ -344,3 +344,17 @@ def test_a_resolution_per_centimetre_is_written_per_centimetre_again(tmp_path):
         page = written.pages[0]
         assert page.resolutionunit == tifffile.RESUNIT.CENTIMETER
         assert page.get_resolution()[0] == pytest.approx(118.11, abs=1e-3)
+
+
+def test_an_uncompressed_tiff_too_large_for_a_classic_tiff_says_it_loses_the_camera_exif(tmp_path, monkeypatch):
+    """A master over 4 GiB kept uncompressed is a BigTIFF, whose EXIF sub-IFDs are not written: silently."""
+    from enhance_core.io import write_losses, writer
+
+    image = make_image(bit_depth=8)
+    image.meta.exif = camera_exif()
+    image.meta.extra["compression"] = "NONE"
+    assert not write_losses(image, tmp_path / "out.tif")
+    monkeypatch.setattr(writer, "BIGTIFF_BYTES", 10)
+    assert any("BigTIFF" in loss for loss in write_losses(image, tmp_path / "out.tif"))
+    image.meta.extra["compression"] = "LZW"
+    assert not write_losses(image, tmp_path / "out.tif")
