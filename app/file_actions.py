@@ -446,7 +446,7 @@ class FileActions(QObject):
         if image.meta.format == "TIFF" and image.meta.other_pages > 0:
             more.append(f"{image.meta.page_words} opened: only this page is edited and exported")
         self._show_read_warnings(path, image, more)
-        if recent and (image.meta.windows or image.meta.unit or (image.meta.dicom is not None and image.channels == 1)):
+        if recent and (image.meta.windows or image.meta.unit or image.holds_values):
             self._apply_header_window(image)
         self.settings.set_last_folder("open", path)
         if recent:

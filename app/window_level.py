@@ -198,7 +198,8 @@ class WindowLevelControls(QObject):
         """Rebuild the preset box for the current image: its header windows (the first is "Header"; "Value range" when
         it states none) and modality."""
         source = self.document.source
-        medical = source is not None and bool(source.meta.unit or source.meta.windows or source.meta.format == "DICOM")
+        medical = source is not None and bool(source.meta.unit or source.meta.windows or source.meta.format == "DICOM"
+                                              or source.holds_values)
         self.combo.clear()
         self.combo.addItem("Preset…", None)
         self.combo.addItem(self._header_label(), "header")

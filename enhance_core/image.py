@@ -214,7 +214,8 @@ class Image:
     def holds_values(self) -> bool:
         """Whether the pixels are physical values: a gray DICOM image, or a value export of one read back in its
         unit (:mod:`enhance_core.io.value_map`)."""
-        return (self.meta.dicom is not None or bool(self.meta.unit)) and self.channels == 1
+        return (self.meta.dicom is not None or bool(self.meta.unit) or bool(self.meta.extra.get("value_map"))
+                ) and self.channels == 1
 
     def to_physical(self, values: np.ndarray | float) -> np.ndarray | float:
         """Map normalized pixel values to physical units (identity map for photographs)."""
@@ -230,13 +231,24 @@ class Image:
         return (values - self.meta.value_offset) / self.meta.value_scale
 
     def stored_as(self, other: Image) -> np.ndarray:
-        """These pixels stored as ``other`` stores the same physical values, when both are in one unit stored
-        differently (a value export and its DICOM image, another rescale); else the pixels themselves."""
+        """These pixels stored as ``other`` stores the same physical values, when both hold values of one unit
+        stored differently (a value export and its DICOM image, another rescale); else the pixels themselves. A
+        value of an integer file within half of its own level (a hundredth where its levels are as coarse as
+        ``other``'s) of one of ``other``'s levels is that level: an unchanged export of a 12-bit image, whose
+        16-bit codes hold each level to a sixteenth, is identical to it."""
         meta, theirs = self.meta, other.meta
-        if not meta.unit or meta.unit != theirs.unit or (meta.value_offset, meta.value_scale) == (
-                theirs.value_offset, theirs.value_scale):
+        if not (self.holds_values and other.holds_values) or meta.unit != theirs.unit or (
+                meta.value_offset, meta.value_scale, meta.integer_max) == (
+                theirs.value_offset, theirs.value_scale, theirs.integer_max):
             return self.pixels
-        return np.asarray(other.from_physical(self.to_physical(self.pixels)), dtype=np.float32)
+        stored = np.asarray(other.from_physical(self.to_physical(self.pixels.astype(np.float64))))
+        if not theirs.float_source and not meta.float_source:
+            steps = abs(meta.value_scale / meta.integer_max) / abs(theirs.value_scale / theirs.integer_max)
+            reach = 0.505 * steps + 0.001 if steps < 0.9 else 0.01
+            levels = stored * theirs.integer_max
+            whole = np.rint(levels)
+            stored = np.where(np.abs(levels - whole) < reach, whole / theirs.integer_max, stored)
+        return stored.astype(np.float32)
 
     def with_pixels(self, pixels: np.ndarray) -> Image:
         """Return a new image with ``pixels`` replaced; alpha and metadata are shared."""

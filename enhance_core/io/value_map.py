@@ -19,6 +19,9 @@ import numpy as np
 from enhance_core.image import ImageMeta
 from enhance_core.io.png import chunk_text, text_keyword
 
+VALUE_MAP = "value_map"
+"""``meta.extra`` key set on a file read with its value map: it holds values, with or without a unit (an MR's
+have none)."""
 MAPPING = "physical = offset + scale * value"
 """How the description of a value export names its map (``value`` is the 16-bit code)."""
 
@@ -36,7 +39,8 @@ def png_description(chunks: list[tuple[str, bytes]]) -> str | None:
 
 
 def read_value_map(meta: ImageMeta, description: str | None, pixels: np.ndarray) -> bool:
-    """Give ``meta`` the unit and value map that ``description`` states for a 16-bit gray file; say whether it did.
+    """Give ``meta`` the unit (empty for an MR's values) and value map that ``description`` states for a 16-bit gray
+    file, and :data:`VALUE_MAP`; say whether it did.
 
     Parameters
     ----------
@@ -59,12 +63,13 @@ def read_value_map(meta: ImageMeta, description: str | None, pixels: np.ndarray)
     if not isinstance(data, dict) or data.get("software") != "Enhance Studio" or data.get("mapping") != MAPPING:
         return False
     offset, scale, unit = data.get("offset"), data.get("scale"), data.get("unit")
-    if not (_is_number(offset) and _is_number(scale) and isinstance(unit, str) and 0 < len(unit) <= 32):
+    if not (_is_number(offset) and _is_number(scale) and isinstance(unit, str) and len(unit) <= 32):
         return False
     top = float(np.iinfo(np.uint16).max)
     if scale == 0 or not math.isfinite(offset + scale * top):
         return False
     meta.unit = unit
+    meta.extra[VALUE_MAP] = True
     meta.value_offset, meta.value_scale = float(offset), float(scale) * top
     if pixels.size:
         codes = (round(float(value) * top) for value in (pixels.min(), pixels.max()))

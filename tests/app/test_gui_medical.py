@@ -182,6 +182,26 @@ def test_a_value_export_is_compared_through_the_window_as_its_dicom_is(qtbot, wi
         assert psnr > 70, f"{image.name} against {reference.name}: {psnr:.2f} dB"
 
 
+def test_an_mr_value_export_opens_through_a_window_and_scores_against_its_dicom(qtbot, window, tmp_path):
+    """An export of values without a unit (an MR's) opened as a plain picture, and its DICOM against it scored
+    12 dB."""
+    import shutil
+
+    from enhance_core.io import read_image
+    from enhance_core.medical.export import export_slice
+
+    dicom = tmp_path / "mr.dcm"
+    shutil.copy(get_testdata_file("MR_small.dcm"), dicom)
+    export_slice(read_image(dicom), tmp_path / "mr.png")
+    open_image(qtbot, window, tmp_path / "mr.png")
+    assert [step.filter for step in window.document.stack.snapshot()] == ["window_level"]
+    open_image(qtbot, window, dicom)
+    window.files.open_reference(tmp_path / "mr.png")
+    qtbot.waitUntil(lambda: window.metrics.latest is not None and window.metrics.latest.with_reference
+                    and window.metrics.latest.generation == window.renders.generation, timeout=20000)
+    assert window.metrics.latest.scores["result"]["psnr"] > 70
+
+
 def test_reset_to_defaults_puts_a_window_back_on_the_header_window(qtbot, window, series_folder):
     open_folder(qtbot, window, series_folder)
     header = (window_item(window).params.center, window_item(window).params.width)

@@ -573,3 +573,27 @@ def test_a_crop_and_a_turn_move_the_described_plane_with_the_pixels(tmp_path, ct
     expected = position + 32 * spacing * np.array([1.0, 0.0, 0.0]) + (ct.rows - 1) * spacing * np.array([0.0, 1.0, 0.0])
     assert described["ImagePositionPatient"] == pytest.approx(expected.tolist(), abs=1e-6)
     assert [float(value) for value in described["ImageOrientationPatient"]] == pytest.approx([0, -1, 0, 1, 0, 0])
+
+
+@pytest.mark.parametrize("name", ["MR_small.dcm", "emri_small.dcm"])
+def test_a_value_export_of_an_image_without_a_unit_reads_back_as_values(tmp_path, capsys, name):
+    """An MR's export (no unit) was read as a plain picture: scored raw, it was not identical to its DICOM, and
+    as the reference of its windowed slice it scored 12 dB."""
+    import csv
+    import shutil
+
+    source = get_testdata_file(name)
+    path = export_slice(read_image(source), tmp_path / "values.png")
+    back = read_image(path)
+    assert back.holds_values and back.meta.unit == "" and back.meta.extra["value_map"]
+    assert cli_main(["metrics", str(path), source]) == 0
+    assert json.loads(capsys.readouterr().out)["identical"] is True
+    (tmp_path / "in").mkdir()
+    (tmp_path / "ref").mkdir()
+    shutil.copy(source, tmp_path / "in" / "slice.dcm")
+    shutil.copy(path, tmp_path / "ref" / "slice.png")
+    assert cli_main(["apply", "--filter", "window_level", "-q", "-o", str(tmp_path / "out"), "--reference-dir",
+                     str(tmp_path / "ref"), str(tmp_path / "in")]) == 0
+    with open(tmp_path / "out" / "report" / "report.csv", newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert float(row["psnr_db"]) > 40, row
