@@ -26,7 +26,7 @@ import os
 import time
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import shiboken6
 
@@ -47,7 +47,7 @@ from app.settings import EditorSettings
 from app.workers import JobFailure, JobRunner
 from enhance_core.errors import EnhanceError, ImageWriteError, ParameterError
 from enhance_core.export_size import OutputSize
-from enhance_core.image import Image
+from enhance_core.image import Image, Window
 from enhance_core.io import BIT_DEPTHS, default_bit_depth, holds_location, same_file, write_losses
 from enhance_core.io.writer import DEFAULT_QUALITY, clipping_loss
 from enhance_core.medical.series import DicomSeries
@@ -88,8 +88,11 @@ class ExportDialog(QDialog):
 
     def __init__(self, document: Document, settings: EditorSettings, reporter: ErrorReporter,
                  render_lane: JobRunner, estimate_lane: JobRunner, parent: QWidget | None = None, *,
-                 device: str | None = None, series: DicomSeries | None = None) -> None:
+                 device: str | None = None, series: DicomSeries | None = None,
+                 named_windows: Sequence[Window] = ()) -> None:
         super().__init__(parent)
+        self.named_windows = tuple(named_windows)
+        """Windows a DICOM export's window step is named after when it repeats one (:func:`known_windows`)."""
         if document.source is None:
             raise ValueError("there is no image to export")
         self.source: Image = document.source
@@ -529,7 +532,8 @@ class ExportDialog(QDialog):
                 return
             self._series_confirmed = path
         self._series_job = (series_targets(path, len(self.series)), time.time())
-        job = partial(write_series, self.series, self.steps, path, full_range=self.writes_full_range(),
+        job = partial(write_series, self.series, self.steps, path, named=self.named_windows,
+                      full_range=self.writes_full_range(),
                       bit_depth=self.bit_depth.currentData(), quality=self.quality.value(),
                       include_patient_data=self.patient_data.isChecked(), size=self.output_size(), device=self.device)
         self._writing = True
@@ -544,7 +548,8 @@ class ExportDialog(QDialog):
         assert self.rendered is not None  # export() waits for the render
         if self.is_dicom:
             return partial(write_dicom_result, self.rendered, path, self.bit_depth.currentData(),
-                           self.quality.value(), stack_window(self.steps), include, size=self.output_size(),
+                           self.quality.value(), stack_window(self.steps, self.named_windows), include,
+                           size=self.output_size(),
                            cache=self.sized_results)
         return partial(write_result, self.rendered, path, self.bit_depth.currentData(), self.quality.value(),
                        size=self.output_size(), cache=self.sized_results,

@@ -27,6 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -167,14 +168,15 @@ def series_targets(path: Path, count: int) -> list[Path]:
 
 def write_series(series: DicomSeries, steps: tuple, path: Path, progress, should_stop, *, full_range: bool,
                  bit_depth: int | None, quality: int, include_patient_data: bool, size: OutputSize | None,
-                 device: str | None) -> Path:
+                 device: str | None, named: Sequence[Window] = ()) -> Path:
     """Write every slice of ``series`` (:func:`series_targets` of ``path``) as the slice export writes one:
-    the stack rendered and described, or the unedited values with ``full_range``; return the first file.
+    the stack rendered and described (its window named as in ``named``), or the unedited values with
+    ``full_range``; return the first file.
 
     A slice that cannot be read or written stops the export, naming it (the slices before it are written).
     """
     targets = series_targets(path, len(series))
-    window = stack_window(steps)
+    window = stack_window(steps, named)
     for index, target in enumerate(targets):
         if should_stop():
             raise Cancelled("the series export stopped")

@@ -147,11 +147,23 @@ def display_steps(steps: Sequence[StackItem]) -> tuple[StackItem, ...]:
     return tuple(leading)
 
 
-def stack_window(steps: Sequence[StackItem]) -> Window | None:
-    """The window of the first enabled window/level step of ``steps`` (what an export describes), or None."""
+def stack_window(steps: Sequence[StackItem], named: Sequence[Window] = ()) -> Window | None:
+    """The window of the first enabled window/level step of ``steps`` (what an export describes), or None; named
+    as the first of ``named`` (:func:`known_windows`) with its center and width, else "Window/level"."""
     item = next((step for step in steps if step.enabled and step.filter == WINDOW_LEVEL), None)
-    return Window(float(item.params.center), float(item.params.width), "Window/level",
-                  item.params.function) if item else None
+    if item is None:
+        return None
+    center, width = float(item.params.center), float(item.params.width)
+    name = next((window.name for window in named if (window.center, window.width) == (center, width)),
+                "Window/level")
+    return Window(center, width, name, item.params.function)
+
+
+def known_windows(image: Image, presets: Sequence[Window] = ()) -> list[Window]:
+    """The windows a step may repeat, by which an export names it: the file header's (DICOM VOI; "Header" for
+    one without an explanation), then ``presets`` (the modality's, :func:`enhance_core.medical.presets.presets_for`)."""
+    header = [header_window(image, index) for index in range(len(image.meta.windows))]
+    return header + list(presets)
 
 
 def drag_span(image: Image) -> float:

@@ -58,6 +58,7 @@ def test_windowed_export_is_deidentified_unless_patient_data_is_checked(qtbot, w
     export_to(qtbot, dialog, plain)
     described = description_of(plain)
     assert described["deidentified"] is True and described["window"]["center"] == -600.0
+    assert described["window"]["name"] == "Lung", "the preset's name, not the step's label"
     assert "PatientName" not in described["dicom"] and described["dicom"]["Modality"] == "CT"
     assert PATIENT_NAME.encode() not in plain.read_bytes()
 
@@ -149,6 +150,7 @@ def test_all_slices_of_a_series_are_exported_through_the_stack_or_as_values(qtbo
         expected = render_image(series.read_slice(index), (window_item(Window(-600, 1500)),)).pixels
         np.testing.assert_allclose(read_image(written).pixels, expected, atol=1e-4)
         assert description_of(written)["window"]["center"] == -600.0
+        assert description_of(written)["window"]["name"] == "Lung"
         assert PATIENT_NAME.encode() not in written.read_bytes()
     assert window.status.currentMessage().startswith("Exported the 4 slices to")
     written = (tmp_path / "lung_0001.png").read_bytes()

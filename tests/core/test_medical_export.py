@@ -534,8 +534,12 @@ def test_apply_describes_a_windowed_dicom_picture_as_the_editor_s_export_does(tm
                      "--format", "png", "-o", str(tmp_path / "out"), str(tmp_path / "in")]) == 0
     described = description_of(tmp_path / "out" / "ct.png")
     assert described["deidentified"] is True and described["window"]["center"] == 40.0
+    assert described["window"]["name"] == "Window/level", "40/400 is no preset of CT"
     assert described["dicom"]["Modality"] == "CT" and "PatientName" not in described["dicom"]
     assert "mapping" not in described, "a picture of the window, not values"
+    assert cli_main(["apply", "--filter", "window_level", "--set", "center=-600", "--set", "width=1500", "-q",
+                     "--format", "png", "-o", str(tmp_path / "lung"), str(tmp_path / "in")]) == 0
+    assert description_of(tmp_path / "lung" / "ct.png")["window"]["name"] == "Lung"
     assert read_image(tmp_path / "out" / "ct.png").meta.unit == ""
 
 
