@@ -42,6 +42,28 @@ def no_thread_left_running(qapp):
     assert not left, f"{len(left)} worker thread(s) still running 5 s after the test"
 
 
+@pytest.fixture(autouse=True)
+def no_mouse_button_left_down(qapp):
+    """Release a mouse button a test left down: a double-click that replaced the widget under it loses its last
+    release, and the next test's Undo was refused as a drag in progress."""
+    yield
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QWidget
+
+    held = QGuiApplication.mouseButtons()
+    if held == Qt.MouseButton.NoButton:
+        return
+    target = QWidget()
+    target.show()
+    for button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton, Qt.MouseButton.MiddleButton):
+        if held & button:
+            QTest.mouseRelease(target, button)
+    target.close()
+    target.deleteLater()
+
+
 def synthetic_photo(rows: int = 96, cols: int = 128, *, seed: int = 0) -> np.ndarray:
     """A smooth color test image with some texture, float32 in [0.1, 0.9]."""
     r, c = np.mgrid[0:rows, 0:cols].astype(np.float32)
