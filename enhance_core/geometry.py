@@ -393,6 +393,7 @@ def dicom_after_geometry(header: Any, matrix: Any, *, frame: int = 0) -> tuple[A
     if header is None or not any(keyword in header for keyword in SPACING_KEYWORDS):
         return header, ""
     original, header, note = header, copy.deepcopy(header), ""
+    spacings = []
     for keyword in SPACING_KEYWORDS:
         try:
             row, col = (float(value) for value in header.get(keyword) or ())
@@ -403,10 +404,10 @@ def dicom_after_geometry(header: Any, matrix: Any, *, frame: int = 0) -> tuple[A
             setattr(header, keyword, [f"{new_row:.10g}", f"{new_col:.10g}"])
             note = (f"{keyword} rescaled by the stack's geometry from "
                     f"{row:g}\\{col:g} to {new_row:.6g}\\{new_col:.6g} mm")
-            plane = _moved_plane(dicom_frame_plane(original, frame), (row, col), matrix)
-            for element, values in plane.items():
-                setattr(header, element, [f"{value:.10g}" for value in values])
-            break
+            spacings.append((row, col))
+    if spacings:  # the plane in PixelSpacing's millimetres where the header has it
+        for element, values in _moved_plane(dicom_frame_plane(original, frame), spacings[0], matrix).items():
+            setattr(header, element, [f"{value:.10g}" for value in values])
     return header, note
 
 

@@ -340,3 +340,17 @@ def test_a_crop_that_cuts_away_a_whole_side_is_refused_before_any_file_is_read(t
     assert cli_main(["apply", "--recipe", str(tmp_path / "old.json"), "-o", str(tmp_path / "out"),
                      str(tmp_path / "in")]) == 2
     assert f"recipe {tmp_path / 'old.json'}, step 1: crop: left 0.6" in capsys.readouterr().err
+
+
+def test_a_resize_rescales_both_pixel_spacings_of_a_dicom_header() -> None:
+    from pydicom.dataset import Dataset
+
+    from enhance_core.geometry import dicom_after_geometry, scale_affine
+
+    header = Dataset()
+    header.PixelSpacing, header.ImagerPixelSpacing = [0.5, 0.5], [0.6, 0.6]
+    header.ImagePositionPatient, header.ImageOrientationPatient = [0, 0, 0], [1, 0, 0, 0, 1, 0]
+    moved, _ = dicom_after_geometry(header, scale_affine(0.5, 0.5))
+    assert [float(v) for v in moved.PixelSpacing] == [1.0, 1.0]
+    assert [float(v) for v in moved.ImagerPixelSpacing] == [1.2, 1.2]
+    assert [float(v) for v in moved.ImagePositionPatient] == pytest.approx([0.25, 0.25, 0.0])
