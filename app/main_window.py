@@ -56,7 +56,6 @@ from app.workers import JobFailure, JobRunner
 from enhance_core import __version__
 from enhance_core.image import HIDDEN_ALPHA
 from enhance_core.learned.engine import wait_for_start_up_work
-from enhance_core.medical.presets import presets_for
 from enhance_core.medical.roi import pixel_spacing
 from enhance_core.medical.windows import known_windows, stack_window
 from enhance_core.project import SUFFIX as PROJECT_SUFFIX
@@ -611,10 +610,9 @@ class MainWindow(QMainWindow):
             self.reporter.show_error(self, "Nothing to export", "Open an image first (File ▸ Open…).")
             return
         source = self.document.source
-        presets = [preset.window for preset in presets_for(source.meta.modality, self.window_level.user_presets())]
+        named = known_windows(source, self.window_level.user_presets()) if source.holds_values else ()
         dialog = ExportDialog(self.document, self.settings, self.reporter, self.export_lane, self.estimate_lane,
-                              self, device=self.renders.device, series=self.slices.series,
-                              named_windows=known_windows(source, presets) if source.holds_values else ())
+                              self, device=self.renders.device, series=self.slices.series, named_windows=named)
         self._export_dialog = dialog
         dialog.open()
 

@@ -735,11 +735,10 @@ def _as_picture(result: Image, steps: Sequence[StackItem]) -> tuple[Image, str |
     if result.meta.dicom is None:
         return result, None
     from enhance_core.medical.export import export_description, with_spacing
-    from enhance_core.medical.presets import presets_for
     from enhance_core.medical.windows import known_windows, stack_window
 
-    named = known_windows(result, [preset.window for preset in presets_for(result.meta.modality)])
-    return with_spacing(result, result.meta), export_description(result.meta, window=stack_window(steps, named))
+    window = stack_window(steps, known_windows(result))
+    return with_spacing(result, result.meta), export_description(result.meta, window=window)
 
 
 def _write_values(result: Image, task: FileTask) -> Path:

@@ -146,6 +146,10 @@ class ImageMeta:
         return (1 << min(self.bit_depth, 16)) - 1 if not self.float_source else 1
 
 
+VALUE_MAP = "value_map"
+"""``meta.extra`` key set on a file read with its value map (:mod:`enhance_core.io.value_map`): it holds values,
+with or without a unit (an MR's have none)."""
+
 HIDDEN_ALPHA = 0.5 / 65535.0
 """Alpha at or below which a pixel is transparent (0 in 8 or 16 bits) and its colour hidden (0.5/255 took a
 16-bit alpha of 1 to 128 for none, and gave such a pixel its neighbour's colour)."""
@@ -212,9 +216,9 @@ class Image:
 
     @property
     def holds_values(self) -> bool:
-        """Whether the pixels are physical values: a gray DICOM image, or a value export of one read back in its
-        unit (:mod:`enhance_core.io.value_map`)."""
-        return (self.meta.dicom is not None or bool(self.meta.unit) or bool(self.meta.extra.get("value_map"))
+        """Whether the pixels are physical values: a gray DICOM image, or a value export of one read back
+        (:mod:`enhance_core.io.value_map`), in its unit or, for an MR's, in none."""
+        return (self.meta.dicom is not None or bool(self.meta.unit) or bool(self.meta.extra.get(VALUE_MAP))
                 ) and self.channels == 1
 
     def to_physical(self, values: np.ndarray | float) -> np.ndarray | float:

@@ -16,12 +16,9 @@ from typing import TypeGuard
 
 import numpy as np
 
-from enhance_core.image import ImageMeta
+from enhance_core.image import VALUE_MAP, ImageMeta
 from enhance_core.io.png import chunk_text, text_keyword
 
-VALUE_MAP = "value_map"
-"""``meta.extra`` key set on a file read with its value map: it holds values, with or without a unit (an MR's
-have none)."""
 MAPPING = "physical = offset + scale * value"
 """How the description of a value export names its map (``value`` is the 16-bit code)."""
 
@@ -40,7 +37,7 @@ def png_description(chunks: list[tuple[str, bytes]]) -> str | None:
 
 def read_value_map(meta: ImageMeta, description: str | None, pixels: np.ndarray) -> bool:
     """Give ``meta`` the unit (empty for an MR's values) and value map that ``description`` states for a 16-bit gray
-    file, and :data:`VALUE_MAP`; say whether it did.
+    file, and :data:`~enhance_core.image.VALUE_MAP`; say whether it did.
 
     Parameters
     ----------

@@ -23,7 +23,7 @@ The step rules every part of the program follows (editor, export, CLI):
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from enhance_core.errors import ParameterError
 from enhance_core.image import WINDOW_CENTER_LIMIT, WINDOW_WIDTH_LIMIT, Image, Window
 from enhance_core.metrics import compute_luma
 from enhance_core.stack import StackItem, make_item
+
+if TYPE_CHECKING:
+    from enhance_core.medical.presets import WindowPreset
 
 WINDOW_LEVEL = "window_level"
 """Name of the window/level filter, the step that maps physical values to display values."""
@@ -159,11 +162,14 @@ def stack_window(steps: Sequence[StackItem], named: Sequence[Window] = ()) -> Wi
     return Window(center, width, name, item.params.function)
 
 
-def known_windows(image: Image, presets: Sequence[Window] = ()) -> list[Window]:
+def known_windows(image: Image, user: Iterable[WindowPreset] = ()) -> list[Window]:
     """The windows a step may repeat, by which an export names it: the file header's (DICOM VOI; "Header" for
-    one without an explanation), then ``presets`` (the modality's, :func:`enhance_core.medical.presets.presets_for`)."""
+    one without an explanation), then the presets of its modality, built in and the ``user``'s
+    (:func:`enhance_core.medical.presets.presets_for`)."""
+    from enhance_core.medical.presets import presets_for
+
     header = [header_window(image, index) for index in range(len(image.meta.windows))]
-    return header + list(presets)
+    return header + [preset.window for preset in presets_for(image.meta.modality, user)]
 
 
 def drag_span(image: Image) -> float:
